@@ -1,0 +1,161 @@
+#pragma once
+
+#include <glib.h>
+
+#include "fst-device.h"
+
+G_BEGIN_DECLS
+
+/**
+ * FstCertState:
+ *
+ * Life of a device certificate, as stored in `certificates.state`.
+ * `issued` is written (and committed) before any byte goes to the device.
+ */
+typedef enum {
+	FST_CERT_STATE_ISSUED,
+	FST_CERT_STATE_BURNED,
+	FST_CERT_STATE_VERIFIED,
+	FST_CERT_STATE_REGISTERED,
+	FST_CERT_STATE_REVOKED,
+	FST_CERT_STATE_LAST
+} FstCertState;
+
+const gchar *
+fst_cert_state_to_string(FstCertState state);
+
+/**
+ * FstDbCert:
+ *
+ * A certificate as the database records it (see db/schema.md).
+ */
+typedef struct {
+	gchar *serial_hex;   /* upper-case hex */
+	GBytes *der;
+	gchar *aws_cert_id;  /* SHA-256 of the DER, lower-case hex */
+	gchar *subject;
+	gchar *key_type;
+	gint64 not_before;   /* unix seconds */
+	gint64 not_after;
+	gchar *issuer_sha256; /* SHA-256 of the issuing CA certificate DER */
+	gchar *profile;
+	FstCertState state;
+	gint64 created_at;    /* unix microseconds, UTC; set when read back */
+	gint64 updated_at;
+} FstDbCert;
+
+void
+fst_db_cert_free(FstDbCert *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbCert, fst_db_cert_free)
+
+/**
+ * FstDbDevice:
+ *
+ * A device row with its current certificate.
+ */
+typedef struct {
+	gint64 id;
+	gchar *uid;
+	gchar *model;
+	gchar *firmware;
+	gchar *port;
+	gchar *state;	  /* "new", "in-progress", "provisioned", "failed" */
+	gchar *last_error; /* (nullable) */
+	FstDbCert *cert;  /* (nullable): the current certificate */
+	guint protocol_version;
+	gchar *key_types;  /* (nullable): e.g. "ec-p256,rsa-2048" */
+	gchar *validation; /* (nullable): e.g. "rsa-pkcs1,ecdsa-p256" */
+	gint64 station_id; /* 0 when unknown */
+	gint64 created_at; /* unix microseconds, UTC */
+	gint64 updated_at;
+} FstDbDevice;
+
+void
+fst_db_device_free(FstDbDevice *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbDevice, fst_db_device_free)
+
+/**
+ * FstDbEvent:
+ *
+ * One row of the `events` table: a pipeline step and how it ended.
+ */
+typedef struct {
+	gint64 id;
+	gint64 device_id;  /* 0 for station-wide events */
+	gint64 station_id; /* 0 when unknown */
+	gchar *step;
+	gint64 started_us; /* unix microseconds, UTC */
+	gint64 ended_us;
+	gchar *outcome;	   /* "ok", "failed", "cancelled", ... */
+	gchar *detail;	   /* (nullable) */
+} FstDbEvent;
+
+void
+fst_db_event_free(FstDbEvent *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
+
+/* the newest schema version this build can create and read */
+#define FST_DB_SCHEMA_VERSION 1
+
+typedef struct _FstDb FstDb;
+
+FstDb *
+fst_db_open(const gchar *path, GError **error);
+void
+fst_db_close(FstDb *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDb, fst_db_close)
+
+guint
+fst_db_get_schema_version(FstDb *self);
+gint64
+fst_db_ensure_station(FstDb *self,
+		      const gchar *name,
+		      const gchar *host,
+		      const gchar *software_version,
+		      GError **error);
+gint64
+fst_db_begin_device(FstDb *self,
+		    gint64 station_id,
+		    const FstDeviceInfo *info,
+		    const gchar *port,
+		    GError **error);
+gboolean
+fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error);
+gboolean
+fst_db_set_certificate_state(FstDb *self,
+			     const gchar *serial_hex,
+			     FstCertState state,
+			     GError **error);
+gboolean
+fst_db_add_object(FstDb *self,
+		  gint64 device_id,
+		  const gchar *serial_hex,
+		  FstObjectKind kind,
+		  GBytes *data,
+		  const gchar *contents,
+		  GError **error);
+gboolean
+fst_db_add_event(FstDb *self,
+		 gint64 device_id,
+		 const gchar *step,
+		 gint64 started_us,
+		 gint64 ended_us,
+		 const gchar *outcome,
+		 const gchar *detail,
+		 GError **error);
+gboolean
+fst_db_finish_device(FstDb *self,
+		     gint64 device_id,
+		     const gchar *serial_hex,
+		     const GError *failure,
+		     GError **error);
+FstDbDevice *
+fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
+GPtrArray *
+fst_db_list_devices(FstDb *self, GError **error);
+GPtrArray *
+fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
+const gchar *
+fst_db_get_path(FstDb *self);
+
+G_END_DECLS

@@ -1,0 +1,387 @@
+#define G_LOG_DOMAIN "FstDevice"
+
+#include "fst-device.h"
+
+#include "fst-error.h"
+
+typedef struct {
+	FstTransport *transport; /* (owned) */
+	FstDeviceInfo *info;	 /* (owned) (nullable): set by identify */
+	gchar *dialect;		 /* (owned) */
+} FstDevicePrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE(FstDevice, fst_device, G_TYPE_OBJECT)
+#define GET_PRIVATE(o) (fst_device_get_instance_private(o))
+
+enum { PROP_0, PROP_TRANSPORT, PROP_DIALECT, PROP_LAST };
+
+static const struct {
+	FstKeyType type;
+	const gchar *name;
+} fst_key_type_names[] = {
+    {FST_KEY_TYPE_EC_P256, "ec-p256"},
+    {FST_KEY_TYPE_EC_P384, "ec-p384"},
+    {FST_KEY_TYPE_EC_P521, "ec-p521"},
+    {FST_KEY_TYPE_RSA_2048, "rsa-2048"},
+    {FST_KEY_TYPE_RSA_3072, "rsa-3072"},
+    {FST_KEY_TYPE_RSA_4096, "rsa-4096"},
+};
+
+/**
+ * fst_key_type_to_string:
+ * @key_type: a single #FstKeyType
+ *
+ * Returns: (transfer none): its name as used in profiles and the database,
+ * e.g. "ec-p256", or "unknown"
+ */
+const gchar *
+fst_key_type_to_string(FstKeyType key_type)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(fst_key_type_names); i++) {
+		if (fst_key_type_names[i].type == key_type)
+			return fst_key_type_names[i].name;
+	}
+	return "unknown";
+}
+
+/**
+ * fst_key_type_from_string:
+ * @str: a key type name, e.g. "rsa-2048"
+ *
+ * Returns: the #FstKeyType, or %FST_KEY_TYPE_NONE if @str names none
+ */
+FstKeyType
+fst_key_type_from_string(const gchar *str)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(fst_key_type_names); i++) {
+		if (g_strcmp0(fst_key_type_names[i].name, str) == 0)
+			return fst_key_type_names[i].type;
+	}
+	return FST_KEY_TYPE_NONE;
+}
+
+/**
+ * fst_key_types_to_string:
+ * @key_types: #FstKeyType flags
+ *
+ * Returns: (transfer full): a comma-separated list, e.g. "ec-p256,ec-p384"
+ */
+gchar *
+fst_key_types_to_string(guint key_types)
+{
+	g_autoptr(GString) str = g_string_new(NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(fst_key_type_names); i++) {
+		if ((key_types & fst_key_type_names[i].type) == 0)
+			continue;
+		if (str->len > 0)
+			g_string_append_c(str, ',');
+		g_string_append(str, fst_key_type_names[i].name);
+	}
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/**
+ * fst_validation_to_string:
+ * @validation: #FstValidation flags
+ *
+ * Returns: (transfer full): a comma-separated list, e.g. "rsa,ecdsa-p256"
+ */
+gchar *
+fst_validation_to_string(guint validation)
+{
+	g_autoptr(GString) str = g_string_new(NULL);
+	if (validation & FST_VALIDATION_RSA_PKCS1)
+		g_string_append(str, "rsa,");
+	if (validation & FST_VALIDATION_ECDSA_P256)
+		g_string_append(str, "ecdsa-p256,");
+	if (validation & FST_VALIDATION_ECDSA_P384)
+		g_string_append(str, "ecdsa-p384,");
+	if (str->len > 0)
+		g_string_truncate(str, str->len - 1);
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/**
+ * fst_object_kind_to_string:
+ * @kind: an #FstObjectKind
+ *
+ * Returns: (transfer none): its name, e.g. "device-cert"
+ */
+const gchar *
+fst_object_kind_to_string(FstObjectKind kind)
+{
+	switch (kind) {
+	case FST_OBJECT_DEVICE_CERT:
+		return "device-cert";
+	case FST_OBJECT_CA_CHAIN:
+		return "ca-chain";
+	case FST_OBJECT_TRUST_ROOTS:
+		return "trust-roots";
+	case FST_OBJECT_LAST:
+	default:
+		break;
+	}
+	return "unknown";
+}
+
+/**
+ * fst_device_info_copy:
+ * @info: an #FstDeviceInfo
+ *
+ * Returns: (transfer full): a deep copy
+ */
+FstDeviceInfo *
+fst_device_info_copy(const FstDeviceInfo *info)
+{
+	FstDeviceInfo *copy = g_new0(FstDeviceInfo, 1);
+	*copy = *info;
+	copy->uid = g_strdup(info->uid);
+	copy->model = g_strdup(info->model);
+	copy->firmware = g_strdup(info->firmware);
+	return copy;
+}
+
+void
+fst_device_info_free(FstDeviceInfo *info)
+{
+	if (info == NULL)
+		return;
+	g_free(info->uid);
+	g_free(info->model);
+	g_free(info->firmware);
+	g_free(info);
+}
+
+/**
+ * fst_device_identify:
+ * @self: an #FstDevice
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Asks the device who it is and what it can do; afterwards
+ * fst_device_get_info() returns the answer.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
+	if (klass->identify == NULL) {
+		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "identify not supported");
+		return FALSE;
+	}
+	return klass->identify(self, cancellable, error);
+}
+
+/**
+ * fst_device_generate_csr:
+ * @self: an #FstDevice
+ * @key_type: the key type to generate
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Returns: (transfer full): the DER-encoded CSR, untrusted until verified
+ */
+GBytes *
+fst_device_generate_csr(FstDevice *self,
+			FstKeyType key_type,
+			GCancellable *cancellable,
+			GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	if (klass->generate_csr == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "the device dialect cannot generate a CSR");
+		return NULL;
+	}
+	return klass->generate_csr(self, key_type, cancellable, error);
+}
+
+/**
+ * fst_device_write_object:
+ * @self: an #FstDevice
+ * @kind: what @data is
+ * @data: the bytes to store, already in the device's format
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Returns: %TRUE once the device has committed @data
+ */
+gboolean
+fst_device_write_object(FstDevice *self,
+			FstObjectKind kind,
+			GBytes *data,
+			GCancellable *cancellable,
+			GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
+	if (klass->write_object == NULL) {
+		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "writing not supported");
+		return FALSE;
+	}
+	return klass->write_object(self, kind, data, cancellable, error);
+}
+
+/**
+ * fst_device_read_object:
+ * @self: an #FstDevice
+ * @kind: the object to read
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Returns: (transfer full): the stored bytes, or %NULL
+ */
+GBytes *
+fst_device_read_object(FstDevice *self,
+		       FstObjectKind kind,
+		       GCancellable *cancellable,
+		       GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	if (klass->read_object == NULL) {
+		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "reading not supported");
+		return NULL;
+	}
+	return klass->read_object(self, kind, cancellable, error);
+}
+
+/**
+ * fst_device_get_transport:
+ * @self: an #FstDevice
+ *
+ * Returns: (transfer none): the transport the device is on
+ */
+FstTransport *
+fst_device_get_transport(FstDevice *self)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	return priv->transport;
+}
+
+/**
+ * fst_device_get_info:
+ * @self: an #FstDevice
+ *
+ * Returns: (transfer none) (nullable): what identify found, or %NULL before
+ */
+const FstDeviceInfo *
+fst_device_get_info(FstDevice *self)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	return priv->info;
+}
+
+/**
+ * fst_device_set_info:
+ * @self: an #FstDevice
+ * @info: what the device said, copied
+ *
+ * For dialects, from their identify().
+ */
+void
+fst_device_set_info(FstDevice *self, const FstDeviceInfo *info)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(self);
+	g_return_if_fail(FST_IS_DEVICE(self));
+	fst_device_info_free(priv->info);
+	priv->info = fst_device_info_copy(info);
+}
+
+/**
+ * fst_device_get_dialect:
+ * @self: an #FstDevice
+ *
+ * Returns: (transfer none): the dialect name, e.g. "fsp"
+ */
+const gchar *
+fst_device_get_dialect(FstDevice *self)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	return priv->dialect;
+}
+
+static void
+fst_device_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(FST_DEVICE(object));
+	switch (prop_id) {
+	case PROP_TRANSPORT:
+		g_value_set_object(value, priv->transport);
+		break;
+	case PROP_DIALECT:
+		g_value_set_string(value, priv->dialect);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+		break;
+	}
+}
+
+static void
+fst_device_set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(FST_DEVICE(object));
+	switch (prop_id) {
+	case PROP_TRANSPORT:
+		g_set_object(&priv->transport, g_value_get_object(value));
+		break;
+	case PROP_DIALECT:
+		g_free(priv->dialect);
+		priv->dialect = g_value_dup_string(value);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+		break;
+	}
+}
+
+static void
+fst_device_finalize(GObject *object)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(FST_DEVICE(object));
+	g_clear_object(&priv->transport);
+	fst_device_info_free(priv->info);
+	g_free(priv->dialect);
+	G_OBJECT_CLASS(fst_device_parent_class)->finalize(object);
+}
+
+static void
+fst_device_init(FstDevice *self)
+{
+}
+
+static void
+fst_device_class_init(FstDeviceClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->get_property = fst_device_get_property;
+	object_class->set_property = fst_device_set_property;
+	object_class->finalize = fst_device_finalize;
+
+	g_object_class_install_property(
+	    object_class,
+	    PROP_TRANSPORT,
+	    g_param_spec_object("transport",
+				NULL,
+				NULL,
+				FST_TYPE_TRANSPORT,
+				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(
+	    object_class,
+	    PROP_DIALECT,
+	    g_param_spec_string("dialect",
+				NULL,
+				NULL,
+				NULL,
+				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+}

@@ -1,0 +1,436 @@
+/*
+ * FstSerialTransport: a serial port through libserialport.
+ *
+ * Real ports (/dev/ttyUSB0, /dev/ttyACM0, ...) go straight to libserialport.
+ * Pseudo-terminals (the device simulator, socat links) need two kinds of help
+ * from libserialport 0.1.1, both confined to the pty branch here:
+ *  - sp_get_port_by_name() wants a "/dev/X" name with a /sys/class/tty/X
+ *    entry, which ptys lack; a private symlink to the pty, named through
+ *    "/dev/../../..<link>", resolves under both prefixes;
+ *  - sp_open() and sp_set_*() fail on TIOCMGET, which fst-pty-shim.c answers,
+ *    only for this thread and only inside these calls.
+ */
+
+#define G_LOG_DOMAIN "FstSerialTransport"
+
+#include "fst-serial-transport.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <libserialport.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-pty-shim.h"
+
+/* a read waits in slices this long so that cancellation is noticed */
+#define FST_SERIAL_READ_SLICE_MS 100
+
+struct _FstSerialTransport {
+	FstTransport parent_instance;
+	struct sp_port *port; /* (owned) (nullable): while open */
+	gboolean is_pty;
+	gchar *link_dir; /* (owned) (nullable): private dir holding the pty symlink */
+	gchar *link;	 /* (owned) (nullable) */
+};
+
+G_DEFINE_TYPE(FstSerialTransport, fst_serial_transport, FST_TYPE_TRANSPORT)
+
+/* UNIX98 pty slaves have majors 136..143 (Documentation/admin-guide/devices.txt) */
+static gboolean
+fst_serial_transport_path_is_pty(const gchar *path)
+{
+	struct stat st;
+	if (g_stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
+		return FALSE;
+	return major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143;
+}
+
+static FstError
+fst_serial_transport_errno_to_code(int errsv)
+{
+	switch (errsv) {
+	case ENOENT:
+	case ENODEV:
+		return FST_ERROR_NOT_FOUND;
+	case EACCES:
+	case EPERM:
+		return FST_ERROR_PERMISSION_DENIED;
+	case EBUSY:
+		return FST_ERROR_BUSY;
+	case EIO:
+	case ENXIO:
+	case EPIPE:
+	case EBADF:
+		return FST_ERROR_DISCONNECTED;
+	case ETIMEDOUT:
+		return FST_ERROR_TIMED_OUT;
+	default:
+		return FST_ERROR_INTERNAL;
+	}
+}
+
+/* converts an sp_return < 0 and libserialport's last OS error to an FST_ERROR */
+static void
+fst_serial_transport_set_error(FstSerialTransport *self,
+			       enum sp_return rc,
+			       const gchar *what,
+			       GError **error)
+{
+	const gchar *name = fst_transport_get_name(FST_TRANSPORT(self));
+	FstError code = FST_ERROR_INTERNAL;
+	g_autofree gchar *msg = NULL;
+
+	switch (rc) {
+	case SP_ERR_ARG:
+		msg = g_strdup("invalid argument");
+		code = FST_ERROR_INTERNAL;
+		break;
+	case SP_ERR_FAIL: {
+		int errsv = sp_last_error_code();
+		char *sp_msg = sp_last_error_message();
+		msg = g_strdup(sp_msg != NULL ? sp_msg : g_strerror(errsv));
+		sp_free_error_message(sp_msg);
+		code = fst_serial_transport_errno_to_code(errsv);
+		break;
+	}
+	case SP_ERR_MEM:
+		msg = g_strdup("out of memory");
+		code = FST_ERROR_INTERNAL;
+		break;
+	case SP_ERR_SUPP:
+		msg = g_strdup("not supported by this port or platform");
+		code = FST_ERROR_NOT_SUPPORTED;
+		break;
+	case SP_OK:
+	default:
+		msg = g_strdup_printf("unexpected libserialport result %d", (gint)rc);
+		break;
+	}
+	switch (code) {
+	case FST_ERROR_NOT_FOUND:
+		g_set_error(error,
+			    FST_ERROR,
+			    code,
+			    "%s %s: %s: is the device plugged in? (`fleetstation ports` lists ports)",
+			    what,
+			    name,
+			    msg);
+		break;
+	case FST_ERROR_PERMISSION_DENIED:
+		g_set_error(error,
+			    FST_ERROR,
+			    code,
+			    "%s %s: %s: add the station user to the dialout group",
+			    what,
+			    name,
+			    msg);
+		break;
+	case FST_ERROR_BUSY:
+		g_set_error(error,
+			    FST_ERROR,
+			    code,
+			    "%s %s: %s: another program has the port open",
+			    what,
+			    name,
+			    msg);
+		break;
+	case FST_ERROR_DISCONNECTED:
+		g_set_error(error,
+			    FST_ERROR,
+			    code,
+			    "%s %s: %s: the device was unplugged or reset; check the cable",
+			    what,
+			    name,
+			    msg);
+		break;
+	default:
+		g_set_error(error, FST_ERROR, code, "%s %s: %s", what, name, msg);
+		break;
+	}
+}
+
+/* makes the name libserialport 0.1.1 accepts for a pty: see the top comment */
+static gchar *
+fst_serial_transport_pty_port_name(FstSerialTransport *self, const gchar *path, GError **error)
+{
+	g_autofree gchar *target = g_canonicalize_filename(path, NULL);
+	g_autoptr(GError) error_local = NULL;
+
+	self->link_dir = g_dir_make_tmp("fleetstation-pty-XXXXXX", &error_local);
+	if (self->link_dir == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot make a link directory for %s: %s",
+			    path,
+			    error_local->message);
+		return NULL;
+	}
+	self->link = g_build_filename(self->link_dir, "port", NULL);
+	if (symlink(target, self->link) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot link %s to %s: %s",
+			    self->link,
+			    target,
+			    g_strerror(errno));
+		return NULL;
+	}
+	return g_strdup_printf("/dev/../../..%s", self->link);
+}
+
+static void
+fst_serial_transport_remove_link(FstSerialTransport *self)
+{
+	if (self->link != NULL) {
+		g_unlink(self->link);
+		g_clear_pointer(&self->link, g_free);
+	}
+	if (self->link_dir != NULL) {
+		g_rmdir(self->link_dir);
+		g_clear_pointer(&self->link_dir, g_free);
+	}
+}
+
+static gboolean
+fst_serial_transport_configure(FstSerialTransport *self, GError **error)
+{
+	guint baud = fst_transport_get_baud_rate(FST_TRANSPORT(self));
+	enum sp_return rc;
+
+	if (baud > 0 && (rc = sp_set_baudrate(self->port, (int)baud)) != SP_OK) {
+		fst_serial_transport_set_error(self, rc, "setting the baud rate of", error);
+		return FALSE;
+	}
+	if ((rc = sp_set_bits(self->port, 8)) != SP_OK ||
+	    (rc = sp_set_parity(self->port, SP_PARITY_NONE)) != SP_OK ||
+	    (rc = sp_set_stopbits(self->port, 1)) != SP_OK ||
+	    (rc = sp_set_flowcontrol(self->port, SP_FLOWCONTROL_NONE)) != SP_OK) {
+		fst_serial_transport_set_error(self, rc, "configuring 8N1 on", error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_serial_transport_open(FstTransport *transport, GError **error)
+{
+	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
+	const gchar *path = fst_transport_get_name(transport);
+	g_autofree gchar *sp_name = NULL;
+	enum sp_return rc;
+	gboolean ok;
+
+	self->is_pty = fst_serial_transport_path_is_pty(path);
+	if (self->is_pty) {
+		sp_name = fst_serial_transport_pty_port_name(self, path, error);
+		if (sp_name == NULL) {
+			fst_serial_transport_remove_link(self);
+			return FALSE;
+		}
+	} else {
+		sp_name = g_strdup(path);
+	}
+	rc = sp_get_port_by_name(sp_name, &self->port);
+	if (rc != SP_OK) {
+		/* libserialport says only "invalid argument" for a port that is not there */
+		if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_FOUND,
+				    "serial port %s does not exist: is the device plugged in? "
+				    "(`fleetstation ports` lists ports)",
+				    path);
+		} else {
+			fst_serial_transport_set_error(self, rc, "finding serial port", error);
+		}
+		fst_serial_transport_remove_link(self);
+		return FALSE;
+	}
+	if (self->is_pty)
+		_fst_pty_shim_enter();
+	rc = sp_open(self->port, SP_MODE_READ_WRITE);
+	ok = rc == SP_OK;
+	if (!ok)
+		fst_serial_transport_set_error(self, rc, "opening serial port", error);
+	else
+		ok = fst_serial_transport_configure(self, error);
+	if (self->is_pty)
+		_fst_pty_shim_leave();
+	if (!ok) {
+		if (rc == SP_OK)
+			sp_close(self->port);
+		g_clear_pointer(&self->port, sp_free_port);
+		fst_serial_transport_remove_link(self);
+		return FALSE;
+	}
+	/* whatever was pending from before is not for us */
+	sp_flush(self->port, SP_BUF_BOTH);
+	g_debug("opened %s%s", path, self->is_pty ? " (pseudo-terminal)" : "");
+	return TRUE;
+}
+
+static void
+fst_serial_transport_close(FstTransport *transport)
+{
+	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
+	if (self->port != NULL) {
+		sp_close(self->port);
+		g_clear_pointer(&self->port, sp_free_port);
+	}
+	fst_serial_transport_remove_link(self);
+}
+
+static gboolean
+fst_serial_transport_hung_up(FstSerialTransport *self)
+{
+	struct pollfd pfd = {.events = POLLIN};
+	if (sp_get_port_handle(self->port, &pfd.fd) != SP_OK)
+		return FALSE;
+	if (poll(&pfd, 1, 0) <= 0)
+		return FALSE;
+	return (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+static gssize
+fst_serial_transport_read(FstTransport *transport,
+			  guint8 *buf,
+			  gsize len,
+			  guint timeout_ms,
+			  GCancellable *cancellable,
+			  GError **error)
+{
+	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	for (;;) {
+		gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
+		guint slice = (guint)CLAMP(left_ms, 1, FST_SERIAL_READ_SLICE_MS);
+		enum sp_return rc = sp_blocking_read_next(self->port, buf, len, slice);
+		if (rc > 0)
+			return (gssize)rc;
+		if (rc < 0) {
+			fst_serial_transport_set_error(self, rc, "reading from", error);
+			return -1;
+		}
+		if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+			fst_error_convert_gio(error);
+			return -1;
+		}
+		/* libserialport 0.1.1 treats a hung-up line as "no data yet", so
+		 * ask the kernel whether the other end is still there */
+		if (fst_serial_transport_hung_up(self)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_DISCONNECTED,
+				    "reading from %s: the line hung up: the device was unplugged "
+				    "or reset; check the cable",
+				    fst_transport_get_name(transport));
+			return -1;
+		}
+		if (g_get_monotonic_time() >= deadline)
+			break;
+	}
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_TIMED_OUT,
+		    "no answer from the device on %s within %u ms",
+		    fst_transport_get_name(transport),
+		    timeout_ms);
+	return -1;
+}
+
+static gboolean
+fst_serial_transport_write(FstTransport *transport,
+			   const guint8 *buf,
+			   gsize len,
+			   guint timeout_ms,
+			   GCancellable *cancellable,
+			   GError **error)
+{
+	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
+	enum sp_return rc = sp_blocking_write(self->port, buf, len, timeout_ms);
+
+	if (rc < 0) {
+		fst_serial_transport_set_error(self, rc, "writing to", error);
+		return FALSE;
+	}
+	if ((gsize)rc < len) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_TIMED_OUT,
+			    "writing to %s: only %d of %" G_GSIZE_FORMAT
+			    " bytes left within %u ms; is the device stalled?",
+			    fst_transport_get_name(transport),
+			    (gint)rc,
+			    len,
+			    timeout_ms);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_serial_transport_is_pty:
+ * @self: an #FstSerialTransport
+ *
+ * Returns: %TRUE if the open port is a pseudo-terminal (a simulated device)
+ */
+gboolean
+fst_serial_transport_is_pty(FstSerialTransport *self)
+{
+	g_return_val_if_fail(FST_IS_SERIAL_TRANSPORT(self), FALSE);
+	return self->is_pty;
+}
+
+static void
+fst_serial_transport_finalize(GObject *object)
+{
+	FstSerialTransport *self = FST_SERIAL_TRANSPORT(object);
+	if (self->port != NULL) {
+		sp_close(self->port);
+		sp_free_port(self->port);
+	}
+	fst_serial_transport_remove_link(self);
+	G_OBJECT_CLASS(fst_serial_transport_parent_class)->finalize(object);
+}
+
+static void
+fst_serial_transport_init(FstSerialTransport *self)
+{
+}
+
+static void
+fst_serial_transport_class_init(FstSerialTransportClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	FstTransportClass *transport_class = FST_TRANSPORT_CLASS(klass);
+	object_class->finalize = fst_serial_transport_finalize;
+	transport_class->open = fst_serial_transport_open;
+	transport_class->close = fst_serial_transport_close;
+	transport_class->read = fst_serial_transport_read;
+	transport_class->write = fst_serial_transport_write;
+}
+
+/**
+ * fst_serial_transport_new:
+ * @port: the port path, e.g. "/dev/ttyUSB0" or a pty such as "/dev/pts/3"
+ * @baud_rate: bits per second, e.g. 115200; 0 leaves the port's setting
+ *
+ * Makes a transport for @port; nothing is opened until fst_transport_open().
+ *
+ * Returns: (transfer full): a new #FstTransport
+ */
+FstTransport *
+fst_serial_transport_new(const gchar *port, guint baud_rate)
+{
+	FstTransport *self = g_object_new(FST_TYPE_SERIAL_TRANSPORT, NULL);
+	fst_transport_set_name(self, port);
+	fst_transport_set_baud_rate(self, baud_rate);
+	return self;
+}
