@@ -1,0 +1,2117 @@
+#define G_LOG_DOMAIN "FstDb"
+
+#include "fst-config.h"
+
+#include "fst-db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
+
+/*
+ * The station database: one SQLite file in WAL mode, shared by the port
+ * worker threads through one connection guarded by a mutex. The schema is
+ * documented in db/schema.md; keep the two in step.
+ */
+
+/* another process (a CLI report, a backup) may hold the lock for a moment */
+#define FST_DB_BUSY_TIMEOUT_MS 10000
+
+/* bounds on what we store: device strings are untrusted, and nothing the
+ * station records legitimately comes close to these */
+#define FST_DB_MAX_NAME 256       /* uid, model, firmware, step, profile... */
+#define FST_DB_MAX_PORT 4096      /* a device path */
+#define FST_DB_MAX_SUBJECT 4096   /* an X.509 subject in text form */
+#define FST_DB_MAX_DETAIL 16384   /* last_error, event detail */
+#define FST_DB_MAX_CONTENTS 65536 /* description of a burned object */
+#define FST_DB_MAX_DER 65536      /* AWS IoT takes at most 64 KiB of PEM */
+#define FST_DB_MAX_SERIAL_HEX 64  /* RFC 5280: at most 20 octets, some CAs add a 00 */
+#define FST_DB_SHA256_HEX 64
+
+struct _FstDb {
+	GMutex mutex; /* guards db and station_id */
+	sqlite3 *db;  /* (owned) */
+	gchar *path;  /* (owned) */
+	guint schema_version;
+	gint64 station_id; /* last station passed to fst_db_ensure_station(), or 0 */
+};
+
+/* error helpers */
+
+static const gchar *
+fst_db_rc_hint(gint rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "another program holds the database locked: close it and retry";
+	case SQLITE_FULL:
+		return "the disk is full: free some space and retry";
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+	case SQLITE_AUTH:
+		return "check that the file and its folder exist and are writable by this user";
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return "the file is damaged or is not a fleetstation database: restore it from a "
+		       "backup or choose another file";
+	case SQLITE_IOERR:
+		return "the disk reported an I/O error: check the disk and the system log";
+	case SQLITE_NOMEM:
+		return "the station is out of memory";
+	case SQLITE_CONSTRAINT:
+		return "it conflicts with what is already recorded";
+	default:
+		break;
+	}
+	return NULL;
+}
+
+/* sets FST_ERROR_DATABASE: "<context> in <path>: <sqlite message>[: <hint>]" */
+static gboolean fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static gboolean
+fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
+{
+	va_list args;
+	const gchar *hint = fst_db_rc_hint(rc);
+	const gchar *msg;
+	g_autofree gchar *context = NULL;
+
+	va_start(args, format);
+	context = g_strdup_vprintf(format, args);
+	va_end(args);
+
+	/* the connection's message is more precise than the code's, when it is ours */
+	msg = (self->db != NULL && sqlite3_errcode(self->db) == rc) ? sqlite3_errmsg(self->db)
+	                                                            : sqlite3_errstr(rc);
+	if (hint != NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "%s in %s: %s: %s",
+		            context,
+		            self->path,
+		            msg,
+		            hint);
+	} else {
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_DATABASE, "%s in %s: %s", context, self->path, msg);
+	}
+	return FALSE;
+}
+
+/* statement helpers; all of them expect the mutex held */
+
+static sqlite3_stmt *
+fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
+{
+	sqlite3_stmt *stmt = NULL;
+	gint rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		fst_db_set_error(self, error, rc, "preparing to %s", what);
+		return NULL;
+	}
+	return stmt;
+}
+
+static gboolean
+fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error)
+{
+	if (rc != SQLITE_OK)
+		return fst_db_set_error(self, error, rc, "binding values to %s", what);
+	return TRUE;
+}
+
+/* runs a statement that returns no rows */
+static gboolean
+fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error)
+{
+	gint rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return TRUE;
+}
+
+/* runs a statement that must return one row; *found tells whether it did */
+static gboolean
+fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error)
+{
+	gint rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*found = TRUE;
+		return TRUE;
+	}
+	if (rc == SQLITE_DONE) {
+		*found = FALSE;
+		return TRUE;
+	}
+	return fst_db_set_error(self, error, rc, "trying to %s", what);
+}
+
+/* runs fixed SQL with no parameters (pragmas, schema, transaction control) */
+static gboolean
+fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
+{
+	gint rc = sqlite3_exec(self->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return TRUE;
+}
+
+static gboolean
+fst_db_begin(FstDb *self, const gchar *what, GError **error)
+{
+	/* IMMEDIATE takes the write lock now, so that two writers never deadlock
+	 * upgrading read locks; the mutex already serialises our own threads */
+	g_autofree gchar *msg = g_strdup_printf("start a transaction to %s", what);
+	return fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
+}
+
+static void
+fst_db_rollback(FstDb *self)
+{
+	/* a failed statement may already have ended the transaction */
+	if (sqlite3_get_autocommit(self->db))
+		return;
+	if (sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		g_warning("rolling back a transaction in %s failed: %s",
+		          self->path,
+		          sqlite3_errmsg(self->db));
+}
+
+static gboolean
+fst_db_commit(FstDb *self, const gchar *what, GError **error)
+{
+	g_autofree gchar *msg = g_strdup_printf("commit %s", what);
+	if (!fst_db_exec(self, "COMMIT", msg, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gchar *
+fst_db_column_strdup(sqlite3_stmt *stmt, gint col)
+{
+	const guchar *text = sqlite3_column_text(stmt, col);
+	return text != NULL ? g_strdup((const gchar *)text) : NULL;
+}
+
+/* binds @value, or NULL when @value is 0 (ids) */
+static gint
+fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value)
+{
+	if (value <= 0)
+		return sqlite3_bind_null(stmt, idx);
+	return sqlite3_bind_int64(stmt, idx, value);
+}
+
+/* input checks */
+
+/* @single_line: no control characters at all, else newline and tab are allowed */
+static gboolean
+fst_db_check_text(const gchar *field,
+                  const gchar *value,
+                  gsize max,
+                  gboolean required,
+                  gboolean single_line,
+                  GError **error)
+{
+	gsize len;
+
+	if (value == NULL || value[0] == '\0') {
+		if (!required)
+			return TRUE;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s is empty: the database needs it to record the device",
+		            field);
+		return FALSE;
+	}
+	len = strnlen(value, max + 1);
+	if (len > max) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s is longer than %" G_GSIZE_FORMAT " bytes: refusing to record it",
+		            field,
+		            max);
+		return FALSE;
+	}
+	if (!g_utf8_validate(value, (gssize)len, NULL)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s is not valid UTF-8: refusing to record it",
+		            field);
+		return FALSE;
+	}
+	for (gsize i = 0; i < len; i++) {
+		guchar c = (guchar)value[i];
+		if (c >= 0x20 && c != 0x7f)
+			continue;
+		if (!single_line && (c == '\n' || c == '\t'))
+			continue;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s holds control character 0x%02x at byte %" G_GSIZE_FORMAT
+		            ": refusing to record it",
+		            field,
+		            c,
+		            i);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* a step or outcome name: [a-z0-9-], starting with a letter */
+static gboolean
+fst_db_check_token(const gchar *field, const gchar *value, GError **error)
+{
+	gsize len = value != NULL ? strnlen(value, FST_DB_MAX_NAME + 1) : 0;
+
+	if (len == 0 || len > 64 || !g_ascii_islower(value[0])) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event %s '%s' is not a lower-case name of 1 to 64 characters",
+		            field,
+		            len > 64 ? "(too long)" : (value != NULL ? value : "(null)"));
+		return FALSE;
+	}
+	for (gsize i = 0; i < len; i++) {
+		gchar c = value[i];
+		if (g_ascii_islower(c) || g_ascii_isdigit(c) || c == '-')
+			continue;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event %s '%s' may hold only a-z, 0-9 and '-'",
+		            field,
+		            value);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* returns @value in @case_upper or lower case if it is 1..@max hex digits */
+static gchar *
+fst_db_normalize_hex(
+    const gchar *field, const gchar *value, gsize min, gsize max, gboolean upper, GError **error)
+{
+	gsize len = value != NULL ? strnlen(value, max + 1) : 0;
+
+	if (len < min || len > max || len == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s must be %" G_GSIZE_FORMAT " to %" G_GSIZE_FORMAT
+		            " hexadecimal digits, got %s",
+		            field,
+		            MAX(min, (gsize)1),
+		            max,
+		            len > max ? "a longer string" : (len == 0 ? "nothing" : value));
+		return NULL;
+	}
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isxdigit(value[i])) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s '%s' is not hexadecimal",
+			            field,
+			            value);
+			return NULL;
+		}
+	}
+	return upper ? g_ascii_strup(value, (gssize)len) : g_ascii_strdown(value, (gssize)len);
+}
+
+/* a copy of @text that is valid UTF-8 and at most @max bytes, cut at a character */
+static gchar *
+fst_db_text_bounded(const gchar *text, gsize max)
+{
+	g_autofree gchar *valid = g_utf8_make_valid(text != NULL ? text : "", -1);
+	gsize len = strlen(valid);
+
+	if (len <= max)
+		return g_steal_pointer(&valid);
+	/* step back to the start of a character */
+	while (max > 0 && (((guchar)valid[max]) & 0xc0) == 0x80)
+		max--;
+	valid[max] = '\0';
+	return g_steal_pointer(&valid);
+}
+
+/* state names */
+
+static const gchar *const fst_cert_state_names[] = {
+    [FST_CERT_STATE_ISSUED] = "issued",
+    [FST_CERT_STATE_BURNED] = "burned",
+    [FST_CERT_STATE_VERIFIED] = "verified",
+    [FST_CERT_STATE_REGISTERED] = "registered",
+    [FST_CERT_STATE_REVOKED] = "revoked",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fst_cert_state_names) == FST_CERT_STATE_LAST);
+
+/**
+ * fst_cert_state_to_string:
+ * @state: an #FstCertState
+ *
+ * Returns: (transfer none): the name stored in `certificates.state`, e.g.
+ * "issued", or "unknown"
+ */
+const gchar *
+fst_cert_state_to_string(FstCertState state)
+{
+	if ((guint)state >= FST_CERT_STATE_LAST)
+		return "unknown";
+	return fst_cert_state_names[state];
+}
+
+static gboolean
+fst_cert_state_from_string(const gchar *str, FstCertState *state)
+{
+	for (guint i = 0; i < FST_CERT_STATE_LAST; i++) {
+		if (g_strcmp0(str, fst_cert_state_names[i]) == 0) {
+			*state = (FstCertState)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* certificates only move forward; revoked is final and reachable from any state */
+static gboolean
+fst_cert_state_can_move(FstCertState from, FstCertState to)
+{
+	if (from == to)
+		return TRUE;
+	if (from == FST_CERT_STATE_REVOKED)
+		return FALSE;
+	if (to == FST_CERT_STATE_REVOKED)
+		return TRUE;
+	return to > from;
+}
+
+/* records */
+
+/**
+ * fst_db_cert_free:
+ * @self: (nullable): an #FstDbCert
+ *
+ * Frees a certificate record and everything it owns.
+ */
+void
+fst_db_cert_free(FstDbCert *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->serial_hex);
+	if (self->der != NULL)
+		g_bytes_unref(self->der);
+	g_free(self->aws_cert_id);
+	g_free(self->subject);
+	g_free(self->key_type);
+	g_free(self->issuer_sha256);
+	g_free(self->profile);
+	g_free(self);
+}
+
+/**
+ * fst_db_device_free:
+ * @self: (nullable): an #FstDbDevice
+ *
+ * Frees a device record, including its certificate.
+ */
+void
+fst_db_device_free(FstDbDevice *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->uid);
+	g_free(self->model);
+	g_free(self->firmware);
+	g_free(self->port);
+	g_free(self->state);
+	g_free(self->last_error);
+	fst_db_cert_free(self->cert);
+	g_free(self->key_types);
+	g_free(self->validation);
+	g_free(self);
+}
+
+/**
+ * fst_db_event_free:
+ * @self: (nullable): an #FstDbEvent
+ *
+ * Frees an event record.
+ */
+void
+fst_db_event_free(FstDbEvent *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->step);
+	g_free(self->outcome);
+	g_free(self->detail);
+	g_free(self);
+}
+
+/* schema migrations */
+
+/*
+ * Schema v1. Never edit this once released: change the schema by adding
+ * fst_db_migrate_v2() and so on, and document it in db/schema.md. Times are
+ * integer unix microseconds in UTC unless the column says otherwise.
+ */
+static const gchar fst_db_schema_v1[] =
+    "CREATE TABLE schema_migrations ("
+    "  version INTEGER PRIMARY KEY,"
+    "  applied_at INTEGER NOT NULL,"
+    "  software_version TEXT NOT NULL);"
+    "CREATE TABLE db_properties ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE stations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  host TEXT,"
+    "  software_version TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  model TEXT,"
+    "  firmware TEXT,"
+    "  protocol_version INTEGER NOT NULL DEFAULT 0,"
+    "  key_types TEXT,"
+    "  validation TEXT,"
+    "  port TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (state IN ('new', 'in-progress', 'provisioned', 'failed')),"
+    "  last_error TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX devices_state ON devices(state);"
+    "CREATE INDEX devices_station ON devices(station_id);"
+    "CREATE TABLE certificates ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL UNIQUE,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  issuer_sha256 TEXT,"
+    "  profile TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state IN ('issued', 'burned', 'verified', 'registered', 'revoked')),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_state ON certificates(state);"
+    "CREATE INDEX certificates_not_after ON certificates(not_after);"
+    "CREATE TABLE device_objects ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  certificate_id INTEGER REFERENCES certificates(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('device-cert', 'ca-chain', 'trust-roots')),"
+    "  sha256 TEXT NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  contents TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  written_at INTEGER NOT NULL);"
+    "CREATE INDEX device_objects_device ON device_objects(device_id, id);"
+    "CREATE INDEX device_objects_certificate ON device_objects(certificate_id);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER REFERENCES devices(id),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  step TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  detail TEXT);"
+    "CREATE INDEX events_device ON events(device_id, id);"
+    "CREATE INDEX events_started ON events(started_at);";
+
+static gboolean
+fst_db_migrate_v1(FstDb *self, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *uuid = g_uuid_string_random();
+	g_autofree gchar *now = g_strdup_printf("%" G_GINT64_FORMAT, g_get_real_time());
+	gint rc;
+
+	if (!fst_db_exec(self, fst_db_schema_v1, "create the schema v1 tables", error))
+		return FALSE;
+
+	/* a stable identity for reports and audits, which outlives file renames */
+	stmt = fst_db_prepare(self,
+	                      "INSERT INTO db_properties (key, value) VALUES "
+	                      "('database-id', ?1), ('created-at', ?2)",
+	                      "record the database identity",
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 2, now, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, "record the database identity", error))
+		return FALSE;
+	return fst_db_step_done(self, stmt, "record the database identity", error);
+}
+
+typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
+
+/* index N migrates from version N-1 to N; append only */
+static const FstDbMigrateFunc fst_db_migrations[] = {
+    NULL, /* version 0: an empty file */
+    fst_db_migrate_v1,
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
+
+static gboolean
+fst_db_read_user_version(FstDb *self, guint *version, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gboolean found = FALSE;
+	gint64 value;
+
+	stmt = fst_db_prepare(self, "PRAGMA user_version", "read the schema version", error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, &found, "read the schema version", error))
+		return FALSE;
+	value = found ? sqlite3_column_int64(stmt, 0) : 0;
+	if (value < 0 || value > G_MAXINT32) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s has schema version %" G_GINT64_FORMAT
+		            ", which no fleetstation writes: restore it from a backup",
+		            self->path,
+		            value);
+		return FALSE;
+	}
+	*version = (guint)value;
+	return TRUE;
+}
+
+static gboolean
+fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(sqlite3_stmt) check = NULL;
+	g_autofree gchar *what = g_strdup_printf("apply schema migration v%u", version);
+	g_autofree gchar *pragma = g_strdup_printf("PRAGMA user_version = %u", version);
+	gboolean violation = FALSE;
+	guint current = 0;
+	gint rc;
+
+	/* re-read inside the write lock: another process may have migrated first */
+	if (!fst_db_read_user_version(self, &current, error))
+		return FALSE;
+	*applied = FALSE;
+	if (current >= version)
+		return TRUE;
+	if (current != version - 1) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "database %s is at schema version %u, expected %u before migration v%u",
+		            self->path,
+		            current,
+		            version - 1,
+		            version);
+		return FALSE;
+	}
+	if (!fst_db_migrations[version](self, error)) {
+		g_prefix_error(error,
+		               "migrating %s from schema version %u to %u (nothing was changed; "
+		               "the file may not be a fleetstation database or was edited by "
+		               "hand): ",
+		               self->path,
+		               current,
+		               version);
+		return FALSE;
+	}
+
+	/* migrations may rebuild tables with foreign keys off: check before commit */
+	check = fst_db_prepare(self, "PRAGMA foreign_key_check", what, error);
+	if (check == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, check, &violation, what, error))
+		return FALSE;
+	if (violation) {
+		const guchar *table = sqlite3_column_text(check, 0);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "migrating %s to schema version %u left a dangling reference in table "
+		            "%s (nothing was changed): report this fleetstation bug",
+		            self->path,
+		            version,
+		            table != NULL ? (const gchar *)table : "(unknown)");
+		return FALSE;
+	}
+
+	stmt =
+	    fst_db_prepare(self,
+	                   "INSERT INTO schema_migrations (version, applied_at, software_version) "
+	                   "VALUES (?1, ?2, ?3)",
+	                   what,
+	                   error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, version);
+	rc |= sqlite3_bind_int64(stmt, 2, g_get_real_time());
+	rc |= sqlite3_bind_text(stmt, 3, FST_VERSION, -1, SQLITE_STATIC);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	if (!fst_db_exec(self, pragma, what, error))
+		return FALSE;
+	*applied = TRUE;
+	return TRUE;
+}
+
+/* brings the file to FST_DB_SCHEMA_VERSION, one transaction per step */
+static gboolean
+fst_db_migrate(FstDb *self, GError **error)
+{
+	for (guint version = self->schema_version + 1; version <= FST_DB_SCHEMA_VERSION;
+	     version++) {
+		g_autofree gchar *what = g_strdup_printf("schema migration v%u", version);
+		gboolean applied = FALSE;
+		if (!fst_db_begin(self, what, error))
+			return FALSE;
+		if (!fst_db_migrate_step(self, version, &applied, error)) {
+			fst_db_rollback(self);
+			return FALSE;
+		}
+		if (!fst_db_commit(self, what, error))
+			return FALSE;
+		/* not applied: another process got there first, which is fine */
+		if (applied)
+			g_info("database %s migrated to schema version %u", self->path, version);
+		self->schema_version = version;
+	}
+	return TRUE;
+}
+
+/* opening */
+
+/*
+ * Refuses, before SQLite touches it, a file that is neither empty nor a
+ * SQLite database, so that a wrong path never gets rewritten. Also makes sure
+ * the station's audit record is not writable by every user.
+ */
+static gboolean
+fst_db_check_file(const gchar *path, gboolean *exists, GError **error)
+{
+	static const gchar header[16] = "SQLite format 3";
+	gchar buf[sizeof(header)] = {0};
+	struct stat st = {0};
+	gssize n;
+	gint fd;
+
+	fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		gint errsv = errno;
+		if (errsv == ENOENT) {
+			*exists = FALSE;
+			return TRUE;
+		}
+		g_set_error(error,
+		            FST_ERROR,
+		            errsv == EACCES ? FST_ERROR_PERMISSION_DENIED : FST_ERROR_DATABASE,
+		            "cannot open database %s: %s: check the path and its permissions",
+		            path,
+		            g_strerror(errsv));
+		return FALSE;
+	}
+	*exists = TRUE;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s is not a regular file: choose a file path",
+		            path);
+		g_close(fd, NULL);
+		return FALSE;
+	}
+	do {
+		n = read(fd, buf, sizeof(buf));
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		gint errsv = errno;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "cannot read database %s: %s: check the disk",
+		            path,
+		            g_strerror(errsv));
+		g_close(fd, NULL);
+		return FALSE;
+	}
+	/* an empty file is a new database, as SQLite sees it too */
+	if (n > 0 && (n != (gssize)sizeof(header) || memcmp(buf, header, sizeof(header)) != 0)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "%s is not a SQLite database, so not a fleetstation database: it was "
+		            "left untouched; choose another file or restore the station "
+		            "database from a backup",
+		            path);
+		g_close(fd, NULL);
+		return FALSE;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		if (fchmod(fd, st.st_mode & 07775) != 0) {
+			gint errsv = errno;
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_PERMISSION_DENIED,
+			            "database %s is writable by every user and its mode cannot be "
+			            "fixed (%s): run chmod o-w on it",
+			            path,
+			            g_strerror(errsv));
+			g_close(fd, NULL);
+			return FALSE;
+		}
+		g_warning("database %s was writable by every user, removed that permission", path);
+	}
+	g_close(fd, NULL);
+	return TRUE;
+}
+
+static gboolean
+fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = fst_db_prepare(self, sql, sql, error);
+	gboolean found = FALSE;
+
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, &found, sql, error))
+		return FALSE;
+	*value = found ? fst_db_column_strdup(stmt, 0) : NULL;
+	return TRUE;
+}
+
+/*
+ * Switching to WAL needs the file to itself and SQLite does not wait for that
+ * with the busy handler: when another connection (a second station process
+ * opening the same new file) is there, retry within the busy timeout.
+ */
+static gboolean
+fst_db_set_wal(FstDb *self, gchar **journal, GError **error)
+{
+	gint64 deadline = g_get_monotonic_time() + FST_DB_BUSY_TIMEOUT_MS * 1000;
+
+	if (!fst_db_query_text(self, "PRAGMA journal_mode", journal, error))
+		return FALSE;
+	if (g_strcmp0(*journal, "wal") == 0)
+		return TRUE;
+	for (;;) {
+		g_autoptr(GError) error_local = NULL;
+		g_clear_pointer(journal, g_free);
+		if (fst_db_query_text(self, "PRAGMA journal_mode = WAL", journal, &error_local))
+			return TRUE;
+		if ((sqlite3_extended_errcode(self->db) & 0xff) != SQLITE_BUSY ||
+		    g_get_monotonic_time() > deadline) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		g_usleep(5000);
+	}
+}
+
+static gboolean
+fst_db_setup(FstDb *self, GError **error)
+{
+	g_autofree gchar *journal = NULL;
+	g_autofree gchar *fkeys = NULL;
+	gint rc;
+
+	sqlite3_extended_result_codes(self->db, 1);
+	rc = sqlite3_busy_timeout(self->db, FST_DB_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		return fst_db_set_error(self, error, rc, "setting the busy timeout");
+
+	/* a crafted file must not be able to run SQL functions from its schema,
+	 * nor can our own SQL corrupt the schema by writing sqlite_master */
+	rc = sqlite3_db_config(self->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	rc |= sqlite3_db_config(self->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if (rc != SQLITE_OK)
+		return fst_db_set_error(self, error, rc, "hardening the connection");
+
+	/* read-only first: a file from a newer fleetstation is left byte for byte */
+	if (!fst_db_read_user_version(self, &self->schema_version, error))
+		return FALSE;
+	if (self->schema_version > FST_DB_SCHEMA_VERSION) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s has schema version %u, this fleetstation knows up to %u: "
+		            "upgrade fleetstation",
+		            self->path,
+		            self->schema_version,
+		            (guint)FST_DB_SCHEMA_VERSION);
+		return FALSE;
+	}
+
+	/* migrations run with foreign keys off (the SQLite table-rebuild recipe needs
+	 * it) and check them before each commit */
+	if (!fst_db_exec(self, "PRAGMA foreign_keys = OFF", "turn foreign keys off", error))
+		return FALSE;
+	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
+		return FALSE;
+	if (!fst_db_migrate(self, error))
+		return FALSE;
+
+	/* WAL lets a report read while the workers write; FULL makes every commit
+	 * durable, as an issued certificate must be before it reaches a device */
+	if (!fst_db_set_wal(self, &journal, error))
+		return FALSE;
+	if (g_strcmp0(journal, "wal") != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s cannot use write-ahead logging (journal mode stays %s): "
+		            "keep it on a local disk, not a network share",
+		            self->path,
+		            journal != NULL ? journal : "unknown");
+		return FALSE;
+	}
+	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
+		return FALSE;
+	if (!fst_db_exec(self, "PRAGMA foreign_keys = ON", "turn foreign keys on", error))
+		return FALSE;
+	if (!fst_db_query_text(self, "PRAGMA foreign_keys", &fkeys, error))
+		return FALSE;
+	if (g_strcmp0(fkeys, "1") != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "the SQLite library does not enforce foreign keys on %s: "
+		            "use a build of SQLite with foreign key support",
+		            self->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_db_open:
+ * @path: the database file; created (with its folder) if missing
+ * @error: (nullable): return location for a #GError
+ *
+ * Opens the station database, switches it to WAL with synchronous=FULL and
+ * foreign keys on, and migrates it to %FST_DB_SCHEMA_VERSION, each step in
+ * one transaction. The returned handle is safe to share between threads.
+ *
+ * Fails with %FST_ERROR_DATABASE, leaving the file as it was, if @path is not
+ * a SQLite database, comes from a newer fleetstation, or a migration fails.
+ * A file is never deleted.
+ *
+ * Returns: (transfer full): the database, or %NULL on error
+ */
+FstDb *
+fst_db_open(const gchar *path, GError **error)
+{
+	g_autoptr(FstDb) self = NULL;
+	gboolean exists = FALSE;
+	gint rc;
+
+	g_return_val_if_fail(path != NULL, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	if (!fst_db_check_file(path, &exists, error))
+		return NULL;
+	if (!exists) {
+		g_autofree gchar *dir = g_path_get_dirname(path);
+		if (g_mkdir_with_parents(dir, 0755) != 0) {
+			gint errsv = errno;
+			g_set_error(error,
+			            FST_ERROR,
+			            errsv == EACCES ? FST_ERROR_PERMISSION_DENIED
+			                            : FST_ERROR_DATABASE,
+			            "cannot create folder %s for database %s: %s",
+			            dir,
+			            path,
+			            g_strerror(errsv));
+			return NULL;
+		}
+	}
+
+	self = g_new0(FstDb, 1);
+	g_mutex_init(&self->mutex);
+	self->path = g_strdup(path);
+	rc = sqlite3_open_v2(path,
+	                     &self->db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		fst_db_set_error(self, error, rc, "opening the database");
+		return NULL;
+	}
+	if (!fst_db_setup(self, error))
+		return NULL;
+	g_debug("opened %s at schema version %u", path, self->schema_version);
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_db_close:
+ * @self: (nullable) (transfer full): an #FstDb
+ *
+ * Closes the database. No other thread may use @self any more.
+ */
+void
+fst_db_close(FstDb *self)
+{
+	if (self == NULL)
+		return;
+	if (self->db != NULL) {
+		gint rc = sqlite3_close(self->db);
+		if (rc != SQLITE_OK) {
+			g_warning("closing database %s failed: %s", self->path, sqlite3_errstr(rc));
+			sqlite3_close_v2(self->db);
+		}
+	}
+	g_mutex_clear(&self->mutex);
+	g_free(self->path);
+	g_free(self);
+}
+
+/**
+ * fst_db_get_schema_version:
+ * @self: an #FstDb
+ *
+ * Returns: the schema version of the open file, %FST_DB_SCHEMA_VERSION once
+ * fst_db_open() succeeded
+ */
+guint
+fst_db_get_schema_version(FstDb *self)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	return self->schema_version;
+}
+
+/**
+ * fst_db_get_path:
+ * @self: an #FstDb
+ *
+ * Returns: (transfer none): the path the database was opened from
+ */
+const gchar *
+fst_db_get_path(FstDb *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	return self->path;
+}
+
+/* writing */
+
+/**
+ * fst_db_ensure_station:
+ * @self: an #FstDb
+ * @name: the station name, unique in this database
+ * @host: (nullable): the host it runs on
+ * @software_version: (nullable): the fleetstation version
+ * @error: (nullable): return location for a #GError
+ *
+ * Records the station, or updates its host and version if @name is known.
+ * Events without a device are attributed to the last station ensured.
+ *
+ * Returns: the station id (> 0), or 0 on error
+ */
+gint64
+fst_db_ensure_station(FstDb *self,
+                      const gchar *name,
+                      const gchar *host,
+                      const gchar *software_version,
+                      GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	const gchar *what = "record the station";
+	gboolean found = FALSE;
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, 0);
+
+	if (!fst_db_check_text("station name", name, FST_DB_MAX_NAME, TRUE, TRUE, error) ||
+	    !fst_db_check_text("station host", host, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !fst_db_check_text(
+	        "software version", software_version, FST_DB_MAX_NAME, FALSE, TRUE, error))
+		return 0;
+
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      "INSERT INTO stations (name, host, software_version, created_at, "
+	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+	                      "ON CONFLICT (name) DO UPDATE SET host = excluded.host, "
+	                      "software_version = excluded.software_version, "
+	                      "updated_at = excluded.updated_at RETURNING id",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return 0;
+	rc = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 2, host, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 3, software_version, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 4, now);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return 0;
+	if (!fst_db_step_row(self, stmt, &found, what, error))
+		return 0;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "recording station %s in %s returned no id",
+		            name,
+		            self->path);
+		return 0;
+	}
+	self->station_id = sqlite3_column_int64(stmt, 0);
+	/* finish the statement so that the upsert is committed now */
+	if (!fst_db_step_done(self, stmt, what, error))
+		return 0;
+	return self->station_id;
+}
+
+/**
+ * fst_db_begin_device:
+ * @self: an #FstDb
+ * @station_id: the station provisioning it, or 0
+ * @info: what the device said about itself (untrusted strings, bounded here)
+ * @port: (nullable): the port it is on
+ * @error: (nullable): return location for a #GError
+ *
+ * Records that provisioning of the device @info->uid starts: inserts the
+ * device, or updates its model, firmware, capabilities and port if the uid is
+ * known (a device is never recorded twice), and sets its state to
+ * `in-progress`. Its last error stays until fst_db_finish_device().
+ *
+ * Fails with %FST_ERROR_INVALID_DATA if a string is empty (uid), too long,
+ * not UTF-8 or holds control characters, and %FST_ERROR_DATABASE otherwise.
+ *
+ * Returns: the device id (> 0), or 0 on error
+ */
+gint64
+fst_db_begin_device(
+    FstDb *self, gint64 station_id, const FstDeviceInfo *info, const gchar *port, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *key_types = NULL;
+	g_autofree gchar *validation = NULL;
+	g_autofree gchar *what = NULL;
+	gboolean found = FALSE;
+	gint64 device_id;
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, 0);
+	g_return_val_if_fail(info != NULL, 0);
+
+	if (!fst_db_check_text("device uid", info->uid, FST_DB_MAX_NAME, TRUE, TRUE, error) ||
+	    !fst_db_check_text("device model", info->model, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !fst_db_check_text(
+	        "device firmware", info->firmware, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !fst_db_check_text("port", port, FST_DB_MAX_PORT, FALSE, TRUE, error))
+		return 0;
+	key_types = fst_key_types_to_string(info->key_types);
+	validation = fst_validation_to_string(info->validation);
+	what = g_strdup_printf("record device %s", info->uid);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(
+	    self,
+	    "INSERT INTO devices (uid, model, firmware, protocol_version, key_types, "
+	    "validation, port, state, station_id, created_at, updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in-progress', ?8, ?9, ?9) "
+	    "ON CONFLICT (uid) DO UPDATE SET model = excluded.model, "
+	    "firmware = excluded.firmware, protocol_version = excluded.protocol_version, "
+	    "key_types = excluded.key_types, validation = excluded.validation, "
+	    "port = excluded.port, state = 'in-progress', "
+	    "station_id = coalesce(excluded.station_id, station_id), "
+	    "updated_at = excluded.updated_at RETURNING id",
+	    what,
+	    error);
+	if (stmt == NULL)
+		return 0;
+	rc = sqlite3_bind_text(stmt, 1, info->uid, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 2, info->model, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 3, info->firmware, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 4, info->protocol_version);
+	rc |= sqlite3_bind_text(stmt, 5, key_types, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 6, validation, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 7, port, -1, SQLITE_TRANSIENT);
+	rc |= fst_db_bind_id(stmt, 8, station_id);
+	rc |= sqlite3_bind_int64(stmt, 9, g_get_real_time());
+	if (!fst_db_check_bind(self, rc, what, error))
+		return 0;
+	if (!fst_db_step_row(self, stmt, &found, what, error))
+		return 0;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "recording device %s in %s returned no id",
+		            info->uid,
+		            self->path);
+		return 0;
+	}
+	device_id = sqlite3_column_int64(stmt, 0);
+	if (!fst_db_step_done(self, stmt, what, error))
+		return 0;
+	return device_id;
+}
+
+/* looks up a device's station; *found is FALSE if there is no such device */
+static gboolean
+fst_db_get_device_station_locked(
+    FstDb *self, gint64 device_id, gboolean *found, gint64 *station_id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	const gchar *what = "look up the device";
+
+	stmt = fst_db_prepare(self, "SELECT station_id FROM devices WHERE id = ?1", what, error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, found, what, error))
+		return FALSE;
+	*station_id = *found ? sqlite3_column_int64(stmt, 0) : 0;
+	return TRUE;
+}
+
+static gboolean
+fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error)
+{
+	gboolean found = FALSE;
+
+	if (!fst_db_get_device_station_locked(self, device_id, &found, station_id, error))
+		return FALSE;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "device %" G_GINT64_FORMAT " is not in %s: call fst_db_begin_device() "
+		            "first",
+		            device_id,
+		            self->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_db_add_certificate:
+ * @self: an #FstDb
+ * @device_id: the device it was issued to, from fst_db_begin_device()
+ * @cert: the certificate; @cert->state is ignored, the row starts `issued`
+ * @error: (nullable): return location for a #GError
+ *
+ * Records a newly issued certificate. The row is committed (durably, with
+ * synchronous=FULL) when this returns, so it must be called before any byte
+ * of it goes to the device: no certificate is ever burned unrecorded.
+ *
+ * `aws_cert_id` is the SHA-256 of the DER; it is computed when @cert leaves
+ * it %NULL and checked when it does not.
+ *
+ * Fails with %FST_ERROR_INVALID_DATA for a bad serial, hash or field,
+ * %FST_ERROR_NOT_FOUND for an unknown device, and %FST_ERROR_DATABASE when
+ * the serial or the DER is already recorded.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *sha256 = NULL;
+	g_autofree gchar *issuer = NULL;
+	g_autofree gchar *what = NULL;
+	gconstpointer der;
+	gsize der_len = 0;
+	gint64 station_id = 0;
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(cert != NULL, FALSE);
+
+	serial = fst_db_normalize_hex(
+	    "certificate serial", cert->serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (serial == NULL)
+		return FALSE;
+	der = cert->der != NULL ? g_bytes_get_data(cert->der, &der_len) : NULL;
+	if (der_len == 0 || der_len > FST_DB_MAX_DER) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s has %" G_GSIZE_FORMAT
+		            " bytes of DER, expected 1 to %u: refusing to record it",
+		            serial,
+		            der_len,
+		            (guint)FST_DB_MAX_DER);
+		return FALSE;
+	}
+	sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, der_len);
+	if (cert->aws_cert_id != NULL && g_ascii_strcasecmp(cert->aws_cert_id, sha256) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s: aws_cert_id %.64s is not the SHA-256 of its DER (%s)",
+		            serial,
+		            cert->aws_cert_id,
+		            sha256);
+		return FALSE;
+	}
+	if (cert->issuer_sha256 != NULL) {
+		issuer = fst_db_normalize_hex("issuer SHA-256",
+		                              cert->issuer_sha256,
+		                              FST_DB_SHA256_HEX,
+		                              FST_DB_SHA256_HEX,
+		                              FALSE,
+		                              error);
+		if (issuer == NULL)
+			return FALSE;
+	}
+	if (!fst_db_check_text(
+	        "certificate subject", cert->subject, FST_DB_MAX_SUBJECT, FALSE, TRUE, error) ||
+	    !fst_db_check_text("key type", cert->key_type, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !fst_db_check_text("profile", cert->profile, FST_DB_MAX_NAME, FALSE, TRUE, error))
+		return FALSE;
+	what = g_strdup_printf(
+	    "record certificate %s for device %" G_GINT64_FORMAT, serial, device_id);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	if (!fst_db_require_device_locked(self, device_id, &station_id, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	stmt = fst_db_prepare(self,
+	                      "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
+	                      "subject, key_type, not_before, not_after, issuer_sha256, profile, "
+	                      "state, station_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, "
+	                      "?5, ?6, ?7, ?8, ?9, ?10, 'issued', ?11, ?12, ?12)",
+	                      what,
+	                      error);
+	if (stmt == NULL) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	rc = sqlite3_bind_int64(stmt, 1, device_id);
+	rc |= sqlite3_bind_text(stmt, 2, serial, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 3, sha256, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_blob64(stmt, 4, der, der_len, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 5, cert->subject, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 6, cert->key_type, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 7, cert->not_before);
+	rc |= sqlite3_bind_int64(stmt, 8, cert->not_after);
+	rc |= sqlite3_bind_text(stmt, 9, issuer, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 10, cert->profile, -1, SQLITE_TRANSIENT);
+	rc |= fst_db_bind_id(stmt, 11, station_id);
+	rc |= sqlite3_bind_int64(stmt, 12, now);
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_done(self, stmt, what, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+static gboolean
+fst_db_insert_event_locked(FstDb *self,
+                           gint64 device_id,
+                           gint64 station_id,
+                           const gchar *step,
+                           gint64 started_us,
+                           gint64 ended_us,
+                           const gchar *outcome,
+                           const gchar *detail,
+                           GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *what = g_strdup_printf("record event %s", step);
+	gint rc;
+
+	stmt = fst_db_prepare(self,
+	                      "INSERT INTO events (device_id, station_id, step, started_at, "
+	                      "ended_at, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = fst_db_bind_id(stmt, 1, device_id);
+	rc |= fst_db_bind_id(stmt, 2, station_id > 0 ? station_id : self->station_id);
+	rc |= sqlite3_bind_text(stmt, 3, step, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 4, started_us);
+	rc |= sqlite3_bind_int64(stmt, 5, ended_us);
+	rc |= sqlite3_bind_text(stmt, 6, outcome, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 7, detail, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	return fst_db_step_done(self, stmt, what, error);
+}
+
+/* finds a certificate by normalised serial; *found is FALSE if it is not there */
+static gboolean
+fst_db_get_cert_locked(FstDb *self,
+                       const gchar *serial,
+                       gboolean *found,
+                       gint64 *cert_id,
+                       gint64 *device_id,
+                       FstCertState *state,
+                       GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *what = g_strdup_printf("look up certificate %s", serial);
+	const gchar *state_str;
+
+	stmt = fst_db_prepare(self,
+	                      "SELECT id, device_id, state FROM certificates WHERE serial_hex = ?1",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_TRANSIENT), what, error))
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, found, what, error))
+		return FALSE;
+	if (!*found)
+		return TRUE;
+	*cert_id = sqlite3_column_int64(stmt, 0);
+	*device_id = sqlite3_column_int64(stmt, 1);
+	state_str = (const gchar *)sqlite3_column_text(stmt, 2);
+	if (!fst_cert_state_from_string(state_str, state)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "certificate %s in %s has unknown state '%s': restore the database "
+		            "from a backup",
+		            serial,
+		            self->path,
+		            state_str != NULL ? state_str : "(null)");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* moves a certificate to @to and records an event; the caller holds a transaction */
+static gboolean
+fst_db_move_cert_locked(FstDb *self,
+                        gint64 cert_id,
+                        gint64 device_id,
+                        const gchar *serial,
+                        FstCertState from,
+                        FstCertState to,
+                        GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *what =
+	    g_strdup_printf("set certificate %s to %s", serial, fst_cert_state_to_string(to));
+	g_autofree gchar *detail = NULL;
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	if (!fst_cert_state_can_move(from, to)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s is %s and cannot become %s: certificates only move "
+		            "forward and a revoked one stays revoked",
+		            serial,
+		            fst_cert_state_to_string(from),
+		            fst_cert_state_to_string(to));
+		return FALSE;
+	}
+	if (from == to)
+		return TRUE;
+	stmt = fst_db_prepare(
+	    self, "UPDATE certificates SET state = ?1, updated_at = ?2 WHERE id = ?3", what, error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(stmt, 1, fst_cert_state_to_string(to), -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_int64(stmt, 2, now);
+	rc |= sqlite3_bind_int64(stmt, 3, cert_id);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	detail = g_strdup_printf("certificate %s: %s -> %s",
+	                         serial,
+	                         fst_cert_state_to_string(from),
+	                         fst_cert_state_to_string(to));
+	return fst_db_insert_event_locked(
+	    self, device_id, 0, "certificate-state", now, now, "ok", detail, error);
+}
+
+/**
+ * fst_db_set_certificate_state:
+ * @self: an #FstDb
+ * @serial_hex: the certificate serial, any case
+ * @state: the new state
+ * @error: (nullable): return location for a #GError
+ *
+ * Moves a certificate forward (issued, burned, verified, registered) or to
+ * revoked, and records a `certificate-state` event in the same transaction.
+ * Setting the current state again does nothing.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND for an unknown serial and
+ * %FST_ERROR_INVALID_DATA for a move backwards or out of revoked.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_set_certificate_state(FstDb *self,
+                             const gchar *serial_hex,
+                             FstCertState state,
+                             GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *what = NULL;
+	FstCertState from = FST_CERT_STATE_ISSUED;
+	gint64 cert_id = 0;
+	gint64 device_id = 0;
+	gboolean found = FALSE;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail((guint)state < FST_CERT_STATE_LAST, FALSE);
+
+	serial = fst_db_normalize_hex(
+	    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (serial == NULL)
+		return FALSE;
+	what = g_strdup_printf("set certificate %s to %s", serial, fst_cert_state_to_string(state));
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (!found) {
+		fst_db_rollback(self);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "certificate %s is not in %s: record it with fst_db_add_certificate() "
+		            "first",
+		            serial,
+		            self->path);
+		return FALSE;
+	}
+	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, state, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+/**
+ * fst_db_add_object:
+ * @self: an #FstDb
+ * @device_id: the device written to
+ * @serial_hex: (nullable): the certificate the object belongs to
+ * @kind: what was written
+ * @data: the exact bytes written; only their SHA-256 and length are stored
+ * @contents: (nullable): a description, e.g. the comma-separated SHA-256
+ *   fingerprints of the certificates in the object
+ * @error: (nullable): return location for a #GError
+ *
+ * Records an object burned into the device. It does not change any state:
+ * use fst_db_set_certificate_state() for that.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND if the device or certificate is unknown or
+ * the certificate belongs to another device.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_add_object(FstDb *self,
+                  gint64 device_id,
+                  const gchar *serial_hex,
+                  FstObjectKind kind,
+                  GBytes *data,
+                  const gchar *contents,
+                  GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *sha256 = NULL;
+	g_autofree gchar *what = NULL;
+	FstCertState state = FST_CERT_STATE_ISSUED;
+	gint64 station_id = 0;
+	gint64 cert_id = 0;
+	gint64 cert_device = 0;
+	gsize len = 0;
+	gconstpointer buf;
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(data != NULL, FALSE);
+
+	if (kind < FST_OBJECT_DEVICE_CERT || kind >= FST_OBJECT_LAST) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "object kind %d is not one the database knows",
+		            (gint)kind);
+		return FALSE;
+	}
+	if (serial_hex != NULL) {
+		serial = fst_db_normalize_hex(
+		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+		if (serial == NULL)
+			return FALSE;
+	}
+	if (!fst_db_check_text(
+	        "object contents", contents, FST_DB_MAX_CONTENTS, FALSE, FALSE, error))
+		return FALSE;
+	buf = g_bytes_get_data(data, &len);
+	sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf != NULL ? buf : "", len);
+	what = g_strdup_printf("record %s written to device %" G_GINT64_FORMAT,
+	                       fst_object_kind_to_string(kind),
+	                       device_id);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	if (!fst_db_require_device_locked(self, device_id, &station_id, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (serial != NULL) {
+		gboolean found = FALSE;
+		if (!fst_db_get_cert_locked(
+		        self, serial, &found, &cert_id, &cert_device, &state, error)) {
+			fst_db_rollback(self);
+			return FALSE;
+		}
+		if (!found || cert_device != device_id) {
+			fst_db_rollback(self);
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "certificate %s is not recorded for device %" G_GINT64_FORMAT
+			            " in %s: record it before writing it",
+			            serial,
+			            device_id,
+			            self->path);
+			return FALSE;
+		}
+	}
+	stmt =
+	    fst_db_prepare(self,
+	                   "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, "
+	                   "length, contents, station_id, written_at) VALUES (?1, ?2, ?3, ?4, "
+	                   "?5, ?6, ?7, ?8)",
+	                   what,
+	                   error);
+	if (stmt == NULL) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	rc = sqlite3_bind_int64(stmt, 1, device_id);
+	rc |= fst_db_bind_id(stmt, 2, cert_id);
+	rc |= sqlite3_bind_text(stmt, 3, fst_object_kind_to_string(kind), -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(stmt, 4, sha256, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 5, (gint64)len);
+	rc |= sqlite3_bind_text(stmt, 6, contents, -1, SQLITE_TRANSIENT);
+	rc |= fst_db_bind_id(stmt, 7, station_id);
+	rc |= sqlite3_bind_int64(stmt, 8, g_get_real_time());
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_done(self, stmt, what, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+/**
+ * fst_db_add_event:
+ * @self: an #FstDb
+ * @device_id: the device, or 0 for a station-wide event
+ * @step: a lower-case step name, e.g. "identify" or "burn-device-cert"
+ * @started_us: when the step started, unix microseconds (g_get_real_time())
+ * @ended_us: when it ended, not before @started_us
+ * @outcome: a lower-case outcome: "ok", "failed", "cancelled", ...
+ * @detail: (nullable): free text, kept to 16 KiB; never put a secret here
+ * @error: (nullable): return location for a #GError
+ *
+ * Appends an event. Events are kept in the order they are added.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_add_event(FstDb *self,
+                 gint64 device_id,
+                 const gchar *step,
+                 gint64 started_us,
+                 gint64 ended_us,
+                 const gchar *outcome,
+                 const gchar *detail,
+                 GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *detail_safe = NULL;
+	g_autofree gchar *what = NULL;
+	gint64 station_id = 0;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	if (!fst_db_check_token("step", step, error) ||
+	    !fst_db_check_token("outcome", outcome, error))
+		return FALSE;
+	if (started_us <= 0 || ended_us < started_us) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event %s has times %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+		            ": pass microseconds from g_get_real_time() with end not before start",
+		            step,
+		            started_us,
+		            ended_us);
+		return FALSE;
+	}
+	if (detail != NULL)
+		detail_safe = fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
+	what = g_strdup_printf("record event %s", step);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	if (device_id > 0 && !fst_db_require_device_locked(self, device_id, &station_id, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (!fst_db_insert_event_locked(self,
+	                                device_id,
+	                                station_id,
+	                                step,
+	                                started_us,
+	                                ended_us,
+	                                outcome,
+	                                detail_safe,
+	                                error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+static gboolean
+fst_db_set_device_state_locked(
+    FstDb *self, gint64 device_id, const gchar *state, const gchar *last_error, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *what =
+	    g_strdup_printf("mark device %" G_GINT64_FORMAT " %s", device_id, state);
+	gint rc;
+
+	stmt = fst_db_prepare(self,
+	                      "UPDATE devices SET state = ?1, last_error = ?2, updated_at = ?3 "
+	                      "WHERE id = ?4",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(stmt, 1, state, -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(stmt, 2, last_error, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 3, g_get_real_time());
+	rc |= sqlite3_bind_int64(stmt, 4, device_id);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	return fst_db_step_done(self, stmt, what, error);
+}
+
+static gboolean
+fst_db_finish_ok_locked(FstDb *self,
+                        gint64 device_id,
+                        gint64 station_id,
+                        const gchar *serial,
+                        gint64 started_us,
+                        GError **error)
+{
+	FstCertState from = FST_CERT_STATE_ISSUED;
+	FstCertState to = FST_CERT_STATE_VERIFIED;
+	gint64 cert_id = 0;
+	gint64 cert_device = 0;
+	gboolean found = FALSE;
+	g_autofree gchar *detail = NULL;
+
+	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &cert_device, &from, error))
+		return FALSE;
+	if (!found || cert_device != device_id) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "certificate %s is not recorded for device %" G_GINT64_FORMAT
+		            " in %s: cannot mark the device provisioned with it",
+		            serial,
+		            device_id,
+		            self->path);
+		return FALSE;
+	}
+	/* a certificate already registered stays registered */
+	if (from == FST_CERT_STATE_REGISTERED)
+		to = from;
+	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, error))
+		return FALSE;
+	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
+		return FALSE;
+	detail = g_strdup_printf("certificate %s", serial);
+	return fst_db_insert_event_locked(self,
+	                                  device_id,
+	                                  station_id,
+	                                  "provisioned",
+	                                  started_us,
+	                                  g_get_real_time(),
+	                                  "ok",
+	                                  detail,
+	                                  error);
+}
+
+static gboolean
+fst_db_finish_failed_locked(FstDb *self,
+                            gint64 device_id,
+                            gint64 station_id,
+                            const gchar *serial,
+                            const GError *failure,
+                            gint64 started_us,
+                            GError **error)
+{
+	g_autofree gchar *message = fst_db_text_bounded(failure->message, FST_DB_MAX_DETAIL);
+	g_autoptr(GString) detail = g_string_new(NULL);
+	gboolean cancelled = g_error_matches(failure, FST_ERROR, FST_ERROR_CANCELLED);
+
+	if (failure->domain == FST_ERROR)
+		g_string_append_printf(
+		    detail, "%s: ", fst_error_code_to_string((FstError)failure->code));
+	g_string_append(detail, message);
+
+	/* say what became of the certificate, which keeps its state */
+	if (serial != NULL) {
+		FstCertState state = FST_CERT_STATE_ISSUED;
+		gint64 cert_id = 0;
+		gint64 cert_device = 0;
+		gboolean found = FALSE;
+		if (!fst_db_get_cert_locked(
+		        self, serial, &found, &cert_id, &cert_device, &state, error))
+			return FALSE;
+		if (found && cert_device == device_id)
+			g_string_append_printf(detail,
+			                       " (certificate %s kept as %s)",
+			                       serial,
+			                       fst_cert_state_to_string(state));
+		else
+			g_string_append_printf(
+			    detail, " (certificate %s was not recorded)", serial);
+	}
+	if (!fst_db_set_device_state_locked(self, device_id, "failed", message, error))
+		return FALSE;
+	return fst_db_insert_event_locked(self,
+	                                  device_id,
+	                                  station_id,
+	                                  "failed",
+	                                  started_us,
+	                                  g_get_real_time(),
+	                                  cancelled ? "cancelled" : "failed",
+	                                  detail->str,
+	                                  error);
+}
+
+/**
+ * fst_db_finish_device:
+ * @self: an #FstDb
+ * @device_id: the device, from fst_db_begin_device()
+ * @serial_hex: (nullable): its certificate; required when @failure is %NULL
+ * @failure: (nullable): why provisioning failed, or %NULL if it succeeded
+ * @error: (nullable): return location for a #GError
+ *
+ * Ends provisioning in one transaction. On success the certificate becomes
+ * `verified` (a `registered` one stays so), the device `provisioned` with its
+ * last error cleared, and a `provisioned` event is added. On failure the
+ * device becomes `failed` with `last_error` = @failure->message and a
+ * `failed` event is added (outcome `cancelled` for %FST_ERROR_CANCELLED);
+ * the certificate keeps its state, so an issued certificate is never lost.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND for an unknown device, or on success for a
+ * certificate not recorded for this device; nothing is changed then.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_finish_device(
+    FstDb *self, gint64 device_id, const gchar *serial_hex, const GError *failure, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *what = NULL;
+	gint64 station_id = 0;
+	gint64 now = g_get_real_time();
+	gboolean ok;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	if (serial_hex != NULL) {
+		serial = fst_db_normalize_hex(
+		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+		if (serial == NULL)
+			return FALSE;
+	} else if (failure == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %" G_GINT64_FORMAT " cannot be marked provisioned without "
+		            "the serial of its certificate",
+		            device_id);
+		return FALSE;
+	}
+	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	ok = fst_db_require_device_locked(self, device_id, &station_id, error);
+	if (ok && failure == NULL)
+		ok = fst_db_finish_ok_locked(self, device_id, station_id, serial, now, error);
+	else if (ok)
+		ok = fst_db_finish_failed_locked(
+		    self, device_id, station_id, serial, failure, now, error);
+	if (!ok) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+/* reading */
+
+#define FST_DB_DEVICE_SELECT                                                                       \
+	"SELECT d.id, d.uid, d.model, d.firmware, d.port, d.state, d.last_error, "                 \
+	"d.protocol_version, d.key_types, d.validation, d.station_id, d.created_at, "              \
+	"d.updated_at, c.serial_hex, c.der, c.aws_cert_id, c.subject, c.key_type, "                \
+	"c.not_before, c.not_after, c.issuer_sha256, c.profile, c.state, c.created_at, "           \
+	"c.updated_at FROM devices d LEFT JOIN certificates c ON c.id = "                          \
+	"(SELECT max(id) FROM certificates WHERE device_id = d.id) "
+
+static FstDbDevice *
+fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
+{
+	g_autoptr(FstDbDevice) dev = g_new0(FstDbDevice, 1);
+
+	dev->id = sqlite3_column_int64(stmt, 0);
+	dev->uid = fst_db_column_strdup(stmt, 1);
+	dev->model = fst_db_column_strdup(stmt, 2);
+	dev->firmware = fst_db_column_strdup(stmt, 3);
+	dev->port = fst_db_column_strdup(stmt, 4);
+	dev->state = fst_db_column_strdup(stmt, 5);
+	dev->last_error = fst_db_column_strdup(stmt, 6);
+	dev->protocol_version = (guint)CLAMP(sqlite3_column_int64(stmt, 7), 0, G_MAXUINT32);
+	dev->key_types = fst_db_column_strdup(stmt, 8);
+	dev->validation = fst_db_column_strdup(stmt, 9);
+	dev->station_id = sqlite3_column_int64(stmt, 10);
+	dev->created_at = sqlite3_column_int64(stmt, 11);
+	dev->updated_at = sqlite3_column_int64(stmt, 12);
+
+	if (sqlite3_column_type(stmt, 13) != SQLITE_NULL) {
+		g_autoptr(FstDbCert) cert = g_new0(FstDbCert, 1);
+		const gchar *state = (const gchar *)sqlite3_column_text(stmt, 22);
+		gconstpointer der = sqlite3_column_blob(stmt, 14);
+		gint der_len = sqlite3_column_bytes(stmt, 14);
+
+		cert->serial_hex = fst_db_column_strdup(stmt, 13);
+		cert->der = g_bytes_new(der, der != NULL ? (gsize)der_len : 0);
+		cert->aws_cert_id = fst_db_column_strdup(stmt, 15);
+		cert->subject = fst_db_column_strdup(stmt, 16);
+		cert->key_type = fst_db_column_strdup(stmt, 17);
+		cert->not_before = sqlite3_column_int64(stmt, 18);
+		cert->not_after = sqlite3_column_int64(stmt, 19);
+		cert->issuer_sha256 = fst_db_column_strdup(stmt, 20);
+		cert->profile = fst_db_column_strdup(stmt, 21);
+		cert->created_at = sqlite3_column_int64(stmt, 23);
+		cert->updated_at = sqlite3_column_int64(stmt, 24);
+		if (!fst_cert_state_from_string(state, &cert->state)) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_DATABASE,
+			            "certificate %s in %s has unknown state '%s': restore the "
+			            "database from a backup",
+			            cert->serial_hex,
+			            self->path,
+			            state != NULL ? state : "(null)");
+			return NULL;
+		}
+		dev->cert = g_steal_pointer(&cert);
+	}
+	return g_steal_pointer(&dev);
+}
+
+/**
+ * fst_db_find_device:
+ * @self: an #FstDb
+ * @uid: the device uid
+ * @error: (nullable): return location for a #GError
+ *
+ * Returns: (transfer full): the device with its newest certificate (if any),
+ * or %NULL with %FST_ERROR_NOT_FOUND if @uid was never recorded
+ */
+FstDbDevice *
+fst_db_find_device(FstDb *self, const gchar *uid, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *what = NULL;
+	gboolean found = FALSE;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	if (!fst_db_check_text("device uid", uid, FST_DB_MAX_NAME, TRUE, TRUE, error))
+		return NULL;
+	what = g_strdup_printf("look up device %s", uid);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self, FST_DB_DEVICE_SELECT "WHERE d.uid = ?1", what, error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, uid, -1, SQLITE_TRANSIENT), what, error))
+		return NULL;
+	if (!fst_db_step_row(self, stmt, &found, what, error))
+		return NULL;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "no device with uid %s in %s: check the uid, or the database path",
+		            uid,
+		            self->path);
+		return NULL;
+	}
+	return fst_db_device_from_row(self, stmt, error);
+}
+
+/**
+ * fst_db_list_devices:
+ * @self: an #FstDb
+ * @error: (nullable): return location for a #GError
+ *
+ * Returns: (transfer full) (element-type FstDbDevice): every device, oldest
+ * first, each with its newest certificate; %NULL on error
+ */
+GPtrArray *
+fst_db_list_devices(FstDb *self, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(GPtrArray) devices =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_device_free);
+	const gchar *what = "list devices";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self, FST_DB_DEVICE_SELECT "ORDER BY d.id", what, error);
+	if (stmt == NULL)
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbDevice *dev = fst_db_device_from_row(self, stmt, error);
+		if (dev == NULL)
+			return NULL;
+		g_ptr_array_add(devices, dev);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&devices);
+}
+
+/**
+ * fst_db_list_events:
+ * @self: an #FstDb
+ * @device_id: a device id, or 0 for the events of every device and the station
+ * @error: (nullable): return location for a #GError
+ *
+ * Returns: (transfer full) (element-type FstDbEvent): the events in the order
+ * they were recorded; %NULL on error
+ */
+GPtrArray *
+fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(GPtrArray) events =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_event_free);
+	const gchar *what = "list events";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                      "outcome, detail FROM events WHERE ?1 <= 0 OR device_id = ?1 "
+	                      "ORDER BY id",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbEvent *ev = g_new0(FstDbEvent, 1);
+		ev->id = sqlite3_column_int64(stmt, 0);
+		ev->device_id = sqlite3_column_int64(stmt, 1);
+		ev->station_id = sqlite3_column_int64(stmt, 2);
+		ev->step = fst_db_column_strdup(stmt, 3);
+		ev->started_us = sqlite3_column_int64(stmt, 4);
+		ev->ended_us = sqlite3_column_int64(stmt, 5);
+		ev->outcome = fst_db_column_strdup(stmt, 6);
+		ev->detail = fst_db_column_strdup(stmt, 7);
+		g_ptr_array_add(events, ev);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&events);
+}

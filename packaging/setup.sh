@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# fleetstation set-up on Debian 12, as root or through sudo. Idempotent.
+#
+#   packaging/setup.sh demo [DEMO OPTIONS]   install packages, build, run `fleetstation demo`
+#   packaging/setup.sh test                  install packages, build, run the whole suite (ctest)
+#
+# Environment: BUILD_DIR (default: build), FST_WERROR (default: ON), JOBS.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)
+build=${BUILD_DIR:-$top/build}
+jobs=${JOBS:-$(nproc)}
+mode=${1:-demo}
+[ $# -gt 0 ] && shift
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "setup: need root to install packages: run as root or install sudo" >&2
+		exit 3
+	fi
+}
+
+install_packages() {
+	local missing=() pkg
+	while read -r pkg; do
+		case "$pkg" in "" | \#*) continue ;; esac
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+	done <"$here/deps.txt"
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "setup: installing ${missing[*]}"
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+}
+
+build() {
+	cmake -S "$top" -B "$build" -DFST_WERROR="${FST_WERROR:-ON}" >/dev/null
+	cmake --build "$build" -j "$jobs"
+}
+
+case "$mode" in
+demo)
+	install_packages
+	build
+	exec "$build/station/fleetstation" demo "$@"
+	;;
+test)
+	install_packages
+	build
+	exec ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@"
+	;;
+*)
+	echo "usage: packaging/setup.sh demo|test [OPTIONS]" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,137 @@
+/*
+ * fleetstation device SDK: the device side of FSP v1 (protocols/fsp/README.md).
+ *
+ * Portable C99 for MCU firmware: no malloc, no OS calls, no globals. All state
+ * is in one FstDevCtx of fixed size (see protocols/sdk/README.md for the RAM
+ * budget); the platform is reached only through the FstDevHal callbacks.
+ */
+#ifndef FST_DEV_H
+#define FST_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fst-fsp-wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* largest payload this build handles; it sizes the three buffers of FstDevCtx.
+ * A firmware can lower it at build time (>= FST_FSP_DEFAULT_PAYLOAD) */
+#ifndef FST_DEV_MAX_PAYLOAD
+#define FST_DEV_MAX_PAYLOAD 512u
+#endif
+
+#if FST_DEV_MAX_PAYLOAD < 256 || FST_DEV_MAX_PAYLOAD > 4096
+#error "FST_DEV_MAX_PAYLOAD must be between 256 and 4096"
+#endif
+
+/* the RAM budget of one FstDevCtx, checked by a static assertion in fst-dev.c */
+#define FST_DEV_CTX_BUDGET (3u * FST_DEV_MAX_PAYLOAD + 512u)
+
+/**
+ * FstDevObject:
+ *
+ * One storage object the device offers. @capacity is the most bytes it can
+ * hold; @flags are FST_FSP_OBJ_FLAG_* (READ_ONLY for the CSR).
+ */
+typedef struct {
+	uint8_t id;
+	uint8_t flags;
+	uint32_t capacity;
+} FstDevObject;
+
+/**
+ * FstDevIdentity:
+ *
+ * What HELLO reports. Strings are NUL-terminated printable ASCII, at most
+ * FST_FSP_STRING_MAX bytes; they must stay valid while the context is used.
+ */
+typedef struct {
+	const char *uid;
+	const char *model;
+	const char *firmware;
+	uint32_t key_types;   /* FstKeyType bits the device can generate */
+	uint32_t validation;  /* FstValidation bits */
+	uint32_t caps;        /* FST_FSP_CAP_* */
+	uint8_t format;       /* 0 = PEM, 1 = DER */
+	uint16_t max_payload; /* 0 = FST_DEV_MAX_PAYLOAD */
+	FstDevObject objects[FST_FSP_MAX_OBJECTS];
+	uint8_t n_objects;
+} FstDevIdentity;
+
+/**
+ * FstDevHal:
+ *
+ * The platform. Every storage callback returns an FstFspStatus (0 = OK) that
+ * is sent to the station as is, so a HAL can say STORAGE_FULL or
+ * STORAGE_FAILED precisely. @user is passed back to every callback.
+ *
+ * Staging is the device's guarantee that a half-written object never
+ * replaces a good one: stage_begin() discards any old staging area,
+ * stage_write() fills it, stage_digest() hashes what really is in it (read
+ * back from storage, not from RAM) and stage_commit() swaps it in atomically.
+ */
+typedef struct {
+	void *user;
+	/* sends bytes to the station; returns 0 when all were queued */
+	int (*uart_write)(void *user, const uint8_t *buf, size_t len);
+	/* committed objects: length (0 and NOT_FOUND when absent) */
+	int (*obj_length)(void *user, uint8_t id, uint32_t *len);
+	int (*obj_read)(void *user, uint8_t id, uint32_t offset, uint8_t *buf, size_t len);
+	int (*obj_digest)(void *user, uint8_t id, uint8_t sha256[FST_FSP_SHA256_SIZE]);
+	int (*obj_erase)(void *user, uint8_t id);
+	/* staging */
+	int (*stage_begin)(void *user, uint8_t id);
+	int (*stage_write)(void *user, uint8_t id, uint32_t offset, const uint8_t *buf, size_t len);
+	int (*stage_digest)(void *user,
+	                    uint8_t id,
+	                    uint32_t len,
+	                    uint8_t sha256[FST_FSP_SHA256_SIZE]);
+	int (*stage_commit)(void *user, uint8_t id, uint32_t len);
+	/* generates a key of @key_type (one FstKeyType bit) in the key slot,
+	 * builds a DER CSR signed by it and stores it as object FST_FSP_OBJ_CSR;
+	 * returns KEYGEN_FAILED or UNSUPPORTED on failure */
+	int (*keygen)(void *user, uint32_t key_type, uint32_t *csr_len);
+} FstDevHal;
+
+/**
+ * FstDevCtx:
+ *
+ * Opaque in spirit: allocate it (statically) and pass it around; the fields
+ * are here only so its size is known at compile time.
+ */
+typedef struct {
+	const FstDevHal *hal;
+	const FstDevIdentity *identity;
+	FstFspDecoder dec;
+	uint16_t max_payload; /* negotiated: min(ours, station's) */
+	/* staging state: contiguous writes only */
+	uint8_t staged_id; /* 0 = nothing staged */
+	uint32_t staged_len;
+	/* replay cache: the last response, sent again for a repeated request */
+	uint16_t last_seq;
+	uint8_t last_type;
+	uint32_t last_crc; /* CRC of the last request payload */
+	uint8_t have_last;
+	size_t last_len;
+	/* statistics */
+	uint32_t n_commands;
+	uint32_t n_replays;
+	uint8_t rx_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+	uint8_t tx_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+	uint8_t work[FST_DEV_MAX_PAYLOAD];
+} FstDevCtx;
+
+/* returns 0, or -1 when @hal misses a callback or @identity is invalid */
+int fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identity);
+/* feeds received bytes; complete requests are executed and answered through
+ * hal->uart_write before this returns */
+void fst_dev_rx(FstDevCtx *ctx, const uint8_t *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FST_DEV_H */

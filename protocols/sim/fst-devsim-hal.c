@@ -1,0 +1,565 @@
+/*
+ * The simulator's device HAL: storage in memory and optionally in a file,
+ * keys and CSRs from OpenSSL, the UART on a file descriptor.
+ *
+ * The storage file is a GKeyFile holding base64 objects and the device's
+ * private key (PEM); it is written mode 0600 through a temporary file, fsync()
+ * and rename(), so a simulated power cut keeps either the old or the new
+ * contents, like the atomic swap a real device does.
+ */
+#define G_LOG_DOMAIN "FstDevsimHal"
+
+#include "fst-devsim-hal.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fst-device.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-secret.h"
+
+#define FST_DEVSIM_N_OBJECTS 4
+
+typedef struct {
+	guint8 id;
+	GByteArray *data;   /* (owned) (nullable): committed bytes */
+	GByteArray *staged; /* (owned) (nullable) */
+} FstDevsimObject;
+
+struct _FstDevsimHal {
+	FstDevHal hal;
+	FstDevIdentity identity;
+	gchar *uid;          /* (owned) */
+	gchar *model;        /* (owned) */
+	gchar *firmware;     /* (owned) */
+	gchar *storage_path; /* (owned) (nullable) */
+	FstDevsimObject objects[FST_DEVSIM_N_OBJECTS];
+	EVP_PKEY *key; /* (owned) (nullable) */
+	guint32 key_type;
+	int fd;
+	guint baud;
+	FstDevsimTxFilter tx_filter;
+	gpointer tx_filter_data;
+	gint n_commits;
+	gint n_keygens;
+};
+
+gboolean
+fst_devsim_object_from_name(const gchar *name, guint8 *id)
+{
+	if (g_strcmp0(name, "device-cert") == 0)
+		*id = FST_FSP_OBJ_DEVICE_CERT;
+	else if (g_strcmp0(name, "ca-chain") == 0)
+		*id = FST_FSP_OBJ_CA_CHAIN;
+	else if (g_strcmp0(name, "trust-roots") == 0)
+		*id = FST_FSP_OBJ_TRUST_ROOTS;
+	else if (g_strcmp0(name, "csr") == 0)
+		*id = FST_FSP_OBJ_CSR;
+	else
+		return FALSE;
+	return TRUE;
+}
+
+static FstDevsimObject *
+fst_devsim_hal_object(FstDevsimHal *self, guint8 id)
+{
+	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+		if (self->objects[i].id == id)
+			return &self->objects[i];
+	}
+	return NULL;
+}
+
+/* storage file */
+
+static gboolean
+fst_devsim_hal_save(FstDevsimHal *self, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	gboolean ok;
+
+	if (self->storage_path == NULL)
+		return TRUE;
+	g_key_file_set_string(kf, "device", "uid", self->uid);
+	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+		FstDevsimObject *obj = &self->objects[i];
+		g_autofree gchar *key = g_strdup_printf("%u", obj->id);
+		g_autofree gchar *b64 = NULL;
+		if (obj->data == NULL)
+			continue;
+		b64 = g_base64_encode(obj->data->data, obj->data->len);
+		g_key_file_set_string(kf, "objects", key, b64);
+	}
+	if (self->key != NULL) {
+		g_autoptr(BIO) bio = BIO_new(BIO_s_secmem());
+		BUF_MEM *mem = NULL;
+		g_autofree gchar *pem = NULL;
+		if (bio == NULL ||
+		    !PEM_write_bio_PrivateKey(bio, self->key, NULL, NULL, 0, NULL, NULL)) {
+			fst_error_set_openssl(
+			    error, FST_ERROR_INTERNAL, "cannot encode the device key");
+			return FALSE;
+		}
+		BIO_get_mem_ptr(bio, &mem);
+		pem = g_strndup(mem->data, mem->length);
+		g_key_file_set_string(kf, "key", "pem", pem);
+		g_key_file_set_string(kf, "key", "type", fst_key_type_to_string(self->key_type));
+		OPENSSL_cleanse(pem, strlen(pem));
+	}
+	data = g_key_file_to_data(kf, &len, error);
+	if (data == NULL)
+		return FALSE;
+	ok = fst_file_set_contents_private(self->storage_path, (const guint8 *)data, len, error);
+	/* the text holds the private key */
+	OPENSSL_cleanse(data, len);
+	if (!ok)
+		g_prefix_error(error, "saving the simulated device storage: ");
+	return ok;
+}
+
+static gboolean
+fst_devsim_hal_load(FstDevsimHal *self, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *pem = NULL;
+
+	if (!g_key_file_load_from_file(kf, self->storage_path, G_KEY_FILE_NONE, &error_local)) {
+		if (g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE; /* a new device */
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "cannot load the simulator storage %s: %s; delete it to start empty",
+		            self->storage_path,
+		            error_local->message);
+		return FALSE;
+	}
+	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+		FstDevsimObject *obj = &self->objects[i];
+		g_autofree gchar *key = g_strdup_printf("%u", obj->id);
+		g_autofree gchar *b64 = g_key_file_get_string(kf, "objects", key, NULL);
+		g_autofree guint8 *raw = NULL;
+		gsize len = 0;
+		if (b64 == NULL)
+			continue;
+		raw = g_base64_decode(b64, &len);
+		obj->data = g_byte_array_new();
+		g_byte_array_append(obj->data, raw, (guint)len);
+	}
+	pem = g_key_file_get_string(kf, "key", "pem", NULL);
+	if (pem != NULL) {
+		g_autoptr(BIO) bio = BIO_new_mem_buf(pem, -1);
+		g_autofree gchar *type = g_key_file_get_string(kf, "key", "type", NULL);
+		self->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		OPENSSL_cleanse(pem, strlen(pem));
+		if (self->key == NULL) {
+			fst_error_set_openssl(error,
+			                      FST_ERROR_INVALID_DATA,
+			                      "the key in %s is damaged; delete the file to start "
+			                      "empty",
+			                      self->storage_path);
+			return FALSE;
+		}
+		self->key_type = fst_key_type_from_string(type);
+	}
+	return TRUE;
+}
+
+/* hal callbacks: each returns an FstFspStatus */
+
+static int
+fst_devsim_uart_write(void *user, const uint8_t *buf, size_t len)
+{
+	FstDevsimHal *self = user;
+	gsize done = 0;
+
+	if (self->tx_filter != NULL && !self->tx_filter(buf, len, self->tx_filter_data))
+		return 0;
+	while (done < len) {
+		ssize_t n = write(self->fd, buf + done, len - done);
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = {.fd = self->fd, .events = POLLOUT};
+			(void)poll(&pfd, 1, 100);
+			continue;
+		}
+		if (n <= 0) {
+			g_debug("uart write failed: %s", g_strerror(errno));
+			return -1;
+		}
+		done += (gsize)n;
+	}
+	fst_devsim_hal_throttle(self, len);
+	return 0;
+}
+
+static int
+fst_devsim_obj_length(void *user, uint8_t id, uint32_t *len)
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	if (obj == NULL || obj->data == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	*len = obj->data->len;
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_obj_read(void *user, uint8_t id, uint32_t offset, uint8_t *buf, size_t len)
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	if (obj == NULL || obj->data == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	if (offset > obj->data->len || len > obj->data->len - offset)
+		return FST_FSP_STATUS_BAD_OFFSET;
+	memcpy(buf, obj->data->data + offset, len);
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_obj_digest(void *user, uint8_t id, uint8_t sha256[FST_FSP_SHA256_SIZE])
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	if (obj == NULL || obj->data == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	SHA256(obj->data->data, obj->data->len, sha256);
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_obj_erase(void *user, uint8_t id)
+{
+	FstDevsimHal *self = user;
+	FstDevsimObject *obj = fst_devsim_hal_object(self, id);
+	g_autoptr(GByteArray) old = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (obj == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	old = g_steal_pointer(&obj->data);
+	g_clear_pointer(&obj->staged, g_byte_array_unref);
+	if (!fst_devsim_hal_save(self, &error)) {
+		g_warning("%s", error->message);
+		obj->data = g_steal_pointer(&old);
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	}
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_stage_begin(void *user, uint8_t id)
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	if (obj == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	if (obj->staged != NULL)
+		g_byte_array_set_size(obj->staged, 0);
+	else
+		obj->staged = g_byte_array_new();
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_stage_write(void *user, uint8_t id, uint32_t offset, const uint8_t *buf, size_t len)
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	if (obj == NULL || obj->staged == NULL)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	if (offset != obj->staged->len)
+		return FST_FSP_STATUS_BAD_OFFSET;
+	g_byte_array_append(obj->staged, buf, (guint)len);
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_stage_digest(void *user, uint8_t id, uint32_t len, uint8_t sha256[FST_FSP_SHA256_SIZE])
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	if (obj == NULL || obj->staged == NULL || obj->staged->len != len)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	SHA256(obj->staged->data, obj->staged->len, sha256);
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_stage_commit(void *user, uint8_t id, uint32_t len)
+{
+	FstDevsimHal *self = user;
+	FstDevsimObject *obj = fst_devsim_hal_object(self, id);
+	g_autoptr(GByteArray) old = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (obj == NULL || obj->staged == NULL || obj->staged->len != len)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	old = g_steal_pointer(&obj->data);
+	obj->data = g_steal_pointer(&obj->staged);
+	if (!fst_devsim_hal_save(self, &error)) {
+		g_warning("%s", error->message);
+		g_clear_pointer(&obj->data, g_byte_array_unref);
+		obj->data = g_steal_pointer(&old);
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	}
+	g_atomic_int_inc(&self->n_commits);
+	g_debug("committed object 0x%02x, %u bytes", id, len);
+	return FST_FSP_STATUS_OK;
+}
+
+static EVP_PKEY *
+fst_devsim_generate_key(guint32 key_type)
+{
+	switch (key_type) {
+	case FST_KEY_TYPE_EC_P256:
+		return EVP_EC_gen("P-256");
+	case FST_KEY_TYPE_EC_P384:
+		return EVP_EC_gen("P-384");
+	case FST_KEY_TYPE_EC_P521:
+		return EVP_EC_gen("P-521");
+	case FST_KEY_TYPE_RSA_2048:
+		return EVP_RSA_gen(2048);
+	case FST_KEY_TYPE_RSA_3072:
+		return EVP_RSA_gen(3072);
+	case FST_KEY_TYPE_RSA_4096:
+		return EVP_RSA_gen(4096);
+	default:
+		break;
+	}
+	return NULL;
+}
+
+static GByteArray *
+fst_devsim_build_csr(FstDevsimHal *self, EVP_PKEY *key, guint32 key_type)
+{
+	g_autoptr(X509_REQ) req = X509_REQ_new();
+	X509_NAME *name;
+	const EVP_MD *md = key_type == FST_KEY_TYPE_EC_P384   ? EVP_sha384()
+	                   : key_type == FST_KEY_TYPE_EC_P521 ? EVP_sha512()
+	                                                      : EVP_sha256();
+	unsigned char *der = NULL;
+	int len;
+	GByteArray *out;
+
+	if (req == NULL || !X509_REQ_set_version(req, 0))
+		return NULL;
+	name = X509_REQ_get_subject_name(req);
+	if (!X509_NAME_add_entry_by_txt(
+	        name, "CN", MBSTRING_ASC, (const unsigned char *)self->uid, -1, -1, 0))
+		return NULL;
+	if (!X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, md) <= 0)
+		return NULL;
+	len = i2d_X509_REQ(req, &der);
+	if (len <= 0)
+		return NULL;
+	out = g_byte_array_new();
+	g_byte_array_append(out, der, (guint)len);
+	OPENSSL_free(der);
+	return out;
+}
+
+static int
+fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
+{
+	FstDevsimHal *self = user;
+	FstDevsimObject *csr_obj = fst_devsim_hal_object(self, FST_FSP_OBJ_CSR);
+	g_autoptr(EVP_PKEY) key = NULL;
+	g_autoptr(GByteArray) csr = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if ((self->identity.key_types & key_type) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	key = fst_devsim_generate_key(key_type);
+	if (key == NULL) {
+		g_warning("key generation for %s failed", fst_key_type_to_string(key_type));
+		return FST_FSP_STATUS_KEYGEN_FAILED;
+	}
+	csr = fst_devsim_build_csr(self, key, key_type);
+	if (csr == NULL || csr->len > FST_DEVSIM_CAPACITY_CSR) {
+		g_warning("building the csr failed");
+		return FST_FSP_STATUS_KEYGEN_FAILED;
+	}
+	/* the new key replaces the old one in the key slot */
+	EVP_PKEY_free(self->key);
+	self->key = g_steal_pointer(&key);
+	self->key_type = key_type;
+	g_clear_pointer(&csr_obj->data, g_byte_array_unref);
+	*csr_len = csr->len;
+	csr_obj->data = g_steal_pointer(&csr);
+	if (!fst_devsim_hal_save(self, &error)) {
+		g_warning("%s", error->message);
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	}
+	g_atomic_int_inc(&self->n_keygens);
+	return FST_FSP_STATUS_OK;
+}
+
+/**
+ * fst_devsim_hal_throttle:
+ * @self: an #FstDevsimHal
+ * @n_bytes: bytes just moved
+ *
+ * Sleeps for the wire time of @n_bytes at the configured baud rate (10 bits
+ * per byte: start, 8 data, stop); nothing when unthrottled.
+ */
+void
+fst_devsim_hal_throttle(FstDevsimHal *self, gsize n_bytes)
+{
+	if (self->baud == 0 || n_bytes == 0)
+		return;
+	g_usleep((gulong)((guint64)n_bytes * 10u * G_USEC_PER_SEC / self->baud));
+}
+
+/**
+ * fst_devsim_hal_new:
+ * @config: what the device looks like
+ * @error: (nullable): return location
+ *
+ * Makes the HAL and loads the storage file, if any.
+ *
+ * Returns: (transfer full): a new HAL, or %NULL when the storage file cannot
+ * be read
+ */
+FstDevsimHal *
+fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
+{
+	g_autoptr(FstDevsimHal) self = g_new0(FstDevsimHal, 1);
+	const guint8 ids[FST_DEVSIM_N_OBJECTS] = {FST_FSP_OBJ_DEVICE_CERT,
+	                                          FST_FSP_OBJ_CA_CHAIN,
+	                                          FST_FSP_OBJ_TRUST_ROOTS,
+	                                          FST_FSP_OBJ_CSR};
+	const guint32 caps[FST_DEVSIM_N_OBJECTS] = {config->capacity_cert,
+	                                            config->capacity_chain,
+	                                            config->capacity_roots,
+	                                            FST_DEVSIM_CAPACITY_CSR};
+
+	self->fd = -1;
+	self->uid = g_strdup(config->uid);
+	self->model = g_strdup(config->model != NULL ? config->model : "devsim-ecc");
+	self->firmware = g_strdup(config->firmware != NULL ? config->firmware : "1.0.0");
+	self->storage_path = g_strdup(config->storage_path);
+	self->baud = config->baud;
+	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+		self->objects[i].id = ids[i];
+		self->identity.objects[i].id = ids[i];
+		self->identity.objects[i].capacity = caps[i];
+		self->identity.objects[i].flags =
+		    ids[i] == FST_FSP_OBJ_CSR ? FST_FSP_OBJ_FLAG_READ_ONLY : 0;
+	}
+	self->identity.n_objects = FST_DEVSIM_N_OBJECTS;
+	self->identity.uid = self->uid;
+	self->identity.model = self->model;
+	self->identity.firmware = self->firmware;
+	self->identity.key_types = config->key_types;
+	self->identity.validation = config->validation;
+	self->identity.caps = config->key_types != 0 ? FST_FSP_CAP_CSR : 0;
+	self->identity.format = config->format;
+	self->identity.max_payload = 0;
+
+	self->hal.user = self;
+	self->hal.uart_write = fst_devsim_uart_write;
+	self->hal.obj_length = fst_devsim_obj_length;
+	self->hal.obj_read = fst_devsim_obj_read;
+	self->hal.obj_digest = fst_devsim_obj_digest;
+	self->hal.obj_erase = fst_devsim_obj_erase;
+	self->hal.stage_begin = fst_devsim_stage_begin;
+	self->hal.stage_write = fst_devsim_stage_write;
+	self->hal.stage_digest = fst_devsim_stage_digest;
+	self->hal.stage_commit = fst_devsim_stage_commit;
+	self->hal.keygen = fst_devsim_keygen;
+
+	if (self->storage_path != NULL && !fst_devsim_hal_load(self, error))
+		return NULL;
+	return g_steal_pointer(&self);
+}
+
+void
+fst_devsim_hal_free(FstDevsimHal *self)
+{
+	if (self == NULL)
+		return;
+	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+		if (self->objects[i].data != NULL)
+			g_byte_array_unref(self->objects[i].data);
+		if (self->objects[i].staged != NULL)
+			g_byte_array_unref(self->objects[i].staged);
+	}
+	EVP_PKEY_free(self->key);
+	g_free(self->uid);
+	g_free(self->model);
+	g_free(self->firmware);
+	g_free(self->storage_path);
+	g_free(self);
+}
+
+/**
+ * fst_devsim_hal_get_hal:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: (transfer none): the callbacks to pass to fst_dev_init()
+ */
+const FstDevHal *
+fst_devsim_hal_get_hal(FstDevsimHal *self)
+{
+	return &self->hal;
+}
+
+/**
+ * fst_devsim_hal_get_identity:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: (transfer none): the identity to pass to fst_dev_init(); tests may
+ * change it before that, e.g. to announce a capacity the storage lacks
+ */
+FstDevIdentity *
+fst_devsim_hal_get_identity(FstDevsimHal *self)
+{
+	return &self->identity;
+}
+
+void
+fst_devsim_hal_set_fd(FstDevsimHal *self, int fd)
+{
+	self->fd = fd;
+}
+
+void
+fst_devsim_hal_set_tx_filter(FstDevsimHal *self, FstDevsimTxFilter filter, gpointer user_data)
+{
+	self->tx_filter = filter;
+	self->tx_filter_data = user_data;
+}
+
+/**
+ * fst_devsim_hal_get_object:
+ * @self: an #FstDevsimHal
+ * @id: an FSP object id
+ *
+ * Returns: (transfer full) (nullable): the committed bytes, or %NULL
+ */
+GBytes *
+fst_devsim_hal_get_object(FstDevsimHal *self, guint8 id)
+{
+	FstDevsimObject *obj = fst_devsim_hal_object(self, id);
+	if (obj == NULL || obj->data == NULL)
+		return NULL;
+	return g_bytes_new(obj->data->data, obj->data->len);
+}
+
+guint
+fst_devsim_hal_get_commit_count(FstDevsimHal *self)
+{
+	return (guint)g_atomic_int_get(&self->n_commits);
+}
+
+guint
+fst_devsim_hal_get_keygen_count(FstDevsimHal *self)
+{
+	return (guint)g_atomic_int_get(&self->n_keygens);
+}

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <glib.h>
+
+#include "fst-dev.h"
+
+G_BEGIN_DECLS
+
+/**
+ * FstDevsimConfig:
+ *
+ * How the simulated device looks. Strings are borrowed for the call of
+ * fst_devsim_hal_new() only.
+ */
+typedef struct {
+	const gchar *uid;
+	const gchar *model;
+	const gchar *firmware;
+	const gchar *storage_path; /* (nullable): in memory only when %NULL */
+	guint32 key_types;         /* FstKeyType bits */
+	guint32 validation;        /* FstValidation bits */
+	guint8 format;             /* 0 = PEM, 1 = DER */
+	guint32 capacity_cert;
+	guint32 capacity_chain;
+	guint32 capacity_roots;
+	guint baud; /* 0 = unthrottled */
+	guint64 seed;
+} FstDevsimConfig;
+
+#define FST_DEVSIM_CAPACITY_CERT 4096u
+#define FST_DEVSIM_CAPACITY_CHAIN 8192u
+#define FST_DEVSIM_CAPACITY_ROOTS 16384u
+/* the CSR slot: a CSR for RSA-4096 is about 1.2 KB in DER */
+#define FST_DEVSIM_CAPACITY_CSR 4096u
+
+/**
+ * FstDevsimTxFilter:
+ * @buf: the bytes about to go to the station
+ * @len: their number
+ * @user_data: from fst_devsim_hal_set_tx_filter()
+ *
+ * The fault-injection point: sees every response before it is written.
+ *
+ * Returns: %FALSE to drop the bytes
+ */
+typedef gboolean (*FstDevsimTxFilter)(const guint8 *buf, gsize len, gpointer user_data);
+
+typedef struct _FstDevsimHal FstDevsimHal;
+
+FstDevsimHal *fst_devsim_hal_new(const FstDevsimConfig *config, GError **error);
+void fst_devsim_hal_free(FstDevsimHal *self);
+const FstDevHal *fst_devsim_hal_get_hal(FstDevsimHal *self);
+FstDevIdentity *fst_devsim_hal_get_identity(FstDevsimHal *self);
+void fst_devsim_hal_set_fd(FstDevsimHal *self, int fd);
+void fst_devsim_hal_set_tx_filter(FstDevsimHal *self, FstDevsimTxFilter filter, gpointer user_data);
+GBytes *fst_devsim_hal_get_object(FstDevsimHal *self, guint8 id);
+guint fst_devsim_hal_get_commit_count(FstDevsimHal *self);
+guint fst_devsim_hal_get_keygen_count(FstDevsimHal *self);
+void fst_devsim_hal_throttle(FstDevsimHal *self, gsize n_bytes);
+gboolean fst_devsim_object_from_name(const gchar *name, guint8 *id);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDevsimHal, fst_devsim_hal_free)
+
+G_END_DECLS

@@ -1,0 +1,435 @@
+/*
+ * fleetstation-devsim: a simulated FSP device on a pseudo-terminal.
+ *
+ * Runs the device SDK (protocols/sdk, the same codec as the station) with the
+ * HAL of fst-devsim-hal.c. The command line is a contract with the demo and
+ * the integration tests: see --help and protocols/fsp/README.md.
+ */
+#define G_LOG_DOMAIN "FstDevsim"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "fst-dev.h"
+#include "fst-device.h"
+#include "fst-devsim-hal.h"
+#include "fst-error.h"
+
+/* exit codes */
+#define FST_DEVSIM_EXIT_OK 0
+#define FST_DEVSIM_EXIT_ABSENT 1 /* --dump: no such object */
+#define FST_DEVSIM_EXIT_USAGE 2
+#define FST_DEVSIM_EXIT_FAILURE 3
+
+static volatile sig_atomic_t fst_devsim_stop = 0;
+
+static void
+fst_devsim_on_signal(int sig)
+{
+	(void)sig;
+	fst_devsim_stop = 1;
+}
+
+static gboolean
+fst_devsim_parse_key_types(const gchar *str, guint32 *out, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(str, ",", -1);
+	*out = 0;
+	for (guint i = 0; parts[i] != NULL; i++) {
+		FstKeyType kt = fst_key_type_from_string(g_strstrip(parts[i]));
+		if (kt == FST_KEY_TYPE_NONE) {
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "unknown key type '%s'; use ec-p256, ec-p384, ec-p521, rsa-2048, "
+			    "rsa-3072 or rsa-4096",
+			    parts[i]);
+			return FALSE;
+		}
+		*out |= kt;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_devsim_parse_validation(const gchar *str, guint32 *out, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(str, ",", -1);
+	*out = 0;
+	for (guint i = 0; parts[i] != NULL; i++) {
+		const gchar *p = g_strstrip(parts[i]);
+		if (g_strcmp0(p, "rsa") == 0)
+			*out |= FST_VALIDATION_RSA_PKCS1;
+		else if (g_strcmp0(p, "ecdsa-p256") == 0)
+			*out |= FST_VALIDATION_ECDSA_P256;
+		else if (g_strcmp0(p, "ecdsa-p384") == 0)
+			*out |= FST_VALIDATION_ECDSA_P384;
+		else {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "unknown validation '%s'; use rsa, ecdsa-p256 or ecdsa-p384",
+			            p);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static int
+fst_devsim_dump(const gchar *storage, const gchar *name)
+{
+	FstDevsimConfig config = {.uid = "dump", .storage_path = storage};
+	g_autoptr(FstDevsimHal) hal = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = NULL;
+	guint8 id = 0;
+	gsize len = 0;
+	const guint8 *buf;
+
+	if (!fst_devsim_object_from_name(name, &id)) {
+		g_printerr("unknown object '%s'; use device-cert, ca-chain, trust-roots or csr\n",
+		           name);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (!g_file_test(storage, G_FILE_TEST_EXISTS)) {
+		g_printerr("%s does not exist; the device was never provisioned\n", storage);
+		return FST_DEVSIM_EXIT_ABSENT;
+	}
+	hal = fst_devsim_hal_new(&config, &error);
+	if (hal == NULL) {
+		g_printerr("%s\n", error->message);
+		return FST_DEVSIM_EXIT_FAILURE;
+	}
+	data = fst_devsim_hal_get_object(hal, id);
+	if (data == NULL) {
+		g_printerr("%s holds no %s\n", storage, name);
+		return FST_DEVSIM_EXIT_ABSENT;
+	}
+	buf = g_bytes_get_data(data, &len);
+	if (len > 0 && fwrite(buf, 1, len, stdout) != len) {
+		g_printerr("cannot write to stdout: %s\n", g_strerror(errno));
+		return FST_DEVSIM_EXIT_FAILURE;
+	}
+	fflush(stdout);
+	return FST_DEVSIM_EXIT_OK;
+}
+
+static gboolean
+fst_devsim_open_pty(int *master, int *slave, gchar **slave_path, GError **error)
+{
+	struct termios tio;
+	char name[256] = {0};
+
+	if (openpty(master, slave, name, NULL, NULL) != 0) {
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_INTERNAL, "openpty failed: %s", g_strerror(errno));
+		return FALSE;
+	}
+	/* raw on both sides: no echo, no line discipline on the binary frames */
+	for (guint i = 0; i < 2; i++) {
+		int fd = i == 0 ? *master : *slave;
+		if (tcgetattr(fd, &tio) != 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "tcgetattr failed: %s",
+			            g_strerror(errno));
+			return FALSE;
+		}
+		cfmakeraw(&tio);
+		if (tcsetattr(fd, TCSANOW, &tio) != 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "tcsetattr failed: %s",
+			            g_strerror(errno));
+			return FALSE;
+		}
+	}
+	(void)fcntl(*master, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(*slave, F_SETFD, FD_CLOEXEC);
+	*slave_path = g_strdup(name);
+	return TRUE;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree gchar *uid = NULL;
+	g_autofree gchar *model = NULL;
+	g_autofree gchar *firmware = NULL;
+	g_autofree gchar *storage = NULL;
+	g_autofree gchar *key_types_str = NULL;
+	g_autofree gchar *validation_str = NULL;
+	g_autofree gchar *format_str = NULL;
+	g_autofree gchar *link_path = NULL;
+	g_autofree gchar *dump = NULL;
+	g_autofree gchar *slave_path = NULL;
+	gint64 seed = 0;
+	gint cap_cert = FST_DEVSIM_CAPACITY_CERT;
+	gint cap_chain = FST_DEVSIM_CAPACITY_CHAIN;
+	gint cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
+	gint baud = 0;
+	int master = -1;
+	int slave = -1;
+	FstDevsimConfig config = {0};
+	g_autoptr(FstDevsimHal) hal = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	FstDevCtx *ctx = NULL;
+	struct sigaction sa;
+	const GOptionEntry entries[] = {
+	    {"uid",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &uid,
+	     "Device unique id (printable ASCII, 1-64)",
+	     "UID"},
+	    {"model", 0, 0, G_OPTION_ARG_STRING, &model, "Model name (default devsim-ecc)", "NAME"},
+	    {"firmware",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &firmware,
+	     "Firmware version (default 1.0.0)",
+	     "VER"},
+	    {"storage",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &storage,
+	     "Persistent storage file (default: memory)",
+	     "FILE"},
+	    {"key-types",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &key_types_str,
+	     "Key types it generates (default ec-p256,ec-p384)",
+	     "LIST"},
+	    {"validation",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &validation_str,
+	     "What its TLS stack validates (default rsa,ecdsa-p256,ecdsa-p384)",
+	     "LIST"},
+	    {"format",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &format_str,
+	     "Credential format, pem or der (default pem)",
+	     "FMT"},
+	    {"capacity-cert",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &cap_cert,
+	     "Bytes for the device certificate (default 4096)",
+	     "N"},
+	    {"capacity-chain",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &cap_chain,
+	     "Bytes for the CA chain (default 8192)",
+	     "N"},
+	    {"capacity-roots",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &cap_roots,
+	     "Bytes for the trust roots (default 16384)",
+	     "N"},
+	    {"baud",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &baud,
+	     "Throttle both directions to N/10 bytes/s (0 = off)",
+	     "N"},
+	    {"link",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &link_path,
+	     "Symlink PATH to the pty slave",
+	     "PATH"},
+	    {"seed",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT64,
+	     &seed,
+	     "Seed for simulated randomness (fault injection)",
+	     "N"},
+	    {"dump",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &dump,
+	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots "
+	     "or csr",
+	     "OBJECT"},
+	    {NULL}};
+
+	context = g_option_context_new("- simulated FSP device on a pseudo-terminal");
+	g_option_context_set_summary(
+	    context,
+	    "Serves FSP v1 on a pty until SIGTERM/SIGINT. Prints one line "
+	    "'READY <slave path>' once the port can be opened.\n"
+	    "Exit codes: 0 ok, 1 --dump object absent, 2 usage, 3 failure.");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("%s; see --help\n", error->message);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (dump != NULL) {
+		if (storage == NULL) {
+			g_printerr("--dump needs --storage FILE\n");
+			return FST_DEVSIM_EXIT_USAGE;
+		}
+		return fst_devsim_dump(storage, dump);
+	}
+
+	/* configuration */
+	if (uid == NULL) {
+		g_printerr("--uid is required; see --help\n");
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	config.uid = uid;
+	config.model = model != NULL ? model : "devsim-ecc";
+	config.firmware = firmware;
+	config.storage_path = storage;
+	config.key_types = FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384;
+	config.validation =
+	    FST_VALIDATION_RSA_PKCS1 | FST_VALIDATION_ECDSA_P256 | FST_VALIDATION_ECDSA_P384;
+	if (key_types_str != NULL &&
+	    !fst_devsim_parse_key_types(key_types_str, &config.key_types, &error)) {
+		g_printerr("%s\n", error->message);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (validation_str != NULL &&
+	    !fst_devsim_parse_validation(validation_str, &config.validation, &error)) {
+		g_printerr("%s\n", error->message);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (format_str == NULL || g_strcmp0(format_str, "pem") == 0) {
+		config.format = FST_CRED_FORMAT_PEM;
+	} else if (g_strcmp0(format_str, "der") == 0) {
+		config.format = FST_CRED_FORMAT_DER;
+	} else {
+		g_printerr("--format must be pem or der\n");
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (cap_cert < 0 || cap_chain < 0 || cap_roots < 0 || baud < 0) {
+		g_printerr("capacities and --baud must not be negative\n");
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	config.capacity_cert = (guint32)cap_cert;
+	config.capacity_chain = (guint32)cap_chain;
+	config.capacity_roots = (guint32)cap_roots;
+	config.baud = (guint)baud;
+	config.seed = (guint64)seed;
+
+	hal = fst_devsim_hal_new(&config, &error);
+	if (hal == NULL) {
+		g_printerr("%s\n", error->message);
+		return FST_DEVSIM_EXIT_FAILURE;
+	}
+	ctx = g_new0(FstDevCtx, 1);
+	if (fst_dev_init(ctx, fst_devsim_hal_get_hal(hal), fst_devsim_hal_get_identity(hal)) != 0) {
+		g_printerr("the device identity is invalid: --uid, --model and --firmware must be "
+		           "printable ASCII of at most %u characters\n",
+		           FST_FSP_STRING_MAX);
+		g_free(ctx);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+
+	/* the port */
+	if (!fst_devsim_open_pty(&master, &slave, &slave_path, &error)) {
+		g_printerr("%s\n", error->message);
+		g_free(ctx);
+		return FST_DEVSIM_EXIT_FAILURE;
+	}
+	fst_devsim_hal_set_fd(hal, master);
+	if (link_path != NULL) {
+		GStatBuf st;
+		/* replace a stale link from an earlier run, never a real file */
+		if (g_lstat(link_path, &st) == 0) {
+			if (!S_ISLNK(st.st_mode)) {
+				g_printerr(
+				    "%s exists and is not a symlink; choose another --link\n",
+				    link_path);
+				g_free(ctx);
+				return FST_DEVSIM_EXIT_USAGE;
+			}
+			(void)g_unlink(link_path);
+		}
+		if (symlink(slave_path, link_path) != 0) {
+			g_printerr(
+			    "cannot link %s to %s: %s\n", link_path, slave_path, g_strerror(errno));
+			g_free(ctx);
+			return FST_DEVSIM_EXIT_FAILURE;
+		}
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fst_devsim_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	printf("READY %s\n", slave_path);
+	fflush(stdout);
+
+	/* serve until told to stop; the slave fd stays open here so the master
+	 * never sees EIO while no station has the port open */
+	while (!fst_devsim_stop) {
+		struct pollfd pfd = {.fd = master, .events = POLLIN};
+		guint8 buf[256];
+		ssize_t n;
+		int rc = poll(&pfd, 1, 200);
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0) {
+			g_printerr("poll failed: %s\n", g_strerror(errno));
+			break;
+		}
+		if (rc == 0)
+			continue;
+		n = read(master, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			g_printerr("reading the pty failed: %s\n",
+			           n == 0 ? "end of file" : g_strerror(errno));
+			break;
+		}
+		fst_devsim_hal_throttle(hal, (gsize)n);
+		fst_dev_rx(ctx, buf, (size_t)n);
+	}
+
+	if (link_path != NULL)
+		(void)g_unlink(link_path);
+	close(slave);
+	close(master);
+	g_free(ctx);
+	return fst_devsim_stop ? FST_DEVSIM_EXIT_OK : FST_DEVSIM_EXIT_FAILURE;
+}

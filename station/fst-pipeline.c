@@ -1,0 +1,522 @@
+/*
+ * Provisioning one device: the order of the steps is the station's promise.
+ *
+ *   connect   open the port
+ *   identify  ask the device who it is and what it can do
+ *   plan      check it against the profile, choose the key type, the CA
+ *             chain and the root subset, and check that they fit the device
+ *             before anything is issued
+ *   keygen    the device makes its key and returns a CSR (the private key
+ *             never leaves the device)
+ *   issue     verify the CSR, sign the certificate, and COMMIT IT TO THE
+ *             DATABASE before a single byte of it goes to the device
+ *   burn      write the certificate, the CA chain and the roots
+ *   verify    read everything back and compare byte for byte
+ *   done      one transaction marks the certificate verified and the device
+ *             provisioned
+ *
+ * Every step is an event row. A failure at any step marks the device failed
+ * with the error, and a certificate that was issued stays in the database in
+ * its last state, so nothing that reached a device is ever unknown.
+ */
+
+#define G_LOG_DOMAIN "FstPipeline"
+
+#include "fst-pipeline.h"
+
+#include "fst-error.h"
+#include "fst-x509.h"
+
+typedef struct {
+	FstStation *station;	   /* (unowned) */
+	const FstProfile *profile; /* (unowned) */
+	FstDevice *device;	   /* (unowned) */
+	FstProgressFunc progress;
+	gpointer user_data;
+	GCancellable *cancellable;
+	FstProvisionResult *result; /* (unowned) */
+	gint64 device_id;	    /* 0 until the device row exists */
+	FstStep step;
+	gint64 step_started_us;
+} FstRun;
+
+/* the objects to burn, planned before anything is issued */
+typedef struct {
+	FstKeyType key_type;
+	GPtrArray *chain_ders; /* (element-type GBytes) */
+	GPtrArray *roots;      /* (element-type FstTrustRoot) (unowned elements) */
+	GBytes *chain;	       /* (nullable): encoded CA chain object */
+	GBytes *roots_blob;    /* (nullable): encoded trust roots object */
+} FstPlan;
+
+static void
+fst_plan_clear(FstPlan *plan)
+{
+	g_clear_pointer(&plan->chain_ders, g_ptr_array_unref);
+	g_clear_pointer(&plan->roots, g_ptr_array_unref);
+	g_clear_pointer(&plan->chain, g_bytes_unref);
+	g_clear_pointer(&plan->roots_blob, g_bytes_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstPlan, fst_plan_clear)
+
+/**
+ * fst_step_to_string:
+ * @step: an #FstStep
+ *
+ * Returns: (transfer none): the step name stored in `events.step`
+ */
+const gchar *
+fst_step_to_string(FstStep step)
+{
+	switch (step) {
+	case FST_STEP_CONNECT:
+		return "connect";
+	case FST_STEP_IDENTIFY:
+		return "identify";
+	case FST_STEP_PLAN:
+		return "plan";
+	case FST_STEP_KEYGEN:
+		return "keygen";
+	case FST_STEP_ISSUE:
+		return "issue";
+	case FST_STEP_BURN:
+		return "burn";
+	case FST_STEP_VERIFY:
+		return "verify";
+	case FST_STEP_DONE:
+		return "done";
+	case FST_STEP_FAILED:
+		return "failed";
+	case FST_STEP_LAST:
+	default:
+		break;
+	}
+	return "unknown";
+}
+
+void
+fst_provision_result_free(FstProvisionResult *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->port);
+	g_free(self->uid);
+	g_free(self->model);
+	g_free(self->serial_hex);
+	g_free(self->aws_cert_id);
+	g_free(self->roots);
+	g_clear_error(&self->error);
+	g_free(self);
+}
+
+static void
+fst_run_report(FstRun *run, FstStep step, gdouble fraction, const gchar *detail)
+{
+	FstProgress progress = {
+	    .port = run->result->port,
+	    .uid = run->result->uid,
+	    .step = step,
+	    .fraction = fraction,
+	    .detail = detail,
+	};
+	if (run->progress != NULL)
+		run->progress(&progress, run->user_data);
+}
+
+static void
+fst_run_step(FstRun *run, FstStep step, gdouble fraction, const gchar *detail)
+{
+	run->step = step;
+	run->step_started_us = g_get_real_time();
+	fst_run_report(run, step, fraction, detail);
+}
+
+/* records the step that just ended as an event; a failure to log is fatal
+ * for the device, because an unrecorded step is not a step the station can
+ * stand behind */
+static gboolean
+fst_run_step_done(FstRun *run, const gchar *detail, GError **error)
+{
+	FstDb *db = fst_station_get_db(run->station);
+	return fst_db_add_event(db,
+				run->device_id,
+				fst_step_to_string(run->step),
+				run->step_started_us,
+				g_get_real_time(),
+				"ok",
+				detail,
+				error);
+}
+
+static gboolean
+fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	FstCa *ca = fst_station_get_ca(run->station);
+	guint32 cap_chain = info->capacity[FST_OBJECT_CA_CHAIN];
+	guint32 cap_roots = info->capacity[FST_OBJECT_TRUST_ROOTS];
+
+	if (!fst_profile_check_device(run->profile, info, error))
+		return FALSE;
+	if (info->capacity[FST_OBJECT_DEVICE_CERT] == 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "device %s has no certificate slot",
+			    info->uid);
+		return FALSE;
+	}
+	plan->key_type = fst_profile_choose_key_type(run->profile, info, error);
+	if (plan->key_type == FST_KEY_TYPE_NONE)
+		return FALSE;
+
+	/* the CA chain */
+	plan->chain_ders = fst_ca_get_chain_der(ca);
+	if (cap_chain > 0) {
+		plan->chain = fst_x509_bundle_encode(plan->chain_ders, info->format);
+		if (g_bytes_get_size(plan->chain) > cap_chain) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_STORAGE_FULL,
+				    "the CA chain needs %" G_GSIZE_FORMAT
+				    " bytes and device %s has %u for it",
+				    g_bytes_get_size(plan->chain),
+				    info->uid,
+				    cap_chain);
+			return FALSE;
+		}
+	}
+
+	/* the root subset */
+	if (cap_roots > 0) {
+		g_autoptr(GPtrArray) ders = g_ptr_array_new();
+		plan->roots = fst_trust_select(fst_station_get_trust(run->station),
+					       fst_profile_get_trust_options(run->profile),
+					       info->validation,
+					       info->format,
+					       cap_roots,
+					       error);
+		if (plan->roots == NULL) {
+			g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
+			return FALSE;
+		}
+		for (guint i = 0; i < plan->roots->len; i++) {
+			const FstTrustRoot *root = g_ptr_array_index(plan->roots, i);
+			g_ptr_array_add(ders, root->der);
+		}
+		plan->roots_blob = fst_x509_bundle_encode(ders, info->format);
+		if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_STORAGE_FULL,
+				    "the root CAs need %" G_GSIZE_FORMAT
+				    " bytes and device %s has %u for them",
+				    g_bytes_get_size(plan->roots_blob),
+				    info->uid,
+				    cap_roots);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gchar *
+fst_run_roots_description(const FstPlan *plan, gboolean with_hashes)
+{
+	g_autoptr(GString) str = g_string_new(NULL);
+	for (guint i = 0; plan->roots != NULL && i < plan->roots->len; i++) {
+		const FstTrustRoot *root = g_ptr_array_index(plan->roots, i);
+		if (str->len > 0)
+			g_string_append_c(str, ',');
+		g_string_append(str, with_hashes ? root->sha256 : root->name);
+	}
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* writes one object and records it; the database learns of it before the
+ * device is asked, so a power cut in between leaves a row, not a mystery */
+static gboolean
+fst_run_burn(FstRun *run,
+	     const gchar *serial_hex,
+	     FstObjectKind kind,
+	     GBytes *blob,
+	     const gchar *contents,
+	     GError **error)
+{
+	FstDb *db = fst_station_get_db(run->station);
+	if (!fst_db_add_object(db, run->device_id, serial_hex, kind, blob, contents, error))
+		return FALSE;
+	if (!fst_device_write_object(run->device, kind, blob, run->cancellable, error)) {
+		g_prefix_error(error, "writing %s: ", fst_object_kind_to_string(kind));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	g_autoptr(GBytes) got = fst_device_read_object(run->device, kind, run->cancellable, error);
+	if (got == NULL) {
+		g_prefix_error(error, "reading back %s: ", fst_object_kind_to_string(kind));
+		return FALSE;
+	}
+	if (!g_bytes_equal(got, expected)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_VERIFY_FAILED,
+			    "device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
+			    " bytes, read back %" G_GSIZE_FORMAT
+			    " bytes that differ; the device storage may be faulty",
+			    info->uid,
+			    fst_object_kind_to_string(kind),
+			    g_bytes_get_size(expected),
+			    g_bytes_get_size(got));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_run_all(FstRun *run, GError **error)
+{
+	FstDb *db = fst_station_get_db(run->station);
+	FstTransport *transport = fst_device_get_transport(run->device);
+	const FstDeviceInfo *info;
+	g_auto(FstPlan) plan = {0};
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(FstIssuedCert) issued = NULL;
+	g_autoptr(GBytes) cert_blob = NULL;
+	g_autoptr(GPtrArray) leaf = NULL;
+	g_autofree gchar *roots_names = NULL;
+	g_autofree gchar *roots_hashes = NULL;
+	g_autofree gchar *detail = NULL;
+
+	/* connect */
+	fst_run_step(run, FST_STEP_CONNECT, 0.02, NULL);
+	if (!fst_transport_open(transport, error))
+		return FALSE;
+
+	/* identify */
+	fst_run_step(run, FST_STEP_IDENTIFY, 0.05, NULL);
+	if (!fst_device_identify(run->device, run->cancellable, error))
+		return FALSE;
+	info = fst_device_get_info(run->device);
+	run->result->uid = g_strdup(info->uid);
+	run->result->model = g_strdup(info->model);
+	run->device_id = fst_db_begin_device(db,
+					     fst_station_get_id(run->station),
+					     info,
+					     fst_transport_get_name(transport),
+					     error);
+	if (run->device_id <= 0)
+		return FALSE;
+	detail = g_strdup_printf("model %s, firmware %s", info->model, info->firmware);
+	if (!fst_run_step_done(run, detail, error))
+		return FALSE;
+
+	/* plan */
+	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
+	if (!fst_run_plan(run, &plan, error))
+		return FALSE;
+	roots_names = fst_run_roots_description(&plan, FALSE);
+	roots_hashes = fst_run_roots_description(&plan, TRUE);
+	run->result->roots = g_strdup(roots_names);
+	g_free(detail);
+	detail = g_strdup_printf("profile %s (%s), key %s, roots %s",
+				 fst_profile_get_name(run->profile),
+				 fst_profile_get_content_sha256(run->profile),
+				 fst_key_type_to_string(plan.key_type),
+				 roots_names[0] != '\0' ? roots_names : "none");
+	if (!fst_run_step_done(run, detail, error))
+		return FALSE;
+
+	/* keygen */
+	fst_run_step(run, FST_STEP_KEYGEN, 0.15, fst_key_type_to_string(plan.key_type));
+	csr = fst_device_generate_csr(run->device, plan.key_type, run->cancellable, error);
+	if (csr == NULL)
+		return FALSE;
+	if (!fst_run_step_done(run, NULL, error))
+		return FALSE;
+
+	/* issue, and commit before burning */
+	fst_run_step(run, FST_STEP_ISSUE, 0.35, NULL);
+	issued = fst_ca_issue_from_csr(fst_station_get_ca(run->station),
+				       run->profile,
+				       info,
+				       csr,
+				       error);
+	if (issued == NULL)
+		return FALSE;
+	{
+		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(run->station));
+		g_autofree gchar *issuer_sha256 = fst_x509_sha256_hex(ca_der);
+		g_autofree gchar *profile_name = g_strdup(fst_profile_get_name(run->profile));
+		FstDbCert rec = {
+		    .serial_hex = issued->serial_hex,
+		    .der = issued->der,
+		    .aws_cert_id = issued->aws_cert_id,
+		    .subject = issued->subject,
+		    .key_type = issued->key_type,
+		    .not_before = issued->not_before,
+		    .not_after = issued->not_after,
+		    .issuer_sha256 = issuer_sha256,
+		    .profile = profile_name,
+		    .state = FST_CERT_STATE_ISSUED,
+		};
+		if (!fst_db_add_certificate(db, run->device_id, &rec, error))
+			return FALSE;
+	}
+	run->result->serial_hex = g_strdup(issued->serial_hex);
+	run->result->aws_cert_id = g_strdup(issued->aws_cert_id);
+	g_free(detail);
+	detail = g_strdup_printf("serial %s, %s", issued->serial_hex, issued->subject);
+	if (!fst_run_step_done(run, detail, error))
+		return FALSE;
+
+	/* the certificate object, with the chain appended for JITP if asked */
+	leaf = g_ptr_array_new();
+	g_ptr_array_add(leaf, issued->der);
+	if (fst_profile_get_append_ca(run->profile)) {
+		for (guint i = 0; i < plan.chain_ders->len; i++)
+			g_ptr_array_add(leaf, g_ptr_array_index(plan.chain_ders, i));
+	}
+	cert_blob = fst_x509_bundle_encode(leaf, info->format);
+	if (g_bytes_get_size(cert_blob) > info->capacity[FST_OBJECT_DEVICE_CERT]) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_STORAGE_FULL,
+			    "the certificate needs %" G_GSIZE_FORMAT
+			    " bytes and device %s has %u for it",
+			    g_bytes_get_size(cert_blob),
+			    info->uid,
+			    info->capacity[FST_OBJECT_DEVICE_CERT]);
+		return FALSE;
+	}
+
+	/* burn */
+	fst_run_step(run, FST_STEP_BURN, 0.45, fst_object_kind_to_string(FST_OBJECT_DEVICE_CERT));
+	if (!fst_run_burn(run,
+			  issued->serial_hex,
+			  FST_OBJECT_DEVICE_CERT,
+			  cert_blob,
+			  issued->aws_cert_id,
+			  error))
+		return FALSE;
+	if (plan.chain != NULL) {
+		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(run->station));
+		g_autofree gchar *ca_sha256 = fst_x509_sha256_hex(ca_der);
+		fst_run_report(run, FST_STEP_BURN, 0.6, fst_object_kind_to_string(FST_OBJECT_CA_CHAIN));
+		if (!fst_run_burn(run,
+				  issued->serial_hex,
+				  FST_OBJECT_CA_CHAIN,
+				  plan.chain,
+				  ca_sha256,
+				  error))
+			return FALSE;
+	}
+	if (plan.roots_blob != NULL) {
+		fst_run_report(run, FST_STEP_BURN, 0.72, fst_object_kind_to_string(FST_OBJECT_TRUST_ROOTS));
+		if (!fst_run_burn(run,
+				  issued->serial_hex,
+				  FST_OBJECT_TRUST_ROOTS,
+				  plan.roots_blob,
+				  roots_hashes,
+				  error))
+			return FALSE;
+	}
+	if (!fst_db_set_certificate_state(db, issued->serial_hex, FST_CERT_STATE_BURNED, error))
+		return FALSE;
+	if (!fst_run_step_done(run, NULL, error))
+		return FALSE;
+
+	/* verify */
+	fst_run_step(run, FST_STEP_VERIFY, 0.85, NULL);
+	if (!fst_run_read_back(run, FST_OBJECT_DEVICE_CERT, cert_blob, error))
+		return FALSE;
+	if (plan.chain != NULL && !fst_run_read_back(run, FST_OBJECT_CA_CHAIN, plan.chain, error))
+		return FALSE;
+	if (plan.roots_blob != NULL &&
+	    !fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+		return FALSE;
+	if (!fst_run_step_done(run, "all objects read back identical", error))
+		return FALSE;
+
+	/* done: one transaction */
+	if (!fst_db_finish_device(db, run->device_id, issued->serial_hex, NULL, error))
+		return FALSE;
+	return TRUE;
+}
+
+/**
+ * fst_pipeline_provision:
+ * @station: the station
+ * @profile: the profile to provision with
+ * @device: a device on a transport, not yet opened
+ * @progress: (scope call) (nullable): called from this thread at each step
+ * @user_data: data for @progress
+ * @cancellable: (nullable): stops between and inside device exchanges
+ *
+ * Provisions one device from identification to verified read-back, recording
+ * every step (see the top of this file). Runs in the calling thread: the CLI
+ * and the GUI give each port a worker thread.
+ *
+ * Returns: (transfer full): the result, with @error set when the device failed
+ */
+FstProvisionResult *
+fst_pipeline_provision(FstStation *station,
+		       const FstProfile *profile,
+		       FstDevice *device,
+		       FstProgressFunc progress,
+		       gpointer user_data,
+		       GCancellable *cancellable)
+{
+	FstTransport *transport = fst_device_get_transport(device);
+	FstProvisionResult *result = g_new0(FstProvisionResult, 1);
+	FstRun run = {
+	    .station = station,
+	    .profile = profile,
+	    .device = device,
+	    .progress = progress,
+	    .user_data = user_data,
+	    .cancellable = cancellable,
+	    .result = result,
+	};
+	gint64 started = g_get_monotonic_time();
+	g_autoptr(GError) error = NULL;
+
+	result->port = g_strdup(fst_transport_get_name(transport));
+	if (!fst_run_all(&run, &error)) {
+		g_autoptr(GError) error_db = NULL;
+		FstDb *db = fst_station_get_db(station);
+		if (error->domain != FST_ERROR)
+			fst_error_convert_gio(&error);
+		/* the failed step and the device state; if even this fails the
+		 * database is gone, and the operator must hear it */
+		if (!fst_db_add_event(db,
+				      run.device_id,
+				      fst_step_to_string(run.step),
+				      run.step_started_us,
+				      g_get_real_time(),
+				      fst_error_code_to_string(error->code),
+				      error->message,
+				      &error_db) ||
+		    (run.device_id > 0 &&
+		     !fst_db_finish_device(db, run.device_id, result->serial_hex, error, &error_db))) {
+			g_warning("cannot record the failure of %s in the database: %s",
+				  result->port,
+				  error_db->message);
+			g_prefix_error(&error, "(NOT RECORDED: %s) ", error_db->message);
+		}
+		fst_run_report(&run, FST_STEP_FAILED, 1.0, error->message);
+		result->error = g_steal_pointer(&error);
+	} else {
+		fst_run_report(&run, FST_STEP_DONE, 1.0, result->serial_hex);
+	}
+	fst_transport_close(transport);
+	result->elapsed_us = g_get_monotonic_time() - started;
+	result->bytes_out = fst_transport_get_bytes_written(transport);
+	result->bytes_in = fst_transport_get_bytes_read(transport);
+	return result;
+}

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "fst-device.h"
+#include "fst-profile.h"
+#include "fst-station.h"
+
+G_BEGIN_DECLS
+
+/**
+ * FstStep:
+ *
+ * The steps of provisioning one device, in order. Their names (see
+ * fst_step_to_string()) are the `events.step` values in the database.
+ */
+typedef enum {
+	FST_STEP_CONNECT,
+	FST_STEP_IDENTIFY,
+	FST_STEP_PLAN,
+	FST_STEP_KEYGEN,
+	FST_STEP_ISSUE,
+	FST_STEP_BURN,
+	FST_STEP_VERIFY,
+	FST_STEP_DONE,
+	FST_STEP_FAILED,
+	FST_STEP_LAST
+} FstStep;
+
+const gchar *
+fst_step_to_string(FstStep step);
+
+/**
+ * FstProgress:
+ * @port: the port name
+ * @uid: (nullable): the device id once known
+ * @step: the step now running (or %FST_STEP_DONE / %FST_STEP_FAILED)
+ * @fraction: overall progress of this device, 0.0 to 1.0
+ * @detail: (nullable): a short human text, or the error message when failed
+ *
+ * Sent from the port's worker thread: a GUI must hop to its main context.
+ */
+typedef struct {
+	const gchar *port;
+	const gchar *uid;
+	FstStep step;
+	gdouble fraction;
+	const gchar *detail;
+} FstProgress;
+
+typedef void (*FstProgressFunc)(const FstProgress *progress, gpointer user_data);
+
+/**
+ * FstProvisionResult:
+ *
+ * What provisioning one device produced, for summaries and benchmarks.
+ */
+typedef struct {
+	gchar *port;	   /* (owned) */
+	gchar *uid;	   /* (owned) (nullable): NULL when the device never identified */
+	gchar *model;	   /* (owned) (nullable) */
+	gchar *serial_hex; /* (owned) (nullable): the certificate issued, if any */
+	gchar *aws_cert_id; /* (owned) (nullable) */
+	gchar *roots;	   /* (owned) (nullable): names of the roots burned */
+	GError *error;	   /* (owned) (nullable): why it failed */
+	gint64 elapsed_us;
+	guint64 bytes_out;
+	guint64 bytes_in;
+} FstProvisionResult;
+
+void
+fst_provision_result_free(FstProvisionResult *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProvisionResult, fst_provision_result_free)
+
+FstProvisionResult *
+fst_pipeline_provision(FstStation *station,
+		       const FstProfile *profile,
+		       FstDevice *device,
+		       FstProgressFunc progress,
+		       gpointer user_data,
+		       GCancellable *cancellable);
+
+G_END_DECLS

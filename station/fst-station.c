@@ -1,0 +1,355 @@
+/*
+ * The station workspace. Layout (created by fst_station_init_workspace()):
+ *
+ *   WORKSPACE/                mode 0700
+ *     station.conf            [station] name=..., organization=...
+ *     station.db              the SQLite database (db/schema.md)
+ *     ca/root-ca.pem          the root CA certificate (demo PKI)
+ *     ca/root-ca.key          its key, encrypted PKCS#8, 0600
+ *     ca/issuing-ca.pem       the issuing CA certificate
+ *     ca/issuing-ca.key       its key, encrypted PKCS#8, 0600
+ *     ca/passphrase           0600, only when the passphrase was generated
+ *                             because FLEETSTATION_CA_PASSPHRASE was unset
+ */
+
+#define G_LOG_DOMAIN "FstStation"
+
+#include "fst-station.h"
+
+#include <errno.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "fst-config.h"
+#include "fst-error.h"
+
+struct _FstStation {
+	gchar *workspace;	  /* (owned) */
+	gchar *name;		  /* (owned) */
+	gint64 id;		  /* stations.id */
+	FstDb *db;		  /* (owned) */
+	FstCa *ca;		  /* (owned) */
+	FstTrustCatalogue *trust; /* (owned) */
+};
+
+/**
+ * fst_station_default_workspace:
+ *
+ * Returns: (transfer full): `$XDG_DATA_HOME/fleetstation`
+ */
+gchar *
+fst_station_default_workspace(void)
+{
+	return g_build_filename(g_get_user_data_dir(), "fleetstation", NULL);
+}
+
+/**
+ * fst_station_templates_dir:
+ *
+ * Where profiles and trust roots are read from: `$FST_TEMPLATES_DIR` when set,
+ * the source tree when running from the build tree, else the installed copy.
+ *
+ * Returns: (transfer none): a directory path
+ */
+const gchar *
+fst_station_templates_dir(void)
+{
+	static gchar *dir = NULL;
+	if (g_once_init_enter(&dir)) {
+		const gchar *env = g_getenv("FST_TEMPLATES_DIR");
+		g_autofree gchar *exe = g_file_read_link("/proc/self/exe", NULL);
+		gchar *result;
+		if (env != NULL && env[0] != '\0')
+			result = g_strdup(env);
+		else if (exe != NULL && g_str_has_prefix(exe, FST_BUILD_DIR "/"))
+			result = g_strdup(FST_SOURCE_TEMPLATES_DIR);
+		else
+			result = g_strdup(FST_INSTALLED_TEMPLATES_DIR);
+		g_once_init_leave(&dir, result);
+	}
+	return dir;
+}
+
+static gchar *
+fst_station_ca_path(const gchar *workspace, const gchar *file)
+{
+	return g_build_filename(workspace, "ca", file, NULL);
+}
+
+static gboolean
+fst_station_mkdir_private(const gchar *path, GError **error)
+{
+	if (g_mkdir_with_parents(path, 0700) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_PERMISSION_DENIED,
+			    "cannot create %s: %s",
+			    path,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the issuing CA passphrase: the environment first, then the workspace file */
+static FstSecret *
+fst_station_load_passphrase(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = fst_station_ca_path(workspace, "passphrase");
+	g_autoptr(GError) error_local = NULL;
+	FstSecret *secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+
+	if (secret != NULL)
+		return secret;
+	secret = fst_secret_new_from_file(path, &error_local);
+	if (secret == NULL) {
+		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CA_UNAVAILABLE,
+				    "no passphrase for the issuing CA key: set %s",
+				    FST_ENV_CA_PASSPHRASE);
+		} else {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CA_UNAVAILABLE,
+				    "cannot read the issuing CA passphrase: %s",
+				    error_local->message);
+		}
+		return NULL;
+	}
+	return secret;
+}
+
+/**
+ * fst_station_init_workspace:
+ * @workspace: directory, created if needed
+ * @organization: the O of the demo CAs
+ * @error: (nullable): return location
+ *
+ * Creates what a workspace needs and is missing: the configuration, the
+ * database and a demo PKI (root + issuing CA, ECDSA P-256, keys encrypted with
+ * `$FLEETSTATION_CA_PASSPHRASE`, or with a generated passphrase kept in
+ * `ca/passphrase`, mode 0600). Existing parts are left as they are, so this is
+ * safe to call on every run.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error)
+{
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autofree gchar *issuing = fst_station_ca_path(workspace, "issuing-ca.pem");
+	g_autoptr(FstDb) db = NULL;
+
+	if (!fst_station_mkdir_private(workspace, error) || !fst_station_mkdir_private(ca_dir, error))
+		return FALSE;
+
+	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
+		g_autoptr(GKeyFile) kf = g_key_file_new();
+		g_autofree gchar *data = NULL;
+		g_key_file_set_string(kf, "station", "name", g_get_host_name());
+		g_key_file_set_string(kf, "station", "organization", organization);
+		data = g_key_file_to_data(kf, NULL, NULL);
+		if (!g_file_set_contents_full(conf,
+					      data,
+					      -1,
+					      G_FILE_SET_CONTENTS_CONSISTENT,
+					      0644,
+					      error)) {
+			fst_error_convert_gio(error);
+			return FALSE;
+		}
+	}
+
+	db = fst_db_open(db_path, error);
+	if (db == NULL)
+		return FALSE;
+
+	if (!g_file_test(issuing, G_FILE_TEST_EXISTS)) {
+		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+		if (passphrase == NULL) {
+			g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
+			passphrase = fst_secret_new_random_passphrase(32, error);
+			if (passphrase == NULL)
+				return FALSE;
+			if (!fst_secret_save(passphrase, pass_path, error))
+				return FALSE;
+			g_message("generated a passphrase for the demo CA keys in %s (mode 0600); "
+				  "set %s to use your own",
+				  pass_path,
+				  FST_ENV_CA_PASSPHRASE);
+		}
+		if (!fst_ca_create_demo_pki(ca_dir, organization, passphrase, error)) {
+			g_prefix_error(error, "creating the demo CA in %s: ", ca_dir);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/**
+ * fst_station_open:
+ * @workspace: an initialised workspace
+ * @error: (nullable): return location
+ *
+ * Opens the database (migrating it if needed), unlocks the issuing CA and loads
+ * the trust catalogue.
+ *
+ * Returns: (transfer full): a new #FstStation, or %NULL
+ */
+FstStation *
+fst_station_open(const gchar *workspace, GError **error)
+{
+	g_autoptr(FstStation) self = g_new0(FstStation, 1);
+	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autofree gchar *cert = fst_station_ca_path(workspace, "issuing-ca.pem");
+	g_autofree gchar *key = fst_station_ca_path(workspace, "issuing-ca.key");
+	g_autofree gchar *chain = fst_station_ca_path(workspace, "root-ca.pem");
+	g_autofree gchar *trust_dir = g_build_filename(fst_station_templates_dir(), "trust", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(FstSecret) passphrase = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	self->workspace = g_strdup(workspace);
+	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot read %s: %s: run `fleetstation demo` or `fleetstation init` first",
+			    conf,
+			    error_local->message);
+		return NULL;
+	}
+	self->name = g_key_file_get_string(kf, "station", "name", NULL);
+	if (self->name == NULL || self->name[0] == '\0') {
+		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "%s has no [station] name", conf);
+		return NULL;
+	}
+
+	self->db = fst_db_open(db_path, error);
+	if (self->db == NULL)
+		return NULL;
+	self->id = fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
+	if (self->id <= 0)
+		return NULL;
+
+	passphrase = fst_station_load_passphrase(workspace, error);
+	if (passphrase == NULL)
+		return NULL;
+	self->ca = fst_ca_load(cert,
+			       key,
+			       g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
+			       passphrase,
+			       error);
+	if (self->ca == NULL)
+		return NULL;
+
+	self->trust = fst_trust_catalogue_load(trust_dir, error);
+	if (self->trust == NULL)
+		return NULL;
+	return g_steal_pointer(&self);
+}
+
+void
+fst_station_free(FstStation *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->workspace);
+	g_free(self->name);
+	if (self->db != NULL)
+		fst_db_close(self->db);
+	if (self->ca != NULL)
+		fst_ca_free(self->ca);
+	if (self->trust != NULL)
+		fst_trust_catalogue_free(self->trust);
+	g_free(self);
+}
+
+const gchar *
+fst_station_get_workspace(FstStation *self)
+{
+	return self->workspace;
+}
+
+const gchar *
+fst_station_get_name(FstStation *self)
+{
+	return self->name;
+}
+
+gint64
+fst_station_get_id(FstStation *self)
+{
+	return self->id;
+}
+
+/**
+ * fst_station_get_db:
+ * @self: an #FstStation
+ *
+ * Returns: (transfer none): the database
+ */
+FstDb *
+fst_station_get_db(FstStation *self)
+{
+	return self->db;
+}
+
+/**
+ * fst_station_get_ca:
+ * @self: an #FstStation
+ *
+ * Returns: (transfer none): the unlocked issuing CA
+ */
+FstCa *
+fst_station_get_ca(FstStation *self)
+{
+	return self->ca;
+}
+
+/**
+ * fst_station_get_trust:
+ * @self: an #FstStation
+ *
+ * Returns: (transfer none): the verified trust catalogue
+ */
+FstTrustCatalogue *
+fst_station_get_trust(FstStation *self)
+{
+	return self->trust;
+}
+
+/**
+ * fst_station_get_root_ca_path:
+ * @self: an #FstStation
+ *
+ * Returns: (transfer full): the path of the root CA certificate, for
+ * verifying issued chains
+ */
+gchar *
+fst_station_get_root_ca_path(FstStation *self)
+{
+	return fst_station_ca_path(self->workspace, "root-ca.pem");
+}
+
+/**
+ * fst_station_load_profile:
+ * @self: an #FstStation
+ * @name: a profile name, or a path to a profile file
+ * @error: (nullable): return location
+ *
+ * Returns: (transfer full): the profile, or %NULL
+ */
+FstProfile *
+fst_station_load_profile(FstStation *self, const gchar *name, GError **error)
+{
+	if (strchr(name, '/') != NULL)
+		return fst_profile_load(name, error);
+	return fst_profile_find(fst_station_templates_dir(), name, error);
+}

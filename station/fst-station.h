@@ -1,0 +1,55 @@
+#pragma once
+
+#include <glib.h>
+
+#include "fst-ca.h"
+#include "fst-db.h"
+#include "fst-profile.h"
+#include "fst-secret.h"
+#include "fst-trust.h"
+
+G_BEGIN_DECLS
+
+/**
+ * FstStation:
+ *
+ * One provisioning station: its workspace (database, CA, configuration), the
+ * issuing CA, the trust catalogue and the templates. Shared read-only by the
+ * port workers; the CA and the database are safe to use from several threads.
+ */
+typedef struct _FstStation FstStation;
+
+/* environment variable that holds the issuing CA passphrase */
+#define FST_ENV_CA_PASSPHRASE "FLEETSTATION_CA_PASSPHRASE"
+
+gchar *
+fst_station_default_workspace(void);
+const gchar *
+fst_station_templates_dir(void);
+gboolean
+fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
+FstStation *
+fst_station_open(const gchar *workspace, GError **error);
+void
+fst_station_free(FstStation *self);
+
+const gchar *
+fst_station_get_workspace(FstStation *self);
+const gchar *
+fst_station_get_name(FstStation *self);
+gint64
+fst_station_get_id(FstStation *self);
+FstDb *
+fst_station_get_db(FstStation *self);
+FstCa *
+fst_station_get_ca(FstStation *self);
+FstTrustCatalogue *
+fst_station_get_trust(FstStation *self);
+gchar *
+fst_station_get_root_ca_path(FstStation *self);
+FstProfile *
+fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_free)
+
+G_END_DECLS

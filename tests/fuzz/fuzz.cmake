@@ -1,0 +1,36 @@
+# Fuzz targets for every parser of untrusted FSP input. With -DFST_FUZZ=ON
+# (clang) they are libFuzzer binaries; otherwise a plain main() runs the seed
+# corpus, so the corpus is a regression test under gcc too (label fuzz).
+#   CC=clang cmake -B build-fuzz -DFST_FUZZ=ON -DFST_SANITIZE=ON
+#   build-fuzz/fst-fuzz-fsp-sdk -max_total_time=60 tests/data/fsp/corpus-sdk
+get_filename_component(FST_FUZZ_CORPUS_DIR ${CMAKE_CURRENT_LIST_DIR}/../data/fsp ABSOLUTE)
+
+if(FST_FUZZ)
+	if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+		message(FATAL_ERROR "FST_FUZZ needs clang for libFuzzer: CC=clang cmake -DFST_FUZZ=ON ...")
+	endif()
+	# coverage for the code under test, not only the harness
+	foreach(lib fstwire fstdevsdk fstprotocols)
+		target_compile_options(${lib} PRIVATE -fsanitize=fuzzer-no-link)
+	endforeach()
+endif()
+
+foreach(target station sdk)
+	set(name fst-fuzz-fsp-${target})
+	if(FST_FUZZ)
+		add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c)
+		target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+		target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+		set(args -runs=0)
+	else()
+		add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c ${CMAKE_CURRENT_LIST_DIR}/fst-fuzz-main.c)
+		set(args)
+	endif()
+	target_link_libraries(${name} PRIVATE fstprotocols fstdevsdk fstwire OpenSSL::Crypto PkgConfig::GLIB)
+	add_test(NAME ${name} COMMAND ${name} ${args} ${FST_FUZZ_CORPUS_DIR}/corpus-${target})
+	set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
+endforeach()
+
+# regenerates the seed corpora from a real SDK session; run by hand
+add_executable(fst-fuzz-fsp-corpus EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/fst-fuzz-fsp-corpus.c)
+target_link_libraries(fst-fuzz-fsp-corpus PRIVATE fstdevsimhal fstdevsdk OpenSSL::Crypto PkgConfig::GLIB)

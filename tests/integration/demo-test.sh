@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The main job, checked from the outside: `fleetstation demo --devices 4` in a
+# fresh workspace, then every certificate in the database is verified by
+# OpenSSL and GnuTLS against the demo chain, and the bytes each simulated
+# device stored are compared with what the database says was burned.
+set -euo pipefail
+
+: "${FST_STATION:?}" "${FST_DEVSIM:?}" "${FST_TEMPLATES_DIR:?}"
+n=4
+ws=$(mktemp -d /tmp/fst-demo-test.XXXXXX)
+trap 'rm -rf "$ws"' EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+q() { sqlite3 -batch -noheader "$ws/station.db" "$@"; }
+
+unset FLEETSTATION_CA_PASSPHRASE
+"$FST_STATION" demo --workspace "$ws" --devices $n --baud 921600 >"$ws/demo.out" 2>&1 ||
+	{ cat "$ws/demo.out"; fail "demo exited $?"; }
+cat "$ws/demo.out"
+
+# not a terminal: plain lines, one per step, no escape codes
+grep -q $'\033' "$ws/demo.out" && fail "escape codes in piped output"
+[ "$(grep -c ' done ' "$ws/demo.out")" -eq $n ] || fail "expected $n 'done' progress lines"
+grep -q "^$n provisioned, 0 failed" "$ws/demo.out" || fail "summary line missing"
+
+# the CA keys are encrypted and private
+for key in root-ca.key issuing-ca.key passphrase; do
+	[ "$(stat -c %a "$ws/ca/$key")" = 600 ] || fail "$key is not mode 0600"
+done
+grep -q "BEGIN ENCRYPTED PRIVATE KEY" "$ws/ca/issuing-ca.key" || fail "issuing CA key not encrypted"
+grep -q "BEGIN PRIVATE KEY\|BEGIN EC PRIVATE KEY" "$ws/ca/issuing-ca.key" && fail "clear key on disk"
+
+[ "$(q "select count(*) from devices where state = 'provisioned'")" -eq $n ] || fail "devices not provisioned"
+[ "$(q "select count(*) from certificates where state = 'verified'")" -eq $n ] || fail "certificates not verified"
+[ "$(q "select count(distinct serial_hex) from certificates")" -eq $n ] || fail "serials not distinct"
+
+amazon3=$(awk '$2 == "AmazonRootCA3.pem" { print $1 }' "$FST_TEMPLATES_DIR/trust/roots.list")
+[ -n "$amazon3" ] || fail "AmazonRootCA3 not in the trust list"
+
+for uid in $(q "select uid from devices order by uid"); do
+	d="$ws/check-$uid"
+	mkdir -p "$d"
+	q "select writefile('$d/cert.der', c.der) from certificates c join devices d on d.id = c.device_id where d.uid = '$uid'" >/dev/null
+	openssl x509 -inform DER -in "$d/cert.der" -out "$d/cert.pem"
+
+	# independent verifiers: OpenSSL and GnuTLS, for TLS client use
+	openssl verify -purpose sslclient -CAfile "$ws/ca/root-ca.pem" -untrusted "$ws/ca/issuing-ca.pem" "$d/cert.pem" >/dev/null ||
+		fail "$uid: openssl verify"
+	cat "$d/cert.pem" "$ws/ca/issuing-ca.pem" >"$d/chain.pem"
+	certtool --verify --load-ca-certificate "$ws/ca/root-ca.pem" --infile "$d/chain.pem" >"$d/certtool.out" 2>&1 ||
+		{ cat "$d/certtool.out"; fail "$uid: certtool --verify"; }
+
+	# the database's AWS certificate id is the SHA-256 of the DER
+	[ "$(q "select aws_cert_id from certificates c join devices d on d.id = c.device_id where d.uid = '$uid'")" = \
+		"$(sha256sum "$d/cert.der" | cut -d' ' -f1)" ] || fail "$uid: aws_cert_id"
+
+	# the subject comes from the profile: CN={model}-{uid}
+	openssl x509 -in "$d/cert.pem" -noout -subject -nameopt RFC2253 | grep -q "CN=devsim-ecc-$uid" ||
+		fail "$uid: subject"
+
+	storage=$ws/devsim/$uid.bin
+	# what the device holds is what the database says was burned
+	for kind in device-cert ca-chain trust-roots; do
+		"$FST_DEVSIM" --storage "$storage" --dump "$kind" >"$d/$kind.stored" || fail "$uid: no $kind on device"
+		want=$(q "select o.sha256 from device_objects o join devices d on d.id = o.device_id where d.uid = '$uid' and o.kind = '$kind' order by o.id desc limit 1")
+		[ "$(sha256sum <"$d/$kind.stored" | cut -d' ' -f1)" = "$want" ] || fail "$uid: $kind differs from the database"
+	done
+	# the stored certificate is the database's certificate
+	openssl x509 -in "$d/device-cert.stored" -outform DER -out "$d/stored.der"
+	cmp -s "$d/stored.der" "$d/cert.der" || fail "$uid: stored certificate is not the database's"
+	# the stored chain is the issuing CA
+	cmp -s <(openssl x509 -in "$d/ca-chain.stored" -outform DER) <(openssl x509 -in "$ws/ca/issuing-ca.pem" -outform DER) ||
+		fail "$uid: stored CA chain is not the issuing CA"
+	# the stored roots are exactly Amazon Root CA 3 for this ECC device on ATS
+	roots=$(openssl storeutl -noout -certs "$d/trust-roots.stored" 2>/dev/null | grep -c '^[0-9]*: Certificate') || true
+	[ "$roots" = 1 ] || fail "$uid: expected 1 root, found $roots"
+	[ "$(openssl x509 -in "$d/trust-roots.stored" -outform DER | sha256sum | cut -d' ' -f1)" = "$amazon3" ] ||
+		fail "$uid: stored root is not Amazon Root CA 3"
+	echo "ok $uid"
+done
+
+# every step is an event
+[ "$(q "select count(*) from events where step = 'issue' and outcome = 'ok'")" -eq $n ] || fail "issue events"
+echo "demo test: $n devices verified"

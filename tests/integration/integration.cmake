@@ -1,0 +1,7 @@
+add_test(NAME demo-end-to-end COMMAND ${CMAKE_CURRENT_LIST_DIR}/demo-test.sh)
+set_tests_properties(demo-end-to-end PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
+
+add_executable(fst-pipeline-test ${CMAKE_CURRENT_LIST_DIR}/fst-pipeline-test.c)
+target_link_libraries(fst-pipeline-test PRIVATE fststation)
+add_test(NAME fst-pipeline-test COMMAND fst-pipeline-test --tap)
+set_tests_properties(fst-pipeline-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)

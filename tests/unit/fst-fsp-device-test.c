@@ -1,0 +1,556 @@
+/*
+ * The station driver (FstFspDevice) against the real device SDK (fst_dev) with
+ * the simulator's OpenSSL HAL, running in a thread at the other end of a
+ * socketpair.
+ */
+#define G_LOG_DOMAIN "FstFspDeviceTest"
+
+#include <openssl/x509.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fst-dev.h"
+#include "fst-devsim-hal.h"
+#include "fst-error.h"
+#include "fst-fsp-device.h"
+#include "fst-openssl-common.h"
+#include "fst-test-fd-transport.h"
+
+#define TEST_UID "TEST-0001"
+
+typedef struct {
+	FstDevsimHal *hal;
+	FstDevCtx *ctx;
+	int device_fd;
+	GThread *thread;
+	gint stop;
+	FstTransport *transport;
+	FstDevice *device;
+	/* fault injection: drop the first response of this type */
+	guint8 drop_type;
+	gint dropped;
+	gboolean drop_all;
+	FstFspDecoder filter_dec;
+	guint8 filter_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+} Fixture;
+
+static gpointer
+device_thread(gpointer user_data)
+{
+	Fixture *f = user_data;
+	while (!g_atomic_int_get(&f->stop)) {
+		struct pollfd pfd = {.fd = f->device_fd, .events = POLLIN};
+		guint8 buf[256];
+		ssize_t n;
+		if (poll(&pfd, 1, 20) <= 0)
+			continue;
+		n = read(f->device_fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		fst_dev_rx(f->ctx, buf, (size_t)n);
+	}
+	return NULL;
+}
+
+static gboolean
+tx_filter(const guint8 *buf, gsize len, gpointer user_data)
+{
+	Fixture *f = user_data;
+	if (f->drop_all)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		FstFspPacket pkt;
+		if (fst_fsp_decoder_push(&f->filter_dec, buf[i], &pkt) != FST_FSP_DEC_FRAME)
+			continue;
+		if (f->drop_type != 0 && pkt.type == (f->drop_type | FST_FSP_RESPONSE_BIT) &&
+		    g_atomic_int_get(&f->dropped) == 0) {
+			g_atomic_int_inc(&f->dropped);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static void
+fixture_setup(Fixture *f, gconstpointer user_data)
+{
+	FstDevsimConfig config = {
+	    .uid = TEST_UID,
+	    .model = "test-model",
+	    .firmware = "9.8.7",
+	    .key_types = FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384,
+	    .validation = FST_VALIDATION_ECDSA_P256,
+	    .format = FST_CRED_FORMAT_DER,
+	    .capacity_cert = 2048,
+	    .capacity_chain = 4096,
+	    .capacity_roots = 1000,
+	};
+	g_autoptr(GError) error = NULL;
+	int sv[2];
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	f->hal = fst_devsim_hal_new(&config, &error);
+	g_assert_no_error(error);
+	fst_devsim_hal_set_fd(f->hal, sv[1]);
+	fst_devsim_hal_set_tx_filter(f->hal, tx_filter, f);
+	fst_fsp_decoder_init(
+	    &f->filter_dec, f->filter_buf, sizeof(f->filter_buf), FST_DEV_MAX_PAYLOAD);
+	f->ctx = g_new0(FstDevCtx, 1);
+	g_assert_cmpint(fst_dev_init(f->ctx,
+	                             fst_devsim_hal_get_hal(f->hal),
+	                             fst_devsim_hal_get_identity(f->hal)),
+	                ==,
+	                0);
+	f->device_fd = sv[1];
+	f->thread = g_thread_new("device", device_thread, f);
+
+	f->transport = fst_test_fd_transport_new(sv[0], "test-port-7");
+	g_assert_true(fst_transport_open(f->transport, &error));
+	g_assert_no_error(error);
+	f->device = fst_fsp_device_new(f->transport);
+	fst_fsp_device_set_timeout(FST_FSP_DEVICE(f->device), 300);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer user_data)
+{
+	g_atomic_int_set(&f->stop, 1);
+	g_thread_join(f->thread);
+	g_clear_object(&f->device);
+	g_clear_object(&f->transport);
+	close(f->device_fd);
+	g_free(f->ctx);
+	fst_devsim_hal_free(f->hal);
+}
+
+static void
+test_identify(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	const FstDeviceInfo *info;
+
+	g_assert_null(fst_device_get_info(f->device));
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	info = fst_device_get_info(f->device);
+	g_assert_nonnull(info);
+	g_assert_cmpstr(fst_device_get_dialect(f->device), ==, "fsp");
+	g_assert_cmpstr(info->uid, ==, TEST_UID);
+	g_assert_cmpstr(info->model, ==, "test-model");
+	g_assert_cmpstr(info->firmware, ==, "9.8.7");
+	g_assert_cmpuint(info->protocol_version, ==, 1);
+	g_assert_cmpuint(info->key_types, ==, FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384);
+	g_assert_cmpuint(info->validation, ==, FST_VALIDATION_ECDSA_P256);
+	g_assert_true(info->can_csr);
+	g_assert_cmpint(info->format, ==, FST_CRED_FORMAT_DER);
+	g_assert_cmpuint(info->capacity[FST_OBJECT_DEVICE_CERT], ==, 2048);
+	g_assert_cmpuint(info->capacity[FST_OBJECT_CA_CHAIN], ==, 4096);
+	g_assert_cmpuint(info->capacity[FST_OBJECT_TRUST_ROOTS], ==, 1000);
+	g_assert_cmpuint(info->max_payload, ==, FST_DEV_MAX_PAYLOAD);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 0);
+}
+
+static void
+check_csr(GBytes *csr, gint expected_pkey_bits)
+{
+	const unsigned char *p = g_bytes_get_data(csr, NULL);
+	g_autoptr(X509_REQ) req = d2i_X509_REQ(NULL, &p, (long)g_bytes_get_size(csr));
+	EVP_PKEY *pkey;
+	X509_NAME *subject;
+	gchar cn[128] = {0};
+
+	g_assert_nonnull(req);
+	/* the whole buffer is the CSR, nothing trails it */
+	g_assert_true(p ==
+	              (const unsigned char *)g_bytes_get_data(csr, NULL) + g_bytes_get_size(csr));
+	pkey = X509_REQ_get0_pubkey(req);
+	g_assert_nonnull(pkey);
+	g_assert_cmpint(EVP_PKEY_get_bits(pkey), ==, expected_pkey_bits);
+	g_assert_cmpint(X509_REQ_verify(req, pkey), ==, 1);
+	subject = X509_REQ_get_subject_name(req);
+	g_assert_cmpint(X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn)), >, 0);
+	g_assert_cmpstr(cn, ==, TEST_UID);
+}
+
+static void
+test_generate_csr(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) csr384 = NULL;
+	g_autoptr(GBytes) stored = NULL;
+	g_autoptr(GBytes) rsa = NULL;
+
+	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(csr);
+	check_csr(csr, 256);
+	/* the CSR is what the device stored, byte for byte */
+	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CSR);
+	g_assert_true(g_bytes_equal(csr, stored));
+
+	csr384 = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P384, NULL, &error);
+	g_assert_no_error(error);
+	check_csr(csr384, 384);
+	g_assert_false(g_bytes_equal(csr, csr384));
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 2);
+
+	/* a key type the device did not announce is refused by the station */
+	rsa = fst_device_generate_csr(f->device, FST_KEY_TYPE_RSA_2048, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_null(rsa);
+	g_assert_nonnull(strstr(error->message, "rsa-2048"));
+	g_assert_nonnull(strstr(error->message, "ec-p256,ec-p384"));
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 2);
+}
+
+static GBytes *
+make_data(gsize len, guint32 seed)
+{
+	g_autoptr(GRand) rand = g_rand_new_with_seed(seed);
+	guint8 *buf = g_malloc(len);
+	for (gsize i = 0; i < len; i++)
+		buf[i] = i % 5 == 0 ? 0 : (guint8)g_rand_int_range(rand, 0, 256);
+	return g_bytes_new_take(buf, len);
+}
+
+static void
+test_write_read(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(3 * 1024, 11);
+	g_autoptr(GBytes) stored = NULL;
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GArray) objs = NULL;
+	guint64 written_before = fst_transport_get_bytes_written(f->transport);
+
+	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
+	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CA_CHAIN);
+	g_assert_true(g_bytes_equal(data, stored));
+	/* 3 KiB in 507-byte chunks: 7 WRITEs + COMMIT + HELLO, COBS adds < 1 % */
+	g_assert_cmpuint(
+	    fst_transport_get_bytes_written(f->transport) - written_before, <, 3 * 1024 + 10 * 20);
+
+	back = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(data, back));
+
+	/* LIST reports length and the SHA-256 of what is stored */
+	objs = fst_fsp_device_list(FST_FSP_DEVICE(f->device), NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(objs->len, ==, 4);
+	for (guint i = 0; i < objs->len; i++) {
+		FstFspObjectInfo *o = &g_array_index(objs, FstFspObjectInfo, i);
+		if (o->id != FST_FSP_OBJ_CA_CHAIN) {
+			g_assert_false(o->flags & FST_FSP_OBJ_FLAG_PRESENT);
+			continue;
+		}
+		g_assert_true(o->flags & FST_FSP_OBJ_FLAG_PRESENT);
+		g_assert_cmpuint(o->length, ==, 3 * 1024);
+		g_assert_cmpuint(o->capacity, ==, 4096);
+	}
+
+	/* an empty object is a valid object */
+	{
+		g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
+		g_autoptr(GBytes) empty_back = NULL;
+		g_assert_true(fst_device_write_object(
+		    f->device, FST_OBJECT_DEVICE_CERT, empty, NULL, &error));
+		g_assert_no_error(error);
+		empty_back =
+		    fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(g_bytes_get_size(empty_back), ==, 0);
+	}
+
+	/* erase, then the object is gone */
+	g_assert_true(
+	    fst_fsp_device_erase(FST_FSP_DEVICE(f->device), FST_OBJECT_CA_CHAIN, NULL, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&back, g_bytes_unref);
+	back = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_null(back);
+}
+
+static void
+test_read_absent(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) back =
+	    fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_null(back);
+	g_assert_nonnull(strstr(error->message, "test-port-7"));
+	g_assert_nonnull(strstr(error->message, "device-cert"));
+}
+
+static void
+test_storage_full(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) roots = make_data(1500, 12);
+	g_autoptr(GBytes) small = make_data(900, 13);
+
+	/* the station knows the capacity from HELLO and does not even try */
+	g_assert_false(
+	    fst_device_write_object(f->device, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(error->message, "trust-roots"));
+	g_assert_nonnull(strstr(error->message, "1500"));
+	g_assert_nonnull(strstr(error->message, "1000"));
+	g_assert_nonnull(strstr(error->message, "fewer roots"));
+	g_assert_nonnull(strstr(error->message, "test-port-7"));
+	g_clear_error(&error);
+
+	/* the device itself says storage full (its room shrank after HELLO):
+	 * the status maps to the same code, and nothing is committed */
+	fst_devsim_hal_get_identity(f->hal)->objects[2].capacity = 600;
+	g_assert_false(
+	    fst_device_write_object(f->device, FST_OBJECT_TRUST_ROOTS, small, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(error->message, "trust-roots"));
+	g_assert_nonnull(strstr(error->message, "900"));
+	g_assert_nonnull(strstr(error->message, "storage full"));
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 0);
+	g_assert_null(fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_TRUST_ROOTS));
+}
+
+/* a raw client, to send what the driver never would */
+static guint8
+raw_transact(Fixture *f, guint8 cmd, guint16 seq, const guint8 *req, gsize len)
+{
+	g_autoptr(GError) error = NULL;
+	guint8 wire[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+	guint8 dbuf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+	FstFspPacket pkt = {.type = cmd, .seq = seq, .len = (guint16)len, .payload = req};
+	FstFspDecoder dec;
+	gsize n = fst_fsp_packet_encode(&pkt, wire, sizeof(wire));
+
+	fst_fsp_decoder_init(&dec, dbuf, sizeof(dbuf), FST_DEV_MAX_PAYLOAD);
+	g_assert_true(fst_transport_write(f->transport, wire, n, 1000, NULL, &error));
+	for (;;) {
+		guint8 buf[256];
+		gssize got = fst_transport_read(f->transport, buf, sizeof(buf), 2000, NULL, &error);
+		g_assert_no_error(error);
+		for (gssize i = 0; i < got; i++) {
+			FstFspPacket resp;
+			if (fst_fsp_decoder_push(&dec, buf[i], &resp) == FST_FSP_DEC_FRAME) {
+				g_assert_cmphex(resp.type, ==, cmd | FST_FSP_RESPONSE_BIT);
+				g_assert_cmpuint(resp.seq, ==, seq);
+				g_assert_cmpuint(resp.len, >=, 1);
+				return resp.payload[0];
+			}
+		}
+	}
+}
+
+static void
+test_bad_hash_keeps_old(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) good = make_data(700, 14);
+	g_autoptr(GBytes) stored = NULL;
+	g_autoptr(GBytes) back = NULL;
+	guint8 req[1 + 4 + 100];
+	guint8 commit[1 + 4 + FST_FSP_SHA256_SIZE] = {0};
+
+	g_assert_true(
+	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, good, NULL, &error));
+	g_assert_no_error(error);
+
+	/* stage 100 new bytes, then COMMIT them with a hash that does not match */
+	req[0] = FST_FSP_OBJ_DEVICE_CERT;
+	fst_fsp_put_u32(req + 1, 0);
+	memset(req + 5, 0xaa, 100);
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_WRITE, 1, req, sizeof(req)), ==, FST_FSP_STATUS_OK);
+	commit[0] = FST_FSP_OBJ_DEVICE_CERT;
+	fst_fsp_put_u32(commit + 1, 100);
+	memset(commit + 5, 0x5a, FST_FSP_SHA256_SIZE);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_COMMIT, 2, commit, sizeof(commit)),
+	                 ==,
+	                 FST_FSP_STATUS_BAD_HASH);
+
+	/* the old object is intact, on the device and as read back */
+	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_DEVICE_CERT);
+	g_assert_true(g_bytes_equal(stored, good));
+	back = fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, good));
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
+
+	/* the staging area is gone: a COMMIT of it again is refused */
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_COMMIT, 3, commit, sizeof(commit)),
+	                 ==,
+	                 FST_FSP_STATUS_BAD_ARGUMENTS);
+	/* the CSR object is read-only, reserved commands are unsupported,
+	 * unknown ones unknown */
+	req[0] = FST_FSP_OBJ_CSR;
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_WRITE, 4, req, sizeof(req)), ==, FST_FSP_STATUS_READ_ONLY);
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_LOCK, 5, NULL, 0), ==, FST_FSP_STATUS_UNSUPPORTED);
+	g_assert_cmpuint(raw_transact(f, 0x3f, 6, NULL, 0), ==, FST_FSP_STATUS_UNKNOWN_COMMAND);
+	/* a WRITE that skips ahead is refused */
+	req[0] = FST_FSP_OBJ_DEVICE_CERT;
+	fst_fsp_put_u32(req + 1, 50);
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_WRITE, 7, req, sizeof(req)), ==, FST_FSP_STATUS_BAD_OFFSET);
+}
+
+static void
+test_retransmit_not_repeated(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(1200, 15);
+	g_autoptr(GBytes) stored = NULL;
+	g_autoptr(GBytes) csr = NULL;
+
+	fst_fsp_device_set_timeout(FST_FSP_DEVICE(f->device), 100);
+	/* the COMMIT response is lost: the station sends COMMIT again, the device
+	 * answers from its cache and commits once */
+	f->drop_type = FST_FSP_CMD_COMMIT;
+	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_atomic_int_get(&f->dropped), ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 1);
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
+	g_assert_cmpuint(f->ctx->n_replays, ==, 1);
+	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CA_CHAIN);
+	g_assert_true(g_bytes_equal(data, stored));
+
+	/* the same for KEYGEN: one key, and the CSR that goes with it */
+	g_atomic_int_set(&f->dropped, 0);
+	f->drop_type = FST_FSP_CMD_KEYGEN;
+	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(g_atomic_int_get(&f->dropped), ==, 1);
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 2);
+	check_csr(csr, 256);
+}
+
+static void
+test_timeout(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	gint64 start = g_get_monotonic_time();
+	gint64 elapsed_ms;
+
+	f->drop_all = TRUE;
+	fst_fsp_device_set_timeout(FST_FSP_DEVICE(f->device), 100);
+	fst_fsp_device_set_retries(FST_FSP_DEVICE(f->device), 2);
+	g_assert_false(fst_device_identify(f->device, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_TIMED_OUT);
+	g_assert_nonnull(strstr(error->message, "test-port-7"));
+	g_assert_nonnull(strstr(error->message, "HELLO"));
+	g_assert_nonnull(strstr(error->message, "check the cable"));
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 2);
+	/* 3 attempts of 100 ms + 20 ms command time each */
+	elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+	g_assert_cmpint(elapsed_ms, >=, 340);
+	g_assert_cmpint(elapsed_ms, <, 2000);
+	/* the device did answer each time; HELLO always runs, it is not cached */
+	g_assert_cmpuint(f->ctx->n_commands, ==, 3);
+}
+
+static void
+test_hello_parser(void)
+{
+	guint8 buf[256];
+	FstFspCursor c;
+	FstDeviceInfo info = {0};
+	g_autoptr(GError) error = NULL;
+
+	/* a minimal good answer */
+	fst_fsp_writer_init(&c, buf, sizeof(buf));
+	fst_fsp_tlv_put_u8(&c, FST_FSP_TAG_PROTOCOL_VERSION, 1);
+	fst_fsp_tlv_put(&c, FST_FSP_TAG_UID, "ABC", 3);
+	fst_fsp_tlv_put_u16(&c, FST_FSP_TAG_MAX_PAYLOAD, 9000);
+	fst_fsp_tlv_put(&c, 0x77, "future", 6); /* unknown tags are skipped */
+	g_assert_true(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(info.uid, ==, "ABC");
+	g_assert_cmpstr(info.model, ==, "");
+	g_assert_cmpuint(info.max_payload, ==, FST_FSP_MAX_PAYLOAD_LIMIT);
+	g_free(info.uid);
+	g_free(info.model);
+	g_free(info.firmware);
+
+	/* a uid with a control character */
+	fst_fsp_writer_init(&c, buf, sizeof(buf));
+	fst_fsp_tlv_put_u8(&c, FST_FSP_TAG_PROTOCOL_VERSION, 1);
+	fst_fsp_tlv_put(&c, FST_FSP_TAG_UID, "AB\x1b[2J", 6);
+	fst_fsp_tlv_put_u16(&c, FST_FSP_TAG_MAX_PAYLOAD, 512);
+	g_assert_false(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* a model of 65 bytes */
+	fst_fsp_writer_init(&c, buf, sizeof(buf));
+	fst_fsp_tlv_put_u8(&c, FST_FSP_TAG_PROTOCOL_VERSION, 1);
+	fst_fsp_tlv_put(&c, FST_FSP_TAG_UID, "A", 1);
+	fst_fsp_tlv_put(&c,
+	                FST_FSP_TAG_MODEL,
+	                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	                65);
+	fst_fsp_tlv_put_u16(&c, FST_FSP_TAG_MAX_PAYLOAD, 512);
+	g_assert_false(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* no uid; then a version 2 device; then a truncated TLV */
+	fst_fsp_writer_init(&c, buf, sizeof(buf));
+	fst_fsp_tlv_put_u8(&c, FST_FSP_TAG_PROTOCOL_VERSION, 1);
+	fst_fsp_tlv_put_u16(&c, FST_FSP_TAG_MAX_PAYLOAD, 512);
+	g_assert_false(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	buf[3] = 2;
+	fst_fsp_tlv_put(&c, FST_FSP_TAG_UID, "A", 1);
+	g_assert_false(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "version 2"));
+	g_clear_error(&error);
+	buf[3] = 1;
+	g_assert_false(fst_fsp_parse_hello(buf, c.pos - 1, &info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* a LIST answer whose object is larger than its capacity */
+	{
+		guint8 list[1 + FST_FSP_LIST_ENTRY_SIZE] = {1, 1, FST_FSP_OBJ_FLAG_PRESENT};
+		g_autoptr(GArray) objs = NULL;
+		fst_fsp_put_u32(list + 3, 5000);
+		fst_fsp_put_u32(list + 7, 4000);
+		objs = fst_fsp_parse_list(list, sizeof(list), &error);
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_null(objs);
+		g_clear_error(&error);
+		objs = fst_fsp_parse_list(list, sizeof(list) - 1, &error);
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_null(objs);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+	ADD("/fst/fsp/device/identify", test_identify);
+	ADD("/fst/fsp/device/generate-csr", test_generate_csr);
+	ADD("/fst/fsp/device/write-read", test_write_read);
+	ADD("/fst/fsp/device/read-absent-not-found", test_read_absent);
+	ADD("/fst/fsp/device/storage-full", test_storage_full);
+	ADD("/fst/fsp/device/bad-hash-keeps-old", test_bad_hash_keeps_old);
+	ADD("/fst/fsp/device/retransmit-not-repeated", test_retransmit_not_repeated);
+	ADD("/fst/fsp/device/timeout", test_timeout);
+	g_test_add_func("/fst/fsp/device/hello-rejects-bad-fields", test_hello_parser);
+	return g_test_run();
+}

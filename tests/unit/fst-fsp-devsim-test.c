@@ -1,0 +1,306 @@
+/*
+ * fleetstation-devsim against its command-line contract: READY line, --link,
+ * FSP on the pty, persistent --storage, --dump, --baud, SIGTERM -> exit 0.
+ * Needs FST_DEVSIM (set by ctest) pointing at the built simulator.
+ */
+#define G_LOG_DOMAIN "FstFspDevsimTest"
+
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <openssl/x509.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-fsp-device.h"
+#include "fst-openssl-common.h"
+#include "fst-test-fd-transport.h"
+
+typedef struct {
+	GSubprocess *proc;
+	gchar *slave;
+	FstTransport *transport;
+	FstDevice *device;
+} Sim;
+
+static void
+sim_free(Sim *sim)
+{
+	g_clear_object(&sim->device);
+	g_clear_object(&sim->transport);
+	g_clear_object(&sim->proc);
+	g_free(sim->slave);
+	g_free(sim);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Sim, sim_free)
+
+static Sim *
+sim_start(const gchar *first_arg, ...)
+{
+	const gchar *devsim = g_getenv("FST_DEVSIM");
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDataInputStream) out = NULL;
+	g_autofree gchar *line = NULL;
+	Sim *sim = g_new0(Sim, 1);
+	struct termios tio;
+	va_list args;
+	int fd;
+
+	g_ptr_array_add(argv, g_strdup(devsim));
+	va_start(args, first_arg);
+	for (const gchar *a = first_arg; a != NULL; a = va_arg(args, const gchar *))
+		g_ptr_array_add(argv, g_strdup(a));
+	va_end(args);
+	g_ptr_array_add(argv, NULL);
+	sim->proc = g_subprocess_newv(
+	    (const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	g_assert_no_error(error);
+	out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sim->proc));
+	line = g_data_input_stream_read_line(out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(line);
+	g_assert_true(g_str_has_prefix(line, "READY /dev/pts/"));
+	sim->slave = g_strdup(line + strlen("READY "));
+
+	fd = open(sim->slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(tcgetattr(fd, &tio), ==, 0);
+	cfmakeraw(&tio);
+	g_assert_cmpint(tcsetattr(fd, TCSANOW, &tio), ==, 0);
+	sim->transport = fst_test_fd_transport_new(fd, sim->slave);
+	g_assert_true(fst_transport_open(sim->transport, &error));
+	sim->device = fst_fsp_device_new(sim->transport);
+	return sim;
+}
+
+static void
+sim_stop(Sim *sim)
+{
+	g_autoptr(GError) error = NULL;
+	g_clear_object(&sim->device);
+	g_clear_object(&sim->transport);
+	g_subprocess_send_signal(sim->proc, SIGTERM);
+	g_assert_true(g_subprocess_wait(sim->proc, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_get_if_exited(sim->proc));
+	g_assert_cmpint(g_subprocess_get_exit_status(sim->proc), ==, 0);
+}
+
+/* runs --dump; returns its stdout, and its exit status in @status */
+static GBytes *
+sim_dump(const gchar *storage, const gchar *what, gint *status)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) p = NULL;
+	g_autoptr(GBytes) out = NULL;
+
+	p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+	                     &error,
+	                     g_getenv("FST_DEVSIM"),
+	                     "--storage",
+	                     storage,
+	                     "--dump",
+	                     what,
+	                     NULL);
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_communicate(p, NULL, NULL, &out, NULL, &error));
+	g_assert_no_error(error);
+	*status = g_subprocess_get_exit_status(p);
+	return g_steal_pointer(&out);
+}
+
+static GBytes *
+make_data(gsize len)
+{
+	guint8 *buf = g_malloc(len);
+	for (gsize i = 0; i < len; i++)
+		buf[i] = (guint8)(i * 31 + 7);
+	return g_bytes_new_take(buf, len);
+}
+
+static void
+test_contract(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *tmp = NULL;
+	g_autofree gchar *storage = NULL;
+	g_autofree gchar *link = NULL;
+	g_autofree gchar *target = NULL;
+	g_autoptr(Sim) sim = NULL;
+	g_autoptr(Sim) sim2 = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) cert = make_data(1500);
+	g_autoptr(GBytes) roots = make_data(4000);
+	g_autoptr(GBytes) dumped = NULL;
+	g_autoptr(GBytes) back = NULL;
+	const FstDeviceInfo *info;
+	GStatBuf st;
+	gint status = -1;
+
+	if (g_getenv("FST_DEVSIM") == NULL) {
+		g_test_skip("FST_DEVSIM is not set");
+		return;
+	}
+	tmp = g_dir_make_tmp("fst-devsim-XXXXXX", &error);
+	g_assert_no_error(error);
+	storage = g_build_filename(tmp, "device.store", NULL);
+	link = g_build_filename(tmp, "ttyFSP0", NULL);
+
+	sim = sim_start("--uid",
+	                "SIM-42",
+	                "--storage",
+	                storage,
+	                "--capacity-roots",
+	                "3000",
+	                "--link",
+	                link,
+	                "--key-types",
+	                "ec-p256,rsa-2048",
+	                "--format",
+	                "der",
+	                NULL);
+	target = g_file_read_link(link, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(target, ==, sim->slave);
+
+	g_assert_true(fst_device_identify(sim->device, NULL, &error));
+	g_assert_no_error(error);
+	info = fst_device_get_info(sim->device);
+	g_assert_cmpstr(info->uid, ==, "SIM-42");
+	g_assert_cmpstr(info->model, ==, "devsim-ecc");
+	g_assert_cmpuint(info->key_types, ==, FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_RSA_2048);
+	g_assert_cmpint(info->format, ==, FST_CRED_FORMAT_DER);
+	g_assert_cmpuint(info->capacity[FST_OBJECT_TRUST_ROOTS], ==, 3000);
+
+	/* a real key and CSR, the key never on the wire */
+	csr = fst_device_generate_csr(sim->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	{
+		const unsigned char *p = g_bytes_get_data(csr, NULL);
+		g_autoptr(X509_REQ) req = d2i_X509_REQ(NULL, &p, (long)g_bytes_get_size(csr));
+		g_assert_nonnull(req);
+		g_assert_cmpint(X509_REQ_verify(req, X509_REQ_get0_pubkey(req)), ==, 1);
+	}
+
+	g_assert_true(
+	    fst_device_write_object(sim->device, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_false(
+	    fst_device_write_object(sim->device, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_clear_error(&error);
+	sim_stop(sim);
+	/* the link goes with the simulator */
+	g_assert_false(g_file_test(link, G_FILE_TEST_EXISTS));
+
+	/* storage: private, and --dump gives the committed bytes */
+	g_assert_cmpint(g_stat(storage, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	dumped = sim_dump(storage, "device-cert", &status);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_true(g_bytes_equal(dumped, cert));
+	g_clear_pointer(&dumped, g_bytes_unref);
+	dumped = sim_dump(storage, "csr", &status);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_true(g_bytes_equal(dumped, csr));
+	g_clear_pointer(&dumped, g_bytes_unref);
+	dumped = sim_dump(storage, "trust-roots", &status);
+	g_assert_cmpint(status, ==, 1);
+	g_assert_cmpuint(g_bytes_get_size(dumped), ==, 0);
+
+	/* re-plugged: the device keeps what it had */
+	sim2 = sim_start("--uid", "SIM-42", "--storage", storage, NULL);
+	back = fst_device_read_object(sim2->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, cert));
+	sim_stop(sim2);
+
+	g_unlink(storage);
+	g_rmdir(tmp);
+}
+
+static void
+test_baud_throttle(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Sim) sim = NULL;
+	g_autoptr(GBytes) cert = make_data(2048);
+	gint64 start;
+	gint64 elapsed_ms;
+	guint64 bytes;
+
+	if (g_getenv("FST_DEVSIM") == NULL) {
+		g_test_skip("FST_DEVSIM is not set");
+		return;
+	}
+	sim = sim_start("--uid", "SLOW-1", "--baud", "115200", NULL);
+	fst_transport_set_baud_rate(sim->transport, 115200);
+	g_assert_true(fst_device_identify(sim->device, NULL, &error));
+	g_assert_no_error(error);
+	bytes = fst_transport_get_bytes_written(sim->transport) +
+	        fst_transport_get_bytes_read(sim->transport);
+	start = g_get_monotonic_time();
+	g_assert_true(
+	    fst_device_write_object(sim->device, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
+	g_assert_no_error(error);
+	elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+	bytes = fst_transport_get_bytes_written(sim->transport) +
+	        fst_transport_get_bytes_read(sim->transport) - bytes;
+	g_test_message("2 KiB at 115200 baud: %" G_GINT64_FORMAT " ms for %" G_GUINT64_FORMAT
+	               " wire bytes",
+	               elapsed_ms,
+	               bytes);
+	/* 2048 bytes + framing at 11520 bytes/s is at least 178 ms */
+	g_assert_cmpint(elapsed_ms, >=, 175);
+	g_assert_cmpint(elapsed_ms, <, 2000);
+	sim_stop(sim);
+}
+
+static void
+test_usage_errors(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GSubprocess) p = NULL;
+
+	if (g_getenv("FST_DEVSIM") == NULL) {
+		g_test_skip("FST_DEVSIM is not set");
+		return;
+	}
+	/* no --uid: usage error, exit 2, nothing served */
+	p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+	                     &error,
+	                     g_getenv("FST_DEVSIM"),
+	                     "--key-types",
+	                     "ec-p256",
+	                     NULL);
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_wait(p, NULL, &error));
+	g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 2);
+	g_clear_object(&p);
+	p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+	                     &error,
+	                     g_getenv("FST_DEVSIM"),
+	                     "--uid",
+	                     "X",
+	                     "--key-types",
+	                     "ec-p999",
+	                     NULL);
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_wait(p, NULL, &error));
+	g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 2);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/fst/fsp/devsim/contract", test_contract);
+	g_test_add_func("/fst/fsp/devsim/baud-throttle", test_baud_throttle);
+	g_test_add_func("/fst/fsp/devsim/usage-errors", test_usage_errors);
+	return g_test_run();
+}

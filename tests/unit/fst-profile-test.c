@@ -1,0 +1,384 @@
+#define G_LOG_DOMAIN "FstProfileTest"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "fst-error.h"
+#include "fst-profile.h"
+
+static const gchar *
+fst_test_templates_dir(void)
+{
+	const gchar *dir = g_getenv("FST_TEMPLATES_DIR");
+	return dir != NULL ? dir : FST_TEST_TEMPLATES_DIR;
+}
+
+static FstDeviceInfo *
+fst_test_device_info(const gchar *uid, const gchar *model, guint key_types)
+{
+	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
+	info->uid = g_strdup(uid);
+	info->model = g_strdup(model);
+	info->firmware = g_strdup("2.1.0");
+	info->key_types = key_types;
+	info->can_csr = TRUE;
+	return info;
+}
+
+/* a valid profile; tests replace one line to make it invalid */
+static const gchar *fst_test_good_profile = "[profile]\n"
+                                            "name=test\n"
+                                            "description=a test profile\n"
+                                            "models=devsim-*;board-?x\n"
+                                            "key-source=device-csr\n"
+                                            "key-types=ec-p384;ec-p256;rsa-2048\n"
+                                            "\n"
+                                            "[subject]\n"
+                                            "cn=thing-{model}_{uid}:{firmware}\n"
+                                            "o=Test Org\n"
+                                            "\n"
+                                            "[validity]\n"
+                                            "days=365\n"
+                                            "\n"
+                                            "[burn]\n"
+                                            "append-ca=true\n"
+                                            "\n"
+                                            "[trust]\n"
+                                            "endpoint=legacy\n"
+                                            "include-reserved=true\n"
+                                            "include-starfield=false\n";
+
+typedef struct {
+	gchar *dir;
+	gchar *path;
+} FstTestFixture;
+
+static void
+fst_test_setup(FstTestFixture *fx, gconstpointer user_data)
+{
+	(void)user_data;
+	fx->dir = g_dir_make_tmp("fst-profile-XXXXXX", NULL);
+	fx->path = g_build_filename(fx->dir, "test.profile", NULL);
+}
+
+static void
+fst_test_teardown(FstTestFixture *fx, gconstpointer user_data)
+{
+	(void)user_data;
+	g_remove(fx->path);
+	g_rmdir(fx->dir);
+	g_free(fx->path);
+	g_free(fx->dir);
+}
+
+/* writes the good profile with @from replaced by @to and loads it */
+static FstProfile *
+fst_test_load_variant(FstTestFixture *fx, const gchar *from, const gchar *to, GError **error)
+{
+	g_autoptr(GString) text = g_string_new(fst_test_good_profile);
+	if (from != NULL)
+		g_assert_cmpint(g_string_replace(text, from, to, 1), ==, 1);
+	g_assert_true(g_file_set_contents(fx->path, text->str, (gssize)text->len, NULL));
+	return fst_profile_load(fx->path, error);
+}
+
+static void
+fst_test_shipped(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) ecc =
+	    fst_profile_find(fst_test_templates_dir(), "aws-iot-ecc", &error);
+	g_autoptr(FstProfile) rsa = NULL;
+	g_autofree gchar *contents = NULL;
+	g_autofree gchar *sha = NULL;
+	gsize len = 0;
+	const FstTrustOptions *trust;
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(fst_profile_get_name(ecc), ==, "aws-iot-ecc");
+	g_assert_cmpuint(fst_profile_get_allowed_key_types(ecc), ==, FST_KEY_TYPE_EC_P256);
+	g_assert_cmpstr(fst_profile_get_subject_organization(ecc), ==, "Fleetstation Demo");
+	g_assert_cmpuint(fst_profile_get_validity_days(ecc), ==, 3650);
+	g_assert_false(fst_profile_get_append_ca(ecc));
+	g_assert_cmpint(fst_profile_get_key_source(ecc), ==, FST_KEY_SOURCE_DEVICE_CSR);
+	trust = fst_profile_get_trust_options(ecc);
+	g_assert_cmpint(trust->endpoint, ==, FST_TRUST_ENDPOINT_ATS);
+	g_assert_false(trust->include_reserved);
+	g_assert_false(trust->include_starfield);
+	g_assert_true(g_file_get_contents(fst_profile_get_path(ecc), &contents, &len, NULL));
+	sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)contents, len);
+	g_assert_cmpstr(fst_profile_get_content_sha256(ecc), ==, sha);
+	g_assert_cmpint(strlen(sha), ==, 64);
+
+	rsa = fst_profile_find(fst_test_templates_dir(), "aws-iot-rsa", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_profile_get_allowed_key_types(rsa), ==, FST_KEY_TYPE_RSA_2048);
+	g_assert_cmpstr(
+	    fst_profile_get_content_sha256(rsa), !=, fst_profile_get_content_sha256(ecc));
+}
+
+static void
+fst_test_find_errors(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) p1 =
+	    fst_profile_find(fst_test_templates_dir(), "../trust/roots", &error);
+	g_autoptr(FstProfile) p2 = NULL;
+
+	g_assert_null(p1);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+	p2 = fst_profile_find(fst_test_templates_dir(), "no-such-profile", &error);
+	g_assert_null(p2);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_nonnull(strstr(error->message, "no-such-profile.profile"));
+}
+
+static void
+fst_test_good(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
+	const FstTrustOptions *trust;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_cmpstr(fst_profile_get_description(profile), ==, "a test profile");
+	g_assert_true(fst_profile_get_append_ca(profile));
+	g_assert_cmpuint(fst_profile_get_validity_days(profile), ==, 365);
+	g_assert_cmpuint(fst_profile_get_allowed_key_types(profile),
+	                 ==,
+	                 FST_KEY_TYPE_EC_P384 | FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_RSA_2048);
+	trust = fst_profile_get_trust_options(profile);
+	g_assert_cmpint(trust->endpoint, ==, FST_TRUST_ENDPOINT_LEGACY);
+	g_assert_true(trust->include_reserved);
+	g_assert_false(trust->include_starfield);
+}
+
+typedef struct {
+	const gchar *from;
+	const gchar *to;
+	const gchar *expect; /* substring of the message */
+} FstTestBadCase;
+
+static void
+fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
+{
+	const FstTestBadCase cases[] = {
+	    {"days=365", "days=abc", "[validity] days (line 13): 'abc' is not a number"},
+	    {"days=365", "days=0", "[validity] days (line 13)"},
+	    {"days=365", "days=-5", "[validity] days (line 13)"},
+	    {"days=365", "days=99999999999999999999", "[validity] days (line 13)"},
+	    {"o=Test Org", "o=Test Org\ncolour=blue", "[subject] colour (line 11): unknown key"},
+	    {"[burn]", "[burnn]", "[burnn] (line 15): unknown group"},
+	    {"key-types=ec-p384;ec-p256;rsa-2048",
+	     "key-types=ec-p256;dsa-1024",
+	     "unknown key type 'dsa-1024'"},
+	    {"key-types=ec-p384;ec-p256;rsa-2048", "key-types=ec-p256;ec-p256", "listed twice"},
+	    {"key-types=ec-p384;ec-p256;rsa-2048", "key-types=", "[profile] key-types (line 6)"},
+	    {"cn=thing-{model}_{uid}:{firmware}", "cn={serial}", "unknown placeholder {serial}"},
+	    {"cn=thing-{model}_{uid}:{firmware}", "cn=a b {uid}", "contains ' '"},
+	    {"cn=thing-{model}_{uid}:{firmware}", "cn={uid", "without a closing"},
+	    {"append-ca=true",
+	     "append-ca=maybe",
+	     "[burn] append-ca (line 16): expected true or false"},
+	    {"endpoint=legacy", "endpoint=mqtt", "[trust] endpoint (line 19): 'mqtt' is not"},
+	    {"key-source=device-csr", "key-source=station", "[profile] key-source (line 5)"},
+	    {"name=test\n", "", "[profile] name is missing"},
+	    {"o=Test Org\n", "", "[subject] o is missing"},
+	    {"name=test", "name=../evil", "[profile] name (line 2)"},
+	    {"[profile]", "[profile\nbroken", "not a valid profile (INI syntax)"},
+	};
+
+	(void)user_data;
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstProfile) profile =
+		    fst_test_load_variant(fx, cases[i].from, cases[i].to, &error);
+		g_assert_null(profile);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_test_message("%s", error->message);
+		g_assert_true(g_str_has_prefix(error->message, fx->path));
+		if (strstr(error->message, cases[i].expect) == NULL)
+			g_test_message("case %u: expected '%s'", i, cases[i].expect);
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+	}
+}
+
+static void
+fst_test_render_cn(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("AB12", "devsim-ecc", FST_KEY_TYPE_EC_P256);
+	g_autofree gchar *cn = NULL;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_free(info->firmware);
+	info->firmware = g_strdup("2-1-0");
+	cn = fst_profile_render_subject_cn(profile, info, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(cn, ==, "thing-devsim-ecc_AB12:2-1-0");
+}
+
+static void
+fst_test_render_cn_bad(FstTestFixture *fx, gconstpointer user_data)
+{
+	const gchar *bad_uids[] = {"has space", "dot.ted", "", "slash/", "quote\"", NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile =
+	    fst_test_load_variant(fx, "cn=thing-{model}_{uid}:{firmware}", "cn={uid}", &error);
+	g_autofree gchar *long_uid = g_strnfill(129, 'a');
+	g_autofree gchar *max_uid = g_strnfill(128, 'a');
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info(max_uid, "devsim-ecc", FST_KEY_TYPE_EC_P256);
+	g_autofree gchar *cn = NULL;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	/* 128 characters is the most a thing name can have */
+	cn = fst_profile_render_subject_cn(profile, info, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(strlen(cn), ==, 128);
+	for (guint i = 0; bad_uids[i] != NULL; i++) {
+		g_autofree gchar *out = NULL;
+		g_free(info->uid);
+		info->uid = g_strdup(bad_uids[i]);
+		out = fst_profile_render_subject_cn(profile, info, &error);
+		g_assert_null(out);
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_nonnull(strstr(error->message, "not a valid AWS IoT thing name"));
+		g_assert_true(g_str_has_prefix(error->message, "device "));
+		g_clear_error(&error);
+	}
+	/* and the 129-character one */
+	g_free(info->uid);
+	info->uid = g_strdup(long_uid);
+	g_assert_null(fst_profile_render_subject_cn(profile, info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+}
+
+static void
+fst_test_check_device(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("U1", "devsim-ecc", FST_KEY_TYPE_EC_P256);
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_true(fst_profile_check_device(profile, info, &error));
+	g_assert_no_error(error);
+	g_free(info->model);
+	info->model = g_strdup("board-7x");
+	g_assert_true(fst_profile_check_device(profile, info, &error));
+
+	/* model mismatch */
+	g_free(info->model);
+	info->model = g_strdup("esp32-c3");
+	g_assert_false(fst_profile_check_device(profile, info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_true(g_str_has_prefix(error->message,
+	                               "device model esp32-c3 does not match profile test (models: "
+	                               "devsim-*;board-?x)"));
+	g_clear_error(&error);
+
+	/* no CSR support */
+	g_free(info->model);
+	info->model = g_strdup("devsim-ecc");
+	info->can_csr = FALSE;
+	g_assert_false(fst_profile_check_device(profile, info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "U1"));
+}
+
+static void
+fst_test_choose_key_type(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
+	g_autoptr(FstDeviceInfo) info = fst_test_device_info("U2", "devsim-ecc", 0);
+
+	(void)user_data;
+	g_assert_no_error(error);
+	/* the profile's order wins over the device's */
+	info->key_types = FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384 | FST_KEY_TYPE_RSA_2048;
+	g_assert_cmpint(
+	    fst_profile_choose_key_type(profile, info, &error), ==, FST_KEY_TYPE_EC_P384);
+	info->key_types = FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_RSA_2048;
+	g_assert_cmpint(
+	    fst_profile_choose_key_type(profile, info, &error), ==, FST_KEY_TYPE_EC_P256);
+	info->key_types = FST_KEY_TYPE_RSA_2048 | FST_KEY_TYPE_RSA_4096;
+	g_assert_cmpint(
+	    fst_profile_choose_key_type(profile, info, &error), ==, FST_KEY_TYPE_RSA_2048);
+	g_assert_no_error(error);
+
+	info->key_types = FST_KEY_TYPE_RSA_3072 | FST_KEY_TYPE_EC_P521;
+	g_assert_cmpint(fst_profile_choose_key_type(profile, info, &error), ==, FST_KEY_TYPE_NONE);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "can generate ec-p521,rsa-3072"));
+	g_assert_nonnull(strstr(error->message, "allows only ec-p256,ec-p384,rsa-2048"));
+}
+
+static void
+fst_test_thing_name(void)
+{
+	g_autofree gchar *s128 = g_strnfill(128, 'Z');
+	g_autofree gchar *s129 = g_strnfill(129, 'Z');
+	g_assert_true(fst_profile_is_thing_name("a:b_c-D9"));
+	g_assert_true(fst_profile_is_thing_name(s128));
+	g_assert_false(fst_profile_is_thing_name(s129));
+	g_assert_false(fst_profile_is_thing_name(""));
+	g_assert_false(fst_profile_is_thing_name(NULL));
+	g_assert_false(fst_profile_is_thing_name("a.b"));
+	g_assert_false(fst_profile_is_thing_name("\xc3\xa9"));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/fst/profile/load/shipped", fst_test_shipped);
+	g_test_add_func("/fst/profile/find/errors", fst_test_find_errors);
+	g_test_add("/fst/profile/load/good",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_good,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/rejects-bad-values",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_bad_values,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/render-cn/good",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_render_cn,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/render-cn/rejects-bad-thing-name",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_render_cn_bad,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/check-device",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_check_device,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/choose-key-type",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_choose_key_type,
+	           fst_test_teardown);
+	g_test_add_func("/fst/profile/thing-name", fst_test_thing_name);
+	return g_test_run();
+}
