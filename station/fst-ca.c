@@ -31,8 +31,8 @@
 #define FST_CA_SERIAL_LEN 20
 /* device clocks and the station clock disagree a little */
 #define FST_CA_CLOCK_SKEW_SECS (5 * 60)
-#define FST_CA_ROOT_YEARS 20
-#define FST_CA_ISSUING_YEARS 10
+#define FST_CA_ROOT_YEARS 25
+#define FST_CA_ISSUING_YEARS 20
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_BIT_STRING, ASN1_BIT_STRING_free)
@@ -385,7 +385,7 @@ fst_ca_write_cert(X509 *cert, const gchar *path, GError **error)
  * @passphrase: encrypts both private keys (must not be empty)
  * @error: (nullable): return location
  *
- * Makes a two-level demo PKI: a root CA (20 years) and an issuing CA (10 years,
+ * Makes a two-level demo PKI: a root CA (25 years) and an issuing CA (20 years,
  * pathlen 0), both ECDSA P-256, written as `root-ca.pem`, `root-ca.key`,
  * `issuing-ca.pem` and `issuing-ca.key` in @dir. The keys are encrypted
  * PKCS#8 (AES-256-CBC, PBKDF2-HMAC-SHA256) in files created mode 0600. Existing
@@ -631,7 +631,7 @@ fst_ca_check_chain(FstCa *self, const gchar *chain_path, GError **error)
  * certificate, the certificate is a CA with keyCertSign, and it is within its
  * validity period. A wrong passphrase, an expired CA or a mismatched key is
  * %FST_ERROR_CA_UNAVAILABLE; a file that is not a certificate
- * %FST_ERROR_CONFIG.
+ * %FST_ERROR_CONFIG; a key file that others can read %FST_ERROR_PERMISSION_DENIED.
  *
  * Returns: (transfer full): the CA, or %NULL with @error set
  */
@@ -732,6 +732,12 @@ fst_ca_load(const gchar *cert_path,
 	return g_steal_pointer(&self);
 }
 
+/**
+ * fst_ca_free:
+ * @self: (nullable) (transfer full): an #FstCa
+ *
+ * Frees the CA; the private key is wiped by OpenSSL as it is freed.
+ */
 void
 fst_ca_free(FstCa *self)
 {
@@ -997,7 +1003,8 @@ fst_ca_issue_from_csr(FstCa *self,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_SUPPORTED,
-		            "device %s sent a CSR for %s: refused",
+		            "device %s sent a CSR for %s: refused; the device must "
+		            "generate one of the profile's key types",
 		            uid,
 		            reason);
 		return NULL;
@@ -1008,7 +1015,8 @@ fst_ca_issue_from_csr(FstCa *self,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_SUPPORTED,
-		            "device %s sent a CSR for an %s key but profile %s allows only %s",
+		            "device %s sent a CSR for an %s key but profile %s allows only "
+		            "%s: check the device firmware or choose another profile",
 		            uid,
 		            fst_key_type_to_string(key_type),
 		            fst_profile_get_name(profile),

@@ -189,7 +189,6 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 
 	/* the root subset */
 	if (cap_roots > 0) {
-		g_autoptr(GPtrArray) ders = g_ptr_array_new();
 		plan->roots = fst_trust_select(fst_station_get_trust(run->station),
 					       fst_profile_get_trust_options(run->profile),
 					       info->validation,
@@ -200,11 +199,7 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 			g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
 			return FALSE;
 		}
-		for (guint i = 0; i < plan->roots->len; i++) {
-			const FstTrustRoot *root = g_ptr_array_index(plan->roots, i);
-			g_ptr_array_add(ders, root->der);
-		}
-		plan->roots_blob = fst_x509_bundle_encode(ders, info->format);
+		plan->roots_blob = fst_trust_roots_encode(plan->roots, info->format);
 		if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
 			g_set_error(error,
 				    FST_ERROR,

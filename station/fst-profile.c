@@ -194,6 +194,57 @@ fst_profile_parse_bool(GKeyFile *kf,
 	return TRUE;
 }
 
+/* reads a string value; a missing key gives NULL, a bad one (e.g. a broken
+ * escape sequence) an error naming the key */
+static gboolean
+fst_profile_get_string(GKeyFile *kf,
+                       const gchar *path,
+                       const gchar *contents,
+                       const gchar *group,
+                       const gchar *key,
+                       gchar **value,
+                       GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	*value = NULL;
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return TRUE;
+	/* GKeyFile can return a value and set an error, e.g. for an unknown escape */
+	*value = g_key_file_get_string(kf, group, key, &error_local);
+	if (*value == NULL || error_local != NULL) {
+		g_clear_pointer(value, g_free);
+		g_autofree gchar *where = fst_profile_where(path, contents, group, key);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CONFIG, "%s: %s", where, error_local->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_profile_get_string_list(GKeyFile *kf,
+                            const gchar *path,
+                            const gchar *contents,
+                            const gchar *group,
+                            const gchar *key,
+                            gchar ***value,
+                            GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	*value = NULL;
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return TRUE;
+	*value = g_key_file_get_string_list(kf, group, key, NULL, &error_local);
+	if (error_local != NULL) {
+		g_clear_pointer(value, g_strfreev);
+		g_autofree gchar *where = fst_profile_where(path, contents, group, key);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CONFIG, "%s: %s", where, error_local->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **error)
 {
@@ -274,7 +325,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	}
 
 	/* [profile] */
-	self->name = g_key_file_get_string(kf, "profile", "name", NULL);
+	if (!fst_profile_get_string(kf, path, contents, "profile", "name", &self->name, error))
+		return FALSE;
 	if (!fst_profile_is_valid_name(self->name)) {
 		g_autofree gchar *where = fst_profile_where(path, contents, "profile", "name");
 		g_set_error(error,
@@ -284,8 +336,12 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 		            where);
 		return FALSE;
 	}
-	self->description = g_key_file_get_string(kf, "profile", "description", NULL);
-	self->models = g_key_file_get_string_list(kf, "profile", "models", NULL, NULL);
+	if (!fst_profile_get_string(
+	        kf, path, contents, "profile", "description", &self->description, error))
+		return FALSE;
+	if (!fst_profile_get_string_list(
+	        kf, path, contents, "profile", "models", &self->models, error))
+		return FALSE;
 	if (self->models == NULL || self->models[0] == NULL) {
 		g_autofree gchar *where = fst_profile_where(path, contents, "profile", "models");
 		g_set_error(error,
@@ -295,10 +351,22 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 		            where);
 		return FALSE;
 	}
-	for (guint i = 0; self->models[i] != NULL; i++)
-		g_strstrip(self->models[i]);
+	for (guint i = 0; self->models[i] != NULL; i++) {
+		if (g_strstrip(self->models[i])[0] == '\0') {
+			g_autofree gchar *where =
+			    fst_profile_where(path, contents, "profile", "models");
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: a model pattern is empty",
+			            where);
+			return FALSE;
+		}
+	}
 
-	key_source = g_key_file_get_string(kf, "profile", "key-source", NULL);
+	if (!fst_profile_get_string(
+	        kf, path, contents, "profile", "key-source", &key_source, error))
+		return FALSE;
 	if (key_source != NULL && g_strcmp0(key_source, "device-csr") != 0) {
 		g_autofree gchar *where =
 		    fst_profile_where(path, contents, "profile", "key-source");
@@ -312,7 +380,9 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	}
 	self->key_source = FST_KEY_SOURCE_DEVICE_CSR;
 
-	key_types = g_key_file_get_string_list(kf, "profile", "key-types", NULL, NULL);
+	if (!fst_profile_get_string_list(
+	        kf, path, contents, "profile", "key-types", &key_types, error))
+		return FALSE;
 	for (guint i = 0; key_types != NULL && key_types[i] != NULL; i++) {
 		FstKeyType kt = fst_key_type_from_string(g_strstrip(key_types[i]));
 		g_autofree gchar *where = NULL;
@@ -351,7 +421,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	}
 
 	/* [subject] */
-	self->cn_template = g_key_file_get_string(kf, "subject", "cn", NULL);
+	if (!fst_profile_get_string(kf, path, contents, "subject", "cn", &self->cn_template, error))
+		return FALSE;
 	reason = fst_profile_check_cn_template(self->cn_template);
 	if (reason != NULL) {
 		g_autofree gchar *where = fst_profile_where(path, contents, "subject", "cn");
@@ -359,10 +430,10 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 		    error, FST_ERROR, FST_ERROR_CONFIG, "%s: the template %s", where, reason);
 		return FALSE;
 	}
-	self->organization = g_key_file_get_string(kf, "subject", "o", NULL);
+	if (!fst_profile_get_string(kf, path, contents, "subject", "o", &self->organization, error))
+		return FALSE;
 	if (self->organization[0] == '\0' ||
-	    g_utf8_strlen(self->organization, -1) > FST_PROFILE_ORGANIZATION_MAX ||
-	    !g_utf8_validate(self->organization, -1, NULL)) {
+	    g_utf8_strlen(self->organization, -1) > FST_PROFILE_ORGANIZATION_MAX) {
 		g_autofree gchar *where = fst_profile_where(path, contents, "subject", "o");
 		g_set_error(error,
 		            FST_ERROR,
@@ -374,7 +445,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	}
 
 	/* [validity] */
-	days = g_key_file_get_string(kf, "validity", "days", NULL);
+	if (!fst_profile_get_string(kf, path, contents, "validity", "days", &days, error))
+		return FALSE;
 	days_val = g_ascii_strtoull(days, &endptr, 10);
 	if (days[0] < '0' || days[0] > '9' || *endptr != '\0' || days_val == 0 ||
 	    days_val > FST_PROFILE_VALIDITY_DAYS_MAX) {
@@ -397,7 +469,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 
 	/* [trust] */
 	self->trust.endpoint = FST_TRUST_ENDPOINT_ATS;
-	endpoint = g_key_file_get_string(kf, "trust", "endpoint", NULL);
+	if (!fst_profile_get_string(kf, path, contents, "trust", "endpoint", &endpoint, error))
+		return FALSE;
 	if (g_strcmp0(endpoint, "legacy") == 0) {
 		self->trust.endpoint = FST_TRUST_ENDPOINT_LEGACY;
 	} else if (endpoint != NULL && g_strcmp0(endpoint, "ats") != 0) {
@@ -465,8 +538,9 @@ fst_profile_load(const gchar *path, GError **error)
 		            (guint)FST_PROFILE_MAX_SIZE);
 		return NULL;
 	}
-	if (memchr(contents, '\0', len) != NULL) {
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "%s is not a text file", path);
+	if (memchr(contents, '\0', len) != NULL || !g_utf8_validate(contents, (gssize)len, NULL)) {
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CONFIG, "%s is not a UTF-8 text file", path);
 		return NULL;
 	}
 	self->path = g_strdup(path);
@@ -521,6 +595,10 @@ fst_profile_find(const gchar *templates_dir, const gchar *name, GError **error)
 	return fst_profile_load(path, error);
 }
 
+/**
+ * fst_profile_free:
+ * @self: (nullable) (transfer full): an #FstProfile
+ */
 void
 fst_profile_free(FstProfile *self)
 {

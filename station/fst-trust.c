@@ -9,6 +9,8 @@
 
 #include "fst-trust.h"
 
+#include "fst-x509.h"
+
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -409,6 +411,13 @@ fst_trust_catalogue_load(const gchar *dir, GError **error)
 	return g_steal_pointer(&self);
 }
 
+/**
+ * fst_trust_catalogue_free:
+ * @self: (nullable) (transfer full): a catalogue
+ *
+ * Frees the catalogue and every root in it: arrays returned by
+ * fst_trust_select() must not outlive it.
+ */
 void
 fst_trust_catalogue_free(FstTrustCatalogue *self)
 {
@@ -487,32 +496,12 @@ fst_trust_root_encoded_size(const FstTrustRoot *root, FstCredFormat format)
 GBytes *
 fst_trust_roots_encode(GPtrArray *roots, FstCredFormat format)
 {
-	g_autoptr(GByteArray) buf = g_byte_array_new();
-
+	g_autoptr(GPtrArray) ders = g_ptr_array_sized_new(roots->len);
 	for (guint i = 0; i < roots->len; i++) {
 		const FstTrustRoot *root = g_ptr_array_index(roots, i);
-		gsize der_len = 0;
-		const guint8 *der = g_bytes_get_data(root->der, &der_len);
-		g_autofree gchar *b64 = NULL;
-		gsize b64_len;
-
-		if (format == FST_CRED_FORMAT_DER) {
-			g_byte_array_append(buf, der, (guint)der_len);
-			continue;
-		}
-		b64 = g_base64_encode(der, der_len);
-		b64_len = strlen(b64);
-		g_byte_array_append(
-		    buf, (const guint8 *)FST_TRUST_PEM_HEADER, strlen(FST_TRUST_PEM_HEADER));
-		for (gsize off = 0; off < b64_len; off += 64) {
-			g_byte_array_append(
-			    buf, (const guint8 *)b64 + off, (guint)MIN(64, b64_len - off));
-			g_byte_array_append(buf, (const guint8 *)"\n", 1);
-		}
-		g_byte_array_append(
-		    buf, (const guint8 *)FST_TRUST_PEM_FOOTER, strlen(FST_TRUST_PEM_FOOTER));
+		g_ptr_array_add(ders, root->der);
 	}
-	return g_byte_array_free_to_bytes(g_steal_pointer(&buf));
+	return fst_x509_bundle_encode(ders, format);
 }
 
 typedef struct {

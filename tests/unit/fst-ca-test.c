@@ -172,7 +172,7 @@ fst_test_demo_pki_files(void)
 		g_assert_null(strstr(contents, "BEGIN EC PRIVATE KEY"));
 	}
 
-	/* root: self-signed CA, 20 years; issuing: pathlen 0, signed by root, 10 years */
+	/* root: self-signed CA, 25 years; issuing: pathlen 0, signed by root, 20 years */
 	g_assert_cmpint(X509_self_signed(fst_test_root, 1), ==, 1);
 	g_assert_cmpint(X509_check_issued(fst_test_root, issuing), ==, X509_V_OK);
 	g_assert_cmpint(X509_get_version(issuing), ==, X509_VERSION_3);
@@ -200,16 +200,16 @@ fst_test_demo_pki_files(void)
 	    ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(issuing), X509_get0_notAfter(issuing)),
 	    ==,
 	    1);
-	g_assert_cmpint(days, >=, 3652);
-	g_assert_cmpint(days, <=, 3654);
+	g_assert_cmpint(days, >=, 7304);
+	g_assert_cmpint(days, <=, 7306);
 	g_assert_cmpint(ASN1_TIME_diff(&days,
 	                               &secs,
 	                               X509_get0_notBefore(fst_test_root),
 	                               X509_get0_notAfter(fst_test_root)),
 	                ==,
 	                1);
-	g_assert_cmpint(days, >=, 7304);
-	g_assert_cmpint(days, <=, 7306);
+	g_assert_cmpint(days, >=, 9131);
+	g_assert_cmpint(days, <=, 9133);
 	{
 		g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
 		BUF_MEM *mem = NULL;
@@ -265,6 +265,30 @@ fst_test_load_wrong_passphrase(void)
 	expected = g_strdup_printf("cannot decrypt the issuing CA key %s: wrong passphrase?", key);
 	g_assert_cmpstr(error->message, ==, expected);
 	g_assert_cmpint(ERR_peek_error(), ==, 0);
+}
+
+static void
+fst_test_load_key_readable(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-XXXXXX", NULL);
+	g_autofree gchar *cert = g_build_filename(fst_test_pki_dir, "issuing-ca.pem", NULL);
+	g_autofree gchar *key = g_build_filename(fst_test_pki_dir, "issuing-ca.key", NULL);
+	g_autofree gchar *copy = g_build_filename(dir, "issuing-ca.key", NULL);
+	g_autofree gchar *contents = NULL;
+	g_autoptr(FstSecret) pass = fst_test_passphrase();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	gsize len = 0;
+
+	/* a CA key others can read is refused, as ssh refuses such keys */
+	g_assert_true(g_file_get_contents(key, &contents, &len, NULL));
+	g_assert_true(g_file_set_contents(copy, contents, (gssize)len, NULL));
+	g_assert_cmpint(g_chmod(copy, 0644), ==, 0);
+	ca = fst_ca_load(cert, copy, NULL, pass, &error);
+	g_assert_null(ca);
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(error->message, "chmod 600"));
+	fst_test_rmrf(dir);
 }
 
 static void
@@ -653,7 +677,7 @@ fst_test_issue_rejects_past_ca(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstIssuedCert) issued = NULL;
 	const gchar *text = "[profile]\nname=long\nmodels=devsim-*\nkey-types=ec-p256\n"
-	                    "[subject]\ncn={uid}\no=Test\n[validity]\ndays=4000\n";
+	                    "[subject]\ncn={uid}\no=Test\n[validity]\ndays=7400\n";
 
 	g_assert_true(g_file_set_contents(path, text, -1, NULL));
 	profile = fst_profile_load(path, &error);
@@ -757,6 +781,7 @@ main(int argc, char **argv)
 	                fst_test_demo_pki_empty_passphrase);
 	g_test_add_func("/fst/ca/load/rejects-wrong-passphrase", fst_test_load_wrong_passphrase);
 	g_test_add_func("/fst/ca/load/rejects-key-mismatch", fst_test_load_key_mismatch);
+	g_test_add_func("/fst/ca/load/rejects-readable-key", fst_test_load_key_readable);
 	g_test_add_func("/fst/ca/load/rejects-wrong-chain", fst_test_load_wrong_chain);
 	g_test_add_func("/fst/ca/load/rejects-expired", fst_test_load_expired);
 	g_test_add_func("/fst/ca/load/rejects-not-a-ca", fst_test_load_not_a_ca);

@@ -188,6 +188,12 @@ fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	    {"o=Test Org\n", "", "[subject] o is missing"},
 	    {"name=test", "name=../evil", "[profile] name (line 2)"},
 	    {"[profile]", "[profile\nbroken", "not a valid profile (INI syntax)"},
+	    {"o=Test Org", "o=Test \\q", "[subject] o (line 10): "},
+	    {"o=Test Org", "o=Test \xc3", "is not a UTF-8 text file"},
+	    {"o=Test Org", "o=", "[subject] o (line 10): the organization must be"},
+	    {"models=devsim-*;board-?x",
+	     "models=devsim-*;;x",
+	     "[profile] models (line 4): a model pattern is empty"},
 	};
 
 	(void)user_data;
