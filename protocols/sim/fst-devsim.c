@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -168,6 +169,7 @@ fst_devsim_open_pty(int *master, int *slave, gchar **slave_path, GError **error)
 int
 main(int argc, char **argv)
 {
+	pid_t parent = getppid();
 	g_autofree gchar *uid = NULL;
 	g_autofree gchar *model = NULL;
 	g_autofree gchar *firmware = NULL;
@@ -304,6 +306,14 @@ main(int argc, char **argv)
 			return FST_DEVSIM_EXIT_USAGE;
 		}
 		return fst_devsim_dump(storage, dump);
+	}
+
+	/* a simulated device is unplugged with its station: if the thread that
+	 * started it dies (its process killed, even by SIGKILL), it goes too
+	 * instead of lingering; the parent may already be gone by now */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) {
+		g_printerr("the station that started this simulator is gone\n");
+		return FST_DEVSIM_EXIT_FAILURE;
 	}
 
 	/* configuration */
