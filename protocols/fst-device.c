@@ -253,6 +253,99 @@ fst_device_read_object(FstDevice *self,
 }
 
 /**
+ * fst_device_sign_challenge:
+ * @self: an #FstDevice
+ * @nonce: the station's random challenge (32 bytes for FSP)
+ * @message: (out) (transfer full): the exact bytes the device signed
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Asks the device to prove that it holds the private key of its key slot.
+ * The caller verifies the signature over @message with the public key of the
+ * certificate it issued, and checks that @message ends with @nonce.
+ *
+ * Returns: (transfer full): the signature, untrusted until verified; %NULL
+ * with %FST_ERROR_NOT_SUPPORTED when the device cannot sign
+ */
+GBytes *
+fst_device_sign_challenge(FstDevice *self,
+			  GBytes *nonce,
+			  GBytes **message,
+			  GCancellable *cancellable,
+			  GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	g_return_val_if_fail(nonce != NULL && message != NULL, NULL);
+	if (klass->sign_challenge == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "the device dialect cannot prove possession of a key");
+		return NULL;
+	}
+	return klass->sign_challenge(self, nonce, message, cancellable, error);
+}
+
+/**
+ * fst_device_put_key:
+ * @self: an #FstDevice
+ * @key_type: the type of @key
+ * @key: the private key, PKCS#8 DER
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Key-injection mode: stores a key the station made in the device key slot.
+ * The key is never logged; the dialect wipes its own copies.
+ *
+ * Returns: %TRUE when the device installed the key
+ */
+gboolean
+fst_device_put_key(FstDevice *self,
+		   FstKeyType key_type,
+		   const FstSecret *key,
+		   GCancellable *cancellable,
+		   GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+	if (klass->put_key == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "the device dialect cannot take a station-made key");
+		return FALSE;
+	}
+	return klass->put_key(self, key_type, key, cancellable, error);
+}
+
+/**
+ * fst_device_lock:
+ * @self: an #FstDevice
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Makes the device credentials read-only. Irreversible.
+ *
+ * Returns: %TRUE when the device is locked (also when it was already)
+ */
+gboolean
+fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
+	if (klass->lock == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "the device dialect cannot lock credentials");
+		return FALSE;
+	}
+	return klass->lock(self, cancellable, error);
+}
+
+/**
  * fst_device_get_transport:
  * @self: an #FstDevice
  *

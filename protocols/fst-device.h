@@ -2,6 +2,7 @@
 
 #include <gio/gio.h>
 
+#include "fst-secret.h"
 #include "fst-transport.h"
 
 G_BEGIN_DECLS
@@ -91,6 +92,10 @@ typedef struct {
 	/* capacity in bytes per FstObjectKind, 0 when the device has no such slot */
 	guint32 capacity[FST_OBJECT_LAST];
 	guint32 max_payload; /* negotiated FSP payload size */
+	gboolean can_sign;    /* proves possession of its key (sign_challenge) */
+	gboolean can_put_key; /* takes a key made by the station (put_key) */
+	gboolean can_lock;    /* credentials can be made read-only (lock) */
+	gboolean locked;      /* credentials are read-only already */
 } FstDeviceInfo;
 
 FstDeviceInfo *
@@ -111,6 +116,13 @@ G_DECLARE_DERIVABLE_TYPE(FstDevice, fst_device, FST, DEVICE, GObject)
  * @write_object: stores @data as @kind; atomic on the device side: either the
  *   whole new object replaces the old one or the old one stays
  * @read_object: reads back what @kind holds; %FST_ERROR_NOT_FOUND if nothing
+ * @sign_challenge: has the device sign @nonce with the key in its key slot;
+ *   returns the signature and sets @message to the exact bytes signed (the
+ *   dialect may put a domain prefix before the nonce); SHA-256 for every
+ *   key type, ECDSA signatures in DER, RSA PKCS#1 v1.5 (fst_ca_verify_challenge())
+ * @put_key: stores a station-made private key (PKCS#8 DER in @key) of
+ *   @key_type in the key slot; the dialect wipes every copy it makes
+ * @lock: makes the device credentials read-only for ever
  *
  * A device dialect (FSP today; nRF91 AT commands, USB vendor protocols later)
  * over an #FstTransport. The pipeline talks only to this class.
@@ -131,7 +143,18 @@ struct _FstDeviceClass {
 			       FstObjectKind kind,
 			       GCancellable *cancellable,
 			       GError **error);
-	gpointer padding[8];
+	GBytes *(*sign_challenge)(FstDevice *self,
+				  GBytes *nonce,
+				  GBytes **message,
+				  GCancellable *cancellable,
+				  GError **error);
+	gboolean (*put_key)(FstDevice *self,
+			    FstKeyType key_type,
+			    const FstSecret *key,
+			    GCancellable *cancellable,
+			    GError **error);
+	gboolean (*lock)(FstDevice *self, GCancellable *cancellable, GError **error);
+	gpointer padding[5];
 };
 
 gboolean
@@ -152,6 +175,20 @@ fst_device_read_object(FstDevice *self,
 		       FstObjectKind kind,
 		       GCancellable *cancellable,
 		       GError **error);
+GBytes *
+fst_device_sign_challenge(FstDevice *self,
+			  GBytes *nonce,
+			  GBytes **message,
+			  GCancellable *cancellable,
+			  GError **error);
+gboolean
+fst_device_put_key(FstDevice *self,
+		   FstKeyType key_type,
+		   const FstSecret *key,
+		   GCancellable *cancellable,
+		   GError **error);
+gboolean
+fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error);
 FstTransport *
 fst_device_get_transport(FstDevice *self);
 const FstDeviceInfo *

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "fst-config.h"
 #include "fst-error.h"
@@ -139,7 +140,11 @@ fst_demo_sim_start(const gchar *devsim,
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autofree gchar *storage = g_strdup_printf("%s/%s.bin", storage_dir, uid);
 	g_autofree gchar *baud = g_strdup_printf("%u", baud_rate);
+	g_autofree gchar *self_pid = g_strdup_printf("%d", (gint)getpid());
 	FstDemoSim *sim = g_new0(FstDemoSim, 1);
+
+	/* lets the simulator notice a station that died while it started */
+	g_subprocess_launcher_setenv(launcher, "FLEETSTATION_PARENT_PID", self_pid, TRUE);
 
 	sim->uid = g_strdup(uid);
 	sim->process = g_subprocess_launcher_spawn(launcher,

@@ -7,26 +7,42 @@
  *             chain and the root subset, and check that they fit the device
  *             before anything is issued
  *   keygen    the device makes its key and returns a CSR (the private key
- *             never leaves the device)
+ *             never leaves the device); with key-source=station-generated
+ *             the station makes the key instead (fst_ca_issue_with_station_key)
+ *             and, once the certificate is recorded, injects it first thing
+ *             in the burn step (PUT_KEY) and wipes its copy
  *   issue     verify the CSR, sign the certificate, and COMMIT IT TO THE
  *             DATABASE before a single byte of it goes to the device
  *   burn      write the certificate, the CA chain and the roots
- *   verify    read everything back and compare byte for byte
+ *   verify    read everything back and compare byte for byte, then the
+ *             proof of possession: the device signs a fresh random nonce
+ *             and the signature must verify with the public key of the
+ *             certificate just issued
  *   done      one transaction marks the certificate verified and the device
  *             provisioned
  *
  * Every step is an event row. A failure at any step marks the device failed
- * with the error, and a certificate that was issued stays in the database in
- * its last state, so nothing that reached a device is ever unknown.
+ * with the error. A certificate that was issued stays in the database, and
+ * once a device has failed after its certificate was issued (a burn cut
+ * short, a read-back that differs, a failed proof) that certificate is marked
+ * revoked: nothing that reached a device is ever unknown, and nothing a failed
+ * device holds is trusted. Provisioning the device again (same uid, same
+ * device row) makes a new key and certificate and completes it.
  */
 
 #define G_LOG_DOMAIN "FstPipeline"
 
 #include "fst-pipeline.h"
 
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
 #include "fst-error.h"
+#include "fst-openssl-common.h"
 #include "fst-x509.h"
 
+/* the size of the proof-of-possession nonce */
+#define FST_PIPELINE_NONCE_SIZE 32
 typedef struct {
 	FstStation *station;	   /* (unowned) */
 	const FstProfile *profile; /* (unowned) */
@@ -166,6 +182,28 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 			    info->uid);
 		return FALSE;
 	}
+	if (fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED) {
+		if (!info->can_put_key) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "profile %s injects a station-made key, and device %s cannot "
+				    "take one; choose a profile with key generation on the device",
+				    fst_profile_get_name(run->profile),
+				    info->uid);
+			return FALSE;
+		}
+		/* the database has no place for an escrowed key yet */
+		if (fst_profile_get_escrow_cert(run->profile) != NULL) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "profile %s asks for key escrow, which this station cannot "
+				    "record yet; remove escrow-certificate from the profile",
+				    fst_profile_get_name(run->profile));
+			return FALSE;
+		}
+	}
 	plan->key_type = fst_profile_choose_key_type(run->profile, info, error);
 	if (plan->key_type == FST_KEY_TYPE_NONE)
 		return FALSE;
@@ -273,6 +311,72 @@ fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **er
 	return TRUE;
 }
 
+/* proof of possession: the device signs a fresh nonce with the key in its
+ * key slot, and the signature must verify with the public key of the
+ * certificate issued to it; a device that only copied a CSR, or whose key
+ * was replaced since, fails here */
+static gboolean
+fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	guint8 nonce_buf[FST_PIPELINE_NONCE_SIZE];
+	g_autoptr(GBytes) nonce = NULL;
+	g_autoptr(GBytes) message = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GBytes) spki = NULL;
+	g_autoptr(X509) cert = NULL;
+	const guint8 *der;
+	gsize der_len = 0;
+	const guint8 *msg;
+	gsize msg_len = 0;
+	unsigned char *spki_der = NULL;
+	int spki_len;
+
+	if (RAND_bytes(nonce_buf, sizeof(nonce_buf)) != 1) {
+		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot draw a random challenge");
+		return FALSE;
+	}
+	nonce = g_bytes_new(nonce_buf, sizeof(nonce_buf));
+	sig = fst_device_sign_challenge(run->device, nonce, &message, run->cancellable, error);
+	if (sig == NULL) {
+		g_prefix_error(error, "proof of possession: ");
+		return FALSE;
+	}
+
+	/* the device signed its dialect's prefix and then exactly our nonce */
+	msg = g_bytes_get_data(message, &msg_len);
+	if (msg_len < sizeof(nonce_buf) ||
+	    memcmp(msg + msg_len - sizeof(nonce_buf), nonce_buf, sizeof(nonce_buf)) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "proof of possession: the signed message does not end with the "
+			    "challenge");
+		return FALSE;
+	}
+
+	/* the public key of the certificate just issued, and the CA's check */
+	der = g_bytes_get_data(cert_der, &der_len);
+	cert = d2i_X509(NULL, &der, (long)der_len);
+	spki_len = cert != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki_der) : -1;
+	if (spki_len <= 0) {
+		fst_error_set_openssl(error,
+				      FST_ERROR_INTERNAL,
+				      "proof of possession: cannot read the issued certificate");
+		return FALSE;
+	}
+	spki = g_bytes_new(spki_der, (gsize)spki_len);
+	OPENSSL_free(spki_der);
+	if (!fst_ca_verify_challenge(spki, message, sig, error)) {
+		g_prefix_error(error,
+			       "device %s failed the proof of possession for the certificate "
+			       "issued to it: ",
+			       info->uid);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 fst_run_all(FstRun *run, GError **error)
 {
@@ -287,6 +391,9 @@ fst_run_all(FstRun *run, GError **error)
 	g_autofree gchar *roots_names = NULL;
 	g_autofree gchar *roots_hashes = NULL;
 	g_autofree gchar *detail = NULL;
+	g_autoptr(FstSecret) device_key = NULL;
+	gboolean station_key =
+	    fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED;
 
 	/* connect */
 	fst_run_step(run, FST_STEP_CONNECT, 0.02, NULL);
@@ -327,27 +434,56 @@ fst_run_all(FstRun *run, GError **error)
 	if (!fst_run_step_done(run, detail, error))
 		return FALSE;
 
-	/* keygen */
+	/* keygen: on the device (a CSR), or in the station (key injection),
+	 * where the key exists only in wiped memory until the device has it */
 	fst_run_step(run, FST_STEP_KEYGEN, 0.15, fst_key_type_to_string(plan.key_type));
-	csr = fst_device_generate_csr(run->device, plan.key_type, run->cancellable, error);
-	if (csr == NULL)
-		return FALSE;
-	if (!fst_run_step_done(run, NULL, error))
-		return FALSE;
+	if (station_key) {
+		g_autoptr(GBytes) escrow = NULL;
+		issued = fst_ca_issue_with_station_key(fst_station_get_ca(run->station),
+						       run->profile,
+						       info,
+						       plan.key_type,
+						       NULL,
+						       &device_key,
+						       &escrow,
+						       error);
+		if (issued == NULL)
+			return FALSE;
+		/* refused at planning; never lose an escrow copy silently */
+		if (escrow != NULL) {
+			g_set_error_literal(error,
+					    FST_ERROR,
+					    FST_ERROR_INTERNAL,
+					    "the CA returned a key escrow that cannot be recorded");
+			return FALSE;
+		}
+		if (!fst_run_step_done(run, "station-generated key", error))
+			return FALSE;
+	} else {
+		csr = fst_device_generate_csr(run->device, plan.key_type, run->cancellable, error);
+		if (csr == NULL)
+			return FALSE;
+		if (!fst_run_step_done(run, NULL, error))
+			return FALSE;
+	}
 
 	/* issue, and commit before burning */
 	fst_run_step(run, FST_STEP_ISSUE, 0.35, NULL);
-	issued = fst_ca_issue_from_csr(fst_station_get_ca(run->station),
-				       run->profile,
-				       info,
-				       csr,
-				       error);
-	if (issued == NULL)
-		return FALSE;
+	if (!station_key) {
+		issued = fst_ca_issue_from_csr(fst_station_get_ca(run->station),
+					       run->profile,
+					       info,
+					       csr,
+					       error);
+		if (issued == NULL)
+			return FALSE;
+	}
 	{
 		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(run->station));
 		g_autofree gchar *issuer_sha256 = fst_x509_sha256_hex(ca_der);
 		g_autofree gchar *profile_name = g_strdup(fst_profile_get_name(run->profile));
+		g_autofree gchar *profile_sha256 =
+		    g_strdup(fst_profile_get_content_sha256(run->profile));
 		FstDbCert rec = {
 		    .serial_hex = issued->serial_hex,
 		    .der = issued->der,
@@ -358,6 +494,7 @@ fst_run_all(FstRun *run, GError **error)
 		    .not_after = issued->not_after,
 		    .issuer_sha256 = issuer_sha256,
 		    .profile = profile_name,
+		    .profile_sha256 = profile_sha256,
 		    .state = FST_CERT_STATE_ISSUED,
 		};
 		if (!fst_db_add_certificate(db, run->device_id, &rec, error))
@@ -390,8 +527,24 @@ fst_run_all(FstRun *run, GError **error)
 		return FALSE;
 	}
 
-	/* burn */
-	fst_run_step(run, FST_STEP_BURN, 0.45, fst_object_kind_to_string(FST_OBJECT_DEVICE_CERT));
+	/* burn: the injected key first (its certificate is recorded), wiped
+	 * from the station's memory as soon as the device has it */
+	if (device_key != NULL) {
+		gboolean ok;
+		fst_run_step(run, FST_STEP_BURN, 0.4, "device key");
+		ok = fst_device_put_key(
+		    run->device, plan.key_type, device_key, run->cancellable, error);
+		g_clear_pointer(&device_key, fst_secret_free);
+		if (!ok) {
+			g_prefix_error(error, "injecting the device key: ");
+			return FALSE;
+		}
+		fst_run_report(
+		    run, FST_STEP_BURN, 0.45, fst_object_kind_to_string(FST_OBJECT_DEVICE_CERT));
+	} else {
+		fst_run_step(
+		    run, FST_STEP_BURN, 0.45, fst_object_kind_to_string(FST_OBJECT_DEVICE_CERT));
+	}
 	if (!fst_run_burn(run,
 			  issued->serial_hex,
 			  FST_OBJECT_DEVICE_CERT,
@@ -435,7 +588,11 @@ fst_run_all(FstRun *run, GError **error)
 	if (plan.roots_blob != NULL &&
 	    !fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
-	if (!fst_run_step_done(run, "all objects read back identical", error))
+	fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
+	if (!fst_run_prove(run, issued->der, error))
+		return FALSE;
+	if (!fst_run_step_done(
+		run, "all objects read back identical, proof of possession verified", error))
 		return FALSE;
 
 	/* done: one transaction */
@@ -487,9 +644,20 @@ fst_pipeline_provision(FstStation *station,
 		FstDb *db = fst_station_get_db(station);
 		if (error->domain != FST_ERROR)
 			fst_error_convert_gio(&error);
-		/* the failed step and the device state; if even this fails the
-		 * database is gone, and the operator must hear it */
-		if (!fst_db_add_event(db,
+		/* the certificate of a failed device revoked, the failed step and
+		 * the device state; if even this fails the database is gone, and
+		 * the operator must hear it */
+		gboolean revoked = result->serial_hex != NULL &&
+				   fst_db_set_certificate_state(
+				       db, result->serial_hex, FST_CERT_STATE_REVOKED, &error_db);
+		if (revoked) {
+			gchar *msg = g_strdup_printf(
+			    "%s; its certificate %s is revoked", error->message, result->serial_hex);
+			g_free(error->message);
+			error->message = msg;
+		}
+		if ((result->serial_hex != NULL && !revoked) ||
+		    !fst_db_add_event(db,
 				      run.device_id,
 				      fst_step_to_string(run.step),
 				      run.step_started_us,

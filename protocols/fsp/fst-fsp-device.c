@@ -12,6 +12,7 @@
 
 #include "fst-error.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 struct _FstFspDevice {
@@ -22,6 +23,9 @@ struct _FstFspDevice {
 	guint retries;
 	guint n_retransmissions;
 	guint32 csr_capacity;
+	/* the last LIST answer, while no request that can change storage was
+	 * sent since: reading back three objects then costs one LIST, not three */
+	GArray *list_cache; /* (owned) (nullable) (element-type FstFspObjectInfo) */
 	FstFspDecoder dec;
 	guint8 *rx_buf; /* (owned): FST_FSP_ENCODED_MAX(FST_FSP_MAX_PAYLOAD_LIMIT) */
 };
@@ -77,6 +81,26 @@ fst_fsp_device_dump(const gchar *what, guint8 cmd, const guint8 *buf, gsize len)
 	        str->str);
 }
 
+/* a buffer that is wiped when freed: frames may carry key material (PUT_KEY) */
+typedef GByteArray FstFspWipedBuf;
+
+static FstFspWipedBuf *
+fst_fsp_wiped_buf_new(gsize n)
+{
+	GByteArray *buf = g_byte_array_sized_new((guint)n);
+	g_byte_array_set_size(buf, (guint)n);
+	memset(buf->data, 0, n);
+	return buf;
+}
+
+static void
+fst_fsp_wiped_buf_free(FstFspWipedBuf *buf)
+{
+	OPENSSL_cleanse(buf->data, buf->len);
+	g_byte_array_unref(buf);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstFspWipedBuf, fst_fsp_wiped_buf_free)
+
 /* wire time of @n bytes at the port's baud rate, 10 bits a byte */
 static guint
 fst_fsp_device_wire_ms(FstFspDevice *self, gsize n)
@@ -105,13 +129,16 @@ fst_fsp_device_transact(FstFspDevice *self,
 	FstFspPacket pkt = {
 	    .version = FST_FSP_VERSION, .type = cmd, .len = (guint16)req_len, .payload = req};
 	gsize tx_cap = FST_FSP_ENCODED_MAX(req_len) + 1;
-	g_autofree guint8 *tx = g_malloc(tx_cap);
+	g_autoptr(FstFspWipedBuf) tx_mem = fst_fsp_wiped_buf_new(tx_cap);
+	guint8 *tx = tx_mem->data;
 	gsize tx_len;
 	guint timeout_ms;
 	guint n_corrupt = 0;
 
 	g_return_val_if_fail(req_len <= self->max_payload, NULL);
 	pkt.seq = ++self->seq;
+	if (cmd != FST_FSP_CMD_LIST && cmd != FST_FSP_CMD_READ)
+		g_clear_pointer(&self->list_cache, g_array_unref);
 
 	/* a leading delimiter ends any partial frame the device's decoder holds */
 	tx[0] = 0x00;
@@ -294,6 +321,15 @@ fst_fsp_device_check_status(
 		advice = "the device could not generate a key; retry, and set the device aside "
 		         "if it fails again";
 		break;
+	case FST_FSP_STATUS_NO_KEY:
+		code = FST_ERROR_NOT_FOUND;
+		advice = "the device has no key yet; generate or inject one first";
+		break;
+	case FST_FSP_STATUS_BAD_KEY:
+		code = FST_ERROR_INVALID_DATA;
+		advice = "the device refused the key: it does not parse or is not of the type "
+		         "announced";
+		break;
 	case FST_FSP_STATUS_INTERNAL:
 	case FST_FSP_STATUS_STORAGE_FAILED:
 		code = FST_ERROR_INTERNAL;
@@ -410,8 +446,16 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 		case FST_FSP_TAG_VALIDATION:
 			tmp.validation = fst_fsp_read_u32(&v) & 0x7u;
 			break;
-		case FST_FSP_TAG_CAPS:
-			tmp.can_csr = (fst_fsp_read_u32(&v) & FST_FSP_CAP_CSR) != 0;
+		case FST_FSP_TAG_CAPS: {
+			guint32 caps = fst_fsp_read_u32(&v);
+			tmp.can_csr = (caps & FST_FSP_CAP_CSR) != 0;
+			tmp.can_sign = (caps & FST_FSP_CAP_SIGN) != 0;
+			tmp.can_put_key = (caps & FST_FSP_CAP_PUT_KEY) != 0;
+			tmp.can_lock = (caps & FST_FSP_CAP_LOCK) != 0;
+			break;
+		}
+		case FST_FSP_TAG_STATE:
+			tmp.locked = (fst_fsp_read_u32(&v) & FST_FSP_STATE_LOCKED) != 0;
 			break;
 		case FST_FSP_TAG_FORMAT: {
 			guint8 format = fst_fsp_read_u8(&v);
@@ -884,6 +928,24 @@ fst_fsp_device_write_object(
 			return FALSE;
 		if (!fst_fsp_device_check_status(
 		        self, FST_FSP_CMD_WRITE, wresp, what, &error_local)) {
+			/* the device forgot the first part: it was reset or rebooted */
+			if (offset > 0 &&
+			    g_bytes_get_size(wresp) == 1 &&
+			    ((const guint8 *)g_bytes_get_data(wresp, NULL))[0] ==
+			        FST_FSP_STATUS_BAD_OFFSET) {
+				g_set_error(error,
+				            FST_ERROR,
+				            FST_ERROR_DISCONNECTED,
+				            "%s: device %s lost the partly written %s at offset "
+				            "%" G_GSIZE_FORMAT
+				            " (it was reset or rebooted); it keeps its previous "
+				            "objects: provision it again",
+				            fst_fsp_device_port(self),
+				            info->uid,
+				            what,
+				            offset);
+				return FALSE;
+			}
 			if (g_error_matches(error_local, FST_ERROR, FST_ERROR_STORAGE_FULL))
 				g_prefix_error(&error_local,
 				               "writing %" G_GSIZE_FORMAT
@@ -951,8 +1013,12 @@ fst_fsp_device_list(FstFspDevice *self, GCancellable *cancellable, GError **erro
 		return NULL;
 	buf = g_bytes_get_data(resp, &len);
 	objs = fst_fsp_parse_list(buf + 1, len - 1, error);
-	if (objs == NULL)
+	if (objs == NULL) {
 		g_prefix_error(error, "%s: listing objects: ", fst_fsp_device_port(self));
+		return NULL;
+	}
+	g_clear_pointer(&self->list_cache, g_array_unref);
+	self->list_cache = g_array_ref(objs);
 	return objs;
 }
 
@@ -1005,7 +1071,8 @@ fst_fsp_device_read_object(FstDevice *device,
 	}
 	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
 		return NULL;
-	objs = fst_fsp_device_list(self, cancellable, error);
+	objs = self->list_cache != NULL ? g_array_ref(self->list_cache)
+	                                : fst_fsp_device_list(self, cancellable, error);
 	if (objs == NULL)
 		return NULL;
 	for (guint i = 0; i < objs->len; i++) {
@@ -1057,6 +1124,198 @@ fst_fsp_device_read_object(FstDevice *device,
 	return g_steal_pointer(&data);
 }
 
+static GBytes *
+fst_fsp_device_sign_challenge(FstDevice *device,
+                              GBytes *nonce,
+                              GBytes **message,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+	FstFspDevice *self = FST_FSP_DEVICE(device);
+	const FstDeviceInfo *info;
+	g_autoptr(GBytes) resp = NULL;
+	g_autoptr(GByteArray) msg = NULL;
+	GBytes *sig;
+	const guint8 *buf;
+	gsize len = 0;
+	guint32 sig_len;
+
+	if (g_bytes_get_size(nonce) != FST_FSP_NONCE_SIZE) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "an FSP challenge is %u bytes, not %" G_GSIZE_FORMAT,
+		            FST_FSP_NONCE_SIZE,
+		            g_bytes_get_size(nonce));
+		return NULL;
+	}
+	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
+		return NULL;
+	info = fst_device_get_info(device);
+	if (!info->can_sign) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: device %s cannot prove possession of its key (no SIGN_CHALLENGE); "
+		            "update its firmware",
+		            fst_fsp_device_port(self),
+		            info->uid);
+		return NULL;
+	}
+	resp = fst_fsp_device_transact(self,
+	                               FST_FSP_CMD_SIGN_CHALLENGE,
+	                               g_bytes_get_data(nonce, NULL),
+	                               FST_FSP_NONCE_SIZE,
+	                               16,
+	                               FST_FSP_PROC_KEYGEN_EC,
+	                               cancellable,
+	                               error);
+	if (resp == NULL)
+		return NULL;
+	if (!fst_fsp_device_check_status(
+	        self, FST_FSP_CMD_SIGN_CHALLENGE, resp, "proof of possession", error))
+		return NULL;
+	buf = g_bytes_get_data(resp, &len);
+	if (len < 5) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "%s: the SIGN_CHALLENGE answer has no signature length; the device "
+		            "firmware does not follow FSP v1",
+		            fst_fsp_device_port(self));
+		return NULL;
+	}
+	sig_len = fst_fsp_get_u32(buf + 1);
+	if (sig_len == 0 || sig_len > FST_FSP_DEVICE_SIGNATURE_MAX) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s: the device announced a signature of %u bytes, allowed 1..%u; the "
+		            "device firmware is faulty",
+		            fst_fsp_device_port(self),
+		            sig_len,
+		            FST_FSP_DEVICE_SIGNATURE_MAX);
+		return NULL;
+	}
+	sig = fst_fsp_device_read_raw(self,
+	                              FST_FSP_OBJ_SIGNATURE,
+	                              "signature",
+	                              sig_len,
+	                              FST_FSP_DEVICE_SIGNATURE_MAX,
+	                              cancellable,
+	                              error);
+	if (sig == NULL)
+		return NULL;
+	msg = g_byte_array_sized_new(FST_FSP_POP_MESSAGE_LEN);
+	g_byte_array_append(msg, (const guint8 *)FST_FSP_POP_PREFIX, FST_FSP_POP_PREFIX_LEN);
+	g_byte_array_append(msg, g_bytes_get_data(nonce, NULL), FST_FSP_NONCE_SIZE);
+	*message = g_byte_array_free_to_bytes(g_steal_pointer(&msg));
+	return sig;
+}
+
+static gboolean
+fst_fsp_device_put_key(FstDevice *device,
+                       FstKeyType key_type,
+                       const FstSecret *key,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+	FstFspDevice *self = FST_FSP_DEVICE(device);
+	const FstDeviceInfo *info;
+	gsize len = 0;
+	const guint8 *buf = fst_secret_get_data(key, &len);
+	gsize chunk;
+	gsize offset = 0;
+	g_autoptr(FstFspWipedBuf) req = NULL;
+	guint8 *req_buf;
+
+	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
+		return FALSE;
+	info = fst_device_get_info(device);
+	if (!info->can_put_key || (info->key_types & key_type) == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: device %s does not take a station-made %s key; choose a profile "
+		            "with key generation on the device",
+		            fst_fsp_device_port(self),
+		            info->uid,
+		            fst_key_type_to_string(key_type));
+		return FALSE;
+	}
+	if (len == 0 || len > FST_FSP_PUT_KEY_MAX) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "a key of %" G_GSIZE_FORMAT " bytes cannot be sent over FSP (1..%u)",
+		            len,
+		            FST_FSP_PUT_KEY_MAX);
+		return FALSE;
+	}
+	/* the request buffer holds key bytes: an FstSecret, wiped when freed */
+	req = fst_fsp_wiped_buf_new(self->max_payload);
+	req_buf = req->data;
+	chunk = self->max_payload - FST_FSP_PUT_KEY_HDR;
+	do {
+		gsize n = MIN(chunk, len - offset);
+		g_autoptr(GBytes) resp = NULL;
+		fst_fsp_put_u32(req_buf, key_type);
+		fst_fsp_put_u32(req_buf + 4, (guint32)offset);
+		fst_fsp_put_u32(req_buf + 8, (guint32)len);
+		memcpy(req_buf + FST_FSP_PUT_KEY_HDR, buf + offset, n);
+		resp = fst_fsp_device_transact(self,
+		                               FST_FSP_CMD_PUT_KEY,
+		                               req_buf,
+		                               FST_FSP_PUT_KEY_HDR + n,
+		                               16,
+		                               FST_FSP_PROC_COMMIT,
+		                               cancellable,
+		                               error);
+		if (resp == NULL)
+			return FALSE;
+		if (!fst_fsp_device_check_status(
+		        self, FST_FSP_CMD_PUT_KEY, resp, fst_key_type_to_string(key_type), error))
+			return FALSE;
+		offset += n;
+	} while (offset < len);
+	return TRUE;
+}
+
+static gboolean
+fst_fsp_device_lock(FstDevice *device, GCancellable *cancellable, GError **error)
+{
+	FstFspDevice *self = FST_FSP_DEVICE(device);
+	const FstDeviceInfo *info;
+	guint8 req[4];
+	g_autoptr(GBytes) resp = NULL;
+
+	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
+		return FALSE;
+	info = fst_device_get_info(device);
+	if (!info->can_lock) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: device %s cannot lock its credentials; choose a profile without "
+		            "locking",
+		            fst_fsp_device_port(self),
+		            info->uid);
+		return FALSE;
+	}
+	fst_fsp_put_u32(req, FST_FSP_LOCK_MAGIC);
+	resp = fst_fsp_device_transact(self,
+	                               FST_FSP_CMD_LOCK,
+	                               req,
+	                               sizeof(req),
+	                               16,
+	                               FST_FSP_PROC_COMMIT,
+	                               cancellable,
+	                               error);
+	if (resp == NULL)
+		return FALSE;
+	return fst_fsp_device_check_status(self, FST_FSP_CMD_LOCK, resp, "credentials", error);
+}
+
 /**
  * fst_fsp_device_set_timeout:
  * @self: an #FstFspDevice
@@ -1099,6 +1358,7 @@ static void
 fst_fsp_device_finalize(GObject *object)
 {
 	FstFspDevice *self = FST_FSP_DEVICE(object);
+	g_clear_pointer(&self->list_cache, g_array_unref);
 	g_free(self->rx_buf);
 	G_OBJECT_CLASS(fst_fsp_device_parent_class)->finalize(object);
 }
@@ -1127,6 +1387,9 @@ fst_fsp_device_class_init(FstFspDeviceClass *klass)
 	device_class->generate_csr = fst_fsp_device_generate_csr;
 	device_class->write_object = fst_fsp_device_write_object;
 	device_class->read_object = fst_fsp_device_read_object;
+	device_class->sign_challenge = fst_fsp_device_sign_challenge;
+	device_class->put_key = fst_fsp_device_put_key;
+	device_class->lock = fst_fsp_device_lock;
 }
 
 /**

@@ -14,6 +14,8 @@ G_DECLARE_FINAL_TYPE(FstFspDevice, fst_fsp_device, FST, FSP_DEVICE, FstDevice)
 #define FST_FSP_DEVICE_DEFAULT_RETRIES 3u
 /* the largest CSR the station accepts from a device */
 #define FST_FSP_DEVICE_CSR_MAX 8192u
+/* the largest proof-of-possession signature the station accepts */
+#define FST_FSP_DEVICE_SIGNATURE_MAX 1024u
 /* the largest object the station reads back */
 #define FST_FSP_DEVICE_OBJECT_MAX (1024u * 1024u)
 

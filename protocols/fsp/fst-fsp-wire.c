@@ -551,6 +551,10 @@ fst_fsp_status_to_string(uint8_t status)
 		return "unsupported protocol version";
 	case FST_FSP_STATUS_STORAGE_FAILED:
 		return "storage failed";
+	case FST_FSP_STATUS_NO_KEY:
+		return "no key";
+	case FST_FSP_STATUS_BAD_KEY:
+		return "bad key";
 	default:
 		break;
 	}

@@ -53,7 +53,8 @@ typedef enum {
 	FST_FSP_CMD_READ = 0x05,
 	FST_FSP_CMD_LIST = 0x06,
 	FST_FSP_CMD_ERASE = 0x07,
-	/* reserved for later issues; the v1 SDK answers UNSUPPORTED */
+	/* optional commands: a device without the matching FST_FSP_CAP_* bit
+	 * answers UNSUPPORTED */
 	FST_FSP_CMD_SIGN_CHALLENGE = 0x08,
 	FST_FSP_CMD_PUT_KEY = 0x09,
 	FST_FSP_CMD_LOCK = 0x0a,
@@ -80,6 +81,8 @@ typedef enum {
 	FST_FSP_STATUS_READ_ONLY = 0x0c,
 	FST_FSP_STATUS_BAD_VERSION = 0x0d,
 	FST_FSP_STATUS_STORAGE_FAILED = 0x0e,
+	FST_FSP_STATUS_NO_KEY = 0x0f,  /* SIGN_CHALLENGE: the key slot is empty */
+	FST_FSP_STATUS_BAD_KEY = 0x10, /* PUT_KEY: the key does not parse or match its type */
 } FstFspStatus;
 
 /**
@@ -92,6 +95,7 @@ typedef enum {
 	FST_FSP_OBJ_CA_CHAIN = 0x02,
 	FST_FSP_OBJ_TRUST_ROOTS = 0x03,
 	FST_FSP_OBJ_CSR = 0x10,
+	FST_FSP_OBJ_SIGNATURE = 0x11,
 } FstFspObjectId;
 
 /* object flags in HELLO and LIST */
@@ -115,9 +119,30 @@ typedef enum {
 	FST_FSP_TAG_FORMAT = 0x08,           /* u8, 0 = PEM, 1 = DER */
 	FST_FSP_TAG_MAX_PAYLOAD = 0x09,      /* u16 */
 	FST_FSP_TAG_OBJECT = 0x0a,           /* id u8, flags u8, capacity u32, length u32 */
+	FST_FSP_TAG_STATE = 0x0b,            /* u32, FST_FSP_STATE_* bits */
 } FstFspTag;
 
-#define FST_FSP_CAP_CSR 0x01u /* builds a CSR for its own key */
+#define FST_FSP_CAP_CSR 0x01u     /* builds a CSR for its own key */
+#define FST_FSP_CAP_SIGN 0x02u    /* SIGN_CHALLENGE: proves possession of its key */
+#define FST_FSP_CAP_PUT_KEY 0x04u /* PUT_KEY: takes a key made by the station */
+#define FST_FSP_CAP_LOCK 0x08u    /* LOCK: credentials can be made read-only */
+
+#define FST_FSP_STATE_LOCKED 0x01u /* LOCK was executed: no more changes */
+
+/* SIGN_CHALLENGE: the station's nonce, and the message the device signs:
+ * FST_FSP_POP_PREFIX (without its NUL) followed by the nonce, so that a
+ * device never signs bytes a station chose freely */
+#define FST_FSP_NONCE_SIZE 32u
+#define FST_FSP_POP_PREFIX "FSP1 proof of possession\n"
+#define FST_FSP_POP_PREFIX_LEN (sizeof(FST_FSP_POP_PREFIX) - 1u)
+#define FST_FSP_POP_MESSAGE_LEN (FST_FSP_POP_PREFIX_LEN + FST_FSP_NONCE_SIZE)
+
+/* PUT_KEY: the largest key (PKCS#8 DER) a device must accept */
+#define FST_FSP_PUT_KEY_MAX 4096u
+#define FST_FSP_PUT_KEY_HDR 12u /* key_type u32, offset u32, total u32 */
+
+/* LOCK: the request must carry this u32, so that no stray frame locks a device */
+#define FST_FSP_LOCK_MAGIC 0x4b434f4cu /* "LOCK" little-endian */
 
 #define FST_FSP_STRING_MAX 64u
 #define FST_FSP_MAX_OBJECTS 8u

@@ -38,6 +38,13 @@ fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identit
 		return -1;
 	if ((identity->caps & FST_FSP_CAP_CSR) != 0 && hal->keygen == NULL)
 		return -1;
+	if ((identity->caps & FST_FSP_CAP_SIGN) != 0 && hal->sign == NULL)
+		return -1;
+	if ((identity->caps & FST_FSP_CAP_PUT_KEY) != 0 && hal->put_key == NULL)
+		return -1;
+	if ((identity->caps & FST_FSP_CAP_LOCK) != 0 &&
+	    (hal->lock == NULL || hal->is_locked == NULL))
+		return -1;
 	if (!fst_dev_string_ok(identity->uid, 1) || !fst_dev_string_ok(identity->model, 0) ||
 	    !fst_dev_string_ok(identity->firmware, 0))
 		return -1;
@@ -79,6 +86,14 @@ fst_dev_find_object(const FstDevCtx *ctx, uint8_t id)
 	return NULL;
 }
 
+static int
+fst_dev_locked(const FstDevCtx *ctx)
+{
+	if ((ctx->identity->caps & FST_FSP_CAP_LOCK) == 0)
+		return 0;
+	return ctx->hal->is_locked(ctx->hal->user) != 0;
+}
+
 /* each handler reads its request from @req and writes the response payload
  * after the status byte into @resp; it returns the status */
 
@@ -95,9 +110,11 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	if (version < FST_FSP_VERSION)
 		return FST_FSP_STATUS_BAD_VERSION;
 
-	/* a new session: forget half-written objects */
+	/* a new session: forget half-written objects and keys */
 	ctx->staged_id = 0;
 	ctx->staged_len = 0;
+	ctx->key_len = 0;
+	ctx->key_total = 0;
 	ctx->max_payload = station_max < own_max ? station_max : own_max;
 	resp->len = ctx->max_payload;
 
@@ -112,6 +129,8 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	fst_fsp_tlv_put_u32(resp, FST_FSP_TAG_CAPS, id->caps);
 	fst_fsp_tlv_put_u8(resp, FST_FSP_TAG_FORMAT, id->format);
 	fst_fsp_tlv_put_u16(resp, FST_FSP_TAG_MAX_PAYLOAD, own_max);
+	fst_fsp_tlv_put_u32(
+	    resp, FST_FSP_TAG_STATE, fst_dev_locked(ctx) ? FST_FSP_STATE_LOCKED : 0u);
 	for (uint8_t i = 0; i < id->n_objects; i++) {
 		uint8_t v[10];
 		uint32_t len = 0;
@@ -142,6 +161,8 @@ fst_dev_cmd_keygen(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	if ((ctx->identity->caps & FST_FSP_CAP_CSR) == 0 ||
 	    (ctx->identity->key_types & key_type) == 0)
 		return FST_FSP_STATUS_UNSUPPORTED;
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_LOCKED;
 	rc = ctx->hal->keygen(ctx->hal->user, key_type, &csr_len);
 	if (rc != FST_FSP_STATUS_OK)
 		return (uint8_t)rc;
@@ -166,6 +187,8 @@ fst_dev_cmd_write(FstDevCtx *ctx, FstFspCursor *req)
 		return FST_FSP_STATUS_NOT_FOUND;
 	if (obj->flags & FST_FSP_OBJ_FLAG_READ_ONLY)
 		return FST_FSP_STATUS_READ_ONLY;
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_LOCKED;
 	if (offset == 0) {
 		ctx->staged_id = 0;
 		rc = ctx->hal->stage_begin(ctx->hal->user, id);
@@ -209,6 +232,8 @@ fst_dev_cmd_commit(FstDevCtx *ctx, FstFspCursor *req)
 		return FST_FSP_STATUS_NOT_FOUND;
 	if (obj->flags & FST_FSP_OBJ_FLAG_READ_ONLY)
 		return FST_FSP_STATUS_READ_ONLY;
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_LOCKED;
 	if (total > obj->capacity)
 		return FST_FSP_STATUS_STORAGE_FULL;
 	if (ctx->staged_id != id || ctx->staged_len != total)
@@ -304,9 +329,93 @@ fst_dev_cmd_erase(FstDevCtx *ctx, FstFspCursor *req)
 		return FST_FSP_STATUS_NOT_FOUND;
 	if (obj->flags & FST_FSP_OBJ_FLAG_READ_ONLY)
 		return FST_FSP_STATUS_READ_ONLY;
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_LOCKED;
 	if (ctx->staged_id == id)
 		ctx->staged_id = 0;
 	return (uint8_t)ctx->hal->obj_erase(ctx->hal->user, id);
+}
+
+static uint8_t
+fst_dev_cmd_sign_challenge(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
+{
+	const uint8_t *nonce = fst_fsp_read_bytes(req, FST_FSP_NONCE_SIZE);
+	uint8_t msg[FST_FSP_POP_MESSAGE_LEN];
+	uint32_t sig_len = 0;
+	int rc;
+
+	if ((ctx->identity->caps & FST_FSP_CAP_SIGN) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (req->error)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	/* the device signs its own prefix and the nonce, never free bytes */
+	memcpy(msg, FST_FSP_POP_PREFIX, FST_FSP_POP_PREFIX_LEN);
+	memcpy(msg + FST_FSP_POP_PREFIX_LEN, nonce, FST_FSP_NONCE_SIZE);
+	rc = ctx->hal->sign(ctx->hal->user, msg, sizeof(msg), &sig_len);
+	if (rc != FST_FSP_STATUS_OK)
+		return (uint8_t)rc;
+	fst_fsp_write_u32(resp, sig_len);
+	return FST_FSP_STATUS_OK;
+}
+
+static uint8_t
+fst_dev_cmd_put_key(FstDevCtx *ctx, FstFspCursor *req)
+{
+	uint32_t key_type = fst_fsp_read_u32(req);
+	uint32_t offset = fst_fsp_read_u32(req);
+	uint32_t total = fst_fsp_read_u32(req);
+	size_t n = fst_fsp_cursor_remaining(req);
+	const uint8_t *data = fst_fsp_read_bytes(req, n);
+	int rc;
+
+	if ((ctx->identity->caps & FST_FSP_CAP_PUT_KEY) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0 || total == 0 ||
+	    n == 0)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	if ((ctx->identity->key_types & key_type) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_LOCKED;
+	if (total > FST_FSP_PUT_KEY_MAX)
+		return FST_FSP_STATUS_STORAGE_FULL;
+	if (offset == 0) {
+		ctx->key_type = key_type;
+		ctx->key_total = total;
+		ctx->key_len = 0;
+	} else if (ctx->key_total == 0 || offset != ctx->key_len || key_type != ctx->key_type ||
+	           total != ctx->key_total) {
+		return FST_FSP_STATUS_BAD_OFFSET;
+	}
+	if (n > total - offset) {
+		ctx->key_total = 0;
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	}
+	rc = ctx->hal->put_key(ctx->hal->user, key_type, offset, total, data, n);
+	if (rc != FST_FSP_STATUS_OK) {
+		ctx->key_total = 0;
+		return (uint8_t)rc;
+	}
+	ctx->key_len += (uint32_t)n;
+	if (ctx->key_len == total)
+		ctx->key_total = 0;
+	return FST_FSP_STATUS_OK;
+}
+
+static uint8_t
+fst_dev_cmd_lock(FstDevCtx *ctx, FstFspCursor *req)
+{
+	uint32_t magic = fst_fsp_read_u32(req);
+
+	if ((ctx->identity->caps & FST_FSP_CAP_LOCK) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (req->error || magic != FST_FSP_LOCK_MAGIC)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	/* locking twice is fine: the answer to a lost response stays OK */
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_OK;
+	ctx->staged_id = 0;
+	return (uint8_t)ctx->hal->lock(ctx->hal->user);
 }
 
 static void
@@ -366,9 +475,13 @@ fst_dev_handle(FstDevCtx *ctx, const FstFspPacket *pkt)
 		status = fst_dev_cmd_erase(ctx, &req);
 		break;
 	case FST_FSP_CMD_SIGN_CHALLENGE:
+		status = fst_dev_cmd_sign_challenge(ctx, &req, &resp);
+		break;
 	case FST_FSP_CMD_PUT_KEY:
+		status = fst_dev_cmd_put_key(ctx, &req);
+		break;
 	case FST_FSP_CMD_LOCK:
-		status = FST_FSP_STATUS_UNSUPPORTED;
+		status = fst_dev_cmd_lock(ctx, &req);
 		break;
 	default:
 		status = FST_FSP_STATUS_UNKNOWN_COMMAND;
@@ -391,12 +504,26 @@ fst_dev_handle(FstDevCtx *ctx, const FstFspPacket *pkt)
 	fst_dev_send(ctx);
 }
 
+/* the receive buffer held a piece of a private key: wipe it, in a way the
+ * compiler may not drop */
+static void
+fst_dev_wipe(uint8_t *buf, size_t len)
+{
+	volatile uint8_t *p = buf;
+	for (size_t i = 0; i < len; i++)
+		p[i] = 0;
+}
+
 void
 fst_dev_rx(FstDevCtx *ctx, const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		FstFspPacket pkt;
-		if (fst_fsp_decoder_push(&ctx->dec, buf[i], &pkt) == FST_FSP_DEC_FRAME)
+		if (fst_fsp_decoder_push(&ctx->dec, buf[i], &pkt) == FST_FSP_DEC_FRAME) {
+			uint8_t type = pkt.type;
 			fst_dev_handle(ctx, &pkt);
+			if (type == FST_FSP_CMD_PUT_KEY)
+				fst_dev_wipe(ctx->rx_buf, sizeof(ctx->rx_buf));
+		}
 	}
 }

@@ -94,6 +94,26 @@ typedef struct {
 	 * builds a DER CSR signed by it and stores it as object FST_FSP_OBJ_CSR;
 	 * returns KEYGEN_FAILED or UNSUPPORTED on failure */
 	int (*keygen)(void *user, uint32_t key_type, uint32_t *csr_len);
+	/* optional, required with FST_FSP_CAP_SIGN: signs @msg (always
+	 * FST_FSP_POP_PREFIX + nonce) with the key in the key slot, SHA-256 for
+	 * every key type, ECDSA as DER or RSA PKCS#1 v1.5, and stores the
+	 * signature as object FST_FSP_OBJ_SIGNATURE; NO_KEY when the slot is
+	 * empty */
+	int (*sign)(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len);
+	/* optional, required with FST_FSP_CAP_PUT_KEY: receives a station-made
+	 * key (PKCS#8 DER) in contiguous chunks; on the last chunk (offset + len
+	 * == total) it checks the key against @key_type, installs it in the key
+	 * slot and wipes its buffer; BAD_KEY when it does not parse or match */
+	int (*put_key)(void *user,
+	               uint32_t key_type,
+	               uint32_t offset,
+	               uint32_t total,
+	               const uint8_t *buf,
+	               size_t len);
+	/* optional, required with FST_FSP_CAP_LOCK: makes the credentials
+	 * read-only for ever (persistently); is_locked() says whether they are */
+	int (*lock)(void *user);
+	int (*is_locked)(void *user);
 } FstDevHal;
 
 /**
@@ -110,6 +130,10 @@ typedef struct {
 	/* staging state: contiguous writes only */
 	uint8_t staged_id; /* 0 = nothing staged */
 	uint32_t staged_len;
+	/* PUT_KEY state: bytes of the key received so far, its type and size */
+	uint32_t key_type;
+	uint32_t key_len;
+	uint32_t key_total;
 	/* replay cache: the last response, sent again for a repeated request */
 	uint16_t last_seq;
 	uint8_t last_type;

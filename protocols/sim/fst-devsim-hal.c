@@ -24,7 +24,7 @@
 #include "fst-openssl-common.h"
 #include "fst-secret.h"
 
-#define FST_DEVSIM_N_OBJECTS 4
+#define FST_DEVSIM_N_OBJECTS 5
 
 typedef struct {
 	guint8 id;
@@ -48,6 +48,17 @@ struct _FstDevsimHal {
 	gpointer tx_filter_data;
 	gint n_commits;
 	gint n_keygens;
+	gboolean locked;
+	GByteArray *key_in; /* (owned) (nullable): PUT_KEY chunks so far, wiped */
+	gint64 throttle_us;      /* time spent simulating the wire, not computing */
+	gint64 throttle_debt_us; /* slept beyond the wire time, paid back later */
+	/* faults */
+	guint n_writes;
+	guint fault_reboot_in_write;
+	gboolean reboot_pending;
+	guint8 fault_corrupt_object;
+	guint32 fault_storage_limit;
+	gboolean fault_wrong_key;
 };
 
 gboolean
@@ -61,6 +72,8 @@ fst_devsim_object_from_name(const gchar *name, guint8 *id)
 		*id = FST_FSP_OBJ_TRUST_ROOTS;
 	else if (g_strcmp0(name, "csr") == 0)
 		*id = FST_FSP_OBJ_CSR;
+	else if (g_strcmp0(name, "signature") == 0)
+		*id = FST_FSP_OBJ_SIGNATURE;
 	else
 		return FALSE;
 	return TRUE;
@@ -89,11 +102,14 @@ fst_devsim_hal_save(FstDevsimHal *self, GError **error)
 	if (self->storage_path == NULL)
 		return TRUE;
 	g_key_file_set_string(kf, "device", "uid", self->uid);
+	if (self->locked)
+		g_key_file_set_boolean(kf, "device", "locked", TRUE);
 	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
 		FstDevsimObject *obj = &self->objects[i];
 		g_autofree gchar *key = g_strdup_printf("%u", obj->id);
 		g_autofree gchar *b64 = NULL;
-		if (obj->data == NULL)
+		/* the signature of the last challenge lives in RAM only */
+		if (obj->data == NULL || obj->id == FST_FSP_OBJ_SIGNATURE)
 			continue;
 		b64 = g_base64_encode(obj->data->data, obj->data->len);
 		g_key_file_set_string(kf, "objects", key, b64);
@@ -143,6 +159,7 @@ fst_devsim_hal_load(FstDevsimHal *self, GError **error)
 		            error_local->message);
 		return FALSE;
 	}
+	self->locked = g_key_file_get_boolean(kf, "device", "locked", NULL);
 	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
 		FstDevsimObject *obj = &self->objects[i];
 		g_autofree gchar *key = g_strdup_printf("%u", obj->id);
@@ -180,10 +197,20 @@ static int
 fst_devsim_uart_write(void *user, const uint8_t *buf, size_t len)
 {
 	FstDevsimHal *self = user;
+	g_autoptr(GByteArray) copy = NULL;
 	gsize done = 0;
 
-	if (self->tx_filter != NULL && !self->tx_filter(buf, len, self->tx_filter_data))
+	/* a device that is rebooting says nothing */
+	if (self->reboot_pending)
 		return 0;
+	if (self->tx_filter != NULL) {
+		copy = g_byte_array_sized_new((guint)len);
+		g_byte_array_append(copy, buf, (guint)len);
+		if (!self->tx_filter(copy, self->tx_filter_data))
+			return 0;
+		buf = copy->data;
+		len = copy->len;
+	}
 	while (done < len) {
 		ssize_t n = write(self->fd, buf + done, len - done);
 		if (n < 0 && (errno == EINTR))
@@ -268,14 +295,50 @@ fst_devsim_stage_begin(void *user, uint8_t id)
 	return FST_FSP_STATUS_OK;
 }
 
+/* bytes the flash holds now: committed objects, and staging except @skip's */
+static guint64
+fst_devsim_used(FstDevsimHal *self, guint8 skip)
+{
+	guint64 used = 0;
+	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+		FstDevsimObject *obj = &self->objects[i];
+		if (obj->data != NULL && obj->id != FST_FSP_OBJ_SIGNATURE)
+			used += obj->data->len;
+		if (obj->staged != NULL && obj->id != skip)
+			used += obj->staged->len;
+	}
+	return used;
+}
+
 static int
 fst_devsim_stage_write(void *user, uint8_t id, uint32_t offset, const uint8_t *buf, size_t len)
 {
-	FstDevsimObject *obj = fst_devsim_hal_object(user, id);
+	FstDevsimHal *self = user;
+	FstDevsimObject *obj = fst_devsim_hal_object(self, id);
 	if (obj == NULL || obj->staged == NULL)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	if (offset != obj->staged->len)
 		return FST_FSP_STATUS_BAD_OFFSET;
+
+	/* fault: the power goes in the middle of this write; RAM (the staging
+	 * areas, the SDK state) is lost, the committed storage stays */
+	self->n_writes++;
+	if (self->fault_reboot_in_write != 0 && self->n_writes == self->fault_reboot_in_write) {
+		g_message("fault: rebooting in write %u (object 0x%02x, offset %u)",
+		          self->n_writes,
+		          id,
+		          offset);
+		for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++)
+			g_clear_pointer(&self->objects[i].staged, g_byte_array_unref);
+		self->reboot_pending = TRUE;
+		return FST_FSP_STATUS_INTERNAL;
+	}
+	/* fault: the flash is smaller than the capacities announced */
+	if (self->fault_storage_limit != 0 &&
+	    fst_devsim_used(self, id) + obj->staged->len + len > self->fault_storage_limit) {
+		g_message("fault: storage full at %u bytes", self->fault_storage_limit);
+		return FST_FSP_STATUS_STORAGE_FULL;
+	}
 	g_byte_array_append(obj->staged, buf, (guint)len);
 	return FST_FSP_STATUS_OK;
 }
@@ -302,6 +365,11 @@ fst_devsim_stage_commit(void *user, uint8_t id, uint32_t len)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	old = g_steal_pointer(&obj->data);
 	obj->data = g_steal_pointer(&obj->staged);
+	/* fault: answers OK but what lands in flash differs from what was checked */
+	if (self->fault_corrupt_object == id && obj->data->len > 0) {
+		g_message("fault: storing a corrupted copy of object 0x%02x", id);
+		obj->data->data[obj->data->len / 2] ^= 0x01;
+	}
 	if (!fst_devsim_hal_save(self, &error)) {
 		g_warning("%s", error->message);
 		g_clear_pointer(&obj->data, g_byte_array_unref);
@@ -400,20 +468,220 @@ fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
 	return FST_FSP_STATUS_OK;
 }
 
+static int
+fst_devsim_sign(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
+{
+	FstDevsimHal *self = user;
+	FstDevsimObject *sig_obj = fst_devsim_hal_object(self, FST_FSP_OBJ_SIGNATURE);
+	g_autoptr(EVP_MD_CTX) md_ctx = NULL;
+	g_autoptr(GByteArray) sig = NULL;
+	g_autoptr(EVP_PKEY) other = NULL;
+	EVP_PKEY *key = self->key;
+	size_t len = 0;
+
+	if (self->key == NULL)
+		return FST_FSP_STATUS_NO_KEY;
+	/* fault: a device that does not hold the key its CSR was made with */
+	if (self->fault_wrong_key) {
+		g_message("fault: signing the challenge with another key");
+		other = fst_devsim_generate_key(self->key_type);
+		if (other == NULL)
+			return FST_FSP_STATUS_INTERNAL;
+		key = other;
+	}
+	md_ctx = EVP_MD_CTX_new();
+	if (md_ctx == NULL ||
+	    EVP_DigestSignInit(md_ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(md_ctx, NULL, &len, msg, msg_len) != 1 ||
+	    len > FST_DEVSIM_CAPACITY_SIGNATURE) {
+		g_warning("signing the challenge failed");
+		return FST_FSP_STATUS_INTERNAL;
+	}
+	sig = g_byte_array_sized_new((guint)len);
+	g_byte_array_set_size(sig, (guint)len);
+	if (EVP_DigestSign(md_ctx, sig->data, &len, msg, msg_len) != 1) {
+		g_warning("signing the challenge failed");
+		return FST_FSP_STATUS_INTERNAL;
+	}
+	g_byte_array_set_size(sig, (guint)len);
+	/* volatile: the signature is not written to the storage file */
+	g_clear_pointer(&sig_obj->data, g_byte_array_unref);
+	sig_obj->data = g_steal_pointer(&sig);
+	*sig_len = (uint32_t)len;
+	return FST_FSP_STATUS_OK;
+}
+
+static void
+fst_devsim_key_in_clear(FstDevsimHal *self)
+{
+	if (self->key_in == NULL)
+		return;
+	OPENSSL_cleanse(self->key_in->data, self->key_in->len);
+	g_clear_pointer(&self->key_in, g_byte_array_unref);
+}
+
+/* the key type an EVP_PKEY is, or NONE */
+static guint32
+fst_devsim_key_type_of(EVP_PKEY *key)
+{
+	char group[32] = {0};
+	size_t group_len = 0;
+
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		switch (EVP_PKEY_get_bits(key)) {
+		case 2048:
+			return FST_KEY_TYPE_RSA_2048;
+		case 3072:
+			return FST_KEY_TYPE_RSA_3072;
+		case 4096:
+			return FST_KEY_TYPE_RSA_4096;
+		default:
+			return FST_KEY_TYPE_NONE;
+		}
+	}
+	if (EVP_PKEY_is_a(key, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &group_len) == 1) {
+		if (g_strcmp0(group, "prime256v1") == 0 || g_strcmp0(group, "P-256") == 0)
+			return FST_KEY_TYPE_EC_P256;
+		if (g_strcmp0(group, "secp384r1") == 0 || g_strcmp0(group, "P-384") == 0)
+			return FST_KEY_TYPE_EC_P384;
+		if (g_strcmp0(group, "secp521r1") == 0 || g_strcmp0(group, "P-521") == 0)
+			return FST_KEY_TYPE_EC_P521;
+	}
+	return FST_KEY_TYPE_NONE;
+}
+
+static int
+fst_devsim_put_key(void *user,
+                   uint32_t key_type,
+                   uint32_t offset,
+                   uint32_t total,
+                   const uint8_t *buf,
+                   size_t len)
+{
+	FstDevsimHal *self = user;
+	g_autoptr(EVP_PKEY) key = NULL;
+	g_autoptr(GError) error = NULL;
+	const unsigned char *p;
+
+	if (offset == 0) {
+		fst_devsim_key_in_clear(self);
+		self->key_in = g_byte_array_sized_new(total);
+	}
+	if (self->key_in == NULL || self->key_in->len != offset)
+		return FST_FSP_STATUS_BAD_OFFSET;
+	g_byte_array_append(self->key_in, buf, (guint)len);
+	if (self->key_in->len < total)
+		return FST_FSP_STATUS_OK;
+
+	/* the whole key: parse, check, install, wipe */
+	p = self->key_in->data;
+	key = d2i_AutoPrivateKey(NULL, &p, (long)self->key_in->len);
+	fst_devsim_key_in_clear(self);
+	if (key == NULL || fst_devsim_key_type_of(key) != key_type) {
+		g_message("put-key: the key does not parse or is not a %s",
+		          fst_key_type_to_string(key_type));
+		return FST_FSP_STATUS_BAD_KEY;
+	}
+	EVP_PKEY_free(self->key);
+	self->key = g_steal_pointer(&key);
+	self->key_type = key_type;
+	if (!fst_devsim_hal_save(self, &error)) {
+		g_warning("%s", error->message);
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	}
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_lock(void *user)
+{
+	FstDevsimHal *self = user;
+	g_autoptr(GError) error = NULL;
+
+	self->locked = TRUE;
+	if (!fst_devsim_hal_save(self, &error)) {
+		g_warning("%s", error->message);
+		self->locked = FALSE;
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	}
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_is_locked(void *user)
+{
+	FstDevsimHal *self = user;
+	return self->locked ? 1 : 0;
+}
+
+/**
+ * fst_devsim_hal_take_reboot:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: %TRUE once after a simulated reboot: the caller must then reset
+ * the SDK context, as a real reboot clears RAM
+ */
+gboolean
+fst_devsim_hal_take_reboot(FstDevsimHal *self)
+{
+	gboolean pending = self->reboot_pending;
+	self->reboot_pending = FALSE;
+	return pending;
+}
+
+/**
+ * fst_devsim_hal_is_locked:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: %TRUE once LOCK was executed (kept in the storage file)
+ */
+gboolean
+fst_devsim_hal_is_locked(FstDevsimHal *self)
+{
+	return self->locked;
+}
+
+/**
+ * fst_devsim_hal_get_throttle_us:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: the time spent sleeping for the simulated wire so far
+ */
+gint64
+fst_devsim_hal_get_throttle_us(FstDevsimHal *self)
+{
+	return self->throttle_us;
+}
+
 /**
  * fst_devsim_hal_throttle:
  * @self: an #FstDevsimHal
  * @n_bytes: bytes just moved
  *
  * Sleeps for the wire time of @n_bytes at the configured baud rate (10 bits
- * per byte: start, 8 data, stop); nothing when unthrottled.
+ * per byte: start, 8 data, stop); nothing when unthrottled. A sleep that
+ * overruns (a busy machine) is paid back from the next ones, so that the
+ * simulated line keeps its rate over a session instead of drifting slower.
  */
 void
 fst_devsim_hal_throttle(FstDevsimHal *self, gsize n_bytes)
 {
+	gint64 want;
+	gint64 start;
+	gint64 slept;
+
 	if (self->baud == 0 || n_bytes == 0)
 		return;
-	g_usleep((gulong)((guint64)n_bytes * 10u * G_USEC_PER_SEC / self->baud));
+	want = (gint64)((guint64)n_bytes * 10u * G_USEC_PER_SEC / self->baud);
+	self->throttle_debt_us -= want;
+	start = g_get_monotonic_time();
+	if (self->throttle_debt_us < 0)
+		g_usleep((gulong)-self->throttle_debt_us);
+	slept = g_get_monotonic_time() - start;
+	/* pay back at most one frame's worth, so that the line stays realistic */
+	self->throttle_debt_us = MIN(self->throttle_debt_us + slept, 10 * G_TIME_SPAN_MILLISECOND);
+	self->throttle_us += slept;
 }
 
 /**
@@ -433,11 +701,13 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	const guint8 ids[FST_DEVSIM_N_OBJECTS] = {FST_FSP_OBJ_DEVICE_CERT,
 	                                          FST_FSP_OBJ_CA_CHAIN,
 	                                          FST_FSP_OBJ_TRUST_ROOTS,
-	                                          FST_FSP_OBJ_CSR};
+	                                          FST_FSP_OBJ_CSR,
+	                                          FST_FSP_OBJ_SIGNATURE};
 	const guint32 caps[FST_DEVSIM_N_OBJECTS] = {config->capacity_cert,
 	                                            config->capacity_chain,
 	                                            config->capacity_roots,
-	                                            FST_DEVSIM_CAPACITY_CSR};
+	                                            FST_DEVSIM_CAPACITY_CSR,
+	                                            FST_DEVSIM_CAPACITY_SIGNATURE};
 
 	self->fd = -1;
 	self->uid = g_strdup(config->uid);
@@ -450,7 +720,7 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 		self->identity.objects[i].id = ids[i];
 		self->identity.objects[i].capacity = caps[i];
 		self->identity.objects[i].flags =
-		    ids[i] == FST_FSP_OBJ_CSR ? FST_FSP_OBJ_FLAG_READ_ONLY : 0;
+		    ids[i] >= FST_FSP_OBJ_CSR ? FST_FSP_OBJ_FLAG_READ_ONLY : 0;
 	}
 	self->identity.n_objects = FST_DEVSIM_N_OBJECTS;
 	self->identity.uid = self->uid;
@@ -458,7 +728,13 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->identity.firmware = self->firmware;
 	self->identity.key_types = config->key_types;
 	self->identity.validation = config->validation;
-	self->identity.caps = config->key_types != 0 ? FST_FSP_CAP_CSR : 0;
+	self->identity.caps = FST_FSP_CAP_SIGN | FST_FSP_CAP_LOCK;
+	if (config->key_types != 0)
+		self->identity.caps |= config->no_csr ? FST_FSP_CAP_PUT_KEY : FST_FSP_CAP_CSR;
+	self->fault_reboot_in_write = config->fault_reboot_in_write;
+	self->fault_corrupt_object = config->fault_corrupt_object;
+	self->fault_storage_limit = config->fault_storage_limit;
+	self->fault_wrong_key = config->fault_wrong_key;
 	self->identity.format = config->format;
 	self->identity.max_payload = 0;
 
@@ -473,6 +749,10 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->hal.stage_digest = fst_devsim_stage_digest;
 	self->hal.stage_commit = fst_devsim_stage_commit;
 	self->hal.keygen = fst_devsim_keygen;
+	self->hal.sign = fst_devsim_sign;
+	self->hal.put_key = fst_devsim_put_key;
+	self->hal.lock = fst_devsim_lock;
+	self->hal.is_locked = fst_devsim_is_locked;
 
 	if (self->storage_path != NULL && !fst_devsim_hal_load(self, error))
 		return NULL;
@@ -491,6 +771,7 @@ fst_devsim_hal_free(FstDevsimHal *self)
 			g_byte_array_unref(self->objects[i].staged);
 	}
 	EVP_PKEY_free(self->key);
+	fst_devsim_key_in_clear(self);
 	g_free(self->uid);
 	g_free(self->model);
 	g_free(self->firmware);

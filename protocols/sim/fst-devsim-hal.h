@@ -25,6 +25,12 @@ typedef struct {
 	guint32 capacity_roots;
 	guint baud; /* 0 = unthrottled */
 	guint64 seed;
+	gboolean no_csr; /* key-injection only: no KEYGEN, takes PUT_KEY */
+	/* storage faults (see protocols/sim/README.md) */
+	guint fault_reboot_in_write;  /* reboot during the Nth WRITE (1-based), 0 = never */
+	guint8 fault_corrupt_object;  /* commit a corrupted copy of this object id, 0 = none */
+	guint32 fault_storage_limit;  /* bytes the flash really holds, 0 = the capacities */
+	gboolean fault_wrong_key;     /* SIGN_CHALLENGE signs with another key */
 } FstDevsimConfig;
 
 #define FST_DEVSIM_CAPACITY_CERT 4096u
@@ -32,18 +38,20 @@ typedef struct {
 #define FST_DEVSIM_CAPACITY_ROOTS 16384u
 /* the CSR slot: a CSR for RSA-4096 is about 1.2 KB in DER */
 #define FST_DEVSIM_CAPACITY_CSR 4096u
+/* the signature slot: an RSA-4096 signature is 512 bytes */
+#define FST_DEVSIM_CAPACITY_SIGNATURE 1024u
 
 /**
  * FstDevsimTxFilter:
- * @buf: the bytes about to go to the station
- * @len: their number
+ * @bytes: a copy of the bytes about to go to the station; the filter may
+ *   change, remove or add bytes (the replay cache keeps the original)
  * @user_data: from fst_devsim_hal_set_tx_filter()
  *
  * The fault-injection point: sees every response before it is written.
  *
  * Returns: %FALSE to drop the bytes
  */
-typedef gboolean (*FstDevsimTxFilter)(const guint8 *buf, gsize len, gpointer user_data);
+typedef gboolean (*FstDevsimTxFilter)(GByteArray *bytes, gpointer user_data);
 
 typedef struct _FstDevsimHal FstDevsimHal;
 
@@ -57,6 +65,9 @@ GBytes *fst_devsim_hal_get_object(FstDevsimHal *self, guint8 id);
 guint fst_devsim_hal_get_commit_count(FstDevsimHal *self);
 guint fst_devsim_hal_get_keygen_count(FstDevsimHal *self);
 void fst_devsim_hal_throttle(FstDevsimHal *self, gsize n_bytes);
+gboolean fst_devsim_hal_take_reboot(FstDevsimHal *self);
+gboolean fst_devsim_hal_is_locked(FstDevsimHal *self);
+gint64 fst_devsim_hal_get_throttle_us(FstDevsimHal *self);
 gboolean fst_devsim_object_from_name(const gchar *name, guint8 *id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDevsimHal, fst_devsim_hal_free)

@@ -27,6 +27,8 @@
 #include "fst-devsim-hal.h"
 #include "fst-error.h"
 
+#include <openssl/crypto.h>
+
 /* exit codes */
 #define FST_DEVSIM_EXIT_OK 0
 #define FST_DEVSIM_EXIT_ABSENT 1 /* --dump: no such object */
@@ -34,6 +36,49 @@
 #define FST_DEVSIM_EXIT_FAILURE 3
 
 static volatile sig_atomic_t fst_devsim_stop = 0;
+
+/* line faults, deterministic from --seed: the same seed and the same station
+ * give the same corrupted bytes */
+typedef struct {
+	GRand *rand; /* (owned) */
+	gdouble bit_error_rate;
+	gdouble drop_rate;
+	guint64 disconnect_after; /* bytes received, 0 = never */
+	guint64 stall_after;      /* bytes received, 0 = never */
+	guint64 n_rx;
+	guint n_bit_errors;
+	guint n_dropped;
+} FstDevsimFaults;
+
+/* flips one bit of a byte, or drops it, at the configured rates */
+static void
+fst_devsim_faults_apply(FstDevsimFaults *faults, GByteArray *bytes)
+{
+	guint j = 0;
+	if (faults->bit_error_rate <= 0 && faults->drop_rate <= 0)
+		return;
+	for (guint i = 0; i < bytes->len; i++) {
+		guint8 b = bytes->data[i];
+		if (faults->drop_rate > 0 && g_rand_double(faults->rand) < faults->drop_rate) {
+			faults->n_dropped++;
+			continue;
+		}
+		if (faults->bit_error_rate > 0 &&
+		    g_rand_double(faults->rand) < faults->bit_error_rate) {
+			b ^= (guint8)(1u << g_rand_int_range(faults->rand, 0, 8));
+			faults->n_bit_errors++;
+		}
+		bytes->data[j++] = b;
+	}
+	g_byte_array_set_size(bytes, j);
+}
+
+static gboolean
+fst_devsim_tx_filter(GByteArray *bytes, gpointer user_data)
+{
+	fst_devsim_faults_apply(user_data, bytes);
+	return bytes->len > 0;
+}
 
 static void
 fst_devsim_on_signal(int sig)
@@ -170,6 +215,7 @@ int
 main(int argc, char **argv)
 {
 	pid_t parent = getppid();
+	const gchar *parent_env;
 	g_autofree gchar *uid = NULL;
 	g_autofree gchar *model = NULL;
 	g_autofree gchar *firmware = NULL;
@@ -185,6 +231,17 @@ main(int argc, char **argv)
 	gint cap_chain = FST_DEVSIM_CAPACITY_CHAIN;
 	gint cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
 	gint baud = 0;
+	gint reboot_in_write = 0;
+	gint64 disconnect_after = 0;
+	gint64 stall_after = 0;
+	gint64 storage_limit = 0;
+	gdouble bit_error_rate = 0;
+	gdouble drop_rate = 0;
+	gboolean no_csr = FALSE;
+	gboolean wrong_key = FALSE;
+	g_autofree gchar *corrupt = NULL;
+	FstDevsimFaults faults = {0};
+	gint64 compute_us = 0;
 	int master = -1;
 	int slave = -1;
 	FstDevsimConfig config = {0};
@@ -287,14 +344,82 @@ main(int argc, char **argv)
 	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots "
 	     "or csr",
 	     "OBJECT"},
+	    {"key-injection-only",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &no_csr,
+	     "No key generation or CSR: the station must send a key (PUT_KEY)",
+	     NULL},
+	    {"fault-bit-errors",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &bit_error_rate,
+	     "Fault: flip one bit in this fraction of the bytes, both directions (e.g. 0.001)",
+	     "RATE"},
+	    {"fault-drop",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &drop_rate,
+	     "Fault: lose this fraction of the bytes, both directions",
+	     "RATE"},
+	    {"fault-disconnect-after",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT64,
+	     &disconnect_after,
+	     "Fault: unplug (close the pty and exit) after receiving N bytes",
+	     "N"},
+	    {"fault-stall-after",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT64,
+	     &stall_after,
+	     "Fault: hang (stay connected, answer nothing) after receiving N bytes",
+	     "N"},
+	    {"fault-reboot-in-write",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &reboot_in_write,
+	     "Fault: reboot during the Nth WRITE (RAM and staging lost, storage kept), once",
+	     "N"},
+	    {"fault-corrupt",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &corrupt,
+	     "Fault: answer OK to COMMIT of OBJECT but store a copy with one bit flipped",
+	     "OBJECT"},
+	    {"fault-wrong-key",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &wrong_key,
+	     "Fault: sign challenges with another key than the one the CSR was made with",
+	     NULL},
+	    {"fault-storage-limit",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT64,
+	     &storage_limit,
+	     "Fault: the flash holds only N bytes in all, whatever the capacities announced",
+	     "N"},
 	    {NULL}};
 
 	context = g_option_context_new("- simulated FSP device on a pseudo-terminal");
 	g_option_context_set_summary(
 	    context,
 	    "Serves FSP v1 on a pty until SIGTERM/SIGINT. Prints one line "
-	    "'READY <slave path>' once the port can be opened.\n"
-	    "Exit codes: 0 ok, 1 --dump object absent, 2 usage, 3 failure.");
+	    "'READY <slave path>' once the port can be opened, and on exit one line "
+	    "'STATS commands=N replays=N bad_frames=N bit_errors=N dropped=N compute_us=N' "
+	    "(compute_us: time the device spent working, without the simulated wire).\n"
+	    "Faults (--fault-*) are deterministic for a given --seed; see "
+	    "protocols/sim/README.md.\n"
+	    "Exit codes: 0 ok (also after --fault-disconnect-after), 1 --dump object absent, "
+	    "2 usage, 3 failure.");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s; see --help\n", error->message);
@@ -310,7 +435,11 @@ main(int argc, char **argv)
 
 	/* a simulated device is unplugged with its station: if the thread that
 	 * started it dies (its process killed, even by SIGKILL), it goes too
-	 * instead of lingering; the parent may already be gone by now */
+	 * instead of lingering. The station may have died before this line: a
+	 * station that names itself in FLEETSTATION_PARENT_PID closes that race */
+	parent_env = g_getenv("FLEETSTATION_PARENT_PID");
+	if (parent_env != NULL)
+		parent = (pid_t)g_ascii_strtoll(parent_env, NULL, 10);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) {
 		g_printerr("the station that started this simulator is gone\n");
 		return FST_DEVSIM_EXIT_FAILURE;
@@ -355,6 +484,31 @@ main(int argc, char **argv)
 	config.capacity_roots = (guint32)cap_roots;
 	config.baud = (guint)baud;
 	config.seed = (guint64)seed;
+	config.no_csr = no_csr;
+	if (bit_error_rate < 0 || bit_error_rate > 1 || drop_rate < 0 || drop_rate > 1 ||
+	    disconnect_after < 0 || stall_after < 0 || reboot_in_write < 0 || storage_limit < 0 ||
+	    storage_limit > G_MAXUINT32) {
+		g_printerr("fault rates must be between 0 and 1, and counts not negative\n");
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (corrupt != NULL &&
+	    !fst_devsim_object_from_name(corrupt, &config.fault_corrupt_object)) {
+		g_printerr("--fault-corrupt: unknown object '%s'; use device-cert, ca-chain or "
+		           "trust-roots\n",
+		           corrupt);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	config.fault_reboot_in_write = (guint)reboot_in_write;
+	config.fault_storage_limit = (guint32)storage_limit;
+	config.fault_wrong_key = wrong_key;
+	faults.bit_error_rate = bit_error_rate;
+	faults.drop_rate = drop_rate;
+	faults.disconnect_after = (guint64)disconnect_after;
+	faults.stall_after = (guint64)stall_after;
+	{
+		guint32 words[2] = {(guint32)((guint64)seed >> 32), (guint32)(guint64)seed};
+		faults.rand = g_rand_new_with_seed_array(words, 2);
+	}
 
 	hal = fst_devsim_hal_new(&config, &error);
 	if (hal == NULL) {
@@ -377,6 +531,7 @@ main(int argc, char **argv)
 		return FST_DEVSIM_EXIT_FAILURE;
 	}
 	fst_devsim_hal_set_fd(hal, master);
+	fst_devsim_hal_set_tx_filter(hal, fst_devsim_tx_filter, &faults);
 	if (link_path != NULL) {
 		GStatBuf st;
 		/* replace a stale link from an earlier run, never a real file */
@@ -413,6 +568,9 @@ main(int argc, char **argv)
 	while (!fst_devsim_stop) {
 		struct pollfd pfd = {.fd = master, .events = POLLIN};
 		guint8 buf[256];
+		g_autoptr(GByteArray) in = NULL;
+		gint64 t0;
+		gint64 throttled;
 		ssize_t n;
 		int rc = poll(&pfd, 1, 200);
 
@@ -433,8 +591,57 @@ main(int argc, char **argv)
 			break;
 		}
 		fst_devsim_hal_throttle(hal, (gsize)n);
-		fst_dev_rx(ctx, buf, (size_t)n);
+
+		/* unplugged, or hung: both count bytes received */
+		if (faults.stall_after != 0 && faults.n_rx + (guint64)n > faults.stall_after) {
+			if (faults.n_rx <= faults.stall_after)
+				g_message("fault: stalling after %" G_GUINT64_FORMAT " bytes",
+				          faults.stall_after);
+			faults.n_rx = faults.stall_after + 1;
+			continue;
+		}
+		if (faults.disconnect_after != 0 &&
+		    faults.n_rx + (guint64)n >= faults.disconnect_after) {
+			n = (ssize_t)(faults.disconnect_after - faults.n_rx);
+			faults.n_rx = faults.disconnect_after;
+			if (n > 0)
+				fst_dev_rx(ctx, buf, (size_t)n);
+			g_message("fault: disconnecting after %" G_GUINT64_FORMAT " bytes",
+			          faults.disconnect_after);
+			fst_devsim_stop = 1;
+			break;
+		}
+		faults.n_rx += (guint64)n;
+
+		in = g_byte_array_sized_new((guint)n);
+		g_byte_array_append(in, buf, (guint)n);
+		fst_devsim_faults_apply(&faults, in);
+		t0 = g_get_monotonic_time();
+		throttled = fst_devsim_hal_get_throttle_us(hal);
+		fst_dev_rx(ctx, in->data, in->len);
+		compute_us += g_get_monotonic_time() - t0 -
+		              (fst_devsim_hal_get_throttle_us(hal) - throttled);
+		/* the bytes may have held a PUT_KEY chunk */
+		OPENSSL_cleanse(buf, sizeof(buf));
+		OPENSSL_cleanse(in->data, in->len);
+
+		/* a reboot loses all RAM state, the SDK's included */
+		if (fst_devsim_hal_take_reboot(hal))
+			(void)fst_dev_init(
+			    ctx, fst_devsim_hal_get_hal(hal), fst_devsim_hal_get_identity(hal));
 	}
+
+	printf("STATS commands=%u replays=%u bad_frames=%u bit_errors=%u dropped=%u "
+	       "compute_us=%" G_GINT64_FORMAT "\n",
+	       ctx->n_commands,
+	       ctx->n_replays,
+	       ctx->dec.n_bad_crc + ctx->dec.n_bad_cobs + ctx->dec.n_truncated +
+	           ctx->dec.n_oversize + ctx->dec.n_bad_version,
+	       faults.n_bit_errors,
+	       faults.n_dropped,
+	       compute_us);
+	fflush(stdout);
+	g_rand_free(faults.rand);
 
 	if (link_path != NULL)
 		(void)g_unlink(link_path);

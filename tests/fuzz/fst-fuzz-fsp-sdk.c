@@ -23,6 +23,8 @@ typedef struct {
 	int present[4];
 	uint8_t staged[4][CAP];
 	uint32_t staged_len[4];
+	uint32_t key_len; /* PUT_KEY bytes received */
+	int locked;
 	FstFspDecoder dec;
 	uint8_t dec_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
 } MemHal;
@@ -124,8 +126,9 @@ m_stage_write(void *user, uint8_t id, uint32_t offset, const uint8_t *buf, size_
 {
 	MemHal *m = user;
 	int s = slot(id);
-	/* the SDK promises contiguous writes within the capacity */
-	if (s < 0 || offset != m->staged_len[s] || len > CAP - offset)
+	/* the SDK promises contiguous writes within the capacity, never when
+	 * locked */
+	if (s < 0 || m->locked || offset != m->staged_len[s] || len > CAP - offset)
 		abort();
 	memcpy(m->staged[s] + offset, buf, len);
 	m->staged_len[s] += (uint32_t)len;
@@ -169,6 +172,56 @@ m_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
 	return 0;
 }
 
+static int
+m_sign(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
+{
+	MemHal *m = user;
+	(void)m;
+	/* the SDK signs its own prefix and a nonce, nothing else */
+	if (msg_len != FST_FSP_POP_MESSAGE_LEN ||
+	    memcmp(msg, FST_FSP_POP_PREFIX, FST_FSP_POP_PREFIX_LEN) != 0)
+		abort();
+	*sig_len = 72;
+	return 0;
+}
+
+static int
+m_put_key(void *user,
+          uint32_t key_type,
+          uint32_t offset,
+          uint32_t total,
+          const uint8_t *buf,
+          size_t len)
+{
+	MemHal *m = user;
+	(void)buf;
+	/* contiguous chunks of a bounded key of one supported type */
+	if (m->locked || (key_type != 1 && key_type != 2) || total == 0 ||
+	    total > FST_FSP_PUT_KEY_MAX || len == 0 || len > total - offset)
+		abort();
+	if (offset == 0)
+		m->key_len = 0;
+	if (offset != m->key_len)
+		abort();
+	m->key_len += (uint32_t)len;
+	return 0;
+}
+
+static int
+m_lock(void *user)
+{
+	MemHal *m = user;
+	m->locked = 1;
+	return 0;
+}
+
+static int
+m_is_locked(void *user)
+{
+	MemHal *m = user;
+	return m->locked;
+}
+
 static const FstDevHal hal = {
     .user = &mem,
     .uart_write = m_uart_write,
@@ -181,6 +234,10 @@ static const FstDevHal hal = {
     .stage_digest = m_stage_digest,
     .stage_commit = m_stage_commit,
     .keygen = m_keygen,
+    .sign = m_sign,
+    .put_key = m_put_key,
+    .lock = m_lock,
+    .is_locked = m_is_locked,
 };
 
 static const FstDevIdentity identity = {
@@ -189,7 +246,7 @@ static const FstDevIdentity identity = {
     .firmware = "0",
     .key_types = 3,
     .validation = 7,
-    .caps = FST_FSP_CAP_CSR,
+    .caps = FST_FSP_CAP_CSR | FST_FSP_CAP_SIGN | FST_FSP_CAP_PUT_KEY | FST_FSP_CAP_LOCK,
     .format = 0,
     .objects = {{FST_FSP_OBJ_DEVICE_CERT, 0, 1024},
                 {FST_FSP_OBJ_CA_CHAIN, 0, 2048},

@@ -110,6 +110,20 @@ fst_pipeline_ok_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(dev->cert);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
+
+	/* the verify step recorded the proof of possession */
+	{
+		g_autoptr(GPtrArray) events = fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
+		gboolean proved = FALSE;
+		g_assert_no_error(error);
+		for (guint i = 0; i < events->len; i++) {
+			FstDbEvent *ev = g_ptr_array_index(events, i);
+			if (g_strcmp0(ev->step, "verify") == 0 && g_strcmp0(ev->outcome, "ok") == 0 &&
+			    ev->detail != NULL && strstr(ev->detail, "proof of possession verified") != NULL)
+				proved = TRUE;
+		}
+		g_assert_true(proved);
+	}
 }
 
 /* a device of another model: refused before any key or certificate exists */

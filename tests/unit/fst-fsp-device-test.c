@@ -5,6 +5,7 @@
  */
 #define G_LOG_DOMAIN "FstFspDeviceTest"
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "fst-test-fd-transport.h"
 
 #define TEST_UID "TEST-0001"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
 
 typedef struct {
 	FstDevsimHal *hal;
@@ -55,14 +58,14 @@ device_thread(gpointer user_data)
 }
 
 static gboolean
-tx_filter(const guint8 *buf, gsize len, gpointer user_data)
+tx_filter(GByteArray *bytes, gpointer user_data)
 {
 	Fixture *f = user_data;
 	if (f->drop_all)
 		return FALSE;
-	for (gsize i = 0; i < len; i++) {
+	for (gsize i = 0; i < bytes->len; i++) {
 		FstFspPacket pkt;
-		if (fst_fsp_decoder_push(&f->filter_dec, buf[i], &pkt) != FST_FSP_DEC_FRAME)
+		if (fst_fsp_decoder_push(&f->filter_dec, bytes->data[i], &pkt) != FST_FSP_DEC_FRAME)
 			continue;
 		if (f->drop_type != 0 && pkt.type == (f->drop_type | FST_FSP_RESPONSE_BIT) &&
 		    g_atomic_int_get(&f->dropped) == 0) {
@@ -242,7 +245,8 @@ test_write_read(Fixture *f, gconstpointer user_data)
 	/* LIST reports length and the SHA-256 of what is stored */
 	objs = fst_fsp_device_list(FST_FSP_DEVICE(f->device), NULL, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(objs->len, ==, 4);
+	/* certificate, chain, roots, CSR and the challenge signature */
+	g_assert_cmpuint(objs->len, ==, 5);
 	for (guint i = 0; i < objs->len; i++) {
 		FstFspObjectInfo *o = &g_array_index(objs, FstFspObjectInfo, i);
 		if (o->id != FST_FSP_OBJ_CA_CHAIN) {
@@ -388,13 +392,16 @@ test_bad_hash_keeps_old(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_COMMIT, 3, commit, sizeof(commit)),
 	                 ==,
 	                 FST_FSP_STATUS_BAD_ARGUMENTS);
-	/* the CSR object is read-only, reserved commands are unsupported,
-	 * unknown ones unknown */
+	/* the CSR object is read-only, LOCK without its magic word is refused,
+	 * PUT_KEY without the capability unsupported, unknown commands unknown */
 	req[0] = FST_FSP_OBJ_CSR;
 	g_assert_cmpuint(
 	    raw_transact(f, FST_FSP_CMD_WRITE, 4, req, sizeof(req)), ==, FST_FSP_STATUS_READ_ONLY);
 	g_assert_cmpuint(
-	    raw_transact(f, FST_FSP_CMD_LOCK, 5, NULL, 0), ==, FST_FSP_STATUS_UNSUPPORTED);
+	    raw_transact(f, FST_FSP_CMD_LOCK, 5, NULL, 0), ==, FST_FSP_STATUS_BAD_ARGUMENTS);
+	g_assert_false(fst_devsim_hal_is_locked(f->hal));
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_PUT_KEY, 7, NULL, 0), ==, FST_FSP_STATUS_UNSUPPORTED);
 	g_assert_cmpuint(raw_transact(f, 0x3f, 6, NULL, 0), ==, FST_FSP_STATUS_UNKNOWN_COMMAND);
 	/* a WRITE that skips ahead is refused */
 	req[0] = FST_FSP_OBJ_DEVICE_CERT;
@@ -538,6 +545,226 @@ test_hello_parser(void)
 	}
 }
 
+/* verifies @sig over @msg with @key, SHA-256 */
+static void
+check_signature(EVP_PKEY *key, GBytes *msg, GBytes *sig)
+{
+	g_autoptr(EVP_MD_CTX) md = EVP_MD_CTX_new();
+	g_assert_cmpint(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), ==, 1);
+	g_assert_cmpint(EVP_DigestVerify(md,
+	                                 g_bytes_get_data(sig, NULL),
+	                                 g_bytes_get_size(sig),
+	                                 g_bytes_get_data(msg, NULL),
+	                                 g_bytes_get_size(msg)),
+	                ==,
+	                1);
+}
+
+static GBytes *
+make_nonce(guint8 fill)
+{
+	guint8 nonce[FST_FSP_NONCE_SIZE];
+	for (guint i = 0; i < sizeof(nonce); i++)
+		nonce[i] = (guint8)(fill + i);
+	return g_bytes_new(nonce, sizeof(nonce));
+}
+
+/* SIGN_CHALLENGE: NO_KEY before KEYGEN, then a signature by the CSR's key
+ * over the FSP prefix and exactly our nonce */
+static void
+test_sign_challenge(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) nonce = make_nonce(0x40);
+	g_autoptr(GBytes) msg = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(X509_REQ) req = NULL;
+	const guint8 *p;
+	const guint8 *m;
+	gsize m_len = 0;
+
+	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_nonnull(strstr(error->message, "no key"));
+	g_assert_null(sig);
+	g_clear_error(&error);
+
+	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(sig);
+	m = g_bytes_get_data(msg, &m_len);
+	g_assert_cmpuint(m_len, ==, FST_FSP_POP_MESSAGE_LEN);
+	g_assert_cmpmem(m, FST_FSP_POP_PREFIX_LEN, FST_FSP_POP_PREFIX, FST_FSP_POP_PREFIX_LEN);
+	g_assert_cmpmem(m + FST_FSP_POP_PREFIX_LEN,
+	                FST_FSP_NONCE_SIZE,
+	                g_bytes_get_data(nonce, NULL),
+	                FST_FSP_NONCE_SIZE);
+	p = g_bytes_get_data(csr, NULL);
+	req = d2i_X509_REQ(NULL, &p, (long)g_bytes_get_size(csr));
+	g_assert_nonnull(req);
+	check_signature(X509_REQ_get0_pubkey(req), msg, sig);
+
+	/* a 31-byte challenge is a programming error on the station side */
+	{
+		g_autoptr(GBytes) short_nonce = g_bytes_new("0123456789012345678901234567890", 31);
+		g_autoptr(GBytes) msg2 = NULL;
+		g_autoptr(GBytes) sig2 =
+		    fst_device_sign_challenge(f->device, short_nonce, &msg2, NULL, &error);
+		g_assert_error(error, FST_ERROR, FST_ERROR_INTERNAL);
+		g_assert_null(sig2);
+	}
+}
+
+static FstSecret *
+pkcs8_of(EVP_PKEY *key)
+{
+	g_autoptr(PKCS8_PRIV_KEY_INFO) p8 = EVP_PKEY2PKCS8(key);
+	unsigned char *der = NULL;
+	int len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	FstSecret *secret;
+	g_assert_cmpint(len, >, 0);
+	secret = fst_secret_new(der, (gsize)len);
+	OPENSSL_clear_free(der, (size_t)len);
+	return secret;
+}
+
+/* PUT_KEY: a station-made RSA key (three chunks) is installed and then signs;
+ * a key of another type than announced is refused with BAD_KEY */
+static void
+test_put_key(Fixture *f, gconstpointer user_data)
+{
+	FstDevIdentity *ident = fst_devsim_hal_get_identity(f->hal);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) rsa = EVP_RSA_gen(2048);
+	g_autoptr(EVP_PKEY) ec = EVP_EC_gen("P-256");
+	g_autoptr(FstSecret) rsa_der = pkcs8_of(rsa);
+	g_autoptr(FstSecret) ec_der = pkcs8_of(ec);
+	g_autoptr(GBytes) nonce = make_nonce(7);
+	g_autoptr(GBytes) msg = NULL;
+	g_autoptr(GBytes) sig = NULL;
+
+	/* without the capability the station does not even ask */
+	g_assert_false(fst_device_put_key(f->device, FST_KEY_TYPE_EC_P256, ec_der, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+
+	/* a key-injection device (set before it is identified again) */
+	ident->caps |= FST_FSP_CAP_PUT_KEY;
+	ident->key_types |= FST_KEY_TYPE_RSA_2048;
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_device_get_info(f->device)->can_put_key);
+	g_assert_cmpuint(fst_secret_get_len(rsa_der), >, 2 * (FST_DEV_MAX_PAYLOAD - 12));
+	g_assert_true(fst_device_put_key(f->device, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
+	g_assert_no_error(error);
+	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_bytes_get_size(sig), ==, 256);
+	check_signature(rsa, msg, sig);
+
+	/* an EC key announced as P-384 */
+	g_assert_false(fst_device_put_key(f->device, FST_KEY_TYPE_EC_P384, ec_der, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "PUT_KEY"));
+	g_clear_error(&error);
+
+	/* the refused key did not replace the installed one */
+	g_clear_pointer(&sig, g_bytes_unref);
+	g_clear_pointer(&msg, g_bytes_unref);
+	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	g_assert_no_error(error);
+	check_signature(rsa, msg, sig);
+}
+
+/* LOCK: writes, erases and key generation answer LOCKED; reads still work;
+ * HELLO reports the state; locking again is fine */
+static void
+test_lock(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = g_bytes_new_static("certificate bytes", 17);
+	g_autoptr(GBytes) other = g_bytes_new_static("other bytes", 11);
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GBytes) csr = NULL;
+
+	g_assert_true(
+	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_device_get_info(f->device)->locked);
+	g_assert_true(fst_device_lock(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_devsim_hal_is_locked(f->hal));
+	g_assert_true(fst_device_lock(f->device, NULL, &error));
+	g_assert_no_error(error);
+
+	g_assert_false(
+	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, other, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(error->message, "locked"));
+	g_clear_error(&error);
+	g_assert_false(
+	    fst_fsp_device_erase(FST_FSP_DEVICE(f->device), FST_OBJECT_DEVICE_CERT, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+	g_clear_error(&error);
+	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+	g_assert_null(csr);
+	g_clear_error(&error);
+
+	back = fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, data));
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_device_get_info(f->device)->locked);
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
+}
+
+/* one LIST serves the read-back of several objects, and any request that
+ * can change storage makes the next read ask again */
+static void
+test_list_reused(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) cert = g_bytes_new_static("the certificate", 15);
+	g_autoptr(GBytes) chain = g_bytes_new_static("the chain", 9);
+	g_autoptr(GBytes) back1 = NULL;
+	g_autoptr(GBytes) back2 = NULL;
+	g_autoptr(GBytes) back3 = NULL;
+	g_autoptr(GBytes) back4 = NULL;
+	guint32 n;
+
+	g_assert_true(
+	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
+	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, chain, NULL, &error));
+	g_assert_no_error(error);
+	n = f->ctx->n_commands;
+	back1 = fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	back2 = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back1, cert));
+	g_assert_true(g_bytes_equal(back2, chain));
+	/* LIST, READ, READ */
+	g_assert_cmpuint(f->ctx->n_commands - n, ==, 3);
+
+	/* after a write, the length and hash come fresh from the device */
+	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, cert, NULL, &error));
+	g_assert_no_error(error);
+	n = f->ctx->n_commands;
+	back3 = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back3, cert));
+	g_assert_cmpuint(f->ctx->n_commands - n, ==, 2);
+	g_assert_true(
+	    fst_fsp_device_erase(FST_FSP_DEVICE(f->device), FST_OBJECT_CA_CHAIN, NULL, &error));
+	back4 = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_null(back4);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -551,6 +778,10 @@ main(int argc, char **argv)
 	ADD("/fst/fsp/device/bad-hash-keeps-old", test_bad_hash_keeps_old);
 	ADD("/fst/fsp/device/retransmit-not-repeated", test_retransmit_not_repeated);
 	ADD("/fst/fsp/device/timeout", test_timeout);
+	ADD("/fst/fsp/device/sign-challenge", test_sign_challenge);
+	ADD("/fst/fsp/device/put-key", test_put_key);
+	ADD("/fst/fsp/device/lock", test_lock);
+	ADD("/fst/fsp/device/list-reused-for-read-back", test_list_reused);
 	g_test_add_func("/fst/fsp/device/hello-rejects-bad-fields", test_hello_parser);
 	return g_test_run();
 }

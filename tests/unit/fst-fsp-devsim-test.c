@@ -293,6 +293,30 @@ test_usage_errors(void)
 	g_assert_no_error(error);
 	g_assert_true(g_subprocess_wait(p, NULL, &error));
 	g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 2);
+
+	/* fault options out of range, or naming no object */
+	{
+		const gchar *bad[][2] = {{"--fault-bit-errors", "1.5"},
+		                         {"--fault-drop", "-0.1"},
+		                         {"--fault-corrupt", "csr-and-more"},
+		                         {"--fault-stall-after", "-3"},
+		                         {"--fault-storage-limit", "-1"}};
+		for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+			g_clear_object(&p);
+			p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+			                         G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+			                     &error,
+			                     g_getenv("FST_DEVSIM"),
+			                     "--uid",
+			                     "X",
+			                     bad[i][0],
+			                     bad[i][1],
+			                     NULL);
+			g_assert_no_error(error);
+			g_assert_true(g_subprocess_wait(p, NULL, &error));
+			g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 2);
+		}
+	}
 }
 
 int

@@ -1,0 +1,204 @@
+/*
+ * Wire-efficiency benchmark (issue 4): one simulated ECC device (CSR mode;
+ * certificate, issuing CA and 2 root CAs burned, everything read back, proof
+ * of possession) provisioned over a pty throttled to a UART baud rate.
+ *
+ * Three figures per baud rate: the elapsed time of fst_pipeline_provision(),
+ * the wire time of the bytes exchanged (10 bits a byte, both directions, as
+ * FstTransport counted them) and the device's own compute time (as the
+ * simulator measured it, without its simulated wire). The bound is
+ *
+ *   elapsed <= 1.15 x wire + compute
+ *
+ * so what the station adds (turnarounds, timeouts, its own CA signing and
+ * database commits) must stay within 15 % of the wire time.
+ *
+ * FST_BENCH_RUNS=N repeats each rate N times (default 3) and checks the best
+ * run, as the other runs only add scheduler noise on a shared machine.
+ *
+ * The station workspace (SQLite with synchronous=FULL) and the simulator's
+ * storage file go to /dev/shm when it exists: this measures the protocol, not
+ * the disk. FST_BENCH_DIR=DIR puts them elsewhere, e.g. on the station's real
+ * disk, where every database commit adds an fsync to the elapsed time.
+ */
+#define G_LOG_DOMAIN "FstBenchWire"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-fsp-device.h"
+#include "fst-pipeline.h"
+#include "fst-serial-transport.h"
+#include "fst-station.h"
+
+#define FST_BENCH_BOUND 1.15
+
+typedef struct {
+	gint64 elapsed_us;
+	gint64 wire_us;
+	gint64 compute_us;
+	guint64 bytes;
+	guint retransmissions;
+} FstBenchRun;
+
+static gint64
+fst_bench_stats_field(const gchar *stats, const gchar *name)
+{
+	g_autofree gchar *key = g_strdup_printf(" %s=", name);
+	const gchar *p = strstr(stats, key);
+	g_assert_nonnull(p);
+	return g_ascii_strtoll(p + strlen(key), NULL, 10);
+}
+
+static void
+fst_bench_one(const gchar *workspace,
+              FstStation *station,
+              const FstProfile *profile,
+              guint baud,
+              guint n,
+              FstBenchRun *run)
+{
+	g_autofree gchar *uid = g_strdup_printf("BENCH-%u-%u", baud, n);
+	g_autofree gchar *storage = g_strdup_printf("%s/%s.dev", workspace, uid);
+	g_autofree gchar *baud_str = g_strdup_printf("%u", baud);
+	const gchar *argv[] = {g_getenv("FST_DEVSIM"),
+	                       "--uid",
+	                       uid,
+	                       "--storage",
+	                       storage,
+	                       "--key-types",
+	                       "ec-p256",
+	                       "--validation",
+	                       "rsa,ecdsa-p256",
+	                       "--baud",
+	                       baud_str,
+	                       NULL};
+	g_autoptr(GSubprocess) sim = NULL;
+	g_autoptr(GDataInputStream) out = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *line = NULL;
+	g_autofree gchar *stats = NULL;
+	g_autoptr(FstTransport) transport = NULL;
+	g_autoptr(FstDevice) device = NULL;
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	sim = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	g_assert_no_error(error);
+	out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sim));
+	line = g_data_input_stream_read_line(out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(line, "READY /"));
+
+	transport = fst_serial_transport_new(line + 6, baud);
+	device = fst_fsp_device_new(transport);
+	r = fst_pipeline_provision(station, profile, device, NULL, NULL, NULL);
+	g_assert_no_error(r->error);
+	/* the certificate, the issuing CA and two roots */
+	g_assert_nonnull(strchr(r->roots, ','));
+	g_assert_null(strchr(strchr(r->roots, ',') + 1, ','));
+
+	g_subprocess_send_signal(sim, SIGTERM);
+	g_assert_true(g_subprocess_wait_check(sim, NULL, &error));
+	g_assert_no_error(error);
+	stats = g_data_input_stream_read_line(out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(stats);
+
+	/* where the time went, step by step, from the audit trail */
+	{
+		g_autoptr(FstDbDevice) dev =
+		    fst_db_find_device(fst_station_get_db(station), uid, &error);
+		g_autoptr(GPtrArray) events = NULL;
+		g_autoptr(GString) steps = g_string_new(NULL);
+		g_assert_no_error(error);
+		events = fst_db_list_events(fst_station_get_db(station), dev->id, &error);
+		g_assert_no_error(error);
+		for (guint i = 0; i < events->len; i++) {
+			FstDbEvent *ev = g_ptr_array_index(events, i);
+			g_string_append_printf(
+			    steps, " %s %.1f", ev->step, (ev->ended_us - ev->started_us) / 1000.0);
+		}
+		g_test_message("steps (ms):%s", steps->str);
+	}
+	run->elapsed_us = r->elapsed_us;
+	run->bytes = r->bytes_out + r->bytes_in;
+	run->wire_us = (gint64)(run->bytes * 10u * G_USEC_PER_SEC / baud);
+	run->compute_us = fst_bench_stats_field(stats, "compute_us");
+	run->retransmissions = fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(device));
+	g_test_message("%u baud run %u: %s, roots %s, %s", baud, n, uid, r->roots, stats);
+}
+
+static void
+fst_bench_wire(gconstpointer user_data)
+{
+	guint baud = GPOINTER_TO_UINT(user_data);
+	guint runs = (guint)g_ascii_strtoull(g_getenv("FST_BENCH_RUNS") ?: "3", NULL, 10);
+	const gchar *dir = g_getenv("FST_BENCH_DIR");
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *template = NULL;
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *cmd = NULL;
+	FstStation *station;
+	FstProfile *profile;
+	FstBenchRun best = {.elapsed_us = G_MAXINT64};
+	gdouble bound_us;
+
+	if (dir == NULL && g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) &&
+	    g_access("/dev/shm", W_OK) == 0)
+		dir = "/dev/shm";
+	if (dir == NULL)
+		dir = g_get_tmp_dir();
+	template = g_build_filename(dir, "fst-bench-wire-XXXXXX", NULL);
+	workspace = g_mkdtemp(g_steal_pointer(&template));
+	g_assert_nonnull(workspace);
+	g_test_message("workspace %s", workspace);
+	g_assert_true(fst_station_init_workspace(workspace, "Bench", &error));
+	g_assert_no_error(error);
+	station = fst_station_open(workspace, &error);
+	g_assert_no_error(error);
+	profile = fst_station_load_profile(station, "aws-iot-ecc", &error);
+	g_assert_no_error(error);
+
+	for (guint i = 0; i < MAX(runs, 1u); i++) {
+		FstBenchRun run = {0};
+		fst_bench_one(workspace, station, profile, baud, i, &run);
+		if (run.elapsed_us - run.compute_us < best.elapsed_us - best.compute_us)
+			best = run;
+	}
+	bound_us = FST_BENCH_BOUND * (gdouble)best.wire_us + (gdouble)best.compute_us;
+	printf("# fsp wire benchmark at %u baud: elapsed %.1f ms, wire %.1f ms (%" G_GUINT64_FORMAT
+	       " bytes), device compute %.1f ms; bound 1.15 x wire + compute = %.1f ms; "
+	       "ratio (elapsed - compute) / wire = %.3f; %u retransmissions\n",
+	       baud,
+	       best.elapsed_us / 1000.0,
+	       best.wire_us / 1000.0,
+	       best.bytes,
+	       best.compute_us / 1000.0,
+	       bound_us / 1000.0,
+	       (gdouble)(best.elapsed_us - best.compute_us) / (gdouble)best.wire_us,
+	       best.retransmissions);
+	fflush(stdout);
+	g_assert_cmpuint(best.retransmissions, ==, 0);
+	g_assert_cmpfloat((gdouble)best.elapsed_us, <=, bound_us);
+
+	fst_profile_free(profile);
+	fst_station_free(station);
+	cmd = g_strdup_printf("rm -rf '%s'", workspace);
+	g_assert_cmpint(system(cmd), ==, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_setenv(FST_ENV_CA_PASSPHRASE, "bench-passphrase", TRUE);
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_data_func("/fst/bench/wire/921600", GUINT_TO_POINTER(921600), fst_bench_wire);
+	g_test_add_data_func("/fst/bench/wire/115200", GUINT_TO_POINTER(115200), fst_bench_wire);
+	return g_test_run();
+}

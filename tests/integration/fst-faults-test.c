@@ -1,0 +1,498 @@
+/*
+ * The station against simulated devices that fail like hardware does, over
+ * real ptys, with a real SQLite file and the real CA. Each test asserts what
+ * the device storage holds afterwards (fleetstation-devsim --dump) and what
+ * the database says (device state, certificate state).
+ *
+ * Faults are deterministic: every simulator gets a fixed --seed.
+ *
+ * Also here, because it runs through the same fixture: key injection
+ * (key-source=station-generated, PUT_KEY) on a device that cannot make keys.
+ */
+#define G_LOG_DOMAIN "FstFaultsTest"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+#include "fst-error.h"
+#include "fst-fsp-device.h"
+#include "fst-pipeline.h"
+#include "fst-serial-transport.h"
+#include "fst-station.h"
+#include "fst-x509.h"
+
+/* a short base timeout, so that the tests that wait for a silent device
+ * stay quick; the command factors still apply on top of it */
+#define FST_FAULTS_TIMEOUT_MS 250
+
+typedef struct {
+	GSubprocess *proc;
+	GDataInputStream *out;
+	gchar *port;
+} FstSim;
+
+typedef struct {
+	gchar *workspace;
+	FstStation *station;
+	FstProfile *profile;
+	GPtrArray *sims; /* (element-type FstSim) */
+	guint retries;   /* 0 = the driver's default */
+	guint retransmissions;
+} FstFixture;
+
+static void
+fst_sim_free(FstSim *sim)
+{
+	if (sim->proc != NULL) {
+		g_subprocess_send_signal(sim->proc, SIGTERM);
+		g_subprocess_wait(sim->proc, NULL, NULL);
+	}
+	g_clear_object(&sim->out);
+	g_clear_object(&sim->proc);
+	g_free(sim->port);
+	g_free(sim);
+}
+
+static void
+fst_fixture_setup(FstFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	fx->workspace = g_dir_make_tmp("fst-faults-test-XXXXXX", &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_station_init_workspace(fx->workspace, "Faults Test", &error));
+	g_assert_no_error(error);
+	fx->station = fst_station_open(fx->workspace, &error);
+	g_assert_no_error(error);
+	fx->profile = fst_station_load_profile(fx->station, "aws-iot-ecc", &error);
+	g_assert_no_error(error);
+	fx->sims = g_ptr_array_new_with_free_func((GDestroyNotify)fst_sim_free);
+}
+
+static void
+fst_fixture_teardown(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", fx->workspace);
+	g_ptr_array_unref(fx->sims);
+	fst_profile_free(fx->profile);
+	fst_station_free(fx->station);
+	g_assert_cmpint(system(cmd), ==, 0);
+	g_free(fx->workspace);
+}
+
+static gchar *
+fst_fixture_storage(FstFixture *fx, const gchar *uid)
+{
+	return g_strdup_printf("%s/%s.dev", fx->workspace, uid);
+}
+
+/* starts a simulated ECC device (PEM, as the demo's) with extra options */
+static FstSim *
+fst_fixture_start_sim(FstFixture *fx, const gchar *uid, const gchar *const *extra)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *line = NULL;
+	FstSim *sim = g_new0(FstSim, 1);
+
+	g_ptr_array_add(argv, g_strdup(g_getenv("FST_DEVSIM")));
+	g_ptr_array_add(argv, g_strdup("--uid"));
+	g_ptr_array_add(argv, g_strdup(uid));
+	g_ptr_array_add(argv, g_strdup("--storage"));
+	g_ptr_array_add(argv, fst_fixture_storage(fx, uid));
+	g_ptr_array_add(argv, g_strdup("--key-types"));
+	g_ptr_array_add(argv, g_strdup("ec-p256"));
+	g_ptr_array_add(argv, g_strdup("--validation"));
+	g_ptr_array_add(argv, g_strdup("ecdsa-p256"));
+	g_ptr_array_add(argv, g_strdup("--seed"));
+	g_ptr_array_add(argv, g_strdup("4242"));
+	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+		g_ptr_array_add(argv, g_strdup(extra[i]));
+	g_ptr_array_add(argv, NULL);
+	sim->proc = g_subprocess_newv(
+	    (const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	g_assert_no_error(error);
+	sim->out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sim->proc));
+	line = g_data_input_stream_read_line(sim->out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(line);
+	g_assert_true(g_str_has_prefix(line, "READY /"));
+	sim->port = g_strdup(line + 6);
+	g_ptr_array_add(fx->sims, sim);
+	return sim;
+}
+
+/* stops a simulator and returns its STATS line */
+static gchar *
+fst_sim_stop(FstSim *sim)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *line;
+
+	g_subprocess_send_signal(sim->proc, SIGTERM);
+	g_subprocess_wait(sim->proc, NULL, &error);
+	g_assert_no_error(error);
+	line = g_data_input_stream_read_line(sim->out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_clear_object(&sim->proc);
+	return line;
+}
+
+static FstProvisionResult *
+fst_fixture_provision(FstFixture *fx, FstSim *sim)
+{
+	g_autoptr(FstTransport) transport = fst_serial_transport_new(sim->port, 0);
+	g_autoptr(FstDevice) device = fst_fsp_device_new(transport);
+	FstProvisionResult *r;
+
+	fst_fsp_device_set_timeout(FST_FSP_DEVICE(device), FST_FAULTS_TIMEOUT_MS);
+	if (fx->retries != 0)
+		fst_fsp_device_set_retries(FST_FSP_DEVICE(device), fx->retries);
+	r = fst_pipeline_provision(fx->station, fx->profile, device, NULL, NULL, NULL);
+	fx->retransmissions = fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(device));
+	return r;
+}
+
+/* what `fleetstation-devsim --dump OBJECT` prints; NULL when it is absent */
+static GBytes *
+fst_fixture_dump(FstFixture *fx, const gchar *uid, const gchar *object)
+{
+	g_autofree gchar *storage = fst_fixture_storage(fx, uid);
+	const gchar *argv[] = {
+	    g_getenv("FST_DEVSIM"), "--storage", storage, "--dump", object, NULL};
+	g_autoptr(GSubprocess) p = NULL;
+	g_autoptr(GBytes) out = NULL;
+	g_autoptr(GError) error = NULL;
+
+	p = g_subprocess_newv(
+	    argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_communicate(p, NULL, NULL, &out, NULL, &error));
+	g_assert_no_error(error);
+	if (g_subprocess_get_exit_status(p) == 1)
+		return NULL;
+	g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+	return g_steal_pointer(&out);
+}
+
+/* the device certificate object as the station burns it for @cert */
+static GBytes *
+fst_expected_cert_object(const FstDbCert *cert)
+{
+	g_autoptr(GPtrArray) ders = g_ptr_array_new();
+	g_ptr_array_add(ders, cert->der);
+	return fst_x509_bundle_encode(ders, FST_CRED_FORMAT_PEM);
+}
+
+static FstDbDevice *
+fst_fixture_find(FstFixture *fx, const gchar *uid)
+{
+	g_autoptr(GError) error = NULL;
+	FstDbDevice *dev = fst_db_find_device(fst_station_get_db(fx->station), uid, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(dev);
+	return dev;
+}
+
+/* the device is provisioned, with a verified certificate, and its storage
+ * holds exactly that certificate */
+static void
+fst_fixture_assert_provisioned(FstFixture *fx, const gchar *uid, const FstProvisionResult *r)
+{
+	g_autoptr(FstDbDevice) dev = fst_fixture_find(fx, uid);
+	g_autoptr(GBytes) stored = fst_fixture_dump(fx, uid, "device-cert");
+	g_autoptr(GBytes) expected = NULL;
+
+	g_assert_no_error(r->error);
+	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_nonnull(dev->cert);
+	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
+	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
+	expected = fst_expected_cert_object(dev->cert);
+	g_assert_nonnull(stored);
+	g_assert_true(g_bytes_equal(stored, expected));
+}
+
+/* the device failed, and the certificate issued in that attempt is revoked */
+static void
+fst_fixture_assert_rejected(FstFixture *fx, const gchar *uid, const FstProvisionResult *r)
+{
+	g_autoptr(FstDbDevice) dev = fst_fixture_find(fx, uid);
+
+	g_assert_nonnull(r->error);
+	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_nonnull(dev->last_error);
+	g_assert_nonnull(r->serial_hex);
+	g_assert_nonnull(dev->cert);
+	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
+	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_REVOKED);
+	g_assert_nonnull(strstr(r->error->message, "revoked"));
+	g_assert_nonnull(strstr(dev->last_error, r->serial_hex));
+}
+
+/* provisions @uid cleanly and returns the certificate object it got */
+static GBytes *
+fst_fixture_provision_clean(FstFixture *fx, const gchar *uid)
+{
+	FstSim *sim = fst_fixture_start_sim(fx, uid, NULL);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
+	g_autofree gchar *stats = NULL;
+
+	fst_fixture_assert_provisioned(fx, uid, r);
+	stats = fst_sim_stop(sim);
+	return fst_fixture_dump(fx, uid, "device-cert");
+}
+
+/* a noisy line: at 1e-3 a 520-byte WRITE and its answer are hit four times
+ * in ten, so the tests allow 8 retransmissions per request (the default 3
+ * is for a sane cable) to keep the outcome certain whatever the bytes */
+#define FST_FAULTS_NOISY_RETRIES 8
+
+/* bit errors in both directions: retransmission recovers, no operator */
+static void
+fst_faults_bit_errors_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *extra[] = {"--fault-bit-errors", "0.001", NULL};
+	FstSim *sim = fst_fixture_start_sim(fx, "FT-BITS-1", extra);
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	fx->retries = FST_FAULTS_NOISY_RETRIES;
+	r = fst_fixture_provision(fx, sim);
+	g_autofree gchar *stats = NULL;
+
+	fst_fixture_assert_provisioned(fx, "FT-BITS-1", r);
+	g_assert_cmpuint(fx->retransmissions, >, 0);
+	stats = fst_sim_stop(sim);
+	g_test_message("%s, %u retransmissions", stats, fx->retransmissions);
+	g_assert_true(g_str_has_prefix(stats, "STATS "));
+	g_assert_null(strstr(stats, " bit_errors=0 "));
+}
+
+/* lost bytes: the same */
+static void
+fst_faults_drop_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *extra[] = {"--fault-drop", "0.001", NULL};
+	FstSim *sim = fst_fixture_start_sim(fx, "FT-DROP-1", extra);
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	fx->retries = FST_FAULTS_NOISY_RETRIES;
+	r = fst_fixture_provision(fx, sim);
+	g_autofree gchar *stats = NULL;
+
+	fst_fixture_assert_provisioned(fx, "FT-DROP-1", r);
+	g_assert_cmpuint(fx->retransmissions, >, 0);
+	stats = fst_sim_stop(sim);
+	g_test_message("%s, %u retransmissions", stats, fx->retransmissions);
+	g_assert_null(strstr(stats, " dropped=0 "));
+}
+
+/* unplugged in the middle of writing the certificate: the device keeps its
+ * previous certificate, the station records the failure and revokes the new
+ * one, and the device plugged in again is completed under the same row */
+static void
+fst_faults_disconnect_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-UNPLUG-1";
+	const gchar *extra[] = {"--fault-disconnect-after", "300", NULL};
+	g_autoptr(GBytes) before = fst_fixture_provision_clean(fx, uid);
+	g_autoptr(FstDbDevice) first = fst_fixture_find(fx, uid);
+	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(FstProvisionResult) r2 = NULL;
+	g_autoptr(GBytes) after = NULL;
+	FstSim *sim;
+
+	sim = fst_fixture_start_sim(fx, uid, extra);
+	r = fst_fixture_provision(fx, sim);
+	g_test_message("disconnect: %s", r->error != NULL ? r->error->message : "no error");
+	fst_fixture_assert_rejected(fx, uid, r);
+	g_assert_cmpstr(r->serial_hex, !=, first->cert->serial_hex);
+	after = fst_fixture_dump(fx, uid, "device-cert");
+	g_assert_nonnull(after);
+	g_assert_true(g_bytes_equal(before, after));
+
+	/* plugged in again, without the fault */
+	g_free(fst_sim_stop(sim));
+	sim = fst_fixture_start_sim(fx, uid, NULL);
+	r2 = fst_fixture_provision(fx, sim);
+	fst_fixture_assert_provisioned(fx, uid, r2);
+	g_assert_cmpstr(r2->serial_hex, !=, r->serial_hex);
+}
+
+/* a device that hangs: the station gives up after its retries, records it */
+static void
+fst_faults_stall_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-STALL-1";
+	const gchar *extra[] = {"--fault-stall-after", "300", NULL};
+	g_autoptr(GBytes) before = fst_fixture_provision_clean(fx, uid);
+	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
+	g_autoptr(GBytes) after = NULL;
+
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_TIMED_OUT);
+	g_assert_nonnull(strstr(r->error->message, "WRITE"));
+	fst_fixture_assert_rejected(fx, uid, r);
+	g_free(fst_sim_stop(sim));
+	after = fst_fixture_dump(fx, uid, "device-cert");
+	g_assert_true(g_bytes_equal(before, after));
+}
+
+/* a reboot in the middle of a write: the half-written certificate never
+ * replaces the good one, and the next attempt completes the device */
+static void
+fst_faults_reboot_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-REBOOT-1";
+	/* the PEM certificate takes two WRITEs: reboot in the second */
+	const gchar *extra[] = {"--fault-reboot-in-write", "2", NULL};
+	g_autoptr(GBytes) before = fst_fixture_provision_clean(fx, uid);
+	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
+	g_autoptr(FstProvisionResult) r2 = NULL;
+	g_autoptr(GBytes) after = NULL;
+
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_DISCONNECTED);
+	g_assert_nonnull(strstr(r->error->message, "rebooted"));
+	fst_fixture_assert_rejected(fx, uid, r);
+	after = fst_fixture_dump(fx, uid, "device-cert");
+	g_assert_true(g_bytes_equal(before, after));
+
+	/* the same simulator, rebooted once: provisioning again completes it */
+	r2 = fst_fixture_provision(fx, sim);
+	fst_fixture_assert_provisioned(fx, uid, r2);
+}
+
+/* a device that says OK but stores something else: caught at read-back */
+static void
+fst_faults_corrupt_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-LIAR-1";
+	const gchar *extra[] = {"--fault-corrupt", "device-cert", NULL};
+	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GBytes) stored = NULL;
+	g_autoptr(GBytes) expected = NULL;
+
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_nonnull(strstr(r->error->message, "device-cert"));
+	fst_fixture_assert_rejected(fx, uid, r);
+	dev = fst_fixture_find(fx, uid);
+	stored = fst_fixture_dump(fx, uid, "device-cert");
+	expected = fst_expected_cert_object(dev->cert);
+	g_assert_nonnull(stored);
+	g_assert_cmpuint(g_bytes_get_size(stored), ==, g_bytes_get_size(expected));
+	g_assert_false(g_bytes_equal(stored, expected));
+}
+
+/* flash smaller than announced: STORAGE_FULL in the middle of the burn */
+static void
+fst_faults_storage_full_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-FULL-1";
+	const gchar *extra[] = {"--fault-storage-limit", "1200", NULL};
+	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
+	g_autoptr(GBytes) roots = NULL;
+
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(r->error->message, "storage full"));
+	fst_fixture_assert_rejected(fx, uid, r);
+	roots = fst_fixture_dump(fx, uid, "trust-roots");
+	g_assert_null(roots);
+}
+
+/* a device that signs with another key than its CSR's: proof fails */
+static void
+fst_faults_wrong_key_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-POP-1";
+	const gchar *extra[] = {"--fault-wrong-key", NULL};
+	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean verify_failed = FALSE;
+
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_nonnull(strstr(r->error->message, "proof of possession"));
+	fst_fixture_assert_rejected(fx, uid, r);
+	dev = fst_fixture_find(fx, uid);
+	events = fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		if (g_strcmp0(ev->step, "verify") == 0 && g_strcmp0(ev->outcome, "ok") != 0)
+			verify_failed = TRUE;
+	}
+	g_assert_true(verify_failed);
+}
+
+/* key injection: the station makes the key, records the certificate, sends
+ * the key (PUT_KEY), and the device proves it holds it */
+static void
+fst_faults_key_injection_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-INJECT-1";
+	const gchar *extra[] = {"--key-injection-only", NULL};
+	g_autofree gchar *src = g_build_filename(
+	    g_getenv("FST_TEMPLATES_DIR"), "profiles", "aws-iot-ecc.profile", NULL);
+	g_autofree gchar *dst = g_build_filename(fx->workspace, "inject.profile", NULL);
+	g_autofree gchar *text = NULL;
+	g_autoptr(GString) edited = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(FstProvisionResult) r_csr = NULL;
+	FstProfile *csr_profile = fx->profile;
+	FstSim *sim;
+
+	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
+	g_assert_no_error(error);
+	edited = g_string_new(text);
+	g_assert_cmpint(
+	    g_string_replace(edited, "key-source=device-csr", "key-source=station-generated", 1),
+	    ==,
+	    1);
+	g_assert_cmpint(
+	    g_string_replace(edited, "name=aws-iot-ecc", "name=aws-iot-ecc-inject", 1), ==, 1);
+	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
+	g_assert_no_error(error);
+	fx->profile = fst_profile_load(dst, &error);
+	g_assert_no_error(error);
+
+	sim = fst_fixture_start_sim(fx, uid, extra);
+	r = fst_fixture_provision(fx, sim);
+	fst_fixture_assert_provisioned(fx, uid, r);
+	/* the device never made a CSR: the key came from the station */
+	g_assert_null(fst_fixture_dump(fx, uid, "csr"));
+
+	/* the CSR profile on this device: refused, the device cannot make keys */
+	fst_profile_free(fx->profile);
+	fx->profile = csr_profile;
+	r_csr = fst_fixture_provision(fx, sim);
+	g_assert_error(r_csr->error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_null(r_csr->serial_hex);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_setenv(FST_ENV_CA_PASSPHRASE, "faults-test-passphrase", TRUE);
+	g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn)                                                                              \
+	g_test_add(path, FstFixture, NULL, fst_fixture_setup, fn, fst_fixture_teardown)
+	ADD("/fst/faults/bit-errors", fst_faults_bit_errors_test);
+	ADD("/fst/faults/drop", fst_faults_drop_test);
+	ADD("/fst/faults/disconnect", fst_faults_disconnect_test);
+	ADD("/fst/faults/stall", fst_faults_stall_test);
+	ADD("/fst/faults/reboot-in-write", fst_faults_reboot_test);
+	ADD("/fst/faults/corrupt", fst_faults_corrupt_test);
+	ADD("/fst/faults/storage-full", fst_faults_storage_full_test);
+	ADD("/fst/faults/wrong-key", fst_faults_wrong_key_test);
+	ADD("/fst/devices/key-injection", fst_faults_key_injection_test);
+#undef ADD
+	return g_test_run();
+}
