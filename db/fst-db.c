@@ -12,9 +12,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fst-audit.h"
 #include "fst-error.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
+/* a statement from the connection's cache (fst_db_prepare()): going out of
+ * scope resets it for the next use instead of finalizing it */
+typedef sqlite3_stmt FstDbStmt;
+
+static void
+fst_db_stmt_release(FstDbStmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbStmt, fst_db_stmt_release)
+
+static void
+fst_db_stmt_finalize(gpointer stmt)
+{
+	sqlite3_finalize(stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
 
 /*
  * The station database: one SQLite file in WAL mode, shared by the port
@@ -42,6 +60,11 @@ struct _FstDb {
 	gchar *path;  /* (owned) */
 	guint schema_version;
 	gint64 station_id; /* last station passed to fst_db_ensure_station(), or 0 */
+	gint64 operator_id; /* session context (fst_db_set_context()), or 0 */
+	gint64 lot_id;
+	gchar *last_backup; /* (owned) (nullable): the copy made before a migration */
+	gboolean durable;   /* synchronous is FULL now (else NORMAL) */
+	GHashTable *stmts;  /* (owned): SQL text -> prepared statement, reused */
 };
 
 /* error helpers */
@@ -113,15 +136,26 @@ fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
 
 /* statement helpers; all of them expect the mutex held */
 
+/*
+ * Statements are compiled once per connection and reused (SQLite re-prepares
+ * one by itself if the schema changed): compiling costs more than running the
+ * small statements a device needs. Hold the result in g_autoptr(FstDbStmt),
+ * which resets it after use; the same SQL must not be in use twice at once.
+ */
 static sqlite3_stmt *
 fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 {
-	sqlite3_stmt *stmt = NULL;
-	gint rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
+	sqlite3_stmt *stmt = g_hash_table_lookup(self->stmts, sql);
+	gint rc;
+
+	if (stmt != NULL)
+		return stmt;
+	rc = sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK) {
 		fst_db_set_error(self, error, rc, "preparing to %s", what);
 		return NULL;
 	}
+	g_hash_table_insert(self->stmts, g_strdup(sql), stmt);
 	return stmt;
 }
 
@@ -169,12 +203,37 @@ fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 	return TRUE;
 }
 
+/*
+ * Durability per commit (db/schema.md, "Durability"): a durable commit runs
+ * with synchronous=FULL and returns once the WAL is on disk, which also makes
+ * every commit before it durable (the WAL is written in order); the others
+ * (device started, step events, objects, forward state moves) run with
+ * synchronous=NORMAL: they survive a crash of the station at once, and a
+ * power cut from the next durable commit on, which follows within the same
+ * device. Only outside a transaction can the setting change.
+ */
 static gboolean
-fst_db_begin(FstDb *self, const gchar *what, GError **error)
+fst_db_set_durable(FstDb *self, gboolean durable, GError **error)
+{
+	if (self->durable == durable)
+		return TRUE;
+	if (!fst_db_exec(self,
+	                 durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+	                 "set the synchronous mode",
+	                 error))
+		return FALSE;
+	self->durable = durable;
+	return TRUE;
+}
+
+static gboolean
+fst_db_begin(FstDb *self, const gchar *what, gboolean durable, GError **error)
 {
 	/* IMMEDIATE takes the write lock now, so that two writers never deadlock
 	 * upgrading read locks; the mutex already serialises our own threads */
 	g_autofree gchar *msg = g_strdup_printf("start a transaction to %s", what);
+	if (!fst_db_set_durable(self, durable, error))
+		return FALSE;
 	return fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
 }
 
@@ -428,6 +487,11 @@ fst_db_cert_free(FstDbCert *self)
 	g_free(self->key_type);
 	g_free(self->issuer_sha256);
 	g_free(self->profile);
+	g_free(self->profile_sha256);
+	g_free(self->device_uid);
+	g_free(self->operator_name);
+	g_free(self->lot);
+	g_free(self->revocation_reason);
 	g_free(self);
 }
 
@@ -451,6 +515,8 @@ fst_db_device_free(FstDbDevice *self)
 	fst_db_cert_free(self->cert);
 	g_free(self->key_types);
 	g_free(self->validation);
+	g_free(self->operator_name);
+	g_free(self->lot);
 	g_free(self);
 }
 
@@ -468,6 +534,7 @@ fst_db_event_free(FstDbEvent *self)
 	g_free(self->step);
 	g_free(self->outcome);
 	g_free(self->detail);
+	g_free(self->hash);
 	g_free(self);
 }
 
@@ -557,7 +624,7 @@ static const gchar fst_db_schema_v1[] =
 static gboolean
 fst_db_migrate_v1(FstDb *self, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *uuid = g_uuid_string_random();
 	g_autofree gchar *now = g_strdup_printf("%" G_GINT64_FORMAT, g_get_real_time());
 	gint rc;
@@ -580,19 +647,211 @@ fst_db_migrate_v1(FstDb *self, GError **error)
 	return fst_db_step_done(self, stmt, "record the database identity", error);
 }
 
+/*
+ * Schema v2: who and what (operators, lots, profiles with their content hash),
+ * the registration queue, revocation, the `rework` device state and the audit
+ * chain over events. The devices table is rebuilt (SQLite's 12-step recipe)
+ * because its state CHECK gains `rework`; everything else only adds.
+ */
+static const gchar fst_db_schema_v2[] =
+    "CREATE TABLE operators ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE lots ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE profiles ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  content_sha256 TEXT,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX profiles_name_hash ON profiles(name, ifnull(content_sha256, ''));"
+    "CREATE TABLE devices_v2 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  model TEXT,"
+    "  firmware TEXT,"
+    "  protocol_version INTEGER NOT NULL DEFAULT 0,"
+    "  key_types TEXT,"
+    "  validation TEXT,"
+    "  port TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (state IN ('new', 'in-progress', 'provisioned', 'failed', 'rework')),"
+    "  last_error TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "INSERT INTO devices_v2 (id, uid, model, firmware, protocol_version, key_types, validation,"
+    "  port, state, last_error, station_id, created_at, updated_at)"
+    "  SELECT id, uid, model, firmware, protocol_version, key_types, validation, port, state,"
+    "  last_error, station_id, created_at, updated_at FROM devices;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_v2 RENAME TO devices;"
+    "CREATE INDEX devices_state ON devices(state);"
+    "CREATE INDEX devices_station ON devices(station_id);"
+    "CREATE INDEX devices_lot ON devices(lot_id);"
+    "ALTER TABLE certificates ADD COLUMN profile_id INTEGER REFERENCES profiles(id);"
+    "ALTER TABLE certificates ADD COLUMN operator_id INTEGER REFERENCES operators(id);"
+    "ALTER TABLE certificates ADD COLUMN lot_id INTEGER REFERENCES lots(id);"
+    "ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;"
+    "CREATE INDEX certificates_issuer ON certificates(issuer_sha256);"
+    "CREATE INDEX certificates_lot ON certificates(lot_id, id);"
+    "CREATE INDEX certificates_created ON certificates(created_at);"
+    "INSERT INTO profiles (name, content_sha256, created_at)"
+    "  SELECT profile, NULL, min(created_at) FROM certificates WHERE profile IS NOT NULL"
+    "  GROUP BY profile ORDER BY min(id);"
+    "UPDATE certificates SET profile_id = (SELECT p.id FROM profiles p"
+    "  WHERE p.name = certificates.profile AND p.content_sha256 IS NULL);"
+    "UPDATE certificates SET revoked_at = updated_at,"
+    "  revocation_reason = 'unspecified (revoked before schema v2)' WHERE state = 'revoked';"
+    "ALTER TABLE events ADD COLUMN operator_id INTEGER REFERENCES operators(id);"
+    "ALTER TABLE events ADD COLUMN lot_id INTEGER REFERENCES lots(id);"
+    "ALTER TABLE events ADD COLUMN hash BLOB;"
+    "DROP INDEX events_started;"
+    "CREATE TABLE registrations ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target));"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);";
+
+static gboolean
+fst_db_insert_event_locked(FstDb *self,
+                           gint64 device_id,
+                           gint64 station_id,
+                           const gchar *step,
+                           gint64 started_us,
+                           gint64 ended_us,
+                           const gchar *outcome,
+                           const gchar *detail,
+                           GError **error);
+
+/* fills the chain hash of the events a v1 file holds, in id order */
+static gboolean
+fst_db_chain_existing_events(FstDb *self, GError **error)
+{
+	g_autoptr(FstDbStmt) sel = NULL;
+	g_autoptr(FstDbStmt) upd = NULL;
+	g_autofree gchar *prev = g_strdup(FST_AUDIT_GENESIS);
+	const gchar *what = "chain the existing events";
+	gint rc;
+
+	sel = fst_db_prepare(self,
+	                     "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                     "outcome, detail FROM events ORDER BY id",
+	                     what,
+	                     error);
+	upd = fst_db_prepare(
+	    self, "UPDATE events SET hash = ?1 WHERE id = ?2", what, error);
+	if (sel == NULL || upd == NULL)
+		return FALSE;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		FstAuditEventRow row = {
+		    .id = sqlite3_column_int64(sel, 0),
+		    .device_id = sqlite3_column_int64(sel, 1),
+		    .station_id = sqlite3_column_int64(sel, 2),
+		    .step = (const gchar *)sqlite3_column_text(sel, 3),
+		    .started_at = sqlite3_column_int64(sel, 4),
+		    .ended_at = sqlite3_column_int64(sel, 5),
+		    .outcome = (const gchar *)sqlite3_column_text(sel, 6),
+		    .detail = (const gchar *)sqlite3_column_text(sel, 7),
+		};
+		g_autofree gchar *hash = fst_audit_event_hash(prev, &row);
+		guint8 raw[FST_AUDIT_HASH_LEN];
+		gint brc;
+
+		fst_audit_hash_to_bytes(hash, raw);
+		sqlite3_reset(upd);
+		brc = sqlite3_bind_blob(upd, 1, raw, sizeof(raw), SQLITE_TRANSIENT);
+		brc |= sqlite3_bind_int64(upd, 2, row.id);
+		if (!fst_db_check_bind(self, brc, what, error) ||
+		    !fst_db_step_done(self, upd, what, error))
+			return FALSE;
+		g_free(prev);
+		prev = g_steal_pointer(&hash);
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return TRUE;
+}
+
+/* every certificate gets its issue event in the chain: a v1 certificate one
+ * that says it was recorded by this migration */
+static gboolean
+fst_db_chain_existing_certificates(FstDb *self, GError **error)
+{
+	g_autoptr(FstDbStmt) sel = NULL;
+	const gchar *what = "chain the existing certificates";
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	sel = fst_db_prepare(self,
+	                     "SELECT device_id, station_id, serial_hex, aws_cert_id, state FROM "
+	                     "certificates ORDER BY id",
+	                     what,
+	                     error);
+	if (sel == NULL)
+		return FALSE;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		g_autofree gchar *detail =
+		    g_strdup_printf("certificate %s sha256 %s as %s (recorded by the migration "
+		                    "to schema v2)",
+		                    (const gchar *)sqlite3_column_text(sel, 2),
+		                    (const gchar *)sqlite3_column_text(sel, 3),
+		                    (const gchar *)sqlite3_column_text(sel, 4));
+		if (!fst_db_insert_event_locked(self,
+		                                sqlite3_column_int64(sel, 0),
+		                                sqlite3_column_int64(sel, 1),
+		                                "certificate-issued",
+		                                now,
+		                                now,
+		                                "ok",
+		                                detail,
+		                                error))
+			return FALSE;
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return TRUE;
+}
+
+static gboolean
+fst_db_migrate_v2(FstDb *self, GError **error)
+{
+	if (!fst_db_exec(self, fst_db_schema_v2, "create the schema v2 tables", error))
+		return FALSE;
+	if (!fst_db_chain_existing_events(self, error))
+		return FALSE;
+	return fst_db_chain_existing_certificates(self, error);
+}
+
 typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
 
 /* index N migrates from version N-1 to N; append only */
 static const FstDbMigrateFunc fst_db_migrations[] = {
     NULL, /* version 0: an empty file */
     fst_db_migrate_v1,
+    fst_db_migrate_v2,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 
 static gboolean
 fst_db_read_user_version(FstDb *self, guint *version, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	gboolean found = FALSE;
 	gint64 value;
 
@@ -619,8 +878,8 @@ fst_db_read_user_version(FstDb *self, guint *version, GError **error)
 static gboolean
 fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
-	g_autoptr(sqlite3_stmt) check = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(FstDbStmt) check = NULL;
 	g_autofree gchar *what = g_strdup_printf("apply schema migration v%u", version);
 	g_autofree gchar *pragma = g_strdup_printf("PRAGMA user_version = %u", version);
 	gboolean violation = FALSE;
@@ -703,7 +962,7 @@ fst_db_migrate(FstDb *self, GError **error)
 	     version++) {
 		g_autofree gchar *what = g_strdup_printf("schema migration v%u", version);
 		gboolean applied = FALSE;
-		if (!fst_db_begin(self, what, error))
+		if (!fst_db_begin(self, what, TRUE, error))
 			return FALSE;
 		if (!fst_db_migrate_step(self, version, &applied, error)) {
 			fst_db_rollback(self);
@@ -808,7 +1067,7 @@ fst_db_check_file(const gchar *path, gboolean *exists, GError **error)
 static gboolean
 fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = fst_db_prepare(self, sql, sql, error);
+	g_autoptr(FstDbStmt) stmt = fst_db_prepare(self, sql, sql, error);
 	gboolean found = FALSE;
 
 	if (stmt == NULL)
@@ -846,6 +1105,9 @@ fst_db_set_wal(FstDb *self, gchar **journal, GError **error)
 		g_usleep(5000);
 	}
 }
+
+static gboolean
+fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error);
 
 static gboolean
 fst_db_setup(FstDb *self, GError **error)
@@ -887,6 +1149,33 @@ fst_db_setup(FstDb *self, GError **error)
 		return FALSE;
 	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
 		return FALSE;
+	self->durable = TRUE;
+
+	/* a copy of the file as it was, before a migration rewrites tables; a
+	 * new (empty) file has nothing to keep */
+	if (self->schema_version > 0 && self->schema_version < FST_DB_SCHEMA_VERSION) {
+		g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+		g_autofree gchar *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
+		g_autofree gchar *dest = g_strdup_printf("%s.v%u-%s-%06d.bak",
+		                                         self->path,
+		                                         self->schema_version,
+		                                         stamp,
+		                                         g_date_time_get_microsecond(now));
+		if (!fst_db_backup_to(self->path, dest, error)) {
+			g_prefix_error(error,
+			               "not migrating %s from schema version %u (nothing was "
+			               "changed): ",
+			               self->path,
+			               self->schema_version);
+			return FALSE;
+		}
+		g_message("backed up %s to %s before migrating it from schema version %u to %u",
+		          self->path,
+		          dest,
+		          self->schema_version,
+		          (guint)FST_DB_SCHEMA_VERSION);
+		self->last_backup = g_steal_pointer(&dest);
+	}
 	if (!fst_db_migrate(self, error))
 		return FALSE;
 
@@ -906,6 +1195,7 @@ fst_db_setup(FstDb *self, GError **error)
 	}
 	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
 		return FALSE;
+	self->durable = TRUE;
 	if (!fst_db_exec(self, "PRAGMA foreign_keys = ON", "turn foreign keys on", error))
 		return FALSE;
 	if (!fst_db_query_text(self, "PRAGMA foreign_keys", &fkeys, error))
@@ -967,6 +1257,7 @@ fst_db_open(const gchar *path, GError **error)
 
 	self = g_new0(FstDb, 1);
 	g_mutex_init(&self->mutex);
+	self->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fst_db_stmt_finalize);
 	self->path = g_strdup(path);
 	rc = sqlite3_open_v2(path,
 	                     &self->db,
@@ -993,6 +1284,9 @@ fst_db_close(FstDb *self)
 {
 	if (self == NULL)
 		return;
+	/* the cached statements go first, or the connection cannot close */
+	if (self->stmts != NULL)
+		g_hash_table_destroy(self->stmts);
 	if (self->db != NULL) {
 		gint rc = sqlite3_close(self->db);
 		if (rc != SQLITE_OK) {
@@ -1002,6 +1296,7 @@ fst_db_close(FstDb *self)
 	}
 	g_mutex_clear(&self->mutex);
 	g_free(self->path);
+	g_free(self->last_backup);
 	g_free(self);
 }
 
@@ -1055,7 +1350,7 @@ fst_db_ensure_station(FstDb *self,
                       GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	const gchar *what = "record the station";
 	gboolean found = FALSE;
 	gint64 now = g_get_real_time();
@@ -1070,6 +1365,8 @@ fst_db_ensure_station(FstDb *self,
 		return 0;
 
 	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_set_durable(self, TRUE, error))
+		return 0;
 	stmt = fst_db_prepare(self,
 	                      "INSERT INTO stations (name, host, software_version, created_at, "
 	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
@@ -1127,7 +1424,7 @@ fst_db_begin_device(
     FstDb *self, gint64 station_id, const FstDeviceInfo *info, const gchar *port, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *key_types = NULL;
 	g_autofree gchar *validation = NULL;
 	g_autofree gchar *what = NULL;
@@ -1149,16 +1446,19 @@ fst_db_begin_device(
 	what = g_strdup_printf("record device %s", info->uid);
 
 	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_set_durable(self, FALSE, error))
+		return 0;
 	stmt = fst_db_prepare(
 	    self,
 	    "INSERT INTO devices (uid, model, firmware, protocol_version, key_types, "
-	    "validation, port, state, station_id, created_at, updated_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in-progress', ?8, ?9, ?9) "
+	    "validation, port, state, station_id, operator_id, lot_id, created_at, updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in-progress', ?8, ?10, ?11, ?9, ?9) "
 	    "ON CONFLICT (uid) DO UPDATE SET model = excluded.model, "
 	    "firmware = excluded.firmware, protocol_version = excluded.protocol_version, "
 	    "key_types = excluded.key_types, validation = excluded.validation, "
 	    "port = excluded.port, state = 'in-progress', "
 	    "station_id = coalesce(excluded.station_id, station_id), "
+	    "operator_id = excluded.operator_id, lot_id = excluded.lot_id, "
 	    "updated_at = excluded.updated_at RETURNING id",
 	    what,
 	    error);
@@ -1173,6 +1473,8 @@ fst_db_begin_device(
 	rc |= sqlite3_bind_text(stmt, 7, port, -1, SQLITE_TRANSIENT);
 	rc |= fst_db_bind_id(stmt, 8, station_id);
 	rc |= sqlite3_bind_int64(stmt, 9, g_get_real_time());
+	rc |= fst_db_bind_id(stmt, 10, self->operator_id);
+	rc |= fst_db_bind_id(stmt, 11, self->lot_id);
 	if (!fst_db_check_bind(self, rc, what, error))
 		return 0;
 	if (!fst_db_step_row(self, stmt, &found, what, error))
@@ -1197,7 +1499,7 @@ static gboolean
 fst_db_get_device_station_locked(
     FstDb *self, gint64 device_id, gboolean *found, gint64 *station_id, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	const gchar *what = "look up the device";
 
 	stmt = fst_db_prepare(self, "SELECT station_id FROM devices WHERE id = ?1", what, error);
@@ -1231,6 +1533,51 @@ fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, 
 	return TRUE;
 }
 
+/* the id of profile @name with @sha256 (nullable), recorded on first use */
+static gboolean
+fst_db_ensure_profile_locked(FstDb *self,
+                             const gchar *name,
+                             const gchar *sha256,
+                             gint64 now,
+                             gint64 *profile_id,
+                             GError **error)
+{
+	g_autoptr(FstDbStmt) ins = NULL;
+	g_autoptr(FstDbStmt) sel = NULL;
+	g_autofree gchar *what = g_strdup_printf("record profile %s", name);
+	gboolean found = FALSE;
+	gint rc;
+
+	ins = fst_db_prepare(self,
+	                     "INSERT OR IGNORE INTO profiles (name, content_sha256, created_at) "
+	                     "VALUES (?1, ?2, ?3)",
+	                     what,
+	                     error);
+	sel = fst_db_prepare(
+	    self, "SELECT id FROM profiles WHERE name = ?1 AND content_sha256 IS ?2", what, error);
+	if (ins == NULL || sel == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(ins, 2, sha256, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(ins, 3, now);
+	rc |= sqlite3_bind_text(sel, 1, name, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(sel, 2, sha256, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, what, error) || !fst_db_step_done(self, ins, what, error) ||
+	    !fst_db_step_row(self, sel, &found, what, error))
+		return FALSE;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "recording profile %s in %s returned no id",
+		            name,
+		            self->path);
+		return FALSE;
+	}
+	*profile_id = sqlite3_column_int64(sel, 0);
+	return TRUE;
+}
+
 /**
  * fst_db_add_certificate:
  * @self: an #FstDb
@@ -1255,11 +1602,14 @@ gboolean
 fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *sha256 = NULL;
 	g_autofree gchar *issuer = NULL;
+	g_autofree gchar *profile_sha256 = NULL;
 	g_autofree gchar *what = NULL;
+	g_autofree gchar *detail = NULL;
+	gint64 profile_id = 0;
 	gconstpointer der;
 	gsize der_len = 0;
 	gint64 station_id = 0;
@@ -1306,6 +1656,16 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		if (issuer == NULL)
 			return FALSE;
 	}
+	if (cert->profile_sha256 != NULL) {
+		profile_sha256 = fst_db_normalize_hex("profile SHA-256",
+		                                      cert->profile_sha256,
+		                                      FST_DB_SHA256_HEX,
+		                                      FST_DB_SHA256_HEX,
+		                                      FALSE,
+		                                      error);
+		if (profile_sha256 == NULL)
+			return FALSE;
+	}
 	if (!fst_db_check_text(
 	        "certificate subject", cert->subject, FST_DB_MAX_SUBJECT, FALSE, TRUE, error) ||
 	    !fst_db_check_text("key type", cert->key_type, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
@@ -1315,17 +1675,21 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	    "record certificate %s for device %" G_GINT64_FORMAT, serial, device_id);
 
 	locker = g_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_begin(self, what, TRUE, error))
 		return FALSE;
-	if (!fst_db_require_device_locked(self, device_id, &station_id, error)) {
+	if (!fst_db_require_device_locked(self, device_id, &station_id, error) ||
+	    (cert->profile != NULL &&
+	     !fst_db_ensure_profile_locked(
+	         self, cert->profile, profile_sha256, now, &profile_id, error))) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
 	stmt = fst_db_prepare(self,
 	                      "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
 	                      "subject, key_type, not_before, not_after, issuer_sha256, profile, "
-	                      "state, station_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, "
-	                      "?5, ?6, ?7, ?8, ?9, ?10, 'issued', ?11, ?12, ?12)",
+	                      "state, station_id, created_at, updated_at, profile_id, operator_id, "
+	                      "lot_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'issued', "
+	                      "?11, ?12, ?12, ?13, ?14, ?15)",
 	                      what,
 	                      error);
 	if (stmt == NULL) {
@@ -1344,8 +1708,18 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	rc |= sqlite3_bind_text(stmt, 10, cert->profile, -1, SQLITE_TRANSIENT);
 	rc |= fst_db_bind_id(stmt, 11, station_id);
 	rc |= sqlite3_bind_int64(stmt, 12, now);
+	rc |= fst_db_bind_id(stmt, 13, profile_id);
+	rc |= fst_db_bind_id(stmt, 14, self->operator_id);
+	rc |= fst_db_bind_id(stmt, 15, self->lot_id);
 	if (!fst_db_check_bind(self, rc, what, error) ||
 	    !fst_db_step_done(self, stmt, what, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	/* the audit chain holds the certificate's hash from its first moment */
+	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);
+	if (!fst_db_insert_event_locked(
+	        self, device_id, station_id, "certificate-issued", now, now, "ok", detail, error)) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
@@ -1363,27 +1737,82 @@ fst_db_insert_event_locked(FstDb *self,
                            const gchar *detail,
                            GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) last = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(FstDbStmt) head = NULL;
 	g_autofree gchar *what = g_strdup_printf("record event %s", step);
+	g_autofree gchar *prev = NULL;
+	g_autofree gchar *hash = NULL;
+	g_autofree gchar *head_value = NULL;
+	guint8 raw[FST_AUDIT_HASH_LEN];
+	gboolean found = FALSE;
+	FstAuditEventRow row = {
+	    .device_id = MAX(device_id, 0),
+	    .station_id = station_id > 0 ? station_id : MAX(self->station_id, 0),
+	    .operator_id = self->operator_id,
+	    .lot_id = self->lot_id,
+	    .step = step,
+	    .started_at = started_us,
+	    .ended_at = ended_us,
+	    .outcome = outcome,
+	    .detail = detail,
+	};
 	gint rc;
 
+	/* the chain (db/fst-audit.c): this row's hash covers its content and the
+	 * hash of the row before it; the caller holds the write transaction */
+	last = fst_db_prepare(
+	    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
+	if (last == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, last, &found, what, error))
+		return FALSE;
+	row.id = found ? sqlite3_column_int64(last, 0) + 1 : 1;
+	prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
+	                                         (gsize)sqlite3_column_bytes(last, 1))
+	             : NULL;
+	if (prev == NULL)
+		prev = g_strdup(FST_AUDIT_GENESIS);
+	hash = fst_audit_event_hash(prev, &row);
+	fst_audit_hash_to_bytes(hash, raw);
+
 	stmt = fst_db_prepare(self,
-	                      "INSERT INTO events (device_id, station_id, step, started_at, "
-	                      "ended_at, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	                      "INSERT INTO events (id, device_id, station_id, operator_id, lot_id, "
+	                      "step, started_at, ended_at, outcome, detail, hash) "
+	                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	                      what,
 	                      error);
 	if (stmt == NULL)
 		return FALSE;
-	rc = fst_db_bind_id(stmt, 1, device_id);
-	rc |= fst_db_bind_id(stmt, 2, station_id > 0 ? station_id : self->station_id);
-	rc |= sqlite3_bind_text(stmt, 3, step, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_int64(stmt, 4, started_us);
-	rc |= sqlite3_bind_int64(stmt, 5, ended_us);
-	rc |= sqlite3_bind_text(stmt, 6, outcome, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_text(stmt, 7, detail, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_bind_int64(stmt, 1, row.id);
+	rc |= fst_db_bind_id(stmt, 2, row.device_id);
+	rc |= fst_db_bind_id(stmt, 3, row.station_id);
+	rc |= fst_db_bind_id(stmt, 4, row.operator_id);
+	rc |= fst_db_bind_id(stmt, 5, row.lot_id);
+	rc |= sqlite3_bind_text(stmt, 6, step, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 7, started_us);
+	rc |= sqlite3_bind_int64(stmt, 8, ended_us);
+	rc |= sqlite3_bind_text(stmt, 9, outcome, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 10, detail, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_blob(stmt, 11, raw, sizeof(raw), SQLITE_TRANSIENT);
 	if (!fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	return fst_db_step_done(self, stmt, what, error);
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+
+	/* the head seals the end of the chain: a deleted last row shows */
+	head_value = g_strdup_printf("%" G_GINT64_FORMAT " %s", row.id, hash);
+	head = fst_db_prepare(self,
+	                      "INSERT INTO db_properties (key, value) VALUES ('audit-head', ?1) "
+	                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	                      what,
+	                      error);
+	if (head == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(head, 1, head_value, -1, SQLITE_TRANSIENT), what, error))
+		return FALSE;
+	return fst_db_step_done(self, head, what, error);
 }
 
 /* finds a certificate by normalised serial; *found is FALSE if it is not there */
@@ -1396,7 +1825,7 @@ fst_db_get_cert_locked(FstDb *self,
                        FstCertState *state,
                        GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what = g_strdup_printf("look up certificate %s", serial);
 	const gchar *state_str;
 
@@ -1438,9 +1867,10 @@ fst_db_move_cert_locked(FstDb *self,
                         const gchar *serial,
                         FstCertState from,
                         FstCertState to,
+                        const gchar *reason,
                         GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what =
 	    g_strdup_printf("set certificate %s to %s", serial, fst_cert_state_to_string(to));
 	g_autofree gchar *detail = NULL;
@@ -1460,21 +1890,31 @@ fst_db_move_cert_locked(FstDb *self,
 	}
 	if (from == to)
 		return TRUE;
-	stmt = fst_db_prepare(
-	    self, "UPDATE certificates SET state = ?1, updated_at = ?2 WHERE id = ?3", what, error);
+	if (to == FST_CERT_STATE_REVOKED && reason == NULL)
+		reason = "unspecified";
+	stmt = fst_db_prepare(self,
+	                      "UPDATE certificates SET state = ?1, updated_at = ?2, "
+	                      "revoked_at = CASE WHEN ?1 = 'revoked' THEN ?2 ELSE revoked_at END, "
+	                      "revocation_reason = ?4 WHERE id = ?3",
+	                      what,
+	                      error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(stmt, 1, fst_cert_state_to_string(to), -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_int64(stmt, 2, now);
 	rc |= sqlite3_bind_int64(stmt, 3, cert_id);
+	rc |= sqlite3_bind_text(stmt, 4, reason, -1, SQLITE_TRANSIENT);
 	if (!fst_db_check_bind(self, rc, what, error))
 		return FALSE;
 	if (!fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	detail = g_strdup_printf("certificate %s: %s -> %s",
+	detail = g_strdup_printf("certificate %s: %s -> %s%s%s%s",
 	                         serial,
 	                         fst_cert_state_to_string(from),
-	                         fst_cert_state_to_string(to));
+	                         fst_cert_state_to_string(to),
+	                         reason != NULL ? " (reason: " : "",
+	                         reason != NULL ? reason : "",
+	                         reason != NULL ? ")" : "");
 	return fst_db_insert_event_locked(
 	    self, device_id, 0, "certificate-state", now, now, "ok", detail, error);
 }
@@ -1519,7 +1959,7 @@ fst_db_set_certificate_state(FstDb *self,
 	what = g_strdup_printf("set certificate %s to %s", serial, fst_cert_state_to_string(state));
 
 	locker = g_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_begin(self, what, state >= FST_CERT_STATE_REGISTERED, error))
 		return FALSE;
 	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error)) {
 		fst_db_rollback(self);
@@ -1536,7 +1976,7 @@ fst_db_set_certificate_state(FstDb *self,
 		            self->path);
 		return FALSE;
 	}
-	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, state, error)) {
+	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, state, NULL, error)) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
@@ -1572,7 +2012,7 @@ fst_db_add_object(FstDb *self,
                   GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *sha256 = NULL;
 	g_autofree gchar *what = NULL;
@@ -1611,7 +2051,7 @@ fst_db_add_object(FstDb *self,
 	                       device_id);
 
 	locker = g_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_begin(self, what, FALSE, error))
 		return FALSE;
 	if (!fst_db_require_device_locked(self, device_id, &station_id, error)) {
 		fst_db_rollback(self);
@@ -1715,7 +2155,7 @@ fst_db_add_event(FstDb *self,
 	what = g_strdup_printf("record event %s", step);
 
 	locker = g_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_begin(self, what, FALSE, error))
 		return FALSE;
 	if (device_id > 0 && !fst_db_require_device_locked(self, device_id, &station_id, error)) {
 		fst_db_rollback(self);
@@ -1740,7 +2180,7 @@ static gboolean
 fst_db_set_device_state_locked(
     FstDb *self, gint64 device_id, const gchar *state, const gchar *last_error, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what =
 	    g_strdup_printf("mark device %" G_GINT64_FORMAT " %s", device_id, state);
 	gint rc;
@@ -1792,7 +2232,7 @@ fst_db_finish_ok_locked(FstDb *self,
 	/* a certificate already registered stays registered */
 	if (from == FST_CERT_STATE_REGISTERED)
 		to = from;
-	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, error))
+	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, error))
 		return FALSE;
 	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
 		return FALSE;
@@ -1907,7 +2347,7 @@ fst_db_finish_device(
 	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
 
 	locker = g_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_begin(self, what, TRUE, error))
 		return FALSE;
 	ok = fst_db_require_device_locked(self, device_id, &station_id, error);
 	if (ok && failure == NULL)
@@ -1929,8 +2369,10 @@ fst_db_finish_device(
 	"d.protocol_version, d.key_types, d.validation, d.station_id, d.created_at, "              \
 	"d.updated_at, c.serial_hex, c.der, c.aws_cert_id, c.subject, c.key_type, "                \
 	"c.not_before, c.not_after, c.issuer_sha256, c.profile, c.state, c.created_at, "           \
-	"c.updated_at FROM devices d LEFT JOIN certificates c ON c.id = "                          \
-	"(SELECT max(id) FROM certificates WHERE device_id = d.id) "
+	"c.updated_at, o.name, l.name, c.id, c.revoked_at, c.revocation_reason "                   \
+	"FROM devices d LEFT JOIN certificates c ON c.id = "                                       \
+	"(SELECT max(id) FROM certificates WHERE device_id = d.id) "                               \
+	"LEFT JOIN operators o ON o.id = d.operator_id LEFT JOIN lots l ON l.id = d.lot_id "
 
 static FstDbDevice *
 fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
@@ -1950,6 +2392,8 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 	dev->station_id = sqlite3_column_int64(stmt, 10);
 	dev->created_at = sqlite3_column_int64(stmt, 11);
 	dev->updated_at = sqlite3_column_int64(stmt, 12);
+	dev->operator_name = fst_db_column_strdup(stmt, 25);
+	dev->lot = fst_db_column_strdup(stmt, 26);
 
 	if (sqlite3_column_type(stmt, 13) != SQLITE_NULL) {
 		g_autoptr(FstDbCert) cert = g_new0(FstDbCert, 1);
@@ -1968,6 +2412,10 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 		cert->profile = fst_db_column_strdup(stmt, 21);
 		cert->created_at = sqlite3_column_int64(stmt, 23);
 		cert->updated_at = sqlite3_column_int64(stmt, 24);
+		cert->id = sqlite3_column_int64(stmt, 27);
+		cert->revoked_at = sqlite3_column_int64(stmt, 28);
+		cert->revocation_reason = fst_db_column_strdup(stmt, 29);
+		cert->device_uid = g_strdup(dev->uid);
 		if (!fst_cert_state_from_string(state, &cert->state)) {
 			g_set_error(error,
 			            FST_ERROR,
@@ -1997,7 +2445,7 @@ FstDbDevice *
 fst_db_find_device(FstDb *self, const gchar *uid, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what = NULL;
 	gboolean found = FALSE;
 
@@ -2040,7 +2488,7 @@ GPtrArray *
 fst_db_list_devices(FstDb *self, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autoptr(GPtrArray) devices =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_device_free);
 	const gchar *what = "list devices";
@@ -2078,7 +2526,7 @@ GPtrArray *
 fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autoptr(GPtrArray) events =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_event_free);
 	const gchar *what = "list events";
@@ -2089,8 +2537,8 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 	locker = g_mutex_locker_new(&self->mutex);
 	stmt = fst_db_prepare(self,
 	                      "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                      "outcome, detail FROM events WHERE ?1 <= 0 OR device_id = ?1 "
-	                      "ORDER BY id",
+	                      "outcome, detail, operator_id, lot_id, hash FROM events "
+	                      "WHERE ?1 <= 0 OR device_id = ?1 ORDER BY id",
 	                      what,
 	                      error);
 	if (stmt == NULL)
@@ -2107,6 +2555,10 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 		ev->ended_us = sqlite3_column_int64(stmt, 5);
 		ev->outcome = fst_db_column_strdup(stmt, 6);
 		ev->detail = fst_db_column_strdup(stmt, 7);
+		ev->operator_id = sqlite3_column_int64(stmt, 8);
+		ev->lot_id = sqlite3_column_int64(stmt, 9);
+		ev->hash = fst_audit_hash_from_bytes(sqlite3_column_blob(stmt, 10),
+		                                     (gsize)sqlite3_column_bytes(stmt, 10));
 		g_ptr_array_add(events, ev);
 	}
 	if (rc != SQLITE_DONE) {
@@ -2114,4 +2566,694 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 		return NULL;
 	}
 	return g_steal_pointer(&events);
+}
+
+/* schema v2: context, revocation, queries, recovery, backup */
+
+/* the id of the row named @name in @table (operators, lots), made if missing */
+static gboolean
+fst_db_ensure_named_locked(
+    FstDb *self, const gchar *table, const gchar *name, gint64 *id, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *what = g_strdup_printf("record %s in %s", name, table);
+	g_autofree gchar *sql = g_strdup_printf(
+	    "INSERT INTO %s (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE "
+	    "SET name = excluded.name RETURNING id",
+	    table);
+	gboolean found = FALSE;
+	gint rc;
+
+	stmt = fst_db_prepare(self, sql, what, error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 2, g_get_real_time());
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_row(self, stmt, &found, what, error))
+		return FALSE;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "recording %s in %s of %s returned no id",
+		            name,
+		            table,
+		            self->path);
+		return FALSE;
+	}
+	*id = sqlite3_column_int64(stmt, 0);
+	return fst_db_step_done(self, stmt, what, error);
+}
+
+/**
+ * fst_db_set_context:
+ * @self: an #FstDb
+ * @operator_name: (nullable): who runs the station now, e.g. a badge name
+ * @lot: (nullable): the lot or work order being provisioned
+ * @error: (nullable): return location for a #GError
+ *
+ * Sets who and what the following records are for: every device started,
+ * certificate issued and event recorded through @self from now on carries
+ * this operator and lot (in `operator_id`, `lot_id`), without the pipeline
+ * passing them. Both are recorded in `operators` and `lots` on first use.
+ * %NULL clears one. The context belongs to this connection (this station
+ * process), not to the file.
+ *
+ * Fails with %FST_ERROR_INVALID_DATA for a name that is too long, not UTF-8
+ * or holds control characters; the context is unchanged then.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	const gchar *what = "record the operator and lot";
+	gint64 operator_id = 0;
+	gint64 lot_id = 0;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	if (!fst_db_check_text("operator", operator_name, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !fst_db_check_text("lot", lot, FST_DB_MAX_NAME, FALSE, TRUE, error))
+		return FALSE;
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, TRUE, error))
+		return FALSE;
+	if ((operator_name != NULL && operator_name[0] != '\0' &&
+	     !fst_db_ensure_named_locked(self, "operators", operator_name, &operator_id, error)) ||
+	    (lot != NULL && lot[0] != '\0' &&
+	     !fst_db_ensure_named_locked(self, "lots", lot, &lot_id, error))) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (!fst_db_commit(self, what, error))
+		return FALSE;
+	self->operator_id = operator_id;
+	self->lot_id = lot_id;
+	return TRUE;
+}
+
+/**
+ * fst_db_revoke_certificate:
+ * @self: an #FstDb
+ * @serial_hex: the certificate serial, any case
+ * @reason: why, e.g. an RFC 5280 reason name such as "keyCompromise"; one line
+ * @error: (nullable): return location for a #GError
+ *
+ * Marks a certificate `revoked` (final) with `revoked_at` = now and
+ * `revocation_reason`, and records a `certificate-state` event naming the
+ * reason, in one transaction. This records the decision; publishing it (CRL,
+ * AWS IoT) is the caller's job.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND for an unknown serial and
+ * %FST_ERROR_INVALID_DATA for an empty reason or a certificate already
+ * revoked (nothing changes: the first revocation stands).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_revoke_certificate(FstDb *self,
+                          const gchar *serial_hex,
+                          const gchar *reason,
+                          GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *what = NULL;
+	FstCertState from = FST_CERT_STATE_ISSUED;
+	gint64 cert_id = 0;
+	gint64 device_id = 0;
+	gboolean found = FALSE;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	serial = fst_db_normalize_hex(
+	    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (serial == NULL)
+		return FALSE;
+	if (!fst_db_check_text("revocation reason", reason, FST_DB_MAX_NAME, TRUE, TRUE, error))
+		return FALSE;
+	what = g_strdup_printf("revoke certificate %s", serial);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, TRUE, error))
+		return FALSE;
+	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (!found) {
+		fst_db_rollback(self);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "certificate %s is not in %s: check the serial",
+		            serial,
+		            self->path);
+		return FALSE;
+	}
+	if (from == FST_CERT_STATE_REVOKED) {
+		fst_db_rollback(self);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s is already revoked: the first revocation and its "
+		            "reason stand",
+		            serial);
+		return FALSE;
+	}
+	if (!fst_db_move_cert_locked(self,
+	                             cert_id,
+	                             device_id,
+	                             serial,
+	                             from,
+	                             FST_CERT_STATE_REVOKED,
+	                             reason,
+	                             error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+/**
+ * fst_db_list_certificates:
+ * @self: an #FstDb
+ * @filter: (nullable): which certificates; %NULL for all
+ * @error: (nullable): return location for a #GError
+ *
+ * Lists certificates, oldest first, with their device uid, profile hash,
+ * operator, lot and revocation filled in.
+ *
+ * Fails with %FST_ERROR_INVALID_DATA for an unknown state name or an issuer
+ * that is not a SHA-256 in hex.
+ *
+ * Returns: (transfer full) (element-type FstDbCert): the certificates, or
+ * %NULL on error
+ */
+GPtrArray *
+fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) certs = g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_cert_free);
+	g_autofree gchar *issuer = NULL;
+	const FstDbCertFilter none = {0};
+	const gchar *what = "list certificates";
+	FstCertState state = FST_CERT_STATE_ISSUED;
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	if (filter == NULL)
+		filter = &none;
+	if (filter->state != NULL && !fst_cert_state_from_string(filter->state, &state)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate state '%s' is not one of issued, burned, verified, "
+		            "registered, revoked",
+		            filter->state);
+		return NULL;
+	}
+	if (filter->issuer_sha256 != NULL) {
+		issuer = fst_db_normalize_hex("issuer SHA-256",
+		                              filter->issuer_sha256,
+		                              FST_DB_SHA256_HEX,
+		                              FST_DB_SHA256_HEX,
+		                              FALSE,
+		                              error);
+		if (issuer == NULL)
+			return NULL;
+	}
+
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(
+	    self,
+	    "SELECT c.id, c.serial_hex, c.der, c.aws_cert_id, c.subject, c.key_type, c.not_before, "
+	    "c.not_after, c.issuer_sha256, c.profile, c.state, c.created_at, c.updated_at, "
+	    "p.content_sha256, d.uid, o.name, l.name, c.revoked_at, c.revocation_reason "
+	    "FROM certificates c JOIN devices d ON d.id = c.device_id "
+	    "LEFT JOIN profiles p ON p.id = c.profile_id "
+	    "LEFT JOIN operators o ON o.id = c.operator_id "
+	    "LEFT JOIN lots l ON l.id = c.lot_id "
+	    "WHERE (?1 IS NULL OR d.uid = ?1) AND (?2 IS NULL OR c.state = ?2) "
+	    "AND (?3 IS NULL OR c.issuer_sha256 = ?3) AND (?4 IS NULL OR l.name = ?4) "
+	    "AND (?5 <= 0 OR c.station_id = ?5) AND (?6 <= 0 OR c.created_at >= ?6) "
+	    "AND (?7 <= 0 OR c.created_at < ?7) ORDER BY c.id",
+	    what,
+	    error);
+	if (stmt == NULL)
+		return NULL;
+	rc = sqlite3_bind_text(stmt, 1, filter->device_uid, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt,
+	                        2,
+	                        filter->state != NULL ? fst_cert_state_to_string(state) : NULL,
+	                        -1,
+	                        SQLITE_STATIC);
+	rc |= sqlite3_bind_text(stmt, 3, issuer, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 4, filter->lot, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 5, filter->station_id);
+	rc |= sqlite3_bind_int64(stmt, 6, filter->since_us);
+	rc |= sqlite3_bind_int64(stmt, 7, filter->until_us);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		g_autoptr(FstDbCert) cert = g_new0(FstDbCert, 1);
+		const gchar *state_str = (const gchar *)sqlite3_column_text(stmt, 10);
+		gconstpointer der = sqlite3_column_blob(stmt, 2);
+		gint der_len = sqlite3_column_bytes(stmt, 2);
+
+		cert->id = sqlite3_column_int64(stmt, 0);
+		cert->serial_hex = fst_db_column_strdup(stmt, 1);
+		cert->der = g_bytes_new(der, der != NULL ? (gsize)der_len : 0);
+		cert->aws_cert_id = fst_db_column_strdup(stmt, 3);
+		cert->subject = fst_db_column_strdup(stmt, 4);
+		cert->key_type = fst_db_column_strdup(stmt, 5);
+		cert->not_before = sqlite3_column_int64(stmt, 6);
+		cert->not_after = sqlite3_column_int64(stmt, 7);
+		cert->issuer_sha256 = fst_db_column_strdup(stmt, 8);
+		cert->profile = fst_db_column_strdup(stmt, 9);
+		cert->created_at = sqlite3_column_int64(stmt, 11);
+		cert->updated_at = sqlite3_column_int64(stmt, 12);
+		cert->profile_sha256 = fst_db_column_strdup(stmt, 13);
+		cert->device_uid = fst_db_column_strdup(stmt, 14);
+		cert->operator_name = fst_db_column_strdup(stmt, 15);
+		cert->lot = fst_db_column_strdup(stmt, 16);
+		cert->revoked_at = sqlite3_column_int64(stmt, 17);
+		cert->revocation_reason = fst_db_column_strdup(stmt, 18);
+		if (!fst_cert_state_from_string(state_str, &cert->state)) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_DATABASE,
+			            "certificate %s in %s has unknown state '%s': restore the "
+			            "database from a backup",
+			            cert->serial_hex,
+			            self->path,
+			            state_str != NULL ? state_str : "(null)");
+			return NULL;
+		}
+		g_ptr_array_add(certs, g_steal_pointer(&cert));
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&certs);
+}
+
+/**
+ * fst_db_count_certificates_by_issuer:
+ * @self: an #FstDb
+ * @issuer_sha256: SHA-256 of the issuing CA certificate DER, any case
+ * @error: (nullable): return location for a #GError
+ *
+ * Counts every certificate recorded as issued by that CA, whatever its state
+ * (revoked and failed attempts included): what the CA has signed.
+ *
+ * Returns: the count (>= 0), or -1 on error
+ */
+gint64
+fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *issuer = NULL;
+	const gchar *what = "count certificates by issuer";
+	gboolean found = FALSE;
+
+	g_return_val_if_fail(self != NULL, -1);
+
+	issuer = fst_db_normalize_hex(
+	    "issuer SHA-256", issuer_sha256, FST_DB_SHA256_HEX, FST_DB_SHA256_HEX, FALSE, error);
+	if (issuer == NULL)
+		return -1;
+	locker = g_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(
+	    self, "SELECT count(*) FROM certificates WHERE issuer_sha256 = ?1", what, error);
+	if (stmt == NULL)
+		return -1;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT), what, error) ||
+	    !fst_db_step_row(self, stmt, &found, what, error))
+		return -1;
+	return found ? sqlite3_column_int64(stmt, 0) : 0;
+}
+
+/**
+ * fst_db_mark_interrupted:
+ * @self: an #FstDb
+ * @station_id: the station that is starting; only its devices are touched
+ * @error: (nullable): return location for a #GError
+ *
+ * Call when a station starts, before it provisions anything: every device
+ * this station left `in-progress` (it died: power cut, crash, kill) becomes
+ * `rework`, with `last_error` saying so and an `interrupted` event naming
+ * its newest certificate and that certificate's state, all in one
+ * transaction. Nothing is left silently half-done; the certificates keep
+ * their state (an issued one may be on the device).
+ *
+ * Returns: (transfer full) (element-type utf8): the uids marked (maybe
+ * empty), or %NULL on error
+ */
+GPtrArray *
+fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) uids = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autoptr(GPtrArray) details = g_ptr_array_new_with_free_func(g_free);
+	const gchar *what = "mark interrupted devices for re-work";
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, TRUE, error))
+		return NULL;
+	stmt = fst_db_prepare(self,
+	                      "SELECT d.id, d.uid, c.serial_hex, c.state FROM devices d "
+	                      "LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM "
+	                      "certificates WHERE device_id = d.id) WHERE d.state = "
+	                      "'in-progress' AND d.station_id IS ?1 ORDER BY d.id",
+	                      what,
+	                      error);
+	if (stmt == NULL ||
+	    !fst_db_check_bind(self, fst_db_bind_id(stmt, 1, station_id), what, error)) {
+		fst_db_rollback(self);
+		return NULL;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gint64 id = sqlite3_column_int64(stmt, 0);
+		const gchar *serial = (const gchar *)sqlite3_column_text(stmt, 2);
+		const gchar *state = (const gchar *)sqlite3_column_text(stmt, 3);
+		g_array_append_val(ids, id);
+		g_ptr_array_add(uids, fst_db_column_strdup(stmt, 1));
+		if (serial != NULL)
+			g_ptr_array_add(details,
+			                g_strdup_printf("the station stopped while provisioning it "
+			                                "(certificate %s kept as %s): provision it "
+			                                "again",
+			                                serial,
+			                                state));
+		else
+			g_ptr_array_add(details,
+			                g_strdup("the station stopped while provisioning it (no "
+			                         "certificate was issued): provision it again"));
+	}
+	g_clear_pointer(&stmt, fst_db_stmt_release);
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		fst_db_rollback(self);
+		return NULL;
+	}
+	for (guint i = 0; i < ids->len; i++) {
+		gint64 id = g_array_index(ids, gint64, i);
+		const gchar *detail = g_ptr_array_index(details, i);
+		if (!fst_db_set_device_state_locked(self, id, "rework", detail, error) ||
+		    !fst_db_insert_event_locked(
+		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error)) {
+			fst_db_rollback(self);
+			return NULL;
+		}
+	}
+	if (!fst_db_commit(self, what, error))
+		return NULL;
+	return g_steal_pointer(&uids);
+}
+
+/*
+ * Copies the database to @dest through SQLite's online backup API, from a
+ * connection of its own: in WAL mode it reads one consistent snapshot and
+ * never blocks the writers. @dest must not exist (never overwritten); it is
+ * created 0600 and left in rollback-journal mode, one self-contained file.
+ */
+static gboolean
+fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
+{
+	g_autoptr(sqlite3) src = NULL;
+	g_autoptr(sqlite3) dst = NULL;
+	sqlite3_backup *backup;
+	gint fd;
+	gint rc;
+
+	fd = g_open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		gint errsv = errno;
+		g_set_error(error,
+		            FST_ERROR,
+		            errsv == EACCES ? FST_ERROR_PERMISSION_DENIED : FST_ERROR_DATABASE,
+		            "cannot create backup %s: %s%s",
+		            dest,
+		            g_strerror(errsv),
+		            errsv == EEXIST ? ": choose a new file name, a backup is never "
+		                              "overwritten"
+		                            : "");
+		return FALSE;
+	}
+	g_close(fd, NULL);
+	rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(src, FST_DB_BUSY_TIMEOUT_MS);
+		rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "cannot open %s for a backup to %s: %s",
+		            src_path,
+		            dest,
+		            sqlite3_errstr(rc));
+		return FALSE;
+	}
+	backup = sqlite3_backup_init(dst, "main", src, "main");
+	if (backup == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "cannot back up %s to %s: %s",
+		            src_path,
+		            dest,
+		            sqlite3_errmsg(dst));
+		return FALSE;
+	}
+	/* all pages in one step: one read transaction, one snapshot */
+	do {
+		rc = sqlite3_backup_step(backup, -1);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			g_usleep(10000);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(backup);
+	if (rc != SQLITE_DONE) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "backing up %s to %s failed: %s: check the free space at the "
+		            "destination (the incomplete copy %s is not a backup: delete it)",
+		            src_path,
+		            dest,
+		            sqlite3_errstr(rc),
+		            dest);
+		return FALSE;
+	}
+	rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "finishing backup %s failed: %s",
+		            dest,
+		            sqlite3_errmsg(dst));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_db_backup:
+ * @self: an #FstDb
+ * @dest: the backup file; must not exist
+ * @error: (nullable): return location for a #GError
+ *
+ * Copies the whole database to @dest with SQLite's online backup API, safe
+ * while stations provision into it (one consistent snapshot; writers are
+ * not blocked). @dest is created with mode 0600 and is never overwritten;
+ * the copy is a standalone database that fst_db_open() opens.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_backup(FstDb *self, const gchar *dest, GError **error)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(dest != NULL, FALSE);
+	return fst_db_backup_to(self->path, dest, error);
+}
+
+/**
+ * fst_db_get_last_backup:
+ * @self: an #FstDb
+ *
+ * Returns: (transfer full) (nullable): the copy fst_db_open() made before
+ * migrating this file, if it did
+ */
+gchar *
+fst_db_get_last_backup(FstDb *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	return g_strdup(self->last_backup);
+}
+
+/**
+ * fst_db_integrity_check:
+ * @self: an #FstDb
+ * @error: (nullable): return location for a #GError
+ *
+ * Runs SQLite's `PRAGMA integrity_check` and `foreign_key_check`.
+ *
+ * Fails with %FST_ERROR_DATABASE naming the first problem found.
+ *
+ * Returns: %TRUE when the file is sound
+ */
+gboolean
+fst_db_integrity_check(FstDb *self, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autofree gchar *result = NULL;
+	g_autoptr(FstDbStmt) fk = NULL;
+	gboolean violation = FALSE;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_query_text(self, "PRAGMA integrity_check", &result, error))
+		return FALSE;
+	if (g_strcmp0(result, "ok") != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s is damaged: %s: restore it from a backup",
+		            self->path,
+		            result != NULL ? result : "(no answer)");
+		return FALSE;
+	}
+	fk = fst_db_prepare(self, "PRAGMA foreign_key_check", "check references", error);
+	if (fk == NULL || !fst_db_step_row(self, fk, &violation, "check references", error))
+		return FALSE;
+	if (violation) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s has a row in %s that points at nothing: it was edited "
+		            "outside fleetstation",
+		            self->path,
+		            (const gchar *)sqlite3_column_text(fk, 0));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the device states, in the order of FstDbStats.devices_by_state */
+const gchar *const fst_db_device_states[5] = {
+    "new",
+    "in-progress",
+    "provisioned",
+    "failed",
+    "rework",
+};
+
+static gboolean
+fst_db_count_locked(FstDb *self, const gchar *sql, const gchar *arg, gint64 *count, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = fst_db_prepare(self, sql, "count rows", error);
+	gboolean found = FALSE;
+
+	if (stmt == NULL)
+		return FALSE;
+	if (arg != NULL &&
+	    !fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_TRANSIENT), "count rows", error))
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, &found, "count rows", error))
+		return FALSE;
+	*count = found ? sqlite3_column_int64(stmt, 0) : 0;
+	return TRUE;
+}
+
+/**
+ * fst_db_get_stats:
+ * @self: an #FstDb
+ * @stats: (out caller-allocates): filled in; free with fst_db_stats_clear()
+ * @error: (nullable): return location for a #GError
+ *
+ * Counts what the database holds, in one read transaction.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	struct stat st = {0};
+	gboolean ok;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(stats != NULL, FALSE);
+
+	memset(stats, 0, sizeof(*stats));
+	stats->schema_version = self->schema_version;
+	if (g_stat(self->path, &st) == 0)
+		stats->file_bytes = st.st_size;
+	locker = g_mutex_locker_new(&self->mutex);
+	if (!fst_db_exec(self, "BEGIN", "read the statistics", error))
+		return FALSE;
+	ok = fst_db_query_text(self,
+	                       "SELECT value FROM db_properties WHERE key = 'database-id'",
+	                       &stats->database_id,
+	                       error) &&
+	     fst_db_count_locked(self, "SELECT count(*) FROM stations", NULL, &stats->stations, error) &&
+	     fst_db_count_locked(
+	         self, "SELECT count(*) FROM operators", NULL, &stats->operators, error) &&
+	     fst_db_count_locked(self, "SELECT count(*) FROM lots", NULL, &stats->lots, error) &&
+	     fst_db_count_locked(self, "SELECT count(*) FROM devices", NULL, &stats->devices, error) &&
+	     fst_db_count_locked(
+	         self, "SELECT count(*) FROM certificates", NULL, &stats->certificates, error) &&
+	     fst_db_count_locked(self, "SELECT max(id) FROM events", NULL, &stats->events, error) &&
+	     fst_db_count_locked(self,
+	                         "SELECT count(*) FROM registrations WHERE state = 'pending'",
+	                         NULL,
+	                         &stats->registrations_pending,
+	                         error);
+	for (guint i = 0; ok && i < G_N_ELEMENTS(fst_db_device_states); i++)
+		ok = fst_db_count_locked(self,
+		                         "SELECT count(*) FROM devices WHERE state = ?1",
+		                         fst_db_device_states[i],
+		                         &stats->devices_by_state[i],
+		                         error);
+	for (guint i = 0; ok && i < FST_CERT_STATE_LAST; i++)
+		ok = fst_db_count_locked(self,
+		                         "SELECT count(*) FROM certificates WHERE state = ?1",
+		                         fst_cert_state_names[i],
+		                         &stats->certificates_by_state[i],
+		                         error);
+	fst_db_rollback(self);
+	return ok;
+}
+
+/**
+ * fst_db_stats_clear:
+ * @stats: filled by fst_db_get_stats()
+ *
+ * Frees what @stats owns.
+ */
+void
+fst_db_stats_clear(FstDbStats *stats)
+{
+	g_clear_pointer(&stats->database_id, g_free);
 }

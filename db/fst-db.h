@@ -42,6 +42,14 @@ typedef struct {
 	FstCertState state;
 	gint64 created_at;    /* unix microseconds, UTC; set when read back */
 	gint64 updated_at;
+	/* schema v2; all (nullable) and optional when recording */
+	gchar *profile_sha256;	  /* content hash of the profile (fst_profile_get_content_sha256()) */
+	gint64 id;		  /* set when read back */
+	gchar *device_uid;	  /* set when read back */
+	gchar *operator_name;	  /* set when read back, from the session context */
+	gchar *lot;		  /* set when read back, from the session context */
+	gint64 revoked_at;	  /* unix microseconds, 0 when not revoked */
+	gchar *revocation_reason; /* set with fst_db_revoke_certificate() */
 } FstDbCert;
 
 void
@@ -59,7 +67,7 @@ typedef struct {
 	gchar *model;
 	gchar *firmware;
 	gchar *port;
-	gchar *state;	  /* "new", "in-progress", "provisioned", "failed" */
+	gchar *state;	  /* "new", "in-progress", "provisioned", "failed", "rework" */
 	gchar *last_error; /* (nullable) */
 	FstDbCert *cert;  /* (nullable): the current certificate */
 	guint protocol_version;
@@ -68,6 +76,8 @@ typedef struct {
 	gint64 station_id; /* 0 when unknown */
 	gint64 created_at; /* unix microseconds, UTC */
 	gint64 updated_at;
+	gchar *operator_name; /* (nullable): who last worked on it (schema v2) */
+	gchar *lot;	      /* (nullable): the lot it was last provisioned for (schema v2) */
 } FstDbDevice;
 
 void
@@ -88,6 +98,9 @@ typedef struct {
 	gint64 ended_us;
 	gchar *outcome;	   /* "ok", "failed", "cancelled", ... */
 	gchar *detail;	   /* (nullable) */
+	gint64 operator_id; /* 0 when unknown (schema v2) */
+	gint64 lot_id;	    /* 0 when unknown (schema v2) */
+	gchar *hash;	    /* (nullable): the audit chain hash (db/fst-audit.c) */
 } FstDbEvent;
 
 void
@@ -95,7 +108,7 @@ fst_db_event_free(FstDbEvent *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 1
+#define FST_DB_SCHEMA_VERSION 2
 
 typedef struct _FstDb FstDb;
 
@@ -157,5 +170,70 @@ GPtrArray *
 fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
 const gchar *
 fst_db_get_path(FstDb *self);
+
+/* schema v2 */
+
+/**
+ * FstDbCertFilter:
+ *
+ * What fst_db_list_certificates() returns; every field is optional (%NULL or
+ * 0 matches everything) and the fields combine with AND.
+ */
+typedef struct {
+	const gchar *device_uid;
+	const gchar *state;	    /* an #FstCertState name, e.g. "issued" */
+	const gchar *issuer_sha256; /* any case */
+	const gchar *lot;
+	gint64 station_id;
+	gint64 since_us; /* created_at >= since_us */
+	gint64 until_us; /* created_at < until_us */
+} FstDbCertFilter;
+
+gboolean
+fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GError **error);
+gboolean
+fst_db_revoke_certificate(FstDb *self,
+			  const gchar *serial_hex,
+			  const gchar *reason,
+			  GError **error);
+GPtrArray *
+fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error);
+gint64
+fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
+GPtrArray *
+fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
+gboolean
+fst_db_backup(FstDb *self, const gchar *dest, GError **error);
+gchar *
+fst_db_get_last_backup(FstDb *self);
+gboolean
+fst_db_integrity_check(FstDb *self, GError **error);
+
+/**
+ * FstDbStats:
+ *
+ * Counts for `fleetstation db stats`.
+ */
+typedef struct {
+	guint schema_version;
+	gchar *database_id; /* (owned) */
+	gint64 file_bytes;  /* main file, without the WAL */
+	gint64 stations;
+	gint64 operators;
+	gint64 lots;
+	gint64 devices;
+	gint64 devices_by_state[5]; /* new, in-progress, provisioned, failed, rework */
+	gint64 certificates;
+	gint64 certificates_by_state[FST_CERT_STATE_LAST];
+	gint64 events;
+	gint64 registrations_pending;
+} FstDbStats;
+
+extern const gchar *const fst_db_device_states[5];
+
+gboolean
+fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error);
+void
+fst_db_stats_clear(FstDbStats *stats);
 
 G_END_DECLS

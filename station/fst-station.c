@@ -23,6 +23,7 @@
 
 #include "fst-config.h"
 #include "fst-error.h"
+#include "fst-report-export.h"
 
 struct _FstStation {
 	gchar *workspace;	  /* (owned) */
@@ -168,6 +169,9 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 	db = fst_db_open(db_path, error);
 	if (db == NULL)
 		return FALSE;
+	/* the key that signs report exports (fst-report-export.c), 0600 */
+	if (!fst_report_ensure_key(workspace, g_get_host_name(), error))
+		return FALSE;
 
 	if (!g_file_test(issuing, G_FILE_TEST_EXISTS)) {
 		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
@@ -237,6 +241,18 @@ fst_station_open(const gchar *workspace, GError **error)
 	self->id = fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
 	if (self->id <= 0)
 		return NULL;
+	/* devices this station left in-progress when it died are marked for re-work */
+	{
+		g_autoptr(GPtrArray) interrupted = fst_db_mark_interrupted(self->db, self->id, error);
+		if (interrupted == NULL)
+			return NULL;
+		if (interrupted->len > 0)
+			g_message("%u device(s) were left half-done by a previous run of station %s "
+				  "and are marked for re-work (state rework), first %s",
+				  interrupted->len,
+				  self->name,
+				  (const gchar *)g_ptr_array_index(interrupted, 0));
+	}
 
 	passphrase = fst_station_load_passphrase(workspace, error);
 	if (passphrase == NULL)

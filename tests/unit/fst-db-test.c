@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fst-audit.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -247,22 +248,28 @@ test_open_creates_schema(TestFixture *fx, gconstpointer user_data)
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(db);
-	g_assert_cmpuint(fst_db_get_schema_version(db), ==, 1);
 	g_assert_cmpuint(fst_db_get_schema_version(db), ==, FST_DB_SCHEMA_VERSION);
 	g_assert_cmpstr(fst_db_get_path(db), ==, path);
 
 	/* what a second connection sees on disk */
 	journal = test_sql_text(path, "PRAGMA journal_mode");
 	g_assert_cmpstr(journal, ==, "wal");
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 1);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	g_assert_cmpint(test_sql_int(path,
 	                             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 	                             "name IN ('schema_migrations', 'db_properties', 'stations', "
-	                             "'devices', 'certificates', 'device_objects', 'events')"),
+	                             "'devices', 'certificates', 'device_objects', 'events', "
+	                             "'operators', 'lots', 'profiles', 'registrations')"),
 	                ==,
-	                7);
-	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"), ==, 1);
-	g_assert_cmpint(test_sql_int(path, "SELECT max(version) FROM schema_migrations"), ==, 1);
+	                11);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"),
+	                ==,
+	                FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "SELECT max(version) FROM schema_migrations"),
+	                ==,
+	                FST_DB_SCHEMA_VERSION);
+	/* a new file is not backed up: there is nothing to keep */
+	g_assert_null(fst_db_get_last_backup(db));
 	dbid = test_sql_text(path, "SELECT value FROM db_properties WHERE key = 'database-id'");
 	g_assert_true(g_uuid_string_is_valid(dbid));
 
@@ -274,8 +281,10 @@ test_open_creates_schema(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&db, fst_db_close);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(fst_db_get_schema_version(db), ==, 1);
-	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"), ==, 1);
+	g_assert_cmpuint(fst_db_get_schema_version(db), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"),
+	                ==,
+	                FST_DB_SCHEMA_VERSION);
 	g_clear_pointer(&db, fst_db_close);
 	{
 		g_autofree gchar *dbid2 = test_sql_text(
@@ -589,14 +598,17 @@ test_certificate_state_forward_only(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_REVOKED);
 	events = fst_db_list_events(db, device_id, &error);
 	g_assert_no_error(error);
-	/* issued -> burned, burned -> revoked; nothing from the refused moves */
-	g_assert_cmpuint(events->len, ==, 2);
-	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 0))->detail,
+	/* issued, issued -> burned, burned -> revoked; nothing from the refused moves */
+	g_assert_cmpuint(events->len, ==, 3);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 0))->step,
 	                ==,
-	                "certificate 42: issued -> burned");
+	                "certificate-issued");
 	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 1))->detail,
 	                ==,
-	                "certificate 42: burned -> revoked");
+	                "certificate 42: issued -> burned");
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 2))->detail,
+	                ==,
+	                "certificate 42: burned -> revoked (reason: unspecified)");
 
 	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_REGISTERED), ==, "registered");
 	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_LAST), ==, "unknown");
@@ -893,6 +905,7 @@ test_events_ordered(TestFixture *fx, gconstpointer user_data)
 		const gchar *step;
 		const gchar *outcome;
 	} expected[] = {
+	    {"certificate-issued", "ok"}, /* by fst_db_add_certificate() */
 	    {"identify", "ok"},
 	    {"generate-csr", "ok"},
 	    {"burn-device-cert", "failed"},
@@ -914,7 +927,7 @@ test_events_ordered(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_true(fst_db_add_certificate(db, device_id, cert, &error));
 	g_assert_no_error(error);
-	for (guint i = 0; i < 4; i++) {
+	for (guint i = 1; i < 5; i++) {
 		g_assert_true(
 		    fst_db_add_event(db,
 		                     device_id,
@@ -922,7 +935,7 @@ test_events_ordered(TestFixture *fx, gconstpointer user_data)
 		                     base + i * 1000,
 		                     base + i * 1000 + 500,
 		                     expected[i].outcome,
-		                     i == 2 ? "storage-full: slot 1 holds 1024 bytes" : NULL,
+		                     i == 3 ? "storage-full: slot 1 holds 1024 bytes" : NULL,
 		                     &error));
 		g_assert_no_error(error);
 	}
@@ -963,17 +976,17 @@ test_events_ordered(TestFixture *fx, gconstpointer user_data)
 		g_assert_cmpint(ev->station_id, ==, station_id);
 		g_assert_cmpstr(ev->step, ==, expected[i].step);
 		g_assert_cmpstr(ev->outcome, ==, expected[i].outcome);
-		if (i < 4) {
+		if (i >= 1 && i < 5) {
 			g_assert_cmpint(ev->started_us, ==, base + i * 1000);
 			g_assert_cmpint(ev->ended_us, ==, base + i * 1000 + 500);
 		}
 		g_assert_cmpint(ev->ended_us, >=, ev->started_us);
 	}
-	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 2))->detail,
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 3))->detail,
 	                ==,
 	                "storage-full: slot 1 holds 1024 bytes");
-	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 6))->detail, ==, "certificate E1");
-	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 5))->detail,
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 7))->detail, ==, "certificate E1");
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 6))->detail,
 	                ==,
 	                "certificate E1: burned -> verified");
 
@@ -1048,6 +1061,18 @@ test_input_untrusted_strings(TestFixture *fx, gconstpointer user_data)
  * version adds its own assertions here: the v1 data must survive the
  * migration, and the migrated schema must equal a freshly created one.
  */
+static FstAuditResult *
+test_audit(const gchar *path)
+{
+	g_autoptr(GError) error = NULL;
+	FstAuditResult *result = fst_audit_verify(path, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(result);
+	if (!result->ok)
+		g_test_message("audit: %s", result->problem);
+	return result;
+}
+
 static gchar *
 test_load_fixture(TestFixture *fx, const gchar *name)
 {
@@ -1099,9 +1124,38 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(failed->state, ==, "failed");
 	g_assert_cmpstr(failed->last_error, ==, "reading back the device certificate: timed out");
 	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_BURNED);
+	/* the 6 v1 events, then the migration's certificate-issued for each
+	 * certificate, all chained */
 	events = fst_db_list_events(db, 0, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(events->len, ==, 6);
+	g_assert_cmpuint(events->len, ==, 8);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 6))->step,
+	                ==,
+	                "certificate-issued");
+	g_assert_nonnull(strstr(((FstDbEvent *)g_ptr_array_index(events, 7))->detail,
+	                        "certificate F1C0000002 sha256 f7366cc4"));
+	{
+		g_autoptr(FstAuditResult) audit = test_audit(path);
+		g_autoptr(GPtrArray) certs = NULL;
+		FstDbCertFilter filter = {.issuer_sha256 = "60B48C27090BAA0C4F3ACB8126A5E40CE30209B2C1E9"
+		                                           "A76B4416D00D7CC497D6"};
+		g_assert_true(audit->ok);
+		g_assert_cmpint(audit->events, ==, 8);
+		g_assert_cmpint(audit->certificates, ==, 2);
+		certs = fst_db_list_certificates(db, &filter, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(certs->len, ==, 2);
+		g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 1))->device_uid,
+		                ==,
+		                "FIXTURE-0002");
+		g_assert_null(((FstDbCert *)g_ptr_array_index(certs, 1))->lot);
+		g_assert_cmpint(test_sql_int(path,
+		                             "SELECT count(*) FROM certificates c JOIN profiles p ON "
+		                             "p.id = c.profile_id WHERE p.name = 'aws-iot' AND "
+		                             "p.content_sha256 IS NULL"),
+		                ==,
+		                2);
+	}
 
 	/* it keeps working after the migration */
 	test_provision(db, 0, "AFTER-MIGRATION", 0xAF7E4, NULL);
@@ -1118,6 +1172,65 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"),
 	                ==,
 	                FST_DB_SCHEMA_VERSION);
+}
+
+/* the v2 fixture: the current schema, opened as is, data and chain intact */
+static void
+test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(FstDbDevice) rework = NULL;
+	g_autoptr(GPtrArray) revoked = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v2.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+	FstDbCertFilter filter = {.state = "revoked", .lot = "LOT-V2-0001"};
+
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 2);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->events, ==, 12);
+	g_assert_cmpint(audit->certificates, ==, 3);
+
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+	dev = fst_db_find_device(db, "FIXTURE-V2-0001", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpstr(dev->operator_name, ==, "Ana Lima");
+	g_assert_cmpstr(dev->lot, ==, "LOT-V2-0001");
+	rework = fst_db_find_device(db, "FIXTURE-V2-0003", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(rework->state, ==, "rework");
+	revoked = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(revoked->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(revoked, 0))->revocation_reason,
+	                ==,
+	                "superseded");
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(revoked, 0))->profile_sha256,
+	                ==,
+	                "b8bfe03309ec4cb13b7e5b9ea0399660dafa711e2a3ef1e0d1b7f0bb6a8d9c41");
+
+	/* it keeps working, and its chain with it */
+	test_provision(db, 0, "AFTER-V2", 0xAF7E5, NULL);
+	g_clear_pointer(&db, fst_db_close);
+	g_clear_pointer(&audit, fst_audit_result_free);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 4);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
 static gpointer
@@ -1179,6 +1292,502 @@ test_migrate_failure_rolls_back(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 1);
 }
 
+/* the v1 fixture after migration keeps a byte-faithful backup of itself */
+static void
+test_migrate_v1_backup(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v1.sql");
+	g_autofree gchar *backup = NULL;
+	g_autofree gchar *journal = NULL;
+	struct stat st = {0};
+
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	backup = fst_db_get_last_backup(db);
+	g_assert_nonnull(backup);
+	g_assert_true(g_str_has_prefix(backup, path));
+	g_assert_true(g_str_has_suffix(backup, ".bak"));
+	g_assert_nonnull(strstr(backup, ".v1-"));
+	g_assert_cmpint(g_stat(backup, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+	/* the copy is the v1 file: version, rows, and no v2 tables */
+	g_assert_cmpint(test_sql_int(backup, "PRAGMA user_version"), ==, 1);
+	g_assert_cmpint(test_sql_int(backup, "SELECT count(*) FROM events"), ==, 6);
+	g_assert_cmpint(test_sql_int(backup, "SELECT count(*) FROM certificates"), ==, 2);
+	g_assert_cmpint(
+	    test_sql_int(backup, "SELECT count(*) FROM sqlite_master WHERE name = 'lots'"), ==, 0);
+	journal = test_sql_text(backup, "PRAGMA journal_mode");
+	g_assert_cmpstr(journal, ==, "delete");
+
+	/* reopening the migrated file makes no second backup */
+	g_clear_pointer(&db, fst_db_close);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+}
+
+/* migration v2 fails half-way: the v1 file is left as it was, and backed up */
+static void
+test_migrate_v2_failure_keeps_v1(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v1.sql");
+	g_autofree gchar *schema_before = NULL;
+	g_autofree gchar *schema_after = NULL;
+	g_autoptr(GDir) dir = NULL;
+	const gchar *name;
+	guint backups = 0;
+
+	/* a table in the way of v2 (someone's own addition to a v1 file) */
+	test_sql_exec(path, "CREATE TABLE registrations (note TEXT); "
+	                    "INSERT INTO registrations VALUES ('mine');");
+	schema_before = test_sql_schema(path);
+
+	db = fst_db_open(path, &error);
+	g_assert_null(db);
+	g_assert_error(error, FST_ERROR, FST_ERROR_DATABASE);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "from schema version 1 to 2"));
+	g_assert_nonnull(strstr(error->message, "nothing was changed"));
+
+	schema_after = test_sql_schema(path);
+	g_assert_cmpstr(schema_before, ==, schema_after);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 1);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM events"), ==, 6);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM events WHERE 0"), ==, 0);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM registrations"), ==, 1);
+	g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+
+	/* and the copy taken before trying is there too */
+	g_clear_error(&error);
+	dir = g_dir_open(fx->tmpdir, 0, &error);
+	g_assert_no_error(error);
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		if (g_str_has_prefix(name, "fixture.db.v1-") && g_str_has_suffix(name, ".bak"))
+			backups++;
+	}
+	g_assert_cmpuint(backups, ==, 1);
+}
+
+static void
+test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(FstDbDevice) dev2 = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(FstDeviceInfo) info = test_info_new("SN-NOCTX", "1.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0xC3, "SN-NOCTX");
+	g_autofree gchar *issuer = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "issuing ca", -1);
+	g_autofree gchar *issuer_upper = g_ascii_strup(issuer, -1);
+	FstDbCertFilter filter = {0};
+	gint64 station_id;
+	gint64 device_id;
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	station_id = fst_db_ensure_station(db, "line-1", NULL, NULL, &error);
+	g_assert_no_error(error);
+
+	g_assert_true(fst_db_set_context(db, "Ana Lima", "LOT-2026-11", &error));
+	g_assert_no_error(error);
+	device_id = test_provision(db, station_id, "SN-CTX-1", 0xC1, NULL);
+	g_assert_true(fst_db_set_context(db, "Ben", "LOT-2026-12", &error));
+	g_assert_no_error(error);
+	test_provision(db, station_id, "SN-CTX-2", 0xC2, NULL);
+
+	/* a control character in a name is refused and the context stays */
+	g_assert_false(fst_db_set_context(db, "Ben\n", "LOT-X", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* a cleared context: NULL operator and lot */
+	g_assert_true(fst_db_set_context(db, NULL, NULL, &error));
+	g_assert_no_error(error);
+	cert->profile_sha256 = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "profile", -1);
+	g_assert_true(fst_db_add_certificate(
+	    db, fst_db_begin_device(db, station_id, info, NULL, &error), cert, &error));
+	g_assert_no_error(error);
+
+	dev = fst_db_find_device(db, "SN-CTX-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->operator_name, ==, "Ana Lima");
+	g_assert_cmpstr(dev->lot, ==, "LOT-2026-11");
+	dev2 = fst_db_find_device(db, "SN-NOCTX", &error);
+	g_assert_no_error(error);
+	g_assert_null(dev2->operator_name);
+	g_assert_null(dev2->lot);
+
+	/* the lot filter, with operator and lot on the certificate */
+	filter.lot = "LOT-2026-11";
+	certs = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 1);
+	{
+		FstDbCert *c = g_ptr_array_index(certs, 0);
+		g_assert_cmpstr(c->serial_hex, ==, "C1");
+		g_assert_cmpstr(c->device_uid, ==, "SN-CTX-1");
+		g_assert_cmpstr(c->operator_name, ==, "Ana Lima");
+		g_assert_cmpstr(c->lot, ==, "LOT-2026-11");
+		g_assert_cmpint(c->state, ==, FST_CERT_STATE_VERIFIED);
+		g_assert_cmpint(c->revoked_at, ==, 0);
+		g_assert_null(c->profile_sha256);
+		g_assert_cmpstr(c->profile, ==, "aws-iot");
+	}
+	g_clear_pointer(&certs, g_ptr_array_unref);
+
+	/* state, device and issuer filters (issuer in any case) */
+	filter = (FstDbCertFilter){.state = "issued"};
+	certs = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->serial_hex, ==, "C3");
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->profile_sha256,
+	                ==,
+	                cert->profile_sha256);
+	g_assert_null(((FstDbCert *)g_ptr_array_index(certs, 0))->lot);
+	g_clear_pointer(&certs, g_ptr_array_unref);
+	filter = (FstDbCertFilter){.device_uid = "SN-CTX-2", .issuer_sha256 = issuer_upper};
+	certs = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->operator_name, ==, "Ben");
+	g_clear_pointer(&certs, g_ptr_array_unref);
+	certs = fst_db_list_certificates(db, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 3);
+	g_clear_pointer(&certs, g_ptr_array_unref);
+	filter = (FstDbCertFilter){.state = "lost"};
+	g_assert_null(fst_db_list_certificates(db, &filter, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	g_assert_cmpint(fst_db_count_certificates_by_issuer(db, issuer_upper, &error), ==, 3);
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_db_count_certificates_by_issuer(db, FST_AUDIT_GENESIS, &error), ==, 0);
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_db_count_certificates_by_issuer(db, "abc", &error), ==, -1);
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* the events carry the lot too, on disk */
+	events = fst_db_list_events(db, device_id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		g_assert_cmpint(ev->lot_id, >, 0);
+		g_assert_cmpint(ev->operator_id, >, 0);
+		g_assert_cmpuint(strlen(ev->hash), ==, 64);
+	}
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM lots"), ==, 2);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM operators"), ==, 2);
+	/* one profile per (name, content hash) */
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM profiles"), ==, 2);
+}
+
+static void
+test_revoke_certificate(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *reason = NULL;
+	gint64 before = g_get_real_time();
+	gint64 device_id;
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	device_id = test_provision(db, 0, "SN-REVOKE", 0xDEAD01, NULL);
+
+	g_assert_true(fst_db_revoke_certificate(db, "dead01", "keyCompromise", &error));
+	g_assert_no_error(error);
+	dev = fst_db_find_device(db, "SN-REVOKE", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_REVOKED);
+	g_assert_cmpint(dev->cert->revoked_at, >=, before);
+	g_assert_cmpstr(dev->cert->revocation_reason, ==, "keyCompromise");
+	events = fst_db_list_events(db, device_id, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, events->len - 1))->detail,
+	                ==,
+	                "certificate DEAD01: verified -> revoked (reason: keyCompromise)");
+
+	/* the first revocation stands */
+	g_assert_false(fst_db_revoke_certificate(db, "DEAD01", "superseded", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	g_assert_false(fst_db_revoke_certificate(db, "BEEF", "superseded", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_false(fst_db_revoke_certificate(db, "DEAD01", "", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	reason = test_sql_text(fx->path,
+	                       "SELECT revocation_reason FROM certificates WHERE serial_hex = 'DEAD01'");
+	g_assert_cmpstr(reason, ==, "keyCompromise");
+
+	/* the audit chain follows the certificate to revoked */
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 1);
+}
+
+static void
+test_mark_interrupted(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(FstDbDevice) other = NULL;
+	g_autoptr(FstDbDevice) done = NULL;
+	g_autoptr(GPtrArray) uids = NULL;
+	g_autoptr(GPtrArray) again = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(FstDeviceInfo) a = test_info_new("SN-HALF", "1.0");
+	g_autoptr(FstDeviceInfo) b = test_info_new("SN-NOCERT", "1.0");
+	g_autoptr(FstDeviceInfo) c = test_info_new("SN-OTHER-STATION", "1.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0xAB, "SN-HALF");
+	g_autoptr(FstAuditResult) audit = NULL;
+	FstDbEvent *last;
+	gint64 line1, line2, id_a;
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	line2 = fst_db_ensure_station(db, "line-2", NULL, NULL, &error);
+	line1 = fst_db_ensure_station(db, "line-1", NULL, NULL, &error);
+	g_assert_no_error(error);
+	test_provision(db, line1, "SN-DONE", 0xAA, NULL);
+	id_a = fst_db_begin_device(db, line1, a, "/dev/ttyUSB0", &error);
+	g_assert_true(fst_db_add_certificate(db, id_a, cert, &error));
+	g_assert_true(fst_db_set_certificate_state(db, "AB", FST_CERT_STATE_BURNED, &error));
+	fst_db_begin_device(db, line1, b, "/dev/ttyUSB1", &error);
+	fst_db_begin_device(db, line2, c, "/dev/ttyUSB2", &error);
+	g_assert_no_error(error);
+
+	/* line 1 died and starts again */
+	g_clear_pointer(&db, fst_db_close);
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	uids = fst_db_mark_interrupted(db, line1, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(uids->len, ==, 2);
+	g_assert_cmpstr(g_ptr_array_index(uids, 0), ==, "SN-HALF");
+	g_assert_cmpstr(g_ptr_array_index(uids, 1), ==, "SN-NOCERT");
+
+	dev = fst_db_find_device(db, "SN-HALF", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->state, ==, "rework");
+	g_assert_nonnull(strstr(dev->last_error, "certificate AB kept as burned"));
+	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_BURNED);
+	events = fst_db_list_events(db, id_a, &error);
+	g_assert_no_error(error);
+	last = g_ptr_array_index(events, events->len - 1);
+	g_assert_cmpstr(last->step, ==, "interrupted");
+	g_assert_cmpstr(last->outcome, ==, "interrupted");
+
+	/* another station's work in progress and finished devices are left alone */
+	other = fst_db_find_device(db, "SN-OTHER-STATION", &error);
+	g_assert_cmpstr(other->state, ==, "in-progress");
+	done = fst_db_find_device(db, "SN-DONE", &error);
+	g_assert_cmpstr(done->state, ==, "provisioned");
+
+	/* nothing twice */
+	again = fst_db_mark_interrupted(db, line1, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(again->len, ==, 0);
+
+	/* a re-worked device can be provisioned again */
+	g_assert_cmpint(fst_db_begin_device(db, line1, a, NULL, &error), ==, id_a);
+	g_assert_no_error(error);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+}
+
+static void
+test_backup_online(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) copy = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GBytes) before = NULL;
+	g_autoptr(GBytes) after = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *dest = g_build_filename(fx->tmpdir, "backup.db", NULL);
+	g_autofree gchar *dest_wal = g_strdup_printf("%s-wal", dest);
+	struct stat st = {0};
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	test_provision(db, 0, "SN-BACKUP", 0xBB, NULL);
+
+	/* taken while the station's connection is open and has written */
+	g_assert_true(fst_db_backup(db, dest, &error));
+	g_assert_no_error(error);
+	test_provision(db, 0, "SN-AFTER-BACKUP", 0xBC, NULL);
+	g_assert_cmpint(g_stat(dest, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	g_assert_false(g_file_test(dest_wal, G_FILE_TEST_EXISTS));
+
+	/* never overwritten */
+	before = test_read_file(dest);
+	g_assert_false(fst_db_backup(db, dest, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_DATABASE);
+	g_assert_nonnull(strstr(error->message, "never overwritten"));
+	g_clear_error(&error);
+	after = test_read_file(dest);
+	g_assert_true(g_bytes_equal(before, after));
+
+	/* a working database with its audit chain */
+	audit = test_audit(dest);
+	g_assert_true(audit->ok);
+	copy = fst_db_open(dest, &error);
+	g_assert_no_error(error);
+	dev = fst_db_find_device(copy, "SN-BACKUP", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_null(fst_db_find_device(copy, "SN-AFTER-BACKUP", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_true(fst_db_integrity_check(copy, &error));
+	g_assert_no_error(error);
+}
+
+/* runs the sqlite3 command-line tool on @path, as someone tampering would */
+static void
+test_sqlite3_cli(const gchar *path, const gchar *sql)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *err = NULL;
+	g_auto(GStrv) argv = g_new0(gchar *, 4);
+	gint status = 0;
+
+	argv[0] = g_strdup("sqlite3");
+	argv[1] = g_strdup(path);
+	argv[2] = g_strdup(sql);
+	g_spawn_sync(NULL,
+	             argv,
+	             NULL,
+	             G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+	             NULL,
+	             NULL,
+	             NULL,
+	             &err,
+	             &status,
+	             &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(err, ==, "");
+	g_assert_cmpint(status, ==, 0);
+}
+
+typedef struct {
+	const gchar *name;
+	const gchar *sql;
+	gint64 first_bad_id; /* -1: any */
+	const gchar *problem;
+} TestTamper;
+
+static void
+test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAuditResult) clean = NULL;
+	g_autoptr(GBytes) pristine = NULL;
+	const TestTamper cases[] = {
+	    {"edit a detail", "UPDATE events SET detail = 'all fine' WHERE id = 5", 5,
+	     "event 5 was changed"},
+	    {"edit an outcome", "UPDATE events SET outcome = 'ok' WHERE outcome = 'failed'", -1,
+	     "was changed"},
+	    {"edit and re-chain one row", "UPDATE events SET hash = (SELECT hash FROM events WHERE id = 6) WHERE id = 7", 7,
+	     "event 7 was changed"},
+	    {"delete a row", "DELETE FROM events WHERE id = 4", 4, "event 4 was deleted"},
+	    {"delete rows", "DELETE FROM events WHERE id IN (6, 7)", 6, "events 6 to 7 were deleted"},
+	    {"delete the last row",
+	     "DELETE FROM events WHERE id = (SELECT max(id) FROM events)",
+	     13,
+	     "event 13 was deleted (the chain head says 13)"},
+	    {"insert a row",
+	     "INSERT INTO events (device_id, step, started_at, ended_at, outcome) "
+	     "VALUES (1, 'verify', 1, 1, 'ok')",
+	     -1,
+	     "inserted outside fleetstation"},
+	    {"insert a row with a copied hash",
+	     "INSERT INTO events (device_id, step, started_at, ended_at, outcome, hash) "
+	     "SELECT device_id, step, started_at, ended_at, outcome, hash FROM events "
+	     "WHERE id = (SELECT max(id) FROM events)",
+	     -1,
+	     "inserted outside fleetstation"},
+	    {"swap a certificate's DER",
+	     "UPDATE certificates SET der = (SELECT der FROM certificates WHERE id = 2) WHERE id = 1",
+	     -1,
+	     "certificate 51 was changed"},
+	    {"move a certificate to another device",
+	     "UPDATE certificates SET device_id = 2 WHERE id = 1",
+	     -1,
+	     "certificate 51 was moved"},
+	    {"delete a certificate", "DELETE FROM certificates WHERE id = 2", -1,
+	     "certificate 52 was deleted"},
+	    {"set a certificate state by hand",
+	     "UPDATE certificates SET state = 'issued' WHERE id = 3",
+	     -1,
+	     "certificate 53 is issued but the audit chain moved it to verified"},
+	    {"insert a certificate",
+	     "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, state, created_at, "
+	     "updated_at) SELECT device_id, 'FEED', aws_cert_id || 'x', der, state, 1, 1 FROM "
+	     "certificates WHERE id = 1",
+	     -1,
+	     "certificate FEED is not in the audit chain"},
+	};
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 3; i++) {
+		g_autofree gchar *uid = g_strdup_printf("SN-TAMPER-%u", i);
+		test_provision(db, 0, uid, 0x51 + i, NULL);
+	}
+	{
+		g_autoptr(GError) failure =
+		    g_error_new_literal(FST_ERROR, FST_ERROR_TIMED_OUT, "no answer");
+		g_autoptr(FstDeviceInfo) info = test_info_new("SN-TAMPER-F", "1.0");
+		gint64 id = fst_db_begin_device(db, 0, info, NULL, &error);
+		g_assert_true(fst_db_finish_device(db, id, NULL, failure, &error));
+		g_assert_no_error(error);
+	}
+	g_clear_pointer(&db, fst_db_close);
+	clean = test_audit(fx->path);
+	g_assert_true(clean->ok);
+	g_assert_cmpint(clean->certificates, ==, 3);
+	g_assert_cmpint(clean->events, ==, 13);
+	g_assert_cmpint(clean->head_id, ==, clean->events);
+	pristine = test_read_file(fx->path);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *copy = g_strdup_printf("%s/tamper-%u.db", fx->tmpdir, i);
+		g_autoptr(FstAuditResult) result = NULL;
+
+		g_test_message("tamper: %s", cases[i].name);
+		g_assert_true(g_file_set_contents(
+		    copy, g_bytes_get_data(pristine, NULL), (gssize)g_bytes_get_size(pristine), NULL));
+		test_sqlite3_cli(copy, cases[i].sql);
+		result = test_audit(copy);
+		g_assert_false(result->ok);
+		g_assert_nonnull(result->problem);
+		g_test_message("found: %s", result->problem);
+		g_assert_nonnull(strstr(result->problem, cases[i].problem));
+		if (cases[i].first_bad_id >= 0)
+			g_assert_cmpint(result->first_bad_id, ==, cases[i].first_bad_id);
+	}
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -1214,6 +1823,14 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v1-fixture", test_migrate_from_v1_fixture);
 	test_add("/fst/db/migrate/failure-rolls-back", test_migrate_failure_rolls_back);
 	test_add("/fst/db/migrate/concurrent-open", test_migrate_concurrent_open);
+	test_add("/fst/db/migrate/v1-backed-up-first", test_migrate_v1_backup);
+	test_add("/fst/db/migrate/from-v2-fixture", test_migrate_from_v2_fixture);
+	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
+	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
+	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
+	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
+	test_add("/fst/db/backup/online-never-overwrites", test_backup_online);
+	test_add("/fst/db/audit/catches-tampering", test_audit_catches_tampering);
 
 	rc = g_test_run();
 	EVP_PKEY_free(test_key);

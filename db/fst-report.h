@@ -1,0 +1,97 @@
+#pragma once
+
+#include <stdio.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Report rows: one per device in scope, with its newest certificate. The
+ * columns, in this order, are the CSV header, the JSON member names and the
+ * PDF table (a subset):
+ *
+ * | column            | meaning |
+ * |-------------------|---------|
+ * | device_uid        | the device's unique id, as it reported it (untrusted text) |
+ * | model, firmware   | as it reported them at its last identification (untrusted) |
+ * | port              | the port it was last provisioned on |
+ * | station           | the station that last worked on it |
+ * | operator, lot     | the session context then (fst_db_set_context()); empty if none |
+ * | device_state      | new, in-progress, provisioned, failed, rework |
+ * | last_error        | why the last attempt failed; empty once provisioned |
+ * | serial            | newest certificate serial, upper-case hex; empty if none |
+ * | aws_cert_id       | SHA-256 of its DER, lower-case hex (the AWS IoT certificate id) |
+ * | cert_state        | issued, burned, verified, registered, revoked |
+ * | subject           | certificate subject |
+ * | not_before, not_after | validity, ISO 8601 UTC |
+ * | issued_at         | when the certificate was recorded, ISO 8601 UTC |
+ * | updated_at        | when the device row last changed, ISO 8601 UTC |
+ * | revoked_at, revocation_reason | revocation, empty if not revoked |
+ *
+ * Times are ISO 8601 UTC with seconds (`2026-11-23T12:45:00Z`).
+ */
+#define FST_REPORT_N_COLUMNS 19
+extern const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS];
+
+/**
+ * FstReportScope:
+ *
+ * Which devices a report covers; unset fields (NULL, 0) match everything and
+ * set ones combine with AND. The time range applies to `devices.updated_at`
+ * (when each device was last worked on).
+ */
+typedef struct {
+	const gchar *lot;
+	const gchar *station; /* station name */
+	gint64 since_us;      /* >=, unix microseconds */
+	gint64 until_us;      /* <, unix microseconds */
+} FstReportScope;
+
+typedef struct {
+	gchar *reason; /* last_error of the failed devices */
+	gint64 devices;
+} FstReportFailure;
+
+/**
+ * FstReportSummary:
+ *
+ * The totals of a report.
+ */
+typedef struct {
+	gchar *database_id; /* db_properties database-id */
+	gchar *stations;    /* comma-separated names of the stations in scope */
+	gchar *audit_head;  /* (nullable): "<id> <hash>" of the audit chain then */
+	gint64 first_us;    /* first and last devices.updated_at in scope, 0 if none */
+	gint64 last_us;
+	gint64 devices;
+	gint64 provisioned;
+	gint64 failed;
+	gint64 rework;
+	gint64 in_progress;
+	GPtrArray *failures; /* (element-type FstReportFailure): most frequent first */
+} FstReportSummary;
+
+void
+fst_report_summary_free(FstReportSummary *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstReportSummary, fst_report_summary_free)
+
+/* @cells: FST_REPORT_N_COLUMNS strings, "" for empty; valid during the call */
+typedef gboolean (*FstReportRowFunc)(const gchar *const *cells, gpointer user_data, GError **error);
+
+FstReportSummary *
+fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **error);
+gboolean
+fst_report_foreach(const gchar *db_path,
+		   const FstReportScope *scope,
+		   FstReportRowFunc func,
+		   gpointer user_data,
+		   GError **error);
+gchar *
+fst_report_rows_sql(const FstReportScope *scope);
+void
+fst_report_csv_write_cell(GString *out, const gchar *cell);
+gboolean
+fst_report_write_csv(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
+
+G_END_DECLS

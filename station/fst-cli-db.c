@@ -1,0 +1,126 @@
+/* fleetstation db: backup, check and stats of the station database */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include "fst-cli.h"
+#include "fst-db.h"
+#include "fst-error.h"
+#include "fst-station.h"
+
+static FstExit
+fst_cli_db_backup(FstDb *db, const gchar *dest)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!fst_db_backup(db, dest, &error)) {
+		g_printerr("fleetstation db backup: %s\n", error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	g_print("backed up %s to %s\n", fst_db_get_path(db), dest);
+	return FST_EXIT_OK;
+}
+
+static FstExit
+fst_cli_db_check(FstDb *db)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!fst_db_integrity_check(db, &error)) {
+		g_printerr("fleetstation db check: %s\n", error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	g_print("sqlite integrity and references: ok\n");
+	return fst_cli_audit_report(fst_db_get_path(db), "fleetstation db check");
+}
+
+static FstExit
+fst_cli_db_stats(FstDb *db)
+{
+	g_autoptr(GError) error = NULL;
+	FstDbStats st = {0};
+
+	if (!fst_db_get_stats(db, &st, &error)) {
+		g_printerr("fleetstation db stats: %s\n", error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	g_print("database       %s\n", fst_db_get_path(db));
+	g_print("database id    %s\n", st.database_id != NULL ? st.database_id : "-");
+	g_print("schema version %u\n", st.schema_version);
+	g_print("file size      %" G_GINT64_FORMAT " bytes", st.file_bytes);
+	if (st.devices > 0)
+		g_print(" (%.0f bytes per device)", (gdouble)st.file_bytes / (gdouble)st.devices);
+	g_print("\nstations       %" G_GINT64_FORMAT "\n", st.stations);
+	g_print("operators      %" G_GINT64_FORMAT "\n", st.operators);
+	g_print("lots           %" G_GINT64_FORMAT "\n", st.lots);
+	g_print("devices        %" G_GINT64_FORMAT, st.devices);
+	for (guint i = 0; i < G_N_ELEMENTS(fst_db_device_states); i++)
+		g_print("%s %s %" G_GINT64_FORMAT,
+			i == 0 ? ":" : ",",
+			fst_db_device_states[i],
+			st.devices_by_state[i]);
+	g_print("\ncertificates   %" G_GINT64_FORMAT, st.certificates);
+	for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
+		g_print("%s %s %" G_GINT64_FORMAT,
+			i == 0 ? ":" : ",",
+			fst_cert_state_to_string((FstCertState)i),
+			st.certificates_by_state[i]);
+	g_print("\nevents         %" G_GINT64_FORMAT "\n", st.events);
+	g_print("registrations  %" G_GINT64_FORMAT " pending\n", st.registrations_pending);
+	fst_db_stats_clear(&st);
+	return FST_EXIT_OK;
+}
+
+FstExit
+fst_cli_db(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *db_path = NULL;
+	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
+	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("backup DEST | check | stats - look after the station database");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	const gchar *sub;
+
+	g_set_prgname("fleetstation db");
+	g_option_context_set_summary(
+	    context,
+	    "backup DEST  copy the database to DEST (a new file, mode 0600) with SQLite's online\n"
+	    "             backup: safe while stations provision into it\n"
+	    "check        SQLite integrity and references, then the audit chain (exit 5 if bad)\n"
+	    "stats        counts of devices, certificates and events, and the size per device");
+	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("fleetstation db: %s\n", error->message);
+		return FST_EXIT_USAGE;
+	}
+	sub = argc >= 2 ? argv[1] : NULL;
+	if (!((g_strcmp0(sub, "backup") == 0 && argc == 3) ||
+	      (g_strcmp0(sub, "check") == 0 && argc == 2) ||
+	      (g_strcmp0(sub, "stats") == 0 && argc == 2))) {
+		g_printerr("fleetstation db: expected `backup DEST`, `check` or `stats` (see "
+			   "fleetstation db --help)\n");
+		return FST_EXIT_USAGE;
+	}
+	if (workspace == NULL)
+		workspace = fst_station_default_workspace();
+	db_path = g_build_filename(workspace, "station.db", NULL);
+	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		g_printerr("fleetstation db: no database at %s: check --workspace\n", db_path);
+		return FST_EXIT_CONFIG;
+	}
+	db = fst_db_open(db_path, &error);
+	if (db == NULL) {
+		g_printerr("fleetstation db %s: %s\n", sub, error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	if (g_strcmp0(sub, "backup") == 0)
+		return fst_cli_db_backup(db, argv[2]);
+	if (g_strcmp0(sub, "check") == 0)
+		return fst_cli_db_check(db);
+	return fst_cli_db_stats(db);
+}

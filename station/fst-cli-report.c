@@ -1,0 +1,188 @@
+/* fleetstation report: CSV, JSON and PDF exports, signed; and their verification */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include <cairo.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+
+#include "fst-cli.h"
+#include "fst-error.h"
+#include "fst-report-export.h"
+#include "fst-station.h"
+
+/* "2026-11-23", "2026-11-23T08:00:00Z" or with an offset: unix microseconds */
+static gboolean
+fst_cli_report_parse_time(const gchar *option, const gchar *text, gint64 *out, GError **error)
+{
+	g_autoptr(GDateTime) dt = NULL;
+	g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+
+	if (text == NULL)
+		return TRUE;
+	dt = g_date_time_new_from_iso8601(text, utc);
+	if (dt == NULL) {
+		g_autofree gchar *full = g_strdup_printf("%sT00:00:00Z", text);
+		dt = g_date_time_new_from_iso8601(full, utc);
+	}
+	if (dt == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "%s %s is not a date (2026-11-23) or an ISO 8601 time "
+			    "(2026-11-23T08:00:00Z)",
+			    option,
+			    text);
+		return FALSE;
+	}
+	*out = g_date_time_to_unix(dt) * G_USEC_PER_SEC;
+	return TRUE;
+}
+
+static FstExit
+fst_cli_report_verify(const gchar *workspace, const gchar *cert, gint argc, gchar **argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *cert_path = NULL;
+
+	if (argc != 4) {
+		g_printerr("fleetstation report verify: expected FILE SIG\n");
+		return FST_EXIT_USAGE;
+	}
+	cert_path = cert != NULL ? g_strdup(cert)
+				 : g_build_filename(workspace, FST_REPORT_CERT_FILE, NULL);
+	if (!fst_report_verify(cert_path, argv[2], argv[3], &error)) {
+		g_printerr("fleetstation report verify: %s\n", error->message);
+		return g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
+			   ? FST_EXIT_DEVICES_FAILED
+			   : fst_cli_exit_for_error(error);
+	}
+	g_print("%s: signature good (report key %s)\n", argv[2], cert_path);
+	return FST_EXIT_OK;
+}
+
+FstExit
+fst_cli_report(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *format = NULL;
+	g_autofree gchar *output = NULL;
+	g_autofree gchar *lot = NULL;
+	g_autofree gchar *station = NULL;
+	g_autofree gchar *since = NULL;
+	g_autofree gchar *until = NULL;
+	g_autofree gchar *cert = NULL;
+	g_autofree gchar *db_path = NULL;
+	gboolean sign = FALSE;
+	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
+	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "csv (default), json or pdf", "FORMAT"},
+	    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+	     "Write to FILE (default: standard output; required for pdf and --sign)", "FILE"},
+	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "Only devices of this lot", "LOT"},
+	    {"station", 0, 0, G_OPTION_ARG_STRING, &station, "Only devices of this station",
+	     "NAME"},
+	    {"since", 0, 0, G_OPTION_ARG_STRING, &since,
+	     "Only devices last worked on at or after TIME (UTC)", "TIME"},
+	    {"until", 0, 0, G_OPTION_ARG_STRING, &until,
+	     "Only devices last worked on before TIME (UTC)", "TIME"},
+	    {"sign", 's', 0, G_OPTION_ARG_NONE, &sign,
+	     "Also write FILE.sig, a detached CMS signature with the station's report key", NULL},
+	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
+	     "verify: the report certificate (default: the workspace's report-cert.pem)", "CERT"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("[verify FILE SIG] - export or verify a provisioning report");
+	g_autoptr(GError) error = NULL;
+	FstReportScope scope = {0};
+	gboolean ok;
+
+	g_set_prgname("fleetstation report");
+	g_option_context_set_summary(
+	    context,
+	    "Exports the devices of a lot, a time range and/or a station, each with its newest\n"
+	    "certificate: CSV and JSON (one row per device; columns in db/fst-report.h) or a PDF\n"
+	    "for people (totals, yield, failures by reason, a per-device table). With --sign,\n"
+	    "FILE.sig is a detached CMS signature; `report verify FILE SIG` checks one\n"
+	    "(exit 1 when a byte changed or another key signed).");
+	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("fleetstation report: %s\n", error->message);
+		return FST_EXIT_USAGE;
+	}
+	if (workspace == NULL)
+		workspace = fst_station_default_workspace();
+	if (argc >= 2 && g_strcmp0(argv[1], "verify") == 0)
+		return fst_cli_report_verify(workspace, cert, argc, argv);
+	if (argc != 1) {
+		g_printerr("fleetstation report: unexpected argument %s (see --help)\n", argv[1]);
+		return FST_EXIT_USAGE;
+	}
+	if (format == NULL)
+		format = g_strdup("csv");
+	if (g_strcmp0(format, "csv") != 0 && g_strcmp0(format, "json") != 0 &&
+	    g_strcmp0(format, "pdf") != 0) {
+		g_printerr("fleetstation report: --format must be csv, json or pdf\n");
+		return FST_EXIT_USAGE;
+	}
+	if (output == NULL && (sign || g_strcmp0(format, "pdf") == 0)) {
+		g_printerr("fleetstation report: --output FILE is needed for pdf and --sign\n");
+		return FST_EXIT_USAGE;
+	}
+	scope.lot = lot;
+	scope.station = station;
+	if (!fst_cli_report_parse_time("--since", since, &scope.since_us, &error) ||
+	    !fst_cli_report_parse_time("--until", until, &scope.until_us, &error)) {
+		g_printerr("fleetstation report: %s\n", error->message);
+		return FST_EXIT_USAGE;
+	}
+	db_path = g_build_filename(workspace, "station.db", NULL);
+
+	if (g_strcmp0(format, "pdf") == 0) {
+		ok = fst_report_write_pdf(db_path, &scope, output, &error);
+		/* this process draws nothing more: drop cairo's font caches */
+		cairo_debug_reset_static_data();
+	} else {
+		FILE *out = stdout;
+		if (output != NULL) {
+			out = g_fopen(output, "wb");
+			if (out == NULL) {
+				g_printerr("fleetstation report: cannot write %s: %s\n",
+					   output,
+					   g_strerror(errno));
+				return FST_EXIT_CONFIG;
+			}
+		}
+		ok = g_strcmp0(format, "csv") == 0
+			 ? fst_report_write_csv(db_path, &scope, out, &error)
+			 : fst_report_write_json(db_path, &scope, out, &error);
+		if (out != stdout && fclose(out) != 0 && ok) {
+			g_set_error(&error,
+				    FST_ERROR,
+				    FST_ERROR_INTERNAL,
+				    "writing %s failed: %s",
+				    output,
+				    g_strerror(errno));
+			ok = FALSE;
+		}
+	}
+	if (!ok) {
+		g_printerr("fleetstation report: %s\n", error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	if (sign) {
+		g_autofree gchar *sig = g_strdup_printf("%s.sig", output);
+		if (!fst_report_sign(workspace, output, sig, &error)) {
+			g_printerr("fleetstation report: the report %s is written but not signed: "
+				   "%s\n",
+				   output,
+				   error->message);
+			return fst_cli_exit_for_error(error);
+		}
+		g_printerr("signed: %s\n", sig);
+	}
+	return FST_EXIT_OK;
+}

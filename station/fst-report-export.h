@@ -1,0 +1,32 @@
+#pragma once
+
+#include <stdio.h>
+
+#include <glib.h>
+
+#include "fst-report.h"
+
+G_BEGIN_DECLS
+
+/* the report signing key and certificate, inside the workspace */
+#define FST_REPORT_KEY_FILE "report-key.pem"
+#define FST_REPORT_CERT_FILE "report-cert.pem"
+
+gboolean
+fst_report_write_json(const gchar *db_path,
+		      const FstReportScope *scope,
+		      FILE *out,
+		      GError **error);
+gboolean
+fst_report_write_pdf(const gchar *db_path,
+		     const FstReportScope *scope,
+		     const gchar *pdf_path,
+		     GError **error);
+gboolean
+fst_report_ensure_key(const gchar *workspace, const gchar *station_name, GError **error);
+gboolean
+fst_report_sign(const gchar *workspace, const gchar *file, const gchar *sig_path, GError **error);
+gboolean
+fst_report_verify(const gchar *cert_path, const gchar *file, const gchar *sig_path, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Crash test of the station's records (issue 5, "nothing issued is ever unknown").
+
+Runs `fleetstation demo --workspace W --devices N` again and again and kills it
+with SIGKILL at a random moment of each run (the simulated devices die with it:
+PR_SET_PDEATHSIG). After each kill it restarts the station once (a short run
+that must complete: opening the station marks what the dead run left
+in-progress for re-work) and checks, from the outside:
+
+- every certificate that any simulated device holds
+  (`fleetstation-devsim --storage W/devsim/UID.bin --dump device-cert`) is in
+  the database, by the SHA-256 of its DER, recorded for that device;
+- no serial number and no DER appears twice;
+- no device is left `in-progress`; every device the killed run left
+  in-progress is `rework` with an `interrupted` event;
+- the audit chain is intact (`fleetstation audit verify`).
+
+One certificate unaccounted for fails the test. Environment: FST_STATION,
+FST_DEVSIM (set by ctest), FST_CRASH_KILLS (default 50), FST_CRASH_DEVICES
+(default 4), FST_CRASH_SEED (default: random, printed).
+"""
+
+import base64
+import hashlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+STATION = os.environ.get("FST_STATION", "fleetstation")
+DEVSIM = os.environ.get("FST_DEVSIM", "fleetstation-devsim")
+KILLS = int(os.environ.get("FST_CRASH_KILLS", "50"))
+DEVICES = int(os.environ.get("FST_CRASH_DEVICES", "4"))
+SEED = int(os.environ.get("FST_CRASH_SEED", str(random.randrange(1 << 31))))
+BUDGET_S = float(os.environ.get("FST_CRASH_BUDGET_S", "170"))
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    sys.exit(1)
+
+
+def demo(ws, devices):
+    return [STATION, "demo", "--workspace", ws, "--devices", str(devices)]
+
+
+def run_to_end(ws, devices):
+    out = subprocess.run(demo(ws, devices), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=120, check=False)
+    if out.returncode != 0:
+        fail(f"an uninterrupted run failed ({out.returncode}):\n{out.stdout.decode(errors='replace')}")
+
+
+def first_der(data):
+    """the DER of the first certificate of a dumped object (PEM or DER)"""
+    if data.startswith(b"-----BEGIN"):
+        lines = data.decode().splitlines()
+        end = lines.index("-----END CERTIFICATE-----")
+        return base64.b64decode("".join(lines[1:end]))
+    # DER: one SEQUENCE with a definite length
+    if data[0] != 0x30:
+        fail(f"dumped certificate is neither PEM nor DER: {data[:16].hex()}")
+    n = data[1]
+    if n < 0x80:
+        return data[: 2 + n]
+    k = n & 0x7F
+    length = int.from_bytes(data[2 : 2 + k], "big")
+    return data[: 2 + k + length]
+
+
+def db_rows(ws, sql, args=()):
+    con = sqlite3.connect(f"file:{ws}/station.db?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+# storage file -> (size, mtime_ns, sha256 of the certificate it holds or None)
+DUMPED = {}
+
+
+def held_certificate(path):
+    """the SHA-256 of the certificate a simulated device holds, or None"""
+    st = os.stat(path)
+    known = DUMPED.get(path)
+    if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+        return known[2]
+    out = subprocess.run([DEVSIM, "--storage", path, "--dump", "device-cert"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=False)
+    if out.returncode == 1:
+        sha = None  # the device never got a certificate
+    elif out.returncode != 0:
+        fail(f"cannot dump {path}: {out.stderr.decode(errors='replace')}")
+    else:
+        sha = hashlib.sha256(first_der(out.stdout)).hexdigest()
+    DUMPED[path] = (st.st_size, st.st_mtime_ns, sha)
+    return sha
+
+
+def check_certificates(ws):
+    """every certificate on a simulated device is in the database, for that device"""
+    held = 0
+    simdir = os.path.join(ws, "devsim")
+    for name in sorted(os.listdir(simdir)) if os.path.isdir(simdir) else []:
+        if not name.endswith(".bin"):
+            continue
+        uid = name[: -len(".bin")]
+        sha = held_certificate(os.path.join(simdir, name))
+        if sha is None:
+            continue
+        rows = db_rows(ws, "SELECT d.uid, c.serial_hex FROM certificates c JOIN devices d ON "
+                           "d.id = c.device_id WHERE c.aws_cert_id = ?", (sha,))
+        if not rows:
+            fail(f"device {uid} holds certificate sha256 {sha}, which is NOT in the database")
+        if rows[0][0] != uid:
+            fail(f"device {uid} holds certificate {rows[0][1]} recorded for {rows[0][0]}")
+        held += 1
+    dup = db_rows(ws, "SELECT serial_hex FROM certificates GROUP BY serial_hex HAVING count(*) > 1")
+    if dup:
+        fail(f"serial {dup[0][0]} appears twice")
+    dup = db_rows(ws, "SELECT aws_cert_id FROM certificates GROUP BY aws_cert_id "
+                      "HAVING count(*) > 1")
+    if dup:
+        fail(f"certificate {dup[0][0]} appears twice")
+    return held
+
+
+def check_audit(ws):
+    out = subprocess.run([STATION, "audit", "verify", "--workspace", ws], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=60, check=False)
+    if out.returncode != 0:
+        fail(f"audit chain broken after a crash:\n{out.stdout.decode(errors='replace')}")
+
+
+def main():
+    random.seed(SEED)
+    print(f"seed {SEED}, {KILLS} kills, {DEVICES} devices per run", flush=True)
+    tmp = tempfile.mkdtemp(prefix="fst-crash-")
+    ws = os.path.join(tmp, "ws")
+    started = time.monotonic()
+    try:
+        # a first run makes the workspace and CA, and times a whole run
+        t0 = time.monotonic()
+        run_to_end(ws, DEVICES)
+        full = time.monotonic() - t0
+        print(f"a whole run takes {full:.2f} s", flush=True)
+
+        kills = 0
+        reworked = 0
+        held = 0
+        while kills < KILLS:
+            if time.monotonic() - started > BUDGET_S:
+                fail(f"only {kills} kills in {BUDGET_S:.0f} s: the machine is too slow")
+            before = db_rows(ws, "SELECT coalesce(max(id), 0) FROM devices")[0][0]
+            proc = subprocess.Popen(demo(ws, DEVICES), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(random.uniform(0.0, full * 1.1))
+            killed = proc.poll() is None
+            if killed:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if not killed:
+                continue  # it finished first: not a kill point
+            kills += 1
+            left = db_rows(ws, "SELECT id, uid FROM devices WHERE state = 'in-progress' "
+                               "AND id > ?", (before,))
+            # what the devices hold is known even before the restart
+            held = check_certificates(ws)
+
+            # restart: opening the station marks the dead run's work for re-work
+            run_to_end(ws, 1)
+            stuck = db_rows(ws, "SELECT uid FROM devices WHERE state = 'in-progress'")
+            if stuck:
+                fail(f"device {stuck[0][0]} is still in-progress after a restart")
+            for dev_id, uid in left:
+                state = db_rows(ws, "SELECT state FROM devices WHERE id = ?", (dev_id,))[0][0]
+                ev = db_rows(ws, "SELECT count(*) FROM events WHERE device_id = ? AND "
+                                 "step = 'interrupted'", (dev_id,))[0][0]
+                if state != "rework" or ev != 1:
+                    fail(f"device {uid} left in-progress by a kill is {state} with {ev} "
+                         "interrupted event(s), expected rework with 1")
+            reworked += len(left)
+            check_certificates(ws)
+            check_audit(ws)
+        total = db_rows(ws, "SELECT count(*) FROM certificates")[0][0]
+        print(f"ok: {kills} kills in {time.monotonic() - started:.1f} s, {reworked} devices "
+              f"marked for re-work, {held} certificates held by devices, {total} recorded",
+              flush=True)
+        if reworked == 0:
+            fail("no kill ever left a device in-progress: the kill points missed the runs")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

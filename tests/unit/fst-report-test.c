@@ -1,0 +1,485 @@
+#define G_LOG_DOMAIN "FstReportTest"
+
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fst-db.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-report-export.h"
+#include "fst-report.h"
+
+/*
+ * Reports from a real database written through the fst-db API: CSV quoting
+ * of hostile device strings (parsed back with an independent RFC 4180
+ * reader), JSON, the PDF (pages and page numbers, rendered with pdftoppm
+ * when it is installed) and signatures (a changed byte fails).
+ */
+
+static EVP_PKEY *test_key = NULL;
+
+typedef struct {
+	gchar *tmpdir;
+	gchar *db_path;
+	gchar *workspace;
+} TestFixture;
+
+static void
+test_rm_rf(const gchar *path)
+{
+	if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+		const gchar *name;
+		while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+			g_autofree gchar *child = g_build_filename(path, name, NULL);
+			test_rm_rf(child);
+		}
+		g_rmdir(path);
+		return;
+	}
+	g_unlink(path);
+}
+
+static GBytes *
+test_make_der(guint64 serial)
+{
+	g_autoptr(X509) x509 = X509_new();
+	g_autoptr(BIGNUM) bn = BN_new();
+	guchar *der = NULL;
+	gint len;
+	GBytes *bytes;
+
+	g_assert_cmpint(BN_set_word(bn, serial), ==, 1);
+	g_assert_nonnull(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x509)));
+	g_assert_nonnull(X509_gmtime_adj(X509_getm_notBefore(x509), 0));
+	g_assert_nonnull(X509_gmtime_adj(X509_getm_notAfter(x509), 3600));
+	g_assert_cmpint(X509_set_pubkey(x509, test_key), ==, 1);
+	g_assert_cmpint(X509_sign(x509, test_key, EVP_sha256()), >, 0);
+	len = i2d_X509(x509, &der);
+	g_assert_cmpint(len, >, 0);
+	bytes = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return bytes;
+}
+
+/* one device through the API, provisioned or failed with @failure */
+static void
+test_device(FstDb *db, gint64 station, const gchar *uid, const gchar *model, guint64 serial,
+            const gchar *failure)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) der = test_make_der(serial);
+	g_autofree gchar *serial_hex = g_strdup_printf("%" G_GINT64_MODIFIER "X", serial);
+	g_autofree gchar *uid_copy = g_strdup(uid);
+	g_autofree gchar *model_copy = g_strdup(model);
+	g_autofree gchar *firmware = g_strdup("+1.0");
+	g_autofree gchar *subject = g_strdup("CN=x, O=\"y\"");
+	FstDeviceInfo info = {.uid = uid_copy, .model = model_copy, .firmware = firmware};
+	FstDbCert cert = {.serial_hex = serial_hex, .der = der, .subject = subject};
+	gint64 id = fst_db_begin_device(db, station, &info, "/dev/ttyUSB0", &error);
+
+	g_assert_no_error(error);
+	g_assert_true(fst_db_add_certificate(db, id, &cert, &error));
+	g_assert_no_error(error);
+	if (failure != NULL) {
+		g_autoptr(GError) f = g_error_new_literal(FST_ERROR, FST_ERROR_TIMED_OUT, failure);
+		g_assert_true(fst_db_finish_device(db, id, serial_hex, f, &error));
+	} else {
+		g_assert_true(fst_db_finish_device(db, id, serial_hex, NULL, &error));
+	}
+	g_assert_no_error(error);
+}
+
+static void
+test_fixture_setup(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	gint64 station;
+
+	fx->tmpdir = g_dir_make_tmp("fst-report-test-XXXXXX", &error);
+	g_assert_no_error(error);
+	fx->workspace = g_build_filename(fx->tmpdir, "ws", NULL);
+	fx->db_path = g_build_filename(fx->workspace, "station.db", NULL);
+	db = fst_db_open(fx->db_path, &error);
+	g_assert_no_error(error);
+	station = fst_db_ensure_station(db, "line-3", "host", "1", &error);
+	g_assert_no_error(error);
+
+	/* lot L-HOSTILE: device strings a spreadsheet or a parser could trip on */
+	g_assert_true(fst_db_set_context(db, "@operator", "L-HOSTILE", &error));
+	g_assert_no_error(error);
+	test_device(db, station, "SN,1 \"quoted\"", "=HYPERLINK(\"http://x\")", 0x101, NULL);
+	test_device(db, station, "Gerät-ü-日本", "-2+3", 0x102, "line one\nline two, \"two\"");
+	test_device(db, station, " padded ", "model", 0x103, NULL);
+
+	/* lot L-BIG: enough devices for several PDF pages, three failure reasons */
+	g_assert_true(fst_db_set_context(db, "Ana", "L-BIG", &error));
+	g_assert_no_error(error);
+	for (guint i = 0; i < 150; i++) {
+		g_autofree gchar *uid = g_strdup_printf("BIG-%04u", i);
+		const gchar *failure = NULL;
+		if (i % 10 == 3)
+			failure = "reading back the device certificate: timed out";
+		else if (i % 25 == 7)
+			failure = "the device has no room for the trust roots";
+		else if (i == 149)
+			failure = "cancelled by the operator";
+		test_device(db, station, uid, "sensor", 0x1000 + i, failure);
+	}
+}
+
+static void
+test_fixture_teardown(TestFixture *fx, gconstpointer user_data)
+{
+	test_rm_rf(fx->tmpdir);
+	g_free(fx->tmpdir);
+	g_free(fx->db_path);
+	g_free(fx->workspace);
+}
+
+/* an independent RFC 4180 reader: rows of cells */
+static GPtrArray *
+test_csv_parse(const gchar *text)
+{
+	GPtrArray *rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+	GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+	GString *cell = g_string_new(NULL);
+	const gchar *p = text;
+
+	while (*p != '\0') {
+		if (*p == '"') {
+			p++;
+			for (;;) {
+				g_assert_true(*p != '\0'); /* unterminated quote */
+				if (*p == '"' && p[1] == '"') {
+					g_string_append_c(cell, '"');
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					g_string_append_c(cell, *p++);
+				}
+			}
+		}
+		if (*p == ',') {
+			g_ptr_array_add(row, g_string_free(cell, FALSE));
+			cell = g_string_new(NULL);
+			p++;
+		} else if (*p == '\r' && p[1] == '\n') {
+			g_ptr_array_add(row, g_string_free(cell, FALSE));
+			cell = g_string_new(NULL);
+			g_ptr_array_add(rows, row);
+			row = g_ptr_array_new_with_free_func(g_free);
+			p += 2;
+		} else if (*p != '\0') {
+			g_assert_true(*p != '"' && *p != '\n' && *p != '\r'); /* must be quoted */
+			g_string_append_c(cell, *p++);
+		}
+	}
+	g_assert_cmpuint(row->len, ==, 0); /* the last row ends with CRLF */
+	g_ptr_array_unref(row);
+	g_string_free(cell, TRUE);
+	return rows;
+}
+
+static gchar *
+test_export_csv(TestFixture *fx, const FstReportScope *scope, const gchar *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = g_build_filename(fx->tmpdir, name, NULL);
+	gchar *text = NULL;
+	FILE *f = g_fopen(path, "wb");
+
+	g_assert_nonnull(f);
+	g_assert_true(fst_report_write_csv(fx->db_path, scope, f, &error));
+	g_assert_no_error(error);
+	fclose(f);
+	g_file_get_contents(path, &text, NULL, &error);
+	g_assert_no_error(error);
+	return text;
+}
+
+static const gchar *
+test_cell(GPtrArray *rows, guint r, const gchar *column)
+{
+	GPtrArray *header = g_ptr_array_index(rows, 0);
+	GPtrArray *row = g_ptr_array_index(rows, r);
+	for (guint i = 0; i < header->len; i++) {
+		if (g_strcmp0(g_ptr_array_index(header, i), column) == 0)
+			return g_ptr_array_index(row, i);
+	}
+	g_assert_not_reached();
+	return NULL;
+}
+
+static void
+test_csv_hostile_strings(TestFixture *fx, gconstpointer user_data)
+{
+	FstReportScope scope = {.lot = "L-HOSTILE"};
+	g_autofree gchar *text = test_export_csv(fx, &scope, "hostile.csv");
+	g_autoptr(GPtrArray) rows = test_csv_parse(text);
+	GPtrArray *header = g_ptr_array_index(rows, 0);
+
+	g_assert_cmpuint(rows->len, ==, 4);
+	g_assert_cmpuint(header->len, ==, FST_REPORT_N_COLUMNS);
+	for (guint r = 0; r < rows->len; r++)
+		g_assert_cmpuint(((GPtrArray *)g_ptr_array_index(rows, r))->len,
+		                 ==,
+		                 FST_REPORT_N_COLUMNS);
+
+	/* commas, quotes, spaces and non-ASCII come back exactly */
+	g_assert_cmpstr(test_cell(rows, 1, "device_uid"), ==, "SN,1 \"quoted\"");
+	g_assert_cmpstr(test_cell(rows, 2, "device_uid"), ==, "Gerät-ü-日本");
+	g_assert_cmpstr(test_cell(rows, 3, "device_uid"), ==, " padded ");
+	g_assert_cmpstr(test_cell(rows, 2, "last_error"), ==, "line one\nline two, \"two\"");
+	g_assert_cmpstr(test_cell(rows, 1, "subject"), ==, "CN=x, O=\"y\"");
+	/* what would be a formula is text, whatever column it is in */
+	g_assert_cmpstr(test_cell(rows, 1, "model"), ==, "'=HYPERLINK(\"http://x\")");
+	g_assert_cmpstr(test_cell(rows, 2, "model"), ==, "'-2+3");
+	g_assert_cmpstr(test_cell(rows, 1, "firmware"), ==, "'+1.0");
+	g_assert_cmpstr(test_cell(rows, 1, "operator"), ==, "'@operator");
+	g_assert_cmpstr(test_cell(rows, 1, "lot"), ==, "L-HOSTILE");
+	g_assert_cmpstr(test_cell(rows, 1, "device_state"), ==, "provisioned");
+	g_assert_cmpstr(test_cell(rows, 2, "device_state"), ==, "failed");
+	g_assert_cmpstr(test_cell(rows, 1, "serial"), ==, "101");
+	g_assert_cmpstr(test_cell(rows, 1, "cert_state"), ==, "verified");
+	g_assert_true(g_regex_match_simple("^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:]{8}Z$",
+	                                   test_cell(rows, 1, "issued_at"),
+	                                   0,
+	                                   0));
+	/* no raw formula start anywhere in the file */
+	g_assert_null(strstr(text, ",="));
+	g_assert_null(strstr(text, ",@"));
+	g_assert_null(strstr(text, ",+"));
+}
+
+static void
+test_csv_scopes(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	FstReportScope all = {0};
+	FstReportScope station = {.station = "line-3", .lot = "L-BIG"};
+	FstReportScope nobody = {.station = "line-9"};
+	FstReportScope future = {.since_us = g_get_real_time() + (gint64)G_USEC_PER_SEC * 3600};
+	g_autofree gchar *a = test_export_csv(fx, &all, "all.csv");
+	g_autofree gchar *s = test_export_csv(fx, &station, "station.csv");
+	g_autofree gchar *n = test_export_csv(fx, &nobody, "nobody.csv");
+	g_autofree gchar *f = test_export_csv(fx, &future, "future.csv");
+	g_autoptr(GPtrArray) ra = test_csv_parse(a);
+	g_autoptr(GPtrArray) rs = test_csv_parse(s);
+	g_autoptr(GPtrArray) rn = test_csv_parse(n);
+	g_autoptr(GPtrArray) rf = test_csv_parse(f);
+	g_autoptr(FstReportSummary) sum = NULL;
+
+	g_assert_cmpuint(ra->len, ==, 1 + 153);
+	g_assert_cmpuint(rs->len, ==, 1 + 150);
+	g_assert_cmpuint(rn->len, ==, 1);
+	g_assert_cmpuint(rf->len, ==, 1);
+
+	sum = fst_report_summary(fx->db_path, &station, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(sum->devices, ==, 150);
+	g_assert_cmpint(sum->failed, ==, 15 + 6 + 1);
+	g_assert_cmpint(sum->provisioned, ==, 150 - 22);
+	g_assert_cmpstr(sum->stations, ==, "line-3");
+	g_assert_cmpuint(sum->failures->len, ==, 3);
+	g_assert_cmpstr(((FstReportFailure *)g_ptr_array_index(sum->failures, 0))->reason,
+	                ==,
+	                "reading back the device certificate: timed out");
+	g_assert_cmpint(((FstReportFailure *)g_ptr_array_index(sum->failures, 0))->devices, ==, 15);
+	g_assert_cmpint(((FstReportFailure *)g_ptr_array_index(sum->failures, 2))->devices, ==, 1);
+	g_assert_nonnull(sum->database_id);
+	g_assert_nonnull(sum->audit_head);
+}
+
+static void
+test_json(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autofree gchar *path = g_build_filename(fx->tmpdir, "r.json", NULL);
+	FstReportScope scope = {.lot = "L-HOSTILE"};
+	FILE *f = g_fopen(path, "wb");
+	JsonObject *root;
+	JsonObject *summary;
+	JsonArray *devices;
+
+	g_assert_true(fst_report_write_json(fx->db_path, &scope, f, &error));
+	g_assert_no_error(error);
+	fclose(f);
+	g_assert_true(json_parser_load_from_file(parser, path, &error));
+	g_assert_no_error(error);
+	root = json_node_get_object(json_parser_get_root(parser));
+	summary = json_object_get_object_member(root, "summary");
+	devices = json_object_get_array_member(root, "devices");
+	g_assert_cmpint(json_object_get_int_member(summary, "devices"), ==, 3);
+	g_assert_cmpint(json_object_get_int_member(summary, "failed"), ==, 1);
+	g_assert_cmpfloat_with_epsilon(
+	    json_object_get_double_member(summary, "yield_percent"), 200.0 / 3, 0.01);
+	g_assert_cmpuint(json_array_get_length(devices), ==, 3);
+	/* JSON carries the strings as they are: no spreadsheet prefix */
+	g_assert_cmpstr(
+	    json_object_get_string_member(json_array_get_object_element(devices, 0), "model"),
+	    ==,
+	    "=HYPERLINK(\"http://x\")");
+	g_assert_cmpstr(
+	    json_object_get_string_member(json_array_get_object_element(devices, 1), "last_error"),
+	    ==,
+	    "line one\nline two, \"two\"");
+}
+
+static guint
+test_count(const gchar *haystack, gsize len, const gchar *needle)
+{
+	guint n = 0;
+	gsize nlen = strlen(needle);
+	for (gsize i = 0; i + nlen <= len; i++) {
+		if (memcmp(haystack + i, needle, nlen) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void
+test_pdf(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = g_build_filename(fx->tmpdir, "r.pdf", NULL);
+	g_autofree gchar *png = g_build_filename(fx->tmpdir, "page", NULL);
+	g_autofree gchar *pdftoppm = g_find_program_in_path("pdftoppm");
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+
+	g_assert_true(fst_report_write_pdf(fx->db_path, NULL, path, &error));
+	g_assert_no_error(error);
+	g_file_get_contents(path, &data, &len, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(data, "%PDF-"));
+	/* 153 rows: the first page holds the summary and some rows, then the rest */
+	g_assert_cmpuint(test_count(data, len, "/Type /Page %"), ==, 3);
+	g_assert_cmpuint(test_count(data, len, "/Count 3\n"), ==, 1);
+
+	if (pdftoppm == NULL) {
+		g_test_message("pdftoppm is not installed: not rendering the pages");
+		return;
+	}
+	{
+		g_autofree gchar *first = g_strdup_printf("%s-1.png", png);
+		g_autofree gchar *out = NULL;
+		gint status = 0;
+		g_autoptr(GStrvBuilder) sb = g_strv_builder_new();
+		g_auto(GStrv) full = NULL;
+		g_strv_builder_add_many(sb, "pdftoppm", "-png", "-r", "60", NULL);
+		g_strv_builder_add(sb, path);
+		g_strv_builder_add(sb, png);
+		full = g_strv_builder_end(sb);
+		g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+		             NULL, NULL, &out, &status, &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(status, ==, 0);
+		g_assert_true(g_file_test(first, G_FILE_TEST_IS_REGULAR));
+		if (g_getenv("FST_REPORT_KEEP_PDF") != NULL) {
+			g_autofree gchar *keep = g_build_filename(g_get_tmp_dir(), "fst-report.pdf", NULL);
+			g_autofree gchar *copy = g_strdup_printf("cp %s %s", path, keep);
+			g_spawn_command_line_sync(copy, NULL, NULL, NULL, NULL);
+			g_test_message("kept %s", keep);
+		}
+	}
+}
+
+static void
+test_sign_verify(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *key = g_build_filename(fx->workspace, FST_REPORT_KEY_FILE, NULL);
+	g_autofree gchar *cert = g_build_filename(fx->workspace, FST_REPORT_CERT_FILE, NULL);
+	g_autofree gchar *other_ws = g_build_filename(fx->tmpdir, "other", NULL);
+	g_autofree gchar *other_cert = g_build_filename(other_ws, FST_REPORT_CERT_FILE, NULL);
+	g_autofree gchar *csv = g_build_filename(fx->tmpdir, "signed.csv", NULL);
+	g_autofree gchar *sig = g_build_filename(fx->tmpdir, "signed.csv.sig", NULL);
+	g_autofree gchar *sig2 = g_build_filename(fx->tmpdir, "other.sig", NULL);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *key_before = NULL;
+	g_autofree gchar *key_after = NULL;
+	gsize len = 0;
+	GStatBuf st;
+	FILE *f;
+
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_stat(key, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+	/* a second call keeps the key */
+	g_file_get_contents(key, &key_before, NULL, NULL);
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", &error));
+	g_file_get_contents(key, &key_after, NULL, NULL);
+	g_assert_cmpstr(key_before, ==, key_after);
+
+	f = g_fopen(csv, "wb");
+	g_assert_true(fst_report_write_csv(fx->db_path, NULL, f, &error));
+	fclose(f);
+	g_assert_true(fst_report_sign(fx->workspace, csv, sig, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_report_verify(cert, csv, sig, &error));
+	g_assert_no_error(error);
+	/* never overwritten */
+	g_assert_false(fst_report_sign(fx->workspace, csv, sig, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+
+	/* one byte changed, anywhere */
+	g_file_get_contents(csv, &text, &len, &error);
+	for (gsize at = 0; at < len; at += len / 3) {
+		g_autofree gchar *copy = g_memdup2(text, len);
+		copy[at] ^= 0x01;
+		g_assert_true(g_file_set_contents(csv, copy, (gssize)len, NULL));
+		g_assert_false(fst_report_verify(cert, csv, sig, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+		g_clear_error(&error);
+	}
+	g_assert_true(g_file_set_contents(csv, text, (gssize)len, NULL));
+	g_assert_true(fst_report_verify(cert, csv, sig, &error));
+
+	/* another station's key is not this station's */
+	g_assert_cmpint(g_mkdir_with_parents(other_ws, 0700), ==, 0);
+	g_assert_true(fst_report_ensure_key(other_ws, "line-9", &error));
+	g_assert_true(fst_report_sign(other_ws, csv, sig2, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_report_verify(other_cert, csv, sig2, &error));
+	g_assert_false(fst_report_verify(cert, csv, sig2, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+}
+
+static void
+test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
+{
+	g_test_add(path, TestFixture, NULL, test_fixture_setup, func, test_fixture_teardown);
+}
+
+int
+main(int argc, char **argv)
+{
+	gint rc;
+
+	g_test_init(&argc, &argv, NULL);
+	test_key = EVP_EC_gen("P-256");
+	test_add("/fst/report/csv/hostile-strings", test_csv_hostile_strings);
+	test_add("/fst/report/csv/scopes-and-summary", test_csv_scopes);
+	test_add("/fst/report/json/parses", test_json);
+	test_add("/fst/report/pdf/pages", test_pdf);
+	test_add("/fst/report/sign/changed-byte-fails", test_sign_verify);
+	rc = g_test_run();
+	EVP_PKEY_free(test_key);
+	/* cairo's and fontconfig's caches, so that a leak checker sees only ours */
+	cairo_debug_reset_static_data();
+	FcFini();
+	return rc;
+}
