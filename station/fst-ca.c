@@ -14,13 +14,18 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <openssl/cms.h>
 #include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <string.h>
 #include <time.h>
 
+#include "fst-ca-pkcs11.h"
+#include "fst-ca-store.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -39,6 +44,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_BIT_STRING, ASN1_BIT_STRING_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AUTHORITY_KEYID, AUTHORITY_KEYID_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OBJECT, ASN1_OBJECT_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_ALGOR, X509_ALGOR_free)
 
 struct _FstCa {
 	X509 *cert;                /* (owned): the issuing CA */
@@ -70,13 +78,6 @@ fst_issued_cert_free(FstIssuedCert *self)
 	g_free(self);
 }
 
-/* OPENSSL_free() is a macro, so GBytes needs a function to free with */
-static void
-fst_ca_openssl_free(gpointer data)
-{
-	OPENSSL_free(data);
-}
-
 static gint64
 fst_ca_asn1_time_to_unix(const ASN1_TIME *t)
 {
@@ -102,6 +103,22 @@ fst_ca_md_for_key(EVP_PKEY *key)
 	return EVP_sha256();
 }
 
+/* the bytes of a positive random serial that encodes in exactly FST_CA_SERIAL_LEN bytes */
+static gboolean
+fst_ca_random_serial(guint8 raw[FST_CA_SERIAL_LEN], GError **error)
+{
+	if (RAND_bytes(raw, FST_CA_SERIAL_LEN) != 1) {
+		fst_error_set_openssl(
+		    error, FST_ERROR_INTERNAL, "cannot draw a random serial number");
+		return FALSE;
+	}
+	/* clear the sign bit, and keep the first byte non-zero so DER keeps 20 bytes */
+	raw[0] &= 0x7f;
+	if (raw[0] == 0)
+		raw[0] = 0x01;
+	return TRUE;
+}
+
 /* a positive random serial that encodes in exactly FST_CA_SERIAL_LEN bytes */
 static ASN1_INTEGER *
 fst_ca_new_serial(gchar **serial_hex, GError **error)
@@ -110,15 +127,8 @@ fst_ca_new_serial(gchar **serial_hex, GError **error)
 	g_autoptr(BIGNUM) bn = NULL;
 	ASN1_INTEGER *serial;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		fst_error_set_openssl(
-		    error, FST_ERROR_INTERNAL, "cannot draw a random serial number");
+	if (!fst_ca_random_serial(raw, error))
 		return NULL;
-	}
-	/* clear the sign bit, and keep the first byte non-zero so DER keeps 20 bytes */
-	raw[0] &= 0x7f;
-	if (raw[0] == 0)
-		raw[0] = 0x01;
 	bn = BN_bin2bn(raw, sizeof(raw), NULL);
 	serial = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
 	if (serial == NULL) {
@@ -222,20 +232,6 @@ fst_ca_add_key_usage(X509 *cert, const gint *bits, guint n_bits, GError **error)
 fail:
 	fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot add keyUsage");
 	return FALSE;
-}
-
-static gboolean
-fst_ca_add_eku_client_auth(X509 *cert, GError **error)
-{
-	g_autoptr(EXTENDED_KEY_USAGE) eku = sk_ASN1_OBJECT_new_null();
-	ASN1_OBJECT *obj = OBJ_nid2obj(NID_client_auth);
-
-	if (eku == NULL || obj == NULL || sk_ASN1_OBJECT_push(eku, obj) <= 0 ||
-	    X509_add1_ext_i2d(cert, NID_ext_key_usage, eku, 0, X509V3_ADD_REPLACE) != 1) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot add extendedKeyUsage");
-		return FALSE;
-	}
-	return TRUE;
 }
 
 static X509_NAME *
@@ -657,7 +653,11 @@ fst_ca_load(const gchar *cert_path,
 		return NULL;
 	}
 	self->cert = X509_dup(g_ptr_array_index(certs, 0));
-	self->key = fst_ca_read_key(key_path, passphrase, error);
+	/* a key file may instead name a key in a PKCS#11 token; @passphrase is then its PIN */
+	if (fst_ca_pkcs11_is_ref(key_path))
+		self->key = fst_ca_pkcs11_load_key(key_path, passphrase, error);
+	else
+		self->key = fst_ca_read_key(key_path, passphrase, error);
 	if (self->key == NULL)
 		return NULL;
 	if (X509_check_private_key(self->cert, self->key) != 1) {
@@ -728,6 +728,12 @@ fst_ca_load(const gchar *cert_path,
 		return NULL;
 	self->md = fst_ca_md_for_key(self->key);
 	self->not_after = fst_ca_asn1_time_to_unix(X509_get0_notAfter(self->cert));
+	{
+		g_autofree gchar *warning = fst_ca_store_expiry_warning(
+		    self->not_after, 0, g_get_real_time() / G_USEC_PER_SEC);
+		if (warning != NULL)
+			g_warning("%s (%s)", warning, cert_path);
+	}
 	g_debug("loaded issuing CA %s", cert_path);
 	return g_steal_pointer(&self);
 }
@@ -765,6 +771,21 @@ X509 *
 fst_ca_get_cert(FstCa *self)
 {
 	return self->cert;
+}
+
+/**
+ * fst_ca_get_key:
+ * @self: an #FstCa
+ *
+ * For CA management (verification certificates, CRLs): the issuing CA key,
+ * which may be a handle to a key in a PKCS#11 token.
+ *
+ * Returns: (transfer none): the issuing CA private key
+ */
+EVP_PKEY *
+fst_ca_get_key(FstCa *self)
+{
+	return self->key;
 }
 
 /**
@@ -813,93 +834,1007 @@ fst_ca_get_chain_der(FstCa *self)
 }
 
 /*
- * Copies the CSR's SubjectPublicKeyInfo into the certificate as it is.
- * X509_set_pubkey() would encode the EVP_PKEY again and decode the result,
- * which in OpenSSL 3.0 costs more than signing the certificate.
+ * Issuance. A device certificate is built straight as DER from a fixed
+ * layout: the CA's encoded name, the profile's extensions, the device key's
+ * SubjectPublicKeyInfo; then signed once. Going through X509 objects costs
+ * more than the signature in OpenSSL 3.0 (every d2i of a public key runs the
+ * generic decoder, every extension is encoded twice), and issuance must be
+ * bounded by one verification (the CSR) plus one signature. The device's CSR
+ * is parsed with a bounds-checked cursor: it is untrusted input.
  */
-static gboolean
-fst_ca_copy_pubkey(X509 *cert, X509_REQ *req)
-{
-	X509_PUBKEY *from = X509_REQ_get_X509_PUBKEY(req);
-	X509_PUBKEY *to = X509_get_X509_PUBKEY(cert);
-	ASN1_OBJECT *alg = NULL;
-	X509_ALGOR *algor = NULL;
-	const ASN1_OBJECT *obj = NULL;
-	const void *pval = NULL;
-	const guint8 *pk = NULL;
-	void *pval_copy = NULL;
-	guint8 *pk_copy;
-	int pk_len = 0;
-	int ptype = V_ASN1_UNDEF;
 
-	if (from == NULL || to == NULL ||
-	    X509_PUBKEY_get0_param(&alg, &pk, &pk_len, &algor, from) != 1 || pk_len <= 0)
+/* a bounds-checked read cursor over DER */
+typedef struct {
+	const guint8 *p;
+	gsize len;
+} FstDer;
+
+/* reads one TLV of tag @tag; @out gets its contents, @whole (nullable) the whole TLV */
+static gboolean
+fst_der_read(FstDer *cur, guint8 tag, FstDer *out, FstDer *whole)
+{
+	gsize hdr = 2;
+	gsize len;
+
+	if (cur->len < 2 || cur->p[0] != tag)
 		return FALSE;
-	X509_ALGOR_get0(&obj, &ptype, &pval, algor);
-	switch (ptype) {
-	case V_ASN1_OBJECT:
-		/* named curve */
-		pval_copy = OBJ_dup(pval);
-		if (pval_copy == NULL)
+	len = cur->p[1];
+	if (len == 0x81) {
+		if (cur->len < 3 || cur->p[2] < 0x80)
 			return FALSE;
-		break;
-	case V_ASN1_NULL:
-	case V_ASN1_UNDEF:
-		/* RSA */
-		break;
-	default:
-		/* explicit parameters: refused before we get here */
+		len = cur->p[2];
+		hdr = 3;
+	} else if (len == 0x82) {
+		if (cur->len < 4 || cur->p[2] == 0)
+			return FALSE;
+		len = ((gsize)cur->p[2] << 8) | cur->p[3];
+		if (len < 0x100)
+			return FALSE;
+		hdr = 4;
+	} else if (len >= 0x80) {
+		/* indefinite or longer than anything a device sends */
 		return FALSE;
 	}
-	pk_copy = OPENSSL_memdup(pk, (gsize)pk_len);
-	if (pk_copy == NULL ||
-	    X509_PUBKEY_set0_param(to, OBJ_dup(obj), ptype, pval_copy, pk_copy, pk_len) != 1) {
-		ASN1_OBJECT_free(pval_copy);
-		OPENSSL_free(pk_copy);
+	if (cur->len - hdr < len)
+		return FALSE;
+	out->p = cur->p + hdr;
+	out->len = len;
+	if (whole != NULL) {
+		whole->p = cur->p;
+		whole->len = hdr + len;
+	}
+	cur->p += hdr + len;
+	cur->len -= hdr + len;
+	return TRUE;
+}
+
+static gboolean
+fst_der_equal(const FstDer *der, const guint8 *data, gsize len)
+{
+	return der->len == len && memcmp(der->p, data, len) == 0;
+}
+
+/* writes a header for @len bytes of content into @hdr; returns its size */
+static guint
+fst_der_header(guint8 hdr[4], guint8 tag, gsize len)
+{
+	hdr[0] = tag;
+	if (len < 0x80) {
+		hdr[1] = (guint8)len;
+		return 2;
+	}
+	if (len < 0x100) {
+		hdr[1] = 0x81;
+		hdr[2] = (guint8)len;
+		return 3;
+	}
+	hdr[1] = 0x82;
+	hdr[2] = (guint8)(len >> 8);
+	hdr[3] = (guint8)len;
+	return 4;
+}
+
+static void
+fst_der_put(GByteArray *buf, guint8 tag, const guint8 *data, gsize len)
+{
+	guint8 hdr[4];
+	g_byte_array_append(buf, hdr, fst_der_header(hdr, tag, len));
+	g_byte_array_append(buf, data, (guint)len);
+}
+
+/* turns everything from @start to the end of @buf into the content of a @tag TLV */
+static void
+fst_der_wrap(GByteArray *buf, gsize start, guint8 tag)
+{
+	gsize len = buf->len - start;
+	guint8 hdr[4];
+	guint n;
+
+	/* everything built here is far below 64 KiB */
+	g_assert(len <= 0xffff);
+	n = fst_der_header(hdr, tag, len);
+	g_byte_array_set_size(buf, buf->len + n);
+	memmove(buf->data + start + n, buf->data + start, len);
+	memcpy(buf->data + start, hdr, n);
+}
+
+#define FST_DER_SEQUENCE 0x30
+#define FST_DER_SET 0x31
+#define FST_DER_INTEGER 0x02
+#define FST_DER_BIT_STRING 0x03
+#define FST_DER_OCTET_STRING 0x04
+#define FST_DER_NULL 0x05
+#define FST_DER_OID 0x06
+#define FST_DER_UTF8_STRING 0x0c
+#define FST_DER_UTC_TIME 0x17
+#define FST_DER_GENERALIZED_TIME 0x18
+
+/* object identifier contents */
+static const guint8 fst_oid_ec_public_key[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+static const guint8 fst_oid_rsa_encryption[] =
+    {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+static const guint8 fst_oid_p256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const guint8 fst_oid_p384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+static const guint8 fst_oid_p521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
+static const guint8 fst_oid_organization[] = {0x55, 0x04, 0x0a};
+static const guint8 fst_oid_common_name[] = {0x55, 0x04, 0x03};
+
+/* the CSR signature algorithms verified without the generic decoder */
+static const struct {
+	guint8 oid[9];
+	gsize oid_len;
+	gint md;
+	gboolean rsa;
+} fst_ca_csr_sigalgs[] = {
+    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02}, 8, 256, FALSE},
+    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03}, 8, 384, FALSE},
+    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04}, 8, 512, FALSE},
+    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b}, 9, 256, TRUE},
+    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c}, 9, 384, TRUE},
+    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d}, 9, 512, TRUE},
+};
+
+/* a device public key, decoded from its SubjectPublicKeyInfo */
+typedef struct {
+	FstKeyType key_type;
+	EVP_PKEY *pkey;      /* (owned) */
+	GByteArray *spki;    /* (owned): re-encoded SubjectPublicKeyInfo */
+	guint8 key_id[20];   /* SHA-1 of the subjectPublicKey bits (RFC 5280 method 1) */
+} FstCaDeviceKey;
+
+static void
+fst_ca_device_key_clear(FstCaDeviceKey *key)
+{
+	EVP_PKEY_free(key->pkey);
+	if (key->spki != NULL)
+		g_byte_array_unref(key->spki);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCaDeviceKey, fst_ca_device_key_clear)
+
+/* a positive DER INTEGER's contents: minimal, non-negative; returns the magnitude */
+static gboolean
+fst_der_unsigned(const FstDer *in, FstDer *magnitude)
+{
+	if (in->len == 0 || (in->p[0] & 0x80) != 0)
+		return FALSE;
+	if (in->len > 1 && in->p[0] == 0 && (in->p[1] & 0x80) == 0)
+		return FALSE;
+	magnitude->p = in->p;
+	magnitude->len = in->len;
+	if (magnitude->p[0] == 0 && magnitude->len > 1) {
+		magnitude->p++;
+		magnitude->len--;
+	}
+	return TRUE;
+}
+
+static EVP_PKEY *
+fst_ca_pkey_from_params(const gchar *type, OSSL_PARAM *params)
+{
+	g_autoptr(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	EVP_PKEY *pkey = NULL;
+
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		ERR_clear_error();
+		return NULL;
+	}
+	return pkey;
+}
+
+/*
+ * A public-only key on each supported curve, made once: a device key is a
+ * copy of it with the device's point set, three times cheaper than building
+ * the curve again through EVP_PKEY_fromdata() for every device.
+ */
+static EVP_PKEY *
+fst_ca_ec_template(guint idx, const gchar *group)
+{
+	static gsize done[3];
+	static EVP_PKEY *templates[3];
+
+	if (g_once_init_enter(&done[idx])) {
+		g_autoptr(EVP_PKEY) full = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
+		guint8 point[1 + 2 * 66];
+		gchar group_name[16];
+		gsize point_len = 0;
+		OSSL_PARAM ps[3];
+		g_strlcpy(group_name, group, sizeof(group_name));
+		if (full != NULL &&
+		    EVP_PKEY_get_octet_string_param(
+		        full, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &point_len) == 1) {
+			ps[0] = OSSL_PARAM_construct_utf8_string(
+			    OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0);
+			ps[1] = OSSL_PARAM_construct_octet_string(
+			    OSSL_PKEY_PARAM_PUB_KEY, point, point_len);
+			ps[2] = OSSL_PARAM_construct_end();
+			templates[idx] = fst_ca_pkey_from_params("EC", ps);
+		}
+		ERR_clear_error();
+		g_once_init_leave(&done[idx], 1);
+	}
+	return templates[idx];
+}
+
+/*
+ * Decodes an untrusted SubjectPublicKeyInfo into @key, refusing every key
+ * that is not RSA 2048/3072/4096 or EC P-256/P-384/P-521: @reason says what
+ * it is then, and FALSE is returned with key->key_type NONE. A malformed SPKI
+ * returns FALSE with no reason.
+ */
+static gboolean
+fst_ca_decode_spki(FstDer spki_der, FstCaDeviceKey *key, gchar **reason)
+{
+	FstDer spki, alg, oid, params, bits;
+	FstDer params_whole = {NULL, 0};
+	FstDer pub;
+	guint8 unused;
+
+	key->key_type = FST_KEY_TYPE_NONE;
+	if (!fst_der_read(&spki_der, FST_DER_SEQUENCE, &spki, NULL) || spki_der.len != 0 ||
+	    !fst_der_read(&spki, FST_DER_SEQUENCE, &alg, NULL) ||
+	    !fst_der_read(&spki, FST_DER_BIT_STRING, &bits, NULL) || spki.len != 0 ||
+	    !fst_der_read(&alg, FST_DER_OID, &oid, NULL) || bits.len < 2)
+		return FALSE;
+	unused = bits.p[0];
+	pub.p = bits.p + 1;
+	pub.len = bits.len - 1;
+	if (unused != 0)
+		return FALSE;
+	if (!fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key)) &&
+	    !fst_der_equal(&oid, fst_oid_rsa_encryption, sizeof(fst_oid_rsa_encryption))) {
+		const guint8 *p = oid.p - 2;
+		g_autoptr(ASN1_OBJECT) obj = NULL;
+		gchar name[80] = "an unknown";
+		/* oid.p - 2 is its header: an OID this short has a 2-byte header */
+		if (oid.len < 0x80 && (obj = d2i_ASN1_OBJECT(NULL, &p, (long)oid.len + 2)) != NULL)
+			OBJ_obj2txt(name, sizeof(name), obj, 0);
+		ERR_clear_error();
+		*reason = g_strdup_printf("a %s key (only RSA and EC keys are supported)", name);
+		return FALSE;
+	}
+	if (alg.len > 0) {
+		FstDer tmp = alg;
+		if (tmp.p[0] == FST_DER_OID)
+			(void)fst_der_read(&tmp, FST_DER_OID, &params, &params_whole);
+		else if (tmp.p[0] == FST_DER_NULL)
+			(void)fst_der_read(&tmp, FST_DER_NULL, &params, &params_whole);
+		else
+			params_whole.p = NULL;
+		if (params_whole.p == NULL || tmp.len != 0) {
+			if (fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key))) {
+				*reason = g_strdup("an EC key on an explicit curve (EC keys must be "
+				                   "on P-256, P-384 or P-521)");
+			}
+			return FALSE;
+		}
+	}
+
+	if (fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key))) {
+		const gchar *group = NULL;
+		EVP_PKEY *tmpl;
+		guint idx;
+		if (params_whole.p == NULL || params_whole.p[0] != FST_DER_OID)
+			return FALSE;
+		if (fst_der_equal(&params, fst_oid_p256, sizeof(fst_oid_p256))) {
+			key->key_type = FST_KEY_TYPE_EC_P256;
+			group = "P-256";
+			idx = 0;
+		} else if (fst_der_equal(&params, fst_oid_p384, sizeof(fst_oid_p384))) {
+			key->key_type = FST_KEY_TYPE_EC_P384;
+			group = "P-384";
+			idx = 1;
+		} else if (fst_der_equal(&params, fst_oid_p521, sizeof(fst_oid_p521))) {
+			key->key_type = FST_KEY_TYPE_EC_P521;
+			group = "P-521";
+			idx = 2;
+		} else {
+			const guint8 *p = params_whole.p;
+			g_autoptr(ASN1_OBJECT) obj = d2i_ASN1_OBJECT(NULL, &p, (long)params_whole.len);
+			gchar name[80] = "an unknown curve";
+			if (obj != NULL)
+				OBJ_obj2txt(name, sizeof(name), obj, 0);
+			ERR_clear_error();
+			*reason = g_strdup_printf("an EC key on %s (EC keys must be on P-256, "
+			                          "P-384 or P-521)",
+			                          name);
+			return FALSE;
+		}
+		/* setting the point checks it is on the curve */
+		tmpl = fst_ca_ec_template(idx, group);
+		key->pkey = tmpl != NULL ? EVP_PKEY_dup(tmpl) : NULL;
+		if (key->pkey != NULL &&
+		    EVP_PKEY_set1_encoded_public_key(key->pkey, pub.p, pub.len) != 1) {
+			EVP_PKEY_free(g_steal_pointer(&key->pkey));
+			ERR_clear_error();
+		}
+	} else {
+		FstDer rsa_der = pub, rsa, n_der, e_der, n, e;
+		g_autoptr(OSSL_PARAM_BLD) bld = OSSL_PARAM_BLD_new();
+		g_autoptr(BIGNUM) bn_n = NULL;
+		g_autoptr(BIGNUM) bn_e = NULL;
+		OSSL_PARAM *ps = NULL;
+		int nbits;
+		if (params_whole.p == NULL || params_whole.p[0] != FST_DER_NULL || params.len != 0)
+			return FALSE;
+		if (!fst_der_read(&rsa_der, FST_DER_SEQUENCE, &rsa, NULL) || rsa_der.len != 0 ||
+		    !fst_der_read(&rsa, FST_DER_INTEGER, &n_der, NULL) ||
+		    !fst_der_read(&rsa, FST_DER_INTEGER, &e_der, NULL) || rsa.len != 0 ||
+		    !fst_der_unsigned(&n_der, &n) || !fst_der_unsigned(&e_der, &e) ||
+		    e.len > 8)
+			return FALSE;
+		nbits = (int)(n.len * 8);
+		for (guint8 top = n.p[0]; (top & 0x80) == 0 && nbits > 0; top <<= 1)
+			nbits--;
+		if (nbits == 2048)
+			key->key_type = FST_KEY_TYPE_RSA_2048;
+		else if (nbits == 3072)
+			key->key_type = FST_KEY_TYPE_RSA_3072;
+		else if (nbits == 4096)
+			key->key_type = FST_KEY_TYPE_RSA_4096;
+		else {
+			*reason = g_strdup_printf(
+			    "an RSA-%d key (RSA keys must be 2048, 3072 or 4096 bits)", nbits);
+			return FALSE;
+		}
+		bn_n = BN_bin2bn(n.p, (int)n.len, NULL);
+		bn_e = BN_bin2bn(e.p, (int)e.len, NULL);
+		if (bld == NULL || bn_n == NULL || bn_e == NULL ||
+		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) != 1 ||
+		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) != 1 ||
+		    (ps = OSSL_PARAM_BLD_to_param(bld)) == NULL) {
+			ERR_clear_error();
+			return FALSE;
+		}
+		key->pkey = fst_ca_pkey_from_params("RSA", ps);
+		OSSL_PARAM_free(ps);
+	}
+	if (key->pkey == NULL) {
+		key->key_type = FST_KEY_TYPE_NONE;
+		return FALSE;
+	}
+
+	/* re-encode: what goes into the certificate is ours, byte for byte canonical */
+	key->spki = g_byte_array_sized_new((guint)(spki.len + 16));
+	fst_der_put(key->spki, FST_DER_OID, oid.p, oid.len);
+	g_byte_array_append(key->spki, params_whole.p, (guint)params_whole.len);
+	fst_der_wrap(key->spki, 0, FST_DER_SEQUENCE);
+	{
+		gsize start = key->spki->len;
+		g_byte_array_append(key->spki, bits.p, (guint)bits.len);
+		fst_der_wrap(key->spki, start, FST_DER_BIT_STRING);
+	}
+	fst_der_wrap(key->spki, 0, FST_DER_SEQUENCE);
+	{
+		guint md_len = 0;
+		if (EVP_Digest(pub.p, pub.len, key->key_id, &md_len, EVP_sha1(), NULL) != 1 ||
+		    md_len != sizeof(key->key_id)) {
+			ERR_clear_error();
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static const EVP_MD *
+fst_ca_fetched_md(const EVP_MD *md);
+
+/* the CSR signature check, without the generic decoder for the common algorithms */
+static gboolean
+fst_ca_verify_csr_signature(const guint8 *data,
+                            gsize len,
+                            const FstDer *cri_whole,
+                            const FstDer *sigalg,
+                            const FstDer *sig_bits,
+                            EVP_PKEY *pkey,
+                            gboolean is_rsa)
+{
+	g_autoptr(EVP_MD_CTX) ctx = NULL;
+	FstDer alg = *sigalg, oid;
+	const EVP_MD *md = NULL;
+
+	if (!fst_der_read(&alg, FST_DER_OID, &oid, NULL))
+		return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS(fst_ca_csr_sigalgs); i++) {
+		if (fst_der_equal(&oid, fst_ca_csr_sigalgs[i].oid, fst_ca_csr_sigalgs[i].oid_len) &&
+		    fst_ca_csr_sigalgs[i].rsa == is_rsa) {
+			md = fst_ca_csr_sigalgs[i].md == 256   ? EVP_sha256()
+			     : fst_ca_csr_sigalgs[i].md == 384 ? EVP_sha384()
+			                                       : EVP_sha512();
+			break;
+		}
+	}
+	/* parameters: absent for ECDSA, NULL for RSA */
+	if (md != NULL && !(alg.len == 0 || (is_rsa && alg.len == 2 && alg.p[0] == FST_DER_NULL &&
+	                                     alg.p[1] == 0)))
+		md = NULL;
+	if (md == NULL) {
+		/* anything else (RSASSA-PSS, ...): OpenSSL's own CSR verification */
+		const guint8 *p = data;
+		g_autoptr(X509_REQ) req = d2i_X509_REQ(NULL, &p, (long)len);
+		gboolean ok = req != NULL && X509_REQ_verify(req, pkey) == 1;
+		ERR_clear_error();
+		return ok;
+	}
+	if (sig_bits->len < 2 || sig_bits->p[0] != 0)
+		return FALSE;
+	ctx = EVP_MD_CTX_new();
+	/* one use: no copy of the context at the end */
+	if (ctx != NULL)
+		EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, fst_ca_fetched_md(md), NULL, pkey) != 1 ||
+	    EVP_DigestVerify(
+	        ctx, sig_bits->p + 1, sig_bits->len - 1, cri_whole->p, cri_whole->len) != 1) {
+		ERR_clear_error();
 		return FALSE;
 	}
 	return TRUE;
 }
 
-/* maps a CSR key to an FstKeyType; the reason is set on refusal */
-static FstKeyType
-fst_ca_key_type_for_pkey(EVP_PKEY *pkey, gchar **reason)
+/* appends an X.509 Time: UTCTime until 2049, GeneralizedTime from 2050 (RFC 5280) */
+static gboolean
+fst_ca_put_time(GByteArray *buf, gint64 t)
 {
-	gchar group[64] = {0};
-	int bits = EVP_PKEY_get_bits(pkey);
+	struct tm tm = {0};
+	time_t tt = (time_t)t;
+	gchar str[16];
+	gsize len;
+	gint year;
 
-	switch (EVP_PKEY_get_base_id(pkey)) {
-	case EVP_PKEY_RSA:
-		if (bits == 2048)
-			return FST_KEY_TYPE_RSA_2048;
-		if (bits == 3072)
-			return FST_KEY_TYPE_RSA_3072;
-		if (bits == 4096)
-			return FST_KEY_TYPE_RSA_4096;
-		*reason = g_strdup_printf(
-		    "an RSA-%d key (RSA keys must be 2048, 3072 or 4096 bits)", bits);
-		return FST_KEY_TYPE_NONE;
-	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_utf8_string_param(
-		        pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1)
-			g_strlcpy(group, "an explicit curve", sizeof(group));
-		if (g_strcmp0(group, "prime256v1") == 0)
-			return FST_KEY_TYPE_EC_P256;
-		if (g_strcmp0(group, "secp384r1") == 0)
-			return FST_KEY_TYPE_EC_P384;
-		if (g_strcmp0(group, "secp521r1") == 0)
-			return FST_KEY_TYPE_EC_P521;
-		*reason = g_strdup_printf("an EC key on %s (EC keys must be on P-256, P-384 or "
-		                          "P-521)",
-		                          group);
-		return FST_KEY_TYPE_NONE;
+	if (gmtime_r(&tt, &tm) == NULL)
+		return FALSE;
+	year = tm.tm_year + 1900;
+	if (year < 1950 || year > 9999)
+		return FALSE;
+	/* YYMMDDHHMMSSZ, or YYYYMMDDHHMMSSZ */
+	len = (gsize)g_snprintf(str,
+	                        sizeof(str),
+	                        year < 2050 ? "%02d%02d%02d%02d%02d%02dZ" : "%04d%02d%02d%02d%02d%02dZ",
+	                        year < 2050 ? year % 100 : year,
+	                        tm.tm_mon + 1,
+	                        tm.tm_mday,
+	                        tm.tm_hour,
+	                        tm.tm_min,
+	                        tm.tm_sec);
+	fst_der_put(buf, year < 2050 ? FST_DER_UTC_TIME : FST_DER_GENERALIZED_TIME, (const guint8 *)str, len);
+	return TRUE;
+}
+
+/* lower- or upper-case hex of @len bytes */
+static gchar *
+fst_ca_hex(const guint8 *data, gsize len, gboolean upper)
+{
+	const gchar *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	gchar *hex = g_malloc(2 * len + 1);
+	for (gsize i = 0; i < len; i++) {
+		hex[2 * i] = digits[data[i] >> 4];
+		hex[2 * i + 1] = digits[data[i] & 0x0f];
+	}
+	hex[2 * len] = '\0';
+	return hex;
+}
+
+/*
+ * The digests fetched once: an EVP_MD from EVP_sha256() and friends is
+ * fetched from the provider again at every EVP_DigestSignInit().
+ */
+static const EVP_MD *
+fst_ca_fetched_md(const EVP_MD *md)
+{
+	static gsize done;
+	static EVP_MD *mds[3];
+
+	if (g_once_init_enter(&done)) {
+		mds[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+		mds[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+		mds[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+		ERR_clear_error();
+		g_once_init_leave(&done, 1);
+	}
+	switch (EVP_MD_get_type(md)) {
+	case NID_sha256:
+		return mds[0] != NULL ? mds[0] : md;
+	case NID_sha384:
+		return mds[1] != NULL ? mds[1] : md;
+	case NID_sha512:
+		return mds[2] != NULL ? mds[2] : md;
 	default:
 		break;
 	}
-	*reason = g_strdup_printf(
-	    "a %s key (only RSA and EC keys are supported)",
-	    EVP_PKEY_get0_type_name(pkey) != NULL ? EVP_PKEY_get0_type_name(pkey) : "unknown");
-	return FST_KEY_TYPE_NONE;
+	return md;
+}
+
+static void
+fst_ca_put_rdn(GByteArray *buf, const guint8 *oid, gsize oid_len, const gchar *value)
+{
+	gsize start = buf->len;
+	fst_der_put(buf, FST_DER_OID, oid, oid_len);
+	fst_der_put(buf, FST_DER_UTF8_STRING, (const guint8 *)value, strlen(value));
+	fst_der_wrap(buf, start, FST_DER_SEQUENCE);
+	fst_der_wrap(buf, start, FST_DER_SET);
+}
+
+/* appends Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue } */
+static void
+fst_ca_put_ext(GByteArray *buf,
+               const guint8 *oid,
+               gsize oid_len,
+               gboolean critical,
+               const guint8 *value,
+               gsize value_len)
+{
+	static const guint8 crit[] = {0x01, 0x01, 0xff};
+	gsize start = buf->len;
+	fst_der_put(buf, FST_DER_OID, oid, oid_len);
+	if (critical)
+		g_byte_array_append(buf, crit, sizeof(crit));
+	fst_der_put(buf, FST_DER_OCTET_STRING, value, value_len);
+	fst_der_wrap(buf, start, FST_DER_SEQUENCE);
+}
+
+/* RFC 2253 escaping of one attribute value, as openssl prints it */
+static void
+fst_ca_append_rfc2253(GString *str, const gchar *value)
+{
+	gsize len = strlen(value);
+	for (gsize i = 0; i < len; i++) {
+		gchar c = value[i];
+		if (strchr(",+\"\\<>;", c) != NULL || (i == 0 && (c == '#' || c == ' ')) ||
+		    (i == len - 1 && c == ' '))
+			g_string_append_c(str, '\\');
+		g_string_append_c(str, c);
+	}
+}
+
+/* how the CA signs for @profile: digest, padding */
+static EVP_MD_CTX *
+fst_ca_sign_init(FstCa *self, const FstProfile *profile, GError **error)
+{
+	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md = self->md;
+	int base_id = EVP_PKEY_get_base_id(self->key);
+
+	switch (fst_profile_get_digest(profile)) {
+	case FST_PROFILE_DIGEST_SHA256:
+		md = EVP_sha256();
+		break;
+	case FST_PROFILE_DIGEST_SHA384:
+		md = EVP_sha384();
+		break;
+	case FST_PROFILE_DIGEST_SHA512:
+		md = EVP_sha512();
+		break;
+	case FST_PROFILE_DIGEST_AUTO:
+	default:
+		break;
+	}
+	if (base_id == EVP_PKEY_DSA && EVP_MD_get_type(md) != NID_sha256) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "profile %s asks for %s but the issuing CA %s has a DSA key, which "
+		            "signs with SHA-256 only: set [signature] digest=sha256 or auto",
+		            fst_profile_get_name(profile),
+		            EVP_MD_get0_name(md),
+		            self->path);
+		return NULL;
+	}
+	if (fst_profile_get_rsa_pss(profile) && base_id != EVP_PKEY_RSA &&
+	    base_id != EVP_PKEY_RSA_PSS) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "profile %s asks for rsa-padding=pss but the issuing CA %s has a %s "
+		            "key: remove rsa-padding or use an RSA CA",
+		            fst_profile_get_name(profile),
+		            self->path,
+		            EVP_PKEY_get0_type_name(self->key));
+		return NULL;
+	}
+	/* one use: no copy of the context at the end */
+	if (ctx != NULL)
+		EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+	if (ctx == NULL ||
+	    EVP_DigestSignInit(ctx, &pctx, fst_ca_fetched_md(md), NULL, self->key) != 1) {
+		fst_error_set_openssl(
+		    error, FST_ERROR_CA_UNAVAILABLE, "the issuing CA %s cannot sign", self->path);
+		return NULL;
+	}
+	if (fst_profile_get_rsa_pss(profile) &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1)) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_CA_UNAVAILABLE,
+		                      "the issuing CA %s cannot sign with RSASSA-PSS",
+		                      self->path);
+		return NULL;
+	}
+	return g_steal_pointer(&ctx);
+}
+
+/*
+ * The signature AlgorithmIdentifier for @ctx, as the provider encodes it
+ * (ECDSA, DSA, RSA and RSASSA-PSS with its parameters); keys the provider
+ * cannot describe (an ENGINE key) get it from the digest and key type.
+ */
+static gboolean
+fst_ca_sign_algorithm(FstCa *self, EVP_MD_CTX *ctx, GByteArray *buf, GError **error)
+{
+	guint8 algid[256];
+	gsize algid_len = 0;
+	OSSL_PARAM ps[2];
+	EVP_PKEY_CTX *pctx = EVP_MD_CTX_get_pkey_ctx(ctx);
+	g_autoptr(X509_ALGOR) alg = NULL;
+	guint8 *der = NULL;
+	int der_len;
+	int sig_nid = NID_undef;
+
+	ps[0] = OSSL_PARAM_construct_octet_string(
+	    OSSL_SIGNATURE_PARAM_ALGORITHM_ID, algid, sizeof(algid));
+	ps[1] = OSSL_PARAM_construct_end();
+	if (pctx != NULL && EVP_PKEY_CTX_get_params(pctx, ps) == 1 &&
+	    OSSL_PARAM_modified(&ps[0]) && ps[0].return_size > 0 &&
+	    ps[0].return_size <= sizeof(algid)) {
+		algid_len = ps[0].return_size;
+		g_byte_array_append(buf, algid, (guint)algid_len);
+		return TRUE;
+	}
+	ERR_clear_error();
+	alg = X509_ALGOR_new();
+	if (alg == NULL || EVP_MD_CTX_get0_md(ctx) == NULL ||
+	    OBJ_find_sigid_by_algs(&sig_nid,
+	                           EVP_MD_get_type(EVP_MD_CTX_get0_md(ctx)),
+	                           EVP_PKEY_get_base_id(self->key)) != 1 ||
+	    X509_ALGOR_set0(alg,
+	                    OBJ_nid2obj(sig_nid),
+	                    EVP_PKEY_get_base_id(self->key) == EVP_PKEY_RSA ? V_ASN1_NULL
+	                                                                    : V_ASN1_UNDEF,
+	                    NULL) != 1 ||
+	    (der_len = i2d_X509_ALGOR(alg, &der)) <= 0) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_NOT_SUPPORTED,
+		                      "the issuing CA %s has a key the station cannot sign "
+		                      "certificates with",
+		                      self->path);
+		return FALSE;
+	}
+	g_byte_array_append(buf, der, (guint)der_len);
+	OPENSSL_free(der);
+	return TRUE;
+}
+
+/* the issuance checks that do not depend on the key: validity against the CA */
+static gboolean
+fst_ca_check_validity(FstCa *self,
+                      const FstProfile *profile,
+                      const gchar *uid,
+                      gint64 now,
+                      gint64 not_after,
+                      GError **error)
+{
+	if (now >= self->not_after) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "the issuing CA %s has expired: renew it",
+		            self->path);
+		return FALSE;
+	}
+	if (not_after <= now) {
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(not_after);
+		g_autofree gchar *str = g_date_time_format_iso8601(dt);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "profile %s gives certificates a fixed end %s, which has passed: "
+		            "change [validity] not-after",
+		            fst_profile_get_name(profile),
+		            str);
+		return FALSE;
+	}
+	if (not_after > self->not_after && !fst_profile_get_allow_outlive_ca(profile)) {
+		g_autoptr(GDateTime) dt_cert = g_date_time_new_from_unix_utc(not_after);
+		g_autoptr(GDateTime) dt_ca = g_date_time_new_from_unix_utc(self->not_after);
+		g_autofree gchar *str_cert = g_date_time_format_iso8601(dt_cert);
+		g_autofree gchar *str_ca = g_date_time_format_iso8601(dt_ca);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "a certificate for device %s would end %s, after the issuing CA (%s): "
+		            "shorten [validity] in profile %s, renew the issuing CA, or set "
+		            "[validity] allow-outlive-ca=true",
+		            uid,
+		            str_cert,
+		            str_ca,
+		            fst_profile_get_name(profile));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* builds the extensions of a device certificate into @buf, as [3] { SEQUENCE OF } */
+static gboolean
+fst_ca_put_extensions(FstCa *self,
+                      const FstProfile *profile,
+                      const FstDeviceInfo *info,
+                      const FstCaDeviceKey *key,
+                      GByteArray *buf,
+                      GError **error)
+{
+	static const guint8 oid_bc[] = {0x55, 0x1d, 0x13};
+	static const guint8 oid_ku[] = {0x55, 0x1d, 0x0f};
+	static const guint8 oid_eku[] = {0x55, 0x1d, 0x25};
+	static const guint8 oid_ski[] = {0x55, 0x1d, 0x0e};
+	static const guint8 oid_aki[] = {0x55, 0x1d, 0x23};
+	static const guint8 oid_san[] = {0x55, 0x1d, 0x11};
+	static const guint8 bc_leaf[] = {0x30, 0x00};
+	static const guint8 kp_client[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
+	static const guint8 kp_server[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+	g_autoptr(GByteArray) val = g_byte_array_sized_new(64);
+	g_autofree gchar *dns = NULL;
+	g_autofree gchar *uri = NULL;
+	g_autoptr(GError) error_local = NULL;
+	guint ku = fst_profile_get_key_usage(profile);
+	guint eku = fst_profile_get_ext_key_usage(profile);
+	gsize start = buf->len;
+	guint8 ku_byte = 0;
+	guint8 ku_der[4];
+	guint unused = 0;
+
+	/* basicConstraints CA:FALSE, critical */
+	fst_ca_put_ext(buf, oid_bc, sizeof(oid_bc), TRUE, bc_leaf, sizeof(bc_leaf));
+
+	/* keyUsage, critical; bit n of the flags is bit n of the BIT STRING */
+	if (ku == FST_PROFILE_KEY_USAGE_DEFAULT) {
+		ku = FST_PROFILE_KEY_USAGE_DIGITAL_SIGNATURE;
+		if (key->key_type & (FST_KEY_TYPE_RSA_2048 | FST_KEY_TYPE_RSA_3072 |
+		                     FST_KEY_TYPE_RSA_4096))
+			ku |= FST_PROFILE_KEY_USAGE_KEY_ENCIPHERMENT;
+	}
+	for (guint bit = 0; bit < 8; bit++) {
+		if (ku & (1u << bit))
+			ku_byte |= (guint8)(0x80 >> bit);
+	}
+	while (unused < 7 && (ku_byte & (1u << unused)) == 0)
+		unused++;
+	ku_der[0] = FST_DER_BIT_STRING;
+	ku_der[1] = 2;
+	ku_der[2] = (guint8)unused;
+	ku_der[3] = ku_byte;
+	fst_ca_put_ext(buf, oid_ku, sizeof(oid_ku), TRUE, ku_der, sizeof(ku_der));
+
+	/* extendedKeyUsage */
+	if (eku != FST_PROFILE_EXT_KEY_USAGE_NONE) {
+		if (eku & FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH)
+			fst_der_put(val, FST_DER_OID, kp_client, sizeof(kp_client));
+		if (eku & FST_PROFILE_EXT_KEY_USAGE_SERVER_AUTH)
+			fst_der_put(val, FST_DER_OID, kp_server, sizeof(kp_server));
+		fst_der_wrap(val, 0, FST_DER_SEQUENCE);
+		fst_ca_put_ext(buf, oid_eku, sizeof(oid_eku), FALSE, val->data, val->len);
+	}
+
+	/* subjectKeyIdentifier, authorityKeyIdentifier */
+	if (fst_profile_get_subject_key_id(profile)) {
+		g_byte_array_set_size(val, 0);
+		fst_der_put(val, FST_DER_OCTET_STRING, key->key_id, sizeof(key->key_id));
+		fst_ca_put_ext(buf, oid_ski, sizeof(oid_ski), FALSE, val->data, val->len);
+	}
+	if (fst_profile_get_authority_key_id(profile)) {
+		const ASN1_OCTET_STRING *ca_ski = X509_get0_subject_key_id(self->cert);
+		if (ca_ski == NULL)
+			ca_ski = self->key_id;
+		g_byte_array_set_size(val, 0);
+		fst_der_put(val,
+		            0x80,
+		            ASN1_STRING_get0_data(ca_ski),
+		            (gsize)ASN1_STRING_length(ca_ski));
+		fst_der_wrap(val, 0, FST_DER_SEQUENCE);
+		fst_ca_put_ext(buf, oid_aki, sizeof(oid_aki), FALSE, val->data, val->len);
+	}
+
+	/* subjectAltName, when the profile asks */
+	dns = fst_profile_render_san_dns(profile, info, &error_local);
+	if (error_local == NULL)
+		uri = fst_profile_render_san_uri(profile, info, &error_local);
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+	if (dns != NULL || uri != NULL) {
+		g_byte_array_set_size(val, 0);
+		if (dns != NULL)
+			fst_der_put(val, 0x82, (const guint8 *)dns, strlen(dns));
+		if (uri != NULL)
+			fst_der_put(val, 0x86, (const guint8 *)uri, strlen(uri));
+		fst_der_wrap(val, 0, FST_DER_SEQUENCE);
+		fst_ca_put_ext(buf, oid_san, sizeof(oid_san), FALSE, val->data, val->len);
+	}
+
+	fst_der_wrap(buf, start, FST_DER_SEQUENCE);
+	fst_der_wrap(buf, start, 0xa3);
+	return TRUE;
+}
+
+/* the common end of every issuance: @key is decoded and allowed */
+static FstIssuedCert *
+fst_ca_issue_for_key(FstCa *self,
+                     const FstProfile *profile,
+                     const FstDeviceInfo *info,
+                     const FstCaDeviceKey *key,
+                     GError **error)
+{
+	static const guint8 version_v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+	g_autoptr(FstIssuedCert) issued = g_new0(FstIssuedCert, 1);
+	g_autoptr(EVP_MD_CTX) ctx = NULL;
+	g_autoptr(GByteArray) tbs = g_byte_array_sized_new(1024);
+	g_autoptr(GByteArray) cert = NULL;
+	g_autoptr(GByteArray) algid = g_byte_array_sized_new(64);
+	g_autofree gchar *cn = NULL;
+	g_autofree guint8 *sig = NULL;
+	const gchar *uid = info->uid != NULL ? info->uid : "(no uid)";
+	const gchar *org = fst_profile_get_subject_organization(profile);
+	guint8 serial[FST_CA_SERIAL_LEN];
+	guint8 name_der[1024];
+	guint8 *name_p = name_der;
+	int name_len;
+	gsize sig_len = 0;
+	gsize start;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 not_after = fst_profile_get_not_after(profile, now);
+	GString *subject;
+
+	/* subject from the profile, never from the device */
+	cn = fst_profile_render_subject_cn(profile, info, error);
+	if (cn == NULL)
+		return NULL;
+	if (strlen(cn) > 64) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s: the certificate CN %s is longer than X.509 allows (64 "
+		            "characters): shorten [subject] cn in profile %s",
+		            uid,
+		            cn,
+		            fst_profile_get_name(profile));
+		return NULL;
+	}
+	if (!fst_ca_check_validity(self, profile, uid, now, not_after, error))
+		return NULL;
+	ctx = fst_ca_sign_init(self, profile, error);
+	if (ctx == NULL)
+		return NULL;
+
+	if (!fst_ca_random_serial(serial, error))
+		return NULL;
+
+	/* TBSCertificate */
+	g_byte_array_append(tbs, version_v3, sizeof(version_v3));
+	fst_der_put(tbs, FST_DER_INTEGER, serial, sizeof(serial));
+	if (!fst_ca_sign_algorithm(self, ctx, algid, error))
+		return NULL;
+	g_byte_array_append(tbs, algid->data, algid->len);
+	name_len = i2d_X509_NAME(self->issuer_name, NULL);
+	if (name_len <= 0 || name_len > (int)sizeof(name_der) ||
+	    i2d_X509_NAME(self->issuer_name, &name_p) != name_len) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_CA_UNAVAILABLE,
+		                      "the subject of the issuing CA %s cannot be encoded",
+		                      self->path);
+		return NULL;
+	}
+	g_byte_array_append(tbs, name_der, (guint)name_len);
+	start = tbs->len;
+	if (!fst_ca_put_time(tbs, now - FST_CA_CLOCK_SKEW_SECS) || !fst_ca_put_time(tbs, not_after)) {
+		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot encode the validity");
+		return NULL;
+	}
+	fst_der_wrap(tbs, start, FST_DER_SEQUENCE);
+	start = tbs->len;
+	fst_ca_put_rdn(tbs, fst_oid_organization, sizeof(fst_oid_organization), org);
+	fst_ca_put_rdn(tbs, fst_oid_common_name, sizeof(fst_oid_common_name), cn);
+	fst_der_wrap(tbs, start, FST_DER_SEQUENCE);
+	g_byte_array_append(tbs, key->spki->data, key->spki->len);
+	if (!fst_ca_put_extensions(self, profile, info, key, tbs, error))
+		return NULL;
+	fst_der_wrap(tbs, 0, FST_DER_SEQUENCE);
+
+	/* sign */
+	/* EVP_PKEY_get_size() is the largest signature the key makes */
+	sig_len = (gsize)MAX(EVP_PKEY_get_size(self->key), 0);
+	sig = g_malloc(MAX(sig_len, 1));
+	if (sig_len == 0 || EVP_DigestSign(ctx, sig, &sig_len, tbs->data, tbs->len) != 1) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_CA_UNAVAILABLE,
+		                      "cannot sign the certificate for device %s",
+		                      uid);
+		return NULL;
+	}
+
+	/* Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING } */
+	cert = g_byte_array_sized_new(tbs->len + algid->len + (guint)sig_len + 16);
+	g_byte_array_append(cert, tbs->data, tbs->len);
+	g_byte_array_append(cert, algid->data, algid->len);
+	start = cert->len;
+	g_byte_array_append(cert, (const guint8 *)"\0", 1);
+	g_byte_array_append(cert, sig, (guint)sig_len);
+	fst_der_wrap(cert, start, FST_DER_BIT_STRING);
+	fst_der_wrap(cert, 0, FST_DER_SEQUENCE);
+
+	/* record */
+	issued->der = g_byte_array_free_to_bytes(g_steal_pointer(&cert));
+	{
+		guint8 digest[32];
+		gsize der_len = 0;
+		const guint8 *der = g_bytes_get_data(issued->der, &der_len);
+		if (EVP_Digest(der, der_len, digest, NULL, EVP_sha256(), NULL) != 1) {
+			fst_error_set_openssl(
+			    error, FST_ERROR_INTERNAL, "cannot compute the certificate id");
+			return NULL;
+		}
+		issued->aws_cert_id = fst_ca_hex(digest, sizeof(digest), FALSE);
+	}
+	issued->serial_hex = fst_ca_hex(serial, sizeof(serial), TRUE);
+	subject = g_string_new("CN=");
+	fst_ca_append_rfc2253(subject, cn);
+	g_string_append(subject, ",O=");
+	fst_ca_append_rfc2253(subject, org);
+	issued->subject = g_string_free(subject, FALSE);
+	issued->key_type = g_strdup(fst_key_type_to_string(key->key_type));
+	issued->not_before = now - FST_CA_CLOCK_SKEW_SECS;
+	issued->not_after = not_after;
+	g_debug(
+	    "issued certificate %s for device %s (%s)", issued->serial_hex, uid, issued->subject);
+	return g_steal_pointer(&issued);
+}
+
+/* refuses keys the profile does not allow; @reason from fst_ca_decode_spki() */
+static gboolean
+fst_ca_check_device_key(const FstProfile *profile,
+                        const gchar *uid,
+                        const gchar *what,
+                        const FstCaDeviceKey *key,
+                        const gchar *reason,
+                        GError **error)
+{
+	if (key->key_type == FST_KEY_TYPE_NONE && reason != NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s sent %s for %s: refused; the device must "
+		            "generate one of the profile's key types",
+		            uid,
+		            what,
+		            reason);
+		return FALSE;
+	}
+	if (key->key_type == FST_KEY_TYPE_NONE) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s sent %s whose public key cannot be decoded: retry, or "
+		            "check the device firmware",
+		            uid,
+		            what);
+		return FALSE;
+	}
+	if ((fst_profile_get_allowed_key_types(profile) & key->key_type) == 0) {
+		g_autofree gchar *allowed =
+		    fst_key_types_to_string(fst_profile_get_allowed_key_types(profile));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s sent %s for an %s key but profile %s allows only "
+		            "%s: check the device firmware or choose another profile",
+		            uid,
+		            what,
+		            fst_key_type_to_string(key->key_type),
+		            fst_profile_get_name(profile),
+		            allowed);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /**
@@ -916,14 +1851,16 @@ fst_ca_key_type_for_pkey(EVP_PKEY *pkey, gchar **reason)
  * Only the CSR's public key is used, after its signature proves the device
  * holds the private key; the subject comes from @profile, never from the CSR.
  * The certificate gets basicConstraints CA:FALSE (critical), keyUsage
- * digitalSignature (+ keyEncipherment for RSA keys, critical), extKeyUsage
- * clientAuth, SKI and AKI.
+ * (critical; by default digitalSignature, + keyEncipherment for RSA keys),
+ * extendedKeyUsage (clientAuth by default), SKI and AKI, and a subjectAltName
+ * if the profile asks, signed with the profile's digest and padding.
  *
  * Fails with %FST_ERROR_INVALID_DATA for a malformed or oversized CSR or a CN
  * that is not a thing name, %FST_ERROR_VERIFY_FAILED if the CSR signature is
  * wrong, %FST_ERROR_NOT_SUPPORTED for a key type that is unsupported or that
- * the profile does not allow, and %FST_ERROR_CA_UNAVAILABLE if the CA has
- * expired or the certificate would outlive it.
+ * the profile does not allow, %FST_ERROR_CONFIG for a profile the CA cannot
+ * follow (e.g. PSS with an EC CA), and %FST_ERROR_CA_UNAVAILABLE if the CA
+ * has expired or the certificate would outlive it (unless the profile allows).
  *
  * Returns: (transfer full): the certificate, or %NULL with @error set
  */
@@ -934,27 +1871,12 @@ fst_ca_issue_from_csr(FstCa *self,
                       GBytes *csr_der,
                       GError **error)
 {
-	g_autoptr(X509_REQ) req = NULL;
-	g_autoptr(X509) cert = NULL;
-	g_autoptr(X509_NAME) subject = NULL;
-	g_autoptr(ASN1_INTEGER) serial = NULL;
-	g_autoptr(FstIssuedCert) issued = g_new0(FstIssuedCert, 1);
-	g_autoptr(BIO) bio = NULL;
-	g_autofree gchar *cn = NULL;
+	g_auto(FstCaDeviceKey) key = {0};
 	g_autofree gchar *reason = NULL;
-	g_autofree gchar *serial_hex = NULL;
-	const gchar *uid = info->uid != NULL ? info->uid : "(no uid)";
-	const guint8 *data;
-	const guint8 *p;
+	const gchar *uid;
+	FstDer cur, req, cri, cri_whole, sigalg, sig, version, name, spki_whole, spki;
 	gsize len = 0;
-	EVP_PKEY *pkey;
-	FstKeyType key_type;
-	gint ku_bits[2] = {0, 2}; /* digitalSignature, keyEncipherment */
-	guint8 *der = NULL;
-	int der_len;
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-	gint64 not_after;
-	BUF_MEM *mem = NULL;
+	const guint8 *data;
 
 	g_return_val_if_fail(self != NULL, NULL);
 	g_return_val_if_fail(profile != NULL, NULL);
@@ -962,6 +1884,7 @@ fst_ca_issue_from_csr(FstCa *self,
 	g_return_val_if_fail(csr_der != NULL, NULL);
 
 	/* parse, once, with a hard size cap: the bytes come from the device */
+	uid = info->uid != NULL ? info->uid : "(no uid)";
 	data = g_bytes_get_data(csr_der, &len);
 	if (len == 0 || len > FST_CA_MAX_CSR_SIZE) {
 		g_set_error(error,
@@ -973,10 +1896,16 @@ fst_ca_issue_from_csr(FstCa *self,
 		            (guint)FST_CA_MAX_CSR_SIZE);
 		return NULL;
 	}
-	p = data;
-	req = d2i_X509_REQ(NULL, &p, (long)len);
-	if (req == NULL || p != data + len) {
-		ERR_clear_error();
+	cur.p = data;
+	cur.len = len;
+	if (!fst_der_read(&cur, FST_DER_SEQUENCE, &req, NULL) || cur.len != 0 ||
+	    !fst_der_read(&req, FST_DER_SEQUENCE, &cri, &cri_whole) ||
+	    !fst_der_read(&req, FST_DER_SEQUENCE, &sigalg, NULL) ||
+	    !fst_der_read(&req, FST_DER_BIT_STRING, &sig, NULL) || req.len != 0 ||
+	    !fst_der_read(&cri, FST_DER_INTEGER, &version, NULL) || version.len != 1 ||
+	    version.p[0] != 0 || !fst_der_read(&cri, FST_DER_SEQUENCE, &name, NULL) ||
+	    !fst_der_read(&cri, FST_DER_SEQUENCE, &spki, &spki_whole) ||
+	    (cri.len > 0 && !fst_der_read(&cri, 0xa0, &name, NULL)) || cri.len != 0) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -986,47 +1915,21 @@ fst_ca_issue_from_csr(FstCa *self,
 		            len);
 		return NULL;
 	}
-	pkey = X509_REQ_get0_pubkey(req);
-	if (pkey == NULL) {
-		ERR_clear_error();
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "device %s sent a CSR whose public key cannot be decoded",
-		            uid);
-		return NULL;
-	}
 
 	/* refuse unsupported keys before doing any cryptography with them */
-	key_type = fst_ca_key_type_for_pkey(pkey, &reason);
-	if (key_type == FST_KEY_TYPE_NONE) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_SUPPORTED,
-		            "device %s sent a CSR for %s: refused; the device must "
-		            "generate one of the profile's key types",
-		            uid,
-		            reason);
+	if (!fst_ca_decode_spki(spki_whole, &key, &reason))
+		key.key_type = FST_KEY_TYPE_NONE;
+	if (!fst_ca_check_device_key(profile, uid, "a CSR", &key, reason, error))
 		return NULL;
-	}
-	if ((fst_profile_get_allowed_key_types(profile) & key_type) == 0) {
-		g_autofree gchar *allowed =
-		    fst_key_types_to_string(fst_profile_get_allowed_key_types(profile));
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_SUPPORTED,
-		            "device %s sent a CSR for an %s key but profile %s allows only "
-		            "%s: check the device firmware or choose another profile",
-		            uid,
-		            fst_key_type_to_string(key_type),
-		            fst_profile_get_name(profile),
-		            allowed);
-		return NULL;
-	}
 
 	/* proof of possession */
-	if (X509_REQ_verify(req, pkey) != 1) {
-		ERR_clear_error();
+	if (!fst_ca_verify_csr_signature(data,
+	                                 len,
+	                                 &cri_whole,
+	                                 &sigalg,
+	                                 &sig,
+	                                 key.pkey,
+	                                 EVP_PKEY_get_base_id(key.pkey) == EVP_PKEY_RSA)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_VERIFY_FAILED,
@@ -1035,93 +1938,266 @@ fst_ca_issue_from_csr(FstCa *self,
 		            uid);
 		return NULL;
 	}
+	return fst_ca_issue_for_key(self, profile, info, &key, error);
+}
 
-	/* subject from the profile, never from the CSR */
-	cn = fst_profile_render_subject_cn(profile, info, error);
-	if (cn == NULL)
-		return NULL;
-	subject = fst_ca_build_name(fst_profile_get_subject_organization(profile), cn, error);
-	if (subject == NULL)
-		return NULL;
+/**
+ * fst_ca_issue_for_public_key:
+ * @self: an #FstCa
+ * @profile: the profile the device is provisioned with
+ * @info: what the device said about itself
+ * @spki_der: the device's public key, a DER SubjectPublicKeyInfo (untrusted)
+ * @error: (nullable): return location
+ *
+ * Signs a device certificate for a public key the caller has already tied to
+ * the device: a key the station generated (key injection), or one whose
+ * holder proved possession another way (a signed challenge, see
+ * fst_ca_verify_challenge()). Otherwise as fst_ca_issue_from_csr().
+ *
+ * Returns: (transfer full): the certificate, or %NULL with @error set
+ */
+FstIssuedCert *
+fst_ca_issue_for_public_key(FstCa *self,
+                            const FstProfile *profile,
+                            const FstDeviceInfo *info,
+                            GBytes *spki_der,
+                            GError **error)
+{
+	g_auto(FstCaDeviceKey) key = {0};
+	g_autofree gchar *reason = NULL;
+	const gchar *uid;
+	FstDer spki;
+	gsize len = 0;
 
-	/* validity */
-	not_after = now + (gint64)fst_profile_get_validity_days(profile) * 86400;
-	if (now >= self->not_after) {
+	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(profile != NULL, NULL);
+	g_return_val_if_fail(info != NULL, NULL);
+	g_return_val_if_fail(spki_der != NULL, NULL);
+
+	uid = info->uid != NULL ? info->uid : "(no uid)";
+	spki.p = g_bytes_get_data(spki_der, &len);
+	spki.len = len;
+	if (len == 0 || len > FST_CA_MAX_CSR_SIZE) {
 		g_set_error(error,
 		            FST_ERROR,
-		            FST_ERROR_CA_UNAVAILABLE,
-		            "the issuing CA %s has expired: renew it",
-		            self->path);
+		            FST_ERROR_INVALID_DATA,
+		            "device %s: a public key of %" G_GSIZE_FORMAT " bytes (allowed: 1 to %u)",
+		            uid,
+		            len,
+		            (guint)FST_CA_MAX_CSR_SIZE);
 		return NULL;
 	}
-	if (not_after > self->not_after) {
-		g_autoptr(GDateTime) dt_cert = g_date_time_new_from_unix_utc(not_after);
-		g_autoptr(GDateTime) dt_ca = g_date_time_new_from_unix_utc(self->not_after);
-		g_autofree gchar *str_cert = g_date_time_format_iso8601(dt_cert);
-		g_autofree gchar *str_ca = g_date_time_format_iso8601(dt_ca);
+	if (!fst_ca_decode_spki(spki, &key, &reason))
+		key.key_type = FST_KEY_TYPE_NONE;
+	if (!fst_ca_check_device_key(profile, uid, "a public key", &key, reason, error))
+		return NULL;
+	return fst_ca_issue_for_key(self, profile, info, &key, error);
+}
+
+/**
+ * fst_ca_verify_challenge:
+ * @spki_der: the device's public key, a DER SubjectPublicKeyInfo (untrusted)
+ * @challenge: the random bytes the station sent the device
+ * @signature: the device's signature over @challenge (untrusted): ECDSA
+ *   (DER), or RSA PKCS#1 v1.5, with SHA-256
+ * @error: (nullable): return location
+ *
+ * Proof of possession for the device-public-key key source: the device signs
+ * a fresh station challenge with the key it reports.
+ *
+ * Returns: %TRUE if @signature verifies; else %FST_ERROR_VERIFY_FAILED, or
+ *   %FST_ERROR_INVALID_DATA for a key that cannot be decoded
+ */
+gboolean
+fst_ca_verify_challenge(GBytes *spki_der, GBytes *challenge, GBytes *signature, GError **error)
+{
+	g_auto(FstCaDeviceKey) key = {0};
+	g_autofree gchar *reason = NULL;
+	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
+	FstDer spki;
+	gsize len = 0;
+	gsize sig_len = 0;
+	gsize challenge_len = 0;
+	const guint8 *sig = g_bytes_get_data(signature, &sig_len);
+	const guint8 *msg = g_bytes_get_data(challenge, &challenge_len);
+
+	spki.p = g_bytes_get_data(spki_der, &len);
+	spki.len = len;
+	if (len > FST_CA_MAX_CSR_SIZE || !fst_ca_decode_spki(spki, &key, &reason)) {
 		g_set_error(error,
 		            FST_ERROR,
-		            FST_ERROR_CA_UNAVAILABLE,
-		            "a certificate for device %s would end %s, after the issuing CA (%s): "
-		            "shorten [validity] days in profile %s or renew the issuing CA",
-		            uid,
-		            str_cert,
-		            str_ca,
+		            FST_ERROR_INVALID_DATA,
+		            "the device public key cannot be used: %s",
+		            reason != NULL ? reason : "it cannot be decoded");
+		return FALSE;
+	}
+	if (challenge_len < 16) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "a challenge of %" G_GSIZE_FORMAT " bytes is too short (16 or more)",
+		            challenge_len);
+		return FALSE;
+	}
+	if (ctx == NULL ||
+	    EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, key.pkey, NULL) != 1 ||
+	    EVP_DigestVerify(ctx, sig, sig_len, msg, challenge_len) != 1) {
+		ERR_clear_error();
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "the device's signature over the challenge does not verify: it does "
+		            "not prove it holds the key; retry, or check the device");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* CMS-envelopes @plain to the certificate in @escrow_path (PEM), and nobody else */
+static GBytes *
+fst_ca_escrow_envelope(const gchar *escrow_path, const FstSecret *plain, GError **error)
+{
+	g_autoptr(BIO) cert_bio = BIO_new_file(escrow_path, "r");
+	g_autoptr(X509) cert = NULL;
+	g_autoptr(BIO) in = NULL;
+	STACK_OF(X509) *recipients = NULL;
+	CMS_ContentInfo *cms = NULL;
+	gsize len = 0;
+	const guint8 *data = fst_secret_get_data(plain, &len);
+	guint8 *der = NULL;
+	int der_len = 0;
+	GBytes *out = NULL;
+
+	cert = cert_bio != NULL ? PEM_read_bio_X509(cert_bio, NULL, NULL, NULL) : NULL;
+	if (cert == NULL) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_CONFIG,
+		                      "cannot read the escrow certificate %s",
+		                      escrow_path);
+		return NULL;
+	}
+	in = BIO_new_mem_buf(data, (int)len);
+	recipients = sk_X509_new_null();
+	if (in == NULL || recipients == NULL || sk_X509_push(recipients, cert) <= 0 ||
+	    (cms = CMS_encrypt(recipients, in, EVP_aes_256_cbc(), CMS_BINARY)) == NULL ||
+	    (der_len = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_CONFIG,
+		                      "cannot envelope the device key to the escrow certificate %s",
+		                      escrow_path);
+	} else {
+		out = g_bytes_new(der, (gsize)der_len);
+	}
+	OPENSSL_free(der);
+	CMS_ContentInfo_free(cms);
+	sk_X509_free(recipients);
+	return out;
+}
+
+/**
+ * fst_ca_issue_with_station_key:
+ * @self: an #FstCa
+ * @profile: a profile with `key-source=station-generated`
+ * @info: what the device said about itself
+ * @key_type: the key to make, one of the profile's key types
+ * @pool: (nullable): takes a ready key from it (RSA keys take long to make);
+ *   %NULL generates the key now
+ * @private_key: (out) (transfer full): the device's private key, PKCS#8 DER,
+ *   to hand to the device and then free (which wipes it); never stored
+ * @escrow: (out) (transfer full) (nullable): when the profile names an escrow
+ *   certificate, the private key CMS-enveloped (AES-256) to that certificate
+ *   only, DER, for the caller to record; else %NULL
+ * @error: (nullable): return location
+ *
+ * Key-injection mode, engine side: makes (or takes) the device key, issues
+ * the certificate for it and returns both. Nothing is returned unless all of
+ * it succeeded, escrow included. Thread-safe like fst_ca_issue_from_csr().
+ *
+ * Returns: (transfer full): the certificate, or %NULL with @error set:
+ *   %FST_ERROR_CONFIG for a profile that is not station-generated or a bad
+ *   escrow certificate, %FST_ERROR_NOT_SUPPORTED for a key type the profile
+ *   does not allow, or the errors of fst_ca_issue_for_public_key()
+ */
+FstIssuedCert *
+fst_ca_issue_with_station_key(FstCa *self,
+                              const FstProfile *profile,
+                              const FstDeviceInfo *info,
+                              FstKeyType key_type,
+                              FstKeyPool *pool,
+                              FstSecret **private_key,
+                              GBytes **escrow,
+                              GError **error)
+{
+	g_autoptr(EVP_PKEY) key = NULL;
+	g_autoptr(FstIssuedCert) issued = NULL;
+	g_autoptr(FstSecret) secret = NULL;
+	g_autoptr(GBytes) spki = NULL;
+	g_autoptr(GBytes) envelope = NULL;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	guint8 *der = NULL;
+	int der_len;
+
+	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(profile != NULL, NULL);
+	g_return_val_if_fail(info != NULL, NULL);
+	g_return_val_if_fail(private_key != NULL, NULL);
+
+	if (fst_profile_get_key_source(profile) != FST_KEY_SOURCE_STATION_GENERATED) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "profile %s does not have key-source=station-generated: the station "
+		            "makes no device keys for it",
 		            fst_profile_get_name(profile));
 		return NULL;
 	}
-
-	/* build */
-	serial = fst_ca_new_serial(&serial_hex, error);
-	if (serial == NULL)
-		return NULL;
-	cert = X509_new();
-	if (cert == NULL || X509_set_version(cert, X509_VERSION_3) != 1 ||
-	    X509_set_serialNumber(cert, serial) != 1 || X509_set_subject_name(cert, subject) != 1 ||
-	    X509_set_issuer_name(cert, self->issuer_name) != 1 || !fst_ca_copy_pubkey(cert, req)) {
-		fst_error_set_openssl(
-		    error, FST_ERROR_INTERNAL, "cannot build the certificate for device %s", uid);
-		return NULL;
-	}
-	if (!fst_ca_set_validity(cert, now - FST_CA_CLOCK_SKEW_SECS, not_after, error))
-		return NULL;
-	if (!fst_ca_add_basic_constraints(cert, FALSE, -1, error))
-		return NULL;
-	if (!fst_ca_add_key_usage(
-	        cert, ku_bits, EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA ? 2 : 1, error))
-		return NULL;
-	if (!fst_ca_add_eku_client_auth(cert, error))
-		return NULL;
-	if (!fst_ca_add_key_ids(cert, self->key_id, error))
-		return NULL;
-	if (X509_sign(cert, self->key, self->md) <= 0) {
-		fst_error_set_openssl(error,
-		                      FST_ERROR_CA_UNAVAILABLE,
-		                      "cannot sign the certificate for device %s",
-		                      uid);
+	if ((fst_profile_get_allowed_key_types(profile) & key_type) == 0) {
+		g_autofree gchar *allowed =
+		    fst_key_types_to_string(fst_profile_get_allowed_key_types(profile));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "profile %s allows only %s, not %s",
+		            fst_profile_get_name(profile),
+		            allowed,
+		            fst_key_type_to_string(key_type));
 		return NULL;
 	}
+	key = pool != NULL ? fst_key_pool_take(pool, key_type, NULL, error)
+	                   : fst_key_pool_generate(key_type, error);
+	if (key == NULL)
+		return NULL;
 
-	/* record: the DER is encoded once, at signing, and only read here */
-	der_len = i2d_X509(cert, &der);
+	/* the certificate, for the public half */
+	der_len = i2d_PUBKEY(key, &der);
 	if (der_len <= 0) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode the certificate");
+		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode a public key");
 		return NULL;
 	}
-	issued->der = g_bytes_new_with_free_func(der, (gsize)der_len, fst_ca_openssl_free, der);
-	issued->aws_cert_id = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, issued->der);
-	issued->serial_hex = g_steal_pointer(&serial_hex);
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL || X509_NAME_print_ex(bio, subject, 0, XN_FLAG_RFC2253) < 0 ||
-	    BIO_get_mem_ptr(bio, &mem) != 1) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot print the subject");
+	spki = g_bytes_new(der, (gsize)der_len);
+	OPENSSL_free(g_steal_pointer(&der));
+	issued = fst_ca_issue_for_public_key(self, profile, info, spki, error);
+	if (issued == NULL)
+		return NULL;
+
+	/* the private half, as PKCS#8 DER, only ever in wiped memory */
+	p8 = EVP_PKEY2PKCS8(key);
+	der_len = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : 0;
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (der_len <= 0) {
+		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode the device key");
 		return NULL;
 	}
-	issued->subject = g_strndup(mem->data, mem->length);
-	issued->key_type = g_strdup(fst_key_type_to_string(key_type));
-	issued->not_before = now - FST_CA_CLOCK_SKEW_SECS;
-	issued->not_after = not_after;
-	g_debug(
-	    "issued certificate %s for device %s (%s)", issued->serial_hex, uid, issued->subject);
+	secret = fst_secret_new(der, (gsize)der_len);
+	OPENSSL_clear_free(der, (gsize)der_len);
+
+	if (fst_profile_get_escrow_cert(profile) != NULL) {
+		envelope = fst_ca_escrow_envelope(fst_profile_get_escrow_cert(profile), secret, error);
+		if (envelope == NULL)
+			return NULL;
+	}
+	*private_key = g_steal_pointer(&secret);
+	if (escrow != NULL)
+		*escrow = g_steal_pointer(&envelope);
 	return g_steal_pointer(&issued);
 }

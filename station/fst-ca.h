@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include "fst-device.h"
+#include "fst-keypool.h"
 #include "fst-profile.h"
 #include "fst-secret.h"
 
@@ -45,6 +46,8 @@ void
 fst_ca_free(FstCa *self);
 X509 *
 fst_ca_get_cert(FstCa *self);
+EVP_PKEY *
+fst_ca_get_key(FstCa *self);
 GBytes *
 fst_ca_get_cert_der(FstCa *self);
 GPtrArray *
@@ -55,6 +58,26 @@ fst_ca_issue_from_csr(FstCa *self,
 		      const FstDeviceInfo *info,
 		      GBytes *csr_der,
 		      GError **error);
+FstIssuedCert *
+fst_ca_issue_for_public_key(FstCa *self,
+			    const FstProfile *profile,
+			    const FstDeviceInfo *info,
+			    GBytes *spki_der,
+			    GError **error);
+FstIssuedCert *
+fst_ca_issue_with_station_key(FstCa *self,
+			      const FstProfile *profile,
+			      const FstDeviceInfo *info,
+			      FstKeyType key_type,
+			      FstKeyPool *pool,
+			      FstSecret **private_key,
+			      GBytes **escrow,
+			      GError **error);
+gboolean
+fst_ca_verify_challenge(GBytes *spki_der,
+			GBytes *challenge,
+			GBytes *signature,
+			GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCa, fst_ca_free)
 

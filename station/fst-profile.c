@@ -38,8 +38,22 @@ struct _FstProfile {
 	guint key_types_mask;
 	gchar *cn_template;  /* (owned) */
 	gchar *organization; /* (owned) */
-	guint validity_days;
+	guint validity_days;   /* 0 when not_after_fixed is used */
+	gint64 not_after_fixed; /* unix seconds, 0 when validity_days is used */
+	gboolean allow_outlive_ca;
+	FstProfileDigest digest;
+	gboolean rsa_pss;
+	guint key_usage;     /* FstProfileKeyUsage flags, 0 for the default */
+	guint ext_key_usage; /* FstProfileExtKeyUsage flags */
+	gboolean subject_key_id;
+	gboolean authority_key_id;
+	gchar *san_dns;     /* (owned) (nullable): template */
+	gchar *san_uri;     /* (owned) (nullable): template */
+	gchar *escrow_cert; /* (owned) (nullable): absolute path */
 	gboolean append_ca;
+	FstProfileFormat format;
+	guint burn_objects; /* 1 << FstObjectKind */
+	gint64 sec_tag;     /* -1 when not set */
 	FstTrustOptions trust;
 };
 
@@ -54,10 +68,24 @@ static const struct {
     {"profile", "models", TRUE},
     {"profile", "key-source", FALSE},
     {"profile", "key-types", TRUE},
+    {"profile", "escrow-certificate", FALSE},
     {"subject", "cn", TRUE},
     {"subject", "o", TRUE},
-    {"validity", "days", TRUE},
+    {"validity", "days", FALSE},
+    {"validity", "not-after", FALSE},
+    {"validity", "allow-outlive-ca", FALSE},
+    {"signature", "digest", FALSE},
+    {"signature", "rsa-padding", FALSE},
+    {"extensions", "key-usage", FALSE},
+    {"extensions", "ext-key-usage", FALSE},
+    {"extensions", "subject-key-id", FALSE},
+    {"extensions", "authority-key-id", FALSE},
+    {"extensions", "san-dns", FALSE},
+    {"extensions", "san-uri", FALSE},
     {"burn", "append-ca", FALSE},
+    {"burn", "format", FALSE},
+    {"burn", "objects", FALSE},
+    {"burn", "sec-tag", FALSE},
     {"trust", "endpoint", FALSE},
     {"trust", "include-reserved", FALSE},
     {"trust", "include-starfield", FALSE},
@@ -120,12 +148,29 @@ fst_profile_is_thing_name_char(gchar c)
 	return g_ascii_isalnum(c) || c == ':' || c == '_' || c == '-';
 }
 
+/* characters of a DNS name in a subjectAltName */
+static gboolean
+fst_profile_is_dns_char(gchar c)
+{
+	return g_ascii_isalnum(c) || c == '-' || c == '.';
+}
+
+/* characters of a URI in a subjectAltName (RFC 3986, no percent escapes needed) */
+static gboolean
+fst_profile_is_uri_char(gchar c)
+{
+	return g_ascii_isalnum(c) || strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+}
+
 /*
- * Checks a CN template: literal text must already be thing-name characters
- * and every {placeholder} must be known. Returns a reason, or NULL if good.
+ * Checks a template: literal text must be made of @is_char characters
+ * (described by @allowed) and every {placeholder} must be known. Returns a
+ * reason, or NULL if good.
  */
 static gchar *
-fst_profile_check_cn_template(const gchar *tmpl)
+fst_profile_check_template(const gchar *tmpl,
+                           gboolean (*is_char)(gchar c),
+                           const gchar *allowed)
 {
 	if (tmpl[0] == '\0')
 		return g_strdup("is empty");
@@ -151,13 +196,53 @@ fst_profile_check_cn_template(const gchar *tmpl)
 			p = end;
 			continue;
 		}
-		if (!fst_profile_is_thing_name_char(*p)) {
-			return g_strdup_printf("contains '%c', which an AWS IoT thing name cannot "
-			                       "hold (allowed: a-z A-Z 0-9 : _ -)",
-			                       g_ascii_isprint(*p) ? *p : '?');
+		if (!is_char(*p)) {
+			return g_strdup_printf("contains '%c', which %s",
+			                       g_ascii_isprint(*p) ? *p : '?',
+			                       allowed);
 		}
 	}
 	return NULL;
+}
+
+static gchar *
+fst_profile_check_cn_template(const gchar *tmpl)
+{
+	return fst_profile_check_template(
+	    tmpl,
+	    fst_profile_is_thing_name_char,
+	    "an AWS IoT thing name cannot hold (allowed: a-z A-Z 0-9 : _ -)");
+}
+
+/* renders a checked template; stops once longer than @max */
+static GString *
+fst_profile_render(const gchar *tmpl, const FstDeviceInfo *info, gsize max)
+{
+	GString *out = g_string_new(NULL);
+
+	for (const gchar *p = tmpl; *p != '\0'; p++) {
+		const gchar *value = NULL;
+		const gchar *end;
+		if (*p != '{') {
+			g_string_append_c(out, *p);
+			continue;
+		}
+		/* the template was checked at load: every brace is closed and known */
+		end = strchr(p, '}');
+		if (strncmp(p, "{uid}", 5) == 0)
+			value = info->uid;
+		else if (strncmp(p, "{model}", 7) == 0)
+			value = info->model;
+		else if (strncmp(p, "{firmware}", 10) == 0)
+			value = info->firmware;
+		if (value != NULL)
+			g_string_append(out, value);
+		/* stop growing as soon as it cannot be valid anyway */
+		if (out->len > max)
+			break;
+		p = end;
+	}
+	return out;
 }
 
 static gboolean
@@ -245,6 +330,405 @@ fst_profile_get_string_list(GKeyFile *kf,
 	return TRUE;
 }
 
+/* a list value parsed against a table of names; @what names the list in errors */
+typedef struct {
+	const gchar *name;
+	guint value;
+} FstProfileName;
+
+static gboolean
+fst_profile_parse_flags(GKeyFile *kf,
+                        const gchar *path,
+                        const gchar *contents,
+                        const gchar *group,
+                        const gchar *key,
+                        const FstProfileName *names,
+                        guint n_names,
+                        guint *value,
+                        GError **error)
+{
+	g_auto(GStrv) items = NULL;
+	g_autoptr(GString) known = g_string_new(NULL);
+
+	if (!fst_profile_get_string_list(kf, path, contents, group, key, &items, error))
+		return FALSE;
+	if (items == NULL)
+		return TRUE;
+	for (guint k = 0; k < n_names; k++)
+		g_string_append_printf(known, "%s%s", k > 0 ? ", " : "", names[k].name);
+	*value = 0;
+	for (guint i = 0; items[i] != NULL; i++) {
+		gboolean found = FALSE;
+		g_strstrip(items[i]);
+		for (guint k = 0; k < n_names; k++) {
+			if (g_strcmp0(items[i], names[k].name) == 0) {
+				*value |= names[k].value;
+				found = TRUE;
+			}
+		}
+		if (!found) {
+			g_autofree gchar *where = fst_profile_where(path, contents, group, key);
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: unknown value '%s' (known: %s)",
+			            where,
+			            items[i],
+			            known->str);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* one of a few names; a missing key leaves *value alone */
+static gboolean
+fst_profile_parse_enum(GKeyFile *kf,
+                       const gchar *path,
+                       const gchar *contents,
+                       const gchar *group,
+                       const gchar *key,
+                       const FstProfileName *names,
+                       guint n_names,
+                       guint *value,
+                       GError **error)
+{
+	g_autofree gchar *str = NULL;
+	g_autoptr(GString) known = g_string_new(NULL);
+	g_autofree gchar *where = NULL;
+
+	if (!fst_profile_get_string(kf, path, contents, group, key, &str, error))
+		return FALSE;
+	if (str == NULL)
+		return TRUE;
+	g_strstrip(str);
+	for (guint k = 0; k < n_names; k++) {
+		if (g_strcmp0(str, names[k].name) == 0) {
+			*value = names[k].value;
+			return TRUE;
+		}
+		g_string_append_printf(known, "%s%s", k > 0 ? ", " : "", names[k].name);
+	}
+	where = fst_profile_where(path, contents, group, key);
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_CONFIG,
+	            "%s: '%s' is not one of %s",
+	            where,
+	            str,
+	            known->str);
+	return FALSE;
+}
+
+/* [profile] escrow-certificate: a PEM certificate, relative to the profile's folder */
+static gboolean
+fst_profile_parse_escrow(FstProfile *self, GKeyFile *kf, const gchar *contents, GError **error)
+{
+	g_autofree gchar *value = NULL;
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *where = NULL;
+
+	if (!fst_profile_get_string(
+	        kf, self->path, contents, "profile", "escrow-certificate", &value, error))
+		return FALSE;
+	if (value == NULL)
+		return TRUE;
+	where = fst_profile_where(self->path, contents, "profile", "escrow-certificate");
+	if (self->key_source != FST_KEY_SOURCE_STATION_GENERATED) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: an escrow certificate only makes sense with "
+		            "key-source=station-generated",
+		            where);
+		return FALSE;
+	}
+	dir = g_path_get_dirname(self->path);
+	self->escrow_cert = g_path_is_absolute(value) ? g_strdup(value)
+	                                              : g_build_filename(dir, value, NULL);
+	if (!g_file_test(self->escrow_cert, G_FILE_TEST_IS_REGULAR)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: %s does not exist",
+		            where,
+		            self->escrow_cert);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* [validity] not-after: a fixed UTC end such as AWS's 2049-12-31T23:59:59Z */
+static gboolean
+fst_profile_parse_not_after(FstProfile *self,
+                            GKeyFile *kf,
+                            const gchar *contents,
+                            GError **error)
+{
+	g_autofree gchar *value = NULL;
+	g_autoptr(GDateTime) dt = NULL;
+
+	if (!fst_profile_get_string(
+	        kf, self->path, contents, "validity", "not-after", &value, error))
+		return FALSE;
+	g_strstrip(value);
+	/* only UTC ('Z'), so the date in the file is the date in the certificate */
+	if (g_str_has_suffix(value, "Z"))
+		dt = g_date_time_new_from_iso8601(value, NULL);
+	if (dt == NULL || g_date_time_get_year(dt) < 2000 || g_date_time_get_year(dt) > 9999) {
+		g_autofree gchar *where =
+		    fst_profile_where(self->path, contents, "validity", "not-after");
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: '%s' is not a UTC date and time such as 2049-12-31T23:59:59Z",
+		            where,
+		            value);
+		return FALSE;
+	}
+	self->not_after_fixed = g_date_time_to_unix(dt);
+	return TRUE;
+}
+
+static gboolean
+fst_profile_parse_signature(FstProfile *self,
+                            GKeyFile *kf,
+                            const gchar *contents,
+                            GError **error)
+{
+	static const FstProfileName digests[] = {
+	    {"auto", FST_PROFILE_DIGEST_AUTO},
+	    {"sha256", FST_PROFILE_DIGEST_SHA256},
+	    {"sha384", FST_PROFILE_DIGEST_SHA384},
+	    {"sha512", FST_PROFILE_DIGEST_SHA512},
+	};
+	static const FstProfileName paddings[] = {{"pkcs1", FALSE}, {"pss", TRUE}};
+	guint digest = FST_PROFILE_DIGEST_AUTO;
+	guint pss = FALSE;
+
+	if (!fst_profile_parse_enum(kf,
+	                            self->path,
+	                            contents,
+	                            "signature",
+	                            "digest",
+	                            digests,
+	                            G_N_ELEMENTS(digests),
+	                            &digest,
+	                            error))
+		return FALSE;
+	if (!fst_profile_parse_enum(kf,
+	                            self->path,
+	                            contents,
+	                            "signature",
+	                            "rsa-padding",
+	                            paddings,
+	                            G_N_ELEMENTS(paddings),
+	                            &pss,
+	                            error))
+		return FALSE;
+	self->digest = digest;
+	self->rsa_pss = pss;
+	return TRUE;
+}
+
+static gboolean
+fst_profile_parse_san(FstProfile *self,
+                      GKeyFile *kf,
+                      const gchar *contents,
+                      const gchar *key,
+                      gboolean (*is_char)(gchar c),
+                      const gchar *allowed,
+                      gchar **value,
+                      GError **error)
+{
+	g_autofree gchar *reason = NULL;
+
+	if (!fst_profile_get_string(kf, self->path, contents, "extensions", key, value, error))
+		return FALSE;
+	if (*value == NULL)
+		return TRUE;
+	g_strstrip(*value);
+	reason = fst_profile_check_template(*value, is_char, allowed);
+	if (reason != NULL) {
+		g_autofree gchar *where = fst_profile_where(self->path, contents, "extensions", key);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CONFIG, "%s: the template %s", where, reason);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_profile_parse_extensions(FstProfile *self,
+                             GKeyFile *kf,
+                             const gchar *contents,
+                             GError **error)
+{
+	static const FstProfileName kus[] = {
+	    {"digital-signature", FST_PROFILE_KEY_USAGE_DIGITAL_SIGNATURE},
+	    {"key-encipherment", FST_PROFILE_KEY_USAGE_KEY_ENCIPHERMENT},
+	    {"key-agreement", FST_PROFILE_KEY_USAGE_KEY_AGREEMENT},
+	};
+	static const FstProfileName ekus[] = {
+	    {"client-auth", FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH},
+	    {"server-auth", FST_PROFILE_EXT_KEY_USAGE_SERVER_AUTH},
+	};
+
+	self->ext_key_usage = FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH;
+	self->subject_key_id = TRUE;
+	self->authority_key_id = TRUE;
+	if (!fst_profile_parse_flags(kf,
+	                             self->path,
+	                             contents,
+	                             "extensions",
+	                             "key-usage",
+	                             kus,
+	                             G_N_ELEMENTS(kus),
+	                             &self->key_usage,
+	                             error))
+		return FALSE;
+	if (g_key_file_has_key(kf, "extensions", "key-usage", NULL) && self->key_usage == 0) {
+		g_autofree gchar *where =
+		    fst_profile_where(self->path, contents, "extensions", "key-usage");
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: list at least one usage, e.g. digital-signature",
+		            where);
+		return FALSE;
+	}
+	if (!fst_profile_parse_flags(kf,
+	                             self->path,
+	                             contents,
+	                             "extensions",
+	                             "ext-key-usage",
+	                             ekus,
+	                             G_N_ELEMENTS(ekus),
+	                             &self->ext_key_usage,
+	                             error))
+		return FALSE;
+	if (!fst_profile_parse_bool(kf,
+	                            self->path,
+	                            contents,
+	                            "extensions",
+	                            "subject-key-id",
+	                            &self->subject_key_id,
+	                            error))
+		return FALSE;
+	if (!fst_profile_parse_bool(kf,
+	                            self->path,
+	                            contents,
+	                            "extensions",
+	                            "authority-key-id",
+	                            &self->authority_key_id,
+	                            error))
+		return FALSE;
+	if (!fst_profile_parse_san(self,
+	                           kf,
+	                           contents,
+	                           "san-dns",
+	                           fst_profile_is_dns_char,
+	                           "a DNS name cannot hold (allowed: a-z A-Z 0-9 . -)",
+	                           &self->san_dns,
+	                           error))
+		return FALSE;
+	if (!fst_profile_parse_san(self,
+	                           kf,
+	                           contents,
+	                           "san-uri",
+	                           fst_profile_is_uri_char,
+	                           "a URI cannot hold unescaped",
+	                           &self->san_uri,
+	                           error))
+		return FALSE;
+	if (self->san_uri != NULL && strchr(self->san_uri, ':') == NULL) {
+		g_autofree gchar *where =
+		    fst_profile_where(self->path, contents, "extensions", "san-uri");
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: a URI starts with a scheme, e.g. urn:example:device:{uid}",
+		            where);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_profile_parse_burn(FstProfile *self, GKeyFile *kf, const gchar *contents, GError **error)
+{
+	static const FstProfileName formats[] = {
+	    {"device", FST_PROFILE_FORMAT_DEVICE},
+	    {"pem", FST_PROFILE_FORMAT_PEM},
+	    {"der", FST_PROFILE_FORMAT_DER},
+	};
+	static const FstProfileName objects[] = {
+	    {"device-cert", 1u << FST_OBJECT_DEVICE_CERT},
+	    {"ca-chain", 1u << FST_OBJECT_CA_CHAIN},
+	    {"trust-roots", 1u << FST_OBJECT_TRUST_ROOTS},
+	};
+	g_autofree gchar *sec_tag = NULL;
+	guint format = FST_PROFILE_FORMAT_DEVICE;
+
+	if (!fst_profile_parse_bool(
+	        kf, self->path, contents, "burn", "append-ca", &self->append_ca, error))
+		return FALSE;
+	if (!fst_profile_parse_enum(kf,
+	                            self->path,
+	                            contents,
+	                            "burn",
+	                            "format",
+	                            formats,
+	                            G_N_ELEMENTS(formats),
+	                            &format,
+	                            error))
+		return FALSE;
+	self->format = format;
+	self->burn_objects = (1u << FST_OBJECT_DEVICE_CERT) | (1u << FST_OBJECT_CA_CHAIN) |
+	                     (1u << FST_OBJECT_TRUST_ROOTS);
+	if (!fst_profile_parse_flags(kf,
+	                             self->path,
+	                             contents,
+	                             "burn",
+	                             "objects",
+	                             objects,
+	                             G_N_ELEMENTS(objects),
+	                             &self->burn_objects,
+	                             error))
+		return FALSE;
+	if ((self->burn_objects & (1u << FST_OBJECT_DEVICE_CERT)) == 0) {
+		g_autofree gchar *where = fst_profile_where(self->path, contents, "burn", "objects");
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: device-cert must be burned: it is what provisioning is for",
+		            where);
+		return FALSE;
+	}
+
+	/* nRF91 modem: one sec_tag holds client certificate, key and CA list */
+	self->sec_tag = -1;
+	if (!fst_profile_get_string(kf, self->path, contents, "burn", "sec-tag", &sec_tag, error))
+		return FALSE;
+	if (sec_tag != NULL) {
+		gchar *endptr = NULL;
+		guint64 tag = g_ascii_strtoull(g_strstrip(sec_tag), &endptr, 10);
+		if (sec_tag[0] < '0' || sec_tag[0] > '9' || *endptr != '\0' || tag > G_MAXINT32) {
+			g_autofree gchar *where =
+			    fst_profile_where(self->path, contents, "burn", "sec-tag");
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: '%s' is not a sec_tag from 0 to 2147483647",
+			            where,
+			            sec_tag);
+			return FALSE;
+		}
+		self->sec_tag = (gint64)tag;
+	}
+	return TRUE;
+}
+
 static gboolean
 fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **error)
 {
@@ -258,7 +742,7 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	g_autofree gchar *days = NULL;
 	g_autofree gchar *reason = NULL;
 	gchar *endptr = NULL;
-	guint64 days_val;
+	guint64 days_val = 0;
 
 	if (!g_key_file_load_from_data(kf, contents, len, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error,
@@ -285,8 +769,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 			g_set_error(error,
 			            FST_ERROR,
 			            FST_ERROR_CONFIG,
-			            "%s: unknown group (known: profile, subject, validity, burn, "
-			            "trust)",
+			            "%s: unknown group (known: profile, subject, validity, "
+			            "signature, extensions, burn, trust)",
 			            where);
 			return FALSE;
 		}
@@ -367,18 +851,26 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	if (!fst_profile_get_string(
 	        kf, path, contents, "profile", "key-source", &key_source, error))
 		return FALSE;
-	if (key_source != NULL && g_strcmp0(key_source, "device-csr") != 0) {
+	if (key_source == NULL || g_strcmp0(key_source, "device-csr") == 0) {
+		self->key_source = FST_KEY_SOURCE_DEVICE_CSR;
+	} else if (g_strcmp0(key_source, "device-public-key") == 0) {
+		self->key_source = FST_KEY_SOURCE_DEVICE_PUBLIC_KEY;
+	} else if (g_strcmp0(key_source, "station-generated") == 0) {
+		self->key_source = FST_KEY_SOURCE_STATION_GENERATED;
+	} else {
 		g_autofree gchar *where =
 		    fst_profile_where(path, contents, "profile", "key-source");
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
-		            "%s: '%s' is not supported (supported: device-csr)",
+		            "%s: '%s' is not a key source (device-csr, device-public-key or "
+		            "station-generated)",
 		            where,
 		            key_source);
 		return FALSE;
 	}
-	self->key_source = FST_KEY_SOURCE_DEVICE_CSR;
+	if (!fst_profile_parse_escrow(self, kf, contents, error))
+		return FALSE;
 
 	if (!fst_profile_get_string_list(
 	        kf, path, contents, "profile", "key-types", &key_types, error))
@@ -447,9 +939,46 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 	/* [validity] */
 	if (!fst_profile_get_string(kf, path, contents, "validity", "days", &days, error))
 		return FALSE;
-	days_val = g_ascii_strtoull(days, &endptr, 10);
-	if (days[0] < '0' || days[0] > '9' || *endptr != '\0' || days_val == 0 ||
-	    days_val > FST_PROFILE_VALIDITY_DAYS_MAX) {
+	if (!fst_profile_parse_bool(kf,
+	                            path,
+	                            contents,
+	                            "validity",
+	                            "allow-outlive-ca",
+	                            &self->allow_outlive_ca,
+	                            error))
+		return FALSE;
+	if (g_key_file_has_key(kf, "validity", "not-after", NULL)) {
+		if (days != NULL) {
+			g_autofree gchar *where =
+			    fst_profile_where(path, contents, "validity", "not-after");
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: give either days or not-after, not both",
+			            where);
+			return FALSE;
+		}
+		if (!fst_profile_parse_not_after(self, kf, contents, error))
+			return FALSE;
+	} else if (days == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: [validity] needs days (e.g. days=3650) or not-after (e.g. "
+		            "not-after=2049-12-31T23:59:59Z)",
+		            path);
+		return FALSE;
+	}
+	if (!fst_profile_parse_signature(self, kf, contents, error))
+		return FALSE;
+	if (!fst_profile_parse_extensions(self, kf, contents, error))
+		return FALSE;
+	if (!fst_profile_parse_burn(self, kf, contents, error))
+		return FALSE;
+	if (days != NULL)
+		days_val = g_ascii_strtoull(days, &endptr, 10);
+	if (days != NULL && (days[0] < '0' || days[0] > '9' || *endptr != '\0' || days_val == 0 ||
+	                     days_val > FST_PROFILE_VALIDITY_DAYS_MAX)) {
 		g_autofree gchar *where = fst_profile_where(path, contents, "validity", "days");
 		g_set_error(error,
 		            FST_ERROR,
@@ -460,12 +989,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 		            (guint)FST_PROFILE_VALIDITY_DAYS_MAX);
 		return FALSE;
 	}
-	self->validity_days = (guint)days_val;
-
-	/* [burn] */
-	if (!fst_profile_parse_bool(
-	        kf, path, contents, "burn", "append-ca", &self->append_ca, error))
-		return FALSE;
+	if (days != NULL)
+		self->validity_days = (guint)days_val;
 
 	/* [trust] */
 	self->trust.endpoint = FST_TRUST_ENDPOINT_ATS;
@@ -611,6 +1136,9 @@ fst_profile_free(FstProfile *self)
 	g_free(self->content_sha256);
 	g_free(self->cn_template);
 	g_free(self->organization);
+	g_free(self->san_dns);
+	g_free(self->san_uri);
+	g_free(self->escrow_cert);
 	g_free(self);
 }
 
@@ -812,33 +1340,12 @@ fst_profile_is_thing_name(const gchar *str)
 gchar *
 fst_profile_render_subject_cn(const FstProfile *self, const FstDeviceInfo *info, GError **error)
 {
-	g_autoptr(GString) cn = g_string_new(NULL);
+	g_autoptr(GString) cn = NULL;
 
 	g_return_val_if_fail(self != NULL, NULL);
 	g_return_val_if_fail(info != NULL, NULL);
 
-	for (const gchar *p = self->cn_template; *p != '\0'; p++) {
-		const gchar *value = NULL;
-		const gchar *end;
-		if (*p != '{') {
-			g_string_append_c(cn, *p);
-			continue;
-		}
-		/* the template was checked at load: every brace is closed and known */
-		end = strchr(p, '}');
-		if (strncmp(p, "{uid}", 5) == 0)
-			value = info->uid;
-		else if (strncmp(p, "{model}", 7) == 0)
-			value = info->model;
-		else if (strncmp(p, "{firmware}", 10) == 0)
-			value = info->firmware;
-		if (value != NULL)
-			g_string_append(cn, value);
-		/* stop growing as soon as it cannot be a thing name anyway */
-		if (cn->len > FST_PROFILE_THING_NAME_MAX)
-			break;
-		p = end;
-	}
+	cn = fst_profile_render(self->cn_template, info, FST_PROFILE_THING_NAME_MAX);
 	if (!fst_profile_is_thing_name(cn->str)) {
 		g_autofree gchar *shown = NULL;
 		g_string_truncate(cn, MIN(cn->len, (gsize)FST_PROFILE_THING_NAME_MAX + 1));
@@ -904,4 +1411,315 @@ const FstTrustOptions *
 fst_profile_get_trust_options(const FstProfile *self)
 {
 	return &self->trust;
+}
+
+/**
+ * fst_profile_get_not_after:
+ * @self: an #FstProfile
+ * @now: unix seconds, the time of issuance
+ *
+ * Returns: the end of a certificate issued at @now: @now plus `[validity]
+ * days`, or the fixed `not-after`
+ */
+gint64
+fst_profile_get_not_after(const FstProfile *self, gint64 now)
+{
+	if (self->not_after_fixed != 0)
+		return self->not_after_fixed;
+	return now + (gint64)self->validity_days * 86400;
+}
+
+/**
+ * fst_profile_get_allow_outlive_ca:
+ * @self: an #FstProfile
+ *
+ * Returns: %TRUE if the profile explicitly allows a device certificate to end
+ * after its issuing CA (`[validity] allow-outlive-ca=true`)
+ */
+gboolean
+fst_profile_get_allow_outlive_ca(const FstProfile *self)
+{
+	return self->allow_outlive_ca;
+}
+
+/**
+ * fst_profile_get_digest:
+ * @self: an #FstProfile
+ *
+ * Returns: the signature digest, or %FST_PROFILE_DIGEST_AUTO to let the CA key
+ * decide
+ */
+FstProfileDigest
+fst_profile_get_digest(const FstProfile *self)
+{
+	return self->digest;
+}
+
+/**
+ * fst_profile_get_rsa_pss:
+ * @self: an #FstProfile
+ *
+ * Returns: %TRUE if an RSA CA signs with RSASSA-PSS rather than PKCS#1 v1.5
+ */
+gboolean
+fst_profile_get_rsa_pss(const FstProfile *self)
+{
+	return self->rsa_pss;
+}
+
+/**
+ * fst_profile_get_key_usage:
+ * @self: an #FstProfile
+ *
+ * Returns: #FstProfileKeyUsage flags, or %FST_PROFILE_KEY_USAGE_DEFAULT
+ */
+guint
+fst_profile_get_key_usage(const FstProfile *self)
+{
+	return self->key_usage;
+}
+
+/**
+ * fst_profile_get_ext_key_usage:
+ * @self: an #FstProfile
+ *
+ * Returns: #FstProfileExtKeyUsage flags (clientAuth unless the profile says)
+ */
+guint
+fst_profile_get_ext_key_usage(const FstProfile *self)
+{
+	return self->ext_key_usage;
+}
+
+/**
+ * fst_profile_get_subject_key_id:
+ * @self: an #FstProfile
+ *
+ * Returns: %TRUE if device certificates carry a subjectKeyIdentifier
+ */
+gboolean
+fst_profile_get_subject_key_id(const FstProfile *self)
+{
+	return self->subject_key_id;
+}
+
+/**
+ * fst_profile_get_authority_key_id:
+ * @self: an #FstProfile
+ *
+ * Returns: %TRUE if device certificates carry an authorityKeyIdentifier
+ */
+gboolean
+fst_profile_get_authority_key_id(const FstProfile *self)
+{
+	return self->authority_key_id;
+}
+
+/* DNS name: labels of 1 to 63 letters, digits and hyphens, 253 in all */
+static gboolean
+fst_profile_is_dns_name(const gchar *str)
+{
+	g_auto(GStrv) labels = NULL;
+
+	if (str[0] == '\0' || strlen(str) > 253)
+		return FALSE;
+	labels = g_strsplit(str, ".", -1);
+	for (guint i = 0; labels[i] != NULL; i++) {
+		gsize len = strlen(labels[i]);
+		if (len == 0 || len > 63 || labels[i][0] == '-' || labels[i][len - 1] == '-')
+			return FALSE;
+		for (gsize j = 0; j < len; j++) {
+			if (!g_ascii_isalnum(labels[i][j]) && labels[i][j] != '-')
+				return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_profile_is_uri(const gchar *str)
+{
+	if (str[0] == '\0' || strlen(str) > 1024 || !g_ascii_isalpha(str[0]) ||
+	    strchr(str, ':') == NULL)
+		return FALSE;
+	for (const gchar *p = str; *p != '\0'; p++) {
+		if (!fst_profile_is_uri_char(*p))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gchar *
+fst_profile_render_san(const FstProfile *self,
+                       const FstDeviceInfo *info,
+                       const gchar *tmpl,
+                       const gchar *what,
+                       gboolean (*check)(const gchar *str),
+                       GError **error)
+{
+	g_autoptr(GString) out = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (tmpl == NULL)
+		return NULL;
+	out = fst_profile_render(tmpl, info, 1024);
+	if (check(out->str))
+		return g_string_free(g_steal_pointer(&out), FALSE);
+	g_string_truncate(out, MIN(out->len, (gsize)1025));
+	shown = g_strescape(out->str, NULL);
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_INVALID_DATA,
+	            "device %s: subjectAltName \"%s\" rendered from profile %s is not a valid "
+	            "%s: check the device's uid and model",
+	            info->uid != NULL ? info->uid : "(no uid)",
+	            shown,
+	            self->name,
+	            what);
+	return NULL;
+}
+
+/**
+ * fst_profile_render_san_dns:
+ * @self: an #FstProfile
+ * @info: what the device said about itself
+ * @error: (nullable): return location
+ *
+ * Renders `[extensions] san-dns`. Returns %NULL without an error when the
+ * profile asks for no DNS name; fails with %FST_ERROR_INVALID_DATA when the
+ * device's attributes do not make a valid DNS name.
+ *
+ * Returns: (transfer full) (nullable): the DNS name
+ */
+gchar *
+fst_profile_render_san_dns(const FstProfile *self, const FstDeviceInfo *info, GError **error)
+{
+	return fst_profile_render_san(
+	    self, info, self->san_dns, "DNS name", fst_profile_is_dns_name, error);
+}
+
+/**
+ * fst_profile_render_san_uri:
+ * @self: an #FstProfile
+ * @info: what the device said about itself
+ * @error: (nullable): return location
+ *
+ * Renders `[extensions] san-uri`, like fst_profile_render_san_dns().
+ *
+ * Returns: (transfer full) (nullable): the URI
+ */
+gchar *
+fst_profile_render_san_uri(const FstProfile *self, const FstDeviceInfo *info, GError **error)
+{
+	return fst_profile_render_san(self, info, self->san_uri, "URI", fst_profile_is_uri, error);
+}
+
+/**
+ * fst_profile_get_format:
+ * @self: an #FstProfile
+ *
+ * Returns: how certificates are written, or %FST_PROFILE_FORMAT_DEVICE to
+ * follow the device
+ */
+FstProfileFormat
+fst_profile_get_format(const FstProfile *self)
+{
+	return self->format;
+}
+
+/**
+ * fst_profile_get_burn_object:
+ * @self: an #FstProfile
+ * @kind: an object
+ *
+ * Returns: %TRUE if @kind is burned (`[burn] objects`; all by default)
+ */
+gboolean
+fst_profile_get_burn_object(const FstProfile *self, FstObjectKind kind)
+{
+	return (self->burn_objects & (1u << kind)) != 0;
+}
+
+/**
+ * fst_profile_get_sec_tag:
+ * @self: an #FstProfile
+ *
+ * Returns: the nRF91 modem sec_tag the credentials go to, or -1 if not set
+ */
+gint64
+fst_profile_get_sec_tag(const FstProfile *self)
+{
+	return self->sec_tag;
+}
+
+/**
+ * fst_profile_get_escrow_cert:
+ * @self: an #FstProfile
+ *
+ * Returns: (transfer none) (nullable): the PEM certificate station-generated
+ *   keys are escrowed to (CMS-enveloped), or %NULL: keys are never stored
+ */
+const gchar *
+fst_profile_get_escrow_cert(const FstProfile *self)
+{
+	return self->escrow_cert;
+}
+
+static const gchar *
+fst_profile_key_source_to_string(FstKeySource source)
+{
+	switch (source) {
+	case FST_KEY_SOURCE_DEVICE_CSR:
+		return "device-csr";
+	case FST_KEY_SOURCE_DEVICE_PUBLIC_KEY:
+		return "device-public-key";
+	case FST_KEY_SOURCE_STATION_GENERATED:
+		return "station-generated";
+	default:
+		break;
+	}
+	return "unknown";
+}
+
+/**
+ * fst_profile_describe:
+ * @self: an #FstProfile
+ *
+ * A one-line summary for `fleetstation profile check`.
+ *
+ * Returns: (transfer full): e.g. "aws-iot-ecc: device-csr ec-p256, 3650 days"
+ */
+gchar *
+fst_profile_describe(const FstProfile *self)
+{
+	static const gchar *digests[] = {"by CA key", "sha256", "sha384", "sha512"};
+	g_autofree gchar *key_types = fst_key_types_to_string(self->key_types_mask);
+	g_autofree gchar *validity = NULL;
+	g_autoptr(GString) burn = NULL;
+
+	if (self->not_after_fixed != 0) {
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(self->not_after_fixed);
+		validity = g_date_time_format(dt, "until %Y-%m-%dT%H:%M:%SZ");
+	} else {
+		validity = g_strdup_printf("%u days", self->validity_days);
+	}
+	burn = g_string_new(NULL);
+	if (self->format != FST_PROFILE_FORMAT_DEVICE)
+		g_string_append(burn, self->format == FST_PROFILE_FORMAT_PEM ? ", PEM" : ", DER");
+	if (!fst_profile_get_burn_object(self, FST_OBJECT_CA_CHAIN))
+		g_string_append(burn, ", no CA chain object");
+	if (!fst_profile_get_burn_object(self, FST_OBJECT_TRUST_ROOTS))
+		g_string_append(burn, ", no root CAs");
+	if (self->sec_tag >= 0)
+		g_string_append_printf(burn, ", sec_tag %" G_GINT64_FORMAT, self->sec_tag);
+	return g_strdup_printf("%s: %s %s, %s%s, digest %s%s%s%s",
+	                       self->name,
+	                       fst_profile_key_source_to_string(self->key_source),
+	                       key_types,
+	                       validity,
+	                       self->allow_outlive_ca ? " (may outlive the CA)" : "",
+	                       digests[self->digest],
+	                       self->rsa_pss ? ", RSA-PSS" : "",
+	                       self->append_ca ? ", CA appended (JITP)" : "",
+	                       burn->str);
 }

@@ -10,13 +10,69 @@ G_BEGIN_DECLS
 /**
  * FstKeySource:
  * @FST_KEY_SOURCE_DEVICE_CSR: the device generates its key and sends a CSR
+ * @FST_KEY_SOURCE_DEVICE_PUBLIC_KEY: the device generates its key and sends
+ *   the public key with a signature over a station challenge
+ * @FST_KEY_SOURCE_STATION_GENERATED: the station generates the key and hands
+ *   it to the device (key injection)
  *
- * Where the device key comes from. (Public-key-with-challenge and
- * station-generated keys are planned; see issue 3.)
+ * Where the device key comes from.
  */
 typedef enum {
 	FST_KEY_SOURCE_DEVICE_CSR,
+	FST_KEY_SOURCE_DEVICE_PUBLIC_KEY,
+	FST_KEY_SOURCE_STATION_GENERATED,
 } FstKeySource;
+
+/**
+ * FstProfileDigest:
+ * @FST_PROFILE_DIGEST_AUTO: the CA key decides: SHA-256, SHA-384 for P-384,
+ *   SHA-512 for P-521
+ *
+ * The digest of the certificate signature.
+ */
+typedef enum {
+	FST_PROFILE_DIGEST_AUTO,
+	FST_PROFILE_DIGEST_SHA256,
+	FST_PROFILE_DIGEST_SHA384,
+	FST_PROFILE_DIGEST_SHA512,
+} FstProfileDigest;
+
+/**
+ * FstProfileKeyUsage:
+ *
+ * keyUsage bits of a device certificate, as in RFC 5280 (bit 0 is
+ * digitalSignature); %FST_PROFILE_KEY_USAGE_DEFAULT means digitalSignature,
+ * plus keyEncipherment for an RSA device key.
+ */
+typedef enum {
+	FST_PROFILE_KEY_USAGE_DEFAULT = 0,
+	FST_PROFILE_KEY_USAGE_DIGITAL_SIGNATURE = 1 << 0,
+	FST_PROFILE_KEY_USAGE_KEY_ENCIPHERMENT = 1 << 2,
+	FST_PROFILE_KEY_USAGE_KEY_AGREEMENT = 1 << 4,
+} FstProfileKeyUsage;
+
+/**
+ * FstProfileExtKeyUsage:
+ *
+ * extendedKeyUsage purposes of a device certificate.
+ */
+typedef enum {
+	FST_PROFILE_EXT_KEY_USAGE_NONE = 0,
+	FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH = 1 << 0,
+	FST_PROFILE_EXT_KEY_USAGE_SERVER_AUTH = 1 << 1,
+} FstProfileExtKeyUsage;
+
+/**
+ * FstProfileFormat:
+ * @FST_PROFILE_FORMAT_DEVICE: as the device asks when identified
+ *
+ * How certificates are written to the device.
+ */
+typedef enum {
+	FST_PROFILE_FORMAT_DEVICE,
+	FST_PROFILE_FORMAT_PEM,
+	FST_PROFILE_FORMAT_DER,
+} FstProfileFormat;
 
 typedef struct _FstProfile FstProfile;
 
@@ -55,6 +111,36 @@ gboolean
 fst_profile_get_append_ca(const FstProfile *self);
 const FstTrustOptions *
 fst_profile_get_trust_options(const FstProfile *self);
+gint64
+fst_profile_get_not_after(const FstProfile *self, gint64 now);
+gboolean
+fst_profile_get_allow_outlive_ca(const FstProfile *self);
+FstProfileDigest
+fst_profile_get_digest(const FstProfile *self);
+gboolean
+fst_profile_get_rsa_pss(const FstProfile *self);
+guint
+fst_profile_get_key_usage(const FstProfile *self);
+guint
+fst_profile_get_ext_key_usage(const FstProfile *self);
+gboolean
+fst_profile_get_subject_key_id(const FstProfile *self);
+gboolean
+fst_profile_get_authority_key_id(const FstProfile *self);
+gchar *
+fst_profile_render_san_dns(const FstProfile *self, const FstDeviceInfo *info, GError **error);
+gchar *
+fst_profile_render_san_uri(const FstProfile *self, const FstDeviceInfo *info, GError **error);
+FstProfileFormat
+fst_profile_get_format(const FstProfile *self);
+gboolean
+fst_profile_get_burn_object(const FstProfile *self, FstObjectKind kind);
+gint64
+fst_profile_get_sec_tag(const FstProfile *self);
+const gchar *
+fst_profile_get_escrow_cert(const FstProfile *self);
+gchar *
+fst_profile_describe(const FstProfile *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProfile, fst_profile_free)
 

@@ -9,6 +9,9 @@
 #include "fst-ca.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-test-pki.h"
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #define FST_TEST_PASSPHRASE "correct horse battery staple"
 
@@ -748,6 +751,493 @@ fst_test_issue_concurrent(void)
 	}
 }
 
+/* verifies @leaf with @ca as the only trusted certificate; the leaf's signature algorithm */
+static void
+fst_test_verify_with(X509 *leaf, X509 *ca)
+{
+	g_autoptr(X509_STORE) store = X509_STORE_new();
+	g_autoptr(X509_STORE_CTX) ctx = X509_STORE_CTX_new();
+
+	g_assert_cmpint(X509_verify(leaf, X509_get0_pubkey(ca)), ==, 1);
+	X509_STORE_add_cert(store, ca);
+	g_assert_cmpint(X509_STORE_CTX_init(ctx, store, leaf, NULL), ==, 1);
+	g_assert_cmpint(X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT), ==, 1);
+	if (X509_verify_cert(ctx) != 1)
+		g_error("verify: %s", X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+}
+
+typedef struct {
+	const gchar *ca_kind;
+	const gchar *signature; /* [signature] lines */
+	gint sig_nid;
+	gint md_nid; /* for RSASSA-PSS: its hash */
+} FstTestAlgCase;
+
+/* every signature algorithm AWS IoT accepts, from CAs of every key kind */
+static void
+fst_test_issue_algorithms(void)
+{
+	static const FstTestAlgCase cases[] = {
+	    {"rsa-2048", "", NID_sha256WithRSAEncryption, NID_sha256},
+	    {"rsa-2048", "digest=sha384", NID_sha384WithRSAEncryption, NID_sha384},
+	    {"rsa-2048", "digest=sha512", NID_sha512WithRSAEncryption, NID_sha512},
+	    {"rsa-2048", "rsa-padding=pss", NID_rsassaPss, NID_sha256},
+	    {"rsa-3072", "digest=sha384\nrsa-padding=pss", NID_rsassaPss, NID_sha384},
+	    {"rsa-2048", "digest=sha512\nrsa-padding=pss", NID_rsassaPss, NID_sha512},
+	    {"ec-p256", "", NID_ecdsa_with_SHA256, NID_sha256},
+	    {"ec-p256", "digest=sha384", NID_ecdsa_with_SHA384, NID_sha384},
+	    {"ec-p256", "digest=sha512", NID_ecdsa_with_SHA512, NID_sha512},
+	    {"ec-p384", "", NID_ecdsa_with_SHA384, NID_sha384},
+	    {"ec-p521", "digest=auto", NID_ecdsa_with_SHA512, NID_sha512},
+	    {"dsa-2048", "", NID_dsa_with_SHA256, NID_sha256},
+	};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-alg-XXXXXX", NULL);
+	g_autoptr(EVP_PKEY) device_key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(GBytes) csr = fst_test_pki_csr(device_key, NULL);
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("ALG1", "test-board", FST_KEY_TYPE_EC_P256);
+	g_autoptr(GHashTable) ca_keys = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)EVP_PKEY_free);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *ca_name = g_strdup_printf("ca-%s", cases[i].ca_kind);
+		g_autofree gchar *extra = g_strdup_printf(
+		    "[validity]\ndays=30\n[signature]\n%s\n", cases[i].signature);
+		g_autofree gchar *pname = g_strdup_printf("alg%u", i);
+		EVP_PKEY *ca_key = g_hash_table_lookup(ca_keys, cases[i].ca_kind);
+		g_autoptr(X509) ca_cert = NULL;
+		g_autoptr(FstCa) ca = NULL;
+		g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, pname, extra);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstIssuedCert) issued = NULL;
+		g_autoptr(X509) cert = NULL;
+		int md_nid = NID_undef, pk_nid = NID_undef;
+
+		g_test_message("CA %s, [signature] %s", cases[i].ca_kind, cases[i].signature);
+		if (ca_key == NULL) {
+			ca_key = fst_test_pki_keygen(cases[i].ca_kind);
+			g_hash_table_insert(ca_keys, g_strdup(cases[i].ca_kind), ca_key);
+		}
+		ca_cert = fst_test_pki_make_ca(dir, ca_name, ca_key, NULL, NULL, 365);
+		ca = fst_test_pki_load_ca(dir, ca_name, NULL);
+		issued = fst_ca_issue_from_csr(ca, profile, info, csr, &error);
+		g_assert_no_error(error);
+		cert = fst_test_parse_cert(issued->der);
+		g_assert_cmpint(X509_get_signature_nid(cert), ==, cases[i].sig_nid);
+		if (cases[i].sig_nid == NID_rsassaPss) {
+			/* the PSS parameters name the hash, MGF1 with it, salt = hash length */
+			g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+			BUF_MEM *mem = NULL;
+			g_autofree gchar *text = NULL;
+			const gchar *md = OBJ_nid2ln(cases[i].md_nid);
+			X509_signature_print(bio, X509_get0_tbs_sigalg(cert), NULL);
+			BIO_get_mem_ptr(bio, &mem);
+			text = g_strndup(mem->data, mem->length);
+			g_assert_nonnull(strstr(text, "Mask Algorithm: mgf1 with"));
+			g_assert_nonnull(strstr(text, md));
+			g_assert_nonnull(strstr(text, EVP_MD_get_size(EVP_get_digestbynid(
+			                                  cases[i].md_nid)) == 32
+			                                  ? "Salt Length: 0x20"
+			                              : EVP_MD_get_size(EVP_get_digestbynid(
+			                                    cases[i].md_nid)) == 48
+			                                  ? "Salt Length: 0x30"
+			                                  : "Salt Length: 0x40"));
+		} else {
+			g_assert_cmpint(
+			    OBJ_find_sigid_algs(cases[i].sig_nid, &md_nid, &pk_nid), ==, 1);
+			g_assert_cmpint(md_nid, ==, cases[i].md_nid);
+		}
+		fst_test_verify_with(cert, ca_cert);
+		g_assert_cmpint(X509_check_issued(ca_cert, cert), ==, X509_V_OK);
+	}
+	fst_test_rmrf(dir);
+}
+
+/* what a CA cannot do is refused with a message naming the setting */
+static void
+fst_test_issue_algorithm_refusals(void)
+{
+	static const struct {
+		const gchar *ca_kind;
+		const gchar *signature;
+		const gchar *expect;
+	} cases[] = {
+	    {"dsa-2048", "digest=sha384", "SHA-256 only"},
+	    {"ec-p256", "rsa-padding=pss", "rsa-padding=pss"},
+	};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-alg-XXXXXX", NULL);
+	g_autoptr(EVP_PKEY) device_key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(GBytes) csr = fst_test_pki_csr(device_key, NULL);
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("ALG2", "test-board", FST_KEY_TYPE_EC_P256);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *ca_name = g_strdup_printf("ca-%u", i);
+		g_autofree gchar *extra =
+		    g_strdup_printf("[validity]\ndays=30\n[signature]\n%s\n", cases[i].signature);
+		g_autoptr(EVP_PKEY) ca_key = fst_test_pki_keygen(cases[i].ca_kind);
+		g_autoptr(X509) ca_cert = fst_test_pki_make_ca(dir, ca_name, ca_key, NULL, NULL, 365);
+		g_autoptr(FstCa) ca = fst_test_pki_load_ca(dir, ca_name, NULL);
+		g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, ca_name, extra);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstIssuedCert) issued =
+		    fst_ca_issue_from_csr(ca, profile, info, csr, &error);
+		g_assert_nonnull(ca_cert);
+		g_assert_null(issued);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+	}
+	fst_test_rmrf(dir);
+}
+
+/* every device key AWS IoT takes, through a CSR and as a bare public key */
+static void
+fst_test_issue_device_keys(void)
+{
+	static const gchar *kinds[] = {
+	    "ec-p256", "ec-p384", "ec-p521", "rsa-2048", "rsa-3072", "rsa-4096"};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-keys-XXXXXX", NULL);
+	g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, "all", NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++) {
+		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(kinds[i]);
+		g_autoptr(GBytes) csr =
+		    fst_test_pki_csr(key, g_str_has_prefix(kinds[i], "ec-p521") ? "SHA512" : NULL);
+		g_autoptr(GBytes) spki = fst_test_pki_spki(key);
+		g_autoptr(FstDeviceInfo) info =
+		    fst_test_device_info("KEYS", "test-board", fst_key_type_from_string(kinds[i]));
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstIssuedCert) from_csr =
+		    fst_ca_issue_from_csr(fst_test_ca, profile, info, csr, &error);
+		g_autoptr(FstIssuedCert) from_key = NULL;
+		g_autoptr(X509) cert1 = NULL;
+		g_autoptr(X509) cert2 = NULL;
+		gsize len = 0;
+		const guint8 *p;
+
+		g_test_message("device key %s", kinds[i]);
+		g_assert_no_error(error);
+		from_key = fst_ca_issue_for_public_key(fst_test_ca, profile, info, spki, &error);
+		g_assert_no_error(error);
+		cert1 = fst_test_parse_cert(from_csr->der);
+		cert2 = fst_test_parse_cert(from_key->der);
+		g_assert_cmpint(fst_test_verify_leaf(cert1), ==, 1);
+		g_assert_cmpint(fst_test_verify_leaf(cert2), ==, 1);
+		g_assert_cmpint(EVP_PKEY_eq(X509_get0_pubkey(cert1), key), ==, 1);
+		g_assert_cmpint(EVP_PKEY_eq(X509_get0_pubkey(cert2), key), ==, 1);
+		g_assert_cmpstr(from_csr->key_type, ==, kinds[i]);
+		g_assert_cmpstr(from_key->key_type, ==, kinds[i]);
+		/* the SubjectPublicKeyInfo in the certificate is the key's own encoding */
+		{
+			guint8 *der = NULL;
+			int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert1), &der);
+			p = g_bytes_get_data(spki, &len);
+			g_assert_cmpmem(der, der_len, p, len);
+			OPENSSL_free(der);
+		}
+		/* a device certificate round-trips through OpenSSL's encoder unchanged */
+		{
+			guint8 *der = NULL;
+			int der_len;
+			X509_get0_tbs_sigalg(cert1);
+			der_len = i2d_re_X509_tbs(cert1, &der);
+			g_assert_cmpint(der_len, >, 0);
+			OPENSSL_free(der);
+			der = NULL;
+			der_len = i2d_X509(cert1, &der);
+			p = g_bytes_get_data(from_csr->der, &len);
+			g_assert_cmpmem(der, der_len, p, len);
+			OPENSSL_free(der);
+		}
+	}
+	fst_test_rmrf(dir);
+}
+
+/* keys AWS IoT does not take are refused, by CSR and as a bare public key */
+static void
+fst_test_issue_refuses_keys(void)
+{
+	static const struct {
+		const gchar *kind;
+		const gchar *expect;
+	} cases[] = {
+	    {"rsa-1024", "RSA-1024"},
+	    {"ec-secp256k1", "secp256k1"},
+	    {"ed25519", "only RSA and EC keys"},
+	    {"dsa-2048", "only RSA and EC keys"},
+	};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-keys-XXXXXX", NULL);
+	g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, "all", NULL);
+	g_autoptr(FstDeviceInfo) info = fst_test_device_info("REF", "test-board", 0);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(cases[i].kind);
+		g_autoptr(GBytes) spki = fst_test_pki_spki(key);
+		g_autoptr(GBytes) csr =
+		    fst_test_pki_csr(key, g_strcmp0(cases[i].kind, "ed25519") == 0 ? "" : NULL);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstIssuedCert) issued =
+		    fst_ca_issue_for_public_key(fst_test_ca, profile, info, spki, &error);
+		g_assert_null(issued);
+		g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+		g_clear_error(&error);
+		issued = fst_ca_issue_from_csr(fst_test_ca, profile, info, csr, &error);
+		g_assert_null(issued);
+		g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+	}
+	g_assert_cmpint(ERR_peek_error(), ==, 0);
+	fst_test_rmrf(dir);
+}
+
+/* profile extensions: key usages, SAN, no SKI/AKI, fixed end, outliving the CA */
+static void
+fst_test_issue_profile_options(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-opt-XXXXXX", NULL);
+	g_autoptr(FstProfile) profile = fst_test_pki_profile(
+	    dir,
+	    "opts",
+	    "[validity]\nnot-after=2049-12-31T23:59:59Z\nallow-outlive-ca=true\n"
+	    "[extensions]\nkey-usage=digital-signature;key-agreement\n"
+	    "ext-key-usage=client-auth;server-auth\nsubject-key-id=false\n"
+	    "authority-key-id=false\nsan-dns={uid}.things.example.com\n"
+	    "san-uri=urn:example:device:{uid}\n");
+	g_autoptr(FstProfile) fixed = fst_test_pki_profile(
+	    dir, "fixed", "[validity]\nnot-after=2049-12-31T23:59:59Z\n");
+	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(GBytes) spki = fst_test_pki_spki(key);
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("OPT-9", "test-board", FST_KEY_TYPE_EC_P256);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstIssuedCert) issued =
+	    fst_ca_issue_for_public_key(fst_test_ca, profile, info, spki, &error);
+	g_autoptr(X509) cert = NULL;
+	GENERAL_NAMES *san;
+	gint64 aws_end = 2524607999; /* 2049-12-31T23:59:59Z */
+
+	g_assert_no_error(error);
+	cert = fst_test_parse_cert(issued->der);
+	g_assert_cmpint(issued->not_after, ==, aws_end);
+	g_assert_cmpint(ASN1_TIME_cmp_time_t(X509_get0_notAfter(cert), (time_t)aws_end), ==, 0);
+	/* 2049 is still a UTCTime (RFC 5280) */
+	g_assert_cmpint(ASN1_STRING_type(X509_get0_notAfter(cert)), ==, V_ASN1_UTCTIME);
+	g_assert_cmpuint(X509_get_key_usage(cert), ==, KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT);
+	g_assert_cmpuint(X509_get_extended_key_usage(cert), ==, XKU_SSL_CLIENT | XKU_SSL_SERVER);
+	g_assert_null(X509_get0_subject_key_id(cert));
+	g_assert_null(X509_get0_authority_key_id(cert));
+	san = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	g_assert_nonnull(san);
+	g_assert_cmpint(sk_GENERAL_NAME_num(san), ==, 2);
+	g_assert_cmpint(sk_GENERAL_NAME_value(san, 0)->type, ==, GEN_DNS);
+	g_assert_cmpstr((const gchar *)ASN1_STRING_get0_data(sk_GENERAL_NAME_value(san, 0)->d.dNSName),
+	                ==,
+	                "OPT-9.things.example.com");
+	g_assert_cmpint(sk_GENERAL_NAME_value(san, 1)->type, ==, GEN_URI);
+	g_assert_cmpstr(
+	    (const gchar *)ASN1_STRING_get0_data(sk_GENERAL_NAME_value(san, 1)->d.uniformResourceIdentifier),
+	    ==,
+	    "urn:example:device:OPT-9");
+	GENERAL_NAMES_free(san);
+
+	/* the demo issuing CA ends before 2049 for a while yet: refused without the opt-in */
+	fst_issued_cert_free(g_steal_pointer(&issued));
+	issued = fst_ca_issue_for_public_key(fst_test_ca, fixed, info, spki, &error);
+	if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(fst_ca_get_cert(fst_test_ca)),
+	                         (time_t)aws_end) < 0) {
+		g_assert_null(issued);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+		g_assert_nonnull(strstr(error->message, "allow-outlive-ca"));
+	}
+
+	/* from 2050 on, a GeneralizedTime (RFC 5280) */
+	{
+		g_autoptr(FstProfile) late = fst_test_pki_profile(
+		    dir, "late", "[validity]\nnot-after=2051-06-30T12:00:00Z\nallow-outlive-ca=true\n");
+		g_autoptr(GError) error2 = NULL;
+		g_autoptr(FstIssuedCert) late_cert =
+		    fst_ca_issue_for_public_key(fst_test_ca, late, info, spki, &error2);
+		g_autoptr(X509) parsed = NULL;
+		g_assert_no_error(error2);
+		parsed = fst_test_parse_cert(late_cert->der);
+		g_assert_cmpint(ASN1_STRING_type(X509_get0_notAfter(parsed)), ==, V_ASN1_GENERALIZEDTIME);
+		g_assert_cmpint(ASN1_TIME_cmp_time_t(X509_get0_notAfter(parsed), (time_t)2571739200), ==, 0);
+		g_assert_cmpint(late_cert->not_after, ==, 2571739200);
+	}
+
+	/* a device whose uid cannot be part of a DNS name is refused */
+	{
+		g_autoptr(FstDeviceInfo) bad =
+		    fst_test_device_info("a_b", "test-board", FST_KEY_TYPE_EC_P256);
+		g_autoptr(GError) error2 = NULL;
+		g_autoptr(FstIssuedCert) none =
+		    fst_ca_issue_for_public_key(fst_test_ca, profile, bad, spki, &error2);
+		g_assert_null(none);
+		g_assert_error(error2, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_nonnull(strstr(error2->message, "a_b.things.example.com"));
+	}
+	fst_test_rmrf(dir);
+}
+
+/* proof of possession for the device-public-key source */
+static void
+fst_test_verify_challenge(void)
+{
+	static const gchar *kinds[] = {"ec-p256", "rsa-2048"};
+	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++) {
+		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(kinds[i]);
+		g_autoptr(EVP_PKEY) other = fst_test_pki_keygen(kinds[i]);
+		g_autoptr(GBytes) spki = fst_test_pki_spki(key);
+		g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
+		g_autoptr(GBytes) challenge = NULL;
+		g_autoptr(GBytes) sig = NULL;
+		g_autoptr(GBytes) other_sig = NULL;
+		g_autoptr(GError) error = NULL;
+		guint8 nonce[32];
+		guint8 buf[512];
+		gsize len = sizeof(buf);
+
+		RAND_bytes(nonce, sizeof(nonce));
+		challenge = g_bytes_new(nonce, sizeof(nonce));
+		g_assert_cmpint(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), ==, 1);
+		g_assert_cmpint(EVP_DigestSign(ctx, buf, &len, nonce, sizeof(nonce)), ==, 1);
+		sig = g_bytes_new(buf, len);
+		g_assert_true(fst_ca_verify_challenge(spki, challenge, sig, &error));
+		g_assert_no_error(error);
+
+		EVP_MD_CTX_reset(ctx);
+		len = sizeof(buf);
+		g_assert_cmpint(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, other), ==, 1);
+		g_assert_cmpint(EVP_DigestSign(ctx, buf, &len, nonce, sizeof(nonce)), ==, 1);
+		other_sig = g_bytes_new(buf, len);
+		g_assert_false(fst_ca_verify_challenge(spki, challenge, other_sig, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	}
+}
+
+/* the CSR parser takes device bytes: mutated and truncated CSRs never crash it,
+ * and anything it accepts still proves possession of the key */
+static void
+fst_test_issue_mutated_csrs(void)
+{
+	static const gchar *files[] = {"p256.csr.der", "rsa2048.csr.der"};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-mut-XXXXXX", NULL);
+	g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, "all", NULL);
+	g_autoptr(FstDeviceInfo) info = fst_test_device_info("MUT", "test-board", 0);
+	g_autoptr(GRand) rand = g_rand_new_with_seed(20261123);
+	guint issued_count = 0;
+
+	for (guint f = 0; f < G_N_ELEMENTS(files); f++) {
+		g_autoptr(GBytes) valid = fst_test_load_data(files[f]);
+		gsize len = g_bytes_get_size(valid);
+		for (guint i = 0; i < 1500; i++) {
+			g_autofree guint8 *data = g_memdup2(g_bytes_get_data(valid, NULL), len);
+			g_autoptr(GBytes) mutated = NULL;
+			g_autoptr(GError) error = NULL;
+			g_autoptr(FstIssuedCert) issued = NULL;
+			gsize new_len = len;
+			guint n = g_rand_int_range(rand, 1, 4);
+			for (guint k = 0; k < n; k++) {
+				gsize pos = (gsize)g_rand_int_range(rand, 0, (gint32)len);
+				switch (g_rand_int_range(rand, 0, 3)) {
+				case 0:
+					data[pos] ^= (guint8)(1u << g_rand_int_range(rand, 0, 8));
+					break;
+				case 1:
+					data[pos] = (guint8)g_rand_int_range(rand, 0, 256);
+					break;
+				default:
+					new_len = MIN(new_len, pos);
+					break;
+				}
+			}
+			mutated = g_bytes_new(data, new_len);
+			issued = fst_ca_issue_from_csr(fst_test_ca, profile, info, mutated, &error);
+			if (issued == NULL) {
+				g_assert_nonnull(error);
+				g_assert_true(error->domain == FST_ERROR);
+				g_assert_true(error->code == FST_ERROR_INVALID_DATA ||
+				              error->code == FST_ERROR_NOT_SUPPORTED ||
+				              error->code == FST_ERROR_VERIFY_FAILED);
+			} else {
+				/* only bytes outside the signed part (e.g. the ECDSA signature's
+				 * DER padding) can change and leave a CSR that proves possession */
+				g_autoptr(X509) cert = fst_test_parse_cert(issued->der);
+				g_assert_cmpint(fst_test_verify_leaf(cert), ==, 1);
+				issued_count++;
+			}
+			g_assert_cmpint(ERR_peek_error(), ==, 0);
+		}
+	}
+	g_test_message("%u mutated CSRs were still valid", issued_count);
+	fst_test_rmrf(dir);
+}
+
+/* a CSR signed with RSASSA-PSS (the slow, generic path) */
+static GBytes *
+fst_test_pss_csr(EVP_PKEY *key)
+{
+	g_autoptr(X509_REQ) req = X509_REQ_new();
+	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	guint8 *der = NULL;
+	int der_len;
+	GBytes *bytes;
+
+	g_assert_cmpint(X509_REQ_set_pubkey(req, key), ==, 1);
+	g_assert_cmpint(EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, key), ==, 1);
+	g_assert_cmpint(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), ==, 1);
+	g_assert_cmpint(X509_REQ_sign_ctx(req, ctx), >, 0);
+	der_len = i2d_X509_REQ(req, &der);
+	bytes = g_bytes_new(der, (gsize)der_len);
+	OPENSSL_free(der);
+	return bytes;
+}
+
+/* CSR signatures with every digest, and RSASSA-PSS; a bad PSS signature is refused */
+static void
+fst_test_issue_csr_algorithms(void)
+{
+	static const struct {
+		const gchar *kind;
+		const gchar *md;
+	} cases[] = {
+	    {"ec-p256", "SHA384"},
+	    {"ec-p384", "SHA512"},
+	    {"rsa-2048", "SHA384"},
+	    {"rsa-2048", "SHA512"},
+	};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-csralg-XXXXXX", NULL);
+	g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, "all", NULL);
+	g_autoptr(FstDeviceInfo) info = fst_test_device_info("CSRALG", "test-board", 0);
+	g_autoptr(EVP_PKEY) rsa = fst_test_pki_keygen("rsa-2048");
+	g_autoptr(GBytes) pss = fst_test_pss_csr(rsa);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstIssuedCert) issued = NULL;
+	g_autofree guint8 *bad = NULL;
+	g_autoptr(GBytes) bad_bytes = NULL;
+	gsize len = 0;
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(cases[i].kind);
+		g_autoptr(GBytes) csr = fst_test_pki_csr(key, cases[i].md);
+		g_autoptr(FstIssuedCert) cert = fst_ca_issue_from_csr(fst_test_ca, profile, info, csr, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(cert->key_type, ==, cases[i].kind);
+	}
+	issued = fst_ca_issue_from_csr(fst_test_ca, profile, info, pss, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(issued->key_type, ==, "rsa-2048");
+	bad = g_memdup2(g_bytes_get_data(pss, &len), g_bytes_get_size(pss));
+	bad[len - 1] ^= 0x01;
+	bad_bytes = g_bytes_new(bad, len);
+	g_assert_null(fst_ca_issue_from_csr(fst_test_ca, profile, info, bad_bytes, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_cmpint(ERR_peek_error(), ==, 0);
+	fst_test_rmrf(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -803,6 +1293,14 @@ main(int argc, char **argv)
 	                fst_test_issue_rejects_bad_thing_name);
 	g_test_add_func("/fst/ca/issue/rejects-validity-past-ca", fst_test_issue_rejects_past_ca);
 	g_test_add_func("/fst/ca/issue/concurrent", fst_test_issue_concurrent);
+	g_test_add_func("/fst/ca/issue/algorithms", fst_test_issue_algorithms);
+	g_test_add_func("/fst/ca/issue/algorithm-refusals", fst_test_issue_algorithm_refusals);
+	g_test_add_func("/fst/ca/issue/device-keys", fst_test_issue_device_keys);
+	g_test_add_func("/fst/ca/issue/refuses-keys", fst_test_issue_refuses_keys);
+	g_test_add_func("/fst/ca/issue/profile-options", fst_test_issue_profile_options);
+	g_test_add_func("/fst/ca/verify-challenge", fst_test_verify_challenge);
+	g_test_add_func("/fst/ca/issue/mutated-csrs", fst_test_issue_mutated_csrs);
+	g_test_add_func("/fst/ca/issue/csr-algorithms", fst_test_issue_csr_algorithms);
 	rc = g_test_run();
 
 	fst_profile_free(fst_test_profile_ecc);

@@ -64,8 +64,10 @@ fst_test_setup(FstTestFixture *fx, gconstpointer user_data)
 static void
 fst_test_teardown(FstTestFixture *fx, gconstpointer user_data)
 {
+	g_autofree gchar *escrow = g_build_filename(fx->dir, "escrow.pem", NULL);
 	(void)user_data;
 	g_remove(fx->path);
+	g_remove(escrow);
 	g_rmdir(fx->dir);
 	g_free(fx->path);
 	g_free(fx->dir);
@@ -115,6 +117,24 @@ fst_test_shipped(void)
 	g_assert_cmpuint(fst_profile_get_allowed_key_types(rsa), ==, FST_KEY_TYPE_RSA_2048);
 	g_assert_cmpstr(
 	    fst_profile_get_content_sha256(rsa), !=, fst_profile_get_content_sha256(ecc));
+
+	/* the small-storage and nRF91 profiles */
+	{
+		g_autoptr(FstProfile) small =
+		    fst_profile_find(fst_test_templates_dir(), "small-storage", &error);
+		g_autoptr(FstProfile) nrf = NULL;
+		g_assert_no_error(error);
+		g_assert_cmpint(fst_profile_get_format(small), ==, FST_PROFILE_FORMAT_DER);
+		g_assert_false(fst_profile_get_burn_object(small, FST_OBJECT_CA_CHAIN));
+		g_assert_false(fst_profile_get_subject_key_id(small));
+		g_assert_cmpint(fst_profile_get_not_after(small, 0), ==, 2524607999);
+		g_assert_true(fst_profile_get_allow_outlive_ca(small));
+		nrf = fst_profile_find(fst_test_templates_dir(), "nrf91", &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(fst_profile_get_sec_tag(nrf), ==, 16842753);
+		g_assert_cmpint(fst_profile_get_format(nrf), ==, FST_PROFILE_FORMAT_PEM);
+		g_assert_cmpuint(fst_profile_get_allowed_key_types(nrf), ==, FST_KEY_TYPE_EC_P256);
+	}
 }
 
 static void
@@ -343,6 +363,254 @@ fst_test_thing_name(void)
 	g_assert_false(fst_profile_is_thing_name("\xc3\xa9"));
 }
 
+/* every optional group and key of issue 3: signature, extensions, burn, fixed end, key sources */
+static const gchar *fst_test_full_profile = "[profile]\n"
+                                            "name=full\n"
+                                            "models=board-*\n"
+                                            "key-source=station-generated\n"
+                                            "key-types=rsa-2048\n"
+                                            "escrow-certificate=escrow.pem\n"
+                                            "[subject]\n"
+                                            "cn={uid}\n"
+                                            "o=Test Org\n"
+                                            "[validity]\n"
+                                            "not-after=2049-12-31T23:59:59Z\n"
+                                            "allow-outlive-ca=true\n"
+                                            "[signature]\n"
+                                            "digest=sha384\n"
+                                            "rsa-padding=pss\n"
+                                            "[extensions]\n"
+                                            "key-usage=digital-signature;key-encipherment\n"
+                                            "ext-key-usage=client-auth;server-auth\n"
+                                            "subject-key-id=false\n"
+                                            "authority-key-id=true\n"
+                                            "san-dns={uid}.example.com\n"
+                                            "san-uri=urn:example:{model}:{uid}\n"
+                                            "[burn]\n"
+                                            "format=der\n"
+                                            "objects=device-cert;trust-roots\n"
+                                            "sec-tag=16842753\n";
+
+static FstProfile *
+fst_test_load_full(FstTestFixture *fx, const gchar *from, const gchar *to, GError **error)
+{
+	g_autoptr(GString) text = g_string_new(fst_test_full_profile);
+	g_autofree gchar *escrow = g_build_filename(fx->dir, "escrow.pem", NULL);
+	if (from != NULL)
+		g_assert_cmpint(g_string_replace(text, from, to, 1), ==, 1);
+	g_assert_true(g_file_set_contents(escrow, "not parsed here\n", -1, NULL));
+	g_assert_true(g_file_set_contents(fx->path, text->str, (gssize)text->len, NULL));
+	return fst_profile_load(fx->path, error);
+}
+
+static void
+fst_test_full(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = fst_test_load_full(fx, NULL, NULL, &error);
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("U-7", "board-x", FST_KEY_TYPE_RSA_2048);
+	g_autofree gchar *escrow = g_build_filename(fx->dir, "escrow.pem", NULL);
+	g_autofree gchar *dns = NULL;
+	g_autofree gchar *uri = NULL;
+	g_autofree gchar *summary = NULL;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_key_source(profile), ==, FST_KEY_SOURCE_STATION_GENERATED);
+	g_assert_cmpstr(fst_profile_get_escrow_cert(profile), ==, escrow);
+	g_assert_cmpint(fst_profile_get_not_after(profile, 0), ==, 2524607999);
+	g_assert_cmpint(fst_profile_get_not_after(profile, 1000), ==, 2524607999);
+	g_assert_cmpuint(fst_profile_get_validity_days(profile), ==, 0);
+	g_assert_true(fst_profile_get_allow_outlive_ca(profile));
+	g_assert_cmpint(fst_profile_get_digest(profile), ==, FST_PROFILE_DIGEST_SHA384);
+	g_assert_true(fst_profile_get_rsa_pss(profile));
+	g_assert_cmpuint(fst_profile_get_key_usage(profile),
+	                 ==,
+	                 FST_PROFILE_KEY_USAGE_DIGITAL_SIGNATURE |
+	                     FST_PROFILE_KEY_USAGE_KEY_ENCIPHERMENT);
+	g_assert_cmpuint(fst_profile_get_ext_key_usage(profile),
+	                 ==,
+	                 FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH |
+	                     FST_PROFILE_EXT_KEY_USAGE_SERVER_AUTH);
+	g_assert_false(fst_profile_get_subject_key_id(profile));
+	g_assert_true(fst_profile_get_authority_key_id(profile));
+	dns = fst_profile_render_san_dns(profile, info, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dns, ==, "U-7.example.com");
+	uri = fst_profile_render_san_uri(profile, info, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(uri, ==, "urn:example:board-x:U-7");
+	g_assert_cmpint(fst_profile_get_format(profile), ==, FST_PROFILE_FORMAT_DER);
+	g_assert_true(fst_profile_get_burn_object(profile, FST_OBJECT_DEVICE_CERT));
+	g_assert_false(fst_profile_get_burn_object(profile, FST_OBJECT_CA_CHAIN));
+	g_assert_true(fst_profile_get_burn_object(profile, FST_OBJECT_TRUST_ROOTS));
+	g_assert_cmpint(fst_profile_get_sec_tag(profile), ==, 16842753);
+	summary = fst_profile_describe(profile);
+	g_assert_cmpstr(summary,
+	                ==,
+	                "full: station-generated rsa-2048, until 2049-12-31T23:59:59Z (may outlive "
+	                "the CA), digest sha384, RSA-PSS, DER, no CA chain object, sec_tag 16842753");
+
+	/* the defaults, from the minimal good profile */
+	{
+		g_autoptr(FstProfile) plain = fst_test_load_variant(fx, NULL, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(fst_profile_get_not_after(plain, 1000), ==, 1000 + 365 * 86400);
+		g_assert_false(fst_profile_get_allow_outlive_ca(plain));
+		g_assert_cmpint(fst_profile_get_digest(plain), ==, FST_PROFILE_DIGEST_AUTO);
+		g_assert_false(fst_profile_get_rsa_pss(plain));
+		g_assert_cmpuint(fst_profile_get_key_usage(plain), ==, FST_PROFILE_KEY_USAGE_DEFAULT);
+		g_assert_cmpuint(
+		    fst_profile_get_ext_key_usage(plain), ==, FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH);
+		g_assert_true(fst_profile_get_subject_key_id(plain));
+		g_assert_true(fst_profile_get_authority_key_id(plain));
+		g_assert_null(fst_profile_render_san_dns(plain, info, &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(fst_profile_get_format(plain), ==, FST_PROFILE_FORMAT_DEVICE);
+		g_assert_true(fst_profile_get_burn_object(plain, FST_OBJECT_CA_CHAIN));
+		g_assert_cmpint(fst_profile_get_sec_tag(plain), ==, -1);
+		g_assert_null(fst_profile_get_escrow_cert(plain));
+	}
+
+	/* a device whose uid cannot be part of a DNS name */
+	g_free(info->uid);
+	info->uid = g_strdup("a_b");
+	g_assert_null(fst_profile_render_san_dns(profile, info, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "a_b.example.com"));
+}
+
+static void
+fst_test_full_bad_values(FstTestFixture *fx, gconstpointer user_data)
+{
+	const FstTestBadCase cases[] = {
+	    {"not-after=2049-12-31T23:59:59Z",
+	     "not-after=2049-12-31",
+	     "[validity] not-after (line 11): '2049-12-31' is not a UTC date"},
+	    {"not-after=2049-12-31T23:59:59Z",
+	     "not-after=2049-12-31T23:59:59+02:00",
+	     "[validity] not-after (line 11)"},
+	    {"not-after=2049-12-31T23:59:59Z",
+	     "not-after=2049-12-31T23:59:59Z\ndays=30",
+	     "give either days or not-after"},
+	    {"not-after=2049-12-31T23:59:59Z\n", "", "[validity] needs days"},
+	    {"allow-outlive-ca=true", "allow-outlive-ca=yes please", "[validity] allow-outlive-ca (line 12)"},
+	    {"digest=sha384", "digest=md5", "[signature] digest (line 14): 'md5' is not one of auto, "
+	                                    "sha256, sha384, sha512"},
+	    {"rsa-padding=pss", "rsa-padding=oaep", "[signature] rsa-padding (line 15)"},
+	    {"key-usage=digital-signature;key-encipherment",
+	     "key-usage=digital-signature;cert-sign",
+	     "[extensions] key-usage (line 17): unknown value 'cert-sign'"},
+	    {"key-usage=digital-signature;key-encipherment", "key-usage=", "list at least one usage"},
+	    {"ext-key-usage=client-auth;server-auth",
+	     "ext-key-usage=code-signing",
+	     "[extensions] ext-key-usage (line 18): unknown value 'code-signing'"},
+	    {"san-dns={uid}.example.com", "san-dns={uid}_x.example.com", "[extensions] san-dns (line 21)"},
+	    {"san-dns={uid}.example.com", "san-dns={serial}.example.com", "unknown placeholder"},
+	    {"san-uri=urn:example:{model}:{uid}", "san-uri={uid}", "starts with a scheme"},
+	    {"san-uri=urn:example:{model}:{uid}", "san-uri=urn:a b", "[extensions] san-uri (line 22)"},
+	    {"format=der", "format=base64", "[burn] format (line 24): 'base64' is not one of device, "
+	                                    "pem, der"},
+	    {"objects=device-cert;trust-roots", "objects=trust-roots", "device-cert must be burned"},
+	    {"objects=device-cert;trust-roots", "objects=device-cert;keys", "unknown value 'keys'"},
+	    {"sec-tag=16842753", "sec-tag=-1", "[burn] sec-tag (line 26): '-1' is not a sec_tag"},
+	    {"sec-tag=16842753", "sec-tag=2147483648", "[burn] sec-tag (line 26)"},
+	    {"key-source=station-generated", "key-source=device-csr", "escrow certificate only"},
+	    {"escrow-certificate=escrow.pem", "escrow-certificate=missing.pem", "missing.pem does not exist"},
+	    {"[signature]", "[signatures]", "[signatures] (line 13): unknown group"},
+	};
+
+	(void)user_data;
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstProfile) profile =
+		    fst_test_load_full(fx, cases[i].from, cases[i].to, &error);
+		g_assert_null(profile);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_test_message("%s", error->message);
+		if (strstr(error->message, cases[i].expect) == NULL)
+			g_test_message("case %u: expected '%s'", i, cases[i].expect);
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+	}
+}
+
+/* the other key sources parse; a device that cannot make a CSR fits them */
+static void
+fst_test_key_sources(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) pk = fst_test_load_variant(
+	    fx, "key-source=device-csr", "key-source=device-public-key", &error);
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_key_source(pk), ==, FST_KEY_SOURCE_DEVICE_PUBLIC_KEY);
+}
+
+/* runs `fleetstation profile check PATH`; returns the wait status */
+static gint
+fst_test_profile_check(const gchar *station, const gchar *path, gchar **out, gchar **err)
+{
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_auto(GStrv) argv = NULL;
+	gint status = 0;
+
+	g_strv_builder_add_many(builder, station, "profile", "check", path, NULL);
+	argv = g_strv_builder_end(builder);
+	g_assert_true(
+	    g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err, &status, NULL));
+	return status;
+}
+
+/* fleetstation profile check: summary lines, errors with line numbers, exit codes */
+static void
+fst_test_cli_check(FstTestFixture *fx, gconstpointer user_data)
+{
+	const gchar *station = g_getenv("FST_STATION");
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	g_autofree gchar *shipped = NULL;
+	gint status = 0;
+
+	(void)user_data;
+	if (station == NULL) {
+		g_test_skip("FST_STATION is not set");
+		return;
+	}
+	/* every shipped profile is good */
+	shipped = g_build_filename(fst_test_templates_dir(), "profiles", NULL);
+	{
+		g_autoptr(GDir) dir = g_dir_open(shipped, 0, NULL);
+		const gchar *name;
+		g_assert_nonnull(dir);
+		while ((name = g_dir_read_name(dir)) != NULL) {
+			g_autofree gchar *path = NULL;
+			if (!g_str_has_suffix(name, ".profile"))
+				continue;
+			path = g_build_filename(shipped, name, NULL);
+			g_clear_pointer(&out, g_free);
+			g_clear_pointer(&err, g_free);
+			status = fst_test_profile_check(station, path, &out, &err);
+			g_test_message("%s%s", out, err);
+			g_assert_true(g_spawn_check_wait_status(status, NULL));
+			g_assert_nonnull(strstr(out, ": ok: "));
+		}
+	}
+	/* a bad one: the message names the line; exit 3 */
+	{
+		g_autoptr(FstProfile) p = fst_test_load_variant(fx, "days=365", "days=abc", NULL);
+		g_assert_null(p);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		status = fst_test_profile_check(station, fx->path, &out, &err);
+		g_test_message("%s", err);
+		g_assert_true(WIFEXITED(status));
+		g_assert_cmpint(WEXITSTATUS(status), ==, 3);
+		g_assert_nonnull(strstr(err, "[validity] days (line 13)"));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -386,5 +654,29 @@ main(int argc, char **argv)
 	           fst_test_choose_key_type,
 	           fst_test_teardown);
 	g_test_add_func("/fst/profile/thing-name", fst_test_thing_name);
+	g_test_add("/fst/profile/load/full",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_full,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/rejects-bad-options",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_full_bad_values,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/key-sources",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_key_sources,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/cli-check",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_cli_check,
+	           fst_test_teardown);
 	return g_test_run();
 }

@@ -1,0 +1,897 @@
+/* fleetstation ca: create, import, install and list CAs; AWS verification
+ * certificates and CRLs. The work is in fst-ca-store.c and fst-ca-crl.c. */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include <errno.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fst-ca-crl.h"
+#include "fst-ca-pkcs11.h"
+#include "fst-ca-store.h"
+#include "fst-cli.h"
+#include "fst-db.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-profile.h"
+#include "fst-station.h"
+
+#define FST_CLI_CA_SECRETS                                                                         \
+	"The passphrase of the CA keys comes from --passphrase-file, else $"                       \
+	"FLEETSTATION_CA_PASSPHRASE, else WORKSPACE/ca/passphrase, else a prompt (no echo).\n"     \
+	"The PIN of a PKCS#11 key comes from --pin-file, else the pin-source of its URI, else\n"   \
+	"$FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI never holds the PIN.\n\n"
+
+static const gchar *fst_cli_ca_usage_text =
+    "Usage: fleetstation ca SUBCOMMAND [OPTION...]\n"
+    "\n"
+    "Subcommands:\n"
+    "  create             make a root CA and an issuing CA (or, with --csr, an issuing CA\n"
+    "                     key and request for an offline root to sign)\n"
+    "  install            install the issuing CA certificate signed for `create --csr`\n"
+    "  import             import an existing issuing CA (PEM, DER, encrypted PKCS#8,\n"
+    "                     PKCS#12, or a key in a PKCS#11 token)\n"
+    "  list               show the workspace CAs, their keys, validity and use\n"
+    "  verification-cert  AWS IoT proof of CA ownership from a registration code\n"
+    "  crl                a CRL of the revoked certificates, signed by the issuing CA\n"
+    "\n"
+    "Run `fleetstation ca SUBCOMMAND --help` for its options.\n";
+
+typedef struct {
+	gchar *workspace;
+	gchar *passphrase_file;
+	gchar *pin_file;
+} FstCliCaCommon;
+
+static void
+fst_cli_ca_common_clear(FstCliCaCommon *self)
+{
+	g_free(self->workspace);
+	g_free(self->passphrase_file);
+	g_free(self->pin_file);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCliCaCommon, fst_cli_ca_common_clear)
+
+static gchar *
+fst_cli_ca_dir(FstCliCaCommon *common)
+{
+	if (common->workspace == NULL || !g_path_is_absolute(common->workspace)) {
+		g_autofree gchar *ws = fst_cli_workspace(common->workspace);
+		g_free(common->workspace);
+		common->workspace = g_canonicalize_filename(ws, NULL);
+	}
+	return g_build_filename(common->workspace, "ca", NULL);
+}
+
+/* the passphrase of the workspace CA keys; @confirm asks twice at a prompt */
+static FstSecret *
+fst_cli_ca_passphrase(FstCliCaCommon *common, gboolean confirm, GError **error)
+{
+	g_autofree gchar *ca_dir = fst_cli_ca_dir(common);
+	g_autofree gchar *ws_file = g_build_filename(ca_dir, "passphrase", NULL);
+	FstSecret *secret;
+
+	if (common->passphrase_file != NULL)
+		return fst_secret_new_from_file(common->passphrase_file, error);
+	secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+	if (secret != NULL)
+		return secret;
+	if (g_file_test(ws_file, G_FILE_TEST_EXISTS))
+		return fst_secret_new_from_file(ws_file, error);
+	return fst_secret_new_from_prompt(
+	    "CA key passphrase: ", confirm ? "CA key passphrase again: " : NULL, error);
+}
+
+/* the PIN of a PKCS#11 key; NULL without error when its URI has a pin-source */
+static FstSecret *
+fst_cli_ca_pin(FstCliCaCommon *common, const gchar *uri, GError **error)
+{
+	FstSecret *secret;
+
+	if (common->pin_file != NULL)
+		return fst_secret_new_from_file(common->pin_file, error);
+	if (uri != NULL && strstr(uri, "pin-source=") != NULL)
+		return NULL;
+	secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+	if (secret != NULL)
+		return secret;
+	return fst_secret_new_from_prompt("PKCS#11 token PIN: ", NULL, error);
+}
+
+static FstExit
+fst_cli_ca_fail(const gchar *what, const GError *error)
+{
+	g_printerr("fleetstation ca %s: %s\n", what, error->message);
+	return fst_cli_exit_for_error(error);
+}
+
+static gboolean
+fst_cli_ca_parse(
+    GOptionContext *context, const gchar *name, const gchar *description, gint *argc, gchar ***argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *prgname = g_strdup_printf("fleetstation ca %s", name);
+	g_autofree gchar *desc =
+	    g_strconcat(description, FST_CLI_CA_SECRETS, FST_CLI_EXIT_CODES, NULL);
+
+	g_set_prgname(prgname);
+	g_option_context_set_description(context, desc);
+	if (!g_option_context_parse(context, argc, argv, &error)) {
+		g_printerr("%s: %s\n", prgname, error->message);
+		return FALSE;
+	}
+	if (*argc > 1) {
+		g_printerr("%s: unexpected argument %s\n", prgname, (*argv)[1]);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+#define FST_CLI_CA_COMMON_ENTRIES(c)                                                               \
+	{"workspace",                                                                              \
+	 'w',                                                                                      \
+	 0,                                                                                        \
+	 G_OPTION_ARG_FILENAME,                                                                    \
+	 &(c).workspace,                                                                           \
+	 "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",         \
+	 "DIR"},                                                                                   \
+	    {"passphrase-file",                                                                    \
+	     0,                                                                                    \
+	     0,                                                                                    \
+	     G_OPTION_ARG_FILENAME,                                                                \
+	     &(c).passphrase_file,                                                                 \
+	     "File (mode 0600) with the passphrase of the CA keys",                                \
+	     "FILE"},                                                                              \
+	{                                                                                          \
+		"pin-file", 0, 0, G_OPTION_ARG_FILENAME, &(c).pin_file,                            \
+		    "File (mode 0600) with the PIN of a PKCS#11 key", "FILE"                       \
+	}
+
+/* opens a PKCS#11 key named by --key, with the PIN */
+static EVP_PKEY *
+fst_cli_ca_open_token_key(FstCliCaCommon *common, const gchar *uri, GError **error)
+{
+	g_autoptr(FstSecret) pin = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *checked = fst_ca_pkcs11_read_ref(uri, error);
+
+	/* a bad URI (or one holding the PIN) is refused before asking for a PIN */
+	if (checked == NULL)
+		return NULL;
+	pin = fst_cli_ca_pin(common, uri, &error_local);
+	if (pin == NULL && error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
+	return fst_ca_pkcs11_load_key(uri, pin, error);
+}
+
+static FstExit
+fst_cli_ca_create(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *organization = NULL;
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *root_subject = NULL;
+	g_autofree gchar *key_type = NULL;
+	g_autofree gchar *root_key_type = NULL;
+	g_autofree gchar *key_uri = NULL;
+	g_autofree gchar *ca_dir = NULL;
+	gint days = 7300;
+	gint root_days = 9125;
+	gint pathlen = 0;
+	gint root_pathlen = -1;
+	gboolean csr = FALSE;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"organization",
+	     'o',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &organization,
+	     "O of the default subjects (default: fleetstation)",
+	     "NAME"},
+	    {"subject",
+	     's',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &subject,
+	     "Issuing CA subject (default: /O=ORG/CN=ORG Issuing CA)",
+	     "/O=../CN=.."},
+	    {"root-subject",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &root_subject,
+	     "Root CA subject (default: /O=ORG/CN=ORG Root CA)",
+	     "/O=../CN=.."},
+	    {"key-type",
+	     'k',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &key_type,
+	     "Issuing CA key: ec-p256 (default), ec-p384, ec-p521, rsa-2048, rsa-3072, rsa-4096",
+	     "TYPE"},
+	    {"root-key-type",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &root_key_type,
+	     "Root CA key (default: the issuing key type)",
+	     "TYPE"},
+	    {"days", 'd', 0, G_OPTION_ARG_INT, &days, "Issuing CA validity (default 7300)", "N"},
+	    {"root-days",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &root_days,
+	     "Root CA validity (default 9125)",
+	     "N"},
+	    {"pathlen",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &pathlen,
+	     "Issuing CA pathLenConstraint, -1 for none (default 0)",
+	     "N"},
+	    {"root-pathlen",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &root_pathlen,
+	     "Root CA pathLenConstraint, -1 for none (default)",
+	     "N"},
+	    {"csr",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &csr,
+	     "Make only the issuing CA key and ca/issuing-ca.csr, for an offline root to sign; "
+	     "then run `ca install`",
+	     NULL},
+	    {"key",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &key_uri,
+	     "Use this key in a PKCS#11 token for the issuing CA (it never leaves the token)",
+	     "pkcs11:URI"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = g_option_context_new("- make the workspace CAs");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSecret) passphrase = NULL;
+	g_autoptr(EVP_PKEY) token_key = NULL;
+	FstCaStoreOptions issuing = {0};
+	FstCaStoreOptions root = {0};
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context,
+	                      "create",
+	                      "Makes the CAs in WORKSPACE/ca; existing CA files are never "
+	                      "replaced.\n\n",
+	                      &argc,
+	                      &argv))
+		return FST_EXIT_USAGE;
+	if (organization == NULL)
+		organization = g_strdup("fleetstation");
+	if (subject == NULL)
+		subject = g_strdup_printf("/O=%s/CN=%s Issuing CA", organization, organization);
+	if (root_subject == NULL)
+		root_subject = g_strdup_printf("/O=%s/CN=%s Root CA", organization, organization);
+	issuing.subject = subject;
+	issuing.key_type = fst_key_type_from_string(key_type != NULL ? key_type : "ec-p256");
+	issuing.days = days > 0 ? (guint)days : 0;
+	issuing.pathlen = pathlen;
+	root.subject = root_subject;
+	root.key_type =
+	    root_key_type != NULL ? fst_key_type_from_string(root_key_type) : issuing.key_type;
+	root.days = root_days > 0 ? (guint)root_days : 0;
+	root.pathlen = root_pathlen;
+	if (issuing.key_type == FST_KEY_TYPE_NONE || root.key_type == FST_KEY_TYPE_NONE) {
+		g_printerr("fleetstation ca create: unknown key type: use ec-p256, ec-p384, "
+		           "ec-p521, rsa-2048, rsa-3072 or rsa-4096\n");
+		return FST_EXIT_USAGE;
+	}
+	if (days <= 0 || root_days <= 0) {
+		g_printerr("fleetstation ca create: --days and --root-days must be positive\n");
+		return FST_EXIT_USAGE;
+	}
+	ca_dir = fst_cli_ca_dir(&common);
+	if (key_uri != NULL) {
+		token_key = fst_cli_ca_open_token_key(&common, key_uri, &error);
+		if (token_key == NULL)
+			return fst_cli_ca_fail("create", error);
+	}
+	/* a root key is always written; a --csr with a token key writes no key */
+	if (!csr || key_uri == NULL) {
+		passphrase = fst_cli_ca_passphrase(&common, TRUE, &error);
+		if (passphrase == NULL)
+			return fst_cli_ca_fail("create", error);
+	}
+	if (csr) {
+		g_autofree gchar *csr_path =
+		    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
+		if (!fst_ca_store_create_csr(
+		        ca_dir, &issuing, token_key, key_uri, passphrase, &error))
+			return fst_cli_ca_fail("create", error);
+		g_print("wrote %s: have it signed by the root CA (CA:TRUE, keyCertSign, cRLSign), "
+		        "then run `fleetstation ca install --cert SIGNED.pem --chain ROOT.pem`\n",
+		        csr_path);
+		return FST_EXIT_OK;
+	}
+	if (!fst_ca_store_create(ca_dir, &root, &issuing, token_key, key_uri, passphrase, &error))
+		return fst_cli_ca_fail("create", error);
+	g_print("created root CA %s and issuing CA %s in %s\n", root_subject, subject, ca_dir);
+	return FST_EXIT_OK;
+}
+
+static FstExit
+fst_cli_ca_install(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *cert = NULL;
+	g_autofree gchar *chain = NULL;
+	g_autofree gchar *ca_dir = NULL;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"cert",
+	     'c',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &cert,
+	     "The signed issuing CA certificate (PEM or DER; a PEM may go on with its chain)",
+	     "FILE"},
+	    {"chain",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &chain,
+	     "The certificates above it (PEM), the root last",
+	     "FILE"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- install the certificate signed for `ca create --csr`");
+	g_autoptr(GError) error = NULL;
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context, "install", "", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (cert == NULL) {
+		g_printerr("fleetstation ca install: --cert FILE is required\n");
+		return FST_EXIT_USAGE;
+	}
+	ca_dir = fst_cli_ca_dir(&common);
+	if (!fst_ca_store_install(ca_dir, cert, chain, &error))
+		return fst_cli_ca_fail("install", error);
+	g_print("installed the issuing CA in %s\n", ca_dir);
+	return FST_EXIT_OK;
+}
+
+static FstExit
+fst_cli_ca_import(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *cert = NULL;
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *pkcs12 = NULL;
+	g_autofree gchar *chain = NULL;
+	g_autofree gchar *in_pass_file = NULL;
+	g_autofree gchar *ca_dir = NULL;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"cert",
+	     'c',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &cert,
+	     "The CA certificate (PEM or DER; a PEM may go on with its chain)",
+	     "FILE"},
+	    {"key",
+	     'k',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &key,
+	     "Its private key (PEM or DER, PKCS#8 encrypted or not), or a pkcs11: URI",
+	     "FILE|URI"},
+	    {"pkcs12",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &pkcs12,
+	     "A PKCS#12 file with the key and certificate (instead of --cert and --key)",
+	     "FILE"},
+	    {"chain",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &chain,
+	     "The certificates above the CA (PEM), the root last",
+	     "FILE"},
+	    {"in-passphrase-file",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &in_pass_file,
+	     "File (0600) with the passphrase of the key or PKCS#12 file imported (default: a "
+	     "prompt when needed)",
+	     "FILE"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = g_option_context_new("- import an existing issuing CA");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GPtrArray) more = NULL;
+	g_autoptr(EVP_PKEY) pkey = NULL;
+	g_autoptr(FstSecret) in_pass = NULL;
+	g_autoptr(FstSecret) passphrase = NULL;
+	gboolean in_token;
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context,
+	                      "import",
+	                      "The key is stored re-encrypted with the workspace passphrase "
+	                      "(scrypt, AES-256), or, for a token key, as its URI only.\n\n",
+	                      &argc,
+	                      &argv))
+		return FST_EXIT_USAGE;
+	if ((pkcs12 == NULL) == (cert == NULL || key == NULL)) {
+		g_printerr("fleetstation ca import: give --cert and --key, or --pkcs12\n");
+		return FST_EXIT_USAGE;
+	}
+	in_token = key != NULL && g_str_has_prefix(key, "pkcs11:");
+	ca_dir = fst_cli_ca_dir(&common);
+	if (in_pass_file != NULL) {
+		in_pass = fst_secret_new_from_file(in_pass_file, &error);
+		if (in_pass == NULL)
+			return fst_cli_ca_fail("import", error);
+	}
+	if (pkcs12 != NULL) {
+		if (!fst_ca_store_read_pkcs12(pkcs12, in_pass, &pkey, &certs, &error) &&
+		    in_pass == NULL &&
+		    g_error_matches(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED)) {
+			g_clear_error(&error);
+			in_pass = fst_secret_new_from_prompt("PKCS#12 passphrase: ", NULL, &error);
+			if (in_pass != NULL)
+				fst_ca_store_read_pkcs12(pkcs12, in_pass, &pkey, &certs, &error);
+		}
+	} else {
+		certs = fst_ca_store_read_certs(cert, &error);
+		if (certs != NULL && in_token) {
+			pkey = fst_cli_ca_open_token_key(&common, key, &error);
+		} else if (certs != NULL) {
+			pkey = fst_ca_store_read_key(key, in_pass, &error);
+			if (pkey == NULL && in_pass == NULL &&
+			    g_error_matches(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED)) {
+				g_clear_error(&error);
+				in_pass = fst_secret_new_from_prompt(
+				    "passphrase of the imported key: ", NULL, &error);
+				if (in_pass != NULL)
+					pkey = fst_ca_store_read_key(key, in_pass, &error);
+			}
+		}
+	}
+	if (pkey == NULL || certs == NULL)
+		return fst_cli_ca_fail("import", error);
+	if (chain != NULL) {
+		more = fst_ca_store_read_certs(chain, &error);
+		if (more == NULL)
+			return fst_cli_ca_fail("import", error);
+	}
+	if (!in_token) {
+		passphrase = fst_cli_ca_passphrase(&common, TRUE, &error);
+		if (passphrase == NULL)
+			return fst_cli_ca_fail("import", error);
+	}
+	if (!fst_ca_store_import(
+	        ca_dir, certs, pkey, in_token ? key : NULL, more, passphrase, &error))
+		return fst_cli_ca_fail("import", error);
+	g_print("imported the issuing CA into %s\n", ca_dir);
+	return FST_EXIT_OK;
+}
+
+/* loads the workspace issuing CA, unlocking its key */
+static FstCa *
+fst_cli_ca_load(FstCliCaCommon *common, GError **error)
+{
+	g_autofree gchar *ca_dir = fst_cli_ca_dir(common);
+	g_autofree gchar *cert = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CERT, NULL);
+	g_autofree gchar *key = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_KEY, NULL);
+	g_autofree gchar *chain = g_build_filename(ca_dir, FST_CA_STORE_ROOT_CERT, NULL);
+	g_autoptr(FstSecret) secret = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	if (!g_file_test(cert, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "no issuing CA in %s: run `fleetstation ca create` or `ca import`",
+		            ca_dir);
+		return NULL;
+	}
+	if (fst_ca_pkcs11_is_ref(key)) {
+		g_autofree gchar *uri = fst_ca_pkcs11_read_ref(key, error);
+		if (uri == NULL)
+			return NULL;
+		secret = fst_cli_ca_pin(common, uri, &error_local);
+	} else {
+		secret = fst_cli_ca_passphrase(common, FALSE, &error_local);
+	}
+	if (secret == NULL && error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
+	return fst_ca_load(
+	    cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
+}
+
+static gchar *
+fst_cli_ca_time(gint64 t)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%d") : g_strdup("?");
+}
+
+static FstExit
+fst_cli_ca_list(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *profile_name = NULL;
+	g_autofree gchar *ca_dir = NULL;
+	g_autofree gchar *db_path = NULL;
+	g_autofree gchar *csr = NULL;
+	gboolean json = FALSE;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"profile",
+	     'p',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &profile_name,
+	     "Also warn if the issuing CA ends before a certificate of this profile would",
+	     "NAME"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON document on stdout", NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = g_option_context_new("- show the workspace CAs");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) infos = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	guint profile_days = 0;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context,
+	                      "list",
+	                      "'issued' counts the certificates of the workspace database signed "
+	                      "by each CA. Whether a CA is registered with AWS IoT is not recorded "
+	                      "yet.\n\n",
+	                      &argc,
+	                      &argv))
+		return FST_EXIT_USAGE;
+	ca_dir = fst_cli_ca_dir(&common);
+	infos = fst_ca_store_list(ca_dir, &error);
+	if (infos == NULL)
+		return fst_cli_ca_fail("list", error);
+	/* an issuing CA waiting for `ca install` */
+	csr = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
+	{
+		g_autofree gchar *cert = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CERT, NULL);
+		if (!g_file_test(csr, G_FILE_TEST_EXISTS) || g_file_test(cert, G_FILE_TEST_EXISTS))
+			g_clear_pointer(&csr, g_free);
+	}
+	if (json) {
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "ca_dir", ca_dir);
+		fst_cli_json_add_string(b, "pending_csr", csr);
+		json_builder_set_member_name(b, "cas");
+		json_builder_begin_array(b);
+	} else if (csr != NULL) {
+		g_print("issuing-ca\n  waiting for its certificate: have %s signed, then run "
+		        "`fleetstation ca install`\n",
+		        csr);
+	} else if (infos->len == 0) {
+		g_print("no CA in %s: run `fleetstation ca create` or `ca import`\n", ca_dir);
+	}
+	if (profile_name != NULL) {
+		g_autoptr(FstProfile) profile =
+		    fst_profile_find(fst_station_templates_dir(), profile_name, &error);
+		if (profile == NULL)
+			return fst_cli_ca_fail("list", error);
+		profile_days = fst_profile_get_validity_days(profile);
+	}
+	db_path = g_build_filename(common.workspace, "station.db", NULL);
+	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		db = fst_db_open(db_path, &error);
+		if (db == NULL)
+			return fst_cli_ca_fail("list", error);
+	}
+	for (guint i = 0; i < infos->len; i++) {
+		FstCaInfo *info = g_ptr_array_index(infos, i);
+		g_autofree gchar *from = fst_cli_ca_time(info->not_before);
+		g_autofree gchar *to = fst_cli_ca_time(info->not_after);
+		g_autofree gchar *pathlen =
+		    info->pathlen >= 0 ? g_strdup_printf("%d", info->pathlen) : g_strdup("none");
+		g_autofree gchar *warning = NULL;
+		gint64 issued = -1;
+
+		if (db != NULL) {
+			issued = fst_db_count_certificates_by_issuer(db, info->sha256, &error);
+			if (issued < 0)
+				return fst_cli_ca_fail("list", error);
+		}
+		if (g_strcmp0(info->name, "issuing-ca") == 0)
+			warning = fst_ca_store_expiry_warning(info->not_after, profile_days, now);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "name", info->name);
+			fst_cli_json_add_string(b, "subject", info->subject);
+			json_builder_set_member_name(b, "self_signed");
+			json_builder_add_boolean_value(b, info->self_signed);
+			json_builder_set_member_name(b, "pathlen");
+			json_builder_add_int_value(b, info->pathlen);
+			fst_cli_json_add_string(b, "key", info->key);
+			fst_cli_json_add_string(b, "key_store", info->key_store);
+			json_builder_set_member_name(b, "not_before");
+			json_builder_add_int_value(b, info->not_before);
+			json_builder_set_member_name(b, "not_after");
+			json_builder_add_int_value(b, info->not_after);
+			fst_cli_json_add_string(b, "sha256", info->sha256);
+			fst_cli_json_add_string(b, "aws_registration", NULL);
+			json_builder_set_member_name(b, "issued");
+			if (issued >= 0)
+				json_builder_add_int_value(b, issued);
+			else
+				json_builder_add_null_value(b);
+			fst_cli_json_add_string(b, "warning", warning);
+			json_builder_end_object(b);
+			continue;
+		}
+		g_print("%s\n"
+		        "  subject:   %s\n"
+		        "  role:      %s, pathlen %s\n"
+		        "  key:       %s, %s\n"
+		        "  validity:  %s to %s (%" G_GINT64_FORMAT " days left)\n"
+		        "  sha256:    %s (its AWS IoT certificate id)\n"
+		        "  AWS:       registration not recorded by this station\n",
+		        info->name,
+		        info->subject,
+		        info->self_signed ? "root (self-signed)" : "intermediate",
+		        pathlen,
+		        info->key,
+		        info->key_store,
+		        from,
+		        to,
+		        MAX(info->not_after - now, 0) / 86400,
+		        info->sha256 != NULL ? info->sha256 : "?");
+		if (issued >= 0)
+			g_print("  issued:    %" G_GINT64_FORMAT "\n", issued);
+		else
+			g_print("  issued:    0 (no database)\n");
+		if (warning != NULL)
+			g_print("  WARNING:   %s\n", warning);
+	}
+	if (json) {
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
+	return FST_EXIT_OK;
+}
+
+/* writes @data to @out (0644) or to stdout */
+static gboolean
+fst_cli_ca_output(const gchar *out, const gchar *data, gsize len, GError **error)
+{
+	if (out == NULL) {
+		if (fwrite(data, 1, len, stdout) != len) {
+			g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot write to stdout");
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (!g_file_set_contents_full(
+	        out, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error)) {
+		fst_error_convert_gio(error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static FstExit
+fst_cli_ca_verification_cert(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *code = NULL;
+	g_autofree gchar *out = NULL;
+	const GOptionEntry entries[] = {FST_CLI_CA_COMMON_ENTRIES(common),
+	                                {"code",
+	                                 0,
+	                                 0,
+	                                 G_OPTION_ARG_STRING,
+	                                 &code,
+	                                 "The registration code (aws iot get-registration-code)",
+	                                 "CODE"},
+	                                {"out",
+	                                 'o',
+	                                 0,
+	                                 G_OPTION_ARG_FILENAME,
+	                                 &out,
+	                                 "Write the PEM certificate here (default: stdout)",
+	                                 "FILE"},
+	                                {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- AWS IoT proof of ownership of the issuing CA");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	g_autoptr(X509) cert = NULL;
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context,
+	                      "verification-cert",
+	                      "Then: aws iot register-ca-certificate --ca-certificate "
+	                      "file://WORKSPACE/ca/issuing-ca.pem --verification-cert "
+	                      "file://FILE\n\n",
+	                      &argc,
+	                      &argv))
+		return FST_EXIT_USAGE;
+	if (code == NULL) {
+		g_printerr("fleetstation ca verification-cert: --code CODE is required\n");
+		return FST_EXIT_USAGE;
+	}
+	ca = fst_cli_ca_load(&common, &error);
+	if (ca == NULL)
+		return fst_cli_ca_fail("verification-cert", error);
+	cert = fst_ca_store_make_verification_cert(
+	    code, fst_ca_get_cert(ca), fst_ca_get_key(ca), &error);
+	if (cert == NULL)
+		return fst_cli_ca_fail("verification-cert", error);
+	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1 || BIO_get_mem_ptr(bio, &mem) != 1) {
+		fst_error_set_openssl(&error, FST_ERROR_INTERNAL, "cannot encode the certificate");
+		return fst_cli_ca_fail("verification-cert", error);
+	}
+	if (!fst_cli_ca_output(out, mem->data, mem->length, &error))
+		return fst_cli_ca_fail("verification-cert", error);
+	return FST_EXIT_OK;
+}
+
+static FstExit
+fst_cli_ca_crl(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *ca_dir = NULL;
+	g_autofree gchar *db_path = NULL;
+	g_autofree gchar *issuer_sha256 = NULL;
+	gint days = 30;
+	gboolean der = FALSE;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"out",
+	     'o',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &out,
+	     "Write the CRL here (default: stdout)",
+	     "FILE"},
+	    {"days", 'd', 0, G_OPTION_ARG_INT, &days, "Days until nextUpdate (default 30)", "N"},
+	    {"der", 0, 0, G_OPTION_ARG_NONE, &der, "DER instead of PEM", NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- the CRL of the issuing CA, from the database");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(GPtrArray) revoked = NULL;
+	g_autoptr(GBytes) crl_der = NULL;
+	g_autoptr(GBytes) ca_der = NULL;
+	FstDbCertFilter filter = {0};
+	guint64 number = 0;
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context,
+	                      "crl",
+	                      "Lists every certificate `fleetstation revoke` marked revoked that "
+	                      "the issuing CA signed; the CRL number goes up by one each time "
+	                      "(WORKSPACE/ca/crlnumber).\n\n",
+	                      &argc,
+	                      &argv))
+		return FST_EXIT_USAGE;
+	if (days <= 0) {
+		g_printerr("fleetstation ca crl: --days must be positive\n");
+		return FST_EXIT_USAGE;
+	}
+	ca_dir = fst_cli_ca_dir(&common);
+	ca = fst_cli_ca_load(&common, &error);
+	if (ca == NULL)
+		return fst_cli_ca_fail("crl", error);
+	ca_der = fst_ca_get_cert_der(ca);
+	issuer_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, ca_der);
+	db_path = g_build_filename(common.workspace, "station.db", NULL);
+	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		db = fst_db_open(db_path, &error);
+		if (db == NULL)
+			return fst_cli_ca_fail("crl", error);
+		filter.state = fst_cert_state_to_string(FST_CERT_STATE_REVOKED);
+		filter.issuer_sha256 = issuer_sha256;
+		revoked = fst_db_list_certificates(db, &filter, &error);
+		if (revoked == NULL)
+			return fst_cli_ca_fail("crl", error);
+	} else {
+		revoked = g_ptr_array_new();
+	}
+	if (!fst_ca_crl_next_number(ca_dir, &number, &error))
+		return fst_cli_ca_fail("crl", error);
+	crl_der = fst_ca_crl_build(ca, revoked, number, (guint)days, &error);
+	if (crl_der == NULL)
+		return fst_cli_ca_fail("crl", error);
+	if (der) {
+		gsize len = 0;
+		const gchar *data = g_bytes_get_data(crl_der, &len);
+		if (!fst_cli_ca_output(out, data, len, &error))
+			return fst_cli_ca_fail("crl", error);
+	} else {
+		gsize len = 0;
+		const guint8 *data = g_bytes_get_data(crl_der, &len);
+		g_autofree gchar *b64 = g_base64_encode(data, len);
+		g_autoptr(GString) pem = g_string_new("-----BEGIN X509 CRL-----\n");
+		gsize b64_len = strlen(b64);
+		for (gsize i = 0; i < b64_len; i += 64)
+			g_string_append_printf(pem, "%.64s\n", b64 + i);
+		g_string_append(pem, "-----END X509 CRL-----\n");
+		if (!fst_cli_ca_output(out, pem->str, pem->len, &error))
+			return fst_cli_ca_fail("crl", error);
+	}
+	if (out != NULL)
+		g_print("wrote CRL number %" G_GUINT64_FORMAT
+		        " with %u revoked certificate(s) to %s\n",
+		        number,
+		        revoked->len,
+		        out);
+	return FST_EXIT_OK;
+}
+
+/**
+ * fst_cli_ca:
+ * @argc: arguments, argv[0] = "ca"
+ * @argv: (array length=argc): the arguments
+ *
+ * `fleetstation ca SUBCOMMAND`.
+ *
+ * Returns: an exit code
+ */
+FstExit
+fst_cli_ca(gint argc, gchar **argv)
+{
+	static const struct {
+		const gchar *name;
+		FstExit (*func)(gint argc, gchar **argv);
+	} subs[] = {
+	    {"create", fst_cli_ca_create},
+	    {"install", fst_cli_ca_install},
+	    {"import", fst_cli_ca_import},
+	    {"list", fst_cli_ca_list},
+	    {"verification-cert", fst_cli_ca_verification_cert},
+	    {"crl", fst_cli_ca_crl},
+	};
+
+	if (argc < 2) {
+		g_printerr("%s", fst_cli_ca_usage_text);
+		return FST_EXIT_USAGE;
+	}
+	if (g_strcmp0(argv[1], "--help") == 0 || g_strcmp0(argv[1], "-h") == 0 ||
+	    g_strcmp0(argv[1], "help") == 0) {
+		g_print("%s", fst_cli_ca_usage_text);
+		return FST_EXIT_OK;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(subs); i++) {
+		if (g_strcmp0(argv[1], subs[i].name) == 0)
+			return subs[i].func(argc - 1, argv + 1);
+	}
+	g_printerr("fleetstation ca: unknown subcommand %s\n\n%s", argv[1], fst_cli_ca_usage_text);
+	return FST_EXIT_USAGE;
+}
