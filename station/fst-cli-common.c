@@ -4,10 +4,14 @@
 
 #include "fst-cli.h"
 
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "fst-error.h"
+#include "fst-ports.h"
+#include "fst-station.h"
 
 FstExit
 fst_cli_exit_for_error(const GError *error)
@@ -71,10 +75,34 @@ void
 fst_cli_progress_cb(const FstProgress *progress, gpointer user_data)
 {
 	FstCliProgress *self = user_data;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+	g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&self->lock);
 	const gchar *uid = progress->uid != NULL ? progress->uid : "-";
 	const gchar *detail = progress->detail != NULL ? progress->detail : "";
 
+	if (self->json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "event");
+		json_builder_add_string_value(b, "progress");
+		json_builder_set_member_name(b, "port");
+		json_builder_add_string_value(b, progress->port);
+		json_builder_set_member_name(b, "device");
+		if (progress->uid != NULL)
+			json_builder_add_string_value(b, progress->uid);
+		else
+			json_builder_add_null_value(b);
+		json_builder_set_member_name(b, "step");
+		json_builder_add_string_value(b, fst_step_to_string(progress->step));
+		json_builder_set_member_name(b, "fraction");
+		json_builder_add_double_value(b, progress->fraction);
+		json_builder_set_member_name(b, "detail");
+		json_builder_add_string_value(b, detail);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return;
+	}
 	if (self->quiet)
 		return;
 	if (!self->tty) {
@@ -134,3 +162,379 @@ fst_cli_progress_clear(FstCliProgress *self)
 	g_ptr_array_unref(self->lines);
 }
 
+
+/**
+ * fst_cli_print_json:
+ * @node: a JSON value
+ *
+ * Prints @node on one line of stdout: one event, or one command's document.
+ */
+void
+fst_cli_print_json(JsonNode *node)
+{
+	g_autofree gchar *text = json_to_string(node, FALSE);
+	g_print("%s\n", text);
+	fflush(stdout);
+}
+
+/**
+ * fst_cli_json_add_string:
+ * @b: a builder inside an object
+ * @name: the member name
+ * @value: (nullable): the value; %NULL gives JSON null
+ */
+void
+fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value)
+{
+	json_builder_set_member_name(b, name);
+	if (value != NULL)
+		json_builder_add_string_value(b, value);
+	else
+		json_builder_add_null_value(b);
+}
+
+/**
+ * fst_cli_result_to_json:
+ * @result: one device's result
+ *
+ * Returns: (transfer full): `{port, device, model, result, serial, aws_cert_id,
+ * roots, error_code, error, elapsed_s}`
+ */
+JsonNode *
+fst_cli_result_to_json(const FstProvisionResult *result)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	fst_cli_json_add_string(b, "port", result->port);
+	fst_cli_json_add_string(b, "device", result->uid);
+	fst_cli_json_add_string(b, "model", result->model);
+	fst_cli_json_add_string(b, "result", result->error == NULL ? "ok" : "failed");
+	fst_cli_json_add_string(b, "serial", result->serial_hex);
+	fst_cli_json_add_string(b, "aws_cert_id", result->aws_cert_id);
+	fst_cli_json_add_string(b, "roots", result->roots);
+	fst_cli_json_add_string(b,
+				"error_code",
+				result->error != NULL && result->error->domain == FST_ERROR
+				    ? fst_error_code_to_string(result->error->code)
+				    : NULL);
+	fst_cli_json_add_string(b, "error", result->error != NULL ? result->error->message : NULL);
+	json_builder_set_member_name(b, "elapsed_s");
+	json_builder_add_double_value(b, (gdouble)result->elapsed_us / G_USEC_PER_SEC);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+/**
+ * fst_cli_print_results:
+ * @self: the progress display (its mode: terminal, plain, JSON, quiet)
+ * @command: the command name, for the JSON summary
+ * @results: (element-type FstProvisionResult): what the run produced
+ * @elapsed_us: how long it took
+ * @cancelled: the run was stopped by a signal
+ *
+ * Prints the summary: a table and a count line, or one JSON `summary` event.
+ *
+ * Returns: %FST_EXIT_OK when every device passed, %FST_EXIT_CANCELLED when
+ * the run was stopped, else %FST_EXIT_DEVICES_FAILED
+ */
+FstExit
+fst_cli_print_results(FstCliProgress *self,
+		      const gchar *command,
+		      GPtrArray *results,
+		      gint64 elapsed_us,
+		      gboolean cancelled)
+{
+	guint n_ok = 0;
+	guint n_failed = 0;
+	FstExit rc;
+
+	for (guint i = 0; i < results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(results, i);
+		if (r->error == NULL)
+			n_ok++;
+		else
+			n_failed++;
+	}
+	if (cancelled)
+		rc = FST_EXIT_CANCELLED;
+	else
+		rc = n_failed == 0 ? FST_EXIT_OK : FST_EXIT_DEVICES_FAILED;
+
+	if (self->json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "summary");
+		fst_cli_json_add_string(b, "command", command);
+		json_builder_set_member_name(b, "provisioned");
+		json_builder_add_int_value(b, n_ok);
+		json_builder_set_member_name(b, "failed");
+		json_builder_add_int_value(b, n_failed);
+		json_builder_set_member_name(b, "cancelled");
+		json_builder_add_boolean_value(b, cancelled);
+		json_builder_set_member_name(b, "elapsed_s");
+		json_builder_add_double_value(b, (gdouble)elapsed_us / G_USEC_PER_SEC);
+		json_builder_set_member_name(b, "exit_code");
+		json_builder_add_int_value(b, rc);
+		json_builder_set_member_name(b, "devices");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < results->len; i++)
+			json_builder_add_value(b, fst_cli_result_to_json(g_ptr_array_index(results, i)));
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return rc;
+	}
+	if (!self->quiet || n_failed > 0) {
+		g_print("\n%-16s %-22s %-6s %s\n", "PORT", "DEVICE", "RESULT", "SERIAL / ERROR");
+		for (guint i = 0; i < results->len; i++) {
+			FstProvisionResult *r = g_ptr_array_index(results, i);
+			if (self->quiet && r->error == NULL)
+				continue;
+			g_print("%-16s %-22s %-6s %s\n",
+				r->port,
+				r->uid != NULL ? r->uid : "-",
+				r->error == NULL ? "ok" : "FAILED",
+				r->error == NULL ? r->serial_hex : r->error->message);
+		}
+	}
+	g_print("%u provisioned, %u failed, in %.2f s%s\n",
+		n_ok,
+		n_failed,
+		(gdouble)elapsed_us / G_USEC_PER_SEC,
+		cancelled ? " (stopped by a signal)" : "");
+	return rc;
+}
+
+static gboolean
+fst_cli_signals_cb(gpointer user_data)
+{
+	FstCliSignals *self = user_data;
+	if (!g_cancellable_is_cancelled(self->stop)) {
+		if (!self->quiet)
+			g_printerr("stopping: finishing the devices in flight "
+				   "(press Ctrl-C again to abort them)...\n");
+		g_cancellable_cancel(self->stop);
+	} else if (!g_cancellable_is_cancelled(self->abort)) {
+		g_printerr("aborting the devices in flight: they are recorded as failed\n");
+		g_cancellable_cancel(self->abort);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/**
+ * fst_cli_signals_install:
+ * @self: zeroed storage
+ * @quiet: print nothing on the first signal
+ *
+ * Routes SIGINT and SIGTERM to @self->stop, then @self->abort. The handlers
+ * run from the main context: use fst_cli_run() for the work.
+ */
+void
+fst_cli_signals_install(FstCliSignals *self, gboolean quiet)
+{
+	self->stop = g_cancellable_new();
+	self->abort = g_cancellable_new();
+	self->quiet = quiet;
+	self->sigint_id = g_unix_signal_add(SIGINT, fst_cli_signals_cb, self);
+	self->sigterm_id = g_unix_signal_add(SIGTERM, fst_cli_signals_cb, self);
+}
+
+void
+fst_cli_signals_remove(FstCliSignals *self)
+{
+	if (self->sigint_id != 0)
+		g_source_remove(self->sigint_id);
+	if (self->sigterm_id != 0)
+		g_source_remove(self->sigterm_id);
+	g_clear_object(&self->stop);
+	g_clear_object(&self->abort);
+}
+
+typedef struct {
+	FstCliJob job;
+	gpointer data;
+	gpointer result;
+	gint done;
+} FstCliRun;
+
+static gpointer
+fst_cli_run_thread(gpointer data)
+{
+	FstCliRun *run = data;
+	run->result = run->job(run->data);
+	g_atomic_int_set(&run->done, 1);
+	g_main_context_wakeup(NULL);
+	return NULL;
+}
+
+/**
+ * fst_cli_run:
+ * @job: the work, run in a thread
+ * @data: its data
+ *
+ * Runs @job in a worker thread while the main thread serves the signal
+ * handlers of fst_cli_signals_install().
+ *
+ * Returns: what @job returned
+ */
+gpointer
+fst_cli_run(FstCliJob job, gpointer data)
+{
+	FstCliRun run = {.job = job, .data = data};
+	GThread *thread = g_thread_new("fst-cli-job", fst_cli_run_thread, &run);
+	while (!g_atomic_int_get(&run.done))
+		g_main_context_iteration(NULL, TRUE);
+	g_thread_join(thread);
+	return run.result;
+}
+
+/**
+ * fst_cli_parse:
+ * @context: the command's options
+ * @command: its name, for messages
+ * @argc: (inout): arguments
+ * @argv: (inout): arguments
+ *
+ * Parses, printing a usage error that names the command.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
+	g_set_prgname(prgname);
+	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	if (!g_option_context_parse(context, argc, argv, &error)) {
+		g_printerr("fleetstation %s: %s (see fleetstation %s --help)\n",
+			   command,
+			   error->message,
+			   command);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_cli_workspace:
+ * @option: (nullable): the --workspace option
+ *
+ * Returns: (transfer full): @option, else `$FLEETSTATION_WORKSPACE`, else the
+ * default workspace
+ */
+gchar *
+fst_cli_workspace(const gchar *option)
+{
+	const gchar *env = g_getenv("FLEETSTATION_WORKSPACE");
+	if (option != NULL)
+		return g_strdup(option);
+	if (env != NULL && env[0] != '\0')
+		return g_strdup(env);
+	return fst_station_default_workspace();
+}
+
+/**
+ * fst_cli_set_verbose:
+ * @verbose: --verbose was given
+ *
+ * Shows the engine's informational messages on stderr.
+ */
+void
+fst_cli_set_verbose(gboolean verbose)
+{
+	if (verbose)
+		g_setenv("G_MESSAGES_DEBUG",
+			 "FstPipeline FstGang FstStation FstPorts FstWatch FstBatch FstSettings",
+			 FALSE);
+}
+
+/**
+ * fst_cli_fail:
+ * @command: the command name
+ * @json: also print a JSON `error` document on stdout
+ * @error: what failed
+ *
+ * Returns: the exit code for @error
+ */
+FstExit
+fst_cli_fail(const gchar *command, gboolean json, const GError *error)
+{
+	FstExit rc = fst_cli_exit_for_error(error);
+	g_printerr("fleetstation %s: %s\n", command, error->message);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "error");
+		fst_cli_json_add_string(b, "command", command);
+		fst_cli_json_add_string(b,
+					"error_code",
+					error->domain == FST_ERROR
+					    ? fst_error_code_to_string(error->code)
+					    : "internal");
+		fst_cli_json_add_string(b, "error", error->message);
+		json_builder_set_member_name(b, "exit_code");
+		json_builder_add_int_value(b, rc);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
+	return rc;
+}
+
+/**
+ * fst_cli_open_db:
+ * @workspace: the workspace
+ * @error: (nullable): return location
+ *
+ * Opens the workspace database for the query commands, without creating one.
+ *
+ * Returns: (transfer full): the database, or %NULL with %FST_ERROR_CONFIG when
+ * the workspace has none
+ */
+FstDb *
+fst_cli_open_db(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "no database at %s: run fleetstation init --workspace %s first",
+			    path,
+			    workspace);
+		return NULL;
+	}
+	return fst_db_open(path, error);
+}
+
+/**
+ * fst_cli_all_ports:
+ * @error: (nullable): return location
+ *
+ * --all-ports: every serial port whose USB id the known-devices table knows.
+ *
+ * Returns: (transfer full): the port paths, possibly none
+ */
+gchar **
+fst_cli_all_ports(GError **error)
+{
+	g_autoptr(FstKnownDevices) known = fst_known_devices_load_default(error);
+	g_autoptr(GPtrArray) ports = NULL;
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+
+	if (known == NULL)
+		return NULL;
+	ports = fst_ports_list_serial(known, error);
+	if (ports == NULL)
+		return NULL;
+	for (guint i = 0; i < ports->len; i++) {
+		FstPortInfo *p = g_ptr_array_index(ports, i);
+		if (p->dialect != NULL)
+			g_strv_builder_add(builder, p->name);
+	}
+	return g_strv_builder_end(builder);
+}

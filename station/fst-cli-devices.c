@@ -10,40 +10,67 @@
 FstExit
 fst_cli_devices(gint argc, gchar **argv)
 {
-	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *workspace_opt = NULL;
+	g_autofree gchar *state = NULL;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
-	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
+	     "Only devices in this state: new, in-progress, provisioned or failed", "STATE"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new("- list the devices in the database");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
-	g_autofree gchar *db_path = NULL;
+	g_autofree gchar *workspace = NULL;
+	g_autoptr(JsonBuilder) b = json_builder_new();
 
-	g_set_prgname("fleetstation devices");
-	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!g_option_context_parse(context, &argc, &argv, &error)) {
-		g_printerr("fleetstation devices: %s\n", error->message);
+	if (!fst_cli_parse(context, "devices", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_printerr("fleetstation devices: unexpected argument %s\n", argv[1]);
 		return FST_EXIT_USAGE;
 	}
-	if (workspace == NULL)
-		workspace = fst_station_default_workspace();
-	db_path = g_build_filename(workspace, "station.db", NULL);
-	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		g_printerr("fleetstation devices: no database at %s: run fleetstation demo first\n",
-			   db_path);
-		return FST_EXIT_CONFIG;
+	workspace = fst_cli_workspace(workspace_opt);
+	db = fst_cli_open_db(workspace, &error);
+	if (db == NULL || (devices = fst_db_list_devices(db, &error)) == NULL)
+		return fst_cli_fail("devices", json, error);
+	if (json) {
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "devices");
+		json_builder_begin_array(b);
+	} else {
+		g_print("%-22s %-14s %-12s %-40s %s\n",
+			"DEVICE",
+			"MODEL",
+			"STATE",
+			"SERIAL",
+			"CERT STATE");
 	}
-	db = fst_db_open(db_path, &error);
-	if (db == NULL || (devices = fst_db_list_devices(db, &error)) == NULL) {
-		g_printerr("fleetstation devices: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
-	}
-	g_print("%-22s %-14s %-12s %-40s %s\n", "DEVICE", "MODEL", "STATE", "SERIAL", "CERT STATE");
 	for (guint i = 0; i < devices->len; i++) {
 		FstDbDevice *d = g_ptr_array_index(devices, i);
+		if (state != NULL && g_strcmp0(d->state, state) != 0)
+			continue;
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "device", d->uid);
+			fst_cli_json_add_string(b, "model", d->model);
+			fst_cli_json_add_string(b, "firmware", d->firmware);
+			fst_cli_json_add_string(b, "port", d->port);
+			fst_cli_json_add_string(b, "state", d->state);
+			fst_cli_json_add_string(b, "last_error", d->last_error);
+			fst_cli_json_add_string(b, "serial", d->cert != NULL ? d->cert->serial_hex : NULL);
+			fst_cli_json_add_string(
+			    b,
+			    "cert_state",
+			    d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : NULL);
+			json_builder_end_object(b);
+			continue;
+		}
 		g_print("%-22s %-14s %-12s %-40s %s\n",
 			d->uid,
 			d->model,
@@ -51,6 +78,12 @@ fst_cli_devices(gint argc, gchar **argv)
 			d->cert != NULL ? d->cert->serial_hex : "-",
 			d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : "-");
 	}
+	if (json) {
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
 	return FST_EXIT_OK;
 }
-

@@ -22,6 +22,19 @@ typedef struct {
 static const FstCliCommand fst_cli_commands[] = {
     {"demo", "provision simulated devices end to end (the main job)", fst_cli_demo},
     {"devices", "list the devices recorded in the workspace database", fst_cli_devices},
+    {"ca", "create, import, list the CAs; AWS verification certificate; CRL", fst_cli_ca},
+    {"revoke", "revoke a device certificate (with a reason) in the database", fst_cli_revoke},
+    {"init", "create a workspace and set its defaults (profile, lot, ports, baud)", fst_cli_init},
+    {"ports", "list serial ports and known USB devices, their dialect, busy or free", fst_cli_ports},
+    {"provision", "provision the devices on a gang of ports", fst_cli_provision},
+    {"certs", "list the certificates in the database (by device, state, lot)", fst_cli_certs},
+    {"show", "show one device's history: certificates and events", fst_cli_show},
+    {"batch", "provision the devices of a CSV or JSON manifest; a re-run resumes it", fst_cli_batch},
+    {"watch", "provision each device as it is plugged in, until Ctrl-C", fst_cli_watch},
+    {"audit", "verify the tamper-evident audit chain of the database", fst_cli_audit},
+    {"db", "back up, check or count the station database", fst_cli_db},
+    {"report", "export a lot, period or station as CSV, JSON or PDF; sign, verify", fst_cli_report},
+    {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
 };
 
 static void

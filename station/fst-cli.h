@@ -5,6 +5,9 @@
 
 #include <gio/gio.h>
 
+#include <json-glib/json-glib.h>
+
+#include "fst-db.h"
 #include "fst-pipeline.h"
 
 G_BEGIN_DECLS
@@ -40,7 +43,18 @@ typedef struct {
 	GPtrArray *ports; /* (element-type utf8): one display line each, in order */
 	GPtrArray *lines; /* (element-type utf8): what each line shows */
 	guint drawn;	  /* lines drawn so far on the terminal */
+	gboolean json;	  /* one JSON object per event line (--json) */
 } FstCliProgress;
+
+/* the two-level stop of the long commands: the first SIGINT/SIGTERM cancels
+ * @stop (no new device; devices in flight finish), the second cancels @abort */
+typedef struct {
+	GCancellable *stop;  /* (owned) */
+	GCancellable *abort; /* (owned) */
+	guint sigint_id;
+	guint sigterm_id;
+	gboolean quiet;
+} FstCliSignals;
 
 FstExit
 fst_cli_exit_for_error(const GError *error);
@@ -50,11 +64,74 @@ void
 fst_cli_progress_clear(FstCliProgress *self);
 void
 fst_cli_progress_cb(const FstProgress *progress, gpointer user_data);
+void
+fst_cli_print_json(JsonNode *node);
+void
+fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value);
+JsonNode *
+fst_cli_result_to_json(const FstProvisionResult *result);
+FstExit
+fst_cli_print_results(FstCliProgress *self,
+		      const gchar *command,
+		      GPtrArray *results,
+		      gint64 elapsed_us,
+		      gboolean cancelled);
+void
+fst_cli_signals_install(FstCliSignals *self, gboolean quiet);
+void
+fst_cli_signals_remove(FstCliSignals *self);
+gboolean
+fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
+gchar *
+fst_cli_workspace(const gchar *option);
+void
+fst_cli_set_verbose(gboolean verbose);
+FstExit
+fst_cli_fail(const gchar *command, gboolean json, const GError *error);
+FstDb *
+fst_cli_open_db(const gchar *workspace, GError **error);
+void
+fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
+gchar *
+fst_cli_time(gint64 us);
+gchar **
+fst_cli_all_ports(GError **error);
+typedef gpointer (*FstCliJob)(gpointer data);
+gpointer
+fst_cli_run(FstCliJob job, gpointer data);
 
 /* one function per command: argv[0] is the command name */
 FstExit
 fst_cli_demo(gint argc, gchar **argv);
 FstExit
 fst_cli_devices(gint argc, gchar **argv);
+FstExit
+fst_cli_ca(gint argc, gchar **argv);
+FstExit
+fst_cli_revoke(gint argc, gchar **argv);
+FstExit
+fst_cli_init(gint argc, gchar **argv);
+FstExit
+fst_cli_ports(gint argc, gchar **argv);
+FstExit
+fst_cli_provision(gint argc, gchar **argv);
+FstExit
+fst_cli_certs(gint argc, gchar **argv);
+FstExit
+fst_cli_show(gint argc, gchar **argv);
+FstExit
+fst_cli_batch(gint argc, gchar **argv);
+FstExit
+fst_cli_watch(gint argc, gchar **argv);
+FstExit
+fst_cli_audit(gint argc, gchar **argv);
+FstExit
+fst_cli_audit_report(const gchar *db_path, const gchar *prefix);
+FstExit
+fst_cli_db(gint argc, gchar **argv);
+FstExit
+fst_cli_report(gint argc, gchar **argv);
+FstExit
+fst_cli_profile(gint argc, gchar **argv);
 
 G_END_DECLS

@@ -1,0 +1,726 @@
+/*
+ * Batch manifests: a list of the devices a line must provision, run as gangs
+ * and reported per row. Re-running a manifest skips the rows done before
+ * (the database says the device is provisioned) and resumes the others.
+ *
+ * Formats (chosen by the first non-blank character: `{` or `[` is JSON):
+ *
+ * CSV, one header line naming the columns, then one row per line; blank lines
+ * and lines starting with `#` are ignored; fields are not quoted and hold no
+ * comma (device ids, paths, profile and lot names do not need one):
+ *
+ *   device,port,profile,lot
+ *   SN-0001,/dev/ttyUSB0,aws-iot-ecc,LOT-7
+ *   SN-0002,,,
+ *   ,/dev/ttyUSB2,,
+ *
+ * JSON, an object with optional manifest-wide `profile` and `lot` and a
+ * `devices` array of row objects (or just that array):
+ *
+ *   {"profile": "aws-iot-ecc", "lot": "LOT-7",
+ *    "devices": [{"device": "SN-0001", "port": "/dev/ttyUSB0"}, {"port": "/dev/ttyUSB2"}]}
+ *
+ * Columns / members: `device` (the id the device must report), `port`, `profile`,
+ * `lot`; every row needs a device or a port. A row with both is checked: another
+ * device on that port is refused. A row with a port only takes the device found
+ * there. A row with a device only is looked for on the ports the caller gives
+ * (--port, --all-ports, the workspace's). Empty values take the manifest's, then
+ * the caller's defaults. Limits: 10000 rows, 4096 bytes per value, UTF-8
+ * without control characters. Documented for operators in README.md.
+ */
+
+#define G_LOG_DOMAIN "FstBatch"
+
+#include "fst-batch.h"
+
+#include <json-glib/json-glib.h>
+
+#include "fst-error.h"
+
+#define FST_BATCH_MAX_ROWS 10000
+#define FST_BATCH_MAX_VALUE 4096
+#define FST_BATCH_MAX_FILE (16 * 1024 * 1024)
+
+/**
+ * fst_batch_status_to_string:
+ * @status: a row status
+ *
+ * Returns: (transfer none): its name in reports: pending, done, provisioned,
+ * failed or missing
+ */
+const gchar *
+fst_batch_status_to_string(FstBatchStatus status)
+{
+	switch (status) {
+	case FST_BATCH_PENDING:
+		return "pending";
+	case FST_BATCH_DONE:
+		return "done";
+	case FST_BATCH_PROVISIONED:
+		return "provisioned";
+	case FST_BATCH_FAILED:
+		return "failed";
+	case FST_BATCH_MISSING:
+		return "missing";
+	default:
+		break;
+	}
+	return "unknown";
+}
+
+static void
+fst_batch_row_free(FstBatchRow *row)
+{
+	g_free(row->device);
+	g_free(row->port);
+	g_free(row->profile);
+	g_free(row->lot);
+	g_free(row->uid);
+	g_free(row->serial_hex);
+	g_clear_error(&row->error);
+	g_free(row);
+}
+
+/**
+ * fst_batch_free:
+ * @self: (nullable): a manifest
+ */
+void
+fst_batch_free(FstBatch *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->path);
+	g_ptr_array_unref(self->rows);
+	g_free(self);
+}
+
+/* a value from the manifest: bounded, UTF-8, no control characters; "" is NULL */
+static gboolean
+fst_batch_value(const gchar *path,
+		guint line,
+		const gchar *column,
+		const gchar *raw,
+		gchar **out,
+		GError **error)
+{
+	g_autofree gchar *value = g_strstrip(g_strdup(raw));
+	*out = NULL;
+	if (strlen(value) > FST_BATCH_MAX_VALUE || !g_utf8_validate(value, -1, NULL)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s:%u: the %s value is too long or not UTF-8",
+			    path,
+			    line,
+			    column);
+		return FALSE;
+	}
+	for (const gchar *p = value; *p != '\0'; p++) {
+		if ((guchar)*p < 0x20 || *p == 0x7f) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s:%u: the %s value holds a control character",
+				    path,
+				    line,
+				    column);
+			return FALSE;
+		}
+	}
+	if (value[0] != '\0')
+		*out = g_steal_pointer(&value);
+	return TRUE;
+}
+
+static gboolean
+fst_batch_add_row(FstBatch *self, FstBatchRow *row, GError **error)
+{
+	if (row->device == NULL && row->port == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s:%u: the row needs a device or a port",
+			    self->path,
+			    row->line);
+		fst_batch_row_free(row);
+		return FALSE;
+	}
+	if (self->rows->len >= FST_BATCH_MAX_ROWS) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s: more than %d rows: split the manifest",
+			    self->path,
+			    FST_BATCH_MAX_ROWS);
+		fst_batch_row_free(row);
+		return FALSE;
+	}
+	/* one device id and one port appear once: a repeat is a typo that would
+	 * otherwise show as a confusing skip */
+	for (guint i = 0; i < self->rows->len; i++) {
+		FstBatchRow *other = g_ptr_array_index(self->rows, i);
+		const gchar *what = NULL;
+		if (row->device != NULL && g_strcmp0(row->device, other->device) == 0)
+			what = row->device;
+		else if (row->port != NULL && g_strcmp0(row->port, other->port) == 0)
+			what = row->port;
+		if (what != NULL) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s:%u: %s is already on line %u",
+				    self->path,
+				    row->line,
+				    what,
+				    other->line);
+			fst_batch_row_free(row);
+			return FALSE;
+		}
+	}
+	g_ptr_array_add(self->rows, row);
+	return TRUE;
+}
+
+static gboolean
+fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
+{
+	g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+	gint col_device = -1, col_port = -1, col_profile = -1, col_lot = -1;
+	guint n_cols = 0;
+	gboolean have_header = FALSE;
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		const gchar *line = g_strstrip(lines[i]);
+		g_auto(GStrv) fields = NULL;
+		FstBatchRow *row;
+		guint n;
+
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		fields = g_strsplit(line, ",", -1);
+		n = g_strv_length(fields);
+		if (!have_header) {
+			for (guint c = 0; c < n; c++) {
+				g_autofree gchar *name = g_ascii_strdown(g_strstrip(fields[c]), -1);
+				gint *slot = g_str_equal(name, "device")	? &col_device
+					     : g_str_equal(name, "port")	? &col_port
+					     : g_str_equal(name, "profile") ? &col_profile
+					     : g_str_equal(name, "lot")	? &col_lot
+										: NULL;
+				if (slot == NULL || *slot >= 0) {
+					g_set_error(error,
+						    FST_ERROR,
+						    FST_ERROR_INVALID_DATA,
+						    "%s:%u: column \"%s\" is unknown or repeated: the "
+						    "header names device, port, profile, lot",
+						    self->path,
+						    i + 1,
+						    name);
+					return FALSE;
+				}
+				*slot = (gint)c;
+			}
+			if (col_device < 0 && col_port < 0) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_INVALID_DATA,
+					    "%s:%u: the header needs a device or a port column",
+					    self->path,
+					    i + 1);
+				return FALSE;
+			}
+			n_cols = n;
+			have_header = TRUE;
+			continue;
+		}
+		if (n != n_cols) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s:%u: %u fields where the header has %u",
+				    self->path,
+				    i + 1,
+				    n,
+				    n_cols);
+			return FALSE;
+		}
+		row = g_new0(FstBatchRow, 1);
+		row->line = i + 1;
+		if ((col_device >= 0 &&
+		     !fst_batch_value(self->path, i + 1, "device", fields[col_device], &row->device, error)) ||
+		    (col_port >= 0 &&
+		     !fst_batch_value(self->path, i + 1, "port", fields[col_port], &row->port, error)) ||
+		    (col_profile >= 0 &&
+		     !fst_batch_value(self->path, i + 1, "profile", fields[col_profile], &row->profile, error)) ||
+		    (col_lot >= 0 &&
+		     !fst_batch_value(self->path, i + 1, "lot", fields[col_lot], &row->lot, error))) {
+			fst_batch_row_free(row);
+			return FALSE;
+		}
+		if (!fst_batch_add_row(self, row, error))
+			return FALSE;
+	}
+	if (!have_header) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s: no header line (device,port,profile,lot)",
+			    self->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* a string member, or NULL; anything but a string is an error */
+static gboolean
+fst_batch_json_member(FstBatch *self,
+		      JsonObject *obj,
+		      guint line,
+		      const gchar *name,
+		      gchar **out,
+		      GError **error)
+{
+	JsonNode *node = json_object_get_member(obj, name);
+	*out = NULL;
+	if (node == NULL || JSON_NODE_HOLDS_NULL(node))
+		return TRUE;
+	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s: row %u: \"%s\" must be a string",
+			    self->path,
+			    line,
+			    name);
+		return FALSE;
+	}
+	return fst_batch_value(self->path, line, name, json_node_get_string(node), out, error);
+}
+
+static gboolean
+fst_batch_parse_json(FstBatch *self, const gchar *data, gsize len, GError **error)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *profile = NULL;
+	g_autofree gchar *lot = NULL;
+	JsonNode *root;
+	JsonArray *rows = NULL;
+
+	if (!json_parser_load_from_data(parser, data, (gssize)len, &error_local)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s: not valid JSON: %s",
+			    self->path,
+			    error_local->message);
+		return FALSE;
+	}
+	root = json_parser_get_root(parser);
+	if (JSON_NODE_HOLDS_ARRAY(root)) {
+		rows = json_node_get_array(root);
+	} else if (JSON_NODE_HOLDS_OBJECT(root)) {
+		JsonObject *obj = json_node_get_object(root);
+		JsonNode *devices = json_object_get_member(obj, "devices");
+		if (!fst_batch_json_member(self, obj, 0, "profile", &profile, error) ||
+		    !fst_batch_json_member(self, obj, 0, "lot", &lot, error))
+			return FALSE;
+		if (devices != NULL && JSON_NODE_HOLDS_ARRAY(devices))
+			rows = json_node_get_array(devices);
+	}
+	if (rows == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s: expected an object with a \"devices\" array, or an array",
+			    self->path);
+		return FALSE;
+	}
+	for (guint i = 0; i < json_array_get_length(rows); i++) {
+		JsonNode *node = json_array_get_element(rows, i);
+		JsonObject *obj;
+		FstBatchRow *row;
+		if (!JSON_NODE_HOLDS_OBJECT(node)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s: row %u is not an object",
+				    self->path,
+				    i + 1);
+			return FALSE;
+		}
+		obj = json_node_get_object(node);
+		row = g_new0(FstBatchRow, 1);
+		row->line = i + 1;
+		if (!fst_batch_json_member(self, obj, i + 1, "device", &row->device, error) ||
+		    !fst_batch_json_member(self, obj, i + 1, "port", &row->port, error) ||
+		    !fst_batch_json_member(self, obj, i + 1, "profile", &row->profile, error) ||
+		    !fst_batch_json_member(self, obj, i + 1, "lot", &row->lot, error)) {
+			fst_batch_row_free(row);
+			return FALSE;
+		}
+		if (row->profile == NULL)
+			row->profile = g_strdup(profile);
+		if (row->lot == NULL)
+			row->lot = g_strdup(lot);
+		if (!fst_batch_add_row(self, row, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_batch_parse:
+ * @path: the manifest's name, for messages
+ * @data: its contents
+ * @len: their length
+ * @error: (nullable): return location
+ *
+ * Parses a CSV or JSON manifest (format at the top of this file).
+ *
+ * Returns: (transfer full): the manifest, or %NULL with
+ * %FST_ERROR_INVALID_DATA naming the file, the line and what is wrong
+ */
+FstBatch *
+fst_batch_parse(const gchar *path, const gchar *data, gsize len, GError **error)
+{
+	g_autoptr(FstBatch) self = g_new0(FstBatch, 1);
+	g_autofree gchar *text = g_strndup(data, len);
+	const gchar *p = text;
+
+	self->path = g_strdup(path);
+	self->rows = g_ptr_array_new_with_free_func((GDestroyNotify)fst_batch_row_free);
+	if (strlen(text) != len) {
+		g_set_error(error, FST_ERROR, FST_ERROR_INVALID_DATA, "%s holds a NUL byte", path);
+		return NULL;
+	}
+	while (g_ascii_isspace(*p))
+		p++;
+	if (*p == '{' || *p == '[') {
+		if (!fst_batch_parse_json(self, text, len, error))
+			return NULL;
+	} else if (!fst_batch_parse_csv(self, text, error)) {
+		return NULL;
+	}
+	if (self->rows->len == 0) {
+		g_set_error(error, FST_ERROR, FST_ERROR_INVALID_DATA, "%s has no rows", path);
+		return NULL;
+	}
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_batch_load:
+ * @path: a manifest file
+ * @error: (nullable): return location
+ *
+ * Returns: (transfer full): the manifest, or %NULL (see fst_batch_parse())
+ */
+FstBatch *
+fst_batch_load(const gchar *path, GError **error)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	if (!g_file_get_contents(path, &data, &len, error)) {
+		fst_error_convert_gio(error);
+		g_prefix_error(error, "reading the manifest: ");
+		return NULL;
+	}
+	if (len > FST_BATCH_MAX_FILE) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s is larger than %d bytes",
+			    path,
+			    FST_BATCH_MAX_FILE);
+		return NULL;
+	}
+	return fst_batch_parse(path, data, len, error);
+}
+
+/* one (profile, lot) group of rows run as one gang */
+typedef struct {
+	FstBatch *batch;   /* (unowned) */
+	GPtrArray *group;  /* (element-type FstBatchRow) (unowned elements) */
+	FstDb *db;	   /* (unowned) */
+	GMutex lock;
+} FstBatchRun;
+
+static gboolean
+fst_batch_device_done(FstDb *db, const gchar *uid, gchar **serial_hex)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error_local);
+	if (dev == NULL || g_strcmp0(dev->state, "provisioned") != 0)
+		return FALSE;
+	if (serial_hex != NULL && dev->cert != NULL)
+		*serial_hex = g_strdup(dev->cert->serial_hex);
+	return TRUE;
+}
+
+/* decides, per device met on a port, what the manifest wants (FstGangAcceptFunc) */
+static gboolean
+fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError **error)
+{
+	FstBatchRun *run = user_data;
+	g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&run->lock);
+
+	/* the row of this port */
+	for (guint i = 0; i < run->group->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(run->group, i);
+		if (g_strcmp0(row->port, port) != 0)
+			continue;
+		g_free(row->uid);
+		row->uid = g_strdup(uid);
+		if (row->device != NULL && g_strcmp0(row->device, uid) != 0) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "port %s has device %s, but the manifest expects %s there (%s:%u): "
+				    "put the right board on the fixture",
+				    port,
+				    uid,
+				    row->device,
+				    run->batch->path,
+				    row->line);
+			row->status = FST_BATCH_FAILED;
+			row->error = g_error_copy(*error);
+			return FALSE;
+		}
+		if (row->device == NULL && fst_batch_device_done(run->db, uid, &row->serial_hex)) {
+			row->status = FST_BATCH_DONE;
+			return FALSE;
+		}
+		return TRUE;
+	}
+	/* a row that expects this device anywhere */
+	for (guint i = 0; i < run->group->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(run->group, i);
+		if (row->port == NULL && g_strcmp0(row->device, uid) == 0 &&
+		    row->status == FST_BATCH_PENDING && row->uid == NULL) {
+			row->uid = g_strdup(uid);
+			return TRUE;
+		}
+	}
+	/* done on an earlier run: nothing to say */
+	for (guint i = 0; i < run->batch->rows->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(run->batch->rows, i);
+		if (g_strcmp0(row->device, uid) == 0 && row->status == FST_BATCH_DONE)
+			return FALSE;
+	}
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_INVALID_DATA,
+		    "device %s on port %s is not in the manifest %s: take it off the line",
+		    uid,
+		    port,
+		    run->batch->path);
+	return FALSE;
+}
+
+static FstBatchRow *
+fst_batch_row_for_result(FstBatchRun *run, const FstProvisionResult *result)
+{
+	for (guint i = 0; i < run->group->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(run->group, i);
+		if (row->port != NULL && g_strcmp0(row->port, result->port) == 0)
+			return row;
+	}
+	for (guint i = 0; result->uid != NULL && i < run->group->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(run->group, i);
+		if (row->port == NULL && g_strcmp0(row->uid, result->uid) == 0)
+			return row;
+	}
+	return NULL;
+}
+
+static void
+fst_batch_add_port(GPtrArray *ports, const gchar *port)
+{
+	for (guint i = 0; i < ports->len; i++) {
+		if (g_strcmp0(g_ptr_array_index(ports, i), port) == 0)
+			return;
+	}
+	g_ptr_array_add(ports, g_strdup(port));
+}
+
+static gboolean
+fst_batch_run_group(FstBatch *self,
+		    FstStation *station,
+		    GPtrArray *group,
+		    const gchar *profile_name,
+		    const gchar *lot,
+		    const FstBatchOptions *options,
+		    FstProgressFunc progress,
+		    gpointer user_data,
+		    GError **error)
+{
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(GPtrArray) ports = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) results = NULL;
+	FstBatchRun run = {.batch = self, .group = group, .db = fst_station_get_db(station)};
+	FstGangOptions gang = {
+	    .baud_rate = options->baud_rate,
+	    .accept = fst_batch_accept,
+	    .accept_data = &run,
+	    .stop = options->stop,
+	    .abort = options->abort,
+	};
+	gboolean need_candidates = FALSE;
+
+	profile = fst_station_load_profile(station, profile_name, error);
+	if (profile == NULL)
+		return FALSE;
+	if (!fst_db_set_context(run.db, NULL, lot, error))
+		return FALSE;
+	for (guint i = 0; i < group->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(group, i);
+		if (row->port != NULL)
+			fst_batch_add_port(ports, row->port);
+		else
+			need_candidates = TRUE;
+	}
+	for (guint i = 0; need_candidates && options->ports != NULL && options->ports[i] != NULL; i++)
+		fst_batch_add_port(ports, options->ports[i]);
+	if (ports->len == 0)
+		return TRUE;
+	g_ptr_array_add(ports, NULL);
+
+	g_mutex_init(&run.lock);
+	results = fst_gang_run(station,
+			       profile,
+			       (const gchar *const *)ports->pdata,
+			       &gang,
+			       progress,
+			       user_data);
+	g_mutex_clear(&run.lock);
+	for (guint i = 0; i < results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(results, i);
+		FstBatchRow *row = fst_batch_row_for_result(&run, r);
+		if (row == NULL) {
+			/* a candidate port: its trouble was shown as progress */
+			continue;
+		}
+		if (row->status == FST_BATCH_FAILED && row->error != NULL)
+			continue;
+		g_free(row->serial_hex);
+		row->serial_hex = g_strdup(r->serial_hex);
+		if (r->uid != NULL && row->uid == NULL)
+			row->uid = g_strdup(r->uid);
+		if (r->error == NULL) {
+			row->status = FST_BATCH_PROVISIONED;
+		} else {
+			row->status = FST_BATCH_FAILED;
+			g_clear_error(&row->error);
+			row->error = g_error_copy(r->error);
+		}
+	}
+	return TRUE;
+}
+
+/**
+ * fst_batch_run:
+ * @self: a manifest; its rows get their status
+ * @station: the station
+ * @options: defaults and where to look (see #FstBatchOptions)
+ * @progress: (nullable): per-device progress, from worker threads
+ * @user_data: data for @progress
+ * @error: (nullable): return location
+ *
+ * Marks the rows whose device is provisioned already as done, then runs the
+ * others, one gang per (profile, lot), and gives every row its status.
+ *
+ * Returns: %FALSE when the run itself could not go on (a profile, the
+ * database): rows not reached stay pending
+ */
+gboolean
+fst_batch_run(FstBatch *self,
+	      FstStation *station,
+	      const FstBatchOptions *options,
+	      FstProgressFunc progress,
+	      gpointer user_data,
+	      GError **error)
+{
+	FstDb *db = fst_station_get_db(station);
+	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+
+	/* rows done on an earlier run */
+	for (guint i = 0; i < self->rows->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(self->rows, i);
+		if (row->profile == NULL)
+			row->profile = g_strdup(options->profile);
+		if (row->lot == NULL)
+			row->lot = g_strdup(options->lot);
+		if (row->device != NULL && fst_batch_device_done(db, row->device, &row->serial_hex)) {
+			row->status = FST_BATCH_DONE;
+			row->uid = g_strdup(row->device);
+		} else if (row->profile == NULL) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s:%u: no profile: add a profile column, or give --profile",
+				    self->path,
+				    row->line);
+			return FALSE;
+		}
+	}
+
+	/* the other rows, one gang per (profile, lot), in manifest order */
+	for (guint i = 0; i < self->rows->len; i++) {
+		FstBatchRow *first = g_ptr_array_index(self->rows, i);
+		g_autofree gchar *key = NULL;
+		g_autoptr(GPtrArray) group = NULL;
+		gboolean seen = FALSE;
+
+		if (first->status != FST_BATCH_PENDING)
+			continue;
+		key = g_strdup_printf("%s\n%s", first->profile, first->lot != NULL ? first->lot : "");
+		for (guint k = 0; k < keys->len; k++)
+			seen = seen || g_str_equal(g_ptr_array_index(keys, k), key);
+		if (seen)
+			continue;
+		g_ptr_array_add(keys, g_strdup(key));
+		group = g_ptr_array_new();
+		for (guint j = i; j < self->rows->len; j++) {
+			FstBatchRow *row = g_ptr_array_index(self->rows, j);
+			if (row->status == FST_BATCH_PENDING && g_strcmp0(row->profile, first->profile) == 0 &&
+			    g_strcmp0(row->lot, first->lot) == 0)
+				g_ptr_array_add(group, row);
+		}
+		if (g_cancellable_is_cancelled(options->stop))
+			break;
+		if (!fst_batch_run_group(self,
+					 station,
+					 group,
+					 first->profile,
+					 first->lot,
+					 options,
+					 progress,
+					 user_data,
+					 error))
+			return FALSE;
+	}
+
+	/* what was not met */
+	for (guint i = 0; i < self->rows->len; i++) {
+		FstBatchRow *row = g_ptr_array_index(self->rows, i);
+		if (row->status != FST_BATCH_PENDING || g_cancellable_is_cancelled(options->stop))
+			continue;
+		row->status = FST_BATCH_MISSING;
+		if (row->port != NULL)
+			g_set_error(&row->error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_FOUND,
+				    "no device answered on port %s",
+				    row->port);
+		else
+			g_set_error(&row->error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_FOUND,
+				    "device %s was not found on any port: give the ports with --port "
+				    "or --all-ports",
+				    row->device);
+	}
+	return TRUE;
+}

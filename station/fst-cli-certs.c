@@ -1,0 +1,138 @@
+/* fleetstation certs: the certificates in the database, filtered */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include "fst-cli.h"
+#include "fst-db.h"
+#include "fst-error.h"
+
+/**
+ * fst_cli_cert_to_json:
+ * @b: a builder where a value goes
+ * @c: a certificate row
+ *
+ * Adds `{serial, device, state, subject, key_type, not_before, not_after,
+ * profile, lot, aws_cert_id, issuer_sha256, created_at, revoked_at,
+ * revocation_reason}`; times in unix seconds.
+ */
+void
+fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c)
+{
+	json_builder_begin_object(b);
+	fst_cli_json_add_string(b, "serial", c->serial_hex);
+	fst_cli_json_add_string(b, "device", c->device_uid);
+	fst_cli_json_add_string(b, "state", fst_cert_state_to_string(c->state));
+	fst_cli_json_add_string(b, "subject", c->subject);
+	fst_cli_json_add_string(b, "key_type", c->key_type);
+	json_builder_set_member_name(b, "not_before");
+	json_builder_add_int_value(b, c->not_before);
+	json_builder_set_member_name(b, "not_after");
+	json_builder_add_int_value(b, c->not_after);
+	fst_cli_json_add_string(b, "profile", c->profile);
+	fst_cli_json_add_string(b, "lot", c->lot);
+	fst_cli_json_add_string(b, "aws_cert_id", c->aws_cert_id);
+	fst_cli_json_add_string(b, "issuer_sha256", c->issuer_sha256);
+	json_builder_set_member_name(b, "created_at");
+	json_builder_add_int_value(b, c->created_at / G_USEC_PER_SEC);
+	json_builder_set_member_name(b, "revoked_at");
+	if (c->revoked_at != 0)
+		json_builder_add_int_value(b, c->revoked_at / G_USEC_PER_SEC);
+	else
+		json_builder_add_null_value(b);
+	fst_cli_json_add_string(b, "revocation_reason", c->revocation_reason);
+	json_builder_end_object(b);
+}
+
+/**
+ * fst_cli_time:
+ * @us: unix microseconds, UTC
+ *
+ * Returns: (transfer full): ISO 8601 UTC to the second, or "-" for 0
+ */
+gchar *
+fst_cli_time(gint64 us)
+{
+	g_autoptr(GDateTime) dt = NULL;
+	if (us == 0)
+		return g_strdup("-");
+	dt = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
+}
+
+FstExit
+fst_cli_certs(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace_opt = NULL;
+	g_autofree gchar *device = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *lot = NULL;
+	gboolean json = FALSE;
+	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"device", 'd', 0, G_OPTION_ARG_STRING, &device, "Only this device's", "ID"},
+	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
+	     "Only this state: issued, burned, verified, registered or revoked", "STATE"},
+	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot's", "LOT"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- list the certificates in the database");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autofree gchar *workspace = NULL;
+	FstDbCertFilter filter = {0};
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_parse(context, "certs", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_printerr("fleetstation certs: unexpected argument %s\n", argv[1]);
+		return FST_EXIT_USAGE;
+	}
+	workspace = fst_cli_workspace(workspace_opt);
+	db = fst_cli_open_db(workspace, &error);
+	if (db == NULL)
+		return fst_cli_fail("certs", json, error);
+	filter.device_uid = device;
+	filter.state = state;
+	filter.lot = lot;
+	certs = fst_db_list_certificates(db, &filter, &error);
+	if (certs == NULL)
+		return fst_cli_fail("certs", json, error);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "certificates");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < certs->len; i++)
+			fst_cli_cert_to_json(b, g_ptr_array_index(certs, i));
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
+	}
+	g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
+		"SERIAL",
+		"DEVICE",
+		"STATE",
+		"ISSUED",
+		"LOT",
+		"SUBJECT");
+	for (guint i = 0; i < certs->len; i++) {
+		FstDbCert *c = g_ptr_array_index(certs, i);
+		g_autofree gchar *issued = fst_cli_time(c->created_at);
+		g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
+			c->serial_hex,
+			c->device_uid != NULL ? c->device_uid : "-",
+			fst_cert_state_to_string(c->state),
+			issued,
+			c->lot != NULL ? c->lot : "-",
+			c->subject);
+	}
+	return FST_EXIT_OK;
+}

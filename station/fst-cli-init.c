@@ -1,0 +1,126 @@
+/* fleetstation init: a workspace (database, station identity, demo CA) and
+ * its defaults (fst-settings.c) */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include "fst-cli.h"
+#include "fst-error.h"
+#include "fst-settings.h"
+#include "fst-station.h"
+
+FstExit
+fst_cli_init(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace_opt = NULL;
+	g_autofree gchar *organization = NULL;
+	g_autofree gchar *profile = NULL;
+	g_autofree gchar *lot = NULL;
+	g_auto(GStrv) ports = NULL;
+	gint baud = 0;
+	gboolean json = FALSE;
+	gboolean verbose = FALSE;
+	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"organization", 'o', 0, G_OPTION_ARG_STRING, &organization,
+	     "Organization (O) of the demo CAs (default: Fleetstation)", "NAME"},
+	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Default profile", "NAME"},
+	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Default production lot", "LOT"},
+	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &ports,
+	     "Default port (repeat for a gang)", "PORT"},
+	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud, "Default line rate in bit/s", "RATE"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print informational messages", NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = g_option_context_new("- create or update a workspace");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSettings) settings = NULL;
+	g_autoptr(FstStation) station = NULL;
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *summary = NULL;
+
+	g_option_context_set_summary(
+	    context,
+	    "Creates what the workspace lacks: station.conf (the station identity), station.db\n"
+	    "(the SQLite records) and a demo PKI in ca/ (root and issuing CA, ECDSA P-256, keys\n"
+	    "encrypted with $FLEETSTATION_CA_PASSPHRASE or a generated ca/passphrase, mode 0600).\n"
+	    "Parts that exist are kept. --profile, --lot, --port and --baud set the defaults of\n"
+	    "provision, batch and watch in the [defaults] group of station.conf.");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_parse(context, "init", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_printerr("fleetstation init: unexpected argument %s\n", argv[1]);
+		return FST_EXIT_USAGE;
+	}
+	if (baud < 0 || (baud > 0 && (baud < 1200 || baud > 4000000))) {
+		g_printerr("fleetstation init: --baud must be 1200 to 4000000\n");
+		return FST_EXIT_USAGE;
+	}
+	fst_cli_set_verbose(verbose);
+	workspace = fst_cli_workspace(workspace_opt);
+
+	if (!fst_station_init_workspace(workspace,
+					organization != NULL ? organization : "Fleetstation",
+					&error))
+		return fst_cli_fail("init", json, error);
+	settings = fst_settings_load(workspace, &error);
+	if (settings == NULL)
+		return fst_cli_fail("init", json, error);
+	if (profile != NULL) {
+		g_free(settings->profile);
+		settings->profile = g_steal_pointer(&profile);
+	}
+	if (lot != NULL) {
+		g_free(settings->lot);
+		settings->lot = g_steal_pointer(&lot);
+	}
+	if (ports != NULL) {
+		g_strfreev(settings->ports);
+		settings->ports = g_steal_pointer(&ports);
+	}
+	if (baud > 0)
+		settings->baud_rate = (guint)baud;
+	if (!fst_settings_save(settings, workspace, &error))
+		return fst_cli_fail("init", json, error);
+
+	/* prove the workspace opens: the CA unlocks, the database migrates */
+	station = fst_station_open(workspace, &error);
+	if (station == NULL)
+		return fst_cli_fail("init", json, error);
+	if (settings->profile != NULL) {
+		g_autoptr(FstProfile) p = fst_station_load_profile(station, settings->profile, &error);
+		if (p == NULL)
+			return fst_cli_fail("init", json, error);
+	}
+
+	summary = fst_settings_to_string(settings);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "workspace", workspace);
+		fst_cli_json_add_string(b, "station", fst_station_get_name(station));
+		fst_cli_json_add_string(b, "profile", settings->profile);
+		fst_cli_json_add_string(b, "lot", settings->lot);
+		json_builder_set_member_name(b, "ports");
+		json_builder_begin_array(b);
+		for (guint i = 0; settings->ports != NULL && settings->ports[i] != NULL; i++)
+			json_builder_add_string_value(b, settings->ports[i]);
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "baud");
+		json_builder_add_int_value(b,
+					   settings->baud_rate != 0 ? settings->baud_rate
+								    : FST_SETTINGS_DEFAULT_BAUD);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	} else {
+		g_print("workspace %s ready: station %s\ndefaults: %s\n",
+			workspace,
+			fst_station_get_name(station),
+			summary);
+	}
+	return FST_EXIT_OK;
+}

@@ -1,0 +1,136 @@
+/* fleetstation ports: serial ports and known USB devices (fst-ports.c) */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include "fst-cli.h"
+#include "fst-error.h"
+#include "fst-ports.h"
+
+static void
+fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
+{
+	json_builder_begin_object(b);
+	fst_cli_json_add_string(b, "name", p->name);
+	fst_cli_json_add_string(b, "kind", p->kind == FST_PORT_KIND_SERIAL ? "serial" : "usb");
+	fst_cli_json_add_string(b, "transport", p->transport);
+	json_builder_set_member_name(b, "vid");
+	if (p->vid >= 0)
+		json_builder_add_int_value(b, p->vid);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "pid");
+	if (p->pid >= 0)
+		json_builder_add_int_value(b, p->pid);
+	else
+		json_builder_add_null_value(b);
+	fst_cli_json_add_string(b, "serial", p->serial);
+	fst_cli_json_add_string(b, "description", p->description);
+	fst_cli_json_add_string(b, "dialect", p->dialect);
+	/* libusb devices: whether a program holds one is not known (null) */
+	json_builder_set_member_name(b, "busy");
+	if (p->kind == FST_PORT_KIND_SERIAL)
+		json_builder_add_boolean_value(b, p->busy);
+	else
+		json_builder_add_null_value(b);
+	fst_cli_json_add_string(b, "busy_reason", p->busy_reason);
+	json_builder_end_object(b);
+}
+
+static void
+fst_cli_ports_print(const FstPortInfo *p)
+{
+	g_autofree gchar *usb_id =
+	    p->vid >= 0 ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid) : g_strdup("-");
+	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %s\n",
+		p->name,
+		p->transport,
+		usb_id,
+		p->serial != NULL ? p->serial : "-",
+		p->dialect != NULL ? p->dialect : "-",
+		p->kind != FST_PORT_KIND_SERIAL ? "-" : (p->busy ? "busy" : "free"),
+		p->description != NULL ? p->description : "-");
+}
+
+FstExit
+fst_cli_ports(gint argc, gchar **argv)
+{
+	gboolean json = FALSE;
+	gboolean known_only = FALSE;
+	g_autofree gchar *table = NULL;
+	const GOptionEntry entries[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    {"known", 'k', 0, G_OPTION_ARG_NONE, &known_only,
+	     "Only ports with a known dialect", NULL},
+	    {"table", 0, 0, G_OPTION_ARG_FILENAME, &table,
+	     "Known-devices table (default: templates/ports/known-devices.conf)", "FILE"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- list serial ports and known USB devices");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstKnownDevices) known = NULL;
+	g_autoptr(GPtrArray) serial = NULL;
+	g_autoptr(GPtrArray) usb = NULL;
+
+	g_option_context_set_summary(
+	    context,
+	    "Lists serial ports (libserialport: name, USB VID:PID, serial number, description)\n"
+	    "and USB devices of the vendors in the known-devices table (libusb), the dialect\n"
+	    "the station would speak to each, and whether another program holds the port.\n"
+	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation.");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_parse(context, "ports", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_printerr("fleetstation ports: unexpected argument %s\n", argv[1]);
+		return FST_EXIT_USAGE;
+	}
+	known = table != NULL ? fst_known_devices_load(table, &error)
+			      : fst_known_devices_load_default(&error);
+	if (known == NULL)
+		return fst_cli_fail("ports", json, error);
+	serial = fst_ports_list_serial(known, &error);
+	if (serial == NULL)
+		return fst_cli_fail("ports", json, error);
+	usb = fst_ports_list_usb(known, &error);
+	if (usb == NULL)
+		return fst_cli_fail("ports", json, error);
+
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "serial");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < serial->len; i++) {
+			FstPortInfo *p = g_ptr_array_index(serial, i);
+			if (!known_only || p->dialect != NULL)
+				fst_cli_ports_add_json(b, p);
+		}
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "usb");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < usb->len; i++)
+			fst_cli_ports_add_json(b, g_ptr_array_index(usb, i));
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
+	}
+	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %s\n",
+		"PORT",
+		"TRANSPORT",
+		"USB ID",
+		"SERIAL",
+		"DIALECT",
+		"STATE",
+		"DESCRIPTION");
+	for (guint i = 0; i < serial->len; i++) {
+		FstPortInfo *p = g_ptr_array_index(serial, i);
+		if (!known_only || p->dialect != NULL)
+			fst_cli_ports_print(p);
+	}
+	for (guint i = 0; i < usb->len; i++)
+		fst_cli_ports_print(g_ptr_array_index(usb, i));
+	return FST_EXIT_OK;
+}

@@ -1,0 +1,121 @@
+/* fleetstation show ID: one device's history, its certificates and events */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include "fst-cli.h"
+#include "fst-db.h"
+#include "fst-error.h"
+
+FstExit
+fst_cli_show(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace_opt = NULL;
+	gboolean json = FALSE;
+	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("DEVICE-ID - show a device's certificates and events");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autofree gchar *workspace = NULL;
+	FstDbCertFilter filter = {0};
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_parse(context, "show", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc != 2) {
+		g_printerr("fleetstation show: give one device id (see fleetstation devices)\n");
+		return FST_EXIT_USAGE;
+	}
+	workspace = fst_cli_workspace(workspace_opt);
+	db = fst_cli_open_db(workspace, &error);
+	if (db == NULL)
+		return fst_cli_fail("show", json, error);
+	dev = fst_db_find_device(db, argv[1], &error);
+	if (dev == NULL)
+		return fst_cli_fail("show", json, error);
+	filter.device_uid = dev->uid;
+	certs = fst_db_list_certificates(db, &filter, &error);
+	if (certs == NULL)
+		return fst_cli_fail("show", json, error);
+	events = fst_db_list_events(db, dev->id, &error);
+	if (events == NULL)
+		return fst_cli_fail("show", json, error);
+
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "device", dev->uid);
+		fst_cli_json_add_string(b, "model", dev->model);
+		fst_cli_json_add_string(b, "firmware", dev->firmware);
+		fst_cli_json_add_string(b, "port", dev->port);
+		fst_cli_json_add_string(b, "state", dev->state);
+		fst_cli_json_add_string(b, "last_error", dev->last_error);
+		json_builder_set_member_name(b, "certificates");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < certs->len; i++)
+			fst_cli_cert_to_json(b, g_ptr_array_index(certs, i));
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "events");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < events->len; i++) {
+			FstDbEvent *e = g_ptr_array_index(events, i);
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "step", e->step);
+			fst_cli_json_add_string(b, "outcome", e->outcome);
+			fst_cli_json_add_string(b, "detail", e->detail);
+			json_builder_set_member_name(b, "started_us");
+			json_builder_add_int_value(b, e->started_us);
+			json_builder_set_member_name(b, "ended_us");
+			json_builder_add_int_value(b, e->ended_us);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
+	}
+	g_print("device    %s\nmodel     %s\nfirmware  %s\nport      %s\nstate     %s\n",
+		dev->uid,
+		dev->model,
+		dev->firmware != NULL ? dev->firmware : "-",
+		dev->port != NULL ? dev->port : "-",
+		dev->state);
+	if (dev->last_error != NULL)
+		g_print("error     %s\n", dev->last_error);
+	g_print("\ncertificates:\n");
+	for (guint i = 0; i < certs->len; i++) {
+		FstDbCert *c = g_ptr_array_index(certs, i);
+		g_autofree gchar *issued = fst_cli_time(c->created_at);
+		g_print("  %s %-10s issued %s, %s%s%s\n",
+			c->serial_hex,
+			fst_cert_state_to_string(c->state),
+			issued,
+			c->subject,
+			c->revocation_reason != NULL ? ", revoked: " : "",
+			c->revocation_reason != NULL ? c->revocation_reason : "");
+	}
+	if (certs->len == 0)
+		g_print("  none\n");
+	g_print("\nevents:\n");
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *e = g_ptr_array_index(events, i);
+		g_autofree gchar *when = fst_cli_time(e->started_us);
+		g_print("  %s %-9s %-9s %.2f s %s\n",
+			when,
+			e->step,
+			e->outcome,
+			(gdouble)(e->ended_us - e->started_us) / G_USEC_PER_SEC,
+			e->detail != NULL ? e->detail : "");
+	}
+	return FST_EXIT_OK;
+}

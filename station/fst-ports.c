@@ -1,0 +1,599 @@
+/*
+ * Ports: what is plugged into the station. Serial ports come from
+ * libserialport (name, USB VID:PID, serial number, description); USB devices of
+ * the vendors in the known-devices table come from libusb. The table
+ * (templates/ports/known-devices.conf, see templates/ports/README.md) says
+ * which dialect each speaks, so adding an adapter is a data change.
+ *
+ * Busy ports: the station takes an advisory flock() on a port while it works
+ * on it (fst_port_lock()), and honours the UUCP lock files (/run/lock/LCK..X)
+ * that minicom, picocom and friends leave. fst_port_is_busy() checks both, and
+ * an open() that fails with EBUSY (TIOCEXCL). It opens the port without doing
+ * any I/O, which on real hardware raises DTR, like any terminal program does.
+ */
+
+#define G_LOG_DOMAIN "FstPorts"
+
+#include "fst-ports.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libserialport.h>
+#include <libusb.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-station.h"
+
+typedef struct {
+	gint vid;
+	gint pid; /* -1 for every product of the vendor */
+	gchar *dialect;
+	gchar *description; /* (nullable) */
+} FstKnownDevice;
+
+struct _FstKnownDevices {
+	GPtrArray *entries; /* (element-type FstKnownDevice) */
+};
+
+/* the dialects this build can speak; a table naming another one is wrong */
+static const gchar *const fst_ports_dialects[] = {"fsp", NULL};
+
+static void
+fst_known_device_free(FstKnownDevice *entry)
+{
+	g_free(entry->dialect);
+	g_free(entry->description);
+	g_free(entry);
+}
+
+/**
+ * fst_known_devices_free:
+ * @self: (nullable): a table
+ */
+void
+fst_known_devices_free(FstKnownDevices *self)
+{
+	if (self == NULL)
+		return;
+	g_ptr_array_unref(self->entries);
+	g_free(self);
+}
+
+static gboolean
+fst_known_devices_parse_hex16(const gchar *str, gint *out)
+{
+	guint64 value = 0;
+	if (strlen(str) != 4)
+		return FALSE;
+	for (guint i = 0; i < 4; i++) {
+		if (!g_ascii_isxdigit(str[i]) || g_ascii_isupper(str[i]))
+			return FALSE;
+	}
+	if (!g_ascii_string_to_unsigned(str, 16, 0, 0xffff, &value, NULL))
+		return FALSE;
+	*out = (gint)value;
+	return TRUE;
+}
+
+/**
+ * fst_known_devices_load:
+ * @path: a known-devices file
+ * @error: (nullable): return location
+ *
+ * Parses the table (format in templates/ports/README.md).
+ *
+ * Returns: (transfer full): the table, or %NULL with %FST_ERROR_CONFIG naming
+ * the file and the group that is wrong
+ */
+FstKnownDevices *
+fst_known_devices_load(const gchar *path, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	g_auto(GStrv) groups = NULL;
+	FstKnownDevices *self;
+	g_autoptr(GPtrArray) entries =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_known_device_free);
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot read the known-devices table %s: %s",
+			    path,
+			    error_local->message);
+		return NULL;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (guint i = 0; groups[i] != NULL; i++) {
+		const gchar *group = groups[i];
+		g_autofree gchar *dialect = g_key_file_get_string(kf, group, "dialect", NULL);
+		g_auto(GStrv) ids = NULL;
+		FstKnownDevice *entry;
+		gint vid = 0;
+		gint pid = -1;
+
+		if (!g_str_has_prefix(group, "usb ") ||
+		    (ids = g_strsplit(group + 4, ":", -1)) == NULL || g_strv_length(ids) != 2 ||
+		    !fst_known_devices_parse_hex16(ids[0], &vid) ||
+		    (g_strcmp0(ids[1], "*") != 0 && !fst_known_devices_parse_hex16(ids[1], &pid))) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s: group [%s] is not [usb vvvv:pppp] or [usb vvvv:*] "
+				    "(lower-case hex)",
+				    path,
+				    group);
+			return NULL;
+		}
+		if (dialect == NULL || !g_strv_contains(fst_ports_dialects, dialect)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s: group [%s] needs dialect=fsp (got %s)",
+				    path,
+				    group,
+				    dialect != NULL ? dialect : "nothing");
+			return NULL;
+		}
+		entry = g_new0(FstKnownDevice, 1);
+		entry->vid = vid;
+		entry->pid = pid;
+		entry->dialect = g_steal_pointer(&dialect);
+		entry->description = g_key_file_get_string(kf, group, "description", NULL);
+		g_ptr_array_add(entries, entry);
+	}
+	self = g_new0(FstKnownDevices, 1);
+	self->entries = g_steal_pointer(&entries);
+	return self;
+}
+
+/**
+ * fst_known_devices_load_default:
+ * @error: (nullable): return location
+ *
+ * Returns: (transfer full): the table from the templates directory, or %NULL
+ */
+FstKnownDevices *
+fst_known_devices_load_default(GError **error)
+{
+	g_autofree gchar *path =
+	    g_build_filename(fst_station_templates_dir(), "ports", "known-devices.conf", NULL);
+	return fst_known_devices_load(path, error);
+}
+
+/**
+ * fst_known_devices_lookup:
+ * @self: the table
+ * @vid: a USB vendor id, or -1
+ * @pid: a USB product id, or -1
+ * @description: (out) (optional) (transfer none): the table's description
+ *
+ * An exact vendor:product entry wins over the vendor's `*` entry.
+ *
+ * Returns: (transfer none) (nullable): the dialect, or %NULL when unknown
+ */
+const gchar *
+fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar **description)
+{
+	FstKnownDevice *wildcard = NULL;
+	if (vid < 0)
+		return NULL;
+	for (guint i = 0; i < self->entries->len; i++) {
+		FstKnownDevice *entry = g_ptr_array_index(self->entries, i);
+		if (entry->vid != vid)
+			continue;
+		if (entry->pid == pid) {
+			if (description != NULL)
+				*description = entry->description;
+			return entry->dialect;
+		}
+		if (entry->pid == -1 && wildcard == NULL)
+			wildcard = entry;
+	}
+	if (wildcard == NULL)
+		return NULL;
+	if (description != NULL)
+		*description = wildcard->description;
+	return wildcard->dialect;
+}
+
+/**
+ * fst_known_devices_has_vendor:
+ * @self: the table
+ * @vid: a USB vendor id
+ *
+ * Returns: %TRUE if any entry names @vid
+ */
+gboolean
+fst_known_devices_has_vendor(FstKnownDevices *self, gint vid)
+{
+	for (guint i = 0; i < self->entries->len; i++) {
+		FstKnownDevice *entry = g_ptr_array_index(self->entries, i);
+		if (entry->vid == vid)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/**
+ * fst_port_info_free:
+ * @self: (nullable): a port description
+ */
+void
+fst_port_info_free(FstPortInfo *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->name);
+	g_free(self->transport);
+	g_free(self->serial);
+	g_free(self->description);
+	g_free(self->dialect);
+	g_free(self->busy_reason);
+	g_free(self);
+}
+
+/* a UUCP lock file (/run/lock/LCK..ttyUSB0) whose process still lives */
+static gboolean
+fst_port_uucp_locked(const gchar *path, gchar **reason)
+{
+	g_autofree gchar *base = g_path_get_basename(path);
+	const gchar *dirs[] = {"/run/lock", "/var/lock"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
+		g_autofree gchar *lck = g_strdup_printf("%s/LCK..%s", dirs[i], base);
+		g_autofree gchar *contents = NULL;
+		guint64 pid = 0;
+		if (!g_file_get_contents(lck, &contents, NULL, NULL))
+			continue;
+		g_strstrip(contents);
+		if (!g_ascii_string_to_unsigned(contents, 10, 1, G_MAXINT32, &pid, NULL))
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
+			if (reason != NULL)
+				*reason = g_strdup_printf("locked by process %u (%s)", (guint)pid, lck);
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/**
+ * fst_port_is_busy:
+ * @path: a serial port path
+ * @reason: (out) (optional) (transfer full): who holds it, when busy
+ *
+ * Checks whether another program holds the port: a live UUCP lock file, an
+ * exclusive open (TIOCEXCL), or a station's lock (fst_port_lock()). A port
+ * that cannot be opened for another reason is not called busy.
+ *
+ * Returns: %TRUE when busy
+ */
+gboolean
+fst_port_is_busy(const gchar *path, gchar **reason)
+{
+	gint fd;
+
+	if (fst_port_uucp_locked(path, reason))
+		return TRUE;
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EBUSY) {
+			if (reason != NULL)
+				*reason = g_strdup("opened exclusively by another program");
+			return TRUE;
+		}
+		return FALSE;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		gint errsv = errno;
+		close(fd);
+		if (errsv == EWOULDBLOCK) {
+			if (reason != NULL)
+				*reason = g_strdup("in use by another fleetstation");
+			return TRUE;
+		}
+		return FALSE;
+	}
+	close(fd);
+	return FALSE;
+}
+
+static const gchar *
+fst_ports_transport_to_string(enum sp_transport transport)
+{
+	switch (transport) {
+	case SP_TRANSPORT_USB:
+		return "usb";
+	case SP_TRANSPORT_BLUETOOTH:
+		return "bluetooth";
+	case SP_TRANSPORT_NATIVE:
+	default:
+		return "native";
+	}
+}
+
+static gint
+fst_ports_compare_name(gconstpointer a, gconstpointer b)
+{
+	const FstPortInfo *pa = *(const FstPortInfo *const *)a;
+	const FstPortInfo *pb = *(const FstPortInfo *const *)b;
+	return g_strcmp0(pa->name, pb->name);
+}
+
+/**
+ * fst_ports_list_serial:
+ * @known: the known-devices table
+ * @error: (nullable): return location
+ *
+ * Lists the serial ports the OS knows, sorted by name, with their USB
+ * identity, the dialect the table gives them and whether they are busy.
+ *
+ * Returns: (transfer container) (element-type FstPortInfo): the ports, or
+ * %NULL with %FST_ERROR_INTERNAL when libserialport cannot enumerate
+ */
+GPtrArray *
+fst_ports_list_serial(FstKnownDevices *known, GError **error)
+{
+	struct sp_port **list = NULL;
+	enum sp_return rc = sp_list_ports(&list);
+	g_autoptr(GPtrArray) ports =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_port_info_free);
+
+	/* no /sys/class/tty (a container, an empty emulated sysfs): no ports */
+	if (rc == SP_ERR_FAIL && sp_last_error_code() == ENOENT)
+		return g_steal_pointer(&ports);
+	if (rc != SP_OK) {
+		char *msg = sp_last_error_message();
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot list serial ports: %s",
+			    msg != NULL ? msg : "libserialport failed");
+		sp_free_error_message(msg);
+		return NULL;
+	}
+	for (guint i = 0; list[i] != NULL; i++) {
+		struct sp_port *port = list[i];
+		FstPortInfo *info = g_new0(FstPortInfo, 1);
+		const gchar *desc = sp_get_port_description(port);
+		const gchar *serial = NULL;
+		const gchar *known_desc = NULL;
+		const gchar *dialect;
+		enum sp_transport transport = sp_get_port_transport(port);
+
+		info->kind = FST_PORT_KIND_SERIAL;
+		info->name = g_strdup(sp_get_port_name(port));
+		info->transport = g_strdup(fst_ports_transport_to_string(transport));
+		info->vid = -1;
+		info->pid = -1;
+		if (transport == SP_TRANSPORT_USB) {
+			if (sp_get_port_usb_vid_pid(port, &info->vid, &info->pid) != SP_OK) {
+				info->vid = -1;
+				info->pid = -1;
+			}
+			serial = sp_get_port_usb_serial(port);
+		}
+		dialect = fst_known_devices_lookup(known, info->vid, info->pid, &known_desc);
+		info->dialect = g_strdup(dialect);
+		info->serial = serial != NULL && serial[0] != '\0' ? g_strdup(serial) : NULL;
+		if (desc != NULL && desc[0] != '\0')
+			info->description = g_strdup(desc);
+		else
+			info->description = g_strdup(known_desc);
+		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
+		g_ptr_array_add(ports, info);
+	}
+	sp_free_port_list(list);
+	g_ptr_array_sort(ports, fst_ports_compare_name);
+	return g_steal_pointer(&ports);
+}
+
+/* the serial number from sysfs: reading the string descriptor would need
+ * opening the device, which a busy or unbound device may refuse */
+static gchar *
+fst_ports_usb_sysfs_serial(libusb_device *dev)
+{
+	guint8 numbers[8];
+	gint n = libusb_get_port_numbers(dev, numbers, sizeof(numbers));
+	g_autoptr(GString) name = NULL;
+	g_autofree gchar *path = NULL;
+	gchar *serial = NULL;
+
+	if (n <= 0)
+		return NULL;
+	name = g_string_new(NULL);
+	g_string_append_printf(name, "%u-", libusb_get_bus_number(dev));
+	for (gint i = 0; i < n; i++)
+		g_string_append_printf(name, i == 0 ? "%u" : ".%u", numbers[i]);
+	path = g_strdup_printf("/sys/bus/usb/devices/%s/serial", name->str);
+	if (!g_file_get_contents(path, &serial, NULL, NULL))
+		return NULL;
+	g_strstrip(serial);
+	if (serial[0] == '\0' || !g_utf8_validate(serial, -1, NULL)) {
+		g_free(serial);
+		return NULL;
+	}
+	return serial;
+}
+
+static const gchar *
+fst_ports_libusb_strerror(gint rc)
+{
+	return libusb_strerror((enum libusb_error)rc);
+}
+
+/**
+ * fst_ports_list_usb:
+ * @known: the known-devices table; only its vendors are listed
+ * @error: (nullable): return location
+ *
+ * Lists the USB devices of known vendors through libusb. A machine without
+ * USB (no usbfs, a container) lists none, which is not an error.
+ *
+ * Returns: (transfer container) (element-type FstPortInfo): the devices
+ */
+GPtrArray *
+fst_ports_list_usb(FstKnownDevices *known, GError **error)
+{
+	libusb_context *ctx = NULL;
+	libusb_device **list = NULL;
+	ssize_t n;
+	gint rc;
+	g_autoptr(GPtrArray) ports =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_port_info_free);
+
+	rc = libusb_init(&ctx);
+	if (rc != LIBUSB_SUCCESS) {
+		g_debug("libusb unavailable: %s", fst_ports_libusb_strerror(rc));
+		return g_steal_pointer(&ports);
+	}
+	n = libusb_get_device_list(ctx, &list);
+	if (n < 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot list USB devices: %s",
+			    fst_ports_libusb_strerror((gint)n));
+		libusb_exit(ctx);
+		return NULL;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		struct libusb_device_descriptor desc;
+		const gchar *known_desc = NULL;
+		FstPortInfo *info;
+
+		if (libusb_get_device_descriptor(list[i], &desc) != LIBUSB_SUCCESS)
+			continue;
+		if (!fst_known_devices_has_vendor(known, desc.idVendor))
+			continue;
+		info = g_new0(FstPortInfo, 1);
+		info->kind = FST_PORT_KIND_USB;
+		info->name = g_strdup_printf("usb:%03u-%03u",
+					     libusb_get_bus_number(list[i]),
+					     libusb_get_device_address(list[i]));
+		info->transport = g_strdup("usb");
+		info->vid = desc.idVendor;
+		info->pid = desc.idProduct;
+		info->dialect =
+		    g_strdup(fst_known_devices_lookup(known, info->vid, info->pid, &known_desc));
+		info->description = g_strdup(known_desc);
+		info->serial = fst_ports_usb_sysfs_serial(list[i]);
+		g_ptr_array_add(ports, info);
+	}
+	libusb_free_device_list(list, 1);
+	libusb_exit(ctx);
+	g_ptr_array_sort(ports, fst_ports_compare_name);
+	return g_steal_pointer(&ports);
+}
+
+struct _FstPortLock {
+	gint fd;
+	gchar *path; /* (owned) */
+};
+
+/**
+ * fst_port_lock:
+ * @path: a serial port path
+ * @error: (nullable): return location
+ *
+ * Takes the station's advisory lock on a port, after checking the UUCP lock
+ * files of terminal programs. Release it with fst_port_unlock().
+ *
+ * Returns: (transfer full): the lock, or %NULL with %FST_ERROR_BUSY naming the
+ * port and who holds it, or %FST_ERROR_NOT_FOUND / %FST_ERROR_PERMISSION_DENIED
+ */
+FstPortLock *
+fst_port_lock(const gchar *path, GError **error)
+{
+	g_autofree gchar *reason = NULL;
+	FstPortLock *self;
+	gint fd;
+
+	if (fst_port_uucp_locked(path, &reason)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_BUSY,
+			    "port %s is busy: %s: close the program using it",
+			    path,
+			    reason);
+		return NULL;
+	}
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		gint errsv = errno;
+		switch (errsv) {
+		case ENOENT:
+		case ENODEV:
+		case ENXIO:
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_FOUND,
+				    "port %s does not exist: is the device plugged in? "
+				    "(`fleetstation ports` lists ports)",
+				    path);
+			break;
+		case EACCES:
+		case EPERM:
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_PERMISSION_DENIED,
+				    "port %s: %s: add the station user to the dialout group",
+				    path,
+				    g_strerror(errsv));
+			break;
+		case EBUSY:
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_BUSY,
+				    "port %s is busy: opened exclusively by another program",
+				    path);
+			break;
+		default:
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INTERNAL,
+				    "cannot open port %s: %s",
+				    path,
+				    g_strerror(errsv));
+			break;
+		}
+		return NULL;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		gint errsv = errno;
+		close(fd);
+		g_set_error(error,
+			    FST_ERROR,
+			    errsv == EWOULDBLOCK ? FST_ERROR_BUSY : FST_ERROR_INTERNAL,
+			    "port %s is busy: %s",
+			    path,
+			    errsv == EWOULDBLOCK ? "another fleetstation is provisioning on it"
+						 : g_strerror(errsv));
+		return NULL;
+	}
+	self = g_new0(FstPortLock, 1);
+	self->fd = fd;
+	self->path = g_strdup(path);
+	return self;
+}
+
+/**
+ * fst_port_unlock:
+ * @self: (nullable): a lock from fst_port_lock()
+ *
+ * Releases the lock.
+ */
+void
+fst_port_unlock(FstPortLock *self)
+{
+	if (self == NULL)
+		return;
+	close(self->fd);
+	g_free(self->path);
+	g_free(self);
+}

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * FstKnownDevices:
+ *
+ * The table of known USB ids and the dialect each speaks, loaded from
+ * `templates/ports/known-devices.conf` (format in templates/ports/README.md).
+ */
+typedef struct _FstKnownDevices FstKnownDevices;
+
+FstKnownDevices *
+fst_known_devices_load(const gchar *path, GError **error);
+FstKnownDevices *
+fst_known_devices_load_default(GError **error);
+const gchar *
+fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar **description);
+gboolean
+fst_known_devices_has_vendor(FstKnownDevices *self, gint vid);
+void
+fst_known_devices_free(FstKnownDevices *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstKnownDevices, fst_known_devices_free)
+
+typedef enum {
+	FST_PORT_KIND_SERIAL, /* a tty the station opens through libserialport */
+	FST_PORT_KIND_USB,    /* a USB device of a known vendor, seen through libusb */
+} FstPortKind;
+
+/**
+ * FstPortInfo:
+ * @kind: serial port or USB device
+ * @name: the port path (`/dev/ttyUSB0`) or `usb:BUS-ADDR`
+ * @transport: `usb`, `native`, `bluetooth` or `pty`
+ * @vid: USB vendor id, or -1
+ * @pid: USB product id, or -1
+ * @serial: (nullable): USB serial number
+ * @description: (nullable): what the port says it is, or the table's text
+ * @dialect: (nullable): the dialect from the known-devices table, %NULL when unknown
+ * @busy: another program holds the port
+ * @busy_reason: (nullable): who holds it, when @busy
+ */
+typedef struct {
+	FstPortKind kind;
+	gchar *name;
+	gchar *transport;
+	gint vid;
+	gint pid;
+	gchar *serial;
+	gchar *description;
+	gchar *dialect;
+	gboolean busy;
+	gchar *busy_reason;
+} FstPortInfo;
+
+void
+fst_port_info_free(FstPortInfo *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstPortInfo, fst_port_info_free)
+
+GPtrArray *
+fst_ports_list_serial(FstKnownDevices *known, GError **error);
+GPtrArray *
+fst_ports_list_usb(FstKnownDevices *known, GError **error);
+gboolean
+fst_port_is_busy(const gchar *path, gchar **reason);
+
+/**
+ * FstPortLock:
+ *
+ * An advisory exclusive lock on a serial port, held while the station works
+ * on it, so that two station processes never drive one device.
+ */
+typedef struct _FstPortLock FstPortLock;
+
+FstPortLock *
+fst_port_lock(const gchar *path, GError **error);
+void
+fst_port_unlock(FstPortLock *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstPortLock, fst_port_unlock)
+
+G_END_DECLS

@@ -1,0 +1,196 @@
+/*
+ * Workspace defaults for the headless station. They live in the `[defaults]`
+ * group of WORKSPACE/station.conf (a GKeyFile; fst-station.c owns the
+ * `[station]` group of the same file):
+ *
+ *   [defaults]
+ *   profile=aws-iot-ecc          profile name, or a path to a profile file
+ *   lot=LOT-2026-11-A            production lot recorded with each run
+ *   ports=/dev/ttyUSB0;/dev/ttyUSB1   ports for provision/watch (';'-separated)
+ *   baud=115200                  line rate in bit/s, 1200 to 4000000
+ *
+ * Every key is optional. Options on the command line win over these. Unknown
+ * keys are kept untouched by fst_settings_save(), so the file can be edited by
+ * hand and by `fleetstation init`.
+ */
+
+#define G_LOG_DOMAIN "FstSettings"
+
+#include "fst-settings.h"
+
+#include <gio/gio.h>
+
+#include "fst-error.h"
+
+#define FST_SETTINGS_GROUP "defaults"
+#define FST_SETTINGS_BAUD_MIN 1200
+#define FST_SETTINGS_BAUD_MAX 4000000
+
+/**
+ * fst_settings_free:
+ * @self: (nullable): settings
+ */
+void
+fst_settings_free(FstSettings *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->profile);
+	g_free(self->lot);
+	g_strfreev(self->ports);
+	g_free(self);
+}
+
+static gchar *
+fst_settings_conf_path(const gchar *workspace)
+{
+	return g_build_filename(workspace, "station.conf", NULL);
+}
+
+/* an empty string means "unset", like an absent key */
+static gchar *
+fst_settings_get_string(GKeyFile *kf, const gchar *key)
+{
+	g_autofree gchar *value = g_key_file_get_string(kf, FST_SETTINGS_GROUP, key, NULL);
+	if (value == NULL)
+		return NULL;
+	g_strstrip(value);
+	if (value[0] == '\0')
+		return NULL;
+	return g_steal_pointer(&value);
+}
+
+/**
+ * fst_settings_load:
+ * @workspace: an initialised workspace
+ * @error: (nullable): return location
+ *
+ * Reads the `[defaults]` group of `WORKSPACE/station.conf`. A workspace
+ * without the group has no defaults, which is not an error.
+ *
+ * Returns: (transfer full): the settings, or %NULL with %FST_ERROR_CONFIG when
+ * the file is missing or a value is malformed (the message names the file,
+ * the key and what is allowed)
+ */
+FstSettings *
+fst_settings_load(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = fst_settings_conf_path(workspace);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(FstSettings) self = g_new0(FstSettings, 1);
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *baud = NULL;
+	g_autofree gchar *ports = NULL;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error_local)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot read %s: %s: run `fleetstation init --workspace %s` first",
+			    path,
+			    error_local->message,
+			    workspace);
+		return NULL;
+	}
+	self->profile = fst_settings_get_string(kf, "profile");
+	self->lot = fst_settings_get_string(kf, "lot");
+	ports = fst_settings_get_string(kf, "ports");
+	if (ports != NULL) {
+		g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
+		g_auto(GStrv) parts = g_strsplit(ports, ";", -1);
+		for (guint i = 0; parts[i] != NULL; i++) {
+			g_strstrip(parts[i]);
+			if (parts[i][0] != '\0')
+				g_ptr_array_add(list, g_strdup(parts[i]));
+		}
+		g_ptr_array_add(list, NULL);
+		self->ports = (gchar **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+	}
+	baud = fst_settings_get_string(kf, "baud");
+	if (baud != NULL) {
+		guint64 value = 0;
+		if (!g_ascii_string_to_unsigned(baud,
+						10,
+						FST_SETTINGS_BAUD_MIN,
+						FST_SETTINGS_BAUD_MAX,
+						&value,
+						NULL)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s: [defaults] baud=%s is not a line rate from %d to %d bit/s",
+				    path,
+				    baud,
+				    FST_SETTINGS_BAUD_MIN,
+				    FST_SETTINGS_BAUD_MAX);
+			return NULL;
+		}
+		self->baud_rate = (guint)value;
+	}
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_settings_save:
+ * @self: the settings; %NULL members remove their key
+ * @workspace: an initialised workspace
+ * @error: (nullable): return location
+ *
+ * Writes the `[defaults]` group into `WORKSPACE/station.conf`, keeping every
+ * other group, key and comment of the file.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_settings_save(const FstSettings *self, const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = fst_settings_conf_path(workspace);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *data = NULL;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, error)) {
+		fst_error_convert_gio(error);
+		g_prefix_error(error, "reading %s: ", path);
+		return FALSE;
+	}
+	(void)g_key_file_remove_group(kf, FST_SETTINGS_GROUP, NULL);
+	g_key_file_set_comment(kf,
+			       FST_SETTINGS_GROUP,
+			       NULL,
+			       " defaults for provision, batch and watch; options override them",
+			       NULL);
+	if (self->profile != NULL)
+		g_key_file_set_string(kf, FST_SETTINGS_GROUP, "profile", self->profile);
+	if (self->lot != NULL)
+		g_key_file_set_string(kf, FST_SETTINGS_GROUP, "lot", self->lot);
+	if (self->ports != NULL && self->ports[0] != NULL) {
+		g_autofree gchar *joined = g_strjoinv(";", self->ports);
+		g_key_file_set_string(kf, FST_SETTINGS_GROUP, "ports", joined);
+	}
+	if (self->baud_rate != 0)
+		g_key_file_set_integer(kf, FST_SETTINGS_GROUP, "baud", (gint)self->baud_rate);
+	data = g_key_file_to_data(kf, NULL, NULL);
+	if (!g_file_set_contents_full(path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error)) {
+		fst_error_convert_gio(error);
+		g_prefix_error(error, "writing %s: ", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_settings_to_string:
+ * @self: the settings
+ *
+ * Returns: (transfer full): a one-line human summary, for `init` and `--verbose`
+ */
+gchar *
+fst_settings_to_string(const FstSettings *self)
+{
+	g_autofree gchar *ports = self->ports != NULL ? g_strjoinv(",", self->ports) : NULL;
+	return g_strdup_printf("profile %s, lot %s, ports %s, baud %u",
+			       self->profile != NULL ? self->profile : "-",
+			       self->lot != NULL ? self->lot : "-",
+			       ports != NULL && ports[0] != '\0' ? ports : "-",
+			       self->baud_rate != 0 ? self->baud_rate : FST_SETTINGS_DEFAULT_BAUD);
+}

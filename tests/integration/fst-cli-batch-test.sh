@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# fleetstation batch: a CSV manifest run once with troubles (a full device, the
+# wrong board on a fixture, a device nowhere), reported per row; then run again
+# after the fixes: the rows done are skipped (no second certificate), the others
+# resume. A JSON manifest and malformed manifests too.
+set -euo pipefail
+
+: "${FST_STATION:?}" "${FST_DEVSIM:?}" "${FST_TEMPLATES_DIR:?}"
+ws=$(mktemp -d /tmp/fst-batch-test.XXXXXX)
+declare -A sim_pid
+cleanup() {
+	for p in "${sim_pid[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$ws"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+q() { sqlite3 -batch -noheader "$ws/w/station.db" "$@"; }
+unset FLEETSTATION_CA_PASSPHRASE
+L=$ws/links
+mkdir -p "$L" "$ws/storage"
+
+sim() {
+	local name=$1 uid=$2
+	shift 2
+	if [ -n "${sim_pid[$name]:-}" ]; then
+		kill "${sim_pid[$name]}"
+		wait "${sim_pid[$name]}" 2>/dev/null || true
+	fi
+	rm -f "$ws/$name.ready"
+	"$FST_DEVSIM" --uid "$uid" --model devsim-ecc --key-types ec-p256 --validation ecdsa-p256 \
+		--storage "$ws/storage/$uid.bin" --link "$L/$name" --baud 921600 "$@" >"$ws/$name.ready" &
+	sim_pid[$name]=$!
+	for _ in $(seq 100); do
+		grep -q READY "$ws/$name.ready" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "simulator $name did not start"
+}
+
+"$FST_STATION" init --workspace "$ws/w" --profile aws-iot-ecc >/dev/null 2>&1 || fail "init"
+sim b1 BAT-1
+sim b2 BAT-2
+sim b3 BAT-3 --capacity-cert 300
+sim wrong BAT-X
+sim c1 BAT-4
+cat >"$ws/m.csv" <<CSV
+# the morning run of line 3
+device,port,lot
+
+BAT-1,$L/b1,L1
+,$L/b2,L1
+BAT-3,$L/b3,L1
+BAT-4,,L1
+BAT-5,$L/wrong,L1
+BAT-6,,L1
+CSV
+
+rc=0
+"$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" --json >"$ws/run1.json" 2>"$ws/run1.err" || rc=$?
+[ $rc -eq 1 ] || { cat "$ws/run1.json" "$ws/run1.err"; fail "first run should exit 1, got $rc"; }
+python3 - "$ws/run1.json" <<'PY' || { cat "$ws/run1.json"; fail "first run report"; }
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1])][-1]
+rows = {r["line"]: r for r in s["rows"]}
+assert s["event"] == "summary" and s["command"] == "batch", s
+assert rows[4]["status"] == "provisioned" and rows[4]["serial"], rows[4]
+assert rows[5]["status"] == "provisioned" and rows[5]["device"] == "BAT-2", rows[5]
+assert rows[6]["status"] == "failed" and rows[6]["error_code"] == "storage-full", rows[6]
+assert rows[7]["status"] == "provisioned" and rows[7]["port"] is None, rows[7]
+assert rows[8]["status"] == "failed" and "BAT-X" in rows[8]["error"] and "BAT-5" in rows[8]["error"], rows[8]
+assert rows[9]["status"] == "missing" and "BAT-6" in rows[9]["error"], rows[9]
+assert (s["provisioned"], s["failed"], s["missing"], s["done"]) == (3, 2, 1, 0), s
+PY
+[ "$(q "select count(*) from devices where uid = 'BAT-X'")" -eq 0 ] || fail "the wrong board was touched"
+[ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-4'")" = L1 ] || fail "lot of a row"
+
+# the fixes: a good BAT-3, the right board on the fixture, BAT-6 plugged in
+sim b3 BAT-3
+sim wrong BAT-5
+sim c2 BAT-6
+"$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" >"$ws/run2.out" 2>&1 ||
+	{ cat "$ws/run2.out"; fail "second run should pass"; }
+cat "$ws/run2.out"
+grep -q '^3 provisioned, 3 done before, 0 failed, 0 missing, 0 not run' "$ws/run2.out" || fail "second run counts"
+[ "$(q "select count(*) from certificates c join devices d on d.id = c.device_id where d.uid = 'BAT-1'")" -eq 1 ] ||
+	fail "a done row was provisioned again"
+[ "$(q "select count(*) from devices where uid like 'BAT-%' and state = 'provisioned'")" -eq 6 ] || fail "not all 6 provisioned"
+
+# a third run has nothing to do
+"$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" --quiet >"$ws/run3.out" 2>&1 ||
+	{ cat "$ws/run3.out"; fail "third run"; }
+grep -q '^0 provisioned, 6 done before' "$ws/run3.out" || { cat "$ws/run3.out"; fail "third run counts"; }
+
+# a JSON manifest with a manifest-wide lot
+sim j1 BAT-7
+printf '{"lot": "LJ", "devices": [{"device": "BAT-7", "port": "%s"}]}\n' "$L/j1" >"$ws/m.json"
+"$FST_STATION" batch --workspace "$ws/w" "$ws/m.json" >"$ws/json.out" 2>&1 || { cat "$ws/json.out"; fail "json manifest"; }
+[ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-7'")" = LJ ] || fail "json lot"
+
+# malformed manifests: exit 3, the file and line named
+bad() {
+	printf '%b' "$1" >"$ws/bad"
+	rc=0
+	"$FST_STATION" batch --workspace "$ws/w" "$ws/bad" >"$ws/bad.out" 2>&1 || rc=$?
+	[ $rc -eq 3 ] || { cat "$ws/bad.out"; fail "malformed manifest ($1) exited $rc"; }
+	grep -q "$2" "$ws/bad.out" || { cat "$ws/bad.out"; fail "message for ($1) lacks $2"; }
+}
+bad 'device,colour\nA,red\n' 'bad:1: column "colour"'
+bad 'device,port\nA\n' 'bad:2: 1 fields'
+bad 'device,port\nA,\nA,\n' 'bad:3: A is already on line 2'
+bad 'device,port\n,\n' 'bad:2: the row needs a device or a port'
+bad '{"devices": [{"device": 7}]}' '"device" must be a string'
+bad '{"devices": [' 'not valid JSON'
+bad 'device\nA\x01B\n' 'control character'
+echo "ok: batch report per row, resume on re-run, JSON manifest, malformed manifests"

@@ -1,0 +1,429 @@
+/*
+ * Ports and workspace defaults: the known-devices table, serial ports and USB
+ * devices seen through libserialport and libusb on umockdev's emulated sysfs
+ * (run under umockdev-wrapper), the port lock, and station.conf [defaults].
+ */
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <umockdev.h>
+
+#include "fst-error.h"
+#include "fst-ports.h"
+#include "fst-settings.h"
+#include "fst-station.h"
+#include "fst-watch.h"
+
+/* a CP2102 adapter (known) and a Prolific one (not in the table) */
+static const gchar *fst_test_ttys =
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-3\n"
+    "N: bus/usb/001/004\n"
+    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DEVNAME=/dev/bus/usb/001/004\n"
+    "E: BUSNUM=001\nE: DEVNUM=004\nE: MAJOR=189\nE: MINOR=3\n"
+    "A: busnum=1\nA: devnum=4\nA: speed=12\nA: idVendor=10c4\nA: idProduct=ea60\n"
+    "A: bConfigurationValue=1\nA: bNumConfigurations=1\n"
+    "H: descriptors=12010002000000" "40c41060ea000101020301"
+    "09022000010100803209040000" "02ff0000000705010200020007058102000200\n"
+    "A: manufacturer=Silicon Labs\nA: product=CP2102 USB to UART Bridge Controller\n"
+    "A: serial=FIX-0001\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0\n"
+    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\nA: bInterfaceNumber=00\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0/ttyUSB0\n"
+    "E: SUBSYSTEM=usb-serial\nE: DRIVER=cp210x\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0/ttyUSB0/tty/ttyUSB0\n"
+    "L: device=../../../ttyUSB0\n"
+    "N: ttyUSB0\n"
+    "E: SUBSYSTEM=tty\nE: DEVNAME=/dev/ttyUSB0\nE: MAJOR=188\nE: MINOR=0\n"
+    "A: dev=188:0\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-4\n"
+    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: BUSNUM=001\nE: DEVNUM=005\n"
+    "A: busnum=1\nA: devnum=5\nA: idVendor=067b\nA: idProduct=2303\n"
+    "A: manufacturer=Prolific\nA: product=USB-Serial Controller\nA: serial=PL-9\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0\n"
+    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\nA: bInterfaceNumber=00\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0/ttyUSB1\n"
+    "E: SUBSYSTEM=usb-serial\nE: DRIVER=pl2303\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0/ttyUSB1/tty/ttyUSB1\n"
+    "L: device=../../../ttyUSB1\n"
+    "N: ttyUSB1\n"
+    "E: SUBSYSTEM=tty\nE: DEVNAME=/dev/ttyUSB1\nE: MAJOR=188\nE: MINOR=1\n"
+    "A: dev=188:1\n";
+
+/* a pid.codes board (vendor 1209, known by the vendor's "*" entry) and a
+ * mouse (vendor 046d, not known: libusb must not list it) */
+static const gchar *fst_test_usb =
+    "P: /devices/pci0000:00/0000:00:14.0/usb2/2-1\n"
+    "N: bus/usb/002/002\n"
+    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DEVNAME=/dev/bus/usb/002/002\n"
+    "E: DRIVER=usb\nE: BUSNUM=002\nE: DEVNUM=002\nE: MAJOR=189\nE: MINOR=129\n"
+    "A: busnum=2\nA: devnum=2\nA: speed=480\nA: idVendor=1209\nA: idProduct=0001\n"
+    "A: bConfigurationValue=1\nA: bNumConfigurations=1\n"
+    "A: manufacturer=FleetTest\nA: product=Fake Provisioning Target\nA: serial=SN-000042\n"
+    "H: descriptors=12010002000000400912010000010102030109022000010100803209040000"
+    "02ff0000000705010200020007058102000200\n"
+    "\n"
+    "P: /devices/pci0000:00/0000:00:14.0/usb2/2-2\n"
+    "N: bus/usb/002/003\n"
+    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DEVNAME=/dev/bus/usb/002/003\n"
+    "E: DRIVER=usb\nE: BUSNUM=002\nE: DEVNUM=003\nE: MAJOR=189\nE: MINOR=130\n"
+    "A: busnum=2\nA: devnum=3\nA: speed=12\nA: idVendor=046d\nA: idProduct=c52b\n"
+    "A: bConfigurationValue=1\nA: bNumConfigurations=1\n"
+    "H: descriptors=1201000200000040"
+    "6d042bc50000010203010902200001010080320904000002ff0000000705010200020007058102000200\n";
+
+static FstKnownDevices *
+fst_test_known(void)
+{
+	g_autoptr(GError) error = NULL;
+	FstKnownDevices *known = fst_known_devices_load_default(&error);
+	g_assert_no_error(error);
+	g_assert_nonnull(known);
+	return known;
+}
+
+static void
+fst_ports_known_lookup(void)
+{
+	g_autoptr(FstKnownDevices) known = fst_test_known();
+	const gchar *desc = NULL;
+
+	g_assert_cmpstr(fst_known_devices_lookup(known, 0x10c4, 0xea60, &desc), ==, "fsp");
+	g_assert_cmpstr(desc, ==, "Silicon Labs CP210x USB to UART bridge");
+	/* the vendor's "*" entry */
+	g_assert_cmpstr(fst_known_devices_lookup(known, 0x1209, 0xbeef, &desc), ==, "fsp");
+	g_assert_true(g_str_has_prefix(desc, "pid.codes"));
+	g_assert_null(fst_known_devices_lookup(known, 0x067b, 0x2303, NULL));
+	g_assert_null(fst_known_devices_lookup(known, -1, -1, NULL));
+	g_assert_true(fst_known_devices_has_vendor(known, 0x0403));
+	g_assert_false(fst_known_devices_has_vendor(known, 0x046d));
+}
+
+static void
+fst_ports_known_exact_wins(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ports-XXXXXX", NULL);
+	g_autofree gchar *path = g_build_filename(dir, "t.conf", NULL);
+	g_autoptr(FstKnownDevices) known = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *desc = NULL;
+
+	g_assert_true(g_file_set_contents(path,
+					  "[usb abcd:*]\ndialect=fsp\ndescription=any\n"
+					  "[usb abcd:0002]\ndialect=fsp\ndescription=exact\n",
+					  -1,
+					  NULL));
+	known = fst_known_devices_load(path, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(fst_known_devices_lookup(known, 0xabcd, 2, &desc), ==, "fsp");
+	g_assert_cmpstr(desc, ==, "exact");
+	g_assert_cmpstr(fst_known_devices_lookup(known, 0xabcd, 3, &desc), ==, "fsp");
+	g_assert_cmpstr(desc, ==, "any");
+	g_unlink(path);
+	g_rmdir(dir);
+}
+
+static void
+fst_ports_known_rejects(void)
+{
+	const struct {
+		const gchar *text;
+		const gchar *needle;
+	} cases[] = {
+	    {"[usb 10C4:ea60]\ndialect=fsp\n", "[usb 10C4:ea60]"},
+	    {"[usb 10c4]\ndialect=fsp\n", "[usb 10c4]"},
+	    {"[serial 10c4:ea60]\ndialect=fsp\n", "[serial 10c4:ea60]"},
+	    {"[usb 10c4:ea6]\ndialect=fsp\n", "[usb 10c4:ea6]"},
+	    {"[usb 10c4:ea60]\ndescription=x\n", "dialect"},
+	    {"[usb 10c4:ea60]\ndialect=modbus\n", "modbus"},
+	    {"not a key file", "cannot read"},
+	};
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ports-XXXXXX", NULL);
+	g_autofree gchar *path = g_build_filename(dir, "bad.conf", NULL);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstKnownDevices) known = NULL;
+		g_assert_true(g_file_set_contents(path, cases[i].text, -1, NULL));
+		known = fst_known_devices_load(path, &error);
+		g_assert_null(known);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_assert_nonnull(strstr(error->message, cases[i].needle));
+		g_assert_nonnull(strstr(error->message, path));
+	}
+	g_unlink(path);
+	g_rmdir(dir);
+}
+
+static FstPortInfo *
+fst_test_find(GPtrArray *ports, const gchar *name)
+{
+	for (guint i = 0; i < ports->len; i++) {
+		FstPortInfo *p = g_ptr_array_index(ports, i);
+		if (g_strcmp0(p->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static void
+fst_ports_serial_umockdev(void)
+{
+	g_autoptr(UMockdevTestbed) tb = umockdev_testbed_new();
+	g_autoptr(FstKnownDevices) known = fst_test_known();
+	g_autoptr(GPtrArray) ports = NULL;
+	g_autoptr(GPtrArray) again = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstPortLock) lock = NULL;
+	g_autoptr(FstPortLock) second = NULL;
+	FstPortInfo *p;
+
+	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_ttys, &error));
+	g_assert_no_error(error);
+
+	ports = fst_ports_list_serial(known, &error);
+	g_assert_no_error(error);
+	p = fst_test_find(ports, "/dev/ttyUSB0");
+	g_assert_nonnull(p);
+	g_assert_cmpint(p->kind, ==, FST_PORT_KIND_SERIAL);
+	g_assert_cmpstr(p->transport, ==, "usb");
+	g_assert_cmpint(p->vid, ==, 0x10c4);
+	g_assert_cmpint(p->pid, ==, 0xea60);
+	g_assert_cmpstr(p->serial, ==, "FIX-0001");
+	g_assert_cmpstr(p->dialect, ==, "fsp");
+	g_assert_nonnull(p->description);
+	g_assert_false(p->busy);
+	/* an adapter the table does not know: listed, with no dialect */
+	p = fst_test_find(ports, "/dev/ttyUSB1");
+	g_assert_nonnull(p);
+	g_assert_cmpint(p->vid, ==, 0x067b);
+	g_assert_null(p->dialect);
+
+	/* the station's lock makes the port busy, for `ports` and for a second lock */
+	lock = fst_port_lock("/dev/ttyUSB0", &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(lock);
+	again = fst_ports_list_serial(known, &error);
+	g_assert_no_error(error);
+	p = fst_test_find(again, "/dev/ttyUSB0");
+	g_assert_true(p->busy);
+	g_assert_cmpstr(p->busy_reason, ==, "in use by another fleetstation");
+	g_assert_false(fst_test_find(again, "/dev/ttyUSB1")->busy);
+	second = fst_port_lock("/dev/ttyUSB0", &error);
+	g_assert_null(second);
+	g_assert_error(error, FST_ERROR, FST_ERROR_BUSY);
+	g_assert_nonnull(strstr(error->message, "/dev/ttyUSB0"));
+	g_clear_error(&error);
+	g_clear_pointer(&lock, fst_port_unlock);
+	g_assert_false(fst_port_is_busy("/dev/ttyUSB0", NULL));
+
+	/* a port that is not there */
+	second = fst_port_lock("/dev/ttyUSB7", &error);
+	g_assert_null(second);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+}
+
+static void
+fst_ports_usb_umockdev(void)
+{
+	g_autoptr(UMockdevTestbed) tb = umockdev_testbed_new();
+	g_autoptr(FstKnownDevices) known = fst_test_known();
+	g_autoptr(GPtrArray) ports = NULL;
+	g_autoptr(GError) error = NULL;
+	FstPortInfo *p;
+
+	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_usb, &error));
+	g_assert_no_error(error);
+	ports = fst_ports_list_usb(known, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(ports->len, ==, 1);
+	p = g_ptr_array_index(ports, 0);
+	g_assert_cmpint(p->kind, ==, FST_PORT_KIND_USB);
+	g_assert_cmpstr(p->name, ==, "usb:002-002");
+	g_assert_cmpint(p->vid, ==, 0x1209);
+	g_assert_cmpint(p->pid, ==, 0x0001);
+	g_assert_cmpstr(p->dialect, ==, "fsp");
+	g_assert_true(g_str_has_prefix(p->description, "pid.codes"));
+}
+
+static void
+fst_ports_settings_roundtrip(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-settings-XXXXXX", NULL);
+	g_autofree gchar *conf = g_build_filename(dir, "station.conf", NULL);
+	g_autoptr(FstSettings) empty = NULL;
+	g_autoptr(FstSettings) loaded = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *text = NULL;
+	g_auto(GStrv) ports = g_strsplit("/dev/ttyUSB0;/dev/ttyUSB1", ";", -1);
+	g_autofree gchar *profile = g_strdup("aws-iot-ecc");
+	g_autofree gchar *lot = g_strdup("LOT-7");
+	FstSettings settings = {
+	    .profile = profile,
+	    .lot = lot,
+	    .ports = ports,
+	    .baud_rate = 921600,
+	};
+
+	/* no workspace: a clear error naming the file and what to run */
+	empty = fst_settings_load(dir, &error);
+	g_assert_null(empty);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "fleetstation init"));
+	g_clear_error(&error);
+
+	g_assert_true(g_file_set_contents(conf, "[station]\nname=line-3\n", -1, NULL));
+	empty = fst_settings_load(dir, &error);
+	g_assert_no_error(error);
+	g_assert_null(empty->profile);
+	g_assert_null(empty->ports);
+	g_assert_cmpuint(empty->baud_rate, ==, 0);
+
+	g_assert_true(fst_settings_save(&settings, dir, &error));
+	g_assert_no_error(error);
+	loaded = fst_settings_load(dir, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(loaded->profile, ==, "aws-iot-ecc");
+	g_assert_cmpstr(loaded->lot, ==, "LOT-7");
+	g_assert_cmpuint(g_strv_length(loaded->ports), ==, 2);
+	g_assert_cmpstr(loaded->ports[1], ==, "/dev/ttyUSB1");
+	g_assert_cmpuint(loaded->baud_rate, ==, 921600);
+	/* the station identity is kept */
+	g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, "name=line-3"));
+
+	/* a wrong value is named */
+	g_assert_true(g_file_set_contents(conf, "[station]\nname=x\n[defaults]\nbaud=fast\n", -1, NULL));
+	g_clear_pointer(&loaded, fst_settings_free);
+	loaded = fst_settings_load(dir, &error);
+	g_assert_null(loaded);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "baud=fast"));
+	g_unlink(conf);
+	g_rmdir(dir);
+}
+
+typedef struct {
+	FstStation *station;
+	FstProfile *profile;
+	GCancellable *stop;
+	GMutex lock;
+	GPtrArray *ports; /* (element-type utf8): ports of the results */
+	gchar *error;	  /* first result's error */
+	gboolean ok;
+} FstTestWatch;
+
+static void
+fst_test_watch_result(const FstProvisionResult *result, gpointer user_data)
+{
+	FstTestWatch *t = user_data;
+	g_mutex_lock(&t->lock);
+	g_ptr_array_add(t->ports, g_strdup(result->port));
+	if (t->error == NULL && result->error != NULL)
+		t->error = g_strdup(result->error->message);
+	g_mutex_unlock(&t->lock);
+}
+
+static gpointer
+fst_test_watch_thread(gpointer data)
+{
+	FstTestWatch *t = data;
+	g_autoptr(GError) error = NULL;
+	/* a poll interval far longer than the test: only hotplug can wake it */
+	FstWatchOptions options = {.baud_rate = 115200, .poll_ms = 60000, .stop = t->stop};
+	t->ok = fst_watch_run(t->station, t->profile, &options, NULL, fst_test_watch_result, t, &error);
+	g_assert_no_error(error);
+	return NULL;
+}
+
+static void
+fst_watch_usb_hotplug(void)
+{
+	g_autoptr(UMockdevTestbed) tb = umockdev_testbed_new();
+	g_autofree gchar *dir = g_dir_make_tmp("fst-watch-XXXXXX", NULL);
+	g_autoptr(GError) error = NULL;
+	FstTestWatch t = {0};
+	GThread *thread;
+	gint64 plugged;
+	guint n = 0;
+
+	/* a machine has some USB device before ours is plugged in */
+	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_usb, &error));
+	g_assert_no_error(error);
+	g_unsetenv(FST_ENV_CA_PASSPHRASE);
+	g_assert_true(fst_station_init_workspace(dir, "Watch Test", &error));
+	g_assert_no_error(error);
+	t.station = fst_station_open(dir, &error);
+	g_assert_no_error(error);
+	t.profile = fst_station_load_profile(t.station, "aws-iot-ecc", &error);
+	g_assert_no_error(error);
+	t.stop = g_cancellable_new();
+	t.ports = g_ptr_array_new_with_free_func(g_free);
+	g_mutex_init(&t.lock);
+
+	thread = g_thread_new("watch", fst_test_watch_thread, &t);
+	/* the first scan finds nothing; then the adapter is plugged in */
+	g_usleep(500 * 1000);
+	plugged = g_get_monotonic_time();
+	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_ttys, &error));
+	g_assert_no_error(error);
+	while (g_get_monotonic_time() - plugged < 20 * G_USEC_PER_SEC) {
+		g_mutex_lock(&t.lock);
+		n = t.ports->len;
+		g_mutex_unlock(&t.lock);
+		if (n > 0)
+			break;
+		g_usleep(20 * 1000);
+	}
+	g_cancellable_cancel(t.stop);
+	g_thread_join(thread);
+	g_assert_true(t.ok);
+
+	/* the watch met the known adapter only (not the unknown one), woken by
+	 * the hotplug event long before its 60 s poll; no device answers on the
+	 * emulated tty, and the failure names the port */
+	g_assert_cmpuint(t.ports->len, ==, 1);
+	g_assert_cmpstr(g_ptr_array_index(t.ports, 0), ==, "/dev/ttyUSB0");
+	g_assert_nonnull(t.error);
+	g_assert_nonnull(strstr(t.error, "/dev/ttyUSB0"));
+	g_test_message("arrival handled %.2f s after the plug: %s",
+		       (gdouble)(g_get_monotonic_time() - plugged) / G_USEC_PER_SEC,
+		       t.error);
+
+	g_mutex_clear(&t.lock);
+	g_ptr_array_unref(t.ports);
+	g_free(t.error);
+	g_object_unref(t.stop);
+	fst_profile_free(t.profile);
+	fst_station_free(t.station);
+	{
+		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", dir);
+		g_assert_cmpint(system(cmd), ==, 0);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	/* not umockdev_in_mock_environment(): it caches FALSE when asked before a
+	 * testbed exists */
+	if (g_strstr_len(g_getenv("LD_PRELOAD"), -1, "umockdev") == NULL) {
+		g_printerr("run this test under umockdev-wrapper\n");
+		return 77;
+	}
+	g_test_add_func("/fst/ports/known/lookup", fst_ports_known_lookup);
+	g_test_add_func("/fst/ports/known/exact-wins", fst_ports_known_exact_wins);
+	g_test_add_func("/fst/ports/known/rejects-malformed", fst_ports_known_rejects);
+	g_test_add_func("/fst/ports/serial/umockdev", fst_ports_serial_umockdev);
+	g_test_add_func("/fst/ports/usb/umockdev", fst_ports_usb_umockdev);
+	g_test_add_func("/fst/settings/roundtrip", fst_ports_settings_roundtrip);
+	g_test_add_func("/fst/watch/usb-hotplug", fst_watch_usb_hotplug);
+	return g_test_run();
+}

@@ -1,0 +1,11 @@
+# ports and workspace defaults (issue 6): umockdev emulates sysfs, ttys and usbfs,
+# so the test runs under umockdev-wrapper (it preloads the emulation)
+pkg_check_modules(UMOCKDEV IMPORTED_TARGET umockdev-1.0>=0.17)
+find_program(UMOCKDEV_WRAPPER umockdev-wrapper)
+if(UMOCKDEV_FOUND AND UMOCKDEV_WRAPPER)
+	add_executable(fst-ports-test ${CMAKE_CURRENT_LIST_DIR}/fst-ports-test.c)
+	target_link_libraries(fst-ports-test PRIVATE fststation PkgConfig::UMOCKDEV)
+	add_test(NAME fst-ports-test COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:fst-ports-test> --tap)
+	set_tests_properties(fst-ports-test PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN_CODE 77
+		ENVIRONMENT "${FST_TEST_ENV};ASAN_OPTIONS=verify_asan_link_order=0")
+endif()
