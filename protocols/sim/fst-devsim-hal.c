@@ -40,8 +40,13 @@ struct _FstDevsimHal {
 	gchar *firmware;     /* (owned) */
 	gchar *storage_path; /* (owned) (nullable) */
 	FstDevsimObject objects[FST_DEVSIM_N_OBJECTS];
-	EVP_PKEY *key; /* (owned) (nullable) */
+	EVP_PKEY *key; /* (owned) (nullable): the key slot, the key of the committed certificate */
 	guint32 key_type;
+	/* (owned) (nullable): a key from KEYGEN or PUT_KEY, in RAM until the device
+	 * certificate that goes with it commits; a failed provisioning (unplug,
+	 * reboot, bad hash) thus never leaves a certificate whose key is gone */
+	EVP_PKEY *staged_key;
+	guint32 staged_key_type;
 	int fd;
 	guint baud;
 	FstDevsimTxFilter tx_filter;
@@ -330,6 +335,7 @@ fst_devsim_stage_write(void *user, uint8_t id, uint32_t offset, const uint8_t *b
 		          offset);
 		for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++)
 			g_clear_pointer(&self->objects[i].staged, g_byte_array_unref);
+		g_clear_pointer(&self->staged_key, EVP_PKEY_free);
 		self->reboot_pending = TRUE;
 		return FST_FSP_STATUS_INTERNAL;
 	}
@@ -359,12 +365,21 @@ fst_devsim_stage_commit(void *user, uint8_t id, uint32_t len)
 	FstDevsimHal *self = user;
 	FstDevsimObject *obj = fst_devsim_hal_object(self, id);
 	g_autoptr(GByteArray) old = NULL;
+	g_autoptr(EVP_PKEY) old_key = NULL;
+	guint32 old_key_type = 0;
 	g_autoptr(GError) error = NULL;
 
 	if (obj == NULL || obj->staged == NULL || obj->staged->len != len)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	old = g_steal_pointer(&obj->data);
 	obj->data = g_steal_pointer(&obj->staged);
+	/* the certificate and its key replace the old pair in one save */
+	if (id == FST_FSP_OBJ_DEVICE_CERT && self->staged_key != NULL) {
+		old_key = g_steal_pointer(&self->key);
+		old_key_type = self->key_type;
+		self->key = g_steal_pointer(&self->staged_key);
+		self->key_type = self->staged_key_type;
+	}
 	/* fault: answers OK but what lands in flash differs from what was checked */
 	if (self->fault_corrupt_object == id && obj->data->len > 0) {
 		g_message("fault: storing a corrupted copy of object 0x%02x", id);
@@ -374,6 +389,12 @@ fst_devsim_stage_commit(void *user, uint8_t id, uint32_t len)
 		g_warning("%s", error->message);
 		g_clear_pointer(&obj->data, g_byte_array_unref);
 		obj->data = g_steal_pointer(&old);
+		if (old_key != NULL) {
+			self->staged_key = g_steal_pointer(&self->key);
+			self->staged_key_type = self->key_type;
+			self->key = g_steal_pointer(&old_key);
+			self->key_type = old_key_type;
+		}
 		return FST_FSP_STATUS_STORAGE_FAILED;
 	}
 	g_atomic_int_inc(&self->n_commits);
@@ -453,10 +474,10 @@ fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
 		g_warning("building the csr failed");
 		return FST_FSP_STATUS_KEYGEN_FAILED;
 	}
-	/* the new key replaces the old one in the key slot */
-	EVP_PKEY_free(self->key);
-	self->key = g_steal_pointer(&key);
-	self->key_type = key_type;
+	/* staged: it replaces the key slot when its certificate commits */
+	EVP_PKEY_free(self->staged_key);
+	self->staged_key = g_steal_pointer(&key);
+	self->staged_key_type = key_type;
 	g_clear_pointer(&csr_obj->data, g_byte_array_unref);
 	*csr_len = csr->len;
 	csr_obj->data = g_steal_pointer(&csr);
@@ -476,15 +497,17 @@ fst_devsim_sign(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_le
 	g_autoptr(EVP_MD_CTX) md_ctx = NULL;
 	g_autoptr(GByteArray) sig = NULL;
 	g_autoptr(EVP_PKEY) other = NULL;
-	EVP_PKEY *key = self->key;
+	/* the key the device would use next: staged, else the key slot's */
+	EVP_PKEY *key = self->staged_key != NULL ? self->staged_key : self->key;
+	guint32 key_type = self->staged_key != NULL ? self->staged_key_type : self->key_type;
 	size_t len = 0;
 
-	if (self->key == NULL)
+	if (key == NULL)
 		return FST_FSP_STATUS_NO_KEY;
 	/* fault: a device that does not hold the key its CSR was made with */
 	if (self->fault_wrong_key) {
 		g_message("fault: signing the challenge with another key");
-		other = fst_devsim_generate_key(self->key_type);
+		other = fst_devsim_generate_key(key_type);
 		if (other == NULL)
 			return FST_FSP_STATUS_INTERNAL;
 		key = other;
@@ -561,7 +584,6 @@ fst_devsim_put_key(void *user,
 {
 	FstDevsimHal *self = user;
 	g_autoptr(EVP_PKEY) key = NULL;
-	g_autoptr(GError) error = NULL;
 	const unsigned char *p;
 
 	if (offset == 0) {
@@ -583,13 +605,9 @@ fst_devsim_put_key(void *user,
 		          fst_key_type_to_string(key_type));
 		return FST_FSP_STATUS_BAD_KEY;
 	}
-	EVP_PKEY_free(self->key);
-	self->key = g_steal_pointer(&key);
-	self->key_type = key_type;
-	if (!fst_devsim_hal_save(self, &error)) {
-		g_warning("%s", error->message);
-		return FST_FSP_STATUS_STORAGE_FAILED;
-	}
+	EVP_PKEY_free(self->staged_key);
+	self->staged_key = g_steal_pointer(&key);
+	self->staged_key_type = key_type;
 	return FST_FSP_STATUS_OK;
 }
 
@@ -771,6 +789,7 @@ fst_devsim_hal_free(FstDevsimHal *self)
 			g_byte_array_unref(self->objects[i].staged);
 	}
 	EVP_PKEY_free(self->key);
+	EVP_PKEY_free(self->staged_key);
 	fst_devsim_key_in_clear(self);
 	g_free(self->uid);
 	g_free(self->model);

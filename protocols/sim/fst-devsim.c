@@ -211,6 +211,117 @@ fst_devsim_open_pty(int *master, int *slave, gchar **slave_path, GError **error)
 	return TRUE;
 }
 
+/* the [device] group of a model file (format: protocols/sim/README.md); a
+ * value already set by an option is kept */
+static gboolean
+fst_devsim_load_model(const gchar *path,
+		      gchar **model,
+		      gchar **firmware,
+		      gchar **key_types,
+		      gchar **validation,
+		      gchar **format,
+		      gint *cap_cert,
+		      gint *cap_chain,
+		      gint *cap_roots,
+		      gint *baud,
+		      gboolean *no_csr,
+		      GError **error)
+{
+	const gchar *known[] = {"model",
+				"firmware",
+				"key-types",
+				"validation",
+				"format",
+				"capacity-cert",
+				"capacity-chain",
+				"capacity-roots",
+				"baud",
+				"key-injection-only",
+				NULL};
+	struct {
+		const gchar *key;
+		gchar **value;
+	} strings[] = {{"model", model},
+		       {"firmware", firmware},
+		       {"key-types", key_types},
+		       {"validation", validation},
+		       {"format", format}};
+	struct {
+		const gchar *key;
+		gint *value;
+	} ints[] = {{"capacity-cert", cap_cert},
+		    {"capacity-chain", cap_chain},
+		    {"capacity-roots", cap_roots},
+		    {"baud", baud}};
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	g_auto(GStrv) groups = NULL;
+	g_auto(GStrv) keys = NULL;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot read the model file %s: %s",
+			    path,
+			    error_local->message);
+		return FALSE;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	if (g_strv_length(groups) != 1 || g_strcmp0(groups[0], "device") != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "model file %s must have exactly one group, [device]",
+			    path);
+		return FALSE;
+	}
+	keys = g_key_file_get_keys(kf, "device", NULL, NULL);
+	for (guint i = 0; keys[i] != NULL; i++) {
+		if (!g_strv_contains(known, keys[i])) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "model file %s: unknown key %s",
+				    path,
+				    keys[i]);
+			return FALSE;
+		}
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(strings); i++) {
+		if (*strings[i].value == NULL)
+			*strings[i].value = g_key_file_get_string(kf, "device", strings[i].key, NULL);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(ints); i++) {
+		gint v;
+		if (*ints[i].value != -1 || !g_key_file_has_key(kf, "device", ints[i].key, NULL))
+			continue;
+		v = g_key_file_get_integer(kf, "device", ints[i].key, &error_local);
+		if (error_local != NULL || v < 0) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "model file %s: %s must be a number of 0 or more",
+				    path,
+				    ints[i].key);
+			return FALSE;
+		}
+		*ints[i].value = v;
+	}
+	if (!*no_csr && g_key_file_has_key(kf, "device", "key-injection-only", NULL)) {
+		*no_csr = g_key_file_get_boolean(kf, "device", "key-injection-only", &error_local);
+		if (error_local != NULL) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "model file %s: key-injection-only must be true or false",
+				    path);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,10 +338,12 @@ main(int argc, char **argv)
 	g_autofree gchar *dump = NULL;
 	g_autofree gchar *slave_path = NULL;
 	gint64 seed = 0;
-	gint cap_cert = FST_DEVSIM_CAPACITY_CERT;
-	gint cap_chain = FST_DEVSIM_CAPACITY_CHAIN;
-	gint cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
-	gint baud = 0;
+	/* -1: not given; the model file, then the default, decides */
+	gint cap_cert = -1;
+	gint cap_chain = -1;
+	gint cap_roots = -1;
+	gint baud = -1;
+	g_autofree gchar *model_file = NULL;
 	gint reboot_in_write = 0;
 	gint64 disconnect_after = 0;
 	gint64 stall_after = 0;
@@ -251,6 +364,13 @@ main(int argc, char **argv)
 	FstDevCtx *ctx = NULL;
 	struct sigaction sa;
 	const GOptionEntry entries[] = {
+	    {"model-file",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &model_file,
+	     "Device model from a file (protocols/sim/models/*.model); options override it",
+	     "FILE"},
 	    {"uid",
 	     0,
 	     0,
@@ -444,6 +564,32 @@ main(int argc, char **argv)
 		g_printerr("the station that started this simulator is gone\n");
 		return FST_DEVSIM_EXIT_FAILURE;
 	}
+
+	/* a model file gives what the options did not */
+	if (model_file != NULL &&
+	    !fst_devsim_load_model(model_file,
+				   &model,
+				   &firmware,
+				   &key_types_str,
+				   &validation_str,
+				   &format_str,
+				   &cap_cert,
+				   &cap_chain,
+				   &cap_roots,
+				   &baud,
+				   &no_csr,
+				   &error)) {
+		g_printerr("%s\n", error->message);
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	if (cap_cert == -1)
+		cap_cert = FST_DEVSIM_CAPACITY_CERT;
+	if (cap_chain == -1)
+		cap_chain = FST_DEVSIM_CAPACITY_CHAIN;
+	if (cap_roots == -1)
+		cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
+	if (baud == -1)
+		baud = 0;
 
 	/* configuration */
 	if (uid == NULL) {

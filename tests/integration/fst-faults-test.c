@@ -14,10 +14,13 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <string.h>
 
 #include "fst-error.h"
 #include "fst-fsp-device.h"
+#include "fst-openssl-common.h"
 #include "fst-pipeline.h"
 #include "fst-serial-transport.h"
 #include "fst-station.h"
@@ -152,6 +155,42 @@ fst_fixture_provision(FstFixture *fx, FstSim *sim)
 	r = fst_pipeline_provision(fx->station, fx->profile, device, NULL, NULL, NULL);
 	fx->retransmissions = fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(device));
 	return r;
+}
+
+/* the device still holds the key of @cert_pem, the certificate it stores: a
+ * failed provisioning must not leave a certificate whose key was replaced */
+static void
+fst_sim_assert_key_matches(FstSim *sim, GBytes *cert_pem)
+{
+	g_autoptr(FstTransport) transport = fst_serial_transport_new(sim->port, 0);
+	g_autoptr(FstDevice) device = fst_fsp_device_new(transport);
+	g_autoptr(BIO) bio = BIO_new_mem_buf(g_bytes_get_data(cert_pem, NULL),
+					     (int)g_bytes_get_size(cert_pem));
+	g_autoptr(X509) cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	g_autoptr(GBytes) nonce = NULL;
+	g_autoptr(GBytes) message = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GBytes) spki = NULL;
+	g_autoptr(GError) error = NULL;
+	unsigned char *spki_der = NULL;
+	guint8 nonce_buf[32];
+	int spki_len;
+
+	g_assert_nonnull(cert);
+	spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki_der);
+	g_assert_cmpint(spki_len, >, 0);
+	spki = g_bytes_new(spki_der, (gsize)spki_len);
+	OPENSSL_free(spki_der);
+	g_assert_cmpint(RAND_bytes(nonce_buf, sizeof(nonce_buf)), ==, 1);
+	nonce = g_bytes_new(nonce_buf, sizeof(nonce_buf));
+
+	g_assert_true(fst_transport_open(transport, &error));
+	g_assert_no_error(error);
+	sig = fst_device_sign_challenge(device, nonce, &message, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_ca_verify_challenge(spki, message, sig, &error));
+	g_assert_no_error(error);
+	fst_transport_close(transport);
 }
 
 /* what `fleetstation-devsim --dump OBJECT` prints; NULL when it is absent */
@@ -312,9 +351,10 @@ fst_faults_disconnect_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(after);
 	g_assert_true(g_bytes_equal(before, after));
 
-	/* plugged in again, without the fault */
+	/* plugged in again, without the fault: the old certificate and its key */
 	g_free(fst_sim_stop(sim));
 	sim = fst_fixture_start_sim(fx, uid, NULL);
+	fst_sim_assert_key_matches(sim, before);
 	r2 = fst_fixture_provision(fx, sim);
 	fst_fixture_assert_provisioned(fx, uid, r2);
 	g_assert_cmpstr(r2->serial_hex, !=, r->serial_hex);
@@ -358,6 +398,7 @@ fst_faults_reboot_test(FstFixture *fx, gconstpointer user_data)
 	fst_fixture_assert_rejected(fx, uid, r);
 	after = fst_fixture_dump(fx, uid, "device-cert");
 	g_assert_true(g_bytes_equal(before, after));
+	fst_sim_assert_key_matches(sim, before);
 
 	/* the same simulator, rebooted once: provisioning again completes it */
 	r2 = fst_fixture_provision(fx, sim);

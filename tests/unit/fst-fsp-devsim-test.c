@@ -319,6 +319,125 @@ test_usage_errors(void)
 	}
 }
 
+static gchar *
+models_path(const gchar *name)
+{
+	return g_build_filename(g_getenv("FST_TEMPLATES_DIR"),
+				"..",
+				"protocols",
+				"sim",
+				"models",
+				name,
+				NULL);
+}
+
+/* the shipped device models, and an option that overrides a model's value */
+static void
+test_model_files(void)
+{
+	struct {
+		const gchar *file;
+		const gchar *model;
+		guint key_types;
+		guint validation;
+		FstCredFormat format;
+		gboolean can_csr;
+		guint32 cap_roots;
+	} cases[] = {
+	    {"ecc-p256.model", "devsim-ecc", FST_KEY_TYPE_EC_P256, FST_VALIDATION_ECDSA_P256,
+	     FST_CRED_FORMAT_PEM, TRUE, 16384},
+	    {"ecc-p384.model", "devsim-ecc384", FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384,
+	     FST_VALIDATION_ECDSA_P256 | FST_VALIDATION_ECDSA_P384, FST_CRED_FORMAT_PEM, TRUE, 16384},
+	    {"rsa-2048.model", "devsim-rsa", FST_KEY_TYPE_RSA_2048, FST_VALIDATION_RSA_PKCS1,
+	     FST_CRED_FORMAT_PEM, TRUE, 16384},
+	    {"rsa-4096.model", "devsim-rsa", FST_KEY_TYPE_RSA_4096, FST_VALIDATION_RSA_PKCS1,
+	     FST_CRED_FORMAT_PEM, TRUE, 16384},
+	    {"both.model", "devsim-ecc", FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_RSA_2048,
+	     FST_VALIDATION_RSA_PKCS1 | FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_PEM, TRUE, 16384},
+	    {"key-injection.model", "devsim-inject", FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, FALSE, 16384},
+	    {"small-storage.model", "devsim-small", FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, TRUE, 512},
+	};
+
+	if (g_getenv("FST_DEVSIM") == NULL || g_getenv("FST_TEMPLATES_DIR") == NULL) {
+		g_test_skip("FST_DEVSIM or FST_TEMPLATES_DIR is not set");
+		return;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *path = models_path(cases[i].file);
+		g_autoptr(Sim) sim = sim_start("--uid", "MODEL-1", "--model-file", path, NULL);
+		g_autoptr(GError) error = NULL;
+		const FstDeviceInfo *info;
+
+		g_assert_true(fst_device_identify(sim->device, NULL, &error));
+		g_assert_no_error(error);
+		info = fst_device_get_info(sim->device);
+		g_assert_cmpstr(info->model, ==, cases[i].model);
+		g_assert_cmpuint(info->key_types, ==, cases[i].key_types);
+		g_assert_cmpuint(info->validation, ==, cases[i].validation);
+		g_assert_cmpint(info->format, ==, cases[i].format);
+		g_assert_cmpint(info->can_csr, ==, cases[i].can_csr);
+		g_assert_cmpuint(info->capacity[FST_OBJECT_TRUST_ROOTS], ==, cases[i].cap_roots);
+		sim_stop(sim);
+	}
+
+	/* an option wins over the model file */
+	{
+		g_autofree gchar *path = models_path("rsa-2048.model");
+		g_autoptr(Sim) sim = sim_start(
+		    "--uid", "MODEL-2", "--model-file", path, "--format", "der", "--capacity-roots",
+		    "2000", NULL);
+		g_autoptr(GError) error = NULL;
+		const FstDeviceInfo *info;
+		g_assert_true(fst_device_identify(sim->device, NULL, &error));
+		info = fst_device_get_info(sim->device);
+		g_assert_cmpint(info->format, ==, FST_CRED_FORMAT_DER);
+		g_assert_cmpuint(info->capacity[FST_OBJECT_TRUST_ROOTS], ==, 2000);
+		g_assert_cmpuint(info->key_types, ==, FST_KEY_TYPE_RSA_2048);
+		sim_stop(sim);
+	}
+}
+
+/* a model file that is missing, has an unknown key or a bad number: usage error */
+static void
+test_model_file_errors(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-devsim-model-XXXXXX", NULL);
+	const gchar *bad[] = {"[device]\nmodel=x\ncolour=blue\n",
+			      "[device]\ncapacity-roots=lots\n",
+			      "[device]\ncapacity-cert=-5\n",
+			      "[other]\nmodel=x\n",
+			      "[device]\nkey-injection-only=maybe\n"};
+
+	if (g_getenv("FST_DEVSIM") == NULL) {
+		g_test_skip("FST_DEVSIM is not set");
+		return;
+	}
+	for (guint i = 0; i <= G_N_ELEMENTS(bad); i++) {
+		g_autofree gchar *path = g_strdup_printf("%s/bad%u.model", dir, i);
+		g_autoptr(GSubprocess) p = NULL;
+		g_autoptr(GError) error = NULL;
+		/* the last round: a file that does not exist */
+		if (i < G_N_ELEMENTS(bad))
+			g_assert_true(g_file_set_contents(path, bad[i], -1, NULL));
+		p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+					 G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+				     &error,
+				     g_getenv("FST_DEVSIM"),
+				     "--uid",
+				     "X",
+				     "--model-file",
+				     path,
+				     NULL);
+		g_assert_no_error(error);
+		g_assert_true(g_subprocess_wait(p, NULL, &error));
+		g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 2);
+		g_unlink(path);
+	}
+	g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -326,5 +445,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/fsp/devsim/contract", test_contract);
 	g_test_add_func("/fst/fsp/devsim/baud-throttle", test_baud_throttle);
 	g_test_add_func("/fst/fsp/devsim/usage-errors", test_usage_errors);
+	g_test_add_func("/fst/fsp/devsim/model-files", test_model_files);
+	g_test_add_func("/fst/fsp/devsim/model-file-errors", test_model_file_errors);
 	return g_test_run();
 }
