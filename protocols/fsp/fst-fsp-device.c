@@ -180,7 +180,7 @@ fst_fsp_device_transact(FstFspDevice *self,
 		}
 		deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 		while (!corrupt) {
-			guint8 buf[512];
+			guint8 buf[1024];
 			gint64 now = g_get_monotonic_time();
 			g_autoptr(GError) error_local = NULL;
 			gssize n;

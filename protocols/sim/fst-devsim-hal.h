@@ -55,6 +55,7 @@ typedef gboolean (*FstDevsimTxFilter)(GByteArray *bytes, gpointer user_data);
 
 typedef struct _FstDevsimHal FstDevsimHal;
 
+gboolean fst_devsim_hal_warm_up(void);
 FstDevsimHal *fst_devsim_hal_new(const FstDevsimConfig *config, GError **error);
 void fst_devsim_hal_free(FstDevsimHal *self);
 const FstDevHal *fst_devsim_hal_get_hal(FstDevsimHal *self);

@@ -670,6 +670,11 @@ main(int argc, char **argv)
 		return FST_DEVSIM_EXIT_USAGE;
 	}
 
+	/* the crypto set-up a real device does at power-on, before the port is
+	 * announced, not during the station's first command */
+	if (!fst_devsim_hal_warm_up())
+		g_warning("openssl does not work: key generation will fail");
+
 	/* the port */
 	if (!fst_devsim_open_pty(&master, &slave, &slave_path, &error)) {
 		g_printerr("%s\n", error->message);
@@ -713,7 +718,7 @@ main(int argc, char **argv)
 	 * never sees EIO while no station has the port open */
 	while (!fst_devsim_stop) {
 		struct pollfd pfd = {.fd = master, .events = POLLIN};
-		guint8 buf[256];
+		guint8 buf[1024];
 		g_autoptr(GByteArray) in = NULL;
 		gint64 t0;
 		gint64 throttled;

@@ -4,9 +4,11 @@
  * Real ports (/dev/ttyUSB0, /dev/ttyACM0, ...) go straight to libserialport.
  * Pseudo-terminals (the device simulator, socat links) need two kinds of help
  * from libserialport 0.1.1, both confined to the pty branch here:
- *  - sp_get_port_by_name() wants a "/dev/X" name with a /sys/class/tty/X
- *    entry, which ptys lack; a private symlink to the pty, named through
- *    "/dev/../../..<link>", resolves under both prefixes;
+ *  - sp_get_port_by_name() wants a "/dev/X" name whose /sys/class/tty/X is a
+ *    symlink, which ptys lack; a symlink to the pty, named through
+ *    "/dev/../../..<link>", resolves under both prefixes. A port path that is
+ *    a symlink already (the simulator's --link) serves as it is; otherwise a
+ *    private link is made, in a directory of its own;
  *  - sp_open() and sp_set_*() fail on TIOCMGET, which fst-pty-shim.c answers,
  *    only for this thread and only inside these calls.
  */
@@ -159,7 +161,12 @@ fst_serial_transport_pty_port_name(FstSerialTransport *self, const gchar *path, 
 {
 	g_autofree gchar *target = g_canonicalize_filename(path, NULL);
 	g_autoptr(GError) error_local = NULL;
+	GStatBuf st;
 
+	/* a link of its own costs a directory, a link and their removal on the
+	 * disk for every device: a gang of simulators feels it */
+	if (g_lstat(target, &st) == 0 && S_ISLNK(st.st_mode))
+		return g_strdup_printf("/dev/../../..%s", target);
 	self->link_dir = g_dir_make_tmp("fleetstation-pty-XXXXXX", &error_local);
 	if (self->link_dir == NULL) {
 		g_set_error(error,
@@ -354,8 +361,14 @@ fst_serial_transport_write(FstTransport *transport,
 			   GError **error)
 {
 	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
-	enum sp_return rc = sp_blocking_write(self->port, buf, len, timeout_ms);
+	/* a frame nearly always fits in the kernel's buffer at once: one write()
+	 * then, without the select() of a blocking write */
+	enum sp_return rc = sp_nonblocking_write(self->port, buf, len);
 
+	if (rc >= 0 && (gsize)rc < len) {
+		enum sp_return rest = sp_blocking_write(self->port, buf + rc, len - rc, timeout_ms);
+		rc = rest < 0 ? rest : rc + rest;
+	}
 	if (rc < 0) {
 		fst_serial_transport_set_error(self, rc, "writing to", error);
 		return FALSE;
