@@ -145,6 +145,22 @@ fst_ca_pkcs11_query_attr(const gchar *uri, const gchar *name)
 	return NULL;
 }
 
+/**
+ * fst_ca_pkcs11_has_pin_source:
+ * @uri: a checked `pkcs11:` URI (fst_ca_pkcs11_read_ref())
+ *
+ * Whether the URI names its own PIN file (the `pin-source` query attribute),
+ * so that fst_ca_pkcs11_load_key() needs no PIN from its caller.
+ *
+ * Returns: %TRUE if @uri has a `pin-source`
+ */
+gboolean
+fst_ca_pkcs11_has_pin_source(const gchar *uri)
+{
+	g_autofree gchar *pin_source = fst_ca_pkcs11_query_attr(uri, "pin-source");
+	return pin_source != NULL && pin_source[0] != '\0';
+}
+
 /* loads and initialises the libp11 engine once per process */
 static ENGINE *
 fst_ca_pkcs11_engine_get(const gchar *module, GError **error)

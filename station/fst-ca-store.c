@@ -1411,17 +1411,18 @@ fst_ca_store_list(const gchar *ca_dir, GError **error)
 /**
  * fst_ca_store_expiry_warning:
  * @ca_not_after: when the issuing CA ends, unix seconds
- * @profile_days: the validity of the certificates it will issue, or 0
+ * @cert_not_after: when a device certificate issued now would end (see
+ *   fst_profile_get_not_after(), which handles fixed-end profiles), or 0
  * @now: unix seconds
  *
  * Says whether an issuing CA is near its end: expired, ending within
- * %FST_CA_STORE_WARN_DAYS days, or ending before a certificate of
- * @profile_days issued now would.
+ * %FST_CA_STORE_WARN_DAYS days, or ending before a device certificate issued
+ * now would (at @cert_not_after).
  *
  * Returns: (transfer full) (nullable): a warning for the operator, or %NULL
  */
 gchar *
-fst_ca_store_expiry_warning(gint64 ca_not_after, guint profile_days, gint64 now)
+fst_ca_store_expiry_warning(gint64 ca_not_after, gint64 cert_not_after, gint64 now)
 {
 	g_autofree gchar *end = fst_ca_store_format_time(ca_not_after);
 	gint64 left = ca_not_after - now;
@@ -1433,11 +1434,13 @@ fst_ca_store_expiry_warning(gint64 ca_not_after, guint profile_days, gint64 now)
 		                       " days: renew it soon",
 		                       end,
 		                       left / 86400);
-	if (profile_days > 0 && now + (gint64)profile_days * 86400 > ca_not_after)
-		return g_strdup_printf("the issuing CA ends on %s, before a %u-day device "
-		                       "certificate issued now would: renew it or shorten the "
-		                       "profile's validity",
+	if (cert_not_after > ca_not_after) {
+		g_autofree gchar *cert_end = fst_ca_store_format_time(cert_not_after);
+		return g_strdup_printf("the issuing CA ends on %s, before a device certificate "
+		                       "issued now would (%s): renew it or shorten the profile's "
+		                       "validity",
 		                       end,
-		                       profile_days);
+		                       cert_end);
+	}
 	return NULL;
 }

@@ -9,7 +9,7 @@
 
 G_BEGIN_DECLS
 
-/* a CA near its end: `ca list` and fst_ca_load() warn under this many days */
+/* a CA near its end: `ca list`, fst_ca_load() and the station warn under this many days */
 #define FST_CA_STORE_WARN_DAYS 90
 
 /* the workspace CA files, relative to WORKSPACE/ca (see fst-ca-store.c) */
@@ -111,6 +111,6 @@ gboolean fst_ca_store_import(const gchar *ca_dir,
                              GError **error);
 
 GPtrArray *fst_ca_store_list(const gchar *ca_dir, GError **error);
-gchar *fst_ca_store_expiry_warning(gint64 ca_not_after, guint profile_days, gint64 now);
+gchar *fst_ca_store_expiry_warning(gint64 ca_not_after, gint64 cert_not_after, gint64 now);
 
 G_END_DECLS

@@ -1,6 +1,6 @@
 /*
- * The issuing certificate authority: makes a demo PKI, loads an issuing CA and
- * signs device certificates from device CSRs.
+ * The issuing certificate authority: makes a demo PKI (through fst-ca-store.c), loads an
+ * issuing CA and signs device certificates from device CSRs.
  *
  * fst_ca_issue_from_csr() is called from several port workers at once on one
  * FstCa. Everything it reads from the FstCa is set up in fst_ca_load() and
@@ -39,11 +39,8 @@
 #define FST_CA_ROOT_YEARS 25
 #define FST_CA_ISSUING_YEARS 20
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_BIT_STRING, ASN1_BIT_STRING_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(AUTHORITY_KEYID, AUTHORITY_KEYID_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OBJECT, ASN1_OBJECT_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_ALGOR, X509_ALGOR_free)
@@ -119,31 +116,6 @@ fst_ca_random_serial(guint8 raw[FST_CA_SERIAL_LEN], GError **error)
 	return TRUE;
 }
 
-/* a positive random serial that encodes in exactly FST_CA_SERIAL_LEN bytes */
-static ASN1_INTEGER *
-fst_ca_new_serial(gchar **serial_hex, GError **error)
-{
-	guint8 raw[FST_CA_SERIAL_LEN];
-	g_autoptr(BIGNUM) bn = NULL;
-	ASN1_INTEGER *serial;
-
-	if (!fst_ca_random_serial(raw, error))
-		return NULL;
-	bn = BN_bin2bn(raw, sizeof(raw), NULL);
-	serial = bn != NULL ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-	if (serial == NULL) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode a serial number");
-		return NULL;
-	}
-	if (serial_hex != NULL) {
-		GString *hex = g_string_sized_new(2 * sizeof(raw));
-		for (guint i = 0; i < sizeof(raw); i++)
-			g_string_append_printf(hex, "%02X", raw[i]);
-		*serial_hex = g_string_free(hex, FALSE);
-	}
-	return serial;
-}
-
 /* RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING */
 static ASN1_OCTET_STRING *
 fst_ca_key_id(X509 *cert, GError **error)
@@ -168,224 +140,29 @@ fst_ca_key_id(X509 *cert, GError **error)
 	return id;
 }
 
-/* adds SKI (from the certificate's own key) and, if @issuer_key_id, AKI */
-static gboolean
-fst_ca_add_key_ids(X509 *cert, const ASN1_OCTET_STRING *issuer_key_id, GError **error)
-{
-	g_autoptr(ASN1_OCTET_STRING) ski = fst_ca_key_id(cert, error);
-
-	if (ski == NULL)
-		return FALSE;
-	if (X509_add1_ext_i2d(cert, NID_subject_key_identifier, ski, 0, X509V3_ADD_REPLACE) != 1) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot add subjectKeyIdentifier");
-		return FALSE;
-	}
-	if (issuer_key_id != NULL) {
-		g_autoptr(AUTHORITY_KEYID) akid = AUTHORITY_KEYID_new();
-		if (akid == NULL || (akid->keyid = ASN1_OCTET_STRING_dup(issuer_key_id)) == NULL ||
-		    X509_add1_ext_i2d(
-		        cert, NID_authority_key_identifier, akid, 0, X509V3_ADD_REPLACE) != 1) {
-			fst_error_set_openssl(
-			    error, FST_ERROR_INTERNAL, "cannot add authorityKeyIdentifier");
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-static gboolean
-fst_ca_add_basic_constraints(X509 *cert, gboolean ca, glong pathlen, GError **error)
-{
-	g_autoptr(BASIC_CONSTRAINTS) bc = BASIC_CONSTRAINTS_new();
-
-	if (bc == NULL)
-		goto fail;
-	bc->ca = ca ? 0xff : 0;
-	if (ca && pathlen >= 0) {
-		bc->pathlen = ASN1_INTEGER_new();
-		if (bc->pathlen == NULL || ASN1_INTEGER_set(bc->pathlen, pathlen) != 1)
-			goto fail;
-	}
-	if (X509_add1_ext_i2d(cert, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE) != 1)
-		goto fail;
-	return TRUE;
-fail:
-	fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot add basicConstraints");
-	return FALSE;
-}
-
-/* @bits: KU bit numbers, e.g. 0 digitalSignature, 2 keyEncipherment, 5 keyCertSign, 6 cRLSign */
-static gboolean
-fst_ca_add_key_usage(X509 *cert, const gint *bits, guint n_bits, GError **error)
-{
-	g_autoptr(ASN1_BIT_STRING) ku = ASN1_BIT_STRING_new();
-
-	if (ku == NULL)
-		goto fail;
-	for (guint i = 0; i < n_bits; i++) {
-		if (ASN1_BIT_STRING_set_bit(ku, bits[i], 1) != 1)
-			goto fail;
-	}
-	if (X509_add1_ext_i2d(cert, NID_key_usage, ku, 1, X509V3_ADD_REPLACE) != 1)
-		goto fail;
-	return TRUE;
-fail:
-	fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot add keyUsage");
-	return FALSE;
-}
-
-static X509_NAME *
-fst_ca_build_name(const gchar *organization, const gchar *cn, GError **error)
-{
-	g_autoptr(X509_NAME) name = X509_NAME_new();
-
-	if (name == NULL ||
-	    X509_NAME_add_entry_by_NID(name,
-	                               NID_organizationName,
-	                               MBSTRING_UTF8,
-	                               (const guint8 *)organization,
-	                               -1,
-	                               -1,
-	                               0) != 1 ||
-	    X509_NAME_add_entry_by_NID(
-	        name, NID_commonName, MBSTRING_UTF8, (const guint8 *)cn, -1, -1, 0) != 1) {
-		fst_error_set_openssl(error,
-		                      FST_ERROR_INVALID_DATA,
-		                      "cannot build the subject O=%s, CN=%s",
-		                      organization,
-		                      cn);
-		return NULL;
-	}
-	return g_steal_pointer(&name);
-}
-
-/* sets notBefore/notAfter as unix seconds */
-static gboolean
-fst_ca_set_validity(X509 *cert, gint64 not_before, gint64 not_after, GError **error)
-{
-	if (ASN1_TIME_set(X509_getm_notBefore(cert), (time_t)not_before) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(cert), (time_t)not_after) == NULL) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot set the validity");
-		return FALSE;
-	}
-	return TRUE;
-}
-
-/* now + @years calendar years, so a "10 year" CA covers 10 * 365 days plus leap days */
-static gint64
-fst_ca_add_years(gint64 now, gint years)
+/* days from @now to the same date @years calendar years later, so leap days count */
+static guint
+fst_ca_days_in_years(gint64 now, gint years)
 {
 	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(now);
 	g_autoptr(GDateTime) end = g_date_time_add_years(dt, years);
-	return g_date_time_to_unix(end);
-}
-
-static X509 *
-fst_ca_make_ca_cert(EVP_PKEY *key,
-                    const gchar *organization,
-                    const gchar *cn,
-                    X509 *issuer,
-                    EVP_PKEY *issuer_key,
-                    gint years,
-                    GError **error)
-{
-	static const gint ku_bits[] = {5, 6}; /* keyCertSign, cRLSign */
-	g_autoptr(X509) cert = X509_new();
-	g_autoptr(X509_NAME) name = NULL;
-	g_autoptr(ASN1_INTEGER) serial = NULL;
-	g_autoptr(ASN1_OCTET_STRING) issuer_key_id = NULL;
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-
-	name = fst_ca_build_name(organization, cn, error);
-	if (name == NULL)
-		return NULL;
-	serial = fst_ca_new_serial(NULL, error);
-	if (serial == NULL)
-		return NULL;
-	if (cert == NULL || X509_set_version(cert, X509_VERSION_3) != 1 ||
-	    X509_set_serialNumber(cert, serial) != 1 || X509_set_subject_name(cert, name) != 1 ||
-	    X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name) !=
-	        1 ||
-	    X509_set_pubkey(cert, key) != 1) {
-		fst_error_set_openssl(
-		    error, FST_ERROR_INTERNAL, "cannot build the %s certificate", cn);
-		return NULL;
-	}
-	if (!fst_ca_set_validity(
-	        cert, now - FST_CA_CLOCK_SKEW_SECS, fst_ca_add_years(now, years), error))
-		return NULL;
-	if (!fst_ca_add_basic_constraints(cert, TRUE, issuer != NULL ? 0 : -1, error))
-		return NULL;
-	if (!fst_ca_add_key_usage(cert, ku_bits, G_N_ELEMENTS(ku_bits), error))
-		return NULL;
-	if (issuer != NULL) {
-		issuer_key_id = fst_ca_key_id(issuer, error);
-		if (issuer_key_id == NULL)
-			return NULL;
-	}
-	if (!fst_ca_add_key_ids(cert, issuer_key_id, error))
-		return NULL;
-	if (X509_sign(cert, issuer_key, fst_ca_md_for_key(issuer_key)) <= 0) {
-		fst_error_set_openssl(
-		    error, FST_ERROR_INTERNAL, "cannot sign the %s certificate", cn);
-		return NULL;
-	}
-	return g_steal_pointer(&cert);
-}
-
-/* writes the key as encrypted PKCS#8 to a 0600 file; the PEM never exists in clear */
-static gboolean
-fst_ca_write_key(EVP_PKEY *key, const gchar *path, const FstSecret *passphrase, GError **error)
-{
-	/* a secure-heap memory BIO wipes its buffer when freed */
-	g_autoptr(BIO) bio = BIO_new(BIO_s_secmem());
-	BUF_MEM *mem = NULL;
-	gsize pass_len = 0;
-	const guint8 *pass = fst_secret_get_data(passphrase, &pass_len);
-	gboolean ok;
-
-	if (bio == NULL ||
-	    PEM_write_bio_PKCS8PrivateKey(
-	        bio, key, EVP_aes_256_cbc(), (const char *)pass, (int)pass_len, NULL, NULL) != 1 ||
-	    BIO_get_mem_ptr(bio, &mem) != 1 || mem == NULL) {
-		fst_error_set_openssl(
-		    error, FST_ERROR_INTERNAL, "cannot encrypt the key for %s", path);
-		return FALSE;
-	}
-	ok = fst_file_set_contents_private(path, (const guint8 *)mem->data, mem->length, error);
-	OPENSSL_cleanse(mem->data, mem->length);
-	return ok;
-}
-
-static gboolean
-fst_ca_write_cert(X509 *cert, const gchar *path, GError **error)
-{
-	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
-	BUF_MEM *mem = NULL;
-
-	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1 || BIO_get_mem_ptr(bio, &mem) != 1) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode %s", path);
-		return FALSE;
-	}
-	if (!g_file_set_contents(path, mem->data, (gssize)mem->length, error)) {
-		fst_error_convert_gio(error);
-		return FALSE;
-	}
-	return TRUE;
+	return (guint)((g_date_time_to_unix(end) - now) / 86400);
 }
 
 /**
  * fst_ca_create_demo_pki:
- * @dir: a directory, created mode 0700 if missing
- * @organization: the O of both CA subjects
+ * @dir: the workspace CA directory, created mode 0700 if missing
+ * @organization: the O of both CA subjects (no '/')
  * @passphrase: encrypts both private keys (must not be empty)
  * @error: (nullable): return location
  *
- * Makes a two-level demo PKI: a root CA (25 years) and an issuing CA (20 years,
- * pathlen 0), both ECDSA P-256, written as `root-ca.pem`, `root-ca.key`,
- * `issuing-ca.pem` and `issuing-ca.key` in @dir. The keys are encrypted
- * PKCS#8 (AES-256-CBC, PBKDF2-HMAC-SHA256) in files created mode 0600. Existing
- * files are not overwritten: %FST_ERROR_CONFIG.
+ * Makes a two-level demo PKI through fst_ca_store_create(), the one way CAs
+ * are made: a root CA (25 years) and an issuing CA (20 years, pathlen 0), both
+ * ECDSA P-256, written as `root-ca.pem`, `root-ca.key`, `issuing-ca.pem` and
+ * `issuing-ca.key` in @dir. The keys are encrypted PKCS#8 (scrypt,
+ * AES-256-CBC) in files created mode 0600. Existing CA files are not
+ * overwritten, nor is an empty passphrase accepted: %FST_ERROR_CONFIG; an
+ * organization with a '/' is %FST_ERROR_INVALID_DATA.
  *
  * Returns: %TRUE on success
  */
@@ -395,77 +172,32 @@ fst_ca_create_demo_pki(const gchar *dir,
                        const FstSecret *passphrase,
                        GError **error)
 {
-	static const gchar *names[] = {
-	    "root-ca.pem", "root-ca.key", "issuing-ca.pem", "issuing-ca.key"};
-	g_autoptr(EVP_PKEY) root_key = NULL;
-	g_autoptr(EVP_PKEY) issuing_key = NULL;
-	g_autoptr(X509) root = NULL;
-	g_autoptr(X509) issuing = NULL;
-	g_autofree gchar *root_cn = NULL;
-	g_autofree gchar *issuing_cn = NULL;
-	g_autofree gchar *path_root = g_build_filename(dir, "root-ca.pem", NULL);
-	g_autofree gchar *path_root_key = g_build_filename(dir, "root-ca.key", NULL);
-	g_autofree gchar *path_issuing = g_build_filename(dir, "issuing-ca.pem", NULL);
-	g_autofree gchar *path_issuing_key = g_build_filename(dir, "issuing-ca.key", NULL);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	g_autofree gchar *root_subject = NULL;
+	g_autofree gchar *issuing_subject = NULL;
+	FstCaStoreOptions root = {.key_type = FST_KEY_TYPE_EC_P256, .pathlen = -1};
+	FstCaStoreOptions issuing = {.key_type = FST_KEY_TYPE_EC_P256, .pathlen = 0};
 
 	g_return_val_if_fail(dir != NULL, FALSE);
 	g_return_val_if_fail(organization != NULL, FALSE);
 	g_return_val_if_fail(passphrase != NULL, FALSE);
 
-	if (fst_secret_get_len(passphrase) == 0) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_CONFIG,
-		                    "the CA passphrase is empty: the CA keys must be encrypted");
-		return FALSE;
-	}
-	if (g_mkdir_with_parents(dir, 0700) != 0) {
+	/* the store takes openssl-style subjects, where '/' separates attributes */
+	if (organization[0] == '\0' || strchr(organization, '/') != NULL) {
 		g_set_error(error,
 		            FST_ERROR,
-		            FST_ERROR_PERMISSION_DENIED,
-		            "cannot create the CA directory %s: %s",
-		            dir,
-		            g_strerror(errno));
+		            FST_ERROR_INVALID_DATA,
+		            "organization '%s' cannot name a CA: give a non-empty name without '/'",
+		            organization);
 		return FALSE;
 	}
-	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-		g_autofree gchar *path = g_build_filename(dir, names[i], NULL);
-		if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s already exists: remove the old PKI or choose another "
-			            "directory",
-			            path);
-			return FALSE;
-		}
-	}
-
-	root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	issuing_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (root_key == NULL || issuing_key == NULL) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot generate the CA keys");
-		return FALSE;
-	}
-	root_cn = g_strdup_printf("%s Root CA", organization);
-	issuing_cn = g_strdup_printf("%s Issuing CA", organization);
-	root = fst_ca_make_ca_cert(
-	    root_key, organization, root_cn, NULL, root_key, FST_CA_ROOT_YEARS, error);
-	if (root == NULL)
-		return FALSE;
-	issuing = fst_ca_make_ca_cert(
-	    issuing_key, organization, issuing_cn, root, root_key, FST_CA_ISSUING_YEARS, error);
-	if (issuing == NULL)
-		return FALSE;
-
-	/* keys first: a directory with certificates but no keys is the worse half-state */
-	if (!fst_ca_write_key(root_key, path_root_key, passphrase, error))
-		return FALSE;
-	if (!fst_ca_write_key(issuing_key, path_issuing_key, passphrase, error))
-		return FALSE;
-	if (!fst_ca_write_cert(root, path_root, error))
-		return FALSE;
-	if (!fst_ca_write_cert(issuing, path_issuing, error))
+	root_subject = g_strdup_printf("/O=%s/CN=%s Root CA", organization, organization);
+	issuing_subject = g_strdup_printf("/O=%s/CN=%s Issuing CA", organization, organization);
+	root.subject = root_subject;
+	root.days = fst_ca_days_in_years(now, FST_CA_ROOT_YEARS);
+	issuing.subject = issuing_subject;
+	issuing.days = fst_ca_days_in_years(now, FST_CA_ISSUING_YEARS);
+	if (!fst_ca_store_create(dir, &root, &issuing, NULL, NULL, passphrase, error))
 		return FALSE;
 	g_message("created demo PKI for %s in %s", organization, dir);
 	return TRUE;
@@ -729,6 +461,7 @@ fst_ca_load(const gchar *cert_path,
 	self->md = fst_ca_md_for_key(self->key);
 	self->not_after = fst_ca_asn1_time_to_unix(X509_get0_notAfter(self->cert));
 	{
+		/* the profile part of the warning is fst_station_warn_ca_expiry()'s */
 		g_autofree gchar *warning = fst_ca_store_expiry_warning(
 		    self->not_after, 0, g_get_real_time() / G_USEC_PER_SEC);
 		if (warning != NULL)
@@ -771,6 +504,18 @@ X509 *
 fst_ca_get_cert(FstCa *self)
 {
 	return self->cert;
+}
+
+/**
+ * fst_ca_get_not_after:
+ * @self: an #FstCa
+ *
+ * Returns: when the issuing CA certificate ends, unix seconds
+ */
+gint64
+fst_ca_get_not_after(FstCa *self)
+{
+	return self->not_after;
 }
 
 /**

@@ -48,6 +48,8 @@ X509 *
 fst_ca_get_cert(FstCa *self);
 EVP_PKEY *
 fst_ca_get_key(FstCa *self);
+gint64
+fst_ca_get_not_after(FstCa *self);
 GBytes *
 fst_ca_get_cert_der(FstCa *self);
 GPtrArray *

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/pem.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,9 @@
 	"The passphrase of the CA keys comes from --passphrase-file, else $"                       \
 	"FLEETSTATION_CA_PASSPHRASE, else WORKSPACE/ca/passphrase, else a prompt (no echo).\n"     \
 	"The PIN of a PKCS#11 key comes from --pin-file, else the pin-source of its URI, else\n"   \
-	"$FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI never holds the PIN.\n\n"
+	"$FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI never holds the PIN.\n"         \
+	"demo, provision, batch and watch take it from the pin-source, else\n"                     \
+	"$FLEETSTATION_CA_PASSPHRASE (no prompt).\n\n"
 
 static const gchar *fst_cli_ca_usage_text =
     "Usage: fleetstation ca SUBCOMMAND [OPTION...]\n"
@@ -92,7 +95,7 @@ fst_cli_ca_pin(FstCliCaCommon *common, const gchar *uri, GError **error)
 
 	if (common->pin_file != NULL)
 		return fst_secret_new_from_file(common->pin_file, error);
-	if (uri != NULL && strstr(uri, "pin-source=") != NULL)
+	if (uri != NULL && fst_ca_pkcs11_has_pin_source(uri))
 		return NULL;
 	secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
 	if (secret != NULL)
@@ -525,6 +528,61 @@ fst_cli_ca_load(FstCliCaCommon *common, GError **error)
 	    cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
 }
 
+/*
+ * the AWS registration state of a CA, as the database's registrations table
+ * (db/schema.md) records it for the certificates that CA issued: "not
+ * registered" without a row, else the rows counted by state. Nothing is asked
+ * of AWS (registration is a later issue). A read-only query here because
+ * db/fst-db.c has no function for it yet.
+ */
+static gchar *
+fst_cli_ca_registration(FstDb *db, const gchar *issuer_sha256, GError **error)
+{
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *stmt = NULL;
+	g_autoptr(GString) state = g_string_new(NULL);
+	int rc = sqlite3_open_v2(fst_db_get_path(db), &conn, SQLITE_OPEN_READONLY, NULL);
+
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(conn, 5000);
+		rc = sqlite3_prepare_v2(conn,
+		                        "SELECT r.state, count(*) FROM registrations r "
+		                        "JOIN certificates c ON c.id = r.certificate_id "
+		                        "WHERE c.issuer_sha256 = lower(?1) GROUP BY r.state "
+		                        "ORDER BY r.state",
+		                        -1,
+		                        &stmt,
+		                        NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(stmt, 1, issuer_sha256, -1, SQLITE_TRANSIENT);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		g_string_append_printf(state,
+		                       "%s%" G_GINT64_FORMAT " %s",
+		                       state->len > 0 ? ", " : "",
+		                       (gint64)sqlite3_column_int64(stmt, 1),
+		                       (const gchar *)sqlite3_column_text(stmt, 0));
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "cannot read the registrations of %s: %s",
+		            fst_db_get_path(db),
+		            conn != NULL ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
+		sqlite3_finalize(stmt);
+		sqlite3_close(conn);
+		return NULL;
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(conn);
+	if (state->len == 0)
+		return g_strdup("not registered");
+	g_string_prepend(state, "certificate registrations: ");
+	return g_string_free(g_steal_pointer(&state), FALSE);
+}
+
 static gchar *
 fst_cli_ca_time(gint64 t)
 {
@@ -557,15 +615,16 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) infos = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	guint profile_days = 0;
+	gint64 cert_not_after = 0;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_ca_parse(context,
 	                      "list",
 	                      "'issued' counts the certificates of the workspace database signed "
-	                      "by each CA. Whether a CA is registered with AWS IoT is not recorded "
-	                      "yet.\n\n",
+	                      "by each CA; 'AWS' is what the database's registrations table holds "
+	                      "for them ('not registered' without a row; this station does not "
+	                      "register with AWS IoT yet).\n\n",
 	                      &argc,
 	                      &argv))
 		return FST_EXIT_USAGE;
@@ -598,7 +657,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		    fst_profile_find(fst_station_templates_dir(), profile_name, &error);
 		if (profile == NULL)
 			return fst_cli_ca_fail("list", error);
-		profile_days = fst_profile_get_validity_days(profile);
+		cert_not_after = fst_profile_get_not_after(profile, now);
 	}
 	db_path = g_build_filename(common.workspace, "station.db", NULL);
 	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
@@ -613,15 +672,19 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		g_autofree gchar *pathlen =
 		    info->pathlen >= 0 ? g_strdup_printf("%d", info->pathlen) : g_strdup("none");
 		g_autofree gchar *warning = NULL;
+		g_autofree gchar *registration = NULL;
 		gint64 issued = -1;
 
 		if (db != NULL) {
 			issued = fst_db_count_certificates_by_issuer(db, info->sha256, &error);
 			if (issued < 0)
 				return fst_cli_ca_fail("list", error);
+			registration = fst_cli_ca_registration(db, info->sha256, &error);
+			if (registration == NULL)
+				return fst_cli_ca_fail("list", error);
 		}
 		if (g_strcmp0(info->name, "issuing-ca") == 0)
-			warning = fst_ca_store_expiry_warning(info->not_after, profile_days, now);
+			warning = fst_ca_store_expiry_warning(info->not_after, cert_not_after, now);
 		if (json) {
 			json_builder_begin_object(b);
 			fst_cli_json_add_string(b, "name", info->name);
@@ -637,7 +700,10 @@ fst_cli_ca_list(gint argc, gchar **argv)
 			json_builder_set_member_name(b, "not_after");
 			json_builder_add_int_value(b, info->not_after);
 			fst_cli_json_add_string(b, "sha256", info->sha256);
-			fst_cli_json_add_string(b, "aws_registration", NULL);
+			fst_cli_json_add_string(b,
+			                        "aws_registration",
+			                        registration != NULL ? registration
+			                                             : "not registered");
 			json_builder_set_member_name(b, "issued");
 			if (issued >= 0)
 				json_builder_add_int_value(b, issued);
@@ -653,7 +719,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		        "  key:       %s, %s\n"
 		        "  validity:  %s to %s (%" G_GINT64_FORMAT " days left)\n"
 		        "  sha256:    %s (its AWS IoT certificate id)\n"
-		        "  AWS:       registration not recorded by this station\n",
+		        "  AWS:       %s\n",
 		        info->name,
 		        info->subject,
 		        info->self_signed ? "root (self-signed)" : "intermediate",
@@ -663,7 +729,8 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		        from,
 		        to,
 		        MAX(info->not_after - now, 0) / 86400,
-		        info->sha256 != NULL ? info->sha256 : "?");
+		        info->sha256 != NULL ? info->sha256 : "?",
+		        registration != NULL ? registration : "not registered (no database)");
 		if (issued >= 0)
 			g_print("  issued:    %" G_GINT64_FORMAT "\n", issued);
 		else

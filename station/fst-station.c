@@ -7,7 +7,8 @@
  *     ca/root-ca.pem          the root CA certificate (demo PKI)
  *     ca/root-ca.key          its key, encrypted PKCS#8, 0600
  *     ca/issuing-ca.pem       the issuing CA certificate
- *     ca/issuing-ca.key       its key, encrypted PKCS#8, 0600
+ *     ca/issuing-ca.key       its key, encrypted PKCS#8 (scrypt), 0600, or the
+ *                             pkcs11: URI of a key in a token (fst-ca-store.c)
  *     ca/passphrase           0600, only when the passphrase was generated
  *                             because FLEETSTATION_CA_PASSPHRASE was unset
  */
@@ -21,6 +22,8 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
+#include "fst-ca-pkcs11.h"
+#include "fst-ca-store.h"
 #include "fst-config.h"
 #include "fst-error.h"
 #include "fst-report-export.h"
@@ -123,6 +126,45 @@ fst_station_load_passphrase(const gchar *workspace, GError **error)
 	return secret;
 }
 
+/*
+ * what unlocks the issuing CA key @key_path: the PIN of a key in a PKCS#11
+ * token, else the passphrase of the key file. A token PIN comes from the URI's
+ * pin-source (then *secret stays NULL: fst_ca_pkcs11_load_key() reads it), else
+ * from $FLEETSTATION_CA_PASSPHRASE, as for the `ca` commands; never from
+ * ca/passphrase, which encrypts key files. There is no prompt: the station runs
+ * unattended.
+ */
+static gboolean
+fst_station_load_ca_secret(const gchar *workspace,
+			   const gchar *key_path,
+			   FstSecret **secret,
+			   GError **error)
+{
+	g_autofree gchar *uri = NULL;
+
+	if (!fst_ca_pkcs11_is_ref(key_path)) {
+		*secret = fst_station_load_passphrase(workspace, error);
+		return *secret != NULL;
+	}
+	uri = fst_ca_pkcs11_read_ref(key_path, error);
+	if (uri == NULL)
+		return FALSE;
+	if (fst_ca_pkcs11_has_pin_source(uri))
+		return TRUE;
+	*secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+	if (*secret != NULL)
+		return TRUE;
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_CA_UNAVAILABLE,
+		    "no PIN for the issuing CA key in the PKCS#11 token %s: set %s to the PIN, "
+		    "or add ?pin-source=file:/path/to/pin (a 0600 file) to the URI in %s",
+		    uri,
+		    FST_ENV_CA_PASSPHRASE,
+		    key_path);
+	return FALSE;
+}
+
 /**
  * fst_station_init_workspace:
  * @workspace: directory, created if needed
@@ -201,7 +243,10 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
  * @error: (nullable): return location
  *
  * Opens the database (migrating it if needed), unlocks the issuing CA and loads
- * the trust catalogue.
+ * the trust catalogue. A key file is unlocked with `$FLEETSTATION_CA_PASSPHRASE`,
+ * else `ca/passphrase`; a key in a PKCS#11 token with the PIN its URI's
+ * `pin-source` names, else `$FLEETSTATION_CA_PASSPHRASE`. Without either, or
+ * when the key does not open, %FST_ERROR_CA_UNAVAILABLE.
  *
  * Returns: (transfer full): a new #FstStation, or %NULL
  */
@@ -254,8 +299,7 @@ fst_station_open(const gchar *workspace, GError **error)
 				  (const gchar *)g_ptr_array_index(interrupted, 0));
 	}
 
-	passphrase = fst_station_load_passphrase(workspace, error);
-	if (passphrase == NULL)
+	if (!fst_station_load_ca_secret(workspace, key, &passphrase, error))
 		return NULL;
 	self->ca = fst_ca_load(cert,
 			       key,
@@ -352,6 +396,39 @@ gchar *
 fst_station_get_root_ca_path(FstStation *self)
 {
 	return fst_station_ca_path(self->workspace, "root-ca.pem");
+}
+
+/**
+ * fst_station_warn_ca_expiry:
+ * @self: an #FstStation
+ * @profile: the profile this run issues device certificates with
+ *
+ * Warns the operator (g_warning()) when the issuing CA ends before a device
+ * certificate of @profile issued now would: such certificates are refused,
+ * unless the profile sets `allow-outlive-ca=true`. An expired CA or one ending
+ * within %FST_CA_STORE_WARN_DAYS days is already reported by fst_ca_load(), so
+ * it is not said twice. Provisioning commands call this once per run and
+ * profile.
+ */
+void
+fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 ca_end = fst_ca_get_not_after(self->ca);
+	g_autofree gchar *near_end = fst_ca_store_expiry_warning(ca_end, 0, now);
+	g_autofree gchar *warning = NULL;
+
+	if (near_end != NULL)
+		return;
+	warning = fst_ca_store_expiry_warning(ca_end, fst_profile_get_not_after(profile, now), now);
+	if (warning == NULL)
+		return;
+	g_warning("%s (profile %s%s)",
+		  warning,
+		  fst_profile_get_name(profile),
+		  fst_profile_get_allow_outlive_ca(profile)
+		      ? ", which allows its certificates to outlive the CA"
+		      : ", whose certificates will be refused");
 }
 
 /**

@@ -49,6 +49,8 @@ gchar *
 fst_station_get_root_ca_path(FstStation *self);
 FstProfile *
 fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
+void
+fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_free)
 

@@ -54,7 +54,12 @@ grep -q 'rsa-3072, encrypted file' "$T/out" || fail "list root key"
 grep -q 'pathlen 1' "$T/out" || fail "list pathlen"
 # a 400-day CA ends before a 3650-day profile would
 expect_rc 0 "$B" ca list -w "$W" --profile aws-iot-ecc
-grep -q 'WARNING: .*before a 3650-day device certificate' "$T/out" || fail "no profile-validity warning"
+grep -q 'WARNING: .*before a device certificate issued now would' "$T/out" || fail "no profile-validity warning"
+# a fixed-end profile (not-after=2049-12-31T23:59:59Z) is compared by its end, not by days
+expect_rc 0 "$B" ca list -w "$W" --profile small-storage
+grep -q 'WARNING: .*issued now would (2049-12-31 23:59:59Z)' "$T/out" || fail "no fixed-end profile warning"
+# no database yet: the AWS line says so
+grep -q 'AWS: *not registered (no database)' "$T/out" || fail "list AWS state without a database"
 
 # a CA near its end is flagged
 expect_rc 0 "$B" ca create -w "$T/short" --passphrase-file "$T/pass" --days 30
@@ -145,6 +150,9 @@ rm -f "$T/clear.key"
 export FLEETSTATION_CA_PASSPHRASE="station pass phrase"
 if "$B" demo --workspace "$W" --devices 1 >"$T/demo" 2>&1; then fail "issued past the end of the CA"; fi
 grep -q 'after the issuing CA' "$T/demo" || { tail "$T/demo"; fail "outlive refusal message"; }
+# ... and said so once, before the first device
+[ "$(grep -c 'WARNING.*before a device certificate issued now would.*(profile aws-iot-ecc, whose certificates will be refused)' "$T/demo")" = 1 ] \
+	|| { cat "$T/demo"; fail "demo did not warn once that the CA ends before the profile's certificates"; }
 [ "$(sqlite3 "$W/station.db" "select count(*) from certificates")" = 0 ] || fail "a refused certificate was recorded"
 
 # --- revoke and CRL, with certificates the demo issued from a created CA ---
@@ -156,8 +164,18 @@ mapfile -t serials < <(sqlite3 "$W/station.db" "select serial_hex from certifica
 [ "${#serials[@]}" = 2 ] || fail "expected 2 certificates"
 expect_rc 0 "$B" ca list -w "$W"
 grep -A8 '^issuing-ca' "$T/out" | grep -q 'issued: *2' || fail "issued count"
+grep -A8 '^issuing-ca' "$T/out" | grep -q 'AWS: *not registered$' || fail "AWS state without registrations"
+# the registrations table (db/schema.md) is what `ca list` reports; nothing is asked of AWS
+sqlite3 "$W/station.db" "insert into registrations (certificate_id, target, state, created_at, updated_at)
+	select id, 'aws-iot:123456789012:eu-west-1', 'pending', 0, 0 from certificates order by id limit 1;
+	insert into registrations (certificate_id, target, state, created_at, updated_at)
+	select id, 'aws-iot:123456789012:eu-west-1', 'done', 0, 0 from certificates order by id desc limit 1"
+expect_rc 0 "$B" ca list -w "$W"
+grep -A8 '^issuing-ca' "$T/out" | grep -q 'AWS: *certificate registrations: 1 done, 1 pending$' \
+	|| { cat "$T/out"; fail "AWS state from the registrations table"; }
+grep -A8 '^root-ca' "$T/out" | grep -q 'AWS: *not registered$' || fail "root AWS state"
 expect_rc 0 "$B" ca list -w "$W" --json
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=d["cas"][0]; assert c["name"]=="issuing-ca" and c["issued"]==2 and c["key"]=="ec-p256", c' "$T/out" \
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=d["cas"][0]; assert c["name"]=="issuing-ca" and c["issued"]==2 and c["key"]=="ec-p256" and c["aws_registration"]=="certificate registrations: 1 done, 1 pending", c' "$T/out" \
 	|| fail "ca list --json"
 expect_rc 2 "$B" revoke -w "$W" "${serials[0]}" --reason because
 expect_rc 2 "$B" revoke -w "$W" "${serials[0]}"

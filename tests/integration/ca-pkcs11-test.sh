@@ -82,12 +82,17 @@ for s in $(sqlite3 "$W/station.db" "select serial_hex from certificates"); do
 	n=$((n + 1))
 done
 [ "$n" = 2 ] || fail "expected 2 device certificates, got $n"
+# without a PIN (no environment, no pin-source in the URI) the station says where to give one;
+# the workspace passphrase of the root key is never tried as the PIN
+expect_rc 4 "$B" demo --workspace "$W" --devices 1
+grep -q 'no PIN for the issuing CA key in the PKCS#11 token' "$T/err" || { cat "$T/err"; fail "station no-PIN message"; }
+grep -q 'pin-source=file:' "$T/err" || fail "station no-PIN message does not name pin-source"
 
 # import: an existing CA whose key is in the token, the PIN named by pin-source
 pkcs11-tool --module "$MODULE" --token-label fleet-ca --login --pin 4321 \
 	--keypairgen --key-type EC:prime256v1 --id 02 --label other-key >/dev/null 2>&1
 openssl req -x509 -engine pkcs11 -keyform engine -key "pkcs11:token=fleet-ca;object=other-key;type=private;pin-value=4321" \
-	-subj "/O=HSM Test/CN=Imported HSM CA" -days 3650 -out "$T/imported.pem" \
+	-subj "/O=HSM Test/CN=Imported HSM CA" -days 7300 -out "$T/imported.pem" \
 	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1 \
 	|| fail "openssl could not make the imported CA"
 URI2="pkcs11:token=fleet-ca;object=other-key;type=private?pin-source=file:$T/pin"
@@ -97,6 +102,11 @@ expect_rc 0 "$B" ca import -w "$T/ws2" --cert "$T/imported.pem" --key "$URI2"
 [ "$(cat "$T/ws2/ca/issuing-ca.key")" = "$URI2" ] || fail "imported reference"
 expect_rc 0 "$B" ca verification-cert -w "$T/ws2" --code FEED --out "$T/ver2.pem"
 openssl verify -CAfile "$T/imported.pem" "$T/ver2.pem" >/dev/null || fail "imported token CA does not sign"
+# the station takes the PIN from the URI's pin-source, with nothing in the environment
+"$B" demo --workspace "$T/ws2" --devices 1 >"$T/demo2" 2>&1 || { tail -20 "$T/demo2"; fail "demo with a pin-source token CA"; }
+sqlite3 "$T/ws2/station.db" "select writefile('$T/d2.der', der) from certificates" >/dev/null
+openssl x509 -inform DER -in "$T/d2.der" -out "$T/d2.pem"
+openssl verify -CAfile "$T/imported.pem" "$T/d2.pem" >/dev/null || fail "device cert from the pin-source token CA"
 # an issuing CA whose token key is certified by an offline root: --csr, then install
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/offroot.key" \
 	-subj "/O=Offline/CN=Offline Root" -days 3650 -out "$T/offroot.pem" \

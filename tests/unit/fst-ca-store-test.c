@@ -573,15 +573,24 @@ test_expiry_warning(void)
 	gint64 now = 1800000000;
 	g_autofree gchar *expired = fst_ca_store_expiry_warning(now - 1, 0, now);
 	g_autofree gchar *soon = fst_ca_store_expiry_warning(now + 89 * 86400, 0, now);
-	g_autofree gchar *ok = fst_ca_store_expiry_warning(now + 91 * 86400, 30, now);
-	g_autofree gchar *profile = fst_ca_store_expiry_warning(now + 365 * 86400, 730, now);
-	g_autofree gchar *profile_ok = fst_ca_store_expiry_warning(now + 365 * 86400, 365, now);
+	g_autofree gchar *ok = fst_ca_store_expiry_warning(now + 91 * 86400, now + 30 * 86400, now);
+	g_autofree gchar *profile =
+	    fst_ca_store_expiry_warning(now + 365 * 86400, now + 730 * 86400, now);
+	g_autofree gchar *profile_ok =
+	    fst_ca_store_expiry_warning(now + 365 * 86400, now + 365 * 86400, now);
+	/* a fixed-end profile (AWS's 2049-12-31T23:59:59Z) past a CA ending in 2030 */
+	g_autofree gchar *fixed = fst_ca_store_expiry_warning(1893456000, 2524607999, now);
 
 	g_assert_nonnull(strstr(expired, "expired"));
 	g_assert_nonnull(strstr(soon, "in 89 days"));
 	g_assert_null(ok);
-	g_assert_nonnull(strstr(profile, "730-day"));
+	g_assert_nonnull(strstr(profile, "before a device certificate issued now would"));
 	g_assert_null(profile_ok);
+	g_assert_cmpstr(fixed,
+	                ==,
+	                "the issuing CA ends on 2030-01-01 00:00:00Z, before a device certificate "
+	                "issued now would (2049-12-31 23:59:59Z): renew it or shorten the "
+	                "profile's validity");
 }
 
 static void

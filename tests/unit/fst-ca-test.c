@@ -12,6 +12,9 @@
 #include "fst-test-pki.h"
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PBE2PARAM, PBE2PARAM_free)
 
 #define FST_TEST_PASSPHRASE "correct horse battery staple"
 
@@ -173,7 +176,27 @@ fst_test_demo_pki_files(void)
 		g_assert_true(g_str_has_prefix(contents, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
 		g_assert_null(strstr(contents, "BEGIN PRIVATE KEY"));
 		g_assert_null(strstr(contents, "BEGIN EC PRIVATE KEY"));
+		/* made by fst_ca_store_create(): scrypt + AES-256-CBC, not PBKDF2 */
+		{
+			g_autoptr(BIO) bio = BIO_new_mem_buf(contents, -1);
+			X509_SIG *p8 = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
+			const X509_ALGOR *alg = NULL;
+			g_autoptr(PBE2PARAM) pbe2 = NULL;
+			g_assert_nonnull(p8);
+			X509_SIG_get0(p8, &alg, NULL);
+			g_assert_cmpint(OBJ_obj2nid(alg->algorithm), ==, NID_pbes2);
+			pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+			g_assert_nonnull(pbe2);
+			g_assert_cmpint(OBJ_obj2nid(pbe2->keyfunc->algorithm), ==, NID_id_scrypt);
+			g_assert_cmpint(
+			    OBJ_obj2nid(pbe2->encryption->algorithm), ==, NID_aes_256_cbc);
+			X509_SIG_free(p8);
+		}
 	}
+	/* both keys P-256 */
+	g_assert_cmpint(EVP_PKEY_get_bits(X509_get0_pubkey(issuing)), ==, 256);
+	g_assert_cmpint(EVP_PKEY_get_bits(X509_get0_pubkey(fst_test_root)), ==, 256);
+	g_assert_cmpint(EVP_PKEY_get_base_id(X509_get0_pubkey(fst_test_root)), ==, EVP_PKEY_EC);
 
 	/* root: self-signed CA, 25 years; issuing: pathlen 0, signed by root, 20 years */
 	g_assert_cmpint(X509_self_signed(fst_test_root, 1), ==, 1);
@@ -239,6 +262,22 @@ fst_test_demo_pki_refuses_overwrite(void)
 	g_assert_nonnull(strstr(error->message, "already exists"));
 	g_file_get_contents(path, &after, NULL, NULL);
 	g_assert_cmpstr(before, ==, after);
+}
+
+/* the store takes openssl-style subjects: an organization with '/' cannot name a CA */
+static void
+fst_test_demo_pki_bad_organization(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-ca-XXXXXX", NULL);
+	g_autofree gchar *key = g_build_filename(dir, "root-ca.key", NULL);
+	g_autoptr(FstSecret) pass = fst_test_passphrase();
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(fst_ca_create_demo_pki(dir, "Acme/CN=Evil", pass, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "without '/'"));
+	g_assert_false(g_file_test(key, G_FILE_TEST_EXISTS));
+	fst_test_rmrf(dir);
 }
 
 static void
@@ -1267,6 +1306,8 @@ main(int argc, char **argv)
 
 	g_test_add_func("/fst/ca/demo-pki/files", fst_test_demo_pki_files);
 	g_test_add_func("/fst/ca/demo-pki/refuses-overwrite", fst_test_demo_pki_refuses_overwrite);
+	g_test_add_func("/fst/ca/demo-pki/refuses-bad-organization",
+	                fst_test_demo_pki_bad_organization);
 	g_test_add_func("/fst/ca/demo-pki/refuses-empty-passphrase",
 	                fst_test_demo_pki_empty_passphrase);
 	g_test_add_func("/fst/ca/load/rejects-wrong-passphrase", fst_test_load_wrong_passphrase);
