@@ -203,6 +203,37 @@ fst_device_generate_csr(FstDevice *self,
 }
 
 /**
+ * fst_device_generate_public_key:
+ * @self: an #FstDevice
+ * @key_type: the key type to generate
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Has the device generate a key and export its public key, for devices that
+ * cannot build a CSR. Nothing proves possession yet: the caller must check a
+ * fst_device_sign_challenge() signature against it before trusting it.
+ *
+ * Returns: (transfer full): the DER SubjectPublicKeyInfo, untrusted
+ */
+GBytes *
+fst_device_generate_public_key(FstDevice *self,
+			       FstKeyType key_type,
+			       GCancellable *cancellable,
+			       GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	if (klass->generate_public_key == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "the device dialect cannot export a public key");
+		return NULL;
+	}
+	return klass->generate_public_key(self, key_type, cancellable, error);
+}
+
+/**
  * fst_device_write_object:
  * @self: an #FstDevice
  * @kind: what @data is

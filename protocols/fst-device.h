@@ -96,6 +96,7 @@ typedef struct {
 	gboolean can_put_key; /* takes a key made by the station (put_key) */
 	gboolean can_lock;    /* credentials can be made read-only (lock) */
 	gboolean locked;      /* credentials are read-only already */
+	gboolean can_export_key; /* generates a key and exports its public key (generate_public_key) */
 } FstDeviceInfo;
 
 FstDeviceInfo *
@@ -123,6 +124,9 @@ G_DECLARE_DERIVABLE_TYPE(FstDevice, fst_device, FST, DEVICE, GObject)
  * @put_key: stores a station-made private key (PKCS#8 DER in @key) of
  *   @key_type in the key slot; the dialect wipes every copy it makes
  * @lock: makes the device credentials read-only for ever
+ * @generate_public_key: like @generate_csr, for devices that cannot build a
+ *   CSR: returns the DER SubjectPublicKeyInfo of the new key; possession is
+ *   then proven with @sign_challenge
  *
  * A device dialect (FSP today; nRF91 AT commands, USB vendor protocols later)
  * over an #FstTransport. The pipeline talks only to this class.
@@ -154,7 +158,11 @@ struct _FstDeviceClass {
 			    GCancellable *cancellable,
 			    GError **error);
 	gboolean (*lock)(FstDevice *self, GCancellable *cancellable, GError **error);
-	gpointer padding[5];
+	GBytes *(*generate_public_key)(FstDevice *self,
+				       FstKeyType key_type,
+				       GCancellable *cancellable,
+				       GError **error);
+	gpointer padding[4];
 };
 
 gboolean
@@ -164,6 +172,11 @@ fst_device_generate_csr(FstDevice *self,
 			FstKeyType key_type,
 			GCancellable *cancellable,
 			GError **error);
+GBytes *
+fst_device_generate_public_key(FstDevice *self,
+			       FstKeyType key_type,
+			       GCancellable *cancellable,
+			       GError **error);
 gboolean
 fst_device_write_object(FstDevice *self,
 			FstObjectKind kind,

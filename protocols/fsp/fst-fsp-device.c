@@ -452,6 +452,7 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 			tmp.can_sign = (caps & FST_FSP_CAP_SIGN) != 0;
 			tmp.can_put_key = (caps & FST_FSP_CAP_PUT_KEY) != 0;
 			tmp.can_lock = (caps & FST_FSP_CAP_LOCK) != 0;
+			tmp.can_export_key = (caps & FST_FSP_CAP_PUBKEY) != 0;
 			break;
 		}
 		case FST_FSP_TAG_STATE:
@@ -766,42 +767,55 @@ fst_fsp_device_keygen_factor(FstKeyType key_type)
 	return FST_FSP_PROC_KEYGEN_EC;
 }
 
+/* KEYGEN in either form, then READ of what the device left in object 0x10:
+ * a CSR, or the bare SubjectPublicKeyInfo; both untrusted */
 static GBytes *
-fst_fsp_device_generate_csr(FstDevice *device,
-                            FstKeyType key_type,
-                            GCancellable *cancellable,
-                            GError **error)
+fst_fsp_device_keygen(FstFspDevice *self,
+                      FstKeyType key_type,
+                      guint8 form,
+                      GCancellable *cancellable,
+                      GError **error)
 {
-	FstFspDevice *self = FST_FSP_DEVICE(device);
+	FstDevice *device = FST_DEVICE(self);
+	gboolean pubkey = form == FST_FSP_KEYGEN_FORM_PUBKEY;
+	const gchar *what = pubkey ? "public key" : "CSR";
 	const FstDeviceInfo *info;
-	guint8 req[4];
+	guint8 req[5];
+	gsize req_len = 4;
 	g_autoptr(GBytes) resp = NULL;
 	const guint8 *buf;
 	gsize len = 0;
 	guint32 csr_len;
+	gboolean able;
 
 	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
 		return NULL;
 	info = fst_device_get_info(device);
-	if (!info->can_csr || (info->key_types & key_type) == 0 || key_type == 0 ||
+	able = pubkey ? info->can_export_key : info->can_csr;
+	if (!able || (info->key_types & key_type) == 0 || key_type == 0 ||
 	    (key_type & (key_type - 1)) != 0) {
 		g_autofree gchar *offered = fst_key_types_to_string(info->key_types);
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_SUPPORTED,
-		            "%s: device %s cannot generate a %s key and CSR (it offers: %s); "
-		            "choose a profile with a key type the device supports",
+		            "%s: device %s cannot generate a %s key and export its %s (it offers: "
+		            "%s); choose a profile with a key source and key type the device "
+		            "supports",
 		            fst_fsp_device_port(self),
 		            info->uid,
 		            fst_key_type_to_string(key_type),
-		            info->can_csr && offered[0] != '\0' ? offered : "none");
+		            what,
+		            able && offered[0] != '\0' ? offered : "none");
 		return NULL;
 	}
 	fst_fsp_put_u32(req, key_type);
+	/* FSP 1.0 devices know no form byte: send it only when it says something */
+	if (pubkey)
+		req[req_len++] = form;
 	resp = fst_fsp_device_transact(self,
 	                               FST_FSP_CMD_KEYGEN,
 	                               req,
-	                               sizeof(req),
+	                               req_len,
 	                               16,
 	                               fst_fsp_device_keygen_factor(key_type),
 	                               cancellable,
@@ -816,9 +830,10 @@ fst_fsp_device_generate_csr(FstDevice *device,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_PROTOCOL,
-		            "%s: the KEYGEN answer has no CSR length; the device firmware does not "
+		            "%s: the KEYGEN answer has no %s length; the device firmware does not "
 		            "follow FSP v1",
-		            fst_fsp_device_port(self));
+		            fst_fsp_device_port(self),
+		            what);
 		return NULL;
 	}
 	csr_len = fst_fsp_get_u32(buf + 1);
@@ -826,15 +841,41 @@ fst_fsp_device_generate_csr(FstDevice *device,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
-		            "%s: the device announced a CSR of %u bytes, allowed 1..%u; the device "
+		            "%s: the device announced a %s of %u bytes, allowed 1..%u; the device "
 		            "firmware is faulty",
 		            fst_fsp_device_port(self),
+		            what,
 		            csr_len,
 		            FST_FSP_DEVICE_CSR_MAX);
 		return NULL;
 	}
-	return fst_fsp_device_read_raw(
-	    self, FST_FSP_OBJ_CSR, "csr", csr_len, FST_FSP_DEVICE_CSR_MAX, cancellable, error);
+	return fst_fsp_device_read_raw(self,
+	                               FST_FSP_OBJ_CSR,
+	                               pubkey ? "public key" : "csr",
+	                               csr_len,
+	                               FST_FSP_DEVICE_CSR_MAX,
+	                               cancellable,
+	                               error);
+}
+
+static GBytes *
+fst_fsp_device_generate_csr(FstDevice *device,
+                            FstKeyType key_type,
+                            GCancellable *cancellable,
+                            GError **error)
+{
+	return fst_fsp_device_keygen(
+	    FST_FSP_DEVICE(device), key_type, FST_FSP_KEYGEN_FORM_CSR, cancellable, error);
+}
+
+static GBytes *
+fst_fsp_device_generate_public_key(FstDevice *device,
+                                   FstKeyType key_type,
+                                   GCancellable *cancellable,
+                                   GError **error)
+{
+	return fst_fsp_device_keygen(
+	    FST_FSP_DEVICE(device), key_type, FST_FSP_KEYGEN_FORM_PUBKEY, cancellable, error);
 }
 
 static const gchar *
@@ -1385,6 +1426,7 @@ fst_fsp_device_class_init(FstFspDeviceClass *klass)
 	object_class->finalize = fst_fsp_device_finalize;
 	device_class->identify = fst_fsp_device_identify;
 	device_class->generate_csr = fst_fsp_device_generate_csr;
+	device_class->generate_public_key = fst_fsp_device_generate_public_key;
 	device_class->write_object = fst_fsp_device_write_object;
 	device_class->read_object = fst_fsp_device_read_object;
 	device_class->sign_challenge = fst_fsp_device_sign_challenge;

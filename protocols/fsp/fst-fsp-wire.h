@@ -126,6 +126,11 @@ typedef enum {
 #define FST_FSP_CAP_SIGN 0x02u    /* SIGN_CHALLENGE: proves possession of its key */
 #define FST_FSP_CAP_PUT_KEY 0x04u /* PUT_KEY: takes a key made by the station */
 #define FST_FSP_CAP_LOCK 0x08u    /* LOCK: credentials can be made read-only */
+#define FST_FSP_CAP_PUBKEY 0x10u  /* KEYGEN form PUBKEY: exports the new key's public key */
+
+/* KEYGEN forms: what the device leaves in object 0x10 for the new key */
+#define FST_FSP_KEYGEN_FORM_CSR 0x00u    /* a PKCS#10 CSR signed by the key (the default) */
+#define FST_FSP_KEYGEN_FORM_PUBKEY 0x01u /* the SubjectPublicKeyInfo, DER */
 
 #define FST_FSP_STATE_LOCKED 0x01u /* LOCK was executed: no more changes */
 

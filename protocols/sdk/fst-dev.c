@@ -40,6 +40,8 @@ fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identit
 		return -1;
 	if ((identity->caps & FST_FSP_CAP_SIGN) != 0 && hal->sign == NULL)
 		return -1;
+	if ((identity->caps & FST_FSP_CAP_PUBKEY) != 0 && hal->keygen_pubkey == NULL)
+		return -1;
 	if ((identity->caps & FST_FSP_CAP_PUT_KEY) != 0 && hal->put_key == NULL)
 		return -1;
 	if ((identity->caps & FST_FSP_CAP_LOCK) != 0 &&
@@ -153,17 +155,26 @@ static uint8_t
 fst_dev_cmd_keygen(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 {
 	uint32_t key_type = fst_fsp_read_u32(req);
+	uint32_t form = FST_FSP_KEYGEN_FORM_CSR;
+	uint32_t need;
 	uint32_t csr_len = 0;
 	int rc;
 
-	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0)
+	/* the form byte is optional: FSP 1.0 stations send none and want a CSR */
+	if (!req->error && fst_fsp_cursor_remaining(req) > 0)
+		form = fst_fsp_read_u8(req);
+	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0 ||
+	    form > FST_FSP_KEYGEN_FORM_PUBKEY)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
-	if ((ctx->identity->caps & FST_FSP_CAP_CSR) == 0 ||
-	    (ctx->identity->key_types & key_type) == 0)
+	need = form == FST_FSP_KEYGEN_FORM_CSR ? FST_FSP_CAP_CSR : FST_FSP_CAP_PUBKEY;
+	if ((ctx->identity->caps & need) == 0 || (ctx->identity->key_types & key_type) == 0)
 		return FST_FSP_STATUS_UNSUPPORTED;
 	if (fst_dev_locked(ctx))
 		return FST_FSP_STATUS_LOCKED;
-	rc = ctx->hal->keygen(ctx->hal->user, key_type, &csr_len);
+	if (form == FST_FSP_KEYGEN_FORM_PUBKEY)
+		rc = ctx->hal->keygen_pubkey(ctx->hal->user, key_type, &csr_len);
+	else
+		rc = ctx->hal->keygen(ctx->hal->user, key_type, &csr_len);
 	if (rc != FST_FSP_STATUS_OK)
 		return (uint8_t)rc;
 	fst_fsp_write_u32(resp, csr_len);

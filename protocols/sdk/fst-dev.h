@@ -94,6 +94,12 @@ typedef struct {
 	 * builds a DER CSR signed by it and stores it as object FST_FSP_OBJ_CSR;
 	 * returns KEYGEN_FAILED or UNSUPPORTED on failure */
 	int (*keygen)(void *user, uint32_t key_type, uint32_t *csr_len);
+	/* optional, required with FST_FSP_CAP_PUBKEY: generates a key of
+	 * @key_type as the staged key, like keygen(), but stores its DER
+	 * SubjectPublicKeyInfo as object FST_FSP_OBJ_CSR instead of a CSR, for
+	 * devices that cannot build CSRs (possession is then proven by
+	 * SIGN_CHALLENGE) */
+	int (*keygen_pubkey)(void *user, uint32_t key_type, uint32_t *spki_len);
 	/* optional, required with FST_FSP_CAP_SIGN: signs @msg (always
 	 * FST_FSP_POP_PREFIX + nonce) with the key in the key slot, SHA-256 for
 	 * every key type, ECDSA as DER or RSA PKCS#1 v1.5, and stores the

@@ -474,14 +474,31 @@ fst_devsim_build_csr(FstDevsimHal *self, EVP_PKEY *key, guint32 key_type)
 	return out;
 }
 
-static int
-fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
+/* the DER SubjectPublicKeyInfo of @key */
+static GByteArray *
+fst_devsim_build_spki(EVP_PKEY *key)
 {
-	FstDevsimHal *self = user;
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(key, &der);
+	GByteArray *out;
+
+	if (len <= 0)
+		return NULL;
+	out = g_byte_array_sized_new((guint)len);
+	g_byte_array_append(out, der, (guint)len);
+	OPENSSL_free(der);
+	return out;
+}
+
+/* KEYGEN: a new staged key, and its CSR (or bare public key) in object 0x10 */
+static int
+fst_devsim_keygen_form(FstDevsimHal *self, uint32_t key_type, gboolean pubkey, uint32_t *out_len)
+{
 	FstDevsimObject *csr_obj = fst_devsim_hal_object(self, FST_FSP_OBJ_CSR);
 	g_autoptr(EVP_PKEY) key = NULL;
 	g_autoptr(GByteArray) csr = NULL;
 	g_autoptr(GError) error = NULL;
+	guint32 *csr_len = out_len;
 
 	if ((self->identity.key_types & key_type) == 0)
 		return FST_FSP_STATUS_UNSUPPORTED;
@@ -490,9 +507,9 @@ fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
 		g_warning("key generation for %s failed", fst_key_type_to_string(key_type));
 		return FST_FSP_STATUS_KEYGEN_FAILED;
 	}
-	csr = fst_devsim_build_csr(self, key, key_type);
+	csr = pubkey ? fst_devsim_build_spki(key) : fst_devsim_build_csr(self, key, key_type);
 	if (csr == NULL || csr->len > FST_DEVSIM_CAPACITY_CSR) {
-		g_warning("building the csr failed");
+		g_warning("building the %s failed", pubkey ? "public key" : "csr");
 		return FST_FSP_STATUS_KEYGEN_FAILED;
 	}
 	/* staged: it replaces the key slot when its certificate commits */
@@ -508,6 +525,18 @@ fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
 	}
 	g_atomic_int_inc(&self->n_keygens);
 	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
+{
+	return fst_devsim_keygen_form(user, key_type, FALSE, csr_len);
+}
+
+static int
+fst_devsim_keygen_pubkey(void *user, uint32_t key_type, uint32_t *spki_len)
+{
+	return fst_devsim_keygen_form(user, key_type, TRUE, spki_len);
 }
 
 static int
@@ -810,7 +839,10 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->identity.validation = config->validation;
 	self->identity.caps = FST_FSP_CAP_SIGN | FST_FSP_CAP_LOCK;
 	if (config->key_types != 0)
-		self->identity.caps |= config->no_csr ? FST_FSP_CAP_PUT_KEY : FST_FSP_CAP_CSR;
+		self->identity.caps |= config->no_csr ? FST_FSP_CAP_PUT_KEY
+						      : config->pubkey_only
+							    ? FST_FSP_CAP_PUBKEY
+							    : FST_FSP_CAP_CSR | FST_FSP_CAP_PUBKEY;
 	self->fault_reboot_in_write = config->fault_reboot_in_write;
 	self->fault_corrupt_object = config->fault_corrupt_object;
 	self->fault_storage_limit = config->fault_storage_limit;
@@ -828,6 +860,7 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->hal.stage_write = fst_devsim_stage_write;
 	self->hal.stage_digest = fst_devsim_stage_digest;
 	self->hal.stage_commit = fst_devsim_stage_commit;
+	self->hal.keygen_pubkey = fst_devsim_keygen_pubkey;
 	self->hal.keygen = fst_devsim_keygen;
 	self->hal.sign = fst_devsim_sign;
 	self->hal.put_key = fst_devsim_put_key;

@@ -26,6 +26,7 @@ typedef struct {
 	guint baud; /* 0 = unthrottled */
 	guint64 seed;
 	gboolean no_csr; /* key-injection only: no KEYGEN, takes PUT_KEY */
+	gboolean pubkey_only; /* makes keys but no CSR: KEYGEN form PUBKEY only */
 	/* storage faults (see protocols/sim/README.md) */
 	guint fault_reboot_in_write;  /* reboot during the Nth WRITE (1-based), 0 = never */
 	guint8 fault_corrupt_object;  /* commit a corrupted copy of this object id, 0 = none */

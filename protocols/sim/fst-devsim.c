@@ -225,6 +225,7 @@ fst_devsim_load_model(const gchar *path,
 		      gint *cap_roots,
 		      gint *baud,
 		      gboolean *no_csr,
+		      gboolean *pubkey_only,
 		      GError **error)
 {
 	const gchar *known[] = {"model",
@@ -237,6 +238,7 @@ fst_devsim_load_model(const gchar *path,
 				"capacity-roots",
 				"baud",
 				"key-injection-only",
+				"no-csr",
 				NULL};
 	struct {
 		const gchar *key;
@@ -308,6 +310,17 @@ fst_devsim_load_model(const gchar *path,
 		}
 		*ints[i].value = v;
 	}
+	if (!*pubkey_only && g_key_file_has_key(kf, "device", "no-csr", NULL)) {
+		*pubkey_only = g_key_file_get_boolean(kf, "device", "no-csr", &error_local);
+		if (error_local != NULL) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "model file %s: no-csr must be true or false",
+				    path);
+			return FALSE;
+		}
+	}
 	if (!*no_csr && g_key_file_has_key(kf, "device", "key-injection-only", NULL)) {
 		*no_csr = g_key_file_get_boolean(kf, "device", "key-injection-only", &error_local);
 		if (error_local != NULL) {
@@ -337,7 +350,8 @@ main(int argc, char **argv)
 	g_autofree gchar *link_path = NULL;
 	g_autofree gchar *dump = NULL;
 	g_autofree gchar *slave_path = NULL;
-	gint64 seed = 0;
+	/* G_MININT64: not given */
+	gint64 seed = G_MININT64;
 	/* -1: not given; the model file, then the default, decides */
 	gint cap_cert = -1;
 	gint cap_chain = -1;
@@ -351,6 +365,7 @@ main(int argc, char **argv)
 	gdouble bit_error_rate = 0;
 	gdouble drop_rate = 0;
 	gboolean no_csr = FALSE;
+	gboolean pubkey_only = FALSE;
 	gboolean wrong_key = FALSE;
 	g_autofree gchar *corrupt = NULL;
 	FstDevsimFaults faults = {0};
@@ -376,7 +391,7 @@ main(int argc, char **argv)
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &uid,
-	     "Device unique id (printable ASCII, 1-64)",
+	     "Device unique id (printable ASCII, 1-64; default: derived from --seed)",
 	     "UID"},
 	    {"model", 0, 0, G_OPTION_ARG_STRING, &model, "Model name (default devsim-ecc)", "NAME"},
 	    {"firmware",
@@ -464,6 +479,13 @@ main(int argc, char **argv)
 	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots "
 	     "or csr",
 	     "OBJECT"},
+	    {"no-csr",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &pubkey_only,
+	     "Makes keys but cannot build a CSR: KEYGEN exports the public key only",
+	     NULL},
 	    {"key-injection-only",
 	     0,
 	     0,
@@ -578,6 +600,7 @@ main(int argc, char **argv)
 				   &cap_roots,
 				   &baud,
 				   &no_csr,
+				   &pubkey_only,
 				   &error)) {
 		g_printerr("%s\n", error->message);
 		return FST_DEVSIM_EXIT_USAGE;
@@ -591,9 +614,20 @@ main(int argc, char **argv)
 	if (baud == -1)
 		baud = 0;
 
-	/* configuration */
+	/* configuration: a board of a batch made from a seed gets an id from it,
+	 * the same every time and different for every seed */
+	if (uid == NULL && seed != G_MININT64) {
+		g_autofree gchar *material =
+		    g_strdup_printf("fleetstation-devsim-uid:%" G_GINT64_FORMAT, seed);
+		g_autofree gchar *digest =
+		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, material, -1);
+		g_autofree gchar *upper = g_ascii_strup(digest, 12);
+		uid = g_strdup_printf("SIM-%s", upper);
+	}
+	if (seed == G_MININT64)
+		seed = 0;
 	if (uid == NULL) {
-		g_printerr("--uid is required; see --help\n");
+		g_printerr("--uid or --seed is required; see --help\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
 	config.uid = uid;
@@ -631,6 +665,7 @@ main(int argc, char **argv)
 	config.baud = (guint)baud;
 	config.seed = (guint64)seed;
 	config.no_csr = no_csr;
+	config.pubkey_only = pubkey_only;
 	if (bit_error_rate < 0 || bit_error_rate > 1 || drop_rate < 0 || drop_rate > 1 ||
 	    disconnect_after < 0 || stall_after < 0 || reboot_in_write < 0 || storage_limit < 0 ||
 	    storage_limit > G_MAXUINT32) {

@@ -89,6 +89,8 @@ fixture_setup(Fixture *f, gconstpointer user_data)
 	    .capacity_cert = 2048,
 	    .capacity_chain = 4096,
 	    .capacity_roots = 1000,
+	    /* user_data: a device that makes keys but cannot build CSRs */
+	    .pubkey_only = user_data != NULL,
 	};
 	g_autoptr(GError) error = NULL;
 	int sv[2];
@@ -571,6 +573,57 @@ make_nonce(guint8 fill)
 
 /* SIGN_CHALLENGE: NO_KEY before KEYGEN, then a signature by the CSR's key
  * over the FSP prefix and exactly our nonce */
+/* KEYGEN form PUBKEY: the new key's SubjectPublicKeyInfo, and the device
+ * proves it holds that key (the staged one) before any certificate exists */
+static void
+test_generate_public_key(Fixture *f, gconstpointer user_data)
+{
+	const FstDeviceInfo *info;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) spki = NULL;
+	g_autoptr(GBytes) nonce = make_nonce(0x51);
+	g_autoptr(GBytes) msg = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(EVP_PKEY) pkey = NULL;
+	const guint8 *p;
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	info = fst_device_get_info(f->device);
+	g_assert_true(info->can_export_key);
+	g_assert_cmpint(info->can_csr, ==, user_data == NULL);
+
+	spki = fst_device_generate_public_key(f->device, FST_KEY_TYPE_EC_P384, NULL, &error);
+	g_assert_no_error(error);
+	p = g_bytes_get_data(spki, NULL);
+	pkey = d2i_PUBKEY(NULL, &p, (long)g_bytes_get_size(spki));
+	g_assert_nonnull(pkey);
+	g_assert_true(EVP_PKEY_is_a(pkey, "EC"));
+	g_assert_cmpint(EVP_PKEY_get_bits(pkey), ==, 384);
+	/* all of the object was the key, nothing after it */
+	g_assert_true(p == (const guint8 *)g_bytes_get_data(spki, NULL) + g_bytes_get_size(spki));
+
+	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	g_assert_no_error(error);
+	check_signature(pkey, msg, sig);
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 1);
+}
+
+/* a device without CSR support: the CSR form is refused by the station
+ * before anything is sent, and the public-key form works */
+static void
+test_pubkey_only_device(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr = NULL;
+
+	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_null(csr);
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 0);
+	g_clear_error(&error);
+	test_generate_public_key(f, user_data);
+}
+
 static void
 test_sign_challenge(Fixture *f, gconstpointer user_data)
 {
@@ -772,6 +825,13 @@ main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 	ADD("/fst/fsp/device/identify", test_identify);
 	ADD("/fst/fsp/device/generate-csr", test_generate_csr);
+	ADD("/fst/fsp/device/generate-public-key", test_generate_public_key);
+	g_test_add("/fst/fsp/device/pubkey-only-device",
+	           Fixture,
+	           GINT_TO_POINTER(1),
+	           fixture_setup,
+	           test_pubkey_only_device,
+	           fixture_teardown);
 	ADD("/fst/fsp/device/write-read", test_write_read);
 	ADD("/fst/fsp/device/read-absent-not-found", test_read_absent);
 	ADD("/fst/fsp/device/storage-full", test_storage_full);

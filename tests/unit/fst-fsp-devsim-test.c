@@ -438,6 +438,33 @@ test_model_file_errors(void)
 	g_rmdir(dir);
 }
 
+/* a board made from a seed gets its id from it: stable per seed, distinct across seeds */
+static void
+test_uid_from_seed(void)
+{
+	gchar *uids[3] = {NULL, NULL, NULL};
+	const gchar *seeds[3] = {"7", "7", "8"};
+
+	if (g_getenv("FST_DEVSIM") == NULL) {
+		g_test_skip("FST_DEVSIM is not set");
+		return;
+	}
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(Sim) sim = sim_start("--seed", seeds[i], NULL);
+		g_autoptr(GError) error = NULL;
+		g_assert_true(fst_device_identify(sim->device, NULL, &error));
+		g_assert_no_error(error);
+		uids[i] = g_strdup(fst_device_get_info(sim->device)->uid);
+		sim_stop(sim);
+	}
+	g_assert_true(g_str_has_prefix(uids[0], "SIM-"));
+	g_assert_cmpuint(strlen(uids[0]), ==, 16);
+	g_assert_cmpstr(uids[0], ==, uids[1]);
+	g_assert_cmpstr(uids[0], !=, uids[2]);
+	for (guint i = 0; i < 3; i++)
+		g_free(uids[i]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -446,6 +473,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/fsp/devsim/baud-throttle", test_baud_throttle);
 	g_test_add_func("/fst/fsp/devsim/usage-errors", test_usage_errors);
 	g_test_add_func("/fst/fsp/devsim/model-files", test_model_files);
+	g_test_add_func("/fst/fsp/devsim/uid-from-seed", test_uid_from_seed);
 	g_test_add_func("/fst/fsp/devsim/model-file-errors", test_model_file_errors);
 	return g_test_run();
 }
