@@ -108,7 +108,7 @@ fst_db_event_free(FstDbEvent *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 2
+#define FST_DB_SCHEMA_VERSION 3
 
 typedef struct _FstDb FstDb;
 
@@ -162,6 +162,53 @@ fst_db_finish_device(FstDb *self,
 		     const gchar *serial_hex,
 		     const GError *failure,
 		     GError **error);
+
+/**
+ * FstDbDeviceLog:
+ *
+ * The records of one device being provisioned, gathered in memory and
+ * written by fst_db_device_log_commit() in one durable transaction: the
+ * pipeline commits before the first byte goes to the device and once at the
+ * end (db/schema.md, "Durability").
+ */
+typedef struct _FstDbDeviceLog FstDbDeviceLog;
+
+FstDbDeviceLog *
+fst_db_device_log_new(gint64 station_id,
+		      const FstDeviceInfo *info,
+		      const gchar *port,
+		      GError **error);
+void
+fst_db_device_log_free(FstDbDeviceLog *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbDeviceLog, fst_db_device_log_free)
+gint64
+fst_db_device_log_get_device_id(FstDbDeviceLog *self);
+guint
+fst_db_device_log_get_pending(FstDbDeviceLog *self);
+void
+fst_db_device_log_add_event(FstDbDeviceLog *self,
+			    const gchar *step,
+			    gint64 started_us,
+			    gint64 ended_us,
+			    const gchar *outcome,
+			    const gchar *detail);
+void
+fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert);
+void
+fst_db_device_log_add_object(FstDbDeviceLog *self,
+			     const gchar *serial_hex,
+			     FstObjectKind kind,
+			     GBytes *data,
+			     const gchar *contents);
+void
+fst_db_device_log_set_certificate_state(FstDbDeviceLog *self,
+					const gchar *serial_hex,
+					FstCertState state);
+void
+fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GError *failure);
+gboolean
+fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error);
+
 FstDbDevice *
 fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
 GPtrArray *

@@ -21,7 +21,13 @@
  *   done      one transaction marks the certificate verified and the device
  *             provisioned
  *
- * Every step is an event row. A failure at any step marks the device failed
+ * Every step is an event row. The records of a device are gathered in an
+ * FstDbDeviceLog and written in two durable (synchronous=FULL) transactions,
+ * the fewest the write-ahead rule allows: after issue, the device row, the
+ * events so far, the certificate and the objects about to be burned, before
+ * the first byte goes to the device; at the end, the remaining events and the
+ * final states (or, on failure, the burned state if it was, the revocation
+ * and the failed step). A failure at any step marks the device failed
  * with the error. A certificate that was issued stays in the database, and
  * once a device has failed after its certificate was issued (a burn cut
  * short, a read-back that differs, a failed proof) that certificate is marked
@@ -51,7 +57,9 @@ typedef struct {
 	gpointer user_data;
 	GCancellable *cancellable;
 	FstProvisionResult *result; /* (unowned) */
-	gint64 device_id;	    /* 0 until the device row exists */
+	FstDbDeviceLog *log;	    /* (owned) (nullable): from identification on */
+	gchar *serial_hex;	    /* (owned) (nullable): the certificate, once logged */
+	gboolean burned;	    /* every object was written */
 	FstStep step;
 	gint64 step_started_us;
 } FstRun;
@@ -147,21 +155,18 @@ fst_run_step(FstRun *run, FstStep step, gdouble fraction, const gchar *detail)
 	fst_run_report(run, step, fraction, detail);
 }
 
-/* records the step that just ended as an event; a failure to log is fatal
- * for the device, because an unrecorded step is not a step the station can
- * stand behind */
-static gboolean
-fst_run_step_done(FstRun *run, const gchar *detail, GError **error)
+/* logs the step that just ended as an event, written with the next commit;
+ * a failed commit is fatal for the device, because an unrecorded step is not
+ * a step the station can stand behind */
+static void
+fst_run_step_done(FstRun *run, const gchar *detail)
 {
-	FstDb *db = fst_station_get_db(run->station);
-	return fst_db_add_event(db,
-				run->device_id,
-				fst_step_to_string(run->step),
-				run->step_started_us,
-				g_get_real_time(),
-				"ok",
-				detail,
-				error);
+	fst_db_device_log_add_event(run->log,
+				    fst_step_to_string(run->step),
+				    run->step_started_us,
+				    g_get_real_time(),
+				    "ok",
+				    detail);
 }
 
 static gboolean
@@ -266,19 +271,12 @@ fst_run_roots_description(const FstPlan *plan, gboolean with_hashes)
 	return g_string_free(g_steal_pointer(&str), FALSE);
 }
 
-/* writes one object and records it; the database learns of it before the
- * device is asked, so a power cut in between leaves a row, not a mystery */
+/* writes one object, recorded by the commit before the burn: the database
+ * learns of it before the device is asked, so a power cut in between leaves
+ * a row, not a mystery */
 static gboolean
-fst_run_burn(FstRun *run,
-	     const gchar *serial_hex,
-	     FstObjectKind kind,
-	     GBytes *blob,
-	     const gchar *contents,
-	     GError **error)
+fst_run_burn(FstRun *run, FstObjectKind kind, GBytes *blob, GError **error)
 {
-	FstDb *db = fst_station_get_db(run->station);
-	if (!fst_db_add_object(db, run->device_id, serial_hex, kind, blob, contents, error))
-		return FALSE;
 	if (!fst_device_write_object(run->device, kind, blob, run->cancellable, error)) {
 		g_prefix_error(error, "writing %s: ", fst_object_kind_to_string(kind));
 		return FALSE;
@@ -407,16 +405,12 @@ fst_run_all(FstRun *run, GError **error)
 	info = fst_device_get_info(run->device);
 	run->result->uid = g_strdup(info->uid);
 	run->result->model = g_strdup(info->model);
-	run->device_id = fst_db_begin_device(db,
-					     fst_station_get_id(run->station),
-					     info,
-					     fst_transport_get_name(transport),
-					     error);
-	if (run->device_id <= 0)
+	run->log = fst_db_device_log_new(
+	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
+	if (run->log == NULL)
 		return FALSE;
 	detail = g_strdup_printf("model %s, firmware %s", info->model, info->firmware);
-	if (!fst_run_step_done(run, detail, error))
-		return FALSE;
+	fst_run_step_done(run, detail);
 
 	/* plan */
 	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
@@ -431,8 +425,7 @@ fst_run_all(FstRun *run, GError **error)
 				 fst_profile_get_content_sha256(run->profile),
 				 fst_key_type_to_string(plan.key_type),
 				 roots_names[0] != '\0' ? roots_names : "none");
-	if (!fst_run_step_done(run, detail, error))
-		return FALSE;
+	fst_run_step_done(run, detail);
 
 	/* keygen: on the device (a CSR), or in the station (key injection),
 	 * where the key exists only in wiped memory until the device has it */
@@ -457,14 +450,12 @@ fst_run_all(FstRun *run, GError **error)
 					    "the CA returned a key escrow that cannot be recorded");
 			return FALSE;
 		}
-		if (!fst_run_step_done(run, "station-generated key", error))
-			return FALSE;
+		fst_run_step_done(run, "station-generated key");
 	} else {
 		csr = fst_device_generate_csr(run->device, plan.key_type, run->cancellable, error);
 		if (csr == NULL)
 			return FALSE;
-		if (!fst_run_step_done(run, NULL, error))
-			return FALSE;
+		fst_run_step_done(run, NULL);
 	}
 
 	/* issue, and commit before burning */
@@ -497,15 +488,12 @@ fst_run_all(FstRun *run, GError **error)
 		    .profile_sha256 = profile_sha256,
 		    .state = FST_CERT_STATE_ISSUED,
 		};
-		if (!fst_db_add_certificate(db, run->device_id, &rec, error))
-			return FALSE;
+		fst_db_device_log_add_certificate(run->log, &rec);
+		run->serial_hex = g_strdup(issued->serial_hex);
 	}
-	run->result->serial_hex = g_strdup(issued->serial_hex);
-	run->result->aws_cert_id = g_strdup(issued->aws_cert_id);
-	g_free(detail);
-	detail = g_strdup_printf("serial %s, %s", issued->serial_hex, issued->subject);
-	if (!fst_run_step_done(run, detail, error))
-		return FALSE;
+	/* no detail: the certificate-issued event of the same commit names the
+	 * serial and the DER's hash, and the certificate row the subject */
+	fst_run_step_done(run, NULL);
 
 	/* the certificate object, with the chain appended for JITP if asked */
 	leaf = g_ptr_array_new();
@@ -527,6 +515,27 @@ fst_run_all(FstRun *run, GError **error)
 		return FALSE;
 	}
 
+	/* the objects, then the first commit: the device row, the events so far,
+	 * the certificate and the objects are on disk before any byte goes out;
+	 * the device-cert and ca-chain objects get no description, because the
+	 * hashes it would repeat are in the certificate row (aws_cert_id,
+	 * issuer_sha256); the roots get their fingerprints */
+	fst_db_device_log_add_object(
+	    run->log, issued->serial_hex, FST_OBJECT_DEVICE_CERT, cert_blob, NULL);
+	if (plan.chain != NULL)
+		fst_db_device_log_add_object(
+		    run->log, issued->serial_hex, FST_OBJECT_CA_CHAIN, plan.chain, NULL);
+	if (plan.roots_blob != NULL)
+		fst_db_device_log_add_object(run->log,
+					     issued->serial_hex,
+					     FST_OBJECT_TRUST_ROOTS,
+					     plan.roots_blob,
+					     roots_hashes);
+	if (!fst_db_device_log_commit(db, run->log, error))
+		return FALSE;
+	run->result->serial_hex = g_strdup(issued->serial_hex);
+	run->result->aws_cert_id = g_strdup(issued->aws_cert_id);
+
 	/* burn: the injected key first (its certificate is recorded), wiped
 	 * from the station's memory as soon as the device has it */
 	if (device_key != NULL) {
@@ -545,39 +554,23 @@ fst_run_all(FstRun *run, GError **error)
 		fst_run_step(
 		    run, FST_STEP_BURN, 0.45, fst_object_kind_to_string(FST_OBJECT_DEVICE_CERT));
 	}
-	if (!fst_run_burn(run,
-			  issued->serial_hex,
-			  FST_OBJECT_DEVICE_CERT,
-			  cert_blob,
-			  issued->aws_cert_id,
-			  error))
+	if (!fst_run_burn(run, FST_OBJECT_DEVICE_CERT, cert_blob, error))
 		return FALSE;
 	if (plan.chain != NULL) {
-		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(run->station));
-		g_autofree gchar *ca_sha256 = fst_x509_sha256_hex(ca_der);
 		fst_run_report(run, FST_STEP_BURN, 0.6, fst_object_kind_to_string(FST_OBJECT_CA_CHAIN));
-		if (!fst_run_burn(run,
-				  issued->serial_hex,
-				  FST_OBJECT_CA_CHAIN,
-				  plan.chain,
-				  ca_sha256,
-				  error))
+		if (!fst_run_burn(run, FST_OBJECT_CA_CHAIN, plan.chain, error))
 			return FALSE;
 	}
 	if (plan.roots_blob != NULL) {
 		fst_run_report(run, FST_STEP_BURN, 0.72, fst_object_kind_to_string(FST_OBJECT_TRUST_ROOTS));
-		if (!fst_run_burn(run,
-				  issued->serial_hex,
-				  FST_OBJECT_TRUST_ROOTS,
-				  plan.roots_blob,
-				  roots_hashes,
-				  error))
+		if (!fst_run_burn(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 			return FALSE;
 	}
-	if (!fst_db_set_certificate_state(db, issued->serial_hex, FST_CERT_STATE_BURNED, error))
-		return FALSE;
-	if (!fst_run_step_done(run, NULL, error))
-		return FALSE;
+	/* a device that passes goes from issued to verified in the final commit
+	 * (one certificate-state event, not two); the burned state is recorded
+	 * only for a device that fails after this */
+	run->burned = TRUE;
+	fst_run_step_done(run, NULL);
 
 	/* verify */
 	fst_run_step(run, FST_STEP_VERIFY, 0.85, NULL);
@@ -591,13 +584,62 @@ fst_run_all(FstRun *run, GError **error)
 	fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
 	if (!fst_run_prove(run, issued->der, error))
 		return FALSE;
-	if (!fst_run_step_done(
-		run, "all objects read back identical, proof of possession verified", error))
-		return FALSE;
+	fst_run_step_done(run, "all objects read back identical, proof of possession verified");
 
-	/* done: one transaction */
-	if (!fst_db_finish_device(db, run->device_id, issued->serial_hex, NULL, error))
+	/* done: the second commit, with the final states */
+	fst_db_device_log_finish(run->log, issued->serial_hex, NULL);
+	return fst_db_device_log_commit(db, run->log, error);
+}
+
+static void
+fst_run_not_recorded(FstProvisionResult *result, GError *error, const GError *error_db)
+{
+	g_warning("cannot record the failure of %s in the database: %s",
+		  result->port,
+		  error_db->message);
+	g_prefix_error(&error, "(NOT RECORDED: %s) ", error_db->message);
+}
+
+/* one commit: the certificate revoked (with @revoke), the failed step and the
+ * device state; on success, @error says what became of the certificate */
+static gboolean
+fst_run_record_failure(FstRun *run, GError *error, gboolean revoke, GError **error_db)
+{
+	FstDb *db = fst_station_get_db(run->station);
+	g_autofree gchar *message = NULL;
+
+	revoke = revoke && run->serial_hex != NULL;
+	if (revoke && run->burned)
+		fst_db_device_log_set_certificate_state(
+		    run->log, run->serial_hex, FST_CERT_STATE_BURNED);
+	if (revoke) {
+		fst_db_device_log_set_certificate_state(
+		    run->log, run->serial_hex, FST_CERT_STATE_REVOKED);
+		message = g_strdup_printf(
+		    "%s; its certificate %s is revoked", error->message, run->serial_hex);
+	}
+	fst_db_device_log_add_event(run->log,
+				    fst_step_to_string(run->step),
+				    run->step_started_us,
+				    g_get_real_time(),
+				    fst_error_code_to_string(error->code),
+				    message != NULL ? message : error->message);
+	if (message != NULL) {
+		g_autoptr(GError) failure = g_error_new_literal(error->domain, error->code, message);
+		fst_db_device_log_finish(run->log, run->serial_hex, failure);
+	} else {
+		fst_db_device_log_finish(run->log, run->serial_hex, error);
+	}
+	if (!fst_db_device_log_commit(db, run->log, error_db))
 		return FALSE;
+	if (message != NULL) {
+		g_free(error->message);
+		error->message = g_steal_pointer(&message);
+		/* a certificate logged but not committed before the failure is
+		 * recorded now */
+		if (run->result->serial_hex == NULL)
+			run->result->serial_hex = g_strdup(run->serial_hex);
+	}
 	return TRUE;
 }
 
@@ -645,38 +687,32 @@ fst_pipeline_provision(FstStation *station,
 		if (error->domain != FST_ERROR)
 			fst_error_convert_gio(&error);
 		/* the certificate of a failed device revoked, the failed step and
-		 * the device state; if even this fails the database is gone, and
-		 * the operator must hear it */
-		gboolean revoked = result->serial_hex != NULL &&
-				   fst_db_set_certificate_state(
-				       db, result->serial_hex, FST_CERT_STATE_REVOKED, &error_db);
-		if (revoked) {
-			gchar *msg = g_strdup_printf(
-			    "%s; its certificate %s is revoked", error->message, result->serial_hex);
-			g_free(error->message);
-			error->message = msg;
-		}
-		if ((result->serial_hex != NULL && !revoked) ||
-		    !fst_db_add_event(db,
-				      run.device_id,
-				      fst_step_to_string(run.step),
-				      run.step_started_us,
-				      g_get_real_time(),
-				      fst_error_code_to_string(error->code),
-				      error->message,
-				      &error_db) ||
-		    (run.device_id > 0 &&
-		     !fst_db_finish_device(db, run.device_id, result->serial_hex, error, &error_db))) {
-			g_warning("cannot record the failure of %s in the database: %s",
-				  result->port,
-				  error_db->message);
-			g_prefix_error(&error, "(NOT RECORDED: %s) ", error_db->message);
+		 * the device state, in one commit with whatever the log holds; if
+		 * even this fails the database is gone, and the operator must hear it */
+		if (run.log == NULL) {
+			/* before identification: no device to name */
+			if (!fst_db_add_event(db,
+					      0,
+					      fst_step_to_string(run.step),
+					      run.step_started_us,
+					      g_get_real_time(),
+					      fst_error_code_to_string(error->code),
+					      error->message,
+					      &error_db))
+				fst_run_not_recorded(result, error, error_db);
+		} else if (!fst_run_record_failure(&run, error, TRUE, &error_db)) {
+			/* the log is gone with the failed commit: at least the failure */
+			g_clear_error(&error_db);
+			if (!fst_run_record_failure(&run, error, FALSE, &error_db))
+				fst_run_not_recorded(result, error, error_db);
 		}
 		fst_run_report(&run, FST_STEP_FAILED, 1.0, error->message);
 		result->error = g_steal_pointer(&error);
 	} else {
 		fst_run_report(&run, FST_STEP_DONE, 1.0, result->serial_hex);
 	}
+	g_clear_pointer(&run.log, fst_db_device_log_free);
+	g_free(run.serial_hex);
 	fst_transport_close(transport);
 	result->elapsed_us = g_get_monotonic_time() - started;
 	result->bytes_out = fst_transport_get_bytes_written(transport);

@@ -9,7 +9,8 @@ in-progress for re-work) and checks, from the outside:
 
 - every certificate that any simulated device holds
   (`fleetstation-devsim --storage W/devsim/UID.bin --dump device-cert`) is in
-  the database, by the SHA-256 of its DER, recorded for that device;
+  the database, by the SHA-256 of its DER, recorded for that device, with
+  the device-cert object row committed with it (before the write);
 - no serial number and no DER appears twice;
 - no device is left `in-progress`; every device the killed run left
   in-progress is `rework` with an `interrupted` event;
@@ -120,6 +121,12 @@ def check_certificates(ws):
             fail(f"device {uid} holds certificate sha256 {sha}, which is NOT in the database")
         if rows[0][0] != uid:
             fail(f"device {uid} holds certificate {rows[0][1]} recorded for {rows[0][0]}")
+        # the object row is committed with the certificate, before the write
+        objs = db_rows(ws, "SELECT count(*) FROM device_objects o JOIN certificates c ON "
+                           "c.id = o.certificate_id WHERE c.aws_cert_id = ? AND "
+                           "o.kind = 'device-cert'", (sha,))[0][0]
+        if objs == 0:
+            fail(f"device {uid} holds certificate {rows[0][1]} with no device-cert object row")
         held += 1
     dup = db_rows(ws, "SELECT serial_hex FROM certificates GROUP BY serial_hex HAVING count(*) > 1")
     if dup:

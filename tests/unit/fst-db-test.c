@@ -1186,6 +1186,7 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GPtrArray) revoked = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v2.sql");
+	g_autofree gchar *backup = NULL;
 	g_autofree gchar *schema_fixture = NULL;
 	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter filter = {.state = "revoked", .lot = "LOT-V2-0001"};
@@ -1196,9 +1197,39 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(audit->events, ==, 12);
 	g_assert_cmpint(audit->certificates, ==, 3);
 
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM sqlite_master WHERE name = "
+	                             "'device_objects_certificate'"),
+	                ==,
+	                1);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_null(fst_db_get_last_backup(db));
+
+	/* v2 -> v3: backed up first, as v2, then the index is gone */
+	backup = fst_db_get_last_backup(db);
+	g_assert_nonnull(backup);
+	g_assert_nonnull(strstr(backup, ".v2-"));
+	g_assert_cmpint(test_sql_int(backup, "PRAGMA user_version"), ==, 2);
+	g_assert_cmpint(test_sql_int(backup,
+	                             "SELECT count(*) FROM sqlite_master WHERE name = "
+	                             "'device_objects_certificate'"),
+	                ==,
+	                1);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 3);
+	g_assert_cmpint(test_sql_int(path, "SELECT max(version) FROM schema_migrations"), ==, 3);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM sqlite_master WHERE name = "
+	                             "'device_objects_certificate'"),
+	                ==,
+	                0);
+	/* the objects survived, and still name their certificate */
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM device_objects WHERE certificate_id "
+	                             "IS NOT NULL"),
+	                ==,
+	                test_sql_int(backup,
+	                             "SELECT count(*) FROM device_objects WHERE certificate_id "
+	                             "IS NOT NULL"));
 	dev = fst_db_find_device(db, "FIXTURE-V2-0001", &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev->state, ==, "provisioned");
@@ -1788,6 +1819,197 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 	}
 }
 
+/* the pipeline's way: a device's records gathered in a log and written in
+ * two commits; nothing is on disk before the first, everything after it */
+static void
+test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info = test_info_new("LOG-1", "1.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0x4C01, "LOG-1");
+	g_autoptr(GBytes) roots = g_bytes_new_static("roots", 5);
+	g_autoptr(FstDbDeviceLog) log = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *state = NULL;
+	gint64 station_id;
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	station_id = fst_db_ensure_station(db, "line-1", NULL, NULL, &error);
+	g_assert_no_error(error);
+	log = fst_db_device_log_new(station_id, info, "/dev/ttyUSB0", &error);
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(log, "identify", now, now + 5, "ok", "model sensor-x1");
+	fst_db_device_log_add_certificate(log, cert);
+	fst_db_device_log_add_event(log, "issue", now + 5, now + 9, "ok", NULL);
+	fst_db_device_log_add_object(
+	    log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, "leaf");
+	fst_db_device_log_add_object(log, cert->serial_hex, FST_OBJECT_TRUST_ROOTS, roots, "aa");
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 5);
+	g_assert_cmpint(fst_db_device_log_get_device_id(log), ==, 0);
+
+	/* nothing written yet: a raw connection sees no device */
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 0);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 0);
+
+	/* first commit: device, certificate, objects, events, in that order */
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 0);
+	g_assert_cmpint(fst_db_device_log_get_device_id(log), >, 0);
+	state = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-1'");
+	g_assert_cmpstr(state, ==, "in-progress");
+	g_clear_pointer(&state, g_free);
+	state = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '4C01'");
+	g_assert_cmpstr(state, ==, "issued");
+	g_clear_pointer(&state, g_free);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, 2);
+	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	g_assert_cmpstr(state, ==, "identify,certificate-issued,issue");
+	g_clear_pointer(&state, g_free);
+
+	/* second commit: the rest and the final states */
+	fst_db_device_log_set_certificate_state(log, cert->serial_hex, FST_CERT_STATE_BURNED);
+	fst_db_device_log_add_event(log, "burn", now + 9, now + 20, "ok", NULL);
+	fst_db_device_log_add_event(log, "verify", now + 20, now + 30, "ok", "identical");
+	fst_db_device_log_finish(log, cert->serial_hex, NULL);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 3);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	state = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-1'");
+	g_assert_cmpstr(state, ==, "provisioned");
+	g_clear_pointer(&state, g_free);
+	state = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '4C01'");
+	g_assert_cmpstr(state, ==, "verified");
+	g_clear_pointer(&state, g_free);
+	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	g_assert_cmpstr(state,
+	                ==,
+	                "identify,certificate-issued,issue,certificate-state,burn,verify,"
+	                "certificate-state,provisioned");
+
+	/* an empty log commits nothing and succeeds */
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 8);
+
+	/* the audit chain covers every row written in the two commits */
+	fst_db_close(g_steal_pointer(&db));
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+}
+
+/* a commit that fails on one record writes none of it, not even the device
+ * row; the log is emptied, and the failure can still be recorded */
+static void
+test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info = test_info_new("LOG-2", "1.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0x4C02, "LOG-2");
+	g_autoptr(FstDbDeviceLog) log = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(GError) failure =
+	    g_error_new_literal(FST_ERROR, FST_ERROR_TIMED_OUT, "device stopped answering");
+	g_autofree gchar *text = NULL;
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	/* the same certificate as another device's: refused as a duplicate */
+	test_provision(db, 0, "LOG-OTHER", 0x4C02, NULL);
+	/* a uid the database refuses is refused when the log starts */
+	{
+		g_autoptr(FstDeviceInfo) bad = test_info_new("LOG\x01-BAD", "1.0.0");
+		g_autoptr(FstDbDeviceLog) none = fst_db_device_log_new(0, bad, NULL, &error);
+		g_assert_null(none);
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_clear_error(&error);
+	}
+	log = fst_db_device_log_new(0, info, NULL, &error);
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
+	fst_db_device_log_add_certificate(log, cert);
+	fst_db_device_log_add_event(log, "issue", now, now + 1, "ok", NULL);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_DATABASE);
+	g_assert_nonnull(strstr(error->message, "LOG-2"));
+	g_assert_nonnull(strstr(error->message, "nothing of this step was written"));
+	g_clear_error(&error);
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 0);
+	g_assert_cmpint(fst_db_device_log_get_device_id(log), ==, 0);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step = 'identify'"), ==, 0);
+
+	/* a bad event fails its commit the same way */
+	fst_db_device_log_add_event(log, "Not A Step", now, now + 1, "ok", NULL);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
+
+	/* the failure alone is recorded, with the device */
+	fst_db_device_log_add_event(log, "issue", now, now + 1, "timed-out", failure->message);
+	fst_db_device_log_finish(log, cert->serial_hex, failure);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	text = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-2'");
+	g_assert_cmpstr(text, ==, "failed");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, "SELECT detail FROM events WHERE step = 'failed'");
+	g_assert_nonnull(strstr(text, "was not recorded"));
+
+	fst_db_close(g_steal_pointer(&db));
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+}
+
+/* the v3 fixture (two devices provisioned by the two-commit pipeline, one
+ * certificate revoked) is the current schema: opened as is, no backup, its
+ * chain intact and its schema that of a fresh file */
+static void
+test_migrate_v3_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(GPtrArray) devices = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v3.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 3);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 2);
+	/* 9 events per provisioned device, and the revocation */
+	g_assert_cmpint(audit->events, ==, 19);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+	devices = fst_db_list_devices(db, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(devices->len, ==, 2);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM certificates WHERE state = 'revoked' "
+	                             "AND revocation_reason = 'superseded'"),
+	                ==,
+	                1);
+	g_clear_pointer(&db, fst_db_close);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -1826,11 +2048,14 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/v1-backed-up-first", test_migrate_v1_backup);
 	test_add("/fst/db/migrate/from-v2-fixture", test_migrate_from_v2_fixture);
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
+	test_add("/fst/db/migrate/v3-fixture-is-current", test_migrate_v3_fixture_current);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
 	test_add("/fst/db/backup/online-never-overwrites", test_backup_online);
 	test_add("/fst/db/audit/catches-tampering", test_audit_catches_tampering);
+	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
+	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
 
 	rc = g_test_run();
 	EVP_PKEY_free(test_key);
