@@ -52,6 +52,9 @@ fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
 void
 fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
 
+FstKeyPool *
+fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_free)
 
 G_END_DECLS
