@@ -7,7 +7,10 @@
  *             chain and the root subset, and check that they fit the device
  *             before anything is issued
  *   keygen    the device makes its key and returns a CSR (the private key
- *             never leaves the device); with key-source=station-generated
+ *             never leaves the device); with key-source=device-public-key it
+ *             returns the bare public key and signs a challenge with the new
+ *             key, checked before anything is issued; with
+ *             key-source=station-generated
  *             the station makes the key instead (fst_ca_issue_with_station_key)
  *             and, once the certificate is recorded, injects it first thing
  *             in the burn step (PUT_KEY) and wipes its copy
@@ -314,21 +317,15 @@ fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **er
  * certificate issued to it; a device that only copied a CSR, or whose key
  * was replaced since, fails here */
 static gboolean
-fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
+fst_run_prove_spki(FstRun *run, GBytes *spki, const gchar *what, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
 	guint8 nonce_buf[FST_PIPELINE_NONCE_SIZE];
 	g_autoptr(GBytes) nonce = NULL;
 	g_autoptr(GBytes) message = NULL;
 	g_autoptr(GBytes) sig = NULL;
-	g_autoptr(GBytes) spki = NULL;
-	g_autoptr(X509) cert = NULL;
-	const guint8 *der;
-	gsize der_len = 0;
 	const guint8 *msg;
 	gsize msg_len = 0;
-	unsigned char *spki_der = NULL;
-	int spki_len;
 
 	if (RAND_bytes(nonce_buf, sizeof(nonce_buf)) != 1) {
 		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot draw a random challenge");
@@ -353,7 +350,27 @@ fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
 		return FALSE;
 	}
 
-	/* the public key of the certificate just issued, and the CA's check */
+	if (!fst_ca_verify_challenge(spki, message, sig, error)) {
+		g_prefix_error(error,
+			       "device %s failed the proof of possession for %s: ",
+			       info->uid,
+			       what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the same, against the public key of the certificate just issued */
+static gboolean
+fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
+{
+	g_autoptr(GBytes) spki = NULL;
+	g_autoptr(X509) cert = NULL;
+	const guint8 *der;
+	gsize der_len = 0;
+	unsigned char *spki_der = NULL;
+	int spki_len;
+
 	der = g_bytes_get_data(cert_der, &der_len);
 	cert = d2i_X509(NULL, &der, (long)der_len);
 	spki_len = cert != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki_der) : -1;
@@ -365,14 +382,7 @@ fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
 	}
 	spki = g_bytes_new(spki_der, (gsize)spki_len);
 	OPENSSL_free(spki_der);
-	if (!fst_ca_verify_challenge(spki, message, sig, error)) {
-		g_prefix_error(error,
-			       "device %s failed the proof of possession for the certificate "
-			       "issued to it: ",
-			       info->uid);
-		return FALSE;
-	}
-	return TRUE;
+	return fst_run_prove_spki(run, spki, "the certificate issued to it", error);
 }
 
 static gboolean
@@ -383,6 +393,7 @@ fst_run_all(FstRun *run, GError **error)
 	const FstDeviceInfo *info;
 	g_auto(FstPlan) plan = {0};
 	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) spki = NULL;
 	g_autoptr(FstIssuedCert) issued = NULL;
 	g_autoptr(GBytes) cert_blob = NULL;
 	g_autoptr(GPtrArray) leaf = NULL;
@@ -436,7 +447,7 @@ fst_run_all(FstRun *run, GError **error)
 						       run->profile,
 						       info,
 						       plan.key_type,
-						       NULL,
+						       fst_station_get_key_pool(run->station, run->profile),
 						       &device_key,
 						       &escrow,
 						       error);
@@ -451,6 +462,18 @@ fst_run_all(FstRun *run, GError **error)
 			return FALSE;
 		}
 		fst_run_step_done(run, "station-generated key");
+	} else if (fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_DEVICE_PUBLIC_KEY) {
+		/* a bare public key proves nothing: the device signs a challenge
+		 * with the new (staged) key before anything is issued for it */
+		spki = fst_device_generate_public_key(run->device,
+						      plan.key_type,
+						      run->cancellable,
+						      error);
+		if (spki == NULL)
+			return FALSE;
+		if (!fst_run_prove_spki(run, spki, "the public key it sent", error))
+			return FALSE;
+		fst_run_step_done(run, "device public key, possession proven");
 	} else {
 		csr = fst_device_generate_csr(run->device, plan.key_type, run->cancellable, error);
 		if (csr == NULL)
@@ -460,7 +483,15 @@ fst_run_all(FstRun *run, GError **error)
 
 	/* issue, and commit before burning */
 	fst_run_step(run, FST_STEP_ISSUE, 0.35, NULL);
-	if (!station_key) {
+	if (spki != NULL) {
+		issued = fst_ca_issue_for_public_key(fst_station_get_ca(run->station),
+						     run->profile,
+						     info,
+						     spki,
+						     error);
+		if (issued == NULL)
+			return FALSE;
+	} else if (!station_key) {
 		issued = fst_ca_issue_from_csr(fst_station_get_ca(run->station),
 					       run->profile,
 					       info,

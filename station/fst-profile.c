@@ -1239,6 +1239,19 @@ fst_profile_check_device(const FstProfile *self, const FstDeviceInfo *info, GErr
 		            self->name);
 		return FALSE;
 	}
+	if (self->key_source == FST_KEY_SOURCE_DEVICE_PUBLIC_KEY &&
+	    (!info->can_export_key || !info->can_sign)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s cannot %s, which profile %s needs (key-source "
+		            "device-public-key); choose a profile with key-source device-csr",
+		            info->uid != NULL ? info->uid : "(no uid)",
+		            !info->can_export_key ? "export the public key of a key it makes"
+		                                  : "sign a challenge to prove it holds its key",
+		            self->name);
+		return FALSE;
+	}
 	return TRUE;
 }
 

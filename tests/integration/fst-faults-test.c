@@ -472,6 +472,99 @@ fst_faults_wrong_key_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_true(verify_failed);
 }
 
+/* the shipped ECC profile with another key source, saved in the workspace */
+static FstProfile *
+fst_fixture_profile_with_key_source(FstFixture *fx, const gchar *key_source)
+{
+	g_autofree gchar *src = g_build_filename(
+	    g_getenv("FST_TEMPLATES_DIR"), "profiles", "aws-iot-ecc.profile", NULL);
+	g_autofree gchar *dst = g_strdup_printf("%s/%s.profile", fx->workspace, key_source);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *source_line = g_strdup_printf("key-source=%s", key_source);
+	g_autofree gchar *name_line = g_strdup_printf("name=aws-iot-ecc-%s", key_source);
+	g_autoptr(GString) edited = NULL;
+	g_autoptr(GError) error = NULL;
+	FstProfile *profile;
+
+	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
+	g_assert_no_error(error);
+	edited = g_string_new(text);
+	g_assert_cmpint(g_string_replace(edited, "key-source=device-csr", source_line, 1), ==, 1);
+	g_assert_cmpint(g_string_replace(edited, "name=aws-iot-ecc", name_line, 1), ==, 1);
+	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
+	g_assert_no_error(error);
+	profile = fst_profile_load(dst, &error);
+	g_assert_no_error(error);
+	return profile;
+}
+
+/* a device that makes keys but cannot build a CSR: it sends the public key,
+ * proves with a challenge that it holds the key before anything is issued,
+ * and the certificate is for exactly that key */
+static void
+fst_keys_device_public_key_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-PUBKEY-1";
+	const gchar *extra[] = {"--no-csr", NULL};
+	FstProfile *csr_profile = fx->profile;
+	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(FstProvisionResult) r_csr = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GBytes) sent = NULL;
+	g_autoptr(X509) cert = NULL;
+	unsigned char *cert_spki = NULL;
+	const guint8 *p;
+	int len;
+	FstSim *sim;
+
+	fx->profile = fst_fixture_profile_with_key_source(fx, "device-public-key");
+	sim = fst_fixture_start_sim(fx, uid, extra);
+	r = fst_fixture_provision(fx, sim);
+	fst_fixture_assert_provisioned(fx, uid, r);
+
+	/* object 0x10 holds what the device sent: the certificate's own key */
+	sent = fst_fixture_dump(fx, uid, "csr");
+	g_assert_nonnull(sent);
+	dev = fst_fixture_find(fx, uid);
+	p = g_bytes_get_data(dev->cert->der, NULL);
+	cert = d2i_X509(NULL, &p, (long)g_bytes_get_size(dev->cert->der));
+	g_assert_nonnull(cert);
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &cert_spki);
+	g_assert_cmpint(len, >, 0);
+	g_assert_cmpmem(cert_spki, len, g_bytes_get_data(sent, NULL), g_bytes_get_size(sent));
+	OPENSSL_free(cert_spki);
+
+	/* the CSR profile on this device: refused before anything is issued */
+	fst_profile_free(fx->profile);
+	fx->profile = csr_profile;
+	r_csr = fst_fixture_provision(fx, sim);
+	g_assert_error(r_csr->error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_null(r_csr->serial_hex);
+}
+
+/* a device that sends a public key it cannot sign with: refused at keygen,
+ * before a certificate exists for a key nobody proved to hold */
+static void
+fst_keys_device_public_key_unproven_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-PUBKEY-2";
+	const gchar *extra[] = {"--no-csr", "--fault-wrong-key", NULL};
+	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	FstSim *sim;
+
+	fst_profile_free(fx->profile);
+	fx->profile = fst_fixture_profile_with_key_source(fx, "device-public-key");
+	sim = fst_fixture_start_sim(fx, uid, extra);
+	r = fst_fixture_provision(fx, sim);
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_nonnull(strstr(r->error->message, "the public key it sent"));
+	g_assert_null(r->serial_hex);
+	dev = fst_fixture_find(fx, uid);
+	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_null(dev->cert);
+}
+
 /* key injection: the station makes the key, records the certificate, sends
  * the key (PUT_KEY), and the device proves it holds it */
 static void
@@ -479,36 +572,26 @@ fst_faults_key_injection_test(FstFixture *fx, gconstpointer user_data)
 {
 	const gchar *uid = "FT-INJECT-1";
 	const gchar *extra[] = {"--key-injection-only", NULL};
-	g_autofree gchar *src = g_build_filename(
-	    g_getenv("FST_TEMPLATES_DIR"), "profiles", "aws-iot-ecc.profile", NULL);
-	g_autofree gchar *dst = g_build_filename(fx->workspace, "inject.profile", NULL);
-	g_autofree gchar *text = NULL;
-	g_autoptr(GString) edited = NULL;
-	g_autoptr(GError) error = NULL;
 	g_autoptr(FstProvisionResult) r = NULL;
 	g_autoptr(FstProvisionResult) r_csr = NULL;
 	FstProfile *csr_profile = fx->profile;
+	FstKeyPool *pool;
 	FstSim *sim;
 
-	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
-	g_assert_no_error(error);
-	edited = g_string_new(text);
-	g_assert_cmpint(
-	    g_string_replace(edited, "key-source=device-csr", "key-source=station-generated", 1),
-	    ==,
-	    1);
-	g_assert_cmpint(
-	    g_string_replace(edited, "name=aws-iot-ecc", "name=aws-iot-ecc-inject", 1), ==, 1);
-	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
-	g_assert_no_error(error);
-	fx->profile = fst_profile_load(dst, &error);
-	g_assert_no_error(error);
+	/* a profile whose devices make their own keys needs no pool */
+	g_assert_null(fst_station_get_key_pool(fx->station, csr_profile));
+	fx->profile = fst_fixture_profile_with_key_source(fx, "station-generated");
 
 	sim = fst_fixture_start_sim(fx, uid, extra);
 	r = fst_fixture_provision(fx, sim);
 	fst_fixture_assert_provisioned(fx, uid, r);
 	/* the device never made a CSR: the key came from the station */
 	g_assert_null(fst_fixture_dump(fx, uid, "csr"));
+	/* the station keeps keys of the profile's type ready for the next device */
+	pool = fst_station_get_key_pool(fx->station, fx->profile);
+	g_assert_nonnull(pool);
+	g_assert_true(pool == fst_station_get_key_pool(fx->station, fx->profile));
+	g_assert_true(fst_key_pool_wait_ready(pool, FST_KEY_TYPE_EC_P256, 1, 10000));
 
 	/* the CSR profile on this device: refused, the device cannot make keys */
 	fst_profile_free(fx->profile);
@@ -534,6 +617,8 @@ main(int argc, char **argv)
 	ADD("/fst/faults/storage-full", fst_faults_storage_full_test);
 	ADD("/fst/faults/wrong-key", fst_faults_wrong_key_test);
 	ADD("/fst/devices/key-injection", fst_faults_key_injection_test);
+	ADD("/fst/devices/device-public-key", fst_keys_device_public_key_test);
+	ADD("/fst/devices/device-public-key-unproven", fst_keys_device_public_key_unproven_test);
 #undef ADD
 	return g_test_run();
 }
