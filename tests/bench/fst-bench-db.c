@@ -227,7 +227,10 @@ main(int argc, char **argv)
 		shm = g_build_filename("/dev/shm", "fst-bench-db-XXXXXX", NULL);
 		g_assert_nonnull(g_mkdtemp(shm));
 	}
-	disk_dir = g_build_filename(g_get_current_dir(), "fst-bench-db-XXXXXX", NULL);
+	{
+		g_autofree gchar *cwd = g_get_current_dir();
+		disk_dir = g_build_filename(cwd, "fst-bench-db-XXXXXX", NULL);
+	}
 	g_assert_nonnull(g_mkdtemp(disk_dir));
 	bench_make_template();
 	g_print("# station database benchmark (%s sizes; certificate DER %" G_GSIZE_FORMAT
