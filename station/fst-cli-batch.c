@@ -34,7 +34,7 @@ fst_cli_batch_warn_ca_expiry(FstCliBatchRun *run, FstStation *station)
 		g_hash_table_add(seen, g_strdup(name));
 		profile = fst_station_load_profile(station, name, NULL);
 		if (profile != NULL)
-			fst_station_warn_ca_expiry(station, profile);
+			fst_station_prepare_profile(station, profile);
 	}
 }
 

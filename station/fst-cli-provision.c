@@ -33,7 +33,7 @@ fst_cli_provision_job(gpointer data)
 	profile = fst_station_load_profile(station, run->profile, &run->error);
 	if (profile == NULL)
 		return NULL;
-	fst_station_warn_ca_expiry(station, profile);
+	fst_station_prepare_profile(station, profile);
 	if (run->lot != NULL &&
 	    !fst_db_set_context(fst_station_get_db(station), NULL, run->lot, &run->error))
 		return NULL;

@@ -226,7 +226,7 @@ fst_demo_run(const FstDemoOptions *options,
 	profile = fst_station_load_profile(station, options->profile, error);
 	if (profile == NULL)
 		return NULL;
-	fst_station_warn_ca_expiry(station, profile);
+	fst_station_prepare_profile(station, profile);
 
 	/* simulated devices keep their storage in the workspace */
 	storage_dir = g_build_filename(options->workspace, "devsim", NULL);

@@ -454,6 +454,23 @@ fst_station_get_root_ca_path(FstStation *self)
 }
 
 /**
+ * fst_station_prepare_profile:
+ * @self: an #FstStation
+ * @profile: the profile a run is about to provision with
+ *
+ * What every provisioning run does once per profile before its first device:
+ * warns about an issuing CA that ends too soon for @profile, and starts the
+ * key pool of a station-generated profile so that keys are being made while
+ * the first board is still being plugged in.
+ */
+void
+fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
+{
+	fst_station_warn_ca_expiry(self, profile);
+	(void)fst_station_get_key_pool(self, profile);
+}
+
+/**
  * fst_station_warn_ca_expiry:
  * @self: an #FstStation
  * @profile: the profile this run issues device certificates with

@@ -54,6 +54,8 @@ fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
 
 FstKeyPool *
 fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
+void
+fst_station_prepare_profile(FstStation *self, const FstProfile *profile);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_free)
 
