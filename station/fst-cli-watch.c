@@ -52,17 +52,11 @@ static gpointer
 fst_cli_watch_job(gpointer data)
 {
 	FstCliWatchRun *run = data;
-	g_autoptr(FstStation) station = fst_station_open(run->workspace, &run->error);
 	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(FstStation) station =
+	    fst_station_open_run(run->workspace, run->profile, run->lot, &profile, &run->error);
 
 	if (station == NULL)
-		return NULL;
-	profile = fst_station_load_profile(station, run->profile, &run->error);
-	if (profile == NULL)
-		return NULL;
-	fst_station_prepare_profile(station, profile);
-	if (run->lot != NULL &&
-	    !fst_db_set_context(fst_station_get_db(station), NULL, run->lot, &run->error))
 		return NULL;
 	if (!fst_watch_run(station,
 			   profile,

@@ -471,6 +471,41 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
 }
 
 /**
+ * fst_station_open_run:
+ * @workspace: an initialised workspace
+ * @profile_name: a profile name or file
+ * @lot: (nullable): the production lot every record of the run carries
+ * @profile: (out) (transfer full): the loaded profile
+ * @error: (nullable): return location
+ *
+ * The start of every provisioning run: opens the station, loads the profile,
+ * prepares it (fst_station_prepare_profile()) and sets the lot.
+ *
+ * Returns: (transfer full): the station, or %NULL
+ */
+FstStation *
+fst_station_open_run(const gchar *workspace,
+		     const gchar *profile_name,
+		     const gchar *lot,
+		     FstProfile **profile,
+		     GError **error)
+{
+	g_autoptr(FstStation) station = fst_station_open(workspace, error);
+	g_autoptr(FstProfile) loaded = NULL;
+
+	if (station == NULL)
+		return NULL;
+	loaded = fst_station_load_profile(station, profile_name, error);
+	if (loaded == NULL)
+		return NULL;
+	fst_station_prepare_profile(station, loaded);
+	if (lot != NULL && !fst_db_set_context(fst_station_get_db(station), NULL, lot, error))
+		return NULL;
+	*profile = g_steal_pointer(&loaded);
+	return g_steal_pointer(&station);
+}
+
+/**
  * fst_station_warn_ca_expiry:
  * @self: an #FstStation
  * @profile: the profile this run issues device certificates with

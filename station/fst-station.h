@@ -56,6 +56,12 @@ FstKeyPool *
 fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
 void
 fst_station_prepare_profile(FstStation *self, const FstProfile *profile);
+FstStation *
+fst_station_open_run(const gchar *workspace,
+		     const gchar *profile_name,
+		     const gchar *lot,
+		     FstProfile **profile,
+		     GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_free)
 
