@@ -119,19 +119,11 @@ fst_cli_provision(gint argc, gchar **argv)
 	settings = fst_settings_load(workspace, &error);
 	if (settings == NULL)
 		return fst_cli_fail("provision", json, error);
-	if (profile == NULL)
-		profile = g_strdup(settings->profile);
-	if (lot == NULL)
-		lot = g_strdup(settings->lot);
-	if (baud == 0)
-		baud = settings->baud_rate != 0 ? (gint)settings->baud_rate
-						: FST_SETTINGS_DEFAULT_BAUD;
+	fst_settings_fill(settings, &profile, &lot, &baud, all_ports ? NULL : &ports);
 	if (all_ports) {
 		ports = fst_cli_all_ports(&error);
 		if (ports == NULL)
 			return fst_cli_fail("provision", json, error);
-	} else if (ports == NULL && settings->ports != NULL) {
-		ports = g_strdupv(settings->ports);
 	}
 	if (profile == NULL) {
 		g_printerr("fleetstation provision: no profile: give --profile NAME, or set one with "

@@ -141,15 +141,7 @@ fst_cli_watch(gint argc, gchar **argv)
 	settings = fst_settings_load(workspace, &error);
 	if (settings == NULL)
 		return fst_cli_fail("watch", json, error);
-	if (profile == NULL)
-		profile = g_strdup(settings->profile);
-	if (lot == NULL)
-		lot = g_strdup(settings->lot);
-	if (baud == 0)
-		baud = settings->baud_rate != 0 ? (gint)settings->baud_rate
-						: FST_SETTINGS_DEFAULT_BAUD;
-	if (ports == NULL && settings->ports != NULL)
-		ports = g_strdupv(settings->ports);
+	fst_settings_fill(settings, &profile, &lot, &baud, &ports);
 	if (profile == NULL) {
 		g_printerr("fleetstation watch: no profile: give --profile NAME, or set one with "
 			   "fleetstation init --profile NAME\n");

@@ -27,6 +27,32 @@
 #define FST_SETTINGS_BAUD_MAX 4000000
 
 /**
+ * fst_settings_fill:
+ * @self: the workspace defaults
+ * @profile: (inout): the --profile option, filled from the defaults when %NULL
+ * @lot: (inout): the --lot option, likewise
+ * @baud: (inout): the --baud option, filled when 0 (with the built-in default
+ *   when the workspace has none)
+ * @ports: (inout) (nullable): the --port options, filled when %NULL; pass
+ *   %NULL when the command chose its ports otherwise (--all-ports)
+ *
+ * Options given on the command line win over the workspace defaults: the one
+ * place where the provisioning commands apply that rule.
+ */
+void
+fst_settings_fill(const FstSettings *self, gchar **profile, gchar **lot, gint *baud, gchar ***ports)
+{
+	if (*profile == NULL)
+		*profile = g_strdup(self->profile);
+	if (*lot == NULL)
+		*lot = g_strdup(self->lot);
+	if (*baud == 0)
+		*baud = self->baud_rate != 0 ? (gint)self->baud_rate : FST_SETTINGS_DEFAULT_BAUD;
+	if (ports != NULL && *ports == NULL && self->ports != NULL)
+		*ports = g_strdupv(self->ports);
+}
+
+/**
  * fst_settings_free:
  * @self: (nullable): settings
  */

@@ -32,6 +32,8 @@ fst_settings_save(const FstSettings *self, const gchar *workspace, GError **erro
 gchar *
 fst_settings_to_string(const FstSettings *self);
 void
+fst_settings_fill(const FstSettings *self, gchar **profile, gchar **lot, gint *baud, gchar ***ports);
+void
 fst_settings_free(FstSettings *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstSettings, fst_settings_free)
 
