@@ -5,9 +5,12 @@
  *
  * Formats (chosen by the first non-blank character: `{` or `[` is JSON):
  *
- * CSV, one header line naming the columns, then one row per line; blank lines
- * and lines starting with `#` are ignored; fields are not quoted and hold no
- * comma (device ids, paths, profile and lot names do not need one):
+ * CSV (RFC 4180, as spreadsheets write it), one header line naming the
+ * columns, then one row per line; blank lines and lines starting with `#` are
+ * ignored, a UTF-8 byte order mark and CRLF line ends are accepted. A field may
+ * be quoted: `"SN,01"` holds a comma, `"say ""hi"""` a quote. A quoted field
+ * cannot span lines (no value may hold a line break), and text after its
+ * closing quote is an error:
  *
  *   device,port,profile,lot
  *   SN-0001,/dev/ttyUSB0,aws-iot-ecc,LOT-7
@@ -182,6 +185,75 @@ fst_batch_add_row(FstBatch *self, FstBatchRow *row, GError **error)
 	return TRUE;
 }
 
+/* splits one CSV line into fields (RFC 4180 quoting, within the line) */
+static GStrv
+fst_batch_split_csv(const gchar *path, guint line_no, const gchar *line, GError **error)
+{
+	g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
+	const gchar *p = line;
+
+	for (;;) {
+		g_autoptr(GString) field = g_string_new(NULL);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '"') {
+			for (p++;; p++) {
+				if (*p == '\0') {
+					g_set_error(error,
+						    FST_ERROR,
+						    FST_ERROR_INVALID_DATA,
+						    "%s:%u: a quoted field has no closing quote "
+						    "(a value cannot span lines)",
+						    path,
+						    line_no);
+					return NULL;
+				}
+				if (*p == '"') {
+					if (p[1] != '"')
+						break;
+					p++;
+				}
+				g_string_append_c(field, *p);
+			}
+			for (p++; *p == ' ' || *p == '\t'; p++)
+				;
+			if (*p != ',' && *p != '\0') {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_INVALID_DATA,
+					    "%s:%u: text after the closing quote of field %u: quote "
+					    "the whole field, and double a quote inside it",
+					    path,
+					    line_no,
+					    fields->len + 1);
+				return NULL;
+			}
+		} else {
+			const gchar *end = strchr(p, ',');
+			gsize len = end != NULL ? (gsize)(end - p) : strlen(p);
+			if (memchr(p, '"', len) != NULL) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_INVALID_DATA,
+					    "%s:%u: a quote inside unquoted field %u: quote the "
+					    "whole field, and double a quote inside it",
+					    path,
+					    line_no,
+					    fields->len + 1);
+				return NULL;
+			}
+			g_string_append_len(field, p, (gssize)len);
+			p += len;
+		}
+		g_ptr_array_add(fields, g_string_free(g_steal_pointer(&field), FALSE));
+		if (*p != ',')
+			break;
+		p++;
+	}
+	g_ptr_array_add(fields, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&fields), FALSE);
+}
+
 static gboolean
 fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 {
@@ -196,9 +268,14 @@ fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 		FstBatchRow *row;
 		guint n;
 
+		/* a byte order mark, as spreadsheets save it */
+		if (i == 0 && g_str_has_prefix(line, "\xef\xbb\xbf"))
+			line += 3;
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
-		fields = g_strsplit(line, ",", -1);
+		fields = fst_batch_split_csv(self->path, i + 1, line, error);
+		if (fields == NULL)
+			return FALSE;
 		n = g_strv_length(fields);
 		if (!have_header) {
 			for (guint c = 0; c < n; c++) {
