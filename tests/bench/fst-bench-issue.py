@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The same work as fst_ca_issue_from_csr() (or, with --public-key, as
-fst_ca_issue_for_public_key()) in a Python `cryptography` loop, for the
-issuance benchmark: parse the DER CSR, check its signature, build the
-certificate with the profile's subject and extensions, sign it, encode DER.
+"""The same work as fst_ca_issue_from_csr() (or, in public-key mode, as
+fst_ca_verify_challenge() then fst_ca_issue_for_public_key()) in a Python
+`cryptography` loop, for the issuance benchmark: parse the DER CSR and check
+its signature (or load the public key and check the device's signature over
+the challenge), build the certificate with the profile's subject and
+extensions, sign it, encode DER.
 Prints `RATE <certificates per second>`; exits 77 when cryptography is missing."""
 import datetime
 import os
@@ -12,19 +14,26 @@ import time
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:
     sys.exit(77)
 
 
 def main():
-    ca_pem, key_pem, passphrase, input_der, seconds, mode = sys.argv[1:7]
+    ca_pem, key_pem, passphrase, input_der, seconds, mode, workdir = sys.argv[1:8]
     with open(ca_pem, "rb") as f:
         ca = x509.load_pem_x509_certificate(f.read())
     with open(key_pem, "rb") as f:
         ca_key = serialization.load_pem_private_key(f.read(), passphrase.encode())
     with open(input_der, "rb") as f:
         data = f.read()
+    challenge = signature = None
+    if mode != "csr":
+        with open(os.path.join(workdir, "challenge.bin"), "rb") as f:
+            challenge = f.read()
+        with open(os.path.join(workdir, "signature.bin"), "rb") as f:
+            signature = f.read()
     ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     n = 0
     start = time.perf_counter()
@@ -37,8 +46,12 @@ def main():
             pub = csr.public_key()
         else:
             pub = serialization.load_der_public_key(data)
+            if isinstance(pub, rsa.RSAPublicKey):
+                pub.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+            else:
+                pub.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
         now = datetime.datetime.utcnow()
-        rsa = pub.__class__.__name__.startswith("_RSA") or "RSA" in type(pub).__name__
+        is_rsa = isinstance(pub, rsa.RSAPublicKey)
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([
@@ -51,7 +64,7 @@ def main():
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, rsa, False, False, False, False, False,
+            .add_extension(x509.KeyUsage(True, False, is_rsa, False, False, False, False, False,
                                          False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
                            critical=False)
