@@ -1,5 +1,5 @@
-/* fleetstation init: a workspace (database, station identity, demo CA) and
- * its defaults (fst-settings.c) */
+/* fleetstation init: a workspace (database, station identity, report key,
+ * a demo CA on request) and its defaults (fst-settings.c) */
 
 #define G_LOG_DOMAIN "FstCli"
 
@@ -19,10 +19,13 @@ fst_cli_init(gint argc, gchar **argv)
 	gint baud = 0;
 	gboolean json = FALSE;
 	gboolean verbose = FALSE;
+	gboolean demo_ca = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"demo-ca", 0, 0, G_OPTION_ARG_NONE, &demo_ca,
+	     "Also create a demo PKI in ca/ when it has no issuing CA (not for production)", NULL},
 	    {"organization", 'o', 0, G_OPTION_ARG_STRING, &organization,
 	     "Organization (O) of the demo CAs (default: Fleetstation)", "NAME"},
 	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Default profile", "NAME"},
@@ -39,12 +42,15 @@ fst_cli_init(gint argc, gchar **argv)
 	g_autoptr(FstStation) station = NULL;
 	g_autofree gchar *workspace = NULL;
 	g_autofree gchar *summary = NULL;
+	const gchar *station_name = NULL;
 
 	g_option_context_set_summary(
 	    context,
 	    "Creates what the workspace lacks: station.conf (the station identity), station.db\n"
-	    "(the SQLite records) and a demo PKI in ca/ (root and issuing CA, ECDSA P-256, keys\n"
-	    "encrypted with $FLEETSTATION_CA_PASSPHRASE or a generated ca/passphrase, mode 0600).\n"
+	    "(the SQLite records) and report-key.pem (signs report exports, mode 0600). The\n"
+	    "issuing CA comes next, from `fleetstation ca create` or `ca import`; --demo-ca makes a\n"
+	    "demo PKI in ca/ instead (root and issuing CA, ECDSA P-256, keys encrypted with\n"
+	    "$FLEETSTATION_CA_PASSPHRASE or a generated ca/passphrase, mode 0600).\n"
 	    "Parts that exist are kept. --profile, --lot, --port and --baud set the defaults of\n"
 	    "provision, batch and watch in the [defaults] group of station.conf.");
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -61,8 +67,14 @@ fst_cli_init(gint argc, gchar **argv)
 	fst_cli_set_verbose(verbose);
 	workspace = fst_cli_workspace(workspace_opt);
 
+	if (organization != NULL && !demo_ca) {
+		g_printerr("fleetstation init: --organization names the demo CAs: give --demo-ca too\n");
+		return FST_EXIT_USAGE;
+	}
 	if (!fst_station_init_workspace(workspace,
-					organization != NULL ? organization : "Fleetstation",
+					!demo_ca		? NULL
+					: organization != NULL ? organization
+								: "Fleetstation",
 					&error))
 		return fst_cli_fail("init", json, error);
 	settings = fst_settings_load(workspace, &error);
@@ -85,10 +97,14 @@ fst_cli_init(gint argc, gchar **argv)
 	if (!fst_settings_save(settings, workspace, &error))
 		return fst_cli_fail("init", json, error);
 
-	/* prove the workspace opens: the CA unlocks, the database migrates */
-	station = fst_station_open(workspace, &error);
-	if (station == NULL)
-		return fst_cli_fail("init", json, error);
+	/* prove the workspace opens: the CA unlocks, the database migrates; a
+	 * workspace without a CA yet is ready for `ca create` or `ca import` */
+	if (fst_station_has_ca(workspace)) {
+		station = fst_station_open(workspace, &error);
+		if (station == NULL)
+			return fst_cli_fail("init", json, error);
+		station_name = fst_station_get_name(station);
+	}
 	if (settings->profile != NULL) {
 		g_autoptr(FstProfile) p = fst_station_load_profile(station, settings->profile, &error);
 		if (p == NULL)
@@ -101,7 +117,9 @@ fst_cli_init(gint argc, gchar **argv)
 		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "workspace", workspace);
-		fst_cli_json_add_string(b, "station", fst_station_get_name(station));
+		fst_cli_json_add_string(b, "station", station_name);
+		json_builder_set_member_name(b, "ca");
+		json_builder_add_boolean_value(b, station != NULL);
 		fst_cli_json_add_string(b, "profile", settings->profile);
 		fst_cli_json_add_string(b, "lot", settings->lot);
 		json_builder_set_member_name(b, "ports");
@@ -117,10 +135,13 @@ fst_cli_init(gint argc, gchar **argv)
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
 	} else {
-		g_print("workspace %s ready: station %s\ndefaults: %s\n",
-			workspace,
-			fst_station_get_name(station),
-			summary);
+		if (station != NULL)
+			g_print("workspace %s ready: station %s\n", workspace, station_name);
+		else
+			g_print("workspace %s ready, without an issuing CA: run `fleetstation ca "
+				"create` or `ca import` (or init --demo-ca for a demo PKI)\n",
+				workspace);
+		g_print("defaults: %s\n", summary);
 	}
 	return FST_EXIT_OK;
 }

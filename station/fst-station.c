@@ -175,14 +175,15 @@ fst_station_load_ca_secret(const gchar *workspace,
 /**
  * fst_station_init_workspace:
  * @workspace: directory, created if needed
- * @organization: the O of the demo CAs
+ * @organization: (nullable): the O of a demo PKI to create, or %NULL for none
  * @error: (nullable): return location
  *
  * Creates what a workspace needs and is missing: the configuration, the
- * database and a demo PKI (root + issuing CA, ECDSA P-256, keys encrypted with
- * `$FLEETSTATION_CA_PASSPHRASE`, or with a generated passphrase kept in
- * `ca/passphrase`, mode 0600). Existing parts are left as they are, so this is
- * safe to call on every run.
+ * database, the report key and, with @organization, a demo PKI (root +
+ * issuing CA, ECDSA P-256, keys encrypted with `$FLEETSTATION_CA_PASSPHRASE`,
+ * or with a generated passphrase kept in `ca/passphrase`, mode 0600). Without
+ * it, `ca/` stays as it is, for `fleetstation ca create` or `ca import`.
+ * Existing parts are left as they are, so this is safe to call on every run.
  *
  * Returns: %TRUE on success
  */
@@ -202,7 +203,8 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 		g_autoptr(GKeyFile) kf = g_key_file_new();
 		g_autofree gchar *data = NULL;
 		g_key_file_set_string(kf, "station", "name", g_get_host_name());
-		g_key_file_set_string(kf, "station", "organization", organization);
+		if (organization != NULL)
+			g_key_file_set_string(kf, "station", "organization", organization);
 		data = g_key_file_to_data(kf, NULL, NULL);
 		if (!g_file_set_contents_full(conf,
 					      data,
@@ -222,7 +224,7 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 	if (!fst_report_ensure_key(workspace, g_get_host_name(), error))
 		return FALSE;
 
-	if (!g_file_test(issuing, G_FILE_TEST_EXISTS)) {
+	if (organization != NULL && !g_file_test(issuing, G_FILE_TEST_EXISTS)) {
 		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
 		if (passphrase == NULL) {
 			g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
@@ -242,6 +244,21 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 		}
 	}
 	return TRUE;
+}
+
+/**
+ * fst_station_has_ca:
+ * @workspace: a workspace
+ *
+ * Returns: %TRUE if the workspace has an issuing CA certificate (made by
+ *   `ca create`, `ca import`, `ca install` or a demo PKI); whether its key
+ *   unlocks is fst_station_open()'s business
+ */
+gboolean
+fst_station_has_ca(const gchar *workspace)
+{
+	g_autofree gchar *issuing = fst_station_ca_path(workspace, "issuing-ca.pem");
+	return g_file_test(issuing, G_FILE_TEST_EXISTS);
 }
 
 static FstStation *
@@ -540,7 +557,7 @@ fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile)
 
 /**
  * fst_station_load_profile:
- * @self: an #FstStation
+ * @self: (nullable): an #FstStation, or %NULL in a workspace without a CA yet
  * @name: a profile name, or a path to a profile file
  * @error: (nullable): return location
  *

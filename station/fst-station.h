@@ -28,6 +28,8 @@ const gchar *
 fst_station_templates_dir(void);
 gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
+gboolean
+fst_station_has_ca(const gchar *workspace);
 FstStation *
 fst_station_open(const gchar *workspace, GError **error);
 void

@@ -41,7 +41,7 @@ sim() {
 	fail "simulator $name did not start"
 }
 
-"$FST_STATION" init --workspace "$ws/w" --profile aws-iot-ecc >/dev/null 2>&1 || fail "init"
+"$FST_STATION" init --workspace "$ws/w" --demo-ca --profile aws-iot-ecc >/dev/null 2>&1 || fail "init"
 sim b1 BAT-1
 sim b2 BAT-2
 sim b3 BAT-3 --capacity-cert 300

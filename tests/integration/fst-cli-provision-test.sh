@@ -47,7 +47,7 @@ sim() {
 }
 
 # init: the workspace, and the defaults written to station.conf
-"$FST_STATION" init --workspace "$ws/w" --profile aws-iot-ecc --lot LOT-A --baud 921600 \
+"$FST_STATION" init --workspace "$ws/w" --demo-ca --profile aws-iot-ecc --lot LOT-A --baud 921600 \
 	>"$ws/init.out" 2>&1 || { cat "$ws/init.out"; fail "init"; }
 grep -q '^\[defaults\]' "$ws/w/station.conf" || fail "no [defaults] in station.conf"
 grep -q '^profile=aws-iot-ecc' "$ws/w/station.conf" || fail "default profile not saved"
@@ -59,6 +59,15 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["profile"]
 rc=0
 "$FST_STATION" init --workspace "$ws/w" --baud 7 2>/dev/null || rc=$?
 [ $rc -eq 2 ] || fail "bad --baud should exit 2, got $rc"
+
+# init without --demo-ca: a workspace waiting for `ca create`/`ca import`, no CA made
+"$FST_STATION" init --workspace "$ws/noca" >"$ws/noca.out" 2>&1 || { cat "$ws/noca.out"; fail "init without a CA"; }
+grep -q 'without an issuing CA: run `fleetstation ca create`' "$ws/noca.out" || { cat "$ws/noca.out"; fail "init does not say what comes next"; }
+[ ! -e "$ws/noca/ca/issuing-ca.pem" ] && [ ! -e "$ws/noca/ca/passphrase" ] || fail "init made a CA without --demo-ca"
+[ -f "$ws/noca/station.db" ] && [ -f "$ws/noca/report-key.pem" ] || fail "init did not make the database and report key"
+rc=0
+"$FST_STATION" provision --workspace "$ws/noca" --profile aws-iot-ecc --port /dev/null >"$ws/noca.prov" 2>&1 || rc=$?
+[ $rc -eq 4 ] || { cat "$ws/noca.prov"; fail "provision without a CA should exit 4, got $rc"; }
 
 # a gang of three, piped: plain lines, no escape codes, the defaults used
 sim p1 CLI-0001 --baud 921600

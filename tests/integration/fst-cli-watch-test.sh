@@ -56,7 +56,7 @@ wait_for() {
 	fail "timed out waiting for $2 x '$1'"
 }
 
-"$FST_STATION" init --workspace "$ws/w" --profile aws-iot-ecc --lot WATCH >/dev/null 2>&1 || fail "init"
+"$FST_STATION" init --workspace "$ws/w" --demo-ca --profile aws-iot-ecc --lot WATCH >/dev/null 2>&1 || fail "init"
 "$FST_STATION" watch --workspace "$ws/w" --port "$L/fix*" --poll 50 >"$ws/watch.out" 2>&1 &
 watch_pid=$!
 sleep 0.3
