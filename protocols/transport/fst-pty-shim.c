@@ -5,10 +5,12 @@
  * ptys answer ENOTTY to the modem-control ioctls, so a pty cannot be opened.
  * This file defines ioctl(): linked into the executable, it is the one
  * libserialport.so calls. It is a plain pass-through unless the calling thread
- * is inside a libserialport call on a port that FstSerialTransport found to
- * be a pty (_fst_pty_shim_enter()/_leave()), and even then it only answers the
- * four modem-control requests, only when the kernel refused them as ENOTTY or
- * EINVAL. Real UARTs never take that path: for them nothing changes.
+ * is inside FstSerialTransport's libserialport open/configure calls
+ * (_fst_pty_shim_enter()/_leave()), and even then it only answers the four
+ * modem-control requests, only when the kernel refused them as ENOTTY or
+ * EINVAL on a terminal (tcgetattr() works: isatty() is faked under umockdev).
+ * That is a pty, a pty behind umockdev's emulated /dev/ttyUSB0, or a serial
+ * driver without modem lines; a UART that has them never takes that path.
  */
 
 #define _GNU_SOURCE
@@ -16,6 +18,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 
 #include "fst-pty-shim.h"
 
@@ -71,6 +74,14 @@ ioctl(int fd, unsigned long request, ...)
 	saved_errno = errno;
 	if (saved_errno != ENOTTY && saved_errno != EINVAL)
 		return rc;
+	if (request == TIOCMGET || request == TIOCMSET || request == TIOCMBIS ||
+	    request == TIOCMBIC) {
+		struct termios tio;
+		if (tcgetattr(fd, &tio) != 0) {
+			errno = saved_errno;
+			return rc;
+		}
+	}
 	switch (request) {
 	case TIOCMGET:
 		*(int *)arg = fst_pty_shim_bits;

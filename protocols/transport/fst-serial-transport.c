@@ -2,15 +2,18 @@
  * FstSerialTransport: a serial port through libserialport.
  *
  * Real ports (/dev/ttyUSB0, /dev/ttyACM0, ...) go straight to libserialport.
- * Pseudo-terminals (the device simulator, socat links) need two kinds of help
- * from libserialport 0.1.1, both confined to the pty branch here:
- *  - sp_get_port_by_name() wants a "/dev/X" name whose /sys/class/tty/X is a
+ * Two kinds of help from libserialport 0.1.1:
+ *  - for pseudo-terminals (the device simulator, socat links) only:
+ *    sp_get_port_by_name() wants a "/dev/X" name whose /sys/class/tty/X is a
  *    symlink, which ptys lack; a symlink to the pty, named through
  *    "/dev/../../..<link>", resolves under both prefixes. A port path that is
  *    a symlink already (the simulator's --link) serves as it is; otherwise a
  *    private link is made, in a directory of its own;
- *  - sp_open() and sp_set_*() fail on TIOCMGET, which fst-pty-shim.c answers,
- *    only for this thread and only inside these calls.
+ *  - sp_open() and sp_set_*() fail when the line has no modem-control
+ *    ioctls (TIOCMGET answers ENOTTY: a pty, a pty behind umockdev's emulated
+ *    /dev/ttyUSB0, a USB serial driver without them); fst-pty-shim.c answers
+ *    those, only for this thread, only inside these calls and only when the
+ *    kernel refused them. A UART that has modem lines is never touched.
  */
 
 #define G_LOG_DOMAIN "FstSerialTransport"
@@ -259,16 +262,14 @@ fst_serial_transport_open(FstTransport *transport, GError **error)
 		fst_serial_transport_remove_link(self);
 		return FALSE;
 	}
-	if (self->is_pty)
-		_fst_pty_shim_enter();
+	_fst_pty_shim_enter();
 	rc = sp_open(self->port, SP_MODE_READ_WRITE);
 	ok = rc == SP_OK;
 	if (!ok)
 		fst_serial_transport_set_error(self, rc, "opening serial port", error);
 	else
 		ok = fst_serial_transport_configure(self, error);
-	if (self->is_pty)
-		_fst_pty_shim_leave();
+	_fst_pty_shim_leave();
 	if (!ok) {
 		if (rc == SP_OK)
 			sp_close(self->port);

@@ -5,6 +5,8 @@ find_program(UMOCKDEV_WRAPPER umockdev-wrapper)
 if(UMOCKDEV_FOUND AND UMOCKDEV_WRAPPER)
 	add_executable(fst-ports-test ${CMAKE_CURRENT_LIST_DIR}/fst-ports-test.c)
 	target_link_libraries(fst-ports-test PRIVATE fststation PkgConfig::UMOCKDEV)
+	# provisions a simulated device through an emulated CP2102
+	add_dependencies(fst-ports-test fleetstation-devsim)
 	add_test(NAME fst-ports-test COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:fst-ports-test> --tap)
 	set_tests_properties(fst-ports-test PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN_CODE 77
 		ENVIRONMENT "${FST_TEST_ENV};ASAN_OPTIONS=verify_asan_link_order=0")
