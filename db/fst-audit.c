@@ -19,7 +19,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
  * rows are tied in through their `certificate-issued` event ("certificate
  * <serial> sha256 <hex>", plus " as <state> (...)" for a certificate recorded
  * before the chain existed) and `certificate-state` events ("certificate
- * <serial>: <from> -> <to>[ (reason: ...)]").
+ * <serial>: <from> -> <to>[ (reason: ...)][ (by <serial>)]"); key escrows
+ * (schema v4) through their `escrow` event ("certificate <serial>: key
+ * escrowed to <recipient sha256> (cms sha256 <hex>, <n> bytes)").
  *
  * Canonical text (UTF-8, every line ends with \n; <n> is a decimal integer,
  * 0 for NULL ids; <len> is the byte length of the text that follows one space):
@@ -150,6 +152,10 @@ typedef struct {
 	gint64 device_id;
 	gint64 event_id;
 	gchar *state; /* the last state the chain moved it to */
+	gint64 escrow_event_id; /* 0 when the chain recorded no escrow */
+	gchar *escrow_recipient;
+	gchar *escrow_sha256; /* of the CMS */
+	gboolean escrow_seen; /* its key_escrows row was checked */
 } FstAuditCert;
 
 static void
@@ -157,6 +163,8 @@ fst_audit_cert_free(FstAuditCert *self)
 {
 	g_free(self->aws_cert_id);
 	g_free(self->state);
+	g_free(self->escrow_recipient);
+	g_free(self->escrow_sha256);
 	g_free(self);
 }
 
@@ -224,6 +232,24 @@ fst_audit_note_cert_event(GHashTable *certs,
 		                           ? words[5]
 		                           : "issued");
 		g_hash_table_insert(certs, g_strdup(words[1]), cert);
+	} else if (g_strcmp0(step, "escrow") == 0) {
+		/* "certificate S: key escrowed to R (cms sha256 H, N bytes)" */
+		g_auto(GStrv) all = g_strsplit(detail, " ", 0);
+		g_autofree gchar *serial = NULL;
+		FstAuditCert *cert;
+		if (g_strv_length(all) < 9 || g_strcmp0(all[4], "to") != 0 ||
+		    g_strcmp0(all[6], "(cms") != 0 || !g_str_has_suffix(all[1], ":") ||
+		    !g_str_has_suffix(all[8], ","))
+			return;
+		serial = g_strndup(all[1], strlen(all[1]) - 1);
+		cert = g_hash_table_lookup(certs, serial);
+		if (cert == NULL)
+			return; /* an escrow of an unchained certificate: caught below */
+		cert->escrow_event_id = id;
+		g_free(cert->escrow_recipient);
+		cert->escrow_recipient = g_strdup(all[5]);
+		g_free(cert->escrow_sha256);
+		cert->escrow_sha256 = g_strndup(all[8], strlen(all[8]) - 1);
 	} else if (g_strcmp0(step, "certificate-state") == 0) {
 		/* "certificate S: from -> to[ (reason...)]" */
 		g_autofree gchar *serial = NULL;
@@ -403,6 +429,73 @@ fst_audit_check_head(FstAuditResult *result, gint64 head_id, const gchar *head_h
 	return TRUE;
 }
 
+/* every key escrow row (schema v4) against its `escrow` event */
+static gboolean
+fst_audit_check_escrows(
+    sqlite3 *db, const gchar *path, FstAuditResult *result, GHashTable *certs, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	GHashTableIter iter;
+	gpointer key, value;
+	gint rc;
+
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT c.serial_hex, e.recipient_sha256, e.cms FROM key_escrows e "
+	                       "JOIN certificates c ON c.id = e.certificate_id ORDER BY e.id",
+	                       -1,
+	                       &stmt,
+	                       NULL) != SQLITE_OK)
+		return fst_audit_sql_error(db, path, "reading the key escrows", error);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const gchar *serial = (const gchar *)sqlite3_column_text(stmt, 0);
+		const gchar *recipient = (const gchar *)sqlite3_column_text(stmt, 1);
+		gconstpointer cms = sqlite3_column_blob(stmt, 2);
+		gsize cms_len = (gsize)sqlite3_column_bytes(stmt, 2);
+		g_autofree gchar *sha = NULL;
+		FstAuditCert *cert;
+
+		if (serial == NULL)
+			serial = "(null)";
+		cert = g_hash_table_lookup(certs, serial);
+		if (cert == NULL || cert->escrow_event_id == 0) {
+			return fst_audit_fail(
+			    result,
+			    0,
+			    "the key escrow of certificate %s is not in the audit "
+			    "chain: it was inserted outside fleetstation",
+			    serial);
+		}
+		sha =
+		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, cms != NULL ? cms : "", cms_len);
+		if (g_strcmp0(sha, cert->escrow_sha256) != 0 ||
+		    g_strcmp0(recipient, cert->escrow_recipient) != 0) {
+			return fst_audit_fail(
+			    result,
+			    cert->escrow_event_id,
+			    "the key escrow of certificate %s was changed: its CMS "
+			    "or recipient is not what event %" G_GINT64_FORMAT " recorded",
+			    serial,
+			    cert->escrow_event_id);
+		}
+		cert->escrow_seen = TRUE;
+	}
+	if (rc != SQLITE_DONE)
+		return fst_audit_sql_error(db, path, "reading the key escrows", error);
+	g_hash_table_iter_init(&iter, certs);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		FstAuditCert *cert = value;
+		if (cert->escrow_event_id == 0 || cert->escrow_seen)
+			continue;
+		return fst_audit_fail(result,
+		                      cert->escrow_event_id,
+		                      "the key escrow of certificate %s was deleted (event "
+		                      "%" G_GINT64_FORMAT " recorded it)",
+		                      (const gchar *)key,
+		                      cert->escrow_event_id);
+	}
+	return TRUE;
+}
+
 /* every certificate row against what the chain says about it */
 static gboolean
 fst_audit_check_certificates(sqlite3 *db,
@@ -494,8 +587,8 @@ fst_audit_check_certificates(sqlite3 *db,
  *
  * Walks the audit chain of @db_path through its own read-only connection (a
  * station may be writing meanwhile: the walk sees one snapshot) and checks
- * every event hash, the chain head and every certificate row against the
- * events that recorded it.
+ * every event hash, the chain head, and every certificate row and key
+ * escrow (schema v4) against the events that recorded it.
  *
  * A tampered database is not an error: the result says so, with the first
  * row that was changed, inserted or deleted. Fails with %FST_ERROR_DATABASE
@@ -555,6 +648,9 @@ fst_audit_verify(const gchar *db_path, GError **error)
 	}
 	if (!fst_audit_check_head(result, head_id, head_hash))
 		return g_steal_pointer(&result);
+	if (user_version >= 4 && result->ok &&
+	    !fst_audit_check_escrows(db, db_path, result, certs, error) && result->ok)
+		return NULL;
 	if (result->ok && !fst_audit_check_certificates(db, db_path, result, certs, error) &&
 	    result->ok)
 		return NULL;

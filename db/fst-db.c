@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 
 #include "fst-audit.h"
 #include "fst-error.h"
+#include "fst-openssl-common.h"
 
 /* a statement from the connection's cache (fst_db_prepare()): going out of
  * scope resets it for the next use instead of finalizing it */
@@ -53,6 +56,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
 #define FST_DB_MAX_DER 65536      /* AWS IoT takes at most 64 KiB of PEM */
 #define FST_DB_MAX_SERIAL_HEX 64  /* RFC 5280: at most 20 octets, some CAs add a 00 */
 #define FST_DB_SHA256_HEX 64
+#define FST_DB_PAGE_SIZE 2048   /* of a new file */
+#define FST_DB_MAX_ESCROW 65536 /* a CMS EnvelopedData of one private key is ~1-3 KiB */
 
 struct _FstDb {
 	GRecMutex mutex; /* guards db and station_id; fst_db_device_log_commit() re-enters */
@@ -65,6 +70,20 @@ struct _FstDb {
 	gchar *last_backup; /* (owned) (nullable): the copy made before a migration */
 	guint batch; /* > 0 inside fst_db_device_log_commit(): one transaction for all */
 	GHashTable *stmts;  /* (owned): SQL text -> prepared statement, reused */
+	/* valid inside one write transaction only (the write lock keeps others
+	 * out): the end of the audit chain, written to `audit-head` once at
+	 * commit instead of after every event, and the last device looked up */
+	gboolean head_known;
+	gboolean head_dirty;
+	gint64 head_id;
+	gchar head_hash[FST_AUDIT_HASH_LEN * 2 + 1];
+	gint64 tx_device_id;
+	gint64 tx_device_station;
+	/* the last certificate recorded or looked up in this transaction */
+	gchar tx_cert_serial[FST_DB_MAX_SERIAL_HEX + 1];
+	gint64 tx_cert_id;
+	gint64 tx_cert_device;
+	FstCertState tx_cert_state;
 };
 
 /* error helpers */
@@ -203,6 +222,30 @@ fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 	return TRUE;
 }
 
+/* what a write transaction remembers (struct _FstDb) ends with it */
+static void
+fst_db_forget_transaction(FstDb *self)
+{
+	self->head_known = FALSE;
+	self->head_dirty = FALSE;
+	self->tx_device_id = 0;
+	self->tx_device_station = 0;
+	self->tx_cert_serial[0] = '\0';
+}
+
+/* remembers a certificate for the rest of the write transaction */
+static void
+fst_db_remember_cert(
+    FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state)
+{
+	if (sqlite3_get_autocommit(self->db))
+		return;
+	g_strlcpy(self->tx_cert_serial, serial, sizeof(self->tx_cert_serial));
+	self->tx_cert_id = cert_id;
+	self->tx_cert_device = device_id;
+	self->tx_cert_state = state;
+}
+
 /*
  * Durability (db/schema.md, "Durability"): every commit runs with
  * synchronous=FULL (set once in fst_db_setup()) and returns once the WAL is
@@ -220,6 +263,7 @@ fst_db_begin(FstDb *self, const gchar *what, GError **error)
 	g_autofree gchar *msg = NULL;
 	if (self->batch > 0)
 		return TRUE;
+	fst_db_forget_transaction(self);
 	msg = g_strdup_printf("start a transaction to %s", what);
 	return fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
 }
@@ -227,6 +271,7 @@ fst_db_begin(FstDb *self, const gchar *what, GError **error)
 static void
 fst_db_rollback(FstDb *self)
 {
+	fst_db_forget_transaction(self);
 	/* a failed statement may already have ended the transaction */
 	if (sqlite3_get_autocommit(self->db))
 		return;
@@ -237,16 +282,42 @@ fst_db_rollback(FstDb *self)
 }
 
 static gboolean
+fst_db_write_audit_head(FstDb *self, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) head = NULL;
+	g_autofree gchar *value =
+	    g_strdup_printf("%" G_GINT64_FORMAT " %s", self->head_id, self->head_hash);
+
+	head = fst_db_prepare(self,
+	                      "INSERT INTO db_properties (key, value) VALUES ('audit-head', ?1) "
+	                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	                      what,
+	                      error);
+	if (head == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(head, 1, value, -1, SQLITE_TRANSIENT), what, error))
+		return FALSE;
+	return fst_db_step_done(self, head, what, error);
+}
+
+static gboolean
 fst_db_commit(FstDb *self, const gchar *what, GError **error)
 {
 	g_autofree gchar *msg = NULL;
 	if (self->batch > 0)
 		return TRUE;
 	msg = g_strdup_printf("commit %s", what);
+	/* the head seals the end of the chain: a deleted last row shows */
+	if (self->head_dirty && !fst_db_write_audit_head(self, msg, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
 	if (!fst_db_exec(self, "COMMIT", msg, error)) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
+	fst_db_forget_transaction(self);
 	return TRUE;
 }
 
@@ -412,6 +483,7 @@ static const gchar *const fst_cert_state_names[] = {
     [FST_CERT_STATE_BURNED] = "burned",
     [FST_CERT_STATE_VERIFIED] = "verified",
     [FST_CERT_STATE_REGISTERED] = "registered",
+    [FST_CERT_STATE_SUPERSEDED] = "superseded",
     [FST_CERT_STATE_REVOKED] = "revoked",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_cert_state_names) == FST_CERT_STATE_LAST);
@@ -443,7 +515,10 @@ fst_cert_state_from_string(const gchar *str, FstCertState *state)
 	return FALSE;
 }
 
-/* certificates only move forward; revoked is final and reachable from any state */
+/* certificates only move forward through issued, burned, verified and
+ * registered; only one in service (verified, registered) can be superseded,
+ * and a superseded one can only be revoked; revoked is final and reachable
+ * from any state */
 static gboolean
 fst_cert_state_can_move(FstCertState from, FstCertState to)
 {
@@ -453,6 +528,10 @@ fst_cert_state_can_move(FstCertState from, FstCertState to)
 		return FALSE;
 	if (to == FST_CERT_STATE_REVOKED)
 		return TRUE;
+	if (to == FST_CERT_STATE_SUPERSEDED)
+		return from == FST_CERT_STATE_VERIFIED || from == FST_CERT_STATE_REGISTERED;
+	if (from == FST_CERT_STATE_SUPERSEDED)
+		return FALSE;
 	return to > from;
 }
 
@@ -843,11 +922,146 @@ fst_db_migrate_v3(FstDb *self, GError **error)
 	return fst_db_exec(self, fst_db_schema_v3, "drop the index device_objects_certificate", error);
 }
 
+/*
+ * Schema v4 (db/schema.md, "Changes in v4"): the `superseded` certificate
+ * state and the credential slot a certificate was written to, deactivation
+ * rows in the registration queue, key escrows; and fewer pages written per
+ * device (db/schema.md, "Size and cost"): the issuing CA becomes a row of
+ * `cas` referenced by id, the indexes no query uses go, and the tables the
+ * pipeline appends to lose AUTOINCREMENT (which rewrote sqlite_sequence in
+ * every commit; rows are never deleted, so ids are never reused anyway).
+ * The certificates, events, device_objects and registrations tables are
+ * rebuilt (SQLite's 12-step recipe) because their constraints change.
+ */
+static const gchar fst_db_schema_v4[] =
+    "CREATE TABLE cas ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sha256 TEXT NOT NULL UNIQUE,"
+    "  subject TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT INTO cas (sha256, created_at)"
+    "  SELECT issuer_sha256, min(created_at) FROM certificates WHERE issuer_sha256 IS NOT NULL"
+    "  GROUP BY issuer_sha256 ORDER BY min(id);"
+    "CREATE TABLE certificates_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  ca_id INTEGER REFERENCES cas(id),"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state IN ('issued', 'burned', 'verified', 'registered', 'superseded',"
+    "    'revoked')),"
+    "  slot INTEGER NOT NULL DEFAULT 0 CHECK (slot IN (0, 1)),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  profile_id INTEGER REFERENCES profiles(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  revocation_reason TEXT);"
+    "INSERT INTO certificates_v4 (id, device_id, serial_hex, aws_cert_id, der, subject,"
+    "  key_type, not_before, not_after, ca_id, state, station_id, profile_id, operator_id,"
+    "  lot_id, created_at, updated_at, revoked_at, revocation_reason)"
+    "  SELECT c.id, c.device_id, c.serial_hex, c.aws_cert_id, c.der, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, (SELECT a.id FROM cas a WHERE a.sha256 = c.issuer_sha256),"
+    "  c.state, c.station_id, c.profile_id, c.operator_id, c.lot_id, c.created_at,"
+    "  c.updated_at, c.revoked_at, c.revocation_reason FROM certificates c ORDER BY c.id;"
+    "DROP TABLE certificates;"
+    "ALTER TABLE certificates_v4 RENAME TO certificates;"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_ca ON certificates(ca_id);"
+    "CREATE TABLE events_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER REFERENCES devices(id),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  step TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  detail TEXT,"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  hash BLOB);"
+    "INSERT INTO events_v4 SELECT id, device_id, station_id, step, started_at, ended_at,"
+    "  outcome, detail, operator_id, lot_id, hash FROM events ORDER BY id;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v4 RENAME TO events;"
+    "CREATE INDEX events_device ON events(device_id, id);"
+    "CREATE TABLE device_objects_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  certificate_id INTEGER REFERENCES certificates(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('device-cert', 'ca-chain', 'trust-roots')),"
+    "  sha256 TEXT NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  contents TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  written_at INTEGER NOT NULL);"
+    "INSERT INTO device_objects_v4 SELECT id, device_id, certificate_id, kind, sha256, length,"
+    "  contents, station_id, written_at FROM device_objects ORDER BY id;"
+    "DROP TABLE device_objects;"
+    "ALTER TABLE device_objects_v4 RENAME TO device_objects;"
+    "CREATE TABLE registrations_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  action TEXT NOT NULL DEFAULT 'register' CHECK (action IN ('register', 'deactivate')),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target, action));"
+    "INSERT INTO registrations_v4 (id, certificate_id, target, state, attempts,"
+    "  next_attempt_at, remote_id, last_error, created_at, updated_at)"
+    "  SELECT id, certificate_id, target, state, attempts, next_attempt_at, remote_id,"
+    "  last_error, created_at, updated_at FROM registrations ORDER BY id;"
+    "DROP TABLE registrations;"
+    "ALTER TABLE registrations_v4 RENAME TO registrations;"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);"
+    "CREATE TABLE key_escrows ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL UNIQUE REFERENCES certificates(id),"
+    "  recipient_sha256 TEXT NOT NULL,"
+    "  cms BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "DROP INDEX devices_state;"
+    "DROP INDEX devices_station;"
+    "DROP INDEX devices_lot;"
+    "CREATE INDEX devices_in_progress ON devices(station_id) WHERE state = 'in-progress';"
+    "CREATE VIEW certificate_details AS SELECT c.id, d.uid AS device_uid, c.serial_hex,"
+    "  c.aws_cert_id, a.sha256 AS issuer_sha256, p.name AS profile,"
+    "  p.content_sha256 AS profile_sha256, c.state, c.slot, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, s.name AS station, o.name AS operator, l.name AS lot,"
+    "  c.created_at, c.updated_at, c.revoked_at, c.revocation_reason"
+    "  FROM certificates c JOIN devices d ON d.id = c.device_id"
+    "  LEFT JOIN cas a ON a.id = c.ca_id LEFT JOIN profiles p ON p.id = c.profile_id"
+    "  LEFT JOIN stations s ON s.id = c.station_id LEFT JOIN operators o ON o.id = c.operator_id"
+    "  LEFT JOIN lots l ON l.id = c.lot_id;";
+
+static gboolean
+fst_db_migrate_v4(FstDb *self, GError **error)
+{
+	return fst_db_exec(self, fst_db_schema_v4, "create the schema v4 tables", error);
+}
+
 static const FstDbMigrateFunc fst_db_migrations[] = {
     NULL, /* version 0: an empty file */
     fst_db_migrate_v1,
     fst_db_migrate_v2,
     fst_db_migrate_v3,
+    fst_db_migrate_v4,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 
@@ -1151,6 +1365,16 @@ fst_db_setup(FstDb *self, GError **error)
 	if (!fst_db_exec(self, "PRAGMA foreign_keys = OFF", "turn foreign keys off", error))
 		return FALSE;
 	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
+		return FALSE;
+	/* a new file gets 2 KiB pages: every commit writes each page it touched
+	 * whole into the WAL, so this halves the bytes synced per device for
+	 * about the same file size (db/schema.md, "Size and cost"); a file
+	 * already written keeps its page size (changing it means a VACUUM) */
+	if (self->schema_version == 0 &&
+	    !fst_db_exec(self,
+	                 "PRAGMA page_size = " G_STRINGIFY(FST_DB_PAGE_SIZE),
+	                 "set the page size",
+	                 error))
 		return FALSE;
 
 	/* a copy of the file as it was, before a migration rewrites tables; a
@@ -1495,6 +1719,8 @@ fst_db_begin_device(
 	device_id = sqlite3_column_int64(stmt, 0);
 	if (!fst_db_step_done(self, stmt, what, error))
 		return 0;
+	/* its station may have changed: looked up again */
+	self->tx_device_id = 0;
 	return device_id;
 }
 
@@ -1506,6 +1732,12 @@ fst_db_get_device_station_locked(
 	g_autoptr(FstDbStmt) stmt = NULL;
 	const gchar *what = "look up the device";
 
+	/* a device log commit looks its device up for every record */
+	if (device_id > 0 && device_id == self->tx_device_id) {
+		*found = TRUE;
+		*station_id = self->tx_device_station;
+		return TRUE;
+	}
 	stmt = fst_db_prepare(self, "SELECT station_id FROM devices WHERE id = ?1", what, error);
 	if (stmt == NULL)
 		return FALSE;
@@ -1514,6 +1746,11 @@ fst_db_get_device_station_locked(
 	if (!fst_db_step_row(self, stmt, found, what, error))
 		return FALSE;
 	*station_id = *found ? sqlite3_column_int64(stmt, 0) : 0;
+	/* only inside a write transaction, which keeps other writers out */
+	if (*found && !sqlite3_get_autocommit(self->db)) {
+		self->tx_device_id = device_id;
+		self->tx_device_station = *station_id;
+	}
 	return TRUE;
 }
 
@@ -1552,22 +1789,32 @@ fst_db_ensure_profile_locked(FstDb *self,
 	gboolean found = FALSE;
 	gint rc;
 
-	ins = fst_db_prepare(self,
-	                     "INSERT OR IGNORE INTO profiles (name, content_sha256, created_at) "
-	                     "VALUES (?1, ?2, ?3)",
-	                     what,
-	                     error);
+	/* known after its first use: one read */
 	sel = fst_db_prepare(
 	    self, "SELECT id FROM profiles WHERE name = ?1 AND content_sha256 IS ?2", what, error);
-	if (ins == NULL || sel == NULL)
+	if (sel == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(sel, 1, name, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(sel, 2, sha256, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_row(self, sel, &found, what, error))
+		return FALSE;
+	if (found) {
+		*profile_id = sqlite3_column_int64(sel, 0);
+		return TRUE;
+	}
+	ins = fst_db_prepare(self,
+	                     "INSERT INTO profiles (name, content_sha256, created_at) "
+	                     "VALUES (?1, ?2, ?3) RETURNING id",
+	                     what,
+	                     error);
+	if (ins == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(ins, 2, sha256, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(ins, 3, now);
-	rc |= sqlite3_bind_text(sel, 1, name, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_text(sel, 2, sha256, -1, SQLITE_TRANSIENT);
-	if (!fst_db_check_bind(self, rc, what, error) || !fst_db_step_done(self, ins, what, error) ||
-	    !fst_db_step_row(self, sel, &found, what, error))
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_row(self, ins, &found, what, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -1578,8 +1825,159 @@ fst_db_ensure_profile_locked(FstDb *self,
 		            self->path);
 		return FALSE;
 	}
-	*profile_id = sqlite3_column_int64(sel, 0);
+	*profile_id = sqlite3_column_int64(ins, 0);
+	return fst_db_step_done(self, ins, what, error);
+}
+
+/*
+ * The serial a certificate row is filed under must be the one in its DER:
+ * then the unique serial also makes the DER (and its SHA-256, aws_cert_id)
+ * unique, with no second unique index to write per certificate
+ * (db/schema.md, "Size and cost"). Leading zeros do not count.
+ */
+static gboolean
+fst_db_check_der_serial(const gchar *serial, gconstpointer der, gsize der_len, GError **error)
+{
+	const guchar *p = der;
+	const guchar *end = p + der_len;
+	const gchar *want = serial;
+	g_autoptr(GString) got = g_string_new(NULL);
+	long len = 0;
+	gint tag = 0;
+	gint xclass = 0;
+	gint ret;
+
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version
+	 * OPTIONAL, serialNumber INTEGER, ... } ... }: walked with OpenSSL's
+	 * bounded ASN.1 reader; a full d2i_X509() costs more than the rest of
+	 * the commit (it decodes the public key) */
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, (long)der_len);
+	if ((ret & 0x80) == 0 && tag == V_ASN1_SEQUENCE && p + len == end)
+		ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+	else
+		ret = 0x80;
+	if ((ret & 0x80) == 0 && tag == V_ASN1_SEQUENCE) {
+		end = p + len;
+		ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+		if ((ret & 0x80) == 0 && xclass == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+			p += len;
+			ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+		}
+	} else {
+		ret = 0x80;
+	}
+	if ((ret & 0x80) != 0 || xclass != V_ASN1_UNIVERSAL || tag != V_ASN1_INTEGER || len < 1 ||
+	    len > FST_DB_MAX_SERIAL_HEX / 2 + 1) {
+		ERR_clear_error();
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s: its %" G_GSIZE_FORMAT " bytes are not one DER X.509 "
+		            "certificate: refusing to record it",
+		            serial,
+		            der_len);
+		return FALSE;
+	}
+	for (long k = 0; k < len; k++) {
+		if (got->len > 0 || p[k] != 0)
+			g_string_append_printf(got, "%02X", p[k]);
+	}
+	while (*want == '0')
+		want++;
+	if (got->str[0] == '0')
+		g_string_erase(got, 0, 1);
+	if (g_ascii_strcasecmp(want, got->str) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s: its DER has serial %s: refusing to record it under "
+		            "another serial",
+		            serial,
+		            got->len > 0 ? got->str : "0");
+		return FALSE;
+	}
 	return TRUE;
+}
+
+/* the issuing CA's name, read from the certificate it issued: a new `cas`
+ * row records it (the CA's own validity is not in the leaf) */
+static gchar *
+fst_db_issuer_name(gconstpointer der, gsize der_len)
+{
+	const guchar *p = der;
+	g_autoptr(X509) x509 = d2i_X509(NULL, &p, (long)der_len);
+	g_autoptr(BIO) bio = NULL;
+	BUF_MEM *mem = NULL;
+
+	if (x509 == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL ||
+	    X509_NAME_print_ex(bio, X509_get_issuer_name(x509), 0, XN_FLAG_RFC2253) < 0) {
+		ERR_clear_error();
+		return NULL;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	return g_strndup(mem->data, MIN(mem->length, FST_DB_MAX_SUBJECT));
+}
+
+/* the id of the CA whose DER hashes to @sha256, recorded on first use */
+static gboolean
+fst_db_ensure_ca_locked(FstDb *self,
+                        const gchar *sha256,
+                        gconstpointer der,
+                        gsize der_len,
+                        gint64 now,
+                        gint64 *ca_id,
+                        GError **error)
+{
+	g_autoptr(FstDbStmt) sel = NULL;
+	g_autoptr(FstDbStmt) ins = NULL;
+	g_autofree gchar *subject = NULL;
+	const gchar *what = "record the issuing CA";
+	gboolean found = FALSE;
+	gint rc;
+
+	sel = fst_db_prepare(self, "SELECT id FROM cas WHERE sha256 = ?1", what, error);
+	if (sel == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(sel, 1, sha256, -1, SQLITE_TRANSIENT), what, error) ||
+	    !fst_db_step_row(self, sel, &found, what, error))
+		return FALSE;
+	if (found) {
+		*ca_id = sqlite3_column_int64(sel, 0);
+		return TRUE;
+	}
+	subject = fst_db_issuer_name(der, der_len);
+	if (subject != NULL && !g_utf8_validate(subject, -1, NULL))
+		g_clear_pointer(&subject, g_free);
+	ins = fst_db_prepare(self,
+	                     "INSERT INTO cas (sha256, subject, created_at) VALUES (?1, ?2, ?3) "
+	                     "RETURNING id",
+	                     what,
+	                     error);
+	if (ins == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(ins, 1, sha256, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(ins, 2, subject, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(ins, 3, now);
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_row(self, ins, &found, what, error))
+		return FALSE;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "recording CA %s in %s returned no id",
+		            sha256,
+		            self->path);
+		return FALSE;
+	}
+	*ca_id = sqlite3_column_int64(ins, 0);
+	return fst_db_step_done(self, ins, what, error);
 }
 
 /**
@@ -1616,6 +2014,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	g_autofree gchar *what = NULL;
 	g_autofree gchar *detail = NULL;
 	gint64 profile_id = 0;
+	gint64 ca_id = 0;
 	gconstpointer der;
 	gsize der_len = 0;
 	gint64 station_id = 0;
@@ -1641,6 +2040,8 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		            (guint)FST_DB_MAX_DER);
 		return FALSE;
 	}
+	if (!fst_db_check_der_serial(serial, der, der_len, error))
+		return FALSE;
 	sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, der_len);
 	if (cert->aws_cert_id != NULL && g_ascii_strcasecmp(cert->aws_cert_id, sha256) != 0) {
 		g_set_error(error,
@@ -1672,6 +2073,15 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		if (profile_sha256 == NULL)
 			return FALSE;
 	}
+	if (cert->slot < 0 || cert->slot > 1) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s names credential slot %d, expected 0 (A) or 1 (B)",
+		            serial,
+		            cert->slot);
+		return FALSE;
+	}
 	if (!fst_db_check_text(
 	        "certificate subject", cert->subject, FST_DB_MAX_SUBJECT, FALSE, TRUE, error) ||
 	    !fst_db_check_text("key type", cert->key_type, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
@@ -1686,16 +2096,18 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	if (!fst_db_require_device_locked(self, device_id, &station_id, error) ||
 	    (cert->profile != NULL &&
 	     !fst_db_ensure_profile_locked(
-	         self, cert->profile, profile_sha256, now, &profile_id, error))) {
+	         self, cert->profile, profile_sha256, now, &profile_id, error)) ||
+	    (issuer != NULL &&
+	     !fst_db_ensure_ca_locked(self, issuer, der, der_len, now, &ca_id, error))) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
 	stmt = fst_db_prepare(self,
 	                      "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
-	                      "subject, key_type, not_before, not_after, issuer_sha256, profile, "
-	                      "state, station_id, created_at, updated_at, profile_id, operator_id, "
-	                      "lot_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'issued', "
-	                      "?11, ?12, ?12, ?13, ?14, ?15)",
+	                      "subject, key_type, not_before, not_after, ca_id, state, slot, "
+	                      "station_id, profile_id, operator_id, lot_id, created_at, "
+	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued', "
+	                      "?16, ?11, ?13, ?14, ?15, ?12, ?12)",
 	                      what,
 	                      error);
 	if (stmt == NULL) {
@@ -1710,18 +2122,20 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	rc |= sqlite3_bind_text(stmt, 6, cert->key_type, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 7, cert->not_before);
 	rc |= sqlite3_bind_int64(stmt, 8, cert->not_after);
-	rc |= sqlite3_bind_text(stmt, 9, issuer, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_text(stmt, 10, cert->profile, -1, SQLITE_TRANSIENT);
+	rc |= fst_db_bind_id(stmt, 9, ca_id);
 	rc |= fst_db_bind_id(stmt, 11, station_id);
 	rc |= sqlite3_bind_int64(stmt, 12, now);
 	rc |= fst_db_bind_id(stmt, 13, profile_id);
 	rc |= fst_db_bind_id(stmt, 14, self->operator_id);
 	rc |= fst_db_bind_id(stmt, 15, self->lot_id);
+	rc |= sqlite3_bind_int(stmt, 16, cert->slot);
 	if (!fst_db_check_bind(self, rc, what, error) ||
 	    !fst_db_step_done(self, stmt, what, error)) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
+	fst_db_remember_cert(
+	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
 	/* the audit chain holds the certificate's hash from its first moment */
 	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);
 	if (!fst_db_insert_event_locked(
@@ -1743,15 +2157,10 @@ fst_db_insert_event_locked(FstDb *self,
                            const gchar *detail,
                            GError **error)
 {
-	g_autoptr(FstDbStmt) last = NULL;
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autoptr(FstDbStmt) head = NULL;
 	g_autofree gchar *what = g_strdup_printf("record event %s", step);
-	g_autofree gchar *prev = NULL;
 	g_autofree gchar *hash = NULL;
-	g_autofree gchar *head_value = NULL;
 	guint8 raw[FST_AUDIT_HASH_LEN];
-	gboolean found = FALSE;
 	FstAuditEventRow row = {
 	    .device_id = MAX(device_id, 0),
 	    .station_id = station_id > 0 ? station_id : MAX(self->station_id, 0),
@@ -1766,20 +2175,29 @@ fst_db_insert_event_locked(FstDb *self,
 	gint rc;
 
 	/* the chain (db/fst-audit.c): this row's hash covers its content and the
-	 * hash of the row before it; the caller holds the write transaction */
-	last = fst_db_prepare(
-	    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
-	if (last == NULL)
-		return FALSE;
-	if (!fst_db_step_row(self, last, &found, what, error))
-		return FALSE;
-	row.id = found ? sqlite3_column_int64(last, 0) + 1 : 1;
-	prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
-	                                         (gsize)sqlite3_column_bytes(last, 1))
-	             : NULL;
-	if (prev == NULL)
-		prev = g_strdup(FST_AUDIT_GENESIS);
-	hash = fst_audit_event_hash(prev, &row);
+	 * hash of the row before it; the caller holds the write transaction, so
+	 * the last row read once stays the last but for ours */
+	if (!self->head_known) {
+		g_autoptr(FstDbStmt) last = NULL;
+		g_autofree gchar *prev = NULL;
+		gboolean found = FALSE;
+		last = fst_db_prepare(
+		    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
+		if (last == NULL)
+			return FALSE;
+		if (!fst_db_step_row(self, last, &found, what, error))
+			return FALSE;
+		self->head_id = found ? sqlite3_column_int64(last, 0) : 0;
+		prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
+		                                         (gsize)sqlite3_column_bytes(last, 1))
+		             : NULL;
+		g_strlcpy(self->head_hash,
+		          prev != NULL ? prev : FST_AUDIT_GENESIS,
+		          sizeof(self->head_hash));
+		self->head_known = TRUE;
+	}
+	row.id = self->head_id + 1;
+	hash = fst_audit_event_hash(self->head_hash, &row);
 	fst_audit_hash_to_bytes(hash, raw);
 
 	stmt = fst_db_prepare(self,
@@ -1805,20 +2223,11 @@ fst_db_insert_event_locked(FstDb *self,
 		return FALSE;
 	if (!fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-
-	/* the head seals the end of the chain: a deleted last row shows */
-	head_value = g_strdup_printf("%" G_GINT64_FORMAT " %s", row.id, hash);
-	head = fst_db_prepare(self,
-	                      "INSERT INTO db_properties (key, value) VALUES ('audit-head', ?1) "
-	                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-	                      what,
-	                      error);
-	if (head == NULL)
-		return FALSE;
-	if (!fst_db_check_bind(
-	        self, sqlite3_bind_text(head, 1, head_value, -1, SQLITE_TRANSIENT), what, error))
-		return FALSE;
-	return fst_db_step_done(self, head, what, error);
+	/* written to `audit-head` by fst_db_commit() */
+	self->head_id = row.id;
+	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
+	self->head_dirty = TRUE;
+	return TRUE;
 }
 
 /* finds a certificate by normalised serial; *found is FALSE if it is not there */
@@ -1832,9 +2241,18 @@ fst_db_get_cert_locked(FstDb *self,
                        GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autofree gchar *what = g_strdup_printf("look up certificate %s", serial);
+	g_autofree gchar *what = NULL;
 	const gchar *state_str;
 
+	/* the objects of a certificate logged in the same commit */
+	if (self->tx_cert_serial[0] != '\0' && g_strcmp0(serial, self->tx_cert_serial) == 0) {
+		*found = TRUE;
+		*cert_id = self->tx_cert_id;
+		*device_id = self->tx_cert_device;
+		*state = self->tx_cert_state;
+		return TRUE;
+	}
+	what = g_strdup_printf("look up certificate %s", serial);
 	stmt = fst_db_prepare(self,
 	                      "SELECT id, device_id, state FROM certificates WHERE serial_hex = ?1",
 	                      what,
@@ -1862,6 +2280,7 @@ fst_db_get_cert_locked(FstDb *self,
 		            state_str != NULL ? state_str : "(null)");
 		return FALSE;
 	}
+	fst_db_remember_cert(self, serial, *cert_id, *device_id, *state);
 	return TRUE;
 }
 
@@ -1874,6 +2293,7 @@ fst_db_move_cert_locked(FstDb *self,
                         FstCertState from,
                         FstCertState to,
                         const gchar *reason,
+                        const gchar *note,
                         GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
@@ -1888,7 +2308,8 @@ fst_db_move_cert_locked(FstDb *self,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
 		            "certificate %s is %s and cannot become %s: certificates only move "
-		            "forward and a revoked one stays revoked",
+		            "forward, only a verified or registered one can be superseded, and a "
+		            "revoked one stays revoked",
 		            serial,
 		            fst_cert_state_to_string(from),
 		            fst_cert_state_to_string(to));
@@ -1914,13 +2335,18 @@ fst_db_move_cert_locked(FstDb *self,
 		return FALSE;
 	if (!fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	detail = g_strdup_printf("certificate %s: %s -> %s%s%s%s",
+	if (self->tx_cert_id == cert_id && self->tx_cert_serial[0] != '\0')
+		self->tx_cert_state = to;
+	detail = g_strdup_printf("certificate %s: %s -> %s%s%s%s%s%s%s",
 	                         serial,
 	                         fst_cert_state_to_string(from),
 	                         fst_cert_state_to_string(to),
 	                         reason != NULL ? " (reason: " : "",
 	                         reason != NULL ? reason : "",
-	                         reason != NULL ? ")" : "");
+	                         reason != NULL ? ")" : "",
+	                         note != NULL ? " (" : "",
+	                         note != NULL ? note : "",
+	                         note != NULL ? ")" : "");
 	return fst_db_insert_event_locked(
 	    self, device_id, 0, "certificate-state", now, now, "ok", detail, error);
 }
@@ -1982,7 +2408,8 @@ fst_db_set_certificate_state(FstDb *self,
 		            self->path);
 		return FALSE;
 	}
-	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, state, NULL, error)) {
+	if (!fst_db_move_cert_locked(
+	        self, cert_id, device_id, serial, from, state, NULL, NULL, error)) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
@@ -2238,7 +2665,7 @@ fst_db_finish_ok_locked(FstDb *self,
 	/* a certificate already registered stays registered */
 	if (from == FST_CERT_STATE_REGISTERED)
 		to = from;
-	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, error))
+	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, NULL, error))
 		return FALSE;
 	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
 		return FALSE;
@@ -2252,6 +2679,276 @@ fst_db_finish_ok_locked(FstDb *self,
 	                                  "ok",
 	                                  detail,
 	                                  error);
+}
+
+/* the newest certificate in service (verified or registered) of a device;
+ * *found is FALSE when it has none */
+static gboolean
+fst_db_get_active_cert_locked(
+    FstDb *self, gint64 device_id, gboolean *found, gchar **serial, gint *slot, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "look up the certificate in service";
+
+	stmt = fst_db_prepare(self,
+	                      "SELECT serial_hex, slot FROM certificates WHERE device_id = ?1 AND "
+	                      "state IN ('verified', 'registered') ORDER BY id DESC LIMIT 1",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, found, what, error))
+		return FALSE;
+	if (*found) {
+		*serial = fst_db_column_strdup(stmt, 0);
+		*slot = sqlite3_column_int(stmt, 1);
+	}
+	return TRUE;
+}
+
+static gchar *
+fst_db_get_device_uid_locked(FstDb *self, gint64 device_id)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	gboolean found = FALSE;
+
+	stmt =
+	    fst_db_prepare(self, "SELECT uid FROM devices WHERE id = ?1", "look up a device", NULL);
+	if (stmt == NULL || sqlite3_bind_int64(stmt, 1, device_id) != SQLITE_OK ||
+	    !fst_db_step_row(self, stmt, &found, "look up a device", NULL) || !found)
+		return g_strdup_printf("%" G_GINT64_FORMAT, device_id);
+	return fst_db_column_strdup(stmt, 0);
+}
+
+/* a job without a new certificate (e.g. rewriting the trust roots) ended
+ * well: the device is provisioned again if a certificate is in service */
+static gboolean
+fst_db_finish_job_locked(
+    FstDb *self, gint64 device_id, gint64 station_id, gint64 started_us, GError **error)
+{
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *detail = NULL;
+	gboolean found = FALSE;
+	gint slot = 0;
+
+	if (!fst_db_get_active_cert_locked(self, device_id, &found, &serial, &slot, error))
+		return FALSE;
+	if (!found) {
+		g_autofree gchar *uid = fst_db_get_device_uid_locked(self, device_id);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s has no verified or registered certificate in %s: a job "
+		            "without a new certificate cannot mark it provisioned; provision it "
+		            "with a certificate instead",
+		            uid,
+		            self->path);
+		return FALSE;
+	}
+	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
+		return FALSE;
+	detail = g_strdup_printf(
+	    "no new certificate; certificate %s stays in service (slot %c)", serial, 'A' + slot);
+	return fst_db_insert_event_locked(self,
+	                                  device_id,
+	                                  station_id,
+	                                  "provisioned",
+	                                  started_us,
+	                                  g_get_real_time(),
+	                                  "ok",
+	                                  detail,
+	                                  error);
+}
+
+/* looks up a certificate that must belong to @device_id: NOT_FOUND when it
+ * is not recorded, INVALID_DATA when it is another device's */
+static gboolean
+fst_db_get_device_cert_locked(FstDb *self,
+                              gint64 device_id,
+                              const gchar *serial,
+                              const gchar *purpose,
+                              gint64 *cert_id,
+                              FstCertState *state,
+                              GError **error)
+{
+	gint64 cert_device = 0;
+	gboolean found = FALSE;
+
+	if (!fst_db_get_cert_locked(self, serial, &found, cert_id, &cert_device, state, error))
+		return FALSE;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "certificate %s is not in %s: cannot %s",
+		            serial,
+		            self->path,
+		            purpose);
+		return FALSE;
+	}
+	if (cert_device != device_id) {
+		g_autofree gchar *uid = fst_db_get_device_uid_locked(self, device_id);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s belongs to another device than %s: cannot %s",
+		            serial,
+		            uid,
+		            purpose);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* @old moves to superseded (by @new_serial) and is queued for deactivation
+ * wherever it is registered: one `deactivate` row per target it has a
+ * `register` row for, or one with target `*` if it has none */
+static gboolean
+fst_db_supersede_locked(
+    FstDb *self, gint64 device_id, const gchar *old_hex, const gchar *new_hex, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *old_serial = NULL;
+	g_autofree gchar *new_serial = NULL;
+	g_autofree gchar *note = NULL;
+	g_autofree gchar *what = NULL;
+	FstCertState from = FST_CERT_STATE_ISSUED;
+	FstCertState new_state = FST_CERT_STATE_ISSUED;
+	gint64 old_id = 0;
+	gint64 new_id = 0;
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	old_serial = fst_db_normalize_hex(
+	    "superseded certificate serial", old_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (old_serial == NULL)
+		return FALSE;
+	new_serial = fst_db_normalize_hex(
+	    "superseding certificate serial", new_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (new_serial == NULL)
+		return FALSE;
+	if (g_strcmp0(old_serial, new_serial) == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "certificate %s cannot supersede itself",
+		            old_serial);
+		return FALSE;
+	}
+	what = g_strdup_printf("supersede certificate %s by %s", old_serial, new_serial);
+	if (!fst_db_get_device_cert_locked(
+	        self, device_id, new_serial, what, &new_id, &new_state, error) ||
+	    !fst_db_get_device_cert_locked(
+	        self, device_id, old_serial, what, &old_id, &from, error))
+		return FALSE;
+	if (from == FST_CERT_STATE_SUPERSEDED)
+		return TRUE; /* already queued when it was superseded */
+	note = g_strdup_printf("by %s", new_serial);
+	if (!fst_db_move_cert_locked(self,
+	                             old_id,
+	                             device_id,
+	                             old_serial,
+	                             from,
+	                             FST_CERT_STATE_SUPERSEDED,
+	                             NULL,
+	                             note,
+	                             error))
+		return FALSE;
+	stmt = fst_db_prepare(
+	    self,
+	    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, state, "
+	    "created_at, updated_at) SELECT ?1, t.target, 'deactivate', 'pending', ?2, ?2 FROM "
+	    "(SELECT DISTINCT target FROM registrations WHERE certificate_id = ?1 AND "
+	    "action = 'register' UNION SELECT '*' WHERE NOT EXISTS (SELECT 1 FROM registrations "
+	    "WHERE certificate_id = ?1 AND action = 'register')) t ORDER BY t.target",
+	    what,
+	    error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, old_id);
+	rc |= sqlite3_bind_int64(stmt, 2, now);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	return fst_db_step_done(self, stmt, what, error);
+}
+
+/* the CMS EnvelopedData of a certificate's private key, encrypted to the
+ * escrow certificate whose DER hashes to @recipient_hex; with an `escrow`
+ * event that puts its hash in the audit chain */
+static gboolean
+fst_db_add_escrow_locked(FstDb *self,
+                         gint64 device_id,
+                         gint64 station_id,
+                         const gchar *serial_hex,
+                         const gchar *recipient_hex,
+                         GBytes *cms,
+                         GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *recipient = NULL;
+	g_autofree gchar *what = NULL;
+	g_autofree gchar *cms_sha256 = NULL;
+	g_autofree gchar *detail = NULL;
+	FstCertState state = FST_CERT_STATE_ISSUED;
+	gint64 cert_id = 0;
+	gint64 now = g_get_real_time();
+	gconstpointer buf = NULL;
+	gsize len = 0;
+	gint rc;
+
+	serial = fst_db_normalize_hex(
+	    "escrowed certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (serial == NULL)
+		return FALSE;
+	recipient = fst_db_normalize_hex("escrow recipient SHA-256",
+	                                 recipient_hex,
+	                                 FST_DB_SHA256_HEX,
+	                                 FST_DB_SHA256_HEX,
+	                                 FALSE,
+	                                 error);
+	if (recipient == NULL)
+		return FALSE;
+	if (cms != NULL)
+		buf = g_bytes_get_data(cms, &len);
+	if (len == 0 || len > FST_DB_MAX_ESCROW) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "the key escrow of certificate %s has %" G_GSIZE_FORMAT
+		            " bytes of CMS, expected 1 to %u: refusing to record it",
+		            serial,
+		            len,
+		            (guint)FST_DB_MAX_ESCROW);
+		return FALSE;
+	}
+	what = g_strdup_printf("record the key escrow of certificate %s", serial);
+	if (!fst_db_get_device_cert_locked(self, device_id, serial, what, &cert_id, &state, error))
+		return FALSE;
+	stmt = fst_db_prepare(self,
+	                      "INSERT INTO key_escrows (certificate_id, recipient_sha256, cms, "
+	                      "created_at) VALUES (?1, ?2, ?3, ?4)",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, cert_id);
+	rc |= sqlite3_bind_text(stmt, 2, recipient, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_blob64(stmt, 3, buf, len, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 4, now);
+	if (!fst_db_check_bind(self, rc, what, error) || !fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	cms_sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, len);
+	detail = g_strdup_printf(
+	    "certificate %s: key escrowed to %s (cms sha256 %s, %" G_GSIZE_FORMAT " bytes)",
+	    serial,
+	    recipient,
+	    cms_sha256,
+	    len);
+	return fst_db_insert_event_locked(
+	    self, device_id, station_id, "escrow", now, now, "ok", detail, error);
 }
 
 static gboolean
@@ -2307,13 +3004,17 @@ fst_db_finish_failed_locked(FstDb *self,
  * fst_db_finish_device:
  * @self: an #FstDb
  * @device_id: the device, from fst_db_begin_device()
- * @serial_hex: (nullable): its certificate; required when @failure is %NULL
+ * @serial_hex: (nullable): its certificate; %NULL for a job that wrote no
+ *   certificate (e.g. only the trust roots)
  * @failure: (nullable): why provisioning failed, or %NULL if it succeeded
  * @error: (nullable): return location for a #GError
  *
  * Ends provisioning in one transaction. On success the certificate becomes
  * `verified` (a `registered` one stays so), the device `provisioned` with its
- * last error cleared, and a `provisioned` event is added. On failure the
+ * last error cleared, and a `provisioned` event is added. Success without a
+ * serial ends a job without a certificate: the device goes back to (or stays)
+ * `provisioned` if it has a certificate in service (verified or registered),
+ * else the call fails with %FST_ERROR_INVALID_DATA naming the device. On failure the
  * device becomes `failed` with `last_error` = @failure->message and a
  * `failed` event is added (outcome `cancelled` for %FST_ERROR_CANCELLED);
  * the certificate keeps its state, so an issued certificate is never lost.
@@ -2341,14 +3042,6 @@ fst_db_finish_device(
 		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 		if (serial == NULL)
 			return FALSE;
-	} else if (failure == NULL) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "device %" G_GINT64_FORMAT " cannot be marked provisioned without "
-		            "the serial of its certificate",
-		            device_id);
-		return FALSE;
 	}
 	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
 
@@ -2356,7 +3049,9 @@ fst_db_finish_device(
 	if (!fst_db_begin(self, what, error))
 		return FALSE;
 	ok = fst_db_require_device_locked(self, device_id, &station_id, error);
-	if (ok && failure == NULL)
+	if (ok && failure == NULL && serial == NULL)
+		ok = fst_db_finish_job_locked(self, device_id, station_id, now, error);
+	else if (ok && failure == NULL)
 		ok = fst_db_finish_ok_locked(self, device_id, station_id, serial, now, error);
 	else if (ok)
 		ok = fst_db_finish_failed_locked(
@@ -2377,6 +3072,8 @@ typedef enum {
 	FST_DB_LOG_OBJECT,
 	FST_DB_LOG_STATE,
 	FST_DB_LOG_FINISH,
+	FST_DB_LOG_ESCROW,
+	FST_DB_LOG_SUPERSEDE,
 } FstDbLogKind;
 
 typedef struct {
@@ -2388,6 +3085,7 @@ typedef struct {
 	gchar *detail;     /* (nullable) */
 	FstDbCert *cert;   /* (nullable) (owned) */
 	gchar *serial_hex; /* (nullable) */
+	gchar *other_hex;  /* (nullable): the recipient hash (escrow), the new serial (supersede) */
 	FstObjectKind object;
 	GBytes *data;    /* (nullable) (owned) */
 	gchar *contents; /* (nullable) */
@@ -2404,6 +3102,7 @@ fst_db_log_op_free(gpointer data)
 	g_free(op->detail);
 	fst_db_cert_free(op->cert);
 	g_free(op->serial_hex);
+	g_free(op->other_hex);
 	if (op->data != NULL)
 		g_bytes_unref(op->data);
 	g_free(op->contents);
@@ -2417,6 +3116,7 @@ struct _FstDbDeviceLog {
 	gchar *port;               /* (nullable) */
 	gint64 device_id;          /* 0 until the first commit */
 	GPtrArray *ops;            /* (element-type FstDbLogOp) (owned): not committed yet */
+	GPtrArray *supersedes; /* (element-type FstDbLogOp) (owned): for the successful finish */
 };
 
 /**
@@ -2453,6 +3153,7 @@ fst_db_device_log_new(gint64 station_id,
 	self->info = info;
 	self->port = g_strdup(port);
 	self->ops = g_ptr_array_new_with_free_func(fst_db_log_op_free);
+	self->supersedes = g_ptr_array_new_with_free_func(fst_db_log_op_free);
 	return self;
 }
 
@@ -2469,6 +3170,7 @@ fst_db_device_log_free(FstDbDeviceLog *self)
 		return;
 	g_free(self->port);
 	g_ptr_array_unref(self->ops);
+	g_ptr_array_unref(self->supersedes);
 	g_free(self);
 }
 
@@ -2568,6 +3270,7 @@ fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert)
 	copy->issuer_sha256 = g_strdup(cert->issuer_sha256);
 	copy->profile = g_strdup(cert->profile);
 	copy->profile_sha256 = g_strdup(cert->profile_sha256);
+	copy->slot = cert->slot;
 	op = fst_db_device_log_append(self, FST_DB_LOG_CERTIFICATE);
 	op->cert = copy;
 }
@@ -2627,11 +3330,16 @@ fst_db_device_log_set_certificate_state(FstDbDeviceLog *self,
 /**
  * fst_db_device_log_finish:
  * @self: a log
- * @serial_hex: (nullable): the device's certificate; required on success
+ * @serial_hex: (nullable): the device's certificate; %NULL for a job that
+ *   wrote no certificate (e.g. only the trust roots)
  * @failure: (nullable): why provisioning failed, or %NULL if it succeeded
  *
  * Logs the end of the attempt, as fst_db_finish_device(): the final states
  * are written by the next commit, in the same transaction as the rest.
+ * Without a serial and without a failure, the device goes back to (or stays)
+ * `provisioned` if it has a certificate in service, else that commit fails
+ * with %FST_ERROR_INVALID_DATA naming the device. A successful finish also
+ * applies what fst_db_device_log_supersede() logged.
  */
 void
 fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GError *failure)
@@ -2643,6 +3351,90 @@ fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GE
 	op = fst_db_device_log_append(self, FST_DB_LOG_FINISH);
 	op->serial_hex = g_strdup(serial_hex);
 	op->failure = failure != NULL ? g_error_copy(failure) : NULL;
+}
+
+/**
+ * fst_db_device_log_supersede:
+ * @self: a log
+ * @old_serial_hex: the device's certificate that the new one replaces
+ * @new_serial_hex: the new certificate, recorded for the same device
+ *
+ * Logs that the new certificate replaces @old_serial_hex on the device. It
+ * is applied only by the commit that holds a successful
+ * fst_db_device_log_finish(), in that transaction: the old certificate moves
+ * from verified or registered to `superseded` (its `certificate-state` event
+ * says "(by NEW)"), and it is queued for deactivation in the cloud: one
+ * `registrations` row with action `deactivate` per target it has a
+ * `register` row for, or one with target `*` (wherever it is registered) if
+ * it has none. A failed finish drops it: nothing is superseded. An old
+ * certificate of another device, or one that cannot be superseded (issued,
+ * burned, revoked), fails that commit, which then writes nothing.
+ */
+void
+fst_db_device_log_supersede(FstDbDeviceLog *self,
+                            const gchar *old_serial_hex,
+                            const gchar *new_serial_hex)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = g_new0(FstDbLogOp, 1);
+	op->kind = FST_DB_LOG_SUPERSEDE;
+	op->serial_hex = g_strdup(old_serial_hex);
+	op->other_hex = g_strdup(new_serial_hex);
+	g_ptr_array_add(self->supersedes, op);
+}
+
+/**
+ * fst_db_device_log_add_escrow:
+ * @self: a log
+ * @serial_hex: the certificate whose private key is escrowed; logged before
+ *   in this log, or already in the database, for the same device
+ * @recipient_sha256: SHA-256 (hex) of the DER of the escrow certificate the
+ *   CMS is encrypted to
+ * @cms_der: (transfer none): the DER CMS EnvelopedData holding the private
+ *   key, encrypted to that certificate only (1 byte to 64 KiB)
+ *
+ * Logs a key escrow, written by the next commit after everything else it
+ * holds (so after a certificate logged in the same commit), with an `escrow`
+ * event naming the recipient and the SHA-256 of the CMS. Log it before the
+ * first commit, so that it is on disk with its certificate before anything
+ * goes to the device. The database holds no clear secret: only the
+ * recipient's private key opens the CMS. A bad serial or hash, a size out of
+ * bounds, a certificate of another device or a second escrow for the same
+ * certificate fail the commit.
+ */
+void
+fst_db_device_log_add_escrow(FstDbDeviceLog *self,
+                             const gchar *serial_hex,
+                             const gchar *recipient_sha256,
+                             GBytes *cms_der)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = fst_db_device_log_append(self, FST_DB_LOG_ESCROW);
+	op->serial_hex = g_strdup(serial_hex);
+	op->other_hex = g_strdup(recipient_sha256);
+	op->data = cms_der != NULL ? g_bytes_ref(cms_der) : NULL;
+}
+
+/* the successful end of the attempt, then what it supersedes, in the commit's
+ * transaction (db->batch > 0) */
+static gboolean
+fst_db_device_log_finish_ok(
+    FstDb *db, FstDbDeviceLog *self, gint64 device_id, FstDbLogOp *op, GError **error)
+{
+	if (!fst_db_finish_device(db, device_id, op->serial_hex, NULL, error))
+		return FALSE;
+	for (guint i = 0; i < self->supersedes->len; i++) {
+		FstDbLogOp *sup = g_ptr_array_index(self->supersedes, i);
+		if (!fst_db_supersede_locked(db, device_id, sup->serial_hex, sup->other_hex, error))
+			return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
@@ -2667,6 +3459,18 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 		return fst_db_set_certificate_state(db, op->serial_hex, op->state, error);
 	case FST_DB_LOG_FINISH:
 		return fst_db_finish_device(db, device_id, op->serial_hex, op->failure, error);
+	case FST_DB_LOG_ESCROW: {
+		gint64 station_id = 0;
+		return fst_db_require_device_locked(db, device_id, &station_id, error) &&
+		       fst_db_add_escrow_locked(db,
+		                                device_id,
+		                                station_id,
+		                                op->serial_hex,
+		                                op->other_hex,
+		                                op->data,
+		                                error);
+	}
+	case FST_DB_LOG_SUPERSEDE:
 	default:
 		break;
 	}
@@ -2700,6 +3504,7 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	g_autofree gchar *what = NULL;
 	gint64 device_id;
 	gboolean ok = TRUE;
+	gboolean finished = FALSE;
 
 	g_return_val_if_fail(db != NULL, FALSE);
 	g_return_val_if_fail(self != NULL, FALSE);
@@ -2720,9 +3525,27 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 		    fst_db_begin_device(db, self->station_id, self->info, self->port, error);
 		ok = device_id > 0;
 	}
-	for (guint i = 0; ok && i < ops->len; i++)
-		ok = fst_db_device_log_apply(db, device_id, g_ptr_array_index(ops, i), error);
+	/* escrows last, so that a certificate logged after its escrow is there */
+	for (guint i = 0; ok && i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind == FST_DB_LOG_ESCROW)
+			continue;
+		if (op->kind == FST_DB_LOG_FINISH && op->failure == NULL)
+			ok = fst_db_device_log_finish_ok(db, self, device_id, op, error);
+		else
+			ok = fst_db_device_log_apply(db, device_id, op, error);
+		if (op->kind == FST_DB_LOG_FINISH)
+			finished = TRUE;
+	}
+	for (guint i = 0; ok && i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind == FST_DB_LOG_ESCROW)
+			ok = fst_db_device_log_apply(db, device_id, op, error);
+	}
 	db->batch--;
+	/* the attempt ended: what it superseded is written with it, or dropped */
+	if (finished)
+		g_ptr_array_set_size(self->supersedes, 0);
 	if (!ok) {
 		fst_db_rollback(db);
 		g_prefix_error(error,
@@ -2742,11 +3565,12 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	"SELECT d.id, d.uid, d.model, d.firmware, d.port, d.state, d.last_error, "                 \
 	"d.protocol_version, d.key_types, d.validation, d.station_id, d.created_at, "              \
 	"d.updated_at, c.serial_hex, c.der, c.aws_cert_id, c.subject, c.key_type, "                \
-	"c.not_before, c.not_after, c.issuer_sha256, c.profile, c.state, c.created_at, "           \
-	"c.updated_at, o.name, l.name, c.id, c.revoked_at, c.revocation_reason "                   \
+	"c.not_before, c.not_after, a.sha256, p.name, c.state, c.created_at, "                     \
+	"c.updated_at, o.name, l.name, c.id, c.revoked_at, c.revocation_reason, c.slot "           \
 	"FROM devices d LEFT JOIN certificates c ON c.id = "                                       \
 	"(SELECT max(id) FROM certificates WHERE device_id = d.id) "                               \
-	"LEFT JOIN operators o ON o.id = d.operator_id LEFT JOIN lots l ON l.id = d.lot_id "
+	"LEFT JOIN operators o ON o.id = d.operator_id LEFT JOIN lots l ON l.id = d.lot_id "       \
+	"LEFT JOIN cas a ON a.id = c.ca_id LEFT JOIN profiles p ON p.id = c.profile_id "
 
 static FstDbDevice *
 fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
@@ -2789,6 +3613,7 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 		cert->id = sqlite3_column_int64(stmt, 27);
 		cert->revoked_at = sqlite3_column_int64(stmt, 28);
 		cert->revocation_reason = fst_db_column_strdup(stmt, 29);
+		cert->slot = sqlite3_column_int(stmt, 30);
 		cert->device_uid = g_strdup(dev->uid);
 		if (!fst_cert_state_from_string(state, &cert->state)) {
 			g_set_error(error,
@@ -2908,11 +3733,16 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 
 	g_return_val_if_fail(self != NULL, NULL);
 
+	/* a device's events by events_device; all of them in id order */
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = fst_db_prepare(self,
-	                      "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                      "outcome, detail, operator_id, lot_id, hash FROM events "
-	                      "WHERE ?1 <= 0 OR device_id = ?1 ORDER BY id",
+	                      device_id > 0
+	                          ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                            "outcome, detail, operator_id, lot_id, hash FROM events "
+	                            "WHERE device_id = ?1 ORDER BY id"
+	                          : "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                            "outcome, detail, operator_id, lot_id, hash FROM events "
+	                            "WHERE ?1 <= 0 ORDER BY id",
 	                      what,
 	                      error);
 	if (stmt == NULL)
@@ -3106,11 +3936,63 @@ fst_db_revoke_certificate(FstDb *self,
 	                             from,
 	                             FST_CERT_STATE_REVOKED,
 	                             reason,
+	                             NULL,
 	                             error)) {
 		fst_db_rollback(self);
 		return FALSE;
 	}
 	return fst_db_commit(self, what, error);
+}
+
+/* the columns of a certificate with its device, profile, operator and lot */
+#define FST_DB_CERT_SELECT                                                                         \
+	"SELECT c.id, c.serial_hex, c.der, c.aws_cert_id, c.subject, c.key_type, c.not_before, "   \
+	"c.not_after, a.sha256, p.name, c.state, c.created_at, c.updated_at, "                     \
+	"p.content_sha256, d.uid, o.name, l.name, c.revoked_at, c.revocation_reason, c.slot "      \
+	"FROM certificates c JOIN devices d ON d.id = c.device_id "                                \
+	"LEFT JOIN profiles p ON p.id = c.profile_id "                                             \
+	"LEFT JOIN operators o ON o.id = c.operator_id "                                           \
+	"LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN cas a ON a.id = c.ca_id "
+
+static FstDbCert *
+fst_db_cert_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
+{
+	g_autoptr(FstDbCert) cert = g_new0(FstDbCert, 1);
+	const gchar *state_str = (const gchar *)sqlite3_column_text(stmt, 10);
+	gconstpointer der = sqlite3_column_blob(stmt, 2);
+	gint der_len = sqlite3_column_bytes(stmt, 2);
+
+	cert->id = sqlite3_column_int64(stmt, 0);
+	cert->serial_hex = fst_db_column_strdup(stmt, 1);
+	cert->der = g_bytes_new(der, der != NULL ? (gsize)der_len : 0);
+	cert->aws_cert_id = fst_db_column_strdup(stmt, 3);
+	cert->subject = fst_db_column_strdup(stmt, 4);
+	cert->key_type = fst_db_column_strdup(stmt, 5);
+	cert->not_before = sqlite3_column_int64(stmt, 6);
+	cert->not_after = sqlite3_column_int64(stmt, 7);
+	cert->issuer_sha256 = fst_db_column_strdup(stmt, 8);
+	cert->profile = fst_db_column_strdup(stmt, 9);
+	cert->created_at = sqlite3_column_int64(stmt, 11);
+	cert->updated_at = sqlite3_column_int64(stmt, 12);
+	cert->profile_sha256 = fst_db_column_strdup(stmt, 13);
+	cert->device_uid = fst_db_column_strdup(stmt, 14);
+	cert->operator_name = fst_db_column_strdup(stmt, 15);
+	cert->lot = fst_db_column_strdup(stmt, 16);
+	cert->revoked_at = sqlite3_column_int64(stmt, 17);
+	cert->revocation_reason = fst_db_column_strdup(stmt, 18);
+	cert->slot = sqlite3_column_int(stmt, 19);
+	if (!fst_cert_state_from_string(state_str, &cert->state)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "certificate %s in %s has unknown state '%s': restore the "
+		            "database from a backup",
+		            cert->serial_hex,
+		            self->path,
+		            state_str != NULL ? state_str : "(null)");
+		return NULL;
+	}
+	return g_steal_pointer(&cert);
 }
 
 /**
@@ -3134,6 +4016,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	g_autoptr(GRecMutexLocker) locker = NULL;
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autoptr(GPtrArray) certs = g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_cert_free);
+	g_autoptr(GString) sql = NULL;
 	g_autofree gchar *issuer = NULL;
 	const FstDbCertFilter none = {0};
 	const gchar *what = "list certificates";
@@ -3149,7 +4032,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
 		            "certificate state '%s' is not one of issued, burned, verified, "
-		            "registered, revoked",
+		            "registered, superseded, revoked",
 		            filter->state);
 		return NULL;
 	}
@@ -3164,73 +4047,53 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 			return NULL;
 	}
 
+	/* only the terms in use, so that SQLite can pick an index for them (a
+	 * device's certificates by uid and certificates_device, a CA's by
+	 * cas.sha256 and certificates_ca); the rest scan the table */
+	sql = g_string_new(FST_DB_CERT_SELECT "WHERE 1");
+	if (filter->device_uid != NULL)
+		g_string_append(sql, " AND d.uid = ?1");
+	if (filter->state != NULL)
+		g_string_append(sql, " AND c.state = ?2");
+	if (issuer != NULL)
+		g_string_append(sql, " AND a.sha256 = ?3");
+	if (filter->lot != NULL)
+		g_string_append(sql, " AND l.name = ?4");
+	if (filter->station_id > 0)
+		g_string_append(sql, " AND c.station_id = ?5");
+	if (filter->since_us > 0)
+		g_string_append(sql, " AND c.created_at >= ?6");
+	if (filter->until_us > 0)
+		g_string_append(sql, " AND c.created_at < ?7");
+	g_string_append(sql, " ORDER BY c.id");
+
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(
-	    self,
-	    "SELECT c.id, c.serial_hex, c.der, c.aws_cert_id, c.subject, c.key_type, c.not_before, "
-	    "c.not_after, c.issuer_sha256, c.profile, c.state, c.created_at, c.updated_at, "
-	    "p.content_sha256, d.uid, o.name, l.name, c.revoked_at, c.revocation_reason "
-	    "FROM certificates c JOIN devices d ON d.id = c.device_id "
-	    "LEFT JOIN profiles p ON p.id = c.profile_id "
-	    "LEFT JOIN operators o ON o.id = c.operator_id "
-	    "LEFT JOIN lots l ON l.id = c.lot_id "
-	    "WHERE (?1 IS NULL OR d.uid = ?1) AND (?2 IS NULL OR c.state = ?2) "
-	    "AND (?3 IS NULL OR c.issuer_sha256 = ?3) AND (?4 IS NULL OR l.name = ?4) "
-	    "AND (?5 <= 0 OR c.station_id = ?5) AND (?6 <= 0 OR c.created_at >= ?6) "
-	    "AND (?7 <= 0 OR c.created_at < ?7) ORDER BY c.id",
-	    what,
-	    error);
+	stmt = fst_db_prepare(self, sql->str, what, error);
 	if (stmt == NULL)
 		return NULL;
-	rc = sqlite3_bind_text(stmt, 1, filter->device_uid, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_text(stmt,
-	                        2,
-	                        filter->state != NULL ? fst_cert_state_to_string(state) : NULL,
-	                        -1,
-	                        SQLITE_STATIC);
-	rc |= sqlite3_bind_text(stmt, 3, issuer, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_text(stmt, 4, filter->lot, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_int64(stmt, 5, filter->station_id);
-	rc |= sqlite3_bind_int64(stmt, 6, filter->since_us);
-	rc |= sqlite3_bind_int64(stmt, 7, filter->until_us);
+	rc = SQLITE_OK;
+	if (filter->device_uid != NULL)
+		rc |= sqlite3_bind_text(stmt, 1, filter->device_uid, -1, SQLITE_TRANSIENT);
+	if (filter->state != NULL)
+		rc |=
+		    sqlite3_bind_text(stmt, 2, fst_cert_state_to_string(state), -1, SQLITE_STATIC);
+	if (issuer != NULL)
+		rc |= sqlite3_bind_text(stmt, 3, issuer, -1, SQLITE_TRANSIENT);
+	if (filter->lot != NULL)
+		rc |= sqlite3_bind_text(stmt, 4, filter->lot, -1, SQLITE_TRANSIENT);
+	if (filter->station_id > 0)
+		rc |= sqlite3_bind_int64(stmt, 5, filter->station_id);
+	if (filter->since_us > 0)
+		rc |= sqlite3_bind_int64(stmt, 6, filter->since_us);
+	if (filter->until_us > 0)
+		rc |= sqlite3_bind_int64(stmt, 7, filter->until_us);
 	if (!fst_db_check_bind(self, rc, what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		g_autoptr(FstDbCert) cert = g_new0(FstDbCert, 1);
-		const gchar *state_str = (const gchar *)sqlite3_column_text(stmt, 10);
-		gconstpointer der = sqlite3_column_blob(stmt, 2);
-		gint der_len = sqlite3_column_bytes(stmt, 2);
-
-		cert->id = sqlite3_column_int64(stmt, 0);
-		cert->serial_hex = fst_db_column_strdup(stmt, 1);
-		cert->der = g_bytes_new(der, der != NULL ? (gsize)der_len : 0);
-		cert->aws_cert_id = fst_db_column_strdup(stmt, 3);
-		cert->subject = fst_db_column_strdup(stmt, 4);
-		cert->key_type = fst_db_column_strdup(stmt, 5);
-		cert->not_before = sqlite3_column_int64(stmt, 6);
-		cert->not_after = sqlite3_column_int64(stmt, 7);
-		cert->issuer_sha256 = fst_db_column_strdup(stmt, 8);
-		cert->profile = fst_db_column_strdup(stmt, 9);
-		cert->created_at = sqlite3_column_int64(stmt, 11);
-		cert->updated_at = sqlite3_column_int64(stmt, 12);
-		cert->profile_sha256 = fst_db_column_strdup(stmt, 13);
-		cert->device_uid = fst_db_column_strdup(stmt, 14);
-		cert->operator_name = fst_db_column_strdup(stmt, 15);
-		cert->lot = fst_db_column_strdup(stmt, 16);
-		cert->revoked_at = sqlite3_column_int64(stmt, 17);
-		cert->revocation_reason = fst_db_column_strdup(stmt, 18);
-		if (!fst_cert_state_from_string(state_str, &cert->state)) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_DATABASE,
-			            "certificate %s in %s has unknown state '%s': restore the "
-			            "database from a backup",
-			            cert->serial_hex,
-			            self->path,
-			            state_str != NULL ? state_str : "(null)");
+		FstDbCert *cert = fst_db_cert_from_row(self, stmt, error);
+		if (cert == NULL)
 			return NULL;
-		}
-		g_ptr_array_add(certs, g_steal_pointer(&cert));
+		g_ptr_array_add(certs, cert);
 	}
 	if (rc != SQLITE_DONE) {
 		fst_db_set_error(self, error, rc, "trying to %s", what);
@@ -3266,8 +4129,11 @@ fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GEr
 	if (issuer == NULL)
 		return -1;
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(
-	    self, "SELECT count(*) FROM certificates WHERE issuer_sha256 = ?1", what, error);
+	stmt = fst_db_prepare(self,
+	                      "SELECT count(*) FROM certificates c JOIN cas a ON a.id = c.ca_id "
+	                      "WHERE a.sha256 = ?1",
+	                      what,
+	                      error);
 	if (stmt == NULL)
 		return -1;
 	if (!fst_db_check_bind(
@@ -3560,6 +4426,32 @@ fst_db_count_locked(FstDb *self, const gchar *sql, const gchar *arg, gint64 *cou
 	return TRUE;
 }
 
+/* counts[i] = rows whose state is names[i]; @sql returns (state, count) */
+static gboolean
+fst_db_count_states_locked(FstDb *self,
+                           const gchar *sql,
+                           const gchar *const *names,
+                           guint n_names,
+                           gint64 *counts,
+                           GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = fst_db_prepare(self, sql, "count rows by state", error);
+	gint rc;
+
+	if (stmt == NULL)
+		return FALSE;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const gchar *state = (const gchar *)sqlite3_column_text(stmt, 0);
+		for (guint i = 0; i < n_names; i++) {
+			if (g_strcmp0(state, names[i]) == 0)
+				counts[i] = sqlite3_column_int64(stmt, 1);
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to count rows by state");
+	return TRUE;
+}
+
 /**
  * fst_db_get_stats:
  * @self: an #FstDb
@@ -3604,18 +4496,21 @@ fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error)
 	                         NULL,
 	                         &stats->registrations_pending,
 	                         error);
-	for (guint i = 0; ok && i < G_N_ELEMENTS(fst_db_device_states); i++)
-		ok = fst_db_count_locked(self,
-		                         "SELECT count(*) FROM devices WHERE state = ?1",
-		                         fst_db_device_states[i],
-		                         &stats->devices_by_state[i],
-		                         error);
-	for (guint i = 0; ok && i < FST_CERT_STATE_LAST; i++)
-		ok = fst_db_count_locked(self,
-		                         "SELECT count(*) FROM certificates WHERE state = ?1",
-		                         fst_cert_state_names[i],
-		                         &stats->certificates_by_state[i],
-		                         error);
+	/* one pass over each table: no state index is kept for this (every index
+	 * costs a page written per commit, db/schema.md "Size and cost") */
+	ok = ok && fst_db_count_states_locked(self,
+	                                      "SELECT state, count(*) FROM devices GROUP BY state",
+	                                      fst_db_device_states,
+	                                      G_N_ELEMENTS(fst_db_device_states),
+	                                      stats->devices_by_state,
+	                                      error);
+	ok = ok &&
+	     fst_db_count_states_locked(self,
+	                                "SELECT state, count(*) FROM certificates GROUP BY state",
+	                                fst_cert_state_names,
+	                                FST_CERT_STATE_LAST,
+	                                stats->certificates_by_state,
+	                                error);
 	fst_db_rollback(self);
 	return ok;
 }
@@ -3630,4 +4525,292 @@ void
 fst_db_stats_clear(FstDbStats *stats)
 {
 	g_clear_pointer(&stats->database_id, g_free);
+}
+
+/* schema v4: the registration queue, key escrows, the certificate in service */
+
+static const gchar *const fst_db_registration_actions[] = {"register", "deactivate", NULL};
+static const gchar *const fst_db_registration_states[] = {
+    "pending", "in-progress", "done", "failed", NULL};
+
+/**
+ * fst_db_registration_free:
+ * @self: (nullable): an #FstDbRegistration
+ *
+ * Frees a registration queue row.
+ */
+void
+fst_db_registration_free(FstDbRegistration *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->serial_hex);
+	g_free(self->aws_cert_id);
+	g_free(self->target);
+	g_free(self->action);
+	g_free(self->state);
+	g_free(self);
+}
+
+/**
+ * fst_db_registration_count_free:
+ * @self: (nullable): an #FstDbRegistrationCount
+ *
+ * Frees a registration count.
+ */
+void
+fst_db_registration_count_free(FstDbRegistrationCount *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->action);
+	g_free(self->state);
+	g_free(self);
+}
+
+static gboolean
+fst_db_check_one_of(const gchar *field,
+                    const gchar *value,
+                    const gchar *const *allowed,
+                    GError **error)
+{
+	g_autoptr(GString) list = g_string_new(NULL);
+
+	if (value == NULL || g_strv_contains(allowed, value))
+		return TRUE;
+	for (guint i = 0; allowed[i] != NULL; i++)
+		g_string_append_printf(list, "%s%s", i > 0 ? ", " : "", allowed[i]);
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_INVALID_DATA,
+	            "%s '%s' is not one of %s",
+	            field,
+	            value,
+	            list->str);
+	return FALSE;
+}
+
+/**
+ * fst_db_list_registrations:
+ * @self: an #FstDb
+ * @action: (nullable): "register" or "deactivate", or %NULL for both
+ * @state: (nullable): "pending", "in-progress", "done" or "failed", or %NULL
+ *   for all
+ * @error: (nullable): return location for a #GError
+ *
+ * Lists the cloud registration queue, oldest row first.
+ *
+ * Fails with %FST_ERROR_INVALID_DATA for an unknown action or state.
+ *
+ * Returns: (transfer full) (element-type FstDbRegistration): the rows, or
+ * %NULL on error
+ */
+GPtrArray *
+fst_db_list_registrations(FstDb *self, const gchar *action, const gchar *state, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) rows =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_registration_free);
+	const gchar *what = "list the registration queue";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	if (!fst_db_check_one_of(
+	        "registration action", action, fst_db_registration_actions, error) ||
+	    !fst_db_check_one_of("registration state", state, fst_db_registration_states, error))
+		return NULL;
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt =
+	    fst_db_prepare(self,
+	                   "SELECT r.id, c.serial_hex, c.aws_cert_id, r.target, r.action, r.state, "
+	                   "r.attempts, r.created_at FROM registrations r JOIN certificates c ON "
+	                   "c.id = r.certificate_id WHERE (?1 IS NULL OR r.action = ?1) AND "
+	                   "(?2 IS NULL OR r.state = ?2) ORDER BY r.id",
+	                   what,
+	                   error);
+	if (stmt == NULL)
+		return NULL;
+	rc = sqlite3_bind_text(stmt, 1, action, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 2, state, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbRegistration *reg = g_new0(FstDbRegistration, 1);
+		reg->id = sqlite3_column_int64(stmt, 0);
+		reg->serial_hex = fst_db_column_strdup(stmt, 1);
+		reg->aws_cert_id = fst_db_column_strdup(stmt, 2);
+		reg->target = fst_db_column_strdup(stmt, 3);
+		reg->action = fst_db_column_strdup(stmt, 4);
+		reg->state = fst_db_column_strdup(stmt, 5);
+		reg->attempts = sqlite3_column_int(stmt, 6);
+		reg->created_at = sqlite3_column_int64(stmt, 7);
+		g_ptr_array_add(rows, reg);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&rows);
+}
+
+/**
+ * fst_db_count_registrations_by_issuer:
+ * @self: an #FstDb
+ * @issuer_sha256: SHA-256 of the issuing CA certificate DER, any case
+ * @error: (nullable): return location for a #GError
+ *
+ * Counts the registration queue rows of the certificates that CA issued, by
+ * action and state (what `fleetstation ca list` shows).
+ *
+ * Returns: (transfer full) (element-type FstDbRegistrationCount): the
+ * counts ordered by action and state, empty when none of its certificates
+ * has a row; %NULL on error
+ */
+GPtrArray *
+fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) counts =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_registration_count_free);
+	g_autofree gchar *issuer = NULL;
+	const gchar *what = "count the registrations of a CA";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	issuer = fst_db_normalize_hex(
+	    "issuer SHA-256", issuer_sha256, FST_DB_SHA256_HEX, FST_DB_SHA256_HEX, FALSE, error);
+	if (issuer == NULL)
+		return NULL;
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      "SELECT r.action, r.state, count(*) FROM registrations r "
+	                      "JOIN certificates c ON c.id = r.certificate_id JOIN cas a ON "
+	                      "a.id = c.ca_id WHERE a.sha256 = ?1 GROUP BY r.action, r.state "
+	                      "ORDER BY r.action DESC, r.state",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT), what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbRegistrationCount *count = g_new0(FstDbRegistrationCount, 1);
+		count->action = fst_db_column_strdup(stmt, 0);
+		count->state = fst_db_column_strdup(stmt, 1);
+		count->count = sqlite3_column_int64(stmt, 2);
+		g_ptr_array_add(counts, count);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&counts);
+}
+
+/**
+ * fst_db_get_escrow:
+ * @self: an #FstDb
+ * @serial_hex: the certificate serial, any case
+ * @recipient_sha256: (out) (optional) (transfer full): SHA-256 of the DER
+ *   of the escrow certificate the CMS is encrypted to
+ * @error: (nullable): return location for a #GError
+ *
+ * Reads the key escrow of a certificate (fst_db_device_log_add_escrow()).
+ *
+ * Fails with %FST_ERROR_NOT_FOUND when the certificate has no escrow (or is
+ * not recorded), %FST_ERROR_INVALID_DATA for a bad serial.
+ *
+ * Returns: (transfer full): the DER CMS EnvelopedData, or %NULL on error
+ */
+GBytes *
+fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *what = NULL;
+	gboolean found = FALSE;
+	GBytes *cms;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	serial = fst_db_normalize_hex(
+	    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+	if (serial == NULL)
+		return NULL;
+	what = g_strdup_printf("read the key escrow of certificate %s", serial);
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      "SELECT e.recipient_sha256, e.cms FROM key_escrows e JOIN "
+	                      "certificates c ON c.id = e.certificate_id WHERE c.serial_hex = ?1",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_TRANSIENT), what, error) ||
+	    !fst_db_step_row(self, stmt, &found, what, error))
+		return NULL;
+	if (!found) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "certificate %s has no key escrow in %s",
+		            serial,
+		            self->path);
+		return NULL;
+	}
+	cms = g_bytes_new(sqlite3_column_blob(stmt, 1), (gsize)sqlite3_column_bytes(stmt, 1));
+	if (recipient_sha256 != NULL)
+		*recipient_sha256 = fst_db_column_strdup(stmt, 0);
+	return cms;
+}
+
+/**
+ * fst_db_get_active_certificate:
+ * @self: an #FstDb
+ * @device_uid: the device uid
+ * @error: (nullable): return location for a #GError
+ *
+ * Finds the certificate a device is using: its newest certificate in state
+ * verified or registered, with its credential slot. The station uses it to
+ * recognise a returning device.
+ *
+ * Returns: (transfer full) (nullable): the certificate, or %NULL without an
+ * error when the device is unknown or has none in service; %NULL with
+ * @error set on failure
+ */
+FstDbCert *
+fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *what = NULL;
+	gboolean found = FALSE;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	if (!fst_db_check_text("device uid", device_uid, FST_DB_MAX_NAME, TRUE, TRUE, error))
+		return NULL;
+	what = g_strdup_printf("look up the certificate in service of device %s", device_uid);
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      FST_DB_CERT_SELECT "WHERE d.uid = ?1 AND c.state IN ('verified', "
+	                                         "'registered') ORDER BY c.id DESC LIMIT 1",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, device_uid, -1, SQLITE_TRANSIENT), what, error) ||
+	    !fst_db_step_row(self, stmt, &found, what, error))
+		return NULL;
+	if (!found)
+		return NULL;
+	return fst_db_cert_from_row(self, stmt, error);
 }

@@ -11,12 +11,16 @@ G_BEGIN_DECLS
  *
  * Life of a device certificate, as stored in `certificates.state`.
  * `issued` is written (and committed) before any byte goes to the device.
+ * Moves: forward through issued, burned, verified, registered; verified or
+ * registered to superseded (fst_db_device_log_supersede()); any state to
+ * revoked, which is final (db/schema.md, "States and transitions").
  */
 typedef enum {
 	FST_CERT_STATE_ISSUED,
 	FST_CERT_STATE_BURNED,
 	FST_CERT_STATE_VERIFIED,
 	FST_CERT_STATE_REGISTERED,
+	FST_CERT_STATE_SUPERSEDED, /* schema v4: replaced on the device by a newer one */
 	FST_CERT_STATE_REVOKED,
 	FST_CERT_STATE_LAST
 } FstCertState;
@@ -50,6 +54,8 @@ typedef struct {
 	gchar *lot;		  /* set when read back, from the session context */
 	gint64 revoked_at;	  /* unix microseconds, 0 when not revoked */
 	gchar *revocation_reason; /* set with fst_db_revoke_certificate() */
+	/* schema v4 */
+	gint slot; /* the device credential slot it was written to: 0 = A (default), 1 = B */
 } FstDbCert;
 
 void
@@ -108,7 +114,7 @@ fst_db_event_free(FstDbEvent *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 3
+#define FST_DB_SCHEMA_VERSION 4
 
 typedef struct _FstDb FstDb;
 
@@ -206,6 +212,15 @@ fst_db_device_log_set_certificate_state(FstDbDeviceLog *self,
 					FstCertState state);
 void
 fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GError *failure);
+void
+fst_db_device_log_supersede(FstDbDeviceLog *self,
+			    const gchar *old_serial_hex,
+			    const gchar *new_serial_hex);
+void
+fst_db_device_log_add_escrow(FstDbDeviceLog *self,
+			     const gchar *serial_hex,
+			     const gchar *recipient_sha256,
+			     GBytes *cms_der);
 gboolean
 fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error);
 
@@ -280,7 +295,57 @@ extern const gchar *const fst_db_device_states[5];
 
 gboolean
 fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error);
+
 void
 fst_db_stats_clear(FstDbStats *stats);
+
+/* schema v4 */
+
+/**
+ * FstDbRegistration:
+ *
+ * One row of the cloud registration queue (`registrations`): a certificate
+ * to register with a target, or to deactivate there once superseded.
+ */
+typedef struct {
+	gint64 id;
+	gchar *serial_hex;  /* the certificate */
+	gchar *aws_cert_id; /* its SHA-256, lower-case hex */
+	gchar *target;      /* e.g. "aws-iot:123456789012:eu-west-1", or "*" (wherever it is) */
+	gchar *action;      /* "register" or "deactivate" */
+	gchar *state;       /* "pending", "in-progress", "done", "failed" */
+	gint attempts;
+	gint64 created_at; /* unix microseconds, UTC */
+} FstDbRegistration;
+
+void
+fst_db_registration_free(FstDbRegistration *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbRegistration, fst_db_registration_free)
+
+GPtrArray *
+fst_db_list_registrations(FstDb *self, const gchar *action, const gchar *state, GError **error);
+
+/**
+ * FstDbRegistrationCount:
+ *
+ * How many registration rows of one action are in one state
+ * (fst_db_count_registrations_by_issuer()).
+ */
+typedef struct {
+	gchar *action; /* "register" or "deactivate" */
+	gchar *state;
+	gint64 count;
+} FstDbRegistrationCount;
+
+void
+fst_db_registration_count_free(FstDbRegistrationCount *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbRegistrationCount, fst_db_registration_count_free)
+
+GPtrArray *
+fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
+GBytes *
+fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256, GError **error);
+FstDbCert *
+fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error);
 
 G_END_DECLS

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
  * | last_error        | why the last attempt failed; empty once provisioned |
  * | serial            | newest certificate serial, upper-case hex; empty if none |
  * | aws_cert_id       | SHA-256 of its DER, lower-case hex (the AWS IoT certificate id) |
- * | cert_state        | issued, burned, verified, registered, revoked |
+ * | cert_state        | issued, burned, verified, registered, superseded, revoked |
  * | subject           | certificate subject |
  * | not_before, not_after | validity, ISO 8601 UTC |
  * | issued_at         | when the certificate was recorded, ISO 8601 UTC |

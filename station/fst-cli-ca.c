@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <openssl/pem.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -531,52 +530,28 @@ fst_cli_ca_load(FstCliCaCommon *common, GError **error)
 /*
  * the AWS registration state of a CA, as the database's registrations table
  * (db/schema.md) records it for the certificates that CA issued: "not
- * registered" without a row, else the rows counted by state. Nothing is asked
- * of AWS (registration is a later issue). A read-only query here because
- * db/fst-db.c has no function for it yet.
+ * registered" without a row, else the rows counted by action and state.
+ * Nothing is asked of AWS (registration is a later issue).
  */
 static gchar *
 fst_cli_ca_registration(FstDb *db, const gchar *issuer_sha256, GError **error)
 {
-	sqlite3 *conn = NULL;
-	sqlite3_stmt *stmt = NULL;
+	g_autoptr(GPtrArray) counts = NULL;
 	g_autoptr(GString) state = g_string_new(NULL);
-	int rc = sqlite3_open_v2(fst_db_get_path(db), &conn, SQLITE_OPEN_READONLY, NULL);
 
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(conn, 5000);
-		rc = sqlite3_prepare_v2(conn,
-		                        "SELECT r.state, count(*) FROM registrations r "
-		                        "JOIN certificates c ON c.id = r.certificate_id "
-		                        "WHERE c.issuer_sha256 = lower(?1) GROUP BY r.state "
-		                        "ORDER BY r.state",
-		                        -1,
-		                        &stmt,
-		                        NULL);
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(stmt, 1, issuer_sha256, -1, SQLITE_TRANSIENT);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		g_string_append_printf(state,
-		                       "%s%" G_GINT64_FORMAT " %s",
-		                       state->len > 0 ? ", " : "",
-		                       (gint64)sqlite3_column_int64(stmt, 1),
-		                       (const gchar *)sqlite3_column_text(stmt, 0));
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_DONE) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_DATABASE,
-		            "cannot read the registrations of %s: %s",
-		            fst_db_get_path(db),
-		            conn != NULL ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
-		sqlite3_finalize(stmt);
-		sqlite3_close(conn);
+	counts = fst_db_count_registrations_by_issuer(db, issuer_sha256, error);
+	if (counts == NULL)
 		return NULL;
+	for (guint i = 0; i < counts->len; i++) {
+		FstDbRegistrationCount *count = g_ptr_array_index(counts, i);
+		g_string_append_printf(state,
+		                       "%s%" G_GINT64_FORMAT " %s%s",
+		                       state->len > 0 ? ", " : "",
+		                       count->count,
+		                       g_strcmp0(count->action, "deactivate") == 0 ? "deactivation "
+		                                                                   : "",
+		                       count->state);
 	}
-	sqlite3_finalize(stmt);
-	sqlite3_close(conn);
 	if (state->len == 0)
 		return g_strdup("not registered");
 	g_string_prepend(state, "certificate registrations: ");

@@ -24,6 +24,8 @@ fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c)
 	fst_cli_json_add_string(b, "state", fst_cert_state_to_string(c->state));
 	fst_cli_json_add_string(b, "subject", c->subject);
 	fst_cli_json_add_string(b, "key_type", c->key_type);
+	json_builder_set_member_name(b, "slot");
+	json_builder_add_int_value(b, c->slot);
 	json_builder_set_member_name(b, "not_before");
 	json_builder_add_int_value(b, c->not_before);
 	json_builder_set_member_name(b, "not_after");
@@ -73,7 +75,7 @@ fst_cli_certs(gint argc, gchar **argv)
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"device", 'd', 0, G_OPTION_ARG_STRING, &device, "Only this device's", "ID"},
 	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
-	     "Only this state: issued, burned, verified, registered or revoked", "STATE"},
+	     "Only this state: issued, burned, verified, registered, superseded or revoked", "STATE"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot's", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};

@@ -259,9 +259,18 @@ test_open_creates_schema(TestFixture *fx, gconstpointer user_data)
 	                             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 	                             "name IN ('schema_migrations', 'db_properties', 'stations', "
 	                             "'devices', 'certificates', 'device_objects', 'events', "
-	                             "'operators', 'lots', 'profiles', 'registrations')"),
+	                             "'operators', 'lots', 'profiles', 'registrations', 'cas', "
+	                             "'key_escrows')"),
 	                ==,
-	                11);
+	                13);
+	/* small pages: each commit writes every page it touched (schema.md) */
+	g_assert_cmpint(test_sql_int(path, "PRAGMA page_size"), ==, 2048);
+	/* nothing rewrites sqlite_sequence per commit: no AUTOINCREMENT left */
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM sqlite_master WHERE sql LIKE "
+	                             "'%AUTOINCREMENT%'"),
+	                ==,
+	                0);
 	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"),
 	                ==,
 	                FST_DB_SCHEMA_VERSION);
@@ -516,12 +525,20 @@ test_certificate_rejects_duplicate(TestFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, fx->path));
 	g_clear_error(&error);
 
-	/* same DER under another serial: the SHA-256 is unique too */
+	/* same DER under another serial: refused, the serial must be the DER's
+	 * (so the unique serial keeps the DER and its SHA-256 unique) */
 	g_bytes_unref(same_der->der);
 	same_der->der = g_bytes_ref(cert->der);
 	g_assert_false(fst_db_add_certificate(db, device_id, same_der, &error));
-	g_assert_error(error, FST_ERROR, FST_ERROR_DATABASE);
-	g_assert_nonnull(strstr(error->message, "certificates.aws_cert_id"));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "its DER has serial ABCDEF"));
+	g_clear_error(&error);
+	/* bytes that are not a certificate */
+	g_bytes_unref(same_der->der);
+	same_der->der = g_bytes_new_static("\x30\x03\x02\x01\x05", 5);
+	g_assert_false(fst_db_add_certificate(db, device_id, same_der, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "not one DER X.509 certificate"));
 	g_clear_error(&error);
 
 	/* an aws_cert_id that is not the SHA-256 of the DER */
@@ -1083,6 +1100,12 @@ test_load_fixture(TestFixture *fx, const gchar *name)
 
 	g_file_get_contents(src, &sql, NULL, &error);
 	g_assert_no_error(error);
+	/* a file fleetstation wrote always has sqlite_sequence (v1 made
+	 * AUTOINCREMENT tables; it cannot be dropped), but .dump only empties it:
+	 * made here as SQLite makes it, for the dumps of v4 and later */
+	test_sql_exec(path,
+	              "CREATE TABLE fixture_seq (id INTEGER PRIMARY KEY AUTOINCREMENT);"
+	              "DROP TABLE fixture_seq;");
 	test_sql_exec(path, sql);
 	return g_steal_pointer(&path);
 }
@@ -1215,8 +1238,10 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	                             "'device_objects_certificate'"),
 	                ==,
 	                1);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 3);
-	g_assert_cmpint(test_sql_int(path, "SELECT max(version) FROM schema_migrations"), ==, 3);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "SELECT max(version) FROM schema_migrations"),
+	                ==,
+	                FST_DB_SCHEMA_VERSION);
 	g_assert_cmpint(test_sql_int(path,
 	                             "SELECT count(*) FROM sqlite_master WHERE name = "
 	                             "'device_objects_certificate'"),
@@ -1968,20 +1993,552 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(audit->ok);
 }
 
-/* the v3 fixture (two devices provisioned by the two-commit pipeline, one
- * certificate revoked) is the current schema: opened as is, no backup, its
- * chain intact and its schema that of a fresh file */
+/*
+ * Schema v4. A device provisioned through a log as the pipeline does it (two
+ * commits), with its certificate in @slot, replacing @old_serial if not
+ * %NULL; @failure makes the attempt fail after the burn. Returns whether the
+ * second commit succeeded (the first must).
+ */
+static gboolean
+test_log_provision(FstDb *db,
+                   const gchar *uid,
+                   guint64 serial,
+                   gint slot,
+                   const gchar *old_serial,
+                   const GError *failure,
+                   GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(FstDeviceInfo) info = test_info_new(uid, "2.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(serial, uid);
+	g_autoptr(FstDbDeviceLog) log = NULL;
+	gint64 now = g_get_real_time();
+
+	cert->slot = slot;
+	log = fst_db_device_log_new(0, info, "/dev/ttyUSB1", &error_local);
+	g_assert_no_error(error_local);
+	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
+	fst_db_device_log_add_certificate(log, cert);
+	fst_db_device_log_add_object(
+	    log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+	if (old_serial != NULL)
+		fst_db_device_log_supersede(log, old_serial, cert->serial_hex);
+	g_assert_true(fst_db_device_log_commit(db, log, &error_local));
+	g_assert_no_error(error_local);
+	fst_db_device_log_add_event(log, "burn", now + 1, now + 2, "ok", NULL);
+	if (failure != NULL)
+		fst_db_device_log_set_certificate_state(
+		    log, cert->serial_hex, FST_CERT_STATE_BURNED);
+	fst_db_device_log_finish(log, cert->serial_hex, failure);
+	return fst_db_device_log_commit(db, log, error);
+}
+
 static void
-test_migrate_v3_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_sql_register(const gchar *path, const gchar *serial, const gchar *target)
+{
+	g_autofree gchar *sql = g_strdup_printf(
+	    "INSERT INTO registrations (certificate_id, target, state, created_at, updated_at) "
+	    "SELECT id, '%s', 'done', 1, 1 FROM certificates WHERE serial_hex = '%s'",
+	    target,
+	    serial);
+	test_sql_exec(path, sql);
+}
+
+/* a returning device gets a new certificate in slot B: the old one is
+ * superseded in the final commit and queued for deactivation where it was
+ * registered, or everywhere (`*`) when the queue never registered it */
+static void
+test_v4_supersede(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(FstDbCert) none = NULL;
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(GPtrArray) counts = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *text = NULL;
+	FstDbStats stats = {0};
+	FstDbRegistration *reg;
+
+	g_assert_no_error(error);
+	/* unknown device: no certificate, no error */
+	none = fst_db_get_active_certificate(db, "SUP-1", &error);
+	g_assert_no_error(error);
+	g_assert_null(none);
+
+	g_assert_true(test_log_provision(db, "SUP-1", 0x5A01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	active = fst_db_get_active_certificate(db, "SUP-1", &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(active);
+	g_assert_cmpstr(active->serial_hex, ==, "5A01");
+	g_assert_cmpint(active->slot, ==, 0);
+	g_assert_cmpint(active->state, ==, FST_CERT_STATE_VERIFIED);
+	g_clear_pointer(&active, fst_db_cert_free);
+	test_sql_register(fx->path, "5A01", "aws-iot:123456789012:eu-west-1");
+	test_sql_register(fx->path, "5A01", "aws-iot:123456789012:us-east-1");
+
+	/* the new certificate goes to slot B and supersedes the old one */
+	g_assert_true(test_log_provision(db, "SUP-1", 0x5A02, 1, "5a01", NULL, &error));
+	g_assert_no_error(error);
+	active = fst_db_get_active_certificate(db, "SUP-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "5A02");
+	g_assert_cmpint(active->slot, ==, 1);
+	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '5A01'");
+	g_assert_cmpstr(text, ==, "superseded");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, "SELECT slot FROM certificates WHERE serial_hex = '5A02'");
+	g_assert_cmpstr(text, ==, "1");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path,
+	                     "SELECT detail FROM events WHERE step = 'certificate-state' AND "
+	                     "detail LIKE 'certificate 5A01:%' ORDER BY id DESC LIMIT 1");
+	g_assert_cmpstr(text, ==, "certificate 5A01: verified -> superseded (by 5A02)");
+	g_clear_pointer(&text, g_free);
+	regs = fst_db_list_registrations(db, "deactivate", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 2);
+	reg = g_ptr_array_index(regs, 0);
+	g_assert_cmpstr(reg->serial_hex, ==, "5A01");
+	g_assert_cmpstr(reg->target, ==, "aws-iot:123456789012:eu-west-1");
+	g_assert_cmpstr(reg->action, ==, "deactivate");
+	g_assert_cmpstr(reg->state, ==, "pending");
+	g_assert_cmpint(reg->attempts, ==, 0);
+	g_assert_cmpint(reg->created_at, >, 0);
+	g_assert_cmpuint(strlen(reg->aws_cert_id), ==, 64);
+	g_assert_cmpstr(((FstDbRegistration *)g_ptr_array_index(regs, 1))->target,
+	                ==,
+	                "aws-iot:123456789012:us-east-1");
+	g_clear_pointer(&regs, g_ptr_array_unref);
+
+	/* never registered through the queue (JITP, a bulk export): target `*` */
+	g_assert_true(test_log_provision(db, "SUP-2", 0x5B01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "SUP-2", 0x5B02, 1, "5B01", NULL, &error));
+	g_assert_no_error(error);
+	regs = fst_db_list_registrations(db, "deactivate", "pending", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 3);
+	reg = g_ptr_array_index(regs, 2);
+	g_assert_cmpstr(reg->serial_hex, ==, "5B01");
+	g_assert_cmpstr(reg->target, ==, "*");
+	g_clear_pointer(&regs, g_ptr_array_unref);
+	regs = fst_db_list_registrations(db, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 5);
+	g_clear_pointer(&regs, g_ptr_array_unref);
+	regs = fst_db_list_registrations(db, "register", "done", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 2);
+	g_clear_pointer(&regs, g_ptr_array_unref);
+	regs = fst_db_list_registrations(db, "unregister", NULL, &error);
+	g_assert_null(regs);
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "register, deactivate"));
+	g_clear_error(&error);
+	regs = fst_db_list_registrations(db, NULL, "stuck", &error);
+	g_assert_null(regs);
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* what `ca list` shows for the issuer of all of them */
+	counts = fst_db_count_registrations_by_issuer(
+	    db, "D0E9A5C38F1A7DB1AD8C8B3D3E5C0A6D7F1E42A9A0F7C9B6C6D3B1A0F0E9D8C7", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(counts->len, ==, 0);
+	g_clear_pointer(&counts, g_ptr_array_unref);
+	{
+		g_autofree gchar *issuer =
+		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, "issuing ca", -1);
+		g_autofree gchar *upper = g_ascii_strup(issuer, -1);
+		FstDbRegistrationCount *count;
+		counts = fst_db_count_registrations_by_issuer(db, upper, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(counts->len, ==, 2);
+		count = g_ptr_array_index(counts, 0);
+		g_assert_cmpstr(count->action, ==, "register");
+		g_assert_cmpstr(count->state, ==, "done");
+		g_assert_cmpint(count->count, ==, 2);
+		count = g_ptr_array_index(counts, 1);
+		g_assert_cmpstr(count->action, ==, "deactivate");
+		g_assert_cmpstr(count->state, ==, "pending");
+		g_assert_cmpint(count->count, ==, 3);
+	}
+
+	/* the statistics count the new state */
+	g_assert_true(fst_db_get_stats(db, &stats, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(stats.certificates_by_state[FST_CERT_STATE_SUPERSEDED], ==, 2);
+	g_assert_cmpint(stats.certificates_by_state[FST_CERT_STATE_VERIFIED], ==, 2);
+	fst_db_stats_clear(&stats);
+
+	fst_db_close(g_steal_pointer(&db));
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 4);
+}
+
+/* a failed attempt supersedes nothing; an old certificate of another device,
+ * or one not in service, fails the final commit, which writes nothing */
+static void
+test_v4_supersede_refused(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GError) failure =
+	    g_error_new_literal(FST_ERROR, FST_ERROR_VERIFY_FAILED, "read back differs");
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *text = NULL;
+	gint64 events;
+
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REF-1", 0x6A01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REF-2", 0x6B01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+
+	/* the new attempt fails: the old certificate stays in service */
+	g_assert_true(test_log_provision(db, "REF-1", 0x6A02, 1, "6A01", failure, &error));
+	g_assert_no_error(error);
+	active = fst_db_get_active_certificate(db, "REF-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "6A01");
+	g_assert_cmpint(active->slot, ==, 0);
+	g_clear_pointer(&active, fst_db_cert_free);
+	regs = fst_db_list_registrations(db, "deactivate", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 0);
+	g_clear_pointer(&regs, g_ptr_array_unref);
+
+	/* REF-2's certificate cannot be superseded by REF-1's */
+	events = test_sql_int(fx->path, "SELECT count(*) FROM events");
+	g_assert_false(test_log_provision(db, "REF-1", 0x6A03, 1, "6B01", NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "6B01"));
+	g_assert_nonnull(strstr(error->message, "another device"));
+	g_assert_nonnull(strstr(error->message, "nothing of this step was written"));
+	g_clear_error(&error);
+	/* only the first commit of that attempt (identify, certificate-issued) is there */
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, events + 2);
+	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '6A03'");
+	g_assert_cmpstr(text, ==, "issued");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '6B01'");
+	g_assert_cmpstr(text, ==, "verified");
+	g_clear_pointer(&text, g_free);
+
+	/* an issued certificate (6A02, failed) cannot be superseded, nor an unknown one */
+	g_assert_false(test_log_provision(db, "REF-1", 0x6A04, 1, "6A02", NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "cannot become superseded"));
+	g_clear_error(&error);
+	g_assert_false(test_log_provision(db, "REF-1", 0x6A05, 1, "FFFF", NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	regs = fst_db_list_registrations(db, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 0);
+
+	fst_db_close(g_steal_pointer(&db));
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+}
+
+/* superseded sits between registered and revoked: only a certificate in
+ * service gets there, and it can only be revoked afterwards */
+static void
+test_v4_superseded_moves(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GPtrArray) certs = NULL;
+	FstDbCertFilter filter = {.state = "superseded"};
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_SUPERSEDED), ==, "superseded");
+	g_assert_cmpint(FST_CERT_STATE_SUPERSEDED, ==, FST_CERT_STATE_REGISTERED + 1);
+	g_assert_cmpint(FST_CERT_STATE_REVOKED, ==, FST_CERT_STATE_SUPERSEDED + 1);
+	test_provision(db, 0, "MOVE-1", 0x7001, NULL);
+	{
+		g_autoptr(FstDeviceInfo) info = test_info_new("MOVE-2", "1.0");
+		g_autoptr(FstDbCert) cert = test_cert_new(0x7002, "MOVE-2");
+		gint64 dev = fst_db_begin_device(db, 0, info, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_true(fst_db_add_certificate(db, dev, cert, &error));
+		g_assert_no_error(error);
+	}
+	/* issued and burned certificates were never in service */
+	g_assert_false(fst_db_set_certificate_state(db, "7002", FST_CERT_STATE_SUPERSEDED, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	g_assert_true(fst_db_set_certificate_state(db, "7002", FST_CERT_STATE_BURNED, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_db_set_certificate_state(db, "7002", FST_CERT_STATE_SUPERSEDED, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	/* verified -> superseded -> (not registered again) -> revoked */
+	g_assert_true(fst_db_set_certificate_state(db, "7001", FST_CERT_STATE_SUPERSEDED, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_db_set_certificate_state(db, "7001", FST_CERT_STATE_REGISTERED, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	certs = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 1);
+	g_assert_cmpint(
+	    ((FstDbCert *)g_ptr_array_index(certs, 0))->state, ==, FST_CERT_STATE_SUPERSEDED);
+	g_assert_true(fst_db_revoke_certificate(db, "7001", "superseded", &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM certificates WHERE serial_hex = '7001' "
+	                             "AND state = 'revoked'"),
+	                ==,
+	                1);
+	/* the column refuses what the code would refuse */
+	{
+		g_autoptr(sqlite3) raw = test_sql_open(fx->path);
+		g_assert_cmpint(sqlite3_exec(raw,
+		                             "UPDATE certificates SET slot = 2 WHERE serial_hex = "
+		                             "'7002'",
+		                             NULL,
+		                             NULL,
+		                             NULL),
+		                ==,
+		                SQLITE_CONSTRAINT);
+	}
+	/* a slot other than A or B is refused when recording */
+	{
+		g_autoptr(FstDbCert) cert = test_cert_new(0x7003, "MOVE-1");
+		g_autoptr(FstDbDevice) dev = fst_db_find_device(db, "MOVE-1", &error);
+		g_assert_no_error(error);
+		cert->slot = 2;
+		g_assert_false(fst_db_add_certificate(db, dev->id, cert, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_nonnull(strstr(error->message, "slot 2"));
+	}
+}
+
+/* the escrowed key is written in the first commit with its certificate,
+ * with an `escrow` event in the chain; bounded, one per certificate */
+static void
+test_v4_escrow(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info = test_info_new("ESC-1", "1.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0xE5C1, "ESC-1");
+	g_autoptr(FstDbDeviceLog) log = NULL;
+	g_autoptr(GBytes) cms = g_bytes_new_static("\x30\x82\x01\x00 enveloped", 14);
+	g_autoptr(GBytes) read = NULL;
+	g_autoptr(GBytes) big = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *recipient =
+	    g_compute_checksum_for_string(G_CHECKSUM_SHA256, "escrow", -1);
+	g_autofree gchar *recipient_upper = g_ascii_strup(recipient, -1);
+	g_autofree gchar *got = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *cms_sha = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, cms);
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	log = fst_db_device_log_new(0, info, NULL, &error);
+	g_assert_no_error(error);
+	/* logged before its certificate: written after it, in the same commit */
+	fst_db_device_log_add_escrow(log, "e5c1", recipient_upper, cms);
+	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
+	fst_db_device_log_add_certificate(log, cert);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	read = fst_db_get_escrow(db, "E5C1", &got, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(read, cms));
+	g_assert_cmpstr(got, ==, recipient);
+	text = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	g_assert_cmpstr(text, ==, "identify,certificate-issued,escrow");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, "SELECT detail FROM events WHERE step = 'escrow'");
+	g_assert_nonnull(strstr(text, "certificate E5C1: key escrowed to "));
+	g_assert_nonnull(strstr(text, recipient));
+	g_assert_nonnull(strstr(text, cms_sha));
+
+	/* one escrow per certificate: a second one fails its commit */
+	fst_db_device_log_add_escrow(log, "E5C1", recipient, cms);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_DATABASE);
+	g_clear_error(&error);
+	/* bounded: empty or over 64 KiB is refused, as a bad recipient hash */
+	big = g_bytes_new_take(g_malloc0(65537), 65537);
+	fst_db_device_log_add_escrow(log, "E5C1", recipient, big);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "65537 bytes"));
+	g_clear_error(&error);
+	fst_db_device_log_add_escrow(log, "E5C1", "not-a-hash", cms);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	/* another device's certificate, or an unknown one */
+	test_provision(db, 0, "ESC-OTHER", 0xE5C2, NULL);
+	fst_db_device_log_add_escrow(log, "E5C2", recipient, cms);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	fst_db_device_log_add_escrow(log, "E5C9", recipient, cms);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM key_escrows"), ==, 1);
+
+	/* no escrow */
+	g_assert_null(fst_db_get_escrow(db, "E5C2", NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+
+	fst_db_device_log_finish(log, "E5C1", NULL);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	fst_db_close(g_steal_pointer(&db));
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+
+	/* the chain covers the escrow: a changed, deleted or inserted one shows */
+	{
+		const struct {
+			const gchar *sql;
+			const gchar *problem;
+		} tampers[] = {
+		    {"UPDATE key_escrows SET cms = x'3000'",
+		     "key escrow of certificate E5C1 was changed"},
+		    {"UPDATE key_escrows SET recipient_sha256 = upper(recipient_sha256)",
+		     "key escrow of certificate E5C1 was changed"},
+		    {"DELETE FROM key_escrows", "key escrow of certificate E5C1 was deleted"},
+		    {"INSERT INTO key_escrows (certificate_id, recipient_sha256, cms, created_at) "
+		     "SELECT id, 'aa', x'30', 1 FROM certificates WHERE serial_hex = 'E5C2'",
+		     "key escrow of certificate E5C2 is not in the audit chain"},
+		};
+		g_autoptr(GBytes) clean = test_read_file(fx->path);
+		for (guint i = 0; i < G_N_ELEMENTS(tampers); i++) {
+			g_autoptr(FstAuditResult) bad = NULL;
+			g_assert_true(g_file_set_contents(fx->path,
+			                                  g_bytes_get_data(clean, NULL),
+			                                  (gssize)g_bytes_get_size(clean),
+			                                  NULL));
+			test_sql_exec(fx->path, tampers[i].sql);
+			bad = test_audit(fx->path);
+			g_assert_false(bad->ok);
+			g_assert_nonnull(strstr(bad->problem, tampers[i].problem));
+		}
+	}
+}
+
+/* rewriting only the trust roots of a provisioned device: a log with no
+ * certificate, finished without a serial */
+static void
+test_v4_trust_only_job(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GBytes) roots = g_bytes_new_static("new roots", 9);
+	g_autoptr(GError) failure =
+	    g_error_new_literal(FST_ERROR, FST_ERROR_STORAGE_FULL, "no room for the roots");
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *text = NULL;
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "TRUST-1", 0x7401, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+
+	/* it ended well: provisioned again, its certificate untouched */
+	{
+		g_autoptr(FstDeviceInfo) info = test_info_new("TRUST-1", "2.0.0");
+		g_autoptr(FstDbDeviceLog) log = fst_db_device_log_new(0, info, NULL, &error);
+		g_assert_no_error(error);
+		fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
+		fst_db_device_log_add_object(log, NULL, FST_OBJECT_TRUST_ROOTS, roots, "cc,dd");
+		g_assert_true(fst_db_device_log_commit(db, log, &error));
+		g_assert_no_error(error);
+		text = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'TRUST-1'");
+		g_assert_cmpstr(text, ==, "in-progress");
+		g_clear_pointer(&text, g_free);
+		fst_db_device_log_finish(log, NULL, NULL);
+		g_assert_true(fst_db_device_log_commit(db, log, &error));
+		g_assert_no_error(error);
+	}
+	text = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'TRUST-1'");
+	g_assert_cmpstr(text, ==, "provisioned");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path,
+	                     "SELECT detail FROM events WHERE step = 'provisioned' ORDER BY id "
+	                     "DESC LIMIT 1");
+	g_assert_cmpstr(text, ==, "no new certificate; certificate 7401 stays in service (slot A)");
+	g_clear_pointer(&text, g_free);
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM device_objects WHERE kind = "
+	                             "'trust-roots' AND certificate_id IS NULL"),
+	                ==,
+	                1);
+
+	/* it failed: failed, as any attempt */
+	{
+		g_autoptr(FstDeviceInfo) info = test_info_new("TRUST-1", "2.0.0");
+		g_autoptr(FstDbDeviceLog) log = fst_db_device_log_new(0, info, NULL, &error);
+		g_assert_no_error(error);
+		fst_db_device_log_add_object(log, NULL, FST_OBJECT_TRUST_ROOTS, roots, "cc,dd");
+		fst_db_device_log_finish(log, NULL, failure);
+		g_assert_true(fst_db_device_log_commit(db, log, &error));
+		g_assert_no_error(error);
+	}
+	text = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'TRUST-1'");
+	g_assert_cmpstr(text, ==, "failed");
+	g_clear_pointer(&text, g_free);
+
+	/* a device with no certificate in service cannot be ended well without one */
+	{
+		g_autoptr(FstDeviceInfo) info = test_info_new("TRUST-NEW", "2.0.0");
+		g_autoptr(FstDbDeviceLog) log = fst_db_device_log_new(0, info, NULL, &error);
+		g_assert_no_error(error);
+		fst_db_device_log_add_object(log, NULL, FST_OBJECT_TRUST_ROOTS, roots, "cc,dd");
+		fst_db_device_log_finish(log, NULL, NULL);
+		g_assert_false(fst_db_device_log_commit(db, log, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_nonnull(strstr(error->message,
+		                        "device TRUST-NEW has no verified or "
+		                        "registered certificate"));
+		g_clear_error(&error);
+	}
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'TRUST-NEW'"), ==, 0);
+
+	fst_db_close(g_steal_pointer(&db));
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+}
+
+/* the v3 fixture (two devices provisioned by the two-commit pipeline, one
+ * certificate revoked): backed up as v3, then migrated to v4 with its data,
+ * its chain and a schema equal to a fresh file's; it keeps working with the
+ * v4 records (slot, superseded, deactivation queue, escrow) */
+static void
+test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(FstDbCert) active = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v3.sql");
+	g_autofree gchar *backup = NULL;
 	g_autofree gchar *schema_fixture = NULL;
 	g_autofree gchar *schema_fresh = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *ders = NULL;
 
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 3);
 	audit = test_audit(path);
@@ -1989,15 +2546,164 @@ test_migrate_v3_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(audit->certificates, ==, 2);
 	/* 9 events per provisioned device, and the revocation */
 	g_assert_cmpint(audit->events, ==, 19);
+	ders = test_sql_text(path, "SELECT group_concat(hex(der), ',') FROM certificates");
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	backup = fst_db_get_last_backup(db);
+	g_assert_nonnull(strstr(backup, ".v3-"));
+	g_assert_cmpint(test_sql_int(backup, "PRAGMA user_version"), ==, 3);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 4);
+
+	/* the data survived: devices, certificates byte for byte, states, ids */
+	devices = fst_db_list_devices(db, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(devices->len, ==, 2);
+	g_assert_cmpstr(((FstDbDevice *)g_ptr_array_index(devices, 0))->state, ==, "provisioned");
+	{
+		g_autofree gchar *ders_after =
+		    test_sql_text(path, "SELECT group_concat(hex(der), ',') FROM certificates");
+		g_assert_cmpstr(ders_after, ==, ders);
+	}
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM certificates WHERE state = 'revoked' "
+	                             "AND revocation_reason = 'superseded'"),
+	                ==,
+	                1);
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT count(*) FROM certificates WHERE slot = 0"), ==, 2);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM key_escrows"), ==, 0);
+	/* the issuer became a `cas` row; the API and the view still name it */
+	{
+		g_autofree gchar *issuer = test_sql_text(
+		    backup, "SELECT issuer_sha256 FROM certificates ORDER BY id LIMIT 1");
+		g_autofree gchar *issuer_view = test_sql_text(
+		    path, "SELECT issuer_sha256 FROM certificate_details ORDER BY id LIMIT 1");
+		g_autofree gchar *profile_view = test_sql_text(
+		    path, "SELECT profile FROM certificate_details ORDER BY id LIMIT 1");
+		g_autofree gchar *profile =
+		    test_sql_text(backup, "SELECT profile FROM certificates ORDER BY id LIMIT 1");
+		g_autoptr(GPtrArray) certs = NULL;
+		FstDbCertFilter filter = {.issuer_sha256 = issuer};
+		g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM cas"), ==, 1);
+		g_assert_cmpint(
+		    test_sql_int(path, "SELECT count(*) FROM certificates WHERE ca_id IS NULL"),
+		    ==,
+		    0);
+		g_assert_cmpstr(issuer_view, ==, issuer);
+		g_assert_cmpstr(profile_view, ==, profile);
+		certs = fst_db_list_certificates(db, &filter, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(certs->len, ==, 2);
+		g_assert_cmpstr(
+		    ((FstDbCert *)g_ptr_array_index(certs, 0))->issuer_sha256, ==, issuer);
+		g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->profile, ==, profile);
+		g_assert_cmpint(fst_db_count_certificates_by_issuer(db, issuer, &error), ==, 2);
+		g_assert_no_error(error);
+	}
+	/* the ids survived the rebuilds, and the page size stays the file's */
+	g_assert_cmpint(test_sql_int(path, "SELECT max(id) FROM events"), ==, 19);
+	g_assert_cmpint(
+	    test_sql_int(path, "PRAGMA page_size"), ==, test_sql_int(backup, "PRAGMA page_size"));
+	g_clear_pointer(&audit, fst_audit_result_free);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->events, ==, 19);
+
+	/* the device that kept its certificate gets a new one in slot B */
+	serial =
+	    test_sql_text(path, "SELECT serial_hex FROM certificates WHERE state = 'verified'");
+	{
+		g_autofree gchar *uid = test_sql_text(
+		    path,
+		    "SELECT d.uid FROM devices d JOIN certificates c ON c.device_id = d.id "
+		    "WHERE c.state = 'verified'");
+		active = fst_db_get_active_certificate(db, uid, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(active->serial_hex, ==, serial);
+		g_assert_true(test_log_provision(db, uid, 0xF4C0001, 1, serial, NULL, &error));
+		g_assert_no_error(error);
+	}
+	regs = fst_db_list_registrations(db, "deactivate", "pending", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 1);
+	g_assert_cmpstr(((FstDbRegistration *)g_ptr_array_index(regs, 0))->serial_hex, ==, serial);
+	g_clear_pointer(&db, fst_db_close);
+	g_clear_pointer(&audit, fst_audit_result_free);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 3);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
+/* the v4 fixture (tests/data/db/README.md) is the current schema: opened
+ * as is, with no backup, its chain intact, every v4 record readable and its
+ * schema that of a fresh file */
+static void
+test_migrate_v4_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(GPtrArray) devices = NULL;
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(GBytes) cms = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v4.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+	g_autofree gchar *recipient = NULL;
+	g_autofree gchar *text = NULL;
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 4);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 4);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_null(fst_db_get_last_backup(db));
 	devices = fst_db_list_devices(db, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(devices->len, ==, 2);
+	g_assert_cmpuint(devices->len, ==, 3);
+
+	/* slot B after a supersede, the old one queued for deactivation */
+	active = fst_db_get_active_certificate(db, "FIXTURE-V4-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F4C0000003");
+	g_assert_cmpint(active->slot, ==, 1);
+	g_assert_cmpstr(active->issuer_sha256,
+	                ==,
+	                "4f6a2d1c0b9e8f7a6d5c4b3a29180716f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0");
+	regs = fst_db_list_registrations(db, "deactivate", "pending", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 1);
+	g_assert_cmpstr(
+	    ((FstDbRegistration *)g_ptr_array_index(regs, 0))->serial_hex, ==, "F4C0000002");
+	g_assert_cmpstr(((FstDbRegistration *)g_ptr_array_index(regs, 0))->target, ==, "*");
+	/* the escrow, the CA's name, the trust-roots-only job */
+	cms = fst_db_get_escrow(db, "F4C0000001", &recipient, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_bytes_get_size(cms), ==, 44);
+	g_assert_cmpuint(strlen(recipient), ==, 64);
+	text = test_sql_text(path, "SELECT subject FROM cas");
+	g_assert_cmpstr(text, ==, "O=Fleetstation Fixtures,CN=Fixture Issuing CA v4");
+	g_clear_pointer(&text, g_free);
+	text =
+	    test_sql_text(path,
+	                  "SELECT detail FROM events WHERE step = 'provisioned' ORDER BY id DESC "
+	                  "LIMIT 1");
+	g_assert_cmpstr(
+	    text, ==, "no new certificate; certificate F4C0000001 stays in service (slot A)");
 	g_assert_cmpint(test_sql_int(path,
-	                             "SELECT count(*) FROM certificates WHERE state = 'revoked' "
-	                             "AND revocation_reason = 'superseded'"),
+	                             "SELECT count(*) FROM certificate_details WHERE state = "
+	                             "'revoked' AND revocation_reason = 'cessationOfOperation'"),
 	                ==,
 	                1);
 	g_clear_pointer(&db, fst_db_close);
@@ -2048,7 +2754,8 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/v1-backed-up-first", test_migrate_v1_backup);
 	test_add("/fst/db/migrate/from-v2-fixture", test_migrate_from_v2_fixture);
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
-	test_add("/fst/db/migrate/v3-fixture-is-current", test_migrate_v3_fixture_current);
+	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
+	test_add("/fst/db/migrate/v4-fixture-is-current", test_migrate_v4_fixture_current);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
@@ -2056,6 +2763,11 @@ main(int argc, char **argv)
 	test_add("/fst/db/audit/catches-tampering", test_audit_catches_tampering);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
+	test_add("/fst/db/v4/supersede-queues-deactivation", test_v4_supersede);
+	test_add("/fst/db/v4/supersede-refused", test_v4_supersede_refused);
+	test_add("/fst/db/v4/superseded-state-moves", test_v4_superseded_moves);
+	test_add("/fst/db/v4/key-escrow", test_v4_escrow);
+	test_add("/fst/db/v4/trust-only-job", test_v4_trust_only_job);
 
 	rc = g_test_run();
 	EVP_PKEY_free(test_key);
