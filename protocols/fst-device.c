@@ -152,6 +152,49 @@ fst_device_info_free(FstDeviceInfo *info)
 	g_free(info);
 }
 
+/* the checks every slot-addressed call shares: the device has @slot (it is
+ * identified first when it was not, so that cred_slots is known) and trust
+ * roots, shared by all slots, are addressed as slot 0 */
+static gboolean
+fst_device_check_slot(FstDevice *self,
+		      guint slot,
+		      FstObjectKind kind,
+		      GCancellable *cancellable,
+		      GError **error)
+{
+	FstDevicePrivate *priv = GET_PRIVATE(self);
+	const gchar *port = priv->transport != NULL ? fst_transport_get_name(priv->transport) : "?";
+
+	if (kind == FST_OBJECT_TRUST_ROOTS && slot != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "%s: trust roots are shared by all credential slots: address them "
+			    "as slot 0, not %u",
+			    port,
+			    slot);
+		return FALSE;
+	}
+	if (slot == 0)
+		return TRUE;
+	if (priv->info == NULL && !fst_device_identify(self, cancellable, error))
+		return FALSE;
+	if (slot >= priv->info->cred_slots) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "%s: device %s has %u credential slot%s, no slot %u; choose a "
+			    "profile without A/B slots for this device model",
+			    port,
+			    priv->info->uid,
+			    priv->info->cred_slots,
+			    priv->info->cred_slots == 1 ? "" : "s",
+			    slot);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /**
  * fst_device_identify:
  * @self: an #FstDevice
@@ -178,14 +221,21 @@ fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error)
 /**
  * fst_device_generate_csr:
  * @self: an #FstDevice
+ * @slot: the credential slot whose key is replaced (0 without A/B slots)
  * @key_type: the key type to generate
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location
  *
- * Returns: (transfer full): the DER-encoded CSR, untrusted until verified
+ * The new key is staged: it replaces the key of @slot only when the device
+ * certificate of @slot is committed (FSP), so a failed run leaves the slot's
+ * key as it was.
+ *
+ * Returns: (transfer full): the DER-encoded CSR, untrusted until verified;
+ * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 GBytes *
 fst_device_generate_csr(FstDevice *self,
+			guint slot,
 			FstKeyType key_type,
 			GCancellable *cancellable,
 			GError **error)
@@ -199,12 +249,15 @@ fst_device_generate_csr(FstDevice *self,
 				    "the device dialect cannot generate a CSR");
 		return NULL;
 	}
-	return klass->generate_csr(self, key_type, cancellable, error);
+	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
+		return NULL;
+	return klass->generate_csr(self, slot, key_type, cancellable, error);
 }
 
 /**
  * fst_device_generate_public_key:
  * @self: an #FstDevice
+ * @slot: the credential slot whose key is replaced (0 without A/B slots)
  * @key_type: the key type to generate
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location
@@ -213,10 +266,12 @@ fst_device_generate_csr(FstDevice *self,
  * cannot build a CSR. Nothing proves possession yet: the caller must check a
  * fst_device_sign_challenge() signature against it before trusting it.
  *
- * Returns: (transfer full): the DER SubjectPublicKeyInfo, untrusted
+ * Returns: (transfer full): the DER SubjectPublicKeyInfo, untrusted;
+ * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 GBytes *
 fst_device_generate_public_key(FstDevice *self,
+			       guint slot,
 			       FstKeyType key_type,
 			       GCancellable *cancellable,
 			       GError **error)
@@ -230,21 +285,26 @@ fst_device_generate_public_key(FstDevice *self,
 				    "the device dialect cannot export a public key");
 		return NULL;
 	}
-	return klass->generate_public_key(self, key_type, cancellable, error);
+	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
+		return NULL;
+	return klass->generate_public_key(self, slot, key_type, cancellable, error);
 }
 
 /**
  * fst_device_write_object:
  * @self: an #FstDevice
+ * @slot: the credential slot (0 without A/B slots; always 0 for trust roots)
  * @kind: what @data is
  * @data: the bytes to store, already in the device's format
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location
  *
- * Returns: %TRUE once the device has committed @data
+ * Returns: %TRUE once the device has committed @data;
+ * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 gboolean
 fst_device_write_object(FstDevice *self,
+			guint slot,
 			FstObjectKind kind,
 			GBytes *data,
 			GCancellable *cancellable,
@@ -256,20 +316,25 @@ fst_device_write_object(FstDevice *self,
 		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "writing not supported");
 		return FALSE;
 	}
-	return klass->write_object(self, kind, data, cancellable, error);
+	if (!fst_device_check_slot(self, slot, kind, cancellable, error))
+		return FALSE;
+	return klass->write_object(self, slot, kind, data, cancellable, error);
 }
 
 /**
  * fst_device_read_object:
  * @self: an #FstDevice
+ * @slot: the credential slot (0 without A/B slots; always 0 for trust roots)
  * @kind: the object to read
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location
  *
- * Returns: (transfer full): the stored bytes, or %NULL
+ * Returns: (transfer full): the stored bytes, or %NULL;
+ * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 GBytes *
 fst_device_read_object(FstDevice *self,
+		       guint slot,
 		       FstObjectKind kind,
 		       GCancellable *cancellable,
 		       GError **error)
@@ -280,18 +345,23 @@ fst_device_read_object(FstDevice *self,
 		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "reading not supported");
 		return NULL;
 	}
-	return klass->read_object(self, kind, cancellable, error);
+	if (!fst_device_check_slot(self, slot, kind, cancellable, error))
+		return NULL;
+	return klass->read_object(self, slot, kind, cancellable, error);
 }
 
 /**
  * fst_device_sign_challenge:
  * @self: an #FstDevice
+ * @slot: the credential slot whose key signs (0 without A/B slots)
  * @nonce: the station's random challenge (32 bytes for FSP)
  * @message: (out) (transfer full): the exact bytes the device signed
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location
  *
- * Asks the device to prove that it holds the private key of its key slot.
+ * Asks the device to prove that it holds the private key of @slot: its
+ * staged key (generated or injected, not yet promoted by a commit of the
+ * slot's device certificate) if it has one, else its key.
  * The caller verifies the signature over @message with the public key of the
  * certificate it issued, and checks that @message ends with @nonce.
  *
@@ -300,6 +370,7 @@ fst_device_read_object(FstDevice *self,
  */
 GBytes *
 fst_device_sign_challenge(FstDevice *self,
+			  guint slot,
 			  GBytes *nonce,
 			  GBytes **message,
 			  GCancellable *cancellable,
@@ -315,12 +386,15 @@ fst_device_sign_challenge(FstDevice *self,
 				    "the device dialect cannot prove possession of a key");
 		return NULL;
 	}
-	return klass->sign_challenge(self, nonce, message, cancellable, error);
+	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
+		return NULL;
+	return klass->sign_challenge(self, slot, nonce, message, cancellable, error);
 }
 
 /**
  * fst_device_put_key:
  * @self: an #FstDevice
+ * @slot: the credential slot whose key is replaced (0 without A/B slots)
  * @key_type: the type of @key
  * @key: the private key, PKCS#8 DER
  * @cancellable: (nullable): a #GCancellable
@@ -333,6 +407,7 @@ fst_device_sign_challenge(FstDevice *self,
  */
 gboolean
 fst_device_put_key(FstDevice *self,
+		   guint slot,
 		   FstKeyType key_type,
 		   const FstSecret *key,
 		   GCancellable *cancellable,
@@ -348,7 +423,9 @@ fst_device_put_key(FstDevice *self,
 				    "the device dialect cannot take a station-made key");
 		return FALSE;
 	}
-	return klass->put_key(self, key_type, key, cancellable, error);
+	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
+		return FALSE;
+	return klass->put_key(self, slot, key_type, key, cancellable, error);
 }
 
 /**
@@ -374,6 +451,45 @@ fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error)
 		return FALSE;
 	}
 	return klass->lock(self, cancellable, error);
+}
+
+/**
+ * fst_device_activate_slot:
+ * @self: an #FstDevice
+ * @slot: the credential slot the device's TLS stack uses from now on
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Switches the device to credential slot @slot, persistently. Call it only
+ * after the objects written to @slot were read back and the device proved
+ * possession of the slot's key: until then the device keeps using its old,
+ * working slot. Activating the slot already active is allowed.
+ *
+ * Returns: %TRUE when the device uses @slot; %FST_ERROR_NOT_FOUND when the
+ * slot has no key or no certificate, %FST_ERROR_NOT_SUPPORTED for a @slot
+ * the device does not have, %FST_ERROR_PERMISSION_DENIED when it is locked
+ */
+gboolean
+fst_device_activate_slot(FstDevice *self, guint slot, GCancellable *cancellable, GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	FstDevicePrivate *priv;
+	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
+	if (klass->activate_slot == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "the device dialect cannot switch credential slots");
+		return FALSE;
+	}
+	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
+		return FALSE;
+	if (!klass->activate_slot(self, slot, cancellable, error))
+		return FALSE;
+	/* in place: callers may hold fst_device_get_info() */
+	priv = GET_PRIVATE(self);
+	priv->info->active_slot = slot;
+	return TRUE;
 }
 
 /**
@@ -418,6 +534,11 @@ fst_device_set_info(FstDevice *self, const FstDeviceInfo *info)
 	g_return_if_fail(FST_IS_DEVICE(self));
 	fst_device_info_free(priv->info);
 	priv->info = fst_device_info_copy(info);
+	/* a dialect that knows no slots has one */
+	if (priv->info->cred_slots == 0)
+		priv->info->cred_slots = 1;
+	if (priv->info->active_slot >= priv->info->cred_slots)
+		priv->info->active_slot = 0;
 }
 
 /**

@@ -89,7 +89,8 @@ typedef struct {
 	guint validation;    /* FstValidation flags */
 	gboolean can_csr;    /* builds a CSR for its own key */
 	FstCredFormat format;
-	/* capacity in bytes per FstObjectKind, 0 when the device has no such slot */
+	/* capacity in bytes per FstObjectKind, 0 when the device has no such slot;
+	 * with A/B credential slots the smaller of the two slots' */
 	guint32 capacity[FST_OBJECT_LAST];
 	guint32 max_payload; /* negotiated FSP payload size */
 	gboolean can_sign;    /* proves possession of its key (sign_challenge) */
@@ -97,7 +98,17 @@ typedef struct {
 	gboolean can_lock;    /* credentials can be made read-only (lock) */
 	gboolean locked;      /* credentials are read-only already */
 	gboolean can_export_key; /* generates a key and exports its public key (generate_public_key) */
+	/* credential slots: a key slot with its device certificate and CA chain.
+	 * 1 for a device that does not say; 2 for a device with A/B slots, where
+	 * a new certificate goes to the slot not in use and the device switches
+	 * to it with activate_slot only once it is proven. Trust roots are
+	 * shared by all slots (slot 0) */
+	guint cred_slots;
+	guint active_slot; /* the slot the device's TLS stack uses, < cred_slots */
 } FstDeviceInfo;
+
+/* the most credential slots any dialect may report */
+#define FST_DEVICE_CRED_SLOTS_MAX 2
 
 FstDeviceInfo *
 fst_device_info_copy(const FstDeviceInfo *info);
@@ -112,21 +123,30 @@ G_DECLARE_DERIVABLE_TYPE(FstDevice, fst_device, FST, DEVICE, GObject)
  * FstDeviceClass:
  * @identify: asks the device who it is; sets the info returned by
  *   fst_device_get_info()
- * @generate_csr: has the device generate a key of @key_type in its key slot
- *   and returns the DER CSR for it (the private key never leaves the device)
- * @write_object: stores @data as @kind; atomic on the device side: either the
- *   whole new object replaces the old one or the old one stays
- * @read_object: reads back what @kind holds; %FST_ERROR_NOT_FOUND if nothing
- * @sign_challenge: has the device sign @nonce with the key in its key slot;
+ * @generate_csr: has the device generate a key of @key_type in the key slot
+ *   of credential slot @slot and returns the DER CSR for it (the private key
+ *   never leaves the device)
+ * @write_object: stores @data as @kind of credential slot @slot; atomic on the
+ *   device side: either the whole new object replaces the old one or the old
+ *   one stays
+ * @read_object: reads back what @kind of @slot holds; %FST_ERROR_NOT_FOUND if
+ *   nothing
+ * @sign_challenge: has the device sign @nonce with the key of slot @slot;
  *   returns the signature and sets @message to the exact bytes signed (the
  *   dialect may put a domain prefix before the nonce); SHA-256 for every
  *   key type, ECDSA signatures in DER, RSA PKCS#1 v1.5 (fst_ca_verify_challenge())
  * @put_key: stores a station-made private key (PKCS#8 DER in @key) of
- *   @key_type in the key slot; the dialect wipes every copy it makes
+ *   @key_type in the key slot of @slot; the dialect wipes every copy it makes
  * @lock: makes the device credentials read-only for ever
  * @generate_public_key: like @generate_csr, for devices that cannot build a
  *   CSR: returns the DER SubjectPublicKeyInfo of the new key; possession is
  *   then proven with @sign_challenge
+ * @activate_slot: makes the device's TLS stack use credential slot @slot from
+ *   now on (persistent); refused when the slot has no key or no certificate
+ *
+ * Every @slot is checked by the fst_device_*() wrappers against
+ * #FstDeviceInfo.cred_slots before the vfunc runs; slot 0 is what a device
+ * without A/B slots has.
  *
  * A device dialect (FSP today; nRF91 AT commands, USB vendor protocols later)
  * over an #FstTransport. The pipeline talks only to this class.
@@ -135,73 +155,91 @@ struct _FstDeviceClass {
 	GObjectClass parent_class;
 	gboolean (*identify)(FstDevice *self, GCancellable *cancellable, GError **error);
 	GBytes *(*generate_csr)(FstDevice *self,
+				guint slot,
 				FstKeyType key_type,
 				GCancellable *cancellable,
 				GError **error);
 	gboolean (*write_object)(FstDevice *self,
+				 guint slot,
 				 FstObjectKind kind,
 				 GBytes *data,
 				 GCancellable *cancellable,
 				 GError **error);
 	GBytes *(*read_object)(FstDevice *self,
+			       guint slot,
 			       FstObjectKind kind,
 			       GCancellable *cancellable,
 			       GError **error);
 	GBytes *(*sign_challenge)(FstDevice *self,
+				  guint slot,
 				  GBytes *nonce,
 				  GBytes **message,
 				  GCancellable *cancellable,
 				  GError **error);
 	gboolean (*put_key)(FstDevice *self,
+			    guint slot,
 			    FstKeyType key_type,
 			    const FstSecret *key,
 			    GCancellable *cancellable,
 			    GError **error);
 	gboolean (*lock)(FstDevice *self, GCancellable *cancellable, GError **error);
 	GBytes *(*generate_public_key)(FstDevice *self,
+				       guint slot,
 				       FstKeyType key_type,
 				       GCancellable *cancellable,
 				       GError **error);
-	gpointer padding[4];
+	gboolean (*activate_slot)(FstDevice *self,
+				  guint slot,
+				  GCancellable *cancellable,
+				  GError **error);
+	gpointer padding[3];
 };
 
 gboolean
 fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error);
 GBytes *
 fst_device_generate_csr(FstDevice *self,
+			guint slot,
 			FstKeyType key_type,
 			GCancellable *cancellable,
 			GError **error);
 GBytes *
 fst_device_generate_public_key(FstDevice *self,
+			       guint slot,
 			       FstKeyType key_type,
 			       GCancellable *cancellable,
 			       GError **error);
 gboolean
 fst_device_write_object(FstDevice *self,
+			guint slot,
 			FstObjectKind kind,
 			GBytes *data,
 			GCancellable *cancellable,
 			GError **error);
 GBytes *
 fst_device_read_object(FstDevice *self,
+		       guint slot,
 		       FstObjectKind kind,
 		       GCancellable *cancellable,
 		       GError **error);
 GBytes *
 fst_device_sign_challenge(FstDevice *self,
+			  guint slot,
 			  GBytes *nonce,
 			  GBytes **message,
 			  GCancellable *cancellable,
 			  GError **error);
 gboolean
 fst_device_put_key(FstDevice *self,
+		   guint slot,
 		   FstKeyType key_type,
 		   const FstSecret *key,
 		   GCancellable *cancellable,
 		   GError **error);
 gboolean
 fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error);
+gboolean
+fst_device_activate_slot(FstDevice *self, guint slot, GCancellable *cancellable, GError **error);
 FstTransport *
 fst_device_get_transport(FstDevice *self);
 const FstDeviceInfo *

@@ -280,7 +280,7 @@ fst_run_roots_description(const FstPlan *plan, gboolean with_hashes)
 static gboolean
 fst_run_burn(FstRun *run, FstObjectKind kind, GBytes *blob, GError **error)
 {
-	if (!fst_device_write_object(run->device, kind, blob, run->cancellable, error)) {
+	if (!fst_device_write_object(run->device, 0, kind, blob, run->cancellable, error)) {
 		g_prefix_error(error, "writing %s: ", fst_object_kind_to_string(kind));
 		return FALSE;
 	}
@@ -291,7 +291,7 @@ static gboolean
 fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
-	g_autoptr(GBytes) got = fst_device_read_object(run->device, kind, run->cancellable, error);
+	g_autoptr(GBytes) got = fst_device_read_object(run->device, 0, kind, run->cancellable, error);
 	if (got == NULL) {
 		g_prefix_error(error, "reading back %s: ", fst_object_kind_to_string(kind));
 		return FALSE;
@@ -332,7 +332,7 @@ fst_run_prove_spki(FstRun *run, GBytes *spki, const gchar *what, GError **error)
 		return FALSE;
 	}
 	nonce = g_bytes_new(nonce_buf, sizeof(nonce_buf));
-	sig = fst_device_sign_challenge(run->device, nonce, &message, run->cancellable, error);
+	sig = fst_device_sign_challenge(run->device, 0, nonce, &message, run->cancellable, error);
 	if (sig == NULL) {
 		g_prefix_error(error, "proof of possession: ");
 		return FALSE;
@@ -466,6 +466,7 @@ fst_run_all(FstRun *run, GError **error)
 		/* a bare public key proves nothing: the device signs a challenge
 		 * with the new (staged) key before anything is issued for it */
 		spki = fst_device_generate_public_key(run->device,
+						      0,
 						      plan.key_type,
 						      run->cancellable,
 						      error);
@@ -475,7 +476,7 @@ fst_run_all(FstRun *run, GError **error)
 			return FALSE;
 		fst_run_step_done(run, "device public key, possession proven");
 	} else {
-		csr = fst_device_generate_csr(run->device, plan.key_type, run->cancellable, error);
+		csr = fst_device_generate_csr(run->device, 0, plan.key_type, run->cancellable, error);
 		if (csr == NULL)
 			return FALSE;
 		fst_run_step_done(run, NULL);
@@ -573,7 +574,7 @@ fst_run_all(FstRun *run, GError **error)
 		gboolean ok;
 		fst_run_step(run, FST_STEP_BURN, 0.4, "device key");
 		ok = fst_device_put_key(
-		    run->device, plan.key_type, device_key, run->cancellable, error);
+		    run->device, 0, plan.key_type, device_key, run->cancellable, error);
 		g_clear_pointer(&device_key, fst_secret_free);
 		if (!ok) {
 			g_prefix_error(error, "injecting the device key: ");

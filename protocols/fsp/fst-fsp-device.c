@@ -314,7 +314,10 @@ fst_fsp_device_check_status(
 		break;
 	case FST_FSP_STATUS_NOT_FOUND:
 		code = FST_ERROR_NOT_FOUND;
-		advice = "the device has no such object";
+		advice = cmd == FST_FSP_CMD_ACTIVATE
+		             ? "the slot has no certificate or no key; write it and prove "
+		               "possession of its key first"
+		             : "the device has no such object";
 		break;
 	case FST_FSP_STATUS_KEYGEN_FAILED:
 		code = FST_ERROR_INTERNAL;
@@ -411,6 +414,9 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 	g_autofree gchar *model = NULL;
 	g_autofree gchar *firmware = NULL;
 	FstDeviceInfo tmp = {0};
+	/* capacities of slot B's objects, 0x04 and 0x05 */
+	guint32 capacity_b[FST_OBJECT_LAST] = {0};
+	guint cred_slots = 1;
 
 	fst_fsp_reader_init(&c, buf, len);
 	while (fst_fsp_tlv_next(&c, &tag, &value, &vlen)) {
@@ -483,8 +489,20 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 				break;
 			if (id >= FST_OBJECT_DEVICE_CERT && id < FST_OBJECT_LAST)
 				tmp.capacity[id] = MIN(capacity, FST_FSP_DEVICE_OBJECT_MAX);
+			else if (id == FST_FSP_OBJ_DEVICE_CERT_B)
+				capacity_b[FST_OBJECT_DEVICE_CERT] =
+				    MIN(capacity, FST_FSP_DEVICE_OBJECT_MAX);
+			else if (id == FST_FSP_OBJ_CA_CHAIN_B)
+				capacity_b[FST_OBJECT_CA_CHAIN] =
+				    MIN(capacity, FST_FSP_DEVICE_OBJECT_MAX);
 			break;
 		}
+		case FST_FSP_TAG_CRED_SLOTS:
+			cred_slots = fst_fsp_read_u8(&v);
+			break;
+		case FST_FSP_TAG_ACTIVE_SLOT:
+			tmp.active_slot = fst_fsp_read_u8(&v);
+			break;
 		default:
 			g_debug("skipping unknown hello tag 0x%02x", tag);
 			break;
@@ -529,6 +547,35 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 		return FALSE;
 	}
 	tmp.max_payload = MIN(tmp.max_payload, FST_FSP_MAX_PAYLOAD_LIMIT);
+	if (cred_slots == 0) {
+		g_set_error_literal(error,
+		                    FST_ERROR,
+		                    FST_ERROR_INVALID_DATA,
+		                    "device reports 0 credential slots");
+		return FALSE;
+	}
+	/* a later device may have more slots than this station addresses: it
+	 * uses the first ones, as long as the device is on one of them */
+	tmp.cred_slots = MIN(cred_slots, FST_FSP_CRED_SLOTS_MAX);
+	if (tmp.active_slot >= tmp.cred_slots) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device reports credential slot %u active of %u (the station handles "
+		            "%u)",
+		            tmp.active_slot,
+		            cred_slots,
+		            tmp.cred_slots);
+		return FALSE;
+	}
+	/* the pipeline plans with one capacity per object kind: with A/B slots,
+	 * the smaller of the two, so a plan fits whichever slot is written */
+	if (tmp.cred_slots > 1) {
+		tmp.capacity[FST_OBJECT_DEVICE_CERT] =
+		    MIN(tmp.capacity[FST_OBJECT_DEVICE_CERT], capacity_b[FST_OBJECT_DEVICE_CERT]);
+		tmp.capacity[FST_OBJECT_CA_CHAIN] =
+		    MIN(tmp.capacity[FST_OBJECT_CA_CHAIN], capacity_b[FST_OBJECT_CA_CHAIN]);
+	}
 	*info = tmp;
 	info->uid = g_steal_pointer(&uid);
 	info->model = model != NULL ? g_steal_pointer(&model) : g_strdup("");
@@ -629,12 +676,15 @@ fst_fsp_device_identify(FstDevice *device, GCancellable *cancellable, GError **e
 		return FALSE;
 	}
 	self->max_payload = (guint16)info.max_payload;
-	g_info("%s: fsp device %s, model %s, firmware %s, max payload %u",
+	g_info("%s: fsp device %s, model %s, firmware %s, max payload %u, credential slots %u "
+	       "(%c active)",
 	       fst_fsp_device_port(self),
 	       info.uid,
 	       info.model,
 	       info.firmware,
-	       info.max_payload);
+	       info.max_payload,
+	       info.cred_slots,
+	       'A' + info.active_slot);
 	fst_device_set_info(device, &info);
 	g_free(info.uid);
 	g_free(info.model);
@@ -648,6 +698,43 @@ fst_fsp_device_ensure_identified(FstFspDevice *self, GCancellable *cancellable, 
 	if (fst_device_get_info(FST_DEVICE(self)) != NULL)
 		return TRUE;
 	return fst_fsp_device_identify(FST_DEVICE(self), cancellable, error);
+}
+
+/* the FSP object that holds @kind in credential slot @slot: slot 0 (A) is
+ * 0x01/0x02 as in FSP 1.0, slot 1 (B) 0x04/0x05; trust roots are shared */
+static guint8
+fst_fsp_object_id(guint slot, FstObjectKind kind)
+{
+	if (slot == 1 && kind == FST_OBJECT_DEVICE_CERT)
+		return FST_FSP_OBJ_DEVICE_CERT_B;
+	if (slot == 1 && kind == FST_OBJECT_CA_CHAIN)
+		return FST_FSP_OBJ_CA_CHAIN_B;
+	return (guint8)kind;
+}
+
+/* "device-cert", or "device-cert of slot B" for messages */
+static gchar *
+fst_fsp_object_name(guint slot, FstObjectKind kind)
+{
+	if (slot == 0)
+		return g_strdup(fst_object_kind_to_string(kind));
+	return g_strdup_printf("%s of slot %c", fst_object_kind_to_string(kind), 'A' + slot);
+}
+
+/* the wrapper in fst-device.c checked @slot against the device's slots; a
+ * dialect call with a slot beyond FSP's is a programming error */
+static gboolean
+fst_fsp_device_check_slot(FstFspDevice *self, guint slot, GError **error)
+{
+	if (slot < FST_FSP_CRED_SLOTS_MAX)
+		return TRUE;
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_INTERNAL,
+	            "%s: FSP has no credential slot %u",
+	            fst_fsp_device_port(self),
+	            slot);
+	return FALSE;
 }
 
 /* reads object @id in chunks; @expected is the length the device announced
@@ -771,6 +858,7 @@ fst_fsp_device_keygen_factor(FstKeyType key_type)
  * a CSR, or the bare SubjectPublicKeyInfo; both untrusted */
 static GBytes *
 fst_fsp_device_keygen(FstFspDevice *self,
+                      guint slot,
                       FstKeyType key_type,
                       guint8 form,
                       GCancellable *cancellable,
@@ -780,7 +868,7 @@ fst_fsp_device_keygen(FstFspDevice *self,
 	gboolean pubkey = form == FST_FSP_KEYGEN_FORM_PUBKEY;
 	const gchar *what = pubkey ? "public key" : "CSR";
 	const FstDeviceInfo *info;
-	guint8 req[5];
+	guint8 req[6];
 	gsize req_len = 4;
 	g_autoptr(GBytes) resp = NULL;
 	const guint8 *buf;
@@ -788,6 +876,8 @@ fst_fsp_device_keygen(FstFspDevice *self,
 	guint32 csr_len;
 	gboolean able;
 
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return NULL;
 	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
 		return NULL;
 	info = fst_device_get_info(device);
@@ -809,9 +899,12 @@ fst_fsp_device_keygen(FstFspDevice *self,
 		return NULL;
 	}
 	fst_fsp_put_u32(req, key_type);
-	/* FSP 1.0 devices know no form byte: send it only when it says something */
-	if (pubkey)
+	/* FSP 1.0 devices know no form byte and 1.2 devices no slot byte: send
+	 * them only when they say something, so that slot 0 goes out as before */
+	if (pubkey || slot != 0)
 		req[req_len++] = form;
+	if (slot != 0)
+		req[req_len++] = (guint8)slot;
 	resp = fst_fsp_device_transact(self,
 	                               FST_FSP_CMD_KEYGEN,
 	                               req,
@@ -860,22 +953,24 @@ fst_fsp_device_keygen(FstFspDevice *self,
 
 static GBytes *
 fst_fsp_device_generate_csr(FstDevice *device,
+                            guint slot,
                             FstKeyType key_type,
                             GCancellable *cancellable,
                             GError **error)
 {
 	return fst_fsp_device_keygen(
-	    FST_FSP_DEVICE(device), key_type, FST_FSP_KEYGEN_FORM_CSR, cancellable, error);
+	    FST_FSP_DEVICE(device), slot, key_type, FST_FSP_KEYGEN_FORM_CSR, cancellable, error);
 }
 
 static GBytes *
 fst_fsp_device_generate_public_key(FstDevice *device,
+                                   guint slot,
                                    FstKeyType key_type,
                                    GCancellable *cancellable,
                                    GError **error)
 {
 	return fst_fsp_device_keygen(
-	    FST_FSP_DEVICE(device), key_type, FST_FSP_KEYGEN_FORM_PUBKEY, cancellable, error);
+	    FST_FSP_DEVICE(device), slot, key_type, FST_FSP_KEYGEN_FORM_PUBKEY, cancellable, error);
 }
 
 static const gchar *
@@ -897,12 +992,17 @@ fst_fsp_device_full_advice(FstObjectKind kind)
 }
 
 static gboolean
-fst_fsp_device_write_object(
-    FstDevice *device, FstObjectKind kind, GBytes *data, GCancellable *cancellable, GError **error)
+fst_fsp_device_write_object(FstDevice *device,
+                            guint slot,
+                            FstObjectKind kind,
+                            GBytes *data,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	FstFspDevice *self = FST_FSP_DEVICE(device);
 	const FstDeviceInfo *info;
-	const gchar *what = fst_object_kind_to_string(kind);
+	g_autofree gchar *what = fst_fsp_object_name(slot, kind);
+	guint8 id = fst_fsp_object_id(slot, kind);
 	gsize len = 0;
 	const guint8 *buf = g_bytes_get_data(data, &len);
 	gsize chunk;
@@ -918,6 +1018,8 @@ fst_fsp_device_write_object(
 		    error, FST_ERROR, FST_ERROR_INTERNAL, "object kind %d is not valid", kind);
 		return FALSE;
 	}
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return FALSE;
 	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
 		return FALSE;
 	info = fst_device_get_info(device);
@@ -953,7 +1055,7 @@ fst_fsp_device_write_object(
 		gsize n = MIN(chunk, len - offset);
 		g_autoptr(GBytes) wresp = NULL;
 		g_autoptr(GError) error_local = NULL;
-		req[0] = (guint8)kind;
+		req[0] = id;
 		fst_fsp_put_u32(req + 1, (guint32)offset);
 		if (n > 0)
 			memcpy(req + FST_FSP_WRITE_HDR, buf + offset, n);
@@ -1002,7 +1104,7 @@ fst_fsp_device_write_object(
 	} while (offset < len);
 
 	g_checksum_update(checksum, buf, (gssize)len);
-	commit[0] = (guint8)kind;
+	commit[0] = id;
 	fst_fsp_put_u32(commit + 1, (guint32)len);
 	g_checksum_get_digest(checksum, commit + 5, &digest_len);
 	resp = fst_fsp_device_transact(self,
@@ -1092,12 +1194,14 @@ fst_fsp_device_erase(FstFspDevice *self,
 
 static GBytes *
 fst_fsp_device_read_object(FstDevice *device,
+                           guint slot,
                            FstObjectKind kind,
                            GCancellable *cancellable,
                            GError **error)
 {
 	FstFspDevice *self = FST_FSP_DEVICE(device);
-	const gchar *what = fst_object_kind_to_string(kind);
+	g_autofree gchar *what = fst_fsp_object_name(slot, kind);
+	guint8 id = fst_fsp_object_id(slot, kind);
 	g_autoptr(GArray) objs = NULL;
 	g_autoptr(GBytes) data = NULL;
 	g_autoptr(GChecksum) checksum = g_checksum_new(G_CHECKSUM_SHA256);
@@ -1110,6 +1214,8 @@ fst_fsp_device_read_object(FstDevice *device,
 		    error, FST_ERROR, FST_ERROR_INTERNAL, "object kind %d is not valid", kind);
 		return NULL;
 	}
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return NULL;
 	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
 		return NULL;
 	objs = self->list_cache != NULL ? g_array_ref(self->list_cache)
@@ -1118,7 +1224,7 @@ fst_fsp_device_read_object(FstDevice *device,
 		return NULL;
 	for (guint i = 0; i < objs->len; i++) {
 		const FstFspObjectInfo *o = &g_array_index(objs, FstFspObjectInfo, i);
-		if (o->id == (guint8)kind)
+		if (o->id == id)
 			entry = o;
 	}
 	if (entry == NULL || (entry->flags & FST_FSP_OBJ_FLAG_PRESENT) == 0) {
@@ -1145,7 +1251,7 @@ fst_fsp_device_read_object(FstDevice *device,
 	if (entry->length == 0)
 		return g_bytes_new(NULL, 0);
 	data = fst_fsp_device_read_raw(
-	    self, (guint8)kind, what, entry->length, FST_FSP_DEVICE_OBJECT_MAX, cancellable, error);
+	    self, id, what, entry->length, FST_FSP_DEVICE_OBJECT_MAX, cancellable, error);
 	if (data == NULL)
 		return NULL;
 
@@ -1167,6 +1273,7 @@ fst_fsp_device_read_object(FstDevice *device,
 
 static GBytes *
 fst_fsp_device_sign_challenge(FstDevice *device,
+                              guint slot,
                               GBytes *nonce,
                               GBytes **message,
                               GCancellable *cancellable,
@@ -1180,7 +1287,11 @@ fst_fsp_device_sign_challenge(FstDevice *device,
 	const guint8 *buf;
 	gsize len = 0;
 	guint32 sig_len;
+	guint8 req[FST_FSP_NONCE_SIZE + 1];
+	gsize req_len = FST_FSP_NONCE_SIZE;
 
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return NULL;
 	if (g_bytes_get_size(nonce) != FST_FSP_NONCE_SIZE) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -1203,10 +1314,14 @@ fst_fsp_device_sign_challenge(FstDevice *device,
 		            info->uid);
 		return NULL;
 	}
+	/* the slot byte only when it is not 0: FSP 1.2 requests stay as they were */
+	memcpy(req, g_bytes_get_data(nonce, NULL), FST_FSP_NONCE_SIZE);
+	if (slot != 0)
+		req[req_len++] = (guint8)slot;
 	resp = fst_fsp_device_transact(self,
 	                               FST_FSP_CMD_SIGN_CHALLENGE,
-	                               g_bytes_get_data(nonce, NULL),
-	                               FST_FSP_NONCE_SIZE,
+	                               req,
+	                               req_len,
 	                               16,
 	                               FST_FSP_PROC_KEYGEN_EC,
 	                               cancellable,
@@ -1256,6 +1371,7 @@ fst_fsp_device_sign_challenge(FstDevice *device,
 
 static gboolean
 fst_fsp_device_put_key(FstDevice *device,
+                       guint slot,
                        FstKeyType key_type,
                        const FstSecret *key,
                        GCancellable *cancellable,
@@ -1270,6 +1386,8 @@ fst_fsp_device_put_key(FstDevice *device,
 	g_autoptr(FstFspWipedBuf) req = NULL;
 	guint8 *req_buf;
 
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return FALSE;
 	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
 		return FALSE;
 	info = fst_device_get_info(device);
@@ -1300,7 +1418,9 @@ fst_fsp_device_put_key(FstDevice *device,
 	do {
 		gsize n = MIN(chunk, len - offset);
 		g_autoptr(GBytes) resp = NULL;
-		fst_fsp_put_u32(req_buf, key_type);
+		/* the slot rides in the high byte of key_type (0 for slot 0, as
+		 * in FSP 1.2): the key data runs to the end of the payload */
+		fst_fsp_put_u32(req_buf, (guint32)key_type | (slot << FST_FSP_PUT_KEY_SLOT_SHIFT));
 		fst_fsp_put_u32(req_buf + 4, (guint32)offset);
 		fst_fsp_put_u32(req_buf + 8, (guint32)len);
 		memcpy(req_buf + FST_FSP_PUT_KEY_HDR, buf + offset, n);
@@ -1355,6 +1475,54 @@ fst_fsp_device_lock(FstDevice *device, GCancellable *cancellable, GError **error
 	if (resp == NULL)
 		return FALSE;
 	return fst_fsp_device_check_status(self, FST_FSP_CMD_LOCK, resp, "credentials", error);
+}
+
+static gboolean
+fst_fsp_device_activate_slot(FstDevice *device,
+                             guint slot,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+	FstFspDevice *self = FST_FSP_DEVICE(device);
+	const FstDeviceInfo *info;
+	g_autofree gchar *what = NULL;
+	guint8 req[1];
+	g_autoptr(GBytes) resp = NULL;
+
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return FALSE;
+	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
+		return FALSE;
+	info = fst_device_get_info(device);
+	if (info->cred_slots < 2) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: device %s has one credential slot and nothing to switch to; "
+		            "choose a profile without A/B slots",
+		            fst_fsp_device_port(self),
+		            info->uid);
+		return FALSE;
+	}
+	req[0] = (guint8)slot;
+	resp = fst_fsp_device_transact(self,
+	                               FST_FSP_CMD_ACTIVATE,
+	                               req,
+	                               sizeof(req),
+	                               16,
+	                               FST_FSP_PROC_COMMIT,
+	                               cancellable,
+	                               error);
+	if (resp == NULL)
+		return FALSE;
+	what = g_strdup_printf("of slot %c", 'A' + slot);
+	if (!fst_fsp_device_check_status(self, FST_FSP_CMD_ACTIVATE, resp, what, error))
+		return FALSE;
+	g_info("%s: device %s uses credential slot %c",
+	       fst_fsp_device_port(self),
+	       info->uid,
+	       'A' + slot);
+	return TRUE;
 }
 
 /**
@@ -1432,6 +1600,7 @@ fst_fsp_device_class_init(FstFspDeviceClass *klass)
 	device_class->sign_challenge = fst_fsp_device_sign_challenge;
 	device_class->put_key = fst_fsp_device_put_key;
 	device_class->lock = fst_fsp_device_lock;
+	device_class->activate_slot = fst_fsp_device_activate_slot;
 }
 
 /**

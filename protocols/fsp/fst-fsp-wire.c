@@ -585,6 +585,8 @@ fst_fsp_command_to_string(uint8_t type)
 		return "PUT_KEY";
 	case FST_FSP_CMD_LOCK:
 		return "LOCK";
+	case FST_FSP_CMD_ACTIVATE:
+		return "ACTIVATE";
 	default:
 		break;
 	}

@@ -58,6 +58,8 @@ typedef enum {
 	FST_FSP_CMD_SIGN_CHALLENGE = 0x08,
 	FST_FSP_CMD_PUT_KEY = 0x09,
 	FST_FSP_CMD_LOCK = 0x0a,
+	/* devices with more than one credential slot (HELLO TLV CRED_SLOTS) */
+	FST_FSP_CMD_ACTIVATE = 0x0b,
 } FstFspCommand;
 
 /**
@@ -94,6 +96,10 @@ typedef enum {
 	FST_FSP_OBJ_DEVICE_CERT = 0x01,
 	FST_FSP_OBJ_CA_CHAIN = 0x02,
 	FST_FSP_OBJ_TRUST_ROOTS = 0x03,
+	/* credential slot 1 (B) of a device with CRED_SLOTS 2; slot 0 (A) is
+	 * 0x01/0x02, the trust roots are shared */
+	FST_FSP_OBJ_DEVICE_CERT_B = 0x04,
+	FST_FSP_OBJ_CA_CHAIN_B = 0x05,
 	FST_FSP_OBJ_CSR = 0x10,
 	FST_FSP_OBJ_SIGNATURE = 0x11,
 } FstFspObjectId;
@@ -120,7 +126,16 @@ typedef enum {
 	FST_FSP_TAG_MAX_PAYLOAD = 0x09,      /* u16 */
 	FST_FSP_TAG_OBJECT = 0x0a,           /* id u8, flags u8, capacity u32, length u32 */
 	FST_FSP_TAG_STATE = 0x0b,            /* u32, FST_FSP_STATE_* bits */
+	FST_FSP_TAG_CRED_SLOTS = 0x0c,       /* u8, credential slots, absent = 1 */
+	FST_FSP_TAG_ACTIVE_SLOT = 0x0d,      /* u8, the slot in use, absent = 0 */
 } FstFspTag;
+
+/* credential slots: slot s holds a key, a device certificate and a CA chain.
+ * KEYGEN and SIGN_CHALLENGE take an optional trailing u8 slot, PUT_KEY the
+ * slot in bits 24..31 of its key_type word; absent (or 0) is slot 0 */
+#define FST_FSP_CRED_SLOTS_MAX 2u
+#define FST_FSP_PUT_KEY_SLOT_SHIFT 24u
+#define FST_FSP_PUT_KEY_TYPE_MASK 0x00ffffffu
 
 #define FST_FSP_CAP_CSR 0x01u     /* builds a CSR for its own key */
 #define FST_FSP_CAP_SIGN 0x02u    /* SIGN_CHALLENGE: proves possession of its key */

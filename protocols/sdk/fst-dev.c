@@ -47,6 +47,11 @@ fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identit
 	if ((identity->caps & FST_FSP_CAP_LOCK) != 0 &&
 	    (hal->lock == NULL || hal->is_locked == NULL))
 		return -1;
+	if (identity->cred_slots > FST_FSP_CRED_SLOTS_MAX)
+		return -1;
+	if (identity->cred_slots == 2 &&
+	    (hal->activate == NULL || hal->active_slot == NULL))
+		return -1;
 	if (!fst_dev_string_ok(identity->uid, 1) || !fst_dev_string_ok(identity->model, 0) ||
 	    !fst_dev_string_ok(identity->firmware, 0))
 		return -1;
@@ -57,6 +62,11 @@ fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identit
 		return -1;
 	for (uint8_t i = 0; i < identity->n_objects; i++) {
 		if (identity->objects[i].id == 0)
+			return -1;
+		/* slot B's objects exist only on a device with two slots */
+		if (identity->cred_slots < 2 &&
+		    (identity->objects[i].id == FST_FSP_OBJ_DEVICE_CERT_B ||
+		     identity->objects[i].id == FST_FSP_OBJ_CA_CHAIN_B))
 			return -1;
 		for (uint8_t j = 0; j < i; j++) {
 			if (identity->objects[j].id == identity->objects[i].id)
@@ -86,6 +96,34 @@ fst_dev_find_object(const FstDevCtx *ctx, uint8_t id)
 			return &ctx->identity->objects[i];
 	}
 	return NULL;
+}
+
+static uint8_t
+fst_dev_slots(const FstDevCtx *ctx)
+{
+	return ctx->identity->cred_slots > 1 ? ctx->identity->cred_slots : 1u;
+}
+
+/* the device certificate object of credential slot @slot */
+static uint8_t
+fst_dev_slot_cert(uint8_t slot)
+{
+	return slot == 0 ? (uint8_t)FST_FSP_OBJ_DEVICE_CERT : (uint8_t)FST_FSP_OBJ_DEVICE_CERT_B;
+}
+
+/* the optional trailing slot byte of KEYGEN and SIGN_CHALLENGE: absent is
+ * slot 0; returns 0 and sets *slot, or the status to answer */
+static uint8_t
+fst_dev_read_slot(const FstDevCtx *ctx, FstFspCursor *req, uint8_t *slot)
+{
+	*slot = 0;
+	if (!req->error && fst_fsp_cursor_remaining(req) > 0)
+		*slot = fst_fsp_read_u8(req);
+	if (req->error)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	if (*slot >= fst_dev_slots(ctx))
+		return FST_FSP_STATUS_UNSUPPORTED;
+	return FST_FSP_STATUS_OK;
 }
 
 static int
@@ -133,6 +171,14 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	fst_fsp_tlv_put_u16(resp, FST_FSP_TAG_MAX_PAYLOAD, own_max);
 	fst_fsp_tlv_put_u32(
 	    resp, FST_FSP_TAG_STATE, fst_dev_locked(ctx) ? FST_FSP_STATE_LOCKED : 0u);
+	/* a device with one slot says nothing: its answer stays that of FSP 1.2 */
+	if (fst_dev_slots(ctx) > 1) {
+		int active = ctx->hal->active_slot(ctx->hal->user);
+		fst_fsp_tlv_put_u8(resp, FST_FSP_TAG_CRED_SLOTS, fst_dev_slots(ctx));
+		fst_fsp_tlv_put_u8(resp,
+		                   FST_FSP_TAG_ACTIVE_SLOT,
+		                   active > 0 && active < fst_dev_slots(ctx) ? (uint8_t)active : 0u);
+	}
 	for (uint8_t i = 0; i < id->n_objects; i++) {
 		uint8_t v[10];
 		uint32_t len = 0;
@@ -158,23 +204,29 @@ fst_dev_cmd_keygen(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	uint32_t form = FST_FSP_KEYGEN_FORM_CSR;
 	uint32_t need;
 	uint32_t csr_len = 0;
+	uint8_t slot = 0;
+	uint8_t status;
 	int rc;
 
-	/* the form byte is optional: FSP 1.0 stations send none and want a CSR */
+	/* the form byte is optional: FSP 1.0 stations send none and want a CSR;
+	 * the slot byte after it too (FSP 1.3, absent = slot 0) */
 	if (!req->error && fst_fsp_cursor_remaining(req) > 0)
 		form = fst_fsp_read_u8(req);
 	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0 ||
 	    form > FST_FSP_KEYGEN_FORM_PUBKEY)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	status = fst_dev_read_slot(ctx, req, &slot);
+	if (status != FST_FSP_STATUS_OK)
+		return status;
 	need = form == FST_FSP_KEYGEN_FORM_CSR ? FST_FSP_CAP_CSR : FST_FSP_CAP_PUBKEY;
 	if ((ctx->identity->caps & need) == 0 || (ctx->identity->key_types & key_type) == 0)
 		return FST_FSP_STATUS_UNSUPPORTED;
 	if (fst_dev_locked(ctx))
 		return FST_FSP_STATUS_LOCKED;
 	if (form == FST_FSP_KEYGEN_FORM_PUBKEY)
-		rc = ctx->hal->keygen_pubkey(ctx->hal->user, key_type, &csr_len);
+		rc = ctx->hal->keygen_pubkey(ctx->hal->user, slot, key_type, &csr_len);
 	else
-		rc = ctx->hal->keygen(ctx->hal->user, key_type, &csr_len);
+		rc = ctx->hal->keygen(ctx->hal->user, slot, key_type, &csr_len);
 	if (rc != FST_FSP_STATUS_OK)
 		return (uint8_t)rc;
 	fst_fsp_write_u32(resp, csr_len);
@@ -353,16 +405,21 @@ fst_dev_cmd_sign_challenge(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp
 	const uint8_t *nonce = fst_fsp_read_bytes(req, FST_FSP_NONCE_SIZE);
 	uint8_t msg[FST_FSP_POP_MESSAGE_LEN];
 	uint32_t sig_len = 0;
+	uint8_t slot = 0;
+	uint8_t status;
 	int rc;
 
 	if ((ctx->identity->caps & FST_FSP_CAP_SIGN) == 0)
 		return FST_FSP_STATUS_UNSUPPORTED;
 	if (req->error)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	status = fst_dev_read_slot(ctx, req, &slot);
+	if (status != FST_FSP_STATUS_OK)
+		return status;
 	/* the device signs its own prefix and the nonce, never free bytes */
 	memcpy(msg, FST_FSP_POP_PREFIX, FST_FSP_POP_PREFIX_LEN);
 	memcpy(msg + FST_FSP_POP_PREFIX_LEN, nonce, FST_FSP_NONCE_SIZE);
-	rc = ctx->hal->sign(ctx->hal->user, msg, sizeof(msg), &sig_len);
+	rc = ctx->hal->sign(ctx->hal->user, slot, msg, sizeof(msg), &sig_len);
 	if (rc != FST_FSP_STATUS_OK)
 		return (uint8_t)rc;
 	fst_fsp_write_u32(resp, sig_len);
@@ -372,14 +429,20 @@ fst_dev_cmd_sign_challenge(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp
 static uint8_t
 fst_dev_cmd_put_key(FstDevCtx *ctx, FstFspCursor *req)
 {
-	uint32_t key_type = fst_fsp_read_u32(req);
+	uint32_t word = fst_fsp_read_u32(req);
 	uint32_t offset = fst_fsp_read_u32(req);
 	uint32_t total = fst_fsp_read_u32(req);
 	size_t n = fst_fsp_cursor_remaining(req);
 	const uint8_t *data = fst_fsp_read_bytes(req, n);
+	/* the key data runs to the end of the payload: the slot rides in the
+	 * high byte of key_type, which no key type uses */
+	uint32_t key_type = word & FST_FSP_PUT_KEY_TYPE_MASK;
+	uint32_t slot = word >> FST_FSP_PUT_KEY_SLOT_SHIFT;
 	int rc;
 
 	if ((ctx->identity->caps & FST_FSP_CAP_PUT_KEY) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (!req->error && slot >= fst_dev_slots(ctx))
 		return FST_FSP_STATUS_UNSUPPORTED;
 	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0 || total == 0 ||
 	    n == 0)
@@ -391,10 +454,10 @@ fst_dev_cmd_put_key(FstDevCtx *ctx, FstFspCursor *req)
 	if (total > FST_FSP_PUT_KEY_MAX)
 		return FST_FSP_STATUS_STORAGE_FULL;
 	if (offset == 0) {
-		ctx->key_type = key_type;
+		ctx->key_type = word;
 		ctx->key_total = total;
 		ctx->key_len = 0;
-	} else if (ctx->key_total == 0 || offset != ctx->key_len || key_type != ctx->key_type ||
+	} else if (ctx->key_total == 0 || offset != ctx->key_len || word != ctx->key_type ||
 	           total != ctx->key_total) {
 		return FST_FSP_STATUS_BAD_OFFSET;
 	}
@@ -402,7 +465,7 @@ fst_dev_cmd_put_key(FstDevCtx *ctx, FstFspCursor *req)
 		ctx->key_total = 0;
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	}
-	rc = ctx->hal->put_key(ctx->hal->user, key_type, offset, total, data, n);
+	rc = ctx->hal->put_key(ctx->hal->user, (uint8_t)slot, key_type, offset, total, data, n);
 	if (rc != FST_FSP_STATUS_OK) {
 		ctx->key_total = 0;
 		return (uint8_t)rc;
@@ -427,6 +490,28 @@ fst_dev_cmd_lock(FstDevCtx *ctx, FstFspCursor *req)
 		return FST_FSP_STATUS_OK;
 	ctx->staged_id = 0;
 	return (uint8_t)ctx->hal->lock(ctx->hal->user);
+}
+
+static uint8_t
+fst_dev_cmd_activate(FstDevCtx *ctx, FstFspCursor *req)
+{
+	uint8_t slot = fst_fsp_read_u8(req);
+	uint32_t len = 0;
+
+	if (fst_dev_slots(ctx) < 2)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (req->error)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	if (slot >= fst_dev_slots(ctx))
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (fst_dev_locked(ctx))
+		return FST_FSP_STATUS_LOCKED;
+	/* never switch the TLS stack to a slot without a certificate; the HAL
+	 * checks the key */
+	if (ctx->hal->obj_length(ctx->hal->user, fst_dev_slot_cert(slot), &len) !=
+	    FST_FSP_STATUS_OK)
+		return FST_FSP_STATUS_NOT_FOUND;
+	return (uint8_t)ctx->hal->activate(ctx->hal->user, slot);
 }
 
 static void
@@ -493,6 +578,9 @@ fst_dev_handle(FstDevCtx *ctx, const FstFspPacket *pkt)
 		break;
 	case FST_FSP_CMD_LOCK:
 		status = fst_dev_cmd_lock(ctx, &req);
+		break;
+	case FST_FSP_CMD_ACTIVATE:
+		status = fst_dev_cmd_activate(ctx, &req);
 		break;
 	default:
 		status = FST_FSP_STATUS_UNKNOWN_COMMAND;

@@ -59,6 +59,10 @@ typedef struct {
 	uint16_t max_payload; /* 0 = FST_DEV_MAX_PAYLOAD */
 	FstDevObject objects[FST_FSP_MAX_OBJECTS];
 	uint8_t n_objects;
+	/* credential slots: 0 or 1 for one (objects 0x01/0x02); 2 for A/B, which
+	 * needs objects 0x04/0x05 in @objects and the HAL's activate() and
+	 * active_slot() */
+	uint8_t cred_slots;
 } FstDevIdentity;
 
 /**
@@ -90,27 +94,30 @@ typedef struct {
 	                    uint32_t len,
 	                    uint8_t sha256[FST_FSP_SHA256_SIZE]);
 	int (*stage_commit)(void *user, uint8_t id, uint32_t len);
-	/* generates a key of @key_type (one FstKeyType bit) in the key slot,
-	 * builds a DER CSR signed by it and stores it as object FST_FSP_OBJ_CSR;
-	 * returns KEYGEN_FAILED or UNSUPPORTED on failure */
-	int (*keygen)(void *user, uint32_t key_type, uint32_t *csr_len);
+	/* generates a key of @key_type (one FstKeyType bit) as the staged key
+	 * of credential slot @slot (0 on a device with one slot), builds a DER
+	 * CSR signed by it and stores it as object FST_FSP_OBJ_CSR; returns
+	 * KEYGEN_FAILED or UNSUPPORTED on failure */
+	int (*keygen)(void *user, uint8_t slot, uint32_t key_type, uint32_t *csr_len);
 	/* optional, required with FST_FSP_CAP_PUBKEY: generates a key of
 	 * @key_type as the staged key, like keygen(), but stores its DER
 	 * SubjectPublicKeyInfo as object FST_FSP_OBJ_CSR instead of a CSR, for
 	 * devices that cannot build CSRs (possession is then proven by
 	 * SIGN_CHALLENGE) */
-	int (*keygen_pubkey)(void *user, uint32_t key_type, uint32_t *spki_len);
+	int (*keygen_pubkey)(void *user, uint8_t slot, uint32_t key_type, uint32_t *spki_len);
 	/* optional, required with FST_FSP_CAP_SIGN: signs @msg (always
-	 * FST_FSP_POP_PREFIX + nonce) with the key in the key slot, SHA-256 for
-	 * every key type, ECDSA as DER or RSA PKCS#1 v1.5, and stores the
-	 * signature as object FST_FSP_OBJ_SIGNATURE; NO_KEY when the slot is
-	 * empty */
-	int (*sign)(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len);
+	 * FST_FSP_POP_PREFIX + nonce) with the staged key of slot @slot if it
+	 * has one, else its key, SHA-256 for every key type, ECDSA as DER or
+	 * RSA PKCS#1 v1.5, and stores the signature as object
+	 * FST_FSP_OBJ_SIGNATURE; NO_KEY when the slot has neither */
+	int (*sign)(void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, uint32_t *sig_len);
 	/* optional, required with FST_FSP_CAP_PUT_KEY: receives a station-made
 	 * key (PKCS#8 DER) in contiguous chunks; on the last chunk (offset + len
-	 * == total) it checks the key against @key_type, installs it in the key
-	 * slot and wipes its buffer; BAD_KEY when it does not parse or match */
+	 * == total) it checks the key against @key_type, makes it the staged
+	 * key of slot @slot and wipes its buffer; BAD_KEY when it does not parse
+	 * or match */
 	int (*put_key)(void *user,
+	               uint8_t slot,
 	               uint32_t key_type,
 	               uint32_t offset,
 	               uint32_t total,
@@ -120,6 +127,12 @@ typedef struct {
 	 * read-only for ever (persistently); is_locked() says whether they are */
 	int (*lock)(void *user);
 	int (*is_locked)(void *user);
+	/* required with cred_slots 2: makes the TLS stack use slot @slot from
+	 * now on, persistently (the SDK checked that the slot's device
+	 * certificate is present); NOT_FOUND when the slot has no committed key.
+	 * active_slot() returns the slot in use */
+	int (*activate)(void *user, uint8_t slot);
+	int (*active_slot)(void *user);
 } FstDevHal;
 
 /**
@@ -137,7 +150,7 @@ typedef struct {
 	uint8_t staged_id; /* 0 = nothing staged */
 	uint32_t staged_len;
 	/* PUT_KEY state: bytes of the key received so far, its type and size */
-	uint32_t key_type;
+	uint32_t key_type; /* the whole key_type word, slot bits included */
 	uint32_t key_len;
 	uint32_t key_total;
 	/* replay cache: the last response, sent again for a repeated request */

@@ -24,7 +24,8 @@
 #include "fst-openssl-common.h"
 #include "fst-secret.h"
 
-#define FST_DEVSIM_N_OBJECTS 5
+/* 0x01..0x03, 0x10, 0x11, and with two credential slots 0x04, 0x05 */
+#define FST_DEVSIM_N_OBJECTS 7
 
 typedef struct {
 	guint8 id;
@@ -40,16 +41,21 @@ struct _FstDevsimHal {
 	gchar *firmware;     /* (owned) */
 	gchar *storage_path; /* (owned) (nullable) */
 	FstDevsimObject objects[FST_DEVSIM_N_OBJECTS];
-	EVP_PKEY *key; /* (owned) (nullable): the key slot, the key of the committed certificate */
-	guint32 key_type;
+	guint n_objects; /* used entries of @objects */
+	guint cred_slots; /* 1, or 2 for A/B */
+	guint active_slot; /* the slot the simulated TLS stack uses, persistent */
+	/* per credential slot: */
+	/* (owned) (nullable): the key of the committed certificate */
+	EVP_PKEY *key[FST_FSP_CRED_SLOTS_MAX];
+	guint32 key_type[FST_FSP_CRED_SLOTS_MAX];
 	/* (owned) (nullable): @key as PEM, made once per key rather than on every
 	 * save: OpenSSL 3's encoder lookup costs more than the rest of a save */
-	FstSecret *key_pem;
+	FstSecret *key_pem[FST_FSP_CRED_SLOTS_MAX];
 	/* (owned) (nullable): a key from KEYGEN or PUT_KEY, in RAM until the device
 	 * certificate that goes with it commits; a failed provisioning (unplug,
 	 * reboot, bad hash) thus never leaves a certificate whose key is gone */
-	EVP_PKEY *staged_key;
-	guint32 staged_key_type;
+	EVP_PKEY *staged_key[FST_FSP_CRED_SLOTS_MAX];
+	guint32 staged_key_type[FST_FSP_CRED_SLOTS_MAX];
 	int fd;
 	guint baud;
 	FstDevsimTxFilter tx_filter;
@@ -78,6 +84,10 @@ fst_devsim_object_from_name(const gchar *name, guint8 *id)
 		*id = FST_FSP_OBJ_CA_CHAIN;
 	else if (g_strcmp0(name, "trust-roots") == 0)
 		*id = FST_FSP_OBJ_TRUST_ROOTS;
+	else if (g_strcmp0(name, "device-cert-b") == 0)
+		*id = FST_FSP_OBJ_DEVICE_CERT_B;
+	else if (g_strcmp0(name, "ca-chain-b") == 0)
+		*id = FST_FSP_OBJ_CA_CHAIN_B;
 	else if (g_strcmp0(name, "csr") == 0)
 		*id = FST_FSP_OBJ_CSR;
 	else if (g_strcmp0(name, "signature") == 0)
@@ -90,38 +100,57 @@ fst_devsim_object_from_name(const gchar *name, guint8 *id)
 static FstDevsimObject *
 fst_devsim_hal_object(FstDevsimHal *self, guint8 id)
 {
-	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+	for (guint i = 0; i < self->n_objects; i++) {
 		if (self->objects[i].id == id)
 			return &self->objects[i];
 	}
 	return NULL;
 }
 
+/* the credential slot whose device certificate object is @id, or -1 */
+static gint
+fst_devsim_cert_slot(guint8 id)
+{
+	if (id == FST_FSP_OBJ_DEVICE_CERT)
+		return 0;
+	if (id == FST_FSP_OBJ_DEVICE_CERT_B)
+		return 1;
+	return -1;
+}
+
+/* the storage file group of slot @slot's key: [key] as before A/B slots */
+static const gchar *
+fst_devsim_key_group(guint slot)
+{
+	return slot == 0 ? "key" : "key-b";
+}
+
 /* storage file */
 
-/* the key slot changed: its PEM is made again at the next save */
+/* the key of @slot changed: its PEM is made again at the next save */
 static void
-fst_devsim_hal_key_changed(FstDevsimHal *self)
+fst_devsim_hal_key_changed(FstDevsimHal *self, guint slot)
 {
-	g_clear_pointer(&self->key_pem, fst_secret_free);
+	g_clear_pointer(&self->key_pem[slot], fst_secret_free);
 }
 
 static const gchar *
-fst_devsim_hal_key_pem(FstDevsimHal *self, GError **error)
+fst_devsim_hal_key_pem(FstDevsimHal *self, guint slot, GError **error)
 {
 	g_autoptr(BIO) bio = NULL;
 	BUF_MEM *mem = NULL;
 
-	if (self->key_pem != NULL)
-		return fst_secret_get_str(self->key_pem);
+	if (self->key_pem[slot] != NULL)
+		return fst_secret_get_str(self->key_pem[slot]);
 	bio = BIO_new(BIO_s_secmem());
-	if (bio == NULL || !PEM_write_bio_PrivateKey(bio, self->key, NULL, NULL, 0, NULL, NULL)) {
+	if (bio == NULL ||
+	    !PEM_write_bio_PrivateKey(bio, self->key[slot], NULL, NULL, 0, NULL, NULL)) {
 		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode the device key");
 		return NULL;
 	}
 	BIO_get_mem_ptr(bio, &mem);
-	self->key_pem = fst_secret_new((const guint8 *)mem->data, mem->length);
-	return fst_secret_get_str(self->key_pem);
+	self->key_pem[slot] = fst_secret_new((const guint8 *)mem->data, mem->length);
+	return fst_secret_get_str(self->key_pem[slot]);
 }
 
 static gboolean
@@ -137,7 +166,10 @@ fst_devsim_hal_save(FstDevsimHal *self, GError **error)
 	g_key_file_set_string(kf, "device", "uid", self->uid);
 	if (self->locked)
 		g_key_file_set_boolean(kf, "device", "locked", TRUE);
-	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+	/* absent = slot 0, so that a file of a one-slot device looks as before */
+	if (self->active_slot != 0)
+		g_key_file_set_integer(kf, "device", "active-slot", (gint)self->active_slot);
+	for (guint i = 0; i < self->n_objects; i++) {
 		FstDevsimObject *obj = &self->objects[i];
 		g_autofree gchar *key = g_strdup_printf("%u", obj->id);
 		g_autofree gchar *b64 = NULL;
@@ -147,12 +179,18 @@ fst_devsim_hal_save(FstDevsimHal *self, GError **error)
 		b64 = g_base64_encode(obj->data->data, obj->data->len);
 		g_key_file_set_string(kf, "objects", key, b64);
 	}
-	if (self->key != NULL) {
-		const gchar *pem = fst_devsim_hal_key_pem(self, error);
+	for (guint slot = 0; slot < self->cred_slots; slot++) {
+		const gchar *pem;
+		if (self->key[slot] == NULL)
+			continue;
+		pem = fst_devsim_hal_key_pem(self, slot, error);
 		if (pem == NULL)
 			return FALSE;
-		g_key_file_set_string(kf, "key", "pem", pem);
-		g_key_file_set_string(kf, "key", "type", fst_key_type_to_string(self->key_type));
+		g_key_file_set_string(kf, fst_devsim_key_group(slot), "pem", pem);
+		g_key_file_set_string(kf,
+		                      fst_devsim_key_group(slot),
+		                      "type",
+		                      fst_key_type_to_string(self->key_type[slot]));
 	}
 	data = g_key_file_to_data(kf, &len, error);
 	if (data == NULL)
@@ -170,7 +208,7 @@ fst_devsim_hal_load(FstDevsimHal *self, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *pem = NULL;
+	gint64 active;
 
 	if (!g_key_file_load_from_file(kf, self->storage_path, G_KEY_FILE_NONE, &error_local)) {
 		if (g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
@@ -184,7 +222,35 @@ fst_devsim_hal_load(FstDevsimHal *self, GError **error)
 		return FALSE;
 	}
 	self->locked = g_key_file_get_boolean(kf, "device", "locked", NULL);
-	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+
+	/* slot B's data in the file of a one-slot device would be lost by the
+	 * next save: refuse rather than forget it */
+	active = g_key_file_get_int64(kf, "device", "active-slot", NULL);
+	if (self->cred_slots < 2 &&
+	    (active != 0 || g_key_file_has_group(kf, fst_devsim_key_group(1)) ||
+	     g_key_file_has_key(kf, "objects", "4", NULL) ||
+	     g_key_file_has_key(kf, "objects", "5", NULL))) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "the simulator storage %s holds credential slot B; start the device "
+		            "with --cred-slots 2 (or cred-slots=2 in its model)",
+		            self->storage_path);
+		return FALSE;
+	}
+	if (active < 0 || active >= (gint64)self->cred_slots) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "the simulator storage %s names active slot %" G_GINT64_FORMAT
+		            " of %u; delete the file to start empty",
+		            self->storage_path,
+		            active,
+		            self->cred_slots);
+		return FALSE;
+	}
+	self->active_slot = (guint)active;
+	for (guint i = 0; i < self->n_objects; i++) {
 		FstDevsimObject *obj = &self->objects[i];
 		g_autofree gchar *key = g_strdup_printf("%u", obj->id);
 		g_autofree gchar *b64 = g_key_file_get_string(kf, "objects", key, NULL);
@@ -196,21 +262,27 @@ fst_devsim_hal_load(FstDevsimHal *self, GError **error)
 		obj->data = g_byte_array_new();
 		g_byte_array_append(obj->data, raw, (guint)len);
 	}
-	pem = g_key_file_get_string(kf, "key", "pem", NULL);
-	if (pem != NULL) {
-		g_autoptr(BIO) bio = BIO_new_mem_buf(pem, -1);
-		g_autofree gchar *type = g_key_file_get_string(kf, "key", "type", NULL);
-		self->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	for (guint slot = 0; slot < self->cred_slots; slot++) {
+		const gchar *group = fst_devsim_key_group(slot);
+		g_autofree gchar *pem = g_key_file_get_string(kf, group, "pem", NULL);
+		g_autofree gchar *type = NULL;
+		g_autoptr(BIO) bio = NULL;
+		if (pem == NULL)
+			continue;
+		bio = BIO_new_mem_buf(pem, -1);
+		type = g_key_file_get_string(kf, group, "type", NULL);
+		self->key[slot] = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 		OPENSSL_cleanse(pem, strlen(pem));
-		if (self->key == NULL) {
+		if (self->key[slot] == NULL) {
 			fst_error_set_openssl(error,
 			                      FST_ERROR_INVALID_DATA,
-			                      "the key in %s is damaged; delete the file to start "
-			                      "empty",
+			                      "the key [%s] in %s is damaged; delete the file to "
+			                      "start empty",
+			                      group,
 			                      self->storage_path);
 			return FALSE;
 		}
-		self->key_type = fst_key_type_from_string(type);
+		self->key_type[slot] = fst_key_type_from_string(type);
 	}
 	return TRUE;
 }
@@ -324,7 +396,7 @@ static guint64
 fst_devsim_used(FstDevsimHal *self, guint8 skip)
 {
 	guint64 used = 0;
-	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+	for (guint i = 0; i < self->n_objects; i++) {
 		FstDevsimObject *obj = &self->objects[i];
 		if (obj->data != NULL && obj->id != FST_FSP_OBJ_SIGNATURE)
 			used += obj->data->len;
@@ -352,9 +424,10 @@ fst_devsim_stage_write(void *user, uint8_t id, uint32_t offset, const uint8_t *b
 		          self->n_writes,
 		          id,
 		          offset);
-		for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++)
+		for (guint i = 0; i < self->n_objects; i++)
 			g_clear_pointer(&self->objects[i].staged, g_byte_array_unref);
-		g_clear_pointer(&self->staged_key, EVP_PKEY_free);
+		for (guint slot = 0; slot < FST_FSP_CRED_SLOTS_MAX; slot++)
+			g_clear_pointer(&self->staged_key[slot], EVP_PKEY_free);
 		self->reboot_pending = TRUE;
 		return FST_FSP_STATUS_INTERNAL;
 	}
@@ -386,19 +459,23 @@ fst_devsim_stage_commit(void *user, uint8_t id, uint32_t len)
 	g_autoptr(GByteArray) old = NULL;
 	g_autoptr(EVP_PKEY) old_key = NULL;
 	guint32 old_key_type = 0;
+	gboolean key_moved = FALSE;
+	gint slot = fst_devsim_cert_slot(id);
 	g_autoptr(GError) error = NULL;
 
 	if (obj == NULL || obj->staged == NULL || obj->staged->len != len)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	old = g_steal_pointer(&obj->data);
 	obj->data = g_steal_pointer(&obj->staged);
-	/* the certificate and its key replace the old pair in one save */
-	if (id == FST_FSP_OBJ_DEVICE_CERT && self->staged_key != NULL) {
-		old_key = g_steal_pointer(&self->key);
-		old_key_type = self->key_type;
-		self->key = g_steal_pointer(&self->staged_key);
-		self->key_type = self->staged_key_type;
-		fst_devsim_hal_key_changed(self);
+	/* the certificate and its key replace the old pair of their slot in one
+	 * save; the other slot is not touched */
+	if (slot >= 0 && self->staged_key[slot] != NULL) {
+		old_key = g_steal_pointer(&self->key[slot]);
+		old_key_type = self->key_type[slot];
+		self->key[slot] = g_steal_pointer(&self->staged_key[slot]);
+		self->key_type[slot] = self->staged_key_type[slot];
+		fst_devsim_hal_key_changed(self, (guint)slot);
+		key_moved = TRUE;
 	}
 	/* fault: answers OK but what lands in flash differs from what was checked */
 	if (self->fault_corrupt_object == id && obj->data->len > 0) {
@@ -409,12 +486,12 @@ fst_devsim_stage_commit(void *user, uint8_t id, uint32_t len)
 		g_warning("%s", error->message);
 		g_clear_pointer(&obj->data, g_byte_array_unref);
 		obj->data = g_steal_pointer(&old);
-		if (old_key != NULL) {
-			self->staged_key = g_steal_pointer(&self->key);
-			self->staged_key_type = self->key_type;
-			self->key = g_steal_pointer(&old_key);
-			self->key_type = old_key_type;
-			fst_devsim_hal_key_changed(self);
+		if (key_moved) {
+			self->staged_key[slot] = g_steal_pointer(&self->key[slot]);
+			self->staged_key_type[slot] = self->key_type[slot];
+			self->key[slot] = g_steal_pointer(&old_key);
+			self->key_type[slot] = old_key_type;
+			fst_devsim_hal_key_changed(self, (guint)slot);
 		}
 		return FST_FSP_STATUS_STORAGE_FAILED;
 	}
@@ -492,7 +569,8 @@ fst_devsim_build_spki(EVP_PKEY *key)
 
 /* KEYGEN: a new staged key, and its CSR (or bare public key) in object 0x10 */
 static int
-fst_devsim_keygen_form(FstDevsimHal *self, uint32_t key_type, gboolean pubkey, uint32_t *out_len)
+fst_devsim_keygen_form(
+    FstDevsimHal *self, uint8_t slot, uint32_t key_type, gboolean pubkey, uint32_t *out_len)
 {
 	FstDevsimObject *csr_obj = fst_devsim_hal_object(self, FST_FSP_OBJ_CSR);
 	g_autoptr(EVP_PKEY) key = NULL;
@@ -500,7 +578,7 @@ fst_devsim_keygen_form(FstDevsimHal *self, uint32_t key_type, gboolean pubkey, u
 	g_autoptr(GError) error = NULL;
 	guint32 *csr_len = out_len;
 
-	if ((self->identity.key_types & key_type) == 0)
+	if ((self->identity.key_types & key_type) == 0 || slot >= self->cred_slots)
 		return FST_FSP_STATUS_UNSUPPORTED;
 	key = fst_devsim_generate_key(key_type);
 	if (key == NULL) {
@@ -512,10 +590,10 @@ fst_devsim_keygen_form(FstDevsimHal *self, uint32_t key_type, gboolean pubkey, u
 		g_warning("building the %s failed", pubkey ? "public key" : "csr");
 		return FST_FSP_STATUS_KEYGEN_FAILED;
 	}
-	/* staged: it replaces the key slot when its certificate commits */
-	EVP_PKEY_free(self->staged_key);
-	self->staged_key = g_steal_pointer(&key);
-	self->staged_key_type = key_type;
+	/* staged: it replaces the slot's key when its certificate commits */
+	EVP_PKEY_free(self->staged_key[slot]);
+	self->staged_key[slot] = g_steal_pointer(&key);
+	self->staged_key_type[slot] = key_type;
 	g_clear_pointer(&csr_obj->data, g_byte_array_unref);
 	*csr_len = csr->len;
 	csr_obj->data = g_steal_pointer(&csr);
@@ -528,30 +606,35 @@ fst_devsim_keygen_form(FstDevsimHal *self, uint32_t key_type, gboolean pubkey, u
 }
 
 static int
-fst_devsim_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
+fst_devsim_keygen(void *user, uint8_t slot, uint32_t key_type, uint32_t *csr_len)
 {
-	return fst_devsim_keygen_form(user, key_type, FALSE, csr_len);
+	return fst_devsim_keygen_form(user, slot, key_type, FALSE, csr_len);
 }
 
 static int
-fst_devsim_keygen_pubkey(void *user, uint32_t key_type, uint32_t *spki_len)
+fst_devsim_keygen_pubkey(void *user, uint8_t slot, uint32_t key_type, uint32_t *spki_len)
 {
-	return fst_devsim_keygen_form(user, key_type, TRUE, spki_len);
+	return fst_devsim_keygen_form(user, slot, key_type, TRUE, spki_len);
 }
 
 static int
-fst_devsim_sign(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
+fst_devsim_sign(void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
 {
 	FstDevsimHal *self = user;
 	FstDevsimObject *sig_obj = fst_devsim_hal_object(self, FST_FSP_OBJ_SIGNATURE);
 	g_autoptr(EVP_MD_CTX) md_ctx = NULL;
 	g_autoptr(GByteArray) sig = NULL;
 	g_autoptr(EVP_PKEY) other = NULL;
-	/* the key the device would use next: staged, else the key slot's */
-	EVP_PKEY *key = self->staged_key != NULL ? self->staged_key : self->key;
-	guint32 key_type = self->staged_key != NULL ? self->staged_key_type : self->key_type;
+	EVP_PKEY *key;
+	guint32 key_type;
 	size_t len = 0;
 
+	if (slot >= self->cred_slots)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	/* the key the slot would use next: staged, else its committed key */
+	key = self->staged_key[slot] != NULL ? self->staged_key[slot] : self->key[slot];
+	key_type = self->staged_key[slot] != NULL ? self->staged_key_type[slot]
+	                                          : self->key_type[slot];
 	if (key == NULL)
 		return FST_FSP_STATUS_NO_KEY;
 	/* fault: a device that does not hold the key its CSR was made with */
@@ -626,6 +709,7 @@ fst_devsim_key_type_of(EVP_PKEY *key)
 
 static int
 fst_devsim_put_key(void *user,
+                   uint8_t slot,
                    uint32_t key_type,
                    uint32_t offset,
                    uint32_t total,
@@ -636,6 +720,8 @@ fst_devsim_put_key(void *user,
 	g_autoptr(EVP_PKEY) key = NULL;
 	const unsigned char *p;
 
+	if (slot >= self->cred_slots)
+		return FST_FSP_STATUS_UNSUPPORTED;
 	if (offset == 0) {
 		fst_devsim_key_in_clear(self);
 		self->key_in = g_byte_array_sized_new(total);
@@ -655,9 +741,9 @@ fst_devsim_put_key(void *user,
 		          fst_key_type_to_string(key_type));
 		return FST_FSP_STATUS_BAD_KEY;
 	}
-	EVP_PKEY_free(self->staged_key);
-	self->staged_key = g_steal_pointer(&key);
-	self->staged_key_type = key_type;
+	EVP_PKEY_free(self->staged_key[slot]);
+	self->staged_key[slot] = g_steal_pointer(&key);
+	self->staged_key_type[slot] = key_type;
 	return FST_FSP_STATUS_OK;
 }
 
@@ -681,6 +767,38 @@ fst_devsim_is_locked(void *user)
 {
 	FstDevsimHal *self = user;
 	return self->locked ? 1 : 0;
+}
+
+/* ACTIVATE: the SDK checked the slot number and that its certificate is
+ * there; a slot without a committed key is refused */
+static int
+fst_devsim_activate(void *user, uint8_t slot)
+{
+	FstDevsimHal *self = user;
+	guint old = self->active_slot;
+	g_autoptr(GError) error = NULL;
+
+	if (slot >= self->cred_slots)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (self->key[slot] == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	if (old == slot)
+		return FST_FSP_STATUS_OK;
+	self->active_slot = slot;
+	if (!fst_devsim_hal_save(self, &error)) {
+		g_warning("%s", error->message);
+		self->active_slot = old;
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	}
+	g_debug("credential slot %u active", slot);
+	return FST_FSP_STATUS_OK;
+}
+
+static int
+fst_devsim_active_slot(void *user)
+{
+	FstDevsimHal *self = user;
+	return (int)self->active_slot;
 }
 
 /**
@@ -811,27 +929,44 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	                                          FST_FSP_OBJ_CA_CHAIN,
 	                                          FST_FSP_OBJ_TRUST_ROOTS,
 	                                          FST_FSP_OBJ_CSR,
-	                                          FST_FSP_OBJ_SIGNATURE};
+	                                          FST_FSP_OBJ_SIGNATURE,
+	                                          FST_FSP_OBJ_DEVICE_CERT_B,
+	                                          FST_FSP_OBJ_CA_CHAIN_B};
+	/* slot B has the capacities of slot A */
 	const guint32 caps[FST_DEVSIM_N_OBJECTS] = {config->capacity_cert,
 	                                            config->capacity_chain,
 	                                            config->capacity_roots,
 	                                            FST_DEVSIM_CAPACITY_CSR,
-	                                            FST_DEVSIM_CAPACITY_SIGNATURE};
+	                                            FST_DEVSIM_CAPACITY_SIGNATURE,
+	                                            config->capacity_cert,
+	                                            config->capacity_chain};
 
+	if (config->cred_slots > FST_FSP_CRED_SLOTS_MAX) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "a simulated device has 1 or %u credential slots, not %u",
+		            FST_FSP_CRED_SLOTS_MAX,
+		            config->cred_slots);
+		return NULL;
+	}
+	self->cred_slots = config->cred_slots > 1 ? config->cred_slots : 1;
+	self->n_objects = self->cred_slots > 1 ? FST_DEVSIM_N_OBJECTS : FST_DEVSIM_N_OBJECTS - 2;
 	self->fd = -1;
 	self->uid = g_strdup(config->uid);
 	self->model = g_strdup(config->model != NULL ? config->model : "devsim-ecc");
 	self->firmware = g_strdup(config->firmware != NULL ? config->firmware : "1.0.0");
 	self->storage_path = g_strdup(config->storage_path);
 	self->baud = config->baud;
-	for (guint i = 0; i < FST_DEVSIM_N_OBJECTS; i++) {
+	for (guint i = 0; i < self->n_objects; i++) {
 		self->objects[i].id = ids[i];
 		self->identity.objects[i].id = ids[i];
 		self->identity.objects[i].capacity = caps[i];
 		self->identity.objects[i].flags =
 		    ids[i] >= FST_FSP_OBJ_CSR ? FST_FSP_OBJ_FLAG_READ_ONLY : 0;
 	}
-	self->identity.n_objects = FST_DEVSIM_N_OBJECTS;
+	self->identity.n_objects = (uint8_t)self->n_objects;
+	self->identity.cred_slots = (uint8_t)self->cred_slots;
 	self->identity.uid = self->uid;
 	self->identity.model = self->model;
 	self->identity.firmware = self->firmware;
@@ -866,6 +1001,8 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->hal.put_key = fst_devsim_put_key;
 	self->hal.lock = fst_devsim_lock;
 	self->hal.is_locked = fst_devsim_is_locked;
+	self->hal.activate = fst_devsim_activate;
+	self->hal.active_slot = fst_devsim_active_slot;
 
 	if (self->storage_path != NULL && !fst_devsim_hal_load(self, error))
 		return NULL;
@@ -883,9 +1020,11 @@ fst_devsim_hal_free(FstDevsimHal *self)
 		if (self->objects[i].staged != NULL)
 			g_byte_array_unref(self->objects[i].staged);
 	}
-	EVP_PKEY_free(self->key);
-	EVP_PKEY_free(self->staged_key);
-	fst_devsim_hal_key_changed(self);
+	for (guint slot = 0; slot < FST_FSP_CRED_SLOTS_MAX; slot++) {
+		EVP_PKEY_free(self->key[slot]);
+		EVP_PKEY_free(self->staged_key[slot]);
+		fst_devsim_hal_key_changed(self, slot);
+	}
 	fst_devsim_key_in_clear(self);
 	g_free(self->uid);
 	g_free(self->model);
@@ -958,4 +1097,73 @@ guint
 fst_devsim_hal_get_keygen_count(FstDevsimHal *self)
 {
 	return (guint)g_atomic_int_get(&self->n_keygens);
+}
+
+/**
+ * fst_devsim_hal_get_active_slot:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: the credential slot the simulated TLS stack uses (kept in the
+ * storage file)
+ */
+guint
+fst_devsim_hal_get_active_slot(FstDevsimHal *self)
+{
+	return self->active_slot;
+}
+
+/**
+ * fst_devsim_hal_get_cred_slots:
+ * @self: an #FstDevsimHal
+ *
+ * Returns: 1, or 2 for a device with A/B credential slots
+ */
+guint
+fst_devsim_hal_get_cred_slots(FstDevsimHal *self)
+{
+	return self->cred_slots;
+}
+
+/**
+ * fst_devsim_hal_get_public_key:
+ * @self: an #FstDevsimHal
+ * @slot: a credential slot
+ * @staged: the staged key of @slot rather than its committed key
+ *
+ * For tests and --dump: which key a slot holds, without its secret.
+ *
+ * Returns: (transfer full) (nullable): the DER SubjectPublicKeyInfo, or
+ * %NULL when the slot has no such key
+ */
+GBytes *
+fst_devsim_hal_get_public_key(FstDevsimHal *self, guint slot, gboolean staged)
+{
+	EVP_PKEY *key;
+	g_autoptr(GByteArray) spki = NULL;
+
+	if (slot >= self->cred_slots)
+		return NULL;
+	key = staged ? self->staged_key[slot] : self->key[slot];
+	if (key == NULL)
+		return NULL;
+	spki = fst_devsim_build_spki(key);
+	if (spki == NULL)
+		return NULL;
+	return g_byte_array_free_to_bytes(g_steal_pointer(&spki));
+}
+
+/**
+ * fst_devsim_hal_get_key_type:
+ * @self: an #FstDevsimHal
+ * @slot: a credential slot
+ *
+ * Returns: the #FstKeyType of the committed key of @slot, or
+ * %FST_KEY_TYPE_NONE when it has none
+ */
+guint32
+fst_devsim_hal_get_key_type(FstDevsimHal *self, guint slot)
+{
+	if (slot >= self->cred_slots || self->key[slot] == NULL)
+		return FST_KEY_TYPE_NONE;
+	return self->key_type[slot];
 }

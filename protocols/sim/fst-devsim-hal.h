@@ -27,6 +27,7 @@ typedef struct {
 	guint64 seed;
 	gboolean no_csr; /* key-injection only: no KEYGEN, takes PUT_KEY */
 	gboolean pubkey_only; /* makes keys but no CSR: KEYGEN form PUBKEY only */
+	guint cred_slots;     /* 0 or 1: one credential slot; 2: A/B slots */
 	/* storage faults (see protocols/sim/README.md) */
 	guint fault_reboot_in_write;  /* reboot during the Nth WRITE (1-based), 0 = never */
 	guint8 fault_corrupt_object;  /* commit a corrupted copy of this object id, 0 = none */
@@ -71,6 +72,10 @@ gboolean fst_devsim_hal_take_reboot(FstDevsimHal *self);
 gboolean fst_devsim_hal_is_locked(FstDevsimHal *self);
 gint64 fst_devsim_hal_get_throttle_us(FstDevsimHal *self);
 gboolean fst_devsim_object_from_name(const gchar *name, guint8 *id);
+guint fst_devsim_hal_get_active_slot(FstDevsimHal *self);
+guint fst_devsim_hal_get_cred_slots(FstDevsimHal *self);
+GBytes *fst_devsim_hal_get_public_key(FstDevsimHal *self, guint slot, gboolean staged);
+guint32 fst_devsim_hal_get_key_type(FstDevsimHal *self, guint slot);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDevsimHal, fst_devsim_hal_free)
 

@@ -40,7 +40,7 @@ static volatile sig_atomic_t fst_devsim_stop = 0;
 /* line faults, deterministic from --seed: the same seed and the same station
  * give the same corrupted bytes */
 typedef struct {
-	GRand *rand; /* (owned) */
+	GRand *rand; /* (not owned): main() owns it */
 	gdouble bit_error_rate;
 	gdouble drop_rate;
 	guint64 disconnect_after; /* bytes received, 0 = never */
@@ -134,10 +134,41 @@ fst_devsim_parse_validation(const gchar *str, guint32 *out, GError **error)
 	return TRUE;
 }
 
+/* --dump slots: what each credential slot holds, and which one is active */
 static int
-fst_devsim_dump(const gchar *storage, const gchar *name)
+fst_devsim_dump_slots(FstDevsimHal *hal)
 {
-	FstDevsimConfig config = {.uid = "dump", .storage_path = storage};
+	const guint8 certs[] = {FST_FSP_OBJ_DEVICE_CERT, FST_FSP_OBJ_DEVICE_CERT_B};
+	const guint8 chains[] = {FST_FSP_OBJ_CA_CHAIN, FST_FSP_OBJ_CA_CHAIN_B};
+	guint n = fst_devsim_hal_get_cred_slots(hal);
+
+	/* a file of a one-slot device reads as slot B empty */
+	printf("active-slot=%u\n", fst_devsim_hal_get_active_slot(hal));
+	for (guint slot = 0; slot < n; slot++) {
+		g_autoptr(GBytes) cert = fst_devsim_hal_get_object(hal, certs[slot]);
+		g_autoptr(GBytes) chain = fst_devsim_hal_get_object(hal, chains[slot]);
+		g_autoptr(GBytes) spki = fst_devsim_hal_get_public_key(hal, slot, FALSE);
+		g_autofree gchar *spki_sha = NULL;
+		if (spki != NULL)
+			spki_sha = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, spki);
+		printf("slot %c: device-cert=%" G_GSIZE_FORMAT " ca-chain=%" G_GSIZE_FORMAT
+		       " key=%s key-sha256=%s\n",
+		       'A' + slot,
+		       cert != NULL ? g_bytes_get_size(cert) : 0,
+		       chain != NULL ? g_bytes_get_size(chain) : 0,
+		       spki != NULL ? fst_key_type_to_string(fst_devsim_hal_get_key_type(hal, slot))
+		                    : "none",
+		       spki_sha != NULL ? spki_sha : "none");
+	}
+	fflush(stdout);
+	return FST_DEVSIM_EXIT_OK;
+}
+
+static int
+fst_devsim_dump(const gchar *storage, const gchar *name, guint cred_slots)
+{
+	FstDevsimConfig config = {
+	    .uid = "dump", .storage_path = storage, .cred_slots = cred_slots};
 	g_autoptr(FstDevsimHal) hal = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) data = NULL;
@@ -145,8 +176,9 @@ fst_devsim_dump(const gchar *storage, const gchar *name)
 	gsize len = 0;
 	const guint8 *buf;
 
-	if (!fst_devsim_object_from_name(name, &id)) {
-		g_printerr("unknown object '%s'; use device-cert, ca-chain, trust-roots or csr\n",
+	if (g_strcmp0(name, "slots") != 0 && !fst_devsim_object_from_name(name, &id)) {
+		g_printerr("unknown object '%s'; use device-cert, ca-chain, trust-roots, csr, "
+		           "device-cert-b, ca-chain-b or slots\n",
 		           name);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
@@ -159,6 +191,8 @@ fst_devsim_dump(const gchar *storage, const gchar *name)
 		g_printerr("%s\n", error->message);
 		return FST_DEVSIM_EXIT_FAILURE;
 	}
+	if (id == 0)
+		return fst_devsim_dump_slots(hal);
 	data = fst_devsim_hal_get_object(hal, id);
 	if (data == NULL) {
 		g_printerr("%s holds no %s\n", storage, name);
@@ -224,6 +258,7 @@ fst_devsim_load_model(const gchar *path,
 		      gint *cap_chain,
 		      gint *cap_roots,
 		      gint *baud,
+		      gint *cred_slots,
 		      gboolean *no_csr,
 		      gboolean *pubkey_only,
 		      GError **error)
@@ -237,6 +272,7 @@ fst_devsim_load_model(const gchar *path,
 				"capacity-chain",
 				"capacity-roots",
 				"baud",
+				"cred-slots",
 				"key-injection-only",
 				"no-csr",
 				NULL};
@@ -254,7 +290,8 @@ fst_devsim_load_model(const gchar *path,
 	} ints[] = {{"capacity-cert", cap_cert},
 		    {"capacity-chain", cap_chain},
 		    {"capacity-roots", cap_roots},
-		    {"baud", baud}};
+		    {"baud", baud},
+		    {"cred-slots", cred_slots}};
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error_local = NULL;
 	g_auto(GStrv) groups = NULL;
@@ -357,6 +394,7 @@ main(int argc, char **argv)
 	gint cap_chain = -1;
 	gint cap_roots = -1;
 	gint baud = -1;
+	gint cred_slots = -1;
 	g_autofree gchar *model_file = NULL;
 	gint reboot_in_write = 0;
 	gint64 disconnect_after = 0;
@@ -369,6 +407,8 @@ main(int argc, char **argv)
 	gboolean wrong_key = FALSE;
 	g_autofree gchar *corrupt = NULL;
 	FstDevsimFaults faults = {0};
+	/* (owned): faults.rand, freed on every way out */
+	g_autoptr(GRand) rand = NULL;
 	gint64 compute_us = 0;
 	int master = -1;
 	int slave = -1;
@@ -457,6 +497,13 @@ main(int argc, char **argv)
 	     &baud,
 	     "Throttle both directions to N/10 bytes/s (0 = off)",
 	     "N"},
+	    {"cred-slots",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &cred_slots,
+	     "Credential slots: 1, or 2 for A/B slots (objects 0x04/0x05, ACTIVATE; default 1)",
+	     "N"},
 	    {"link",
 	     0,
 	     0,
@@ -476,8 +523,9 @@ main(int argc, char **argv)
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &dump,
-	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots "
-	     "or csr",
+	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots, "
+	     "csr, device-cert-b, ca-chain-b (with --cred-slots 2), or 'slots' for what each "
+	     "credential slot holds and which is active",
 	     "OBJECT"},
 	    {"no-csr",
 	     0,
@@ -572,7 +620,9 @@ main(int argc, char **argv)
 			g_printerr("--dump needs --storage FILE\n");
 			return FST_DEVSIM_EXIT_USAGE;
 		}
-		return fst_devsim_dump(storage, dump);
+		/* the file says whether it holds slot B: --dump needs no model */
+		return fst_devsim_dump(
+		    storage, dump, cred_slots > 0 ? (guint)cred_slots : FST_FSP_CRED_SLOTS_MAX);
 	}
 
 	/* a simulated device is unplugged with its station: if the thread that
@@ -599,6 +649,7 @@ main(int argc, char **argv)
 				   &cap_chain,
 				   &cap_roots,
 				   &baud,
+				   &cred_slots,
 				   &no_csr,
 				   &pubkey_only,
 				   &error)) {
@@ -613,6 +664,12 @@ main(int argc, char **argv)
 		cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
 	if (baud == -1)
 		baud = 0;
+	if (cred_slots == -1)
+		cred_slots = 1;
+	if (cred_slots < 1 || cred_slots > (gint)FST_FSP_CRED_SLOTS_MAX) {
+		g_printerr("--cred-slots (or cred-slots in the model) must be 1 or 2\n");
+		return FST_DEVSIM_EXIT_USAGE;
+	}
 
 	/* configuration: a board of a batch made from a seed gets an id from it,
 	 * the same every time and different for every seed */
@@ -666,6 +723,7 @@ main(int argc, char **argv)
 	config.seed = (guint64)seed;
 	config.no_csr = no_csr;
 	config.pubkey_only = pubkey_only;
+	config.cred_slots = (guint)cred_slots;
 	if (bit_error_rate < 0 || bit_error_rate > 1 || drop_rate < 0 || drop_rate > 1 ||
 	    disconnect_after < 0 || stall_after < 0 || reboot_in_write < 0 || storage_limit < 0 ||
 	    storage_limit > G_MAXUINT32) {
@@ -688,7 +746,8 @@ main(int argc, char **argv)
 	faults.stall_after = (guint64)stall_after;
 	{
 		guint32 words[2] = {(guint32)((guint64)seed >> 32), (guint32)(guint64)seed};
-		faults.rand = g_rand_new_with_seed_array(words, 2);
+		rand = g_rand_new_with_seed_array(words, 2);
+		faults.rand = rand;
 	}
 
 	hal = fst_devsim_hal_new(&config, &error);
@@ -827,7 +886,6 @@ main(int argc, char **argv)
 	       faults.n_dropped,
 	       compute_us);
 	fflush(stdout);
-	g_rand_free(faults.rand);
 
 	if (link_path != NULL)
 		(void)g_unlink(link_path);

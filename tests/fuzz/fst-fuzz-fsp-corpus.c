@@ -173,6 +173,76 @@ main(int argc, char **argv)
 	record(structured, FST_FSP_CMD_WRITE, write, 4);
 	record(structured, FST_FSP_CMD_READ, readreq, 3);
 	save(ddir, "structured-short", structured->data, structured->len);
+
+	/* a device with A/B credential slots (FSP 1.3): slot bytes, objects
+	 * 0x04/0x05 and ACTIVATE */
+	{
+		FstDevsimConfig config_ab = config;
+		g_autoptr(FstDevsimHal) hal_ab = NULL;
+		g_autoptr(GByteArray) ab_requests = g_byte_array_new();
+		GByteArray *resp;
+		guint8 keygen_b[6] = {1, 0, 0, 0, FST_FSP_KEYGEN_FORM_CSR, 1};
+		guint8 sign_b[FST_FSP_NONCE_SIZE + 1];
+		guint8 write_b[5 + 300];
+		guint8 commit_b[5 + 32];
+		guint8 activate_b[1] = {1};
+		guint8 put_key_b[FST_FSP_PUT_KEY_HDR + 8] = {0};
+
+		config_ab.uid = "CORPUS-AB-0001";
+		config_ab.cred_slots = 2;
+		config_ab.no_csr = FALSE;
+		hal_ab = fst_devsim_hal_new(&config_ab, &error);
+		g_assert_no_error(error);
+		fst_devsim_hal_set_fd(hal_ab, dev_side);
+		if (fst_dev_init(&ctx,
+		                 fst_devsim_hal_get_hal(hal_ab),
+		                 fst_devsim_hal_get_identity(hal_ab)) != 0)
+			return 1;
+		memset(sign_b, 0x5c, sizeof(sign_b));
+		sign_b[FST_FSP_NONCE_SIZE] = 1;
+		memcpy(write_b, write, sizeof(write_b));
+		write_b[0] = FST_FSP_OBJ_DEVICE_CERT_B;
+		memcpy(commit_b, commit, sizeof(commit_b));
+		commit_b[0] = FST_FSP_OBJ_DEVICE_CERT_B;
+		fst_fsp_put_u32(put_key_b, FST_KEY_TYPE_EC_P256 | (1u << FST_FSP_PUT_KEY_SLOT_SHIFT));
+		fst_fsp_put_u32(put_key_b + 8, 8);
+
+		g_byte_array_set_size(all_responses, 0);
+		resp = request(FST_FSP_CMD_HELLO, hello, sizeof(hello), ab_requests);
+		save(sdir, "hello-ab", resp->data, resp->len);
+		g_byte_array_unref(resp);
+		resp = request(FST_FSP_CMD_ACTIVATE, activate_b, sizeof(activate_b), ab_requests);
+		save(sdir, "activate-not-found", resp->data, resp->len);
+		g_byte_array_unref(resp);
+		g_byte_array_unref(
+		    request(FST_FSP_CMD_KEYGEN, keygen_b, sizeof(keygen_b), ab_requests));
+		g_byte_array_unref(
+		    request(FST_FSP_CMD_SIGN_CHALLENGE, sign_b, sizeof(sign_b), ab_requests));
+		g_byte_array_unref(request(FST_FSP_CMD_WRITE, write_b, sizeof(write_b), ab_requests));
+		g_byte_array_unref(
+		    request(FST_FSP_CMD_COMMIT, commit_b, sizeof(commit_b), ab_requests));
+		resp = request(FST_FSP_CMD_ACTIVATE, activate_b, sizeof(activate_b), ab_requests);
+		save(sdir, "activate", resp->data, resp->len);
+		g_byte_array_unref(resp);
+		resp = request(FST_FSP_CMD_LIST, NULL, 0, ab_requests);
+		save(sdir, "list-ab", resp->data, resp->len);
+		g_byte_array_unref(resp);
+		save(sdir, "session-ab", all_responses->data, all_responses->len);
+		save(ddir, "session-ab", ab_requests->data, ab_requests->len);
+
+		g_byte_array_set_size(structured, 0);
+		record(structured, FST_FSP_CMD_HELLO, hello, sizeof(hello));
+		record(structured, FST_FSP_CMD_KEYGEN, keygen_b, sizeof(keygen_b));
+		record(structured, FST_FSP_CMD_SIGN_CHALLENGE, sign_b, sizeof(sign_b));
+		record(structured, FST_FSP_CMD_ACTIVATE, activate_b, sizeof(activate_b));
+		record(structured, FST_FSP_CMD_WRITE, write_b, sizeof(write_b));
+		record(structured, FST_FSP_CMD_COMMIT, commit_b, sizeof(commit_b));
+		record(structured, FST_FSP_CMD_ACTIVATE, activate_b, sizeof(activate_b));
+		record(structured, FST_FSP_CMD_ACTIVATE | 0x40, activate_b, sizeof(activate_b));
+		record(structured, FST_FSP_CMD_PUT_KEY, put_key_b, sizeof(put_key_b));
+		record(structured, FST_FSP_CMD_LIST, NULL, 0);
+		save(ddir, "structured-ab", structured->data, structured->len);
+	}
 	close(sv[0]);
 	close(sv[1]);
 	g_byte_array_unref(all_requests);

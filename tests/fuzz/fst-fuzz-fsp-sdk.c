@@ -6,7 +6,9 @@
  *   - otherwise: records of type(u8) length(u16 LE) payload, each wrapped in
  *     a valid frame, so that the fuzzer reaches the command parsers without
  *     having to guess CRCs.
- * Every response the SDK sends must itself be a valid frame.
+ * Every response the SDK sends must itself be a valid frame. The raw mode
+ * runs a device with one credential slot, the structured mode one with A/B
+ * slots (objects 0x04/0x05, slot bytes, ACTIVATE).
  */
 #include <openssl/sha.h>
 #include <stdint.h>
@@ -16,14 +18,20 @@
 #include "fst-dev.h"
 
 #define CAP 4096u
+#define N_OBJ 6
 
 typedef struct {
-	uint8_t data[4][CAP];
-	uint32_t len[4];
-	int present[4];
-	uint8_t staged[4][CAP];
-	uint32_t staged_len[4];
+	uint8_t data[N_OBJ][CAP];
+	uint32_t len[N_OBJ];
+	int present[N_OBJ];
+	uint8_t staged[N_OBJ][CAP];
+	uint32_t staged_len[N_OBJ];
 	uint32_t key_len; /* PUT_KEY bytes received */
+	uint8_t key_slot; /* slot of the PUT_KEY in progress */
+	int has_key[2];   /* committed key per credential slot */
+	int staged_key[2];
+	int active;
+	uint8_t n_slots; /* of the identity in use */
 	int locked;
 	FstFspDecoder dec;
 	uint8_t dec_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
@@ -43,6 +51,10 @@ slot(uint8_t id)
 		return 2;
 	case FST_FSP_OBJ_CSR:
 		return 3;
+	case FST_FSP_OBJ_DEVICE_CERT_B:
+		return 4;
+	case FST_FSP_OBJ_CA_CHAIN_B:
+		return 5;
 	default:
 		break;
 	}
@@ -156,15 +168,26 @@ m_stage_commit(void *user, uint8_t id, uint32_t len)
 	memcpy(m->data[s], m->staged[s], len);
 	m->len[s] = len;
 	m->present[s] = 1;
+	/* a device certificate promotes the staged key of its slot only */
+	if (id == FST_FSP_OBJ_DEVICE_CERT || id == FST_FSP_OBJ_DEVICE_CERT_B) {
+		int k = id == FST_FSP_OBJ_DEVICE_CERT ? 0 : 1;
+		if (m->staged_key[k]) {
+			m->has_key[k] = 1;
+			m->staged_key[k] = 0;
+		}
+	}
 	return 0;
 }
 
 static int
-m_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
+m_keygen(void *user, uint8_t kslot, uint32_t key_type, uint32_t *csr_len)
 {
 	MemHal *m = user;
 	if (key_type != 1 && key_type != 2)
 		abort(); /* the SDK filtered unsupported types */
+	if (kslot >= m->n_slots)
+		abort(); /* and slots the device does not have */
+	m->staged_key[kslot] = 1;
 	memset(m->data[3], 0x30, 300);
 	m->len[3] = 300;
 	m->present[3] = 1;
@@ -173,10 +196,13 @@ m_keygen(void *user, uint32_t key_type, uint32_t *csr_len)
 }
 
 static int
-m_sign(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
+m_sign(void *user, uint8_t kslot, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
 {
 	MemHal *m = user;
-	(void)m;
+	if (kslot >= m->n_slots)
+		abort();
+	if (!m->has_key[kslot] && !m->staged_key[kslot])
+		return FST_FSP_STATUS_NO_KEY;
 	/* the SDK signs its own prefix and a nonce, nothing else */
 	if (msg_len != FST_FSP_POP_MESSAGE_LEN ||
 	    memcmp(msg, FST_FSP_POP_PREFIX, FST_FSP_POP_PREFIX_LEN) != 0)
@@ -187,6 +213,7 @@ m_sign(void *user, const uint8_t *msg, size_t msg_len, uint32_t *sig_len)
 
 static int
 m_put_key(void *user,
+          uint8_t kslot,
           uint32_t key_type,
           uint32_t offset,
           uint32_t total,
@@ -197,13 +224,19 @@ m_put_key(void *user,
 	(void)buf;
 	/* contiguous chunks of a bounded key of one supported type */
 	if (m->locked || (key_type != 1 && key_type != 2) || total == 0 ||
-	    total > FST_FSP_PUT_KEY_MAX || len == 0 || len > total - offset)
+	    total > FST_FSP_PUT_KEY_MAX || len == 0 || len > total - offset ||
+	    kslot >= m->n_slots)
 		abort();
-	if (offset == 0)
+	if (offset == 0) {
 		m->key_len = 0;
-	if (offset != m->key_len)
+		m->key_slot = kslot;
+	}
+	/* continuation chunks stay in the slot the key started in */
+	if (offset != m->key_len || kslot != m->key_slot)
 		abort();
 	m->key_len += (uint32_t)len;
+	if (m->key_len == total)
+		m->staged_key[kslot] = 1;
 	return 0;
 }
 
@@ -222,6 +255,27 @@ m_is_locked(void *user)
 	return m->locked;
 }
 
+static int
+m_activate(void *user, uint8_t kslot)
+{
+	MemHal *m = user;
+	/* the SDK checks the slot, the lock and the certificate first */
+	if (kslot >= m->n_slots || m->locked ||
+	    !m->present[kslot == 0 ? 0 : 4])
+		abort();
+	if (!m->has_key[kslot])
+		return FST_FSP_STATUS_NOT_FOUND;
+	m->active = kslot;
+	return 0;
+}
+
+static int
+m_active_slot(void *user)
+{
+	MemHal *m = user;
+	return m->active;
+}
+
 static const FstDevHal hal = {
     .user = &mem,
     .uart_write = m_uart_write,
@@ -238,6 +292,26 @@ static const FstDevHal hal = {
     .put_key = m_put_key,
     .lock = m_lock,
     .is_locked = m_is_locked,
+    .activate = m_activate,
+    .active_slot = m_active_slot,
+};
+
+static const FstDevIdentity identity_ab = {
+    .uid = "FUZZ-2",
+    .model = "fuzz-ab",
+    .firmware = "0",
+    .key_types = 3,
+    .validation = 7,
+    .caps = FST_FSP_CAP_CSR | FST_FSP_CAP_SIGN | FST_FSP_CAP_PUT_KEY | FST_FSP_CAP_LOCK,
+    .format = 1,
+    .objects = {{FST_FSP_OBJ_DEVICE_CERT, 0, 1024},
+                {FST_FSP_OBJ_CA_CHAIN, 0, 2048},
+                {FST_FSP_OBJ_TRUST_ROOTS, 0, CAP},
+                {FST_FSP_OBJ_CSR, FST_FSP_OBJ_FLAG_READ_ONLY, CAP},
+                {FST_FSP_OBJ_DEVICE_CERT_B, 0, 1024},
+                {FST_FSP_OBJ_CA_CHAIN_B, 0, 2048}},
+    .n_objects = 6,
+    .cred_slots = 2,
 };
 
 static const FstDevIdentity identity = {
@@ -265,9 +339,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pos = 1;
 	uint16_t seq = 0;
 
+	const FstDevIdentity *id = size > 0 && data[0] == 0x00 ? &identity : &identity_ab;
+
 	memset(&mem, 0, sizeof(mem));
+	mem.n_slots = id->cred_slots > 1 ? id->cred_slots : 1;
 	fst_fsp_decoder_init(&mem.dec, mem.dec_buf, sizeof(mem.dec_buf), FST_DEV_MAX_PAYLOAD);
-	if (fst_dev_init(&ctx, &hal, &identity) != 0)
+	if (fst_dev_init(&ctx, &hal, id) != 0)
 		abort();
 	if (size == 0)
 		return 0;

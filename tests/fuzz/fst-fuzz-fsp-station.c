@@ -23,6 +23,8 @@ parse_payload(const uint8_t *buf, size_t len)
 		         strlen(info.uid) <= FST_FSP_STRING_MAX);
 		g_assert(info.max_payload >= FST_FSP_MIN_PAYLOAD &&
 		         info.max_payload <= FST_FSP_MAX_PAYLOAD_LIMIT);
+		g_assert(info.cred_slots >= 1 && info.cred_slots <= FST_FSP_CRED_SLOTS_MAX &&
+		         info.active_slot < info.cred_slots);
 		g_free(info.uid);
 		g_free(info.model);
 		g_free(info.firmware);

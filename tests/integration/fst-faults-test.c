@@ -186,7 +186,7 @@ fst_sim_assert_key_matches(FstSim *sim, GBytes *cert_pem)
 
 	g_assert_true(fst_transport_open(transport, &error));
 	g_assert_no_error(error);
-	sig = fst_device_sign_challenge(device, nonce, &message, NULL, &error);
+	sig = fst_device_sign_challenge(device, 0, nonce, &message, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(fst_ca_verify_challenge(spki, message, sig, &error));
 	g_assert_no_error(error);

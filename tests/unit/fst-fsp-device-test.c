@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <glib/gstdio.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,7 +38,29 @@ typedef struct {
 	gboolean drop_all;
 	FstFspDecoder filter_dec;
 	guint8 filter_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+	/* what went over the wire: type byte + payload of each frame */
+	GPtrArray *requests;  /* (element-type GBytes) */
+	GPtrArray *responses; /* (element-type GBytes) */
+	GMutex wire_lock;
+	FstFspDecoder req_dec;
+	guint8 req_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
+	gchar *tmpdir;
 } Fixture;
+
+/* fixture modes (user_data) */
+#define MODE_PUBKEY_ONLY 1
+#define MODE_AB 2
+
+static void
+record_frame(Fixture *f, GPtrArray *into, const FstFspPacket *pkt)
+{
+	GByteArray *rec = g_byte_array_new();
+	g_byte_array_append(rec, &pkt->type, 1);
+	g_byte_array_append(rec, pkt->payload, pkt->len);
+	g_mutex_lock(&f->wire_lock);
+	g_ptr_array_add(into, g_byte_array_free_to_bytes(rec));
+	g_mutex_unlock(&f->wire_lock);
+}
 
 static gpointer
 device_thread(gpointer user_data)
@@ -52,6 +75,11 @@ device_thread(gpointer user_data)
 		n = read(f->device_fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
+		for (ssize_t i = 0; i < n; i++) {
+			FstFspPacket pkt;
+			if (fst_fsp_decoder_push(&f->req_dec, buf[i], &pkt) == FST_FSP_DEC_FRAME)
+				record_frame(f, f->requests, &pkt);
+		}
 		fst_dev_rx(f->ctx, buf, (size_t)n);
 	}
 	return NULL;
@@ -67,6 +95,7 @@ tx_filter(GByteArray *bytes, gpointer user_data)
 		FstFspPacket pkt;
 		if (fst_fsp_decoder_push(&f->filter_dec, bytes->data[i], &pkt) != FST_FSP_DEC_FRAME)
 			continue;
+		record_frame(f, f->responses, &pkt);
 		if (f->drop_type != 0 && pkt.type == (f->drop_type | FST_FSP_RESPONSE_BIT) &&
 		    g_atomic_int_get(&f->dropped) == 0) {
 			g_atomic_int_inc(&f->dropped);
@@ -89,12 +118,25 @@ fixture_setup(Fixture *f, gconstpointer user_data)
 	    .capacity_cert = 2048,
 	    .capacity_chain = 4096,
 	    .capacity_roots = 1000,
-	    /* user_data: a device that makes keys but cannot build CSRs */
-	    .pubkey_only = user_data != NULL,
+	    /* a device that makes keys but cannot build CSRs */
+	    .pubkey_only = GPOINTER_TO_INT(user_data) == MODE_PUBKEY_ONLY,
+	    /* a device with A/B credential slots, storage in a file */
+	    .cred_slots = GPOINTER_TO_INT(user_data) == MODE_AB ? 2 : 1,
 	};
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *storage = NULL;
 	int sv[2];
 
+	f->requests = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	f->responses = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_mutex_init(&f->wire_lock);
+	fst_fsp_decoder_init(&f->req_dec, f->req_buf, sizeof(f->req_buf), FST_DEV_MAX_PAYLOAD);
+	if (GPOINTER_TO_INT(user_data) == MODE_AB) {
+		f->tmpdir = g_dir_make_tmp("fst-fsp-ab-XXXXXX", &error);
+		g_assert_no_error(error);
+		storage = g_build_filename(f->tmpdir, "device.ini", NULL);
+		config.storage_path = storage;
+	}
 	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
 	f->hal = fst_devsim_hal_new(&config, &error);
 	g_assert_no_error(error);
@@ -128,6 +170,15 @@ fixture_teardown(Fixture *f, gconstpointer user_data)
 	close(f->device_fd);
 	g_free(f->ctx);
 	fst_devsim_hal_free(f->hal);
+	g_ptr_array_unref(f->requests);
+	g_ptr_array_unref(f->responses);
+	g_mutex_clear(&f->wire_lock);
+	if (f->tmpdir != NULL) {
+		g_autofree gchar *storage = g_build_filename(f->tmpdir, "device.ini", NULL);
+		(void)g_remove(storage);
+		(void)g_rmdir(f->tmpdir);
+		g_free(f->tmpdir);
+	}
 }
 
 static void
@@ -188,7 +239,7 @@ test_generate_csr(Fixture *f, gconstpointer user_data)
 	g_autoptr(GBytes) stored = NULL;
 	g_autoptr(GBytes) rsa = NULL;
 
-	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(csr);
 	check_csr(csr, 256);
@@ -196,14 +247,14 @@ test_generate_csr(Fixture *f, gconstpointer user_data)
 	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CSR);
 	g_assert_true(g_bytes_equal(csr, stored));
 
-	csr384 = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P384, NULL, &error);
+	csr384 = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P384, NULL, &error);
 	g_assert_no_error(error);
 	check_csr(csr384, 384);
 	g_assert_false(g_bytes_equal(csr, csr384));
 	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 2);
 
 	/* a key type the device did not announce is refused by the station */
-	rsa = fst_device_generate_csr(f->device, FST_KEY_TYPE_RSA_2048, NULL, &error);
+	rsa = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_RSA_2048, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_assert_null(rsa);
 	g_assert_nonnull(strstr(error->message, "rsa-2048"));
@@ -231,7 +282,7 @@ test_write_read(Fixture *f, gconstpointer user_data)
 	g_autoptr(GArray) objs = NULL;
 	guint64 written_before = fst_transport_get_bytes_written(f->transport);
 
-	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
 	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CA_CHAIN);
@@ -240,7 +291,7 @@ test_write_read(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(
 	    fst_transport_get_bytes_written(f->transport) - written_before, <, 3 * 1024 + 10 * 20);
 
-	back = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(data, back));
 
@@ -265,10 +316,10 @@ test_write_read(Fixture *f, gconstpointer user_data)
 		g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
 		g_autoptr(GBytes) empty_back = NULL;
 		g_assert_true(fst_device_write_object(
-		    f->device, FST_OBJECT_DEVICE_CERT, empty, NULL, &error));
+		    f->device, 0, FST_OBJECT_DEVICE_CERT, empty, NULL, &error));
 		g_assert_no_error(error);
 		empty_back =
-		    fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+		    fst_device_read_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(g_bytes_get_size(empty_back), ==, 0);
 	}
@@ -278,7 +329,7 @@ test_write_read(Fixture *f, gconstpointer user_data)
 	    fst_fsp_device_erase(FST_FSP_DEVICE(f->device), FST_OBJECT_CA_CHAIN, NULL, &error));
 	g_assert_no_error(error);
 	g_clear_pointer(&back, g_bytes_unref);
-	back = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_assert_null(back);
 }
@@ -288,7 +339,7 @@ test_read_absent(Fixture *f, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) back =
-	    fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	    fst_device_read_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_assert_null(back);
 	g_assert_nonnull(strstr(error->message, "test-port-7"));
@@ -304,7 +355,7 @@ test_storage_full(Fixture *f, gconstpointer user_data)
 
 	/* the station knows the capacity from HELLO and does not even try */
 	g_assert_false(
-	    fst_device_write_object(f->device, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
+	    fst_device_write_object(f->device, 0, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_assert_nonnull(strstr(error->message, "trust-roots"));
 	g_assert_nonnull(strstr(error->message, "1500"));
@@ -317,7 +368,7 @@ test_storage_full(Fixture *f, gconstpointer user_data)
 	 * the status maps to the same code, and nothing is committed */
 	fst_devsim_hal_get_identity(f->hal)->objects[2].capacity = 600;
 	g_assert_false(
-	    fst_device_write_object(f->device, FST_OBJECT_TRUST_ROOTS, small, NULL, &error));
+	    fst_device_write_object(f->device, 0, FST_OBJECT_TRUST_ROOTS, small, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_assert_nonnull(strstr(error->message, "trust-roots"));
 	g_assert_nonnull(strstr(error->message, "900"));
@@ -366,7 +417,7 @@ test_bad_hash_keeps_old(Fixture *f, gconstpointer user_data)
 	guint8 commit[1 + 4 + FST_FSP_SHA256_SIZE] = {0};
 
 	g_assert_true(
-	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, good, NULL, &error));
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, good, NULL, &error));
 	g_assert_no_error(error);
 
 	/* stage 100 new bytes, then COMMIT them with a hash that does not match */
@@ -385,7 +436,7 @@ test_bad_hash_keeps_old(Fixture *f, gconstpointer user_data)
 	/* the old object is intact, on the device and as read back */
 	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_DEVICE_CERT);
 	g_assert_true(g_bytes_equal(stored, good));
-	back = fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(back, good));
 	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
@@ -424,7 +475,7 @@ test_retransmit_not_repeated(Fixture *f, gconstpointer user_data)
 	/* the COMMIT response is lost: the station sends COMMIT again, the device
 	 * answers from its cache and commits once */
 	f->drop_type = FST_FSP_CMD_COMMIT;
-	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(g_atomic_int_get(&f->dropped), ==, 1);
 	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 1);
@@ -436,7 +487,7 @@ test_retransmit_not_repeated(Fixture *f, gconstpointer user_data)
 	/* the same for KEYGEN: one key, and the CSR that goes with it */
 	g_atomic_int_set(&f->dropped, 0);
 	f->drop_type = FST_FSP_CMD_KEYGEN;
-	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(g_atomic_int_get(&f->dropped), ==, 1);
 	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 1);
@@ -592,7 +643,7 @@ test_generate_public_key(Fixture *f, gconstpointer user_data)
 	g_assert_true(info->can_export_key);
 	g_assert_cmpint(info->can_csr, ==, user_data == NULL);
 
-	spki = fst_device_generate_public_key(f->device, FST_KEY_TYPE_EC_P384, NULL, &error);
+	spki = fst_device_generate_public_key(f->device, 0, FST_KEY_TYPE_EC_P384, NULL, &error);
 	g_assert_no_error(error);
 	p = g_bytes_get_data(spki, NULL);
 	pkey = d2i_PUBKEY(NULL, &p, (long)g_bytes_get_size(spki));
@@ -602,7 +653,7 @@ test_generate_public_key(Fixture *f, gconstpointer user_data)
 	/* all of the object was the key, nothing after it */
 	g_assert_true(p == (const guint8 *)g_bytes_get_data(spki, NULL) + g_bytes_get_size(spki));
 
-	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
 	g_assert_no_error(error);
 	check_signature(pkey, msg, sig);
 	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 1);
@@ -616,7 +667,7 @@ test_pubkey_only_device(Fixture *f, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) csr = NULL;
 
-	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_assert_null(csr);
 	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 0);
@@ -637,15 +688,15 @@ test_sign_challenge(Fixture *f, gconstpointer user_data)
 	const guint8 *m;
 	gsize m_len = 0;
 
-	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_assert_nonnull(strstr(error->message, "no key"));
 	g_assert_null(sig);
 	g_clear_error(&error);
 
-	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_no_error(error);
-	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(sig);
 	m = g_bytes_get_data(msg, &m_len);
@@ -665,7 +716,7 @@ test_sign_challenge(Fixture *f, gconstpointer user_data)
 		g_autoptr(GBytes) short_nonce = g_bytes_new("0123456789012345678901234567890", 31);
 		g_autoptr(GBytes) msg2 = NULL;
 		g_autoptr(GBytes) sig2 =
-		    fst_device_sign_challenge(f->device, short_nonce, &msg2, NULL, &error);
+		    fst_device_sign_challenge(f->device, 0, short_nonce, &msg2, NULL, &error);
 		g_assert_error(error, FST_ERROR, FST_ERROR_INTERNAL);
 		g_assert_null(sig2);
 	}
@@ -700,7 +751,7 @@ test_put_key(Fixture *f, gconstpointer user_data)
 	g_autoptr(GBytes) sig = NULL;
 
 	/* without the capability the station does not even ask */
-	g_assert_false(fst_device_put_key(f->device, FST_KEY_TYPE_EC_P256, ec_der, NULL, &error));
+	g_assert_false(fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P256, ec_der, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
 
@@ -711,15 +762,15 @@ test_put_key(Fixture *f, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_true(fst_device_get_info(f->device)->can_put_key);
 	g_assert_cmpuint(fst_secret_get_len(rsa_der), >, 2 * (FST_DEV_MAX_PAYLOAD - 12));
-	g_assert_true(fst_device_put_key(f->device, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
+	g_assert_true(fst_device_put_key(f->device, 0, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
 	g_assert_no_error(error);
-	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(g_bytes_get_size(sig), ==, 256);
 	check_signature(rsa, msg, sig);
 
 	/* an EC key announced as P-384 */
-	g_assert_false(fst_device_put_key(f->device, FST_KEY_TYPE_EC_P384, ec_der, NULL, &error));
+	g_assert_false(fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P384, ec_der, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_assert_nonnull(strstr(error->message, "PUT_KEY"));
 	g_clear_error(&error);
@@ -727,7 +778,7 @@ test_put_key(Fixture *f, gconstpointer user_data)
 	/* the refused key did not replace the installed one */
 	g_clear_pointer(&sig, g_bytes_unref);
 	g_clear_pointer(&msg, g_bytes_unref);
-	sig = fst_device_sign_challenge(f->device, nonce, &msg, NULL, &error);
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
 	g_assert_no_error(error);
 	check_signature(rsa, msg, sig);
 }
@@ -744,7 +795,7 @@ test_lock(Fixture *f, gconstpointer user_data)
 	g_autoptr(GBytes) csr = NULL;
 
 	g_assert_true(
-	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_false(fst_device_get_info(f->device)->locked);
 	g_assert_true(fst_device_lock(f->device, NULL, &error));
@@ -754,7 +805,7 @@ test_lock(Fixture *f, gconstpointer user_data)
 	g_assert_no_error(error);
 
 	g_assert_false(
-	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, other, NULL, &error));
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, other, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
 	g_assert_nonnull(strstr(error->message, "locked"));
 	g_clear_error(&error);
@@ -762,12 +813,12 @@ test_lock(Fixture *f, gconstpointer user_data)
 	    fst_fsp_device_erase(FST_FSP_DEVICE(f->device), FST_OBJECT_DEVICE_CERT, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
 	g_clear_error(&error);
-	csr = fst_device_generate_csr(f->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
 	g_assert_null(csr);
 	g_clear_error(&error);
 
-	back = fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(back, data));
 	g_assert_true(fst_device_identify(f->device, NULL, &error));
@@ -791,12 +842,12 @@ test_list_reused(Fixture *f, gconstpointer user_data)
 	guint32 n;
 
 	g_assert_true(
-	    fst_device_write_object(f->device, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
-	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, chain, NULL, &error));
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
+	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, chain, NULL, &error));
 	g_assert_no_error(error);
 	n = f->ctx->n_commands;
-	back1 = fst_device_read_object(f->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
-	back2 = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	back1 = fst_device_read_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	back2 = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(back1, cert));
 	g_assert_true(g_bytes_equal(back2, chain));
@@ -804,18 +855,545 @@ test_list_reused(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(f->ctx->n_commands - n, ==, 3);
 
 	/* after a write, the length and hash come fresh from the device */
-	g_assert_true(fst_device_write_object(f->device, FST_OBJECT_CA_CHAIN, cert, NULL, &error));
+	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, cert, NULL, &error));
 	g_assert_no_error(error);
 	n = f->ctx->n_commands;
-	back3 = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	back3 = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(back3, cert));
 	g_assert_cmpuint(f->ctx->n_commands - n, ==, 2);
 	g_assert_true(
 	    fst_fsp_device_erase(FST_FSP_DEVICE(f->device), FST_OBJECT_CA_CHAIN, NULL, &error));
-	back4 = fst_device_read_object(f->device, FST_OBJECT_CA_CHAIN, NULL, &error);
+	back4 = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_assert_null(back4);
+}
+
+/* the requests of the last frame of type @cmd the device received */
+static GBytes *
+last_request(Fixture *f, guint8 cmd)
+{
+	GBytes *found = NULL;
+	g_mutex_lock(&f->wire_lock);
+	for (guint i = 0; i < f->requests->len; i++) {
+		GBytes *b = g_ptr_array_index(f->requests, i);
+		if (((const guint8 *)g_bytes_get_data(b, NULL))[0] == cmd) {
+			g_clear_pointer(&found, g_bytes_unref);
+			found = g_bytes_ref(b);
+		}
+	}
+	g_mutex_unlock(&f->wire_lock);
+	g_assert_nonnull(found);
+	return found;
+}
+
+/* does the last HELLO answer carry TLV @tag; its u8 value in *value */
+static gboolean
+hello_has_tag(Fixture *f, guint8 tag, guint8 *value)
+{
+	g_autoptr(GBytes) resp = NULL;
+	FstFspCursor c;
+	guint8 t;
+	const guint8 *v;
+	guint16 vlen;
+	gsize len = 0;
+	const guint8 *buf;
+
+	g_mutex_lock(&f->wire_lock);
+	for (guint i = 0; i < f->responses->len; i++) {
+		GBytes *b = g_ptr_array_index(f->responses, i);
+		if (((const guint8 *)g_bytes_get_data(b, NULL))[0] ==
+		    (FST_FSP_CMD_HELLO | FST_FSP_RESPONSE_BIT)) {
+			g_clear_pointer(&resp, g_bytes_unref);
+			resp = g_bytes_ref(b);
+		}
+	}
+	g_mutex_unlock(&f->wire_lock);
+	g_assert_nonnull(resp);
+	buf = g_bytes_get_data(resp, &len);
+	/* type byte, status byte, TLVs */
+	g_assert_cmpuint(buf[1], ==, FST_FSP_STATUS_OK);
+	fst_fsp_reader_init(&c, buf + 2, len - 2);
+	while (fst_fsp_tlv_next(&c, &t, &v, &vlen)) {
+		if (t == tag) {
+			g_assert_cmpuint(vlen, ==, 1);
+			*value = v[0];
+			return TRUE;
+		}
+	}
+	g_assert_false(c.error);
+	return FALSE;
+}
+
+/* the public key of a CSR */
+static EVP_PKEY *
+csr_key(GBytes *csr)
+{
+	const guint8 *p = g_bytes_get_data(csr, NULL);
+	g_autoptr(X509_REQ) req = d2i_X509_REQ(NULL, &p, (long)g_bytes_get_size(csr));
+	g_assert_nonnull(req);
+	return EVP_PKEY_dup(X509_REQ_get0_pubkey(req));
+}
+
+static EVP_PKEY *
+spki_key(GBytes *spki)
+{
+	const guint8 *p = g_bytes_get_data(spki, NULL);
+	EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)g_bytes_get_size(spki));
+	g_assert_nonnull(key);
+	return key;
+}
+
+static void
+assert_same_key(GBytes *spki, EVP_PKEY *key)
+{
+	g_autoptr(EVP_PKEY) other = NULL;
+	g_assert_nonnull(spki);
+	other = spki_key(spki);
+	g_assert_cmpint(EVP_PKEY_eq(other, key), ==, 1);
+}
+
+/* slot 0 on the wire is FSP 1.2 byte for byte: KEYGEN without form and slot
+ * bytes, SIGN_CHALLENGE of the bare nonce, PUT_KEY's key_type word without
+ * slot bits, and a one-slot device's HELLO without the slot TLVs */
+static void
+test_slot0_wire_unchanged(Fixture *f, gconstpointer user_data)
+{
+	FstDevIdentity *ident = fst_devsim_hal_get_identity(f->hal);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) spki = NULL;
+	g_autoptr(GBytes) nonce = make_nonce(0x33);
+	g_autoptr(GBytes) msg = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GBytes) req = NULL;
+	g_autoptr(EVP_PKEY) ec = EVP_EC_gen("P-256");
+	g_autoptr(FstSecret) ec_der = pkcs8_of(ec);
+	const guint8 keygen_v10[] = {FST_FSP_CMD_KEYGEN, 0x01, 0x00, 0x00, 0x00};
+	const guint8 keygen_pub[] = {FST_FSP_CMD_KEYGEN, 0x02, 0x00, 0x00, 0x00, 0x01};
+	guint8 value = 0;
+
+	ident->caps |= FST_FSP_CAP_PUT_KEY;
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_device_get_info(f->device)->cred_slots, ==, 1);
+	g_assert_cmpuint(fst_device_get_info(f->device)->active_slot, ==, 0);
+	g_assert_false(hello_has_tag(f, FST_FSP_TAG_CRED_SLOTS, &value));
+	g_assert_false(hello_has_tag(f, FST_FSP_TAG_ACTIVE_SLOT, &value));
+
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	req = last_request(f, FST_FSP_CMD_KEYGEN);
+	g_assert_cmpmem(g_bytes_get_data(req, NULL),
+	                g_bytes_get_size(req),
+	                keygen_v10,
+	                sizeof(keygen_v10));
+	g_clear_pointer(&req, g_bytes_unref);
+	spki = fst_device_generate_public_key(f->device, 0, FST_KEY_TYPE_EC_P384, NULL, &error);
+	g_assert_no_error(error);
+	req = last_request(f, FST_FSP_CMD_KEYGEN);
+	g_assert_cmpmem(g_bytes_get_data(req, NULL),
+	                g_bytes_get_size(req),
+	                keygen_pub,
+	                sizeof(keygen_pub));
+	g_clear_pointer(&req, g_bytes_unref);
+
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
+	g_assert_no_error(error);
+	req = last_request(f, FST_FSP_CMD_SIGN_CHALLENGE);
+	g_assert_cmpuint(g_bytes_get_size(req), ==, 1 + FST_FSP_NONCE_SIZE);
+	g_assert_cmpmem((const guint8 *)g_bytes_get_data(req, NULL) + 1,
+	                FST_FSP_NONCE_SIZE,
+	                g_bytes_get_data(nonce, NULL),
+	                FST_FSP_NONCE_SIZE);
+	g_clear_pointer(&req, g_bytes_unref);
+
+	g_assert_true(fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P256, ec_der, NULL, &error));
+	g_assert_no_error(error);
+	req = last_request(f, FST_FSP_CMD_PUT_KEY);
+	g_assert_cmphex(fst_fsp_get_u32((const guint8 *)g_bytes_get_data(req, NULL) + 1),
+	                ==,
+	                FST_KEY_TYPE_EC_P256);
+}
+
+/* a device with one slot: the station refuses slot 1 before sending
+ * anything, and the device refuses every slot-1 form on its own */
+static void
+test_one_slot_refuses_slot_b(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) data = g_bytes_new_static("cert", 4);
+	g_autoptr(GBytes) nonce = make_nonce(0x21);
+	g_autoptr(GBytes) msg = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	guint8 keygen[6] = {0x01, 0x00, 0x00, 0x00, FST_FSP_KEYGEN_FORM_CSR, 1};
+	guint8 sign[FST_FSP_NONCE_SIZE + 1] = {0};
+	guint8 put_key[FST_FSP_PUT_KEY_HDR + 4] = {0};
+	guint8 activate[1] = {1};
+	guint8 write_b[5 + 4] = {FST_FSP_OBJ_DEVICE_CERT_B};
+	guint32 n;
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	n = f->ctx->n_commands;
+	csr = fst_device_generate_csr(f->device, 1, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, TEST_UID));
+	g_assert_nonnull(strstr(error->message, "no slot 1"));
+	g_assert_null(csr);
+	g_clear_error(&error);
+	g_assert_false(
+	    fst_device_write_object(f->device, 1, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+	sig = fst_device_sign_challenge(f->device, 1, nonce, &msg, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_null(sig);
+	g_clear_error(&error);
+	g_assert_false(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+	g_assert_false(fst_device_activate_slot(f->device, 0, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "one credential slot"));
+	g_clear_error(&error);
+	/* trust roots are shared: only slot 0 addresses them */
+	g_assert_false(
+	    fst_device_write_object(f->device, 1, FST_OBJECT_TRUST_ROOTS, data, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INTERNAL);
+	g_clear_error(&error);
+	/* nothing of it reached the device */
+	g_assert_cmpuint(f->ctx->n_commands, ==, n);
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 0);
+
+	/* the device itself: slot bytes beyond its one slot are unsupported,
+	 * objects of slot B do not exist, PUT_KEY's slot bits make it refuse */
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_KEYGEN, 1, keygen, sizeof(keygen)),
+	                 ==,
+	                 FST_FSP_STATUS_UNSUPPORTED);
+	sign[FST_FSP_NONCE_SIZE] = 1;
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_SIGN_CHALLENGE, 2, sign, sizeof(sign)),
+	                 ==,
+	                 FST_FSP_STATUS_UNSUPPORTED);
+	fst_devsim_hal_get_identity(f->hal)->caps |= FST_FSP_CAP_PUT_KEY;
+	fst_fsp_put_u32(put_key, FST_KEY_TYPE_EC_P256 | (1u << FST_FSP_PUT_KEY_SLOT_SHIFT));
+	fst_fsp_put_u32(put_key + 8, 4);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_PUT_KEY, 3, put_key, sizeof(put_key)),
+	                 ==,
+	                 FST_FSP_STATUS_UNSUPPORTED);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_ACTIVATE, 4, activate, sizeof(activate)),
+	                 ==,
+	                 FST_FSP_STATUS_UNSUPPORTED);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, 5, write_b, sizeof(write_b)),
+	                 ==,
+	                 FST_FSP_STATUS_NOT_FOUND);
+	g_assert_cmpuint(fst_devsim_hal_get_keygen_count(f->hal), ==, 0);
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 0, TRUE));
+}
+
+static void
+test_ab_identify(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	const FstDeviceInfo *info;
+	guint8 value = 0xff;
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	info = fst_device_get_info(f->device);
+	g_assert_cmpuint(info->cred_slots, ==, 2);
+	g_assert_cmpuint(info->active_slot, ==, 0);
+	g_assert_cmpuint(info->capacity[FST_OBJECT_DEVICE_CERT], ==, 2048);
+	g_assert_cmpuint(info->capacity[FST_OBJECT_CA_CHAIN], ==, 4096);
+	g_assert_true(hello_has_tag(f, FST_FSP_TAG_CRED_SLOTS, &value));
+	g_assert_cmpuint(value, ==, 2);
+	g_assert_true(hello_has_tag(f, FST_FSP_TAG_ACTIVE_SLOT, &value));
+	g_assert_cmpuint(value, ==, 0);
+}
+
+/* KEYGEN and SIGN_CHALLENGE on slot 1 leave slot 0's key alone; the COMMIT
+ * of 0x04 promotes slot 1's staged key only, that of 0x01 slot 0's only */
+static void
+test_ab_keys_per_slot(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr_a = NULL;
+	g_autoptr(GBytes) csr_b = NULL;
+	g_autoptr(GBytes) csr_a2 = NULL;
+	g_autoptr(EVP_PKEY) key_a = NULL;
+	g_autoptr(EVP_PKEY) key_b = NULL;
+	g_autoptr(GBytes) cert_a = g_bytes_new_static("certificate A", 13);
+	g_autoptr(GBytes) cert_b = g_bytes_new_static("certificate B!", 14);
+	g_autoptr(GBytes) chain_b = g_bytes_new_static("chain B", 7);
+	g_autoptr(GBytes) nonce = make_nonce(0x61);
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GBytes) pub = NULL;
+	g_autoptr(GBytes) req = NULL;
+
+	/* slot A provisioned */
+	csr_a = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	key_a = csr_key(csr_a);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, cert_a, NULL, &error));
+	g_assert_no_error(error);
+	pub = fst_devsim_hal_get_public_key(f->hal, 0, FALSE);
+	assert_same_key(pub, key_a);
+	g_clear_pointer(&pub, g_bytes_unref);
+
+	/* a new key for slot B: staged in slot B, slot A untouched */
+	csr_b = fst_device_generate_csr(f->device, 1, FST_KEY_TYPE_EC_P384, NULL, &error);
+	g_assert_no_error(error);
+	check_csr(csr_b, 384);
+	key_b = csr_key(csr_b);
+	req = last_request(f, FST_FSP_CMD_KEYGEN);
+	g_assert_cmpuint(g_bytes_get_size(req), ==, 1 + 4 + 1 + 1);
+	g_assert_cmpuint(((const guint8 *)g_bytes_get_data(req, NULL))[6], ==, 1);
+	pub = fst_devsim_hal_get_public_key(f->hal, 1, TRUE);
+	assert_same_key(pub, key_b);
+	g_clear_pointer(&pub, g_bytes_unref);
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 1, FALSE));
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 0, TRUE));
+	pub = fst_devsim_hal_get_public_key(f->hal, 0, FALSE);
+	assert_same_key(pub, key_a);
+	g_clear_pointer(&pub, g_bytes_unref);
+
+	/* each slot signs with its own key */
+	{
+		g_autoptr(GBytes) msg = NULL;
+		g_autoptr(GBytes) sig =
+		    fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
+		g_assert_no_error(error);
+		check_signature(key_a, msg, sig);
+	}
+	{
+		g_autoptr(GBytes) msg = NULL;
+		g_autoptr(GBytes) sig =
+		    fst_device_sign_challenge(f->device, 1, nonce, &msg, NULL, &error);
+		g_assert_no_error(error);
+		check_signature(key_b, msg, sig);
+		g_clear_pointer(&req, g_bytes_unref);
+		req = last_request(f, FST_FSP_CMD_SIGN_CHALLENGE);
+		g_assert_cmpuint(g_bytes_get_size(req), ==, 1 + FST_FSP_NONCE_SIZE + 1);
+	}
+
+	/* a commit of slot A's certificate does not take slot B's staged key */
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, cert_a, NULL, &error));
+	g_assert_no_error(error);
+	pub = fst_devsim_hal_get_public_key(f->hal, 0, FALSE);
+	assert_same_key(pub, key_a);
+	g_clear_pointer(&pub, g_bytes_unref);
+	g_assert_nonnull((pub = fst_devsim_hal_get_public_key(f->hal, 1, TRUE)));
+	g_clear_pointer(&pub, g_bytes_unref);
+
+	/* slot B's chain, then its certificate: the key moves with the latter */
+	g_assert_true(
+	    fst_device_write_object(f->device, 1, FST_OBJECT_CA_CHAIN, chain_b, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 1, FALSE));
+	g_assert_true(
+	    fst_device_write_object(f->device, 1, FST_OBJECT_DEVICE_CERT, cert_b, NULL, &error));
+	g_assert_no_error(error);
+	pub = fst_devsim_hal_get_public_key(f->hal, 1, FALSE);
+	assert_same_key(pub, key_b);
+	g_clear_pointer(&pub, g_bytes_unref);
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 1, TRUE));
+	pub = fst_devsim_hal_get_public_key(f->hal, 0, FALSE);
+	assert_same_key(pub, key_a);
+	g_clear_pointer(&pub, g_bytes_unref);
+
+	/* the objects landed in 0x04/0x05 and read back per slot */
+	back = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_DEVICE_CERT_B);
+	g_assert_true(g_bytes_equal(back, cert_b));
+	g_clear_pointer(&back, g_bytes_unref);
+	back = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_DEVICE_CERT);
+	g_assert_true(g_bytes_equal(back, cert_a));
+	g_clear_pointer(&back, g_bytes_unref);
+	back = fst_device_read_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, cert_b));
+	g_clear_pointer(&back, g_bytes_unref);
+	back = fst_device_read_object(f->device, 1, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, chain_b));
+	g_clear_pointer(&back, g_bytes_unref);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+
+	/* a new key for slot A again leaves B's committed key alone */
+	csr_a2 = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	pub = fst_devsim_hal_get_public_key(f->hal, 1, FALSE);
+	assert_same_key(pub, key_b);
+}
+
+/* PUT_KEY into slot 1: the slot rides in the high byte of key_type, the key
+ * is staged in slot B only */
+static void
+test_ab_put_key(Fixture *f, gconstpointer user_data)
+{
+	FstDevIdentity *ident = fst_devsim_hal_get_identity(f->hal);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) rsa = EVP_RSA_gen(2048);
+	g_autoptr(FstSecret) rsa_der = pkcs8_of(rsa);
+	g_autoptr(GBytes) nonce = make_nonce(0x71);
+	g_autoptr(GBytes) msg = NULL;
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GBytes) req = NULL;
+	g_autoptr(GBytes) pub = NULL;
+
+	ident->caps |= FST_FSP_CAP_PUT_KEY;
+	ident->key_types |= FST_KEY_TYPE_RSA_2048;
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_true(fst_device_put_key(f->device, 1, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
+	g_assert_no_error(error);
+	req = last_request(f, FST_FSP_CMD_PUT_KEY);
+	g_assert_cmphex(fst_fsp_get_u32((const guint8 *)g_bytes_get_data(req, NULL) + 1),
+	                ==,
+	                FST_KEY_TYPE_RSA_2048 | (1u << FST_FSP_PUT_KEY_SLOT_SHIFT));
+	pub = fst_devsim_hal_get_public_key(f->hal, 1, TRUE);
+	assert_same_key(pub, rsa);
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 0, TRUE));
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 0, FALSE));
+	sig = fst_device_sign_challenge(f->device, 1, nonce, &msg, NULL, &error);
+	g_assert_no_error(error);
+	check_signature(rsa, msg, sig);
+	/* slot A has no key at all */
+	g_clear_pointer(&sig, g_bytes_unref);
+	g_clear_pointer(&msg, g_bytes_unref);
+	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_null(sig);
+}
+
+/* ACTIVATE refuses a slot without certificate or key, switches to a proven
+ * one, is reported by HELLO and survives a restart of the device */
+static void
+test_ab_activate(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) cert_b = g_bytes_new_static("certificate B", 13);
+	g_autoptr(FstDevsimHal) hal2 = NULL;
+	g_autofree gchar *storage = g_build_filename(f->tmpdir, "device.ini", NULL);
+	FstDevsimConfig config = {.uid = TEST_UID,
+	                          .key_types = FST_KEY_TYPE_EC_P256,
+	                          .capacity_cert = 2048,
+	                          .capacity_chain = 4096,
+	                          .capacity_roots = 1000,
+	                          .storage_path = storage,
+	                          .cred_slots = 2};
+	FstDevsimConfig config1 = config;
+	guint8 value = 0;
+
+	/* nothing in slot B */
+	g_assert_false(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_nonnull(strstr(error->message, "ACTIVATE"));
+	g_assert_nonnull(strstr(error->message, "slot B"));
+	g_clear_error(&error);
+	/* a key but no certificate */
+	csr = fst_device_generate_csr(f->device, 1, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_false(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_cmpuint(fst_devsim_hal_get_active_slot(f->hal), ==, 0);
+	/* a certificate but only a staged key is a slot not yet complete: the
+	 * commit moved the key, so activation now works */
+	g_assert_true(
+	    fst_device_write_object(f->device, 1, FST_OBJECT_DEVICE_CERT, cert_b, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_device_get_info(f->device)->active_slot, ==, 1);
+	g_assert_cmpuint(fst_devsim_hal_get_active_slot(f->hal), ==, 1);
+	/* again is fine (a lost answer is retransmitted) */
+	g_assert_true(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_no_error(error);
+	/* slot A has no certificate: switching back is refused, B stays */
+	g_assert_false(fst_device_activate_slot(f->device, 0, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_cmpuint(fst_devsim_hal_get_active_slot(f->hal), ==, 1);
+	/* HELLO reports it */
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_cmpuint(fst_device_get_info(f->device)->active_slot, ==, 1);
+	g_assert_true(hello_has_tag(f, FST_FSP_TAG_ACTIVE_SLOT, &value));
+	g_assert_cmpuint(value, ==, 1);
+
+	/* a restart: the storage file keeps the active slot and both keys */
+	hal2 = fst_devsim_hal_new(&config, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_devsim_hal_get_active_slot(hal2), ==, 1);
+	g_assert_cmpuint(fst_devsim_hal_get_key_type(hal2, 1), ==, FST_KEY_TYPE_EC_P256);
+	g_clear_pointer(&hal2, fst_devsim_hal_free);
+	/* the same file on a device model with one slot is refused, not cut */
+	config1.cred_slots = 1;
+	hal2 = fst_devsim_hal_new(&config1, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "cred-slots 2"));
+	g_assert_null(hal2);
+	g_clear_error(&error);
+
+	/* a locked device does not switch */
+	g_assert_true(fst_device_lock(f->device, NULL, &error));
+	g_assert_false(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+}
+
+/* a slot B write cut short (a new session, as after an unplug) leaves
+ * slot A, its key and the active slot as they were */
+static void
+test_ab_interrupted_write(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr_a = NULL;
+	g_autoptr(GBytes) csr_b = NULL;
+	g_autoptr(EVP_PKEY) key_a = NULL;
+	g_autoptr(GBytes) cert_a = make_data(900, 21);
+	g_autoptr(GBytes) back = NULL;
+	g_autoptr(GBytes) pub = NULL;
+	guint8 req[5 + 100];
+	guint8 commit[1 + 4 + FST_FSP_SHA256_SIZE] = {0};
+
+	csr_a = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	key_a = csr_key(csr_a);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, cert_a, NULL, &error));
+	g_assert_true(fst_device_activate_slot(f->device, 0, NULL, &error));
+	g_assert_no_error(error);
+
+	/* rotation starts: a key for B, then half of B's certificate */
+	csr_b = fst_device_generate_csr(f->device, 1, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	req[0] = FST_FSP_OBJ_DEVICE_CERT_B;
+	fst_fsp_put_u32(req + 1, 0);
+	memset(req + 5, 0x42, 100);
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_WRITE, 1, req, sizeof(req)), ==, FST_FSP_STATUS_OK);
+	/* the station comes back with a new session */
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	commit[0] = FST_FSP_OBJ_DEVICE_CERT_B;
+	fst_fsp_put_u32(commit + 1, 100);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_COMMIT, 2, commit, sizeof(commit)),
+	                 ==,
+	                 FST_FSP_STATUS_BAD_ARGUMENTS);
+
+	g_assert_null(fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_DEVICE_CERT_B));
+	g_assert_null(fst_devsim_hal_get_public_key(f->hal, 1, FALSE));
+	back = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_DEVICE_CERT);
+	g_assert_true(g_bytes_equal(back, cert_a));
+	pub = fst_devsim_hal_get_public_key(f->hal, 0, FALSE);
+	assert_same_key(pub, key_a);
+	g_assert_cmpuint(fst_devsim_hal_get_active_slot(f->hal), ==, 0);
+	g_assert_cmpuint(fst_device_get_info(f->device)->active_slot, ==, 0);
+	g_assert_false(fst_device_activate_slot(f->device, 1, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 }
 
 int
@@ -828,7 +1406,7 @@ main(int argc, char **argv)
 	ADD("/fst/fsp/device/generate-public-key", test_generate_public_key);
 	g_test_add("/fst/fsp/device/pubkey-only-device",
 	           Fixture,
-	           GINT_TO_POINTER(1),
+	           GINT_TO_POINTER(MODE_PUBKEY_ONLY),
 	           fixture_setup,
 	           test_pubkey_only_device,
 	           fixture_teardown);
@@ -843,5 +1421,14 @@ main(int argc, char **argv)
 	ADD("/fst/fsp/device/lock", test_lock);
 	ADD("/fst/fsp/device/list-reused-for-read-back", test_list_reused);
 	g_test_add_func("/fst/fsp/device/hello-rejects-bad-fields", test_hello_parser);
+	ADD("/fst/fsp/device/slot0-wire-unchanged", test_slot0_wire_unchanged);
+	ADD("/fst/fsp/device/one-slot-refuses-slot-b", test_one_slot_refuses_slot_b);
+#define ADD_AB(path, fn)                                                                           \
+	g_test_add(path, Fixture, GINT_TO_POINTER(MODE_AB), fixture_setup, fn, fixture_teardown)
+	ADD_AB("/fst/fsp/device/ab/identify", test_ab_identify);
+	ADD_AB("/fst/fsp/device/ab/keys-per-slot", test_ab_keys_per_slot);
+	ADD_AB("/fst/fsp/device/ab/put-key-slot-b", test_ab_put_key);
+	ADD_AB("/fst/fsp/device/ab/activate", test_ab_activate);
+	ADD_AB("/fst/fsp/device/ab/interrupted-slot-b-write", test_ab_interrupted_write);
 	return g_test_run();
 }

@@ -178,7 +178,7 @@ test_contract(void)
 	g_assert_cmpuint(info->capacity[FST_OBJECT_TRUST_ROOTS], ==, 3000);
 
 	/* a real key and CSR, the key never on the wire */
-	csr = fst_device_generate_csr(sim->device, FST_KEY_TYPE_EC_P256, NULL, &error);
+	csr = fst_device_generate_csr(sim->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_no_error(error);
 	{
 		const unsigned char *p = g_bytes_get_data(csr, NULL);
@@ -188,10 +188,10 @@ test_contract(void)
 	}
 
 	g_assert_true(
-	    fst_device_write_object(sim->device, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
+	    fst_device_write_object(sim->device, 0, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_false(
-	    fst_device_write_object(sim->device, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
+	    fst_device_write_object(sim->device, 0, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_clear_error(&error);
 	sim_stop(sim);
@@ -215,7 +215,7 @@ test_contract(void)
 
 	/* re-plugged: the device keeps what it had */
 	sim2 = sim_start("--uid", "SIM-42", "--storage", storage, NULL);
-	back = fst_device_read_object(sim2->device, FST_OBJECT_DEVICE_CERT, NULL, &error);
+	back = fst_device_read_object(sim2->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(back, cert));
 	sim_stop(sim2);
@@ -246,7 +246,7 @@ test_baud_throttle(void)
 	        fst_transport_get_bytes_read(sim->transport);
 	start = g_get_monotonic_time();
 	g_assert_true(
-	    fst_device_write_object(sim->device, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
+	    fst_device_write_object(sim->device, 0, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
 	g_assert_no_error(error);
 	elapsed_ms = (g_get_monotonic_time() - start) / 1000;
 	bytes = fst_transport_get_bytes_written(sim->transport) +
@@ -358,6 +358,8 @@ test_model_files(void)
 	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, FALSE, 16384},
 	    {"small-storage.model", "devsim-small", FST_KEY_TYPE_EC_P256,
 	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, TRUE, 512},
+	    {"ecc-ab-slots.model", "devsim-ecc-ab", FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, TRUE, 16384},
 	};
 
 	if (g_getenv("FST_DEVSIM") == NULL || g_getenv("FST_TEMPLATES_DIR") == NULL) {
@@ -379,6 +381,9 @@ test_model_files(void)
 		g_assert_cmpint(info->format, ==, cases[i].format);
 		g_assert_cmpint(info->can_csr, ==, cases[i].can_csr);
 		g_assert_cmpuint(info->capacity[FST_OBJECT_TRUST_ROOTS], ==, cases[i].cap_roots);
+		g_assert_cmpuint(info->cred_slots,
+		                 ==,
+		                 g_strcmp0(cases[i].file, "ecc-ab-slots.model") == 0 ? 2 : 1);
 		sim_stop(sim);
 	}
 
@@ -408,7 +413,8 @@ test_model_file_errors(void)
 			      "[device]\ncapacity-roots=lots\n",
 			      "[device]\ncapacity-cert=-5\n",
 			      "[other]\nmodel=x\n",
-			      "[device]\nkey-injection-only=maybe\n"};
+			      "[device]\nkey-injection-only=maybe\n",
+			      "[device]\ncred-slots=3\n"};
 
 	if (g_getenv("FST_DEVSIM") == NULL) {
 		g_test_skip("FST_DEVSIM is not set");
@@ -465,6 +471,146 @@ test_uid_from_seed(void)
 		g_free(uids[i]);
 }
 
+static gchar *
+dump_text(const gchar *storage, const gchar *what)
+{
+	gint status = -1;
+	g_autoptr(GBytes) out = sim_dump(storage, what, &status);
+	g_assert_cmpint(status, ==, 0);
+	return g_strndup(g_bytes_get_data(out, NULL), g_bytes_get_size(out));
+}
+
+/* A/B credential slots on the real simulator: a storage file of a one-slot
+ * device loads as slot A; slot B is written, activated, and the active slot
+ * survives a restart; a reboot in the middle of a later write leaves both
+ * slots and the active one as they were */
+static void
+test_ab_slots(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *tmp = NULL;
+	g_autofree gchar *storage = NULL;
+	g_autofree gchar *model = NULL;
+	g_autofree gchar *file = NULL;
+	g_autofree gchar *slots = NULL;
+	g_autofree gchar *slots2 = NULL;
+	g_autoptr(GBytes) cert_a = make_data(700);
+	g_autoptr(GBytes) cert_b = make_data(1100);
+	g_autoptr(GBytes) big = make_data(2500);
+	g_autoptr(GBytes) dumped = NULL;
+	g_autoptr(GBytes) back = NULL;
+	gint status = -1;
+
+	if (g_getenv("FST_DEVSIM") == NULL || g_getenv("FST_TEMPLATES_DIR") == NULL) {
+		g_test_skip("FST_DEVSIM or FST_TEMPLATES_DIR is not set");
+		return;
+	}
+	tmp = g_dir_make_tmp("fst-devsim-ab-XXXXXX", &error);
+	g_assert_no_error(error);
+	storage = g_build_filename(tmp, "device.store", NULL);
+	model = models_path("ecc-ab-slots.model");
+
+	/* a device provisioned by a one-slot simulator: its file has no trace
+	 * of slots */
+	{
+		g_autoptr(Sim) sim = sim_start("--uid", "AB-1", "--storage", storage, NULL);
+		g_autoptr(GBytes) csr =
+		    fst_device_generate_csr(sim->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(csr);
+		g_assert_true(fst_device_write_object(
+		    sim->device, 0, FST_OBJECT_DEVICE_CERT, cert_a, NULL, &error));
+		g_assert_no_error(error);
+		sim_stop(sim);
+	}
+	g_assert_true(g_file_get_contents(storage, &file, NULL, NULL));
+	g_assert_null(strstr(file, "active-slot"));
+	g_assert_null(strstr(file, "[key-b]"));
+	slots = dump_text(storage, "slots");
+	g_assert_nonnull(strstr(slots, "active-slot=0\n"));
+	g_assert_nonnull(strstr(slots, "slot A: device-cert=700 ca-chain=0 key=ec-p256"));
+	g_assert_nonnull(strstr(slots, "slot B: device-cert=0 ca-chain=0 key=none"));
+
+	/* the same device with A/B slots: slot A is what it had; B is written
+	 * and activated */
+	{
+		g_autoptr(Sim) sim = sim_start("--uid", "AB-1", "--storage", storage, "--model-file",
+		                               model, NULL);
+		g_autoptr(GBytes) csr = NULL;
+		g_autoptr(GBytes) nonce = g_bytes_new_static("0123456789abcdef0123456789abcdef", 32);
+		g_autoptr(GBytes) msg = NULL;
+		g_autoptr(GBytes) sig = NULL;
+		g_assert_true(fst_device_identify(sim->device, NULL, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(fst_device_get_info(sim->device)->cred_slots, ==, 2);
+		g_assert_cmpuint(fst_device_get_info(sim->device)->active_slot, ==, 0);
+		back = fst_device_read_object(sim->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_true(g_bytes_equal(back, cert_a));
+		sig = fst_device_sign_challenge(sim->device, 0, nonce, &msg, NULL, &error);
+		g_assert_no_error(error);
+		csr = fst_device_generate_csr(sim->device, 1, FST_KEY_TYPE_EC_P256, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_true(fst_device_write_object(
+		    sim->device, 1, FST_OBJECT_DEVICE_CERT, cert_b, NULL, &error));
+		g_assert_no_error(error);
+		g_assert_true(fst_device_activate_slot(sim->device, 1, NULL, &error));
+		g_assert_no_error(error);
+		sim_stop(sim);
+	}
+	dumped = sim_dump(storage, "device-cert-b", &status);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_true(g_bytes_equal(dumped, cert_b));
+	slots2 = dump_text(storage, "slots");
+	g_assert_nonnull(strstr(slots2, "active-slot=1\n"));
+	g_assert_nonnull(strstr(slots2, "slot B: device-cert=1100 ca-chain=0 key=ec-p256"));
+	/* slot A's line, key hash included, is what it was */
+	{
+		g_autofree gchar *a1 = g_strndup(strstr(slots, "slot A:"),
+		                                 strcspn(strstr(slots, "slot A:"), "\n"));
+		g_assert_nonnull(strstr(slots2, a1));
+	}
+
+	/* the station fails to read a one-slot device's slot B file with a
+	 * one-slot model: the simulator refuses to start, naming the fix */
+	{
+		g_autoptr(GSubprocess) p = g_subprocess_new(
+		    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+		    &error, g_getenv("FST_DEVSIM"), "--uid", "AB-1", "--storage", storage, NULL);
+		g_autofree gchar *err = NULL;
+		g_assert_no_error(error);
+		g_assert_true(g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, &error));
+		g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 3);
+		g_assert_nonnull(strstr(err, "--cred-slots 2"));
+	}
+
+	/* restarted with a reboot in the second WRITE of the next rotation,
+	 * into slot A: the device comes back on slot B, A as it was */
+	{
+		g_autoptr(Sim) sim = sim_start("--uid", "AB-1", "--storage", storage, "--model-file",
+		                               model, "--fault-reboot-in-write", "2", NULL);
+		g_autoptr(GBytes) csr = NULL;
+		g_assert_true(fst_device_identify(sim->device, NULL, &error));
+		g_assert_cmpuint(fst_device_get_info(sim->device)->active_slot, ==, 1);
+		csr = fst_device_generate_csr(sim->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+		g_assert_no_error(error);
+		fst_fsp_device_set_timeout(FST_FSP_DEVICE(sim->device), 200);
+		g_assert_false(
+		    fst_device_write_object(sim->device, 0, FST_OBJECT_DEVICE_CERT, big, NULL, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
+		g_clear_error(&error);
+		g_assert_true(fst_device_identify(sim->device, NULL, &error));
+		g_assert_cmpuint(fst_device_get_info(sim->device)->active_slot, ==, 1);
+		sim_stop(sim);
+	}
+	g_free(file);
+	file = dump_text(storage, "slots");
+	g_assert_cmpstr(file, ==, slots2);
+
+	g_unlink(storage);
+	g_rmdir(tmp);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -475,5 +621,6 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/fsp/devsim/model-files", test_model_files);
 	g_test_add_func("/fst/fsp/devsim/uid-from-seed", test_uid_from_seed);
 	g_test_add_func("/fst/fsp/devsim/model-file-errors", test_model_file_errors);
+	g_test_add_func("/fst/fsp/devsim/ab-slots", test_ab_slots);
 	return g_test_run();
 }
