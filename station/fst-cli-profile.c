@@ -16,15 +16,20 @@ fst_cli_profile_check(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	for (gint i = 1; i < argc; i++) {
-		g_autoptr(GError) error = NULL;
-		g_autoptr(FstProfile) profile = fst_profile_load(argv[i], &error);
+		g_autoptr(GPtrArray) errors = NULL;
+		g_autoptr(FstProfile) profile = fst_profile_check_file(argv[i], &errors);
 		g_autofree gchar *summary = NULL;
 
 		if (profile == NULL) {
-			/* the message names the file, the group, the key and the line */
-			g_printerr("%s\n", error->message);
-			if (rc == FST_EXIT_OK)
-				rc = fst_cli_exit_for_error(error);
+			/* every error of the file, each naming the group, the key and
+			 * the line */
+			for (guint j = 0; j < errors->len; j++) {
+				const GError *error = g_ptr_array_index(errors, j);
+				g_printerr("%s\n", error->message);
+				if (rc == FST_EXIT_OK)
+					rc = fst_cli_exit_for_error(error);
+			}
+			g_printerr("%s: %u error%s\n", argv[i], errors->len, errors->len == 1 ? "" : "s");
 			continue;
 		}
 		summary = fst_profile_describe(profile);
@@ -39,8 +44,8 @@ fst_cli_profile_check(gint argc, gchar **argv)
  * @argv: the arguments; argv[0] is "profile"
  *
  * `fleetstation profile check FILE...`: loads each profile with the station's
- * own parser and prints a one-line summary, or the first error of each file
- * with its line number. Exits 0 if every file is good, 3 (configuration)
+ * own parser and prints a one-line summary, or every error of each file
+ * with its line number, then the count. Exits 0 if every file is good, 3 (configuration)
  * otherwise, 2 on bad usage.
  *
  * Returns: the exit code
@@ -52,7 +57,8 @@ fst_cli_profile(gint argc, gchar **argv)
 		g_print("Usage: fleetstation profile check FILE...\n"
 		        "\n"
 		        "Checks provisioning profiles (templates/profiles/README.md) and prints a\n"
-		        "summary of each, or its first error with the line it is on.\n"
+		        "summary of each, or every error it has, each with the line it is on, then\n"
+		        "the number of errors.\n"
 		        "\n" FST_CLI_EXIT_CODES);
 		return FST_EXIT_OK;
 	}

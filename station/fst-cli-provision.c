@@ -47,6 +47,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	g_autofree gchar *lot = NULL;
 	g_auto(GStrv) ports = NULL;
 	gboolean all_ports = FALSE;
+	gboolean trust_only = FALSE;
 	gint count = 0;
 	gint baud = 0;
 	gboolean json = FALSE;
@@ -67,6 +68,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	    {"count", 'n', 0, G_OPTION_ARG_INT, &count,
 	     "Provision N devices in all: each port takes the next board put on it "
 	     "(default: one per port)", "N"},
+	    {"trust-only", 0, 0, G_OPTION_ARG_NONE, &trust_only,
+	     "Rewrite only the root CAs (the profile's trust selection) of devices that are "
+	     "provisioned already; nothing else on them changes", NULL},
 	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud,
 	     "Line rate in bit/s (default: the workspace's, else 115200)", "RATE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -94,6 +98,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	    "the database, burned with the CA chain and root CAs, read back and compared.\n"
 	    "Ctrl-C or SIGTERM starts no new device and lets the devices in flight finish;\n"
 	    "a second Ctrl-C aborts them (recorded as failed, never as done).\n"
+	    "A device that comes back provisioned is refused with its history, or given a\n"
+	    "new certificate, as the profile's on-return says; --trust-only (or a profile\n"
+	    "with job=trust-only) rewrites just the root CAs of provisioned devices.\n"
 	    "Output: progress bars on a terminal, `PORT DEVICE STEP DETAIL` lines when piped,\n"
 	    "JSON lines with --json; colour only on a terminal without NO_COLOR.");
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -152,6 +159,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	    .count = (guint)count,
 	    .stop = signals.stop,
 	    .abort = signals.abort,
+	    .trust_only = trust_only,
 	};
 	started = g_get_monotonic_time();
 	results = fst_cli_run(fst_cli_provision_job, &run);

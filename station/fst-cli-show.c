@@ -1,4 +1,6 @@
-/* fleetstation show ID: one device's history, its certificates and events */
+/* fleetstation show ID: one device's history, its certificates (with their
+ * credential slot and, once superseded, their deactivation in the cloud) and
+ * events */
 
 #define G_LOG_DOMAIN "FstCli"
 
@@ -24,6 +26,8 @@ fst_cli_show(gint argc, gchar **argv)
 	g_autoptr(FstDbDevice) dev = NULL;
 	g_autoptr(GPtrArray) certs = NULL;
 	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GPtrArray) deactivations = NULL;
+	g_autoptr(GPtrArray) mine = g_ptr_array_new();
 	g_autofree gchar *workspace = NULL;
 	FstDbCertFilter filter = {0};
 
@@ -48,6 +52,18 @@ fst_cli_show(gint argc, gchar **argv)
 	events = fst_db_list_events(db, dev->id, &error);
 	if (events == NULL)
 		return fst_cli_fail("show", json, error);
+	/* the deactivation queue rows of this device's certificates */
+	deactivations = fst_db_list_registrations(db, "deactivate", NULL, &error);
+	if (deactivations == NULL)
+		return fst_cli_fail("show", json, error);
+	for (guint i = 0; i < deactivations->len; i++) {
+		FstDbRegistration *r = g_ptr_array_index(deactivations, i);
+		for (guint j = 0; j < certs->len; j++) {
+			FstDbCert *c = g_ptr_array_index(certs, j);
+			if (g_strcmp0(c->serial_hex, r->serial_hex) == 0)
+				g_ptr_array_add(mine, r);
+		}
+	}
 
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -63,6 +79,17 @@ fst_cli_show(gint argc, gchar **argv)
 		json_builder_begin_array(b);
 		for (guint i = 0; i < certs->len; i++)
 			fst_cli_cert_to_json(b, g_ptr_array_index(certs, i));
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "deactivations");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < mine->len; i++) {
+			FstDbRegistration *r = g_ptr_array_index(mine, i);
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "serial", r->serial_hex);
+			fst_cli_json_add_string(b, "target", r->target);
+			fst_cli_json_add_string(b, "state", r->state);
+			json_builder_end_object(b);
+		}
 		json_builder_end_array(b);
 		json_builder_set_member_name(b, "events");
 		json_builder_begin_array(b);
@@ -96,13 +123,22 @@ fst_cli_show(gint argc, gchar **argv)
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *c = g_ptr_array_index(certs, i);
 		g_autofree gchar *issued = fst_cli_time(c->created_at);
-		g_print("  %s %-10s issued %s, %s%s%s\n",
+		g_autoptr(GString) queue = g_string_new(NULL);
+		for (guint j = 0; j < mine->len; j++) {
+			FstDbRegistration *r = g_ptr_array_index(mine, j);
+			if (g_strcmp0(r->serial_hex, c->serial_hex) == 0)
+				g_string_append_printf(
+				    queue, ", deactivation %s (%s)", r->state, r->target);
+		}
+		g_print("  %s %-10s slot %c, issued %s, %s%s%s%s\n",
 			c->serial_hex,
 			fst_cert_state_to_string(c->state),
+			c->slot == 1 ? 'B' : 'A',
 			issued,
 			c->subject,
 			c->revocation_reason != NULL ? ", revoked: " : "",
-			c->revocation_reason != NULL ? c->revocation_reason : "");
+			c->revocation_reason != NULL ? c->revocation_reason : "",
+			queue->str);
 	}
 	if (certs->len == 0)
 		g_print("  none\n");

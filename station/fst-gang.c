@@ -203,12 +203,20 @@ fst_gang_worker_run(gpointer data)
 		}
 		transport = fst_serial_transport_new(port, self->options.baud_rate);
 		device = fst_fsp_device_new(transport);
-		result = fst_pipeline_provision(self->station,
-						self->profile,
-						device,
-						self->progress,
-						self->user_data,
-						self->options.abort);
+		if (self->options.trust_only)
+			result = fst_pipeline_update_trust(self->station,
+							   self->profile,
+							   device,
+							   self->progress,
+							   self->user_data,
+							   self->options.abort);
+		else
+			result = fst_pipeline_provision(self->station,
+							self->profile,
+							device,
+							self->progress,
+							self->user_data,
+							self->options.abort);
 		if (result->uid != NULL) {
 			g_free(last_uid);
 			last_uid = g_strdup(result->uid);

@@ -35,6 +35,8 @@ typedef gboolean (*FstGangAcceptFunc)(const gchar *uid,
  *   in flight finish normally (first Ctrl-C)
  * @abort: (nullable): when cancelled, the devices in flight are stopped too;
  *   the pipeline records them failed, never done (second Ctrl-C)
+ * @trust_only: rewrite only the root CAs of provisioned devices
+ *   (fst_pipeline_update_trust()), whatever the profile's job
  */
 typedef struct {
 	guint baud_rate;
@@ -43,6 +45,7 @@ typedef struct {
 	gpointer accept_data;
 	GCancellable *stop;
 	GCancellable *abort;
+	gboolean trust_only;
 } FstGangOptions;
 
 typedef struct _FstGang FstGang;

@@ -3,26 +3,40 @@
  *
  *   connect   open the port
  *   identify  ask the device who it is and what it can do
- *   plan      check it against the profile, choose the key type, the CA
- *             chain and the root subset, and check that they fit the device
- *             before anything is issued
+ *   plan      check it against the profile, recognise a device that comes
+ *             back (a certificate in service in the database: refused, or
+ *             re-provisioned, as the profile's on-return says), choose the
+ *             credential slot, the key type, the CA chain and the root
+ *             subset, and check that they fit the device before anything is
+ *             issued
  *   keygen    the device makes its key and returns a CSR (the private key
  *             never leaves the device); with key-source=device-public-key it
  *             returns the bare public key and signs a challenge with the new
  *             key, checked before anything is issued; with
  *             key-source=station-generated
  *             the station makes the key instead (fst_ca_issue_with_station_key)
- *             and, once the certificate is recorded, injects it first thing
- *             in the burn step (PUT_KEY) and wipes its copy
+ *             and, once the certificate is recorded (with the key's CMS
+ *             escrow when the profile names an escrow certificate), injects
+ *             it first thing in the burn step (PUT_KEY) and wipes its copy
  *   issue     verify the CSR, sign the certificate, and COMMIT IT TO THE
  *             DATABASE before a single byte of it goes to the device
  *   burn      write the certificate, the CA chain and the roots
  *   verify    read everything back and compare byte for byte, then the
  *             proof of possession: the device signs a fresh random nonce
  *             and the signature must verify with the public key of the
- *             certificate just issued
+ *             certificate just issued; with A/B slots, then ACTIVATE
  *   done      one transaction marks the certificate verified and the device
- *             provisioned
+ *             provisioned, and supersedes the certificate it replaces
+ *
+ * A device that comes back is re-provisioned in place (credential-slots=
+ * single) or into the slot it is not using (ab: key, certificate and chain
+ * in slot 1 - active, read back, proven on that slot, then ACTIVATE), so that
+ * with A/B a failure at any step leaves it on its old, working slot. The old
+ * certificate is superseded and queued for deactivation only by the final
+ * commit of a device that passed; a failure revokes the new one as for any
+ * device, and the old one stays in service. A trust-only job (fst_pipeline_
+ * update_trust()) identifies a provisioned device, writes and reads back the
+ * root CAs only, and records them in one commit.
  *
  * Every step is an event row. The records of a device are gathered in an
  * FstDbDeviceLog and written in two durable (synchronous=FULL) transactions,
@@ -43,6 +57,7 @@
 
 #include "fst-pipeline.h"
 
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -61,8 +76,18 @@ typedef struct {
 	GCancellable *cancellable;
 	FstProvisionResult *result; /* (unowned) */
 	FstDbDeviceLog *log;	    /* (owned) (nullable): from identification on */
+	FstDeviceInfo *info;	    /* (owned) (nullable): the identification, for the log,
+				     * which must outlive it: the device replaces its own
+				     * info when it switches slots */
 	gchar *serial_hex;	    /* (owned) (nullable): the certificate, once logged */
 	gboolean burned;	    /* every object was written */
+	gboolean trust_only;	    /* rewrite the roots of a provisioned device, nothing else */
+	FstDbCert *active;	    /* (owned) (nullable): the certificate in service of a
+				     * device that came back */
+	guint slot;		    /* the credential slot the new credentials go to */
+	gboolean alternate;	    /* A/B: @slot is not the active one; ACTIVATE once proven */
+	gboolean refused;	    /* refused before anything was logged: one event, nothing
+				     * else changes */
 	FstStep step;
 	gint64 step_started_us;
 } FstRun;
@@ -74,6 +99,7 @@ typedef struct {
 	GPtrArray *roots;      /* (element-type FstTrustRoot) (unowned elements) */
 	GBytes *chain;	       /* (nullable): encoded CA chain object */
 	GBytes *roots_blob;    /* (nullable): encoded trust roots object */
+	gchar *escrow_sha256;  /* (nullable): SHA-256 of the escrow certificate's DER */
 } FstPlan;
 
 static void
@@ -83,6 +109,7 @@ fst_plan_clear(FstPlan *plan)
 	g_clear_pointer(&plan->roots, g_ptr_array_unref);
 	g_clear_pointer(&plan->chain, g_bytes_unref);
 	g_clear_pointer(&plan->roots_blob, g_bytes_unref);
+	g_clear_pointer(&plan->escrow_sha256, g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstPlan, fst_plan_clear)
 
@@ -172,15 +199,186 @@ fst_run_step_done(FstRun *run, const gchar *detail)
 				    detail);
 }
 
+/* the history of a device that came back, for the operator: its
+ * certificates, newest first (at most a few), each with its state, date and
+ * lot, and the station that last worked on it */
+static gchar *
+fst_run_history(FstRun *run, const gchar *uid)
+{
+	FstDb *db = fst_station_get_db(run->station);
+	FstDbCertFilter filter = {.device_uid = uid};
+	g_autoptr(GPtrArray) certs = fst_db_list_certificates(db, &filter, NULL);
+	g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, NULL);
+	g_autoptr(GString) str = g_string_new(NULL);
+	guint shown = 0;
+
+	for (guint i = certs != NULL ? certs->len : 0; i > 0 && shown < 4; i--, shown++) {
+		FstDbCert *c = g_ptr_array_index(certs, i - 1);
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
+		g_autofree gchar *when = dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
+		g_string_append_printf(str,
+				       "%scertificate %s %s %s UTC, slot %c, lot %s",
+				       str->len > 0 ? "; " : "",
+				       c->serial_hex,
+				       fst_cert_state_to_string(c->state),
+				       when != NULL ? when : "?",
+				       c->slot == 1 ? 'B' : 'A',
+				       c->lot != NULL ? c->lot : "-");
+	}
+	if (certs != NULL && certs->len > shown)
+		g_string_append_printf(str, "; %u older", certs->len - shown);
+	if (dev != NULL && dev->station_id != 0)
+		g_string_append_printf(str,
+				       "; last worked on by station #%" G_GINT64_FORMAT "%s",
+				       dev->station_id,
+				       dev->station_id == fst_station_get_id(run->station)
+					   ? " (this one)"
+					   : "");
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* recognises a device that comes back (it has a certificate in service) and
+ * applies the profile: refuse it with its history, or re-provision it (into
+ * its alternate slot with credential-slots=ab); a trust-only job needs one.
+ * A refusal is decided before anything is logged, so that the device's
+ * records stay as they are but for one event */
+static gboolean
+fst_run_recognise(FstRun *run, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	const gchar *name = fst_profile_get_name(run->profile);
+	g_autoptr(GError) error_local = NULL;
+
+	run->active = fst_db_get_active_certificate(
+	    fst_station_get_db(run->station), info->uid, &error_local);
+	if (run->active == NULL && error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+	run->slot = info->active_slot;
+	if (run->trust_only) {
+		if (run->active == NULL) {
+			run->refused = TRUE;
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_FOUND,
+				    "device %s has no certificate in service in this station's "
+				    "database: a trust-only job updates the roots of provisioned "
+				    "devices only; provision it first (fleetstation show %s)",
+				    info->uid,
+				    info->uid);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (run->active == NULL)
+		return TRUE;
+	if (fst_profile_get_on_return(run->profile) == FST_PROFILE_ON_RETURN_REFUSE) {
+		g_autofree gchar *history = fst_run_history(run, info->uid);
+		run->refused = TRUE;
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "device %s came back: it is provisioned already (%s), and profile %s "
+			    "refuses devices that come back (on-return=refuse); nothing was "
+			    "issued. See fleetstation show %s, or use a profile with "
+			    "on-return=reprovision to give it a new certificate",
+			    info->uid,
+			    history,
+			    name,
+			    info->uid);
+		return FALSE;
+	}
+	if (fst_profile_get_credential_slots(run->profile) == FST_PROFILE_SLOTS_AB) {
+		/* one slot cannot keep the old credentials while the new ones are
+		 * proven: refused, rather than rotated in place behind the
+		 * operator's back */
+		if (info->cred_slots < 2) {
+			run->refused = TRUE;
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "device %s came back and has one credential slot, and profile "
+				    "%s writes the new credentials beside the old ones "
+				    "(credential-slots=ab); nothing was issued. Use a profile with "
+				    "credential-slots=single to replace them in place",
+				    info->uid,
+				    name);
+			return FALSE;
+		}
+		run->slot = 1 - info->active_slot;
+		run->alternate = TRUE;
+	}
+	return TRUE;
+}
+
+/* the root subset for the device, from the profile's trust options and the
+ * device's validation capabilities, format and storage */
+static gboolean
+fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	guint32 cap_roots = info->capacity[FST_OBJECT_TRUST_ROOTS];
+
+	if (cap_roots == 0)
+		return TRUE;
+	plan->roots = fst_trust_select(fst_station_get_trust(run->station),
+				       fst_profile_get_trust_options(run->profile),
+				       info->validation,
+				       info->format,
+				       cap_roots,
+				       error);
+	if (plan->roots == NULL) {
+		g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
+		return FALSE;
+	}
+	plan->roots_blob = fst_trust_roots_encode(plan->roots, info->format);
+	if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_STORAGE_FULL,
+			    "the root CAs need %" G_GSIZE_FORMAT
+			    " bytes and device %s has %u for them",
+			    g_bytes_get_size(plan->roots_blob),
+			    info->uid,
+			    cap_roots);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the escrow recipient, as the database records it: the SHA-256 of the DER
+ * of the profile's escrow certificate */
+static gchar *
+fst_run_escrow_sha256(const gchar *path, GError **error)
+{
+	g_autoptr(BIO) bio = BIO_new_file(path, "r");
+	g_autoptr(X509) cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	g_autoptr(GBytes) der = NULL;
+	unsigned char *buf = NULL;
+	int len;
+
+	len = cert != NULL ? i2d_X509(cert, &buf) : -1;
+	if (len <= 0) {
+		fst_error_set_openssl(
+		    error, FST_ERROR_CONFIG, "cannot read the escrow certificate %s", path);
+		return NULL;
+	}
+	der = g_bytes_new(buf, (gsize)len);
+	OPENSSL_free(buf);
+	return fst_x509_sha256_hex(der);
+}
+
 static gboolean
 fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
 	FstCa *ca = fst_station_get_ca(run->station);
 	guint32 cap_chain = info->capacity[FST_OBJECT_CA_CHAIN];
-	guint32 cap_roots = info->capacity[FST_OBJECT_TRUST_ROOTS];
 
 	if (!fst_profile_check_device(run->profile, info, error))
+		return FALSE;
+	if (!fst_run_recognise(run, error))
 		return FALSE;
 	if (info->capacity[FST_OBJECT_DEVICE_CERT] == 0) {
 		g_set_error(error,
@@ -201,15 +399,11 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 				    info->uid);
 			return FALSE;
 		}
-		/* the database has no place for an escrowed key yet */
 		if (fst_profile_get_escrow_cert(run->profile) != NULL) {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "profile %s asks for key escrow, which this station cannot "
-				    "record yet; remove escrow-certificate from the profile",
-				    fst_profile_get_name(run->profile));
-			return FALSE;
+			plan->escrow_sha256 =
+			    fst_run_escrow_sha256(fst_profile_get_escrow_cert(run->profile), error);
+			if (plan->escrow_sha256 == NULL)
+				return FALSE;
 		}
 	}
 	plan->key_type = fst_profile_choose_key_type(run->profile, info, error);
@@ -233,32 +427,7 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 		}
 	}
 
-	/* the root subset */
-	if (cap_roots > 0) {
-		plan->roots = fst_trust_select(fst_station_get_trust(run->station),
-					       fst_profile_get_trust_options(run->profile),
-					       info->validation,
-					       info->format,
-					       cap_roots,
-					       error);
-		if (plan->roots == NULL) {
-			g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
-			return FALSE;
-		}
-		plan->roots_blob = fst_trust_roots_encode(plan->roots, info->format);
-		if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_STORAGE_FULL,
-				    "the root CAs need %" G_GSIZE_FORMAT
-				    " bytes and device %s has %u for them",
-				    g_bytes_get_size(plan->roots_blob),
-				    info->uid,
-				    cap_roots);
-			return FALSE;
-		}
-	}
-	return TRUE;
+	return fst_run_plan_roots(run, plan, error);
 }
 
 static gchar *
@@ -274,13 +443,21 @@ fst_run_roots_description(const FstPlan *plan, gboolean with_hashes)
 	return g_string_free(g_steal_pointer(&str), FALSE);
 }
 
+/* the credential slot of an object: the roots are shared by every slot */
+static guint
+fst_run_object_slot(FstRun *run, FstObjectKind kind)
+{
+	return kind == FST_OBJECT_TRUST_ROOTS ? 0 : run->slot;
+}
+
 /* writes one object, recorded by the commit before the burn: the database
  * learns of it before the device is asked, so a power cut in between leaves
  * a row, not a mystery */
 static gboolean
 fst_run_burn(FstRun *run, FstObjectKind kind, GBytes *blob, GError **error)
 {
-	if (!fst_device_write_object(run->device, 0, kind, blob, run->cancellable, error)) {
+	if (!fst_device_write_object(
+		run->device, fst_run_object_slot(run, kind), kind, blob, run->cancellable, error)) {
 		g_prefix_error(error, "writing %s: ", fst_object_kind_to_string(kind));
 		return FALSE;
 	}
@@ -291,7 +468,8 @@ static gboolean
 fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
-	g_autoptr(GBytes) got = fst_device_read_object(run->device, 0, kind, run->cancellable, error);
+	g_autoptr(GBytes) got = fst_device_read_object(
+	    run->device, fst_run_object_slot(run, kind), kind, run->cancellable, error);
 	if (got == NULL) {
 		g_prefix_error(error, "reading back %s: ", fst_object_kind_to_string(kind));
 		return FALSE;
@@ -332,7 +510,8 @@ fst_run_prove_spki(FstRun *run, GBytes *spki, const gchar *what, GError **error)
 		return FALSE;
 	}
 	nonce = g_bytes_new(nonce_buf, sizeof(nonce_buf));
-	sig = fst_device_sign_challenge(run->device, 0, nonce, &message, run->cancellable, error);
+	sig = fst_device_sign_challenge(
+	    run->device, run->slot, nonce, &message, run->cancellable, error);
 	if (sig == NULL) {
 		g_prefix_error(error, "proof of possession: ");
 		return FALSE;
@@ -385,6 +564,71 @@ fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
 	return fst_run_prove_spki(run, spki, "the certificate issued to it", error);
 }
 
+/* a trust-only job, once the device is identified: the roots of a device
+ * that is provisioned, written and read back, recorded in one final commit;
+ * no key, certificate or CA chain is touched */
+static gboolean
+fst_run_trust(FstRun *run, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	g_auto(FstPlan) plan = {0};
+	g_autofree gchar *names = NULL;
+	g_autofree gchar *hashes = NULL;
+	g_autofree gchar *detail = NULL;
+
+	/* plan */
+	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
+	if (!fst_profile_check_device(run->profile, info, error))
+		return FALSE;
+	if (!fst_run_recognise(run, error))
+		return FALSE;
+	if (!fst_profile_get_burn_object(run->profile, FST_OBJECT_TRUST_ROOTS)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "profile %s writes no root CAs ([burn] objects), so a trust-only job "
+			    "with it has nothing to do; choose a profile that writes trust-roots",
+			    fst_profile_get_name(run->profile));
+		return FALSE;
+	}
+	if (info->capacity[FST_OBJECT_TRUST_ROOTS] == 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "device %s has no slot for root CAs: a trust-only job cannot update it",
+			    info->uid);
+		return FALSE;
+	}
+	if (!fst_run_plan_roots(run, &plan, error))
+		return FALSE;
+	names = fst_run_roots_description(&plan, FALSE);
+	hashes = fst_run_roots_description(&plan, TRUE);
+	run->result->roots = g_strdup(names);
+	detail = g_strdup_printf("trust-only, profile %s (%s), roots %s; certificate %s untouched",
+				 fst_profile_get_name(run->profile),
+				 fst_profile_get_content_sha256(run->profile),
+				 names,
+				 run->active->serial_hex);
+	fst_run_step_done(run, detail);
+
+	/* burn and verify */
+	fst_run_step(run, FST_STEP_BURN, 0.4, fst_object_kind_to_string(FST_OBJECT_TRUST_ROOTS));
+	if (!fst_run_burn(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+		return FALSE;
+	fst_run_step_done(run, NULL);
+	fst_run_step(run, FST_STEP_VERIFY, 0.8, NULL);
+	if (!fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+		return FALSE;
+	fst_run_step_done(run, "root CAs read back identical");
+
+	/* done: the object (no certificate: it is the device's), the events and
+	 * the device still provisioned, in one commit */
+	fst_db_device_log_add_object(
+	    run->log, NULL, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, hashes);
+	fst_db_device_log_finish(run->log, NULL, NULL);
+	return fst_db_device_log_commit(fst_station_get_db(run->station), run->log, error);
+}
+
 static gboolean
 fst_run_all(FstRun *run, GError **error)
 {
@@ -400,7 +644,9 @@ fst_run_all(FstRun *run, GError **error)
 	g_autofree gchar *roots_names = NULL;
 	g_autofree gchar *roots_hashes = NULL;
 	g_autofree gchar *detail = NULL;
+	g_autofree gchar *returning = NULL;
 	g_autoptr(FstSecret) device_key = NULL;
+	g_autoptr(GBytes) escrow = NULL;
 	gboolean station_key =
 	    fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED;
 
@@ -416,12 +662,15 @@ fst_run_all(FstRun *run, GError **error)
 	info = fst_device_get_info(run->device);
 	run->result->uid = g_strdup(info->uid);
 	run->result->model = g_strdup(info->model);
+	run->info = fst_device_info_copy(info);
 	run->log = fst_db_device_log_new(
-	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
+	    fst_station_get_id(run->station), run->info, fst_transport_get_name(transport), error);
 	if (run->log == NULL)
 		return FALSE;
 	detail = g_strdup_printf("model %s, firmware %s", info->model, info->firmware);
 	fst_run_step_done(run, detail);
+	if (run->trust_only)
+		return fst_run_trust(run, error);
 
 	/* plan */
 	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
@@ -431,18 +680,24 @@ fst_run_all(FstRun *run, GError **error)
 	roots_hashes = fst_run_roots_description(&plan, TRUE);
 	run->result->roots = g_strdup(roots_names);
 	g_free(detail);
-	detail = g_strdup_printf("profile %s (%s), key %s, roots %s",
+	if (run->active != NULL) {
+		returning = g_strdup_printf(", came back: replaces certificate %s, new one in slot %c%s",
+					    run->active->serial_hex,
+					    'A' + (gchar)run->slot,
+					    run->alternate ? " (alternate)" : "");
+	}
+	detail = g_strdup_printf("profile %s (%s), key %s, roots %s%s",
 				 fst_profile_get_name(run->profile),
 				 fst_profile_get_content_sha256(run->profile),
 				 fst_key_type_to_string(plan.key_type),
-				 roots_names[0] != '\0' ? roots_names : "none");
+				 roots_names[0] != '\0' ? roots_names : "none",
+				 returning != NULL ? returning : "");
 	fst_run_step_done(run, detail);
 
 	/* keygen: on the device (a CSR), or in the station (key injection),
 	 * where the key exists only in wiped memory until the device has it */
 	fst_run_step(run, FST_STEP_KEYGEN, 0.15, fst_key_type_to_string(plan.key_type));
 	if (station_key) {
-		g_autoptr(GBytes) escrow = NULL;
 		issued = fst_ca_issue_with_station_key(fst_station_get_ca(run->station),
 						       run->profile,
 						       info,
@@ -453,20 +708,22 @@ fst_run_all(FstRun *run, GError **error)
 						       error);
 		if (issued == NULL)
 			return FALSE;
-		/* refused at planning; never lose an escrow copy silently */
-		if (escrow != NULL) {
+		/* never lose an escrow copy silently, nor keep one nobody asked for */
+		if ((escrow != NULL) != (plan.escrow_sha256 != NULL)) {
 			g_set_error_literal(error,
 					    FST_ERROR,
 					    FST_ERROR_INTERNAL,
-					    "the CA returned a key escrow that cannot be recorded");
+					    "the CA's key escrow does not match the profile's");
 			return FALSE;
 		}
-		fst_run_step_done(run, "station-generated key");
+		fst_run_step_done(run,
+				  escrow != NULL ? "station-generated key, escrowed"
+						 : "station-generated key");
 	} else if (fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_DEVICE_PUBLIC_KEY) {
 		/* a bare public key proves nothing: the device signs a challenge
 		 * with the new (staged) key before anything is issued for it */
 		spki = fst_device_generate_public_key(run->device,
-						      0,
+						      run->slot,
 						      plan.key_type,
 						      run->cancellable,
 						      error);
@@ -476,7 +733,8 @@ fst_run_all(FstRun *run, GError **error)
 			return FALSE;
 		fst_run_step_done(run, "device public key, possession proven");
 	} else {
-		csr = fst_device_generate_csr(run->device, 0, plan.key_type, run->cancellable, error);
+		csr = fst_device_generate_csr(
+		    run->device, run->slot, plan.key_type, run->cancellable, error);
 		if (csr == NULL)
 			return FALSE;
 		fst_run_step_done(run, NULL);
@@ -519,8 +777,14 @@ fst_run_all(FstRun *run, GError **error)
 		    .profile = profile_name,
 		    .profile_sha256 = profile_sha256,
 		    .state = FST_CERT_STATE_ISSUED,
+		    .slot = (gint)run->slot,
 		};
 		fst_db_device_log_add_certificate(run->log, &rec);
+		/* the escrowed key is on disk with its certificate, in the commit
+		 * before the key goes to the device */
+		if (escrow != NULL)
+			fst_db_device_log_add_escrow(
+			    run->log, issued->serial_hex, plan.escrow_sha256, escrow);
 		run->serial_hex = g_strdup(issued->serial_hex);
 	}
 	/* no detail: the certificate-issued event of the same commit names the
@@ -574,7 +838,7 @@ fst_run_all(FstRun *run, GError **error)
 		gboolean ok;
 		fst_run_step(run, FST_STEP_BURN, 0.4, "device key");
 		ok = fst_device_put_key(
-		    run->device, 0, plan.key_type, device_key, run->cancellable, error);
+		    run->device, run->slot, plan.key_type, device_key, run->cancellable, error);
 		g_clear_pointer(&device_key, fst_secret_free);
 		if (!ok) {
 			g_prefix_error(error, "injecting the device key: ");
@@ -616,9 +880,25 @@ fst_run_all(FstRun *run, GError **error)
 	fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
 	if (!fst_run_prove(run, issued->der, error))
 		return FALSE;
-	fst_run_step_done(run, "all objects read back identical, proof of possession verified");
+	/* A/B: the device switches to the new slot only now that it is read
+	 * back and proven; until here its old slot was untouched and in use */
+	if (run->alternate) {
+		fst_run_report(run, FST_STEP_VERIFY, 0.96, "activate");
+		if (!fst_device_activate_slot(run->device, run->slot, run->cancellable, error)) {
+			g_prefix_error(error, "activating credential slot %c: ", 'A' + (gchar)run->slot);
+			return FALSE;
+		}
+	}
+	fst_run_step_done(run,
+			  run->alternate ? "all objects read back identical, proof of possession "
+					   "verified, slot activated"
+					 : "all objects read back identical, proof of possession "
+					   "verified");
 
-	/* done: the second commit, with the final states */
+	/* done: the second commit, with the final states; the certificate the
+	 * device used before is superseded in it, and only if it succeeds */
+	if (run->active != NULL)
+		fst_db_device_log_supersede(run->log, run->active->serial_hex, issued->serial_hex);
 	fst_db_device_log_finish(run->log, issued->serial_hex, NULL);
 	return fst_db_device_log_commit(db, run->log, error);
 }
@@ -675,28 +955,15 @@ fst_run_record_failure(FstRun *run, GError *error, gboolean revoke, GError **err
 	return TRUE;
 }
 
-/**
- * fst_pipeline_provision:
- * @station: the station
- * @profile: the profile to provision with
- * @device: a device on a transport, not yet opened
- * @progress: (scope call) (nullable): called from this thread at each step
- * @user_data: data for @progress
- * @cancellable: (nullable): stops between and inside device exchanges
- *
- * Provisions one device from identification to verified read-back, recording
- * every step (see the top of this file). Runs in the calling thread: the CLI
- * and the GUI give each port a worker thread.
- *
- * Returns: (transfer full): the result, with @error set when the device failed
- */
-FstProvisionResult *
-fst_pipeline_provision(FstStation *station,
-		       const FstProfile *profile,
-		       FstDevice *device,
-		       FstProgressFunc progress,
-		       gpointer user_data,
-		       GCancellable *cancellable)
+/* both jobs: the steps, then the failure recorded, or the refusal */
+static FstProvisionResult *
+fst_pipeline_run(FstStation *station,
+		 const FstProfile *profile,
+		 FstDevice *device,
+		 gboolean trust_only,
+		 FstProgressFunc progress,
+		 gpointer user_data,
+		 GCancellable *cancellable)
 {
 	FstTransport *transport = fst_device_get_transport(device);
 	FstProvisionResult *result = g_new0(FstProvisionResult, 1);
@@ -708,6 +975,7 @@ fst_pipeline_provision(FstStation *station,
 	    .user_data = user_data,
 	    .cancellable = cancellable,
 	    .result = result,
+	    .trust_only = trust_only,
 	};
 	gint64 started = g_get_monotonic_time();
 	g_autoptr(GError) error = NULL;
@@ -721,10 +989,14 @@ fst_pipeline_provision(FstStation *station,
 		/* the certificate of a failed device revoked, the failed step and
 		 * the device state, in one commit with whatever the log holds; if
 		 * even this fails the database is gone, and the operator must hear it */
-		if (run.log == NULL) {
-			/* before identification: no device to name */
+		if (run.log == NULL || run.refused) {
+			/* before identification (no device to name), or a device
+			 * refused by the profile: one event, and its records and
+			 * state stay as they are */
+			g_autoptr(FstDbDevice) dev =
+			    run.refused ? fst_db_find_device(db, result->uid, NULL) : NULL;
 			if (!fst_db_add_event(db,
-					      0,
+					      dev != NULL ? dev->id : 0,
 					      fst_step_to_string(run.step),
 					      run.step_started_us,
 					      g_get_real_time(),
@@ -741,13 +1013,86 @@ fst_pipeline_provision(FstStation *station,
 		fst_run_report(&run, FST_STEP_FAILED, 1.0, error->message);
 		result->error = g_steal_pointer(&error);
 	} else {
-		fst_run_report(&run, FST_STEP_DONE, 1.0, result->serial_hex);
+		fst_run_report(&run,
+			       FST_STEP_DONE,
+			       1.0,
+			       trust_only ? "root CAs updated" : result->serial_hex);
 	}
 	g_clear_pointer(&run.log, fst_db_device_log_free);
+	g_clear_pointer(&run.info, fst_device_info_free);
+	g_clear_pointer(&run.active, fst_db_cert_free);
 	g_free(run.serial_hex);
 	fst_transport_close(transport);
 	result->elapsed_us = g_get_monotonic_time() - started;
 	result->bytes_out = fst_transport_get_bytes_written(transport);
 	result->bytes_in = fst_transport_get_bytes_read(transport);
 	return result;
+}
+
+/**
+ * fst_pipeline_provision:
+ * @station: the station
+ * @profile: the profile to provision with
+ * @device: a device on a transport, not yet opened
+ * @progress: (scope call) (nullable): called from this thread at each step
+ * @user_data: data for @progress
+ * @cancellable: (nullable): stops between and inside device exchanges
+ *
+ * Provisions one device from identification to verified read-back, recording
+ * every step (see the top of this file). A device that comes back (it has a
+ * certificate in service) is refused or re-provisioned as the profile says
+ * (`on-return`, `credential-slots`); a profile with `job=trust-only` runs
+ * fst_pipeline_update_trust() instead. Runs in the calling thread: the CLI
+ * and the GUI give each port a worker thread.
+ *
+ * Returns: (transfer full): the result, with @error set when the device failed
+ *   or was refused
+ */
+FstProvisionResult *
+fst_pipeline_provision(FstStation *station,
+		       const FstProfile *profile,
+		       FstDevice *device,
+		       FstProgressFunc progress,
+		       gpointer user_data,
+		       GCancellable *cancellable)
+{
+	return fst_pipeline_run(station,
+				profile,
+				device,
+				fst_profile_get_job(profile) == FST_PROFILE_JOB_TRUST_ONLY,
+				progress,
+				user_data,
+				cancellable);
+}
+
+/**
+ * fst_pipeline_update_trust:
+ * @station: the station
+ * @profile: the profile whose trust selection is written (any job kind)
+ * @device: a device on a transport, not yet opened
+ * @progress: (scope call) (nullable): called from this thread at each step
+ * @user_data: data for @progress
+ * @cancellable: (nullable): stops between and inside device exchanges
+ *
+ * A trust-only job (`fleetstation provision --trust-only`): identifies the
+ * device, requires a certificate in service for it in the database (else
+ * %FST_ERROR_NOT_FOUND, and nothing is written), selects the roots from the
+ * profile and the device's capabilities, writes the trust-roots object, reads
+ * it back, and records the object and the events in one commit. Nothing else
+ * on the device changes. A failure marks the device failed, with its
+ * certificate left in service.
+ *
+ * Returns: (transfer full): the result (no serial), with @error set when the
+ *   device failed or was refused
+ */
+FstProvisionResult *
+fst_pipeline_update_trust(FstStation *station,
+			  const FstProfile *profile,
+			  FstDevice *device,
+			  FstProgressFunc progress,
+			  gpointer user_data,
+			  GCancellable *cancellable)
+{
+	return fst_pipeline_run(
+	    station, profile, device, TRUE, progress, user_data, cancellable);
 }

@@ -79,5 +79,12 @@ fst_pipeline_provision(FstStation *station,
 		       FstProgressFunc progress,
 		       gpointer user_data,
 		       GCancellable *cancellable);
+FstProvisionResult *
+fst_pipeline_update_trust(FstStation *station,
+			  const FstProfile *profile,
+			  FstDevice *device,
+			  FstProgressFunc progress,
+			  gpointer user_data,
+			  GCancellable *cancellable);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 
 #include "fst-profile.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "fst-error.h"
@@ -55,40 +56,53 @@ struct _FstProfile {
 	guint burn_objects; /* 1 << FstObjectKind */
 	gint64 sec_tag;     /* -1 when not set */
 	FstTrustOptions trust;
+	FstProfileJob job;
+	FstProfileOnReturn on_return;
+	FstProfileSlots slots;
 };
+
+/* how a key of the table below is checked */
+typedef enum {
+	FST_PROFILE_KEY_OPTIONAL = 0,
+	FST_PROFILE_KEY_REQUIRED = 1 << 0, /* in every profile that may have it */
+	FST_PROFILE_KEY_CERT = 1 << 1,     /* about the certificate: not in a trust-only profile */
+} FstProfileKeyFlags;
 
 /* every group and key a profile may hold */
 static const struct {
 	const gchar *group;
 	const gchar *key;
-	gboolean required;
+	FstProfileKeyFlags flags;
 } fst_profile_keys[] = {
-    {"profile", "name", TRUE},
-    {"profile", "description", FALSE},
-    {"profile", "models", TRUE},
-    {"profile", "key-source", FALSE},
-    {"profile", "key-types", TRUE},
-    {"profile", "escrow-certificate", FALSE},
-    {"subject", "cn", TRUE},
-    {"subject", "o", TRUE},
-    {"validity", "days", FALSE},
-    {"validity", "not-after", FALSE},
-    {"validity", "allow-outlive-ca", FALSE},
-    {"signature", "digest", FALSE},
-    {"signature", "rsa-padding", FALSE},
-    {"extensions", "key-usage", FALSE},
-    {"extensions", "ext-key-usage", FALSE},
-    {"extensions", "subject-key-id", FALSE},
-    {"extensions", "authority-key-id", FALSE},
-    {"extensions", "san-dns", FALSE},
-    {"extensions", "san-uri", FALSE},
-    {"burn", "append-ca", FALSE},
-    {"burn", "format", FALSE},
-    {"burn", "objects", FALSE},
-    {"burn", "sec-tag", FALSE},
-    {"trust", "endpoint", FALSE},
-    {"trust", "include-reserved", FALSE},
-    {"trust", "include-starfield", FALSE},
+    {"profile", "name", FST_PROFILE_KEY_REQUIRED},
+    {"profile", "description", FST_PROFILE_KEY_OPTIONAL},
+    {"profile", "models", FST_PROFILE_KEY_REQUIRED},
+    {"profile", "key-source", FST_PROFILE_KEY_CERT},
+    {"profile", "key-types", FST_PROFILE_KEY_REQUIRED | FST_PROFILE_KEY_CERT},
+    {"profile", "escrow-certificate", FST_PROFILE_KEY_CERT},
+    {"profile", "job", FST_PROFILE_KEY_OPTIONAL},
+    {"profile", "on-return", FST_PROFILE_KEY_CERT},
+    {"profile", "credential-slots", FST_PROFILE_KEY_CERT},
+    {"subject", "cn", FST_PROFILE_KEY_REQUIRED | FST_PROFILE_KEY_CERT},
+    {"subject", "o", FST_PROFILE_KEY_REQUIRED | FST_PROFILE_KEY_CERT},
+    {"validity", "days", FST_PROFILE_KEY_CERT},
+    {"validity", "not-after", FST_PROFILE_KEY_CERT},
+    {"validity", "allow-outlive-ca", FST_PROFILE_KEY_CERT},
+    {"signature", "digest", FST_PROFILE_KEY_CERT},
+    {"signature", "rsa-padding", FST_PROFILE_KEY_CERT},
+    {"extensions", "key-usage", FST_PROFILE_KEY_CERT},
+    {"extensions", "ext-key-usage", FST_PROFILE_KEY_CERT},
+    {"extensions", "subject-key-id", FST_PROFILE_KEY_CERT},
+    {"extensions", "authority-key-id", FST_PROFILE_KEY_CERT},
+    {"extensions", "san-dns", FST_PROFILE_KEY_CERT},
+    {"extensions", "san-uri", FST_PROFILE_KEY_CERT},
+    {"burn", "append-ca", FST_PROFILE_KEY_CERT},
+    {"burn", "format", FST_PROFILE_KEY_OPTIONAL},
+    {"burn", "objects", FST_PROFILE_KEY_CERT},
+    {"burn", "sec-tag", FST_PROFILE_KEY_OPTIONAL},
+    {"trust", "endpoint", FST_PROFILE_KEY_OPTIONAL},
+    {"trust", "include-reserved", FST_PROFILE_KEY_OPTIONAL},
+    {"trust", "include-starfield", FST_PROFILE_KEY_OPTIONAL},
 };
 
 /* the device attributes a subject template may use */
@@ -420,81 +434,117 @@ fst_profile_parse_enum(GKeyFile *kf,
 	return FALSE;
 }
 
-/* [profile] escrow-certificate: a PEM certificate, relative to the profile's folder */
-static gboolean
-fst_profile_parse_escrow(FstProfile *self, GKeyFile *kf, const gchar *contents, GError **error)
+/* keeps the error of a failed check, if any, and lets the parse go on */
+static void
+fst_profile_keep(GPtrArray *errors, GError **error)
+{
+	if (*error != NULL)
+		g_ptr_array_add(errors, g_steal_pointer(error));
+}
+
+/* keeps an error about @key of @group (or the group itself when @key is
+ * NULL), e.g. "x.profile: [subject] o (line 7): the organization must be..." */
+static void G_GNUC_PRINTF(6, 7)
+fst_profile_fail(GPtrArray *errors,
+                 const gchar *path,
+                 const gchar *contents,
+                 const gchar *group,
+                 const gchar *key,
+                 const gchar *format,
+                 ...)
+{
+	g_autofree gchar *where = fst_profile_where(path, contents, group, key);
+	g_autofree gchar *message = NULL;
+	va_list args;
+
+	va_start(args, format);
+	message = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_ptr_array_add(errors, g_error_new(FST_ERROR, FST_ERROR_CONFIG, "%s: %s", where, message));
+}
+
+/* [profile] escrow-certificate: a PEM certificate, relative to the profile's
+ * folder; @key_source_ok says the key source was read, so it can be checked */
+static void
+fst_profile_parse_escrow(FstProfile *self,
+                         GKeyFile *kf,
+                         const gchar *contents,
+                         gboolean key_source_ok,
+                         GPtrArray *errors)
 {
 	g_autofree gchar *value = NULL;
 	g_autofree gchar *dir = NULL;
-	g_autofree gchar *where = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (!fst_profile_get_string(
-	        kf, self->path, contents, "profile", "escrow-certificate", &value, error))
-		return FALSE;
+	        kf, self->path, contents, "profile", "escrow-certificate", &value, &error)) {
+		fst_profile_keep(errors, &error);
+		return;
+	}
 	if (value == NULL)
-		return TRUE;
-	where = fst_profile_where(self->path, contents, "profile", "escrow-certificate");
-	if (self->key_source != FST_KEY_SOURCE_STATION_GENERATED) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: an escrow certificate only makes sense with "
-		            "key-source=station-generated",
-		            where);
-		return FALSE;
+		return;
+	if (key_source_ok && self->key_source != FST_KEY_SOURCE_STATION_GENERATED) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "profile",
+		                 "escrow-certificate",
+		                 "an escrow certificate only makes sense with "
+		                 "key-source=station-generated");
+		return;
 	}
 	dir = g_path_get_dirname(self->path);
 	self->escrow_cert = g_path_is_absolute(value) ? g_strdup(value)
 	                                              : g_build_filename(dir, value, NULL);
 	if (!g_file_test(self->escrow_cert, G_FILE_TEST_IS_REGULAR)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: %s does not exist",
-		            where,
-		            self->escrow_cert);
-		return FALSE;
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "profile",
+		                 "escrow-certificate",
+		                 "%s does not exist",
+		                 self->escrow_cert);
 	}
-	return TRUE;
 }
 
 /* [validity] not-after: a fixed UTC end such as AWS's 2049-12-31T23:59:59Z */
-static gboolean
+static void
 fst_profile_parse_not_after(FstProfile *self,
                             GKeyFile *kf,
                             const gchar *contents,
-                            GError **error)
+                            GPtrArray *errors)
 {
 	g_autofree gchar *value = NULL;
 	g_autoptr(GDateTime) dt = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (!fst_profile_get_string(
-	        kf, self->path, contents, "validity", "not-after", &value, error))
-		return FALSE;
+	        kf, self->path, contents, "validity", "not-after", &value, &error)) {
+		fst_profile_keep(errors, &error);
+		return;
+	}
 	g_strstrip(value);
 	/* only UTC ('Z'), so the date in the file is the date in the certificate */
 	if (g_str_has_suffix(value, "Z"))
 		dt = g_date_time_new_from_iso8601(value, NULL);
 	if (dt == NULL || g_date_time_get_year(dt) < 2000 || g_date_time_get_year(dt) > 9999) {
-		g_autofree gchar *where =
-		    fst_profile_where(self->path, contents, "validity", "not-after");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: '%s' is not a UTC date and time such as 2049-12-31T23:59:59Z",
-		            where,
-		            value);
-		return FALSE;
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "validity",
+		                 "not-after",
+		                 "'%s' is not a UTC date and time such as 2049-12-31T23:59:59Z",
+		                 value);
+		return;
 	}
 	self->not_after_fixed = g_date_time_to_unix(dt);
-	return TRUE;
 }
 
-static gboolean
+static void
 fst_profile_parse_signature(FstProfile *self,
                             GKeyFile *kf,
                             const gchar *contents,
-                            GError **error)
+                            GPtrArray *errors)
 {
 	static const FstProfileName digests[] = {
 	    {"auto", FST_PROFILE_DIGEST_AUTO},
@@ -505,33 +555,34 @@ fst_profile_parse_signature(FstProfile *self,
 	static const FstProfileName paddings[] = {{"pkcs1", FALSE}, {"pss", TRUE}};
 	guint digest = FST_PROFILE_DIGEST_AUTO;
 	guint pss = FALSE;
+	g_autoptr(GError) error = NULL;
 
-	if (!fst_profile_parse_enum(kf,
-	                            self->path,
-	                            contents,
-	                            "signature",
-	                            "digest",
-	                            digests,
-	                            G_N_ELEMENTS(digests),
-	                            &digest,
-	                            error))
-		return FALSE;
-	if (!fst_profile_parse_enum(kf,
-	                            self->path,
-	                            contents,
-	                            "signature",
-	                            "rsa-padding",
-	                            paddings,
-	                            G_N_ELEMENTS(paddings),
-	                            &pss,
-	                            error))
-		return FALSE;
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "signature",
+	                       "digest",
+	                       digests,
+	                       G_N_ELEMENTS(digests),
+	                       &digest,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "signature",
+	                       "rsa-padding",
+	                       paddings,
+	                       G_N_ELEMENTS(paddings),
+	                       &pss,
+	                       &error);
+	fst_profile_keep(errors, &error);
 	self->digest = digest;
 	self->rsa_pss = pss;
-	return TRUE;
 }
 
-static gboolean
+/* a subjectAltName template; a bad one is kept as an error and left NULL */
+static void
 fst_profile_parse_san(FstProfile *self,
                       GKeyFile *kf,
                       const gchar *contents,
@@ -539,30 +590,31 @@ fst_profile_parse_san(FstProfile *self,
                       gboolean (*is_char)(gchar c),
                       const gchar *allowed,
                       gchar **value,
-                      GError **error)
+                      GPtrArray *errors)
 {
 	g_autofree gchar *reason = NULL;
+	g_autoptr(GError) error = NULL;
 
-	if (!fst_profile_get_string(kf, self->path, contents, "extensions", key, value, error))
-		return FALSE;
+	if (!fst_profile_get_string(kf, self->path, contents, "extensions", key, value, &error)) {
+		fst_profile_keep(errors, &error);
+		return;
+	}
 	if (*value == NULL)
-		return TRUE;
+		return;
 	g_strstrip(*value);
 	reason = fst_profile_check_template(*value, is_char, allowed);
 	if (reason != NULL) {
-		g_autofree gchar *where = fst_profile_where(self->path, contents, "extensions", key);
-		g_set_error(
-		    error, FST_ERROR, FST_ERROR_CONFIG, "%s: the template %s", where, reason);
-		return FALSE;
+		fst_profile_fail(
+		    errors, self->path, contents, "extensions", key, "the template %s", reason);
+		g_clear_pointer(value, g_free);
 	}
-	return TRUE;
 }
 
-static gboolean
+static void
 fst_profile_parse_extensions(FstProfile *self,
                              GKeyFile *kf,
                              const gchar *contents,
-                             GError **error)
+                             GPtrArray *errors)
 {
 	static const FstProfileName kus[] = {
 	    {"digital-signature", FST_PROFILE_KEY_USAGE_DIGITAL_SIGNATURE},
@@ -573,6 +625,7 @@ fst_profile_parse_extensions(FstProfile *self,
 	    {"client-auth", FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH},
 	    {"server-auth", FST_PROFILE_EXT_KEY_USAGE_SERVER_AUTH},
 	};
+	g_autoptr(GError) error = NULL;
 
 	self->ext_key_usage = FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH;
 	self->subject_key_id = TRUE;
@@ -585,77 +638,71 @@ fst_profile_parse_extensions(FstProfile *self,
 	                             kus,
 	                             G_N_ELEMENTS(kus),
 	                             &self->key_usage,
-	                             error))
-		return FALSE;
-	if (g_key_file_has_key(kf, "extensions", "key-usage", NULL) && self->key_usage == 0) {
-		g_autofree gchar *where =
-		    fst_profile_where(self->path, contents, "extensions", "key-usage");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: list at least one usage, e.g. digital-signature",
-		            where);
-		return FALSE;
+	                             &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (g_key_file_has_key(kf, "extensions", "key-usage", NULL) &&
+	           self->key_usage == 0) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "extensions",
+		                 "key-usage",
+		                 "list at least one usage, e.g. digital-signature");
 	}
-	if (!fst_profile_parse_flags(kf,
-	                             self->path,
-	                             contents,
-	                             "extensions",
-	                             "ext-key-usage",
-	                             ekus,
-	                             G_N_ELEMENTS(ekus),
-	                             &self->ext_key_usage,
-	                             error))
-		return FALSE;
-	if (!fst_profile_parse_bool(kf,
-	                            self->path,
-	                            contents,
-	                            "extensions",
-	                            "subject-key-id",
-	                            &self->subject_key_id,
-	                            error))
-		return FALSE;
-	if (!fst_profile_parse_bool(kf,
-	                            self->path,
-	                            contents,
-	                            "extensions",
-	                            "authority-key-id",
-	                            &self->authority_key_id,
-	                            error))
-		return FALSE;
-	if (!fst_profile_parse_san(self,
-	                           kf,
-	                           contents,
-	                           "san-dns",
-	                           fst_profile_is_dns_char,
-	                           "a DNS name cannot hold (allowed: a-z A-Z 0-9 . -)",
-	                           &self->san_dns,
-	                           error))
-		return FALSE;
-	if (!fst_profile_parse_san(self,
-	                           kf,
-	                           contents,
-	                           "san-uri",
-	                           fst_profile_is_uri_char,
-	                           "a URI cannot hold unescaped",
-	                           &self->san_uri,
-	                           error))
-		return FALSE;
+	fst_profile_parse_flags(kf,
+	                        self->path,
+	                        contents,
+	                        "extensions",
+	                        "ext-key-usage",
+	                        ekus,
+	                        G_N_ELEMENTS(ekus),
+	                        &self->ext_key_usage,
+	                        &error);
+	fst_profile_keep(errors, &error);
+	fst_profile_parse_bool(kf,
+	                       self->path,
+	                       contents,
+	                       "extensions",
+	                       "subject-key-id",
+	                       &self->subject_key_id,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	fst_profile_parse_bool(kf,
+	                       self->path,
+	                       contents,
+	                       "extensions",
+	                       "authority-key-id",
+	                       &self->authority_key_id,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	fst_profile_parse_san(self,
+	                      kf,
+	                      contents,
+	                      "san-dns",
+	                      fst_profile_is_dns_char,
+	                      "a DNS name cannot hold (allowed: a-z A-Z 0-9 . -)",
+	                      &self->san_dns,
+	                      errors);
+	fst_profile_parse_san(self,
+	                      kf,
+	                      contents,
+	                      "san-uri",
+	                      fst_profile_is_uri_char,
+	                      "a URI cannot hold unescaped",
+	                      &self->san_uri,
+	                      errors);
 	if (self->san_uri != NULL && strchr(self->san_uri, ':') == NULL) {
-		g_autofree gchar *where =
-		    fst_profile_where(self->path, contents, "extensions", "san-uri");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: a URI starts with a scheme, e.g. urn:example:device:{uid}",
-		            where);
-		return FALSE;
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "extensions",
+		                 "san-uri",
+		                 "a URI starts with a scheme, e.g. urn:example:device:{uid}");
 	}
-	return TRUE;
 }
 
-static gboolean
-fst_profile_parse_burn(FstProfile *self, GKeyFile *kf, const gchar *contents, GError **error)
+static void
+fst_profile_parse_burn(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
 {
 	static const FstProfileName formats[] = {
 	    {"device", FST_PROFILE_FORMAT_DEVICE},
@@ -668,21 +715,22 @@ fst_profile_parse_burn(FstProfile *self, GKeyFile *kf, const gchar *contents, GE
 	    {"trust-roots", 1u << FST_OBJECT_TRUST_ROOTS},
 	};
 	g_autofree gchar *sec_tag = NULL;
+	g_autoptr(GError) error = NULL;
 	guint format = FST_PROFILE_FORMAT_DEVICE;
 
-	if (!fst_profile_parse_bool(
-	        kf, self->path, contents, "burn", "append-ca", &self->append_ca, error))
-		return FALSE;
-	if (!fst_profile_parse_enum(kf,
-	                            self->path,
-	                            contents,
-	                            "burn",
-	                            "format",
-	                            formats,
-	                            G_N_ELEMENTS(formats),
-	                            &format,
-	                            error))
-		return FALSE;
+	fst_profile_parse_bool(
+	    kf, self->path, contents, "burn", "append-ca", &self->append_ca, &error);
+	fst_profile_keep(errors, &error);
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "burn",
+	                       "format",
+	                       formats,
+	                       G_N_ELEMENTS(formats),
+	                       &format,
+	                       &error);
+	fst_profile_keep(errors, &error);
 	self->format = format;
 	self->burn_objects = (1u << FST_OBJECT_DEVICE_CERT) | (1u << FST_OBJECT_CA_CHAIN) |
 	                     (1u << FST_OBJECT_TRUST_ROOTS);
@@ -694,68 +742,51 @@ fst_profile_parse_burn(FstProfile *self, GKeyFile *kf, const gchar *contents, GE
 	                             objects,
 	                             G_N_ELEMENTS(objects),
 	                             &self->burn_objects,
-	                             error))
-		return FALSE;
-	if ((self->burn_objects & (1u << FST_OBJECT_DEVICE_CERT)) == 0) {
-		g_autofree gchar *where = fst_profile_where(self->path, contents, "burn", "objects");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: device-cert must be burned: it is what provisioning is for",
-		            where);
-		return FALSE;
+	                             &error)) {
+		fst_profile_keep(errors, &error);
+	} else if ((self->burn_objects & (1u << FST_OBJECT_DEVICE_CERT)) == 0) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "burn",
+		                 "objects",
+		                 "device-cert must be burned: it is what provisioning is for");
 	}
 
 	/* nRF91 modem: one sec_tag holds client certificate, key and CA list */
 	self->sec_tag = -1;
-	if (!fst_profile_get_string(kf, self->path, contents, "burn", "sec-tag", &sec_tag, error))
-		return FALSE;
+	if (!fst_profile_get_string(
+	        kf, self->path, contents, "burn", "sec-tag", &sec_tag, &error)) {
+		fst_profile_keep(errors, &error);
+		return;
+	}
 	if (sec_tag != NULL) {
 		gchar *endptr = NULL;
 		guint64 tag = g_ascii_strtoull(g_strstrip(sec_tag), &endptr, 10);
 		if (sec_tag[0] < '0' || sec_tag[0] > '9' || *endptr != '\0' || tag > G_MAXINT32) {
-			g_autofree gchar *where =
-			    fst_profile_where(self->path, contents, "burn", "sec-tag");
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: '%s' is not a sec_tag from 0 to 2147483647",
-			            where,
-			            sec_tag);
-			return FALSE;
+			fst_profile_fail(errors,
+			                 self->path,
+			                 contents,
+			                 "burn",
+			                 "sec-tag",
+			                 "'%s' is not a sec_tag from 0 to 2147483647",
+			                 sec_tag);
+			return;
 		}
 		self->sec_tag = (gint64)tag;
 	}
-	return TRUE;
 }
 
-static gboolean
-fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **error)
+/* unknown groups and keys are errors, a typo must not be ignored, and so are
+ * the certificate's keys in a trust-only profile, which issues none; then the
+ * required keys */
+static void
+fst_profile_check_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
 {
 	const gchar *path = self->path;
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) error_local = NULL;
-	g_auto(GStrv) groups = NULL;
-	g_auto(GStrv) key_types = NULL;
-	g_autofree gchar *key_source = NULL;
-	g_autofree gchar *endpoint = NULL;
-	g_autofree gchar *days = NULL;
-	g_autofree gchar *reason = NULL;
-	gchar *endptr = NULL;
-	guint64 days_val = 0;
+	gboolean trust_only = self->job == FST_PROFILE_JOB_TRUST_ONLY;
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
-	if (!g_key_file_load_from_data(kf, contents, len, G_KEY_FILE_NONE, &error_local)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s is not a valid profile (INI syntax): %s",
-		            path,
-		            error_local->message);
-		return FALSE;
-	}
-
-	/* unknown groups and keys are errors: a typo must not be ignored */
-	groups = g_key_file_get_groups(kf, NULL);
 	for (guint i = 0; groups[i] != NULL; i++) {
 		g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], NULL, NULL);
 		gboolean group_known = FALSE;
@@ -764,267 +795,441 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 				group_known = TRUE;
 		}
 		if (!group_known) {
-			g_autofree gchar *where =
-			    fst_profile_where(path, contents, groups[i], NULL);
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: unknown group (known: profile, subject, validity, "
-			            "signature, extensions, burn, trust)",
-			            where);
-			return FALSE;
+			fst_profile_fail(errors,
+			                 path,
+			                 contents,
+			                 groups[i],
+			                 NULL,
+			                 "unknown group (known: profile, subject, validity, "
+			                 "signature, extensions, burn, trust)");
+			continue;
 		}
 		for (guint j = 0; keys != NULL && keys[j] != NULL; j++) {
-			gboolean key_known = FALSE;
+			gint found = -1;
 			for (guint k = 0; k < G_N_ELEMENTS(fst_profile_keys); k++) {
 				if (g_strcmp0(fst_profile_keys[k].group, groups[i]) == 0 &&
 				    g_strcmp0(fst_profile_keys[k].key, keys[j]) == 0)
-					key_known = TRUE;
+					found = (gint)k;
 			}
-			if (!key_known) {
-				g_autofree gchar *where =
-				    fst_profile_where(path, contents, groups[i], keys[j]);
-				g_set_error(error,
-				            FST_ERROR,
-				            FST_ERROR_CONFIG,
-				            "%s: unknown key (see templates/profiles/README.md)",
-				            where);
-				return FALSE;
+			if (found < 0) {
+				fst_profile_fail(errors,
+				                 path,
+				                 contents,
+				                 groups[i],
+				                 keys[j],
+				                 "unknown key (see templates/profiles/README.md)");
+			} else if (trust_only &&
+			           (fst_profile_keys[found].flags & FST_PROFILE_KEY_CERT) != 0) {
+				fst_profile_fail(errors,
+				                 path,
+				                 contents,
+				                 groups[i],
+				                 keys[j],
+				                 "a trust-only profile (job=trust-only) issues no "
+				                 "certificate: remove this key");
 			}
 		}
 	}
 	for (guint k = 0; k < G_N_ELEMENTS(fst_profile_keys); k++) {
-		if (fst_profile_keys[k].required &&
-		    !g_key_file_has_key(
-		        kf, fst_profile_keys[k].group, fst_profile_keys[k].key, NULL)) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: [%s] %s is missing: it is required",
-			            path,
-			            fst_profile_keys[k].group,
-			            fst_profile_keys[k].key);
-			return FALSE;
+		if ((fst_profile_keys[k].flags & FST_PROFILE_KEY_REQUIRED) == 0)
+			continue;
+		if (trust_only && (fst_profile_keys[k].flags & FST_PROFILE_KEY_CERT) != 0)
+			continue;
+		if (!g_key_file_has_key(kf, fst_profile_keys[k].group, fst_profile_keys[k].key, NULL)) {
+			g_ptr_array_add(errors,
+			                g_error_new(FST_ERROR,
+			                            FST_ERROR_CONFIG,
+			                            "%s: [%s] %s is missing: it is required",
+			                            path,
+			                            fst_profile_keys[k].group,
+			                            fst_profile_keys[k].key));
 		}
 	}
+}
 
-	/* [profile] */
-	if (!fst_profile_get_string(kf, path, contents, "profile", "name", &self->name, error))
-		return FALSE;
-	if (!fst_profile_is_valid_name(self->name)) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "profile", "name");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: a name is 1 to 64 characters from a-z A-Z 0-9 . _ -",
-		            where);
-		return FALSE;
-	}
-	if (!fst_profile_get_string(
-	        kf, path, contents, "profile", "description", &self->description, error))
-		return FALSE;
+/* [profile] job, on-return and credential-slots */
+static void
+fst_profile_parse_job(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	static const FstProfileName jobs[] = {
+	    {"provision", FST_PROFILE_JOB_PROVISION},
+	    {"trust-only", FST_PROFILE_JOB_TRUST_ONLY},
+	};
+	static const FstProfileName on_return[] = {
+	    {"refuse", FST_PROFILE_ON_RETURN_REFUSE},
+	    {"reprovision", FST_PROFILE_ON_RETURN_REPROVISION},
+	};
+	static const FstProfileName slots[] = {
+	    {"single", FST_PROFILE_SLOTS_SINGLE},
+	    {"ab", FST_PROFILE_SLOTS_AB},
+	};
+	g_autoptr(GError) error = NULL;
+	guint value;
+
+	value = FST_PROFILE_JOB_PROVISION;
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "profile",
+	                       "job",
+	                       jobs,
+	                       G_N_ELEMENTS(jobs),
+	                       &value,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	self->job = value;
+	value = FST_PROFILE_ON_RETURN_REFUSE;
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "profile",
+	                       "on-return",
+	                       on_return,
+	                       G_N_ELEMENTS(on_return),
+	                       &value,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	self->on_return = value;
+	value = FST_PROFILE_SLOTS_SINGLE;
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "profile",
+	                       "credential-slots",
+	                       slots,
+	                       G_N_ELEMENTS(slots),
+	                       &value,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	self->slots = value;
+}
+
+/* [profile] key-source, escrow-certificate and key-types */
+static void
+fst_profile_parse_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	static const FstProfileName sources[] = {
+	    {"device-csr", FST_KEY_SOURCE_DEVICE_CSR},
+	    {"device-public-key", FST_KEY_SOURCE_DEVICE_PUBLIC_KEY},
+	    {"station-generated", FST_KEY_SOURCE_STATION_GENERATED},
+	};
+	const gchar *path = self->path;
+	g_auto(GStrv) key_types = NULL;
+	g_autoptr(GError) error = NULL;
+	guint key_source = FST_KEY_SOURCE_DEVICE_CSR;
+	gboolean key_source_ok;
+
+	key_source_ok = fst_profile_parse_enum(kf,
+	                                       path,
+	                                       contents,
+	                                       "profile",
+	                                       "key-source",
+	                                       sources,
+	                                       G_N_ELEMENTS(sources),
+	                                       &key_source,
+	                                       &error);
+	fst_profile_keep(errors, &error);
+	self->key_source = key_source;
+	fst_profile_parse_escrow(self, kf, contents, key_source_ok, errors);
+
 	if (!fst_profile_get_string_list(
-	        kf, path, contents, "profile", "models", &self->models, error))
-		return FALSE;
-	if (self->models == NULL || self->models[0] == NULL) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "profile", "models");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: list at least one model pattern, e.g. devsim-*",
-		            where);
-		return FALSE;
+	        kf, path, contents, "profile", "key-types", &key_types, &error)) {
+		fst_profile_keep(errors, &error);
+		return;
 	}
-	for (guint i = 0; self->models[i] != NULL; i++) {
-		if (g_strstrip(self->models[i])[0] == '\0') {
-			g_autofree gchar *where =
-			    fst_profile_where(path, contents, "profile", "models");
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: a model pattern is empty",
-			            where);
-			return FALSE;
-		}
-	}
-
-	if (!fst_profile_get_string(
-	        kf, path, contents, "profile", "key-source", &key_source, error))
-		return FALSE;
-	if (key_source == NULL || g_strcmp0(key_source, "device-csr") == 0) {
-		self->key_source = FST_KEY_SOURCE_DEVICE_CSR;
-	} else if (g_strcmp0(key_source, "device-public-key") == 0) {
-		self->key_source = FST_KEY_SOURCE_DEVICE_PUBLIC_KEY;
-	} else if (g_strcmp0(key_source, "station-generated") == 0) {
-		self->key_source = FST_KEY_SOURCE_STATION_GENERATED;
-	} else {
-		g_autofree gchar *where =
-		    fst_profile_where(path, contents, "profile", "key-source");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: '%s' is not a key source (device-csr, device-public-key or "
-		            "station-generated)",
-		            where,
-		            key_source);
-		return FALSE;
-	}
-	if (!fst_profile_parse_escrow(self, kf, contents, error))
-		return FALSE;
-
-	if (!fst_profile_get_string_list(
-	        kf, path, contents, "profile", "key-types", &key_types, error))
-		return FALSE;
-	for (guint i = 0; key_types != NULL && key_types[i] != NULL; i++) {
+	if (key_types == NULL)
+		return; /* missing: reported with the required keys */
+	for (guint i = 0; key_types[i] != NULL; i++) {
 		FstKeyType kt = fst_key_type_from_string(g_strstrip(key_types[i]));
-		g_autofree gchar *where = NULL;
 		if (kt == FST_KEY_TYPE_NONE) {
-			where = fst_profile_where(path, contents, "profile", "key-types");
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: unknown key type '%s' (known: ec-p256, ec-p384, ec-p521, "
-			            "rsa-2048, rsa-3072, rsa-4096)",
-			            where,
-			            key_types[i]);
-			return FALSE;
+			fst_profile_fail(errors,
+			                 path,
+			                 contents,
+			                 "profile",
+			                 "key-types",
+			                 "unknown key type '%s' (known: ec-p256, ec-p384, ec-p521, "
+			                 "rsa-2048, rsa-3072, rsa-4096)",
+			                 key_types[i]);
+			continue;
 		}
 		if (self->key_types_mask & kt) {
-			where = fst_profile_where(path, contents, "profile", "key-types");
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: key type '%s' is listed twice",
-			            where,
-			            key_types[i]);
-			return FALSE;
+			fst_profile_fail(errors,
+			                 path,
+			                 contents,
+			                 "profile",
+			                 "key-types",
+			                 "key type '%s' is listed twice",
+			                 key_types[i]);
+			continue;
 		}
 		self->key_types[self->n_key_types++] = kt;
 		self->key_types_mask |= kt;
 	}
-	if (self->n_key_types == 0) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "profile", "key-types");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: list at least one key type, e.g. ec-p256",
-		            where);
-		return FALSE;
+	if (self->n_key_types == 0 && key_types[0] == NULL) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "profile",
+		                 "key-types",
+		                 "list at least one key type, e.g. ec-p256");
 	}
+}
 
-	/* [subject] */
-	if (!fst_profile_get_string(kf, path, contents, "subject", "cn", &self->cn_template, error))
-		return FALSE;
-	reason = fst_profile_check_cn_template(self->cn_template);
-	if (reason != NULL) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "subject", "cn");
-		g_set_error(
-		    error, FST_ERROR, FST_ERROR_CONFIG, "%s: the template %s", where, reason);
-		return FALSE;
-	}
-	if (!fst_profile_get_string(kf, path, contents, "subject", "o", &self->organization, error))
-		return FALSE;
-	if (self->organization[0] == '\0' ||
-	    g_utf8_strlen(self->organization, -1) > FST_PROFILE_ORGANIZATION_MAX) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "subject", "o");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: the organization must be 1 to %u UTF-8 characters",
-		            where,
-		            (guint)FST_PROFILE_ORGANIZATION_MAX);
-		return FALSE;
-	}
+/* [subject] */
+static void
+fst_profile_parse_subject(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	const gchar *path = self->path;
+	g_autofree gchar *reason = NULL;
+	g_autoptr(GError) error = NULL;
 
-	/* [validity] */
-	if (!fst_profile_get_string(kf, path, contents, "validity", "days", &days, error))
-		return FALSE;
-	if (!fst_profile_parse_bool(kf,
-	                            path,
-	                            contents,
-	                            "validity",
-	                            "allow-outlive-ca",
-	                            &self->allow_outlive_ca,
-	                            error))
-		return FALSE;
+	if (!fst_profile_get_string(kf, path, contents, "subject", "cn", &self->cn_template, &error))
+		fst_profile_keep(errors, &error);
+	if (self->cn_template != NULL)
+		reason = fst_profile_check_cn_template(self->cn_template);
+	if (reason != NULL)
+		fst_profile_fail(errors, path, contents, "subject", "cn", "the template %s", reason);
+	if (!fst_profile_get_string(kf, path, contents, "subject", "o", &self->organization, &error))
+		fst_profile_keep(errors, &error);
+	if (self->organization != NULL &&
+	    (self->organization[0] == '\0' ||
+	     g_utf8_strlen(self->organization, -1) > FST_PROFILE_ORGANIZATION_MAX)) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "subject",
+		                 "o",
+		                 "the organization must be 1 to %u UTF-8 characters",
+		                 (guint)FST_PROFILE_ORGANIZATION_MAX);
+	}
+}
+
+/* [validity] */
+static void
+fst_profile_parse_validity(FstProfile *self,
+                           GKeyFile *kf,
+                           const gchar *contents,
+                           GPtrArray *errors)
+{
+	const gchar *path = self->path;
+	g_autofree gchar *days = NULL;
+	g_autoptr(GError) error = NULL;
+	gchar *endptr = NULL;
+	guint64 days_val = 0;
+
+	if (!fst_profile_get_string(kf, path, contents, "validity", "days", &days, &error))
+		fst_profile_keep(errors, &error);
+	fst_profile_parse_bool(kf,
+	                       path,
+	                       contents,
+	                       "validity",
+	                       "allow-outlive-ca",
+	                       &self->allow_outlive_ca,
+	                       &error);
+	fst_profile_keep(errors, &error);
 	if (g_key_file_has_key(kf, "validity", "not-after", NULL)) {
-		if (days != NULL) {
-			g_autofree gchar *where =
-			    fst_profile_where(path, contents, "validity", "not-after");
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: give either days or not-after, not both",
-			            where);
-			return FALSE;
+		if (g_key_file_has_key(kf, "validity", "days", NULL)) {
+			fst_profile_fail(errors,
+			                 path,
+			                 contents,
+			                 "validity",
+			                 "not-after",
+			                 "give either days or not-after, not both");
 		}
-		if (!fst_profile_parse_not_after(self, kf, contents, error))
-			return FALSE;
-	} else if (days == NULL) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: [validity] needs days (e.g. days=3650) or not-after (e.g. "
-		            "not-after=2049-12-31T23:59:59Z)",
-		            path);
-		return FALSE;
+		fst_profile_parse_not_after(self, kf, contents, errors);
+	} else if (!g_key_file_has_key(kf, "validity", "days", NULL)) {
+		g_ptr_array_add(errors,
+		                g_error_new(FST_ERROR,
+		                            FST_ERROR_CONFIG,
+		                            "%s: [validity] needs days (e.g. days=3650) or "
+		                            "not-after (e.g. not-after=2049-12-31T23:59:59Z)",
+		                            path));
 	}
-	if (!fst_profile_parse_signature(self, kf, contents, error))
-		return FALSE;
-	if (!fst_profile_parse_extensions(self, kf, contents, error))
-		return FALSE;
-	if (!fst_profile_parse_burn(self, kf, contents, error))
-		return FALSE;
-	if (days != NULL)
-		days_val = g_ascii_strtoull(days, &endptr, 10);
-	if (days != NULL && (days[0] < '0' || days[0] > '9' || *endptr != '\0' || days_val == 0 ||
-	                     days_val > FST_PROFILE_VALIDITY_DAYS_MAX)) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "validity", "days");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: '%s' is not a number of days from 1 to %u",
-		            where,
-		            days,
-		            (guint)FST_PROFILE_VALIDITY_DAYS_MAX);
-		return FALSE;
+	if (days == NULL)
+		return;
+	days_val = g_ascii_strtoull(days, &endptr, 10);
+	if (days[0] < '0' || days[0] > '9' || *endptr != '\0' || days_val == 0 ||
+	    days_val > FST_PROFILE_VALIDITY_DAYS_MAX) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "validity",
+		                 "days",
+		                 "'%s' is not a number of days from 1 to %u",
+		                 days,
+		                 (guint)FST_PROFILE_VALIDITY_DAYS_MAX);
+		return;
 	}
-	if (days != NULL)
-		self->validity_days = (guint)days_val;
+	self->validity_days = (guint)days_val;
+}
 
-	/* [trust] */
-	self->trust.endpoint = FST_TRUST_ENDPOINT_ATS;
-	if (!fst_profile_get_string(kf, path, contents, "trust", "endpoint", &endpoint, error))
-		return FALSE;
-	if (g_strcmp0(endpoint, "legacy") == 0) {
-		self->trust.endpoint = FST_TRUST_ENDPOINT_LEGACY;
-	} else if (endpoint != NULL && g_strcmp0(endpoint, "ats") != 0) {
-		g_autofree gchar *where = fst_profile_where(path, contents, "trust", "endpoint");
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s: '%s' is not an endpoint kind (ats or legacy)",
-		            where,
-		            endpoint);
-		return FALSE;
+/* [trust] */
+static void
+fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	static const FstProfileName endpoints[] = {
+	    {"ats", FST_TRUST_ENDPOINT_ATS},
+	    {"legacy", FST_TRUST_ENDPOINT_LEGACY},
+	};
+	g_autoptr(GError) error = NULL;
+	guint endpoint = FST_TRUST_ENDPOINT_ATS;
+
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "trust",
+	                       "endpoint",
+	                       endpoints,
+	                       G_N_ELEMENTS(endpoints),
+	                       &endpoint,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	self->trust.endpoint = endpoint;
+	fst_profile_parse_bool(kf,
+	                       self->path,
+	                       contents,
+	                       "trust",
+	                       "include-reserved",
+	                       &self->trust.include_reserved,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	fst_profile_parse_bool(kf,
+	                       self->path,
+	                       contents,
+	                       "trust",
+	                       "include-starfield",
+	                       &self->trust.include_starfield,
+	                       &error);
+	fst_profile_keep(errors, &error);
+}
+
+/*
+ * One pass finds every error of a file: a check that fails keeps its error
+ * in @errors and the parse goes on with the next key, so that
+ * `fleetstation profile check` lists them all; fst_profile_load() fails with
+ * the first. Only broken INI syntax stops it, as GKeyFile reads no further.
+ */
+static void
+fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GPtrArray *errors)
+{
+	const gchar *path = self->path;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error = NULL;
+
+	if (!g_key_file_load_from_data(kf, contents, len, G_KEY_FILE_NONE, &error)) {
+		g_ptr_array_add(errors,
+		                g_error_new(FST_ERROR,
+		                            FST_ERROR_CONFIG,
+		                            "%s is not a valid profile (INI syntax): %s",
+		                            path,
+		                            error->message));
+		return;
 	}
-	if (!fst_profile_parse_bool(kf,
-	                            path,
-	                            contents,
-	                            "trust",
-	                            "include-reserved",
-	                            &self->trust.include_reserved,
-	                            error))
-		return FALSE;
-	if (!fst_profile_parse_bool(kf,
-	                            path,
-	                            contents,
-	                            "trust",
-	                            "include-starfield",
-	                            &self->trust.include_starfield,
-	                            error))
-		return FALSE;
-	return TRUE;
+
+	/* the job first: it decides which keys the file may and must have */
+	fst_profile_parse_job(self, kf, contents, errors);
+	fst_profile_check_keys(self, kf, contents, errors);
+
+	/* [profile] */
+	if (!fst_profile_get_string(kf, path, contents, "profile", "name", &self->name, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (self->name != NULL && !fst_profile_is_valid_name(self->name)) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "profile",
+		                 "name",
+		                 "a name is 1 to 64 characters from a-z A-Z 0-9 . _ -");
+	}
+	fst_profile_get_string(
+	    kf, path, contents, "profile", "description", &self->description, &error);
+	fst_profile_keep(errors, &error);
+	if (!fst_profile_get_string_list(
+	        kf, path, contents, "profile", "models", &self->models, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (self->models != NULL && self->models[0] == NULL) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "profile",
+		                 "models",
+		                 "list at least one model pattern, e.g. devsim-*");
+	}
+	for (guint i = 0; self->models != NULL && self->models[i] != NULL; i++) {
+		if (g_strstrip(self->models[i])[0] == '\0') {
+			fst_profile_fail(
+			    errors, path, contents, "profile", "models", "a model pattern is empty");
+			break;
+		}
+	}
+
+	/* the certificate: a trust-only profile issues none */
+	if (self->job == FST_PROFILE_JOB_PROVISION) {
+		fst_profile_parse_keys(self, kf, contents, errors);
+		fst_profile_parse_subject(self, kf, contents, errors);
+		fst_profile_parse_validity(self, kf, contents, errors);
+		fst_profile_parse_signature(self, kf, contents, errors);
+		fst_profile_parse_extensions(self, kf, contents, errors);
+	}
+	fst_profile_parse_burn(self, kf, contents, errors);
+	fst_profile_parse_trust(self, kf, contents, errors);
+}
+
+/**
+ * fst_profile_check_file:
+ * @path: a `.profile` file
+ * @errors: (out) (transfer full) (element-type GError): every error of the
+ *   file, in the order of the checks, when it is not a good profile
+ *
+ * Loads and checks a profile like fst_profile_load(), but goes on after an
+ * error to find all of them (`fleetstation profile check`). A file that cannot
+ * be read, is too large, is not UTF-8 or breaks the INI syntax gives one error.
+ *
+ * Returns: (transfer full): a new #FstProfile, or %NULL with @errors set
+ */
+FstProfile *
+fst_profile_check_file(const gchar *path, GPtrArray **errors)
+{
+	g_autoptr(FstProfile) self = g_new0(FstProfile, 1);
+	g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)g_error_free);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *contents = NULL;
+	gsize len = 0;
+
+	g_return_val_if_fail(path != NULL, NULL);
+	g_return_val_if_fail(errors != NULL, NULL);
+
+	*errors = NULL;
+	if (!g_file_get_contents(path, &contents, &len, &error)) {
+		fst_error_convert_gio(&error);
+		g_prefix_error(&error, "cannot read profile: ");
+		g_ptr_array_add(found, g_steal_pointer(&error));
+	} else if (len > FST_PROFILE_MAX_SIZE) {
+		g_ptr_array_add(found,
+		                g_error_new(FST_ERROR,
+		                            FST_ERROR_CONFIG,
+		                            "%s is %" G_GSIZE_FORMAT
+		                            " bytes, more than a profile can be (%u)",
+		                            path,
+		                            len,
+		                            (guint)FST_PROFILE_MAX_SIZE));
+	} else if (memchr(contents, '\0', len) != NULL ||
+	           !g_utf8_validate(contents, (gssize)len, NULL)) {
+		g_ptr_array_add(
+		    found,
+		    g_error_new(FST_ERROR, FST_ERROR_CONFIG, "%s is not a UTF-8 text file", path));
+	} else {
+		self->path = g_strdup(path);
+		self->content_sha256 =
+		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)contents, len);
+		fst_profile_parse(self, contents, len, found);
+	}
+	if (found->len > 0) {
+		*errors = g_steal_pointer(&found);
+		return NULL;
+	}
+	g_debug("loaded profile %s from %s", self->name, path);
+	return g_steal_pointer(&self);
 }
 
 /**
@@ -1034,7 +1239,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
  *
  * Loads and checks a profile. Unknown groups or keys, missing required keys
  * and bad values are %FST_ERROR_CONFIG errors that name the file, the group,
- * the key and (when it can be found) the line. A missing file is
+ * the key and (when it can be found) the line; the first one found is
+ * returned (fst_profile_check_file() gives them all). A missing file is
  * %FST_ERROR_NOT_FOUND.
  *
  * Returns: (transfer full): a new #FstProfile, or %NULL with @error set
@@ -1042,39 +1248,14 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GError **e
 FstProfile *
 fst_profile_load(const gchar *path, GError **error)
 {
-	g_autoptr(FstProfile) self = g_new0(FstProfile, 1);
-	g_autofree gchar *contents = NULL;
-	gsize len = 0;
+	g_autoptr(GPtrArray) errors = NULL;
+	FstProfile *self = fst_profile_check_file(path, &errors);
 
-	g_return_val_if_fail(path != NULL, NULL);
-
-	if (!g_file_get_contents(path, &contents, &len, error)) {
-		fst_error_convert_gio(error);
-		g_prefix_error(error, "cannot read profile: ");
+	if (self == NULL) {
+		g_propagate_error(error, g_error_copy(g_ptr_array_index(errors, 0)));
 		return NULL;
 	}
-	if (len > FST_PROFILE_MAX_SIZE) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s is %" G_GSIZE_FORMAT " bytes, more than a profile can be (%u)",
-		            path,
-		            len,
-		            (guint)FST_PROFILE_MAX_SIZE);
-		return NULL;
-	}
-	if (memchr(contents, '\0', len) != NULL || !g_utf8_validate(contents, (gssize)len, NULL)) {
-		g_set_error(
-		    error, FST_ERROR, FST_ERROR_CONFIG, "%s is not a UTF-8 text file", path);
-		return NULL;
-	}
-	self->path = g_strdup(path);
-	self->content_sha256 =
-	    g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)contents, len);
-	if (!fst_profile_parse(self, contents, len, error))
-		return NULL;
-	g_debug("loaded profile %s from %s", self->name, path);
-	return g_steal_pointer(&self);
+	return self;
 }
 
 /**
@@ -1678,6 +1859,44 @@ fst_profile_get_escrow_cert(const FstProfile *self)
 	return self->escrow_cert;
 }
 
+/**
+ * fst_profile_get_job:
+ * @self: an #FstProfile
+ *
+ * Returns: what a job with this profile does (`[profile] job`)
+ */
+FstProfileJob
+fst_profile_get_job(const FstProfile *self)
+{
+	return self->job;
+}
+
+/**
+ * fst_profile_get_on_return:
+ * @self: an #FstProfile
+ *
+ * Returns: what to do with a device that comes back with an active
+ *   certificate (`[profile] on-return`)
+ */
+FstProfileOnReturn
+fst_profile_get_on_return(const FstProfile *self)
+{
+	return self->on_return;
+}
+
+/**
+ * fst_profile_get_credential_slots:
+ * @self: an #FstProfile
+ *
+ * Returns: how a re-provisioned device gets its new credentials
+ *   (`[profile] credential-slots`)
+ */
+FstProfileSlots
+fst_profile_get_credential_slots(const FstProfile *self)
+{
+	return self->slots;
+}
+
 static const gchar *
 fst_profile_key_source_to_string(FstKeySource source)
 {
@@ -1725,6 +1944,16 @@ fst_profile_describe(const FstProfile *self)
 		g_string_append(burn, ", no root CAs");
 	if (self->sec_tag >= 0)
 		g_string_append_printf(burn, ", sec_tag %" G_GINT64_FORMAT, self->sec_tag);
+	if (self->job == FST_PROFILE_JOB_TRUST_ONLY)
+		return g_strdup_printf("%s: trust-only (rewrites the root CAs of provisioned "
+		                       "devices)%s",
+		                       self->name,
+		                       burn->str);
+	if (self->on_return == FST_PROFILE_ON_RETURN_REPROVISION)
+		g_string_append_printf(burn,
+		                       ", re-provisions devices that come back (%s)",
+		                       self->slots == FST_PROFILE_SLOTS_AB ? "A/B slots"
+		                                                          : "single slot");
 	return g_strdup_printf("%s: %s %s, %s%s, digest %s%s%s%s",
 	                       self->name,
 	                       fst_profile_key_source_to_string(self->key_source),

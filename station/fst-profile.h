@@ -74,10 +74,53 @@ typedef enum {
 	FST_PROFILE_FORMAT_DER,
 } FstProfileFormat;
 
+/**
+ * FstProfileJob:
+ * @FST_PROFILE_JOB_PROVISION: issue and burn a device certificate (default)
+ * @FST_PROFILE_JOB_TRUST_ONLY: rewrite only the root CAs of a device that is
+ *   provisioned already; no certificate is issued
+ *
+ * What a job with the profile does (`[profile] job`).
+ */
+typedef enum {
+	FST_PROFILE_JOB_PROVISION,
+	FST_PROFILE_JOB_TRUST_ONLY,
+} FstProfileJob;
+
+/**
+ * FstProfileOnReturn:
+ * @FST_PROFILE_ON_RETURN_REFUSE: refuse a device that has an active
+ *   certificate, showing its history (default)
+ * @FST_PROFILE_ON_RETURN_REPROVISION: give it a new certificate; the old one
+ *   is superseded and queued for deactivation
+ *
+ * What to do with a device that comes back provisioned (`[profile] on-return`).
+ */
+typedef enum {
+	FST_PROFILE_ON_RETURN_REFUSE,
+	FST_PROFILE_ON_RETURN_REPROVISION,
+} FstProfileOnReturn;
+
+/**
+ * FstProfileSlots:
+ * @FST_PROFILE_SLOTS_SINGLE: the new key and certificate replace the old ones
+ *   in place (default)
+ * @FST_PROFILE_SLOTS_AB: a re-provisioned device gets its new credentials in
+ *   its alternate slot, activated only once read back and proven
+ *
+ * How a re-provisioned device holds its credentials (`[profile] credential-slots`).
+ */
+typedef enum {
+	FST_PROFILE_SLOTS_SINGLE,
+	FST_PROFILE_SLOTS_AB,
+} FstProfileSlots;
+
 typedef struct _FstProfile FstProfile;
 
 FstProfile *
 fst_profile_load(const gchar *path, GError **error);
+FstProfile *
+fst_profile_check_file(const gchar *path, GPtrArray **errors);
 FstProfile *
 fst_profile_find(const gchar *templates_dir, const gchar *name, GError **error);
 void
@@ -139,6 +182,12 @@ gint64
 fst_profile_get_sec_tag(const FstProfile *self);
 const gchar *
 fst_profile_get_escrow_cert(const FstProfile *self);
+FstProfileJob
+fst_profile_get_job(const FstProfile *self);
+FstProfileOnReturn
+fst_profile_get_on_return(const FstProfile *self);
+FstProfileSlots
+fst_profile_get_credential_slots(const FstProfile *self);
 gchar *
 fst_profile_describe(const FstProfile *self);
 

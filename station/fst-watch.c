@@ -5,8 +5,13 @@
  * device node (a re-plugged adapter, a new simulator behind a stable link).
  * Each arrival gets a gang worker (fst-gang.c) for one device; a port that
  * disappears is forgotten, so the next board on it is provisioned again.
- * Devices the database already has as provisioned are skipped: re-provisioning
- * (rework) is a separate decision.
+ * A device the database already has as provisioned is skipped under a profile
+ * with on-return=refuse (a board left on its fixture, not an error). Under
+ * on-return=reprovision (a rework line) it is re-provisioned if its
+ * certificate in service is older than this watch, and skipped if this watch
+ * issued it: a USB adapter that re-enumerates is not a device coming back.
+ * A trust-only job takes every device; the pipeline refuses one that is not
+ * provisioned.
  *
  * Ports are found by scanning, every poll interval, either the given patterns
  * (`*` and `?` in the last path component) or the serial ports whose USB id the
@@ -29,6 +34,8 @@
 
 typedef struct {
 	FstStation *station; /* (unowned) */
+	const FstProfile *profile; /* (unowned) */
+	gint64 started_us;   /* when the watch began, unix microseconds */
 	GHashTable *seen;    /* port path -> identity string of what was there */
 	FstKnownDevices *known;
 	gint hotplug; /* atomic: a USB device came or went */
@@ -103,16 +110,30 @@ fst_watch_scan(FstWatch *self, const FstWatchOptions *options)
 	return found;
 }
 
-/* devices provisioned before are not touched again (FstGangAcceptFunc) */
+/* which plugged-in devices are worked on (FstGangAcceptFunc): see the top of
+ * this file */
 static gboolean
 fst_watch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError **error)
 {
 	FstWatch *self = user_data;
+	FstDb *db = fst_station_get_db(self->station);
 	g_autoptr(GError) error_local = NULL;
-	g_autoptr(FstDbDevice) dev =
-	    fst_db_find_device(fst_station_get_db(self->station), uid, &error_local);
-	if (dev != NULL && g_strcmp0(dev->state, "provisioned") == 0) {
-		g_info("device %s on %s is provisioned already: skipped", uid, port);
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+
+	if (fst_profile_get_job(self->profile) == FST_PROFILE_JOB_TRUST_ONLY)
+		return TRUE;
+	if (fst_profile_get_on_return(self->profile) == FST_PROFILE_ON_RETURN_REFUSE) {
+		dev = fst_db_find_device(db, uid, &error_local);
+		if (dev != NULL && g_strcmp0(dev->state, "provisioned") == 0) {
+			g_info("device %s on %s is provisioned already: skipped", uid, port);
+			return FALSE;
+		}
+		return TRUE;
+	}
+	active = fst_db_get_active_certificate(db, uid, &error_local);
+	if (active != NULL && active->created_at >= self->started_us) {
+		g_info("device %s on %s was provisioned by this watch: skipped", uid, port);
 		return FALSE;
 	}
 	return TRUE;
@@ -201,7 +222,12 @@ fst_watch_run(FstStation *station,
 	libusb_hotplug_callback_handle hotplug = 0;
 	gboolean have_hotplug = FALSE;
 	guint poll_ms = options->poll_ms > 0 ? options->poll_ms : FST_WATCH_DEFAULT_POLL_MS;
-	FstWatch self = {.station = station, .seen = seen};
+	FstWatch self = {
+	    .station = station,
+	    .profile = profile,
+	    .seen = seen,
+	    .started_us = g_get_real_time(),
+	};
 	FstGangOptions gang_options = {
 	    .baud_rate = options->baud_rate,
 	    .accept = fst_watch_accept,

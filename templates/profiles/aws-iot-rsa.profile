@@ -5,6 +5,8 @@ description=AWS IoT Core device with an RSA-2048 key generated on the device, va
 models=devsim-rsa;devsim-*
 key-source=device-csr
 key-types=rsa-2048
+# a device that comes back with an active certificate is refused, its history shown
+on-return=refuse
 
 [subject]
 cn={model}-{uid}

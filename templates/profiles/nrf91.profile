@@ -5,6 +5,8 @@ description=AWS IoT Core over an nRF91 cellular modem: the modem generates a P-2
 models=nrf91*;nrf9160*;nrf9161*
 key-source=device-csr
 key-types=ec-p256
+# a device that comes back with an active certificate is refused, its history shown
+on-return=refuse
 
 [subject]
 cn={uid}

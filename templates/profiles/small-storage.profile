@@ -5,6 +5,8 @@ description=AWS IoT Core device with a small credential store: ECDSA P-256 key, 
 models=devsim-small;mcu-*
 key-source=device-csr
 key-types=ec-p256
+# a device that comes back with an active certificate is refused, its history shown
+on-return=refuse
 
 [subject]
 cn={model}-{uid}

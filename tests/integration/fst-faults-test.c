@@ -68,7 +68,21 @@ fst_fixture_setup(FstFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	fx->station = fst_station_open(fx->workspace, &error);
 	g_assert_no_error(error);
-	fx->profile = fst_station_load_profile(fx->station, "aws-iot-ecc", &error);
+	/* the faults hit devices provisioned before (a rework line): the
+	 * profile re-provisions them in place (on-return=reprovision) */
+	{
+		g_autofree gchar *src = g_build_filename(
+		    g_getenv("FST_TEMPLATES_DIR"), "profiles", "aws-iot-ecc.profile", NULL);
+		g_autofree gchar *dst = g_build_filename(fx->workspace, "rework.profile", NULL);
+		g_autofree gchar *text = NULL;
+		g_autoptr(GString) edited = NULL;
+		g_assert_true(g_file_get_contents(src, &text, NULL, &error));
+		edited = g_string_new(text);
+		g_assert_cmpint(
+		    g_string_replace(edited, "on-return=refuse", "on-return=reprovision", 1), ==, 1);
+		g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
+		fx->profile = fst_station_load_profile(fx->station, dst, &error);
+	}
 	g_assert_no_error(error);
 	fx->sims = g_ptr_array_new_with_free_func((GDestroyNotify)fst_sim_free);
 }
@@ -350,6 +364,16 @@ fst_faults_disconnect_test(FstFixture *fx, gconstpointer user_data)
 	after = fst_fixture_dump(fx, uid, "device-cert");
 	g_assert_nonnull(after);
 	g_assert_true(g_bytes_equal(before, after));
+	/* the old certificate is still the one in service: nothing superseded */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstDbCert) active = fst_db_get_active_certificate(
+		    fst_station_get_db(fx->station), uid, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(active);
+		g_assert_cmpstr(active->serial_hex, ==, first->cert->serial_hex);
+		g_assert_cmpint(active->state, ==, FST_CERT_STATE_VERIFIED);
+	}
 
 	/* plugged in again, without the fault: the old certificate and its key */
 	g_free(fst_sim_stop(sim));
@@ -490,6 +514,8 @@ fst_fixture_profile_with_key_source(FstFixture *fx, const gchar *key_source)
 	g_assert_no_error(error);
 	edited = g_string_new(text);
 	g_assert_cmpint(g_string_replace(edited, "key-source=device-csr", source_line, 1), ==, 1);
+	g_assert_cmpint(
+	    g_string_replace(edited, "on-return=refuse", "on-return=reprovision", 1), ==, 1);
 	g_assert_cmpint(g_string_replace(edited, "name=aws-iot-ecc", name_line, 1), ==, 1);
 	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
 	g_assert_no_error(error);

@@ -175,25 +175,63 @@ fst_pipeline_no_port_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_null(r->uid);
 }
 
-/* a device that comes back is the same device row with a new certificate */
+/* a device that failed is completed later under the same device row; one
+ * that comes back provisioned is refused by the shipped profile, its history
+ * shown and nothing issued or changed */
 static void
-fst_pipeline_reprovision_test(FstFixture *fx, gconstpointer user_data)
+fst_pipeline_refuse_test(FstFixture *fx, gconstpointer user_data)
 {
+	FstDb *db = fst_station_get_db(fx->station);
 	g_autofree gchar *port = fst_fixture_start_sim(fx, "PT-AGAIN-1", NULL);
 	g_autoptr(FstProvisionResult) r1 = fst_fixture_provision(fx, port);
-	g_autoptr(FstProvisionResult) r2 = fst_fixture_provision(fx, port);
+	g_autoptr(FstProvisionResult) r2 = NULL;
 	g_autoptr(FstDbDevice) dev = NULL;
 	g_autoptr(GPtrArray) all = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(GError) error = NULL;
+	FstDbCertFilter filter = {.device_uid = "PT-AGAIN-1"};
 	guint n = 0;
+	guint n_events;
 
 	g_assert_no_error(r1->error);
-	g_assert_no_error(r2->error);
-	g_assert_cmpstr(r1->serial_hex, !=, r2->serial_hex);
-	dev = fst_db_find_device(fst_station_get_db(fx->station), "PT-AGAIN-1", &error);
+	dev = fst_db_find_device(db, "PT-AGAIN-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->cert->serial_hex, ==, r2->serial_hex);
-	all = fst_db_list_devices(fst_station_get_db(fx->station), &error);
+	events = fst_db_list_events(db, dev->id, &error);
+	g_assert_no_error(error);
+	n_events = events->len;
+	g_clear_pointer(&events, g_ptr_array_unref);
+	g_clear_pointer(&dev, fst_db_device_free);
+
+	r2 = fst_fixture_provision(fx, port);
+	g_assert_error(r2->error, FST_ERROR, FST_ERROR_CONFIG);
+	g_test_message("%s", r2->error->message);
+	g_assert_nonnull(strstr(r2->error->message, "device PT-AGAIN-1 came back"));
+	g_assert_nonnull(strstr(r2->error->message, r1->serial_hex));
+	g_assert_nonnull(strstr(r2->error->message, "verified"));
+	g_assert_nonnull(strstr(r2->error->message, "fleetstation show PT-AGAIN-1"));
+	g_assert_nonnull(strstr(r2->error->message, "on-return=reprovision"));
+	g_assert_null(r2->serial_hex);
+
+	/* nothing issued, the device row as it was, one more event */
+	dev = fst_db_find_device(db, "PT-AGAIN-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpstr(dev->cert->serial_hex, ==, r1->serial_hex);
+	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
+	certs = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 1);
+	events = fst_db_list_events(db, dev->id, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, n_events + 1);
+	{
+		FstDbEvent *ev = g_ptr_array_index(events, events->len - 1);
+		g_assert_cmpstr(ev->step, ==, "plan");
+		g_assert_cmpstr(ev->outcome, ==, "config");
+		g_assert_nonnull(strstr(ev->detail, "came back"));
+	}
+	all = fst_db_list_devices(db, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < all->len; i++) {
 		FstDbDevice *d = g_ptr_array_index(all, i);
@@ -212,6 +250,6 @@ main(int argc, char **argv)
 	g_test_add("/fst/pipeline/wrong-model", FstFixture, NULL, fst_fixture_setup, fst_pipeline_wrong_model_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/roots-too-big", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_too_big_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/no-port", FstFixture, NULL, fst_fixture_setup, fst_pipeline_no_port_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/reprovision", FstFixture, NULL, fst_fixture_setup, fst_pipeline_reprovision_test, fst_fixture_teardown);
+	g_test_add("/fst/pipeline/refuse-returning", FstFixture, NULL, fst_fixture_setup, fst_pipeline_refuse_test, fst_fixture_teardown);
 	return g_test_run();
 }

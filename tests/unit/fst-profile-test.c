@@ -135,6 +135,20 @@ fst_test_shipped(void)
 		g_assert_cmpint(fst_profile_get_format(nrf), ==, FST_PROFILE_FORMAT_PEM);
 		g_assert_cmpuint(fst_profile_get_allowed_key_types(nrf), ==, FST_KEY_TYPE_EC_P256);
 	}
+	/* the rework and trust-update profiles; the base ones refuse a returning device */
+	{
+		g_autoptr(FstProfile) rework =
+		    fst_profile_find(fst_test_templates_dir(), "aws-iot-ecc-rework", &error);
+		g_autoptr(FstProfile) roots = NULL;
+		g_assert_no_error(error);
+		g_assert_cmpint(fst_profile_get_on_return(rework), ==, FST_PROFILE_ON_RETURN_REPROVISION);
+		g_assert_cmpint(fst_profile_get_credential_slots(rework), ==, FST_PROFILE_SLOTS_AB);
+		g_assert_cmpint(fst_profile_get_on_return(ecc), ==, FST_PROFILE_ON_RETURN_REFUSE);
+		roots = fst_profile_find(fst_test_templates_dir(), "aws-iot-trust-update", &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(fst_profile_get_job(roots), ==, FST_PROFILE_JOB_TRUST_ONLY);
+		g_assert_true(fst_profile_get_trust_options(roots)->include_reserved);
+	}
 }
 
 static void
@@ -548,6 +562,149 @@ fst_test_key_sources(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(fst_profile_get_key_source(pk), ==, FST_KEY_SOURCE_DEVICE_PUBLIC_KEY);
 }
 
+/* one pass reports every error of a file, each with its line, in file order;
+ * the loader fails with the first */
+static void
+fst_test_all_errors(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GString) text = g_string_new(fst_test_good_profile);
+	g_autoptr(GPtrArray) errors = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *expect[] = {
+	    "[profile] colour (line 7): unknown key",
+	    "[profile] key-types (line 6): unknown key type 'ec-p999'",
+	    "[subject] o (line 11): the organization must be",
+	    "[validity] days (line 14): 'abc' is not a number of days",
+	    "[trust] endpoint (line 20): 'mars' is not one of ats, legacy",
+	};
+
+	(void)user_data;
+	g_string_replace(text, "key-types=ec-p384;ec-p256;rsa-2048\n", "key-types=ec-p999\ncolour=blue\n", 1);
+	g_string_replace(text, "o=Test Org", "o=", 1);
+	g_string_replace(text, "days=365", "days=abc", 1);
+	g_string_replace(text, "endpoint=legacy", "endpoint=mars", 1);
+	g_assert_true(g_file_set_contents(fx->path, text->str, (gssize)text->len, NULL));
+	profile = fst_profile_check_file(fx->path, &errors);
+	g_assert_null(profile);
+	g_assert_nonnull(errors);
+	for (guint i = 0; i < errors->len; i++)
+		g_test_message("%s", ((GError *)g_ptr_array_index(errors, i))->message);
+	g_assert_cmpuint(errors->len, ==, G_N_ELEMENTS(expect));
+	for (guint i = 0; i < G_N_ELEMENTS(expect); i++) {
+		const GError *e = g_ptr_array_index(errors, i);
+		g_assert_error(e, FST_ERROR, FST_ERROR_CONFIG);
+		g_assert_nonnull(strstr(e->message, expect[i]));
+	}
+	profile = fst_profile_load(fx->path, &error);
+	g_assert_null(profile);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, expect[0]));
+
+	/* a good file gives a profile and no error array */
+	g_clear_pointer(&errors, g_ptr_array_unref);
+	g_assert_true(g_file_set_contents(fx->path, fst_test_good_profile, -1, NULL));
+	profile = fst_profile_check_file(fx->path, &errors);
+	g_assert_nonnull(profile);
+	g_assert_null(errors);
+}
+
+/* on-return, credential-slots and job: defaults, values, bad values */
+static void
+fst_test_rework_keys(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) def = fst_test_load_variant(fx, NULL, NULL, &error);
+	g_autoptr(FstProfile) rework = NULL;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_job(def), ==, FST_PROFILE_JOB_PROVISION);
+	g_assert_cmpint(fst_profile_get_on_return(def), ==, FST_PROFILE_ON_RETURN_REFUSE);
+	g_assert_cmpint(fst_profile_get_credential_slots(def), ==, FST_PROFILE_SLOTS_SINGLE);
+	rework = fst_test_load_variant(fx,
+	                               "key-source=device-csr\n",
+	                               "key-source=device-csr\non-return=reprovision\n"
+	                               "credential-slots=ab\n",
+	                               &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_on_return(rework), ==, FST_PROFILE_ON_RETURN_REPROVISION);
+	g_assert_cmpint(fst_profile_get_credential_slots(rework), ==, FST_PROFILE_SLOTS_AB);
+	{
+		g_autofree gchar *summary = fst_profile_describe(rework);
+		g_assert_nonnull(strstr(summary, "re-provisions devices that come back (A/B slots)"));
+	}
+	{
+		g_autoptr(FstProfile) bad = fst_test_load_variant(
+		    fx, "key-source=device-csr\n", "key-source=device-csr\non-return=rotate\n", &error);
+		g_assert_null(bad);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_assert_nonnull(strstr(error->message,
+		                        "[profile] on-return (line 6): 'rotate' is not one of refuse, "
+		                        "reprovision"));
+		g_clear_error(&error);
+	}
+	{
+		g_autoptr(FstProfile) bad = fst_test_load_variant(
+		    fx, "key-source=device-csr\n", "key-source=device-csr\ncredential-slots=abc\n", &error);
+		g_assert_null(bad);
+		g_assert_nonnull(strstr(error->message, "[profile] credential-slots (line 6)"));
+		g_clear_error(&error);
+	}
+	{
+		g_autoptr(FstProfile) bad = fst_test_load_variant(
+		    fx, "key-source=device-csr\n", "key-source=device-csr\njob=everything\n", &error);
+		g_assert_null(bad);
+		g_assert_nonnull(strstr(error->message, "[profile] job (line 6): 'everything'"));
+	}
+}
+
+/* a trust-only profile needs no certificate keys and refuses them */
+static void
+fst_test_trust_only(FstTestFixture *fx, gconstpointer user_data)
+{
+	const gchar *good = "[profile]\n"
+	                    "name=roots\n"
+	                    "models=devsim-*\n"
+	                    "job=trust-only\n"
+	                    "\n"
+	                    "[burn]\n"
+	                    "format=pem\n"
+	                    "\n"
+	                    "[trust]\n"
+	                    "include-reserved=true\n";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(GPtrArray) errors = NULL;
+	g_autoptr(GString) bad = g_string_new(good);
+	g_autofree gchar *summary = NULL;
+
+	(void)user_data;
+	g_assert_true(g_file_set_contents(fx->path, good, -1, NULL));
+	profile = fst_profile_load(fx->path, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_job(profile), ==, FST_PROFILE_JOB_TRUST_ONLY);
+	g_assert_true(fst_profile_get_trust_options(profile)->include_reserved);
+	g_assert_true(fst_profile_get_burn_object(profile, FST_OBJECT_TRUST_ROOTS));
+	summary = fst_profile_describe(profile);
+	g_assert_nonnull(strstr(summary, "roots: trust-only"));
+
+	/* certificate keys have no meaning there: each is an error with its line */
+	g_string_replace(bad, "job=trust-only\n", "job=trust-only\nkey-types=ec-p256\n", 1);
+	g_string_append(bad, "\n[validity]\ndays=30\n");
+	g_assert_true(g_file_set_contents(fx->path, bad->str, -1, NULL));
+	g_clear_pointer(&profile, fst_profile_free);
+	profile = fst_profile_check_file(fx->path, &errors);
+	g_assert_null(profile);
+	for (guint i = 0; i < errors->len; i++)
+		g_test_message("%s", ((GError *)g_ptr_array_index(errors, i))->message);
+	g_assert_cmpuint(errors->len, ==, 2);
+	g_assert_nonnull(strstr(((GError *)g_ptr_array_index(errors, 0))->message,
+	                        "[profile] key-types (line 5): a trust-only profile"));
+	g_assert_nonnull(strstr(((GError *)g_ptr_array_index(errors, 1))->message,
+	                        "[validity] days (line 14): a trust-only profile"));
+}
+
 /* runs `fleetstation profile check PATH`; returns the wait status */
 static gint
 fst_test_profile_check(const gchar *station, const gchar *path, gchar **out, gchar **err)
@@ -608,6 +765,32 @@ fst_test_cli_check(FstTestFixture *fx, gconstpointer user_data)
 		g_assert_true(WIFEXITED(status));
 		g_assert_cmpint(WEXITSTATUS(status), ==, 3);
 		g_assert_nonnull(strstr(err, "[validity] days (line 13)"));
+		g_assert_nonnull(strstr(err, ": 1 error\n"));
+	}
+	/* several errors: each listed with its line, then the count */
+	{
+		g_autoptr(FstProfile) p = fst_test_load_variant(
+		    fx, "o=Test Org\n", "o=Test Org\nou=Test Unit\n", NULL);
+		g_autoptr(GString) text = g_string_new(NULL);
+		gchar *contents = NULL;
+		g_assert_null(p);
+		g_assert_true(g_file_get_contents(fx->path, &contents, NULL, NULL));
+		g_string_assign(text, contents);
+		g_free(contents);
+		g_string_replace(text, "days=365", "days=0", 1);
+		g_string_replace(text, "include-starfield=false", "include-starfield=maybe", 1);
+		g_assert_true(g_file_set_contents(fx->path, text->str, -1, NULL));
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		status = fst_test_profile_check(station, fx->path, &out, &err);
+		g_test_message("%s", err);
+		g_assert_true(WIFEXITED(status));
+		g_assert_cmpint(WEXITSTATUS(status), ==, 3);
+		g_assert_nonnull(strstr(err, "[subject] ou (line 11): unknown key"));
+		g_assert_nonnull(strstr(err, "[validity] days (line 14): '0' is not"));
+		g_assert_nonnull(strstr(err, "[trust] include-starfield (line 22): expected true"));
+		g_assert_nonnull(strstr(err, ": 3 errors\n"));
+		g_assert_cmpstr(out, ==, "");
 	}
 }
 
@@ -671,6 +854,24 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_test_setup,
 	           fst_test_key_sources,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/all-errors",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_all_errors,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/rework-keys",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_rework_keys,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/trust-only",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_trust_only,
 	           fst_test_teardown);
 	g_test_add("/fst/profile/cli-check",
 	           FstTestFixture,
