@@ -538,3 +538,27 @@ fst_cli_all_ports(GError **error)
 	}
 	return g_strv_builder_end(builder);
 }
+
+/**
+ * fst_cli_serial_from_arg:
+ * @serial: a certificate serial as typed: hex, colons allowed ("0a:1b..." or "0A1B...")
+ *
+ * Returns: (transfer full) (nullable): the serial in the database's form
+ *   (upper-case hex, no colons), or %NULL if @serial is not that
+ */
+gchar *
+fst_cli_serial_from_arg(const gchar *serial)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	for (const gchar *p = serial; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!g_ascii_isxdigit(*p))
+			return NULL;
+		g_string_append_c(out, g_ascii_toupper(*p));
+	}
+	if (out->len == 0 || out->len > 64)
+		return NULL;
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}

@@ -10,24 +10,6 @@
 #include "fst-error.h"
 #include "fst-station.h"
 
-/* "0a:1b:..." or "0A1B..." -> "0A1B..."; NULL if not hex */
-static gchar *
-fst_cli_revoke_normalize_serial(const gchar *serial)
-{
-	g_autoptr(GString) out = g_string_new(NULL);
-
-	for (const gchar *p = serial; *p != '\0'; p++) {
-		if (*p == ':')
-			continue;
-		if (!g_ascii_isxdigit(*p))
-			return NULL;
-		g_string_append_c(out, g_ascii_toupper(*p));
-	}
-	if (out->len == 0 || out->len > 64)
-		return NULL;
-	return g_string_free(g_steal_pointer(&out), FALSE);
-}
-
 /**
  * fst_cli_revoke:
  * @argc: arguments, argv[0] = "revoke"
@@ -86,7 +68,7 @@ fst_cli_revoke(gint argc, gchar **argv)
 		g_printerr("fleetstation revoke: give one SERIAL (see --help)\n");
 		return FST_EXIT_USAGE;
 	}
-	serial = fst_cli_revoke_normalize_serial(argv[1]);
+	serial = fst_cli_serial_from_arg(argv[1]);
 	if (serial == NULL) {
 		g_printerr("fleetstation revoke: %s is not a hex serial number\n", argv[1]);
 		return FST_EXIT_USAGE;

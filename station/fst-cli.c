@@ -24,6 +24,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"devices", "list the devices recorded in the workspace database", fst_cli_devices},
     {"ca", "create, import, list the CAs; AWS verification certificate; CRL", fst_cli_ca},
     {"revoke", "revoke a device certificate (with a reason) in the database", fst_cli_revoke},
+    {"escrow", "export the escrowed (CMS-encrypted) key of a station-generated certificate", fst_cli_escrow},
     {"init", "create a workspace and set its defaults (profile, lot, ports, baud)", fst_cli_init},
     {"ports", "list serial ports and known USB devices, their dialect, busy or free", fst_cli_ports},
     {"provision", "provision the devices on a gang of ports", fst_cli_provision},

@@ -84,6 +84,8 @@ gboolean
 fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
 gchar *
 fst_cli_workspace(const gchar *option);
+gchar *
+fst_cli_serial_from_arg(const gchar *serial);
 void
 fst_cli_set_verbose(gboolean verbose);
 FstExit
@@ -109,6 +111,8 @@ FstExit
 fst_cli_ca(gint argc, gchar **argv);
 FstExit
 fst_cli_revoke(gint argc, gchar **argv);
+FstExit
+fst_cli_escrow(gint argc, gchar **argv);
 FstExit
 fst_cli_init(gint argc, gchar **argv);
 FstExit

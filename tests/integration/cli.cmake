@@ -1,5 +1,6 @@
 # the headless CLI (issue 6): init, ports, provision, queries, batch and watch from the outside
-foreach(t fst-cli-ports-test fst-cli-provision-test fst-cli-batch-test fst-cli-watch-test)
+foreach(t fst-cli-ports-test fst-cli-provision-test fst-cli-batch-test fst-cli-watch-test
+	fst-cli-escrow-test)
 	if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		add_test(NAME ${t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		set_tests_properties(${t} PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
