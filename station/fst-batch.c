@@ -1,7 +1,9 @@
 /*
  * Batch manifests: a list of the devices a line must provision, run as gangs
  * and reported per row. Re-running a manifest skips the rows done before
- * (the database says the device is provisioned) and resumes the others.
+ * (the database says the device is provisioned; under a profile that
+ * re-provisions returning devices, that its certificate in service was issued
+ * for the row's lot, which such a manifest must give) and resumes the others.
  *
  * Formats (chosen by the first non-blank character: `{` or `[` is JSON):
  *
@@ -518,22 +520,52 @@ fst_batch_load(const gchar *path, GError **error)
 
 /* one (profile, lot) group of rows run as one gang */
 typedef struct {
-	FstBatch *batch;   /* (unowned) */
-	GPtrArray *group;  /* (element-type FstBatchRow) (unowned elements) */
-	FstDb *db;	   /* (unowned) */
+	FstBatch *batch;	     /* (unowned) */
+	GPtrArray *group;	     /* (element-type FstBatchRow) (unowned elements) */
+	FstDb *db;		     /* (unowned) */
+	const FstProfile *profile; /* (unowned) */
 	GMutex lock;
 } FstBatchRun;
 
+/*
+ * Whether the device @uid of a row of @lot needs nothing more under @profile,
+ * so that a re-run skips it:
+ * - a provisioning profile that refuses returning devices: the device is
+ *   provisioned (by this manifest or before: the pipeline would refuse it);
+ * - one that re-provisions them (rework, rotation): its certificate in
+ *   service was issued for @lot, i.e. by this manifest (its lot is required);
+ * - a trust-only job is never done: rewriting the roots again is harmless.
+ */
 static gboolean
-fst_batch_device_done(FstDb *db, const gchar *uid, gchar **serial_hex)
+fst_batch_device_done(FstDb *db,
+		      const FstProfile *profile,
+		      const gchar *uid,
+		      const gchar *lot,
+		      gchar **serial_hex)
 {
 	g_autoptr(GError) error_local = NULL;
-	g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error_local);
-	if (dev == NULL || g_strcmp0(dev->state, "provisioned") != 0)
+
+	if (fst_profile_get_job(profile) == FST_PROFILE_JOB_TRUST_ONLY)
 		return FALSE;
-	if (serial_hex != NULL && dev->cert != NULL)
-		*serial_hex = g_strdup(dev->cert->serial_hex);
-	return TRUE;
+	if (fst_profile_get_on_return(profile) == FST_PROFILE_ON_RETURN_REPROVISION) {
+		g_autoptr(FstDbCert) cert = fst_db_get_active_certificate(db, uid, &error_local);
+		if (cert == NULL || lot == NULL || g_strcmp0(cert->lot, lot) != 0)
+			return FALSE;
+		if (serial_hex != NULL) {
+			g_free(*serial_hex);
+			*serial_hex = g_strdup(cert->serial_hex);
+		}
+		return TRUE;
+	} else {
+		g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error_local);
+		if (dev == NULL || g_strcmp0(dev->state, "provisioned") != 0)
+			return FALSE;
+		if (serial_hex != NULL && dev->cert != NULL) {
+			g_free(*serial_hex);
+			*serial_hex = g_strdup(dev->cert->serial_hex);
+		}
+		return TRUE;
+	}
 }
 
 /* decides, per device met on a port, what the manifest wants (FstGangAcceptFunc) */
@@ -565,7 +597,8 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 			row->error = g_error_copy(*error);
 			return FALSE;
 		}
-		if (row->device == NULL && fst_batch_device_done(run->db, uid, &row->serial_hex)) {
+		if (row->device == NULL &&
+		    fst_batch_device_done(run->db, run->profile, uid, row->lot, &row->serial_hex)) {
 			row->status = FST_BATCH_DONE;
 			return FALSE;
 		}
@@ -649,7 +682,8 @@ fst_batch_run_group(FstBatch *self,
 	profile = fst_station_load_profile(station, profile_name, error);
 	if (profile == NULL)
 		return FALSE;
-	if (!fst_db_set_context(run.db, NULL, lot, error))
+	run.profile = profile;
+	if (!fst_station_set_lot(station, lot, error))
 		return FALSE;
 	for (guint i = 0; i < group->len; i++) {
 		FstBatchRow *row = g_ptr_array_index(group, i);
@@ -705,8 +739,10 @@ fst_batch_run_group(FstBatch *self,
  * @user_data: data for @progress
  * @error: (nullable): return location
  *
- * Marks the rows whose device is provisioned already as done, then runs the
- * others, one gang per (profile, lot), and gives every row its status.
+ * Marks the rows whose device needs nothing more as done (see
+ * fst_batch_device_done(): provisioned, or under a re-provisioning profile
+ * given its certificate in service for the row's lot), then runs the others,
+ * one gang per (profile, lot), and gives every row its status.
  *
  * Returns: %FALSE when the run itself could not go on (a profile, the
  * database): rows not reached stay pending
@@ -721,18 +757,18 @@ fst_batch_run(FstBatch *self,
 {
 	FstDb *db = fst_station_get_db(station);
 	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GHashTable) profiles =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_profile_free);
 
 	/* rows done on an earlier run */
 	for (guint i = 0; i < self->rows->len; i++) {
 		FstBatchRow *row = g_ptr_array_index(self->rows, i);
+		FstProfile *profile;
 		if (row->profile == NULL)
 			row->profile = g_strdup(options->profile);
 		if (row->lot == NULL)
 			row->lot = g_strdup(options->lot);
-		if (row->device != NULL && fst_batch_device_done(db, row->device, &row->serial_hex)) {
-			row->status = FST_BATCH_DONE;
-			row->uid = g_strdup(row->device);
-		} else if (row->profile == NULL) {
+		if (row->profile == NULL) {
 			g_set_error(error,
 				    FST_ERROR,
 				    FST_ERROR_CONFIG,
@@ -740,6 +776,36 @@ fst_batch_run(FstBatch *self,
 				    self->path,
 				    row->line);
 			return FALSE;
+		}
+		profile = g_hash_table_lookup(profiles, row->profile);
+		if (profile == NULL) {
+			profile = fst_station_load_profile(station, row->profile, error);
+			if (profile == NULL) {
+				g_prefix_error(error, "%s:%u: ", self->path, row->line);
+				return FALSE;
+			}
+			g_hash_table_insert(profiles, g_strdup(row->profile), profile);
+		}
+		/* without a lot, a re-run could not tell a board reworked by this
+		 * manifest from one that came back to it */
+		if (fst_profile_get_job(profile) == FST_PROFILE_JOB_PROVISION &&
+		    fst_profile_get_on_return(profile) == FST_PROFILE_ON_RETURN_REPROVISION &&
+		    row->lot == NULL) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s:%u: profile %s re-provisions devices that come back: give "
+				    "the rework a lot of its own (a lot column, or --lot), so that a "
+				    "re-run skips the devices it did",
+				    self->path,
+				    row->line,
+				    row->profile);
+			return FALSE;
+		}
+		if (row->device != NULL &&
+		    fst_batch_device_done(db, profile, row->device, row->lot, &row->serial_hex)) {
+			row->status = FST_BATCH_DONE;
+			row->uid = g_strdup(row->device);
 		}
 	}
 

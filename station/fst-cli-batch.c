@@ -11,6 +11,7 @@
 
 typedef struct {
 	const gchar *workspace;
+	const gchar *operator_name;
 	FstBatch *batch;
 	FstBatchOptions options;
 	FstCliProgress *progress;
@@ -44,6 +45,9 @@ fst_cli_batch_job(gpointer data)
 	FstCliBatchRun *run = data;
 	g_autoptr(FstStation) station = fst_station_open(run->workspace, &run->error);
 	if (station == NULL)
+		return NULL;
+	if (run->operator_name != NULL &&
+	    !fst_station_set_operator(station, run->operator_name, &run->error))
 		return NULL;
 	fst_cli_batch_warn_ca_expiry(run, station);
 	if (!fst_batch_run(run->batch,
@@ -146,6 +150,7 @@ fst_cli_batch(gint argc, gchar **argv)
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *profile = NULL;
 	g_autofree gchar *lot = NULL;
+	g_autofree gchar *operator_name = NULL;
 	g_auto(GStrv) ports = NULL;
 	gboolean all_ports = FALSE;
 	gint baud = 0;
@@ -160,6 +165,9 @@ fst_cli_batch(gint argc, gchar **argv)
 	     "Profile for rows that name none (default: the workspace's)", "NAME"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot,
 	     "Lot for rows that name none (default: the workspace's)", "LOT"},
+	    {"operator", 0, 0, G_OPTION_ARG_STRING, &operator_name,
+	     "Who runs the station, recorded with every device (default: "
+	     "$FLEETSTATION_OPERATOR, else the login name)", "NAME"},
 	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &ports,
 	     "Where to look for rows that give a device and no port; repeat it", "PORT"},
 	    {"all-ports", 'a', 0, G_OPTION_ARG_NONE, &all_ports,
@@ -224,6 +232,7 @@ fst_cli_batch(gint argc, gchar **argv)
 	progress.json = json;
 	fst_cli_signals_install(&signals, quiet || json);
 	run.workspace = workspace;
+	run.operator_name = operator_name;
 	run.batch = batch;
 	run.progress = &progress;
 	run.options = (FstBatchOptions){

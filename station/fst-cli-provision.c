@@ -13,6 +13,7 @@ typedef struct {
 	const gchar *workspace;
 	const gchar *profile;
 	const gchar *lot;
+	const gchar *operator_name;
 	gchar **ports; /* (unowned) */
 	FstGangOptions options;
 	FstCliProgress *progress;
@@ -27,7 +28,12 @@ fst_cli_provision_job(gpointer data)
 	FstCliProvisionRun *run = data;
 	g_autoptr(FstProfile) profile = NULL;
 	g_autoptr(FstStation) station =
-	    fst_station_open_run(run->workspace, run->profile, run->lot, &profile, &run->error);
+	    fst_station_open_run(run->workspace,
+				 run->profile,
+				 run->lot,
+				 run->operator_name,
+				 &profile,
+				 &run->error);
 
 	if (station == NULL)
 		return NULL;
@@ -45,6 +51,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *profile = NULL;
 	g_autofree gchar *lot = NULL;
+	g_autofree gchar *operator_name = NULL;
 	g_auto(GStrv) ports = NULL;
 	gboolean all_ports = FALSE;
 	gboolean trust_only = FALSE;
@@ -65,6 +72,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	     "Every serial port of a known USB id (see fleetstation ports)", NULL},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot,
 	     "Production lot recorded with each device (default: the workspace's)", "LOT"},
+	    {"operator", 0, 0, G_OPTION_ARG_STRING, &operator_name,
+	     "Who runs the station, recorded with every device (default: "
+	     "$FLEETSTATION_OPERATOR, else the login name)", "NAME"},
 	    {"count", 'n', 0, G_OPTION_ARG_INT, &count,
 	     "Provision N devices in all: each port takes the next board put on it "
 	     "(default: one per port)", "N"},
@@ -152,6 +162,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	run.workspace = workspace;
 	run.profile = profile;
 	run.lot = lot;
+	run.operator_name = operator_name;
 	run.ports = ports;
 	run.progress = &progress;
 	run.options = (FstGangOptions){

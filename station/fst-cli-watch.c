@@ -12,6 +12,7 @@ typedef struct {
 	const gchar *workspace;
 	const gchar *profile;
 	const gchar *lot;
+	const gchar *operator_name;
 	FstWatchOptions options;
 	FstCliProgress *progress;
 	GPtrArray *results; /* (element-type FstProvisionResult) */
@@ -54,7 +55,12 @@ fst_cli_watch_job(gpointer data)
 	FstCliWatchRun *run = data;
 	g_autoptr(FstProfile) profile = NULL;
 	g_autoptr(FstStation) station =
-	    fst_station_open_run(run->workspace, run->profile, run->lot, &profile, &run->error);
+	    fst_station_open_run(run->workspace,
+				 run->profile,
+				 run->lot,
+				 run->operator_name,
+				 &profile,
+				 &run->error);
 
 	if (station == NULL)
 		return NULL;
@@ -75,6 +81,7 @@ fst_cli_watch(gint argc, gchar **argv)
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *profile = NULL;
 	g_autofree gchar *lot = NULL;
+	g_autofree gchar *operator_name = NULL;
 	g_auto(GStrv) ports = NULL;
 	gint baud = 0;
 	gint poll_ms = FST_WATCH_DEFAULT_POLL_MS;
@@ -93,6 +100,9 @@ fst_cli_watch(gint argc, gchar **argv)
 	     "USB id)", "PATTERN"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot,
 	     "Production lot (default: the workspace's)", "LOT"},
+	    {"operator", 0, 0, G_OPTION_ARG_STRING, &operator_name,
+	     "Who runs the station, recorded with every device (default: "
+	     "$FLEETSTATION_OPERATOR, else the login name)", "NAME"},
 	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud,
 	     "Line rate in bit/s (default: the workspace's, else 115200)", "RATE"},
 	    {"poll", 0, 0, G_OPTION_ARG_INT, &poll_ms,
@@ -156,6 +166,7 @@ fst_cli_watch(gint argc, gchar **argv)
 	run.workspace = workspace;
 	run.profile = profile;
 	run.lot = lot;
+	run.operator_name = operator_name;
 	run.progress = &progress;
 	run.results = results;
 	run.options = (FstWatchOptions){

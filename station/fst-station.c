@@ -33,6 +33,8 @@ struct _FstStation {
 	gchar *name;		  /* (owned) */
 	gint64 id;		  /* stations.id */
 	FstDb *db;		  /* (owned) */
+	gchar *operator_name;	  /* (owned): who runs it (fst_station_set_operator()) */
+	gchar *lot;		  /* (owned) (nullable): the lot of this run */
 	FstCa *ca;		  /* (owned) */
 	FstTrustCatalogue *trust; /* (owned) */
 	GMutex pool_lock;
@@ -261,6 +263,68 @@ fst_station_has_ca(const gchar *workspace)
 	return g_file_test(issuing, G_FILE_TEST_EXISTS);
 }
 
+/**
+ * fst_station_set_operator:
+ * @self: an #FstStation
+ * @operator_name: (nullable): who runs the station (a badge or login name);
+ *   %NULL for `$FLEETSTATION_OPERATOR`, else the login name
+ * @error: (nullable): return location
+ *
+ * Every device, certificate and event recorded from now on names this
+ * operator (db/schema.md, `operators`).
+ *
+ * Returns: %TRUE on success; %FST_ERROR_INVALID_DATA for a name that is too
+ *   long, not UTF-8 or holds control characters (the operator is unchanged)
+ */
+gboolean
+fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error)
+{
+	const gchar *env = g_getenv(FST_ENV_OPERATOR);
+	if (operator_name == NULL)
+		operator_name = env != NULL && env[0] != '\0' ? env : g_get_user_name();
+	if (!fst_db_set_context(self->db, operator_name, self->lot, error)) {
+		g_prefix_error(error, "operator: ");
+		return FALSE;
+	}
+	g_free(self->operator_name);
+	self->operator_name = g_strdup(operator_name);
+	return TRUE;
+}
+
+/**
+ * fst_station_get_operator:
+ * @self: an #FstStation
+ *
+ * Returns: (transfer none): who the records name as the operator
+ */
+const gchar *
+fst_station_get_operator(FstStation *self)
+{
+	return self->operator_name;
+}
+
+/**
+ * fst_station_set_lot:
+ * @self: an #FstStation
+ * @lot: (nullable): the production lot or work order of what follows
+ * @error: (nullable): return location
+ *
+ * Every device, certificate and event recorded from now on carries @lot.
+ *
+ * Returns: %TRUE on success; %FST_ERROR_INVALID_DATA for a bad name
+ */
+gboolean
+fst_station_set_lot(FstStation *self, const gchar *lot, GError **error)
+{
+	if (!fst_db_set_context(self->db, self->operator_name, lot, error)) {
+		g_prefix_error(error, "lot: ");
+		return FALSE;
+	}
+	g_free(self->lot);
+	self->lot = g_strdup(lot);
+	return TRUE;
+}
+
 static FstStation *
 fst_station_new(void)
 {
@@ -319,6 +383,9 @@ fst_station_open(const gchar *workspace, GError **error)
 	self->id = fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
 	if (self->id <= 0)
 		return NULL;
+	/* every record names who ran the station, unless told better: the login */
+	if (!fst_station_set_operator(self, NULL, error))
+		return NULL;
 	/* devices this station left in-progress when it died are marked for re-work */
 	{
 		g_autoptr(GPtrArray) interrupted = fst_db_mark_interrupted(self->db, self->id, error);
@@ -355,6 +422,8 @@ fst_station_free(FstStation *self)
 		return;
 	g_free(self->workspace);
 	g_free(self->name);
+	g_free(self->operator_name);
+	g_free(self->lot);
 	if (self->db != NULL)
 		fst_db_close(self->db);
 	if (self->ca != NULL)
@@ -492,11 +561,12 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
  * @workspace: an initialised workspace
  * @profile_name: a profile name or file
  * @lot: (nullable): the production lot every record of the run carries
+ * @operator_name: (nullable): who runs it (fst_station_set_operator())
  * @profile: (out) (transfer full): the loaded profile
  * @error: (nullable): return location
  *
  * The start of every provisioning run: opens the station, loads the profile,
- * prepares it (fst_station_prepare_profile()) and sets the lot.
+ * prepares it (fst_station_prepare_profile()) and sets the operator and lot.
  *
  * Returns: (transfer full): the station, or %NULL
  */
@@ -504,6 +574,7 @@ FstStation *
 fst_station_open_run(const gchar *workspace,
 		     const gchar *profile_name,
 		     const gchar *lot,
+		     const gchar *operator_name,
 		     FstProfile **profile,
 		     GError **error)
 {
@@ -516,7 +587,9 @@ fst_station_open_run(const gchar *workspace,
 	if (loaded == NULL)
 		return NULL;
 	fst_station_prepare_profile(station, loaded);
-	if (lot != NULL && !fst_db_set_context(fst_station_get_db(station), NULL, lot, error))
+	if (operator_name != NULL && !fst_station_set_operator(station, operator_name, error))
+		return NULL;
+	if (!fst_station_set_lot(station, lot, error))
 		return NULL;
 	*profile = g_steal_pointer(&loaded);
 	return g_steal_pointer(&station);

@@ -21,6 +21,8 @@ typedef struct _FstStation FstStation;
 
 /* environment variable that holds the issuing CA passphrase */
 #define FST_ENV_CA_PASSPHRASE "FLEETSTATION_CA_PASSPHRASE"
+/* who runs the station, when --operator does not say (else the login name) */
+#define FST_ENV_OPERATOR "FLEETSTATION_OPERATOR"
 
 gchar *
 fst_station_default_workspace(void);
@@ -30,6 +32,12 @@ gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
 gboolean
 fst_station_has_ca(const gchar *workspace);
+gboolean
+fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error);
+const gchar *
+fst_station_get_operator(FstStation *self);
+gboolean
+fst_station_set_lot(FstStation *self, const gchar *lot, GError **error);
 FstStation *
 fst_station_open(const gchar *workspace, GError **error);
 void
@@ -62,6 +70,7 @@ FstStation *
 fst_station_open_run(const gchar *workspace,
 		     const gchar *profile_name,
 		     const gchar *lot,
+		     const gchar *operator_name,
 		     FstProfile **profile,
 		     GError **error);
 

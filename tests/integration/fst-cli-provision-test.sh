@@ -82,10 +82,13 @@ grep -q '^3 provisioned, 0 failed' "$ws/gang.out" || fail "summary line"
 [ "$(q "select count(*) from certificates where state = 'verified'")" -eq 3 ] || fail "3 certificates not verified"
 [ "$(q "select count(distinct l.name) from devices d join lots l on l.id = d.lot_id where l.name = 'LOT-A'")" -eq 1 ] ||
 	fail "the default lot was not recorded with the devices"
+# without --operator, the login name (or $FLEETSTATION_OPERATOR) is the operator
+[ "$(q "select count(*) from certificates c join operators o on o.id = c.operator_id where o.name = '$(id -un)'")" -eq 3 ] ||
+	fail "the login name was not recorded as the operator"
 
 # --json: one object per line, a summary last
 sim p4 CLI-0004 --baud 921600
-"$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/p4" --json --lot LOT-B >"$ws/json.out" 2>"$ws/json.err" ||
+"$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/p4" --json --lot LOT-B --operator 'Ana Lima' >"$ws/json.out" 2>"$ws/json.err" ||
 	{ cat "$ws/json.out" "$ws/json.err"; fail "provision --json"; }
 python3 - "$ws/json.out" <<'PY' || fail "--json output"
 import json, sys
@@ -99,6 +102,10 @@ assert s["event"] == "summary" and s["provisioned"] == 1 and s["failed"] == 0 an
 d = s["devices"][0]
 assert d["device"] == "CLI-0004" and d["result"] == "ok" and len(d["serial"]) > 0, d
 PY
+[ "$(q "select o.name from devices d join operators o on o.id = d.operator_id where d.uid = 'CLI-0004'")" = 'Ana Lima' ] ||
+	fail "--operator was not recorded with the device"
+[ "$(q "select count(*) from events e join operators o on o.id = e.operator_id join devices d on d.id = e.device_id where d.uid = 'CLI-0004' and o.name = 'Ana Lima'")" -ge 5 ] ||
+	fail "--operator was not recorded with the events"
 [ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'CLI-0004'")" = LOT-B ] ||
 	fail "--lot did not override the default lot"
 
