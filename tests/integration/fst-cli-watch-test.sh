@@ -109,4 +109,22 @@ assert len(r) == 1 and r[0]["device"] == "WAT-7" and r[0]["result"] == "ok", r
 s = lines[-1]
 assert s["event"] == "summary" and s["command"] == "watch" and s["provisioned"] == 1, s
 PY
-echo "ok: watch provisions arrivals, skips done boards, reports failures, finishes on SIGTERM"
+# on-return=reprovision: a board provisioned before this watch (WAT-2, still on
+# its fixture) gets a new certificate once; the one it re-provisioned is not
+# taken again while it stays plugged in (re-enumeration is not a return)
+sed 's/^on-return=refuse$/on-return=reprovision/' "$FST_TEMPLATES_DIR/profiles/aws-iot-ecc.profile" >"$ws/rp.profile"
+grep -q '^on-return=reprovision$' "$ws/rp.profile" || fail "could not make the reprovision profile"
+old=$(q "select c.serial_hex from certificates c join devices d on d.id = c.device_id where d.uid = 'WAT-2' and c.state = 'verified'")
+"$FST_STATION" watch --workspace "$ws/w" --profile "$ws/rp.profile" --port "$L/fix2" --poll 50 >"$ws/watch.out" 2>&1 &
+watch_pid=$!
+wait_for ' done ' 1
+sleep 1
+kill -INT "$watch_pid"
+reap "$watch_pid"
+watch_pid=
+[ $rc -eq 0 ] || fail "reprovision watch exited $rc"
+grep -q '^1 provisioned, 0 failed' "$ws/watch.out" || fail "reprovision watch summary"
+[ "$(q "select count(*) from certificates c join devices d on d.id = c.device_id where d.uid = 'WAT-2'")" -eq 2 ] ||
+	fail "WAT-2 not re-provisioned exactly once"
+[ "$(q "select state from certificates where serial_hex = '$old'")" = superseded ] || fail "WAT-2's old certificate not superseded"
+echo "ok: watch provisions arrivals, skips done boards, reports failures, finishes on SIGTERM, re-provisions once"
