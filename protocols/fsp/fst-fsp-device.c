@@ -654,8 +654,12 @@ fst_fsp_device_identify(FstDevice *device, GCancellable *cancellable, GError **e
 	g_autoptr(GBytes) resp = NULL;
 	FstDeviceInfo info = {0};
 
-	/* a new session: the device may have been swapped, start small */
-	self->max_payload = FST_FSP_DEFAULT_PAYLOAD;
+	/* max_payload stays as negotiated until this HELLO succeeds: the HELLO
+	 * request fits any payload size, and a failed HELLO keeps the device info
+	 * of the last one, whose max_payload every later request must respect
+	 * (resetting it to the default here made a failed re-identify send
+	 * 256-byte WRITEs to a device that announced 64; the seed
+	 * hostile-reidentify of tests/fuzz/fst-fuzz-fsp-driver.c checks it) */
 	req[0] = FST_FSP_VERSION;
 	fst_fsp_put_u16(req + 1, FST_FSP_MAX_PAYLOAD_LIMIT);
 	resp = fst_fsp_device_transact(self,

@@ -2,7 +2,9 @@
 # (clang) they are libFuzzer binaries; otherwise a plain main() runs the seed
 # corpus, so the corpus is a regression test under gcc too (label fuzz).
 #   CC=clang cmake -B build-fuzz -DFST_FUZZ=ON -DFST_SANITIZE=ON
-#   build-fuzz/fst-fuzz-fsp-sdk -max_total_time=60 tests/data/fsp/corpus-sdk
+#   build-fuzz/tests/fst-fuzz-fsp-sdk -max_total_time=60 NEW-DIR tests/data/fsp/corpus-sdk
+# fst-fuzz-fsp-driver runs the whole station driver (fst-fsp-device.c) against
+# a device whose every byte comes from the input (fst-fuzz-fsp-driver.h).
 get_filename_component(FST_FUZZ_CORPUS_DIR ${CMAKE_CURRENT_LIST_DIR}/../data/fsp ABSOLUTE)
 
 if(FST_FUZZ)
@@ -15,7 +17,7 @@ if(FST_FUZZ)
 	endforeach()
 endif()
 
-foreach(target station sdk)
+foreach(target station sdk driver)
 	set(name fst-fuzz-fsp-${target})
 	if(FST_FUZZ)
 		add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c)
@@ -26,7 +28,7 @@ foreach(target station sdk)
 		add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c ${CMAKE_CURRENT_LIST_DIR}/fst-fuzz-main.c)
 		set(args)
 	endif()
-	target_link_libraries(${name} PRIVATE fstprotocols fstdevsdk fstwire OpenSSL::Crypto PkgConfig::GLIB)
+	target_link_libraries(${name} PRIVATE fstprotocols fstcommon fstdevsdk fstwire OpenSSL::Crypto PkgConfig::GLIB)
 	add_test(NAME ${name} COMMAND ${name} ${args} ${FST_FUZZ_CORPUS_DIR}/corpus-${target})
 	set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
 endforeach()
