@@ -1,8 +1,9 @@
 # crash test of the station's records: SIGKILL at random points of demo runs (issue 5)
+# and of A/B rework runs (issue 6)
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
 	add_test(NAME fst-crash-test
 		COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/fst-crash-test.py)
 	set_tests_properties(fst-crash-test PROPERTIES LABELS integration
-		ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
+		ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 420)
 endif()

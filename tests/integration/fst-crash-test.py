@@ -16,6 +16,15 @@ in-progress for re-work) and checks, from the outside:
   in-progress is `rework` with an `interrupted` event;
 - the audit chain is intact (`fleetstation audit verify`).
 
+Then the same for devices that come back (issue 6): two simulated boards with
+A/B credential slots, provisioned once, are re-provisioned again and again with
+the rework profile (`aws-iot-ecc-rework`: the new credentials go to the other
+slot, ACTIVATE comes last) and the station is killed at random points of
+those runs (FST_CRASH_REWORK_KILLS, default 15). After each kill, the
+certificates in both slots of each board are in the database for that board;
+after the restart run, the board's active slot holds the certificate the
+database has in service, and the audit chain is intact.
+
 One certificate unaccounted for fails the test. Environment: FST_STATION,
 FST_DEVSIM (set by ctest), FST_CRASH_KILLS (default 50), FST_CRASH_DEVICES
 (default 4), FST_CRASH_SEED (default: random, printed).
@@ -39,6 +48,7 @@ KILLS = int(os.environ.get("FST_CRASH_KILLS", "50"))
 DEVICES = int(os.environ.get("FST_CRASH_DEVICES", "4"))
 SEED = int(os.environ.get("FST_CRASH_SEED", str(random.randrange(1 << 31))))
 BUDGET_S = float(os.environ.get("FST_CRASH_BUDGET_S", "170"))
+REWORK_KILLS = int(os.environ.get("FST_CRASH_REWORK_KILLS", "15"))
 
 
 def fail(msg):
@@ -138,6 +148,122 @@ def check_certificates(ws):
     return held
 
 
+def dump(storage, obj):
+    """what a two-slot board holds as OBJECT, or None"""
+    out = subprocess.run([DEVSIM, "--cred-slots", "2", "--storage", storage, "--dump", obj],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=False)
+    if out.returncode == 1:
+        return None
+    if out.returncode != 0:
+        fail(f"cannot dump {obj} of {storage}: {out.stderr.decode(errors='replace')}")
+    return out.stdout
+
+
+def check_rework_board(ws, uid, storage, settled):
+    """both slots' certificates are recorded for the board; once settled, its
+    active slot holds the certificate the database has in service"""
+    slots = {}
+    for slot, obj in ((0, "device-cert"), (1, "device-cert-b")):
+        data = dump(storage, obj)
+        if data is None:
+            continue
+        sha = hashlib.sha256(first_der(data)).hexdigest()
+        rows = db_rows(ws, "SELECT d.uid, c.slot, c.state FROM certificates c JOIN devices d "
+                           "ON d.id = c.device_id WHERE c.aws_cert_id = ?", (sha,))
+        if not rows:
+            fail(f"board {uid} holds in slot {'AB'[slot]} certificate sha256 {sha}, "
+                 "which is NOT in the database")
+        if rows[0][0] != uid or rows[0][1] != slot:
+            fail(f"board {uid} slot {'AB'[slot]} holds a certificate recorded for "
+                 f"{rows[0][0]} slot {rows[0][1]}")
+        slots[slot] = (sha, rows[0][2])
+    if not settled:
+        return
+    active = int(dump(storage, "slots").decode().split("active-slot=")[1].split()[0])
+    service = db_rows(ws, "SELECT c.aws_cert_id FROM certificates c JOIN devices d ON "
+                          "d.id = c.device_id WHERE d.uid = ? AND c.state IN "
+                          "('verified', 'registered')", (uid,))
+    if len(service) != 1:
+        fail(f"board {uid} has {len(service)} certificates in service, expected 1")
+    if active not in slots or slots[active][0] != service[0][0]:
+        fail(f"board {uid} uses slot {'AB'[active]}, which does not hold the certificate "
+             "the database has in service")
+
+
+def rework_phase(tmp, ws):
+    """kills during rework runs of two A/B boards"""
+    links = os.path.join(tmp, "links")
+    os.makedirs(links)
+    boards = []
+    for i in (1, 2):
+        uid = f"CRASH-AB-{i}"
+        storage = os.path.join(tmp, f"{uid}.bin")
+        link = os.path.join(links, f"ab{i}")
+        proc = subprocess.Popen([DEVSIM, "--uid", uid, "--model", "devsim-ecc", "--key-types",
+                                 "ec-p256", "--validation", "ecdsa-p256", "--cred-slots", "2",
+                                 "--baud", "115200", "--storage", storage, "--link", link],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if not proc.stdout.readline().startswith(b"READY"):
+            fail(f"simulator {uid} did not start")
+        boards.append((uid, storage, link, proc))
+    ports = [a for b in boards for a in ("--port", b[2])]
+
+    def provision(profile):
+        return [STATION, "provision", "--workspace", ws, "--profile", profile,
+                "--quiet"] + ports
+
+    try:
+        out = subprocess.run(provision("aws-iot-ecc"), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=120, check=False)
+        if out.returncode != 0:
+            fail(f"first provisioning of the A/B boards failed:\n{out.stdout.decode(errors='replace')}")
+        t0 = time.monotonic()
+        out = subprocess.run(provision("aws-iot-ecc-rework"), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, timeout=120, check=False)
+        if out.returncode != 0:
+            fail(f"an uninterrupted rework failed:\n{out.stdout.decode(errors='replace')}")
+        full = time.monotonic() - t0
+        kills = 0
+        started = time.monotonic()
+        while kills < REWORK_KILLS:
+            if time.monotonic() - started > BUDGET_S:
+                fail(f"only {kills} rework kills in {BUDGET_S:.0f} s: the machine is too slow")
+            proc = subprocess.Popen(provision("aws-iot-ecc-rework"), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            # at 115200 baud the boards' work is most of a run
+            time.sleep(random.uniform(0.0, full))
+            killed = proc.poll() is None
+            if killed:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if not killed:
+                continue
+            kills += 1
+            for uid, storage, _, _ in boards:
+                check_rework_board(ws, uid, storage, settled=False)
+            # the restart completes both boards' rework
+            out = subprocess.run(provision("aws-iot-ecc-rework"), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, timeout=120, check=False)
+            if out.returncode != 0:
+                fail(f"the rework after a kill failed:\n{out.stdout.decode(errors='replace')}")
+            for uid, storage, _, _ in boards:
+                check_rework_board(ws, uid, storage, settled=True)
+            check_audit(ws)
+        total = db_rows(ws, "SELECT count(*) FROM certificates c JOIN devices d ON "
+                            "d.id = c.device_id WHERE d.uid LIKE 'CRASH-AB-%'")[0][0]
+        cut = db_rows(ws, "SELECT count(*) FROM events e JOIN devices d ON d.id = e.device_id "
+                          "WHERE d.uid LIKE 'CRASH-AB-%' AND e.step = 'interrupted'")[0][0]
+        print(f"ok: {kills} kills during A/B rework ({cut} cut a board's rework short), "
+              f"{total} certificates of the two boards recorded, each board on the slot the "
+              "database has in service", flush=True)
+        if cut == 0:
+            fail("no kill ever cut a rework short: the kill points missed the runs")
+    finally:
+        for _, _, _, proc in boards:
+            proc.kill()
+            proc.wait()
+
+
 def check_audit(ws):
     out = subprocess.run([STATION, "audit", "verify", "--workspace", ws], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, timeout=60, check=False)
@@ -201,6 +327,7 @@ def main():
               flush=True)
         if reworked == 0:
             fail("no kill ever left a device in-progress: the kill points missed the runs")
+        rework_phase(tmp, ws)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
