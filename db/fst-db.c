@@ -3116,7 +3116,7 @@ struct _FstDbDeviceLog {
 	gchar *port;               /* (nullable) */
 	gint64 device_id;          /* 0 until the first commit */
 	GPtrArray *ops;            /* (element-type FstDbLogOp) (owned): not committed yet */
-	GPtrArray *supersedes; /* (element-type FstDbLogOp) (owned): for the successful finish */
+	GPtrArray *supersedes; /* (element-type FstDbLogOp) (owned): applied with the finish */
 };
 
 /**
@@ -3359,16 +3359,20 @@ fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GE
  * @old_serial_hex: the device's certificate that the new one replaces
  * @new_serial_hex: the new certificate, recorded for the same device
  *
- * Logs that the new certificate replaces @old_serial_hex on the device. It
- * is applied only by the commit that holds a successful
- * fst_db_device_log_finish(), in that transaction: the old certificate moves
- * from verified or registered to `superseded` (its `certificate-state` event
- * says "(by NEW)"), and it is queued for deactivation in the cloud: one
+ * Logs that the new certificate replaced @old_serial_hex on the device: call
+ * it once the old credentials are gone from the device (the new device
+ * certificate committed over them in the same slot, or the device switched
+ * to the new slot). It is applied by the commit that holds
+ * fst_db_device_log_finish(), whether the attempt passed or failed (a device
+ * whose old certificate was overwritten before a later step failed no longer
+ * holds it), in that transaction: the old certificate moves from verified or
+ * registered to `superseded` (its `certificate-state` event says "(by
+ * NEW)"), and it is queued for deactivation in the cloud: one
  * `registrations` row with action `deactivate` per target it has a
  * `register` row for, or one with target `*` (wherever it is registered) if
- * it has none. A failed finish drops it: nothing is superseded. An old
- * certificate of another device, or one that cannot be superseded (issued,
- * burned, revoked), fails that commit, which then writes nothing.
+ * it has none. An old certificate of another device, or one that cannot be
+ * superseded (issued, burned, revoked), fails that commit, which then writes
+ * nothing.
  */
 void
 fst_db_device_log_supersede(FstDbDeviceLog *self,
@@ -3421,14 +3425,14 @@ fst_db_device_log_add_escrow(FstDbDeviceLog *self,
 	op->data = cms_der != NULL ? g_bytes_ref(cms_der) : NULL;
 }
 
-/* the successful end of the attempt, then what it supersedes, in the commit's
- * transaction (db->batch > 0) */
+/* what the attempt superseded, after its finish, in the commit's transaction
+ * (db->batch > 0) */
 static gboolean
-fst_db_device_log_finish_ok(
-    FstDb *db, FstDbDeviceLog *self, gint64 device_id, FstDbLogOp *op, GError **error)
+fst_db_device_log_apply_supersedes(FstDb *db,
+                                   FstDbDeviceLog *self,
+                                   gint64 device_id,
+                                   GError **error)
 {
-	if (!fst_db_finish_device(db, device_id, op->serial_hex, NULL, error))
-		return FALSE;
 	for (guint i = 0; i < self->supersedes->len; i++) {
 		FstDbLogOp *sup = g_ptr_array_index(self->supersedes, i);
 		if (!fst_db_supersede_locked(db, device_id, sup->serial_hex, sup->other_hex, error))
@@ -3530,10 +3534,9 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 		FstDbLogOp *op = g_ptr_array_index(ops, i);
 		if (op->kind == FST_DB_LOG_ESCROW)
 			continue;
-		if (op->kind == FST_DB_LOG_FINISH && op->failure == NULL)
-			ok = fst_db_device_log_finish_ok(db, self, device_id, op, error);
-		else
-			ok = fst_db_device_log_apply(db, device_id, op, error);
+		ok = fst_db_device_log_apply(db, device_id, op, error);
+		if (ok && op->kind == FST_DB_LOG_FINISH)
+			ok = fst_db_device_log_apply_supersedes(db, self, device_id, error);
 		if (op->kind == FST_DB_LOG_FINISH)
 			finished = TRUE;
 	}

@@ -32,9 +32,12 @@
  * single) or into the slot it is not using (ab: key, certificate and chain
  * in slot 1 - active, read back, proven on that slot, then ACTIVATE), so that
  * with A/B a failure at any step leaves it on its old, working slot. The old
- * certificate is superseded and queued for deactivation only by the final
- * commit of a device that passed; a failure revokes the new one as for any
- * device, and the old one stays in service. A trust-only job (fst_pipeline_
+ * certificate is superseded and queued for deactivation by the final commit
+ * once it is gone from the device: with A/B after ACTIVATE (a failure before
+ * it revokes the new certificate and leaves the old one in service), in a
+ * single slot as soon as the device committed the new device certificate
+ * over it (a later failure revokes the new one, and the old one, overwritten,
+ * is superseded all the same). A trust-only job (fst_pipeline_
  * update_trust()) identifies a provisioned device, writes and reads back the
  * root CAs only, and records them in one commit.
  *
@@ -86,6 +89,7 @@ typedef struct {
 				     * device that came back */
 	guint slot;		    /* the credential slot the new credentials go to */
 	gboolean alternate;	    /* A/B: @slot is not the active one; ACTIVATE once proven */
+	gboolean superseded;	    /* the supersede of @active is logged */
 	gboolean refused;	    /* refused before anything was logged: one event, nothing
 				     * else changes */
 	FstStep step;
@@ -852,6 +856,13 @@ fst_run_all(FstRun *run, GError **error)
 	}
 	if (!fst_run_burn(run, FST_OBJECT_DEVICE_CERT, cert_blob, error))
 		return FALSE;
+	/* one slot: the device committed the new certificate and key over the
+	 * old ones, which are gone whatever happens next; the final commit
+	 * supersedes the old certificate even if a later step fails */
+	if (run->active != NULL && !run->alternate) {
+		fst_db_device_log_supersede(run->log, run->active->serial_hex, issued->serial_hex);
+		run->superseded = TRUE;
+	}
 	if (plan.chain != NULL) {
 		fst_run_report(run, FST_STEP_BURN, 0.6, fst_object_kind_to_string(FST_OBJECT_CA_CHAIN));
 		if (!fst_run_burn(run, FST_OBJECT_CA_CHAIN, plan.chain, error))
@@ -895,9 +906,10 @@ fst_run_all(FstRun *run, GError **error)
 					 : "all objects read back identical, proof of possession "
 					   "verified");
 
-	/* done: the second commit, with the final states; the certificate the
-	 * device used before is superseded in it, and only if it succeeds */
-	if (run->active != NULL)
+	/* done: the second commit, with the final states; with A/B slots the
+	 * certificate the device used before is superseded now that the device
+	 * switched (a failure before the switch leaves it in service) */
+	if (run->active != NULL && !run->superseded)
 		fst_db_device_log_supersede(run->log, run->active->serial_hex, issued->serial_hex);
 	fst_db_device_log_finish(run->log, issued->serial_hex, NULL);
 	return fst_db_device_log_commit(db, run->log, error);

@@ -355,6 +355,51 @@ fst_rework_single_test(FstFixture *fx, gconstpointer user_data)
 	}
 }
 
+/* one slot: a device whose new certificate was committed over the old one
+ * and that then fails (here the read-back: the device stored the certificate
+ * with a bit flipped) no longer holds the old one: the new certificate is
+ * revoked, and the old one is superseded and queued for deactivation all the
+ * same, so that nothing is left "in service" that the device does not hold */
+static void
+fst_rework_single_failure_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "RW-SINGLE-FAIL-1";
+	const gchar *corrupt[] = {"--fault-corrupt", "device-cert", NULL};
+	FstDb *db = fst_station_get_db(fx->station);
+	g_autoptr(FstProfile) profile =
+	    fst_fixture_profile(fx, "aws-iot-ecc", "on-return=refuse", "on-return=reprovision");
+	g_autofree gchar *port = fst_fixture_start_sim(fx, uid, NULL);
+	g_autofree gchar *port2 = NULL;
+	g_autoptr(FstProvisionResult) r1 = NULL;
+	g_autoptr(FstProvisionResult) r2 = NULL;
+	g_autoptr(FstDbCert) old = NULL;
+	g_autoptr(FstDbCert) new = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GError) error = NULL;
+
+	(void)user_data;
+	r1 = fst_fixture_run(fx, profile, port, FALSE);
+	g_assert_no_error(r1->error);
+	fst_fixture_stop_sims(fx);
+
+	port2 = fst_fixture_start_sim(fx, uid, corrupt);
+	r2 = fst_fixture_run(fx, profile, port2, FALSE);
+	g_assert_error(r2->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_nonnull(r2->serial_hex);
+	new = fst_fixture_cert(fx, r2->serial_hex);
+	g_assert_cmpint(new->state, ==, FST_CERT_STATE_REVOKED);
+	old = fst_fixture_cert(fx, r1->serial_hex);
+	g_assert_cmpint(old->state, ==, FST_CERT_STATE_SUPERSEDED);
+	g_assert_cmpuint(fst_fixture_count_deactivations(fx, r1->serial_hex), ==, 1);
+	active = fst_db_get_active_certificate(db, uid, &error);
+	g_assert_no_error(error);
+	g_assert_null(active);
+	dev = fst_db_find_device(db, uid, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->state, ==, "failed");
+}
+
 /* A/B: the new credentials go to slot B, read back, proven and ACTIVATEd;
  * slot A stays intact; a second rotation goes back to A */
 static void
@@ -794,6 +839,12 @@ main(int argc, char **argv)
 		   NULL,
 		   fst_fixture_setup,
 		   fst_rework_single_test,
+		   fst_fixture_teardown);
+	g_test_add("/fst/rework/reprovision-single-failure",
+		   FstFixture,
+		   NULL,
+		   fst_fixture_setup,
+		   fst_rework_single_failure_test,
 		   fst_fixture_teardown);
 	g_test_add("/fst/rework/reprovision-ab",
 		   FstFixture,

@@ -2180,8 +2180,10 @@ test_v4_supersede(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(audit->certificates, ==, 4);
 }
 
-/* a failed attempt supersedes nothing; an old certificate of another device,
- * or one not in service, fails the final commit, which writes nothing */
+/* a failed attempt supersedes only what its caller logged (a single-slot
+ * device whose old certificate was overwritten before a later step failed);
+ * an old certificate of another device, or one not in service, fails the
+ * final commit, which writes nothing */
 static void
 test_v4_supersede_refused(TestFixture *fx, gconstpointer user_data)
 {
@@ -2201,8 +2203,10 @@ test_v4_supersede_refused(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(test_log_provision(db, "REF-2", 0x6B01, 0, NULL, NULL, &error));
 	g_assert_no_error(error);
 
-	/* the new attempt fails: the old certificate stays in service */
-	g_assert_true(test_log_provision(db, "REF-1", 0x6A02, 1, "6A01", failure, &error));
+	/* the new attempt fails before the old credentials were touched (A/B,
+	 * before ACTIVATE: the caller logs no supersede): the old certificate
+	 * stays in service */
+	g_assert_true(test_log_provision(db, "REF-1", 0x6A02, 1, NULL, failure, &error));
 	g_assert_no_error(error);
 	active = fst_db_get_active_certificate(db, "REF-1", &error);
 	g_assert_no_error(error);
@@ -2242,6 +2246,28 @@ test_v4_supersede_refused(TestFixture *fx, gconstpointer user_data)
 	regs = fst_db_list_registrations(db, NULL, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(regs->len, ==, 0);
+	g_clear_pointer(&regs, g_ptr_array_unref);
+
+	/* a single-slot attempt that failed after its certificate replaced the
+	 * old one on the device: the old one is superseded all the same, and
+	 * queued for deactivation; nothing is in service then */
+	g_assert_true(test_log_provision(db, "REF-3", 0x6C01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REF-3", 0x6C02, 0, "6C01", failure, &error));
+	g_assert_no_error(error);
+	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '6C01'");
+	g_assert_cmpstr(text, ==, "superseded");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '6C02'");
+	g_assert_cmpstr(text, ==, "burned");
+	g_clear_pointer(&text, g_free);
+	active = fst_db_get_active_certificate(db, "REF-3", &error);
+	g_assert_no_error(error);
+	g_assert_null(active);
+	regs = fst_db_list_registrations(db, "deactivate", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 1);
+	g_assert_cmpstr(((FstDbRegistration *)g_ptr_array_index(regs, 0))->serial_hex, ==, "6C01");
 
 	fst_db_close(g_steal_pointer(&db));
 	audit = test_audit(fx->path);
