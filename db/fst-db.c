@@ -3112,7 +3112,7 @@ fst_db_log_op_free(gpointer data)
 
 struct _FstDbDeviceLog {
 	gint64 station_id;
-	const FstDeviceInfo *info; /* (unowned): outlives the log */
+	FstDeviceInfo *info; /* (owned): a copy, so the device may identify again */
 	gchar *port;               /* (nullable) */
 	gint64 device_id;          /* 0 until the first commit */
 	GPtrArray *ops;            /* (element-type FstDbLogOp) (owned): not committed yet */
@@ -3122,7 +3122,7 @@ struct _FstDbDeviceLog {
 /**
  * fst_db_device_log_new:
  * @station_id: the station provisioning the device, or 0
- * @info: (transfer none): what the device said about itself; must outlive the log
+ * @info: (transfer none): what the device said about itself; the log keeps a copy
  * @port: (nullable): the port it is on
  * @error: (nullable): return location for a #GError
  *
@@ -3150,7 +3150,7 @@ fst_db_device_log_new(gint64 station_id,
 		return NULL;
 	self = g_new0(FstDbDeviceLog, 1);
 	self->station_id = station_id;
-	self->info = info;
+	self->info = fst_device_info_copy(info);
 	self->port = g_strdup(port);
 	self->ops = g_ptr_array_new_with_free_func(fst_db_log_op_free);
 	self->supersedes = g_ptr_array_new_with_free_func(fst_db_log_op_free);
@@ -3168,6 +3168,7 @@ fst_db_device_log_free(FstDbDeviceLog *self)
 {
 	if (self == NULL)
 		return;
+	fst_device_info_free(self->info);
 	g_free(self->port);
 	g_ptr_array_unref(self->ops);
 	g_ptr_array_unref(self->supersedes);

@@ -1798,12 +1798,16 @@ fst_ca_verify_challenge(GBytes *spki_der, GBytes *challenge, GBytes *signature, 
 	return TRUE;
 }
 
-/* CMS-envelopes @plain to the certificate in @escrow_path (PEM), and nobody else */
+/* CMS-envelopes @plain to the escrow certificate (@escrow_der, from the
+ * profile @name), and nobody else */
 static GBytes *
-fst_ca_escrow_envelope(const gchar *escrow_path, const FstSecret *plain, GError **error)
+fst_ca_escrow_envelope(const gchar *name,
+                       GBytes *escrow_der,
+                       const FstSecret *plain,
+                       GError **error)
 {
-	g_autoptr(BIO) cert_bio = BIO_new_file(escrow_path, "r");
-	g_autoptr(X509) cert = NULL;
+	const guint8 *p = g_bytes_get_data(escrow_der, NULL);
+	g_autoptr(X509) cert = d2i_X509(NULL, &p, (long)g_bytes_get_size(escrow_der));
 	g_autoptr(BIO) in = NULL;
 	STACK_OF(X509) *recipients = NULL;
 	CMS_ContentInfo *cms = NULL;
@@ -1813,23 +1817,17 @@ fst_ca_escrow_envelope(const gchar *escrow_path, const FstSecret *plain, GError 
 	int der_len = 0;
 	GBytes *out = NULL;
 
-	cert = cert_bio != NULL ? PEM_read_bio_X509(cert_bio, NULL, NULL, NULL) : NULL;
-	if (cert == NULL) {
-		fst_error_set_openssl(error,
-		                      FST_ERROR_CONFIG,
-		                      "cannot read the escrow certificate %s",
-		                      escrow_path);
-		return NULL;
-	}
 	in = BIO_new_mem_buf(data, (int)len);
 	recipients = sk_X509_new_null();
-	if (in == NULL || recipients == NULL || sk_X509_push(recipients, cert) <= 0 ||
+	if (cert == NULL || in == NULL || recipients == NULL ||
+	    sk_X509_push(recipients, cert) <= 0 ||
 	    (cms = CMS_encrypt(recipients, in, EVP_aes_256_cbc(), CMS_BINARY)) == NULL ||
 	    (der_len = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
 		fst_error_set_openssl(error,
 		                      FST_ERROR_CONFIG,
-		                      "cannot envelope the device key to the escrow certificate %s",
-		                      escrow_path);
+		                      "cannot envelope the device key to the escrow certificate of "
+		                      "profile %s",
+		                      name);
 	} else {
 		out = g_bytes_new(der, (gsize)der_len);
 	}
@@ -1936,8 +1934,11 @@ fst_ca_issue_with_station_key(FstCa *self,
 	secret = fst_secret_new(der, (gsize)der_len);
 	OPENSSL_clear_free(der, (gsize)der_len);
 
-	if (fst_profile_get_escrow_cert(profile) != NULL) {
-		envelope = fst_ca_escrow_envelope(fst_profile_get_escrow_cert(profile), secret, error);
+	if (fst_profile_get_escrow_cert_der(profile, NULL) != NULL) {
+		envelope = fst_ca_escrow_envelope(fst_profile_get_name(profile),
+		                                  fst_profile_get_escrow_cert_der(profile, NULL),
+		                                  secret,
+		                                  error);
 		if (envelope == NULL)
 			return NULL;
 	}

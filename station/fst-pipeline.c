@@ -60,7 +60,6 @@
 
 #include "fst-pipeline.h"
 
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -79,9 +78,6 @@ typedef struct {
 	GCancellable *cancellable;
 	FstProvisionResult *result; /* (unowned) */
 	FstDbDeviceLog *log;	    /* (owned) (nullable): from identification on */
-	FstDeviceInfo *info;	    /* (owned) (nullable): the identification, for the log,
-				     * which must outlive it: the device replaces its own
-				     * info when it switches slots */
 	gchar *serial_hex;	    /* (owned) (nullable): the certificate, once logged */
 	gboolean burned;	    /* every object was written */
 	gboolean trust_only;	    /* rewrite the roots of a provisioned device, nothing else */
@@ -351,34 +347,13 @@ fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
 	return TRUE;
 }
 
-/* the escrow recipient, as the database records it: the SHA-256 of the DER
- * of the profile's escrow certificate */
-static gchar *
-fst_run_escrow_sha256(const gchar *path, GError **error)
-{
-	g_autoptr(BIO) bio = BIO_new_file(path, "r");
-	g_autoptr(X509) cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	g_autoptr(GBytes) der = NULL;
-	unsigned char *buf = NULL;
-	int len;
-
-	len = cert != NULL ? i2d_X509(cert, &buf) : -1;
-	if (len <= 0) {
-		fst_error_set_openssl(
-		    error, FST_ERROR_CONFIG, "cannot read the escrow certificate %s", path);
-		return NULL;
-	}
-	der = g_bytes_new(buf, (gsize)len);
-	OPENSSL_free(buf);
-	return fst_x509_sha256_hex(der);
-}
-
 static gboolean
 fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
 	FstCa *ca = fst_station_get_ca(run->station);
 	guint32 cap_chain = info->capacity[FST_OBJECT_CA_CHAIN];
+	const gchar *escrow_sha256 = NULL;
 
 	if (!fst_profile_check_device(run->profile, info, error))
 		return FALSE;
@@ -403,12 +378,8 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 				    info->uid);
 			return FALSE;
 		}
-		if (fst_profile_get_escrow_cert(run->profile) != NULL) {
-			plan->escrow_sha256 =
-			    fst_run_escrow_sha256(fst_profile_get_escrow_cert(run->profile), error);
-			if (plan->escrow_sha256 == NULL)
-				return FALSE;
-		}
+		if (fst_profile_get_escrow_cert_der(run->profile, &escrow_sha256) != NULL)
+			plan->escrow_sha256 = g_strdup(escrow_sha256);
 	}
 	plan->key_type = fst_profile_choose_key_type(run->profile, info, error);
 	if (plan->key_type == FST_KEY_TYPE_NONE)
@@ -666,9 +637,8 @@ fst_run_all(FstRun *run, GError **error)
 	info = fst_device_get_info(run->device);
 	run->result->uid = g_strdup(info->uid);
 	run->result->model = g_strdup(info->model);
-	run->info = fst_device_info_copy(info);
 	run->log = fst_db_device_log_new(
-	    fst_station_get_id(run->station), run->info, fst_transport_get_name(transport), error);
+	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
 	if (run->log == NULL)
 		return FALSE;
 	detail = g_strdup_printf("model %s, firmware %s", info->model, info->firmware);
@@ -1031,7 +1001,6 @@ fst_pipeline_run(FstStation *station,
 			       trust_only ? "root CAs updated" : result->serial_hex);
 	}
 	g_clear_pointer(&run.log, fst_db_device_log_free);
-	g_clear_pointer(&run.info, fst_device_info_free);
 	g_clear_pointer(&run.active, fst_db_cert_free);
 	g_free(run.serial_hex);
 	fst_transport_close(transport);

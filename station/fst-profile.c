@@ -15,7 +15,13 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-x509.h"
 
 /* a profile is a few hundred bytes; anything much larger is not one */
 #define FST_PROFILE_MAX_SIZE (64 * 1024)
@@ -51,6 +57,8 @@ struct _FstProfile {
 	gchar *san_dns;     /* (owned) (nullable): template */
 	gchar *san_uri;     /* (owned) (nullable): template */
 	gchar *escrow_cert; /* (owned) (nullable): absolute path */
+	GBytes *escrow_der; /* (owned) (nullable): that certificate, DER, read once */
+	gchar *escrow_sha256; /* (owned) (nullable): SHA-256 of @escrow_der */
 	gboolean append_ca;
 	FstProfileFormat format;
 	guint burn_objects; /* 1 << FstObjectKind */
@@ -504,6 +512,29 @@ fst_profile_parse_escrow(FstProfile *self,
 		                 "escrow-certificate",
 		                 "%s does not exist",
 		                 self->escrow_cert);
+		return;
+	}
+	/* read once, here: every station-generated key is enveloped to it, and
+	 * a file that is not a certificate is a profile error, not a device's */
+	{
+		g_autoptr(BIO) bio = BIO_new_file(self->escrow_cert, "r");
+		g_autoptr(X509) cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+		guint8 *der = NULL;
+		int len = cert != NULL ? i2d_X509(cert, &der) : -1;
+		ERR_clear_error();
+		if (len <= 0) {
+			fst_profile_fail(errors,
+			                 self->path,
+			                 contents,
+			                 "profile",
+			                 "escrow-certificate",
+			                 "%s is not a PEM certificate",
+			                 self->escrow_cert);
+			return;
+		}
+		self->escrow_der = g_bytes_new(der, (gsize)len);
+		OPENSSL_free(der);
+		self->escrow_sha256 = fst_x509_sha256_hex(self->escrow_der);
 	}
 }
 
@@ -1320,6 +1351,9 @@ fst_profile_free(FstProfile *self)
 	g_free(self->san_dns);
 	g_free(self->san_uri);
 	g_free(self->escrow_cert);
+	if (self->escrow_der != NULL)
+		g_bytes_unref(self->escrow_der);
+	g_free(self->escrow_sha256);
 	g_free(self);
 }
 
@@ -1857,6 +1891,23 @@ const gchar *
 fst_profile_get_escrow_cert(const FstProfile *self)
 {
 	return self->escrow_cert;
+}
+
+/**
+ * fst_profile_get_escrow_cert_der:
+ * @self: an #FstProfile
+ * @sha256: (out) (optional) (transfer none): the SHA-256 (hex) of the DER,
+ *   as the database records the escrow recipient
+ *
+ * Returns: (transfer none) (nullable): the escrow certificate, DER, read when
+ *   the profile was loaded, or %NULL without one
+ */
+GBytes *
+fst_profile_get_escrow_cert_der(const FstProfile *self, const gchar **sha256)
+{
+	if (sha256 != NULL)
+		*sha256 = self->escrow_sha256;
+	return self->escrow_der;
 }
 
 /**

@@ -182,6 +182,8 @@ gint64
 fst_profile_get_sec_tag(const FstProfile *self);
 const gchar *
 fst_profile_get_escrow_cert(const FstProfile *self);
+GBytes *
+fst_profile_get_escrow_cert_der(const FstProfile *self, const gchar **sha256);
 FstProfileJob
 fst_profile_get_job(const FstProfile *self);
 FstProfileOnReturn

@@ -5,6 +5,8 @@
 
 #include "fst-error.h"
 #include "fst-profile.h"
+#include "fst-openssl-common.h"
+#include "fst-test-pki.h"
 
 static const gchar *
 fst_test_templates_dir(void)
@@ -64,11 +66,8 @@ fst_test_setup(FstTestFixture *fx, gconstpointer user_data)
 static void
 fst_test_teardown(FstTestFixture *fx, gconstpointer user_data)
 {
-	g_autofree gchar *escrow = g_build_filename(fx->dir, "escrow.pem", NULL);
 	(void)user_data;
-	g_remove(fx->path);
-	g_remove(escrow);
-	g_rmdir(fx->dir);
+	fst_test_pki_rmrf(fx->dir);
 	g_free(fx->path);
 	g_free(fx->dir);
 }
@@ -409,10 +408,11 @@ static FstProfile *
 fst_test_load_full(FstTestFixture *fx, const gchar *from, const gchar *to, GError **error)
 {
 	g_autoptr(GString) text = g_string_new(fst_test_full_profile);
-	g_autofree gchar *escrow = g_build_filename(fx->dir, "escrow.pem", NULL);
+	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(X509) escrow = fst_test_pki_make_ca(fx->dir, "escrow", key, NULL, NULL, 30);
+	g_assert_nonnull(escrow);
 	if (from != NULL)
 		g_assert_cmpint(g_string_replace(text, from, to, 1), ==, 1);
-	g_assert_true(g_file_set_contents(escrow, "not parsed here\n", -1, NULL));
 	g_assert_true(g_file_set_contents(fx->path, text->str, (gssize)text->len, NULL));
 	return fst_profile_load(fx->path, error);
 }
@@ -433,6 +433,20 @@ fst_test_full(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpint(fst_profile_get_key_source(profile), ==, FST_KEY_SOURCE_STATION_GENERATED);
 	g_assert_cmpstr(fst_profile_get_escrow_cert(profile), ==, escrow);
+	/* the escrow certificate was read once, with its SHA-256, at load */
+	{
+		g_autofree gchar *pem = NULL;
+		g_autofree gchar *expected = NULL;
+		const gchar *sha256 = NULL;
+		GBytes *der = fst_profile_get_escrow_cert_der(profile, &sha256);
+		g_assert_nonnull(der);
+		g_assert_cmpuint(g_bytes_get_size(der), >, 100);
+		g_assert_cmpuint(((const guint8 *)g_bytes_get_data(der, NULL))[0], ==, 0x30);
+		expected = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, der);
+		g_assert_cmpstr(sha256, ==, expected);
+		g_assert_true(g_file_get_contents(escrow, &pem, NULL, NULL));
+		g_assert_true(g_str_has_prefix(pem, "-----BEGIN CERTIFICATE-----"));
+	}
 	g_assert_cmpint(fst_profile_get_not_after(profile, 0), ==, 2524607999);
 	g_assert_cmpint(fst_profile_get_not_after(profile, 1000), ==, 2524607999);
 	g_assert_cmpuint(fst_profile_get_validity_days(profile), ==, 0);
@@ -532,6 +546,8 @@ fst_test_full_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	    {"sec-tag=16842753", "sec-tag=2147483648", "[burn] sec-tag (line 26)"},
 	    {"key-source=station-generated", "key-source=device-csr", "escrow certificate only"},
 	    {"escrow-certificate=escrow.pem", "escrow-certificate=missing.pem", "missing.pem does not exist"},
+	    {"escrow-certificate=escrow.pem", "escrow-certificate=test.profile",
+	     "test.profile is not a PEM certificate"},
 	    {"[signature]", "[signatures]", "[signatures] (line 13): unknown group"},
 	};
 
