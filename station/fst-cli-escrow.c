@@ -13,6 +13,7 @@
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-secret.h"
+#include "fst-station.h"
 
 /**
  * fst_cli_escrow:
@@ -58,7 +59,8 @@ fst_cli_escrow(gint argc, gchar **argv)
 	    "escrow-certificate have an escrowed key. The file is the CMS EnvelopedData\n"
 	    "as stored, encrypted to that certificate only; its key holder decrypts it:\n"
 	    "  openssl cms -decrypt -inform DER -in FILE -recip ESCROW.pem -inkey ESCROW.key\n"
-	    "The export is recorded in the audit chain (event escrow-export).\n\n" FST_CLI_EXIT_CODES);
+	    "The export is recorded in the audit chain (event escrow-export), with the\n"
+	    "operator ($FLEETSTATION_OPERATOR, else the login name).\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "escrow", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -87,6 +89,9 @@ fst_cli_escrow(gint argc, gchar **argv)
 	cms = fst_db_get_escrow(db, serial, &recipient, &error);
 	if (cms == NULL)
 		return fst_cli_fail("escrow", json, error);
+	/* the export event names who took the key out, as every record does */
+	if (!fst_db_set_context(db, fst_station_default_operator(), NULL, &error))
+		return fst_cli_fail("escrow", json, error);
 	if (!fst_file_set_contents_private(out,
 					   g_bytes_get_data(cms, NULL),
 					   g_bytes_get_size(cms),
@@ -95,11 +100,10 @@ fst_cli_escrow(gint argc, gchar **argv)
 	/* an export is never unaudited: without its event the file goes again */
 	now = g_get_real_time();
 	detail = g_strdup_printf("certificate %s: escrowed key (to escrow certificate sha256 %s) "
-				 "exported to %s by %s",
+				 "exported to %s",
 				 serial,
 				 recipient,
-				 out,
-				 g_get_user_name());
+				 out);
 	if (!fst_db_add_event(db, 0, "escrow-export", now, now, "ok", detail, &error)) {
 		g_unlink(out);
 		return fst_cli_fail("escrow", json, error);

@@ -92,7 +92,8 @@ fst_cli_revoke(gint argc, gchar **argv)
 		return FST_EXIT_CONFIG;
 	}
 	db = fst_db_open(db_path, &error);
-	if (db == NULL ||
+	/* the revocation's event names the operator, as every record does */
+	if (db == NULL || !fst_db_set_context(db, fst_station_default_operator(), NULL, &error) ||
 	    !fst_db_revoke_certificate(db, serial, fst_ca_crl_reason_to_string(code), &error)) {
 		g_printerr("fleetstation revoke: %s\n", error->message);
 		return fst_cli_exit_for_error(error);

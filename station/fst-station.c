@@ -264,6 +264,19 @@ fst_station_has_ca(const gchar *workspace)
 }
 
 /**
+ * fst_station_default_operator:
+ *
+ * Returns: (transfer none): who runs fleetstation when no option says:
+ *   `$FLEETSTATION_OPERATOR`, else the login name
+ */
+const gchar *
+fst_station_default_operator(void)
+{
+	const gchar *env = g_getenv(FST_ENV_OPERATOR);
+	return env != NULL && env[0] != '\0' ? env : g_get_user_name();
+}
+
+/**
  * fst_station_set_operator:
  * @self: an #FstStation
  * @operator_name: (nullable): who runs the station (a badge or login name);
@@ -279,9 +292,8 @@ fst_station_has_ca(const gchar *workspace)
 gboolean
 fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error)
 {
-	const gchar *env = g_getenv(FST_ENV_OPERATOR);
 	if (operator_name == NULL)
-		operator_name = env != NULL && env[0] != '\0' ? env : g_get_user_name();
+		operator_name = fst_station_default_operator();
 	if (!fst_db_set_context(self->db, operator_name, self->lot, error)) {
 		g_prefix_error(error, "operator: ");
 		return FALSE;

@@ -32,6 +32,8 @@ gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
 gboolean
 fst_station_has_ca(const gchar *workspace);
+const gchar *
+fst_station_default_operator(void);
 gboolean
 fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error);
 const gchar *

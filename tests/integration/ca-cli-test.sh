@@ -181,9 +181,12 @@ expect_rc 2 "$B" revoke -w "$W" "${serials[0]}" --reason because
 expect_rc 2 "$B" revoke -w "$W" "${serials[0]}"
 expect_rc 2 "$B" revoke -w "$W" "not-hex" --reason keyCompromise
 expect_rc 3 "$B" revoke -w "$W" ABCDEF --reason keyCompromise
-expect_rc 0 "$B" revoke -w "$W" "$(echo "${serials[0]}" | tr 'A-F' 'a-f')" --reason key-compromise
+FLEETSTATION_OPERATOR=pki-officer-2 expect_rc 0 "$B" revoke -w "$W" "$(echo "${serials[0]}" | tr 'A-F' 'a-f')" --reason key-compromise
 [ "$(sqlite3 "$W/station.db" "select state, revocation_reason from certificates where serial_hex='${serials[0]}'")" = "revoked|keyCompromise" ] \
 	|| fail "database state after revoke"
+# the revocation's event names who revoked it
+[ "$(sqlite3 "$W/station.db" "select o.name from events e join operators o on o.id = e.operator_id where e.step = 'certificate-state' and e.detail like 'certificate ${serials[0]}:%revoked%'")" = pki-officer-2 ] \
+	|| fail "the revocation does not name the operator"
 expect_rc 0 "$B" ca crl -w "$W" --out "$T/crl.pem" --days 7
 expect_rc 0 "$B" ca crl -w "$W" --out "$T/crl.pem" --days 7
 openssl crl -in "$T/crl.pem" -CAfile "$C/issuing-ca.pem" -noout -verify 2>&1 | grep -q 'verify OK' || fail "openssl crl -verify"

@@ -50,11 +50,13 @@ serial=$(q "select serial_hex from certificates c join devices d on d.id = c.dev
 [ -n "$serial" ] || fail "no certificate"
 
 # the export: the CMS as stored, 0600, and an audit event
-"$FST_STATION" escrow --workspace "$ws/w" "$serial" --out "$ws/key.cms" >"$ws/esc.out" 2>&1 ||
+FLEETSTATION_OPERATOR=escrow-officer-1 "$FST_STATION" escrow --workspace "$ws/w" "$serial" --out "$ws/key.cms" >"$ws/esc.out" 2>&1 ||
 	{ cat "$ws/esc.out"; fail "escrow export"; }
 [ "$(stat -c %a "$ws/key.cms")" = 600 ] || fail "the export is not mode 0600"
 [ "$(q "select count(*) from events where step = 'escrow-export' and detail like 'certificate $serial:%'")" -eq 1 ] ||
 	fail "the export is not an audit event"
+[ "$(q "select o.name from events e join operators o on o.id = e.operator_id where e.step = 'escrow-export'")" = escrow-officer-1 ] ||
+	fail "the export event does not name the operator"
 "$FST_STATION" audit verify --workspace "$ws/w" >/dev/null || fail "the audit chain broke"
 q "select writefile('$ws/stored.cms', e.cms) from key_escrows e join certificates c on c.id = e.certificate_id where c.serial_hex = '$serial'" >/dev/null
 cmp -s "$ws/key.cms" "$ws/stored.cms" || fail "the export is not the stored envelope"
