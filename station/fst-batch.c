@@ -659,17 +659,21 @@ static gboolean
 fst_batch_run_group(FstBatch *self,
 		    FstStation *station,
 		    GPtrArray *group,
-		    const gchar *profile_name,
+		    const FstProfile *profile,
 		    const gchar *lot,
 		    const FstBatchOptions *options,
 		    FstProgressFunc progress,
 		    gpointer user_data,
 		    GError **error)
 {
-	g_autoptr(FstProfile) profile = NULL;
 	g_autoptr(GPtrArray) ports = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) results = NULL;
-	FstBatchRun run = {.batch = self, .group = group, .db = fst_station_get_db(station)};
+	FstBatchRun run = {
+	    .batch = self,
+	    .group = group,
+	    .db = fst_station_get_db(station),
+	    .profile = profile,
+	};
 	FstGangOptions gang = {
 	    .baud_rate = options->baud_rate,
 	    .accept = fst_batch_accept,
@@ -679,10 +683,6 @@ fst_batch_run_group(FstBatch *self,
 	};
 	gboolean need_candidates = FALSE;
 
-	profile = fst_station_load_profile(station, profile_name, error);
-	if (profile == NULL)
-		return FALSE;
-	run.profile = profile;
 	if (!fst_station_set_lot(station, lot, error))
 		return FALSE;
 	for (guint i = 0; i < group->len; i++) {
@@ -739,7 +739,9 @@ fst_batch_run_group(FstBatch *self,
  * @user_data: data for @progress
  * @error: (nullable): return location
  *
- * Marks the rows whose device needs nothing more as done (see
+ * Loads and prepares each profile the manifest names once
+ * (fst_station_prepare_profile(): the CA end warning, the key pool), marks
+ * the rows whose device needs nothing more as done (see
  * fst_batch_device_done(): provisioned, or under a re-provisioning profile
  * given its certificate in service for the row's lot), then runs the others,
  * one gang per (profile, lot), and gives every row its status.
@@ -784,6 +786,9 @@ fst_batch_run(FstBatch *self,
 				g_prefix_error(error, "%s:%u: ", self->path, row->line);
 				return FALSE;
 			}
+			/* once per profile, before any device: the CA end warning,
+			 * the key pool started */
+			fst_station_prepare_profile(station, profile);
 			g_hash_table_insert(profiles, g_strdup(row->profile), profile);
 		}
 		/* without a lot, a re-run could not tell a board reworked by this
@@ -836,7 +841,7 @@ fst_batch_run(FstBatch *self,
 		if (!fst_batch_run_group(self,
 					 station,
 					 group,
-					 first->profile,
+					 g_hash_table_lookup(profiles, first->profile),
 					 first->lot,
 					 options,
 					 progress,

@@ -18,27 +18,6 @@ typedef struct {
 	GError *error;
 } FstCliBatchRun;
 
-/* the CA expiry warning, once for each profile the manifest uses; a profile that
- * does not load is left for fst_batch_run() to report against its rows */
-static void
-fst_cli_batch_warn_ca_expiry(FstCliBatchRun *run, FstStation *station)
-{
-	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-
-	for (guint i = 0; i < run->batch->rows->len; i++) {
-		FstBatchRow *row = g_ptr_array_index(run->batch->rows, i);
-		const gchar *name = row->profile != NULL ? row->profile : run->options.profile;
-		g_autoptr(FstProfile) profile = NULL;
-
-		if (name == NULL || g_hash_table_contains(seen, name))
-			continue;
-		g_hash_table_add(seen, g_strdup(name));
-		profile = fst_station_load_profile(station, name, NULL);
-		if (profile != NULL)
-			fst_station_prepare_profile(station, profile);
-	}
-}
-
 static gpointer
 fst_cli_batch_job(gpointer data)
 {
@@ -49,7 +28,6 @@ fst_cli_batch_job(gpointer data)
 	if (run->operator_name != NULL &&
 	    !fst_station_set_operator(station, run->operator_name, &run->error))
 		return NULL;
-	fst_cli_batch_warn_ca_expiry(run, station);
 	if (!fst_batch_run(run->batch,
 			   station,
 			   &run->options,
