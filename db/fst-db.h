@@ -2,7 +2,7 @@
 
 #include <glib.h>
 
-#include "fst-device.h"
+#include "fst-device-info.h"
 
 G_BEGIN_DECLS
 

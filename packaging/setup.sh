@@ -47,7 +47,7 @@ case "$mode" in
 demo)
 	install_packages
 	build
-	exec "$build/station/fleetstation" demo "$@"
+	exec "$build/station/cli/fleetstation" demo "$@"
 	;;
 test)
 	install_packages

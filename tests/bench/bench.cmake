@@ -1,4 +1,4 @@
-# issuance benchmark (issue 3): figures printed in one run, label bench
+# issuance benchmark: figures printed in one run, label bench
 add_executable(fst-bench-issue ${CMAKE_CURRENT_LIST_DIR}/fst-bench-issue.c
 	${CMAKE_CURRENT_LIST_DIR}/../unit/fst-test-pki.c)
 target_include_directories(fst-bench-issue PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../unit)

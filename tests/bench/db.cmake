@@ -1,4 +1,4 @@
-# station database benchmarks (issue 5): logging cost, size per device, CSV export;
+# station database benchmarks: logging cost, size per device, CSV export;
 # FST_BENCH_FULL=1 for the 1,000,000-device sizes
 add_executable(fst-bench-db ${CMAKE_CURRENT_LIST_DIR}/fst-bench-db.c)
 target_link_libraries(fst-bench-db PRIVATE fststation)

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "FstBenchDb"
 
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -16,7 +17,7 @@
 #include "fst-report.h"
 
 /*
- * Benchmarks of the station database (issue 5), printing figures:
+ * Benchmarks of the station database, printing figures:
  *
  * 1. station time to log one provisioned device the way the pipeline does
  *    (one FstDbDeviceLog, two commits, both synchronous=FULL, on the real

@@ -1,5 +1,5 @@
 /*
- * Gang benchmark (issue 6): simulated devices on pseudo-terminals, each
+ * Gang benchmark: simulated devices on pseudo-terminals, each
  * throttled to 921600 baud by the simulator, provisioned by one station
  * process through the real serial transport, CA and database.
  *

@@ -1,5 +1,5 @@
 /*
- * Issuance benchmark (issue 3): certificates per second from a DER CSR and
+ * Issuance benchmark: certificates per second from a DER CSR and
  * from a device public key, with an ECDSA P-256 and an RSA-2048 issuing CA,
  * against the bound set by `openssl speed` in the same run, a shell loop of
  * `openssl x509 -req`, and a Python `cryptography` loop doing the same work.

@@ -1,5 +1,5 @@
 /*
- * Wire-efficiency benchmark (issue 4): one simulated ECC device (CSR mode;
+ * Wire-efficiency benchmark: one simulated ECC device (CSR mode;
  * certificate, issuing CA and 2 root CAs burned, everything read back, proof
  * of possession) provisioned over a pty throttled to a UART baud rate.
  *

@@ -1,4 +1,4 @@
-# gang benchmark (issue 6): 1 vs 16 devices at 921600 baud, 64 devices under 64 MB;
+# gang benchmark: 1 vs 16 devices at 921600 baud, 64 devices under 64 MB;
 # FST_BENCH_LONG=1 in the environment adds a 128-device run
 add_executable(fst-bench-gang ${CMAKE_CURRENT_LIST_DIR}/fst-bench-gang.c)
 target_link_libraries(fst-bench-gang PRIVATE fststation)

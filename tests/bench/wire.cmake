@@ -1,4 +1,4 @@
-# FSP wire efficiency (issue 4): one ECC device at 921600 and 115200 baud must
+# FSP wire efficiency: one ECC device at 921600 and 115200 baud must
 # be provisioned in at most 1.15 x the wire time plus the device's compute
 # time; prints the three figures. FST_BENCH_RUNS=N repeats each rate.
 add_executable(fst-bench-wire ${CMAKE_CURRENT_LIST_DIR}/fst-bench-wire.c)

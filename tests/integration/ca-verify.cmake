@@ -1,4 +1,4 @@
-# issue 3: issued chains checked by others (openssl verify, GnuTLS certtool, mbedTLS) and
+# issued chains checked by others (openssl verify, GnuTLS certtool, mbedTLS) and
 # used for TLS 1.2 mutual authentication with a local mosquitto broker (mosquitto_pub and
 # an mbedTLS client); see tests/integration/fst-verify-test.c and fst-mqtt-test.c
 find_library(FST_MBEDTLS_LIB mbedtls)

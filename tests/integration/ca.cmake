@@ -1,4 +1,4 @@
-# CA management from the command line (issue 3 part A): `fleetstation ca ...` and
+# CA management from the command line: `fleetstation ca ...` and
 # `revoke`, checked with openssl and certtool; and a CA key in a SoftHSM2 token
 foreach(fst_ca_script ca-cli-test ca-pkcs11-test)
 	add_test(NAME ${fst_ca_script} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${fst_ca_script}.sh)

@@ -1,4 +1,4 @@
-# the headless CLI (issue 6): init, ports, provision, queries, batch and watch from the outside
+# the headless CLI: init, ports, provision, queries, batch and watch from the outside
 foreach(t fst-cli-ports-test fst-cli-provision-test fst-cli-batch-test fst-cli-watch-test
 	fst-cli-escrow-test)
 	if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)

@@ -1,5 +1,5 @@
-# crash test of the station's records: SIGKILL at random points of demo runs (issue 5)
-# and of A/B rework runs (issue 6)
+# crash test of the station's records: SIGKILL at random points of demo runs
+# and of A/B rework runs
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
 	add_test(NAME fst-crash-test

@@ -1,4 +1,4 @@
-# the station against simulated devices that fail like hardware (issue 4):
+# the station against simulated devices that fail like hardware:
 # bit errors, lost bytes, unplug, stall, reboot mid-write, a lying device,
 # full storage, a device without its key; real ptys, real SQLite, real CA
 add_executable(fst-faults-test ${CMAKE_CURRENT_LIST_DIR}/fst-faults-test.c)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Key escrow from the outside (issue 3): a key-injection board provisioned with
+# Key escrow from the outside: a key-injection board provisioned with
 # a profile naming an escrow certificate; `fleetstation escrow` hands out the
 # CMS envelope (mode 0600, never over a file, the export an audit event), and
 # only the escrow key holder opens it, to the key of the issued certificate.

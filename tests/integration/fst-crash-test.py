@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Crash test of the station's records (issue 5, "nothing issued is ever unknown").
+"""Crash test of the station's records ("nothing issued is ever unknown").
 
 Runs `fleetstation demo --workspace W --devices N` again and again and kills it
 with SIGKILL at a random moment of each run (the simulated devices die with it:
@@ -16,7 +16,7 @@ in-progress for re-work) and checks, from the outside:
   in-progress is `rework` with an `interrupted` event;
 - the audit chain is intact (`fleetstation audit verify`).
 
-Then the same for devices that come back (issue 6): two simulated boards with
+Then the same for devices that come back: two simulated boards with
 A/B credential slots, provisioned once, are re-provisioned again and again with
 the rework profile (`aws-iot-ecc-rework`: the new credentials go to the other
 slot, ACTIVATE comes last) and the station is killed at random points of

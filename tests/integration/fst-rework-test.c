@@ -1,4 +1,4 @@
-/* Devices that come back (issue 6) and key escrow (issue 3), against
+/* Devices that come back and key escrow, against
  * simulated devices on real ptys, a real SQLite file and the real CA:
  * re-provisioning in place and into the alternate credential slot, a cut
  * cable in the middle of the alternate slot, a one-slot device under an A/B

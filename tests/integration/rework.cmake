@@ -1,5 +1,5 @@
-# devices that come back (issue 6: rework, rotation into A/B slots, trust-only jobs) and key
-# escrow (issue 3), against simulated devices on ptys and a real SQLite file
+# devices that come back (rework, rotation into A/B slots, trust-only jobs) and key
+# escrow, against simulated devices on ptys and a real SQLite file
 add_executable(fst-rework-test ${CMAKE_CURRENT_LIST_DIR}/fst-rework-test.c)
 target_link_libraries(fst-rework-test PRIVATE fststation)
 add_dependencies(fst-rework-test fleetstation-devsim fleetstation)

@@ -1,2 +1,2 @@
-# batch manifests (issue 6): CSV and JSON parsing, quoting and line-numbered errors
+# batch manifests: CSV and JSON parsing, quoting and line-numbered errors
 fst_add_unit_test(fst-batch-test ${CMAKE_CURRENT_LIST_DIR}/fst-batch-test.c)

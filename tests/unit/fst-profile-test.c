@@ -376,7 +376,7 @@ fst_test_thing_name(void)
 	g_assert_false(fst_profile_is_thing_name("\xc3\xa9"));
 }
 
-/* every optional group and key of issue 3: signature, extensions, burn, fixed end, key sources */
+/* every optional group and key: signature, extensions, burn, fixed end, key sources */
 static const gchar *fst_test_full_profile = "[profile]\n"
                                             "name=full\n"
                                             "models=board-*\n"

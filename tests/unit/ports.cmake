@@ -1,4 +1,4 @@
-# ports and workspace defaults (issue 6): umockdev emulates sysfs, ttys and usbfs,
+# ports and workspace defaults: umockdev emulates sysfs, ttys and usbfs,
 # so the test runs under umockdev-wrapper (it preloads the emulation)
 pkg_check_modules(UMOCKDEV IMPORTED_TARGET umockdev-1.0>=0.17)
 find_program(UMOCKDEV_WRAPPER umockdev-wrapper)
