@@ -655,6 +655,29 @@ fst_batch_add_port(GPtrArray *ports, const gchar *port)
 	g_ptr_array_add(ports, g_strdup(port));
 }
 
+/* the row's status from its device's result; @row is %NULL for a device
+ * found on a candidate port that no row took (its trouble was shown as
+ * progress), and a row refused before provisioning keeps its error */
+static void
+fst_batch_row_set_result(FstBatchRow *row, const FstProvisionResult *r)
+{
+	if (row == NULL)
+		return;
+	if (row->status == FST_BATCH_FAILED && row->error != NULL)
+		return;
+	g_free(row->serial_hex);
+	row->serial_hex = g_strdup(r->serial_hex);
+	if (r->uid != NULL && row->uid == NULL)
+		row->uid = g_strdup(r->uid);
+	if (r->error == NULL) {
+		row->status = FST_BATCH_PROVISIONED;
+	} else {
+		row->status = FST_BATCH_FAILED;
+		g_clear_error(&row->error);
+		row->error = g_error_copy(r->error);
+	}
+}
+
 static gboolean
 fst_batch_run_group(FstBatch *self,
 		    FstStation *station,
@@ -708,24 +731,9 @@ fst_batch_run_group(FstBatch *self,
 	g_mutex_clear(&run.lock);
 	for (guint i = 0; i < results->len; i++) {
 		FstProvisionResult *r = g_ptr_array_index(results, i);
-		FstBatchRow *row = fst_batch_row_for_result(&run, r);
-		if (row == NULL) {
-			/* a candidate port: its trouble was shown as progress */
-			continue;
-		}
-		if (row->status == FST_BATCH_FAILED && row->error != NULL)
-			continue;
-		g_free(row->serial_hex);
-		row->serial_hex = g_strdup(r->serial_hex);
-		if (r->uid != NULL && row->uid == NULL)
-			row->uid = g_strdup(r->uid);
-		if (r->error == NULL) {
-			row->status = FST_BATCH_PROVISIONED;
-		} else {
-			row->status = FST_BATCH_FAILED;
-			g_clear_error(&row->error);
-			row->error = g_error_copy(r->error);
-		}
+		fst_batch_row_set_result(fst_batch_row_for_result(&run, r), r);
+		if (options->on_result != NULL)
+			options->on_result(r, options->on_result_data);
 	}
 	return TRUE;
 }

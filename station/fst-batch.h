@@ -74,6 +74,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstBatch, fst_batch_free)
  * @baud_rate: the line rate
  * @stop: (nullable): see #FstGangOptions
  * @abort: (nullable): see #FstGangOptions
+ * @on_result: (nullable): each device's result, once its row has its status,
+ *   from the thread running the batch
+ * @on_result_data: data for @on_result
  */
 typedef struct {
 	const gchar *profile;
@@ -82,6 +85,8 @@ typedef struct {
 	guint baud_rate;
 	GCancellable *stop;
 	GCancellable *abort;
+	FstGangResultFunc on_result;
+	gpointer on_result_data;
 } FstBatchOptions;
 
 gboolean

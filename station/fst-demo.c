@@ -1,7 +1,7 @@
 /*
  * `fleetstation demo`: a workspace with a demo PKI, N simulated devices (each a
  * fleetstation-devsim process on its own pseudo-terminal, speaking FSP), and
- * a gang provisioning run over them through the real serial transport. The
+ * a provisioning job (fst-job.c) over them through the real serial transport. The
  * demo devices are ECC-only boards: they make P-256 keys and their TLS stack
  * validates ECDSA P-256 chains, so Amazon Root CA 3 is their root.
  */
@@ -17,7 +17,7 @@
 
 #include "fst-config.h"
 #include "fst-error.h"
-#include "fst-gang.h"
+#include "fst-station.h"
 
 /* how long a simulator may take to say READY */
 #define FST_DEMO_SIM_START_TIMEOUT_S 10
@@ -177,36 +177,61 @@ fst_demo_sim_start(const gchar *devsim,
 	return sim;
 }
 
+struct _FstDemo {
+	GPtrArray *sims;  /* (element-type FstDemoSim) */
+	GPtrArray *ports; /* (element-type utf8) (unowned): the sims' ptys, NULL-terminated */
+};
+
 /**
- * fst_demo_run:
- * @options: what to run
- * @progress: (nullable): per-device progress, called from worker threads
- * @user_data: data for @progress
- * @cancellable: (nullable): stops the run
- * @error: (nullable): return location, for failures of the run itself
+ * fst_demo_free:
+ * @self: (nullable): a demo
  *
- * Initialises the workspace if needed, starts the simulated devices,
- * provisions them all in parallel and stops them. A device that fails does not
- * fail the run: its result carries the error.
- *
- * Returns: (transfer container) (element-type FstProvisionResult): a result per
- * device, or %NULL when the run could not start
+ * Stops the simulated devices.
  */
-GPtrArray *
-fst_demo_run(const FstDemoOptions *options,
-	     FstProgressFunc progress,
-	     gpointer user_data,
-	     GCancellable *cancellable,
-	     GError **error)
+void
+fst_demo_free(FstDemo *self)
 {
-	g_autoptr(FstStation) station = NULL;
-	g_autoptr(FstProfile) profile = NULL;
-	g_autoptr(GPtrArray) sims = g_ptr_array_new_with_free_func((GDestroyNotify)fst_demo_sim_free);
-	g_autoptr(GPtrArray) ports = g_ptr_array_new();
+	if (self == NULL)
+		return;
+	g_ptr_array_unref(self->ports);
+	g_ptr_array_unref(self->sims);
+	g_free(self);
+}
+
+/**
+ * fst_demo_get_ports:
+ * @self: a demo
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the pseudo-terminals of
+ * the simulated devices, one per device
+ */
+const gchar *const *
+fst_demo_get_ports(FstDemo *self)
+{
+	return (const gchar *const *)self->ports->pdata;
+}
+
+/**
+ * fst_demo_start:
+ * @options: what to run
+ * @error: (nullable): return location
+ *
+ * Initialises the workspace if needed (a demo PKI where it has no CA) and
+ * starts the simulated devices, each on its own pseudo-terminal. They stop
+ * with fst_demo_free(). The provisioning run over them is an #FstJob.
+ *
+ * Returns: (transfer full): the demo, or %NULL
+ */
+FstDemo *
+fst_demo_start(const FstDemoOptions *options, GError **error)
+{
+	g_autoptr(FstDemo) self = g_new0(FstDemo, 1);
 	g_autofree gchar *devsim = NULL;
 	g_autofree gchar *storage_dir = NULL;
 	guint8 run_id[3];
 
+	self->sims = g_ptr_array_new_with_free_func((GDestroyNotify)fst_demo_sim_free);
+	self->ports = g_ptr_array_new();
 	if (options->n_devices == 0 || options->n_devices > FST_DEMO_MAX_DEVICES) {
 		g_set_error(error,
 			    FST_ERROR,
@@ -220,13 +245,6 @@ fst_demo_run(const FstDemoOptions *options,
 		return NULL;
 	if (!fst_station_init_workspace(options->workspace, "Fleetstation Demo", error))
 		return NULL;
-	station = fst_station_open(options->workspace, error);
-	if (station == NULL)
-		return NULL;
-	profile = fst_station_load_profile(station, options->profile, error);
-	if (profile == NULL)
-		return NULL;
-	fst_station_prepare_profile(station, profile);
 
 	/* simulated devices keep their storage in the workspace */
 	storage_dir = g_build_filename(options->workspace, "devsim", NULL);
@@ -251,16 +269,9 @@ fst_demo_run(const FstDemoOptions *options,
 		    fst_demo_sim_start(devsim, storage_dir, uid, options->baud_rate, error);
 		if (sim == NULL)
 			return NULL;
-		g_ptr_array_add(sims, sim);
-		g_ptr_array_add(ports, sim->port);
+		g_ptr_array_add(self->sims, sim);
+		g_ptr_array_add(self->ports, sim->port);
 	}
-	g_ptr_array_add(ports, NULL);
-
-	return fst_gang_provision(station,
-				  profile,
-				  (const gchar *const *)ports->pdata,
-				  options->baud_rate,
-				  progress,
-				  user_data,
-				  cancellable);
+	g_ptr_array_add(self->ports, NULL);
+	return g_steal_pointer(&self);
 }

@@ -9,27 +9,28 @@ G_BEGIN_DECLS
  * @workspace: the workspace directory, created if needed
  * @n_devices: how many simulated devices
  * @baud_rate: the simulated line rate
- * @profile: the profile name
  * @devsim: (nullable): the simulator executable, found automatically if %NULL
  */
 typedef struct {
 	const gchar *workspace;
 	guint n_devices;
 	guint baud_rate;
-	const gchar *profile;
 	const gchar *devsim;
 } FstDemoOptions;
 
 /* the most simulated devices one demo starts */
 #define FST_DEMO_MAX_DEVICES 256
 
+typedef struct _FstDemo FstDemo;
+
 gchar *
 fst_demo_find_devsim(GError **error);
-GPtrArray *
-fst_demo_run(const FstDemoOptions *options,
-	     FstProgressFunc progress,
-	     gpointer user_data,
-	     GCancellable *cancellable,
-	     GError **error);
+FstDemo *
+fst_demo_start(const FstDemoOptions *options, GError **error);
+const gchar *const *
+fst_demo_get_ports(FstDemo *self);
+void
+fst_demo_free(FstDemo *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDemo, fst_demo_free)
 
 G_END_DECLS

@@ -72,6 +72,11 @@ fst_gang_report(FstGang *self,
 static void
 fst_gang_add_result(FstGang *self, FstProvisionResult *result)
 {
+	if (self->options.on_result != NULL) {
+		self->options.on_result(result, self->options.on_result_data);
+		fst_provision_result_free(result);
+		return;
+	}
 	g_mutex_lock(&self->lock);
 	g_ptr_array_add(self->results, result);
 	g_mutex_unlock(&self->lock);

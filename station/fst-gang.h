@@ -23,6 +23,15 @@ typedef gboolean (*FstGangAcceptFunc)(const gchar *uid,
 				      GError **error);
 
 /**
+ * FstGangResultFunc:
+ * @result: one device's result
+ * @user_data: data given with the function
+ *
+ * Called as each device ends, from the thread that ran it.
+ */
+typedef void (*FstGangResultFunc)(const FstProvisionResult *result, gpointer user_data);
+
+/**
  * FstGangOptions:
  * @baud_rate: line rate for every port
  * @count: devices to provision in all, 0 for one per port; with a count each
@@ -37,6 +46,10 @@ typedef gboolean (*FstGangAcceptFunc)(const gchar *uid,
  *   the pipeline records them failed, never done (second Ctrl-C)
  * @trust_only: rewrite only the root CAs of provisioned devices
  *   (fst_pipeline_update_trust()), whatever the profile's job
+ * @on_result: (nullable): each device's result as it ends, from the worker
+ *   thread; when set, the gang keeps no results (a long run does not grow)
+ *   and fst_gang_wait() and fst_gang_run() return empty arrays
+ * @on_result_data: data for @on_result
  */
 typedef struct {
 	guint baud_rate;
@@ -46,6 +59,8 @@ typedef struct {
 	GCancellable *stop;
 	GCancellable *abort;
 	gboolean trust_only;
+	FstGangResultFunc on_result;
+	gpointer on_result_data;
 } FstGangOptions;
 
 typedef struct _FstGang FstGang;

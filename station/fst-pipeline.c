@@ -148,6 +148,79 @@ fst_step_to_string(FstStep step)
 	return "unknown";
 }
 
+/* a progress report that owns its strings: FstProgress borrows them */
+typedef struct {
+	FstProgress progress; /* first: fst_progress_free() casts back */
+	gchar *port;	      /* (owned) */
+	gchar *uid;	      /* (owned) (nullable) */
+	gchar *detail;	      /* (owned) (nullable) */
+} FstProgressCopy;
+
+/**
+ * fst_progress_copy:
+ * @progress: a progress report
+ *
+ * Returns: (transfer full): a deep copy, for handing to another thread; free
+ * it with fst_progress_free()
+ */
+FstProgress *
+fst_progress_copy(const FstProgress *progress)
+{
+	FstProgressCopy *copy = g_new0(FstProgressCopy, 1);
+	copy->port = g_strdup(progress->port);
+	copy->uid = g_strdup(progress->uid);
+	copy->detail = g_strdup(progress->detail);
+	copy->progress = *progress;
+	copy->progress.port = copy->port;
+	copy->progress.uid = copy->uid;
+	copy->progress.detail = copy->detail;
+	return &copy->progress;
+}
+
+/**
+ * fst_progress_free:
+ * @progress: (nullable): a copy made by fst_progress_copy()
+ */
+void
+fst_progress_free(FstProgress *progress)
+{
+	FstProgressCopy *copy = (FstProgressCopy *)progress;
+	if (copy == NULL)
+		return;
+	g_free(copy->port);
+	g_free(copy->uid);
+	g_free(copy->detail);
+	g_free(copy);
+}
+
+G_DEFINE_BOXED_TYPE(FstProgress, fst_progress, fst_progress_copy, fst_progress_free)
+
+/**
+ * fst_provision_result_copy:
+ * @self: a result
+ *
+ * Returns: (transfer full): a deep copy
+ */
+FstProvisionResult *
+fst_provision_result_copy(const FstProvisionResult *self)
+{
+	FstProvisionResult *copy = g_new0(FstProvisionResult, 1);
+	*copy = *self;
+	copy->port = g_strdup(self->port);
+	copy->uid = g_strdup(self->uid);
+	copy->model = g_strdup(self->model);
+	copy->serial_hex = g_strdup(self->serial_hex);
+	copy->aws_cert_id = g_strdup(self->aws_cert_id);
+	copy->roots = g_strdup(self->roots);
+	copy->error = self->error != NULL ? g_error_copy(self->error) : NULL;
+	return copy;
+}
+
+G_DEFINE_BOXED_TYPE(FstProvisionResult,
+		    fst_provision_result,
+		    fst_provision_result_copy,
+		    fst_provision_result_free)
+
 void
 fst_provision_result_free(FstProvisionResult *self)
 {

@@ -50,6 +50,15 @@ typedef struct {
 
 typedef void (*FstProgressFunc)(const FstProgress *progress, gpointer user_data);
 
+#define FST_TYPE_PROGRESS (fst_progress_get_type())
+GType
+fst_progress_get_type(void);
+FstProgress *
+fst_progress_copy(const FstProgress *progress);
+void
+fst_progress_free(FstProgress *progress);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProgress, fst_progress_free)
+
 /**
  * FstProvisionResult:
  *
@@ -68,6 +77,11 @@ typedef struct {
 	guint64 bytes_in;
 } FstProvisionResult;
 
+#define FST_TYPE_PROVISION_RESULT (fst_provision_result_get_type())
+GType
+fst_provision_result_get_type(void);
+FstProvisionResult *
+fst_provision_result_copy(const FstProvisionResult *self);
 void
 fst_provision_result_free(FstProvisionResult *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProvisionResult, fst_provision_result_free)

@@ -29,6 +29,7 @@
 #include "fst-report-export.h"
 
 struct _FstStation {
+	gatomicrefcount ref_count;
 	gchar *workspace;	  /* (owned) */
 	gchar *name;		  /* (owned) */
 	gint64 id;		  /* stations.id */
@@ -341,6 +342,7 @@ static FstStation *
 fst_station_new(void)
 {
 	FstStation *self = g_new0(FstStation, 1);
+	g_atomic_ref_count_init(&self->ref_count);
 	g_mutex_init(&self->pool_lock);
 	self->old_pools = g_ptr_array_new_with_free_func((GDestroyNotify)fst_key_pool_free);
 	return self;
@@ -427,11 +429,9 @@ fst_station_open(const gchar *workspace, GError **error)
 	return g_steal_pointer(&self);
 }
 
-void
+static void
 fst_station_free(FstStation *self)
 {
-	if (self == NULL)
-		return;
 	g_free(self->workspace);
 	g_free(self->name);
 	g_free(self->operator_name);
@@ -447,6 +447,39 @@ fst_station_free(FstStation *self)
 	g_ptr_array_unref(self->old_pools);
 	g_mutex_clear(&self->pool_lock);
 	g_free(self);
+}
+
+/**
+ * fst_station_ref:
+ * @self: an #FstStation
+ *
+ * A station is shared by the jobs that run on it and whoever opened it (the
+ * GUI keeps one open for a shift); each holds a reference. Thread-safe.
+ *
+ * Returns: (transfer full): @self
+ */
+FstStation *
+fst_station_ref(FstStation *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	g_atomic_ref_count_inc(&self->ref_count);
+	return self;
+}
+
+/**
+ * fst_station_unref:
+ * @self: (nullable): an #FstStation
+ *
+ * Drops a reference; the last one closes the database and wipes the CA key.
+ * Thread-safe.
+ */
+void
+fst_station_unref(FstStation *self)
+{
+	if (self == NULL)
+		return;
+	if (g_atomic_ref_count_dec(&self->ref_count))
+		fst_station_free(self);
 }
 
 /**
@@ -569,42 +602,35 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
 }
 
 /**
- * fst_station_open_run:
- * @workspace: an initialised workspace
+ * fst_station_start_run:
+ * @self: an #FstStation
  * @profile_name: a profile name or file
  * @lot: (nullable): the production lot every record of the run carries
  * @operator_name: (nullable): who runs it (fst_station_set_operator())
- * @profile: (out) (transfer full): the loaded profile
  * @error: (nullable): return location
  *
- * The start of every provisioning run: opens the station, loads the profile,
- * prepares it (fst_station_prepare_profile()) and sets the operator and lot.
+ * The start of every provisioning run: loads the profile, prepares it
+ * (fst_station_prepare_profile()) and sets the operator and lot.
  *
- * Returns: (transfer full): the station, or %NULL
+ * Returns: (transfer full): the loaded profile, or %NULL
  */
-FstStation *
-fst_station_open_run(const gchar *workspace,
-		     const gchar *profile_name,
-		     const gchar *lot,
-		     const gchar *operator_name,
-		     FstProfile **profile,
-		     GError **error)
+FstProfile *
+fst_station_start_run(FstStation *self,
+		      const gchar *profile_name,
+		      const gchar *lot,
+		      const gchar *operator_name,
+		      GError **error)
 {
-	g_autoptr(FstStation) station = fst_station_open(workspace, error);
-	g_autoptr(FstProfile) loaded = NULL;
+	g_autoptr(FstProfile) loaded = fst_station_load_profile(self, profile_name, error);
 
-	if (station == NULL)
-		return NULL;
-	loaded = fst_station_load_profile(station, profile_name, error);
 	if (loaded == NULL)
 		return NULL;
-	fst_station_prepare_profile(station, loaded);
-	if (operator_name != NULL && !fst_station_set_operator(station, operator_name, error))
+	fst_station_prepare_profile(self, loaded);
+	if (operator_name != NULL && !fst_station_set_operator(self, operator_name, error))
 		return NULL;
-	if (!fst_station_set_lot(station, lot, error))
+	if (!fst_station_set_lot(self, lot, error))
 		return NULL;
-	*profile = g_steal_pointer(&loaded);
-	return g_steal_pointer(&station);
+	return g_steal_pointer(&loaded);
 }
 
 /**

@@ -42,8 +42,10 @@ gboolean
 fst_station_set_lot(FstStation *self, const gchar *lot, GError **error);
 FstStation *
 fst_station_open(const gchar *workspace, GError **error);
+FstStation *
+fst_station_ref(FstStation *self);
 void
-fst_station_free(FstStation *self);
+fst_station_unref(FstStation *self);
 
 const gchar *
 fst_station_get_workspace(FstStation *self);
@@ -68,14 +70,13 @@ FstKeyPool *
 fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
 void
 fst_station_prepare_profile(FstStation *self, const FstProfile *profile);
-FstStation *
-fst_station_open_run(const gchar *workspace,
-		     const gchar *profile_name,
-		     const gchar *lot,
-		     const gchar *operator_name,
-		     FstProfile **profile,
-		     GError **error);
+FstProfile *
+fst_station_start_run(FstStation *self,
+		      const gchar *profile_name,
+		      const gchar *lot,
+		      const gchar *operator_name,
+		      GError **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_unref)
 
 G_END_DECLS

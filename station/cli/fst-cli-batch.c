@@ -6,37 +6,6 @@
 #include "fst-batch.h"
 #include "fst-cli.h"
 #include "fst-error.h"
-#include "fst-settings.h"
-#include "fst-station.h"
-
-typedef struct {
-	const gchar *workspace;
-	const gchar *operator_name;
-	FstBatch *batch;
-	FstBatchOptions options;
-	FstCliProgress *progress;
-	GError *error;
-} FstCliBatchRun;
-
-static gpointer
-fst_cli_batch_job(gpointer data)
-{
-	FstCliBatchRun *run = data;
-	g_autoptr(FstStation) station = fst_station_open(run->workspace, &run->error);
-	if (station == NULL)
-		return NULL;
-	if (run->operator_name != NULL &&
-	    !fst_station_set_operator(station, run->operator_name, &run->error))
-		return NULL;
-	if (!fst_batch_run(run->batch,
-			   station,
-			   &run->options,
-			   fst_cli_progress_cb,
-			   run->progress,
-			   &run->error))
-		return NULL;
-	return GINT_TO_POINTER(1);
-}
 
 static FstExit
 fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancelled)
@@ -125,48 +94,14 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 FstExit
 fst_cli_batch(gint argc, gchar **argv)
 {
-	g_autofree gchar *workspace_opt = NULL;
-	g_autofree gchar *profile = NULL;
-	g_autofree gchar *lot = NULL;
-	g_autofree gchar *operator_name = NULL;
-	g_auto(GStrv) ports = NULL;
-	gboolean all_ports = FALSE;
-	gint baud = 0;
-	gboolean json = FALSE;
-	gboolean quiet = FALSE;
-	gboolean verbose = FALSE;
-	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
-	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile,
-	     "Profile for rows that name none (default: the workspace's)", "NAME"},
-	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot,
-	     "Lot for rows that name none (default: the workspace's)", "LOT"},
-	    {"operator", 0, 0, G_OPTION_ARG_STRING, &operator_name,
-	     "Who runs the station, recorded with every device (default: "
-	     "$FLEETSTATION_OPERATOR, else the login name)", "NAME"},
-	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &ports,
-	     "Where to look for rows that give a device and no port; repeat it", "PORT"},
-	    {"all-ports", 'a', 0, G_OPTION_ARG_NONE, &all_ports,
-	     "Look on every serial port of a known USB id", NULL},
-	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud,
-	     "Line rate in bit/s (default: the workspace's, else 115200)", "RATE"},
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
-	     "One JSON object per event line, then a summary with every row", NULL},
-	    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
-	     "Print only the rows not done and the count line", NULL},
-	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print informational messages", NULL},
-	    {NULL}};
+	g_auto(FstCliJobOptions) opts = {0};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("MANIFEST - provision the devices of a manifest");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstSettings) settings = NULL;
 	g_autoptr(FstBatch) batch = NULL;
-	g_autofree gchar *workspace = NULL;
+	g_autoptr(FstJob) job = NULL;
+	FstJobOptions job_options;
 	FstCliProgress progress = {0};
-	FstCliSignals signals = {0};
-	FstCliBatchRun run = {0};
 	FstExit rc;
 
 	g_option_context_set_summary(
@@ -175,59 +110,36 @@ fst_cli_batch(gint argc, gchar **argv)
 	    "per line) or JSON ({\"profile\":..., \"lot\":..., \"devices\": [{\"device\":...,\n"
 	    "\"port\":...}, ...]}). Rows whose device is provisioned already are skipped, so\n"
 	    "running a manifest again resumes it. A device on a row's port that is not the\n"
-	    "row's device, or a device that is in no row, is refused. See README.md.");
-	g_option_context_add_main_entries(context, entries, NULL);
+	    "row's device, or a device that is in no row, is refused. --profile and --lot\n"
+	    "apply to the rows that name none. See README.md.");
+	fst_cli_job_options_add(&opts,
+				context,
+				FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
+				"Where to look for rows that give a device and no port; repeat it");
 	if (!fst_cli_parse(context, "batch", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc != 2) {
 		g_printerr("fleetstation batch: give one manifest file\n");
 		return FST_EXIT_USAGE;
 	}
-	if (baud < 0 || (baud > 0 && (baud < 1200 || baud > 4000000))) {
-		g_printerr("fleetstation batch: --baud must be 1200 to 4000000\n");
-		return FST_EXIT_USAGE;
-	}
-	if (all_ports && ports != NULL) {
-		g_printerr("fleetstation batch: give --port or --all-ports, not both\n");
-		return FST_EXIT_USAGE;
-	}
-	fst_cli_set_verbose(verbose);
-	workspace = fst_cli_workspace(workspace_opt);
 	batch = fst_batch_load(argv[1], &error);
 	if (batch == NULL)
-		return fst_cli_fail("batch", json, error);
-	settings = fst_settings_load(workspace, &error);
-	if (settings == NULL)
-		return fst_cli_fail("batch", json, error);
-	fst_settings_fill(settings, &profile, &lot, &baud, all_ports ? NULL : &ports);
-	if (all_ports) {
-		ports = fst_cli_all_ports(&error);
-		if (ports == NULL)
-			return fst_cli_fail("batch", json, error);
-	}
+		return fst_cli_fail("batch", opts.json, error);
+	rc = fst_cli_job_options_resolve(&opts, "batch", &error);
+	if (rc != FST_EXIT_OK)
+		return error != NULL ? fst_cli_fail("batch", opts.json, error) : rc;
 
-	fst_cli_progress_init(&progress, quiet);
-	progress.json = json;
-	fst_cli_signals_install(&signals, quiet || json);
-	run.workspace = workspace;
-	run.operator_name = operator_name;
-	run.batch = batch;
-	run.progress = &progress;
-	run.options = (FstBatchOptions){
-	    .profile = profile,
-	    .lot = lot,
-	    .ports = (const gchar *const *)ports,
-	    .baud_rate = (guint)baud,
-	    .stop = signals.stop,
-	    .abort = signals.abort,
-	};
-	if (fst_cli_run(fst_cli_batch_job, &run) == NULL) {
-		rc = fst_cli_fail("batch", json, run.error);
-		g_clear_error(&run.error);
-	} else {
-		rc = fst_cli_batch_report(&progress, batch, g_cancellable_is_cancelled(signals.stop));
-	}
-	fst_cli_signals_remove(&signals);
+	fst_cli_progress_init(&progress, opts.quiet);
+	progress.json = opts.json;
+	fst_cli_job_options_to_job(&opts, &job_options);
+	job = fst_job_new(FST_JOB_KIND_BATCH, &job_options);
+	fst_job_set_batch(job, g_steal_pointer(&batch));
+	if (!fst_cli_job_run(job, &progress, NULL, FALSE, &error))
+		rc = fst_cli_fail("batch", opts.json, error);
+	else
+		rc = fst_cli_batch_report(&progress,
+					  fst_job_get_batch(job),
+					  fst_job_get_summary(job)->stopped);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "fst-db.h"
+#include "fst-job.h"
 #include "fst-pipeline.h"
 
 G_BEGIN_DECLS
@@ -46,15 +47,49 @@ typedef struct {
 	gboolean json;	  /* one JSON object per event line (--json) */
 } FstCliProgress;
 
-/* the two-level stop of the long commands: the first SIGINT/SIGTERM cancels
- * @stop (no new device; devices in flight finish), the second cancels @abort */
+/* which shared options a long command takes (fst_cli_job_options_add()) */
+typedef enum {
+	FST_CLI_JOB_OPTION_NONE = 0,
+	FST_CLI_JOB_OPTION_PORTS = 1 << 0,     /* --port, filled from the workspace */
+	FST_CLI_JOB_OPTION_ALL_PORTS = 1 << 1, /* --all-ports */
+} FstCliJobOptionFlags;
+
+/* the options provision, batch, watch and demo share */
 typedef struct {
-	GCancellable *stop;  /* (owned) */
-	GCancellable *abort; /* (owned) */
-	guint sigint_id;
-	guint sigterm_id;
+	FstCliJobOptionFlags flags;
+	gchar *workspace;      /* --workspace as given */
+	gchar *workspace_path; /* the workspace in use, once resolved */
+	gchar *profile;
+	gchar *lot;
+	gchar *operator_name;
+	gchar **ports;
+	gboolean all_ports;
+	gint baud;
+	gboolean json;
 	gboolean quiet;
-} FstCliSignals;
+	gboolean verbose;
+} FstCliJobOptions;
+
+void
+fst_cli_job_options_add(FstCliJobOptions *self,
+			GOptionContext *context,
+			FstCliJobOptionFlags flags,
+			const gchar *port_help);
+FstExit
+fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError **error);
+void
+fst_cli_job_options_to_job(const FstCliJobOptions *self, FstJobOptions *out);
+void
+fst_cli_job_options_clear(FstCliJobOptions *self);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCliJobOptions, fst_cli_job_options_clear)
+gboolean
+fst_cli_job_run(FstJob *job,
+		FstCliProgress *progress,
+		GPtrArray *results,
+		gboolean keep_passed,
+		GError **error);
+void
+fst_cli_results_sort(GPtrArray *results, const gchar *const *ports);
 
 FstExit
 fst_cli_exit_for_error(const GError *error);
@@ -74,12 +109,8 @@ FstExit
 fst_cli_print_results(FstCliProgress *self,
 		      const gchar *command,
 		      GPtrArray *results,
-		      gint64 elapsed_us,
+		      const FstJobSummary *summary,
 		      gboolean cancelled);
-void
-fst_cli_signals_install(FstCliSignals *self, gboolean quiet);
-void
-fst_cli_signals_remove(FstCliSignals *self);
 gboolean
 fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
 gchar *
@@ -98,9 +129,6 @@ gchar *
 fst_cli_time(gint64 us);
 gchar **
 fst_cli_all_ports(GError **error);
-typedef gpointer (*FstCliJob)(gpointer data);
-gpointer
-fst_cli_run(FstCliJob job, gpointer data);
 
 /* one function per command: argv[0] is the command name */
 FstExit

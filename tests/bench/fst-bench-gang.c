@@ -301,7 +301,7 @@ main(int argc, char **argv)
 		ok = FALSE;
 	}
 	fst_profile_free(self.profile);
-	fst_station_free(self.station);
+	fst_station_unref(self.station);
 	{
 		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s' '%s'", self.dir, self.sim_dir);
 		if (system(cmd) != 0)

@@ -188,7 +188,7 @@ fst_bench_wire(gconstpointer user_data)
 	g_assert_cmpfloat((gdouble)best.elapsed_us, <=, bound_us);
 
 	fst_profile_free(profile);
-	fst_station_free(station);
+	fst_station_unref(station);
 	cmd = g_strdup_printf("rm -rf '%s'", workspace);
 	g_assert_cmpint(system(cmd), ==, 0);
 }

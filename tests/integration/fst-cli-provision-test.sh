@@ -93,7 +93,10 @@ sim p4 CLI-0004 --baud 921600
 python3 - "$ws/json.out" <<'PY' || fail "--json output"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert all(l["event"] in ("progress", "summary") for l in lines), lines
+assert all(l["event"] in ("progress", "result", "summary") for l in lines), lines
+results = [l for l in lines if l["event"] == "result"]
+assert len(results) == 1 and results[0]["device"] == "CLI-0004" and results[0]["result"] == "ok", results
+assert lines.index(results[0]) == len(lines) - 2, "the result comes after the device's progress, before the summary"
 steps = [l["step"] for l in lines if l["event"] == "progress"]
 for s in ("connect", "identify", "keygen", "issue", "burn", "verify", "done"):
     assert s in steps, (s, steps)

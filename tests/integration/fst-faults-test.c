@@ -93,7 +93,7 @@ fst_fixture_teardown(FstFixture *fx, gconstpointer user_data)
 	g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", fx->workspace);
 	g_ptr_array_unref(fx->sims);
 	fst_profile_free(fx->profile);
-	fst_station_free(fx->station);
+	fst_station_unref(fx->station);
 	g_assert_cmpint(system(cmd), ==, 0);
 	g_free(fx->workspace);
 }

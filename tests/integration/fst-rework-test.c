@@ -76,7 +76,7 @@ fst_fixture_teardown(FstFixture *fx, gconstpointer user_data)
 	(void)user_data;
 	fst_fixture_stop_sims(fx);
 	g_ptr_array_unref(fx->sims);
-	fst_station_free(fx->station);
+	fst_station_unref(fx->station);
 	g_assert_cmpint(system(cmd), ==, 0);
 	g_free(fx->workspace);
 }

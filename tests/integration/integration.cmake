@@ -5,3 +5,9 @@ add_executable(fst-pipeline-test ${CMAKE_CURRENT_LIST_DIR}/fst-pipeline-test.c)
 target_link_libraries(fst-pipeline-test PRIVATE fststation)
 add_test(NAME fst-pipeline-test COMMAND fst-pipeline-test --tap)
 set_tests_properties(fst-pipeline-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
+
+# the engine's job API driven as the GUI will: engine library only, no CLI code
+add_executable(fst-job-test ${CMAKE_CURRENT_LIST_DIR}/fst-job-test.c)
+target_link_libraries(fst-job-test PRIVATE fststation)
+add_test(NAME fst-job-test COMMAND fst-job-test --tap)
+set_tests_properties(fst-job-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)

@@ -497,7 +497,7 @@ fst_watch_usb_hotplug(void)
 	g_free(t.error);
 	g_object_unref(t.stop);
 	fst_profile_free(t.profile);
-	fst_station_free(t.station);
+	fst_station_unref(t.station);
 	{
 		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", dir);
 		g_assert_cmpint(system(cmd), ==, 0);

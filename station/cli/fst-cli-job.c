@@ -1,0 +1,363 @@
+/* what the long commands (provision, batch, watch, demo) share: their common
+ * options with the workspace defaults under them, and running an FstJob with
+ * the progress display, the two-level Ctrl-C and the summary */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include "fst-cli.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+
+#include "fst-error.h"
+#include "fst-settings.h"
+#include "fst-station.h"
+
+/**
+ * fst_cli_job_options_add:
+ * @self: zeroed storage, filled by parsing
+ * @context: the command's option context
+ * @flags: which of the shared options the command takes
+ * @port_help: (nullable): the --port description, for %FST_CLI_JOB_OPTION_PORTS
+ *
+ * Adds the options every long command spells the same way: --workspace,
+ * --profile, --lot, --operator, --port, --all-ports, --baud, --json, --quiet,
+ * --verbose.
+ */
+void
+fst_cli_job_options_add(FstCliJobOptions *self,
+			GOptionContext *context,
+			FstCliJobOptionFlags flags,
+			const gchar *port_help)
+{
+	const GOptionEntry common[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &self->workspace,
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &self->profile,
+	     "Profile name or file (default: the workspace's)", "NAME"},
+	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &self->lot,
+	     "Production lot recorded with each device (default: the workspace's)", "LOT"},
+	    {"operator", 0, 0, G_OPTION_ARG_STRING, &self->operator_name,
+	     "Who runs the station, recorded with every device (default: "
+	     "$FLEETSTATION_OPERATOR, else the login name)", "NAME"},
+	    {"baud", 'b', 0, G_OPTION_ARG_INT, &self->baud,
+	     "Line rate in bit/s (default: the workspace's, else 115200)", "RATE"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &self->json,
+	     "One JSON object per event line (progress, result), then a summary object", NULL},
+	    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &self->quiet,
+	     "Print only failures and the count line", NULL},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &self->verbose,
+	     "Print informational messages", NULL},
+	    {NULL}};
+	const GOptionEntry ports[] = {
+	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &self->ports, port_help, "PORT"},
+	    {NULL}};
+	const GOptionEntry all_ports[] = {
+	    {"all-ports", 'a', 0, G_OPTION_ARG_NONE, &self->all_ports,
+	     "Every serial port of a known USB id (see fleetstation ports)", NULL},
+	    {NULL}};
+
+	self->flags = flags;
+	g_option_context_add_main_entries(context, common, NULL);
+	if (flags & FST_CLI_JOB_OPTION_PORTS)
+		g_option_context_add_main_entries(context, ports, NULL);
+	if (flags & FST_CLI_JOB_OPTION_ALL_PORTS)
+		g_option_context_add_main_entries(context, all_ports, NULL);
+}
+
+/**
+ * fst_cli_job_options_resolve:
+ * @self: parsed options
+ * @command: the command name, for messages
+ * @error: (nullable): return location
+ *
+ * Checks the shared options, finds the workspace, and fills what the options
+ * leave unset from the workspace defaults (fst_settings_fill()) and, with
+ * --all-ports, from the plugged-in ports.
+ *
+ * Returns: %FST_EXIT_OK, or the exit code of a usage (message printed) or
+ * workspace error (in @error)
+ */
+FstExit
+fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError **error)
+{
+	g_autoptr(FstSettings) settings = NULL;
+	gboolean fill_ports = (self->flags & FST_CLI_JOB_OPTION_PORTS) && !self->all_ports;
+
+	if (self->baud < 0 || (self->baud > 0 && (self->baud < 1200 || self->baud > 4000000))) {
+		g_printerr("fleetstation %s: --baud must be 1200 to 4000000\n", command);
+		return FST_EXIT_USAGE;
+	}
+	if (self->all_ports && self->ports != NULL) {
+		g_printerr("fleetstation %s: give --port or --all-ports, not both\n", command);
+		return FST_EXIT_USAGE;
+	}
+	fst_cli_set_verbose(self->verbose);
+	self->workspace_path = fst_cli_workspace(self->workspace);
+	settings = fst_settings_load(self->workspace_path, error);
+	if (settings == NULL)
+		return fst_cli_exit_for_error(*error);
+	fst_settings_fill(settings,
+			  &self->profile,
+			  &self->lot,
+			  &self->baud,
+			  fill_ports ? &self->ports : NULL);
+	if (self->all_ports) {
+		self->ports = fst_cli_all_ports(error);
+		if (self->ports == NULL)
+			return fst_cli_exit_for_error(*error);
+	}
+	return FST_EXIT_OK;
+}
+
+/**
+ * fst_cli_job_options_to_job:
+ * @self: resolved options
+ * @out: (out caller-allocates): the engine's options, borrowing from @self
+ */
+void
+fst_cli_job_options_to_job(const FstCliJobOptions *self, FstJobOptions *out)
+{
+	*out = (FstJobOptions){
+	    .workspace = self->workspace_path,
+	    .profile = self->profile,
+	    .lot = self->lot,
+	    .operator_name = self->operator_name,
+	    .ports = (const gchar *const *)self->ports,
+	    .baud_rate = (guint)self->baud,
+	};
+}
+
+void
+fst_cli_job_options_clear(FstCliJobOptions *self)
+{
+	g_clear_pointer(&self->workspace, g_free);
+	g_clear_pointer(&self->workspace_path, g_free);
+	g_clear_pointer(&self->profile, g_free);
+	g_clear_pointer(&self->lot, g_free);
+	g_clear_pointer(&self->operator_name, g_free);
+	g_clear_pointer(&self->ports, g_strfreev);
+}
+
+typedef struct {
+	FstJob *job;		    /* (unowned) */
+	FstCliProgress *progress;   /* (unowned) */
+	GPtrArray *results;	    /* (unowned) (nullable) */
+	gboolean keep_passed;	    /* keep the results of passed devices too */
+	gboolean quiet;		    /* say nothing on the first signal */
+	GAsyncResult *async_result; /* (owned) (nullable): set when the job ended */
+} FstCliJobRun;
+
+static gboolean
+fst_cli_job_signal_cb(gpointer user_data)
+{
+	FstCliJobRun *run = user_data;
+	GCancellable *stop = fst_job_get_stop(run->job);
+
+	if (!g_cancellable_is_cancelled(stop)) {
+		if (!run->quiet)
+			g_printerr("stopping: finishing the devices in flight "
+				   "(press Ctrl-C again to abort them)...\n");
+		fst_job_stop(run->job);
+	} else if (!g_cancellable_is_cancelled(fst_job_get_abort(run->job))) {
+		g_printerr("aborting the devices in flight: they are recorded as failed\n");
+		fst_job_abort(run->job);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+fst_cli_job_progress_cb(FstJob *job, FstProgress *progress, gpointer user_data)
+{
+	FstCliJobRun *run = user_data;
+	fst_cli_progress_cb(progress, run->progress);
+}
+
+static void
+fst_cli_job_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer user_data)
+{
+	FstCliJobRun *run = user_data;
+
+	if (run->progress->json) {
+		g_autoptr(JsonNode) node = fst_cli_result_to_json(result);
+		json_object_set_string_member(json_node_get_object(node), "event", "result");
+		fst_cli_print_json(node);
+	}
+	if (run->results != NULL && (run->keep_passed || result->error != NULL))
+		g_ptr_array_add(run->results, fst_provision_result_copy(result));
+}
+
+static void
+fst_cli_job_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	FstCliJobRun *run = user_data;
+	run->async_result = g_object_ref(result);
+}
+
+/**
+ * fst_cli_job_run:
+ * @job: a job that has not run
+ * @progress: the progress display
+ * @results: (nullable) (element-type FstProvisionResult): gets the devices'
+ *   results, for the summary table
+ * @keep_passed: keep passed devices' results in @results too, not only the
+ *   failures (a long run keeps failures only)
+ * @error: (nullable): return location
+ *
+ * Runs @job while this thread shows its progress and serves Ctrl-C and
+ * SIGTERM: the first stops the job (the devices in flight finish), the
+ * second aborts it. With --json, each device's result is a `result` event.
+ *
+ * Returns: %TRUE when the run happened (fst_job_run_finish())
+ */
+gboolean
+fst_cli_job_run(FstJob *job,
+		FstCliProgress *progress,
+		GPtrArray *results,
+		gboolean keep_passed,
+		GError **error)
+{
+	FstCliJobRun run = {
+	    .job = job,
+	    .progress = progress,
+	    .results = results,
+	    .keep_passed = keep_passed,
+	    .quiet = progress->quiet || progress->json,
+	};
+	guint sigint_id = g_unix_signal_add(SIGINT, fst_cli_job_signal_cb, &run);
+	guint sigterm_id = g_unix_signal_add(SIGTERM, fst_cli_job_signal_cb, &run);
+	gulong progress_id = g_signal_connect(job, "progress", G_CALLBACK(fst_cli_job_progress_cb), &run);
+	gulong finished_id = g_signal_connect(job,
+					      "device-finished",
+					      G_CALLBACK(fst_cli_job_device_finished_cb),
+					      &run);
+	gboolean ok;
+
+	fst_job_run_async(job, NULL, fst_cli_job_done_cb, &run);
+	while (run.async_result == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	ok = fst_job_run_finish(job, run.async_result, error);
+	g_object_unref(run.async_result);
+	g_signal_handler_disconnect(job, progress_id);
+	g_signal_handler_disconnect(job, finished_id);
+	g_source_remove(sigint_id);
+	g_source_remove(sigterm_id);
+	return ok;
+}
+
+/**
+ * fst_cli_print_results:
+ * @self: the progress display (its mode: terminal, plain, JSON, quiet)
+ * @command: the command name, for the JSON summary
+ * @results: (element-type FstProvisionResult): the results kept for the table
+ * @summary: the job's counts
+ * @cancelled: the run counts as stopped by a signal
+ *
+ * Prints the summary: a table and a count line, or one JSON `summary` event.
+ *
+ * Returns: %FST_EXIT_OK when every device passed, %FST_EXIT_CANCELLED when
+ * the run was stopped, else %FST_EXIT_DEVICES_FAILED
+ */
+FstExit
+fst_cli_print_results(FstCliProgress *self,
+		      const gchar *command,
+		      GPtrArray *results,
+		      const FstJobSummary *summary,
+		      gboolean cancelled)
+{
+	FstExit rc;
+
+	if (cancelled)
+		rc = FST_EXIT_CANCELLED;
+	else
+		rc = summary->failed == 0 ? FST_EXIT_OK : FST_EXIT_DEVICES_FAILED;
+
+	if (self->json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "summary");
+		fst_cli_json_add_string(b, "command", command);
+		json_builder_set_member_name(b, "provisioned");
+		json_builder_add_int_value(b, summary->provisioned);
+		json_builder_set_member_name(b, "failed");
+		json_builder_add_int_value(b, summary->failed);
+		json_builder_set_member_name(b, "cancelled");
+		json_builder_add_boolean_value(b, cancelled);
+		json_builder_set_member_name(b, "elapsed_s");
+		json_builder_add_double_value(b, (gdouble)summary->elapsed_us / G_USEC_PER_SEC);
+		json_builder_set_member_name(b, "exit_code");
+		json_builder_add_int_value(b, rc);
+		json_builder_set_member_name(b, "devices");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < results->len; i++)
+			json_builder_add_value(b, fst_cli_result_to_json(g_ptr_array_index(results, i)));
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return rc;
+	}
+	if (results->len > 0 && (!self->quiet || summary->failed > 0)) {
+		g_print("\n%-16s %-22s %-6s %s\n", "PORT", "DEVICE", "RESULT", "SERIAL / ERROR");
+		for (guint i = 0; i < results->len; i++) {
+			FstProvisionResult *r = g_ptr_array_index(results, i);
+			if (self->quiet && r->error == NULL)
+				continue;
+			g_print("%-16s %-22s %-6s %s\n",
+				r->port,
+				r->uid != NULL ? r->uid : "-",
+				r->error == NULL ? "ok" : "FAILED",
+				r->error == NULL ? r->serial_hex : r->error->message);
+		}
+	}
+	g_print("%u provisioned, %u failed, in %.2f s%s\n",
+		summary->provisioned,
+		summary->failed,
+		(gdouble)summary->elapsed_us / G_USEC_PER_SEC,
+		cancelled ? " (stopped by a signal)" : "");
+	return rc;
+}
+
+static gint
+fst_cli_port_index(const gchar *const *ports, const gchar *port)
+{
+	for (guint i = 0; ports != NULL && ports[i] != NULL; i++) {
+		if (g_strcmp0(ports[i], port) == 0)
+			return (gint)i;
+	}
+	return G_MAXINT;
+}
+
+typedef struct {
+	const gchar *const *ports;
+} FstCliSortData;
+
+static gint
+fst_cli_compare_results(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+	const gchar *const *ports = ((const FstCliSortData *)user_data)->ports;
+	const FstProvisionResult *ra = *(const FstProvisionResult *const *)a;
+	const FstProvisionResult *rb = *(const FstProvisionResult *const *)b;
+	gint ia = fst_cli_port_index(ports, ra->port);
+	gint ib = fst_cli_port_index(ports, rb->port);
+	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+}
+
+/**
+ * fst_cli_results_sort:
+ * @results: (element-type FstProvisionResult): results in the order devices
+ *   finished
+ * @ports: (nullable) (array zero-terminated=1): the gang's ports
+ *
+ * Orders @results as the ports were given (stable: a port's devices stay in
+ * the order they finished), so that the table reads like the jig.
+ */
+void
+fst_cli_results_sort(GPtrArray *results, const gchar *const *ports)
+{
+	FstCliSortData data = {.ports = ports};
+	/* g_ptr_array_sort_with_data() is a stable merge sort */
+	g_ptr_array_sort_with_data(results, fst_cli_compare_results, &data);
+}

@@ -1,0 +1,594 @@
+/*
+ * FstJob: one long piece of station work (a gang of ports, a manifest, a
+ * watch, the demo) run in a thread of its own, for the CLI and the GUI alike.
+ *
+ * The work itself is the engine's (fst-gang.c, fst-batch.c, fst-watch.c,
+ * fst-demo.c); the job adds what every front end needs around it:
+ *  - it runs off the caller's thread (fst_job_run_async()), opening the
+ *    station there too when it was not given one, since unlocking a CA and
+ *    migrating a database take time;
+ *  - progress and results, which the engine reports from its port worker
+ *    threads, arrive as the "progress" and "device-finished" signals on the
+ *    main context of the thread that started the job, in the order they
+ *    happened, and before the job's own callback;
+ *  - the two-level stop: fst_job_stop() starts no new device and lets the
+ *    devices in flight finish, fst_job_abort() (or the cancellable given to
+ *    fst_job_run_async()) stops those too; the pipeline records them failed;
+ *  - a summary of counts, not a list of results, so that a long run does not
+ *    grow: whoever wants the results keeps them from "device-finished".
+ */
+
+#define G_LOG_DOMAIN "FstJob"
+
+#include "fst-job.h"
+
+#include "fst-error.h"
+#include "fst-watch.h"
+
+struct _FstJob {
+	GObject parent_instance;
+	FstJobKind kind;
+	gchar *workspace;     /* (owned) */
+	gchar *profile;	      /* (owned) (nullable) */
+	gchar *lot;	      /* (owned) (nullable) */
+	gchar *operator_name; /* (owned) (nullable) */
+	gchar *devsim;	      /* (owned) (nullable) */
+	gchar **ports;	      /* (owned) (nullable) */
+	guint baud_rate;
+	guint count;
+	guint poll_ms;
+	guint n_devices;
+	FstStation *station;	   /* (owned) (nullable): given, or opened by the run */
+	FstBatch *batch;	   /* (owned) (nullable) */
+	GCancellable *stop;	   /* (owned) */
+	GCancellable *abort;	   /* (owned) */
+	GCancellable *cancellable; /* (owned) (nullable): from fst_job_run_async() */
+	gulong cancelled_id;
+	GMainContext *context; /* (owned) (nullable): where signals go while running */
+	GMutex lock;	       /* protects summary and station */
+	FstJobSummary summary;
+	gboolean started;
+};
+
+G_DEFINE_TYPE(FstJob, fst_job, G_TYPE_OBJECT)
+
+enum { SIGNAL_PROGRESS, SIGNAL_DEVICE_FINISHED, SIGNAL_LAST };
+
+static guint signals[SIGNAL_LAST] = {0};
+
+/* one progress report or result on its way to the caller's main context */
+typedef struct {
+	FstJob *job;		    /* (owned) */
+	FstProgress *progress;	    /* (owned) (nullable) */
+	FstProvisionResult *result; /* (owned) (nullable) */
+} FstJobEvent;
+
+static void
+fst_job_event_free(gpointer data)
+{
+	FstJobEvent *event = data;
+	g_object_unref(event->job);
+	fst_progress_free(event->progress);
+	fst_provision_result_free(event->result);
+	g_free(event);
+}
+
+static gboolean
+fst_job_event_emit(gpointer data)
+{
+	FstJobEvent *event = data;
+	if (event->progress != NULL)
+		g_signal_emit(event->job, signals[SIGNAL_PROGRESS], 0, event->progress);
+	else
+		g_signal_emit(event->job, signals[SIGNAL_DEVICE_FINISHED], 0, event->result);
+	return G_SOURCE_REMOVE;
+}
+
+/* from any thread: sources of one priority run in the order they were added */
+static void
+fst_job_post(FstJob *self, FstProgress *progress, FstProvisionResult *result)
+{
+	FstJobEvent *event = g_new0(FstJobEvent, 1);
+	GSource *source = g_idle_source_new();
+
+	event->job = g_object_ref(self);
+	event->progress = progress;
+	event->result = result;
+	g_source_set_priority(source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(source, fst_job_event_emit, event, fst_job_event_free);
+	g_source_set_static_name(source, "[fst] job event");
+	g_source_attach(source, self->context);
+	g_source_unref(source);
+}
+
+static void
+fst_job_progress_cb(const FstProgress *progress, gpointer user_data)
+{
+	FstJob *self = FST_JOB(user_data);
+	fst_job_post(self, fst_progress_copy(progress), NULL);
+}
+
+static void
+fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
+{
+	FstJob *self = FST_JOB(user_data);
+
+	g_mutex_lock(&self->lock);
+	if (result->error == NULL)
+		self->summary.provisioned++;
+	else
+		self->summary.failed++;
+	g_mutex_unlock(&self->lock);
+	fst_job_post(self, NULL, fst_provision_result_copy(result));
+}
+
+static gboolean
+fst_job_check_ports(FstJob *self, const gchar *const *ports, GError **error)
+{
+	if (ports != NULL && ports[0] != NULL)
+		return TRUE;
+	g_set_error_literal(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "no port to provision: name the gang's ports, or set the workspace's");
+	return FALSE;
+}
+
+/* the work of the run, in the job's thread */
+static gboolean
+fst_job_work(FstJob *self, GError **error)
+{
+	g_autoptr(FstStation) station = NULL;
+	g_autoptr(FstDemo) demo = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	const gchar *const *ports = (const gchar *const *)self->ports;
+
+	if (self->kind == FST_JOB_KIND_DEMO) {
+		FstDemoOptions demo_options = {
+		    .workspace = self->workspace,
+		    .n_devices = self->n_devices,
+		    .baud_rate = self->baud_rate,
+		    .devsim = self->devsim,
+		};
+		demo = fst_demo_start(&demo_options, error);
+		if (demo == NULL)
+			return FALSE;
+		ports = fst_demo_get_ports(demo);
+	}
+
+	g_mutex_lock(&self->lock);
+	if (self->station != NULL)
+		station = fst_station_ref(self->station);
+	g_mutex_unlock(&self->lock);
+	if (station == NULL) {
+		station = fst_station_open(self->workspace, error);
+		if (station == NULL)
+			return FALSE;
+		g_mutex_lock(&self->lock);
+		self->station = fst_station_ref(station);
+		g_mutex_unlock(&self->lock);
+	}
+
+	if (self->kind == FST_JOB_KIND_BATCH) {
+		FstBatchOptions batch_options = {
+		    .profile = self->profile,
+		    .lot = self->lot,
+		    .ports = ports,
+		    .baud_rate = self->baud_rate,
+		    .stop = self->stop,
+		    .abort = self->abort,
+		    .on_result = fst_job_result_cb,
+		    .on_result_data = self,
+		};
+		if (self->batch == NULL) {
+			g_set_error_literal(error,
+					    FST_ERROR,
+					    FST_ERROR_INTERNAL,
+					    "a batch job needs a manifest (fst_job_set_batch())");
+			return FALSE;
+		}
+		if (self->operator_name != NULL &&
+		    !fst_station_set_operator(station, self->operator_name, error))
+			return FALSE;
+		return fst_batch_run(self->batch,
+				     station,
+				     &batch_options,
+				     fst_job_progress_cb,
+				     self,
+				     error);
+	}
+
+	if (self->profile == NULL) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "no profile: name one, or set the workspace's");
+		return FALSE;
+	}
+	profile = fst_station_start_run(station, self->profile, self->lot, self->operator_name, error);
+	if (profile == NULL)
+		return FALSE;
+
+	if (self->kind == FST_JOB_KIND_WATCH) {
+		FstWatchOptions watch_options = {
+		    .patterns = ports,
+		    .baud_rate = self->baud_rate,
+		    .poll_ms = self->poll_ms,
+		    .stop = self->stop,
+		    .abort = self->abort,
+		};
+		return fst_watch_run(station,
+				     profile,
+				     &watch_options,
+				     fst_job_progress_cb,
+				     fst_job_result_cb,
+				     self,
+				     error);
+	}
+
+	if (!fst_job_check_ports(self, ports, error))
+		return FALSE;
+	{
+		FstGangOptions gang_options = {
+		    .baud_rate = self->baud_rate,
+		    .count = self->count,
+		    .stop = self->stop,
+		    .abort = self->abort,
+		    .trust_only = self->kind == FST_JOB_KIND_TRUST_ONLY,
+		    .on_result = fst_job_result_cb,
+		    .on_result_data = self,
+		};
+		/* empty: the results went to fst_job_result_cb() */
+		g_ptr_array_unref(
+		    fst_gang_run(station, profile, ports, &gang_options, fst_job_progress_cb, self));
+	}
+	return TRUE;
+}
+
+static gpointer
+fst_job_thread(gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	FstJob *self = g_task_get_source_object(task);
+	g_autoptr(GError) error = NULL;
+	gint64 started = g_get_monotonic_time();
+	gboolean ok = fst_job_work(self, &error);
+
+	g_mutex_lock(&self->lock);
+	self->summary.elapsed_us = g_get_monotonic_time() - started;
+	self->summary.stopped = g_cancellable_is_cancelled(self->stop);
+	self->summary.aborted = g_cancellable_is_cancelled(self->abort);
+	g_mutex_unlock(&self->lock);
+
+	/* the task's callback is queued after every event this run posted */
+	if (!ok)
+		g_task_return_error(task, g_steal_pointer(&error));
+	else
+		g_task_return_boolean(task, TRUE);
+	return NULL;
+}
+
+static void
+fst_job_cancelled_cb(GCancellable *cancellable, gpointer user_data)
+{
+	FstJob *self = FST_JOB(user_data);
+	fst_job_abort(self);
+}
+
+/**
+ * fst_job_run_async:
+ * @self: a job that has not run
+ * @cancellable: (nullable): aborts the job, as fst_job_abort() does
+ * @callback: called on the caller's main context when the job has ended
+ * @user_data: data for @callback
+ *
+ * Starts the job in a thread of its own. Until @callback, the "progress" and
+ * "device-finished" signals are emitted on the thread-default main context of
+ * the caller, which must be iterated. A job runs once.
+ */
+void
+fst_job_run_async(FstJob *self,
+		  GCancellable *cancellable,
+		  GAsyncReadyCallback callback,
+		  gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	GThread *thread;
+
+	g_return_if_fail(FST_IS_JOB(self));
+	g_return_if_fail(!self->started);
+
+	self->started = TRUE;
+	self->context = g_main_context_ref_thread_default();
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, fst_job_run_async);
+	g_task_set_check_cancellable(task, FALSE);
+	if (cancellable != NULL) {
+		self->cancellable = g_object_ref(cancellable);
+		self->cancelled_id =
+		    g_cancellable_connect(cancellable, G_CALLBACK(fst_job_cancelled_cb), self, NULL);
+	}
+	thread = g_thread_new("fst-job", fst_job_thread, g_steal_pointer(&task));
+	g_thread_unref(thread);
+}
+
+/**
+ * fst_job_run_finish:
+ * @self: the job
+ * @result: the result given to the callback
+ * @error: (nullable): return location
+ *
+ * A job fails only when its run could not happen or went wrong as a whole
+ * (the workspace, the CA, the profile, the manifest); a device that fails is
+ * a "device-finished" result and a count in fst_job_get_summary().
+ *
+ * Returns: %TRUE when the run happened
+ */
+gboolean
+fst_job_run_finish(FstJob *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	if (self->cancellable != NULL) {
+		g_cancellable_disconnect(self->cancellable, self->cancelled_id);
+		self->cancelled_id = 0;
+		g_clear_object(&self->cancellable);
+	}
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/**
+ * fst_job_stop:
+ * @self: a job
+ *
+ * Starts no new device; the devices in flight finish and are recorded. Safe
+ * from any thread, and from a signal handler's main-context callback.
+ */
+void
+fst_job_stop(FstJob *self)
+{
+	g_return_if_fail(FST_IS_JOB(self));
+	g_cancellable_cancel(self->stop);
+}
+
+/**
+ * fst_job_abort:
+ * @self: a job
+ *
+ * Stops the devices in flight too: each is recorded failed at the step it was
+ * in (never done); a certificate issued for it stays recorded. Safe from any
+ * thread.
+ */
+void
+fst_job_abort(FstJob *self)
+{
+	g_return_if_fail(FST_IS_JOB(self));
+	g_cancellable_cancel(self->stop);
+	g_cancellable_cancel(self->abort);
+}
+
+/**
+ * fst_job_get_stop:
+ * @self: a job
+ *
+ * Returns: (transfer none): the cancellable fst_job_stop() cancels
+ */
+GCancellable *
+fst_job_get_stop(FstJob *self)
+{
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	return self->stop;
+}
+
+/**
+ * fst_job_get_abort:
+ * @self: a job
+ *
+ * Returns: (transfer none): the cancellable fst_job_abort() cancels
+ */
+GCancellable *
+fst_job_get_abort(FstJob *self)
+{
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	return self->abort;
+}
+
+/**
+ * fst_job_get_summary:
+ * @self: a job
+ *
+ * Returns: (transfer none): the counts so far; final once the job's callback
+ * runs
+ */
+const FstJobSummary *
+fst_job_get_summary(FstJob *self)
+{
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	return &self->summary;
+}
+
+/**
+ * fst_job_get_kind:
+ * @self: a job
+ *
+ * Returns: what the job does
+ */
+FstJobKind
+fst_job_get_kind(FstJob *self)
+{
+	g_return_val_if_fail(FST_IS_JOB(self), FST_JOB_KIND_PROVISION);
+	return self->kind;
+}
+
+/**
+ * fst_job_set_station:
+ * @self: a job that has not run
+ * @station: an open station
+ *
+ * Runs the job on @station (kept open by the caller, e.g. for a shift)
+ * instead of opening the workspace.
+ */
+void
+fst_job_set_station(FstJob *self, FstStation *station)
+{
+	g_return_if_fail(FST_IS_JOB(self));
+	g_return_if_fail(!self->started);
+	g_mutex_lock(&self->lock);
+	g_clear_pointer(&self->station, fst_station_unref);
+	self->station = fst_station_ref(station);
+	g_mutex_unlock(&self->lock);
+}
+
+/**
+ * fst_job_get_station:
+ * @self: a job
+ *
+ * Returns: (transfer none) (nullable): the station the job runs on, once it
+ * was given or opened
+ */
+FstStation *
+fst_job_get_station(FstJob *self)
+{
+	FstStation *station;
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	g_mutex_lock(&self->lock);
+	station = self->station;
+	g_mutex_unlock(&self->lock);
+	return station;
+}
+
+/**
+ * fst_job_set_batch:
+ * @self: a batch job that has not run
+ * @batch: (transfer full): the manifest; its rows get their status
+ */
+void
+fst_job_set_batch(FstJob *self, FstBatch *batch)
+{
+	g_return_if_fail(FST_IS_JOB(self));
+	g_return_if_fail(!self->started);
+	g_clear_pointer(&self->batch, fst_batch_free);
+	self->batch = batch;
+}
+
+/**
+ * fst_job_get_batch:
+ * @self: a batch job
+ *
+ * Returns: (transfer none) (nullable): the manifest, with each row's status
+ * once the job has ended
+ */
+FstBatch *
+fst_job_get_batch(FstJob *self)
+{
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	return self->batch;
+}
+
+/**
+ * fst_job_new:
+ * @kind: what the job does
+ * @options: how (copied)
+ *
+ * Returns: (transfer full): a job, to run with fst_job_run_async()
+ */
+FstJob *
+fst_job_new(FstJobKind kind, const FstJobOptions *options)
+{
+	FstJob *self = g_object_new(FST_TYPE_JOB, NULL);
+	self->kind = kind;
+	self->workspace = g_strdup(options->workspace);
+	self->profile = g_strdup(options->profile);
+	self->lot = g_strdup(options->lot);
+	self->operator_name = g_strdup(options->operator_name);
+	self->devsim = g_strdup(options->devsim);
+	if (options->ports != NULL) {
+		GStrvBuilder *builder = g_strv_builder_new();
+		for (guint i = 0; options->ports[i] != NULL; i++)
+			g_strv_builder_add(builder, options->ports[i]);
+		self->ports = g_strv_builder_end(builder);
+		g_strv_builder_unref(builder);
+	}
+	self->baud_rate = options->baud_rate;
+	self->count = options->count;
+	self->poll_ms = options->poll_ms;
+	self->n_devices = options->n_devices;
+	return self;
+}
+
+static void
+fst_job_finalize(GObject *object)
+{
+	FstJob *self = FST_JOB(object);
+
+	if (self->cancellable != NULL) {
+		g_cancellable_disconnect(self->cancellable, self->cancelled_id);
+		g_object_unref(self->cancellable);
+	}
+	g_free(self->workspace);
+	g_free(self->profile);
+	g_free(self->lot);
+	g_free(self->operator_name);
+	g_free(self->devsim);
+	g_strfreev(self->ports);
+	g_clear_pointer(&self->station, fst_station_unref);
+	g_clear_pointer(&self->batch, fst_batch_free);
+	g_object_unref(self->stop);
+	g_object_unref(self->abort);
+	if (self->context != NULL)
+		g_main_context_unref(self->context);
+	g_mutex_clear(&self->lock);
+	G_OBJECT_CLASS(fst_job_parent_class)->finalize(object);
+}
+
+static void
+fst_job_init(FstJob *self)
+{
+	g_mutex_init(&self->lock);
+	self->stop = g_cancellable_new();
+	self->abort = g_cancellable_new();
+}
+
+static void
+fst_job_class_init(FstJobClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->finalize = fst_job_finalize;
+
+	/**
+	 * FstJob::progress:
+	 * @self: the job
+	 * @progress: (type FstProgress): a device's step
+	 *
+	 * A port's device reached a step; on the main context of the thread
+	 * that started the job.
+	 */
+	signals[SIGNAL_PROGRESS] = g_signal_new("progress",
+						G_TYPE_FROM_CLASS(klass),
+						G_SIGNAL_RUN_LAST,
+						0,
+						NULL,
+						NULL,
+						NULL,
+						G_TYPE_NONE,
+						1,
+						FST_TYPE_PROGRESS | G_SIGNAL_TYPE_STATIC_SCOPE);
+	/**
+	 * FstJob::device-finished:
+	 * @self: the job
+	 * @result: (type FstProvisionResult): the device's result
+	 *
+	 * A device ended, done or failed; on the main context of the thread
+	 * that started the job.
+	 */
+	signals[SIGNAL_DEVICE_FINISHED] =
+	    g_signal_new("device-finished",
+			 G_TYPE_FROM_CLASS(klass),
+			 G_SIGNAL_RUN_LAST,
+			 0,
+			 NULL,
+			 NULL,
+			 NULL,
+			 G_TYPE_NONE,
+			 1,
+			 FST_TYPE_PROVISION_RESULT | G_SIGNAL_TYPE_STATIC_SCOPE);
+}

@@ -1,0 +1,365 @@
+/* FstJob as a front end drives it: the engine library only (no CLI code is
+ * linked), simulated devices on real ptys, a real SQLite file, and the job's
+ * signals received on the test's own main context while the work runs in the
+ * job's threads */
+
+#include <glib/gstdio.h>
+#include <signal.h>
+
+#include "fst-error.h"
+#include "fst-job.h"
+
+typedef struct {
+	gchar *workspace;
+	GPtrArray *sims;      /* (element-type GSubprocess) */
+	GMainContext *context; /* the test's own context, not the global default */
+	GThread *thread;      /* the test's thread, where every signal must arrive */
+	GPtrArray *progress;  /* (element-type FstProgress) */
+	GPtrArray *results;   /* (element-type FstProvisionResult) */
+	GAsyncResult *done;   /* (owned) (nullable) */
+	guint events_after_done;
+	gboolean wrong_thread;
+	/* what the handlers do: stop after the first result, abort at a step */
+	gboolean stop_after_first;
+	gint abort_at_step;
+} FstFixture;
+
+static void
+fst_fixture_setup(FstFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	fx->workspace = g_dir_make_tmp("fst-job-test-XXXXXX", &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_station_init_workspace(fx->workspace, "Job Test", &error));
+	g_assert_no_error(error);
+	fx->sims = g_ptr_array_new_with_free_func(g_object_unref);
+	fx->progress = g_ptr_array_new_with_free_func((GDestroyNotify)fst_progress_free);
+	fx->results = g_ptr_array_new_with_free_func((GDestroyNotify)fst_provision_result_free);
+	fx->context = g_main_context_new();
+	fx->thread = g_thread_self();
+	fx->abort_at_step = -1;
+	g_main_context_push_thread_default(fx->context);
+}
+
+static void
+fst_fixture_teardown(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", fx->workspace);
+	for (guint i = 0; i < fx->sims->len; i++) {
+		GSubprocess *p = g_ptr_array_index(fx->sims, i);
+		g_subprocess_send_signal(p, SIGTERM);
+		g_subprocess_wait(p, NULL, NULL);
+	}
+	g_main_context_pop_thread_default(fx->context);
+	g_main_context_unref(fx->context);
+	g_ptr_array_unref(fx->sims);
+	g_ptr_array_unref(fx->progress);
+	g_ptr_array_unref(fx->results);
+	g_clear_object(&fx->done);
+	g_assert_cmpint(system(cmd), ==, 0);
+	g_free(fx->workspace);
+}
+
+/* starts an ECC board on a pty and returns the pty */
+static gchar *
+fst_fixture_start_sim(FstFixture *fx, const gchar *uid, const gchar *const *extra)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDataInputStream) in = NULL;
+	g_autofree gchar *line = NULL;
+	GSubprocess *p;
+
+	g_ptr_array_add(argv, g_strdup(g_getenv("FST_DEVSIM")));
+	g_ptr_array_add(argv, g_strdup("--uid"));
+	g_ptr_array_add(argv, g_strdup(uid));
+	g_ptr_array_add(argv, g_strdup("--storage"));
+	g_ptr_array_add(argv, g_strdup_printf("%s/%s.bin", fx->workspace, uid));
+	g_ptr_array_add(argv, g_strdup("--key-types"));
+	g_ptr_array_add(argv, g_strdup("ec-p256"));
+	g_ptr_array_add(argv, g_strdup("--validation"));
+	g_ptr_array_add(argv, g_strdup("ecdsa-p256"));
+	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+		g_ptr_array_add(argv, g_strdup(extra[i]));
+	g_ptr_array_add(argv, NULL);
+	p = g_subprocess_newv((const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	g_assert_no_error(error);
+	g_ptr_array_add(fx->sims, p);
+	in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
+	line = g_data_input_stream_read_line(in, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(line, "READY /"));
+	return g_strdup(line + strlen("READY "));
+}
+
+static void
+fst_fixture_progress_cb(FstJob *job, FstProgress *progress, gpointer user_data)
+{
+	FstFixture *fx = user_data;
+	if (g_thread_self() != fx->thread)
+		fx->wrong_thread = TRUE;
+	if (fx->done != NULL)
+		fx->events_after_done++;
+	g_ptr_array_add(fx->progress, fst_progress_copy(progress));
+	if (fx->abort_at_step >= 0 && progress->step == (FstStep)fx->abort_at_step)
+		fst_job_abort(job);
+}
+
+static void
+fst_fixture_finished_cb(FstJob *job, FstProvisionResult *result, gpointer user_data)
+{
+	FstFixture *fx = user_data;
+	if (g_thread_self() != fx->thread)
+		fx->wrong_thread = TRUE;
+	if (fx->done != NULL)
+		fx->events_after_done++;
+	g_ptr_array_add(fx->results, fst_provision_result_copy(result));
+	if (fx->stop_after_first)
+		fst_job_stop(job);
+}
+
+static void
+fst_fixture_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	FstFixture *fx = user_data;
+	if (g_thread_self() != fx->thread)
+		fx->wrong_thread = TRUE;
+	fx->done = g_object_ref(result);
+}
+
+/* runs @job to its end on the test's own context */
+static gboolean
+fst_fixture_run(FstFixture *fx, FstJob *job, GError **error)
+{
+	g_signal_connect(job, "progress", G_CALLBACK(fst_fixture_progress_cb), fx);
+	g_signal_connect(job, "device-finished", G_CALLBACK(fst_fixture_finished_cb), fx);
+	g_clear_object(&fx->done);
+	fst_job_run_async(job, NULL, fst_fixture_done_cb, fx);
+	while (fx->done == NULL)
+		g_main_context_iteration(fx->context, TRUE);
+	/* anything still queued would be an event after the end */
+	while (g_main_context_iteration(fx->context, FALSE))
+		;
+	g_assert_false(fx->wrong_thread);
+	g_assert_cmpuint(fx->events_after_done, ==, 0);
+	return fst_job_run_finish(job, fx->done, error);
+}
+
+/* the steps one port went through, in the order they arrived */
+static GPtrArray *
+fst_fixture_steps(FstFixture *fx, const gchar *port)
+{
+	GPtrArray *steps = g_ptr_array_new();
+	for (guint i = 0; i < fx->progress->len; i++) {
+		FstProgress *p = g_ptr_array_index(fx->progress, i);
+		if (g_strcmp0(p->port, port) == 0)
+			g_ptr_array_add(steps, GINT_TO_POINTER(p->step));
+	}
+	return steps;
+}
+
+static void
+fst_job_provision_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *p1 = fst_fixture_start_sim(fx, "JOB-0001", NULL);
+	g_autofree gchar *p2 = fst_fixture_start_sim(fx, "JOB-0002", NULL);
+	g_autofree gchar *p3 = fst_fixture_start_sim(fx, "JOB-0003", NULL);
+	const gchar *ports[] = {p1, p2, p3, NULL};
+	FstJobOptions options = {
+	    .workspace = fx->workspace,
+	    .profile = "aws-iot-ecc",
+	    .lot = "LOT-JOB",
+	    .operator_name = "Job Tester",
+	    .ports = ports,
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_autoptr(GError) error = NULL;
+	const FstJobSummary *summary;
+	FstDb *db;
+
+	g_assert_true(fst_fixture_run(fx, job, &error));
+	g_assert_no_error(error);
+
+	summary = fst_job_get_summary(job);
+	g_assert_cmpuint(summary->provisioned, ==, 3);
+	g_assert_cmpuint(summary->failed, ==, 0);
+	g_assert_false(summary->stopped);
+	g_assert_false(summary->aborted);
+	g_assert_cmpint(summary->elapsed_us, >, 0);
+	g_assert_cmpuint(fx->results->len, ==, 3);
+
+	/* each port's progress arrived in pipeline order and ended done, and its
+	 * result came after its last progress report */
+	for (guint i = 0; ports[i] != NULL; i++) {
+		g_autoptr(GPtrArray) steps = fst_fixture_steps(fx, ports[i]);
+		g_assert_cmpuint(steps->len, >=, 6);
+		for (guint j = 1; j < steps->len; j++)
+			g_assert_cmpint(GPOINTER_TO_INT(steps->pdata[j - 1]), <=, GPOINTER_TO_INT(steps->pdata[j]));
+		g_assert_cmpint(GPOINTER_TO_INT(steps->pdata[steps->len - 1]), ==, FST_STEP_DONE);
+	}
+
+	/* the database the job opened holds the three with the run's lot and operator */
+	db = fst_station_get_db(fst_job_get_station(job));
+	for (guint i = 0; i < fx->results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(fx->results, i);
+		g_autoptr(FstDbDevice) dev = fst_db_find_device(db, r->uid, &error);
+		g_assert_no_error(error);
+		g_assert_no_error(r->error);
+		g_assert_cmpstr(dev->state, ==, "provisioned");
+		g_assert_nonnull(dev->cert);
+		g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
+		g_assert_cmpstr(dev->lot, ==, "LOT-JOB");
+		g_assert_cmpstr(dev->operator_name, ==, "Job Tester");
+	}
+}
+
+/* fst_job_stop(): no new device once the first is done; a count run ends */
+static void
+fst_job_stop_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *p1 = fst_fixture_start_sim(fx, "JOB-STOP-1", NULL);
+	const gchar *ports[] = {p1, NULL};
+	FstJobOptions options = {
+	    .workspace = fx->workspace,
+	    .profile = "aws-iot-ecc",
+	    .ports = ports,
+	    .count = 10,
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_autoptr(GError) error = NULL;
+	const FstJobSummary *summary;
+
+	fx->stop_after_first = TRUE;
+	g_assert_true(fst_fixture_run(fx, job, &error));
+	g_assert_no_error(error);
+	summary = fst_job_get_summary(job);
+	g_assert_cmpuint(summary->provisioned, ==, 1);
+	g_assert_cmpuint(summary->failed, ==, 0);
+	g_assert_true(summary->stopped);
+	g_assert_false(summary->aborted);
+}
+
+/* fst_job_abort(): the device in flight is recorded failed, never done, and
+ * the certificate issued for it stays in the database */
+static void
+fst_job_abort_test(FstFixture *fx, gconstpointer user_data)
+{
+	/* the board stops answering during the burn: only an abort ends it quickly */
+	const gchar *extra[] = {"--fault-stall-after", "900", NULL};
+	g_autofree gchar *p1 = fst_fixture_start_sim(fx, "JOB-ABORT-1", extra);
+	const gchar *ports[] = {p1, NULL};
+	FstJobOptions options = {
+	    .workspace = fx->workspace,
+	    .profile = "aws-iot-ecc",
+	    .ports = ports,
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	FstProvisionResult *r;
+
+	fx->abort_at_step = FST_STEP_BURN;
+	g_assert_true(fst_fixture_run(fx, job, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_job_get_summary(job)->aborted);
+	g_assert_cmpuint(fst_job_get_summary(job)->failed, ==, 1);
+	g_assert_cmpuint(fx->results->len, ==, 1);
+	r = g_ptr_array_index(fx->results, 0);
+	g_assert_nonnull(r->error);
+	g_assert_nonnull(r->serial_hex);
+
+	dev = fst_db_find_device(fst_station_get_db(fst_job_get_station(job)), "JOB-ABORT-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(dev->state, !=, "provisioned");
+	g_assert_nonnull(dev->cert);
+	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
+}
+
+/* a station kept open by the caller serves several jobs, one after another */
+static void
+fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstStation) station = fst_station_open(fx->workspace, &error);
+	const gchar *uids[] = {"JOB-SHARED-1", "JOB-SHARED-2"};
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
+		g_autofree gchar *port = fst_fixture_start_sim(fx, uids[i], NULL);
+		const gchar *ports[] = {port, NULL};
+		FstJobOptions options = {
+		    .workspace = fx->workspace,
+		    .profile = "aws-iot-ecc",
+		    .ports = ports,
+		};
+		g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+		fst_job_set_station(job, station);
+		g_assert_true(fst_fixture_run(fx, job, &error));
+		g_assert_no_error(error);
+		g_assert_true(fst_job_get_station(job) == station);
+		g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+	}
+	/* the jobs are gone; the caller's station is still open and sees both */
+	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
+		g_autoptr(FstDbDevice) dev = fst_db_find_device(fst_station_get_db(station), uids[i], &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(dev->state, ==, "provisioned");
+	}
+}
+
+/* a run that cannot start fails the job, with no device signal */
+static void
+fst_job_no_workspace_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *missing = g_build_filename(fx->workspace, "nowhere", NULL);
+	const gchar *ports[] = {"/dev/null", NULL};
+	FstJobOptions options = {
+	    .workspace = missing,
+	    .profile = "aws-iot-ecc",
+	    .ports = ports,
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(fst_fixture_run(fx, job, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_cmpuint(fx->progress->len, ==, 0);
+	g_assert_cmpuint(fx->results->len, ==, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add("/fst/job/provision/signals-on-callers-context",
+		   FstFixture,
+		   NULL,
+		   fst_fixture_setup,
+		   fst_job_provision_test,
+		   fst_fixture_teardown);
+	g_test_add("/fst/job/stop/finishes-in-flight",
+		   FstFixture,
+		   NULL,
+		   fst_fixture_setup,
+		   fst_job_stop_test,
+		   fst_fixture_teardown);
+	g_test_add("/fst/job/abort/records-failed",
+		   FstFixture,
+		   NULL,
+		   fst_fixture_setup,
+		   fst_job_abort_test,
+		   fst_fixture_teardown);
+	g_test_add("/fst/job/station/shared-by-jobs",
+		   FstFixture,
+		   NULL,
+		   fst_fixture_setup,
+		   fst_job_shared_station_test,
+		   fst_fixture_teardown);
+	g_test_add("/fst/job/error/no-workspace",
+		   FstFixture,
+		   NULL,
+		   fst_fixture_setup,
+		   fst_job_no_workspace_test,
+		   fst_fixture_teardown);
+	return g_test_run();
+}
