@@ -5,6 +5,7 @@
 #include "fst-cli.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fst-error.h"
@@ -32,134 +33,6 @@ fst_cli_exit_for_error(const GError *error)
 		return FST_EXIT_INTERNAL;
 	}
 }
-
-static const gchar *
-fst_cli_color(FstCliProgress *self, FstStep step)
-{
-	if (!self->color)
-		return "";
-	if (step == FST_STEP_DONE)
-		return "\033[32m";
-	if (step == FST_STEP_FAILED)
-		return "\033[31m";
-	return "\033[33m";
-}
-
-static gchar *
-fst_cli_bar(gdouble fraction)
-{
-	const guint width = 20;
-	guint filled = (guint)(CLAMP(fraction, 0.0, 1.0) * width + 0.5);
-	GString *bar = g_string_new("[");
-	for (guint i = 0; i < width; i++)
-		g_string_append_c(bar, i < filled ? '#' : '.');
-	g_string_append_c(bar, ']');
-	return g_string_free(bar, FALSE);
-}
-
-/* redraws the block of per-port lines in place */
-static void
-fst_cli_progress_redraw(FstCliProgress *self)
-{
-	if (self->drawn > 0)
-		g_print("\033[%uA", self->drawn);
-	for (guint i = 0; i < self->lines->len; i++)
-		g_print("\r\033[K%s\n", (const gchar *)g_ptr_array_index(self->lines, i));
-	self->drawn = self->lines->len;
-	fflush(stdout);
-}
-
-void
-fst_cli_progress_cb(const FstProgress *progress, gpointer user_data)
-{
-	FstCliProgress *self = user_data;
-	g_autoptr(GMutexLocker) locker G_GNUC_UNUSED = g_mutex_locker_new(&self->lock);
-	const gchar *uid = progress->uid != NULL ? progress->uid : "-";
-	const gchar *detail = progress->detail != NULL ? progress->detail : "";
-
-	if (self->json) {
-		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
-		json_builder_begin_object(b);
-		json_builder_set_member_name(b, "event");
-		json_builder_add_string_value(b, "progress");
-		json_builder_set_member_name(b, "port");
-		json_builder_add_string_value(b, progress->port);
-		json_builder_set_member_name(b, "device");
-		if (progress->uid != NULL)
-			json_builder_add_string_value(b, progress->uid);
-		else
-			json_builder_add_null_value(b);
-		json_builder_set_member_name(b, "step");
-		json_builder_add_string_value(b, fst_step_to_string(progress->step));
-		json_builder_set_member_name(b, "fraction");
-		json_builder_add_double_value(b, progress->fraction);
-		json_builder_set_member_name(b, "detail");
-		json_builder_add_string_value(b, detail);
-		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
-		return;
-	}
-	if (self->quiet)
-		return;
-	if (!self->tty) {
-		/* plain and parseable: port, device, step, detail */
-		g_print("%s %s %s%s%s\n",
-			progress->port,
-			uid,
-			fst_step_to_string(progress->step),
-			detail[0] != '\0' ? " " : "",
-			detail);
-		return;
-	}
-	{
-		g_autofree gchar *bar = fst_cli_bar(progress->fraction);
-		g_autofree gchar *line = NULL;
-		guint idx = G_MAXUINT;
-		for (guint i = 0; i < self->ports->len; i++) {
-			if (g_strcmp0(g_ptr_array_index(self->ports, i), progress->port) == 0)
-				idx = i;
-		}
-		line = g_strdup_printf("%-14s %-22s %s %s%-8s%s %.60s",
-				       progress->port,
-				       uid,
-				       bar,
-				       fst_cli_color(self, progress->step),
-				       fst_step_to_string(progress->step),
-				       self->color ? "\033[0m" : "",
-				       detail);
-		if (idx == G_MAXUINT) {
-			g_ptr_array_add(self->ports, g_strdup(progress->port));
-			g_ptr_array_add(self->lines, g_steal_pointer(&line));
-		} else {
-			g_free(g_ptr_array_index(self->lines, idx));
-			g_ptr_array_index(self->lines, idx) = g_steal_pointer(&line);
-		}
-		fst_cli_progress_redraw(self);
-	}
-}
-
-void
-fst_cli_progress_init(FstCliProgress *self, gboolean quiet)
-{
-	const gchar *term = g_getenv("TERM");
-	g_mutex_init(&self->lock);
-	self->tty = isatty(STDOUT_FILENO) && g_strcmp0(term, "dumb") != 0;
-	self->color = self->tty && g_getenv("NO_COLOR") == NULL;
-	self->quiet = quiet;
-	self->ports = g_ptr_array_new_with_free_func(g_free);
-	self->lines = g_ptr_array_new_with_free_func(g_free);
-}
-
-void
-fst_cli_progress_clear(FstCliProgress *self)
-{
-	g_mutex_clear(&self->lock);
-	g_ptr_array_unref(self->ports);
-	g_ptr_array_unref(self->lines);
-}
-
 
 /**
  * fst_cli_print_json:
@@ -268,6 +141,9 @@ fst_cli_workspace(const gchar *option)
 	return fst_station_default_workspace();
 }
 
+/* how much of the engine's log the operator sees (fst_cli_log_writer()) */
+static gint fst_cli_log_verbosity = 1; /* 0 quiet, 1 normal, 2 verbose */
+
 /**
  * fst_cli_set_verbose:
  * @verbose: --verbose was given
@@ -278,9 +154,85 @@ void
 fst_cli_set_verbose(gboolean verbose)
 {
 	if (verbose)
-		g_setenv("G_MESSAGES_DEBUG",
-			 "FstPipeline FstGang FstStation FstPorts FstWatch FstBatch FstSettings",
-			 FALSE);
+		g_atomic_int_set(&fst_cli_log_verbosity, 2);
+}
+
+/**
+ * fst_cli_set_quiet:
+ * @quiet: --quiet was given
+ *
+ * Keeps only warnings and errors of the engine's log on stderr.
+ */
+void
+fst_cli_set_quiet(gboolean quiet)
+{
+	if (quiet)
+		g_atomic_int_set(&fst_cli_log_verbosity, 0);
+}
+
+static const gchar *
+fst_cli_log_level_name(GLogLevelFlags level)
+{
+	if (level & G_LOG_LEVEL_ERROR)
+		return "error";
+	if (level & G_LOG_LEVEL_CRITICAL)
+		return "critical";
+	if (level & G_LOG_LEVEL_WARNING)
+		return "warning";
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return "note";
+	if (level & G_LOG_LEVEL_INFO)
+		return "info";
+	return "debug";
+}
+
+/**
+ * fst_cli_log_writer:
+ * @level: the message's level
+ * @fields: its structured fields
+ * @n_fields: how many
+ * @user_data: unused
+ *
+ * The CLI's one log format on stderr: `fleetstation: LEVEL: message`, or
+ * journald fields when stderr is the journal (run under systemd). Warnings
+ * and errors always show; notes unless --quiet; informational messages with
+ * --verbose; debug messages for the domains in `G_MESSAGES_DEBUG`.
+ *
+ * Returns: %G_LOG_WRITER_HANDLED
+ */
+GLogWriterOutput
+fst_cli_log_writer(GLogLevelFlags level,
+		   const GLogField *fields,
+		   gsize n_fields,
+		   gpointer user_data)
+{
+	const gchar *message = NULL;
+	const gchar *domain = NULL;
+	gint verbosity = g_atomic_int_get(&fst_cli_log_verbosity);
+
+	for (gsize i = 0; i < n_fields; i++) {
+		if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
+			message = fields[i].value;
+		else if (g_strcmp0(fields[i].key, "GLIB_DOMAIN") == 0)
+			domain = fields[i].value;
+	}
+	if (level & G_LOG_LEVEL_DEBUG) {
+		const gchar *debug = g_getenv("G_MESSAGES_DEBUG");
+		if (debug == NULL || (strstr(debug, "all") == NULL &&
+				      (domain == NULL || strstr(debug, domain) == NULL)))
+			return G_LOG_WRITER_HANDLED;
+	} else if ((level & G_LOG_LEVEL_INFO) && verbosity < 2) {
+		return G_LOG_WRITER_HANDLED;
+	} else if ((level & G_LOG_LEVEL_MESSAGE) && verbosity < 1) {
+		return G_LOG_WRITER_HANDLED;
+	}
+	if (g_log_writer_is_journald(fileno(stderr)) &&
+	    g_log_writer_journald(level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
+		return G_LOG_WRITER_HANDLED;
+	g_printerr("fleetstation: %s: %s\n",
+		   fst_cli_log_level_name(level),
+		   message != NULL ? message : "(no message)");
+	return G_LOG_WRITER_HANDLED;
 }
 
 /**

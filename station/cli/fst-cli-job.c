@@ -66,6 +66,25 @@ fst_cli_job_options_add(FstCliJobOptions *self,
 		g_option_context_add_main_entries(context, all_ports, NULL);
 }
 
+/* --port X --port X is one port: the gang would find the second busy */
+static void
+fst_cli_job_ports_dedup(FstCliJobOptions *self)
+{
+	g_autoptr(GStrvBuilder) builder = NULL;
+	g_autoptr(GHashTable) seen = NULL;
+
+	if (self->ports == NULL)
+		return;
+	builder = g_strv_builder_new();
+	seen = g_hash_table_new(g_str_hash, g_str_equal);
+	for (guint i = 0; self->ports[i] != NULL; i++) {
+		if (g_hash_table_add(seen, self->ports[i]))
+			g_strv_builder_add(builder, self->ports[i]);
+	}
+	g_strfreev(g_steal_pointer(&self->ports));
+	self->ports = g_strv_builder_end(builder);
+}
+
 /**
  * fst_cli_job_options_resolve:
  * @self: parsed options
@@ -94,6 +113,8 @@ fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError
 		return FST_EXIT_USAGE;
 	}
 	fst_cli_set_verbose(self->verbose);
+	fst_cli_set_quiet(self->quiet);
+	fst_cli_job_ports_dedup(self);
 	self->workspace_path = fst_cli_workspace(self->workspace);
 	settings = fst_settings_load(self->workspace_path, error);
 	if (settings == NULL)
@@ -300,14 +321,42 @@ fst_cli_print_results(FstCliProgress *self,
 		return rc;
 	}
 	if (results->len > 0 && (!self->quiet || summary->failed > 0)) {
-		g_print("\n%-16s %-22s %-6s %s\n", "PORT", "DEVICE", "RESULT", "SERIAL / ERROR");
+		/* ports and ids as long as the longest; on a terminal, both cut so
+		 * that a row with a serial (40 digits, never cut) fits the width */
+		guint port_w = 4;
+		guint uid_w = 6;
+		g_autoptr(GString) head = g_string_new("\n");
 		for (guint i = 0; i < results->len; i++) {
 			FstProvisionResult *r = g_ptr_array_index(results, i);
+			port_w = MAX(port_w, (guint)g_utf8_strlen(r->port, -1));
+			if (r->uid != NULL)
+				uid_w = MAX(uid_w, (guint)g_utf8_strlen(r->uid, -1));
+		}
+		if (self->tty) {
+			/* RESULT and a serial: 1 + 6 + 1 + 40, and the last column free */
+			guint avail;
+			if (self->width == 0)
+				fst_cli_progress_read_size(self);
+			avail = self->width > 60 ? self->width - 1 - 48 : 12;
+			while (port_w + 1 + uid_w > avail && port_w > 10)
+				port_w--;
+			while (port_w + 1 + uid_w > avail && uid_w > 10)
+				uid_w--;
+		}
+		fst_cli_fit(head, "PORT", port_w, FALSE);
+		g_string_append_c(head, ' ');
+		fst_cli_fit(head, "DEVICE", uid_w, FALSE);
+		g_print("%s %-6s %s\n", head->str, "RESULT", "SERIAL / ERROR");
+		for (guint i = 0; i < results->len; i++) {
+			FstProvisionResult *r = g_ptr_array_index(results, i);
+			g_autoptr(GString) row = g_string_new(NULL);
 			if (self->quiet && r->error == NULL)
 				continue;
-			g_print("%-16s %-22s %-6s %s\n",
-				r->port,
-				r->uid != NULL ? r->uid : "-",
+			fst_cli_fit(row, r->port, port_w, TRUE);
+			g_string_append_c(row, ' ');
+			fst_cli_fit(row, r->uid != NULL ? r->uid : "-", uid_w, FALSE);
+			g_print("%s %-6s %s\n",
+				row->str,
 				r->error == NULL ? "ok" : "FAILED",
 				r->error == NULL ? r->serial_hex : r->error->message);
 		}

@@ -8,6 +8,7 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fst-config.h"
 #include "fst-cli.h"
@@ -52,19 +53,80 @@ fst_cli_usage(FILE *out)
 	fprintf(out,
 		"  %-10s %s\n"
 		"\n"
-		"Run `fleetstation COMMAND --help` for a command's options.\n"
+		"Run `fleetstation help COMMAND` (or `fleetstation COMMAND --help`) for a command's\n"
+		"options.\n"
 		"Options: --version\n"
 		"\n" FST_CLI_EXIT_CODES,
 		"help",
-		"show this help");
+		"show this help, or a command's: help COMMAND");
+}
+
+/* edit distance of two short ASCII words, for "did you mean" */
+static guint
+fst_cli_distance(const gchar *a, const gchar *b)
+{
+	gsize la = strlen(a);
+	gsize lb = strlen(b);
+	g_autofree guint *row = g_new(guint, lb + 1);
+
+	for (gsize j = 0; j <= lb; j++)
+		row[j] = (guint)j;
+	for (gsize i = 1; i <= la; i++) {
+		guint diag = row[0];
+		row[0] = (guint)i;
+		for (gsize j = 1; j <= lb; j++) {
+			guint up = row[j];
+			guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const FstCliCommand *
+fst_cli_find(const gchar *name)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(fst_cli_commands); i++) {
+		if (g_strcmp0(name, fst_cli_commands[i].name) == 0)
+			return &fst_cli_commands[i];
+	}
+	return NULL;
+}
+
+static FstExit
+fst_cli_unknown(const gchar *name)
+{
+	const gchar *best = NULL;
+	guint best_distance = 3;
+
+	for (guint i = 0; i < G_N_ELEMENTS(fst_cli_commands); i++) {
+		guint d = fst_cli_distance(name, fst_cli_commands[i].name);
+		if (d < best_distance ||
+		    (best == NULL && strlen(name) >= 2 &&
+		     g_str_has_prefix(fst_cli_commands[i].name, name))) {
+			best = fst_cli_commands[i].name;
+			best_distance = MIN(d, best_distance);
+		}
+	}
+	if (best != NULL)
+		g_printerr("fleetstation: unknown command %s; did you mean %s? (see fleetstation "
+			   "help)\n",
+			   name,
+			   best);
+	else
+		g_printerr("fleetstation: unknown command %s (see fleetstation help)\n", name);
+	return FST_EXIT_USAGE;
 }
 
 int
 main(int argc, char **argv)
 {
+	const FstCliCommand *cmd;
 	const gchar *command;
 
 	setlocale(LC_ALL, "");
+	g_log_set_writer_func(fst_cli_log_writer, NULL, NULL);
 	if (argc < 2) {
 		fst_cli_usage(stderr);
 		return FST_EXIT_USAGE;
@@ -76,13 +138,20 @@ main(int argc, char **argv)
 	}
 	if (g_strcmp0(command, "help") == 0 || g_strcmp0(command, "--help") == 0 ||
 	    g_strcmp0(command, "-h") == 0) {
+		/* help COMMAND: that command's --help */
+		if (argc > 2) {
+			g_autofree gchar *help = g_strdup("--help");
+			gchar *help_argv[] = {argv[2], help, NULL};
+			cmd = fst_cli_find(argv[2]);
+			if (cmd == NULL)
+				return fst_cli_unknown(argv[2]);
+			return cmd->func(2, help_argv);
+		}
 		fst_cli_usage(stdout);
 		return FST_EXIT_OK;
 	}
-	for (guint i = 0; i < G_N_ELEMENTS(fst_cli_commands); i++) {
-		if (g_strcmp0(command, fst_cli_commands[i].name) == 0)
-			return fst_cli_commands[i].func(argc - 1, argv + 1);
-	}
-	g_printerr("fleetstation: unknown command %s (see fleetstation help)\n", command);
-	return FST_EXIT_USAGE;
+	cmd = fst_cli_find(command);
+	if (cmd == NULL)
+		return fst_cli_unknown(command);
+	return cmd->func(argc - 1, argv + 1);
 }

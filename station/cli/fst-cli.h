@@ -36,15 +36,17 @@ typedef enum {
 	"  6  internal error\n"                                                                     \
 	"  7  cancelled (Ctrl-C or SIGTERM)\n"
 
+/* the live display of a long command (fst-cli-progress.c) */
 typedef struct {
-	GMutex lock;
 	gboolean tty;
 	gboolean color;
 	gboolean quiet;
-	GPtrArray *ports; /* (element-type utf8): one display line each, in order */
-	GPtrArray *lines; /* (element-type utf8): what each line shows */
-	guint drawn;	  /* lines drawn so far on the terminal */
 	gboolean json;	  /* one JSON object per event line (--json) */
+	GPtrArray *lanes; /* (element-type FstProgress): the last report of each port, in order */
+	guint drawn;	  /* lines of the block drawn so far on the terminal */
+	guint width;	  /* terminal columns, 0 until read */
+	guint height;	  /* terminal rows, 0 until read */
+	guint resize_id;  /* SIGWINCH source */
 } FstCliProgress;
 
 /* which shared options a long command takes (fst_cli_job_options_add()) */
@@ -100,6 +102,10 @@ fst_cli_progress_clear(FstCliProgress *self);
 void
 fst_cli_progress_cb(const FstProgress *progress, gpointer user_data);
 void
+fst_cli_progress_read_size(FstCliProgress *self);
+void
+fst_cli_fit(GString *out, const gchar *text, guint width, gboolean keep_tail);
+void
 fst_cli_print_json(JsonNode *node);
 void
 fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value);
@@ -119,6 +125,13 @@ gchar *
 fst_cli_serial_from_arg(const gchar *serial);
 void
 fst_cli_set_verbose(gboolean verbose);
+void
+fst_cli_set_quiet(gboolean quiet);
+GLogWriterOutput
+fst_cli_log_writer(GLogLevelFlags level,
+		   const GLogField *fields,
+		   gsize n_fields,
+		   gpointer user_data);
 FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
 FstDb *

@@ -151,7 +151,7 @@ export FLEETSTATION_CA_PASSPHRASE="station pass phrase"
 if "$B" demo --workspace "$W" --devices 1 >"$T/demo" 2>&1; then fail "issued past the end of the CA"; fi
 grep -q 'after the issuing CA' "$T/demo" || { tail "$T/demo"; fail "outlive refusal message"; }
 # ... and said so once, before the first device
-[ "$(grep -c 'WARNING.*before a device certificate issued now would.*(profile aws-iot-ecc, whose certificates will be refused)' "$T/demo")" = 1 ] \
+[ "$(grep -c 'fleetstation: warning: .*before a device certificate issued now would.*(profile aws-iot-ecc, whose certificates will be refused)' "$T/demo")" = 1 ] \
 	|| { cat "$T/demo"; fail "demo did not warn once that the CA ends before the profile's certificates"; }
 [ "$(sqlite3 "$W/station.db" "select count(*) from certificates")" = 0 ] || fail "a refused certificate was recorded"
 

@@ -9,3 +9,9 @@ endforeach()
 if(TEST fst-cli-ports-test)
 	set_tests_properties(fst-cli-ports-test PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# the live display in a pseudo-terminal of 80 and 132 columns, read back through a
+# terminal emulator (Debian's python3-pyte); skipped without it
+add_test(NAME fst-cli-display-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-display-test.py)
+set_tests_properties(fst-cli-display-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300 SKIP_RETURN_CODE 77)

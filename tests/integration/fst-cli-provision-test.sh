@@ -206,12 +206,12 @@ if command -v script >/dev/null; then
 	script -qec "\"$FST_STATION\" provision --workspace \"$ws/w\" --port \"$ws/links/t1\"" /dev/null >"$ws/tty.out" 2>&1 ||
 		{ cat "$ws/tty.out"; fail "provision on a terminal"; }
 	grep -q $'\033\[32m' "$ws/tty.out" || fail "no colour on a terminal"
-	grep -q '\[####################\]' "$ws/tty.out" || fail "no progress bar on a terminal"
+	grep -qE '\[#{6,}\]' "$ws/tty.out" || fail "no progress bar on a terminal"
 	sim t2 TTY-2 --baud 921600
 	NO_COLOR=1 script -qec "\"$FST_STATION\" provision --workspace \"$ws/w\" --port \"$ws/links/t2\"" /dev/null >"$ws/tty2.out" 2>&1 ||
 		fail "provision on a terminal with NO_COLOR"
 	grep -q $'\033\[3[123]m' "$ws/tty2.out" && fail "colour despite NO_COLOR"
-	grep -q '\[####################\]' "$ws/tty2.out" || fail "no progress bar with NO_COLOR"
+	grep -qE '\[#{6,}\]' "$ws/tty2.out" || fail "no progress bar with NO_COLOR"
 fi
 
 # the queries: devices, certs, show
