@@ -8,7 +8,11 @@ if(FST_WERROR)
 endif()
 add_compile_options(${FST_WARNING_FLAGS})
 
-# hardening
+# hardening: stack protector, fortified libc calls, position-independent
+# executables, read-only relocations bound at start
+include(CheckPIESupported)
+check_pie_supported()
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
 add_compile_options(-fstack-protector-strong)
 if(NOT CMAKE_BUILD_TYPE STREQUAL "Debug" AND NOT FST_SANITIZE)
 	add_compile_definitions(_FORTIFY_SOURCE=2)

@@ -61,8 +61,11 @@ fst_station_default_workspace(void)
 /**
  * fst_station_templates_dir:
  *
- * Where profiles and trust roots are read from: `$FST_TEMPLATES_DIR` when set,
- * the source tree when running from the build tree, else the installed copy.
+ * Where profiles and trust roots are read from: `$FST_TEMPLATES_DIR` when set;
+ * the source tree when running from the build tree; else the installed copy
+ * found relative to the running program (`bin/../share/fleetstation/templates`,
+ * so that an installation under any prefix, or moved, finds its own); else the
+ * installation prefix the build was configured with.
  *
  * Returns: (transfer none): a directory path
  */
@@ -73,11 +76,16 @@ fst_station_templates_dir(void)
 	if (g_once_init_enter(&dir)) {
 		const gchar *env = g_getenv("FST_TEMPLATES_DIR");
 		g_autofree gchar *exe = g_file_read_link("/proc/self/exe", NULL);
+		g_autofree gchar *exe_dir = exe != NULL ? g_path_get_dirname(exe) : NULL;
+		g_autofree gchar *relative =
+		    exe_dir != NULL ? g_build_filename(exe_dir, FST_BIN_TO_TEMPLATES, NULL) : NULL;
 		gchar *result;
 		if (env != NULL && env[0] != '\0')
 			result = g_strdup(env);
 		else if (exe != NULL && g_str_has_prefix(exe, FST_BUILD_DIR "/"))
 			result = g_strdup(FST_SOURCE_TEMPLATES_DIR);
+		else if (relative != NULL && g_file_test(relative, G_FILE_TEST_IS_DIR))
+			result = g_canonicalize_filename(relative, NULL);
 		else
 			result = g_strdup(FST_INSTALLED_TEMPLATES_DIR);
 		g_once_init_leave(&dir, result);
