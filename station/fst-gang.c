@@ -69,12 +69,23 @@ fst_gang_report(FstGang *self,
 		self->progress(&progress, self->user_data);
 }
 
+/* counts @result, then keeps it, or frees it when only failures are kept */
 static void
 fst_gang_add_result(FstGang *self, FstProvisionResult *result)
 {
+	gboolean keep = result->error != NULL || !self->options.keep_failed_only;
 	g_mutex_lock(&self->lock);
-	g_ptr_array_add(self->results, result);
+	if (self->options.counts != NULL) {
+		if (result->error == NULL)
+			self->options.counts->n_ok++;
+		else
+			self->options.counts->n_failed++;
+	}
+	if (keep)
+		g_ptr_array_add(self->results, result);
 	g_mutex_unlock(&self->lock);
+	if (!keep)
+		fst_provision_result_free(result);
 }
 
 /* a failure before the pipeline ran (busy port, no answer, refused device) */

@@ -37,6 +37,11 @@ typedef gboolean (*FstGangAcceptFunc)(const gchar *uid,
  *   the pipeline records them failed, never done (second Ctrl-C)
  * @trust_only: rewrite only the root CAs of provisioned devices
  *   (fst_pipeline_update_trust()), whatever the profile's job
+ * @keep_failed_only: for long runs (a count): a result that passed is
+ *   counted in @counts and freed at once, so memory does not grow with the
+ *   number of devices; failed results are kept and returned
+ * @counts: (nullable): where the gang adds up every result as it finishes,
+ *   kept or not; read it once the gang has ended
  */
 typedef struct {
 	guint baud_rate;
@@ -46,7 +51,21 @@ typedef struct {
 	GCancellable *stop;
 	GCancellable *abort;
 	gboolean trust_only;
+	gboolean keep_failed_only;
+	struct _FstGangCounts *counts;
 } FstGangOptions;
+
+/**
+ * FstGangCounts:
+ * @n_ok: results that passed
+ * @n_failed: results that failed (a device, or a port that had none)
+ *
+ * The tally of a gang run (#FstGangOptions.counts).
+ */
+typedef struct _FstGangCounts {
+	guint n_ok;
+	guint n_failed;
+} FstGangCounts;
 
 typedef struct _FstGang FstGang;
 

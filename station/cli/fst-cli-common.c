@@ -229,6 +229,8 @@ fst_cli_result_to_json(const FstProvisionResult *result)
  * @self: the progress display (its mode: terminal, plain, JSON, quiet)
  * @command: the command name, for the JSON summary
  * @results: (element-type FstProvisionResult): what the run produced
+ * @counts: (nullable): the tally of every result, when @results holds only
+ *   the failures (a long run); %NULL to count @results
  * @elapsed_us: how long it took
  * @cancelled: the run was stopped by a signal
  *
@@ -241,6 +243,7 @@ FstExit
 fst_cli_print_results(FstCliProgress *self,
 		      const gchar *command,
 		      GPtrArray *results,
+		      const FstGangCounts *counts,
 		      gint64 elapsed_us,
 		      gboolean cancelled)
 {
@@ -248,12 +251,16 @@ fst_cli_print_results(FstCliProgress *self,
 	guint n_failed = 0;
 	FstExit rc;
 
-	for (guint i = 0; i < results->len; i++) {
+	for (guint i = 0; counts == NULL && i < results->len; i++) {
 		FstProvisionResult *r = g_ptr_array_index(results, i);
 		if (r->error == NULL)
 			n_ok++;
 		else
 			n_failed++;
+	}
+	if (counts != NULL) {
+		n_ok = counts->n_ok;
+		n_failed = counts->n_failed;
 	}
 	if (cancelled)
 		rc = FST_EXIT_CANCELLED;
@@ -286,7 +293,7 @@ fst_cli_print_results(FstCliProgress *self,
 		fst_cli_print_json(node);
 		return rc;
 	}
-	if (!self->quiet || n_failed > 0) {
+	if (results->len > 0 && (!self->quiet || n_failed > 0)) {
 		g_print("\n%-16s %-22s %-6s %s\n", "PORT", "DEVICE", "RESULT", "SERIAL / ERROR");
 		for (guint i = 0; i < results->len; i++) {
 			FstProvisionResult *r = g_ptr_array_index(results, i);

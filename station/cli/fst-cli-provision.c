@@ -16,6 +16,7 @@ typedef struct {
 	const gchar *operator_name;
 	gchar **ports; /* (unowned) */
 	FstGangOptions options;
+	FstGangCounts counts;
 	FstCliProgress *progress;
 	GError *error;
 } FstCliProvisionRun;
@@ -171,6 +172,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	    .stop = signals.stop,
 	    .abort = signals.abort,
 	    .trust_only = trust_only,
+	    /* a long run keeps counts, and the failures to list */
+	    .keep_failed_only = count > 0,
+	    .counts = &run.counts,
 	};
 	started = g_get_monotonic_time();
 	results = fst_cli_run(fst_cli_provision_job, &run);
@@ -181,6 +185,7 @@ fst_cli_provision(gint argc, gchar **argv)
 		rc = fst_cli_print_results(&progress,
 					   "provision",
 					   results,
+					   &run.counts,
 					   g_get_monotonic_time() - started,
 					   g_cancellable_is_cancelled(signals.stop));
 	}

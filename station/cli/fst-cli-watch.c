@@ -185,6 +185,7 @@ fst_cli_watch(gint argc, gchar **argv)
 		rc = fst_cli_print_results(&progress,
 					   "watch",
 					   results,
+					   NULL,
 					   g_get_monotonic_time() - started,
 					   g_cancellable_is_cancelled(signals.abort));
 	}

@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "fst-db.h"
+#include "fst-gang.h"
 #include "fst-pipeline.h"
 
 G_BEGIN_DECLS
@@ -74,6 +75,7 @@ FstExit
 fst_cli_print_results(FstCliProgress *self,
 		      const gchar *command,
 		      GPtrArray *results,
+		      const FstGangCounts *counts,
 		      gint64 elapsed_us,
 		      gboolean cancelled);
 void
