@@ -38,6 +38,8 @@ typedef struct {
 	gboolean drop_all;
 	/* grow every READ answer by one byte, past the negotiated payload */
 	gint grow_read;
+	/* flip one bit in the next chunk of at least 32 bytes the device receives */
+	gint corrupt_rx;
 	FstFspDecoder filter_dec;
 	guint8 filter_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
 	/* what went over the wire: type byte + payload of each frame */
@@ -77,6 +79,11 @@ device_thread(gpointer user_data)
 		n = read(f->device_fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
+		if (n >= 32 && g_atomic_int_compare_and_exchange(&f->corrupt_rx, 1, 0)) {
+			/* a bit flip that makes no 0x00: the frame stays one frame */
+			guint8 flipped = buf[n / 2] ^ 0x02;
+			buf[n / 2] = flipped != 0 ? flipped : buf[n / 2] ^ 0x04;
+		}
 		for (ssize_t i = 0; i < n; i++) {
 			FstFspPacket pkt;
 			if (fst_fsp_decoder_push(&f->req_dec, buf[i], &pkt) == FST_FSP_DEC_FRAME)
@@ -522,6 +529,61 @@ test_negotiated_payload_bound(Fixture *f, gconstpointer user_data)
 	g_assert_error(error, FST_ERROR, FST_ERROR_PROTOCOL);
 	g_assert_nonnull(strstr(error->message, "301"));
 	g_assert_null(back);
+}
+
+/* a request that arrives corrupt is answered with a NAK, and the station
+ * sends it again at once: one retransmission, one NAK, no timeout. A device
+ * without CAPS NAK, or a station whose HELLO does not ask for it, gets the
+ * silent drop of document 1.3 (and the station its timeout) */
+static void
+test_nak(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(700, 31);
+	g_autoptr(GBytes) back = NULL;
+	guint8 hello_old[3] = {FST_FSP_VERSION, 0x00, 0x10};
+	guint8 hello_nak[4] = {FST_FSP_VERSION, 0x00, 0x10, FST_FSP_HELLO_FLAG_NAK};
+	FstDevIdentity *identity = fst_devsim_hal_get_identity(f->hal);
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_fsp_device_get_nak(FST_FSP_DEVICE(f->device)));
+	g_assert_cmpuint(f->ctx->nak, ==, 1);
+
+	g_atomic_int_set(&f->corrupt_rx, 1);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_atomic_int_get(&f->corrupt_rx), ==, 0);
+	g_assert_cmpuint(f->ctx->n_naks, ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_naks(FST_FSP_DEVICE(f->device)), ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 1);
+	back = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CA_CHAIN);
+	g_assert_true(g_bytes_equal(back, data));
+
+	/* a station of document 1.3 (no flag in HELLO): no NAK frames */
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_HELLO, 40, hello_old, sizeof(hello_old)),
+	                 ==,
+	                 FST_FSP_STATUS_OK);
+	g_assert_cmpuint(f->ctx->nak, ==, 0);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_HELLO, 41, hello_nak, sizeof(hello_nak)),
+	                 ==,
+	                 FST_FSP_STATUS_OK);
+	g_assert_cmpuint(f->ctx->nak, ==, 1);
+
+	/* a device without the capability: the corrupt request is waited out */
+	identity->caps &= ~FST_FSP_CAP_NAK;
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_fsp_device_get_nak(FST_FSP_DEVICE(f->device)));
+	g_assert_cmpuint(f->ctx->nak, ==, 0);
+	g_atomic_int_set(&f->corrupt_rx, 1);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(f->ctx->n_naks, ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_naks(FST_FSP_DEVICE(f->device)), ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 2);
 }
 
 static void
@@ -1533,6 +1595,7 @@ main(int argc, char **argv)
 	ADD("/fst/fsp/device/storage-full", test_storage_full);
 	ADD("/fst/fsp/device/write-capacity-bound", test_write_capacity_bound);
 	ADD("/fst/fsp/device/negotiated-payload-bound", test_negotiated_payload_bound);
+	ADD("/fst/fsp/device/nak", test_nak);
 	ADD("/fst/fsp/device/bad-hash-keeps-old", test_bad_hash_keeps_old);
 	ADD("/fst/fsp/device/retransmit-not-repeated", test_retransmit_not_repeated);
 	ADD("/fst/fsp/device/timeout", test_timeout);
