@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 
 #include "fst-error.h"
 #include "fst-fsp-device.h"
@@ -123,6 +124,82 @@ fst_pipeline_ok_test(FstFixture *fx, gconstpointer user_data)
 				proved = TRUE;
 		}
 		g_assert_true(proved);
+	}
+}
+
+/* a committed object from a simulator's storage file, or NULL when absent */
+static GBytes *
+fst_fixture_dump(FstFixture *fx, const gchar *uid, const gchar *object)
+{
+	g_autofree gchar *storage = g_strdup_printf("%s/%s.bin", fx->workspace, uid);
+	const gchar *argv[] = {g_getenv("FST_DEVSIM"), "--storage", storage, "--dump", object, NULL};
+	g_autoptr(GSubprocess) p = NULL;
+	g_autoptr(GBytes) out = NULL;
+	g_autoptr(GError) error = NULL;
+
+	p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_communicate(p, NULL, NULL, &out, NULL, &error));
+	g_assert_no_error(error);
+	if (g_subprocess_get_exit_status(p) == 1)
+		return NULL;
+	g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+	return g_steal_pointer(&out);
+}
+
+static gboolean
+fst_bytes_is_pem(GBytes *b)
+{
+	return g_bytes_get_size(b) > 27 && memcmp(g_bytes_get_data(b, NULL), "-----BEGIN CERTIFICATE-----", 27) == 0;
+}
+
+static gboolean
+fst_bytes_is_der(GBytes *b)
+{
+	return g_bytes_get_size(b) > 4 && ((const guint8 *)g_bytes_get_data(b, NULL))[0] == 0x30;
+}
+
+/* the profile's [burn] objects and format decide what the device stores, not
+ * the device's own format: small-storage (DER, no CA chain) on a PEM device,
+ * nrf91 (PEM, no CA chain) on a DER device */
+static void
+fst_pipeline_burn_objects_format_test(FstFixture *fx, gconstpointer user_data)
+{
+	struct {
+		const gchar *profile;
+		const gchar *uid;
+		const gchar *model;
+		const gchar *device_format;
+		gboolean der;
+	} cases[] = {
+	    {"small-storage", "PT-SMALL-1", "devsim-small", "pem", TRUE},
+	    {"nrf91", "PT-NRF-1", "nrf9160", "der", FALSE},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const gchar *extra[] = {"--model", cases[i].model, "--format", cases[i].device_format, NULL};
+		g_autofree gchar *port = fst_fixture_start_sim(fx, cases[i].uid, extra);
+		g_autoptr(FstProfile) profile = NULL;
+		g_autoptr(FstProvisionResult) r = NULL;
+		g_autoptr(FstTransport) transport = fst_serial_transport_new(port, 0);
+		g_autoptr(FstDevice) device = fst_fsp_device_new(transport);
+		g_autoptr(GBytes) cert = NULL;
+		g_autoptr(GBytes) chain = NULL;
+		g_autoptr(GBytes) roots = NULL;
+		g_autoptr(GError) error = NULL;
+
+		profile = fst_station_load_profile(fx->station, cases[i].profile, &error);
+		g_assert_no_error(error);
+		r = fst_pipeline_provision(fx->station, profile, device, NULL, NULL, NULL);
+		g_assert_no_error(r->error);
+		cert = fst_fixture_dump(fx, cases[i].uid, "device-cert");
+		chain = fst_fixture_dump(fx, cases[i].uid, "ca-chain");
+		roots = fst_fixture_dump(fx, cases[i].uid, "trust-roots");
+		g_assert_nonnull(cert);
+		g_assert_nonnull(roots);
+		g_assert_null(chain);
+		g_assert_true(cases[i].der ? fst_bytes_is_der(cert) : fst_bytes_is_pem(cert));
+		g_assert_true(cases[i].der ? fst_bytes_is_der(roots) : fst_bytes_is_pem(roots));
 	}
 }
 
@@ -249,6 +326,7 @@ main(int argc, char **argv)
 	g_test_add("/fst/pipeline/ok", FstFixture, NULL, fst_fixture_setup, fst_pipeline_ok_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/wrong-model", FstFixture, NULL, fst_fixture_setup, fst_pipeline_wrong_model_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/roots-too-big", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_too_big_test, fst_fixture_teardown);
+	g_test_add("/fst/pipeline/burn-objects-and-format", FstFixture, NULL, fst_fixture_setup, fst_pipeline_burn_objects_format_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/no-port", FstFixture, NULL, fst_fixture_setup, fst_pipeline_no_port_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/refuse-returning", FstFixture, NULL, fst_fixture_setup, fst_pipeline_refuse_test, fst_fixture_teardown);
 	return g_test_run();
