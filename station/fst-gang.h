@@ -42,6 +42,8 @@ typedef gboolean (*FstGangAcceptFunc)(const gchar *uid,
  *   number of devices; failed results are kept and returned
  * @counts: (nullable): where the gang adds up every result as it finishes,
  *   kept or not; read it once the gang has ended
+ * @dialect: (nullable): the dialect of every port (`--dialect`), copied; %NULL
+ *   for the one the known-devices table gives each port's USB id, else fsp
  */
 typedef struct {
 	guint baud_rate;
@@ -53,6 +55,7 @@ typedef struct {
 	gboolean trust_only;
 	gboolean keep_failed_only;
 	struct _FstGangCounts *counts;
+	const gchar *dialect;
 } FstGangOptions;
 
 /**
