@@ -56,6 +56,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	g_auto(GStrv) ports = NULL;
 	gboolean all_ports = FALSE;
 	gboolean trust_only = FALSE;
+	g_autofree gchar *dialect = NULL;
 	gint count = 0;
 	gint baud = 0;
 	gboolean json = FALSE;
@@ -82,6 +83,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	    {"trust-only", 0, 0, G_OPTION_ARG_NONE, &trust_only,
 	     "Rewrite only the root CAs (the profile's trust selection) of devices that are "
 	     "provisioned already; nothing else on them changes", NULL},
+	    {"dialect", 0, 0, G_OPTION_ARG_STRING, &dialect,
+	     "The dialect every port speaks (default: as known-devices.conf says for the "
+	     "port's USB id, else fsp)", "NAME"},
 	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud,
 	     "Line rate in bit/s (default: the workspace's, else 115200)", "RATE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -172,6 +176,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	    .stop = signals.stop,
 	    .abort = signals.abort,
 	    .trust_only = trust_only,
+	    .dialect = dialect,
 	    /* a long run keeps counts, and the failures to list */
 	    .keep_failed_only = count > 0,
 	    .counts = &run.counts,
