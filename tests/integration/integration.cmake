@@ -5,3 +5,10 @@ add_executable(fst-pipeline-test ${CMAKE_CURRENT_LIST_DIR}/fst-pipeline-test.c)
 target_link_libraries(fst-pipeline-test PRIVATE fststation)
 add_test(NAME fst-pipeline-test COMMAND fst-pipeline-test --tap)
 set_tests_properties(fst-pipeline-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
+
+# the dialect registry: a second dialect registered by the test, driven by
+# the gang and the pipeline
+add_executable(fst-dialect-test ${CMAKE_CURRENT_LIST_DIR}/fst-dialect-test.c)
+target_link_libraries(fst-dialect-test PRIVATE fststation OpenSSL::Crypto util)
+add_test(NAME fst-dialect-test COMMAND fst-dialect-test --tap)
+set_tests_properties(fst-dialect-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 120)
