@@ -320,6 +320,8 @@ fst_faults_bit_errors_test(FstFixture *fx, gconstpointer user_data)
 	g_test_message("%s, %u retransmissions", stats, fx->retransmissions);
 	g_assert_true(g_str_has_prefix(stats, "STATS "));
 	g_assert_null(strstr(stats, " bit_errors=0 "));
+	/* corrupt requests were answered with a NAK, not waited out */
+	g_assert_null(strstr(stats, " naks=0 "));
 }
 
 /* lost bytes: the same */
