@@ -34,6 +34,10 @@ static struct {
 	GBytes *objects[FST_OBJECT_LAST]; /* (owned) (nullable) */
 	gchar *sec_tag;			  /* (owned) (nullable): from set_option */
 	guint n_identify;
+	/* a board that proved possession is taken off the fixture: the next
+	 * identify meets the next board, with the next uid */
+	gboolean done;
+	guint n_boards;
 } board;
 
 #define FST_TYPE_LOOPBACK_DEVICE (fst_loopback_device_get_type())
@@ -48,7 +52,7 @@ G_DEFINE_TYPE(FstLoopbackDevice, fst_loopback_device, FST_TYPE_DEVICE)
 static gboolean
 fst_loopback_device_identify(FstDevice *device, GCancellable *cancellable, GError **error)
 {
-	g_autofree gchar *uid = g_strdup(LOOPBACK_UID);
+	g_autofree gchar *uid = NULL;
 	g_autofree gchar *model = g_strdup("nrf9160-loopback");
 	g_autofree gchar *firmware = g_strdup("1.0");
 	FstDeviceInfo info = {
@@ -68,7 +72,15 @@ fst_loopback_device_identify(FstDevice *device, GCancellable *cancellable, GErro
 	info.capacity[FST_OBJECT_TRUST_ROOTS] = 8192;
 	g_mutex_lock(&board.lock);
 	board.n_identify++;
+	if (board.done) {
+		for (guint i = 0; i < FST_OBJECT_LAST; i++)
+			g_clear_pointer(&board.objects[i], g_bytes_unref);
+		board.done = FALSE;
+		board.n_boards++;
+	}
+	uid = g_strdup_printf("LOOP-%04u", board.n_boards + 1);
 	g_mutex_unlock(&board.lock);
+	info.uid = uid;
 	fst_device_set_info(device, &info);
 	return TRUE;
 }
@@ -156,6 +168,7 @@ fst_loopback_device_sign_challenge(FstDevice *device,
 	g_mutex_lock(&board.lock);
 	g_assert_cmpint(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, board.key), ==, 1);
 	g_assert_cmpint(EVP_DigestSign(ctx, sig, &sig_len, msg->data, msg->len), ==, 1);
+	board.done = board.objects[FST_OBJECT_DEVICE_CERT] != NULL;
 	g_mutex_unlock(&board.lock);
 	*message = g_byte_array_free_to_bytes(g_steal_pointer(&msg));
 	return g_bytes_new(sig, sig_len);
@@ -370,6 +383,57 @@ fst_dialect_gang_test(void)
 	g_assert_cmpint(system(cmd), ==, 0);
 }
 
+/* a counted run (provision --count) on the loopback fixture: every board
+ * passes; with keep_failed_only the gang keeps counts, not results, so its
+ * memory does not grow with the number of boards; without it, one result a
+ * board */
+static void
+fst_dialect_counted_gang_test(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-dialect-count-XXXXXX", NULL);
+	g_autofree gchar *cmd = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstStation) station = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	const gchar *ports[2] = {NULL, NULL};
+	FstPty pty;
+
+	g_assert_true(
+	    fst_dialect_register("loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
+	g_assert_no_error(error);
+	fst_pty_open(&pty);
+	ports[0] = pty.path;
+	g_assert_true(fst_station_init_workspace(dir, "Count Test", &error));
+	g_assert_no_error(error);
+	station = fst_station_open(dir, &error);
+	g_assert_no_error(error);
+	profile = fst_station_load_profile(station, "nrf91", &error);
+	g_assert_no_error(error);
+
+	for (guint keep_failed_only = 0; keep_failed_only <= 1; keep_failed_only++) {
+		FstGangCounts counts = {0};
+		FstGangOptions options = {
+		    .dialect = "loopback",
+		    .count = 12,
+		    .keep_failed_only = keep_failed_only,
+		    .counts = &counts,
+		};
+		guint first = board.n_boards;
+		g_autoptr(GPtrArray) results = fst_gang_run(station, profile, ports, &options, NULL, NULL);
+
+		g_assert_cmpuint(counts.n_ok, ==, 12);
+		g_assert_cmpuint(counts.n_failed, ==, 0);
+		g_assert_cmpuint(results->len, ==, keep_failed_only ? 0 : 12);
+		/* twelve boards, each provisioned once */
+		g_assert_cmpuint(board.n_boards - first, >=, 11);
+	}
+
+	fst_dialect_unregister("loopback");
+	fst_pty_close(&pty);
+	cmd = g_strdup_printf("rm -rf '%s'", dir);
+	g_assert_cmpint(system(cmd), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -377,5 +441,6 @@ main(int argc, char **argv)
 	g_mutex_init(&board.lock);
 	g_test_add_func("/fst/dialect/registry", fst_dialect_registry_test);
 	g_test_add_func("/fst/dialect/loopback-through-gang", fst_dialect_gang_test);
+	g_test_add_func("/fst/dialect/counted-run-keeps-counts", fst_dialect_counted_gang_test);
 	return g_test_run();
 }
