@@ -302,5 +302,7 @@ main(int argc, char **argv)
 	g_test_add_data_func("/fst/bench/wire/115200", GUINT_TO_POINTER(115200), fst_bench_wire);
 	g_test_add_data_func(
 	    "/fst/bench/wire/noisy-115200", GUINT_TO_POINTER(115200), fst_bench_wire_noisy);
+	g_test_add_data_func(
+	    "/fst/bench/wire/noisy-921600", GUINT_TO_POINTER(921600), fst_bench_wire_noisy);
 	return g_test_run();
 }
