@@ -1552,6 +1552,31 @@ fst_db_get_path(FstDb *self)
 	return self->path;
 }
 
+/**
+ * fst_db_get_synchronous:
+ * @self: an #FstDb
+ *
+ * Asks the connection itself for its `PRAGMA synchronous` setting, so that a
+ * test checks what the station really runs with.
+ *
+ * Returns: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA; -1 when the query fails
+ */
+gint
+fst_db_get_synchronous(FstDb *self)
+{
+	sqlite3_stmt *stmt = NULL;
+	gint value = -1;
+
+	g_return_val_if_fail(self != NULL, -1);
+	g_rec_mutex_lock(&self->mutex);
+	if (sqlite3_prepare_v2(self->db, "PRAGMA synchronous", -1, &stmt, NULL) == SQLITE_OK &&
+	    sqlite3_step(stmt) == SQLITE_ROW)
+		value = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	g_rec_mutex_unlock(&self->mutex);
+	return value;
+}
+
 /* writing */
 
 /**

@@ -232,6 +232,8 @@ GPtrArray *
 fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
 const gchar *
 fst_db_get_path(FstDb *self);
+gint
+fst_db_get_synchronous(FstDb *self);
 
 /* schema v2 */
 

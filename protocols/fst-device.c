@@ -468,6 +468,40 @@ fst_device_init(FstDevice *self)
 {
 }
 
+/**
+ * fst_device_set_option:
+ * @self: an #FstDevice
+ * @key: an option of the dialect, as a profile spells it (e.g. `sec-tag`)
+ * @value: its value, as text
+ * @error: (nullable): return location
+ *
+ * Passes a setting from the profile to the dialect before the device is
+ * used (an nRF91 modem's sec_tag, say).
+ *
+ * Returns: %TRUE when the dialect took it; %FALSE with
+ * %FST_ERROR_NOT_SUPPORTED when the dialect has no such option, or
+ * %FST_ERROR_CONFIG when the value is wrong for it
+ */
+gboolean
+fst_device_set_option(FstDevice *self, const gchar *key, const gchar *value, GError **error)
+{
+	FstDeviceClass *klass;
+
+	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
+	g_return_val_if_fail(key != NULL && value != NULL, FALSE);
+	klass = FST_DEVICE_GET_CLASS(self);
+	if (klass->set_option == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "dialect %s takes no option %s",
+			    fst_device_get_dialect(self),
+			    key);
+		return FALSE;
+	}
+	return klass->set_option(self, key, value, error);
+}
+
 static void
 fst_device_class_init(FstDeviceClass *klass)
 {

@@ -85,7 +85,11 @@ struct _FstDeviceClass {
 				  guint slot,
 				  GCancellable *cancellable,
 				  GError **error);
-	gpointer padding[3];
+	gboolean (*set_option)(FstDevice *self,
+			       const gchar *key,
+			       const gchar *value,
+			       GError **error);
+	gpointer padding[2];
 };
 
 gboolean
@@ -141,5 +145,7 @@ void
 fst_device_set_info(FstDevice *self, const FstDeviceInfo *info);
 const gchar *
 fst_device_get_dialect(FstDevice *self);
+gboolean
+fst_device_set_option(FstDevice *self, const gchar *key, const gchar *value, GError **error);
 
 G_END_DECLS

@@ -21,10 +21,9 @@
 
 #include "fst-gang.h"
 
+#include "fst-dialect.h"
 #include "fst-error.h"
-#include "fst-fsp-device.h"
 #include "fst-ports.h"
-#include "fst-serial-transport.h"
 
 /* how often a waiting port looks for its next device */
 #define FST_GANG_POLL_MS 300
@@ -40,6 +39,8 @@ struct _FstGang {
 	GMutex lock;
 	GPtrArray *workers; /* (element-type FstGangWorker) */
 	GPtrArray *results; /* (element-type FstProvisionResult) */
+	gchar *dialect;	    /* (owned) (nullable): options.dialect */
+	FstKnownDevices *known; /* (owned) (nullable): which dialect a USB id speaks */
 	gint started;	    /* devices started, for options.count */
 	guint n_threads;
 };
@@ -69,6 +70,7 @@ fst_gang_report(FstGang *self,
 		self->progress(&progress, self->user_data);
 }
 
+/* hands @result to the caller, or keeps it for fst_gang_wait() */
 static void
 fst_gang_add_result(FstGang *self, FstProvisionResult *result)
 {
@@ -112,14 +114,49 @@ fst_gang_nap(FstGang *self, guint ms)
 		g_usleep(50 * 1000);
 }
 
+/* the device on @port, made through the dialect registry (the dialect asked
+ * for, else the one the known-devices table gives the port), with the
+ * profile's dialect options passed on; a dialect without such an option
+ * ignores it */
+static FstDevice *
+fst_gang_new_device(FstGang *self, const gchar *port, GError **error)
+{
+	g_autoptr(FstDevice) device = NULL;
+	gint64 sec_tag = fst_profile_get_sec_tag(self->profile);
+
+	device = fst_device_new_for_port(
+	    self->known, port, self->dialect, self->options.baud_rate, error);
+	if (device == NULL)
+		return NULL;
+	if (sec_tag >= 0) {
+		g_autofree gchar *value = g_strdup_printf("%" G_GINT64_FORMAT, sec_tag);
+		g_autoptr(GError) error_local = NULL;
+		if (!fst_device_set_option(device, "sec-tag", value, &error_local)) {
+			if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_SUPPORTED)) {
+				g_propagate_prefixed_error(error,
+							   g_steal_pointer(&error_local),
+							   "%s: profile %s: ",
+							   port,
+							   fst_profile_get_name(self->profile));
+				return NULL;
+			}
+			g_debug("%s: %s", port, error_local->message);
+		}
+	}
+	return g_steal_pointer(&device);
+}
+
 /* identifies the device on @port on its own: its id, without recording */
 static gchar *
 fst_gang_peek(FstGang *self, const gchar *port, GError **error)
 {
-	g_autoptr(FstTransport) transport = fst_serial_transport_new(port, self->options.baud_rate);
-	g_autoptr(FstDevice) device = fst_fsp_device_new(transport);
+	g_autoptr(FstDevice) device = fst_gang_new_device(self, port, error);
+	FstTransport *transport;
 	gchar *uid;
 
+	if (device == NULL)
+		return NULL;
+	transport = fst_device_get_transport(device);
 	if (!fst_transport_open(transport, error))
 		return NULL;
 	if (!fst_device_identify(device, self->options.abort, error)) {
@@ -170,7 +207,6 @@ fst_gang_worker_run(gpointer data)
 	}
 	for (guint n = 0;; n++) {
 		g_autofree gchar *uid = NULL;
-		g_autoptr(FstTransport) transport = NULL;
 		g_autoptr(FstDevice) device = NULL;
 		FstProvisionResult *result;
 
@@ -206,8 +242,11 @@ fst_gang_worker_run(gpointer data)
 				break;
 			continue;
 		}
-		transport = fst_serial_transport_new(port, self->options.baud_rate);
-		device = fst_fsp_device_new(transport);
+		device = fst_gang_new_device(self, port, &error);
+		if (device == NULL) {
+			fst_gang_add_failure(self, port, uid, g_steal_pointer(&error));
+			break;
+		}
 		if (self->options.trust_only)
 			result = fst_pipeline_update_trust(self->station,
 							   self->profile,
@@ -265,9 +304,15 @@ fst_gang_new(FstStation *station,
 	     gpointer user_data)
 {
 	FstGang *self = g_new0(FstGang, 1);
+	g_autoptr(GError) error = NULL;
 	self->station = station;
 	self->profile = profile;
 	self->options = *options;
+	self->dialect = g_strdup(options->dialect);
+	self->options.dialect = self->dialect;
+	self->known = fst_known_devices_load_default(&error);
+	if (self->known == NULL)
+		g_warning("every port speaks %s: %s", FST_DIALECT_DEFAULT, error->message);
 	if (self->options.stop != NULL)
 		g_object_ref(self->options.stop);
 	if (self->options.abort != NULL)
@@ -374,6 +419,8 @@ fst_gang_free(FstGang *self)
 		return;
 	g_ptr_array_unref(self->workers);
 	g_ptr_array_unref(self->results);
+	g_free(self->dialect);
+	fst_known_devices_free(self->known);
 	g_mutex_clear(&self->lock);
 	g_clear_object(&self->options.stop);
 	g_clear_object(&self->options.abort);

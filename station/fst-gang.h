@@ -50,6 +50,8 @@ typedef void (*FstGangResultFunc)(const FstProvisionResult *result, gpointer use
  *   thread; when set, the gang keeps no results (a long run does not grow)
  *   and fst_gang_wait() and fst_gang_run() return empty arrays
  * @on_result_data: data for @on_result
+ * @dialect: (nullable): the dialect of every port (`--dialect`), copied; %NULL
+ *   for the one the known-devices table gives each port's USB id, else fsp
  */
 typedef struct {
 	guint baud_rate;
@@ -61,6 +63,7 @@ typedef struct {
 	gboolean trust_only;
 	FstGangResultFunc on_result;
 	gpointer on_result_data;
+	const gchar *dialect;
 } FstGangOptions;
 
 typedef struct _FstGang FstGang;

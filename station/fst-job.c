@@ -33,6 +33,7 @@ struct _FstJob {
 	gchar *lot;	      /* (owned) (nullable) */
 	gchar *operator_name; /* (owned) (nullable) */
 	gchar *devsim;	      /* (owned) (nullable) */
+	gchar *dialect;	      /* (owned) (nullable) */
 	gchar **ports;	      /* (owned) (nullable) */
 	guint baud_rate;
 	guint count;
@@ -235,6 +236,7 @@ fst_job_work(FstJob *self, GError **error)
 		    .stop = self->stop,
 		    .abort = self->abort,
 		    .trust_only = self->kind == FST_JOB_KIND_TRUST_ONLY,
+		    .dialect = self->dialect,
 		    .on_result = fst_job_result_cb,
 		    .on_result_data = self,
 		};
@@ -501,6 +503,7 @@ fst_job_new(FstJobKind kind, const FstJobOptions *options)
 	self->lot = g_strdup(options->lot);
 	self->operator_name = g_strdup(options->operator_name);
 	self->devsim = g_strdup(options->devsim);
+	self->dialect = g_strdup(options->dialect);
 	if (options->ports != NULL) {
 		GStrvBuilder *builder = g_strv_builder_new();
 		for (guint i = 0; options->ports[i] != NULL; i++)
@@ -529,6 +532,7 @@ fst_job_finalize(GObject *object)
 	g_free(self->lot);
 	g_free(self->operator_name);
 	g_free(self->devsim);
+	g_free(self->dialect);
 	g_strfreev(self->ports);
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_clear_pointer(&self->batch, fst_batch_free);

@@ -46,6 +46,8 @@ typedef enum {
  * @poll_ms: watch: how often ports are scanned, 0 for the default
  * @n_devices: demo: how many simulated devices
  * @devsim: (nullable): demo: the simulator executable, found if %NULL
+ * @dialect: (nullable): provision and trust-only: the dialect every port
+ *   speaks; %NULL for the one known-devices.conf gives each port, else fsp
  */
 typedef struct {
 	const gchar *workspace;
@@ -58,6 +60,7 @@ typedef struct {
 	guint poll_ms;
 	guint n_devices;
 	const gchar *devsim;
+	const gchar *dialect;
 } FstJobOptions;
 
 /**

@@ -385,27 +385,45 @@ fst_run_recognise(FstRun *run, GError **error)
 	return TRUE;
 }
 
+/* how certificates are written: the profile's [burn] format, else as the
+ * device asked in its identification */
+static FstCredFormat
+fst_run_format(FstRun *run)
+{
+	switch (fst_profile_get_format(run->profile)) {
+	case FST_PROFILE_FORMAT_PEM:
+		return FST_CRED_FORMAT_PEM;
+	case FST_PROFILE_FORMAT_DER:
+		return FST_CRED_FORMAT_DER;
+	case FST_PROFILE_FORMAT_DEVICE:
+	default:
+		return fst_device_get_info(run->device)->format;
+	}
+}
+
 /* the root subset for the device, from the profile's trust options and the
- * device's validation capabilities, format and storage */
+ * device's validation capabilities and storage, in the format it is burned
+ * in; none when the profile's [burn] objects leave the roots out */
 static gboolean
 fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
 	guint32 cap_roots = info->capacity[FST_OBJECT_TRUST_ROOTS];
+	FstCredFormat format = fst_run_format(run);
 
-	if (cap_roots == 0)
+	if (cap_roots == 0 || !fst_profile_get_burn_object(run->profile, FST_OBJECT_TRUST_ROOTS))
 		return TRUE;
 	plan->roots = fst_trust_select(fst_station_get_trust(run->station),
 				       fst_profile_get_trust_options(run->profile),
 				       info->validation,
-				       info->format,
+				       format,
 				       cap_roots,
 				       error);
 	if (plan->roots == NULL) {
 		g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
 		return FALSE;
 	}
-	plan->roots_blob = fst_trust_roots_encode(plan->roots, info->format);
+	plan->roots_blob = fst_trust_roots_encode(plan->roots, format);
 	if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
 		g_set_error(error,
 			    FST_ERROR,
@@ -458,10 +476,10 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 	if (plan->key_type == FST_KEY_TYPE_NONE)
 		return FALSE;
 
-	/* the CA chain */
+	/* the CA chain, unless the profile's [burn] objects leave it out */
 	plan->chain_ders = fst_ca_get_chain_der(ca);
-	if (cap_chain > 0) {
-		plan->chain = fst_x509_bundle_encode(plan->chain_ders, info->format);
+	if (cap_chain > 0 && fst_profile_get_burn_object(run->profile, FST_OBJECT_CA_CHAIN)) {
+		plan->chain = fst_x509_bundle_encode(plan->chain_ders, fst_run_format(run));
 		if (g_bytes_get_size(plan->chain) > cap_chain) {
 			g_set_error(error,
 				    FST_ERROR,
@@ -845,7 +863,7 @@ fst_run_all(FstRun *run, GError **error)
 		for (guint i = 0; i < plan.chain_ders->len; i++)
 			g_ptr_array_add(leaf, g_ptr_array_index(plan.chain_ders, i));
 	}
-	cert_blob = fst_x509_bundle_encode(leaf, info->format);
+	cert_blob = fst_x509_bundle_encode(leaf, fst_run_format(run));
 	if (g_bytes_get_size(cert_blob) > info->capacity[FST_OBJECT_DEVICE_CERT]) {
 		g_set_error(error,
 			    FST_ERROR,

@@ -24,6 +24,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "fst-dialect.h"
 #include "fst-error.h"
 #include "fst-station.h"
 
@@ -37,9 +38,6 @@ typedef struct {
 struct _FstKnownDevices {
 	GPtrArray *entries; /* (element-type FstKnownDevice) */
 };
-
-/* the dialects this build can speak; a table naming another one is wrong */
-static const gchar *const fst_ports_dialects[] = {"fsp", NULL};
 
 static void
 fst_known_device_free(FstKnownDevice *entry)
@@ -129,13 +127,17 @@ fst_known_devices_load(const gchar *path, GError **error)
 				    group);
 			return NULL;
 		}
-		if (dialect == NULL || !g_strv_contains(fst_ports_dialects, dialect)) {
+		/* the dialects this build can speak are those in the registry */
+		if (dialect == NULL || !fst_dialect_lookup(dialect, NULL, NULL)) {
+			g_auto(GStrv) names = fst_dialect_list();
+			g_autofree gchar *known = g_strjoinv(", ", names);
 			g_set_error(error,
 				    FST_ERROR,
 				    FST_ERROR_CONFIG,
-				    "%s: group [%s] needs dialect=fsp (got %s)",
+				    "%s: group [%s] needs a dialect this build speaks (%s), got %s",
 				    path,
 				    group,
+				    known,
 				    dialect != NULL ? dialect : "nothing");
 			return NULL;
 		}
@@ -217,6 +219,66 @@ fst_known_devices_has_vendor(FstKnownDevices *self, gint vid)
 			return TRUE;
 	}
 	return FALSE;
+}
+
+/* the USB id of the adapter behind a serial port, or -1 for a port that is
+ * not on USB (a UART, a pty) */
+static void
+fst_ports_serial_usb_id(const gchar *port, gint *vid, gint *pid)
+{
+	struct sp_port *sp = NULL;
+	int v = -1;
+	int p = -1;
+
+	*vid = -1;
+	*pid = -1;
+	if (sp_get_port_by_name(port, &sp) != SP_OK)
+		return;
+	if (sp_get_port_transport(sp) == SP_TRANSPORT_USB &&
+	    sp_get_port_usb_vid_pid(sp, &v, &p) == SP_OK) {
+		*vid = v;
+		*pid = p;
+	}
+	sp_free_port(sp);
+}
+
+/**
+ * fst_device_new_for_port:
+ * @known: (nullable): the known-devices table
+ * @port: a tty path, or `usb:BBB-AAA`
+ * @dialect: (nullable): the dialect asked for (`--dialect`, or a profile
+ *   key); %NULL to take the one @known gives the port's USB id, else
+ *   %FST_DIALECT_DEFAULT
+ * @baud_rate: the line rate
+ * @error: (nullable): return location
+ *
+ * Makes the transport and the dialect's device for a port through the
+ * dialect registry (fst-dialect.h). Nothing is opened yet.
+ *
+ * Returns: (transfer full) (nullable): the device, or %NULL with
+ * %FST_ERROR_CONFIG (no such dialect) or %FST_ERROR_NOT_SUPPORTED (the
+ * dialect does not run on this kind of port)
+ */
+FstDevice *
+fst_device_new_for_port(FstKnownDevices *known,
+			const gchar *port,
+			const gchar *dialect,
+			guint baud_rate,
+			GError **error)
+{
+	const gchar *name = dialect;
+
+	g_return_val_if_fail(port != NULL, NULL);
+	if (name == NULL && known != NULL &&
+	    fst_transport_kind_for_port(port) == FST_TRANSPORT_KIND_SERIAL) {
+		gint vid;
+		gint pid;
+		fst_ports_serial_usb_id(port, &vid, &pid);
+		name = fst_known_devices_lookup(known, vid, pid, NULL);
+	}
+	if (name == NULL)
+		name = FST_DIALECT_DEFAULT;
+	return fst_dialect_new_device(name, port, baud_rate, error);
 }
 
 /**

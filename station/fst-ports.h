@@ -2,6 +2,8 @@
 
 #include <glib.h>
 
+#include "fst-device.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -23,6 +25,13 @@ fst_known_devices_has_vendor(FstKnownDevices *self, gint vid);
 void
 fst_known_devices_free(FstKnownDevices *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstKnownDevices, fst_known_devices_free)
+
+FstDevice *
+fst_device_new_for_port(FstKnownDevices *known,
+			const gchar *port,
+			const gchar *dialect,
+			guint baud_rate,
+			GError **error);
 
 typedef enum {
 	FST_PORT_KIND_SERIAL, /* a tty the station opens through libserialport */

@@ -22,6 +22,10 @@ struct _FstFspDevice {
 	guint base_timeout_ms;
 	guint retries;
 	guint n_retransmissions;
+	guint n_naks;
+	/* the device answers a corrupt frame with a NAK (CAPS, and our HELLO
+	 * flag): a lost request is sent again at once, not after its timeout */
+	gboolean nak;
 	guint32 csr_capacity;
 	/* the last LIST answer, while no request that can change storage was
 	 * sent since: reading back three objects then costs one LIST, not three */
@@ -216,6 +220,20 @@ fst_fsp_device_transact(FstFspDevice *self,
 				if (rc != FST_FSP_DEC_FRAME)
 					continue;
 				fst_fsp_device_dump("rx", resp.type, resp.payload, resp.len);
+				/* a NAK for an earlier sequence number: the device did
+				 * not get this request whole, send it again now; a NAK
+				 * with this request's number is noise after it */
+				if (resp.type == FST_FSP_NAK_TYPE && self->nak) {
+					if (resp.seq != pkt.seq) {
+						g_debug("%s: NAK after seq %u, retransmitting %s",
+						        fst_fsp_device_port(self),
+						        resp.seq,
+						        fst_fsp_command_to_string(cmd));
+						self->n_naks++;
+						corrupt = TRUE;
+					}
+					continue;
+				}
 				if (resp.type != (cmd | FST_FSP_RESPONSE_BIT) ||
 				    resp.seq != pkt.seq) {
 					g_debug("ignoring stale %s seq %u",
@@ -644,11 +662,28 @@ fst_fsp_parse_list(const guint8 *buf, gsize len, GError **error)
 	return g_steal_pointer(&objs);
 }
 
+/* the CAPS word of a HELLO answer that fst_fsp_parse_hello() accepted */
+static guint32
+fst_fsp_hello_caps(const guint8 *buf, gsize len)
+{
+	FstFspCursor c;
+	guint8 tag;
+	const guint8 *value;
+	guint16 vlen;
+
+	fst_fsp_reader_init(&c, buf, len);
+	while (fst_fsp_tlv_next(&c, &tag, &value, &vlen)) {
+		if (tag == FST_FSP_TAG_CAPS && vlen >= 4)
+			return fst_fsp_get_u32(value);
+	}
+	return 0;
+}
+
 static gboolean
 fst_fsp_device_identify(FstDevice *device, GCancellable *cancellable, GError **error)
 {
 	FstFspDevice *self = FST_FSP_DEVICE(device);
-	guint8 req[3];
+	guint8 req[4];
 	gsize len = 0;
 	const guint8 *buf;
 	g_autoptr(GBytes) resp = NULL;
@@ -662,6 +697,7 @@ fst_fsp_device_identify(FstDevice *device, GCancellable *cancellable, GError **e
 	 * hostile-reidentify of tests/fuzz/fst-fuzz-fsp-driver.c checks it) */
 	req[0] = FST_FSP_VERSION;
 	fst_fsp_put_u16(req + 1, FST_FSP_MAX_PAYLOAD_LIMIT);
+	req[3] = FST_FSP_HELLO_FLAG_NAK;
 	resp = fst_fsp_device_transact(self,
 	                               FST_FSP_CMD_HELLO,
 	                               req,
@@ -680,6 +716,7 @@ fst_fsp_device_identify(FstDevice *device, GCancellable *cancellable, GError **e
 		return FALSE;
 	}
 	self->max_payload = (guint16)info.max_payload;
+	self->nak = (fst_fsp_hello_caps(buf + 1, len - 1) & FST_FSP_CAP_NAK) != 0;
 	g_info("%s: fsp device %s, model %s, firmware %s, max payload %u, credential slots %u "
 	       "(%c active)",
 	       fst_fsp_device_port(self),
@@ -1565,6 +1602,34 @@ fst_fsp_device_get_retransmissions(FstFspDevice *self)
 {
 	g_return_val_if_fail(FST_IS_FSP_DEVICE(self), 0);
 	return self->n_retransmissions;
+}
+
+/**
+ * fst_fsp_device_get_naks:
+ * @self: an #FstFspDevice
+ *
+ * Returns: how many NAKs from the device made @self send a request again at
+ * once (they are counted in the retransmissions too)
+ */
+guint
+fst_fsp_device_get_naks(FstFspDevice *self)
+{
+	g_return_val_if_fail(FST_IS_FSP_DEVICE(self), 0);
+	return self->n_naks;
+}
+
+/**
+ * fst_fsp_device_get_nak:
+ * @self: an #FstFspDevice
+ *
+ * Returns: %TRUE when the identified device answers corrupt frames with a
+ * NAK (HELLO CAPS 0x20)
+ */
+gboolean
+fst_fsp_device_get_nak(FstFspDevice *self)
+{
+	g_return_val_if_fail(FST_IS_FSP_DEVICE(self), FALSE);
+	return self->nak;
 }
 
 static void

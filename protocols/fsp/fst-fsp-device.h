@@ -36,6 +36,8 @@ FstDevice *fst_fsp_device_new(FstTransport *transport);
 void fst_fsp_device_set_timeout(FstFspDevice *self, guint base_timeout_ms);
 void fst_fsp_device_set_retries(FstFspDevice *self, guint retries);
 guint fst_fsp_device_get_retransmissions(FstFspDevice *self);
+guint fst_fsp_device_get_naks(FstFspDevice *self);
+gboolean fst_fsp_device_get_nak(FstFspDevice *self);
 GArray *fst_fsp_device_list(FstFspDevice *self, GCancellable *cancellable, GError **error);
 gboolean fst_fsp_device_erase(FstFspDevice *self,
                               FstObjectKind kind,

@@ -142,6 +142,18 @@ typedef enum {
 #define FST_FSP_CAP_PUT_KEY 0x04u /* PUT_KEY: takes a key made by the station */
 #define FST_FSP_CAP_LOCK 0x08u    /* LOCK: credentials can be made read-only */
 #define FST_FSP_CAP_PUBKEY 0x10u  /* KEYGEN form PUBKEY: exports the new key's public key */
+#define FST_FSP_CAP_NAK 0x20u     /* answers a corrupt frame with a NAK (when the station asks) */
+
+/* HELLO request: the optional u8 after max_payload, what the station
+ * understands; absent = 0 */
+#define FST_FSP_HELLO_FLAG_NAK 0x01u /* NAK frames: answer a corrupt frame at once */
+
+/* NAK: the frame type a device sends, in a session whose HELLO carried
+ * FST_FSP_HELLO_FLAG_NAK, when a frame fails to decode. seq is that of the
+ * last request the device decoded (0 before any), the payload one u8, the
+ * negated FST_FSP_DEC_ERR_* code. Never a request type, never in the replay
+ * cache */
+#define FST_FSP_NAK_TYPE 0xffu
 
 /* KEYGEN forms: what the device leaves in object 0x10 for the new key */
 #define FST_FSP_KEYGEN_FORM_CSR 0x00u    /* a PKCS#10 CSR signed by the key (the default) */

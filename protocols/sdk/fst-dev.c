@@ -144,11 +144,17 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	uint8_t version = fst_fsp_read_u8(req);
 	uint16_t station_max = fst_fsp_read_u16(req);
 	uint16_t own_max = fst_dev_own_max_payload(ctx);
+	uint8_t station_flags = 0;
 
 	if (req->error || station_max < FST_FSP_MIN_PAYLOAD)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	if (version < FST_FSP_VERSION)
 		return FST_FSP_STATUS_BAD_VERSION;
+	/* the station's flags are optional: stations before document 1.4
+	 * send none and get no NAK frames */
+	if (fst_fsp_cursor_remaining(req) > 0)
+		station_flags = fst_fsp_read_u8(req);
+	ctx->nak = (station_flags & FST_FSP_HELLO_FLAG_NAK) != 0 && (id->caps & FST_FSP_CAP_NAK) != 0;
 
 	/* a new session: forget half-written objects and keys */
 	ctx->staged_id = 0;
@@ -613,16 +619,44 @@ fst_dev_wipe(uint8_t *buf, size_t len)
 		p[i] = 0;
 }
 
+/* answers a frame that failed to decode with a NAK, so that the station
+ * sends its request again at once instead of waiting for its timeout; the
+ * replay cache (tx_buf) is left as it is */
+static void
+fst_dev_send_nak(FstDevCtx *ctx, int result)
+{
+	uint8_t reason = (uint8_t)(-result);
+	uint8_t wire[FST_FSP_ENCODED_MAX(1)];
+	FstFspPacket out = {
+	    .version = FST_FSP_VERSION,
+	    .type = FST_FSP_NAK_TYPE,
+	    .seq = ctx->rx_seq,
+	    .len = 1,
+	    .payload = &reason,
+	};
+	size_t n = fst_fsp_packet_encode(&out, wire, sizeof(wire));
+
+	if (n == 0)
+		return;
+	ctx->n_naks++;
+	(void)ctx->hal->uart_write(ctx->hal->user, wire, n);
+}
+
 void
 fst_dev_rx(FstDevCtx *ctx, const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		FstFspPacket pkt;
-		if (fst_fsp_decoder_push(&ctx->dec, buf[i], &pkt) == FST_FSP_DEC_FRAME) {
+		int rc = fst_fsp_decoder_push(&ctx->dec, buf[i], &pkt);
+		if (rc == FST_FSP_DEC_FRAME) {
 			uint8_t type = pkt.type;
+			if ((type & FST_FSP_RESPONSE_BIT) == 0)
+				ctx->rx_seq = pkt.seq;
 			fst_dev_handle(ctx, &pkt);
 			if (type == FST_FSP_CMD_PUT_KEY)
 				fst_dev_wipe(ctx->rx_buf, sizeof(ctx->rx_buf));
+		} else if (rc < 0 && ctx->nak) {
+			fst_dev_send_nak(ctx, rc);
 		}
 	}
 }

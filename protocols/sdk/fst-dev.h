@@ -159,9 +159,15 @@ typedef struct {
 	uint32_t last_crc; /* CRC of the last request payload */
 	uint8_t have_last;
 	size_t last_len;
+	/* the station of this session understands NAK (HELLO flag) and the
+	 * device offers it (FST_FSP_CAP_NAK); the seq of the last request
+	 * decoded, for the NAK frame */
+	uint8_t nak;
+	uint16_t rx_seq;
 	/* statistics */
 	uint32_t n_commands;
 	uint32_t n_replays;
+	uint32_t n_naks;
 	uint8_t rx_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
 	uint8_t tx_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
 	uint8_t work[FST_DEV_MAX_PAYLOAD];

@@ -73,6 +73,8 @@ struct _FstDevsimHal {
 	guint8 fault_corrupt_object;
 	guint32 fault_storage_limit;
 	gboolean fault_wrong_key;
+	gboolean fault_replay_signature;
+	GByteArray *first_signature; /* (owned) (nullable): for fault_replay_signature */
 };
 
 gboolean
@@ -660,6 +662,20 @@ fst_devsim_sign(void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, ui
 		return FST_FSP_STATUS_INTERNAL;
 	}
 	g_byte_array_set_size(sig, (guint)len);
+	/* fault: a device (or a man in the middle) that answers with a
+	 * signature recorded earlier, over another challenge */
+	if (self->fault_replay_signature) {
+		if (self->first_signature == NULL) {
+			self->first_signature = g_byte_array_sized_new(sig->len);
+			g_byte_array_append(self->first_signature, sig->data, sig->len);
+		} else {
+			g_message("fault: replaying the signature of the first challenge");
+			g_byte_array_set_size(sig, 0);
+			g_byte_array_append(
+			    sig, self->first_signature->data, self->first_signature->len);
+			len = sig->len;
+		}
+	}
 	/* volatile: the signature is not written to the storage file */
 	g_clear_pointer(&sig_obj->data, g_byte_array_unref);
 	sig_obj->data = g_steal_pointer(&sig);
@@ -982,6 +998,9 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->fault_corrupt_object = config->fault_corrupt_object;
 	self->fault_storage_limit = config->fault_storage_limit;
 	self->fault_wrong_key = config->fault_wrong_key;
+	self->fault_replay_signature = config->fault_replay_signature;
+	if (!config->no_nak)
+		self->identity.caps |= FST_FSP_CAP_NAK;
 	self->identity.format = config->format;
 	self->identity.max_payload = 0;
 
@@ -1026,6 +1045,8 @@ fst_devsim_hal_free(FstDevsimHal *self)
 		fst_devsim_hal_key_changed(self, slot);
 	}
 	fst_devsim_key_in_clear(self);
+	if (self->first_signature != NULL)
+		g_byte_array_unref(self->first_signature);
 	g_free(self->uid);
 	g_free(self->model);
 	g_free(self->firmware);

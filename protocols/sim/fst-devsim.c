@@ -405,6 +405,8 @@ main(int argc, char **argv)
 	gboolean no_csr = FALSE;
 	gboolean pubkey_only = FALSE;
 	gboolean wrong_key = FALSE;
+	gboolean replay_signature = FALSE;
+	gboolean no_nak = FALSE;
 	g_autofree gchar *corrupt = NULL;
 	FstDevsimFaults faults = {0};
 	/* (owned): faults.rand, freed on every way out */
@@ -534,6 +536,14 @@ main(int argc, char **argv)
 	     &pubkey_only,
 	     "Makes keys but cannot build a CSR: KEYGEN exports the public key only",
 	     NULL},
+	    {"no-nak",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &no_nak,
+	     "Firmware before FSP document 1.4: corrupt frames are dropped silently, never "
+	     "answered with a NAK",
+	     NULL},
 	    {"key-injection-only",
 	     0,
 	     0,
@@ -590,6 +600,13 @@ main(int argc, char **argv)
 	     &wrong_key,
 	     "Fault: sign challenges with another key than the one the CSR was made with",
 	     NULL},
+	    {"fault-replay-signature",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &replay_signature,
+	     "Fault: answer every challenge after the first with the first one's signature",
+	     NULL},
 	    {"fault-storage-limit",
 	     0,
 	     0,
@@ -604,7 +621,7 @@ main(int argc, char **argv)
 	    context,
 	    "Serves FSP v1 on a pty until SIGTERM/SIGINT. Prints one line "
 	    "'READY <slave path>' once the port can be opened, and on exit one line "
-	    "'STATS commands=N replays=N bad_frames=N bit_errors=N dropped=N compute_us=N' "
+	    "'STATS commands=N replays=N bad_frames=N naks=N bit_errors=N dropped=N compute_us=N' "
 	    "(compute_us: time the device spent working, without the simulated wire).\n"
 	    "Faults (--fault-*) are deterministic for a given --seed; see "
 	    "protocols/sim/README.md.\n"
@@ -740,6 +757,8 @@ main(int argc, char **argv)
 	config.fault_reboot_in_write = (guint)reboot_in_write;
 	config.fault_storage_limit = (guint32)storage_limit;
 	config.fault_wrong_key = wrong_key;
+	config.fault_replay_signature = replay_signature;
+	config.no_nak = no_nak;
 	faults.bit_error_rate = bit_error_rate;
 	faults.drop_rate = drop_rate;
 	faults.disconnect_after = (guint64)disconnect_after;
@@ -876,12 +895,13 @@ main(int argc, char **argv)
 			    ctx, fst_devsim_hal_get_hal(hal), fst_devsim_hal_get_identity(hal));
 	}
 
-	printf("STATS commands=%u replays=%u bad_frames=%u bit_errors=%u dropped=%u "
+	printf("STATS commands=%u replays=%u bad_frames=%u naks=%u bit_errors=%u dropped=%u "
 	       "compute_us=%" G_GINT64_FORMAT "\n",
 	       ctx->n_commands,
 	       ctx->n_replays,
 	       ctx->dec.n_bad_crc + ctx->dec.n_bad_cobs + ctx->dec.n_truncated +
 	           ctx->dec.n_oversize + ctx->dec.n_bad_version,
+	       ctx->n_naks,
 	       faults.n_bit_errors,
 	       faults.n_dropped,
 	       compute_us);

@@ -358,7 +358,9 @@ fst_cli_print_results(FstCliProgress *self,
 			g_print("%s %-6s %s\n",
 				row->str,
 				r->error == NULL ? "ok" : "FAILED",
-				r->error == NULL ? r->serial_hex : r->error->message);
+				r->error != NULL	? r->error->message
+				: r->serial_hex != NULL ? r->serial_hex
+							: "- (no certificate issued)");
 		}
 	}
 	g_print("%u provisioned, %u failed, in %.2f s%s\n",

@@ -11,6 +11,7 @@ fst_cli_provision(gint argc, gchar **argv)
 {
 	g_auto(FstCliJobOptions) opts = {0};
 	gboolean trust_only = FALSE;
+	g_autofree gchar *dialect = NULL;
 	gint count = 0;
 	const GOptionEntry entries[] = {
 	    {"count", 'n', 0, G_OPTION_ARG_INT, &count,
@@ -19,6 +20,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	    {"trust-only", 0, 0, G_OPTION_ARG_NONE, &trust_only,
 	     "Rewrite only the root CAs (the profile's trust selection) of devices that are "
 	     "provisioned already; nothing else on them changes", NULL},
+	    {"dialect", 0, 0, G_OPTION_ARG_STRING, &dialect,
+	     "The dialect every port speaks (default: as known-devices.conf says for the "
+	     "port's USB id, else fsp)", "NAME"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- provision the devices on a gang of ports");
@@ -78,6 +82,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	progress.json = opts.json;
 	fst_cli_job_options_to_job(&opts, &job_options);
 	job_options.count = (guint)count;
+	job_options.dialect = dialect;
 	job = fst_job_new(trust_only ? FST_JOB_KIND_TRUST_ONLY : FST_JOB_KIND_PROVISION, &job_options);
 	/* a long run keeps only its failures for the table; the counts are the job's */
 	if (!fst_cli_job_run(job, &progress, results, count == 0, &error)) {

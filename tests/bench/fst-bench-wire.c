@@ -45,6 +45,7 @@ typedef struct {
 	gint64 compute_us;
 	guint64 bytes;
 	guint retransmissions;
+	guint naks;
 } FstBenchRun;
 
 static gint64
@@ -56,17 +57,31 @@ fst_bench_stats_field(const gchar *stats, const gchar *name)
 	return g_ascii_strtoll(p + strlen(key), NULL, 10);
 }
 
+/* line noise for fst_bench_one(): none, or bit errors with or without NAK */
+typedef enum {
+	FST_BENCH_LINE_CLEAN,
+	FST_BENCH_LINE_NOISY,
+	FST_BENCH_LINE_NOISY_NO_NAK,
+} FstBenchLine;
+
+/* bit errors per byte on a noisy line: one device's 8 KB meets about one */
+#define FST_BENCH_NOISE_RATE "0.0001"
+/* the noisy line's time, at most this many times the clean line's */
+#define FST_BENCH_NOISE_BOUND 1.5
+
 static void
 fst_bench_one(const gchar *workspace,
               FstStation *station,
               const FstProfile *profile,
               guint baud,
               guint n,
+              FstBenchLine line_kind,
               FstBenchRun *run)
 {
-	g_autofree gchar *uid = g_strdup_printf("BENCH-%u-%u", baud, n);
+	g_autofree gchar *uid = g_strdup_printf("BENCH-%u-%u-%u", baud, line_kind, n);
 	g_autofree gchar *storage = g_strdup_printf("%s/%s.dev", workspace, uid);
 	g_autofree gchar *baud_str = g_strdup_printf("%u", baud);
+	g_autofree gchar *seed_str = g_strdup_printf("%u", 1000 + n);
 	const gchar *argv[] = {g_getenv("FST_DEVSIM"),
 	                       "--uid",
 	                       uid,
@@ -78,6 +93,11 @@ fst_bench_one(const gchar *workspace,
 	                       "rsa,ecdsa-p256",
 	                       "--baud",
 	                       baud_str,
+	                       "--seed",
+	                       seed_str,
+	                       line_kind != FST_BENCH_LINE_CLEAN ? "--fault-bit-errors" : NULL,
+	                       FST_BENCH_NOISE_RATE,
+	                       line_kind == FST_BENCH_LINE_NOISY_NO_NAK ? "--no-nak" : NULL,
 	                       NULL};
 	g_autoptr(GSubprocess) sim = NULL;
 	g_autoptr(GDataInputStream) out = NULL;
@@ -131,6 +151,7 @@ fst_bench_one(const gchar *workspace,
 	run->wire_us = (gint64)(run->bytes * 10u * G_USEC_PER_SEC / baud);
 	run->compute_us = fst_bench_stats_field(stats, "compute_us");
 	run->retransmissions = fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(device));
+	run->naks = fst_fsp_device_get_naks(FST_FSP_DEVICE(device));
 	g_test_message("%u baud run %u: %s, roots %s, %s", baud, n, uid, r->roots, stats);
 }
 
@@ -167,7 +188,7 @@ fst_bench_wire(gconstpointer user_data)
 
 	for (guint i = 0; i < MAX(runs, 1u); i++) {
 		FstBenchRun run = {0};
-		fst_bench_one(workspace, station, profile, baud, i, &run);
+		fst_bench_one(workspace, station, profile, baud, i, FST_BENCH_LINE_CLEAN, &run);
 		if (run.elapsed_us - run.compute_us < best.elapsed_us - best.compute_us)
 			best = run;
 	}
@@ -193,6 +214,85 @@ fst_bench_wire(gconstpointer user_data)
 	g_assert_cmpint(system(cmd), ==, 0);
 }
 
+/* a workspace for a benchmark, on /dev/shm when there is one */
+static gchar *
+fst_bench_workspace(void)
+{
+	const gchar *dir = g_getenv("FST_BENCH_DIR");
+	g_autofree gchar *template = NULL;
+	g_autoptr(GError) error = NULL;
+	gchar *workspace;
+
+	if (dir == NULL && g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) &&
+	    g_access("/dev/shm", W_OK) == 0)
+		dir = "/dev/shm";
+	if (dir == NULL)
+		dir = g_get_tmp_dir();
+	template = g_build_filename(dir, "fst-bench-wire-XXXXXX", NULL);
+	workspace = g_mkdtemp(g_steal_pointer(&template));
+	g_assert_nonnull(workspace);
+	g_assert_true(fst_station_init_workspace(workspace, "Bench", &error));
+	g_assert_no_error(error);
+	return workspace;
+}
+
+/* the same devices on a clean line, on a line with 1e-4 bit errors per byte
+ * whose devices answer a corrupt frame with a NAK, and on that line with
+ * firmware that drops it silently (the station waits out its timeout);
+ * FST_BENCH_NOISY_RUNS devices each (default 5), the totals compared */
+static void
+fst_bench_wire_noisy(gconstpointer user_data)
+{
+	guint baud = GPOINTER_TO_UINT(user_data);
+	guint runs = (guint)g_ascii_strtoull(g_getenv("FST_BENCH_NOISY_RUNS") ?: "5", NULL, 10);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *workspace = fst_bench_workspace();
+	g_autofree gchar *cmd = NULL;
+	FstStation *station;
+	FstProfile *profile;
+	gint64 total_us[3] = {0};
+	guint retransmissions[3] = {0};
+	guint naks[3] = {0};
+
+	station = fst_station_open(workspace, &error);
+	g_assert_no_error(error);
+	profile = fst_station_load_profile(station, "aws-iot-ecc", &error);
+	g_assert_no_error(error);
+	for (guint line = FST_BENCH_LINE_CLEAN; line <= FST_BENCH_LINE_NOISY_NO_NAK; line++) {
+		for (guint i = 0; i < MAX(runs, 1u); i++) {
+			FstBenchRun run = {0};
+			fst_bench_one(workspace, station, profile, baud, i, line, &run);
+			total_us[line] += run.elapsed_us;
+			retransmissions[line] += run.retransmissions;
+			naks[line] += run.naks;
+		}
+	}
+	printf("# fsp noisy line at %u baud, %u devices each: clean %.1f ms; bit errors %s a "
+	       "byte with NAK %.1f ms (%.2fx, %u retransmissions, %u NAKs); without NAK "
+	       "%.1f ms (%.2fx, %u retransmissions)\n",
+	       baud,
+	       MAX(runs, 1u),
+	       total_us[0] / 1000.0,
+	       FST_BENCH_NOISE_RATE,
+	       total_us[1] / 1000.0,
+	       (gdouble)total_us[1] / (gdouble)total_us[0],
+	       retransmissions[1],
+	       naks[1],
+	       total_us[2] / 1000.0,
+	       (gdouble)total_us[2] / (gdouble)total_us[0],
+	       retransmissions[2]);
+	fflush(stdout);
+	/* the noise hit something, else the comparison says nothing */
+	g_assert_cmpuint(retransmissions[1], >, 0);
+	g_assert_cmpuint(naks[2], ==, 0);
+	g_assert_cmpfloat((gdouble)total_us[1], <=, FST_BENCH_NOISE_BOUND * (gdouble)total_us[0]);
+
+	fst_profile_free(profile);
+	fst_station_unref(station);
+	cmd = g_strdup_printf("rm -rf '%s'", workspace);
+	g_assert_cmpint(system(cmd), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -200,5 +300,9 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_data_func("/fst/bench/wire/921600", GUINT_TO_POINTER(921600), fst_bench_wire);
 	g_test_add_data_func("/fst/bench/wire/115200", GUINT_TO_POINTER(115200), fst_bench_wire);
+	g_test_add_data_func(
+	    "/fst/bench/wire/noisy-115200", GUINT_TO_POINTER(115200), fst_bench_wire_noisy);
+	g_test_add_data_func(
+	    "/fst/bench/wire/noisy-921600", GUINT_TO_POINTER(921600), fst_bench_wire_noisy);
 	return g_test_run();
 }

@@ -320,7 +320,9 @@ static const FstDevIdentity identity = {
     .firmware = "0",
     .key_types = 3,
     .validation = 7,
-    .caps = FST_FSP_CAP_CSR | FST_FSP_CAP_SIGN | FST_FSP_CAP_PUT_KEY | FST_FSP_CAP_LOCK,
+    /* NAK: a corrupt frame in the raw stream is answered, when HELLO asked */
+    .caps = FST_FSP_CAP_CSR | FST_FSP_CAP_SIGN | FST_FSP_CAP_PUT_KEY | FST_FSP_CAP_LOCK |
+            FST_FSP_CAP_NAK,
     .format = 0,
     .objects = {{FST_FSP_OBJ_DEVICE_CERT, 0, 1024},
                 {FST_FSP_OBJ_CA_CHAIN, 0, 2048},

@@ -186,7 +186,21 @@ sim n1 CNT-2 --baud 921600
 reap $station
 [ $rc -eq 0 ] || { cat "$ws/count.out"; fail "--count 2 exited $rc"; }
 grep -q '^2 provisioned, 0 failed' "$ws/count.out" || { cat "$ws/count.out"; fail "--count 2 summary"; }
+# a counted run keeps counts, not results: the boards that passed are not listed
+grep -Eq '(CNT-1|CNT-2) +ok ' "$ws/count.out" && { cat "$ws/count.out"; fail "--count kept the results that passed"; }
 grep -q 'waiting for the next device' "$ws/count.out" || fail "--count did not say it waits"
+
+# --dialect: one this build does not speak is refused before the device is touched;
+# the built-in one by name provisions
+sim d1 DIA-1 --baud 921600
+rc=0
+"$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/d1" --dialect nosuch >"$ws/dialect.out" 2>&1 || rc=$?
+[ $rc -ne 0 ] || { cat "$ws/dialect.out"; fail "--dialect nosuch accepted"; }
+grep -q "no dialect named 'nosuch' in this build (it knows fsp" "$ws/dialect.out" ||
+	{ cat "$ws/dialect.out"; fail "--dialect nosuch message"; }
+[ "$(q "select count(*) from devices where uid = 'DIA-1'")" -eq 0 ] || fail "device touched with an unknown dialect"
+"$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/d1" --dialect fsp >"$ws/dialect2.out" 2>&1 ||
+	{ cat "$ws/dialect2.out"; fail "--dialect fsp"; }
 
 # a locked CA: exit 4, nothing touched
 sim lk LOCK-1 --baud 921600

@@ -100,6 +100,10 @@ cmp -s "$ws/cert.before" "$ws/cert.after" || fail "trust-only changed the device
 [ "$(q "select count(*) from device_objects where kind = 'trust-roots' and certificate_id is null")" -eq 2 ] ||
 	fail "--trust-only object row not recorded"
 [ "$(q "select count(*) from certificates")" -eq 2 ] || fail "a trust-only job issued a certificate"
+# the summary line names no serial, and never prints a NULL one
+grep -q "(null)" "$ws/p4.out" "$ws/p5.out" && { cat "$ws/p5.out"; fail "trust-only summary prints (null)"; }
+grep -Eq "RW-CLI-1 +ok +- \(no certificate issued\)" "$ws/p5.out" ||
+	{ cat "$ws/p5.out"; fail "trust-only summary line"; }
 [ "$(q "select state from devices where uid = 'RW-CLI-1'")" = provisioned ] || fail "trust-only changed the device state"
 
 # --trust-only on a device never provisioned: refused, exit 1

@@ -320,6 +320,8 @@ fst_faults_bit_errors_test(FstFixture *fx, gconstpointer user_data)
 	g_test_message("%s, %u retransmissions", stats, fx->retransmissions);
 	g_assert_true(g_str_has_prefix(stats, "STATS "));
 	g_assert_null(strstr(stats, " bit_errors=0 "));
+	/* corrupt requests were answered with a NAK, not waited out */
+	g_assert_null(strstr(stats, " naks=0 "));
 }
 
 /* lost bytes: the same */
@@ -591,6 +593,32 @@ fst_keys_device_public_key_unproven_test(FstFixture *fx, gconstpointer user_data
 	g_assert_null(dev->cert);
 }
 
+/* a device that proves possession once, then answers the next challenge
+ * with that first signature: right key, old nonce. A device that sends its
+ * public key proves possession twice with the same key (before issuance and
+ * after the burn), so only the freshness of the nonce tells the two apart;
+ * the station must refuse the second */
+static void
+fst_faults_replayed_signature_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *uid = "FT-REPLAY-1";
+	const gchar *extra[] = {"--no-csr", "--fault-replay-signature", NULL};
+	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	FstSim *sim;
+
+	fst_profile_free(fx->profile);
+	fx->profile = fst_fixture_profile_with_key_source(fx, "device-public-key");
+	sim = fst_fixture_start_sim(fx, uid, extra);
+	r = fst_fixture_provision(fx, sim);
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_nonnull(strstr(r->error->message, "proof of possession"));
+	g_assert_nonnull(strstr(r->error->message, "the certificate issued to it"));
+	fst_fixture_assert_rejected(fx, uid, r);
+	dev = fst_fixture_find(fx, uid);
+	g_assert_cmpstr(dev->state, !=, "provisioned");
+}
+
 /* key injection: the station makes the key, records the certificate, sends
  * the key (PUT_KEY), and the device proves it holds it */
 static void
@@ -642,6 +670,7 @@ main(int argc, char **argv)
 	ADD("/fst/faults/corrupt", fst_faults_corrupt_test);
 	ADD("/fst/faults/storage-full", fst_faults_storage_full_test);
 	ADD("/fst/faults/wrong-key", fst_faults_wrong_key_test);
+	ADD("/fst/faults/replayed-signature", fst_faults_replayed_signature_test);
 	ADD("/fst/devices/key-injection", fst_faults_key_injection_test);
 	ADD("/fst/devices/device-public-key", fst_keys_device_public_key_test);
 	ADD("/fst/devices/device-public-key-unproven", fst_keys_device_public_key_unproven_test);

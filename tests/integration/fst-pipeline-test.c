@@ -3,6 +3,9 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
+
+#include <sqlite3.h>
 
 #include "fst-error.h"
 #include "fst-fsp-device.h"
@@ -124,6 +127,218 @@ fst_pipeline_ok_test(FstFixture *fx, gconstpointer user_data)
 		}
 		g_assert_true(proved);
 	}
+}
+
+/* a committed object from a simulator's storage file, or NULL when absent */
+static GBytes *
+fst_fixture_dump(FstFixture *fx, const gchar *uid, const gchar *object)
+{
+	g_autofree gchar *storage = g_strdup_printf("%s/%s.bin", fx->workspace, uid);
+	const gchar *argv[] = {g_getenv("FST_DEVSIM"), "--storage", storage, "--dump", object, NULL};
+	g_autoptr(GSubprocess) p = NULL;
+	g_autoptr(GBytes) out = NULL;
+	g_autoptr(GError) error = NULL;
+
+	p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_subprocess_communicate(p, NULL, NULL, &out, NULL, &error));
+	g_assert_no_error(error);
+	if (g_subprocess_get_exit_status(p) == 1)
+		return NULL;
+	g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 0);
+	return g_steal_pointer(&out);
+}
+
+static gboolean
+fst_bytes_is_pem(GBytes *b)
+{
+	return g_bytes_get_size(b) > 27 && memcmp(g_bytes_get_data(b, NULL), "-----BEGIN CERTIFICATE-----", 27) == 0;
+}
+
+static gboolean
+fst_bytes_is_der(GBytes *b)
+{
+	return g_bytes_get_size(b) > 4 && ((const guint8 *)g_bytes_get_data(b, NULL))[0] == 0x30;
+}
+
+/* the profile's [burn] objects and format decide what the device stores, not
+ * the device's own format: small-storage (DER, no CA chain) on a PEM device,
+ * nrf91 (PEM, no CA chain) on a DER device */
+static void
+fst_pipeline_burn_objects_format_test(FstFixture *fx, gconstpointer user_data)
+{
+	struct {
+		const gchar *profile;
+		const gchar *uid;
+		const gchar *model;
+		const gchar *device_format;
+		gboolean der;
+	} cases[] = {
+	    {"small-storage", "PT-SMALL-1", "devsim-small", "pem", TRUE},
+	    {"nrf91", "PT-NRF-1", "nrf9160", "der", FALSE},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const gchar *extra[] = {"--model", cases[i].model, "--format", cases[i].device_format, NULL};
+		g_autofree gchar *port = fst_fixture_start_sim(fx, cases[i].uid, extra);
+		g_autoptr(FstProfile) profile = NULL;
+		g_autoptr(FstProvisionResult) r = NULL;
+		g_autoptr(FstTransport) transport = fst_serial_transport_new(port, 0);
+		g_autoptr(FstDevice) device = fst_fsp_device_new(transport);
+		g_autoptr(GBytes) cert = NULL;
+		g_autoptr(GBytes) chain = NULL;
+		g_autoptr(GBytes) roots = NULL;
+		g_autoptr(GError) error = NULL;
+
+		profile = fst_station_load_profile(fx->station, cases[i].profile, &error);
+		g_assert_no_error(error);
+		r = fst_pipeline_provision(fx->station, profile, device, NULL, NULL, NULL);
+		g_assert_no_error(r->error);
+		cert = fst_fixture_dump(fx, cases[i].uid, "device-cert");
+		chain = fst_fixture_dump(fx, cases[i].uid, "ca-chain");
+		roots = fst_fixture_dump(fx, cases[i].uid, "trust-roots");
+		g_assert_nonnull(cert);
+		g_assert_nonnull(roots);
+		g_assert_null(chain);
+		g_assert_true(cases[i].der ? fst_bytes_is_der(cert) : fst_bytes_is_pem(cert));
+		g_assert_true(cases[i].der ? fst_bytes_is_der(roots) : fst_bytes_is_pem(roots));
+	}
+}
+
+/* a transport between the station and the device that, when the first WRITE
+ * request goes out, opens the database file from outside, read-only, and
+ * counts the device's certificates there: what a crash at that instant would
+ * leave on disk */
+#define FST_TYPE_WATCH_TRANSPORT (fst_watch_transport_get_type())
+G_DECLARE_FINAL_TYPE(FstWatchTransport, fst_watch_transport, FST, WATCH_TRANSPORT, FstTransport)
+
+struct _FstWatchTransport {
+	FstTransport parent_instance;
+	FstTransport *inner; /* (owned) */
+	gchar *db_path;      /* (owned) */
+	gchar *uid;          /* (owned) */
+	FstFspDecoder dec;
+	guint8 dec_buf[FST_FSP_ENCODED_MAX(FST_FSP_MAX_PAYLOAD_LIMIT)];
+	gint certs_at_first_write; /* -1 until the first WRITE */
+	gint objects_at_first_write;
+};
+
+G_DEFINE_TYPE(FstWatchTransport, fst_watch_transport, FST_TYPE_TRANSPORT)
+
+static gint
+fst_watch_count(sqlite3 *db, const gchar *sql, const gchar *uid)
+{
+	sqlite3_stmt *stmt = NULL;
+	gint n = -1;
+	g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, uid, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+static void
+fst_watch_transport_look(FstWatchTransport *self)
+{
+	sqlite3 *db = NULL;
+	g_assert_cmpint(sqlite3_open_v2(self->db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+	self->certs_at_first_write =
+	    fst_watch_count(db,
+			    "SELECT count(*) FROM certificates c JOIN devices d ON d.id = c.device_id "
+			    "WHERE d.uid = ?1",
+			    self->uid);
+	self->objects_at_first_write =
+	    fst_watch_count(db,
+			    "SELECT count(*) FROM device_objects o JOIN devices d ON d.id = o.device_id "
+			    "WHERE d.uid = ?1 AND o.kind = 'device-cert'",
+			    self->uid);
+	sqlite3_close(db);
+}
+
+static gboolean
+fst_watch_transport_open(FstTransport *transport, GError **error)
+{
+	return fst_transport_open(FST_WATCH_TRANSPORT(transport)->inner, error);
+}
+
+static void
+fst_watch_transport_close(FstTransport *transport)
+{
+	fst_transport_close(FST_WATCH_TRANSPORT(transport)->inner);
+}
+
+static gssize
+fst_watch_transport_read(FstTransport *transport, guint8 *buf, gsize len, guint timeout_ms, GCancellable *cancellable, GError **error)
+{
+	return fst_transport_read(FST_WATCH_TRANSPORT(transport)->inner, buf, len, timeout_ms, cancellable, error);
+}
+
+static gboolean
+fst_watch_transport_write(FstTransport *transport, const guint8 *buf, gsize len, guint timeout_ms, GCancellable *cancellable, GError **error)
+{
+	FstWatchTransport *self = FST_WATCH_TRANSPORT(transport);
+	for (gsize i = 0; i < len && self->certs_at_first_write < 0; i++) {
+		FstFspPacket pkt;
+		if (fst_fsp_decoder_push(&self->dec, buf[i], &pkt) == FST_FSP_DEC_FRAME &&
+		    pkt.type == FST_FSP_CMD_WRITE)
+			fst_watch_transport_look(self);
+	}
+	return fst_transport_write(self->inner, buf, len, timeout_ms, cancellable, error);
+}
+
+static void
+fst_watch_transport_finalize(GObject *object)
+{
+	FstWatchTransport *self = FST_WATCH_TRANSPORT(object);
+	g_clear_object(&self->inner);
+	g_free(self->db_path);
+	g_free(self->uid);
+	G_OBJECT_CLASS(fst_watch_transport_parent_class)->finalize(object);
+}
+
+static void
+fst_watch_transport_init(FstWatchTransport *self)
+{
+	self->certs_at_first_write = -1;
+	self->objects_at_first_write = -1;
+	fst_fsp_decoder_init(&self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
+}
+
+static void
+fst_watch_transport_class_init(FstWatchTransportClass *klass)
+{
+	FstTransportClass *transport_class = FST_TRANSPORT_CLASS(klass);
+	G_OBJECT_CLASS(klass)->finalize = fst_watch_transport_finalize;
+	transport_class->open = fst_watch_transport_open;
+	transport_class->close = fst_watch_transport_close;
+	transport_class->read = fst_watch_transport_read;
+	transport_class->write = fst_watch_transport_write;
+}
+
+/* write-ahead: the certificate and its object rows are committed to the
+ * database file before the first WRITE reaches the device; and the
+ * station's connection commits with synchronous=FULL, so a commit is on the
+ * disk when it returns */
+static void
+fst_pipeline_write_ahead_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *port = fst_fixture_start_sim(fx, "PT-WAL-1", NULL);
+	g_autoptr(FstWatchTransport) watch = g_object_new(FST_TYPE_WATCH_TRANSPORT, NULL);
+	g_autoptr(FstDevice) device = NULL;
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	g_assert_cmpint(fst_db_get_synchronous(fst_station_get_db(fx->station)), ==, 2);
+
+	watch->inner = fst_serial_transport_new(port, 0);
+	watch->db_path = g_strdup(fst_db_get_path(fst_station_get_db(fx->station)));
+	watch->uid = g_strdup("PT-WAL-1");
+	fst_transport_set_name(FST_TRANSPORT(watch), port);
+	device = fst_fsp_device_new(FST_TRANSPORT(watch));
+	r = fst_pipeline_provision(fx->station, fx->profile, device, NULL, NULL, NULL);
+	g_assert_no_error(r->error);
+	g_assert_cmpint(watch->certs_at_first_write, ==, 1);
+	g_assert_cmpint(watch->objects_at_first_write, ==, 1);
 }
 
 /* a device of another model: refused before any key or certificate exists */
@@ -249,6 +464,8 @@ main(int argc, char **argv)
 	g_test_add("/fst/pipeline/ok", FstFixture, NULL, fst_fixture_setup, fst_pipeline_ok_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/wrong-model", FstFixture, NULL, fst_fixture_setup, fst_pipeline_wrong_model_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/roots-too-big", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_too_big_test, fst_fixture_teardown);
+	g_test_add("/fst/pipeline/burn-objects-and-format", FstFixture, NULL, fst_fixture_setup, fst_pipeline_burn_objects_format_test, fst_fixture_teardown);
+	g_test_add("/fst/pipeline/write-ahead", FstFixture, NULL, fst_fixture_setup, fst_pipeline_write_ahead_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/no-port", FstFixture, NULL, fst_fixture_setup, fst_pipeline_no_port_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/refuse-returning", FstFixture, NULL, fst_fixture_setup, fst_pipeline_refuse_test, fst_fixture_teardown);
 	return g_test_run();

@@ -11,3 +11,10 @@ add_executable(fst-job-test ${CMAKE_CURRENT_LIST_DIR}/fst-job-test.c)
 target_link_libraries(fst-job-test PRIVATE fststation)
 add_test(NAME fst-job-test COMMAND fst-job-test --tap)
 set_tests_properties(fst-job-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
+
+# the dialect registry: a second dialect registered by the test, driven by
+# the gang and the pipeline
+add_executable(fst-dialect-test ${CMAKE_CURRENT_LIST_DIR}/fst-dialect-test.c)
+target_link_libraries(fst-dialect-test PRIVATE fststation OpenSSL::Crypto util)
+add_test(NAME fst-dialect-test COMMAND fst-dialect-test --tap)
+set_tests_properties(fst-dialect-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 120)

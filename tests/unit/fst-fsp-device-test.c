@@ -36,6 +36,10 @@ typedef struct {
 	guint8 drop_type;
 	gint dropped;
 	gboolean drop_all;
+	/* grow every READ answer by one byte, past the negotiated payload */
+	gint grow_read;
+	/* flip one bit in the next chunk of at least 32 bytes the device receives */
+	gint corrupt_rx;
 	FstFspDecoder filter_dec;
 	guint8 filter_buf[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD)];
 	/* what went over the wire: type byte + payload of each frame */
@@ -75,6 +79,11 @@ device_thread(gpointer user_data)
 		n = read(f->device_fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
+		if (n >= 32 && g_atomic_int_compare_and_exchange(&f->corrupt_rx, 1, 0)) {
+			/* a bit flip that makes no 0x00: the frame stays one frame */
+			guint8 flipped = buf[n / 2] ^ 0x02;
+			buf[n / 2] = flipped != 0 ? flipped : buf[n / 2] ^ 0x04;
+		}
 		for (ssize_t i = 0; i < n; i++) {
 			FstFspPacket pkt;
 			if (fst_fsp_decoder_push(&f->req_dec, buf[i], &pkt) == FST_FSP_DEC_FRAME)
@@ -96,6 +105,22 @@ tx_filter(GByteArray *bytes, gpointer user_data)
 		if (fst_fsp_decoder_push(&f->filter_dec, bytes->data[i], &pkt) != FST_FSP_DEC_FRAME)
 			continue;
 		record_frame(f, f->responses, &pkt);
+		if (g_atomic_int_get(&f->grow_read) &&
+		    pkt.type == (FST_FSP_CMD_READ | FST_FSP_RESPONSE_BIT)) {
+			guint8 grown[FST_DEV_MAX_PAYLOAD + 1];
+			guint8 wire[FST_FSP_ENCODED_MAX(FST_DEV_MAX_PAYLOAD + 1)];
+			FstFspPacket big = pkt;
+			gsize n;
+			memcpy(grown, pkt.payload, pkt.len);
+			grown[pkt.len] = 0x42;
+			big.payload = grown;
+			big.len = pkt.len + 1;
+			n = fst_fsp_packet_encode(&big, wire, sizeof(wire));
+			g_assert_cmpuint(n, >, 0);
+			g_byte_array_set_size(bytes, 0);
+			g_byte_array_append(bytes, wire, (guint)n);
+			return TRUE;
+		}
 		if (f->drop_type != 0 && pkt.type == (f->drop_type | FST_FSP_RESPONSE_BIT) &&
 		    g_atomic_int_get(&f->dropped) == 0) {
 			g_atomic_int_inc(&f->dropped);
@@ -404,6 +429,161 @@ raw_transact(Fixture *f, guint8 cmd, guint16 seq, const guint8 *req, gsize len)
 			}
 		}
 	}
+}
+
+/* the SDK's capacity check at its bound: a WRITE that ends exactly at the
+ * object's capacity is staged, one that ends a byte past it answers
+ * STORAGE_FULL and drops the staging area; COMMIT's length the same */
+static void
+test_write_capacity_bound(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	guint8 req[1 + 4 + 201];
+	guint8 commit[1 + 4 + FST_FSP_SHA256_SIZE] = {0};
+	guint16 seq = 10;
+
+	/* trust roots (index 2): a capacity of 600, three WRITEs of 200 */
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	fst_devsim_hal_get_identity(f->hal)->objects[2].capacity = 600;
+	memset(req, 0x11, sizeof(req));
+	req[0] = FST_FSP_OBJ_TRUST_ROOTS;
+	for (guint32 off = 0; off < 600; off += 200) {
+		fst_fsp_put_u32(req + 1, off);
+		g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200),
+		                 ==,
+		                 FST_FSP_STATUS_OK);
+	}
+	/* the staging area now holds exactly 600 bytes: COMMIT of 601 is too big */
+	commit[0] = FST_FSP_OBJ_TRUST_ROOTS;
+	fst_fsp_put_u32(commit + 1, 601);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_COMMIT, seq++, commit, sizeof(commit)),
+	                 ==,
+	                 FST_FSP_STATUS_STORAGE_FULL);
+
+	/* again, with the last WRITE one byte longer: refused */
+	for (guint32 off = 0; off < 400; off += 200) {
+		fst_fsp_put_u32(req + 1, off);
+		g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200),
+		                 ==,
+		                 FST_FSP_STATUS_OK);
+	}
+	fst_fsp_put_u32(req + 1, 400);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, sizeof(req)),
+	                 ==,
+	                 FST_FSP_STATUS_STORAGE_FULL);
+	/* the staging area is gone: continuing at 400 is a bad offset */
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200),
+	                 ==,
+	                 FST_FSP_STATUS_BAD_OFFSET);
+	g_assert_null(fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_TRUST_ROOTS));
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 0);
+}
+
+/* the payload size negotiated in HELLO, through the driver: with a device
+ * whose maximum is 300, the station's WRITE requests use exactly 300 bytes,
+ * it accepts READ answers of exactly 300 bytes and refuses one of 301 */
+static void
+test_negotiated_payload_bound(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(900, 21);
+	g_autoptr(GBytes) back = NULL;
+	gsize largest_write = 0;
+	gsize largest_read = 0;
+
+	fst_devsim_hal_get_identity(f->hal)->max_payload = 300;
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_device_get_info(f->device)->max_payload, ==, 300);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(back, data));
+	for (guint i = 0; i < f->requests->len; i++) {
+		gsize n = 0;
+		const guint8 *rec = g_bytes_get_data(g_ptr_array_index(f->requests, i), &n);
+		if (rec[0] == FST_FSP_CMD_WRITE)
+			largest_write = MAX(largest_write, n - 1);
+		/* READ asks for as much as fits an answer: status, total, data */
+		if (rec[0] == FST_FSP_CMD_READ) {
+			g_assert_cmpuint(n, ==, 1 + 7);
+			g_assert_cmpuint(fst_fsp_get_u16(rec + 1 + 5), ==, 300 - 5);
+		}
+	}
+	for (guint i = 0; i < f->responses->len; i++) {
+		gsize n = 0;
+		const guint8 *rec = g_bytes_get_data(g_ptr_array_index(f->responses, i), &n);
+		if (rec[0] == (FST_FSP_CMD_READ | FST_FSP_RESPONSE_BIT))
+			largest_read = MAX(largest_read, n - 1);
+	}
+	g_assert_cmpuint(largest_write, ==, 300);
+	g_assert_cmpuint(largest_read, ==, 300);
+
+	/* a device that answers a byte more than was negotiated is refused */
+	g_clear_pointer(&back, g_bytes_unref);
+	g_atomic_int_set(&f->grow_read, 1);
+	back = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_PROTOCOL);
+	g_assert_nonnull(strstr(error->message, "301"));
+	g_assert_null(back);
+}
+
+/* a request that arrives corrupt is answered with a NAK, and the station
+ * sends it again at once: one retransmission, one NAK, no timeout. A device
+ * without CAPS NAK, or a station whose HELLO does not ask for it, gets the
+ * silent drop of document 1.3 (and the station its timeout) */
+static void
+test_nak(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(700, 31);
+	g_autoptr(GBytes) back = NULL;
+	guint8 hello_old[3] = {FST_FSP_VERSION, 0x00, 0x10};
+	guint8 hello_nak[4] = {FST_FSP_VERSION, 0x00, 0x10, FST_FSP_HELLO_FLAG_NAK};
+	FstDevIdentity *identity = fst_devsim_hal_get_identity(f->hal);
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_fsp_device_get_nak(FST_FSP_DEVICE(f->device)));
+	g_assert_cmpuint(f->ctx->nak, ==, 1);
+
+	g_atomic_int_set(&f->corrupt_rx, 1);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_atomic_int_get(&f->corrupt_rx), ==, 0);
+	g_assert_cmpuint(f->ctx->n_naks, ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_naks(FST_FSP_DEVICE(f->device)), ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 1);
+	back = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CA_CHAIN);
+	g_assert_true(g_bytes_equal(back, data));
+
+	/* a station of document 1.3 (no flag in HELLO): no NAK frames */
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_HELLO, 40, hello_old, sizeof(hello_old)),
+	                 ==,
+	                 FST_FSP_STATUS_OK);
+	g_assert_cmpuint(f->ctx->nak, ==, 0);
+	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_HELLO, 41, hello_nak, sizeof(hello_nak)),
+	                 ==,
+	                 FST_FSP_STATUS_OK);
+	g_assert_cmpuint(f->ctx->nak, ==, 1);
+
+	/* a device without the capability: the corrupt request is waited out */
+	identity->caps &= ~FST_FSP_CAP_NAK;
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_fsp_device_get_nak(FST_FSP_DEVICE(f->device)));
+	g_assert_cmpuint(f->ctx->nak, ==, 0);
+	g_atomic_int_set(&f->corrupt_rx, 1);
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(f->ctx->n_naks, ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_naks(FST_FSP_DEVICE(f->device)), ==, 1);
+	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 2);
 }
 
 static void
@@ -1413,6 +1593,9 @@ main(int argc, char **argv)
 	ADD("/fst/fsp/device/write-read", test_write_read);
 	ADD("/fst/fsp/device/read-absent-not-found", test_read_absent);
 	ADD("/fst/fsp/device/storage-full", test_storage_full);
+	ADD("/fst/fsp/device/write-capacity-bound", test_write_capacity_bound);
+	ADD("/fst/fsp/device/negotiated-payload-bound", test_negotiated_payload_bound);
+	ADD("/fst/fsp/device/nak", test_nak);
 	ADD("/fst/fsp/device/bad-hash-keeps-old", test_bad_hash_keeps_old);
 	ADD("/fst/fsp/device/retransmit-not-repeated", test_retransmit_not_repeated);
 	ADD("/fst/fsp/device/timeout", test_timeout);

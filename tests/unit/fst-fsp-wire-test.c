@@ -326,6 +326,74 @@ test_oversize_rejected(void)
 	}
 }
 
+/* the decoder's two bounds, each at exactly its value and one past it: the
+ * buffer (a frame of exactly @cap encoded bytes fits, one more is dropped
+ * and nothing is written at buf[cap]) and the payload limit */
+static void
+test_decoder_bounds(void)
+{
+	guint8 payload[FST_FSP_MAX_PAYLOAD_LIMIT + 1];
+	guint8 wire[FST_FSP_ENCODED_MAX(FST_FSP_MAX_PAYLOAD_LIMIT + 1)];
+	guint8 mem[FST_FSP_ENCODED_MAX(FST_FSP_MAX_PAYLOAD_LIMIT) + 16];
+	FstFspDecoder dec;
+	FstFspPacket pkt;
+	gint err;
+	gsize n;
+
+	/* no zero bytes: COBS adds its worst case, one byte per 254 */
+	memset(payload, 0x5a, sizeof(payload));
+
+	for (guint16 plen = 100; plen <= 600; plen += 500) {
+		gsize body;
+		n = encode(3, 7, payload, plen, wire, sizeof(wire));
+		g_assert_cmpuint(n, >, 0);
+		body = n - 1; /* without the delimiter */
+
+		/* a buffer of exactly the frame's size */
+		memset(mem, 0xee, sizeof(mem));
+		fst_fsp_decoder_init(&dec, mem, body, plen);
+		err = 0;
+		g_assert_cmpuint(feed(&dec, wire, n, &pkt, &err), ==, 1);
+		g_assert_cmpint(err, ==, 0);
+		g_assert_cmpuint(pkt.len, ==, plen);
+		g_assert_cmpmem(pkt.payload, pkt.len, payload, plen);
+		g_assert_cmphex(mem[body], ==, 0xee);
+
+		/* one byte short: dropped whole, nothing past the buffer */
+		memset(mem, 0xee, sizeof(mem));
+		fst_fsp_decoder_init(&dec, mem, body - 1, plen);
+		err = 0;
+		g_assert_cmpuint(feed(&dec, wire, n, &pkt, &err), ==, 0);
+		g_assert_cmpint(err, ==, FST_FSP_DEC_ERR_OVERSIZE);
+		g_assert_cmpuint(dec.n_oversize, ==, 1);
+		g_assert_cmphex(mem[body - 1], ==, 0xee);
+		g_assert_cmphex(mem[body], ==, 0xee);
+
+		/* payload limit: exactly plen passes (above), plen - 1 refuses it */
+		fst_fsp_decoder_init(&dec, mem, sizeof(mem), plen - 1);
+		err = 0;
+		g_assert_cmpuint(feed(&dec, wire, n, &pkt, &err), ==, 0);
+		g_assert_cmpint(err, ==, FST_FSP_DEC_ERR_OVERSIZE);
+	}
+
+	/* the largest frame of v1, worst-case COBS, fits the buffer size the
+	 * header tells every receiver to use */
+	n = encode(3, 7, payload, FST_FSP_MAX_PAYLOAD_LIMIT, wire, sizeof(wire));
+	g_assert_cmpuint(n, ==, FST_FSP_ENCODED_MAX(FST_FSP_MAX_PAYLOAD_LIMIT));
+	fst_fsp_decoder_init(&dec, mem, n - 1, FST_FSP_MAX_PAYLOAD_LIMIT);
+	g_assert_cmpuint(feed(&dec, wire, n, &pkt, NULL), ==, 1);
+	g_assert_cmpuint(pkt.len, ==, FST_FSP_MAX_PAYLOAD_LIMIT);
+	/* the decoder never accepts more than the protocol limit, whatever the
+	 * caller asks for */
+	fst_fsp_decoder_init(&dec, mem, sizeof(mem), FST_FSP_MAX_PAYLOAD_LIMIT + 1);
+	g_assert_cmpuint(dec.max_payload, ==, FST_FSP_MAX_PAYLOAD_LIMIT);
+
+	/* the encoder: an output of exactly the frame's size, and one short */
+	n = encode(3, 7, payload, 300, wire, sizeof(wire));
+	g_assert_cmpuint(encode(3, 7, payload, 300, mem, n), ==, n);
+	g_assert_cmpuint(encode(3, 7, payload, 300, mem, n - 1), ==, 0);
+}
+
 static void
 test_version_rejected(void)
 {
@@ -401,6 +469,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/fsp/wire/resyncs-after-garbage", test_resync_after_garbage);
 	g_test_add_func("/fst/fsp/wire/split-feeds", test_split_feeds);
 	g_test_add_func("/fst/fsp/wire/rejects-oversize", test_oversize_rejected);
+	g_test_add_func("/fst/fsp/wire/decoder-bounds", test_decoder_bounds);
 	g_test_add_func("/fst/fsp/wire/rejects-bad-version", test_version_rejected);
 	g_test_add_func("/fst/fsp/wire/cursor-bounds", test_cursor);
 	return g_test_run();
