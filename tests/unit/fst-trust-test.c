@@ -251,7 +251,54 @@ fst_test_catalogue_bad_list(void)
 	}
 }
 
-/* "AmazonRootCA3,AmazonRootCA1" */
+/* "AmazonRootCA3,AmazonRootCA1", with the selection's reason in @reason */
+static gchar *
+fst_test_select_full(const FstTrustOptions *options,
+                     guint validation,
+                     FstCredFormat format,
+                     guint32 capacity,
+                     gchar **reason,
+                     GError **error)
+{
+	g_autoptr(FstTrustSelection) sel = fst_trust_select_explain(
+	    fst_test_catalogue, options, validation, format, capacity, error);
+	g_autoptr(GString) str = g_string_new(NULL);
+	guint32 budget = options->budget > 0 && options->budget < capacity ? options->budget
+	                                                                    : capacity;
+	gsize total = 0;
+	gsize prev = 0;
+	gboolean usable = FALSE;
+
+	if (sel == NULL)
+		return NULL;
+	g_assert_nonnull(sel->reason);
+	g_assert_cmpstr(sel->reason, !=, "");
+	for (guint i = 0; i < sel->roots->len; i++) {
+		const FstTrustRoot *root = g_ptr_array_index(sel->roots, i);
+		gsize size = fst_trust_root_encoded_size(root, format);
+		/* smallest first, unless pinned in the profile's order */
+		if (options->roots == NULL)
+			g_assert_cmpuint(size, >=, prev);
+		if ((root->validation & validation) != 0)
+			usable = TRUE;
+		prev = size;
+		total += size;
+		if (str->len > 0)
+			g_string_append_c(str, ',');
+		g_string_append(str, root->name);
+	}
+	/* never less than one root the device can validate, never over budget */
+	g_assert_true(usable);
+	g_assert_cmpuint(total, <=, budget);
+	{
+		g_autoptr(GBytes) blob = fst_trust_roots_encode(sel->roots, format);
+		g_assert_cmpuint(g_bytes_get_size(blob), ==, total);
+	}
+	if (reason != NULL)
+		*reason = g_strdup(sel->reason);
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
 static gchar *
 fst_test_select(gboolean legacy,
                 gboolean reserved,
@@ -266,32 +313,7 @@ fst_test_select(gboolean legacy,
 	    .include_reserved = reserved,
 	    .include_starfield = starfield,
 	};
-	g_autoptr(GPtrArray) roots =
-	    fst_trust_select(fst_test_catalogue, &options, validation, format, budget, error);
-	g_autoptr(GString) str = g_string_new(NULL);
-	gsize total = 0;
-	gsize prev = 0;
-
-	if (roots == NULL)
-		return NULL;
-	for (guint i = 0; i < roots->len; i++) {
-		const FstTrustRoot *root = g_ptr_array_index(roots, i);
-		gsize size = fst_trust_root_encoded_size(root, format);
-		/* smallest first, within budget, each one usable by the device */
-		g_assert_cmpuint(size, >=, prev);
-		g_assert_true((root->validation & validation) != 0);
-		prev = size;
-		total += size;
-		if (str->len > 0)
-			g_string_append_c(str, ',');
-		g_string_append(str, root->name);
-	}
-	g_assert_cmpuint(total, <=, budget);
-	{
-		g_autoptr(GBytes) blob = fst_trust_roots_encode(roots, format);
-		g_assert_cmpuint(g_bytes_get_size(blob), ==, total);
-	}
-	return g_string_free(g_steal_pointer(&str), FALSE);
+	return fst_test_select_full(&options, validation, format, budget, NULL, error);
 }
 
 #define RSA FST_VALIDATION_RSA_PKCS1
@@ -300,101 +322,163 @@ fst_test_select(gboolean legacy,
 #define PEM FST_CRED_FORMAT_PEM
 #define DER FST_CRED_FORMAT_DER
 #define ROOMY 65536
+#define ALL4 "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2"
 
+/* the decision sequence AWS advises, over device capacities and validation
+ * abilities: all ATS roots; over: without the family the device cannot
+ * validate; still over: without the reserved roots; still over: the
+ * smallest root it validates; then Starfield if asked for and it fits.
+ * PEM sizes: CA 1 1188, CA 2 1883, CA 3 656, CA 4 737, Starfield 1424 */
 static void
-fst_test_select_matrix(void)
+fst_test_select_sequence(void)
 {
 	static const struct {
-		gboolean legacy;
 		gboolean reserved;
 		gboolean starfield;
 		guint validation;
 		FstCredFormat format;
+		guint32 capacity;
 		guint32 budget;
 		const gchar *expected;
+		const gchar *reason;
 	} cases[] = {
-	    /* RSA-only device: never CA 3 or 4 */
-	    {FALSE, FALSE, FALSE, RSA, PEM, ROOMY, "AmazonRootCA1"},
-	    {FALSE, TRUE, FALSE, RSA, PEM, ROOMY, "AmazonRootCA1,AmazonRootCA2"},
-	    /* ECC P-256 only: never CA 1 or 2; CA 4 needs P-384 */
-	    {FALSE, FALSE, FALSE, P256, PEM, ROOMY, "AmazonRootCA3"},
-	    {FALSE, TRUE, FALSE, P256, PEM, ROOMY, "AmazonRootCA3"},
-	    /* ECC P-256 + P-384 with reserved */
-	    {FALSE, TRUE, FALSE, P256 | P384, PEM, ROOMY, "AmazonRootCA3,AmazonRootCA4"},
-	    {FALSE, FALSE, FALSE, P256 | P384, PEM, ROOMY, "AmazonRootCA3"},
-	    /* both: CA 1 and CA 3, smallest first */
-	    {FALSE, FALSE, FALSE, RSA | P256, PEM, ROOMY, "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE,
-	     TRUE,
+	    /* everything fits: every ATS root, whatever the device validates */
+	    {TRUE, FALSE, RSA, PEM, ROOMY, 0, ALL4, "all ATS roots fit (4,464 of 65,536 bytes free)"},
+	    {TRUE, FALSE, P256, PEM, 4464, 0, ALL4, "all ATS roots fit (4,464 of 4,464 bytes free)"},
+	    {TRUE, FALSE, RSA | P256 | P384, DER, 3130, 0, ALL4, "all ATS roots fit (3,130 of 3,130"},
+	    /* over: the family the device cannot validate goes */
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
+	     4463,
+	     0,
+	     "AmazonRootCA1,AmazonRootCA2",
+	     "CA 3/4 omitted: device validates RSA only, 4,463 bytes free (all need 4,464)"},
+	    {TRUE,
+	     FALSE,
+	     P256 | P384,
+	     PEM,
+	     2048,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA4",
+	     "CA 1/2 omitted: device validates ECDSA P-256 and P-384 only, 2,048 bytes free"},
+	    {TRUE,
+	     FALSE,
+	     P256,
+	     PEM,
+	     1000,
+	     0,
+	     "AmazonRootCA3",
+	     "CA 1/2/4 omitted: device validates ECDSA P-256 only, 1,000 bytes free"},
+	    /* still over: the reserved roots go */
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
+	     2048,
+	     0,
+	     "AmazonRootCA1",
+	     "CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); "
+	     "CA 2 omitted: reserved for future use, 2,048 bytes free (with it 3,071 needed)"},
+	    {TRUE,
+	     FALSE,
+	     P256 | P384,
+	     PEM,
+	     1000,
+	     0,
+	     "AmazonRootCA3",
+	     "CA 4 omitted: reserved for future use"},
+	    {TRUE,
 	     FALSE,
 	     RSA | P256 | P384,
 	     PEM,
+	     4000,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA1",
+	     "CA 2/4 omitted: reserved for future use, 4,000 bytes free (with them 4,464 needed)"},
+	    /* still over: the smallest root the device validates is enough */
+	    {TRUE,
+	     FALSE,
+	     RSA | P256,
+	     PEM,
+	     1500,
+	     0,
+	     "AmazonRootCA3",
+	     "CA 1 omitted: CA 3 alone is enough to validate the endpoint, 1,500 bytes free "
+	     "(both need 1,844)"},
+	    {TRUE, FALSE, RSA | P256, DER, 442, 0, "AmazonRootCA3", "CA 1 omitted: CA 3 alone"},
+	    /* a profile budget below the capacity counts as the capacity */
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
 	     ROOMY,
-	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2"},
-	    /* starfield option: an RSA root, only for devices that do RSA */
-	    {FALSE, FALSE, TRUE, RSA | P256, PEM, ROOMY, "AmazonRootCA3,AmazonRootCA1,SFSRootCAG2"},
-	    {FALSE, FALSE, TRUE, P256, PEM, ROOMY, "AmazonRootCA3"},
-	    /* legacy endpoint: VeriSign G5 only, whatever the options */
+	     2048,
+	     "AmazonRootCA1",
+	     "CA 3/4 omitted: device validates RSA only, 2,048 bytes allowed by the profile"},
+	    {TRUE, FALSE, RSA, PEM, 4000, 8000, "AmazonRootCA1,AmazonRootCA2", "4,000 bytes free"},
+	    /* the profile leaves the reserved roots out */
+	    {FALSE,
+	     FALSE,
+	     RSA | P256,
+	     PEM,
+	     ROOMY,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA1",
+	     "CA 2/4 omitted: the profile leaves out the reserved roots (include-reserved=false)"},
+	    /* Starfield: added when asked for, usable and fitting */
 	    {TRUE,
 	     TRUE,
-	     TRUE,
 	     RSA | P256,
 	     PEM,
 	     ROOMY,
-	     "VeriSign-Class3-Public-Primary-Certification-Authority-G5"},
-	    /* PEM vs DER: 442 + 837 = 1279 DER fits, 656 + 1188 PEM does not */
-	    {FALSE, FALSE, FALSE, RSA | P256, DER, 1279, "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE, FALSE, FALSE, RSA | P256, PEM, 1279, "AmazonRootCA3"},
-	    {FALSE, FALSE, FALSE, RSA | P256, PEM, 1844, "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE, FALSE, FALSE, RSA, DER, 837, "AmazonRootCA1"},
-	    /* tight budgets drop optional roots first: CA 2 (1883) does not fit */
-	    {FALSE,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,SFSRootCAG2,AmazonRootCA2",
+	     "all ATS roots fit (5,888 of 65,536 bytes free)"},
+	    {TRUE, TRUE, P256, PEM, ROOMY, 0, ALL4, "SFSRootCAG2 omitted: device validates ECDSA P-256 only"},
+	    {TRUE,
 	     TRUE,
-	     FALSE,
-	     RSA | P256 | P384,
+	     RSA,
 	     PEM,
-	     656 + 1188 + 737,
-	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1"},
-	    {FALSE,
-	     TRUE,
-	     FALSE,
-	     RSA | P256 | P384,
-	     PEM,
-	     656 + 1188 + 736,
-	     "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE,
-	     TRUE,
-	     TRUE,
-	     RSA | P256,
-	     PEM,
-	     656 + 1188 + 1424,
-	     "AmazonRootCA3,AmazonRootCA1,SFSRootCAG2"},
-	    {FALSE,
-	     TRUE,
-	     TRUE,
-	     RSA | P256,
-	     DER,
-	     442 + 837 + 1011,
-	     "AmazonRootCA3,AmazonRootCA1,SFSRootCAG2"},
-	    /* not even the required set fits: the smallest sufficient one */
-	    {FALSE, TRUE, TRUE, RSA | P256 | P384, PEM, 700, "AmazonRootCA3"},
-	    {FALSE, FALSE, FALSE, RSA | P256, DER, 442, "AmazonRootCA3"},
+	     4464,
+	     0,
+	     ALL4,
+	     "SFSRootCAG2 omitted: 4,464 bytes free (with it 5,888 needed)"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		FstTrustOptions options = {
+		    .endpoint = FST_TRUST_ENDPOINT_ATS,
+		    .include_reserved = cases[i].reserved,
+		    .include_starfield = cases[i].starfield,
+		    .budget = cases[i].budget,
+		};
 		g_autoptr(GError) error = NULL;
-		g_autofree gchar *got = fst_test_select(cases[i].legacy,
-		                                        cases[i].reserved,
-		                                        cases[i].starfield,
-		                                        cases[i].validation,
-		                                        cases[i].format,
-		                                        cases[i].budget,
-		                                        &error);
+		g_autofree gchar *reason = NULL;
+		g_autofree gchar *got = fst_test_select_full(&options,
+		                                             cases[i].validation,
+		                                             cases[i].format,
+		                                             cases[i].capacity,
+		                                             &reason,
+		                                             &error);
 		g_assert_no_error(error);
-		if (g_strcmp0(got, cases[i].expected) != 0)
-			g_test_message("case %u", i);
+		g_test_message("case %u: %s: %s", i, got, reason);
 		g_assert_cmpstr(got, ==, cases[i].expected);
+		g_assert_nonnull(strstr(reason, cases[i].reason));
 	}
+}
+
+/* the legacy endpoint gets its VeriSign root, whatever the options */
+static void
+fst_test_select_legacy(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *got = NULL;
+
+	got = fst_test_select(TRUE, TRUE, TRUE, RSA | P256, PEM, ROOMY, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(got, ==, "VeriSign-Class3-Public-Primary-Certification-Authority-G5");
 }
 
 static void
@@ -402,8 +486,9 @@ fst_test_select_nothing_fits(void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *got = NULL;
+	FstTrustOptions budget = {.endpoint = FST_TRUST_ENDPOINT_ATS, .budget = 500};
 
-	got = fst_test_select(FALSE, FALSE, FALSE, RSA | P256, PEM, 400, &error);
+	got = fst_test_select(FALSE, TRUE, FALSE, RSA | P256, PEM, 400, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_assert_true(g_str_has_prefix(
@@ -411,7 +496,7 @@ fst_test_select_nothing_fits(void)
 	    "trust roots need at least 656 bytes (AmazonRootCA3 PEM), device has 400"));
 	g_clear_error(&error);
 
-	got = fst_test_select(FALSE, FALSE, FALSE, RSA, PEM, 1000, &error);
+	got = fst_test_select(FALSE, TRUE, FALSE, RSA, PEM, 1000, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_assert_true(g_str_has_prefix(
@@ -425,9 +510,16 @@ fst_test_select_nothing_fits(void)
 	g_assert_nonnull(strstr(error->message, "1239 bytes (VeriSign"));
 	g_clear_error(&error);
 
-	got = fst_test_select(FALSE, FALSE, FALSE, RSA | P256, PEM, 0, &error);
+	got = fst_test_select(FALSE, TRUE, FALSE, RSA | P256, PEM, 0, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_clear_error(&error);
+
+	/* the profile's budget, named as such */
+	got = fst_test_select_full(&budget, P256, PEM, ROOMY, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(error->message, "the profile's [trust] budget allows 500"));
 }
 
 static void
@@ -441,11 +533,56 @@ fst_test_select_cannot_validate(void)
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
-	/* nor a P-384-only device the ATS endpoint, whose primary roots are RSA and P-256 */
+	/* nor a P-384-only device the ATS endpoint, whose primary roots are RSA and
+	 * P-256, even with room for every root */
 	got = fst_test_select(FALSE, TRUE, FALSE, P384, PEM, ROOMY, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_assert_nonnull(strstr(error->message, "ecdsa-p384"));
+}
+
+/* a profile's explicit list: exactly those roots, in its order */
+static void
+fst_test_select_pinned(void)
+{
+	g_auto(GStrv) both = g_strsplit("AmazonRootCA1;AmazonRootCA3", ";", -1);
+	g_auto(GStrv) ecc = g_strsplit("AmazonRootCA3;AmazonRootCA4", ";", -1);
+	g_auto(GStrv) unknown = g_strsplit("G2-RootCA1", ";", -1);
+	FstTrustOptions options = {.endpoint = FST_TRUST_ENDPOINT_ATS, .include_reserved = TRUE};
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *got = NULL;
+	g_autofree gchar *reason = NULL;
+
+	options.roots = both;
+	got = fst_test_select_full(&options, RSA, PEM, ROOMY, &reason, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(got, ==, "AmazonRootCA1,AmazonRootCA3");
+	g_assert_cmpstr(reason,
+	                ==,
+	                "pinned by the profile ([trust] roots); CA 3 burned though the device "
+	                "validates RSA only");
+	g_clear_pointer(&got, g_free);
+
+	/* over the capacity: refused with the numbers, nothing dropped silently */
+	got = fst_test_select_full(&options, RSA | P256, PEM, 1843, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(error->message, "(CA 1/3) need 1,844 bytes PEM, device has 1,843"));
+	g_clear_error(&error);
+
+	/* none the device can validate */
+	options.roots = ecc;
+	got = fst_test_select_full(&options, RSA, PEM, ROOMY, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+
+	/* a name the catalogue lacks */
+	options.roots = unknown;
+	got = fst_test_select_full(&options, RSA, PEM, ROOMY, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "G2-RootCA1"));
 }
 
 static void
@@ -493,7 +630,9 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/trust/catalogue/rejects-missing-root",
 	                fst_test_catalogue_missing_file);
 	g_test_add_func("/fst/trust/catalogue/rejects-bad-list", fst_test_catalogue_bad_list);
-	g_test_add_func("/fst/trust/select/matrix", fst_test_select_matrix);
+	g_test_add_func("/fst/trust/select/sequence", fst_test_select_sequence);
+	g_test_add_func("/fst/trust/select/legacy", fst_test_select_legacy);
+	g_test_add_func("/fst/trust/select/pinned", fst_test_select_pinned);
 	g_test_add_func("/fst/trust/select/nothing-fits", fst_test_select_nothing_fits);
 	g_test_add_func("/fst/trust/select/cannot-validate", fst_test_select_cannot_validate);
 	g_test_add_func("/fst/trust/encode/der", fst_test_encode_der);
