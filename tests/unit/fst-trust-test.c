@@ -7,6 +7,7 @@
 
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-test-pki.h"
 #include "fst-trust.h"
 
 static FstTrustCatalogue *fst_test_catalogue = NULL;
@@ -613,6 +614,308 @@ fst_test_encode_der(void)
 	g_assert_cmpuint(n, ==, 2);
 }
 
+/* a certificate with @subject's name and key, naming @issuer as its issuer
+ * and signed by @signer: a cross-sign when @signer is @issuer's key, a
+ * forgery otherwise */
+static X509 *
+fst_test_cross_sign(X509 *subject, X509 *issuer, EVP_PKEY *signer)
+{
+	g_autoptr(X509) cert = X509_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	g_assert_cmpint(X509_set_version(cert, X509_VERSION_3), ==, 1);
+	g_assert_cmpint(ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int() & 0x7fffffff),
+	                ==,
+	                1);
+	g_assert_cmpint(X509_set_subject_name(cert, X509_get_subject_name(subject)), ==, 1);
+	g_assert_cmpint(X509_set_issuer_name(cert, X509_get_subject_name(issuer)), ==, 1);
+	g_assert_cmpint(X509_set_pubkey(cert, X509_get0_pubkey(subject)), ==, 1);
+	g_assert_nonnull(X509_gmtime_adj(X509_getm_notBefore(cert), -3600));
+	g_assert_nonnull(X509_time_adj_ex(X509_getm_notAfter(cert), 3650, 0, NULL));
+	X509V3_set_ctx(&ctx, NULL, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+	g_assert_nonnull(ext);
+	g_assert_cmpint(X509_add_ext(cert, ext, -1), ==, 1);
+	X509_EXTENSION_free(ext);
+	g_assert_cmpint(X509_sign(cert, signer, EVP_sha256()), >, 0);
+	return g_steal_pointer(&cert);
+}
+
+static void
+fst_test_write_cert(const gchar *dir, const gchar *name, X509 *cert)
+{
+	g_autofree gchar *path = g_build_filename(dir, name, NULL);
+	g_autoptr(BIO) bio = BIO_new_file(path, "w");
+	g_assert_nonnull(bio);
+	g_assert_cmpint(PEM_write_bio_X509(bio, cert), ==, 1);
+}
+
+static gchar *
+fst_test_der_sha256(X509 *cert)
+{
+	guint8 *der = NULL;
+	int len = i2d_X509(cert, &der);
+	gchar *sha;
+	g_assert_cmpint(len, >, 0);
+	sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, (gsize)len);
+	OPENSSL_free(der);
+	return sha;
+}
+
+/* a catalogue of two test roots: "TestRootA" (ATS primary) and "TestRootS"
+ * (the Starfield role), made with their keys in @keys_out[0..1] */
+static gchar *
+fst_test_make_catalogue(X509 **a_out, EVP_PKEY **ka_out, X509 **s_out, EVP_PKEY **ks_out)
+{
+	gchar *dir = g_dir_make_tmp("fst-trust-XXXXXX", NULL);
+	g_autofree gchar *scratch = g_dir_make_tmp("fst-trust-keys-XXXXXX", NULL);
+	g_autofree gchar *list = NULL;
+	g_autofree gchar *list_path = g_build_filename(dir, "roots.list", NULL);
+	g_autofree gchar *sha_a = NULL;
+	g_autofree gchar *sha_s = NULL;
+	EVP_PKEY *ka = fst_test_pki_keygen("ec-p256");
+	EVP_PKEY *ks = fst_test_pki_keygen("rsa-2048");
+	X509 *a = fst_test_pki_make_ca(scratch, "TestRootA", ka, NULL, NULL, 3650);
+	X509 *s = fst_test_pki_make_ca(scratch, "TestRootS", ks, NULL, NULL, 3650);
+
+	fst_test_pki_rmrf(scratch);
+	fst_test_write_cert(dir, "TestRootA.pem", a);
+	fst_test_write_cert(dir, "TestRootS.pem", s);
+	sha_a = fst_test_der_sha256(a);
+	sha_s = fst_test_der_sha256(s);
+	list = g_strdup_printf("%s  TestRootA.pem  ats-primary\n%s  TestRootS.pem  ats-starfield\n",
+	                       sha_a,
+	                       sha_s);
+	g_assert_true(g_file_set_contents(list_path, list, -1, NULL));
+	*a_out = a;
+	*ka_out = ka;
+	*s_out = s;
+	*ks_out = ks;
+	return dir;
+}
+
+/* a user root cross-signed by a catalogue root is accepted, listed with its
+ * signer and expiry, and can be pinned by name */
+static void
+fst_test_user_root_cross_signed(void)
+{
+	g_autoptr(X509) a = NULL;
+	g_autoptr(X509) s = NULL;
+	g_autoptr(EVP_PKEY) ka = NULL;
+	g_autoptr(EVP_PKEY) ks = NULL;
+	g_autofree gchar *dir = fst_test_make_catalogue(&a, &ka, &s, &ks);
+	g_autofree gchar *user = g_dir_make_tmp("fst-trust-user-XXXXXX", NULL);
+	g_autoptr(X509) cross = fst_test_cross_sign(a, s, ks);
+	g_autoptr(FstTrustCatalogue) catalogue = NULL;
+	g_autoptr(FstTrustSelection) sel = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) pinned = g_strsplit("TestRootA;G2-TestRootA", ";", -1);
+	FstTrustOptions options = {.endpoint = FST_TRUST_ENDPOINT_ATS, .roots = pinned};
+	const FstTrustRoot *root;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	fst_test_write_cert(user, "G2-TestRootA.pem", cross);
+	catalogue = fst_trust_catalogue_load(dir, &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_trust_catalogue_add_user_roots(catalogue, user, &error));
+	g_assert_no_error(error);
+	root = fst_trust_catalogue_find(catalogue, "G2-TestRootA");
+	g_assert_nonnull(root);
+	g_assert_cmpint(root->role, ==, FST_TRUST_ROLE_USER);
+	g_assert_cmpstr(root->signed_by, ==, "TestRootS");
+	g_assert_cmpuint(root->validation, ==, FST_VALIDATION_ECDSA_P256);
+	g_assert_cmpint(root->not_after, >, now + 3640 * 86400);
+	g_assert_true(fst_trust_catalogue_find_sha256(catalogue, root->sha256) == root);
+
+	/* never in the default selection, only when a profile names it */
+	sel = fst_trust_select_explain(catalogue, &options, P256, PEM, ROOMY, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(sel->roots->len, ==, 2);
+	g_assert_true(g_ptr_array_index(sel->roots, 1) == root);
+	g_clear_pointer(&sel, fst_trust_selection_free);
+	options.roots = NULL;
+	sel = fst_trust_select_explain(catalogue, &options, P256, PEM, ROOMY, &error);
+	g_assert_no_error(error);
+	g_assert_false(g_ptr_array_find(sel->roots, root, NULL));
+
+	/* a missing folder adds nothing */
+	g_assert_true(fst_trust_catalogue_add_user_roots(catalogue, "/nonexistent/fst", &error));
+	g_assert_no_error(error);
+	fst_test_remove_catalogue(user);
+	fst_test_remove_catalogue(dir);
+}
+
+/* forged or foreign roots are refused, naming the file */
+static void
+fst_test_user_root_forged(void)
+{
+	g_autoptr(X509) a = NULL;
+	g_autoptr(X509) s = NULL;
+	g_autoptr(EVP_PKEY) ka = NULL;
+	g_autoptr(EVP_PKEY) ks = NULL;
+	g_autofree gchar *dir = fst_test_make_catalogue(&a, &ka, &s, &ks);
+	g_autoptr(EVP_PKEY) kx = fst_test_pki_keygen("rsa-2048");
+	g_autofree gchar *scratch = g_dir_make_tmp("fst-trust-keys-XXXXXX", NULL);
+	g_autoptr(EVP_PKEY) ky = fst_test_pki_keygen("ec-p256");
+	g_autoptr(X509) other = fst_test_pki_make_ca(scratch, "TestRootA", ky, NULL, NULL, 3650);
+	g_autoptr(X509) foreign = fst_test_pki_make_ca(scratch, "TestRootX", ky, NULL, NULL, 3650);
+	struct {
+		X509 *cert;
+		const gchar *expect;
+	} cases[] = {
+	    /* the issuer's name, someone else's signature */
+	    {fst_test_cross_sign(a, s, kx), "signature does not verify"},
+	    /* A's name on another key, properly signed by S */
+	    {fst_test_cross_sign(other, s, ks), "does not have the subject and key"},
+	    /* signed by a CA the catalogue does not have */
+	    {fst_test_cross_sign(a, foreign, ky), "which is not a catalogue root"},
+	};
+
+	fst_test_pki_rmrf(scratch);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *user = g_dir_make_tmp("fst-trust-user-XXXXXX", NULL);
+		g_autoptr(FstTrustCatalogue) catalogue = fst_trust_catalogue_load(dir, NULL);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(X509) cert = cases[i].cert;
+
+		fst_test_write_cert(user, "G2-TestRootA.pem", cert);
+		g_assert_nonnull(catalogue);
+		g_assert_false(fst_trust_catalogue_add_user_roots(catalogue, user, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+		g_test_message("%s", error->message);
+		g_assert_nonnull(strstr(error->message, "G2-TestRootA.pem"));
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+		g_assert_null(fst_trust_catalogue_find(catalogue, "G2-TestRootA"));
+		fst_test_remove_catalogue(user);
+	}
+	fst_test_remove_catalogue(dir);
+}
+
+/* against the real catalogue: a "cross-signed Amazon Root CA 1" that claims
+ * Starfield as issuer but is signed by another key is refused */
+static void
+fst_test_user_root_forged_amazon(void)
+{
+	const FstTrustRoot *ca1 = fst_trust_catalogue_find(fst_test_catalogue, "AmazonRootCA1");
+	const FstTrustRoot *sfs = fst_trust_catalogue_find(fst_test_catalogue, "SFSRootCAG2");
+	g_autofree gchar *dir = fst_test_trust_dir();
+	g_autofree gchar *user = g_dir_make_tmp("fst-trust-user-XXXXXX", NULL);
+	g_autoptr(EVP_PKEY) kx = fst_test_pki_keygen("rsa-2048");
+	g_autoptr(X509) forged = fst_test_cross_sign(ca1->cert, sfs->cert, kx);
+	g_autoptr(FstTrustCatalogue) catalogue = fst_trust_catalogue_load(dir, NULL);
+	g_autoptr(GError) error = NULL;
+
+	fst_test_write_cert(user, "G2-RootCA1.pem", forged);
+	g_assert_false(fst_trust_catalogue_add_user_roots(catalogue, user, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "Starfield"));
+	g_assert_nonnull(strstr(error->message, "signature does not verify"));
+	fst_test_remove_catalogue(user);
+}
+
+/* the real Amazon roots end on 2038-01-17 (CA 1) and 2040-05-26 (CA 2-4),
+ * as openssl x509 -enddate says of the files */
+static void
+fst_test_real_root_expiry(void)
+{
+	static const struct {
+		const gchar *name;
+		const gchar *end;
+	} expected[] = {
+	    {"AmazonRootCA1", "2038-01-17"},
+	    {"AmazonRootCA2", "2040-05-26"},
+	    {"AmazonRootCA3", "2040-05-26"},
+	    {"AmazonRootCA4", "2040-05-26"},
+	};
+	g_autoptr(GPtrArray) roots = g_ptr_array_new();
+	g_autofree gchar *ending = NULL;
+	g_autoptr(GDateTime) dt = NULL;
+	GPtrArray *all = fst_trust_catalogue_get_roots(fst_test_catalogue);
+
+	for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+		for (guint j = 0; j < all->len; j++) {
+			FstTrustRoot *root = g_ptr_array_index(all, j);
+			g_autoptr(GDateTime) end = NULL;
+			g_autofree gchar *date = NULL;
+			if (g_strcmp0(root->name, expected[i].name) != 0)
+				continue;
+			end = g_date_time_new_from_unix_utc(root->not_after);
+			date = g_date_time_format(end, "%Y-%m-%d");
+			g_assert_cmpstr(date, ==, expected[i].end);
+			g_ptr_array_add(roots, root);
+		}
+	}
+	g_assert_cmpuint(roots->len, ==, 4);
+	/* a device certificate to 2039 outlives CA 1 only */
+	dt = g_date_time_new_utc(2039, 1, 1, 0, 0, 0);
+	ending = fst_trust_roots_ending_before(roots, g_date_time_to_unix(dt));
+	g_assert_cmpstr(ending, ==, "AmazonRootCA1 (2038-01-17)");
+	g_clear_pointer(&ending, g_free);
+	/* one to 2049 outlives them all */
+	g_clear_pointer(&dt, g_date_time_unref);
+	dt = g_date_time_new_utc(2049, 12, 31, 23, 59, 59);
+	ending = fst_trust_roots_ending_before(roots, g_date_time_to_unix(dt));
+	g_assert_nonnull(strstr(ending, "AmazonRootCA4 (2040-05-26)"));
+	/* one to 2035 outlives none */
+	g_clear_pointer(&dt, g_date_time_unref);
+	dt = g_date_time_new_utc(2035, 1, 1, 0, 0, 0);
+	g_assert_null(fst_trust_roots_ending_before(roots, g_date_time_to_unix(dt)));
+}
+
+/* the shipped roots are those of the shared SHA256SUMS (DER hashes and
+ * sizes), and the shipped PEM files are the shared ones byte for byte */
+static void
+fst_test_shared_sums(void)
+{
+	const gchar *sums_path = g_getenv("FST_SHARED_TRUST_SUMS");
+	g_autofree gchar *dir = fst_test_trust_dir();
+	g_autofree gchar *shared = NULL;
+	g_autofree gchar *sums = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (sums_path == NULL || !g_file_test(sums_path, G_FILE_TEST_IS_REGULAR)) {
+		g_test_skip("FST_SHARED_TRUST_SUMS does not name the shared SHA256SUMS.txt");
+		return;
+	}
+	shared = g_path_get_dirname(sums_path);
+	g_assert_true(g_file_get_contents(sums_path, &sums, NULL, NULL));
+	lines = g_strsplit(sums, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autoptr(GPtrArray) f = g_ptr_array_new();
+		g_auto(GStrv) words = g_strsplit_set(lines[i], " \t", -1);
+		g_autofree gchar *stem = NULL;
+		g_autofree gchar *ours = NULL;
+		g_autofree gchar *theirs = NULL;
+		g_autofree gchar *ours_path = NULL;
+		g_autofree gchar *theirs_path = NULL;
+		const FstTrustRoot *root;
+		for (guint k = 0; words[k] != NULL; k++) {
+			if (words[k][0] != '\0')
+				g_ptr_array_add(f, words[k]);
+		}
+		/* <sha256 of DER> <file> <key> <bits> <n> DER bytes */
+		if (f->len < 6 || strlen(g_ptr_array_index(f, 0)) != 64)
+			continue;
+		stem = g_strndup(g_ptr_array_index(f, 1), strlen(g_ptr_array_index(f, 1)) - 4);
+		root = fst_trust_catalogue_find(fst_test_catalogue, stem);
+		g_assert_nonnull(root);
+		g_assert_cmpstr(root->sha256, ==, g_ptr_array_index(f, 0));
+		g_assert_cmpuint(g_bytes_get_size(root->der),
+		                 ==,
+		                 g_ascii_strtoull(g_ptr_array_index(f, f->len - 3), NULL, 10));
+		ours_path = g_build_filename(dir, g_ptr_array_index(f, 1), NULL);
+		theirs_path = g_build_filename(shared, g_ptr_array_index(f, 1), NULL);
+		g_assert_true(g_file_get_contents(ours_path, &ours, NULL, NULL));
+		g_assert_true(g_file_get_contents(theirs_path, &theirs, NULL, NULL));
+		g_assert_cmpstr(ours, ==, theirs);
+		n++;
+	}
+	g_assert_cmpuint(n, ==, 6);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -636,6 +939,13 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/trust/select/nothing-fits", fst_test_select_nothing_fits);
 	g_test_add_func("/fst/trust/select/cannot-validate", fst_test_select_cannot_validate);
 	g_test_add_func("/fst/trust/encode/der", fst_test_encode_der);
+	g_test_add_func("/fst/trust/user-root/cross-signed-accepted",
+	                fst_test_user_root_cross_signed);
+	g_test_add_func("/fst/trust/user-root/forged-refused", fst_test_user_root_forged);
+	g_test_add_func("/fst/trust/user-root/forged-amazon-refused",
+	                fst_test_user_root_forged_amazon);
+	g_test_add_func("/fst/trust/expiry/amazon-roots", fst_test_real_root_expiry);
+	g_test_add_func("/fst/trust/catalogue/shared-sums", fst_test_shared_sums);
 	rc = g_test_run();
 	fst_trust_catalogue_free(fst_test_catalogue);
 	return rc;
