@@ -91,6 +91,14 @@ gchar *
 fst_report_rows_sql(const FstReportScope *scope);
 void
 fst_report_csv_write_cell(GString *out, const gchar *cell);
+/* uid, lot, profile, serial, not_after, root fingerprints, plan detail */
+#define FST_REPORT_ROOTS_N_COLUMNS 7
+gboolean
+fst_report_foreach_roots(const gchar *db_path,
+			 const gchar *lot,
+			 FstReportRowFunc func,
+			 gpointer user_data,
+			 GError **error);
 gboolean
 fst_report_write_csv(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
 
