@@ -38,6 +38,7 @@ const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS] = {
     "updated_at",
     "revoked_at",
     "revocation_reason",
+    "roots",
 };
 
 #define FST_REPORT_ISO_S(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x ", 'unixepoch')"
@@ -100,7 +101,12 @@ fst_report_rows_sql(const FstReportScope *scope)
 	    FST_REPORT_ISO_US("d.updated_at"),
 	    ", ",
 	    FST_REPORT_ISO_US("c.revoked_at"),
-	    ", c.revocation_reason " FST_REPORT_FROM,
+	    ", c.revocation_reason, "
+	    /* the roots of the last plan, and why: the pipeline ends the plan
+	     * event's detail with ", roots NAMES (REASON)" */
+	    "(SELECT substr(detail, instr(detail, ', roots ') + 8) FROM events WHERE device_id = "
+	    "d.id AND step = 'plan' AND outcome = 'ok' AND instr(detail, ', roots ') > 0 "
+	    "ORDER BY id DESC LIMIT 1) " FST_REPORT_FROM,
 	    where,
 	    " ORDER BY d.id",
 	    NULL);
@@ -439,7 +445,7 @@ fst_report_foreach_roots(const gchar *db_path,
 	const gchar *sql =
 	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, o.contents, "
 	    "(SELECT detail FROM events WHERE device_id = d.id AND step = 'plan' AND "
-	    "outcome = 'ok' AND detail LIKE '%roots %' ORDER BY id DESC LIMIT 1) "
+	    "outcome = 'ok' AND instr(detail, ', roots ') > 0 ORDER BY id DESC LIMIT 1) "
 	    "FROM devices d "
 	    "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
 	    "device_id = d.id AND state IN ('verified', 'registered')) "

@@ -28,10 +28,11 @@ G_BEGIN_DECLS
  * | issued_at         | when the certificate was recorded, ISO 8601 UTC |
  * | updated_at        | when the device row last changed, ISO 8601 UTC |
  * | revoked_at, revocation_reason | revocation, empty if not revoked |
+ * | roots             | the root CAs of its last plan and why the others were left out, from the `plan` event, e.g. "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free ...)" |
  *
  * Times are ISO 8601 UTC with seconds (`2026-11-23T12:45:00Z`).
  */
-#define FST_REPORT_N_COLUMNS 19
+#define FST_REPORT_N_COLUMNS 20
 extern const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS];
 
 /**

@@ -584,12 +584,12 @@ fst_run_trust(FstRun *run, GError **error)
 	names = fst_run_roots_description(&plan, FALSE);
 	hashes = fst_run_roots_description(&plan, TRUE);
 	run->result->roots = g_strdup(names);
-	detail = g_strdup_printf("trust-only, profile %s (%s), roots %s (%s); certificate %s untouched",
+	detail = g_strdup_printf("trust-only, profile %s (%s), certificate %s untouched, roots %s (%s)",
 				 fst_profile_get_name(run->profile),
 				 fst_profile_get_content_sha256(run->profile),
+				 run->active->serial_hex,
 				 names,
-				 plan.roots_reason,
-				 run->active->serial_hex);
+				 plan.roots_reason);
 	fst_run_step_done(run, detail);
 
 	/* burn and verify */
@@ -666,15 +666,16 @@ fst_run_all(FstRun *run, GError **error)
 					    'A' + (gchar)run->slot,
 					    run->alternate ? " (alternate)" : "");
 	}
-	detail = g_strdup_printf("profile %s (%s), key %s, roots %s%s%s%s%s",
+	/* the roots last: reports take what follows ", roots " */
+	detail = g_strdup_printf("profile %s (%s), key %s%s, roots %s%s%s%s",
 				 fst_profile_get_name(run->profile),
 				 fst_profile_get_content_sha256(run->profile),
 				 fst_key_type_to_string(plan.key_type),
+				 returning != NULL ? returning : "",
 				 roots_names[0] != '\0' ? roots_names : "none",
 				 plan.roots_reason != NULL ? " (" : "",
 				 plan.roots_reason != NULL ? plan.roots_reason : "",
-				 plan.roots_reason != NULL ? ")" : "",
-				 returning != NULL ? returning : "");
+				 plan.roots_reason != NULL ? ")" : "");
 	fst_run_step_done(run, detail);
 
 	/* keygen: on the device (a CSR), or in the station (key injection),

@@ -52,8 +52,8 @@ fst_trust_report_group_free(FstTrustReportGroup *self)
  * fst_trust_reason_from_detail:
  * @detail: (nullable): the detail of a `plan` event
  *
- * The pipeline writes "roots NAMES (REASON)" into the plan event; this
- * returns the REASON.
+ * The pipeline ends the plan event's detail with ", roots NAMES (REASON)";
+ * this returns the REASON.
  *
  * Returns: (transfer full) (nullable): the reason, or %NULL if there is none
  */
@@ -65,7 +65,7 @@ fst_trust_reason_from_detail(const gchar *detail)
 
 	if (detail == NULL)
 		return NULL;
-	p = strstr(detail, "roots ");
+	p = strstr(detail, ", roots ");
 	if (p == NULL)
 		return NULL;
 	p = strchr(p, '(');

@@ -115,6 +115,24 @@ assert devs["RT-RSA"]["roots_reason"].startswith("CA 3/4 omitted: device validat
 assert "AmazonRootCA4 (2040-05-26)" in devs["RT-BIG"]["ending"]
 assert g["roots-short"]["devices"] == [] and g["roots-short"]["job"] is None
 PY
+# the device reports carry the roots and the reason in their own column
+"$FST_STATION" report --workspace "$ws/w" --lot LOT-T --format csv --output "$ws/lot.csv" >/dev/null 2>&1 ||
+	fail "report --format csv"
+"$FST_STATION" report --workspace "$ws/w" --lot LOT-T --format json --output "$ws/lot.json" >/dev/null 2>&1 ||
+	fail "report --format json"
+python3 - "$ws/lot.csv" "$ws/lot.json" <<'PY' || fail "report roots column"
+import csv, json, sys
+rows = {r["device_uid"]: r for r in csv.DictReader(open(sys.argv[1]))}
+assert rows["RT-RSA"]["roots"].startswith(
+    "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); "
+    "CA 2 omitted: reserved for future use"), rows["RT-RSA"]["roots"]
+assert rows["RT-BIG"]["roots"] == ("AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2 "
+                                   "(all ATS roots fit (4,464 of 16,384 bytes free))"), rows["RT-BIG"]
+doc = json.load(open(sys.argv[2]))
+devs = doc["devices"] if isinstance(doc, dict) else doc
+assert any(d.get("roots", "").startswith("AmazonRootCA1 (CA 3/4 omitted") for d in devs), devs
+PY
+
 # a horizon beyond every root brings the short-lived device in too
 "$FST_STATION" roots report --workspace "$ws/w" --within 50 --lot LOT-T >"$ws/report50.txt" ||
 	fail "roots report --within"
