@@ -2067,6 +2067,15 @@ fst_profile_describe(const FstProfile *self)
 		g_string_append(burn, ", no root CAs");
 	if (self->sec_tag >= 0)
 		g_string_append_printf(burn, ", sec_tag %" G_GINT64_FORMAT, self->sec_tag);
+	/* the roots, when not every ATS root that fits */
+	if (self->trust.roots != NULL) {
+		g_autofree gchar *pinned = g_strjoinv(";", self->trust.roots);
+		g_string_append_printf(burn, ", roots pinned: %s", pinned);
+	} else if (!self->trust.include_reserved) {
+		g_string_append(burn, ", roots without the reserved CA 2/4");
+	}
+	if (self->trust.budget > 0)
+		g_string_append_printf(burn, ", at most %u bytes of roots", (guint)self->trust.budget);
 	if (self->job == FST_PROFILE_JOB_TRUST_ONLY)
 		return g_strdup_printf("%s: trust-only (rewrites the root CAs of provisioned "
 		                       "devices)%s",

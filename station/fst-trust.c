@@ -1,8 +1,11 @@
 /*
  * The trust catalogue: the root CAs a device may get so that it can validate
  * the servers it talks to, each pinned by the SHA-256 of its DER in a list
- * file, and the rules that pick the subset a given device gets. The list file
- * format and the selection rules are documented in templates/trust/README.md.
+ * file, plus the roots a user adds to a workspace (checked by subject, key
+ * and signature against the pinned ones), and the decision sequence that
+ * picks the roots a given device gets, with the reason for those it leaves
+ * out. The list file format, the checks and the sequence are documented in
+ * templates/trust/README.md.
  */
 
 #define G_LOG_DOMAIN "FstTrust"

@@ -202,6 +202,7 @@ fst_test_trust_keys(FstTestFixture *fx, gconstpointer user_data)
 	    "include-reserved=false\nbudget=2048\nroots=AmazonRootCA1; G2-RootCA1\n",
 	    &error);
 	const FstTrustOptions *trust;
+	g_autofree gchar *summary = NULL;
 
 	(void)user_data;
 	g_assert_no_error(error);
@@ -212,6 +213,8 @@ fst_test_trust_keys(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(g_strv_length(trust->roots), ==, 2);
 	g_assert_cmpstr(trust->roots[0], ==, "AmazonRootCA1");
 	g_assert_cmpstr(trust->roots[1], ==, "G2-RootCA1");
+	summary = fst_profile_describe(profile);
+	g_assert_nonnull(strstr(summary, ", roots pinned: AmazonRootCA1;G2-RootCA1, at most 2048 bytes of roots"));
 }
 
 typedef struct {
