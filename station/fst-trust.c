@@ -649,6 +649,8 @@ fst_trust_catalogue_add_user_roots(FstTrustCatalogue *self, const gchar *dir, GE
 		return FALSE;
 	}
 	while ((name = g_dir_read_name(gdir)) != NULL) {
+		if (name[0] == '.')
+			continue;
 		if (g_str_has_suffix(name, ".pem") || g_str_has_suffix(name, ".der") ||
 		    g_str_has_suffix(name, ".crt"))
 			g_ptr_array_add(names, g_strdup(name));
