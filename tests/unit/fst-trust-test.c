@@ -8,6 +8,7 @@
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-test-pki.h"
+#include "fst-trust-report.h"
 #include "fst-trust.h"
 
 static FstTrustCatalogue *fst_test_catalogue = NULL;
@@ -916,6 +917,27 @@ fst_test_shared_sums(void)
 	g_assert_cmpuint(n, ==, 6);
 }
 
+/* the reason a report takes back out of a plan event's detail */
+static void
+fst_test_reason_from_detail(void)
+{
+	g_autofree gchar *plain = fst_trust_reason_from_detail(
+	    "profile p (abc), key ec-p256, roots AmazonRootCA1 (CA 3/4 omitted: device validates "
+	    "RSA only, 2,048 bytes free (all need 4,464); CA 2 omitted: reserved for future use)");
+	g_autofree gchar *back = fst_trust_reason_from_detail(
+	    "profile p (abc), key ec-p256, came back: replaces certificate 01, new one in slot B "
+	    "(alternate), roots AmazonRootCA3 (all ATS roots fit (656 of 700 bytes free))");
+
+	g_assert_cmpstr(plain,
+	                ==,
+	                "CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need "
+	                "4,464); CA 2 omitted: reserved for future use");
+	g_assert_cmpstr(back, ==, "all ATS roots fit (656 of 700 bytes free)");
+	g_assert_null(fst_trust_reason_from_detail("profile p (abc), key ec-p256, roots none"));
+	g_assert_null(fst_trust_reason_from_detail(NULL));
+	g_assert_null(fst_trust_reason_from_detail("profile p (abc), roots X (unclosed"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -946,6 +968,7 @@ main(int argc, char **argv)
 	                fst_test_user_root_forged_amazon);
 	g_test_add_func("/fst/trust/expiry/amazon-roots", fst_test_real_root_expiry);
 	g_test_add_func("/fst/trust/catalogue/shared-sums", fst_test_shared_sums);
+	g_test_add_func("/fst/trust/report/reason-from-detail", fst_test_reason_from_detail);
 	rc = g_test_run();
 	fst_trust_catalogue_free(fst_test_catalogue);
 	return rc;
