@@ -38,6 +38,7 @@ const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS] = {
     "updated_at",
     "revoked_at",
     "revocation_reason",
+    "roots",
 };
 
 #define FST_REPORT_ISO_S(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x ", 'unixepoch')"
@@ -100,7 +101,12 @@ fst_report_rows_sql(const FstReportScope *scope)
 	    FST_REPORT_ISO_US("d.updated_at"),
 	    ", ",
 	    FST_REPORT_ISO_US("c.revoked_at"),
-	    ", c.revocation_reason " FST_REPORT_FROM,
+	    ", c.revocation_reason, "
+	    /* the roots of the last plan, and why: the pipeline ends the plan
+	     * event's detail with ", roots NAMES (REASON)" */
+	    "(SELECT substr(detail, instr(detail, ', roots ') + 8) FROM events WHERE device_id = "
+	    "d.id AND step = 'plan' AND outcome = 'ok' AND instr(detail, ', roots ') > 0 "
+	    "ORDER BY id DESC LIMIT 1) " FST_REPORT_FROM,
 	    where,
 	    " ORDER BY d.id",
 	    NULL);
@@ -405,5 +411,66 @@ fst_report_write_csv(const gchar *db_path, const FstReportScope *scope, FILE *ou
 		            g_strerror(errno));
 		return FALSE;
 	}
+	return TRUE;
+}
+
+/**
+ * fst_report_foreach_roots:
+ * @db_path: the station database
+ * @lot: (nullable): only this lot's devices
+ * @func: (scope call): called with %FST_REPORT_ROOTS_N_COLUMNS cells per row
+ * @user_data: data for @func
+ * @error: (nullable): return location for a #GError
+ *
+ * The root CAs in service, for expiry planning: one row per device that has
+ * a certificate in service (`verified` or `registered`) and a trust-roots
+ * object, ordered by lot, profile and device. The cells are the device uid,
+ * the lot and profile of that certificate, its serial, its not_after (unix
+ * seconds), the SHA-256 fingerprints of the roots last written to the
+ * device (comma-separated, from `device_objects.contents`) and the detail of
+ * the last `plan` event that chose roots (which says why).
+ *
+ * Returns: %TRUE when every row was passed to @func
+ */
+gboolean
+fst_report_foreach_roots(const gchar *db_path,
+                         const gchar *lot,
+                         FstReportRowFunc func,
+                         gpointer user_data,
+                         GError **error)
+{
+	g_autoptr(sqlite3) db = fst_report_open(db_path, error);
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	const gchar *cells[FST_REPORT_ROOTS_N_COLUMNS];
+	const gchar *sql =
+	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, o.contents, "
+	    "(SELECT detail FROM events WHERE device_id = d.id AND step = 'plan' AND "
+	    "outcome = 'ok' AND instr(detail, ', roots ') > 0 ORDER BY id DESC LIMIT 1) "
+	    "FROM devices d "
+	    "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
+	    "device_id = d.id AND state IN ('verified', 'registered')) "
+	    "JOIN device_objects o ON o.id = (SELECT max(id) FROM device_objects WHERE "
+	    "device_id = d.id AND kind = 'trust-roots') "
+	    "LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = c.profile_id "
+	    "WHERE ?1 IS NULL OR l.name = ?1 "
+	    "ORDER BY l.name, p.name, d.uid";
+	gint rc;
+
+	if (db == NULL)
+		return FALSE;
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return fst_report_sql_error(db, db_path, "preparing the roots query", error);
+	if (lot != NULL)
+		sqlite3_bind_text(stmt, 1, lot, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (guint i = 0; i < FST_REPORT_ROOTS_N_COLUMNS; i++) {
+			const guchar *text = sqlite3_column_text(stmt, (gint)i);
+			cells[i] = text != NULL ? (const gchar *)text : "";
+		}
+		if (!func(cells, user_data, error))
+			return FALSE;
+	}
+	if (rc != SQLITE_DONE)
+		return fst_report_sql_error(db, db_path, "reading the roots rows", error);
 	return TRUE;
 }

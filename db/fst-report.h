@@ -28,10 +28,11 @@ G_BEGIN_DECLS
  * | issued_at         | when the certificate was recorded, ISO 8601 UTC |
  * | updated_at        | when the device row last changed, ISO 8601 UTC |
  * | revoked_at, revocation_reason | revocation, empty if not revoked |
+ * | roots             | the root CAs of its last plan and why the others were left out, from the `plan` event, e.g. "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free ...)" |
  *
  * Times are ISO 8601 UTC with seconds (`2026-11-23T12:45:00Z`).
  */
-#define FST_REPORT_N_COLUMNS 19
+#define FST_REPORT_N_COLUMNS 20
 extern const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS];
 
 /**
@@ -91,6 +92,14 @@ gchar *
 fst_report_rows_sql(const FstReportScope *scope);
 void
 fst_report_csv_write_cell(GString *out, const gchar *cell);
+/* uid, lot, profile, serial, not_after, root fingerprints, plan detail */
+#define FST_REPORT_ROOTS_N_COLUMNS 7
+gboolean
+fst_report_foreach_roots(const gchar *db_path,
+			 const gchar *lot,
+			 FstReportRowFunc func,
+			 gpointer user_data,
+			 GError **error);
 gboolean
 fst_report_write_csv(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
 

@@ -99,6 +99,7 @@ typedef struct {
 	GPtrArray *roots;      /* (element-type FstTrustRoot) (unowned elements) */
 	GBytes *chain;	       /* (nullable): encoded CA chain object */
 	GBytes *roots_blob;    /* (nullable): encoded trust roots object */
+	gchar *roots_reason;   /* (nullable): why these roots and not the others */
 	gchar *escrow_sha256;  /* (nullable): SHA-256 of the escrow certificate's DER */
 } FstPlan;
 
@@ -109,6 +110,7 @@ fst_plan_clear(FstPlan *plan)
 	g_clear_pointer(&plan->roots, g_ptr_array_unref);
 	g_clear_pointer(&plan->chain, g_bytes_unref);
 	g_clear_pointer(&plan->roots_blob, g_bytes_unref);
+	g_clear_pointer(&plan->roots_reason, g_free);
 	g_clear_pointer(&plan->escrow_sha256, g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstPlan, fst_plan_clear)
@@ -410,19 +412,22 @@ fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
 	guint32 cap_roots = info->capacity[FST_OBJECT_TRUST_ROOTS];
 	FstCredFormat format = fst_run_format(run);
+	g_autoptr(FstTrustSelection) sel = NULL;
 
 	if (cap_roots == 0 || !fst_profile_get_burn_object(run->profile, FST_OBJECT_TRUST_ROOTS))
 		return TRUE;
-	plan->roots = fst_trust_select(fst_station_get_trust(run->station),
+	sel = fst_trust_select_explain(fst_station_get_trust(run->station),
 				       fst_profile_get_trust_options(run->profile),
 				       info->validation,
 				       format,
 				       cap_roots,
 				       error);
-	if (plan->roots == NULL) {
+	if (sel == NULL) {
 		g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
 		return FALSE;
 	}
+	plan->roots = g_steal_pointer(&sel->roots);
+	plan->roots_reason = g_steal_pointer(&sel->reason);
 	plan->roots_blob = fst_trust_roots_encode(plan->roots, format);
 	if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
 		g_set_error(error,
@@ -670,11 +675,12 @@ fst_run_trust(FstRun *run, GError **error)
 	names = fst_run_roots_description(&plan, FALSE);
 	hashes = fst_run_roots_description(&plan, TRUE);
 	run->result->roots = g_strdup(names);
-	detail = g_strdup_printf("trust-only, profile %s (%s), roots %s; certificate %s untouched",
+	detail = g_strdup_printf("trust-only, profile %s (%s), certificate %s untouched, roots %s (%s)",
 				 fst_profile_get_name(run->profile),
 				 fst_profile_get_content_sha256(run->profile),
+				 run->active->serial_hex,
 				 names,
-				 run->active->serial_hex);
+				 plan.roots_reason);
 	fst_run_step_done(run, detail);
 
 	/* burn and verify */
@@ -751,12 +757,16 @@ fst_run_all(FstRun *run, GError **error)
 					    'A' + (gchar)run->slot,
 					    run->alternate ? " (alternate)" : "");
 	}
-	detail = g_strdup_printf("profile %s (%s), key %s, roots %s%s",
+	/* the roots last: reports take what follows ", roots " */
+	detail = g_strdup_printf("profile %s (%s), key %s%s, roots %s%s%s%s",
 				 fst_profile_get_name(run->profile),
 				 fst_profile_get_content_sha256(run->profile),
 				 fst_key_type_to_string(plan.key_type),
+				 returning != NULL ? returning : "",
 				 roots_names[0] != '\0' ? roots_names : "none",
-				 returning != NULL ? returning : "");
+				 plan.roots_reason != NULL ? " (" : "",
+				 plan.roots_reason != NULL ? plan.roots_reason : "",
+				 plan.roots_reason != NULL ? ")" : "");
 	fst_run_step_done(run, detail);
 
 	/* keygen: on the device (a CSR), or in the station (key injection),
@@ -855,6 +865,7 @@ fst_run_all(FstRun *run, GError **error)
 	/* no detail: the certificate-issued event of the same commit names the
 	 * serial and the DER's hash, and the certificate row the subject */
 	fst_run_step_done(run, NULL);
+	fst_trust_warn_ending_before(plan.roots, issued->not_after, info->uid);
 
 	/* the certificate object, with the chain appended for JITP if asked */
 	leaf = g_ptr_array_new();

@@ -32,6 +32,8 @@
 /* a device certificate valid for more than 50 years is a typo */
 #define FST_PROFILE_VALIDITY_DAYS_MAX (50 * 366)
 #define FST_PROFILE_MAX_KEY_TYPES 6
+/* a trust roots budget: far above any root set, below any sane device */
+#define FST_PROFILE_TRUST_BUDGET_MAX (1024 * 1024)
 
 struct _FstProfile {
 	gchar *path;           /* (owned) */
@@ -111,6 +113,8 @@ static const struct {
     {"trust", "endpoint", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "include-reserved", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "include-starfield", FST_PROFILE_KEY_OPTIONAL},
+    {"trust", "budget", FST_PROFILE_KEY_OPTIONAL},
+    {"trust", "roots", FST_PROFILE_KEY_OPTIONAL},
 };
 
 /* the device attributes a subject template may use */
@@ -1103,6 +1107,8 @@ fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, G
 	    {"legacy", FST_TRUST_ENDPOINT_LEGACY},
 	};
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *budget = NULL;
+	g_auto(GStrv) roots = NULL;
 	guint endpoint = FST_TRUST_ENDPOINT_ATS;
 
 	fst_profile_parse_enum(kf,
@@ -1116,6 +1122,8 @@ fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, G
 	                       &error);
 	fst_profile_keep(errors, &error);
 	self->trust.endpoint = endpoint;
+	/* every ATS root unless the profile says otherwise, as AWS advises */
+	self->trust.include_reserved = TRUE;
 	fst_profile_parse_bool(kf,
 	                       self->path,
 	                       contents,
@@ -1132,6 +1140,69 @@ fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, G
 	                       &self->trust.include_starfield,
 	                       &error);
 	fst_profile_keep(errors, &error);
+
+	/* a cap below the device's capacity, e.g. to leave room for later roots */
+	if (!fst_profile_get_string(kf, self->path, contents, "trust", "budget", &budget, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (budget != NULL) {
+		gchar *endptr = NULL;
+		guint64 val = g_ascii_strtoull(g_strstrip(budget), &endptr, 10);
+		if (budget[0] < '0' || budget[0] > '9' || *endptr != '\0' || val == 0 ||
+		    val > FST_PROFILE_TRUST_BUDGET_MAX) {
+			g_autofree gchar *where =
+			    fst_profile_where(self->path, contents, "trust", "budget");
+			g_ptr_array_add(errors,
+			                g_error_new(FST_ERROR,
+			                            FST_ERROR_CONFIG,
+			                            "%s: '%s' is not a number of bytes from 1 to %u",
+			                            where,
+			                            budget,
+			                            (guint)FST_PROFILE_TRUST_BUDGET_MAX));
+		} else {
+			self->trust.budget = (guint32)val;
+		}
+	}
+
+	/* an explicit list pins the roots: names of the catalogue, checked
+	 * against it when a device is planned */
+	if (!fst_profile_get_string_list(
+	        kf, self->path, contents, "trust", "roots", &roots, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (roots != NULL) {
+		g_autoptr(GStrvBuilder) names = g_strv_builder_new();
+		guint n = 0;
+		for (guint i = 0; roots[i] != NULL; i++) {
+			g_strstrip(roots[i]);
+			if (roots[i][0] == '\0')
+				continue;
+			if (!fst_profile_is_valid_name(roots[i])) {
+				g_autofree gchar *where =
+				    fst_profile_where(self->path, contents, "trust", "roots");
+				g_ptr_array_add(errors,
+				                g_error_new(FST_ERROR,
+				                            FST_ERROR_CONFIG,
+				                            "%s: '%s' is not a root name (the file name "
+				                            "without .pem, e.g. AmazonRootCA1)",
+				                            where,
+				                            roots[i]));
+				continue;
+			}
+			g_strv_builder_add(names, roots[i]);
+			n++;
+		}
+		if (n == 0) {
+			g_autofree gchar *where =
+			    fst_profile_where(self->path, contents, "trust", "roots");
+			g_ptr_array_add(errors,
+			                g_error_new(FST_ERROR,
+			                            FST_ERROR_CONFIG,
+			                            "%s: names no root; remove the key to get the "
+			                            "roots AWS advises",
+			                            where));
+		} else {
+			self->trust.roots = g_strv_builder_end(names);
+		}
+	}
 }
 
 /*
@@ -1354,6 +1425,7 @@ fst_profile_free(FstProfile *self)
 	if (self->escrow_der != NULL)
 		g_bytes_unref(self->escrow_der);
 	g_free(self->escrow_sha256);
+	g_strfreev(self->trust.roots);
 	g_free(self);
 }
 
@@ -1995,6 +2067,15 @@ fst_profile_describe(const FstProfile *self)
 		g_string_append(burn, ", no root CAs");
 	if (self->sec_tag >= 0)
 		g_string_append_printf(burn, ", sec_tag %" G_GINT64_FORMAT, self->sec_tag);
+	/* the roots, when not every ATS root that fits */
+	if (self->trust.roots != NULL) {
+		g_autofree gchar *pinned = g_strjoinv(";", self->trust.roots);
+		g_string_append_printf(burn, ", roots pinned: %s", pinned);
+	} else if (!self->trust.include_reserved) {
+		g_string_append(burn, ", roots without the reserved CA 2/4");
+	}
+	if (self->trust.budget > 0)
+		g_string_append_printf(burn, ", at most %u bytes of roots", (guint)self->trust.budget);
 	if (self->job == FST_PROFILE_JOB_TRUST_ONLY)
 		return g_strdup_printf("%s: trust-only (rewrites the root CAs of provisioned "
 		                       "devices)%s",

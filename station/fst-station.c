@@ -11,6 +11,8 @@
  *                             pkcs11: URI of a key in a token (fst-ca-store.c)
  *     ca/passphrase           0600, only when the passphrase was generated
  *                             because FLEETSTATION_CA_PASSPHRASE was unset
+ *     trust/                  (optional) roots the user adds to the catalogue,
+ *                             e.g. cross-signed Amazon roots (fst-trust.c)
  */
 
 #define G_LOG_DOMAIN "FstStation"
@@ -379,6 +381,7 @@ fst_station_open(const gchar *workspace, GError **error)
 	g_autofree gchar *key = fst_station_ca_path(workspace, "issuing-ca.key");
 	g_autofree gchar *chain = fst_station_ca_path(workspace, "root-ca.pem");
 	g_autofree gchar *trust_dir = g_build_filename(fst_station_templates_dir(), "trust", NULL);
+	g_autofree gchar *user_trust_dir = g_build_filename(workspace, "trust", NULL);
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(FstSecret) passphrase = NULL;
 	g_autoptr(GError) error_local = NULL;
@@ -433,6 +436,9 @@ fst_station_open(const gchar *workspace, GError **error)
 
 	self->trust = fst_trust_catalogue_load(trust_dir, error);
 	if (self->trust == NULL)
+		return NULL;
+	/* roots the user dropped into WORKSPACE/trust, e.g. cross-signed ones */
+	if (!fst_trust_catalogue_add_user_roots(self->trust, user_trust_dir, error))
 		return NULL;
 	return g_steal_pointer(&self);
 }

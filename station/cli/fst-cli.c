@@ -37,6 +37,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"db", "back up, check or count the station database", fst_cli_db},
     {"report", "export a lot, period or station as CSV, JSON or PDF; sign, verify", fst_cli_report},
     {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
+    {"roots", "list the trust roots; report devices whose roots end too soon", fst_cli_roots},
 };
 
 static void

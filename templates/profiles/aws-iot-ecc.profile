@@ -20,5 +20,7 @@ append-ca=false
 
 [trust]
 endpoint=ats
-include-reserved=false
+# every Amazon root CA the device can store, as AWS advises; if they do not all
+# fit, the family it cannot validate goes first, then the reserved CA 2/4, and
+# the plan event of each device says which were left out and why
 include-starfield=false

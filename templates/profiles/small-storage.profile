@@ -1,7 +1,7 @@
 # AWS IoT device with little certificate storage (a few KiB of flash): see README.md in this folder
 [profile]
 name=small-storage
-description=AWS IoT Core device with a small credential store: ECDSA P-256 key, DER certificates, no CA chain object, only Amazon Root CA 3
+description=AWS IoT Core device with a small credential store: ECDSA P-256 key, DER certificates, no CA chain object, the Amazon roots that fit (CA 3 alone when only one does)
 models=devsim-small;mcu-*
 key-source=device-csr
 key-types=ec-p256
@@ -36,5 +36,7 @@ objects=device-cert;trust-roots
 
 [trust]
 endpoint=ats
-include-reserved=false
+# every Amazon root CA the device can store, as AWS advises; if they do not all
+# fit, the family it cannot validate goes first, then the reserved CA 2/4, and
+# the plan event of each device says which were left out and why
 include-starfield=false

@@ -36,8 +36,8 @@ grep -q "BEGIN PRIVATE KEY\|BEGIN EC PRIVATE KEY" "$ws/ca/issuing-ca.key" && fai
 [ "$(q "select count(*) from certificates where state = 'verified'")" -eq $n ] || fail "certificates not verified"
 [ "$(q "select count(distinct serial_hex) from certificates")" -eq $n ] || fail "serials not distinct"
 
-amazon3=$(awk '$2 == "AmazonRootCA3.pem" { print $1 }' "$FST_TEMPLATES_DIR/trust/roots.list")
-[ -n "$amazon3" ] || fail "AmazonRootCA3 not in the trust list"
+amazon_all=$(awk '$2 ~ /^AmazonRootCA[1-4][.]pem$/ { print $1 }' "$FST_TEMPLATES_DIR/trust/roots.list" | sort | tr '\n' ' ')
+[ "$(echo $amazon_all | wc -w)" = 4 ] || fail "Amazon Root CA 1-4 not in the trust list"
 
 for uid in $(q "select uid from devices order by uid"); do
 	d="$ws/check-$uid"
@@ -73,11 +73,15 @@ for uid in $(q "select uid from devices order by uid"); do
 	# the stored chain is the issuing CA
 	cmp -s <(openssl x509 -in "$d/ca-chain.stored" -outform DER) <(openssl x509 -in "$ws/ca/issuing-ca.pem" -outform DER) ||
 		fail "$uid: stored CA chain is not the issuing CA"
-	# the stored roots are exactly Amazon Root CA 3 for this ECC device on ATS
+	# the stored roots are every Amazon root CA 1-4, as AWS advises: the
+	# simulator has room for them all, and the plan event says so
 	roots=$(openssl storeutl -noout -certs "$d/trust-roots.stored" 2>/dev/null | grep -c '^[0-9]*: Certificate') || true
-	[ "$roots" = 1 ] || fail "$uid: expected 1 root, found $roots"
-	[ "$(openssl x509 -in "$d/trust-roots.stored" -outform DER | sha256sum | cut -d' ' -f1)" = "$amazon3" ] ||
-		fail "$uid: stored root is not Amazon Root CA 3"
+	[ "$roots" = 4 ] || fail "$uid: expected 4 roots, found $roots"
+	got=$(awk -v p="$d/root" '/BEGIN CERT/ { f = p "." ++n } { print > f }' "$d/trust-roots.stored"
+		for f in "$d"/root.*; do openssl x509 -in "$f" -outform DER | sha256sum | cut -d' ' -f1; done | sort | tr '\n' ' ')
+	[ "$got" = "$amazon_all" ] || fail "$uid: stored roots are not Amazon Root CA 1-4: $got"
+	q "select detail from events e join devices d on d.id = e.device_id where d.uid = '$uid' and e.step = 'plan'" |
+		grep -q 'all ATS roots fit (4,464 of 16,384 bytes free)' || fail "$uid: the plan does not say why these roots"
 	echo "ok $uid"
 done
 

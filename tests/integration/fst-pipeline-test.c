@@ -102,7 +102,8 @@ fst_pipeline_ok_test(FstFixture *fx, gconstpointer user_data)
 
 	g_assert_no_error(r->error);
 	g_assert_cmpstr(r->uid, ==, "PT-OK-1");
-	g_assert_cmpstr(r->roots, ==, "AmazonRootCA3");
+	/* the simulator holds every ATS root, so it gets them all */
+	g_assert_cmpstr(r->roots, ==, "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2");
 	g_assert_nonnull(r->serial_hex);
 	g_assert_cmpuint(strlen(r->aws_cert_id), ==, 64);
 	g_assert_cmpuint(r->bytes_out, >, 1000);
@@ -380,6 +381,44 @@ fst_pipeline_roots_too_big_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_null(dev->cert);
 }
 
+/* the plan event says which roots were left out and why, with the numbers */
+static gchar *
+fst_fixture_plan_detail(FstFixture *fx, const gchar *uid)
+{
+	FstDb *db = fst_station_get_db(fx->station);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error);
+	g_autoptr(GPtrArray) events = NULL;
+
+	g_assert_no_error(error);
+	events = fst_db_list_events(db, dev->id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		if (g_strcmp0(ev->step, "plan") == 0 && ev->detail != NULL)
+			return g_strdup(ev->detail);
+	}
+	return NULL;
+}
+
+static void
+fst_pipeline_roots_reason_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *extra[] = {"--capacity-roots", "2048", "--validation", "ecdsa-p256", NULL};
+	g_autofree gchar *port = fst_fixture_start_sim(fx, "PT-ROOTS-1", extra);
+	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, port);
+	g_autofree gchar *detail = NULL;
+
+	g_assert_no_error(r->error);
+	g_assert_cmpstr(r->roots, ==, "AmazonRootCA3");
+	detail = fst_fixture_plan_detail(fx, "PT-ROOTS-1");
+	g_test_message("%s", detail);
+	g_assert_nonnull(detail);
+	g_assert_nonnull(strstr(detail,
+				"roots AmazonRootCA3 (CA 1/2/4 omitted: device validates ECDSA "
+				"P-256 only, 2,048 bytes free (all need 4,464))"));
+}
+
 /* no such port: a clear error, and the attempt is still an event */
 static void
 fst_pipeline_no_port_test(FstFixture *fx, gconstpointer user_data)
@@ -466,6 +505,7 @@ main(int argc, char **argv)
 	g_test_add("/fst/pipeline/roots-too-big", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_too_big_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/burn-objects-and-format", FstFixture, NULL, fst_fixture_setup, fst_pipeline_burn_objects_format_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/write-ahead", FstFixture, NULL, fst_fixture_setup, fst_pipeline_write_ahead_test, fst_fixture_teardown);
+	g_test_add("/fst/pipeline/roots-reason-recorded", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_reason_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/no-port", FstFixture, NULL, fst_fixture_setup, fst_pipeline_no_port_test, fst_fixture_teardown);
 	g_test_add("/fst/pipeline/refuse-returning", FstFixture, NULL, fst_fixture_setup, fst_pipeline_refuse_test, fst_fixture_teardown);
 	return g_test_run();

@@ -593,7 +593,10 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 	const gchar *extra[] = {"--validation", "rsa,ecdsa-p256,ecdsa-p384", NULL};
 	FstDb *db = fst_station_get_db(fx->station);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstProfile) base = fst_station_load_profile(fx->station, "aws-iot-ecc", &error);
+	/* provisioned first without the reserved roots, as the trust update
+	 * will add them */
+	g_autoptr(FstProfile) base = fst_fixture_profile(
+	    fx, "aws-iot-ecc", "include-starfield=false", "include-starfield=false\ninclude-reserved=false");
 	g_autoptr(FstProfile) roots =
 	    fst_station_load_profile(fx->station, "aws-iot-trust-update", &error);
 	g_autofree gchar *port = fst_fixture_start_sim(fx, uid, extra);
@@ -660,8 +663,15 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 	for (guint i = 0; i < events->len; i++) {
 		FstDbEvent *ev = g_ptr_array_index(events, i);
 		if (g_strcmp0(ev->step, "plan") == 0 && ev->detail != NULL &&
-		    strstr(ev->detail, "trust-only") != NULL)
+		    strstr(ev->detail, "trust-only") != NULL) {
+			/* with why: every root fits now */
+			g_assert_nonnull(strstr(ev->detail, "(all ATS roots fit (4,464 of 16,384 "));
 			burn_event = TRUE;
+		} else if (g_strcmp0(ev->step, "plan") == 0 && ev->detail != NULL) {
+			g_assert_nonnull(strstr(ev->detail,
+						"CA 2/4 omitted: the profile leaves out the "
+						"reserved roots (include-reserved=false)"));
+		}
 	}
 	g_assert_true(burn_event);
 

@@ -8,3 +8,8 @@ foreach(fst_ca_test fst-ca-test fst-profile-test fst-trust-test fst-keypool-test
 		FST_TEST_DATA_DIR="${CMAKE_CURRENT_LIST_DIR}/../data/ca"
 		FST_TEST_TEMPLATES_DIR="${CMAKE_CURRENT_LIST_DIR}/../../templates")
 endforeach()
+# the reference copies of the Amazon, Starfield and VeriSign roots beside the tree, if present
+if(EXISTS ${PROJECT_SOURCE_DIR}/../shared/trust/SHA256SUMS.txt)
+	set_property(TEST fst-trust-test APPEND PROPERTY ENVIRONMENT
+		FST_SHARED_TRUST_SUMS=${PROJECT_SOURCE_DIR}/../shared/trust/SHA256SUMS.txt)
+endif()

@@ -104,7 +104,10 @@ fst_test_shipped(void)
 	g_assert_cmpint(fst_profile_get_key_source(ecc), ==, FST_KEY_SOURCE_DEVICE_CSR);
 	trust = fst_profile_get_trust_options(ecc);
 	g_assert_cmpint(trust->endpoint, ==, FST_TRUST_ENDPOINT_ATS);
-	g_assert_false(trust->include_reserved);
+	/* every ATS root that fits, by default */
+	g_assert_true(trust->include_reserved);
+	g_assert_cmpuint(trust->budget, ==, 0);
+	g_assert_null(trust->roots);
 	g_assert_false(trust->include_starfield);
 	g_assert_true(g_file_get_contents(fst_profile_get_path(ecc), &contents, &len, NULL));
 	sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)contents, len);
@@ -188,6 +191,32 @@ fst_test_good(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_false(trust->include_starfield);
 }
 
+/* [trust] budget and an explicit list of roots */
+static void
+fst_test_trust_keys(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = fst_test_load_variant(
+	    fx,
+	    "include-reserved=true\n",
+	    "include-reserved=false\nbudget=2048\nroots=AmazonRootCA1; G2-RootCA1\n",
+	    &error);
+	const FstTrustOptions *trust;
+	g_autofree gchar *summary = NULL;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	trust = fst_profile_get_trust_options(profile);
+	g_assert_false(trust->include_reserved);
+	g_assert_cmpuint(trust->budget, ==, 2048);
+	g_assert_nonnull(trust->roots);
+	g_assert_cmpuint(g_strv_length(trust->roots), ==, 2);
+	g_assert_cmpstr(trust->roots[0], ==, "AmazonRootCA1");
+	g_assert_cmpstr(trust->roots[1], ==, "G2-RootCA1");
+	summary = fst_profile_describe(profile);
+	g_assert_nonnull(strstr(summary, ", roots pinned: AmazonRootCA1;G2-RootCA1, at most 2048 bytes of roots"));
+}
+
 typedef struct {
 	const gchar *from;
 	const gchar *to;
@@ -216,6 +245,16 @@ fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	     "append-ca=maybe",
 	     "[burn] append-ca (line 16): expected true or false"},
 	    {"endpoint=legacy", "endpoint=mqtt", "[trust] endpoint (line 19): 'mqtt' is not"},
+	    {"include-starfield=false",
+	     "include-starfield=false\nbudget=0",
+	     "[trust] budget (line 22): '0' is not a number of bytes"},
+	    {"include-starfield=false",
+	     "include-starfield=false\nbudget=4k",
+	     "[trust] budget (line 22): '4k' is not a number of bytes"},
+	    {"include-starfield=false",
+	     "include-starfield=false\nroots=AmazonRootCA1;../x",
+	     "[trust] roots (line 22): '../x' is not a root name"},
+	    {"include-starfield=false", "include-starfield=false\nroots=;", "[trust] roots (line 22): names no root"},
 	    {"key-source=device-csr", "key-source=station", "[profile] key-source (line 5)"},
 	    {"name=test\n", "", "[profile] name is missing"},
 	    {"o=Test Org\n", "", "[subject] o is missing"},
@@ -821,6 +860,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_test_setup,
 	           fst_test_good,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/trust-keys",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_trust_keys,
 	           fst_test_teardown);
 	g_test_add("/fst/profile/load/rejects-bad-values",
 	           FstTestFixture,

@@ -7,6 +7,8 @@
 
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-test-pki.h"
+#include "fst-trust-report.h"
 #include "fst-trust.h"
 
 static FstTrustCatalogue *fst_test_catalogue = NULL;
@@ -251,7 +253,54 @@ fst_test_catalogue_bad_list(void)
 	}
 }
 
-/* "AmazonRootCA3,AmazonRootCA1" */
+/* "AmazonRootCA3,AmazonRootCA1", with the selection's reason in @reason */
+static gchar *
+fst_test_select_full(const FstTrustOptions *options,
+                     guint validation,
+                     FstCredFormat format,
+                     guint32 capacity,
+                     gchar **reason,
+                     GError **error)
+{
+	g_autoptr(FstTrustSelection) sel = fst_trust_select_explain(
+	    fst_test_catalogue, options, validation, format, capacity, error);
+	g_autoptr(GString) str = g_string_new(NULL);
+	guint32 budget = options->budget > 0 && options->budget < capacity ? options->budget
+	                                                                    : capacity;
+	gsize total = 0;
+	gsize prev = 0;
+	gboolean usable = FALSE;
+
+	if (sel == NULL)
+		return NULL;
+	g_assert_nonnull(sel->reason);
+	g_assert_cmpstr(sel->reason, !=, "");
+	for (guint i = 0; i < sel->roots->len; i++) {
+		const FstTrustRoot *root = g_ptr_array_index(sel->roots, i);
+		gsize size = fst_trust_root_encoded_size(root, format);
+		/* smallest first, unless pinned in the profile's order */
+		if (options->roots == NULL)
+			g_assert_cmpuint(size, >=, prev);
+		if ((root->validation & validation) != 0)
+			usable = TRUE;
+		prev = size;
+		total += size;
+		if (str->len > 0)
+			g_string_append_c(str, ',');
+		g_string_append(str, root->name);
+	}
+	/* never less than one root the device can validate, never over budget */
+	g_assert_true(usable);
+	g_assert_cmpuint(total, <=, budget);
+	{
+		g_autoptr(GBytes) blob = fst_trust_roots_encode(sel->roots, format);
+		g_assert_cmpuint(g_bytes_get_size(blob), ==, total);
+	}
+	if (reason != NULL)
+		*reason = g_strdup(sel->reason);
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
 static gchar *
 fst_test_select(gboolean legacy,
                 gboolean reserved,
@@ -266,32 +315,7 @@ fst_test_select(gboolean legacy,
 	    .include_reserved = reserved,
 	    .include_starfield = starfield,
 	};
-	g_autoptr(GPtrArray) roots =
-	    fst_trust_select(fst_test_catalogue, &options, validation, format, budget, error);
-	g_autoptr(GString) str = g_string_new(NULL);
-	gsize total = 0;
-	gsize prev = 0;
-
-	if (roots == NULL)
-		return NULL;
-	for (guint i = 0; i < roots->len; i++) {
-		const FstTrustRoot *root = g_ptr_array_index(roots, i);
-		gsize size = fst_trust_root_encoded_size(root, format);
-		/* smallest first, within budget, each one usable by the device */
-		g_assert_cmpuint(size, >=, prev);
-		g_assert_true((root->validation & validation) != 0);
-		prev = size;
-		total += size;
-		if (str->len > 0)
-			g_string_append_c(str, ',');
-		g_string_append(str, root->name);
-	}
-	g_assert_cmpuint(total, <=, budget);
-	{
-		g_autoptr(GBytes) blob = fst_trust_roots_encode(roots, format);
-		g_assert_cmpuint(g_bytes_get_size(blob), ==, total);
-	}
-	return g_string_free(g_steal_pointer(&str), FALSE);
+	return fst_test_select_full(&options, validation, format, budget, NULL, error);
 }
 
 #define RSA FST_VALIDATION_RSA_PKCS1
@@ -300,101 +324,163 @@ fst_test_select(gboolean legacy,
 #define PEM FST_CRED_FORMAT_PEM
 #define DER FST_CRED_FORMAT_DER
 #define ROOMY 65536
+#define ALL4 "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2"
 
+/* the decision sequence AWS advises, over device capacities and validation
+ * abilities: all ATS roots; over: without the family the device cannot
+ * validate; still over: without the reserved roots; still over: the
+ * smallest root it validates; then Starfield if asked for and it fits.
+ * PEM sizes: CA 1 1188, CA 2 1883, CA 3 656, CA 4 737, Starfield 1424 */
 static void
-fst_test_select_matrix(void)
+fst_test_select_sequence(void)
 {
 	static const struct {
-		gboolean legacy;
 		gboolean reserved;
 		gboolean starfield;
 		guint validation;
 		FstCredFormat format;
+		guint32 capacity;
 		guint32 budget;
 		const gchar *expected;
+		const gchar *reason;
 	} cases[] = {
-	    /* RSA-only device: never CA 3 or 4 */
-	    {FALSE, FALSE, FALSE, RSA, PEM, ROOMY, "AmazonRootCA1"},
-	    {FALSE, TRUE, FALSE, RSA, PEM, ROOMY, "AmazonRootCA1,AmazonRootCA2"},
-	    /* ECC P-256 only: never CA 1 or 2; CA 4 needs P-384 */
-	    {FALSE, FALSE, FALSE, P256, PEM, ROOMY, "AmazonRootCA3"},
-	    {FALSE, TRUE, FALSE, P256, PEM, ROOMY, "AmazonRootCA3"},
-	    /* ECC P-256 + P-384 with reserved */
-	    {FALSE, TRUE, FALSE, P256 | P384, PEM, ROOMY, "AmazonRootCA3,AmazonRootCA4"},
-	    {FALSE, FALSE, FALSE, P256 | P384, PEM, ROOMY, "AmazonRootCA3"},
-	    /* both: CA 1 and CA 3, smallest first */
-	    {FALSE, FALSE, FALSE, RSA | P256, PEM, ROOMY, "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE,
-	     TRUE,
+	    /* everything fits: every ATS root, whatever the device validates */
+	    {TRUE, FALSE, RSA, PEM, ROOMY, 0, ALL4, "all ATS roots fit (4,464 of 65,536 bytes free)"},
+	    {TRUE, FALSE, P256, PEM, 4464, 0, ALL4, "all ATS roots fit (4,464 of 4,464 bytes free)"},
+	    {TRUE, FALSE, RSA | P256 | P384, DER, 3130, 0, ALL4, "all ATS roots fit (3,130 of 3,130"},
+	    /* over: the family the device cannot validate goes */
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
+	     4463,
+	     0,
+	     "AmazonRootCA1,AmazonRootCA2",
+	     "CA 3/4 omitted: device validates RSA only, 4,463 bytes free (all need 4,464)"},
+	    {TRUE,
+	     FALSE,
+	     P256 | P384,
+	     PEM,
+	     2048,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA4",
+	     "CA 1/2 omitted: device validates ECDSA P-256 and P-384 only, 2,048 bytes free"},
+	    {TRUE,
+	     FALSE,
+	     P256,
+	     PEM,
+	     1000,
+	     0,
+	     "AmazonRootCA3",
+	     "CA 1/2/4 omitted: device validates ECDSA P-256 only, 1,000 bytes free"},
+	    /* still over: the reserved roots go */
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
+	     2048,
+	     0,
+	     "AmazonRootCA1",
+	     "CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); "
+	     "CA 2 omitted: reserved for future use, 2,048 bytes free (with it 3,071 needed)"},
+	    {TRUE,
+	     FALSE,
+	     P256 | P384,
+	     PEM,
+	     1000,
+	     0,
+	     "AmazonRootCA3",
+	     "CA 4 omitted: reserved for future use"},
+	    {TRUE,
 	     FALSE,
 	     RSA | P256 | P384,
 	     PEM,
+	     4000,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA1",
+	     "CA 2/4 omitted: reserved for future use, 4,000 bytes free (with them 4,464 needed)"},
+	    /* still over: the smallest root the device validates is enough */
+	    {TRUE,
+	     FALSE,
+	     RSA | P256,
+	     PEM,
+	     1500,
+	     0,
+	     "AmazonRootCA3",
+	     "CA 1 omitted: CA 3 alone is enough to validate the endpoint, 1,500 bytes free "
+	     "(both need 1,844)"},
+	    {TRUE, FALSE, RSA | P256, DER, 442, 0, "AmazonRootCA3", "CA 1 omitted: CA 3 alone"},
+	    /* a profile budget below the capacity counts as the capacity */
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
 	     ROOMY,
-	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2"},
-	    /* starfield option: an RSA root, only for devices that do RSA */
-	    {FALSE, FALSE, TRUE, RSA | P256, PEM, ROOMY, "AmazonRootCA3,AmazonRootCA1,SFSRootCAG2"},
-	    {FALSE, FALSE, TRUE, P256, PEM, ROOMY, "AmazonRootCA3"},
-	    /* legacy endpoint: VeriSign G5 only, whatever the options */
+	     2048,
+	     "AmazonRootCA1",
+	     "CA 3/4 omitted: device validates RSA only, 2,048 bytes allowed by the profile"},
+	    {TRUE, FALSE, RSA, PEM, 4000, 8000, "AmazonRootCA1,AmazonRootCA2", "4,000 bytes free"},
+	    /* the profile leaves the reserved roots out */
+	    {FALSE,
+	     FALSE,
+	     RSA | P256,
+	     PEM,
+	     ROOMY,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA1",
+	     "CA 2/4 omitted: the profile leaves out the reserved roots (include-reserved=false)"},
+	    /* Starfield: added when asked for, usable and fitting */
 	    {TRUE,
 	     TRUE,
-	     TRUE,
 	     RSA | P256,
 	     PEM,
 	     ROOMY,
-	     "VeriSign-Class3-Public-Primary-Certification-Authority-G5"},
-	    /* PEM vs DER: 442 + 837 = 1279 DER fits, 656 + 1188 PEM does not */
-	    {FALSE, FALSE, FALSE, RSA | P256, DER, 1279, "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE, FALSE, FALSE, RSA | P256, PEM, 1279, "AmazonRootCA3"},
-	    {FALSE, FALSE, FALSE, RSA | P256, PEM, 1844, "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE, FALSE, FALSE, RSA, DER, 837, "AmazonRootCA1"},
-	    /* tight budgets drop optional roots first: CA 2 (1883) does not fit */
-	    {FALSE,
+	     0,
+	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,SFSRootCAG2,AmazonRootCA2",
+	     "all ATS roots fit (5,888 of 65,536 bytes free)"},
+	    {TRUE, TRUE, P256, PEM, ROOMY, 0, ALL4, "SFSRootCAG2 omitted: device validates ECDSA P-256 only"},
+	    {TRUE,
 	     TRUE,
-	     FALSE,
-	     RSA | P256 | P384,
+	     RSA,
 	     PEM,
-	     656 + 1188 + 737,
-	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1"},
-	    {FALSE,
-	     TRUE,
-	     FALSE,
-	     RSA | P256 | P384,
-	     PEM,
-	     656 + 1188 + 736,
-	     "AmazonRootCA3,AmazonRootCA1"},
-	    {FALSE,
-	     TRUE,
-	     TRUE,
-	     RSA | P256,
-	     PEM,
-	     656 + 1188 + 1424,
-	     "AmazonRootCA3,AmazonRootCA1,SFSRootCAG2"},
-	    {FALSE,
-	     TRUE,
-	     TRUE,
-	     RSA | P256,
-	     DER,
-	     442 + 837 + 1011,
-	     "AmazonRootCA3,AmazonRootCA1,SFSRootCAG2"},
-	    /* not even the required set fits: the smallest sufficient one */
-	    {FALSE, TRUE, TRUE, RSA | P256 | P384, PEM, 700, "AmazonRootCA3"},
-	    {FALSE, FALSE, FALSE, RSA | P256, DER, 442, "AmazonRootCA3"},
+	     4464,
+	     0,
+	     ALL4,
+	     "SFSRootCAG2 omitted: 4,464 bytes free (with it 5,888 needed)"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		FstTrustOptions options = {
+		    .endpoint = FST_TRUST_ENDPOINT_ATS,
+		    .include_reserved = cases[i].reserved,
+		    .include_starfield = cases[i].starfield,
+		    .budget = cases[i].budget,
+		};
 		g_autoptr(GError) error = NULL;
-		g_autofree gchar *got = fst_test_select(cases[i].legacy,
-		                                        cases[i].reserved,
-		                                        cases[i].starfield,
-		                                        cases[i].validation,
-		                                        cases[i].format,
-		                                        cases[i].budget,
-		                                        &error);
+		g_autofree gchar *reason = NULL;
+		g_autofree gchar *got = fst_test_select_full(&options,
+		                                             cases[i].validation,
+		                                             cases[i].format,
+		                                             cases[i].capacity,
+		                                             &reason,
+		                                             &error);
 		g_assert_no_error(error);
-		if (g_strcmp0(got, cases[i].expected) != 0)
-			g_test_message("case %u", i);
+		g_test_message("case %u: %s: %s", i, got, reason);
 		g_assert_cmpstr(got, ==, cases[i].expected);
+		g_assert_nonnull(strstr(reason, cases[i].reason));
 	}
+}
+
+/* the legacy endpoint gets its VeriSign root, whatever the options */
+static void
+fst_test_select_legacy(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *got = NULL;
+
+	got = fst_test_select(TRUE, TRUE, TRUE, RSA | P256, PEM, ROOMY, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(got, ==, "VeriSign-Class3-Public-Primary-Certification-Authority-G5");
 }
 
 static void
@@ -402,8 +488,9 @@ fst_test_select_nothing_fits(void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *got = NULL;
+	FstTrustOptions budget = {.endpoint = FST_TRUST_ENDPOINT_ATS, .budget = 500};
 
-	got = fst_test_select(FALSE, FALSE, FALSE, RSA | P256, PEM, 400, &error);
+	got = fst_test_select(FALSE, TRUE, FALSE, RSA | P256, PEM, 400, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_assert_true(g_str_has_prefix(
@@ -411,7 +498,7 @@ fst_test_select_nothing_fits(void)
 	    "trust roots need at least 656 bytes (AmazonRootCA3 PEM), device has 400"));
 	g_clear_error(&error);
 
-	got = fst_test_select(FALSE, FALSE, FALSE, RSA, PEM, 1000, &error);
+	got = fst_test_select(FALSE, TRUE, FALSE, RSA, PEM, 1000, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
 	g_assert_true(g_str_has_prefix(
@@ -425,9 +512,16 @@ fst_test_select_nothing_fits(void)
 	g_assert_nonnull(strstr(error->message, "1239 bytes (VeriSign"));
 	g_clear_error(&error);
 
-	got = fst_test_select(FALSE, FALSE, FALSE, RSA | P256, PEM, 0, &error);
+	got = fst_test_select(FALSE, TRUE, FALSE, RSA | P256, PEM, 0, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_clear_error(&error);
+
+	/* the profile's budget, named as such */
+	got = fst_test_select_full(&budget, P256, PEM, ROOMY, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(error->message, "the profile's [trust] budget allows 500"));
 }
 
 static void
@@ -441,11 +535,56 @@ fst_test_select_cannot_validate(void)
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
-	/* nor a P-384-only device the ATS endpoint, whose primary roots are RSA and P-256 */
+	/* nor a P-384-only device the ATS endpoint, whose primary roots are RSA and
+	 * P-256, even with room for every root */
 	got = fst_test_select(FALSE, TRUE, FALSE, P384, PEM, ROOMY, &error);
 	g_assert_null(got);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_assert_nonnull(strstr(error->message, "ecdsa-p384"));
+}
+
+/* a profile's explicit list: exactly those roots, in its order */
+static void
+fst_test_select_pinned(void)
+{
+	g_auto(GStrv) both = g_strsplit("AmazonRootCA1;AmazonRootCA3", ";", -1);
+	g_auto(GStrv) ecc = g_strsplit("AmazonRootCA3;AmazonRootCA4", ";", -1);
+	g_auto(GStrv) unknown = g_strsplit("G2-RootCA1", ";", -1);
+	FstTrustOptions options = {.endpoint = FST_TRUST_ENDPOINT_ATS, .include_reserved = TRUE};
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *got = NULL;
+	g_autofree gchar *reason = NULL;
+
+	options.roots = both;
+	got = fst_test_select_full(&options, RSA, PEM, ROOMY, &reason, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(got, ==, "AmazonRootCA1,AmazonRootCA3");
+	g_assert_cmpstr(reason,
+	                ==,
+	                "pinned by the profile ([trust] roots); CA 3 burned though the device "
+	                "validates RSA only");
+	g_clear_pointer(&got, g_free);
+
+	/* over the capacity: refused with the numbers, nothing dropped silently */
+	got = fst_test_select_full(&options, RSA | P256, PEM, 1843, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_STORAGE_FULL);
+	g_assert_nonnull(strstr(error->message, "(CA 1/3) need 1,844 bytes PEM, device has 1,843"));
+	g_clear_error(&error);
+
+	/* none the device can validate */
+	options.roots = ecc;
+	got = fst_test_select_full(&options, RSA, PEM, ROOMY, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+
+	/* a name the catalogue lacks */
+	options.roots = unknown;
+	got = fst_test_select_full(&options, RSA, PEM, ROOMY, NULL, &error);
+	g_assert_null(got);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "G2-RootCA1"));
 }
 
 static void
@@ -476,6 +615,329 @@ fst_test_encode_der(void)
 	g_assert_cmpuint(n, ==, 2);
 }
 
+/* a certificate with @subject's name and key, naming @issuer as its issuer
+ * and signed by @signer: a cross-sign when @signer is @issuer's key, a
+ * forgery otherwise */
+static X509 *
+fst_test_cross_sign(X509 *subject, X509 *issuer, EVP_PKEY *signer)
+{
+	g_autoptr(X509) cert = X509_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	g_assert_cmpint(X509_set_version(cert, X509_VERSION_3), ==, 1);
+	g_assert_cmpint(ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int() & 0x7fffffff),
+	                ==,
+	                1);
+	g_assert_cmpint(X509_set_subject_name(cert, X509_get_subject_name(subject)), ==, 1);
+	g_assert_cmpint(X509_set_issuer_name(cert, X509_get_subject_name(issuer)), ==, 1);
+	g_assert_cmpint(X509_set_pubkey(cert, X509_get0_pubkey(subject)), ==, 1);
+	g_assert_nonnull(X509_gmtime_adj(X509_getm_notBefore(cert), -3600));
+	g_assert_nonnull(X509_time_adj_ex(X509_getm_notAfter(cert), 3650, 0, NULL));
+	X509V3_set_ctx(&ctx, NULL, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+	g_assert_nonnull(ext);
+	g_assert_cmpint(X509_add_ext(cert, ext, -1), ==, 1);
+	X509_EXTENSION_free(ext);
+	g_assert_cmpint(X509_sign(cert, signer, EVP_sha256()), >, 0);
+	return g_steal_pointer(&cert);
+}
+
+static void
+fst_test_write_cert(const gchar *dir, const gchar *name, X509 *cert)
+{
+	g_autofree gchar *path = g_build_filename(dir, name, NULL);
+	g_autoptr(BIO) bio = BIO_new_file(path, "w");
+	g_assert_nonnull(bio);
+	g_assert_cmpint(PEM_write_bio_X509(bio, cert), ==, 1);
+}
+
+static gchar *
+fst_test_der_sha256(X509 *cert)
+{
+	guint8 *der = NULL;
+	int len = i2d_X509(cert, &der);
+	gchar *sha;
+	g_assert_cmpint(len, >, 0);
+	sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, (gsize)len);
+	OPENSSL_free(der);
+	return sha;
+}
+
+/* a catalogue of two test roots: "TestRootA" (ATS primary) and "TestRootS"
+ * (the Starfield role), made with their keys in @keys_out[0..1] */
+static gchar *
+fst_test_make_catalogue(X509 **a_out, EVP_PKEY **ka_out, X509 **s_out, EVP_PKEY **ks_out)
+{
+	gchar *dir = g_dir_make_tmp("fst-trust-XXXXXX", NULL);
+	g_autofree gchar *scratch = g_dir_make_tmp("fst-trust-keys-XXXXXX", NULL);
+	g_autofree gchar *list = NULL;
+	g_autofree gchar *list_path = g_build_filename(dir, "roots.list", NULL);
+	g_autofree gchar *sha_a = NULL;
+	g_autofree gchar *sha_s = NULL;
+	EVP_PKEY *ka = fst_test_pki_keygen("ec-p256");
+	EVP_PKEY *ks = fst_test_pki_keygen("rsa-2048");
+	X509 *a = fst_test_pki_make_ca(scratch, "TestRootA", ka, NULL, NULL, 3650);
+	X509 *s = fst_test_pki_make_ca(scratch, "TestRootS", ks, NULL, NULL, 3650);
+
+	fst_test_pki_rmrf(scratch);
+	fst_test_write_cert(dir, "TestRootA.pem", a);
+	fst_test_write_cert(dir, "TestRootS.pem", s);
+	sha_a = fst_test_der_sha256(a);
+	sha_s = fst_test_der_sha256(s);
+	list = g_strdup_printf("%s  TestRootA.pem  ats-primary\n%s  TestRootS.pem  ats-starfield\n",
+	                       sha_a,
+	                       sha_s);
+	g_assert_true(g_file_set_contents(list_path, list, -1, NULL));
+	*a_out = a;
+	*ka_out = ka;
+	*s_out = s;
+	*ks_out = ks;
+	return dir;
+}
+
+/* a user root cross-signed by a catalogue root is accepted, listed with its
+ * signer and expiry, and can be pinned by name */
+static void
+fst_test_user_root_cross_signed(void)
+{
+	g_autoptr(X509) a = NULL;
+	g_autoptr(X509) s = NULL;
+	g_autoptr(EVP_PKEY) ka = NULL;
+	g_autoptr(EVP_PKEY) ks = NULL;
+	g_autofree gchar *dir = fst_test_make_catalogue(&a, &ka, &s, &ks);
+	g_autofree gchar *user = g_dir_make_tmp("fst-trust-user-XXXXXX", NULL);
+	g_autoptr(X509) cross = fst_test_cross_sign(a, s, ks);
+	g_autoptr(FstTrustCatalogue) catalogue = NULL;
+	g_autoptr(FstTrustSelection) sel = NULL;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) pinned = g_strsplit("TestRootA;G2-TestRootA", ";", -1);
+	FstTrustOptions options = {.endpoint = FST_TRUST_ENDPOINT_ATS, .roots = pinned};
+	const FstTrustRoot *root;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	fst_test_write_cert(user, "G2-TestRootA.pem", cross);
+	catalogue = fst_trust_catalogue_load(dir, &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_trust_catalogue_add_user_roots(catalogue, user, &error));
+	g_assert_no_error(error);
+	root = fst_trust_catalogue_find(catalogue, "G2-TestRootA");
+	g_assert_nonnull(root);
+	g_assert_cmpint(root->role, ==, FST_TRUST_ROLE_USER);
+	g_assert_cmpstr(root->signed_by, ==, "TestRootS");
+	g_assert_cmpuint(root->validation, ==, FST_VALIDATION_ECDSA_P256);
+	g_assert_cmpint(root->not_after, >, now + 3640 * 86400);
+	g_assert_true(fst_trust_catalogue_find_sha256(catalogue, root->sha256) == root);
+
+	/* never in the default selection, only when a profile names it */
+	sel = fst_trust_select_explain(catalogue, &options, P256, PEM, ROOMY, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(sel->roots->len, ==, 2);
+	g_assert_true(g_ptr_array_index(sel->roots, 1) == root);
+	g_clear_pointer(&sel, fst_trust_selection_free);
+	options.roots = NULL;
+	sel = fst_trust_select_explain(catalogue, &options, P256, PEM, ROOMY, &error);
+	g_assert_no_error(error);
+	g_assert_false(g_ptr_array_find(sel->roots, root, NULL));
+
+	/* a missing folder adds nothing */
+	g_assert_true(fst_trust_catalogue_add_user_roots(catalogue, "/nonexistent/fst", &error));
+	g_assert_no_error(error);
+	fst_test_remove_catalogue(user);
+	fst_test_remove_catalogue(dir);
+}
+
+/* forged or foreign roots are refused, naming the file */
+static void
+fst_test_user_root_forged(void)
+{
+	g_autoptr(X509) a = NULL;
+	g_autoptr(X509) s = NULL;
+	g_autoptr(EVP_PKEY) ka = NULL;
+	g_autoptr(EVP_PKEY) ks = NULL;
+	g_autofree gchar *dir = fst_test_make_catalogue(&a, &ka, &s, &ks);
+	g_autoptr(EVP_PKEY) kx = fst_test_pki_keygen("rsa-2048");
+	g_autofree gchar *scratch = g_dir_make_tmp("fst-trust-keys-XXXXXX", NULL);
+	g_autoptr(EVP_PKEY) ky = fst_test_pki_keygen("ec-p256");
+	g_autoptr(X509) other = fst_test_pki_make_ca(scratch, "TestRootA", ky, NULL, NULL, 3650);
+	g_autoptr(X509) foreign = fst_test_pki_make_ca(scratch, "TestRootX", ky, NULL, NULL, 3650);
+	struct {
+		X509 *cert;
+		const gchar *expect;
+	} cases[] = {
+	    /* the issuer's name, someone else's signature */
+	    {fst_test_cross_sign(a, s, kx), "signature does not verify"},
+	    /* A's name on another key, properly signed by S */
+	    {fst_test_cross_sign(other, s, ks), "does not have the subject and key"},
+	    /* signed by a CA the catalogue does not have */
+	    {fst_test_cross_sign(a, foreign, ky), "which is not a catalogue root"},
+	};
+
+	fst_test_pki_rmrf(scratch);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *user = g_dir_make_tmp("fst-trust-user-XXXXXX", NULL);
+		g_autoptr(FstTrustCatalogue) catalogue = fst_trust_catalogue_load(dir, NULL);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(X509) cert = cases[i].cert;
+
+		fst_test_write_cert(user, "G2-TestRootA.pem", cert);
+		g_assert_nonnull(catalogue);
+		g_assert_false(fst_trust_catalogue_add_user_roots(catalogue, user, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+		g_test_message("%s", error->message);
+		g_assert_nonnull(strstr(error->message, "G2-TestRootA.pem"));
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+		g_assert_null(fst_trust_catalogue_find(catalogue, "G2-TestRootA"));
+		fst_test_remove_catalogue(user);
+	}
+	fst_test_remove_catalogue(dir);
+}
+
+/* against the real catalogue: a "cross-signed Amazon Root CA 1" that claims
+ * Starfield as issuer but is signed by another key is refused */
+static void
+fst_test_user_root_forged_amazon(void)
+{
+	const FstTrustRoot *ca1 = fst_trust_catalogue_find(fst_test_catalogue, "AmazonRootCA1");
+	const FstTrustRoot *sfs = fst_trust_catalogue_find(fst_test_catalogue, "SFSRootCAG2");
+	g_autofree gchar *dir = fst_test_trust_dir();
+	g_autofree gchar *user = g_dir_make_tmp("fst-trust-user-XXXXXX", NULL);
+	g_autoptr(EVP_PKEY) kx = fst_test_pki_keygen("rsa-2048");
+	g_autoptr(X509) forged = fst_test_cross_sign(ca1->cert, sfs->cert, kx);
+	g_autoptr(FstTrustCatalogue) catalogue = fst_trust_catalogue_load(dir, NULL);
+	g_autoptr(GError) error = NULL;
+
+	fst_test_write_cert(user, "G2-RootCA1.pem", forged);
+	g_assert_false(fst_trust_catalogue_add_user_roots(catalogue, user, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "Starfield"));
+	g_assert_nonnull(strstr(error->message, "signature does not verify"));
+	fst_test_remove_catalogue(user);
+}
+
+/* the real Amazon roots end on 2038-01-17 (CA 1) and 2040-05-26 (CA 2-4),
+ * as openssl x509 -enddate says of the files */
+static void
+fst_test_real_root_expiry(void)
+{
+	static const struct {
+		const gchar *name;
+		const gchar *end;
+	} expected[] = {
+	    {"AmazonRootCA1", "2038-01-17"},
+	    {"AmazonRootCA2", "2040-05-26"},
+	    {"AmazonRootCA3", "2040-05-26"},
+	    {"AmazonRootCA4", "2040-05-26"},
+	};
+	g_autoptr(GPtrArray) roots = g_ptr_array_new();
+	g_autofree gchar *ending = NULL;
+	g_autoptr(GDateTime) dt = NULL;
+	GPtrArray *all = fst_trust_catalogue_get_roots(fst_test_catalogue);
+
+	for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+		for (guint j = 0; j < all->len; j++) {
+			FstTrustRoot *root = g_ptr_array_index(all, j);
+			g_autoptr(GDateTime) end = NULL;
+			g_autofree gchar *date = NULL;
+			if (g_strcmp0(root->name, expected[i].name) != 0)
+				continue;
+			end = g_date_time_new_from_unix_utc(root->not_after);
+			date = g_date_time_format(end, "%Y-%m-%d");
+			g_assert_cmpstr(date, ==, expected[i].end);
+			g_ptr_array_add(roots, root);
+		}
+	}
+	g_assert_cmpuint(roots->len, ==, 4);
+	/* a device certificate to 2039 outlives CA 1 only */
+	dt = g_date_time_new_utc(2039, 1, 1, 0, 0, 0);
+	ending = fst_trust_roots_ending_before(roots, g_date_time_to_unix(dt));
+	g_assert_cmpstr(ending, ==, "AmazonRootCA1 (2038-01-17)");
+	g_clear_pointer(&ending, g_free);
+	/* one to 2049 outlives them all */
+	g_clear_pointer(&dt, g_date_time_unref);
+	dt = g_date_time_new_utc(2049, 12, 31, 23, 59, 59);
+	ending = fst_trust_roots_ending_before(roots, g_date_time_to_unix(dt));
+	g_assert_nonnull(strstr(ending, "AmazonRootCA4 (2040-05-26)"));
+	/* one to 2035 outlives none */
+	g_clear_pointer(&dt, g_date_time_unref);
+	dt = g_date_time_new_utc(2035, 1, 1, 0, 0, 0);
+	g_assert_null(fst_trust_roots_ending_before(roots, g_date_time_to_unix(dt)));
+}
+
+/* the shipped roots are those of the shared SHA256SUMS (DER hashes and
+ * sizes), and the shipped PEM files are the shared ones byte for byte */
+static void
+fst_test_shared_sums(void)
+{
+	const gchar *sums_path = g_getenv("FST_SHARED_TRUST_SUMS");
+	g_autofree gchar *dir = fst_test_trust_dir();
+	g_autofree gchar *shared = NULL;
+	g_autofree gchar *sums = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint n = 0;
+
+	if (sums_path == NULL || !g_file_test(sums_path, G_FILE_TEST_IS_REGULAR)) {
+		g_test_skip("FST_SHARED_TRUST_SUMS does not name the shared SHA256SUMS.txt");
+		return;
+	}
+	shared = g_path_get_dirname(sums_path);
+	g_assert_true(g_file_get_contents(sums_path, &sums, NULL, NULL));
+	lines = g_strsplit(sums, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autoptr(GPtrArray) f = g_ptr_array_new();
+		g_auto(GStrv) words = g_strsplit_set(lines[i], " \t", -1);
+		g_autofree gchar *stem = NULL;
+		g_autofree gchar *ours = NULL;
+		g_autofree gchar *theirs = NULL;
+		g_autofree gchar *ours_path = NULL;
+		g_autofree gchar *theirs_path = NULL;
+		const FstTrustRoot *root;
+		for (guint k = 0; words[k] != NULL; k++) {
+			if (words[k][0] != '\0')
+				g_ptr_array_add(f, words[k]);
+		}
+		/* <sha256 of DER> <file> <key> <bits> <n> DER bytes */
+		if (f->len < 6 || strlen(g_ptr_array_index(f, 0)) != 64)
+			continue;
+		stem = g_strndup(g_ptr_array_index(f, 1), strlen(g_ptr_array_index(f, 1)) - 4);
+		root = fst_trust_catalogue_find(fst_test_catalogue, stem);
+		g_assert_nonnull(root);
+		g_assert_cmpstr(root->sha256, ==, g_ptr_array_index(f, 0));
+		g_assert_cmpuint(g_bytes_get_size(root->der),
+		                 ==,
+		                 g_ascii_strtoull(g_ptr_array_index(f, f->len - 3), NULL, 10));
+		ours_path = g_build_filename(dir, g_ptr_array_index(f, 1), NULL);
+		theirs_path = g_build_filename(shared, g_ptr_array_index(f, 1), NULL);
+		g_assert_true(g_file_get_contents(ours_path, &ours, NULL, NULL));
+		g_assert_true(g_file_get_contents(theirs_path, &theirs, NULL, NULL));
+		g_assert_cmpstr(ours, ==, theirs);
+		n++;
+	}
+	g_assert_cmpuint(n, ==, 6);
+}
+
+/* the reason a report takes back out of a plan event's detail */
+static void
+fst_test_reason_from_detail(void)
+{
+	g_autofree gchar *plain = fst_trust_reason_from_detail(
+	    "profile p (abc), key ec-p256, roots AmazonRootCA1 (CA 3/4 omitted: device validates "
+	    "RSA only, 2,048 bytes free (all need 4,464); CA 2 omitted: reserved for future use)");
+	g_autofree gchar *back = fst_trust_reason_from_detail(
+	    "profile p (abc), key ec-p256, came back: replaces certificate 01, new one in slot B "
+	    "(alternate), roots AmazonRootCA3 (all ATS roots fit (656 of 700 bytes free))");
+
+	g_assert_cmpstr(plain,
+	                ==,
+	                "CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need "
+	                "4,464); CA 2 omitted: reserved for future use");
+	g_assert_cmpstr(back, ==, "all ATS roots fit (656 of 700 bytes free)");
+	g_assert_null(fst_trust_reason_from_detail("profile p (abc), key ec-p256, roots none"));
+	g_assert_null(fst_trust_reason_from_detail(NULL));
+	g_assert_null(fst_trust_reason_from_detail("profile p (abc), roots X (unclosed"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -493,10 +955,20 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/trust/catalogue/rejects-missing-root",
 	                fst_test_catalogue_missing_file);
 	g_test_add_func("/fst/trust/catalogue/rejects-bad-list", fst_test_catalogue_bad_list);
-	g_test_add_func("/fst/trust/select/matrix", fst_test_select_matrix);
+	g_test_add_func("/fst/trust/select/sequence", fst_test_select_sequence);
+	g_test_add_func("/fst/trust/select/legacy", fst_test_select_legacy);
+	g_test_add_func("/fst/trust/select/pinned", fst_test_select_pinned);
 	g_test_add_func("/fst/trust/select/nothing-fits", fst_test_select_nothing_fits);
 	g_test_add_func("/fst/trust/select/cannot-validate", fst_test_select_cannot_validate);
 	g_test_add_func("/fst/trust/encode/der", fst_test_encode_der);
+	g_test_add_func("/fst/trust/user-root/cross-signed-accepted",
+	                fst_test_user_root_cross_signed);
+	g_test_add_func("/fst/trust/user-root/forged-refused", fst_test_user_root_forged);
+	g_test_add_func("/fst/trust/user-root/forged-amazon-refused",
+	                fst_test_user_root_forged_amazon);
+	g_test_add_func("/fst/trust/expiry/amazon-roots", fst_test_real_root_expiry);
+	g_test_add_func("/fst/trust/catalogue/shared-sums", fst_test_shared_sums);
+	g_test_add_func("/fst/trust/report/reason-from-detail", fst_test_reason_from_detail);
 	rc = g_test_run();
 	fst_trust_catalogue_free(fst_test_catalogue);
 	return rc;
