@@ -2,7 +2,7 @@
 
 #include "fst-config.h"
 
-#include "fst-db.h"
+#include "fst-db-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +35,6 @@ fst_db_stmt_finalize(gpointer stmt)
 {
 	sqlite3_finalize(stmt);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
 
 /*
  * The station database: one SQLite file in WAL mode, shared by the port
@@ -84,7 +83,25 @@ struct _FstDb {
 	gint64 tx_cert_id;
 	gint64 tx_cert_device;
 	FstCertState tx_cert_state;
+	/* the rows of bound tables (FstAuditTable) this transaction wrote, seen
+	 * by fst_db_update_hook(): packed (table << 48 | rowid), in order, bound
+	 * into the chain once each at commit (fst_db_bind_rows()) */
+	GArray *dirty;	     /* (owned) (element-type guint64) */
+	GHashTable *dirty_set; /* (owned): the same keys */
+	gboolean binding_off; /* migrations bind every row themselves */
+	gboolean read_only;   /* fst_db_open_read_only() */
+	/* the last event this transaction wrote, whose hash the bindings change */
+	gint64 tx_event_id;
+	gchar tx_event_prev[FST_AUDIT_HASH_LEN * 2 + 1];
+	FstAuditEventRow tx_event; /* step, outcome, detail point into the copies below */
+	gchar *tx_event_step;	   /* (owned) */
+	gchar *tx_event_outcome;   /* (owned) */
+	gchar *tx_event_detail;	   /* (owned) (nullable) */
 };
+
+#define FST_DB_DIRTY_KEY(table, id) (((guint64)(table) << 48) | (guint64)(id))
+#define FST_DB_DIRTY_TABLE(key) ((FstAuditTable)((key) >> 48))
+#define FST_DB_DIRTY_ID(key) ((gint64)((key) & ((G_GUINT64_CONSTANT(1) << 48) - 1)))
 
 /* error helpers */
 
@@ -231,6 +248,32 @@ fst_db_forget_transaction(FstDb *self)
 	self->tx_device_id = 0;
 	self->tx_device_station = 0;
 	self->tx_cert_serial[0] = '\0';
+	self->tx_event_id = 0;
+	if (self->dirty != NULL && self->dirty->len > 0) {
+		g_array_set_size(self->dirty, 0);
+		g_hash_table_remove_all(self->dirty_set);
+	}
+}
+
+/* every row a statement inserts or updates in a bound table is noted, so
+ * that no write path can change a row the chain does not then bind; a
+ * delete is not (fleetstation deletes nothing: the audit reports the row
+ * missing) */
+static void
+fst_db_update_hook(void *data, int op, const char *db_name, const char *table, sqlite3_int64 id)
+{
+	FstDb *self = data;
+	FstAuditTable code;
+	guint64 key;
+
+	if (self->binding_off || op == SQLITE_DELETE || g_strcmp0(db_name, "main") != 0)
+		return;
+	code = fst_audit_table_from_name(table);
+	if (code == FST_AUDIT_TABLE_NONE || id <= 0)
+		return;
+	key = FST_DB_DIRTY_KEY(code, id);
+	if (g_hash_table_add(self->dirty_set, GSIZE_TO_POINTER(key)))
+		g_array_append_val(self->dirty, key);
 }
 
 /* remembers a certificate for the rest of the write transaction */
@@ -302,12 +345,20 @@ fst_db_write_audit_head(FstDb *self, const gchar *what, GError **error)
 }
 
 static gboolean
+fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
+
+static gboolean
 fst_db_commit(FstDb *self, const gchar *what, GError **error)
 {
 	g_autofree gchar *msg = NULL;
 	if (self->batch > 0)
 		return TRUE;
 	msg = g_strdup_printf("commit %s", what);
+	/* the rows written are bound into the chain as they are committed */
+	if (self->dirty->len > 0 && !fst_db_bind_rows(self, msg, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
 	/* the head seals the end of the chain: a deleted last row shows */
 	if (self->head_dirty && !fst_db_write_audit_head(self, msg, error)) {
 		fst_db_rollback(self);
@@ -320,6 +371,52 @@ fst_db_commit(FstDb *self, const gchar *what, GError **error)
 	fst_db_forget_transaction(self);
 	return TRUE;
 }
+
+/*
+ * A write transaction that rolls back when it goes out of scope uncommitted:
+ *
+ *	g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&self->mutex);
+ *	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
+ *	if (!fst_db_transaction_begin(&tx, self, what, error))
+ *		return FALSE;
+ *	... any failure returns, and the transaction is rolled back ...
+ *	return fst_db_transaction_commit(&tx, what, error);
+ *
+ * Declared after the mutex locker, so that it ends while the mutex is held.
+ * Inside a device log commit it joins the log's one transaction (see
+ * fst_db_begin()).
+ */
+typedef struct {
+	FstDb *db;
+	gboolean open;
+} FstDbTransaction;
+
+#define FST_DB_TRANSACTION_INIT {NULL, FALSE}
+
+static gboolean
+fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error)
+{
+	tx->db = self;
+	tx->open = fst_db_begin(self, what, error);
+	return tx->open;
+}
+
+static gboolean
+fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error)
+{
+	/* a commit that fails has rolled back already */
+	tx->open = FALSE;
+	return fst_db_commit(tx->db, what, error);
+}
+
+static void
+fst_db_transaction_clear(FstDbTransaction *tx)
+{
+	if (tx->open)
+		fst_db_rollback(tx->db);
+	tx->open = FALSE;
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDbTransaction, fst_db_transaction_clear)
 
 static gchar *
 fst_db_column_strdup(sqlite3_stmt *stmt, gint col)
@@ -485,6 +582,7 @@ static const gchar *const fst_cert_state_names[] = {
     [FST_CERT_STATE_REGISTERED] = "registered",
     [FST_CERT_STATE_SUPERSEDED] = "superseded",
     [FST_CERT_STATE_REVOKED] = "revoked",
+    [FST_CERT_STATE_INTERRUPTED] = "interrupted",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_cert_state_names) == FST_CERT_STATE_LAST);
 
@@ -516,9 +614,10 @@ fst_cert_state_from_string(const gchar *str, FstCertState *state)
 }
 
 /* certificates only move forward through issued, burned, verified and
- * registered; only one in service (verified, registered) can be superseded,
- * and a superseded one can only be revoked; revoked is final and reachable
- * from any state */
+ * registered; only one in service (verified, registered) or of an interrupted
+ * attempt can be superseded, and a superseded one can only be revoked; only
+ * an issued or burned one can be interrupted, and an interrupted one can only
+ * be superseded or revoked; revoked is final and reachable from any state */
 static gboolean
 fst_cert_state_can_move(FstCertState from, FstCertState to)
 {
@@ -529,8 +628,11 @@ fst_cert_state_can_move(FstCertState from, FstCertState to)
 	if (to == FST_CERT_STATE_REVOKED)
 		return TRUE;
 	if (to == FST_CERT_STATE_SUPERSEDED)
-		return from == FST_CERT_STATE_VERIFIED || from == FST_CERT_STATE_REGISTERED;
-	if (from == FST_CERT_STATE_SUPERSEDED)
+		return from == FST_CERT_STATE_VERIFIED || from == FST_CERT_STATE_REGISTERED ||
+		       from == FST_CERT_STATE_INTERRUPTED;
+	if (to == FST_CERT_STATE_INTERRUPTED)
+		return from == FST_CERT_STATE_ISSUED || from == FST_CERT_STATE_BURNED;
+	if (from == FST_CERT_STATE_SUPERSEDED || from == FST_CERT_STATE_INTERRUPTED)
 		return FALSE;
 	return to > from;
 }
@@ -807,6 +909,22 @@ fst_db_insert_event_locked(FstDb *self,
                            const gchar *outcome,
                            const gchar *detail,
                            GError **error);
+static gboolean
+fst_db_insert_event_rows_locked(FstDb *self,
+				gint64 device_id,
+				gint64 station_id,
+				const gchar *step,
+				gint64 started_us,
+				gint64 ended_us,
+				const gchar *outcome,
+				const gchar *detail,
+				GBytes *rows,
+				GError **error);
+static gboolean
+fst_db_supersede_interrupted_locked(FstDb *self,
+				    gint64 device_id,
+				    const gchar *new_serial,
+				    GError **error);
 
 /* fills the chain hash of the events a v1 file holds, in id order */
 static gboolean
@@ -1056,12 +1174,172 @@ fst_db_migrate_v4(FstDb *self, GError **error)
 	return fst_db_exec(self, fst_db_schema_v4, "create the schema v4 tables", error);
 }
 
+/*
+ * Schema v5 (db/schema.md, "Changes in v5"): the `interrupted` certificate
+ * state (the certificates table is rebuilt for its CHECK, with the view that
+ * reads it) and the row bindings of the audit chain (`events.rows`).
+ */
+static const gchar fst_db_schema_v5[] =
+    "DROP VIEW certificate_details;"
+    "CREATE TABLE certificates_v5 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  ca_id INTEGER REFERENCES cas(id),"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state IN ('issued', 'burned', 'verified', 'registered', 'superseded',"
+    "    'revoked', 'interrupted')),"
+    "  slot INTEGER NOT NULL DEFAULT 0 CHECK (slot IN (0, 1)),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  profile_id INTEGER REFERENCES profiles(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  revocation_reason TEXT);"
+    "INSERT INTO certificates_v5 SELECT id, device_id, serial_hex, aws_cert_id, der, subject,"
+    "  key_type, not_before, not_after, ca_id, state, slot, station_id, profile_id,"
+    "  operator_id, lot_id, created_at, updated_at, revoked_at, revocation_reason"
+    "  FROM certificates ORDER BY id;"
+    "DROP TABLE certificates;"
+    "ALTER TABLE certificates_v5 RENAME TO certificates;"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_ca ON certificates(ca_id);"
+    "CREATE VIEW certificate_details AS SELECT c.id, d.uid AS device_uid, c.serial_hex,"
+    "  c.aws_cert_id, a.sha256 AS issuer_sha256, p.name AS profile,"
+    "  p.content_sha256 AS profile_sha256, c.state, c.slot, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, s.name AS station, o.name AS operator, l.name AS lot,"
+    "  c.created_at, c.updated_at, c.revoked_at, c.revocation_reason"
+    "  FROM certificates c JOIN devices d ON d.id = c.device_id"
+    "  LEFT JOIN cas a ON a.id = c.ca_id LEFT JOIN profiles p ON p.id = c.profile_id"
+    "  LEFT JOIN stations s ON s.id = c.station_id LEFT JOIN operators o ON o.id = c.operator_id"
+    "  LEFT JOIN lots l ON l.id = c.lot_id;"
+    "ALTER TABLE events ADD COLUMN rows BLOB;";
+
+/* bindings per `records` event when every row is bound at once (~170 KB) */
+#define FST_DB_BIND_ALL_CHUNK 4096
+
+static gboolean
+fst_db_bind_table_flush(FstDb *self,
+			FstAuditTable table,
+			GByteArray *rows,
+			gint64 first,
+			gint64 last,
+			GError **error)
+{
+	g_autoptr(GBytes) bytes = NULL;
+	g_autofree gchar *detail = NULL;
+	gint64 now = g_get_real_time();
+
+	if (rows->len == 0)
+		return TRUE;
+	bytes = g_bytes_new(rows->data, rows->len);
+	detail = g_strdup_printf("rows of %s bound to the audit chain: ids %" G_GINT64_FORMAT
+				 " to %" G_GINT64_FORMAT " (schema migration v5)",
+				 fst_audit_table_name(table),
+				 first,
+				 last);
+	g_byte_array_set_size(rows, 0);
+	return fst_db_insert_event_rows_locked(
+	    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
+}
+
+/* binds every row of every bound table, in `records` events */
+static gboolean
+fst_db_bind_all_rows(FstDb *self, GError **error)
+{
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT * FROM %s ORDER BY rowid", fst_audit_table_name(t));
+		g_autofree gchar *what =
+		    g_strdup_printf("bind the rows of %s to the audit chain", fst_audit_table_name(t));
+		g_autoptr(GByteArray) rows = g_byte_array_new();
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		gint64 first = 0;
+		gint64 last = 0;
+		gint rc;
+
+		rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
+		if (rc != SQLITE_OK)
+			return fst_db_set_error(self, error, rc, "trying to %s", what);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			guint8 hash[FST_AUDIT_HASH_LEN];
+			gint64 id = sqlite3_column_int64(stmt, 0);
+			if (rows->len == 0)
+				first = id;
+			last = id;
+			fst_audit_row_hash(stmt, t, hash);
+			fst_audit_binding_append(rows, t, id, hash);
+			if (rows->len >= FST_DB_BIND_ALL_CHUNK * FST_AUDIT_BINDING_LEN &&
+			    !fst_db_bind_table_flush(self, t, rows, first, last, error))
+				return FALSE;
+		}
+		if (rc != SQLITE_DONE)
+			return fst_db_set_error(self, error, rc, "trying to %s", what);
+		if (!fst_db_bind_table_flush(self, t, rows, first, last, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error);
+static gboolean
+fst_db_move_cert_locked(FstDb *self,
+                        gint64 cert_id,
+                        gint64 device_id,
+                        const gchar *serial,
+                        FstCertState from,
+                        FstCertState to,
+                        const gchar *reason,
+                        const gchar *note,
+                        GError **error);
+
+static gboolean
+fst_db_migrate_v5(FstDb *self, GError **error)
+{
+	g_autoptr(GArray) devices = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gint rc;
+
+	if (!fst_db_exec(self, fst_db_schema_v5, "create the schema v5 tables", error))
+		return FALSE;
+	/* the certificates of attempts interrupted before v5 are flagged now */
+	rc = sqlite3_prepare_v2(self->db,
+				"SELECT id FROM devices WHERE state = 'rework' ORDER BY id",
+				-1,
+				&stmt,
+				NULL);
+	if (rc != SQLITE_OK)
+		return fst_db_set_error(self, error, rc, "trying to find the devices in rework");
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gint64 id = sqlite3_column_int64(stmt, 0);
+		g_array_append_val(devices, id);
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to find the devices in rework");
+	for (guint i = 0; i < devices->len; i++) {
+		if (!fst_db_interrupt_certificates_locked(
+			self, g_array_index(devices, gint64, i), error))
+			return FALSE;
+	}
+	return fst_db_bind_all_rows(self, error);
+}
+
 static const FstDbMigrateFunc fst_db_migrations[] = {
     NULL, /* version 0: an empty file */
     fst_db_migrate_v1,
     fst_db_migrate_v2,
     fst_db_migrate_v3,
     fst_db_migrate_v4,
+    fst_db_migrate_v5,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 
@@ -1179,9 +1457,14 @@ fst_db_migrate(FstDb *self, GError **error)
 	     version++) {
 		g_autofree gchar *what = g_strdup_printf("schema migration v%u", version);
 		gboolean applied = FALSE;
+		gboolean ok;
 		if (!fst_db_begin(self, what, error))
 			return FALSE;
-		if (!fst_db_migrate_step(self, version, &applied, error)) {
+		/* a step rewrites whole tables: the last one binds every row */
+		self->binding_off = TRUE;
+		ok = fst_db_migrate_step(self, version, &applied, error);
+		self->binding_off = FALSE;
+		if (!ok) {
 			fst_db_rollback(self);
 			return FALSE;
 		}
@@ -1437,6 +1720,18 @@ fst_db_setup(FstDb *self, GError **error)
 	return TRUE;
 }
 
+static FstDb *
+fst_db_new(const gchar *path)
+{
+	FstDb *self = g_new0(FstDb, 1);
+	g_rec_mutex_init(&self->mutex);
+	self->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fst_db_stmt_finalize);
+	self->path = g_strdup(path);
+	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
+	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
+	return self;
+}
+
 /**
  * fst_db_open:
  * @path: the database file; created (with its folder) if missing
@@ -1480,10 +1775,7 @@ fst_db_open(const gchar *path, GError **error)
 		}
 	}
 
-	self = g_new0(FstDb, 1);
-	g_rec_mutex_init(&self->mutex);
-	self->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fst_db_stmt_finalize);
-	self->path = g_strdup(path);
+	self = fst_db_new(path);
 	rc = sqlite3_open_v2(path,
 	                     &self->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -1492,9 +1784,55 @@ fst_db_open(const gchar *path, GError **error)
 		fst_db_set_error(self, error, rc, "opening the database");
 		return NULL;
 	}
+	sqlite3_update_hook(self->db, fst_db_update_hook, self);
 	if (!fst_db_setup(self, error))
 		return NULL;
 	g_debug("opened %s at schema version %u", path, self->schema_version);
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_db_open_read_only:
+ * @path: an existing station database file
+ * @error: (nullable): return location for a #GError
+ *
+ * Opens the database for the query functions only, also on read-only media
+ * (the same read-only open as the audit and the reports). Nothing is
+ * migrated or changed; every write function fails with %FST_ERROR_DATABASE.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND when there is no file, and with
+ * %FST_ERROR_DATABASE when it cannot be read or is not at
+ * %FST_DB_SCHEMA_VERSION (an older file must be opened once with
+ * fst_db_open() on writable storage to migrate it).
+ *
+ * Returns: (transfer full): the database, or %NULL on error
+ */
+FstDb *
+fst_db_open_read_only(const gchar *path, GError **error)
+{
+	g_autoptr(FstDb) self = NULL;
+
+	g_return_val_if_fail(path != NULL, NULL);
+
+	self = fst_db_new(path);
+	self->read_only = TRUE;
+	self->db = fst_db_connect_read_only(path, error);
+	if (self->db == NULL)
+		return NULL;
+	sqlite3_extended_result_codes(self->db, 1);
+	if (!fst_db_read_user_version(self, &self->schema_version, error))
+		return NULL;
+	if (self->schema_version != FST_DB_SCHEMA_VERSION) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DATABASE,
+			    "database %s has schema version %u and this fleetstation reads %u "
+			    "without writing: open it once on writable storage to migrate it",
+			    path,
+			    self->schema_version,
+			    (guint)FST_DB_SCHEMA_VERSION);
+		return NULL;
+	}
 	return g_steal_pointer(&self);
 }
 
@@ -1522,6 +1860,11 @@ fst_db_close(FstDb *self)
 	g_rec_mutex_clear(&self->mutex);
 	g_free(self->path);
 	g_free(self->last_backup);
+	g_array_unref(self->dirty);
+	g_hash_table_unref(self->dirty_set);
+	g_free(self->tx_event_step);
+	g_free(self->tx_event_outcome);
+	g_free(self->tx_event_detail);
 	g_free(self);
 }
 
@@ -1575,6 +1918,7 @@ fst_db_ensure_station(FstDb *self,
                       GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(FstDbStmt) stmt = NULL;
 	const gchar *what = "record the station";
 	gboolean found = FALSE;
@@ -1590,6 +1934,8 @@ fst_db_ensure_station(FstDb *self,
 		return 0;
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_transaction_begin(&tx, self, what, error))
+		return 0;
 	stmt = fst_db_prepare(self,
 	                      "INSERT INTO stations (name, host, software_version, created_at, "
 	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
@@ -1620,6 +1966,9 @@ fst_db_ensure_station(FstDb *self,
 	self->station_id = sqlite3_column_int64(stmt, 0);
 	/* finish the statement so that the upsert is committed now */
 	if (!fst_db_step_done(self, stmt, what, error))
+		return 0;
+	g_clear_pointer(&stmt, fst_db_stmt_release);
+	if (!fst_db_transaction_commit(&tx, what, error))
 		return 0;
 	return self->station_id;
 }
@@ -1658,6 +2007,7 @@ fst_db_begin_device(
     FstDb *self, gint64 station_id, const FstDeviceInfo *info, const gchar *port, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *key_types = NULL;
 	g_autofree gchar *validation = NULL;
@@ -1676,6 +2026,8 @@ fst_db_begin_device(
 	what = g_strdup_printf("record device %s", info->uid);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_transaction_begin(&tx, self, what, error))
+		return 0;
 	stmt = fst_db_prepare(
 	    self,
 	    "INSERT INTO devices (uid, model, firmware, protocol_version, key_types, "
@@ -1718,6 +2070,9 @@ fst_db_begin_device(
 	}
 	device_id = sqlite3_column_int64(stmt, 0);
 	if (!fst_db_step_done(self, stmt, what, error))
+		return 0;
+	g_clear_pointer(&stmt, fst_db_stmt_release);
+	if (!fst_db_transaction_commit(&tx, what, error))
 		return 0;
 	/* its station may have changed: looked up again */
 	self->tx_device_id = 0;
@@ -2146,66 +2501,85 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	return fst_db_commit(self, what, error);
 }
 
+/* the end of the chain, read once per write transaction */
 static gboolean
-fst_db_insert_event_locked(FstDb *self,
-                           gint64 device_id,
-                           gint64 station_id,
-                           const gchar *step,
-                           gint64 started_us,
-                           gint64 ended_us,
-                           const gchar *outcome,
-                           const gchar *detail,
-                           GError **error)
+fst_db_load_head(FstDb *self, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) last = NULL;
+	g_autofree gchar *prev = NULL;
+	gboolean found = FALSE;
+
+	if (self->head_known)
+		return TRUE;
+	last = fst_db_prepare(
+	    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
+	if (last == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, last, &found, what, error))
+		return FALSE;
+	self->head_id = found ? sqlite3_column_int64(last, 0) : 0;
+	prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
+						 (gsize)sqlite3_column_bytes(last, 1))
+		     : NULL;
+	g_strlcpy(self->head_hash, prev != NULL ? prev : FST_AUDIT_GENESIS, sizeof(self->head_hash));
+	self->head_known = TRUE;
+	return TRUE;
+}
+
+static gboolean
+fst_db_insert_event_rows_locked(FstDb *self,
+				gint64 device_id,
+				gint64 station_id,
+				const gchar *step,
+				gint64 started_us,
+				gint64 ended_us,
+				const gchar *outcome,
+				const gchar *detail,
+				GBytes *rows,
+				GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what = g_strdup_printf("record event %s", step);
 	g_autofree gchar *hash = NULL;
 	guint8 raw[FST_AUDIT_HASH_LEN];
+	gsize rows_len = 0;
 	FstAuditEventRow row = {
 	    .device_id = MAX(device_id, 0),
 	    .station_id = station_id > 0 ? station_id : MAX(self->station_id, 0),
 	    .operator_id = self->operator_id,
 	    .lot_id = self->lot_id,
 	    .step = step,
+	    .step_len = -1,
 	    .started_at = started_us,
 	    .ended_at = ended_us,
 	    .outcome = outcome,
+	    .outcome_len = -1,
 	    .detail = detail,
+	    .detail_len = -1,
+	    .rows = rows != NULL ? g_bytes_get_data(rows, &rows_len) : NULL,
 	};
 	gint rc;
 
+	row.rows_len = rows_len;
 	/* the chain (db/fst-audit.c): this row's hash covers its content and the
 	 * hash of the row before it; the caller holds the write transaction, so
 	 * the last row read once stays the last but for ours */
-	if (!self->head_known) {
-		g_autoptr(FstDbStmt) last = NULL;
-		g_autofree gchar *prev = NULL;
-		gboolean found = FALSE;
-		last = fst_db_prepare(
-		    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
-		if (last == NULL)
-			return FALSE;
-		if (!fst_db_step_row(self, last, &found, what, error))
-			return FALSE;
-		self->head_id = found ? sqlite3_column_int64(last, 0) : 0;
-		prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
-		                                         (gsize)sqlite3_column_bytes(last, 1))
-		             : NULL;
-		g_strlcpy(self->head_hash,
-		          prev != NULL ? prev : FST_AUDIT_GENESIS,
-		          sizeof(self->head_hash));
-		self->head_known = TRUE;
-	}
+	if (!fst_db_load_head(self, what, error))
+		return FALSE;
 	row.id = self->head_id + 1;
 	hash = fst_audit_event_hash(self->head_hash, &row);
 	fst_audit_hash_to_bytes(hash, raw);
 
 	stmt = fst_db_prepare(self,
-	                      "INSERT INTO events (id, device_id, station_id, operator_id, lot_id, "
-	                      "step, started_at, ended_at, outcome, detail, hash) "
-	                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	                      what,
-	                      error);
+			      rows != NULL
+				  ? "INSERT INTO events (id, device_id, station_id, operator_id, "
+				    "lot_id, step, started_at, ended_at, outcome, detail, hash, rows) "
+				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+				  : "INSERT INTO events (id, device_id, station_id, operator_id, "
+				    "lot_id, step, started_at, ended_at, outcome, detail, hash) "
+				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			      what,
+			      error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, row.id);
@@ -2219,15 +2593,171 @@ fst_db_insert_event_locked(FstDb *self,
 	rc |= sqlite3_bind_text(stmt, 9, outcome, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 10, detail, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_blob(stmt, 11, raw, sizeof(raw), SQLITE_TRANSIENT);
+	if (rows != NULL)
+		rc |= sqlite3_bind_blob(stmt, 12, row.rows, (gint)rows_len, SQLITE_TRANSIENT);
 	if (!fst_db_check_bind(self, rc, what, error))
 		return FALSE;
 	if (!fst_db_step_done(self, stmt, what, error))
 		return FALSE;
+
+	/* kept for the bindings of this transaction (fst_db_bind_rows()) */
+	if (!sqlite3_get_autocommit(self->db)) {
+		self->tx_event_id = row.id;
+		g_strlcpy(self->tx_event_prev, self->head_hash, sizeof(self->tx_event_prev));
+		g_free(self->tx_event_step);
+		g_free(self->tx_event_outcome);
+		g_free(self->tx_event_detail);
+		self->tx_event_step = g_strdup(step);
+		self->tx_event_outcome = g_strdup(outcome);
+		self->tx_event_detail = g_strdup(detail);
+		self->tx_event = row;
+		self->tx_event.step = self->tx_event_step;
+		self->tx_event.outcome = self->tx_event_outcome;
+		self->tx_event.detail = self->tx_event_detail;
+		self->tx_event.rows = NULL;
+		self->tx_event.rows_len = 0;
+	}
+
 	/* written to `audit-head` by fst_db_commit() */
 	self->head_id = row.id;
 	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
 	self->head_dirty = TRUE;
 	return TRUE;
+}
+
+static gboolean
+fst_db_insert_event_locked(FstDb *self,
+                           gint64 device_id,
+                           gint64 station_id,
+                           const gchar *step,
+                           gint64 started_us,
+                           gint64 ended_us,
+                           const gchar *outcome,
+                           const gchar *detail,
+                           GError **error)
+{
+	return fst_db_insert_event_rows_locked(
+	    self, device_id, station_id, step, started_us, ended_us, outcome, detail, NULL, error);
+}
+
+/* `SELECT *` of one row of each bound table, by FstAuditTable */
+static const gchar *const fst_db_bound_row_sql[] = {
+    [FST_AUDIT_TABLE_NONE] = NULL,
+    [FST_AUDIT_TABLE_DEVICES] = "SELECT * FROM devices WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_CERTIFICATES] = "SELECT * FROM certificates WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_DEVICE_OBJECTS] = "SELECT * FROM device_objects WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_OPERATORS] = "SELECT * FROM operators WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_LOTS] = "SELECT * FROM lots WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_STATIONS] = "SELECT * FROM stations WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_PROFILES] = "SELECT * FROM profiles WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_CAS] = "SELECT * FROM cas WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_KEY_ESCROWS] = "SELECT * FROM key_escrows WHERE rowid = ?1",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_bound_row_sql) == FST_AUDIT_TABLE_LAST);
+
+/* appends the binding of one row as it is now; a row that is gone is not bound */
+static gboolean
+fst_db_bind_row(
+    FstDb *self, FstAuditTable table, gint64 id, GByteArray *rows, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	guint8 hash[FST_AUDIT_HASH_LEN];
+	gboolean found = FALSE;
+
+	stmt = fst_db_prepare(self, fst_db_bound_row_sql[table], what, error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, id), what, error))
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, &found, what, error))
+		return FALSE;
+	if (!found)
+		return TRUE;
+	fst_audit_row_hash(stmt, table, hash);
+	fst_audit_binding_append(rows, table, id, hash);
+	return TRUE;
+}
+
+/* the detail of an event that binds rows and records nothing else */
+static gchar *
+fst_db_records_detail(GByteArray *rows)
+{
+	guint counts[FST_AUDIT_TABLE_LAST] = {0};
+	g_autoptr(GString) str = g_string_new("rows recorded:");
+
+	for (guint off = 0; off < rows->len; off += FST_AUDIT_BINDING_LEN)
+		counts[MIN(rows->data[off], FST_AUDIT_TABLE_LAST - 1)]++;
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		if (counts[t] > 0)
+			g_string_append_printf(str, " %s %u", fst_audit_table_name(t), counts[t]);
+	}
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* stores @rows in a `records` event of their own, or in the last event of
+ * this transaction (whose hash then changes: it is still the chain's end) */
+static gboolean
+fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *hash = NULL;
+	guint8 raw[FST_AUDIT_HASH_LEN];
+	gint rc;
+
+	if (self->tx_event_id == 0 || !self->head_known || self->head_id != self->tx_event_id) {
+		g_autoptr(GBytes) bytes = g_bytes_new(rows->data, rows->len);
+		g_autofree gchar *detail = fst_db_records_detail(rows);
+		gint64 now = g_get_real_time();
+		return fst_db_insert_event_rows_locked(
+		    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
+	}
+	self->tx_event.rows = rows->data;
+	self->tx_event.rows_len = rows->len;
+	hash = fst_audit_event_hash(self->tx_event_prev, &self->tx_event);
+	self->tx_event.rows = NULL;
+	self->tx_event.rows_len = 0;
+	fst_audit_hash_to_bytes(hash, raw);
+	stmt = fst_db_prepare(self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_blob(stmt, 1, rows->data, (gint)rows->len, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_blob(stmt, 2, raw, sizeof(raw), SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 3, self->tx_event_id);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
+	self->head_dirty = TRUE;
+	return TRUE;
+}
+
+/*
+ * Binds every row of a bound table this transaction inserted or changed
+ * into the chain (db/fst-audit.c, "Row bindings"): each row's canonical
+ * content is hashed once, as it is committed, and the bindings go into the
+ * transaction's last event. Called by fst_db_commit() just before COMMIT.
+ */
+static gboolean
+fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
+{
+	g_autoptr(GByteArray) rows =
+	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
+	g_autoptr(GArray) dirty = NULL;
+
+	/* the events written below touch no bound table */
+	dirty = g_array_copy(self->dirty);
+	g_array_set_size(self->dirty, 0);
+	g_hash_table_remove_all(self->dirty_set);
+	for (guint i = 0; i < dirty->len; i++) {
+		guint64 key = g_array_index(dirty, guint64, i);
+		if (!fst_db_bind_row(
+			self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
+			return FALSE;
+	}
+	if (rows->len == 0)
+		return TRUE;
+	return fst_db_attach_rows(self, rows, what, error);
 }
 
 /* finds a certificate by normalised serial; *found is FALSE if it is not there */
@@ -2666,6 +3196,8 @@ fst_db_finish_ok_locked(FstDb *self,
 	if (from == FST_CERT_STATE_REGISTERED)
 		to = from;
 	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, NULL, error))
+		return FALSE;
+	if (!fst_db_supersede_interrupted_locked(self, device_id, serial, error))
 		return FALSE;
 	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
 		return FALSE;
@@ -4147,6 +4679,89 @@ fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GEr
 	return found ? sqlite3_column_int64(stmt, 0) : 0;
 }
 
+/* every certificate of @device_id whose attempt may have reached the device
+ * but was not finished (issued, burned) moves to interrupted */
+static gboolean
+fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error)
+{
+	g_autoptr(GPtrArray) serials = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autoptr(GArray) states = g_array_new(FALSE, FALSE, sizeof(FstCertState));
+	const gchar *what = "flag the certificates of an interrupted attempt";
+	gint rc;
+
+	{
+		g_autoptr(FstDbStmt) stmt = NULL;
+		stmt = fst_db_prepare(self,
+				      "SELECT id, serial_hex, state FROM certificates WHERE "
+				      "device_id = ?1 AND state IN ('issued', 'burned') ORDER BY id",
+				      what,
+				      error);
+		if (stmt == NULL ||
+		    !fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+			return FALSE;
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			gint64 id = sqlite3_column_int64(stmt, 0);
+			FstCertState state = FST_CERT_STATE_ISSUED;
+			fst_cert_state_from_string((const gchar *)sqlite3_column_text(stmt, 2),
+						   &state);
+			g_array_append_val(ids, id);
+			g_array_append_val(states, state);
+			g_ptr_array_add(serials, fst_db_column_strdup(stmt, 1));
+		}
+		if (rc != SQLITE_DONE)
+			return fst_db_set_error(self, error, rc, "trying to %s", what);
+	}
+	for (guint i = 0; i < ids->len; i++) {
+		if (!fst_db_move_cert_locked(self,
+					     g_array_index(ids, gint64, i),
+					     device_id,
+					     g_ptr_array_index(serials, i),
+					     g_array_index(states, FstCertState, i),
+					     FST_CERT_STATE_INTERRUPTED,
+					     NULL,
+					     "the station stopped during its attempt",
+					     error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* the certificates of interrupted attempts of @device_id are superseded by
+ * @new_serial, now that the device was provisioned again */
+static gboolean
+fst_db_supersede_interrupted_locked(FstDb *self,
+				    gint64 device_id,
+				    const gchar *new_serial,
+				    GError **error)
+{
+	g_autoptr(GPtrArray) serials = g_ptr_array_new_with_free_func(g_free);
+	const gchar *what = "supersede the certificates of interrupted attempts";
+	gint rc;
+
+	{
+		g_autoptr(FstDbStmt) stmt = NULL;
+		stmt = fst_db_prepare(self,
+				      "SELECT serial_hex FROM certificates WHERE device_id = ?1 "
+				      "AND state = 'interrupted' ORDER BY id",
+				      what,
+				      error);
+		if (stmt == NULL ||
+		    !fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+			return FALSE;
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+			g_ptr_array_add(serials, fst_db_column_strdup(stmt, 0));
+		if (rc != SQLITE_DONE)
+			return fst_db_set_error(self, error, rc, "trying to %s", what);
+	}
+	for (guint i = 0; i < serials->len; i++) {
+		if (!fst_db_supersede_locked(
+			self, device_id, g_ptr_array_index(serials, i), new_serial, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /**
  * fst_db_mark_interrupted:
  * @self: an #FstDb
@@ -4157,8 +4772,9 @@ fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GEr
  * this station left `in-progress` (it died: power cut, crash, kill) becomes
  * `rework`, with `last_error` saying so and an `interrupted` event naming
  * its newest certificate and that certificate's state, all in one
- * transaction. Nothing is left silently half-done; the certificates keep
- * their state (an issued one may be on the device).
+ * transaction. Nothing is left silently half-done: its issued or burned
+ * certificates (one may be on the device) move to `interrupted`, and are
+ * superseded when the device is provisioned again.
  *
  * Returns: (transfer full) (element-type utf8): the uids marked (maybe
  * empty), or %NULL on error
@@ -4201,10 +4817,14 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 		if (serial != NULL)
 			g_ptr_array_add(details,
 			                g_strdup_printf("the station stopped while provisioning it "
-			                                "(certificate %s kept as %s): provision it "
+			                                "(certificate %s was %s%s): provision it "
 			                                "again",
 			                                serial,
-			                                state));
+			                                state,
+			                                g_strcmp0(state, "issued") == 0 ||
+			                                        g_strcmp0(state, "burned") == 0
+			                                    ? ", now interrupted"
+			                                    : ""));
 		else
 			g_ptr_array_add(details,
 			                g_strdup("the station stopped while provisioning it (no "
@@ -4219,7 +4839,8 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	for (guint i = 0; i < ids->len; i++) {
 		gint64 id = g_array_index(ids, gint64, i);
 		const gchar *detail = g_ptr_array_index(details, i);
-		if (!fst_db_set_device_state_locked(self, id, "rework", detail, error) ||
+		if (!fst_db_interrupt_certificates_locked(self, id, error) ||
+		    !fst_db_set_device_state_locked(self, id, "rework", detail, error) ||
 		    !fst_db_insert_event_locked(
 		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error)) {
 			fst_db_rollback(self);
