@@ -61,13 +61,15 @@
  * binding without its row was deleted outside fleetstation.
  */
 
+/* the field headers are short: formatted on the stack, not allocated (the
+ * row hashes run for every row a commit writes) */
 static void
 fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text, gssize len)
 {
-	g_autofree gchar *line = NULL;
+	gchar line[96];
 
 	if (text == NULL) {
-		line = g_strdup_printf("%s -\n", name);
+		g_snprintf(line, sizeof(line), "%s -\n", name);
 		g_checksum_update(sum, (const guchar *)line, -1);
 		return;
 	}
@@ -75,7 +77,7 @@ fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text, gssize 
 	 * of 0 or less means up to the NUL (a stored empty text is 0 either way) */
 	if (len <= 0)
 		len = (gssize)strlen(text);
-	line = g_strdup_printf("%s %" G_GSIZE_FORMAT " ", name, (gsize)len);
+	g_snprintf(line, sizeof(line), "%s %" G_GSIZE_FORMAT " ", name, (gsize)len);
 	g_checksum_update(sum, (const guchar *)line, -1);
 	g_checksum_update(sum, (const guchar *)text, len);
 	g_checksum_update(sum, (const guchar *)"\n", 1);
@@ -84,7 +86,8 @@ fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text, gssize 
 static void
 fst_audit_add_int(GChecksum *sum, const gchar *name, gint64 value)
 {
-	g_autofree gchar *line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", name, value);
+	gchar line[96];
+	g_snprintf(line, sizeof(line), "%s %" G_GINT64_FORMAT "\n", name, value);
 	g_checksum_update(sum, (const guchar *)line, -1);
 }
 
@@ -1212,7 +1215,8 @@ fst_audit_anchor_parse(const gchar *data, gsize len, const gchar *source, GError
 /**
  * fst_audit_read_anchor:
  * @db_path: a station database file
- * @station: (nullable): the station making the anchor
+ * @station: (nullable): the station making the anchor; %NULL for the one
+ *   that wrote to the database last
  * @error: (nullable): return location for a #GError
  *
  * Reads the current chain head of @db_path (read-only) as an anchor to keep
@@ -1254,7 +1258,21 @@ fst_audit_read_anchor(const gchar *db_path, const gchar *station, GError **error
 	if (db == NULL ||
 	    !fst_audit_read_property(db, db_path, "database-id", &anchor->database_id, error))
 		return NULL;
-	anchor->station = g_strdup(station);
+	if (station != NULL)
+		anchor->station = g_strdup(station);
+	else {
+		/* the station that wrote last */
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		if (sqlite3_prepare_v2(db,
+				       "SELECT name FROM stations ORDER BY updated_at DESC, id DESC "
+				       "LIMIT 1",
+				       -1,
+				       &stmt,
+				       NULL) != SQLITE_OK)
+			return fst_audit_sql_error(db, db_path, "reading the stations", error), NULL;
+		if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
+			anchor->station = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
+	}
 	anchor->created_at = g_get_real_time();
 	anchor->head_id = result->head_id;
 	anchor->head_hash = g_strdup(result->head_hash);

@@ -3123,6 +3123,64 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
+/* the v5 fixture (tests/data/db/README.md) is the current schema: opened as
+ * is, with no backup, its chain and every bound row intact, the states of
+ * interrupted attempts readable, and its schema that of a fresh file */
+static void
+test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) rework = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(GPtrArray) superseded = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v5.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+	FstDbCertFilter by_superseded = {.state = "superseded"};
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 5);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 5);
+	g_assert_cmpint(audit->rows, ==, 25);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+
+	/* left in rework, its certificate interrupted */
+	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(rework->state, ==, "rework");
+	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
+	/* provisioned again: the interrupted one superseded by the new one */
+	active = fst_db_get_active_certificate(db, "FIXTURE-V5-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F5C0000004");
+	superseded = fst_db_list_certificates(db, &by_superseded, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(superseded->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(superseded, 0))->serial_hex,
+			==,
+			"F5C0000002");
+	g_assert_cmpint(test_sql_int(path,
+				     "SELECT count(*) FROM certificate_details WHERE state = "
+				     "'revoked' AND revocation_reason = 'keyCompromise'"),
+			==,
+			1);
+	g_clear_pointer(&db, fst_db_close);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -3163,6 +3221,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
+	test_add("/fst/db/migrate/v5-fixture-is-current", test_migrate_v5_fixture_current);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
