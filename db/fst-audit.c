@@ -2,6 +2,7 @@
 
 #include "fst-audit.h"
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -61,16 +62,36 @@
  * binding without its row was deleted outside fleetstation.
  */
 
-/* the field headers are short: formatted on the stack, not allocated (the
- * row hashes run for every row a commit writes) */
+/* the canonical text is gathered in one buffer and hashed at once with
+ * OpenSSL (hardware SHA-256 where the CPU has it); the field headers are
+ * short and formatted on the stack: the row hashes run for every row a
+ * commit writes */
 static void
-fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text, gssize len)
+fst_audit_put(GByteArray *sum, const gchar *data, gssize len)
+{
+	g_byte_array_append(sum, (const guint8 *)data, len < 0 ? (guint)strlen(data) : (guint)len);
+}
+
+static void
+fst_audit_digest(GByteArray *sum, guint8 out[FST_AUDIT_HASH_LEN])
+{
+	guint len = FST_AUDIT_HASH_LEN;
+	if (EVP_Digest(sum->data, sum->len, out, &len, EVP_sha256(), NULL) != 1) {
+		/* the same digest without OpenSSL's provider (never seen failing) */
+		g_autoptr(GChecksum) fallback = g_checksum_new(G_CHECKSUM_SHA256);
+		gsize glen = FST_AUDIT_HASH_LEN;
+		g_checksum_update(fallback, sum->data, sum->len);
+		g_checksum_get_digest(fallback, out, &glen);
+	}
+}
+static void
+fst_audit_add_text(GByteArray *sum, const gchar *name, const gchar *text, gssize len)
 {
 	gchar line[96];
 
 	if (text == NULL) {
 		g_snprintf(line, sizeof(line), "%s -\n", name);
-		g_checksum_update(sum, (const guchar *)line, -1);
+		fst_audit_put(sum, line, -1);
 		return;
 	}
 	/* the exact bytes: text after a NUL is hashed like any other; a length
@@ -78,17 +99,17 @@ fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text, gssize 
 	if (len <= 0)
 		len = (gssize)strlen(text);
 	g_snprintf(line, sizeof(line), "%s %" G_GSIZE_FORMAT " ", name, (gsize)len);
-	g_checksum_update(sum, (const guchar *)line, -1);
-	g_checksum_update(sum, (const guchar *)text, len);
-	g_checksum_update(sum, (const guchar *)"\n", 1);
+	fst_audit_put(sum, line, -1);
+	fst_audit_put(sum, text, len);
+	fst_audit_put(sum, "\n", 1);
 }
 
 static void
-fst_audit_add_int(GChecksum *sum, const gchar *name, gint64 value)
+fst_audit_add_int(GByteArray *sum, const gchar *name, gint64 value)
 {
 	gchar line[96];
 	g_snprintf(line, sizeof(line), "%s %" G_GINT64_FORMAT "\n", name, value);
-	g_checksum_update(sum, (const guchar *)line, -1);
+	fst_audit_put(sum, line, -1);
 }
 
 /**
@@ -102,10 +123,12 @@ fst_audit_add_int(GChecksum *sum, const gchar *name, gint64 value)
 gchar *
 fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row)
 {
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	g_autofree gchar *prev = g_strdup_printf("fst-audit-event-v1\nprev %s\n", prev_hash);
+	g_autoptr(GByteArray) sum = g_byte_array_sized_new(512);
+	guint8 digest[FST_AUDIT_HASH_LEN];
 
-	g_checksum_update(sum, (const guchar *)prev, -1);
+	fst_audit_put(sum, "fst-audit-event-v1\nprev ", -1);
+	fst_audit_put(sum, prev_hash, -1);
+	fst_audit_put(sum, "\n", 1);
 	fst_audit_add_int(sum, "id", row->id);
 	fst_audit_add_int(sum, "device", row->device_id);
 	fst_audit_add_int(sum, "station", row->station_id);
@@ -125,7 +148,8 @@ fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row)
 	/* a row without bindings hashes as it did before bindings existed */
 	if (row->rows != NULL)
 		fst_audit_add_text(sum, "rows", (const gchar *)row->rows, (gssize)row->rows_len);
-	return g_strdup(g_checksum_get_string(sum));
+	fst_audit_digest(sum, digest);
+	return fst_audit_hash_from_bytes(digest, sizeof(digest));
 }
 
 static const gchar *const fst_audit_table_names[] = {
@@ -174,7 +198,7 @@ fst_audit_table_from_name(const gchar *name)
 }
 
 static void
-fst_audit_add_value(GChecksum *sum, sqlite3_stmt *stmt, gint col)
+fst_audit_add_value(GByteArray *sum, sqlite3_stmt *stmt, gint col)
 {
 	const gchar *name = sqlite3_column_name(stmt, col);
 	gchar buf[64];
@@ -184,11 +208,11 @@ fst_audit_add_value(GChecksum *sum, sqlite3_stmt *stmt, gint col)
 	case SQLITE_INTEGER:
 		g_snprintf(buf, sizeof(buf), "i %" G_GINT64_FORMAT "\n",
 			   (gint64)sqlite3_column_int64(stmt, col));
-		g_checksum_update(sum, (const guchar *)buf, -1);
+		fst_audit_put(sum, buf, -1);
 		break;
 	case SQLITE_FLOAT:
 		g_snprintf(buf, sizeof(buf), "f %.17g\n", sqlite3_column_double(stmt, col));
-		g_checksum_update(sum, (const guchar *)buf, -1);
+		fst_audit_put(sum, buf, -1);
 		break;
 	case SQLITE_TEXT: {
 		const guchar *text = sqlite3_column_text(stmt, col);
@@ -203,7 +227,7 @@ fst_audit_add_value(GChecksum *sum, sqlite3_stmt *stmt, gint col)
 	}
 	case SQLITE_NULL:
 	default:
-		g_checksum_update(sum, (const guchar *)"-\n", 2);
+		fst_audit_put(sum, "-\n", 2);
 		break;
 	}
 }
@@ -221,16 +245,15 @@ fst_audit_add_value(GChecksum *sum, sqlite3_stmt *stmt, gint col)
 void
 fst_audit_row_hash(sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT_HASH_LEN])
 {
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	gsize len = FST_AUDIT_HASH_LEN;
+	g_autoptr(GByteArray) sum = g_byte_array_sized_new(1024);
 	gint ncol = sqlite3_column_count(stmt);
 
-	g_checksum_update(sum, (const guchar *)"fst-audit-row-v1\n", -1);
+	fst_audit_put(sum, "fst-audit-row-v1\n", -1);
 	fst_audit_add_text(sum, "table", fst_audit_table_name(table), -1);
 	fst_audit_add_int(sum, "columns", ncol);
 	for (gint i = 0; i < ncol; i++)
 		fst_audit_add_value(sum, stmt, i);
-	g_checksum_get_digest(sum, out, &len);
+	fst_audit_digest(sum, out);
 }
 
 /**

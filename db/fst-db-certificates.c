@@ -253,6 +253,7 @@ gboolean
 fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *sha256 = NULL;
@@ -338,17 +339,15 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	    "record certificate %s for device %" G_GINT64_FORMAT, serial, device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
 	if (!fst_db_require_device_locked(self, device_id, &station_id, error) ||
 	    (cert->profile != NULL &&
 	     !fst_db_ensure_profile_locked(
 	         self, cert->profile, profile_sha256, now, &profile_id, error)) ||
 	    (issuer != NULL &&
-	     !fst_db_ensure_ca_locked(self, issuer, der, der_len, now, &ca_id, error))) {
-		fst_db_rollback(self);
+	     !fst_db_ensure_ca_locked(self, issuer, der, der_len, now, &ca_id, error)))
 		return FALSE;
-	}
 	stmt = fst_db_prepare(self,
 	                      "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
 	                      "subject, key_type, not_before, not_after, ca_id, state, slot, "
@@ -357,10 +356,8 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	                      "?16, ?11, ?13, ?14, ?15, ?12, ?12)",
 	                      what,
 	                      error);
-	if (stmt == NULL) {
-		fst_db_rollback(self);
+	if (stmt == NULL)
 		return FALSE;
-	}
 	rc = sqlite3_bind_int64(stmt, 1, device_id);
 	rc |= sqlite3_bind_text(stmt, 2, serial, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 3, sha256, -1, SQLITE_TRANSIENT);
@@ -377,20 +374,16 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	rc |= fst_db_bind_id(stmt, 15, self->lot_id);
 	rc |= sqlite3_bind_int(stmt, 16, cert->slot);
 	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_done(self, stmt, what, error)) {
-		fst_db_rollback(self);
+	    !fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	}
 	fst_db_remember_cert(
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
 	/* the audit chain holds the certificate's hash from its first moment */
 	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);
 	if (!fst_db_insert_event_locked(
-	        self, device_id, station_id, "certificate-issued", now, now, "ok", detail, error)) {
-		fst_db_rollback(self);
+	        self, device_id, station_id, "certificate-issued", now, now, "ok", detail, error))
 		return FALSE;
-	}
-	return fst_db_commit(self, what, error);
+	return fst_db_transaction_commit(&tx, what, error);
 }
 
 /* finds a certificate by normalised serial; *found is FALSE if it is not there */
@@ -537,6 +530,7 @@ fst_db_set_certificate_state(FstDb *self,
                              GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *what = NULL;
 	FstCertState from = FST_CERT_STATE_ISSUED;
@@ -554,14 +548,11 @@ fst_db_set_certificate_state(FstDb *self,
 	what = g_strdup_printf("set certificate %s to %s", serial, fst_cert_state_to_string(state));
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error)) {
-		fst_db_rollback(self);
+	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error))
 		return FALSE;
-	}
 	if (!found) {
-		fst_db_rollback(self);
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_FOUND,
@@ -572,11 +563,9 @@ fst_db_set_certificate_state(FstDb *self,
 		return FALSE;
 	}
 	if (!fst_db_move_cert_locked(
-	        self, cert_id, device_id, serial, from, state, NULL, NULL, error)) {
-		fst_db_rollback(self);
+	        self, cert_id, device_id, serial, from, state, NULL, NULL, error))
 		return FALSE;
-	}
-	return fst_db_commit(self, what, error);
+	return fst_db_transaction_commit(&tx, what, error);
 }
 
 /* the newest certificate in service (verified or registered) of a device;
@@ -820,6 +809,7 @@ fst_db_revoke_certificate(FstDb *self,
                           GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *what = NULL;
 	FstCertState from = FST_CERT_STATE_ISSUED;
@@ -838,14 +828,11 @@ fst_db_revoke_certificate(FstDb *self,
 	what = g_strdup_printf("revoke certificate %s", serial);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error)) {
-		fst_db_rollback(self);
+	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error))
 		return FALSE;
-	}
 	if (!found) {
-		fst_db_rollback(self);
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_FOUND,
@@ -855,7 +842,6 @@ fst_db_revoke_certificate(FstDb *self,
 		return FALSE;
 	}
 	if (from == FST_CERT_STATE_REVOKED) {
-		fst_db_rollback(self);
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -872,11 +858,9 @@ fst_db_revoke_certificate(FstDb *self,
 	                             FST_CERT_STATE_REVOKED,
 	                             reason,
 	                             NULL,
-	                             error)) {
-		fst_db_rollback(self);
+	                             error))
 		return FALSE;
-	}
-	return fst_db_commit(self, what, error);
+	return fst_db_transaction_commit(&tx, what, error);
 }
 
 /* the columns of a certificate with its device, profile, operator and lot */

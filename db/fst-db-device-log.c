@@ -50,6 +50,7 @@ fst_db_add_object(FstDb *self,
                   GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *sha256 = NULL;
@@ -89,21 +90,16 @@ fst_db_add_object(FstDb *self,
 	                       device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_require_device_locked(self, device_id, &station_id, error)) {
-		fst_db_rollback(self);
+	if (!fst_db_require_device_locked(self, device_id, &station_id, error))
 		return FALSE;
-	}
 	if (serial != NULL) {
 		gboolean found = FALSE;
 		if (!fst_db_get_cert_locked(
-		        self, serial, &found, &cert_id, &cert_device, &state, error)) {
-			fst_db_rollback(self);
+		        self, serial, &found, &cert_id, &cert_device, &state, error))
 			return FALSE;
-		}
 		if (!found || cert_device != device_id) {
-			fst_db_rollback(self);
 			g_set_error(error,
 			            FST_ERROR,
 			            FST_ERROR_NOT_FOUND,
@@ -122,10 +118,8 @@ fst_db_add_object(FstDb *self,
 	                   "?5, ?6, ?7, ?8)",
 	                   what,
 	                   error);
-	if (stmt == NULL) {
-		fst_db_rollback(self);
+	if (stmt == NULL)
 		return FALSE;
-	}
 	rc = sqlite3_bind_int64(stmt, 1, device_id);
 	rc |= fst_db_bind_id(stmt, 2, cert_id);
 	rc |= sqlite3_bind_text(stmt, 3, fst_object_kind_to_string(kind), -1, SQLITE_STATIC);
@@ -135,11 +129,9 @@ fst_db_add_object(FstDb *self,
 	rc |= fst_db_bind_id(stmt, 7, station_id);
 	rc |= sqlite3_bind_int64(stmt, 8, g_get_real_time());
 	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_done(self, stmt, what, error)) {
-		fst_db_rollback(self);
+	    !fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	}
-	return fst_db_commit(self, what, error);
+	return fst_db_transaction_commit(&tx, what, error);
 }
 
 static gboolean
@@ -309,6 +301,7 @@ fst_db_finish_device(
     FstDb *self, gint64 device_id, const gchar *serial_hex, const GError *failure, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *what = NULL;
 	gint64 station_id = 0;
@@ -326,7 +319,7 @@ fst_db_finish_device(
 	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
 	ok = fst_db_require_device_locked(self, device_id, &station_id, error);
 	if (ok && failure == NULL && serial == NULL)
@@ -336,11 +329,9 @@ fst_db_finish_device(
 	else if (ok)
 		ok = fst_db_finish_failed_locked(
 		    self, device_id, station_id, serial, failure, now, error);
-	if (!ok) {
-		fst_db_rollback(self);
+	if (!ok)
 		return FALSE;
-	}
-	return fst_db_commit(self, what, error);
+	return fst_db_transaction_commit(&tx, what, error);
 }
 
 /* the device log: a device's records gathered in memory, written in one
@@ -785,6 +776,7 @@ gboolean
 fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(GPtrArray) ops = NULL;
 	g_autofree gchar *what = NULL;
 	gint64 device_id;
@@ -802,7 +794,7 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	what = g_strdup_printf("record device %s", self->info->uid);
 
 	locker = g_rec_mutex_locker_new(&db->mutex);
-	if (!fst_db_begin(db, what, error))
+	if (!fst_db_transaction_begin(&tx, db, what, error))
 		return FALSE;
 	db->batch++;
 	if (device_id == 0) {
@@ -831,13 +823,12 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	if (finished)
 		g_ptr_array_set_size(self->supersedes, 0);
 	if (!ok) {
-		fst_db_rollback(db);
 		g_prefix_error(error,
 		               "recording device %s (nothing of this step was written): ",
 		               self->info->uid);
 		return FALSE;
 	}
-	if (!fst_db_commit(db, what, error))
+	if (!fst_db_transaction_commit(&tx, what, error))
 		return FALSE;
 	self->device_id = device_id;
 	return TRUE;

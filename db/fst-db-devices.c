@@ -504,6 +504,7 @@ gboolean
 fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	const gchar *what = "record the operator and lot";
 	gint64 operator_id = 0;
 	gint64 lot_id = 0;
@@ -515,16 +516,14 @@ fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GE
 		return FALSE;
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
 	if ((operator_name != NULL && operator_name[0] != '\0' &&
 	     !fst_db_ensure_named_locked(self, "operators", operator_name, &operator_id, error)) ||
 	    (lot != NULL && lot[0] != '\0' &&
-	     !fst_db_ensure_named_locked(self, "lots", lot, &lot_id, error))) {
-		fst_db_rollback(self);
+	     !fst_db_ensure_named_locked(self, "lots", lot, &lot_id, error)))
 		return FALSE;
-	}
-	if (!fst_db_commit(self, what, error))
+	if (!fst_db_transaction_commit(&tx, what, error))
 		return FALSE;
 	self->operator_id = operator_id;
 	self->lot_id = lot_id;
@@ -552,6 +551,7 @@ GPtrArray *
 fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autoptr(GPtrArray) uids = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -563,7 +563,7 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	g_return_val_if_fail(self != NULL, NULL);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return NULL;
 	stmt = fst_db_prepare(self,
 	                      "SELECT d.id, d.uid, c.serial_hex, c.state FROM devices d "
@@ -573,10 +573,8 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	                      what,
 	                      error);
 	if (stmt == NULL ||
-	    !fst_db_check_bind(self, fst_db_bind_id(stmt, 1, station_id), what, error)) {
-		fst_db_rollback(self);
+	    !fst_db_check_bind(self, fst_db_bind_id(stmt, 1, station_id), what, error))
 		return NULL;
-	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gint64 id = sqlite3_column_int64(stmt, 0);
 		const gchar *serial = (const gchar *)sqlite3_column_text(stmt, 2);
@@ -602,7 +600,6 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	g_clear_pointer(&stmt, fst_db_stmt_release);
 	if (rc != SQLITE_DONE) {
 		fst_db_set_error(self, error, rc, "trying to %s", what);
-		fst_db_rollback(self);
 		return NULL;
 	}
 	for (guint i = 0; i < ids->len; i++) {
@@ -611,12 +608,10 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 		if (!fst_db_interrupt_certificates_locked(self, id, error) ||
 		    !fst_db_set_device_state_locked(self, id, "rework", detail, error) ||
 		    !fst_db_insert_event_locked(
-		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error)) {
-			fst_db_rollback(self);
+		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error))
 			return NULL;
-		}
 	}
-	if (!fst_db_commit(self, what, error))
+	if (!fst_db_transaction_commit(&tx, what, error))
 		return NULL;
 	return g_steal_pointer(&uids);
 }

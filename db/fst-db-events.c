@@ -307,6 +307,7 @@ fst_db_add_event(FstDb *self,
                  GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *detail_safe = NULL;
 	g_autofree gchar *what = NULL;
 	gint64 station_id = 0;
@@ -332,12 +333,10 @@ fst_db_add_event(FstDb *self,
 	what = g_strdup_printf("record event %s", step);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_begin(self, what, error))
+	if (!fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (device_id > 0 && !fst_db_require_device_locked(self, device_id, &station_id, error)) {
-		fst_db_rollback(self);
+	if (device_id > 0 && !fst_db_require_device_locked(self, device_id, &station_id, error))
 		return FALSE;
-	}
 	if (!fst_db_insert_event_locked(self,
 	                                device_id,
 	                                station_id,
@@ -346,11 +345,9 @@ fst_db_add_event(FstDb *self,
 	                                ended_us,
 	                                outcome,
 	                                detail_safe,
-	                                error)) {
-		fst_db_rollback(self);
+	                                error))
 		return FALSE;
-	}
-	return fst_db_commit(self, what, error);
+	return fst_db_transaction_commit(&tx, what, error);
 }
 
 /**

@@ -728,19 +728,18 @@ fst_db_migrate(FstDb *self, GError **error)
 	for (guint version = self->schema_version + 1; version <= FST_DB_SCHEMA_VERSION;
 	     version++) {
 		g_autofree gchar *what = g_strdup_printf("schema migration v%u", version);
+		g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 		gboolean applied = FALSE;
 		gboolean ok;
-		if (!fst_db_begin(self, what, error))
+		if (!fst_db_transaction_begin(&tx, self, what, error))
 			return FALSE;
 		/* a step rewrites whole tables: the last one binds every row */
 		self->binding_off = TRUE;
 		ok = fst_db_migrate_step(self, version, &applied, error);
 		self->binding_off = FALSE;
-		if (!ok) {
-			fst_db_rollback(self);
+		if (!ok)
 			return FALSE;
-		}
-		if (!fst_db_commit(self, what, error))
+		if (!fst_db_transaction_commit(&tx, what, error))
 			return FALSE;
 		/* not applied: another process got there first, which is fine */
 		if (applied)
