@@ -169,7 +169,8 @@ fst_db_finish_ok_locked(FstDb *self,
 		return FALSE;
 	if (!fst_db_supersede_interrupted_locked(self, device_id, serial, error))
 		return FALSE;
-	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
+	if (!fst_db_set_device_state_locked(
+	        self, device_id, FST_DB_DEVICE_STATE_PROVISIONED, NULL, error))
 		return FALSE;
 	detail = g_strdup_printf("certificate %s", serial);
 	return fst_db_insert_event_locked(self,
@@ -208,7 +209,8 @@ fst_db_finish_job_locked(
 		            self->path);
 		return FALSE;
 	}
-	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
+	if (!fst_db_set_device_state_locked(
+	        self, device_id, FST_DB_DEVICE_STATE_PROVISIONED, NULL, error))
 		return FALSE;
 	detail = g_strdup_printf(
 	    "no new certificate; certificate %s stays in service (slot %c)", serial, 'A' + slot);
@@ -259,7 +261,8 @@ fst_db_finish_failed_locked(FstDb *self,
 			g_string_append_printf(
 			    detail, " (certificate %s was not recorded)", serial);
 	}
-	if (!fst_db_set_device_state_locked(self, device_id, "failed", message, error))
+	if (!fst_db_set_device_state_locked(
+	        self, device_id, FST_DB_DEVICE_STATE_FAILED, message, error))
 		return FALSE;
 	return fst_db_insert_event_locked(self,
 	                                  device_id,

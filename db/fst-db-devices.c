@@ -254,12 +254,15 @@ fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, 
 }
 
 gboolean
-fst_db_set_device_state_locked(
-    FstDb *self, gint64 device_id, const gchar *state, const gchar *last_error, GError **error)
+fst_db_set_device_state_locked(FstDb *self,
+			       gint64 device_id,
+			       FstDbDeviceState state,
+			       const gchar *last_error,
+			       GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autofree gchar *what =
-	    g_strdup_printf("mark device %" G_GINT64_FORMAT " %s", device_id, state);
+	g_autofree gchar *what = g_strdup_printf(
+	    "mark device %" G_GINT64_FORMAT " %s", device_id, fst_db_device_state_to_string(state));
 	gint rc;
 
 	stmt = fst_db_prepare(self,
@@ -269,7 +272,7 @@ fst_db_set_device_state_locked(
 	                      error);
 	if (stmt == NULL)
 		return FALSE;
-	rc = sqlite3_bind_text(stmt, 1, state, -1, SQLITE_STATIC);
+	rc = sqlite3_bind_text(stmt, 1, fst_db_device_state_to_string(state), -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(stmt, 2, last_error, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 3, g_get_real_time());
 	rc |= sqlite3_bind_int64(stmt, 4, device_id);
@@ -315,7 +318,20 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 	dev->model = fst_db_column_strdup(stmt, 2);
 	dev->firmware = fst_db_column_strdup(stmt, 3);
 	dev->port = fst_db_column_strdup(stmt, 4);
-	dev->state = fst_db_column_strdup(stmt, 5);
+	if (!fst_db_device_state_from_string((const gchar *)sqlite3_column_text(stmt, 5),
+					     &dev->state)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DATABASE,
+			    "device %s in %s has unknown state '%s': restore the database from a "
+			    "backup",
+			    dev->uid != NULL ? dev->uid : "(null)",
+			    self->path,
+			    sqlite3_column_text(stmt, 5) != NULL
+				? (const gchar *)sqlite3_column_text(stmt, 5)
+				: "(null)");
+		return NULL;
+	}
 	dev->last_error = fst_db_column_strdup(stmt, 6);
 	dev->protocol_version = (guint)CLAMP(sqlite3_column_int64(stmt, 7), 0, G_MAXUINT32);
 	dev->key_types = fst_db_column_strdup(stmt, 8);
@@ -606,7 +622,7 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 		gint64 id = g_array_index(ids, gint64, i);
 		const gchar *detail = g_ptr_array_index(details, i);
 		if (!fst_db_interrupt_certificates_locked(self, id, error) ||
-		    !fst_db_set_device_state_locked(self, id, "rework", detail, error) ||
+		    !fst_db_set_device_state_locked(self, id, FST_DB_DEVICE_STATE_REWORK, detail, error) ||
 		    !fst_db_insert_event_locked(
 		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error))
 			return NULL;

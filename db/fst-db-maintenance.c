@@ -193,8 +193,8 @@ fst_db_integrity_check(FstDb *self, GError **error)
 	return TRUE;
 }
 
-/* the device states, in the order of FstDbStats.devices_by_state */
-const gchar *const fst_db_device_states[5] = {
+/* the device state names, by FstDbDeviceState */
+const gchar *const fst_db_device_states[FST_DB_DEVICE_STATE_LAST] = {
     "new",
     "in-progress",
     "provisioned",

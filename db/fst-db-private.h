@@ -210,8 +210,11 @@ fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **
 gboolean
 fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error);
 gboolean
-fst_db_set_device_state_locked(
-    FstDb *self, gint64 device_id, const gchar *state, const gchar *last_error, GError **error);
+fst_db_set_device_state_locked(FstDb *self,
+			       gint64 device_id,
+			       FstDbDeviceState state,
+			       const gchar *last_error,
+			       GError **error);
 gchar *
 fst_db_get_device_uid_locked(FstDb *self, gint64 device_id);
 

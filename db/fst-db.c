@@ -506,6 +506,40 @@ fst_cert_state_to_string(FstCertState state)
 	return fst_cert_state_names[state];
 }
 
+/**
+ * fst_db_device_state_to_string:
+ * @state: an #FstDbDeviceState
+ *
+ * Returns: (transfer none): the name stored in `devices.state`, e.g.
+ * "provisioned", or "unknown"
+ */
+const gchar *
+fst_db_device_state_to_string(FstDbDeviceState state)
+{
+	if ((guint)state >= FST_DB_DEVICE_STATE_LAST)
+		return "unknown";
+	return fst_db_device_states[state];
+}
+
+/**
+ * fst_db_device_state_from_string:
+ * @str: (nullable): a name stored in `devices.state`
+ * @state: (out): its value
+ *
+ * Returns: %TRUE when @str is one of the device state names
+ */
+gboolean
+fst_db_device_state_from_string(const gchar *str, FstDbDeviceState *state)
+{
+	for (guint i = 0; i < FST_DB_DEVICE_STATE_LAST; i++) {
+		if (g_strcmp0(str, fst_db_device_states[i]) == 0) {
+			*state = (FstDbDeviceState)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
 gboolean
 fst_cert_state_from_string(const gchar *str, FstCertState *state)
 {
@@ -586,7 +620,6 @@ fst_db_device_free(FstDbDevice *self)
 	g_free(self->model);
 	g_free(self->firmware);
 	g_free(self->port);
-	g_free(self->state);
 	g_free(self->last_error);
 	fst_db_cert_free(self->cert);
 	g_free(self->key_types);

@@ -356,7 +356,7 @@ test_device_provisioned_survives_reopen(TestFixture *fx, gconstpointer user_data
 	g_assert_cmpstr(dev->model, ==, "sensor-x1");
 	g_assert_cmpstr(dev->firmware, ==, "1.0.0");
 	g_assert_cmpstr(dev->port, ==, "/dev/ttyUSB0");
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_null(dev->last_error);
 	g_assert_cmpstr(dev->key_types, ==, "ec-p256,rsa-2048");
 	g_assert_cmpuint(dev->protocol_version, ==, 1);
@@ -429,7 +429,7 @@ test_device_failed_keeps_certificate(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	dev = fst_db_find_device(db, "SN-FAIL", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_cmpstr(dev->last_error, ==, failure->message);
 	g_assert_nonnull(dev->cert);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, "77");
@@ -452,7 +452,7 @@ test_device_failed_keeps_certificate(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	dev2 = fst_db_find_device(db, "SN-FAIL", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev2->state, ==, "provisioned");
+	g_assert_cmpint(dev2->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_null(dev2->last_error);
 	g_assert_cmpint(dev2->cert->state, ==, FST_CERT_STATE_VERIFIED);
 }
@@ -611,7 +611,7 @@ test_certificate_state_forward_only(TestFixture *fx, gconstpointer user_data)
 	g_clear_error(&error);
 	dev = fst_db_find_device(db, "SN-STATE", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "in-progress");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_IN_PROGRESS);
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_REVOKED);
 	events = fst_db_list_events(db, device_id, &error);
 	g_assert_no_error(error);
@@ -628,6 +628,21 @@ test_certificate_state_forward_only(TestFixture *fx, gconstpointer user_data)
 	                "certificate 42: burned -> revoked (reason: unspecified)");
 
 	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_REGISTERED), ==, "registered");
+	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_INTERRUPTED), ==, "interrupted");
+	/* the device states, as stored, both ways */
+	for (guint i = 0; i < FST_DB_DEVICE_STATE_LAST; i++) {
+		FstDbDeviceState back = FST_DB_DEVICE_STATE_LAST;
+		g_assert_true(fst_db_device_state_from_string(fst_db_device_state_to_string(i), &back));
+		g_assert_cmpint(back, ==, i);
+	}
+	g_assert_cmpstr(fst_db_device_state_to_string(FST_DB_DEVICE_STATE_IN_PROGRESS),
+			==,
+			"in-progress");
+	{
+		FstDbDeviceState unknown = FST_DB_DEVICE_STATE_LAST;
+		g_assert_false(fst_db_device_state_from_string("provisioning", &unknown));
+		g_assert_cmpstr(fst_db_device_state_to_string(FST_DB_DEVICE_STATE_LAST), ==, "unknown");
+	}
 	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_LAST), ==, "unknown");
 }
 
@@ -697,7 +712,7 @@ test_device_reprovision_one_row(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(id2, ==, id1);
 	dev = fst_db_find_device(db, "SN-RE", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "in-progress");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_IN_PROGRESS);
 	g_assert_cmpstr(dev->firmware, ==, "1.1");
 	g_assert_cmpstr(dev->port, ==, "/dev/ttyUSB1");
 	g_clear_pointer(&dev, fst_db_device_free);
@@ -710,7 +725,7 @@ test_device_reprovision_one_row(TestFixture *fx, gconstpointer user_data)
 	dev = fst_db_find_device(db, "SN-RE", &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, "2002");
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	devices = fst_db_list_devices(db, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(devices->len, ==, 1);
@@ -887,7 +902,7 @@ test_threads_concurrent_devices(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(devices->len, ==, 200);
 	for (guint i = 0; i < devices->len; i++) {
 		FstDbDevice *dev = g_ptr_array_index(devices, i);
-		g_assert_cmpstr(dev->state, ==, "provisioned");
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 		g_assert_nonnull(dev->cert);
 		g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
 		g_assert_cmpint(dev->station_id, ==, station_id);
@@ -1140,7 +1155,7 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(devices->len, ==, 2);
 	dev = fst_db_find_device(db, "FIXTURE-0001", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_nonnull(dev->cert);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, "F1C0000001");
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
@@ -1148,7 +1163,7 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(dev->cert->aws_cert_id, ==, sha);
 	failed = fst_db_find_device(db, "FIXTURE-0002", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(failed->state, ==, "failed");
+	g_assert_cmpint(failed->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_cmpstr(failed->last_error, ==, "reading back the device certificate: timed out");
 	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_BURNED);
 	/* the 6 v1 events, then the migration's certificate-issued for each
@@ -1265,12 +1280,12 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	                             "IS NOT NULL"));
 	dev = fst_db_find_device(db, "FIXTURE-V2-0001", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_cmpstr(dev->operator_name, ==, "Ana Lima");
 	g_assert_cmpstr(dev->lot, ==, "LOT-V2-0001");
 	rework = fst_db_find_device(db, "FIXTURE-V2-0003", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(rework->state, ==, "rework");
+	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
 	/* the certificate of its interrupted attempt is flagged by the migration */
 	g_assert_cmpstr(rework->cert->serial_hex, ==, "F2C0000003");
 	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
@@ -1651,7 +1666,7 @@ test_mark_interrupted(TestFixture *fx, gconstpointer user_data)
 
 	dev = fst_db_find_device(db, "SN-HALF", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "rework");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_REWORK);
 	g_assert_nonnull(strstr(dev->last_error, "certificate AB was burned, now interrupted"));
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
 	events = fst_db_list_events(db, id_a, &error);
@@ -1662,9 +1677,9 @@ test_mark_interrupted(TestFixture *fx, gconstpointer user_data)
 
 	/* another station's work in progress and finished devices are left alone */
 	other = fst_db_find_device(db, "SN-OTHER-STATION", &error);
-	g_assert_cmpstr(other->state, ==, "in-progress");
+	g_assert_cmpint(other->state, ==, FST_DB_DEVICE_STATE_IN_PROGRESS);
 	done = fst_db_find_device(db, "SN-DONE", &error);
-	g_assert_cmpstr(done->state, ==, "provisioned");
+	g_assert_cmpint(done->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 
 	/* nothing twice */
 	again = fst_db_mark_interrupted(db, line1, &error);
@@ -1789,7 +1804,7 @@ test_backup_online(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	dev = fst_db_find_device(copy, "SN-BACKUP", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_null(fst_db_find_device(copy, "SN-AFTER-BACKUP", &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_clear_error(&error);
@@ -2945,7 +2960,9 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 	devices = fst_db_list_devices(db, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(devices->len, ==, 2);
-	g_assert_cmpstr(((FstDbDevice *)g_ptr_array_index(devices, 0))->state, ==, "provisioned");
+	g_assert_cmpint(((FstDbDevice *)g_ptr_array_index(devices, 0))->state,
+			==,
+			FST_DB_DEVICE_STATE_PROVISIONED);
 	{
 		g_autofree gchar *ders_after =
 		    test_sql_text(path, "SELECT group_concat(hex(der), ',') FROM certificates");
@@ -3154,7 +3171,7 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	/* left in rework, its certificate interrupted */
 	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(rework->state, ==, "rework");
+	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
 	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
 	/* provisioned again: the interrupted one superseded by the new one */
 	active = fst_db_get_active_certificate(db, "FIXTURE-V5-0002", &error);
