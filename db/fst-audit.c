@@ -1006,7 +1006,7 @@ fst_audit_open(const gchar *db_path, gint64 *user_version, GError **error)
 	g_autoptr(sqlite3) db = NULL;
 	g_autoptr(sqlite3_stmt) version = NULL;
 
-	db = fst_db_connect_read_only(db_path, error);
+	db = _fst_db_connect_read_only(db_path, error);
 	if (db == NULL)
 		return NULL;
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||

@@ -37,20 +37,20 @@ fst_db_ensure_profile_locked(FstDb *self,
 	gint rc;
 
 	/* known after its first use: one read */
-	sel = fst_db_prepare(
+	sel = _fst_db_prepare(
 	    self, "SELECT id FROM profiles WHERE name = ?1 AND content_sha256 IS ?2", what, error);
 	if (sel == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(sel, 1, name, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(sel, 2, sha256, -1, SQLITE_TRANSIENT);
-	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_row(self, sel, &found, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_row(self, sel, &found, what, error))
 		return FALSE;
 	if (found) {
 		*profile_id = sqlite3_column_int64(sel, 0);
 		return TRUE;
 	}
-	ins = fst_db_prepare(self,
+	ins = _fst_db_prepare(self,
 	                     "INSERT INTO profiles (name, content_sha256, created_at) "
 	                     "VALUES (?1, ?2, ?3) RETURNING id",
 	                     what,
@@ -60,8 +60,8 @@ fst_db_ensure_profile_locked(FstDb *self,
 	rc = sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(ins, 2, sha256, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(ins, 3, now);
-	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_row(self, ins, &found, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_row(self, ins, &found, what, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -73,7 +73,7 @@ fst_db_ensure_profile_locked(FstDb *self,
 		return FALSE;
 	}
 	*profile_id = sqlite3_column_int64(ins, 0);
-	return fst_db_step_done(self, ins, what, error);
+	return _fst_db_step_done(self, ins, what, error);
 }
 
 /*
@@ -187,12 +187,12 @@ fst_db_ensure_ca_locked(FstDb *self,
 	gboolean found = FALSE;
 	gint rc;
 
-	sel = fst_db_prepare(self, "SELECT id FROM cas WHERE sha256 = ?1", what, error);
+	sel = _fst_db_prepare(self, "SELECT id FROM cas WHERE sha256 = ?1", what, error);
 	if (sel == NULL)
 		return FALSE;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(sel, 1, sha256, -1, SQLITE_TRANSIENT), what, error) ||
-	    !fst_db_step_row(self, sel, &found, what, error))
+	    !_fst_db_step_row(self, sel, &found, what, error))
 		return FALSE;
 	if (found) {
 		*ca_id = sqlite3_column_int64(sel, 0);
@@ -201,7 +201,7 @@ fst_db_ensure_ca_locked(FstDb *self,
 	subject = fst_db_issuer_name(der, der_len);
 	if (subject != NULL && !g_utf8_validate(subject, -1, NULL))
 		g_clear_pointer(&subject, g_free);
-	ins = fst_db_prepare(self,
+	ins = _fst_db_prepare(self,
 	                     "INSERT INTO cas (sha256, subject, created_at) VALUES (?1, ?2, ?3) "
 	                     "RETURNING id",
 	                     what,
@@ -211,8 +211,8 @@ fst_db_ensure_ca_locked(FstDb *self,
 	rc = sqlite3_bind_text(ins, 1, sha256, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(ins, 2, subject, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(ins, 3, now);
-	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_row(self, ins, &found, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_row(self, ins, &found, what, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -224,7 +224,7 @@ fst_db_ensure_ca_locked(FstDb *self,
 		return FALSE;
 	}
 	*ca_id = sqlite3_column_int64(ins, 0);
-	return fst_db_step_done(self, ins, what, error);
+	return _fst_db_step_done(self, ins, what, error);
 }
 
 /**
@@ -272,7 +272,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(cert != NULL, FALSE);
 
-	serial = fst_db_normalize_hex(
+	serial = _fst_db_normalize_hex(
 	    "certificate serial", cert->serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (serial == NULL)
 		return FALSE;
@@ -302,7 +302,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		return FALSE;
 	}
 	if (cert->issuer_sha256 != NULL) {
-		issuer = fst_db_normalize_hex("issuer SHA-256",
+		issuer = _fst_db_normalize_hex("issuer SHA-256",
 		                              cert->issuer_sha256,
 		                              FST_DB_SHA256_HEX,
 		                              FST_DB_SHA256_HEX,
@@ -312,7 +312,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 			return FALSE;
 	}
 	if (cert->profile_sha256 != NULL) {
-		profile_sha256 = fst_db_normalize_hex("profile SHA-256",
+		profile_sha256 = _fst_db_normalize_hex("profile SHA-256",
 		                                      cert->profile_sha256,
 		                                      FST_DB_SHA256_HEX,
 		                                      FST_DB_SHA256_HEX,
@@ -330,25 +330,25 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		            cert->slot);
 		return FALSE;
 	}
-	if (!fst_db_check_text(
+	if (!_fst_db_check_text(
 	        "certificate subject", cert->subject, FST_DB_MAX_SUBJECT, FALSE, TRUE, error) ||
-	    !fst_db_check_text("key type", cert->key_type, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
-	    !fst_db_check_text("profile", cert->profile, FST_DB_MAX_NAME, FALSE, TRUE, error))
+	    !_fst_db_check_text("key type", cert->key_type, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !_fst_db_check_text("profile", cert->profile, FST_DB_MAX_NAME, FALSE, TRUE, error))
 		return FALSE;
 	what = g_strdup_printf(
 	    "record certificate %s for device %" G_GINT64_FORMAT, serial, device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_require_device_locked(self, device_id, &station_id, error) ||
+	if (!_fst_db_require_device_locked(self, device_id, &station_id, error) ||
 	    (cert->profile != NULL &&
 	     !fst_db_ensure_profile_locked(
 	         self, cert->profile, profile_sha256, now, &profile_id, error)) ||
 	    (issuer != NULL &&
 	     !fst_db_ensure_ca_locked(self, issuer, der, der_len, now, &ca_id, error)))
 		return FALSE;
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
 	                      "subject, key_type, not_before, not_after, ca_id, state, slot, "
 	                      "station_id, profile_id, operator_id, lot_id, created_at, "
@@ -366,29 +366,29 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	rc |= sqlite3_bind_text(stmt, 6, cert->key_type, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 7, cert->not_before);
 	rc |= sqlite3_bind_int64(stmt, 8, cert->not_after);
-	rc |= fst_db_bind_id(stmt, 9, ca_id);
-	rc |= fst_db_bind_id(stmt, 11, station_id);
+	rc |= _fst_db_bind_id(stmt, 9, ca_id);
+	rc |= _fst_db_bind_id(stmt, 11, station_id);
 	rc |= sqlite3_bind_int64(stmt, 12, now);
-	rc |= fst_db_bind_id(stmt, 13, profile_id);
-	rc |= fst_db_bind_id(stmt, 14, self->operator_id);
-	rc |= fst_db_bind_id(stmt, 15, self->lot_id);
+	rc |= _fst_db_bind_id(stmt, 13, profile_id);
+	rc |= _fst_db_bind_id(stmt, 14, self->operator_id);
+	rc |= _fst_db_bind_id(stmt, 15, self->lot_id);
 	rc |= sqlite3_bind_int(stmt, 16, cert->slot);
-	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	fst_db_remember_cert(
+	_fst_db_remember_cert(
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
 	/* the audit chain holds the certificate's hash from its first moment */
 	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);
-	if (!fst_db_insert_event_locked(
+	if (!_fst_db_insert_event_locked(
 	        self, device_id, station_id, "certificate-issued", now, now, "ok", detail, error))
 		return FALSE;
-	return fst_db_transaction_commit(&tx, what, error);
+	return _fst_db_transaction_commit(&tx, what, error);
 }
 
 /* finds a certificate by normalised serial; *found is FALSE if it is not there */
 gboolean
-fst_db_get_cert_locked(FstDb *self,
+_fst_db_get_cert_locked(FstDb *self,
                        const gchar *serial,
                        gboolean *found,
                        gint64 *cert_id,
@@ -409,23 +409,23 @@ fst_db_get_cert_locked(FstDb *self,
 		return TRUE;
 	}
 	what = g_strdup_printf("look up certificate %s", serial);
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "SELECT id, device_id, state FROM certificates WHERE serial_hex = ?1",
 	                      what,
 	                      error);
 	if (stmt == NULL)
 		return FALSE;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_TRANSIENT), what, error))
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, found, what, error))
+	if (!_fst_db_step_row(self, stmt, found, what, error))
 		return FALSE;
 	if (!*found)
 		return TRUE;
 	*cert_id = sqlite3_column_int64(stmt, 0);
 	*device_id = sqlite3_column_int64(stmt, 1);
 	state_str = (const gchar *)sqlite3_column_text(stmt, 2);
-	if (!fst_cert_state_from_string(state_str, state)) {
+	if (!_fst_cert_state_from_string(state_str, state)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
@@ -436,13 +436,13 @@ fst_db_get_cert_locked(FstDb *self,
 		            state_str != NULL ? state_str : "(null)");
 		return FALSE;
 	}
-	fst_db_remember_cert(self, serial, *cert_id, *device_id, *state);
+	_fst_db_remember_cert(self, serial, *cert_id, *device_id, *state);
 	return TRUE;
 }
 
 /* moves a certificate to @to and records an event; the caller holds a transaction */
 gboolean
-fst_db_move_cert_locked(FstDb *self,
+_fst_db_move_cert_locked(FstDb *self,
                         gint64 cert_id,
                         gint64 device_id,
                         const gchar *serial,
@@ -459,7 +459,7 @@ fst_db_move_cert_locked(FstDb *self,
 	gint64 now = g_get_real_time();
 	gint rc;
 
-	if (!fst_cert_state_can_move(from, to)) {
+	if (!_fst_cert_state_can_move(from, to)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -475,7 +475,7 @@ fst_db_move_cert_locked(FstDb *self,
 		return TRUE;
 	if (to == FST_CERT_STATE_REVOKED && reason == NULL)
 		reason = "unspecified";
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "UPDATE certificates SET state = ?1, updated_at = ?2, "
 	                      "revoked_at = CASE WHEN ?1 = 'revoked' THEN ?2 ELSE revoked_at END, "
 	                      "revocation_reason = ?4 WHERE id = ?3",
@@ -487,9 +487,9 @@ fst_db_move_cert_locked(FstDb *self,
 	rc |= sqlite3_bind_int64(stmt, 2, now);
 	rc |= sqlite3_bind_int64(stmt, 3, cert_id);
 	rc |= sqlite3_bind_text(stmt, 4, reason, -1, SQLITE_TRANSIENT);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	if (!fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	if (self->tx_cert_id == cert_id && self->tx_cert_serial[0] != '\0')
 		self->tx_cert_state = to;
@@ -503,7 +503,7 @@ fst_db_move_cert_locked(FstDb *self,
 	                         note != NULL ? " (" : "",
 	                         note != NULL ? note : "",
 	                         note != NULL ? ")" : "");
-	return fst_db_insert_event_locked(
+	return _fst_db_insert_event_locked(
 	    self, device_id, 0, "certificate-state", now, now, "ok", detail, error);
 }
 
@@ -541,16 +541,16 @@ fst_db_set_certificate_state(FstDb *self,
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail((guint)state < FST_CERT_STATE_LAST, FALSE);
 
-	serial = fst_db_normalize_hex(
+	serial = _fst_db_normalize_hex(
 	    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (serial == NULL)
 		return FALSE;
 	what = g_strdup_printf("set certificate %s to %s", serial, fst_cert_state_to_string(state));
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error))
+	if (!_fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -562,34 +562,34 @@ fst_db_set_certificate_state(FstDb *self,
 		            self->path);
 		return FALSE;
 	}
-	if (!fst_db_move_cert_locked(
+	if (!_fst_db_move_cert_locked(
 	        self, cert_id, device_id, serial, from, state, NULL, NULL, error))
 		return FALSE;
-	return fst_db_transaction_commit(&tx, what, error);
+	return _fst_db_transaction_commit(&tx, what, error);
 }
 
 /* the newest certificate in service (verified or registered) of a device;
  * *found is FALSE when it has none */
 gboolean
-fst_db_get_active_cert_locked(
+_fst_db_get_active_cert_locked(
     FstDb *self, gint64 device_id, gboolean *found, gchar **serial, gint *slot, GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	const gchar *what = "look up the certificate in service";
 
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "SELECT serial_hex, slot FROM certificates WHERE device_id = ?1 AND "
 	                      "state IN ('verified', 'registered') ORDER BY id DESC LIMIT 1",
 	                      what,
 	                      error);
 	if (stmt == NULL)
 		return FALSE;
-	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, found, what, error))
+	if (!_fst_db_step_row(self, stmt, found, what, error))
 		return FALSE;
 	if (*found) {
-		*serial = fst_db_column_strdup(stmt, 0);
+		*serial = _fst_db_column_strdup(stmt, 0);
 		*slot = sqlite3_column_int(stmt, 1);
 	}
 	return TRUE;
@@ -609,7 +609,7 @@ fst_db_get_device_cert_locked(FstDb *self,
 	gint64 cert_device = 0;
 	gboolean found = FALSE;
 
-	if (!fst_db_get_cert_locked(self, serial, &found, cert_id, &cert_device, state, error))
+	if (!_fst_db_get_cert_locked(self, serial, &found, cert_id, &cert_device, state, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -622,7 +622,7 @@ fst_db_get_device_cert_locked(FstDb *self,
 		return FALSE;
 	}
 	if (cert_device != device_id) {
-		g_autofree gchar *uid = fst_db_get_device_uid_locked(self, device_id);
+		g_autofree gchar *uid = _fst_db_get_device_uid_locked(self, device_id);
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -639,7 +639,7 @@ fst_db_get_device_cert_locked(FstDb *self,
  * wherever it is registered: one `deactivate` row per target it has a
  * `register` row for, or one with target `*` if it has none */
 gboolean
-fst_db_supersede_locked(
+_fst_db_supersede_locked(
     FstDb *self, gint64 device_id, const gchar *old_hex, const gchar *new_hex, GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
@@ -654,11 +654,11 @@ fst_db_supersede_locked(
 	gint64 now = g_get_real_time();
 	gint rc;
 
-	old_serial = fst_db_normalize_hex(
+	old_serial = _fst_db_normalize_hex(
 	    "superseded certificate serial", old_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (old_serial == NULL)
 		return FALSE;
-	new_serial = fst_db_normalize_hex(
+	new_serial = _fst_db_normalize_hex(
 	    "superseding certificate serial", new_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (new_serial == NULL)
 		return FALSE;
@@ -679,7 +679,7 @@ fst_db_supersede_locked(
 	if (from == FST_CERT_STATE_SUPERSEDED)
 		return TRUE; /* already queued when it was superseded */
 	note = g_strdup_printf("by %s", new_serial);
-	if (!fst_db_move_cert_locked(self,
+	if (!_fst_db_move_cert_locked(self,
 	                             old_id,
 	                             device_id,
 	                             old_serial,
@@ -689,7 +689,7 @@ fst_db_supersede_locked(
 	                             note,
 	                             error))
 		return FALSE;
-	stmt = fst_db_prepare(
+	stmt = _fst_db_prepare(
 	    self,
 	    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, state, "
 	    "created_at, updated_at) SELECT ?1, t.target, 'deactivate', 'pending', ?2, ?2 FROM "
@@ -702,16 +702,16 @@ fst_db_supersede_locked(
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, old_id);
 	rc |= sqlite3_bind_int64(stmt, 2, now);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	return fst_db_step_done(self, stmt, what, error);
+	return _fst_db_step_done(self, stmt, what, error);
 }
 
 /* the CMS EnvelopedData of a certificate's private key, encrypted to the
  * escrow certificate whose DER hashes to @recipient_hex; with an `escrow`
  * event that puts its hash in the audit chain */
 gboolean
-fst_db_add_escrow_locked(FstDb *self,
+_fst_db_add_escrow_locked(FstDb *self,
                          gint64 device_id,
                          gint64 station_id,
                          const gchar *serial_hex,
@@ -732,11 +732,11 @@ fst_db_add_escrow_locked(FstDb *self,
 	gsize len = 0;
 	gint rc;
 
-	serial = fst_db_normalize_hex(
+	serial = _fst_db_normalize_hex(
 	    "escrowed certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (serial == NULL)
 		return FALSE;
-	recipient = fst_db_normalize_hex("escrow recipient SHA-256",
+	recipient = _fst_db_normalize_hex("escrow recipient SHA-256",
 	                                 recipient_hex,
 	                                 FST_DB_SHA256_HEX,
 	                                 FST_DB_SHA256_HEX,
@@ -760,7 +760,7 @@ fst_db_add_escrow_locked(FstDb *self,
 	what = g_strdup_printf("record the key escrow of certificate %s", serial);
 	if (!fst_db_get_device_cert_locked(self, device_id, serial, what, &cert_id, &state, error))
 		return FALSE;
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "INSERT INTO key_escrows (certificate_id, recipient_sha256, cms, "
 	                      "created_at) VALUES (?1, ?2, ?3, ?4)",
 	                      what,
@@ -771,7 +771,7 @@ fst_db_add_escrow_locked(FstDb *self,
 	rc |= sqlite3_bind_text(stmt, 2, recipient, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_blob64(stmt, 3, buf, len, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 4, now);
-	if (!fst_db_check_bind(self, rc, what, error) || !fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) || !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	cms_sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, len);
 	detail = g_strdup_printf(
@@ -780,7 +780,7 @@ fst_db_add_escrow_locked(FstDb *self,
 	    recipient,
 	    cms_sha256,
 	    len);
-	return fst_db_insert_event_locked(
+	return _fst_db_insert_event_locked(
 	    self, device_id, station_id, "escrow", now, now, "ok", detail, error);
 }
 
@@ -819,18 +819,18 @@ fst_db_revoke_certificate(FstDb *self,
 
 	g_return_val_if_fail(self != NULL, FALSE);
 
-	serial = fst_db_normalize_hex(
+	serial = _fst_db_normalize_hex(
 	    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (serial == NULL)
 		return FALSE;
-	if (!fst_db_check_text("revocation reason", reason, FST_DB_MAX_NAME, TRUE, TRUE, error))
+	if (!_fst_db_check_text("revocation reason", reason, FST_DB_MAX_NAME, TRUE, TRUE, error))
 		return FALSE;
 	what = g_strdup_printf("revoke certificate %s", serial);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error))
+	if (!_fst_db_get_cert_locked(self, serial, &found, &cert_id, &device_id, &from, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -850,7 +850,7 @@ fst_db_revoke_certificate(FstDb *self,
 		            serial);
 		return FALSE;
 	}
-	if (!fst_db_move_cert_locked(self,
+	if (!_fst_db_move_cert_locked(self,
 	                             cert_id,
 	                             device_id,
 	                             serial,
@@ -860,7 +860,7 @@ fst_db_revoke_certificate(FstDb *self,
 	                             NULL,
 	                             error))
 		return FALSE;
-	return fst_db_transaction_commit(&tx, what, error);
+	return _fst_db_transaction_commit(&tx, what, error);
 }
 
 /* the columns of a certificate with its device, profile, operator and lot */
@@ -882,25 +882,25 @@ fst_db_cert_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 	gint der_len = sqlite3_column_bytes(stmt, 2);
 
 	cert->id = sqlite3_column_int64(stmt, 0);
-	cert->serial_hex = fst_db_column_strdup(stmt, 1);
+	cert->serial_hex = _fst_db_column_strdup(stmt, 1);
 	cert->der = g_bytes_new(der, der != NULL ? (gsize)der_len : 0);
-	cert->aws_cert_id = fst_db_column_strdup(stmt, 3);
-	cert->subject = fst_db_column_strdup(stmt, 4);
-	cert->key_type = fst_db_column_strdup(stmt, 5);
+	cert->aws_cert_id = _fst_db_column_strdup(stmt, 3);
+	cert->subject = _fst_db_column_strdup(stmt, 4);
+	cert->key_type = _fst_db_column_strdup(stmt, 5);
 	cert->not_before = sqlite3_column_int64(stmt, 6);
 	cert->not_after = sqlite3_column_int64(stmt, 7);
-	cert->issuer_sha256 = fst_db_column_strdup(stmt, 8);
-	cert->profile = fst_db_column_strdup(stmt, 9);
+	cert->issuer_sha256 = _fst_db_column_strdup(stmt, 8);
+	cert->profile = _fst_db_column_strdup(stmt, 9);
 	cert->created_at = sqlite3_column_int64(stmt, 11);
 	cert->updated_at = sqlite3_column_int64(stmt, 12);
-	cert->profile_sha256 = fst_db_column_strdup(stmt, 13);
-	cert->device_uid = fst_db_column_strdup(stmt, 14);
-	cert->operator_name = fst_db_column_strdup(stmt, 15);
-	cert->lot = fst_db_column_strdup(stmt, 16);
+	cert->profile_sha256 = _fst_db_column_strdup(stmt, 13);
+	cert->device_uid = _fst_db_column_strdup(stmt, 14);
+	cert->operator_name = _fst_db_column_strdup(stmt, 15);
+	cert->lot = _fst_db_column_strdup(stmt, 16);
 	cert->revoked_at = sqlite3_column_int64(stmt, 17);
-	cert->revocation_reason = fst_db_column_strdup(stmt, 18);
+	cert->revocation_reason = _fst_db_column_strdup(stmt, 18);
 	cert->slot = sqlite3_column_int(stmt, 19);
-	if (!fst_cert_state_from_string(state_str, &cert->state)) {
+	if (!_fst_cert_state_from_string(state_str, &cert->state)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
@@ -946,7 +946,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 
 	if (filter == NULL)
 		filter = &none;
-	if (filter->state != NULL && !fst_cert_state_from_string(filter->state, &state)) {
+	if (filter->state != NULL && !_fst_cert_state_from_string(filter->state, &state)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -956,7 +956,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		return NULL;
 	}
 	if (filter->issuer_sha256 != NULL) {
-		issuer = fst_db_normalize_hex("issuer SHA-256",
+		issuer = _fst_db_normalize_hex("issuer SHA-256",
 		                              filter->issuer_sha256,
 		                              FST_DB_SHA256_HEX,
 		                              FST_DB_SHA256_HEX,
@@ -987,7 +987,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	g_string_append(sql, " ORDER BY c.id");
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self, sql->str, what, error);
+	stmt = _fst_db_prepare(self, sql->str, what, error);
 	if (stmt == NULL)
 		return NULL;
 	rc = SQLITE_OK;
@@ -1006,7 +1006,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		rc |= sqlite3_bind_int64(stmt, 6, filter->since_us);
 	if (filter->until_us > 0)
 		rc |= sqlite3_bind_int64(stmt, 7, filter->until_us);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		FstDbCert *cert = fst_db_cert_from_row(self, stmt, error);
@@ -1015,7 +1015,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		g_ptr_array_add(certs, cert);
 	}
 	if (rc != SQLITE_DONE) {
-		fst_db_set_error(self, error, rc, "trying to %s", what);
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
 		return NULL;
 	}
 	return g_steal_pointer(&certs);
@@ -1043,21 +1043,21 @@ fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GEr
 
 	g_return_val_if_fail(self != NULL, -1);
 
-	issuer = fst_db_normalize_hex(
+	issuer = _fst_db_normalize_hex(
 	    "issuer SHA-256", issuer_sha256, FST_DB_SHA256_HEX, FST_DB_SHA256_HEX, FALSE, error);
 	if (issuer == NULL)
 		return -1;
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "SELECT count(*) FROM certificates c JOIN cas a ON a.id = c.ca_id "
 	                      "WHERE a.sha256 = ?1",
 	                      what,
 	                      error);
 	if (stmt == NULL)
 		return -1;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT), what, error) ||
-	    !fst_db_step_row(self, stmt, &found, what, error))
+	    !_fst_db_step_row(self, stmt, &found, what, error))
 		return -1;
 	return found ? sqlite3_column_int64(stmt, 0) : 0;
 }
@@ -1065,7 +1065,7 @@ fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GEr
 /* every certificate of @device_id whose attempt may have reached the device
  * but was not finished (issued, burned) moves to interrupted */
 gboolean
-fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error)
+_fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error)
 {
 	g_autoptr(GPtrArray) serials = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -1075,28 +1075,28 @@ fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **err
 
 	{
 		g_autoptr(FstDbStmt) stmt = NULL;
-		stmt = fst_db_prepare(self,
+		stmt = _fst_db_prepare(self,
 				      "SELECT id, serial_hex, state FROM certificates WHERE "
 				      "device_id = ?1 AND state IN ('issued', 'burned') ORDER BY id",
 				      what,
 				      error);
 		if (stmt == NULL ||
-		    !fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+		    !_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 			return FALSE;
 		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 			gint64 id = sqlite3_column_int64(stmt, 0);
 			FstCertState state = FST_CERT_STATE_ISSUED;
-			fst_cert_state_from_string((const gchar *)sqlite3_column_text(stmt, 2),
+			_fst_cert_state_from_string((const gchar *)sqlite3_column_text(stmt, 2),
 						   &state);
 			g_array_append_val(ids, id);
 			g_array_append_val(states, state);
-			g_ptr_array_add(serials, fst_db_column_strdup(stmt, 1));
+			g_ptr_array_add(serials, _fst_db_column_strdup(stmt, 1));
 		}
 		if (rc != SQLITE_DONE)
-			return fst_db_set_error(self, error, rc, "trying to %s", what);
+			return _fst_db_set_error(self, error, rc, "trying to %s", what);
 	}
 	for (guint i = 0; i < ids->len; i++) {
-		if (!fst_db_move_cert_locked(self,
+		if (!_fst_db_move_cert_locked(self,
 					     g_array_index(ids, gint64, i),
 					     device_id,
 					     g_ptr_array_index(serials, i),
@@ -1113,7 +1113,7 @@ fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **err
 /* the certificates of interrupted attempts of @device_id are superseded by
  * @new_serial, now that the device was provisioned again */
 gboolean
-fst_db_supersede_interrupted_locked(FstDb *self,
+_fst_db_supersede_interrupted_locked(FstDb *self,
 				    gint64 device_id,
 				    const gchar *new_serial,
 				    GError **error)
@@ -1124,21 +1124,21 @@ fst_db_supersede_interrupted_locked(FstDb *self,
 
 	{
 		g_autoptr(FstDbStmt) stmt = NULL;
-		stmt = fst_db_prepare(self,
+		stmt = _fst_db_prepare(self,
 				      "SELECT serial_hex FROM certificates WHERE device_id = ?1 "
 				      "AND state = 'interrupted' ORDER BY id",
 				      what,
 				      error);
 		if (stmt == NULL ||
-		    !fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+		    !_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 			return FALSE;
 		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-			g_ptr_array_add(serials, fst_db_column_strdup(stmt, 0));
+			g_ptr_array_add(serials, _fst_db_column_strdup(stmt, 0));
 		if (rc != SQLITE_DONE)
-			return fst_db_set_error(self, error, rc, "trying to %s", what);
+			return _fst_db_set_error(self, error, rc, "trying to %s", what);
 	}
 	for (guint i = 0; i < serials->len; i++) {
-		if (!fst_db_supersede_locked(
+		if (!_fst_db_supersede_locked(
 			self, device_id, g_ptr_array_index(serials, i), new_serial, error))
 			return FALSE;
 	}
@@ -1172,22 +1172,22 @@ fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256
 
 	g_return_val_if_fail(self != NULL, NULL);
 
-	serial = fst_db_normalize_hex(
+	serial = _fst_db_normalize_hex(
 	    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 	if (serial == NULL)
 		return NULL;
 	what = g_strdup_printf("read the key escrow of certificate %s", serial);
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "SELECT e.recipient_sha256, e.cms FROM key_escrows e JOIN "
 	                      "certificates c ON c.id = e.certificate_id WHERE c.serial_hex = ?1",
 	                      what,
 	                      error);
 	if (stmt == NULL)
 		return NULL;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_TRANSIENT), what, error) ||
-	    !fst_db_step_row(self, stmt, &found, what, error))
+	    !_fst_db_step_row(self, stmt, &found, what, error))
 		return NULL;
 	if (!found) {
 		g_set_error(error,
@@ -1200,7 +1200,7 @@ fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256
 	}
 	cms = g_bytes_new(sqlite3_column_blob(stmt, 1), (gsize)sqlite3_column_bytes(stmt, 1));
 	if (recipient_sha256 != NULL)
-		*recipient_sha256 = fst_db_column_strdup(stmt, 0);
+		*recipient_sha256 = _fst_db_column_strdup(stmt, 0);
 	return cms;
 }
 
@@ -1228,20 +1228,20 @@ fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **err
 
 	g_return_val_if_fail(self != NULL, NULL);
 
-	if (!fst_db_check_text("device uid", device_uid, FST_DB_MAX_NAME, TRUE, TRUE, error))
+	if (!_fst_db_check_text("device uid", device_uid, FST_DB_MAX_NAME, TRUE, TRUE, error))
 		return NULL;
 	what = g_strdup_printf("look up the certificate in service of device %s", device_uid);
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      FST_DB_CERT_SELECT "WHERE d.uid = ?1 AND c.state IN ('verified', "
 	                                         "'registered') ORDER BY c.id DESC LIMIT 1",
 	                      what,
 	                      error);
 	if (stmt == NULL)
 		return NULL;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, device_uid, -1, SQLITE_TRANSIENT), what, error) ||
-	    !fst_db_step_row(self, stmt, &found, what, error))
+	    !_fst_db_step_row(self, stmt, &found, what, error))
 		return NULL;
 	if (!found)
 		return NULL;

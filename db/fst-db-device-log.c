@@ -75,12 +75,12 @@ fst_db_add_object(FstDb *self,
 		return FALSE;
 	}
 	if (serial_hex != NULL) {
-		serial = fst_db_normalize_hex(
+		serial = _fst_db_normalize_hex(
 		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 		if (serial == NULL)
 			return FALSE;
 	}
-	if (!fst_db_check_text(
+	if (!_fst_db_check_text(
 	        "object contents", contents, FST_DB_MAX_CONTENTS, FALSE, FALSE, error))
 		return FALSE;
 	buf = g_bytes_get_data(data, &len);
@@ -90,13 +90,13 @@ fst_db_add_object(FstDb *self,
 	                       device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (!fst_db_require_device_locked(self, device_id, &station_id, error))
+	if (!_fst_db_require_device_locked(self, device_id, &station_id, error))
 		return FALSE;
 	if (serial != NULL) {
 		gboolean found = FALSE;
-		if (!fst_db_get_cert_locked(
+		if (!_fst_db_get_cert_locked(
 		        self, serial, &found, &cert_id, &cert_device, &state, error))
 			return FALSE;
 		if (!found || cert_device != device_id) {
@@ -112,7 +112,7 @@ fst_db_add_object(FstDb *self,
 		}
 	}
 	stmt =
-	    fst_db_prepare(self,
+	    _fst_db_prepare(self,
 	                   "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, "
 	                   "length, contents, station_id, written_at) VALUES (?1, ?2, ?3, ?4, "
 	                   "?5, ?6, ?7, ?8)",
@@ -121,17 +121,17 @@ fst_db_add_object(FstDb *self,
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, device_id);
-	rc |= fst_db_bind_id(stmt, 2, cert_id);
+	rc |= _fst_db_bind_id(stmt, 2, cert_id);
 	rc |= sqlite3_bind_text(stmt, 3, fst_object_kind_to_string(kind), -1, SQLITE_STATIC);
 	rc |= sqlite3_bind_text(stmt, 4, sha256, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 5, (gint64)len);
 	rc |= sqlite3_bind_text(stmt, 6, contents, -1, SQLITE_TRANSIENT);
-	rc |= fst_db_bind_id(stmt, 7, station_id);
+	rc |= _fst_db_bind_id(stmt, 7, station_id);
 	rc |= sqlite3_bind_int64(stmt, 8, g_get_real_time());
-	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	return fst_db_transaction_commit(&tx, what, error);
+	return _fst_db_transaction_commit(&tx, what, error);
 }
 
 static gboolean
@@ -149,7 +149,7 @@ fst_db_finish_ok_locked(FstDb *self,
 	gboolean found = FALSE;
 	g_autofree gchar *detail = NULL;
 
-	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &cert_device, &from, error))
+	if (!_fst_db_get_cert_locked(self, serial, &found, &cert_id, &cert_device, &from, error))
 		return FALSE;
 	if (!found || cert_device != device_id) {
 		g_set_error(error,
@@ -165,15 +165,15 @@ fst_db_finish_ok_locked(FstDb *self,
 	/* a certificate already registered stays registered */
 	if (from == FST_CERT_STATE_REGISTERED)
 		to = from;
-	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, NULL, error))
+	if (!_fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, NULL, error))
 		return FALSE;
-	if (!fst_db_supersede_interrupted_locked(self, device_id, serial, error))
+	if (!_fst_db_supersede_interrupted_locked(self, device_id, serial, error))
 		return FALSE;
-	if (!fst_db_set_device_state_locked(
+	if (!_fst_db_set_device_state_locked(
 	        self, device_id, FST_DB_DEVICE_STATE_PROVISIONED, NULL, error))
 		return FALSE;
 	detail = g_strdup_printf("certificate %s", serial);
-	return fst_db_insert_event_locked(self,
+	return _fst_db_insert_event_locked(self,
 	                                  device_id,
 	                                  station_id,
 	                                  "provisioned",
@@ -195,10 +195,10 @@ fst_db_finish_job_locked(
 	gboolean found = FALSE;
 	gint slot = 0;
 
-	if (!fst_db_get_active_cert_locked(self, device_id, &found, &serial, &slot, error))
+	if (!_fst_db_get_active_cert_locked(self, device_id, &found, &serial, &slot, error))
 		return FALSE;
 	if (!found) {
-		g_autofree gchar *uid = fst_db_get_device_uid_locked(self, device_id);
+		g_autofree gchar *uid = _fst_db_get_device_uid_locked(self, device_id);
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -209,12 +209,12 @@ fst_db_finish_job_locked(
 		            self->path);
 		return FALSE;
 	}
-	if (!fst_db_set_device_state_locked(
+	if (!_fst_db_set_device_state_locked(
 	        self, device_id, FST_DB_DEVICE_STATE_PROVISIONED, NULL, error))
 		return FALSE;
 	detail = g_strdup_printf(
 	    "no new certificate; certificate %s stays in service (slot %c)", serial, 'A' + slot);
-	return fst_db_insert_event_locked(self,
+	return _fst_db_insert_event_locked(self,
 	                                  device_id,
 	                                  station_id,
 	                                  "provisioned",
@@ -234,7 +234,7 @@ fst_db_finish_failed_locked(FstDb *self,
                             gint64 started_us,
                             GError **error)
 {
-	g_autofree gchar *message = fst_db_text_bounded(failure->message, FST_DB_MAX_DETAIL);
+	g_autofree gchar *message = _fst_db_text_bounded(failure->message, FST_DB_MAX_DETAIL);
 	g_autoptr(GString) detail = g_string_new(NULL);
 	gboolean cancelled = g_error_matches(failure, FST_ERROR, FST_ERROR_CANCELLED);
 
@@ -249,7 +249,7 @@ fst_db_finish_failed_locked(FstDb *self,
 		gint64 cert_id = 0;
 		gint64 cert_device = 0;
 		gboolean found = FALSE;
-		if (!fst_db_get_cert_locked(
+		if (!_fst_db_get_cert_locked(
 		        self, serial, &found, &cert_id, &cert_device, &state, error))
 			return FALSE;
 		if (found && cert_device == device_id)
@@ -261,10 +261,10 @@ fst_db_finish_failed_locked(FstDb *self,
 			g_string_append_printf(
 			    detail, " (certificate %s was not recorded)", serial);
 	}
-	if (!fst_db_set_device_state_locked(
+	if (!_fst_db_set_device_state_locked(
 	        self, device_id, FST_DB_DEVICE_STATE_FAILED, message, error))
 		return FALSE;
-	return fst_db_insert_event_locked(self,
+	return _fst_db_insert_event_locked(self,
 	                                  device_id,
 	                                  station_id,
 	                                  "failed",
@@ -314,7 +314,7 @@ fst_db_finish_device(
 	g_return_val_if_fail(self != NULL, FALSE);
 
 	if (serial_hex != NULL) {
-		serial = fst_db_normalize_hex(
+		serial = _fst_db_normalize_hex(
 		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
 		if (serial == NULL)
 			return FALSE;
@@ -322,9 +322,9 @@ fst_db_finish_device(
 	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	ok = fst_db_require_device_locked(self, device_id, &station_id, error);
+	ok = _fst_db_require_device_locked(self, device_id, &station_id, error);
 	if (ok && failure == NULL && serial == NULL)
 		ok = fst_db_finish_job_locked(self, device_id, station_id, now, error);
 	else if (ok && failure == NULL)
@@ -334,7 +334,7 @@ fst_db_finish_device(
 		    self, device_id, station_id, serial, failure, now, error);
 	if (!ok)
 		return FALSE;
-	return fst_db_transaction_commit(&tx, what, error);
+	return _fst_db_transaction_commit(&tx, what, error);
 }
 
 /* the device log: a device's records gathered in memory, written in one
@@ -420,7 +420,7 @@ fst_db_device_log_new(gint64 station_id,
 
 	g_return_val_if_fail(info != NULL, NULL);
 
-	if (!fst_db_check_device_info(info, port, error))
+	if (!_fst_db_check_device_info(info, port, error))
 		return NULL;
 	self = g_new0(FstDbDeviceLog, 1);
 	self->station_id = station_id;
@@ -710,7 +710,7 @@ fst_db_device_log_apply_supersedes(FstDb *db,
 {
 	for (guint i = 0; i < self->supersedes->len; i++) {
 		FstDbLogOp *sup = g_ptr_array_index(self->supersedes, i);
-		if (!fst_db_supersede_locked(db, device_id, sup->serial_hex, sup->other_hex, error))
+		if (!_fst_db_supersede_locked(db, device_id, sup->serial_hex, sup->other_hex, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -740,8 +740,8 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 		return fst_db_finish_device(db, device_id, op->serial_hex, op->failure, error);
 	case FST_DB_LOG_ESCROW: {
 		gint64 station_id = 0;
-		return fst_db_require_device_locked(db, device_id, &station_id, error) &&
-		       fst_db_add_escrow_locked(db,
+		return _fst_db_require_device_locked(db, device_id, &station_id, error) &&
+		       _fst_db_add_escrow_locked(db,
 		                                device_id,
 		                                station_id,
 		                                op->serial_hex,
@@ -797,7 +797,7 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	what = g_strdup_printf("record device %s", self->info->uid);
 
 	locker = g_rec_mutex_locker_new(&db->mutex);
-	if (!fst_db_transaction_begin(&tx, db, what, error))
+	if (!_fst_db_transaction_begin(&tx, db, what, error))
 		return FALSE;
 	db->batch++;
 	if (device_id == 0) {
@@ -831,7 +831,7 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 		               self->info->uid);
 		return FALSE;
 	}
-	if (!fst_db_transaction_commit(&tx, what, error))
+	if (!_fst_db_transaction_commit(&tx, what, error))
 		return FALSE;
 	self->device_id = device_id;
 	return TRUE;

@@ -51,16 +51,16 @@ fst_db_ensure_station(FstDb *self,
 
 	g_return_val_if_fail(self != NULL, 0);
 
-	if (!fst_db_check_text("station name", name, FST_DB_MAX_NAME, TRUE, TRUE, error) ||
-	    !fst_db_check_text("station host", host, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
-	    !fst_db_check_text(
+	if (!_fst_db_check_text("station name", name, FST_DB_MAX_NAME, TRUE, TRUE, error) ||
+	    !_fst_db_check_text("station host", host, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !_fst_db_check_text(
 	        "software version", software_version, FST_DB_MAX_NAME, FALSE, TRUE, error))
 		return 0;
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return 0;
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "INSERT INTO stations (name, host, software_version, created_at, "
 	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
 	                      "ON CONFLICT (name) DO UPDATE SET host = excluded.host, "
@@ -74,9 +74,9 @@ fst_db_ensure_station(FstDb *self,
 	rc |= sqlite3_bind_text(stmt, 2, host, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 3, software_version, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 4, now);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return 0;
-	if (!fst_db_step_row(self, stmt, &found, what, error))
+	if (!_fst_db_step_row(self, stmt, &found, what, error))
 		return 0;
 	if (!found) {
 		g_set_error(error,
@@ -89,23 +89,23 @@ fst_db_ensure_station(FstDb *self,
 	}
 	self->station_id = sqlite3_column_int64(stmt, 0);
 	/* finish the statement so that the upsert is committed now */
-	if (!fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return 0;
-	g_clear_pointer(&stmt, fst_db_stmt_release);
-	if (!fst_db_transaction_commit(&tx, what, error))
+	g_clear_pointer(&stmt, _fst_db_stmt_release);
+	if (!_fst_db_transaction_commit(&tx, what, error))
 		return 0;
 	return self->station_id;
 }
 
 /* the device strings are untrusted: bounded, UTF-8, no control characters */
 gboolean
-fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error)
+_fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error)
 {
-	return fst_db_check_text("device uid", info->uid, FST_DB_MAX_NAME, TRUE, TRUE, error) &&
-	       fst_db_check_text("device model", info->model, FST_DB_MAX_NAME, FALSE, TRUE, error) &&
-	       fst_db_check_text(
+	return _fst_db_check_text("device uid", info->uid, FST_DB_MAX_NAME, TRUE, TRUE, error) &&
+	       _fst_db_check_text("device model", info->model, FST_DB_MAX_NAME, FALSE, TRUE, error) &&
+	       _fst_db_check_text(
 	           "device firmware", info->firmware, FST_DB_MAX_NAME, FALSE, TRUE, error) &&
-	       fst_db_check_text("port", port, FST_DB_MAX_PORT, FALSE, TRUE, error);
+	       _fst_db_check_text("port", port, FST_DB_MAX_PORT, FALSE, TRUE, error);
 }
 
 /**
@@ -143,16 +143,16 @@ fst_db_begin_device(
 	g_return_val_if_fail(self != NULL, 0);
 	g_return_val_if_fail(info != NULL, 0);
 
-	if (!fst_db_check_device_info(info, port, error))
+	if (!_fst_db_check_device_info(info, port, error))
 		return 0;
 	key_types = fst_key_types_to_string(info->key_types);
 	validation = fst_validation_to_string(info->validation);
 	what = g_strdup_printf("record device %s", info->uid);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return 0;
-	stmt = fst_db_prepare(
+	stmt = _fst_db_prepare(
 	    self,
 	    "INSERT INTO devices (uid, model, firmware, protocol_version, key_types, "
 	    "validation, port, state, station_id, operator_id, lot_id, created_at, updated_at) "
@@ -175,13 +175,13 @@ fst_db_begin_device(
 	rc |= sqlite3_bind_text(stmt, 5, key_types, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 6, validation, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 7, port, -1, SQLITE_TRANSIENT);
-	rc |= fst_db_bind_id(stmt, 8, station_id);
+	rc |= _fst_db_bind_id(stmt, 8, station_id);
 	rc |= sqlite3_bind_int64(stmt, 9, g_get_real_time());
-	rc |= fst_db_bind_id(stmt, 10, self->operator_id);
-	rc |= fst_db_bind_id(stmt, 11, self->lot_id);
-	if (!fst_db_check_bind(self, rc, what, error))
+	rc |= _fst_db_bind_id(stmt, 10, self->operator_id);
+	rc |= _fst_db_bind_id(stmt, 11, self->lot_id);
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return 0;
-	if (!fst_db_step_row(self, stmt, &found, what, error))
+	if (!_fst_db_step_row(self, stmt, &found, what, error))
 		return 0;
 	if (!found) {
 		g_set_error(error,
@@ -193,10 +193,10 @@ fst_db_begin_device(
 		return 0;
 	}
 	device_id = sqlite3_column_int64(stmt, 0);
-	if (!fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return 0;
-	g_clear_pointer(&stmt, fst_db_stmt_release);
-	if (!fst_db_transaction_commit(&tx, what, error))
+	g_clear_pointer(&stmt, _fst_db_stmt_release);
+	if (!_fst_db_transaction_commit(&tx, what, error))
 		return 0;
 	/* its station may have changed: looked up again */
 	self->tx_device_id = 0;
@@ -217,12 +217,12 @@ fst_db_get_device_station_locked(
 		*station_id = self->tx_device_station;
 		return TRUE;
 	}
-	stmt = fst_db_prepare(self, "SELECT station_id FROM devices WHERE id = ?1", what, error);
+	stmt = _fst_db_prepare(self, "SELECT station_id FROM devices WHERE id = ?1", what, error);
 	if (stmt == NULL)
 		return FALSE;
-	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, found, what, error))
+	if (!_fst_db_step_row(self, stmt, found, what, error))
 		return FALSE;
 	*station_id = *found ? sqlite3_column_int64(stmt, 0) : 0;
 	/* only inside a write transaction, which keeps other writers out */
@@ -234,7 +234,7 @@ fst_db_get_device_station_locked(
 }
 
 gboolean
-fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error)
+_fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error)
 {
 	gboolean found = FALSE;
 
@@ -254,7 +254,7 @@ fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, 
 }
 
 gboolean
-fst_db_set_device_state_locked(FstDb *self,
+_fst_db_set_device_state_locked(FstDb *self,
 			       gint64 device_id,
 			       FstDbDeviceState state,
 			       const gchar *last_error,
@@ -265,7 +265,7 @@ fst_db_set_device_state_locked(FstDb *self,
 	    "mark device %" G_GINT64_FORMAT " %s", device_id, fst_db_device_state_to_string(state));
 	gint rc;
 
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "UPDATE devices SET state = ?1, last_error = ?2, updated_at = ?3 "
 	                      "WHERE id = ?4",
 	                      what,
@@ -276,23 +276,23 @@ fst_db_set_device_state_locked(FstDb *self,
 	rc |= sqlite3_bind_text(stmt, 2, last_error, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 3, g_get_real_time());
 	rc |= sqlite3_bind_int64(stmt, 4, device_id);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	return fst_db_step_done(self, stmt, what, error);
+	return _fst_db_step_done(self, stmt, what, error);
 }
 
 gchar *
-fst_db_get_device_uid_locked(FstDb *self, gint64 device_id)
+_fst_db_get_device_uid_locked(FstDb *self, gint64 device_id)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	gboolean found = FALSE;
 
 	stmt =
-	    fst_db_prepare(self, "SELECT uid FROM devices WHERE id = ?1", "look up a device", NULL);
+	    _fst_db_prepare(self, "SELECT uid FROM devices WHERE id = ?1", "look up a device", NULL);
 	if (stmt == NULL || sqlite3_bind_int64(stmt, 1, device_id) != SQLITE_OK ||
-	    !fst_db_step_row(self, stmt, &found, "look up a device", NULL) || !found)
+	    !_fst_db_step_row(self, stmt, &found, "look up a device", NULL) || !found)
 		return g_strdup_printf("%" G_GINT64_FORMAT, device_id);
-	return fst_db_column_strdup(stmt, 0);
+	return _fst_db_column_strdup(stmt, 0);
 }
 
 /* reading devices */
@@ -314,10 +314,10 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 	g_autoptr(FstDbDevice) dev = g_new0(FstDbDevice, 1);
 
 	dev->id = sqlite3_column_int64(stmt, 0);
-	dev->uid = fst_db_column_strdup(stmt, 1);
-	dev->model = fst_db_column_strdup(stmt, 2);
-	dev->firmware = fst_db_column_strdup(stmt, 3);
-	dev->port = fst_db_column_strdup(stmt, 4);
+	dev->uid = _fst_db_column_strdup(stmt, 1);
+	dev->model = _fst_db_column_strdup(stmt, 2);
+	dev->firmware = _fst_db_column_strdup(stmt, 3);
+	dev->port = _fst_db_column_strdup(stmt, 4);
 	if (!fst_db_device_state_from_string((const gchar *)sqlite3_column_text(stmt, 5),
 					     &dev->state)) {
 		g_set_error(error,
@@ -332,15 +332,15 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 				: "(null)");
 		return NULL;
 	}
-	dev->last_error = fst_db_column_strdup(stmt, 6);
+	dev->last_error = _fst_db_column_strdup(stmt, 6);
 	dev->protocol_version = (guint)CLAMP(sqlite3_column_int64(stmt, 7), 0, G_MAXUINT32);
-	dev->key_types = fst_db_column_strdup(stmt, 8);
-	dev->validation = fst_db_column_strdup(stmt, 9);
+	dev->key_types = _fst_db_column_strdup(stmt, 8);
+	dev->validation = _fst_db_column_strdup(stmt, 9);
 	dev->station_id = sqlite3_column_int64(stmt, 10);
 	dev->created_at = sqlite3_column_int64(stmt, 11);
 	dev->updated_at = sqlite3_column_int64(stmt, 12);
-	dev->operator_name = fst_db_column_strdup(stmt, 25);
-	dev->lot = fst_db_column_strdup(stmt, 26);
+	dev->operator_name = _fst_db_column_strdup(stmt, 25);
+	dev->lot = _fst_db_column_strdup(stmt, 26);
 
 	if (sqlite3_column_type(stmt, 13) != SQLITE_NULL) {
 		g_autoptr(FstDbCert) cert = g_new0(FstDbCert, 1);
@@ -348,23 +348,23 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 		gconstpointer der = sqlite3_column_blob(stmt, 14);
 		gint der_len = sqlite3_column_bytes(stmt, 14);
 
-		cert->serial_hex = fst_db_column_strdup(stmt, 13);
+		cert->serial_hex = _fst_db_column_strdup(stmt, 13);
 		cert->der = g_bytes_new(der, der != NULL ? (gsize)der_len : 0);
-		cert->aws_cert_id = fst_db_column_strdup(stmt, 15);
-		cert->subject = fst_db_column_strdup(stmt, 16);
-		cert->key_type = fst_db_column_strdup(stmt, 17);
+		cert->aws_cert_id = _fst_db_column_strdup(stmt, 15);
+		cert->subject = _fst_db_column_strdup(stmt, 16);
+		cert->key_type = _fst_db_column_strdup(stmt, 17);
 		cert->not_before = sqlite3_column_int64(stmt, 18);
 		cert->not_after = sqlite3_column_int64(stmt, 19);
-		cert->issuer_sha256 = fst_db_column_strdup(stmt, 20);
-		cert->profile = fst_db_column_strdup(stmt, 21);
+		cert->issuer_sha256 = _fst_db_column_strdup(stmt, 20);
+		cert->profile = _fst_db_column_strdup(stmt, 21);
 		cert->created_at = sqlite3_column_int64(stmt, 23);
 		cert->updated_at = sqlite3_column_int64(stmt, 24);
 		cert->id = sqlite3_column_int64(stmt, 27);
 		cert->revoked_at = sqlite3_column_int64(stmt, 28);
-		cert->revocation_reason = fst_db_column_strdup(stmt, 29);
+		cert->revocation_reason = _fst_db_column_strdup(stmt, 29);
 		cert->slot = sqlite3_column_int(stmt, 30);
 		cert->device_uid = g_strdup(dev->uid);
-		if (!fst_cert_state_from_string(state, &cert->state)) {
+		if (!_fst_cert_state_from_string(state, &cert->state)) {
 			g_set_error(error,
 			            FST_ERROR,
 			            FST_ERROR_DATABASE,
@@ -399,18 +399,18 @@ fst_db_find_device(FstDb *self, const gchar *uid, GError **error)
 
 	g_return_val_if_fail(self != NULL, NULL);
 
-	if (!fst_db_check_text("device uid", uid, FST_DB_MAX_NAME, TRUE, TRUE, error))
+	if (!_fst_db_check_text("device uid", uid, FST_DB_MAX_NAME, TRUE, TRUE, error))
 		return NULL;
 	what = g_strdup_printf("look up device %s", uid);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self, FST_DB_DEVICE_SELECT "WHERE d.uid = ?1", what, error);
+	stmt = _fst_db_prepare(self, FST_DB_DEVICE_SELECT "WHERE d.uid = ?1", what, error);
 	if (stmt == NULL)
 		return NULL;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, uid, -1, SQLITE_TRANSIENT), what, error))
 		return NULL;
-	if (!fst_db_step_row(self, stmt, &found, what, error))
+	if (!_fst_db_step_row(self, stmt, &found, what, error))
 		return NULL;
 	if (!found) {
 		g_set_error(error,
@@ -445,7 +445,7 @@ fst_db_list_devices(FstDb *self, GError **error)
 	g_return_val_if_fail(self != NULL, NULL);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self, FST_DB_DEVICE_SELECT "ORDER BY d.id", what, error);
+	stmt = _fst_db_prepare(self, FST_DB_DEVICE_SELECT "ORDER BY d.id", what, error);
 	if (stmt == NULL)
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -455,7 +455,7 @@ fst_db_list_devices(FstDb *self, GError **error)
 		g_ptr_array_add(devices, dev);
 	}
 	if (rc != SQLITE_DONE) {
-		fst_db_set_error(self, error, rc, "trying to %s", what);
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
 		return NULL;
 	}
 	return g_steal_pointer(&devices);
@@ -475,13 +475,13 @@ fst_db_ensure_named_locked(
 	gboolean found = FALSE;
 	gint rc;
 
-	stmt = fst_db_prepare(self, sql, what, error);
+	stmt = _fst_db_prepare(self, sql, what, error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 2, g_get_real_time());
-	if (!fst_db_check_bind(self, rc, what, error) ||
-	    !fst_db_step_row(self, stmt, &found, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_row(self, stmt, &found, what, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -494,7 +494,7 @@ fst_db_ensure_named_locked(
 		return FALSE;
 	}
 	*id = sqlite3_column_int64(stmt, 0);
-	return fst_db_step_done(self, stmt, what, error);
+	return _fst_db_step_done(self, stmt, what, error);
 }
 
 /**
@@ -527,19 +527,19 @@ fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GE
 
 	g_return_val_if_fail(self != NULL, FALSE);
 
-	if (!fst_db_check_text("operator", operator_name, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
-	    !fst_db_check_text("lot", lot, FST_DB_MAX_NAME, FALSE, TRUE, error))
+	if (!_fst_db_check_text("operator", operator_name, FST_DB_MAX_NAME, FALSE, TRUE, error) ||
+	    !_fst_db_check_text("lot", lot, FST_DB_MAX_NAME, FALSE, TRUE, error))
 		return FALSE;
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
 	if ((operator_name != NULL && operator_name[0] != '\0' &&
 	     !fst_db_ensure_named_locked(self, "operators", operator_name, &operator_id, error)) ||
 	    (lot != NULL && lot[0] != '\0' &&
 	     !fst_db_ensure_named_locked(self, "lots", lot, &lot_id, error)))
 		return FALSE;
-	if (!fst_db_transaction_commit(&tx, what, error))
+	if (!_fst_db_transaction_commit(&tx, what, error))
 		return FALSE;
 	self->operator_id = operator_id;
 	self->lot_id = lot_id;
@@ -579,9 +579,9 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	g_return_val_if_fail(self != NULL, NULL);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return NULL;
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "SELECT d.id, d.uid, c.serial_hex, c.state FROM devices d "
 	                      "LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM "
 	                      "certificates WHERE device_id = d.id) WHERE d.state = "
@@ -589,14 +589,14 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	                      what,
 	                      error);
 	if (stmt == NULL ||
-	    !fst_db_check_bind(self, fst_db_bind_id(stmt, 1, station_id), what, error))
+	    !_fst_db_check_bind(self, _fst_db_bind_id(stmt, 1, station_id), what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gint64 id = sqlite3_column_int64(stmt, 0);
 		const gchar *serial = (const gchar *)sqlite3_column_text(stmt, 2);
 		const gchar *state = (const gchar *)sqlite3_column_text(stmt, 3);
 		g_array_append_val(ids, id);
-		g_ptr_array_add(uids, fst_db_column_strdup(stmt, 1));
+		g_ptr_array_add(uids, _fst_db_column_strdup(stmt, 1));
 		if (serial != NULL)
 			g_ptr_array_add(details,
 			                g_strdup_printf("the station stopped while provisioning it "
@@ -613,21 +613,21 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 			                g_strdup("the station stopped while provisioning it (no "
 			                         "certificate was issued): provision it again"));
 	}
-	g_clear_pointer(&stmt, fst_db_stmt_release);
+	g_clear_pointer(&stmt, _fst_db_stmt_release);
 	if (rc != SQLITE_DONE) {
-		fst_db_set_error(self, error, rc, "trying to %s", what);
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
 		return NULL;
 	}
 	for (guint i = 0; i < ids->len; i++) {
 		gint64 id = g_array_index(ids, gint64, i);
 		const gchar *detail = g_ptr_array_index(details, i);
-		if (!fst_db_interrupt_certificates_locked(self, id, error) ||
-		    !fst_db_set_device_state_locked(self, id, FST_DB_DEVICE_STATE_REWORK, detail, error) ||
-		    !fst_db_insert_event_locked(
+		if (!_fst_db_interrupt_certificates_locked(self, id, error) ||
+		    !_fst_db_set_device_state_locked(self, id, FST_DB_DEVICE_STATE_REWORK, detail, error) ||
+		    !_fst_db_insert_event_locked(
 		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error))
 			return NULL;
 	}
-	if (!fst_db_transaction_commit(&tx, what, error))
+	if (!_fst_db_transaction_commit(&tx, what, error))
 		return NULL;
 	return g_steal_pointer(&uids);
 }

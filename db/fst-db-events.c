@@ -32,11 +32,11 @@ fst_db_load_head(FstDb *self, const gchar *what, GError **error)
 
 	if (self->head_known)
 		return TRUE;
-	last = fst_db_prepare(
+	last = _fst_db_prepare(
 	    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
 	if (last == NULL)
 		return FALSE;
-	if (!fst_db_step_row(self, last, &found, what, error))
+	if (!_fst_db_step_row(self, last, &found, what, error))
 		return FALSE;
 	self->head_id = found ? sqlite3_column_int64(last, 0) : 0;
 	prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
@@ -48,7 +48,7 @@ fst_db_load_head(FstDb *self, const gchar *what, GError **error)
 }
 
 gboolean
-fst_db_insert_event_rows_locked(FstDb *self,
+_fst_db_insert_event_rows_locked(FstDb *self,
 				gint64 device_id,
 				gint64 station_id,
 				const gchar *step,
@@ -91,7 +91,7 @@ fst_db_insert_event_rows_locked(FstDb *self,
 	hash = fst_audit_event_hash(self->head_hash, &row);
 	fst_audit_hash_to_bytes(hash, raw);
 
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 			      rows != NULL
 				  ? "INSERT INTO events (id, device_id, station_id, operator_id, "
 				    "lot_id, step, started_at, ended_at, outcome, detail, hash, rows) "
@@ -104,10 +104,10 @@ fst_db_insert_event_rows_locked(FstDb *self,
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, row.id);
-	rc |= fst_db_bind_id(stmt, 2, row.device_id);
-	rc |= fst_db_bind_id(stmt, 3, row.station_id);
-	rc |= fst_db_bind_id(stmt, 4, row.operator_id);
-	rc |= fst_db_bind_id(stmt, 5, row.lot_id);
+	rc |= _fst_db_bind_id(stmt, 2, row.device_id);
+	rc |= _fst_db_bind_id(stmt, 3, row.station_id);
+	rc |= _fst_db_bind_id(stmt, 4, row.operator_id);
+	rc |= _fst_db_bind_id(stmt, 5, row.lot_id);
 	rc |= sqlite3_bind_text(stmt, 6, step, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 7, started_us);
 	rc |= sqlite3_bind_int64(stmt, 8, ended_us);
@@ -116,12 +116,12 @@ fst_db_insert_event_rows_locked(FstDb *self,
 	rc |= sqlite3_bind_blob(stmt, 11, raw, sizeof(raw), SQLITE_TRANSIENT);
 	if (rows != NULL)
 		rc |= sqlite3_bind_blob(stmt, 12, row.rows, (gint)rows_len, SQLITE_TRANSIENT);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	if (!fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 
-	/* kept for the bindings of this transaction (fst_db_bind_rows()) */
+	/* kept for the bindings of this transaction (_fst_db_bind_rows()) */
 	if (!sqlite3_get_autocommit(self->db)) {
 		self->tx_event_id = row.id;
 		g_strlcpy(self->tx_event_prev, self->head_hash, sizeof(self->tx_event_prev));
@@ -139,7 +139,7 @@ fst_db_insert_event_rows_locked(FstDb *self,
 		self->tx_event.rows_len = 0;
 	}
 
-	/* written to `audit-head` by fst_db_commit() */
+	/* written to `audit-head` by _fst_db_commit() */
 	self->head_id = row.id;
 	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
 	self->head_dirty = TRUE;
@@ -147,7 +147,7 @@ fst_db_insert_event_rows_locked(FstDb *self,
 }
 
 gboolean
-fst_db_insert_event_locked(FstDb *self,
+_fst_db_insert_event_locked(FstDb *self,
                            gint64 device_id,
                            gint64 station_id,
                            const gchar *step,
@@ -157,7 +157,7 @@ fst_db_insert_event_locked(FstDb *self,
                            const gchar *detail,
                            GError **error)
 {
-	return fst_db_insert_event_rows_locked(
+	return _fst_db_insert_event_rows_locked(
 	    self, device_id, station_id, step, started_us, ended_us, outcome, detail, NULL, error);
 }
 
@@ -185,12 +185,12 @@ fst_db_bind_row(
 	guint8 hash[FST_AUDIT_HASH_LEN];
 	gboolean found = FALSE;
 
-	stmt = fst_db_prepare(self, fst_db_bound_row_sql[table], what, error);
+	stmt = _fst_db_prepare(self, fst_db_bound_row_sql[table], what, error);
 	if (stmt == NULL)
 		return FALSE;
-	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, id), what, error))
+	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, id), what, error))
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, &found, what, error))
+	if (!_fst_db_step_row(self, stmt, &found, what, error))
 		return FALSE;
 	if (!found)
 		return TRUE;
@@ -229,7 +229,7 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 		g_autoptr(GBytes) bytes = g_bytes_new(rows->data, rows->len);
 		g_autofree gchar *detail = fst_db_records_detail(rows);
 		gint64 now = g_get_real_time();
-		return fst_db_insert_event_rows_locked(
+		return _fst_db_insert_event_rows_locked(
 		    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
 	}
 	self->tx_event.rows = rows->data;
@@ -238,15 +238,15 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 	self->tx_event.rows = NULL;
 	self->tx_event.rows_len = 0;
 	fst_audit_hash_to_bytes(hash, raw);
-	stmt = fst_db_prepare(self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
+	stmt = _fst_db_prepare(self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_blob(stmt, 1, rows->data, (gint)rows->len, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_blob(stmt, 2, raw, sizeof(raw), SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 3, self->tx_event_id);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	if (!fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
 	self->head_dirty = TRUE;
@@ -257,10 +257,10 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
  * Binds every row of a bound table this transaction inserted or changed
  * into the chain (db/fst-audit.c, "Row bindings"): each row's canonical
  * content is hashed once, as it is committed, and the bindings go into the
- * transaction's last event. Called by fst_db_commit() just before COMMIT.
+ * transaction's last event. Called by _fst_db_commit() just before COMMIT.
  */
 gboolean
-fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
+_fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
 {
 	g_autoptr(GByteArray) rows =
 	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
@@ -314,8 +314,8 @@ fst_db_add_event(FstDb *self,
 
 	g_return_val_if_fail(self != NULL, FALSE);
 
-	if (!fst_db_check_token("step", step, error) ||
-	    !fst_db_check_token("outcome", outcome, error))
+	if (!_fst_db_check_token("step", step, error) ||
+	    !_fst_db_check_token("outcome", outcome, error))
 		return FALSE;
 	if (started_us <= 0 || ended_us < started_us) {
 		g_set_error(error,
@@ -329,15 +329,15 @@ fst_db_add_event(FstDb *self,
 		return FALSE;
 	}
 	if (detail != NULL)
-		detail_safe = fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
+		detail_safe = _fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
 	what = g_strdup_printf("record event %s", step);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_transaction_begin(&tx, self, what, error))
+	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return FALSE;
-	if (device_id > 0 && !fst_db_require_device_locked(self, device_id, &station_id, error))
+	if (device_id > 0 && !_fst_db_require_device_locked(self, device_id, &station_id, error))
 		return FALSE;
-	if (!fst_db_insert_event_locked(self,
+	if (!_fst_db_insert_event_locked(self,
 	                                device_id,
 	                                station_id,
 	                                step,
@@ -347,7 +347,7 @@ fst_db_add_event(FstDb *self,
 	                                detail_safe,
 	                                error))
 		return FALSE;
-	return fst_db_transaction_commit(&tx, what, error);
+	return _fst_db_transaction_commit(&tx, what, error);
 }
 
 /**
@@ -373,7 +373,7 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 
 	/* a device's events by events_device; all of them in id order */
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      device_id > 0
 	                          ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
 	                            "outcome, detail, operator_id, lot_id, hash FROM events "
@@ -385,18 +385,18 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 	                      error);
 	if (stmt == NULL)
 		return NULL;
-	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		FstDbEvent *ev = g_new0(FstDbEvent, 1);
 		ev->id = sqlite3_column_int64(stmt, 0);
 		ev->device_id = sqlite3_column_int64(stmt, 1);
 		ev->station_id = sqlite3_column_int64(stmt, 2);
-		ev->step = fst_db_column_strdup(stmt, 3);
+		ev->step = _fst_db_column_strdup(stmt, 3);
 		ev->started_us = sqlite3_column_int64(stmt, 4);
 		ev->ended_us = sqlite3_column_int64(stmt, 5);
-		ev->outcome = fst_db_column_strdup(stmt, 6);
-		ev->detail = fst_db_column_strdup(stmt, 7);
+		ev->outcome = _fst_db_column_strdup(stmt, 6);
+		ev->detail = _fst_db_column_strdup(stmt, 7);
 		ev->operator_id = sqlite3_column_int64(stmt, 8);
 		ev->lot_id = sqlite3_column_int64(stmt, 9);
 		ev->hash = fst_audit_hash_from_bytes(sqlite3_column_blob(stmt, 10),
@@ -404,7 +404,7 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 		g_ptr_array_add(events, ev);
 	}
 	if (rc != SQLITE_DONE) {
-		fst_db_set_error(self, error, rc, "trying to %s", what);
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
 		return NULL;
 	}
 	return g_steal_pointer(&events);

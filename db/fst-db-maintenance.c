@@ -28,7 +28,7 @@
  * created 0600 and left in rollback-journal mode, one self-contained file.
  */
 gboolean
-fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
+_fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 {
 	g_autoptr(sqlite3) src = NULL;
 	g_autoptr(sqlite3) dst = NULL;
@@ -127,7 +127,7 @@ fst_db_backup(FstDb *self, const gchar *dest, GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(dest != NULL, FALSE);
-	return fst_db_backup_to(self->path, dest, error);
+	return _fst_db_backup_to(self->path, dest, error);
 }
 
 /**
@@ -166,7 +166,7 @@ fst_db_integrity_check(FstDb *self, GError **error)
 	g_return_val_if_fail(self != NULL, FALSE);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_query_text(self, "PRAGMA integrity_check", &result, error))
+	if (!_fst_db_query_text(self, "PRAGMA integrity_check", &result, error))
 		return FALSE;
 	if (g_strcmp0(result, "ok") != 0) {
 		g_set_error(error,
@@ -177,8 +177,8 @@ fst_db_integrity_check(FstDb *self, GError **error)
 		            result != NULL ? result : "(no answer)");
 		return FALSE;
 	}
-	fk = fst_db_prepare(self, "PRAGMA foreign_key_check", "check references", error);
-	if (fk == NULL || !fst_db_step_row(self, fk, &violation, "check references", error))
+	fk = _fst_db_prepare(self, "PRAGMA foreign_key_check", "check references", error);
+	if (fk == NULL || !_fst_db_step_row(self, fk, &violation, "check references", error))
 		return FALSE;
 	if (violation) {
 		g_set_error(error,
@@ -205,16 +205,16 @@ const gchar *const fst_db_device_states[FST_DB_DEVICE_STATE_LAST] = {
 static gboolean
 fst_db_count_locked(FstDb *self, const gchar *sql, const gchar *arg, gint64 *count, GError **error)
 {
-	g_autoptr(FstDbStmt) stmt = fst_db_prepare(self, sql, "count rows", error);
+	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, "count rows", error);
 	gboolean found = FALSE;
 
 	if (stmt == NULL)
 		return FALSE;
 	if (arg != NULL &&
-	    !fst_db_check_bind(
+	    !_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_TRANSIENT), "count rows", error))
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, &found, "count rows", error))
+	if (!_fst_db_step_row(self, stmt, &found, "count rows", error))
 		return FALSE;
 	*count = found ? sqlite3_column_int64(stmt, 0) : 0;
 	return TRUE;
@@ -229,7 +229,7 @@ fst_db_count_states_locked(FstDb *self,
                            gint64 *counts,
                            GError **error)
 {
-	g_autoptr(FstDbStmt) stmt = fst_db_prepare(self, sql, "count rows by state", error);
+	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, "count rows by state", error);
 	gint rc;
 
 	if (stmt == NULL)
@@ -242,7 +242,7 @@ fst_db_count_states_locked(FstDb *self,
 		}
 	}
 	if (rc != SQLITE_DONE)
-		return fst_db_set_error(self, error, rc, "trying to count rows by state");
+		return _fst_db_set_error(self, error, rc, "trying to count rows by state");
 	return TRUE;
 }
 
@@ -271,9 +271,9 @@ fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error)
 	if (g_stat(self->path, &st) == 0)
 		stats->file_bytes = st.st_size;
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	if (!fst_db_exec(self, "BEGIN", "read the statistics", error))
+	if (!_fst_db_exec(self, "BEGIN", "read the statistics", error))
 		return FALSE;
-	ok = fst_db_query_text(self,
+	ok = _fst_db_query_text(self,
 	                       "SELECT value FROM db_properties WHERE key = 'database-id'",
 	                       &stats->database_id,
 	                       error) &&
@@ -305,7 +305,7 @@ fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error)
 	                                FST_CERT_STATE_LAST,
 	                                stats->certificates_by_state,
 	                                error);
-	fst_db_rollback(self);
+	_fst_db_rollback(self);
 	return ok;
 }
 

@@ -18,7 +18,7 @@
 
 /*
  * The station database (db/schema.md): the schema ladder: one function per version, each run in its own
- * transaction by fst_db_migrate() (db/schema.md, "Migration policy").
+ * transaction by _fst_db_migrate() (db/schema.md, "Migration policy").
  */
 
 
@@ -111,11 +111,11 @@ fst_db_migrate_v1(FstDb *self, GError **error)
 	g_autofree gchar *now = g_strdup_printf("%" G_GINT64_FORMAT, g_get_real_time());
 	gint rc;
 
-	if (!fst_db_exec(self, fst_db_schema_v1, "create the schema v1 tables", error))
+	if (!_fst_db_exec(self, fst_db_schema_v1, "create the schema v1 tables", error))
 		return FALSE;
 
 	/* a stable identity for reports and audits, which outlives file renames */
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "INSERT INTO db_properties (key, value) VALUES "
 	                      "('database-id', ?1), ('created-at', ?2)",
 	                      "record the database identity",
@@ -124,9 +124,9 @@ fst_db_migrate_v1(FstDb *self, GError **error)
 		return FALSE;
 	rc = sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 2, now, -1, SQLITE_TRANSIENT);
-	if (!fst_db_check_bind(self, rc, "record the database identity", error))
+	if (!_fst_db_check_bind(self, rc, "record the database identity", error))
 		return FALSE;
-	return fst_db_step_done(self, stmt, "record the database identity", error);
+	return _fst_db_step_done(self, stmt, "record the database identity", error);
 }
 
 /*
@@ -221,12 +221,12 @@ fst_db_chain_existing_events(FstDb *self, GError **error)
 	const gchar *what = "chain the existing events";
 	gint rc;
 
-	sel = fst_db_prepare(self,
+	sel = _fst_db_prepare(self,
 	                     "SELECT id, device_id, station_id, step, started_at, ended_at, "
 	                     "outcome, detail FROM events ORDER BY id",
 	                     what,
 	                     error);
-	upd = fst_db_prepare(
+	upd = _fst_db_prepare(
 	    self, "UPDATE events SET hash = ?1 WHERE id = ?2", what, error);
 	if (sel == NULL || upd == NULL)
 		return FALSE;
@@ -249,14 +249,14 @@ fst_db_chain_existing_events(FstDb *self, GError **error)
 		sqlite3_reset(upd);
 		brc = sqlite3_bind_blob(upd, 1, raw, sizeof(raw), SQLITE_TRANSIENT);
 		brc |= sqlite3_bind_int64(upd, 2, row.id);
-		if (!fst_db_check_bind(self, brc, what, error) ||
-		    !fst_db_step_done(self, upd, what, error))
+		if (!_fst_db_check_bind(self, brc, what, error) ||
+		    !_fst_db_step_done(self, upd, what, error))
 			return FALSE;
 		g_free(prev);
 		prev = g_steal_pointer(&hash);
 	}
 	if (rc != SQLITE_DONE)
-		return fst_db_set_error(self, error, rc, "trying to %s", what);
+		return _fst_db_set_error(self, error, rc, "trying to %s", what);
 	return TRUE;
 }
 
@@ -270,7 +270,7 @@ fst_db_chain_existing_certificates(FstDb *self, GError **error)
 	gint64 now = g_get_real_time();
 	gint rc;
 
-	sel = fst_db_prepare(self,
+	sel = _fst_db_prepare(self,
 	                     "SELECT device_id, station_id, serial_hex, aws_cert_id, state FROM "
 	                     "certificates ORDER BY id",
 	                     what,
@@ -284,7 +284,7 @@ fst_db_chain_existing_certificates(FstDb *self, GError **error)
 		                    (const gchar *)sqlite3_column_text(sel, 2),
 		                    (const gchar *)sqlite3_column_text(sel, 3),
 		                    (const gchar *)sqlite3_column_text(sel, 4));
-		if (!fst_db_insert_event_locked(self,
+		if (!_fst_db_insert_event_locked(self,
 		                                sqlite3_column_int64(sel, 0),
 		                                sqlite3_column_int64(sel, 1),
 		                                "certificate-issued",
@@ -296,14 +296,14 @@ fst_db_chain_existing_certificates(FstDb *self, GError **error)
 			return FALSE;
 	}
 	if (rc != SQLITE_DONE)
-		return fst_db_set_error(self, error, rc, "trying to %s", what);
+		return _fst_db_set_error(self, error, rc, "trying to %s", what);
 	return TRUE;
 }
 
 static gboolean
 fst_db_migrate_v2(FstDb *self, GError **error)
 {
-	if (!fst_db_exec(self, fst_db_schema_v2, "create the schema v2 tables", error))
+	if (!_fst_db_exec(self, fst_db_schema_v2, "create the schema v2 tables", error))
 		return FALSE;
 	if (!fst_db_chain_existing_events(self, error))
 		return FALSE;
@@ -319,7 +319,7 @@ static const gchar fst_db_schema_v3[] = "DROP INDEX device_objects_certificate;"
 static gboolean
 fst_db_migrate_v3(FstDb *self, GError **error)
 {
-	return fst_db_exec(self, fst_db_schema_v3, "drop the index device_objects_certificate", error);
+	return _fst_db_exec(self, fst_db_schema_v3, "drop the index device_objects_certificate", error);
 }
 
 /*
@@ -453,7 +453,7 @@ static const gchar fst_db_schema_v4[] =
 static gboolean
 fst_db_migrate_v4(FstDb *self, GError **error)
 {
-	return fst_db_exec(self, fst_db_schema_v4, "create the schema v4 tables", error);
+	return _fst_db_exec(self, fst_db_schema_v4, "create the schema v4 tables", error);
 }
 
 /*
@@ -529,7 +529,7 @@ fst_db_bind_table_flush(FstDb *self,
 				 first,
 				 last);
 	g_byte_array_set_size(rows, 0);
-	return fst_db_insert_event_rows_locked(
+	return _fst_db_insert_event_rows_locked(
 	    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
 }
 
@@ -550,7 +550,7 @@ fst_db_bind_all_rows(FstDb *self, GError **error)
 
 		rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
 		if (rc != SQLITE_OK)
-			return fst_db_set_error(self, error, rc, "trying to %s", what);
+			return _fst_db_set_error(self, error, rc, "trying to %s", what);
 		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 			guint8 hash[FST_AUDIT_HASH_LEN];
 			gint64 id = sqlite3_column_int64(stmt, 0);
@@ -564,7 +564,7 @@ fst_db_bind_all_rows(FstDb *self, GError **error)
 				return FALSE;
 		}
 		if (rc != SQLITE_DONE)
-			return fst_db_set_error(self, error, rc, "trying to %s", what);
+			return _fst_db_set_error(self, error, rc, "trying to %s", what);
 		if (!fst_db_bind_table_flush(self, t, rows, first, last, error))
 			return FALSE;
 	}
@@ -578,7 +578,7 @@ fst_db_migrate_v5(FstDb *self, GError **error)
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	gint rc;
 
-	if (!fst_db_exec(self, fst_db_schema_v5, "create the schema v5 tables", error))
+	if (!_fst_db_exec(self, fst_db_schema_v5, "create the schema v5 tables", error))
 		return FALSE;
 	/* the certificates of attempts interrupted before v5 are flagged now */
 	rc = sqlite3_prepare_v2(self->db,
@@ -587,15 +587,15 @@ fst_db_migrate_v5(FstDb *self, GError **error)
 				&stmt,
 				NULL);
 	if (rc != SQLITE_OK)
-		return fst_db_set_error(self, error, rc, "trying to find the devices in rework");
+		return _fst_db_set_error(self, error, rc, "trying to find the devices in rework");
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		gint64 id = sqlite3_column_int64(stmt, 0);
 		g_array_append_val(devices, id);
 	}
 	if (rc != SQLITE_DONE)
-		return fst_db_set_error(self, error, rc, "trying to find the devices in rework");
+		return _fst_db_set_error(self, error, rc, "trying to find the devices in rework");
 	for (guint i = 0; i < devices->len; i++) {
-		if (!fst_db_interrupt_certificates_locked(
+		if (!_fst_db_interrupt_certificates_locked(
 			self, g_array_index(devices, gint64, i), error))
 			return FALSE;
 	}
@@ -616,16 +616,16 @@ static const FstDbMigrateFunc fst_db_migrations[] = {
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 
 gboolean
-fst_db_read_user_version(FstDb *self, guint *version, GError **error)
+_fst_db_read_user_version(FstDb *self, guint *version, GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	gboolean found = FALSE;
 	gint64 value;
 
-	stmt = fst_db_prepare(self, "PRAGMA user_version", "read the schema version", error);
+	stmt = _fst_db_prepare(self, "PRAGMA user_version", "read the schema version", error);
 	if (stmt == NULL)
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, &found, "read the schema version", error))
+	if (!_fst_db_step_row(self, stmt, &found, "read the schema version", error))
 		return FALSE;
 	value = found ? sqlite3_column_int64(stmt, 0) : 0;
 	if (value < 0 || value > G_MAXINT32) {
@@ -654,7 +654,7 @@ fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **erro
 	gint rc;
 
 	/* re-read inside the write lock: another process may have migrated first */
-	if (!fst_db_read_user_version(self, &current, error))
+	if (!_fst_db_read_user_version(self, &current, error))
 		return FALSE;
 	*applied = FALSE;
 	if (current >= version)
@@ -682,10 +682,10 @@ fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **erro
 	}
 
 	/* migrations may rebuild tables with foreign keys off: check before commit */
-	check = fst_db_prepare(self, "PRAGMA foreign_key_check", what, error);
+	check = _fst_db_prepare(self, "PRAGMA foreign_key_check", what, error);
 	if (check == NULL)
 		return FALSE;
-	if (!fst_db_step_row(self, check, &violation, what, error))
+	if (!_fst_db_step_row(self, check, &violation, what, error))
 		return FALSE;
 	if (violation) {
 		const guchar *table = sqlite3_column_text(check, 0);
@@ -701,7 +701,7 @@ fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **erro
 	}
 
 	stmt =
-	    fst_db_prepare(self,
+	    _fst_db_prepare(self,
 	                   "INSERT INTO schema_migrations (version, applied_at, software_version) "
 	                   "VALUES (?1, ?2, ?3)",
 	                   what,
@@ -711,11 +711,11 @@ fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **erro
 	rc = sqlite3_bind_int64(stmt, 1, version);
 	rc |= sqlite3_bind_int64(stmt, 2, g_get_real_time());
 	rc |= sqlite3_bind_text(stmt, 3, FST_VERSION, -1, SQLITE_STATIC);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	if (!fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	if (!fst_db_exec(self, pragma, what, error))
+	if (!_fst_db_exec(self, pragma, what, error))
 		return FALSE;
 	*applied = TRUE;
 	return TRUE;
@@ -723,7 +723,7 @@ fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **erro
 
 /* brings the file to FST_DB_SCHEMA_VERSION, one transaction per step */
 gboolean
-fst_db_migrate(FstDb *self, GError **error)
+_fst_db_migrate(FstDb *self, GError **error)
 {
 	for (guint version = self->schema_version + 1; version <= FST_DB_SCHEMA_VERSION;
 	     version++) {
@@ -731,7 +731,7 @@ fst_db_migrate(FstDb *self, GError **error)
 		g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 		gboolean applied = FALSE;
 		gboolean ok;
-		if (!fst_db_transaction_begin(&tx, self, what, error))
+		if (!_fst_db_transaction_begin(&tx, self, what, error))
 			return FALSE;
 		/* a step rewrites whole tables: the last one binds every row */
 		self->binding_off = TRUE;
@@ -739,7 +739,7 @@ fst_db_migrate(FstDb *self, GError **error)
 		self->binding_off = FALSE;
 		if (!ok)
 			return FALSE;
-		if (!fst_db_transaction_commit(&tx, what, error))
+		if (!_fst_db_transaction_commit(&tx, what, error))
 			return FALSE;
 		/* not applied: another process got there first, which is fine */
 		if (applied)

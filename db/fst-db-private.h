@@ -10,20 +10,21 @@ G_BEGIN_DECLS
 /*
  * What the files of db/ share and nobody else sees: the connection, its
  * statement helpers and write transactions (fst-db.c), and the functions one
- * concern's file calls in another's. Functions named `_locked` expect the
- * connection's mutex held, and those that write, a transaction.
+ * concern's file calls in another's, all named `_fst_*`. Functions named
+ * `_locked` expect the connection's mutex held, and those that write, a
+ * transaction.
  */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
-/* a statement from the connection's cache (fst_db_prepare()): going out of
+/* a statement from the connection's cache (_fst_db_prepare()): going out of
  * scope resets it for the next use instead of finalizing it */
 typedef sqlite3_stmt FstDbStmt;
 
 void
-fst_db_stmt_release(FstDbStmt *stmt);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbStmt, fst_db_stmt_release)
+_fst_db_stmt_release(FstDbStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbStmt, _fst_db_stmt_release)
 
 /* another process (a CLI report, a backup) may hold the lock for a moment */
 #define FST_DB_BUSY_TIMEOUT_MS 10000
@@ -68,7 +69,7 @@ struct _FstDb {
 	FstCertState tx_cert_state;
 	/* the rows of bound tables (FstAuditTable) this transaction wrote, seen
 	 * by fst_db_update_hook(): packed (table << 48 | rowid), in order, bound
-	 * into the chain once each at commit (fst_db_bind_rows()) */
+	 * into the chain once each at commit (_fst_db_bind_rows()) */
 	GArray *dirty;	     /* (owned) (element-type guint64) */
 	GHashTable *dirty_set; /* (owned): the same keys */
 	gboolean binding_off; /* migrations bind every row themselves */
@@ -91,14 +92,14 @@ struct _FstDb {
  *
  *	g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&self->mutex);
  *	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
- *	if (!fst_db_transaction_begin(&tx, self, what, error))
+ *	if (!_fst_db_transaction_begin(&tx, self, what, error))
  *		return FALSE;
  *	... any failure returns, and the transaction is rolled back ...
- *	return fst_db_transaction_commit(&tx, what, error);
+ *	return _fst_db_transaction_commit(&tx, what, error);
  *
  * Declared after the mutex locker, so that it ends while the mutex is held.
  * Inside a device log commit it joins the log's one transaction (see
- * fst_db_begin()).
+ * _fst_db_begin()).
  */
 typedef struct {
 	FstDb *db;
@@ -108,79 +109,79 @@ typedef struct {
 #define FST_DB_TRANSACTION_INIT {NULL, FALSE}
 
 void
-fst_db_transaction_clear(FstDbTransaction *tx);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDbTransaction, fst_db_transaction_clear)
+_fst_db_transaction_clear(FstDbTransaction *tx);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDbTransaction, _fst_db_transaction_clear)
 
 /* the names of FstCertState, as stored */
 extern const gchar *const fst_cert_state_names[FST_CERT_STATE_LAST];
 
 sqlite3 *
-fst_db_connect_read_only(const gchar *path, GError **error);
+_fst_db_connect_read_only(const gchar *path, GError **error);
 gchar *
-fst_db_column_strdup(sqlite3_stmt *stmt, gint col);
+_fst_db_column_strdup(sqlite3_stmt *stmt, gint col);
 
 /* connection, statements, transactions, input checks (fst-db.c) */
 
 gboolean
-fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
+_fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
     G_GNUC_PRINTF(4, 5);
 sqlite3_stmt *
-fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+_fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 gboolean
-fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error);
+_fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error);
 gboolean
-fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error);
+_fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error);
 gboolean
-fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
+_fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
 gboolean
-fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+_fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 void
-fst_db_remember_cert(
+_fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state);
 gboolean
-fst_db_begin(FstDb *self, const gchar *what, GError **error);
+_fst_db_begin(FstDb *self, const gchar *what, GError **error);
 void
-fst_db_rollback(FstDb *self);
+_fst_db_rollback(FstDb *self);
 gboolean
-fst_db_commit(FstDb *self, const gchar *what, GError **error);
+_fst_db_commit(FstDb *self, const gchar *what, GError **error);
 gboolean
-fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error);
+_fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error);
 gboolean
-fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error);
+_fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error);
 gint
-fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value);
+_fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value);
 gboolean
-fst_db_check_text(const gchar *field,
+_fst_db_check_text(const gchar *field,
                   const gchar *value,
                   gsize max,
                   gboolean required,
                   gboolean single_line,
                   GError **error);
 gboolean
-fst_db_check_token(const gchar *field, const gchar *value, GError **error);
+_fst_db_check_token(const gchar *field, const gchar *value, GError **error);
 gchar *
-fst_db_normalize_hex(
+_fst_db_normalize_hex(
     const gchar *field, const gchar *value, gsize min, gsize max, gboolean upper, GError **error);
 gchar *
-fst_db_text_bounded(const gchar *text, gsize max);
+_fst_db_text_bounded(const gchar *text, gsize max);
 gboolean
-fst_cert_state_from_string(const gchar *str, FstCertState *state);
+_fst_cert_state_from_string(const gchar *str, FstCertState *state);
 gboolean
-fst_cert_state_can_move(FstCertState from, FstCertState to);
+_fst_cert_state_can_move(FstCertState from, FstCertState to);
 gboolean
-fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error);
+_fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error);
 
 /* the migration ladder (fst-db-migrate.c) */
 
 gboolean
-fst_db_read_user_version(FstDb *self, guint *version, GError **error);
+_fst_db_read_user_version(FstDb *self, guint *version, GError **error);
 gboolean
-fst_db_migrate(FstDb *self, GError **error);
+_fst_db_migrate(FstDb *self, GError **error);
 
 /* events and the audit chain (fst-db-events.c) */
 
 gboolean
-fst_db_insert_event_rows_locked(FstDb *self,
+_fst_db_insert_event_rows_locked(FstDb *self,
 				gint64 device_id,
 				gint64 station_id,
 				const gchar *step,
@@ -191,7 +192,7 @@ fst_db_insert_event_rows_locked(FstDb *self,
 				GBytes *rows,
 				GError **error);
 gboolean
-fst_db_insert_event_locked(FstDb *self,
+_fst_db_insert_event_locked(FstDb *self,
                            gint64 device_id,
                            gint64 station_id,
                            const gchar *step,
@@ -201,27 +202,27 @@ fst_db_insert_event_locked(FstDb *self,
                            const gchar *detail,
                            GError **error);
 gboolean
-fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
+_fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
 
 /* stations, devices, context (fst-db-devices.c) */
 
 gboolean
-fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error);
+_fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error);
 gboolean
-fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error);
+_fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error);
 gboolean
-fst_db_set_device_state_locked(FstDb *self,
+_fst_db_set_device_state_locked(FstDb *self,
 			       gint64 device_id,
 			       FstDbDeviceState state,
 			       const gchar *last_error,
 			       GError **error);
 gchar *
-fst_db_get_device_uid_locked(FstDb *self, gint64 device_id);
+_fst_db_get_device_uid_locked(FstDb *self, gint64 device_id);
 
 /* certificates (fst-db-certificates.c) */
 
 gboolean
-fst_db_get_cert_locked(FstDb *self,
+_fst_db_get_cert_locked(FstDb *self,
                        const gchar *serial,
                        gboolean *found,
                        gint64 *cert_id,
@@ -229,7 +230,7 @@ fst_db_get_cert_locked(FstDb *self,
                        FstCertState *state,
                        GError **error);
 gboolean
-fst_db_move_cert_locked(FstDb *self,
+_fst_db_move_cert_locked(FstDb *self,
                         gint64 cert_id,
                         gint64 device_id,
                         const gchar *serial,
@@ -239,13 +240,13 @@ fst_db_move_cert_locked(FstDb *self,
                         const gchar *note,
                         GError **error);
 gboolean
-fst_db_get_active_cert_locked(
+_fst_db_get_active_cert_locked(
     FstDb *self, gint64 device_id, gboolean *found, gchar **serial, gint *slot, GError **error);
 gboolean
-fst_db_supersede_locked(
+_fst_db_supersede_locked(
     FstDb *self, gint64 device_id, const gchar *old_hex, const gchar *new_hex, GError **error);
 gboolean
-fst_db_add_escrow_locked(FstDb *self,
+_fst_db_add_escrow_locked(FstDb *self,
                          gint64 device_id,
                          gint64 station_id,
                          const gchar *serial_hex,
@@ -253,9 +254,9 @@ fst_db_add_escrow_locked(FstDb *self,
                          GBytes *cms,
                          GError **error);
 gboolean
-fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error);
+_fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error);
 gboolean
-fst_db_supersede_interrupted_locked(FstDb *self,
+_fst_db_supersede_interrupted_locked(FstDb *self,
 				    gint64 device_id,
 				    const gchar *new_serial,
 				    GError **error);
@@ -263,6 +264,6 @@ fst_db_supersede_interrupted_locked(FstDb *self,
 /* backups and statistics (fst-db-maintenance.c) */
 
 gboolean
-fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error);
+_fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error);
 
 G_END_DECLS

@@ -60,7 +60,7 @@ fst_db_has_wal(const gchar *path)
 }
 
 /**
- * fst_db_connect_read_only:
+ * _fst_db_connect_read_only:
  * @path: a station database file
  * @error: (nullable): return location for a #GError
  *
@@ -72,7 +72,7 @@ fst_db_has_wal(const gchar *path)
  * when there is no file, %FST_ERROR_DATABASE when it cannot be read
  */
 sqlite3 *
-fst_db_connect_read_only(const gchar *path, GError **error)
+_fst_db_connect_read_only(const gchar *path, GError **error)
 {
 	sqlite3 *db = NULL;
 	gint rc;

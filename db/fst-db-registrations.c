@@ -114,7 +114,7 @@ fst_db_list_registrations(FstDb *self, const gchar *action, const gchar *state, 
 		return NULL;
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt =
-	    fst_db_prepare(self,
+	    _fst_db_prepare(self,
 	                   "SELECT r.id, c.serial_hex, c.aws_cert_id, r.target, r.action, r.state, "
 	                   "r.attempts, r.created_at FROM registrations r JOIN certificates c ON "
 	                   "c.id = r.certificate_id WHERE (?1 IS NULL OR r.action = ?1) AND "
@@ -125,22 +125,22 @@ fst_db_list_registrations(FstDb *self, const gchar *action, const gchar *state, 
 		return NULL;
 	rc = sqlite3_bind_text(stmt, 1, action, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_text(stmt, 2, state, -1, SQLITE_TRANSIENT);
-	if (!fst_db_check_bind(self, rc, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		FstDbRegistration *reg = g_new0(FstDbRegistration, 1);
 		reg->id = sqlite3_column_int64(stmt, 0);
-		reg->serial_hex = fst_db_column_strdup(stmt, 1);
-		reg->aws_cert_id = fst_db_column_strdup(stmt, 2);
-		reg->target = fst_db_column_strdup(stmt, 3);
-		reg->action = fst_db_column_strdup(stmt, 4);
-		reg->state = fst_db_column_strdup(stmt, 5);
+		reg->serial_hex = _fst_db_column_strdup(stmt, 1);
+		reg->aws_cert_id = _fst_db_column_strdup(stmt, 2);
+		reg->target = _fst_db_column_strdup(stmt, 3);
+		reg->action = _fst_db_column_strdup(stmt, 4);
+		reg->state = _fst_db_column_strdup(stmt, 5);
 		reg->attempts = sqlite3_column_int(stmt, 6);
 		reg->created_at = sqlite3_column_int64(stmt, 7);
 		g_ptr_array_add(rows, reg);
 	}
 	if (rc != SQLITE_DONE) {
-		fst_db_set_error(self, error, rc, "trying to %s", what);
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
 		return NULL;
 	}
 	return g_steal_pointer(&rows);
@@ -172,12 +172,12 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 
 	g_return_val_if_fail(self != NULL, NULL);
 
-	issuer = fst_db_normalize_hex(
+	issuer = _fst_db_normalize_hex(
 	    "issuer SHA-256", issuer_sha256, FST_DB_SHA256_HEX, FST_DB_SHA256_HEX, FALSE, error);
 	if (issuer == NULL)
 		return NULL;
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = fst_db_prepare(self,
+	stmt = _fst_db_prepare(self,
 	                      "SELECT r.action, r.state, count(*) FROM registrations r "
 	                      "JOIN certificates c ON c.id = r.certificate_id JOIN cas a ON "
 	                      "a.id = c.ca_id WHERE a.sha256 = ?1 GROUP BY r.action, r.state "
@@ -186,18 +186,18 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 	                      error);
 	if (stmt == NULL)
 		return NULL;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT), what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		FstDbRegistrationCount *count = g_new0(FstDbRegistrationCount, 1);
-		count->action = fst_db_column_strdup(stmt, 0);
-		count->state = fst_db_column_strdup(stmt, 1);
+		count->action = _fst_db_column_strdup(stmt, 0);
+		count->state = _fst_db_column_strdup(stmt, 1);
 		count->count = sqlite3_column_int64(stmt, 2);
 		g_ptr_array_add(counts, count);
 	}
 	if (rc != SQLITE_DONE) {
-		fst_db_set_error(self, error, rc, "trying to %s", what);
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
 		return NULL;
 	}
 	return g_steal_pointer(&counts);

@@ -28,7 +28,7 @@ fst_db_stmt_finalize(gpointer stmt)
 }
 
 gchar *
-fst_db_column_strdup(sqlite3_stmt *stmt, gint col)
+_fst_db_column_strdup(sqlite3_stmt *stmt, gint col)
 {
 	const guchar *text = sqlite3_column_text(stmt, col);
 	return text != NULL ? g_strdup((const gchar *)text) : NULL;
@@ -36,7 +36,7 @@ fst_db_column_strdup(sqlite3_stmt *stmt, gint col)
 
 
 void
-fst_db_stmt_release(FstDbStmt *stmt)
+_fst_db_stmt_release(FstDbStmt *stmt)
 {
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
@@ -77,7 +77,7 @@ fst_db_rc_hint(gint rc)
 
 /* sets FST_ERROR_DATABASE: "<context> in <path>: <sqlite message>[: <hint>]" */
 gboolean
-fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
+_fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
 {
 	va_list args;
 	const gchar *hint = fst_db_rc_hint(rc);
@@ -116,7 +116,7 @@ fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
  * which resets it after use; the same SQL must not be in use twice at once.
  */
 sqlite3_stmt *
-fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
+_fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 {
 	sqlite3_stmt *stmt = g_hash_table_lookup(self->stmts, sql);
 	gint rc;
@@ -125,7 +125,7 @@ fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 		return stmt;
 	rc = sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK) {
-		fst_db_set_error(self, error, rc, "preparing to %s", what);
+		_fst_db_set_error(self, error, rc, "preparing to %s", what);
 		return NULL;
 	}
 	g_hash_table_insert(self->stmts, g_strdup(sql), stmt);
@@ -133,26 +133,26 @@ fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 }
 
 gboolean
-fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error)
+_fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error)
 {
 	if (rc != SQLITE_OK)
-		return fst_db_set_error(self, error, rc, "binding values to %s", what);
+		return _fst_db_set_error(self, error, rc, "binding values to %s", what);
 	return TRUE;
 }
 
 /* runs a statement that returns no rows */
 gboolean
-fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error)
+_fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error)
 {
 	gint rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
-		return fst_db_set_error(self, error, rc, "trying to %s", what);
+		return _fst_db_set_error(self, error, rc, "trying to %s", what);
 	return TRUE;
 }
 
 /* runs a statement that must return one row; *found tells whether it did */
 gboolean
-fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error)
+_fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error)
 {
 	gint rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -163,16 +163,16 @@ fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *w
 		*found = FALSE;
 		return TRUE;
 	}
-	return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return _fst_db_set_error(self, error, rc, "trying to %s", what);
 }
 
 /* runs fixed SQL with no parameters (pragmas, schema, transaction control) */
 gboolean
-fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
+_fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 {
 	gint rc = sqlite3_exec(self->db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return fst_db_set_error(self, error, rc, "trying to %s", what);
+		return _fst_db_set_error(self, error, rc, "trying to %s", what);
 	return TRUE;
 }
 
@@ -215,7 +215,7 @@ fst_db_update_hook(void *data, int op, const char *db_name, const char *table, s
 
 /* remembers a certificate for the rest of the write transaction */
 void
-fst_db_remember_cert(
+_fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state)
 {
 	if (sqlite3_get_autocommit(self->db))
@@ -236,7 +236,7 @@ fst_db_remember_cert(
  * a failure of any of them rolls back the whole of it.
  */
 gboolean
-fst_db_begin(FstDb *self, const gchar *what, GError **error)
+_fst_db_begin(FstDb *self, const gchar *what, GError **error)
 {
 	/* IMMEDIATE takes the write lock now, so that two writers never deadlock
 	 * upgrading read locks; the mutex already serialises our own threads */
@@ -245,11 +245,11 @@ fst_db_begin(FstDb *self, const gchar *what, GError **error)
 		return TRUE;
 	fst_db_forget_transaction(self);
 	msg = g_strdup_printf("start a transaction to %s", what);
-	return fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
+	return _fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
 }
 
 void
-fst_db_rollback(FstDb *self)
+_fst_db_rollback(FstDb *self)
 {
 	fst_db_forget_transaction(self);
 	/* a failed statement may already have ended the transaction */
@@ -268,38 +268,38 @@ fst_db_write_audit_head(FstDb *self, const gchar *what, GError **error)
 	g_autofree gchar *value =
 	    g_strdup_printf("%" G_GINT64_FORMAT " %s", self->head_id, self->head_hash);
 
-	head = fst_db_prepare(self,
+	head = _fst_db_prepare(self,
 	                      "INSERT INTO db_properties (key, value) VALUES ('audit-head', ?1) "
 	                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	                      what,
 	                      error);
 	if (head == NULL)
 		return FALSE;
-	if (!fst_db_check_bind(
+	if (!_fst_db_check_bind(
 	        self, sqlite3_bind_text(head, 1, value, -1, SQLITE_TRANSIENT), what, error))
 		return FALSE;
-	return fst_db_step_done(self, head, what, error);
+	return _fst_db_step_done(self, head, what, error);
 }
 
 gboolean
-fst_db_commit(FstDb *self, const gchar *what, GError **error)
+_fst_db_commit(FstDb *self, const gchar *what, GError **error)
 {
 	g_autofree gchar *msg = NULL;
 	if (self->batch > 0)
 		return TRUE;
 	msg = g_strdup_printf("commit %s", what);
 	/* the rows written are bound into the chain as they are committed */
-	if (self->dirty->len > 0 && !fst_db_bind_rows(self, msg, error)) {
-		fst_db_rollback(self);
+	if (self->dirty->len > 0 && !_fst_db_bind_rows(self, msg, error)) {
+		_fst_db_rollback(self);
 		return FALSE;
 	}
 	/* the head seals the end of the chain: a deleted last row shows */
 	if (self->head_dirty && !fst_db_write_audit_head(self, msg, error)) {
-		fst_db_rollback(self);
+		_fst_db_rollback(self);
 		return FALSE;
 	}
-	if (!fst_db_exec(self, "COMMIT", msg, error)) {
-		fst_db_rollback(self);
+	if (!_fst_db_exec(self, "COMMIT", msg, error)) {
+		_fst_db_rollback(self);
 		return FALSE;
 	}
 	fst_db_forget_transaction(self);
@@ -307,32 +307,32 @@ fst_db_commit(FstDb *self, const gchar *what, GError **error)
 }
 
 gboolean
-fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error)
+_fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error)
 {
 	tx->db = self;
-	tx->open = fst_db_begin(self, what, error);
+	tx->open = _fst_db_begin(self, what, error);
 	return tx->open;
 }
 
 gboolean
-fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error)
+_fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error)
 {
 	/* a commit that fails has rolled back already */
 	tx->open = FALSE;
-	return fst_db_commit(tx->db, what, error);
+	return _fst_db_commit(tx->db, what, error);
 }
 
 void
-fst_db_transaction_clear(FstDbTransaction *tx)
+_fst_db_transaction_clear(FstDbTransaction *tx)
 {
 	if (tx->open)
-		fst_db_rollback(tx->db);
+		_fst_db_rollback(tx->db);
 	tx->open = FALSE;
 }
 
 /* binds @value, or NULL when @value is 0 (ids) */
 gint
-fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value)
+_fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value)
 {
 	if (value <= 0)
 		return sqlite3_bind_null(stmt, idx);
@@ -343,7 +343,7 @@ fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value)
 
 /* @single_line: no control characters at all, else newline and tab are allowed */
 gboolean
-fst_db_check_text(const gchar *field,
+_fst_db_check_text(const gchar *field,
                   const gchar *value,
                   gsize max,
                   gboolean required,
@@ -401,7 +401,7 @@ fst_db_check_text(const gchar *field,
 
 /* a step or outcome name: [a-z0-9-], starting with a letter */
 gboolean
-fst_db_check_token(const gchar *field, const gchar *value, GError **error)
+_fst_db_check_token(const gchar *field, const gchar *value, GError **error)
 {
 	gsize len = value != NULL ? strnlen(value, FST_DB_MAX_NAME + 1) : 0;
 
@@ -431,7 +431,7 @@ fst_db_check_token(const gchar *field, const gchar *value, GError **error)
 
 /* returns @value in @case_upper or lower case if it is 1..@max hex digits */
 gchar *
-fst_db_normalize_hex(
+_fst_db_normalize_hex(
     const gchar *field, const gchar *value, gsize min, gsize max, gboolean upper, GError **error)
 {
 	gsize len = value != NULL ? strnlen(value, max + 1) : 0;
@@ -464,7 +464,7 @@ fst_db_normalize_hex(
 
 /* a copy of @text that is valid UTF-8 and at most @max bytes, cut at a character */
 gchar *
-fst_db_text_bounded(const gchar *text, gsize max)
+_fst_db_text_bounded(const gchar *text, gsize max)
 {
 	g_autofree gchar *valid = g_utf8_make_valid(text != NULL ? text : "", -1);
 	gsize len = strlen(valid);
@@ -541,7 +541,7 @@ fst_db_device_state_from_string(const gchar *str, FstDbDeviceState *state)
 }
 
 gboolean
-fst_cert_state_from_string(const gchar *str, FstCertState *state)
+_fst_cert_state_from_string(const gchar *str, FstCertState *state)
 {
 	for (guint i = 0; i < FST_CERT_STATE_LAST; i++) {
 		if (g_strcmp0(str, fst_cert_state_names[i]) == 0) {
@@ -558,7 +558,7 @@ fst_cert_state_from_string(const gchar *str, FstCertState *state)
  * an issued or burned one can be interrupted, and an interrupted one can only
  * be superseded or revoked; revoked is final and reachable from any state */
 gboolean
-fst_cert_state_can_move(FstCertState from, FstCertState to)
+_fst_cert_state_can_move(FstCertState from, FstCertState to)
 {
 	if (from == to)
 		return TRUE;
@@ -734,16 +734,16 @@ fst_db_check_file(const gchar *path, gboolean *exists, GError **error)
 }
 
 gboolean
-fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error)
+_fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error)
 {
-	g_autoptr(FstDbStmt) stmt = fst_db_prepare(self, sql, sql, error);
+	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, sql, error);
 	gboolean found = FALSE;
 
 	if (stmt == NULL)
 		return FALSE;
-	if (!fst_db_step_row(self, stmt, &found, sql, error))
+	if (!_fst_db_step_row(self, stmt, &found, sql, error))
 		return FALSE;
-	*value = found ? fst_db_column_strdup(stmt, 0) : NULL;
+	*value = found ? _fst_db_column_strdup(stmt, 0) : NULL;
 	return TRUE;
 }
 
@@ -757,14 +757,14 @@ fst_db_set_wal(FstDb *self, gchar **journal, GError **error)
 {
 	gint64 deadline = g_get_monotonic_time() + FST_DB_BUSY_TIMEOUT_MS * 1000;
 
-	if (!fst_db_query_text(self, "PRAGMA journal_mode", journal, error))
+	if (!_fst_db_query_text(self, "PRAGMA journal_mode", journal, error))
 		return FALSE;
 	if (g_strcmp0(*journal, "wal") == 0)
 		return TRUE;
 	for (;;) {
 		g_autoptr(GError) error_local = NULL;
 		g_clear_pointer(journal, g_free);
-		if (fst_db_query_text(self, "PRAGMA journal_mode = WAL", journal, &error_local))
+		if (_fst_db_query_text(self, "PRAGMA journal_mode = WAL", journal, &error_local))
 			return TRUE;
 		if ((sqlite3_extended_errcode(self->db) & 0xff) != SQLITE_BUSY ||
 		    g_get_monotonic_time() > deadline) {
@@ -785,17 +785,17 @@ fst_db_setup(FstDb *self, GError **error)
 	sqlite3_extended_result_codes(self->db, 1);
 	rc = sqlite3_busy_timeout(self->db, FST_DB_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
-		return fst_db_set_error(self, error, rc, "setting the busy timeout");
+		return _fst_db_set_error(self, error, rc, "setting the busy timeout");
 
 	/* a crafted file must not be able to run SQL functions from its schema,
 	 * nor can our own SQL corrupt the schema by writing sqlite_master */
 	rc = sqlite3_db_config(self->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	rc |= sqlite3_db_config(self->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	if (rc != SQLITE_OK)
-		return fst_db_set_error(self, error, rc, "hardening the connection");
+		return _fst_db_set_error(self, error, rc, "hardening the connection");
 
 	/* read-only first: a file from a newer fleetstation is left byte for byte */
-	if (!fst_db_read_user_version(self, &self->schema_version, error))
+	if (!_fst_db_read_user_version(self, &self->schema_version, error))
 		return FALSE;
 	if (self->schema_version > FST_DB_SCHEMA_VERSION) {
 		g_set_error(error,
@@ -811,16 +811,16 @@ fst_db_setup(FstDb *self, GError **error)
 
 	/* migrations run with foreign keys off (the SQLite table-rebuild recipe needs
 	 * it) and check them before each commit */
-	if (!fst_db_exec(self, "PRAGMA foreign_keys = OFF", "turn foreign keys off", error))
+	if (!_fst_db_exec(self, "PRAGMA foreign_keys = OFF", "turn foreign keys off", error))
 		return FALSE;
-	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
+	if (!_fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
 		return FALSE;
 	/* a new file gets 2 KiB pages: every commit writes each page it touched
 	 * whole into the WAL, so this halves the bytes synced per device for
 	 * about the same file size (db/schema.md, "Size and cost"); a file
 	 * already written keeps its page size (changing it means a VACUUM) */
 	if (self->schema_version == 0 &&
-	    !fst_db_exec(self,
+	    !_fst_db_exec(self,
 	                 "PRAGMA page_size = " G_STRINGIFY(FST_DB_PAGE_SIZE),
 	                 "set the page size",
 	                 error))
@@ -836,7 +836,7 @@ fst_db_setup(FstDb *self, GError **error)
 		                                         self->schema_version,
 		                                         stamp,
 		                                         g_date_time_get_microsecond(now));
-		if (!fst_db_backup_to(self->path, dest, error)) {
+		if (!_fst_db_backup_to(self->path, dest, error)) {
 			g_prefix_error(error,
 			               "not migrating %s from schema version %u (nothing was "
 			               "changed): ",
@@ -851,7 +851,7 @@ fst_db_setup(FstDb *self, GError **error)
 		          (guint)FST_DB_SCHEMA_VERSION);
 		self->last_backup = g_steal_pointer(&dest);
 	}
-	if (!fst_db_migrate(self, error))
+	if (!_fst_db_migrate(self, error))
 		return FALSE;
 
 	/* WAL lets a report read while the workers write; FULL makes every commit
@@ -868,11 +868,11 @@ fst_db_setup(FstDb *self, GError **error)
 		            journal != NULL ? journal : "unknown");
 		return FALSE;
 	}
-	if (!fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
+	if (!_fst_db_exec(self, "PRAGMA synchronous = FULL", "set synchronous mode", error))
 		return FALSE;
-	if (!fst_db_exec(self, "PRAGMA foreign_keys = ON", "turn foreign keys on", error))
+	if (!_fst_db_exec(self, "PRAGMA foreign_keys = ON", "turn foreign keys on", error))
 		return FALSE;
-	if (!fst_db_query_text(self, "PRAGMA foreign_keys", &fkeys, error))
+	if (!_fst_db_query_text(self, "PRAGMA foreign_keys", &fkeys, error))
 		return FALSE;
 	if (g_strcmp0(fkeys, "1") != 0) {
 		g_set_error(error,
@@ -947,7 +947,7 @@ fst_db_open(const gchar *path, GError **error)
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 	                     NULL);
 	if (rc != SQLITE_OK) {
-		fst_db_set_error(self, error, rc, "opening the database");
+		_fst_db_set_error(self, error, rc, "opening the database");
 		return NULL;
 	}
 	sqlite3_update_hook(self->db, fst_db_update_hook, self);
@@ -982,11 +982,11 @@ fst_db_open_read_only(const gchar *path, GError **error)
 
 	self = fst_db_new(path);
 	self->read_only = TRUE;
-	self->db = fst_db_connect_read_only(path, error);
+	self->db = _fst_db_connect_read_only(path, error);
 	if (self->db == NULL)
 		return NULL;
 	sqlite3_extended_result_codes(self->db, 1);
-	if (!fst_db_read_user_version(self, &self->schema_version, error))
+	if (!_fst_db_read_user_version(self, &self->schema_version, error))
 		return NULL;
 	if (self->schema_version != FST_DB_SCHEMA_VERSION) {
 		g_set_error(error,

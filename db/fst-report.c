@@ -125,7 +125,7 @@ fst_report_open(const gchar *path, GError **error)
 	g_autoptr(sqlite3) db = NULL;
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
-	db = fst_db_connect_read_only(path, error);
+	db = _fst_db_connect_read_only(path, error);
 	if (db == NULL)
 		return NULL;
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
