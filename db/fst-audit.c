@@ -72,11 +72,26 @@ fst_audit_put(GByteArray *sum, const gchar *data, gssize len)
 	g_byte_array_append(sum, (const guint8 *)data, len < 0 ? (guint)strlen(data) : (guint)len);
 }
 
+/* fetched once: an implicit fetch per digest costs a lookup in OpenSSL's
+ * method store, and a commit hashes about ten rows and events */
+static const EVP_MD *
+fst_audit_sha256(void)
+{
+	static gsize once = 0;
+	static EVP_MD *md = NULL;
+
+	if (g_once_init_enter(&once)) {
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+		g_once_init_leave(&once, 1);
+	}
+	return md != NULL ? md : EVP_sha256();
+}
+
 static void
 fst_audit_digest(GByteArray *sum, guint8 out[FST_AUDIT_HASH_LEN])
 {
 	guint len = FST_AUDIT_HASH_LEN;
-	if (EVP_Digest(sum->data, sum->len, out, &len, EVP_sha256(), NULL) != 1) {
+	if (EVP_Digest(sum->data, sum->len, out, &len, fst_audit_sha256(), NULL) != 1) {
 		/* the same digest without OpenSSL's provider (never seen failing) */
 		g_autoptr(GChecksum) fallback = g_checksum_new(G_CHECKSUM_SHA256);
 		gsize glen = FST_AUDIT_HASH_LEN;
