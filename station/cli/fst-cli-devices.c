@@ -18,7 +18,7 @@ fst_cli_devices(gint argc, gchar **argv)
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
-	     "Only devices in this state: new, in-progress, provisioned or failed", "STATE"},
+	     "Only devices in this state: new, in-progress, provisioned, failed or rework", "STATE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new("- list the devices in the database");
