@@ -6,22 +6,68 @@
 
 G_BEGIN_DECLS
 
+/*
+ * The station database (db/schema.md): one SQLite file shared by the port
+ * workers, the CLI and the reports. Grouped by what the functions hold: the
+ * connection, stations and context, devices, certificates, objects and
+ * events, the device log the pipeline writes through, the registration
+ * queue, and maintenance.
+ */
+
+/* the connection */
+
+/* the newest schema version this build can create and read */
+#define FST_DB_SCHEMA_VERSION 5
+
+typedef struct _FstDb FstDb;
+
+FstDb *
+fst_db_open(const gchar *path, GError **error);
+FstDb *
+fst_db_open_read_only(const gchar *path, GError **error);
+void
+fst_db_close(FstDb *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDb, fst_db_close)
+guint
+fst_db_get_schema_version(FstDb *self);
+const gchar *
+fst_db_get_path(FstDb *self);
+gint
+fst_db_get_synchronous(FstDb *self);
+
+/* stations and the session context */
+
+gint64
+fst_db_ensure_station(FstDb *self,
+		      const gchar *name,
+		      const gchar *host,
+		      const gchar *software_version,
+		      GError **error);
+gboolean
+fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GError **error);
+
+/* certificates (declared before devices, which carry their current one) */
+
 /**
  * FstCertState:
  *
  * Life of a device certificate, as stored in `certificates.state`.
  * `issued` is written (and committed) before any byte goes to the device.
  * Moves: forward through issued, burned, verified, registered; verified or
- * registered to superseded (fst_db_device_log_supersede()); any state to
- * revoked, which is final (db/schema.md, "States and transitions").
+ * registered to superseded (fst_db_device_log_supersede()); issued or burned
+ * to interrupted when the station stopped during the attempt
+ * (fst_db_mark_interrupted()), and interrupted to superseded when the device
+ * is provisioned again; any state to revoked, which is final (db/schema.md,
+ * "States and transitions"). The values are not an order.
  */
 typedef enum {
 	FST_CERT_STATE_ISSUED,
 	FST_CERT_STATE_BURNED,
 	FST_CERT_STATE_VERIFIED,
 	FST_CERT_STATE_REGISTERED,
-	FST_CERT_STATE_SUPERSEDED, /* schema v4: replaced on the device by a newer one */
+	FST_CERT_STATE_SUPERSEDED, /* replaced on the device by a newer one */
 	FST_CERT_STATE_REVOKED,
+	FST_CERT_STATE_INTERRUPTED, /* its attempt stopped with the station; maybe on the device */
 	FST_CERT_STATE_LAST
 } FstCertState;
 
@@ -31,7 +77,8 @@ fst_cert_state_to_string(FstCertState state);
 /**
  * FstDbCert:
  *
- * A certificate as the database records it (see db/schema.md).
+ * A certificate as the database records it (see db/schema.md). Fields marked
+ * "read back" are set by the queries and ignored when recording.
  */
 typedef struct {
 	gchar *serial_hex;   /* upper-case hex */
@@ -44,23 +91,85 @@ typedef struct {
 	gchar *issuer_sha256; /* SHA-256 of the issuing CA certificate DER */
 	gchar *profile;
 	FstCertState state;
-	gint64 created_at;    /* unix microseconds, UTC; set when read back */
+	gint64 created_at;    /* unix microseconds, UTC; read back */
 	gint64 updated_at;
-	/* schema v2; all (nullable) and optional when recording */
-	gchar *profile_sha256;	  /* content hash of the profile (fst_profile_get_content_sha256()) */
-	gint64 id;		  /* set when read back */
-	gchar *device_uid;	  /* set when read back */
-	gchar *operator_name;	  /* set when read back, from the session context */
-	gchar *lot;		  /* set when read back, from the session context */
+	gchar *profile_sha256;	  /* (nullable): content hash of the profile (fst_profile_get_content_sha256()) */
+	gint64 id;		  /* read back */
+	gchar *device_uid;	  /* read back */
+	gchar *operator_name;	  /* read back, from the session context */
+	gchar *lot;		  /* read back, from the session context */
 	gint64 revoked_at;	  /* unix microseconds, 0 when not revoked */
-	gchar *revocation_reason; /* set with fst_db_revoke_certificate() */
-	/* schema v4 */
+	gchar *revocation_reason; /* (nullable): set with fst_db_revoke_certificate() */
 	gint slot; /* the device credential slot it was written to: 0 = A (default), 1 = B */
 } FstDbCert;
 
 void
 fst_db_cert_free(FstDbCert *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbCert, fst_db_cert_free)
+
+/**
+ * FstDbCertFilter:
+ *
+ * What fst_db_list_certificates() returns; every field is optional (%NULL or
+ * 0 matches everything) and the fields combine with AND.
+ */
+typedef struct {
+	const gchar *device_uid;
+	const gchar *state;	    /* an #FstCertState name, e.g. "issued" */
+	const gchar *issuer_sha256; /* any case */
+	const gchar *lot;
+	gint64 station_id;
+	gint64 since_us; /* created_at >= since_us */
+	gint64 until_us; /* created_at < until_us */
+} FstDbCertFilter;
+
+gboolean
+fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error);
+gboolean
+fst_db_set_certificate_state(FstDb *self,
+			     const gchar *serial_hex,
+			     FstCertState state,
+			     GError **error);
+gboolean
+fst_db_revoke_certificate(FstDb *self,
+			  const gchar *serial_hex,
+			  const gchar *reason,
+			  GError **error);
+GPtrArray *
+fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error);
+gint64
+fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
+FstDbCert *
+fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error);
+GBytes *
+fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256, GError **error);
+
+/* devices */
+
+/**
+ * FstDbDeviceState:
+ *
+ * Where a device is, as stored in `devices.state` (db/schema.md, "States
+ * and transitions"): `new` is reserved for devices known before they are
+ * seen; `in-progress` while an attempt runs; `provisioned` and `failed` when
+ * it ended; `rework` when the station stopped during the attempt.
+ */
+typedef enum {
+	FST_DB_DEVICE_STATE_NEW,
+	FST_DB_DEVICE_STATE_IN_PROGRESS,
+	FST_DB_DEVICE_STATE_PROVISIONED,
+	FST_DB_DEVICE_STATE_FAILED,
+	FST_DB_DEVICE_STATE_REWORK,
+	FST_DB_DEVICE_STATE_LAST
+} FstDbDeviceState;
+
+const gchar *
+fst_db_device_state_to_string(FstDbDeviceState state);
+gboolean
+fst_db_device_state_from_string(const gchar *str, FstDbDeviceState *state);
+
+/* the device state names, by #FstDbDeviceState */
+extern const gchar *const fst_db_device_states[FST_DB_DEVICE_STATE_LAST];
 
 /**
  * FstDbDevice:
@@ -73,7 +182,7 @@ typedef struct {
 	gchar *model;
 	gchar *firmware;
 	gchar *port;
-	gchar *state;	  /* "new", "in-progress", "provisioned", "failed", "rework" */
+	FstDbDeviceState state;
 	gchar *last_error; /* (nullable) */
 	FstDbCert *cert;  /* (nullable): the current certificate */
 	guint protocol_version;
@@ -82,13 +191,43 @@ typedef struct {
 	gint64 station_id; /* 0 when unknown */
 	gint64 created_at; /* unix microseconds, UTC */
 	gint64 updated_at;
-	gchar *operator_name; /* (nullable): who last worked on it (schema v2) */
-	gchar *lot;	      /* (nullable): the lot it was last provisioned for (schema v2) */
+	gchar *operator_name; /* (nullable): who last worked on it */
+	gchar *lot;	      /* (nullable): the lot it was last provisioned for */
 } FstDbDevice;
 
 void
 fst_db_device_free(FstDbDevice *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbDevice, fst_db_device_free)
+
+gint64
+fst_db_begin_device(FstDb *self,
+		    gint64 station_id,
+		    const FstDeviceInfo *info,
+		    const gchar *port,
+		    GError **error);
+gboolean
+fst_db_finish_device(FstDb *self,
+		     gint64 device_id,
+		     const gchar *serial_hex,
+		     const GError *failure,
+		     GError **error);
+FstDbDevice *
+fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
+GPtrArray *
+fst_db_list_devices(FstDb *self, GError **error);
+GPtrArray *
+fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
+
+/* objects written to devices, and events */
+
+gboolean
+fst_db_add_object(FstDb *self,
+		  gint64 device_id,
+		  const gchar *serial_hex,
+		  FstObjectKind kind,
+		  GBytes *data,
+		  const gchar *contents,
+		  GError **error);
 
 /**
  * FstDbEvent:
@@ -104,8 +243,8 @@ typedef struct {
 	gint64 ended_us;
 	gchar *outcome;	   /* "ok", "failed", "cancelled", ... */
 	gchar *detail;	   /* (nullable) */
-	gint64 operator_id; /* 0 when unknown (schema v2) */
-	gint64 lot_id;	    /* 0 when unknown (schema v2) */
+	gint64 operator_id; /* 0 when unknown */
+	gint64 lot_id;	    /* 0 when unknown */
 	gchar *hash;	    /* (nullable): the audit chain hash (db/fst-audit.c) */
 } FstDbEvent;
 
@@ -113,46 +252,6 @@ void
 fst_db_event_free(FstDbEvent *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
 
-/* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 4
-
-typedef struct _FstDb FstDb;
-
-FstDb *
-fst_db_open(const gchar *path, GError **error);
-void
-fst_db_close(FstDb *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDb, fst_db_close)
-
-guint
-fst_db_get_schema_version(FstDb *self);
-gint64
-fst_db_ensure_station(FstDb *self,
-		      const gchar *name,
-		      const gchar *host,
-		      const gchar *software_version,
-		      GError **error);
-gint64
-fst_db_begin_device(FstDb *self,
-		    gint64 station_id,
-		    const FstDeviceInfo *info,
-		    const gchar *port,
-		    GError **error);
-gboolean
-fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error);
-gboolean
-fst_db_set_certificate_state(FstDb *self,
-			     const gchar *serial_hex,
-			     FstCertState state,
-			     GError **error);
-gboolean
-fst_db_add_object(FstDb *self,
-		  gint64 device_id,
-		  const gchar *serial_hex,
-		  FstObjectKind kind,
-		  GBytes *data,
-		  const gchar *contents,
-		  GError **error);
 gboolean
 fst_db_add_event(FstDb *self,
 		 gint64 device_id,
@@ -162,12 +261,10 @@ fst_db_add_event(FstDb *self,
 		 const gchar *outcome,
 		 const gchar *detail,
 		 GError **error);
-gboolean
-fst_db_finish_device(FstDb *self,
-		     gint64 device_id,
-		     const gchar *serial_hex,
-		     const GError *failure,
-		     GError **error);
+GPtrArray *
+fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
+
+/* the device log */
 
 /**
  * FstDbDeviceLog:
@@ -224,84 +321,7 @@ fst_db_device_log_add_escrow(FstDbDeviceLog *self,
 gboolean
 fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error);
 
-FstDbDevice *
-fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
-GPtrArray *
-fst_db_list_devices(FstDb *self, GError **error);
-GPtrArray *
-fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
-const gchar *
-fst_db_get_path(FstDb *self);
-gint
-fst_db_get_synchronous(FstDb *self);
-
-/* schema v2 */
-
-/**
- * FstDbCertFilter:
- *
- * What fst_db_list_certificates() returns; every field is optional (%NULL or
- * 0 matches everything) and the fields combine with AND.
- */
-typedef struct {
-	const gchar *device_uid;
-	const gchar *state;	    /* an #FstCertState name, e.g. "issued" */
-	const gchar *issuer_sha256; /* any case */
-	const gchar *lot;
-	gint64 station_id;
-	gint64 since_us; /* created_at >= since_us */
-	gint64 until_us; /* created_at < until_us */
-} FstDbCertFilter;
-
-gboolean
-fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GError **error);
-gboolean
-fst_db_revoke_certificate(FstDb *self,
-			  const gchar *serial_hex,
-			  const gchar *reason,
-			  GError **error);
-GPtrArray *
-fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error);
-gint64
-fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
-GPtrArray *
-fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
-gboolean
-fst_db_backup(FstDb *self, const gchar *dest, GError **error);
-gchar *
-fst_db_get_last_backup(FstDb *self);
-gboolean
-fst_db_integrity_check(FstDb *self, GError **error);
-
-/**
- * FstDbStats:
- *
- * Counts for `fleetstation db stats`.
- */
-typedef struct {
-	guint schema_version;
-	gchar *database_id; /* (owned) */
-	gint64 file_bytes;  /* main file, without the WAL */
-	gint64 stations;
-	gint64 operators;
-	gint64 lots;
-	gint64 devices;
-	gint64 devices_by_state[5]; /* new, in-progress, provisioned, failed, rework */
-	gint64 certificates;
-	gint64 certificates_by_state[FST_CERT_STATE_LAST];
-	gint64 events;
-	gint64 registrations_pending;
-} FstDbStats;
-
-extern const gchar *const fst_db_device_states[5];
-
-gboolean
-fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error);
-
-void
-fst_db_stats_clear(FstDbStats *stats);
-
-/* schema v4 */
+/* the cloud registration queue */
 
 /**
  * FstDbRegistration:
@@ -345,9 +365,39 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbRegistrationCount, fst_db_registration_count_
 
 GPtrArray *
 fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
-GBytes *
-fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256, GError **error);
-FstDbCert *
-fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error);
+
+/* maintenance */
+
+gboolean
+fst_db_backup(FstDb *self, const gchar *dest, GError **error);
+gchar *
+fst_db_get_last_backup(FstDb *self);
+gboolean
+fst_db_integrity_check(FstDb *self, GError **error);
+
+/**
+ * FstDbStats:
+ *
+ * Counts for `fleetstation db stats`.
+ */
+typedef struct {
+	guint schema_version;
+	gchar *database_id; /* (owned) */
+	gint64 file_bytes;  /* main file, without the WAL */
+	gint64 stations;
+	gint64 operators;
+	gint64 lots;
+	gint64 devices;
+	gint64 devices_by_state[FST_DB_DEVICE_STATE_LAST];
+	gint64 certificates;
+	gint64 certificates_by_state[FST_CERT_STATE_LAST];
+	gint64 events;
+	gint64 registrations_pending;
+} FstDbStats;
+
+gboolean
+fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error);
+void
+fst_db_stats_clear(FstDbStats *stats);
 
 G_END_DECLS

@@ -558,7 +558,7 @@ fst_batch_device_done(FstDb *db,
 		return TRUE;
 	} else {
 		g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error_local);
-		if (dev == NULL || g_strcmp0(dev->state, "provisioned") != 0)
+		if (dev == NULL || dev->state != FST_DB_DEVICE_STATE_PROVISIONED)
 			return FALSE;
 		if (serial_hex != NULL && dev->cert != NULL) {
 			g_free(*serial_hex);

@@ -125,7 +125,7 @@ fst_watch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 		return TRUE;
 	if (fst_profile_get_on_return(self->profile) == FST_PROFILE_ON_RETURN_REFUSE) {
 		dev = fst_db_find_device(db, uid, &error_local);
-		if (dev != NULL && g_strcmp0(dev->state, "provisioned") == 0) {
+		if (dev != NULL && dev->state == FST_DB_DEVICE_STATE_PROVISIONED) {
 			g_info("device %s on %s is provisioned already: skipped", uid, port);
 			return FALSE;
 		}

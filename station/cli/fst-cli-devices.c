@@ -18,7 +18,7 @@ fst_cli_devices(gint argc, gchar **argv)
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
-	     "Only devices in this state: new, in-progress, provisioned or failed", "STATE"},
+	     "Only devices in this state: new, in-progress, provisioned, failed or rework", "STATE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new("- list the devices in the database");
@@ -53,7 +53,7 @@ fst_cli_devices(gint argc, gchar **argv)
 	}
 	for (guint i = 0; i < devices->len; i++) {
 		FstDbDevice *d = g_ptr_array_index(devices, i);
-		if (state != NULL && g_strcmp0(d->state, state) != 0)
+		if (state != NULL && g_strcmp0(fst_db_device_state_to_string(d->state), state) != 0)
 			continue;
 		if (json) {
 			json_builder_begin_object(b);
@@ -61,7 +61,7 @@ fst_cli_devices(gint argc, gchar **argv)
 			fst_cli_json_add_string(b, "model", d->model);
 			fst_cli_json_add_string(b, "firmware", d->firmware);
 			fst_cli_json_add_string(b, "port", d->port);
-			fst_cli_json_add_string(b, "state", d->state);
+			fst_cli_json_add_string(b, "state", fst_db_device_state_to_string(d->state));
 			fst_cli_json_add_string(b, "last_error", d->last_error);
 			fst_cli_json_add_string(b, "serial", d->cert != NULL ? d->cert->serial_hex : NULL);
 			fst_cli_json_add_string(
@@ -74,7 +74,7 @@ fst_cli_devices(gint argc, gchar **argv)
 		g_print("%-22s %-14s %-12s %-40s %s\n",
 			d->uid,
 			d->model,
-			d->state,
+			fst_db_device_state_to_string(d->state),
 			d->cert != NULL ? d->cert->serial_hex : "-",
 			d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : "-");
 	}

@@ -73,7 +73,7 @@ fst_cli_show(gint argc, gchar **argv)
 		fst_cli_json_add_string(b, "model", dev->model);
 		fst_cli_json_add_string(b, "firmware", dev->firmware);
 		fst_cli_json_add_string(b, "port", dev->port);
-		fst_cli_json_add_string(b, "state", dev->state);
+		fst_cli_json_add_string(b, "state", fst_db_device_state_to_string(dev->state));
 		fst_cli_json_add_string(b, "last_error", dev->last_error);
 		json_builder_set_member_name(b, "certificates");
 		json_builder_begin_array(b);
@@ -116,7 +116,7 @@ fst_cli_show(gint argc, gchar **argv)
 		dev->model,
 		dev->firmware != NULL ? dev->firmware : "-",
 		dev->port != NULL ? dev->port : "-",
-		dev->state);
+		fst_db_device_state_to_string(dev->state));
 	if (dev->last_error != NULL)
 		g_print("error     %s\n", dev->last_error);
 	g_print("\ncertificates:\n");

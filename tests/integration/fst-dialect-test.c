@@ -374,7 +374,7 @@ fst_dialect_gang_test(void)
 	}
 	dev = fst_db_find_device(fst_station_get_db(station), LOOPBACK_UID, &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 
 	fst_dialect_unregister("loopback");

@@ -258,7 +258,7 @@ fst_fixture_assert_provisioned(FstFixture *fx, const gchar *uid, const FstProvis
 	g_autoptr(GBytes) expected = NULL;
 
 	g_assert_no_error(r->error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_nonnull(dev->cert);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
@@ -274,7 +274,7 @@ fst_fixture_assert_rejected(FstFixture *fx, const gchar *uid, const FstProvision
 	g_autoptr(FstDbDevice) dev = fst_fixture_find(fx, uid);
 
 	g_assert_nonnull(r->error);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_nonnull(dev->last_error);
 	g_assert_nonnull(r->serial_hex);
 	g_assert_nonnull(dev->cert);
@@ -589,7 +589,7 @@ fst_keys_device_public_key_unproven_test(FstFixture *fx, gconstpointer user_data
 	g_assert_nonnull(strstr(r->error->message, "the public key it sent"));
 	g_assert_null(r->serial_hex);
 	dev = fst_fixture_find(fx, uid);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_null(dev->cert);
 }
 
@@ -616,7 +616,7 @@ fst_faults_replayed_signature_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(r->error->message, "the certificate issued to it"));
 	fst_fixture_assert_rejected(fx, uid, r);
 	dev = fst_fixture_find(fx, uid);
-	g_assert_cmpstr(dev->state, !=, "provisioned");
+	g_assert_cmpint(dev->state, !=, FST_DB_DEVICE_STATE_PROVISIONED);
 }
 
 /* key injection: the station makes the key, records the certificate, sends

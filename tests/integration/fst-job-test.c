@@ -205,7 +205,7 @@ fst_job_provision_test(FstFixture *fx, gconstpointer user_data)
 		g_autoptr(FstDbDevice) dev = fst_db_find_device(db, r->uid, &error);
 		g_assert_no_error(error);
 		g_assert_no_error(r->error);
-		g_assert_cmpstr(dev->state, ==, "provisioned");
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 		g_assert_nonnull(dev->cert);
 		g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 		g_assert_cmpstr(dev->lot, ==, "LOT-JOB");
@@ -270,7 +270,7 @@ fst_job_abort_test(FstFixture *fx, gconstpointer user_data)
 
 	dev = fst_db_find_device(fst_station_get_db(fst_job_get_station(job)), "JOB-ABORT-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, !=, "provisioned");
+	g_assert_cmpint(dev->state, !=, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_nonnull(dev->cert);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 }
@@ -303,7 +303,7 @@ fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
 	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
 		g_autoptr(FstDbDevice) dev = fst_db_find_device(fst_station_get_db(station), uids[i], &error);
 		g_assert_no_error(error);
-		g_assert_cmpstr(dev->state, ==, "provisioned");
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	}
 }
 

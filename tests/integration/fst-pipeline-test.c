@@ -110,7 +110,7 @@ fst_pipeline_ok_test(FstFixture *fx, gconstpointer user_data)
 
 	dev = fst_db_find_device(fst_station_get_db(fx->station), "PT-OK-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_nonnull(dev->cert);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
@@ -357,7 +357,7 @@ fst_pipeline_wrong_model_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_null(r->serial_hex);
 	dev = fst_db_find_device(fst_station_get_db(fx->station), "PT-MODEL-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_nonnull(strstr(dev->last_error, "toaster-9000"));
 	g_assert_null(dev->cert);
 }
@@ -377,7 +377,7 @@ fst_pipeline_roots_too_big_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_null(r->serial_hex);
 	dev = fst_db_find_device(fst_station_get_db(fx->station), "PT-FULL-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_null(dev->cert);
 }
 
@@ -470,7 +470,7 @@ fst_pipeline_refuse_test(FstFixture *fx, gconstpointer user_data)
 	/* nothing issued, the device row as it was, one more event */
 	dev = fst_db_find_device(db, "PT-AGAIN-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r1->serial_hex);
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
 	certs = fst_db_list_certificates(db, &filter, &error);

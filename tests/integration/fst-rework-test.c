@@ -336,7 +336,7 @@ fst_rework_single_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(active->serial_hex, ==, r2->serial_hex);
 	dev = fst_db_find_device(db, "RW-SINGLE-1", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 
 	/* fleetstation show: the slot, the superseded state and the queue */
 	{
@@ -397,7 +397,7 @@ fst_rework_single_failure_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_null(active);
 	dev = fst_db_find_device(db, uid, &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 }
 
 /* A/B: the new credentials go to slot B, read back, proven and ACTIVATEd;
@@ -538,7 +538,7 @@ fst_rework_ab_disconnect_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fst_fixture_count_deactivations(fx, r1->serial_hex), ==, 0);
 	dev = fst_db_find_device(db, uid, &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "failed");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
 
 	/* plugged in again: the rotation completes into slot B */
 	port3 = fst_fixture_start_sim(fx, uid, two);
@@ -652,7 +652,7 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(rows, ==, "1");
 	dev = fst_db_find_device(db, uid, &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r1->serial_hex);
 	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_VERIFIED);
 	certs = fst_db_list_certificates(db, &filter, &error);

@@ -489,7 +489,7 @@ fst_watch_usb_hotplug(void)
 		g_autoptr(FstDbDevice) dev =
 		    fst_db_find_device(fst_station_get_db(t.station), "HOT-0001", &error);
 		g_assert_no_error(error);
-		g_assert_cmpstr(dev->state, ==, "provisioned");
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	}
 
 	g_mutex_clear(&t.lock);
@@ -543,7 +543,7 @@ fst_ports_provision_ttyusb(void)
 	g_assert_nonnull(r->serial_hex);
 	dev = fst_db_find_device(fst_station_get_db(station), "USB-0001", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(dev->state, ==, "provisioned");
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_cmpstr(dev->port, ==, "/dev/ttyUSB0");
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 	{
