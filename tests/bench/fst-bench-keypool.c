@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fst-crypto.h"
 #include "fst-keypool.h"
 #include "fst-openssl-common.h"
 
@@ -46,7 +47,7 @@ main(void)
 		a = fst_key_pool_take(pool, FST_KEY_TYPE_RSA_2048, NULL, &error);
 		take[i] = g_get_monotonic_time() - start;
 		start = g_get_monotonic_time();
-		b = a != NULL ? fst_key_pool_generate(FST_KEY_TYPE_RSA_2048, &error) : NULL;
+		b = a != NULL ? fst_crypto_generate_key(FST_KEY_TYPE_RSA_2048, &error) : NULL;
 		gen[i] = g_get_monotonic_time() - start;
 		if (b == NULL) {
 			g_printerr("%s\n", error->message);
