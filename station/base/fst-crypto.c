@@ -165,7 +165,7 @@ fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize len, g
 	if (len == 0)
 		return;
 	/* fails only for a buffer too small, checked above */
-	if (OPENSSL_buf2hexstr_ex(out, out_size, &written, data, (long)len, '\0') != 1) {
+	if (OPENSSL_buf2hexstr_ex(out, out_size, &written, data, len, '\0') != 1) {
 		ERR_clear_error();
 		out[0] = '\0';
 		return;
