@@ -49,10 +49,12 @@ build() {
 # package or an install step is missing, and the run fails naming the tests.
 # FST_ALLOW_SKIPS=1 lets a run with skips pass (a machine without root).
 run_tests() {
-	local junit=$build/ctest-junit.xml rc=0 skipped
+	local junit rc=0 skipped
+	junit=$(cd "$build" && pwd)/ctest-junit.xml
 	rm -f "$junit"
 	ctest --test-dir "$build" --output-on-failure -j "$jobs" --output-junit "$junit" "$@" || rc=$?
 	[ $rc -eq 0 ] || return $rc
+	[ -f "$junit" ] || { echo "setup: ctest wrote no $junit: cannot tell skipped tests" >&2; return 1; }
 	skipped=$(grep -o '<testcase name="[^"]*"[^>]*status="notrun"' "$junit" | sed 's/<testcase name="\([^"]*\)".*/\1/' || true)
 	if [ -n "$skipped" ]; then
 		echo "setup: these tests were skipped (a missing program or library; see their SKIP lines):" >&2
