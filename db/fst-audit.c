@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "fst-crypto.h"
 #include "fst-db-private.h"
 #include "fst-error.h"
 
@@ -320,18 +321,9 @@ fst_audit_hash_to_bytes(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN])
 gchar *
 fst_audit_hash_from_bytes(gconstpointer data, gsize len)
 {
-	const guint8 *p = data;
-	gchar *hex;
-
 	if (data == NULL || len != FST_AUDIT_HASH_LEN)
 		return NULL;
-	hex = g_new(gchar, 2 * FST_AUDIT_HASH_LEN + 1);
-	for (guint i = 0; i < FST_AUDIT_HASH_LEN; i++) {
-		hex[2 * i] = "0123456789abcdef"[p[i] >> 4];
-		hex[2 * i + 1] = "0123456789abcdef"[p[i] & 0xf];
-	}
-	hex[2 * FST_AUDIT_HASH_LEN] = '\0';
-	return hex;
+	return fst_crypto_hex(data, len, FALSE);
 }
 
 /**

@@ -4,7 +4,8 @@
 #   packaging/setup.sh demo [DEMO OPTIONS]   install packages, build, run `fleetstation demo`
 #   packaging/setup.sh test                  install packages, build, run the whole suite (ctest)
 #
-# Environment: BUILD_DIR (default: build), FST_WERROR (default: ON), JOBS.
+# Environment: BUILD_DIR (default: build), FST_WERROR (default: ON), JOBS,
+# FST_ALLOW_SKIPS=1 (a test run with skipped tests passes; by default it fails).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +44,28 @@ build() {
 	cmake --build "$build" -j "$jobs"
 }
 
+# ctest, then a check that nothing was skipped: `test` installs every package
+# the suite needs, so a skip (exit 77: a missing program or library) means a
+# package or an install step is missing, and the run fails naming the tests.
+# FST_ALLOW_SKIPS=1 lets a run with skips pass (a machine without root).
+run_tests() {
+	local junit rc=0 skipped
+	junit=$(cd "$build" && pwd)/ctest-junit.xml
+	rm -f "$junit"
+	ctest --test-dir "$build" --output-on-failure -j "$jobs" --output-junit "$junit" "$@" || rc=$?
+	[ $rc -eq 0 ] || return $rc
+	[ -f "$junit" ] || { echo "setup: ctest wrote no $junit: cannot tell skipped tests" >&2; return 1; }
+	skipped=$(grep -o '<testcase name="[^"]*"[^>]*status="notrun"' "$junit" | sed 's/<testcase name="\([^"]*\)".*/\1/' || true)
+	if [ -n "$skipped" ]; then
+		echo "setup: these tests were skipped (a missing program or library; see their SKIP lines):" >&2
+		printf '  %s\n' $skipped >&2
+		if [ "${FST_ALLOW_SKIPS:-0}" != 1 ]; then
+			echo "setup: every test must run: install what they name (packaging/deps.txt)" >&2
+			return 1
+		fi
+	fi
+}
+
 case "$mode" in
 demo)
 	install_packages
@@ -52,7 +75,7 @@ demo)
 test)
 	install_packages
 	build
-	exec ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@"
+	run_tests "$@"
 	;;
 *)
 	echo "usage: packaging/setup.sh demo|test [OPTIONS]" >&2

@@ -41,10 +41,13 @@
 #include <json-glib/json-glib.h>
 
 #include "fst-error.h"
+#include "fst-file.h"
 
 #define FST_BATCH_MAX_ROWS 10000
 #define FST_BATCH_MAX_VALUE 4096
 #define FST_BATCH_MAX_FILE (16 * 1024 * 1024)
+/* a manifest nests three deep: object, devices array, row object */
+#define FST_BATCH_MAX_JSON_DEPTH 32
 
 /**
  * fst_batch_status_to_string:
@@ -377,6 +380,93 @@ fst_batch_json_member(FstBatch *self,
 	return fst_batch_value(self->path, line, name, json_node_get_string(node), out, error);
 }
 
+/*
+ * Checks run on the raw bytes before json-glib sees them: it parses
+ * recursively, so a manifest nested deeper than any manifest needs could
+ * exhaust the stack; and it ends a string at a \u0000 escape, so a value
+ * holding one would be silently cut short.
+ */
+static gboolean
+fst_batch_json_prescan(const gchar *path, const gchar *data, gsize len, GError **error)
+{
+	gboolean in_string = FALSE;
+	guint depth = 0;
+	guint line = 1;
+
+	for (gsize i = 0; i < len; i++) {
+		gchar c = data[i];
+		if (c == '\n')
+			line++;
+		if (in_string) {
+			if (c == '\\') {
+				if (i + 5 < len && data[i + 1] == 'u' && memcmp(data + i + 2, "0000", 4) == 0) {
+					g_set_error(error,
+						    FST_ERROR,
+						    FST_ERROR_INVALID_DATA,
+						    "%s:%u: a string holds \\u0000 (a NUL character), "
+						    "which no value may hold",
+						    path,
+						    line);
+					return FALSE;
+				}
+				/* the escaped character cannot end the string */
+				i++;
+			} else if (c == '"') {
+				in_string = FALSE;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_string = TRUE;
+		} else if (c == '{' || c == '[') {
+			if (++depth > FST_BATCH_MAX_JSON_DEPTH) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_INVALID_DATA,
+					    "%s:%u: JSON nested more than %u levels deep: a manifest "
+					    "is an object holding an array of row objects",
+					    path,
+					    line,
+					    (guint)FST_BATCH_MAX_JSON_DEPTH);
+				return FALSE;
+			}
+		} else if ((c == '}' || c == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return TRUE;
+}
+
+/* json-glib keeps the last of two members with one name; a manifest that
+ * names one twice is ambiguous, so the first repeat is kept as the error */
+typedef struct {
+	const gchar *path;
+	GError *error; /* (owned) (nullable) */
+	GHashTable *counts; /* (element-type JsonObject guint): members seen per object */
+} FstBatchJsonCheck;
+
+static void
+fst_batch_json_member_cb(JsonParser *parser,
+			 JsonObject *object,
+			 const gchar *member_name,
+			 gpointer user_data)
+{
+	FstBatchJsonCheck *check = user_data;
+	guint seen = GPOINTER_TO_UINT(g_hash_table_lookup(check->counts, object)) + 1;
+
+	g_hash_table_insert(check->counts, object, GUINT_TO_POINTER(seen));
+	/* the member is added before the signal: a repeat leaves the size short */
+	if (seen != json_object_get_size(object) && check->error == NULL) {
+		g_set_error(&check->error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s:%u: \"%s\" appears twice in one object: give each member once",
+			    check->path,
+			    json_parser_get_current_line(parser),
+			    member_name);
+	}
+}
+
 static gboolean
 fst_batch_parse_json(FstBatch *self, const gchar *data, gsize len, GError **error)
 {
@@ -387,13 +477,28 @@ fst_batch_parse_json(FstBatch *self, const gchar *data, gsize len, GError **erro
 	JsonNode *root;
 	JsonArray *rows = NULL;
 
-	if (!json_parser_load_from_data(parser, data, (gssize)len, &error_local)) {
+	FstBatchJsonCheck check = {self->path, NULL, NULL};
+	gboolean ok;
+
+	if (!fst_batch_json_prescan(self->path, data, len, error))
+		return FALSE;
+	check.counts = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_signal_connect(parser, "object-member", G_CALLBACK(fst_batch_json_member_cb), &check);
+	ok = json_parser_load_from_data(parser, data, (gssize)len, &error_local);
+	g_signal_handlers_disconnect_by_data(parser, &check);
+	g_hash_table_unref(check.counts);
+	if (!ok) {
+		g_clear_error(&check.error);
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_INVALID_DATA,
 			    "%s: not valid JSON: %s",
 			    self->path,
 			    error_local->message);
+		return FALSE;
+	}
+	if (check.error != NULL) {
+		g_propagate_error(error, check.error);
 		return FALSE;
 	}
 	root = json_parser_get_root(parser);
@@ -501,18 +606,9 @@ fst_batch_load(const gchar *path, GError **error)
 {
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
-	if (!g_file_get_contents(path, &data, &len, error)) {
-		fst_error_convert_gio(error);
+	data = fst_file_read_bounded(path, FST_BATCH_MAX_FILE, &len, error);
+	if (data == NULL) {
 		g_prefix_error(error, "reading the manifest: ");
-		return NULL;
-	}
-	if (len > FST_BATCH_MAX_FILE) {
-		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s is larger than %d bytes",
-			    path,
-			    FST_BATCH_MAX_FILE);
 		return NULL;
 	}
 	return fst_batch_parse(path, data, len, error);

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "fst-ca-pkcs11.h"
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -72,15 +73,6 @@ fst_ca_info_free(FstCaInfo *self)
 	g_free(self);
 }
 
-static gint64
-fst_ca_store_asn1_time_to_unix(const ASN1_TIME *t)
-{
-	struct tm tm = {0};
-	if (ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (gint64)timegm(&tm);
-}
-
 static gchar *
 fst_ca_store_format_time(gint64 t)
 {
@@ -100,38 +92,9 @@ fst_ca_store_format_time(gint64 t)
 EVP_PKEY *
 fst_ca_store_generate_key(FstKeyType key_type, GError **error)
 {
-	EVP_PKEY *key = NULL;
-
-	switch (key_type) {
-	case FST_KEY_TYPE_RSA_2048:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-		break;
-	case FST_KEY_TYPE_RSA_3072:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-		break;
-	case FST_KEY_TYPE_RSA_4096:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-		break;
-	case FST_KEY_TYPE_EC_P256:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		break;
-	case FST_KEY_TYPE_EC_P384:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-		break;
-	case FST_KEY_TYPE_EC_P521:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
-		break;
-	case FST_KEY_TYPE_NONE:
-	default:
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_SUPPORTED,
-		            "unsupported CA key type: use rsa-2048, rsa-3072, rsa-4096, ec-p256, "
-		            "ec-p384 or ec-p521");
-		return NULL;
-	}
+	EVP_PKEY *key = fst_crypto_generate_key(key_type, error);
 	if (key == NULL)
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot generate the CA key");
+		g_prefix_error(error, "the CA key: ");
 	return key;
 }
 
@@ -173,16 +136,7 @@ fst_ca_store_describe_key(EVP_PKEY *key)
 const EVP_MD *
 fst_ca_store_md_for_key(EVP_PKEY *key)
 {
-	gchar group[64] = {0};
-	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
-	    EVP_PKEY_get_utf8_string_param(
-	        key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1) {
-		if (g_strcmp0(group, "secp384r1") == 0)
-			return EVP_sha384();
-		if (g_strcmp0(group, "secp521r1") == 0)
-			return EVP_sha512();
-	}
-	return EVP_sha256();
+	return fst_crypto_md_for_key(key);
 }
 
 /**
@@ -373,7 +327,7 @@ fst_ca_store_make_ca_cert(EVP_PKEY *key,
 	if (subject == NULL)
 		return NULL;
 	if (issuer != NULL) {
-		gint64 issuer_end = fst_ca_store_asn1_time_to_unix(X509_get0_notAfter(issuer));
+		gint64 issuer_end = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(issuer));
 		if (not_after > issuer_end) {
 			g_autofree gchar *end = fst_ca_store_format_time(issuer_end);
 			g_set_error(error,
@@ -473,7 +427,7 @@ fst_ca_store_make_verification_cert(const gchar *code,
 	g_autoptr(X509_NAME) subject = X509_NAME_new();
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64 not_after = now + (gint64)FST_CA_STORE_VERIFICATION_DAYS * 86400;
-	gint64 ca_end = fst_ca_store_asn1_time_to_unix(X509_get0_notAfter(ca_cert));
+	gint64 ca_end = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(ca_cert));
 	gsize len = code != NULL ? strlen(code) : 0;
 
 	if (len == 0 || len > FST_CA_STORE_MAX_CODE) {
@@ -1334,8 +1288,8 @@ fst_ca_store_info_new(X509 *cert, const gchar *name, const gchar *key_store)
 	}
 	info->self_signed = X509_self_signed(cert, 0) == 1;
 	info->pathlen = (gint)X509_get_pathlen(cert);
-	info->not_before = fst_ca_store_asn1_time_to_unix(X509_get0_notBefore(cert));
-	info->not_after = fst_ca_store_asn1_time_to_unix(X509_get0_notAfter(cert));
+	info->not_before = fst_crypto_asn1_time_to_unix(X509_get0_notBefore(cert));
+	info->not_after = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(cert));
 	ERR_clear_error();
 	return info;
 }

@@ -16,7 +16,6 @@
 #include <glib/gstdio.h>
 #include <openssl/cms.h>
 #include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -26,11 +25,12 @@
 
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
+#include "fst-crypto.h"
+#include "fst-csr.h"
+#include "fst-der.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
-/* a device CSR is well under 2 KiB even for RSA-4096 */
-#define FST_CA_MAX_CSR_SIZE (16 * 1024)
 /* a certificate file bigger than this is not one */
 #define FST_CA_MAX_CERT_FILE (256 * 1024)
 #define FST_CA_SERIAL_LEN 20
@@ -41,8 +41,6 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OCTET_STRING, ASN1_OCTET_STRING_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OBJECT, ASN1_OBJECT_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_ALGOR, X509_ALGOR_free)
 
 struct _FstCa {
@@ -73,31 +71,6 @@ fst_issued_cert_free(FstIssuedCert *self)
 	g_free(self->subject);
 	g_free(self->key_type);
 	g_free(self);
-}
-
-static gint64
-fst_ca_asn1_time_to_unix(const ASN1_TIME *t)
-{
-	struct tm tm = {0};
-	if (ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (gint64)timegm(&tm);
-}
-
-/* the digest a signature by @key uses: SHA-384 for P-384, SHA-512 for P-521 */
-static const EVP_MD *
-fst_ca_md_for_key(EVP_PKEY *key)
-{
-	gchar group[64] = {0};
-	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
-	    EVP_PKEY_get_utf8_string_param(
-	        key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1) {
-		if (g_strcmp0(group, "secp384r1") == 0)
-			return EVP_sha384();
-		if (g_strcmp0(group, "secp521r1") == 0)
-			return EVP_sha512();
-	}
-	return EVP_sha256();
 }
 
 /* the bytes of a positive random serial that encodes in exactly FST_CA_SERIAL_LEN bytes */
@@ -458,8 +431,8 @@ fst_ca_load(const gchar *cert_path,
 	self->key_id = fst_ca_key_id(self->cert, error);
 	if (self->issuer_name == NULL || self->key_id == NULL)
 		return NULL;
-	self->md = fst_ca_md_for_key(self->key);
-	self->not_after = fst_ca_asn1_time_to_unix(X509_get0_notAfter(self->cert));
+	self->md = fst_crypto_md_for_key(self->key);
+	self->not_after = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(self->cert));
 	{
 		/* the profile part of the warning is fst_station_warn_ca_expiry()'s */
 		g_autofree gchar *warning = fst_ca_store_expiry_warning(
@@ -585,436 +558,11 @@ fst_ca_get_chain_der(FstCa *self)
  * more than the signature in OpenSSL 3.0 (every d2i of a public key runs the
  * generic decoder, every extension is encoded twice), and issuance must be
  * bounded by one verification (the CSR) plus one signature. The device's CSR
- * is parsed with a bounds-checked cursor: it is untrusted input.
+ * or public key is untrusted input, parsed in fst-csr.c.
  */
 
-/* a bounds-checked read cursor over DER */
-typedef struct {
-	const guint8 *p;
-	gsize len;
-} FstDer;
-
-/* reads one TLV of tag @tag; @out gets its contents, @whole (nullable) the whole TLV */
-static gboolean
-fst_der_read(FstDer *cur, guint8 tag, FstDer *out, FstDer *whole)
-{
-	gsize hdr = 2;
-	gsize len;
-
-	if (cur->len < 2 || cur->p[0] != tag)
-		return FALSE;
-	len = cur->p[1];
-	if (len == 0x81) {
-		if (cur->len < 3 || cur->p[2] < 0x80)
-			return FALSE;
-		len = cur->p[2];
-		hdr = 3;
-	} else if (len == 0x82) {
-		if (cur->len < 4 || cur->p[2] == 0)
-			return FALSE;
-		len = ((gsize)cur->p[2] << 8) | cur->p[3];
-		if (len < 0x100)
-			return FALSE;
-		hdr = 4;
-	} else if (len >= 0x80) {
-		/* indefinite or longer than anything a device sends */
-		return FALSE;
-	}
-	if (cur->len - hdr < len)
-		return FALSE;
-	out->p = cur->p + hdr;
-	out->len = len;
-	if (whole != NULL) {
-		whole->p = cur->p;
-		whole->len = hdr + len;
-	}
-	cur->p += hdr + len;
-	cur->len -= hdr + len;
-	return TRUE;
-}
-
-static gboolean
-fst_der_equal(const FstDer *der, const guint8 *data, gsize len)
-{
-	return der->len == len && memcmp(der->p, data, len) == 0;
-}
-
-/* writes a header for @len bytes of content into @hdr; returns its size */
-static guint
-fst_der_header(guint8 hdr[4], guint8 tag, gsize len)
-{
-	hdr[0] = tag;
-	if (len < 0x80) {
-		hdr[1] = (guint8)len;
-		return 2;
-	}
-	if (len < 0x100) {
-		hdr[1] = 0x81;
-		hdr[2] = (guint8)len;
-		return 3;
-	}
-	hdr[1] = 0x82;
-	hdr[2] = (guint8)(len >> 8);
-	hdr[3] = (guint8)len;
-	return 4;
-}
-
-static void
-fst_der_put(GByteArray *buf, guint8 tag, const guint8 *data, gsize len)
-{
-	guint8 hdr[4];
-	g_byte_array_append(buf, hdr, fst_der_header(hdr, tag, len));
-	g_byte_array_append(buf, data, (guint)len);
-}
-
-/* turns everything from @start to the end of @buf into the content of a @tag TLV */
-static void
-fst_der_wrap(GByteArray *buf, gsize start, guint8 tag)
-{
-	gsize len = buf->len - start;
-	guint8 hdr[4];
-	guint n;
-
-	/* everything built here is far below 64 KiB */
-	g_assert(len <= 0xffff);
-	n = fst_der_header(hdr, tag, len);
-	g_byte_array_set_size(buf, buf->len + n);
-	memmove(buf->data + start + n, buf->data + start, len);
-	memcpy(buf->data + start, hdr, n);
-}
-
-#define FST_DER_SEQUENCE 0x30
-#define FST_DER_SET 0x31
-#define FST_DER_INTEGER 0x02
-#define FST_DER_BIT_STRING 0x03
-#define FST_DER_OCTET_STRING 0x04
-#define FST_DER_NULL 0x05
-#define FST_DER_OID 0x06
-#define FST_DER_UTF8_STRING 0x0c
-#define FST_DER_UTC_TIME 0x17
-#define FST_DER_GENERALIZED_TIME 0x18
-
-/* object identifier contents */
-static const guint8 fst_oid_ec_public_key[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-static const guint8 fst_oid_rsa_encryption[] =
-    {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
-static const guint8 fst_oid_p256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-static const guint8 fst_oid_p384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
-static const guint8 fst_oid_p521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
 static const guint8 fst_oid_organization[] = {0x55, 0x04, 0x0a};
 static const guint8 fst_oid_common_name[] = {0x55, 0x04, 0x03};
-
-/* the CSR signature algorithms verified without the generic decoder */
-static const struct {
-	guint8 oid[9];
-	gsize oid_len;
-	gint md;
-	gboolean rsa;
-} fst_ca_csr_sigalgs[] = {
-    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02}, 8, 256, FALSE},
-    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03}, 8, 384, FALSE},
-    {{0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04}, 8, 512, FALSE},
-    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b}, 9, 256, TRUE},
-    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c}, 9, 384, TRUE},
-    {{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d}, 9, 512, TRUE},
-};
-
-/* a device public key, decoded from its SubjectPublicKeyInfo */
-typedef struct {
-	FstKeyType key_type;
-	EVP_PKEY *pkey;      /* (owned) */
-	GByteArray *spki;    /* (owned): re-encoded SubjectPublicKeyInfo */
-	guint8 key_id[20];   /* SHA-1 of the subjectPublicKey bits (RFC 5280 method 1) */
-} FstCaDeviceKey;
-
-static void
-fst_ca_device_key_clear(FstCaDeviceKey *key)
-{
-	EVP_PKEY_free(key->pkey);
-	if (key->spki != NULL)
-		g_byte_array_unref(key->spki);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCaDeviceKey, fst_ca_device_key_clear)
-
-/* a positive DER INTEGER's contents: minimal, non-negative; returns the magnitude */
-static gboolean
-fst_der_unsigned(const FstDer *in, FstDer *magnitude)
-{
-	if (in->len == 0 || (in->p[0] & 0x80) != 0)
-		return FALSE;
-	if (in->len > 1 && in->p[0] == 0 && (in->p[1] & 0x80) == 0)
-		return FALSE;
-	magnitude->p = in->p;
-	magnitude->len = in->len;
-	if (magnitude->p[0] == 0 && magnitude->len > 1) {
-		magnitude->p++;
-		magnitude->len--;
-	}
-	return TRUE;
-}
-
-static EVP_PKEY *
-fst_ca_pkey_from_params(const gchar *type, OSSL_PARAM *params)
-{
-	g_autoptr(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-	EVP_PKEY *pkey = NULL;
-
-	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		ERR_clear_error();
-		return NULL;
-	}
-	return pkey;
-}
-
-/*
- * A public-only key on each supported curve, made once: a device key is a
- * copy of it with the device's point set, three times cheaper than building
- * the curve again through EVP_PKEY_fromdata() for every device.
- */
-static EVP_PKEY *
-fst_ca_ec_template(guint idx, const gchar *group)
-{
-	static gsize done[3];
-	static EVP_PKEY *templates[3];
-
-	if (g_once_init_enter(&done[idx])) {
-		g_autoptr(EVP_PKEY) full = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
-		guint8 point[1 + 2 * 66];
-		gchar group_name[16];
-		gsize point_len = 0;
-		OSSL_PARAM ps[3];
-		g_strlcpy(group_name, group, sizeof(group_name));
-		if (full != NULL &&
-		    EVP_PKEY_get_octet_string_param(
-		        full, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &point_len) == 1) {
-			ps[0] = OSSL_PARAM_construct_utf8_string(
-			    OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0);
-			ps[1] = OSSL_PARAM_construct_octet_string(
-			    OSSL_PKEY_PARAM_PUB_KEY, point, point_len);
-			ps[2] = OSSL_PARAM_construct_end();
-			templates[idx] = fst_ca_pkey_from_params("EC", ps);
-		}
-		ERR_clear_error();
-		g_once_init_leave(&done[idx], 1);
-	}
-	return templates[idx];
-}
-
-/*
- * Decodes an untrusted SubjectPublicKeyInfo into @key, refusing every key
- * that is not RSA 2048/3072/4096 or EC P-256/P-384/P-521: @reason says what
- * it is then, and FALSE is returned with key->key_type NONE. A malformed SPKI
- * returns FALSE with no reason.
- */
-static gboolean
-fst_ca_decode_spki(FstDer spki_der, FstCaDeviceKey *key, gchar **reason)
-{
-	FstDer spki, alg, oid, params, bits;
-	FstDer params_whole = {NULL, 0};
-	FstDer pub;
-	guint8 unused;
-
-	key->key_type = FST_KEY_TYPE_NONE;
-	if (!fst_der_read(&spki_der, FST_DER_SEQUENCE, &spki, NULL) || spki_der.len != 0 ||
-	    !fst_der_read(&spki, FST_DER_SEQUENCE, &alg, NULL) ||
-	    !fst_der_read(&spki, FST_DER_BIT_STRING, &bits, NULL) || spki.len != 0 ||
-	    !fst_der_read(&alg, FST_DER_OID, &oid, NULL) || bits.len < 2)
-		return FALSE;
-	unused = bits.p[0];
-	pub.p = bits.p + 1;
-	pub.len = bits.len - 1;
-	if (unused != 0)
-		return FALSE;
-	if (!fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key)) &&
-	    !fst_der_equal(&oid, fst_oid_rsa_encryption, sizeof(fst_oid_rsa_encryption))) {
-		const guint8 *p = oid.p - 2;
-		g_autoptr(ASN1_OBJECT) obj = NULL;
-		gchar name[80] = "an unknown";
-		/* oid.p - 2 is its header: an OID this short has a 2-byte header */
-		if (oid.len < 0x80 && (obj = d2i_ASN1_OBJECT(NULL, &p, (long)oid.len + 2)) != NULL)
-			OBJ_obj2txt(name, sizeof(name), obj, 0);
-		ERR_clear_error();
-		*reason = g_strdup_printf("a %s key (only RSA and EC keys are supported)", name);
-		return FALSE;
-	}
-	if (alg.len > 0) {
-		FstDer tmp = alg;
-		if (tmp.p[0] == FST_DER_OID)
-			(void)fst_der_read(&tmp, FST_DER_OID, &params, &params_whole);
-		else if (tmp.p[0] == FST_DER_NULL)
-			(void)fst_der_read(&tmp, FST_DER_NULL, &params, &params_whole);
-		else
-			params_whole.p = NULL;
-		if (params_whole.p == NULL || tmp.len != 0) {
-			if (fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key))) {
-				*reason = g_strdup("an EC key on an explicit curve (EC keys must be "
-				                   "on P-256, P-384 or P-521)");
-			}
-			return FALSE;
-		}
-	}
-
-	if (fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key))) {
-		const gchar *group = NULL;
-		EVP_PKEY *tmpl;
-		guint idx;
-		if (params_whole.p == NULL || params_whole.p[0] != FST_DER_OID)
-			return FALSE;
-		if (fst_der_equal(&params, fst_oid_p256, sizeof(fst_oid_p256))) {
-			key->key_type = FST_KEY_TYPE_EC_P256;
-			group = "P-256";
-			idx = 0;
-		} else if (fst_der_equal(&params, fst_oid_p384, sizeof(fst_oid_p384))) {
-			key->key_type = FST_KEY_TYPE_EC_P384;
-			group = "P-384";
-			idx = 1;
-		} else if (fst_der_equal(&params, fst_oid_p521, sizeof(fst_oid_p521))) {
-			key->key_type = FST_KEY_TYPE_EC_P521;
-			group = "P-521";
-			idx = 2;
-		} else {
-			const guint8 *p = params_whole.p;
-			g_autoptr(ASN1_OBJECT) obj = d2i_ASN1_OBJECT(NULL, &p, (long)params_whole.len);
-			gchar name[80] = "an unknown curve";
-			if (obj != NULL)
-				OBJ_obj2txt(name, sizeof(name), obj, 0);
-			ERR_clear_error();
-			*reason = g_strdup_printf("an EC key on %s (EC keys must be on P-256, "
-			                          "P-384 or P-521)",
-			                          name);
-			return FALSE;
-		}
-		/* setting the point checks it is on the curve */
-		tmpl = fst_ca_ec_template(idx, group);
-		key->pkey = tmpl != NULL ? EVP_PKEY_dup(tmpl) : NULL;
-		if (key->pkey != NULL &&
-		    EVP_PKEY_set1_encoded_public_key(key->pkey, pub.p, pub.len) != 1) {
-			EVP_PKEY_free(g_steal_pointer(&key->pkey));
-			ERR_clear_error();
-		}
-	} else {
-		FstDer rsa_der = pub, rsa, n_der, e_der, n, e;
-		g_autoptr(OSSL_PARAM_BLD) bld = OSSL_PARAM_BLD_new();
-		g_autoptr(BIGNUM) bn_n = NULL;
-		g_autoptr(BIGNUM) bn_e = NULL;
-		OSSL_PARAM *ps = NULL;
-		int nbits;
-		if (params_whole.p == NULL || params_whole.p[0] != FST_DER_NULL || params.len != 0)
-			return FALSE;
-		if (!fst_der_read(&rsa_der, FST_DER_SEQUENCE, &rsa, NULL) || rsa_der.len != 0 ||
-		    !fst_der_read(&rsa, FST_DER_INTEGER, &n_der, NULL) ||
-		    !fst_der_read(&rsa, FST_DER_INTEGER, &e_der, NULL) || rsa.len != 0 ||
-		    !fst_der_unsigned(&n_der, &n) || !fst_der_unsigned(&e_der, &e) ||
-		    e.len > 8)
-			return FALSE;
-		nbits = (int)(n.len * 8);
-		for (guint8 top = n.p[0]; (top & 0x80) == 0 && nbits > 0; top <<= 1)
-			nbits--;
-		if (nbits == 2048)
-			key->key_type = FST_KEY_TYPE_RSA_2048;
-		else if (nbits == 3072)
-			key->key_type = FST_KEY_TYPE_RSA_3072;
-		else if (nbits == 4096)
-			key->key_type = FST_KEY_TYPE_RSA_4096;
-		else {
-			*reason = g_strdup_printf(
-			    "an RSA-%d key (RSA keys must be 2048, 3072 or 4096 bits)", nbits);
-			return FALSE;
-		}
-		bn_n = BN_bin2bn(n.p, (int)n.len, NULL);
-		bn_e = BN_bin2bn(e.p, (int)e.len, NULL);
-		if (bld == NULL || bn_n == NULL || bn_e == NULL ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) != 1 ||
-		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) != 1 ||
-		    (ps = OSSL_PARAM_BLD_to_param(bld)) == NULL) {
-			ERR_clear_error();
-			return FALSE;
-		}
-		key->pkey = fst_ca_pkey_from_params("RSA", ps);
-		OSSL_PARAM_free(ps);
-	}
-	if (key->pkey == NULL) {
-		key->key_type = FST_KEY_TYPE_NONE;
-		return FALSE;
-	}
-
-	/* re-encode: what goes into the certificate is ours, byte for byte canonical */
-	key->spki = g_byte_array_sized_new((guint)(spki.len + 16));
-	fst_der_put(key->spki, FST_DER_OID, oid.p, oid.len);
-	g_byte_array_append(key->spki, params_whole.p, (guint)params_whole.len);
-	fst_der_wrap(key->spki, 0, FST_DER_SEQUENCE);
-	{
-		gsize start = key->spki->len;
-		g_byte_array_append(key->spki, bits.p, (guint)bits.len);
-		fst_der_wrap(key->spki, start, FST_DER_BIT_STRING);
-	}
-	fst_der_wrap(key->spki, 0, FST_DER_SEQUENCE);
-	{
-		guint md_len = 0;
-		if (EVP_Digest(pub.p, pub.len, key->key_id, &md_len, EVP_sha1(), NULL) != 1 ||
-		    md_len != sizeof(key->key_id)) {
-			ERR_clear_error();
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-static const EVP_MD *
-fst_ca_fetched_md(const EVP_MD *md);
-
-/* the CSR signature check, without the generic decoder for the common algorithms */
-static gboolean
-fst_ca_verify_csr_signature(const guint8 *data,
-                            gsize len,
-                            const FstDer *cri_whole,
-                            const FstDer *sigalg,
-                            const FstDer *sig_bits,
-                            EVP_PKEY *pkey,
-                            gboolean is_rsa)
-{
-	g_autoptr(EVP_MD_CTX) ctx = NULL;
-	FstDer alg = *sigalg, oid;
-	const EVP_MD *md = NULL;
-
-	if (!fst_der_read(&alg, FST_DER_OID, &oid, NULL))
-		return FALSE;
-	for (guint i = 0; i < G_N_ELEMENTS(fst_ca_csr_sigalgs); i++) {
-		if (fst_der_equal(&oid, fst_ca_csr_sigalgs[i].oid, fst_ca_csr_sigalgs[i].oid_len) &&
-		    fst_ca_csr_sigalgs[i].rsa == is_rsa) {
-			md = fst_ca_csr_sigalgs[i].md == 256   ? EVP_sha256()
-			     : fst_ca_csr_sigalgs[i].md == 384 ? EVP_sha384()
-			                                       : EVP_sha512();
-			break;
-		}
-	}
-	/* parameters: absent for ECDSA, NULL for RSA */
-	if (md != NULL && !(alg.len == 0 || (is_rsa && alg.len == 2 && alg.p[0] == FST_DER_NULL &&
-	                                     alg.p[1] == 0)))
-		md = NULL;
-	if (md == NULL) {
-		/* anything else (RSASSA-PSS, ...): OpenSSL's own CSR verification */
-		const guint8 *p = data;
-		g_autoptr(X509_REQ) req = d2i_X509_REQ(NULL, &p, (long)len);
-		gboolean ok = req != NULL && X509_REQ_verify(req, pkey) == 1;
-		ERR_clear_error();
-		return ok;
-	}
-	if (sig_bits->len < 2 || sig_bits->p[0] != 0)
-		return FALSE;
-	ctx = EVP_MD_CTX_new();
-	/* one use: no copy of the context at the end */
-	if (ctx != NULL)
-		EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
-	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, fst_ca_fetched_md(md), NULL, pkey) != 1 ||
-	    EVP_DigestVerify(
-	        ctx, sig_bits->p + 1, sig_bits->len - 1, cri_whole->p, cri_whole->len) != 1) {
-		ERR_clear_error();
-		return FALSE;
-	}
-	return TRUE;
-}
 
 /* appends an X.509 Time: UTCTime until 2049, GeneralizedTime from 2050 (RFC 5280) */
 static gboolean
@@ -1043,50 +591,6 @@ fst_ca_put_time(GByteArray *buf, gint64 t)
 	                        tm.tm_sec);
 	fst_der_put(buf, year < 2050 ? FST_DER_UTC_TIME : FST_DER_GENERALIZED_TIME, (const guint8 *)str, len);
 	return TRUE;
-}
-
-/* lower- or upper-case hex of @len bytes */
-static gchar *
-fst_ca_hex(const guint8 *data, gsize len, gboolean upper)
-{
-	const gchar *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-	gchar *hex = g_malloc(2 * len + 1);
-	for (gsize i = 0; i < len; i++) {
-		hex[2 * i] = digits[data[i] >> 4];
-		hex[2 * i + 1] = digits[data[i] & 0x0f];
-	}
-	hex[2 * len] = '\0';
-	return hex;
-}
-
-/*
- * The digests fetched once: an EVP_MD from EVP_sha256() and friends is
- * fetched from the provider again at every EVP_DigestSignInit().
- */
-static const EVP_MD *
-fst_ca_fetched_md(const EVP_MD *md)
-{
-	static gsize done;
-	static EVP_MD *mds[3];
-
-	if (g_once_init_enter(&done)) {
-		mds[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
-		mds[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
-		mds[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
-		ERR_clear_error();
-		g_once_init_leave(&done, 1);
-	}
-	switch (EVP_MD_get_type(md)) {
-	case NID_sha256:
-		return mds[0] != NULL ? mds[0] : md;
-	case NID_sha384:
-		return mds[1] != NULL ? mds[1] : md;
-	case NID_sha512:
-		return mds[2] != NULL ? mds[2] : md;
-	default:
-		break;
-	}
-	return md;
 }
 
 static void
@@ -1181,7 +685,7 @@ fst_ca_sign_init(FstCa *self, const FstProfile *profile, GError **error)
 	if (ctx != NULL)
 		EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
 	if (ctx == NULL ||
-	    EVP_DigestSignInit(ctx, &pctx, fst_ca_fetched_md(md), NULL, self->key) != 1) {
+	    EVP_DigestSignInit(ctx, &pctx, fst_crypto_fetched_md(md), NULL, self->key) != 1) {
 		fst_error_set_openssl(
 		    error, FST_ERROR_CA_UNAVAILABLE, "the issuing CA %s cannot sign", self->path);
 		return NULL;
@@ -1304,7 +808,7 @@ static gboolean
 fst_ca_put_extensions(FstCa *self,
                       const FstProfile *profile,
                       const FstDeviceInfo *info,
-                      const FstCaDeviceKey *key,
+                      const FstCsrKey *key,
                       GByteArray *buf,
                       GError **error)
 {
@@ -1407,7 +911,7 @@ static FstIssuedCert *
 fst_ca_issue_for_key(FstCa *self,
                      const FstProfile *profile,
                      const FstDeviceInfo *info,
-                     const FstCaDeviceKey *key,
+                     const FstCsrKey *key,
                      GError **error)
 {
 	static const guint8 version_v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
@@ -1518,9 +1022,9 @@ fst_ca_issue_for_key(FstCa *self,
 			    error, FST_ERROR_INTERNAL, "cannot compute the certificate id");
 			return NULL;
 		}
-		issued->aws_cert_id = fst_ca_hex(digest, sizeof(digest), FALSE);
+		issued->aws_cert_id = fst_crypto_hex(digest, sizeof(digest), FALSE);
 	}
-	issued->serial_hex = fst_ca_hex(serial, sizeof(serial), TRUE);
+	issued->serial_hex = fst_crypto_hex(serial, sizeof(serial), TRUE);
 	subject = g_string_new("CN=");
 	fst_ca_append_rfc2253(subject, cn);
 	g_string_append(subject, ",O=");
@@ -1534,12 +1038,12 @@ fst_ca_issue_for_key(FstCa *self,
 	return g_steal_pointer(&issued);
 }
 
-/* refuses keys the profile does not allow; @reason from fst_ca_decode_spki() */
+/* refuses keys the profile does not allow; @reason from fst_csr_decode_spki() */
 static gboolean
 fst_ca_check_device_key(const FstProfile *profile,
                         const gchar *uid,
                         const gchar *what,
-                        const FstCaDeviceKey *key,
+                        const FstCsrKey *key,
                         const gchar *reason,
                         GError **error)
 {
@@ -1616,10 +1120,10 @@ fst_ca_issue_from_csr(FstCa *self,
                       GBytes *csr_der,
                       GError **error)
 {
-	g_auto(FstCaDeviceKey) key = {0};
+	g_auto(FstCsrKey) key = {0};
 	g_autofree gchar *reason = NULL;
 	const gchar *uid;
-	FstDer cur, req, cri, cri_whole, sigalg, sig, version, name, spki_whole, spki;
+	FstCsr csr;
 	gsize len = 0;
 	const guint8 *data;
 
@@ -1631,26 +1135,17 @@ fst_ca_issue_from_csr(FstCa *self,
 	/* parse, once, with a hard size cap: the bytes come from the device */
 	uid = info->uid != NULL ? info->uid : "(no uid)";
 	data = g_bytes_get_data(csr_der, &len);
-	if (len == 0 || len > FST_CA_MAX_CSR_SIZE) {
+	if (len == 0 || len > FST_CSR_MAX_SIZE) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
 		            "device %s sent a CSR of %" G_GSIZE_FORMAT " bytes (allowed: 1 to %u)",
 		            uid,
 		            len,
-		            (guint)FST_CA_MAX_CSR_SIZE);
+		            (guint)FST_CSR_MAX_SIZE);
 		return NULL;
 	}
-	cur.p = data;
-	cur.len = len;
-	if (!fst_der_read(&cur, FST_DER_SEQUENCE, &req, NULL) || cur.len != 0 ||
-	    !fst_der_read(&req, FST_DER_SEQUENCE, &cri, &cri_whole) ||
-	    !fst_der_read(&req, FST_DER_SEQUENCE, &sigalg, NULL) ||
-	    !fst_der_read(&req, FST_DER_BIT_STRING, &sig, NULL) || req.len != 0 ||
-	    !fst_der_read(&cri, FST_DER_INTEGER, &version, NULL) || version.len != 1 ||
-	    version.p[0] != 0 || !fst_der_read(&cri, FST_DER_SEQUENCE, &name, NULL) ||
-	    !fst_der_read(&cri, FST_DER_SEQUENCE, &spki, &spki_whole) ||
-	    (cri.len > 0 && !fst_der_read(&cri, 0xa0, &name, NULL)) || cri.len != 0) {
+	if (!fst_csr_parse(data, len, &csr)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -1662,19 +1157,13 @@ fst_ca_issue_from_csr(FstCa *self,
 	}
 
 	/* refuse unsupported keys before doing any cryptography with them */
-	if (!fst_ca_decode_spki(spki_whole, &key, &reason))
+	if (!fst_csr_decode_spki(csr.spki_whole.p, csr.spki_whole.len, &key, &reason))
 		key.key_type = FST_KEY_TYPE_NONE;
 	if (!fst_ca_check_device_key(profile, uid, "a CSR", &key, reason, error))
 		return NULL;
 
 	/* proof of possession */
-	if (!fst_ca_verify_csr_signature(data,
-	                                 len,
-	                                 &cri_whole,
-	                                 &sigalg,
-	                                 &sig,
-	                                 key.pkey,
-	                                 EVP_PKEY_get_base_id(key.pkey) == EVP_PKEY_RSA)) {
+	if (!fst_csr_verify_signature(data, len, &csr, key.pkey)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_VERIFY_FAILED,
@@ -1708,10 +1197,10 @@ fst_ca_issue_for_public_key(FstCa *self,
                             GBytes *spki_der,
                             GError **error)
 {
-	g_auto(FstCaDeviceKey) key = {0};
+	g_auto(FstCsrKey) key = {0};
 	g_autofree gchar *reason = NULL;
 	const gchar *uid;
-	FstDer spki;
+	const guint8 *spki;
 	gsize len = 0;
 
 	g_return_val_if_fail(self != NULL, NULL);
@@ -1720,19 +1209,18 @@ fst_ca_issue_for_public_key(FstCa *self,
 	g_return_val_if_fail(spki_der != NULL, NULL);
 
 	uid = info->uid != NULL ? info->uid : "(no uid)";
-	spki.p = g_bytes_get_data(spki_der, &len);
-	spki.len = len;
-	if (len == 0 || len > FST_CA_MAX_CSR_SIZE) {
+	spki = g_bytes_get_data(spki_der, &len);
+	if (len == 0 || len > FST_CSR_MAX_SIZE) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
 		            "device %s: a public key of %" G_GSIZE_FORMAT " bytes (allowed: 1 to %u)",
 		            uid,
 		            len,
-		            (guint)FST_CA_MAX_CSR_SIZE);
+		            (guint)FST_CSR_MAX_SIZE);
 		return NULL;
 	}
-	if (!fst_ca_decode_spki(spki, &key, &reason))
+	if (!fst_csr_decode_spki(spki, len, &key, &reason))
 		key.key_type = FST_KEY_TYPE_NONE;
 	if (!fst_ca_check_device_key(profile, uid, "a public key", &key, reason, error))
 		return NULL;
@@ -1756,19 +1244,18 @@ fst_ca_issue_for_public_key(FstCa *self,
 gboolean
 fst_ca_verify_challenge(GBytes *spki_der, GBytes *challenge, GBytes *signature, GError **error)
 {
-	g_auto(FstCaDeviceKey) key = {0};
+	g_auto(FstCsrKey) key = {0};
 	g_autofree gchar *reason = NULL;
 	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
-	FstDer spki;
+	const guint8 *spki;
 	gsize len = 0;
 	gsize sig_len = 0;
 	gsize challenge_len = 0;
 	const guint8 *sig = g_bytes_get_data(signature, &sig_len);
 	const guint8 *msg = g_bytes_get_data(challenge, &challenge_len);
 
-	spki.p = g_bytes_get_data(spki_der, &len);
-	spki.len = len;
-	if (len > FST_CA_MAX_CSR_SIZE || !fst_ca_decode_spki(spki, &key, &reason)) {
+	spki = g_bytes_get_data(spki_der, &len);
+	if (len > FST_CSR_MAX_SIZE || !fst_csr_decode_spki(spki, len, &key, &reason)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -1907,7 +1394,7 @@ fst_ca_issue_with_station_key(FstCa *self,
 		return NULL;
 	}
 	key = pool != NULL ? fst_key_pool_take(pool, key_type, NULL, error)
-	                   : fst_key_pool_generate(key_type, error);
+	                   : fst_crypto_generate_key(key_type, error);
 	if (key == NULL)
 		return NULL;
 

@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -39,61 +40,6 @@ fst_key_pool_index(FstKeyType key_type)
 			return i;
 	}
 	return G_MAXUINT;
-}
-
-/**
- * fst_key_pool_generate:
- * @key_type: a single #FstKeyType
- * @error: (nullable): return location
- *
- * Generates one key now, in the calling thread.
- *
- * Returns: (transfer full): a new key pair, or %NULL with
- * %FST_ERROR_NOT_SUPPORTED for a key type that is not one of the six, or
- * %FST_ERROR_INTERNAL if OpenSSL fails
- */
-EVP_PKEY *
-fst_key_pool_generate(FstKeyType key_type, GError **error)
-{
-	EVP_PKEY *key = NULL;
-
-	switch (key_type) {
-	case FST_KEY_TYPE_EC_P256:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		break;
-	case FST_KEY_TYPE_EC_P384:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-		break;
-	case FST_KEY_TYPE_EC_P521:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
-		break;
-	case FST_KEY_TYPE_RSA_2048:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-		break;
-	case FST_KEY_TYPE_RSA_3072:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-		break;
-	case FST_KEY_TYPE_RSA_4096:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
-		break;
-	case FST_KEY_TYPE_NONE:
-	default:
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_SUPPORTED,
-		            "cannot generate a key of type 0x%x: choose one of ec-p256, ec-p384, "
-		            "ec-p521, rsa-2048, rsa-3072, rsa-4096",
-		            (guint)key_type);
-		return NULL;
-	}
-	if (key == NULL) {
-		fst_error_set_openssl(error,
-		                      FST_ERROR_INTERNAL,
-		                      "cannot generate an %s key",
-		                      fst_key_type_to_string(key_type));
-		return NULL;
-	}
-	return key;
 }
 
 /* the type most short of its depth, or NONE when all are full; called locked */
@@ -131,7 +77,7 @@ fst_key_pool_thread(gpointer user_data)
 		}
 		/* generate unlocked: takers must not wait for a key being made */
 		g_mutex_unlock(&self->lock);
-		key = fst_key_pool_generate(key_type, &error);
+		key = fst_crypto_generate_key(key_type, &error);
 		g_mutex_lock(&self->lock);
 		if (key == NULL) {
 			g_warning("key pool: %s", error->message);
@@ -197,7 +143,7 @@ fst_key_pool_cancelled_cb(GCancellable *cancellable, gpointer user_data)
  *
  * Returns: (transfer full): a key pair the caller now owns (free it with
  * EVP_PKEY_free(), which wipes it), or %NULL with %FST_ERROR_CANCELLED or an
- * error from fst_key_pool_generate()
+ * error from fst_crypto_generate_key()
  */
 EVP_PKEY *
 fst_key_pool_take(FstKeyPool *self, FstKeyType key_type, GCancellable *cancellable, GError **error)
@@ -211,7 +157,7 @@ fst_key_pool_take(FstKeyPool *self, FstKeyType key_type, GCancellable *cancellab
 	g_return_val_if_fail(self != NULL, NULL);
 
 	if (idx == G_MAXUINT)
-		return fst_key_pool_generate(key_type, error);
+		return fst_crypto_generate_key(key_type, error);
 	if (cancellable != NULL)
 		handler = g_cancellable_connect(
 		    cancellable, G_CALLBACK(fst_key_pool_cancelled_cb), self, NULL);
@@ -234,7 +180,7 @@ fst_key_pool_take(FstKeyPool *self, FstKeyType key_type, GCancellable *cancellab
 		fst_error_convert_gio(error);
 		return NULL;
 	}
-	return fst_key_pool_generate(key_type, error);
+	return fst_crypto_generate_key(key_type, error);
 }
 
 /**

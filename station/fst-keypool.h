@@ -17,8 +17,6 @@ guint
 fst_key_pool_get_ready(FstKeyPool *self, FstKeyType key_type);
 gboolean
 fst_key_pool_wait_ready(FstKeyPool *self, FstKeyType key_type, guint n, guint timeout_ms);
-EVP_PKEY *
-fst_key_pool_generate(FstKeyType key_type, GError **error);
 void
 fst_key_pool_free(FstKeyPool *self);
 

@@ -26,6 +26,7 @@
 
 #include "fst-dialect.h"
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-station.h"
 
 typedef struct {
@@ -96,7 +97,7 @@ fst_known_devices_load(const gchar *path, GError **error)
 	g_autoptr(GPtrArray) entries =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_known_device_free);
 
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
+	if (!fst_file_load_key_file(kf, path, FST_FILE_MAX_CONF, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_CONFIG,

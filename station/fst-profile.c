@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-openssl-common.h"
 #include "fst-x509.h"
 
@@ -562,13 +563,25 @@ fst_profile_parse_not_after(FstProfile *self,
 	/* only UTC ('Z'), so the date in the file is the date in the certificate */
 	if (g_str_has_suffix(value, "Z"))
 		dt = g_date_time_new_from_iso8601(value, NULL);
-	if (dt == NULL || g_date_time_get_year(dt) < 2000 || g_date_time_get_year(dt) > 9999) {
+	if (dt == NULL) {
 		fst_profile_fail(errors,
 		                 self->path,
 		                 contents,
 		                 "validity",
 		                 "not-after",
 		                 "'%s' is not a UTC date and time such as 2049-12-31T23:59:59Z",
+		                 value);
+		return;
+	}
+	/* a fixed end that has passed would make every certificate born expired */
+	if (g_date_time_to_unix(dt) <= g_get_real_time() / G_USEC_PER_SEC) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "validity",
+		                 "not-after",
+		                 "%s has passed: certificates would be issued already expired; "
+		                 "give a later date such as 2049-12-31T23:59:59Z, or days",
 		                 value);
 		return;
 	}
@@ -1206,6 +1219,71 @@ fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, G
 }
 
 /*
+ * GKeyFile merges a repeated group and keeps the last of a repeated key, so
+ * a file that says one thing twice would mean whatever came last: refuse
+ * both, naming the two lines.
+ */
+static void
+fst_profile_check_repeats(const gchar *path, const gchar *contents, GPtrArray *errors)
+{
+	g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+	g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree gchar *current = NULL;
+
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_autofree gchar *line = g_strstrip(g_strdup(lines[i]));
+		const gchar *eq;
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (line[0] == '[') {
+			const gchar *end = strrchr(line, ']');
+			guint first;
+			g_free(current);
+			current = g_strndup(line + 1, end != NULL ? (gsize)(end - line - 1) : strlen(line + 1));
+			first = GPOINTER_TO_UINT(g_hash_table_lookup(groups, current));
+			if (first != 0) {
+				g_ptr_array_add(errors,
+				                g_error_new(FST_ERROR,
+				                            FST_ERROR_CONFIG,
+				                            "%s: [%s] (line %u) repeats the group of line "
+				                            "%u: give each group once",
+				                            path,
+				                            current,
+				                            i + 1,
+				                            first));
+			} else {
+				g_hash_table_insert(groups, g_strdup(current), GUINT_TO_POINTER(i + 1));
+			}
+			continue;
+		}
+		eq = strchr(line, '=');
+		if (eq != NULL && current != NULL) {
+			g_autofree gchar *key = g_strndup(line, (gsize)(eq - line));
+			g_autofree gchar *id = NULL;
+			guint first;
+			g_strchomp(key);
+			id = g_strdup_printf("%s\n%s", current, key);
+			first = GPOINTER_TO_UINT(g_hash_table_lookup(keys, id));
+			if (first != 0) {
+				g_ptr_array_add(errors,
+				                g_error_new(FST_ERROR,
+				                            FST_ERROR_CONFIG,
+				                            "%s: [%s] %s (line %u) repeats the key of line "
+				                            "%u: give each key once",
+				                            path,
+				                            current,
+				                            key,
+				                            i + 1,
+				                            first));
+			} else {
+				g_hash_table_insert(keys, g_steal_pointer(&id), GUINT_TO_POINTER(i + 1));
+			}
+		}
+	}
+}
+
+/*
  * One pass finds every error of a file: a check that fails keeps its error
  * in @errors and the parse goes on with the next key, so that
  * `fleetstation profile check` lists them all; fst_profile_load() fails with
@@ -1227,6 +1305,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GPtrArray 
 		                            error->message));
 		return;
 	}
+
+	fst_profile_check_repeats(path, contents, errors);
 
 	/* the job first: it decides which keys the file may and must have */
 	fst_profile_parse_job(self, kf, contents, errors);
@@ -1302,19 +1382,13 @@ fst_profile_check_file(const gchar *path, GPtrArray **errors)
 	g_return_val_if_fail(errors != NULL, NULL);
 
 	*errors = NULL;
-	if (!g_file_get_contents(path, &contents, &len, &error)) {
-		fst_error_convert_gio(&error);
+	contents = fst_file_read_bounded(path, FST_PROFILE_MAX_SIZE, &len, &error);
+	if (contents == NULL) {
+		/* a file that cannot be a profile is a configuration error */
+		if (error->code == FST_ERROR_INVALID_DATA)
+			error->code = FST_ERROR_CONFIG;
 		g_prefix_error(&error, "cannot read profile: ");
 		g_ptr_array_add(found, g_steal_pointer(&error));
-	} else if (len > FST_PROFILE_MAX_SIZE) {
-		g_ptr_array_add(found,
-		                g_error_new(FST_ERROR,
-		                            FST_ERROR_CONFIG,
-		                            "%s is %" G_GSIZE_FORMAT
-		                            " bytes, more than a profile can be (%u)",
-		                            path,
-		                            len,
-		                            (guint)FST_PROFILE_MAX_SIZE));
 	} else if (memchr(contents, '\0', len) != NULL ||
 	           !g_utf8_validate(contents, (gssize)len, NULL)) {
 		g_ptr_array_add(

@@ -21,6 +21,7 @@
 #include <gio/gio.h>
 
 #include "fst-error.h"
+#include "fst-file.h"
 
 #define FST_SETTINGS_GROUP "defaults"
 #define FST_SETTINGS_BAUD_MIN 1200
@@ -108,7 +109,8 @@ fst_settings_load(const gchar *workspace, GError **error)
 	g_autofree gchar *baud = NULL;
 	g_autofree gchar *ports = NULL;
 
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error_local)) {
+	if (!fst_file_load_key_file(
+		kf, path, FST_FILE_MAX_CONF, G_KEY_FILE_KEEP_COMMENTS, &error_local)) {
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_CONFIG,

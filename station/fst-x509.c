@@ -4,24 +4,7 @@
 
 #include <string.h>
 
-/* RFC 7468 strict encoding: 64 characters a line, LF line ends */
-#define FST_PEM_LINE 64
-
-static void
-fst_x509_append_pem(GString *out, GBytes *der)
-{
-	gsize len = 0;
-	const guint8 *data = g_bytes_get_data(der, &len);
-	g_autofree gchar *b64 = g_base64_encode(data, len);
-	gsize b64_len = strlen(b64);
-
-	g_string_append(out, "-----BEGIN CERTIFICATE-----\n");
-	for (gsize i = 0; i < b64_len; i += FST_PEM_LINE) {
-		g_string_append_len(out, b64 + i, (gssize)MIN(FST_PEM_LINE, b64_len - i));
-		g_string_append_c(out, '\n');
-	}
-	g_string_append(out, "-----END CERTIFICATE-----\n");
-}
+#include "fst-crypto.h"
 
 /**
  * fst_x509_bundle_encode:
@@ -41,7 +24,11 @@ fst_x509_bundle_encode(GPtrArray *ders, FstCredFormat format)
 	for (guint i = 0; i < ders->len; i++) {
 		GBytes *der = g_ptr_array_index(ders, i);
 		if (format == FST_CRED_FORMAT_PEM) {
-			fst_x509_append_pem(out, der);
+			gsize len = 0;
+			const guint8 *data = g_bytes_get_data(der, &len);
+			gsize pem_len = 0;
+			g_autofree gchar *pem = fst_crypto_pem_encode("CERTIFICATE", data, len, &pem_len);
+			g_string_append_len(out, pem, (gssize)pem_len);
 		} else {
 			gsize len = 0;
 			const guint8 *data = g_bytes_get_data(der, &len);

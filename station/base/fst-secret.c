@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "fst-crypto.h"
 #include "fst-error.h"
 
 /* a passphrase or key file larger than this is not one */
@@ -53,7 +54,6 @@ fst_secret_new(const guint8 *data, gsize len)
 FstSecret *
 fst_secret_new_random_passphrase(gsize n_bytes, GError **error)
 {
-	static const gchar hex[] = "0123456789abcdef";
 	g_autofree guint8 *raw = g_malloc0(n_bytes);
 	FstSecret *self;
 
@@ -67,10 +67,7 @@ fst_secret_new_random_passphrase(gsize n_bytes, GError **error)
 	self = g_new0(FstSecret, 1);
 	self->len = n_bytes * 2;
 	self->data = g_malloc0(self->len + 1);
-	for (gsize i = 0; i < n_bytes; i++) {
-		self->data[2 * i] = (guint8)hex[raw[i] >> 4];
-		self->data[2 * i + 1] = (guint8)hex[raw[i] & 0x0f];
-	}
+	fst_crypto_hex_into((gchar *)self->data, self->len + 1, raw, n_bytes, FALSE);
 	OPENSSL_cleanse(raw, n_bytes);
 	return self;
 }

@@ -12,6 +12,7 @@
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-cli.h"
+#include "fst-crypto.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -879,13 +880,9 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	} else {
 		gsize len = 0;
 		const guint8 *data = g_bytes_get_data(crl_der, &len);
-		g_autofree gchar *b64 = g_base64_encode(data, len);
-		g_autoptr(GString) pem = g_string_new("-----BEGIN X509 CRL-----\n");
-		gsize b64_len = strlen(b64);
-		for (gsize i = 0; i < b64_len; i += 64)
-			g_string_append_printf(pem, "%.64s\n", b64 + i);
-		g_string_append(pem, "-----END X509 CRL-----\n");
-		if (!fst_cli_ca_output(out, pem->str, pem->len, &error))
+		gsize pem_len = 0;
+		g_autofree gchar *pem = fst_crypto_pem_encode("X509 CRL", data, len, &pem_len);
+		if (!fst_cli_ca_output(out, pem, pem_len, &error))
 			return fst_cli_ca_fail("crl", error);
 	}
 	if (out != NULL)

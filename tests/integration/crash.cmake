@@ -6,4 +6,6 @@ if(Python3_FOUND)
 		COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/fst-crash-test.py)
 	set_tests_properties(fst-crash-test PROPERTIES LABELS integration
 		ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 420)
+else()
+	fst_add_missing_test(fst-crash-test integration "python3 is missing: apt-get install python3")
 endif()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, checked from the outside: `fleetstation demo --devices 4` in a
 # fresh workspace, then every certificate in the database is verified by
-# OpenSSL and GnuTLS against the demo chain, and the bytes each simulated
-# device stored are compared with what the database says was burned.
+# OpenSSL and GnuTLS against the demo chain, the bytes each simulated device
+# stored are compared with what the database says was burned, and the burned
+# certificate's extensions and serial are read back by openssl and certtool.
 set -euo pipefail
 
 : "${FST_STATION:?}" "${FST_DEVSIM:?}" "${FST_TEMPLATES_DIR:?}"
@@ -70,6 +71,27 @@ for uid in $(q "select uid from devices order by uid"); do
 	# the stored certificate is the database's certificate
 	openssl x509 -in "$d/device-cert.stored" -outform DER -out "$d/stored.der"
 	cmp -s "$d/stored.der" "$d/cert.der" || fail "$uid: stored certificate is not the database's"
+	# the burned certificate read by outside parsers: a leaf (CA:FALSE, critical),
+	# digitalSignature only (critical), clientAuth, and the database's serial:
+	# 20 bytes, positive
+	serial=$(q "select serial_hex from certificates c join devices d on d.id = c.device_id where d.uid = '$uid'")
+	[[ $serial =~ ^[0-7][0-9A-F]{39}$ ]] || fail "$uid: serial $serial is not 20 positive bytes"
+	openssl x509 -in "$d/device-cert.stored" -noout -serial -ext basicConstraints,keyUsage,extendedKeyUsage \
+		>"$d/ext.txt" || fail "$uid: openssl x509 cannot read the stored certificate"
+	printf '%s\n' "serial=$serial" "X509v3 Basic Constraints: critical" "    CA:FALSE" \
+		"X509v3 Key Usage: critical" "    Digital Signature" "X509v3 Extended Key Usage: " \
+		"    TLS Web Client Authentication" | diff -u - "$d/ext.txt" ||
+		fail "$uid: the burned certificate's serial or extensions (openssl)"
+	certtool -i --infile "$d/device-cert.stored" >"$d/certtool-i.txt" 2>&1 ||
+		{ cat "$d/certtool-i.txt"; fail "$uid: certtool -i cannot read the stored certificate"; }
+	for want in "Serial Number (hex): ${serial,,}" "Basic Constraints (critical):" \
+		"Certificate Authority (CA): FALSE" "Key Usage (critical):" "Digital signature." \
+		"Key Purpose (not critical):" "TLS WWW Client."; do
+		grep -qF "$want" "$d/certtool-i.txt" || { cat "$d/certtool-i.txt"; fail "$uid: certtool -i lacks '$want'"; }
+	done
+	grep -qE "Key encipherment|Certificate signing|CRL signing|TLS WWW Server" "$d/certtool-i.txt" &&
+		fail "$uid: the burned certificate allows more than the profile says (certtool)"
+
 	# the stored chain is the issuing CA
 	cmp -s <(openssl x509 -in "$d/ca-chain.stored" -outform DER) <(openssl x509 -in "$ws/ca/issuing-ca.pem" -outform DER) ||
 		fail "$uid: stored CA chain is not the issuing CA"

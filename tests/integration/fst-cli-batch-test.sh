@@ -116,4 +116,18 @@ bad 'device,port\n,\n' 'bad:2: the row needs a device or a port'
 bad '{"devices": [{"device": 7}]}' '"device" must be a string'
 bad '{"devices": [' 'not valid JSON'
 bad 'device\nA\x01B\n' 'control character'
-echo "ok: batch report per row, resume on re-run, JSON manifest, malformed manifests"
+bad '{"devices": [{"device": "A",\n "device": "B"}]}' 'bad:2: "device" appears twice'
+
+# what is not a manifest file: exit 3 with what it is, never a hang or a crash
+not_file() {
+	rc=0
+	timeout 20 "$FST_STATION" batch --workspace "$ws/w" "$1" >"$ws/nf.out" 2>&1 || rc=$?
+	[ $rc -eq 3 ] || { cat "$ws/nf.out"; fail "batch $1 exited $rc"; }
+	grep -q "$2, not a regular file" "$ws/nf.out" || { cat "$ws/nf.out"; fail "message for $1 lacks $2"; }
+}
+mkdir "$ws/dir"
+mkfifo "$ws/fifo"
+not_file "$ws/dir" "is a directory"
+not_file "$ws/fifo" "is a FIFO"
+not_file /dev/zero "is a character device"
+echo "ok: batch report per row, resume on re-run, JSON manifest, malformed manifests, non-files"

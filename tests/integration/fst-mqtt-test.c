@@ -27,6 +27,7 @@
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-test-pki.h"
+#include "fst-test-skip.h"
 
 typedef struct {
 	gchar *dir;
@@ -149,7 +150,7 @@ fst_test_mosquitto_pub(void)
 	static const gchar *kinds[] = {"ec-p256", "rsa-2048", "ec-p384"};
 
 	if (fst_mqtt.broker == NULL) {
-		g_test_skip("mosquitto is not installed");
+		fst_test_skip_missing("mosquitto or mosquitto_pub is not installed");
 		return;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++) {
@@ -171,7 +172,7 @@ fst_test_mbedtls_client(void)
 	static const gchar *kinds[] = {"ec-p256", "rsa-2048"};
 
 	if (fst_mqtt.broker == NULL) {
-		g_test_skip("mosquitto is not installed");
+		fst_test_skip_missing("mosquitto or mosquitto_pub is not installed");
 		return;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++) {
@@ -195,7 +196,7 @@ fst_test_refused(void)
 	g_autofree gchar *port = NULL;
 
 	if (fst_mqtt.broker == NULL) {
-		g_test_skip("mosquitto is not installed");
+		fst_test_skip_missing("mosquitto or mosquitto_pub is not installed");
 		return;
 	}
 	crt = g_strdup_printf("%s/rogue.crt", fst_mqtt.dir);
@@ -341,7 +342,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/mqtt/mosquitto-pub", fst_test_mosquitto_pub);
 	g_test_add_func("/fst/mqtt/mbedtls-client", fst_test_mbedtls_client);
 	g_test_add_func("/fst/mqtt/refuses-other-ca", fst_test_refused);
-	rc = g_test_run();
+	rc = fst_test_run_skippable();
 	if (fst_mqtt.broker != NULL) {
 		g_subprocess_send_signal(fst_mqtt.broker, SIGTERM);
 		g_subprocess_wait(fst_mqtt.broker, NULL, NULL);

@@ -33,15 +33,12 @@ fst_test_pool_fills(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(EVP_PKEY) a = NULL;
 	g_autoptr(EVP_PKEY) b = NULL;
-	gint64 start;
 
+	/* how fast a take from a ready pool is: tests/bench/fst-bench-keypool.c */
 	g_assert_true(fst_key_pool_wait_ready(pool, FST_KEY_TYPE_RSA_2048, 2, 60000));
 	g_assert_cmpuint(fst_key_pool_get_ready(pool, FST_KEY_TYPE_RSA_2048), ==, 2);
-	start = g_get_monotonic_time();
 	a = fst_key_pool_take(pool, FST_KEY_TYPE_RSA_2048, NULL, &error);
 	g_assert_no_error(error);
-	/* RSA-2048 generation takes 100 ms or more here: this one was ready */
-	g_assert_cmpint(g_get_monotonic_time() - start, <, 50000);
 	b = fst_key_pool_take(pool, FST_KEY_TYPE_RSA_2048, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(EVP_PKEY_get_bits(a), ==, 2048);
@@ -148,7 +145,16 @@ fst_test_station_key(void)
 				const guint8 *secret_data = fst_secret_get_data(secret, &secret_len);
 				g_assert_nonnull(cms);
 				g_autoptr(BIO) junk = BIO_new(BIO_s_mem());
-				g_assert_cmpint(CMS_decrypt(cms, other, escrow_cert, NULL, junk, 0), !=, 1);
+				BUF_MEM *junk_mem = NULL;
+				/* a wrong key never yields the escrowed key; CMS_decrypt()
+				 * itself may succeed with garbage about once in 256 runs, as
+				 * the unwrap uses a random key on failure (no padding oracle)
+				 * and the AES-CBC padding of the garbage can still be valid */
+				if (CMS_decrypt(cms, other, escrow_cert, NULL, junk, CMS_BINARY) == 1) {
+					BIO_get_mem_ptr(junk, &junk_mem);
+					g_assert_false(junk_mem->length == secret_len &&
+					               memcmp(junk_mem->data, secret_data, secret_len) == 0);
+				}
 				ERR_clear_error();
 				g_assert_cmpint(
 				    CMS_decrypt(cms, escrow_key, escrow_cert, NULL, out, CMS_BINARY), ==, 1);

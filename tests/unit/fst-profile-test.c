@@ -2,6 +2,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fst-error.h"
 #include "fst-profile.h"
@@ -588,6 +589,15 @@ fst_test_full_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	    {"escrow-certificate=escrow.pem", "escrow-certificate=test.profile",
 	     "test.profile is not a PEM certificate"},
 	    {"[signature]", "[signatures]", "[signatures] (line 13): unknown group"},
+	    {"not-after=2049-12-31T23:59:59Z",
+	     "not-after=1999-12-31T23:59:59Z",
+	     "[validity] not-after (line 11): 1999-12-31T23:59:59Z has passed"},
+	    {"digest=sha384",
+	     "digest=sha384\ndigest=sha256",
+	     "[signature] digest (line 15) repeats the key of line 14"},
+	    {"sec-tag=16842753",
+	     "sec-tag=16842753\n[signature]\ndigest=sha512",
+	     "[signature] (line 27) repeats the group of line 13"},
 	};
 
 	(void)user_data;
@@ -822,6 +832,21 @@ fst_test_cli_check(FstTestFixture *fx, gconstpointer user_data)
 		g_assert_nonnull(strstr(err, "[validity] days (line 13)"));
 		g_assert_nonnull(strstr(err, ": 1 error\n"));
 	}
+	/* a fixed end in the past is a date, one that has passed */
+	{
+		g_autoptr(FstProfile) p =
+		    fst_test_load_variant(fx, "days=365", "not-after=1999-12-31T23:59:59Z", NULL);
+		g_assert_null(p);
+		g_clear_pointer(&out, g_free);
+		g_clear_pointer(&err, g_free);
+		status = fst_test_profile_check(station, fx->path, &out, &err);
+		g_test_message("%s", err);
+		g_assert_true(WIFEXITED(status));
+		g_assert_cmpint(WEXITSTATUS(status), ==, 3);
+		g_assert_nonnull(
+		    strstr(err, "[validity] not-after (line 13): 1999-12-31T23:59:59Z has passed"));
+		g_assert_null(strstr(err, "not a UTC date"));
+	}
 	/* several errors: each listed with its line, then the count */
 	{
 		g_autoptr(FstProfile) p = fst_test_load_variant(
@@ -847,6 +872,37 @@ fst_test_cli_check(FstTestFixture *fx, gconstpointer user_data)
 		g_assert_nonnull(strstr(err, ": 3 errors\n"));
 		g_assert_cmpstr(out, ==, "");
 	}
+}
+
+/* only a bounded regular file is read: no endless read of /dev/zero, no
+ * wait on a FIFO, no directory */
+static void
+fst_test_non_regular(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *fifo = g_build_filename(fx->dir, "fifo.profile", NULL);
+	g_autofree gchar *big = g_strnfill(64 * 1024 + 1, '#');
+	const struct {
+		const gchar *path;
+		const gchar *message;
+	} cases[] = {
+	    {"/dev/zero", "is a character device, not a regular file"},
+	    {fifo, "is a FIFO, not a regular file"},
+	    {fx->dir, "is a directory, not a regular file"},
+	    {fx->path, "65537 bytes, more than the 65536 bytes allowed"},
+	};
+
+	(void)user_data;
+	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+	g_assert_true(g_file_set_contents(fx->path, big, -1, NULL));
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FstProfile) profile = fst_profile_load(cases[i].path, &error);
+		g_assert_null(profile);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_test_message("%s: %s", cases[i].path, error->message);
+		g_assert_nonnull(strstr(error->message, cases[i].message));
+	}
+	g_unlink(fifo);
 }
 
 int
@@ -933,6 +989,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_test_setup,
 	           fst_test_trust_only,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/rejects-non-regular-files",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_non_regular,
 	           fst_test_teardown);
 	g_test_add("/fst/profile/cli-check",
 	           FstTestFixture,

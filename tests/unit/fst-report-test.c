@@ -14,6 +14,7 @@
 #include "fst-openssl-common.h"
 #include "fst-report-export.h"
 #include "fst-report.h"
+#include "fst-test-skip.h"
 
 /*
  * Reports from a real database written through the fst-db API: CSV quoting
@@ -368,7 +369,8 @@ test_pdf(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(test_count(data, len, "/Count 3\n"), ==, 1);
 
 	if (pdftoppm == NULL) {
-		g_test_message("pdftoppm is not installed: not rendering the pages");
+		fst_test_skip_missing("pdftoppm (poppler-utils) is not installed: the PDF pages "
+		                      "are not rendered");
 		return;
 	}
 	{
@@ -476,7 +478,7 @@ main(int argc, char **argv)
 	test_add("/fst/report/json/parses", test_json);
 	test_add("/fst/report/pdf/pages", test_pdf);
 	test_add("/fst/report/sign/changed-byte-fails", test_sign_verify);
-	rc = g_test_run();
+	rc = fst_test_run_skippable();
 	EVP_PKEY_free(test_key);
 	/* cairo's and fontconfig's caches, so that a leak checker sees only ours */
 	cairo_debug_reset_static_data();

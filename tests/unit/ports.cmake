@@ -10,4 +10,7 @@ if(UMOCKDEV_FOUND AND UMOCKDEV_WRAPPER)
 	add_test(NAME fst-ports-test COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:fst-ports-test> --tap)
 	set_tests_properties(fst-ports-test PROPERTIES LABELS unit TIMEOUT 120 SKIP_RETURN_CODE 77
 		ENVIRONMENT "${FST_TEST_ENV};ASAN_OPTIONS=verify_asan_link_order=0")
+else()
+	fst_add_missing_test(fst-ports-test unit
+		"umockdev is missing: apt-get install libumockdev-dev umockdev and configure again")
 endif()

@@ -1,0 +1,223 @@
+/*
+ * The OpenSSL helpers every part of the station shares, each in one place:
+ * ASN.1 time to unix seconds, the digest a key signs with, key generation,
+ * hex and PEM encoding (through OpenSSL's own encoders).
+ */
+
+#define G_LOG_DOMAIN "FstCrypto"
+
+#include "fst-crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <time.h>
+
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+/**
+ * fst_crypto_asn1_time_to_unix:
+ * @t: an ASN.1 UTCTime or GeneralizedTime
+ *
+ * Returns: @t in unix seconds, or 0 if it cannot be read
+ */
+gint64
+fst_crypto_asn1_time_to_unix(const ASN1_TIME *t)
+{
+	struct tm tm = {0};
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (gint64)timegm(&tm);
+}
+
+/**
+ * fst_crypto_md_for_key:
+ * @key: a signing key
+ *
+ * Returns: (transfer none): the digest a signature by @key uses: SHA-384 for
+ *   P-384, SHA-512 for P-521, else SHA-256
+ */
+const EVP_MD *
+fst_crypto_md_for_key(EVP_PKEY *key)
+{
+	gchar group[64] = {0};
+	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
+	    EVP_PKEY_get_utf8_string_param(
+	        key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) == 1) {
+		if (g_strcmp0(group, "secp384r1") == 0)
+			return EVP_sha384();
+		if (g_strcmp0(group, "secp521r1") == 0)
+			return EVP_sha512();
+	}
+	return EVP_sha256();
+}
+
+/**
+ * fst_crypto_fetched_md:
+ * @md: a digest, e.g. EVP_sha256()
+ *
+ * The SHA-2 digests fetched once: an EVP_MD from EVP_sha256() and friends is
+ * fetched from the provider again at every EVP_DigestSignInit(), which costs
+ * noticeably in a loop of issuances.
+ *
+ * Returns: (transfer none): the fetched digest for @md, or @md itself
+ */
+const EVP_MD *
+fst_crypto_fetched_md(const EVP_MD *md)
+{
+	static gsize done;
+	static EVP_MD *mds[3];
+
+	if (g_once_init_enter(&done)) {
+		mds[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+		mds[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+		mds[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+		ERR_clear_error();
+		g_once_init_leave(&done, 1);
+	}
+	switch (EVP_MD_get_type(md)) {
+	case NID_sha256:
+		return mds[0] != NULL ? mds[0] : md;
+	case NID_sha384:
+		return mds[1] != NULL ? mds[1] : md;
+	case NID_sha512:
+		return mds[2] != NULL ? mds[2] : md;
+	default:
+		break;
+	}
+	return md;
+}
+
+/**
+ * fst_crypto_generate_key:
+ * @key_type: one of the RSA or EC #FstKeyType values
+ * @error: (nullable): return location
+ *
+ * Generates a key pair from the OpenSSL CSPRNG.
+ *
+ * Returns: (transfer full): the key, or %NULL with %FST_ERROR_NOT_SUPPORTED
+ *   for a key type that is not one of the six, or %FST_ERROR_INTERNAL if
+ *   OpenSSL fails
+ */
+EVP_PKEY *
+fst_crypto_generate_key(FstKeyType key_type, GError **error)
+{
+	EVP_PKEY *key = NULL;
+
+	switch (key_type) {
+	case FST_KEY_TYPE_EC_P256:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		break;
+	case FST_KEY_TYPE_EC_P384:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+		break;
+	case FST_KEY_TYPE_EC_P521:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+		break;
+	case FST_KEY_TYPE_RSA_2048:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		break;
+	case FST_KEY_TYPE_RSA_3072:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+		break;
+	case FST_KEY_TYPE_RSA_4096:
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
+		break;
+	case FST_KEY_TYPE_NONE:
+	default:
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "cannot generate a key of type 0x%x: choose one of ec-p256, ec-p384, "
+		            "ec-p521, rsa-2048, rsa-3072, rsa-4096",
+		            (guint)key_type);
+		return NULL;
+	}
+	if (key == NULL) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_INTERNAL,
+		                      "cannot generate an %s key",
+		                      fst_key_type_to_string(key_type));
+	}
+	return key;
+}
+
+/**
+ * fst_crypto_hex_into:
+ * @out: where to write 2 * @len hex digits and a NUL
+ * @out_size: the size of @out, at least 2 * @len + 1
+ * @data: bytes
+ * @len: their number
+ * @upper: upper-case digits rather than lower-case
+ *
+ * Hex-encodes @data through OpenSSL into a buffer the caller owns, such as
+ * the wiped memory of an #FstSecret.
+ */
+void
+fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize len, gboolean upper)
+{
+	gsize written = 0;
+
+	g_return_if_fail(out_size >= 2 * len + 1);
+	out[0] = '\0';
+	if (len == 0)
+		return;
+	/* fails only for a buffer too small, checked above */
+	if (OPENSSL_buf2hexstr_ex(out, out_size, &written, data, len, '\0') != 1) {
+		ERR_clear_error();
+		out[0] = '\0';
+		return;
+	}
+	/* OpenSSL writes upper case */
+	if (!upper) {
+		for (gsize i = 0; out[i] != '\0'; i++)
+			out[i] = g_ascii_tolower(out[i]);
+	}
+}
+
+/**
+ * fst_crypto_hex:
+ * @data: bytes
+ * @len: their number
+ * @upper: upper-case digits rather than lower-case
+ *
+ * Returns: (transfer full): the hex of @data, without separators
+ */
+gchar *
+fst_crypto_hex(const guint8 *data, gsize len, gboolean upper)
+{
+	gchar *hex = g_malloc(2 * len + 1);
+	fst_crypto_hex_into(hex, 2 * len + 1, data, len, upper);
+	return hex;
+}
+
+/**
+ * fst_crypto_pem_encode:
+ * @label: the PEM label, e.g. "CERTIFICATE" or "X509 CRL"
+ * @der: the DER to encode
+ * @len: its length
+ * @pem_len: (out) (optional): the length of the result
+ *
+ * Encodes @der as one RFC 7468 strict PEM block (64 characters a line, LF
+ * line ends) through OpenSSL's PEM writer, without parsing it.
+ *
+ * Returns: (transfer full): the PEM text
+ */
+gchar *
+fst_crypto_pem_encode(const gchar *label, const guint8 *der, gsize len, gsize *pem_len)
+{
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+	gchar *pem;
+
+	/* a memory BIO fails only when memory runs out: abort, as g_malloc() does */
+	if (bio == NULL || PEM_write_bio(bio, label, "", der, (long)len) <= 0 ||
+	    BIO_get_mem_ptr(bio, &mem) != 1 || mem == NULL)
+		g_abort();
+	pem = g_strndup(mem->data, mem->length);
+	if (pem_len != NULL)
+		*pem_len = mem->length;
+	return pem;
+}

@@ -1,0 +1,177 @@
+/*
+ * Reading the files a user hands the station (profiles, manifests,
+ * known-devices.conf, station.conf): only regular files, and never more
+ * than the caller's bound, so that /dev/zero, a FIFO or a huge file is an
+ * error rather than an endless read, a hang or an exhausted memory.
+ */
+
+#define G_LOG_DOMAIN "FstFile"
+
+#include "fst-file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+
+static const gchar *
+fst_file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/**
+ * fst_file_read_bounded:
+ * @path: a file the user named
+ * @max_size: the most bytes the file may hold
+ * @len: (out) (optional): the number of bytes read
+ * @error: (nullable): return location
+ *
+ * Reads a whole regular file of at most @max_size bytes. The file is opened
+ * non-blocking, so a FIFO is refused rather than waited on, and is checked
+ * to be a regular file after the open (no race with a rename). A file that
+ * grows past @max_size while it is read is refused too.
+ *
+ * Returns: (transfer full): the contents with a NUL appended, or %NULL with
+ *   %FST_ERROR_NOT_FOUND, %FST_ERROR_PERMISSION_DENIED, or
+ *   %FST_ERROR_INVALID_DATA for something that is not a regular file or is
+ *   larger than @max_size
+ */
+gchar *
+fst_file_read_bounded(const gchar *path, gsize max_size, gsize *len, GError **error)
+{
+	g_autofree gchar *buf = NULL;
+	struct stat st;
+	gsize total = 0;
+	int fd;
+
+	g_return_val_if_fail(path != NULL, NULL);
+	g_return_val_if_fail(max_size < G_MAXSIZE - 1, NULL);
+
+	fd = g_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+	if (fd < 0) {
+		int errsv = errno;
+		g_set_error(error,
+		            FST_ERROR,
+		            errsv == ENOENT || errsv == ENOTDIR ? FST_ERROR_NOT_FOUND
+		            : errsv == EACCES || errsv == EPERM ? FST_ERROR_PERMISSION_DENIED
+		                                                : FST_ERROR_INVALID_DATA,
+		            "cannot open %s: %s",
+		            path,
+		            g_strerror(errsv));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0) {
+		int errsv = errno;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "cannot stat %s: %s",
+		            path,
+		            g_strerror(errsv));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s is %s, not a regular file: give the path of a file",
+		            path,
+		            fst_file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size < 0 || (guint64)st.st_size > max_size) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s is %" G_GINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
+		            " bytes allowed",
+		            path,
+		            (gint64)st.st_size,
+		            max_size);
+		close(fd);
+		return NULL;
+	}
+
+	/* one byte more than allowed, to see a file that grew */
+	buf = g_malloc((gsize)st.st_size + 2);
+	for (;;) {
+		gsize room = (gsize)st.st_size + 1 - total;
+		gssize n;
+		if (room == 0)
+			break;
+		n = read(fd, buf + total, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int errsv = errno;
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "cannot read %s: %s",
+			            path,
+			            g_strerror(errsv));
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		total += (gsize)n;
+	}
+	close(fd);
+	if (total > (gsize)st.st_size) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s changed while it was read: try again",
+		            path);
+		return NULL;
+	}
+	buf[total] = '\0';
+	if (len != NULL)
+		*len = total;
+	return g_steal_pointer(&buf);
+}
+
+/**
+ * fst_file_load_key_file:
+ * @kf: the key file to load into
+ * @path: a file the user named
+ * @max_size: the most bytes the file may hold
+ * @flags: as for g_key_file_load_from_data()
+ * @error: (nullable): return location
+ *
+ * g_key_file_load_from_file() through fst_file_read_bounded(): only a regular
+ * file of at most @max_size bytes is read.
+ *
+ * Returns: %TRUE on success; else the errors of fst_file_read_bounded(), or a
+ *   %G_KEY_FILE_ERROR for a file that is not a key file
+ */
+gboolean
+fst_file_load_key_file(GKeyFile *kf,
+                       const gchar *path,
+                       gsize max_size,
+                       GKeyFileFlags flags,
+                       GError **error)
+{
+	gsize len = 0;
+	g_autofree gchar *data = fst_file_read_bounded(path, max_size, &len, error);
+	if (data == NULL)
+		return FALSE;
+	return g_key_file_load_from_data(kf, data, len, flags, error);
+}

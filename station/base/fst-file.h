@@ -1,0 +1,20 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gchar *
+fst_file_read_bounded(const gchar *path, gsize max_size, gsize *len, GError **error);
+
+gboolean
+fst_file_load_key_file(GKeyFile *kf,
+                       const gchar *path,
+                       gsize max_size,
+                       GKeyFileFlags flags,
+                       GError **error);
+
+/* the bounds of the small configuration files a user edits */
+#define FST_FILE_MAX_CONF (64 * 1024)
+
+G_END_DECLS

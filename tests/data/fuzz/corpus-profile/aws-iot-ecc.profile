@@ -1,0 +1,24 @@
+# AWS IoT device with an ECC key (the demo profile): see README.md in this folder
+[profile]
+name=aws-iot-ecc
+description=AWS IoT Core device with an ECDSA P-256 key generated on the device
+models=devsim-ecc;devsim-*
+key-source=device-csr
+key-types=ec-p256
+# a device that comes back with an active certificate is refused, its history shown
+on-return=refuse
+
+[subject]
+cn={model}-{uid}
+o=Fleetstation Demo
+
+[validity]
+days=3650
+
+[burn]
+append-ca=false
+
+[trust]
+endpoint=ats
+include-reserved=false
+include-starfield=false

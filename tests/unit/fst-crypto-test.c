@@ -1,0 +1,102 @@
+/*
+ * The shared OpenSSL helpers (station/base/fst-crypto.c): hex and PEM as
+ * OpenSSL writes them, time conversion, digest choice and key generation.
+ */
+
+#define G_LOG_DOMAIN "FstCryptoTest"
+
+#include <openssl/pem.h>
+#include <string.h>
+
+#include "fst-crypto.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+static void
+fst_test_hex(void)
+{
+	static const guint8 bytes[] = {0x00, 0x7f, 0x80, 0xab, 0xff};
+	g_autofree gchar *lower = fst_crypto_hex(bytes, sizeof(bytes), FALSE);
+	g_autofree gchar *upper = fst_crypto_hex(bytes, sizeof(bytes), TRUE);
+	g_autofree gchar *empty = fst_crypto_hex(bytes, 0, TRUE);
+	gchar buf[11];
+
+	g_assert_cmpstr(lower, ==, "007f80abff");
+	g_assert_cmpstr(upper, ==, "007F80ABFF");
+	g_assert_cmpstr(empty, ==, "");
+	fst_crypto_hex_into(buf, sizeof(buf), bytes, sizeof(bytes), FALSE);
+	g_assert_cmpstr(buf, ==, "007f80abff");
+}
+
+/* the PEM of raw DER is what OpenSSL writes for the parsed certificate, and reads back */
+static void
+fst_test_pem(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) key = fst_crypto_generate_key(FST_KEY_TYPE_EC_P256, &error);
+	g_autoptr(X509) cert = X509_new();
+	g_autoptr(X509) back = NULL;
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	g_autoptr(BIO) in = NULL;
+	g_autofree gchar *pem = NULL;
+	guint8 *der = NULL;
+	BUF_MEM *mem = NULL;
+	gsize pem_len = 0;
+	int der_len;
+
+	g_assert_no_error(error);
+	X509_set_version(cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
+	X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+	X509_set_pubkey(cert, key);
+	g_assert_cmpint(X509_sign(cert, key, EVP_sha256()), >, 0);
+	der_len = i2d_X509(cert, &der);
+	g_assert_cmpint(der_len, >, 0);
+
+	pem = fst_crypto_pem_encode("CERTIFICATE", der, (gsize)der_len, &pem_len);
+	g_assert_cmpuint(pem_len, ==, strlen(pem));
+	g_assert_true(g_str_has_prefix(pem, "-----BEGIN CERTIFICATE-----\n"));
+	g_assert_true(g_str_has_suffix(pem, "\n-----END CERTIFICATE-----\n"));
+	g_assert_cmpint(PEM_write_bio_X509(bio, cert), ==, 1);
+	BIO_get_mem_ptr(bio, &mem);
+	g_assert_cmpmem(pem, pem_len, mem->data, mem->length);
+	in = BIO_new_mem_buf(pem, (int)pem_len);
+	back = PEM_read_bio_X509(in, NULL, NULL, NULL);
+	g_assert_nonnull(back);
+	g_assert_cmpint(X509_cmp(cert, back), ==, 0);
+	OPENSSL_free(der);
+}
+
+static void
+fst_test_time_and_digest(void)
+{
+	g_autoptr(ASN1_TIME) t = ASN1_TIME_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) p384 = fst_crypto_generate_key(FST_KEY_TYPE_EC_P384, &error);
+	g_autoptr(EVP_PKEY) p256 = fst_crypto_generate_key(FST_KEY_TYPE_EC_P256, &error);
+	g_autoptr(EVP_PKEY) none = NULL;
+
+	g_assert_true(ASN1_TIME_set_string(t, "20491231235959Z"));
+	g_assert_cmpint(fst_crypto_asn1_time_to_unix(t), ==, G_GINT64_CONSTANT(2524607999));
+	g_assert_cmpint(fst_crypto_asn1_time_to_unix(NULL), ==, 0);
+
+	g_assert_no_error(error);
+	g_assert_cmpint(EVP_MD_get_type(fst_crypto_md_for_key(p384)), ==, NID_sha384);
+	g_assert_cmpint(EVP_MD_get_type(fst_crypto_md_for_key(p256)), ==, NID_sha256);
+	g_assert_cmpint(EVP_MD_get_type(fst_crypto_fetched_md(EVP_sha512())), ==, NID_sha512);
+
+	none = fst_crypto_generate_key(FST_KEY_TYPE_NONE, &error);
+	g_assert_null(none);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/fst/crypto/hex", fst_test_hex);
+	g_test_add_func("/fst/crypto/pem", fst_test_pem);
+	g_test_add_func("/fst/crypto/time-and-digest", fst_test_time_and_digest);
+	return g_test_run();
+}
