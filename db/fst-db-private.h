@@ -4,6 +4,7 @@
 
 #include "fst-audit.h"
 #include "fst-db.h"
+#include "fst-sqlite-common.h"
 
 G_BEGIN_DECLS
 
@@ -14,9 +15,6 @@ G_BEGIN_DECLS
  * `_locked` expect the connection's mutex held, and those that write, a
  * transaction.
  */
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* a statement from the connection's cache (_fst_db_prepare()): going out of
  * scope resets it for the next use instead of finalizing it */

@@ -26,12 +26,11 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "fst-cairo-common.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-secret.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(cairo_surface_t, cairo_surface_destroy)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(cairo_t, cairo_destroy)
 
 static gchar *
 fst_report_iso(gint64 us)

@@ -11,6 +11,7 @@
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-sqlite-common.h"
 
 /*
  * Tests of the station database against real SQLite files, one temporary
@@ -18,8 +19,6 @@
  * disk, independently of the code under test.
  */
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* one key signs every test certificate: only the bytes matter to the database */
 static EVP_PKEY *test_key = NULL;
@@ -2424,7 +2423,7 @@ test_sql_register(const gchar *path, const gchar *serial, const gchar *target)
  * superseded in the final commit and queued for deactivation where it was
  * registered, or everywhere (`*`) when the queue never registered it */
 static void
-test_v4_supersede(TestFixture *fx, gconstpointer user_data)
+test_rework_supersede(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
@@ -2561,7 +2560,7 @@ test_v4_supersede(TestFixture *fx, gconstpointer user_data)
  * an old certificate of another device, or one not in service, fails the
  * final commit, which writes nothing */
 static void
-test_v4_supersede_refused(TestFixture *fx, gconstpointer user_data)
+test_rework_supersede_refused(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
@@ -2653,7 +2652,7 @@ test_v4_supersede_refused(TestFixture *fx, gconstpointer user_data)
 /* superseded sits between registered and revoked: only a certificate in
  * service gets there, and it can only be revoked afterwards */
 static void
-test_v4_superseded_moves(TestFixture *fx, gconstpointer user_data)
+test_rework_superseded_moves(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
@@ -2727,7 +2726,7 @@ test_v4_superseded_moves(TestFixture *fx, gconstpointer user_data)
 /* the escrowed key is written in the first commit with its certificate,
  * with an `escrow` event in the chain; bounded, one per certificate */
 static void
-test_v4_escrow(TestFixture *fx, gconstpointer user_data)
+test_escrow_stored(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
@@ -2840,7 +2839,7 @@ test_v4_escrow(TestFixture *fx, gconstpointer user_data)
 /* rewriting only the trust roots of a provisioned device: a log with no
  * certificate, finished without a serial */
 static void
-test_v4_trust_only_job(TestFixture *fx, gconstpointer user_data)
+test_trust_only_job(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
@@ -3259,11 +3258,11 @@ main(int argc, char **argv)
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
-	test_add("/fst/db/v4/supersede-queues-deactivation", test_v4_supersede);
-	test_add("/fst/db/v4/supersede-refused", test_v4_supersede_refused);
-	test_add("/fst/db/v4/superseded-state-moves", test_v4_superseded_moves);
-	test_add("/fst/db/v4/key-escrow", test_v4_escrow);
-	test_add("/fst/db/v4/trust-only-job", test_v4_trust_only_job);
+	test_add("/fst/db/rework/supersede-queues-deactivation", test_rework_supersede);
+	test_add("/fst/db/rework/supersede-refused", test_rework_supersede_refused);
+	test_add("/fst/db/rework/superseded-state-moves", test_rework_superseded_moves);
+	test_add("/fst/db/escrow/stored-with-its-event", test_escrow_stored);
+	test_add("/fst/db/trust-only/roots-row-without-certificate", test_trust_only_job);
 
 	rc = g_test_run();
 	EVP_PKEY_free(test_key);
