@@ -561,6 +561,7 @@ fst_db_cert_free(FstDbCert *self)
 	g_free(self->operator_name);
 	g_free(self->lot);
 	g_free(self->revocation_reason);
+	g_free(self->register_target);
 	g_free(self);
 }
 
@@ -1980,6 +1981,43 @@ fst_db_ensure_ca_locked(FstDb *self,
 	return fst_db_step_done(self, ins, what, error);
 }
 
+/* a `register` row for a certificate just recorded (FstDbCert.register_target);
+ * the queue itself is worked by db/fst-db-registrations.c */
+static gboolean
+fst_db_queue_registration_locked(
+    FstDb *self, gint64 cert_id, const gchar *target, gint64 now, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "queue a certificate for registration";
+	gint rc;
+
+	for (gsize i = 0; target[i] != '\0' || i == 0; i++) {
+		if (i < 128 && g_ascii_isgraph(target[i]))
+			continue;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "registration target '%s' is not 1 to 128 printable characters "
+		            "without spaces, e.g. aws-iot:eu-west-1",
+		            target);
+		return FALSE;
+	}
+	stmt = fst_db_prepare(self,
+	                      "INSERT OR IGNORE INTO registrations (certificate_id, target, action, "
+	                      "state, attempts, created_at, updated_at) VALUES (?1, ?2, 'register', "
+	                      "'pending', 0, ?3, ?3)",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, cert_id);
+	rc |= sqlite3_bind_text(stmt, 2, target, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 3, now);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	return fst_db_step_done(self, stmt, what, error);
+}
+
 /**
  * fst_db_add_certificate:
  * @self: an #FstDb
@@ -2136,6 +2174,13 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	}
 	fst_db_remember_cert(
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
+	/* the registration queue gets it in the same transaction: never lost */
+	if (cert->register_target != NULL &&
+	    !fst_db_queue_registration_locked(
+	        self, sqlite3_last_insert_rowid(self->db), cert->register_target, now, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
 	/* the audit chain holds the certificate's hash from its first moment */
 	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);
 	if (!fst_db_insert_event_locked(
@@ -3272,6 +3317,7 @@ fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert)
 	copy->profile = g_strdup(cert->profile);
 	copy->profile_sha256 = g_strdup(cert->profile_sha256);
 	copy->slot = cert->slot;
+	copy->register_target = g_strdup(cert->register_target);
 	op = fst_db_device_log_append(self, FST_DB_LOG_CERTIFICATE);
 	op->cert = copy;
 }
