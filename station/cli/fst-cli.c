@@ -36,6 +36,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"db", "back up, check or count the station database", fst_cli_db},
     {"report", "export a lot, period or station as CSV, JSON or PDF; sign, verify", fst_cli_report},
     {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
+    {"register", "the AWS IoT registration queue: status, push, retry", fst_cli_register},
 };
 
 static void

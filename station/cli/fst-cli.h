@@ -114,6 +114,8 @@ fst_cli_revoke(gint argc, gchar **argv);
 FstExit
 fst_cli_escrow(gint argc, gchar **argv);
 FstExit
+fst_cli_register(gint argc, gchar **argv);
+FstExit
 fst_cli_init(gint argc, gchar **argv);
 FstExit
 fst_cli_ports(gint argc, gchar **argv);

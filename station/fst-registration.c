@@ -1,0 +1,632 @@
+/*
+ * The registration worker: drains the registration queue (db/fst-db-
+ * registrations.c) into AWS IoT, never in the way of the line. Per
+ * certificate: register it (with or without its CA), record the ARN, create
+ * the thing the profile names, attach the certificate to it, attach the
+ * profile's policy, then mark the row done. Superseded certificates are
+ * deactivated (UpdateCertificate INACTIVE).
+ *
+ * Exactly once: a row taken by a run that did not finish it (killed) comes
+ * back `resumed`, and a row tried before has attempts > 1; for both the worker
+ * first asks AWS (DescribeCertificate by the SHA-256 of the DER) and goes on
+ * from what AWS has. The later steps are idempotent at AWS (CreateThing with
+ * the same attributes, AttachThingPrincipal, AttachPolicy).
+ *
+ * Every AWS call that changes state is an audit event of the certificate's
+ * device (`aws-register-certificate`, `aws-create-thing`,
+ * `aws-attach-thing-principal`, `aws-attach-policy`,
+ * `aws-deactivate-certificate`; `aws-create-policy` station-wide).
+ *
+ * A worker runs on the caller's thread (fst_registration_push()) or on a
+ * thread of its own (fst_registration_start() / fst_registration_stop()); it
+ * has its own database connections and its own AWS client.
+ */
+
+#define G_LOG_DOMAIN "FstRegistration"
+
+#include "fst-registration.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "fst-db-registrations.h"
+#include "fst-db.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+struct _FstRegistration {
+	GObject parent_instance;
+	FstAwsIot *iot;      /* (owned) */
+	FstDb *db;           /* (owned): audit events */
+	FstDbQueue *queue;   /* (owned) */
+	gchar *thing_template;
+	gchar *policy_name;     /* (nullable) */
+	gchar *policy_document; /* (nullable) */
+	gboolean policy_ready;
+	gboolean with_ca;
+	GHashTable *ca_pems; /* (owned) (nullable) */
+	gboolean inactive;
+	guint max_attempts;
+	gint64 lease_us;
+	gint64 poll_us;
+	GMutex mutex; /* guards stats, and the wake-up */
+	GCond cond;
+	FstRegistrationStats stats;
+	GThread *thread;           /* (owned) (nullable) */
+	GCancellable *cancellable; /* (owned) (nullable): the started thread's */
+};
+
+G_DEFINE_TYPE(FstRegistration, fst_registration, G_TYPE_OBJECT)
+
+static void
+fst_registration_finalize(GObject *object)
+{
+	FstRegistration *self = FST_REGISTRATION(object);
+	fst_registration_stop(self);
+	g_clear_object(&self->iot);
+	g_clear_pointer(&self->db, fst_db_close);
+	g_clear_pointer(&self->queue, fst_db_queue_free);
+	g_free(self->thing_template);
+	g_free(self->policy_name);
+	g_free(self->policy_document);
+	if (self->ca_pems != NULL)
+		g_hash_table_unref(self->ca_pems);
+	g_mutex_clear(&self->mutex);
+	g_cond_clear(&self->cond);
+	G_OBJECT_CLASS(fst_registration_parent_class)->finalize(object);
+}
+
+static void
+fst_registration_class_init(FstRegistrationClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = fst_registration_finalize;
+}
+
+static void
+fst_registration_init(FstRegistration *self)
+{
+	g_mutex_init(&self->mutex);
+	g_cond_init(&self->cond);
+}
+
+/**
+ * fst_registration_new:
+ * @db_path: the station database (made by fst_db_open() before)
+ * @iot: the AWS IoT client (a reference is taken; the worker's thread uses it
+ *   alone from then on)
+ * @config: what to do with each certificate
+ * @error: (nullable): return location for a #GError
+ *
+ * Makes a registration worker with its own connections to the database.
+ *
+ * Returns: (transfer full): the worker, or %NULL
+ */
+FstRegistration *
+fst_registration_new(const gchar *db_path,
+                     FstAwsIot *iot,
+                     const FstRegistrationConfig *config,
+                     GError **error)
+{
+	g_autoptr(FstRegistration) self = g_object_new(FST_TYPE_REGISTRATION, NULL);
+
+	g_return_val_if_fail(db_path != NULL, NULL);
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
+	g_return_val_if_fail(config != NULL, NULL);
+
+	self->iot = g_object_ref(iot);
+	self->db = fst_db_open(db_path, error);
+	if (self->db == NULL)
+		return NULL;
+	self->queue = fst_db_queue_open(db_path, error);
+	if (self->queue == NULL)
+		return NULL;
+	self->thing_template =
+	    g_strdup(config->thing_name_template != NULL ? config->thing_name_template : "{uid}");
+	self->policy_name = g_strdup(config->policy_name);
+	self->policy_document = g_strdup(config->policy_document);
+	self->with_ca = config->with_ca;
+	if (config->ca_pems != NULL)
+		self->ca_pems = g_hash_table_ref(config->ca_pems);
+	self->inactive = config->inactive;
+	self->max_attempts = config->max_attempts > 0 ? config->max_attempts : 10;
+	self->lease_us = config->lease_us > 0 ? config->lease_us : 60 * G_USEC_PER_SEC;
+	self->poll_us = config->poll_us > 0 ? config->poll_us : G_USEC_PER_SEC;
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_registration_get_stats:
+ * @self: an #FstRegistration
+ * @stats: (out caller-allocates): what the worker has done
+ *
+ * Reads the worker's counters (from any thread).
+ */
+void
+fst_registration_get_stats(FstRegistration *self, FstRegistrationStats *stats)
+{
+	g_return_if_fail(FST_IS_REGISTRATION(self));
+	g_mutex_lock(&self->mutex);
+	*stats = self->stats;
+	g_mutex_unlock(&self->mutex);
+}
+
+/**
+ * fst_registration_thing_name:
+ * @template_str: e.g. `line4-{uid}`
+ * @uid: the device uid
+ * @serial: the certificate serial
+ * @aws_cert_id: the certificate's AWS id
+ * @lot: (nullable): the lot
+ *
+ * Expands a thing-name template. AWS thing names are `[a-zA-Z0-9:_-]+`:
+ * any other character of the result becomes `_`.
+ *
+ * Returns: (transfer full): the thing name
+ */
+gchar *
+fst_registration_thing_name(const gchar *template_str,
+                            const gchar *uid,
+                            const gchar *serial,
+                            const gchar *aws_cert_id,
+                            const gchar *lot)
+{
+	g_autoptr(GString) out = g_string_new(template_str);
+
+	g_string_replace(out, "{uid}", uid, 0);
+	g_string_replace(out, "{serial}", serial, 0);
+	g_string_replace(out, "{aws_cert_id}", aws_cert_id, 0);
+	g_string_replace(out, "{lot}", lot != NULL ? lot : "", 0);
+	for (gsize i = 0; i < out->len; i++) {
+		gchar c = out->str[i];
+		if (!g_ascii_isalnum(c) && c != ':' && c != '_' && c != '-')
+			out->str[i] = '_';
+	}
+	if (out->len > 128)
+		g_string_truncate(out, 128);
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static gchar *
+fst_registration_pem(GBytes *der, GError **error)
+{
+	gsize len = 0;
+	const guint8 *p = g_bytes_get_data(der, &len);
+	g_autoptr(X509) x509 = d2i_X509(NULL, &p, (glong)len);
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+
+	if (x509 == NULL || bio == NULL || PEM_write_bio_X509(bio, x509) != 1) {
+		fst_error_set_openssl(error, FST_ERROR_INVALID_DATA, "reading a recorded certificate");
+		return NULL;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	return g_strndup(mem->data, mem->length);
+}
+
+/* one audit event; a failure to record it fails the step (never unaudited) */
+static gboolean
+fst_registration_audit(FstRegistration *self,
+                       gint64 device_id,
+                       const gchar *step,
+                       gint64 started,
+                       const gchar *outcome,
+                       const gchar *detail,
+                       GError **error)
+{
+	return fst_db_add_event(
+	    self->db, device_id, step, started, g_get_real_time(), outcome, detail, error);
+}
+
+static gboolean
+fst_registration_ensure_policy(FstRegistration *self, GCancellable *cancellable, GError **error)
+{
+	gboolean existed = FALSE;
+	gint64 started = g_get_real_time();
+	g_autofree gchar *detail = NULL;
+
+	if (self->policy_ready || self->policy_name == NULL || self->policy_document == NULL) {
+		self->policy_ready = TRUE;
+		return TRUE;
+	}
+	if (!fst_aws_iot_create_policy(
+	        self->iot, self->policy_name, self->policy_document, &existed, cancellable, error))
+		return FALSE;
+	detail = g_strdup_printf("policy %s in %s", self->policy_name, fst_aws_iot_get_region(self->iot));
+	if (!existed &&
+	    !fst_registration_audit(self, 0, "aws-create-policy", started, "ok", detail, error))
+		return FALSE;
+	self->policy_ready = TRUE;
+	return TRUE;
+}
+
+/* register (or find) the certificate, then thing, principal and policy */
+static gboolean
+fst_registration_register(FstRegistration *self,
+                          FstDbQueueItem *item,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+	g_autoptr(FstAwsCertificate) cert = NULL;
+	g_autofree gchar *pem = NULL;
+	g_autofree gchar *thing = NULL;
+	g_autofree gchar *thing_arn = NULL;
+	g_autofree gchar *detail = NULL;
+	const gchar *ca_pem = NULL;
+	gboolean found = FALSE;
+	gint64 started;
+
+	/* a run may have done it already: ask AWS first */
+	if (item->resumed || item->attempts > 1 || item->remote_id != NULL) {
+		g_autoptr(GError) error_local = NULL;
+		cert = fst_aws_iot_describe_certificate(
+		    self->iot, item->aws_cert_id, cancellable, &error_local);
+		if (cert == NULL && !g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		found = cert != NULL;
+		if (found) {
+			/* the run that registered it stopped before recording it */
+			gint64 now = g_get_real_time();
+			detail = g_strdup_printf("certificate %s found registered as %s (%s) by "
+			                         "DescribeCertificate: a stopped run registered it",
+			                         item->serial_hex,
+			                         cert->certificate_arn,
+			                         cert->status != NULL ? cert->status : "status unknown");
+			if (!fst_registration_audit(self,
+			                            item->device_id,
+			                            "aws-register-certificate",
+			                            now,
+			                            "found-registered",
+			                            detail,
+			                            error))
+				return FALSE;
+		}
+	}
+	if (cert == NULL) {
+		pem = fst_registration_pem(item->der, error);
+		if (pem == NULL)
+			return FALSE;
+		if (self->with_ca) {
+			ca_pem = item->issuer_sha256 != NULL && self->ca_pems != NULL
+			             ? g_hash_table_lookup(self->ca_pems, item->issuer_sha256)
+			             : NULL;
+			if (ca_pem == NULL) {
+				g_set_error(error,
+				            FST_ERROR,
+				            FST_ERROR_CONFIG,
+				            "certificate %s: its CA (sha256 %s) is not in the workspace: "
+				            "import it, or register without CA",
+				            item->serial_hex,
+				            item->issuer_sha256 != NULL ? item->issuer_sha256 : "unknown");
+				return FALSE;
+			}
+		}
+		started = g_get_real_time();
+		cert = fst_aws_iot_register_certificate(
+		    self->iot, pem, ca_pem, !self->inactive, cancellable, error);
+		if (cert == NULL)
+			return FALSE;
+		found = cert->already_registered;
+		g_free(detail);
+		detail = g_strdup_printf("certificate %s registered %s as %s (%s)%s",
+		                         item->serial_hex,
+		                         ca_pem != NULL ? "with its CA" : "without CA",
+		                         cert->certificate_arn,
+		                         self->inactive ? "INACTIVE" : "ACTIVE",
+		                         found ? ", AWS had it already" : "");
+		if (!fst_registration_audit(self,
+		                            item->device_id,
+		                            "aws-register-certificate",
+		                            started,
+		                            found ? "already-registered" : "ok",
+		                            detail,
+		                            error))
+			return FALSE;
+	}
+	if (g_strcmp0(cert->certificate_id, item->aws_cert_id) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "certificate %s: AWS IoT knows it as %s, not as the SHA-256 of its DER "
+		            "(%s)",
+		            item->serial_hex,
+		            cert->certificate_id,
+		            item->aws_cert_id);
+		return FALSE;
+	}
+	if (!fst_db_queue_set_remote_id(self->queue,
+	                                item->id,
+	                                cert->certificate_arn,
+	                                g_get_real_time() + self->lease_us,
+	                                error))
+		return FALSE;
+
+	/* thing */
+	thing = fst_registration_thing_name(
+	    self->thing_template, item->device_uid, item->serial_hex, item->aws_cert_id, item->lot);
+	started = g_get_real_time();
+	thing_arn = fst_aws_iot_create_thing(self->iot, thing, NULL, cancellable, error);
+	if (thing_arn == NULL)
+		return FALSE;
+	g_free(detail);
+	detail = g_strdup_printf("thing %s (%s)", thing, thing_arn);
+	if (!fst_registration_audit(
+	        self, item->device_id, "aws-create-thing", started, "ok", detail, error))
+		return FALSE;
+	started = g_get_real_time();
+	if (!fst_aws_iot_attach_thing_principal(
+	        self->iot, thing, cert->certificate_arn, cancellable, error))
+		return FALSE;
+	g_free(detail);
+	detail = g_strdup_printf("certificate %s attached to thing %s", item->serial_hex, thing);
+	if (!fst_registration_audit(
+	        self, item->device_id, "aws-attach-thing-principal", started, "ok", detail, error))
+		return FALSE;
+
+	/* policy */
+	if (self->policy_name != NULL) {
+		if (!fst_registration_ensure_policy(self, cancellable, error))
+			return FALSE;
+		started = g_get_real_time();
+		if (!fst_aws_iot_attach_policy(
+		        self->iot, self->policy_name, cert->certificate_arn, cancellable, error))
+			return FALSE;
+		g_free(detail);
+		detail = g_strdup_printf("policy %s attached to certificate %s",
+		                         self->policy_name,
+		                         item->serial_hex);
+		if (!fst_registration_audit(
+		        self, item->device_id, "aws-attach-policy", started, "ok", detail, error))
+			return FALSE;
+	}
+	if (!fst_db_queue_finish(self->queue, item->id, cert->certificate_arn, error))
+		return FALSE;
+	g_mutex_lock(&self->mutex);
+	self->stats.registered++;
+	if (found)
+		self->stats.found++;
+	g_mutex_unlock(&self->mutex);
+	return TRUE;
+}
+
+static gboolean
+fst_registration_deactivate(FstRegistration *self,
+                            FstDbQueueItem *item,
+                            GCancellable *cancellable,
+                            GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *detail = NULL;
+	gint64 started = g_get_real_time();
+	const gchar *outcome = "ok";
+
+	if (!fst_aws_iot_update_certificate(
+	        self->iot, item->aws_cert_id, "INACTIVE", cancellable, &error_local)) {
+		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		/* never registered there (JITP that never ran, an offline export) */
+		outcome = "not-registered";
+	}
+	detail = g_strdup_printf("certificate %s (%s) set INACTIVE in %s",
+	                         item->serial_hex,
+	                         item->aws_cert_id,
+	                         fst_aws_iot_get_region(self->iot));
+	if (!fst_registration_audit(
+	        self, item->device_id, "aws-deactivate-certificate", started, outcome, detail, error))
+		return FALSE;
+	if (!fst_db_queue_finish(self->queue, item->id, NULL, error))
+		return FALSE;
+	g_mutex_lock(&self->mutex);
+	self->stats.deactivated++;
+	g_mutex_unlock(&self->mutex);
+	return TRUE;
+}
+
+static gboolean
+fst_registration_is_transient(const GError *error)
+{
+	return g_error_matches(error, FST_ERROR, FST_ERROR_BUSY) ||
+	       g_error_matches(error, FST_ERROR, FST_ERROR_DISCONNECTED) ||
+	       g_error_matches(error, FST_ERROR, FST_ERROR_TIMED_OUT) ||
+	       g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED) ||
+	       g_error_matches(error, FST_ERROR, FST_ERROR_DATABASE);
+}
+
+/**
+ * fst_registration_process_one:
+ * @self: an #FstRegistration
+ * @did_one: (out): set if a row was due and taken
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Takes the next due row and works it. A transient failure (throttling,
+ * network, a cancel) puts the row back with a growing delay; after the
+ * configured attempts, or on a failure that needs a person (credentials, a
+ * rejected certificate), the row is `failed` with the reason. Only a
+ * database failure is returned as an error: the row's own failure is in the
+ * queue.
+ *
+ * Returns: %TRUE unless the queue itself could not be read or written
+ */
+gboolean
+fst_registration_process_one(FstRegistration *self,
+                             gboolean *did_one,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+	g_autoptr(FstDbQueueItem) item = NULL;
+	g_autoptr(GError) error_local = NULL;
+	gboolean ok;
+
+	g_return_val_if_fail(FST_IS_REGISTRATION(self), FALSE);
+	*did_one = FALSE;
+	item = fst_db_queue_claim(self->queue, g_get_real_time(), self->lease_us, error);
+	if (item == NULL)
+		return error == NULL || *error == NULL;
+	*did_one = TRUE;
+	if (g_strcmp0(item->action, "deactivate") == 0)
+		ok = fst_registration_deactivate(self, item, cancellable, &error_local);
+	else
+		ok = fst_registration_register(self, item, cancellable, &error_local);
+	if (ok)
+		return TRUE;
+
+	g_prefix_error(&error_local, "certificate %s: ", item->serial_hex);
+	if (g_error_matches(error_local, FST_ERROR, FST_ERROR_CANCELLED)) {
+		/* stopped: due again at once for the next run */
+		return fst_db_queue_defer(self->queue, item->id, 0, error_local->message, error);
+	}
+	if (fst_registration_is_transient(error_local) && item->attempts < (gint)self->max_attempts) {
+		/* 2 s, 4 s, 8 s ... up to 15 min, with jitter */
+		gint64 ceiling = MIN((gint64)2 * G_USEC_PER_SEC << MIN(item->attempts, 10),
+		                     (gint64)900 * G_USEC_PER_SEC);
+		gint64 delay = ceiling / 2 + g_random_int_range(0, (gint32)MIN(ceiling / 2, G_MAXINT32));
+		g_mutex_lock(&self->mutex);
+		self->stats.deferred++;
+		g_mutex_unlock(&self->mutex);
+		g_info("%s: trying again in %" G_GINT64_FORMAT " s",
+		       error_local->message,
+		       delay / G_USEC_PER_SEC);
+		return fst_db_queue_defer(
+		    self->queue, item->id, g_get_real_time() + delay, error_local->message, error);
+	}
+	g_warning("registration failed: %s", error_local->message);
+	g_mutex_lock(&self->mutex);
+	self->stats.failed++;
+	g_mutex_unlock(&self->mutex);
+	{
+		g_autofree gchar *detail = g_strdup(error_local->message);
+		gint64 now = g_get_real_time();
+		g_autoptr(GError) error_audit = NULL;
+		if (!fst_db_add_event(self->db,
+		                      item->device_id,
+		                      g_strcmp0(item->action, "deactivate") == 0
+		                          ? "aws-deactivate-certificate"
+		                          : "aws-register-certificate",
+		                      now,
+		                      now,
+		                      "failed",
+		                      detail,
+		                      &error_audit))
+			g_warning("cannot record the failure: %s", error_audit->message);
+	}
+	return fst_db_queue_fail(self->queue, item->id, error_local->message, error);
+}
+
+/**
+ * fst_registration_push:
+ * @self: an #FstRegistration
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Works every row that is due now, on the caller's thread
+ * (`fleetstation register push`). Rows put back for later stay for later.
+ *
+ * Returns: %TRUE unless the queue failed or @cancellable was cancelled
+ */
+gboolean
+fst_registration_push(FstRegistration *self, GCancellable *cancellable, GError **error)
+{
+	g_return_val_if_fail(FST_IS_REGISTRATION(self), FALSE);
+	while (TRUE) {
+		gboolean did_one = FALSE;
+		if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+			fst_error_convert_gio(error);
+			return FALSE;
+		}
+		if (!fst_registration_process_one(self, &did_one, cancellable, error))
+			return FALSE;
+		if (!did_one)
+			return TRUE;
+	}
+}
+
+static gpointer
+fst_registration_thread(gpointer data)
+{
+	FstRegistration *self = data;
+
+	while (!g_cancellable_is_cancelled(self->cancellable)) {
+		g_autoptr(GError) error = NULL;
+		gboolean did_one = FALSE;
+
+		if (!fst_registration_process_one(self, &did_one, self->cancellable, &error))
+			g_warning("registration queue: %s", error->message);
+		if (did_one)
+			continue;
+		/* nothing due (or the database failed): wait, or stop */
+		g_mutex_lock(&self->mutex);
+		if (!g_cancellable_is_cancelled(self->cancellable))
+			g_cond_wait_until(&self->cond,
+			                  &self->mutex,
+			                  g_get_monotonic_time() + self->poll_us);
+		g_mutex_unlock(&self->mutex);
+	}
+	return NULL;
+}
+
+static void
+fst_registration_cancelled_cb(GCancellable *cancellable, gpointer data)
+{
+	FstRegistration *self = data;
+	g_mutex_lock(&self->mutex);
+	g_cond_broadcast(&self->cond);
+	g_mutex_unlock(&self->mutex);
+}
+
+/**
+ * fst_registration_start:
+ * @self: an #FstRegistration
+ * @error: (nullable): return location for a #GError
+ *
+ * Starts draining the queue on a thread of the worker's own, until
+ * fst_registration_stop(). New rows are seen within the poll interval.
+ *
+ * Returns: %TRUE on success; %FST_ERROR_BUSY if it runs already
+ */
+gboolean
+fst_registration_start(FstRegistration *self, GError **error)
+{
+	g_return_val_if_fail(FST_IS_REGISTRATION(self), FALSE);
+	if (self->thread != NULL) {
+		g_set_error_literal(error,
+		                    FST_ERROR,
+		                    FST_ERROR_BUSY,
+		                    "the registration worker is running already");
+		return FALSE;
+	}
+	self->cancellable = g_cancellable_new();
+	g_cancellable_connect(self->cancellable,
+	                      G_CALLBACK(fst_registration_cancelled_cb),
+	                      self,
+	                      NULL);
+	self->thread = g_thread_try_new("fst-registration", fst_registration_thread, self, error);
+	if (self->thread == NULL) {
+		g_clear_object(&self->cancellable);
+		fst_error_convert_gio(error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_registration_stop:
+ * @self: an #FstRegistration
+ *
+ * Stops a started worker and waits for its thread: an AWS call in flight is
+ * cancelled and its row put back, due at once for the next run. Does
+ * nothing if the worker is not running.
+ */
+void
+fst_registration_stop(FstRegistration *self)
+{
+	g_return_if_fail(FST_IS_REGISTRATION(self));
+	if (self->thread == NULL)
+		return;
+	g_cancellable_cancel(self->cancellable);
+	g_thread_join(g_steal_pointer(&self->thread));
+	g_clear_object(&self->cancellable);
+}

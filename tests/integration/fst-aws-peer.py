@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""A local AWS IoT peer for the station's tests: moto (server mode) on 127.0.0.1
+behind a front that can throttle, answer 5xx, drop the connection, or lose an
+answer after the request took effect, and that adds routes moto lacks.
+
+  fst-aws-peer.py PORT_FILE [--tls CERT KEY]
+
+Writes the front's port to PORT_FILE once it listens, then serves until
+killed. Exits 77 when moto is not installed (it is not in Debian).
+
+moto derives certificate ids from the PEM text; AWS uses the SHA-256 of the
+DER. The peer turns on moto's DER ids (iot.use_valid_cert) so that it
+behaves as AWS does, which the station relies on (DescribeCertificate by
+the SHA-256 of the DER after a restart).
+
+Control (not signed, on the front):
+  POST /__peer/faults  {"throttle_rate": 0.1, "throttle_next": 2, "error_next": 1,
+                        "drop_next": 1, "lost_next": 1, "seed": 1}
+  GET  /__peer/stats   request counts, and per register outcome
+"""
+import http.client
+import logging
+import http.server
+import json
+import os
+import random
+import socket
+import ssl
+import sys
+import threading
+
+try:
+    from moto.server import ThreadedMotoServer
+    from moto import settings as moto_settings
+except ImportError:
+    print("moto is not installed in this Python (not in Debian): skipping", file=sys.stderr)
+    sys.exit(77)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+PARENT = os.getppid()
+
+
+def watch_parent():
+    # the test that started the peer died without stopping it: stop too
+    while os.getppid() == PARENT:
+        threading.Event().wait(0.5)
+    os._exit(0)
+
+
+threading.Thread(target=watch_parent, daemon=True).start()
+moto_settings.default_user_config.setdefault("iot", {})["use_valid_cert"] = True
+MOTO_PORT = free_port()
+moto = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
+moto.start()
+
+lock = threading.Lock()
+faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0)
+rng = random.Random(1)
+stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
+             register_conflict=0, describe=0, by_op={})
+registered_ids = {}
+
+
+def take(name):
+    if faults[name] > 0:
+        faults[name] -= 1
+        return True
+    return False
+
+
+class Front(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, headers=None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = self.path.split("?", 1)[0]
+        if path == "/__peer/faults":
+            with lock:
+                cfg = json.loads(body or b"{}")
+                if "seed" in cfg:
+                    rng.seed(cfg.pop("seed"))
+                faults.update(cfg)
+            return self.reply(200, faults)
+        if path == "/__peer/stats":
+            with lock:
+                return self.reply(200, dict(stats, registered_ids=registered_ids))
+        op = self.command + " " + "/".join(path.split("/")[:2])
+        with lock:
+            stats["requests"] += 1
+            stats["by_op"][op] = stats["by_op"].get(op, 0) + 1
+            throttle = take("throttle_next") or rng.random() < faults["throttle_rate"]
+            error = not throttle and take("error_next")
+            dropped = not throttle and not error and take("drop_next")
+            lost = not throttle and not error and not dropped and take("lost_next")
+        if throttle:
+            with lock:
+                stats["throttled"] += 1
+            return self.reply(429, {"message": "Rate exceeded"},
+                              {"x-amzn-ErrorType": "ThrottlingException:"})
+        if error:
+            with lock:
+                stats["errors"] += 1
+            return self.reply(503, {"message": "Service unavailable"},
+                              {"x-amzn-ErrorType": "ServiceUnavailableException:"})
+        if dropped:
+            with lock:
+                stats["dropped"] += 1
+            return self.drop()
+        if self.command == "GET" and path == "/cacertificates":
+            return self.list_ca_certificates()
+        status, headers, data = self.forward(body)
+        if path.startswith("/certificate/register"):
+            with lock:
+                if status == 200:
+                    stats["register_ok"] += 1
+                    cid = json.loads(data)["certificateId"]
+                    registered_ids[cid] = registered_ids.get(cid, 0) + 1
+                elif status == 409:
+                    stats["register_conflict"] += 1
+        if self.command == "GET" and path.startswith("/certificates/"):
+            with lock:
+                stats["describe"] += 1
+        if lost:
+            with lock:
+                stats["lost"] += 1
+            return self.drop()
+        self.send_response(status)
+        for k, v in headers:
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def forward(self, body):
+        c = http.client.HTTPConnection("127.0.0.1", MOTO_PORT, timeout=30)
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        c.request(self.command, self.path, body=body, headers=hdrs)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, r.getheaders(), data
+
+    def list_ca_certificates(self):
+        # moto 5.2 has no ListCACertificates route: answer from its backend
+        from moto.iot.models import iot_backends
+        out = []
+        for account in iot_backends:
+            for region in iot_backends[account]:
+                for ca in iot_backends[account][region].ca_certificates.values():
+                    out.append({"certificateArn": ca.arn, "certificateId": ca.certificate_id,
+                                "status": ca.status})
+        return self.reply(200, {"certificates": out})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+
+
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client killed mid-request (the SIGKILL test) is expected
+
+
+server = Server(("127.0.0.1", 0), Front)
+server.daemon_threads = True
+if "--tls" in sys.argv:
+    i = sys.argv.index("--tls")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(tmp, sys.argv[1])
+try:
+    server.serve_forever()
+finally:
+    moto.stop()
