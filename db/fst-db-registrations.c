@@ -576,3 +576,70 @@ fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GErr
 		return fst_db_queue_sql_error(self, rc, what, error);
 	return TRUE;
 }
+
+/**
+ * fst_db_queue_hold:
+ * @self: an #FstDbQueue
+ * @id: the row
+ * @until_us: until when, unix microseconds
+ * @error: (nullable): return location for a #GError
+ *
+ * Takes a row out of the workers' hands until @until_us, as `in-progress`:
+ * an AWS bulk registration task registers it. If no result comes by then, a
+ * worker takes it as a stopped run's row and asks AWS first.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error)
+{
+	return fst_db_queue_update(self,
+	                           "UPDATE registrations SET state = 'in-progress', attempts = "
+	                           "attempts + 1, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
+	                           id,
+	                           NULL,
+	                           until_us,
+	                           "hold a registration for a bulk task",
+	                           error);
+}
+
+/**
+ * fst_db_queue_find_by_aws_id:
+ * @self: an #FstDbQueue
+ * @aws_cert_id: the SHA-256 of the certificate's DER, hex
+ * @error: (nullable): return location for a #GError
+ *
+ * The `register` row of the certificate AWS knows by @aws_cert_id.
+ *
+ * Returns: (transfer full): the row, or %NULL with %FST_ERROR_NOT_FOUND
+ */
+FstDbQueueItem *
+fst_db_queue_find_by_aws_id(FstDbQueue *self, const gchar *aws_cert_id, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	const gchar *what = "find a registration by AWS certificate id";
+	gint rc;
+
+	stmt = fst_db_queue_prepare(self,
+	                            FST_DB_QUEUE_COLUMNS
+	                            "WHERE c.aws_cert_id = lower(?1) AND r.action = 'register' "
+	                            "ORDER BY r.id LIMIT 1",
+	                            what,
+	                            error);
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_text(stmt, 1, aws_cert_id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		return fst_db_queue_item_from_row(stmt);
+	if (rc != SQLITE_DONE) {
+		fst_db_queue_sql_error(self, rc, what, error);
+		return NULL;
+	}
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_NOT_FOUND,
+	            "no certificate with AWS id %s waits for registration here",
+	            aws_cert_id);
+	return NULL;
+}

@@ -87,6 +87,10 @@ GPtrArray *
 fst_db_queue_list(FstDbQueue *self, const gchar *state, const gchar *lot, GError **error);
 gboolean
 fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GError **error);
+gboolean
+fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error);
+FstDbQueueItem *
+fst_db_queue_find_by_aws_id(FstDbQueue *self, const gchar *aws_cert_id, GError **error);
 FstDbQueueItem *
 fst_db_queue_find(FstDbQueue *self, const gchar *serial_hex, const gchar *action, GError **error);
 

@@ -26,13 +26,16 @@
 
 #include "fst-registration.h"
 
+#include <json-glib/json-glib.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <string.h>
 
 #include "fst-db-registrations.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-station.h"
 
 struct _FstRegistration {
 	GObject parent_instance;
@@ -629,4 +632,356 @@ fst_registration_stop(FstRegistration *self)
 	g_cancellable_cancel(self->cancellable);
 	g_thread_join(g_steal_pointer(&self->thread));
 	g_clear_object(&self->cancellable);
+}
+
+/* bulk registration: files for StartThingRegistrationTask, and its reports */
+
+static gchar *
+fst_registration_json_line(JsonBuilder *b)
+{
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	g_autoptr(JsonNode) root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	return json_generator_to_data(gen, NULL);
+}
+
+/**
+ * fst_registration_export:
+ * @db_path: the station database
+ * @lot: the lot whose pending registrations go
+ * @thing_name_template: (nullable): as #FstRegistrationConfig (default `{uid}`)
+ * @policy_name: (nullable): the policy the template attaches
+ * @out_dir: where to write `LOT-params.jsonl` and `LOT-template.json`
+ * @hold_us: how long the exported rows wait for the task's results before a
+ *   worker takes them again (asking AWS first)
+ * @n_exported: (out) (optional): lines written
+ * @error: (nullable): return location for a #GError
+ *
+ * Writes the files of an AWS bulk registration for the lot's pending
+ * `register` rows: the JSON-lines parameter file (one device a line,
+ * `ThingName` and `CertificatePem`) and the provisioning template from
+ * `templates/aws/bulk-register-template.json` it fits. The rows are held for
+ * the task (`in-progress` until @hold_us from now); the results come back
+ * with fst_registration_import_results(). A lot with no pending row is
+ * %FST_ERROR_NOT_FOUND.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_registration_export(const gchar *db_path,
+                        const gchar *lot,
+                        const gchar *thing_name_template,
+                        const gchar *policy_name,
+                        const gchar *out_dir,
+                        gint64 hold_us,
+                        guint *n_exported,
+                        GError **error)
+{
+	g_autoptr(FstDbQueue) queue = NULL;
+	g_autoptr(GPtrArray) items = NULL;
+	g_autoptr(GString) params = g_string_new(NULL);
+	g_autofree gchar *template_path =
+	    g_build_filename(fst_station_templates_dir(), "aws", "bulk-register-template.json", NULL);
+	g_autofree gchar *template_text = NULL;
+	g_autofree gchar *params_path = NULL;
+	g_autofree gchar *out_template = NULL;
+	g_autoptr(GString) tmpl = NULL;
+	gint64 until = g_get_real_time() + hold_us;
+
+	g_return_val_if_fail(db_path != NULL && lot != NULL && out_dir != NULL, FALSE);
+	if (!g_file_get_contents(template_path, &template_text, NULL, error)) {
+		fst_error_convert_gio(error);
+		g_prefix_error(error, "reading the bulk registration template: ");
+		return FALSE;
+	}
+	tmpl = g_string_new(template_text);
+	if (policy_name != NULL) {
+		g_string_replace(tmpl, "@POLICY@", policy_name, 0);
+	} else {
+		/* no policy: the template without its policy resource */
+		g_autoptr(JsonParser) parser = json_parser_new();
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		JsonObject *res;
+		if (!json_parser_load_from_data(parser, tmpl->str, -1, error)) {
+			g_prefix_error(error, "%s: ", template_path);
+			return FALSE;
+		}
+		res = json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)),
+		                                    "Resources");
+		if (res != NULL && json_object_has_member(res, "policy"))
+			json_object_remove_member(res, "policy");
+		json_generator_set_root(gen, json_parser_get_root(parser));
+		json_generator_set_pretty(gen, TRUE);
+		{
+			g_autofree gchar *pretty = json_generator_to_data(gen, NULL);
+			g_string_assign(tmpl, pretty);
+		}
+	}
+
+	queue = fst_db_queue_open(db_path, error);
+	if (queue == NULL)
+		return FALSE;
+	items = fst_db_queue_list(queue, "pending", lot, error);
+	if (items == NULL)
+		return FALSE;
+	for (guint i = 0; i < items->len; i++) {
+		FstDbQueueItem *item = g_ptr_array_index(items, i);
+		g_autoptr(JsonBuilder) b = NULL;
+		g_autofree gchar *pem = NULL;
+		g_autofree gchar *thing = NULL;
+		g_autofree gchar *line = NULL;
+
+		if (g_strcmp0(item->action, "register") != 0)
+			continue;
+		pem = fst_registration_pem(item->der, error);
+		if (pem == NULL)
+			return FALSE;
+		thing = fst_registration_thing_name(thing_name_template != NULL ? thing_name_template
+		                                                                : "{uid}",
+		                                    item->device_uid,
+		                                    item->serial_hex,
+		                                    item->aws_cert_id,
+		                                    item->lot);
+		b = json_builder_new();
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "ThingName");
+		json_builder_add_string_value(b, thing);
+		json_builder_set_member_name(b, "CertificatePem");
+		json_builder_add_string_value(b, pem);
+		json_builder_end_object(b);
+		line = fst_registration_json_line(b);
+		g_string_append_printf(params, "%s\n", line);
+	}
+	if (params->len == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "lot %s has no certificate waiting for registration",
+		            lot);
+		return FALSE;
+	}
+	if (g_mkdir_with_parents(out_dir, 0700) != 0) {
+		g_set_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED, "cannot make %s", out_dir);
+		return FALSE;
+	}
+	params_path = g_strdup_printf("%s/%s-params.jsonl", out_dir, lot);
+	out_template = g_strdup_printf("%s/%s-template.json", out_dir, lot);
+	if (!g_file_set_contents(params_path, params->str, (gssize)params->len, error) ||
+	    !g_file_set_contents(out_template, tmpl->str, (gssize)tmpl->len, error)) {
+		fst_error_convert_gio(error);
+		return FALSE;
+	}
+	/* only once the files are there: the rows wait for the task */
+	if (n_exported != NULL)
+		*n_exported = 0;
+	for (guint i = 0; i < items->len; i++) {
+		FstDbQueueItem *item = g_ptr_array_index(items, i);
+		if (g_strcmp0(item->action, "register") != 0)
+			continue;
+		if (!fst_db_queue_hold(queue, item->id, until, error))
+			return FALSE;
+		if (n_exported != NULL)
+			(*n_exported)++;
+	}
+	return TRUE;
+}
+
+/* the AWS id at the end of a certificate ARN */
+static const gchar *
+fst_registration_arn_id(const gchar *arn)
+{
+	const gchar *slash = arn != NULL ? strrchr(arn, '/') : NULL;
+	return slash != NULL ? slash + 1 : NULL;
+}
+
+/**
+ * fst_registration_import_results:
+ * @db_path: the station database
+ * @params_path: the parameter file the task read (fst_registration_export())
+ * @reports: (array zero-terminated=1): result and error reports of the task
+ *   (ListThingRegistrationTaskReports), JSON lines with `offset` and either
+ *   `response` (with `ResourceArns.certificate`) or `errorMessage`
+ * @n_registered: (out) (optional): certificates now registered
+ * @n_failed: (out) (optional): certificates AWS refused
+ * @error: (nullable): return location for a #GError
+ *
+ * Reconciles the database with a bulk registration: each line of a report
+ * names a line of the parameter file by its offset; its certificate's row
+ * becomes `done` with the ARN AWS gives, or `failed` with AWS's reason. Each
+ * outcome is an audit event (`aws-bulk-register`) of the device.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_registration_import_results(const gchar *db_path,
+                                const gchar *params_path,
+                                const gchar *const *reports,
+                                guint *n_registered,
+                                guint *n_failed,
+                                GError **error)
+{
+	g_autoptr(FstDbQueue) queue = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autofree gchar *params_text = NULL;
+	g_auto(GStrv) params = NULL;
+	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+
+	if (n_registered != NULL)
+		*n_registered = 0;
+	if (n_failed != NULL)
+		*n_failed = 0;
+	if (!g_file_get_contents(params_path, &params_text, NULL, error)) {
+		fst_error_convert_gio(error);
+		return FALSE;
+	}
+	/* the certificate of each parameter line, by offset */
+	params = g_strsplit(params_text, "\n", -1);
+	for (guint i = 0; params[i] != NULL && params[i][0] != '\0'; i++) {
+		g_autoptr(JsonParser) parser = json_parser_new();
+		JsonNode *root;
+		const gchar *pem;
+		gchar *id;
+
+		if (!json_parser_load_from_data(parser, params[i], -1, error)) {
+			g_prefix_error(error, "%s line %u: ", params_path, i + 1);
+			return FALSE;
+		}
+		root = json_parser_get_root(parser);
+		pem = JSON_NODE_HOLDS_OBJECT(root)
+		          ? json_object_get_string_member_with_default(json_node_get_object(root),
+		                                                       "CertificatePem",
+		                                                       NULL)
+		          : NULL;
+		if (pem == NULL) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s line %u has no CertificatePem",
+			            params_path,
+			            i + 1);
+			return FALSE;
+		}
+		id = fst_aws_certificate_id_from_pem(pem, error);
+		if (id == NULL) {
+			g_prefix_error(error, "%s line %u: ", params_path, i + 1);
+			return FALSE;
+		}
+		g_ptr_array_add(ids, id);
+	}
+
+	queue = fst_db_queue_open(db_path, error);
+	if (queue == NULL)
+		return FALSE;
+	db = fst_db_open(db_path, error);
+	if (db == NULL)
+		return FALSE;
+	for (guint r = 0; reports[r] != NULL; r++) {
+		g_autofree gchar *text = NULL;
+		g_auto(GStrv) lines = NULL;
+
+		if (!g_file_get_contents(reports[r], &text, NULL, error)) {
+			fst_error_convert_gio(error);
+			return FALSE;
+		}
+		lines = g_strsplit(text, "\n", -1);
+		for (guint i = 0; lines[i] != NULL; i++) {
+			g_autoptr(JsonParser) parser = json_parser_new();
+			g_autoptr(FstDbQueueItem) item = NULL;
+			g_autofree gchar *detail = NULL;
+			JsonObject *obj;
+			JsonObject *resp;
+			JsonObject *arns;
+			const gchar *arn = NULL;
+			gint64 offset;
+			gint64 now = g_get_real_time();
+
+			g_strstrip(lines[i]);
+			if (lines[i][0] == '\0')
+				continue;
+			if (!json_parser_load_from_data(parser, lines[i], -1, error) ||
+			    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+				g_clear_error(error);
+				g_set_error(error,
+				            FST_ERROR,
+				            FST_ERROR_INVALID_DATA,
+				            "%s line %u is not a JSON object",
+				            reports[r],
+				            i + 1);
+				return FALSE;
+			}
+			obj = json_node_get_object(json_parser_get_root(parser));
+			offset = json_object_get_int_member_with_default(obj, "offset", -1);
+			if (offset < 0 || offset >= (gint64)ids->len) {
+				g_set_error(error,
+				            FST_ERROR,
+				            FST_ERROR_INVALID_DATA,
+				            "%s line %u: offset %" G_GINT64_FORMAT
+				            " is not a line of %s (%u lines): give the parameter "
+				            "file this task read",
+				            reports[r],
+				            i + 1,
+				            offset,
+				            params_path,
+				            ids->len);
+				return FALSE;
+			}
+			item = fst_db_queue_find_by_aws_id(queue, g_ptr_array_index(ids, offset), error);
+			if (item == NULL)
+				return FALSE;
+			resp = json_object_has_member(obj, "response")
+			           ? json_object_get_object_member(obj, "response")
+			           : NULL;
+			arns = resp != NULL && json_object_has_member(resp, "ResourceArns")
+			           ? json_object_get_object_member(resp, "ResourceArns")
+			           : NULL;
+			if (arns != NULL)
+				arn = json_object_get_string_member_with_default(arns, "certificate", NULL);
+			if (arn != NULL) {
+				if (g_strcmp0(fst_registration_arn_id(arn), item->aws_cert_id) != 0) {
+					g_set_error(error,
+					            FST_ERROR,
+					            FST_ERROR_VERIFY_FAILED,
+					            "%s line %u: AWS registered %s for the certificate "
+					            "with id %s",
+					            reports[r],
+					            i + 1,
+					            arn,
+					            item->aws_cert_id);
+					return FALSE;
+				}
+				detail = g_strdup_printf("certificate %s registered by bulk task as %s",
+				                         item->serial_hex,
+				                         arn);
+				if (!fst_db_add_event(
+				        db, item->device_id, "aws-bulk-register", now, now, "ok", detail, error) ||
+				    !fst_db_queue_finish(queue, item->id, arn, error))
+					return FALSE;
+				if (n_registered != NULL)
+					(*n_registered)++;
+			} else {
+				const gchar *msg =
+				    json_object_get_string_member_with_default(obj, "errorMessage", NULL);
+				const gchar *code =
+				    json_object_get_string_member_with_default(obj, "errorCode", NULL);
+				detail = g_strdup_printf("AWS bulk registration refused certificate %s: %s%s%s",
+				                         item->serial_hex,
+				                         code != NULL ? code : "",
+				                         code != NULL ? ": " : "",
+				                         msg != NULL ? msg : "no reason given");
+				if (!fst_db_add_event(db,
+				                      item->device_id,
+				                      "aws-bulk-register",
+				                      now,
+				                      now,
+				                      "failed",
+				                      detail,
+				                      error) ||
+				    !fst_db_queue_fail(queue, item->id, detail, error))
+					return FALSE;
+				if (n_failed != NULL)
+					(*n_failed)++;
+			}
+		}
+	}
+	return TRUE;
 }

@@ -82,4 +82,21 @@ fst_registration_thing_name(const gchar *template_str,
                             const gchar *aws_cert_id,
                             const gchar *lot);
 
+gboolean
+fst_registration_export(const gchar *db_path,
+                        const gchar *lot,
+                        const gchar *thing_name_template,
+                        const gchar *policy_name,
+                        const gchar *out_dir,
+                        gint64 hold_us,
+                        guint *n_exported,
+                        GError **error);
+gboolean
+fst_registration_import_results(const gchar *db_path,
+                                const gchar *params_path,
+                                const gchar *const *reports,
+                                guint *n_registered,
+                                guint *n_failed,
+                                GError **error);
+
 G_END_DECLS

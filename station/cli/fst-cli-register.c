@@ -103,6 +103,9 @@ fst_cli_register(gint argc, gchar **argv)
 	gdouble rate = 0;
 	gint max_attempts = 0;
 	gint lease = 0;
+	gint hold_hours = 0;
+	g_autofree gchar *out_dir = NULL;
+	g_autofree gchar *params_file = NULL;
 	gboolean inactive = FALSE;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
@@ -130,9 +133,16 @@ fst_cli_register(gint argc, gchar **argv)
 	     "push: tries of a certificate before it is failed (default 10)", "N"},
 	    {"lease", 0, 0, G_OPTION_ARG_INT, &lease,
 	     "push: seconds a taken row stays this station's (default 60)", "SECONDS"},
+	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
+	     "export: write LOT-params.jsonl and LOT-template.json here (default .)", "DIR"},
+	    {"hold", 0, 0, G_OPTION_ARG_INT, &hold_hours,
+	     "export: hours the rows wait for the task's results (default 72)", "HOURS"},
+	    {"params", 0, 0, G_OPTION_ARG_FILENAME, &params_file,
+	     "import-results: the parameter file the task read", "FILE"},
 	    {NULL}};
-	g_autoptr(GOptionContext) context =
-	    g_option_context_new("status|push|retry [SERIAL] - the AWS IoT registration queue");
+	g_autoptr(GOptionContext) context = g_option_context_new(
+	    "status|push|retry [SERIAL]|export|import-results REPORT... - the AWS IoT registration "
+	    "queue");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDbQueue) queue = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -259,6 +269,83 @@ fst_cli_register(gint argc, gchar **argv)
 		return stats.failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 	}
 
+	if (g_strcmp0(sub, "export") == 0) {
+		g_autofree gchar *dir = g_strdup(out_dir != NULL ? out_dir : ".");
+		guint n = 0;
+		if (lot == NULL) {
+			g_printerr("fleetstation register export: give --lot LOT\n");
+			return FST_EXIT_USAGE;
+		}
+		if (!fst_registration_export(db_path,
+		                             lot,
+		                             thing_name,
+		                             policy,
+		                             dir,
+		                             (gint64)(hold_hours > 0 ? hold_hours : 72) * 3600 *
+		                                 G_USEC_PER_SEC,
+		                             &n,
+		                             &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			g_autofree gchar *pp = g_strdup_printf("%s/%s-params.jsonl", dir, lot);
+			g_autofree gchar *tp = g_strdup_printf("%s/%s-template.json", dir, lot);
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-export");
+			fst_cli_json_add_string(b, "lot", lot);
+			fst_cli_json_add_string(b, "params", pp);
+			fst_cli_json_add_string(b, "template", tp);
+			json_builder_set_member_name(b, "certificates");
+			json_builder_add_int_value(b, n);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
+			        "start an AWS bulk registration task with them, then run "
+			        "`fleetstation register import-results --params %s/%s-params.jsonl "
+			        "REPORT...`\n",
+			        dir,
+			        lot,
+			        n,
+			        dir,
+			        lot,
+			        dir,
+			        lot);
+		}
+		return FST_EXIT_OK;
+	}
+	if (g_strcmp0(sub, "import-results") == 0) {
+		guint n_ok = 0, n_failed = 0;
+		if (params_file == NULL || argc < 3) {
+			g_printerr("fleetstation register import-results: give --params FILE and one "
+			           "or more REPORT files\n");
+			return FST_EXIT_USAGE;
+		}
+		if (!fst_registration_import_results(db_path,
+		                                     params_file,
+		                                     (const gchar *const *)argv + 2,
+		                                     &n_ok,
+		                                     &n_failed,
+		                                     &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-import-results");
+			json_builder_set_member_name(b, "registered");
+			json_builder_add_int_value(b, n_ok);
+			json_builder_set_member_name(b, "failed");
+			json_builder_add_int_value(b, n_failed);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("%u registered, %u refused by AWS (see register status --state failed)\n",
+			        n_ok,
+			        n_failed);
+		}
+		return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+	}
+
 	queue = fst_db_queue_open(db_path, &error);
 	if (queue == NULL)
 		return fst_cli_fail("register", json, error);
@@ -324,6 +411,8 @@ fst_cli_register(gint argc, gchar **argv)
 		}
 		return FST_EXIT_OK;
 	}
-	g_printerr("fleetstation register: unknown subcommand %s: give status, push or retry\n", sub);
+	g_printerr("fleetstation register: unknown subcommand %s: give status, push, retry, export "
+	           "or import-results\n",
+	           sub);
 	return FST_EXIT_USAGE;
 }

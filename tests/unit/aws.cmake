@@ -6,3 +6,6 @@ target_compile_definitions(fst-aws-sigv4-test PRIVATE
 set_tests_properties(fst-aws-sigv4-test PROPERTIES SKIP_RETURN_CODE 77)
 
 fst_add_unit_test(fst-aws-credentials-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-credentials-test.c)
+
+# bulk registration files: export of a lot, import of the task's reports
+fst_add_unit_test(fst-aws-bulk-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-bulk-test.c)
