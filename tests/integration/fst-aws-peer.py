@@ -79,6 +79,9 @@ def take(name):
 
 class Front(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # one write per answer (headers and body): no Nagle / delayed-ACK stall
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
