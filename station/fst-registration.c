@@ -35,6 +35,7 @@
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-ca-store.h"
 #include "fst-station.h"
 
 struct _FstRegistration {
@@ -984,4 +985,80 @@ fst_registration_import_results(const gchar *db_path,
 		}
 	}
 	return TRUE;
+}
+
+static gchar *
+fst_registration_x509_pem(X509 *x509, GError **error)
+{
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+	if (bio == NULL || PEM_write_bio_X509(bio, x509) != 1) {
+		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "encoding a certificate");
+		return NULL;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	return g_strndup(mem->data, mem->length);
+}
+
+/**
+ * fst_registration_register_ca:
+ * @iot: the AWS IoT client
+ * @ca_cert: the issuing CA certificate
+ * @ca_key: its key, to sign the verification certificate
+ * @registration_code: (nullable): the account's registration code; %NULL
+ *   fetches it (GetRegistrationCode)
+ * @sni_only: register the CA without proof of possession (SNI_ONLY mode,
+ *   for a CA registered in several accounts); no code then
+ * @jitp_template: (nullable): a just-in-time provisioning template body
+ * @jitp_role_arn: (nullable): the role JITP runs as
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Registers the issuing CA with AWS IoT (RegisterCACertificate, ACTIVE),
+ * with a verification certificate made by the CA for the registration code.
+ * A CA AWS has already is not an error (@already_registered is set).
+ *
+ * Returns: (transfer full): the CA as AWS knows it, or %NULL
+ */
+FstAwsCertificate *
+fst_registration_register_ca(FstAwsIot *iot,
+                             X509 *ca_cert,
+                             EVP_PKEY *ca_key,
+                             const gchar *registration_code,
+                             gboolean sni_only,
+                             const gchar *jitp_template,
+                             const gchar *jitp_role_arn,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+	g_autofree gchar *code = g_strdup(registration_code);
+	g_autofree gchar *ca_pem = NULL;
+	g_autofree gchar *verification_pem = NULL;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
+	ca_pem = fst_registration_x509_pem(ca_cert, error);
+	if (ca_pem == NULL)
+		return NULL;
+	if (!sni_only) {
+		g_autoptr(X509) verification = NULL;
+		if (code == NULL) {
+			code = fst_aws_iot_get_registration_code(iot, cancellable, error);
+			if (code == NULL)
+				return NULL;
+		}
+		verification = fst_ca_store_make_verification_cert(code, ca_cert, ca_key, error);
+		if (verification == NULL)
+			return NULL;
+		verification_pem = fst_registration_x509_pem(verification, error);
+		if (verification_pem == NULL)
+			return NULL;
+	}
+	return fst_aws_iot_register_ca_certificate(iot,
+	                                           ca_pem,
+	                                           verification_pem,
+	                                           TRUE,
+	                                           jitp_template,
+	                                           jitp_role_arn,
+	                                           cancellable,
+	                                           error);
 }

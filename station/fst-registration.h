@@ -2,6 +2,9 @@
 
 #include <gio/gio.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "fst-aws-iot.h"
 
 G_BEGIN_DECLS
@@ -98,5 +101,16 @@ fst_registration_import_results(const gchar *db_path,
                                 guint *n_registered,
                                 guint *n_failed,
                                 GError **error);
+
+FstAwsCertificate *
+fst_registration_register_ca(FstAwsIot *iot,
+                             X509 *ca_cert,
+                             EVP_PKEY *ca_key,
+                             const gchar *registration_code,
+                             gboolean sni_only,
+                             const gchar *jitp_template,
+                             const gchar *jitp_role_arn,
+                             GCancellable *cancellable,
+                             GError **error);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -539,6 +540,72 @@ test_register_kill_and_resume(void)
 	fst_test_rmrf(dir);
 }
 
+/* ca register-aws: code fetched, verification certificate made by the CA,
+ * RegisterCACertificate; ListCACertificates shows it */
+static void
+test_register_ca(void)
+{
+	g_autoptr(FstAwsIot) iot = test_client();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(X509) ca = X509_new();
+	g_autoptr(FstAwsCertificate) reg = NULL;
+	g_autoptr(GPtrArray) cas = NULL;
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	guint8 md[32];
+	guint md_len = 0;
+	g_autoptr(GString) id = g_string_new(NULL);
+	gboolean listed = FALSE;
+
+	X509_set_version(ca, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(ca), 42);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const guchar *)"Line CA", -1, -1, 0);
+	X509_set_subject_name(ca, name);
+	X509_set_issuer_name(ca, name);
+	X509_NAME_free(name);
+	X509_gmtime_adj(X509_getm_notBefore(ca), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(ca), 86400 * 365);
+	X509_set_pubkey(ca, test_key);
+	X509V3_set_ctx(&ctx, ca, ca, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+	X509_add_ext(ca, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
+	X509_add_ext(ca, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+	X509_add_ext(ca, ext, -1);
+	X509_EXTENSION_free(ext);
+	g_assert_cmpint(X509_sign(ca, test_key, EVP_sha256()), >, 0);
+	X509_digest(ca, EVP_sha256(), md, &md_len);
+	for (guint i = 0; i < md_len; i++)
+		g_string_append_printf(id, "%02x", md[i]);
+
+	/* moto's registration code is a UUID, AWS's 64 hex digits: give one */
+	reg = fst_registration_register_ca(
+	    iot,
+	    ca,
+	    test_key,
+	    "3c2f1e0d9b8a7f6e5d4c3b2a190807f6e5d4c3b2a19080706f5e4d3c2b1a0f9e",
+	    FALSE,
+	    NULL,
+	    NULL,
+	    NULL,
+	    &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(reg->certificate_id, ==, id->str);
+	g_assert_true(g_str_has_suffix(reg->certificate_arn, id->str));
+	cas = fst_aws_iot_list_ca_certificates(iot, NULL, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < cas->len; i++)
+		listed |= g_strcmp0(((FstAwsCertificate *)g_ptr_array_index(cas, i))->certificate_id,
+		                    id->str) == 0;
+	g_assert_true(listed);
+	g_assert_true(fst_aws_iot_update_ca_certificate(iot, id->str, "INACTIVE", NULL, &error));
+	g_assert_no_error(error);
+}
+
 static void
 test_sql_exec(const gchar *path, const gchar *sql)
 {
@@ -747,6 +814,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/aws/iot/retries", test_iot_retries);
 	g_test_add_func("/fst/aws/iot/cancel", test_iot_cancel);
 	g_test_add_func("/fst/aws/iot/request-rate", test_iot_rate);
+	g_test_add_func("/fst/aws/iot/register-ca", test_register_ca);
 	g_test_add_func("/fst/aws/register/resumed-row-asks-aws-first", test_register_resumed_asks_first);
 	g_test_add_func("/fst/aws/register/background-worker", test_register_background);
 	g_test_add_func("/fst/aws/register/kill-and-resume", test_register_kill_and_resume);
