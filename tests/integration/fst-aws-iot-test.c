@@ -685,6 +685,26 @@ test_register_resumed_asks_first(void)
 	                             "SELECT count(*) FROM events WHERE step = 'aws-attach-policy'"),
 	                ==,
 	                1);
+	/* superseded: the deactivate row the database queues sets it INACTIVE */
+	test_sql_exec(db_path,
+	              "INSERT INTO registrations (certificate_id, target, action, state, attempts, "
+	              "created_at, updated_at) SELECT id, '*', 'deactivate', 'pending', 0, 1, 1 FROM "
+	              "certificates");
+	g_assert_true(fst_registration_push(worker, NULL, &error));
+	g_assert_no_error(error);
+	fst_registration_get_stats(worker, &stats);
+	g_assert_cmpuint(stats.deactivated, ==, 1);
+	{
+		g_autoptr(FstAwsCertificate) desc =
+		    fst_aws_iot_describe_certificate(iot, first->certificate_id, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(desc->status, ==, "INACTIVE");
+	}
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM events WHERE step = "
+	                             "'aws-deactivate-certificate' AND outcome = 'ok'"),
+	                ==,
+	                1);
 	g_clear_object(&worker);
 	g_clear_pointer(&db, fst_db_close);
 	fst_test_rmrf(dir);
