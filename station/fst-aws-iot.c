@@ -582,6 +582,19 @@ fst_aws_iot_call(FstAwsIot *self,
 				            FST_AWS_IOT_MAX_BODY);
 				return FALSE;
 			}
+			if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+			    rc == CURLE_SSL_CERTPROBLEM) {
+				/* not the network: no retry helps */
+				g_set_error(error,
+				            FST_ERROR,
+				            FST_ERROR_VERIFY_FAILED,
+				            "the TLS certificate of %s is not trusted for %s: %s; check "
+				            "--endpoint-url, or name its CA in AWS_CA_BUNDLE",
+				            self->endpoint,
+				            op,
+				            curl_easy_strerror(rc));
+				return FALSE;
+			}
 			retry = TRUE;
 			if (attempt + 1 >= self->max_attempts) {
 				g_set_error(error,

@@ -763,8 +763,10 @@ test_register_background(void)
 	fst_test_rmrf(dir);
 }
 
-static gboolean
-test_start_peer(void)
+/* starts the peer (with TLS in front if @tls_cert is given): its port, or
+ * NULL when moto is missing */
+static gchar *
+test_spawn_peer(const gchar *tls_cert, const gchar *tls_key, GPid *pid)
 {
 	const gchar *python = g_getenv("FST_MOTO_PYTHON");
 	g_autofree gchar *dir = g_dir_make_tmp("fst-aws-peer-XXXXXX", NULL);
@@ -773,8 +775,11 @@ test_start_peer(void)
 	gchar *argv[] = {(gchar *)(guintptr)(python != NULL ? python : "python3"),
 	                 (gchar *)(guintptr)FST_AWS_PEER,
 	                 port_file,
+	                 tls_cert != NULL ? (gchar *)(guintptr) "--tls" : NULL,
+	                 (gchar *)(guintptr)tls_cert,
+	                 (gchar *)(guintptr)tls_key,
 	                 NULL};
-	g_autofree gchar *port = NULL;
+	gchar *port = NULL;
 
 	g_assert_true(g_spawn_async(NULL,
 	                            argv,
@@ -783,28 +788,108 @@ test_start_peer(void)
 	                                G_SPAWN_STDOUT_TO_DEV_NULL,
 	                            NULL,
 	                            NULL,
-	                            &peer_pid,
+	                            pid,
 	                            &error));
 	for (guint i = 0; i < 600; i++) {
 		gint status = 0;
 		if (g_file_get_contents(port_file, &port, NULL, NULL))
 			break;
-		if (waitpid(peer_pid, &status, WNOHANG) == peer_pid) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
 			g_printerr("the AWS peer (moto) did not start%s\n",
 			           WIFEXITED(status) && WEXITSTATUS(status) == 77
 			               ? ": moto is not installed in this Python (not in Debian); "
 			                 "set FST_MOTO_PYTHON to one that has it"
 			               : "");
-			peer_pid = 0;
-			return FALSE;
+			*pid = 0;
+			return NULL;
 		}
 		g_usleep(100000);
 	}
 	g_assert_nonnull(port);
-	peer_url = g_strdup_printf("http://127.0.0.1:%s", port);
 	g_unlink(port_file);
 	g_rmdir(dir);
+	return port;
+}
+
+static gboolean
+test_start_peer(void)
+{
+	g_autofree gchar *port = test_spawn_peer(NULL, NULL, &peer_pid);
+	if (port == NULL)
+		return FALSE;
+	peer_url = g_strdup_printf("http://127.0.0.1:%s", port);
 	return TRUE;
+}
+
+/* HTTPS through a TLS terminator: trusted through AWS_CA_BUNDLE, refused
+ * (without retries) when its certificate is not trusted */
+static void
+test_iot_tls(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-aws-tls-XXXXXX", NULL);
+	g_autofree gchar *cert_path = g_build_filename(dir, "peer.pem", NULL);
+	g_autofree gchar *key_path = g_build_filename(dir, "peer.key", NULL);
+	g_autofree gchar *port = NULL;
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *ep = NULL;
+	g_autofree gchar *ep2 = NULL;
+	g_autoptr(X509) x = X509_new();
+	g_autoptr(BIO) cb = BIO_new_file(cert_path, "w");
+	g_autoptr(BIO) kb = NULL;
+	g_autoptr(FstAwsCredentials) creds = NULL;
+	g_autoptr(FstAwsIot) trusted = NULL;
+	g_autoptr(FstAwsIot) untrusted = NULL;
+	g_autoptr(GError) error = NULL;
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	GPid pid = 0;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const guchar *)"127.0.0.1", -1, -1, 0);
+	X509_set_subject_name(x, name);
+	X509_set_issuer_name(x, name);
+	X509_NAME_free(name);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, test_key);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	g_assert_cmpint(X509_sign(x, test_key, EVP_sha256()), >, 0);
+	PEM_write_bio_X509(cb, x);
+	g_clear_pointer(&cb, BIO_free);
+	kb = BIO_new_file(key_path, "w");
+	PEM_write_bio_PrivateKey(kb, test_key, NULL, NULL, 0, NULL, NULL);
+	g_clear_pointer(&kb, BIO_free);
+
+	port = test_spawn_peer(cert_path, key_path, &pid);
+	g_assert_nonnull(port);
+	url = g_strdup_printf("https://127.0.0.1:%s", port);
+	creds = fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", url);
+
+	g_setenv("AWS_CA_BUNDLE", cert_path, TRUE);
+	trusted = fst_aws_iot_new(creds, &error);
+	g_assert_no_error(error);
+	ep = fst_aws_iot_describe_endpoint(trusted, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(ep);
+
+	g_setenv("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt", TRUE);
+	untrusted = fst_aws_iot_new(creds, &error);
+	g_assert_no_error(error);
+	ep2 = fst_aws_iot_describe_endpoint(untrusted, NULL, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_cmpuint(fst_aws_iot_get_request_count(untrusted), ==, 1);
+	g_unsetenv("AWS_CA_BUNDLE");
+
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	g_unlink(cert_path);
+	g_unlink(key_path);
+	g_rmdir(dir);
 }
 
 int
@@ -835,6 +920,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/aws/iot/cancel", test_iot_cancel);
 	g_test_add_func("/fst/aws/iot/request-rate", test_iot_rate);
 	g_test_add_func("/fst/aws/iot/register-ca", test_register_ca);
+	g_test_add_func("/fst/aws/iot/tls", test_iot_tls);
 	g_test_add_func("/fst/aws/register/resumed-row-asks-aws-first", test_register_resumed_asks_first);
 	g_test_add_func("/fst/aws/register/background-worker", test_register_background);
 	g_test_add_func("/fst/aws/register/kill-and-resume", test_register_kill_and_resume);
