@@ -436,52 +436,61 @@ fst_aws_iot_set_aws_error(GError **error,
 }
 
 /**
- * fst_aws_iot_call:
+ * fst_aws_iot_call_full:
  * @self: an #FstAwsIot
  * @op: the operation name, for messages, e.g. "RegisterCertificate"
+ * @service: the signing name: "iot" or "s3"
+ * @base: (nullable): scheme and host, else the IoT endpoint
  * @method: HTTP method
  * @path: the path, already percent-encoded
  * @query: (nullable): the query string, already percent-encoded
  * @headers: (nullable): extra headers to sign and send, `Name: value`
- * @body: (nullable): a JSON body
- * @answer: (out) (optional) (transfer full): the answer's JSON object
+ * @raw_body: (nullable): the body
+ * @content_type: the body's type
+ * @raw_answer: (out) (optional) (transfer full): the 2xx answer's bytes
+ * @answer: (out) (optional) (transfer full): the answer's JSON object (also
+ *   on an AWS error, for its fields)
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
  * One AWS call: signed, rate-limited, retried. On an AWS error the error type
- * is kept for fst_aws_iot_get_last_error_type().
+ * (the `x-amzn-ErrorType` header, `__type` or `code` of a JSON body, or
+ * `<Code>` of an S3 XML body) is kept for fst_aws_iot_get_last_error_type().
  *
  * Returns: %TRUE on a 2xx answer
  */
 static gboolean
-fst_aws_iot_call(FstAwsIot *self,
-                 const gchar *op,
-                 const gchar *method,
-                 const gchar *path,
-                 const gchar *query,
-                 const gchar *const *headers,
-                 JsonNode *body,
-                 JsonObject **answer,
-                 GCancellable *cancellable,
-                 GError **error)
+fst_aws_iot_call_full(FstAwsIot *self,
+                      const gchar *op,
+                      const gchar *service,
+                      const gchar *base,
+                      const gchar *method,
+                      const gchar *path,
+                      const gchar *query,
+                      const gchar *const *headers,
+                      GBytes *raw_body,
+                      const gchar *content_type,
+                      GBytes **raw_answer,
+                      JsonObject **answer,
+                      GCancellable *cancellable,
+                      GError **error)
 {
 	g_autofree gchar *url = NULL;
-	g_autofree gchar *body_text = NULL;
-	g_autoptr(GBytes) body_bytes = NULL;
+	const gchar *body_text = NULL;
+	gsize body_len = 0;
 	g_autoptr(GPtrArray) hdrs = g_ptr_array_new_with_free_func(g_free);
 
 	g_clear_pointer(&self->last_error_type, g_free);
 	url = g_strdup_printf("%s%s%s%s",
-	                      self->endpoint,
+	                      base != NULL ? base : self->endpoint,
 	                      path,
 	                      query != NULL && query[0] != '\0' ? "?" : "",
 	                      query != NULL ? query : "");
-	if (body != NULL) {
-		g_autoptr(JsonGenerator) gen = json_generator_new();
-		json_generator_set_root(gen, body);
-		body_text = json_generator_to_data(gen, NULL);
-		body_bytes = g_bytes_new_static(body_text, strlen(body_text));
-		g_ptr_array_add(hdrs, g_strdup("Content-Type: application/json"));
+	if (raw_body != NULL) {
+		body_text = g_bytes_get_data(raw_body, &body_len);
+		if (body_text == NULL)
+			body_text = "";
+		g_ptr_array_add(hdrs, g_strdup_printf("Content-Type: %s", content_type));
 	}
 	for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
 		g_ptr_array_add(hdrs, g_strdup(headers[i]));
@@ -515,9 +524,9 @@ fst_aws_iot_call(FstAwsIot *self,
 		sig = fst_aws_sigv4_sign(method,
 		                         url,
 		                         (const gchar *const *)hdrs->pdata,
-		                         body_bytes,
+		                         raw_body,
 		                         self->region,
-		                         "iot",
+		                         service,
 		                         self->access_key_id,
 		                         self->secret_access_key,
 		                         self->session_token,
@@ -554,9 +563,7 @@ fst_aws_iot_call(FstAwsIot *self,
 		} else {
 			curl_easy_setopt(self->curl, CURLOPT_CUSTOMREQUEST, method);
 			curl_easy_setopt(self->curl, CURLOPT_POSTFIELDS, body_text != NULL ? body_text : "");
-			curl_easy_setopt(self->curl,
-			                 CURLOPT_POSTFIELDSIZE,
-			                 (long)(body_text != NULL ? strlen(body_text) : 0));
+			curl_easy_setopt(self->curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
 		}
 		self->requests++;
 		rc = curl_easy_perform(self->curl);
@@ -615,6 +622,8 @@ fst_aws_iot_call(FstAwsIot *self,
 				root = json_parser_get_root(parser);
 			if (status >= 200 && status < 300) {
 				g_free(xfer.error_type);
+				if (raw_answer != NULL)
+					*raw_answer = g_bytes_new(resp->data, resp->len);
 				if (answer != NULL) {
 					if (root != NULL && JSON_NODE_HOLDS_OBJECT(root))
 						*answer = json_object_ref(json_node_get_object(root));
@@ -642,6 +651,13 @@ fst_aws_iot_call(FstAwsIot *self,
 				}
 				if (answer != NULL)
 					*answer = json_object_ref(obj);
+			}
+			if (xfer.error_type == NULL && resp->len > 0) {
+				g_autofree gchar *text = g_strndup((const gchar *)resp->data, resp->len);
+				const gchar *code = strstr(text, "<Code>");
+				const gchar *end = code != NULL ? strstr(code, "</Code>") : NULL;
+				if (end != NULL)
+					xfer.error_type = g_strndup(code + 6, end - code - 6);
 			}
 			g_free(self->last_error_type);
 			self->last_error_type = xfer.error_type != NULL
@@ -678,6 +694,44 @@ fst_aws_iot_call(FstAwsIot *self,
 				return FALSE;
 		}
 	}
+}
+
+/* an IoT call with a JSON body (fst_aws_iot_call_full()) */
+static gboolean
+fst_aws_iot_call(FstAwsIot *self,
+                 const gchar *op,
+                 const gchar *method,
+                 const gchar *path,
+                 const gchar *query,
+                 const gchar *const *headers,
+                 JsonNode *body,
+                 JsonObject **answer,
+                 GCancellable *cancellable,
+                 GError **error)
+{
+	g_autofree gchar *text = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+
+	if (body != NULL) {
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		json_generator_set_root(gen, body);
+		text = json_generator_to_data(gen, NULL);
+		bytes = g_bytes_new_static(text, strlen(text));
+	}
+	return fst_aws_iot_call_full(self,
+	                             op,
+	                             "iot",
+	                             NULL,
+	                             method,
+	                             path,
+	                             query,
+	                             headers,
+	                             bytes,
+	                             "application/json",
+	                             NULL,
+	                             answer,
+	                             cancellable,
+	                             error);
 }
 
 /* helpers for the shapes */
@@ -1598,4 +1652,452 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
 	*private_key_pem = fst_secret_new((const guint8 *)key, strlen(key));
 	OPENSSL_cleanse((gpointer)(guintptr)key, strlen(key));
 	return g_steal_pointer(&cert);
+}
+
+/* S3 for bulk registration files: path-style on another endpoint (a local
+ * peer), virtual-hosted on AWS */
+static gchar *
+fst_aws_iot_s3_base(FstAwsIot *self, const gchar *bucket, const gchar *key, gchar **path)
+{
+	g_autofree gchar *ekey = fst_aws_uri_encode(key, -1, TRUE);
+	g_autofree gchar *ebucket = fst_aws_uri_encode(bucket, -1, FALSE);
+	if (!g_str_has_suffix(self->endpoint, ".amazonaws.com")) {
+		*path = g_strdup_printf("/%s/%s", ebucket, ekey);
+		return g_strdup(self->endpoint);
+	}
+	*path = g_strdup_printf("/%s", ekey);
+	return g_strdup_printf("https://%s.s3.%s.amazonaws.com", ebucket, self->region);
+}
+
+/**
+ * fst_aws_iot_s3_put_object:
+ * @self: an #FstAwsIot
+ * @bucket: the bucket
+ * @key: the object key
+ * @data: the object
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * S3 PutObject, signed for the `s3` service (a bulk registration file).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_aws_iot_s3_put_object(FstAwsIot *self,
+                          const gchar *bucket,
+                          const gchar *key,
+                          GBytes *data,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *base = fst_aws_iot_s3_base(self, bucket, key, &path);
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
+	return fst_aws_iot_call_full(self,
+	                             "PutObject",
+	                             "s3",
+	                             base,
+	                             "PUT",
+	                             path,
+	                             NULL,
+	                             NULL,
+	                             data,
+	                             "application/octet-stream",
+	                             NULL,
+	                             NULL,
+	                             cancellable,
+	                             error);
+}
+
+/**
+ * fst_aws_iot_s3_get_object:
+ * @self: an #FstAwsIot
+ * @bucket: the bucket
+ * @key: the object key
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * S3 GetObject.
+ *
+ * Returns: (transfer full): the object, or %NULL
+ */
+GBytes *
+fst_aws_iot_s3_get_object(FstAwsIot *self,
+                          const gchar *bucket,
+                          const gchar *key,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *base = fst_aws_iot_s3_base(self, bucket, key, &path);
+	GBytes *data = NULL;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	if (!fst_aws_iot_call_full(self,
+	                           "GetObject",
+	                           "s3",
+	                           base,
+	                           "GET",
+	                           path,
+	                           NULL,
+	                           NULL,
+	                           NULL,
+	                           NULL,
+	                           &data,
+	                           NULL,
+	                           cancellable,
+	                           error))
+		return NULL;
+	return data;
+}
+
+/**
+ * fst_aws_iot_fetch_url:
+ * @self: an #FstAwsIot
+ * @url: a presigned URL (a task report's resource link)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Downloads a URL that carries its own authorization (presigned), unsigned,
+ * with the same retries as every call.
+ *
+ * Returns: (transfer full): the body, or %NULL
+ */
+GBytes *
+fst_aws_iot_fetch_url(FstAwsIot *self, const gchar *url, GCancellable *cancellable, GError **error)
+{
+	CURL *curl;
+	g_autoptr(GByteArray) body = g_byte_array_new();
+	FstAwsIotXfer xfer = {body, NULL, cancellable, FALSE};
+	glong status = 0;
+	CURLcode rc = CURLE_OK;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	for (guint attempt = 0; attempt < self->max_attempts; attempt++) {
+		g_byte_array_set_size(body, 0);
+		curl = curl_easy_init();
+		curl_easy_setopt(curl, CURLOPT_URL, url);
+		curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+		curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fst_aws_iot_write_cb);
+		curl_easy_setopt(curl, CURLOPT_WRITEDATA, &xfer);
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, fst_aws_iot_progress_cb);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &xfer);
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		if (self->ca_bundle != NULL)
+			curl_easy_setopt(curl, CURLOPT_CAINFO, self->ca_bundle);
+		self->requests++;
+		rc = curl_easy_perform(curl);
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_cleanup(curl);
+		if (rc == CURLE_OK && status >= 200 && status < 300)
+			return g_bytes_new(body->data, body->len);
+		if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+			fst_error_convert_gio(error);
+			return NULL;
+		}
+		if (rc == CURLE_OK && status < 500 && status != 429)
+			break;
+		self->retries++;
+		if (!fst_aws_iot_sleep((gint64)MIN((guint64)self->base_ms << MIN(attempt, 20),
+		                                   (guint64)self->cap_ms) *
+		                           1000,
+		                       cancellable,
+		                       error))
+			return NULL;
+	}
+	g_set_error(error,
+	            FST_ERROR,
+	            rc == CURLE_OK ? FST_ERROR_NOT_FOUND : FST_ERROR_DISCONNECTED,
+	            "cannot download %s: %s",
+	            url,
+	            rc == CURLE_OK ? "the server refused it (an expired link?)" : curl_easy_strerror(rc));
+	return NULL;
+}
+
+/**
+ * fst_aws_iot_start_thing_registration_task:
+ * @self: an #FstAwsIot
+ * @template_body: the provisioning template
+ * @bucket: the bucket of the parameter file
+ * @key: its key
+ * @role_arn: the role that lets AWS IoT read the file and register
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * StartThingRegistrationTask: AWS bulk registration.
+ *
+ * Returns: (transfer full): the task id, or %NULL
+ */
+gchar *
+fst_aws_iot_start_thing_registration_task(FstAwsIot *self,
+                                          const gchar *template_body,
+                                          const gchar *bucket,
+                                          const gchar *key,
+                                          const gchar *role_arn,
+                                          GCancellable *cancellable,
+                                          GError **error)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) body = NULL;
+	g_autoptr(JsonObject) answer = NULL;
+	const gchar *id;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "templateBody");
+	json_builder_add_string_value(b, template_body);
+	json_builder_set_member_name(b, "inputFileBucket");
+	json_builder_add_string_value(b, bucket);
+	json_builder_set_member_name(b, "inputFileKey");
+	json_builder_add_string_value(b, key);
+	json_builder_set_member_name(b, "roleArn");
+	json_builder_add_string_value(b, role_arn);
+	json_builder_end_object(b);
+	body = fst_aws_iot_body(b);
+	if (!fst_aws_iot_call(self,
+	                      "StartThingRegistrationTask",
+	                      "POST",
+	                      "/thing-registration-tasks",
+	                      NULL,
+	                      NULL,
+	                      body,
+	                      &answer,
+	                      cancellable,
+	                      error))
+		return NULL;
+	id = fst_aws_iot_str(answer, "taskId");
+	if (id == NULL) {
+		g_set_error_literal(error,
+		                    FST_ERROR,
+		                    FST_ERROR_PROTOCOL,
+		                    "AWS IoT StartThingRegistrationTask answered without taskId");
+		return NULL;
+	}
+	return g_strdup(id);
+}
+
+/**
+ * fst_aws_iot_describe_thing_registration_task:
+ * @self: an #FstAwsIot
+ * @task_id: the task
+ * @success_count: (out) (optional): lines registered
+ * @failure_count: (out) (optional): lines refused
+ * @message: (out) (optional) (transfer full): AWS's message, if any
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * DescribeThingRegistrationTask.
+ *
+ * Returns: (transfer full): the status: InProgress, Completed, Failed,
+ *   Cancelled, Cancelling; or %NULL
+ */
+gchar *
+fst_aws_iot_describe_thing_registration_task(FstAwsIot *self,
+                                             const gchar *task_id,
+                                             gint64 *success_count,
+                                             gint64 *failure_count,
+                                             gchar **message,
+                                             GCancellable *cancellable,
+                                             GError **error)
+{
+	g_autoptr(JsonObject) answer = NULL;
+	g_autofree gchar *seg = fst_aws_iot_seg(task_id);
+	g_autofree gchar *path = g_strdup_printf("/thing-registration-tasks/%s", seg);
+	const gchar *status;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	if (!fst_aws_iot_call(self,
+	                      "DescribeThingRegistrationTask",
+	                      "GET",
+	                      path,
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      &answer,
+	                      cancellable,
+	                      error))
+		return NULL;
+	status = fst_aws_iot_str(answer, "status");
+	if (status == NULL) {
+		g_set_error_literal(error,
+		                    FST_ERROR,
+		                    FST_ERROR_PROTOCOL,
+		                    "AWS IoT DescribeThingRegistrationTask answered without status");
+		return NULL;
+	}
+	if (success_count != NULL)
+		*success_count = json_object_get_int_member_with_default(answer, "successCount", 0);
+	if (failure_count != NULL)
+		*failure_count = json_object_get_int_member_with_default(answer, "failureCount", 0);
+	if (message != NULL)
+		*message = g_strdup(fst_aws_iot_str(answer, "message"));
+	return g_strdup(status);
+}
+
+/**
+ * fst_aws_iot_list_thing_registration_task_reports:
+ * @self: an #FstAwsIot
+ * @task_id: the task
+ * @report_type: "RESULTS" or "ERRORS"
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * ListThingRegistrationTaskReports, every page.
+ *
+ * Returns: (transfer full) (element-type utf8): the reports' links (presigned
+ *   URLs, fst_aws_iot_fetch_url()), or %NULL
+ */
+GPtrArray *
+fst_aws_iot_list_thing_registration_task_reports(FstAwsIot *self,
+                                                 const gchar *task_id,
+                                                 const gchar *report_type,
+                                                 GCancellable *cancellable,
+                                                 GError **error)
+{
+	g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *seg = fst_aws_iot_seg(task_id);
+	g_autofree gchar *path = g_strdup_printf("/thing-registration-tasks/%s/reports", seg);
+	g_autofree gchar *token = NULL;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	for (guint page = 0; page < 10000; page++) {
+		g_autoptr(JsonObject) answer = NULL;
+		g_autofree gchar *query = NULL;
+		JsonArray *items;
+		const gchar *next;
+
+		if (token != NULL) {
+			g_autofree gchar *t = fst_aws_iot_seg(token);
+			query = g_strdup_printf("nextToken=%s&reportType=%s", t, report_type);
+		} else {
+			query = g_strdup_printf("reportType=%s", report_type);
+		}
+		if (!fst_aws_iot_call(self,
+		                      "ListThingRegistrationTaskReports",
+		                      "GET",
+		                      path,
+		                      query,
+		                      NULL,
+		                      NULL,
+		                      &answer,
+		                      cancellable,
+		                      error))
+			return NULL;
+		items = json_object_has_member(answer, "resourceLinks")
+		            ? json_object_get_array_member(answer, "resourceLinks")
+		            : NULL;
+		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++)
+			g_ptr_array_add(links, g_strdup(json_array_get_string_element(items, i)));
+		next = fst_aws_iot_str(answer, "nextToken");
+		if (next == NULL || next[0] == '\0' || g_strcmp0(next, token) == 0)
+			break;
+		g_free(token);
+		token = g_strdup(next);
+	}
+	return g_steal_pointer(&links);
+}
+
+/**
+ * fst_aws_iot_transfer_certificate:
+ * @self: an #FstAwsIot
+ * @certificate_id: the certificate (INACTIVE, no policy, no thing)
+ * @target_account: the AWS account to transfer it to
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * TransferCertificate: offers the certificate to another account.
+ *
+ * Returns: (transfer full): the transferred certificate's ARN, or %NULL
+ */
+gchar *
+fst_aws_iot_transfer_certificate(FstAwsIot *self,
+                                 const gchar *certificate_id,
+                                 const gchar *target_account,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+	g_autoptr(JsonObject) answer = NULL;
+	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
+	g_autofree gchar *path = g_strdup_printf("/transfer-certificate/%s", seg);
+	g_autofree gchar *acct = fst_aws_iot_seg(target_account);
+	g_autofree gchar *query = g_strdup_printf("targetAwsAccount=%s", acct);
+	const gchar *arn;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	if (!fst_aws_iot_call(
+	        self, "TransferCertificate", "PATCH", path, query, NULL, NULL, &answer, cancellable, error))
+		return NULL;
+	arn = fst_aws_iot_str(answer, "transferredCertificateArn");
+	return g_strdup(arn != NULL ? arn : "");
+}
+
+/**
+ * fst_aws_iot_accept_certificate_transfer:
+ * @self: an #FstAwsIot
+ * @certificate_id: the certificate offered to this account
+ * @set_active: activate it
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * AcceptCertificateTransfer.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_aws_iot_accept_certificate_transfer(FstAwsIot *self,
+                                        const gchar *certificate_id,
+                                        gboolean set_active,
+                                        GCancellable *cancellable,
+                                        GError **error)
+{
+	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
+	g_autofree gchar *path = g_strdup_printf("/accept-certificate-transfer/%s", seg);
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
+	return fst_aws_iot_call(self,
+	                        "AcceptCertificateTransfer",
+	                        "PATCH",
+	                        path,
+	                        set_active ? "setAsActive=true" : "setAsActive=false",
+	                        NULL,
+	                        NULL,
+	                        NULL,
+	                        cancellable,
+	                        error);
+}
+
+/**
+ * fst_aws_iot_cancel_certificate_transfer:
+ * @self: an #FstAwsIot
+ * @certificate_id: the certificate offered
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * CancelCertificateTransfer.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_aws_iot_cancel_certificate_transfer(FstAwsIot *self,
+                                        const gchar *certificate_id,
+                                        GCancellable *cancellable,
+                                        GError **error)
+{
+	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
+	g_autofree gchar *path = g_strdup_printf("/cancel-certificate-transfer/%s", seg);
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
+	return fst_aws_iot_call(self,
+	                        "CancelCertificateTransfer",
+	                        "PATCH",
+	                        path,
+	                        NULL,
+	                        NULL,
+	                        NULL,
+	                        NULL,
+	                        cancellable,
+	                        error);
 }

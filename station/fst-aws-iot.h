@@ -149,4 +149,59 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
                                         GCancellable *cancellable,
                                         GError **error);
 
+gboolean
+fst_aws_iot_s3_put_object(FstAwsIot *self,
+                          const gchar *bucket,
+                          const gchar *key,
+                          GBytes *data,
+                          GCancellable *cancellable,
+                          GError **error);
+GBytes *
+fst_aws_iot_s3_get_object(FstAwsIot *self,
+                          const gchar *bucket,
+                          const gchar *key,
+                          GCancellable *cancellable,
+                          GError **error);
+GBytes *
+fst_aws_iot_fetch_url(FstAwsIot *self, const gchar *url, GCancellable *cancellable, GError **error);
+gchar *
+fst_aws_iot_start_thing_registration_task(FstAwsIot *self,
+                                          const gchar *template_body,
+                                          const gchar *bucket,
+                                          const gchar *key,
+                                          const gchar *role_arn,
+                                          GCancellable *cancellable,
+                                          GError **error);
+gchar *
+fst_aws_iot_describe_thing_registration_task(FstAwsIot *self,
+                                             const gchar *task_id,
+                                             gint64 *success_count,
+                                             gint64 *failure_count,
+                                             gchar **message,
+                                             GCancellable *cancellable,
+                                             GError **error);
+GPtrArray *
+fst_aws_iot_list_thing_registration_task_reports(FstAwsIot *self,
+                                                 const gchar *task_id,
+                                                 const gchar *report_type,
+                                                 GCancellable *cancellable,
+                                                 GError **error);
+gchar *
+fst_aws_iot_transfer_certificate(FstAwsIot *self,
+                                 const gchar *certificate_id,
+                                 const gchar *target_account,
+                                 GCancellable *cancellable,
+                                 GError **error);
+gboolean
+fst_aws_iot_accept_certificate_transfer(FstAwsIot *self,
+                                        const gchar *certificate_id,
+                                        gboolean set_active,
+                                        GCancellable *cancellable,
+                                        GError **error);
+gboolean
+fst_aws_iot_cancel_certificate_transfer(FstAwsIot *self,
+                                        const gchar *certificate_id,
+                                        GCancellable *cancellable,
+                                        GError **error);
+
 G_END_DECLS

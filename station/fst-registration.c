@@ -1062,3 +1062,171 @@ fst_registration_register_ca(FstAwsIot *iot,
 	                                           cancellable,
 	                                           error);
 }
+
+/* waits @us; a cancel ends it early with %FST_ERROR_CANCELLED */
+static gboolean
+fst_registration_sleep(gint64 us, GCancellable *cancellable, GError **error)
+{
+	gint64 end = g_get_monotonic_time() + us;
+	while (g_get_monotonic_time() < end) {
+		if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+			fst_error_convert_gio(error);
+			return FALSE;
+		}
+		gint64 left = end - g_get_monotonic_time();
+		if (left > 0)
+			g_usleep(MIN(left, 20000));
+	}
+	return TRUE;
+}
+
+/**
+ * fst_registration_bulk_register:
+ * @db_path: the station database
+ * @iot: the AWS IoT client
+ * @lot: the lot
+ * @thing_name_template: (nullable): as for fst_registration_export()
+ * @policy_name: (nullable): the policy the template attaches
+ * @out_dir: where the files and the downloaded reports go
+ * @bucket: the S3 bucket for the parameter file
+ * @role_arn: the role AWS IoT registers as (it reads the bucket)
+ * @poll_us: how often to ask about the task
+ * @n_registered: (out) (optional): certificates registered
+ * @n_failed: (out) (optional): certificates AWS refused
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * AWS bulk registration of a lot: the files (fst_registration_export()), the
+ * parameter file uploaded (S3 PutObject, key `fleetstation/LOT-params.jsonl`),
+ * StartThingRegistrationTask, polled until it ends, then its result and error
+ * reports downloaded next to the files and reconciled
+ * (fst_registration_import_results()). The upload and the task are audit
+ * events. If the task fails, the rows stay held: after the hold a worker
+ * takes them, asking AWS first.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_registration_bulk_register(const gchar *db_path,
+                               FstAwsIot *iot,
+                               const gchar *lot,
+                               const gchar *thing_name_template,
+                               const gchar *policy_name,
+                               const gchar *out_dir,
+                               const gchar *bucket,
+                               const gchar *role_arn,
+                               gint64 poll_us,
+                               guint *n_registered,
+                               guint *n_failed,
+                               GCancellable *cancellable,
+                               GError **error)
+{
+	g_autofree gchar *params_path = g_strdup_printf("%s/%s-params.jsonl", out_dir, lot);
+	g_autofree gchar *template_path = g_strdup_printf("%s/%s-template.json", out_dir, lot);
+	g_autofree gchar *key = g_strdup_printf("fleetstation/%s-params.jsonl", lot);
+	g_autofree gchar *params = NULL;
+	g_autofree gchar *template_body = NULL;
+	g_autofree gchar *task = NULL;
+	g_autofree gchar *status = NULL;
+	g_autofree gchar *detail = NULL;
+	g_autoptr(GBytes) data = NULL;
+	g_autoptr(GPtrArray) reports = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(FstDb) db = NULL;
+	const gchar *kinds[] = {"RESULTS", "ERRORS"};
+	gsize params_len = 0;
+	guint n = 0;
+	gint64 started;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), FALSE);
+	if (!fst_registration_export(db_path,
+	                             lot,
+	                             thing_name_template,
+	                             policy_name,
+	                             out_dir,
+	                             (gint64)72 * 3600 * G_USEC_PER_SEC,
+	                             &n,
+	                             error))
+		return FALSE;
+	if (!g_file_get_contents(params_path, &params, &params_len, error) ||
+	    !g_file_get_contents(template_path, &template_body, NULL, error)) {
+		fst_error_convert_gio(error);
+		return FALSE;
+	}
+	db = fst_db_open(db_path, error);
+	if (db == NULL)
+		return FALSE;
+
+	started = g_get_real_time();
+	data = g_bytes_new_take(g_steal_pointer(&params), params_len);
+	if (!fst_aws_iot_s3_put_object(iot, bucket, key, data, cancellable, error))
+		return FALSE;
+	detail = g_strdup_printf("lot %s: %u certificates uploaded to s3://%s/%s", lot, n, bucket, key);
+	if (!fst_db_add_event(db, 0, "aws-s3-put-object", started, g_get_real_time(), "ok", detail, error))
+		return FALSE;
+	started = g_get_real_time();
+	task = fst_aws_iot_start_thing_registration_task(
+	    iot, template_body, bucket, key, role_arn, cancellable, error);
+	if (task == NULL)
+		return FALSE;
+	g_free(detail);
+	detail = g_strdup_printf("lot %s: bulk registration task %s started", lot, task);
+	if (!fst_db_add_event(
+	        db, 0, "aws-start-thing-registration-task", started, g_get_real_time(), "ok", detail, error))
+		return FALSE;
+
+	/* poll */
+	while (TRUE) {
+		g_autofree gchar *message = NULL;
+		g_free(status);
+		status = fst_aws_iot_describe_thing_registration_task(
+		    iot, task, NULL, NULL, &message, cancellable, error);
+		if (status == NULL)
+			return FALSE;
+		if (g_strcmp0(status, "Completed") == 0)
+			break;
+		if (g_strcmp0(status, "InProgress") != 0 && g_strcmp0(status, "Cancelling") != 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "AWS bulk registration task %s ended %s: %s; its certificates are "
+			            "registered one by one once their hold ends",
+			            task,
+			            status,
+			            message != NULL ? message : "no message");
+			return FALSE;
+		}
+		if (!fst_registration_sleep(poll_us, cancellable, error))
+			return FALSE;
+	}
+
+	/* reports, kept next to the files, then reconciled */
+	for (guint k = 0; k < G_N_ELEMENTS(kinds); k++) {
+		g_autoptr(GPtrArray) links =
+		    fst_aws_iot_list_thing_registration_task_reports(iot, task, kinds[k], cancellable, error);
+		if (links == NULL)
+			return FALSE;
+		for (guint i = 0; i < links->len; i++) {
+			g_autoptr(GBytes) report =
+			    fst_aws_iot_fetch_url(iot, g_ptr_array_index(links, i), cancellable, error);
+			g_autofree gchar *path = NULL;
+			if (report == NULL)
+				return FALSE;
+			path = g_strdup_printf("%s/%s-%s-%s-%u.jsonl", out_dir, lot, task, kinds[k], i);
+			if (!g_file_set_contents(path,
+			                         g_bytes_get_data(report, NULL),
+			                         (gssize)g_bytes_get_size(report),
+			                         error)) {
+				fst_error_convert_gio(error);
+				return FALSE;
+			}
+			g_ptr_array_add(reports, g_steal_pointer(&path));
+		}
+	}
+	g_ptr_array_add(reports, NULL);
+	return fst_registration_import_results(db_path,
+	                                       params_path,
+	                                       (const gchar *const *)reports->pdata,
+	                                       n_registered,
+	                                       n_failed,
+	                                       error);
+}

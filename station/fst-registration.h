@@ -102,6 +102,20 @@ fst_registration_import_results(const gchar *db_path,
                                 guint *n_failed,
                                 GError **error);
 
+gboolean
+fst_registration_bulk_register(const gchar *db_path,
+                               FstAwsIot *iot,
+                               const gchar *lot,
+                               const gchar *thing_name_template,
+                               const gchar *policy_name,
+                               const gchar *out_dir,
+                               const gchar *bucket,
+                               const gchar *role_arn,
+                               gint64 poll_us,
+                               guint *n_registered,
+                               guint *n_failed,
+                               GCancellable *cancellable,
+                               GError **error);
 FstAwsCertificate *
 fst_registration_register_ca(FstAwsIot *iot,
                              X509 *ca_cert,

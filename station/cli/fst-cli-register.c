@@ -106,6 +106,8 @@ fst_cli_register(gint argc, gchar **argv)
 	gint hold_hours = 0;
 	g_autofree gchar *out_dir = NULL;
 	g_autofree gchar *params_file = NULL;
+	g_autofree gchar *bucket = NULL;
+	g_autofree gchar *role_arn = NULL;
 	gboolean inactive = FALSE;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
@@ -137,6 +139,11 @@ fst_cli_register(gint argc, gchar **argv)
 	     "export: write LOT-params.jsonl and LOT-template.json here (default .)", "DIR"},
 	    {"hold", 0, 0, G_OPTION_ARG_INT, &hold_hours,
 	     "export: hours the rows wait for the task's results (default 72)", "HOURS"},
+	    {"bucket", 0, 0, G_OPTION_ARG_STRING, &bucket,
+	     "export: upload to this S3 bucket, run the AWS bulk registration task, reconcile",
+	     "BUCKET"},
+	    {"role-arn", 0, 0, G_OPTION_ARG_STRING, &role_arn,
+	     "export --bucket: the role AWS IoT registers as", "ARN"},
 	    {"params", 0, 0, G_OPTION_ARG_FILENAME, &params_file,
 	     "import-results: the parameter file the task read", "FILE"},
 	    {NULL}};
@@ -275,6 +282,55 @@ fst_cli_register(gint argc, gchar **argv)
 		if (lot == NULL) {
 			g_printerr("fleetstation register export: give --lot LOT\n");
 			return FST_EXIT_USAGE;
+		}
+		if (bucket != NULL) {
+			g_autoptr(FstAwsCredentials) creds = NULL;
+			g_autoptr(FstAwsIot) iot = NULL;
+			guint n_ok = 0, n_failed = 0;
+			if (role_arn == NULL) {
+				g_printerr("fleetstation register export: --bucket needs --role-arn\n");
+				return FST_EXIT_USAGE;
+			}
+			creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
+			if (creds == NULL)
+				return fst_cli_fail("register", json, error);
+			iot = fst_aws_iot_new(creds, &error);
+			if (iot == NULL)
+				return fst_cli_fail("register", json, error);
+			fst_aws_iot_set_rate(iot, rate);
+			if (!fst_registration_bulk_register(db_path,
+			                                    iot,
+			                                    lot,
+			                                    thing_name,
+			                                    policy,
+			                                    dir,
+			                                    bucket,
+			                                    role_arn,
+			                                    2 * G_USEC_PER_SEC,
+			                                    &n_ok,
+			                                    &n_failed,
+			                                    NULL,
+			                                    &error))
+				return fst_cli_fail("register", json, error);
+			if (json) {
+				json_builder_begin_object(b);
+				fst_cli_json_add_string(b, "event", "register-bulk");
+				fst_cli_json_add_string(b, "lot", lot);
+				json_builder_set_member_name(b, "registered");
+				json_builder_add_int_value(b, n_ok);
+				json_builder_set_member_name(b, "failed");
+				json_builder_add_int_value(b, n_failed);
+				json_builder_end_object(b);
+				node = json_builder_get_root(b);
+				fst_cli_print_json(node);
+			} else {
+				g_print("lot %s: %u registered by the AWS bulk registration task, %u "
+				        "refused (see register status --state failed)\n",
+				        lot,
+				        n_ok,
+				        n_failed);
+			}
+			return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 		}
 		if (!fst_registration_export(db_path,
 		                             lot,

@@ -710,6 +710,112 @@ test_register_resumed_asks_first(void)
 	fst_test_rmrf(dir);
 }
 
+/* bulk registration: the parameter file uploaded to S3, the task started,
+ * polled, its reports fetched and reconciled; a certificate AWS refuses
+ * (registered already) is failed with AWS's reason */
+static void
+test_register_bulk_task(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-aws-bulk-XXXXXX", NULL);
+	g_autofree gchar *db_path = g_build_filename(dir, "station.db", NULL);
+	g_autofree gchar *params_path = g_build_filename(dir, "L-9-params.jsonl", NULL);
+	g_autofree gchar *params = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAwsIot) iot = test_client();
+	g_autoptr(GBytes) uploaded = NULL;
+	g_autoptr(GPtrArray) pems = g_ptr_array_new_with_free_func(g_free);
+	guint n_ok = 0, n_failed = 0;
+
+	test_peer_faults("{}");
+	g_autoptr(JsonObject) made = test_peer("/__peer/create-bucket", "{\"name\": \"fleet-bulk\"}");
+	db = fst_db_open(db_path, &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_db_set_context(db, "op", "L-9", &error));
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(GBytes) der = NULL;
+		g_autofree gchar *uid = g_strdup_printf("BULK-%u", i);
+		g_autofree gchar *serial = g_strdup_printf("%X", 5000 + i + 0x1000);
+		FstDeviceInfo info = {.uid = uid, .model = (gchar *)(guintptr) "t"};
+		FstDbCert cert = {.serial_hex = serial,
+		                  .key_type = (gchar *)(guintptr) "ec-p256",
+		                  .not_after = G_MAXINT32,
+		                  .register_target = (gchar *)(guintptr) "aws-iot:us-east-1"};
+		gint64 device_id;
+		g_ptr_array_add(pems, test_make_cert_pem(5000 + i, &der));
+		cert.der = der;
+		device_id = fst_db_begin_device(db, 0, &info, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
+		g_assert_no_error(error);
+	}
+	/* the third one AWS has already: the task refuses it */
+	{
+		g_autoptr(FstAwsCertificate) c = fst_aws_iot_register_certificate(
+		    iot, g_ptr_array_index(pems, 2), NULL, TRUE, NULL, &error);
+		g_assert_no_error(error);
+	}
+	g_assert_true(fst_aws_iot_create_policy(
+	    iot, "fleet-bulk", "{\"Version\":\"2012-10-17\",\"Statement\":[]}", NULL, NULL, &error));
+	if (!fst_registration_bulk_register(db_path,
+	                                             iot,
+	                                             "L-9",
+	                                             "bulk-{uid}",
+	                                             "fleet-bulk",
+	                                             dir,
+	                                             "fleet-bulk",
+	                                             "arn:aws:iam::123456789012:role/bulk",
+	                                             20000,
+	                                             &n_ok,
+	                                             &n_failed,
+	                                             NULL,
+	                                             &error))
+		g_assert_no_error(error);
+	g_assert_cmpuint(n_ok, ==, 2);
+	g_assert_cmpuint(n_failed, ==, 1);
+
+	/* S3 has the file as written */
+	uploaded = fst_aws_iot_s3_get_object(iot, "fleet-bulk", "fleetstation/L-9-params.jsonl", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_file_get_contents(params_path, &params, NULL, NULL));
+	g_assert_cmpuint(g_bytes_get_size(uploaded), ==, strlen(params));
+	g_assert_cmpmem(g_bytes_get_data(uploaded, NULL), g_bytes_get_size(uploaded), params, strlen(params));
+
+	/* the database reconciled, the things and policies there */
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM registrations r JOIN certificates c ON "
+	                             "c.id = r.certificate_id WHERE r.state = 'done' AND "
+	                             "r.remote_id LIKE '%:cert/' || c.aws_cert_id"),
+	                ==,
+	                2);
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM registrations WHERE state = 'failed' AND "
+	                             "last_error LIKE '%ResourceAlreadyExists%'"),
+	                ==,
+	                1);
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM events WHERE step IN ('aws-s3-put-object', "
+	                             "'aws-start-thing-registration-task')"),
+	                ==,
+	                2);
+	for (guint i = 0; i < 2; i++) {
+		g_autofree gchar *thing = g_strdup_printf("bulk-BULK-%u", i);
+		g_autoptr(GPtrArray) principals = fst_aws_iot_list_thing_principals(iot, thing, NULL, &error);
+		g_autoptr(GPtrArray) policies = NULL;
+		g_assert_no_error(error);
+		g_assert_cmpuint(principals->len, ==, 1);
+		policies = fst_aws_iot_list_attached_policies(
+		    iot,
+		    ((FstAwsCertificate *)g_ptr_array_index(principals, 0))->certificate_arn,
+		    NULL,
+		    &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(policies->len, ==, 1);
+	}
+	g_clear_pointer(&db, fst_db_close);
+	fst_test_rmrf(dir);
+}
+
 /* a started worker drains the queue in the background and stops on demand */
 static void
 test_register_background(void)
@@ -923,6 +1029,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/aws/iot/tls", test_iot_tls);
 	g_test_add_func("/fst/aws/register/resumed-row-asks-aws-first", test_register_resumed_asks_first);
 	g_test_add_func("/fst/aws/register/background-worker", test_register_background);
+	g_test_add_func("/fst/aws/register/bulk-task", test_register_bulk_task);
 	g_test_add_func("/fst/aws/register/kill-and-resume", test_register_kill_and_resume);
 	rc = g_test_run();
 	kill(peer_pid, SIGTERM);

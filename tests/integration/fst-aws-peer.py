@@ -68,6 +68,13 @@ rng = random.Random(1)
 stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
              register_conflict=0, describe=0, by_op={})
 registered_ids = {}
+tasks = {}
+
+
+def moto_s3():
+    import boto3
+    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region_name="us-east-1",
+                        aws_access_key_id="peer", aws_secret_access_key="peer")
 
 
 def take(name):
@@ -114,6 +121,9 @@ class Front(http.server.BaseHTTPRequestHandler):
                     rng.seed(cfg.pop("seed"))
                 faults.update(cfg)
             return self.reply(200, faults)
+        if path == "/__peer/create-bucket":
+            moto_s3().create_bucket(Bucket=json.loads(body)["name"])
+            return self.reply(200, {})
         if path == "/__peer/stats":
             with lock:
                 return self.reply(200, dict(stats, registered_ids=registered_ids))
@@ -141,6 +151,8 @@ class Front(http.server.BaseHTTPRequestHandler):
             return self.drop()
         if self.command == "GET" and path == "/cacertificates":
             return self.list_ca_certificates()
+        if path.startswith("/thing-registration-tasks") or path.startswith("/__peer/reports/"):
+            return self.registration_task(path, body)
         status, headers, data = self.forward(body)
         if path.startswith("/certificate/register"):
             with lock:
@@ -184,6 +196,77 @@ class Front(http.server.BaseHTTPRequestHandler):
                     out.append({"certificateArn": ca.arn, "certificateId": ca.certificate_id,
                                 "status": ca.status})
         return self.reply(200, {"certificates": out})
+
+    def region(self):
+        auth = self.headers.get("Authorization", "")
+        try:
+            return auth.split("Credential=", 1)[1].split("/")[2]
+        except IndexError:
+            return "us-east-1"
+
+    def registration_task(self, path, body):
+        # moto 5.2 has no bulk registration: the peer runs the task at once,
+        # with moto's IoT backend, after checking the template and each line
+        from urllib.parse import parse_qs
+        from moto.iot.models import iot_backends
+        parts = path.split("/")
+        if path.startswith("/__peer/reports/"):
+            data = tasks[parts[3]]["reports"][parts[4]]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if self.command == "POST" and len(parts) == 2:
+            req = json.loads(body)
+            template = json.loads(req["templateBody"])
+            params = set(template.get("Parameters", {}))
+            for name, res in template.get("Resources", {}).items():
+                for prop, value in res.get("Properties", {}).items():
+                    if isinstance(value, dict) and value.get("Ref") not in params:
+                        return self.reply(400, {"message": f"{name}.{prop}: no parameter {value}"},
+                                          {"x-amzn-ErrorType": "InvalidRequestException:"})
+            try:
+                obj = moto_s3().get_object(Bucket=req["inputFileBucket"], Key=req["inputFileKey"])
+                lines = obj["Body"].read().decode().splitlines()
+            except Exception as e:
+                return self.reply(400, {"message": f"cannot read the input file: {e}"},
+                                  {"x-amzn-ErrorType": "InvalidRequestException:"})
+            backend = iot_backends["123456789012"][self.region()]
+            results, errors = [], []
+            for offset, line in enumerate(lines):
+                try:
+                    values = json.loads(line)
+                    if set(values) != params:
+                        raise ValueError(f"parameters {sorted(values)} are not {sorted(params)}")
+                    cert = backend.register_certificate_without_ca(values["CertificatePem"], "ACTIVE")
+                    thing = backend.create_thing(values["ThingName"], None, None)
+                    backend.attach_thing_principal(values["ThingName"], cert.arn)
+                    policy = template["Resources"].get("policy", {}).get("Properties", {})
+                    if "PolicyName" in policy:
+                        backend.attach_policy(policy["PolicyName"], cert.arn)
+                    results.append({"offset": offset, "response": {"ResourceArns": {
+                        "certificate": cert.arn, "thing": thing.arn}}})
+                except Exception as e:
+                    errors.append({"offset": offset, "errorCode": type(e).__name__,
+                                   "errorMessage": str(e)})
+            task_id = "task-%d" % (len(tasks) + 1)
+            tasks[task_id] = dict(success=len(results), failure=len(errors), reports={
+                "RESULTS": "".join(json.dumps(x) + "\n" for x in results).encode(),
+                "ERRORS": "".join(json.dumps(x) + "\n" for x in errors).encode()})
+            return self.reply(200, {"taskId": task_id})
+        task = tasks.get(parts[2])
+        if task is None:
+            return self.reply(404, {"message": "no such task"},
+                              {"x-amzn-ErrorType": "ResourceNotFoundException:"})
+        if len(parts) == 3:
+            return self.reply(200, {"taskId": parts[2], "status": "Completed",
+                                    "successCount": task["success"], "failureCount": task["failure"]})
+        kind = parse_qs(self.path.split("?", 1)[1])["reportType"][0]
+        host = "%s:%d" % server.server_address
+        scheme = "https" if "--tls" in sys.argv else "http"
+        links = [f"{scheme}://{host}/__peer/reports/{parts[2]}/{kind}"] if task["reports"][kind] else []
+        return self.reply(200, {"resourceLinks": links, "reportType": kind})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
