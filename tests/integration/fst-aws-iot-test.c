@@ -207,6 +207,45 @@ test_iot_operations(void)
 	g_assert_true(listed);
 }
 
+/* AWS-issued certificates: from the device's CSR, or with a key AWS makes */
+static void
+test_iot_aws_issued(void)
+{
+	g_autoptr(FstAwsIot) iot = test_client();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(X509_REQ) req = X509_REQ_new();
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	g_autoptr(FstAwsCertificate) from_csr = NULL;
+	g_autoptr(FstAwsCertificate) with_key = NULL;
+	g_autoptr(FstSecret) key = NULL;
+	g_autofree gchar *csr_pem = NULL;
+	g_autofree gchar *id = NULL;
+	X509_NAME *name = X509_NAME_new();
+	BUF_MEM *mem = NULL;
+
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const guchar *)"dev-csr", -1, -1, 0);
+	X509_REQ_set_subject_name(req, name);
+	X509_NAME_free(name);
+	X509_REQ_set_pubkey(req, test_key);
+	g_assert_cmpint(X509_REQ_sign(req, test_key, EVP_sha256()), >, 0);
+	PEM_write_bio_X509_REQ(bio, req);
+	BIO_get_mem_ptr(bio, &mem);
+	csr_pem = g_strndup(mem->data, mem->length);
+
+	from_csr = fst_aws_iot_create_certificate_from_csr(iot, csr_pem, TRUE, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(from_csr->certificate_pem, "-----BEGIN CERTIFICATE-----"));
+	g_assert_true(g_str_has_suffix(from_csr->certificate_arn, from_csr->certificate_id));
+
+	with_key = fst_aws_iot_create_keys_and_certificate(iot, TRUE, &key, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(key);
+	g_assert_nonnull(strstr(fst_secret_get_str(key), "PRIVATE KEY"));
+	id = fst_aws_certificate_id_from_pem(with_key->certificate_pem, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(id, ==, with_key->certificate_id);
+}
+
 static void
 test_iot_not_found(void)
 {
@@ -1022,6 +1061,7 @@ main(int argc, char **argv)
 
 	g_test_add_func("/fst/aws/iot/operations", test_iot_operations);
 	g_test_add_func("/fst/aws/iot/not-found", test_iot_not_found);
+	g_test_add_func("/fst/aws/iot/aws-issued", test_iot_aws_issued);
 	g_test_add_func("/fst/aws/iot/retries", test_iot_retries);
 	g_test_add_func("/fst/aws/iot/cancel", test_iot_cancel);
 	g_test_add_func("/fst/aws/iot/request-rate", test_iot_rate);
