@@ -220,6 +220,60 @@ test_bulk_round_trip(void)
 	test_rmrf(dir);
 }
 
+/* the device log's commit queues the certificate in the same transaction:
+ * a rolled-back log leaves no row, a committed one leaves exactly one */
+static void
+test_queue_from_device_log(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-aws-log-XXXXXX", NULL);
+	g_autofree gchar *db_path = g_build_filename(dir, "station.db", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(GBytes) der = test_make_cert(0x777);
+	g_autoptr(GBytes) der2 = test_make_cert(0x778);
+	FstDeviceInfo info = {.uid = (gchar *)(guintptr) "LOG-1", .model = (gchar *)(guintptr) "t"};
+	FstDbCert cert = {.serial_hex = (gchar *)(guintptr) "0777",
+	                  .der = der,
+	                  .key_type = (gchar *)(guintptr) "ec-p256",
+	                  .not_after = G_MAXINT32,
+	                  .register_target = (gchar *)(guintptr) "aws-iot:eu-west-1"};
+	FstDbDeviceLog *log;
+
+	db = fst_db_open(db_path, &error);
+	g_assert_no_error(error);
+	log = fst_db_device_log_new(0, &info, NULL, &error);
+	g_assert_no_error(error);
+	fst_db_device_log_add_certificate(log, &cert);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	fst_db_device_log_free(log);
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM registrations r JOIN certificates c ON "
+	                             "c.id = r.certificate_id WHERE c.serial_hex = '0777' AND "
+	                             "r.action = 'register' AND r.state = 'pending' AND r.target = "
+	                             "'aws-iot:eu-west-1'"),
+	                ==,
+	                1);
+
+	/* a target that is no target fails the commit: nor certificate nor row */
+	cert.serial_hex = (gchar *)(guintptr) "0778";
+	cert.der = der2;
+	cert.register_target = (gchar *)(guintptr) "aws iot";
+	log = fst_db_device_log_new(0, &info, NULL, &error);
+	g_assert_no_error(error);
+	fst_db_device_log_add_certificate(log, &cert);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	fst_db_device_log_free(log);
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM certificates WHERE serial_hex = '0778'"),
+	                ==,
+	                0);
+	g_assert_cmpint(test_sql_int(db_path, "SELECT count(*) FROM registrations"), ==, 1);
+	g_clear_pointer(&db, fst_db_close);
+	test_rmrf(dir);
+}
+
 static void
 test_thing_name(void)
 {
@@ -238,6 +292,8 @@ main(int argc, char **argv)
 	EVP_PKEY_CTX_set_ec_paramgen_curve_nid(kctx, NID_X9_62_prime256v1);
 	EVP_PKEY_keygen(kctx, &test_key);
 	g_test_add_func("/fst/aws/registration/thing-name", test_thing_name);
+	g_test_add_func("/fst/aws/registration/queued-with-its-certificate",
+	                test_queue_from_device_log);
 	g_test_add_func("/fst/aws/registration/bulk-export-import", test_bulk_round_trip);
 	return g_test_run();
 }
