@@ -546,6 +546,7 @@ fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert)
 	copy->profile = g_strdup(cert->profile);
 	copy->profile_sha256 = g_strdup(cert->profile_sha256);
 	copy->slot = cert->slot;
+	copy->register_target = g_strdup(cert->register_target);
 	op = fst_db_device_log_append(self, FST_DB_LOG_CERTIFICATE);
 	op->cert = copy;
 }

@@ -202,3 +202,40 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 	}
 	return g_steal_pointer(&counts);
 }
+
+/* a `register` row for a certificate just recorded (FstDbCert.register_target),
+ * in the caller's transaction; the queue itself is worked by fst-db-queue.c */
+gboolean
+_fst_db_queue_registration_locked(
+    FstDb *self, gint64 cert_id, const gchar *target, gint64 now, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "queue a certificate for registration";
+	gint rc;
+
+	for (gsize i = 0; target[i] != '\0' || i == 0; i++) {
+		if (i < 128 && g_ascii_isgraph(target[i]))
+			continue;
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "registration target '%s' is not 1 to 128 printable characters "
+		            "without spaces, e.g. aws-iot:eu-west-1",
+		            target);
+		return FALSE;
+	}
+	stmt = _fst_db_prepare(self,
+	                       "INSERT OR IGNORE INTO registrations (certificate_id, target, action, "
+	                       "state, attempts, created_at, updated_at) VALUES (?1, ?2, 'register', "
+	                       "'pending', 0, ?3, ?3)",
+	                       what,
+	                       error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, cert_id);
+	rc |= sqlite3_bind_text(stmt, 2, target, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 3, now);
+	if (!_fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	return _fst_db_step_done(self, stmt, what, error);
+}

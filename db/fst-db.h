@@ -101,6 +101,10 @@ typedef struct {
 	gint64 revoked_at;	  /* unix microseconds, 0 when not revoked */
 	gchar *revocation_reason; /* (nullable): set with fst_db_revoke_certificate() */
 	gint slot; /* the device credential slot it was written to: 0 = A (default), 1 = B */
+	/* (nullable): a cloud target to register it with, e.g. "aws-iot:eu-west-1":
+	 * a `register` row enters the `registrations` queue in the same
+	 * transaction as the certificate (recording only) */
+	gchar *register_target;
 } FstDbCert;
 
 void

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fst-aws-credentials.h"
+#include "fst-aws-iot.h"
 #include "fst-ca-crl.h"
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
@@ -17,6 +19,7 @@
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-profile.h"
+#include "fst-registration.h"
 #include "fst-station.h"
 
 #define FST_CLI_CA_SECRETS                                                                         \
@@ -38,6 +41,7 @@ static const gchar *fst_cli_ca_usage_text =
     "                     PKCS#12, or a key in a PKCS#11 token)\n"
     "  list               show the workspace CAs, their keys, validity and use\n"
     "  verification-cert  AWS IoT proof of CA ownership from a registration code\n"
+    "  register-aws       register the issuing CA with AWS IoT (RegisterCACertificate)\n"
     "  crl                a CRL of the revoked certificates, signed by the issuing CA\n"
     "\n"
     "Run `fleetstation ca SUBCOMMAND --help` for its options.\n";
@@ -894,6 +898,92 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	return FST_EXIT_OK;
 }
 
+/* ca register-aws: the code (fetched or given), the verification
+ * certificate, RegisterCACertificate; recorded as an audit event */
+static FstExit
+fst_cli_ca_register_aws(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *code = NULL;
+	g_autofree gchar *aws_profile = NULL;
+	g_autofree gchar *region = NULL;
+	g_autofree gchar *endpoint = NULL;
+	g_autofree gchar *jitp_file = NULL;
+	g_autofree gchar *jitp = NULL;
+	g_autofree gchar *role_arn = NULL;
+	g_autofree gchar *detail = NULL;
+	g_autofree gchar *db_path = NULL;
+	gboolean sni_only = FALSE;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"code", 0, 0, G_OPTION_ARG_STRING, &code,
+	     "The registration code (default: GetRegistrationCode)", "CODE"},
+	    {"sni-only", 0, 0, G_OPTION_ARG_NONE, &sni_only,
+	     "Register without proof of possession (SNI_ONLY mode)", NULL},
+	    {"jitp-template", 0, 0, G_OPTION_ARG_FILENAME, &jitp_file,
+	     "Allow just-in-time provisioning with this template body", "FILE"},
+	    {"role-arn", 0, 0, G_OPTION_ARG_STRING, &role_arn, "The role JITP runs as", "ARN"},
+	    {"aws-profile", 0, 0, G_OPTION_ARG_STRING, &aws_profile, "AWS profile", "NAME"},
+	    {"region", 0, 0, G_OPTION_ARG_STRING, &region, "AWS region", "REGION"},
+	    {"endpoint-url", 0, 0, G_OPTION_ARG_STRING, &endpoint, "Another AWS IoT endpoint", "URL"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- register the issuing CA with AWS IoT");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	g_autoptr(FstAwsCredentials) creds = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstAwsCertificate) reg = NULL;
+	gint64 started = g_get_real_time();
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(context, "register-aws", "", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (jitp_file != NULL && !g_file_get_contents(jitp_file, &jitp, NULL, &error)) {
+		fst_error_convert_gio(&error);
+		return fst_cli_ca_fail("register-aws", error);
+	}
+	ca = fst_cli_ca_load(&common, &error);
+	if (ca == NULL)
+		return fst_cli_ca_fail("register-aws", error);
+	creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
+	if (creds == NULL)
+		return fst_cli_ca_fail("register-aws", error);
+	iot = fst_aws_iot_new(creds, &error);
+	if (iot == NULL)
+		return fst_cli_ca_fail("register-aws", error);
+	reg = fst_registration_register_ca(iot,
+	                                   fst_ca_get_cert(ca),
+	                                   fst_ca_get_key(ca),
+	                                   code,
+	                                   sni_only,
+	                                   jitp,
+	                                   role_arn,
+	                                   NULL,
+	                                   &error);
+	if (reg == NULL)
+		return fst_cli_ca_fail("register-aws", error);
+	detail = g_strdup_printf("issuing CA registered with AWS IoT in %s as %s (%s)%s%s",
+	                         fst_aws_iot_get_region(iot),
+	                         reg->certificate_arn,
+	                         sni_only ? "SNI_ONLY" : "with verification certificate",
+	                         jitp != NULL ? ", just-in-time provisioning on" : "",
+	                         reg->already_registered ? ", AWS had it already" : "");
+	{
+		g_autofree gchar *workspace = fst_cli_workspace(common.workspace);
+		db_path = g_build_filename(workspace, "station.db", NULL);
+	}
+	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		g_autoptr(FstDb) db = fst_db_open(db_path, &error);
+		if (db == NULL ||
+		    !fst_db_add_event(
+		        db, 0, "aws-register-ca", started, g_get_real_time(), "ok", detail, &error))
+			return fst_cli_ca_fail("register-aws", error);
+	}
+	g_print("%s\ncertificateId %s\n", detail, reg->certificate_id);
+	return FST_EXIT_OK;
+}
+
 /**
  * fst_cli_ca:
  * @argc: arguments, argv[0] = "ca"
@@ -915,6 +1005,7 @@ fst_cli_ca(gint argc, gchar **argv)
 	    {"import", fst_cli_ca_import},
 	    {"list", fst_cli_ca_list},
 	    {"verification-cert", fst_cli_ca_verification_cert},
+	    {"register-aws", fst_cli_ca_register_aws},
 	    {"crl", fst_cli_ca_crl},
 	};
 

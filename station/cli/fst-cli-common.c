@@ -95,6 +95,45 @@ fst_cli_result_to_json(const FstProvisionResult *result)
 	return json_builder_get_root(b);
 }
 
+typedef struct {
+	FstCliJob job;
+	gpointer data;
+	gpointer result;
+	gint done;
+} FstCliRun;
+
+static gpointer
+fst_cli_run_thread(gpointer data)
+{
+	FstCliRun *run = data;
+	run->result = run->job(run->data);
+	g_atomic_int_set(&run->done, 1);
+	g_main_context_wakeup(NULL);
+	return NULL;
+}
+
+/**
+ * fst_cli_run:
+ * @job: blocking work, run in a thread
+ * @data: its data
+ *
+ * Runs @job in a worker thread while this thread serves the main context (the
+ * signal handlers a command installed), for the short commands whose engine
+ * call blocks; the long ones run an #FstJob (fst_cli_job_run()).
+ *
+ * Returns: what @job returned
+ */
+gpointer
+fst_cli_run(FstCliJob job, gpointer data)
+{
+	FstCliRun run = {.job = job, .data = data};
+	GThread *thread = g_thread_new("fst-cli-run", fst_cli_run_thread, &run);
+	while (!g_atomic_int_get(&run.done))
+		g_main_context_iteration(NULL, TRUE);
+	g_thread_join(thread);
+	return run.result;
+}
+
 /**
  * fst_cli_parse:
  * @context: the command's options

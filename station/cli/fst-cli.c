@@ -38,6 +38,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"report", "export a lot, period or station as CSV, JSON or PDF; sign, verify", fst_cli_report},
     {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
     {"roots", "list the trust roots; report devices whose roots end too soon", fst_cli_roots},
+    {"register", "the AWS IoT registration queue: status, push, retry", fst_cli_register},
 };
 
 static void

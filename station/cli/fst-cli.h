@@ -142,6 +142,9 @@ gchar *
 fst_cli_time(gint64 us);
 gchar **
 fst_cli_all_ports(GError **error);
+typedef gpointer (*FstCliJob)(gpointer data);
+gpointer
+fst_cli_run(FstCliJob job, gpointer data);
 
 /* one function per command: argv[0] is the command name */
 FstExit
@@ -154,6 +157,8 @@ FstExit
 fst_cli_revoke(gint argc, gchar **argv);
 FstExit
 fst_cli_escrow(gint argc, gchar **argv);
+FstExit
+fst_cli_register(gint argc, gchar **argv);
 FstExit
 fst_cli_init(gint argc, gchar **argv);
 FstExit

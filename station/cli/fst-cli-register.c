@@ -1,0 +1,474 @@
+/*
+ * fleetstation register: the AWS IoT registration queue.
+ *
+ *   register status [--state S] [--lot L]   counts and rows
+ *   register push                           work every due row now
+ *   register retry [SERIAL]                 put failed rows back
+ *
+ * The AWS side (credentials, region, endpoint) is found as the AWS CLI finds
+ * it (station/fst-aws-credentials.c); what each certificate gets (thing name,
+ * policy) comes from the options.
+ */
+
+#define G_LOG_DOMAIN "FstCli"
+
+#include <glib-unix.h>
+
+#include "fst-aws-credentials.h"
+#include "fst-aws-iot.h"
+#include "fst-cli.h"
+#include "fst-db-queue.h"
+#include "fst-error.h"
+#include "fst-registration.h"
+
+static const gchar *const fst_cli_register_states[] = {"pending", "in-progress", "done", "failed"};
+
+static void
+fst_cli_register_item_json(JsonBuilder *b, const FstDbQueueItem *item)
+{
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "id");
+	json_builder_add_int_value(b, item->id);
+	fst_cli_json_add_string(b, "serial", item->serial_hex);
+	fst_cli_json_add_string(b, "aws_cert_id", item->aws_cert_id);
+	fst_cli_json_add_string(b, "device", item->device_uid);
+	fst_cli_json_add_string(b, "lot", item->lot);
+	fst_cli_json_add_string(b, "target", item->target);
+	fst_cli_json_add_string(b, "action", item->action);
+	fst_cli_json_add_string(b, "state", item->state);
+	fst_cli_json_add_string(b, "remote_id", item->remote_id);
+	fst_cli_json_add_string(b, "last_error", item->last_error);
+	json_builder_set_member_name(b, "attempts");
+	json_builder_add_int_value(b, item->attempts);
+	json_builder_end_object(b);
+}
+
+static void
+fst_cli_register_counts_json(JsonBuilder *b, const gint64 counts[4])
+{
+	json_builder_set_member_name(b, "counts");
+	json_builder_begin_object(b);
+	for (guint i = 0; i < 4; i++) {
+		json_builder_set_member_name(b, fst_cli_register_states[i]);
+		json_builder_add_int_value(b, counts[i]);
+	}
+	json_builder_end_object(b);
+}
+
+static gboolean
+fst_cli_register_sigint_cb(gpointer data)
+{
+	g_cancellable_cancel(G_CANCELLABLE(data));
+	return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+	FstRegistration *worker;
+	GCancellable *cancellable;
+	GError *error;
+	gboolean ok;
+} FstCliPush;
+
+static gpointer
+fst_cli_register_push_job(gpointer data)
+{
+	FstCliPush *push = data;
+	push->ok = fst_registration_push(push->worker, push->cancellable, &push->error);
+	return NULL;
+}
+
+/**
+ * fst_cli_register:
+ * @argc: arguments, argv[0] = "register"
+ * @argv: (array length=argc): the arguments
+ *
+ * `fleetstation register status|push|retry`.
+ *
+ * Returns: an exit code
+ */
+FstExit
+fst_cli_register(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *db_path = NULL;
+	g_autofree gchar *state = NULL;
+	g_autofree gchar *lot = NULL;
+	g_autofree gchar *aws_profile = NULL;
+	g_autofree gchar *region = NULL;
+	g_autofree gchar *endpoint = NULL;
+	g_autofree gchar *thing_name = NULL;
+	g_autofree gchar *policy = NULL;
+	g_autofree gchar *policy_file = NULL;
+	g_autofree gchar *policy_document = NULL;
+	gdouble rate = 0;
+	gint max_attempts = 0;
+	gint lease = 0;
+	gint hold_hours = 0;
+	g_autofree gchar *out_dir = NULL;
+	g_autofree gchar *params_file = NULL;
+	g_autofree gchar *bucket = NULL;
+	g_autofree gchar *role_arn = NULL;
+	gboolean inactive = FALSE;
+	gboolean json = FALSE;
+	const GOptionEntry entries[] = {
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace,
+	     "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as one JSON object", NULL},
+	    {"state", 0, 0, G_OPTION_ARG_STRING, &state, "status: only rows in this state", "STATE"},
+	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "status: only certificates of this lot", "LOT"},
+	    {"aws-profile", 0, 0, G_OPTION_ARG_STRING, &aws_profile, "AWS profile (else $AWS_PROFILE)", "NAME"},
+	    {"region", 0, 0, G_OPTION_ARG_STRING, &region, "AWS region (else $AWS_REGION, the profile)", "REGION"},
+	    {"endpoint-url", 0, 0, G_OPTION_ARG_STRING, &endpoint, "Another AWS IoT endpoint", "URL"},
+	    {"thing-name", 0, 0, G_OPTION_ARG_STRING, &thing_name,
+	     "push: thing name template, {uid} {serial} {aws_cert_id} {lot} (default {uid})", "TEMPLATE"},
+	    {"policy", 0, 0, G_OPTION_ARG_STRING, &policy, "push: attach this AWS IoT policy", "NAME"},
+	    {"policy-file", 0, 0, G_OPTION_ARG_FILENAME, &policy_file,
+	     "push: create the policy from this JSON if AWS has none of that name", "FILE"},
+	    {"inactive", 0, 0, G_OPTION_ARG_NONE, &inactive, "push: register certificates INACTIVE", NULL},
+	    {"rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "push: at most N AWS requests a second", "N"},
+	    {"max-attempts", 0, 0, G_OPTION_ARG_INT, &max_attempts,
+	     "push: tries of a certificate before it is failed (default 10)", "N"},
+	    {"lease", 0, 0, G_OPTION_ARG_INT, &lease,
+	     "push: seconds a taken row stays this station's (default 60)", "SECONDS"},
+	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
+	     "export: write LOT-params.jsonl and LOT-template.json here (default .)", "DIR"},
+	    {"hold", 0, 0, G_OPTION_ARG_INT, &hold_hours,
+	     "export: hours the rows wait for the task's results (default 72)", "HOURS"},
+	    {"bucket", 0, 0, G_OPTION_ARG_STRING, &bucket,
+	     "export: upload to this S3 bucket, run the AWS bulk registration task, reconcile",
+	     "BUCKET"},
+	    {"role-arn", 0, 0, G_OPTION_ARG_STRING, &role_arn,
+	     "export --bucket: the role AWS IoT registers as", "ARN"},
+	    {"params", 0, 0, G_OPTION_ARG_FILENAME, &params_file,
+	     "import-results: the parameter file the task read", "FILE"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context = g_option_context_new(
+	    "status|push|retry [SERIAL]|export|import-results REPORT... - the AWS IoT registration "
+	    "queue");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbQueue) queue = NULL;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+	const gchar *sub;
+	gint64 counts[4] = {0};
+
+	g_option_context_set_description(
+	    context,
+	    "Certificates enter the queue when they are recorded, if the profile registers\n"
+	    "them; a worker in provision, batch and watch drains it in the background, and\n"
+	    "`register push` drains it now. AWS credentials, region and endpoint are found\n"
+	    "as the AWS CLI finds them (AWS_ACCESS_KEY_ID..., ~/.aws/credentials, ~/.aws/config).\n"
+	    "Every AWS call that changes state is an audit event of the device.\n\n" FST_CLI_EXIT_CODES);
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_parse(context, "register", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc < 2) {
+		g_printerr("fleetstation register: give status, push or retry (see --help)\n");
+		return FST_EXIT_USAGE;
+	}
+	sub = argv[1];
+	{
+		g_autofree gchar *option = g_steal_pointer(&workspace);
+		workspace = fst_cli_workspace(option);
+	}
+	db_path = g_build_filename(workspace, "station.db", NULL);
+	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		g_set_error(&error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "no database at %s: run fleetstation init --workspace %s first",
+		            db_path,
+		            workspace);
+		return fst_cli_fail("register", json, error);
+	}
+
+	if (g_strcmp0(sub, "push") == 0) {
+		g_autoptr(FstAwsCredentials) creds = NULL;
+		g_autoptr(FstAwsIot) iot = NULL;
+		g_autoptr(FstRegistration) worker = NULL;
+		g_autoptr(GCancellable) cancellable = g_cancellable_new();
+		FstRegistrationConfig config = {0};
+		FstRegistrationStats stats = {0};
+		FstCliPush push = {0};
+		guint sigint_id, sigterm_id;
+
+		if (policy_file != NULL && !g_file_get_contents(policy_file, &policy_document, NULL, &error)) {
+			fst_error_convert_gio(&error);
+			return fst_cli_fail("register", json, error);
+		}
+		creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
+		if (creds == NULL)
+			return fst_cli_fail("register", json, error);
+		iot = fst_aws_iot_new(creds, &error);
+		if (iot == NULL)
+			return fst_cli_fail("register", json, error);
+		fst_aws_iot_set_rate(iot, rate);
+		config.thing_name_template = thing_name;
+		config.policy_name = policy;
+		config.policy_document = policy_document;
+		config.inactive = inactive;
+		config.max_attempts = max_attempts > 0 ? (guint)max_attempts : 0;
+		config.lease_us = lease > 0 ? (gint64)lease * G_USEC_PER_SEC : 0;
+		/* the database is migrated by fst_db_open() in the worker */
+		worker = fst_registration_new(db_path, iot, &config, &error);
+		if (worker == NULL)
+			return fst_cli_fail("register", json, error);
+		push.worker = worker;
+		push.cancellable = cancellable;
+		sigint_id = g_unix_signal_add(SIGINT, fst_cli_register_sigint_cb, cancellable);
+		sigterm_id = g_unix_signal_add(SIGTERM, fst_cli_register_sigint_cb, cancellable);
+		fst_cli_run(fst_cli_register_push_job, &push);
+		g_source_remove(sigint_id);
+		g_source_remove(sigterm_id);
+		fst_registration_get_stats(worker, &stats);
+		if (!push.ok) {
+			g_autoptr(GError) failure = push.error;
+			return fst_cli_fail("register", json, failure);
+		}
+		queue = fst_db_queue_open(db_path, &error);
+		if (queue == NULL || !fst_db_queue_count(queue, NULL, counts, &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-push");
+			fst_cli_json_add_string(b, "endpoint", fst_aws_iot_get_endpoint(iot));
+			json_builder_set_member_name(b, "registered");
+			json_builder_add_int_value(b, stats.registered);
+			json_builder_set_member_name(b, "found_registered");
+			json_builder_add_int_value(b, stats.found);
+			json_builder_set_member_name(b, "deactivated");
+			json_builder_add_int_value(b, stats.deactivated);
+			json_builder_set_member_name(b, "deferred");
+			json_builder_add_int_value(b, stats.deferred);
+			json_builder_set_member_name(b, "failed");
+			json_builder_add_int_value(b, stats.failed);
+			json_builder_set_member_name(b, "requests");
+			json_builder_add_int_value(b, fst_aws_iot_get_request_count(iot));
+			json_builder_set_member_name(b, "retries");
+			json_builder_add_int_value(b, fst_aws_iot_get_retry_count(iot));
+			fst_cli_register_counts_json(b, counts);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("registered %u (%u found registered already), deactivated %u, "
+			        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
+			        "queue: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+			        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
+			        stats.registered,
+			        stats.found,
+			        stats.deactivated,
+			        stats.deferred,
+			        stats.failed,
+			        fst_aws_iot_get_request_count(iot),
+			        fst_aws_iot_get_retry_count(iot),
+			        fst_aws_iot_get_endpoint(iot),
+			        counts[0],
+			        counts[1],
+			        counts[2],
+			        counts[3]);
+		}
+		return stats.failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+	}
+
+	if (g_strcmp0(sub, "export") == 0) {
+		g_autofree gchar *dir = g_strdup(out_dir != NULL ? out_dir : ".");
+		guint n = 0;
+		if (lot == NULL) {
+			g_printerr("fleetstation register export: give --lot LOT\n");
+			return FST_EXIT_USAGE;
+		}
+		if (bucket != NULL) {
+			g_autoptr(FstAwsCredentials) creds = NULL;
+			g_autoptr(FstAwsIot) iot = NULL;
+			guint n_ok = 0, n_failed = 0;
+			if (role_arn == NULL) {
+				g_printerr("fleetstation register export: --bucket needs --role-arn\n");
+				return FST_EXIT_USAGE;
+			}
+			creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
+			if (creds == NULL)
+				return fst_cli_fail("register", json, error);
+			iot = fst_aws_iot_new(creds, &error);
+			if (iot == NULL)
+				return fst_cli_fail("register", json, error);
+			fst_aws_iot_set_rate(iot, rate);
+			if (!fst_registration_bulk_register(db_path,
+			                                    iot,
+			                                    lot,
+			                                    thing_name,
+			                                    policy,
+			                                    dir,
+			                                    bucket,
+			                                    role_arn,
+			                                    2 * G_USEC_PER_SEC,
+			                                    &n_ok,
+			                                    &n_failed,
+			                                    NULL,
+			                                    &error))
+				return fst_cli_fail("register", json, error);
+			if (json) {
+				json_builder_begin_object(b);
+				fst_cli_json_add_string(b, "event", "register-bulk");
+				fst_cli_json_add_string(b, "lot", lot);
+				json_builder_set_member_name(b, "registered");
+				json_builder_add_int_value(b, n_ok);
+				json_builder_set_member_name(b, "failed");
+				json_builder_add_int_value(b, n_failed);
+				json_builder_end_object(b);
+				node = json_builder_get_root(b);
+				fst_cli_print_json(node);
+			} else {
+				g_print("lot %s: %u registered by the AWS bulk registration task, %u "
+				        "refused (see register status --state failed)\n",
+				        lot,
+				        n_ok,
+				        n_failed);
+			}
+			return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+		}
+		if (!fst_registration_export(db_path,
+		                             lot,
+		                             thing_name,
+		                             policy,
+		                             dir,
+		                             (gint64)(hold_hours > 0 ? hold_hours : 72) * 3600 *
+		                                 G_USEC_PER_SEC,
+		                             &n,
+		                             &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			g_autofree gchar *pp = g_strdup_printf("%s/%s-params.jsonl", dir, lot);
+			g_autofree gchar *tp = g_strdup_printf("%s/%s-template.json", dir, lot);
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-export");
+			fst_cli_json_add_string(b, "lot", lot);
+			fst_cli_json_add_string(b, "params", pp);
+			fst_cli_json_add_string(b, "template", tp);
+			json_builder_set_member_name(b, "certificates");
+			json_builder_add_int_value(b, n);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
+			        "start an AWS bulk registration task with them, then run "
+			        "`fleetstation register import-results --params %s/%s-params.jsonl "
+			        "REPORT...`\n",
+			        dir,
+			        lot,
+			        n,
+			        dir,
+			        lot,
+			        dir,
+			        lot);
+		}
+		return FST_EXIT_OK;
+	}
+	if (g_strcmp0(sub, "import-results") == 0) {
+		guint n_ok = 0, n_failed = 0;
+		if (params_file == NULL || argc < 3) {
+			g_printerr("fleetstation register import-results: give --params FILE and one "
+			           "or more REPORT files\n");
+			return FST_EXIT_USAGE;
+		}
+		if (!fst_registration_import_results(db_path,
+		                                     params_file,
+		                                     (const gchar *const *)argv + 2,
+		                                     &n_ok,
+		                                     &n_failed,
+		                                     &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-import-results");
+			json_builder_set_member_name(b, "registered");
+			json_builder_add_int_value(b, n_ok);
+			json_builder_set_member_name(b, "failed");
+			json_builder_add_int_value(b, n_failed);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("%u registered, %u refused by AWS (see register status --state failed)\n",
+			        n_ok,
+			        n_failed);
+		}
+		return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+	}
+
+	queue = fst_db_queue_open(db_path, &error);
+	if (queue == NULL)
+		return fst_cli_fail("register", json, error);
+	if (g_strcmp0(sub, "status") == 0) {
+		g_autoptr(GPtrArray) items = fst_db_queue_list(queue, state, lot, &error);
+		if (items == NULL || !fst_db_queue_count(queue, NULL, counts, &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_register_counts_json(b, counts);
+			json_builder_set_member_name(b, "registrations");
+			json_builder_begin_array(b);
+			for (guint i = 0; i < items->len; i++)
+				fst_cli_register_item_json(b, g_ptr_array_index(items, i));
+			json_builder_end_array(b);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+			return FST_EXIT_OK;
+		}
+		g_print("%" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT " in progress, %" G_GINT64_FORMAT
+		        " done, %" G_GINT64_FORMAT " failed\n",
+		        counts[0],
+		        counts[1],
+		        counts[2],
+		        counts[3]);
+		for (guint i = 0; i < items->len; i++) {
+			FstDbQueueItem *item = g_ptr_array_index(items, i);
+			g_print("%-24s %-10s %-11s %-20s %s%s%s\n",
+			        item->serial_hex,
+			        item->action,
+			        item->state,
+			        item->target,
+			        item->remote_id != NULL ? item->remote_id : "",
+			        item->last_error != NULL ? "  " : "",
+			        item->last_error != NULL ? item->last_error : "");
+		}
+		return FST_EXIT_OK;
+	}
+	if (g_strcmp0(sub, "retry") == 0) {
+		g_autofree gchar *serial = NULL;
+		gint64 n;
+		if (argc > 2) {
+			serial = fst_cli_serial_from_arg(argv[2]);
+			if (serial == NULL) {
+				g_printerr("fleetstation register: %s is not a hex serial number\n", argv[2]);
+				return FST_EXIT_USAGE;
+			}
+		}
+		n = fst_db_queue_retry_failed(queue, serial, &error);
+		if (n < 0)
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-retry");
+			json_builder_set_member_name(b, "requeued");
+			json_builder_add_int_value(b, n);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("%" G_GINT64_FORMAT " failed registration(s) back in the queue\n", n);
+		}
+		return FST_EXIT_OK;
+	}
+	g_printerr("fleetstation register: unknown subcommand %s: give status, push, retry, export "
+	           "or import-results\n",
+	           sub);
+	return FST_EXIT_USAGE;
+}

@@ -1,0 +1,301 @@
+/*
+ * AWS credentials found as the AWS CLI finds them:
+ *
+ *  - keys: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+ *    (unless a profile was named on the command line, which overrides them),
+ *    then the profile's section of the shared credentials file
+ *    ($AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials), then the
+ *    profile's section of the config file ($AWS_CONFIG_FILE, else
+ *    ~/.aws/config), where the section is `[profile NAME]` (`[default]`);
+ *  - the profile: the command line, else AWS_PROFILE, else "default";
+ *  - the region: the command line, else AWS_REGION, else AWS_DEFAULT_REGION,
+ *    else the profile's `region` in the config file;
+ *  - the endpoint: the command line, else AWS_ENDPOINT_URL_IOT, else
+ *    AWS_ENDPOINT_URL, else the profile's `endpoint_url`.
+ *
+ * The files are INI text: `[section]`, `key = value`, `#` and `;` comments;
+ * indented lines (nested settings such as `s3 =`) are skipped. The file
+ * buffers are wiped after parsing, and the keys end up in FstSecret only.
+ */
+
+#define G_LOG_DOMAIN "FstAwsCredentials"
+
+#include "fst-aws-credentials.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "fst-error.h"
+
+/**
+ * fst_aws_credentials_free:
+ * @self: (nullable): an #FstAwsCredentials
+ *
+ * Frees the credentials, wiping the secret parts.
+ */
+void
+fst_aws_credentials_free(FstAwsCredentials *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->access_key_id);
+	if (self->secret_access_key != NULL)
+		fst_secret_free(self->secret_access_key);
+	if (self->session_token != NULL)
+		fst_secret_free(self->session_token);
+	g_free(self->region);
+	g_free(self->endpoint_url);
+	g_free(self->profile);
+	g_free(self->source);
+	g_free(self);
+}
+
+static FstSecret *
+fst_aws_secret_from_str(const gchar *text)
+{
+	if (text == NULL || text[0] == '\0')
+		return NULL;
+	return fst_secret_new((const guint8 *)text, strlen(text));
+}
+
+/**
+ * fst_aws_credentials_new:
+ * @access_key_id: the access key id
+ * @secret_access_key: the secret access key
+ * @session_token: (nullable): the session token
+ * @region: (nullable): the region
+ * @endpoint_url: (nullable): another endpoint
+ *
+ * Makes credentials from given values (tests, and callers that hold the keys
+ * elsewhere). The caller wipes its own copies.
+ *
+ * Returns: (transfer full): the credentials
+ */
+FstAwsCredentials *
+fst_aws_credentials_new(const gchar *access_key_id,
+                        const gchar *secret_access_key,
+                        const gchar *session_token,
+                        const gchar *region,
+                        const gchar *endpoint_url)
+{
+	FstAwsCredentials *self = g_new0(FstAwsCredentials, 1);
+	self->access_key_id = g_strdup(access_key_id);
+	self->secret_access_key = fst_aws_secret_from_str(secret_access_key);
+	self->session_token = fst_aws_secret_from_str(session_token);
+	self->region = g_strdup(region);
+	self->endpoint_url = g_strdup(endpoint_url);
+	self->profile = g_strdup("default");
+	self->source = g_strdup("caller");
+	return self;
+}
+
+static void
+fst_aws_wipe_free(gpointer data)
+{
+	gchar *text = data;
+	if (text == NULL)
+		return;
+	OPENSSL_cleanse(text, strlen(text));
+	g_free(text);
+}
+
+/* the keys of section @section of INI file @path, or NULL if the file does
+ * not exist; values are wiped when the table is destroyed */
+static GHashTable *
+fst_aws_ini_section(const gchar *path, const gchar *section, gboolean *found, GError **error)
+{
+	g_autoptr(GHashTable) keys =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fst_aws_wipe_free);
+	g_autoptr(GError) error_local = NULL;
+	gchar *contents = NULL;
+	gsize len = 0;
+	gboolean in_section = FALSE;
+	g_auto(GStrv) lines = NULL;
+
+	*found = FALSE;
+	if (!g_file_get_contents(path, &contents, &len, &error_local)) {
+		if (g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return g_steal_pointer(&keys);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot read AWS file %s: %s",
+		            path,
+		            error_local->message);
+		return NULL;
+	}
+	lines = g_strsplit(contents, "\n", -1);
+	OPENSSL_cleanse(contents, len);
+	g_free(contents);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		gchar *line = lines[i];
+		gchar *eq;
+
+		if (line[0] == ' ' || line[0] == '\t') {
+			OPENSSL_cleanse(line, strlen(line));
+			continue;
+		}
+		g_strstrip(line);
+		if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+			continue;
+		if (line[0] == '[') {
+			gchar *end = strrchr(line, ']');
+			if (end != NULL)
+				*end = '\0';
+			g_strstrip(line + 1);
+			in_section = g_strcmp0(line + 1, section) == 0;
+			if (in_section)
+				*found = TRUE;
+			continue;
+		}
+		eq = strchr(line, '=');
+		if (in_section && eq != NULL) {
+			*eq = '\0';
+			g_hash_table_insert(keys,
+			                    g_strstrip(g_strdup(line)),
+			                    g_strstrip(g_strdup(eq + 1)));
+		}
+		OPENSSL_cleanse(line, strlen(line));
+	}
+	return g_steal_pointer(&keys);
+}
+
+/* $HOME as the AWS CLI reads it (os.path.expanduser); GLib's home directory
+ * is read once per process, so it comes second */
+static const gchar *
+fst_aws_home(void)
+{
+	const gchar *home = g_getenv("HOME");
+	return home != NULL && home[0] != '\0' ? home : g_get_home_dir();
+}
+
+static gchar *
+fst_aws_file_path(const gchar *env, const gchar *name)
+{
+	const gchar *value = g_getenv(env);
+	if (value != NULL && value[0] != '\0') {
+		if (g_str_has_prefix(value, "~/"))
+			return g_build_filename(fst_aws_home(), value + 2, NULL);
+		return g_strdup(value);
+	}
+	return g_build_filename(fst_aws_home(), ".aws", name, NULL);
+}
+
+static const gchar *
+fst_aws_nonempty(const gchar *value)
+{
+	return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+/**
+ * fst_aws_credentials_load:
+ * @profile: (nullable): the profile named on the command line (`--aws-profile`)
+ * @region: (nullable): the region named on the command line (`--region`)
+ * @endpoint_url: (nullable): the endpoint named on the command line
+ * @error: (nullable): return location for a #GError
+ *
+ * Finds credentials, region and endpoint as the AWS CLI does (see the top of
+ * this file). A profile named on the command line that is in neither file is
+ * an error, as it is for the AWS CLI.
+ *
+ * Returns: (transfer full): the credentials, or %NULL with
+ *   %FST_ERROR_CONFIG if there are no keys or the profile does not exist
+ */
+FstAwsCredentials *
+fst_aws_credentials_load(const gchar *profile,
+                         const gchar *region,
+                         const gchar *endpoint_url,
+                         GError **error)
+{
+	g_autoptr(FstAwsCredentials) self = g_new0(FstAwsCredentials, 1);
+	g_autoptr(GHashTable) creds = NULL;
+	g_autoptr(GHashTable) config = NULL;
+	g_autofree gchar *creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	g_autofree gchar *config_path = fst_aws_file_path("AWS_CONFIG_FILE", "config");
+	g_autofree gchar *config_section = NULL;
+	gboolean explicit_profile = fst_aws_nonempty(profile) != NULL;
+	gboolean in_creds = FALSE;
+	gboolean in_config = FALSE;
+	const gchar *value;
+
+	if (explicit_profile)
+		self->profile = g_strdup(profile);
+	else if (fst_aws_nonempty(g_getenv("AWS_PROFILE")) != NULL)
+		self->profile = g_strdup(g_getenv("AWS_PROFILE"));
+	else
+		self->profile = g_strdup("default");
+	config_section = g_strcmp0(self->profile, "default") == 0
+	                     ? g_strdup("default")
+	                     : g_strdup_printf("profile %s", self->profile);
+
+	creds = fst_aws_ini_section(creds_path, self->profile, &in_creds, error);
+	if (creds == NULL)
+		return NULL;
+	config = fst_aws_ini_section(config_path, config_section, &in_config, error);
+	if (config == NULL)
+		return NULL;
+	if (explicit_profile && !in_creds && !in_config) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "AWS profile \"%s\" is in neither %s nor %s: "
+		            "run `aws configure --profile %s` or name another profile",
+		            self->profile,
+		            creds_path,
+		            config_path,
+		            self->profile);
+		return NULL;
+	}
+
+	/* keys */
+	if (!explicit_profile && fst_aws_nonempty(g_getenv("AWS_ACCESS_KEY_ID")) != NULL &&
+	    fst_aws_nonempty(g_getenv("AWS_SECRET_ACCESS_KEY")) != NULL) {
+		self->access_key_id = g_strdup(g_getenv("AWS_ACCESS_KEY_ID"));
+		self->secret_access_key = fst_aws_secret_from_str(g_getenv("AWS_SECRET_ACCESS_KEY"));
+		self->session_token = fst_aws_secret_from_str(g_getenv("AWS_SESSION_TOKEN"));
+		self->source = g_strdup("environment");
+	} else {
+		GHashTable *from = NULL;
+		if (fst_aws_nonempty(g_hash_table_lookup(creds, "aws_access_key_id")) != NULL &&
+		    fst_aws_nonempty(g_hash_table_lookup(creds, "aws_secret_access_key")) != NULL) {
+			from = creds;
+			self->source = g_strdup(creds_path);
+		} else if (fst_aws_nonempty(g_hash_table_lookup(config, "aws_access_key_id")) !=
+		               NULL &&
+		           fst_aws_nonempty(g_hash_table_lookup(config, "aws_secret_access_key")) !=
+		               NULL) {
+			from = config;
+			self->source = g_strdup(config_path);
+		}
+		if (from == NULL) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "no AWS credentials for profile \"%s\": set AWS_ACCESS_KEY_ID "
+			            "and AWS_SECRET_ACCESS_KEY, or run `aws configure` (%s)",
+			            self->profile,
+			            creds_path);
+			return NULL;
+		}
+		self->access_key_id = g_strdup(g_hash_table_lookup(from, "aws_access_key_id"));
+		self->secret_access_key =
+		    fst_aws_secret_from_str(g_hash_table_lookup(from, "aws_secret_access_key"));
+		self->session_token =
+		    fst_aws_secret_from_str(g_hash_table_lookup(from, "aws_session_token"));
+	}
+
+	/* region */
+	if ((value = fst_aws_nonempty(region)) != NULL ||
+	    (value = fst_aws_nonempty(g_getenv("AWS_REGION"))) != NULL ||
+	    (value = fst_aws_nonempty(g_getenv("AWS_DEFAULT_REGION"))) != NULL ||
+	    (value = fst_aws_nonempty(g_hash_table_lookup(config, "region"))) != NULL)
+		self->region = g_strdup(value);
+
+	/* endpoint */
+	if ((value = fst_aws_nonempty(endpoint_url)) != NULL ||
+	    (value = fst_aws_nonempty(g_getenv("AWS_ENDPOINT_URL_IOT"))) != NULL ||
+	    (value = fst_aws_nonempty(g_getenv("AWS_ENDPOINT_URL"))) != NULL ||
+	    (value = fst_aws_nonempty(g_hash_table_lookup(config, "endpoint_url"))) != NULL)
+		self->endpoint_url = g_strdup(value);
+	return g_steal_pointer(&self);
+}

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <glib.h>
+
+#include "fst-secret.h"
+
+G_BEGIN_DECLS
+
+/**
+ * FstAwsCredentials:
+ * @access_key_id: the access key id (not secret: it names the key)
+ * @secret_access_key: the secret access key
+ * @session_token: (nullable): the session token of temporary credentials
+ * @region: (nullable): the region to use, if one was found
+ * @endpoint_url: (nullable): another endpoint than AWS's, e.g. a local peer
+ * @profile: the profile the files were read for
+ * @source: where the keys came from: "environment", the credentials file or
+ *   the config file (a path); for messages, never the keys themselves
+ *
+ * AWS credentials and settings, found the way the AWS CLI finds them.
+ */
+typedef struct {
+	gchar *access_key_id;
+	FstSecret *secret_access_key;
+	FstSecret *session_token;
+	gchar *region;
+	gchar *endpoint_url;
+	gchar *profile;
+	gchar *source;
+} FstAwsCredentials;
+
+void
+fst_aws_credentials_free(FstAwsCredentials *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAwsCredentials, fst_aws_credentials_free)
+
+FstAwsCredentials *
+fst_aws_credentials_load(const gchar *profile,
+                         const gchar *region,
+                         const gchar *endpoint_url,
+                         GError **error);
+
+FstAwsCredentials *
+fst_aws_credentials_new(const gchar *access_key_id,
+                        const gchar *secret_access_key,
+                        const gchar *session_token,
+                        const gchar *region,
+                        const gchar *endpoint_url);
+
+G_END_DECLS

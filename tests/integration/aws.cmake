@@ -1,0 +1,10 @@
+# AWS IoT: the client and the registration worker against a local peer (moto,
+# in the machine image's Python, not in Debian: skipped, 77, without it)
+add_executable(fst-aws-iot-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-iot-test.c)
+target_link_libraries(fst-aws-iot-test PRIVATE fststation)
+target_compile_definitions(fst-aws-iot-test PRIVATE
+	FST_AWS_PEER="${CMAKE_CURRENT_LIST_DIR}/fst-aws-peer.py")
+add_test(NAME fst-aws-iot-test COMMAND fst-aws-iot-test --tap)
+set_tests_properties(fst-aws-iot-test PROPERTIES LABELS integration
+	ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 1500 SKIP_RETURN_CODE 77)
+add_dependencies(fst-aws-iot-test fleetstation)
