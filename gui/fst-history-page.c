@@ -14,12 +14,13 @@
 
 #include "fst-db.h"
 #include "fst-error.h"
+#include "fst-gui-text.h"
 
 struct _FstHistoryPage {
 	GtkWidget parent_instance;
 	/* template widgets, borrowed */
 	GtkEditable *search_entry;
-	GtkLabel *result_label;
+	GtkBox *result_box;
 	/* owned */
 	gchar *workspace;	   /* (owned) (nullable) */
 	FstStation *station;	   /* (owned) (nullable) */
@@ -200,8 +201,7 @@ fst_history_page_search_cb(GObject *source, GAsyncResult *result, gpointer user_
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
 	self = FST_HISTORY_PAGE(source);
-	gtk_label_set_text(self->result_label, text != NULL ? text : error->message);
-	gtk_widget_remove_css_class(GTK_WIDGET(self->result_label), "dim-label");
+	fst_gui_text_set_lines(self->result_box, text != NULL ? text : error->message, text == NULL);
 }
 
 static void
@@ -212,8 +212,7 @@ fst_history_page_search(FstHistoryPage *self)
 
 	if (query[0] == '\0' || self->workspace == NULL)
 		return;
-	gtk_label_set_text(self->result_label, _("Searching…"));
-	gtk_widget_add_css_class(GTK_WIDGET(self->result_label), "dim-label");
+	fst_gui_text_set_lines(self->result_box, _("Searching…"), FALSE);
 	task = g_task_new(self, self->cancellable, fst_history_page_search_cb, NULL);
 	g_task_set_task_data(task, g_steal_pointer(&query), g_free);
 	g_object_set_data_full(G_OBJECT(task), "workspace", g_strdup(self->workspace), g_free);
@@ -231,11 +230,6 @@ fst_history_page_activate_cb(FstHistoryPage *self)
 	fst_history_page_search(self);
 }
 
-static void
-fst_history_page_search_action_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
-{
-	fst_history_page_search(FST_HISTORY_PAGE(widget));
-}
 
 /**
  * fst_history_page_set_workspace:
@@ -301,11 +295,7 @@ fst_history_page_class_init(FstHistoryPageClass *klass)
 	    widget_class,
 	    "/io/github/fleetstation/Station/fst-history-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstHistoryPage, search_entry);
-	gtk_widget_class_bind_template_child(widget_class, FstHistoryPage, result_label);
+	gtk_widget_class_bind_template_child(widget_class, FstHistoryPage, result_box);
 	gtk_widget_class_bind_template_callback(widget_class, fst_history_page_activate_cb);
-	gtk_widget_class_install_action(widget_class,
-					"history.search",
-					NULL,
-					fst_history_page_search_action_cb);
 	gtk_widget_class_set_layout_manager_type(widget_class, GTK_TYPE_BIN_LAYOUT);
 }

@@ -16,6 +16,7 @@
 
 #include "fst-audit.h"
 #include "fst-error.h"
+#include "fst-gui-text.h"
 #include "fst-report-export.h"
 
 struct _FstReportPage {
@@ -23,7 +24,7 @@ struct _FstReportPage {
 	/* template widgets, borrowed */
 	GtkEditable *lot_entry;
 	GtkEditable *verify_entry;
-	GtkLabel *result_label;
+	GtkBox *result_box;
 	/* owned */
 	gchar *workspace;	   /* (owned) (nullable) */
 	GCancellable *cancellable; /* (owned) */
@@ -212,11 +213,7 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		return;
 	self = FST_REPORT_PAGE(source);
 	self->busy--;
-	gtk_label_set_text(self->result_label, text != NULL ? text : error->message);
-	if (text == NULL)
-		gtk_widget_add_css_class(GTK_WIDGET(self->result_label), "error");
-	else
-		gtk_widget_remove_css_class(GTK_WIDGET(self->result_label), "error");
+	fst_gui_text_set_lines(self->result_box, text != NULL ? text : error->message, text == NULL);
 }
 
 static void
@@ -227,36 +224,52 @@ fst_report_page_run(FstReportPage *self, FstReportPageJob *job, GTaskThreadFunc 
 	job->db_path = g_build_filename(self->workspace, "station.db", NULL);
 	g_task_set_task_data(task, job, fst_report_page_job_free);
 	self->busy++;
-	gtk_label_set_text(self->result_label, _("Working…"));
+	fst_gui_text_set_lines(self->result_box, _("Working…"), FALSE);
 	g_task_run_in_thread(task, func);
 }
 
 static void
-fst_report_page_export_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+fst_report_page_export(FstReportPage *self, const gchar *format)
 {
-	FstReportPage *self = FST_REPORT_PAGE(widget);
 	FstReportPageJob *job;
 	g_autofree gchar *lot = g_strstrip(g_strdup(gtk_editable_get_text(self->lot_entry)));
 
 	if (self->workspace == NULL)
 		return;
 	job = g_new0(FstReportPageJob, 1);
-	job->format = g_variant_dup_string(parameter, NULL);
+	job->format = g_strdup(format);
 	job->lot = lot[0] != '\0' ? g_steal_pointer(&lot) : NULL;
 	fst_report_page_run(self, job, fst_report_page_export_thread);
 }
 
 static void
-fst_report_page_verify_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+fst_report_page_export_csv_cb(FstReportPage *self)
 {
-	FstReportPage *self = FST_REPORT_PAGE(widget);
+	fst_report_page_export(self, "csv");
+}
+
+static void
+fst_report_page_export_json_cb(FstReportPage *self)
+{
+	fst_report_page_export(self, "json");
+}
+
+static void
+fst_report_page_export_pdf_cb(FstReportPage *self)
+{
+	fst_report_page_export(self, "pdf");
+}
+
+static void
+fst_report_page_verify_cb(FstReportPage *self)
+{
 	g_autofree gchar *file = g_strstrip(g_strdup(gtk_editable_get_text(self->verify_entry)));
 	FstReportPageJob *job;
 
 	if (self->workspace == NULL)
 		return;
 	if (file[0] == '\0') {
-		gtk_label_set_text(self->result_label, _("Type the path of the report file first"));
+		fst_gui_text_set_lines(self->result_box, _("Type the path of the report file first"), TRUE);
 		return;
 	}
 	job = g_new0(FstReportPageJob, 1);
@@ -265,9 +278,8 @@ fst_report_page_verify_cb(GtkWidget *widget, const gchar *action_name, GVariant 
 }
 
 static void
-fst_report_page_audit_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+fst_report_page_audit_cb(FstReportPage *self)
 {
-	FstReportPage *self = FST_REPORT_PAGE(widget);
 	if (self->workspace == NULL)
 		return;
 	fst_report_page_run(self, g_new0(FstReportPageJob, 1), fst_report_page_audit_thread);
@@ -336,9 +348,11 @@ fst_report_page_class_init(FstReportPageClass *klass)
 	    "/io/github/fleetstation/Station/fst-report-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, lot_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, verify_entry);
-	gtk_widget_class_bind_template_child(widget_class, FstReportPage, result_label);
-	gtk_widget_class_install_action(widget_class, "report.export", "s", fst_report_page_export_cb);
-	gtk_widget_class_install_action(widget_class, "report.verify", NULL, fst_report_page_verify_cb);
-	gtk_widget_class_install_action(widget_class, "report.audit", NULL, fst_report_page_audit_cb);
+	gtk_widget_class_bind_template_child(widget_class, FstReportPage, result_box);
+	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_export_csv_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_export_json_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_export_pdf_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_verify_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_audit_cb);
 	gtk_widget_class_set_layout_manager_type(widget_class, GTK_TYPE_BIN_LAYOUT);
 }
