@@ -43,7 +43,7 @@ struct _FstWindow {
 	GtkEditable *operator_entry;
 	GtkEditable *lot_entry;
 	GtkEditable *profile_entry;
-	GtkCheckButton *watch_check;
+	GtkToggleButton *watch_check;
 	GtkStack *stack;
 	GtkFlowBox *lanes;
 	GtkLabel *passed_label;
@@ -391,7 +391,7 @@ fst_window_load_choices(FstWindow *self)
 		operator_name = g_key_file_get_string(kf, FST_WINDOW_CONF_GROUP, "operator", NULL);
 	gtk_editable_set_text(self->operator_entry,
 			      operator_name != NULL ? operator_name : fst_station_default_operator());
-	gtk_check_button_set_active(self->watch_check,
+	gtk_toggle_button_set_active(self->watch_check,
 				    g_key_file_get_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", NULL));
 	/* a lane per named port; a pattern's ports get theirs as boards appear */
 	for (guint i = 0; settings->ports != NULL && settings->ports[i] != NULL; i++) {
@@ -426,7 +426,7 @@ fst_window_save_choices(FstWindow *self, FstSettings **settings_out, GError **er
 	g_key_file_set_boolean(kf,
 			       FST_WINDOW_CONF_GROUP,
 			       "watch",
-			       gtk_check_button_get_active(self->watch_check));
+			       gtk_toggle_button_get_active(self->watch_check));
 	if (!g_key_file_save_to_file(kf, conf, error))
 		return FALSE;
 	*settings_out = g_steal_pointer(&settings);
@@ -441,7 +441,7 @@ fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 	FstWindow *self = FST_WINDOW(widget);
 	g_autoptr(FstSettings) settings = NULL;
 	g_autoptr(GError) error = NULL;
-	gboolean watch = gtk_check_button_get_active(self->watch_check);
+	gboolean watch = gtk_toggle_button_get_active(self->watch_check);
 	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
 	const gchar *lot = gtk_editable_get_text(self->lot_entry);
 	FstJobOptions options = {

@@ -430,7 +430,7 @@ def mode_hotplug():
     if find(app, lambda n: n.name.startswith("Lane ")) is not None:
         fail("a lane for a port pattern")
     choose(app, "Hot Plug", "LOT-HP", "aws-iot-ecc")
-    click(wait_find(app, named("Watch ports", ("check box",)), "the Watch ports check box"))
+    click(wait_find(app, named("Watch ports", ("toggle button", "push button")), "the Watch ports check box"))
     click(button(app, "Start"))
     wait_find(app, lambda n: (text_of(n) or n.name).startswith("Line running"), "the watch running")
     time.sleep(0.5)
