@@ -12,13 +12,12 @@
  */
 
 #define G_LOG_DOMAIN "FstGui"
-/* RUSAGE_THREAD */
-#define _GNU_SOURCE
-
 #include "fst-window.h"
 
 #include <string.h>
-#include <sys/resource.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <openssl/x509.h>
@@ -75,8 +74,8 @@ struct _FstWindow {
 	/* the responsiveness probe (FST_GUI_STALL_PROBE) */
 	guint probe_id;
 	gint64 probe_last_us;
-	gint64 probe_last_cpu_us;
-	glong probe_last_nivcsw;
+	gint64 probe_last_delay_us;
+	gint probe_schedstat_fd;
 	gint64 probe_max_us;
 	gint64 probe_max_own_us;
 	gboolean shown_ready;
@@ -286,23 +285,25 @@ fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer 
 
 /*
  * The responsiveness probe (FST_GUI_STALL_PROBE): the longest gap between the
- * ticks of a short timer on the GUI main loop. A gap is the GUI thread's own
- * when it ran or blocked through it; when the kernel preempted the thread in
- * the gap (other processes on a loaded machine) only the CPU time the thread
- * used in the gap counts as its own.
+ * ticks of a short timer on the GUI main loop. On a loaded machine part of a
+ * gap is the kernel keeping the runnable GUI thread off the CPU; Linux counts
+ * that time per thread (the run delay in /proc/thread-self/schedstat), and
+ * what is left is the GUI thread's own: running or blocked.
  */
-static void
-fst_window_probe_sample(gint64 *cpu_us, glong *nivcsw)
+static gint64
+fst_window_probe_run_delay_us(FstWindow *self)
 {
-	struct rusage usage;
-	if (getrusage(RUSAGE_THREAD, &usage) != 0) {
-		*cpu_us = 0;
-		*nivcsw = 0;
-		return;
-	}
-	*cpu_us = (gint64)usage.ru_utime.tv_sec * G_USEC_PER_SEC + usage.ru_utime.tv_usec +
-		  (gint64)usage.ru_stime.tv_sec * G_USEC_PER_SEC + usage.ru_stime.tv_usec;
-	*nivcsw = usage.ru_nivcsw;
+	gchar buf[128] = "";
+	guint64 on_cpu_ns = 0;
+	guint64 delay_ns = 0;
+	gssize n;
+
+	if (self->probe_schedstat_fd < 0)
+		return 0;
+	n = pread(self->probe_schedstat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0 || sscanf(buf, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &on_cpu_ns, &delay_ns) != 2)
+		return 0;
+	return (gint64)(delay_ns / 1000);
 }
 
 static gboolean
@@ -311,17 +312,12 @@ fst_window_probe_cb(gpointer user_data)
 	FstWindow *self = FST_WINDOW(user_data);
 	gint64 now = g_get_monotonic_time();
 	gint64 late = now - self->probe_last_us - FST_WINDOW_PROBE_MS * 1000;
-	gint64 cpu_us;
-	glong nivcsw;
-	gint64 own;
+	gint64 delay = fst_window_probe_run_delay_us(self);
 
-	fst_window_probe_sample(&cpu_us, &nivcsw);
-	own = nivcsw == self->probe_last_nivcsw ? late : cpu_us - self->probe_last_cpu_us;
 	self->probe_max_us = MAX(self->probe_max_us, late);
-	self->probe_max_own_us = MAX(self->probe_max_own_us, own);
+	self->probe_max_own_us = MAX(self->probe_max_own_us, late - (delay - self->probe_last_delay_us));
 	self->probe_last_us = now;
-	self->probe_last_cpu_us = cpu_us;
-	self->probe_last_nivcsw = nivcsw;
+	self->probe_last_delay_us = delay;
 	return G_SOURCE_CONTINUE;
 }
 
@@ -330,10 +326,12 @@ fst_window_probe_start(FstWindow *self)
 {
 	if (g_getenv("FST_GUI_STALL_PROBE") == NULL || self->probe_id != 0)
 		return;
+	if (self->probe_schedstat_fd < 0)
+		self->probe_schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	self->probe_max_us = 0;
 	self->probe_max_own_us = 0;
 	self->probe_last_us = g_get_monotonic_time();
-	fst_window_probe_sample(&self->probe_last_cpu_us, &self->probe_last_nivcsw);
+	self->probe_last_delay_us = fst_window_probe_run_delay_us(self);
 	self->probe_id = g_timeout_add(FST_WINDOW_PROBE_MS, fst_window_probe_cb, self);
 }
 
@@ -805,6 +803,8 @@ fst_window_finalize(GObject *object)
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
+	if (self->probe_schedstat_fd >= 0)
+		close(self->probe_schedstat_fd);
 	G_OBJECT_CLASS(fst_window_parent_class)->finalize(object);
 }
 
@@ -818,6 +818,7 @@ fst_window_init(FstWindow *self)
 	self->retry_jobs = g_ptr_array_new_with_free_func(g_object_unref);
 	self->lanes_by_port = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->causes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->probe_schedstat_fd = -1;
 }
 
 static void
