@@ -30,6 +30,7 @@
 #include "fst-report.h"
 #include "fst-report-page.h"
 #include "fst-settings.h"
+#include "fst-setup-page.h"
 #include "fst-unlock-dialog.h"
 
 /* days before the issuing CA expires from which the counters warn */
@@ -59,6 +60,7 @@ struct _FstWindow {
 	GtkWidget *unlock_button;
 	FstHistoryPage *history_page;
 	FstReportPage *report_page;
+	FstSetupPage *setup_page;
 	/* owned */
 	gchar *workspace;	    /* (owned) */
 	FstStation *station;	    /* (owned) (nullable): open for the shift once unlocked */
@@ -760,6 +762,7 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	self->workspace = g_strdup(workspace);
 	fst_history_page_set_workspace(self->history_page, workspace);
 	fst_report_page_set_workspace(self->report_page, workspace);
+	fst_setup_page_set_workspace(self->setup_page, workspace);
 	fst_window_load_choices(self);
 	fst_window_update_counters(self);
 	fst_window_update_actions(self);
@@ -813,6 +816,7 @@ fst_window_init(FstWindow *self)
 {
 	g_type_ensure(FST_TYPE_HISTORY_PAGE);
 	g_type_ensure(FST_TYPE_REPORT_PAGE);
+	g_type_ensure(FST_TYPE_SETUP_PAGE);
 	gtk_widget_init_template(GTK_WIDGET(self));
 	self->cancellable = g_cancellable_new();
 	self->retry_jobs = g_ptr_array_new_with_free_func(g_object_unref);
@@ -850,6 +854,7 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, unlock_button);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, history_page);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, report_page);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, setup_page);
 
 	gtk_widget_class_install_action(widget_class, "line.start", NULL, fst_window_start_cb);
 	gtk_widget_class_install_action(widget_class, "line.stop", NULL, fst_window_stop_cb);

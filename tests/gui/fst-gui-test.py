@@ -407,6 +407,18 @@ def mode_line():
     wait_result(app, "Result", m.group(1) + ": the signature is good")
     click(button(app, "Verify audit log"))
     wait_result(app, "Result", "Audit chain intact")
+
+    # the supervisor's CAs and profiles: every profile checked, the CA's expiry
+    goto_page(app, "CAs and profiles")
+    click(button(app, "Check profiles"))
+    ptext = wait_result(app, "Setup result", os.environ["FST_TEMPLATES_DIR"])
+    for name in ("aws-iot-ecc.profile: ok", "small-storage.profile: ok"):
+        if name not in ptext:
+            fail(f"profile check lacks {name!r}: {ptext}")
+    click(button(app, "List CAs"))
+    ctext = wait_result(app, "Setup result", "CAs in ")
+    if "issuing-ca: " not in ctext or "valid until" not in ctext:
+        fail(f"CA list: {ctext}")
     quit_app()
 
     # the start-of-shift choices are the workspace's from now on
