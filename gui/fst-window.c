@@ -471,6 +471,26 @@ fst_window_save_choices(FstWindow *self, FstSettings **settings_out, GError **er
 	return TRUE;
 }
 
+/* a barcode scanner types into the focused field and ends with Enter: the
+ * fields are scanned in order, and Enter on the last starts the line */
+static void
+fst_window_operator_activate_cb(FstWindow *self)
+{
+	gtk_widget_grab_focus(GTK_WIDGET(self->lot_entry));
+}
+
+static void
+fst_window_lot_activate_cb(FstWindow *self)
+{
+	gtk_widget_grab_focus(GTK_WIDGET(self->profile_entry));
+}
+
+static void
+fst_window_profile_activate_cb(FstWindow *self)
+{
+	gtk_widget_activate_action(GTK_WIDGET(self), "line.start", NULL);
+}
+
 /* actions */
 
 static void
@@ -856,6 +876,9 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, report_page);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, setup_page);
 
+	gtk_widget_class_bind_template_callback(widget_class, fst_window_operator_activate_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_window_lot_activate_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_window_profile_activate_cb);
 	gtk_widget_class_install_action(widget_class, "line.start", NULL, fst_window_start_cb);
 	gtk_widget_class_install_action(widget_class, "line.stop", NULL, fst_window_stop_cb);
 	gtk_widget_class_install_action(widget_class, "line.abort", NULL, fst_window_abort_cb);
