@@ -387,6 +387,7 @@ static void
 fst_window_job_ready_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
+	g_application_release(g_application_get_default());
 	if (g_cancellable_is_cancelled(self->cancellable)) {
 		(void)fst_job_run_finish(FST_JOB(source), result, NULL);
 		return;
@@ -402,6 +403,8 @@ fst_window_run_job(FstWindow *self, FstJob *job)
 	g_signal_connect(job, "device-finished", G_CALLBACK(fst_window_device_finished_cb), self);
 	if (self->shift_started_us == 0)
 		self->shift_started_us = g_get_monotonic_time();
+	/* the application outlives a window closed mid-run until the job ends */
+	g_application_hold(g_application_get_default());
 	fst_job_run_async(job, NULL, fst_window_job_ready_cb, g_object_ref(self));
 }
 

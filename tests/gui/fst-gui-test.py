@@ -143,11 +143,17 @@ def quit_app():
 # accessibility helpers
 
 def find_app():
+    """the application launched last, on the accessibility bus (a loaded machine is slow)"""
     desktop = pyatspi.Registry.getDesktop(0)
-    for _ in range(200):
+    for _ in range(600):
         for a in desktop:
-            if a is not None and a.name == "fleetstation-gui":
-                return a
+            try:
+                if a is not None and a.name == "fleetstation-gui" and a.get_process_id() == app_proc.pid:
+                    return a
+            except Exception:
+                continue
+        if app_proc.poll() is not None:
+            fail(f"fleetstation-gui exited with {app_proc.returncode}")
         time.sleep(0.05)
     fail("fleetstation-gui is not on the accessibility bus")
 

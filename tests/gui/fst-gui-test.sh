@@ -11,7 +11,13 @@ done
 [ -x /usr/libexec/at-spi-bus-launcher ] || { echo "SKIP: at-spi2-core is not installed"; exit 77; }
 /usr/bin/python3 -c 'import pyatspi' 2>/dev/null || { echo "SKIP: python3-pyatspi is not installed"; exit 77; }
 : "${FST_GUI:?}" "${FST_STATION:?}" "${FST_DEVSIM:?}"
-export GDK_BACKEND=x11 GSK_RENDERER=${GSK_RENDERER:-cairo} GSETTINGS_BACKEND=memory NO_AT_BRIDGE=0
+# a private runtime and cache directory: the accessibility bus puts its
+# socket there, and GUI tests running at the same time must not share one
+priv=$(mktemp -d /tmp/fst-gui-env.XXXXXX)
+trap 'rm -rf "$priv"' EXIT
+mkdir -m 0700 "$priv/run" "$priv/cache"
+export XDG_RUNTIME_DIR=$priv/run XDG_CACHE_HOME=$priv/cache
+export GDK_BACKEND=x11 GSK_RENDERER=${GSK_RENDERER:-cairo} GSETTINGS_BACKEND=memory
 unset GTK_A11Y FLEETSTATION_CA_PASSPHRASE
-exec dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" \
+dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" \
 	/usr/bin/python3 "$here/fst-gui-test.py" "$mode"
