@@ -262,10 +262,13 @@ def wait_lane(root, port, word, timeout=60.0):
     last = ""
     while time.monotonic() < end:
         n = find(root, named(f"Lane {port}"))
-        if n is not None:
-            last = labels_text(n)
-            if word in last.split(" | "):
-                return last
+        try:
+            if n is not None:
+                last = labels_text(n)
+                if word in last.split(" | "):
+                    return last
+        except Exception:
+            pass
         time.sleep(0.1)
     fail(f"lane {port} did not show {word}; it shows: {last}")
 
@@ -276,10 +279,14 @@ def wait_result(root, box, first, timeout=30.0):
     lines = []
     while time.monotonic() < end:
         n = find(root, named(box))
-        if n is not None:
-            lines = [text_of(c) or c.name for c in walk(n) if c.getRoleName() == "label"]
-            if lines and lines[0].startswith(first):
-                return "\n".join(lines)
+        try:
+            if n is not None:
+                lines = [text_of(c) or c.name for c in walk(n) if c.getRoleName() == "label"]
+                if lines and lines[0].startswith(first):
+                    return "\n".join(lines)
+        except Exception:
+            # the lines were replaced while being read: read them again
+            pass
         time.sleep(0.1)
     dump(root)
     fail(f"{box} did not show {first!r}; it shows {lines}")
