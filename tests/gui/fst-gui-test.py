@@ -454,6 +454,12 @@ def mode_hotplug():
     init([os.path.join(LINKS, "hp*")])
     launch()
     app = find_app()
+    # Cancel leaves the station locked; Unlock CA asks again
+    dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
+    click(button(dialog, "Cancel"))
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("The CA is locked: press Unlock CA"),
+              "the locked status")
+    click(button(app, "Unlock CA…"))
     unlock(app)
     if find(app, lambda n: n.name.startswith("Lane ")) is not None:
         fail("a lane for a port pattern")
