@@ -1,0 +1,116 @@
+/*
+ * A device's failure in the technician's words: the engine's error code (and,
+ * where one code covers several cases, its message) mapped to what went wrong
+ * and what to do next at the line. The engine's own message stays visible
+ * under it for the supervisor.
+ */
+
+#define G_LOG_DOMAIN "FstGui"
+
+#include "fst-gui-failure.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "fst-error.h"
+
+/* a profile that does not fit the board is a configuration error to the engine */
+static gboolean
+fst_gui_failure_is_wrong_model(const GError *error)
+{
+	return error->message != NULL && strstr(error->message, "does not match profile") != NULL;
+}
+
+/**
+ * fst_gui_failure_describe:
+ * @error: why a device failed (an %FST_ERROR, or any other domain)
+ * @failure: (out caller-allocates): the reason and the action, translated
+ *
+ * Fills @failure with static, translated strings.
+ */
+void
+fst_gui_failure_describe(const GError *error, FstGuiFailure *failure)
+{
+	failure->reason = _("Unexpected error");
+	failure->action = _("Press Retry; if it fails again, call the supervisor");
+	if (error == NULL || error->domain != FST_ERROR)
+		return;
+
+	switch ((FstError)error->code) {
+	case FST_ERROR_STORAGE_FULL:
+		failure->reason = _("Device storage full");
+		failure->action = _("This model needs a profile that stores less (e.g. small-storage): "
+				    "set the board aside and call the supervisor");
+		break;
+	case FST_ERROR_NOT_SUPPORTED:
+		failure->reason = _("The board cannot do what the profile asks");
+		failure->action = _("Set the board aside and call the supervisor");
+		break;
+	case FST_ERROR_TIMED_OUT:
+	case FST_ERROR_DISCONNECTED:
+	case FST_ERROR_PROTOCOL:
+		failure->reason = _("The board stopped answering");
+		failure->action = _("Re-seat the board and press Retry");
+		break;
+	case FST_ERROR_NOT_FOUND:
+		failure->reason = _("No board on this port");
+		failure->action = _("Seat a board in the socket and press Retry");
+		break;
+	case FST_ERROR_BUSY:
+		failure->reason = _("The port is in use by another program");
+		failure->action = _("Close the other program, then press Retry");
+		break;
+	case FST_ERROR_VERIFY_FAILED:
+		failure->reason = _("The board did not keep what was written");
+		failure->action = _("Press Retry; if it fails again, set the board aside as faulty");
+		break;
+	case FST_ERROR_INVALID_DATA:
+		failure->reason = _("The board sent something the station cannot use");
+		failure->action = _("Re-seat the board and press Retry; if it fails again, set it aside");
+		break;
+	case FST_ERROR_PERMISSION_DENIED:
+		failure->reason = _("The station may not open this port or board");
+		failure->action = _("Call the supervisor");
+		break;
+	case FST_ERROR_CA_UNAVAILABLE:
+		failure->reason = _("The certificate authority cannot sign");
+		failure->action = _("Call the supervisor to unlock or renew the CA");
+		break;
+	case FST_ERROR_CONFIG:
+		if (fst_gui_failure_is_wrong_model(error)) {
+			failure->reason = _("Wrong model for this profile");
+			failure->action = _("Set the board aside for the line of its model");
+			break;
+		}
+		failure->reason = _("The profile or the station settings are wrong");
+		failure->action = _("Call the supervisor");
+		break;
+	case FST_ERROR_DATABASE:
+		failure->reason = _("The station could not record the device");
+		failure->action = _("Stop the line and call the supervisor");
+		break;
+	case FST_ERROR_CANCELLED:
+		failure->reason = _("Stopped before the end");
+		failure->action = _("Press Retry to provision it again");
+		break;
+	case FST_ERROR_INTERNAL:
+	case FST_ERROR_LAST:
+	default:
+		break;
+	}
+}
+
+/**
+ * fst_gui_failure_cause:
+ * @error: why a device failed
+ *
+ * Returns: the translated reason, used to group the shift's failures
+ */
+const gchar *
+fst_gui_failure_cause(const GError *error)
+{
+	FstGuiFailure failure;
+	fst_gui_failure_describe(error, &failure);
+	return failure.reason;
+}

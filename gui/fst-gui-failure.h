@@ -1,0 +1,24 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * FstGuiFailure:
+ * @reason: what went wrong, in plain words for the technician at the line
+ * @action: what to do about it
+ *
+ * A device's failure as a lane shows it. Both strings are translated.
+ */
+typedef struct {
+	const gchar *reason;
+	const gchar *action;
+} FstGuiFailure;
+
+void
+fst_gui_failure_describe(const GError *error, FstGuiFailure *failure);
+const gchar *
+fst_gui_failure_cause(const GError *error);
+
+G_END_DECLS

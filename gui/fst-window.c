@@ -1,0 +1,897 @@
+/*
+ * FstWindow: the technician's station window. The start-of-shift choices
+ * (operator, lot, profile), the line view with one lane per port, the shift's
+ * counters, and the supervisor pages in a stack.
+ *
+ * Everything slow happens off the GUI thread: the station is opened (the CA
+ * unlocked, the database migrated) in a GTask thread, provisioning runs in
+ * FstJob threads whose progress and results arrive here as signals on this
+ * thread's main context, and the supervisor pages query in GTask threads.
+ * This file holds no provisioning logic: Start, Stop, Abort and Retry are
+ * FstJob calls, the same the CLI makes.
+ */
+
+#define G_LOG_DOMAIN "FstGui"
+#include "fst-window.h"
+
+#include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+#include <openssl/x509.h>
+
+#include "fst-error.h"
+#include "fst-gui-failure.h"
+#include "fst-history-page.h"
+#include "fst-job.h"
+#include "fst-port-row.h"
+#include "fst-report.h"
+#include "fst-report-page.h"
+#include "fst-settings.h"
+#include "fst-setup-page.h"
+#include "fst-unlock-dialog.h"
+
+/* days before the issuing CA expires from which the counters warn */
+#define FST_WINDOW_CA_WARN_DAYS 30
+/* how often a watch job scans the ports */
+#define FST_WINDOW_WATCH_POLL_MS 100
+/* the group of station.conf where the GUI keeps its own choices */
+#define FST_WINDOW_CONF_GROUP "gui"
+
+struct _FstWindow {
+	GtkApplicationWindow parent_instance;
+	/* template widgets, borrowed */
+	GtkEditable *operator_entry;
+	GtkEditable *lot_entry;
+	GtkEditable *profile_entry;
+	GtkToggleButton *watch_check;
+	GtkStack *stack;
+	GtkFlowBox *lanes;
+	GtkLabel *passed_label;
+	GtkLabel *failed_label;
+	GtkLabel *yield_label;
+	GtkLabel *rate_label;
+	GtkLabel *lot_label;
+	GtkLabel *ca_label;
+	GtkLabel *causes_label;
+	GtkLabel *status_label;
+	GtkWidget *unlock_button;
+	FstHistoryPage *history_page;
+	FstReportPage *report_page;
+	FstSetupPage *setup_page;
+	/* owned */
+	gchar *workspace;	    /* (owned) */
+	FstStation *station;	    /* (owned) (nullable): open for the shift once unlocked */
+	FstUnlockDialog *unlock;    /* (owned) (nullable): while asking */
+	GCancellable *cancellable;  /* (owned): for the window's own async work */
+	FstJob *line_job;	    /* (owned) (nullable): the line's job while it runs */
+	GPtrArray *retry_jobs;	    /* (element-type FstJob): per-lane retries running */
+	GHashTable *lanes_by_port;  /* (element-type utf8 FstPortRow): borrowed lanes */
+	GHashTable *causes;	    /* (element-type utf8 guint): failures by reason */
+	guint passed;
+	guint failed;
+	gint64 shift_started_us; /* 0 before the first Start */
+	/* the responsiveness probe (FST_GUI_STALL_PROBE) */
+	guint probe_id;
+	gint64 probe_last_us;
+	gint64 probe_last_delay_us;
+	gint probe_schedstat_fd;
+	gint64 probe_max_us;
+	gint64 probe_max_own_us;
+	gboolean shown_ready;
+};
+
+G_DEFINE_TYPE(FstWindow, fst_window, GTK_TYPE_APPLICATION_WINDOW)
+
+/* the probe's period: a stall is how much later than this a tick comes */
+#define FST_WINDOW_PROBE_MS 5
+
+static void
+fst_window_status(FstWindow *self, const gchar *text)
+{
+	gtk_label_set_text(self->status_label, text);
+}
+
+static gboolean
+fst_window_is_running(FstWindow *self)
+{
+	return self->line_job != NULL || self->retry_jobs->len > 0;
+}
+
+static void
+fst_window_update_actions(FstWindow *self)
+{
+	gboolean unlocked = self->station != NULL;
+	gboolean line = self->line_job != NULL;
+	GHashTableIter iter;
+	gpointer lane;
+
+	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.start", unlocked && !line);
+	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.stop", fst_window_is_running(self));
+	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.abort", fst_window_is_running(self));
+	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.unlock", !unlocked && self->unlock == NULL);
+	gtk_widget_set_visible(self->unlock_button, !unlocked);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->operator_entry), !line);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->lot_entry), !line);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->profile_entry), !line);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->watch_check), !line);
+	g_hash_table_iter_init(&iter, self->lanes_by_port);
+	while (g_hash_table_iter_next(&iter, NULL, &lane))
+		fst_port_row_set_retry_enabled(FST_PORT_ROW(lane), unlocked);
+}
+
+/* counters */
+
+static void
+fst_window_update_counters(FstWindow *self)
+{
+	g_autofree gchar *passed = g_strdup_printf(_("Passed: %u"), self->passed);
+	g_autofree gchar *failed = g_strdup_printf(_("Failed: %u"), self->failed);
+	g_autofree gchar *yield = NULL;
+	g_autofree gchar *rate = NULL;
+	guint total = self->passed + self->failed;
+
+	gtk_label_set_text(self->passed_label, passed);
+	gtk_label_set_text(self->failed_label, failed);
+	if (total > 0)
+		yield = g_strdup_printf(_("Yield: %.1f %%"), 100.0 * self->passed / total);
+	else
+		yield = g_strdup(_("Yield: –"));
+	gtk_label_set_text(self->yield_label, yield);
+	if (self->shift_started_us > 0 && total > 0) {
+		gdouble hours = (g_get_monotonic_time() - self->shift_started_us) / 3600e6;
+		rate = g_strdup_printf(_("Devices/hour: %.0f"), total / MAX(hours, 1.0 / 60));
+	} else {
+		rate = g_strdup(_("Devices/hour: –"));
+	}
+	gtk_label_set_text(self->rate_label, rate);
+
+	if (g_hash_table_size(self->causes) > 0) {
+		g_autoptr(GString) text = g_string_new(_("Failures by cause:"));
+		g_autoptr(GList) keys = g_hash_table_get_keys(self->causes);
+		for (GList *l = keys; l != NULL; l = l->next) {
+			guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->causes, l->data));
+			g_string_append_printf(text, "  %s × %u", (const gchar *)l->data, n);
+		}
+		gtk_label_set_text(self->causes_label, text->str);
+		gtk_widget_set_visible(GTK_WIDGET(self->causes_label), TRUE);
+	} else {
+		gtk_widget_set_visible(GTK_WIDGET(self->causes_label), FALSE);
+	}
+}
+
+static void
+fst_window_show_ca(FstWindow *self)
+{
+	FstCa *ca = fst_station_get_ca(self->station);
+	X509 *cert = fst_ca_get_cert(ca);
+	gchar cn[256] = "";
+	gint64 days = (fst_ca_get_not_after(ca) - g_get_real_time() / G_USEC_PER_SEC) / 86400;
+	g_autofree gchar *text = NULL;
+
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) < 0)
+		g_strlcpy(cn, "?", sizeof(cn));
+	if (days < 0)
+		text = g_strdup_printf(_("CA %s has expired"), cn);
+	else
+		text = g_strdup_printf(_("CA %s: expires in %" G_GINT64_FORMAT " days"), cn, days);
+	gtk_label_set_text(self->ca_label, text);
+	if (days < FST_WINDOW_CA_WARN_DAYS)
+		gtk_widget_add_css_class(GTK_WIDGET(self->ca_label), "error");
+	else
+		gtk_widget_remove_css_class(GTK_WIDGET(self->ca_label), "error");
+}
+
+/* the lot's totals from the database, off the GUI thread */
+static void
+fst_window_lot_summary_thread(GTask *task,
+			      gpointer source_object,
+			      gpointer task_data,
+			      GCancellable *cancellable)
+{
+	FstStation *station = task_data;
+	const gchar *lot = g_object_get_data(G_OBJECT(task), "lot");
+	FstReportScope scope = {.lot = lot};
+	GError *error = NULL;
+	FstReportSummary *summary =
+	    fst_report_summary(fst_db_get_path(fst_station_get_db(station)), &scope, &error);
+	if (summary == NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_pointer(task, summary, (GDestroyNotify)fst_report_summary_free);
+}
+
+static void
+fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FstReportSummary) summary = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *text = NULL;
+	FstWindow *self;
+	const gchar *lot = g_object_get_data(G_OBJECT(result), "lot");
+
+	summary = g_task_propagate_pointer(G_TASK(result), &error);
+	if (summary == NULL) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			g_warning("cannot count the lot: %s", error->message);
+		return;
+	}
+	self = FST_WINDOW(source);
+	text = g_strdup_printf(_("Lot %s: %" G_GINT64_FORMAT " provisioned, %" G_GINT64_FORMAT
+				 " failed"),
+			       lot,
+			       summary->provisioned,
+			       summary->failed);
+	gtk_label_set_text(self->lot_label, text);
+}
+
+static void
+fst_window_refresh_lot(FstWindow *self)
+{
+	g_autoptr(GTask) task = NULL;
+	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+
+	if (self->station == NULL || lot[0] == '\0') {
+		gtk_label_set_text(self->lot_label, "");
+		return;
+	}
+	task = g_task_new(self, self->cancellable, fst_window_lot_summary_cb, NULL);
+	g_object_set_data_full(G_OBJECT(task), "lot", g_strdup(lot), g_free);
+	g_task_set_task_data(task, fst_station_ref(self->station), (GDestroyNotify)fst_station_unref);
+	g_task_run_in_thread(task, fst_window_lot_summary_thread);
+}
+
+/* lanes */
+
+static void fst_window_retry_cb(FstPortRow *lane, gpointer user_data);
+
+static FstPortRow *
+fst_window_ensure_lane(FstWindow *self, const gchar *port)
+{
+	FstPortRow *lane = g_hash_table_lookup(self->lanes_by_port, port);
+	if (lane != NULL)
+		return lane;
+	lane = fst_port_row_new(port, NULL);
+	g_signal_connect(lane, "retry", G_CALLBACK(fst_window_retry_cb), self);
+	gtk_flow_box_append(self->lanes, GTK_WIDGET(lane));
+	g_hash_table_insert(self->lanes_by_port, g_strdup(port), lane);
+	fst_port_row_set_retry_enabled(lane, self->station != NULL);
+	return lane;
+}
+
+static void
+fst_window_progress_cb(FstJob *job, FstProgress *progress, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	fst_port_row_update(fst_window_ensure_lane(self, progress->port), progress);
+}
+
+static void
+fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+
+	fst_port_row_finish(fst_window_ensure_lane(self, result->port), result);
+	if (result->error == NULL) {
+		self->passed++;
+	} else {
+		const gchar *cause = fst_gui_failure_cause(result->error);
+		guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->causes, cause));
+		self->failed++;
+		g_hash_table_insert(self->causes, g_strdup(cause), GUINT_TO_POINTER(n + 1));
+	}
+	fst_window_update_counters(self);
+}
+
+/*
+ * The responsiveness probe (FST_GUI_STALL_PROBE): the longest gap between the
+ * ticks of a short timer on the GUI main loop. On a loaded machine part of a
+ * gap is the kernel keeping the runnable GUI thread off the CPU; Linux counts
+ * that time per thread (the run delay in /proc/thread-self/schedstat), and
+ * what is left is the GUI thread's own: running or blocked.
+ */
+static gint64
+fst_window_probe_run_delay_us(FstWindow *self)
+{
+	gchar buf[128] = "";
+	guint64 on_cpu_ns = 0;
+	guint64 delay_ns = 0;
+	gssize n;
+
+	if (self->probe_schedstat_fd < 0)
+		return 0;
+	n = pread(self->probe_schedstat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0 || sscanf(buf, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &on_cpu_ns, &delay_ns) != 2)
+		return 0;
+	return (gint64)(delay_ns / 1000);
+}
+
+static gboolean
+fst_window_probe_cb(gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	gint64 now = g_get_monotonic_time();
+	gint64 late = now - self->probe_last_us - FST_WINDOW_PROBE_MS * 1000;
+	gint64 delay = fst_window_probe_run_delay_us(self);
+
+	self->probe_max_us = MAX(self->probe_max_us, late);
+	self->probe_max_own_us = MAX(self->probe_max_own_us, late - (delay - self->probe_last_delay_us));
+	self->probe_last_us = now;
+	self->probe_last_delay_us = delay;
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+fst_window_probe_start(FstWindow *self)
+{
+	if (g_getenv("FST_GUI_STALL_PROBE") == NULL || self->probe_id != 0)
+		return;
+	if (self->probe_schedstat_fd < 0)
+		self->probe_schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	self->probe_max_us = 0;
+	self->probe_max_own_us = 0;
+	self->probe_last_us = g_get_monotonic_time();
+	self->probe_last_delay_us = fst_window_probe_run_delay_us(self);
+	self->probe_id = g_timeout_add(FST_WINDOW_PROBE_MS, fst_window_probe_cb, self);
+}
+
+static void
+fst_window_probe_stop(FstWindow *self, const FstJobSummary *summary)
+{
+	if (self->probe_id == 0)
+		return;
+	g_source_remove(self->probe_id);
+	self->probe_id = 0;
+	g_print("stall-probe: %u devices, longest main-loop stall %.1f ms, "
+		"of it the GUI thread's own %.1f ms\n",
+		summary->provisioned + summary->failed,
+		self->probe_max_us / 1000.0,
+		self->probe_max_own_us / 1000.0);
+}
+
+static void
+fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
+{
+	g_autoptr(GError) error = NULL;
+	const FstJobSummary *summary = fst_job_get_summary(job);
+
+	if (!fst_job_run_finish(job, result, &error)) {
+		g_autofree gchar *text = g_strdup_printf(_("The line could not run: %s"), error->message);
+		fst_window_status(self, text);
+	} else if (job == self->line_job) {
+		g_autofree gchar *text = NULL;
+		if (summary->aborted)
+			text = g_strdup_printf(_("Line aborted: %u passed, %u failed"),
+					       summary->provisioned,
+					       summary->failed);
+		else
+			text = g_strdup_printf(_("Line finished: %u passed, %u failed"),
+					       summary->provisioned,
+					       summary->failed);
+		fst_window_status(self, text);
+	}
+	g_signal_handlers_disconnect_by_data(job, self);
+	if (job == self->line_job) {
+		fst_window_probe_stop(self, summary);
+		g_clear_object(&self->line_job);
+	} else {
+		g_ptr_array_remove(self->retry_jobs, job);
+	}
+	fst_window_update_actions(self);
+	fst_window_refresh_lot(self);
+}
+
+static void
+fst_window_job_ready_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
+	g_application_release(g_application_get_default());
+	if (g_cancellable_is_cancelled(self->cancellable)) {
+		(void)fst_job_run_finish(FST_JOB(source), result, NULL);
+		return;
+	}
+	fst_window_job_done(self, FST_JOB(source), result);
+}
+
+static void
+fst_window_run_job(FstWindow *self, FstJob *job)
+{
+	fst_job_set_station(job, self->station);
+	g_signal_connect(job, "progress", G_CALLBACK(fst_window_progress_cb), self);
+	g_signal_connect(job, "device-finished", G_CALLBACK(fst_window_device_finished_cb), self);
+	if (self->shift_started_us == 0)
+		self->shift_started_us = g_get_monotonic_time();
+	/* the application outlives a window closed mid-run until the job ends */
+	g_application_hold(g_application_get_default());
+	fst_job_run_async(job, NULL, fst_window_job_ready_cb, g_object_ref(self));
+}
+
+/* the start-of-shift choices: [defaults] profile and lot, [gui] operator */
+
+static void
+fst_window_load_choices(FstWindow *self)
+{
+	g_autoptr(FstSettings) settings = NULL;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *conf = g_build_filename(self->workspace, "station.conf", NULL);
+	g_autofree gchar *operator_name = NULL;
+	g_autoptr(GError) error = NULL;
+
+	settings = fst_settings_load(self->workspace, &error);
+	if (settings == NULL) {
+		fst_window_status(self, error->message);
+		return;
+	}
+	if (settings->profile != NULL)
+		gtk_editable_set_text(self->profile_entry, settings->profile);
+	if (settings->lot != NULL)
+		gtk_editable_set_text(self->lot_entry, settings->lot);
+	if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
+		operator_name = g_key_file_get_string(kf, FST_WINDOW_CONF_GROUP, "operator", NULL);
+	gtk_editable_set_text(self->operator_entry,
+			      operator_name != NULL ? operator_name : fst_station_default_operator());
+	gtk_toggle_button_set_active(self->watch_check,
+				    g_key_file_get_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", NULL));
+	/* a lane per named port; a pattern's ports get theirs as boards appear */
+	for (guint i = 0; settings->ports != NULL && settings->ports[i] != NULL; i++) {
+		if (strpbrk(settings->ports[i], "*?[") == NULL)
+			fst_window_ensure_lane(self, settings->ports[i]);
+	}
+}
+
+static gboolean
+fst_window_save_choices(FstWindow *self, FstSettings **settings_out, GError **error)
+{
+	g_autoptr(FstSettings) settings = NULL;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *conf = g_build_filename(self->workspace, "station.conf", NULL);
+	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+
+	settings = fst_settings_load(self->workspace, error);
+	if (settings == NULL)
+		return FALSE;
+	g_free(settings->profile);
+	settings->profile = g_strdup(gtk_editable_get_text(self->profile_entry));
+	g_free(settings->lot);
+	settings->lot = lot[0] != '\0' ? g_strdup(lot) : NULL;
+	if (!fst_settings_save(settings, self->workspace, error))
+		return FALSE;
+	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_KEEP_COMMENTS, error))
+		return FALSE;
+	g_key_file_set_string(kf,
+			      FST_WINDOW_CONF_GROUP,
+			      "operator",
+			      gtk_editable_get_text(self->operator_entry));
+	g_key_file_set_boolean(kf,
+			       FST_WINDOW_CONF_GROUP,
+			       "watch",
+			       gtk_toggle_button_get_active(self->watch_check));
+	if (!g_key_file_save_to_file(kf, conf, error))
+		return FALSE;
+	*settings_out = g_steal_pointer(&settings);
+	return TRUE;
+}
+
+/* a barcode scanner types into the focused field and ends with Enter: the
+ * fields are scanned in order, and Enter on the last starts the line */
+static void
+fst_window_operator_activate_cb(FstWindow *self)
+{
+	gtk_widget_grab_focus(GTK_WIDGET(self->lot_entry));
+}
+
+static void
+fst_window_lot_activate_cb(FstWindow *self)
+{
+	gtk_widget_grab_focus(GTK_WIDGET(self->profile_entry));
+}
+
+static void
+fst_window_profile_activate_cb(FstWindow *self)
+{
+	gtk_widget_activate_action(GTK_WIDGET(self), "line.start", NULL);
+}
+
+/* actions */
+
+static void
+fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+{
+	FstWindow *self = FST_WINDOW(widget);
+	g_autoptr(FstSettings) settings = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean watch = gtk_toggle_button_get_active(self->watch_check);
+	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
+	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+	FstJobOptions options = {
+	    .workspace = self->workspace,
+	    .profile = gtk_editable_get_text(self->profile_entry),
+	    .lot = lot[0] != '\0' ? lot : NULL,
+	    .operator_name = operator_name[0] != '\0' ? operator_name : NULL,
+	    .poll_ms = FST_WINDOW_WATCH_POLL_MS,
+	};
+	GHashTableIter iter;
+	gpointer lane;
+
+	if (self->station == NULL || self->line_job != NULL)
+		return;
+	if (options.profile[0] == '\0') {
+		fst_window_status(self, _("Choose a profile first"));
+		gtk_widget_grab_focus(GTK_WIDGET(self->profile_entry));
+		return;
+	}
+	if (!fst_window_save_choices(self, &settings, &error)) {
+		g_autofree gchar *text = g_strdup_printf(_("Cannot keep the choices: %s"), error->message);
+		fst_window_status(self, text);
+		return;
+	}
+	options.ports = (const gchar *const *)settings->ports;
+	options.baud_rate = settings->baud_rate;
+	if (!watch && (settings->ports == NULL || settings->ports[0] == NULL)) {
+		fst_window_status(self,
+				  _("The workspace names no port: set its ports, or tick Watch ports"));
+		return;
+	}
+	g_hash_table_iter_init(&iter, self->lanes_by_port);
+	while (g_hash_table_iter_next(&iter, NULL, &lane)) {
+		if (!fst_port_row_is_busy(FST_PORT_ROW(lane)))
+			fst_port_row_reset(FST_PORT_ROW(lane));
+	}
+	self->line_job = fst_job_new(watch ? FST_JOB_KIND_WATCH : FST_JOB_KIND_PROVISION, &options);
+	fst_window_probe_start(self);
+	fst_window_run_job(self, self->line_job);
+	fst_report_page_set_lot(self->report_page, lot);
+	fst_window_status(self,
+			  watch ? _("Line running: boards start as they are plugged in")
+				: _("Line running"));
+	fst_window_update_actions(self);
+	fst_window_refresh_lot(self);
+}
+
+static void
+fst_window_stop_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+{
+	FstWindow *self = FST_WINDOW(widget);
+	if (self->line_job != NULL)
+		fst_job_stop(self->line_job);
+	for (guint i = 0; i < self->retry_jobs->len; i++)
+		fst_job_stop(g_ptr_array_index(self->retry_jobs, i));
+	fst_window_status(self, _("Stopping: the boards in flight finish"));
+}
+
+static void
+fst_window_abort_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+{
+	FstWindow *self = FST_WINDOW(widget);
+	if (self->line_job != NULL)
+		fst_job_abort(self->line_job);
+	for (guint i = 0; i < self->retry_jobs->len; i++)
+		fst_job_abort(g_ptr_array_index(self->retry_jobs, i));
+	fst_window_status(self, _("Aborting: the boards in flight are stopped and recorded failed"));
+}
+
+static void
+fst_window_retry_cb(FstPortRow *lane, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
+	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+	const gchar *ports[] = {fst_port_row_get_port(lane), NULL};
+	g_autoptr(FstSettings) settings = fst_settings_load(self->workspace, NULL);
+	FstJobOptions options = {
+	    .workspace = self->workspace,
+	    .profile = gtk_editable_get_text(self->profile_entry),
+	    .lot = lot[0] != '\0' ? lot : NULL,
+	    .operator_name = operator_name[0] != '\0' ? operator_name : NULL,
+	    .ports = ports,
+	    .baud_rate = settings != NULL ? settings->baud_rate : 0,
+	    .count = 1,
+	};
+	FstJob *job;
+
+	if (self->station == NULL || options.profile[0] == '\0')
+		return;
+	fst_port_row_reset(lane);
+	job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_ptr_array_add(self->retry_jobs, job);
+	fst_window_run_job(self, job);
+	fst_window_update_actions(self);
+}
+
+/* unlocking the CA: the dialog collects, a thread checks and opens */
+
+typedef struct {
+	gchar *workspace;  /* (owned) */
+	FstSecret *secret; /* (owned) */
+} FstWindowOpen;
+
+static void
+fst_window_open_free(gpointer data)
+{
+	FstWindowOpen *open = data;
+	g_free(open->workspace);
+	fst_secret_free(open->secret);
+	g_free(open);
+}
+
+static void
+fst_window_open_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+	FstWindowOpen *open = task_data;
+	g_autofree gchar *cert = g_build_filename(open->workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *key = g_build_filename(open->workspace, "ca", "issuing-ca.key", NULL);
+	g_autofree gchar *chain = g_build_filename(open->workspace, "ca", "root-ca.pem", NULL);
+	g_autoptr(FstCa) ca = NULL;
+	GError *error = NULL;
+	FstStation *station;
+
+	/* the typed secret must open the issuing CA key itself */
+	ca = fst_ca_load(cert,
+			 key,
+			 g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
+			 open->secret,
+			 &error);
+	if (ca == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	station = fst_station_open(open->workspace, &error);
+	if (station == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, station, (GDestroyNotify)fst_station_unref);
+}
+
+static void fst_window_ask_unlock(FstWindow *self);
+
+static void
+fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	FstStation *station = g_task_propagate_pointer(G_TASK(result), &error);
+	FstWindow *self;
+
+	if (station == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	self = FST_WINDOW(source);
+	if (station == NULL) {
+		g_autofree gchar *text = NULL;
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE))
+			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+		else
+			text = g_strdup_printf(_("The station cannot open: %s"), error->message);
+		if (self->unlock != NULL) {
+			fst_unlock_dialog_set_error(self->unlock, text);
+			fst_window_ask_unlock(self);
+		}
+		fst_window_status(self, text);
+		return;
+	}
+	self->station = station;
+	if (self->unlock != NULL) {
+		g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
+		gtk_window_destroy(GTK_WINDOW(unlock));
+	}
+	fst_history_page_set_station(self->history_page, station);
+	fst_window_show_ca(self);
+	fst_window_update_actions(self);
+	fst_window_refresh_lot(self);
+	fst_window_status(self, _("CA unlocked: check the operator, lot and profile, then Start"));
+}
+
+static void
+fst_window_secret_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GTask) task = NULL;
+	FstWindowOpen *open;
+	FstSecret *secret = fst_unlock_dialog_ask_finish(FST_UNLOCK_DIALOG(source), result, &error);
+
+	if (g_cancellable_is_cancelled(self->cancellable)) {
+		fst_secret_free(secret);
+		g_object_unref(self);
+		return;
+	}
+	if (secret == NULL) {
+		/* cancelled: the window stays locked, Unlock CA asks again */
+		if (self->unlock != NULL && FST_UNLOCK_DIALOG(source) == self->unlock) {
+			g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
+			gtk_window_destroy(GTK_WINDOW(unlock));
+		}
+		fst_window_status(self, _("The CA is locked: press Unlock CA to start the line"));
+		fst_window_update_actions(self);
+		g_object_unref(self);
+		return;
+	}
+	open = g_new0(FstWindowOpen, 1);
+	open->workspace = g_strdup(self->workspace);
+	open->secret = secret;
+	task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
+	g_task_set_task_data(task, open, fst_window_open_free);
+	g_task_run_in_thread(task, fst_window_open_thread);
+	fst_window_status(self, _("Unlocking the CA…"));
+	g_object_unref(self);
+}
+
+static void
+fst_window_ask_unlock(FstWindow *self)
+{
+	if (self->unlock == NULL) {
+		self->unlock = g_object_ref_sink(fst_unlock_dialog_new(
+		    GTK_WINDOW(self),
+		    _("Unlock the CA"),
+		    _("Type the passphrase of the issuing CA (or the PIN of its token) to start the "
+		      "shift. It is kept in memory only while the station is open.")));
+	}
+	fst_unlock_dialog_ask_async(self->unlock, self->cancellable, fst_window_secret_cb, g_object_ref(self));
+	fst_window_update_actions(self);
+}
+
+static void
+fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+{
+	FstWindow *self = FST_WINDOW(widget);
+	if (self->station != NULL)
+		return;
+	if (!fst_station_has_ca(self->workspace)) {
+		fst_window_status(self,
+				  _("This workspace has no issuing CA: a supervisor runs "
+				    "`fleetstation ca create` or `fleetstation ca import` first"));
+		return;
+	}
+	fst_window_ask_unlock(self);
+}
+
+static void
+fst_window_map(GtkWidget *widget)
+{
+	FstWindow *self = FST_WINDOW(widget);
+	GTK_WIDGET_CLASS(fst_window_parent_class)->map(widget);
+	if (!self->shown_ready) {
+		self->shown_ready = TRUE;
+		if (self->station == NULL)
+			gtk_widget_activate_action(widget, "line.unlock", NULL);
+	}
+}
+
+/**
+ * fst_window_get_station:
+ * @self: the window
+ *
+ * Returns: (transfer none) (nullable): the station, once the CA was unlocked
+ */
+FstStation *
+fst_window_get_station(FstWindow *self)
+{
+	g_return_val_if_fail(FST_IS_WINDOW(self), NULL);
+	return self->station;
+}
+
+/**
+ * fst_window_new:
+ * @application: the application
+ * @workspace: the station's workspace
+ *
+ * Returns: (transfer full): a station window for @workspace, locked
+ */
+FstWindow *
+fst_window_new(GtkApplication *application, const gchar *workspace)
+{
+	FstWindow *self = g_object_new(FST_TYPE_WINDOW, "application", application, NULL);
+	self->workspace = g_strdup(workspace);
+	fst_history_page_set_workspace(self->history_page, workspace);
+	fst_report_page_set_workspace(self->report_page, workspace);
+	fst_setup_page_set_workspace(self->setup_page, workspace);
+	fst_window_load_choices(self);
+	fst_window_update_counters(self);
+	fst_window_update_actions(self);
+	fst_window_status(self, _("The CA is locked"));
+	return self;
+}
+
+static void
+fst_window_dispose(GObject *object)
+{
+	FstWindow *self = FST_WINDOW(object);
+
+	g_cancellable_cancel(self->cancellable);
+	/* a window closed mid-run lets the devices in flight finish */
+	if (self->line_job != NULL) {
+		fst_job_stop(self->line_job);
+		g_signal_handlers_disconnect_by_data(self->line_job, self);
+	}
+	for (guint i = 0; i < self->retry_jobs->len; i++)
+		g_signal_handlers_disconnect_by_data(g_ptr_array_index(self->retry_jobs, i), self);
+	if (self->probe_id != 0) {
+		g_source_remove(self->probe_id);
+		self->probe_id = 0;
+	}
+	if (self->unlock != NULL) {
+		g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
+		gtk_window_destroy(GTK_WINDOW(unlock));
+	}
+	gtk_widget_dispose_template(GTK_WIDGET(self), FST_TYPE_WINDOW);
+	G_OBJECT_CLASS(fst_window_parent_class)->dispose(object);
+}
+
+static void
+fst_window_finalize(GObject *object)
+{
+	FstWindow *self = FST_WINDOW(object);
+	g_clear_object(&self->line_job);
+	g_ptr_array_unref(self->retry_jobs);
+	g_hash_table_unref(self->lanes_by_port);
+	g_hash_table_unref(self->causes);
+	g_clear_pointer(&self->station, fst_station_unref);
+	g_object_unref(self->cancellable);
+	g_free(self->workspace);
+	if (self->probe_schedstat_fd >= 0)
+		close(self->probe_schedstat_fd);
+	G_OBJECT_CLASS(fst_window_parent_class)->finalize(object);
+}
+
+static void
+fst_window_init(FstWindow *self)
+{
+	g_type_ensure(FST_TYPE_HISTORY_PAGE);
+	g_type_ensure(FST_TYPE_REPORT_PAGE);
+	g_type_ensure(FST_TYPE_SETUP_PAGE);
+	gtk_widget_init_template(GTK_WIDGET(self));
+	self->cancellable = g_cancellable_new();
+	self->retry_jobs = g_ptr_array_new_with_free_func(g_object_unref);
+	self->lanes_by_port = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->causes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->probe_schedstat_fd = -1;
+}
+
+static void
+fst_window_class_init(FstWindowClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
+
+	object_class->dispose = fst_window_dispose;
+	object_class->finalize = fst_window_finalize;
+	widget_class->map = fst_window_map;
+
+	gtk_widget_class_set_template_from_resource(widget_class,
+						    "/io/github/fleetstation/Station/fst-window.ui");
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, operator_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, profile_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, watch_check);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, stack);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, lanes);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, passed_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, failed_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, yield_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, rate_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, ca_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, causes_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, status_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, unlock_button);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, history_page);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, report_page);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, setup_page);
+
+	gtk_widget_class_bind_template_callback(widget_class, fst_window_operator_activate_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_window_lot_activate_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_window_profile_activate_cb);
+	gtk_widget_class_install_action(widget_class, "line.start", NULL, fst_window_start_cb);
+	gtk_widget_class_install_action(widget_class, "line.stop", NULL, fst_window_stop_cb);
+	gtk_widget_class_install_action(widget_class, "line.abort", NULL, fst_window_abort_cb);
+	gtk_widget_class_install_action(widget_class, "line.unlock", NULL, fst_window_unlock_cb);
+	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F5, 0, "line.start", NULL);
+	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F6, 0, "line.stop", NULL);
+	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F8, 0, "line.abort", NULL);
+	gtk_widget_class_add_binding_action(widget_class,
+					    GDK_KEY_u,
+					    GDK_CONTROL_MASK,
+					    "line.unlock",
+					    NULL);
+}

@@ -1,0 +1,94 @@
+/* the technician's words for each way a device fails */
+
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n.h>
+
+#include "fst-error.h"
+#include "fst-gui-failure.h"
+
+static void
+fst_gui_failure_each_code_test(void)
+{
+	const gchar *fallback_reason;
+	FstGuiFailure failure;
+	g_autoptr(GError) internal = g_error_new_literal(FST_ERROR, FST_ERROR_INTERNAL, "bug");
+
+	fst_gui_failure_describe(internal, &failure);
+	fallback_reason = failure.reason;
+	/* every code but INTERNAL has words of its own, with an action */
+	for (gint code = FST_ERROR_INVALID_DATA; code < FST_ERROR_LAST; code++) {
+		g_autoptr(GError) error = g_error_new_literal(FST_ERROR, code, "something");
+		fst_gui_failure_describe(error, &failure);
+		g_assert_cmpstr(failure.reason, !=, fallback_reason);
+		g_assert_nonnull(failure.action);
+		g_assert_cmpuint(strlen(failure.action), >, 10);
+	}
+}
+
+static void
+fst_gui_failure_storage_full_test(void)
+{
+	FstGuiFailure failure;
+	g_autoptr(GError) error =
+	    g_error_new_literal(FST_ERROR, FST_ERROR_STORAGE_FULL, "the certificate needs 725 bytes");
+	fst_gui_failure_describe(error, &failure);
+	g_assert_cmpstr(failure.reason, ==, "Device storage full");
+	g_assert_nonnull(strstr(failure.action, "small-storage"));
+	g_assert_cmpstr(fst_gui_failure_cause(error), ==, "Device storage full");
+}
+
+static void
+fst_gui_failure_wrong_model_test(void)
+{
+	FstGuiFailure failure;
+	g_autoptr(GError) model = g_error_new_literal(
+	    FST_ERROR,
+	    FST_ERROR_CONFIG,
+	    "device model acme-board does not match profile aws-iot-ecc (models: devsim-ecc): choose "
+	    "another profile");
+	g_autoptr(GError) config = g_error_new_literal(FST_ERROR, FST_ERROR_CONFIG, "bad profile");
+
+	fst_gui_failure_describe(model, &failure);
+	g_assert_cmpstr(failure.reason, ==, "Wrong model for this profile");
+	fst_gui_failure_describe(config, &failure);
+	g_assert_cmpstr(failure.reason, !=, "Wrong model for this profile");
+	g_assert_nonnull(strstr(failure.action, "supervisor"));
+}
+
+static void
+fst_gui_failure_reseat_test(void)
+{
+	const gint codes[] = {FST_ERROR_TIMED_OUT, FST_ERROR_DISCONNECTED, FST_ERROR_PROTOCOL};
+	for (guint i = 0; i < G_N_ELEMENTS(codes); i++) {
+		FstGuiFailure failure;
+		g_autoptr(GError) error = g_error_new_literal(FST_ERROR, codes[i], "no answer");
+		fst_gui_failure_describe(error, &failure);
+		g_assert_cmpstr(failure.action, ==, "Re-seat the board and press Retry");
+	}
+}
+
+static void
+fst_gui_failure_foreign_test(void)
+{
+	FstGuiFailure failure;
+	g_autoptr(GError) error = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_FAILED, "x");
+	fst_gui_failure_describe(error, &failure);
+	g_assert_cmpstr(failure.reason, ==, "Unexpected error");
+	g_assert_nonnull(strstr(failure.action, "Retry"));
+}
+
+int
+main(int argc, char **argv)
+{
+	/* the words are checked untranslated */
+	g_setenv("LANGUAGE", "C", TRUE);
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/fst/gui/failure/each-code-has-words", fst_gui_failure_each_code_test);
+	g_test_add_func("/fst/gui/failure/storage-full-names-the-profile", fst_gui_failure_storage_full_test);
+	g_test_add_func("/fst/gui/failure/wrong-model", fst_gui_failure_wrong_model_test);
+	g_test_add_func("/fst/gui/failure/no-answer-means-reseat", fst_gui_failure_reseat_test);
+	g_test_add_func("/fst/gui/failure/foreign-error", fst_gui_failure_foreign_test);
+	return g_test_run();
+}
