@@ -5,10 +5,9 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "fst-db-private.h"
 #include "fst-error.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /*
  * The audit chain over the `events` table (db/schema.md, "Audit chain").
@@ -38,31 +37,57 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
  *   ended <n>
  *   outcome <len> <text>
  *   detail <len> <text>      ("detail -" when NULL)
+ *   rows <len> <bytes>       (only when the event binds rows)
  *
- * The lengths make the encoding unambiguous whatever a detail holds
- * (newlines, text that looks like the next field).
+ * The lengths are those of the exact stored bytes (a NUL inside a text is
+ * hashed, not a terminator) and make the encoding unambiguous whatever a
+ * detail holds (newlines, text that looks like the next field).
+ *
+ * Row bindings: every transaction that inserts or changes a row of a bound
+ * table (FstAuditTable: devices, certificates, device_objects, operators,
+ * lots, stations, profiles, cas, key_escrows) stores in its last event's
+ * `rows` column one binding per such row: table code, row id and the SHA-256
+ * of the row's canonical content as committed:
+ *
+ *   fst-audit-row-v1
+ *   table <len> <name>
+ *   columns <n>
+ *   then per column, in table order:
+ *   column <len> <name>
+ *   i <n> | f <%.17g> | t <len> <bytes> | b <len> <bytes> | -   (NULL)
+ *
+ * The last binding of a row in chain order is what the row must hold now: a
+ * row that differs was changed, one without a binding was inserted, and a
+ * binding without its row was deleted outside fleetstation.
  */
 
+/* the field headers are short: formatted on the stack, not allocated (the
+ * row hashes run for every row a commit writes) */
 static void
-fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text)
+fst_audit_add_text(GChecksum *sum, const gchar *name, const gchar *text, gssize len)
 {
-	g_autofree gchar *line = NULL;
+	gchar line[96];
 
 	if (text == NULL) {
-		line = g_strdup_printf("%s -\n", name);
+		g_snprintf(line, sizeof(line), "%s -\n", name);
 		g_checksum_update(sum, (const guchar *)line, -1);
 		return;
 	}
-	line = g_strdup_printf("%s %" G_GSIZE_FORMAT " ", name, strlen(text));
+	/* the exact bytes: text after a NUL is hashed like any other; a length
+	 * of 0 or less means up to the NUL (a stored empty text is 0 either way) */
+	if (len <= 0)
+		len = (gssize)strlen(text);
+	g_snprintf(line, sizeof(line), "%s %" G_GSIZE_FORMAT " ", name, (gsize)len);
 	g_checksum_update(sum, (const guchar *)line, -1);
-	g_checksum_update(sum, (const guchar *)text, -1);
+	g_checksum_update(sum, (const guchar *)text, len);
 	g_checksum_update(sum, (const guchar *)"\n", 1);
 }
 
 static void
 fst_audit_add_int(GChecksum *sum, const gchar *name, gint64 value)
 {
-	g_autofree gchar *line = g_strdup_printf("%s %" G_GINT64_FORMAT "\n", name, value);
+	gchar line[96];
+	g_snprintf(line, sizeof(line), "%s %" G_GINT64_FORMAT "\n", name, value);
 	g_checksum_update(sum, (const guchar *)line, -1);
 }
 
@@ -86,12 +111,151 @@ fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row)
 	fst_audit_add_int(sum, "station", row->station_id);
 	fst_audit_add_int(sum, "operator", row->operator_id);
 	fst_audit_add_int(sum, "lot", row->lot_id);
-	fst_audit_add_text(sum, "step", row->step != NULL ? row->step : "");
+	if (row->step != NULL)
+		fst_audit_add_text(sum, "step", row->step, row->step_len);
+	else
+		fst_audit_add_text(sum, "step", "", 0);
 	fst_audit_add_int(sum, "started", row->started_at);
 	fst_audit_add_int(sum, "ended", row->ended_at);
-	fst_audit_add_text(sum, "outcome", row->outcome != NULL ? row->outcome : "");
-	fst_audit_add_text(sum, "detail", row->detail);
+	if (row->outcome != NULL)
+		fst_audit_add_text(sum, "outcome", row->outcome, row->outcome_len);
+	else
+		fst_audit_add_text(sum, "outcome", "", 0);
+	fst_audit_add_text(sum, "detail", row->detail, row->detail_len);
+	/* a row without bindings hashes as it did before bindings existed */
+	if (row->rows != NULL)
+		fst_audit_add_text(sum, "rows", (const gchar *)row->rows, (gssize)row->rows_len);
 	return g_strdup(g_checksum_get_string(sum));
+}
+
+static const gchar *const fst_audit_table_names[] = {
+    [FST_AUDIT_TABLE_NONE] = NULL,
+    [FST_AUDIT_TABLE_DEVICES] = "devices",
+    [FST_AUDIT_TABLE_CERTIFICATES] = "certificates",
+    [FST_AUDIT_TABLE_DEVICE_OBJECTS] = "device_objects",
+    [FST_AUDIT_TABLE_OPERATORS] = "operators",
+    [FST_AUDIT_TABLE_LOTS] = "lots",
+    [FST_AUDIT_TABLE_STATIONS] = "stations",
+    [FST_AUDIT_TABLE_PROFILES] = "profiles",
+    [FST_AUDIT_TABLE_CAS] = "cas",
+    [FST_AUDIT_TABLE_KEY_ESCROWS] = "key_escrows",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fst_audit_table_names) == FST_AUDIT_TABLE_LAST);
+
+/**
+ * fst_audit_table_name:
+ * @table: an #FstAuditTable
+ *
+ * Returns: the SQL name of @table, or %NULL for an unknown code
+ */
+const gchar *
+fst_audit_table_name(FstAuditTable table)
+{
+	if ((guint)table >= FST_AUDIT_TABLE_LAST)
+		return NULL;
+	return fst_audit_table_names[table];
+}
+
+/**
+ * fst_audit_table_from_name:
+ * @name: an SQL table name
+ *
+ * Returns: the code of @name, or %FST_AUDIT_TABLE_NONE when the chain does not
+ * bind its rows
+ */
+FstAuditTable
+fst_audit_table_from_name(const gchar *name)
+{
+	for (guint i = 1; i < FST_AUDIT_TABLE_LAST; i++) {
+		if (g_strcmp0(name, fst_audit_table_names[i]) == 0)
+			return (FstAuditTable)i;
+	}
+	return FST_AUDIT_TABLE_NONE;
+}
+
+static void
+fst_audit_add_value(GChecksum *sum, sqlite3_stmt *stmt, gint col)
+{
+	const gchar *name = sqlite3_column_name(stmt, col);
+	gchar buf[64];
+
+	fst_audit_add_text(sum, "column", name != NULL ? name : "", -1);
+	switch (sqlite3_column_type(stmt, col)) {
+	case SQLITE_INTEGER:
+		g_snprintf(buf, sizeof(buf), "i %" G_GINT64_FORMAT "\n",
+			   (gint64)sqlite3_column_int64(stmt, col));
+		g_checksum_update(sum, (const guchar *)buf, -1);
+		break;
+	case SQLITE_FLOAT:
+		g_snprintf(buf, sizeof(buf), "f %.17g\n", sqlite3_column_double(stmt, col));
+		g_checksum_update(sum, (const guchar *)buf, -1);
+		break;
+	case SQLITE_TEXT: {
+		const guchar *text = sqlite3_column_text(stmt, col);
+		fst_audit_add_text(sum, "t", (const gchar *)text, sqlite3_column_bytes(stmt, col));
+		break;
+	}
+	case SQLITE_BLOB: {
+		gconstpointer blob = sqlite3_column_blob(stmt, col);
+		gint len = sqlite3_column_bytes(stmt, col);
+		fst_audit_add_text(sum, "b", blob != NULL ? blob : "", blob != NULL ? len : 0);
+		break;
+	}
+	case SQLITE_NULL:
+	default:
+		g_checksum_update(sum, (const guchar *)"-\n", 2);
+		break;
+	}
+}
+
+/**
+ * fst_audit_row_hash:
+ * @stmt: a statement stepped onto one row of `SELECT * FROM <table>`
+ * @table: the table it reads
+ * @out: (out caller-allocates): the SHA-256 of the row's canonical content
+ *
+ * The canonical content of a row is every column in table order, each with
+ * its name, storage class and exact bytes with their length (see the top of
+ * this file), so that no edit of any column goes unseen.
+ */
+void
+fst_audit_row_hash(sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT_HASH_LEN])
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	gsize len = FST_AUDIT_HASH_LEN;
+	gint ncol = sqlite3_column_count(stmt);
+
+	g_checksum_update(sum, (const guchar *)"fst-audit-row-v1\n", -1);
+	fst_audit_add_text(sum, "table", fst_audit_table_name(table), -1);
+	fst_audit_add_int(sum, "columns", ncol);
+	for (gint i = 0; i < ncol; i++)
+		fst_audit_add_value(sum, stmt, i);
+	g_checksum_get_digest(sum, out, &len);
+}
+
+/**
+ * fst_audit_binding_append:
+ * @rows: the bindings of an event being written
+ * @table: the row's table
+ * @id: its rowid
+ * @hash: its fst_audit_row_hash()
+ *
+ * Appends one binding in the stored format (%FST_AUDIT_BINDING_LEN bytes).
+ */
+void
+fst_audit_binding_append(GByteArray *rows,
+			 FstAuditTable table,
+			 gint64 id,
+			 const guint8 hash[FST_AUDIT_HASH_LEN])
+{
+	guint8 entry[FST_AUDIT_BINDING_LEN];
+	guint64 v = (guint64)id;
+
+	entry[0] = (guint8)table;
+	for (guint i = 0; i < 8; i++)
+		entry[1 + i] = (guint8)(v >> (56 - 8 * i));
+	memcpy(entry + 9, hash, FST_AUDIT_HASH_LEN);
+	g_byte_array_append(rows, entry, sizeof(entry));
 }
 
 /**
@@ -266,12 +430,125 @@ fst_audit_note_cert_event(GHashTable *certs,
 	}
 }
 
+/* what the chain says a bound row holds: its last binding */
+typedef struct {
+	guint8 hash[FST_AUDIT_HASH_LEN];
+	gint64 event_id; /* 0: no binding */
+	gboolean seen;	 /* the row is there */
+} FstAuditBound;
+
+/* the bindings of one table, indexed by row id */
+typedef struct {
+	GArray *rows[FST_AUDIT_TABLE_LAST]; /* (element-type FstAuditBound) */
+} FstAuditBindings;
+
+/* ids are consecutive from 1 (nothing is deleted): a binding far beyond any
+ * id fleetstation writes is refused rather than sized for */
+#define FST_AUDIT_MAX_ROW_ID ((gint64)1 << 32)
+
+static void
+fst_audit_bindings_clear(FstAuditBindings *self)
+{
+	for (guint i = 0; i < FST_AUDIT_TABLE_LAST; i++)
+		g_clear_pointer(&self->rows[i], g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstAuditBindings, fst_audit_bindings_clear)
+
+static FstAuditBound *
+fst_audit_bindings_get(FstAuditBindings *self, FstAuditTable table, gint64 id, gboolean grow)
+{
+	GArray *rows = self->rows[table];
+
+	if (id <= 0 || id >= FST_AUDIT_MAX_ROW_ID)
+		return NULL;
+	if (rows == NULL) {
+		if (!grow)
+			return NULL;
+		rows = self->rows[table] = g_array_new(FALSE, TRUE, sizeof(FstAuditBound));
+	}
+	if ((gint64)rows->len <= id) {
+		if (!grow)
+			return NULL;
+		g_array_set_size(rows, MAX((guint)id + 1, rows->len * 2));
+	}
+	return &g_array_index(rows, FstAuditBound, id);
+}
+
+/* stores the bindings of event @id; FALSE (with @result failed) if malformed */
+static gboolean
+fst_audit_note_bindings(FstAuditBindings *bindings,
+			FstAuditResult *result,
+			gint64 id,
+			const guint8 *rows,
+			gsize rows_len)
+{
+	if (rows_len % FST_AUDIT_BINDING_LEN != 0)
+		return fst_audit_fail(result,
+				      id,
+				      "event %" G_GINT64_FORMAT " has malformed row bindings",
+				      id);
+	for (gsize off = 0; off < rows_len; off += FST_AUDIT_BINDING_LEN) {
+		const guint8 *entry = rows + off;
+		FstAuditTable table = (FstAuditTable)entry[0];
+		guint64 row_id = 0;
+		FstAuditBound *bound;
+
+		for (guint i = 0; i < 8; i++)
+			row_id = (row_id << 8) | entry[1 + i];
+		if (fst_audit_table_name(table) == NULL)
+			return fst_audit_fail(result,
+					      id,
+					      "event %" G_GINT64_FORMAT " binds a row of unknown "
+					      "table %u",
+					      id,
+					      (guint)table);
+		bound = fst_audit_bindings_get(bindings, table, (gint64)row_id, TRUE);
+		if (bound == NULL)
+			return fst_audit_fail(result,
+					      id,
+					      "event %" G_GINT64_FORMAT " binds %s row %" G_GUINT64_FORMAT
+					      ", an id fleetstation never writes",
+					      id,
+					      fst_audit_table_name(table),
+					      row_id);
+		memcpy(bound->hash, entry + 9, FST_AUDIT_HASH_LEN);
+		bound->event_id = id;
+	}
+	return TRUE;
+}
+
+/* the anchors to check during the walk: event id -> anchored hash */
+static gboolean
+fst_audit_check_anchor(GPtrArray *anchors,
+		       FstAuditResult *result,
+		       gint64 id,
+		       const gchar *hash)
+{
+	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
+		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
+		if (anchor->head_id != id)
+			continue;
+		if (g_ascii_strcasecmp(anchor->head_hash, hash) != 0)
+			return fst_audit_fail(result,
+					      id,
+					      "event %" G_GINT64_FORMAT " is not the one anchored %s: "
+					      "the chain was rewritten from there on",
+					      id,
+					      anchor->source != NULL ? anchor->source : "");
+		anchor->matched = TRUE;
+	}
+	return TRUE;
+}
+
 static gboolean
 fst_audit_walk_events(sqlite3 *db,
                       const gchar *path,
                       gint64 head_id,
+                      gboolean has_rows,
                       FstAuditResult *result,
                       GHashTable *certs,
+                      FstAuditBindings *bindings,
+                      GPtrArray *anchors,
                       GError **error)
 {
 	g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -280,9 +557,13 @@ fst_audit_walk_events(sqlite3 *db,
 	gint rc;
 
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT id, device_id, station_id, operator_id, lot_id, step, "
-	                       "started_at, ended_at, outcome, detail, hash FROM events "
-	                       "ORDER BY id",
+	                       has_rows
+	                           ? "SELECT id, device_id, station_id, operator_id, lot_id, step, "
+	                             "started_at, ended_at, outcome, detail, hash, rows FROM events "
+	                             "ORDER BY id"
+	                           : "SELECT id, device_id, station_id, operator_id, lot_id, step, "
+	                             "started_at, ended_at, outcome, detail, hash, NULL FROM events "
+	                             "ORDER BY id",
 	                       -1,
 	                       &stmt,
 	                       NULL) != SQLITE_OK)
@@ -295,10 +576,15 @@ fst_audit_walk_events(sqlite3 *db,
 		    .operator_id = sqlite3_column_int64(stmt, 3),
 		    .lot_id = sqlite3_column_int64(stmt, 4),
 		    .step = (const gchar *)sqlite3_column_text(stmt, 5),
+		    .step_len = sqlite3_column_bytes(stmt, 5),
 		    .started_at = sqlite3_column_int64(stmt, 6),
 		    .ended_at = sqlite3_column_int64(stmt, 7),
 		    .outcome = (const gchar *)sqlite3_column_text(stmt, 8),
+		    .outcome_len = sqlite3_column_bytes(stmt, 8),
 		    .detail = (const gchar *)sqlite3_column_text(stmt, 9),
+		    .detail_len = sqlite3_column_bytes(stmt, 9),
+		    .rows = sqlite3_column_blob(stmt, 11),
+		    .rows_len = (gsize)sqlite3_column_bytes(stmt, 11),
 		};
 		g_autofree gchar *stored = fst_audit_hash_from_bytes(
 		    sqlite3_column_blob(stmt, 10), (gsize)sqlite3_column_bytes(stmt, 10));
@@ -353,6 +639,12 @@ fst_audit_walk_events(sqlite3 *db,
 		    certs, result, row.id, row.device_id, row.step, row.detail);
 		if (!result->ok)
 			return FALSE;
+		if (row.rows != NULL &&
+		    !fst_audit_note_bindings(bindings, result, row.id, row.rows, row.rows_len))
+			return FALSE;
+		if (!fst_audit_check_anchor(anchors, result, row.id, stored))
+			return FALSE;
+		result->last_event_at = row.ended_at;
 		g_free(prev);
 		prev = g_strdup(stored);
 		prev_id = row.id;
@@ -580,53 +872,126 @@ fst_audit_check_certificates(sqlite3 *db,
 	return TRUE;
 }
 
-/**
- * fst_audit_verify:
- * @db_path: a station database file
- * @error: (nullable): return location for a #GError
- *
- * Walks the audit chain of @db_path through its own read-only connection (a
- * station may be writing meanwhile: the walk sees one snapshot) and checks
- * every event hash, the chain head, and every certificate row and key
- * escrow (schema v4) against the events that recorded it.
- *
- * A tampered database is not an error: the result says so, with the first
- * row that was changed, inserted or deleted. Fails with %FST_ERROR_DATABASE
- * when the file cannot be read or has no audit chain (schema before v2).
- *
- * Returns: (transfer full): the result, or %NULL on error
- */
-FstAuditResult *
-fst_audit_verify(const gchar *db_path, GError **error)
+/* every row of every bound table against its last binding in the chain */
+static gboolean
+fst_audit_check_rows(sqlite3 *db,
+		     const gchar *path,
+		     FstAuditResult *result,
+		     FstAuditBindings *bindings,
+		     GError **error)
+{
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT * FROM %s ORDER BY rowid", fst_audit_table_name(t));
+		g_autofree gchar *what =
+		    g_strdup_printf("reading table %s", fst_audit_table_name(t));
+		GArray *rows = bindings->rows[t];
+		gint rc;
+
+		if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+			return fst_audit_sql_error(db, path, what, error);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			gint64 id = sqlite3_column_int64(stmt, 0);
+			FstAuditBound *bound = fst_audit_bindings_get(bindings, t, id, FALSE);
+			guint8 hash[FST_AUDIT_HASH_LEN];
+
+			result->rows++;
+			if (bound == NULL || bound->event_id == 0) {
+				return fst_audit_fail(result,
+						      0,
+						      "%s row %" G_GINT64_FORMAT " is not in the audit "
+						      "chain: it was inserted outside fleetstation",
+						      fst_audit_table_name(t),
+						      id);
+			}
+			fst_audit_row_hash(stmt, t, hash);
+			if (memcmp(hash, bound->hash, sizeof(hash)) != 0) {
+				return fst_audit_fail(result,
+						      bound->event_id,
+						      "%s row %" G_GINT64_FORMAT " was changed outside "
+						      "fleetstation: it is not what event %" G_GINT64_FORMAT
+						      " recorded",
+						      fst_audit_table_name(t),
+						      id,
+						      bound->event_id);
+			}
+			bound->seen = TRUE;
+		}
+		if (rc != SQLITE_DONE)
+			return fst_audit_sql_error(db, path, what, error);
+		for (guint id = 0; rows != NULL && id < rows->len; id++) {
+			FstAuditBound *bound = &g_array_index(rows, FstAuditBound, id);
+			if (bound->event_id == 0 || bound->seen)
+				continue;
+			return fst_audit_fail(result,
+					      bound->event_id,
+					      "%s row %u was deleted (event %" G_GINT64_FORMAT
+					      " recorded it)",
+					      fst_audit_table_name(t),
+					      id,
+					      bound->event_id);
+		}
+	}
+	return TRUE;
+}
+
+/* the anchors the walk did not meet: the chain no longer reaches them */
+static gboolean
+fst_audit_check_anchors_reached(GPtrArray *anchors, FstAuditResult *result)
+{
+	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
+		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
+		if (anchor->matched)
+			continue;
+		return fst_audit_fail(result,
+				      result->head_id + 1,
+				      "the chain ends at event %" G_GINT64_FORMAT " but %s anchored "
+				      "event %" G_GINT64_FORMAT ": events were dropped and the "
+				      "head moved back",
+				      result->head_id,
+				      anchor->source != NULL ? anchor->source : "an anchor",
+				      anchor->head_id);
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_audit_read_property(
+    sqlite3 *db, const gchar *path, const gchar *key, gchar **value, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gint rc;
+
+	if (sqlite3_prepare_v2(
+		db, "SELECT value FROM db_properties WHERE key = ?1", -1, &stmt, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+		return fst_audit_sql_error(db, path, "reading the database properties", error);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
+		*value = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fst_audit_sql_error(db, path, "reading the database properties", error);
+	return TRUE;
+}
+
+/* a read-only connection in a read transaction, at schema version 2 or later */
+static sqlite3 *
+fst_audit_open(const gchar *db_path, gint64 *user_version, GError **error)
 {
 	g_autoptr(sqlite3) db = NULL;
 	g_autoptr(sqlite3_stmt) version = NULL;
-	g_autoptr(FstAuditResult) result = g_new0(FstAuditResult, 1);
-	g_autoptr(GHashTable) certs =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_audit_cert_free);
-	g_autofree gchar *head_hash = NULL;
-	gint64 user_version = 0;
-	gint64 head_id = -1;
 
-	g_return_val_if_fail(db_path != NULL, NULL);
-
-	if (!g_file_test(db_path, G_FILE_TEST_IS_REGULAR)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_FOUND,
-		            "no database at %s: check the workspace path",
-		            db_path);
+	db = fst_db_connect_read_only(db_path, error);
+	if (db == NULL)
 		return NULL;
-	}
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return fst_audit_sql_error(db, db_path, "opening", error), NULL;
-	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, NULL) != SQLITE_OK ||
 	    sqlite3_step(version) != SQLITE_ROW)
 		return fst_audit_sql_error(db, db_path, "reading the schema version", error), NULL;
-	user_version = sqlite3_column_int64(version, 0);
-	if (user_version < 2) {
+	*user_version = sqlite3_column_int64(version, 0);
+	if (*user_version < 2) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
@@ -634,18 +999,105 @@ fst_audit_verify(const gchar *db_path, GError **error)
 		            "audit chain: open it once with this fleetstation (e.g. `fleetstation "
 		            "devices`) to migrate it",
 		            db_path,
-		            user_version);
+		            *user_version);
 		return NULL;
+	}
+	return g_steal_pointer(&db);
+}
+
+/**
+ * fst_audit_verify:
+ * @db_path: a station database file
+ * @error: (nullable): return location for a #GError
+ *
+ * fst_audit_verify_anchored() without anchors.
+ *
+ * Returns: (transfer full): the result, or %NULL on error
+ */
+FstAuditResult *
+fst_audit_verify(const gchar *db_path, GError **error)
+{
+	return fst_audit_verify_anchored(db_path, NULL, error);
+}
+
+/**
+ * fst_audit_verify_anchored:
+ * @db_path: a station database file
+ * @anchors: (nullable) (element-type FstAuditAnchor): chain heads kept
+ *   outside the database; each gets @matched set when the chain reaches it
+ * @error: (nullable): return location for a #GError
+ *
+ * Walks the audit chain of @db_path through its own read-only connection (a
+ * station may be writing meanwhile: the walk sees one snapshot; read-only
+ * media work, see fst_db_open_read_only()) and checks every event hash, the
+ * chain head, every certificate row and key escrow against the events that
+ * recorded them, every bound row (devices, certificates, objects, names...)
+ * against its last binding, and that the chain still passes through each
+ * anchor.
+ *
+ * A tampered database is not an error: the result says so, with the first
+ * row that was changed, inserted or deleted. Fails with %FST_ERROR_DATABASE
+ * when the file cannot be read or has no audit chain (schema before v2), and
+ * with %FST_ERROR_INVALID_DATA when an anchor belongs to another database.
+ *
+ * Returns: (transfer full): the result, or %NULL on error
+ */
+FstAuditResult *
+fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **error)
+{
+	g_autoptr(sqlite3) db = NULL;
+	g_autoptr(FstAuditResult) result = g_new0(FstAuditResult, 1);
+	g_autoptr(GHashTable) certs =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_audit_cert_free);
+	g_auto(FstAuditBindings) bindings = {0};
+	g_autofree gchar *head_hash = NULL;
+	g_autofree gchar *database_id = NULL;
+	gint64 user_version = 0;
+	gint64 head_id = -1;
+
+	g_return_val_if_fail(db_path != NULL, NULL);
+
+	db = fst_audit_open(db_path, &user_version, error);
+	if (db == NULL)
+		return NULL;
+	if (!fst_audit_read_property(db, db_path, "database-id", &database_id, error))
+		return NULL;
+	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
+		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
+		anchor->matched = FALSE;
+		if (anchor->database_id != NULL && database_id != NULL &&
+		    g_strcmp0(anchor->database_id, database_id) != 0) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s anchors database %s, not %s (%s): give the anchors of "
+				    "this database",
+				    anchor->source != NULL ? anchor->source : "an anchor",
+				    anchor->database_id,
+				    database_id,
+				    db_path);
+			return NULL;
+		}
 	}
 
 	if (!fst_audit_read_head(db, db_path, &head_id, &head_hash, error))
 		return NULL;
 	result->ok = TRUE;
-	if (!fst_audit_walk_events(db, db_path, head_id, result, certs, error)) {
+	if (!fst_audit_walk_events(db,
+				   db_path,
+				   head_id,
+				   user_version >= 5,
+				   result,
+				   certs,
+				   &bindings,
+				   anchors,
+				   error)) {
 		if (result->ok)
 			return NULL;
 		return g_steal_pointer(&result);
 	}
+	if (!fst_audit_check_anchors_reached(anchors, result))
+		return g_steal_pointer(&result);
 	if (!fst_audit_check_head(result, head_id, head_hash))
 		return g_steal_pointer(&result);
 	if (user_version >= 4 && result->ok &&
@@ -654,5 +1106,175 @@ fst_audit_verify(const gchar *db_path, GError **error)
 	if (result->ok && !fst_audit_check_certificates(db, db_path, result, certs, error) &&
 	    result->ok)
 		return NULL;
+	if (user_version >= 5 && result->ok &&
+	    !fst_audit_check_rows(db, db_path, result, &bindings, error) && result->ok)
+		return NULL;
 	return g_steal_pointer(&result);
+}
+
+/**
+ * fst_audit_anchor_free:
+ * @self: (nullable): an #FstAuditAnchor
+ */
+void
+fst_audit_anchor_free(FstAuditAnchor *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->database_id);
+	g_free(self->station);
+	g_free(self->head_hash);
+	g_free(self->source);
+	g_free(self);
+}
+
+#define FST_AUDIT_ANCHOR_GROUP "fleetstation audit anchor"
+
+/**
+ * fst_audit_anchor_to_data:
+ * @self: an anchor
+ *
+ * The anchor file format (a key file, group `[fleetstation audit anchor]`,
+ * keys database-id, station, created-at (ISO 8601 UTC), created-us,
+ * head-id, head-hash); `fleetstation audit checkpoint` signs it.
+ *
+ * Returns: (transfer full): the text of the anchor file
+ */
+gchar *
+fst_audit_anchor_to_data(const FstAuditAnchor *self)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(self->created_at / G_USEC_PER_SEC);
+	g_autofree gchar *iso = dt != NULL ? g_date_time_format_iso8601(dt) : g_strdup("");
+
+	if (self->database_id != NULL)
+		g_key_file_set_string(kf, FST_AUDIT_ANCHOR_GROUP, "database-id", self->database_id);
+	if (self->station != NULL)
+		g_key_file_set_string(kf, FST_AUDIT_ANCHOR_GROUP, "station", self->station);
+	g_key_file_set_string(kf, FST_AUDIT_ANCHOR_GROUP, "created-at", iso);
+	g_key_file_set_int64(kf, FST_AUDIT_ANCHOR_GROUP, "created-us", self->created_at);
+	g_key_file_set_int64(kf, FST_AUDIT_ANCHOR_GROUP, "head-id", self->head_id);
+	g_key_file_set_string(kf, FST_AUDIT_ANCHOR_GROUP, "head-hash", self->head_hash);
+	return g_key_file_to_data(kf, NULL, NULL);
+}
+
+static gboolean
+fst_audit_is_hash(const gchar *hex)
+{
+	if (hex == NULL || strlen(hex) != 2 * FST_AUDIT_HASH_LEN)
+		return FALSE;
+	for (const gchar *p = hex; *p != '\0'; p++) {
+		if (!g_ascii_isxdigit(*p))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_audit_anchor_parse:
+ * @data: the text of an anchor file (fst_audit_anchor_to_data())
+ * @len: its length
+ * @source: (nullable): its name, for messages
+ * @error: (nullable): return location for a #GError
+ *
+ * Returns: (transfer full): the anchor, or %NULL with %FST_ERROR_INVALID_DATA
+ */
+FstAuditAnchor *
+fst_audit_anchor_parse(const gchar *data, gsize len, const gchar *source, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(FstAuditAnchor) anchor = g_new0(FstAuditAnchor, 1);
+	g_autoptr(GError) local = NULL;
+
+	anchor->source = g_strdup(source);
+	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local) ||
+	    !g_key_file_has_group(kf, FST_AUDIT_ANCHOR_GROUP)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "%s is not an audit anchor (from `fleetstation audit checkpoint`)",
+			    source != NULL ? source : "the file");
+		return NULL;
+	}
+	anchor->database_id = g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "database-id", NULL);
+	anchor->station = g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "station", NULL);
+	anchor->created_at = g_key_file_get_int64(kf, FST_AUDIT_ANCHOR_GROUP, "created-us", NULL);
+	anchor->head_id = g_key_file_get_int64(kf, FST_AUDIT_ANCHOR_GROUP, "head-id", NULL);
+	anchor->head_hash = g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "head-hash", NULL);
+	if (anchor->head_id <= 0 || !fst_audit_is_hash(anchor->head_hash)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "audit anchor %s has no valid head-id and head-hash",
+			    source != NULL ? source : "");
+		return NULL;
+	}
+	return g_steal_pointer(&anchor);
+}
+
+/**
+ * fst_audit_read_anchor:
+ * @db_path: a station database file
+ * @station: (nullable): the station making the anchor; %NULL for the one
+ *   that wrote to the database last
+ * @error: (nullable): return location for a #GError
+ *
+ * Reads the current chain head of @db_path (read-only) as an anchor to keep
+ * outside the database. The chain is verified first: an anchor of a chain
+ * that is already broken would vouch for it.
+ *
+ * Returns: (transfer full): the anchor, or %NULL with %FST_ERROR_VERIFY_FAILED
+ * when the chain is broken, %FST_ERROR_NOT_FOUND when it has no event yet
+ */
+FstAuditAnchor *
+fst_audit_read_anchor(const gchar *db_path, const gchar *station, GError **error)
+{
+	g_autoptr(FstAuditResult) result = NULL;
+	g_autoptr(FstAuditAnchor) anchor = g_new0(FstAuditAnchor, 1);
+	g_autoptr(sqlite3) db = NULL;
+	gint64 user_version = 0;
+
+	result = fst_audit_verify(db_path, error);
+	if (result == NULL)
+		return NULL;
+	if (!result->ok) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_VERIFY_FAILED,
+			    "the audit chain of %s is broken, so it cannot be anchored: %s",
+			    db_path,
+			    result->problem);
+		return NULL;
+	}
+	if (result->head_hash == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_FOUND,
+			    "the audit chain of %s has no event yet: nothing to anchor",
+			    db_path);
+		return NULL;
+	}
+	db = fst_audit_open(db_path, &user_version, error);
+	if (db == NULL ||
+	    !fst_audit_read_property(db, db_path, "database-id", &anchor->database_id, error))
+		return NULL;
+	if (station != NULL)
+		anchor->station = g_strdup(station);
+	else {
+		/* the station that wrote last */
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		if (sqlite3_prepare_v2(db,
+				       "SELECT name FROM stations ORDER BY updated_at DESC, id DESC "
+				       "LIMIT 1",
+				       -1,
+				       &stmt,
+				       NULL) != SQLITE_OK)
+			return fst_audit_sql_error(db, db_path, "reading the stations", error), NULL;
+		if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
+			anchor->station = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
+	}
+	anchor->created_at = g_get_real_time();
+	anchor->head_id = result->head_id;
+	anchor->head_hash = g_strdup(result->head_hash);
+	return g_steal_pointer(&anchor);
 }

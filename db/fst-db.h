@@ -12,16 +12,20 @@ G_BEGIN_DECLS
  * Life of a device certificate, as stored in `certificates.state`.
  * `issued` is written (and committed) before any byte goes to the device.
  * Moves: forward through issued, burned, verified, registered; verified or
- * registered to superseded (fst_db_device_log_supersede()); any state to
- * revoked, which is final (db/schema.md, "States and transitions").
+ * registered to superseded (fst_db_device_log_supersede()); issued or burned
+ * to interrupted when the station stopped during the attempt
+ * (fst_db_mark_interrupted()), and interrupted to superseded when the device
+ * is provisioned again; any state to revoked, which is final (db/schema.md,
+ * "States and transitions"). The values are not an order.
  */
 typedef enum {
 	FST_CERT_STATE_ISSUED,
 	FST_CERT_STATE_BURNED,
 	FST_CERT_STATE_VERIFIED,
 	FST_CERT_STATE_REGISTERED,
-	FST_CERT_STATE_SUPERSEDED, /* schema v4: replaced on the device by a newer one */
+	FST_CERT_STATE_SUPERSEDED, /* replaced on the device by a newer one */
 	FST_CERT_STATE_REVOKED,
+	FST_CERT_STATE_INTERRUPTED, /* its attempt stopped with the station; maybe on the device */
 	FST_CERT_STATE_LAST
 } FstCertState;
 
@@ -114,12 +118,14 @@ fst_db_event_free(FstDbEvent *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 4
+#define FST_DB_SCHEMA_VERSION 5
 
 typedef struct _FstDb FstDb;
 
 FstDb *
 fst_db_open(const gchar *path, GError **error);
+FstDb *
+fst_db_open_read_only(const gchar *path, GError **error);
 void
 fst_db_close(FstDb *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDb, fst_db_close)

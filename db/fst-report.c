@@ -6,10 +6,9 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "fst-db-private.h"
 #include "fst-error.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3, sqlite3_close)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /*
  * Report queries over the station database (db/schema.md), through a
@@ -126,17 +125,9 @@ fst_report_open(const gchar *path, GError **error)
 	g_autoptr(sqlite3) db = NULL;
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
-	if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_FOUND,
-		            "no database at %s: check the workspace path",
-		            path);
+	db = fst_db_connect_read_only(path, error);
+	if (db == NULL)
 		return NULL;
-	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return fst_report_sql_error(db, path, "opening the database", error), NULL;
-	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK ||
 	    sqlite3_step(stmt) != SQLITE_ROW)

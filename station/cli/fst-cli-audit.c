@@ -1,40 +1,176 @@
-/* fleetstation audit verify: walks the tamper-evident chain of the database */
+/* fleetstation audit: verifies the tamper-evident chain of the database, and
+ * makes signed checkpoints of its head (anchors) to keep outside it */
 
 #define G_LOG_DOMAIN "FstCli"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "fst-audit.h"
 #include "fst-cli.h"
 #include "fst-error.h"
+#include "fst-report-export.h"
 #include "fst-station.h"
+
+/* where `audit checkpoint` keeps its anchors by default, in the workspace */
+#define FST_CLI_ANCHORS_DIR "anchors"
 
 /* the database path from --database, else WORKSPACE/station.db */
 static gchar *
 fst_cli_audit_db_path(const gchar *workspace, const gchar *database)
 {
-	g_autofree gchar *ws = NULL;
-
 	if (database != NULL)
 		return g_strdup(database);
-	ws = workspace != NULL ? g_strdup(workspace) : fst_station_default_workspace();
-	return g_build_filename(ws, "station.db", NULL);
+	return g_build_filename(workspace, "station.db", NULL);
+}
+
+/* "3 days", "5 hours", "12 minutes" */
+static gchar *
+fst_cli_audit_age(gint64 then_us)
+{
+	gint64 secs = MAX(g_get_real_time() - then_us, 0) / G_USEC_PER_SEC;
+
+	if (secs >= 2 * 86400)
+		return g_strdup_printf("%" G_GINT64_FORMAT " days", secs / 86400);
+	if (secs >= 2 * 3600)
+		return g_strdup_printf("%" G_GINT64_FORMAT " hours", secs / 3600);
+	return g_strdup_printf("%" G_GINT64_FORMAT " minutes", secs / 60);
+}
+
+static gchar *
+fst_cli_audit_iso(gint64 us)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
+	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
+}
+
+/* a signed JSON report as an anchor: its summary names the database and
+ * the chain head when it was made */
+static FstAuditAnchor *
+fst_cli_audit_anchor_from_report(const gchar *data, gsize len, const gchar *path, GError **error)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(FstAuditAnchor) anchor = g_new0(FstAuditAnchor, 1);
+	g_auto(GStrv) head = NULL;
+	JsonObject *root;
+	JsonObject *summary;
+	const gchar *text;
+
+	if (!json_parser_load_from_data(parser, data, (gssize)len, NULL) ||
+	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+		goto invalid;
+	root = json_node_get_object(json_parser_get_root(parser));
+	if (!json_object_has_member(root, "summary"))
+		goto invalid;
+	summary = json_object_get_object_member(root, "summary");
+	if (summary == NULL)
+		goto invalid;
+	text = json_object_get_string_member_with_default(summary, "audit_head", NULL);
+	if (text == NULL)
+		goto invalid;
+	head = g_strsplit(text, " ", 2);
+	if (g_strv_length(head) != 2)
+		goto invalid;
+	anchor->head_id = g_ascii_strtoll(head[0], NULL, 10);
+	anchor->head_hash = g_ascii_strdown(head[1], -1);
+	anchor->database_id =
+	    g_strdup(json_object_get_string_member_with_default(summary, "database_id", NULL));
+	anchor->station =
+	    g_strdup(json_object_get_string_member_with_default(summary, "stations", NULL));
+	text = json_object_get_string_member_with_default(summary, "generated_at", NULL);
+	if (text != NULL) {
+		g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(text, NULL);
+		if (dt != NULL)
+			anchor->created_at = g_date_time_to_unix(dt) * G_USEC_PER_SEC;
+	}
+	anchor->source = g_strdup(path);
+	if (anchor->head_id <= 0 || strlen(anchor->head_hash) != 64)
+		goto invalid;
+	return g_steal_pointer(&anchor);
+invalid:
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_INVALID_DATA,
+		    "%s is neither an audit checkpoint nor a JSON report with an audit head",
+		    path);
+	return NULL;
+}
+
+/* an anchor file, checked against its detached signature FILE.sig */
+static FstAuditAnchor *
+fst_cli_audit_load_anchor(const gchar *path, const gchar *cert_path, GError **error)
+{
+	g_autofree gchar *sig = g_strdup_printf("%s.sig", path);
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+
+	if (!g_file_test(sig, G_FILE_TEST_IS_REGULAR)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_VERIFY_FAILED,
+			    "anchor %s has no signature %s: an unsigned anchor proves nothing",
+			    path,
+			    sig);
+		return NULL;
+	}
+	if (!fst_report_verify(cert_path, path, sig, error)) {
+		g_prefix_error(error, "anchor %s: ", path);
+		return NULL;
+	}
+	if (!g_file_get_contents(path, &data, &len, error))
+		return NULL;
+	if (len > 0 && data[0] == '{')
+		return fst_cli_audit_anchor_from_report(data, len, path, error);
+	return fst_audit_anchor_parse(data, len, path, error);
+}
+
+/* the anchors kept in WORKSPACE/anchors/, oldest first */
+static gboolean
+fst_cli_audit_workspace_anchors(const gchar *workspace, GPtrArray *paths, GError **error)
+{
+	g_autofree gchar *dir_path = g_build_filename(workspace, FST_CLI_ANCHORS_DIR, NULL);
+	g_autoptr(GDir) dir = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const gchar *name;
+
+	if (!g_file_test(dir_path, G_FILE_TEST_IS_DIR))
+		return TRUE;
+	dir = g_dir_open(dir_path, 0, error);
+	if (dir == NULL)
+		return FALSE;
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		if (g_str_has_suffix(name, ".anchor"))
+			g_ptr_array_add(names, g_strdup(name));
+	}
+	g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+	for (guint i = 0; i < names->len; i++)
+		g_ptr_array_add(paths, g_build_filename(dir_path, g_ptr_array_index(names, i), NULL));
+	return TRUE;
 }
 
 /**
- * fst_cli_audit_report:
+ * fst_cli_audit_report_anchored:
  * @db_path: the database
+ * @anchors: (nullable) (element-type FstAuditAnchor): anchors to check
  * @prefix: the command name for messages
  *
- * Verifies the audit chain of @db_path and prints the outcome; shared by
- * `audit verify` and `db check`.
+ * Verifies the audit chain of @db_path, and that it still passes through
+ * each anchor, and prints the outcome with the age of the newest anchor.
  *
  * Returns: %FST_EXIT_OK when the chain is intact, %FST_EXIT_DATABASE when
- * a row was changed, inserted or deleted, or the exit code of the error
+ * a row was changed, inserted or deleted or an anchor is not reached, or the
+ * exit code of the error
  */
-FstExit
-fst_cli_audit_report(const gchar *db_path, const gchar *prefix)
+static FstExit
+fst_cli_audit_report_anchored(const gchar *db_path, GPtrArray *anchors, const gchar *prefix)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAuditResult) result = fst_audit_verify(db_path, &error);
+	g_autoptr(FstAuditResult) result = fst_audit_verify_anchored(db_path, anchors, &error);
+	FstAuditAnchor *last = NULL;
 
 	if (result == NULL) {
 		g_printerr("%s: %s\n", prefix, error->message);
@@ -51,47 +187,264 @@ fst_cli_audit_report(const gchar *db_path, const gchar *prefix)
 		return FST_EXIT_DATABASE;
 	}
 	g_print("audit chain intact: %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
-		" certificates checked\n",
+		" certificates, %" G_GINT64_FORMAT " bound rows checked\n",
 		result->events,
-		result->certificates);
+		result->certificates,
+		result->rows);
 	if (result->head_hash != NULL)
 		g_print("chain head: event %" G_GINT64_FORMAT " %s\n",
 			result->head_id,
 			result->head_hash);
+	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
+		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
+		if (last == NULL || anchor->head_id > last->head_id)
+			last = anchor;
+	}
+	if (last != NULL) {
+		g_autofree gchar *age = fst_cli_audit_age(last->created_at);
+		g_autofree gchar *when = fst_cli_audit_iso(last->created_at);
+		g_print("anchors: %u checked, the chain extends each; last anchor: event "
+			"%" G_GINT64_FORMAT " made %s (%s ago), %s\n",
+			anchors->len,
+			last->head_id,
+			when,
+			age,
+			last->source != NULL ? last->source : "");
+		g_print("rows written after event %" G_GINT64_FORMAT " are protected by the chain "
+			"alone until the next anchor\n",
+			last->head_id);
+	} else {
+		g_print("anchors: none checked: a chain rebuilt from scratch by someone with "
+			"write access and this source would pass; make one with `fleetstation "
+			"audit checkpoint` and keep a copy off this machine\n");
+	}
+	return FST_EXIT_OK;
+}
+
+/* the anchors given with --anchor, else those kept in the workspace */
+static GPtrArray *
+fst_cli_audit_load_anchors(const gchar *workspace,
+			   gchar **files,
+			   const gchar *cert,
+			   GError **error)
+{
+	g_autoptr(GPtrArray) anchors =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_audit_anchor_free);
+	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *cert_path =
+	    cert != NULL ? g_strdup(cert) : g_build_filename(workspace, FST_REPORT_CERT_FILE, NULL);
+
+	if (files != NULL) {
+		for (guint i = 0; files[i] != NULL; i++)
+			g_ptr_array_add(paths, g_strdup(files[i]));
+	} else if (!fst_cli_audit_workspace_anchors(workspace, paths, error)) {
+		return NULL;
+	}
+	for (guint i = 0; i < paths->len; i++) {
+		FstAuditAnchor *anchor =
+		    fst_cli_audit_load_anchor(g_ptr_array_index(paths, i), cert_path, error);
+		if (anchor == NULL)
+			return NULL;
+		g_ptr_array_add(anchors, anchor);
+	}
+	return g_steal_pointer(&anchors);
+}
+
+/**
+ * fst_cli_audit_report:
+ * @workspace: the workspace, for its anchors
+ * @db_path: the database
+ * @prefix: the command name for messages
+ *
+ * Verifies the audit chain of @db_path against the anchors kept in the
+ * workspace and prints the outcome; shared by `audit verify` and `db check`.
+ *
+ * Returns: an exit code, as fst_cli_audit_report_anchored()
+ */
+FstExit
+fst_cli_audit_report(const gchar *workspace, const gchar *db_path, const gchar *prefix)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) anchors = fst_cli_audit_load_anchors(workspace, NULL, NULL, &error);
+
+	if (anchors == NULL) {
+		g_printerr("%s: %s\n", prefix, error->message);
+		return FST_EXIT_DATABASE;
+	}
+	return fst_cli_audit_report_anchored(db_path, anchors, prefix);
+}
+
+/* writes @data to @path, which must not exist */
+static gboolean
+fst_cli_audit_write_new(const gchar *path, const gchar *data, GError **error)
+{
+	gsize len = strlen(data);
+	gint fd = g_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		gint errsv = errno;
+		g_set_error(error,
+			    FST_ERROR,
+			    errsv == EEXIST ? FST_ERROR_INVALID_DATA : FST_ERROR_PERMISSION_DENIED,
+			    "cannot write %s: %s%s",
+			    path,
+			    g_strerror(errsv),
+			    errsv == EEXIST ? " (an anchor is never overwritten)" : "");
+		return FALSE;
+	}
+	if (write(fd, data, len) != (gssize)len || fsync(fd) != 0) {
+		gint errsv = errno;
+		close(fd);
+		g_unlink(path);
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_STORAGE_FULL,
+			    "writing %s failed: %s",
+			    path,
+			    g_strerror(errsv));
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+static FstExit
+fst_cli_audit_checkpoint(const gchar *workspace, const gchar *db_path, const gchar *out)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAuditAnchor) anchor = fst_audit_read_anchor(db_path, NULL, &error);
+	g_autofree gchar *data = NULL;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *sig = NULL;
+	g_autofree gchar *when = NULL;
+
+	if (anchor == NULL) {
+		g_printerr("fleetstation audit checkpoint: %s\n", error->message);
+		return g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
+			   ? FST_EXIT_DATABASE
+			   : fst_cli_exit_for_error(error);
+	}
+	when = fst_cli_audit_iso(anchor->created_at);
+	if (out != NULL) {
+		path = g_strdup(out);
+	} else {
+		g_autofree gchar *dir = g_build_filename(workspace, FST_CLI_ANCHORS_DIR, NULL);
+		g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+		g_autofree gchar *stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
+		g_autofree gchar *name =
+		    g_strdup_printf("checkpoint-%s-event-%" G_GINT64_FORMAT ".anchor",
+				    stamp,
+				    anchor->head_id);
+		if (g_mkdir_with_parents(dir, 0700) != 0) {
+			g_printerr("fleetstation audit checkpoint: cannot create %s: %s\n",
+				   dir,
+				   g_strerror(errno));
+			return FST_EXIT_CONFIG;
+		}
+		path = g_build_filename(dir, name, NULL);
+	}
+	data = fst_audit_anchor_to_data(anchor);
+	sig = g_strdup_printf("%s.sig", path);
+	if (!fst_cli_audit_write_new(path, data, &error)) {
+		g_printerr("fleetstation audit checkpoint: %s\n", error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	/* signed with the workspace's report key, as reports are */
+	if (!fst_report_sign(workspace, path, sig, &error)) {
+		g_unlink(path);
+		g_printerr("fleetstation audit checkpoint: cannot sign the checkpoint (nothing "
+			   "was kept): %s\n",
+			   error->message);
+		return fst_cli_exit_for_error(error);
+	}
+	g_print("checkpoint: event %" G_GINT64_FORMAT " %s of database %s, %s, station %s\n",
+		anchor->head_id,
+		anchor->head_hash,
+		anchor->database_id != NULL ? anchor->database_id : "-",
+		when,
+		anchor->station != NULL ? anchor->station : "-");
+	g_print("written to %s, signed in %s: keep a copy off this machine; `fleetstation audit "
+		"verify --anchor %s` checks the chain still extends it\n",
+		path,
+		sig,
+		path);
 	return FST_EXIT_OK;
 }
 
 FstExit
 fst_cli_audit(gint argc, gchar **argv)
 {
-	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *database = NULL;
 	g_autofree gchar *db_path = NULL;
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *cert = NULL;
+	g_auto(GStrv) anchor_files = NULL;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
-	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
 	     "A database file instead of the workspace's (e.g. a backup)", "FILE"},
+	    {"anchor", 'a', 0, G_OPTION_ARG_FILENAME_ARRAY, &anchor_files,
+	     "verify: an anchor (a checkpoint, or a signed JSON report) the chain must still "
+	     "extend; repeatable (default: the workspace's anchors/*.anchor)", "FILE"},
+	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
+	     "verify: the certificate the anchors' signatures must come from (default: the "
+	     "workspace's report-cert.pem)", "CERT"},
+	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+	     "checkpoint: write the anchor to FILE (never overwritten; default: "
+	     "WORKSPACE/anchors/checkpoint-TIME-event-N.anchor) and its signature to FILE.sig",
+	     "FILE"},
 	    {NULL}};
-	g_autoptr(GOptionContext) context = g_option_context_new("verify - check the audit chain");
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("verify|checkpoint - check or anchor the audit chain");
 	g_autoptr(GError) error = NULL;
 
 	g_set_prgname("fleetstation audit");
 	g_option_context_set_summary(
 	    context,
-	    "verify: walks the hash chain over every event and checks every certificate row\n"
-	    "against the events that recorded it; reports the first row that was changed,\n"
-	    "inserted or deleted (exit 5). The database is opened read-only.");
+	    "verify: walks the hash chain over every event and checks every certificate and\n"
+	    "every bound row (devices, objects, operators, lots, stations...) against the\n"
+	    "events that recorded it, and that the chain still passes through each anchor;\n"
+	    "reports the first row that was changed, inserted or deleted (exit 5). The\n"
+	    "database is opened read-only, also on read-only media.\n"
+	    "checkpoint: writes the chain head (event, hash, time, station) as an anchor\n"
+	    "signed with the report key; keep copies off the station (db/schema.md, \"Audit\n"
+	    "chain\": what is detected with and without an anchor).");
 	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("fleetstation audit: %s\n", error->message);
 		return FST_EXIT_USAGE;
 	}
-	if (argc != 2 || g_strcmp0(argv[1], "verify") != 0) {
-		g_printerr("fleetstation audit: expected `verify` (see fleetstation audit --help)\n");
+	if (argc != 2 ||
+	    (g_strcmp0(argv[1], "verify") != 0 && g_strcmp0(argv[1], "checkpoint") != 0)) {
+		g_printerr("fleetstation audit: expected `verify` or `checkpoint` (see fleetstation "
+			   "audit --help)\n");
 		return FST_EXIT_USAGE;
 	}
+	workspace = workspace_opt != NULL ? g_strdup(workspace_opt) : fst_cli_workspace(NULL);
 	db_path = fst_cli_audit_db_path(workspace, database);
-	return fst_cli_audit_report(db_path, "fleetstation audit verify");
+	if (g_strcmp0(argv[1], "checkpoint") == 0) {
+		if (anchor_files != NULL) {
+			g_printerr("fleetstation audit checkpoint: --anchor is for verify\n");
+			return FST_EXIT_USAGE;
+		}
+		return fst_cli_audit_checkpoint(workspace, db_path, out);
+	}
+	if (out != NULL) {
+		g_printerr("fleetstation audit verify: --out is for checkpoint\n");
+		return FST_EXIT_USAGE;
+	}
+	{
+		g_autoptr(GPtrArray) anchors =
+		    fst_cli_audit_load_anchors(workspace, anchor_files, cert, &error);
+		if (anchors == NULL) {
+			g_printerr("fleetstation audit verify: %s\n", error->message);
+			return FST_EXIT_DATABASE;
+		}
+		return fst_cli_audit_report_anchored(db_path, anchors, "fleetstation audit verify");
+	}
 }

@@ -75,7 +75,8 @@ fst_cli_certs(gint argc, gchar **argv)
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"device", 'd', 0, G_OPTION_ARG_STRING, &device, "Only this device's", "ID"},
 	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
-	     "Only this state: issued, burned, verified, registered, superseded or revoked", "STATE"},
+	     "Only this state: issued, burned, verified, registered, superseded, revoked or "
+	     "interrupted", "STATE"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot's", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};

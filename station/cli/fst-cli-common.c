@@ -269,6 +269,15 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 	return rc;
 }
 
+/* FALSE when the database or its folder cannot be written, as on read-only
+ * media (where even root gets EROFS) */
+static gboolean
+fst_cli_db_writable(const gchar *path)
+{
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	return access(dir, W_OK) == 0 && access(path, W_OK) == 0;
+}
+
 /**
  * fst_cli_open_db:
  * @workspace: the workspace
@@ -292,6 +301,10 @@ fst_cli_open_db(const gchar *workspace, GError **error)
 			    workspace);
 		return NULL;
 	}
+	/* a workspace on read-only media (a DVD, a read-only mount) is queried
+	 * without migrating or writing anything */
+	if (!fst_cli_db_writable(path))
+		return fst_db_open_read_only(path, error);
 	return fst_db_open(path, error);
 }
 

@@ -21,7 +21,7 @@ fst_cli_db_backup(FstDb *db, const gchar *dest)
 }
 
 static FstExit
-fst_cli_db_check(FstDb *db)
+fst_cli_db_check(FstDb *db, const gchar *workspace)
 {
 	g_autoptr(GError) error = NULL;
 
@@ -30,7 +30,7 @@ fst_cli_db_check(FstDb *db)
 		return fst_cli_exit_for_error(error);
 	}
 	g_print("sqlite integrity and references: ok\n");
-	return fst_cli_audit_report(fst_db_get_path(db), "fleetstation db check");
+	return fst_cli_audit_report(workspace, fst_db_get_path(db), "fleetstation db check");
 }
 
 static FstExit
@@ -113,7 +113,9 @@ fst_cli_db(gint argc, gchar **argv)
 		g_printerr("fleetstation db: no database at %s: check --workspace\n", db_path);
 		return FST_EXIT_CONFIG;
 	}
-	db = fst_db_open(db_path, &error);
+	/* check and stats only read: they work on read-only media too */
+	db = g_strcmp0(sub, "backup") == 0 ? fst_db_open(db_path, &error)
+					   : fst_cli_open_db(workspace, &error);
 	if (db == NULL) {
 		g_printerr("fleetstation db %s: %s\n", sub, error->message);
 		return fst_cli_exit_for_error(error);
@@ -121,6 +123,6 @@ fst_cli_db(gint argc, gchar **argv)
 	if (g_strcmp0(sub, "backup") == 0)
 		return fst_cli_db_backup(db, argv[2]);
 	if (g_strcmp0(sub, "check") == 0)
-		return fst_cli_db_check(db);
+		return fst_cli_db_check(db, workspace);
 	return fst_cli_db_stats(db);
 }

@@ -171,7 +171,7 @@ fst_cli_watch(gint argc, gchar **argv);
 FstExit
 fst_cli_audit(gint argc, gchar **argv);
 FstExit
-fst_cli_audit_report(const gchar *db_path, const gchar *prefix);
+fst_cli_audit_report(const gchar *workspace, const gchar *db_path, const gchar *prefix);
 FstExit
 fst_cli_db(gint argc, gchar **argv);
 FstExit

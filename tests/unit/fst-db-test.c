@@ -1009,7 +1009,11 @@ test_events_ordered(TestFixture *fx, gconstpointer user_data)
 
 	all = fst_db_list_events(db, 0, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(all->len, ==, G_N_ELEMENTS(expected) + 1);
+	/* with the `records` events that bound the station and device rows
+	 * written on their own (fst_db_ensure_station(), fst_db_begin_device()) */
+	g_assert_cmpuint(all->len, ==, G_N_ELEMENTS(expected) + 1 + 2);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(all, 0))->step, ==, "records");
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(all, 1))->step, ==, "records");
 	{
 		FstDbEvent *ev = g_ptr_array_index(all, all->len - 1);
 		g_assert_cmpstr(ev->step, ==, "station-start");
@@ -1148,10 +1152,14 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(failed->last_error, ==, "reading back the device certificate: timed out");
 	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_BURNED);
 	/* the 6 v1 events, then the migration's certificate-issued for each
-	 * certificate, all chained */
+	 * certificate, then the `records` events of the migration to v5 that
+	 * bind the rows of each table holding any (devices, certificates,
+	 * objects, stations, profiles, cas), all chained */
 	events = fst_db_list_events(db, 0, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(events->len, ==, 8);
+	g_assert_cmpuint(events->len, ==, 14);
+	for (guint i = 8; i < events->len; i++)
+		g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, i))->step, ==, "records");
 	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 6))->step,
 	                ==,
 	                "certificate-issued");
@@ -1163,7 +1171,7 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 		FstDbCertFilter filter = {.issuer_sha256 = "60B48C27090BAA0C4F3ACB8126A5E40CE30209B2C1E9"
 		                                           "A76B4416D00D7CC497D6"};
 		g_assert_true(audit->ok);
-		g_assert_cmpint(audit->events, ==, 8);
+		g_assert_cmpint(audit->events, ==, 14);
 		g_assert_cmpint(audit->certificates, ==, 2);
 		certs = fst_db_list_certificates(db, &filter, &error);
 		g_assert_no_error(error);
@@ -1263,6 +1271,9 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	rework = fst_db_find_device(db, "FIXTURE-V2-0003", &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(rework->state, ==, "rework");
+	/* the certificate of its interrupted attempt is flagged by the migration */
+	g_assert_cmpstr(rework->cert->serial_hex, ==, "F2C0000003");
+	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
 	revoked = fst_db_list_certificates(db, &filter, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(revoked->len, ==, 1);
@@ -1641,8 +1652,8 @@ test_mark_interrupted(TestFixture *fx, gconstpointer user_data)
 	dev = fst_db_find_device(db, "SN-HALF", &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(dev->state, ==, "rework");
-	g_assert_nonnull(strstr(dev->last_error, "certificate AB kept as burned"));
-	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_BURNED);
+	g_assert_nonnull(strstr(dev->last_error, "certificate AB was burned, now interrupted"));
+	g_assert_cmpint(dev->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
 	events = fst_db_list_events(db, id_a, &error);
 	g_assert_no_error(error);
 	last = g_ptr_array_index(events, events->len - 1);
@@ -1663,6 +1674,75 @@ test_mark_interrupted(TestFixture *fx, gconstpointer user_data)
 	/* a re-worked device can be provisioned again */
 	g_assert_cmpint(fst_db_begin_device(db, line1, a, NULL, &error), ==, id_a);
 	g_assert_no_error(error);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+}
+
+/* a device left in progress by a dead station: its issued certificate is
+ * flagged interrupted (listed by state), and superseded, with its
+ * deactivation queued, when the device is provisioned again */
+static void
+test_interrupted_certificate_superseded(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDeviceInfo) info = test_info_new("SN-KILLED", "1.0");
+	g_autoptr(FstDbCert) first = test_cert_new(0xC1, "SN-KILLED");
+	g_autoptr(FstDbCert) second = test_cert_new(0xC2, "SN-KILLED");
+	g_autoptr(GPtrArray) uids = NULL;
+	g_autoptr(GPtrArray) flagged = NULL;
+	g_autoptr(GPtrArray) superseded = NULL;
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	FstDbCertFilter by_interrupted = {.state = "interrupted"};
+	FstDbCertFilter by_superseded = {.state = "superseded"};
+	FstDbStats stats = {0};
+	gint64 line, id;
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	line = fst_db_ensure_station(db, "line-1", NULL, NULL, &error);
+	id = fst_db_begin_device(db, line, info, NULL, &error);
+	g_assert_true(fst_db_add_certificate(db, id, first, &error));
+	g_assert_no_error(error);
+
+	/* the station dies here and starts again */
+	g_clear_pointer(&db, fst_db_close);
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	uids = fst_db_mark_interrupted(db, line, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(uids->len, ==, 1);
+	flagged = fst_db_list_certificates(db, &by_interrupted, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(flagged->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(flagged, 0))->serial_hex, ==, "C1");
+	g_assert_true(fst_db_get_stats(db, &stats, &error));
+	g_assert_cmpint(stats.certificates_by_state[FST_CERT_STATE_INTERRUPTED], ==, 1);
+	fst_db_stats_clear(&stats);
+	/* it is not in service, and only superseding or revoking moves it on */
+	active = fst_db_get_active_certificate(db, "SN-KILLED", &error);
+	g_assert_no_error(error);
+	g_assert_null(active);
+	g_assert_false(fst_db_set_certificate_state(db, "C1", FST_CERT_STATE_VERIFIED, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	/* provisioned again: the new certificate supersedes the interrupted one */
+	g_assert_cmpint(fst_db_begin_device(db, line, info, NULL, &error), ==, id);
+	g_assert_true(fst_db_add_certificate(db, id, second, &error));
+	g_assert_true(fst_db_finish_device(db, id, "C2", NULL, &error));
+	g_assert_no_error(error);
+	superseded = fst_db_list_certificates(db, &by_superseded, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(superseded->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(superseded, 0))->serial_hex, ==, "C1");
+	regs = fst_db_list_registrations(db, "deactivate", "pending", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 1);
+	g_assert_cmpstr(((FstDbRegistration *)g_ptr_array_index(regs, 0))->serial_hex, ==, "C1");
+	g_clear_pointer(&db, fst_db_close);
 	audit = test_audit(fx->path);
 	g_assert_true(audit->ok);
 }
@@ -1769,8 +1849,8 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 	    {"delete rows", "DELETE FROM events WHERE id IN (6, 7)", 6, "events 6 to 7 were deleted"},
 	    {"delete the last row",
 	     "DELETE FROM events WHERE id = (SELECT max(id) FROM events)",
-	     13,
-	     "event 13 was deleted (the chain head says 13)"},
+	     23,
+	     "event 23 was deleted (the chain head says 23)"},
 	    {"insert a row",
 	     "INSERT INTO events (device_id, step, started_at, ended_at, outcome) "
 	     "VALUES (1, 'verify', 1, 1, 'ok')",
@@ -1822,7 +1902,9 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 	clean = test_audit(fx->path);
 	g_assert_true(clean->ok);
 	g_assert_cmpint(clean->certificates, ==, 3);
-	g_assert_cmpint(clean->events, ==, 13);
+	/* 13 events of the pipeline's steps, 10 `records` binding the rows the
+	 * single-record functions wrote (fst_db_begin_device(), ...) */
+	g_assert_cmpint(clean->events, ==, 23);
 	g_assert_cmpint(clean->head_id, ==, clean->events);
 	pristine = test_read_file(fx->path);
 
@@ -1842,6 +1924,284 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 		if (cases[i].first_bad_id >= 0)
 			g_assert_cmpint(result->first_bad_id, ==, cases[i].first_bad_id);
 	}
+}
+
+/*
+ * Edits of the rows that reports, CRLs and registrations are built from,
+ * each of which the audit must catch: every bound row's content is in the
+ * chain, event texts are hashed with their exact bytes, and a chain cut
+ * back at its end leaves rows that its remaining events do not bind.
+ */
+typedef struct {
+	const gchar *path;
+	const gchar *sql;
+	const gchar *problem;
+} TestTamperKind;
+
+static const TestTamperKind test_tamper_kinds[] = {
+    {"revocation-reason",
+     "UPDATE certificates SET revocation_reason = 'affiliationChanged' WHERE state = 'revoked'",
+     "certificates row 3 was changed outside fleetstation"},
+    {"revoked-at",
+     "UPDATE certificates SET revoked_at = revoked_at - 86400000000 WHERE state = 'revoked'",
+     "certificates row 3 was changed outside fleetstation"},
+    {"not-after", "UPDATE certificates SET not_after = not_after + 86400 WHERE id = 1",
+     "certificates row 1 was changed outside fleetstation"},
+    {"subject", "UPDATE certificates SET subject = 'CN=device SN-OTHER' WHERE id = 1",
+     "certificates row 1 was changed outside fleetstation"},
+    {"certificate-lot", "UPDATE certificates SET lot_id = NULL WHERE id = 1",
+     "certificates row 1 was changed outside fleetstation"},
+    {"certificate-operator", "UPDATE certificates SET operator_id = NULL WHERE id = 1",
+     "certificates row 1 was changed outside fleetstation"},
+    {"certificate-ca", "UPDATE certificates SET ca_id = NULL WHERE id = 1",
+     "certificates row 1 was changed outside fleetstation"},
+    {"device-state", "UPDATE devices SET state = 'provisioned' WHERE state = 'failed'",
+     "devices row 4 was changed outside fleetstation"},
+    {"device-uid", "UPDATE devices SET uid = 'SN-SWAPPED' WHERE id = 1",
+     "devices row 1 was changed outside fleetstation"},
+    {"object-hash",
+     "UPDATE device_objects SET sha256 = lower(hex(randomblob(32))) WHERE id = 1",
+     "device_objects row 1 was changed outside fleetstation"},
+    {"object-deleted", "DELETE FROM device_objects WHERE id = 2",
+     "device_objects row 2 was deleted"},
+    {"object-inserted",
+     "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, length, written_at) "
+     "SELECT device_id, certificate_id, kind, sha256, length, written_at FROM device_objects "
+     "WHERE id = 1",
+     "device_objects row 9 is not in the audit chain"},
+    {"operator-renamed", "UPDATE operators SET name = 'Mallory'",
+     "operators row 1 was changed outside fleetstation"},
+    {"lot-renamed", "UPDATE lots SET name = 'LOT-OTHER'",
+     "lots row 1 was changed outside fleetstation"},
+    {"station-renamed", "UPDATE stations SET name = 'line-9'",
+     "stations row 1 was changed outside fleetstation"},
+    {"detail-after-nul",
+     "UPDATE events SET detail = CAST(CAST(detail AS BLOB) || x'00' || "
+     "CAST(' and a hidden note' AS BLOB) AS TEXT) WHERE step = 'identify' AND id = "
+     "(SELECT min(id) FROM events WHERE step = 'identify')",
+     "was changed: its content no longer matches its hash"},
+    /* the last device's final commit (its verify and failed events) dropped */
+    {"head-moved-back",
+     "DELETE FROM events WHERE id > (SELECT max(id) - 2 FROM events);"
+     "UPDATE db_properties SET value = (SELECT id || ' ' || lower(hex(hash)) FROM events "
+     "WHERE id = (SELECT max(id) FROM events)) WHERE key = 'audit-head'",
+     "devices row 4 was changed outside fleetstation"},
+};
+
+/* four devices through the pipeline's log, with an operator, a lot, a
+ * profile and a CA; the third one's certificate revoked, the last failed */
+static void
+test_tamper_populate(const gchar *path)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(path, &error);
+	gint64 station_id;
+
+	g_assert_no_error(error);
+	station_id = fst_db_ensure_station(db, "line-1", "host", "1.0", &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_db_set_context(db, "Ana Lima", "LOT-1", &error));
+	for (guint i = 0; i < 4; i++) {
+		g_autofree gchar *uid = g_strdup_printf("SN-AUDIT-%u", i);
+		g_autoptr(FstDeviceInfo) info = test_info_new(uid, "1.0.0");
+		g_autoptr(FstDbCert) cert = test_cert_new(0xA0 + i, uid);
+		g_autoptr(GBytes) roots = g_bytes_new_static("roots", 5);
+		g_autoptr(FstDbDeviceLog) log = fst_db_device_log_new(station_id, info, "/dev/x", &error);
+		gint64 now = g_get_real_time();
+
+		g_assert_no_error(error);
+		fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", "model sensor-x1");
+		fst_db_device_log_add_certificate(log, cert);
+		fst_db_device_log_add_object(
+		    log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+		fst_db_device_log_add_object(
+		    log, cert->serial_hex, FST_OBJECT_TRUST_ROOTS, roots, "aa");
+		g_assert_true(fst_db_device_log_commit(db, log, &error));
+		g_assert_no_error(error);
+		fst_db_device_log_add_event(log, "verify", now + 1, now + 2, "ok", "identical");
+		if (i == 3) {
+			g_autoptr(GError) failure =
+			    g_error_new_literal(FST_ERROR, FST_ERROR_TIMED_OUT, "no answer");
+			fst_db_device_log_finish(log, cert->serial_hex, failure);
+		} else {
+			fst_db_device_log_finish(log, cert->serial_hex, NULL);
+		}
+		g_assert_true(fst_db_device_log_commit(db, log, &error));
+		g_assert_no_error(error);
+		if (i == 2) {
+			g_assert_true(fst_db_revoke_certificate(db, "A2", "keyCompromise", &error));
+			g_assert_no_error(error);
+		}
+	}
+}
+
+static void
+test_audit_tamper_kind(TestFixture *fx, gconstpointer user_data)
+{
+	const TestTamperKind *kind = user_data;
+	g_autoptr(FstAuditResult) clean = NULL;
+	g_autoptr(FstAuditResult) result = NULL;
+
+	test_tamper_populate(fx->path);
+	clean = test_audit(fx->path);
+	g_assert_true(clean->ok);
+	g_assert_cmpint(clean->certificates, ==, 4);
+	g_assert_cmpint(clean->rows, >, 4 + 4 + 8);
+
+	test_sql_exec(fx->path, kind->sql);
+	result = test_audit(fx->path);
+	g_assert_false(result->ok);
+	g_test_message("found: %s", result->problem);
+	g_assert_nonnull(strstr(result->problem, kind->problem));
+}
+
+/* the chain head kept outside the database: a chain that still passes
+ * through it verifies, as it grows; one rewritten from before it (a full
+ * rebuild by someone with this source, which no check inside the file can
+ * see) or cut back behind it does not */
+static void
+test_audit_rechain(const gchar *path, gint64 from_id)
+{
+	g_autoptr(sqlite3) db = NULL;
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *prev = NULL;
+	g_autofree gchar *head = NULL;
+	gint64 last = 0;
+
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db,
+					   "SELECT id, device_id, station_id, operator_id, lot_id, "
+					   "step, started_at, ended_at, outcome, detail, hash, rows "
+					   "FROM events ORDER BY id",
+					   -1,
+					   &stmt,
+					   NULL),
+			==,
+			SQLITE_OK);
+	prev = g_strdup(FST_AUDIT_GENESIS);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		FstAuditEventRow row = {
+		    .id = sqlite3_column_int64(stmt, 0),
+		    .device_id = sqlite3_column_int64(stmt, 1),
+		    .station_id = sqlite3_column_int64(stmt, 2),
+		    .operator_id = sqlite3_column_int64(stmt, 3),
+		    .lot_id = sqlite3_column_int64(stmt, 4),
+		    .step = (const gchar *)sqlite3_column_text(stmt, 5),
+		    .started_at = sqlite3_column_int64(stmt, 6),
+		    .ended_at = sqlite3_column_int64(stmt, 7),
+		    .outcome = (const gchar *)sqlite3_column_text(stmt, 8),
+		    .detail = (const gchar *)sqlite3_column_text(stmt, 9),
+		    .rows = sqlite3_column_blob(stmt, 11),
+		    .rows_len = (gsize)sqlite3_column_bytes(stmt, 11),
+		};
+		gchar *hash;
+		if (row.id < from_id) {
+			g_free(prev);
+			prev = fst_audit_hash_from_bytes(sqlite3_column_blob(stmt, 10),
+							 (gsize)sqlite3_column_bytes(stmt, 10));
+			continue;
+		}
+		hash = fst_audit_event_hash(prev, &row);
+		{
+			g_autofree gchar *sql = g_strdup_printf(
+			    "UPDATE events SET hash = x'%s' WHERE id = %" G_GINT64_FORMAT,
+			    hash,
+			    row.id);
+			g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+		}
+		g_free(prev);
+		prev = hash;
+		last = row.id;
+	}
+	g_clear_pointer(&stmt, sqlite3_finalize);
+	head = g_strdup_printf("UPDATE db_properties SET value = '%" G_GINT64_FORMAT
+			       " %s' WHERE key = 'audit-head'",
+			       last,
+			       prev);
+	g_assert_cmpint(sqlite3_exec(db, head, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
+static void
+test_audit_anchor(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAuditAnchor) anchor = NULL;
+	g_autoptr(FstAuditAnchor) parsed = NULL;
+	g_autoptr(GPtrArray) anchors = g_ptr_array_new();
+	g_autoptr(FstAuditResult) result = NULL;
+	g_autoptr(GBytes) pristine = NULL;
+	g_autofree gchar *data = NULL;
+	g_autofree gchar *copy = g_build_filename(fx->tmpdir, "copy.db", NULL);
+
+	test_tamper_populate(fx->path);
+	anchor = fst_audit_read_anchor(fx->path, "line-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(anchor->head_id, >, 0);
+	g_assert_nonnull(anchor->database_id);
+	g_assert_cmpstr(anchor->station, ==, "line-1");
+	/* the file format round-trips */
+	data = fst_audit_anchor_to_data(anchor);
+	parsed = fst_audit_anchor_parse(data, strlen(data), "checkpoint-1", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(parsed->head_id, ==, anchor->head_id);
+	g_assert_cmpstr(parsed->head_hash, ==, anchor->head_hash);
+	g_assert_cmpstr(parsed->database_id, ==, anchor->database_id);
+	g_assert_cmpint(parsed->created_at, ==, anchor->created_at);
+	g_ptr_array_add(anchors, parsed);
+
+	/* the chain grows past the anchor: still good */
+	{
+		g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+		g_assert_no_error(error);
+		test_provision(db, 0, "SN-LATER", 0xB1, NULL);
+	}
+	result = fst_audit_verify_anchored(fx->path, anchors, &error);
+	g_assert_no_error(error);
+	g_assert_true(result->ok);
+	g_assert_true(parsed->matched);
+	g_clear_pointer(&result, fst_audit_result_free);
+	pristine = test_read_file(fx->path);
+
+	/* a detail rewritten and the chain rebuilt from there: only the anchor
+	 * tells */
+	test_sql_exec(fx->path,
+		      "UPDATE events SET detail = 'model other' WHERE id = "
+		      "(SELECT min(id) FROM events WHERE step = 'identify')");
+	test_audit_rechain(fx->path, 1);
+	result = fst_audit_verify(fx->path, &error);
+	g_assert_no_error(error);
+	g_assert_true(result->ok);
+	g_clear_pointer(&result, fst_audit_result_free);
+	result = fst_audit_verify_anchored(fx->path, anchors, &error);
+	g_assert_no_error(error);
+	g_assert_false(result->ok);
+	g_test_message("found: %s", result->problem);
+	g_assert_nonnull(strstr(result->problem, "is not the one anchored checkpoint-1"));
+	g_assert_cmpint(result->first_bad_id, ==, parsed->head_id);
+	g_clear_pointer(&result, fst_audit_result_free);
+
+	/* the chain cut back before the anchor and its end re-sealed */
+	g_assert_true(g_file_set_contents(
+	    copy, g_bytes_get_data(pristine, NULL), (gssize)g_bytes_get_size(pristine), NULL));
+	{
+		g_autofree gchar *sql = g_strdup_printf(
+		    "DELETE FROM events WHERE id >= %" G_GINT64_FORMAT, parsed->head_id);
+		test_sql_exec(copy, sql);
+	}
+	test_audit_rechain(copy, 1);
+	result = fst_audit_verify_anchored(copy, anchors, &error);
+	g_assert_no_error(error);
+	g_assert_false(result->ok);
+	g_test_message("found: %s", result->problem);
+	g_assert_nonnull(strstr(result->problem, "events were dropped and the head moved back"));
+	g_clear_pointer(&result, fst_audit_result_free);
+
+	/* an anchor of another database is refused */
+	g_free(parsed->database_id);
+	parsed->database_id = g_strdup("00000000-0000-0000-0000-000000000000");
+	result = fst_audit_verify_anchored(fx->path, anchors, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_null(result);
 }
 
 /* the pipeline's way: a device's records gathered in a log and written in
@@ -1874,9 +2234,10 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 5);
 	g_assert_cmpint(fst_db_device_log_get_device_id(log), ==, 0);
 
-	/* nothing written yet: a raw connection sees no device */
+	/* nothing written yet: a raw connection sees no device (the station's
+	 * row is bound by a `records` event of its own) */
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 0);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 0);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 0);
 
 	/* first commit: device, certificate, objects, events, in that order */
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
@@ -1890,7 +2251,7 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(state, ==, "issued");
 	g_clear_pointer(&state, g_free);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, 2);
-	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
 	g_assert_cmpstr(state, ==, "identify,certificate-issued,issue");
 	g_clear_pointer(&state, g_free);
 
@@ -1899,7 +2260,7 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	fst_db_device_log_add_event(log, "burn", now + 9, now + 20, "ok", NULL);
 	fst_db_device_log_add_event(log, "verify", now + 20, now + 30, "ok", "identical");
 	fst_db_device_log_finish(log, cert->serial_hex, NULL);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 3);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 3);
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	state = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-1'");
@@ -1908,7 +2269,7 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	state = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '4C01'");
 	g_assert_cmpstr(state, ==, "verified");
 	g_clear_pointer(&state, g_free);
-	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
 	g_assert_cmpstr(state,
 	                ==,
 	                "identify,certificate-issued,issue,certificate-state,burn,verify,"
@@ -1917,7 +2278,7 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	/* an empty log commits nothing and succeeds */
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, 8);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 8);
 
 	/* the audit chain covers every row written in the two commits */
 	fst_db_close(g_steal_pointer(&db));
@@ -2578,7 +2939,7 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 	backup = fst_db_get_last_backup(db);
 	g_assert_nonnull(strstr(backup, ".v3-"));
 	g_assert_cmpint(test_sql_int(backup, "PRAGMA user_version"), ==, 3);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 4);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 
 	/* the data survived: devices, certificates byte for byte, states, ids */
 	devices = fst_db_list_devices(db, &error);
@@ -2626,14 +2987,18 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 		g_assert_cmpint(fst_db_count_certificates_by_issuer(db, issuer, &error), ==, 2);
 		g_assert_no_error(error);
 	}
-	/* the ids survived the rebuilds, and the page size stays the file's */
-	g_assert_cmpint(test_sql_int(path, "SELECT max(id) FROM events"), ==, 19);
+	/* the ids survived the rebuilds, and the page size stays the file's; the
+	 * migration to v5 appended the `records` events that bind every row */
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT max(id) FROM events WHERE step != 'records'"), ==, 19);
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT min(id) FROM events WHERE step = 'records'"), ==, 20);
 	g_assert_cmpint(
 	    test_sql_int(path, "PRAGMA page_size"), ==, test_sql_int(backup, "PRAGMA page_size"));
 	g_clear_pointer(&audit, fst_audit_result_free);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
-	g_assert_cmpint(audit->events, ==, 19);
+	g_assert_cmpint(audit->events, ==, test_sql_int(path, "SELECT count(*) FROM events"));
 
 	/* the device that kept its certificate gets a new one in slot B */
 	serial =
@@ -2667,11 +3032,11 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
-/* the v4 fixture (tests/data/db/README.md) is the current schema: opened
- * as is, with no backup, its chain intact, every v4 record readable and its
+/* the v4 fixture (tests/data/db/README.md): migrated after a backup, its
+ * chain intact and every row bound into it, every v4 record readable and its
  * schema that of a fresh file */
 static void
-test_migrate_v4_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
@@ -2687,14 +3052,30 @@ test_migrate_v4_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *recipient = NULL;
 	g_autofree gchar *text = NULL;
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 4);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 4);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 4);
+	g_assert_cmpint(audit->rows, ==, 0);
+	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_null(fst_db_get_last_backup(db));
+	g_assert_nonnull(fst_db_get_last_backup(db));
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	/* every row is bound: 3 devices, 4 certificates, the objects, names... */
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->rows,
+			==,
+			test_sql_int(path,
+				     "SELECT (SELECT count(*) FROM devices) + (SELECT count(*) FROM "
+				     "certificates) + (SELECT count(*) FROM device_objects) + (SELECT "
+				     "count(*) FROM operators) + (SELECT count(*) FROM lots) + (SELECT "
+				     "count(*) FROM stations) + (SELECT count(*) FROM profiles) + "
+				     "(SELECT count(*) FROM cas) + (SELECT count(*) FROM key_escrows)"));
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'records'"),
+			>,
+			0);
 	devices = fst_db_list_devices(db, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(devices->len, ==, 3);
@@ -2732,6 +3113,64 @@ test_migrate_v4_fixture_current(TestFixture *fx, gconstpointer user_data)
 	                             "'revoked' AND revocation_reason = 'cessationOfOperation'"),
 	                ==,
 	                1);
+	g_clear_pointer(&db, fst_db_close);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
+/* the v5 fixture (tests/data/db/README.md) is the current schema: opened as
+ * is, with no backup, its chain and every bound row intact, the states of
+ * interrupted attempts readable, and its schema that of a fresh file */
+static void
+test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) rework = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(GPtrArray) superseded = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v5.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+	FstDbCertFilter by_superseded = {.state = "superseded"};
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 5);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 5);
+	g_assert_cmpint(audit->rows, ==, 25);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+
+	/* left in rework, its certificate interrupted */
+	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(rework->state, ==, "rework");
+	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
+	/* provisioned again: the interrupted one superseded by the new one */
+	active = fst_db_get_active_certificate(db, "FIXTURE-V5-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F5C0000004");
+	superseded = fst_db_list_certificates(db, &by_superseded, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(superseded->len, ==, 1);
+	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(superseded, 0))->serial_hex,
+			==,
+			"F5C0000002");
+	g_assert_cmpint(test_sql_int(path,
+				     "SELECT count(*) FROM certificate_details WHERE state = "
+				     "'revoked' AND revocation_reason = 'keyCompromise'"),
+			==,
+			1);
 	g_clear_pointer(&db, fst_db_close);
 
 	fresh = fst_db_open(fx->path, &error);
@@ -2781,12 +3220,26 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v2-fixture", test_migrate_from_v2_fixture);
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
-	test_add("/fst/db/migrate/v4-fixture-is-current", test_migrate_v4_fixture_current);
+	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
+	test_add("/fst/db/migrate/v5-fixture-is-current", test_migrate_v5_fixture_current);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
+	test_add("/fst/db/certificate/interrupted-superseded-when-reprovisioned",
+		 test_interrupted_certificate_superseded);
 	test_add("/fst/db/backup/online-never-overwrites", test_backup_online);
 	test_add("/fst/db/audit/catches-tampering", test_audit_catches_tampering);
+	for (guint i = 0; i < G_N_ELEMENTS(test_tamper_kinds); i++) {
+		g_autofree gchar *path =
+		    g_strdup_printf("/fst/audit/verify/%s", test_tamper_kinds[i].path);
+		g_test_add(path,
+			   TestFixture,
+			   &test_tamper_kinds[i],
+			   test_fixture_setup,
+			   test_audit_tamper_kind,
+			   test_fixture_teardown);
+	}
+	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
 	test_add("/fst/db/v4/supersede-queues-deactivation", test_v4_supersede);

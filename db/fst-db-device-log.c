@@ -1,0 +1,844 @@
+#define G_LOG_DOMAIN "FstDb"
+
+#include "fst-config.h"
+
+#include "fst-db-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+/*
+ * The station database (db/schema.md): the device log: a device's records gathered in memory and written in one
+ * durable transaction per commit, and the end of an attempt.
+ */
+
+/**
+ * fst_db_add_object:
+ * @self: an #FstDb
+ * @device_id: the device written to
+ * @serial_hex: (nullable): the certificate the object belongs to
+ * @kind: what was written
+ * @data: the exact bytes written; only their SHA-256 and length are stored
+ * @contents: (nullable): a description, e.g. the comma-separated SHA-256
+ *   fingerprints of the certificates in the object
+ * @error: (nullable): return location for a #GError
+ *
+ * Records an object burned into the device. It does not change any state:
+ * use fst_db_set_certificate_state() for that.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND if the device or certificate is unknown or
+ * the certificate belongs to another device.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_add_object(FstDb *self,
+                  gint64 device_id,
+                  const gchar *serial_hex,
+                  FstObjectKind kind,
+                  GBytes *data,
+                  const gchar *contents,
+                  GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *sha256 = NULL;
+	g_autofree gchar *what = NULL;
+	FstCertState state = FST_CERT_STATE_ISSUED;
+	gint64 station_id = 0;
+	gint64 cert_id = 0;
+	gint64 cert_device = 0;
+	gsize len = 0;
+	gconstpointer buf;
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(data != NULL, FALSE);
+
+	if (kind < FST_OBJECT_DEVICE_CERT || kind >= FST_OBJECT_LAST) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "object kind %d is not one the database knows",
+		            (gint)kind);
+		return FALSE;
+	}
+	if (serial_hex != NULL) {
+		serial = fst_db_normalize_hex(
+		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+		if (serial == NULL)
+			return FALSE;
+	}
+	if (!fst_db_check_text(
+	        "object contents", contents, FST_DB_MAX_CONTENTS, FALSE, FALSE, error))
+		return FALSE;
+	buf = g_bytes_get_data(data, &len);
+	sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf != NULL ? buf : "", len);
+	what = g_strdup_printf("record %s written to device %" G_GINT64_FORMAT,
+	                       fst_object_kind_to_string(kind),
+	                       device_id);
+
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	if (!fst_db_require_device_locked(self, device_id, &station_id, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (serial != NULL) {
+		gboolean found = FALSE;
+		if (!fst_db_get_cert_locked(
+		        self, serial, &found, &cert_id, &cert_device, &state, error)) {
+			fst_db_rollback(self);
+			return FALSE;
+		}
+		if (!found || cert_device != device_id) {
+			fst_db_rollback(self);
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "certificate %s is not recorded for device %" G_GINT64_FORMAT
+			            " in %s: record it before writing it",
+			            serial,
+			            device_id,
+			            self->path);
+			return FALSE;
+		}
+	}
+	stmt =
+	    fst_db_prepare(self,
+	                   "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, "
+	                   "length, contents, station_id, written_at) VALUES (?1, ?2, ?3, ?4, "
+	                   "?5, ?6, ?7, ?8)",
+	                   what,
+	                   error);
+	if (stmt == NULL) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	rc = sqlite3_bind_int64(stmt, 1, device_id);
+	rc |= fst_db_bind_id(stmt, 2, cert_id);
+	rc |= sqlite3_bind_text(stmt, 3, fst_object_kind_to_string(kind), -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_text(stmt, 4, sha256, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 5, (gint64)len);
+	rc |= sqlite3_bind_text(stmt, 6, contents, -1, SQLITE_TRANSIENT);
+	rc |= fst_db_bind_id(stmt, 7, station_id);
+	rc |= sqlite3_bind_int64(stmt, 8, g_get_real_time());
+	if (!fst_db_check_bind(self, rc, what, error) ||
+	    !fst_db_step_done(self, stmt, what, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+static gboolean
+fst_db_finish_ok_locked(FstDb *self,
+                        gint64 device_id,
+                        gint64 station_id,
+                        const gchar *serial,
+                        gint64 started_us,
+                        GError **error)
+{
+	FstCertState from = FST_CERT_STATE_ISSUED;
+	FstCertState to = FST_CERT_STATE_VERIFIED;
+	gint64 cert_id = 0;
+	gint64 cert_device = 0;
+	gboolean found = FALSE;
+	g_autofree gchar *detail = NULL;
+
+	if (!fst_db_get_cert_locked(self, serial, &found, &cert_id, &cert_device, &from, error))
+		return FALSE;
+	if (!found || cert_device != device_id) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "certificate %s is not recorded for device %" G_GINT64_FORMAT
+		            " in %s: cannot mark the device provisioned with it",
+		            serial,
+		            device_id,
+		            self->path);
+		return FALSE;
+	}
+	/* a certificate already registered stays registered */
+	if (from == FST_CERT_STATE_REGISTERED)
+		to = from;
+	if (!fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, NULL, error))
+		return FALSE;
+	if (!fst_db_supersede_interrupted_locked(self, device_id, serial, error))
+		return FALSE;
+	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
+		return FALSE;
+	detail = g_strdup_printf("certificate %s", serial);
+	return fst_db_insert_event_locked(self,
+	                                  device_id,
+	                                  station_id,
+	                                  "provisioned",
+	                                  started_us,
+	                                  g_get_real_time(),
+	                                  "ok",
+	                                  detail,
+	                                  error);
+}
+
+/* a job without a new certificate (e.g. rewriting the trust roots) ended
+ * well: the device is provisioned again if a certificate is in service */
+static gboolean
+fst_db_finish_job_locked(
+    FstDb *self, gint64 device_id, gint64 station_id, gint64 started_us, GError **error)
+{
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *detail = NULL;
+	gboolean found = FALSE;
+	gint slot = 0;
+
+	if (!fst_db_get_active_cert_locked(self, device_id, &found, &serial, &slot, error))
+		return FALSE;
+	if (!found) {
+		g_autofree gchar *uid = fst_db_get_device_uid_locked(self, device_id);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s has no verified or registered certificate in %s: a job "
+		            "without a new certificate cannot mark it provisioned; provision it "
+		            "with a certificate instead",
+		            uid,
+		            self->path);
+		return FALSE;
+	}
+	if (!fst_db_set_device_state_locked(self, device_id, "provisioned", NULL, error))
+		return FALSE;
+	detail = g_strdup_printf(
+	    "no new certificate; certificate %s stays in service (slot %c)", serial, 'A' + slot);
+	return fst_db_insert_event_locked(self,
+	                                  device_id,
+	                                  station_id,
+	                                  "provisioned",
+	                                  started_us,
+	                                  g_get_real_time(),
+	                                  "ok",
+	                                  detail,
+	                                  error);
+}
+
+static gboolean
+fst_db_finish_failed_locked(FstDb *self,
+                            gint64 device_id,
+                            gint64 station_id,
+                            const gchar *serial,
+                            const GError *failure,
+                            gint64 started_us,
+                            GError **error)
+{
+	g_autofree gchar *message = fst_db_text_bounded(failure->message, FST_DB_MAX_DETAIL);
+	g_autoptr(GString) detail = g_string_new(NULL);
+	gboolean cancelled = g_error_matches(failure, FST_ERROR, FST_ERROR_CANCELLED);
+
+	if (failure->domain == FST_ERROR)
+		g_string_append_printf(
+		    detail, "%s: ", fst_error_code_to_string((FstError)failure->code));
+	g_string_append(detail, message);
+
+	/* say what became of the certificate, which keeps its state */
+	if (serial != NULL) {
+		FstCertState state = FST_CERT_STATE_ISSUED;
+		gint64 cert_id = 0;
+		gint64 cert_device = 0;
+		gboolean found = FALSE;
+		if (!fst_db_get_cert_locked(
+		        self, serial, &found, &cert_id, &cert_device, &state, error))
+			return FALSE;
+		if (found && cert_device == device_id)
+			g_string_append_printf(detail,
+			                       " (certificate %s kept as %s)",
+			                       serial,
+			                       fst_cert_state_to_string(state));
+		else
+			g_string_append_printf(
+			    detail, " (certificate %s was not recorded)", serial);
+	}
+	if (!fst_db_set_device_state_locked(self, device_id, "failed", message, error))
+		return FALSE;
+	return fst_db_insert_event_locked(self,
+	                                  device_id,
+	                                  station_id,
+	                                  "failed",
+	                                  started_us,
+	                                  g_get_real_time(),
+	                                  cancelled ? "cancelled" : "failed",
+	                                  detail->str,
+	                                  error);
+}
+
+/**
+ * fst_db_finish_device:
+ * @self: an #FstDb
+ * @device_id: the device, from fst_db_begin_device()
+ * @serial_hex: (nullable): its certificate; %NULL for a job that wrote no
+ *   certificate (e.g. only the trust roots)
+ * @failure: (nullable): why provisioning failed, or %NULL if it succeeded
+ * @error: (nullable): return location for a #GError
+ *
+ * Ends provisioning in one transaction. On success the certificate becomes
+ * `verified` (a `registered` one stays so), the device `provisioned` with its
+ * last error cleared, and a `provisioned` event is added. Success without a
+ * serial ends a job without a certificate: the device goes back to (or stays)
+ * `provisioned` if it has a certificate in service (verified or registered),
+ * else the call fails with %FST_ERROR_INVALID_DATA naming the device. On failure the
+ * device becomes `failed` with `last_error` = @failure->message and a
+ * `failed` event is added (outcome `cancelled` for %FST_ERROR_CANCELLED);
+ * the certificate keeps its state, so an issued certificate is never lost.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND for an unknown device, or on success for a
+ * certificate not recorded for this device; nothing is changed then.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_finish_device(
+    FstDb *self, gint64 device_id, const gchar *serial_hex, const GError *failure, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *what = NULL;
+	gint64 station_id = 0;
+	gint64 now = g_get_real_time();
+	gboolean ok;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	if (serial_hex != NULL) {
+		serial = fst_db_normalize_hex(
+		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
+		if (serial == NULL)
+			return FALSE;
+	}
+	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
+
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	ok = fst_db_require_device_locked(self, device_id, &station_id, error);
+	if (ok && failure == NULL && serial == NULL)
+		ok = fst_db_finish_job_locked(self, device_id, station_id, now, error);
+	else if (ok && failure == NULL)
+		ok = fst_db_finish_ok_locked(self, device_id, station_id, serial, now, error);
+	else if (ok)
+		ok = fst_db_finish_failed_locked(
+		    self, device_id, station_id, serial, failure, now, error);
+	if (!ok) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+/* the device log: a device's records gathered in memory, written in one
+ * transaction by fst_db_device_log_commit() */
+
+typedef enum {
+	FST_DB_LOG_EVENT,
+	FST_DB_LOG_CERTIFICATE,
+	FST_DB_LOG_OBJECT,
+	FST_DB_LOG_STATE,
+	FST_DB_LOG_FINISH,
+	FST_DB_LOG_ESCROW,
+	FST_DB_LOG_SUPERSEDE,
+} FstDbLogKind;
+
+typedef struct {
+	FstDbLogKind kind;
+	gchar *step; /* (nullable) */
+	gint64 started_us;
+	gint64 ended_us;
+	gchar *outcome;    /* (nullable) */
+	gchar *detail;     /* (nullable) */
+	FstDbCert *cert;   /* (nullable) (owned) */
+	gchar *serial_hex; /* (nullable) */
+	gchar *other_hex;  /* (nullable): the recipient hash (escrow), the new serial (supersede) */
+	FstObjectKind object;
+	GBytes *data;    /* (nullable) (owned) */
+	gchar *contents; /* (nullable) */
+	FstCertState state;
+	GError *failure; /* (nullable) (owned) */
+} FstDbLogOp;
+
+static void
+fst_db_log_op_free(gpointer data)
+{
+	FstDbLogOp *op = data;
+	g_free(op->step);
+	g_free(op->outcome);
+	g_free(op->detail);
+	fst_db_cert_free(op->cert);
+	g_free(op->serial_hex);
+	g_free(op->other_hex);
+	if (op->data != NULL)
+		g_bytes_unref(op->data);
+	g_free(op->contents);
+	g_clear_error(&op->failure);
+	g_free(op);
+}
+
+struct _FstDbDeviceLog {
+	gint64 station_id;
+	FstDeviceInfo *info; /* (owned): a copy, so the device may identify again */
+	gchar *port;               /* (nullable) */
+	gint64 device_id;          /* 0 until the first commit */
+	GPtrArray *ops;            /* (element-type FstDbLogOp) (owned): not committed yet */
+	GPtrArray *supersedes; /* (element-type FstDbLogOp) (owned): applied with the finish */
+};
+
+/**
+ * fst_db_device_log_new:
+ * @station_id: the station provisioning the device, or 0
+ * @info: (transfer none): what the device said about itself; the log keeps a copy
+ * @port: (nullable): the port it is on
+ * @error: (nullable): return location for a #GError
+ *
+ * Starts the log of one provisioning attempt. Nothing is written until
+ * fst_db_device_log_commit(), whose first call records the device (as
+ * fst_db_begin_device() does) in the same transaction as what was logged.
+ * The device strings are checked now, so that a device the database would
+ * refuse is refused before anything is issued for it.
+ *
+ * Fails with %FST_ERROR_INVALID_DATA as fst_db_begin_device() does.
+ *
+ * Returns: (transfer full): a new log, or %NULL on error
+ */
+FstDbDeviceLog *
+fst_db_device_log_new(gint64 station_id,
+                      const FstDeviceInfo *info,
+                      const gchar *port,
+                      GError **error)
+{
+	FstDbDeviceLog *self;
+
+	g_return_val_if_fail(info != NULL, NULL);
+
+	if (!fst_db_check_device_info(info, port, error))
+		return NULL;
+	self = g_new0(FstDbDeviceLog, 1);
+	self->station_id = station_id;
+	self->info = fst_device_info_copy(info);
+	self->port = g_strdup(port);
+	self->ops = g_ptr_array_new_with_free_func(fst_db_log_op_free);
+	self->supersedes = g_ptr_array_new_with_free_func(fst_db_log_op_free);
+	return self;
+}
+
+/**
+ * fst_db_device_log_free:
+ * @self: (nullable): a log
+ *
+ * Frees the log; whatever was not committed is dropped.
+ */
+void
+fst_db_device_log_free(FstDbDeviceLog *self)
+{
+	if (self == NULL)
+		return;
+	fst_device_info_free(self->info);
+	g_free(self->port);
+	g_ptr_array_unref(self->ops);
+	g_ptr_array_unref(self->supersedes);
+	g_free(self);
+}
+
+/**
+ * fst_db_device_log_get_device_id:
+ * @self: a log
+ *
+ * Returns: the device id, or 0 before the first successful commit
+ */
+gint64
+fst_db_device_log_get_device_id(FstDbDeviceLog *self)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	return self->device_id;
+}
+
+/**
+ * fst_db_device_log_get_pending:
+ * @self: a log
+ *
+ * Returns: how many records wait for fst_db_device_log_commit()
+ */
+guint
+fst_db_device_log_get_pending(FstDbDeviceLog *self)
+{
+	g_return_val_if_fail(self != NULL, 0);
+	return self->ops->len;
+}
+
+static FstDbLogOp *
+fst_db_device_log_append(FstDbDeviceLog *self, FstDbLogKind kind)
+{
+	FstDbLogOp *op = g_new0(FstDbLogOp, 1);
+	op->kind = kind;
+	g_ptr_array_add(self->ops, op);
+	return op;
+}
+
+/**
+ * fst_db_device_log_add_event:
+ * @self: a log
+ * @step: a lower-case step name
+ * @started_us: when the step started, unix microseconds
+ * @ended_us: when it ended
+ * @outcome: a lower-case outcome: "ok", "failed", ...
+ * @detail: (nullable): free text; never a secret
+ *
+ * Logs an event, written by the next commit as fst_db_add_event() would,
+ * in the audit chain at the place of that commit. Bad arguments fail the
+ * commit.
+ */
+void
+fst_db_device_log_add_event(FstDbDeviceLog *self,
+                            const gchar *step,
+                            gint64 started_us,
+                            gint64 ended_us,
+                            const gchar *outcome,
+                            const gchar *detail)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = fst_db_device_log_append(self, FST_DB_LOG_EVENT);
+	op->step = g_strdup(step);
+	op->started_us = started_us;
+	op->ended_us = ended_us;
+	op->outcome = g_strdup(outcome);
+	op->detail = g_strdup(detail);
+}
+
+/**
+ * fst_db_device_log_add_certificate:
+ * @self: a log
+ * @cert: (transfer none): the certificate, copied; see fst_db_add_certificate()
+ *
+ * Logs a newly issued certificate. It is on disk only once the commit that
+ * follows returned: commit before any byte of it goes to the device.
+ */
+void
+fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert)
+{
+	FstDbLogOp *op;
+	FstDbCert *copy;
+
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(cert != NULL);
+
+	copy = g_new0(FstDbCert, 1);
+	copy->serial_hex = g_strdup(cert->serial_hex);
+	copy->der = cert->der != NULL ? g_bytes_ref(cert->der) : NULL;
+	copy->aws_cert_id = g_strdup(cert->aws_cert_id);
+	copy->subject = g_strdup(cert->subject);
+	copy->key_type = g_strdup(cert->key_type);
+	copy->not_before = cert->not_before;
+	copy->not_after = cert->not_after;
+	copy->issuer_sha256 = g_strdup(cert->issuer_sha256);
+	copy->profile = g_strdup(cert->profile);
+	copy->profile_sha256 = g_strdup(cert->profile_sha256);
+	copy->slot = cert->slot;
+	op = fst_db_device_log_append(self, FST_DB_LOG_CERTIFICATE);
+	op->cert = copy;
+}
+
+/**
+ * fst_db_device_log_add_object:
+ * @self: a log
+ * @serial_hex: (nullable): the certificate the object belongs to
+ * @kind: what is written
+ * @data: the exact bytes; only their SHA-256 and length are kept
+ * @contents: (nullable): a description
+ *
+ * Logs an object to be written into the device (see fst_db_add_object());
+ * commit before the device is asked to store it.
+ */
+void
+fst_db_device_log_add_object(FstDbDeviceLog *self,
+                             const gchar *serial_hex,
+                             FstObjectKind kind,
+                             GBytes *data,
+                             const gchar *contents)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+	g_return_if_fail(data != NULL);
+
+	op = fst_db_device_log_append(self, FST_DB_LOG_OBJECT);
+	op->serial_hex = g_strdup(serial_hex);
+	op->object = kind;
+	op->data = g_bytes_ref(data);
+	op->contents = g_strdup(contents);
+}
+
+/**
+ * fst_db_device_log_set_certificate_state:
+ * @self: a log
+ * @serial_hex: the certificate
+ * @state: the state it moves to, as fst_db_set_certificate_state()
+ *
+ * Logs a certificate state move; a refused move fails the commit.
+ */
+void
+fst_db_device_log_set_certificate_state(FstDbDeviceLog *self,
+                                        const gchar *serial_hex,
+                                        FstCertState state)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = fst_db_device_log_append(self, FST_DB_LOG_STATE);
+	op->serial_hex = g_strdup(serial_hex);
+	op->state = state;
+}
+
+/**
+ * fst_db_device_log_finish:
+ * @self: a log
+ * @serial_hex: (nullable): the device's certificate; %NULL for a job that
+ *   wrote no certificate (e.g. only the trust roots)
+ * @failure: (nullable): why provisioning failed, or %NULL if it succeeded
+ *
+ * Logs the end of the attempt, as fst_db_finish_device(): the final states
+ * are written by the next commit, in the same transaction as the rest.
+ * Without a serial and without a failure, the device goes back to (or stays)
+ * `provisioned` if it has a certificate in service, else that commit fails
+ * with %FST_ERROR_INVALID_DATA naming the device. A successful finish also
+ * applies what fst_db_device_log_supersede() logged.
+ */
+void
+fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GError *failure)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = fst_db_device_log_append(self, FST_DB_LOG_FINISH);
+	op->serial_hex = g_strdup(serial_hex);
+	op->failure = failure != NULL ? g_error_copy(failure) : NULL;
+}
+
+/**
+ * fst_db_device_log_supersede:
+ * @self: a log
+ * @old_serial_hex: the device's certificate that the new one replaces
+ * @new_serial_hex: the new certificate, recorded for the same device
+ *
+ * Logs that the new certificate replaced @old_serial_hex on the device: call
+ * it once the old credentials are gone from the device (the new device
+ * certificate committed over them in the same slot, or the device switched
+ * to the new slot). It is applied by the commit that holds
+ * fst_db_device_log_finish(), whether the attempt passed or failed (a device
+ * whose old certificate was overwritten before a later step failed no longer
+ * holds it), in that transaction: the old certificate moves from verified or
+ * registered to `superseded` (its `certificate-state` event says "(by
+ * NEW)"), and it is queued for deactivation in the cloud: one
+ * `registrations` row with action `deactivate` per target it has a
+ * `register` row for, or one with target `*` (wherever it is registered) if
+ * it has none. An old certificate of another device, or one that cannot be
+ * superseded (issued, burned, revoked), fails that commit, which then writes
+ * nothing.
+ */
+void
+fst_db_device_log_supersede(FstDbDeviceLog *self,
+                            const gchar *old_serial_hex,
+                            const gchar *new_serial_hex)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = g_new0(FstDbLogOp, 1);
+	op->kind = FST_DB_LOG_SUPERSEDE;
+	op->serial_hex = g_strdup(old_serial_hex);
+	op->other_hex = g_strdup(new_serial_hex);
+	g_ptr_array_add(self->supersedes, op);
+}
+
+/**
+ * fst_db_device_log_add_escrow:
+ * @self: a log
+ * @serial_hex: the certificate whose private key is escrowed; logged before
+ *   in this log, or already in the database, for the same device
+ * @recipient_sha256: SHA-256 (hex) of the DER of the escrow certificate the
+ *   CMS is encrypted to
+ * @cms_der: (transfer none): the DER CMS EnvelopedData holding the private
+ *   key, encrypted to that certificate only (1 byte to 64 KiB)
+ *
+ * Logs a key escrow, written by the next commit after everything else it
+ * holds (so after a certificate logged in the same commit), with an `escrow`
+ * event naming the recipient and the SHA-256 of the CMS. Log it before the
+ * first commit, so that it is on disk with its certificate before anything
+ * goes to the device. The database holds no clear secret: only the
+ * recipient's private key opens the CMS. A bad serial or hash, a size out of
+ * bounds, a certificate of another device or a second escrow for the same
+ * certificate fail the commit.
+ */
+void
+fst_db_device_log_add_escrow(FstDbDeviceLog *self,
+                             const gchar *serial_hex,
+                             const gchar *recipient_sha256,
+                             GBytes *cms_der)
+{
+	FstDbLogOp *op;
+
+	g_return_if_fail(self != NULL);
+
+	op = fst_db_device_log_append(self, FST_DB_LOG_ESCROW);
+	op->serial_hex = g_strdup(serial_hex);
+	op->other_hex = g_strdup(recipient_sha256);
+	op->data = cms_der != NULL ? g_bytes_ref(cms_der) : NULL;
+}
+
+/* what the attempt superseded, after its finish, in the commit's transaction
+ * (db->batch > 0) */
+static gboolean
+fst_db_device_log_apply_supersedes(FstDb *db,
+                                   FstDbDeviceLog *self,
+                                   gint64 device_id,
+                                   GError **error)
+{
+	for (guint i = 0; i < self->supersedes->len; i++) {
+		FstDbLogOp *sup = g_ptr_array_index(self->supersedes, i);
+		if (!fst_db_supersede_locked(db, device_id, sup->serial_hex, sup->other_hex, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **error)
+{
+	switch (op->kind) {
+	case FST_DB_LOG_EVENT:
+		return fst_db_add_event(db,
+		                        device_id,
+		                        op->step,
+		                        op->started_us,
+		                        op->ended_us,
+		                        op->outcome,
+		                        op->detail,
+		                        error);
+	case FST_DB_LOG_CERTIFICATE:
+		return fst_db_add_certificate(db, device_id, op->cert, error);
+	case FST_DB_LOG_OBJECT:
+		return fst_db_add_object(
+		    db, device_id, op->serial_hex, op->object, op->data, op->contents, error);
+	case FST_DB_LOG_STATE:
+		return fst_db_set_certificate_state(db, op->serial_hex, op->state, error);
+	case FST_DB_LOG_FINISH:
+		return fst_db_finish_device(db, device_id, op->serial_hex, op->failure, error);
+	case FST_DB_LOG_ESCROW: {
+		gint64 station_id = 0;
+		return fst_db_require_device_locked(db, device_id, &station_id, error) &&
+		       fst_db_add_escrow_locked(db,
+		                                device_id,
+		                                station_id,
+		                                op->serial_hex,
+		                                op->other_hex,
+		                                op->data,
+		                                error);
+	}
+	case FST_DB_LOG_SUPERSEDE:
+	default:
+		break;
+	}
+	g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "unknown device log record %d", op->kind);
+	return FALSE;
+}
+
+/**
+ * fst_db_device_log_commit:
+ * @db: an #FstDb
+ * @self: a log
+ * @error: (nullable): return location for a #GError
+ *
+ * Writes what was logged since the last commit in one `BEGIN IMMEDIATE`
+ * transaction, committed with synchronous=FULL: on disk when this returns.
+ * The first commit also records the device (fst_db_begin_device()). Each
+ * record is checked as the function it mirrors checks it, and the audit
+ * chain grows as if they had been written one by one.
+ *
+ * The log is emptied whether or not the commit succeeds: on failure nothing
+ * of it was written (the whole transaction is rolled back), and a device
+ * that was not recorded yet is still not.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(GPtrArray) ops = NULL;
+	g_autofree gchar *what = NULL;
+	gint64 device_id;
+	gboolean ok = TRUE;
+	gboolean finished = FALSE;
+
+	g_return_val_if_fail(db != NULL, FALSE);
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	ops = g_steal_pointer(&self->ops);
+	self->ops = g_ptr_array_new_with_free_func(fst_db_log_op_free);
+	device_id = self->device_id;
+	if (ops->len == 0 && device_id > 0)
+		return TRUE;
+	what = g_strdup_printf("record device %s", self->info->uid);
+
+	locker = g_rec_mutex_locker_new(&db->mutex);
+	if (!fst_db_begin(db, what, error))
+		return FALSE;
+	db->batch++;
+	if (device_id == 0) {
+		device_id =
+		    fst_db_begin_device(db, self->station_id, self->info, self->port, error);
+		ok = device_id > 0;
+	}
+	/* escrows last, so that a certificate logged after its escrow is there */
+	for (guint i = 0; ok && i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind == FST_DB_LOG_ESCROW)
+			continue;
+		ok = fst_db_device_log_apply(db, device_id, op, error);
+		if (ok && op->kind == FST_DB_LOG_FINISH)
+			ok = fst_db_device_log_apply_supersedes(db, self, device_id, error);
+		if (op->kind == FST_DB_LOG_FINISH)
+			finished = TRUE;
+	}
+	for (guint i = 0; ok && i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind == FST_DB_LOG_ESCROW)
+			ok = fst_db_device_log_apply(db, device_id, op, error);
+	}
+	db->batch--;
+	/* the attempt ended: what it superseded is written with it, or dropped */
+	if (finished)
+		g_ptr_array_set_size(self->supersedes, 0);
+	if (!ok) {
+		fst_db_rollback(db);
+		g_prefix_error(error,
+		               "recording device %s (nothing of this step was written): ",
+		               self->info->uid);
+		return FALSE;
+	}
+	if (!fst_db_commit(db, what, error))
+		return FALSE;
+	self->device_id = device_id;
+	return TRUE;
+}

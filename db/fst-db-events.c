@@ -1,0 +1,414 @@
+#define G_LOG_DOMAIN "FstDb"
+
+#include "fst-config.h"
+
+#include "fst-db-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+/*
+ * The station database (db/schema.md): the events and the audit chain: each event chained to the one before it,
+ * and the rows a transaction wrote bound into its last event (db/fst-audit.c).
+ */
+
+
+/* the end of the chain, read once per write transaction */
+static gboolean
+fst_db_load_head(FstDb *self, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) last = NULL;
+	g_autofree gchar *prev = NULL;
+	gboolean found = FALSE;
+
+	if (self->head_known)
+		return TRUE;
+	last = fst_db_prepare(
+	    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
+	if (last == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, last, &found, what, error))
+		return FALSE;
+	self->head_id = found ? sqlite3_column_int64(last, 0) : 0;
+	prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
+						 (gsize)sqlite3_column_bytes(last, 1))
+		     : NULL;
+	g_strlcpy(self->head_hash, prev != NULL ? prev : FST_AUDIT_GENESIS, sizeof(self->head_hash));
+	self->head_known = TRUE;
+	return TRUE;
+}
+
+gboolean
+fst_db_insert_event_rows_locked(FstDb *self,
+				gint64 device_id,
+				gint64 station_id,
+				const gchar *step,
+				gint64 started_us,
+				gint64 ended_us,
+				const gchar *outcome,
+				const gchar *detail,
+				GBytes *rows,
+				GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *what = g_strdup_printf("record event %s", step);
+	g_autofree gchar *hash = NULL;
+	guint8 raw[FST_AUDIT_HASH_LEN];
+	gsize rows_len = 0;
+	FstAuditEventRow row = {
+	    .device_id = MAX(device_id, 0),
+	    .station_id = station_id > 0 ? station_id : MAX(self->station_id, 0),
+	    .operator_id = self->operator_id,
+	    .lot_id = self->lot_id,
+	    .step = step,
+	    .step_len = -1,
+	    .started_at = started_us,
+	    .ended_at = ended_us,
+	    .outcome = outcome,
+	    .outcome_len = -1,
+	    .detail = detail,
+	    .detail_len = -1,
+	    .rows = rows != NULL ? g_bytes_get_data(rows, &rows_len) : NULL,
+	};
+	gint rc;
+
+	row.rows_len = rows_len;
+	/* the chain (db/fst-audit.c): this row's hash covers its content and the
+	 * hash of the row before it; the caller holds the write transaction, so
+	 * the last row read once stays the last but for ours */
+	if (!fst_db_load_head(self, what, error))
+		return FALSE;
+	row.id = self->head_id + 1;
+	hash = fst_audit_event_hash(self->head_hash, &row);
+	fst_audit_hash_to_bytes(hash, raw);
+
+	stmt = fst_db_prepare(self,
+			      rows != NULL
+				  ? "INSERT INTO events (id, device_id, station_id, operator_id, "
+				    "lot_id, step, started_at, ended_at, outcome, detail, hash, rows) "
+				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+				  : "INSERT INTO events (id, device_id, station_id, operator_id, "
+				    "lot_id, step, started_at, ended_at, outcome, detail, hash) "
+				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			      what,
+			      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, row.id);
+	rc |= fst_db_bind_id(stmt, 2, row.device_id);
+	rc |= fst_db_bind_id(stmt, 3, row.station_id);
+	rc |= fst_db_bind_id(stmt, 4, row.operator_id);
+	rc |= fst_db_bind_id(stmt, 5, row.lot_id);
+	rc |= sqlite3_bind_text(stmt, 6, step, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 7, started_us);
+	rc |= sqlite3_bind_int64(stmt, 8, ended_us);
+	rc |= sqlite3_bind_text(stmt, 9, outcome, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 10, detail, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_blob(stmt, 11, raw, sizeof(raw), SQLITE_TRANSIENT);
+	if (rows != NULL)
+		rc |= sqlite3_bind_blob(stmt, 12, row.rows, (gint)rows_len, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+
+	/* kept for the bindings of this transaction (fst_db_bind_rows()) */
+	if (!sqlite3_get_autocommit(self->db)) {
+		self->tx_event_id = row.id;
+		g_strlcpy(self->tx_event_prev, self->head_hash, sizeof(self->tx_event_prev));
+		g_free(self->tx_event_step);
+		g_free(self->tx_event_outcome);
+		g_free(self->tx_event_detail);
+		self->tx_event_step = g_strdup(step);
+		self->tx_event_outcome = g_strdup(outcome);
+		self->tx_event_detail = g_strdup(detail);
+		self->tx_event = row;
+		self->tx_event.step = self->tx_event_step;
+		self->tx_event.outcome = self->tx_event_outcome;
+		self->tx_event.detail = self->tx_event_detail;
+		self->tx_event.rows = NULL;
+		self->tx_event.rows_len = 0;
+	}
+
+	/* written to `audit-head` by fst_db_commit() */
+	self->head_id = row.id;
+	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
+	self->head_dirty = TRUE;
+	return TRUE;
+}
+
+gboolean
+fst_db_insert_event_locked(FstDb *self,
+                           gint64 device_id,
+                           gint64 station_id,
+                           const gchar *step,
+                           gint64 started_us,
+                           gint64 ended_us,
+                           const gchar *outcome,
+                           const gchar *detail,
+                           GError **error)
+{
+	return fst_db_insert_event_rows_locked(
+	    self, device_id, station_id, step, started_us, ended_us, outcome, detail, NULL, error);
+}
+
+/* `SELECT *` of one row of each bound table, by FstAuditTable */
+static const gchar *const fst_db_bound_row_sql[] = {
+    [FST_AUDIT_TABLE_NONE] = NULL,
+    [FST_AUDIT_TABLE_DEVICES] = "SELECT * FROM devices WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_CERTIFICATES] = "SELECT * FROM certificates WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_DEVICE_OBJECTS] = "SELECT * FROM device_objects WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_OPERATORS] = "SELECT * FROM operators WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_LOTS] = "SELECT * FROM lots WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_STATIONS] = "SELECT * FROM stations WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_PROFILES] = "SELECT * FROM profiles WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_CAS] = "SELECT * FROM cas WHERE rowid = ?1",
+    [FST_AUDIT_TABLE_KEY_ESCROWS] = "SELECT * FROM key_escrows WHERE rowid = ?1",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_bound_row_sql) == FST_AUDIT_TABLE_LAST);
+
+/* appends the binding of one row as it is now; a row that is gone is not bound */
+static gboolean
+fst_db_bind_row(
+    FstDb *self, FstAuditTable table, gint64 id, GByteArray *rows, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	guint8 hash[FST_AUDIT_HASH_LEN];
+	gboolean found = FALSE;
+
+	stmt = fst_db_prepare(self, fst_db_bound_row_sql[table], what, error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, id), what, error))
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, &found, what, error))
+		return FALSE;
+	if (!found)
+		return TRUE;
+	fst_audit_row_hash(stmt, table, hash);
+	fst_audit_binding_append(rows, table, id, hash);
+	return TRUE;
+}
+
+/* the detail of an event that binds rows and records nothing else */
+static gchar *
+fst_db_records_detail(GByteArray *rows)
+{
+	guint counts[FST_AUDIT_TABLE_LAST] = {0};
+	g_autoptr(GString) str = g_string_new("rows recorded:");
+
+	for (guint off = 0; off < rows->len; off += FST_AUDIT_BINDING_LEN)
+		counts[MIN(rows->data[off], FST_AUDIT_TABLE_LAST - 1)]++;
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		if (counts[t] > 0)
+			g_string_append_printf(str, " %s %u", fst_audit_table_name(t), counts[t]);
+	}
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* stores @rows in a `records` event of their own, or in the last event of
+ * this transaction (whose hash then changes: it is still the chain's end) */
+static gboolean
+fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *hash = NULL;
+	guint8 raw[FST_AUDIT_HASH_LEN];
+	gint rc;
+
+	if (self->tx_event_id == 0 || !self->head_known || self->head_id != self->tx_event_id) {
+		g_autoptr(GBytes) bytes = g_bytes_new(rows->data, rows->len);
+		g_autofree gchar *detail = fst_db_records_detail(rows);
+		gint64 now = g_get_real_time();
+		return fst_db_insert_event_rows_locked(
+		    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
+	}
+	self->tx_event.rows = rows->data;
+	self->tx_event.rows_len = rows->len;
+	hash = fst_audit_event_hash(self->tx_event_prev, &self->tx_event);
+	self->tx_event.rows = NULL;
+	self->tx_event.rows_len = 0;
+	fst_audit_hash_to_bytes(hash, raw);
+	stmt = fst_db_prepare(self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_blob(stmt, 1, rows->data, (gint)rows->len, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_blob(stmt, 2, raw, sizeof(raw), SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(stmt, 3, self->tx_event_id);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
+	self->head_dirty = TRUE;
+	return TRUE;
+}
+
+/*
+ * Binds every row of a bound table this transaction inserted or changed
+ * into the chain (db/fst-audit.c, "Row bindings"): each row's canonical
+ * content is hashed once, as it is committed, and the bindings go into the
+ * transaction's last event. Called by fst_db_commit() just before COMMIT.
+ */
+gboolean
+fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
+{
+	g_autoptr(GByteArray) rows =
+	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
+	g_autoptr(GArray) dirty = NULL;
+
+	/* the events written below touch no bound table */
+	dirty = g_array_copy(self->dirty);
+	g_array_set_size(self->dirty, 0);
+	g_hash_table_remove_all(self->dirty_set);
+	for (guint i = 0; i < dirty->len; i++) {
+		guint64 key = g_array_index(dirty, guint64, i);
+		if (!fst_db_bind_row(
+			self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
+			return FALSE;
+	}
+	if (rows->len == 0)
+		return TRUE;
+	return fst_db_attach_rows(self, rows, what, error);
+}
+
+/**
+ * fst_db_add_event:
+ * @self: an #FstDb
+ * @device_id: the device, or 0 for a station-wide event
+ * @step: a lower-case step name, e.g. "identify" or "burn-device-cert"
+ * @started_us: when the step started, unix microseconds (g_get_real_time())
+ * @ended_us: when it ended, not before @started_us
+ * @outcome: a lower-case outcome: "ok", "failed", "cancelled", ...
+ * @detail: (nullable): free text, kept to 16 KiB; never put a secret here
+ * @error: (nullable): return location for a #GError
+ *
+ * Appends an event. Events are kept in the order they are added.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_add_event(FstDb *self,
+                 gint64 device_id,
+                 const gchar *step,
+                 gint64 started_us,
+                 gint64 ended_us,
+                 const gchar *outcome,
+                 const gchar *detail,
+                 GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autofree gchar *detail_safe = NULL;
+	g_autofree gchar *what = NULL;
+	gint64 station_id = 0;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+
+	if (!fst_db_check_token("step", step, error) ||
+	    !fst_db_check_token("outcome", outcome, error))
+		return FALSE;
+	if (started_us <= 0 || ended_us < started_us) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event %s has times %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+		            ": pass microseconds from g_get_real_time() with end not before start",
+		            step,
+		            started_us,
+		            ended_us);
+		return FALSE;
+	}
+	if (detail != NULL)
+		detail_safe = fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
+	what = g_strdup_printf("record event %s", step);
+
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_begin(self, what, error))
+		return FALSE;
+	if (device_id > 0 && !fst_db_require_device_locked(self, device_id, &station_id, error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	if (!fst_db_insert_event_locked(self,
+	                                device_id,
+	                                station_id,
+	                                step,
+	                                started_us,
+	                                ended_us,
+	                                outcome,
+	                                detail_safe,
+	                                error)) {
+		fst_db_rollback(self);
+		return FALSE;
+	}
+	return fst_db_commit(self, what, error);
+}
+
+/**
+ * fst_db_list_events:
+ * @self: an #FstDb
+ * @device_id: a device id, or 0 for the events of every device and the station
+ * @error: (nullable): return location for a #GError
+ *
+ * Returns: (transfer full) (element-type FstDbEvent): the events in the order
+ * they were recorded; %NULL on error
+ */
+GPtrArray *
+fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) events =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_event_free);
+	const gchar *what = "list events";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	/* a device's events by events_device; all of them in id order */
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      device_id > 0
+	                          ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                            "outcome, detail, operator_id, lot_id, hash FROM events "
+	                            "WHERE device_id = ?1 ORDER BY id"
+	                          : "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                            "outcome, detail, operator_id, lot_id, hash FROM events "
+	                            "WHERE ?1 <= 0 ORDER BY id",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbEvent *ev = g_new0(FstDbEvent, 1);
+		ev->id = sqlite3_column_int64(stmt, 0);
+		ev->device_id = sqlite3_column_int64(stmt, 1);
+		ev->station_id = sqlite3_column_int64(stmt, 2);
+		ev->step = fst_db_column_strdup(stmt, 3);
+		ev->started_us = sqlite3_column_int64(stmt, 4);
+		ev->ended_us = sqlite3_column_int64(stmt, 5);
+		ev->outcome = fst_db_column_strdup(stmt, 6);
+		ev->detail = fst_db_column_strdup(stmt, 7);
+		ev->operator_id = sqlite3_column_int64(stmt, 8);
+		ev->lot_id = sqlite3_column_int64(stmt, 9);
+		ev->hash = fst_audit_hash_from_bytes(sqlite3_column_blob(stmt, 10),
+		                                     (gsize)sqlite3_column_bytes(stmt, 10));
+		g_ptr_array_add(events, ev);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&events);
+}

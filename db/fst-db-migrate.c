@@ -1,0 +1,751 @@
+#define G_LOG_DOMAIN "FstDb"
+
+#include "fst-config.h"
+
+#include "fst-db-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+/*
+ * The station database (db/schema.md): the schema ladder: one function per version, each run in its own
+ * transaction by fst_db_migrate() (db/schema.md, "Migration policy").
+ */
+
+
+/*
+ * The step to version 1, the first schema. Never edit this once released: change the schema by adding
+ * fst_db_migrate_v2() and so on, and document it in db/schema.md. Times are
+ * integer unix microseconds in UTC unless the column says otherwise.
+ */
+static const gchar fst_db_schema_v1[] =
+    "CREATE TABLE schema_migrations ("
+    "  version INTEGER PRIMARY KEY,"
+    "  applied_at INTEGER NOT NULL,"
+    "  software_version TEXT NOT NULL);"
+    "CREATE TABLE db_properties ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE stations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  host TEXT,"
+    "  software_version TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  model TEXT,"
+    "  firmware TEXT,"
+    "  protocol_version INTEGER NOT NULL DEFAULT 0,"
+    "  key_types TEXT,"
+    "  validation TEXT,"
+    "  port TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (state IN ('new', 'in-progress', 'provisioned', 'failed')),"
+    "  last_error TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX devices_state ON devices(state);"
+    "CREATE INDEX devices_station ON devices(station_id);"
+    "CREATE TABLE certificates ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL UNIQUE,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  issuer_sha256 TEXT,"
+    "  profile TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state IN ('issued', 'burned', 'verified', 'registered', 'revoked')),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_state ON certificates(state);"
+    "CREATE INDEX certificates_not_after ON certificates(not_after);"
+    "CREATE TABLE device_objects ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  certificate_id INTEGER REFERENCES certificates(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('device-cert', 'ca-chain', 'trust-roots')),"
+    "  sha256 TEXT NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  contents TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  written_at INTEGER NOT NULL);"
+    "CREATE INDEX device_objects_device ON device_objects(device_id, id);"
+    "CREATE INDEX device_objects_certificate ON device_objects(certificate_id);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  device_id INTEGER REFERENCES devices(id),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  step TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  detail TEXT);"
+    "CREATE INDEX events_device ON events(device_id, id);"
+    "CREATE INDEX events_started ON events(started_at);";
+
+static gboolean
+fst_db_migrate_v1(FstDb *self, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autofree gchar *uuid = g_uuid_string_random();
+	g_autofree gchar *now = g_strdup_printf("%" G_GINT64_FORMAT, g_get_real_time());
+	gint rc;
+
+	if (!fst_db_exec(self, fst_db_schema_v1, "create the schema v1 tables", error))
+		return FALSE;
+
+	/* a stable identity for reports and audits, which outlives file renames */
+	stmt = fst_db_prepare(self,
+	                      "INSERT INTO db_properties (key, value) VALUES "
+	                      "('database-id', ?1), ('created-at', ?2)",
+	                      "record the database identity",
+	                      error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 2, now, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, "record the database identity", error))
+		return FALSE;
+	return fst_db_step_done(self, stmt, "record the database identity", error);
+}
+
+/*
+ * The step to version 2: who and what (operators, lots, profiles with their content hash),
+ * the registration queue, revocation, the `rework` device state and the audit
+ * chain over events. The devices table is rebuilt (SQLite's 12-step recipe)
+ * because its state CHECK gains `rework`; everything else only adds.
+ */
+static const gchar fst_db_schema_v2[] =
+    "CREATE TABLE operators ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE lots ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE profiles ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  content_sha256 TEXT,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX profiles_name_hash ON profiles(name, ifnull(content_sha256, ''));"
+    "CREATE TABLE devices_v2 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  model TEXT,"
+    "  firmware TEXT,"
+    "  protocol_version INTEGER NOT NULL DEFAULT 0,"
+    "  key_types TEXT,"
+    "  validation TEXT,"
+    "  port TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (state IN ('new', 'in-progress', 'provisioned', 'failed', 'rework')),"
+    "  last_error TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "INSERT INTO devices_v2 (id, uid, model, firmware, protocol_version, key_types, validation,"
+    "  port, state, last_error, station_id, created_at, updated_at)"
+    "  SELECT id, uid, model, firmware, protocol_version, key_types, validation, port, state,"
+    "  last_error, station_id, created_at, updated_at FROM devices;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_v2 RENAME TO devices;"
+    "CREATE INDEX devices_state ON devices(state);"
+    "CREATE INDEX devices_station ON devices(station_id);"
+    "CREATE INDEX devices_lot ON devices(lot_id);"
+    "ALTER TABLE certificates ADD COLUMN profile_id INTEGER REFERENCES profiles(id);"
+    "ALTER TABLE certificates ADD COLUMN operator_id INTEGER REFERENCES operators(id);"
+    "ALTER TABLE certificates ADD COLUMN lot_id INTEGER REFERENCES lots(id);"
+    "ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;"
+    "CREATE INDEX certificates_issuer ON certificates(issuer_sha256);"
+    "CREATE INDEX certificates_lot ON certificates(lot_id, id);"
+    "CREATE INDEX certificates_created ON certificates(created_at);"
+    "INSERT INTO profiles (name, content_sha256, created_at)"
+    "  SELECT profile, NULL, min(created_at) FROM certificates WHERE profile IS NOT NULL"
+    "  GROUP BY profile ORDER BY min(id);"
+    "UPDATE certificates SET profile_id = (SELECT p.id FROM profiles p"
+    "  WHERE p.name = certificates.profile AND p.content_sha256 IS NULL);"
+    "UPDATE certificates SET revoked_at = updated_at,"
+    "  revocation_reason = 'unspecified (revoked before schema v2)' WHERE state = 'revoked';"
+    "ALTER TABLE events ADD COLUMN operator_id INTEGER REFERENCES operators(id);"
+    "ALTER TABLE events ADD COLUMN lot_id INTEGER REFERENCES lots(id);"
+    "ALTER TABLE events ADD COLUMN hash BLOB;"
+    "DROP INDEX events_started;"
+    "CREATE TABLE registrations ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target));"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);";
+
+
+/* fills the chain hash of the events a v1 file holds, in id order */
+static gboolean
+fst_db_chain_existing_events(FstDb *self, GError **error)
+{
+	g_autoptr(FstDbStmt) sel = NULL;
+	g_autoptr(FstDbStmt) upd = NULL;
+	g_autofree gchar *prev = g_strdup(FST_AUDIT_GENESIS);
+	const gchar *what = "chain the existing events";
+	gint rc;
+
+	sel = fst_db_prepare(self,
+	                     "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                     "outcome, detail FROM events ORDER BY id",
+	                     what,
+	                     error);
+	upd = fst_db_prepare(
+	    self, "UPDATE events SET hash = ?1 WHERE id = ?2", what, error);
+	if (sel == NULL || upd == NULL)
+		return FALSE;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		FstAuditEventRow row = {
+		    .id = sqlite3_column_int64(sel, 0),
+		    .device_id = sqlite3_column_int64(sel, 1),
+		    .station_id = sqlite3_column_int64(sel, 2),
+		    .step = (const gchar *)sqlite3_column_text(sel, 3),
+		    .started_at = sqlite3_column_int64(sel, 4),
+		    .ended_at = sqlite3_column_int64(sel, 5),
+		    .outcome = (const gchar *)sqlite3_column_text(sel, 6),
+		    .detail = (const gchar *)sqlite3_column_text(sel, 7),
+		};
+		g_autofree gchar *hash = fst_audit_event_hash(prev, &row);
+		guint8 raw[FST_AUDIT_HASH_LEN];
+		gint brc;
+
+		fst_audit_hash_to_bytes(hash, raw);
+		sqlite3_reset(upd);
+		brc = sqlite3_bind_blob(upd, 1, raw, sizeof(raw), SQLITE_TRANSIENT);
+		brc |= sqlite3_bind_int64(upd, 2, row.id);
+		if (!fst_db_check_bind(self, brc, what, error) ||
+		    !fst_db_step_done(self, upd, what, error))
+			return FALSE;
+		g_free(prev);
+		prev = g_steal_pointer(&hash);
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return TRUE;
+}
+
+/* every certificate gets its issue event in the chain: a v1 certificate one
+ * that says it was recorded by this migration */
+static gboolean
+fst_db_chain_existing_certificates(FstDb *self, GError **error)
+{
+	g_autoptr(FstDbStmt) sel = NULL;
+	const gchar *what = "chain the existing certificates";
+	gint64 now = g_get_real_time();
+	gint rc;
+
+	sel = fst_db_prepare(self,
+	                     "SELECT device_id, station_id, serial_hex, aws_cert_id, state FROM "
+	                     "certificates ORDER BY id",
+	                     what,
+	                     error);
+	if (sel == NULL)
+		return FALSE;
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		g_autofree gchar *detail =
+		    g_strdup_printf("certificate %s sha256 %s as %s (recorded by the migration "
+		                    "to schema v2)",
+		                    (const gchar *)sqlite3_column_text(sel, 2),
+		                    (const gchar *)sqlite3_column_text(sel, 3),
+		                    (const gchar *)sqlite3_column_text(sel, 4));
+		if (!fst_db_insert_event_locked(self,
+		                                sqlite3_column_int64(sel, 0),
+		                                sqlite3_column_int64(sel, 1),
+		                                "certificate-issued",
+		                                now,
+		                                now,
+		                                "ok",
+		                                detail,
+		                                error))
+			return FALSE;
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to %s", what);
+	return TRUE;
+}
+
+static gboolean
+fst_db_migrate_v2(FstDb *self, GError **error)
+{
+	if (!fst_db_exec(self, fst_db_schema_v2, "create the schema v2 tables", error))
+		return FALSE;
+	if (!fst_db_chain_existing_events(self, error))
+		return FALSE;
+	return fst_db_chain_existing_certificates(self, error);
+}
+
+/* the step to version 3: smaller per device (db/schema.md, "Changes in v3"). Objects
+ * are looked up by device only; nothing selects them by certificate, and
+ * certificates are never deleted, so the foreign key needs no index either:
+ * dropping it saves about 36 bytes per device */
+static const gchar fst_db_schema_v3[] = "DROP INDEX device_objects_certificate;";
+
+static gboolean
+fst_db_migrate_v3(FstDb *self, GError **error)
+{
+	return fst_db_exec(self, fst_db_schema_v3, "drop the index device_objects_certificate", error);
+}
+
+/*
+ * The step to version 4 (db/schema.md, "Changes in v4"): the `superseded` certificate
+ * state and the credential slot a certificate was written to, deactivation
+ * rows in the registration queue, key escrows; and fewer pages written per
+ * device (db/schema.md, "Size and cost"): the issuing CA becomes a row of
+ * `cas` referenced by id, the indexes no query uses go, and the tables the
+ * pipeline appends to lose AUTOINCREMENT (which rewrote sqlite_sequence in
+ * every commit; rows are never deleted, so ids are never reused anyway).
+ * The certificates, events, device_objects and registrations tables are
+ * rebuilt (SQLite's 12-step recipe) because their constraints change.
+ */
+static const gchar fst_db_schema_v4[] =
+    "CREATE TABLE cas ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sha256 TEXT NOT NULL UNIQUE,"
+    "  subject TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT INTO cas (sha256, created_at)"
+    "  SELECT issuer_sha256, min(created_at) FROM certificates WHERE issuer_sha256 IS NOT NULL"
+    "  GROUP BY issuer_sha256 ORDER BY min(id);"
+    "CREATE TABLE certificates_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  ca_id INTEGER REFERENCES cas(id),"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state IN ('issued', 'burned', 'verified', 'registered', 'superseded',"
+    "    'revoked')),"
+    "  slot INTEGER NOT NULL DEFAULT 0 CHECK (slot IN (0, 1)),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  profile_id INTEGER REFERENCES profiles(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  revocation_reason TEXT);"
+    "INSERT INTO certificates_v4 (id, device_id, serial_hex, aws_cert_id, der, subject,"
+    "  key_type, not_before, not_after, ca_id, state, station_id, profile_id, operator_id,"
+    "  lot_id, created_at, updated_at, revoked_at, revocation_reason)"
+    "  SELECT c.id, c.device_id, c.serial_hex, c.aws_cert_id, c.der, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, (SELECT a.id FROM cas a WHERE a.sha256 = c.issuer_sha256),"
+    "  c.state, c.station_id, c.profile_id, c.operator_id, c.lot_id, c.created_at,"
+    "  c.updated_at, c.revoked_at, c.revocation_reason FROM certificates c ORDER BY c.id;"
+    "DROP TABLE certificates;"
+    "ALTER TABLE certificates_v4 RENAME TO certificates;"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_ca ON certificates(ca_id);"
+    "CREATE TABLE events_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER REFERENCES devices(id),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  step TEXT NOT NULL,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  detail TEXT,"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  hash BLOB);"
+    "INSERT INTO events_v4 SELECT id, device_id, station_id, step, started_at, ended_at,"
+    "  outcome, detail, operator_id, lot_id, hash FROM events ORDER BY id;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v4 RENAME TO events;"
+    "CREATE INDEX events_device ON events(device_id, id);"
+    "CREATE TABLE device_objects_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  certificate_id INTEGER REFERENCES certificates(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('device-cert', 'ca-chain', 'trust-roots')),"
+    "  sha256 TEXT NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  contents TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  written_at INTEGER NOT NULL);"
+    "INSERT INTO device_objects_v4 SELECT id, device_id, certificate_id, kind, sha256, length,"
+    "  contents, station_id, written_at FROM device_objects ORDER BY id;"
+    "DROP TABLE device_objects;"
+    "ALTER TABLE device_objects_v4 RENAME TO device_objects;"
+    "CREATE TABLE registrations_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  action TEXT NOT NULL DEFAULT 'register' CHECK (action IN ('register', 'deactivate')),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target, action));"
+    "INSERT INTO registrations_v4 (id, certificate_id, target, state, attempts,"
+    "  next_attempt_at, remote_id, last_error, created_at, updated_at)"
+    "  SELECT id, certificate_id, target, state, attempts, next_attempt_at, remote_id,"
+    "  last_error, created_at, updated_at FROM registrations ORDER BY id;"
+    "DROP TABLE registrations;"
+    "ALTER TABLE registrations_v4 RENAME TO registrations;"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);"
+    "CREATE TABLE key_escrows ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL UNIQUE REFERENCES certificates(id),"
+    "  recipient_sha256 TEXT NOT NULL,"
+    "  cms BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "DROP INDEX devices_state;"
+    "DROP INDEX devices_station;"
+    "DROP INDEX devices_lot;"
+    "CREATE INDEX devices_in_progress ON devices(station_id) WHERE state = 'in-progress';"
+    "CREATE VIEW certificate_details AS SELECT c.id, d.uid AS device_uid, c.serial_hex,"
+    "  c.aws_cert_id, a.sha256 AS issuer_sha256, p.name AS profile,"
+    "  p.content_sha256 AS profile_sha256, c.state, c.slot, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, s.name AS station, o.name AS operator, l.name AS lot,"
+    "  c.created_at, c.updated_at, c.revoked_at, c.revocation_reason"
+    "  FROM certificates c JOIN devices d ON d.id = c.device_id"
+    "  LEFT JOIN cas a ON a.id = c.ca_id LEFT JOIN profiles p ON p.id = c.profile_id"
+    "  LEFT JOIN stations s ON s.id = c.station_id LEFT JOIN operators o ON o.id = c.operator_id"
+    "  LEFT JOIN lots l ON l.id = c.lot_id;";
+
+static gboolean
+fst_db_migrate_v4(FstDb *self, GError **error)
+{
+	return fst_db_exec(self, fst_db_schema_v4, "create the schema v4 tables", error);
+}
+
+/*
+ * The step to version 5 (db/schema.md, "Changes in v5"): the `interrupted` certificate
+ * state (the certificates table is rebuilt for its CHECK, with the view that
+ * reads it) and the row bindings of the audit chain (`events.rows`).
+ */
+static const gchar fst_db_schema_v5[] =
+    "DROP VIEW certificate_details;"
+    "CREATE TABLE certificates_v5 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  ca_id INTEGER REFERENCES cas(id),"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state IN ('issued', 'burned', 'verified', 'registered', 'superseded',"
+    "    'revoked', 'interrupted')),"
+    "  slot INTEGER NOT NULL DEFAULT 0 CHECK (slot IN (0, 1)),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  profile_id INTEGER REFERENCES profiles(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  revocation_reason TEXT);"
+    "INSERT INTO certificates_v5 SELECT id, device_id, serial_hex, aws_cert_id, der, subject,"
+    "  key_type, not_before, not_after, ca_id, state, slot, station_id, profile_id,"
+    "  operator_id, lot_id, created_at, updated_at, revoked_at, revocation_reason"
+    "  FROM certificates ORDER BY id;"
+    "DROP TABLE certificates;"
+    "ALTER TABLE certificates_v5 RENAME TO certificates;"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_ca ON certificates(ca_id);"
+    "CREATE VIEW certificate_details AS SELECT c.id, d.uid AS device_uid, c.serial_hex,"
+    "  c.aws_cert_id, a.sha256 AS issuer_sha256, p.name AS profile,"
+    "  p.content_sha256 AS profile_sha256, c.state, c.slot, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, s.name AS station, o.name AS operator, l.name AS lot,"
+    "  c.created_at, c.updated_at, c.revoked_at, c.revocation_reason"
+    "  FROM certificates c JOIN devices d ON d.id = c.device_id"
+    "  LEFT JOIN cas a ON a.id = c.ca_id LEFT JOIN profiles p ON p.id = c.profile_id"
+    "  LEFT JOIN stations s ON s.id = c.station_id LEFT JOIN operators o ON o.id = c.operator_id"
+    "  LEFT JOIN lots l ON l.id = c.lot_id;"
+    "ALTER TABLE events ADD COLUMN rows BLOB;";
+
+/* bindings per `records` event when every row is bound at once (~170 KB) */
+#define FST_DB_BIND_ALL_CHUNK 4096
+
+static gboolean
+fst_db_bind_table_flush(FstDb *self,
+			FstAuditTable table,
+			GByteArray *rows,
+			gint64 first,
+			gint64 last,
+			GError **error)
+{
+	g_autoptr(GBytes) bytes = NULL;
+	g_autofree gchar *detail = NULL;
+	gint64 now = g_get_real_time();
+
+	if (rows->len == 0)
+		return TRUE;
+	bytes = g_bytes_new(rows->data, rows->len);
+	detail = g_strdup_printf("rows of %s bound to the audit chain: ids %" G_GINT64_FORMAT
+				 " to %" G_GINT64_FORMAT " (schema migration v5)",
+				 fst_audit_table_name(table),
+				 first,
+				 last);
+	g_byte_array_set_size(rows, 0);
+	return fst_db_insert_event_rows_locked(
+	    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
+}
+
+/* binds every row of every bound table, in `records` events */
+static gboolean
+fst_db_bind_all_rows(FstDb *self, GError **error)
+{
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT * FROM %s ORDER BY rowid", fst_audit_table_name(t));
+		g_autofree gchar *what =
+		    g_strdup_printf("bind the rows of %s to the audit chain", fst_audit_table_name(t));
+		g_autoptr(GByteArray) rows = g_byte_array_new();
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		gint64 first = 0;
+		gint64 last = 0;
+		gint rc;
+
+		rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
+		if (rc != SQLITE_OK)
+			return fst_db_set_error(self, error, rc, "trying to %s", what);
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			guint8 hash[FST_AUDIT_HASH_LEN];
+			gint64 id = sqlite3_column_int64(stmt, 0);
+			if (rows->len == 0)
+				first = id;
+			last = id;
+			fst_audit_row_hash(stmt, t, hash);
+			fst_audit_binding_append(rows, t, id, hash);
+			if (rows->len >= FST_DB_BIND_ALL_CHUNK * FST_AUDIT_BINDING_LEN &&
+			    !fst_db_bind_table_flush(self, t, rows, first, last, error))
+				return FALSE;
+		}
+		if (rc != SQLITE_DONE)
+			return fst_db_set_error(self, error, rc, "trying to %s", what);
+		if (!fst_db_bind_table_flush(self, t, rows, first, last, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_db_migrate_v5(FstDb *self, GError **error)
+{
+	g_autoptr(GArray) devices = g_array_new(FALSE, FALSE, sizeof(gint64));
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gint rc;
+
+	if (!fst_db_exec(self, fst_db_schema_v5, "create the schema v5 tables", error))
+		return FALSE;
+	/* the certificates of attempts interrupted before v5 are flagged now */
+	rc = sqlite3_prepare_v2(self->db,
+				"SELECT id FROM devices WHERE state = 'rework' ORDER BY id",
+				-1,
+				&stmt,
+				NULL);
+	if (rc != SQLITE_OK)
+		return fst_db_set_error(self, error, rc, "trying to find the devices in rework");
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		gint64 id = sqlite3_column_int64(stmt, 0);
+		g_array_append_val(devices, id);
+	}
+	if (rc != SQLITE_DONE)
+		return fst_db_set_error(self, error, rc, "trying to find the devices in rework");
+	for (guint i = 0; i < devices->len; i++) {
+		if (!fst_db_interrupt_certificates_locked(
+			self, g_array_index(devices, gint64, i), error))
+			return FALSE;
+	}
+	return fst_db_bind_all_rows(self, error);
+}
+
+typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
+
+/* index N migrates from version N-1 to N; append only */
+static const FstDbMigrateFunc fst_db_migrations[] = {
+    NULL, /* version 0: an empty file */
+    fst_db_migrate_v1,
+    fst_db_migrate_v2,
+    fst_db_migrate_v3,
+    fst_db_migrate_v4,
+    fst_db_migrate_v5,
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
+
+gboolean
+fst_db_read_user_version(FstDb *self, guint *version, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	gboolean found = FALSE;
+	gint64 value;
+
+	stmt = fst_db_prepare(self, "PRAGMA user_version", "read the schema version", error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, stmt, &found, "read the schema version", error))
+		return FALSE;
+	value = found ? sqlite3_column_int64(stmt, 0) : 0;
+	if (value < 0 || value > G_MAXINT32) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s has schema version %" G_GINT64_FORMAT
+		            ", which no fleetstation writes: restore it from a backup",
+		            self->path,
+		            value);
+		return FALSE;
+	}
+	*version = (guint)value;
+	return TRUE;
+}
+
+static gboolean
+fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(FstDbStmt) check = NULL;
+	g_autofree gchar *what = g_strdup_printf("apply schema migration v%u", version);
+	g_autofree gchar *pragma = g_strdup_printf("PRAGMA user_version = %u", version);
+	gboolean violation = FALSE;
+	guint current = 0;
+	gint rc;
+
+	/* re-read inside the write lock: another process may have migrated first */
+	if (!fst_db_read_user_version(self, &current, error))
+		return FALSE;
+	*applied = FALSE;
+	if (current >= version)
+		return TRUE;
+	if (current != version - 1) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "database %s is at schema version %u, expected %u before migration v%u",
+		            self->path,
+		            current,
+		            version - 1,
+		            version);
+		return FALSE;
+	}
+	if (!fst_db_migrations[version](self, error)) {
+		g_prefix_error(error,
+		               "migrating %s from schema version %u to %u (nothing was changed; "
+		               "the file may not be a fleetstation database or was edited by "
+		               "hand): ",
+		               self->path,
+		               current,
+		               version);
+		return FALSE;
+	}
+
+	/* migrations may rebuild tables with foreign keys off: check before commit */
+	check = fst_db_prepare(self, "PRAGMA foreign_key_check", what, error);
+	if (check == NULL)
+		return FALSE;
+	if (!fst_db_step_row(self, check, &violation, what, error))
+		return FALSE;
+	if (violation) {
+		const guchar *table = sqlite3_column_text(check, 0);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "migrating %s to schema version %u left a dangling reference in table "
+		            "%s (nothing was changed): report this fleetstation bug",
+		            self->path,
+		            version,
+		            table != NULL ? (const gchar *)table : "(unknown)");
+		return FALSE;
+	}
+
+	stmt =
+	    fst_db_prepare(self,
+	                   "INSERT INTO schema_migrations (version, applied_at, software_version) "
+	                   "VALUES (?1, ?2, ?3)",
+	                   what,
+	                   error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, version);
+	rc |= sqlite3_bind_int64(stmt, 2, g_get_real_time());
+	rc |= sqlite3_bind_text(stmt, 3, FST_VERSION, -1, SQLITE_STATIC);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	if (!fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	if (!fst_db_exec(self, pragma, what, error))
+		return FALSE;
+	*applied = TRUE;
+	return TRUE;
+}
+
+/* brings the file to FST_DB_SCHEMA_VERSION, one transaction per step */
+gboolean
+fst_db_migrate(FstDb *self, GError **error)
+{
+	for (guint version = self->schema_version + 1; version <= FST_DB_SCHEMA_VERSION;
+	     version++) {
+		g_autofree gchar *what = g_strdup_printf("schema migration v%u", version);
+		gboolean applied = FALSE;
+		gboolean ok;
+		if (!fst_db_begin(self, what, error))
+			return FALSE;
+		/* a step rewrites whole tables: the last one binds every row */
+		self->binding_off = TRUE;
+		ok = fst_db_migrate_step(self, version, &applied, error);
+		self->binding_off = FALSE;
+		if (!ok) {
+			fst_db_rollback(self);
+			return FALSE;
+		}
+		if (!fst_db_commit(self, what, error))
+			return FALSE;
+		/* not applied: another process got there first, which is fine */
+		if (applied)
+			g_info("database %s migrated to schema version %u", self->path, version);
+		self->schema_version = version;
+	}
+	return TRUE;
+}

@@ -1,0 +1,204 @@
+#define G_LOG_DOMAIN "FstDb"
+
+#include "fst-config.h"
+
+#include "fst-db-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+
+/*
+ * The station database (db/schema.md): the cloud registration queue.
+ */
+
+static const gchar *const fst_db_registration_actions[] = {"register", "deactivate", NULL};
+static const gchar *const fst_db_registration_states[] = {
+    "pending", "in-progress", "done", "failed", NULL};
+
+/**
+ * fst_db_registration_free:
+ * @self: (nullable): an #FstDbRegistration
+ *
+ * Frees a registration queue row.
+ */
+void
+fst_db_registration_free(FstDbRegistration *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->serial_hex);
+	g_free(self->aws_cert_id);
+	g_free(self->target);
+	g_free(self->action);
+	g_free(self->state);
+	g_free(self);
+}
+
+/**
+ * fst_db_registration_count_free:
+ * @self: (nullable): an #FstDbRegistrationCount
+ *
+ * Frees a registration count.
+ */
+void
+fst_db_registration_count_free(FstDbRegistrationCount *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->action);
+	g_free(self->state);
+	g_free(self);
+}
+
+static gboolean
+fst_db_check_one_of(const gchar *field,
+                    const gchar *value,
+                    const gchar *const *allowed,
+                    GError **error)
+{
+	g_autoptr(GString) list = g_string_new(NULL);
+
+	if (value == NULL || g_strv_contains(allowed, value))
+		return TRUE;
+	for (guint i = 0; allowed[i] != NULL; i++)
+		g_string_append_printf(list, "%s%s", i > 0 ? ", " : "", allowed[i]);
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_INVALID_DATA,
+	            "%s '%s' is not one of %s",
+	            field,
+	            value,
+	            list->str);
+	return FALSE;
+}
+
+/**
+ * fst_db_list_registrations:
+ * @self: an #FstDb
+ * @action: (nullable): "register" or "deactivate", or %NULL for both
+ * @state: (nullable): "pending", "in-progress", "done" or "failed", or %NULL
+ *   for all
+ * @error: (nullable): return location for a #GError
+ *
+ * Lists the cloud registration queue, oldest row first.
+ *
+ * Fails with %FST_ERROR_INVALID_DATA for an unknown action or state.
+ *
+ * Returns: (transfer full) (element-type FstDbRegistration): the rows, or
+ * %NULL on error
+ */
+GPtrArray *
+fst_db_list_registrations(FstDb *self, const gchar *action, const gchar *state, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) rows =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_registration_free);
+	const gchar *what = "list the registration queue";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	if (!fst_db_check_one_of(
+	        "registration action", action, fst_db_registration_actions, error) ||
+	    !fst_db_check_one_of("registration state", state, fst_db_registration_states, error))
+		return NULL;
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt =
+	    fst_db_prepare(self,
+	                   "SELECT r.id, c.serial_hex, c.aws_cert_id, r.target, r.action, r.state, "
+	                   "r.attempts, r.created_at FROM registrations r JOIN certificates c ON "
+	                   "c.id = r.certificate_id WHERE (?1 IS NULL OR r.action = ?1) AND "
+	                   "(?2 IS NULL OR r.state = ?2) ORDER BY r.id",
+	                   what,
+	                   error);
+	if (stmt == NULL)
+		return NULL;
+	rc = sqlite3_bind_text(stmt, 1, action, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 2, state, -1, SQLITE_TRANSIENT);
+	if (!fst_db_check_bind(self, rc, what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbRegistration *reg = g_new0(FstDbRegistration, 1);
+		reg->id = sqlite3_column_int64(stmt, 0);
+		reg->serial_hex = fst_db_column_strdup(stmt, 1);
+		reg->aws_cert_id = fst_db_column_strdup(stmt, 2);
+		reg->target = fst_db_column_strdup(stmt, 3);
+		reg->action = fst_db_column_strdup(stmt, 4);
+		reg->state = fst_db_column_strdup(stmt, 5);
+		reg->attempts = sqlite3_column_int(stmt, 6);
+		reg->created_at = sqlite3_column_int64(stmt, 7);
+		g_ptr_array_add(rows, reg);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&rows);
+}
+
+/**
+ * fst_db_count_registrations_by_issuer:
+ * @self: an #FstDb
+ * @issuer_sha256: SHA-256 of the issuing CA certificate DER, any case
+ * @error: (nullable): return location for a #GError
+ *
+ * Counts the registration queue rows of the certificates that CA issued, by
+ * action and state (what `fleetstation ca list` shows).
+ *
+ * Returns: (transfer full) (element-type FstDbRegistrationCount): the
+ * counts ordered by action and state, empty when none of its certificates
+ * has a row; %NULL on error
+ */
+GPtrArray *
+fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(GPtrArray) counts =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_registration_count_free);
+	g_autofree gchar *issuer = NULL;
+	const gchar *what = "count the registrations of a CA";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	issuer = fst_db_normalize_hex(
+	    "issuer SHA-256", issuer_sha256, FST_DB_SHA256_HEX, FST_DB_SHA256_HEX, FALSE, error);
+	if (issuer == NULL)
+		return NULL;
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt = fst_db_prepare(self,
+	                      "SELECT r.action, r.state, count(*) FROM registrations r "
+	                      "JOIN certificates c ON c.id = r.certificate_id JOIN cas a ON "
+	                      "a.id = c.ca_id WHERE a.sha256 = ?1 GROUP BY r.action, r.state "
+	                      "ORDER BY r.action DESC, r.state",
+	                      what,
+	                      error);
+	if (stmt == NULL)
+		return NULL;
+	if (!fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, issuer, -1, SQLITE_TRANSIENT), what, error))
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbRegistrationCount *count = g_new0(FstDbRegistrationCount, 1);
+		count->action = fst_db_column_strdup(stmt, 0);
+		count->state = fst_db_column_strdup(stmt, 1);
+		count->count = sqlite3_column_int64(stmt, 2);
+		g_ptr_array_add(counts, count);
+	}
+	if (rc != SQLITE_DONE) {
+		fst_db_set_error(self, error, rc, "trying to %s", what);
+		return NULL;
+	}
+	return g_steal_pointer(&counts);
+}
