@@ -37,6 +37,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"db", "back up, check or count the station database", fst_cli_db},
     {"report", "export a lot, period or station as CSV, JSON or PDF; sign, verify", fst_cli_report},
     {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
+    {"central", "the central registry of all stations: init, status, sync, audit, report", fst_cli_central},
 };
 
 static void

@@ -178,5 +178,7 @@ FstExit
 fst_cli_report(gint argc, gchar **argv);
 FstExit
 fst_cli_profile(gint argc, gchar **argv);
+FstExit
+fst_cli_central(gint argc, gchar **argv);
 
 G_END_DECLS

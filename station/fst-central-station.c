@@ -1,0 +1,664 @@
+/*
+ * The station's side of the central registry (db/central.md): the
+ * `[central]` settings of station.conf, the reservation of a device id
+ * before the pipeline issues, the recognition of a device another station
+ * provisioned, and the sync worker that ships the station's committed
+ * records in the background.
+ *
+ * The line never waits for the sync: the worker reads the journal on a
+ * connection of its own and talks to the server from its own thread. Only
+ * the reservation is on the line's path, one round trip per device, and
+ * after a failed connection the station counts as offline for
+ * FST_CENTRAL_OFFLINE_RETRY_US without trying again, so an unreachable
+ * server costs the line one connect timeout per period, not one per device.
+ */
+
+#define G_LOG_DOMAIN "FstCentral"
+
+#include "fst-config.h"
+
+#include "fst-central-station.h"
+#include "fst-error.h"
+
+#define FST_CENTRAL_GROUP "central"
+#define FST_CENTRAL_DEFAULT_BATCH 500
+#define FST_CENTRAL_DEFAULT_INTERVAL_MS 500
+#define FST_CENTRAL_DEFAULT_DRAIN_MS 5000
+#define FST_CENTRAL_OFFLINE_RETRY_US (10 * G_USEC_PER_SEC)
+#define FST_CENTRAL_BACKOFF_MAX_MS 10000
+
+/**
+ * fst_central_settings_load:
+ * @workspace: a workspace
+ * @error: return location for a #GError
+ *
+ * Reads the `[central]` group of `WORKSPACE/station.conf`: `conninfo` (a
+ * libpq connection string or a service name, never with a password),
+ * `batch-events`, `interval-ms`, `drain-ms`. A workspace without the group
+ * (or without the file) has no central registry: @conninfo is %NULL.
+ *
+ * Returns: (transfer full): the settings, or %NULL with %FST_ERROR_CONFIG
+ */
+FstCentralSettings *
+fst_central_settings_load(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.conf", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(FstCentralSettings) self = g_new0(FstCentralSettings, 1);
+	g_autoptr(GError) error_local = NULL;
+	const struct {
+		const gchar *key;
+		guint *value;
+		guint def;
+		guint min;
+		guint max;
+	} nums[] = {
+	    {"batch-events", &self->batch_events, FST_CENTRAL_DEFAULT_BATCH, 1, 5000},
+	    {"interval-ms", &self->interval_ms, FST_CENTRAL_DEFAULT_INTERVAL_MS, 10, 600000},
+	    {"drain-ms", &self->drain_ms, FST_CENTRAL_DEFAULT_DRAIN_MS, 0, 600000},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(nums); i++)
+		*nums[i].value = nums[i].def;
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
+		if (g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return g_steal_pointer(&self);
+		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot read %s: %s", path, error_local->message);
+		return NULL;
+	}
+	if (!g_key_file_has_group(kf, FST_CENTRAL_GROUP))
+		return g_steal_pointer(&self);
+	self->conninfo = g_key_file_get_string(kf, FST_CENTRAL_GROUP, "conninfo", NULL);
+	if (self->conninfo != NULL) {
+		g_autofree gchar *checked = fst_central_normalize_conninfo(self->conninfo, error);
+		if (checked == NULL) {
+			g_prefix_error(error, "%s [central] conninfo: ", path);
+			return NULL;
+		}
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(nums); i++) {
+		g_autofree gchar *str = g_key_file_get_string(kf, FST_CENTRAL_GROUP, nums[i].key, NULL);
+		guint64 v = 0;
+		if (str == NULL)
+			continue;
+		if (!g_ascii_string_to_unsigned(str, 10, nums[i].min, nums[i].max, &v, NULL)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s [central] %s: '%s' is not a number from %u to %u",
+				    path,
+				    nums[i].key,
+				    str,
+				    nums[i].min,
+				    nums[i].max);
+			return NULL;
+		}
+		*nums[i].value = (guint)v;
+	}
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_central_settings_free:
+ * @self: (transfer full) (nullable): settings
+ */
+void
+fst_central_settings_free(FstCentralSettings *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->conninfo);
+	g_free(self);
+}
+
+/**
+ * fst_central_settings_save_conninfo:
+ * @workspace: a workspace with a station.conf
+ * @conninfo: a libpq connection string or service name (checked: no
+ *   password)
+ * @error: return location for a #GError
+ *
+ * Writes `[central] conninfo` into `WORKSPACE/station.conf`, keeping the
+ * rest of the file (`fleetstation init --central`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_central_settings_save_conninfo(const gchar *workspace, const gchar *conninfo, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.conf", NULL);
+	g_autofree gchar *checked = fst_central_normalize_conninfo(conninfo, error);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+
+	if (checked == NULL)
+		return FALSE;
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error_local) &&
+	    !g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot read %s: %s", path, error_local->message);
+		return FALSE;
+	}
+	g_key_file_set_string(kf, FST_CENTRAL_GROUP, "conninfo", conninfo);
+	if (!g_key_file_save_to_file(kf, path, &error_local)) {
+		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot write %s: %s", path, error_local->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_central_station_read_name:
+ * @workspace: a workspace
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the station's name (`[station] name`), the key
+ *   of its records in the central registry, or %NULL
+ */
+gchar *
+fst_central_station_read_name(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.conf", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *name = NULL;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
+		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot read %s: %s", path, error_local->message);
+		return NULL;
+	}
+	name = g_key_file_get_string(kf, "station", "name", NULL);
+	if (name == NULL || name[0] == '\0') {
+		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "%s has no [station] name", path);
+		return NULL;
+	}
+	return g_steal_pointer(&name);
+}
+
+/**
+ * fst_central_station_connect:
+ * @workspace: a workspace
+ * @error: return location for a #GError
+ *
+ * Connects to the workspace's central registry.
+ *
+ * Returns: (transfer full): a connection, or %NULL with %FST_ERROR_CONFIG
+ *   when none is configured, %FST_ERROR_DISCONNECTED when it is unreachable
+ */
+FstCentral *
+fst_central_station_connect(const gchar *workspace, GError **error)
+{
+	g_autoptr(FstCentralSettings) settings = fst_central_settings_load(workspace, error);
+
+	if (settings == NULL)
+		return NULL;
+	if (settings->conninfo == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "workspace %s has no central registry: set one with fleetstation init "
+			    "--central CONNINFO ([central] conninfo in station.conf)",
+			    workspace);
+		return NULL;
+	}
+	return fst_central_connect(settings->conninfo, error);
+}
+
+/**
+ * fst_central_profile_get_offline:
+ * @profile: a profile
+ *
+ * Returns: the profile's `[profile] offline` (refuse unless it says
+ *   `proceed`)
+ */
+FstCentralOffline
+fst_central_profile_get_offline(const FstProfile *profile)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *value = NULL;
+	const gchar *path = fst_profile_get_path(profile);
+
+	if (path == NULL || !g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL))
+		return FST_CENTRAL_OFFLINE_REFUSE;
+	value = g_key_file_get_string(kf, "profile", "offline", NULL);
+	if (value != NULL && g_strcmp0(g_strstrip(value), "proceed") == 0)
+		return FST_CENTRAL_OFFLINE_PROCEED;
+	return FST_CENTRAL_OFFLINE_REFUSE;
+}
+
+/* the line's link to the registry, one per workspace: reservations and the
+ * returning-device check share one connection, one call at a time */
+typedef struct {
+	GMutex mutex;
+	FstCentralSettings *settings; /* (owned) */
+	FstCentral *conn;	      /* (owned) (nullable) */
+	gint64 offline_until;	      /* monotonic: do not try again before */
+	gchar *offline_reason;	      /* (owned) (nullable) */
+} FstCentralLink;
+
+static GMutex fst_central_links_lock;
+static GHashTable *fst_central_links; /* workspace -> FstCentralLink, kept for the process */
+
+static FstCentralLink *
+fst_central_link_get(FstStation *station)
+{
+	const gchar *workspace = fst_station_get_workspace(station);
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_central_links_lock);
+	FstCentralLink *link;
+
+	if (fst_central_links == NULL)
+		fst_central_links = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	link = g_hash_table_lookup(fst_central_links, workspace);
+	if (link == NULL) {
+		g_autoptr(GError) error_local = NULL;
+		link = g_new0(FstCentralLink, 1);
+		g_mutex_init(&link->mutex);
+		link->settings = fst_central_settings_load(workspace, &error_local);
+		if (link->settings == NULL) {
+			g_warning("central registry: %s", error_local->message);
+			link->settings = g_new0(FstCentralSettings, 1);
+		}
+		g_hash_table_insert(fst_central_links, g_strdup(workspace), link);
+	}
+	return link;
+}
+
+/* the link's connection, made if needed; NULL when offline (reason set) */
+static FstCentral *
+fst_central_link_connect(FstCentralLink *link)
+{
+	g_autoptr(GError) error_local = NULL;
+
+	if (link->conn != NULL && fst_central_is_connected(link->conn))
+		return link->conn;
+	g_clear_pointer(&link->conn, fst_central_free);
+	if (g_get_monotonic_time() < link->offline_until)
+		return NULL;
+	link->conn = fst_central_connect(link->settings->conninfo, &error_local);
+	if (link->conn != NULL && !fst_central_check_schema(link->conn, &error_local))
+		g_clear_pointer(&link->conn, fst_central_free);
+	if (link->conn == NULL) {
+		g_free(link->offline_reason);
+		link->offline_reason = g_strdup(error_local->message);
+		link->offline_until = g_get_monotonic_time() + FST_CENTRAL_OFFLINE_RETRY_US;
+		g_warning("working offline: %s", error_local->message);
+	}
+	return link->conn;
+}
+
+static void
+fst_central_link_lost(FstCentralLink *link, const GError *error)
+{
+	g_clear_pointer(&link->conn, fst_central_free);
+	g_free(link->offline_reason);
+	link->offline_reason = g_strdup(error->message);
+	link->offline_until = g_get_monotonic_time() + FST_CENTRAL_OFFLINE_RETRY_US;
+}
+
+/**
+ * fst_central_station_reserve:
+ * @station: a station
+ * @profile: the profile of the attempt
+ * @uid: the device id
+ * @error: return location for a #GError
+ *
+ * Reserves @uid in the central registry before the pipeline issues a
+ * certificate for it. Does nothing for a station without one. When the
+ * registry is unreachable, the profile's `offline` decides.
+ *
+ * Returns: %TRUE if the pipeline may issue; %FALSE with %FST_ERROR_BUSY
+ *   (another station holds the id, named in the message) or
+ *   %FST_ERROR_DISCONNECTED (offline, and the profile says offline=refuse)
+ */
+gboolean
+fst_central_station_reserve(FstStation *station,
+			    const FstProfile *profile,
+			    const gchar *uid,
+			    GError **error)
+{
+	FstCentralLink *link = fst_central_link_get(station);
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(GError) error_local = NULL;
+	FstCentral *conn;
+
+	if (link->settings->conninfo == NULL)
+		return TRUE;
+	locker = g_mutex_locker_new(&link->mutex);
+	conn = fst_central_link_connect(link);
+	if (conn != NULL) {
+		if (fst_central_reserve(conn, fst_station_get_name(station), uid, &error_local))
+			return TRUE;
+		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED)) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		fst_central_link_lost(link, error_local);
+	}
+	if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED) {
+		g_message("device %s: the central registry is unreachable (%s); profile %s "
+			  "proceeds offline (offline=proceed): a conflict will be flagged at sync",
+			  uid,
+			  link->offline_reason,
+			  fst_profile_get_name(profile));
+		return TRUE;
+	}
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_DISCONNECTED,
+		    "device %s: the central registry is unreachable (%s), and profile %s issues "
+		    "nothing offline (offline=refuse); nothing was issued. Restore the link to "
+		    "the server, or use a profile with offline=proceed",
+		    uid,
+		    link->offline_reason,
+		    fst_profile_get_name(profile));
+	return FALSE;
+}
+
+/**
+ * fst_central_station_release:
+ * @station: a station
+ * @uid: a device id fst_central_station_reserve() reserved
+ *
+ * Releases the reservation once the attempt ended; best effort (a
+ * reservation left behind is renewed by the same station, and released by
+ * its next attempt).
+ */
+void
+fst_central_station_release(FstStation *station, const gchar *uid)
+{
+	FstCentralLink *link = fst_central_link_get(station);
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(GError) error_local = NULL;
+	FstCentral *conn;
+
+	if (link->settings->conninfo == NULL || uid == NULL)
+		return;
+	locker = g_mutex_locker_new(&link->mutex);
+	conn = fst_central_link_connect(link);
+	if (conn == NULL)
+		return;
+	if (!fst_central_release(conn, fst_station_get_name(station), uid, &error_local)) {
+		g_debug("releasing %s: %s", uid, error_local->message);
+		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED))
+			fst_central_link_lost(link, error_local);
+	}
+}
+
+/**
+ * fst_central_station_recognise:
+ * @station: a station
+ * @profile: the profile of the attempt
+ * @uid: a device this station has no certificate in service for
+ * @refused: (out): set when the profile refuses the device
+ * @error: return location for a #GError
+ *
+ * Looks the device up in the central registry: a certificate in service
+ * that another station recorded makes it a returning device, and the
+ * profile's on-return applies (refuse: an error with its central history;
+ * reprovision: the pipeline goes on). Unreachable: nothing is known, and
+ * the reservation's offline rule decides.
+ *
+ * Returns: %FALSE when refused (@refused set) or the registry failed
+ */
+gboolean
+fst_central_station_recognise(FstStation *station,
+			      const FstProfile *profile,
+			      const gchar *uid,
+			      gboolean *refused,
+			      GError **error)
+{
+	FstCentralLink *link = fst_central_link_get(station);
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GString) history = g_string_new(NULL);
+	FstCentralCert *active = NULL;
+	FstCentral *conn;
+
+	*refused = FALSE;
+	if (link->settings->conninfo == NULL)
+		return TRUE;
+	locker = g_mutex_locker_new(&link->mutex);
+	conn = fst_central_link_connect(link);
+	if (conn == NULL)
+		return TRUE;
+	certs = fst_central_list_certificates(conn, uid, NULL, &error_local);
+	if (certs == NULL) {
+		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED)) {
+			fst_central_link_lost(link, error_local);
+			return TRUE;
+		}
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+	for (guint i = certs->len; i > 0; i--) {
+		FstCentralCert *c = g_ptr_array_index(certs, i - 1);
+		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
+		g_autofree gchar *when = dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
+		gboolean in_service = c->conflict == NULL && (g_strcmp0(c->state, "verified") == 0 ||
+							      g_strcmp0(c->state, "registered") == 0);
+		if (in_service && active == NULL)
+			active = c;
+		if (certs->len - i < 4)
+			g_string_append_printf(history,
+					       "%scertificate %s %s %s UTC, slot %c, station %s, lot %s, "
+					       "operator %s",
+					       history->len > 0 ? "; " : "",
+					       c->serial_hex,
+					       c->state,
+					       when != NULL ? when : "?",
+					       c->slot == 1 ? 'B' : 'A',
+					       c->station,
+					       c->lot != NULL ? c->lot : "-",
+					       c->operator_name != NULL ? c->operator_name : "-");
+	}
+	if (active == NULL || g_strcmp0(active->station, fst_station_get_name(station)) == 0)
+		return TRUE;
+	if (fst_profile_get_on_return(profile) == FST_PROFILE_ON_RETURN_REFUSE) {
+		*refused = TRUE;
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "device %s came back: station %s provisioned it (central registry: %s), "
+			    "and profile %s refuses devices that come back (on-return=refuse); "
+			    "nothing was issued. See fleetstation central status, or use a profile "
+			    "with on-return=reprovision to give it a new certificate",
+			    uid,
+			    active->station,
+			    history->str,
+			    fst_profile_get_name(profile));
+		return FALSE;
+	}
+	g_message("device %s came back from station %s (certificate %s in service there); "
+		  "profile %s re-provisions it",
+		  uid,
+		  active->station,
+		  active->serial_hex,
+		  fst_profile_get_name(profile));
+	return TRUE;
+}
+
+/* the sync worker */
+
+struct _FstCentralWorker {
+	FstStation *station; /* (owned) */
+	FstCentralSettings *settings; /* (owned) */
+	GThread *thread;
+	GMutex mutex;
+	GCond cond;
+	gboolean stopping;
+	gint64 drain_deadline; /* monotonic: stop after this, shipped or not */
+	gboolean kicked;
+	gboolean idle; /* the last pass found nothing to ship */
+	gboolean link_up;
+};
+
+static gpointer
+fst_central_worker_thread(gpointer data)
+{
+	FstCentralWorker *self = data;
+	g_autoptr(FstCentral) conn = NULL;
+	guint backoff_ms = 200;
+
+	for (;;) {
+		g_autoptr(GError) error_local = NULL;
+		FstCentralSyncStats stats = {0};
+		guint wait_ms = self->settings->interval_ms;
+		gboolean stopping;
+
+		g_mutex_lock(&self->mutex);
+		stopping = self->stopping;
+		if (stopping && (self->idle || g_get_monotonic_time() >= self->drain_deadline)) {
+			g_mutex_unlock(&self->mutex);
+			break;
+		}
+		g_mutex_unlock(&self->mutex);
+
+		if (conn == NULL || !fst_central_is_connected(conn)) {
+			g_clear_pointer(&conn, fst_central_free);
+			conn = fst_central_connect(self->settings->conninfo, &error_local);
+			if (conn != NULL && !fst_central_check_schema(conn, &error_local))
+				g_clear_pointer(&conn, fst_central_free);
+		}
+		if (conn != NULL &&
+		    fst_central_sync(conn,
+				     fst_station_get_db(self->station),
+				     fst_station_get_name(self->station),
+				     self->settings->batch_events,
+				     20,
+				     &stats,
+				     &error_local)) {
+			backoff_ms = 200;
+			g_mutex_lock(&self->mutex);
+			self->link_up = TRUE;
+			self->idle = stats.batches == 0;
+			g_mutex_unlock(&self->mutex);
+			if (stats.batches > 0) {
+				g_debug("shipped %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
+					" rows, up to event %" G_GINT64_FORMAT,
+					stats.events,
+					stats.rows,
+					stats.head_id);
+				continue; /* more may be waiting */
+			}
+		} else {
+			if (conn != NULL && !fst_central_is_connected(conn))
+				g_clear_pointer(&conn, fst_central_free);
+			g_mutex_lock(&self->mutex);
+			if (self->link_up || error_local == NULL)
+				g_message("central sync paused: %s (the records stay in the station's "
+					  "journal and are shipped when the link is back)",
+					  error_local != NULL ? error_local->message : "no link");
+			self->link_up = FALSE;
+			self->idle = FALSE;
+			g_mutex_unlock(&self->mutex);
+			wait_ms = backoff_ms;
+			backoff_ms = MIN(backoff_ms * 2, FST_CENTRAL_BACKOFF_MAX_MS);
+		}
+		g_mutex_lock(&self->mutex);
+		if (!self->kicked && !self->stopping) {
+			gint64 end = g_get_monotonic_time() + (gint64)wait_ms * 1000;
+			while (!self->kicked && !self->stopping)
+				if (!g_cond_wait_until(&self->cond, &self->mutex, end))
+					break;
+		} else if (self->stopping && !self->idle && wait_ms > 0) {
+			/* draining: wait a little between attempts, never past the deadline */
+			gint64 end = MIN(g_get_monotonic_time() + (gint64)MIN(wait_ms, 200) * 1000,
+					 self->drain_deadline);
+			g_cond_wait_until(&self->cond, &self->mutex, end);
+		}
+		self->kicked = FALSE;
+		g_mutex_unlock(&self->mutex);
+	}
+	return NULL;
+}
+
+/**
+ * fst_central_worker_start:
+ * @station: a station
+ * @error: return location for a #GError
+ *
+ * Starts the sync worker of a station with a central registry: a thread
+ * that ships the committed records every `interval-ms`, or sooner when
+ * kicked, and keeps trying (with a growing pause) while the link is down.
+ *
+ * Returns: (transfer full) (nullable): the worker; %NULL without error for a
+ *   station without a central registry
+ */
+FstCentralWorker *
+fst_central_worker_start(FstStation *station, GError **error)
+{
+	g_autoptr(FstCentralSettings) settings =
+	    fst_central_settings_load(fst_station_get_workspace(station), error);
+	FstCentralWorker *self;
+
+	if (settings == NULL || settings->conninfo == NULL)
+		return NULL;
+	self = g_new0(FstCentralWorker, 1);
+	self->station = fst_station_ref(station);
+	self->settings = g_steal_pointer(&settings);
+	g_mutex_init(&self->mutex);
+	g_cond_init(&self->cond);
+	self->thread = g_thread_new("fst-central-sync", fst_central_worker_thread, self);
+	return self;
+}
+
+/**
+ * fst_central_worker_kick:
+ * @self: a worker
+ *
+ * Asks for a pass now (records were just committed).
+ */
+void
+fst_central_worker_kick(FstCentralWorker *self)
+{
+	g_mutex_lock(&self->mutex);
+	self->kicked = TRUE;
+	g_cond_signal(&self->cond);
+	g_mutex_unlock(&self->mutex);
+}
+
+/**
+ * fst_central_worker_stop:
+ * @self: a worker
+ * @drain_ms: how long to go on shipping what is left
+ *
+ * Stops the worker once everything committed was shipped, or after
+ * @drain_ms: what is left stays in the journal for the next run.
+ *
+ * Returns: %TRUE when nothing was left to ship
+ */
+gboolean
+fst_central_worker_stop(FstCentralWorker *self, guint drain_ms)
+{
+	gboolean idle;
+
+	if (self->thread == NULL)
+		return TRUE;
+	g_mutex_lock(&self->mutex);
+	self->stopping = TRUE;
+	self->idle = FALSE; /* one more pass for what the end of the job wrote */
+	self->drain_deadline = g_get_monotonic_time() + (gint64)drain_ms * 1000;
+	g_cond_signal(&self->cond);
+	g_mutex_unlock(&self->mutex);
+	g_thread_join(self->thread);
+	self->thread = NULL;
+	idle = self->idle;
+	return idle;
+}
+
+/**
+ * fst_central_worker_free:
+ * @self: (transfer full) (nullable): a worker, stopped or not
+ */
+void
+fst_central_worker_free(FstCentralWorker *self)
+{
+	if (self == NULL)
+		return;
+	fst_central_worker_stop(self, 0);
+	fst_station_unref(self->station);
+	fst_central_settings_free(self->settings);
+	g_mutex_clear(&self->mutex);
+	g_cond_clear(&self->cond);
+	g_free(self);
+}
