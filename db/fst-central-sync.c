@@ -71,6 +71,10 @@ static const struct {
     {"fst_registration",
      "INSERT INTO registrations (station_id, local_id, certificate_local_id, target, action,"
      "  created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (station_id, local_id) DO NOTHING"},
+    {"fst_release",
+     "UPDATE reservations SET released_at = now()"
+     " WHERE device_uid = $2 AND released_at IS NULL"
+     "  AND station = (SELECT name FROM stations WHERE id = $1)"},
     {"fst_head",
      "UPDATE stations SET head_id = $2, head_hash = $3, last_sync_at = now()"
      " WHERE id = $1 AND head_id <= $2"},
@@ -502,6 +506,15 @@ fst_central_send_row(FstCentralSyncCtx *ctx,
 		fst_central_params_column(&p, stmt, i);
 	fst_central_pipe_send(pipe, name, &p);
 	ctx->stats->rows++;
+	/* a certificate in service ends its station's reservation of the device */
+	if (table == FST_AUDIT_TABLE_CERTIFICATES) {
+		const gchar *state = (const gchar *)sqlite3_column_text(stmt, 11);
+		if (g_strcmp0(state, "verified") == 0 || g_strcmp0(state, "registered") == 0) {
+			fst_central_params_text(&p, ctx->station_id);
+			fst_central_params_text(&p, (const gchar *)sqlite3_column_text(stmt, 2));
+			fst_central_pipe_send(pipe, "fst_release", &p);
+		}
+	}
 	(void)error;
 	return TRUE;
 }

@@ -357,20 +357,23 @@ fst_central_station_reserve(FstStation *station,
  * fst_central_station_release:
  * @station: a station
  * @uid: a device id fst_central_station_reserve() reserved
+ * @provisioned: the attempt gave the device a certificate in service
  *
- * Releases the reservation once the attempt ended; best effort (a
- * reservation left behind is renewed by the same station, and released by
- * its next attempt).
+ * Ends the reservation of an attempt. A failed attempt releases it at once;
+ * a device provisioned keeps it until the sync has shipped its certificate
+ * in service (fst_central_sync() releases it in the same transaction), so
+ * that no other station sees the device as new in between. Best effort: a
+ * reservation left behind is renewed by the same station.
  */
 void
-fst_central_station_release(FstStation *station, const gchar *uid)
+fst_central_station_release(FstStation *station, const gchar *uid, gboolean provisioned)
 {
 	FstCentralLink *link = fst_central_link_get(station);
 	g_autoptr(GMutexLocker) locker = NULL;
 	g_autoptr(GError) error_local = NULL;
 	FstCentral *conn;
 
-	if (link->settings->conninfo == NULL || uid == NULL)
+	if (link->settings->conninfo == NULL || uid == NULL || provisioned)
 		return;
 	locker = g_mutex_locker_new(&link->mutex);
 	conn = fst_central_link_connect(link);
@@ -648,14 +651,20 @@ fst_central_worker_stop(FstCentralWorker *self, guint drain_ms)
 
 /**
  * fst_central_worker_free:
- * @self: (transfer full) (nullable): a worker, stopped or not
+ * @self: (transfer full) (nullable): a worker
+ *
+ * Stops the worker as fst_central_worker_stop() does, giving it the
+ * workspace's `drain-ms` to ship what is left (the end of a job), then
+ * frees it.
  */
 void
 fst_central_worker_free(FstCentralWorker *self)
 {
 	if (self == NULL)
 		return;
-	fst_central_worker_stop(self, 0);
+	if (!fst_central_worker_stop(self, self->settings->drain_ms))
+		g_message("central sync: records are left to ship; they stay in the station's "
+			  "journal and go with the next run (or fleetstation central sync)");
 	fst_station_unref(self->station);
 	fst_central_settings_free(self->settings);
 	g_mutex_clear(&self->mutex);

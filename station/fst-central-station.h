@@ -63,7 +63,7 @@ fst_central_station_reserve(FstStation *station,
 			    const gchar *uid,
 			    GError **error);
 void
-fst_central_station_release(FstStation *station, const gchar *uid);
+fst_central_station_release(FstStation *station, const gchar *uid, gboolean provisioned);
 gboolean
 fst_central_station_recognise(FstStation *station,
 			      const FstProfile *profile,

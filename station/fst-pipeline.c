@@ -63,6 +63,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "fst-central-station.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-x509.h"
@@ -88,6 +89,7 @@ typedef struct {
 	gboolean superseded;	    /* the supersede of @active is logged */
 	gboolean refused;	    /* refused before anything was logged: one event, nothing
 				     * else changes */
+	gboolean central_reserved;  /* the device id is reserved in the central registry */
 	FstStep step;
 	gint64 step_started_us;
 } FstRun;
@@ -308,6 +310,24 @@ fst_run_history(FstRun *run, const gchar *uid)
 					   ? " (this one)"
 					   : "");
 	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* the central registry's part (station/fst-central-station.c): the device
+ * id is reserved there before anything is issued for it, and then, holding
+ * it, a device another station provisioned is a returning device too (in
+ * that order: the station that provisioned it ships its certificate before
+ * its reservation ends) */
+static gboolean
+fst_run_reserve_central(FstRun *run, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	if (!fst_central_station_reserve(run->station, run->profile, info->uid, error))
+		return FALSE;
+	run->central_reserved = TRUE;
+	if (run->active != NULL)
+		return TRUE;
+	return fst_central_station_recognise(
+	    run->station, run->profile, info->uid, &run->refused, error);
 }
 
 /* recognises a device that comes back (it has a certificate in service) and
@@ -740,6 +760,8 @@ fst_run_all(FstRun *run, GError **error)
 				 roots_names[0] != '\0' ? roots_names : "none",
 				 returning != NULL ? returning : "");
 	fst_run_step_done(run, detail);
+	if (!fst_run_reserve_central(run, error))
+		return FALSE;
 
 	/* keygen: on the device (a CSR), or in the station (key injection),
 	 * where the key exists only in wiped memory until the device has it */
@@ -1073,6 +1095,8 @@ fst_pipeline_run(FstStation *station,
 			       1.0,
 			       trust_only ? "root CAs updated" : result->serial_hex);
 	}
+	if (run.central_reserved)
+		fst_central_station_release(station, result->uid, result->error == NULL);
 	g_clear_pointer(&run.log, fst_db_device_log_free);
 	g_clear_pointer(&run.active, fst_db_cert_free);
 	g_free(run.serial_hex);
