@@ -30,6 +30,8 @@
 #define FST_CENTRAL_MARK_EVENTS "central-synced-events"
 #define FST_CENTRAL_MARK_REGISTRATIONS "central-synced-registrations"
 #define FST_CENTRAL_MARK_AT "central-synced-at"
+/* the advisory lock class of a station's sync: "fsts" */
+#define FST_CENTRAL_SYNC_LOCK "1718842483"
 
 /* the statements of a batch, prepared once per connection */
 static const struct {
@@ -50,7 +52,8 @@ static const struct {
      "  protocol_version = EXCLUDED.protocol_version, key_types = EXCLUDED.key_types,"
      "  validation = EXCLUDED.validation, port = EXCLUDED.port, state = EXCLUDED.state,"
      "  last_error = EXCLUDED.last_error, operator = EXCLUDED.operator, lot = EXCLUDED.lot,"
-     "  updated_at = EXCLUDED.updated_at"},
+     "  updated_at = EXCLUDED.updated_at"
+     " WHERE devices.updated_at <= EXCLUDED.updated_at"},
     {"fst_cert",
      "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid, serial_hex,"
      "  issuer_sha256, aws_cert_id, der, subject, key_type, not_before, not_after, state, slot,"
@@ -63,7 +66,8 @@ static const struct {
      "  revoked_at = EXCLUDED.revoked_at, revocation_reason = EXCLUDED.revocation_reason,"
      "  subject = EXCLUDED.subject, not_before = EXCLUDED.not_before,"
      "  not_after = EXCLUDED.not_after, operator = EXCLUDED.operator, lot = EXCLUDED.lot,"
-     "  conflict = coalesce(certificates.conflict, EXCLUDED.conflict)"},
+     "  conflict = coalesce(certificates.conflict, EXCLUDED.conflict)"
+     " WHERE certificates.updated_at <= EXCLUDED.updated_at"},
     {"fst_object",
      "INSERT INTO device_objects (station_id, local_id, device_local_id, certificate_local_id,"
      "  kind, sha256, length, contents, written_at)"
@@ -575,6 +579,7 @@ fst_central_sync(FstCentral *self,
 	g_autofree gchar *database_id = NULL;
 	gint64 mark_ev = 0, mark_reg = 0, snapshot_max = 0, central_id = 0;
 	gboolean ok = FALSE;
+	gboolean locked = FALSE;
 
 	if (stats == NULL)
 		stats = &stats_local;
@@ -614,6 +619,29 @@ fst_central_sync(FstCentral *self,
 	if (!fst_central_ensure_station(self, station, database_id, &central_id, error) ||
 	    !fst_central_prepare_sync(self, error))
 		goto out;
+	/* one sync per station at a time (the job's worker, a `central sync`):
+	 * the other finds the lock taken and leaves the work to the first */
+	{
+		g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, central_id);
+		const gchar *params[] = {id_str};
+		g_autoptr(PGresult) res = fst_central_exec(self,
+							   "SELECT pg_try_advisory_lock(" FST_CENTRAL_SYNC_LOCK
+							   ", $1::integer)",
+							   1,
+							   params,
+							   NULL,
+							   NULL,
+							   "locking the station's sync",
+							   error);
+		if (res == NULL)
+			goto out;
+		if (g_strcmp0(PQgetvalue(res, 0, 0), "t") != 0) {
+			stats->busy = TRUE;
+			ok = TRUE;
+			goto out;
+		}
+		locked = TRUE;
+	}
 	ctx.central = self;
 	ctx.ro = ro;
 	ctx.stats = stats;
@@ -761,6 +789,19 @@ fst_central_sync(FstCentral *self,
 	}
 	ok = TRUE;
 out:
+	if (locked && fst_central_is_connected(self)) {
+		g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, central_id);
+		const gchar *params[] = {id_str};
+		g_autoptr(PGresult) res = fst_central_exec(self,
+							   "SELECT pg_advisory_unlock(" FST_CENTRAL_SYNC_LOCK
+							   ", $1::integer)",
+							   1,
+							   params,
+							   NULL,
+							   NULL,
+							   "unlocking the station's sync",
+							   NULL);
+	}
 	sqlite3_exec(ro, "COMMIT", NULL, NULL, NULL);
 	fst_central_sync_ctx_clear(&ctx);
 	return ok;

@@ -136,6 +136,7 @@ typedef struct {
 	gint64 registrations;
 	gint64 conflicts;
 	gint64 head_id; /* the station's last event now in the registry */
+	gboolean busy;	/* another sync of the station held the lock: nothing done */
 } FstCentralSyncStats;
 
 gboolean

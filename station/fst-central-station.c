@@ -327,10 +327,12 @@ fst_central_station_reserve(FstStation *station,
 	if (conn != NULL) {
 		if (fst_central_reserve(conn, fst_station_get_name(station), uid, &error_local))
 			return TRUE;
-		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED)) {
+		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_BUSY)) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return FALSE;
 		}
+		/* any other failure (the server going down answers with an
+		 * error before the link drops): the registry cannot vouch */
 		fst_central_link_lost(link, error_local);
 	}
 	if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED) {
@@ -426,11 +428,20 @@ fst_central_station_recognise(FstStation *station,
 		return TRUE;
 	certs = fst_central_list_certificates(conn, uid, NULL, &error_local);
 	if (certs == NULL) {
-		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED)) {
-			fst_central_link_lost(link, error_local);
+		/* the registry went away between the reservation and now: what
+		 * it knows of the device is unknown, the offline rule decides */
+		fst_central_link_lost(link, error_local);
+		if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED)
 			return TRUE;
-		}
-		g_propagate_error(error, g_steal_pointer(&error_local));
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DISCONNECTED,
+			    "device %s: the central registry went away while looking up its "
+			    "history (%s), and profile %s issues nothing offline (offline=refuse); "
+			    "nothing was issued",
+			    uid,
+			    link->offline_reason,
+			    fst_profile_get_name(profile));
 		return FALSE;
 	}
 	for (guint i = certs->len; i > 0; i--) {

@@ -180,6 +180,7 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 	g_autoptr(FstCentral) central = NULL;
 	g_autofree gchar *name = NULL;
 	FstCentralSyncStats total = {0};
+	guint busy = 0;
 
 	if (db == NULL || (name = fst_central_station_read_name(workspace, &error)) == NULL ||
 	    (settings = fst_central_settings_load(workspace, &error)) == NULL ||
@@ -190,6 +191,15 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		FstCentralSyncStats stats = {0};
 		if (!fst_central_sync(central, db, name, settings->batch_events, 20, &stats, &error))
 			return fst_cli_fail("central sync", json, error);
+		if (stats.busy) {
+			/* the station's running job ships: give it some time */
+			if (++busy > 300) {
+				g_print("station %s: its running job is shipping the records\n", name);
+				return FST_EXIT_OK;
+			}
+			g_usleep(100000);
+			continue;
+		}
 		total.batches += stats.batches;
 		total.events += stats.events;
 		total.rows += stats.rows;

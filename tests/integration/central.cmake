@@ -1,10 +1,19 @@
 # the central registry (db/central.md) against a real PostgreSQL server that
 # each test starts on a free loopback port (fst-central-pg.sh); skipped (77)
 # without the server binaries
-foreach(t fst-central-test fst-central-stations-test)
+foreach(t fst-central-test)
 	if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		add_test(NAME ${t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		set_tests_properties(${t} PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 			TIMEOUT 600 SKIP_RETURN_CODE 77)
 	endif()
 endforeach()
+# four stations into one server: stopped and restarted mid-run, a sync
+# SIGKILLed between batches, marks wiped and everything shipped again
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND)
+	add_test(NAME fst-central-stations-test
+		COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/fst-central-stations-test.py)
+	set_tests_properties(fst-central-stations-test PROPERTIES LABELS integration
+		ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 600 SKIP_RETURN_CODE 77)
+endif()
