@@ -17,3 +17,12 @@ if(Python3_FOUND)
 	set_tests_properties(fst-central-stations-test PROPERTIES LABELS integration
 		ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 600 SKIP_RETURN_CODE 77)
 endif()
+
+# the database side: connection setting, schema ladder, constraints,
+# reservations, the registration queue with several registrars
+add_executable(fst-central-db-test ${CMAKE_CURRENT_LIST_DIR}/fst-central-db-test.c)
+target_link_libraries(fst-central-db-test PRIVATE fststation)
+add_test(NAME fst-central-db-test COMMAND fst-central-db-test --tap)
+set_tests_properties(fst-central-db-test PROPERTIES LABELS integration
+	ENVIRONMENT "${FST_TEST_ENV};FST_CENTRAL_PG=${CMAKE_CURRENT_LIST_DIR}/fst-central-pg.sh"
+	TIMEOUT 300 SKIP_RETURN_CODE 77)
