@@ -422,3 +422,54 @@ fst_cli_central(gint argc, gchar **argv)
 	g_printerr("fleetstation central: unknown subcommand %s\n%s", sub, FST_CLI_CENTRAL_USAGE);
 	return FST_EXIT_USAGE;
 }
+
+/**
+ * fst_cli_central_requested:
+ * @argc: a command's argument count
+ * @argv: its arguments
+ *
+ * Returns: %TRUE when the command was given `--central`: `report --central`
+ *   and `audit verify --central` are `central report` and `central audit`
+ */
+gboolean
+fst_cli_central_requested(gint argc, gchar **argv)
+{
+	for (gint i = 1; i < argc; i++) {
+		if (g_strcmp0(argv[i], "--central") == 0)
+			return TRUE;
+		if (g_strcmp0(argv[i], "--") == 0)
+			break;
+	}
+	return FALSE;
+}
+
+/**
+ * fst_cli_central_delegate:
+ * @sub: the central subcommand (`report`, `audit`)
+ * @argc: the original command's argument count
+ * @argv: its arguments, with `--central` (and for audit, `verify`)
+ *
+ * Runs `fleetstation central SUB` with the other options.
+ *
+ * Returns: its exit code
+ */
+FstExit
+fst_cli_central_delegate(const gchar *sub, gint argc, gchar **argv)
+{
+	g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar **args = g_new0(gchar *, argc + 2);
+	gint n = 0;
+
+	/* option parsing reorders the array it is given: the strings are
+	 * freed through @owned, not through it */
+	g_ptr_array_add(owned, g_strdup("central"));
+	g_ptr_array_add(owned, g_strdup(sub));
+	for (gint i = 1; i < argc; i++) {
+		if (g_strcmp0(argv[i], "--central") == 0 || g_strcmp0(argv[i], "verify") == 0)
+			continue;
+		g_ptr_array_add(owned, g_strdup(argv[i]));
+	}
+	for (guint i = 0; i < owned->len; i++)
+		args[n++] = g_ptr_array_index(owned, i);
+	return fst_cli_central(n, args);
+}

@@ -167,7 +167,7 @@ assert d["conflicts"][0]["station"] == "B" and d["conflicts"][0]["other_station"
 names = sorted(s["name"] for s in d["stations"])
 assert names == ["A", "B"], names
 PY
-"$FST_STATION" central report --workspace "$ws/A" --json >"$ws/report.json" || fail "central report"
+"$FST_STATION" report --central --workspace "$ws/A" --json >"$ws/report.json" || fail "report --central"
 python3 - "$ws/report.json" <<'PY' || fail "central report --json"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -177,7 +177,7 @@ assert d["conflicts"] == 1
 PY
 
 # the central audit passes; an edit of the central copy is found
-"$FST_STATION" central audit --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "central audit"; }
+"$FST_STATION" audit verify --central --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "audit verify --central"; }
 grep -q 'journal of station A against its central copy: the same' "$ws/audit.out" || { cat "$ws/audit.out"; fail "journal comparison"; }
 psql_q "update certificates set state = 'revoked' where device_uid = 'CEN-RET-1'"
 rc=0
