@@ -293,13 +293,36 @@ fst_central_read_mark(sqlite3 *db, const gchar *key, gint64 *value, GError **err
 	return TRUE;
 }
 
-/* the high-water marks, written on the station's own connection in one FULL
- * transaction once the central commit returned */
-static gboolean
-fst_central_write_marks(FstDb *db, gint64 events, gint64 registrations, GError **error)
+/* the high-water marks, written once the central commit returned, on a
+ * connection of the sync's own without waiting for the disk
+ * (synchronous=OFF): a mark lost in a power cut only moves back, and what
+ * it covered is shipped again and changes nothing (ON CONFLICT). The line's
+ * next commit syncs the write-ahead log, marks included; the line itself
+ * never waits for a sync of the marks. */
+static sqlite3 *
+fst_central_open_marks(const gchar *path, GError **error)
 {
-	g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db->mutex);
-	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DATABASE,
+			    "opening %s for the central sync marks: %s",
+			    path,
+			    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, FST_DB_BUSY_TIMEOUT_MS);
+	return db;
+}
+
+static gboolean
+fst_central_write_marks(sqlite3 *db, gint64 events, gint64 registrations, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
 	const struct {
 		const gchar *key;
 		gint64 value;
@@ -309,30 +332,33 @@ fst_central_write_marks(FstDb *db, gint64 events, gint64 registrations, GError *
 	    {FST_CENTRAL_MARK_AT, g_get_real_time()},
 	};
 
-	if (!fst_db_transaction_begin(&tx, db, "recording the central sync mark", error))
-		return FALSE;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "INSERT INTO db_properties (key, value) VALUES (?1, ?2) "
+			       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			       -1,
+			       &stmt,
+			       NULL) != SQLITE_OK)
+		goto fail;
 	for (guint i = 0; i < G_N_ELEMENTS(marks); i++) {
-		g_autoptr(FstDbStmt) stmt =
-		    fst_db_prepare(db,
-				   "INSERT INTO db_properties (key, value) VALUES (?1, ?2) "
-				   "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-				   "recording the central sync mark",
-				   error);
 		g_autofree gchar *value = g_strdup_printf("%" G_GINT64_FORMAT, marks[i].value);
-		if (stmt == NULL)
-			return FALSE;
-		if (!fst_db_check_bind(db,
-				       sqlite3_bind_text(stmt, 1, marks[i].key, -1, SQLITE_STATIC),
-				       "central sync mark",
-				       error) ||
-		    !fst_db_check_bind(db,
-				       sqlite3_bind_text(stmt, 2, value, -1, SQLITE_TRANSIENT),
-				       "central sync mark",
-				       error) ||
-		    !fst_db_step_done(db, stmt, "recording the central sync mark", error))
-			return FALSE;
+		sqlite3_reset(stmt);
+		sqlite3_bind_text(stmt, 1, marks[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			goto fail;
 	}
-	return fst_db_transaction_commit(&tx, "recording the central sync mark", error);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return TRUE;
+fail:
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_DATABASE,
+		    "recording the central sync mark: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return FALSE;
 }
 
 /**
@@ -571,6 +597,7 @@ fst_central_sync(FstCentral *self,
 		 GError **error)
 {
 	g_autoptr(sqlite3) ro = NULL;
+	g_autoptr(sqlite3) marks = NULL;
 	g_autoptr(sqlite3_stmt) ev = NULL;
 	g_autoptr(sqlite3_stmt) scan = NULL;
 	g_autoptr(sqlite3_stmt) reg = NULL;
@@ -760,7 +787,9 @@ fst_central_sync(FstCentral *self,
 		if (!fst_central_pipe_finish(&pipe, error))
 			goto out;
 		/* committed centrally: now the marks */
-		if (!fst_central_write_marks(db, batch_last, reg_last, error))
+		if (marks == NULL && (marks = fst_central_open_marks(fst_db_get_path(db), error)) == NULL)
+			goto out;
+		if (!fst_central_write_marks(marks, batch_last, reg_last, error))
 			goto out;
 		mark_ev = batch_last;
 		mark_reg = reg_last;

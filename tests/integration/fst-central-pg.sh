@@ -9,6 +9,9 @@
 #   fst-central-pg.sh restart DIR start again on the same port
 #   fst-central-pg.sh destroy DIR stop and remove DIR
 #
+# The server is stopped and DIR removed when the process that ran `start`
+# (or $FST_PG_WATCH_PID) exits, whatever way it ends.
+#
 # Exits 77 (a ctest skip) with a message when the PostgreSQL server binaries
 # or a way to drop root are missing.
 set -euo pipefail
@@ -74,6 +77,14 @@ start)
 	free_port >"$dir/port"
 	start
 	as_owner "$bindir/createdb" -h 127.0.0.1 -p "$(cat "$dir/port")" -U fst fleetstation
+	# a test that dies (an assertion, a kill) leaves no server behind: this
+	# watcher stops it once the process that started it is gone
+	parent=${FST_PG_WATCH_PID:-$PPID}
+	(
+		while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+		as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop
+		rm -rf "$dir"
+	) </dev/null >/dev/null 2>&1 &
 	echo "host=127.0.0.1 port=$(cat "$dir/port") dbname=fleetstation user=fst connect_timeout=3"
 	;;
 stop)
