@@ -63,6 +63,7 @@ static const gchar *fst_central_schema_v1 =
     "  created_at bigint NOT NULL, updated_at bigint NOT NULL,"
     "  revoked_at bigint, revocation_reason text,"
     "  conflict text,"
+    "  superseded_by text,"
     "  PRIMARY KEY (station_id, local_id));"
     /* the uniqueness across stations: a serial once per issuing CA, one
      * certificate in service per device id; a flagged conflict is kept as
@@ -70,7 +71,8 @@ static const gchar *fst_central_schema_v1 =
     "CREATE UNIQUE INDEX certificates_serial ON certificates(issuer_sha256, serial_hex)"
     "  WHERE conflict IS NULL;"
     "CREATE UNIQUE INDEX certificates_in_service ON certificates(device_uid)"
-    "  WHERE state IN ('verified', 'registered') AND conflict IS NULL;"
+    "  WHERE state IN ('verified', 'registered') AND conflict IS NULL"
+    "  AND superseded_by IS NULL;"
     "CREATE INDEX certificates_device ON certificates(device_uid);"
     "CREATE TABLE device_objects ("
     "  station_id bigint NOT NULL REFERENCES stations(id),"
@@ -117,6 +119,16 @@ static const gchar *fst_central_schema_v1 =
     "  detail text NOT NULL,"
     "  found_at timestamptz NOT NULL DEFAULT now(),"
     "  UNIQUE (station, serial_hex, kind));"
+    /* a device re-provisioned at another station: the station that took it
+     * over records a handover when it decides to (on-return=reprovision);
+     * when its new certificate reaches the registry in service, the old one
+     * is marked superseded_by (its own station's copy keeps its state) */
+    "CREATE TABLE handovers ("
+    "  device_uid text NOT NULL,"
+    "  old_station text NOT NULL, old_serial text NOT NULL,"
+    "  new_station text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (device_uid, old_station, old_serial, new_station));"
     /* what a certificate a station ships conflicts with, or NULL: computed in
      * the statement that writes it, so that a sync never fails on a
      * conflict it can see (the unique indexes still stop two syncs racing:
@@ -135,7 +147,11 @@ static const gchar *fst_central_schema_v1 =
     "     FROM certificates o JOIN stations s ON s.id = o.station_id"
     "     WHERE p_state IN ('verified', 'registered') AND o.device_uid = p_uid"
     "       AND o.state IN ('verified', 'registered') AND o.conflict IS NULL"
-    "       AND NOT (o.station_id = p_station AND o.local_id = p_local) LIMIT 1))"
+    "       AND o.superseded_by IS NULL"
+    "       AND NOT (o.station_id = p_station AND o.local_id = p_local)"
+    "       AND NOT EXISTS (SELECT 1 FROM handovers h JOIN stations n ON n.name = h.new_station"
+    "         WHERE h.device_uid = p_uid AND h.old_station = s.name"
+    "           AND h.old_serial = o.serial_hex AND n.id = p_station) LIMIT 1))"
     "  $$;"
     /* every flagged certificate is listed once in conflicts */
     "CREATE FUNCTION fst_certificate_flag() RETURNS trigger LANGUAGE plpgsql AS $$"
@@ -148,7 +164,20 @@ static const gchar *fst_central_schema_v1 =
     "    RETURN NEW;"
     "  END $$;"
     "CREATE TRIGGER certificates_flag AFTER INSERT OR UPDATE OF conflict ON certificates"
-    "  FOR EACH ROW WHEN (NEW.conflict IS NOT NULL) EXECUTE FUNCTION fst_certificate_flag();";
+    "  FOR EACH ROW WHEN (NEW.conflict IS NOT NULL) EXECUTE FUNCTION fst_certificate_flag();"
+    "CREATE FUNCTION fst_certificate_handover() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    UPDATE certificates o SET superseded_by = n.name || ' ' || NEW.serial_hex"
+    "    FROM handovers h, stations n, stations s"
+    "    WHERE n.id = NEW.station_id AND h.new_station = n.name"
+    "      AND h.device_uid = NEW.device_uid AND s.name = h.old_station"
+    "      AND o.station_id = s.id AND o.serial_hex = h.old_serial"
+    "      AND o.superseded_by IS NULL;"
+    "    RETURN NEW;"
+    "  END $$;"
+    "CREATE TRIGGER certificates_handover BEFORE INSERT OR UPDATE OF state ON certificates"
+    "  FOR EACH ROW WHEN (NEW.state IN ('verified', 'registered') AND NEW.conflict IS NULL)"
+    "  EXECUTE FUNCTION fst_certificate_handover();";
 
 /* the advisory lock key of the migrations: "fstcentr" */
 #define FST_CENTRAL_MIGRATION_LOCK "7310309447183136114"
@@ -673,6 +702,45 @@ fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GE
 	return res != NULL;
 }
 
+/**
+ * fst_central_handover:
+ * @self: a connection
+ * @uid: the device id
+ * @old_station: the station whose certificate is in service
+ * @old_serial: that certificate
+ * @new_station: the station re-provisioning the device
+ * @error: return location for a #GError
+ *
+ * Records that @new_station re-provisions a device another station
+ * provisioned (its profile says on-return=reprovision). When the new
+ * certificate reaches the registry in service, @old_serial is marked
+ * superseded by it there (not a conflict); the other station's own records
+ * keep it as they have it.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_central_handover(FstCentral *self,
+		     const gchar *uid,
+		     const gchar *old_station,
+		     const gchar *old_serial,
+		     const gchar *new_station,
+		     GError **error)
+{
+	const gchar *params[] = {uid, old_station, old_serial, new_station};
+	g_autoptr(PGresult) res =
+	    fst_central_exec(self,
+			     "INSERT INTO handovers (device_uid, old_station, old_serial, new_station)"
+			     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+			     4,
+			     params,
+			     NULL,
+			     NULL,
+			     "recording a handover",
+			     error);
+	return res != NULL;
+}
+
 void
 fst_central_station_free(FstCentralStation *self)
 {
@@ -804,6 +872,7 @@ fst_central_cert_free(FstCentralCert *self)
 	g_free(self->operator_name);
 	g_free(self->profile);
 	g_free(self->conflict);
+	g_free(self->superseded_by);
 	g_free(self);
 }
 
@@ -829,7 +898,8 @@ fst_central_list_certificates(FstCentral *self,
 
 	res = fst_central_exec(self,
 			       "SELECT s.name, c.device_uid, c.serial_hex, c.issuer_sha256, c.aws_cert_id,"
-			       "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict "
+			       "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict,"
+			       "  c.superseded_by "
 			       "FROM certificates c JOIN stations s ON s.id = c.station_id "
 			       "WHERE ($1::text IS NULL OR c.device_uid = $1) "
 			       "  AND ($2::text IS NULL OR c.lot = $2) "
@@ -856,6 +926,7 @@ fst_central_list_certificates(FstCentral *self,
 		c->profile = fst_central_get_text(res, i, 9);
 		c->created_at = fst_central_get_int(res, i, 10);
 		c->conflict = fst_central_get_text(res, i, 11);
+		c->superseded_by = fst_central_get_text(res, i, 12);
 		g_ptr_array_add(out, c);
 	}
 	return g_steal_pointer(&out);

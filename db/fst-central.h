@@ -42,6 +42,13 @@ gboolean
 fst_central_reserve(FstCentral *self, const gchar *station, const gchar *uid, GError **error);
 gboolean
 fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GError **error);
+gboolean
+fst_central_handover(FstCentral *self,
+		     const gchar *uid,
+		     const gchar *old_station,
+		     const gchar *old_serial,
+		     const gchar *new_station,
+		     GError **error);
 
 /**
  * FstCentralStation:
@@ -111,6 +118,7 @@ typedef struct {
 	gchar *profile;	 /* (nullable) */
 	gint64 created_at;
 	gchar *conflict; /* (nullable) */
+	gchar *superseded_by; /* (nullable): "STATION SERIAL" that took the device over */
 } FstCentralCert;
 
 void

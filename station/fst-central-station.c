@@ -394,13 +394,16 @@ fst_central_station_release(FstStation *station, const gchar *uid, gboolean prov
  * @profile: the profile of the attempt
  * @uid: a device this station has no certificate in service for
  * @refused: (out): set when the profile refuses the device
+ * @foreign_slot: (out): the credential slot of the certificate in service
+ *   another station recorded, for a device re-provisioned here; -1 for none
  * @error: return location for a #GError
  *
  * Looks the device up in the central registry: a certificate in service
  * that another station recorded makes it a returning device, and the
  * profile's on-return applies (refuse: an error with its central history;
- * reprovision: the pipeline goes on). Unreachable: nothing is known, and
- * the reservation's offline rule decides.
+ * reprovision: a handover is recorded, so that the new certificate
+ * supersedes the other station's there, and the pipeline goes on).
+ * Unreachable: nothing is known, and the offline rule decides.
  *
  * Returns: %FALSE when refused (@refused set) or the registry failed
  */
@@ -409,6 +412,7 @@ fst_central_station_recognise(FstStation *station,
 			      const FstProfile *profile,
 			      const gchar *uid,
 			      gboolean *refused,
+			      gint *foreign_slot,
 			      GError **error)
 {
 	FstCentralLink *link = fst_central_link_get(station);
@@ -420,6 +424,7 @@ fst_central_station_recognise(FstStation *station,
 	FstCentral *conn;
 
 	*refused = FALSE;
+	*foreign_slot = -1;
 	if (link->settings->conninfo == NULL)
 		return TRUE;
 	locker = g_mutex_locker_new(&link->mutex);
@@ -448,8 +453,9 @@ fst_central_station_recognise(FstStation *station,
 		FstCentralCert *c = g_ptr_array_index(certs, i - 1);
 		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
 		g_autofree gchar *when = dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
-		gboolean in_service = c->conflict == NULL && (g_strcmp0(c->state, "verified") == 0 ||
-							      g_strcmp0(c->state, "registered") == 0);
+		gboolean in_service = c->conflict == NULL && c->superseded_by == NULL &&
+				      (g_strcmp0(c->state, "verified") == 0 ||
+				       g_strcmp0(c->state, "registered") == 0);
 		if (in_service && active == NULL)
 			active = c;
 		if (certs->len - i < 4)
@@ -482,12 +488,31 @@ fst_central_station_recognise(FstStation *station,
 			    fst_profile_get_name(profile));
 		return FALSE;
 	}
-	g_message("device %s came back from station %s (certificate %s in service there); "
-		  "profile %s re-provisions it",
+	if (!fst_central_handover(conn,
+				  uid,
+				  active->station,
+				  active->serial_hex,
+				  fst_station_get_name(station),
+				  &error_local)) {
+		fst_central_link_lost(link, error_local);
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DISCONNECTED,
+			    "device %s came back from station %s, and the central registry could "
+			    "not record that this station takes it over (%s); nothing was issued",
+			    uid,
+			    active->station,
+			    link->offline_reason);
+		return FALSE;
+	}
+	g_message("device %s came back from station %s (certificate %s in service there, "
+		  "slot %c); profile %s re-provisions it",
 		  uid,
 		  active->station,
 		  active->serial_hex,
+		  active->slot == 1 ? 'B' : 'A',
 		  fst_profile_get_name(profile));
+	*foreign_slot = active->slot;
 	return TRUE;
 }
 

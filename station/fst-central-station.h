@@ -69,6 +69,7 @@ fst_central_station_recognise(FstStation *station,
 			      const FstProfile *profile,
 			      const gchar *uid,
 			      gboolean *refused,
+			      gint *foreign_slot,
 			      GError **error);
 
 /* the sync worker */

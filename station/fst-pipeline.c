@@ -316,18 +316,41 @@ fst_run_history(FstRun *run, const gchar *uid)
  * id is reserved there before anything is issued for it, and then, holding
  * it, a device another station provisioned is a returning device too (in
  * that order: the station that provisioned it ships its certificate before
- * its reservation ends) */
+ * its reservation ends). Re-provisioned here, it gets its new credentials
+ * in the slot the profile says, as one of this station's would */
 static gboolean
 fst_run_reserve_central(FstRun *run, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	gint foreign_slot = -1;
+
 	if (!fst_central_station_reserve(run->station, run->profile, info->uid, error))
 		return FALSE;
 	run->central_reserved = TRUE;
-	if (run->active != NULL)
+	if (run->active != NULL || run->trust_only)
 		return TRUE;
-	return fst_central_station_recognise(
-	    run->station, run->profile, info->uid, &run->refused, error);
+	if (!fst_central_station_recognise(
+		run->station, run->profile, info->uid, &run->refused, &foreign_slot, error))
+		return FALSE;
+	if (foreign_slot < 0 ||
+	    fst_profile_get_credential_slots(run->profile) != FST_PROFILE_SLOTS_AB)
+		return TRUE;
+	if (info->cred_slots < 2) {
+		run->refused = TRUE;
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "device %s came back from another station and has one credential slot, "
+			    "and profile %s writes the new credentials beside the old ones "
+			    "(credential-slots=ab); nothing was issued. Use a profile with "
+			    "credential-slots=single to replace them in place",
+			    info->uid,
+			    fst_profile_get_name(run->profile));
+		return FALSE;
+	}
+	run->slot = 1 - info->active_slot;
+	run->alternate = TRUE;
+	return TRUE;
 }
 
 /* recognises a device that comes back (it has a certificate in service) and

@@ -90,6 +90,28 @@ grep -q 'device CEN-RET-1 came back: station A provisioned it' "$ws/pb.out" ||
 grep -q 'lot LOT-A' "$ws/pb.out" || { cat "$ws/pb.out"; fail "B's refusal does not show the central history"; }
 [ "$(sqlite3 "$ws/B/station.db" "select count(*) from certificates")" -eq 0 ] || fail "B issued a certificate"
 
+# the rework profile at B: the device taken over into its other slot, A's
+# certificate superseded centrally by B's (not a conflict), A's journal as it was
+sim a2 CEN-RET-2 --cred-slots 2
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/a2" >"$ws/pa2.out" 2>&1 ||
+	{ cat "$ws/pa2.out"; fail "provisioning CEN-RET-2 at A"; }
+"$FST_STATION" central sync --workspace "$ws/A" >/dev/null 2>&1 || fail "central sync A"
+old_serial=$(psql_q "select serial_hex from certificates where device_uid = 'CEN-RET-2'")
+"$FST_STATION" provision --workspace "$ws/B" --port "$ws/links/a2" --profile aws-iot-ecc-rework >"$ws/pb2.out" 2>&1 ||
+	{ cat "$ws/pb2.out"; fail "B should re-provision CEN-RET-2 under the rework profile"; }
+grep -q 'came back from station A' "$ws/pb2.out" || { cat "$ws/pb2.out"; fail "B does not say the device came from A"; }
+"$FST_DEVSIM" --storage "$ws/storage/a2.bin" --dump slots >"$ws/slots" || fail "dump slots"
+grep -q '^active-slot=1$' "$ws/slots" || { cat "$ws/slots"; fail "B did not write the alternate slot"; }
+"$FST_STATION" central sync --workspace "$ws/B" >/dev/null 2>&1 || fail "central sync B"
+new_serial=$(sqlite3 "$ws/B/station.db" "select serial_hex from certificates where state = 'verified'")
+[ "$(psql_q "select superseded_by from certificates where serial_hex = '$old_serial'")" = "B $new_serial" ] ||
+	fail "A's certificate is not superseded by B's centrally"
+[ "$(psql_q "select state from certificates where serial_hex = '$old_serial'")" = verified ] ||
+	fail "the central copy of A's certificate no longer matches A's journal"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-RET-2' and state = 'verified' and conflict is null and superseded_by is null")" -eq 1 ] ||
+	fail "CEN-RET-2 should have exactly one certificate in service centrally"
+[ "$(psql_q "select count(*) from conflicts")" -eq 0 ] || fail "the takeover was flagged as a conflict"
+
 # the race: both stations get boards with the same ids at the same time
 for r in $(seq "$ROUNDS"); do
 	args_a=() args_b=()
