@@ -19,6 +19,9 @@ struct _FstCentral {
 	PGconn *conn;  /* (owned) */
 	gchar *server; /* (owned): host:port/dbname, for messages; never a password */
 	gboolean sync_prepared; /* the sync's statements are prepared on this connection */
+	gchar *sync_station;	/* (owned) (nullable): the station the sync registered */
+	gchar *sync_database_id; /* (owned) (nullable): its database id */
+	gint64 sync_station_id;	/* its central id, 0 before */
 };
 
 PGresult *

@@ -420,6 +420,13 @@ fst_central_ensure_station(FstCentral *self,
 	g_autoptr(PGresult) res = NULL;
 	g_autofree gchar *known = NULL;
 
+	/* once per connection and station */
+	if (self->sync_station_id > 0 && g_strcmp0(self->sync_station, station) == 0 &&
+	    g_strcmp0(self->sync_database_id, database_id) == 0) {
+		*central_id = self->sync_station_id;
+		return TRUE;
+	}
+
 	res = fst_central_exec(self,
 			       "INSERT INTO stations AS s (name, database_id, host) VALUES ($1, $2, $3) "
 			       "ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host,"
@@ -448,6 +455,11 @@ fst_central_ensure_station(FstCentral *self,
 		return FALSE;
 	}
 	*central_id = fst_central_get_int(res, 0, 0);
+	g_free(self->sync_station);
+	g_free(self->sync_database_id);
+	self->sync_station = g_strdup(station);
+	self->sync_database_id = g_strdup(database_id);
+	self->sync_station_id = *central_id;
 	return TRUE;
 }
 
@@ -642,6 +654,17 @@ fst_central_sync(FstCentral *self,
 		goto out;
 	if (max_batches > 0 && snapshot_max > mark_ev + (gint64)batch_events * max_batches)
 		snapshot_max = mark_ev + (gint64)batch_events * max_batches;
+	/* nothing new: no traffic at all (the worker looks every interval) */
+	if (snapshot_max <= mark_ev) {
+		g_autoptr(sqlite3_stmt) q = NULL;
+		if (!fst_central_sqlite_prepare(ro, "SELECT max(id) FROM registrations", &q, error))
+			goto out;
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) <= mark_reg) {
+			stats->head_id = mark_ev;
+			ok = TRUE;
+			goto out;
+		}
+	}
 
 	if (!fst_central_ensure_station(self, station, database_id, &central_id, error) ||
 	    !fst_central_prepare_sync(self, error))
@@ -800,7 +823,7 @@ fst_central_sync(FstCentral *self,
 		if (max_batches > 0 && stats->batches >= max_batches)
 			break;
 	}
-	{
+	if (stats->batches > 0) {
 		g_autoptr(PGresult) res = NULL;
 		const gchar *params[] = {ctx.station_id};
 		res = fst_central_exec(self,

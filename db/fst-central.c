@@ -324,6 +324,8 @@ fst_central_free(FstCentral *self)
 	if (self->conn != NULL)
 		PQfinish(self->conn);
 	g_free(self->server);
+	g_free(self->sync_station);
+	g_free(self->sync_database_id);
 	g_free(self);
 }
 

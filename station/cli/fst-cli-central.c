@@ -204,7 +204,8 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		total.events += stats.events;
 		total.rows += stats.rows;
 		total.registrations += stats.registrations;
-		total.conflicts = stats.conflicts;
+		if (stats.batches > 0)
+			total.conflicts = stats.conflicts;
 		if (stats.batches > 0)
 			total.head_id = stats.head_id;
 		if (stats.batches == 0)

@@ -13,6 +13,7 @@
 #include "fst-error.h"
 
 static gchar *conninfo = NULL;
+static gchar *tls_dir = NULL;
 
 static FstCentral *
 fst_test_connect(void)
@@ -78,6 +79,51 @@ fst_central_conninfo_test(void)
 		g_assert_null(c);
 		g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
 	}
+}
+
+/* sslmode=verify-full goes to libpq as given: the server's certificate is
+ * checked against sslrootcert and its name against the host */
+static void
+fst_central_tls_test(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *ca = g_build_filename(tls_dir, "ca.crt", NULL);
+	g_autofree gchar *other_ca = g_build_filename(tls_dir, "other-ca.crt", NULL);
+	g_autofree gchar *good = g_strdup_printf("%s sslmode=verify-full sslrootcert=%s", conninfo, ca);
+	g_autofree gchar *wrong_ca = g_strdup_printf("%s sslmode=verify-full sslrootcert=%s", conninfo, other_ca);
+	g_autofree gchar *wrong_host = NULL;
+	g_autofree gchar *cmd = g_strdup_printf(
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+	    "-subj /CN=other -keyout %s/other-ca.key -out %s",
+	    tls_dir,
+	    other_ca);
+	g_autoptr(FstCentral) central = NULL;
+	g_autoptr(FstCentral) refused = NULL;
+	g_autofree gchar *cmd_out = NULL;
+	g_autofree gchar *cmd_err = NULL;
+	gint status = 0;
+
+	central = fst_central_connect(good, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_test_int(central, "SELECT ssl::integer FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
+			==,
+			1);
+	/* a server certificate from another CA */
+	g_assert_true(g_spawn_command_line_sync(cmd, &cmd_out, &cmd_err, &status, NULL));
+	g_assert_cmpint(status, ==, 0);
+	refused = fst_central_connect(wrong_ca, &error);
+	g_assert_null(refused);
+	g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
+	g_assert_nonnull(strstr(error->message, "certificate verify failed"));
+	g_clear_error(&error);
+	/* a name the certificate does not carry */
+	wrong_host = g_strdup_printf("%s host=localhost hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=%s",
+				     conninfo,
+				     ca);
+	refused = fst_central_connect(wrong_host, &error);
+	g_assert_null(refused);
+	g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
+	g_assert_nonnull(strstr(error->message, "localhost"));
 }
 
 static gpointer
@@ -361,6 +407,7 @@ main(int argc, char **argv)
 	gint rc;
 
 	g_test_init(&argc, &argv, NULL);
+	g_setenv("FST_PG_TLS", "1", TRUE);
 	if (script == NULL) {
 		g_printerr("FST_CENTRAL_PG is not set\n");
 		return 1;
@@ -377,7 +424,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	conninfo = g_strstrip(g_steal_pointer(&out));
+	tls_dir = g_build_filename(pgdir, "tls", NULL);
 	g_test_add_func("/fst/central/conninfo/no-password-service-tls", fst_central_conninfo_test);
+	g_test_add_func("/fst/central/tls/verify-full", fst_central_tls_test);
 	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused", fst_central_migrate_test);
 	g_test_add_func("/fst/central/constraints/serial-per-ca-one-in-service", fst_central_constraints_test);
 	g_test_add_func("/fst/central/reserve/other-station-named", fst_central_reserve_test);
@@ -386,5 +435,6 @@ main(int argc, char **argv)
 	g_spawn_sync(NULL, destroy, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, NULL, NULL);
 	g_rmdir(tmp);
 	g_free(conninfo);
+	g_free(tls_dir);
 	return rc;
 }

@@ -12,6 +12,10 @@
 # The server is stopped and DIR removed when the process that ran `start`
 # (or $FST_PG_WATCH_PID) exits, whatever way it ends.
 #
+# With FST_PG_TLS=1, `start` also makes a CA (DIR/tls/ca.crt) and a server
+# certificate for 127.0.0.1 signed by it, and the server takes TLS
+# connections (sslmode=verify-full sslrootcert=DIR/tls/ca.crt).
+#
 # Exits 77 (a ctest skip) with a message when the PostgreSQL server binaries
 # or a way to drop root are missing.
 set -euo pipefail
@@ -59,13 +63,34 @@ start() {
 	local port
 	port=$(cat "$dir/port")
 	as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=on -c max_connections=100" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=on -c max_connections=100 $(cat "$dir/opts")" \
 		start >/dev/null
+}
+
+# a CA and a server certificate for 127.0.0.1 (ECDSA P-256)
+make_tls() {
+	local t=$dir/tls
+	mkdir -p "$t"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=fleetstation test central CA" -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+		-keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$t/ext"
+	openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+		-days 2 -extfile "$t/ext" -out "$t/server.crt" 2>/dev/null
+	chmod 0600 "$t/server.key"
+	chmod 0644 "$t/ca.crt"
+	echo "-c ssl=on -c ssl_cert_file=$t/server.crt -c ssl_key_file=$t/server.key" >"$dir/opts"
 }
 
 case $cmd in
 start)
 	mkdir -p "$dir/sock"
+	: >"$dir/opts"
+	if [ "${FST_PG_TLS:-0}" = 1 ]; then
+		command -v openssl >/dev/null || { echo "SKIP: openssl not found for the TLS server certificate" >&2; exit 77; }
+		make_tls
+	fi
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R "${FST_PG_USER:-nobody}" "$dir"
 		chmod 0700 "$dir"
