@@ -7,7 +7,8 @@
  *
  * The line never waits for the sync: the worker reads the journal on a
  * connection of its own and talks to the server from its own thread. Only
- * the reservation is on the line's path, one round trip per device, and
+ * the reservation is on the line's path, two round trips per device (the
+ * reservation and the device's central history) on a pool of connections, and
  * after a failed connection the station counts as offline for
  * FST_CENTRAL_OFFLINE_RETRY_US without trying again, so an unreachable
  * server costs the line one connect timeout per period, not one per device.
@@ -26,6 +27,9 @@
 #define FST_CENTRAL_DEFAULT_DRAIN_MS 5000
 #define FST_CENTRAL_OFFLINE_RETRY_US (10 * G_USEC_PER_SEC)
 #define FST_CENTRAL_BACKOFF_MAX_MS 10000
+/* connections of the line's pool: enough for a gang's reservations to
+ * overlap, few enough that a short run does not spend its time connecting */
+#define FST_CENTRAL_POOL_MAX 4
 
 /**
  * fst_central_settings_load:
@@ -225,15 +229,26 @@ fst_central_profile_get_offline(const FstProfile *profile)
 	return FST_CENTRAL_OFFLINE_REFUSE;
 }
 
-/* the line's link to the registry, one per workspace: reservations and the
- * returning-device check share one connection, one call at a time */
+/* the line's link to the registry, one per workspace: a pool of
+ * connections, one per port thread in a call at a time, so that the ports'
+ * reservations run side by side (and their commits share the server's
+ * disk syncs) instead of one after the other */
 typedef struct {
-	GMutex mutex;
+	GMutex mutex;		      /* guards idle, n_open, offline_until, offline_reason */
+	GCond cond;		      /* a connection was given back */
 	FstCentralSettings *settings; /* (owned) */
-	FstCentral *conn;	      /* (owned) (nullable) */
+	GPtrArray *idle;	      /* (owned) (element-type FstCentral): free connections */
+	guint n_open;		      /* connections made and not dropped, idle or in a call */
 	gint64 offline_until;	      /* monotonic: do not try again before */
 	gchar *offline_reason;	      /* (owned) (nullable) */
 } FstCentralLink;
+
+/* one connection taken from the pool for a call; given back when the call
+ * ends, or dropped when the link was lost */
+typedef struct {
+	FstCentralLink *link;
+	FstCentral *conn; /* (owned) (nullable) */
+} FstCentralLease;
 
 static GMutex fst_central_links_lock;
 static GHashTable *fst_central_links; /* workspace -> FstCentralLink, kept for the process */
@@ -252,6 +267,8 @@ fst_central_link_get(FstStation *station)
 		g_autoptr(GError) error_local = NULL;
 		link = g_new0(FstCentralLink, 1);
 		g_mutex_init(&link->mutex);
+		g_cond_init(&link->cond);
+		link->idle = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_free);
 		link->settings = fst_central_settings_load(workspace, &error_local);
 		if (link->settings == NULL) {
 			g_warning("central registry: %s", error_local->message);
@@ -262,36 +279,106 @@ fst_central_link_get(FstStation *station)
 	return link;
 }
 
-/* the link's connection, made if needed; NULL when offline (reason set) */
+/* a connection of the pool, made if needed (outside the lock: ports connect
+ * side by side); NULL when offline (the reason set) */
 static FstCentral *
-fst_central_link_connect(FstCentralLink *link)
+fst_central_link_acquire(FstCentralLink *link)
 {
 	g_autoptr(GError) error_local = NULL;
+	FstCentral *conn = NULL;
 
-	if (link->conn != NULL && fst_central_is_connected(link->conn))
-		return link->conn;
-	g_clear_pointer(&link->conn, fst_central_free);
-	if (g_get_monotonic_time() < link->offline_until)
+	g_mutex_lock(&link->mutex);
+	for (;;) {
+		while (conn == NULL && link->idle->len > 0) {
+			conn = g_ptr_array_steal_index(link->idle, link->idle->len - 1);
+			if (!fst_central_is_connected(conn)) {
+				g_clear_pointer(&conn, fst_central_free);
+				link->n_open--;
+			}
+		}
+		if (conn != NULL || g_get_monotonic_time() < link->offline_until ||
+		    link->n_open < FST_CENTRAL_POOL_MAX)
+			break;
+		g_cond_wait(&link->cond, &link->mutex);
+	}
+	if (conn == NULL && g_get_monotonic_time() < link->offline_until) {
+		g_mutex_unlock(&link->mutex);
 		return NULL;
-	link->conn = fst_central_connect(link->settings->conninfo, &error_local);
-	if (link->conn != NULL && !fst_central_check_schema(link->conn, &error_local))
-		g_clear_pointer(&link->conn, fst_central_free);
-	if (link->conn == NULL) {
+	}
+	if (conn == NULL)
+		link->n_open++; /* this call makes one */
+	g_mutex_unlock(&link->mutex);
+	if (conn != NULL)
+		return conn;
+	conn = fst_central_connect(link->settings->conninfo, &error_local);
+	if (conn != NULL && !fst_central_check_schema(conn, &error_local))
+		g_clear_pointer(&conn, fst_central_free);
+	if (conn == NULL) {
+		g_mutex_lock(&link->mutex);
+		link->n_open--;
+		g_cond_broadcast(&link->cond);
 		g_free(link->offline_reason);
 		link->offline_reason = g_strdup(error_local->message);
 		link->offline_until = g_get_monotonic_time() + FST_CENTRAL_OFFLINE_RETRY_US;
+		g_mutex_unlock(&link->mutex);
 		g_warning("working offline: %s", error_local->message);
 	}
-	return link->conn;
+	return conn;
 }
 
 static void
-fst_central_link_lost(FstCentralLink *link, const GError *error)
+fst_central_lease_clear(FstCentralLease *lease)
 {
-	g_clear_pointer(&link->conn, fst_central_free);
+	if (lease->conn == NULL)
+		return;
+	g_mutex_lock(&lease->link->mutex);
+	g_ptr_array_add(lease->link->idle, g_steal_pointer(&lease->conn));
+	g_cond_signal(&lease->link->cond);
+	g_mutex_unlock(&lease->link->mutex);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCentralLease, fst_central_lease_clear)
+
+/* the call on @lease failed: its connection is dropped, and the station
+ * counts as offline for a while */
+static void
+fst_central_lease_lost(FstCentralLease *lease, const GError *error)
+{
+	FstCentralLink *link = lease->link;
+
+	g_clear_pointer(&lease->conn, fst_central_free);
+	g_mutex_lock(&link->mutex);
+	link->n_open--;
+	g_cond_broadcast(&link->cond);
 	g_free(link->offline_reason);
 	link->offline_reason = g_strdup(error->message);
 	link->offline_until = g_get_monotonic_time() + FST_CENTRAL_OFFLINE_RETRY_US;
+	g_mutex_unlock(&link->mutex);
+}
+
+static gpointer
+fst_central_warm_up_thread(gpointer data)
+{
+	FstCentralLink *link = data;
+	g_auto(FstCentralLease) lease = {link, NULL};
+	lease.conn = fst_central_link_acquire(link);
+	return NULL;
+}
+
+/**
+ * fst_central_station_warm_up:
+ * @station: a station
+ *
+ * Connects the line's link to the registry in the background (a job
+ * starting), so that the first device does not wait for the connection.
+ */
+void
+fst_central_station_warm_up(FstStation *station)
+{
+	FstCentralLink *link = fst_central_link_get(station);
+
+	if (link->settings->conninfo == NULL)
+		return;
+	g_thread_unref(g_thread_new("fst-central-link", fst_central_warm_up_thread, link));
 }
 
 /**
@@ -316,16 +403,15 @@ fst_central_station_reserve(FstStation *station,
 			    GError **error)
 {
 	FstCentralLink *link = fst_central_link_get(station);
-	g_autoptr(GMutexLocker) locker = NULL;
+	g_auto(FstCentralLease) lease = {link, NULL};
 	g_autoptr(GError) error_local = NULL;
-	FstCentral *conn;
+	g_autofree gchar *reason = NULL;
 
 	if (link->settings->conninfo == NULL)
 		return TRUE;
-	locker = g_mutex_locker_new(&link->mutex);
-	conn = fst_central_link_connect(link);
-	if (conn != NULL) {
-		if (fst_central_reserve(conn, fst_station_get_name(station), uid, &error_local))
+	lease.conn = fst_central_link_acquire(link);
+	if (lease.conn != NULL) {
+		if (fst_central_reserve(lease.conn, fst_station_get_name(station), uid, &error_local))
 			return TRUE;
 		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_BUSY)) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
@@ -333,13 +419,16 @@ fst_central_station_reserve(FstStation *station,
 		}
 		/* any other failure (the server going down answers with an
 		 * error before the link drops): the registry cannot vouch */
-		fst_central_link_lost(link, error_local);
+		fst_central_lease_lost(&lease, error_local);
 	}
+	g_mutex_lock(&link->mutex);
+	reason = g_strdup(link->offline_reason != NULL ? link->offline_reason : "no link");
+	g_mutex_unlock(&link->mutex);
 	if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED) {
 		g_message("device %s: the central registry is unreachable (%s); profile %s "
 			  "proceeds offline (offline=proceed): a conflict will be flagged at sync",
 			  uid,
-			  link->offline_reason,
+			  reason,
 			  fst_profile_get_name(profile));
 		return TRUE;
 	}
@@ -350,7 +439,7 @@ fst_central_station_reserve(FstStation *station,
 		    "nothing offline (offline=refuse); nothing was issued. Restore the link to "
 		    "the server, or use a profile with offline=proceed",
 		    uid,
-		    link->offline_reason,
+		    reason,
 		    fst_profile_get_name(profile));
 	return FALSE;
 }
@@ -371,20 +460,18 @@ void
 fst_central_station_release(FstStation *station, const gchar *uid, gboolean provisioned)
 {
 	FstCentralLink *link = fst_central_link_get(station);
-	g_autoptr(GMutexLocker) locker = NULL;
+	g_auto(FstCentralLease) lease = {link, NULL};
 	g_autoptr(GError) error_local = NULL;
-	FstCentral *conn;
 
 	if (link->settings->conninfo == NULL || uid == NULL || provisioned)
 		return;
-	locker = g_mutex_locker_new(&link->mutex);
-	conn = fst_central_link_connect(link);
-	if (conn == NULL)
+	lease.conn = fst_central_link_acquire(link);
+	if (lease.conn == NULL)
 		return;
-	if (!fst_central_release(conn, fst_station_get_name(station), uid, &error_local)) {
+	if (!fst_central_release(lease.conn, fst_station_get_name(station), uid, &error_local)) {
 		g_debug("releasing %s: %s", uid, error_local->message);
 		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED))
-			fst_central_link_lost(link, error_local);
+			fst_central_lease_lost(&lease, error_local);
 	}
 }
 
@@ -416,26 +503,24 @@ fst_central_station_recognise(FstStation *station,
 			      GError **error)
 {
 	FstCentralLink *link = fst_central_link_get(station);
-	g_autoptr(GMutexLocker) locker = NULL;
+	g_auto(FstCentralLease) lease = {link, NULL};
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GPtrArray) certs = NULL;
 	g_autoptr(GString) history = g_string_new(NULL);
 	FstCentralCert *active = NULL;
-	FstCentral *conn;
 
 	*refused = FALSE;
 	*foreign_slot = -1;
 	if (link->settings->conninfo == NULL)
 		return TRUE;
-	locker = g_mutex_locker_new(&link->mutex);
-	conn = fst_central_link_connect(link);
-	if (conn == NULL)
+	lease.conn = fst_central_link_acquire(link);
+	if (lease.conn == NULL)
 		return TRUE;
-	certs = fst_central_list_certificates(conn, uid, NULL, &error_local);
+	certs = fst_central_list_certificates(lease.conn, uid, NULL, &error_local);
 	if (certs == NULL) {
 		/* the registry went away between the reservation and now: what
 		 * it knows of the device is unknown, the offline rule decides */
-		fst_central_link_lost(link, error_local);
+		fst_central_lease_lost(&lease, error_local);
 		if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED)
 			return TRUE;
 		g_set_error(error,
@@ -445,7 +530,7 @@ fst_central_station_recognise(FstStation *station,
 			    "history (%s), and profile %s issues nothing offline (offline=refuse); "
 			    "nothing was issued",
 			    uid,
-			    link->offline_reason,
+			    error_local->message,
 			    fst_profile_get_name(profile));
 		return FALSE;
 	}
@@ -488,13 +573,12 @@ fst_central_station_recognise(FstStation *station,
 			    fst_profile_get_name(profile));
 		return FALSE;
 	}
-	if (!fst_central_handover(conn,
+	if (!fst_central_handover(lease.conn,
 				  uid,
 				  active->station,
 				  active->serial_hex,
 				  fst_station_get_name(station),
 				  &error_local)) {
-		fst_central_link_lost(link, error_local);
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_DISCONNECTED,
@@ -502,7 +586,8 @@ fst_central_station_recognise(FstStation *station,
 			    "not record that this station takes it over (%s); nothing was issued",
 			    uid,
 			    active->station,
-			    link->offline_reason);
+			    error_local->message);
+		fst_central_lease_lost(&lease, error_local);
 		return FALSE;
 	}
 	g_message("device %s came back from station %s (certificate %s in service there, "
@@ -638,6 +723,7 @@ fst_central_worker_start(FstStation *station, GError **error)
 	g_mutex_init(&self->mutex);
 	g_cond_init(&self->cond);
 	self->thread = g_thread_new("fst-central-sync", fst_central_worker_thread, self);
+	fst_central_station_warm_up(station);
 	return self;
 }
 

@@ -56,6 +56,9 @@ fst_central_station_connect(const gchar *workspace, GError **error);
 FstCentralOffline
 fst_central_profile_get_offline(const FstProfile *profile);
 
+void
+fst_central_station_warm_up(FstStation *station);
+
 /* the pipeline's calls: before issuing, and when the attempt ended */
 gboolean
 fst_central_station_reserve(FstStation *station,
