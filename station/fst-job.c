@@ -22,6 +22,7 @@
 
 #include "fst-job.h"
 
+#include "fst-central-station.h"
 #include "fst-error.h"
 #include "fst-watch.h"
 
@@ -135,10 +136,24 @@ fst_job_check_ports(FstJob *self, const gchar *const *ports, GError **error)
 	return FALSE;
 }
 
+/* the central registry's sync worker for the run, if the workspace has one:
+ * it ships the records in the background while the job runs, and the end of
+ * the job gives it the workspace's drain-ms to ship what is left */
+static FstCentralWorker *
+fst_job_central_start(FstStation *station)
+{
+	g_autoptr(GError) error_local = NULL;
+	FstCentralWorker *worker = fst_central_worker_start(station, &error_local);
+	if (worker == NULL && error_local != NULL)
+		g_warning("central sync not started: %s", error_local->message);
+	return worker;
+}
+
 /* the work of the run, in the job's thread */
 static gboolean
 fst_job_work(FstJob *self, GError **error)
 {
+	g_autoptr(FstCentralWorker) central = NULL;
 	g_autoptr(FstStation) station = NULL;
 	g_autoptr(FstDemo) demo = NULL;
 	g_autoptr(FstProfile) profile = NULL;
@@ -169,6 +184,7 @@ fst_job_work(FstJob *self, GError **error)
 		self->station = fst_station_ref(station);
 		g_mutex_unlock(&self->lock);
 	}
+	central = fst_job_central_start(station);
 
 	if (self->kind == FST_JOB_KIND_BATCH) {
 		FstBatchOptions batch_options = {

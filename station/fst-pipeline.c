@@ -63,6 +63,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "fst-central-station.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-x509.h"
@@ -88,6 +89,7 @@ typedef struct {
 	gboolean superseded;	    /* the supersede of @active is logged */
 	gboolean refused;	    /* refused before anything was logged: one event, nothing
 				     * else changes */
+	gboolean central_reserved;  /* the device id is reserved in the central registry */
 	FstStep step;
 	gint64 step_started_us;
 } FstRun;
@@ -310,6 +312,47 @@ fst_run_history(FstRun *run, const gchar *uid)
 					   ? " (this one)"
 					   : "");
 	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* the central registry's part (station/fst-central-station.c): the device
+ * id is reserved there before anything is issued for it, and then, holding
+ * it, a device another station provisioned is a returning device too (in
+ * that order: the station that provisioned it ships its certificate before
+ * its reservation ends). Re-provisioned here, it gets its new credentials
+ * in the slot the profile says, as one of this station's would */
+static gboolean
+fst_run_reserve_central(FstRun *run, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	gint foreign_slot = -1;
+
+	if (!fst_central_station_reserve(run->station, run->profile, info->uid, error))
+		return FALSE;
+	run->central_reserved = TRUE;
+	if (run->active != NULL || run->trust_only)
+		return TRUE;
+	if (!fst_central_station_recognise(
+		run->station, run->profile, info->uid, &run->refused, &foreign_slot, error))
+		return FALSE;
+	if (foreign_slot < 0 ||
+	    fst_profile_get_credential_slots(run->profile) != FST_PROFILE_SLOTS_AB)
+		return TRUE;
+	if (info->cred_slots < 2) {
+		run->refused = TRUE;
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "device %s came back from another station and has one credential slot, "
+			    "and profile %s writes the new credentials beside the old ones "
+			    "(credential-slots=ab); nothing was issued. Use a profile with "
+			    "credential-slots=single to replace them in place",
+			    info->uid,
+			    fst_profile_get_name(run->profile));
+		return FALSE;
+	}
+	run->slot = 1 - info->active_slot;
+	run->alternate = TRUE;
+	return TRUE;
 }
 
 /* recognises a device that comes back (it has a certificate in service) and
@@ -768,6 +811,8 @@ fst_run_all(FstRun *run, GError **error)
 				 plan.roots_reason != NULL ? plan.roots_reason : "",
 				 plan.roots_reason != NULL ? ")" : "");
 	fst_run_step_done(run, detail);
+	if (!fst_run_reserve_central(run, error))
+		return FALSE;
 
 	/* keygen: on the device (a CSR), or in the station (key injection),
 	 * where the key exists only in wiped memory until the device has it */
@@ -1102,6 +1147,8 @@ fst_pipeline_run(FstStation *station,
 			       1.0,
 			       trust_only ? "root CAs updated" : result->serial_hex);
 	}
+	if (run.central_reserved)
+		fst_central_station_release(station, result->uid, result->error == NULL);
 	g_clear_pointer(&run.log, fst_db_device_log_free);
 	g_clear_pointer(&run.active, fst_db_cert_free);
 	g_free(run.serial_hex);

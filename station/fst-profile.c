@@ -93,6 +93,7 @@ static const struct {
     {"profile", "escrow-certificate", FST_PROFILE_KEY_CERT},
     {"profile", "job", FST_PROFILE_KEY_OPTIONAL},
     {"profile", "on-return", FST_PROFILE_KEY_CERT},
+    {"profile", "offline", FST_PROFILE_KEY_CERT},
     {"profile", "credential-slots", FST_PROFILE_KEY_CERT},
     {"subject", "cn", FST_PROFILE_KEY_REQUIRED | FST_PROFILE_KEY_CERT},
     {"subject", "o", FST_PROFILE_KEY_REQUIRED | FST_PROFILE_KEY_CERT},

@@ -402,6 +402,9 @@ fst_cli_audit(gint argc, gchar **argv)
 	    g_option_context_new("verify|checkpoint - check or anchor the audit chain");
 	g_autoptr(GError) error = NULL;
 
+	if (fst_cli_central_requested(argc, argv))
+		return fst_cli_central_delegate("audit", argc, argv);
+
 	g_set_prgname("fleetstation audit");
 	g_option_context_set_summary(
 	    context,

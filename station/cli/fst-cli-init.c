@@ -3,6 +3,7 @@
 
 #define G_LOG_DOMAIN "FstCli"
 
+#include "fst-central-station.h"
 #include "fst-cli.h"
 #include "fst-error.h"
 #include "fst-settings.h"
@@ -15,6 +16,7 @@ fst_cli_init(gint argc, gchar **argv)
 	g_autofree gchar *organization = NULL;
 	g_autofree gchar *profile = NULL;
 	g_autofree gchar *lot = NULL;
+	g_autofree gchar *central = NULL;
 	g_auto(GStrv) ports = NULL;
 	gint baud = 0;
 	gboolean json = FALSE;
@@ -33,6 +35,10 @@ fst_cli_init(gint argc, gchar **argv)
 	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &ports,
 	     "Default port (repeat for a gang)", "PORT"},
 	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud, "Default line rate in bit/s", "RATE"},
+	    {"central", 0, 0, G_OPTION_ARG_STRING, &central,
+	     "Ship the records to this central registry: a libpq connection string or service "
+	     "name, no password (~/.pgpass or $PGPASSFILE); then run fleetstation central init",
+	     "CONNINFO"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print informational messages", NULL},
 	    {NULL}};
@@ -95,6 +101,8 @@ fst_cli_init(gint argc, gchar **argv)
 	if (baud > 0)
 		settings->baud_rate = (guint)baud;
 	if (!fst_settings_save(settings, workspace, &error))
+		return fst_cli_fail("init", json, error);
+	if (central != NULL && !fst_central_settings_save_conninfo(workspace, central, &error))
 		return fst_cli_fail("init", json, error);
 
 	/* prove the workspace opens: the CA unlocks, the database migrates; a

@@ -99,6 +99,9 @@ fst_cli_report(gint argc, gchar **argv)
 	FstReportScope scope = {0};
 	gboolean ok;
 
+	if (fst_cli_central_requested(argc, argv))
+		return fst_cli_central_delegate("report", argc, argv);
+
 	g_set_prgname("fleetstation report");
 	g_option_context_set_summary(
 	    context,

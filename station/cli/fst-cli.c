@@ -39,6 +39,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
     {"roots", "list the trust roots; report devices whose roots end too soon", fst_cli_roots},
     {"register", "the AWS IoT registration queue: status, push, retry", fst_cli_register},
+    {"central", "the central registry of all stations: init, status, sync, audit, report", fst_cli_central},
 };
 
 static void

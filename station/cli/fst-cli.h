@@ -185,5 +185,11 @@ FstExit
 fst_cli_profile(gint argc, gchar **argv);
 FstExit
 fst_cli_roots(gint argc, gchar **argv);
+FstExit
+fst_cli_central(gint argc, gchar **argv);
+gboolean
+fst_cli_central_requested(gint argc, gchar **argv);
+FstExit
+fst_cli_central_delegate(const gchar *sub, gint argc, gchar **argv);
 
 G_END_DECLS

@@ -1,0 +1,430 @@
+/*
+ * The central audit (db/central.md, "Audit"): each station's copy of its
+ * chain is walked again centrally (every hash recomputed from the central
+ * columns with the station's own canonical text, ids consecutive, the head
+ * the station last shipped), every certificate's DER is checked against the
+ * `certificate-issued` event that recorded it and its state against its last
+ * `certificate-state` move; and, where the station's file is at hand, the
+ * central copy is compared with the journal itself.
+ */
+
+#define G_LOG_DOMAIN "FstCentral"
+
+#include "fst-config.h"
+
+#include <string.h>
+
+#include "fst-central-private.h"
+#include "fst-db-private.h"
+#include "fst-error.h"
+
+void
+fst_central_audit_station_free(FstCentralAuditStation *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->station);
+	g_free(self->head_hash);
+	g_free(self->problem);
+	g_free(self);
+}
+
+/* a column of a binary-format result */
+static gint64
+fst_central_bin_int(const PGresult *res, gint row, gint col)
+{
+	const guint8 *p = (const guint8 *)PQgetvalue(res, row, col);
+	guint64 v = 0;
+
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+		return 0;
+	for (guint i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return (gint64)v;
+}
+
+typedef struct {
+	gchar *sha256; /* what certificate-issued recorded */
+	gchar *state;  /* the last certificate-state move, or NULL */
+} FstCentralAuditCert;
+
+static void
+fst_central_audit_cert_free(FstCentralAuditCert *self)
+{
+	g_free(self->sha256);
+	g_free(self->state);
+	g_free(self);
+}
+
+/* what a certificate-issued or certificate-state event says */
+static void
+fst_central_audit_note(GHashTable *certs, const gchar *step, const gchar *detail)
+{
+	g_auto(GStrv) w = NULL;
+	FstCentralAuditCert *c;
+
+	if (detail == NULL || !g_str_has_prefix(detail, "certificate "))
+		return;
+	w = g_strsplit(detail, " ", 0);
+	if (g_strcmp0(step, "certificate-issued") == 0) {
+		/* "certificate S sha256 H[ as STATE (...)]" */
+		if (g_strv_length(w) < 4 || g_strcmp0(w[2], "sha256") != 0)
+			return;
+		c = g_new0(FstCentralAuditCert, 1);
+		c->sha256 = g_strdup(w[3]);
+		if (g_strv_length(w) >= 6 && g_strcmp0(w[4], "as") == 0)
+			c->state = g_strdup(w[5]);
+		g_hash_table_replace(certs, g_strdup(w[1]), c);
+	} else if (g_strcmp0(step, "certificate-state") == 0) {
+		/* "certificate S: FROM -> TO[ (...)]" */
+		g_autofree gchar *serial = NULL;
+		if (g_strv_length(w) < 5 || !g_str_has_suffix(w[1], ":") || g_strcmp0(w[3], "->") != 0)
+			return;
+		serial = g_strndup(w[1], strlen(w[1]) - 1);
+		c = g_hash_table_lookup(certs, serial);
+		if (c == NULL)
+			return;
+		g_free(c->state);
+		c->state = g_strdup(w[4]);
+	}
+}
+
+static gchar *
+fst_central_sha256_hex(GBytes *bytes)
+{
+	return g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+}
+
+/* walks one station's central chain and certificates */
+static FstCentralAuditStation *
+fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gint64 head_id,
+		      const gchar *head_hash, GError **error)
+{
+	g_autoptr(FstCentralAuditStation) st = g_new0(FstCentralAuditStation, 1);
+	g_autoptr(GHashTable) certs =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_central_audit_cert_free);
+	g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, station_id);
+	const gchar *params[] = {id_str};
+	g_autofree gchar *prev = g_strdup(FST_AUDIT_GENESIS);
+	gint64 expect = 1;
+	PGconn *conn = self->conn;
+	gboolean failed = FALSE;
+
+	st->station = g_strdup(name);
+	st->ok = TRUE;
+	/* binary results, one row at a time: a station may have millions */
+	if (!PQsendQueryParams(conn,
+			       "SELECT local_id, device_local_id, station_local_id, operator_local_id,"
+			       " lot_local_id, step, started_at, ended_at, outcome, detail, hash, rows"
+			       " FROM events WHERE station_id = $1::bigint ORDER BY local_id",
+			       1,
+			       NULL,
+			       params,
+			       NULL,
+			       NULL,
+			       1) ||
+	    !PQsetSingleRowMode(conn)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DISCONNECTED,
+			    "central registry %s: reading the events of %s: %s",
+			    self->server,
+			    name,
+			    PQerrorMessage(conn));
+		return NULL;
+	}
+	for (;;) {
+		g_autoptr(PGresult) res = PQgetResult(conn);
+		FstAuditEventRow row = {0};
+		g_autofree gchar *hash = NULL;
+		g_autofree gchar *stored = NULL;
+		ExecStatusType est;
+
+		if (res == NULL)
+			break;
+		est = PQresultStatus(res);
+		if (est == PGRES_TUPLES_OK)
+			continue;
+		if (est != PGRES_SINGLE_TUPLE) {
+			if (!failed)
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_DATABASE,
+					    "central registry %s: reading the events of %s: %s",
+					    self->server,
+					    name,
+					    PQresultErrorMessage(res));
+			failed = TRUE;
+			continue;
+		}
+		if (failed || !st->ok)
+			continue; /* drain */
+		row.id = fst_central_bin_int(res, 0, 0);
+		row.device_id = fst_central_bin_int(res, 0, 1);
+		row.station_id = fst_central_bin_int(res, 0, 2);
+		row.operator_id = fst_central_bin_int(res, 0, 3);
+		row.lot_id = fst_central_bin_int(res, 0, 4);
+		row.step = PQgetvalue(res, 0, 5);
+		row.step_len = PQgetlength(res, 0, 5);
+		row.started_at = fst_central_bin_int(res, 0, 6);
+		row.ended_at = fst_central_bin_int(res, 0, 7);
+		row.outcome = PQgetvalue(res, 0, 8);
+		row.outcome_len = PQgetlength(res, 0, 8);
+		if (!PQgetisnull(res, 0, 9)) {
+			row.detail = PQgetvalue(res, 0, 9);
+			row.detail_len = PQgetlength(res, 0, 9);
+		}
+		if (!PQgetisnull(res, 0, 11)) {
+			row.rows = (const guint8 *)PQgetvalue(res, 0, 11);
+			row.rows_len = (gsize)PQgetlength(res, 0, 11);
+		}
+		stored = fst_audit_hash_from_bytes(PQgetvalue(res, 0, 10), (gsize)PQgetlength(res, 0, 10));
+		if (row.id != expect) {
+			st->ok = FALSE;
+			st->problem = g_strdup_printf(
+			    "event %" G_GINT64_FORMAT " follows event %" G_GINT64_FORMAT
+			    " in the central copy: events were deleted or inserted",
+			    row.id,
+			    expect - 1);
+			continue;
+		}
+		hash = fst_audit_event_hash(prev, &row);
+		if (g_strcmp0(hash, stored) != 0) {
+			st->ok = FALSE;
+			st->problem = g_strdup_printf("event %" G_GINT64_FORMAT
+						      " (%s) of the central copy does not match the "
+						      "hash the station signed: changed centrally",
+						      row.id,
+						      row.step);
+			continue;
+		}
+		fst_central_audit_note(certs, row.step, row.detail);
+		g_free(prev);
+		prev = g_steal_pointer(&hash);
+		expect++;
+		st->events++;
+	}
+	if (failed)
+		return NULL;
+	st->head_id = expect - 1;
+	st->head_hash = g_strdup(prev);
+	if (st->ok && (st->head_id != head_id || (head_id > 0 && g_strcmp0(prev, head_hash) != 0))) {
+		st->ok = FALSE;
+		st->problem = g_strdup_printf("the central chain ends at event %" G_GINT64_FORMAT
+					      ", the station shipped up to event %" G_GINT64_FORMAT
+					      " (%s): events were deleted centrally",
+					      st->head_id,
+					      head_id,
+					      head_hash != NULL ? head_hash : "-");
+	}
+	if (st->ok) {
+		g_autoptr(PGresult) res = fst_central_exec(
+		    self,
+		    "SELECT serial_hex, aws_cert_id, der, state FROM certificates"
+		    " WHERE station_id = $1::bigint ORDER BY local_id",
+		    1,
+		    params,
+		    NULL,
+		    NULL,
+		    "reading the certificates",
+		    error);
+		if (res == NULL)
+			return NULL;
+		for (gint i = 0; i < PQntuples(res) && st->ok; i++) {
+			const gchar *serial = PQgetvalue(res, i, 0);
+			const gchar *state = PQgetvalue(res, i, 3);
+			g_autoptr(GBytes) der = fst_central_get_bytea(res, i, 2);
+			g_autofree gchar *sha = der != NULL ? fst_central_sha256_hex(der) : NULL;
+			FstCentralAuditCert *c = g_hash_table_lookup(certs, serial);
+
+			if (c == NULL) {
+				st->ok = FALSE;
+				st->problem = g_strdup_printf("certificate %s has no certificate-issued "
+							      "event in the central chain: inserted centrally",
+							      serial);
+			} else if (g_strcmp0(sha, c->sha256) != 0 ||
+				   g_strcmp0(PQgetvalue(res, i, 1), c->sha256) != 0) {
+				st->ok = FALSE;
+				st->problem = g_strdup_printf("certificate %s: its central DER is not the "
+							      "one the station recorded (sha256 %s): changed "
+							      "centrally",
+							      serial,
+							      c->sha256);
+			} else if (g_strcmp0(state, c->state != NULL ? c->state : "issued") != 0) {
+				st->ok = FALSE;
+				st->problem = g_strdup_printf("certificate %s is %s centrally, its last "
+							      "recorded move is to %s: changed centrally",
+							      serial,
+							      state,
+							      c->state != NULL ? c->state : "issued");
+			}
+			st->certificates++;
+		}
+	}
+	return g_steal_pointer(&st);
+}
+
+/**
+ * fst_central_audit:
+ * @self: a connection
+ * @error: return location for a #GError
+ *
+ * Checks every station's central copy (see the top of this file).
+ *
+ * Returns: (transfer container) (element-type FstCentralAuditStation): one
+ *   result per station, by name; %NULL when the registry cannot be read
+ */
+GPtrArray *
+fst_central_audit(FstCentral *self, GError **error)
+{
+	g_autoptr(GPtrArray) out =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_audit_station_free);
+	g_autoptr(PGresult) res = fst_central_exec(self,
+						   "SELECT id, name, head_id, head_hash FROM stations ORDER BY name",
+						   0,
+						   NULL,
+						   NULL,
+						   NULL,
+						   "listing the stations",
+						   error);
+	if (res == NULL)
+		return NULL;
+	for (gint i = 0; i < PQntuples(res); i++) {
+		FstCentralAuditStation *st = fst_central_audit_one(self,
+								   fst_central_get_int(res, i, 0),
+								   PQgetvalue(res, i, 1),
+								   fst_central_get_int(res, i, 2),
+								   PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+								   error);
+		if (st == NULL)
+			return NULL;
+		g_ptr_array_add(out, st);
+	}
+	return g_steal_pointer(&out);
+}
+
+/**
+ * fst_central_compare_journal:
+ * @self: a connection
+ * @db_path: the station's SQLite file
+ * @station: the station's name in the registry
+ * @problem: (out) (transfer full): %NULL when the copies agree, else what
+ *   differs
+ * @error: return location for a #GError
+ *
+ * Compares the central copy of a station with its journal: every event the
+ * registry holds has the hash the station's file has at that id, and every
+ * certificate has the same DER and, once nothing is left to ship, the same
+ * state. Events not shipped yet are not a difference.
+ *
+ * Returns: %TRUE when both could be read (see @problem)
+ */
+gboolean
+fst_central_compare_journal(FstCentral *self,
+			    const gchar *db_path,
+			    const gchar *station,
+			    gchar **problem,
+			    GError **error)
+{
+	g_autoptr(sqlite3) ro = _fst_db_connect_read_only(db_path, error);
+	g_autoptr(sqlite3_stmt) ev = NULL;
+	g_autoptr(sqlite3_stmt) cert = NULL;
+	g_autoptr(PGresult) res = NULL;
+	const gchar *params[] = {station};
+	gint64 local_max = 0, central_events = 0;
+
+	*problem = NULL;
+	if (ro == NULL)
+		return FALSE;
+	if (sqlite3_exec(ro, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ro, "SELECT hash FROM events WHERE id = ?1", -1, &ev, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ro,
+			       "SELECT c.der, c.state FROM certificates c WHERE c.id = ?1",
+			       -1,
+			       &cert,
+			       NULL) != SQLITE_OK) {
+		g_set_error(error, FST_ERROR, FST_ERROR_DATABASE, "reading %s: %s", db_path, sqlite3_errmsg(ro));
+		return FALSE;
+	}
+	{
+		g_autoptr(sqlite3_stmt) q = NULL;
+		if (sqlite3_prepare_v2(ro, "SELECT coalesce(max(id), 0) FROM events", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			local_max = sqlite3_column_int64(q, 0);
+	}
+	res = fst_central_exec(self,
+			       "SELECT e.local_id, encode(e.hash, 'hex') FROM events e"
+			       " JOIN stations s ON s.id = e.station_id WHERE s.name = $1 ORDER BY e.local_id",
+			       1,
+			       params,
+			       NULL,
+			       NULL,
+			       "reading the central events",
+			       error);
+	if (res == NULL)
+		return FALSE;
+	central_events = PQntuples(res);
+	for (gint i = 0; i < PQntuples(res); i++) {
+		gint64 id = fst_central_get_int(res, i, 0);
+		g_autofree gchar *local = NULL;
+		sqlite3_reset(ev);
+		sqlite3_bind_int64(ev, 1, id);
+		if (sqlite3_step(ev) == SQLITE_ROW)
+			local = fst_audit_hash_from_bytes(sqlite3_column_blob(ev, 0),
+							  (gsize)sqlite3_column_bytes(ev, 0));
+		if (g_strcmp0(local, PQgetvalue(res, i, 1)) != 0) {
+			*problem = g_strdup_printf("event %" G_GINT64_FORMAT
+						   " of station %s: the central copy has hash %s, "
+						   "the station's journal %s",
+						   id,
+						   station,
+						   PQgetvalue(res, i, 1),
+						   local != NULL ? local : "no such event");
+			return TRUE;
+		}
+	}
+	g_clear_pointer(&res, PQclear);
+	res = fst_central_exec(self,
+			       "SELECT c.local_id, c.serial_hex, encode(c.der, 'hex'), c.state"
+			       " FROM certificates c JOIN stations s ON s.id = c.station_id"
+			       " WHERE s.name = $1 ORDER BY c.local_id",
+			       1,
+			       params,
+			       NULL,
+			       NULL,
+			       "reading the central certificates",
+			       error);
+	if (res == NULL)
+		return FALSE;
+	for (gint i = 0; i < PQntuples(res); i++) {
+		g_autofree gchar *der_hex = NULL;
+		const gchar *state = NULL;
+		sqlite3_reset(cert);
+		sqlite3_bind_int64(cert, 1, fst_central_get_int(res, i, 0));
+		if (sqlite3_step(cert) == SQLITE_ROW) {
+			GString *hex = g_string_new(NULL);
+			const guint8 *d = sqlite3_column_blob(cert, 0);
+			for (gint j = 0; j < sqlite3_column_bytes(cert, 0); j++)
+				g_string_append_printf(hex, "%02x", d[j]);
+			der_hex = g_string_free(hex, FALSE);
+			state = (const gchar *)sqlite3_column_text(cert, 1);
+		}
+		if (g_strcmp0(der_hex, PQgetvalue(res, i, 2)) != 0) {
+			*problem = g_strdup_printf("certificate %s of station %s: the central DER "
+						   "differs from the station's journal",
+						   PQgetvalue(res, i, 1),
+						   station);
+			return TRUE;
+		}
+		if (central_events == local_max && g_strcmp0(state, PQgetvalue(res, i, 3)) != 0) {
+			*problem = g_strdup_printf("certificate %s of station %s is %s centrally and "
+						   "%s in the station's journal",
+						   PQgetvalue(res, i, 1),
+						   station,
+						   PQgetvalue(res, i, 3),
+						   state);
+			return TRUE;
+		}
+	}
+	return TRUE;
+}

@@ -1,0 +1,938 @@
+/*
+ * The central registry (db/central.md): the libpq connection, the versioned
+ * central schema and its migrations, reservations of device ids, and the
+ * queries `central status` and the returning-device check use.
+ *
+ * Every value goes to the server as a parameter of PQexecParams(), never
+ * inside the SQL text. The password is never part of the configuration:
+ * libpq reads it from ~/.pgpass or $PGPASSFILE (or a certificate does the
+ * job), and a conninfo that carries one is refused.
+ */
+
+#define G_LOG_DOMAIN "FstCentral"
+
+#include "fst-config.h"
+
+#include <string.h>
+
+#include "fst-central-private.h"
+#include "fst-error.h"
+
+/* the statements of each schema version, applied in one transaction under an
+ * advisory lock, so that two stations running `central init` at once apply
+ * each migration once */
+static const gchar *fst_central_schema_v1 =
+    "CREATE TABLE fst_central_migrations ("
+    "  version integer PRIMARY KEY,"
+    "  applied_at timestamptz NOT NULL DEFAULT now(),"
+    "  software_version text NOT NULL);"
+    "CREATE TABLE stations ("
+    "  id bigserial PRIMARY KEY,"
+    "  name text NOT NULL UNIQUE,"
+    "  database_id text,"
+    "  host text,"
+    "  head_id bigint NOT NULL DEFAULT 0,"
+    "  head_hash text,"
+    "  last_sync_at timestamptz,"
+    "  created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE devices ("
+    "  station_id bigint NOT NULL REFERENCES stations(id),"
+    "  local_id bigint NOT NULL,"
+    "  uid text NOT NULL,"
+    "  model text, firmware text, protocol_version integer, key_types text,"
+    "  validation text, port text,"
+    "  state text NOT NULL,"
+    "  last_error text,"
+    "  operator text, lot text,"
+    "  created_at bigint NOT NULL, updated_at bigint NOT NULL,"
+    "  PRIMARY KEY (station_id, local_id));"
+    "CREATE INDEX devices_uid ON devices(uid);"
+    "CREATE TABLE certificates ("
+    "  station_id bigint NOT NULL REFERENCES stations(id),"
+    "  local_id bigint NOT NULL,"
+    "  device_local_id bigint NOT NULL,"
+    "  device_uid text NOT NULL,"
+    "  serial_hex text NOT NULL,"
+    "  issuer_sha256 text NOT NULL,"
+    "  aws_cert_id text NOT NULL,"
+    "  der bytea NOT NULL,"
+    "  subject text, key_type text, not_before bigint, not_after bigint,"
+    "  state text NOT NULL,"
+    "  slot integer NOT NULL,"
+    "  profile text, profile_sha256 text, operator text, lot text,"
+    "  created_at bigint NOT NULL, updated_at bigint NOT NULL,"
+    "  revoked_at bigint, revocation_reason text,"
+    "  conflict text,"
+    "  superseded_by text,"
+    "  PRIMARY KEY (station_id, local_id));"
+    /* the uniqueness across stations: a serial once per issuing CA, one
+     * certificate in service per device id; a flagged conflict is kept as
+     * the station sent it but stands outside both */
+    "CREATE UNIQUE INDEX certificates_serial ON certificates(issuer_sha256, serial_hex)"
+    "  WHERE conflict IS NULL;"
+    "CREATE UNIQUE INDEX certificates_in_service ON certificates(device_uid)"
+    "  WHERE state IN ('verified', 'registered') AND conflict IS NULL"
+    "  AND superseded_by IS NULL;"
+    "CREATE INDEX certificates_device ON certificates(device_uid);"
+    "CREATE TABLE device_objects ("
+    "  station_id bigint NOT NULL REFERENCES stations(id),"
+    "  local_id bigint NOT NULL,"
+    "  device_local_id bigint NOT NULL,"
+    "  certificate_local_id bigint,"
+    "  kind text NOT NULL, sha256 text NOT NULL, length bigint NOT NULL, contents text,"
+    "  written_at bigint NOT NULL,"
+    "  PRIMARY KEY (station_id, local_id));"
+    "CREATE TABLE events ("
+    "  station_id bigint NOT NULL REFERENCES stations(id),"
+    "  local_id bigint NOT NULL,"
+    "  device_local_id bigint, station_local_id bigint,"
+    "  operator_local_id bigint, lot_local_id bigint,"
+    "  step text NOT NULL, started_at bigint NOT NULL, ended_at bigint NOT NULL,"
+    "  outcome text NOT NULL, detail text,"
+    "  hash bytea NOT NULL, rows bytea,"
+    "  PRIMARY KEY (station_id, local_id));"
+    "CREATE TABLE registrations ("
+    "  id bigserial PRIMARY KEY,"
+    "  station_id bigint NOT NULL REFERENCES stations(id),"
+    "  local_id bigint NOT NULL,"
+    "  certificate_local_id bigint NOT NULL,"
+    "  target text NOT NULL,"
+    "  action text NOT NULL,"
+    "  state text NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts integer NOT NULL DEFAULT 0,"
+    "  claimed_by text, claimed_at timestamptz,"
+    "  remote_id text, last_error text,"
+    "  created_at bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  UNIQUE (station_id, local_id));"
+    "CREATE INDEX registrations_pending ON registrations(id) WHERE state = 'pending';"
+    "CREATE TABLE reservations ("
+    "  device_uid text PRIMARY KEY,"
+    "  station text NOT NULL,"
+    "  reserved_at timestamptz NOT NULL DEFAULT now(),"
+    "  released_at timestamptz);"
+    "CREATE TABLE conflicts ("
+    "  id bigserial PRIMARY KEY,"
+    "  kind text NOT NULL CHECK (kind IN ('serial', 'in-service')),"
+    "  device_uid text NOT NULL, serial_hex text NOT NULL,"
+    "  station text NOT NULL, other_station text,"
+    "  detail text NOT NULL,"
+    "  found_at timestamptz NOT NULL DEFAULT now(),"
+    "  UNIQUE (station, serial_hex, kind));"
+    /* a device re-provisioned at another station: the station that took it
+     * over records a handover when it decides to (on-return=reprovision);
+     * when its new certificate reaches the registry in service, the old one
+     * is marked superseded_by (its own station's copy keeps its state) */
+    "CREATE TABLE handovers ("
+    "  device_uid text NOT NULL,"
+    "  old_station text NOT NULL, old_serial text NOT NULL,"
+    "  new_station text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  PRIMARY KEY (device_uid, old_station, old_serial, new_station));"
+    /* what a certificate a station ships conflicts with, or NULL: computed in
+     * the statement that writes it, so that a sync never fails on a
+     * conflict it can see (the unique indexes still stop two syncs racing:
+     * the loser's batch is rolled back and flagged when it is retried) */
+    "CREATE FUNCTION fst_certificate_conflict(p_station bigint, p_local bigint,"
+    "  p_issuer text, p_serial text, p_uid text, p_state text) RETURNS text"
+    "  LANGUAGE sql STABLE AS $$"
+    "  SELECT coalesce("
+    "    (SELECT 'serial: serial ' || p_serial || ' of CA ' || left(p_issuer, 16) ||"
+    "       ' was issued before by station ' || s.name || ' to device ' || o.device_uid"
+    "     FROM certificates o JOIN stations s ON s.id = o.station_id"
+    "     WHERE o.issuer_sha256 = p_issuer AND o.serial_hex = p_serial AND o.conflict IS NULL"
+    "       AND NOT (o.station_id = p_station AND o.local_id = p_local) LIMIT 1),"
+    "    (SELECT 'in-service: device ' || p_uid || ' has certificate ' || o.serial_hex ||"
+    "       ' in service from station ' || s.name"
+    "     FROM certificates o JOIN stations s ON s.id = o.station_id"
+    "     WHERE p_state IN ('verified', 'registered') AND o.device_uid = p_uid"
+    "       AND o.state IN ('verified', 'registered') AND o.conflict IS NULL"
+    "       AND o.superseded_by IS NULL"
+    "       AND NOT (o.station_id = p_station AND o.local_id = p_local)"
+    "       AND NOT EXISTS (SELECT 1 FROM handovers h JOIN stations n ON n.name = h.new_station"
+    "         WHERE h.device_uid = p_uid AND h.old_station = s.name"
+    "           AND h.old_serial = o.serial_hex AND n.id = p_station) LIMIT 1))"
+    "  $$;"
+    /* every flagged certificate is listed once in conflicts */
+    "CREATE FUNCTION fst_certificate_flag() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    INSERT INTO conflicts (kind, device_uid, serial_hex, station, other_station, detail)"
+    "    SELECT split_part(NEW.conflict, ':', 1), NEW.device_uid, NEW.serial_hex, s.name,"
+    "      substring(NEW.conflict FROM 'station ([^ ]+)'), NEW.conflict"
+    "    FROM stations s WHERE s.id = NEW.station_id"
+    "    ON CONFLICT DO NOTHING;"
+    "    RETURN NEW;"
+    "  END $$;"
+    "CREATE TRIGGER certificates_flag AFTER INSERT OR UPDATE OF conflict ON certificates"
+    "  FOR EACH ROW WHEN (NEW.conflict IS NOT NULL) EXECUTE FUNCTION fst_certificate_flag();"
+    "CREATE FUNCTION fst_certificate_handover() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    IF NOT EXISTS (SELECT 1 FROM handovers WHERE device_uid = NEW.device_uid) THEN"
+    "      RETURN NEW;"
+    "    END IF;"
+    "    UPDATE certificates o SET superseded_by = n.name || ' ' || NEW.serial_hex"
+    "    FROM handovers h, stations n, stations s"
+    "    WHERE n.id = NEW.station_id AND h.new_station = n.name"
+    "      AND h.device_uid = NEW.device_uid AND s.name = h.old_station"
+    "      AND o.station_id = s.id AND o.serial_hex = h.old_serial"
+    "      AND o.superseded_by IS NULL;"
+    "    RETURN NEW;"
+    "  END $$;"
+    "CREATE TRIGGER certificates_handover BEFORE INSERT OR UPDATE OF state ON certificates"
+    "  FOR EACH ROW WHEN (NEW.state IN ('verified', 'registered') AND NEW.conflict IS NULL)"
+    "  EXECUTE FUNCTION fst_certificate_handover();";
+
+/* the advisory lock key of the migrations: "fstcentr" */
+#define FST_CENTRAL_MIGRATION_LOCK "7310309447183136114"
+
+static const gchar *
+fst_central_schema_sql(guint version)
+{
+	switch (version) {
+	case 1:
+		return fst_central_schema_v1;
+	default:
+		return NULL;
+	}
+}
+
+/**
+ * fst_central_normalize_conninfo:
+ * @conninfo: a libpq connection string (`host=... dbname=...`), a
+ *   `postgresql://` URI, or a bare service name (a section of
+ *   pg_service.conf)
+ * @error: return location for a #GError
+ *
+ * Checks a central connection setting: it must parse, and it must carry no
+ * password (libpq reads it from ~/.pgpass or $PGPASSFILE). A bare word is a
+ * service name. TLS options (`sslmode=verify-full`, `sslrootcert=...`) pass
+ * through unchanged.
+ *
+ * Returns: (transfer full): the connection string to give libpq, or %NULL
+ *   with %FST_ERROR_CONFIG
+ */
+gchar *
+fst_central_normalize_conninfo(const gchar *conninfo, GError **error)
+{
+	g_autofree gchar *str = NULL;
+	gchar *errmsg = NULL;
+	PQconninfoOption *opts;
+	gboolean has_password = FALSE;
+
+	if (conninfo == NULL || conninfo[0] == '\0') {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "no central registry configured: set conninfo in the [central] "
+				    "group of station.conf (fleetstation init --central CONNINFO)");
+		return NULL;
+	}
+	if (strchr(conninfo, '=') == NULL && strstr(conninfo, "://") == NULL) {
+		if (!g_regex_match_simple("^[A-Za-z0-9_.-]+$", conninfo, 0, 0)) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "central conninfo '%s' is neither a connection string nor a "
+				    "service name",
+				    conninfo);
+			return NULL;
+		}
+		str = g_strdup_printf("service=%s", conninfo);
+	} else {
+		str = g_strdup(conninfo);
+	}
+	opts = PQconninfoParse(str, &errmsg);
+	if (opts == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "central conninfo does not parse: %s",
+			    errmsg != NULL ? g_strchomp(errmsg) : "out of memory");
+		PQfreemem(errmsg);
+		return NULL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (g_strcmp0(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+			has_password = TRUE;
+	}
+	PQconninfoFree(opts);
+	if (has_password) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "the central conninfo holds a password: remove it, and put it in "
+				    "~/.pgpass (mode 0600) or the file $PGPASSFILE names");
+		return NULL;
+	}
+	return g_steal_pointer(&str);
+}
+
+/**
+ * fst_central_connect:
+ * @conninfo: see fst_central_normalize_conninfo()
+ * @error: return location for a #GError
+ *
+ * Connects to the central registry. Fails with %FST_ERROR_DISCONNECTED when
+ * the server cannot be reached (the station works on offline) and
+ * %FST_ERROR_CONFIG for a bad setting.
+ *
+ * Returns: (transfer full): a connection for one thread at a time, or %NULL
+ */
+FstCentral *
+fst_central_connect(const gchar *conninfo, GError **error)
+{
+	g_autofree gchar *str = fst_central_normalize_conninfo(conninfo, error);
+	g_autoptr(FstCentral) self = NULL;
+	const gchar *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const gchar *values[] = {NULL, "fleetstation", "5", NULL};
+
+	if (str == NULL)
+		return NULL;
+	values[0] = str;
+	self = g_new0(FstCentral, 1);
+	/* expand_dbname: the first value is the whole connection string; the
+	 * later ones apply only where it sets nothing */
+	self->conn = PQconnectdbParams(keys, values, 1);
+	if (self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK) {
+		g_autofree gchar *msg =
+		    g_strchomp(g_strdup(self->conn != NULL ? PQerrorMessage(self->conn) : "out of memory"));
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DISCONNECTED,
+			    "cannot reach the central registry: %s",
+			    msg);
+		return NULL;
+	}
+	self->server = g_strdup_printf("%s:%s/%s",
+				       PQhost(self->conn),
+				       PQport(self->conn),
+				       PQdb(self->conn));
+	if (!fst_central_exec_simple(self,
+				     "SET client_min_messages = warning; SET statement_timeout = 60000",
+				     "setting up the session",
+				     error))
+		return NULL;
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_central_free:
+ * @self: (transfer full) (nullable): a connection
+ */
+void
+fst_central_free(FstCentral *self)
+{
+	if (self == NULL)
+		return;
+	if (self->conn != NULL)
+		PQfinish(self->conn);
+	g_free(self->server);
+	g_free(self->sync_station);
+	g_free(self->sync_database_id);
+	g_free(self);
+}
+
+/**
+ * fst_central_is_connected:
+ * @self: a connection
+ *
+ * Returns: %FALSE once the link was lost (reconnect with fst_central_connect())
+ */
+gboolean
+fst_central_is_connected(FstCentral *self)
+{
+	return PQstatus(self->conn) == CONNECTION_OK;
+}
+
+/**
+ * fst_central_get_server:
+ * @self: a connection
+ *
+ * Returns: host:port/dbname, for messages
+ */
+const gchar *
+fst_central_get_server(FstCentral *self)
+{
+	return self->server;
+}
+
+/* maps a failed statement to a GError: a lost link is DISCONNECTED (the sync
+ * retries later), anything else DATABASE */
+static void
+fst_central_set_error(FstCentral *self, const PGresult *res, const gchar *what, GError **error)
+{
+	const gchar *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(self->conn);
+	g_autofree gchar *text = g_strchomp(g_strdup(msg != NULL && msg[0] != '\0' ? msg : "no answer"));
+	gint code = PQstatus(self->conn) == CONNECTION_OK ? FST_ERROR_DATABASE : FST_ERROR_DISCONNECTED;
+
+	g_set_error(error, FST_ERROR, code, "central registry %s: %s: %s", self->server, what, text);
+}
+
+PGresult *
+fst_central_exec(FstCentral *self,
+		 const gchar *sql,
+		 gint n_params,
+		 const gchar *const *values,
+		 const gint *lengths,
+		 const gint *formats,
+		 const gchar *what,
+		 GError **error)
+{
+	g_autoptr(PGresult) res =
+	    PQexecParams(self->conn, sql, n_params, NULL, values, lengths, formats, 0);
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		fst_central_set_error(self, res, what, error);
+		return NULL;
+	}
+	return g_steal_pointer(&res);
+}
+
+gboolean
+fst_central_exec_simple(FstCentral *self, const gchar *sql, const gchar *what, GError **error)
+{
+	g_autoptr(PGresult) res = PQexec(self->conn, sql);
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		fst_central_set_error(self, res, what, error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+gint64
+fst_central_get_int(const PGresult *res, gint row, gint col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+gchar *
+fst_central_get_text(const PGresult *res, gint row, gint col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return g_strdup(PQgetvalue(res, row, col));
+}
+
+/* a bytea column of a text-format result */
+GBytes *
+fst_central_get_bytea(const PGresult *res, gint row, gint col)
+{
+	size_t len = 0;
+	guchar *raw;
+	GBytes *bytes;
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	raw = PQunescapeBytea((const guchar *)PQgetvalue(res, row, col), &len);
+	if (raw == NULL)
+		return NULL;
+	bytes = g_bytes_new(raw, len);
+	PQfreemem(raw);
+	return bytes;
+}
+
+/**
+ * fst_central_get_schema_version:
+ * @self: a connection
+ * @version: (out): the central schema version, 0 for an empty database
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_central_get_schema_version(FstCentral *self, guint *version, GError **error)
+{
+	g_autoptr(PGresult) res = NULL;
+
+	res = fst_central_exec(self,
+			       "SELECT to_regclass('fst_central_migrations') IS NOT NULL",
+			       0,
+			       NULL,
+			       NULL,
+			       NULL,
+			       "reading the schema version",
+			       error);
+	if (res == NULL)
+		return FALSE;
+	if (g_strcmp0(PQgetvalue(res, 0, 0), "t") != 0) {
+		*version = 0;
+		return TRUE;
+	}
+	g_clear_pointer(&res, PQclear);
+	res = fst_central_exec(self,
+			       "SELECT coalesce(max(version), 0) FROM fst_central_migrations",
+			       0,
+			       NULL,
+			       NULL,
+			       NULL,
+			       "reading the schema version",
+			       error);
+	if (res == NULL)
+		return FALSE;
+	*version = (guint)fst_central_get_int(res, 0, 0);
+	return TRUE;
+}
+
+/**
+ * fst_central_check_schema:
+ * @self: a connection
+ * @error: return location for a #GError
+ *
+ * Checks that the central schema is the one this code writes.
+ *
+ * Returns: %TRUE if it is; %FALSE with %FST_ERROR_CONFIG saying to run
+ *   `fleetstation central init` (older) or to update fleetstation (newer)
+ */
+gboolean
+fst_central_check_schema(FstCentral *self, GError **error)
+{
+	guint version = 0;
+
+	if (!fst_central_get_schema_version(self, &version, error))
+		return FALSE;
+	if (version < FST_CENTRAL_SCHEMA_VERSION) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "the central registry %s has schema version %u, this fleetstation "
+			    "needs %u: run fleetstation central init",
+			    self->server,
+			    version,
+			    FST_CENTRAL_SCHEMA_VERSION);
+		return FALSE;
+	}
+	if (version > FST_CENTRAL_SCHEMA_VERSION) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "the central registry %s has schema version %u, newer than the %u "
+			    "this fleetstation knows: update fleetstation on this station",
+			    self->server,
+			    version,
+			    FST_CENTRAL_SCHEMA_VERSION);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * fst_central_migrate:
+ * @self: a connection
+ * @from: (out) (optional): the version found
+ * @to: (out) (optional): the version reached
+ * @error: return location for a #GError
+ *
+ * Creates the central schema in an empty database, or brings an older one
+ * to %FST_CENTRAL_SCHEMA_VERSION, one version per transaction, each under a
+ * transaction-level advisory lock (several stations may run it at once: each
+ * version is applied once). A newer schema is refused and left alone.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
+{
+	guint version = 0;
+	guint found = G_MAXUINT;
+
+	for (;;) {
+		g_autoptr(GError) error_local = NULL;
+		g_autofree gchar *vstr = NULL;
+		const gchar *sql;
+		const gchar *params[2];
+
+		if (!fst_central_exec_simple(self, "BEGIN", "starting a migration", error))
+			return FALSE;
+		if (!fst_central_exec_simple(self,
+					     "SELECT pg_advisory_xact_lock(" FST_CENTRAL_MIGRATION_LOCK ")",
+					     "locking the schema",
+					     &error_local) ||
+		    !fst_central_get_schema_version(self, &version, &error_local)) {
+			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		if (found == G_MAXUINT)
+			found = version;
+		if (version >= FST_CENTRAL_SCHEMA_VERSION) {
+			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
+			if (version > FST_CENTRAL_SCHEMA_VERSION)
+				return fst_central_check_schema(self, error);
+			break;
+		}
+		sql = fst_central_schema_sql(version + 1);
+		vstr = g_strdup_printf("%u", version + 1);
+		params[0] = vstr;
+		params[1] = FST_VERSION;
+		if (sql == NULL) {
+			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INTERNAL,
+				    "no migration to central schema version %u",
+				    version + 1);
+			return FALSE;
+		}
+		if (!fst_central_exec_simple(self, sql, "creating the central schema", &error_local)) {
+			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
+			g_propagate_prefixed_error(error,
+						   g_steal_pointer(&error_local),
+						   "migrating to central schema version %u: ",
+						   version + 1);
+			return FALSE;
+		}
+		{
+			g_autoptr(PGresult) res =
+			    fst_central_exec(self,
+					     "INSERT INTO fst_central_migrations (version, software_version) "
+					     "VALUES ($1::integer, $2)",
+					     2,
+					     params,
+					     NULL,
+					     NULL,
+					     "recording the migration",
+					     &error_local);
+			if (res == NULL) {
+				fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
+				g_propagate_error(error, g_steal_pointer(&error_local));
+				return FALSE;
+			}
+		}
+		if (!fst_central_exec_simple(self, "COMMIT", "committing the migration", error))
+			return FALSE;
+		g_info("central registry %s migrated to schema version %u", self->server, version + 1);
+	}
+	if (from != NULL)
+		*from = found;
+	if (to != NULL)
+		*to = version;
+	return TRUE;
+}
+
+/**
+ * fst_central_reserve:
+ * @self: a connection
+ * @station: the station that is about to issue
+ * @uid: the device id
+ * @error: return location for a #GError
+ *
+ * Reserves a device id for @station before it issues a certificate: a
+ * reservation another station holds (not released) refuses it. Two stations
+ * racing on one id: the primary key lets exactly one of them in. A
+ * reservation the same station holds is renewed.
+ *
+ * Returns: %TRUE if @station may go on; %FALSE with %FST_ERROR_BUSY naming
+ *   the station holding it
+ */
+gboolean
+fst_central_reserve(FstCentral *self, const gchar *station, const gchar *uid, GError **error)
+{
+	const gchar *params[] = {uid, station};
+	g_autoptr(PGresult) res = NULL;
+	g_autofree gchar *holder = NULL;
+
+	res = fst_central_exec(self,
+			       "INSERT INTO reservations AS r (device_uid, station) VALUES ($1, $2) "
+			       "ON CONFLICT (device_uid) DO UPDATE SET station = EXCLUDED.station, "
+			       "  reserved_at = now(), released_at = NULL "
+			       "  WHERE r.station = EXCLUDED.station OR r.released_at IS NOT NULL "
+			       "RETURNING station",
+			       2,
+			       params,
+			       NULL,
+			       NULL,
+			       "reserving a device id",
+			       error);
+	if (res == NULL)
+		return FALSE;
+	if (PQntuples(res) == 1)
+		return TRUE;
+	g_clear_pointer(&res, PQclear);
+	res = fst_central_exec(self,
+			       "SELECT station, reserved_at FROM reservations WHERE device_uid = $1",
+			       1,
+			       params,
+			       NULL,
+			       NULL,
+			       "reading a reservation",
+			       error);
+	if (res == NULL)
+		return FALSE;
+	holder = PQntuples(res) == 1 ? fst_central_get_text(res, 0, 0) : g_strdup("another station");
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_BUSY,
+		    "device %s is being provisioned by station %s (reserved in the central "
+		    "registry since %s): nothing was issued here; take the board off this "
+		    "station, or wait for %s to finish and put it back",
+		    uid,
+		    holder,
+		    PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?",
+		    holder);
+	return FALSE;
+}
+
+/**
+ * fst_central_release:
+ * @self: a connection
+ * @station: the station that reserved @uid
+ * @uid: the device id
+ * @error: return location for a #GError
+ *
+ * Releases a reservation once the station's attempt ended (whatever its
+ * outcome): the device may then come back at any station, where its
+ * history decides. Releasing what another station holds does nothing.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GError **error)
+{
+	const gchar *params[] = {uid, station};
+	g_autoptr(PGresult) res =
+	    fst_central_exec(self,
+			     "UPDATE reservations SET released_at = now() "
+			     "WHERE device_uid = $1 AND station = $2 AND released_at IS NULL",
+			     2,
+			     params,
+			     NULL,
+			     NULL,
+			     "releasing a device id",
+			     error);
+	return res != NULL;
+}
+
+/**
+ * fst_central_handover:
+ * @self: a connection
+ * @uid: the device id
+ * @old_station: the station whose certificate is in service
+ * @old_serial: that certificate
+ * @new_station: the station re-provisioning the device
+ * @error: return location for a #GError
+ *
+ * Records that @new_station re-provisions a device another station
+ * provisioned (its profile says on-return=reprovision). When the new
+ * certificate reaches the registry in service, @old_serial is marked
+ * superseded by it there (not a conflict); the other station's own records
+ * keep it as they have it.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_central_handover(FstCentral *self,
+		     const gchar *uid,
+		     const gchar *old_station,
+		     const gchar *old_serial,
+		     const gchar *new_station,
+		     GError **error)
+{
+	const gchar *params[] = {uid, old_station, old_serial, new_station};
+	g_autoptr(PGresult) res =
+	    fst_central_exec(self,
+			     "INSERT INTO handovers (device_uid, old_station, old_serial, new_station)"
+			     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+			     4,
+			     params,
+			     NULL,
+			     NULL,
+			     "recording a handover",
+			     error);
+	return res != NULL;
+}
+
+void
+fst_central_station_free(FstCentralStation *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->name);
+	g_free(self->database_id);
+	g_free(self->host);
+	g_free(self->head_hash);
+	g_free(self);
+}
+
+/**
+ * fst_central_list_stations:
+ * @self: a connection
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type FstCentralStation): every
+ *   station that shipped records, by name, with its counts
+ */
+GPtrArray *
+fst_central_list_stations(FstCentral *self, GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_station_free);
+	g_autoptr(PGresult) res = NULL;
+
+	res = fst_central_exec(
+	    self,
+	    "SELECT s.name, s.database_id, s.host, s.head_id, s.head_hash,"
+	    "  coalesce((extract(epoch FROM s.last_sync_at) * 1000000)::bigint, 0),"
+	    "  (SELECT count(*) FROM devices d WHERE d.station_id = s.id),"
+	    "  (SELECT count(*) FROM certificates c WHERE c.station_id = s.id),"
+	    "  (SELECT count(*) FROM events e WHERE e.station_id = s.id),"
+	    "  (SELECT count(*) FROM conflicts f WHERE f.station = s.name) "
+	    "FROM stations s ORDER BY s.name",
+	    0,
+	    NULL,
+	    NULL,
+	    NULL,
+	    "listing the stations",
+	    error);
+	if (res == NULL)
+		return NULL;
+	for (gint i = 0; i < PQntuples(res); i++) {
+		FstCentralStation *st = g_new0(FstCentralStation, 1);
+		st->name = fst_central_get_text(res, i, 0);
+		st->database_id = fst_central_get_text(res, i, 1);
+		st->host = fst_central_get_text(res, i, 2);
+		st->head_id = fst_central_get_int(res, i, 3);
+		st->head_hash = fst_central_get_text(res, i, 4);
+		st->last_sync_at = fst_central_get_int(res, i, 5);
+		st->devices = fst_central_get_int(res, i, 6);
+		st->certificates = fst_central_get_int(res, i, 7);
+		st->events = fst_central_get_int(res, i, 8);
+		st->conflicts = fst_central_get_int(res, i, 9);
+		g_ptr_array_add(out, st);
+	}
+	return g_steal_pointer(&out);
+}
+
+void
+fst_central_conflict_free(FstCentralConflict *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->kind);
+	g_free(self->device_uid);
+	g_free(self->serial_hex);
+	g_free(self->station);
+	g_free(self->other_station);
+	g_free(self->detail);
+	g_free(self);
+}
+
+/**
+ * fst_central_list_conflicts:
+ * @self: a connection
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type FstCentralConflict): every
+ *   conflict found at sync, oldest first
+ */
+GPtrArray *
+fst_central_list_conflicts(FstCentral *self, GError **error)
+{
+	g_autoptr(GPtrArray) out =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_conflict_free);
+	g_autoptr(PGresult) res = NULL;
+
+	res = fst_central_exec(self,
+			       "SELECT id, kind, device_uid, serial_hex, station, other_station, detail,"
+			       "  (extract(epoch FROM found_at) * 1000000)::bigint "
+			       "FROM conflicts ORDER BY id",
+			       0,
+			       NULL,
+			       NULL,
+			       NULL,
+			       "listing the conflicts",
+			       error);
+	if (res == NULL)
+		return NULL;
+	for (gint i = 0; i < PQntuples(res); i++) {
+		FstCentralConflict *c = g_new0(FstCentralConflict, 1);
+		c->id = fst_central_get_int(res, i, 0);
+		c->kind = fst_central_get_text(res, i, 1);
+		c->device_uid = fst_central_get_text(res, i, 2);
+		c->serial_hex = fst_central_get_text(res, i, 3);
+		c->station = fst_central_get_text(res, i, 4);
+		c->other_station = fst_central_get_text(res, i, 5);
+		c->detail = fst_central_get_text(res, i, 6);
+		c->found_at = fst_central_get_int(res, i, 7);
+		g_ptr_array_add(out, c);
+	}
+	return g_steal_pointer(&out);
+}
+
+void
+fst_central_cert_free(FstCentralCert *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->station);
+	g_free(self->device_uid);
+	g_free(self->serial_hex);
+	g_free(self->issuer_sha256);
+	g_free(self->aws_cert_id);
+	g_free(self->state);
+	g_free(self->lot);
+	g_free(self->operator_name);
+	g_free(self->profile);
+	g_free(self->conflict);
+	g_free(self->superseded_by);
+	g_free(self);
+}
+
+/**
+ * fst_central_list_certificates:
+ * @self: a connection
+ * @device_uid: (nullable): only this device's
+ * @lot: (nullable): only this lot's
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type FstCentralCert): the
+ *   certificates of every station, oldest first (by creation time)
+ */
+GPtrArray *
+fst_central_list_certificates(FstCentral *self,
+			      const gchar *device_uid,
+			      const gchar *lot,
+			      GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_cert_free);
+	g_autoptr(PGresult) res = NULL;
+	const gchar *params[] = {device_uid, lot};
+
+	res = fst_central_exec(self,
+			       "SELECT s.name, c.device_uid, c.serial_hex, c.issuer_sha256, c.aws_cert_id,"
+			       "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict,"
+			       "  c.superseded_by "
+			       "FROM certificates c JOIN stations s ON s.id = c.station_id "
+			       "WHERE ($1::text IS NULL OR c.device_uid = $1) "
+			       "  AND ($2::text IS NULL OR c.lot = $2) "
+			       "ORDER BY c.created_at, s.name, c.local_id",
+			       2,
+			       params,
+			       NULL,
+			       NULL,
+			       "listing certificates",
+			       error);
+	if (res == NULL)
+		return NULL;
+	for (gint i = 0; i < PQntuples(res); i++) {
+		FstCentralCert *c = g_new0(FstCentralCert, 1);
+		c->station = fst_central_get_text(res, i, 0);
+		c->device_uid = fst_central_get_text(res, i, 1);
+		c->serial_hex = fst_central_get_text(res, i, 2);
+		c->issuer_sha256 = fst_central_get_text(res, i, 3);
+		c->aws_cert_id = fst_central_get_text(res, i, 4);
+		c->state = fst_central_get_text(res, i, 5);
+		c->slot = (gint)fst_central_get_int(res, i, 6);
+		c->lot = fst_central_get_text(res, i, 7);
+		c->operator_name = fst_central_get_text(res, i, 8);
+		c->profile = fst_central_get_text(res, i, 9);
+		c->created_at = fst_central_get_int(res, i, 10);
+		c->conflict = fst_central_get_text(res, i, 11);
+		c->superseded_by = fst_central_get_text(res, i, 12);
+		g_ptr_array_add(out, c);
+	}
+	return g_steal_pointer(&out);
+}

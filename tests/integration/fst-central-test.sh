@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The central registry from the outside, against a real PostgreSQL server
+# started here: `central init` (twice, and from two stations at once),
+# `central status`, a device provisioned at station A recognised at station B
+# (refused with A named), two stations racing for the same device ids
+# (exactly one proceeds each time, the other names it; one certificate in
+# service per id centrally), offline=refuse|proceed, a conflict flagged at
+# sync, and the central audit. Skipped (77) without the PostgreSQL binaries.
+set -euo pipefail
+
+: "${FST_STATION:?}" "${FST_DEVSIM:?}" "${FST_TEMPLATES_DIR:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+pg="$here/fst-central-pg.sh"
+ROUNDS=${FST_CENTRAL_RACE_ROUNDS:-10}
+GANG=${FST_CENTRAL_RACE_GANG:-10}
+ws=$(mktemp -d /tmp/fst-central-test.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	"$pg" destroy "$ws/pg" >/dev/null 2>&1 || true
+	[ -n "${FST_KEEP:-}" ] || rm -rf "$ws"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+unset FLEETSTATION_CA_PASSPHRASE NO_COLOR
+rc=0
+conninfo=$("$pg" start "$ws/pg") || rc=$?
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || fail "cannot start PostgreSQL"
+psql_q() { psql -X -A -t -q "$conninfo" -c "$1"; }
+mkdir -p "$ws/links" "$ws/storage"
+
+# sim NAME UID [devsim options...]: a simulated device behind $ws/links/NAME
+sim() {
+	local name=$1 uid=$2
+	shift 2
+	rm -f "$ws/$name.ready"
+	"$FST_DEVSIM" --uid "$uid" --model devsim-ecc --key-types ec-p256 \
+		--validation rsa,ecdsa-p256,ecdsa-p384 --storage "$ws/storage/$name.bin" \
+		--link "$ws/links/$name" "$@" >"$ws/$name.ready" &
+	pids+=($!)
+	for _ in $(seq 200); do
+		grep -q READY "$ws/$name.ready" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "simulator $name did not start"
+}
+
+# station NAME: a workspace with its own demo CA, named NAME, on the registry
+station() {
+	"$FST_STATION" init --workspace "$ws/$1" --demo-ca --profile aws-iot-ecc --lot "LOT-$1" \
+		--central "$conninfo" >"$ws/init-$1.out" 2>&1 || { cat "$ws/init-$1.out"; fail "init $1"; }
+	sed -i "s/^name=.*/name=$1/" "$ws/$1/station.conf"
+	grep -q '^\[central\]' "$ws/$1/station.conf" || fail "init --central wrote no [central] group"
+}
+
+# a password in the configuration is refused
+rc=0
+"$FST_STATION" init --workspace "$ws/bad" --central "$conninfo password=secret" >"$ws/bad.out" 2>&1 || rc=$?
+[ $rc -eq 3 ] || { cat "$ws/bad.out"; fail "a conninfo with a password should exit 3, got $rc"; }
+grep -q 'pgpass' "$ws/bad.out" || { cat "$ws/bad.out"; fail "the refusal does not say where the password goes"; }
+
+station A
+station B
+# two stations create the schema at once: each version applied once
+"$FST_STATION" central init --workspace "$ws/A" >"$ws/ci-a.out" 2>&1 &
+ia=$!
+"$FST_STATION" central init --workspace "$ws/B" >"$ws/ci-b.out" 2>&1 || fail "central init B: $(cat "$ws/ci-b.out")"
+wait $ia || fail "central init A: $(cat "$ws/ci-a.out")"
+[ "$(psql_q "select count(*) from fst_central_migrations")" -eq 1 ] || fail "the migration was applied twice"
+"$FST_STATION" central init --workspace "$ws/A" >"$ws/ci2.out" 2>&1 || fail "central init again"
+grep -q 'nothing to do' "$ws/ci2.out" || { cat "$ws/ci2.out"; fail "a second central init should do nothing"; }
+
+# a device provisioned at A, recognised at B: refused, A named, nothing issued at B
+sim a1 CEN-RET-1
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/a1" >"$ws/pa.out" 2>&1 ||
+	{ cat "$ws/pa.out"; fail "provisioning at A"; }
+"$FST_STATION" central sync --workspace "$ws/A" >/dev/null 2>&1 || fail "central sync A"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-RET-1' and state = 'verified'")" -eq 1 ] ||
+	fail "the certificate of A is not in the registry"
+rc=0
+"$FST_STATION" provision --workspace "$ws/B" --port "$ws/links/a1" >"$ws/pb.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] || { cat "$ws/pb.out"; fail "B should refuse the device A provisioned (exit 1), got $rc"; }
+grep -q 'device CEN-RET-1 came back: station A provisioned it' "$ws/pb.out" ||
+	{ cat "$ws/pb.out"; fail "B's refusal does not name station A"; }
+grep -q 'lot LOT-A' "$ws/pb.out" || { cat "$ws/pb.out"; fail "B's refusal does not show the central history"; }
+[ "$(sqlite3 "$ws/B/station.db" "select count(*) from certificates")" -eq 0 ] || fail "B issued a certificate"
+
+# the rework profile at B: the device taken over into its other slot, A's
+# certificate superseded centrally by B's (not a conflict), A's journal as it was
+sim a2 CEN-RET-2 --cred-slots 2
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/a2" >"$ws/pa2.out" 2>&1 ||
+	{ cat "$ws/pa2.out"; fail "provisioning CEN-RET-2 at A"; }
+"$FST_STATION" central sync --workspace "$ws/A" >/dev/null 2>&1 || fail "central sync A"
+old_serial=$(psql_q "select serial_hex from certificates where device_uid = 'CEN-RET-2'")
+"$FST_STATION" provision --workspace "$ws/B" --port "$ws/links/a2" --profile aws-iot-ecc-rework >"$ws/pb2.out" 2>&1 ||
+	{ cat "$ws/pb2.out"; fail "B should re-provision CEN-RET-2 under the rework profile"; }
+grep -q 'came back from station A' "$ws/pb2.out" || { cat "$ws/pb2.out"; fail "B does not say the device came from A"; }
+"$FST_DEVSIM" --storage "$ws/storage/a2.bin" --dump slots >"$ws/slots" || fail "dump slots"
+grep -q '^active-slot=1$' "$ws/slots" || { cat "$ws/slots"; fail "B did not write the alternate slot"; }
+"$FST_STATION" central sync --workspace "$ws/B" >/dev/null 2>&1 || fail "central sync B"
+new_serial=$(sqlite3 "$ws/B/station.db" "select serial_hex from certificates where state = 'verified'")
+[ "$(psql_q "select superseded_by from certificates where serial_hex = '$old_serial'")" = "B $new_serial" ] ||
+	fail "A's certificate is not superseded by B's centrally"
+[ "$(psql_q "select state from certificates where serial_hex = '$old_serial'")" = verified ] ||
+	fail "the central copy of A's certificate no longer matches A's journal"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-RET-2' and state = 'verified' and conflict is null and superseded_by is null")" -eq 1 ] ||
+	fail "CEN-RET-2 should have exactly one certificate in service centrally"
+[ "$(psql_q "select count(*) from conflicts")" -eq 0 ] || fail "the takeover was flagged as a conflict"
+
+# the race: both stations get boards with the same ids at the same time
+for r in $(seq "$ROUNDS"); do
+	args_a=() args_b=()
+	for i in $(seq "$GANG"); do
+		uid="CEN-RACE-$r-$i"
+		sim "ra$r-$i" "$uid"
+		sim "rb$r-$i" "$uid"
+		args_a+=(--port "$ws/links/ra$r-$i")
+		args_b+=(--port "$ws/links/rb$r-$i")
+	done
+	ra=0 rb=0
+	"$FST_STATION" provision --workspace "$ws/A" "${args_a[@]}" >"$ws/race-a-$r.out" 2>&1 &
+	pa=$!
+	"$FST_STATION" provision --workspace "$ws/B" "${args_b[@]}" >"$ws/race-b-$r.out" 2>&1 || rb=$?
+	wait $pa || ra=$?
+	[ $ra -le 1 ] && [ $rb -le 1 ] || fail "round $r: provision exited $ra / $rb"
+	"$FST_STATION" central sync --workspace "$ws/A" >/dev/null 2>&1 || fail "central sync A"
+	"$FST_STATION" central sync --workspace "$ws/B" >/dev/null 2>&1 || fail "central sync B"
+	for i in $(seq "$GANG"); do
+		uid="CEN-RACE-$r-$i"
+		na=$(sqlite3 "$ws/A/station.db" "select count(*) from certificates c join devices d on d.id = c.device_id where d.uid = '$uid' and c.state = 'verified'")
+		nb=$(sqlite3 "$ws/B/station.db" "select count(*) from certificates c join devices d on d.id = c.device_id where d.uid = '$uid' and c.state = 'verified'")
+		[ $((na + nb)) -eq 1 ] || fail "$uid: $na certificate(s) in service at A and $nb at B"
+		[ "$(psql_q "select count(*) from certificates where device_uid = '$uid' and state in ('verified', 'registered') and conflict is null")" -eq 1 ] ||
+			fail "$uid: not exactly one certificate in service centrally"
+		[ "$(psql_q "select count(*) from certificates where device_uid = '$uid'")" -eq 1 ] ||
+			fail "$uid: the loser issued a certificate"
+		loser=B other=A out="$ws/race-b-$r.out"
+		[ "$na" -eq 1 ] || { loser=A other=B out="$ws/race-a-$r.out"; }
+		grep -q "device $uid is being provisioned by station $other\|device $uid came back: station $other provisioned it" "$out" ||
+			{ cat "$out"; fail "$uid: station $loser's error does not name station $other"; }
+	done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pids=()
+done
+[ "$(psql_q "select count(*) from conflicts")" -eq 0 ] || fail "the race left conflicts"
+
+# offline: the server stopped; offline=refuse issues nothing, offline=proceed issues
+"$pg" stop "$ws/pg"
+sim off1 CEN-OFF-1
+rc=0
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/off1" >"$ws/off1.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] || { cat "$ws/off1.out"; fail "offline=refuse should exit 1, got $rc"; }
+grep -q 'offline=refuse' "$ws/off1.out" || { cat "$ws/off1.out"; fail "offline refusal message"; }
+sed -e 's/^name=.*/name=offline-proceed/' -e '/^\[profile\]/a offline=proceed' \
+	"$FST_TEMPLATES_DIR/profiles/aws-iot-ecc.profile" >"$ws/proceed.profile"
+# the same device id at both stations while the server is down: both proceed
+sim off2 CEN-OFF-2
+sim off3 CEN-OFF-2
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/off2" --profile "$ws/proceed.profile" \
+	>"$ws/off2.out" 2>&1 || { cat "$ws/off2.out"; fail "offline=proceed at A"; }
+"$FST_STATION" provision --workspace "$ws/B" --port "$ws/links/off3" --profile "$ws/proceed.profile" \
+	>"$ws/off3.out" 2>&1 || { cat "$ws/off3.out"; fail "offline=proceed at B"; }
+"$FST_STATION" central status --workspace "$ws/A" --json >"$ws/status-down.json" || fail "status with the link down"
+python3 - "$ws/status-down.json" <<'PY' || fail "status with the link down"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["link"] == "down" and d["backlog_events"] > 0, d
+PY
+"$pg" restart "$ws/pg"
+"$FST_STATION" central sync --workspace "$ws/A" >/dev/null 2>&1 || fail "central sync A after restart"
+"$FST_STATION" central sync --workspace "$ws/B" >"$ws/sync-b.out" 2>&1 || fail "central sync B after restart"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-OFF-2'")" -eq 2 ] ||
+	fail "both offline certificates should be in the registry"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-OFF-2' and conflict like 'in-service:%station A%'")" -eq 1 ] ||
+	fail "B's certificate for CEN-OFF-2 is not flagged against A's"
+"$FST_STATION" central status --workspace "$ws/B" --json >"$ws/status.json" || fail "central status"
+python3 - "$ws/status.json" <<'PY' || fail "central status --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["link"] == "up" and d["backlog_events"] == 0, d
+assert [c["device"] for c in d["conflicts"]] == ["CEN-OFF-2"], d["conflicts"]
+assert d["conflicts"][0]["station"] == "B" and d["conflicts"][0]["other_station"] == "A", d["conflicts"]
+names = sorted(s["name"] for s in d["stations"])
+assert names == ["A", "B"], names
+PY
+"$FST_STATION" report --central --workspace "$ws/A" --json >"$ws/report.json" || fail "report --central"
+python3 - "$ws/report.json" <<'PY' || fail "central report --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+flagged = [c for c in d["certificates"] if c["conflict"]]
+assert len(flagged) == 1 and flagged[0]["device"] == "CEN-OFF-2", flagged
+assert d["conflicts"] == 1
+PY
+
+# the central audit passes; an edit of the central copy is found
+"$FST_STATION" audit verify --central --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "audit verify --central"; }
+grep -q 'journal of station A against its central copy: the same' "$ws/audit.out" || { cat "$ws/audit.out"; fail "journal comparison"; }
+psql_q "update certificates set state = 'revoked' where device_uid = 'CEN-RET-1'"
+rc=0
+"$FST_STATION" central audit --workspace "$ws/A" >"$ws/audit2.out" 2>&1 || rc=$?
+[ $rc -eq 5 ] || { cat "$ws/audit2.out"; fail "an edited central copy should fail the audit (5), got $rc"; }
+grep -q 'is revoked centrally' "$ws/audit2.out" || { cat "$ws/audit2.out"; fail "audit problem"; }
+echo "ok: central registry from the CLI"
