@@ -32,6 +32,8 @@ gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
 gboolean
 fst_station_has_ca(const gchar *workspace);
+gboolean
+fst_station_check_database(const gchar *workspace, GError **error);
 const gchar *
 fst_station_default_operator(void);
 gboolean

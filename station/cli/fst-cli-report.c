@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "fst-cli.h"
 #include "fst-error.h"
@@ -80,7 +81,8 @@ fst_cli_report(gint argc, gchar **argv)
 	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "csv (default), json or pdf", "FORMAT"},
 	    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
-	     "Write to FILE (default: standard output; required for pdf and --sign)", "FILE"},
+	     "Write to FILE, which must not exist (default: standard output; required for pdf "
+	     "and --sign)", "FILE"},
 	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "Only devices of this lot", "LOT"},
 	    {"station", 0, 0, G_OPTION_ARG_STRING, &station, "Only devices of this station",
 	     "NAME"},
@@ -98,6 +100,7 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autoptr(GError) error = NULL;
 	FstReportScope scope = {0};
 	gboolean ok;
+	gint out_fd = -1;
 
 	g_set_prgname("fleetstation report");
 	g_option_context_set_summary(
@@ -141,14 +144,25 @@ fst_cli_report(gint argc, gchar **argv)
 	}
 	db_path = g_build_filename(workspace, "station.db", NULL);
 
+	/* the output is created here, never over a file or through a link; the
+	 * PDF writer reopens the same file through /proc/self/fd */
+	if (output != NULL) {
+		out_fd = fst_cli_create_output(output, 0644, &error);
+		if (out_fd < 0) {
+			g_printerr("fleetstation report: %s\n", error->message);
+			return FST_EXIT_CONFIG;
+		}
+	}
 	if (g_strcmp0(format, "pdf") == 0) {
-		ok = fst_report_write_pdf(db_path, &scope, output, &error);
+		g_autofree gchar *fd_path = g_strdup_printf("/proc/self/fd/%d", out_fd);
+		ok = fst_report_write_pdf(db_path, &scope, fd_path, &error);
+		close(out_fd);
 		/* this process draws nothing more: drop cairo's font caches */
 		cairo_debug_reset_static_data();
 	} else {
 		FILE *out = stdout;
 		if (output != NULL) {
-			out = g_fopen(output, "wb");
+			out = fdopen(out_fd, "wb");
 			if (out == NULL) {
 				g_printerr("fleetstation report: cannot write %s: %s\n",
 					   output,

@@ -92,6 +92,8 @@ FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
 FstDb *
 fst_cli_open_db(const gchar *workspace, GError **error);
+gint
+fst_cli_create_output(const gchar *path, gint mode, GError **error);
 void
 fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
 gchar *
