@@ -329,73 +329,131 @@ fst_station_lock(const gchar *workspace, gboolean *alone, GError **error)
 	return fd;
 }
 
-/* the issuing CA passphrase: the environment first, then the workspace file */
-static FstSecret *
-fst_station_load_passphrase(const gchar *workspace, GError **error)
-{
-	g_autofree gchar *path = fst_station_ca_path(workspace, "passphrase");
-	g_autoptr(GError) error_local = NULL;
-	FstSecret *secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+/* what fst_station_open() asks for secrets when its caller gives no interaction */
+static GMutex fst_station_interaction_lock;
+static FstInteraction *fst_station_interaction = NULL;
 
-	if (secret != NULL)
-		return secret;
-	secret = fst_secret_new_from_file(path, &error_local);
-	if (secret == NULL) {
-		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CA_UNAVAILABLE,
-				    "no passphrase for the issuing CA key: set %s",
-				    FST_ENV_CA_PASSPHRASE);
-		} else {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CA_UNAVAILABLE,
-				    "cannot read the issuing CA passphrase: %s",
-				    error_local->message);
-		}
-		return NULL;
-	}
-	return secret;
+/**
+ * fst_station_set_default_interaction:
+ * @interaction: (nullable): how to ask for CA secrets, or %NULL for the
+ *   unattended default (fst_interaction_new())
+ *
+ * Sets what fst_station_open() and the other workspace operations use to ask
+ * for the CA passphrase or PIN when they are given no #FstInteraction: the
+ * CLI sets its prompt here once, after parsing its options.
+ */
+void
+fst_station_set_default_interaction(FstInteraction *interaction)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_station_interaction_lock);
+	g_set_object(&fst_station_interaction, interaction);
 }
 
-/*
- * what unlocks the issuing CA key @key_path: the PIN of a key in a PKCS#11
- * token, else the passphrase of the key file. A token PIN comes from the URI's
- * pin-source (then *secret stays NULL: fst_ca_pkcs11_load_key() reads it), else
- * from $FLEETSTATION_CA_PASSPHRASE, as for the `ca` commands; never from
- * ca/passphrase, which encrypts key files. There is no prompt: the station runs
- * unattended.
- */
-static gboolean
-fst_station_load_ca_secret(const gchar *workspace,
-			   const gchar *key_path,
-			   FstSecret **secret,
-			   GError **error)
+/* the default interaction, or the unattended one for @workspace */
+static FstInteraction *
+fst_station_get_interaction(const gchar *workspace, FstInteraction *interaction)
 {
-	g_autofree gchar *uri = NULL;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_station_interaction_lock);
+	if (interaction != NULL)
+		return g_object_ref(interaction);
+	if (fst_station_interaction != NULL)
+		return g_object_ref(fst_station_interaction);
+	return fst_interaction_new(workspace);
+}
 
-	if (!fst_ca_pkcs11_is_ref(key_path)) {
-		*secret = fst_station_load_passphrase(workspace, error);
+/**
+ * fst_station_ask_ca_secret:
+ * @workspace: a workspace
+ * @interaction: (nullable): how to ask, or %NULL for the default
+ * @key_path: (nullable): the key to unlock: a key file, or a file holding
+ *   the `pkcs11:` URI of a key in a token; %NULL for the passphrase of new keys
+ * @what: which key, for the person asked, e.g. "issuing CA"
+ * @secret: (out) (transfer full) (nullable): the secret; %NULL (with %TRUE
+ *   returned) for a token key whose URI names its own pin-source
+ * @error: (nullable): return location
+ *
+ * The one place the secret of the workspace CA keys comes from: the PIN of a
+ * PKCS#11 token through fst_interaction_ask_pin(), else the passphrase of key
+ * files through fst_interaction_ask_passphrase(). The same secret encrypts the
+ * report signing key.
+ *
+ * Returns: %TRUE on success; %FST_ERROR_CA_UNAVAILABLE when nobody answers
+ */
+gboolean
+fst_station_ask_ca_secret(const gchar *workspace,
+			  FstInteraction *interaction,
+			  const gchar *key_path,
+			  const gchar *what,
+			  FstSecret **secret,
+			  GError **error)
+{
+	g_autoptr(FstInteraction) ask = fst_station_get_interaction(workspace, interaction);
+	g_autofree gchar *description = NULL;
+
+	*secret = NULL;
+	if (key_path != NULL && fst_ca_pkcs11_is_ref(key_path)) {
+		g_autofree gchar *uri = fst_ca_pkcs11_read_ref(key_path, error);
+		if (uri == NULL)
+			return FALSE;
+		if (fst_ca_pkcs11_has_pin_source(uri))
+			return TRUE;
+		description = g_strdup_printf("the %s key in the PKCS#11 token %s", what, uri);
+		*secret = fst_interaction_ask_pin(ask, description, FST_INTERACTION_FLAG_NONE, NULL, error);
 		return *secret != NULL;
 	}
-	uri = fst_ca_pkcs11_read_ref(key_path, error);
-	if (uri == NULL)
-		return FALSE;
-	if (fst_ca_pkcs11_has_pin_source(uri))
-		return TRUE;
-	*secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
-	if (*secret != NULL)
-		return TRUE;
-	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_CA_UNAVAILABLE,
-		    "no PIN for the issuing CA key in the PKCS#11 token %s: set %s to the PIN, "
-		    "or add ?pin-source=file:/path/to/pin (a 0600 file) to the URI in %s",
-		    uri,
-		    FST_ENV_CA_PASSPHRASE,
-		    key_path);
-	return FALSE;
+	if (key_path != NULL)
+		description = g_strdup_printf("the %s key %s", what, key_path);
+	else
+		description = g_strdup_printf("the %s keys of %s", what, workspace);
+	*secret = fst_interaction_ask_passphrase(ask,
+						 description,
+						 key_path != NULL ? FST_INTERACTION_FLAG_NONE
+								  : FST_INTERACTION_FLAG_NEW,
+						 NULL,
+						 error);
+	return *secret != NULL;
+}
+
+/**
+ * fst_station_unlock_ca:
+ * @workspace: a workspace
+ * @interaction: (nullable): how to ask for the passphrase or PIN, or %NULL
+ *   for the default
+ * @error: (nullable): return location
+ *
+ * Opens the workspace's issuing CA: reads its certificate and chain, asks for
+ * the secret (fst_station_ask_ca_secret()) and unlocks the key. A workspace
+ * without an issuing CA certificate or key, a wrong secret or an expired CA is
+ * %FST_ERROR_CA_UNAVAILABLE.
+ *
+ * Returns: (transfer full): the CA, or %NULL with @error set
+ */
+FstCa *
+fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GError **error)
+{
+	g_autofree gchar *cert = fst_station_ca_path(workspace, "issuing-ca.pem");
+	g_autofree gchar *key = fst_station_ca_path(workspace, "issuing-ca.key");
+	g_autofree gchar *chain = fst_station_ca_path(workspace, "root-ca.pem");
+	g_autoptr(FstSecret) secret = NULL;
+
+	if (!g_file_test(cert, G_FILE_TEST_EXISTS) || !g_file_test(key, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CA_UNAVAILABLE,
+			    "the workspace has no issuing CA %s: %s is missing; make or import "
+			    "one (`fleetstation ca create`, `ca import`, `ca install`)",
+			    g_file_test(cert, G_FILE_TEST_EXISTS) ? "key" : "certificate",
+			    g_file_test(cert, G_FILE_TEST_EXISTS) ? key : cert);
+		return NULL;
+	}
+	if (!fst_station_ask_ca_secret(workspace,
+				       interaction,
+				       key,
+				       "issuing CA",
+				       &secret,
+				       error))
+		return NULL;
+	return fst_ca_load(cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
 }
 
 /**
@@ -476,7 +534,7 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
 		g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
 		/* a passphrase file left by an interrupted run (or put there by the
-		 * operator) is used, never replaced */
+		 * operator) is used, never replaced; a demo asks nobody */
 		if (passphrase == NULL && g_file_test(pass_path, G_FILE_TEST_EXISTS)) {
 			passphrase = fst_secret_new_from_file(pass_path, error);
 			if (passphrase == NULL)
@@ -605,25 +663,40 @@ fst_station_new(void)
  * @workspace: an initialised workspace
  * @error: (nullable): return location
  *
- * Opens the database (migrating it if needed), unlocks the issuing CA and loads
- * the trust catalogue. A key file is unlocked with `$FLEETSTATION_CA_PASSPHRASE`,
- * else `ca/passphrase`; a key in a PKCS#11 token with the PIN its URI's
- * `pin-source` names, else `$FLEETSTATION_CA_PASSPHRASE`. Without either, or
- * when the key does not open, %FST_ERROR_CA_UNAVAILABLE.
+ * fst_station_open_full() with the default interaction.
  *
  * Returns: (transfer full): a new #FstStation, or %NULL
  */
 FstStation *
 fst_station_open(const gchar *workspace, GError **error)
 {
+	return fst_station_open_full(workspace, NULL, error);
+}
+
+/**
+ * fst_station_open_full:
+ * @workspace: an initialised workspace
+ * @interaction: (nullable): asks for the CA passphrase or PIN; %NULL for the
+ *   default (fst_station_set_default_interaction())
+ * @error: (nullable): return location
+ *
+ * Opens the database (migrating it if needed; a lost database is refused, see
+ * fst_station_check_database()), takes the workspace lock, unlocks the issuing
+ * CA (fst_station_unlock_ca()) and loads the trust catalogue. Devices left in
+ * progress are marked for re-work only when no other process has the
+ * workspace open. A key in a PKCS#11 token takes the PIN its URI's
+ * `pin-source` names, else asks @interaction. Without a secret, or when the
+ * key does not open, %FST_ERROR_CA_UNAVAILABLE.
+ *
+ * Returns: (transfer full): a new #FstStation, or %NULL
+ */
+FstStation *
+fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error)
+{
 	g_autoptr(FstStation) self = fst_station_new();
 	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
-	g_autofree gchar *cert = fst_station_ca_path(workspace, "issuing-ca.pem");
-	g_autofree gchar *key = fst_station_ca_path(workspace, "issuing-ca.key");
-	g_autofree gchar *chain = fst_station_ca_path(workspace, "root-ca.pem");
 	g_autofree gchar *trust_dir = g_build_filename(fst_station_templates_dir(), "trust", NULL);
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(FstSecret) passphrase = NULL;
 	g_autoptr(GError) error_local = NULL;
 	gboolean alone = FALSE;
 
@@ -672,24 +745,7 @@ fst_station_open(const gchar *workspace, GError **error)
 				  (const gchar *)g_ptr_array_index(interrupted, 0));
 	}
 
-	/* a workspace without its issuing CA cannot issue: the CA is unavailable */
-	if (!g_file_test(cert, G_FILE_TEST_EXISTS) || !g_file_test(key, G_FILE_TEST_EXISTS)) {
-		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CA_UNAVAILABLE,
-			    "the workspace has no issuing CA %s: %s is missing; make or import "
-			    "one (`fleetstation ca create`, `ca import`, `ca install`)",
-			    g_file_test(cert, G_FILE_TEST_EXISTS) ? "key" : "certificate",
-			    g_file_test(cert, G_FILE_TEST_EXISTS) ? key : cert);
-		return NULL;
-	}
-	if (!fst_station_load_ca_secret(workspace, key, &passphrase, error))
-		return NULL;
-	self->ca = fst_ca_load(cert,
-			       key,
-			       g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
-			       passphrase,
-			       error);
+	self->ca = fst_station_unlock_ca(workspace, interaction, error);
 	if (self->ca == NULL)
 		return NULL;
 

@@ -177,6 +177,7 @@ fst_cli_batch(gint argc, gchar **argv)
 	    "running a manifest again resumes it. A device on a row's port that is not the\n"
 	    "row's device, or a device that is in no row, is refused. See README.md.");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!fst_cli_parse(context, "batch", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc != 2) {
@@ -193,6 +194,7 @@ fst_cli_batch(gint argc, gchar **argv)
 	}
 	fst_cli_set_verbose(verbose);
 	workspace = fst_cli_workspace(workspace_opt);
+	fst_cli_secret_setup(workspace);
 	batch = fst_batch_load(argv[1], &error);
 	if (batch == NULL)
 		return fst_cli_fail("batch", json, error);

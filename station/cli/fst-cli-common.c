@@ -16,6 +16,11 @@
 #include "fst-ports.h"
 #include "fst-station.h"
 
+/* --passphrase-file and --pin-file of the commands that open the station */
+static gchar *fst_cli_passphrase_file = NULL;
+static gchar *fst_cli_pin_file = NULL;
+static gboolean fst_cli_secrets_used = FALSE;
+
 FstExit
 fst_cli_exit_for_error(const GError *error)
 {
@@ -410,7 +415,9 @@ fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar *
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
 	g_set_prgname(prgname);
-	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_set_description(context,
+					 fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES
+							      : FST_CLI_EXIT_CODES);
 	if (!g_option_context_parse(context, argc, argv, &error)) {
 		g_printerr("fleetstation %s: %s (see fleetstation %s --help)\n",
 			   command,
@@ -602,4 +609,41 @@ fst_cli_create_output(const gchar *path, gint mode, GError **error)
 		return -1;
 	}
 	return fd;
+}
+
+
+/**
+ * fst_cli_secret_entries:
+ *
+ * The options every command that unlocks the CA takes; add them with
+ * g_option_context_add_main_entries(), then call fst_cli_secret_setup().
+ *
+ * Returns: (transfer none): the option entries
+ */
+const GOptionEntry *
+fst_cli_secret_entries(void)
+{
+	static const GOptionEntry entries[] = {
+	    {"passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &fst_cli_passphrase_file,
+	     "File (mode 0600) with the passphrase of the CA keys", "FILE"},
+	    {"pin-file", 0, 0, G_OPTION_ARG_FILENAME, &fst_cli_pin_file,
+	     "File (mode 0600) with the PIN of a PKCS#11 CA key", "FILE"},
+	    {NULL}};
+	fst_cli_secrets_used = TRUE;
+	return entries;
+}
+
+/**
+ * fst_cli_secret_setup:
+ * @workspace: the workspace of the command
+ *
+ * Makes the CLI's #FstInteraction (option file, environment, workspace file,
+ * terminal prompt) what the station asks for the CA secret.
+ */
+void
+fst_cli_secret_setup(const gchar *workspace)
+{
+	g_autoptr(FstInteraction) interaction =
+	    fst_cli_interaction_new(workspace, fst_cli_passphrase_file, fst_cli_pin_file);
+	fst_station_set_default_interaction(interaction);
 }

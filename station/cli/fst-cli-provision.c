@@ -114,6 +114,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	    "Output: progress bars on a terminal, `PORT DEVICE STEP DETAIL` lines when piped,\n"
 	    "JSON lines with --json; colour only on a terminal without NO_COLOR.");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!fst_cli_parse(context, "provision", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc > 1) {
@@ -131,6 +132,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	}
 	fst_cli_set_verbose(verbose);
 	workspace = fst_cli_workspace(workspace_opt);
+	fst_cli_secret_setup(workspace);
 
 	/* options win over the workspace defaults */
 	settings = fst_settings_load(workspace, &error);

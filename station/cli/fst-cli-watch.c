@@ -134,6 +134,7 @@ fst_cli_watch(gint argc, gchar **argv)
 	    "provisioned are skipped. Runs until Ctrl-C or SIGTERM, which lets the devices in\n"
 	    "flight finish (a second one aborts them). Exit 0 when no device failed.");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!fst_cli_parse(context, "watch", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc > 1) {
@@ -148,6 +149,7 @@ fst_cli_watch(gint argc, gchar **argv)
 	}
 	fst_cli_set_verbose(verbose);
 	workspace = fst_cli_workspace(workspace_opt);
+	fst_cli_secret_setup(workspace);
 	settings = fst_settings_load(workspace, &error);
 	if (settings == NULL)
 		return fst_cli_fail("watch", json, error);

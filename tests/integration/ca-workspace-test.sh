@@ -168,4 +168,29 @@ expect_rc 3 "$B" report -w "$W" --format pdf --output "$T/link.pdf"
 [ -e "$T/link-target.pdf" ] && fail "the PDF report followed a symbolic link"
 expect_rc 0 "$B" report -w "$W" --format pdf --output "$T/new.pdf"
 head -c 5 "$T/new.pdf" | grep -q '%PDF-' || fail "no PDF written"
+
+# --- every command asks for the CA secret the same way: option file, environment,
+# workspace file, terminal prompt ---
+W=$T/secret
+expect_rc 0 "$B" init -w "$W" --demo-ca
+mv "$W/ca/passphrase" "$T/secret-pass"
+for cmd in provision watch batch; do
+	"$B" "$cmd" --help | grep -q -- '--passphrase-file' || fail "$cmd has no --passphrase-file"
+done
+expect_rc 1 "$B" provision -w "$W" --profile aws-iot-ecc --port /dev/fst-no-such-port --quiet \
+	--passphrase-file "$T/secret-pass"
+grep -q "does not exist" "$T/out" || fail "provision with --passphrase-file did not reach the port"
+expect_rc 4 setsid "$B" provision -w "$W" --profile aws-iot-ecc --port /dev/fst-no-such-port </dev/null
+grep -q -- "--passphrase-file" "$T/err" || fail "no secret: $(cat "$T/err")"
+printf 'wrong passphrase' >"$T/wrong-pass"; chmod 600 "$T/wrong-pass"
+FLEETSTATION_CA_PASSPHRASE=$(cat "$T/secret-pass") expect_rc 4 "$B" provision -w "$W" \
+	--profile aws-iot-ecc --port /dev/fst-no-such-port --passphrase-file "$T/wrong-pass"
+if command -v script >/dev/null; then
+	# the prompt reads the controlling terminal with echo off (input sent after it flushes)
+	(sleep 1; cat "$T/secret-pass"; echo) | script -qec "'$B' provision -w '$W' --profile aws-iot-ecc --port /dev/fst-no-such-port --quiet" /dev/null >"$T/script.out" 2>&1 || true
+	grep -q "Passphrase for the issuing CA key" "$T/script.out" || { cat "$T/script.out"; fail "no prompt"; }
+	grep -q "does not exist" "$T/script.out" || { cat "$T/script.out"; fail "the prompted passphrase did not unlock the CA"; }
+else
+	echo "SKIP: the terminal prompt (no script(1))"
+fi
 echo "ok"
