@@ -534,6 +534,65 @@ fst_ca_store_make_verification_cert(const gchar *code,
 }
 
 /**
+ * fst_ca_store_make_signer_cert:
+ * @key: the signing key (its public half goes in the certificate)
+ * @common_name: the CN, saying what the key signs
+ * @days: validity in days from now (cut to the issuer's end)
+ * @issuer: (nullable): the CA that issues it, or %NULL for self-signed
+ * @issuer_key: (nullable): the key of @issuer
+ * @error: (nullable): return location
+ *
+ * Makes the certificate of a key that signs documents (such as report
+ * exports): X.509 v3, a random serial, basicConstraints CA:FALSE and keyUsage
+ * digitalSignature (both critical), subject and authority key identifiers.
+ *
+ * Returns: (transfer full): the certificate, or %NULL with @error set
+ */
+X509 *
+fst_ca_store_make_signer_cert(EVP_PKEY *key,
+                              const gchar *common_name,
+                              guint days,
+                              X509 *issuer,
+                              EVP_PKEY *issuer_key,
+                              GError **error)
+{
+	g_autoptr(X509_NAME) subject = X509_NAME_new();
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 not_after = now + (gint64)days * 86400;
+
+	if (issuer != NULL) {
+		gint64 issuer_end = fst_ca_store_asn1_time_to_unix(X509_get0_notAfter(issuer));
+		if (issuer_end <= now) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CA_UNAVAILABLE,
+			            "the issuing certificate has expired: renew it");
+			return NULL;
+		}
+		not_after = MIN(not_after, issuer_end);
+	}
+	if (subject == NULL ||
+	    X509_NAME_add_entry_by_NID(subject,
+	                               NID_commonName,
+	                               MBSTRING_UTF8,
+	                               (const guint8 *)common_name,
+	                               -1,
+	                               -1,
+	                               0) != 1) {
+		fst_error_set_openssl(error, FST_ERROR_INVALID_DATA, "cannot use the name %s", common_name);
+		return NULL;
+	}
+	return fst_ca_store_make_cert(key,
+	                              subject,
+	                              not_after,
+	                              issuer,
+	                              issuer != NULL ? issuer_key : key,
+	                              "critical,CA:FALSE",
+	                              "critical,digitalSignature",
+	                              error);
+}
+
+/**
  * fst_ca_store_write_key:
  * @key: a private key
  * @path: destination; created mode 0600 (atomically replaced if it exists)

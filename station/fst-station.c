@@ -526,10 +526,6 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 	db = fst_station_open_db(workspace, error);
 	if (db == NULL)
 		return FALSE;
-	/* the key that signs report exports (fst-report-export.c), 0600 */
-	if (!fst_report_ensure_key(workspace, g_get_host_name(), error))
-		return FALSE;
-
 	if (make_pki) {
 		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
 		g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
@@ -555,6 +551,21 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 			g_prefix_error(error, "creating the demo CA in %s: ", ca_dir);
 			return FALSE;
 		}
+	}
+
+	/* the key that signs report exports (fst-report-export.c), encrypted under
+	 * the CA passphrase when one is known without asking; else the first
+	 * signature makes it */
+	{
+		g_autoptr(FstInteraction) unattended = fst_interaction_new(workspace);
+		g_autoptr(FstSecret) secret = NULL;
+		g_autoptr(GError) error_local = NULL;
+		g_autofree gchar *key_path = g_build_filename(workspace, FST_REPORT_KEY_FILE, NULL);
+		if (!fst_station_ask_ca_secret(
+			workspace, unattended, key_path, "report signing", &secret, &error_local) ||
+		    !fst_report_ensure_key(workspace, g_get_host_name(), secret, &error_local))
+			g_info("the report signing key is made at the first signature: %s",
+			       error_local->message);
 	}
 	return TRUE;
 }

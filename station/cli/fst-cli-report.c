@@ -110,14 +110,16 @@ fst_cli_report(gint argc, gchar **argv)
 	    "for people (totals, yield, failures by reason, a per-device table). With --sign,\n"
 	    "FILE.sig is a detached CMS signature; `report verify FILE SIG` checks one\n"
 	    "(exit 1 when a byte changed or another key signed).");
-	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_set_description(context, FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("fleetstation report: %s\n", error->message);
 		return FST_EXIT_USAGE;
 	}
 	if (workspace == NULL)
 		workspace = fst_station_default_workspace();
+	fst_cli_secret_setup(workspace);
 	if (argc >= 2 && g_strcmp0(argv[1], "verify") == 0)
 		return fst_cli_report_verify(workspace, cert, argc, argv);
 	if (argc != 1) {

@@ -169,6 +169,27 @@ expect_rc 3 "$B" report -w "$W" --format pdf --output "$T/link.pdf"
 expect_rc 0 "$B" report -w "$W" --format pdf --output "$T/new.pdf"
 head -c 5 "$T/new.pdf" | grep -q '%PDF-' || fail "no PDF written"
 
+# --- the report key is kept like the CA keys, its certificate issued by the root ---
+W=$T/lost
+head -1 "$W/report-key.pem" | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' || fail "report key not encrypted"
+openssl pkey -in "$W/report-key.pem" -passin file:"$W/ca/passphrase" -noout || fail "report key does not open with the CA passphrase"
+openssl x509 -in "$W/report-cert.pem" -noout -text >"$T/rc.txt"
+grep -q 'Subject: CN *= *fleetstation report signer' "$T/rc.txt" || fail "report certificate name"
+grep -A1 'Key Usage: critical' "$T/rc.txt" | grep -q '^ *Digital Signature$' || fail "report certificate key usage"
+grep -A1 'Basic Constraints: critical' "$T/rc.txt" | grep -q 'CA:FALSE' || fail "report certificate is a CA"
+openssl verify -CAfile "$W/ca/root-ca.pem" "$W/report-cert.pem" >/dev/null || fail "report certificate not issued by the root"
+expect_rc 0 "$B" report -w "$W" --output "$T/signed.csv" --sign
+openssl cms -verify -binary -inform PEM -in "$T/signed.csv.sig" -content "$T/signed.csv" \
+	-CAfile "$W/ca/root-ca.pem" -out /dev/null 2>/dev/null || fail "openssl cms -verify against the root"
+expect_rc 0 "$B" report -w "$W" verify "$T/signed.csv" "$T/signed.csv.sig"
+# a clear report key of an older workspace is encrypted in place by the next signature
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/report-key.pem" 2>/dev/null
+chmod 600 "$W/report-key.pem"
+openssl req -new -x509 -key "$W/report-key.pem" -subj "/CN=old report signer" -days 30 -out "$W/report-cert.pem" 2>/dev/null
+expect_rc 0 "$B" report -w "$W" --output "$T/migrated.csv" --sign
+head -1 "$W/report-key.pem" | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' || fail "clear report key not migrated"
+expect_rc 0 "$B" report -w "$W" verify "$T/migrated.csv" "$T/migrated.csv.sig"
+
 # --- every command asks for the CA secret the same way: option file, environment,
 # workspace file, terminal prompt ---
 W=$T/secret
