@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fst-ca-crl.h"
+#include "fst-ca-ops.h"
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-cli.h"
@@ -772,8 +773,6 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_auto(FstCliCaCommon) common = {0};
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *ca_dir = NULL;
-	g_autofree gchar *db_path = NULL;
-	g_autofree gchar *issuer_sha256 = NULL;
 	gint days = 30;
 	gboolean der = FALSE;
 	const GOptionEntry entries[] = {
@@ -791,13 +790,10 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- the CRL of the issuing CA, from the database");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstCa) ca = NULL;
-	g_autoptr(FstDb) db = NULL;
-	g_autoptr(GPtrArray) revoked = NULL;
+	g_autoptr(FstInteraction) interaction = NULL;
 	g_autoptr(GBytes) crl_der = NULL;
-	g_autoptr(GBytes) ca_der = NULL;
-	FstDbCertFilter filter = {0};
 	guint64 number = 0;
+	guint n_revoked = 0;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_ca_parse(context,
@@ -813,27 +809,9 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	ca_dir = fst_cli_ca_dir(&common);
-	ca = fst_cli_ca_load(&common, &error);
-	if (ca == NULL)
-		return fst_cli_ca_fail("crl", error);
-	ca_der = fst_ca_get_cert_der(ca);
-	issuer_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, ca_der);
-	db_path = g_build_filename(common.workspace, "station.db", NULL);
-	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		db = fst_db_open(db_path, &error);
-		if (db == NULL)
-			return fst_cli_ca_fail("crl", error);
-		filter.state = fst_cert_state_to_string(FST_CERT_STATE_REVOKED);
-		filter.issuer_sha256 = issuer_sha256;
-		revoked = fst_db_list_certificates(db, &filter, &error);
-		if (revoked == NULL)
-			return fst_cli_ca_fail("crl", error);
-	} else {
-		revoked = g_ptr_array_new();
-	}
-	if (!fst_ca_crl_next_number(ca_dir, &number, &error))
-		return fst_cli_ca_fail("crl", error);
-	crl_der = fst_ca_crl_build(ca, revoked, number, (guint)days, &error);
+	interaction = fst_cli_ca_interaction(&common);
+	crl_der = fst_ca_ops_issue_crl(
+	    common.workspace, interaction, (guint)days, NULL, &number, &n_revoked, &error);
 	if (crl_der == NULL)
 		return fst_cli_ca_fail("crl", error);
 	if (der) {
@@ -857,7 +835,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 		g_print("wrote CRL number %" G_GUINT64_FORMAT
 		        " with %u revoked certificate(s) to %s\n",
 		        number,
-		        revoked->len,
+		        n_revoked,
 		        out);
 	return FST_EXIT_OK;
 }

@@ -190,6 +190,29 @@ expect_rc 0 "$B" report -w "$W" --output "$T/migrated.csv" --sign
 head -1 "$W/report-key.pem" | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' || fail "clear report key not migrated"
 expect_rc 0 "$B" report -w "$W" verify "$T/migrated.csv" "$T/migrated.csv.sig"
 
+# --- certs export: PEM, DER, the chain, never over a file, each export audited ---
+W=$T/lost
+S=$(q "$W" "select serial_hex from certificates order by id limit 1")
+expect_rc 0 "$B" certs export -w "$W" "$S" --chain --out "$T/chain.pem"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$T/chain.pem")" = 2 ] || fail "the chain is not the certificate and the issuing CA"
+openssl verify -CAfile "$W/ca/root-ca.pem" -untrusted "$T/chain.pem" "$T/chain.pem" >/dev/null || fail "exported chain does not verify"
+expect_rc 0 "$B" certs export -w "$W" "$S" --der --out "$T/cert.der"
+[ "$(openssl x509 -inform DER -in "$T/cert.der" -noout -serial)" = "serial=$S" ] || fail "DER export serial"
+q "$W" "select writefile('$T/db.der', der) from certificates where serial_hex = '$S'" >/dev/null
+cmp -s "$T/cert.der" "$T/db.der" || fail "DER export differs from the database"
+expect_rc 0 "$B" certs export -w "$W" "$S"
+openssl x509 -in "$T/out" -noout -serial | grep -q "$S" || fail "PEM export to standard output"
+expect_rc 3 "$B" certs export -w "$W" "$S" --out "$T/chain.pem"
+expect_rc 2 "$B" certs export -w "$W" "$S" --der --chain
+expect_rc 3 "$B" certs export -w "$W" 0BADC0DE
+[ "$(q "$W" "select count(*) from events where step = 'certificate-export'")" = 3 ] || fail "exports not audited"
+# revoke and CRL: engine operations with their events
+expect_rc 0 "$B" revoke -w "$W" "$S" --reason keyCompromise
+expect_rc 0 "$B" ca crl -w "$W" --out "$T/ws.crl"
+openssl crl -in "$T/ws.crl" -noout -text | grep -q "Serial Number: $S" || fail "revoked certificate not in the CRL"
+[ "$(q "$W" "select count(*) from events where step = 'crl-issue' and detail like 'CRL number 1 %'")" = 1 ] ||
+	fail "CRL issue not audited"
+
 # --- every command asks for the CA secret the same way: option file, environment,
 # workspace file, terminal prompt ---
 W=$T/secret
