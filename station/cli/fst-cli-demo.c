@@ -20,6 +20,14 @@ typedef struct {
 	GError *error;
 } FstCliDemoRun;
 
+/* quits on the main thread: a quit before g_main_loop_run() would be lost */
+static gboolean
+fst_cli_demo_quit_cb(gpointer user_data)
+{
+	g_main_loop_quit(user_data);
+	return G_SOURCE_REMOVE;
+}
+
 static gpointer
 fst_cli_demo_thread(gpointer data)
 {
@@ -29,7 +37,7 @@ fst_cli_demo_thread(gpointer data)
 				    run->progress,
 				    run->cancellable,
 				    &run->error);
-	g_main_loop_quit(run->loop);
+	g_idle_add(fst_cli_demo_quit_cb, run->loop);
 	return NULL;
 }
 
