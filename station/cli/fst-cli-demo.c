@@ -118,8 +118,9 @@ fst_cli_demo(gint argc, gchar **argv)
 	    "processes on pseudo-terminals, and provisions them in parallel over the serial\n"
 	    "transport: identify, key generation and CSR on the device, certificate issue,\n"
 	    "burn of the certificate, CA chain and root CAs, read-back and compare.");
-	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_set_description(context, FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("fleetstation demo: %s (see fleetstation demo --help)\n", error->message);
 		return FST_EXIT_USAGE;
@@ -137,6 +138,7 @@ fst_cli_demo(gint argc, gchar **argv)
 		g_setenv("G_MESSAGES_DEBUG", "FstPipeline FstDemo FstStation", FALSE);
 	if (workspace == NULL)
 		workspace = fst_station_default_workspace();
+	fst_cli_secret_setup(workspace);
 
 	fst_cli_progress_init(&progress, quiet);
 	run.options = (FstDemoOptions){

@@ -54,6 +54,7 @@ fst_cli_init(gint argc, gchar **argv)
 	    "Parts that exist are kept. --profile, --lot, --port and --baud set the defaults of\n"
 	    "provision, batch and watch in the [defaults] group of station.conf.");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!fst_cli_parse(context, "init", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc > 1) {
@@ -66,6 +67,7 @@ fst_cli_init(gint argc, gchar **argv)
 	}
 	fst_cli_set_verbose(verbose);
 	workspace = fst_cli_workspace(workspace_opt);
+	fst_cli_secret_setup(workspace);
 
 	if (organization != NULL && !demo_ca) {
 		g_printerr("fleetstation init: --organization names the demo CAs: give --demo-ca too\n");
