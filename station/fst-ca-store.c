@@ -1430,7 +1430,8 @@ fst_ca_store_install(const gchar *ca_dir,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_FOUND,
-		            "%s is missing: run `fleetstation ca create --csr` first",
+		            "%s is missing: this workspace has no issuing CA request to install a "
+		            "certificate for; make the request first",
 		            csr_path);
 		return FALSE;
 	}
@@ -1470,7 +1471,7 @@ fst_ca_store_install(const gchar *ca_dir,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
-		            "no chain for %s: give the root (and any intermediate) with --chain, "
+		            "no chain for %s: the root (and any intermediate) is needed, "
 		            "devices and verifiers need it",
 		            cert_path);
 		return FALSE;
@@ -1651,7 +1652,7 @@ fst_ca_store_list(const gchar *ca_dir, GError **error)
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_FOUND,
-		            "no CA directory %s: run `fleetstation ca create` or `ca import`",
+		            "no CA directory %s: the workspace has no CA yet; create or import one",
 		            ca_dir);
 		return NULL;
 	}

@@ -440,8 +440,8 @@ fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GErro
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_CA_UNAVAILABLE,
-			    "the workspace has no issuing CA %s: %s is missing; make or import "
-			    "one (`fleetstation ca create`, `ca import`, `ca install`)",
+			    "the workspace has no issuing CA %s: %s is missing; create, import "
+			    "or install the issuing CA first",
 			    g_file_test(cert, G_FILE_TEST_EXISTS) ? "key" : "certificate",
 			    g_file_test(cert, G_FILE_TEST_EXISTS) ? key : cert);
 		return NULL;
