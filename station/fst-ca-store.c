@@ -1120,6 +1120,7 @@ fst_ca_store_stage_commit(const gchar *stage, const gchar *ca_dir, GError **erro
 	g_autoptr(GDir) dir = g_dir_open(stage, 0, NULL);
 	const gchar *entry;
 
+	/* keys were synced when written; certificates (new files) may not be */
 	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
 		g_autofree gchar *path = g_build_filename(stage, entry, NULL);
 		fst_ca_store_stage_test_pause();

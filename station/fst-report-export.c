@@ -9,8 +9,7 @@
  * WORKSPACE/report-cert.pem, says what it is ("fleetstation report signer
  * <station>", CA:FALSE, keyUsage digitalSignature) and is issued by the
  * workspace root CA when its key is in the workspace, else self-signed (and
- * named so). Both are made with the workspace when the passphrase is known,
- * else at the first signature. A key left unencrypted by an older version is
+ * named so). Both are made at the first signature. A key left unencrypted by an older version is
  * encrypted in place (atomically) the next time the passphrase is known.
  *
  * A signature is PEM CMS (RFC 5652) SignedData, detached, over the exact

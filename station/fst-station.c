@@ -463,7 +463,7 @@ fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GErro
  * @error: (nullable): return location
  *
  * Creates what a workspace needs and is missing: the configuration, the
- * database, the report key and, with @organization, a demo PKI (root +
+ * database and, with @organization, a demo PKI (root +
  * issuing CA, ECDSA P-256, keys encrypted with `$FLEETSTATION_CA_PASSPHRASE`,
  * or with a generated passphrase kept in `ca/passphrase`, mode 0600). Without
  * it, `ca/` stays as it is, for `fleetstation ca create` or `ca import`.
@@ -553,20 +553,6 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 		}
 	}
 
-	/* the key that signs report exports (fst-report-export.c), encrypted under
-	 * the CA passphrase when one is known without asking; else the first
-	 * signature makes it */
-	{
-		g_autoptr(FstInteraction) unattended = fst_interaction_new(workspace);
-		g_autoptr(FstSecret) secret = NULL;
-		g_autoptr(GError) error_local = NULL;
-		g_autofree gchar *key_path = g_build_filename(workspace, FST_REPORT_KEY_FILE, NULL);
-		if (!fst_station_ask_ca_secret(
-			workspace, unattended, key_path, "report signing", &secret, &error_local) ||
-		    !fst_report_ensure_key(workspace, g_get_host_name(), secret, &error_local))
-			g_info("the report signing key is made at the first signature: %s",
-			       error_local->message);
-	}
 	return TRUE;
 }
 

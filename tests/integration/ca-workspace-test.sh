@@ -171,7 +171,10 @@ head -c 5 "$T/new.pdf" | grep -q '%PDF-' || fail "no PDF written"
 
 # --- the report key is kept like the CA keys, its certificate issued by the root ---
 W=$T/lost
+[ -e "$W/report-key.pem" ] && fail "a report key was made before it was needed"
+expect_rc 0 "$B" report -w "$W" --output "$T/first.csv" --sign
 head -1 "$W/report-key.pem" | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' || fail "report key not encrypted"
+[ "$(stat -c %a "$W/report-key.pem")" = 600 ] || fail "report key mode"
 openssl pkey -in "$W/report-key.pem" -passin file:"$W/ca/passphrase" -noout || fail "report key does not open with the CA passphrase"
 openssl x509 -in "$W/report-cert.pem" -noout -text >"$T/rc.txt"
 grep -q 'Subject: CN *= *fleetstation report signer' "$T/rc.txt" || fail "report certificate name"
