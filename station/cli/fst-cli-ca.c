@@ -602,7 +602,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	}
 	db_path = g_build_filename(common.workspace, "station.db", NULL);
 	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		db = fst_db_open(db_path, &error);
+		db = fst_cli_open_db(common.workspace, &error);
 		if (db == NULL)
 			return fst_cli_ca_fail("list", error);
 	}

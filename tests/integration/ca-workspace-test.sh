@@ -125,6 +125,8 @@ grep -q "db backup" "$T/err" || fail "no pointer to db backup: $(cat "$T/err")"
 expect_rc 5 "$B" init -w "$W"
 : >"$W/station.db"
 expect_rc 5 "$B" devices -w "$W"
+expect_rc 5 "$B" ca list -w "$W"
+expect_rc 5 "$B" certs export -w "$W" 0BADC0DE
 expect_rc 5 "$B" provision -w "$W" --profile aws-iot-ecc --port /dev/null
 [ -s "$W/station.db" ] && fail "the empty database was filled"
 # another workspace's database is refused too
