@@ -25,6 +25,7 @@
 
 #include "fst-ca-store.h"
 #include "fst-db.h"
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -209,7 +210,7 @@ fst_ca_crl_build(FstCa *ca, GPtrArray *revoked, guint64 crl_number, guint days, 
 		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot add the CRL extensions");
 		return NULL;
 	}
-	if (X509_CRL_sign(crl, key, fst_ca_store_md_for_key(key)) <= 0) {
+	if (X509_CRL_sign(crl, key, fst_crypto_md_for_key(key)) <= 0) {
 		fst_error_set_openssl(error, FST_ERROR_CA_UNAVAILABLE, "cannot sign the CRL");
 		return NULL;
 	}

@@ -19,13 +19,21 @@
  * Keys are never written in clear: the PEM is built in an OpenSSL secure-heap
  * BIO, written with fst_file_set_contents_private() (0600 from creation) and
  * wiped. Existing CA files are never overwritten: the operator moves them away.
+ *
+ * Creating, importing or installing a CA changes ca/ all at once: the new
+ * files are written into a staging folder beside it (`.ca.new-XXXXXX`, which
+ * starts as a copy of the files ca/ already holds, such as `passphrase`),
+ * synced, and swapped with ca/ by one rename. A process killed on the way
+ * leaves ca/ as it was; its staging folder is removed by the next creation.
  */
 
+#define _GNU_SOURCE
 #define G_LOG_DOMAIN "FstCaStore"
 
 #include "fst-ca-store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
@@ -33,8 +41,10 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fst-ca-pkcs11.h"
 #include "fst-crypto.h"
@@ -124,19 +134,6 @@ fst_ca_store_describe_key(EVP_PKEY *key)
 	}
 	return g_strdup(EVP_PKEY_get0_type_name(key) != NULL ? EVP_PKEY_get0_type_name(key)
 	                                                     : "unknown");
-}
-
-/**
- * fst_ca_store_md_for_key:
- * @key: a CA key
- *
- * Returns: (transfer none): the digest a CA signature with @key uses: SHA-384
- *   for P-384, SHA-512 for P-521, else SHA-256
- */
-const EVP_MD *
-fst_ca_store_md_for_key(EVP_PKEY *key)
-{
-	return fst_crypto_md_for_key(key);
 }
 
 /**
@@ -279,7 +276,7 @@ fst_ca_store_make_cert(EVP_PKEY *key,
 	    !fst_ca_store_add_ext(cert, &ctx, NID_subject_key_identifier, "hash", error) ||
 	    !fst_ca_store_add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always", error))
 		return NULL;
-	if (X509_sign(cert, issuer_key, fst_ca_store_md_for_key(issuer_key)) <= 0) {
+	if (X509_sign(cert, issuer_key, fst_crypto_md_for_key(issuer_key)) <= 0) {
 		fst_error_set_openssl(
 		    error, FST_ERROR_CA_UNAVAILABLE, "cannot sign the certificate");
 		return NULL;
@@ -395,7 +392,7 @@ fst_ca_store_make_ca_csr(EVP_PKEY *key, const FstCaStoreOptions *options, GError
 		    error, FST_ERROR_INTERNAL, "cannot add the CA extensions to the request");
 		return NULL;
 	}
-	if (X509_REQ_sign(req, key, fst_ca_store_md_for_key(key)) <= 0) {
+	if (X509_REQ_sign(req, key, fst_crypto_md_for_key(key)) <= 0) {
 		fst_error_set_openssl(
 		    error, FST_ERROR_CA_UNAVAILABLE, "cannot sign the CA request");
 		return NULL;
@@ -472,6 +469,65 @@ fst_ca_store_make_verification_cert(const gchar *code,
 	                              not_after,
 	                              ca_cert,
 	                              ca_key,
+	                              "critical,CA:FALSE",
+	                              "critical,digitalSignature",
+	                              error);
+}
+
+/**
+ * fst_ca_store_make_signer_cert:
+ * @key: the signing key (its public half goes in the certificate)
+ * @common_name: the CN, saying what the key signs
+ * @days: validity in days from now (cut to the issuer's end)
+ * @issuer: (nullable): the CA that issues it, or %NULL for self-signed
+ * @issuer_key: (nullable): the key of @issuer
+ * @error: (nullable): return location
+ *
+ * Makes the certificate of a key that signs documents (such as report
+ * exports): X.509 v3, a random serial, basicConstraints CA:FALSE and keyUsage
+ * digitalSignature (both critical), subject and authority key identifiers.
+ *
+ * Returns: (transfer full): the certificate, or %NULL with @error set
+ */
+X509 *
+fst_ca_store_make_signer_cert(EVP_PKEY *key,
+                              const gchar *common_name,
+                              guint days,
+                              X509 *issuer,
+                              EVP_PKEY *issuer_key,
+                              GError **error)
+{
+	g_autoptr(X509_NAME) subject = X509_NAME_new();
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 not_after = now + (gint64)days * 86400;
+
+	if (issuer != NULL) {
+		gint64 issuer_end = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(issuer));
+		if (issuer_end <= now) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CA_UNAVAILABLE,
+			            "the issuing certificate has expired: renew it");
+			return NULL;
+		}
+		not_after = MIN(not_after, issuer_end);
+	}
+	if (subject == NULL ||
+	    X509_NAME_add_entry_by_NID(subject,
+	                               NID_commonName,
+	                               MBSTRING_UTF8,
+	                               (const guint8 *)common_name,
+	                               -1,
+	                               -1,
+	                               0) != 1) {
+		fst_error_set_openssl(error, FST_ERROR_INVALID_DATA, "cannot use the name %s", common_name);
+		return NULL;
+	}
+	return fst_ca_store_make_cert(key,
+	                              subject,
+	                              not_after,
+	                              issuer,
+	                              issuer != NULL ? issuer_key : key,
 	                              "critical,CA:FALSE",
 	                              "critical,digitalSignature",
 	                              error);
@@ -847,20 +903,211 @@ fst_ca_store_check_absent(const gchar *ca_dir, GError **error, ...)
 	return ok;
 }
 
-static gboolean
-fst_ca_store_mkdir(const gchar *ca_dir, GError **error)
+/* the prefix of staging folders beside @ca_dir: ".ca.new-" for WORKSPACE/ca */
+static gchar *
+fst_ca_store_stage_prefix(const gchar *ca_dir)
 {
-	if (g_mkdir_with_parents(ca_dir, 0700) != 0) {
+	g_autofree gchar *base = g_path_get_basename(ca_dir);
+	return g_strdup_printf(".%s.new-", base);
+}
+
+/* removes a flat folder this file made: its files, then itself */
+static void
+fst_ca_store_remove_dir(const gchar *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const gchar *entry;
+
+	while (d != NULL && (entry = g_dir_read_name(d)) != NULL) {
+		g_autofree gchar *path = g_build_filename(dir, entry, NULL);
+		if (g_unlink(path) != 0)
+			g_debug("cannot remove %s: %s", path, g_strerror(errno));
+	}
+	if (g_rmdir(dir) != 0)
+		g_debug("cannot remove %s: %s", dir, g_strerror(errno));
+}
+
+/* syncs a file or folder to disk */
+static gboolean
+fst_ca_store_fsync_path(const gchar *path, gboolean is_dir, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (is_dir ? O_DIRECTORY : 0));
+	if (fd < 0 || fsync(fd) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot sync %s to disk: %s",
+		            path,
+		            g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+/* copies a regular file of ca/ into the staging folder, keeping its mode */
+static gboolean
+fst_ca_store_stage_copy(const gchar *src, const gchar *dst, GError **error)
+{
+	g_autofree gchar *contents = NULL;
+	GStatBuf st;
+	gsize len = 0;
+	gboolean ok;
+
+	if (g_stat(src, &st) != 0 || !g_file_get_contents(src, &contents, &len, error)) {
+		if (error != NULL && *error == NULL)
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_PERMISSION_DENIED,
+			            "cannot read %s: %s",
+			            src,
+			            g_strerror(errno));
+		fst_error_convert_gio(error);
+		return FALSE;
+	}
+	if ((st.st_mode & 0077) == 0)
+		ok = fst_file_set_contents_private(dst, (const guint8 *)contents, len, error);
+	else {
+		ok = g_file_set_contents_full(
+		    dst, contents, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, st.st_mode & 0777, error);
+		fst_error_convert_gio(error);
+	}
+	OPENSSL_cleanse(contents, len);
+	return ok;
+}
+
+/*
+ * starts a change of @ca_dir: removes staging folders a killed process left,
+ * makes a new one (0700) holding a copy of @ca_dir's files, and returns it
+ */
+static gchar *
+fst_ca_store_stage_begin(const gchar *ca_dir, GError **error)
+{
+	g_autofree gchar *parent = g_path_get_dirname(ca_dir);
+	g_autofree gchar *prefix = fst_ca_store_stage_prefix(ca_dir);
+	g_autofree gchar *template = NULL;
+	g_autoptr(GDir) dir = NULL;
+	g_autofree gchar *stage = NULL;
+	const gchar *entry;
+
+	if (g_mkdir_with_parents(parent, 0700) != 0) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_PERMISSION_DENIED,
 		            "cannot create %s: %s",
+		            parent,
+		            g_strerror(errno));
+		return NULL;
+	}
+	dir = g_dir_open(parent, 0, NULL);
+	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+		if (g_str_has_prefix(entry, prefix)) {
+			g_autofree gchar *old = g_build_filename(parent, entry, NULL);
+			g_info("removing %s, left by an interrupted CA change", old);
+			fst_ca_store_remove_dir(old);
+		}
+	}
+	template = g_strdup_printf("%s/%sXXXXXX", parent, prefix);
+	stage = g_mkdtemp_full(g_steal_pointer(&template), 0700);
+	if (stage == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create a staging folder in %s: %s",
+		            parent,
+		            g_strerror(errno));
+		return NULL;
+	}
+	g_clear_pointer(&dir, g_dir_close);
+	dir = g_dir_open(ca_dir, 0, NULL);
+	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *src = g_build_filename(ca_dir, entry, NULL);
+		g_autofree gchar *dst = g_build_filename(stage, entry, NULL);
+		if (!g_file_test(src, G_FILE_TEST_IS_REGULAR) ||
+		    g_file_test(src, G_FILE_TEST_IS_SYMLINK)) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s is not a regular file: the CA folder holds only files; "
+			            "move it away (nothing was changed)",
+			            src);
+			fst_ca_store_remove_dir(stage);
+			return NULL;
+		}
+		if (!fst_ca_store_stage_copy(src, dst, error)) {
+			fst_ca_store_remove_dir(stage);
+			return NULL;
+		}
+	}
+	return g_steal_pointer(&stage);
+}
+
+/* test hook: FST_TEST_CA_STAGE_PAUSE_MS stretches the window a kill can hit */
+static void
+fst_ca_store_stage_test_pause(void)
+{
+	const gchar *ms = g_getenv("FST_TEST_CA_STAGE_PAUSE_MS");
+	if (ms != NULL)
+		g_usleep(g_ascii_strtoull(ms, NULL, 10) * 1000);
+}
+
+/* makes @stage the new @ca_dir in one rename and removes what @ca_dir held */
+static gboolean
+fst_ca_store_stage_commit(const gchar *stage, const gchar *ca_dir, GError **error)
+{
+	g_autofree gchar *parent = g_path_get_dirname(ca_dir);
+	g_autoptr(GDir) dir = g_dir_open(stage, 0, NULL);
+	const gchar *entry;
+
+	/* keys were synced when written; certificates (new files) may not be */
+	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *path = g_build_filename(stage, entry, NULL);
+		fst_ca_store_stage_test_pause();
+		if (!fst_ca_store_fsync_path(path, FALSE, error))
+			return FALSE;
+	}
+	if (!fst_ca_store_fsync_path(stage, TRUE, error))
+		return FALSE;
+	if (g_file_test(ca_dir, G_FILE_TEST_IS_DIR)) {
+		/* the old folder moves to the staging name, and is removed there */
+		if (renameat2(AT_FDCWD, stage, AT_FDCWD, ca_dir, RENAME_EXCHANGE) != 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "cannot put %s in place of %s: %s",
+			            stage,
+			            ca_dir,
+			            g_strerror(errno));
+			return FALSE;
+		}
+		fst_ca_store_remove_dir(stage);
+	} else if (g_rename(stage, ca_dir) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot rename %s to %s: %s",
+		            stage,
 		            ca_dir,
 		            g_strerror(errno));
 		return FALSE;
 	}
-	return TRUE;
+	return fst_ca_store_fsync_path(parent, TRUE, error);
 }
+
+/* a staging folder that is removed unless committed */
+typedef gchar FstCaStoreStage;
+static void
+fst_ca_store_stage_free(FstCaStoreStage *stage)
+{
+	if (stage == NULL)
+		return;
+	if (g_file_test(stage, G_FILE_TEST_IS_DIR))
+		fst_ca_store_remove_dir(stage);
+	g_free(stage);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCaStoreStage, fst_ca_store_stage_free)
 
 /* writes the issuing key, or the reference to where it is */
 static gboolean
@@ -965,9 +1212,10 @@ fst_ca_store_create(const gchar *ca_dir,
 	g_autoptr(X509) root_cert = NULL;
 	g_autoptr(X509) issuing_cert = NULL;
 	g_autoptr(GPtrArray) one = g_ptr_array_new();
-	g_autofree gchar *root_key_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_KEY);
-	g_autofree gchar *root_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_CERT);
-	g_autofree gchar *issuing_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CERT);
+	g_autoptr(FstCaStoreStage) stage = NULL;
+	g_autofree gchar *root_key_path = NULL;
+	g_autofree gchar *root_path = NULL;
+	g_autofree gchar *issuing_path = NULL;
 
 	if (!fst_ca_store_check_absent(ca_dir,
 	                               error,
@@ -1005,17 +1253,24 @@ fst_ca_store_create(const gchar *ca_dir,
 		return FALSE;
 	}
 
-	/* keys first: certificates without their keys are the worse half-state */
-	if (!fst_ca_store_mkdir(ca_dir, error) ||
-	    !fst_ca_store_write_key(root_key, root_key_path, passphrase, error) ||
+	/* everything goes in a staging folder that replaces ca/ at once */
+	stage = fst_ca_store_stage_begin(ca_dir, error);
+	if (stage == NULL)
+		return FALSE;
+	root_key_path = fst_ca_store_path(stage, FST_CA_STORE_ROOT_KEY);
+	root_path = fst_ca_store_path(stage, FST_CA_STORE_ROOT_CERT);
+	issuing_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CERT);
+	if (!fst_ca_store_write_key(root_key, root_key_path, passphrase, error) ||
 	    !fst_ca_store_write_issuing_key(
-	        ca_dir, issuing_key, issuing_key_ref, passphrase, error))
+	        stage, issuing_key, issuing_key_ref, passphrase, error))
 		return FALSE;
 	g_ptr_array_add(one, root_cert);
 	if (!fst_ca_store_write_certs(one, root_path, error))
 		return FALSE;
 	g_ptr_array_index(one, 0) = issuing_cert;
 	if (!fst_ca_store_write_certs(one, issuing_path, error))
+		return FALSE;
+	if (!fst_ca_store_stage_commit(stage, ca_dir, error))
 		return FALSE;
 	g_info(
 	    "created root CA %s and issuing CA %s in %s", root->subject, issuing->subject, ca_dir);
@@ -1048,7 +1303,8 @@ fst_ca_store_create_csr(const gchar *ca_dir,
 {
 	g_autoptr(EVP_PKEY) new_key = NULL;
 	g_autoptr(X509_REQ) req = NULL;
-	g_autofree gchar *csr_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CSR);
+	g_autoptr(FstCaStoreStage) stage = NULL;
+	g_autofree gchar *csr_path = NULL;
 
 	if (!fst_ca_store_check_absent(ca_dir,
 	                               error,
@@ -1066,12 +1322,14 @@ fst_ca_store_create_csr(const gchar *ca_dir,
 	req = fst_ca_store_make_ca_csr(issuing_key, issuing, error);
 	if (req == NULL)
 		return FALSE;
-	if (!fst_ca_store_mkdir(ca_dir, error) ||
-	    !fst_ca_store_write_issuing_key(
-	        ca_dir, issuing_key, issuing_key_ref, passphrase, error) ||
+	stage = fst_ca_store_stage_begin(ca_dir, error);
+	if (stage == NULL)
+		return FALSE;
+	csr_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CSR);
+	if (!fst_ca_store_write_issuing_key(stage, issuing_key, issuing_key_ref, passphrase, error) ||
 	    !fst_ca_store_write_csr(req, csr_path, error))
 		return FALSE;
-	return TRUE;
+	return fst_ca_store_stage_commit(stage, ca_dir, error);
 }
 
 /**
@@ -1096,8 +1354,9 @@ fst_ca_store_install(const gchar *ca_dir,
                      GError **error)
 {
 	g_autofree gchar *csr_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CSR);
-	g_autofree gchar *issuing_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CERT);
-	g_autofree gchar *root_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_CERT);
+	g_autofree gchar *issuing_path = NULL;
+	g_autofree gchar *root_path = NULL;
+	g_autoptr(FstCaStoreStage) stage = NULL;
 	g_autofree gchar *csr_pem = NULL;
 	g_autoptr(BIO) bio = NULL;
 	g_autoptr(X509_REQ) req = NULL;
@@ -1113,7 +1372,8 @@ fst_ca_store_install(const gchar *ca_dir,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_FOUND,
-		            "%s is missing: run `fleetstation ca create --csr` first",
+		            "%s is missing: this workspace has no issuing CA request to install a "
+		            "certificate for; make the request first",
 		            csr_path);
 		return FALSE;
 	}
@@ -1153,17 +1413,24 @@ fst_ca_store_install(const gchar *ca_dir,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
-		            "no chain for %s: give the root (and any intermediate) with --chain, "
+		            "no chain for %s: the root (and any intermediate) is needed, "
 		            "devices and verifiers need it",
 		            cert_path);
 		return FALSE;
 	}
 	if (!fst_ca_store_check_chain(cert, chain, error))
 		return FALSE;
+	stage = fst_ca_store_stage_begin(ca_dir, error);
+	if (stage == NULL)
+		return FALSE;
+	issuing_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CERT);
+	root_path = fst_ca_store_path(stage, FST_CA_STORE_ROOT_CERT);
 	if (!fst_ca_store_write_certs(chain, root_path, error))
 		return FALSE;
 	g_ptr_array_add(one, cert);
-	return fst_ca_store_write_certs(one, issuing_path, error);
+	if (!fst_ca_store_write_certs(one, issuing_path, error))
+		return FALSE;
+	return fst_ca_store_stage_commit(stage, ca_dir, error);
 }
 
 /**
@@ -1192,8 +1459,9 @@ fst_ca_store_import(const gchar *ca_dir,
                     const FstSecret *passphrase,
                     GError **error)
 {
-	g_autofree gchar *issuing_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CERT);
+	g_autofree gchar *issuing_path = NULL;
 	g_autofree gchar *root_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_CERT);
+	g_autoptr(FstCaStoreStage) stage = NULL;
 	g_autoptr(GPtrArray) above = g_ptr_array_new();
 	g_autoptr(GPtrArray) one = g_ptr_array_new();
 	X509 *cert;
@@ -1229,13 +1497,20 @@ fst_ca_store_import(const gchar *ca_dir,
 		          "its root; add it to %s",
 		          root_path);
 
-	if (!fst_ca_store_mkdir(ca_dir, error) ||
-	    !fst_ca_store_write_issuing_key(ca_dir, key, key_ref, passphrase, error))
+	stage = fst_ca_store_stage_begin(ca_dir, error);
+	if (stage == NULL)
+		return FALSE;
+	g_free(root_path);
+	root_path = fst_ca_store_path(stage, FST_CA_STORE_ROOT_CERT);
+	issuing_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CERT);
+	if (!fst_ca_store_write_issuing_key(stage, key, key_ref, passphrase, error))
 		return FALSE;
 	if (above->len > 0 && !fst_ca_store_write_certs(above, root_path, error))
 		return FALSE;
 	g_ptr_array_add(one, cert);
-	return fst_ca_store_write_certs(one, issuing_path, error);
+	if (!fst_ca_store_write_certs(one, issuing_path, error))
+		return FALSE;
+	return fst_ca_store_stage_commit(stage, ca_dir, error);
 }
 
 /* where a certificate's key is: "encrypted file", "pkcs11:...", "offline" */
@@ -1319,7 +1594,7 @@ fst_ca_store_list(const gchar *ca_dir, GError **error)
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_NOT_FOUND,
-		            "no CA directory %s: run `fleetstation ca create` or `ca import`",
+		            "no CA directory %s: the workspace has no CA yet; create or import one",
 		            ca_dir);
 		return NULL;
 	}

@@ -68,7 +68,12 @@ X509 *fst_ca_store_make_verification_cert(const gchar *code,
                                           X509 *ca_cert,
                                           EVP_PKEY *ca_key,
                                           GError **error);
-const EVP_MD *fst_ca_store_md_for_key(EVP_PKEY *key);
+X509 *fst_ca_store_make_signer_cert(EVP_PKEY *key,
+                                    const gchar *common_name,
+                                    guint days,
+                                    X509 *issuer,
+                                    EVP_PKEY *issuer_key,
+                                    GError **error);
 
 gboolean fst_ca_store_write_key(EVP_PKEY *key,
                                 const gchar *path,

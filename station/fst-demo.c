@@ -143,6 +143,8 @@ fst_demo_sim_start(const gchar *devsim,
 	g_autofree gchar *self_pid = g_strdup_printf("%d", (gint)getpid());
 	FstDemoSim *sim = g_new0(FstDemoSim, 1);
 
+	/* a device gets no secret of the station: not the CA passphrase or PIN */
+	g_subprocess_launcher_unsetenv(launcher, FST_ENV_CA_PASSPHRASE);
 	/* lets the simulator notice a station that died while it started */
 	g_subprocess_launcher_setenv(launcher, "FLEETSTATION_PARENT_PID", self_pid, TRUE);
 

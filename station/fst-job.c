@@ -42,6 +42,7 @@ struct _FstJob {
 	guint n_devices;
 	FstStation *station;	   /* (owned) (nullable): given, or opened by the run */
 	FstBatch *batch;	   /* (owned) (nullable) */
+	FstInteraction *interaction; /* (owned) (nullable): asks for the CA secret */
 	GCancellable *stop;	   /* (owned) */
 	GCancellable *abort;	   /* (owned) */
 	GCancellable *cancellable; /* (owned) (nullable): from fst_job_run_async() */
@@ -177,7 +178,7 @@ fst_job_work(FstJob *self, GError **error)
 		station = fst_station_ref(self->station);
 	g_mutex_unlock(&self->lock);
 	if (station == NULL) {
-		station = fst_station_open(self->workspace, error);
+		station = fst_station_open_full(self->workspace, self->interaction, error);
 		if (station == NULL)
 			return FALSE;
 		g_mutex_lock(&self->lock);
@@ -457,6 +458,24 @@ fst_job_set_station(FstJob *self, FstStation *station)
 }
 
 /**
+ * fst_job_set_interaction:
+ * @self: a job that has not run
+ * @interaction: (nullable): how the job asks for the CA passphrase or token PIN
+ *   when it opens the workspace (a dialog in the GUI); %NULL for the station's
+ *   default (fst_station_set_default_interaction())
+ *
+ * The interaction is called from the job's thread; #FstInteraction's
+ * implementations hop to their own main context, as GTlsInteraction does.
+ */
+void
+fst_job_set_interaction(FstJob *self, FstInteraction *interaction)
+{
+	g_return_if_fail(FST_IS_JOB(self));
+	g_return_if_fail(!self->started);
+	g_set_object(&self->interaction, interaction);
+}
+
+/**
  * fst_job_get_station:
  * @self: a job
  *
@@ -552,6 +571,7 @@ fst_job_finalize(GObject *object)
 	g_strfreev(self->ports);
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_clear_pointer(&self->batch, fst_batch_free);
+	g_clear_object(&self->interaction);
 	g_object_unref(self->stop);
 	g_object_unref(self->abort);
 	if (self->context != NULL)

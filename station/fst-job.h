@@ -4,6 +4,7 @@
 
 #include "fst-batch.h"
 #include "fst-demo.h"
+#include "fst-interaction.h"
 #include "fst-pipeline.h"
 #include "fst-station.h"
 
@@ -89,6 +90,8 @@ void
 fst_job_set_station(FstJob *self, FstStation *station);
 void
 fst_job_set_batch(FstJob *self, FstBatch *batch);
+void
+fst_job_set_interaction(FstJob *self, FstInteraction *interaction);
 FstJobKind
 fst_job_get_kind(FstJob *self);
 FstBatch *

@@ -4,7 +4,9 @@
 
 #include <glib.h>
 
+#include "fst-interaction.h"
 #include "fst-report.h"
+#include "fst-secret.h"
 
 G_BEGIN_DECLS
 
@@ -23,7 +25,21 @@ fst_report_write_pdf(const gchar *db_path,
 		     const gchar *pdf_path,
 		     GError **error);
 gboolean
-fst_report_ensure_key(const gchar *workspace, const gchar *station_name, GError **error);
+fst_report_ensure_key(const gchar *workspace,
+		      const gchar *station_name,
+		      const FstSecret *secret,
+		      GError **error);
+GBytes *
+fst_report_sign_bytes(const gchar *workspace,
+		      FstInteraction *interaction,
+		      GBytes *content,
+		      GError **error);
+gboolean
+fst_report_sign_full(const gchar *workspace,
+		     FstInteraction *interaction,
+		     const gchar *file,
+		     const gchar *sig_path,
+		     GError **error);
 gboolean
 fst_report_sign(const gchar *workspace, const gchar *file, const gchar *sig_path, GError **error);
 gboolean

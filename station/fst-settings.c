@@ -198,7 +198,7 @@ fst_settings_save(const FstSettings *self, const gchar *workspace, GError **erro
 	if (self->baud_rate != 0)
 		g_key_file_set_integer(kf, FST_SETTINGS_GROUP, "baud", (gint)self->baud_rate);
 	data = g_key_file_to_data(kf, NULL, NULL);
-	if (!g_file_set_contents_full(path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error)) {
+	if (!g_file_set_contents_full(path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
 		fst_error_convert_gio(error);
 		g_prefix_error(error, "writing %s: ", path);
 		return FALSE;

@@ -2,8 +2,13 @@
  * The station workspace. Layout (created by fst_station_init_workspace()):
  *
  *   WORKSPACE/                mode 0700
- *     station.conf            [station] name=..., organization=...
- *     station.db              the SQLite database (db/schema.md)
+ *     station.conf            [station] name=..., organization=..., database-id=...
+ *                             (the database-id of station.db, so a lost database
+ *                             is noticed rather than silently recreated), 0600
+ *     station.db              the SQLite database (db/schema.md), 0600 like its
+ *                             -wal and -shm files
+ *     station.lock            held (flock) by every process that has the
+ *                             workspace open (fst_station_open())
  *     ca/root-ca.pem          the root CA certificate (demo PKI)
  *     ca/root-ca.key          its key, encrypted PKCS#8, 0600
  *     ca/issuing-ca.pem       the issuing CA certificate
@@ -20,8 +25,11 @@
 #include "fst-station.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fst-ca-pkcs11.h"
@@ -44,6 +52,7 @@ struct _FstStation {
 	FstKeyPool *key_pool; /* (owned) (nullable): made for the first station-generated profile */
 	guint pool_key_types;
 	GPtrArray *old_pools; /* (element-type FstKeyPool): superseded, kept for threads using them */
+	gint lock_fd;	      /* station.lock, held shared while open; -1 when not held */
 };
 
 /* station-made keys kept ready per key type: enough for a gang's next round */
@@ -116,73 +125,346 @@ fst_station_mkdir_private(const gchar *path, GError **error)
 	return TRUE;
 }
 
-/* the issuing CA passphrase: the environment first, then the workspace file */
-static FstSecret *
-fst_station_load_passphrase(const gchar *workspace, GError **error)
+/* the workspace folder and its files are the station's alone */
+static gboolean
+fst_station_tighten(const gchar *path, mode_t mode, GError **error)
 {
-	g_autofree gchar *path = fst_station_ca_path(workspace, "passphrase");
-	g_autoptr(GError) error_local = NULL;
-	FstSecret *secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
-
-	if (secret != NULL)
-		return secret;
-	secret = fst_secret_new_from_file(path, &error_local);
-	if (secret == NULL) {
-		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CA_UNAVAILABLE,
-				    "no passphrase for the issuing CA key: set %s",
-				    FST_ENV_CA_PASSPHRASE);
-		} else {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CA_UNAVAILABLE,
-				    "cannot read the issuing CA passphrase: %s",
-				    error_local->message);
-		}
-		return NULL;
+	GStatBuf st;
+	if (g_lstat(path, &st) != 0)
+		return TRUE;
+	if ((st.st_mode & 0777) == mode)
+		return TRUE;
+	if (g_chmod(path, mode) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_PERMISSION_DENIED,
+			    "cannot restrict %s to mode %04o: %s",
+			    path,
+			    (guint)mode,
+			    g_strerror(errno));
+		return FALSE;
 	}
-	return secret;
+	return TRUE;
 }
 
-/*
- * what unlocks the issuing CA key @key_path: the PIN of a key in a PKCS#11
- * token, else the passphrase of the key file. A token PIN comes from the URI's
- * pin-source (then *secret stays NULL: fst_ca_pkcs11_load_key() reads it), else
- * from $FLEETSTATION_CA_PASSPHRASE, as for the `ca` commands; never from
- * ca/passphrase, which encrypts key files. There is no prompt: the station runs
- * unattended.
- */
 static gboolean
-fst_station_load_ca_secret(const gchar *workspace,
-			   const gchar *key_path,
-			   FstSecret **secret,
-			   GError **error)
+fst_station_tighten_db_files(const gchar *db_path, GError **error)
 {
-	g_autofree gchar *uri = NULL;
-
-	if (!fst_ca_pkcs11_is_ref(key_path)) {
-		*secret = fst_station_load_passphrase(workspace, error);
-		return *secret != NULL;
+	const gchar *suffixes[] = {"", "-wal", "-shm", "-journal"};
+	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree gchar *path = g_strconcat(db_path, suffixes[i], NULL);
+		if (!fst_station_tighten(path, 0600, error))
+			return FALSE;
 	}
-	uri = fst_ca_pkcs11_read_ref(key_path, error);
-	if (uri == NULL)
+	return TRUE;
+}
+
+/* reads station.conf; a missing file gives an empty key file */
+static GKeyFile *
+fst_station_load_conf(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+
+	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_KEEP_COMMENTS, &error_local) &&
+	    !g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot read %s: %s",
+			    conf,
+			    error_local->message);
+		return NULL;
+	}
+	return g_steal_pointer(&kf);
+}
+
+static gboolean
+fst_station_save_conf(const gchar *workspace, GKeyFile *kf, GError **error)
+{
+	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
+	g_autofree gchar *data = g_key_file_to_data(kf, NULL, NULL);
+	if (!g_file_set_contents_full(conf, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+		fst_error_convert_gio(error);
 		return FALSE;
-	if (fst_ca_pkcs11_has_pin_source(uri))
+	}
+	return TRUE;
+}
+
+/**
+ * fst_station_check_database:
+ * @workspace: a workspace
+ * @error: (nullable): return location
+ *
+ * Refuses to start on a new, empty database where the workspace had one: when
+ * `station.db` is missing or empty and `station.conf` records the
+ * `database-id` of the database this workspace was created with (recorded by
+ * every open of the database, so also for workspaces older than the record).
+ * A new database would forget every certificate the CA issued; the records
+ * come back from a `db backup` copy.
+ *
+ * Returns: %TRUE when the database may be opened (or created);
+ *   %FST_ERROR_DATABASE otherwise
+ */
+gboolean
+fst_station_check_database(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autoptr(GKeyFile) kf = NULL;
+	g_autofree gchar *database_id = NULL;
+	GStatBuf st;
+
+	if (g_stat(db_path, &st) == 0 && st.st_size > 0)
 		return TRUE;
-	*secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
-	if (*secret != NULL)
+	kf = fst_station_load_conf(workspace, error);
+	if (kf == NULL)
+		return FALSE;
+	database_id = g_key_file_get_string(kf, "station", "database-id", NULL);
+	if (database_id == NULL)
 		return TRUE;
 	g_set_error(error,
 		    FST_ERROR,
-		    FST_ERROR_CA_UNAVAILABLE,
-		    "no PIN for the issuing CA key in the PKCS#11 token %s: set %s to the PIN, "
-		    "or add ?pin-source=file:/path/to/pin (a 0600 file) to the URI in %s",
-		    uri,
-		    FST_ENV_CA_PASSPHRASE,
-		    key_path);
+		    FST_ERROR_DATABASE,
+		    "%s is %s, but this workspace's records are in database %s: refusing to "
+		    "start on a new empty database, which would forget every certificate the "
+		    "CA issued; copy the latest `db backup` of it to %s",
+		    db_path,
+		    g_file_test(db_path, G_FILE_TEST_EXISTS) ? "empty" : "missing",
+		    database_id,
+		    db_path);
 	return FALSE;
+}
+
+/*
+ * opens the workspace database: refuses a lost one (fst_station_check_database()),
+ * creates a new one 0600 (SQLite gives -wal and -shm the same mode), and records
+ * its database-id in station.conf, or checks it matches the one recorded there
+ */
+static FstDb *
+fst_station_open_db(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autoptr(GKeyFile) kf = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autofree gchar *recorded = NULL;
+	FstDbStats stats = {0};
+	gint fd;
+
+	if (!fst_station_check_database(workspace, error))
+		return NULL;
+	fd = g_open(db_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DATABASE,
+			    "cannot create %s: %s",
+			    db_path,
+			    g_strerror(errno));
+		return NULL;
+	}
+	close(fd);
+	if (!fst_station_tighten_db_files(db_path, error))
+		return NULL;
+	db = fst_db_open(db_path, error);
+	if (db == NULL)
+		return NULL;
+	if (!fst_station_tighten_db_files(db_path, error))
+		return NULL;
+	if (!fst_db_get_stats(db, &stats, error))
+		return NULL;
+	kf = fst_station_load_conf(workspace, error);
+	if (kf == NULL) {
+		fst_db_stats_clear(&stats);
+		return NULL;
+	}
+	recorded = g_key_file_get_string(kf, "station", "database-id", NULL);
+	if (recorded != NULL && g_strcmp0(recorded, stats.database_id) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_DATABASE,
+			    "%s is database %s, but this workspace's records are in database %s: "
+			    "put that database (or its latest `db backup` copy) back in place",
+			    db_path,
+			    stats.database_id != NULL ? stats.database_id : "(no id)",
+			    recorded);
+		fst_db_stats_clear(&stats);
+		return NULL;
+	}
+	if (recorded == NULL && stats.database_id != NULL &&
+	    g_key_file_has_group(kf, "station")) {
+		g_key_file_set_string(kf, "station", "database-id", stats.database_id);
+		if (!fst_station_save_conf(workspace, kf, error)) {
+			fst_db_stats_clear(&stats);
+			return NULL;
+		}
+	}
+	fst_db_stats_clear(&stats);
+	return g_steal_pointer(&db);
+}
+
+/*
+ * takes the workspace lock: every process with the workspace open holds it
+ * shared; a process that gets it exclusively knows no other one is alive, so
+ * devices left in progress belong to a process that died. Returns the fd and
+ * sets @alone.
+ */
+static gint
+fst_station_lock(const gchar *workspace, gboolean *alone, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.lock", NULL);
+	gint fd = g_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_PERMISSION_DENIED,
+			    "cannot open the workspace lock %s: %s",
+			    path,
+			    g_strerror(errno));
+		return -1;
+	}
+	*alone = flock(fd, LOCK_EX | LOCK_NB) == 0;
+	/* from exclusive to shared is not atomic in flock(), but until this process
+	 * owns devices nothing is lost if another one starts in between */
+	if (flock(fd, LOCK_SH) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot lock %s: %s",
+			    path,
+			    g_strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* what fst_station_open() asks for secrets when its caller gives no interaction */
+static GMutex fst_station_interaction_lock;
+static FstInteraction *fst_station_interaction = NULL;
+
+/**
+ * fst_station_set_default_interaction:
+ * @interaction: (nullable): how to ask for CA secrets, or %NULL for the
+ *   unattended default (fst_interaction_new())
+ *
+ * Sets what fst_station_open() and the other workspace operations use to ask
+ * for the CA passphrase or PIN when they are given no #FstInteraction: the
+ * CLI sets its prompt here once, after parsing its options.
+ */
+void
+fst_station_set_default_interaction(FstInteraction *interaction)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_station_interaction_lock);
+	g_set_object(&fst_station_interaction, interaction);
+}
+
+/* the default interaction, or the unattended one for @workspace */
+static FstInteraction *
+fst_station_get_interaction(const gchar *workspace, FstInteraction *interaction)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_station_interaction_lock);
+	if (interaction != NULL)
+		return g_object_ref(interaction);
+	if (fst_station_interaction != NULL)
+		return g_object_ref(fst_station_interaction);
+	return fst_interaction_new(workspace);
+}
+
+/**
+ * fst_station_ask_ca_secret:
+ * @workspace: a workspace
+ * @interaction: (nullable): how to ask, or %NULL for the default
+ * @key_path: (nullable): the key to unlock: a key file, or a file holding
+ *   the `pkcs11:` URI of a key in a token; %NULL for the passphrase of new keys
+ * @what: which key, for the person asked, e.g. "issuing CA"
+ * @secret: (out) (transfer full) (nullable): the secret; %NULL (with %TRUE
+ *   returned) for a token key whose URI names its own pin-source
+ * @error: (nullable): return location
+ *
+ * The one place the secret of the workspace CA keys comes from: the PIN of a
+ * PKCS#11 token through fst_interaction_ask_pin(), else the passphrase of key
+ * files through fst_interaction_ask_passphrase(). The same secret encrypts the
+ * report signing key.
+ *
+ * Returns: %TRUE on success; %FST_ERROR_CA_UNAVAILABLE when nobody answers
+ */
+gboolean
+fst_station_ask_ca_secret(const gchar *workspace,
+			  FstInteraction *interaction,
+			  const gchar *key_path,
+			  const gchar *what,
+			  FstSecret **secret,
+			  GError **error)
+{
+	g_autoptr(FstInteraction) ask = fst_station_get_interaction(workspace, interaction);
+	g_autofree gchar *description = NULL;
+
+	*secret = NULL;
+	if (key_path != NULL && fst_ca_pkcs11_is_ref(key_path)) {
+		g_autofree gchar *uri = fst_ca_pkcs11_read_ref(key_path, error);
+		if (uri == NULL)
+			return FALSE;
+		if (fst_ca_pkcs11_has_pin_source(uri))
+			return TRUE;
+		description = g_strdup_printf("the %s key in the PKCS#11 token %s", what, uri);
+		*secret = fst_interaction_ask_pin(ask, description, FST_INTERACTION_FLAG_NONE, NULL, error);
+		return *secret != NULL;
+	}
+	if (key_path != NULL)
+		description = g_strdup_printf("the %s key %s", what, key_path);
+	else
+		description = g_strdup_printf("the %s keys of %s", what, workspace);
+	*secret = fst_interaction_ask_passphrase(ask,
+						 description,
+						 key_path != NULL ? FST_INTERACTION_FLAG_NONE
+								  : FST_INTERACTION_FLAG_NEW,
+						 NULL,
+						 error);
+	return *secret != NULL;
+}
+
+/**
+ * fst_station_unlock_ca:
+ * @workspace: a workspace
+ * @interaction: (nullable): how to ask for the passphrase or PIN, or %NULL
+ *   for the default
+ * @error: (nullable): return location
+ *
+ * Opens the workspace's issuing CA: reads its certificate and chain, asks for
+ * the secret (fst_station_ask_ca_secret()) and unlocks the key. A workspace
+ * without an issuing CA certificate or key, a wrong secret or an expired CA is
+ * %FST_ERROR_CA_UNAVAILABLE.
+ *
+ * Returns: (transfer full): the CA, or %NULL with @error set
+ */
+FstCa *
+fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GError **error)
+{
+	g_autofree gchar *cert = fst_station_ca_path(workspace, "issuing-ca.pem");
+	g_autofree gchar *key = fst_station_ca_path(workspace, "issuing-ca.key");
+	g_autofree gchar *chain = fst_station_ca_path(workspace, "root-ca.pem");
+	g_autoptr(FstSecret) secret = NULL;
+
+	if (!g_file_test(cert, G_FILE_TEST_EXISTS) || !g_file_test(key, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CA_UNAVAILABLE,
+			    "the workspace has no issuing CA %s: %s is missing; create, import "
+			    "or install the issuing CA first",
+			    g_file_test(cert, G_FILE_TEST_EXISTS) ? "key" : "certificate",
+			    g_file_test(cert, G_FILE_TEST_EXISTS) ? key : cert);
+		return NULL;
+	}
+	if (!fst_station_ask_ca_secret(workspace,
+				       interaction,
+				       key,
+				       "issuing CA",
+				       &secret,
+				       error))
+		return NULL;
+	return fst_ca_load(cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
 }
 
 /**
@@ -192,11 +474,15 @@ fst_station_load_ca_secret(const gchar *workspace,
  * @error: (nullable): return location
  *
  * Creates what a workspace needs and is missing: the configuration, the
- * database, the report key and, with @organization, a demo PKI (root +
+ * database and, with @organization, a demo PKI (root +
  * issuing CA, ECDSA P-256, keys encrypted with `$FLEETSTATION_CA_PASSPHRASE`,
  * or with a generated passphrase kept in `ca/passphrase`, mode 0600). Without
  * it, `ca/` stays as it is, for `fleetstation ca create` or `ca import`.
- * Existing parts are left as they are, so this is safe to call on every run.
+ * Existing parts are left as they are, so this is safe to call on every run;
+ * the workspace folder is made mode 0700 and its configuration and database
+ * files 0600, also when they exist. A demo PKI is made only in a `ca/` that
+ * holds no CA file: a pending `ca create --csr` or a foreign CA is refused
+ * with %FST_ERROR_CONFIG before anything is written.
  *
  * Returns: %TRUE on success
  */
@@ -205,42 +491,63 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 {
 	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
 	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
-	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
 	g_autofree gchar *issuing = fst_station_ca_path(workspace, "issuing-ca.pem");
 	g_autoptr(FstDb) db = NULL;
+	gboolean make_pki = organization != NULL && !g_file_test(issuing, G_FILE_TEST_EXISTS);
 
-	if (!fst_station_mkdir_private(workspace, error) || !fst_station_mkdir_private(ca_dir, error))
+	/* a demo PKI goes only where no CA file is: check before writing anything */
+	if (make_pki) {
+		const gchar *ca_files[] = {FST_CA_STORE_ROOT_CERT,
+					   FST_CA_STORE_ROOT_KEY,
+					   FST_CA_STORE_ISSUING_KEY,
+					   FST_CA_STORE_ISSUING_CSR};
+		for (guint i = 0; i < G_N_ELEMENTS(ca_files); i++) {
+			g_autofree gchar *path = fst_station_ca_path(workspace, ca_files[i]);
+			if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_CONFIG,
+					    "%s exists but the workspace has no issuing CA "
+					    "certificate: a CA is being set up there (an issuing CA "
+					    "waiting for its certificate is finished with `ca "
+					    "install`); refusing to make a demo PKI over it, "
+					    "nothing was changed",
+					    path);
+				return FALSE;
+			}
+		}
+	}
+
+	if (!fst_station_mkdir_private(workspace, error) ||
+	    !fst_station_tighten(workspace, 0700, error) ||
+	    !fst_station_mkdir_private(ca_dir, error))
 		return FALSE;
 
 	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
 		g_autoptr(GKeyFile) kf = g_key_file_new();
-		g_autofree gchar *data = NULL;
 		g_key_file_set_string(kf, "station", "name", g_get_host_name());
 		if (organization != NULL)
 			g_key_file_set_string(kf, "station", "organization", organization);
-		data = g_key_file_to_data(kf, NULL, NULL);
-		if (!g_file_set_contents_full(conf,
-					      data,
-					      -1,
-					      G_FILE_SET_CONTENTS_CONSISTENT,
-					      0644,
-					      error)) {
-			fst_error_convert_gio(error);
+		if (!fst_station_save_conf(workspace, kf, error))
 			return FALSE;
-		}
+	} else if (!fst_station_tighten(conf, 0600, error)) {
+		return FALSE;
 	}
 
-	db = fst_db_open(db_path, error);
+	db = fst_station_open_db(workspace, error);
 	if (db == NULL)
 		return FALSE;
-	/* the key that signs report exports (fst-report-export.c), 0600 */
-	if (!fst_report_ensure_key(workspace, g_get_host_name(), error))
-		return FALSE;
-
-	if (organization != NULL && !g_file_test(issuing, G_FILE_TEST_EXISTS)) {
+	if (make_pki) {
 		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+		g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
+		/* a passphrase file left by an interrupted run (or put there by the
+		 * operator) is used, never replaced; a demo asks nobody */
+		if (passphrase == NULL && g_file_test(pass_path, G_FILE_TEST_EXISTS)) {
+			passphrase = fst_secret_new_from_file(pass_path, error);
+			if (passphrase == NULL)
+				return FALSE;
+		}
 		if (passphrase == NULL) {
-			g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
 			passphrase = fst_secret_new_random_passphrase(32, error);
 			if (passphrase == NULL)
 				return FALSE;
@@ -256,6 +563,7 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 			return FALSE;
 		}
 	}
+
 	return TRUE;
 }
 
@@ -353,6 +661,7 @@ fst_station_new(void)
 {
 	FstStation *self = g_new0(FstStation, 1);
 	g_atomic_ref_count_init(&self->ref_count);
+	self->lock_fd = -1;
 	g_mutex_init(&self->pool_lock);
 	self->old_pools = g_ptr_array_new_with_free_func((GDestroyNotify)fst_key_pool_free);
 	return self;
@@ -363,28 +672,43 @@ fst_station_new(void)
  * @workspace: an initialised workspace
  * @error: (nullable): return location
  *
- * Opens the database (migrating it if needed), unlocks the issuing CA and loads
- * the trust catalogue. A key file is unlocked with `$FLEETSTATION_CA_PASSPHRASE`,
- * else `ca/passphrase`; a key in a PKCS#11 token with the PIN its URI's
- * `pin-source` names, else `$FLEETSTATION_CA_PASSPHRASE`. Without either, or
- * when the key does not open, %FST_ERROR_CA_UNAVAILABLE.
+ * fst_station_open_full() with the default interaction.
  *
  * Returns: (transfer full): a new #FstStation, or %NULL
  */
 FstStation *
 fst_station_open(const gchar *workspace, GError **error)
 {
+	return fst_station_open_full(workspace, NULL, error);
+}
+
+/**
+ * fst_station_open_full:
+ * @workspace: an initialised workspace
+ * @interaction: (nullable): asks for the CA passphrase or PIN; %NULL for the
+ *   default (fst_station_set_default_interaction())
+ * @error: (nullable): return location
+ *
+ * Opens the database (migrating it if needed; a lost database is refused, see
+ * fst_station_check_database()), takes the workspace lock, unlocks the issuing
+ * CA (fst_station_unlock_ca()) and loads the trust catalogue. Devices left in
+ * progress are marked for re-work only when no other process has the
+ * workspace open. A key in a PKCS#11 token takes the PIN its URI's
+ * `pin-source` names, else asks @interaction. Without a secret, or when the
+ * key does not open, %FST_ERROR_CA_UNAVAILABLE.
+ *
+ * Returns: (transfer full): a new #FstStation, or %NULL
+ */
+FstStation *
+fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error)
+{
 	g_autoptr(FstStation) self = fst_station_new();
 	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
-	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
-	g_autofree gchar *cert = fst_station_ca_path(workspace, "issuing-ca.pem");
-	g_autofree gchar *key = fst_station_ca_path(workspace, "issuing-ca.key");
-	g_autofree gchar *chain = fst_station_ca_path(workspace, "root-ca.pem");
 	g_autofree gchar *trust_dir = g_build_filename(fst_station_templates_dir(), "trust", NULL);
 	g_autofree gchar *user_trust_dir = g_build_filename(workspace, "trust", NULL);
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(FstSecret) passphrase = NULL;
 	g_autoptr(GError) error_local = NULL;
+	gboolean alone = FALSE;
 
 	self->workspace = g_strdup(workspace);
 	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &error_local)) {
@@ -402,7 +726,10 @@ fst_station_open(const gchar *workspace, GError **error)
 		return NULL;
 	}
 
-	self->db = fst_db_open(db_path, error);
+	self->lock_fd = fst_station_lock(workspace, &alone, error);
+	if (self->lock_fd < 0)
+		return NULL;
+	self->db = fst_station_open_db(workspace, error);
 	if (self->db == NULL)
 		return NULL;
 	self->id = fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
@@ -411,8 +738,12 @@ fst_station_open(const gchar *workspace, GError **error)
 	/* every record names who ran the station, unless told better: the login */
 	if (!fst_station_set_operator(self, NULL, error))
 		return NULL;
-	/* devices this station left in-progress when it died are marked for re-work */
-	{
+	/* devices this station left in-progress when it died are marked for re-work;
+	 * while another process has the workspace open they may be its own */
+	if (!alone) {
+		g_debug("another process has %s open: devices in progress are left to it",
+			workspace);
+	} else {
 		g_autoptr(GPtrArray) interrupted = fst_db_mark_interrupted(self->db, self->id, error);
 		if (interrupted == NULL)
 			return NULL;
@@ -424,13 +755,7 @@ fst_station_open(const gchar *workspace, GError **error)
 				  (const gchar *)g_ptr_array_index(interrupted, 0));
 	}
 
-	if (!fst_station_load_ca_secret(workspace, key, &passphrase, error))
-		return NULL;
-	self->ca = fst_ca_load(cert,
-			       key,
-			       g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
-			       passphrase,
-			       error);
+	self->ca = fst_station_unlock_ca(workspace, interaction, error);
 	if (self->ca == NULL)
 		return NULL;
 
@@ -460,6 +785,9 @@ fst_station_free(FstStation *self)
 		fst_key_pool_free(self->key_pool);
 	g_ptr_array_unref(self->old_pools);
 	g_mutex_clear(&self->pool_lock);
+	/* closing the last descriptor releases the workspace lock */
+	if (self->lock_fd >= 0)
+		close(self->lock_fd);
 	g_free(self);
 }
 

@@ -4,6 +4,7 @@
 
 #include "fst-ca.h"
 #include "fst-db.h"
+#include "fst-interaction.h"
 #include "fst-profile.h"
 #include "fst-secret.h"
 #include "fst-trust.h"
@@ -32,6 +33,8 @@ gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
 gboolean
 fst_station_has_ca(const gchar *workspace);
+gboolean
+fst_station_check_database(const gchar *workspace, GError **error);
 const gchar *
 fst_station_default_operator(void);
 gboolean
@@ -44,6 +47,19 @@ FstStation *
 fst_station_open(const gchar *workspace, GError **error);
 FstStation *
 fst_station_ref(FstStation *self);
+FstStation *
+fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error);
+void
+fst_station_set_default_interaction(FstInteraction *interaction);
+gboolean
+fst_station_ask_ca_secret(const gchar *workspace,
+			  FstInteraction *interaction,
+			  const gchar *key_path,
+			  const gchar *what,
+			  FstSecret **secret,
+			  GError **error);
+FstCa *
+fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GError **error);
 void
 fst_station_unref(FstStation *self);
 

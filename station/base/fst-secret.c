@@ -9,7 +9,6 @@
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "fst-crypto.h"
@@ -278,89 +277,3 @@ fst_secret_free(FstSecret *self)
 	g_free(self);
 }
 
-/**
- * fst_secret_new_from_prompt:
- * @prompt: what to ask, e.g. "CA key passphrase: "
- * @confirm: (nullable): if set, ask again with this prompt and require the same answer
- * @error: (nullable): return location
- *
- * Reads a secret from the controlling terminal (`/dev/tty`) with echo off, as
- * ssh-keygen does; the answer is read byte by byte into a wiped buffer so no
- * stdio buffer keeps a copy. Without a terminal (a service, CI) this fails
- * with %FST_ERROR_NOT_FOUND: use an environment variable or a file then.
- * An empty answer is %FST_ERROR_INVALID_DATA.
- *
- * Returns: (transfer full): a new #FstSecret, or %NULL with @error set
- */
-FstSecret *
-fst_secret_new_from_prompt(const gchar *prompt, const gchar *confirm, GError **error)
-{
-	guint8 buf[1024];
-	gsize len = 0;
-	struct termios old_tio;
-	struct termios tio;
-	gboolean restore = FALSE;
-	FstSecret *self = NULL;
-	int fd = g_open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY, 0);
-
-	if (fd < 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_FOUND,
-		            "cannot ask for a secret: no terminal (%s); give it in a file or an "
-		            "environment variable",
-		            g_strerror(errno));
-		return NULL;
-	}
-	if (tcgetattr(fd, &old_tio) == 0) {
-		tio = old_tio;
-		tio.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		tio.c_lflag |= ICANON;
-		restore = tcsetattr(fd, TCSAFLUSH, &tio) == 0;
-	}
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		g_debug("cannot write the prompt: %s", g_strerror(errno));
-	for (;;) {
-		guint8 c;
-		gssize n = read(fd, &c, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || c == '\n' || c == '\r')
-			break;
-		if (len < sizeof(buf))
-			buf[len++] = c;
-	}
-	if (write(fd, "\n", 1) < 0)
-		g_debug("cannot end the prompt line: %s", g_strerror(errno));
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old_tio);
-	close(fd);
-
-	if (len == 0) {
-		g_set_error_literal(
-		    error, FST_ERROR, FST_ERROR_INVALID_DATA, "empty secret: nothing was typed");
-	} else if (len == sizeof(buf)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "the secret is too long (at most %u bytes)",
-		            (guint)sizeof(buf) - 1);
-	} else {
-		self = fst_secret_new(buf, len);
-	}
-	OPENSSL_cleanse(buf, sizeof(buf));
-	if (self != NULL && confirm != NULL) {
-		g_autoptr(FstSecret) again = fst_secret_new_from_prompt(confirm, NULL, error);
-		if (again == NULL || again->len != self->len ||
-		    CRYPTO_memcmp(again->data, self->data, self->len) != 0) {
-			if (again != NULL)
-				g_set_error_literal(error,
-				                    FST_ERROR,
-				                    FST_ERROR_INVALID_DATA,
-				                    "the two secrets typed differ");
-			fst_secret_free(self);
-			return NULL;
-		}
-	}
-	return self;
-}

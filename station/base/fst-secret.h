@@ -21,8 +21,6 @@ FstSecret *
 fst_secret_new_from_file(const gchar *path, GError **error);
 FstSecret *
 fst_secret_new_from_env(const gchar *name, GError **error);
-FstSecret *
-fst_secret_new_from_prompt(const gchar *prompt, const gchar *confirm, GError **error);
 gboolean
 fst_secret_save(const FstSecret *self, const gchar *path, GError **error);
 const guint8 *

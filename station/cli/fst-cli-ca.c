@@ -11,6 +11,7 @@
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
 #include "fst-ca-crl.h"
+#include "fst-ca-ops.h"
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-cli.h"
@@ -22,13 +23,7 @@
 #include "fst-registration.h"
 #include "fst-station.h"
 
-#define FST_CLI_CA_SECRETS                                                                         \
-	"The passphrase of the CA keys comes from --passphrase-file, else $"                       \
-	"FLEETSTATION_CA_PASSPHRASE, else WORKSPACE/ca/passphrase, else a prompt (no echo).\n"     \
-	"The PIN of a PKCS#11 key comes from --pin-file, else the pin-source of its URI, else\n"   \
-	"$FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI never holds the PIN.\n"         \
-	"demo, provision, batch and watch take it from the pin-source, else\n"                     \
-	"$FLEETSTATION_CA_PASSPHRASE (no prompt).\n\n"
+#define FST_CLI_CA_SECRETS FST_CLI_SECRETS_HELP
 
 static const gchar *fst_cli_ca_usage_text =
     "Usage: fleetstation ca SUBCOMMAND [OPTION...]\n"
@@ -72,39 +67,37 @@ fst_cli_ca_dir(FstCliCaCommon *common)
 	return g_build_filename(common->workspace, "ca", NULL);
 }
 
-/* the passphrase of the workspace CA keys; @confirm asks twice at a prompt */
-static FstSecret *
-fst_cli_ca_passphrase(FstCliCaCommon *common, gboolean confirm, GError **error)
+/* asks for secrets the same way as every command (fst-cli-interaction.c) */
+static FstInteraction *
+fst_cli_ca_interaction(FstCliCaCommon *common)
 {
 	g_autofree gchar *ca_dir = fst_cli_ca_dir(common);
-	g_autofree gchar *ws_file = g_build_filename(ca_dir, "passphrase", NULL);
-	FstSecret *secret;
+	return fst_cli_interaction_new(common->workspace, common->passphrase_file, common->pin_file);
+}
 
-	if (common->passphrase_file != NULL)
-		return fst_secret_new_from_file(common->passphrase_file, error);
-	secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
-	if (secret != NULL)
-		return secret;
-	if (g_file_test(ws_file, G_FILE_TEST_EXISTS))
-		return fst_secret_new_from_file(ws_file, error);
-	return fst_secret_new_from_prompt(
-	    "CA key passphrase: ", confirm ? "CA key passphrase again: " : NULL, error);
+/* the passphrase that encrypts new or imported CA keys: asked twice at a prompt */
+static FstSecret *
+fst_cli_ca_passphrase(FstCliCaCommon *common, GError **error)
+{
+	g_autoptr(FstInteraction) interaction = fst_cli_ca_interaction(common);
+	FstSecret *secret = NULL;
+	if (!fst_station_ask_ca_secret(
+		common->workspace, interaction, NULL, "new CA", &secret, error))
+		return NULL;
+	return secret;
 }
 
 /* the PIN of a PKCS#11 key; NULL without error when its URI has a pin-source */
 static FstSecret *
 fst_cli_ca_pin(FstCliCaCommon *common, const gchar *uri, GError **error)
 {
-	FstSecret *secret;
+	g_autoptr(FstInteraction) interaction = fst_cli_ca_interaction(common);
+	g_autofree gchar *description = NULL;
 
-	if (common->pin_file != NULL)
-		return fst_secret_new_from_file(common->pin_file, error);
-	if (uri != NULL && fst_ca_pkcs11_has_pin_source(uri))
+	if (common->pin_file == NULL && uri != NULL && fst_ca_pkcs11_has_pin_source(uri))
 		return NULL;
-	secret = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
-	if (secret != NULL)
-		return secret;
-	return fst_secret_new_from_prompt("PKCS#11 token PIN: ", NULL, error);
+	description = g_strdup_printf("the CA key in the PKCS#11 token %s", uri);
+	return fst_interaction_ask_pin(interaction, description, FST_INTERACTION_FLAG_NONE, NULL, error);
 }
 
 static FstExit
@@ -313,7 +306,7 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	}
 	/* a root key is always written; a --csr with a token key writes no key */
 	if (!csr || key_uri == NULL) {
-		passphrase = fst_cli_ca_passphrase(&common, TRUE, &error);
+		passphrase = fst_cli_ca_passphrase(&common, &error);
 		if (passphrase == NULL)
 			return fst_cli_ca_fail("create", error);
 	}
@@ -458,7 +451,7 @@ fst_cli_ca_import(gint argc, gchar **argv)
 		    in_pass == NULL &&
 		    g_error_matches(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED)) {
 			g_clear_error(&error);
-			in_pass = fst_secret_new_from_prompt("PKCS#12 passphrase: ", NULL, &error);
+			in_pass = fst_cli_prompt_secret("PKCS#12 passphrase: ", NULL, &error);
 			if (in_pass != NULL)
 				fst_ca_store_read_pkcs12(pkcs12, in_pass, &pkey, &certs, &error);
 		}
@@ -471,7 +464,7 @@ fst_cli_ca_import(gint argc, gchar **argv)
 			if (pkey == NULL && in_pass == NULL &&
 			    g_error_matches(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED)) {
 				g_clear_error(&error);
-				in_pass = fst_secret_new_from_prompt(
+				in_pass = fst_cli_prompt_secret(
 				    "passphrase of the imported key: ", NULL, &error);
 				if (in_pass != NULL)
 					pkey = fst_ca_store_read_key(key, in_pass, &error);
@@ -486,7 +479,7 @@ fst_cli_ca_import(gint argc, gchar **argv)
 			return fst_cli_ca_fail("import", error);
 	}
 	if (!in_token) {
-		passphrase = fst_cli_ca_passphrase(&common, TRUE, &error);
+		passphrase = fst_cli_ca_passphrase(&common, &error);
 		if (passphrase == NULL)
 			return fst_cli_ca_fail("import", error);
 	}
@@ -501,35 +494,8 @@ fst_cli_ca_import(gint argc, gchar **argv)
 static FstCa *
 fst_cli_ca_load(FstCliCaCommon *common, GError **error)
 {
-	g_autofree gchar *ca_dir = fst_cli_ca_dir(common);
-	g_autofree gchar *cert = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CERT, NULL);
-	g_autofree gchar *key = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_KEY, NULL);
-	g_autofree gchar *chain = g_build_filename(ca_dir, FST_CA_STORE_ROOT_CERT, NULL);
-	g_autoptr(FstSecret) secret = NULL;
-	g_autoptr(GError) error_local = NULL;
-
-	if (!g_file_test(cert, G_FILE_TEST_EXISTS)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CA_UNAVAILABLE,
-		            "no issuing CA in %s: run `fleetstation ca create` or `ca import`",
-		            ca_dir);
-		return NULL;
-	}
-	if (fst_ca_pkcs11_is_ref(key)) {
-		g_autofree gchar *uri = fst_ca_pkcs11_read_ref(key, error);
-		if (uri == NULL)
-			return NULL;
-		secret = fst_cli_ca_pin(common, uri, &error_local);
-	} else {
-		secret = fst_cli_ca_passphrase(common, FALSE, &error_local);
-	}
-	if (secret == NULL && error_local != NULL) {
-		g_propagate_error(error, g_steal_pointer(&error_local));
-		return NULL;
-	}
-	return fst_ca_load(
-	    cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
+	g_autoptr(FstInteraction) interaction = fst_cli_ca_interaction(common);
+	return fst_station_unlock_ca(common->workspace, interaction, error);
 }
 
 /*
@@ -641,7 +607,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	}
 	db_path = g_build_filename(common.workspace, "station.db", NULL);
 	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		db = fst_db_open(db_path, &error);
+		db = fst_cli_open_db(common.workspace, &error);
 		if (db == NULL)
 			return fst_cli_ca_fail("list", error);
 	}
@@ -812,8 +778,6 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_auto(FstCliCaCommon) common = {0};
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *ca_dir = NULL;
-	g_autofree gchar *db_path = NULL;
-	g_autofree gchar *issuer_sha256 = NULL;
 	gint days = 30;
 	gboolean der = FALSE;
 	const GOptionEntry entries[] = {
@@ -831,13 +795,10 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- the CRL of the issuing CA, from the database");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstCa) ca = NULL;
-	g_autoptr(FstDb) db = NULL;
-	g_autoptr(GPtrArray) revoked = NULL;
+	g_autoptr(FstInteraction) interaction = NULL;
 	g_autoptr(GBytes) crl_der = NULL;
-	g_autoptr(GBytes) ca_der = NULL;
-	FstDbCertFilter filter = {0};
 	guint64 number = 0;
+	guint n_revoked = 0;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_ca_parse(context,
@@ -853,27 +814,9 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	ca_dir = fst_cli_ca_dir(&common);
-	ca = fst_cli_ca_load(&common, &error);
-	if (ca == NULL)
-		return fst_cli_ca_fail("crl", error);
-	ca_der = fst_ca_get_cert_der(ca);
-	issuer_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, ca_der);
-	db_path = g_build_filename(common.workspace, "station.db", NULL);
-	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		db = fst_db_open(db_path, &error);
-		if (db == NULL)
-			return fst_cli_ca_fail("crl", error);
-		filter.state = fst_cert_state_to_string(FST_CERT_STATE_REVOKED);
-		filter.issuer_sha256 = issuer_sha256;
-		revoked = fst_db_list_certificates(db, &filter, &error);
-		if (revoked == NULL)
-			return fst_cli_ca_fail("crl", error);
-	} else {
-		revoked = g_ptr_array_new();
-	}
-	if (!fst_ca_crl_next_number(ca_dir, &number, &error))
-		return fst_cli_ca_fail("crl", error);
-	crl_der = fst_ca_crl_build(ca, revoked, number, (guint)days, &error);
+	interaction = fst_cli_ca_interaction(&common);
+	crl_der = fst_ca_ops_issue_crl(
+	    common.workspace, interaction, (guint)days, NULL, &number, &n_revoked, &error);
 	if (crl_der == NULL)
 		return fst_cli_ca_fail("crl", error);
 	if (der) {
@@ -893,7 +836,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 		g_print("wrote CRL number %" G_GUINT64_FORMAT
 		        " with %u revoked certificate(s) to %s\n",
 		        number,
-		        revoked->len,
+		        n_revoked,
 		        out);
 	return FST_EXIT_OK;
 }

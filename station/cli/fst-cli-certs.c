@@ -1,7 +1,13 @@
-/* fleetstation certs: the certificates in the database, filtered */
+/* fleetstation certs: the certificates in the database, filtered; and
+ * `certs export SERIAL`, one certificate (and its chain) out of it */
 
 #define G_LOG_DOMAIN "FstCli"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "fst-ca-ops.h"
 #include "fst-cli.h"
 #include "fst-db.h"
 #include "fst-error.h"
@@ -43,6 +49,106 @@ fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c)
 		json_builder_add_null_value(b);
 	fst_cli_json_add_string(b, "revocation_reason", c->revocation_reason);
 	json_builder_end_object(b);
+}
+
+/* `fleetstation certs export SERIAL [--der] [--chain] [--out FILE]` */
+static FstExit
+fst_cli_certs_export(gint argc, gchar **argv)
+{
+	g_autofree gchar *workspace_opt = NULL;
+	g_autofree gchar *workspace = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *serial = NULL;
+	gboolean der = FALSE;
+	gboolean chain = FALSE;
+	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"der", 0, 0, G_OPTION_ARG_NONE, &der, "DER instead of PEM (the certificate only)",
+	     NULL},
+	    {"chain", 0, 0, G_OPTION_ARG_NONE, &chain,
+	     "Follow the certificate with the issuing CA and any intermediate CA (PEM)", NULL},
+	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+	     "Write to FILE, which must not exist (default: standard output)", "FILE"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("SERIAL - export a device certificate (and its chain)");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	FstCaOpsExportFlags flags = FST_CA_OPS_EXPORT_NONE;
+	const guint8 *data;
+	gsize len = 0;
+	gsize done = 0;
+	gint fd = STDOUT_FILENO;
+
+	g_option_context_set_summary(
+	    context,
+	    "Writes the certificate SERIAL (hex, as `certs` shows it) from the database, PEM\n"
+	    "by default; with --chain the CA certificates a verifier needs between it and the\n"
+	    "root follow it. The export is recorded in the audit chain (certificate-export).\n"
+	    "Check one with: openssl verify -CAfile WORKSPACE/ca/root-ca.pem -untrusted FILE FILE");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_parse(context, "certs export", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (argc != 2) {
+		g_printerr("fleetstation certs export: give one SERIAL (see --help)\n");
+		return FST_EXIT_USAGE;
+	}
+	if (der && chain) {
+		g_printerr("fleetstation certs export: --der holds one certificate; export a "
+			   "chain as PEM\n");
+		return FST_EXIT_USAGE;
+	}
+	serial = fst_cli_serial_from_arg(argv[1]);
+	if (serial == NULL) {
+		g_printerr("fleetstation certs export: %s is not a hex serial number\n", argv[1]);
+		return FST_EXIT_USAGE;
+	}
+	workspace = fst_cli_workspace(workspace_opt);
+	/* the file is made first: an export never replaces a file */
+	if (out != NULL) {
+		fd = fst_cli_create_output(out, 0644, &error);
+		if (fd < 0)
+			return fst_cli_fail("certs export", FALSE, error);
+	}
+	if (der)
+		flags |= FST_CA_OPS_EXPORT_DER;
+	if (chain)
+		flags |= FST_CA_OPS_EXPORT_CHAIN;
+	bytes = fst_ca_ops_export_certificate(workspace,
+					      serial,
+					      flags,
+					      out != NULL ? out : "standard output",
+					      NULL,
+					      &error);
+	if (bytes == NULL) {
+		if (out != NULL) {
+			close(fd);
+			g_unlink(out);
+		}
+		return fst_cli_fail("certs export", FALSE, error);
+	}
+	data = g_bytes_get_data(bytes, &len);
+	while (done < len) {
+		gssize n = write(fd, data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			g_printerr("fleetstation certs export: cannot write %s: %s\n",
+				   out != NULL ? out : "standard output",
+				   g_strerror(errno));
+			if (out != NULL)
+				close(fd);
+			return FST_EXIT_INTERNAL;
+		}
+		done += (gsize)n;
+	}
+	if (out != NULL && close(fd) != 0) {
+		g_printerr("fleetstation certs export: cannot write %s: %s\n", out, g_strerror(errno));
+		return FST_EXIT_INTERNAL;
+	}
+	return FST_EXIT_OK;
 }
 
 /**
@@ -88,6 +194,11 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_autofree gchar *workspace = NULL;
 	FstDbCertFilter filter = {0};
 
+	if (argc >= 2 && g_strcmp0(argv[1], "export") == 0)
+		return fst_cli_certs_export(argc - 1, argv + 1);
+	g_option_context_set_summary(context,
+				     "`fleetstation certs export SERIAL` writes one certificate "
+				     "(see certs export --help).");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "certs", &argc, &argv))
 		return FST_EXIT_USAGE;

@@ -4,6 +4,9 @@
 
 #include "fst-cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +14,11 @@
 #include "fst-error.h"
 #include "fst-ports.h"
 #include "fst-station.h"
+
+/* --passphrase-file and --pin-file of the commands that open the station */
+static gchar *fst_cli_passphrase_file = NULL;
+static gchar *fst_cli_pin_file = NULL;
+static gboolean fst_cli_secrets_used = FALSE;
 
 FstExit
 fst_cli_exit_for_error(const GError *error)
@@ -151,7 +159,9 @@ fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar *
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
 	g_set_prgname(prgname);
-	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_set_description(context,
+					 fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES
+							      : FST_CLI_EXIT_CODES);
 	if (!g_option_context_parse(context, argc, argv, &error)) {
 		g_printerr("fleetstation %s: %s (see fleetstation %s --help)\n",
 			   command,
@@ -331,6 +341,8 @@ FstDb *
 fst_cli_open_db(const gchar *workspace, GError **error)
 {
 	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
+	if (!fst_station_check_database(workspace, error))
+		return NULL;
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		g_set_error(error,
 			    FST_ERROR,
@@ -397,4 +409,77 @@ fst_cli_serial_from_arg(const gchar *serial)
 	if (out->len == 0 || out->len > 64)
 		return NULL;
 	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/**
+ * fst_cli_create_output:
+ * @path: a file an export goes to
+ * @mode: its mode, e.g. 0644
+ * @error: (nullable): return location
+ *
+ * Creates @path for writing, never overwriting a file and never following a
+ * symbolic link (O_CREAT | O_EXCL | O_NOFOLLOW).
+ *
+ * Returns: a file descriptor, or -1 with %FST_ERROR_CONFIG when @path exists
+ */
+gint
+fst_cli_create_output(const gchar *path, gint mode, GError **error)
+{
+	gint fd = g_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		gint saved = errno;
+		if (saved == EEXIST || saved == ELOOP)
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s exists: an export never replaces a file nor follows a "
+				    "link, choose another name",
+				    path);
+		else
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_PERMISSION_DENIED,
+				    "cannot create %s: %s",
+				    path,
+				    g_strerror(saved));
+		return -1;
+	}
+	return fd;
+}
+
+
+/**
+ * fst_cli_secret_entries:
+ *
+ * The options every command that unlocks the CA takes; add them with
+ * g_option_context_add_main_entries(), then call fst_cli_secret_setup().
+ *
+ * Returns: (transfer none): the option entries
+ */
+const GOptionEntry *
+fst_cli_secret_entries(void)
+{
+	static const GOptionEntry entries[] = {
+	    {"passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &fst_cli_passphrase_file,
+	     "File (mode 0600) with the passphrase of the CA keys", "FILE"},
+	    {"pin-file", 0, 0, G_OPTION_ARG_FILENAME, &fst_cli_pin_file,
+	     "File (mode 0600) with the PIN of a PKCS#11 CA key", "FILE"},
+	    {NULL}};
+	fst_cli_secrets_used = TRUE;
+	return entries;
+}
+
+/**
+ * fst_cli_secret_setup:
+ * @workspace: the workspace of the command
+ *
+ * Makes the CLI's #FstInteraction (option file, environment, workspace file,
+ * terminal prompt) what the station asks for the CA secret.
+ */
+void
+fst_cli_secret_setup(const gchar *workspace)
+{
+	g_autoptr(FstInteraction) interaction =
+	    fst_cli_interaction_new(workspace, fst_cli_passphrase_file, fst_cli_pin_file);
+	fst_station_set_default_interaction(interaction);
 }

@@ -55,6 +55,7 @@ fst_cli_demo(gint argc, gchar **argv)
 		opts.profile = g_strdup("aws-iot-ecc");
 	if (opts.baud == 0)
 		opts.baud = 115200;
+	fst_cli_secret_setup(opts.workspace_path);
 
 	fst_cli_progress_init(&progress, opts.quiet);
 	progress.json = opts.json;

@@ -7,13 +7,9 @@
 
 #define G_LOG_DOMAIN "FstCli"
 
-#include <glib/gstdio.h>
-
+#include "fst-ca-ops.h"
 #include "fst-cli.h"
-#include "fst-db.h"
 #include "fst-error.h"
-#include "fst-secret.h"
-#include "fst-station.h"
 
 /**
  * fst_cli_escrow:
@@ -33,7 +29,6 @@ fst_cli_escrow(gint argc, gchar **argv)
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *recipient = NULL;
-	g_autofree gchar *detail = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace",
@@ -49,9 +44,7 @@ fst_cli_escrow(gint argc, gchar **argv)
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("SERIAL - export the escrowed key of a device certificate");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstDb) db = NULL;
-	g_autoptr(GBytes) cms = NULL;
-	gint64 now;
+	gsize size = 0;
 
 	g_option_context_set_description(
 	    context,
@@ -73,7 +66,7 @@ fst_cli_escrow(gint argc, gchar **argv)
 		g_printerr("fleetstation escrow: %s is not a hex serial number\n", argv[1]);
 		return FST_EXIT_USAGE;
 	}
-	if (g_file_test(out, G_FILE_TEST_EXISTS)) {
+	if (g_file_test(out, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK)) {
 		g_printerr("fleetstation escrow: %s exists: it is never overwritten, choose "
 			   "another name\n",
 			   out);
@@ -83,31 +76,8 @@ fst_cli_escrow(gint argc, gchar **argv)
 		g_autofree gchar *option = g_steal_pointer(&workspace);
 		workspace = fst_cli_workspace(option);
 	}
-	db = fst_cli_open_db(workspace, &error);
-	if (db == NULL)
+	if (!fst_ca_ops_export_escrow(workspace, serial, out, NULL, &recipient, &size, &error))
 		return fst_cli_fail("escrow", json, error);
-	cms = fst_db_get_escrow(db, serial, &recipient, &error);
-	if (cms == NULL)
-		return fst_cli_fail("escrow", json, error);
-	/* the export event names who took the key out, as every record does */
-	if (!fst_db_set_context(db, fst_station_default_operator(), NULL, &error))
-		return fst_cli_fail("escrow", json, error);
-	if (!fst_file_set_contents_private(out,
-					   g_bytes_get_data(cms, NULL),
-					   g_bytes_get_size(cms),
-					   &error))
-		return fst_cli_fail("escrow", json, error);
-	/* an export is never unaudited: without its event the file goes again */
-	now = g_get_real_time();
-	detail = g_strdup_printf("certificate %s: escrowed key (to escrow certificate sha256 %s) "
-				 "exported to %s",
-				 serial,
-				 recipient,
-				 out);
-	if (!fst_db_add_event(db, 0, "escrow-export", now, now, "ok", detail, &error)) {
-		g_unlink(out);
-		return fst_cli_fail("escrow", json, error);
-	}
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		g_autoptr(JsonNode) node = NULL;
@@ -116,7 +86,7 @@ fst_cli_escrow(gint argc, gchar **argv)
 		fst_cli_json_add_string(b, "file", out);
 		fst_cli_json_add_string(b, "recipient_sha256", recipient);
 		json_builder_set_member_name(b, "bytes");
-		json_builder_add_int_value(b, (gint64)g_bytes_get_size(cms));
+		json_builder_add_int_value(b, (gint64)size);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
@@ -125,7 +95,7 @@ fst_cli_escrow(gint argc, gchar **argv)
 			" bytes, CMS encrypted to the escrow certificate with SHA-256 %s)\n",
 			serial,
 			out,
-			g_bytes_get_size(cms),
+			size,
 			recipient);
 	}
 	return FST_EXIT_OK;

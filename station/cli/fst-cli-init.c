@@ -1,5 +1,5 @@
-/* fleetstation init: a workspace (database, station identity, report key,
- * a demo CA on request) and its defaults (fst-settings.c) */
+/* fleetstation init: a workspace (database, station identity, a demo CA on
+ * request) and its defaults (fst-settings.c) */
 
 #define G_LOG_DOMAIN "FstCli"
 
@@ -53,13 +53,14 @@ fst_cli_init(gint argc, gchar **argv)
 	g_option_context_set_summary(
 	    context,
 	    "Creates what the workspace lacks: station.conf (the station identity), station.db\n"
-	    "(the SQLite records) and report-key.pem (signs report exports, mode 0600). The\n"
+	    "(the SQLite records), both 0600 in a 0700 folder (tightened when it exists). The\n"
 	    "issuing CA comes next, from `fleetstation ca create` or `ca import`; --demo-ca makes a\n"
 	    "demo PKI in ca/ instead (root and issuing CA, ECDSA P-256, keys encrypted with\n"
 	    "$FLEETSTATION_CA_PASSPHRASE or a generated ca/passphrase, mode 0600).\n"
 	    "Parts that exist are kept. --profile, --lot, --port and --baud set the defaults of\n"
 	    "provision, batch and watch in the [defaults] group of station.conf.");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!fst_cli_parse(context, "init", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc > 1) {
@@ -72,6 +73,7 @@ fst_cli_init(gint argc, gchar **argv)
 	}
 	fst_cli_set_verbose(verbose);
 	workspace = fst_cli_workspace(workspace_opt);
+	fst_cli_secret_setup(workspace);
 
 	if (organization != NULL && !demo_ca) {
 		g_printerr("fleetstation init: --organization names the demo CAs: give --demo-ca too\n");

@@ -60,6 +60,8 @@ fst_cli_job_options_add(FstCliJobOptions *self,
 
 	self->flags = flags;
 	g_option_context_add_main_entries(context, common, NULL);
+	/* --passphrase-file, --pin-file: the CA secret (fst_cli_secret_setup()) */
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (flags & FST_CLI_JOB_OPTION_PORTS)
 		g_option_context_add_main_entries(context, ports, NULL);
 	if (flags & FST_CLI_JOB_OPTION_ALL_PORTS)
@@ -116,6 +118,7 @@ fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError
 	fst_cli_set_quiet(self->quiet);
 	fst_cli_job_ports_dedup(self);
 	self->workspace_path = fst_cli_workspace(self->workspace);
+	fst_cli_secret_setup(self->workspace_path);
 	settings = fst_settings_load(self->workspace_path, error);
 	if (settings == NULL)
 		return fst_cli_exit_for_error(*error);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "fst-cli.h"
 #include "fst-error.h"
@@ -80,7 +81,8 @@ fst_cli_report(gint argc, gchar **argv)
 	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "csv (default), json or pdf", "FORMAT"},
 	    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
-	     "Write to FILE (default: standard output; required for pdf and --sign)", "FILE"},
+	     "Write to FILE, which must not exist (default: standard output; required for pdf "
+	     "and --sign)", "FILE"},
 	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "Only devices of this lot", "LOT"},
 	    {"station", 0, 0, G_OPTION_ARG_STRING, &station, "Only devices of this station",
 	     "NAME"},
@@ -98,6 +100,7 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autoptr(GError) error = NULL;
 	FstReportScope scope = {0};
 	gboolean ok;
+	gint out_fd = -1;
 
 	if (fst_cli_central_requested(argc, argv))
 		return fst_cli_central_delegate("report", argc, argv);
@@ -110,14 +113,16 @@ fst_cli_report(gint argc, gchar **argv)
 	    "for people (totals, yield, failures by reason, a per-device table). With --sign,\n"
 	    "FILE.sig is a detached CMS signature; `report verify FILE SIG` checks one\n"
 	    "(exit 1 when a byte changed or another key signed).");
-	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
+	g_option_context_set_description(context, FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("fleetstation report: %s\n", error->message);
 		return FST_EXIT_USAGE;
 	}
 	if (workspace == NULL)
 		workspace = fst_station_default_workspace();
+	fst_cli_secret_setup(workspace);
 	if (argc >= 2 && g_strcmp0(argv[1], "verify") == 0)
 		return fst_cli_report_verify(workspace, cert, argc, argv);
 	if (argc != 1) {
@@ -144,14 +149,25 @@ fst_cli_report(gint argc, gchar **argv)
 	}
 	db_path = g_build_filename(workspace, "station.db", NULL);
 
+	/* the output is created here, never over a file or through a link; the
+	 * PDF writer reopens the same file through /proc/self/fd */
+	if (output != NULL) {
+		out_fd = fst_cli_create_output(output, 0644, &error);
+		if (out_fd < 0) {
+			g_printerr("fleetstation report: %s\n", error->message);
+			return FST_EXIT_CONFIG;
+		}
+	}
 	if (g_strcmp0(format, "pdf") == 0) {
-		ok = fst_report_write_pdf(db_path, &scope, output, &error);
+		g_autofree gchar *fd_path = g_strdup_printf("/proc/self/fd/%d", out_fd);
+		ok = fst_report_write_pdf(db_path, &scope, fd_path, &error);
+		close(out_fd);
 		/* this process draws nothing more: drop cairo's font caches */
 		cairo_debug_reset_static_data();
 	} else {
 		FILE *out = stdout;
 		if (output != NULL) {
-			out = g_fopen(output, "wb");
+			out = fdopen(out_fd, "wb");
 			if (out == NULL) {
 				g_printerr("fleetstation report: cannot write %s: %s\n",
 					   output,

@@ -5,10 +5,9 @@
 #include <string.h>
 
 #include "fst-ca-crl.h"
+#include "fst-ca-ops.h"
 #include "fst-cli.h"
-#include "fst-db.h"
 #include "fst-error.h"
-#include "fst-station.h"
 
 /**
  * fst_cli_revoke:
@@ -27,7 +26,6 @@ fst_cli_revoke(gint argc, gchar **argv)
 	g_autofree gchar *workspace = NULL;
 	g_autofree gchar *reason = NULL;
 	g_autofree gchar *serial = NULL;
-	g_autofree gchar *db_path = NULL;
 	g_autofree gchar *reasons = fst_ca_crl_reasons_list();
 	g_autofree gchar *description = NULL;
 	const GOptionEntry entries[] = {
@@ -49,7 +47,6 @@ fst_cli_revoke(gint argc, gchar **argv)
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("SERIAL - revoke a device certificate");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstDb) db = NULL;
 	gint code;
 
 	g_set_prgname("fleetstation revoke");
@@ -83,18 +80,12 @@ fst_cli_revoke(gint argc, gchar **argv)
 		    "fleetstation revoke: unknown reason %s (one of: %s)\n", reason, reasons);
 		return FST_EXIT_USAGE;
 	}
-	db_path = fst_cli_workspace(workspace);
-	g_free(workspace);
-	workspace = g_steal_pointer(&db_path);
-	db_path = g_build_filename(workspace, "station.db", NULL);
-	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		g_printerr("fleetstation revoke: no database at %s: give --workspace\n", db_path);
-		return FST_EXIT_CONFIG;
+	{
+		g_autofree gchar *option = g_steal_pointer(&workspace);
+		workspace = fst_cli_workspace(option);
 	}
-	db = fst_db_open(db_path, &error);
 	/* the revocation's event names the operator, as every record does */
-	if (db == NULL || !fst_db_set_context(db, fst_station_default_operator(), NULL, &error) ||
-	    !fst_db_revoke_certificate(db, serial, fst_ca_crl_reason_to_string(code), &error)) {
+	if (!fst_ca_ops_revoke(workspace, serial, reason, NULL, &error)) {
 		g_printerr("fleetstation revoke: %s\n", error->message);
 		return fst_cli_exit_for_error(error);
 	}

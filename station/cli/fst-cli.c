@@ -29,7 +29,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"init", "create a workspace and set its defaults (profile, lot, ports, baud)", fst_cli_init},
     {"ports", "list serial ports and known USB devices, their dialect, busy or free", fst_cli_ports},
     {"provision", "provision the devices on a gang of ports", fst_cli_provision},
-    {"certs", "list the certificates in the database (by device, state, lot)", fst_cli_certs},
+    {"certs", "list the certificates in the database (by device, state, lot); export one", fst_cli_certs},
     {"show", "show one device's history: certificates and events", fst_cli_show},
     {"batch", "provision the devices of a CSV or JSON manifest; a re-run resumes it", fst_cli_batch},
     {"watch", "provision each device as it is plugged in, until Ctrl-C", fst_cli_watch},

@@ -10,6 +10,7 @@
 #include "fst-db.h"
 #include "fst-job.h"
 #include "fst-pipeline.h"
+#include "fst-interaction.h"
 
 G_BEGIN_DECLS
 
@@ -136,6 +137,28 @@ FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
 FstDb *
 fst_cli_open_db(const gchar *workspace, GError **error);
+gint
+fst_cli_create_output(const gchar *path, gint mode, GError **error);
+
+/* secrets: every command asks for them the same way (fst-cli-interaction.c) */
+#define FST_CLI_SECRETS_HELP                                                                        \
+	"The passphrase of the CA keys comes from --passphrase-file, else\n"                        \
+	"$FLEETSTATION_CA_PASSPHRASE, else WORKSPACE/ca/passphrase, else a prompt on the\n"         \
+	"terminal (no echo). The PIN of a PKCS#11 key comes from --pin-file, else the\n"            \
+	"pin-source of its URI, else $FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI\n"   \
+	"never holds the PIN.\n\n"
+
+#define FST_TYPE_CLI_INTERACTION (fst_cli_interaction_get_type())
+G_DECLARE_FINAL_TYPE(FstCliInteraction, fst_cli_interaction, FST, CLI_INTERACTION, FstInteraction)
+
+FstInteraction *
+fst_cli_interaction_new(const gchar *workspace, const gchar *passphrase_file, const gchar *pin_file);
+FstSecret *
+fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error);
+const GOptionEntry *
+fst_cli_secret_entries(void);
+void
+fst_cli_secret_setup(const gchar *workspace);
 void
 fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
 gchar *

@@ -75,8 +75,9 @@ grep -q 'already exists' "$T/err" || fail "overwrite message"
 expect_rc 2 "$B" ca create -w "$T/x" --passphrase-file "$T/pass" --key-type ec-p192
 expect_rc 3 "$B" ca create -w "$T/x" --passphrase-file "$T/pass" --subject "/O=no cn"
 # no passphrase and no terminal: refused, nothing written
-expect_rc 3 setsid "$B" ca create -w "$T/y" </dev/null
+expect_rc 4 setsid "$B" ca create -w "$T/y" </dev/null
 grep -q 'no terminal' "$T/err" || fail "no-terminal message"
+grep -q -- '--passphrase-file' "$T/err" || fail "no-terminal message names no option"
 [ ! -e "$T/y/ca/issuing-ca.key" ] || fail "key written without a passphrase"
 
 # the passphrase typed at a prompt on a terminal (script gives one): asked twice, never echoed

@@ -64,7 +64,7 @@ rc=0
 "$FST_STATION" init --workspace "$ws/noca" >"$ws/noca.out" 2>&1 || { cat "$ws/noca.out"; fail "init without a CA"; }
 grep -q 'without an issuing CA: run `fleetstation ca create`' "$ws/noca.out" || { cat "$ws/noca.out"; fail "init does not say what comes next"; }
 [ ! -e "$ws/noca/ca/issuing-ca.pem" ] && [ ! -e "$ws/noca/ca/passphrase" ] || fail "init made a CA without --demo-ca"
-[ -f "$ws/noca/station.db" ] && [ -f "$ws/noca/report-key.pem" ] || fail "init did not make the database and report key"
+[ -f "$ws/noca/station.db" ] || fail "init did not make the database"
 rc=0
 "$FST_STATION" provision --workspace "$ws/noca" --profile aws-iot-ecc --port /dev/null >"$ws/noca.prov" 2>&1 || rc=$?
 [ $rc -eq 4 ] || { cat "$ws/noca.prov"; fail "provision without a CA should exit 4, got $rc"; }

@@ -5,7 +5,9 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -408,6 +410,7 @@ test_sign_verify(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *csv = g_build_filename(fx->tmpdir, "signed.csv", NULL);
 	g_autofree gchar *sig = g_build_filename(fx->tmpdir, "signed.csv.sig", NULL);
 	g_autofree gchar *sig2 = g_build_filename(fx->tmpdir, "other.sig", NULL);
+	g_autofree gchar *sig3 = g_build_filename(fx->tmpdir, "locked.sig", NULL);
 	g_autofree gchar *text = NULL;
 	g_autofree gchar *key_before = NULL;
 	g_autofree gchar *key_after = NULL;
@@ -415,13 +418,18 @@ test_sign_verify(TestFixture *fx, gconstpointer user_data)
 	GStatBuf st;
 	FILE *f;
 
-	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", &error));
+	g_autoptr(FstSecret) pass = fst_secret_new((const guint8 *)"report pass", 11);
+
+	/* the key opens with the CA passphrase, which signing takes from the environment */
+	g_setenv("FLEETSTATION_CA_PASSPHRASE", "report pass", TRUE);
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", pass, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(g_stat(key, &st), ==, 0);
 	g_assert_cmpint(st.st_mode & 0777, ==, 0600);
 	/* a second call keeps the key */
 	g_file_get_contents(key, &key_before, NULL, NULL);
-	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", &error));
+	g_assert_true(g_str_has_prefix(key_before, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", pass, &error));
 	g_file_get_contents(key, &key_after, NULL, NULL);
 	g_assert_cmpstr(key_before, ==, key_after);
 
@@ -452,12 +460,71 @@ test_sign_verify(TestFixture *fx, gconstpointer user_data)
 
 	/* another station's key is not this station's */
 	g_assert_cmpint(g_mkdir_with_parents(other_ws, 0700), ==, 0);
-	g_assert_true(fst_report_ensure_key(other_ws, "line-9", &error));
+	g_assert_true(fst_report_ensure_key(other_ws, "line-9", pass, &error));
 	g_assert_true(fst_report_sign(other_ws, csv, sig2, &error));
 	g_assert_no_error(error);
 	g_assert_true(fst_report_verify(other_cert, csv, sig2, &error));
 	g_assert_false(fst_report_verify(cert, csv, sig2, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_clear_error(&error);
+
+	/* without the passphrase nothing is signed */
+	g_unsetenv("FLEETSTATION_CA_PASSPHRASE");
+	g_assert_false(fst_report_sign(fx->workspace, csv, sig3, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+}
+
+/* the report certificate says what it is and is no CA */
+static void
+test_sign_cert(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSecret) pass = fst_secret_new((const guint8 *)"report pass", 11);
+	g_autofree gchar *cert_path = g_build_filename(fx->workspace, FST_REPORT_CERT_FILE, NULL);
+	g_autofree gchar *pem = NULL;
+	g_autoptr(BIO) bio = NULL;
+	g_autoptr(X509) cert = NULL;
+	gchar cn[256] = {0};
+
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", pass, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_file_get_contents(cert_path, &pem, NULL, NULL));
+	bio = BIO_new_mem_buf(pem, -1);
+	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	g_assert_nonnull(cert);
+	g_assert_cmpint(X509_check_ca(cert), ==, 0);
+	g_assert_true((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0);
+	g_assert_cmpuint(X509_get_key_usage(cert), ==, KU_DIGITAL_SIGNATURE);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+	g_assert_cmpstr(cn, ==, "fleetstation report signer line-3 (self-signed)");
+}
+
+/* a clear report key left by an older version is encrypted in place, the same key */
+static void
+test_sign_migrate(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSecret) pass = fst_secret_new((const guint8 *)"report pass", 11);
+	g_autofree gchar *key_path = g_build_filename(fx->workspace, FST_REPORT_KEY_FILE, NULL);
+	g_autoptr(EVP_PKEY) clear = EVP_EC_gen("P-256");
+	g_autoptr(EVP_PKEY) after = NULL;
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	g_autofree gchar *text = NULL;
+	gchar passphrase[] = "report pass";
+	BUF_MEM *mem = NULL;
+
+	g_assert_cmpint(PEM_write_bio_PrivateKey(bio, clear, NULL, NULL, 0, NULL, NULL), ==, 1);
+	BIO_get_mem_ptr(bio, &mem);
+	g_assert_true(g_file_set_contents(key_path, mem->data, (gssize)mem->length, NULL));
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", pass, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_file_get_contents(key_path, &text, NULL, NULL));
+	g_assert_true(g_str_has_prefix(text, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+	g_clear_pointer(&bio, BIO_free);
+	bio = BIO_new_mem_buf(text, -1);
+	after = PEM_read_bio_PrivateKey(bio, NULL, NULL, passphrase);
+	g_assert_nonnull(after);
+	g_assert_cmpint(EVP_PKEY_eq(clear, after), ==, 1);
 }
 
 static void
@@ -478,6 +545,8 @@ main(int argc, char **argv)
 	test_add("/fst/report/json/parses", test_json);
 	test_add("/fst/report/pdf/pages", test_pdf);
 	test_add("/fst/report/sign/changed-byte-fails", test_sign_verify);
+	test_add("/fst/report/sign/certificate-says-what-it-is", test_sign_cert);
+	test_add("/fst/report/sign/clear-key-encrypted-in-place", test_sign_migrate);
 	rc = fst_test_run_skippable();
 	EVP_PKEY_free(test_key);
 	/* cairo's and fontconfig's caches, so that a leak checker sees only ours */

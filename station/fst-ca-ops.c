@@ -1,0 +1,417 @@
+/*
+ * What an operator does with the workspace CA and its records, as engine
+ * operations the CLI and the GUI both call: revoke a certificate, issue a
+ * CRL, hand out an escrowed key, export a device certificate and its chain.
+ * Each one records an audit event naming the operator.
+ */
+
+#define G_LOG_DOMAIN "FstCaOps"
+
+#include "fst-ca-ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include "fst-ca-crl.h"
+#include "fst-ca-store.h"
+#include "fst-db.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-station.h"
+
+/* the workspace database, which must exist; records name @operator_name */
+static FstDb *
+fst_ca_ops_open_db(const gchar *workspace, const gchar *operator_name, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
+	g_autoptr(FstDb) db = NULL;
+
+	if (!fst_station_check_database(workspace, error))
+		return NULL;
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "the workspace %s has no database %s",
+			    workspace,
+			    path);
+		return NULL;
+	}
+	db = fst_db_open(path, error);
+	if (db == NULL)
+		return NULL;
+	if (!fst_db_set_context(db,
+				operator_name != NULL ? operator_name
+						      : fst_station_default_operator(),
+				NULL,
+				error))
+		return NULL;
+	return g_steal_pointer(&db);
+}
+
+/**
+ * fst_ca_ops_revoke:
+ * @workspace: the workspace
+ * @serial_hex: the certificate serial, upper-case hex
+ * @reason: an RFC 5280 CRLReason name (fst_ca_crl_reason_from_string())
+ * @operator_name: (nullable): who revokes; %NULL for the default operator
+ * @error: (nullable): return location
+ *
+ * Marks the certificate revoked, with the time and reason, and records a
+ * `certificate-state` event. Revocation is final; fst_ca_ops_issue_crl()
+ * publishes it. An unknown reason is %FST_ERROR_INVALID_DATA, an unknown
+ * serial %FST_ERROR_NOT_FOUND.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_ca_ops_revoke(const gchar *workspace,
+		  const gchar *serial_hex,
+		  const gchar *reason,
+		  const gchar *operator_name,
+		  GError **error)
+{
+	g_autoptr(FstDb) db = NULL;
+	gint code = fst_ca_crl_reason_from_string(reason);
+
+	if (code < 0) {
+		g_autofree gchar *reasons = fst_ca_crl_reasons_list();
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "unknown revocation reason %s: it is one of %s",
+			    reason,
+			    reasons);
+		return FALSE;
+	}
+	db = fst_ca_ops_open_db(workspace, operator_name, error);
+	if (db == NULL)
+		return FALSE;
+	return fst_db_revoke_certificate(db, serial_hex, fst_ca_crl_reason_to_string(code), error);
+}
+
+/**
+ * fst_ca_ops_issue_crl:
+ * @workspace: the workspace
+ * @interaction: (nullable): asks for the CA passphrase or PIN
+ * @days: days until nextUpdate
+ * @operator_name: (nullable): who issues it; %NULL for the default operator
+ * @number: (out) (optional): the CRL number
+ * @n_revoked: (out) (optional): how many certificates it lists
+ * @error: (nullable): return location
+ *
+ * Issues the CRL of the issuing CA: every certificate it signed that the
+ * database says is revoked, with the next CRL number (`ca/crlnumber`). A
+ * workspace without a database gets an empty CRL; with one, a `crl-issue`
+ * event records the number and the count.
+ *
+ * Returns: (transfer full): the CRL (DER), or %NULL with @error set
+ */
+GBytes *
+fst_ca_ops_issue_crl(const gchar *workspace,
+		     FstInteraction *interaction,
+		     guint days,
+		     const gchar *operator_name,
+		     guint64 *number,
+		     guint *n_revoked,
+		     GError **error)
+{
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autofree gchar *issuer_sha256 = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(GPtrArray) revoked = NULL;
+	g_autoptr(GBytes) ca_der = NULL;
+	g_autoptr(GBytes) crl = NULL;
+	FstDbCertFilter filter = {0};
+	guint64 crl_number = 0;
+
+	ca = fst_station_unlock_ca(workspace, interaction, error);
+	if (ca == NULL)
+		return NULL;
+	ca_der = fst_ca_get_cert_der(ca);
+	issuer_sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, ca_der);
+	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
+		db = fst_ca_ops_open_db(workspace, operator_name, error);
+		if (db == NULL)
+			return NULL;
+		filter.state = fst_cert_state_to_string(FST_CERT_STATE_REVOKED);
+		filter.issuer_sha256 = issuer_sha256;
+		revoked = fst_db_list_certificates(db, &filter, error);
+		if (revoked == NULL)
+			return NULL;
+	} else {
+		revoked = g_ptr_array_new();
+	}
+	if (!fst_ca_crl_next_number(ca_dir, &crl_number, error))
+		return NULL;
+	crl = fst_ca_crl_build(ca, revoked, crl_number, days, error);
+	if (crl == NULL)
+		return NULL;
+	if (db != NULL) {
+		gint64 now = g_get_real_time();
+		g_autofree gchar *detail =
+		    g_strdup_printf("CRL number %" G_GUINT64_FORMAT " of issuing CA sha256 %s "
+				    "listing %u revoked certificate(s), next update in %u days",
+				    crl_number,
+				    issuer_sha256,
+				    revoked->len,
+				    days);
+		if (!fst_db_add_event(db, 0, "crl-issue", now, now, "ok", detail, error))
+			return NULL;
+	}
+	if (number != NULL)
+		*number = crl_number;
+	if (n_revoked != NULL)
+		*n_revoked = revoked->len;
+	return g_steal_pointer(&crl);
+}
+
+/**
+ * fst_ca_ops_export_escrow:
+ * @workspace: the workspace
+ * @serial_hex: the certificate serial, upper-case hex
+ * @dest: the file the escrowed key goes to: created mode 0600, never over
+ *   an existing file or through a link
+ * @operator_name: (nullable): who takes the key out; %NULL for the default operator
+ * @recipient_sha256: (out) (optional) (transfer full): the SHA-256 of the
+ *   escrow certificate the key is encrypted to
+ * @size: (out) (optional): bytes written
+ * @error: (nullable): return location
+ *
+ * Hands out the escrowed private key of a device certificate, as stored: CMS
+ * EnvelopedData encrypted to the profile's escrow certificate, which the
+ * station cannot decrypt. The export is recorded as an `escrow-export` event;
+ * when the event cannot be recorded the file is removed again.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_ca_ops_export_escrow(const gchar *workspace,
+			 const gchar *serial_hex,
+			 const gchar *dest,
+			 const gchar *operator_name,
+			 gchar **recipient_sha256,
+			 gsize *size,
+			 GError **error)
+{
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(GBytes) cms = NULL;
+	g_autofree gchar *recipient = NULL;
+	g_autofree gchar *detail = NULL;
+	gsize len = 0;
+	gsize done = 0;
+	const guint8 *data;
+	gint64 now;
+	gint fd;
+
+	db = fst_ca_ops_open_db(workspace, operator_name, error);
+	if (db == NULL)
+		return FALSE;
+	cms = fst_db_get_escrow(db, serial_hex, &recipient, error);
+	if (cms == NULL)
+		return FALSE;
+	fd = g_open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    errno == EEXIST || errno == ELOOP ? FST_ERROR_CONFIG
+							     : FST_ERROR_PERMISSION_DENIED,
+			    "cannot create %s: %s: an escrowed key is never written over a "
+			    "file or through a link",
+			    dest,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	data = g_bytes_get_data(cms, &len);
+	while (done < len) {
+		gssize n = write(fd, data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (gsize)n;
+	}
+	if (done != len || fsync(fd) != 0) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot write %s: %s",
+			    dest,
+			    g_strerror(errno));
+		close(fd);
+		g_unlink(dest);
+		return FALSE;
+	}
+	close(fd);
+	/* an export is never unaudited: without its event the file goes again */
+	now = g_get_real_time();
+	detail = g_strdup_printf("certificate %s: escrowed key (to escrow certificate sha256 %s) "
+				 "exported to %s",
+				 serial_hex,
+				 recipient,
+				 dest);
+	if (!fst_db_add_event(db, 0, "escrow-export", now, now, "ok", detail, error)) {
+		g_unlink(dest);
+		return FALSE;
+	}
+	if (recipient_sha256 != NULL)
+		*recipient_sha256 = g_steal_pointer(&recipient);
+	if (size != NULL)
+		*size = len;
+	return TRUE;
+}
+
+/* appends one certificate as PEM or DER */
+static gboolean
+fst_ca_ops_append_cert(GByteArray *out, X509 *cert, gboolean der, GError **error)
+{
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+	gboolean ok = bio != NULL && (der ? i2d_X509_bio(bio, cert) == 1
+					  : PEM_write_bio_X509(bio, cert) == 1) &&
+		      BIO_get_mem_ptr(bio, &mem) == 1;
+	if (!ok) {
+		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode a certificate");
+		return FALSE;
+	}
+	g_byte_array_append(out, (const guint8 *)mem->data, (guint)mem->length);
+	return TRUE;
+}
+
+/**
+ * fst_ca_ops_export_certificate:
+ * @workspace: the workspace
+ * @serial_hex: the certificate serial, upper-case hex
+ * @flags: #FstCaOpsExportFlags
+ * @dest: where the caller writes it (a file name, or "standard output"), for
+ *   the audit event
+ * @operator_name: (nullable): who exports it; %NULL for the default operator
+ * @error: (nullable): return location
+ *
+ * Exports a device certificate the database holds, PEM (or DER), with
+ * #FST_CA_OPS_EXPORT_CHAIN followed by the issuing CA and any intermediate
+ * CA above it (the self-signed root is left out: verifiers have it). The
+ * chain must be the workspace's issuing CA, the one that signed the
+ * certificate. A `certificate-export` event records it. An unknown serial is
+ * %FST_ERROR_NOT_FOUND; DER with a chain %FST_ERROR_INVALID_DATA.
+ *
+ * Returns: (transfer full): the bytes, or %NULL with @error set
+ */
+GBytes *
+fst_ca_ops_export_certificate(const gchar *workspace,
+			      const gchar *serial_hex,
+			      FstCaOpsExportFlags flags,
+			      const gchar *dest,
+			      const gchar *operator_name,
+			      GError **error)
+{
+	gboolean der = (flags & FST_CA_OPS_EXPORT_DER) != 0;
+	gboolean chain = (flags & FST_CA_OPS_EXPORT_CHAIN) != 0;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autoptr(X509) cert = NULL;
+	g_autofree gchar *detail = NULL;
+	FstDbCertFilter filter = {0};
+	FstDbCert *found = NULL;
+	const guint8 *p;
+	gsize len = 0;
+	gint64 now;
+
+	if (der && chain) {
+		g_set_error_literal(error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "a DER file holds one certificate: a chain is exported as PEM");
+		return NULL;
+	}
+	db = fst_ca_ops_open_db(workspace, operator_name, error);
+	if (db == NULL)
+		return NULL;
+	certs = fst_db_list_certificates(db, &filter, error);
+	if (certs == NULL)
+		return NULL;
+	for (guint i = 0; i < certs->len && found == NULL; i++) {
+		FstDbCert *c = g_ptr_array_index(certs, i);
+		if (g_ascii_strcasecmp(c->serial_hex, serial_hex) == 0)
+			found = c;
+	}
+	if (found == NULL || found->der == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_FOUND,
+			    "no certificate with serial %s in the database",
+			    serial_hex);
+		return NULL;
+	}
+	p = g_bytes_get_data(found->der, &len);
+	cert = d2i_X509(NULL, &p, (long)len);
+	if (cert == NULL) {
+		fst_error_set_openssl(error,
+				      FST_ERROR_INVALID_DATA,
+				      "the certificate %s in the database does not parse",
+				      serial_hex);
+		return NULL;
+	}
+	if (!fst_ca_ops_append_cert(out, cert, der, error))
+		return NULL;
+	if (chain) {
+		g_autofree gchar *issuing_path =
+		    g_build_filename(workspace, "ca", FST_CA_STORE_ISSUING_CERT, NULL);
+		g_autofree gchar *root_path =
+		    g_build_filename(workspace, "ca", FST_CA_STORE_ROOT_CERT, NULL);
+		g_autoptr(GPtrArray) issuing = fst_ca_store_read_certs(issuing_path, error);
+		g_autofree gchar *issuing_sha256 = NULL;
+		guint8 *ca_der = NULL;
+		gint ca_len;
+
+		if (issuing == NULL)
+			return NULL;
+		ca_len = i2d_X509(g_ptr_array_index(issuing, 0), &ca_der);
+		if (ca_len > 0) {
+			issuing_sha256 =
+			    g_compute_checksum_for_data(G_CHECKSUM_SHA256, ca_der, (gsize)ca_len);
+			OPENSSL_free(ca_der);
+		}
+		if (g_ascii_strcasecmp(issuing_sha256 != NULL ? issuing_sha256 : "",
+				       found->issuer_sha256 != NULL ? found->issuer_sha256 : "") != 0) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_FOUND,
+				    "certificate %s was issued by a CA (sha256 %s) that is not the "
+				    "workspace's issuing CA %s: its chain is not here",
+				    serial_hex,
+				    found->issuer_sha256,
+				    issuing_path);
+			return NULL;
+		}
+		if (!fst_ca_ops_append_cert(out, g_ptr_array_index(issuing, 0), FALSE, error))
+			return NULL;
+		if (g_file_test(root_path, G_FILE_TEST_EXISTS)) {
+			g_autoptr(GPtrArray) above = fst_ca_store_read_certs(root_path, error);
+			if (above == NULL)
+				return NULL;
+			for (guint i = 0; i < above->len; i++) {
+				X509 *ca = g_ptr_array_index(above, i);
+				if (X509_self_signed(ca, 0) == 1)
+					continue;
+				if (!fst_ca_ops_append_cert(out, ca, FALSE, error))
+					return NULL;
+			}
+		}
+	}
+	now = g_get_real_time();
+	detail = g_strdup_printf("certificate %s exported (%s%s) to %s",
+				 found->serial_hex,
+				 der ? "DER" : "PEM",
+				 chain ? ", with its CA chain" : "",
+				 dest);
+	if (!fst_db_add_event(db, 0, "certificate-export", now, now, "ok", detail, error))
+		return NULL;
+	return g_byte_array_free_to_bytes(g_steal_pointer(&out));
+}
