@@ -36,6 +36,10 @@ G_DECLARE_DERIVABLE_TYPE(FstDevice, fst_device, FST, DEVICE, GObject)
  *   then proven with @sign_challenge
  * @activate_slot: makes the device's TLS stack use credential slot @slot from
  *   now on (persistent); refused when the slot has no key or no certificate
+ * @set_option: takes a dialect option from the profile (e.g. sec-tag)
+ * @digest_object: has the device re-read @kind of @slot from its storage and
+ *   return its SHA-256 (32 bytes) and length, for devices whose info has
+ *   can_digest
  *
  * Every @slot is checked by the fst_device_*() wrappers against
  * #FstDeviceInfo.cred_slots before the vfunc runs; slot 0 is what a device
@@ -89,7 +93,13 @@ struct _FstDeviceClass {
 			       const gchar *key,
 			       const gchar *value,
 			       GError **error);
-	gpointer padding[2];
+	GBytes *(*digest_object)(FstDevice *self,
+				 guint slot,
+				 FstObjectKind kind,
+				 guint32 *length,
+				 GCancellable *cancellable,
+				 GError **error);
+	gpointer padding[1];
 };
 
 gboolean
@@ -119,6 +129,13 @@ fst_device_read_object(FstDevice *self,
 		       FstObjectKind kind,
 		       GCancellable *cancellable,
 		       GError **error);
+GBytes *
+fst_device_digest_object(FstDevice *self,
+			 guint slot,
+			 FstObjectKind kind,
+			 guint32 *length,
+			 GCancellable *cancellable,
+			 GError **error);
 GBytes *
 fst_device_sign_challenge(FstDevice *self,
 			  guint slot,

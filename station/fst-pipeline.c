@@ -61,6 +61,7 @@
 #include "fst-pipeline.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "fst-error.h"
@@ -561,6 +562,85 @@ fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **er
 	return TRUE;
 }
 
+/* whether this run verifies by the device's digest: the profile's choice,
+ * else whenever the device has one; a profile that asks for a digest from a
+ * device without one is refused before anything is burned */
+static gboolean
+fst_run_verify_by_digest(FstRun *run, gboolean *digest, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+
+	switch (fst_profile_get_verify(run->profile)) {
+	case FST_PROFILE_VERIFY_READBACK:
+		*digest = FALSE;
+		return TRUE;
+	case FST_PROFILE_VERIFY_DIGEST:
+		if (!info->can_digest) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "device %s cannot hash what it stores, and profile %s asks for "
+				    "verify=digest; update its firmware, or set verify=readback",
+				    info->uid,
+				    fst_profile_get_name(run->profile));
+			return FALSE;
+		}
+		*digest = TRUE;
+		return TRUE;
+	case FST_PROFILE_VERIFY_AUTO:
+	default:
+		*digest = info->can_digest;
+		return TRUE;
+	}
+}
+
+/* the device re-reads the object from its storage and reports its SHA-256:
+ * it must be the hash of what was written, so the object crosses the wire
+ * once */
+static gboolean
+fst_run_check_digest(FstRun *run, FstObjectKind kind, GBytes *expected, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	guint8 want[SHA256_DIGEST_LENGTH];
+	guint32 length = 0;
+	g_autoptr(GBytes) got = fst_device_digest_object(
+	    run->device, fst_run_object_slot(run, kind), kind, &length, run->cancellable, error);
+
+	if (got == NULL) {
+		g_prefix_error(error, "verifying %s by digest: ", fst_object_kind_to_string(kind));
+		return FALSE;
+	}
+	SHA256(g_bytes_get_data(expected, NULL), g_bytes_get_size(expected), want);
+	if (g_bytes_get_size(got) != sizeof(want) ||
+	    memcmp(g_bytes_get_data(got, NULL), want, sizeof(want)) != 0 ||
+	    length != g_bytes_get_size(expected)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_VERIFY_FAILED,
+			    "device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
+			    " bytes, the device holds %u bytes whose SHA-256 differs; the device "
+			    "storage may be faulty",
+			    info->uid,
+			    fst_object_kind_to_string(kind),
+			    g_bytes_get_size(expected),
+			    length);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_run_verify_object(FstRun *run,
+		      gboolean digest,
+		      FstObjectKind kind,
+		      GBytes *expected,
+		      GError **error)
+{
+	if (digest)
+		return fst_run_check_digest(run, kind, expected, error);
+	return fst_run_read_back(run, kind, expected, error);
+}
+
 /* proof of possession: the device signs a fresh nonce with the key in its
  * key slot, and the signature must verify with the public key of the
  * certificate issued to it; a device that only copied a CSR, or whose key
@@ -646,6 +726,7 @@ fst_run_trust(FstRun *run, GError **error)
 	g_autofree gchar *names = NULL;
 	g_autofree gchar *hashes = NULL;
 	g_autofree gchar *detail = NULL;
+	gboolean digest = FALSE;
 
 	/* plan */
 	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
@@ -672,6 +753,8 @@ fst_run_trust(FstRun *run, GError **error)
 	}
 	if (!fst_run_plan_roots(run, &plan, error))
 		return FALSE;
+	if (!fst_run_verify_by_digest(run, &digest, error))
+		return FALSE;
 	names = fst_run_roots_description(&plan, FALSE);
 	hashes = fst_run_roots_description(&plan, TRUE);
 	run->result->roots = g_strdup(names);
@@ -689,9 +772,11 @@ fst_run_trust(FstRun *run, GError **error)
 		return FALSE;
 	fst_run_step_done(run, NULL);
 	fst_run_step(run, FST_STEP_VERIFY, 0.8, NULL);
-	if (!fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+	if (!fst_run_verify_object(run, digest, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
-	fst_run_step_done(run, "root CAs read back identical");
+	fst_run_step_done(run,
+			  digest ? "root CAs verified by the device's digest of its storage"
+				 : "root CAs read back identical");
 
 	/* done: the object (no certificate: it is the device's), the events and
 	 * the device still provisioned, in one commit */
@@ -721,6 +806,7 @@ fst_run_all(FstRun *run, GError **error)
 	g_autoptr(GBytes) escrow = NULL;
 	gboolean station_key =
 	    fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED;
+	gboolean digest = FALSE;
 
 	/* connect */
 	fst_run_step(run, FST_STEP_CONNECT, 0.02, NULL);
@@ -746,6 +832,8 @@ fst_run_all(FstRun *run, GError **error)
 	/* plan */
 	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
 	if (!fst_run_plan(run, &plan, error))
+		return FALSE;
+	if (!fst_run_verify_by_digest(run, &digest, error))
 		return FALSE;
 	roots_names = fst_run_roots_description(&plan, FALSE);
 	roots_hashes = fst_run_roots_description(&plan, TRUE);
@@ -953,12 +1041,13 @@ fst_run_all(FstRun *run, GError **error)
 
 	/* verify */
 	fst_run_step(run, FST_STEP_VERIFY, 0.85, NULL);
-	if (!fst_run_read_back(run, FST_OBJECT_DEVICE_CERT, cert_blob, error))
+	if (!fst_run_verify_object(run, digest, FST_OBJECT_DEVICE_CERT, cert_blob, error))
 		return FALSE;
-	if (plan.chain != NULL && !fst_run_read_back(run, FST_OBJECT_CA_CHAIN, plan.chain, error))
+	if (plan.chain != NULL &&
+	    !fst_run_verify_object(run, digest, FST_OBJECT_CA_CHAIN, plan.chain, error))
 		return FALSE;
 	if (plan.roots_blob != NULL &&
-	    !fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+	    !fst_run_verify_object(run, digest, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
 	fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
 	if (!fst_run_prove(run, issued->der, error))
@@ -973,10 +1062,15 @@ fst_run_all(FstRun *run, GError **error)
 		}
 	}
 	fst_run_step_done(run,
-			  run->alternate ? "all objects read back identical, proof of possession "
-					   "verified, slot activated"
-					 : "all objects read back identical, proof of possession "
-					   "verified");
+			  digest ? (run->alternate ? "all objects verified by the device's digest of "
+						     "its storage, proof of possession verified, "
+						     "slot activated"
+						   : "all objects verified by the device's digest of "
+						     "its storage, proof of possession verified")
+			  : run->alternate ? "all objects read back identical, proof of possession "
+					     "verified, slot activated"
+					   : "all objects read back identical, proof of possession "
+					     "verified");
 
 	/* done: the second commit, with the final states; with A/B slots the
 	 * certificate the device used before is superseded now that the device
