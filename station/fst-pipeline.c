@@ -613,13 +613,14 @@ fst_run_check_digest(FstRun *run, FstObjectKind kind, GBytes *expected, GError *
 	SHA256(g_bytes_get_data(expected, NULL), g_bytes_get_size(expected), want);
 	if (g_bytes_get_size(got) != sizeof(want) ||
 	    memcmp(g_bytes_get_data(got, NULL), want, sizeof(want)) != 0 ||
-	    length != g_bytes_get_size(expected)) {
+	    (length != FST_DEVICE_LENGTH_UNKNOWN && length != g_bytes_get_size(expected))) {
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_VERIFY_FAILED,
-			    "device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
-			    " bytes, the device holds %u bytes whose SHA-256 differs; the device "
-			    "storage may be faulty",
+			    "%s: device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
+			    " bytes, the device holds something whose SHA-256 differs (%u bytes); "
+			    "the device storage may be faulty",
+			    fst_transport_get_name(fst_device_get_transport(run->device)),
 			    info->uid,
 			    fst_object_kind_to_string(kind),
 			    g_bytes_get_size(expected),
@@ -807,6 +808,8 @@ fst_run_all(FstRun *run, GError **error)
 	gboolean station_key =
 	    fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED;
 	gboolean digest = FALSE;
+	gboolean by_csr = FALSE;
+	g_autofree gchar *verified = NULL;
 
 	/* connect */
 	fst_run_step(run, FST_STEP_CONNECT, 0.02, NULL);
@@ -1049,9 +1052,14 @@ fst_run_all(FstRun *run, GError **error)
 	if (plan.roots_blob != NULL &&
 	    !fst_run_verify_object(run, digest, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
-	fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
-	if (!fst_run_prove(run, issued->der, error))
-		return FALSE;
+	/* a device that cannot sign challenges (an nRF91 modem) proved its key
+	 * by the signature of the CSR it made: the certificate is for that key */
+	by_csr = csr != NULL && !info->can_sign;
+	if (!by_csr) {
+		fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
+		if (!fst_run_prove(run, issued->der, error))
+			return FALSE;
+	}
 	/* A/B: the device switches to the new slot only now that it is read
 	 * back and proven; until here its old slot was untouched and in use */
 	if (run->alternate) {
@@ -1061,16 +1069,14 @@ fst_run_all(FstRun *run, GError **error)
 			return FALSE;
 		}
 	}
-	fst_run_step_done(run,
-			  digest ? (run->alternate ? "all objects verified by the device's digest of "
-						     "its storage, proof of possession verified, "
-						     "slot activated"
-						   : "all objects verified by the device's digest of "
-						     "its storage, proof of possession verified")
-			  : run->alternate ? "all objects read back identical, proof of possession "
-					     "verified, slot activated"
-					   : "all objects read back identical, proof of possession "
-					     "verified");
+	verified = g_strdup_printf("%s, %s%s",
+				   digest ? "all objects verified by the device's digest of its storage"
+					  : "all objects read back identical",
+				   by_csr ? "key proven by the CSR signature (the device cannot sign "
+					    "challenges)"
+					  : "proof of possession verified",
+				   run->alternate ? ", slot activated" : "");
+	fst_run_step_done(run, verified);
 
 	/* done: the second commit, with the final states; with A/B slots the
 	 * certificate the device used before is superseded now that the device
