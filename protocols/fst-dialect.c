@@ -158,7 +158,8 @@ fst_dialect_unregister(const gchar *name)
 	FstDialect *dialect;
 
 	fst_dialect_ensure_locked();
-	if (g_strcmp0(name, FST_DIALECT_DEFAULT) == 0)
+	/* the built-in dialects stay */
+	if (g_strcmp0(name, FST_DIALECT_DEFAULT) == 0 || g_strcmp0(name, FST_NRF91_DIALECT) == 0)
 		return;
 	dialect = fst_dialect_find_locked(name);
 	if (dialect != NULL)

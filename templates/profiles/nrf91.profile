@@ -31,8 +31,8 @@ append-ca=false
 objects=device-cert;trust-roots
 # the sec_tag the modem's key, certificate and roots go to
 sec-tag=16842753
-# the modem reports the SHA-256 of each credential it stored (AT%CMNG=1)
-verify=digest
+# verified by the SHA-256 the modem reports of each credential it stored
+# (AT%CMNG=1): verify=auto, the default
 
 [trust]
 endpoint=ats

@@ -294,9 +294,10 @@ fst_dialect_registry_test(void)
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_clear_error(&error);
 	names = fst_dialect_list();
-	g_assert_cmpuint(g_strv_length(names), ==, 2);
+	g_assert_cmpuint(g_strv_length(names), ==, 3);
 	g_assert_cmpstr(names[0], ==, "fsp");
-	g_assert_cmpstr(names[1], ==, "loopback");
+	g_assert_cmpstr(names[1], ==, "nrf91");
+	g_assert_cmpstr(names[2], ==, "loopback");
 	{
 		g_autoptr(FstKnownDevices) known = fst_known_devices_load(table, &error);
 		g_assert_no_error(error);
@@ -310,9 +311,11 @@ fst_dialect_registry_test(void)
 	g_assert_no_error(error);
 	g_assert_cmpstr(board.sec_tag, ==, "7");
 
-	/* the built-in dialect cannot be removed */
+	/* the built-in dialects cannot be removed */
 	fst_dialect_unregister("fsp");
 	g_assert_true(fst_dialect_lookup("fsp", NULL, NULL));
+	fst_dialect_unregister("nrf91");
+	g_assert_true(fst_dialect_lookup("nrf91", NULL, NULL));
 	fst_dialect_unregister("loopback");
 	g_assert_false(fst_dialect_lookup("loopback", NULL, NULL));
 
