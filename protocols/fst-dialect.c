@@ -20,6 +20,7 @@
 #include "fst-fsp-device.h"
 #include "fst-nrf91-device.h"
 #include "fst-serial-transport.h"
+#include "fst-usb-transport.h"
 
 typedef struct {
 	gchar *name; /* (owned) */
@@ -75,7 +76,7 @@ fst_dialect_ensure_locked(void)
 	fsp = g_new0(FstDialect, 1);
 	fsp->name = g_strdup(FST_DIALECT_DEFAULT);
 	fsp->device_type = FST_TYPE_FSP_DEVICE;
-	fsp->kinds = FST_TRANSPORT_KIND_SERIAL;
+	fsp->kinds = FST_TRANSPORT_KIND_SERIAL | FST_TRANSPORT_KIND_USB;
 	g_ptr_array_add(fst_dialects, fsp);
 	nrf91 = g_new0(FstDialect, 1);
 	nrf91->name = g_strdup(FST_NRF91_DIALECT);
@@ -84,6 +85,8 @@ fst_dialect_ensure_locked(void)
 	g_ptr_array_add(fst_dialects, nrf91);
 	fst_transport_kinds[fst_transport_kind_index(FST_TRANSPORT_KIND_SERIAL)] =
 	    fst_dialect_serial_new;
+	fst_transport_kinds[fst_transport_kind_index(FST_TRANSPORT_KIND_USB)] =
+	    fst_usb_transport_new_for_port;
 }
 
 /**

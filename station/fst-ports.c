@@ -27,12 +27,14 @@
 #include "fst-dialect.h"
 #include "fst-error.h"
 #include "fst-station.h"
+#include "fst-usb-transport.h"
 
 typedef struct {
 	gint vid;
 	gint pid; /* -1 for every product of the vendor */
 	gchar *dialect;
 	gchar *description; /* (nullable) */
+	gint interface_number; /* USB devices: the interface with FSP bulk endpoints, -1 any */
 } FstKnownDevice;
 
 struct _FstKnownDevices {
@@ -146,7 +148,25 @@ fst_known_devices_load(const gchar *path, GError **error)
 		entry->pid = pid;
 		entry->dialect = g_steal_pointer(&dialect);
 		entry->description = g_key_file_get_string(kf, group, "description", NULL);
+		entry->interface_number = FST_USB_TRANSPORT_INTERFACE_AUTO;
 		g_ptr_array_add(entries, entry);
+		if (g_key_file_has_key(kf, group, "interface", NULL)) {
+			g_autofree gchar *value = g_key_file_get_string(kf, group, "interface", NULL);
+			guint64 number = 0;
+			if (value == NULL ||
+			    !g_ascii_string_to_unsigned(value, 10, 0, 255, &number, NULL)) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_CONFIG,
+					    "%s: group [%s]: interface '%s' is not a USB interface "
+					    "number from 0 to 255",
+					    path,
+					    group,
+					    value != NULL ? value : "");
+				return NULL;
+			}
+			entry->interface_number = (gint)number;
+		}
 	}
 	self = g_new0(FstKnownDevices, 1);
 	self->entries = g_steal_pointer(&entries);
@@ -201,6 +221,60 @@ fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar 
 	if (description != NULL)
 		*description = wildcard->description;
 	return wildcard->dialect;
+}
+
+/**
+ * fst_known_devices_lookup_interface:
+ * @self: the table
+ * @vid: a USB vendor id
+ * @pid: a USB product id
+ *
+ * Returns: the USB interface whose bulk endpoints carry the device's frames
+ *   (`interface=`), or %FST_USB_TRANSPORT_INTERFACE_AUTO
+ */
+gint
+fst_known_devices_lookup_interface(FstKnownDevices *self, gint vid, gint pid)
+{
+	gint wildcard = FST_USB_TRANSPORT_INTERFACE_AUTO;
+	for (guint i = 0; i < self->entries->len; i++) {
+		FstKnownDevice *entry = g_ptr_array_index(self->entries, i);
+		if (entry->vid != vid)
+			continue;
+		if (entry->pid == pid)
+			return entry->interface_number;
+		if (entry->pid == -1 && wildcard == FST_USB_TRANSPORT_INTERFACE_AUTO)
+			wildcard = entry->interface_number;
+	}
+	return wildcard;
+}
+
+/* the vendor and product of the USB device at usb:BBB-AAA, -1 when absent */
+static void
+fst_ports_usb_id(const gchar *port, gint *vid, gint *pid)
+{
+	libusb_context *ctx = NULL;
+	libusb_device **list = NULL;
+	guint8 bus = 0;
+	guint8 address = 0;
+	gssize n;
+
+	*vid = -1;
+	*pid = -1;
+	if (!fst_usb_transport_parse_port(port, &bus, &address) || libusb_init(&ctx) != 0)
+		return;
+	n = libusb_get_device_list(ctx, &list);
+	for (gssize i = 0; i < n; i++) {
+		struct libusb_device_descriptor desc;
+		if (libusb_get_bus_number(list[i]) != bus ||
+		    libusb_get_device_address(list[i]) != address ||
+		    libusb_get_device_descriptor(list[i], &desc) != LIBUSB_SUCCESS)
+			continue;
+		*vid = desc.idVendor;
+		*pid = desc.idProduct;
+	}
+	if (n >= 0)
+		libusb_free_device_list(list, 1);
+	libusb_exit(ctx);
 }
 
 /**
@@ -267,18 +341,33 @@ fst_device_new_for_port(FstKnownDevices *known,
 			GError **error)
 {
 	const gchar *name = dialect;
+	gint interface_number = FST_USB_TRANSPORT_INTERFACE_AUTO;
+	FstDevice *device;
 
 	g_return_val_if_fail(port != NULL, NULL);
-	if (name == NULL && known != NULL &&
-	    fst_transport_kind_for_port(port) == FST_TRANSPORT_KIND_SERIAL) {
+	if (known != NULL && fst_transport_kind_for_port(port) == FST_TRANSPORT_KIND_SERIAL) {
 		gint vid;
 		gint pid;
 		fst_ports_serial_usb_id(port, &vid, &pid);
-		name = fst_known_devices_lookup(known, vid, pid, NULL);
+		if (name == NULL)
+			name = fst_known_devices_lookup(known, vid, pid, NULL);
+	} else if (known != NULL) {
+		/* a USB device's own interface: the dialect and which interface
+		 * carries its frames are data in the table */
+		gint vid;
+		gint pid;
+		fst_ports_usb_id(port, &vid, &pid);
+		if (name == NULL)
+			name = fst_known_devices_lookup(known, vid, pid, NULL);
+		interface_number = fst_known_devices_lookup_interface(known, vid, pid);
 	}
 	if (name == NULL)
 		name = FST_DIALECT_DEFAULT;
-	return fst_dialect_new_device(name, port, baud_rate, error);
+	device = fst_dialect_new_device(name, port, baud_rate, error);
+	if (device != NULL && FST_IS_USB_TRANSPORT(fst_device_get_transport(device)))
+		fst_usb_transport_set_interface(FST_USB_TRANSPORT(fst_device_get_transport(device)),
+						interface_number);
+	return device;
 }
 
 /**

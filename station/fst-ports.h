@@ -22,6 +22,8 @@ const gchar *
 fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar **description);
 gboolean
 fst_known_devices_has_vendor(FstKnownDevices *self, gint vid);
+gint
+fst_known_devices_lookup_interface(FstKnownDevices *self, gint vid, gint pid);
 void
 fst_known_devices_free(FstKnownDevices *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstKnownDevices, fst_known_devices_free)
