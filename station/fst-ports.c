@@ -662,10 +662,16 @@ FstPortLock *
 fst_port_lock(const gchar *path, GError **error)
 {
 	g_autofree gchar *reason = NULL;
+	g_autofree gchar *node = NULL;
 	FstPortLock *self;
 	gint fd;
+	guint8 bus;
+	guint8 address;
 
-	if (fst_port_uucp_locked(path, &reason)) {
+	/* a USB device's own port: the lock is on its usbfs node */
+	if (fst_usb_transport_parse_port(path, &bus, &address))
+		node = g_strdup_printf("/dev/bus/usb/%03u/%03u", bus, address);
+	if (node == NULL && fst_port_uucp_locked(path, &reason)) {
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_BUSY,
@@ -674,7 +680,7 @@ fst_port_lock(const gchar *path, GError **error)
 			    reason);
 		return NULL;
 	}
-	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	fd = open(node != NULL ? node : path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		gint errsv = errno;
 		switch (errsv) {
@@ -693,9 +699,13 @@ fst_port_lock(const gchar *path, GError **error)
 			g_set_error(error,
 				    FST_ERROR,
 				    FST_ERROR_PERMISSION_DENIED,
-				    "port %s: %s: add the station user to the dialout group",
+				    "port %s: %s: %s",
 				    path,
-				    g_strerror(errsv));
+				    g_strerror(errsv),
+				    node != NULL ? "install a udev rule giving the plugdev group the "
+						   "device (templates/ports/README.md) and add the "
+						   "station user to plugdev"
+						 : "add the station user to the dialout group");
 			break;
 		case EBUSY:
 			g_set_error(error,

@@ -3,7 +3,10 @@
  * device whose bulk OUT transfers go to the device SDK (fst-dev.c with the
  * simulator's HAL) and whose bulk IN transfers carry the SDK's answers, so
  * the station's FstUsbTransport, the FSP driver and the pipeline run as
- * they would against a board. Run under umockdev-wrapper.
+ * they would against a board. The mixed line adds two emulated USB-serial
+ * adapters, one cabled to fleetstation-devsim (FSP) and one to
+ * fleetstation-nrf91sim (AT commands), and runs all three lanes in one gang.
+ * Run under umockdev-wrapper.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +19,12 @@
 #include <umockdev.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+
 #include "fst-dev.h"
+#include "fst-gang.h"
 #include "fst-devsim-hal.h"
 #include "fst-dialect.h"
 #include "fst-error.h"
@@ -393,6 +401,210 @@ test_hotplug_arrival(Fixture *fx, gconstpointer user_data)
 	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
 }
 
+
+/* a USB-serial adapter at 1-@n with /dev/@tty, of @vid:@pid */
+static gchar *
+tty_record(guint n, const gchar *tty, const gchar *vid, const gchar *pid, guint minor)
+{
+	return g_strdup_printf(
+	    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-%u\n"
+	    "N: bus/usb/001/%03u\n"
+	    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DEVNAME=/dev/bus/usb/001/%03u\n"
+	    "E: BUSNUM=001\nE: DEVNUM=%03u\nE: MAJOR=189\nE: MINOR=%u\n"
+	    "A: busnum=1\nA: devnum=%u\nA: speed=12\nA: idVendor=%s\nA: idProduct=%s\n"
+	    "A: bConfigurationValue=1\nA: bNumConfigurations=1\nA: serial=TTY-%u\n"
+	    "\n"
+	    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-%u/1-%u:1.0\n"
+	    "E: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\nA: bInterfaceNumber=00\n"
+	    "\n"
+	    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-%u/1-%u:1.0/%s\n"
+	    "E: SUBSYSTEM=usb-serial\nE: DRIVER=cp210x\n"
+	    "\n"
+	    "P: /devices/pci0000:00/0000:00:14.0/usb1/1-%u/1-%u:1.0/%s/tty/%s\n"
+	    "L: device=../../../%s\n"
+	    "N: %s\n"
+	    "E: SUBSYSTEM=tty\nE: DEVNAME=/dev/%s\nE: MAJOR=188\nE: MINOR=%u\n"
+	    "A: dev=188:%u\n",
+	    n, n, n, n, n + 100, n, vid, pid, n,
+	    n, n,
+	    n, n, tty,
+	    n, n, tty, tty, tty, tty, tty, minor, minor);
+}
+
+/* bytes both ways between umockdev's side of an emulated tty and a
+ * simulator's pty, as the adapter and its cable would */
+typedef struct {
+	int a;
+	int b;
+	gint stop;
+	GThread *thread;
+	GSubprocess *sim;
+} Cable;
+
+static gpointer
+cable_thread(gpointer data)
+{
+	Cable *c = data;
+	while (!g_atomic_int_get(&c->stop)) {
+		struct pollfd pfd[2] = {{.fd = c->a, .events = POLLIN}, {.fd = c->b, .events = POLLIN}};
+		if (poll(pfd, 2, 50) <= 0)
+			continue;
+		for (guint i = 0; i < 2; i++) {
+			guint8 buf[4096];
+			gssize n;
+			if ((pfd[i].revents & POLLIN) == 0)
+				continue;
+			n = read(pfd[i].fd, buf, sizeof(buf));
+			for (gssize done = 0; n > 0 && done < n;) {
+				gssize w = write(i == 0 ? c->b : c->a, buf + done, (gsize)(n - done));
+				if (w < 0 && errno != EAGAIN && errno != EINTR)
+					break;
+				if (w > 0)
+					done += w;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void
+cable_plug(Cable *c, const gchar *devnode, const gchar *const *argv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDataInputStream) in = NULL;
+	g_autofree gchar *line = NULL;
+	struct termios tio;
+
+	c->a = umockdev_testbed_get_dev_fd(testbed, devnode);
+	g_assert_cmpint(c->a, >=, 0);
+	c->sim = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	g_assert_no_error(error);
+	in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(c->sim));
+	line = g_data_input_stream_read_line(in, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(line, "READY /"));
+	c->b = open(line + 6, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	g_assert_cmpint(c->b, >=, 0);
+	g_assert_cmpint(tcgetattr(c->b, &tio), ==, 0);
+	cfmakeraw(&tio);
+	g_assert_cmpint(tcsetattr(c->b, TCSANOW, &tio), ==, 0);
+	c->thread = g_thread_new("cable", cable_thread, c);
+}
+
+static void
+cable_unplug(Cable *c)
+{
+	g_atomic_int_set(&c->stop, 1);
+	g_thread_join(c->thread);
+	close(c->b);
+	g_subprocess_send_signal(c->sim, SIGTERM);
+	g_subprocess_wait(c->sim, NULL, NULL);
+	g_object_unref(c->sim);
+}
+
+/* one gang, three lanes, three kinds of device: FSP behind a CP2102
+ * (known-devices: fsp), an nRF91 modem behind an adapter whose USB id the
+ * table gives nrf91, and an FSP board on its own USB bulk endpoints; each
+ * lane's dialect comes from the registry through the table, none is asked
+ * for */
+static void
+test_mixed_line(Fixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *tty0 = tty_record(6, "ttyUSB0", "10c4", "ea60", 0);
+	g_autofree gchar *tty1 = tty_record(7, "ttyUSB1", "1915", "910a", 1);
+	g_autofree gchar *fsp_storage = g_build_filename(fx->workspace, "fsp.dev", NULL);
+	g_autofree gchar *modem_storage = g_build_filename(fx->workspace, "modem.store", NULL);
+	g_autofree gchar *profile_path = g_build_filename(fx->workspace, "mixed.profile", NULL);
+	g_autofree gchar *src = g_build_filename(
+	    g_getenv("FST_TEMPLATES_DIR"), "profiles", "nrf91.profile", NULL);
+	g_autofree gchar *text = NULL;
+	g_autoptr(GString) edited = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(GPtrArray) results = NULL;
+	g_autoptr(GKeyFile) store = g_key_file_new();
+	g_autoptr(GError) error = NULL;
+	const gchar *fsp_argv[] = {g_getenv("FST_DEVSIM"), "--uid", "MIXED-FSP-1", "--storage", fsp_storage, NULL};
+	const gchar *modem_argv[] = {g_getenv("FST_NRF91SIM"), "--imei", "352656100367890", "--storage", modem_storage, NULL};
+	const gchar *ports[] = {"/dev/ttyUSB0", "/dev/ttyUSB1", "usb:001-012", NULL};
+	FstGangOptions options = {.baud_rate = 115200};
+	FakeUsb *board;
+	Cable fsp_cable = {0};
+	Cable modem_cable = {0};
+	guint seen = 0;
+
+	g_assert_true(umockdev_testbed_add_from_string(testbed, tty0, &error));
+	g_assert_no_error(error);
+	g_assert_true(umockdev_testbed_add_from_string(testbed, tty1, &error));
+	g_assert_no_error(error);
+	cable_plug(&fsp_cable, "/dev/ttyUSB0", fsp_argv);
+	cable_plug(&modem_cable, "/dev/ttyUSB1", modem_argv);
+	board = fake_usb_new(12, "MIXED-USB-1");
+
+	/* the nRF91 profile, for every model on the line */
+	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
+	edited = g_string_new(text);
+	g_assert_cmpint(g_string_replace(edited, "models=nRF91*;", "models=devsim-*;nRF91*;", 1), ==, 1);
+	g_assert_cmpint(g_string_replace(edited, "name=nrf91\n", "name=mixed-line\n", 1), ==, 1);
+	g_assert_true(g_file_set_contents(profile_path, edited->str, -1, &error));
+	profile = fst_station_load_profile(fx->station, profile_path, &error);
+	g_assert_no_error(error);
+
+	results = fst_gang_run(fx->station, profile, ports, &options, NULL, NULL);
+	cable_unplug(&fsp_cable);
+	cable_unplug(&modem_cable);
+	g_assert_cmpuint(results->len, ==, 3);
+	for (guint i = 0; i < results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(results, i);
+		g_assert_no_error(r->error);
+		g_assert_nonnull(r->serial_hex);
+		g_assert_cmpstr(r->roots, ==, "AmazonRootCA1,AmazonRootCA3");
+		if (g_strcmp0(r->port, "/dev/ttyUSB0") == 0) {
+			g_assert_cmpstr(r->uid, ==, "MIXED-FSP-1");
+			seen |= 1;
+		} else if (g_strcmp0(r->port, "/dev/ttyUSB1") == 0) {
+			g_assert_cmpstr(r->uid, ==, "352656100367890");
+			g_assert_cmpstr(r->model, ==, "nRF9160-SICA");
+			seen |= 2;
+		} else {
+			g_assert_cmpstr(r->port, ==, "usb:001-012");
+			g_assert_cmpstr(r->uid, ==, "MIXED-USB-1");
+			seen |= 4;
+		}
+	}
+	g_assert_cmpuint(seen, ==, 7);
+	/* what each device holds */
+	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
+	g_assert_true(g_key_file_load_from_file(store, modem_storage, G_KEY_FILE_NONE, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_key_file_has_key(store, "16842753", "1", NULL));
+	g_assert_true(g_key_file_has_key(store, "16842753", "0", NULL));
+	{
+		const gchar *argv[] = {g_getenv("FST_DEVSIM"), "--storage", fsp_storage, "--dump", "device-cert", NULL};
+		g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+		g_assert_no_error(error);
+		g_assert_true(g_subprocess_wait_check(p, NULL, &error));
+		g_assert_no_error(error);
+	}
+}
+
+/* a copy of the templates whose known-devices table gives an nRF91 modem's
+ * USB-serial id the nrf91 dialect, before anything reads the templates */
+static gchar *
+templates_with_modem(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-usb-templates-XXXXXX", NULL);
+	g_autofree gchar *cmd = g_strdup_printf("cp -r '%s/.' '%s'", g_getenv("FST_TEMPLATES_DIR"), dir);
+	g_autofree gchar *conf = g_build_filename(dir, "ports", "known-devices.conf", NULL);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *more = NULL;
+
+	g_assert_cmpint(system(cmd), ==, 0);
+	g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+	more = g_strconcat(text, "\n[usb 1915:910a]\ndescription=nRF91 modem UART\ndialect=nrf91\n", NULL);
+	g_assert_true(g_file_set_contents(conf, more, -1, NULL));
+	return g_steal_pointer(&dir);
+}
+
 /* which interface carries the frames is data: known-devices.conf */
 static void
 test_known_devices_interface(Fixture *fx, gconstpointer user_data)
@@ -436,7 +648,11 @@ int
 main(int argc, char **argv)
 {
 	g_setenv(FST_ENV_CA_PASSPHRASE, "usb-test-passphrase", TRUE);
+	g_autofree gchar *templates = NULL;
+	int rc;
 	g_test_init(&argc, &argv, NULL);
+	templates = templates_with_modem();
+	g_setenv("FST_TEMPLATES_DIR", templates, TRUE);
 	/* the testbed before anything asks whether it runs in one */
 	testbed = umockdev_testbed_new();
 	if (!umockdev_in_mock_environment()) {
@@ -446,6 +662,12 @@ main(int argc, char **argv)
 	g_test_add("/fst/usb/provision-read-back-proven", Fixture, NULL, fixture_setup, test_provision, fixture_teardown);
 	g_test_add("/fst/usb/unplug-mid-write", Fixture, NULL, fixture_setup, test_unplug_mid_write, fixture_teardown);
 	g_test_add("/fst/usb/known-devices-interface", Fixture, NULL, fixture_setup, test_known_devices_interface, fixture_teardown);
+	g_test_add("/fst/devices/mixed-line", Fixture, NULL, fixture_setup, test_mixed_line, fixture_teardown);
 	g_test_add("/fst/usb/hotplug-arrival", Fixture, NULL, fixture_setup, test_hotplug_arrival, fixture_teardown);
-	return g_test_run();
+	rc = g_test_run();
+	{
+		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", templates);
+		g_assert_cmpint(system(cmd), ==, 0);
+	}
+	return rc;
 }
