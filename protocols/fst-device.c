@@ -575,3 +575,30 @@ fst_device_class_init(FstDeviceClass *klass)
 				NULL,
 				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 }
+
+/**
+ * fst_device_set_lane:
+ * @self: an #FstDevice
+ * @lane: (nullable): the jig lane (socket) the device sits in
+ *
+ * The station names the device's lane in results and events.
+ */
+void
+fst_device_set_lane(FstDevice *self, const gchar *lane)
+{
+	g_return_if_fail(FST_IS_DEVICE(self));
+	g_object_set_data_full(G_OBJECT(self), "fst-lane", g_strdup(lane), g_free);
+}
+
+/**
+ * fst_device_get_lane:
+ * @self: an #FstDevice
+ *
+ * Returns: (transfer none) (nullable): the jig lane, if the station knows it
+ */
+const gchar *
+fst_device_get_lane(FstDevice *self)
+{
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	return g_object_get_data(G_OBJECT(self), "fst-lane");
+}

@@ -167,5 +167,9 @@ const gchar *
 fst_device_get_dialect(FstDevice *self);
 gboolean
 fst_device_set_option(FstDevice *self, const gchar *key, const gchar *value, GError **error);
+void
+fst_device_set_lane(FstDevice *self, const gchar *lane);
+const gchar *
+fst_device_get_lane(FstDevice *self);
 
 G_END_DECLS

@@ -215,6 +215,7 @@ fst_provision_result_copy(const FstProvisionResult *self)
 	copy->serial_hex = g_strdup(self->serial_hex);
 	copy->aws_cert_id = g_strdup(self->aws_cert_id);
 	copy->roots = g_strdup(self->roots);
+	copy->lane = g_strdup(self->lane);
 	copy->error = self->error != NULL ? g_error_copy(self->error) : NULL;
 	return copy;
 }
@@ -235,6 +236,7 @@ fst_provision_result_free(FstProvisionResult *self)
 	g_free(self->serial_hex);
 	g_free(self->aws_cert_id);
 	g_free(self->roots);
+	g_free(self->lane);
 	g_clear_error(&self->error);
 	g_free(self);
 }
@@ -827,7 +829,12 @@ fst_run_all(FstRun *run, GError **error)
 	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
 	if (run->log == NULL)
 		return FALSE;
-	detail = g_strdup_printf("model %s, firmware %s", info->model, info->firmware);
+	detail = g_strdup_printf("model %s, firmware %s%s%s",
+				 info->model,
+				 info->firmware,
+				 fst_device_get_lane(run->device) != NULL ? ", lane " : "",
+				 fst_device_get_lane(run->device) != NULL ? fst_device_get_lane(run->device)
+									  : "");
 	fst_run_step_done(run, detail);
 	if (run->trust_only)
 		return fst_run_trust(run, error);
@@ -1165,6 +1172,7 @@ fst_pipeline_run(FstStation *station,
 	g_autoptr(GError) error = NULL;
 
 	result->port = g_strdup(fst_transport_get_name(transport));
+	result->lane = g_strdup(fst_device_get_lane(device));
 	if (!fst_run_all(&run, &error)) {
 		g_autoptr(GError) error_db = NULL;
 		FstDb *db = fst_station_get_db(station);

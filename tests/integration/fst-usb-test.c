@@ -549,6 +549,15 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 	profile = fst_station_load_profile(fx->station, profile_path, &error);
 	g_assert_no_error(error);
 
+	/* the jig's sockets A, B and C, by USB port path */
+	{
+		g_autofree gchar *conf = g_build_filename(fx->workspace, "station.conf", NULL);
+		g_autofree gchar *old = NULL;
+		g_autofree gchar *with_lanes = NULL;
+		g_assert_true(g_file_get_contents(conf, &old, NULL, &error));
+		with_lanes = g_strconcat(old, "\n[lanes]\nA=1-6\nB=1-7\nC=1-12\n", NULL);
+		g_assert_true(g_file_set_contents(conf, with_lanes, -1, &error));
+	}
 	results = fst_gang_run(fx->station, profile, ports, &options, NULL, NULL);
 	cable_unplug(&fsp_cable);
 	cable_unplug(&modem_cable);
@@ -560,15 +569,35 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 		g_assert_cmpstr(r->roots, ==, "AmazonRootCA1,AmazonRootCA3");
 		if (g_strcmp0(r->port, "/dev/ttyUSB0") == 0) {
 			g_assert_cmpstr(r->uid, ==, "MIXED-FSP-1");
+			g_assert_cmpstr(r->lane, ==, "A");
 			seen |= 1;
 		} else if (g_strcmp0(r->port, "/dev/ttyUSB1") == 0) {
 			g_assert_cmpstr(r->uid, ==, "352656100367890");
 			g_assert_cmpstr(r->model, ==, "nRF9160-SICA");
+			g_assert_cmpstr(r->lane, ==, "B");
 			seen |= 2;
 		} else {
 			g_assert_cmpstr(r->port, ==, "usb:001-012");
 			g_assert_cmpstr(r->uid, ==, "MIXED-USB-1");
+			g_assert_cmpstr(r->lane, ==, "C");
 			seen |= 4;
+		}
+		/* the audit trail names the lane too */
+		{
+			g_autoptr(FstDbDevice) dev = fst_db_find_device(fst_station_get_db(fx->station), r->uid, &error);
+			g_autoptr(GPtrArray) events = NULL;
+			g_autofree gchar *want = g_strdup_printf("lane %s", r->lane);
+			gboolean named = FALSE;
+			g_assert_no_error(error);
+			events = fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
+			g_assert_no_error(error);
+			for (guint j = 0; j < events->len; j++) {
+				FstDbEvent *ev = g_ptr_array_index(events, j);
+				if (g_strcmp0(ev->step, "identify") == 0 && ev->detail != NULL &&
+				    strstr(ev->detail, want) != NULL)
+					named = TRUE;
+			}
+			g_assert_true(named);
 		}
 	}
 	g_assert_cmpuint(seen, ==, 7);
