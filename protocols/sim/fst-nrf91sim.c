@@ -53,6 +53,7 @@ typedef struct {
 	gint fault_keygen;
 	gboolean fault_bad_cose;
 	gboolean fault_corrupt_cert;
+	gboolean fault_csr_signature;
 	EVP_PKEY *identity; /* signs the COSE_Sign1 of %KEYGEN */
 	gint cfun;
 	gboolean cmee;
@@ -297,6 +298,14 @@ fst_nrf91sim_keygen(FstNrf91Sim *self, guint32 tag, gint *cme)
 		}
 		g_bytes_unref(csr);
 		csr = quirk;
+	}
+	if (self->fault_csr_signature) {
+		/* the last byte is in the signature's s: the DER stays valid, the
+		 * signature does not */
+		gsize len = 0;
+		guint8 *bad = g_bytes_unref_to_data(csr, &len);
+		bad[len - 1] ^= 0x01;
+		csr = g_bytes_new_take(bad, len);
 	}
 	PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 	pem_len = BIO_get_mem_data(bio, &pem);
@@ -545,6 +554,7 @@ main(int argc, char **argv)
 	gboolean stay_active = FALSE;
 	gboolean bad_cose = FALSE;
 	gboolean corrupt_cert = FALSE;
+	gboolean csr_signature = FALSE;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GByteArray) line = g_byte_array_new();
@@ -607,6 +617,13 @@ main(int argc, char **argv)
 	     &bad_cose,
 	     "The COSE_Sign1 of %KEYGEN is over another hash than the CSR's",
 	     NULL},
+	    {"fault-csr-signature",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &csr_signature,
+	     "The CSR's signature does not verify (the COSE_Sign1 is over the CSR as sent)",
+	     NULL},
 	    {"fault-corrupt-cert",
 	     0,
 	     0,
@@ -644,6 +661,7 @@ main(int argc, char **argv)
 	self.fault_keygen = fault_keygen;
 	self.fault_bad_cose = bad_cose;
 	self.fault_corrupt_cert = corrupt_cert;
+	self.fault_csr_signature = csr_signature;
 	self.cfun = 1;
 	self.store = g_key_file_new();
 	if (storage != NULL && g_file_test(storage, G_FILE_TEST_EXISTS) &&

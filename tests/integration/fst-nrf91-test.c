@@ -221,6 +221,22 @@ test_null_param(Fixture *f, gconstpointer user_data)
 	g_assert_nonnull(modem_credential(f, TEST_SEC_TAG, 1));
 }
 
+/* with the NULL parameter the CSR signature is still checked: a CSR whose
+ * signature does not verify is refused, with or without the quirk */
+static void
+test_null_param_bad_signature(Fixture *f, gconstpointer user_data)
+{
+	const gchar *extra[] = {"--null-param", "--fault-csr-signature", NULL};
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	start_modem(f, "352656100367883", extra);
+	r = provision(f);
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
+	g_assert_nonnull(strstr(r->error->message, "signature"));
+	g_assert_null(r->serial_hex);
+	g_assert_null(modem_credential(f, TEST_SEC_TAG, 1));
+}
+
 static gchar *
 write_key(Fixture *f, const gchar *name, EVP_PKEY *key, gboolean private_key)
 {
@@ -320,6 +336,7 @@ main(int argc, char **argv)
 #define ADD(path, fn, data) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
 	ADD("/fst/nrf91/provision", test_provision, NULL);
 	ADD("/fst/nrf91/csr-null-parameter", test_null_param, NULL);
+	ADD("/fst/nrf91/csr-null-parameter-bad-signature", test_null_param_bad_signature, NULL);
 	ADD("/fst/nrf91/attestation-key", test_attestation, NULL);
 	ADD("/fst/nrf91/error/not-allowed-while-active", test_fault, &fault_active);
 	ADD("/fst/nrf91/error/keygen-failed", test_fault, &fault_keygen);
