@@ -214,6 +214,54 @@ fst_device_read_object(FstDevice *self,
 }
 
 /**
+ * fst_device_digest_object:
+ * @self: an #FstDevice
+ * @slot: the credential slot (0 without A/B slots; trust roots are slot 0)
+ * @kind: the object
+ * @length: (out) (optional): the length of the object the device holds
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location
+ *
+ * Asks the device to re-read what @kind of @slot holds from its storage
+ * and hash it: the verification of a write without the object crossing the
+ * wire again. The hash is what the device reports, untrusted: the caller
+ * compares it with the SHA-256 of what it wrote.
+ *
+ * Returns: (transfer full): the 32-byte SHA-256; %NULL with
+ * %FST_ERROR_NOT_SUPPORTED when the device cannot (#FstDeviceInfo.can_digest),
+ * %FST_ERROR_NOT_FOUND when it holds no such object
+ */
+GBytes *
+fst_device_digest_object(FstDevice *self,
+			 guint slot,
+			 FstObjectKind kind,
+			 guint32 *length,
+			 GCancellable *cancellable,
+			 GError **error)
+{
+	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
+	guint32 length_tmp = 0;
+	GBytes *digest;
+
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	if (klass->digest_object == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "the %s dialect cannot have the device hash what it stores; verify by "
+			    "reading back (verify=readback)",
+			    fst_device_get_dialect(self));
+		return NULL;
+	}
+	if (!fst_device_check_slot(self, slot, kind, cancellable, error))
+		return NULL;
+	digest = klass->digest_object(self, slot, kind, &length_tmp, cancellable, error);
+	if (digest != NULL && length != NULL)
+		*length = length_tmp;
+	return digest;
+}
+
+/**
  * fst_device_sign_challenge:
  * @self: an #FstDevice
  * @slot: the credential slot whose key signs (0 without A/B slots)
@@ -526,4 +574,31 @@ fst_device_class_init(FstDeviceClass *klass)
 				NULL,
 				NULL,
 				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+}
+
+/**
+ * fst_device_set_lane:
+ * @self: an #FstDevice
+ * @lane: (nullable): the jig lane (socket) the device sits in
+ *
+ * The station names the device's lane in results and events.
+ */
+void
+fst_device_set_lane(FstDevice *self, const gchar *lane)
+{
+	g_return_if_fail(FST_IS_DEVICE(self));
+	g_object_set_data_full(G_OBJECT(self), "fst-lane", g_strdup(lane), g_free);
+}
+
+/**
+ * fst_device_get_lane:
+ * @self: an #FstDevice
+ *
+ * Returns: (transfer none) (nullable): the jig lane, if the station knows it
+ */
+const gchar *
+fst_device_get_lane(FstDevice *self)
+{
+	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
+	return g_object_get_data(G_OBJECT(self), "fst-lane");
 }

@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 
 
 #define FST_TYPE_DEVICE (fst_device_get_type())
+
+/* digest_object: a dialect whose device reports no length (the hash covers it) */
+#define FST_DEVICE_LENGTH_UNKNOWN G_MAXUINT32
 G_DECLARE_DERIVABLE_TYPE(FstDevice, fst_device, FST, DEVICE, GObject)
 
 /**
@@ -36,6 +39,10 @@ G_DECLARE_DERIVABLE_TYPE(FstDevice, fst_device, FST, DEVICE, GObject)
  *   then proven with @sign_challenge
  * @activate_slot: makes the device's TLS stack use credential slot @slot from
  *   now on (persistent); refused when the slot has no key or no certificate
+ * @set_option: takes a dialect option from the profile (e.g. sec-tag)
+ * @digest_object: has the device re-read @kind of @slot from its storage and
+ *   return its SHA-256 (32 bytes) and length, for devices whose info has
+ *   can_digest
  *
  * Every @slot is checked by the fst_device_*() wrappers against
  * #FstDeviceInfo.cred_slots before the vfunc runs; slot 0 is what a device
@@ -89,7 +96,13 @@ struct _FstDeviceClass {
 			       const gchar *key,
 			       const gchar *value,
 			       GError **error);
-	gpointer padding[2];
+	GBytes *(*digest_object)(FstDevice *self,
+				 guint slot,
+				 FstObjectKind kind,
+				 guint32 *length,
+				 GCancellable *cancellable,
+				 GError **error);
+	gpointer padding[1];
 };
 
 gboolean
@@ -120,6 +133,13 @@ fst_device_read_object(FstDevice *self,
 		       GCancellable *cancellable,
 		       GError **error);
 GBytes *
+fst_device_digest_object(FstDevice *self,
+			 guint slot,
+			 FstObjectKind kind,
+			 guint32 *length,
+			 GCancellable *cancellable,
+			 GError **error);
+GBytes *
 fst_device_sign_challenge(FstDevice *self,
 			  guint slot,
 			  GBytes *nonce,
@@ -147,5 +167,9 @@ const gchar *
 fst_device_get_dialect(FstDevice *self);
 gboolean
 fst_device_set_option(FstDevice *self, const gchar *key, const gchar *value, GError **error);
+void
+fst_device_set_lane(FstDevice *self, const gchar *lane);
+const gchar *
+fst_device_get_lane(FstDevice *self);
 
 G_END_DECLS

@@ -1,5 +1,5 @@
 /*
- * The dialect registry: a dialect name ("fsp", and later "nrf91-at") maps to
+ * The dialect registry: a dialect name ("fsp", "nrf91") maps to
  * the #FstDevice subclass that speaks it and the transport kinds it runs on;
  * a transport kind maps to the function that makes its transport for a port.
  * The station makes every device through here (fst_dialect_new_device(), or
@@ -7,7 +7,7 @@
  * dialect for the port), so a new dialect is one registration, not a change
  * to the gang or the pipeline.
  *
- * The built-in entries ("fsp" on serial ports) are registered on first use;
+ * The built-in entries ("fsp" and "nrf91" on serial ports) are registered on first use;
  * tests and plugins may register more, from any thread.
  */
 #define G_LOG_DOMAIN "FstDialect"
@@ -18,7 +18,9 @@
 
 #include "fst-error.h"
 #include "fst-fsp-device.h"
+#include "fst-nrf91-device.h"
 #include "fst-serial-transport.h"
+#include "fst-usb-transport.h"
 
 typedef struct {
 	gchar *name; /* (owned) */
@@ -66,6 +68,7 @@ static void
 fst_dialect_ensure_locked(void)
 {
 	FstDialect *fsp;
+	FstDialect *nrf91;
 
 	if (fst_dialects != NULL)
 		return;
@@ -73,10 +76,17 @@ fst_dialect_ensure_locked(void)
 	fsp = g_new0(FstDialect, 1);
 	fsp->name = g_strdup(FST_DIALECT_DEFAULT);
 	fsp->device_type = FST_TYPE_FSP_DEVICE;
-	fsp->kinds = FST_TRANSPORT_KIND_SERIAL;
+	fsp->kinds = FST_TRANSPORT_KIND_SERIAL | FST_TRANSPORT_KIND_USB;
 	g_ptr_array_add(fst_dialects, fsp);
+	nrf91 = g_new0(FstDialect, 1);
+	nrf91->name = g_strdup(FST_NRF91_DIALECT);
+	nrf91->device_type = FST_TYPE_NRF91_DEVICE;
+	nrf91->kinds = FST_TRANSPORT_KIND_SERIAL;
+	g_ptr_array_add(fst_dialects, nrf91);
 	fst_transport_kinds[fst_transport_kind_index(FST_TRANSPORT_KIND_SERIAL)] =
 	    fst_dialect_serial_new;
+	fst_transport_kinds[fst_transport_kind_index(FST_TRANSPORT_KIND_USB)] =
+	    fst_usb_transport_new_for_port;
 }
 
 /**
@@ -151,7 +161,8 @@ fst_dialect_unregister(const gchar *name)
 	FstDialect *dialect;
 
 	fst_dialect_ensure_locked();
-	if (g_strcmp0(name, FST_DIALECT_DEFAULT) == 0)
+	/* the built-in dialects stay */
+	if (g_strcmp0(name, FST_DIALECT_DEFAULT) == 0 || g_strcmp0(name, FST_NRF91_DIALECT) == 0)
 		return;
 	dialect = fst_dialect_find_locked(name);
 	if (dialect != NULL)

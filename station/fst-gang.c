@@ -41,6 +41,7 @@ struct _FstGang {
 	GPtrArray *results; /* (element-type FstProvisionResult) */
 	gchar *dialect;	    /* (owned) (nullable): options.dialect */
 	FstKnownDevices *known; /* (owned) (nullable): which dialect a USB id speaks */
+	FstLanes *lanes;        /* (owned) (nullable): the jig's lanes of the workspace */
 	gint started;	    /* devices started, for options.count */
 	guint n_threads;
 };
@@ -128,6 +129,21 @@ fst_gang_new_device(FstGang *self, const gchar *port, GError **error)
 	    self->known, port, self->dialect, self->options.baud_rate, error);
 	if (device == NULL)
 		return NULL;
+	/* the jig lane at the port's place names it in results and events */
+	if (self->lanes != NULL && self->known != NULL && fst_lanes_get_size(self->lanes) > 0) {
+		g_autoptr(GPtrArray) ports = NULL;
+		g_autoptr(GError) error_lanes = NULL;
+		if (fst_transport_kind_for_port(port) == FST_TRANSPORT_KIND_USB)
+			ports = fst_ports_list_usb(self->known, &error_lanes);
+		else
+			ports = fst_ports_list_serial(self->known, &error_lanes);
+		for (guint i = 0; ports != NULL && i < ports->len; i++) {
+			FstPortInfo *info = g_ptr_array_index(ports, i);
+			const gchar *lane = fst_lanes_match(self->lanes, info);
+			if (lane != NULL && g_strcmp0(info->name, port) == 0)
+				fst_device_set_lane(device, lane);
+		}
+	}
 	if (sec_tag >= 0) {
 		g_autofree gchar *value = g_strdup_printf("%" G_GINT64_FORMAT, sec_tag);
 		g_autoptr(GError) error_local = NULL;
@@ -313,6 +329,10 @@ fst_gang_new(FstStation *station,
 	self->known = fst_known_devices_load_default(&error);
 	if (self->known == NULL)
 		g_warning("every port speaks %s: %s", FST_DIALECT_DEFAULT, error->message);
+	g_clear_error(&error);
+	self->lanes = fst_lanes_load(fst_station_get_workspace(station), &error);
+	if (self->lanes == NULL)
+		g_warning("results name no lanes: %s", error->message);
 	if (self->options.stop != NULL)
 		g_object_ref(self->options.stop);
 	if (self->options.abort != NULL)
@@ -421,6 +441,7 @@ fst_gang_free(FstGang *self)
 	g_ptr_array_unref(self->results);
 	g_free(self->dialect);
 	fst_known_devices_free(self->known);
+	fst_lanes_free(self->lanes);
 	g_mutex_clear(&self->lock);
 	g_clear_object(&self->options.stop);
 	g_clear_object(&self->options.abort);

@@ -61,6 +61,7 @@
 #include "fst-pipeline.h"
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "fst-central-station.h"
@@ -216,6 +217,7 @@ fst_provision_result_copy(const FstProvisionResult *self)
 	copy->serial_hex = g_strdup(self->serial_hex);
 	copy->aws_cert_id = g_strdup(self->aws_cert_id);
 	copy->roots = g_strdup(self->roots);
+	copy->lane = g_strdup(self->lane);
 	copy->error = self->error != NULL ? g_error_copy(self->error) : NULL;
 	return copy;
 }
@@ -236,6 +238,7 @@ fst_provision_result_free(FstProvisionResult *self)
 	g_free(self->serial_hex);
 	g_free(self->aws_cert_id);
 	g_free(self->roots);
+	g_free(self->lane);
 	g_clear_error(&self->error);
 	g_free(self);
 }
@@ -604,6 +607,86 @@ fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **er
 	return TRUE;
 }
 
+/* whether this run verifies by the device's digest: the profile's choice,
+ * else whenever the device has one; a profile that asks for a digest from a
+ * device without one is refused before anything is burned */
+static gboolean
+fst_run_verify_by_digest(FstRun *run, gboolean *digest, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+
+	switch (fst_profile_get_verify(run->profile)) {
+	case FST_PROFILE_VERIFY_READBACK:
+		*digest = FALSE;
+		return TRUE;
+	case FST_PROFILE_VERIFY_DIGEST:
+		if (!info->can_digest) {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_NOT_SUPPORTED,
+				    "device %s cannot hash what it stores, and profile %s asks for "
+				    "verify=digest; update its firmware, or set verify=readback",
+				    info->uid,
+				    fst_profile_get_name(run->profile));
+			return FALSE;
+		}
+		*digest = TRUE;
+		return TRUE;
+	case FST_PROFILE_VERIFY_AUTO:
+	default:
+		*digest = info->can_digest;
+		return TRUE;
+	}
+}
+
+/* the device re-reads the object from its storage and reports its SHA-256:
+ * it must be the hash of what was written, so the object crosses the wire
+ * once */
+static gboolean
+fst_run_check_digest(FstRun *run, FstObjectKind kind, GBytes *expected, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	guint8 want[SHA256_DIGEST_LENGTH];
+	guint32 length = 0;
+	g_autoptr(GBytes) got = fst_device_digest_object(
+	    run->device, fst_run_object_slot(run, kind), kind, &length, run->cancellable, error);
+
+	if (got == NULL) {
+		g_prefix_error(error, "verifying %s by digest: ", fst_object_kind_to_string(kind));
+		return FALSE;
+	}
+	SHA256(g_bytes_get_data(expected, NULL), g_bytes_get_size(expected), want);
+	if (g_bytes_get_size(got) != sizeof(want) ||
+	    memcmp(g_bytes_get_data(got, NULL), want, sizeof(want)) != 0 ||
+	    (length != FST_DEVICE_LENGTH_UNKNOWN && length != g_bytes_get_size(expected))) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_VERIFY_FAILED,
+			    "%s: device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
+			    " bytes, the device holds something whose SHA-256 differs (%u bytes); "
+			    "the device storage may be faulty",
+			    fst_transport_get_name(fst_device_get_transport(run->device)),
+			    info->uid,
+			    fst_object_kind_to_string(kind),
+			    g_bytes_get_size(expected),
+			    length);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_run_verify_object(FstRun *run,
+		      gboolean digest,
+		      FstObjectKind kind,
+		      GBytes *expected,
+		      GError **error)
+{
+	if (digest)
+		return fst_run_check_digest(run, kind, expected, error);
+	return fst_run_read_back(run, kind, expected, error);
+}
+
 /* proof of possession: the device signs a fresh nonce with the key in its
  * key slot, and the signature must verify with the public key of the
  * certificate issued to it; a device that only copied a CSR, or whose key
@@ -689,6 +772,7 @@ fst_run_trust(FstRun *run, GError **error)
 	g_autofree gchar *names = NULL;
 	g_autofree gchar *hashes = NULL;
 	g_autofree gchar *detail = NULL;
+	gboolean digest = FALSE;
 
 	/* plan */
 	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
@@ -715,6 +799,8 @@ fst_run_trust(FstRun *run, GError **error)
 	}
 	if (!fst_run_plan_roots(run, &plan, error))
 		return FALSE;
+	if (!fst_run_verify_by_digest(run, &digest, error))
+		return FALSE;
 	names = fst_run_roots_description(&plan, FALSE);
 	hashes = fst_run_roots_description(&plan, TRUE);
 	run->result->roots = g_strdup(names);
@@ -732,9 +818,11 @@ fst_run_trust(FstRun *run, GError **error)
 		return FALSE;
 	fst_run_step_done(run, NULL);
 	fst_run_step(run, FST_STEP_VERIFY, 0.8, NULL);
-	if (!fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+	if (!fst_run_verify_object(run, digest, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
-	fst_run_step_done(run, "root CAs read back identical");
+	fst_run_step_done(run,
+			  digest ? "root CAs verified by the device's digest of its storage"
+				 : "root CAs read back identical");
 
 	/* done: the object (no certificate: it is the device's), the events and
 	 * the device still provisioned, in one commit */
@@ -764,6 +852,9 @@ fst_run_all(FstRun *run, GError **error)
 	g_autoptr(GBytes) escrow = NULL;
 	gboolean station_key =
 	    fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED;
+	gboolean digest = FALSE;
+	gboolean by_csr = FALSE;
+	g_autofree gchar *verified = NULL;
 
 	/* connect */
 	fst_run_step(run, FST_STEP_CONNECT, 0.02, NULL);
@@ -781,7 +872,12 @@ fst_run_all(FstRun *run, GError **error)
 	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
 	if (run->log == NULL)
 		return FALSE;
-	detail = g_strdup_printf("model %s, firmware %s", info->model, info->firmware);
+	detail = g_strdup_printf("model %s, firmware %s%s%s",
+				 info->model,
+				 info->firmware,
+				 fst_device_get_lane(run->device) != NULL ? ", lane " : "",
+				 fst_device_get_lane(run->device) != NULL ? fst_device_get_lane(run->device)
+									  : "");
 	fst_run_step_done(run, detail);
 	if (run->trust_only)
 		return fst_run_trust(run, error);
@@ -789,6 +885,8 @@ fst_run_all(FstRun *run, GError **error)
 	/* plan */
 	fst_run_step(run, FST_STEP_PLAN, 0.1, NULL);
 	if (!fst_run_plan(run, &plan, error))
+		return FALSE;
+	if (!fst_run_verify_by_digest(run, &digest, error))
 		return FALSE;
 	roots_names = fst_run_roots_description(&plan, FALSE);
 	roots_hashes = fst_run_roots_description(&plan, TRUE);
@@ -998,16 +1096,22 @@ fst_run_all(FstRun *run, GError **error)
 
 	/* verify */
 	fst_run_step(run, FST_STEP_VERIFY, 0.85, NULL);
-	if (!fst_run_read_back(run, FST_OBJECT_DEVICE_CERT, cert_blob, error))
+	if (!fst_run_verify_object(run, digest, FST_OBJECT_DEVICE_CERT, cert_blob, error))
 		return FALSE;
-	if (plan.chain != NULL && !fst_run_read_back(run, FST_OBJECT_CA_CHAIN, plan.chain, error))
+	if (plan.chain != NULL &&
+	    !fst_run_verify_object(run, digest, FST_OBJECT_CA_CHAIN, plan.chain, error))
 		return FALSE;
 	if (plan.roots_blob != NULL &&
-	    !fst_run_read_back(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
+	    !fst_run_verify_object(run, digest, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
-	fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
-	if (!fst_run_prove(run, issued->der, error))
-		return FALSE;
+	/* a device that cannot sign challenges (an nRF91 modem) proved its key
+	 * by the signature of the CSR it made: the certificate is for that key */
+	by_csr = csr != NULL && !info->can_sign;
+	if (!by_csr) {
+		fst_run_report(run, FST_STEP_VERIFY, 0.93, "proof of possession");
+		if (!fst_run_prove(run, issued->der, error))
+			return FALSE;
+	}
 	/* A/B: the device switches to the new slot only now that it is read
 	 * back and proven; until here its old slot was untouched and in use */
 	if (run->alternate) {
@@ -1017,11 +1121,14 @@ fst_run_all(FstRun *run, GError **error)
 			return FALSE;
 		}
 	}
-	fst_run_step_done(run,
-			  run->alternate ? "all objects read back identical, proof of possession "
-					   "verified, slot activated"
-					 : "all objects read back identical, proof of possession "
-					   "verified");
+	verified = g_strdup_printf("%s, %s%s",
+				   digest ? "all objects verified by the device's digest of its storage"
+					  : "all objects read back identical",
+				   by_csr ? "key proven by the CSR signature (the device cannot sign "
+					    "challenges)"
+					  : "proof of possession verified",
+				   run->alternate ? ", slot activated" : "");
+	fst_run_step_done(run, verified);
 
 	/* done: the second commit, with the final states; with A/B slots the
 	 * certificate the device used before is superseded now that the device
@@ -1110,6 +1217,7 @@ fst_pipeline_run(FstStation *station,
 	g_autoptr(GError) error = NULL;
 
 	result->port = g_strdup(fst_transport_get_name(transport));
+	result->lane = g_strdup(fst_device_get_lane(device));
 	if (!fst_run_all(&run, &error)) {
 		g_autoptr(GError) error_db = NULL;
 		FstDb *db = fst_station_get_db(station);

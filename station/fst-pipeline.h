@@ -71,6 +71,7 @@ typedef struct {
 	gchar *serial_hex; /* (owned) (nullable): the certificate issued, if any */
 	gchar *aws_cert_id; /* (owned) (nullable) */
 	gchar *roots;	   /* (owned) (nullable): names of the roots burned */
+	gchar *lane;	   /* (owned) (nullable): the jig lane of the port */
 	GError *error;	   /* (owned) (nullable): why it failed */
 	gint64 elapsed_us;
 	guint64 bytes_out;

@@ -21,6 +21,7 @@
 #include <libserialport.h>
 #include <libusb.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -28,12 +29,14 @@
 #include "fst-error.h"
 #include "fst-file.h"
 #include "fst-station.h"
+#include "fst-usb-transport.h"
 
 typedef struct {
 	gint vid;
 	gint pid; /* -1 for every product of the vendor */
 	gchar *dialect;
 	gchar *description; /* (nullable) */
+	gint interface_number; /* USB devices: the interface with FSP bulk endpoints, -1 any */
 } FstKnownDevice;
 
 struct _FstKnownDevices {
@@ -147,7 +150,25 @@ fst_known_devices_load(const gchar *path, GError **error)
 		entry->pid = pid;
 		entry->dialect = g_steal_pointer(&dialect);
 		entry->description = g_key_file_get_string(kf, group, "description", NULL);
+		entry->interface_number = FST_USB_TRANSPORT_INTERFACE_AUTO;
 		g_ptr_array_add(entries, entry);
+		if (g_key_file_has_key(kf, group, "interface", NULL)) {
+			g_autofree gchar *value = g_key_file_get_string(kf, group, "interface", NULL);
+			guint64 number = 0;
+			if (value == NULL ||
+			    !g_ascii_string_to_unsigned(value, 10, 0, 255, &number, NULL)) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_CONFIG,
+					    "%s: group [%s]: interface '%s' is not a USB interface "
+					    "number from 0 to 255",
+					    path,
+					    group,
+					    value != NULL ? value : "");
+				return NULL;
+			}
+			entry->interface_number = (gint)number;
+		}
 	}
 	self = g_new0(FstKnownDevices, 1);
 	self->entries = g_steal_pointer(&entries);
@@ -202,6 +223,60 @@ fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar 
 	if (description != NULL)
 		*description = wildcard->description;
 	return wildcard->dialect;
+}
+
+/**
+ * fst_known_devices_lookup_interface:
+ * @self: the table
+ * @vid: a USB vendor id
+ * @pid: a USB product id
+ *
+ * Returns: the USB interface whose bulk endpoints carry the device's frames
+ *   (`interface=`), or %FST_USB_TRANSPORT_INTERFACE_AUTO
+ */
+gint
+fst_known_devices_lookup_interface(FstKnownDevices *self, gint vid, gint pid)
+{
+	gint wildcard = FST_USB_TRANSPORT_INTERFACE_AUTO;
+	for (guint i = 0; i < self->entries->len; i++) {
+		FstKnownDevice *entry = g_ptr_array_index(self->entries, i);
+		if (entry->vid != vid)
+			continue;
+		if (entry->pid == pid)
+			return entry->interface_number;
+		if (entry->pid == -1 && wildcard == FST_USB_TRANSPORT_INTERFACE_AUTO)
+			wildcard = entry->interface_number;
+	}
+	return wildcard;
+}
+
+/* the vendor and product of the USB device at usb:BBB-AAA, -1 when absent */
+static void
+fst_ports_usb_id(const gchar *port, gint *vid, gint *pid)
+{
+	libusb_context *ctx = NULL;
+	libusb_device **list = NULL;
+	guint8 bus = 0;
+	guint8 address = 0;
+	gssize n;
+
+	*vid = -1;
+	*pid = -1;
+	if (!fst_usb_transport_parse_port(port, &bus, &address) || libusb_init(&ctx) != 0)
+		return;
+	n = libusb_get_device_list(ctx, &list);
+	for (gssize i = 0; i < n; i++) {
+		struct libusb_device_descriptor desc;
+		if (libusb_get_bus_number(list[i]) != bus ||
+		    libusb_get_device_address(list[i]) != address ||
+		    libusb_get_device_descriptor(list[i], &desc) != LIBUSB_SUCCESS)
+			continue;
+		*vid = desc.idVendor;
+		*pid = desc.idProduct;
+	}
+	if (n >= 0)
+		libusb_free_device_list(list, 1);
+	libusb_exit(ctx);
 }
 
 /**
@@ -268,18 +343,33 @@ fst_device_new_for_port(FstKnownDevices *known,
 			GError **error)
 {
 	const gchar *name = dialect;
+	gint interface_number = FST_USB_TRANSPORT_INTERFACE_AUTO;
+	FstDevice *device;
 
 	g_return_val_if_fail(port != NULL, NULL);
-	if (name == NULL && known != NULL &&
-	    fst_transport_kind_for_port(port) == FST_TRANSPORT_KIND_SERIAL) {
+	if (known != NULL && fst_transport_kind_for_port(port) == FST_TRANSPORT_KIND_SERIAL) {
 		gint vid;
 		gint pid;
 		fst_ports_serial_usb_id(port, &vid, &pid);
-		name = fst_known_devices_lookup(known, vid, pid, NULL);
+		if (name == NULL)
+			name = fst_known_devices_lookup(known, vid, pid, NULL);
+	} else if (known != NULL) {
+		/* a USB device's own interface: the dialect and which interface
+		 * carries its frames are data in the table */
+		gint vid;
+		gint pid;
+		fst_ports_usb_id(port, &vid, &pid);
+		if (name == NULL)
+			name = fst_known_devices_lookup(known, vid, pid, NULL);
+		interface_number = fst_known_devices_lookup_interface(known, vid, pid);
 	}
 	if (name == NULL)
 		name = FST_DIALECT_DEFAULT;
-	return fst_dialect_new_device(name, port, baud_rate, error);
+	device = fst_dialect_new_device(name, port, baud_rate, error);
+	if (device != NULL && FST_IS_USB_TRANSPORT(fst_device_get_transport(device)))
+		fst_usb_transport_set_interface(FST_USB_TRANSPORT(fst_device_get_transport(device)),
+						interface_number);
+	return device;
 }
 
 /**
@@ -297,6 +387,8 @@ fst_port_info_free(FstPortInfo *self)
 	g_free(self->description);
 	g_free(self->dialect);
 	g_free(self->busy_reason);
+	g_free(self->usb_path);
+	g_free(self->lane);
 	g_free(self);
 }
 
@@ -388,6 +480,52 @@ fst_ports_compare_name(gconstpointer a, gconstpointer b)
 	return g_strcmp0(pa->name, pb->name);
 }
 
+/* a sysfs directory name that is a USB device's port path: `1-3.2` */
+static gboolean
+fst_ports_is_usb_path(const gchar *name)
+{
+	const gchar *p = name;
+	if (!g_ascii_isdigit(*p))
+		return FALSE;
+	while (g_ascii_isdigit(*p))
+		p++;
+	if (*p++ != '-' || !g_ascii_isdigit(*p))
+		return FALSE;
+	while (*p != '\0') {
+		if (*p == '.') {
+			if (!g_ascii_isdigit(p[1]))
+				return FALSE;
+		} else if (!g_ascii_isdigit(*p)) {
+			return FALSE;
+		}
+		p++;
+	}
+	return TRUE;
+}
+
+/* the USB port path of the device behind a tty, from its sysfs device link
+ * (…/usb1/1-3/1-3.2/1-3.2:1.0/ttyUSB0): the innermost port-path directory */
+static gchar *
+fst_ports_serial_usb_path(const gchar *port)
+{
+	g_autofree gchar *base = g_path_get_basename(port);
+	g_autofree gchar *link = g_strdup_printf("/sys/class/tty/%s/device", base);
+	g_autofree gchar *real = realpath(link, NULL);
+	g_auto(GStrv) parts = NULL;
+	gchar *found = NULL;
+
+	if (real == NULL)
+		return NULL;
+	parts = g_strsplit(real, "/", -1);
+	for (guint i = 0; parts[i] != NULL; i++) {
+		if (fst_ports_is_usb_path(parts[i])) {
+			g_free(found);
+			found = g_strdup(parts[i]);
+		}
+	}
+	return found;
+}
+
 /**
  * fst_ports_list_serial:
  * @known: the known-devices table
@@ -449,6 +587,8 @@ fst_ports_list_serial(FstKnownDevices *known, GError **error)
 		else
 			info->description = g_strdup(known_desc);
 		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
+		if (transport == SP_TRANSPORT_USB)
+			info->usb_path = fst_ports_serial_usb_path(info->name);
 		g_ptr_array_add(ports, info);
 	}
 	sp_free_port_list(list);
@@ -459,13 +599,11 @@ fst_ports_list_serial(FstKnownDevices *known, GError **error)
 /* the serial number from sysfs: reading the string descriptor would need
  * opening the device, which a busy or unbound device may refuse */
 static gchar *
-fst_ports_usb_sysfs_serial(libusb_device *dev)
+fst_ports_usb_port_path(libusb_device *dev)
 {
 	guint8 numbers[8];
 	gint n = libusb_get_port_numbers(dev, numbers, sizeof(numbers));
-	g_autoptr(GString) name = NULL;
-	g_autofree gchar *path = NULL;
-	gchar *serial = NULL;
+	GString *name;
 
 	if (n <= 0)
 		return NULL;
@@ -473,7 +611,19 @@ fst_ports_usb_sysfs_serial(libusb_device *dev)
 	g_string_append_printf(name, "%u-", libusb_get_bus_number(dev));
 	for (gint i = 0; i < n; i++)
 		g_string_append_printf(name, i == 0 ? "%u" : ".%u", numbers[i]);
-	path = g_strdup_printf("/sys/bus/usb/devices/%s/serial", name->str);
+	return g_string_free(name, FALSE);
+}
+
+static gchar *
+fst_ports_usb_sysfs_serial(libusb_device *dev)
+{
+	g_autofree gchar *name = fst_ports_usb_port_path(dev);
+	g_autofree gchar *path = NULL;
+	gchar *serial = NULL;
+
+	if (name == NULL)
+		return NULL;
+	path = g_strdup_printf("/sys/bus/usb/devices/%s/serial", name);
 	if (!g_file_get_contents(path, &serial, NULL, NULL))
 		return NULL;
 	g_strstrip(serial);
@@ -546,6 +696,7 @@ fst_ports_list_usb(FstKnownDevices *known, GError **error)
 		    g_strdup(fst_known_devices_lookup(known, info->vid, info->pid, &known_desc));
 		info->description = g_strdup(known_desc);
 		info->serial = fst_ports_usb_sysfs_serial(list[i]);
+		info->usb_path = fst_ports_usb_port_path(list[i]);
 		g_ptr_array_add(ports, info);
 	}
 	libusb_free_device_list(list, 1);
@@ -574,10 +725,16 @@ FstPortLock *
 fst_port_lock(const gchar *path, GError **error)
 {
 	g_autofree gchar *reason = NULL;
+	g_autofree gchar *node = NULL;
 	FstPortLock *self;
 	gint fd;
+	guint8 bus;
+	guint8 address;
 
-	if (fst_port_uucp_locked(path, &reason)) {
+	/* a USB device's own port: the lock is on its usbfs node */
+	if (fst_usb_transport_parse_port(path, &bus, &address))
+		node = g_strdup_printf("/dev/bus/usb/%03u/%03u", bus, address);
+	if (node == NULL && fst_port_uucp_locked(path, &reason)) {
 		g_set_error(error,
 			    FST_ERROR,
 			    FST_ERROR_BUSY,
@@ -586,7 +743,7 @@ fst_port_lock(const gchar *path, GError **error)
 			    reason);
 		return NULL;
 	}
-	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	fd = open(node != NULL ? node : path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		gint errsv = errno;
 		switch (errsv) {
@@ -605,9 +762,13 @@ fst_port_lock(const gchar *path, GError **error)
 			g_set_error(error,
 				    FST_ERROR,
 				    FST_ERROR_PERMISSION_DENIED,
-				    "port %s: %s: add the station user to the dialout group",
+				    "port %s: %s: %s",
 				    path,
-				    g_strerror(errsv));
+				    g_strerror(errsv),
+				    node != NULL ? "install a udev rule giving the plugdev group the "
+						   "device (templates/ports/README.md) and add the "
+						   "station user to plugdev"
+						 : "add the station user to the dialout group");
 			break;
 		case EBUSY:
 			g_set_error(error,
@@ -659,4 +820,260 @@ fst_port_unlock(FstPortLock *self)
 	close(self->fd);
 	g_free(self->path);
 	g_free(self);
+}
+
+typedef struct {
+	gchar *lane;
+	gchar *usb_path; /* (nullable) */
+	gchar *serial;   /* (nullable) */
+} FstLane;
+
+struct _FstLanes {
+	GPtrArray *lanes; /* (element-type FstLane) */
+};
+
+static void
+fst_lane_free(FstLane *lane)
+{
+	g_free(lane->lane);
+	g_free(lane->usb_path);
+	g_free(lane->serial);
+	g_free(lane);
+}
+
+/**
+ * fst_lanes_load:
+ * @workspace: (nullable): a station workspace
+ * @error: (nullable): return location
+ *
+ * Reads the `[lanes]` group of WORKSPACE/station.conf: `NAME=1-3.2` binds
+ * lane NAME to that USB port path, `NAME=serial:FT1234AB` to the USB-serial
+ * adapter with that serial number. No workspace, no file or no group: no
+ * lanes.
+ *
+ * Returns: (transfer full): the lanes, or %NULL with %FST_ERROR_CONFIG naming
+ *   the file and the lane that is wrong
+ */
+FstLanes *
+fst_lanes_load(const gchar *workspace, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *path = NULL;
+	g_auto(GStrv) keys = NULL;
+	g_autoptr(GPtrArray) lanes = g_ptr_array_new_with_free_func((GDestroyNotify)fst_lane_free);
+	FstLanes *self;
+
+	if (workspace != NULL) {
+		path = g_build_filename(workspace, "station.conf", NULL);
+		if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL))
+			keys = g_key_file_get_keys(kf, "lanes", NULL, NULL);
+	}
+	for (guint i = 0; keys != NULL && keys[i] != NULL; i++) {
+		g_autofree gchar *value = g_key_file_get_string(kf, "lanes", keys[i], NULL);
+		FstLane *lane = g_new0(FstLane, 1);
+		lane->lane = g_strdup(keys[i]);
+		g_ptr_array_add(lanes, lane);
+		if (value != NULL)
+			g_strstrip(value);
+		if (value != NULL && g_str_has_prefix(value, "serial:") && value[7] != '\0') {
+			lane->serial = g_strdup(value + 7);
+		} else if (value != NULL && fst_ports_is_usb_path(value)) {
+			lane->usb_path = g_strdup(value);
+		} else {
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s: [lanes] %s=%s binds the lane to no place: give a USB port "
+				    "path (e.g. 1-3.2, as `fleetstation ports` shows it) or "
+				    "serial:SERIALNUMBER",
+				    path,
+				    keys[i],
+				    value != NULL ? value : "");
+			return NULL;
+		}
+		for (guint j = 0; j + 1 < lanes->len; j++) {
+			FstLane *other = g_ptr_array_index(lanes, j);
+			if (g_strcmp0(other->usb_path, lane->usb_path) == 0 &&
+			    g_strcmp0(other->serial, lane->serial) == 0) {
+				g_set_error(error,
+					    FST_ERROR,
+					    FST_ERROR_CONFIG,
+					    "%s: [lanes] %s and %s are bound to the same place %s",
+					    path,
+					    other->lane,
+					    lane->lane,
+					    value);
+				return NULL;
+			}
+		}
+	}
+	self = g_new0(FstLanes, 1);
+	self->lanes = g_steal_pointer(&lanes);
+	return self;
+}
+
+/**
+ * fst_lanes_get_size:
+ * @self: the lanes
+ *
+ * Returns: how many lanes are bound
+ */
+guint
+fst_lanes_get_size(FstLanes *self)
+{
+	return self->lanes->len;
+}
+
+/**
+ * fst_lanes_match:
+ * @self: the lanes
+ * @port: a port as fst_ports_list_serial() or fst_ports_list_usb() describe it
+ *
+ * Returns: (transfer none) (nullable): the lane bound to @port's place
+ */
+const gchar *
+fst_lanes_match(FstLanes *self, const FstPortInfo *port)
+{
+	for (guint i = 0; i < self->lanes->len; i++) {
+		FstLane *lane = g_ptr_array_index(self->lanes, i);
+		if (lane->usb_path != NULL && g_strcmp0(lane->usb_path, port->usb_path) == 0)
+			return lane->lane;
+		if (lane->serial != NULL && port->kind == FST_PORT_KIND_SERIAL &&
+		    g_strcmp0(lane->serial, port->serial) == 0)
+			return lane->lane;
+	}
+	return NULL;
+}
+
+/**
+ * fst_lanes_apply:
+ * @self: the lanes
+ * @ports: (element-type FstPortInfo): listed ports; each gets its lane
+ */
+void
+fst_lanes_apply(FstLanes *self, GPtrArray *ports)
+{
+	for (guint i = 0; i < ports->len; i++) {
+		FstPortInfo *port = g_ptr_array_index(ports, i);
+		g_free(port->lane);
+		port->lane = g_strdup(fst_lanes_match(self, port));
+	}
+}
+
+/**
+ * fst_lanes_resolve:
+ * @self: the lanes
+ * @ports: (element-type FstPortInfo): the ports there are now
+ * @lane: a lane name
+ * @error: (nullable): return location
+ *
+ * Returns: (transfer full): the port at @lane's place now (`/dev/ttyUSB3`),
+ *   or %NULL with %FST_ERROR_NOT_FOUND for an unknown lane or an empty socket
+ */
+gchar *
+fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **error)
+{
+	FstLane *found = NULL;
+	for (guint i = 0; i < self->lanes->len; i++) {
+		FstLane *l = g_ptr_array_index(self->lanes, i);
+		if (g_strcmp0(l->lane, lane) == 0)
+			found = l;
+	}
+	if (found == NULL) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_FOUND,
+			    "lane %s is not bound in the workspace ([lanes] of station.conf)",
+			    lane);
+		return NULL;
+	}
+	for (guint i = 0; i < ports->len; i++) {
+		FstPortInfo *port = g_ptr_array_index(ports, i);
+		if (g_strcmp0(fst_lanes_match(self, port), lane) == 0)
+			return g_strdup(port->name);
+	}
+	g_set_error(error,
+		    FST_ERROR,
+		    FST_ERROR_NOT_FOUND,
+		    "lane %s (%s%s) has no device: is its socket empty or its adapter unplugged?",
+		    lane,
+		    found->usb_path != NULL ? "USB port " : "serial ",
+		    found->usb_path != NULL ? found->usb_path : found->serial);
+	return NULL;
+}
+
+/**
+ * fst_lanes_free:
+ * @self: (nullable): the lanes
+ */
+void
+fst_lanes_free(FstLanes *self)
+{
+	if (self == NULL)
+		return;
+	g_ptr_array_unref(self->lanes);
+	g_free(self);
+}
+
+/**
+ * fst_lanes_bind:
+ * @workspace: a station workspace
+ * @binding: `NAME=1-3.2` or `NAME=serial:SERIALNUMBER`
+ * @error: (nullable): return location
+ *
+ * Binds lane NAME to a physical place in the `[lanes]` group of
+ * WORKSPACE/station.conf, replacing an earlier binding of NAME and keeping
+ * the rest of the file.
+ *
+ * Returns: %TRUE, or %FALSE with %FST_ERROR_CONFIG for a binding that names
+ *   no place or a place bound to another lane
+ */
+gboolean
+fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *path = g_build_filename(workspace, "station.conf", NULL);
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *old = NULL;
+	const gchar *eq = strchr(binding, '=');
+	g_autoptr(FstLanes) lanes = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	if (eq == NULL || eq == binding) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "lane binding '%s' is not NAME=USB-PORT-PATH or NAME=serial:SERIAL",
+			    binding);
+		return FALSE;
+	}
+	name = g_strndup(binding, (gsize)(eq - binding));
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error_local) &&
+	    !g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot read %s: %s",
+			    path,
+			    error_local->message);
+		return FALSE;
+	}
+	old = g_key_file_to_data(kf, NULL, NULL);
+	g_key_file_set_string(kf, "lanes", name, eq + 1);
+	if (!g_key_file_save_to_file(kf, path, &error_local)) {
+		g_set_error(error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "cannot write %s: %s",
+			    path,
+			    error_local->message);
+		return FALSE;
+	}
+	/* the whole table must still load: put the file back if not */
+	lanes = fst_lanes_load(workspace, error);
+	if (lanes == NULL) {
+		(void)g_file_set_contents(path, old, -1, NULL);
+		return FALSE;
+	}
+	return TRUE;
 }

@@ -22,6 +22,8 @@ const gchar *
 fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar **description);
 gboolean
 fst_known_devices_has_vendor(FstKnownDevices *self, gint vid);
+gint
+fst_known_devices_lookup_interface(FstKnownDevices *self, gint vid, gint pid);
 void
 fst_known_devices_free(FstKnownDevices *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstKnownDevices, fst_known_devices_free)
@@ -50,6 +52,8 @@ typedef enum {
  * @dialect: (nullable): the dialect from the known-devices table, %NULL when unknown
  * @busy: another program holds the port
  * @busy_reason: (nullable): who holds it, when @busy
+ * @usb_path: (nullable): the physical USB port: bus and port chain, `1-3.2`
+ * @lane: (nullable): the jig lane bound to this port (fst_lanes_apply())
  */
 typedef struct {
 	FstPortKind kind;
@@ -62,6 +66,8 @@ typedef struct {
 	gchar *dialect;
 	gboolean busy;
 	gchar *busy_reason;
+	gchar *usb_path;
+	gchar *lane;
 } FstPortInfo;
 
 void
@@ -74,6 +80,32 @@ GPtrArray *
 fst_ports_list_usb(FstKnownDevices *known, GError **error);
 gboolean
 fst_port_is_busy(const gchar *path, gchar **reason);
+
+/**
+ * FstLanes:
+ *
+ * The jig's lanes: a lane name bound to a physical place, a USB port path
+ * (`1-3.2`: bus 1, hub port 3, its port 2) or a USB-serial adapter's serial
+ * number, from the `[lanes]` group of WORKSPACE/station.conf, so that
+ * socket 5 is lane 5 whatever ttyUSB number the kernel gives it.
+ */
+typedef struct _FstLanes FstLanes;
+
+FstLanes *
+fst_lanes_load(const gchar *workspace, GError **error);
+guint
+fst_lanes_get_size(FstLanes *self);
+const gchar *
+fst_lanes_match(FstLanes *self, const FstPortInfo *port);
+void
+fst_lanes_apply(FstLanes *self, GPtrArray *ports);
+gchar *
+fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **error);
+gboolean
+fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error);
+void
+fst_lanes_free(FstLanes *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstLanes, fst_lanes_free)
 
 /**
  * FstPortLock:

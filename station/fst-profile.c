@@ -66,6 +66,7 @@ struct _FstProfile {
 	FstProfileFormat format;
 	guint burn_objects; /* 1 << FstObjectKind */
 	gint64 sec_tag;     /* -1 when not set */
+	FstProfileVerify verify;
 	FstTrustOptions trust;
 	FstProfileJob job;
 	FstProfileOnReturn on_return;
@@ -112,6 +113,7 @@ static const struct {
     {"burn", "format", FST_PROFILE_KEY_OPTIONAL},
     {"burn", "objects", FST_PROFILE_KEY_CERT},
     {"burn", "sec-tag", FST_PROFILE_KEY_OPTIONAL},
+    {"burn", "verify", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "endpoint", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "include-reserved", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "include-starfield", FST_PROFILE_KEY_OPTIONAL},
@@ -826,6 +828,31 @@ fst_profile_parse_burn(FstProfile *self, GKeyFile *kf, const gchar *contents, GP
 	}
 }
 
+/* [burn] verify: how what the device stored is checked */
+static void
+fst_profile_parse_verify(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	static const FstProfileName verifies[] = {
+	    {"auto", FST_PROFILE_VERIFY_AUTO},
+	    {"digest", FST_PROFILE_VERIFY_DIGEST},
+	    {"readback", FST_PROFILE_VERIFY_READBACK},
+	};
+	g_autoptr(GError) error = NULL;
+	guint verify = FST_PROFILE_VERIFY_AUTO;
+
+	fst_profile_parse_enum(kf,
+	                       self->path,
+	                       contents,
+	                       "burn",
+	                       "verify",
+	                       verifies,
+	                       G_N_ELEMENTS(verifies),
+	                       &verify,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	self->verify = verify;
+}
+
 /* unknown groups and keys are errors, a typo must not be ignored, and so are
  * the certificate's keys in a trust-only profile, which issues none; then the
  * required keys */
@@ -1355,6 +1382,7 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GPtrArray 
 		fst_profile_parse_extensions(self, kf, contents, errors);
 	}
 	fst_profile_parse_burn(self, kf, contents, errors);
+	fst_profile_parse_verify(self, kf, contents, errors);
 	fst_profile_parse_trust(self, kf, contents, errors);
 }
 
@@ -2028,6 +2056,18 @@ fst_profile_get_sec_tag(const FstProfile *self)
 }
 
 /**
+ * fst_profile_get_verify:
+ * @self: an #FstProfile
+ *
+ * Returns: how burned objects are verified (`[burn] verify`, auto by default)
+ */
+FstProfileVerify
+fst_profile_get_verify(const FstProfile *self)
+{
+	return self->verify;
+}
+
+/**
  * fst_profile_get_escrow_cert:
  * @self: an #FstProfile
  *
@@ -2142,6 +2182,10 @@ fst_profile_describe(const FstProfile *self)
 		g_string_append(burn, ", no root CAs");
 	if (self->sec_tag >= 0)
 		g_string_append_printf(burn, ", sec_tag %" G_GINT64_FORMAT, self->sec_tag);
+	if (self->verify == FST_PROFILE_VERIFY_DIGEST)
+		g_string_append(burn, ", verified by device digest");
+	else if (self->verify == FST_PROFILE_VERIFY_READBACK)
+		g_string_append(burn, ", verified by read-back");
 	/* the roots, when not every ATS root that fits */
 	if (self->trust.roots != NULL) {
 		g_autofree gchar *pinned = g_strjoinv(";", self->trust.roots);

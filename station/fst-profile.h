@@ -75,6 +75,21 @@ typedef enum {
 } FstProfileFormat;
 
 /**
+ * FstProfileVerify:
+ * @FST_PROFILE_VERIFY_AUTO: the device's digest where it has one, else read back
+ * @FST_PROFILE_VERIFY_DIGEST: the device hashes what it stores; a device
+ *   that cannot is refused
+ * @FST_PROFILE_VERIFY_READBACK: every burned object is read back over the wire
+ *
+ * How the pipeline checks what a device stored (`[burn] verify`).
+ */
+typedef enum {
+	FST_PROFILE_VERIFY_AUTO,
+	FST_PROFILE_VERIFY_DIGEST,
+	FST_PROFILE_VERIFY_READBACK,
+} FstProfileVerify;
+
+/**
  * FstProfileJob:
  * @FST_PROFILE_JOB_PROVISION: issue and burn a device certificate (default)
  * @FST_PROFILE_JOB_TRUST_ONLY: rewrite only the root CAs of a device that is
@@ -180,6 +195,8 @@ gboolean
 fst_profile_get_burn_object(const FstProfile *self, FstObjectKind kind);
 gint64
 fst_profile_get_sec_tag(const FstProfile *self);
+FstProfileVerify
+fst_profile_get_verify(const FstProfile *self);
 const gchar *
 fst_profile_get_escrow_cert(const FstProfile *self);
 GBytes *

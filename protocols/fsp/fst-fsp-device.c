@@ -141,7 +141,7 @@ fst_fsp_device_transact(FstFspDevice *self,
 
 	g_return_val_if_fail(req_len <= self->max_payload, NULL);
 	pkt.seq = ++self->seq;
-	if (cmd != FST_FSP_CMD_LIST && cmd != FST_FSP_CMD_READ)
+	if (cmd != FST_FSP_CMD_LIST && cmd != FST_FSP_CMD_READ && cmd != FST_FSP_CMD_DIGEST)
 		g_clear_pointer(&self->list_cache, g_array_unref);
 
 	/* a leading delimiter ends any partial frame the device's decoder holds */
@@ -435,6 +435,10 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 	/* capacities of slot B's objects, 0x04 and 0x05 */
 	guint32 capacity_b[FST_OBJECT_LAST] = {0};
 	guint cred_slots = 1;
+	/* the range of versions a device announces (TLV VERSIONS); absent:
+	 * only the one in PROTOCOL_VERSION */
+	guint version_lo = 0;
+	guint version_hi = 0;
 
 	fst_fsp_reader_init(&c, buf, len);
 	while (fst_fsp_tlv_next(&c, &tag, &value, &vlen)) {
@@ -477,6 +481,7 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 			tmp.can_put_key = (caps & FST_FSP_CAP_PUT_KEY) != 0;
 			tmp.can_lock = (caps & FST_FSP_CAP_LOCK) != 0;
 			tmp.can_export_key = (caps & FST_FSP_CAP_PUBKEY) != 0;
+			tmp.can_digest = (caps & FST_FSP_CAP_DIGEST) != 0;
 			break;
 		}
 		case FST_FSP_TAG_STATE:
@@ -521,6 +526,10 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 		case FST_FSP_TAG_ACTIVE_SLOT:
 			tmp.active_slot = fst_fsp_read_u8(&v);
 			break;
+		case FST_FSP_TAG_VERSIONS:
+			version_lo = fst_fsp_read_u8(&v);
+			version_hi = fst_fsp_read_u8(&v);
+			break;
 		default:
 			g_debug("skipping unknown hello tag 0x%02x", tag);
 			break;
@@ -542,12 +551,27 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 		                    "device hello answer is truncated inside a field");
 		return FALSE;
 	}
+	/* a device of a newer major version that also offers ours speaks ours
+	 * in this session: the station asked for it in its HELLO */
+	if (have_version && tmp.protocol_version > FST_FSP_VERSION && version_lo != 0 &&
+	    version_lo <= FST_FSP_VERSION && version_hi >= tmp.protocol_version) {
+		g_debug("device announces FSP version %u and speaks %u..%u: using %u",
+		        tmp.protocol_version,
+		        version_lo,
+		        version_hi,
+		        FST_FSP_VERSION);
+		tmp.protocol_version = FST_FSP_VERSION;
+	}
 	if (!have_version || tmp.protocol_version != FST_FSP_VERSION) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
-		            "device speaks FSP version %u, the station speaks %u",
+		            "device speaks FSP version %u%s, the station speaks %u; update the "
+		            "station, or the device firmware to one that offers version %u",
 		            tmp.protocol_version,
+		            tmp.protocol_version > FST_FSP_VERSION ? " and does not offer version 1"
+		                                                   : "",
+		            FST_FSP_VERSION,
 		            FST_FSP_VERSION);
 		return FALSE;
 	}
@@ -1313,6 +1337,71 @@ fst_fsp_device_read_object(FstDevice *device,
 }
 
 static GBytes *
+fst_fsp_device_digest_object(FstDevice *device,
+                             guint slot,
+                             FstObjectKind kind,
+                             guint32 *length,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+	FstFspDevice *self = FST_FSP_DEVICE(device);
+	g_autofree gchar *what = fst_fsp_object_name(slot, kind);
+	guint8 req[1] = {fst_fsp_object_id(slot, kind)};
+	g_autoptr(GBytes) resp = NULL;
+	const FstDeviceInfo *info;
+	const guint8 *buf;
+	gsize len = 0;
+
+	if (kind < FST_OBJECT_DEVICE_CERT || kind >= FST_OBJECT_LAST) {
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_INTERNAL, "object kind %d is not valid", kind);
+		return NULL;
+	}
+	if (!fst_fsp_device_check_slot(self, slot, error))
+		return NULL;
+	if (!fst_fsp_device_ensure_identified(self, cancellable, error))
+		return NULL;
+	info = fst_device_get_info(device);
+	if (!info->can_digest) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: device %s firmware has no DIGEST (FSP document 1.5); verify by "
+		            "reading back (verify=readback in the profile)",
+		            fst_fsp_device_port(self),
+		            info->uid);
+		return NULL;
+	}
+	resp = fst_fsp_device_transact(self,
+	                               FST_FSP_CMD_DIGEST,
+	                               req,
+	                               sizeof(req),
+	                               FST_FSP_DIGEST_RESP_SIZE,
+	                               FST_FSP_PROC_FLASH,
+	                               cancellable,
+	                               error);
+	if (resp == NULL)
+		return NULL;
+	if (!fst_fsp_device_check_status(self, FST_FSP_CMD_DIGEST, resp, what, error))
+		return NULL;
+	buf = g_bytes_get_data(resp, &len);
+	if (len != FST_FSP_DIGEST_RESP_SIZE) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "%s: the answer to DIGEST %s is %" G_GSIZE_FORMAT
+		            " bytes, not %u; the device firmware does not follow FSP v1",
+		            fst_fsp_device_port(self),
+		            what,
+		            len,
+		            FST_FSP_DIGEST_RESP_SIZE);
+		return NULL;
+	}
+	*length = fst_fsp_get_u32(buf + 1);
+	return g_bytes_new(buf + 5, FST_FSP_SHA256_SIZE);
+}
+
+static GBytes *
 fst_fsp_device_sign_challenge(FstDevice *device,
                               guint slot,
                               GBytes *nonce,
@@ -1670,6 +1759,7 @@ fst_fsp_device_class_init(FstFspDeviceClass *klass)
 	device_class->put_key = fst_fsp_device_put_key;
 	device_class->lock = fst_fsp_device_lock;
 	device_class->activate_slot = fst_fsp_device_activate_slot;
+	device_class->digest_object = fst_fsp_device_digest_object;
 }
 
 /**

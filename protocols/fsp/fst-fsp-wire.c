@@ -587,6 +587,8 @@ fst_fsp_command_to_string(uint8_t type)
 		return "LOCK";
 	case FST_FSP_CMD_ACTIVATE:
 		return "ACTIVATE";
+	case FST_FSP_CMD_DIGEST:
+		return "DIGEST";
 	default:
 		break;
 	}

@@ -60,6 +60,9 @@ typedef enum {
 	FST_FSP_CMD_LOCK = 0x0a,
 	/* devices with more than one credential slot (HELLO TLV CRED_SLOTS) */
 	FST_FSP_CMD_ACTIVATE = 0x0b,
+	/* optional: the device re-reads an object from its storage and answers
+	 * its length and SHA-256 (FST_FSP_CAP_DIGEST) */
+	FST_FSP_CMD_DIGEST = 0x0c,
 } FstFspCommand;
 
 /**
@@ -128,6 +131,7 @@ typedef enum {
 	FST_FSP_TAG_STATE = 0x0b,            /* u32, FST_FSP_STATE_* bits */
 	FST_FSP_TAG_CRED_SLOTS = 0x0c,       /* u8, credential slots, absent = 1 */
 	FST_FSP_TAG_ACTIVE_SLOT = 0x0d,      /* u8, the slot in use, absent = 0 */
+	FST_FSP_TAG_VERSIONS = 0x0e,         /* u8 lowest, u8 highest version it speaks */
 } FstFspTag;
 
 /* credential slots: slot s holds a key, a device certificate and a CA chain.
@@ -143,6 +147,10 @@ typedef enum {
 #define FST_FSP_CAP_LOCK 0x08u    /* LOCK: credentials can be made read-only */
 #define FST_FSP_CAP_PUBKEY 0x10u  /* KEYGEN form PUBKEY: exports the new key's public key */
 #define FST_FSP_CAP_NAK 0x20u     /* answers a corrupt frame with a NAK (when the station asks) */
+#define FST_FSP_CAP_DIGEST 0x40u  /* DIGEST: hashes an object as read from its storage */
+
+/* DIGEST response after the status: u32 length, u8 sha256[32] */
+#define FST_FSP_DIGEST_RESP_SIZE (1u + 4u + FST_FSP_SHA256_SIZE)
 
 /* HELLO request: the optional u8 after max_payload, what the station
  * understands; absent = 0 */

@@ -44,6 +44,10 @@ fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identit
 		return -1;
 	if ((identity->caps & FST_FSP_CAP_PUT_KEY) != 0 && hal->put_key == NULL)
 		return -1;
+	if ((identity->caps & FST_FSP_CAP_DIGEST) != 0 && hal->obj_rehash == NULL)
+		return -1;
+	if (identity->version_max != 0 && identity->version_max < FST_FSP_VERSION)
+		return -1;
 	if ((identity->caps & FST_FSP_CAP_LOCK) != 0 &&
 	    (hal->lock == NULL || hal->is_locked == NULL))
 		return -1;
@@ -164,7 +168,15 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	ctx->max_payload = station_max < own_max ? station_max : own_max;
 	resp->len = ctx->max_payload;
 
-	fst_fsp_tlv_put_u8(resp, FST_FSP_TAG_PROTOCOL_VERSION, FST_FSP_VERSION);
+	/* a newer firmware announces its own version and the range it speaks;
+	 * this session then runs version 1, which the station asked for */
+	if (id->version_max > FST_FSP_VERSION) {
+		uint8_t range[2] = {FST_FSP_VERSION, id->version_max};
+		fst_fsp_tlv_put_u8(resp, FST_FSP_TAG_PROTOCOL_VERSION, id->version_max);
+		fst_fsp_tlv_put(resp, FST_FSP_TAG_VERSIONS, range, sizeof(range));
+	} else {
+		fst_fsp_tlv_put_u8(resp, FST_FSP_TAG_PROTOCOL_VERSION, FST_FSP_VERSION);
+	}
 	fst_fsp_tlv_put(resp, FST_FSP_TAG_UID, id->uid, strlen(id->uid));
 	if (id->model != NULL)
 		fst_fsp_tlv_put(resp, FST_FSP_TAG_MODEL, id->model, strlen(id->model));
@@ -385,6 +397,34 @@ fst_dev_cmd_list(FstDevCtx *ctx, FstFspCursor *resp)
 	return resp->error ? FST_FSP_STATUS_INTERNAL : FST_FSP_STATUS_OK;
 }
 
+/* DIGEST: the object as the storage medium holds it now, hashed by the
+ * device, so that the station verifies a write without reading it back */
+static uint8_t
+fst_dev_cmd_digest(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
+{
+	uint8_t id = fst_fsp_read_u8(req);
+	uint32_t len = 0;
+	uint8_t *len_field;
+	uint8_t *sha;
+	int rc;
+
+	if ((ctx->identity->caps & FST_FSP_CAP_DIGEST) == 0)
+		return FST_FSP_STATUS_UNSUPPORTED;
+	if (req->error)
+		return FST_FSP_STATUS_BAD_ARGUMENTS;
+	if (fst_dev_find_object(ctx, id) == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	len_field = fst_fsp_write_reserve(resp, 4);
+	sha = fst_fsp_write_reserve(resp, FST_FSP_SHA256_SIZE);
+	if (len_field == NULL || sha == NULL)
+		return FST_FSP_STATUS_INTERNAL;
+	rc = ctx->hal->obj_rehash(ctx->hal->user, id, &len, sha);
+	if (rc != FST_FSP_STATUS_OK)
+		return (uint8_t)rc;
+	fst_fsp_put_u32(len_field, len);
+	return FST_FSP_STATUS_OK;
+}
+
 static uint8_t
 fst_dev_cmd_erase(FstDevCtx *ctx, FstFspCursor *req)
 {
@@ -587,6 +627,9 @@ fst_dev_handle(FstDevCtx *ctx, const FstFspPacket *pkt)
 		break;
 	case FST_FSP_CMD_ACTIVATE:
 		status = fst_dev_cmd_activate(ctx, &req);
+		break;
+	case FST_FSP_CMD_DIGEST:
+		status = fst_dev_cmd_digest(ctx, &req, &resp);
 		break;
 	default:
 		status = FST_FSP_STATUS_UNKNOWN_COMMAND;

@@ -63,6 +63,11 @@ typedef struct {
 	 * needs objects 0x04/0x05 in @objects and the HAL's activate() and
 	 * active_slot() */
 	uint8_t cred_slots;
+	/* the highest FSP major version this firmware speaks, 0 for
+	 * FST_FSP_VERSION; a firmware of a newer version that still speaks
+	 * version 1 announces it with the range 1..version_max (HELLO TLV
+	 * VERSIONS), so that a version 1 station negotiates down */
+	uint8_t version_max;
 } FstDevIdentity;
 
 /**
@@ -133,6 +138,11 @@ typedef struct {
 	 * active_slot() returns the slot in use */
 	int (*activate)(void *user, uint8_t slot);
 	int (*active_slot)(void *user);
+	/* optional, required with FST_FSP_CAP_DIGEST: re-reads committed
+	 * object @id from the storage medium (not a RAM copy, not a hash kept
+	 * since the commit) and hashes it; sets @len to the bytes read;
+	 * NOT_FOUND when absent, STORAGE_FAILED when the medium fails */
+	int (*obj_rehash)(void *user, uint8_t id, uint32_t *len, uint8_t sha256[FST_FSP_SHA256_SIZE]);
 } FstDevHal;
 
 /**

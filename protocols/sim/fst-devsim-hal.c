@@ -360,6 +360,40 @@ fst_devsim_obj_digest(void *user, uint8_t id, uint8_t sha256[FST_FSP_SHA256_SIZE
 	return FST_FSP_STATUS_OK;
 }
 
+/* DIGEST: the committed object as the storage file holds it, read again;
+ * objects kept only in RAM (the challenge signature), and every object of a
+ * simulator without a file, from RAM */
+static int
+fst_devsim_obj_rehash(void *user, uint8_t id, uint32_t *len, uint8_t sha256[FST_FSP_SHA256_SIZE])
+{
+	FstDevsimHal *self = user;
+	FstDevsimObject *obj = fst_devsim_hal_object(self, id);
+	g_autoptr(GKeyFile) kf = NULL;
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *b64 = NULL;
+	g_autofree guint8 *raw = NULL;
+	gsize raw_len = 0;
+
+	if (obj == NULL || obj->data == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	if (self->storage_path == NULL || id == FST_FSP_OBJ_SIGNATURE) {
+		SHA256(obj->data->data, obj->data->len, sha256);
+		*len = obj->data->len;
+		return FST_FSP_STATUS_OK;
+	}
+	kf = g_key_file_new();
+	if (!g_key_file_load_from_file(kf, self->storage_path, G_KEY_FILE_NONE, NULL))
+		return FST_FSP_STATUS_STORAGE_FAILED;
+	key = g_strdup_printf("%u", id);
+	b64 = g_key_file_get_string(kf, "objects", key, NULL);
+	if (b64 == NULL)
+		return FST_FSP_STATUS_NOT_FOUND;
+	raw = g_base64_decode(b64, &raw_len);
+	SHA256(raw, raw_len, sha256);
+	*len = (uint32_t)raw_len;
+	return FST_FSP_STATUS_OK;
+}
+
 static int
 fst_devsim_obj_erase(void *user, uint8_t id)
 {
@@ -1001,6 +1035,9 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->fault_replay_signature = config->fault_replay_signature;
 	if (!config->no_nak)
 		self->identity.caps |= FST_FSP_CAP_NAK;
+	if (!config->no_digest)
+		self->identity.caps |= FST_FSP_CAP_DIGEST;
+	self->identity.version_max = (uint8_t)MIN(config->version_max, 15u);
 	self->identity.format = config->format;
 	self->identity.max_payload = 0;
 
@@ -1010,6 +1047,7 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->hal.obj_read = fst_devsim_obj_read;
 	self->hal.obj_digest = fst_devsim_obj_digest;
 	self->hal.obj_erase = fst_devsim_obj_erase;
+	self->hal.obj_rehash = fst_devsim_obj_rehash;
 	self->hal.stage_begin = fst_devsim_stage_begin;
 	self->hal.stage_write = fst_devsim_stage_write;
 	self->hal.stage_digest = fst_devsim_stage_digest;

@@ -407,6 +407,8 @@ main(int argc, char **argv)
 	gboolean wrong_key = FALSE;
 	gboolean replay_signature = FALSE;
 	gboolean no_nak = FALSE;
+	gboolean no_digest = FALSE;
+	gint version_max = 0;
 	g_autofree gchar *corrupt = NULL;
 	FstDevsimFaults faults = {0};
 	/* (owned): faults.rand, freed on every way out */
@@ -544,6 +546,21 @@ main(int argc, char **argv)
 	     "Firmware before FSP document 1.4: corrupt frames are dropped silently, never "
 	     "answered with a NAK",
 	     NULL},
+	    {"no-digest",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &no_digest,
+	     "Firmware before FSP document 1.5: no DIGEST (the station reads objects back)",
+	     NULL},
+	    {"protocol-version",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &version_max,
+	     "A firmware of a newer FSP major version N that also speaks version 1: HELLO "
+	     "announces N and the range 1..N",
+	     "N"},
 	    {"key-injection-only",
 	     0,
 	     0,
@@ -759,6 +776,12 @@ main(int argc, char **argv)
 	config.fault_wrong_key = wrong_key;
 	config.fault_replay_signature = replay_signature;
 	config.no_nak = no_nak;
+	config.no_digest = no_digest;
+	if (version_max < 0 || version_max > 15) {
+		g_printerr("--protocol-version must be between 1 and 15\n");
+		return FST_DEVSIM_EXIT_USAGE;
+	}
+	config.version_max = (guint)version_max;
 	faults.bit_error_rate = bit_error_rate;
 	faults.drop_rate = drop_rate;
 	faults.disconnect_after = (guint64)disconnect_after;

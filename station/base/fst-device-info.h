@@ -102,6 +102,9 @@ typedef struct {
 	 * shared by all slots (slot 0) */
 	guint cred_slots;
 	guint active_slot; /* the slot the device's TLS stack uses, < cred_slots */
+	/* hashes a stored object as it reads it from its storage (digest_object),
+	 * so a write is verified without reading it back over the wire */
+	gboolean can_digest;
 } FstDeviceInfo;
 
 /* the most credential slots any dialect may report */

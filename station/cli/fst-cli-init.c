@@ -6,6 +6,7 @@
 #include "fst-central-station.h"
 #include "fst-cli.h"
 #include "fst-error.h"
+#include "fst-ports.h"
 #include "fst-settings.h"
 #include "fst-station.h"
 
@@ -18,6 +19,7 @@ fst_cli_init(gint argc, gchar **argv)
 	g_autofree gchar *lot = NULL;
 	g_autofree gchar *central = NULL;
 	g_auto(GStrv) ports = NULL;
+	g_auto(GStrv) lanes = NULL;
 	gint baud = 0;
 	gboolean json = FALSE;
 	gboolean verbose = FALSE;
@@ -39,6 +41,9 @@ fst_cli_init(gint argc, gchar **argv)
 	     "Ship the records to this central registry: a libpq connection string or service "
 	     "name, no password (~/.pgpass or $PGPASSFILE); then run fleetstation central init",
 	     "CONNINFO"},
+	    {"lane", 0, 0, G_OPTION_ARG_STRING_ARRAY, &lanes,
+	     "Bind a jig lane to a USB port path or an adapter serial number (repeat)",
+	     "NAME=1-3.2|NAME=serial:SN"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print informational messages", NULL},
 	    {NULL}};
@@ -58,7 +63,9 @@ fst_cli_init(gint argc, gchar **argv)
 	    "demo PKI in ca/ instead (root and issuing CA, ECDSA P-256, keys encrypted with\n"
 	    "$FLEETSTATION_CA_PASSPHRASE or a generated ca/passphrase, mode 0600).\n"
 	    "Parts that exist are kept. --profile, --lot, --port and --baud set the defaults of\n"
-	    "provision, batch and watch in the [defaults] group of station.conf.");
+	    "provision, batch and watch in the [defaults] group of station.conf; --lane binds a\n"
+	    "jig socket to a physical place in its [lanes] group, so that `ports` and the\n"
+	    "results name the lane whatever tty the kernel gives the adapter.");
 	g_option_context_add_main_entries(context, entries, NULL);
 	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
 	if (!fst_cli_parse(context, "init", &argc, &argv))
@@ -106,6 +113,10 @@ fst_cli_init(gint argc, gchar **argv)
 		return fst_cli_fail("init", json, error);
 	if (central != NULL && !fst_central_settings_save_conninfo(workspace, central, &error))
 		return fst_cli_fail("init", json, error);
+	for (guint i = 0; lanes != NULL && lanes[i] != NULL; i++) {
+		if (!fst_lanes_bind(workspace, lanes[i], &error))
+			return fst_cli_fail("init", json, error);
+	}
 
 	/* prove the workspace opens: the CA unlocks, the database migrates; a
 	 * workspace without a CA yet is ready for `ca create` or `ca import` */

@@ -33,6 +33,8 @@ fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
 	else
 		json_builder_add_null_value(b);
 	fst_cli_json_add_string(b, "busy_reason", p->busy_reason);
+	fst_cli_json_add_string(b, "usb_path", p->usb_path);
+	fst_cli_json_add_string(b, "lane", p->lane);
 	json_builder_end_object(b);
 }
 
@@ -41,13 +43,14 @@ fst_cli_ports_print(const FstPortInfo *p)
 {
 	g_autofree gchar *usb_id =
 	    p->vid >= 0 ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid) : g_strdup("-");
-	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %s\n",
+	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
 		p->name,
 		p->transport,
 		usb_id,
 		p->serial != NULL ? p->serial : "-",
 		p->dialect != NULL ? p->dialect : "-",
 		p->kind != FST_PORT_KIND_SERIAL ? "-" : (p->busy ? "busy" : "free"),
+		p->lane != NULL ? p->lane : "-",
 		p->description != NULL ? p->description : "-");
 }
 
@@ -57,7 +60,11 @@ fst_cli_ports(gint argc, gchar **argv)
 	gboolean json = FALSE;
 	gboolean known_only = FALSE;
 	g_autofree gchar *table = NULL;
+	g_autofree gchar *workspace_opt = NULL;
+	g_autofree gchar *workspace = NULL;
 	const GOptionEntry entries[] = {
+	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	     "Workspace whose [lanes] name the jig's sockets", "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {"known", 'k', 0, G_OPTION_ARG_NONE, &known_only,
 	     "Only ports with a known dialect", NULL},
@@ -70,13 +77,16 @@ fst_cli_ports(gint argc, gchar **argv)
 	g_autoptr(FstKnownDevices) known = NULL;
 	g_autoptr(GPtrArray) serial = NULL;
 	g_autoptr(GPtrArray) usb = NULL;
+	g_autoptr(FstLanes) lanes = NULL;
 
 	g_option_context_set_summary(
 	    context,
 	    "Lists serial ports (libserialport: name, USB VID:PID, serial number, description)\n"
 	    "and USB devices of the vendors in the known-devices table (libusb), the dialect\n"
 	    "the station would speak to each, and whether another program holds the port.\n"
-	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation.");
+	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation.\n"
+	    "LANE is the jig socket the workspace binds to the port's USB port path or\n"
+	    "adapter serial number ([lanes] in station.conf).");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "ports", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -94,6 +104,12 @@ fst_cli_ports(gint argc, gchar **argv)
 	usb = fst_ports_list_usb(known, &error);
 	if (usb == NULL)
 		return fst_cli_fail("ports", json, error);
+	workspace = fst_cli_workspace(workspace_opt);
+	lanes = fst_lanes_load(workspace, &error);
+	if (lanes == NULL)
+		return fst_cli_fail("ports", json, error);
+	fst_lanes_apply(lanes, serial);
+	fst_lanes_apply(lanes, usb);
 
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -117,13 +133,14 @@ fst_cli_ports(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %s\n",
+	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
 		"PORT",
 		"TRANSPORT",
 		"USB ID",
 		"SERIAL",
 		"DIALECT",
 		"STATE",
+		"LANE",
 		"DESCRIPTION");
 	for (guint i = 0; i < serial->len; i++) {
 		FstPortInfo *p = g_ptr_array_index(serial, i);

@@ -2,7 +2,7 @@
 [profile]
 name=nrf91
 description=AWS IoT Core over an nRF91 cellular modem: the modem generates a P-256 key (AT%KEYGEN) and the credentials go to one sec_tag
-models=nrf91*;nrf9160*;nrf9161*
+models=nRF91*;nrf91*;nrf9160*;nrf9161*
 key-source=device-csr
 key-types=ec-p256
 # a device that comes back with an active certificate is refused, its history shown
@@ -24,15 +24,18 @@ ext-key-usage=client-auth
 
 [burn]
 # the modem's credential store takes PEM (AT%CMNG): type 1 the client certificate,
-# type 0 the CA list the modem validates the server with
+# type 0 the CA list the modem validates the server with; set append-ca=true to
+# append the issuing CA to the client certificate (AWS IoT JITP)
 format=pem
 append-ca=false
 objects=device-cert;trust-roots
+# the sec_tag the modem's key, certificate and roots go to
 sec-tag=16842753
+# verified by the SHA-256 the modem reports of each credential it stored
+# (AT%CMNG=1): verify=auto, the default
 
 [trust]
 endpoint=ats
-# every Amazon root CA the device can store, as AWS advises; if they do not all
-# fit, the family it cannot validate goes first, then the reserved CA 2/4, and
-# the plan event of each device says which were left out and why
-include-starfield=false
+# Amazon Root CA 1 (RSA) and 3 (ECC), the roots of every ATS endpoint, in one
+# type 0 credential
+roots=AmazonRootCA1;AmazonRootCA3

@@ -304,6 +304,15 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_WRITE, 0, 6),
 	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_WRITE, 0, 0),
 	};
+	/* DIGEST instead of read-back, and of an absent object */
+	const guint8 digest[] = {
+	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_IDENTIFY, 0, 0),
+	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_WRITE, 0, 0),
+	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_DIGEST, 0, 0),
+	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_WRITE, 0, 4),
+	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_DIGEST, 0, 1),
+	    FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_DIGEST, 0, 2),
+	};
 	FstDevsimConfig config_ab = *base;
 	FstDevsimConfig config_key = *base;
 	FstDevsimConfig config_pub = *base;
@@ -318,6 +327,7 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 	g_ptr_array_unref(driver_session(dir, "session-ab", &config_ab, ab, sizeof(ab)));
 	g_ptr_array_unref(driver_session(dir, "session-put-key", &config_key, put_key, sizeof(put_key)));
 	g_ptr_array_unref(driver_session(dir, "session-pubkey", &config_pub, pubkey, sizeof(pubkey)));
+	g_ptr_array_unref(driver_session(dir, "session-digest", base, digest, sizeof(digest)));
 	records = driver_session(dir, "session", base, full, sizeof(full));
 
 	{

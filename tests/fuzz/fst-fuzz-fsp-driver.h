@@ -37,7 +37,8 @@ enum {
 	FST_FUZZ_DRIVER_OP_LOCK = 8,
 	FST_FUZZ_DRIVER_OP_LIST = 9,
 	FST_FUZZ_DRIVER_OP_ERASE = 10, /* arg: kind 1 + arg % 3 */
-	FST_FUZZ_DRIVER_N_OPS = 11,    /* op values above wrap around */
+	FST_FUZZ_DRIVER_OP_DIGEST = 11, /* arg: kind 1 + arg % 3 */
+	FST_FUZZ_DRIVER_N_OPS = 12,    /* op values above wrap around */
 };
 
 #define FST_FUZZ_DRIVER_CALL(op, slot, arg) ((guint8)((op) | ((slot) << 4) | ((arg) << 5)))
@@ -213,6 +214,15 @@ fst_fuzz_driver_call(FstDevice *device, guint8 call, GError **error)
 		ok = objs != NULL;
 		if (ok)
 			g_assert_cmpuint(objs->len, <=, FST_FSP_MAX_OBJECTS);
+		break;
+	}
+	case FST_FUZZ_DRIVER_OP_DIGEST: {
+		guint32 length = 0;
+		g_autoptr(GBytes) digest =
+		    fst_device_digest_object(device, slot, kind, &length, NULL, error);
+		ok = digest != NULL;
+		if (ok)
+			g_assert_cmpuint(g_bytes_get_size(digest), ==, FST_FSP_SHA256_SIZE);
 		break;
 	}
 	case FST_FUZZ_DRIVER_OP_ERASE:

@@ -15,10 +15,10 @@ if(FST_MBEDTLS_LIB AND FST_MBEDX509_LIB AND FST_MBEDCRYPTO_LIB)
 		target_compile_definitions(${fst_test} PRIVATE
 			FST_VERIFY_MBEDTLS="$<TARGET_FILE:fst-verify-mbedtls>")
 		target_link_libraries(${fst_test} PRIVATE fststation)
-		add_dependencies(${fst_test} fst-verify-mbedtls)
+		add_dependencies(${fst_test} fst-verify-mbedtls fleetstation-nrf91sim)
 		add_test(NAME ${fst_test} COMMAND ${fst_test} --tap)
 		set_tests_properties(${fst_test} PROPERTIES LABELS integration
-			ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
+			ENVIRONMENT "${FST_TEST_ENV};FST_NRF91SIM=$<TARGET_FILE:fleetstation-nrf91sim>" TIMEOUT 300)
 	endforeach()
 else()
 	foreach(fst_test fst-verify-test fst-mqtt-test)

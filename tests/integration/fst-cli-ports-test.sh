@@ -95,3 +95,42 @@ assert k == ["/dev/ttyUSB0"], k
 PY
 grep -q '^/dev/ttyUSB0 *usb *10c4:ea60 *FIX-0001 *fsp *free' "$ws/table.txt" || { cat "$ws/table.txt"; fail "ports table"; }
 echo "ok: ports lists USB serial adapters with VID:PID, serial, dialect and state"
+
+# jig lanes: socket 5 is the adapter with serial FIX-0001, socket 6 the one in USB port 1-4
+mkdir -p "$ws/jig"
+printf '[station]\nname=jig\n[lanes]\n5=serial:FIX-0001\n6=1-4\n' >"$ws/jig/station.conf"
+umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" ports --workspace "$ws/jig" >"$ws/lanes.txt" 2>"$ws/err" ||
+	{ cat "$ws/err"; fail "ports --workspace"; }
+umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" ports --workspace "$ws/jig" --json >"$ws/lanes.json" 2>"$ws/err" ||
+	{ cat "$ws/err"; fail "ports --workspace --json"; }
+grep -q '^/dev/ttyUSB0 *usb *10c4:ea60 *FIX-0001 *fsp *free *5 ' "$ws/lanes.txt" || { cat "$ws/lanes.txt"; fail "lane 5"; }
+grep -q '^/dev/ttyUSB1 .* 6 ' "$ws/lanes.txt" || { cat "$ws/lanes.txt"; fail "lane 6"; }
+python3 - "$ws" <<'PY' || { cat "$ws/lanes.json"; fail "lanes document"; }
+import json, sys
+a = {p["name"]: p for p in json.load(open(sys.argv[1] + "/lanes.json"))["serial"]}
+assert (a["/dev/ttyUSB0"]["lane"], a["/dev/ttyUSB0"]["usb_path"]) == ("5", "1-3"), a["/dev/ttyUSB0"]
+assert a["/dev/ttyUSB1"]["usb_path"] == "1-4", a["/dev/ttyUSB1"]
+assert a["/dev/ttyUSB1"]["lane"] == "6", a["/dev/ttyUSB1"]
+PY
+# a binding that names no place is an error naming it
+printf '[lanes]\n5=ttyUSB0\n' >"$ws/jig/station.conf"
+if umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" ports --workspace "$ws/jig" >"$ws/bad.txt" 2>"$ws/err"; then
+	fail "a bad lane binding was accepted"
+fi
+grep -q '5=ttyUSB0' "$ws/err" || { cat "$ws/err"; fail "bad lane message"; }
+echo "ok: ports shows the jig lane bound to a USB port path or an adapter serial number"
+
+# init binds lanes, keeping the rest of station.conf
+rm -rf "$ws/jig2"
+"$FST_STATION" init --workspace "$ws/jig2" --lane 7=1-3 --lane 8=serial:PL-9 >/dev/null 2>"$ws/err" ||
+	{ cat "$ws/err"; fail "init --lane"; }
+grep -q '^7=1-3$' "$ws/jig2/station.conf" || { cat "$ws/jig2/station.conf"; fail "init wrote no lane"; }
+grep -q '^\[station\]' "$ws/jig2/station.conf" || fail "init lost the station identity"
+umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" ports --workspace "$ws/jig2" >"$ws/lanes2.txt" 2>"$ws/err" ||
+	{ cat "$ws/err"; fail "ports after init --lane"; }
+grep -q '^/dev/ttyUSB0 .* 7 ' "$ws/lanes2.txt" || { cat "$ws/lanes2.txt"; fail "lane 7"; }
+if "$FST_STATION" init --workspace "$ws/jig2" --lane 9=1-3 >/dev/null 2>"$ws/err"; then
+	fail "two lanes in one place were accepted"
+fi
+grep -q '^9=' "$ws/jig2/station.conf" && fail "a refused lane was kept"
+echo "ok: init binds jig lanes"

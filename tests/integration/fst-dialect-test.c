@@ -245,7 +245,7 @@ fst_dialect_registry_test(void)
 	fst_pty_open(&pty);
 	g_assert_true(fst_dialect_lookup("fsp", &type, &kinds));
 	g_assert_true(type == FST_TYPE_FSP_DEVICE);
-	g_assert_cmpint(kinds, ==, FST_TRANSPORT_KIND_SERIAL);
+	g_assert_cmpint(kinds, ==, FST_TRANSPORT_KIND_SERIAL | FST_TRANSPORT_KIND_USB);
 	g_assert_false(fst_dialect_lookup("loopback", NULL, NULL));
 
 	/* without a dialect asked for, and no table: fsp */
@@ -260,15 +260,15 @@ fst_dialect_registry_test(void)
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
 
-	/* a dialect nobody registered, and a port kind fsp does not run on in
-	 * this build */
+	/* a dialect nobody registered, and a port kind nrf91 (AT commands on a
+	 * UART) does not run on */
 	unknown = fst_device_new_for_port(NULL, pty.path, "loopback", 0, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_assert_nonnull(strstr(error->message, "'loopback'"));
 	g_assert_nonnull(strstr(error->message, "fsp"));
 	g_assert_null(unknown);
 	g_clear_error(&error);
-	usb = fst_device_new_for_port(NULL, "usb:001-004", "fsp", 0, &error);
+	usb = fst_device_new_for_port(NULL, "usb:001-004", "nrf91", 0, &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_assert_null(usb);
 	g_clear_error(&error);
@@ -294,9 +294,10 @@ fst_dialect_registry_test(void)
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_clear_error(&error);
 	names = fst_dialect_list();
-	g_assert_cmpuint(g_strv_length(names), ==, 2);
+	g_assert_cmpuint(g_strv_length(names), ==, 3);
 	g_assert_cmpstr(names[0], ==, "fsp");
-	g_assert_cmpstr(names[1], ==, "loopback");
+	g_assert_cmpstr(names[1], ==, "nrf91");
+	g_assert_cmpstr(names[2], ==, "loopback");
 	{
 		g_autoptr(FstKnownDevices) known = fst_known_devices_load(table, &error);
 		g_assert_no_error(error);
@@ -310,9 +311,11 @@ fst_dialect_registry_test(void)
 	g_assert_no_error(error);
 	g_assert_cmpstr(board.sec_tag, ==, "7");
 
-	/* the built-in dialect cannot be removed */
+	/* the built-in dialects cannot be removed */
 	fst_dialect_unregister("fsp");
 	g_assert_true(fst_dialect_lookup("fsp", NULL, NULL));
+	fst_dialect_unregister("nrf91");
+	g_assert_true(fst_dialect_lookup("nrf91", NULL, NULL));
 	fst_dialect_unregister("loopback");
 	g_assert_false(fst_dialect_lookup("loopback", NULL, NULL));
 

@@ -431,12 +431,14 @@ fst_faults_reboot_test(FstFixture *fx, gconstpointer user_data)
 	fst_fixture_assert_provisioned(fx, uid, r2);
 }
 
-/* a device that says OK but stores something else: caught at read-back */
+/* a device that says OK but stores something else: caught by the device's
+ * digest of its storage, or, for firmware without DIGEST, at read-back */
 static void
 fst_faults_corrupt_test(FstFixture *fx, gconstpointer user_data)
 {
+	gboolean digest = user_data == NULL;
 	const gchar *uid = "FT-LIAR-1";
-	const gchar *extra[] = {"--fault-corrupt", "device-cert", NULL};
+	const gchar *extra[] = {"--fault-corrupt", "device-cert", digest ? NULL : "--no-digest", NULL};
 	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
 	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
 	g_autoptr(FstDbDevice) dev = NULL;
@@ -445,6 +447,7 @@ fst_faults_corrupt_test(FstFixture *fx, gconstpointer user_data)
 
 	g_assert_error(r->error, FST_ERROR, FST_ERROR_VERIFY_FAILED);
 	g_assert_nonnull(strstr(r->error->message, "device-cert"));
+	g_assert_nonnull(strstr(r->error->message, digest ? "SHA-256 differs" : "read back"));
 	fst_fixture_assert_rejected(fx, uid, r);
 	dev = fst_fixture_find(fx, uid);
 	stored = fst_fixture_dump(fx, uid, "device-cert");
@@ -452,6 +455,100 @@ fst_faults_corrupt_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(stored);
 	g_assert_cmpuint(g_bytes_get_size(stored), ==, g_bytes_get_size(expected));
 	g_assert_false(g_bytes_equal(stored, expected));
+}
+
+
+/* the profile of the fixture with `verify=@mode` in [burn] */
+static FstProfile *
+fst_fixture_profile_with_verify(FstFixture *fx, const gchar *mode)
+{
+	g_autofree gchar *src = g_build_filename(fx->workspace, "rework.profile", NULL);
+	g_autofree gchar *dst = g_strdup_printf("%s/verify-%s.profile", fx->workspace, mode);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *line = g_strdup_printf("[burn]\nverify=%s\n", mode);
+	g_autofree gchar *name_line = g_strdup_printf("name=aws-iot-ecc-verify-%s", mode);
+	g_autoptr(GString) edited = NULL;
+	g_autoptr(GError) error = NULL;
+	FstProfile *profile;
+
+	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
+	g_assert_no_error(error);
+	edited = g_string_new(text);
+	g_assert_cmpint(g_string_replace(edited, "[burn]\n", line, 1), ==, 1);
+	g_assert_cmpint(g_string_replace(edited, "name=aws-iot-ecc", name_line, 1), ==, 1);
+	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
+	profile = fst_station_load_profile(fx->station, dst, &error);
+	g_assert_no_error(error);
+	return profile;
+}
+
+/* the detail of the device's successful verify event */
+static gchar *
+fst_fixture_verify_detail(FstFixture *fx, const gchar *uid)
+{
+	g_autoptr(FstDbDevice) dev = fst_fixture_find(fx, uid);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GError) error = NULL;
+	gchar *detail = NULL;
+
+	events = fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		if (g_strcmp0(ev->step, "verify") == 0 && g_strcmp0(ev->outcome, "ok") == 0) {
+			g_free(detail);
+			detail = g_strdup(ev->detail);
+		}
+	}
+	g_assert_nonnull(detail);
+	return detail;
+}
+
+/* [burn] verify: the device's digest by default where it has one, read-back
+ * where it has none or the profile asks; a profile that insists on a digest
+ * refuses a device without one before anything is burned */
+static void
+fst_verify_modes_test(FstFixture *fx, gconstpointer user_data)
+{
+	const gchar *no_digest[] = {"--no-digest", NULL};
+	FstSim *sim_a = fst_fixture_start_sim(fx, "FT-VERIFY-A", NULL);
+	FstSim *sim_b = fst_fixture_start_sim(fx, "FT-VERIFY-B", no_digest);
+	FstSim *sim_c = fst_fixture_start_sim(fx, "FT-VERIFY-C", NULL);
+	FstSim *sim_d = fst_fixture_start_sim(fx, "FT-VERIFY-D", no_digest);
+	g_autoptr(FstProvisionResult) r_a = NULL;
+	g_autoptr(FstProvisionResult) r_b = NULL;
+	g_autoptr(FstProvisionResult) r_c = NULL;
+	g_autoptr(FstProvisionResult) r_d = NULL;
+	g_autofree gchar *detail_a = NULL;
+	g_autofree gchar *detail_b = NULL;
+	g_autofree gchar *detail_c = NULL;
+	FstProfile *fixture_profile = fx->profile;
+
+	r_a = fst_fixture_provision(fx, sim_a);
+	fst_fixture_assert_provisioned(fx, "FT-VERIFY-A", r_a);
+	detail_a = fst_fixture_verify_detail(fx, "FT-VERIFY-A");
+	g_assert_nonnull(strstr(detail_a, "verified by the device's digest of its storage"));
+
+	r_b = fst_fixture_provision(fx, sim_b);
+	fst_fixture_assert_provisioned(fx, "FT-VERIFY-B", r_b);
+	detail_b = fst_fixture_verify_detail(fx, "FT-VERIFY-B");
+	g_assert_nonnull(strstr(detail_b, "read back identical"));
+
+	fx->profile = fst_fixture_profile_with_verify(fx, "readback");
+	r_c = fst_fixture_provision(fx, sim_c);
+	fst_fixture_assert_provisioned(fx, "FT-VERIFY-C", r_c);
+	detail_c = fst_fixture_verify_detail(fx, "FT-VERIFY-C");
+	g_assert_nonnull(strstr(detail_c, "read back identical"));
+	fst_profile_free(fx->profile);
+
+	fx->profile = fst_fixture_profile_with_verify(fx, "digest");
+	r_d = fst_fixture_provision(fx, sim_d);
+	g_assert_error(r_d->error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(r_d->error->message, "verify=digest"));
+	g_assert_null(r_d->serial_hex);
+	g_assert_null(fst_fixture_dump(fx, "FT-VERIFY-D", "device-cert"));
+	fst_profile_free(fx->profile);
+	fx->profile = fixture_profile;
 }
 
 /* flash smaller than announced: STORAGE_FULL in the middle of the burn */
@@ -668,6 +765,13 @@ main(int argc, char **argv)
 	ADD("/fst/faults/stall", fst_faults_stall_test);
 	ADD("/fst/faults/reboot-in-write", fst_faults_reboot_test);
 	ADD("/fst/faults/corrupt", fst_faults_corrupt_test);
+	g_test_add("/fst/faults/corrupt-read-back",
+		   FstFixture,
+		   GINT_TO_POINTER(1),
+		   fst_fixture_setup,
+		   fst_faults_corrupt_test,
+		   fst_fixture_teardown);
+	ADD("/fst/verify/modes", fst_verify_modes_test);
 	ADD("/fst/faults/storage-full", fst_faults_storage_full_test);
 	ADD("/fst/faults/wrong-key", fst_faults_wrong_key_test);
 	ADD("/fst/faults/replayed-signature", fst_faults_replayed_signature_test);

@@ -8,6 +8,10 @@
  * localhost, so clients connect to "localhost", which the broker serves on
  * 127.0.0.1).
  *
+ * An nRF91 modem (fleetstation-nrf91sim over a pty) provisioned through the
+ * nrf91 dialect connects with what it stores: its own key (made by
+ * AT%KEYGEN), the client certificate and the root CA burned by AT%CMNG.
+ *
  * Skipped when mosquitto or mosquitto_pub is not installed.
  */
 
@@ -18,6 +22,7 @@
 #include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -25,6 +30,9 @@
 
 #include "fst-ca.h"
 #include "fst-error.h"
+#include "fst-nrf91-device.h"
+#include "fst-serial-transport.h"
+#include "fst-x509.h"
 #include "fst-openssl-common.h"
 #include "fst-test-pki.h"
 #include "fst-test-skip.h"
@@ -219,6 +227,109 @@ fst_test_refused(void)
 	fst_test_mbedtls_client();
 }
 
+
+/* the modem's stored credential @type of @tag, written to DIR/@name */
+static gchar *
+fst_test_modem_credential(const gchar *store, guint32 tag, guint type, const gchar *name)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *group = g_strdup_printf("%u", tag);
+	g_autofree gchar *key = g_strdup_printf("%u", type);
+	g_autofree gchar *b64 = NULL;
+	g_autofree guint8 *raw = NULL;
+	gsize len = 0;
+	gchar *path = g_strdup_printf("%s/%s", fst_mqtt.dir, name);
+
+	g_assert_true(g_key_file_load_from_file(kf, store, G_KEY_FILE_NONE, NULL));
+	b64 = g_key_file_get_string(kf, group, key, NULL);
+	g_assert_nonnull(b64);
+	raw = g_base64_decode(b64, &len);
+	g_assert_true(g_file_set_contents(path, (const gchar *)raw, (gssize)len, NULL));
+	g_chmod(path, 0644);
+	return path;
+}
+
+/* an nRF91 modem provisioned through its AT commands: the key it made, the
+ * certificate issued for its CSR and the root burned to its sec_tag are
+ * what mosquitto accepts */
+static void
+fst_test_nrf91_modem(void)
+{
+	const guint32 tag = 16842753;
+	g_autofree gchar *store = g_strdup_printf("%s/modem.store", fst_mqtt.dir);
+	g_autofree gchar *port = g_strdup_printf("%u", fst_mqtt.port);
+	g_autofree gchar *line = NULL;
+	g_autofree gchar *root_text = NULL;
+	g_autofree gchar *crt = NULL;
+	g_autofree gchar *key = NULL;
+	g_autofree gchar *cafile = NULL;
+	g_autoptr(GSubprocess) sim = NULL;
+	g_autoptr(GDataInputStream) out = NULL;
+	g_autoptr(FstTransport) transport = NULL;
+	g_autoptr(FstDevice) device = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	g_autoptr(GBytes) cert_pem = NULL;
+	g_autoptr(GBytes) roots = NULL;
+	g_autoptr(GBytes) digest = NULL;
+	g_autoptr(GPtrArray) ders = g_ptr_array_new();
+	g_autoptr(FstIssuedCert) issued = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (fst_mqtt.broker == NULL) {
+		g_test_skip("mosquitto is not installed");
+		return;
+	}
+	sim = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+	                       &error,
+	                       g_getenv("FST_NRF91SIM"),
+	                       "--imei",
+	                       "352656100367811",
+	                       "--storage",
+	                       store,
+	                       NULL);
+	g_assert_no_error(error);
+	out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(sim));
+	line = g_data_input_stream_read_line(out, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_str_has_prefix(line, "READY /"));
+	transport = fst_serial_transport_new(line + 6, 115200);
+	device = fst_nrf91_device_new(transport);
+	g_assert_true(fst_transport_open(transport, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_device_identify(device, NULL, &error));
+	g_assert_no_error(error);
+	csr = fst_device_generate_csr(device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	issued = fst_ca_issue_from_csr(fst_mqtt.ca, fst_mqtt.device_profile, fst_device_get_info(device), csr, &error);
+	g_assert_no_error(error);
+	g_ptr_array_add(ders, issued->der);
+	cert_pem = fst_x509_bundle_encode(ders, FST_CRED_FORMAT_PEM);
+	g_assert_true(g_file_get_contents(fst_mqtt.root, &root_text, NULL, NULL));
+	roots = g_bytes_new(root_text, strlen(root_text));
+	g_assert_true(fst_device_write_object(device, 0, FST_OBJECT_DEVICE_CERT, cert_pem, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_device_write_object(device, 0, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
+	g_assert_no_error(error);
+	digest = fst_device_digest_object(device, 0, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
+	g_assert_no_error(error);
+	fst_transport_close(transport);
+	g_subprocess_send_signal(sim, SIGTERM);
+	g_subprocess_wait(sim, NULL, NULL);
+
+	/* the client connects with the modem's credentials, as stored */
+	crt = fst_test_modem_credential(store, tag, 1, "modem.crt");
+	key = fst_test_modem_credential(store, tag, 2, "modem.key");
+	cafile = fst_test_modem_credential(store, tag, 0, "modem-roots.pem");
+	{
+		const gchar *argv[] = {"mosquitto_pub", "-h", "localhost", "-p", port, "--cafile",
+		                       cafile, "--cert", crt, "--key", key, "-t", "fleet/modem",
+		                       "-m", "hello", "-i", "modem", NULL};
+		const gchar *mbed[] = {FST_VERIFY_MBEDTLS, "connect", "127.0.0.1", port, cafile, crt, key, NULL};
+		g_assert_cmpint(fst_test_run(argv), ==, 0);
+		g_assert_cmpint(fst_test_run(mbed), ==, 0);
+	}
+}
+
 static void
 fst_test_broker_setup(gpointer user_data)
 {
@@ -342,6 +453,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/mqtt/mosquitto-pub", fst_test_mosquitto_pub);
 	g_test_add_func("/fst/mqtt/mbedtls-client", fst_test_mbedtls_client);
 	g_test_add_func("/fst/mqtt/refuses-other-ca", fst_test_refused);
+	g_test_add_func("/fst/mqtt/nrf91-modem-credentials", fst_test_nrf91_modem);
 	rc = fst_test_run_skippable();
 	if (fst_mqtt.broker != NULL) {
 		g_subprocess_send_signal(fst_mqtt.broker, SIGTERM);

@@ -6,6 +6,7 @@
 #define G_LOG_DOMAIN "FstFspDeviceTest"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <glib/gstdio.h>
 #include <poll.h>
@@ -54,6 +55,8 @@ typedef struct {
 /* fixture modes (user_data) */
 #define MODE_PUBKEY_ONLY 1
 #define MODE_AB 2
+#define MODE_NO_DIGEST 3 /* firmware of FSP document 1.4 */
+#define MODE_NEWER 4     /* announces FSP 2, speaks 1..2 */
 
 static void
 record_frame(Fixture *f, GPtrArray *into, const FstFspPacket *pkt)
@@ -147,6 +150,8 @@ fixture_setup(Fixture *f, gconstpointer user_data)
 	    .pubkey_only = GPOINTER_TO_INT(user_data) == MODE_PUBKEY_ONLY,
 	    /* a device with A/B credential slots, storage in a file */
 	    .cred_slots = GPOINTER_TO_INT(user_data) == MODE_AB ? 2 : 1,
+	    .no_digest = GPOINTER_TO_INT(user_data) == MODE_NO_DIGEST,
+	    .version_max = GPOINTER_TO_INT(user_data) == MODE_NEWER ? 2 : 0,
 	};
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *storage = NULL;
@@ -699,6 +704,150 @@ test_timeout(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(f->ctx->n_commands, ==, 3);
 }
 
+
+/* the requests of @type sent so far */
+static guint
+count_requests(Fixture *f, guint8 type)
+{
+	guint n = 0;
+	g_mutex_lock(&f->wire_lock);
+	for (guint i = 0; i < f->requests->len; i++) {
+		GBytes *rec = g_ptr_array_index(f->requests, i);
+		if (((const guint8 *)g_bytes_get_data(rec, NULL))[0] == type)
+			n++;
+	}
+	g_mutex_unlock(&f->wire_lock);
+	return n;
+}
+
+static void
+assert_sha256(GBytes *digest, GBytes *data)
+{
+	guint8 want[32];
+	SHA256(g_bytes_get_data(data, NULL), g_bytes_get_size(data), want);
+	g_assert_cmpuint(g_bytes_get_size(digest), ==, 32);
+	g_assert_cmpmem(g_bytes_get_data(digest, NULL), 32, want, 32);
+}
+
+static void
+test_digest(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(3 * 1024, 21);
+	g_autoptr(GBytes) digest = NULL;
+	g_autoptr(GBytes) absent = NULL;
+	guint64 read_before;
+	guint32 length = 0;
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_device_get_info(f->device)->can_digest);
+	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+
+	/* one request of one object id, one answer of length and hash: the 3 KiB
+	 * do not cross the wire again */
+	read_before = fst_transport_get_bytes_read(f->transport);
+	digest = fst_device_digest_object(f->device, 0, FST_OBJECT_CA_CHAIN, &length, NULL, &error);
+	g_assert_no_error(error);
+	assert_sha256(digest, data);
+	g_assert_cmpuint(length, ==, 3 * 1024);
+	g_assert_cmpuint(fst_transport_get_bytes_read(f->transport) - read_before, <, 64);
+	g_assert_cmpuint(count_requests(f, FST_FSP_CMD_DIGEST), ==, 1);
+	g_assert_cmpuint(count_requests(f, FST_FSP_CMD_READ), ==, 0);
+	g_assert_cmpuint(count_requests(f, FST_FSP_CMD_LIST), ==, 0);
+
+	/* an object the device does not hold */
+	absent = fst_device_digest_object(f->device, 0, FST_OBJECT_TRUST_ROOTS, NULL, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_null(absent);
+}
+
+static void
+test_digest_unsupported(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(100, 22);
+	g_autoptr(GBytes) digest = NULL;
+
+	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_device_get_info(f->device)->can_digest);
+	/* refused by the station: nothing is sent to a firmware without it */
+	digest = fst_device_digest_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "verify=readback"));
+	g_assert_null(digest);
+	g_assert_cmpuint(count_requests(f, FST_FSP_CMD_DIGEST), ==, 0);
+}
+
+/* the digest is of what the storage medium holds, read again, not of a RAM
+ * copy: a flash that changed after the commit is seen */
+static void
+test_ab_digest_reads_storage(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) data = make_data(700, 23);
+	g_autoptr(GBytes) digest = NULL;
+	g_autoptr(GBytes) digest_b = NULL;
+	g_autoptr(GBytes) rotten = NULL;
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *path = g_build_filename(f->tmpdir, "device.ini", NULL);
+	g_autofree gchar *b64 = NULL;
+	guint8 *raw;
+
+	g_assert_true(fst_device_write_object(f->device, 1, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
+	g_assert_no_error(error);
+	digest_b = fst_device_digest_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
+	g_assert_no_error(error);
+	assert_sha256(digest_b, data);
+	/* slot A holds nothing */
+	digest = fst_device_digest_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+
+	/* one bit rots in the file behind the device's back */
+	g_assert_true(g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error));
+	raw = g_memdup2(g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+	raw[100] ^= 0x10;
+	rotten = g_bytes_new_take(raw, g_bytes_get_size(data));
+	b64 = g_base64_encode(raw, g_bytes_get_size(rotten));
+	g_key_file_set_string(kf, "objects", "4", b64);
+	g_assert_true(g_key_file_save_to_file(kf, path, &error));
+	g_clear_pointer(&digest_b, g_bytes_unref);
+	digest_b = fst_device_digest_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
+	g_assert_no_error(error);
+	assert_sha256(digest_b, rotten);
+}
+
+/* a device of a newer major version that offers version 1 is spoken to in 1 */
+static void
+test_newer_version_negotiated_down(Fixture *f, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) csr = NULL;
+	GBytes *hello;
+	const guint8 *p;
+	gsize len = 0;
+
+	g_assert_true(fst_device_identify(f->device, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_device_get_info(f->device)->protocol_version, ==, 1);
+	/* the device did announce 2 */
+	g_mutex_lock(&f->wire_lock);
+	hello = g_ptr_array_index(f->responses, 0);
+	p = g_bytes_get_data(hello, &len);
+	g_assert_cmpuint(len, >, 5);
+	g_assert_cmpuint(p[0], ==, FST_FSP_CMD_HELLO | FST_FSP_RESPONSE_BIT);
+	g_assert_cmpuint(p[2], ==, FST_FSP_TAG_PROTOCOL_VERSION);
+	g_assert_cmpuint(p[5], ==, 2);
+	g_mutex_unlock(&f->wire_lock);
+	/* and the session works */
+	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(csr);
+}
+
 static void
 test_hello_parser(void)
 {
@@ -761,6 +910,28 @@ test_hello_parser(void)
 	g_assert_false(fst_fsp_parse_hello(buf, c.pos - 1, &info, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
+
+	/* version 2 offering 1..2 is negotiated down; offering 2..3 is not */
+	{
+		guint8 range[2] = {1, 2};
+		gsize end = c.pos;
+		buf[3] = 2;
+		fst_fsp_tlv_put(&c, FST_FSP_TAG_VERSIONS, range, sizeof(range));
+		g_assert_true(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(info.protocol_version, ==, 1);
+		g_free(info.uid);
+		g_free(info.model);
+		g_free(info.firmware);
+		buf[end + 3] = 2;
+		buf[end + 4] = 3;
+		g_assert_false(fst_fsp_parse_hello(buf, c.pos, &info, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_assert_nonnull(strstr(error->message, "does not offer version 1"));
+		g_clear_error(&error);
+		buf[3] = 1;
+		c.pos = end;
+	}
 
 	/* a LIST answer whose object is larger than its capacity */
 	{
@@ -1603,6 +1774,19 @@ main(int argc, char **argv)
 	ADD("/fst/fsp/device/put-key", test_put_key);
 	ADD("/fst/fsp/device/lock", test_lock);
 	ADD("/fst/fsp/device/list-reused-for-read-back", test_list_reused);
+	ADD("/fst/fsp/device/digest", test_digest);
+	g_test_add("/fst/fsp/device/digest-unsupported-not-sent",
+	           Fixture,
+	           GINT_TO_POINTER(MODE_NO_DIGEST),
+	           fixture_setup,
+	           test_digest_unsupported,
+	           fixture_teardown);
+	g_test_add("/fst/fsp/device/newer-version-negotiated-down",
+	           Fixture,
+	           GINT_TO_POINTER(MODE_NEWER),
+	           fixture_setup,
+	           test_newer_version_negotiated_down,
+	           fixture_teardown);
 	g_test_add_func("/fst/fsp/device/hello-rejects-bad-fields", test_hello_parser);
 	ADD("/fst/fsp/device/slot0-wire-unchanged", test_slot0_wire_unchanged);
 	ADD("/fst/fsp/device/one-slot-refuses-slot-b", test_one_slot_refuses_slot_b);
@@ -1613,5 +1797,6 @@ main(int argc, char **argv)
 	ADD_AB("/fst/fsp/device/ab/put-key-slot-b", test_ab_put_key);
 	ADD_AB("/fst/fsp/device/ab/activate", test_ab_activate);
 	ADD_AB("/fst/fsp/device/ab/interrupted-slot-b-write", test_ab_interrupted_write);
+	ADD_AB("/fst/fsp/device/ab/digest-reads-storage", test_ab_digest_reads_storage);
 	return g_test_run();
 }

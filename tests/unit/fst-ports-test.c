@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <termios.h>
 #include <umockdev.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fst-error.h"
@@ -552,6 +553,85 @@ fst_ports_provision_ttyusb(void)
 	}
 }
 
+
+/* jig lanes: a lane is a physical place (USB port path or adapter serial
+ * number), whatever tty name the kernel gave the adapter */
+static void
+fst_ports_lanes_umockdev(void)
+{
+	g_autoptr(UMockdevTestbed) tb = umockdev_testbed_new();
+	g_autoptr(FstKnownDevices) known = fst_test_known();
+	g_autofree gchar *dir = g_dir_make_tmp("fst-lanes-XXXXXX", NULL);
+	g_autofree gchar *conf = g_build_filename(dir, "station.conf", NULL);
+	g_autoptr(GPtrArray) ports = NULL;
+	g_autoptr(GPtrArray) usb = NULL;
+	g_autoptr(FstLanes) lanes = NULL;
+	g_autoptr(FstLanes) none = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *port5 = NULL;
+	g_autofree gchar *port6 = NULL;
+	g_autofree gchar *port7 = NULL;
+	FstPortInfo *p;
+
+	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_ttys, &error));
+	g_assert_no_error(error);
+	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_usb, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_file_set_contents(
+	    conf, "[station]\nname=jig\n[lanes]\n5=1-3\n6=serial:PL-9\n7=1-9.4\n8=2-1\n", -1, &error));
+	lanes = fst_lanes_load(dir, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_lanes_get_size(lanes), ==, 4);
+
+	ports = fst_ports_list_serial(known, &error);
+	g_assert_no_error(error);
+	fst_lanes_apply(lanes, ports);
+	p = fst_test_find(ports, "/dev/ttyUSB0");
+	g_assert_cmpstr(p->usb_path, ==, "1-3");
+	g_assert_cmpstr(p->lane, ==, "5");
+	p = fst_test_find(ports, "/dev/ttyUSB1");
+	g_assert_cmpstr(p->lane, ==, "6");
+	usb = fst_ports_list_usb(known, &error);
+	g_assert_no_error(error);
+	fst_lanes_apply(lanes, usb);
+	p = fst_test_find(usb, "usb:002-002");
+	g_assert_nonnull(p);
+	g_assert_cmpstr(p->usb_path, ==, "2-1");
+	g_assert_cmpstr(p->lane, ==, "8");
+
+	/* the lane finds its port; an empty socket and an unbound lane are named */
+	port5 = fst_lanes_resolve(lanes, ports, "5", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(port5, ==, "/dev/ttyUSB0");
+	port6 = fst_lanes_resolve(lanes, ports, "6", &error);
+	g_assert_cmpstr(port6, ==, "/dev/ttyUSB1");
+	port7 = fst_lanes_resolve(lanes, ports, "7", &error);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_assert_nonnull(strstr(error->message, "1-9.4"));
+	g_assert_null(port7);
+	g_clear_error(&error);
+	g_assert_null(fst_lanes_resolve(lanes, ports, "9", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+
+	/* a binding that names no place, and two lanes in one place */
+	g_assert_true(g_file_set_contents(conf, "[lanes]\n5=ttyUSB0\n", -1, &error));
+	g_assert_null(fst_lanes_load(dir, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "5=ttyUSB0"));
+	g_clear_error(&error);
+	g_assert_true(g_file_set_contents(conf, "[lanes]\n5=1-3\n6=1-3\n", -1, &error));
+	g_assert_null(fst_lanes_load(dir, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+	/* no workspace: no lanes */
+	none = fst_lanes_load(NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_lanes_get_size(none), ==, 0);
+	g_unlink(conf);
+	g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -567,6 +647,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/ports/known/rejects-malformed", fst_ports_known_rejects);
 	g_test_add_func("/fst/ports/serial/umockdev", fst_ports_serial_umockdev);
 	g_test_add_func("/fst/ports/usb/umockdev", fst_ports_usb_umockdev);
+	g_test_add_func("/fst/ports/lanes/umockdev", fst_ports_lanes_umockdev);
 	g_test_add_func("/fst/settings/roundtrip", fst_ports_settings_roundtrip);
 	g_test_add_func("/fst/watch/usb-hotplug", fst_watch_usb_hotplug);
 	g_test_add_func("/fst/ports/provision/ttyusb", fst_ports_provision_ttyusb);
