@@ -17,4 +17,10 @@ fst_file_load_key_file(GKeyFile *kf,
 /* the bounds of the small configuration files a user edits */
 #define FST_FILE_MAX_CONF (64 * 1024)
 
+gboolean
+fst_file_set_contents_private(const gchar *path,
+			      const guint8 *data,
+			      gsize len,
+			      GError **error);
+
 G_END_DECLS

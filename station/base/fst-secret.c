@@ -163,54 +163,6 @@ fst_secret_new_from_env(const gchar *name, GError **error)
 	return fst_secret_new((const guint8 *)value, strlen(value));
 }
 
-/**
- * fst_file_set_contents_private:
- * @path: destination
- * @data: (array length=len): bytes
- * @len: length of @data
- * @error: (nullable): return location
- *
- * Writes a file that holds a secret: created with mode 0600 from the start
- * (never widened then narrowed), written to a temporary name, fsync()ed and
- * renamed over @path, so a crash leaves either the old file or the new one.
- *
- * Returns: %TRUE on success
- */
-gboolean
-fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, GError **error)
-{
-	g_autofree gchar *tmp = g_strdup_printf("%s.XXXXXX", path);
-	gsize done = 0;
-	int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED, "cannot create %s: %s", tmp, g_strerror(errno));
-		return FALSE;
-	}
-	while (done < len) {
-		gssize n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot write %s: %s", tmp, g_strerror(errno));
-			close(fd);
-			g_unlink(tmp);
-			return FALSE;
-		}
-		done += (gsize)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot sync %s: %s", tmp, g_strerror(errno));
-		g_unlink(tmp);
-		return FALSE;
-	}
-	if (g_rename(tmp, path) != 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot rename %s: %s", tmp, g_strerror(errno));
-		g_unlink(tmp);
-		return FALSE;
-	}
-	return TRUE;
-}
 
 /**
  * fst_secret_save:

@@ -2,6 +2,8 @@
 
 #include <glib.h>
 
+#include "fst-file.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -32,11 +34,6 @@ fst_secret_get_len(const FstSecret *self);
 void
 fst_secret_free(FstSecret *self);
 
-gboolean
-fst_file_set_contents_private(const gchar *path,
-			      const guint8 *data,
-			      gsize len,
-			      GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstSecret, fst_secret_free)
 

@@ -23,7 +23,6 @@
 
 #define TEST_UID "TEST-0001"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
 
 typedef struct {
 	FstDevsimHal *hal;
