@@ -310,6 +310,12 @@ gboolean
 _fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error)
 {
 	tx->db = self;
+	/* inside a device log commit the transaction is the commit's: a
+	 * failure here ends only its own savepoint, which the commit rolls back */
+	if (self->batch > 0) {
+		tx->open = FALSE;
+		return TRUE;
+	}
 	tx->open = _fst_db_begin(self, what, error);
 	return tx->open;
 }
@@ -328,6 +334,64 @@ _fst_db_transaction_clear(FstDbTransaction *tx)
 	if (tx->open)
 		_fst_db_rollback(tx->db);
 	tx->open = FALSE;
+}
+
+void
+_fst_db_tx_mark(FstDb *self, FstDbTxMark *mark)
+{
+	mark->head_known = self->head_known;
+	mark->head_dirty = self->head_dirty;
+	mark->head_id = self->head_id;
+	memcpy(mark->head_hash, self->head_hash, sizeof(mark->head_hash));
+	mark->tx_event_id = self->tx_event_id;
+	memcpy(mark->tx_event_prev, self->tx_event_prev, sizeof(mark->tx_event_prev));
+	mark->tx_event = self->tx_event;
+	mark->tx_event_step = g_strdup(self->tx_event_step);
+	mark->tx_event_outcome = g_strdup(self->tx_event_outcome);
+	mark->tx_event_detail = g_strdup(self->tx_event_detail);
+	mark->dirty_len = self->dirty->len;
+}
+
+/* after ROLLBACK TO the savepoint of @mark: what the transaction remembers
+ * is as it was then */
+void
+_fst_db_tx_restore(FstDb *self, FstDbTxMark *mark)
+{
+	self->head_known = mark->head_known;
+	self->head_dirty = mark->head_dirty;
+	self->head_id = mark->head_id;
+	memcpy(self->head_hash, mark->head_hash, sizeof(self->head_hash));
+	self->tx_event_id = mark->tx_event_id;
+	memcpy(self->tx_event_prev, mark->tx_event_prev, sizeof(self->tx_event_prev));
+	g_free(self->tx_event_step);
+	g_free(self->tx_event_outcome);
+	g_free(self->tx_event_detail);
+	self->tx_event_step = g_steal_pointer(&mark->tx_event_step);
+	self->tx_event_outcome = g_steal_pointer(&mark->tx_event_outcome);
+	self->tx_event_detail = g_steal_pointer(&mark->tx_event_detail);
+	self->tx_event = mark->tx_event;
+	self->tx_event.step = self->tx_event_step;
+	self->tx_event.outcome = self->tx_event_outcome;
+	self->tx_event.detail = self->tx_event_detail;
+	/* the rows noted since were rolled back; a row noted before stays noted */
+	for (guint i = mark->dirty_len; i < self->dirty->len; i++) {
+		guint64 key = g_array_index(self->dirty, guint64, i);
+		g_hash_table_remove(self->dirty_set, GSIZE_TO_POINTER(key));
+	}
+	if (self->dirty->len > mark->dirty_len)
+		g_array_set_size(self->dirty, mark->dirty_len);
+	/* the lookups remembered may name rows that are gone */
+	self->tx_device_id = 0;
+	self->tx_device_station = 0;
+	self->tx_cert_serial[0] = '\0';
+}
+
+void
+_fst_db_tx_mark_clear(FstDbTxMark *mark)
+{
+	g_clear_pointer(&mark->tx_event_step, g_free);
+	g_clear_pointer(&mark->tx_event_outcome, g_free);
+	g_clear_pointer(&mark->tx_event_detail, g_free);
 }
 
 /* binds @value, or NULL when @value is 0 (ids) */
@@ -895,6 +959,9 @@ fst_db_new(const gchar *path)
 	self->path = g_strdup(path);
 	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
 	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_mutex_init(&self->queue_lock);
+	g_cond_init(&self->queue_cond);
+	self->queue = g_ptr_array_new();
 	return self;
 }
 
@@ -1028,6 +1095,9 @@ fst_db_close(FstDb *self)
 	g_free(self->last_backup);
 	g_array_unref(self->dirty);
 	g_hash_table_unref(self->dirty_set);
+	g_ptr_array_unref(self->queue);
+	g_mutex_clear(&self->queue_lock);
+	g_cond_clear(&self->queue_cond);
 	g_free(self->tx_event_step);
 	g_free(self->tx_event_outcome);
 	g_free(self->tx_event_detail);
