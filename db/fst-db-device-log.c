@@ -819,8 +819,6 @@ fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
 		return;
 	if (!_fst_db_transaction_commit(&tx, what, &req->error))
 		return;
-	db->group_transactions++;
-	db->group_logs++;
 	req->device_id = device_id;
 	req->ok = TRUE;
 }
@@ -837,7 +835,7 @@ fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
  * own result.
  */
 static void
-fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group)
+fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transactions)
 {
 	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(GError) error = NULL;
@@ -847,7 +845,10 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group)
 	guint n_written = 0;
 
 	if (group->len == 1) {
-		fst_db_device_log_commit_one_locked(db, g_ptr_array_index(group, 0));
+		FstDbCommitRequest *req = g_ptr_array_index(group, 0);
+		fst_db_device_log_commit_one_locked(db, req);
+		if (req->ok)
+			(*transactions)++;
 		return;
 	}
 	if (!_fst_db_transaction_begin(&tx, db, what, &error))
@@ -890,10 +891,8 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group)
 	}
 	if (!_fst_db_transaction_commit(&tx, what, &error))
 		goto one_by_one;
-	if (n_written > 0) {
-		db->group_transactions++;
-		db->group_logs += n_written;
-	}
+	if (n_written > 0)
+		(*transactions)++;
 	for (guint i = 0; i < group->len; i++) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, i);
 		if (!written[i])
@@ -916,6 +915,8 @@ one_by_one:
 			continue;
 		g_clear_error(&req->error);
 		fst_db_device_log_commit_one_locked(db, req);
+		if (req->ok)
+			(*transactions)++;
 	}
 }
 
@@ -975,19 +976,23 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	while (!req.done) {
 		if (!db->queue_leader) {
 			g_autoptr(GPtrArray) group = g_steal_pointer(&db->queue);
+			guint transactions = 0;
 			db->queue = g_ptr_array_new();
 			db->queue_leader = TRUE;
 			g_mutex_unlock(&db->queue_lock);
 			{
 				g_autoptr(GRecMutexLocker) locker =
 				    g_rec_mutex_locker_new(&db->mutex);
-				fst_db_device_log_commit_group_locked(db, group);
+				fst_db_device_log_commit_group_locked(db, group, &transactions);
 			}
 			g_mutex_lock(&db->queue_lock);
 			for (guint i = 0; i < group->len; i++) {
 				FstDbCommitRequest *r = g_ptr_array_index(group, i);
 				r->done = TRUE;
+				if (r->ok)
+					db->group_logs++;
 			}
+			db->group_transactions += transactions;
 			db->queue_leader = FALSE;
 			g_cond_broadcast(&db->queue_cond);
 		} else {
@@ -1018,22 +1023,26 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 /**
  * fst_db_get_commit_stats:
  * @self: an #FstDb
- * @transactions: (out) (optional): durable transactions that wrote device logs
- * @logs: (out) (optional): device log commits they held
+ * @transactions: (out) (optional): durable transactions that wrote device
+ *   logs since @self was opened (one WAL sync each)
+ * @logs: (out) (optional): device log commits written in them
+ * @waiting: (out) (optional): lanes waiting now in fst_db_device_log_commit()
+ *   for the group being written to end
  *
- * What fst_db_device_log_commit() did since @self was opened: with lanes
- * committing together, fewer transactions (and so fewer WAL syncs) than logs.
+ * What group commit did: with lanes committing together, fewer transactions
+ * than logs. It does not wait for a commit under way.
  */
 void
-fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs)
+fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs, guint *waiting)
 {
-	g_autoptr(GRecMutexLocker) locker = NULL;
-
 	g_return_if_fail(self != NULL);
 
-	locker = g_rec_mutex_locker_new(&self->mutex);
+	g_mutex_lock(&self->queue_lock);
 	if (transactions != NULL)
 		*transactions = self->group_transactions;
 	if (logs != NULL)
 		*logs = self->group_logs;
+	if (waiting != NULL)
+		*waiting = self->queue->len;
+	g_mutex_unlock(&self->queue_lock);
 }

@@ -90,7 +90,7 @@ struct _FstDb {
 	GPtrArray *queue;	  /* (element-type FstDbCommitRequest): not taken yet */
 	gboolean queue_leader; /* a lane is writing a group */
 	guint64 group_transactions; /* durable transactions of device logs so far */
-	guint64 group_logs;	    /* device logs they held */
+	guint64 group_logs;	    /* device logs written in them */
 };
 
 #define FST_DB_DIRTY_KEY(table, id) (((guint64)(table) << 48) | (guint64)(id))
