@@ -1011,7 +1011,7 @@ fst_db_open(const gchar *path, GError **error)
 	self = fst_db_new(path);
 	rc = sqlite3_open_v2(path,
 	                     &self->db,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);
 	if (rc != SQLITE_OK) {
 		_fst_db_set_error(self, error, rc, "opening the database");
