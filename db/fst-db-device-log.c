@@ -798,6 +798,7 @@ typedef struct {
 	FstDbDeviceLog *log; /* (not owned) */
 	GPtrArray *ops;	     /* (owned) (element-type FstDbLogOp): taken from the log */
 	gint64 device_id;    /* the log's device, or 0 until recorded */
+	GCond cond;	      /* signalled when done, or when it is to lead the next group */
 	gboolean done;	      /* set under the queue lock, once the leader is through */
 	gboolean failed_alone; /* refused in the group's transaction: not tried again */
 	gboolean ok;
@@ -860,7 +861,7 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 
 		device_ids[i] = req->device_id;
 		_fst_db_tx_mark(db, &mark);
-		if (!_fst_db_exec(db, "SAVEPOINT device_log", what, &error)) {
+		if (!_fst_db_exec_cached(db, "SAVEPOINT device_log", what, &error)) {
 			_fst_db_tx_mark_clear(&mark);
 			goto one_by_one;
 		}
@@ -871,7 +872,7 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			goto one_by_one;
 		}
 		if (ok) {
-			ok = _fst_db_exec(db, "RELEASE device_log", what, &error);
+			ok = _fst_db_exec_cached(db, "RELEASE device_log", what, &error);
 			if (!ok) {
 				_fst_db_tx_mark_clear(&mark);
 				goto one_by_one;
@@ -879,8 +880,8 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			written[i] = TRUE;
 			n_written++;
 		} else {
-			if (!_fst_db_exec(db, "ROLLBACK TO device_log", what, &error) ||
-			    !_fst_db_exec(db, "RELEASE device_log", what, &error)) {
+			if (!_fst_db_exec_cached(db, "ROLLBACK TO device_log", what, &error) ||
+			    !_fst_db_exec_cached(db, "RELEASE device_log", what, &error)) {
 				_fst_db_tx_mark_clear(&mark);
 				goto one_by_one;
 			}
@@ -971,6 +972,7 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	/* the commit queue: the first lane to find no leader takes every
 	 * request queued (its own included) and writes them; the others wait
 	 * for their result, and one of them leads the next group */
+	g_cond_init(&req.cond);
 	g_mutex_lock(&db->queue_lock);
 	g_ptr_array_add(db->queue, &req);
 	while (!req.done) {
@@ -991,15 +993,23 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 				r->done = TRUE;
 				if (r->ok)
 					db->group_logs++;
+				if (r != &req)
+					g_cond_signal(&r->cond);
 			}
 			db->group_transactions += transactions;
 			db->queue_leader = FALSE;
-			g_cond_broadcast(&db->queue_cond);
+			/* the first lane queued meanwhile leads the next group; the
+			 * others sleep on until their own group is through */
+			if (db->queue->len > 0) {
+				FstDbCommitRequest *next = g_ptr_array_index(db->queue, 0);
+				g_cond_signal(&next->cond);
+			}
 		} else {
-			g_cond_wait(&db->queue_cond, &db->queue_lock);
+			g_cond_wait(&req.cond, &db->queue_lock);
 		}
 	}
 	g_mutex_unlock(&db->queue_lock);
+	g_cond_clear(&req.cond);
 
 	g_ptr_array_unref(req.ops);
 	/* the attempt ended: what it superseded is written with it, or dropped */

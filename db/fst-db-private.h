@@ -86,7 +86,6 @@ struct _FstDb {
 	 * here; the first of them to find no leader writes every queued log in
 	 * one transaction and wakes the others with their own results */
 	GMutex queue_lock;
-	GCond queue_cond;
 	GPtrArray *queue;	  /* (element-type FstDbCommitRequest): not taken yet */
 	gboolean queue_leader; /* a lane is writing a group */
 	guint64 group_transactions; /* durable transactions of device logs so far */
@@ -169,6 +168,8 @@ gboolean
 _fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
 gboolean
 _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+gboolean
+_fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 void
 _fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state);

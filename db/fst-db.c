@@ -176,6 +176,18 @@ _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 	return TRUE;
 }
 
+/* runs one statement without rows from the statement cache: BEGIN, COMMIT
+ * and the savepoints of a group commit run several times per device, and
+ * sqlite3_exec() would parse them each time */
+gboolean
+_fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, what, error);
+	if (stmt == NULL)
+		return FALSE;
+	return _fst_db_step_done(self, stmt, what, error);
+}
+
 /* what a write transaction remembers (struct _FstDb) ends with it */
 static void
 fst_db_forget_transaction(FstDb *self)
@@ -245,7 +257,7 @@ _fst_db_begin(FstDb *self, const gchar *what, GError **error)
 		return TRUE;
 	fst_db_forget_transaction(self);
 	msg = g_strdup_printf("start a transaction to %s", what);
-	return _fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
+	return _fst_db_exec_cached(self, "BEGIN IMMEDIATE", msg, error);
 }
 
 void
@@ -298,7 +310,7 @@ _fst_db_commit(FstDb *self, const gchar *what, GError **error)
 		_fst_db_rollback(self);
 		return FALSE;
 	}
-	if (!_fst_db_exec(self, "COMMIT", msg, error)) {
+	if (!_fst_db_exec_cached(self, "COMMIT", msg, error)) {
 		_fst_db_rollback(self);
 		return FALSE;
 	}
@@ -960,7 +972,6 @@ fst_db_new(const gchar *path)
 	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
 	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_mutex_init(&self->queue_lock);
-	g_cond_init(&self->queue_cond);
 	self->queue = g_ptr_array_new();
 	return self;
 }
@@ -1097,7 +1108,6 @@ fst_db_close(FstDb *self)
 	g_hash_table_unref(self->dirty_set);
 	g_ptr_array_unref(self->queue);
 	g_mutex_clear(&self->queue_lock);
-	g_cond_clear(&self->queue_cond);
 	g_free(self->tx_event_step);
 	g_free(self->tx_event_outcome);
 	g_free(self->tx_event_detail);
