@@ -852,8 +852,18 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			(*transactions)++;
 		return;
 	}
-	if (!_fst_db_transaction_begin(&tx, db, what, &error))
-		goto one_by_one;
+	/* the write lock not to be had (another process holds it past the busy
+	 * timeout): every lane of the group gets that error, at once */
+	if (!_fst_db_transaction_begin(&tx, db, what, &error)) {
+		for (guint i = 0; i < group->len; i++) {
+			FstDbCommitRequest *req = g_ptr_array_index(group, i);
+			req->error = g_error_copy(error);
+			g_prefix_error(&req->error,
+				       "recording device %s (nothing of this step was written): ",
+				       req->log->info->uid);
+		}
+		return;
+	}
 	for (guint i = 0; i < group->len; i++) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, i);
 		FstDbTxMark mark = {0};
