@@ -63,8 +63,9 @@ SEED = int(os.environ.get("FST_CRASH_SEED", str(random.randrange(1 << 31))))
 REWORK_KILLS = int(os.environ.get("FST_CRASH_REWORK_KILLS", "15"))
 LANES = 16
 LANE_KILLS = int(os.environ.get("FST_CRASH_LANE_KILLS", "10"))
-BINDING_LEN = 41  # table code, rowid (8 bytes), SHA-256 (db/fst-audit.c)
-BINDING_DEVICES = 1  # FST_AUDIT_TABLE_DEVICES
+# events the pipeline logs in a device's two commits (station/fst-pipeline.c)
+PIPELINE_STEPS = ("identify", "plan", "keygen", "issue", "burn", "verify", "provisioned",
+                  "failed")
 
 
 class KillPoints:
@@ -343,15 +344,20 @@ def kill_runs(ws, devices, kills_wanted, full):
 
 
 def grouped_transactions(ws, after_event):
-    """transactions since event AFTER_EVENT that recorded several devices: their
-    last event binds more than one devices row"""
+    """transactions since event AFTER_EVENT that recorded the pipeline steps of
+    several devices (a transaction ends with the event that holds its row
+    bindings; the restart's marking of interrupted devices, one transaction
+    for all of them, has no pipeline step)"""
     n = 0
-    for (rows,) in db_rows(ws, "SELECT rows FROM events WHERE id > ? AND rows IS NOT NULL",
-                           (after_event,)):
-        devices = sum(1 for off in range(0, len(rows), BINDING_LEN)
-                      if rows[off] == BINDING_DEVICES)
-        if devices > 1:
-            n += 1
+    devices = set()
+    for dev, step, ends in db_rows(ws, "SELECT device_id, step, rows IS NOT NULL FROM events "
+                                       "WHERE id > ? ORDER BY id", (after_event,)):
+        if dev is not None and step in PIPELINE_STEPS:
+            devices.add(dev)
+        if ends:
+            if len(devices) > 1:
+                n += 1
+            devices = set()
     return n
 
 
