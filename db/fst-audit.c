@@ -100,22 +100,40 @@ fst_audit_digest(GByteArray *sum, guint8 out[FST_AUDIT_HASH_LEN])
 		g_checksum_get_digest(fallback, out, &glen);
 	}
 }
+/* @value in decimal, byte for byte as printf's %" G_GINT64_FORMAT " writes
+ * it, without printf: a canonical text is built for every row and event a
+ * commit writes */
+static void
+fst_audit_put_int(GByteArray *sum, gint64 value)
+{
+	gchar buf[24];
+	guint64 v = value < 0 ? (guint64)0 - (guint64)value : (guint64)value;
+	gsize at = sizeof(buf);
+
+	do {
+		buf[--at] = (gchar)('0' + (v % 10));
+		v /= 10;
+	} while (v > 0);
+	if (value < 0)
+		buf[--at] = '-';
+	g_byte_array_append(sum, (const guint8 *)buf + at, (guint)(sizeof(buf) - at));
+}
+
 static void
 fst_audit_add_text(GByteArray *sum, const gchar *name, const gchar *text, gssize len)
 {
-	gchar line[96];
-
+	fst_audit_put(sum, name, -1);
 	if (text == NULL) {
-		g_snprintf(line, sizeof(line), "%s -\n", name);
-		fst_audit_put(sum, line, -1);
+		fst_audit_put(sum, " -\n", 3);
 		return;
 	}
 	/* the exact bytes: text after a NUL is hashed like any other; a length
 	 * of 0 or less means up to the NUL (a stored empty text is 0 either way) */
 	if (len <= 0)
 		len = (gssize)strlen(text);
-	g_snprintf(line, sizeof(line), "%s %" G_GSIZE_FORMAT " ", name, (gsize)len);
-	fst_audit_put(sum, line, -1);
+	fst_audit_put(sum, " ", 1);
+	fst_audit_put_int(sum, (gint64)len);
+	fst_audit_put(sum, " ", 1);
 	fst_audit_put(sum, text, len);
 	fst_audit_put(sum, "\n", 1);
 }
@@ -123,9 +141,10 @@ fst_audit_add_text(GByteArray *sum, const gchar *name, const gchar *text, gssize
 static void
 fst_audit_add_int(GByteArray *sum, const gchar *name, gint64 value)
 {
-	gchar line[96];
-	g_snprintf(line, sizeof(line), "%s %" G_GINT64_FORMAT "\n", name, value);
-	fst_audit_put(sum, line, -1);
+	fst_audit_put(sum, name, -1);
+	fst_audit_put(sum, " ", 1);
+	fst_audit_put_int(sum, value);
+	fst_audit_put(sum, "\n", 1);
 }
 
 /**
@@ -222,9 +241,9 @@ fst_audit_add_value(GByteArray *sum, sqlite3_stmt *stmt, gint col)
 	fst_audit_add_text(sum, "column", name != NULL ? name : "", -1);
 	switch (sqlite3_column_type(stmt, col)) {
 	case SQLITE_INTEGER:
-		g_snprintf(buf, sizeof(buf), "i %" G_GINT64_FORMAT "\n",
-			   (gint64)sqlite3_column_int64(stmt, col));
-		fst_audit_put(sum, buf, -1);
+		fst_audit_put(sum, "i ", 2);
+		fst_audit_put_int(sum, (gint64)sqlite3_column_int64(stmt, col));
+		fst_audit_put(sum, "\n", 1);
 		break;
 	case SQLITE_FLOAT:
 		g_snprintf(buf, sizeof(buf), "f %.17g\n", sqlite3_column_double(stmt, col));

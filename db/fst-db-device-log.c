@@ -758,6 +758,180 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 	return FALSE;
 }
 
+/* writes what @self logged, in the transaction (or savepoint) open on
+ * @db; @device_id is the log's device, recorded here when it is 0 */
+static gboolean
+fst_db_device_log_write_locked(
+    FstDb *db, FstDbDeviceLog *self, GPtrArray *ops, gint64 *device_id, GError **error)
+{
+	gboolean ok = TRUE;
+
+	db->batch++;
+	if (*device_id == 0) {
+		*device_id =
+		    fst_db_begin_device(db, self->station_id, self->info, self->port, error);
+		ok = *device_id > 0;
+	}
+	/* escrows last, so that a certificate logged after its escrow is there */
+	for (guint i = 0; ok && i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind == FST_DB_LOG_ESCROW)
+			continue;
+		ok = fst_db_device_log_apply(db, *device_id, op, error);
+		if (ok && op->kind == FST_DB_LOG_FINISH)
+			ok = fst_db_device_log_apply_supersedes(db, self, *device_id, error);
+	}
+	for (guint i = 0; ok && i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind == FST_DB_LOG_ESCROW)
+			ok = fst_db_device_log_apply(db, *device_id, op, error);
+	}
+	db->batch--;
+	if (!ok)
+		g_prefix_error(error,
+		               "recording device %s (nothing of this step was written): ",
+		               self->info->uid);
+	return ok;
+}
+
+/* one lane's commit in the queue of its database */
+typedef struct {
+	FstDbDeviceLog *log; /* (not owned) */
+	GPtrArray *ops;	     /* (owned) (element-type FstDbLogOp): taken from the log */
+	gint64 device_id;    /* the log's device, or 0 until recorded */
+	GCond cond;	      /* signalled when done, or when it is to lead the next group */
+	gboolean done;	      /* set under the queue lock, once the leader is through */
+	gboolean failed_alone; /* refused in the group's transaction: not tried again */
+	gboolean ok;
+	GError *error; /* (owned) (nullable) */
+} FstDbCommitRequest;
+
+/* one log in a transaction of its own, as when it is alone */
+static void
+fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
+{
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
+	g_autofree gchar *what = g_strdup_printf("record device %s", req->log->info->uid);
+	gint64 device_id = req->device_id;
+
+	req->ok = FALSE;
+	if (!_fst_db_transaction_begin(&tx, db, what, &req->error))
+		return;
+	if (!fst_db_device_log_write_locked(db, req->log, req->ops, &device_id, &req->error))
+		return;
+	if (!_fst_db_transaction_commit(&tx, what, &req->error))
+		return;
+	req->device_id = device_id;
+	req->ok = TRUE;
+}
+
+/*
+ * Several logs in one transaction, so one WAL sync for all of them. Each
+ * log is written inside a savepoint of its own: one the database refuses
+ * (a constraint, invalid data) is rolled back alone, with what the
+ * transaction remembers in memory, and the others stay in the group. The
+ * events are appended to the chain log after log, and the rows of the whole
+ * group are bound into its last event, as for any transaction. If the
+ * transaction itself fails (SQLite ended it, the COMMIT failed), each log
+ * is written again in a transaction of its own, so that every lane gets its
+ * own result.
+ */
+static void
+fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transactions)
+{
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
+	g_autoptr(GError) error = NULL;
+	g_autofree gint64 *device_ids = g_new0(gint64, group->len);
+	g_autofree gboolean *written = g_new0(gboolean, group->len);
+	g_autofree gchar *what = g_strdup_printf("record %u devices", group->len);
+	guint n_written = 0;
+
+	if (group->len == 1) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, 0);
+		fst_db_device_log_commit_one_locked(db, req);
+		if (req->ok)
+			(*transactions)++;
+		return;
+	}
+	/* the write lock not to be had (another process holds it past the busy
+	 * timeout): every lane of the group gets that error, at once */
+	if (!_fst_db_transaction_begin(&tx, db, what, &error)) {
+		for (guint i = 0; i < group->len; i++) {
+			FstDbCommitRequest *req = g_ptr_array_index(group, i);
+			req->error = g_error_copy(error);
+			g_prefix_error(&req->error,
+				       "recording device %s (nothing of this step was written): ",
+				       req->log->info->uid);
+		}
+		return;
+	}
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, i);
+		FstDbTxMark mark = {0};
+		gboolean ok;
+
+		device_ids[i] = req->device_id;
+		_fst_db_tx_mark(db, &mark);
+		if (!_fst_db_exec_cached(db, "SAVEPOINT device_log", what, &error)) {
+			_fst_db_tx_mark_clear(&mark);
+			goto one_by_one;
+		}
+		ok = fst_db_device_log_write_locked(db, req->log, req->ops, &device_ids[i], &req->error);
+		/* an I/O error, a full disk or a lost lock ends the transaction */
+		if (sqlite3_get_autocommit(db->db)) {
+			_fst_db_tx_mark_clear(&mark);
+			goto one_by_one;
+		}
+		if (ok) {
+			ok = _fst_db_exec_cached(db, "RELEASE device_log", what, &error);
+			if (!ok) {
+				_fst_db_tx_mark_clear(&mark);
+				goto one_by_one;
+			}
+			written[i] = TRUE;
+			n_written++;
+		} else {
+			if (!_fst_db_exec_cached(db, "ROLLBACK TO device_log", what, &error) ||
+			    !_fst_db_exec_cached(db, "RELEASE device_log", what, &error)) {
+				_fst_db_tx_mark_clear(&mark);
+				goto one_by_one;
+			}
+			_fst_db_tx_restore(db, &mark);
+			req->failed_alone = TRUE;
+		}
+		_fst_db_tx_mark_clear(&mark);
+	}
+	if (!_fst_db_transaction_commit(&tx, what, &error))
+		goto one_by_one;
+	if (n_written > 0)
+		(*transactions)++;
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, i);
+		if (!written[i])
+			continue;
+		req->device_id = device_ids[i];
+		req->ok = TRUE;
+	}
+	return;
+
+one_by_one:
+	/* the group's transaction is gone (rolled back): nothing of it was
+	 * written, so each log that did not fail on its own is tried alone */
+	_fst_db_transaction_clear(&tx);
+	g_debug("writing %u device logs together failed, writing them one by one: %s",
+		group->len,
+		error != NULL ? error->message : "the transaction ended");
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, i);
+		if (req->failed_alone)
+			continue;
+		g_clear_error(&req->error);
+		fst_db_device_log_commit_one_locked(db, req);
+		if (req->ok)
+			(*transactions)++;
+	}
+}
+
 /**
  * fst_db_device_log_commit:
  * @db: an #FstDb
@@ -770,8 +944,15 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
  * record is checked as the function it mirrors checks it, and the audit
  * chain grows as if they had been written one by one.
  *
+ * Lanes (threads) that commit while another commit of @db is being written
+ * share the next transaction (group commit): the first of them writes the
+ * logs of all, each inside a savepoint of its own, with one sync, and every
+ * lane returns once that transaction is on disk, with its own result: a log
+ * the database refuses fails alone and the others are written. A lane alone
+ * writes at once and waits for nobody.
+ *
  * The log is emptied whether or not the commit succeeds: on failure nothing
- * of it was written (the whole transaction is rolled back), and a device
+ * of it was written (its records are rolled back as a whole), and a device
  * that was not recorded yet is still not.
  *
  * Returns: %TRUE on success
@@ -779,61 +960,110 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 gboolean
 fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 {
-	g_autoptr(GRecMutexLocker) locker = NULL;
-	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
-	g_autoptr(GPtrArray) ops = NULL;
-	g_autofree gchar *what = NULL;
-	gint64 device_id;
-	gboolean ok = TRUE;
+	FstDbCommitRequest req = {0};
 	gboolean finished = FALSE;
 
 	g_return_val_if_fail(db != NULL, FALSE);
 	g_return_val_if_fail(self != NULL, FALSE);
 
-	ops = g_steal_pointer(&self->ops);
+	req.log = self;
+	req.ops = g_steal_pointer(&self->ops);
+	req.device_id = self->device_id;
 	self->ops = g_ptr_array_new_with_free_func(fst_db_log_op_free);
-	device_id = self->device_id;
-	if (ops->len == 0 && device_id > 0)
+	if (req.ops->len == 0 && req.device_id > 0) {
+		g_ptr_array_unref(req.ops);
 		return TRUE;
-	what = g_strdup_printf("record device %s", self->info->uid);
-
-	locker = g_rec_mutex_locker_new(&db->mutex);
-	if (!_fst_db_transaction_begin(&tx, db, what, error))
-		return FALSE;
-	db->batch++;
-	if (device_id == 0) {
-		device_id =
-		    fst_db_begin_device(db, self->station_id, self->info, self->port, error);
-		ok = device_id > 0;
 	}
-	/* escrows last, so that a certificate logged after its escrow is there */
-	for (guint i = 0; ok && i < ops->len; i++) {
-		FstDbLogOp *op = g_ptr_array_index(ops, i);
-		if (op->kind == FST_DB_LOG_ESCROW)
-			continue;
-		ok = fst_db_device_log_apply(db, device_id, op, error);
-		if (ok && op->kind == FST_DB_LOG_FINISH)
-			ok = fst_db_device_log_apply_supersedes(db, self, device_id, error);
+	for (guint i = 0; i < req.ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(req.ops, i);
 		if (op->kind == FST_DB_LOG_FINISH)
 			finished = TRUE;
 	}
-	for (guint i = 0; ok && i < ops->len; i++) {
-		FstDbLogOp *op = g_ptr_array_index(ops, i);
-		if (op->kind == FST_DB_LOG_ESCROW)
-			ok = fst_db_device_log_apply(db, device_id, op, error);
+
+	/* the commit queue: the first lane to find no leader takes every
+	 * request queued (its own included) and writes them; the others wait
+	 * for their result, and one of them leads the next group */
+	g_cond_init(&req.cond);
+	g_mutex_lock(&db->queue_lock);
+	g_ptr_array_add(db->queue, &req);
+	while (!req.done) {
+		if (!db->queue_leader) {
+			g_autoptr(GPtrArray) group = g_steal_pointer(&db->queue);
+			guint transactions = 0;
+			db->queue = g_ptr_array_new();
+			db->queue_leader = TRUE;
+			g_mutex_unlock(&db->queue_lock);
+			{
+				g_autoptr(GRecMutexLocker) locker =
+				    g_rec_mutex_locker_new(&db->mutex);
+				fst_db_device_log_commit_group_locked(db, group, &transactions);
+			}
+			g_mutex_lock(&db->queue_lock);
+			for (guint i = 0; i < group->len; i++) {
+				FstDbCommitRequest *r = g_ptr_array_index(group, i);
+				r->done = TRUE;
+				if (r->ok)
+					db->group_logs++;
+				if (r != &req)
+					g_cond_signal(&r->cond);
+			}
+			db->group_transactions += transactions;
+			db->queue_leader = FALSE;
+			/* the first lane queued meanwhile leads the next group; the
+			 * others sleep on until their own group is through */
+			if (db->queue->len > 0) {
+				FstDbCommitRequest *next = g_ptr_array_index(db->queue, 0);
+				g_cond_signal(&next->cond);
+			}
+		} else {
+			g_cond_wait(&req.cond, &db->queue_lock);
+		}
 	}
-	db->batch--;
+	g_mutex_unlock(&db->queue_lock);
+	g_cond_clear(&req.cond);
+
+	g_ptr_array_unref(req.ops);
 	/* the attempt ended: what it superseded is written with it, or dropped */
 	if (finished)
 		g_ptr_array_set_size(self->supersedes, 0);
-	if (!ok) {
-		g_prefix_error(error,
-		               "recording device %s (nothing of this step was written): ",
-		               self->info->uid);
+	if (!req.ok) {
+		if (req.error != NULL)
+			g_propagate_error(error, req.error);
+		else
+			g_set_error(error,
+				    FST_ERROR,
+				    FST_ERROR_INTERNAL,
+				    "recording device %s failed without a reason",
+				    self->info->uid);
 		return FALSE;
 	}
-	if (!_fst_db_transaction_commit(&tx, what, error))
-		return FALSE;
-	self->device_id = device_id;
+	self->device_id = req.device_id;
 	return TRUE;
+}
+
+/**
+ * fst_db_get_commit_stats:
+ * @self: an #FstDb
+ * @transactions: (out) (optional): durable transactions that wrote device
+ *   logs since @self was opened (one WAL sync each)
+ * @logs: (out) (optional): device log commits written in them
+ * @waiting: (out) (optional): lanes waiting now in fst_db_device_log_commit()
+ *   for the group being written to end
+ *
+ * What group commit did: with lanes committing together, fewer transactions
+ * than logs. It does not wait for a commit under way.
+ */
+void
+fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs, guint *waiting)
+{
+	g_return_if_fail(self != NULL);
+
+	g_mutex_lock(&self->queue_lock);
+	if (transactions != NULL)
+		*transactions = self->group_transactions;
+	if (logs != NULL)
+		*logs = self->group_logs;
+	if (waiting != NULL)
+		*waiting = self->queue->len;
+	g_mutex_unlock(&self->queue_lock);
 }

@@ -79,6 +79,15 @@ struct _FstDb {
 	gchar *tx_event_step;	   /* (owned) */
 	gchar *tx_event_outcome;   /* (owned) */
 	gchar *tx_event_detail;	   /* (owned) (nullable) */
+	/* the group commit of device logs (fst_db_device_log_commit()): lanes
+	 * that reach a commit point while another group is being written queue
+	 * here; the first of them to find no leader writes every queued log in
+	 * one transaction and wakes the others with their own results */
+	GMutex queue_lock;
+	GPtrArray *queue;	  /* (element-type FstDbCommitRequest): not taken yet */
+	gboolean queue_leader; /* a lane is writing a group */
+	guint64 group_transactions; /* durable transactions of device logs so far */
+	guint64 group_logs;	    /* device logs written in them */
 };
 
 #define FST_DB_DIRTY_KEY(table, id) (((guint64)(table) << 48) | (guint64)(id))
@@ -110,6 +119,30 @@ void
 _fst_db_transaction_clear(FstDbTransaction *tx);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDbTransaction, _fst_db_transaction_clear)
 
+/* what a write transaction remembers in memory (struct _FstDb) at a
+ * savepoint, to be put back when the savepoint is rolled back: the chain's
+ * end, the last event, the rows noted for binding */
+typedef struct {
+	gboolean head_known;
+	gboolean head_dirty;
+	gint64 head_id;
+	gchar head_hash[FST_AUDIT_HASH_LEN * 2 + 1];
+	gint64 tx_event_id;
+	gchar tx_event_prev[FST_AUDIT_HASH_LEN * 2 + 1];
+	FstAuditEventRow tx_event;
+	gchar *tx_event_step;	 /* (owned) */
+	gchar *tx_event_outcome; /* (owned) */
+	gchar *tx_event_detail;	 /* (owned) (nullable) */
+	guint dirty_len;
+} FstDbTxMark;
+
+void
+_fst_db_tx_mark(FstDb *self, FstDbTxMark *mark);
+void
+_fst_db_tx_restore(FstDb *self, FstDbTxMark *mark);
+void
+_fst_db_tx_mark_clear(FstDbTxMark *mark);
+
 /* the names of FstCertState, as stored */
 extern const gchar *const fst_cert_state_names[FST_CERT_STATE_LAST];
 
@@ -133,6 +166,8 @@ gboolean
 _fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
 gboolean
 _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+gboolean
+_fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 void
 _fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state);

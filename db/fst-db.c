@@ -176,6 +176,18 @@ _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 	return TRUE;
 }
 
+/* runs one statement without rows from the statement cache: BEGIN, COMMIT
+ * and the savepoints of a group commit run several times per device, and
+ * sqlite3_exec() would parse them each time */
+gboolean
+_fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, what, error);
+	if (stmt == NULL)
+		return FALSE;
+	return _fst_db_step_done(self, stmt, what, error);
+}
+
 /* what a write transaction remembers (struct _FstDb) ends with it */
 static void
 fst_db_forget_transaction(FstDb *self)
@@ -245,7 +257,7 @@ _fst_db_begin(FstDb *self, const gchar *what, GError **error)
 		return TRUE;
 	fst_db_forget_transaction(self);
 	msg = g_strdup_printf("start a transaction to %s", what);
-	return _fst_db_exec(self, "BEGIN IMMEDIATE", msg, error);
+	return _fst_db_exec_cached(self, "BEGIN IMMEDIATE", msg, error);
 }
 
 void
@@ -298,7 +310,7 @@ _fst_db_commit(FstDb *self, const gchar *what, GError **error)
 		_fst_db_rollback(self);
 		return FALSE;
 	}
-	if (!_fst_db_exec(self, "COMMIT", msg, error)) {
+	if (!_fst_db_exec_cached(self, "COMMIT", msg, error)) {
 		_fst_db_rollback(self);
 		return FALSE;
 	}
@@ -310,6 +322,12 @@ gboolean
 _fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error)
 {
 	tx->db = self;
+	/* inside a device log commit the transaction is the commit's: a
+	 * failure here ends only its own savepoint, which the commit rolls back */
+	if (self->batch > 0) {
+		tx->open = FALSE;
+		return TRUE;
+	}
 	tx->open = _fst_db_begin(self, what, error);
 	return tx->open;
 }
@@ -328,6 +346,64 @@ _fst_db_transaction_clear(FstDbTransaction *tx)
 	if (tx->open)
 		_fst_db_rollback(tx->db);
 	tx->open = FALSE;
+}
+
+void
+_fst_db_tx_mark(FstDb *self, FstDbTxMark *mark)
+{
+	mark->head_known = self->head_known;
+	mark->head_dirty = self->head_dirty;
+	mark->head_id = self->head_id;
+	memcpy(mark->head_hash, self->head_hash, sizeof(mark->head_hash));
+	mark->tx_event_id = self->tx_event_id;
+	memcpy(mark->tx_event_prev, self->tx_event_prev, sizeof(mark->tx_event_prev));
+	mark->tx_event = self->tx_event;
+	mark->tx_event_step = g_strdup(self->tx_event_step);
+	mark->tx_event_outcome = g_strdup(self->tx_event_outcome);
+	mark->tx_event_detail = g_strdup(self->tx_event_detail);
+	mark->dirty_len = self->dirty->len;
+}
+
+/* after ROLLBACK TO the savepoint of @mark: what the transaction remembers
+ * is as it was then */
+void
+_fst_db_tx_restore(FstDb *self, FstDbTxMark *mark)
+{
+	self->head_known = mark->head_known;
+	self->head_dirty = mark->head_dirty;
+	self->head_id = mark->head_id;
+	memcpy(self->head_hash, mark->head_hash, sizeof(self->head_hash));
+	self->tx_event_id = mark->tx_event_id;
+	memcpy(self->tx_event_prev, mark->tx_event_prev, sizeof(self->tx_event_prev));
+	g_free(self->tx_event_step);
+	g_free(self->tx_event_outcome);
+	g_free(self->tx_event_detail);
+	self->tx_event_step = g_steal_pointer(&mark->tx_event_step);
+	self->tx_event_outcome = g_steal_pointer(&mark->tx_event_outcome);
+	self->tx_event_detail = g_steal_pointer(&mark->tx_event_detail);
+	self->tx_event = mark->tx_event;
+	self->tx_event.step = self->tx_event_step;
+	self->tx_event.outcome = self->tx_event_outcome;
+	self->tx_event.detail = self->tx_event_detail;
+	/* the rows noted since were rolled back; a row noted before stays noted */
+	for (guint i = mark->dirty_len; i < self->dirty->len; i++) {
+		guint64 key = g_array_index(self->dirty, guint64, i);
+		g_hash_table_remove(self->dirty_set, GSIZE_TO_POINTER(key));
+	}
+	if (self->dirty->len > mark->dirty_len)
+		g_array_set_size(self->dirty, mark->dirty_len);
+	/* the lookups remembered may name rows that are gone */
+	self->tx_device_id = 0;
+	self->tx_device_station = 0;
+	self->tx_cert_serial[0] = '\0';
+}
+
+void
+_fst_db_tx_mark_clear(FstDbTxMark *mark)
+{
+	g_clear_pointer(&mark->tx_event_step, g_free);
+	g_clear_pointer(&mark->tx_event_outcome, g_free);
+	g_clear_pointer(&mark->tx_event_detail, g_free);
 }
 
 /* binds @value, or NULL when @value is 0 (ids) */
@@ -896,6 +972,8 @@ fst_db_new(const gchar *path)
 	self->path = g_strdup(path);
 	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
 	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_mutex_init(&self->queue_lock);
+	self->queue = g_ptr_array_new();
 	return self;
 }
 
@@ -945,7 +1023,7 @@ fst_db_open(const gchar *path, GError **error)
 	self = fst_db_new(path);
 	rc = sqlite3_open_v2(path,
 	                     &self->db,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);
 	if (rc != SQLITE_OK) {
 		_fst_db_set_error(self, error, rc, "opening the database");
@@ -1029,6 +1107,8 @@ fst_db_close(FstDb *self)
 	g_free(self->last_backup);
 	g_array_unref(self->dirty);
 	g_hash_table_unref(self->dirty_set);
+	g_ptr_array_unref(self->queue);
+	g_mutex_clear(&self->queue_lock);
 	g_free(self->tx_event_step);
 	g_free(self->tx_event_outcome);
 	g_free(self->tx_event_detail);

@@ -324,6 +324,8 @@ fst_db_device_log_add_escrow(FstDbDeviceLog *self,
 			     GBytes *cms_der);
 gboolean
 fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error);
+void
+fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs, guint *waiting);
 
 /* the cloud registration queue */
 

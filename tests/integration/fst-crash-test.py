@@ -25,8 +25,21 @@ certificates in both slots of each board are in the database for that board;
 after the restart run, the board's active slot holds the certificate the
 database has in service, and the audit chain is intact.
 
+Then the same with 16 lanes: runs of 16 simulated devices, one port worker
+each, whose commits the database writes together (group commit: one
+transaction for the lanes that reach a commit point at the same time), are
+killed at random points (FST_CRASH_LANE_KILLS, default 10), with the same
+checks after each kill and its restart; at least one transaction of those
+runs must have recorded several devices, or the group commit was not
+exercised.
+
+Kill points are drawn over the time a whole run took; a run that ends before
+its kill point is not a kill, and is tried again. The test fails when the
+kill points keep missing (fewer than one kill in four tries after 20 tries),
+not on wall time, so that a loaded machine only makes it slower.
+
 One certificate unaccounted for fails the test. Environment: FST_STATION,
-FST_DEVSIM (set by ctest), FST_CRASH_KILLS (default 50), FST_CRASH_DEVICES
+FST_DEVSIM (set by ctest), FST_CRASH_KILLS (default 40), FST_CRASH_DEVICES
 (default 4), FST_CRASH_SEED (default: random, printed).
 """
 
@@ -44,11 +57,32 @@ import time
 
 STATION = os.environ.get("FST_STATION", "fleetstation")
 DEVSIM = os.environ.get("FST_DEVSIM", "fleetstation-devsim")
-KILLS = int(os.environ.get("FST_CRASH_KILLS", "50"))
+KILLS = int(os.environ.get("FST_CRASH_KILLS", "40"))
 DEVICES = int(os.environ.get("FST_CRASH_DEVICES", "4"))
 SEED = int(os.environ.get("FST_CRASH_SEED", str(random.randrange(1 << 31))))
-BUDGET_S = float(os.environ.get("FST_CRASH_BUDGET_S", "170"))
 REWORK_KILLS = int(os.environ.get("FST_CRASH_REWORK_KILLS", "15"))
+LANES = 16
+LANE_KILLS = int(os.environ.get("FST_CRASH_LANE_KILLS", "10"))
+# events the pipeline logs in a device's two commits (station/fst-pipeline.c)
+PIPELINE_STEPS = ("identify", "plan", "keygen", "issue", "burn", "verify", "provisioned",
+                  "failed")
+
+
+class KillPoints:
+    """counts tries and kills; fails when the kill points keep missing the runs"""
+
+    def __init__(self, what):
+        self.what = what
+        self.tries = 0
+        self.kills = 0
+
+    def tried(self, killed, full):
+        self.tries += 1
+        if killed:
+            self.kills += 1
+        if self.tries >= 20 and self.kills * 4 < self.tries:
+            fail(f"only {self.kills} of {self.tries} {self.what} were killed before they "
+                 f"ended (a whole run took {full:.2f} s): the kill points miss the runs")
 
 
 def fail(msg):
@@ -223,11 +257,8 @@ def rework_phase(tmp, ws):
         if out.returncode != 0:
             fail(f"an uninterrupted rework failed:\n{out.stdout.decode(errors='replace')}")
         full = time.monotonic() - t0
-        kills = 0
-        started = time.monotonic()
-        while kills < REWORK_KILLS:
-            if time.monotonic() - started > BUDGET_S:
-                fail(f"only {kills} rework kills in {BUDGET_S:.0f} s: the machine is too slow")
+        points = KillPoints("rework runs")
+        while points.kills < REWORK_KILLS:
             proc = subprocess.Popen(provision("aws-iot-ecc-rework"), stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             # at 115200 baud the boards' work is most of a run
@@ -236,9 +267,9 @@ def rework_phase(tmp, ws):
             if killed:
                 proc.send_signal(signal.SIGKILL)
             proc.wait()
+            points.tried(killed, full)
             if not killed:
                 continue
-            kills += 1
             for uid, storage, _, _ in boards:
                 check_rework_board(ws, uid, storage, settled=False)
             # the restart completes both boards' rework
@@ -253,7 +284,7 @@ def rework_phase(tmp, ws):
                             "d.id = c.device_id WHERE d.uid LIKE 'CRASH-AB-%'")[0][0]
         cut = db_rows(ws, "SELECT count(*) FROM events e JOIN devices d ON d.id = e.device_id "
                           "WHERE d.uid LIKE 'CRASH-AB-%' AND e.step = 'interrupted'")[0][0]
-        print(f"ok: {kills} kills during A/B rework ({cut} cut a board's rework short), "
+        print(f"ok: {points.kills} kills during A/B rework ({cut} cut a board's rework short), "
               f"{total} certificates of the two boards recorded, each board on the slot the "
               "database has in service", flush=True)
         if cut == 0:
@@ -271,6 +302,83 @@ def check_audit(ws):
         fail(f"audit chain broken after a crash:\n{out.stdout.decode(errors='replace')}")
 
 
+def kill_runs(ws, devices, kills_wanted, full):
+    """kills runs of DEVICES devices at random points, checking after each kill
+    and its restart; returns (kills, devices marked for re-work, certificates held)"""
+    points = KillPoints(f"runs of {devices} devices")
+    reworked = 0
+    held = 0
+    while points.kills < kills_wanted:
+        before = db_rows(ws, "SELECT coalesce(max(id), 0) FROM devices")[0][0]
+        proc = subprocess.Popen(demo(ws, devices), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(random.uniform(0.0, full * 1.1))
+        killed = proc.poll() is None
+        if killed:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        points.tried(killed, full)
+        if not killed:
+            continue  # it finished first: not a kill point
+        left = db_rows(ws, "SELECT id, uid FROM devices WHERE state = 'in-progress' "
+                           "AND id > ?", (before,))
+        # what the devices hold is known even before the restart
+        held = check_certificates(ws)
+
+        # restart: opening the station marks the dead run's work for re-work
+        run_to_end(ws, 1)
+        stuck = db_rows(ws, "SELECT uid FROM devices WHERE state = 'in-progress'")
+        if stuck:
+            fail(f"device {stuck[0][0]} is still in-progress after a restart")
+        for dev_id, uid in left:
+            state = db_rows(ws, "SELECT state FROM devices WHERE id = ?", (dev_id,))[0][0]
+            ev = db_rows(ws, "SELECT count(*) FROM events WHERE device_id = ? AND "
+                             "step = 'interrupted'", (dev_id,))[0][0]
+            if state != "rework" or ev != 1:
+                fail(f"device {uid} left in-progress by a kill is {state} with {ev} "
+                     "interrupted event(s), expected rework with 1")
+        reworked += len(left)
+        check_certificates(ws)
+        check_audit(ws)
+    return points.kills, reworked, held
+
+
+def grouped_transactions(ws, after_event):
+    """transactions since event AFTER_EVENT that recorded the pipeline steps of
+    several devices (a transaction ends with the event that holds its row
+    bindings; the restart's marking of interrupted devices, one transaction
+    for all of them, has no pipeline step)"""
+    n = 0
+    devices = set()
+    for dev, step, ends in db_rows(ws, "SELECT device_id, step, rows IS NOT NULL FROM events "
+                                       "WHERE id > ? ORDER BY id", (after_event,)):
+        if dev is not None and step in PIPELINE_STEPS:
+            devices.add(dev)
+        if ends:
+            if len(devices) > 1:
+                n += 1
+            devices = set()
+    return n
+
+
+def lanes_phase(ws):
+    """kills during runs of 16 devices, whose lanes commit together"""
+    started = time.monotonic()
+    first_event = db_rows(ws, "SELECT coalesce(max(id), 0) FROM events")[0][0]
+    t0 = time.monotonic()
+    run_to_end(ws, LANES)
+    full = time.monotonic() - t0
+    kills, reworked, held = kill_runs(ws, LANES, LANE_KILLS, full)
+    grouped = grouped_transactions(ws, first_event)
+    print(f"ok: {kills} kills of {LANES}-lane runs (a whole run takes {full:.2f} s) in "
+          f"{time.monotonic() - started:.1f} s, {reworked} devices marked for re-work, "
+          f"{held} certificates held by devices, {grouped} transactions recorded several "
+          "devices together", flush=True)
+    if grouped == 0:
+        fail(f"no transaction of the {LANES}-lane runs recorded two devices together: the "
+             "group commit was not exercised")
+
+
 def main():
     random.seed(SEED)
     print(f"seed {SEED}, {KILLS} kills, {DEVICES} devices per run", flush=True)
@@ -284,49 +392,14 @@ def main():
         full = time.monotonic() - t0
         print(f"a whole run takes {full:.2f} s", flush=True)
 
-        kills = 0
-        reworked = 0
-        held = 0
-        while kills < KILLS:
-            if time.monotonic() - started > BUDGET_S:
-                fail(f"only {kills} kills in {BUDGET_S:.0f} s: the machine is too slow")
-            before = db_rows(ws, "SELECT coalesce(max(id), 0) FROM devices")[0][0]
-            proc = subprocess.Popen(demo(ws, DEVICES), stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
-            time.sleep(random.uniform(0.0, full * 1.1))
-            killed = proc.poll() is None
-            if killed:
-                proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            if not killed:
-                continue  # it finished first: not a kill point
-            kills += 1
-            left = db_rows(ws, "SELECT id, uid FROM devices WHERE state = 'in-progress' "
-                               "AND id > ?", (before,))
-            # what the devices hold is known even before the restart
-            held = check_certificates(ws)
-
-            # restart: opening the station marks the dead run's work for re-work
-            run_to_end(ws, 1)
-            stuck = db_rows(ws, "SELECT uid FROM devices WHERE state = 'in-progress'")
-            if stuck:
-                fail(f"device {stuck[0][0]} is still in-progress after a restart")
-            for dev_id, uid in left:
-                state = db_rows(ws, "SELECT state FROM devices WHERE id = ?", (dev_id,))[0][0]
-                ev = db_rows(ws, "SELECT count(*) FROM events WHERE device_id = ? AND "
-                                 "step = 'interrupted'", (dev_id,))[0][0]
-                if state != "rework" or ev != 1:
-                    fail(f"device {uid} left in-progress by a kill is {state} with {ev} "
-                         "interrupted event(s), expected rework with 1")
-            reworked += len(left)
-            check_certificates(ws)
-            check_audit(ws)
+        kills, reworked, held = kill_runs(ws, DEVICES, KILLS, full)
         total = db_rows(ws, "SELECT count(*) FROM certificates")[0][0]
         print(f"ok: {kills} kills in {time.monotonic() - started:.1f} s, {reworked} devices "
               f"marked for re-work, {held} certificates held by devices, {total} recorded",
               flush=True)
         if reworked == 0:
             fail("no kill ever left a device in-progress: the kill points missed the runs")
+        lanes_phase(ws)
         rework_phase(tmp, ws)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

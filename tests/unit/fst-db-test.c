@@ -3197,6 +3197,159 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
+/* one lane of the group commit test: commits @log, keeps the result */
+typedef struct {
+	FstDb *db;
+	FstDbDeviceLog *log; /* (owned) */
+	gboolean ok;
+	GError *error; /* (owned) (nullable) */
+} TestLane;
+
+static gpointer
+test_lane_commit(gpointer data)
+{
+	TestLane *lane = data;
+	lane->ok = fst_db_device_log_commit(lane->db, lane->log, &lane->error);
+	return NULL;
+}
+
+/* a first commit as the pipeline's: device, event, certificate, object */
+static FstDbDeviceLog *
+test_lane_log(const gchar *uid, guint64 serial)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDeviceInfo) info = test_info_new(uid, "2.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(serial, uid);
+	FstDbDeviceLog *log = fst_db_device_log_new(0, info, "/dev/ttyUSB3", &error);
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
+	fst_db_device_log_add_certificate(log, cert);
+	fst_db_device_log_add_event(log, "issue", now + 1, now + 2, "ok", NULL);
+	fst_db_device_log_add_object(log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+	return log;
+}
+
+static void
+test_lane_wait_queued(FstDb *db, guint n)
+{
+	guint waiting = 0;
+	for (guint i = 0; i < 10000; i++) {
+		fst_db_get_commit_stats(db, NULL, NULL, &waiting);
+		if (waiting >= n)
+			return;
+		g_usleep(1000);
+	}
+	g_assert_cmpuint(waiting, >=, n);
+}
+
+/*
+ * Lanes that commit while another commit is being written share one
+ * transaction, and a log the database refuses in that group fails alone:
+ * another process holds the write lock, so the first lane waits for it as
+ * the leader and the next ones queue behind; once the lock is free they are
+ * written as one group. Two logs of the group repeat a serial (one in the
+ * middle, one last, each after its device row and an event were written in
+ * the group's transaction): those two fail, with nothing of them on disk,
+ * and the other logs of the group (a first commit, a device's final
+ * commit) are durable and bound into one intact audit chain.
+ */
+static void
+test_device_log_group_commit(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(sqlite3) holder = NULL;
+	g_autoptr(FstDbDevice) finished = NULL;
+	g_autofree gchar *finish_serial = g_strdup_printf("%X", 0x6700);
+	TestLane lanes[6] = {0};
+	GThread *threads[6] = {NULL};
+	guint64 transactions = 0;
+	guint64 logs = 0;
+	guint64 tx_before = 0;
+	guint64 logs_before = 0;
+	gint64 now = g_get_real_time();
+
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	/* a device whose final commit joins the group */
+	lanes[1].log = test_lane_log("GROUP-FINISH", 0x6700);
+	g_assert_true(fst_db_device_log_commit(db, lanes[1].log, &error));
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(lanes[1].log, "burn", now, now + 1, "ok", NULL);
+	fst_db_device_log_finish(lanes[1].log, finish_serial, NULL);
+	fst_db_get_commit_stats(db, &tx_before, &logs_before, NULL);
+	g_assert_cmpuint(tx_before, ==, 1);
+	g_assert_cmpuint(logs_before, ==, 1);
+
+	lanes[0].log = test_lane_log("GROUP-0", 0x6600);
+	lanes[2].log = test_lane_log("GROUP-2", 0x6602);
+	lanes[3].log = test_lane_log("GROUP-3-DUP", 0x6602);
+	lanes[4].log = test_lane_log("GROUP-4", 0x6604);
+	lanes[5].log = test_lane_log("GROUP-5-DUP", 0x6604);
+
+	holder = test_sql_open(fx->path);
+	g_assert_cmpint(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++) {
+		lanes[i].db = db;
+		threads[i] = g_thread_new("lane", test_lane_commit, &lanes[i]);
+		/* the first lane leads (and waits for the lock), the others queue
+		 * in this order */
+		if (i > 0)
+			test_lane_wait_queued(db, i);
+	}
+	g_assert_cmpint(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
+	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++)
+		g_thread_join(threads[i]);
+
+	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++) {
+		gboolean dup = i == 3 || i == 5;
+		g_assert_cmpint(lanes[i].ok, ==, !dup);
+		if (dup) {
+			g_assert_nonnull(lanes[i].error);
+			g_assert_nonnull(strstr(lanes[i].error->message, "-DUP"));
+			g_assert_cmpint(fst_db_device_log_get_device_id(lanes[i].log), ==, 0);
+		} else {
+			g_assert_no_error(lanes[i].error);
+			g_assert_cmpint(fst_db_device_log_get_device_id(lanes[i].log), >, 0);
+		}
+	}
+	/* the leader alone, then the five queued in one transaction */
+	fst_db_get_commit_stats(db, &transactions, &logs, NULL);
+	g_assert_cmpuint(transactions - tx_before, ==, 2);
+	g_assert_cmpuint(logs - logs_before, ==, 4);
+	g_clear_pointer(&db, fst_db_close);
+
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid LIKE '%-DUP'"),
+			==,
+			0);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 4);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM certificates"), ==, 4);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE detail LIKE '%-DUP%'"),
+			==,
+			0);
+	db = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	finished = fst_db_find_device(db, "GROUP-FINISH", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(finished->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
+	g_assert_cmpint(finished->cert->state, ==, FST_CERT_STATE_VERIFIED);
+	g_clear_pointer(&db, fst_db_close);
+
+	/* one chain, every row bound: 4 devices, 4 certificates, 4 objects
+	 * and the names they use */
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 4);
+	g_assert_cmpint(audit->rows, >=, 12);
+	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++) {
+		fst_db_device_log_free(lanes[i].log);
+		g_clear_error(&lanes[i].error);
+	}
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -3258,6 +3411,7 @@ main(int argc, char **argv)
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
+	test_add("/fst/db/device-log/group-commit-isolates-failures", test_device_log_group_commit);
 	test_add("/fst/db/rework/supersede-queues-deactivation", test_rework_supersede);
 	test_add("/fst/db/rework/supersede-refused", test_rework_supersede_refused);
 	test_add("/fst/db/rework/superseded-state-moves", test_rework_superseded_moves);
