@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include "fst-central.h"
+#include "fst-libpq-common.h"
 
 G_BEGIN_DECLS
 
@@ -10,8 +11,6 @@ G_BEGIN_DECLS
  * What the files of the central registry share: the connection and its
  * statement helper (fst-central.c).
  */
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PGresult, PQclear)
 
 /* one connection, used by one thread at a time (the sync worker and the
  * pipeline's reservations each have their own) */

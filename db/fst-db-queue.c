@@ -21,13 +21,13 @@
 #include <string.h>
 
 #include "fst-error.h"
+#include "fst-sqlite-common.h"
 
 struct _FstDbQueue {
 	sqlite3 *db; /* (owned) */
 	gchar *path; /* (owned) */
 };
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 static const gchar *const fst_db_queue_states[] = {"pending", "in-progress", "done", "failed", NULL};
 

@@ -39,7 +39,6 @@ struct _FstNrf91Device {
 
 G_DEFINE_TYPE(FstNrf91Device, fst_nrf91_device, FST_TYPE_DEVICE)
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ECDSA_SIG, ECDSA_SIG_free)
 
 static const gchar *
 fst_nrf91_device_port(FstNrf91Device *self)

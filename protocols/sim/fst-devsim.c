@@ -372,161 +372,169 @@ fst_devsim_load_model(const gchar *path,
 	return TRUE;
 }
 
-int
-main(int argc, char **argv)
-{
-	pid_t parent = getppid();
-	const gchar *parent_env;
-	g_autofree gchar *uid = NULL;
-	g_autofree gchar *model = NULL;
-	g_autofree gchar *firmware = NULL;
-	g_autofree gchar *storage = NULL;
-	g_autofree gchar *key_types_str = NULL;
-	g_autofree gchar *validation_str = NULL;
-	g_autofree gchar *format_str = NULL;
-	g_autofree gchar *link_path = NULL;
-	g_autofree gchar *dump = NULL;
-	g_autofree gchar *slave_path = NULL;
+/* the simulator's options; -1 or G_MININT64: not given, so that a model file,
+ * then the default, decides */
+typedef struct {
+	gchar *uid;
+	gchar *model;
+	gchar *firmware;
+	gchar *storage;
+	gchar *key_types_str;
+	gchar *validation_str;
+	gchar *format_str;
+	gchar *link_path;
+	gchar *dump;
 	/* G_MININT64: not given */
-	gint64 seed = G_MININT64;
+	gint64 seed;
 	/* -1: not given; the model file, then the default, decides */
-	gint cap_cert = -1;
-	gint cap_chain = -1;
-	gint cap_roots = -1;
-	gint baud = -1;
-	gint cred_slots = -1;
-	g_autofree gchar *model_file = NULL;
-	gint reboot_in_write = 0;
-	gint64 disconnect_after = 0;
-	gint64 stall_after = 0;
-	gint64 storage_limit = 0;
-	gdouble bit_error_rate = 0;
-	gdouble drop_rate = 0;
-	gboolean no_csr = FALSE;
-	gboolean pubkey_only = FALSE;
-	gboolean wrong_key = FALSE;
-	gboolean replay_signature = FALSE;
-	gboolean no_nak = FALSE;
-	gboolean no_digest = FALSE;
-	gint version_max = 0;
-	g_autofree gchar *corrupt = NULL;
-	FstDevsimFaults faults = {0};
-	/* (owned): faults.rand, freed on every way out */
-	g_autoptr(GRand) rand = NULL;
-	gint64 compute_us = 0;
-	int master = -1;
-	int slave = -1;
-	FstDevsimConfig config = {0};
-	g_autoptr(FstDevsimHal) hal = NULL;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GOptionContext) context = NULL;
-	FstDevCtx *ctx = NULL;
-	struct sigaction sa;
+	gint cap_cert;
+	gint cap_chain;
+	gint cap_roots;
+	gint baud;
+	gint cred_slots;
+	gchar *model_file;
+	gint reboot_in_write;
+	gint64 disconnect_after;
+	gint64 stall_after;
+	gint64 storage_limit;
+	gdouble bit_error_rate;
+	gdouble drop_rate;
+	gboolean no_csr;
+	gboolean pubkey_only;
+	gboolean wrong_key;
+	gboolean replay_signature;
+	gboolean no_nak;
+	gboolean no_digest;
+	gint version_max;
+	gchar *corrupt;
+} FstDevsimOptions;
+
+static void
+fst_devsim_options_clear(FstDevsimOptions *o)
+{
+	g_free(o->uid);
+	g_free(o->model);
+	g_free(o->firmware);
+	g_free(o->storage);
+	g_free(o->key_types_str);
+	g_free(o->validation_str);
+	g_free(o->format_str);
+	g_free(o->link_path);
+	g_free(o->dump);
+	g_free(o->model_file);
+	g_free(o->corrupt);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDevsimOptions, fst_devsim_options_clear)
+
+static GOptionContext *
+fst_devsim_option_context(FstDevsimOptions *o)
+{
+	GOptionContext *context;
 	const GOptionEntry entries[] = {
 	    {"model-file",
 	     0,
 	     0,
 	     G_OPTION_ARG_FILENAME,
-	     &model_file,
+	     &o->model_file,
 	     "Device model from a file (protocols/sim/models/*.model); options override it",
 	     "FILE"},
 	    {"uid",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &uid,
+	     &o->uid,
 	     "Device unique id (printable ASCII, 1-64; default: derived from --seed)",
 	     "UID"},
-	    {"model", 0, 0, G_OPTION_ARG_STRING, &model, "Model name (default devsim-ecc)", "NAME"},
+	    {"model", 0, 0, G_OPTION_ARG_STRING, &o->model, "Model name (default devsim-ecc)", "NAME"},
 	    {"firmware",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &firmware,
+	     &o->firmware,
 	     "Firmware version (default 1.0.0)",
 	     "VER"},
 	    {"storage",
 	     0,
 	     0,
 	     G_OPTION_ARG_FILENAME,
-	     &storage,
+	     &o->storage,
 	     "Persistent storage file (default: memory)",
 	     "FILE"},
 	    {"key-types",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &key_types_str,
+	     &o->key_types_str,
 	     "Key types it generates (default ec-p256,ec-p384)",
 	     "LIST"},
 	    {"validation",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &validation_str,
+	     &o->validation_str,
 	     "What its TLS stack validates (default rsa,ecdsa-p256,ecdsa-p384)",
 	     "LIST"},
 	    {"format",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &format_str,
+	     &o->format_str,
 	     "Credential format, pem or der (default pem)",
 	     "FMT"},
 	    {"capacity-cert",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &cap_cert,
+	     &o->cap_cert,
 	     "Bytes for the device certificate (default 4096)",
 	     "N"},
 	    {"capacity-chain",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &cap_chain,
+	     &o->cap_chain,
 	     "Bytes for the CA chain (default 8192)",
 	     "N"},
 	    {"capacity-roots",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &cap_roots,
+	     &o->cap_roots,
 	     "Bytes for the trust roots (default 16384)",
 	     "N"},
 	    {"baud",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &baud,
+	     &o->baud,
 	     "Throttle both directions to N/10 bytes/s (0 = off)",
 	     "N"},
 	    {"cred-slots",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &cred_slots,
+	     &o->cred_slots,
 	     "Credential slots: 1, or 2 for A/B slots (objects 0x04/0x05, ACTIVATE; default 1)",
 	     "N"},
 	    {"link",
 	     0,
 	     0,
 	     G_OPTION_ARG_FILENAME,
-	     &link_path,
+	     &o->link_path,
 	     "Symlink PATH to the pty slave",
 	     "PATH"},
 	    {"seed",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT64,
-	     &seed,
+	     &o->seed,
 	     "Seed for simulated randomness (fault injection)",
 	     "N"},
 	    {"dump",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &dump,
+	     &o->dump,
 	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots, "
 	     "csr, device-cert-b, ca-chain-b (with --cred-slots 2), or 'slots' for what each "
 	     "credential slot holds and which is active",
@@ -535,14 +543,14 @@ main(int argc, char **argv)
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &pubkey_only,
+	     &o->pubkey_only,
 	     "Makes keys but cannot build a CSR: KEYGEN exports the public key only",
 	     NULL},
 	    {"no-nak",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &no_nak,
+	     &o->no_nak,
 	     "Firmware before FSP document 1.4: corrupt frames are dropped silently, never "
 	     "answered with a NAK",
 	     NULL},
@@ -550,14 +558,14 @@ main(int argc, char **argv)
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &no_digest,
+	     &o->no_digest,
 	     "Firmware before FSP document 1.5: no DIGEST (the station reads objects back)",
 	     NULL},
 	    {"protocol-version",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &version_max,
+	     &o->version_max,
 	     "A firmware of a newer FSP major version N that also speaks version 1: HELLO "
 	     "announces N and the range 1..N",
 	     "N"},
@@ -565,74 +573,73 @@ main(int argc, char **argv)
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &no_csr,
+	     &o->no_csr,
 	     "No key generation or CSR: the station must send a key (PUT_KEY)",
 	     NULL},
 	    {"fault-bit-errors",
 	     0,
 	     0,
 	     G_OPTION_ARG_DOUBLE,
-	     &bit_error_rate,
+	     &o->bit_error_rate,
 	     "Fault: flip one bit in this fraction of the bytes, both directions (e.g. 0.001)",
 	     "RATE"},
 	    {"fault-drop",
 	     0,
 	     0,
 	     G_OPTION_ARG_DOUBLE,
-	     &drop_rate,
+	     &o->drop_rate,
 	     "Fault: lose this fraction of the bytes, both directions",
 	     "RATE"},
 	    {"fault-disconnect-after",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT64,
-	     &disconnect_after,
+	     &o->disconnect_after,
 	     "Fault: unplug (close the pty and exit) after receiving N bytes",
 	     "N"},
 	    {"fault-stall-after",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT64,
-	     &stall_after,
+	     &o->stall_after,
 	     "Fault: hang (stay connected, answer nothing) after receiving N bytes",
 	     "N"},
 	    {"fault-reboot-in-write",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &reboot_in_write,
+	     &o->reboot_in_write,
 	     "Fault: reboot during the Nth WRITE (RAM and staging lost, storage kept), once",
 	     "N"},
 	    {"fault-corrupt",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &corrupt,
+	     &o->corrupt,
 	     "Fault: answer OK to COMMIT of OBJECT but store a copy with one bit flipped",
 	     "OBJECT"},
 	    {"fault-wrong-key",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &wrong_key,
+	     &o->wrong_key,
 	     "Fault: sign challenges with another key than the one the CSR was made with",
 	     NULL},
 	    {"fault-replay-signature",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &replay_signature,
+	     &o->replay_signature,
 	     "Fault: answer every challenge after the first with the first one's signature",
 	     NULL},
 	    {"fault-storage-limit",
 	     0,
 	     0,
 	     G_OPTION_ARG_INT64,
-	     &storage_limit,
+	     &o->storage_limit,
 	     "Fault: the flash holds only N bytes in all, whatever the capacities announced",
 	     "N"},
 	    {NULL}};
-
 	context = g_option_context_new("- simulated FSP device on a pseudo-terminal");
 	g_option_context_set_summary(
 	    context,
@@ -645,18 +652,43 @@ main(int argc, char **argv)
 	    "Exit codes: 0 ok (also after --fault-disconnect-after), 1 --dump object absent, "
 	    "2 usage, 3 failure.");
 	g_option_context_add_main_entries(context, entries, NULL);
+	return context;
+}
+
+int
+main(int argc, char **argv)
+{
+	pid_t parent = getppid();
+	const gchar *parent_env;
+	g_autofree gchar *slave_path = NULL;
+	g_auto(FstDevsimOptions) o = {.seed = G_MININT64, .cap_cert = -1, .cap_chain = -1,
+				     .cap_roots = -1, .baud = -1, .cred_slots = -1};
+	FstDevsimFaults faults = {0};
+	/* (owned): faults.rand, freed on every way out */
+	g_autoptr(GRand) rand = NULL;
+	gint64 compute_us = 0;
+	int master = -1;
+	int slave = -1;
+	FstDevsimConfig config = {0};
+	g_autoptr(FstDevsimHal) hal = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	FstDevCtx *ctx = NULL;
+	struct sigaction sa;
+
+	context = fst_devsim_option_context(&o);
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("%s; see --help\n", error->message);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	if (dump != NULL) {
-		if (storage == NULL) {
+	if (o.dump != NULL) {
+		if (o.storage == NULL) {
 			g_printerr("--dump needs --storage FILE\n");
 			return FST_DEVSIM_EXIT_USAGE;
 		}
 		/* the file says whether it holds slot B: --dump needs no model */
 		return fst_devsim_dump(
-		    storage, dump, cred_slots > 0 ? (guint)cred_slots : FST_FSP_CRED_SLOTS_MAX);
+		    o.storage, o.dump, o.cred_slots > 0 ? (guint)o.cred_slots : FST_FSP_CRED_SLOTS_MAX);
 	}
 
 	/* a simulated device is unplugged with its station: if the thread that
@@ -672,122 +704,122 @@ main(int argc, char **argv)
 	}
 
 	/* a model file gives what the options did not */
-	if (model_file != NULL &&
-	    !fst_devsim_load_model(model_file,
-				   &model,
-				   &firmware,
-				   &key_types_str,
-				   &validation_str,
-				   &format_str,
-				   &cap_cert,
-				   &cap_chain,
-				   &cap_roots,
-				   &baud,
-				   &cred_slots,
-				   &no_csr,
-				   &pubkey_only,
+	if (o.model_file != NULL &&
+	    !fst_devsim_load_model(o.model_file,
+				   &o.model,
+				   &o.firmware,
+				   &o.key_types_str,
+				   &o.validation_str,
+				   &o.format_str,
+				   &o.cap_cert,
+				   &o.cap_chain,
+				   &o.cap_roots,
+				   &o.baud,
+				   &o.cred_slots,
+				   &o.no_csr,
+				   &o.pubkey_only,
 				   &error)) {
 		g_printerr("%s\n", error->message);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	if (cap_cert == -1)
-		cap_cert = FST_DEVSIM_CAPACITY_CERT;
-	if (cap_chain == -1)
-		cap_chain = FST_DEVSIM_CAPACITY_CHAIN;
-	if (cap_roots == -1)
-		cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
-	if (baud == -1)
-		baud = 0;
-	if (cred_slots == -1)
-		cred_slots = 1;
-	if (cred_slots < 1 || cred_slots > (gint)FST_FSP_CRED_SLOTS_MAX) {
+	if (o.cap_cert == -1)
+		o.cap_cert = FST_DEVSIM_CAPACITY_CERT;
+	if (o.cap_chain == -1)
+		o.cap_chain = FST_DEVSIM_CAPACITY_CHAIN;
+	if (o.cap_roots == -1)
+		o.cap_roots = FST_DEVSIM_CAPACITY_ROOTS;
+	if (o.baud == -1)
+		o.baud = 0;
+	if (o.cred_slots == -1)
+		o.cred_slots = 1;
+	if (o.cred_slots < 1 || o.cred_slots > (gint)FST_FSP_CRED_SLOTS_MAX) {
 		g_printerr("--cred-slots (or cred-slots in the model) must be 1 or 2\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
 
 	/* configuration: a board of a batch made from a seed gets an id from it,
 	 * the same every time and different for every seed */
-	if (uid == NULL && seed != G_MININT64) {
+	if (o.uid == NULL && o.seed != G_MININT64) {
 		g_autofree gchar *material =
-		    g_strdup_printf("fleetstation-devsim-uid:%" G_GINT64_FORMAT, seed);
+		    g_strdup_printf("fleetstation-devsim-uid:%" G_GINT64_FORMAT, o.seed);
 		g_autofree gchar *digest =
 		    g_compute_checksum_for_string(G_CHECKSUM_SHA256, material, -1);
 		g_autofree gchar *upper = g_ascii_strup(digest, 12);
-		uid = g_strdup_printf("SIM-%s", upper);
+		o.uid = g_strdup_printf("SIM-%s", upper);
 	}
-	if (seed == G_MININT64)
-		seed = 0;
-	if (uid == NULL) {
+	if (o.seed == G_MININT64)
+		o.seed = 0;
+	if (o.uid == NULL) {
 		g_printerr("--uid or --seed is required; see --help\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	config.uid = uid;
-	config.model = model != NULL ? model : "devsim-ecc";
-	config.firmware = firmware;
-	config.storage_path = storage;
+	config.uid = o.uid;
+	config.model = o.model != NULL ? o.model : "devsim-ecc";
+	config.firmware = o.firmware;
+	config.storage_path = o.storage;
 	config.key_types = FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384;
 	config.validation =
 	    FST_VALIDATION_RSA_PKCS1 | FST_VALIDATION_ECDSA_P256 | FST_VALIDATION_ECDSA_P384;
-	if (key_types_str != NULL &&
-	    !fst_devsim_parse_key_types(key_types_str, &config.key_types, &error)) {
+	if (o.key_types_str != NULL &&
+	    !fst_devsim_parse_key_types(o.key_types_str, &config.key_types, &error)) {
 		g_printerr("%s\n", error->message);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	if (validation_str != NULL &&
-	    !fst_devsim_parse_validation(validation_str, &config.validation, &error)) {
+	if (o.validation_str != NULL &&
+	    !fst_devsim_parse_validation(o.validation_str, &config.validation, &error)) {
 		g_printerr("%s\n", error->message);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	if (format_str == NULL || g_strcmp0(format_str, "pem") == 0) {
+	if (o.format_str == NULL || g_strcmp0(o.format_str, "pem") == 0) {
 		config.format = FST_CRED_FORMAT_PEM;
-	} else if (g_strcmp0(format_str, "der") == 0) {
+	} else if (g_strcmp0(o.format_str, "der") == 0) {
 		config.format = FST_CRED_FORMAT_DER;
 	} else {
 		g_printerr("--format must be pem or der\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	if (cap_cert < 0 || cap_chain < 0 || cap_roots < 0 || baud < 0) {
+	if (o.cap_cert < 0 || o.cap_chain < 0 || o.cap_roots < 0 || o.baud < 0) {
 		g_printerr("capacities and --baud must not be negative\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	config.capacity_cert = (guint32)cap_cert;
-	config.capacity_chain = (guint32)cap_chain;
-	config.capacity_roots = (guint32)cap_roots;
-	config.baud = (guint)baud;
-	config.seed = (guint64)seed;
-	config.no_csr = no_csr;
-	config.pubkey_only = pubkey_only;
-	config.cred_slots = (guint)cred_slots;
-	if (bit_error_rate < 0 || bit_error_rate > 1 || drop_rate < 0 || drop_rate > 1 ||
-	    disconnect_after < 0 || stall_after < 0 || reboot_in_write < 0 || storage_limit < 0 ||
-	    storage_limit > G_MAXUINT32) {
+	config.capacity_cert = (guint32)o.cap_cert;
+	config.capacity_chain = (guint32)o.cap_chain;
+	config.capacity_roots = (guint32)o.cap_roots;
+	config.baud = (guint)o.baud;
+	config.seed = (guint64)o.seed;
+	config.no_csr = o.no_csr;
+	config.pubkey_only = o.pubkey_only;
+	config.cred_slots = (guint)o.cred_slots;
+	if (o.bit_error_rate < 0 || o.bit_error_rate > 1 || o.drop_rate < 0 || o.drop_rate > 1 ||
+	    o.disconnect_after < 0 || o.stall_after < 0 || o.reboot_in_write < 0 || o.storage_limit < 0 ||
+	    o.storage_limit > G_MAXUINT32) {
 		g_printerr("fault rates must be between 0 and 1, and counts not negative\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	if (corrupt != NULL &&
-	    !fst_devsim_object_from_name(corrupt, &config.fault_corrupt_object)) {
+	if (o.corrupt != NULL &&
+	    !fst_devsim_object_from_name(o.corrupt, &config.fault_corrupt_object)) {
 		g_printerr("--fault-corrupt: unknown object '%s'; use device-cert, ca-chain or "
 		           "trust-roots\n",
-		           corrupt);
+		           o.corrupt);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	config.fault_reboot_in_write = (guint)reboot_in_write;
-	config.fault_storage_limit = (guint32)storage_limit;
-	config.fault_wrong_key = wrong_key;
-	config.fault_replay_signature = replay_signature;
-	config.no_nak = no_nak;
-	config.no_digest = no_digest;
-	if (version_max < 0 || version_max > 15) {
+	config.fault_reboot_in_write = (guint)o.reboot_in_write;
+	config.fault_storage_limit = (guint32)o.storage_limit;
+	config.fault_wrong_key = o.wrong_key;
+	config.fault_replay_signature = o.replay_signature;
+	config.no_nak = o.no_nak;
+	config.no_digest = o.no_digest;
+	if (o.version_max < 0 || o.version_max > 15) {
 		g_printerr("--protocol-version must be between 1 and 15\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
-	config.version_max = (guint)version_max;
-	faults.bit_error_rate = bit_error_rate;
-	faults.drop_rate = drop_rate;
-	faults.disconnect_after = (guint64)disconnect_after;
-	faults.stall_after = (guint64)stall_after;
+	config.version_max = (guint)o.version_max;
+	faults.bit_error_rate = o.bit_error_rate;
+	faults.drop_rate = o.drop_rate;
+	faults.disconnect_after = (guint64)o.disconnect_after;
+	faults.stall_after = (guint64)o.stall_after;
 	{
-		guint32 words[2] = {(guint32)((guint64)seed >> 32), (guint32)(guint64)seed};
+		guint32 words[2] = {(guint32)((guint64)o.seed >> 32), (guint32)(guint64)o.seed};
 		rand = g_rand_new_with_seed_array(words, 2);
 		faults.rand = rand;
 	}
@@ -819,22 +851,22 @@ main(int argc, char **argv)
 	}
 	fst_devsim_hal_set_fd(hal, master);
 	fst_devsim_hal_set_tx_filter(hal, fst_devsim_tx_filter, &faults);
-	if (link_path != NULL) {
+	if (o.link_path != NULL) {
 		GStatBuf st;
 		/* replace a stale link from an earlier run, never a real file */
-		if (g_lstat(link_path, &st) == 0) {
+		if (g_lstat(o.link_path, &st) == 0) {
 			if (!S_ISLNK(st.st_mode)) {
 				g_printerr(
 				    "%s exists and is not a symlink; choose another --link\n",
-				    link_path);
+				    o.link_path);
 				g_free(ctx);
 				return FST_DEVSIM_EXIT_USAGE;
 			}
-			(void)g_unlink(link_path);
+			(void)g_unlink(o.link_path);
 		}
-		if (symlink(slave_path, link_path) != 0) {
+		if (symlink(slave_path, o.link_path) != 0) {
 			g_printerr(
-			    "cannot link %s to %s: %s\n", link_path, slave_path, g_strerror(errno));
+			    "cannot link %s to %s: %s\n", o.link_path, slave_path, g_strerror(errno));
 			g_free(ctx);
 			return FST_DEVSIM_EXIT_FAILURE;
 		}
@@ -930,8 +962,8 @@ main(int argc, char **argv)
 	       compute_us);
 	fflush(stdout);
 
-	if (link_path != NULL)
-		(void)g_unlink(link_path);
+	if (o.link_path != NULL)
+		(void)g_unlink(o.link_path);
 	close(slave);
 	close(master);
 	g_free(ctx);

@@ -32,7 +32,6 @@
 #include "fst-nrf91-at.h"
 #include "fst-openssl-common.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ECDSA_SIG, ECDSA_SIG_free)
 
 #define FST_NRF91SIM_EXIT_OK 0
 #define FST_NRF91SIM_EXIT_USAGE 2
