@@ -61,6 +61,9 @@ struct _FstJob {
 	gboolean started;
 };
 
+/* how long the end of a job lets AWS IoT registration catch up */
+#define FST_JOB_REGISTRATION_DRAIN_US (10 * G_USEC_PER_SEC)
+
 G_DEFINE_TYPE(FstJob, fst_job, G_TYPE_OBJECT)
 
 enum { SIGNAL_PROGRESS, SIGNAL_DEVICE_FINISHED, SIGNAL_LAST };
@@ -243,12 +246,10 @@ fst_job_registration_start(FstJob *self, FstStation *station, const FstProfile *
 
 /* the work of the run, in the job's thread */
 static gboolean
-fst_job_work(FstJob *self, GError **error)
+fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 {
 	g_autoptr(FstCentralWorker) central = NULL;
 	g_autoptr(FstStation) station = NULL;
-	/* stopped first at the end of the run: the row in flight goes back */
-	g_autoptr(FstRegistration) registration = NULL;
 	g_autoptr(FstDemo) demo = NULL;
 	g_autoptr(FstProfile) profile = NULL;
 	const gchar *const *ports = (const gchar *const *)self->ports;
@@ -305,7 +306,7 @@ fst_job_work(FstJob *self, GError **error)
 			g_autoptr(FstProfile) batch_profile =
 			    fst_station_load_profile(station, self->profile, NULL);
 			if (batch_profile != NULL)
-				registration = fst_job_registration_start(self, station, batch_profile);
+				*registration = fst_job_registration_start(self, station, batch_profile);
 		}
 		return fst_batch_run(self->batch,
 				     station,
@@ -326,7 +327,7 @@ fst_job_work(FstJob *self, GError **error)
 	if (profile == NULL)
 		return FALSE;
 	if (self->kind != FST_JOB_KIND_TRUST_ONLY)
-		registration = fst_job_registration_start(self, station, profile);
+		*registration = fst_job_registration_start(self, station, profile);
 
 	if (self->kind == FST_JOB_KIND_WATCH) {
 		FstWatchOptions watch_options = {
@@ -365,20 +366,47 @@ fst_job_work(FstJob *self, GError **error)
 	return TRUE;
 }
 
+/* the end of the run: the registration worker goes on while AWS takes the
+ * certificates, for a few seconds at most; it stops at once when the job was
+ * aborted or AWS puts a row off (offline, throttled). What is left, and the
+ * row in flight, wait in the queue for the next run or `register push`. */
+static void
+fst_job_registration_stop(FstJob *self, FstRegistration *registration)
+{
+	FstRegistrationStats before = {0};
+	gint64 deadline = g_get_monotonic_time() + FST_JOB_REGISTRATION_DRAIN_US;
+
+	fst_registration_get_stats(registration, &before);
+	while (!g_cancellable_is_cancelled(self->abort) && g_get_monotonic_time() < deadline) {
+		FstRegistrationStats now = {0};
+		gint64 pending = 0;
+		if (!fst_job_get_registration_queue(self, &pending, NULL, NULL) || pending == 0)
+			break;
+		fst_registration_get_stats(registration, &now);
+		if (now.deferred > before.deferred || now.failed > before.failed)
+			break;
+		g_usleep(50000);
+	}
+	fst_registration_stop(registration);
+}
+
 static gpointer
 fst_job_thread(gpointer data)
 {
 	g_autoptr(GTask) task = data;
 	FstJob *self = g_task_get_source_object(task);
 	g_autoptr(GError) error = NULL;
+	g_autoptr(FstRegistration) registration = NULL;
 	gint64 started = g_get_monotonic_time();
-	gboolean ok = fst_job_work(self, &error);
+	gboolean ok = fst_job_work(self, &registration, &error);
 
 	g_mutex_lock(&self->lock);
 	self->summary.elapsed_us = g_get_monotonic_time() - started;
 	self->summary.stopped = g_cancellable_is_cancelled(self->stop);
 	self->summary.aborted = g_cancellable_is_cancelled(self->abort);
 	g_mutex_unlock(&self->lock);
+	if (registration != NULL)
+		fst_job_registration_stop(self, registration);
 
 	/* the task's callback is queued after every event this run posted */
 	if (!ok)
