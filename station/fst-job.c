@@ -63,6 +63,8 @@ struct _FstJob {
 
 /* how long the end of a job lets AWS IoT registration catch up */
 #define FST_JOB_REGISTRATION_DRAIN_US (10 * G_USEC_PER_SEC)
+/* ... and how long it waits for a certificate to be registered */
+#define FST_JOB_REGISTRATION_IDLE_US (3 * G_USEC_PER_SEC)
 
 G_DEFINE_TYPE(FstJob, fst_job, G_TYPE_OBJECT)
 
@@ -376,7 +378,11 @@ fst_job_registration_stop(FstJob *self, FstRegistration *registration)
 	FstRegistrationStats before = {0};
 	gint64 deadline = g_get_monotonic_time() + FST_JOB_REGISTRATION_DRAIN_US;
 
+	gint64 progress_at = g_get_monotonic_time();
+	guint done = 0;
+
 	fst_registration_get_stats(registration, &before);
+	done = before.registered;
 	while (!g_cancellable_is_cancelled(self->abort) && g_get_monotonic_time() < deadline) {
 		FstRegistrationStats now = {0};
 		gint64 pending = 0;
@@ -385,6 +391,13 @@ fst_job_registration_stop(FstJob *self, FstRegistration *registration)
 		fst_registration_get_stats(registration, &now);
 		if (now.deferred > before.deferred || now.failed > before.failed)
 			break;
+		/* rows put off by an earlier run are not due: do not wait for them */
+		if (now.registered != done) {
+			done = now.registered;
+			progress_at = g_get_monotonic_time();
+		} else if (g_get_monotonic_time() - progress_at > FST_JOB_REGISTRATION_IDLE_US) {
+			break;
+		}
 		g_usleep(50000);
 	}
 	fst_registration_stop(registration);
