@@ -22,9 +22,17 @@
 
 #include "fst-job.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "fst-aws-credentials.h"
 #include "fst-central-station.h"
+#include "fst-db-queue.h"
 #include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-registration.h"
 #include "fst-watch.h"
+#include "fst-x509.h"
 
 struct _FstJob {
 	GObject parent_instance;
@@ -52,6 +60,11 @@ struct _FstJob {
 	FstJobSummary summary;
 	gboolean started;
 };
+
+/* how long the end of a job lets AWS IoT registration catch up */
+#define FST_JOB_REGISTRATION_DRAIN_US (10 * G_USEC_PER_SEC)
+/* ... and how long it waits for a certificate to be registered */
+#define FST_JOB_REGISTRATION_IDLE_US (3 * G_USEC_PER_SEC)
 
 G_DEFINE_TYPE(FstJob, fst_job, G_TYPE_OBJECT)
 
@@ -150,9 +163,92 @@ fst_job_central_start(FstStation *station)
 	return worker;
 }
 
+/* the station CA's PEM by its SHA-256, for RegisterCertificate with the CA */
+static GHashTable *
+fst_job_ca_pems(FstStation *station)
+{
+	g_autoptr(GHashTable) pems = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	FstCa *ca = fst_station_get_ca(station);
+	g_autoptr(GBytes) der = NULL;
+	g_autoptr(X509) x509 = NULL;
+	g_autoptr(BIO) bio = NULL;
+	const guchar *p;
+	gchar *data = NULL;
+	long len;
+
+	if (ca == NULL)
+		return g_steal_pointer(&pems);
+	der = fst_ca_get_cert_der(ca);
+	if (der == NULL)
+		return g_steal_pointer(&pems);
+	p = g_bytes_get_data(der, NULL);
+	x509 = d2i_X509(NULL, &p, (long)g_bytes_get_size(der));
+	bio = BIO_new(BIO_s_mem());
+	if (x509 == NULL || bio == NULL || PEM_write_bio_X509(bio, x509) != 1)
+		return g_steal_pointer(&pems);
+	len = BIO_get_mem_data(bio, &data);
+	g_hash_table_insert(pems, fst_x509_sha256_hex(der), g_strndup(data, (gsize)len));
+	return g_steal_pointer(&pems);
+}
+
+/* the AWS IoT registration worker for the run, when the profile registers
+ * its certificates: it drains the registration queue in the background, so
+ * the line never waits for AWS. Without credentials or AWS the rows wait in
+ * the queue for `fleetstation register push`. */
+static FstRegistration *
+fst_job_registration_start(FstJob *self, FstStation *station, const FstProfile *profile)
+{
+	const FstProfileAws *aws = fst_profile_get_aws(profile);
+	g_autoptr(FstAwsCredentials) creds = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstRegistration) registration = NULL;
+	g_autoptr(GHashTable) ca_pems = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *db_path = g_build_filename(self->workspace, "station.db", NULL);
+	FstRegistrationConfig config = {
+	    .thing_name_template = aws->thing_name,
+	    .policy_name = aws->policy,
+	    .policy_document = aws->policy_document,
+	    .with_ca = aws->with_ca,
+	    .inactive = aws->inactive,
+	};
+
+	if (!aws->register_certs)
+		return NULL;
+	creds = fst_aws_credentials_load(NULL, aws->region, NULL, &error_local);
+	if (creds == NULL) {
+		g_warning("AWS IoT registration not started, the certificates wait in the "
+		          "registration queue for `fleetstation register push`: %s",
+		          error_local->message);
+		return NULL;
+	}
+	iot = fst_aws_iot_new(creds, &error_local);
+	if (iot == NULL) {
+		g_warning("AWS IoT registration not started, the certificates wait in the "
+		          "registration queue for `fleetstation register push`: %s",
+		          error_local->message);
+		return NULL;
+	}
+	if (aws->with_ca) {
+		ca_pems = fst_job_ca_pems(station);
+		config.ca_pems = ca_pems;
+	}
+	registration = fst_registration_new(db_path, iot, &config, &error_local);
+	if (registration == NULL || !fst_registration_start(registration, &error_local)) {
+		g_warning("AWS IoT registration not started, the certificates wait in the "
+		          "registration queue for `fleetstation register push`: %s",
+		          error_local->message);
+		return NULL;
+	}
+	g_debug("registering certificates with AWS IoT in %s (credentials from %s)",
+	        aws->region,
+	        creds->source);
+	return g_steal_pointer(&registration);
+}
+
 /* the work of the run, in the job's thread */
 static gboolean
-fst_job_work(FstJob *self, GError **error)
+fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 {
 	g_autoptr(FstCentralWorker) central = NULL;
 	g_autoptr(FstStation) station = NULL;
@@ -208,6 +304,12 @@ fst_job_work(FstJob *self, GError **error)
 		if (self->operator_name != NULL &&
 		    !fst_station_set_operator(station, self->operator_name, error))
 			return FALSE;
+		if (self->profile != NULL) {
+			g_autoptr(FstProfile) batch_profile =
+			    fst_station_load_profile(station, self->profile, NULL);
+			if (batch_profile != NULL)
+				*registration = fst_job_registration_start(self, station, batch_profile);
+		}
 		return fst_batch_run(self->batch,
 				     station,
 				     &batch_options,
@@ -226,6 +328,8 @@ fst_job_work(FstJob *self, GError **error)
 	profile = fst_station_start_run(station, self->profile, self->lot, self->operator_name, error);
 	if (profile == NULL)
 		return FALSE;
+	if (self->kind != FST_JOB_KIND_TRUST_ONLY)
+		*registration = fst_job_registration_start(self, station, profile);
 
 	if (self->kind == FST_JOB_KIND_WATCH) {
 		FstWatchOptions watch_options = {
@@ -264,20 +368,58 @@ fst_job_work(FstJob *self, GError **error)
 	return TRUE;
 }
 
+/* the end of the run: the registration worker goes on while AWS takes the
+ * certificates, for a few seconds at most; it stops at once when the job was
+ * aborted or AWS puts a row off (offline, throttled). What is left, and the
+ * row in flight, wait in the queue for the next run or `register push`. */
+static void
+fst_job_registration_stop(FstJob *self, FstRegistration *registration)
+{
+	FstRegistrationStats before = {0};
+	gint64 deadline = g_get_monotonic_time() + FST_JOB_REGISTRATION_DRAIN_US;
+
+	gint64 progress_at = g_get_monotonic_time();
+	guint done = 0;
+
+	fst_registration_get_stats(registration, &before);
+	done = before.registered;
+	while (!g_cancellable_is_cancelled(self->abort) && g_get_monotonic_time() < deadline) {
+		FstRegistrationStats now = {0};
+		gint64 pending = 0;
+		if (!fst_job_get_registration_queue(self, &pending, NULL, NULL) || pending == 0)
+			break;
+		fst_registration_get_stats(registration, &now);
+		if (now.deferred > before.deferred || now.failed > before.failed)
+			break;
+		/* rows put off by an earlier run are not due: do not wait for them */
+		if (now.registered != done) {
+			done = now.registered;
+			progress_at = g_get_monotonic_time();
+		} else if (g_get_monotonic_time() - progress_at > FST_JOB_REGISTRATION_IDLE_US) {
+			break;
+		}
+		g_usleep(50000);
+	}
+	fst_registration_stop(registration);
+}
+
 static gpointer
 fst_job_thread(gpointer data)
 {
 	g_autoptr(GTask) task = data;
 	FstJob *self = g_task_get_source_object(task);
 	g_autoptr(GError) error = NULL;
+	g_autoptr(FstRegistration) registration = NULL;
 	gint64 started = g_get_monotonic_time();
-	gboolean ok = fst_job_work(self, &error);
+	gboolean ok = fst_job_work(self, &registration, &error);
 
 	g_mutex_lock(&self->lock);
 	self->summary.elapsed_us = g_get_monotonic_time() - started;
 	self->summary.stopped = g_cancellable_is_cancelled(self->stop);
 	self->summary.aborted = g_cancellable_is_cancelled(self->abort);
 	g_mutex_unlock(&self->lock);
+	if (registration != NULL)
+		fst_job_registration_stop(self, registration);
 
 	/* the task's callback is queued after every event this run posted */
 	if (!ok)
@@ -631,4 +773,36 @@ fst_job_class_init(FstJobClass *klass)
 			 G_TYPE_NONE,
 			 1,
 			 FST_TYPE_PROVISION_RESULT | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+/**
+ * fst_job_get_registration_queue:
+ * @self: an #FstJob
+ * @pending: (out) (optional): certificates waiting for AWS IoT registration,
+ *   or being registered
+ * @failed: (out) (optional): certificates whose registration failed
+ * @error: (nullable): return location for a #GError
+ *
+ * Counts the workspace's AWS IoT registration queue, e.g. for a GUI that
+ * shows how far registration is behind the line. Safe from any thread.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_job_get_registration_queue(FstJob *self, gint64 *pending, gint64 *failed, GError **error)
+{
+	g_autofree gchar *db_path = NULL;
+	g_autoptr(FstDbQueue) queue = NULL;
+	gint64 counts[4] = {0};
+
+	g_return_val_if_fail(FST_IS_JOB(self), FALSE);
+	db_path = g_build_filename(self->workspace, "station.db", NULL);
+	queue = fst_db_queue_open(db_path, error);
+	if (queue == NULL || !fst_db_queue_count(queue, "register", counts, error))
+		return FALSE;
+	if (pending != NULL)
+		*pending = counts[0] + counts[1];
+	if (failed != NULL)
+		*failed = counts[3];
+	return TRUE;
 }

@@ -100,6 +100,8 @@ FstStation *
 fst_job_get_station(FstJob *self);
 const FstJobSummary *
 fst_job_get_summary(FstJob *self);
+gboolean
+fst_job_get_registration_queue(FstJob *self, gint64 *pending, gint64 *failed, GError **error);
 GCancellable *
 fst_job_get_stop(FstJob *self);
 GCancellable *

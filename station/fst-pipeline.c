@@ -983,6 +983,9 @@ fst_run_all(FstRun *run, GError **error)
 		g_autofree gchar *profile_name = g_strdup(fst_profile_get_name(run->profile));
 		g_autofree gchar *profile_sha256 =
 		    g_strdup(fst_profile_get_content_sha256(run->profile));
+		/* a certificate the profile registers enters the registration
+		 * queue in the transaction that records it */
+		g_autofree gchar *register_target = fst_profile_get_register_target(run->profile);
 		FstDbCert rec = {
 		    .serial_hex = issued->serial_hex,
 		    .der = issued->der,
@@ -996,6 +999,7 @@ fst_run_all(FstRun *run, GError **error)
 		    .profile_sha256 = profile_sha256,
 		    .state = FST_CERT_STATE_ISSUED,
 		    .slot = (gint)run->slot,
+		    .register_target = register_target,
 		};
 		fst_db_device_log_add_certificate(run->log, &rec);
 		/* the escrowed key is on disk with its certificate, in the commit

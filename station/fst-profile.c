@@ -71,6 +71,7 @@ struct _FstProfile {
 	FstProfileJob job;
 	FstProfileOnReturn on_return;
 	FstProfileSlots slots;
+	FstProfileAws aws; /* (owned) strings */
 };
 
 /* how a key of the table below is checked */
@@ -119,6 +120,13 @@ static const struct {
     {"trust", "include-starfield", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "budget", FST_PROFILE_KEY_OPTIONAL},
     {"trust", "roots", FST_PROFILE_KEY_OPTIONAL},
+    {"aws", "register", FST_PROFILE_KEY_CERT},
+    {"aws", "region", FST_PROFILE_KEY_CERT},
+    {"aws", "thing-name", FST_PROFILE_KEY_CERT},
+    {"aws", "policy", FST_PROFILE_KEY_CERT},
+    {"aws", "policy-file", FST_PROFILE_KEY_CERT},
+    {"aws", "with-ca", FST_PROFILE_KEY_CERT},
+    {"aws", "status", FST_PROFILE_KEY_CERT},
 };
 
 /* the device attributes a subject template may use */
@@ -877,7 +885,7 @@ fst_profile_check_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GP
 			                 groups[i],
 			                 NULL,
 			                 "unknown group (known: profile, subject, validity, "
-			                 "signature, extensions, burn, trust)");
+			                 "signature, extensions, burn, trust, aws)");
 			continue;
 		}
 		for (guint j = 0; keys != NULL && keys[j] != NULL; j++) {
@@ -920,6 +928,207 @@ fst_profile_check_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GP
 			                            fst_profile_keys[k].group,
 			                            fst_profile_keys[k].key));
 		}
+	}
+}
+
+/* the placeholders an AWS thing-name template may use */
+static const gchar *fst_profile_aws_placeholders[] = {"device", "uid", "serial", "aws_cert_id", "lot"};
+
+/* a thing-name template: known placeholders, and AWS's characters around them */
+static gboolean
+fst_profile_check_thing_template(const gchar *str, gchar **problem)
+{
+	const gchar *p = str;
+
+	if (str[0] == '\0' || strlen(str) > FST_PROFILE_THING_NAME_MAX) {
+		*problem = g_strdup("a thing name is 1 to 128 characters");
+		return FALSE;
+	}
+	while (*p != '\0') {
+		if (*p == '{') {
+			const gchar *end = strchr(p, '}');
+			gboolean known = FALSE;
+			if (end == NULL) {
+				*problem = g_strdup("a '{' is not closed by '}'");
+				return FALSE;
+			}
+			for (guint k = 0; k < G_N_ELEMENTS(fst_profile_aws_placeholders); k++) {
+				const gchar *name = fst_profile_aws_placeholders[k];
+				if ((gsize)(end - p - 1) == strlen(name) &&
+				    strncmp(p + 1, name, strlen(name)) == 0)
+					known = TRUE;
+			}
+			if (!known) {
+				*problem = g_strdup_printf("unknown placeholder %.*s (known: {device}, "
+				                           "{uid}, {serial}, {aws_cert_id}, {lot})",
+				                           (gint)(end - p + 1),
+				                           p);
+				return FALSE;
+			}
+			p = end + 1;
+			continue;
+		}
+		if (!g_ascii_isalnum(*p) && *p != ':' && *p != '_' && *p != '-') {
+			*problem = g_strdup_printf("'%c' cannot be in an AWS IoT thing name "
+			                           "(a-z A-Z 0-9 : _ - only)",
+			                           *p);
+			return FALSE;
+		}
+		p++;
+	}
+	return TRUE;
+}
+
+/* an AWS region name, e.g. eu-west-1 */
+static gboolean
+fst_profile_is_region(const gchar *str)
+{
+	if (str[0] == '\0' || strlen(str) > 32 || str[0] == '-')
+		return FALSE;
+	for (const gchar *p = str; *p != '\0'; p++) {
+		if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '-')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* an AWS IoT policy name: [\w+=,.@-]{1,128} */
+static gboolean
+fst_profile_is_policy_name(const gchar *str)
+{
+	if (str[0] == '\0' || strlen(str) > 128)
+		return FALSE;
+	for (const gchar *p = str; *p != '\0'; p++) {
+		if (!g_ascii_isalnum(*p) && strchr("_+=,.@-", *p) == NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* [aws] policy-file: read once, a JSON object */
+static void
+fst_profile_parse_aws_policy_file(FstProfile *self,
+                                  const gchar *value,
+                                  const gchar *contents,
+                                  GPtrArray *errors)
+{
+	g_autofree gchar *dir = g_path_get_dirname(self->path);
+	g_autofree gchar *text = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+
+	self->aws.policy_file =
+	    g_path_is_absolute(value) ? g_strdup(value) : g_build_filename(dir, value, NULL);
+	text = fst_file_read_bounded(self->aws.policy_file, FST_PROFILE_MAX_SIZE, &len, &error);
+	if (text == NULL) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "aws",
+		                 "policy-file",
+		                 "cannot read the policy %s: %s",
+		                 self->aws.policy_file,
+		                 error->message);
+		return;
+	}
+	g_strstrip(text);
+	if (text[0] != '{' || !g_str_has_suffix(text, "}") || !g_utf8_validate(text, -1, NULL)) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "aws",
+		                 "policy-file",
+		                 "%s is not a JSON policy document (a JSON object)",
+		                 self->aws.policy_file);
+		return;
+	}
+	self->aws.policy_document = g_steal_pointer(&text);
+}
+
+/* [aws]: registration of each certificate with AWS IoT */
+static void
+fst_profile_parse_aws(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	static const FstProfileName statuses[] = {
+	    {"active", FALSE},
+	    {"inactive", TRUE},
+	};
+	const gchar *path = self->path;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *policy_file = NULL;
+	g_autofree gchar *problem = NULL;
+	guint value;
+
+	if (!g_key_file_has_group(kf, "aws"))
+		return;
+	if (!fst_profile_parse_bool(
+	        kf, path, contents, "aws", "register", &self->aws.register_certs, &error))
+		fst_profile_keep(errors, &error);
+	if (!fst_profile_parse_bool(kf, path, contents, "aws", "with-ca", &self->aws.with_ca, &error))
+		fst_profile_keep(errors, &error);
+	value = FALSE;
+	fst_profile_parse_enum(kf,
+	                       path,
+	                       contents,
+	                       "aws",
+	                       "status",
+	                       statuses,
+	                       G_N_ELEMENTS(statuses),
+	                       &value,
+	                       &error);
+	fst_profile_keep(errors, &error);
+	self->aws.inactive = value;
+
+	if (!fst_profile_get_string(kf, path, contents, "aws", "region", &self->aws.region, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (self->aws.region != NULL && !fst_profile_is_region(g_strstrip(self->aws.region))) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "aws",
+		                 "region",
+		                 "'%s' is not an AWS region name, e.g. eu-west-1",
+		                 self->aws.region);
+	}
+	if (!fst_profile_get_string(
+	        kf, path, contents, "aws", "thing-name", &self->aws.thing_name, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (self->aws.thing_name != NULL &&
+	           !fst_profile_check_thing_template(g_strstrip(self->aws.thing_name), &problem)) {
+		fst_profile_fail(errors, path, contents, "aws", "thing-name", "%s", problem);
+	}
+	if (!fst_profile_get_string(kf, path, contents, "aws", "policy", &self->aws.policy, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (self->aws.policy != NULL &&
+	           !fst_profile_is_policy_name(g_strstrip(self->aws.policy))) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "aws",
+		                 "policy",
+		                 "a policy name is 1 to 128 characters from a-z A-Z 0-9 _ + = , . @ -");
+	}
+	if (!fst_profile_get_string(kf, path, contents, "aws", "policy-file", &policy_file, &error)) {
+		fst_profile_keep(errors, &error);
+	} else if (policy_file != NULL) {
+		if (self->aws.policy == NULL) {
+			fst_profile_fail(errors,
+			                 path,
+			                 contents,
+			                 "aws",
+			                 "policy-file",
+			                 "a policy file needs the policy's name: add policy=");
+		} else {
+			fst_profile_parse_aws_policy_file(self, g_strstrip(policy_file), contents, errors);
+		}
+	}
+	if (self->aws.register_certs && self->aws.region == NULL) {
+		fst_profile_fail(errors,
+		                 path,
+		                 contents,
+		                 "aws",
+		                 "register",
+		                 "registering needs the region: add region=, e.g. eu-west-1");
 	}
 }
 
@@ -1384,6 +1593,8 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GPtrArray 
 	fst_profile_parse_burn(self, kf, contents, errors);
 	fst_profile_parse_verify(self, kf, contents, errors);
 	fst_profile_parse_trust(self, kf, contents, errors);
+	if (self->job == FST_PROFILE_JOB_PROVISION)
+		fst_profile_parse_aws(self, kf, contents, errors);
 }
 
 /**
@@ -1529,6 +1740,11 @@ fst_profile_free(FstProfile *self)
 		g_bytes_unref(self->escrow_der);
 	g_free(self->escrow_sha256);
 	g_strfreev(self->trust.roots);
+	g_free(self->aws.region);
+	g_free(self->aws.thing_name);
+	g_free(self->aws.policy);
+	g_free(self->aws.policy_file);
+	g_free(self->aws.policy_document);
 	g_free(self);
 }
 
@@ -2215,4 +2431,34 @@ fst_profile_describe(const FstProfile *self)
 	                       self->rsa_pss ? ", RSA-PSS" : "",
 	                       self->append_ca ? ", CA appended (JITP)" : "",
 	                       burn->str);
+}
+
+/**
+ * fst_profile_get_aws:
+ * @self: an #FstProfile
+ *
+ * Returns: (transfer none): the profile's `[aws]` settings; all unset (no
+ *   registration) when it has none
+ */
+const FstProfileAws *
+fst_profile_get_aws(const FstProfile *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	return &self->aws;
+}
+
+/**
+ * fst_profile_get_register_target:
+ * @self: an #FstProfile
+ *
+ * Returns: (transfer full) (nullable): `aws-iot:<region>` when the profile
+ *   registers its certificates with AWS IoT, else %NULL
+ */
+gchar *
+fst_profile_get_register_target(const FstProfile *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	if (!self->aws.register_certs || self->aws.region == NULL)
+		return NULL;
+	return g_strdup_printf("aws-iot:%s", self->aws.region);
 }

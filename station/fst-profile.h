@@ -130,6 +130,32 @@ typedef enum {
 	FST_PROFILE_SLOTS_AB,
 } FstProfileSlots;
 
+/**
+ * FstProfileAws:
+ * @register_certs: register each certificate with AWS IoT (`register`)
+ * @region: (nullable): the AWS region (`region`)
+ * @thing_name: (nullable): the thing-name template (`thing-name`), e.g.
+ *   `line4-{device}`; %NULL: the device uid
+ * @policy: (nullable): the policy to attach (`policy`)
+ * @policy_file: (nullable): the policy's JSON file, absolute (`policy-file`)
+ * @policy_document: (nullable): that file's contents, read once
+ * @with_ca: RegisterCertificate with the issuing CA, else
+ *   RegisterCertificateWithoutCA (`with-ca`)
+ * @inactive: register certificates INACTIVE (`status=inactive`)
+ *
+ * The `[aws]` group of a profile.
+ */
+typedef struct {
+	gboolean register_certs;
+	gchar *region;
+	gchar *thing_name;
+	gchar *policy;
+	gchar *policy_file;
+	gchar *policy_document;
+	gboolean with_ca;
+	gboolean inactive;
+} FstProfileAws;
+
 typedef struct _FstProfile FstProfile;
 
 FstProfile *
@@ -209,6 +235,10 @@ FstProfileSlots
 fst_profile_get_credential_slots(const FstProfile *self);
 gchar *
 fst_profile_describe(const FstProfile *self);
+const FstProfileAws *
+fst_profile_get_aws(const FstProfile *self);
+gchar *
+fst_profile_get_register_target(const FstProfile *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProfile, fst_profile_free)
 

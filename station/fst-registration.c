@@ -156,7 +156,7 @@ fst_registration_get_stats(FstRegistration *self, FstRegistrationStats *stats)
 
 /**
  * fst_registration_thing_name:
- * @template_str: e.g. `line4-{uid}`
+ * @template_str: e.g. `line4-{uid}` (`{device}` is the uid too)
  * @uid: the device uid
  * @serial: the certificate serial
  * @aws_cert_id: the certificate's AWS id
@@ -177,6 +177,7 @@ fst_registration_thing_name(const gchar *template_str,
 	g_autoptr(GString) out = g_string_new(template_str);
 
 	g_string_replace(out, "{uid}", uid, 0);
+	g_string_replace(out, "{device}", uid, 0);
 	g_string_replace(out, "{serial}", serial, 0);
 	g_string_replace(out, "{aws_cert_id}", aws_cert_id, 0);
 	g_string_replace(out, "{lot}", lot != NULL ? lot : "", 0);

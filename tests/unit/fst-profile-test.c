@@ -224,6 +224,80 @@ typedef struct {
 	const gchar *expect; /* substring of the message */
 } FstTestBadCase;
 
+/* [aws]: registration with AWS IoT, read and checked */
+static void
+fst_test_aws_keys(FstTestFixture *fx, gconstpointer user_data)
+{
+	const FstTestBadCase cases[] = {
+	    {"register=true", "register=yes", "[aws] register (line 23): expected true or false"},
+	    {"region=eu-west-1", "region=EU West", "[aws] region (line 24): 'EU West' is not an AWS region"},
+	    {"register=true\nregion=eu-west-1", "register=true", "[aws] register (line 23): registering needs the region"},
+	    {"thing-name=line4-{device}", "thing-name=line4-{model}", "[aws] thing-name (line 25): unknown placeholder {model}"},
+	    {"thing-name=line4-{device}", "thing-name=line 4", "[aws] thing-name (line 25): ' ' cannot be"},
+	    {"policy=fleet-line4", "policy=fleet/line4", "[aws] policy (line 26): a policy name"},
+	    {"policy-file=policy.json", "policy-file=missing.json", "[aws] policy-file (line 27): cannot read"},
+	    {"policy-file=policy.json", "policy-file=not-json.txt", "[aws] policy-file (line 27): "},
+	    {"with-ca=true", "with-ca=1x", "[aws] with-ca (line 28): expected true or false"},
+	    {"status=inactive", "status=revoked", "[aws] status (line 29): 'revoked' is not one of"},
+	    {"status=inactive", "status=inactive\nregistr=true", "[aws] registr (line 30): unknown key"},
+	};
+	const gchar *aws = "include-starfield=false\n"
+	                   "[aws]\n"
+	                   "register=true\n"
+	                   "region=eu-west-1\n"
+	                   "thing-name=line4-{device}\n"
+	                   "policy=fleet-line4\n"
+	                   "policy-file=policy.json\n"
+	                   "with-ca=true\n"
+	                   "status=inactive\n";
+	g_autofree gchar *policy_path = g_build_filename(fx->dir, "policy.json", NULL);
+	g_autofree gchar *text_path = g_build_filename(fx->dir, "not-json.txt", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(FstProfile) plain = NULL;
+	g_autofree gchar *target = NULL;
+	const FstProfileAws *settings;
+
+	(void)user_data;
+	g_assert_true(g_file_set_contents(policy_path, "{\"Version\": \"2012-10-17\"}\n", -1, NULL));
+	g_assert_true(g_file_set_contents(text_path, "Allow everything\n", -1, NULL));
+	profile = fst_test_load_variant(fx, "include-starfield=false\n", aws, &error);
+	g_assert_no_error(error);
+	settings = fst_profile_get_aws(profile);
+	g_assert_true(settings->register_certs);
+	g_assert_cmpstr(settings->region, ==, "eu-west-1");
+	g_assert_cmpstr(settings->thing_name, ==, "line4-{device}");
+	g_assert_cmpstr(settings->policy, ==, "fleet-line4");
+	g_assert_cmpstr(settings->policy_file, ==, policy_path);
+	g_assert_cmpstr(settings->policy_document, ==, "{\"Version\": \"2012-10-17\"}");
+	g_assert_true(settings->with_ca);
+	g_assert_true(settings->inactive);
+	target = fst_profile_get_register_target(profile);
+	g_assert_cmpstr(target, ==, "aws-iot:eu-west-1");
+
+	/* a profile without [aws] registers nothing */
+	plain = fst_test_load_variant(fx, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_false(fst_profile_get_aws(plain)->register_certs);
+	g_assert_null(fst_profile_get_register_target(plain));
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *text = NULL;
+		g_autoptr(GString) variant = g_string_new(aws);
+		g_autoptr(FstProfile) bad = NULL;
+		g_string_replace(variant, cases[i].from, cases[i].to, 1);
+		text = g_string_free(g_steal_pointer(&variant), FALSE);
+		bad = fst_test_load_variant(fx, "include-starfield=false\n", text, &error);
+		g_assert_null(bad);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_test_message("%s", error->message);
+		if (strstr(error->message, cases[i].expect) == NULL)
+			g_test_message("case %u: expected '%s'", i, cases[i].expect);
+		g_assert_nonnull(strstr(error->message, cases[i].expect));
+		g_clear_error(&error);
+	}
+}
+
 static void
 fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
 {
@@ -922,6 +996,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_test_setup,
 	           fst_test_trust_keys,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/aws-registration",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_aws_keys,
 	           fst_test_teardown);
 	g_test_add("/fst/profile/load/rejects-bad-values",
 	           FstTestFixture,
