@@ -24,6 +24,7 @@
 
 #include "fst-error.h"
 #include "fst-gui-failure.h"
+#include "fst-gui-interaction.h"
 #include "fst-history-page.h"
 #include "fst-job.h"
 #include "fst-port-row.h"
@@ -31,7 +32,6 @@
 #include "fst-report-page.h"
 #include "fst-settings.h"
 #include "fst-setup-page.h"
-#include "fst-unlock-dialog.h"
 
 /* days before the issuing CA expires from which the counters warn */
 #define FST_WINDOW_CA_WARN_DAYS 30
@@ -64,7 +64,8 @@ struct _FstWindow {
 	/* owned */
 	gchar *workspace;	    /* (owned) */
 	FstStation *station;	    /* (owned) (nullable): open for the shift once unlocked */
-	FstUnlockDialog *unlock;    /* (owned) (nullable): while asking */
+	FstGuiInteraction *interaction; /* (owned): asks for the CA secret with a dialog */
+	gboolean unlocking;	    /* the station is being opened */
 	GCancellable *cancellable;  /* (owned): for the window's own async work */
 	FstJob *line_job;	    /* (owned) (nullable): the line's job while it runs */
 	GPtrArray *retry_jobs;	    /* (element-type FstJob): per-lane retries running */
@@ -111,7 +112,7 @@ fst_window_update_actions(FstWindow *self)
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.start", unlocked && !line);
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.stop", fst_window_is_running(self));
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.abort", fst_window_is_running(self));
-	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.unlock", !unlocked && self->unlock == NULL);
+	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.unlock", !unlocked && !self->unlocking);
 	gtk_widget_set_visible(self->unlock_button, !unlocked);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->operator_entry), !line);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->lot_entry), !line);
@@ -399,6 +400,7 @@ static void
 fst_window_run_job(FstWindow *self, FstJob *job)
 {
 	fst_job_set_station(job, self->station);
+	fst_job_set_interaction(job, FST_INTERACTION(self->interaction));
 	g_signal_connect(job, "progress", G_CALLBACK(fst_window_progress_cb), self);
 	g_signal_connect(job, "device-finished", G_CALLBACK(fst_window_device_finished_cb), self);
 	if (self->shift_started_us == 0)
@@ -600,44 +602,16 @@ fst_window_retry_cb(FstPortRow *lane, gpointer user_data)
 	fst_window_update_actions(self);
 }
 
-/* unlocking the CA: the dialog collects, a thread checks and opens */
-
-typedef struct {
-	gchar *workspace;  /* (owned) */
-	FstSecret *secret; /* (owned) */
-} FstWindowOpen;
-
-static void
-fst_window_open_free(gpointer data)
-{
-	FstWindowOpen *open = data;
-	g_free(open->workspace);
-	fst_secret_free(open->secret);
-	g_free(open);
-}
+/* unlocking the CA: a thread opens the station, and the engine asks for the
+ * passphrase or PIN through the window's interaction, shown as a dialog */
 
 static void
 fst_window_open_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
 {
-	FstWindowOpen *open = task_data;
-	g_autofree gchar *cert = g_build_filename(open->workspace, "ca", "issuing-ca.pem", NULL);
-	g_autofree gchar *key = g_build_filename(open->workspace, "ca", "issuing-ca.key", NULL);
-	g_autofree gchar *chain = g_build_filename(open->workspace, "ca", "root-ca.pem", NULL);
-	g_autoptr(FstCa) ca = NULL;
+	FstWindow *self = FST_WINDOW(source_object);
+	FstInteraction *interaction = FST_INTERACTION(task_data);
 	GError *error = NULL;
-	FstStation *station;
-
-	/* the typed secret must open the issuing CA key itself */
-	ca = fst_ca_load(cert,
-			 key,
-			 g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
-			 open->secret,
-			 &error);
-	if (ca == NULL) {
-		g_task_return_error(task, error);
-		return;
-	}
-	station = fst_station_open(open->workspace, &error);
+	FstStation *station = fst_station_open_full(self->workspace, interaction, &error);
 	if (station == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -645,36 +619,45 @@ fst_window_open_thread(GTask *task, gpointer source_object, gpointer task_data, 
 	g_task_return_pointer(task, station, (GDestroyNotify)fst_station_unref);
 }
 
-static void fst_window_ask_unlock(FstWindow *self);
+static void fst_window_open(FstWindow *self);
 
 static void
 fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	FstStation *station = g_task_propagate_pointer(G_TASK(result), &error);
-	FstWindow *self;
+	FstWindow *self = FST_WINDOW(source);
 
-	if (station == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+	if (g_cancellable_is_cancelled(self->cancellable)) {
+		g_clear_pointer(&station, fst_station_unref);
 		return;
-	self = FST_WINDOW(source);
+	}
+	self->unlocking = FALSE;
 	if (station == NULL) {
 		g_autofree gchar *text = NULL;
-		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE))
-			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
-		else
-			text = g_strdup_printf(_("The station cannot open: %s"), error->message);
-		if (self->unlock != NULL) {
-			fst_unlock_dialog_set_error(self->unlock, text);
-			fst_window_ask_unlock(self);
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED)) {
+			/* cancelled: the window stays locked, Unlock CA asks again */
+			fst_gui_interaction_close(self->interaction);
+			fst_window_status(self, _("The CA is locked: press Unlock CA to start the line"));
+			fst_window_update_actions(self);
+			return;
 		}
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
+			/* the secret did not open the key: the dialog asks again */
+			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+			fst_gui_interaction_set_retry(self->interaction, text);
+			fst_window_status(self, text);
+			fst_window_open(self);
+			return;
+		}
+		text = g_strdup_printf(_("The station cannot open: %s"), error->message);
+		fst_gui_interaction_close(self->interaction);
 		fst_window_status(self, text);
+		fst_window_update_actions(self);
 		return;
 	}
 	self->station = station;
-	if (self->unlock != NULL) {
-		g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
-		gtk_window_destroy(GTK_WINDOW(unlock));
-	}
+	fst_gui_interaction_close(self->interaction);
 	fst_history_page_set_station(self->history_page, station);
 	fst_window_show_ca(self);
 	fst_window_update_actions(self);
@@ -683,51 +666,13 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-fst_window_secret_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+fst_window_open(FstWindow *self)
 {
-	FstWindow *self = FST_WINDOW(user_data);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GTask) task = NULL;
-	FstWindowOpen *open;
-	FstSecret *secret = fst_unlock_dialog_ask_finish(FST_UNLOCK_DIALOG(source), result, &error);
-
-	if (g_cancellable_is_cancelled(self->cancellable)) {
-		fst_secret_free(secret);
-		g_object_unref(self);
-		return;
-	}
-	if (secret == NULL) {
-		/* cancelled: the window stays locked, Unlock CA asks again */
-		if (self->unlock != NULL && FST_UNLOCK_DIALOG(source) == self->unlock) {
-			g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
-			gtk_window_destroy(GTK_WINDOW(unlock));
-		}
-		fst_window_status(self, _("The CA is locked: press Unlock CA to start the line"));
-		fst_window_update_actions(self);
-		g_object_unref(self);
-		return;
-	}
-	open = g_new0(FstWindowOpen, 1);
-	open->workspace = g_strdup(self->workspace);
-	open->secret = secret;
-	task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
-	g_task_set_task_data(task, open, fst_window_open_free);
+	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
+	self->unlocking = TRUE;
+	g_task_set_task_data(task, g_object_ref(self->interaction), g_object_unref);
 	g_task_run_in_thread(task, fst_window_open_thread);
 	fst_window_status(self, _("Unlocking the CA…"));
-	g_object_unref(self);
-}
-
-static void
-fst_window_ask_unlock(FstWindow *self)
-{
-	if (self->unlock == NULL) {
-		self->unlock = g_object_ref_sink(fst_unlock_dialog_new(
-		    GTK_WINDOW(self),
-		    _("Unlock the CA"),
-		    _("Type the passphrase of the issuing CA (or the PIN of its token) to start the "
-		      "shift. It is kept in memory only while the station is open.")));
-	}
-	fst_unlock_dialog_ask_async(self->unlock, self->cancellable, fst_window_secret_cb, g_object_ref(self));
 	fst_window_update_actions(self);
 }
 
@@ -735,7 +680,7 @@ static void
 fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
 {
 	FstWindow *self = FST_WINDOW(widget);
-	if (self->station != NULL)
+	if (self->station != NULL || self->unlocking)
 		return;
 	if (!fst_station_has_ca(self->workspace)) {
 		fst_window_status(self,
@@ -743,7 +688,7 @@ fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *para
 				    "`fleetstation ca create` or `fleetstation ca import` first"));
 		return;
 	}
-	fst_window_ask_unlock(self);
+	fst_window_open(self);
 }
 
 static void
@@ -783,6 +728,8 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 {
 	FstWindow *self = g_object_new(FST_TYPE_WINDOW, "application", application, NULL);
 	self->workspace = g_strdup(workspace);
+	self->interaction = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
+	fst_report_page_set_interaction(self->report_page, self->interaction);
 	fst_history_page_set_workspace(self->history_page, workspace);
 	fst_report_page_set_workspace(self->report_page, workspace);
 	fst_setup_page_set_workspace(self->setup_page, workspace);
@@ -810,10 +757,8 @@ fst_window_dispose(GObject *object)
 		g_source_remove(self->probe_id);
 		self->probe_id = 0;
 	}
-	if (self->unlock != NULL) {
-		g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
-		gtk_window_destroy(GTK_WINDOW(unlock));
-	}
+	if (self->interaction != NULL)
+		fst_gui_interaction_close(self->interaction);
 	gtk_widget_dispose_template(GTK_WIDGET(self), FST_TYPE_WINDOW);
 	G_OBJECT_CLASS(fst_window_parent_class)->dispose(object);
 }
@@ -827,6 +772,7 @@ fst_window_finalize(GObject *object)
 	g_hash_table_unref(self->lanes_by_port);
 	g_hash_table_unref(self->causes);
 	g_clear_pointer(&self->station, fst_station_unref);
+	g_clear_object(&self->interaction);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
 	if (self->probe_schedstat_fd >= 0)

@@ -4,7 +4,8 @@ through its accessibility tree (AT-SPI, no pixel coordinates), with simulated
 devices on ptys; results checked in the accessibility tree and the database.
 
 Modes:
-  line     unlock, start-of-shift choices, a line of 4 (one board with a full
+  line     unlock through the dialog (no ca/passphrase in the workspace; a wrong
+           one is asked again), start-of-shift choices, a line of 4 (one board with a full
            storage), the failure's reason and action, Retry after re-seating,
            device history and reports pages, screenshots, choices remembered
   hotplug  a board plugged into a watched port starts without a click
@@ -26,6 +27,7 @@ GUI = os.environ["FST_GUI"]
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 SHOTS = os.environ.get("FST_GUI_SHOTS", os.getcwd())
+SECRET = None
 APP_ID = "io.github.fleetstation.Station"
 APP_PATH = "/io/github/fleetstation/Station"
 STALL_LIMIT_MS = 50.0
@@ -298,8 +300,27 @@ def status_text(root):
     return (text_of(n) or n.name) if n is not None else ""
 
 
+def hide_passphrase():
+    """the CA passphrase only in the test's memory: the workspace has no ca/passphrase"""
+    global SECRET
+    path = os.path.join(W, "ca", "passphrase")
+    SECRET = open(path).read().strip()
+    os.unlink(path)
+
+
+def ca_secret():
+    path = os.path.join(W, "ca", "passphrase")
+    return open(path).read().strip() if os.path.exists(path) else SECRET
+
+
+def answer_dialog(app, secret):
+    dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
+    set_text(entry(dialog, "Passphrase"), secret)
+    click(button(dialog, "Unlock"))
+
+
 def unlock(app):
-    secret = open(os.path.join(W, "ca", "passphrase")).read().strip()
+    secret = ca_secret()
     dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
     # a wrong passphrase is refused in the dialog, which asks again
     set_text(entry(dialog, "Passphrase"), "not-the-passphrase")
@@ -343,6 +364,7 @@ def mode_line():
     for i in range(1, 4):
         sim(f"p{i}", f"GUI-000{i}")
     sim("p4", "GUI-0004", "--capacity-cert", "300")
+    hide_passphrase()
     launch()
     app = find_app()
     unlock(app)
@@ -405,6 +427,8 @@ def mode_line():
     goto_page(app, "Reports")
     set_text(entry(app, "Report lot"), "LOT-GUI-1")
     click(button(app, "Export CSV"))
+    # the report key opens with the CA passphrase, asked for again
+    answer_dialog(app, SECRET)
     rtext = wait_result(app, "Result", "Report written")
     m = re.search(r"Report written: (\S+\.csv)", rtext)
     if not m or not os.path.exists(m.group(1)) or not os.path.exists(m.group(1) + ".sig"):
@@ -500,7 +524,7 @@ def mode_bench():
     else:
         fail("no startup time printed")
     startup_ms = int(m.group(1))
-    secret = open(os.path.join(W, "ca", "passphrase")).read().strip()
+    secret = ca_secret()
     set_text(entry(dialog, "Passphrase"), secret)
     click(button(dialog, "Unlock"))
     wait_find(app, lambda n: (text_of(n) or n.name).startswith("CA unlocked"), "the CA unlocked")
