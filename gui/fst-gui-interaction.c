@@ -14,6 +14,10 @@
  * question keeps the same dialog up and shows why it asks again (as the
  * %FST_INTERACTION_FLAG_RETRY flag does). fst_gui_interaction_close() puts
  * the dialog away once the caller is done.
+ *
+ * A secret the caller has checked may be kept for the session with
+ * fst_gui_interaction_set_session_secret(): later questions without
+ * %FST_INTERACTION_FLAG_RETRY are answered with it and show no dialog.
  */
 
 #define G_LOG_DOMAIN "FstGui"
@@ -31,6 +35,8 @@ struct _FstGuiInteraction {
 	GMainContext *context;	 /* (owned): the GUI thread's */
 	FstUnlockDialog *dialog; /* (owned) (nullable): GUI thread only */
 	gchar *retry;		 /* (owned) (nullable): GUI thread only */
+	GMutex lock;
+	FstSecret *session; /* (owned) (nullable): the answer for the session, under lock */
 };
 
 G_DEFINE_TYPE(FstGuiInteraction, fst_gui_interaction, FST_TYPE_INTERACTION)
@@ -64,6 +70,20 @@ fst_gui_interaction_answered_cb(GObject *source, GAsyncResult *result, gpointer 
 	g_task_return_pointer(task, secret, (GDestroyNotify)fst_secret_free);
 }
 
+/* a copy of the session's secret, or %NULL when the person must be asked */
+static FstSecret *
+fst_gui_interaction_session_answer(FstGuiInteraction *self, FstInteractionFlags flags)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+	const guint8 *data;
+	gsize len = 0;
+
+	if (self->session == NULL || (flags & FST_INTERACTION_FLAG_RETRY))
+		return NULL;
+	data = fst_secret_get_data(self->session, &len);
+	return fst_secret_new(data, len);
+}
+
 static void
 fst_gui_interaction_ask_async(FstGuiInteraction *self,
 			      gboolean pin,
@@ -76,8 +96,13 @@ fst_gui_interaction_ask_async(FstGuiInteraction *self,
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	g_autoptr(GtkWindow) parent = g_weak_ref_get(&self->parent);
 	g_autofree gchar *prompt = NULL;
+	FstSecret *secret = fst_gui_interaction_session_answer(self, flags);
 
 	g_task_set_source_tag(task, fst_gui_interaction_ask_async);
+	if (secret != NULL) {
+		g_task_return_pointer(task, secret, (GDestroyNotify)fst_secret_free);
+		return;
+	}
 	if (pin) {
 		prompt = g_strdup_printf(_("Type the PIN of %s. It is kept in memory only while "
 					   "the station is open."),
@@ -213,9 +238,12 @@ fst_gui_interaction_ask_sync(FstGuiInteraction *self,
 			     GCancellable *cancellable,
 			     GError **error)
 {
-	FstGuiSyncCall *call = g_new0(FstGuiSyncCall, 1);
-	FstSecret *secret;
+	FstGuiSyncCall *call;
+	FstSecret *secret = fst_gui_interaction_session_answer(self, flags);
 
+	if (secret != NULL)
+		return secret;
+	call = g_new0(FstGuiSyncCall, 1);
 	call->refcount = 1;
 	g_mutex_init(&call->lock);
 	g_cond_init(&call->cond);
@@ -299,6 +327,31 @@ fst_gui_interaction_set_retry(FstGuiInteraction *self, const gchar *message)
 }
 
 /**
+ * fst_gui_interaction_set_session_secret:
+ * @self: the interaction
+ * @secret: (nullable): a secret known to unlock the CA, copied; %NULL to
+ *   forget it
+ *
+ * Answers later questions with @secret instead of asking.
+ */
+void
+fst_gui_interaction_set_session_secret(FstGuiInteraction *self, const FstSecret *secret)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	FstSecret *copy = NULL;
+
+	g_return_if_fail(FST_IS_GUI_INTERACTION(self));
+	if (secret != NULL) {
+		gsize len = 0;
+		const guint8 *data = fst_secret_get_data(secret, &len);
+		copy = fst_secret_new(data, len);
+	}
+	locker = g_mutex_locker_new(&self->lock);
+	g_clear_pointer(&self->session, fst_secret_free);
+	self->session = copy;
+}
+
+/**
  * fst_gui_interaction_close:
  * @self: the interaction
  *
@@ -346,6 +399,8 @@ fst_gui_interaction_finalize(GObject *object)
 {
 	FstGuiInteraction *self = FST_GUI_INTERACTION(object);
 	g_weak_ref_clear(&self->parent);
+	g_clear_pointer(&self->session, fst_secret_free);
+	g_mutex_clear(&self->lock);
 	g_main_context_unref(self->context);
 	G_OBJECT_CLASS(fst_gui_interaction_parent_class)->finalize(object);
 }
@@ -354,6 +409,7 @@ static void
 fst_gui_interaction_init(FstGuiInteraction *self)
 {
 	g_weak_ref_init(&self->parent, NULL);
+	g_mutex_init(&self->lock);
 	self->context = g_main_context_ref_thread_default();
 }
 

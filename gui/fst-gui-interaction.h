@@ -14,6 +14,8 @@ fst_gui_interaction_new(GtkWindow *parent, const gchar *workspace);
 void
 fst_gui_interaction_set_retry(FstGuiInteraction *self, const gchar *message);
 void
+fst_gui_interaction_set_session_secret(FstGuiInteraction *self, const FstSecret *secret);
+void
 fst_gui_interaction_close(FstGuiInteraction *self);
 
 G_END_DECLS

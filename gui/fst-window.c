@@ -66,6 +66,9 @@ struct _FstWindow {
 	FstStation *station;	    /* (owned) (nullable): open for the shift once unlocked */
 	FstGuiInteraction *interaction; /* (owned): asks for the CA secret with a dialog */
 	gboolean unlocking;	    /* the station is being opened */
+	FstGuiInteraction *supervisor; /* (owned): asks for the supervisor pages */
+	gboolean supervisor_asking;
+	gboolean supervisor_unlocked; /* for the session */
 	GCancellable *cancellable;  /* (owned): for the window's own async work */
 	FstJob *line_job;	    /* (owned) (nullable): the line's job while it runs */
 	GPtrArray *retry_jobs;	    /* (element-type FstJob): per-lane retries running */
@@ -691,6 +694,115 @@ fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *para
 	fst_window_open(self);
 }
 
+/* the supervisor pages (reports, audit, CAs, profiles): opening one asks for
+ * the CA passphrase or PIN, checked in a thread; once it opened the issuing CA
+ * key, the pages stay open for the session and the report signing key is
+ * opened with the same secret */
+
+static gboolean
+fst_window_page_is_gated(const gchar *name)
+{
+	return g_strcmp0(name, "reports") == 0 || g_strcmp0(name, "setup") == 0;
+}
+
+static void
+fst_window_supervisor_thread(GTask *task,
+			     gpointer source_object,
+			     gpointer task_data,
+			     GCancellable *cancellable)
+{
+	FstWindow *self = FST_WINDOW(source_object);
+	FstInteraction *interaction = FST_INTERACTION(task_data);
+	g_autofree gchar *cert = g_build_filename(self->workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *key = g_build_filename(self->workspace, "ca", "issuing-ca.key", NULL);
+	g_autoptr(FstSecret) secret = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	GError *error = NULL;
+
+	if (!fst_station_ask_ca_secret(self->workspace, interaction, key, "issuing CA", &secret, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	/* a token key whose URI names its own PIN source needs nobody's secret */
+	if (secret == NULL) {
+		ca = fst_station_unlock_ca(self->workspace, interaction, &error);
+	} else {
+		g_autofree gchar *chain = g_build_filename(self->workspace, "ca", "root-ca.pem", NULL);
+		ca = fst_ca_load(cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, &error);
+	}
+	if (ca == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task,
+			      secret != NULL ? g_steal_pointer(&secret) : fst_secret_new((const guint8 *)"", 0),
+			      (GDestroyNotify)fst_secret_free);
+}
+
+static void fst_window_supervisor_unlock(FstWindow *self);
+
+static void
+fst_window_supervisor_set_sensitive(FstWindow *self, gboolean sensitive)
+{
+	gtk_widget_set_sensitive(GTK_WIDGET(self->report_page), sensitive);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->setup_page), sensitive);
+}
+
+static void
+fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSecret) secret = g_task_propagate_pointer(G_TASK(result), &error);
+	FstWindow *self = FST_WINDOW(source);
+
+	if (g_cancellable_is_cancelled(self->cancellable))
+		return;
+	self->supervisor_asking = FALSE;
+	if (secret == NULL) {
+		g_autofree gchar *text = NULL;
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
+			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+			fst_gui_interaction_set_retry(self->supervisor, text);
+			fst_window_supervisor_unlock(self);
+			return;
+		}
+		fst_gui_interaction_close(self->supervisor);
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED))
+			text = g_strdup(_("The supervisor pages need the CA passphrase or PIN"));
+		else
+			text = g_strdup_printf(_("The supervisor pages cannot open: %s"), error->message);
+		gtk_stack_set_visible_child_name(self->stack, "line");
+		fst_window_status(self, text);
+		return;
+	}
+	if (fst_secret_get_len(secret) > 0)
+		fst_gui_interaction_set_session_secret(self->supervisor, secret);
+	fst_gui_interaction_close(self->supervisor);
+	self->supervisor_unlocked = TRUE;
+	fst_window_supervisor_set_sensitive(self, TRUE);
+	fst_window_status(self, _("Supervisor pages unlocked for this session"));
+}
+
+static void
+fst_window_supervisor_unlock(FstWindow *self)
+{
+	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_supervisor_cb, NULL);
+	self->supervisor_asking = TRUE;
+	g_task_set_task_data(task, g_object_ref(self->supervisor), g_object_unref);
+	g_task_run_in_thread(task, fst_window_supervisor_thread);
+}
+
+static void
+fst_window_page_changed_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	if (self->supervisor_unlocked || self->supervisor_asking)
+		return;
+	if (!fst_window_page_is_gated(gtk_stack_get_visible_child_name(self->stack)))
+		return;
+	fst_window_supervisor_unlock(self);
+}
+
 static void
 fst_window_map(GtkWidget *widget)
 {
@@ -729,7 +841,13 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	FstWindow *self = g_object_new(FST_TYPE_WINDOW, "application", application, NULL);
 	self->workspace = g_strdup(workspace);
 	self->interaction = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
-	fst_report_page_set_interaction(self->report_page, self->interaction);
+	self->supervisor = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
+	fst_report_page_set_interaction(self->report_page, self->supervisor);
+	fst_window_supervisor_set_sensitive(self, FALSE);
+	g_signal_connect(self->stack,
+			 "notify::visible-child-name",
+			 G_CALLBACK(fst_window_page_changed_cb),
+			 self);
 	fst_history_page_set_workspace(self->history_page, workspace);
 	fst_report_page_set_workspace(self->report_page, workspace);
 	fst_setup_page_set_workspace(self->setup_page, workspace);
@@ -759,6 +877,10 @@ fst_window_dispose(GObject *object)
 	}
 	if (self->interaction != NULL)
 		fst_gui_interaction_close(self->interaction);
+	if (self->supervisor != NULL)
+		fst_gui_interaction_close(self->supervisor);
+	if (self->stack != NULL)
+		g_signal_handlers_disconnect_by_data(self->stack, self);
 	gtk_widget_dispose_template(GTK_WIDGET(self), FST_TYPE_WINDOW);
 	G_OBJECT_CLASS(fst_window_parent_class)->dispose(object);
 }
@@ -773,6 +895,7 @@ fst_window_finalize(GObject *object)
 	g_hash_table_unref(self->causes);
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_clear_object(&self->interaction);
+	g_clear_object(&self->supervisor);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
 	if (self->probe_schedstat_fd >= 0)

@@ -423,12 +423,20 @@ def mode_line():
     wait_result(app, "History", "Device GUI-0004")
     screenshot("gui-device-history.png")
 
-    # reports: a signed CSV of the lot, and the audit chain
+    # the supervisor pages ask for the CA passphrase: a wrong one is asked
+    # again, the right one opens them (and the report key) for the session
     goto_page(app, "Reports")
+    answer_dialog(app, "not-the-passphrase")
+    dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
+    wait_find(dialog, lambda n: n.getRoleName() == "label" and "does not unlock" in (text_of(n) or n.name),
+              "the wrong-passphrase message")
+    answer_dialog(app, SECRET)
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("Supervisor pages unlocked"),
+              "the supervisor pages unlocked")
+
+    # reports: a signed CSV of the lot, and the audit chain
     set_text(entry(app, "Report lot"), "LOT-GUI-1")
     click(button(app, "Export CSV"))
-    # the report key opens with the CA passphrase, asked for again
-    answer_dialog(app, SECRET)
     rtext = wait_result(app, "Result", "Report written")
     m = re.search(r"Report written: (\S+\.csv)", rtext)
     if not m or not os.path.exists(m.group(1)) or not os.path.exists(m.group(1) + ".sig"):
