@@ -22,6 +22,7 @@
 #include <glib/gi18n.h>
 #include <openssl/x509.h>
 
+#include "fst-db-queue.h"
 #include "fst-error.h"
 #include "fst-gui-failure.h"
 #include "fst-gui-interaction.h"
@@ -35,6 +36,8 @@
 
 /* days before the issuing CA expires from which the counters warn */
 #define FST_WINDOW_CA_WARN_DAYS 30
+/* how often the counters show the registration queue again */
+#define FST_WINDOW_QUEUE_REFRESH_S 3
 /* how often a watch job scans the ports */
 #define FST_WINDOW_WATCH_POLL_MS 100
 /* the group of station.conf where the GUI keeps its own choices */
@@ -55,6 +58,7 @@ struct _FstWindow {
 	GtkLabel *rate_label;
 	GtkLabel *lot_label;
 	GtkLabel *ca_label;
+	GtkLabel *queue_label;
 	GtkLabel *causes_label;
 	GtkLabel *status_label;
 	GtkWidget *unlock_button;
@@ -69,6 +73,8 @@ struct _FstWindow {
 	FstGuiInteraction *supervisor; /* (owned): asks for the supervisor pages */
 	gboolean supervisor_asking;
 	gboolean supervisor_unlocked; /* for the session */
+	guint queue_id;		      /* the registration queue's refresh */
+	gboolean queue_busy;
 	GCancellable *cancellable;  /* (owned): for the window's own async work */
 	FstJob *line_job;	    /* (owned) (nullable): the line's job while it runs */
 	GPtrArray *retry_jobs;	    /* (element-type FstJob): per-lane retries running */
@@ -164,6 +170,68 @@ fst_window_update_counters(FstWindow *self)
 	} else {
 		gtk_widget_set_visible(GTK_WIDGET(self->causes_label), FALSE);
 	}
+}
+
+/* the registration queue: counted in a thread every few seconds while the
+ * station is open */
+
+static void
+fst_window_queue_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+	const gchar *db_path = task_data;
+	g_autoptr(FstDbQueue) queue = NULL;
+	gint64 *counts = g_new0(gint64, 4);
+	GError *error = NULL;
+
+	queue = fst_db_queue_open(db_path, &error);
+	if (queue == NULL || !fst_db_queue_count(queue, NULL, counts, &error)) {
+		g_free(counts);
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, counts, g_free);
+}
+
+static void
+fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gint64 *counts = g_task_propagate_pointer(G_TASK(result), &error);
+	g_autofree gchar *text = NULL;
+	FstWindow *self = FST_WINDOW(source);
+
+	if (g_cancellable_is_cancelled(self->cancellable))
+		return;
+	self->queue_busy = FALSE;
+	if (counts == NULL) {
+		text = g_strdup_printf(_("Registration queue: unknown (%s)"), error->message);
+	} else if (counts[0] + counts[1] + counts[3] == 0) {
+		gtk_widget_set_visible(GTK_WIDGET(self->queue_label), FALSE);
+		return;
+	} else {
+		/* TRANSLATORS: rows waiting for, or failed at, cloud registration */
+		text = g_strdup_printf(_("Registration queue: %" G_GINT64_FORMAT
+					 " waiting, %" G_GINT64_FORMAT " failed"),
+				       counts[0] + counts[1],
+				       counts[3]);
+	}
+	gtk_label_set_text(self->queue_label, text);
+	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
+}
+
+static gboolean
+fst_window_queue_refresh_cb(gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	g_autoptr(GTask) task = NULL;
+
+	if (self->station == NULL || self->queue_busy)
+		return G_SOURCE_CONTINUE;
+	self->queue_busy = TRUE;
+	task = g_task_new(self, self->cancellable, fst_window_queue_cb, NULL);
+	g_task_set_task_data(task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
+	g_task_run_in_thread(task, fst_window_queue_thread);
+	return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -665,6 +733,8 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	fst_window_show_ca(self);
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);
+	fst_window_queue_refresh_cb(self);
+	self->queue_id = g_timeout_add_seconds(FST_WINDOW_QUEUE_REFRESH_S, fst_window_queue_refresh_cb, self);
 	fst_window_status(self, _("CA unlocked: check the operator, lot and profile, then Start"));
 }
 
@@ -875,6 +945,10 @@ fst_window_dispose(GObject *object)
 		g_source_remove(self->probe_id);
 		self->probe_id = 0;
 	}
+	if (self->queue_id != 0) {
+		g_source_remove(self->queue_id);
+		self->queue_id = 0;
+	}
 	if (self->interaction != NULL)
 		fst_gui_interaction_close(self->interaction);
 	if (self->supervisor != NULL)
@@ -941,6 +1015,7 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, rate_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, ca_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, queue_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, causes_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, status_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, unlock_button);

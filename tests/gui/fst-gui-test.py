@@ -384,6 +384,13 @@ def mode_line():
         if want not in counters:
             fail(f"counters lack {want!r}: {counters}")
     wait_find(app, lambda n: (text_of(n) or n.name).startswith("Line finished"), "the line to finish")
+
+    # the registration queue in the counters, counted again while the window is open
+    q("insert into registrations (certificate_id, target, action, state, created_at, updated_at) "
+      "select id, 'gui-test', 'register', case when id = (select min(id) from certificates where state = 'verified') "
+      "then 'failed' else 'pending' end, 0, 0 from certificates where state = 'verified'")
+    wait_find(app, lambda n: n.getRoleName() == "label" and (text_of(n) or n.name) ==
+              "Registration queue: 2 waiting, 1 failed", "the registration queue in the counters", timeout=15)
     screenshot("gui-line-4-lanes-one-failed.png")
 
     # the database: three certificates verified, with the operator and lot chosen
