@@ -16,6 +16,7 @@
 
 #include "fst-audit.h"
 #include "fst-error.h"
+#include "fst-gui-interaction.h"
 #include "fst-gui-text.h"
 #include "fst-report-export.h"
 
@@ -27,6 +28,7 @@ struct _FstReportPage {
 	GtkBox *result_box;
 	/* owned */
 	gchar *workspace;	   /* (owned) (nullable) */
+	FstGuiInteraction *interaction; /* (owned) (nullable): asks for the report key's secret */
 	GCancellable *cancellable; /* (owned) */
 	guint busy;
 };
@@ -36,6 +38,7 @@ G_DEFINE_TYPE(FstReportPage, fst_report_page, GTK_TYPE_WIDGET)
 /* what a page thread needs: all copied, the page itself is not touched */
 typedef struct {
 	gchar *workspace; /* (owned) */
+	FstInteraction *interaction; /* (owned) (nullable) */
 	gchar *db_path;	  /* (owned) */
 	gchar *lot;	  /* (owned) (nullable) */
 	gchar *format;	  /* (owned) (nullable) */
@@ -47,6 +50,7 @@ fst_report_page_job_free(gpointer data)
 {
 	FstReportPageJob *job = data;
 	g_free(job->workspace);
+	g_clear_object(&job->interaction);
 	g_free(job->db_path);
 	g_free(job->lot);
 	g_free(job->format);
@@ -124,7 +128,7 @@ fst_report_page_export_thread(GTask *task, gpointer source_object, gpointer task
 		return;
 	}
 	if (!fst_report_page_write(job, &scope, path, &error) ||
-	    !fst_report_sign(job->workspace, path, sig, &error)) {
+	    !fst_report_sign_full(job->workspace, job->interaction, path, sig, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
@@ -213,6 +217,8 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 		return;
 	self = FST_REPORT_PAGE(source);
 	self->busy--;
+	if (self->interaction != NULL && self->busy == 0)
+		fst_gui_interaction_close(self->interaction);
 	fst_gui_text_set_lines(self->result_box, text != NULL ? text : error->message, text == NULL);
 }
 
@@ -221,6 +227,8 @@ fst_report_page_run(FstReportPage *self, FstReportPageJob *job, GTaskThreadFunc 
 {
 	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_report_page_done_cb, NULL);
 	job->workspace = g_strdup(self->workspace);
+	if (self->interaction != NULL)
+		job->interaction = g_object_ref(FST_INTERACTION(self->interaction));
 	job->db_path = g_build_filename(self->workspace, "station.db", NULL);
 	g_task_set_task_data(task, job, fst_report_page_job_free);
 	self->busy++;
@@ -286,6 +294,18 @@ fst_report_page_audit_cb(FstReportPage *self)
 }
 
 /**
+ * fst_report_page_set_interaction:
+ * @self: the page
+ * @interaction: asks for the secret of the report signing key
+ */
+void
+fst_report_page_set_interaction(FstReportPage *self, FstGuiInteraction *interaction)
+{
+	g_return_if_fail(FST_IS_REPORT_PAGE(self));
+	g_set_object(&self->interaction, interaction);
+}
+
+/**
  * fst_report_page_set_workspace:
  * @self: the page
  * @workspace: the station's workspace
@@ -325,6 +345,7 @@ fst_report_page_finalize(GObject *object)
 	FstReportPage *self = FST_REPORT_PAGE(object);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
+	g_clear_object(&self->interaction);
 	G_OBJECT_CLASS(fst_report_page_parent_class)->finalize(object);
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtk/gtk.h>
 
+#include "fst-gui-interaction.h"
 #include "fst-station.h"
 
 G_BEGIN_DECLS
@@ -11,6 +12,8 @@ G_DECLARE_FINAL_TYPE(FstReportPage, fst_report_page, FST, REPORT_PAGE, GtkWidget
 
 void
 fst_report_page_set_workspace(FstReportPage *self, const gchar *workspace);
+void
+fst_report_page_set_interaction(FstReportPage *self, FstGuiInteraction *interaction);
 void
 fst_report_page_set_lot(FstReportPage *self, const gchar *lot);
 

@@ -22,8 +22,10 @@
 #include <glib/gi18n.h>
 #include <openssl/x509.h>
 
+#include "fst-db-queue.h"
 #include "fst-error.h"
 #include "fst-gui-failure.h"
+#include "fst-gui-interaction.h"
 #include "fst-history-page.h"
 #include "fst-job.h"
 #include "fst-port-row.h"
@@ -31,10 +33,11 @@
 #include "fst-report-page.h"
 #include "fst-settings.h"
 #include "fst-setup-page.h"
-#include "fst-unlock-dialog.h"
 
 /* days before the issuing CA expires from which the counters warn */
 #define FST_WINDOW_CA_WARN_DAYS 30
+/* how often the counters show the registration queue again */
+#define FST_WINDOW_QUEUE_REFRESH_S 3
 /* how often a watch job scans the ports */
 #define FST_WINDOW_WATCH_POLL_MS 100
 /* the group of station.conf where the GUI keeps its own choices */
@@ -55,6 +58,7 @@ struct _FstWindow {
 	GtkLabel *rate_label;
 	GtkLabel *lot_label;
 	GtkLabel *ca_label;
+	GtkLabel *queue_label;
 	GtkLabel *causes_label;
 	GtkLabel *status_label;
 	GtkWidget *unlock_button;
@@ -64,7 +68,13 @@ struct _FstWindow {
 	/* owned */
 	gchar *workspace;	    /* (owned) */
 	FstStation *station;	    /* (owned) (nullable): open for the shift once unlocked */
-	FstUnlockDialog *unlock;    /* (owned) (nullable): while asking */
+	FstGuiInteraction *interaction; /* (owned): asks for the CA secret with a dialog */
+	gboolean unlocking;	    /* the station is being opened */
+	FstGuiInteraction *supervisor; /* (owned): asks for the supervisor pages */
+	gboolean supervisor_asking;
+	gboolean supervisor_unlocked; /* for the session */
+	guint queue_id;		      /* the registration queue's refresh */
+	gboolean queue_busy;
 	GCancellable *cancellable;  /* (owned): for the window's own async work */
 	FstJob *line_job;	    /* (owned) (nullable): the line's job while it runs */
 	GPtrArray *retry_jobs;	    /* (element-type FstJob): per-lane retries running */
@@ -111,7 +121,7 @@ fst_window_update_actions(FstWindow *self)
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.start", unlocked && !line);
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.stop", fst_window_is_running(self));
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.abort", fst_window_is_running(self));
-	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.unlock", !unlocked && self->unlock == NULL);
+	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.unlock", !unlocked && !self->unlocking);
 	gtk_widget_set_visible(self->unlock_button, !unlocked);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->operator_entry), !line);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->lot_entry), !line);
@@ -160,6 +170,68 @@ fst_window_update_counters(FstWindow *self)
 	} else {
 		gtk_widget_set_visible(GTK_WIDGET(self->causes_label), FALSE);
 	}
+}
+
+/* the registration queue: counted in a thread every few seconds while the
+ * station is open */
+
+static void
+fst_window_queue_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+	const gchar *db_path = task_data;
+	g_autoptr(FstDbQueue) queue = NULL;
+	gint64 *counts = g_new0(gint64, 4);
+	GError *error = NULL;
+
+	queue = fst_db_queue_open(db_path, &error);
+	if (queue == NULL || !fst_db_queue_count(queue, NULL, counts, &error)) {
+		g_free(counts);
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, counts, g_free);
+}
+
+static void
+fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gint64 *counts = g_task_propagate_pointer(G_TASK(result), &error);
+	g_autofree gchar *text = NULL;
+	FstWindow *self = FST_WINDOW(source);
+
+	if (g_cancellable_is_cancelled(self->cancellable))
+		return;
+	self->queue_busy = FALSE;
+	if (counts == NULL) {
+		text = g_strdup_printf(_("Registration queue: unknown (%s)"), error->message);
+	} else if (counts[0] + counts[1] + counts[3] == 0) {
+		gtk_widget_set_visible(GTK_WIDGET(self->queue_label), FALSE);
+		return;
+	} else {
+		/* TRANSLATORS: rows waiting for, or failed at, cloud registration */
+		text = g_strdup_printf(_("Registration queue: %" G_GINT64_FORMAT
+					 " waiting, %" G_GINT64_FORMAT " failed"),
+				       counts[0] + counts[1],
+				       counts[3]);
+	}
+	gtk_label_set_text(self->queue_label, text);
+	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
+}
+
+static gboolean
+fst_window_queue_refresh_cb(gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	g_autoptr(GTask) task = NULL;
+
+	if (self->station == NULL || self->queue_busy)
+		return G_SOURCE_CONTINUE;
+	self->queue_busy = TRUE;
+	task = g_task_new(self, self->cancellable, fst_window_queue_cb, NULL);
+	g_task_set_task_data(task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
+	g_task_run_in_thread(task, fst_window_queue_thread);
+	return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -399,6 +471,7 @@ static void
 fst_window_run_job(FstWindow *self, FstJob *job)
 {
 	fst_job_set_station(job, self->station);
+	fst_job_set_interaction(job, FST_INTERACTION(self->interaction));
 	g_signal_connect(job, "progress", G_CALLBACK(fst_window_progress_cb), self);
 	g_signal_connect(job, "device-finished", G_CALLBACK(fst_window_device_finished_cb), self);
 	if (self->shift_started_us == 0)
@@ -600,44 +673,16 @@ fst_window_retry_cb(FstPortRow *lane, gpointer user_data)
 	fst_window_update_actions(self);
 }
 
-/* unlocking the CA: the dialog collects, a thread checks and opens */
-
-typedef struct {
-	gchar *workspace;  /* (owned) */
-	FstSecret *secret; /* (owned) */
-} FstWindowOpen;
-
-static void
-fst_window_open_free(gpointer data)
-{
-	FstWindowOpen *open = data;
-	g_free(open->workspace);
-	fst_secret_free(open->secret);
-	g_free(open);
-}
+/* unlocking the CA: a thread opens the station, and the engine asks for the
+ * passphrase or PIN through the window's interaction, shown as a dialog */
 
 static void
 fst_window_open_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
 {
-	FstWindowOpen *open = task_data;
-	g_autofree gchar *cert = g_build_filename(open->workspace, "ca", "issuing-ca.pem", NULL);
-	g_autofree gchar *key = g_build_filename(open->workspace, "ca", "issuing-ca.key", NULL);
-	g_autofree gchar *chain = g_build_filename(open->workspace, "ca", "root-ca.pem", NULL);
-	g_autoptr(FstCa) ca = NULL;
+	FstWindow *self = FST_WINDOW(source_object);
+	FstInteraction *interaction = FST_INTERACTION(task_data);
 	GError *error = NULL;
-	FstStation *station;
-
-	/* the typed secret must open the issuing CA key itself */
-	ca = fst_ca_load(cert,
-			 key,
-			 g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
-			 open->secret,
-			 &error);
-	if (ca == NULL) {
-		g_task_return_error(task, error);
-		return;
-	}
-	station = fst_station_open(open->workspace, &error);
+	FstStation *station = fst_station_open_full(self->workspace, interaction, &error);
 	if (station == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -645,89 +690,62 @@ fst_window_open_thread(GTask *task, gpointer source_object, gpointer task_data, 
 	g_task_return_pointer(task, station, (GDestroyNotify)fst_station_unref);
 }
 
-static void fst_window_ask_unlock(FstWindow *self);
+static void fst_window_open(FstWindow *self);
 
 static void
 fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	FstStation *station = g_task_propagate_pointer(G_TASK(result), &error);
-	FstWindow *self;
+	FstWindow *self = FST_WINDOW(source);
 
-	if (station == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+	if (g_cancellable_is_cancelled(self->cancellable)) {
+		g_clear_pointer(&station, fst_station_unref);
 		return;
-	self = FST_WINDOW(source);
+	}
+	self->unlocking = FALSE;
 	if (station == NULL) {
 		g_autofree gchar *text = NULL;
-		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE))
-			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
-		else
-			text = g_strdup_printf(_("The station cannot open: %s"), error->message);
-		if (self->unlock != NULL) {
-			fst_unlock_dialog_set_error(self->unlock, text);
-			fst_window_ask_unlock(self);
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED)) {
+			/* cancelled: the window stays locked, Unlock CA asks again */
+			fst_gui_interaction_close(self->interaction);
+			fst_window_status(self, _("The CA is locked: press Unlock CA to start the line"));
+			fst_window_update_actions(self);
+			return;
 		}
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
+			/* the secret did not open the key: the dialog asks again */
+			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+			fst_gui_interaction_set_retry(self->interaction, text);
+			fst_window_status(self, text);
+			fst_window_open(self);
+			return;
+		}
+		text = g_strdup_printf(_("The station cannot open: %s"), error->message);
+		fst_gui_interaction_close(self->interaction);
 		fst_window_status(self, text);
+		fst_window_update_actions(self);
 		return;
 	}
 	self->station = station;
-	if (self->unlock != NULL) {
-		g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
-		gtk_window_destroy(GTK_WINDOW(unlock));
-	}
+	fst_gui_interaction_close(self->interaction);
 	fst_history_page_set_station(self->history_page, station);
 	fst_window_show_ca(self);
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);
+	fst_window_queue_refresh_cb(self);
+	self->queue_id = g_timeout_add_seconds(FST_WINDOW_QUEUE_REFRESH_S, fst_window_queue_refresh_cb, self);
 	fst_window_status(self, _("CA unlocked: check the operator, lot and profile, then Start"));
 }
 
 static void
-fst_window_secret_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+fst_window_open(FstWindow *self)
 {
-	FstWindow *self = FST_WINDOW(user_data);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GTask) task = NULL;
-	FstWindowOpen *open;
-	FstSecret *secret = fst_unlock_dialog_ask_finish(FST_UNLOCK_DIALOG(source), result, &error);
-
-	if (g_cancellable_is_cancelled(self->cancellable)) {
-		fst_secret_free(secret);
-		g_object_unref(self);
-		return;
-	}
-	if (secret == NULL) {
-		/* cancelled: the window stays locked, Unlock CA asks again */
-		if (self->unlock != NULL && FST_UNLOCK_DIALOG(source) == self->unlock) {
-			g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
-			gtk_window_destroy(GTK_WINDOW(unlock));
-		}
-		fst_window_status(self, _("The CA is locked: press Unlock CA to start the line"));
-		fst_window_update_actions(self);
-		g_object_unref(self);
-		return;
-	}
-	open = g_new0(FstWindowOpen, 1);
-	open->workspace = g_strdup(self->workspace);
-	open->secret = secret;
-	task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
-	g_task_set_task_data(task, open, fst_window_open_free);
+	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
+	self->unlocking = TRUE;
+	g_task_set_task_data(task, g_object_ref(self->interaction), g_object_unref);
 	g_task_run_in_thread(task, fst_window_open_thread);
 	fst_window_status(self, _("Unlocking the CA…"));
-	g_object_unref(self);
-}
-
-static void
-fst_window_ask_unlock(FstWindow *self)
-{
-	if (self->unlock == NULL) {
-		self->unlock = g_object_ref_sink(fst_unlock_dialog_new(
-		    GTK_WINDOW(self),
-		    _("Unlock the CA"),
-		    _("Type the passphrase of the issuing CA (or the PIN of its token) to start the "
-		      "shift. It is kept in memory only while the station is open.")));
-	}
-	fst_unlock_dialog_ask_async(self->unlock, self->cancellable, fst_window_secret_cb, g_object_ref(self));
 	fst_window_update_actions(self);
 }
 
@@ -735,7 +753,7 @@ static void
 fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
 {
 	FstWindow *self = FST_WINDOW(widget);
-	if (self->station != NULL)
+	if (self->station != NULL || self->unlocking)
 		return;
 	if (!fst_station_has_ca(self->workspace)) {
 		fst_window_status(self,
@@ -743,7 +761,116 @@ fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *para
 				    "`fleetstation ca create` or `fleetstation ca import` first"));
 		return;
 	}
-	fst_window_ask_unlock(self);
+	fst_window_open(self);
+}
+
+/* the supervisor pages (reports, audit, CAs, profiles): opening one asks for
+ * the CA passphrase or PIN, checked in a thread; once it opened the issuing CA
+ * key, the pages stay open for the session and the report signing key is
+ * opened with the same secret */
+
+static gboolean
+fst_window_page_is_gated(const gchar *name)
+{
+	return g_strcmp0(name, "reports") == 0 || g_strcmp0(name, "setup") == 0;
+}
+
+static void
+fst_window_supervisor_thread(GTask *task,
+			     gpointer source_object,
+			     gpointer task_data,
+			     GCancellable *cancellable)
+{
+	FstWindow *self = FST_WINDOW(source_object);
+	FstInteraction *interaction = FST_INTERACTION(task_data);
+	g_autofree gchar *cert = g_build_filename(self->workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *key = g_build_filename(self->workspace, "ca", "issuing-ca.key", NULL);
+	g_autoptr(FstSecret) secret = NULL;
+	g_autoptr(FstCa) ca = NULL;
+	GError *error = NULL;
+
+	if (!fst_station_ask_ca_secret(self->workspace, interaction, key, "issuing CA", &secret, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	/* a token key whose URI names its own PIN source needs nobody's secret */
+	if (secret == NULL) {
+		ca = fst_station_unlock_ca(self->workspace, interaction, &error);
+	} else {
+		g_autofree gchar *chain = g_build_filename(self->workspace, "ca", "root-ca.pem", NULL);
+		ca = fst_ca_load(cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, &error);
+	}
+	if (ca == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task,
+			      secret != NULL ? g_steal_pointer(&secret) : fst_secret_new((const guint8 *)"", 0),
+			      (GDestroyNotify)fst_secret_free);
+}
+
+static void fst_window_supervisor_unlock(FstWindow *self);
+
+static void
+fst_window_supervisor_set_sensitive(FstWindow *self, gboolean sensitive)
+{
+	gtk_widget_set_sensitive(GTK_WIDGET(self->report_page), sensitive);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->setup_page), sensitive);
+}
+
+static void
+fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSecret) secret = g_task_propagate_pointer(G_TASK(result), &error);
+	FstWindow *self = FST_WINDOW(source);
+
+	if (g_cancellable_is_cancelled(self->cancellable))
+		return;
+	self->supervisor_asking = FALSE;
+	if (secret == NULL) {
+		g_autofree gchar *text = NULL;
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
+			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+			fst_gui_interaction_set_retry(self->supervisor, text);
+			fst_window_supervisor_unlock(self);
+			return;
+		}
+		fst_gui_interaction_close(self->supervisor);
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED))
+			text = g_strdup(_("The supervisor pages need the CA passphrase or PIN"));
+		else
+			text = g_strdup_printf(_("The supervisor pages cannot open: %s"), error->message);
+		gtk_stack_set_visible_child_name(self->stack, "line");
+		fst_window_status(self, text);
+		return;
+	}
+	if (fst_secret_get_len(secret) > 0)
+		fst_gui_interaction_set_session_secret(self->supervisor, secret);
+	fst_gui_interaction_close(self->supervisor);
+	self->supervisor_unlocked = TRUE;
+	fst_window_supervisor_set_sensitive(self, TRUE);
+	fst_window_status(self, _("Supervisor pages unlocked for this session"));
+}
+
+static void
+fst_window_supervisor_unlock(FstWindow *self)
+{
+	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_supervisor_cb, NULL);
+	self->supervisor_asking = TRUE;
+	g_task_set_task_data(task, g_object_ref(self->supervisor), g_object_unref);
+	g_task_run_in_thread(task, fst_window_supervisor_thread);
+}
+
+static void
+fst_window_page_changed_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	if (self->supervisor_unlocked || self->supervisor_asking)
+		return;
+	if (!fst_window_page_is_gated(gtk_stack_get_visible_child_name(self->stack)))
+		return;
+	fst_window_supervisor_unlock(self);
 }
 
 static void
@@ -783,6 +910,14 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 {
 	FstWindow *self = g_object_new(FST_TYPE_WINDOW, "application", application, NULL);
 	self->workspace = g_strdup(workspace);
+	self->interaction = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
+	self->supervisor = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
+	fst_report_page_set_interaction(self->report_page, self->supervisor);
+	fst_window_supervisor_set_sensitive(self, FALSE);
+	g_signal_connect(self->stack,
+			 "notify::visible-child-name",
+			 G_CALLBACK(fst_window_page_changed_cb),
+			 self);
 	fst_history_page_set_workspace(self->history_page, workspace);
 	fst_report_page_set_workspace(self->report_page, workspace);
 	fst_setup_page_set_workspace(self->setup_page, workspace);
@@ -810,10 +945,16 @@ fst_window_dispose(GObject *object)
 		g_source_remove(self->probe_id);
 		self->probe_id = 0;
 	}
-	if (self->unlock != NULL) {
-		g_autoptr(FstUnlockDialog) unlock = g_steal_pointer(&self->unlock);
-		gtk_window_destroy(GTK_WINDOW(unlock));
+	if (self->queue_id != 0) {
+		g_source_remove(self->queue_id);
+		self->queue_id = 0;
 	}
+	if (self->interaction != NULL)
+		fst_gui_interaction_close(self->interaction);
+	if (self->supervisor != NULL)
+		fst_gui_interaction_close(self->supervisor);
+	if (self->stack != NULL)
+		g_signal_handlers_disconnect_by_data(self->stack, self);
 	gtk_widget_dispose_template(GTK_WIDGET(self), FST_TYPE_WINDOW);
 	G_OBJECT_CLASS(fst_window_parent_class)->dispose(object);
 }
@@ -827,6 +968,8 @@ fst_window_finalize(GObject *object)
 	g_hash_table_unref(self->lanes_by_port);
 	g_hash_table_unref(self->causes);
 	g_clear_pointer(&self->station, fst_station_unref);
+	g_clear_object(&self->interaction);
+	g_clear_object(&self->supervisor);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
 	if (self->probe_schedstat_fd >= 0)
@@ -872,6 +1015,7 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, rate_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, ca_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, queue_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, causes_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, status_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, unlock_button);

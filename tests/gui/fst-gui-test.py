@@ -4,7 +4,8 @@ through its accessibility tree (AT-SPI, no pixel coordinates), with simulated
 devices on ptys; results checked in the accessibility tree and the database.
 
 Modes:
-  line     unlock, start-of-shift choices, a line of 4 (one board with a full
+  line     unlock through the dialog (no ca/passphrase in the workspace; a wrong
+           one is asked again), start-of-shift choices, a line of 4 (one board with a full
            storage), the failure's reason and action, Retry after re-seating,
            device history and reports pages, screenshots, choices remembered
   hotplug  a board plugged into a watched port starts without a click
@@ -26,6 +27,7 @@ GUI = os.environ["FST_GUI"]
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 SHOTS = os.environ.get("FST_GUI_SHOTS", os.getcwd())
+SECRET = None
 APP_ID = "io.github.fleetstation.Station"
 APP_PATH = "/io/github/fleetstation/Station"
 STALL_LIMIT_MS = 50.0
@@ -298,8 +300,27 @@ def status_text(root):
     return (text_of(n) or n.name) if n is not None else ""
 
 
+def hide_passphrase():
+    """the CA passphrase only in the test's memory: the workspace has no ca/passphrase"""
+    global SECRET
+    path = os.path.join(W, "ca", "passphrase")
+    SECRET = open(path).read().strip()
+    os.unlink(path)
+
+
+def ca_secret():
+    path = os.path.join(W, "ca", "passphrase")
+    return open(path).read().strip() if os.path.exists(path) else SECRET
+
+
+def answer_dialog(app, secret):
+    dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
+    set_text(entry(dialog, "Passphrase"), secret)
+    click(button(dialog, "Unlock"))
+
+
 def unlock(app):
-    secret = open(os.path.join(W, "ca", "passphrase")).read().strip()
+    secret = ca_secret()
     dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
     # a wrong passphrase is refused in the dialog, which asks again
     set_text(entry(dialog, "Passphrase"), "not-the-passphrase")
@@ -343,6 +364,7 @@ def mode_line():
     for i in range(1, 4):
         sim(f"p{i}", f"GUI-000{i}")
     sim("p4", "GUI-0004", "--capacity-cert", "300")
+    hide_passphrase()
     launch()
     app = find_app()
     unlock(app)
@@ -362,6 +384,13 @@ def mode_line():
         if want not in counters:
             fail(f"counters lack {want!r}: {counters}")
     wait_find(app, lambda n: (text_of(n) or n.name).startswith("Line finished"), "the line to finish")
+
+    # the registration queue in the counters, counted again while the window is open
+    q("insert into registrations (certificate_id, target, action, state, created_at, updated_at) "
+      "select id, 'gui-test', 'register', case when id = (select min(id) from certificates where state = 'verified') "
+      "then 'failed' else 'pending' end, 0, 0 from certificates where state = 'verified'")
+    wait_find(app, lambda n: n.getRoleName() == "label" and (text_of(n) or n.name) ==
+              "Registration queue: 2 waiting, 1 failed", "the registration queue in the counters", timeout=15)
     screenshot("gui-line-4-lanes-one-failed.png")
 
     # the database: three certificates verified, with the operator and lot chosen
@@ -401,8 +430,18 @@ def mode_line():
     wait_result(app, "History", "Device GUI-0004")
     screenshot("gui-device-history.png")
 
-    # reports: a signed CSV of the lot, and the audit chain
+    # the supervisor pages ask for the CA passphrase: a wrong one is asked
+    # again, the right one opens them (and the report key) for the session
     goto_page(app, "Reports")
+    answer_dialog(app, "not-the-passphrase")
+    dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
+    wait_find(dialog, lambda n: n.getRoleName() == "label" and "does not unlock" in (text_of(n) or n.name),
+              "the wrong-passphrase message")
+    answer_dialog(app, SECRET)
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("Supervisor pages unlocked"),
+              "the supervisor pages unlocked")
+
+    # reports: a signed CSV of the lot, and the audit chain
     set_text(entry(app, "Report lot"), "LOT-GUI-1")
     click(button(app, "Export CSV"))
     rtext = wait_result(app, "Result", "Report written")
@@ -500,7 +539,7 @@ def mode_bench():
     else:
         fail("no startup time printed")
     startup_ms = int(m.group(1))
-    secret = open(os.path.join(W, "ca", "passphrase")).read().strip()
+    secret = ca_secret()
     set_text(entry(dialog, "Passphrase"), secret)
     click(button(dialog, "Unlock"))
     wait_find(app, lambda n: (text_of(n) or n.name).startswith("CA unlocked"), "the CA unlocked")
