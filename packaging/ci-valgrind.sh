@@ -13,7 +13,7 @@ devices=${FST_VALGRIND_DEVICES:-2}
 
 # the demo's device simulators run as child processes, outside valgrind
 rc=0
-G_SLICE=always-malloc FST_TEMPLATES_DIR="$top/templates" \
+G_SLICE=always-malloc FST_TEMPLATES_DIR="$top/templates" FST_DEVSIM="$build/protocols/fleetstation-devsim" \
 	valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 \
 	--log-file="$work/valgrind.log" \
 	"$build/station/cli/fleetstation" demo --workspace "$work/demo" --devices "$devices" \
