@@ -81,8 +81,10 @@ for exe in $(grep -x '/usr/bin/.*' "$work/files"); do
 done
 
 # the GUI smoke test (a real window under Xvfb, driven through AT-SPI) with the
-# installed programs; the test script comes from the source tree
-env -u FST_TEMPLATES_DIR FST_GUI=/usr/bin/fleetstation-gui FST_STATION=/usr/bin/fleetstation \
+# installed programs; the test script comes from the source tree. It checks
+# that the setup page shows FST_TEMPLATES_DIR: the installed templates (that
+# they are found without it is the demo's check above)
+env FST_TEMPLATES_DIR=/usr/share/fleetstation/templates FST_GUI=/usr/bin/fleetstation-gui FST_STATION=/usr/bin/fleetstation \
 	FST_DEVSIM=/usr/bin/fleetstation-devsim FST_GUI_SHOTS="$work" \
 	"$top/tests/gui/fst-gui-test.sh" line >"$work/gui.out" 2>&1 || {
 	rc=$?
