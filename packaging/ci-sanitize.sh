@@ -17,6 +17,7 @@ exclude=${FST_SANITIZE_EXCLUDE:-}
 # GLib's slice allocator hides heap errors from ASan
 export G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criticals
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"
 
 junit=$build/ctest-sanitize-junit.xml
