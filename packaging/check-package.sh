@@ -2,8 +2,9 @@
 # Builds the Debian package from a build tree, installs it with apt-get as a
 # station would, and runs the installed programs from their installed files:
 # `fleetstation --version`, the demo (templates found relative to /usr/bin),
-# the man pages and completion in place, lintian without errors, and the ELF
-# hardening of every installed program. Removes the package at the end.
+# the man pages and completion in place, the .desktop file and AppStream
+# metainfo validated, the GUI smoke test under Xvfb, lintian without errors,
+# and the ELF hardening of every installed program. Removes the package at the end.
 #
 #   packaging/check-package.sh BUILD_DIR
 #
@@ -45,6 +46,18 @@ for f in /usr/bin/fleetstation /usr/bin/fleetstation-devsim /usr/share/man/man1/
 	grep -qx "$f" "$work/files" || fail "the package does not install $f"
 done
 
+# the desktop integration: the .desktop file, AppStream metainfo and the icon
+desktop=/usr/share/applications/io.github.fleetstation.Station.desktop
+metainfo=/usr/share/metainfo/io.github.fleetstation.Station.metainfo.xml
+for f in /usr/bin/fleetstation-gui "$desktop" "$metainfo" \
+	/usr/share/icons/hicolor/scalable/apps/io.github.fleetstation.Station.svg; do
+	grep -qx "$f" "$work/files" || fail "the package does not install $f"
+done
+command -v desktop-file-validate >/dev/null || fail "desktop-file-validate is not installed (desktop-file-utils)"
+command -v appstreamcli >/dev/null || fail "appstreamcli is not installed (appstream)"
+desktop-file-validate "$desktop" || fail "desktop-file-validate rejects $desktop"
+appstreamcli validate --no-net "$metainfo" || fail "appstreamcli validate rejects $metainfo"
+
 # the installed programs, not the build tree's: no source templates, no build paths
 version=$(env -i PATH=/usr/bin:/bin HOME="$work" /usr/bin/fleetstation --version)
 grep -q '^fleetstation ' <<<"$version" || fail "fleetstation --version"
@@ -66,6 +79,20 @@ for exe in $(grep -x '/usr/bin/.*' "$work/files"); do
 	grep -q '_chk@' <<<"$symbols" || fail "$exe has no fortified calls"
 	echo "check-package: $exe: PIE, full RELRO, stack protector, fortified"
 done
+
+# the GUI smoke test (a real window under Xvfb, driven through AT-SPI) with the
+# installed programs; the test script comes from the source tree. It checks
+# that the setup page shows FST_TEMPLATES_DIR: the installed templates (that
+# they are found without it is the demo's check above)
+env FST_TEMPLATES_DIR=/usr/share/fleetstation/templates FST_GUI=/usr/bin/fleetstation-gui FST_STATION=/usr/bin/fleetstation \
+	FST_DEVSIM=/usr/bin/fleetstation-devsim FST_GUI_SHOTS="$work" \
+	"$top/tests/gui/fst-gui-test.sh" line >"$work/gui.out" 2>&1 || {
+	rc=$?
+	cat "$work/gui.out"
+	[ $rc -eq 77 ] && fail "the GUI smoke test was skipped: a tool is missing (packaging/deps.txt)"
+	fail "the GUI smoke test with the installed programs"
+}
+echo "check-package: GUI smoke test with /usr/bin/fleetstation-gui passed"
 
 # the completion completes commands from the installed program
 commands=$(bash -c "source /usr/share/bash-completion/completions/fleetstation; _fleetstation_commands")
