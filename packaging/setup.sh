@@ -56,6 +56,15 @@ run_tests() {
 	[ $rc -eq 0 ] || return $rc
 	[ -f "$junit" ] || { echo "setup: ctest wrote no $junit: cannot tell skipped tests" >&2; return 1; }
 	skipped=$(grep -o '<testcase name="[^"]*"[^>]*status="notrun"' "$junit" | sed 's/<testcase name="\([^"]*\)".*/\1/' || true)
+	# the local AWS IoT peer is moto, which Debian does not package: its tests
+	# (label moto) may skip, said aloud; every other skip fails the run
+	optional=$(ctest --test-dir "$build" -N -L moto | sed -n 's/^ *Test *#[0-9]*: //p')
+	for t in $optional; do
+		if grep -qx "$t" <<<"$skipped"; then
+			echo "setup: $t skipped: moto (the local AWS IoT peer) is not installed; it is not in Debian" >&2
+			skipped=$(grep -vx "$t" <<<"$skipped" || true)
+		fi
+	done
 	if [ -n "$skipped" ]; then
 		echo "setup: these tests were skipped (a missing program or library; see their SKIP lines):" >&2
 		printf '  %s\n' $skipped >&2

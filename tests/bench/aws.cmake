@@ -5,5 +5,5 @@ target_link_libraries(fst-bench-aws PRIVATE fststation)
 target_compile_definitions(fst-bench-aws PRIVATE
 	FST_AWS_PEER="${CMAKE_CURRENT_LIST_DIR}/../integration/fst-aws-peer.py")
 add_test(NAME fst-bench-aws COMMAND fst-bench-aws)
-set_tests_properties(fst-bench-aws PROPERTIES LABELS bench ENVIRONMENT "${FST_TEST_ENV}"
+set_tests_properties(fst-bench-aws PROPERTIES LABELS "bench;moto" ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 900 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)

@@ -5,7 +5,7 @@ target_link_libraries(fst-aws-iot-test PRIVATE fststation)
 target_compile_definitions(fst-aws-iot-test PRIVATE
 	FST_AWS_PEER="${CMAKE_CURRENT_LIST_DIR}/fst-aws-peer.py")
 add_test(NAME fst-aws-iot-test COMMAND fst-aws-iot-test --tap)
-set_tests_properties(fst-aws-iot-test PROPERTIES LABELS integration
+set_tests_properties(fst-aws-iot-test PROPERTIES LABELS "integration;moto"
 	ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 1500 SKIP_RETURN_CODE 77)
 add_dependencies(fst-aws-iot-test fleetstation)
 
@@ -15,6 +15,6 @@ target_link_libraries(fst-aws-job-test PRIVATE fststation)
 target_compile_definitions(fst-aws-job-test PRIVATE
 	FST_AWS_PEER="${CMAKE_CURRENT_LIST_DIR}/fst-aws-peer.py")
 add_test(NAME fst-aws-job-test COMMAND fst-aws-job-test --tap)
-set_tests_properties(fst-aws-job-test PROPERTIES LABELS integration
+set_tests_properties(fst-aws-job-test PROPERTIES LABELS "integration;moto"
 	ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 600 SKIP_RETURN_CODE 77)
 add_dependencies(fst-aws-job-test fleetstation fleetstation-devsim)
