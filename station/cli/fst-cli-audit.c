@@ -385,9 +385,9 @@ fst_cli_audit(gint argc, gchar **argv)
 	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
+	    {"database", 0, 0, G_OPTION_ARG_FILENAME, &database,
 	     "A database file instead of the workspace's (e.g. a backup)", "FILE"},
-	    {"anchor", 'a', 0, G_OPTION_ARG_FILENAME_ARRAY, &anchor_files,
+	    {"anchor", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &anchor_files,
 	     "verify: an anchor (a checkpoint, or a signed JSON report) the chain must still "
 	     "extend; repeatable (default: the workspace's anchors/*.anchor)", "FILE"},
 	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,

@@ -221,7 +221,7 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	     &root_key_type,
 	     "Root CA key (default: the issuing key type)",
 	     "TYPE"},
-	    {"days", 'd', 0, G_OPTION_ARG_INT, &days, "Issuing CA validity (default 7300)", "N"},
+	    {"days", 0, 0, G_OPTION_ARG_INT, &days, "Issuing CA validity (default 7300)", "N"},
 	    {"root-days",
 	     0,
 	     0,
@@ -789,7 +789,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	     &out,
 	     "Write the CRL here (default: stdout)",
 	     "FILE"},
-	    {"days", 'd', 0, G_OPTION_ARG_INT, &days, "Days until nextUpdate (default 30)", "N"},
+	    {"days", 0, 0, G_OPTION_ARG_INT, &days, "Days until nextUpdate (default 30)", "N"},
 	    {"der", 0, 0, G_OPTION_ARG_NONE, &der, "DER instead of PEM", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =

@@ -206,6 +206,13 @@ fst_cli_certs(gint argc, gchar **argv)
 		g_printerr("fleetstation certs: unexpected argument %s\n", argv[1]);
 		return FST_EXIT_USAGE;
 	}
+	if (state != NULL) {
+		const gchar *states[FST_CERT_STATE_LAST];
+		for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
+			states[i] = fst_cert_state_to_string((FstCertState)i);
+		if (!fst_cli_check_choice("certs", json, "--state", state, states, FST_CERT_STATE_LAST))
+			return FST_EXIT_USAGE;
+	}
 	workspace = fst_cli_workspace(workspace_opt);
 	db = fst_cli_open_db(workspace, &error);
 	if (db == NULL)

@@ -318,6 +318,72 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 	return rc;
 }
 
+/**
+ * fst_cli_usage_error:
+ * @command: the command, e.g. `certs`
+ * @json: --json was given: the error is also a JSON object on stdout
+ * @message: what is wrong with the command line and what to give instead
+ *
+ * Reports a usage error as fst_cli_fail() reports other errors.
+ *
+ * Returns: %FST_EXIT_USAGE
+ */
+FstExit
+fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message)
+{
+	g_printerr("fleetstation %s: %s\n", command, message);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "error");
+		fst_cli_json_add_string(b, "command", command);
+		fst_cli_json_add_string(b, "error_code", "usage");
+		fst_cli_json_add_string(b, "error", message);
+		json_builder_set_member_name(b, "exit_code");
+		json_builder_add_int_value(b, FST_EXIT_USAGE);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
+	return FST_EXIT_USAGE;
+}
+
+/**
+ * fst_cli_check_choice:
+ * @command: the command, e.g. `devices`
+ * @json: --json was given
+ * @option: the option, e.g. `--state`
+ * @value: (nullable): its value
+ * @choices: the values it takes
+ * @n_choices: how many
+ *
+ * Returns: %TRUE when @value is %NULL or one of @choices; else prints a usage
+ * error naming the choices
+ */
+gboolean
+fst_cli_check_choice(const gchar *command,
+		     gboolean json,
+		     const gchar *option,
+		     const gchar *value,
+		     const gchar *const *choices,
+		     guint n_choices)
+{
+	g_autoptr(GString) msg = NULL;
+	if (value == NULL)
+		return TRUE;
+	for (guint i = 0; i < n_choices; i++) {
+		if (g_strcmp0(value, choices[i]) == 0)
+			return TRUE;
+	}
+	msg = g_string_new(NULL);
+	g_string_append_printf(msg, "unknown %s %s: expected ", option, value);
+	for (guint i = 0; i < n_choices; i++)
+		g_string_append_printf(msg, "%s%s", i > 0 ? ", " : "", choices[i]);
+	fst_cli_usage_error(command, json, msg->str);
+	return FALSE;
+}
+
 /* FALSE when the database or its folder cannot be written, as on read-only
  * media (where even root gets EROFS) */
 static gboolean

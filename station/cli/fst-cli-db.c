@@ -77,7 +77,8 @@ fst_cli_db(gint argc, gchar **argv)
 	g_autofree gchar *db_path = NULL;
 	const GOptionEntry entries[] = {
 	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
-	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("backup DEST | check | stats - look after the station database");
@@ -107,7 +108,7 @@ fst_cli_db(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	if (workspace == NULL)
-		workspace = fst_station_default_workspace();
+		workspace = fst_cli_workspace(NULL);
 	db_path = g_build_filename(workspace, "station.db", NULL);
 	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
 		g_printerr("fleetstation db: no database at %s: check --workspace\n", db_path);

@@ -135,6 +135,15 @@ fst_cli_log_writer(GLogLevelFlags level,
 		   gpointer user_data);
 FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
+FstExit
+fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message);
+gboolean
+fst_cli_check_choice(const gchar *command,
+		     gboolean json,
+		     const gchar *option,
+		     const gchar *value,
+		     const gchar *const *choices,
+		     guint n_choices);
 FstDb *
 fst_cli_open_db(const gchar *workspace, GError **error);
 gint
@@ -172,6 +181,8 @@ fst_cli_run(FstCliJob job, gpointer data);
 /* one function per command: argv[0] is the command name */
 FstExit
 fst_cli_demo(gint argc, gchar **argv);
+gboolean
+fst_cli_demo_mark_workspace(const gchar *workspace, GError **error);
 FstExit
 fst_cli_devices(gint argc, gchar **argv);
 FstExit

@@ -1,6 +1,6 @@
 # the headless CLI: init, ports, provision, queries, batch and watch from the outside
 foreach(t fst-cli-ports-test fst-cli-provision-test fst-cli-batch-test fst-cli-watch-test
-	fst-cli-escrow-test fst-cli-audit-test)
+	fst-cli-escrow-test fst-cli-audit-test fst-cli-safety-test)
 	if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		add_test(NAME ${t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		set_tests_properties(${t} PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)

@@ -21,6 +21,12 @@ fail() {
 	[ -f "$ws/watch.out" ] && cat "$ws/watch.out" >&2
 	exit 1
 }
+# events_check [--with-log] FILE...: every --json line valid against the event schema
+events_check() {
+	local rc=0
+	python3 "$(dirname "$0")/fst-cli-events-check.py" "$@" >/dev/null || rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "--json lines do not match station/cli/fleetstation-events.schema.json: $*"
+}
 q() { sqlite3 -batch -noheader "$ws/w/station.db" "$@"; }
 # reap PID: its exit status in rc, killed after 60 s so that a hang fails fast
 reap() {
@@ -101,6 +107,7 @@ kill -INT "$watch_pid"
 reap "$watch_pid"
 watch_pid=
 [ $rc -eq 0 ] || fail "watch --json exited $rc"
+events_check "$ws/watch.out"
 python3 - "$ws/watch.out" <<'PY' || fail "watch --json lines"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
