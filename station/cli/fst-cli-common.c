@@ -319,6 +319,43 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 }
 
 /**
+ * fst_cli_json_fail:
+ * @command: the command, e.g. `audit verify`
+ * @json: --json was given: the error is also a JSON error object on stdout
+ * @error_code: the error class, e.g. `usage` or an #FstError nick
+ * @message: what went wrong and what to do
+ * @rc: the exit code
+ *
+ * Reports an error that is not a #GError as fst_cli_fail() reports those.
+ *
+ * Returns: @rc
+ */
+FstExit
+fst_cli_json_fail(const gchar *command,
+		  gboolean json,
+		  const gchar *error_code,
+		  const gchar *message,
+		  FstExit rc)
+{
+	g_printerr("fleetstation %s: %s\n", command, message);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "error");
+		fst_cli_json_add_string(b, "command", command);
+		fst_cli_json_add_string(b, "error_code", error_code);
+		fst_cli_json_add_string(b, "error", message);
+		json_builder_set_member_name(b, "exit_code");
+		json_builder_add_int_value(b, rc);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
+	return rc;
+}
+
+/**
  * fst_cli_usage_error:
  * @command: the command, e.g. `certs`
  * @json: --json was given: the error is also a JSON object on stdout
@@ -331,22 +368,7 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 FstExit
 fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message)
 {
-	g_printerr("fleetstation %s: %s\n", command, message);
-	if (json) {
-		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
-		json_builder_begin_object(b);
-		fst_cli_json_add_string(b, "event", "error");
-		fst_cli_json_add_string(b, "command", command);
-		fst_cli_json_add_string(b, "error_code", "usage");
-		fst_cli_json_add_string(b, "error", message);
-		json_builder_set_member_name(b, "exit_code");
-		json_builder_add_int_value(b, FST_EXIT_USAGE);
-		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
-	}
-	return FST_EXIT_USAGE;
+	return fst_cli_json_fail(command, json, "usage", message, FST_EXIT_USAGE);
 }
 
 /**

@@ -136,6 +136,12 @@ fst_cli_log_writer(GLogLevelFlags level,
 FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
 FstExit
+fst_cli_json_fail(const gchar *command,
+		  gboolean json,
+		  const gchar *error_code,
+		  const gchar *message,
+		  FstExit rc);
+FstExit
 fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message);
 gboolean
 fst_cli_check_choice(const gchar *command,
@@ -210,7 +216,10 @@ fst_cli_watch(gint argc, gchar **argv);
 FstExit
 fst_cli_audit(gint argc, gchar **argv);
 FstExit
-fst_cli_audit_report(const gchar *workspace, const gchar *db_path, const gchar *prefix);
+fst_cli_audit_report(const gchar *workspace,
+		     const gchar *db_path,
+		     const gchar *command,
+		     gboolean json);
 FstExit
 fst_cli_db(gint argc, gchar **argv);
 FstExit
