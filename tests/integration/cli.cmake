@@ -17,3 +17,10 @@ endforeach()
 add_test(NAME fst-cli-display-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-display-test.py)
 set_tests_properties(fst-cli-display-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# the CLI's contract: --help, usage errors (exit 2), --json documents and event
+# lines validated against station/cli/fleetstation-events.schema.json (Debian's
+# python3-jsonschema; skipped without it), one meaning per short option
+add_test(NAME fst-cli-contract-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-contract-test.py)
+set_tests_properties(fst-cli-contract-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300 SKIP_RETURN_CODE 77)
