@@ -641,10 +641,8 @@ fst_cli_ca_list(gint argc, gchar **argv)
 			json_builder_add_int_value(b, info->pathlen);
 			fst_cli_json_add_string(b, "key", info->key);
 			fst_cli_json_add_string(b, "key_store", info->key_store);
-			json_builder_set_member_name(b, "not_before");
-			json_builder_add_int_value(b, info->not_before);
-			json_builder_set_member_name(b, "not_after");
-			json_builder_add_int_value(b, info->not_after);
+			fst_cli_json_add_time(b, "not_before", info->not_before * G_USEC_PER_SEC);
+			fst_cli_json_add_time(b, "not_after", info->not_after * G_USEC_PER_SEC);
 			fst_cli_json_add_string(b, "sha256", info->sha256);
 			fst_cli_json_add_string(b,
 			                        "aws_registration",

@@ -73,6 +73,38 @@ fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value)
 }
 
 /**
+ * fst_cli_json_add_time:
+ * @b: a builder inside an object
+ * @name: the member name
+ * @unix_us: a time in microseconds since 1970 (UTC), or 0 for none
+ *
+ * Adds @name as an RFC 3339 UTC string (`2026-12-06T07:58:03Z`, or
+ * `2026-12-06T07:58:03.123456Z` when it has a fraction) and `@name_unix`,
+ * the same time in seconds, as a number; both null for no time.
+ */
+void
+fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us)
+{
+	g_autofree gchar *unix_name = g_strdup_printf("%s_unix", name);
+	g_autoptr(GDateTime) dt =
+	    unix_us != 0 ? g_date_time_new_from_unix_utc(unix_us / G_USEC_PER_SEC) : NULL;
+	g_autofree gchar *text = NULL;
+
+	if (dt != NULL) {
+		g_autofree gchar *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+		gint64 frac = unix_us % G_USEC_PER_SEC;
+		text = frac != 0 ? g_strdup_printf("%s.%06" G_GINT64_FORMAT "Z", base, ABS(frac))
+				 : g_strdup_printf("%sZ", base);
+	}
+	fst_cli_json_add_string(b, name, text);
+	json_builder_set_member_name(b, unix_name);
+	if (dt != NULL)
+		json_builder_add_int_value(b, unix_us / G_USEC_PER_SEC);
+	else
+		json_builder_add_null_value(b);
+}
+
+/**
  * fst_cli_result_to_json:
  * @result: one device's result
  *

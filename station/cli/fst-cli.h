@@ -135,6 +135,8 @@ fst_cli_log_writer(GLogLevelFlags level,
 		   gpointer user_data);
 FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
+void
+fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us);
 FstExit
 fst_cli_json_fail(const gchar *command,
 		  gboolean json,

@@ -8,6 +8,7 @@ $FLEETSTATION_WORKSPACE. Skipped (77) without python3-jsonschema.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,22 @@ SUBCOMMANDS = ["ca create", "ca install", "ca import", "ca list", "ca verificati
                "central audit", "central report"]
 
 failures = []
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+TIME_KEYS = ("not_before", "not_after", "cert_not_after")
+
+
+def times_ok(doc, where):
+    """every time member is an RFC 3339 UTC string or null"""
+    if isinstance(doc, list):
+        for d in doc:
+            times_ok(d, where)
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            if k.endswith("_at") or k in TIME_KEYS:
+                if v is not None and not (isinstance(v, str) and RFC3339.match(v)):
+                    fail(f"{where}: {k} is {v!r}, not an RFC 3339 UTC time")
+            times_ok(v, where)
 
 
 def fail(msg):
@@ -100,7 +117,7 @@ def main():
         serial = serial or d.get("serial")
     profile = os.path.join(os.environ.get("FST_TEMPLATES_DIR", ""), "profiles",
                            "aws-iot-ecc.profile")
-    documents = [["devices"], ["certs"], ["ca", "list"], ["init"], ["audit", "verify"],
+    documents = [["devices"], ["certs"], ["roots", "report"], ["ca", "list"], ["init"], ["audit", "verify"],
                  ["audit", "checkpoint", "--out", os.path.join(tmp.name, "a.anchor")],
                  ["db", "stats"], ["db", "check"],
                  ["db", "backup", os.path.join(tmp.name, "backup.db")],
@@ -109,7 +126,9 @@ def main():
     if os.path.exists(profile):
         documents.append(["profile", "check", profile])
     if serial:
+        documents.append(["show", json.loads(lines[-1])["devices"][0]["device"]])
         documents.append(["revoke", serial, "--reason", "superseded"])
+        documents.append(["certs", "--state", "revoked"])
     for args in documents:
         r = run(args + ["--json"], env)
         try:
@@ -121,6 +140,7 @@ def main():
             continue
         if r.returncode != 0:
             fail(f"`{' '.join(args)} --json` exited {r.returncode}: {r.stderr[-300:]}")
+        times_ok(doc, " ".join(args))
 
     # the report honours $FLEETSTATION_WORKSPACE too (its content is --format json)
     r = run(["report", "--format", "json"], env)
