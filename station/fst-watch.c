@@ -78,8 +78,16 @@ fst_watch_scan_pattern(const gchar *pattern, GPtrArray *found)
 	if (d == NULL)
 		return;
 	while ((name = g_dir_read_name(d)) != NULL) {
-		if (g_pattern_match_simple(base, name))
-			g_ptr_array_add(found, g_build_filename(dir, name, NULL));
+		g_autofree gchar *path = NULL;
+		GStatBuf st;
+		if (!g_pattern_match_simple(base, name))
+			continue;
+		/* ports only: character devices and links to them (a pty's
+		 * link), never the log or pid files beside them */
+		path = g_build_filename(dir, name, NULL);
+		if (g_stat(path, &st) != 0 || !S_ISCHR(st.st_mode))
+			continue;
+		g_ptr_array_add(found, g_steal_pointer(&path));
 	}
 }
 

@@ -156,7 +156,8 @@ fst_cli_audit_workspace_anchors(const gchar *workspace, GPtrArray *paths, GError
  * fst_cli_audit_report_anchored:
  * @db_path: the database
  * @anchors: (nullable) (element-type FstAuditAnchor): anchors to check
- * @prefix: the command name for messages
+ * @command: the command for messages, e.g. `audit verify`
+ * @json: print one JSON document
  *
  * Verifies the audit chain of @db_path, and that it still passes through
  * each anchor, and prints the outcome with the age of the newest anchor.
@@ -166,25 +167,70 @@ fst_cli_audit_workspace_anchors(const gchar *workspace, GPtrArray *paths, GError
  * exit code of the error
  */
 static FstExit
-fst_cli_audit_report_anchored(const gchar *db_path, GPtrArray *anchors, const gchar *prefix)
+fst_cli_audit_report_anchored(const gchar *db_path,
+			      GPtrArray *anchors,
+			      const gchar *command,
+			      gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAuditResult) result = fst_audit_verify_anchored(db_path, anchors, &error);
 	FstAuditAnchor *last = NULL;
 
-	if (result == NULL) {
-		g_printerr("%s: %s\n", prefix, error->message);
-		return fst_cli_exit_for_error(error);
-	}
+	if (result == NULL)
+		return fst_cli_fail(command, json, error);
 	if (!result->ok) {
-		g_printerr("%s: AUDIT FAILED for %s: %s\n", prefix, db_path, result->problem);
+		g_autoptr(GString) msg = g_string_new(NULL);
+		g_string_append_printf(msg, "AUDIT FAILED for %s: %s", db_path, result->problem);
 		if (result->first_bad_id > 0)
-			g_printerr("%s: the first bad row is event %" G_GINT64_FORMAT
-				   "; rows before it are intact. Keep this file as evidence and "
-				   "compare it with a backup.\n",
-				   prefix,
-				   result->first_bad_id);
-		return FST_EXIT_DATABASE;
+			g_string_append_printf(msg,
+					       "; the first bad row is event %" G_GINT64_FORMAT
+					       "; rows before it are intact. Keep this file as "
+					       "evidence and compare it with a backup.",
+					       result->first_bad_id);
+		return fst_cli_json_fail(command, json, "audit-failed", msg->str, FST_EXIT_DATABASE);
+	}
+	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
+		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
+		if (last == NULL || anchor->head_id > last->head_id)
+			last = anchor;
+	}
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "database", db_path);
+		json_builder_set_member_name(b, "ok");
+		json_builder_add_boolean_value(b, TRUE);
+		json_builder_set_member_name(b, "events");
+		json_builder_add_int_value(b, result->events);
+		json_builder_set_member_name(b, "certificates");
+		json_builder_add_int_value(b, result->certificates);
+		json_builder_set_member_name(b, "rows");
+		json_builder_add_int_value(b, result->rows);
+		json_builder_set_member_name(b, "head_id");
+		if (result->head_hash != NULL)
+			json_builder_add_int_value(b, result->head_id);
+		else
+			json_builder_add_null_value(b);
+		fst_cli_json_add_string(b, "head_hash", result->head_hash);
+		json_builder_set_member_name(b, "anchors_checked");
+		json_builder_add_int_value(b, anchors != NULL ? anchors->len : 0);
+		json_builder_set_member_name(b, "last_anchor");
+		if (last != NULL) {
+			g_autofree gchar *when = fst_cli_audit_iso(last->created_at);
+			json_builder_begin_object(b);
+			json_builder_set_member_name(b, "head_id");
+			json_builder_add_int_value(b, last->head_id);
+			fst_cli_json_add_string(b, "created_at", when);
+			fst_cli_json_add_string(b, "source", last->source);
+			json_builder_end_object(b);
+		} else {
+			json_builder_add_null_value(b);
+		}
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
 	}
 	g_print("audit chain intact: %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
 		" certificates, %" G_GINT64_FORMAT " bound rows checked\n",
@@ -195,11 +241,6 @@ fst_cli_audit_report_anchored(const gchar *db_path, GPtrArray *anchors, const gc
 		g_print("chain head: event %" G_GINT64_FORMAT " %s\n",
 			result->head_id,
 			result->head_hash);
-	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
-		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
-		if (last == NULL || anchor->head_id > last->head_id)
-			last = anchor;
-	}
 	if (last != NULL) {
 		g_autofree gchar *age = fst_cli_audit_age(last->created_at);
 		g_autofree gchar *when = fst_cli_audit_iso(last->created_at);
@@ -254,7 +295,8 @@ fst_cli_audit_load_anchors(const gchar *workspace,
  * fst_cli_audit_report:
  * @workspace: the workspace, for its anchors
  * @db_path: the database
- * @prefix: the command name for messages
+ * @command: the command for messages, e.g. `db check`
+ * @json: print one JSON document
  *
  * Verifies the audit chain of @db_path against the anchors kept in the
  * workspace and prints the outcome; shared by `audit verify` and `db check`.
@@ -262,16 +304,21 @@ fst_cli_audit_load_anchors(const gchar *workspace,
  * Returns: an exit code, as fst_cli_audit_report_anchored()
  */
 FstExit
-fst_cli_audit_report(const gchar *workspace, const gchar *db_path, const gchar *prefix)
+fst_cli_audit_report(const gchar *workspace,
+		     const gchar *db_path,
+		     const gchar *command,
+		     gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) anchors = fst_cli_audit_load_anchors(workspace, NULL, NULL, &error);
 
-	if (anchors == NULL) {
-		g_printerr("%s: %s\n", prefix, error->message);
-		return FST_EXIT_DATABASE;
-	}
-	return fst_cli_audit_report_anchored(db_path, anchors, prefix);
+	if (anchors == NULL)
+		return fst_cli_json_fail(command,
+					 json,
+					 fst_error_code_to_string(error->code),
+					 error->message,
+					 FST_EXIT_DATABASE);
+	return fst_cli_audit_report_anchored(db_path, anchors, command, json);
 }
 
 /* writes @data to @path, which must not exist */
@@ -309,7 +356,10 @@ fst_cli_audit_write_new(const gchar *path, const gchar *data, GError **error)
 }
 
 static FstExit
-fst_cli_audit_checkpoint(const gchar *workspace, const gchar *db_path, const gchar *out)
+fst_cli_audit_checkpoint(const gchar *workspace,
+			 const gchar *db_path,
+			 const gchar *out,
+			 gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAuditAnchor) anchor = fst_audit_read_anchor(db_path, NULL, &error);
@@ -318,12 +368,15 @@ fst_cli_audit_checkpoint(const gchar *workspace, const gchar *db_path, const gch
 	g_autofree gchar *sig = NULL;
 	g_autofree gchar *when = NULL;
 
-	if (anchor == NULL) {
-		g_printerr("fleetstation audit checkpoint: %s\n", error->message);
-		return g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
-			   ? FST_EXIT_DATABASE
-			   : fst_cli_exit_for_error(error);
-	}
+	if (anchor == NULL)
+		return fst_cli_json_fail("audit checkpoint",
+					 json,
+					 error->domain == FST_ERROR ? fst_error_code_to_string(error->code)
+								    : "internal",
+					 error->message,
+					 g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
+					     ? FST_EXIT_DATABASE
+					     : fst_cli_exit_for_error(error));
 	when = fst_cli_audit_iso(anchor->created_at);
 	if (out != NULL) {
 		path = g_strdup(out);
@@ -336,26 +389,42 @@ fst_cli_audit_checkpoint(const gchar *workspace, const gchar *db_path, const gch
 				    stamp,
 				    anchor->head_id);
 		if (g_mkdir_with_parents(dir, 0700) != 0) {
-			g_printerr("fleetstation audit checkpoint: cannot create %s: %s\n",
-				   dir,
-				   g_strerror(errno));
-			return FST_EXIT_CONFIG;
+			g_autofree gchar *msg =
+			    g_strdup_printf("cannot create %s: %s", dir, g_strerror(errno));
+			return fst_cli_json_fail("audit checkpoint",
+						 json,
+						 "permission-denied",
+						 msg,
+						 FST_EXIT_CONFIG);
 		}
 		path = g_build_filename(dir, name, NULL);
 	}
 	data = fst_audit_anchor_to_data(anchor);
 	sig = g_strdup_printf("%s.sig", path);
-	if (!fst_cli_audit_write_new(path, data, &error)) {
-		g_printerr("fleetstation audit checkpoint: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
-	}
+	if (!fst_cli_audit_write_new(path, data, &error))
+		return fst_cli_fail("audit checkpoint", json, error);
 	/* signed with the workspace's report key, as reports are */
 	if (!fst_report_sign(workspace, path, sig, &error)) {
 		g_unlink(path);
-		g_printerr("fleetstation audit checkpoint: cannot sign the checkpoint (nothing "
-			   "was kept): %s\n",
-			   error->message);
-		return fst_cli_exit_for_error(error);
+		g_prefix_error(&error, "cannot sign the checkpoint (nothing was kept): ");
+		return fst_cli_fail("audit checkpoint", json, error);
+	}
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "head_id");
+		json_builder_add_int_value(b, anchor->head_id);
+		fst_cli_json_add_string(b, "head_hash", anchor->head_hash);
+		fst_cli_json_add_string(b, "database_id", anchor->database_id);
+		fst_cli_json_add_string(b, "created_at", when);
+		fst_cli_json_add_string(b, "station", anchor->station);
+		fst_cli_json_add_string(b, "anchor", path);
+		fst_cli_json_add_string(b, "signature", sig);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
 	}
 	g_print("checkpoint: event %" G_GINT64_FORMAT " %s of database %s, %s, station %s\n",
 		anchor->head_id,
@@ -381,13 +450,14 @@ fst_cli_audit(gint argc, gchar **argv)
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *cert = NULL;
 	g_auto(GStrv) anchor_files = NULL;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"database", 'd', 0, G_OPTION_ARG_FILENAME, &database,
+	    {"database", 0, 0, G_OPTION_ARG_FILENAME, &database,
 	     "A database file instead of the workspace's (e.g. a backup)", "FILE"},
-	    {"anchor", 'a', 0, G_OPTION_ARG_FILENAME_ARRAY, &anchor_files,
+	    {"anchor", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &anchor_files,
 	     "verify: an anchor (a checkpoint, or a signed JSON report) the chain must still "
 	     "extend; repeatable (default: the workspace's anchors/*.anchor)", "FILE"},
 	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
@@ -397,6 +467,7 @@ fst_cli_audit(gint argc, gchar **argv)
 	     "checkpoint: write the anchor to FILE (never overwritten; default: "
 	     "WORKSPACE/anchors/checkpoint-TIME-event-N.anchor) and its signature to FILE.sig",
 	     "FILE"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("verify|checkpoint - check or anchor the audit chain");
@@ -423,31 +494,31 @@ fst_cli_audit(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	if (argc != 2 ||
-	    (g_strcmp0(argv[1], "verify") != 0 && g_strcmp0(argv[1], "checkpoint") != 0)) {
-		g_printerr("fleetstation audit: expected `verify` or `checkpoint` (see fleetstation "
-			   "audit --help)\n");
-		return FST_EXIT_USAGE;
-	}
+	    (g_strcmp0(argv[1], "verify") != 0 && g_strcmp0(argv[1], "checkpoint") != 0))
+		return fst_cli_usage_error("audit",
+					   json,
+					   "expected `verify` or `checkpoint` (see fleetstation "
+					   "audit --help)");
 	workspace = workspace_opt != NULL ? g_strdup(workspace_opt) : fst_cli_workspace(NULL);
 	db_path = fst_cli_audit_db_path(workspace, database);
 	if (g_strcmp0(argv[1], "checkpoint") == 0) {
-		if (anchor_files != NULL) {
-			g_printerr("fleetstation audit checkpoint: --anchor is for verify\n");
-			return FST_EXIT_USAGE;
-		}
-		return fst_cli_audit_checkpoint(workspace, db_path, out);
+		if (anchor_files != NULL)
+			return fst_cli_usage_error("audit checkpoint", json, "--anchor is for verify");
+		return fst_cli_audit_checkpoint(workspace, db_path, out, json);
 	}
-	if (out != NULL) {
-		g_printerr("fleetstation audit verify: --out is for checkpoint\n");
-		return FST_EXIT_USAGE;
-	}
+	if (out != NULL)
+		return fst_cli_usage_error("audit verify", json, "--out is for checkpoint");
 	{
 		g_autoptr(GPtrArray) anchors =
 		    fst_cli_audit_load_anchors(workspace, anchor_files, cert, &error);
-		if (anchors == NULL) {
-			g_printerr("fleetstation audit verify: %s\n", error->message);
-			return FST_EXIT_DATABASE;
-		}
-		return fst_cli_audit_report_anchored(db_path, anchors, "fleetstation audit verify");
+		if (anchors == NULL)
+			return fst_cli_json_fail("audit verify",
+						 json,
+						 error->domain == FST_ERROR
+						     ? fst_error_code_to_string(error->code)
+						     : "internal",
+						 error->message,
+						 FST_EXIT_DATABASE);
+		return fst_cli_audit_report_anchored(db_path, anchors, "audit verify", json);
 	}
 }

@@ -187,14 +187,14 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
 	    {"organization",
-	     'o',
+	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &organization,
 	     "O of the default subjects (default: fleetstation)",
 	     "NAME"},
 	    {"subject",
-	     's',
+	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &subject,
@@ -208,7 +208,7 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	     "Root CA subject (default: /O=ORG/CN=ORG Root CA)",
 	     "/O=../CN=.."},
 	    {"key-type",
-	     'k',
+	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &key_type,
@@ -221,7 +221,7 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	     &root_key_type,
 	     "Root CA key (default: the issuing key type)",
 	     "TYPE"},
-	    {"days", 'd', 0, G_OPTION_ARG_INT, &days, "Issuing CA validity (default 7300)", "N"},
+	    {"days", 0, 0, G_OPTION_ARG_INT, &days, "Issuing CA validity (default 7300)", "N"},
 	    {"root-days",
 	     0,
 	     0,
@@ -389,7 +389,7 @@ fst_cli_ca_import(gint argc, gchar **argv)
 	     "The CA certificate (PEM or DER; a PEM may go on with its chain)",
 	     "FILE"},
 	    {"key",
-	     'k',
+	     0,
 	     0,
 	     G_OPTION_ARG_FILENAME,
 	     &key,
@@ -641,10 +641,8 @@ fst_cli_ca_list(gint argc, gchar **argv)
 			json_builder_add_int_value(b, info->pathlen);
 			fst_cli_json_add_string(b, "key", info->key);
 			fst_cli_json_add_string(b, "key_store", info->key_store);
-			json_builder_set_member_name(b, "not_before");
-			json_builder_add_int_value(b, info->not_before);
-			json_builder_set_member_name(b, "not_after");
-			json_builder_add_int_value(b, info->not_after);
+			fst_cli_json_add_time(b, "not_before", info->not_before * G_USEC_PER_SEC);
+			fst_cli_json_add_time(b, "not_after", info->not_after * G_USEC_PER_SEC);
 			fst_cli_json_add_string(b, "sha256", info->sha256);
 			fst_cli_json_add_string(b,
 			                        "aws_registration",
@@ -719,6 +717,7 @@ fst_cli_ca_verification_cert(gint argc, gchar **argv)
 	g_auto(FstCliCaCommon) common = {0};
 	g_autofree gchar *code = NULL;
 	g_autofree gchar *out = NULL;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {FST_CLI_CA_COMMON_ENTRIES(common),
 	                                {"code",
 	                                 0,
@@ -734,6 +733,13 @@ fst_cli_ca_verification_cert(gint argc, gchar **argv)
 	                                 &out,
 	                                 "Write the PEM certificate here (default: stdout)",
 	                                 "FILE"},
+	                                {"json",
+	                                 0,
+	                                 0,
+	                                 G_OPTION_ARG_NONE,
+	                                 &json,
+	                                 "Print one JSON document (the PEM in `pem`)",
+	                                 NULL},
 	                                {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- AWS IoT proof of ownership of the issuing CA");
@@ -752,23 +758,32 @@ fst_cli_ca_verification_cert(gint argc, gchar **argv)
 	                      &argc,
 	                      &argv))
 		return FST_EXIT_USAGE;
-	if (code == NULL) {
-		g_printerr("fleetstation ca verification-cert: --code CODE is required\n");
-		return FST_EXIT_USAGE;
-	}
+	if (code == NULL)
+		return fst_cli_usage_error("ca verification-cert", json, "--code CODE is required");
 	ca = fst_cli_ca_load(&common, &error);
 	if (ca == NULL)
-		return fst_cli_ca_fail("verification-cert", error);
+		return fst_cli_fail("ca verification-cert", json, error);
 	cert = fst_ca_store_make_verification_cert(
 	    code, fst_ca_get_cert(ca), fst_ca_get_key(ca), &error);
 	if (cert == NULL)
-		return fst_cli_ca_fail("verification-cert", error);
+		return fst_cli_fail("ca verification-cert", json, error);
 	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1 || BIO_get_mem_ptr(bio, &mem) != 1) {
 		fst_error_set_openssl(&error, FST_ERROR_INTERNAL, "cannot encode the certificate");
-		return fst_cli_ca_fail("verification-cert", error);
+		return fst_cli_fail("ca verification-cert", json, error);
 	}
-	if (!fst_cli_ca_output(out, mem->data, mem->length, &error))
-		return fst_cli_ca_fail("verification-cert", error);
+	if ((out != NULL || !json) && !fst_cli_ca_output(out, mem->data, mem->length, &error))
+		return fst_cli_fail("ca verification-cert", json, error);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		g_autofree gchar *pem = g_strndup(mem->data, mem->length);
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "file", out);
+		fst_cli_json_add_string(b, "pem", pem);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
 	return FST_EXIT_OK;
 }
 
@@ -780,6 +795,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_autofree gchar *ca_dir = NULL;
 	gint days = 30;
 	gboolean der = FALSE;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
 	    {"out",
@@ -789,8 +805,10 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	     &out,
 	     "Write the CRL here (default: stdout)",
 	     "FILE"},
-	    {"days", 'd', 0, G_OPTION_ARG_INT, &days, "Days until nextUpdate (default 30)", "N"},
+	    {"days", 0, 0, G_OPTION_ARG_INT, &days, "Days until nextUpdate (default 30)", "N"},
 	    {"der", 0, 0, G_OPTION_ARG_NONE, &der, "DER instead of PEM", NULL},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+	     "Print one JSON document (the PEM in `pem` without --out)", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- the CRL of the issuing CA, from the database");
@@ -799,6 +817,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_autoptr(GBytes) crl_der = NULL;
 	guint64 number = 0;
 	guint n_revoked = 0;
+	g_autofree gchar *pem_text = NULL;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_ca_parse(context,
@@ -809,28 +828,45 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	                      &argc,
 	                      &argv))
 		return FST_EXIT_USAGE;
-	if (days <= 0) {
-		g_printerr("fleetstation ca crl: --days must be positive\n");
-		return FST_EXIT_USAGE;
-	}
+	if (days <= 0)
+		return fst_cli_usage_error("ca crl", json, "--days must be positive");
+	if (json && der && out == NULL)
+		return fst_cli_usage_error("ca crl", json, "--json with --der needs --out FILE");
 	ca_dir = fst_cli_ca_dir(&common);
 	interaction = fst_cli_ca_interaction(&common);
 	crl_der = fst_ca_ops_issue_crl(
 	    common.workspace, interaction, (guint)days, NULL, &number, &n_revoked, &error);
 	if (crl_der == NULL)
-		return fst_cli_ca_fail("crl", error);
+		return fst_cli_fail("ca crl", json, error);
 	if (der) {
 		gsize len = 0;
 		const gchar *data = g_bytes_get_data(crl_der, &len);
 		if (!fst_cli_ca_output(out, data, len, &error))
-			return fst_cli_ca_fail("crl", error);
+			return fst_cli_fail("ca crl", json, error);
 	} else {
 		gsize len = 0;
 		const guint8 *data = g_bytes_get_data(crl_der, &len);
 		gsize pem_len = 0;
 		g_autofree gchar *pem = fst_crypto_pem_encode("X509 CRL", data, len, &pem_len);
-		if (!fst_cli_ca_output(out, pem, pem_len, &error))
-			return fst_cli_ca_fail("crl", error);
+		if ((out != NULL || !json) && !fst_cli_ca_output(out, pem, pem_len, &error))
+			return fst_cli_fail("ca crl", json, error);
+		if (json)
+			pem_text = g_strndup(pem, pem_len);
+	}
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "crl_number");
+		json_builder_add_int_value(b, (gint64)number);
+		json_builder_set_member_name(b, "revoked");
+		json_builder_add_int_value(b, n_revoked);
+		fst_cli_json_add_string(b, "file", out);
+		fst_cli_json_add_string(b, "pem", out == NULL ? pem_text : NULL);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
 	}
 	if (out != NULL)
 		g_print("wrote CRL number %" G_GUINT64_FORMAT

@@ -19,7 +19,8 @@
  *
  * Adds `{serial, device, state, subject, key_type, not_before, not_after,
  * profile, lot, aws_cert_id, issuer_sha256, created_at, revoked_at,
- * revocation_reason}`; times in unix seconds.
+ * revocation_reason}`; times as RFC 3339 UTC strings, each with a `_unix`
+ * twin in seconds.
  */
 void
 fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c)
@@ -32,21 +33,14 @@ fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c)
 	fst_cli_json_add_string(b, "key_type", c->key_type);
 	json_builder_set_member_name(b, "slot");
 	json_builder_add_int_value(b, c->slot);
-	json_builder_set_member_name(b, "not_before");
-	json_builder_add_int_value(b, c->not_before);
-	json_builder_set_member_name(b, "not_after");
-	json_builder_add_int_value(b, c->not_after);
+	fst_cli_json_add_time(b, "not_before", c->not_before * G_USEC_PER_SEC);
+	fst_cli_json_add_time(b, "not_after", c->not_after * G_USEC_PER_SEC);
 	fst_cli_json_add_string(b, "profile", c->profile);
 	fst_cli_json_add_string(b, "lot", c->lot);
 	fst_cli_json_add_string(b, "aws_cert_id", c->aws_cert_id);
 	fst_cli_json_add_string(b, "issuer_sha256", c->issuer_sha256);
-	json_builder_set_member_name(b, "created_at");
-	json_builder_add_int_value(b, c->created_at / G_USEC_PER_SEC);
-	json_builder_set_member_name(b, "revoked_at");
-	if (c->revoked_at != 0)
-		json_builder_add_int_value(b, c->revoked_at / G_USEC_PER_SEC);
-	else
-		json_builder_add_null_value(b);
+	fst_cli_json_add_time(b, "created_at", c->created_at);
+	fst_cli_json_add_time(b, "revoked_at", c->revoked_at);
 	fst_cli_json_add_string(b, "revocation_reason", c->revocation_reason);
 	json_builder_end_object(b);
 }
@@ -205,6 +199,13 @@ fst_cli_certs(gint argc, gchar **argv)
 	if (argc > 1) {
 		g_printerr("fleetstation certs: unexpected argument %s\n", argv[1]);
 		return FST_EXIT_USAGE;
+	}
+	if (state != NULL) {
+		const gchar *states[FST_CERT_STATE_LAST];
+		for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
+			states[i] = fst_cert_state_to_string((FstCertState)i);
+		if (!fst_cli_check_choice("certs", json, "--state", state, states, FST_CERT_STATE_LAST))
+			return FST_EXIT_USAGE;
 	}
 	workspace = fst_cli_workspace(workspace_opt);
 	db = fst_cli_open_db(workspace, &error);

@@ -73,6 +73,38 @@ fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value)
 }
 
 /**
+ * fst_cli_json_add_time:
+ * @b: a builder inside an object
+ * @name: the member name
+ * @unix_us: a time in microseconds since 1970 (UTC), or 0 for none
+ *
+ * Adds @name as an RFC 3339 UTC string (`2026-12-06T07:58:03Z`, or
+ * `2026-12-06T07:58:03.123456Z` when it has a fraction) and `@name_unix`,
+ * the same time in seconds, as a number; both null for no time.
+ */
+void
+fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us)
+{
+	g_autofree gchar *unix_name = g_strdup_printf("%s_unix", name);
+	g_autoptr(GDateTime) dt =
+	    unix_us != 0 ? g_date_time_new_from_unix_utc(unix_us / G_USEC_PER_SEC) : NULL;
+	g_autofree gchar *text = NULL;
+
+	if (dt != NULL) {
+		g_autofree gchar *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+		gint64 frac = unix_us % G_USEC_PER_SEC;
+		text = frac != 0 ? g_strdup_printf("%s.%06" G_GINT64_FORMAT "Z", base, ABS(frac))
+				 : g_strdup_printf("%sZ", base);
+	}
+	fst_cli_json_add_string(b, name, text);
+	json_builder_set_member_name(b, unix_name);
+	if (dt != NULL)
+		json_builder_add_int_value(b, unix_us / G_USEC_PER_SEC);
+	else
+		json_builder_add_null_value(b);
+}
+
+/**
  * fst_cli_result_to_json:
  * @result: one device's result
  *
@@ -316,6 +348,94 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 		fst_cli_print_json(node);
 	}
 	return rc;
+}
+
+/**
+ * fst_cli_json_fail:
+ * @command: the command, e.g. `audit verify`
+ * @json: --json was given: the error is also a JSON error object on stdout
+ * @error_code: the error class, e.g. `usage` or an #FstError nick
+ * @message: what went wrong and what to do
+ * @rc: the exit code
+ *
+ * Reports an error that is not a #GError as fst_cli_fail() reports those.
+ *
+ * Returns: @rc
+ */
+FstExit
+fst_cli_json_fail(const gchar *command,
+		  gboolean json,
+		  const gchar *error_code,
+		  const gchar *message,
+		  FstExit rc)
+{
+	g_printerr("fleetstation %s: %s\n", command, message);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "error");
+		fst_cli_json_add_string(b, "command", command);
+		fst_cli_json_add_string(b, "error_code", error_code);
+		fst_cli_json_add_string(b, "error", message);
+		json_builder_set_member_name(b, "exit_code");
+		json_builder_add_int_value(b, rc);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	}
+	return rc;
+}
+
+/**
+ * fst_cli_usage_error:
+ * @command: the command, e.g. `certs`
+ * @json: --json was given: the error is also a JSON object on stdout
+ * @message: what is wrong with the command line and what to give instead
+ *
+ * Reports a usage error as fst_cli_fail() reports other errors.
+ *
+ * Returns: %FST_EXIT_USAGE
+ */
+FstExit
+fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message)
+{
+	return fst_cli_json_fail(command, json, "usage", message, FST_EXIT_USAGE);
+}
+
+/**
+ * fst_cli_check_choice:
+ * @command: the command, e.g. `devices`
+ * @json: --json was given
+ * @option: the option, e.g. `--state`
+ * @value: (nullable): its value
+ * @choices: the values it takes
+ * @n_choices: how many
+ *
+ * Returns: %TRUE when @value is %NULL or one of @choices; else prints a usage
+ * error naming the choices
+ */
+gboolean
+fst_cli_check_choice(const gchar *command,
+		     gboolean json,
+		     const gchar *option,
+		     const gchar *value,
+		     const gchar *const *choices,
+		     guint n_choices)
+{
+	g_autoptr(GString) msg = NULL;
+	if (value == NULL)
+		return TRUE;
+	for (guint i = 0; i < n_choices; i++) {
+		if (g_strcmp0(value, choices[i]) == 0)
+			return TRUE;
+	}
+	msg = g_string_new(NULL);
+	g_string_append_printf(msg, "unknown %s %s: expected ", option, value);
+	for (guint i = 0; i < n_choices; i++)
+		g_string_append_printf(msg, "%s%s", i > 0 ? ", " : "", choices[i]);
+	fst_cli_usage_error(command, json, msg->str);
+	return FALSE;
 }
 
 /* FALSE when the database or its folder cannot be written, as on read-only

@@ -8,40 +8,86 @@
 #include "fst-station.h"
 
 static FstExit
-fst_cli_db_backup(FstDb *db, const gchar *dest)
+fst_cli_db_backup(FstDb *db, const gchar *dest, gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (!fst_db_backup(db, dest, &error)) {
-		g_printerr("fleetstation db backup: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
+	if (!fst_db_backup(db, dest, &error))
+		return fst_cli_fail("db backup", json, error);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "database", fst_db_get_path(db));
+		fst_cli_json_add_string(b, "backup", dest);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
 	}
 	g_print("backed up %s to %s\n", fst_db_get_path(db), dest);
 	return FST_EXIT_OK;
 }
 
 static FstExit
-fst_cli_db_check(FstDb *db, const gchar *workspace)
+fst_cli_db_check(FstDb *db, const gchar *workspace, gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (!fst_db_integrity_check(db, &error)) {
-		g_printerr("fleetstation db check: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
-	}
-	g_print("sqlite integrity and references: ok\n");
-	return fst_cli_audit_report(workspace, fst_db_get_path(db), "fleetstation db check");
+	if (!fst_db_integrity_check(db, &error))
+		return fst_cli_fail("db check", json, error);
+	if (!json)
+		g_print("sqlite integrity and references: ok\n");
+	return fst_cli_audit_report(workspace, fst_db_get_path(db), "db check", json);
+}
+
+static void
+fst_cli_db_json_int(JsonBuilder *b, const gchar *name, gint64 value)
+{
+	json_builder_set_member_name(b, name);
+	json_builder_add_int_value(b, value);
 }
 
 static FstExit
-fst_cli_db_stats(FstDb *db)
+fst_cli_db_stats(FstDb *db, gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	FstDbStats st = {0};
 
-	if (!fst_db_get_stats(db, &st, &error)) {
-		g_printerr("fleetstation db stats: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
+	if (!fst_db_get_stats(db, &st, &error))
+		return fst_cli_fail("db stats", json, error);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "database", fst_db_get_path(db));
+		fst_cli_json_add_string(b, "database_id", st.database_id);
+		fst_cli_db_json_int(b, "schema_version", st.schema_version);
+		fst_cli_db_json_int(b, "file_bytes", st.file_bytes);
+		fst_cli_db_json_int(b, "stations", st.stations);
+		fst_cli_db_json_int(b, "operators", st.operators);
+		fst_cli_db_json_int(b, "lots", st.lots);
+		fst_cli_db_json_int(b, "devices", st.devices);
+		json_builder_set_member_name(b, "devices_by_state");
+		json_builder_begin_object(b);
+		for (guint i = 0; i < G_N_ELEMENTS(fst_db_device_states); i++)
+			fst_cli_db_json_int(b, fst_db_device_states[i], st.devices_by_state[i]);
+		json_builder_end_object(b);
+		fst_cli_db_json_int(b, "certificates", st.certificates);
+		json_builder_set_member_name(b, "certificates_by_state");
+		json_builder_begin_object(b);
+		for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
+			fst_cli_db_json_int(b,
+					    fst_cert_state_to_string((FstCertState)i),
+					    st.certificates_by_state[i]);
+		json_builder_end_object(b);
+		fst_cli_db_json_int(b, "events", st.events);
+		fst_cli_db_json_int(b, "registrations_pending", st.registrations_pending);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		fst_db_stats_clear(&st);
+		return FST_EXIT_OK;
 	}
 	g_print("database       %s\n", fst_db_get_path(db));
 	g_print("database id    %s\n", st.database_id != NULL ? st.database_id : "-");
@@ -75,9 +121,12 @@ fst_cli_db(gint argc, gchar **argv)
 {
 	g_autofree gchar *workspace = NULL;
 	g_autofree gchar *db_path = NULL;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
-	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("backup DEST | check | stats - look after the station database");
@@ -101,28 +150,29 @@ fst_cli_db(gint argc, gchar **argv)
 	sub = argc >= 2 ? argv[1] : NULL;
 	if (!((g_strcmp0(sub, "backup") == 0 && argc == 3) ||
 	      (g_strcmp0(sub, "check") == 0 && argc == 2) ||
-	      (g_strcmp0(sub, "stats") == 0 && argc == 2))) {
-		g_printerr("fleetstation db: expected `backup DEST`, `check` or `stats` (see "
-			   "fleetstation db --help)\n");
-		return FST_EXIT_USAGE;
-	}
+	      (g_strcmp0(sub, "stats") == 0 && argc == 2)))
+		return fst_cli_usage_error("db",
+					   json,
+					   "expected `backup DEST`, `check` or `stats` (see "
+					   "fleetstation db --help)");
 	if (workspace == NULL)
-		workspace = fst_station_default_workspace();
+		workspace = fst_cli_workspace(NULL);
 	db_path = g_build_filename(workspace, "station.db", NULL);
 	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		g_printerr("fleetstation db: no database at %s: check --workspace\n", db_path);
-		return FST_EXIT_CONFIG;
+		g_autofree gchar *msg =
+		    g_strdup_printf("no database at %s: check --workspace", db_path);
+		return fst_cli_json_fail("db", json, "config", msg, FST_EXIT_CONFIG);
 	}
 	/* check and stats only read: they work on read-only media too */
 	db = g_strcmp0(sub, "backup") == 0 ? fst_db_open(db_path, &error)
 					   : fst_cli_open_db(workspace, &error);
 	if (db == NULL) {
-		g_printerr("fleetstation db %s: %s\n", sub, error->message);
-		return fst_cli_exit_for_error(error);
+		g_autofree gchar *command = g_strdup_printf("db %s", sub);
+		return fst_cli_fail(command, json, error);
 	}
 	if (g_strcmp0(sub, "backup") == 0)
-		return fst_cli_db_backup(db, argv[2]);
+		return fst_cli_db_backup(db, argv[2], json);
 	if (g_strcmp0(sub, "check") == 0)
-		return fst_cli_db_check(db, workspace);
-	return fst_cli_db_stats(db);
+		return fst_cli_db_check(db, workspace, json);
+	return fst_cli_db_stats(db, json);
 }

@@ -35,6 +35,13 @@ fst_cli_devices(gint argc, gchar **argv)
 		g_printerr("fleetstation devices: unexpected argument %s\n", argv[1]);
 		return FST_EXIT_USAGE;
 	}
+	if (!fst_cli_check_choice("devices",
+				  json,
+				  "--state",
+				  state,
+				  fst_db_device_states,
+				  FST_DB_DEVICE_STATE_LAST))
+		return FST_EXIT_USAGE;
 	workspace = fst_cli_workspace(workspace_opt);
 	db = fst_cli_open_db(workspace, &error);
 	if (db == NULL || (devices = fst_db_list_devices(db, &error)) == NULL)

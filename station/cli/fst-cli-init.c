@@ -30,7 +30,7 @@ fst_cli_init(gint argc, gchar **argv)
 	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"demo-ca", 0, 0, G_OPTION_ARG_NONE, &demo_ca,
 	     "Also create a demo PKI in ca/ when it has no issuing CA (not for production)", NULL},
-	    {"organization", 'o', 0, G_OPTION_ARG_STRING, &organization,
+	    {"organization", 0, 0, G_OPTION_ARG_STRING, &organization,
 	     "Organization (O) of the demo CAs (default: Fleetstation)", "NAME"},
 	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Default profile", "NAME"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Default production lot", "LOT"},
@@ -53,7 +53,8 @@ fst_cli_init(gint argc, gchar **argv)
 	g_autoptr(FstStation) station = NULL;
 	g_autofree gchar *workspace = NULL;
 	g_autofree gchar *summary = NULL;
-	const gchar *station_name = NULL;
+	g_autofree gchar *station_name = NULL;
+	gboolean had_ca = FALSE;
 
 	g_option_context_set_summary(
 	    context,
@@ -85,6 +86,20 @@ fst_cli_init(gint argc, gchar **argv)
 	if (organization != NULL && !demo_ca) {
 		g_printerr("fleetstation init: --organization names the demo CAs: give --demo-ca too\n");
 		return FST_EXIT_USAGE;
+	}
+	/* everything that can be checked is checked before anything is written */
+	if (profile != NULL) {
+		g_autoptr(FstProfile) p = fst_station_load_profile(NULL, profile, &error);
+		if (p == NULL)
+			return fst_cli_fail("init", json, error);
+	}
+	had_ca = fst_station_has_ca(workspace);
+	if (demo_ca && !had_ca) {
+		g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+		/* a CA being set up there is refused below, with nothing written */
+		if (!g_file_test(ca_dir, G_FILE_TEST_EXISTS) &&
+		    !fst_cli_demo_mark_workspace(workspace, &error))
+			return fst_cli_fail("init", json, error);
 	}
 	if (!fst_station_init_workspace(workspace,
 					!demo_ca		? NULL
@@ -118,18 +133,19 @@ fst_cli_init(gint argc, gchar **argv)
 			return fst_cli_fail("init", json, error);
 	}
 
-	/* prove the workspace opens: the CA unlocks, the database migrates; a
-	 * workspace without a CA yet is ready for `ca create` or `ca import` */
-	if (fst_station_has_ca(workspace)) {
+	/* a CA made by this run is proved to open (it unlocks, the database
+	 * migrates); changing the defaults of a workspace that has its CA needs
+	 * no CA secret: the station name comes from station.conf */
+	if (!had_ca && fst_station_has_ca(workspace)) {
 		station = fst_station_open(workspace, &error);
 		if (station == NULL)
 			return fst_cli_fail("init", json, error);
-		station_name = fst_station_get_name(station);
-	}
-	if (settings->profile != NULL) {
-		g_autoptr(FstProfile) p = fst_station_load_profile(station, settings->profile, &error);
-		if (p == NULL)
-			return fst_cli_fail("init", json, error);
+		station_name = g_strdup(fst_station_get_name(station));
+	} else if (had_ca) {
+		g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
+		g_autoptr(GKeyFile) kf = g_key_file_new();
+		if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
+			station_name = g_key_file_get_string(kf, "station", "name", NULL);
 	}
 
 	summary = fst_settings_to_string(settings);
@@ -140,7 +156,7 @@ fst_cli_init(gint argc, gchar **argv)
 		fst_cli_json_add_string(b, "workspace", workspace);
 		fst_cli_json_add_string(b, "station", station_name);
 		json_builder_set_member_name(b, "ca");
-		json_builder_add_boolean_value(b, station != NULL);
+		json_builder_add_boolean_value(b, fst_station_has_ca(workspace));
 		fst_cli_json_add_string(b, "profile", settings->profile);
 		fst_cli_json_add_string(b, "lot", settings->lot);
 		json_builder_set_member_name(b, "ports");
@@ -156,8 +172,10 @@ fst_cli_init(gint argc, gchar **argv)
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
 	} else {
-		if (station != NULL)
-			g_print("workspace %s ready: station %s\n", workspace, station_name);
+		if (fst_station_has_ca(workspace))
+			g_print("workspace %s ready: station %s\n",
+				workspace,
+				station_name != NULL ? station_name : "(unnamed)");
 		else
 			g_print("workspace %s ready, without an issuing CA: run `fleetstation ca "
 				"create` or `ca import` (or init --demo-ca for a demo PKI)\n",

@@ -78,7 +78,8 @@ fst_cli_report(gint argc, gchar **argv)
 	gboolean sign = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
-	     "Workspace directory (default: $XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
+	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
 	    {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "csv (default), json or pdf", "FORMAT"},
 	    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
 	     "Write to FILE, which must not exist (default: standard output; required for pdf "
@@ -90,7 +91,7 @@ fst_cli_report(gint argc, gchar **argv)
 	     "Only devices last worked on at or after TIME (UTC)", "TIME"},
 	    {"until", 0, 0, G_OPTION_ARG_STRING, &until,
 	     "Only devices last worked on before TIME (UTC)", "TIME"},
-	    {"sign", 's', 0, G_OPTION_ARG_NONE, &sign,
+	    {"sign", 0, 0, G_OPTION_ARG_NONE, &sign,
 	     "Also write FILE.sig, a detached CMS signature with the station's report key", NULL},
 	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
 	     "verify: the report certificate (default: the workspace's report-cert.pem)", "CERT"},
@@ -121,7 +122,7 @@ fst_cli_report(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	if (workspace == NULL)
-		workspace = fst_station_default_workspace();
+		workspace = fst_cli_workspace(NULL);
 	fst_cli_secret_setup(workspace);
 	if (argc >= 2 && g_strcmp0(argv[1], "verify") == 0)
 		return fst_cli_report_verify(workspace, cert, argc, argv);

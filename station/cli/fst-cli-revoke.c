@@ -28,6 +28,7 @@ fst_cli_revoke(gint argc, gchar **argv)
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *reasons = fst_ca_crl_reasons_list();
 	g_autofree gchar *description = NULL;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -43,6 +44,7 @@ fst_cli_revoke(gint argc, gchar **argv)
 	     &reason,
 	     "Why (RFC 5280 CRLReason, e.g. keyCompromise or key-compromise)",
 	     "REASON"},
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("SERIAL - revoke a device certificate");
@@ -61,33 +63,41 @@ fst_cli_revoke(gint argc, gchar **argv)
 		g_printerr("fleetstation revoke: %s\n", error->message);
 		return FST_EXIT_USAGE;
 	}
-	if (argc != 2) {
-		g_printerr("fleetstation revoke: give one SERIAL (see --help)\n");
-		return FST_EXIT_USAGE;
-	}
+	if (argc != 2)
+		return fst_cli_usage_error("revoke", json, "give one SERIAL (see --help)");
 	serial = fst_cli_serial_from_arg(argv[1]);
 	if (serial == NULL) {
-		g_printerr("fleetstation revoke: %s is not a hex serial number\n", argv[1]);
-		return FST_EXIT_USAGE;
+		g_autofree gchar *msg = g_strdup_printf("%s is not a hex serial number", argv[1]);
+		return fst_cli_usage_error("revoke", json, msg);
 	}
 	if (reason == NULL) {
-		g_printerr("fleetstation revoke: --reason is required (one of: %s)\n", reasons);
-		return FST_EXIT_USAGE;
+		g_autofree gchar *msg =
+		    g_strdup_printf("--reason is required (one of: %s)", reasons);
+		return fst_cli_usage_error("revoke", json, msg);
 	}
 	code = fst_ca_crl_reason_from_string(reason);
 	if (code < 0) {
-		g_printerr(
-		    "fleetstation revoke: unknown reason %s (one of: %s)\n", reason, reasons);
-		return FST_EXIT_USAGE;
+		g_autofree gchar *msg =
+		    g_strdup_printf("unknown reason %s (one of: %s)", reason, reasons);
+		return fst_cli_usage_error("revoke", json, msg);
 	}
 	{
 		g_autofree gchar *option = g_steal_pointer(&workspace);
 		workspace = fst_cli_workspace(option);
 	}
 	/* the revocation's event names the operator, as every record does */
-	if (!fst_ca_ops_revoke(workspace, serial, reason, NULL, &error)) {
-		g_printerr("fleetstation revoke: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
+	if (!fst_ca_ops_revoke(workspace, serial, reason, NULL, &error))
+		return fst_cli_fail("revoke", json, error);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "serial", serial);
+		fst_cli_json_add_string(b, "reason", fst_ca_crl_reason_to_string(code));
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
 	}
 	g_print("revoked %s (%s); run `fleetstation ca crl` to publish it\n",
 	        serial,

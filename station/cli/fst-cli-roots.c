@@ -101,8 +101,7 @@ fst_cli_roots_list(gint argc, gchar **argv)
 			json_builder_set_member_name(b, "pem_bytes");
 			json_builder_add_int_value(
 			    b, (gint64)fst_trust_root_encoded_size(root, FST_CRED_FORMAT_PEM));
-			json_builder_set_member_name(b, "not_after");
-			json_builder_add_int_value(b, root->not_after);
+			fst_cli_json_add_time(b, "not_after", root->not_after * G_USEC_PER_SEC);
 			fst_cli_json_add_string(b, "not_after_date", end);
 			fst_cli_json_add_string(b, "signed_by", root->signed_by);
 			json_builder_end_object(b);
@@ -208,8 +207,9 @@ fst_cli_roots_report(gint argc, gchar **argv)
 				json_builder_begin_object(b);
 				fst_cli_json_add_string(b, "device", d->uid);
 				fst_cli_json_add_string(b, "serial", d->serial_hex);
-				json_builder_set_member_name(b, "cert_not_after");
-				json_builder_add_int_value(b, d->cert_not_after);
+				fst_cli_json_add_time(b,
+						      "cert_not_after",
+						      d->cert_not_after * G_USEC_PER_SEC);
 				fst_cli_json_add_string(b, "roots", d->roots);
 				fst_cli_json_add_string(b, "ending", d->ending);
 				json_builder_set_member_name(b, "before_cert");

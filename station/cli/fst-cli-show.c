@@ -99,10 +99,8 @@ fst_cli_show(gint argc, gchar **argv)
 			fst_cli_json_add_string(b, "step", e->step);
 			fst_cli_json_add_string(b, "outcome", e->outcome);
 			fst_cli_json_add_string(b, "detail", e->detail);
-			json_builder_set_member_name(b, "started_us");
-			json_builder_add_int_value(b, e->started_us);
-			json_builder_set_member_name(b, "ended_us");
-			json_builder_add_int_value(b, e->ended_us);
+			fst_cli_json_add_time(b, "started_at", e->started_us);
+			fst_cli_json_add_time(b, "ended_at", e->ended_us);
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);

@@ -135,6 +135,23 @@ fst_cli_log_writer(GLogLevelFlags level,
 		   gpointer user_data);
 FstExit
 fst_cli_fail(const gchar *command, gboolean json, const GError *error);
+void
+fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us);
+FstExit
+fst_cli_json_fail(const gchar *command,
+		  gboolean json,
+		  const gchar *error_code,
+		  const gchar *message,
+		  FstExit rc);
+FstExit
+fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message);
+gboolean
+fst_cli_check_choice(const gchar *command,
+		     gboolean json,
+		     const gchar *option,
+		     const gchar *value,
+		     const gchar *const *choices,
+		     guint n_choices);
 FstDb *
 fst_cli_open_db(const gchar *workspace, GError **error);
 gint
@@ -172,6 +189,8 @@ fst_cli_run(FstCliJob job, gpointer data);
 /* one function per command: argv[0] is the command name */
 FstExit
 fst_cli_demo(gint argc, gchar **argv);
+gboolean
+fst_cli_demo_mark_workspace(const gchar *workspace, GError **error);
 FstExit
 fst_cli_devices(gint argc, gchar **argv);
 FstExit
@@ -199,7 +218,10 @@ fst_cli_watch(gint argc, gchar **argv);
 FstExit
 fst_cli_audit(gint argc, gchar **argv);
 FstExit
-fst_cli_audit_report(const gchar *workspace, const gchar *db_path, const gchar *prefix);
+fst_cli_audit_report(const gchar *workspace,
+		     const gchar *db_path,
+		     const gchar *command,
+		     gboolean json);
 FstExit
 fst_cli_db(gint argc, gchar **argv);
 FstExit

@@ -149,7 +149,7 @@ rm -f "$T/clear.key"
 
 # --- the station refuses device certificates that would outlive the 400-day CA ---
 export FLEETSTATION_CA_PASSPHRASE="station pass phrase"
-if "$B" demo --workspace "$W" --devices 1 >"$T/demo" 2>&1; then fail "issued past the end of the CA"; fi
+if "$B" demo --workspace "$W" --force-workspace --devices 1 >"$T/demo" 2>&1; then fail "issued past the end of the CA"; fi
 grep -q 'after the issuing CA' "$T/demo" || { tail "$T/demo"; fail "outlive refusal message"; }
 # ... and said so once, before the first device
 [ "$(grep -c 'fleetstation: warning: .*before a device certificate issued now would.*(profile aws-iot-ecc, whose certificates will be refused)' "$T/demo")" = 1 ] \
@@ -160,7 +160,7 @@ grep -q 'after the issuing CA' "$T/demo" || { tail "$T/demo"; fail "outlive refu
 W=$T/ws6
 C=$W/ca
 expect_rc 0 "$B" ca create -w "$W" --organization "Acme Test"
-"$B" demo --workspace "$W" --devices 2 >"$T/demo" 2>&1 || { tail -20 "$T/demo"; fail "demo with the created CA"; }
+"$B" demo --workspace "$W" --force-workspace --devices 2 >"$T/demo" 2>&1 || { tail -20 "$T/demo"; fail "demo with the created CA"; }
 mapfile -t serials < <(sqlite3 "$W/station.db" "select serial_hex from certificates order by id")
 [ "${#serials[@]}" = 2 ] || fail "expected 2 certificates"
 expect_rc 0 "$B" ca list -w "$W"

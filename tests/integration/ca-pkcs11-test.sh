@@ -71,7 +71,7 @@ certtool --verify-crl --load-ca-certificate "$C/issuing-ca.pem" --infile "$T/crl
 
 # the station issues device certificates with the token key (PIN from the environment),
 # from two port workers at once
-FLEETSTATION_CA_PASSPHRASE=4321 "$B" demo --workspace "$W" --devices 2 >"$T/demo" 2>&1 || { tail -20 "$T/demo"; fail "demo with a token CA"; }
+FLEETSTATION_CA_PASSPHRASE=4321 "$B" demo --workspace "$W" --force-workspace --devices 2 >"$T/demo" 2>&1 || { tail -20 "$T/demo"; fail "demo with a token CA"; }
 n=0
 for s in $(sqlite3 "$W/station.db" "select serial_hex from certificates"); do
 	sqlite3 "$W/station.db" "select writefile('$T/d.der', der) from certificates where serial_hex='$s'" >/dev/null
@@ -84,7 +84,7 @@ done
 [ "$n" = 2 ] || fail "expected 2 device certificates, got $n"
 # without a PIN (no environment, no pin-source in the URI) the station says where to give one;
 # the workspace passphrase of the root key is never tried as the PIN
-expect_rc 4 "$B" demo --workspace "$W" --devices 1
+expect_rc 4 "$B" demo --workspace "$W" --force-workspace --devices 1
 grep -q 'no PIN for the issuing CA key in the PKCS#11 token' "$T/err" || { cat "$T/err"; fail "station no-PIN message"; }
 grep -q 'pin-source=file:' "$T/err" || fail "station no-PIN message does not name pin-source"
 
@@ -103,7 +103,7 @@ expect_rc 0 "$B" ca import -w "$T/ws2" --cert "$T/imported.pem" --key "$URI2"
 expect_rc 0 "$B" ca verification-cert -w "$T/ws2" --code FEED --out "$T/ver2.pem"
 openssl verify -CAfile "$T/imported.pem" "$T/ver2.pem" >/dev/null || fail "imported token CA does not sign"
 # the station takes the PIN from the URI's pin-source, with nothing in the environment
-"$B" demo --workspace "$T/ws2" --devices 1 >"$T/demo2" 2>&1 || { tail -20 "$T/demo2"; fail "demo with a pin-source token CA"; }
+"$B" demo --workspace "$T/ws2" --force-workspace --devices 1 >"$T/demo2" 2>&1 || { tail -20 "$T/demo2"; fail "demo with a pin-source token CA"; }
 sqlite3 "$T/ws2/station.db" "select writefile('$T/d2.der', der) from certificates" >/dev/null
 openssl x509 -inform DER -in "$T/d2.der" -out "$T/d2.pem"
 openssl verify -CAfile "$T/imported.pem" "$T/d2.pem" >/dev/null || fail "device cert from the pin-source token CA"

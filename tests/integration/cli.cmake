@@ -1,6 +1,6 @@
 # the headless CLI: init, ports, provision, queries, batch and watch from the outside
 foreach(t fst-cli-ports-test fst-cli-provision-test fst-cli-batch-test fst-cli-watch-test
-	fst-cli-escrow-test fst-cli-audit-test)
+	fst-cli-escrow-test fst-cli-audit-test fst-cli-safety-test)
 	if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		add_test(NAME ${t} COMMAND ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
 		set_tests_properties(${t} PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
@@ -16,4 +16,11 @@ endforeach()
 # terminal emulator (Debian's python3-pyte); skipped without it
 add_test(NAME fst-cli-display-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-display-test.py)
 set_tests_properties(fst-cli-display-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# the CLI's contract: --help, usage errors (exit 2), --json documents and event
+# lines validated against station/cli/fleetstation-events.schema.json (Debian's
+# python3-jsonschema; skipped without it), one meaning per short option
+add_test(NAME fst-cli-contract-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-contract-test.py)
+set_tests_properties(fst-cli-contract-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 300 SKIP_RETURN_CODE 77)

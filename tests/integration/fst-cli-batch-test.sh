@@ -18,6 +18,12 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
+# events_check [--with-log] FILE...: every --json line valid against the event schema
+events_check() {
+	local rc=0
+	python3 "$(dirname "$0")/fst-cli-events-check.py" "$@" >/dev/null || rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "--json lines do not match station/cli/fleetstation-events.schema.json: $*"
+}
 q() { sqlite3 -batch -noheader "$ws/w/station.db" "$@"; }
 unset FLEETSTATION_CA_PASSPHRASE
 L=$ws/links
@@ -62,6 +68,7 @@ CSV
 rc=0
 "$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" --json >"$ws/run1.json" 2>"$ws/run1.err" || rc=$?
 [ $rc -eq 1 ] || { cat "$ws/run1.json" "$ws/run1.err"; fail "first run should exit 1, got $rc"; }
+events_check "$ws/run1.json"
 python3 - "$ws/run1.json" <<'PY' || { cat "$ws/run1.json"; fail "first run report"; }
 import json, sys
 s = [json.loads(l) for l in open(sys.argv[1])][-1]

@@ -18,6 +18,12 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
+# events_check [--with-log] FILE...: every --json line valid against the event schema
+events_check() {
+	local rc=0
+	python3 "$(dirname "$0")/fst-cli-events-check.py" "$@" >/dev/null || rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "--json lines do not match station/cli/fleetstation-events.schema.json: $*"
+}
 q() { sqlite3 -batch -noheader "$ws/w/station.db" "$@"; }
 # reap PID: its exit status in rc, killed after 60 s so that a hang fails fast
 reap() {
@@ -90,6 +96,7 @@ grep -q '^3 provisioned, 0 failed' "$ws/gang.out" || fail "summary line"
 sim p4 CLI-0004 --baud 921600
 "$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/p4" --json --lot LOT-B --operator 'Ana Lima' >"$ws/json.out" 2>"$ws/json.err" ||
 	{ cat "$ws/json.out" "$ws/json.err"; fail "provision --json"; }
+events_check "$ws/json.out"
 python3 - "$ws/json.out" <<'PY' || fail "--json output"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -122,6 +129,7 @@ rc=0
 "$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/busy" --port "$ws/links/model" \
 	--port "$ws/links/full" --port "$ws/links/nothing" --json >"$ws/fail.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || { cat "$ws/fail.out"; fail "failed devices should exit 1, got $rc"; }
+events_check --with-log "$ws/fail.out"
 python3 - "$ws/fail.out" "$ws/links" <<'PY' || { cat "$ws/fail.out"; fail "failure messages"; }
 import json, sys
 links = sys.argv[2]

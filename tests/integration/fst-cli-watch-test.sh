@@ -21,6 +21,12 @@ fail() {
 	[ -f "$ws/watch.out" ] && cat "$ws/watch.out" >&2
 	exit 1
 }
+# events_check [--with-log] FILE...: every --json line valid against the event schema
+events_check() {
+	local rc=0
+	python3 "$(dirname "$0")/fst-cli-events-check.py" "$@" >/dev/null || rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "--json lines do not match station/cli/fleetstation-events.schema.json: $*"
+}
 q() { sqlite3 -batch -noheader "$ws/w/station.db" "$@"; }
 # reap PID: its exit status in rc, killed after 60 s so that a hang fails fast
 reap() {
@@ -92,7 +98,10 @@ done
 [ "$(q "select count(*) from devices d join lots l on l.id = d.lot_id where l.name = 'WATCH'")" -eq 5 ] ||
 	fail "lot not recorded"
 
-# --json: result events as devices end, a summary at the end
+# --json: result events as devices end, a summary at the end; the pattern
+# matches only ports (character devices and pty links), not the files beside them
+echo 1234 >"$L/j1.pid"
+echo log >"$L/j-run.log"
 "$FST_STATION" watch --workspace "$ws/w" --port "$L/j*" --poll 50 --json >"$ws/watch.out" 2>&1 &
 watch_pid=$!
 sim j1 WAT-7 --baud 921600
@@ -101,11 +110,13 @@ kill -INT "$watch_pid"
 reap "$watch_pid"
 watch_pid=
 [ $rc -eq 0 ] || fail "watch --json exited $rc"
+events_check "$ws/watch.out"
 python3 - "$ws/watch.out" <<'PY' || fail "watch --json lines"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 r = [l for l in lines if l["event"] == "result"]
 assert len(r) == 1 and r[0]["device"] == "WAT-7" and r[0]["result"] == "ok", r
+assert not [l for l in lines if l.get("port", "").endswith((".pid", ".log"))], lines
 s = lines[-1]
 assert s["event"] == "summary" and s["command"] == "watch" and s["provisioned"] == 1, s
 PY

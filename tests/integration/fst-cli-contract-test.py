@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""The CLI's contract, command by command: every command and subcommand prints
+its help with --help (exit 0), refuses an unknown option and an unknown value
+as a usage error (exit 2, and a JSON error object on stdout with --json), and
+with --json prints JSON only: one document, or for demo event lines valid
+against station/cli/fleetstation-events.schema.json. Commands honour
+$FLEETSTATION_WORKSPACE. Skipped (77) without python3-jsonschema.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+try:
+    import jsonschema
+except ImportError:
+    print("SKIP: python3-jsonschema is not installed")
+    sys.exit(77)
+
+STATION = os.environ["FST_STATION"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA_PATH = os.path.join(HERE, "..", "..", "station", "cli", "fleetstation-events.schema.json")
+
+COMMANDS = ["demo", "devices", "revoke", "escrow", "init", "ports", "provision", "certs", "show",
+            "batch", "watch", "audit", "db", "report", "profile", "roots", "register", "central",
+            "ca"]
+SUBCOMMANDS = ["ca create", "ca install", "ca import", "ca list", "ca verification-cert",
+               "ca register-aws", "ca crl", "certs export", "report verify", "audit verify",
+               "audit checkpoint", "db backup", "db check", "db stats", "profile check",
+               "roots list", "roots report", "register status", "register push",
+               "register retry", "central init", "central status", "central sync",
+               "central audit", "central report"]
+
+failures = []
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+TIME_KEYS = ("not_before", "not_after", "cert_not_after")
+
+
+def times_ok(doc, where):
+    """every time member is an RFC 3339 UTC string or null"""
+    if isinstance(doc, list):
+        for d in doc:
+            times_ok(d, where)
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            if k.endswith("_at") or k in TIME_KEYS:
+                if v is not None and not (isinstance(v, str) and RFC3339.match(v)):
+                    fail(f"{where}: {k} is {v!r}, not an RFC 3339 UTC time")
+            times_ok(v, where)
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL: " + msg, file=sys.stderr)
+
+
+def run(args, env, timeout=120):
+    return subprocess.run([STATION] + args, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout, start_new_session=True)
+
+
+def main():
+    with open(SCHEMA_PATH, encoding="utf-8") as f:
+        schema = json.load(f)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    events = cls(schema)
+    error_object = cls(dict(schema, oneOf=[{"$ref": "#/$defs/error"}]))
+
+    tmp = tempfile.TemporaryDirectory(prefix="fst-cli-contract-")
+    ws = os.path.join(tmp.name, "w")
+    env = dict(os.environ)
+    for k in ("FLEETSTATION_CA_PASSPHRASE", "FLEETSTATION_DEMO_WORKSPACE", "NO_COLOR"):
+        env.pop(k, None)
+    env["XDG_DATA_HOME"] = os.path.join(tmp.name, "xdg")
+    env["FLEETSTATION_WORKSPACE"] = ws
+
+    # --help: exit 0 and a usage text, for every command and subcommand
+    for cmd in COMMANDS + SUBCOMMANDS + ["help " + c for c in COMMANDS]:
+        r = run(cmd.split() + ["--help"] if not cmd.startswith("help ") else cmd.split(), env)
+        if r.returncode != 0 or "Usage" not in r.stdout:
+            fail(f"`{cmd} --help` exited {r.returncode}; stdout {r.stdout[:200]!r}")
+
+    # an unknown option is a usage error everywhere
+    for cmd in COMMANDS + SUBCOMMANDS:
+        r = run(cmd.split() + ["--no-such-option"], env)
+        if r.returncode != 2:
+            fail(f"`{cmd} --no-such-option` exited {r.returncode}, not 2")
+
+    # demo --json: every line an event valid against the schema, the summary last
+    r = run(["demo", "--workspace", ws, "--devices", "2", "--json"], env, timeout=240)
+    if r.returncode != 0:
+        fail(f"demo --json exited {r.returncode}: {r.stderr[-500:]}")
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    for n, line in enumerate(lines, 1):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            fail(f"demo --json line {n} is not JSON: {line[:120]}")
+            continue
+        for e in events.iter_errors(doc):
+            fail(f"demo --json line {n}: {e.message}")
+    if not lines or json.loads(lines[-1]).get("event") != "summary":
+        fail("demo --json did not end with a summary")
+    kinds = {json.loads(l).get("event") for l in lines}
+    if not {"progress", "result", "summary"} <= kinds:
+        fail(f"demo --json events {sorted(kinds)}: expected progress, result and summary")
+
+    # --json on the commands that print: one JSON document on stdout, exit 0;
+    # the workspace comes from $FLEETSTATION_WORKSPACE
+    serial = None
+    for d in json.loads(lines[-1]).get("devices", []) if lines else []:
+        serial = serial or d.get("serial")
+    profile = os.path.join(os.environ.get("FST_TEMPLATES_DIR", ""), "profiles",
+                           "aws-iot-ecc.profile")
+    documents = [["devices"], ["certs"], ["roots", "report"], ["ca", "list"], ["init"], ["audit", "verify"],
+                 ["audit", "checkpoint", "--out", os.path.join(tmp.name, "a.anchor")],
+                 ["db", "stats"], ["db", "check"],
+                 ["db", "backup", os.path.join(tmp.name, "backup.db")],
+                 ["ca", "crl"], ["ca", "verification-cert", "--code", "0123456789abcdef"],
+                 ["roots", "list"], ["ports"]]
+    if os.path.exists(profile):
+        documents.append(["profile", "check", profile])
+    if serial:
+        documents.append(["show", json.loads(lines[-1])["devices"][0]["device"]])
+        documents.append(["revoke", serial, "--reason", "superseded"])
+        documents.append(["certs", "--state", "revoked"])
+    for args in documents:
+        r = run(args + ["--json"], env)
+        try:
+            doc = json.loads(r.stdout)
+            if not isinstance(doc, (dict, list)):
+                raise ValueError("not an object")
+        except ValueError as e:
+            fail(f"`{' '.join(args)} --json` printed no JSON document ({e}): {r.stdout[:200]!r}")
+            continue
+        if r.returncode != 0:
+            fail(f"`{' '.join(args)} --json` exited {r.returncode}: {r.stderr[-300:]}")
+        times_ok(doc, " ".join(args))
+
+    # the report honours $FLEETSTATION_WORKSPACE too (its content is --format json)
+    r = run(["report", "--format", "json"], env)
+    if r.returncode != 0:
+        fail(f"report with $FLEETSTATION_WORKSPACE exited {r.returncode}: {r.stderr[-300:]}")
+
+    # unknown values: exit 2, and with --json a JSON error object on stdout
+    bad_values = [["certs", "--state", "bogus"], ["devices", "--state", "bogus"],
+                  ["revoke", "00AB", "--reason", "bogus"], ["ca", "crl", "--days", "0"],
+                  ["db", "bogus"], ["audit", "bogus"], ["profile", "check"],
+                  ["ca", "verification-cert"]]
+    for args in bad_values:
+        r = run(args + ["--json"], env)
+        if r.returncode != 2:
+            fail(f"`{' '.join(args)} --json` exited {r.returncode}, not 2")
+            continue
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            fail(f"`{' '.join(args)} --json` printed no JSON error: {r.stdout[:200]!r}")
+            continue
+        for e in error_object.iter_errors(doc):
+            fail(f"`{' '.join(args)} --json` error object: {e.message}")
+        if doc.get("exit_code") != 2 or doc.get("error_code") != "usage":
+            fail(f"`{' '.join(args)} --json` error object {doc}")
+    for args in [["report", "--format", "bogus"], ["demo", "--devices", "0"],
+                 ["init", "--baud", "7"], ["ca", "create", "--key-type", "bogus"]]:
+        r = run(args, env)
+        if r.returncode != 2:
+            fail(f"`{' '.join(args)}` exited {r.returncode}, not 2")
+
+    # an error that is not a usage error is a JSON error object too
+    r = run(["devices", "--workspace", os.path.join(tmp.name, "none"), "--json"], env)
+    try:
+        doc = json.loads(r.stdout)
+        for e in error_object.iter_errors(doc):
+            fail(f"devices in a missing workspace: error object: {e.message}")
+    except ValueError:
+        fail(f"devices --json in a missing workspace printed no JSON: {r.stdout[:200]!r}")
+
+    # short options mean one thing in every command
+    shorts = {}
+    for cmd in COMMANDS + SUBCOMMANDS:
+        r = run(cmd.split() + ["--help"], env)
+        for line in r.stdout.splitlines():
+            parts = line.strip().split()
+            if len(parts) >= 2 and len(parts[0]) == 3 and parts[0].startswith("-") \
+                    and parts[0].endswith(",") and parts[1].startswith("--"):
+                long = parts[1].split("=")[0]
+                shorts.setdefault(parts[0][:2], set()).add(long)
+    allowed = {"-n": {"--count", "--devices"}, "-o": {"--out", "--output"}}
+    for short, longs in sorted(shorts.items()):
+        if len(longs) > 1 and longs != allowed.get(short, set()) and \
+                not longs <= allowed.get(short, set()):
+            fail(f"{short} means {sorted(longs)}")
+
+    if failures:
+        print(f"{len(failures)} contract failure(s)", file=sys.stderr)
+        return 1
+    print("cli contract: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
