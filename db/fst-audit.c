@@ -10,7 +10,6 @@
 #include "fst-db-private.h"
 #include "fst-error.h"
 
-
 /*
  * The audit chain over the `events` table (db/schema.md, "Audit chain").
  * Every event row stores hash (a 32-byte BLOB) = SHA-256 of the canonical
@@ -302,9 +301,9 @@ fst_audit_row_hash(sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT
  */
 void
 fst_audit_binding_append(GByteArray *rows,
-			 FstAuditTable table,
-			 gint64 id,
-			 const guint8 hash[FST_AUDIT_HASH_LEN])
+                         FstAuditTable table,
+                         gint64 id,
+                         const guint8 hash[FST_AUDIT_HASH_LEN])
 {
 	guint8 entry[FST_AUDIT_BINDING_LEN];
 	guint64 v = (guint64)id;
@@ -364,7 +363,7 @@ typedef struct {
 	gchar *aws_cert_id;
 	gint64 device_id;
 	gint64 event_id;
-	gchar *state; /* the last state the chain moved it to */
+	gchar *state;           /* the last state the chain moved it to */
 	gint64 escrow_event_id; /* 0 when the chain recorded no escrow */
 	gchar *escrow_recipient;
 	gchar *escrow_sha256; /* of the CMS */
@@ -483,7 +482,7 @@ fst_audit_note_cert_event(GHashTable *certs,
 typedef struct {
 	guint8 hash[FST_AUDIT_HASH_LEN];
 	gint64 event_id; /* 0: no binding */
-	gboolean seen;	 /* the row is there */
+	gboolean seen;   /* the row is there */
 } FstAuditBound;
 
 /* the bindings of one table, indexed by row id */
@@ -526,16 +525,14 @@ fst_audit_bindings_get(FstAuditBindings *self, FstAuditTable table, gint64 id, g
 /* stores the bindings of event @id; FALSE (with @result failed) if malformed */
 static gboolean
 fst_audit_note_bindings(FstAuditBindings *bindings,
-			FstAuditResult *result,
-			gint64 id,
-			const guint8 *rows,
-			gsize rows_len)
+                        FstAuditResult *result,
+                        gint64 id,
+                        const guint8 *rows,
+                        gsize rows_len)
 {
 	if (rows_len % FST_AUDIT_BINDING_LEN != 0)
-		return fst_audit_fail(result,
-				      id,
-				      "event %" G_GINT64_FORMAT " has malformed row bindings",
-				      id);
+		return fst_audit_fail(
+		    result, id, "event %" G_GINT64_FORMAT " has malformed row bindings", id);
 	for (gsize off = 0; off < rows_len; off += FST_AUDIT_BINDING_LEN) {
 		const guint8 *entry = rows + off;
 		FstAuditTable table = (FstAuditTable)entry[0];
@@ -546,20 +543,21 @@ fst_audit_note_bindings(FstAuditBindings *bindings,
 			row_id = (row_id << 8) | entry[1 + i];
 		if (fst_audit_table_name(table) == NULL)
 			return fst_audit_fail(result,
-					      id,
-					      "event %" G_GINT64_FORMAT " binds a row of unknown "
-					      "table %u",
-					      id,
-					      (guint)table);
+			                      id,
+			                      "event %" G_GINT64_FORMAT " binds a row of unknown "
+			                      "table %u",
+			                      id,
+			                      (guint)table);
 		bound = fst_audit_bindings_get(bindings, table, (gint64)row_id, TRUE);
 		if (bound == NULL)
 			return fst_audit_fail(result,
-					      id,
-					      "event %" G_GINT64_FORMAT " binds %s row %" G_GUINT64_FORMAT
-					      ", an id fleetstation never writes",
-					      id,
-					      fst_audit_table_name(table),
-					      row_id);
+			                      id,
+			                      "event %" G_GINT64_FORMAT
+			                      " binds %s row %" G_GUINT64_FORMAT
+			                      ", an id fleetstation never writes",
+			                      id,
+			                      fst_audit_table_name(table),
+			                      row_id);
 		memcpy(bound->hash, entry + 9, FST_AUDIT_HASH_LEN);
 		bound->event_id = id;
 	}
@@ -568,10 +566,7 @@ fst_audit_note_bindings(FstAuditBindings *bindings,
 
 /* the anchors to check during the walk: event id -> anchored hash */
 static gboolean
-fst_audit_check_anchor(GPtrArray *anchors,
-		       FstAuditResult *result,
-		       gint64 id,
-		       const gchar *hash)
+fst_audit_check_anchor(GPtrArray *anchors, FstAuditResult *result, gint64 id, const gchar *hash)
 {
 	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
 		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
@@ -579,11 +574,12 @@ fst_audit_check_anchor(GPtrArray *anchors,
 			continue;
 		if (g_ascii_strcasecmp(anchor->head_hash, hash) != 0)
 			return fst_audit_fail(result,
-					      id,
-					      "event %" G_GINT64_FORMAT " is not the one anchored %s: "
-					      "the chain was rewritten from there on",
-					      id,
-					      anchor->source != NULL ? anchor->source : "");
+			                      id,
+			                      "event %" G_GINT64_FORMAT
+			                      " is not the one anchored %s: "
+			                      "the chain was rewritten from there on",
+			                      id,
+			                      anchor->source != NULL ? anchor->source : "");
 		anchor->matched = TRUE;
 	}
 	return TRUE;
@@ -605,17 +601,17 @@ fst_audit_walk_events(sqlite3 *db,
 	gint64 prev_id = 0;
 	gint rc;
 
-	if (sqlite3_prepare_v2(db,
-	                       has_rows
-	                           ? "SELECT id, device_id, station_id, operator_id, lot_id, step, "
-	                             "started_at, ended_at, outcome, detail, hash, rows FROM events "
-	                             "ORDER BY id"
-	                           : "SELECT id, device_id, station_id, operator_id, lot_id, step, "
-	                             "started_at, ended_at, outcome, detail, hash, NULL FROM events "
-	                             "ORDER BY id",
-	                       -1,
-	                       &stmt,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db,
+	        has_rows ? "SELECT id, device_id, station_id, operator_id, lot_id, step, "
+	                   "started_at, ended_at, outcome, detail, hash, rows FROM events "
+	                   "ORDER BY id"
+	                 : "SELECT id, device_id, station_id, operator_id, lot_id, step, "
+	                   "started_at, ended_at, outcome, detail, hash, NULL FROM events "
+	                   "ORDER BY id",
+	        -1,
+	        &stmt,
+	        NULL) != SQLITE_OK)
 		return fst_audit_sql_error(db, path, "reading the events", error);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		FstAuditEventRow row = {
@@ -641,38 +637,41 @@ fst_audit_walk_events(sqlite3 *db,
 
 		result->events++;
 		if (head_id >= 0 && row.id > head_id) {
-			return fst_audit_fail(result,
-			                      row.id,
-			                      "event %" G_GINT64_FORMAT " was inserted outside "
-			                      "fleetstation (the chain head is event %" G_GINT64_FORMAT
-			                      ")",
-			                      row.id,
-			                      head_id);
+			return fst_audit_fail(
+			    result,
+			    row.id,
+			    "event %" G_GINT64_FORMAT " was inserted outside "
+			    "fleetstation (the chain head is event %" G_GINT64_FORMAT ")",
+			    row.id,
+			    head_id);
 		}
 		if (row.id != prev_id + 1 && row.id == prev_id + 2) {
-			return fst_audit_fail(result,
-			                      prev_id + 1,
-			                      "event %" G_GINT64_FORMAT " was deleted (the chain jumps "
-			                      "from event %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT ")",
-			                      prev_id + 1,
-			                      prev_id,
-			                      row.id);
+			return fst_audit_fail(
+			    result,
+			    prev_id + 1,
+			    "event %" G_GINT64_FORMAT " was deleted (the chain jumps "
+			    "from event %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT ")",
+			    prev_id + 1,
+			    prev_id,
+			    row.id);
 		}
 		if (row.id != prev_id + 1) {
-			return fst_audit_fail(result,
-			                      prev_id + 1,
-			                      "events %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
-			                      " were deleted (the chain jumps from event %" G_GINT64_FORMAT
-			                      " to %" G_GINT64_FORMAT ")",
-			                      prev_id + 1,
-			                      row.id - 1,
-			                      prev_id,
-			                      row.id);
+			return fst_audit_fail(
+			    result,
+			    prev_id + 1,
+			    "events %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+			    " were deleted (the chain jumps from event %" G_GINT64_FORMAT
+			    " to %" G_GINT64_FORMAT ")",
+			    prev_id + 1,
+			    row.id - 1,
+			    prev_id,
+			    row.id);
 		}
 		if (stored == NULL) {
 			return fst_audit_fail(result,
 			                      row.id,
-			                      "event %" G_GINT64_FORMAT " has no chain hash: it was "
+			                      "event %" G_GINT64_FORMAT
+			                      " has no chain hash: it was "
 			                      "inserted outside fleetstation",
 			                      row.id);
 		}
@@ -680,7 +679,8 @@ fst_audit_walk_events(sqlite3 *db,
 		if (g_strcmp0(expected, stored) != 0) {
 			return fst_audit_fail(result,
 			                      row.id,
-			                      "event %" G_GINT64_FORMAT " was changed: its content no "
+			                      "event %" G_GINT64_FORMAT
+			                      " was changed: its content no "
 			                      "longer matches its hash",
 			                      row.id);
 		}
@@ -714,11 +714,9 @@ fst_audit_read_head(
 	gint rc;
 
 	*head_id = -1;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT value FROM db_properties WHERE key = 'audit-head'",
-	                       -1,
-	                       &stmt,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        db, "SELECT value FROM db_properties WHERE key = 'audit-head'", -1, &stmt, NULL) !=
+	    SQLITE_OK)
 		return fst_audit_sql_error(db, path, "reading the audit head", error);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL) {
@@ -739,9 +737,8 @@ fst_audit_check_head(FstAuditResult *result, gint64 head_id, const gchar *head_h
 	if (head_id < 0) {
 		if (result->head_id == 0)
 			return TRUE;
-		return fst_audit_fail(result,
-		                      0,
-		                      "the audit head (db_properties audit-head) was deleted");
+		return fst_audit_fail(
+		    result, 0, "the audit head (db_properties audit-head) was deleted");
 	}
 	if (head_id == result->head_id + 1) {
 		return fst_audit_fail(result,
@@ -839,11 +836,8 @@ fst_audit_check_escrows(
 
 /* every certificate row against what the chain says about it */
 static gboolean
-fst_audit_check_certificates(sqlite3 *db,
-                             const gchar *path,
-                             FstAuditResult *result,
-                             GHashTable *certs,
-                             GError **error)
+fst_audit_check_certificates(
+    sqlite3 *db, const gchar *path, FstAuditResult *result, GHashTable *certs, GError **error)
 {
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	GHashTableIter iter;
@@ -869,38 +863,43 @@ fst_audit_check_certificates(sqlite3 *db,
 		result->certificates++;
 		if (serial == NULL)
 			serial = "(null)";
-		sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der != NULL ? der : "", der_len);
+		sha =
+		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, der != NULL ? der : "", der_len);
 		cert = g_hash_table_lookup(certs, serial);
 		if (cert == NULL) {
-			return fst_audit_fail(result,
-			                      0,
-			                      "certificate %s is not in the audit chain: it was "
-			                      "inserted, or its serial changed, outside fleetstation",
-			                      serial);
+			return fst_audit_fail(
+			    result,
+			    0,
+			    "certificate %s is not in the audit chain: it was "
+			    "inserted, or its serial changed, outside fleetstation",
+			    serial);
 		}
 		if (g_strcmp0(sha, aws) != 0 || g_strcmp0(aws, cert->aws_cert_id) != 0) {
-			return fst_audit_fail(result,
-			                      cert->event_id,
-			                      "certificate %s was changed: its DER or SHA-256 is not "
-			                      "what event %" G_GINT64_FORMAT " recorded",
-			                      serial,
-			                      cert->event_id);
+			return fst_audit_fail(
+			    result,
+			    cert->event_id,
+			    "certificate %s was changed: its DER or SHA-256 is not "
+			    "what event %" G_GINT64_FORMAT " recorded",
+			    serial,
+			    cert->event_id);
 		}
 		if (sqlite3_column_int64(stmt, 3) != cert->device_id) {
-			return fst_audit_fail(result,
-			                      cert->event_id,
-			                      "certificate %s was moved to another device than event "
-			                      "%" G_GINT64_FORMAT " recorded",
-			                      serial,
-			                      cert->event_id);
+			return fst_audit_fail(
+			    result,
+			    cert->event_id,
+			    "certificate %s was moved to another device than event "
+			    "%" G_GINT64_FORMAT " recorded",
+			    serial,
+			    cert->event_id);
 		}
 		if (g_strcmp0(state, cert->state) != 0) {
-			return fst_audit_fail(result,
-			                      cert->event_id,
-			                      "certificate %s is %s but the audit chain moved it to %s",
-			                      serial,
-			                      state != NULL ? state : "(null)",
-			                      cert->state);
+			return fst_audit_fail(
+			    result,
+			    cert->event_id,
+			    "certificate %s is %s but the audit chain moved it to %s",
+			    serial,
+			    state != NULL ? state : "(null)",
+			    cert->state);
 		}
 		g_hash_table_remove(certs, serial);
 	}
@@ -924,10 +923,10 @@ fst_audit_check_certificates(sqlite3 *db,
 /* every row of every bound table against its last binding in the chain */
 static gboolean
 fst_audit_check_rows(sqlite3 *db,
-		     const gchar *path,
-		     FstAuditResult *result,
-		     FstAuditBindings *bindings,
-		     GError **error)
+                     const gchar *path,
+                     FstAuditResult *result,
+                     FstAuditBindings *bindings,
+                     GError **error)
 {
 	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
 		g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -948,22 +947,24 @@ fst_audit_check_rows(sqlite3 *db,
 			result->rows++;
 			if (bound == NULL || bound->event_id == 0) {
 				return fst_audit_fail(result,
-						      0,
-						      "%s row %" G_GINT64_FORMAT " is not in the audit "
-						      "chain: it was inserted outside fleetstation",
-						      fst_audit_table_name(t),
-						      id);
+				                      0,
+				                      "%s row %" G_GINT64_FORMAT
+				                      " is not in the audit "
+				                      "chain: it was inserted outside fleetstation",
+				                      fst_audit_table_name(t),
+				                      id);
 			}
 			fst_audit_row_hash(stmt, t, hash);
 			if (memcmp(hash, bound->hash, sizeof(hash)) != 0) {
-				return fst_audit_fail(result,
-						      bound->event_id,
-						      "%s row %" G_GINT64_FORMAT " was changed outside "
-						      "fleetstation: it is not what event %" G_GINT64_FORMAT
-						      " recorded",
-						      fst_audit_table_name(t),
-						      id,
-						      bound->event_id);
+				return fst_audit_fail(
+				    result,
+				    bound->event_id,
+				    "%s row %" G_GINT64_FORMAT " was changed outside "
+				    "fleetstation: it is not what event %" G_GINT64_FORMAT
+				    " recorded",
+				    fst_audit_table_name(t),
+				    id,
+				    bound->event_id);
 			}
 			bound->seen = TRUE;
 		}
@@ -974,12 +975,12 @@ fst_audit_check_rows(sqlite3 *db,
 			if (bound->event_id == 0 || bound->seen)
 				continue;
 			return fst_audit_fail(result,
-					      bound->event_id,
-					      "%s row %u was deleted (event %" G_GINT64_FORMAT
-					      " recorded it)",
-					      fst_audit_table_name(t),
-					      id,
-					      bound->event_id);
+			                      bound->event_id,
+			                      "%s row %u was deleted (event %" G_GINT64_FORMAT
+			                      " recorded it)",
+			                      fst_audit_table_name(t),
+			                      id,
+			                      bound->event_id);
 		}
 	}
 	return TRUE;
@@ -994,13 +995,14 @@ fst_audit_check_anchors_reached(GPtrArray *anchors, FstAuditResult *result)
 		if (anchor->matched)
 			continue;
 		return fst_audit_fail(result,
-				      result->head_id + 1,
-				      "the chain ends at event %" G_GINT64_FORMAT " but %s anchored "
-				      "event %" G_GINT64_FORMAT ": events were dropped and the "
-				      "head moved back",
-				      result->head_id,
-				      anchor->source != NULL ? anchor->source : "an anchor",
-				      anchor->head_id);
+		                      result->head_id + 1,
+		                      "the chain ends at event %" G_GINT64_FORMAT
+		                      " but %s anchored "
+		                      "event %" G_GINT64_FORMAT ": events were dropped and the "
+		                      "head moved back",
+		                      result->head_id,
+		                      anchor->source != NULL ? anchor->source : "an anchor",
+		                      anchor->head_id);
 	}
 	return TRUE;
 }
@@ -1013,8 +1015,8 @@ fst_audit_read_property(
 	gint rc;
 
 	if (sqlite3_prepare_v2(
-		db, "SELECT value FROM db_properties WHERE key = ?1", -1, &stmt, NULL) !=
-		SQLITE_OK ||
+	        db, "SELECT value FROM db_properties WHERE key = ?1", -1, &stmt, NULL) !=
+	        SQLITE_OK ||
 	    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
 		return fst_audit_sql_error(db, path, "reading the database properties", error);
 	rc = sqlite3_step(stmt);
@@ -1096,8 +1098,8 @@ fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **err
 {
 	g_autoptr(sqlite3) db = NULL;
 	g_autoptr(FstAuditResult) result = g_new0(FstAuditResult, 1);
-	g_autoptr(GHashTable) certs =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_audit_cert_free);
+	g_autoptr(GHashTable) certs = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_audit_cert_free);
 	g_auto(FstAuditBindings) bindings = {0};
 	g_autofree gchar *head_hash = NULL;
 	g_autofree gchar *database_id = NULL;
@@ -1117,14 +1119,14 @@ fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **err
 		if (anchor->database_id != NULL && database_id != NULL &&
 		    g_strcmp0(anchor->database_id, database_id) != 0) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "%s anchors database %s, not %s (%s): give the anchors of "
-				    "this database",
-				    anchor->source != NULL ? anchor->source : "an anchor",
-				    anchor->database_id,
-				    database_id,
-				    db_path);
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s anchors database %s, not %s (%s): give the anchors of "
+			            "this database",
+			            anchor->source != NULL ? anchor->source : "an anchor",
+			            anchor->database_id,
+			            database_id,
+			            db_path);
 			return NULL;
 		}
 	}
@@ -1133,14 +1135,14 @@ fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **err
 		return NULL;
 	result->ok = TRUE;
 	if (!fst_audit_walk_events(db,
-				   db_path,
-				   head_id,
-				   user_version >= 5,
-				   result,
-				   certs,
-				   &bindings,
-				   anchors,
-				   error)) {
+	                           db_path,
+	                           head_id,
+	                           user_version >= 5,
+	                           result,
+	                           certs,
+	                           &bindings,
+	                           anchors,
+	                           error)) {
 		if (result->ok)
 			return NULL;
 		return g_steal_pointer(&result);
@@ -1239,23 +1241,24 @@ fst_audit_anchor_parse(const gchar *data, gsize len, const gchar *source, GError
 	if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local) ||
 	    !g_key_file_has_group(kf, FST_AUDIT_ANCHOR_GROUP)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s is not an audit anchor (from `fleetstation audit checkpoint`)",
-			    source != NULL ? source : "the file");
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s is not an audit anchor (from `fleetstation audit checkpoint`)",
+		            source != NULL ? source : "the file");
 		return NULL;
 	}
-	anchor->database_id = g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "database-id", NULL);
+	anchor->database_id =
+	    g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "database-id", NULL);
 	anchor->station = g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "station", NULL);
 	anchor->created_at = g_key_file_get_int64(kf, FST_AUDIT_ANCHOR_GROUP, "created-us", NULL);
 	anchor->head_id = g_key_file_get_int64(kf, FST_AUDIT_ANCHOR_GROUP, "head-id", NULL);
 	anchor->head_hash = g_key_file_get_string(kf, FST_AUDIT_ANCHOR_GROUP, "head-hash", NULL);
 	if (anchor->head_id <= 0 || !fst_audit_is_hash(anchor->head_hash)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "audit anchor %s has no valid head-id and head-hash",
-			    source != NULL ? source : "");
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "audit anchor %s has no valid head-id and head-hash",
+		            source != NULL ? source : "");
 		return NULL;
 	}
 	return g_steal_pointer(&anchor);
@@ -1288,19 +1291,19 @@ fst_audit_read_anchor(const gchar *db_path, const gchar *station, GError **error
 		return NULL;
 	if (!result->ok) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_VERIFY_FAILED,
-			    "the audit chain of %s is broken, so it cannot be anchored: %s",
-			    db_path,
-			    result->problem);
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "the audit chain of %s is broken, so it cannot be anchored: %s",
+		            db_path,
+		            result->problem);
 		return NULL;
 	}
 	if (result->head_hash == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_FOUND,
-			    "the audit chain of %s has no event yet: nothing to anchor",
-			    db_path);
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "the audit chain of %s has no event yet: nothing to anchor",
+		            db_path);
 		return NULL;
 	}
 	db = fst_audit_open(db_path, &user_version, error);
@@ -1312,13 +1315,15 @@ fst_audit_read_anchor(const gchar *db_path, const gchar *station, GError **error
 	else {
 		/* the station that wrote last */
 		g_autoptr(sqlite3_stmt) stmt = NULL;
-		if (sqlite3_prepare_v2(db,
-				       "SELECT name FROM stations ORDER BY updated_at DESC, id DESC "
-				       "LIMIT 1",
-				       -1,
-				       &stmt,
-				       NULL) != SQLITE_OK)
-			return fst_audit_sql_error(db, db_path, "reading the stations", error), NULL;
+		if (sqlite3_prepare_v2(
+		        db,
+		        "SELECT name FROM stations ORDER BY updated_at DESC, id DESC "
+		        "LIMIT 1",
+		        -1,
+		        &stmt,
+		        NULL) != SQLITE_OK)
+			return fst_audit_sql_error(db, db_path, "reading the stations", error),
+			       NULL;
 		if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
 			anchor->station = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
 	}

@@ -61,26 +61,20 @@ typedef enum {
  * endian), SHA-256 of the row's canonical content (32 bytes) */
 #define FST_AUDIT_BINDING_LEN (1 + 8 + FST_AUDIT_HASH_LEN)
 
-const gchar *
-fst_audit_table_name(FstAuditTable table);
-FstAuditTable
-fst_audit_table_from_name(const gchar *name);
+const gchar *fst_audit_table_name(FstAuditTable table);
+FstAuditTable fst_audit_table_from_name(const gchar *name);
 
 struct sqlite3_stmt;
 void
 fst_audit_row_hash(struct sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT_HASH_LEN]);
-void
-fst_audit_binding_append(GByteArray *rows,
-			 FstAuditTable table,
-			 gint64 id,
-			 const guint8 hash[FST_AUDIT_HASH_LEN]);
+void fst_audit_binding_append(GByteArray *rows,
+                              FstAuditTable table,
+                              gint64 id,
+                              const guint8 hash[FST_AUDIT_HASH_LEN]);
 
-gchar *
-fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row);
-void
-fst_audit_hash_to_bytes(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN]);
-gchar *
-fst_audit_hash_from_bytes(gconstpointer data, gsize len);
+gchar *fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row);
+void fst_audit_hash_to_bytes(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN]);
+gchar *fst_audit_hash_from_bytes(gconstpointer data, gsize len);
 
 /**
  * FstAuditResult:
@@ -91,18 +85,17 @@ fst_audit_hash_from_bytes(gconstpointer data, gsize len);
  */
 typedef struct {
 	gboolean ok;
-	gint64 events;	     /* event rows walked */
+	gint64 events;       /* event rows walked */
 	gint64 certificates; /* certificate rows checked */
 	gint64 first_bad_id;
-	gchar *problem;	  /* (nullable) */
+	gchar *problem;   /* (nullable) */
 	gchar *head_hash; /* (nullable): hash of the last event, which seals the chain */
 	gint64 head_id;
-	gint64 rows; /* bound rows checked (devices, objects, names...) */
+	gint64 rows;          /* bound rows checked (devices, objects, names...) */
 	gint64 last_event_at; /* ended_at of the head event, unix microseconds */
 } FstAuditResult;
 
-void
-fst_audit_result_free(FstAuditResult *self);
+void fst_audit_result_free(FstAuditResult *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAuditResult, fst_audit_result_free)
 
 /**
@@ -114,27 +107,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAuditResult, fst_audit_result_free)
  */
 typedef struct {
 	gchar *database_id; /* (nullable): the database it anchors */
-	gchar *station;	    /* (nullable): the station that made it */
+	gchar *station;     /* (nullable): the station that made it */
 	gint64 created_at;  /* unix microseconds, UTC */
 	gint64 head_id;
 	gchar *head_hash; /* lower-case hex */
-	gchar *source;	  /* (nullable): where it was read from, for messages */
+	gchar *source;    /* (nullable): where it was read from, for messages */
 	gboolean matched; /* set by fst_audit_verify_anchored() */
 } FstAuditAnchor;
 
-void
-fst_audit_anchor_free(FstAuditAnchor *self);
+void fst_audit_anchor_free(FstAuditAnchor *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAuditAnchor, fst_audit_anchor_free)
 FstAuditAnchor *
 fst_audit_anchor_parse(const gchar *data, gsize len, const gchar *source, GError **error);
-gchar *
-fst_audit_anchor_to_data(const FstAuditAnchor *self);
-FstAuditAnchor *
-fst_audit_read_anchor(const gchar *db_path, const gchar *station, GError **error);
+gchar *fst_audit_anchor_to_data(const FstAuditAnchor *self);
+FstAuditAnchor *fst_audit_read_anchor(const gchar *db_path, const gchar *station, GError **error);
 
-FstAuditResult *
-fst_audit_verify(const gchar *db_path, GError **error);
-FstAuditResult *
-fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **error);
+FstAuditResult *fst_audit_verify(const gchar *db_path, GError **error);
+FstAuditResult *fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **error);
 
 G_END_DECLS

@@ -78,7 +78,8 @@ fst_central_audit_note(GHashTable *certs, const gchar *step, const gchar *detail
 	} else if (g_strcmp0(step, "certificate-state") == 0) {
 		/* "certificate S: FROM -> TO[ (...)]" */
 		g_autofree gchar *serial = NULL;
-		if (g_strv_length(w) < 5 || !g_str_has_suffix(w[1], ":") || g_strcmp0(w[3], "->") != 0)
+		if (g_strv_length(w) < 5 || !g_str_has_suffix(w[1], ":") ||
+		    g_strcmp0(w[3], "->") != 0)
 			return;
 		serial = g_strndup(w[1], strlen(w[1]) - 1);
 		c = g_hash_table_lookup(certs, serial);
@@ -97,12 +98,16 @@ fst_central_sha256_hex(GBytes *bytes)
 
 /* walks one station's central chain and certificates */
 static FstCentralAuditStation *
-fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gint64 head_id,
-		      const gchar *head_hash, GError **error)
+fst_central_audit_one(FstCentral *self,
+                      gint64 station_id,
+                      const gchar *name,
+                      gint64 head_id,
+                      const gchar *head_hash,
+                      GError **error)
 {
 	g_autoptr(FstCentralAuditStation) st = g_new0(FstCentralAuditStation, 1);
-	g_autoptr(GHashTable) certs =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_central_audit_cert_free);
+	g_autoptr(GHashTable) certs = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_central_audit_cert_free);
 	g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, station_id);
 	const gchar *params[] = {id_str};
 	g_autofree gchar *prev = g_strdup(FST_AUDIT_GENESIS);
@@ -113,24 +118,25 @@ fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gi
 	st->station = g_strdup(name);
 	st->ok = TRUE;
 	/* binary results, one row at a time: a station may have millions */
-	if (!PQsendQueryParams(conn,
-			       "SELECT local_id, device_local_id, station_local_id, operator_local_id,"
-			       " lot_local_id, step, started_at, ended_at, outcome, detail, hash, rows"
-			       " FROM events WHERE station_id = $1::bigint ORDER BY local_id",
-			       1,
-			       NULL,
-			       params,
-			       NULL,
-			       NULL,
-			       1) ||
+	if (!PQsendQueryParams(
+	        conn,
+	        "SELECT local_id, device_local_id, station_local_id, operator_local_id,"
+	        " lot_local_id, step, started_at, ended_at, outcome, detail, hash, rows"
+	        " FROM events WHERE station_id = $1::bigint ORDER BY local_id",
+	        1,
+	        NULL,
+	        params,
+	        NULL,
+	        NULL,
+	        1) ||
 	    !PQsetSingleRowMode(conn)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DISCONNECTED,
-			    "central registry %s: reading the events of %s: %s",
-			    self->server,
-			    name,
-			    PQerrorMessage(conn));
+		            FST_ERROR,
+		            FST_ERROR_DISCONNECTED,
+		            "central registry %s: reading the events of %s: %s",
+		            self->server,
+		            name,
+		            PQerrorMessage(conn));
 		return NULL;
 	}
 	for (;;) {
@@ -148,12 +154,12 @@ fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gi
 		if (est != PGRES_SINGLE_TUPLE) {
 			if (!failed)
 				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_DATABASE,
-					    "central registry %s: reading the events of %s: %s",
-					    self->server,
-					    name,
-					    PQresultErrorMessage(res));
+				            FST_ERROR,
+				            FST_ERROR_DATABASE,
+				            "central registry %s: reading the events of %s: %s",
+				            self->server,
+				            name,
+				            PQresultErrorMessage(res));
 			failed = TRUE;
 			continue;
 		}
@@ -178,7 +184,8 @@ fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gi
 			row.rows = (const guint8 *)PQgetvalue(res, 0, 11);
 			row.rows_len = (gsize)PQgetlength(res, 0, 11);
 		}
-		stored = fst_audit_hash_from_bytes(PQgetvalue(res, 0, 10), (gsize)PQgetlength(res, 0, 10));
+		stored = fst_audit_hash_from_bytes(PQgetvalue(res, 0, 10),
+		                                   (gsize)PQgetlength(res, 0, 10));
 		if (row.id != expect) {
 			st->ok = FALSE;
 			st->problem = g_strdup_printf(
@@ -191,11 +198,12 @@ fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gi
 		hash = fst_audit_event_hash(prev, &row);
 		if (g_strcmp0(hash, stored) != 0) {
 			st->ok = FALSE;
-			st->problem = g_strdup_printf("event %" G_GINT64_FORMAT
-						      " (%s) of the central copy does not match the "
-						      "hash the station signed: changed centrally",
-						      row.id,
-						      row.step);
+			st->problem =
+			    g_strdup_printf("event %" G_GINT64_FORMAT
+			                    " (%s) of the central copy does not match the "
+			                    "hash the station signed: changed centrally",
+			                    row.id,
+			                    row.step);
 			continue;
 		}
 		fst_central_audit_note(certs, row.step, row.detail);
@@ -208,26 +216,27 @@ fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gi
 		return NULL;
 	st->head_id = expect - 1;
 	st->head_hash = g_strdup(prev);
-	if (st->ok && (st->head_id != head_id || (head_id > 0 && g_strcmp0(prev, head_hash) != 0))) {
+	if (st->ok &&
+	    (st->head_id != head_id || (head_id > 0 && g_strcmp0(prev, head_hash) != 0))) {
 		st->ok = FALSE;
 		st->problem = g_strdup_printf("the central chain ends at event %" G_GINT64_FORMAT
-					      ", the station shipped up to event %" G_GINT64_FORMAT
-					      " (%s): events were deleted centrally",
-					      st->head_id,
-					      head_id,
-					      head_hash != NULL ? head_hash : "-");
+		                              ", the station shipped up to event %" G_GINT64_FORMAT
+		                              " (%s): events were deleted centrally",
+		                              st->head_id,
+		                              head_id,
+		                              head_hash != NULL ? head_hash : "-");
 	}
 	if (st->ok) {
-		g_autoptr(PGresult) res = fst_central_exec(
-		    self,
-		    "SELECT serial_hex, aws_cert_id, der, state FROM certificates"
-		    " WHERE station_id = $1::bigint ORDER BY local_id",
-		    1,
-		    params,
-		    NULL,
-		    NULL,
-		    "reading the certificates",
-		    error);
+		g_autoptr(PGresult) res =
+		    fst_central_exec(self,
+		                     "SELECT serial_hex, aws_cert_id, der, state FROM certificates"
+		                     " WHERE station_id = $1::bigint ORDER BY local_id",
+		                     1,
+		                     params,
+		                     NULL,
+		                     NULL,
+		                     "reading the certificates",
+		                     error);
 		if (res == NULL)
 			return NULL;
 		for (gint i = 0; i < PQntuples(res) && st->ok; i++) {
@@ -239,24 +248,27 @@ fst_central_audit_one(FstCentral *self, gint64 station_id, const gchar *name, gi
 
 			if (c == NULL) {
 				st->ok = FALSE;
-				st->problem = g_strdup_printf("certificate %s has no certificate-issued "
-							      "event in the central chain: inserted centrally",
-							      serial);
+				st->problem = g_strdup_printf(
+				    "certificate %s has no certificate-issued "
+				    "event in the central chain: inserted centrally",
+				    serial);
 			} else if (g_strcmp0(sha, c->sha256) != 0 ||
-				   g_strcmp0(PQgetvalue(res, i, 1), c->sha256) != 0) {
+			           g_strcmp0(PQgetvalue(res, i, 1), c->sha256) != 0) {
 				st->ok = FALSE;
-				st->problem = g_strdup_printf("certificate %s: its central DER is not the "
-							      "one the station recorded (sha256 %s): changed "
-							      "centrally",
-							      serial,
-							      c->sha256);
+				st->problem =
+				    g_strdup_printf("certificate %s: its central DER is not the "
+				                    "one the station recorded (sha256 %s): changed "
+				                    "centrally",
+				                    serial,
+				                    c->sha256);
 			} else if (g_strcmp0(state, c->state != NULL ? c->state : "issued") != 0) {
 				st->ok = FALSE;
-				st->problem = g_strdup_printf("certificate %s is %s centrally, its last "
-							      "recorded move is to %s: changed centrally",
-							      serial,
-							      state,
-							      c->state != NULL ? c->state : "issued");
+				st->problem =
+				    g_strdup_printf("certificate %s is %s centrally, its last "
+				                    "recorded move is to %s: changed centrally",
+				                    serial,
+				                    state,
+				                    c->state != NULL ? c->state : "issued");
 			}
 			st->certificates++;
 		}
@@ -279,23 +291,25 @@ fst_central_audit(FstCentral *self, GError **error)
 {
 	g_autoptr(GPtrArray) out =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_audit_station_free);
-	g_autoptr(PGresult) res = fst_central_exec(self,
-						   "SELECT id, name, head_id, head_hash FROM stations ORDER BY name",
-						   0,
-						   NULL,
-						   NULL,
-						   NULL,
-						   "listing the stations",
-						   error);
+	g_autoptr(PGresult) res =
+	    fst_central_exec(self,
+	                     "SELECT id, name, head_id, head_hash FROM stations ORDER BY name",
+	                     0,
+	                     NULL,
+	                     NULL,
+	                     NULL,
+	                     "listing the stations",
+	                     error);
 	if (res == NULL)
 		return NULL;
 	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralAuditStation *st = fst_central_audit_one(self,
-								   fst_central_get_int(res, i, 0),
-								   PQgetvalue(res, i, 1),
-								   fst_central_get_int(res, i, 2),
-								   PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
-								   error);
+		FstCentralAuditStation *st =
+		    fst_central_audit_one(self,
+		                          fst_central_get_int(res, i, 0),
+		                          PQgetvalue(res, i, 1),
+		                          fst_central_get_int(res, i, 2),
+		                          PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+		                          error);
 		if (st == NULL)
 			return NULL;
 		g_ptr_array_add(out, st);
@@ -320,11 +334,8 @@ fst_central_audit(FstCentral *self, GError **error)
  * Returns: %TRUE when both could be read (see @problem)
  */
 gboolean
-fst_central_compare_journal(FstCentral *self,
-			    const gchar *db_path,
-			    const gchar *station,
-			    gchar **problem,
-			    GError **error)
+fst_central_compare_journal(
+    FstCentral *self, const gchar *db_path, const gchar *station, gchar **problem, GError **error)
 {
 	g_autoptr(sqlite3) ro = _fst_db_connect_read_only(db_path, error);
 	g_autoptr(sqlite3_stmt) ev = NULL;
@@ -337,30 +348,36 @@ fst_central_compare_journal(FstCentral *self,
 	if (ro == NULL)
 		return FALSE;
 	if (sqlite3_exec(ro, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(ro, "SELECT hash FROM events WHERE id = ?1", -1, &ev, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(ro,
-			       "SELECT c.der, c.state FROM certificates c WHERE c.id = ?1",
-			       -1,
-			       &cert,
-			       NULL) != SQLITE_OK) {
-		g_set_error(error, FST_ERROR, FST_ERROR_DATABASE, "reading %s: %s", db_path, sqlite3_errmsg(ro));
+	    sqlite3_prepare_v2(ro, "SELECT hash FROM events WHERE id = ?1", -1, &ev, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        ro, "SELECT c.der, c.state FROM certificates c WHERE c.id = ?1", -1, &cert, NULL) !=
+	        SQLITE_OK) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "reading %s: %s",
+		            db_path,
+		            sqlite3_errmsg(ro));
 		return FALSE;
 	}
 	{
 		g_autoptr(sqlite3_stmt) q = NULL;
-		if (sqlite3_prepare_v2(ro, "SELECT coalesce(max(id), 0) FROM events", -1, &q, NULL) == SQLITE_OK &&
+		if (sqlite3_prepare_v2(
+		        ro, "SELECT coalesce(max(id), 0) FROM events", -1, &q, NULL) == SQLITE_OK &&
 		    sqlite3_step(q) == SQLITE_ROW)
 			local_max = sqlite3_column_int64(q, 0);
 	}
-	res = fst_central_exec(self,
-			       "SELECT e.local_id, encode(e.hash, 'hex') FROM events e"
-			       " JOIN stations s ON s.id = e.station_id WHERE s.name = $1 ORDER BY e.local_id",
-			       1,
-			       params,
-			       NULL,
-			       NULL,
-			       "reading the central events",
-			       error);
+	res = fst_central_exec(
+	    self,
+	    "SELECT e.local_id, encode(e.hash, 'hex') FROM events e"
+	    " JOIN stations s ON s.id = e.station_id WHERE s.name = $1 ORDER BY e.local_id",
+	    1,
+	    params,
+	    NULL,
+	    NULL,
+	    "reading the central events",
+	    error);
 	if (res == NULL)
 		return FALSE;
 	central_events = PQntuples(res);
@@ -371,29 +388,29 @@ fst_central_compare_journal(FstCentral *self,
 		sqlite3_bind_int64(ev, 1, id);
 		if (sqlite3_step(ev) == SQLITE_ROW)
 			local = fst_audit_hash_from_bytes(sqlite3_column_blob(ev, 0),
-							  (gsize)sqlite3_column_bytes(ev, 0));
+			                                  (gsize)sqlite3_column_bytes(ev, 0));
 		if (g_strcmp0(local, PQgetvalue(res, i, 1)) != 0) {
 			*problem = g_strdup_printf("event %" G_GINT64_FORMAT
-						   " of station %s: the central copy has hash %s, "
-						   "the station's journal %s",
-						   id,
-						   station,
-						   PQgetvalue(res, i, 1),
-						   local != NULL ? local : "no such event");
+			                           " of station %s: the central copy has hash %s, "
+			                           "the station's journal %s",
+			                           id,
+			                           station,
+			                           PQgetvalue(res, i, 1),
+			                           local != NULL ? local : "no such event");
 			return TRUE;
 		}
 	}
 	g_clear_pointer(&res, PQclear);
 	res = fst_central_exec(self,
-			       "SELECT c.local_id, c.serial_hex, encode(c.der, 'hex'), c.state"
-			       " FROM certificates c JOIN stations s ON s.id = c.station_id"
-			       " WHERE s.name = $1 ORDER BY c.local_id",
-			       1,
-			       params,
-			       NULL,
-			       NULL,
-			       "reading the central certificates",
-			       error);
+	                       "SELECT c.local_id, c.serial_hex, encode(c.der, 'hex'), c.state"
+	                       " FROM certificates c JOIN stations s ON s.id = c.station_id"
+	                       " WHERE s.name = $1 ORDER BY c.local_id",
+	                       1,
+	                       params,
+	                       NULL,
+	                       NULL,
+	                       "reading the central certificates",
+	                       error);
 	if (res == NULL)
 		return FALSE;
 	for (gint i = 0; i < PQntuples(res); i++) {
@@ -411,18 +428,19 @@ fst_central_compare_journal(FstCentral *self,
 		}
 		if (g_strcmp0(der_hex, PQgetvalue(res, i, 2)) != 0) {
 			*problem = g_strdup_printf("certificate %s of station %s: the central DER "
-						   "differs from the station's journal",
-						   PQgetvalue(res, i, 1),
-						   station);
+			                           "differs from the station's journal",
+			                           PQgetvalue(res, i, 1),
+			                           station);
 			return TRUE;
 		}
 		if (central_events == local_max && g_strcmp0(state, PQgetvalue(res, i, 3)) != 0) {
-			*problem = g_strdup_printf("certificate %s of station %s is %s centrally and "
-						   "%s in the station's journal",
-						   PQgetvalue(res, i, 1),
-						   station,
-						   PQgetvalue(res, i, 3),
-						   state);
+			*problem =
+			    g_strdup_printf("certificate %s of station %s is %s centrally and "
+			                    "%s in the station's journal",
+			                    PQgetvalue(res, i, 1),
+			                    station,
+			                    PQgetvalue(res, i, 3),
+			                    state);
 			return TRUE;
 		}
 	}

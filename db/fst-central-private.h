@@ -15,30 +15,26 @@ G_BEGIN_DECLS
 /* one connection, used by one thread at a time (the sync worker and the
  * pipeline's reservations each have their own) */
 struct _FstCentral {
-	PGconn *conn;  /* (owned) */
-	gchar *server; /* (owned): host:port/dbname, for messages; never a password */
-	gboolean sync_prepared; /* the sync's statements are prepared on this connection */
-	gchar *sync_station;	/* (owned) (nullable): the station the sync registered */
+	PGconn *conn;            /* (owned) */
+	gchar *server;           /* (owned): host:port/dbname, for messages; never a password */
+	gboolean sync_prepared;  /* the sync's statements are prepared on this connection */
+	gchar *sync_station;     /* (owned) (nullable): the station the sync registered */
 	gchar *sync_database_id; /* (owned) (nullable): its database id */
-	gint64 sync_station_id;	/* its central id, 0 before */
+	gint64 sync_station_id;  /* its central id, 0 before */
 };
 
-PGresult *
-fst_central_exec(FstCentral *self,
-		 const gchar *sql,
-		 gint n_params,
-		 const gchar *const *values,
-		 const gint *lengths,
-		 const gint *formats,
-		 const gchar *what,
-		 GError **error);
+PGresult *fst_central_exec(FstCentral *self,
+                           const gchar *sql,
+                           gint n_params,
+                           const gchar *const *values,
+                           const gint *lengths,
+                           const gint *formats,
+                           const gchar *what,
+                           GError **error);
 gboolean
 fst_central_exec_simple(FstCentral *self, const gchar *sql, const gchar *what, GError **error);
-gint64
-fst_central_get_int(const PGresult *res, gint row, gint col);
-gchar *
-fst_central_get_text(const PGresult *res, gint row, gint col);
-GBytes *
-fst_central_get_bytea(const PGresult *res, gint row, gint col);
+gint64 fst_central_get_int(const PGresult *res, gint row, gint col);
+gchar *fst_central_get_text(const PGresult *res, gint row, gint col);
+GBytes *fst_central_get_bytea(const PGresult *res, gint row, gint col);
 
 G_END_DECLS

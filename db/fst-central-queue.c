@@ -53,11 +53,8 @@ fst_central_registration_free(FstCentralRegistration *self)
  *   claimed rows (empty when none is pending), or %NULL
  */
 GPtrArray *
-fst_central_claim_registrations(FstCentral *self,
-				const gchar *registrar,
-				const gchar *action,
-				guint limit,
-				GError **error)
+fst_central_claim_registrations(
+    FstCentral *self, const gchar *registrar, const gchar *action, guint limit, GError **error)
 {
 	g_autoptr(GPtrArray) out =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_registration_free);
@@ -69,13 +66,14 @@ fst_central_claim_registrations(FstCentral *self,
 	    self,
 	    "WITH q AS (SELECT id FROM registrations"
 	    "   WHERE ($2::text IS NULL OR action = $2) AND (state = 'pending'"
-	    "     OR (state = 'in-progress' AND claimed_at < now() - interval '" FST_CENTRAL_CLAIM_LEASE
-	    "'))"
+	    "     OR (state = 'in-progress' AND claimed_at < now() - interval "
+	    "'" FST_CENTRAL_CLAIM_LEASE "'))"
 	    "   ORDER BY id LIMIT $3::integer FOR UPDATE SKIP LOCKED),"
 	    " u AS (UPDATE registrations r SET state = 'in-progress', claimed_by = $1,"
 	    "   claimed_at = now(), attempts = r.attempts + 1, updated_at = now()"
 	    "   FROM q WHERE r.id = q.id RETURNING r.*)"
-	    " SELECT u.id, s.name, c.serial_hex, c.aws_cert_id, u.target, u.action, u.attempts, c.der"
+	    " SELECT u.id, s.name, c.serial_hex, c.aws_cert_id, u.target, u.action, u.attempts, "
+	    "c.der"
 	    " FROM u JOIN stations s ON s.id = u.station_id"
 	    " LEFT JOIN certificates c ON c.station_id = u.station_id"
 	    "   AND c.local_id = u.certificate_local_id"
@@ -120,40 +118,41 @@ fst_central_claim_registrations(FstCentral *self,
  */
 gboolean
 fst_central_complete_registration(FstCentral *self,
-				  gint64 id,
-				  const gchar *registrar,
-				  const gchar *remote_id,
-				  const gchar *failure,
-				  GError **error)
+                                  gint64 id,
+                                  const gchar *registrar,
+                                  const gchar *remote_id,
+                                  const gchar *failure,
+                                  GError **error)
 {
 	g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, id);
 	g_autofree gchar *max_str = g_strdup_printf("%d", FST_CENTRAL_MAX_ATTEMPTS);
 	const gchar *params[] = {id_str, registrar, remote_id, failure, max_str};
 	g_autoptr(PGresult) res = NULL;
 
-	res = fst_central_exec(self,
-			       "UPDATE registrations SET"
-			       "  state = CASE WHEN $4::text IS NULL THEN 'done'"
-			       "    WHEN attempts >= $5::integer THEN 'failed' ELSE 'pending' END,"
-			       "  remote_id = coalesce($3, remote_id), last_error = $4,"
-			       "  claimed_by = NULL, updated_at = now()"
-			       " WHERE id = $1::bigint AND claimed_by = $2 AND state = 'in-progress'",
-			       5,
-			       params,
-			       NULL,
-			       NULL,
-			       "completing a registration",
-			       error);
+	res =
+	    fst_central_exec(self,
+	                     "UPDATE registrations SET"
+	                     "  state = CASE WHEN $4::text IS NULL THEN 'done'"
+	                     "    WHEN attempts >= $5::integer THEN 'failed' ELSE 'pending' END,"
+	                     "  remote_id = coalesce($3, remote_id), last_error = $4,"
+	                     "  claimed_by = NULL, updated_at = now()"
+	                     " WHERE id = $1::bigint AND claimed_by = $2 AND state = 'in-progress'",
+	                     5,
+	                     params,
+	                     NULL,
+	                     NULL,
+	                     "completing a registration",
+	                     error);
 	if (res == NULL)
 		return FALSE;
 	if (g_strcmp0(PQcmdTuples(res), "1") != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_FOUND,
-			    "central registration %" G_GINT64_FORMAT
-			    " is not claimed by %s any more: another registrar took it over",
-			    id,
-			    registrar);
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "central registration %" G_GINT64_FORMAT
+		            " is not claimed by %s any more: another registrar took it over",
+		            id,
+		            registrar);
 		return FALSE;
 	}
 	return TRUE;

@@ -160,19 +160,19 @@ fst_central_pipe_send(FstCentralPipe *pipe, const gchar *name, FstCentralParams 
 	if (pipe->failed)
 		return;
 	if (!PQsendQueryPrepared(pipe->central->conn,
-				 name,
-				 p->n,
-				 (const gchar *const *)p->values,
-				 p->lengths,
-				 p->formats,
-				 0)) {
+	                         name,
+	                         p->n,
+	                         (const gchar *const *)p->values,
+	                         p->lengths,
+	                         p->formats,
+	                         0)) {
 		g_set_error(&pipe->error,
-			    FST_ERROR,
-			    FST_ERROR_DISCONNECTED,
-			    "central registry %s: sending %s: %s",
-			    pipe->central->server,
-			    name,
-			    PQerrorMessage(pipe->central->conn));
+		            FST_ERROR,
+		            FST_ERROR_DISCONNECTED,
+		            "central registry %s: sending %s: %s",
+		            pipe->central->server,
+		            name,
+		            PQerrorMessage(pipe->central->conn));
 		pipe->failed = TRUE;
 	}
 	pipe->sent++;
@@ -189,11 +189,11 @@ fst_central_pipe_finish(FstCentralPipe *pipe, GError **error)
 
 	if (!pipe->failed && !PQpipelineSync(conn)) {
 		g_set_error(&pipe->error,
-			    FST_ERROR,
-			    FST_ERROR_DISCONNECTED,
-			    "central registry %s: %s",
-			    pipe->central->server,
-			    PQerrorMessage(conn));
+		            FST_ERROR,
+		            FST_ERROR_DISCONNECTED,
+		            "central registry %s: %s",
+		            pipe->central->server,
+		            PQerrorMessage(conn));
 		pipe->failed = TRUE;
 	}
 	while (!pipe->failed && !synced) {
@@ -203,11 +203,11 @@ fst_central_pipe_finish(FstCentralPipe *pipe, GError **error)
 		if (res == NULL) {
 			if (PQstatus(conn) != CONNECTION_OK) {
 				g_set_error(&pipe->error,
-					    FST_ERROR,
-					    FST_ERROR_DISCONNECTED,
-					    "central registry %s: the link was lost: %s",
-					    pipe->central->server,
-					    PQerrorMessage(conn));
+				            FST_ERROR,
+				            FST_ERROR_DISCONNECTED,
+				            "central registry %s: the link was lost: %s",
+				            pipe->central->server,
+				            PQerrorMessage(conn));
 				pipe->failed = TRUE;
 			}
 			continue; /* the end of one statement's results */
@@ -216,16 +216,18 @@ fst_central_pipe_finish(FstCentralPipe *pipe, GError **error)
 		if (st == PGRES_PIPELINE_SYNC) {
 			synced = TRUE;
 		} else if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR ||
-			   st == PGRES_BAD_RESPONSE) {
+		           st == PGRES_BAD_RESPONSE) {
 			if (pipe->error == NULL) {
-				g_autofree gchar *msg = g_strchomp(g_strdup(PQresultErrorMessage(res)));
+				g_autofree gchar *msg =
+				    g_strchomp(g_strdup(PQresultErrorMessage(res)));
 				g_set_error(&pipe->error,
-					    FST_ERROR,
-					    PQstatus(conn) == CONNECTION_OK ? FST_ERROR_DATABASE
-									    : FST_ERROR_DISCONNECTED,
-					    "central registry %s: %s",
-					    pipe->central->server,
-					    msg);
+				            FST_ERROR,
+				            PQstatus(conn) == CONNECTION_OK
+				                ? FST_ERROR_DATABASE
+				                : FST_ERROR_DISCONNECTED,
+				            "central registry %s: %s",
+				            pipe->central->server,
+				            msg);
 			}
 			if (PQstatus(conn) != CONNECTION_OK)
 				pipe->failed = TRUE;
@@ -245,17 +247,21 @@ fst_central_prepare_sync(FstCentral *self, GError **error)
 	if (self->sync_prepared)
 		return TRUE;
 	for (guint i = 0; i < G_N_ELEMENTS(fst_central_sync_stmts); i++) {
-		g_autoptr(PGresult) res =
-		    PQprepare(self->conn, fst_central_sync_stmts[i].name, fst_central_sync_stmts[i].sql, 0, NULL);
+		g_autoptr(PGresult) res = PQprepare(self->conn,
+		                                    fst_central_sync_stmts[i].name,
+		                                    fst_central_sync_stmts[i].sql,
+		                                    0,
+		                                    NULL);
 		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 			g_set_error(error,
-				    FST_ERROR,
-				    PQstatus(self->conn) == CONNECTION_OK ? FST_ERROR_DATABASE
-									  : FST_ERROR_DISCONNECTED,
-				    "central registry %s: preparing %s: %s",
-				    self->server,
-				    fst_central_sync_stmts[i].name,
-				    res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(self->conn));
+			            FST_ERROR,
+			            PQstatus(self->conn) == CONNECTION_OK ? FST_ERROR_DATABASE
+			                                                  : FST_ERROR_DISCONNECTED,
+			            "central registry %s: preparing %s: %s",
+			            self->server,
+			            fst_central_sync_stmts[i].name,
+			            res != NULL ? PQresultErrorMessage(res)
+			                        : PQerrorMessage(self->conn));
 			return FALSE;
 		}
 	}
@@ -270,10 +276,10 @@ fst_central_sqlite_prepare(sqlite3 *db, const gchar *sql, sqlite3_stmt **stmt, G
 {
 	if (sqlite3_prepare_v2(db, sql, -1, stmt, NULL) != SQLITE_OK) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DATABASE,
-			    "reading the station database for the sync: %s",
-			    sqlite3_errmsg(db));
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "reading the station database for the sync: %s",
+		            sqlite3_errmsg(db));
 		return FALSE;
 	}
 	return TRUE;
@@ -285,7 +291,8 @@ fst_central_read_mark(sqlite3 *db, const gchar *key, gint64 *value, GError **err
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 
 	*value = 0;
-	if (!fst_central_sqlite_prepare(db, "SELECT value FROM db_properties WHERE key = ?1", &stmt, error))
+	if (!fst_central_sqlite_prepare(
+	        db, "SELECT value FROM db_properties WHERE key = ?1", &stmt, error))
 		return FALSE;
 	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
@@ -307,11 +314,11 @@ fst_central_open_marks(const gchar *path, GError **error)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DATABASE,
-			    "opening %s for the central sync marks: %s",
-			    path,
-			    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "opening %s for the central sync marks: %s",
+		            path,
+		            db != NULL ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -334,11 +341,11 @@ fst_central_write_marks(sqlite3 *db, gint64 events, gint64 registrations, GError
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
-			       "INSERT INTO db_properties (key, value) VALUES (?1, ?2) "
-			       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-			       -1,
-			       &stmt,
-			       NULL) != SQLITE_OK)
+	                       "INSERT INTO db_properties (key, value) VALUES (?1, ?2) "
+	                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	                       -1,
+	                       &stmt,
+	                       NULL) != SQLITE_OK)
 		goto fail;
 	for (guint i = 0; i < G_N_ELEMENTS(marks); i++) {
 		g_autofree gchar *value = g_strdup_printf("%" G_GINT64_FORMAT, marks[i].value);
@@ -353,10 +360,10 @@ fst_central_write_marks(sqlite3 *db, gint64 events, gint64 registrations, GError
 	return TRUE;
 fail:
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_DATABASE,
-		    "recording the central sync mark: %s",
-		    sqlite3_errmsg(db));
+	            FST_ERROR,
+	            FST_ERROR_DATABASE,
+	            "recording the central sync mark: %s",
+	            sqlite3_errmsg(db));
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return FALSE;
 }
@@ -375,11 +382,8 @@ fail:
  * Returns: %TRUE on success
  */
 gboolean
-fst_central_get_backlog(FstDb *db,
-			gint64 *events,
-			gint64 *registrations,
-			gint64 *last_sync_at,
-			GError **error)
+fst_central_get_backlog(
+    FstDb *db, gint64 *events, gint64 *registrations, gint64 *last_sync_at, GError **error)
 {
 	g_autoptr(sqlite3) ro = _fst_db_connect_read_only(fst_db_get_path(db), error);
 	g_autoptr(sqlite3_stmt) stmt = NULL;
@@ -392,15 +396,19 @@ fst_central_get_backlog(FstDb *db,
 	    !fst_central_read_mark(ro, FST_CENTRAL_MARK_AT, last_sync_at, error))
 		return FALSE;
 	if (!fst_central_sqlite_prepare(ro,
-					"SELECT (SELECT count(*) FROM events WHERE id > ?1),"
-					" (SELECT count(*) FROM registrations WHERE id > ?2)",
-					&stmt,
-					error))
+	                                "SELECT (SELECT count(*) FROM events WHERE id > ?1),"
+	                                " (SELECT count(*) FROM registrations WHERE id > ?2)",
+	                                &stmt,
+	                                error))
 		return FALSE;
 	sqlite3_bind_int64(stmt, 1, mark_ev);
 	sqlite3_bind_int64(stmt, 2, mark_reg);
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		g_set_error(error, FST_ERROR, FST_ERROR_DATABASE, "counting the backlog: %s", sqlite3_errmsg(ro));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "counting the backlog: %s",
+		            sqlite3_errmsg(ro));
 		return FALSE;
 	}
 	*events = sqlite3_column_int64(stmt, 0);
@@ -411,10 +419,10 @@ fst_central_get_backlog(FstDb *db,
 /* the station's central id; refuses a name another station database uses */
 static gboolean
 fst_central_ensure_station(FstCentral *self,
-			   const gchar *station,
-			   const gchar *database_id,
-			   gint64 *central_id,
-			   GError **error)
+                           const gchar *station,
+                           const gchar *database_id,
+                           gint64 *central_id,
+                           GError **error)
 {
 	const gchar *params[] = {station, database_id, g_get_host_name()};
 	g_autoptr(PGresult) res = NULL;
@@ -427,31 +435,32 @@ fst_central_ensure_station(FstCentral *self,
 		return TRUE;
 	}
 
-	res = fst_central_exec(self,
-			       "INSERT INTO stations AS s (name, database_id, host) VALUES ($1, $2, $3) "
-			       "ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host,"
-			       "  database_id = coalesce(s.database_id, EXCLUDED.database_id) "
-			       "RETURNING id, database_id",
-			       3,
-			       params,
-			       NULL,
-			       NULL,
-			       "registering the station",
-			       error);
+	res = fst_central_exec(
+	    self,
+	    "INSERT INTO stations AS s (name, database_id, host) VALUES ($1, $2, $3) "
+	    "ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host,"
+	    "  database_id = coalesce(s.database_id, EXCLUDED.database_id) "
+	    "RETURNING id, database_id",
+	    3,
+	    params,
+	    NULL,
+	    NULL,
+	    "registering the station",
+	    error);
 	if (res == NULL)
 		return FALSE;
 	known = fst_central_get_text(res, 0, 1);
 	if (database_id != NULL && g_strcmp0(known, database_id) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "station name %s is already used in the central registry %s by "
-			    "another station database (%s, this one is %s): give each station "
-			    "its own name in station.conf",
-			    station,
-			    self->server,
-			    known,
-			    database_id);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "station name %s is already used in the central registry %s by "
+		            "another station database (%s, this one is %s): give each station "
+		            "its own name in station.conf",
+		            station,
+		            self->server,
+		            known,
+		            database_id);
 		return FALSE;
 	}
 	*central_id = fst_central_get_int(res, 0, 0);
@@ -472,13 +481,14 @@ fst_central_scan_bindings(sqlite3_stmt *ev, gint64 event_id, gint col, GHashTabl
 	const guint8 *rows = sqlite3_column_blob(ev, col);
 	gsize len = (gsize)sqlite3_column_bytes(ev, col);
 
-	for (gsize off = 0; rows != NULL && off + FST_AUDIT_BINDING_LEN <= len; off += FST_AUDIT_BINDING_LEN) {
+	for (gsize off = 0; rows != NULL && off + FST_AUDIT_BINDING_LEN <= len;
+	     off += FST_AUDIT_BINDING_LEN) {
 		guint64 id = 0;
 		for (guint i = 0; i < 8; i++)
 			id = (id << 8) | rows[off + 1 + i];
 		g_hash_table_insert(last,
-				    GSIZE_TO_POINTER(FST_CENTRAL_ROW_KEY(rows[off], id)),
-				    GSIZE_TO_POINTER(event_id));
+		                    GSIZE_TO_POINTER(FST_CENTRAL_ROW_KEY(rows[off], id)),
+		                    GSIZE_TO_POINTER(event_id));
 	}
 }
 
@@ -507,11 +517,8 @@ fst_central_sync_ctx_clear(FstCentralSyncCtx *ctx)
 /* sends the current content of one bound row, if it is one the registry
  * keeps (devices, certificates, objects); names ride along by value */
 static gboolean
-fst_central_send_row(FstCentralSyncCtx *ctx,
-		     FstCentralPipe *pipe,
-		     FstAuditTable table,
-		     gint64 id,
-		     GError **error)
+fst_central_send_row(
+    FstCentralSyncCtx *ctx, FstCentralPipe *pipe, FstAuditTable table, gint64 id, GError **error)
 {
 	FstCentralParams p = {0};
 	sqlite3_stmt *stmt;
@@ -539,7 +546,8 @@ fst_central_send_row(FstCentralSyncCtx *ctx,
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		/* bound, then gone: the station's own audit reports it; the
 		 * registry ships what is there */
-		g_debug("bound %s row %" G_GINT64_FORMAT " not found", fst_audit_table_name(table), id);
+		g_debug(
+		    "bound %s row %" G_GINT64_FORMAT " not found", fst_audit_table_name(table), id);
 		return TRUE;
 	}
 	fst_central_params_text(&p, ctx->station_id);
@@ -601,12 +609,12 @@ static const gchar *fst_central_sql_object =
  */
 gboolean
 fst_central_sync(FstCentral *self,
-		 FstDb *db,
-		 const gchar *station,
-		 guint batch_events,
-		 guint max_batches,
-		 FstCentralSyncStats *stats,
-		 GError **error)
+                 FstDb *db,
+                 const gchar *station,
+                 guint batch_events,
+                 guint max_batches,
+                 FstCentralSyncStats *stats,
+                 GError **error)
 {
 	g_autoptr(sqlite3) ro = NULL;
 	g_autoptr(sqlite3) marks = NULL;
@@ -631,19 +639,28 @@ fst_central_sync(FstCentral *self,
 	sqlite3_busy_timeout(ro, FST_DB_BUSY_TIMEOUT_MS);
 	/* one snapshot for the whole call */
 	if (sqlite3_exec(ro, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		g_set_error(error, FST_ERROR, FST_ERROR_DATABASE, "starting the sync snapshot: %s", sqlite3_errmsg(ro));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "starting the sync snapshot: %s",
+		            sqlite3_errmsg(ro));
 		return FALSE;
 	}
 	{
 		g_autoptr(sqlite3_stmt) q = NULL;
-		if (!fst_central_sqlite_prepare(ro,
-						"SELECT (SELECT value FROM db_properties WHERE key = 'database-id'),"
-						" (SELECT max(id) FROM events)",
-						&q,
-						error))
+		if (!fst_central_sqlite_prepare(
+		        ro,
+		        "SELECT (SELECT value FROM db_properties WHERE key = 'database-id'),"
+		        " (SELECT max(id) FROM events)",
+		        &q,
+		        error))
 			goto out;
 		if (sqlite3_step(q) != SQLITE_ROW) {
-			g_set_error(error, FST_ERROR, FST_ERROR_DATABASE, "reading the station database: %s", sqlite3_errmsg(ro));
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_DATABASE,
+			            "reading the station database: %s",
+			            sqlite3_errmsg(ro));
 			goto out;
 		}
 		database_id = _fst_db_column_strdup(q, 0);
@@ -674,15 +691,15 @@ fst_central_sync(FstCentral *self,
 	{
 		g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, central_id);
 		const gchar *params[] = {id_str};
-		g_autoptr(PGresult) res = fst_central_exec(self,
-							   "SELECT pg_try_advisory_lock(" FST_CENTRAL_SYNC_LOCK
-							   ", $1::integer)",
-							   1,
-							   params,
-							   NULL,
-							   NULL,
-							   "locking the station's sync",
-							   error);
+		g_autoptr(PGresult) res = fst_central_exec(
+		    self,
+		    "SELECT pg_try_advisory_lock(" FST_CENTRAL_SYNC_LOCK ", $1::integer)",
+		    1,
+		    params,
+		    NULL,
+		    NULL,
+		    "locking the station's sync",
+		    error);
 		if (res == NULL)
 			goto out;
 		if (g_strcmp0(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -704,27 +721,29 @@ fst_central_sync(FstCentral *self,
 
 	/* which event of the snapshot binds each row last: a row goes with that
 	 * event's batch, so that its central copy is the one the chain binds */
-	if (!fst_central_sqlite_prepare(ro,
-					"SELECT id, rows FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id",
-					&scan,
-					error))
+	if (!fst_central_sqlite_prepare(
+	        ro,
+	        "SELECT id, rows FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id",
+	        &scan,
+	        error))
 		goto out;
 	sqlite3_bind_int64(scan, 1, mark_ev);
 	sqlite3_bind_int64(scan, 2, snapshot_max);
 	while (sqlite3_step(scan) == SQLITE_ROW)
 		fst_central_scan_bindings(scan, sqlite3_column_int64(scan, 0), 1, ctx.last);
 
-	if (!fst_central_sqlite_prepare(ro,
-					"SELECT id, device_id, station_id, operator_id, lot_id, step,"
-					" started_at, ended_at, outcome, detail, hash, rows"
-					" FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
-					&ev,
-					error) ||
+	if (!fst_central_sqlite_prepare(
+	        ro,
+	        "SELECT id, device_id, station_id, operator_id, lot_id, step,"
+	        " started_at, ended_at, outcome, detail, hash, rows"
+	        " FROM events WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+	        &ev,
+	        error) ||
 	    !fst_central_sqlite_prepare(ro,
-					"SELECT id, certificate_id, target, action, created_at"
-					" FROM registrations WHERE id > ?1 ORDER BY id LIMIT ?2",
-					&reg,
-					error))
+	                                "SELECT id, certificate_id, target, action, created_at"
+	                                " FROM registrations WHERE id > ?1 ORDER BY id LIMIT ?2",
+	                                &reg,
+	                                error))
 		goto out;
 
 	for (;;) {
@@ -736,11 +755,11 @@ fst_central_sync(FstCentral *self,
 
 		if (!PQenterPipelineMode(self->conn)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_DISCONNECTED,
-				    "central registry %s: %s",
-				    self->server,
-				    PQerrorMessage(self->conn));
+			            FST_ERROR,
+			            FST_ERROR_DISCONNECTED,
+			            "central registry %s: %s",
+			            self->server,
+			            PQerrorMessage(self->conn));
 			goto out;
 		}
 		sqlite3_reset(ev);
@@ -758,7 +777,7 @@ fst_central_sync(FstCentral *self,
 				fst_central_params_column(&p, ev, i);
 			g_free(head_hash);
 			head_hash = fst_audit_hash_from_bytes(sqlite3_column_blob(ev, 10),
-							      (gsize)sqlite3_column_bytes(ev, 10));
+			                                      (gsize)sqlite3_column_bytes(ev, 10));
 			fst_central_pipe_send(&pipe, "fst_event", &p);
 			n_events++;
 			for (gsize off = 0; bind != NULL && off + FST_AUDIT_BINDING_LEN <= bind_len;
@@ -768,14 +787,15 @@ fst_central_sync(FstCentral *self,
 				for (guint i = 0; i < 8; i++)
 					id = (id << 8) | bind[off + 1 + i];
 				key = FST_CENTRAL_ROW_KEY(bind[off], id);
-				if (GPOINTER_TO_SIZE(g_hash_table_lookup(ctx.last, GSIZE_TO_POINTER(key))) ==
-				    (gsize)batch_last)
+				if (GPOINTER_TO_SIZE(g_hash_table_lookup(
+				        ctx.last, GSIZE_TO_POINTER(key))) == (gsize)batch_last)
 					g_array_append_val(rows, key);
 			}
 		}
 		/* rows after their events: devices before certificates before
 		 * objects, as a station writes them */
-		for (FstAuditTable t = FST_AUDIT_TABLE_DEVICES; t <= FST_AUDIT_TABLE_DEVICE_OBJECTS; t++) {
+		for (FstAuditTable t = FST_AUDIT_TABLE_DEVICES; t <= FST_AUDIT_TABLE_DEVICE_OBJECTS;
+		     t++) {
 			for (guint i = 0; i < rows->len; i++) {
 				guint64 key = g_array_index(rows, guint64, i);
 				if (FST_DB_DIRTY_TABLE(key) != t)
@@ -810,7 +830,8 @@ fst_central_sync(FstCentral *self,
 		if (!fst_central_pipe_finish(&pipe, error))
 			goto out;
 		/* committed centrally: now the marks */
-		if (marks == NULL && (marks = fst_central_open_marks(fst_db_get_path(db), error)) == NULL)
+		if (marks == NULL &&
+		    (marks = fst_central_open_marks(fst_db_get_path(db), error)) == NULL)
 			goto out;
 		if (!fst_central_write_marks(marks, batch_last, reg_last, error))
 			goto out;
@@ -826,15 +847,16 @@ fst_central_sync(FstCentral *self,
 	if (stats->batches > 0) {
 		g_autoptr(PGresult) res = NULL;
 		const gchar *params[] = {ctx.station_id};
-		res = fst_central_exec(self,
-				       "SELECT count(*) FROM conflicts f JOIN stations s ON s.name = f.station "
-				       "WHERE s.id = $1",
-				       1,
-				       params,
-				       NULL,
-				       NULL,
-				       "counting conflicts",
-				       error);
+		res = fst_central_exec(
+		    self,
+		    "SELECT count(*) FROM conflicts f JOIN stations s ON s.name = f.station "
+		    "WHERE s.id = $1",
+		    1,
+		    params,
+		    NULL,
+		    NULL,
+		    "counting conflicts",
+		    error);
 		if (res == NULL)
 			goto out;
 		stats->conflicts = fst_central_get_int(res, 0, 0);
@@ -844,15 +866,15 @@ out:
 	if (locked && fst_central_is_connected(self)) {
 		g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, central_id);
 		const gchar *params[] = {id_str};
-		g_autoptr(PGresult) res = fst_central_exec(self,
-							   "SELECT pg_advisory_unlock(" FST_CENTRAL_SYNC_LOCK
-							   ", $1::integer)",
-							   1,
-							   params,
-							   NULL,
-							   NULL,
-							   "unlocking the station's sync",
-							   NULL);
+		g_autoptr(PGresult) res = fst_central_exec(
+		    self,
+		    "SELECT pg_advisory_unlock(" FST_CENTRAL_SYNC_LOCK ", $1::integer)",
+		    1,
+		    params,
+		    NULL,
+		    NULL,
+		    "unlocking the station's sync",
+		    NULL);
 	}
 	sqlite3_exec(ro, "COMMIT", NULL, NULL, NULL);
 	fst_central_sync_ctx_clear(&ctx);

@@ -221,20 +221,20 @@ fst_central_normalize_conninfo(const gchar *conninfo, GError **error)
 
 	if (conninfo == NULL || conninfo[0] == '\0') {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "no central registry configured: set conninfo in the [central] "
-				    "group of station.conf (fleetstation init --central CONNINFO)");
+		                    FST_ERROR,
+		                    FST_ERROR_CONFIG,
+		                    "no central registry configured: set conninfo in the [central] "
+		                    "group of station.conf (fleetstation init --central CONNINFO)");
 		return NULL;
 	}
 	if (strchr(conninfo, '=') == NULL && strstr(conninfo, "://") == NULL) {
 		if (!g_regex_match_simple("^[A-Za-z0-9_.-]+$", conninfo, 0, 0)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "central conninfo '%s' is neither a connection string nor a "
-				    "service name",
-				    conninfo);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "central conninfo '%s' is neither a connection string nor a "
+			            "service name",
+			            conninfo);
 			return NULL;
 		}
 		str = g_strdup_printf("service=%s", conninfo);
@@ -244,10 +244,10 @@ fst_central_normalize_conninfo(const gchar *conninfo, GError **error)
 	opts = PQconninfoParse(str, &errmsg);
 	if (opts == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "central conninfo does not parse: %s",
-			    errmsg != NULL ? g_strchomp(errmsg) : "out of memory");
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "central conninfo does not parse: %s",
+		            errmsg != NULL ? g_strchomp(errmsg) : "out of memory");
 		PQfreemem(errmsg);
 		return NULL;
 	}
@@ -257,11 +257,12 @@ fst_central_normalize_conninfo(const gchar *conninfo, GError **error)
 	}
 	PQconninfoFree(opts);
 	if (has_password) {
-		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "the central conninfo holds a password: remove it, and put it in "
-				    "~/.pgpass (mode 0600) or the file $PGPASSFILE names");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_CONFIG,
+		    "the central conninfo holds a password: remove it, and put it in "
+		    "~/.pgpass (mode 0600) or the file $PGPASSFILE names");
 		return NULL;
 	}
 	return g_steal_pointer(&str);
@@ -294,23 +295,22 @@ fst_central_connect(const gchar *conninfo, GError **error)
 	 * later ones apply only where it sets nothing */
 	self->conn = PQconnectdbParams(keys, values, 1);
 	if (self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK) {
-		g_autofree gchar *msg =
-		    g_strchomp(g_strdup(self->conn != NULL ? PQerrorMessage(self->conn) : "out of memory"));
+		g_autofree gchar *msg = g_strchomp(
+		    g_strdup(self->conn != NULL ? PQerrorMessage(self->conn) : "out of memory"));
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DISCONNECTED,
-			    "cannot reach the central registry: %s",
-			    msg);
+		            FST_ERROR,
+		            FST_ERROR_DISCONNECTED,
+		            "cannot reach the central registry: %s",
+		            msg);
 		return NULL;
 	}
-	self->server = g_strdup_printf("%s:%s/%s",
-				       PQhost(self->conn),
-				       PQport(self->conn),
-				       PQdb(self->conn));
-	if (!fst_central_exec_simple(self,
-				     "SET client_min_messages = warning; SET statement_timeout = 60000",
-				     "setting up the session",
-				     error))
+	self->server =
+	    g_strdup_printf("%s:%s/%s", PQhost(self->conn), PQport(self->conn), PQdb(self->conn));
+	if (!fst_central_exec_simple(
+	        self,
+	        "SET client_min_messages = warning; SET statement_timeout = 60000",
+	        "setting up the session",
+	        error))
 		return NULL;
 	return g_steal_pointer(&self);
 }
@@ -362,21 +362,24 @@ static void
 fst_central_set_error(FstCentral *self, const PGresult *res, const gchar *what, GError **error)
 {
 	const gchar *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(self->conn);
-	g_autofree gchar *text = g_strchomp(g_strdup(msg != NULL && msg[0] != '\0' ? msg : "no answer"));
-	gint code = PQstatus(self->conn) == CONNECTION_OK ? FST_ERROR_DATABASE : FST_ERROR_DISCONNECTED;
+	g_autofree gchar *text =
+	    g_strchomp(g_strdup(msg != NULL && msg[0] != '\0' ? msg : "no answer"));
+	gint code =
+	    PQstatus(self->conn) == CONNECTION_OK ? FST_ERROR_DATABASE : FST_ERROR_DISCONNECTED;
 
-	g_set_error(error, FST_ERROR, code, "central registry %s: %s: %s", self->server, what, text);
+	g_set_error(
+	    error, FST_ERROR, code, "central registry %s: %s: %s", self->server, what, text);
 }
 
 PGresult *
 fst_central_exec(FstCentral *self,
-		 const gchar *sql,
-		 gint n_params,
-		 const gchar *const *values,
-		 const gint *lengths,
-		 const gint *formats,
-		 const gchar *what,
-		 GError **error)
+                 const gchar *sql,
+                 gint n_params,
+                 const gchar *const *values,
+                 const gint *lengths,
+                 const gint *formats,
+                 const gchar *what,
+                 GError **error)
 {
 	g_autoptr(PGresult) res =
 	    PQexecParams(self->conn, sql, n_params, NULL, values, lengths, formats, 0);
@@ -450,13 +453,13 @@ fst_central_get_schema_version(FstCentral *self, guint *version, GError **error)
 	g_autoptr(PGresult) res = NULL;
 
 	res = fst_central_exec(self,
-			       "SELECT to_regclass('fst_central_migrations') IS NOT NULL",
-			       0,
-			       NULL,
-			       NULL,
-			       NULL,
-			       "reading the schema version",
-			       error);
+	                       "SELECT to_regclass('fst_central_migrations') IS NOT NULL",
+	                       0,
+	                       NULL,
+	                       NULL,
+	                       NULL,
+	                       "reading the schema version",
+	                       error);
 	if (res == NULL)
 		return FALSE;
 	if (g_strcmp0(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -465,13 +468,13 @@ fst_central_get_schema_version(FstCentral *self, guint *version, GError **error)
 	}
 	g_clear_pointer(&res, PQclear);
 	res = fst_central_exec(self,
-			       "SELECT coalesce(max(version), 0) FROM fst_central_migrations",
-			       0,
-			       NULL,
-			       NULL,
-			       NULL,
-			       "reading the schema version",
-			       error);
+	                       "SELECT coalesce(max(version), 0) FROM fst_central_migrations",
+	                       0,
+	                       NULL,
+	                       NULL,
+	                       NULL,
+	                       "reading the schema version",
+	                       error);
 	if (res == NULL)
 		return FALSE;
 	*version = (guint)fst_central_get_int(res, 0, 0);
@@ -497,24 +500,24 @@ fst_central_check_schema(FstCentral *self, GError **error)
 		return FALSE;
 	if (version < FST_CENTRAL_SCHEMA_VERSION) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "the central registry %s has schema version %u, this fleetstation "
-			    "needs %u: run fleetstation central init",
-			    self->server,
-			    version,
-			    FST_CENTRAL_SCHEMA_VERSION);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the central registry %s has schema version %u, this fleetstation "
+		            "needs %u: run fleetstation central init",
+		            self->server,
+		            version,
+		            FST_CENTRAL_SCHEMA_VERSION);
 		return FALSE;
 	}
 	if (version > FST_CENTRAL_SCHEMA_VERSION) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "the central registry %s has schema version %u, newer than the %u "
-			    "this fleetstation knows: update fleetstation on this station",
-			    self->server,
-			    version,
-			    FST_CENTRAL_SCHEMA_VERSION);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the central registry %s has schema version %u, newer than the %u "
+		            "this fleetstation knows: update fleetstation on this station",
+		            self->server,
+		            version,
+		            FST_CENTRAL_SCHEMA_VERSION);
 		return FALSE;
 	}
 	return TRUE;
@@ -548,10 +551,11 @@ fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 
 		if (!fst_central_exec_simple(self, "BEGIN", "starting a migration", error))
 			return FALSE;
-		if (!fst_central_exec_simple(self,
-					     "SELECT pg_advisory_xact_lock(" FST_CENTRAL_MIGRATION_LOCK ")",
-					     "locking the schema",
-					     &error_local) ||
+		if (!fst_central_exec_simple(
+		        self,
+		        "SELECT pg_advisory_xact_lock(" FST_CENTRAL_MIGRATION_LOCK ")",
+		        "locking the schema",
+		        &error_local) ||
 		    !fst_central_get_schema_version(self, &version, &error_local)) {
 			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
 			g_propagate_error(error, g_steal_pointer(&error_local));
@@ -572,31 +576,32 @@ fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 		if (sql == NULL) {
 			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INTERNAL,
-				    "no migration to central schema version %u",
-				    version + 1);
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "no migration to central schema version %u",
+			            version + 1);
 			return FALSE;
 		}
-		if (!fst_central_exec_simple(self, sql, "creating the central schema", &error_local)) {
+		if (!fst_central_exec_simple(
+		        self, sql, "creating the central schema", &error_local)) {
 			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
 			g_propagate_prefixed_error(error,
-						   g_steal_pointer(&error_local),
-						   "migrating to central schema version %u: ",
-						   version + 1);
+			                           g_steal_pointer(&error_local),
+			                           "migrating to central schema version %u: ",
+			                           version + 1);
 			return FALSE;
 		}
 		{
-			g_autoptr(PGresult) res =
-			    fst_central_exec(self,
-					     "INSERT INTO fst_central_migrations (version, software_version) "
-					     "VALUES ($1::integer, $2)",
-					     2,
-					     params,
-					     NULL,
-					     NULL,
-					     "recording the migration",
-					     &error_local);
+			g_autoptr(PGresult) res = fst_central_exec(
+			    self,
+			    "INSERT INTO fst_central_migrations (version, software_version) "
+			    "VALUES ($1::integer, $2)",
+			    2,
+			    params,
+			    NULL,
+			    NULL,
+			    "recording the migration",
+			    &error_local);
 			if (res == NULL) {
 				fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
 				g_propagate_error(error, g_steal_pointer(&error_local));
@@ -605,7 +610,8 @@ fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 		}
 		if (!fst_central_exec_simple(self, "COMMIT", "committing the migration", error))
 			return FALSE;
-		g_info("central registry %s migrated to schema version %u", self->server, version + 1);
+		g_info(
+		    "central registry %s migrated to schema version %u", self->server, version + 1);
 	}
 	if (from != NULL)
 		*from = found;
@@ -636,44 +642,47 @@ fst_central_reserve(FstCentral *self, const gchar *station, const gchar *uid, GE
 	g_autoptr(PGresult) res = NULL;
 	g_autofree gchar *holder = NULL;
 
-	res = fst_central_exec(self,
-			       "INSERT INTO reservations AS r (device_uid, station) VALUES ($1, $2) "
-			       "ON CONFLICT (device_uid) DO UPDATE SET station = EXCLUDED.station, "
-			       "  reserved_at = now(), released_at = NULL "
-			       "  WHERE r.station = EXCLUDED.station OR r.released_at IS NOT NULL "
-			       "RETURNING station",
-			       2,
-			       params,
-			       NULL,
-			       NULL,
-			       "reserving a device id",
-			       error);
+	res =
+	    fst_central_exec(self,
+	                     "INSERT INTO reservations AS r (device_uid, station) VALUES ($1, $2) "
+	                     "ON CONFLICT (device_uid) DO UPDATE SET station = EXCLUDED.station, "
+	                     "  reserved_at = now(), released_at = NULL "
+	                     "  WHERE r.station = EXCLUDED.station OR r.released_at IS NOT NULL "
+	                     "RETURNING station",
+	                     2,
+	                     params,
+	                     NULL,
+	                     NULL,
+	                     "reserving a device id",
+	                     error);
 	if (res == NULL)
 		return FALSE;
 	if (PQntuples(res) == 1)
 		return TRUE;
 	g_clear_pointer(&res, PQclear);
-	res = fst_central_exec(self,
-			       "SELECT station, reserved_at FROM reservations WHERE device_uid = $1",
-			       1,
-			       params,
-			       NULL,
-			       NULL,
-			       "reading a reservation",
-			       error);
+	res =
+	    fst_central_exec(self,
+	                     "SELECT station, reserved_at FROM reservations WHERE device_uid = $1",
+	                     1,
+	                     params,
+	                     NULL,
+	                     NULL,
+	                     "reading a reservation",
+	                     error);
 	if (res == NULL)
 		return FALSE;
-	holder = PQntuples(res) == 1 ? fst_central_get_text(res, 0, 0) : g_strdup("another station");
+	holder =
+	    PQntuples(res) == 1 ? fst_central_get_text(res, 0, 0) : g_strdup("another station");
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_BUSY,
-		    "device %s is being provisioned by station %s (reserved in the central "
-		    "registry since %s): nothing was issued here; take the board off this "
-		    "station, or wait for %s to finish and put it back",
-		    uid,
-		    holder,
-		    PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?",
-		    holder);
+	            FST_ERROR,
+	            FST_ERROR_BUSY,
+	            "device %s is being provisioned by station %s (reserved in the central "
+	            "registry since %s): nothing was issued here; take the board off this "
+	            "station, or wait for %s to finish and put it back",
+	            uid,
+	            holder,
+	            PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "?",
+	            holder);
 	return FALSE;
 }
 
@@ -696,14 +705,14 @@ fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GE
 	const gchar *params[] = {uid, station};
 	g_autoptr(PGresult) res =
 	    fst_central_exec(self,
-			     "UPDATE reservations SET released_at = now() "
-			     "WHERE device_uid = $1 AND station = $2 AND released_at IS NULL",
-			     2,
-			     params,
-			     NULL,
-			     NULL,
-			     "releasing a device id",
-			     error);
+	                     "UPDATE reservations SET released_at = now() "
+	                     "WHERE device_uid = $1 AND station = $2 AND released_at IS NULL",
+	                     2,
+	                     params,
+	                     NULL,
+	                     NULL,
+	                     "releasing a device id",
+	                     error);
 	return res != NULL;
 }
 
@@ -726,23 +735,23 @@ fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GE
  */
 gboolean
 fst_central_handover(FstCentral *self,
-		     const gchar *uid,
-		     const gchar *old_station,
-		     const gchar *old_serial,
-		     const gchar *new_station,
-		     GError **error)
+                     const gchar *uid,
+                     const gchar *old_station,
+                     const gchar *old_serial,
+                     const gchar *new_station,
+                     GError **error)
 {
 	const gchar *params[] = {uid, old_station, old_serial, new_station};
-	g_autoptr(PGresult) res =
-	    fst_central_exec(self,
-			     "INSERT INTO handovers (device_uid, old_station, old_serial, new_station)"
-			     " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-			     4,
-			     params,
-			     NULL,
-			     NULL,
-			     "recording a handover",
-			     error);
+	g_autoptr(PGresult) res = fst_central_exec(
+	    self,
+	    "INSERT INTO handovers (device_uid, old_station, old_serial, new_station)"
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	    4,
+	    params,
+	    NULL,
+	    NULL,
+	    "recording a handover",
+	    error);
 	return res != NULL;
 }
 
@@ -769,7 +778,8 @@ fst_central_station_free(FstCentralStation *self)
 GPtrArray *
 fst_central_list_stations(FstCentral *self, GError **error)
 {
-	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_station_free);
+	g_autoptr(GPtrArray) out =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_station_free);
 	g_autoptr(PGresult) res = NULL;
 
 	res = fst_central_exec(
@@ -835,16 +845,17 @@ fst_central_list_conflicts(FstCentral *self, GError **error)
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_conflict_free);
 	g_autoptr(PGresult) res = NULL;
 
-	res = fst_central_exec(self,
-			       "SELECT id, kind, device_uid, serial_hex, station, other_station, detail,"
-			       "  (extract(epoch FROM found_at) * 1000000)::bigint "
-			       "FROM conflicts ORDER BY id",
-			       0,
-			       NULL,
-			       NULL,
-			       NULL,
-			       "listing the conflicts",
-			       error);
+	res = fst_central_exec(
+	    self,
+	    "SELECT id, kind, device_uid, serial_hex, station, other_station, detail,"
+	    "  (extract(epoch FROM found_at) * 1000000)::bigint "
+	    "FROM conflicts ORDER BY id",
+	    0,
+	    NULL,
+	    NULL,
+	    NULL,
+	    "listing the conflicts",
+	    error);
 	if (res == NULL)
 		return NULL;
 	for (gint i = 0; i < PQntuples(res); i++) {
@@ -893,28 +904,30 @@ fst_central_cert_free(FstCentralCert *self)
  */
 GPtrArray *
 fst_central_list_certificates(FstCentral *self,
-			      const gchar *device_uid,
-			      const gchar *lot,
-			      GError **error)
+                              const gchar *device_uid,
+                              const gchar *lot,
+                              GError **error)
 {
-	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_cert_free);
+	g_autoptr(GPtrArray) out =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_cert_free);
 	g_autoptr(PGresult) res = NULL;
 	const gchar *params[] = {device_uid, lot};
 
-	res = fst_central_exec(self,
-			       "SELECT s.name, c.device_uid, c.serial_hex, c.issuer_sha256, c.aws_cert_id,"
-			       "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict,"
-			       "  c.superseded_by "
-			       "FROM certificates c JOIN stations s ON s.id = c.station_id "
-			       "WHERE ($1::text IS NULL OR c.device_uid = $1) "
-			       "  AND ($2::text IS NULL OR c.lot = $2) "
-			       "ORDER BY c.created_at, s.name, c.local_id",
-			       2,
-			       params,
-			       NULL,
-			       NULL,
-			       "listing certificates",
-			       error);
+	res = fst_central_exec(
+	    self,
+	    "SELECT s.name, c.device_uid, c.serial_hex, c.issuer_sha256, c.aws_cert_id,"
+	    "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict,"
+	    "  c.superseded_by "
+	    "FROM certificates c JOIN stations s ON s.id = c.station_id "
+	    "WHERE ($1::text IS NULL OR c.device_uid = $1) "
+	    "  AND ($2::text IS NULL OR c.lot = $2) "
+	    "ORDER BY c.created_at, s.name, c.local_id",
+	    2,
+	    params,
+	    NULL,
+	    NULL,
+	    "listing certificates",
+	    error);
 	if (res == NULL)
 		return NULL;
 	for (gint i = 0; i < PQntuples(res); i++) {

@@ -18,37 +18,28 @@ G_BEGIN_DECLS
 
 typedef struct _FstCentral FstCentral;
 
-gchar *
-fst_central_normalize_conninfo(const gchar *conninfo, GError **error);
-FstCentral *
-fst_central_connect(const gchar *conninfo, GError **error);
-void
-fst_central_free(FstCentral *self);
+gchar *fst_central_normalize_conninfo(const gchar *conninfo, GError **error);
+FstCentral *fst_central_connect(const gchar *conninfo, GError **error);
+void fst_central_free(FstCentral *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentral, fst_central_free)
-gboolean
-fst_central_is_connected(FstCentral *self);
-const gchar *
-fst_central_get_server(FstCentral *self);
+gboolean fst_central_is_connected(FstCentral *self);
+const gchar *fst_central_get_server(FstCentral *self);
 
-gboolean
-fst_central_get_schema_version(FstCentral *self, guint *version, GError **error);
-gboolean
-fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error);
-gboolean
-fst_central_check_schema(FstCentral *self, GError **error);
+gboolean fst_central_get_schema_version(FstCentral *self, guint *version, GError **error);
+gboolean fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error);
+gboolean fst_central_check_schema(FstCentral *self, GError **error);
 
 /* reservations: a device id is worked on by one station at a time */
 gboolean
 fst_central_reserve(FstCentral *self, const gchar *station, const gchar *uid, GError **error);
 gboolean
 fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GError **error);
-gboolean
-fst_central_handover(FstCentral *self,
-		     const gchar *uid,
-		     const gchar *old_station,
-		     const gchar *old_serial,
-		     const gchar *new_station,
-		     GError **error);
+gboolean fst_central_handover(FstCentral *self,
+                              const gchar *uid,
+                              const gchar *old_station,
+                              const gchar *old_serial,
+                              const gchar *new_station,
+                              GError **error);
 
 /**
  * FstCentralStation:
@@ -57,10 +48,10 @@ fst_central_handover(FstCentral *self,
  */
 typedef struct {
 	gchar *name;
-	gchar *database_id; /* (nullable) */
-	gchar *host;	    /* (nullable) */
-	gint64 head_id;	    /* the last event shipped */
-	gchar *head_hash;   /* (nullable) */
+	gchar *database_id;  /* (nullable) */
+	gchar *host;         /* (nullable) */
+	gint64 head_id;      /* the last event shipped */
+	gchar *head_hash;    /* (nullable) */
 	gint64 last_sync_at; /* unix microseconds, 0 for never */
 	gint64 devices;
 	gint64 certificates;
@@ -68,11 +59,9 @@ typedef struct {
 	gint64 conflicts;
 } FstCentralStation;
 
-void
-fst_central_station_free(FstCentralStation *self);
+void fst_central_station_free(FstCentralStation *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralStation, fst_central_station_free)
-GPtrArray *
-fst_central_list_stations(FstCentral *self, GError **error);
+GPtrArray *fst_central_list_stations(FstCentral *self, GError **error);
 
 /**
  * FstCentralConflict:
@@ -83,7 +72,7 @@ fst_central_list_stations(FstCentral *self, GError **error);
  */
 typedef struct {
 	gint64 id;
-	gchar *kind;	      /* `serial` or `in-service` */
+	gchar *kind; /* `serial` or `in-service` */
 	gchar *device_uid;
 	gchar *serial_hex;
 	gchar *station;
@@ -92,11 +81,9 @@ typedef struct {
 	gint64 found_at; /* unix microseconds */
 } FstCentralConflict;
 
-void
-fst_central_conflict_free(FstCentralConflict *self);
+void fst_central_conflict_free(FstCentralConflict *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralConflict, fst_central_conflict_free)
-GPtrArray *
-fst_central_list_conflicts(FstCentral *self, GError **error);
+GPtrArray *fst_central_list_conflicts(FstCentral *self, GError **error);
 
 /**
  * FstCentralCert:
@@ -113,22 +100,20 @@ typedef struct {
 	gchar *aws_cert_id;
 	gchar *state;
 	gint slot;
-	gchar *lot;	 /* (nullable) */
+	gchar *lot;           /* (nullable) */
 	gchar *operator_name; /* (nullable) */
-	gchar *profile;	 /* (nullable) */
+	gchar *profile;       /* (nullable) */
 	gint64 created_at;
-	gchar *conflict; /* (nullable) */
+	gchar *conflict;      /* (nullable) */
 	gchar *superseded_by; /* (nullable): "STATION SERIAL" that took the device over */
 } FstCentralCert;
 
-void
-fst_central_cert_free(FstCentralCert *self);
+void fst_central_cert_free(FstCentralCert *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralCert, fst_central_cert_free)
-GPtrArray *
-fst_central_list_certificates(FstCentral *self,
-			      const gchar *device_uid,
-			      const gchar *lot,
-			      GError **error);
+GPtrArray *fst_central_list_certificates(FstCentral *self,
+                                         const gchar *device_uid,
+                                         const gchar *lot,
+                                         GError **error);
 
 /* the sync: a station's committed records, in order (fst-central-sync.c) */
 
@@ -144,23 +129,18 @@ typedef struct {
 	gint64 registrations;
 	gint64 conflicts;
 	gint64 head_id; /* the station's last event now in the registry */
-	gboolean busy;	/* another sync of the station held the lock: nothing done */
+	gboolean busy;  /* another sync of the station held the lock: nothing done */
 } FstCentralSyncStats;
 
-gboolean
-fst_central_sync(FstCentral *self,
-		 FstDb *db,
-		 const gchar *station,
-		 guint batch_events,
-		 guint max_batches,
-		 FstCentralSyncStats *stats,
-		 GError **error);
-gboolean
-fst_central_get_backlog(FstDb *db,
-			gint64 *events,
-			gint64 *registrations,
-			gint64 *last_sync_at,
-			GError **error);
+gboolean fst_central_sync(FstCentral *self,
+                          FstDb *db,
+                          const gchar *station,
+                          guint batch_events,
+                          guint max_batches,
+                          FstCentralSyncStats *stats,
+                          GError **error);
+gboolean fst_central_get_backlog(
+    FstDb *db, gint64 *events, gint64 *registrations, gint64 *last_sync_at, GError **error);
 
 /* the registration queue, worked centrally (fst-central-queue.c) */
 
@@ -181,22 +161,16 @@ typedef struct {
 	GBytes *ca_der; /* (nullable): not kept centrally yet */
 } FstCentralRegistration;
 
-void
-fst_central_registration_free(FstCentralRegistration *self);
+void fst_central_registration_free(FstCentralRegistration *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralRegistration, fst_central_registration_free)
-GPtrArray *
-fst_central_claim_registrations(FstCentral *self,
-				const gchar *registrar,
-				const gchar *action,
-				guint limit,
-				GError **error);
-gboolean
-fst_central_complete_registration(FstCentral *self,
-				  gint64 id,
-				  const gchar *registrar,
-				  const gchar *remote_id,
-				  const gchar *failure,
-				  GError **error);
+GPtrArray *fst_central_claim_registrations(
+    FstCentral *self, const gchar *registrar, const gchar *action, guint limit, GError **error);
+gboolean fst_central_complete_registration(FstCentral *self,
+                                           gint64 id,
+                                           const gchar *registrar,
+                                           const gchar *remote_id,
+                                           const gchar *failure,
+                                           GError **error);
 
 /* the central audit (fst-central-audit.c) */
 
@@ -212,19 +186,13 @@ typedef struct {
 	gint64 certificates;
 	gint64 head_id;
 	gchar *head_hash; /* (nullable) */
-	gchar *problem;	  /* (nullable) */
+	gchar *problem;   /* (nullable) */
 } FstCentralAuditStation;
 
-void
-fst_central_audit_station_free(FstCentralAuditStation *self);
+void fst_central_audit_station_free(FstCentralAuditStation *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralAuditStation, fst_central_audit_station_free)
-GPtrArray *
-fst_central_audit(FstCentral *self, GError **error);
-gboolean
-fst_central_compare_journal(FstCentral *self,
-			    const gchar *db_path,
-			    const gchar *station,
-			    gchar **problem,
-			    GError **error);
+GPtrArray *fst_central_audit(FstCentral *self, GError **error);
+gboolean fst_central_compare_journal(
+    FstCentral *self, const gchar *db_path, const gchar *station, gchar **problem, GError **error);
 
 G_END_DECLS

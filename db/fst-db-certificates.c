@@ -17,8 +17,8 @@
 #include "fst-openssl-common.h"
 
 /*
- * The station database (db/schema.md): certificates: recording, state moves, revocation, superseding, key
- * escrows, the CAs and profiles they name, and the queries over them.
+ * The station database (db/schema.md): certificates: recording, state moves, revocation,
+ * superseding, key escrows, the CAs and profiles they name, and the queries over them.
  */
 
 /* the id of profile @name with @sha256 (nullable), recorded on first use */
@@ -51,10 +51,10 @@ fst_db_ensure_profile_locked(FstDb *self,
 		return TRUE;
 	}
 	ins = _fst_db_prepare(self,
-	                     "INSERT INTO profiles (name, content_sha256, created_at) "
-	                     "VALUES (?1, ?2, ?3) RETURNING id",
-	                     what,
-	                     error);
+	                      "INSERT INTO profiles (name, content_sha256, created_at) "
+	                      "VALUES (?1, ?2, ?3) RETURNING id",
+	                      what,
+	                      error);
 	if (ins == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
@@ -202,10 +202,10 @@ fst_db_ensure_ca_locked(FstDb *self,
 	if (subject != NULL && !g_utf8_validate(subject, -1, NULL))
 		g_clear_pointer(&subject, g_free);
 	ins = _fst_db_prepare(self,
-	                     "INSERT INTO cas (sha256, subject, created_at) VALUES (?1, ?2, ?3) "
-	                     "RETURNING id",
-	                     what,
-	                     error);
+	                      "INSERT INTO cas (sha256, subject, created_at) VALUES (?1, ?2, ?3) "
+	                      "RETURNING id",
+	                      what,
+	                      error);
 	if (ins == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(ins, 1, sha256, -1, SQLITE_TRANSIENT);
@@ -303,21 +303,21 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	}
 	if (cert->issuer_sha256 != NULL) {
 		issuer = _fst_db_normalize_hex("issuer SHA-256",
-		                              cert->issuer_sha256,
-		                              FST_DB_SHA256_HEX,
-		                              FST_DB_SHA256_HEX,
-		                              FALSE,
-		                              error);
+		                               cert->issuer_sha256,
+		                               FST_DB_SHA256_HEX,
+		                               FST_DB_SHA256_HEX,
+		                               FALSE,
+		                               error);
 		if (issuer == NULL)
 			return FALSE;
 	}
 	if (cert->profile_sha256 != NULL) {
 		profile_sha256 = _fst_db_normalize_hex("profile SHA-256",
-		                                      cert->profile_sha256,
-		                                      FST_DB_SHA256_HEX,
-		                                      FST_DB_SHA256_HEX,
-		                                      FALSE,
-		                                      error);
+		                                       cert->profile_sha256,
+		                                       FST_DB_SHA256_HEX,
+		                                       FST_DB_SHA256_HEX,
+		                                       FALSE,
+		                                       error);
 		if (profile_sha256 == NULL)
 			return FALSE;
 	}
@@ -349,13 +349,13 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	     !fst_db_ensure_ca_locked(self, issuer, der, der_len, now, &ca_id, error)))
 		return FALSE;
 	stmt = _fst_db_prepare(self,
-	                      "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
-	                      "subject, key_type, not_before, not_after, ca_id, state, slot, "
-	                      "station_id, profile_id, operator_id, lot_id, created_at, "
-	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued', "
-	                      "?16, ?11, ?13, ?14, ?15, ?12, ?12)",
-	                      what,
-	                      error);
+	                       "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, "
+	                       "subject, key_type, not_before, not_after, ca_id, state, slot, "
+	                       "station_id, profile_id, operator_id, lot_id, created_at, "
+	                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued', "
+	                       "?16, ?11, ?13, ?14, ?15, ?12, ?12)",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, device_id);
@@ -394,12 +394,12 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 /* finds a certificate by normalised serial; *found is FALSE if it is not there */
 gboolean
 _fst_db_get_cert_locked(FstDb *self,
-                       const gchar *serial,
-                       gboolean *found,
-                       gint64 *cert_id,
-                       gint64 *device_id,
-                       FstCertState *state,
-                       GError **error)
+                        const gchar *serial,
+                        gboolean *found,
+                        gint64 *cert_id,
+                        gint64 *device_id,
+                        FstCertState *state,
+                        GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what = NULL;
@@ -414,10 +414,11 @@ _fst_db_get_cert_locked(FstDb *self,
 		return TRUE;
 	}
 	what = g_strdup_printf("look up certificate %s", serial);
-	stmt = _fst_db_prepare(self,
-	                      "SELECT id, device_id, state FROM certificates WHERE serial_hex = ?1",
-	                      what,
-	                      error);
+	stmt =
+	    _fst_db_prepare(self,
+	                    "SELECT id, device_id, state FROM certificates WHERE serial_hex = ?1",
+	                    what,
+	                    error);
 	if (stmt == NULL)
 		return FALSE;
 	if (!_fst_db_check_bind(
@@ -448,14 +449,14 @@ _fst_db_get_cert_locked(FstDb *self,
 /* moves a certificate to @to and records an event; the caller holds a transaction */
 gboolean
 _fst_db_move_cert_locked(FstDb *self,
-                        gint64 cert_id,
-                        gint64 device_id,
-                        const gchar *serial,
-                        FstCertState from,
-                        FstCertState to,
-                        const gchar *reason,
-                        const gchar *note,
-                        GError **error)
+                         gint64 cert_id,
+                         gint64 device_id,
+                         const gchar *serial,
+                         FstCertState from,
+                         FstCertState to,
+                         const gchar *reason,
+                         const gchar *note,
+                         GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what =
@@ -481,11 +482,11 @@ _fst_db_move_cert_locked(FstDb *self,
 	if (to == FST_CERT_STATE_REVOKED && reason == NULL)
 		reason = "unspecified";
 	stmt = _fst_db_prepare(self,
-	                      "UPDATE certificates SET state = ?1, updated_at = ?2, "
-	                      "revoked_at = CASE WHEN ?1 = 'revoked' THEN ?2 ELSE revoked_at END, "
-	                      "revocation_reason = ?4 WHERE id = ?3",
-	                      what,
-	                      error);
+	                       "UPDATE certificates SET state = ?1, updated_at = ?2, "
+	                       "revoked_at = CASE WHEN ?1 = 'revoked' THEN ?2 ELSE revoked_at END, "
+	                       "revocation_reason = ?4 WHERE id = ?3",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(stmt, 1, fst_cert_state_to_string(to), -1, SQLITE_STATIC);
@@ -583,10 +584,10 @@ _fst_db_get_active_cert_locked(
 	const gchar *what = "look up the certificate in service";
 
 	stmt = _fst_db_prepare(self,
-	                      "SELECT serial_hex, slot FROM certificates WHERE device_id = ?1 AND "
-	                      "state IN ('verified', 'registered') ORDER BY id DESC LIMIT 1",
-	                      what,
-	                      error);
+	                       "SELECT serial_hex, slot FROM certificates WHERE device_id = ?1 AND "
+	                       "state IN ('verified', 'registered') ORDER BY id DESC LIMIT 1",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return FALSE;
 	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
@@ -685,14 +686,14 @@ _fst_db_supersede_locked(
 		return TRUE; /* already queued when it was superseded */
 	note = g_strdup_printf("by %s", new_serial);
 	if (!_fst_db_move_cert_locked(self,
-	                             old_id,
-	                             device_id,
-	                             old_serial,
-	                             from,
-	                             FST_CERT_STATE_SUPERSEDED,
-	                             NULL,
-	                             note,
-	                             error))
+	                              old_id,
+	                              device_id,
+	                              old_serial,
+	                              from,
+	                              FST_CERT_STATE_SUPERSEDED,
+	                              NULL,
+	                              note,
+	                              error))
 		return FALSE;
 	stmt = _fst_db_prepare(
 	    self,
@@ -717,12 +718,12 @@ _fst_db_supersede_locked(
  * event that puts its hash in the audit chain */
 gboolean
 _fst_db_add_escrow_locked(FstDb *self,
-                         gint64 device_id,
-                         gint64 station_id,
-                         const gchar *serial_hex,
-                         const gchar *recipient_hex,
-                         GBytes *cms,
-                         GError **error)
+                          gint64 device_id,
+                          gint64 station_id,
+                          const gchar *serial_hex,
+                          const gchar *recipient_hex,
+                          GBytes *cms,
+                          GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *serial = NULL;
@@ -742,11 +743,11 @@ _fst_db_add_escrow_locked(FstDb *self,
 	if (serial == NULL)
 		return FALSE;
 	recipient = _fst_db_normalize_hex("escrow recipient SHA-256",
-	                                 recipient_hex,
-	                                 FST_DB_SHA256_HEX,
-	                                 FST_DB_SHA256_HEX,
-	                                 FALSE,
-	                                 error);
+	                                  recipient_hex,
+	                                  FST_DB_SHA256_HEX,
+	                                  FST_DB_SHA256_HEX,
+	                                  FALSE,
+	                                  error);
 	if (recipient == NULL)
 		return FALSE;
 	if (cms != NULL)
@@ -766,17 +767,18 @@ _fst_db_add_escrow_locked(FstDb *self,
 	if (!fst_db_get_device_cert_locked(self, device_id, serial, what, &cert_id, &state, error))
 		return FALSE;
 	stmt = _fst_db_prepare(self,
-	                      "INSERT INTO key_escrows (certificate_id, recipient_sha256, cms, "
-	                      "created_at) VALUES (?1, ?2, ?3, ?4)",
-	                      what,
-	                      error);
+	                       "INSERT INTO key_escrows (certificate_id, recipient_sha256, cms, "
+	                       "created_at) VALUES (?1, ?2, ?3, ?4)",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, cert_id);
 	rc |= sqlite3_bind_text(stmt, 2, recipient, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_blob64(stmt, 3, buf, len, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 4, now);
-	if (!_fst_db_check_bind(self, rc, what, error) || !_fst_db_step_done(self, stmt, what, error))
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	cms_sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, len);
 	detail = g_strdup_printf(
@@ -808,10 +810,7 @@ _fst_db_add_escrow_locked(FstDb *self,
  * Returns: %TRUE on success
  */
 gboolean
-fst_db_revoke_certificate(FstDb *self,
-                          const gchar *serial_hex,
-                          const gchar *reason,
-                          GError **error)
+fst_db_revoke_certificate(FstDb *self, const gchar *serial_hex, const gchar *reason, GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
 	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
@@ -856,14 +855,14 @@ fst_db_revoke_certificate(FstDb *self,
 		return FALSE;
 	}
 	if (!_fst_db_move_cert_locked(self,
-	                             cert_id,
-	                             device_id,
-	                             serial,
-	                             from,
-	                             FST_CERT_STATE_REVOKED,
-	                             reason,
-	                             NULL,
-	                             error))
+	                              cert_id,
+	                              device_id,
+	                              serial,
+	                              from,
+	                              FST_CERT_STATE_REVOKED,
+	                              reason,
+	                              NULL,
+	                              error))
 		return FALSE;
 	return _fst_db_transaction_commit(&tx, what, error);
 }
@@ -939,7 +938,8 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autoptr(GPtrArray) certs = g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_cert_free);
+	g_autoptr(GPtrArray) certs =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_cert_free);
 	g_autoptr(GString) sql = NULL;
 	g_autofree gchar *issuer = NULL;
 	const FstDbCertFilter none = {0};
@@ -962,11 +962,11 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	}
 	if (filter->issuer_sha256 != NULL) {
 		issuer = _fst_db_normalize_hex("issuer SHA-256",
-		                              filter->issuer_sha256,
-		                              FST_DB_SHA256_HEX,
-		                              FST_DB_SHA256_HEX,
-		                              FALSE,
-		                              error);
+		                               filter->issuer_sha256,
+		                               FST_DB_SHA256_HEX,
+		                               FST_DB_SHA256_HEX,
+		                               FALSE,
+		                               error);
 		if (issuer == NULL)
 			return NULL;
 	}
@@ -1054,10 +1054,10 @@ fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GEr
 		return -1;
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = _fst_db_prepare(self,
-	                      "SELECT count(*) FROM certificates c JOIN cas a ON a.id = c.ca_id "
-	                      "WHERE a.sha256 = ?1",
-	                      what,
-	                      error);
+	                       "SELECT count(*) FROM certificates c JOIN cas a ON a.id = c.ca_id "
+	                       "WHERE a.sha256 = ?1",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return -1;
 	if (!_fst_db_check_bind(
@@ -1080,11 +1080,12 @@ _fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **er
 
 	{
 		g_autoptr(FstDbStmt) stmt = NULL;
-		stmt = _fst_db_prepare(self,
-				      "SELECT id, serial_hex, state FROM certificates WHERE "
-				      "device_id = ?1 AND state IN ('issued', 'burned') ORDER BY id",
-				      what,
-				      error);
+		stmt =
+		    _fst_db_prepare(self,
+		                    "SELECT id, serial_hex, state FROM certificates WHERE "
+		                    "device_id = ?1 AND state IN ('issued', 'burned') ORDER BY id",
+		                    what,
+		                    error);
 		if (stmt == NULL ||
 		    !_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 			return FALSE;
@@ -1092,7 +1093,7 @@ _fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **er
 			gint64 id = sqlite3_column_int64(stmt, 0);
 			FstCertState state = FST_CERT_STATE_ISSUED;
 			_fst_cert_state_from_string((const gchar *)sqlite3_column_text(stmt, 2),
-						   &state);
+			                            &state);
 			g_array_append_val(ids, id);
 			g_array_append_val(states, state);
 			g_ptr_array_add(serials, _fst_db_column_strdup(stmt, 1));
@@ -1102,14 +1103,14 @@ _fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **er
 	}
 	for (guint i = 0; i < ids->len; i++) {
 		if (!_fst_db_move_cert_locked(self,
-					     g_array_index(ids, gint64, i),
-					     device_id,
-					     g_ptr_array_index(serials, i),
-					     g_array_index(states, FstCertState, i),
-					     FST_CERT_STATE_INTERRUPTED,
-					     NULL,
-					     "the station stopped during its attempt",
-					     error))
+		                              g_array_index(ids, gint64, i),
+		                              device_id,
+		                              g_ptr_array_index(serials, i),
+		                              g_array_index(states, FstCertState, i),
+		                              FST_CERT_STATE_INTERRUPTED,
+		                              NULL,
+		                              "the station stopped during its attempt",
+		                              error))
 			return FALSE;
 	}
 	return TRUE;
@@ -1119,9 +1120,9 @@ _fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **er
  * @new_serial, now that the device was provisioned again */
 gboolean
 _fst_db_supersede_interrupted_locked(FstDb *self,
-				    gint64 device_id,
-				    const gchar *new_serial,
-				    GError **error)
+                                     gint64 device_id,
+                                     const gchar *new_serial,
+                                     GError **error)
 {
 	g_autoptr(GPtrArray) serials = g_ptr_array_new_with_free_func(g_free);
 	const gchar *what = "supersede the certificates of interrupted attempts";
@@ -1130,10 +1131,10 @@ _fst_db_supersede_interrupted_locked(FstDb *self,
 	{
 		g_autoptr(FstDbStmt) stmt = NULL;
 		stmt = _fst_db_prepare(self,
-				      "SELECT serial_hex FROM certificates WHERE device_id = ?1 "
-				      "AND state = 'interrupted' ORDER BY id",
-				      what,
-				      error);
+		                       "SELECT serial_hex FROM certificates WHERE device_id = ?1 "
+		                       "AND state = 'interrupted' ORDER BY id",
+		                       what,
+		                       error);
 		if (stmt == NULL ||
 		    !_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 			return FALSE;
@@ -1144,7 +1145,7 @@ _fst_db_supersede_interrupted_locked(FstDb *self,
 	}
 	for (guint i = 0; i < serials->len; i++) {
 		if (!_fst_db_supersede_locked(
-			self, device_id, g_ptr_array_index(serials, i), new_serial, error))
+		        self, device_id, g_ptr_array_index(serials, i), new_serial, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -1184,10 +1185,10 @@ fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256
 	what = g_strdup_printf("read the key escrow of certificate %s", serial);
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = _fst_db_prepare(self,
-	                      "SELECT e.recipient_sha256, e.cms FROM key_escrows e JOIN "
-	                      "certificates c ON c.id = e.certificate_id WHERE c.serial_hex = ?1",
-	                      what,
-	                      error);
+	                       "SELECT e.recipient_sha256, e.cms FROM key_escrows e JOIN "
+	                       "certificates c ON c.id = e.certificate_id WHERE c.serial_hex = ?1",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return NULL;
 	if (!_fst_db_check_bind(
@@ -1238,10 +1239,10 @@ fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **err
 	what = g_strdup_printf("look up the certificate in service of device %s", device_uid);
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = _fst_db_prepare(self,
-	                      FST_DB_CERT_SELECT "WHERE d.uid = ?1 AND c.state IN ('verified', "
-	                                         "'registered') ORDER BY c.id DESC LIMIT 1",
-	                      what,
-	                      error);
+	                       FST_DB_CERT_SELECT "WHERE d.uid = ?1 AND c.state IN ('verified', "
+	                                          "'registered') ORDER BY c.id DESC LIMIT 1",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return NULL;
 	if (!_fst_db_check_bind(

@@ -17,8 +17,8 @@
 #include "fst-openssl-common.h"
 
 /*
- * The station database (db/schema.md): the device log: a device's records gathered in memory and written in one
- * durable transaction per commit, and the end of an attempt.
+ * The station database (db/schema.md): the device log: a device's records gathered in memory and
+ * written in one durable transaction per commit, and the end of an attempt.
  */
 
 /**
@@ -113,11 +113,11 @@ fst_db_add_object(FstDb *self,
 	}
 	stmt =
 	    _fst_db_prepare(self,
-	                   "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, "
-	                   "length, contents, station_id, written_at) VALUES (?1, ?2, ?3, ?4, "
-	                   "?5, ?6, ?7, ?8)",
-	                   what,
-	                   error);
+	                    "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, "
+	                    "length, contents, station_id, written_at) VALUES (?1, ?2, ?3, ?4, "
+	                    "?5, ?6, ?7, ?8)",
+	                    what,
+	                    error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, device_id);
@@ -165,7 +165,8 @@ fst_db_finish_ok_locked(FstDb *self,
 	/* a certificate already registered stays registered */
 	if (from == FST_CERT_STATE_REGISTERED)
 		to = from;
-	if (!_fst_db_move_cert_locked(self, cert_id, device_id, serial, from, to, NULL, NULL, error))
+	if (!_fst_db_move_cert_locked(
+	        self, cert_id, device_id, serial, from, to, NULL, NULL, error))
 		return FALSE;
 	if (!_fst_db_supersede_interrupted_locked(self, device_id, serial, error))
 		return FALSE;
@@ -174,14 +175,14 @@ fst_db_finish_ok_locked(FstDb *self,
 		return FALSE;
 	detail = g_strdup_printf("certificate %s", serial);
 	return _fst_db_insert_event_locked(self,
-	                                  device_id,
-	                                  station_id,
-	                                  "provisioned",
-	                                  started_us,
-	                                  g_get_real_time(),
-	                                  "ok",
-	                                  detail,
-	                                  error);
+	                                   device_id,
+	                                   station_id,
+	                                   "provisioned",
+	                                   started_us,
+	                                   g_get_real_time(),
+	                                   "ok",
+	                                   detail,
+	                                   error);
 }
 
 /* a job without a new certificate (e.g. rewriting the trust roots) ended
@@ -215,14 +216,14 @@ fst_db_finish_job_locked(
 	detail = g_strdup_printf(
 	    "no new certificate; certificate %s stays in service (slot %c)", serial, 'A' + slot);
 	return _fst_db_insert_event_locked(self,
-	                                  device_id,
-	                                  station_id,
-	                                  "provisioned",
-	                                  started_us,
-	                                  g_get_real_time(),
-	                                  "ok",
-	                                  detail,
-	                                  error);
+	                                   device_id,
+	                                   station_id,
+	                                   "provisioned",
+	                                   started_us,
+	                                   g_get_real_time(),
+	                                   "ok",
+	                                   detail,
+	                                   error);
 }
 
 static gboolean
@@ -265,14 +266,14 @@ fst_db_finish_failed_locked(FstDb *self,
 	        self, device_id, FST_DB_DEVICE_STATE_FAILED, message, error))
 		return FALSE;
 	return _fst_db_insert_event_locked(self,
-	                                  device_id,
-	                                  station_id,
-	                                  "failed",
-	                                  started_us,
-	                                  g_get_real_time(),
-	                                  cancelled ? "cancelled" : "failed",
-	                                  detail->str,
-	                                  error);
+	                                   device_id,
+	                                   station_id,
+	                                   "failed",
+	                                   started_us,
+	                                   g_get_real_time(),
+	                                   cancelled ? "cancelled" : "failed",
+	                                   detail->str,
+	                                   error);
 }
 
 /**
@@ -386,10 +387,10 @@ fst_db_log_op_free(gpointer data)
 
 struct _FstDbDeviceLog {
 	gint64 station_id;
-	FstDeviceInfo *info; /* (owned): a copy, so the device may identify again */
-	gchar *port;               /* (nullable) */
-	gint64 device_id;          /* 0 until the first commit */
-	GPtrArray *ops;            /* (element-type FstDbLogOp) (owned): not committed yet */
+	FstDeviceInfo *info;   /* (owned): a copy, so the device may identify again */
+	gchar *port;           /* (nullable) */
+	gint64 device_id;      /* 0 until the first commit */
+	GPtrArray *ops;        /* (element-type FstDbLogOp) (owned): not committed yet */
 	GPtrArray *supersedes; /* (element-type FstDbLogOp) (owned): applied with the finish */
 };
 
@@ -711,7 +712,8 @@ fst_db_device_log_apply_supersedes(FstDb *db,
 {
 	for (guint i = 0; i < self->supersedes->len; i++) {
 		FstDbLogOp *sup = g_ptr_array_index(self->supersedes, i);
-		if (!_fst_db_supersede_locked(db, device_id, sup->serial_hex, sup->other_hex, error))
+		if (!_fst_db_supersede_locked(
+		        db, device_id, sup->serial_hex, sup->other_hex, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -743,12 +745,12 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 		gint64 station_id = 0;
 		return _fst_db_require_device_locked(db, device_id, &station_id, error) &&
 		       _fst_db_add_escrow_locked(db,
-		                                device_id,
-		                                station_id,
-		                                op->serial_hex,
-		                                op->other_hex,
-		                                op->data,
-		                                error);
+		                                 device_id,
+		                                 station_id,
+		                                 op->serial_hex,
+		                                 op->other_hex,
+		                                 op->data,
+		                                 error);
 	}
 	case FST_DB_LOG_SUPERSEDE:
 	default:
@@ -796,11 +798,11 @@ fst_db_device_log_write_locked(
 
 /* one lane's commit in the queue of its database */
 typedef struct {
-	FstDbDeviceLog *log; /* (not owned) */
-	GPtrArray *ops;	     /* (owned) (element-type FstDbLogOp): taken from the log */
-	gint64 device_id;    /* the log's device, or 0 until recorded */
-	GCond cond;	      /* signalled when done, or when it is to lead the next group */
-	gboolean done;	      /* set under the queue lock, once the leader is through */
+	FstDbDeviceLog *log;   /* (not owned) */
+	GPtrArray *ops;        /* (owned) (element-type FstDbLogOp): taken from the log */
+	gint64 device_id;      /* the log's device, or 0 until recorded */
+	GCond cond;            /* signalled when done, or when it is to lead the next group */
+	gboolean done;         /* set under the queue lock, once the leader is through */
 	gboolean failed_alone; /* refused in the group's transaction: not tried again */
 	gboolean ok;
 	GError *error; /* (owned) (nullable) */
@@ -860,8 +862,8 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			FstDbCommitRequest *req = g_ptr_array_index(group, i);
 			req->error = g_error_copy(error);
 			g_prefix_error(&req->error,
-				       "recording device %s (nothing of this step was written): ",
-				       req->log->info->uid);
+			               "recording device %s (nothing of this step was written): ",
+			               req->log->info->uid);
 		}
 		return;
 	}
@@ -876,7 +878,8 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			_fst_db_tx_mark_clear(&mark);
 			goto one_by_one;
 		}
-		ok = fst_db_device_log_write_locked(db, req->log, req->ops, &device_ids[i], &req->error);
+		ok = fst_db_device_log_write_locked(
+		    db, req->log, req->ops, &device_ids[i], &req->error);
 		/* an I/O error, a full disk or a lost lock ends the transaction */
 		if (sqlite3_get_autocommit(db->db)) {
 			_fst_db_tx_mark_clear(&mark);
@@ -919,8 +922,8 @@ one_by_one:
 	 * written, so each log that did not fail on its own is tried alone */
 	_fst_db_transaction_clear(&tx);
 	g_debug("writing %u device logs together failed, writing them one by one: %s",
-		group->len,
-		error != NULL ? error->message : "the transaction ended");
+	        group->len,
+	        error != NULL ? error->message : "the transaction ended");
 	for (guint i = 0; i < group->len; i++) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, i);
 		if (req->failed_alone)
@@ -1031,10 +1034,10 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 			g_propagate_error(error, req.error);
 		else
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INTERNAL,
-				    "recording device %s failed without a reason",
-				    self->info->uid);
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "recording device %s failed without a reason",
+			            self->info->uid);
 		return FALSE;
 	}
 	self->device_id = req.device_id;

@@ -17,9 +17,9 @@
 #include "fst-openssl-common.h"
 
 /*
- * The station database (db/schema.md): stations, devices, and the session context (operators, lots).
+ * The station database (db/schema.md): stations, devices, and the session context (operators,
+ * lots).
  */
-
 
 /**
  * fst_db_ensure_station:
@@ -61,13 +61,13 @@ fst_db_ensure_station(FstDb *self,
 	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return 0;
 	stmt = _fst_db_prepare(self,
-	                      "INSERT INTO stations (name, host, software_version, created_at, "
-	                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
-	                      "ON CONFLICT (name) DO UPDATE SET host = excluded.host, "
-	                      "software_version = excluded.software_version, "
-	                      "updated_at = excluded.updated_at RETURNING id",
-	                      what,
-	                      error);
+	                       "INSERT INTO stations (name, host, software_version, created_at, "
+	                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+	                       "ON CONFLICT (name) DO UPDATE SET host = excluded.host, "
+	                       "software_version = excluded.software_version, "
+	                       "updated_at = excluded.updated_at RETURNING id",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return 0;
 	rc = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
@@ -102,7 +102,8 @@ gboolean
 _fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error)
 {
 	return _fst_db_check_text("device uid", info->uid, FST_DB_MAX_NAME, TRUE, TRUE, error) &&
-	       _fst_db_check_text("device model", info->model, FST_DB_MAX_NAME, FALSE, TRUE, error) &&
+	       _fst_db_check_text(
+	           "device model", info->model, FST_DB_MAX_NAME, FALSE, TRUE, error) &&
 	       _fst_db_check_text(
 	           "device firmware", info->firmware, FST_DB_MAX_NAME, FALSE, TRUE, error) &&
 	       _fst_db_check_text("port", port, FST_DB_MAX_PORT, FALSE, TRUE, error);
@@ -254,11 +255,8 @@ _fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id,
 }
 
 gboolean
-_fst_db_set_device_state_locked(FstDb *self,
-			       gint64 device_id,
-			       FstDbDeviceState state,
-			       const gchar *last_error,
-			       GError **error)
+_fst_db_set_device_state_locked(
+    FstDb *self, gint64 device_id, FstDbDeviceState state, const gchar *last_error, GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what = g_strdup_printf(
@@ -266,10 +264,10 @@ _fst_db_set_device_state_locked(FstDb *self,
 	gint rc;
 
 	stmt = _fst_db_prepare(self,
-	                      "UPDATE devices SET state = ?1, last_error = ?2, updated_at = ?3 "
-	                      "WHERE id = ?4",
-	                      what,
-	                      error);
+	                       "UPDATE devices SET state = ?1, last_error = ?2, updated_at = ?3 "
+	                       "WHERE id = ?4",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(stmt, 1, fst_db_device_state_to_string(state), -1, SQLITE_STATIC);
@@ -287,8 +285,8 @@ _fst_db_get_device_uid_locked(FstDb *self, gint64 device_id)
 	g_autoptr(FstDbStmt) stmt = NULL;
 	gboolean found = FALSE;
 
-	stmt =
-	    _fst_db_prepare(self, "SELECT uid FROM devices WHERE id = ?1", "look up a device", NULL);
+	stmt = _fst_db_prepare(
+	    self, "SELECT uid FROM devices WHERE id = ?1", "look up a device", NULL);
 	if (stmt == NULL || sqlite3_bind_int64(stmt, 1, device_id) != SQLITE_OK ||
 	    !_fst_db_step_row(self, stmt, &found, "look up a device", NULL) || !found)
 		return g_strdup_printf("%" G_GINT64_FORMAT, device_id);
@@ -319,17 +317,17 @@ fst_db_device_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 	dev->firmware = _fst_db_column_strdup(stmt, 3);
 	dev->port = _fst_db_column_strdup(stmt, 4);
 	if (!fst_db_device_state_from_string((const gchar *)sqlite3_column_text(stmt, 5),
-					     &dev->state)) {
+	                                     &dev->state)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DATABASE,
-			    "device %s in %s has unknown state '%s': restore the database from a "
-			    "backup",
-			    dev->uid != NULL ? dev->uid : "(null)",
-			    self->path,
-			    sqlite3_column_text(stmt, 5) != NULL
-				? (const gchar *)sqlite3_column_text(stmt, 5)
-				: "(null)");
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "device %s in %s has unknown state '%s': restore the database from a "
+		            "backup",
+		            dev->uid != NULL ? dev->uid : "(null)",
+		            self->path,
+		            sqlite3_column_text(stmt, 5) != NULL
+		                ? (const gchar *)sqlite3_column_text(stmt, 5)
+		                : "(null)");
 		return NULL;
 	}
 	dev->last_error = _fst_db_column_strdup(stmt, 6);
@@ -582,12 +580,12 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return NULL;
 	stmt = _fst_db_prepare(self,
-	                      "SELECT d.id, d.uid, c.serial_hex, c.state FROM devices d "
-	                      "LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM "
-	                      "certificates WHERE device_id = d.id) WHERE d.state = "
-	                      "'in-progress' AND d.station_id IS ?1 ORDER BY d.id",
-	                      what,
-	                      error);
+	                       "SELECT d.id, d.uid, c.serial_hex, c.state FROM devices d "
+	                       "LEFT JOIN certificates c ON c.id = (SELECT max(id) FROM "
+	                       "certificates WHERE device_id = d.id) WHERE d.state = "
+	                       "'in-progress' AND d.station_id IS ?1 ORDER BY d.id",
+	                       what,
+	                       error);
 	if (stmt == NULL ||
 	    !_fst_db_check_bind(self, _fst_db_bind_id(stmt, 1, station_id), what, error))
 		return NULL;
@@ -622,9 +620,17 @@ fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error)
 		gint64 id = g_array_index(ids, gint64, i);
 		const gchar *detail = g_ptr_array_index(details, i);
 		if (!_fst_db_interrupt_certificates_locked(self, id, error) ||
-		    !_fst_db_set_device_state_locked(self, id, FST_DB_DEVICE_STATE_REWORK, detail, error) ||
-		    !_fst_db_insert_event_locked(
-		        self, id, station_id, "interrupted", now, now, "interrupted", detail, error))
+		    !_fst_db_set_device_state_locked(
+		        self, id, FST_DB_DEVICE_STATE_REWORK, detail, error) ||
+		    !_fst_db_insert_event_locked(self,
+		                                 id,
+		                                 station_id,
+		                                 "interrupted",
+		                                 now,
+		                                 now,
+		                                 "interrupted",
+		                                 detail,
+		                                 error))
 			return NULL;
 	}
 	if (!_fst_db_transaction_commit(&tx, what, error))

@@ -17,10 +17,9 @@
 #include "fst-openssl-common.h"
 
 /*
- * The station database (db/schema.md): the events and the audit chain: each event chained to the one before it,
- * and the rows a transaction wrote bound into its last event (db/fst-audit.c).
+ * The station database (db/schema.md): the events and the audit chain: each event chained to the
+ * one before it, and the rows a transaction wrote bound into its last event (db/fst-audit.c).
  */
-
 
 /* the end of the chain, read once per write transaction */
 static gboolean
@@ -40,24 +39,25 @@ fst_db_load_head(FstDb *self, const gchar *what, GError **error)
 		return FALSE;
 	self->head_id = found ? sqlite3_column_int64(last, 0) : 0;
 	prev = found ? fst_audit_hash_from_bytes(sqlite3_column_blob(last, 1),
-						 (gsize)sqlite3_column_bytes(last, 1))
-		     : NULL;
-	g_strlcpy(self->head_hash, prev != NULL ? prev : FST_AUDIT_GENESIS, sizeof(self->head_hash));
+	                                         (gsize)sqlite3_column_bytes(last, 1))
+	             : NULL;
+	g_strlcpy(
+	    self->head_hash, prev != NULL ? prev : FST_AUDIT_GENESIS, sizeof(self->head_hash));
 	self->head_known = TRUE;
 	return TRUE;
 }
 
 gboolean
 _fst_db_insert_event_rows_locked(FstDb *self,
-				gint64 device_id,
-				gint64 station_id,
-				const gchar *step,
-				gint64 started_us,
-				gint64 ended_us,
-				const gchar *outcome,
-				const gchar *detail,
-				GBytes *rows,
-				GError **error)
+                                 gint64 device_id,
+                                 gint64 station_id,
+                                 const gchar *step,
+                                 gint64 started_us,
+                                 gint64 ended_us,
+                                 const gchar *outcome,
+                                 const gchar *detail,
+                                 GBytes *rows,
+                                 GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *what = g_strdup_printf("record event %s", step);
@@ -91,16 +91,16 @@ _fst_db_insert_event_rows_locked(FstDb *self,
 	hash = fst_audit_event_hash(self->head_hash, &row);
 	fst_audit_hash_to_bytes(hash, raw);
 
-	stmt = _fst_db_prepare(self,
-			      rows != NULL
-				  ? "INSERT INTO events (id, device_id, station_id, operator_id, "
-				    "lot_id, step, started_at, ended_at, outcome, detail, hash, rows) "
-				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-				  : "INSERT INTO events (id, device_id, station_id, operator_id, "
-				    "lot_id, step, started_at, ended_at, outcome, detail, hash) "
-				    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-			      what,
-			      error);
+	stmt = _fst_db_prepare(
+	    self,
+	    rows != NULL ? "INSERT INTO events (id, device_id, station_id, operator_id, "
+	                   "lot_id, step, started_at, ended_at, outcome, detail, hash, rows) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	                 : "INSERT INTO events (id, device_id, station_id, operator_id, "
+	                   "lot_id, step, started_at, ended_at, outcome, detail, hash) "
+	                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    what,
+	    error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, row.id);
@@ -148,14 +148,14 @@ _fst_db_insert_event_rows_locked(FstDb *self,
 
 gboolean
 _fst_db_insert_event_locked(FstDb *self,
-                           gint64 device_id,
-                           gint64 station_id,
-                           const gchar *step,
-                           gint64 started_us,
-                           gint64 ended_us,
-                           const gchar *outcome,
-                           const gchar *detail,
-                           GError **error)
+                            gint64 device_id,
+                            gint64 station_id,
+                            const gchar *step,
+                            gint64 started_us,
+                            gint64 ended_us,
+                            const gchar *outcome,
+                            const gchar *detail,
+                            GError **error)
 {
 	return _fst_db_insert_event_rows_locked(
 	    self, device_id, station_id, step, started_us, ended_us, outcome, detail, NULL, error);
@@ -178,8 +178,12 @@ G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_bound_row_sql) == FST_AUDIT_TABLE_LAST);
 
 /* appends the binding of one row as it is now; a row that is gone is not bound */
 static gboolean
-fst_db_bind_row(
-    FstDb *self, FstAuditTable table, gint64 id, GByteArray *rows, const gchar *what, GError **error)
+fst_db_bind_row(FstDb *self,
+                FstAuditTable table,
+                gint64 id,
+                GByteArray *rows,
+                const gchar *what,
+                GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	guint8 hash[FST_AUDIT_HASH_LEN];
@@ -238,7 +242,8 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 	self->tx_event.rows = NULL;
 	self->tx_event.rows_len = 0;
 	fst_audit_hash_to_bytes(hash, raw);
-	stmt = _fst_db_prepare(self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
+	stmt = _fst_db_prepare(
+	    self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_blob(stmt, 1, rows->data, (gint)rows->len, SQLITE_TRANSIENT);
@@ -273,7 +278,7 @@ _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
 	for (guint i = 0; i < dirty->len; i++) {
 		guint64 key = g_array_index(dirty, guint64, i);
 		if (!fst_db_bind_row(
-			self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
+		        self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
 			return FALSE;
 	}
 	if (rows->len == 0)
@@ -338,14 +343,14 @@ fst_db_add_event(FstDb *self,
 	if (device_id > 0 && !_fst_db_require_device_locked(self, device_id, &station_id, error))
 		return FALSE;
 	if (!_fst_db_insert_event_locked(self,
-	                                device_id,
-	                                station_id,
-	                                step,
-	                                started_us,
-	                                ended_us,
-	                                outcome,
-	                                detail_safe,
-	                                error))
+	                                 device_id,
+	                                 station_id,
+	                                 step,
+	                                 started_us,
+	                                 ended_us,
+	                                 outcome,
+	                                 detail_safe,
+	                                 error))
 		return FALSE;
 	return _fst_db_transaction_commit(&tx, what, error);
 }
@@ -373,16 +378,16 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 
 	/* a device's events by events_device; all of them in id order */
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = _fst_db_prepare(self,
-	                      device_id > 0
-	                          ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                            "outcome, detail, operator_id, lot_id, hash FROM events "
-	                            "WHERE device_id = ?1 ORDER BY id"
-	                          : "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                            "outcome, detail, operator_id, lot_id, hash FROM events "
-	                            "WHERE ?1 <= 0 ORDER BY id",
-	                      what,
-	                      error);
+	stmt = _fst_db_prepare(
+	    self,
+	    device_id > 0 ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                    "outcome, detail, operator_id, lot_id, hash FROM events "
+	                    "WHERE device_id = ?1 ORDER BY id"
+	                  : "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                    "outcome, detail, operator_id, lot_id, hash FROM events "
+	                    "WHERE ?1 <= 0 ORDER BY id",
+	    what,
+	    error);
 	if (stmt == NULL)
 		return NULL;
 	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))

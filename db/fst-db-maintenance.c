@@ -20,7 +20,6 @@
  * The station database (db/schema.md): backups, the integrity check and the statistics.
  */
 
-
 /*
  * Copies the database to @dest through SQLite's online backup API, from a
  * connection of its own: in WAL mode it reads one consistent snapshot and
@@ -274,14 +273,16 @@ fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error)
 	if (!_fst_db_exec(self, "BEGIN", "read the statistics", error))
 		return FALSE;
 	ok = _fst_db_query_text(self,
-	                       "SELECT value FROM db_properties WHERE key = 'database-id'",
-	                       &stats->database_id,
-	                       error) &&
-	     fst_db_count_locked(self, "SELECT count(*) FROM stations", NULL, &stats->stations, error) &&
+	                        "SELECT value FROM db_properties WHERE key = 'database-id'",
+	                        &stats->database_id,
+	                        error) &&
+	     fst_db_count_locked(
+	         self, "SELECT count(*) FROM stations", NULL, &stats->stations, error) &&
 	     fst_db_count_locked(
 	         self, "SELECT count(*) FROM operators", NULL, &stats->operators, error) &&
 	     fst_db_count_locked(self, "SELECT count(*) FROM lots", NULL, &stats->lots, error) &&
-	     fst_db_count_locked(self, "SELECT count(*) FROM devices", NULL, &stats->devices, error) &&
+	     fst_db_count_locked(
+	         self, "SELECT count(*) FROM devices", NULL, &stats->devices, error) &&
 	     fst_db_count_locked(
 	         self, "SELECT count(*) FROM certificates", NULL, &stats->certificates, error) &&
 	     fst_db_count_locked(self, "SELECT max(id) FROM events", NULL, &stats->events, error) &&

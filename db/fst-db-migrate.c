@@ -17,15 +17,14 @@
 #include "fst-openssl-common.h"
 
 /*
- * The station database (db/schema.md): the schema ladder: one function per version, each run in its own
- * transaction by _fst_db_migrate() (db/schema.md, "Migration policy").
+ * The station database (db/schema.md): the schema ladder: one function per version, each run in its
+ * own transaction by _fst_db_migrate() (db/schema.md, "Migration policy").
  */
 
-
 /*
- * The step to version 1, the first schema. Never edit this once released: change the schema by adding
- * fst_db_migrate_v2() and so on, and document it in db/schema.md. Times are
- * integer unix microseconds in UTC unless the column says otherwise.
+ * The step to version 1, the first schema. Never edit this once released: change the schema by
+ * adding fst_db_migrate_v2() and so on, and document it in db/schema.md. Times are integer unix
+ * microseconds in UTC unless the column says otherwise.
  */
 static const gchar fst_db_schema_v1[] =
     "CREATE TABLE schema_migrations ("
@@ -116,10 +115,10 @@ fst_db_migrate_v1(FstDb *self, GError **error)
 
 	/* a stable identity for reports and audits, which outlives file renames */
 	stmt = _fst_db_prepare(self,
-	                      "INSERT INTO db_properties (key, value) VALUES "
-	                      "('database-id', ?1), ('created-at', ?2)",
-	                      "record the database identity",
-	                      error);
+	                       "INSERT INTO db_properties (key, value) VALUES "
+	                       "('database-id', ?1), ('created-at', ?2)",
+	                       "record the database identity",
+	                       error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_text(stmt, 1, uuid, -1, SQLITE_TRANSIENT);
@@ -210,7 +209,6 @@ static const gchar fst_db_schema_v2[] =
     "  UNIQUE (certificate_id, target));"
     "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);";
 
-
 /* fills the chain hash of the events a v1 file holds, in id order */
 static gboolean
 fst_db_chain_existing_events(FstDb *self, GError **error)
@@ -222,12 +220,11 @@ fst_db_chain_existing_events(FstDb *self, GError **error)
 	gint rc;
 
 	sel = _fst_db_prepare(self,
-	                     "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                     "outcome, detail FROM events ORDER BY id",
-	                     what,
-	                     error);
-	upd = _fst_db_prepare(
-	    self, "UPDATE events SET hash = ?1 WHERE id = ?2", what, error);
+	                      "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	                      "outcome, detail FROM events ORDER BY id",
+	                      what,
+	                      error);
+	upd = _fst_db_prepare(self, "UPDATE events SET hash = ?1 WHERE id = ?2", what, error);
 	if (sel == NULL || upd == NULL)
 		return FALSE;
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
@@ -271,10 +268,10 @@ fst_db_chain_existing_certificates(FstDb *self, GError **error)
 	gint rc;
 
 	sel = _fst_db_prepare(self,
-	                     "SELECT device_id, station_id, serial_hex, aws_cert_id, state FROM "
-	                     "certificates ORDER BY id",
-	                     what,
-	                     error);
+	                      "SELECT device_id, station_id, serial_hex, aws_cert_id, state FROM "
+	                      "certificates ORDER BY id",
+	                      what,
+	                      error);
 	if (sel == NULL)
 		return FALSE;
 	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
@@ -285,14 +282,14 @@ fst_db_chain_existing_certificates(FstDb *self, GError **error)
 		                    (const gchar *)sqlite3_column_text(sel, 3),
 		                    (const gchar *)sqlite3_column_text(sel, 4));
 		if (!_fst_db_insert_event_locked(self,
-		                                sqlite3_column_int64(sel, 0),
-		                                sqlite3_column_int64(sel, 1),
-		                                "certificate-issued",
-		                                now,
-		                                now,
-		                                "ok",
-		                                detail,
-		                                error))
+		                                 sqlite3_column_int64(sel, 0),
+		                                 sqlite3_column_int64(sel, 1),
+		                                 "certificate-issued",
+		                                 now,
+		                                 now,
+		                                 "ok",
+		                                 detail,
+		                                 error))
 			return FALSE;
 	}
 	if (rc != SQLITE_DONE)
@@ -319,7 +316,8 @@ static const gchar fst_db_schema_v3[] = "DROP INDEX device_objects_certificate;"
 static gboolean
 fst_db_migrate_v3(FstDb *self, GError **error)
 {
-	return _fst_db_exec(self, fst_db_schema_v3, "drop the index device_objects_certificate", error);
+	return _fst_db_exec(
+	    self, fst_db_schema_v3, "drop the index device_objects_certificate", error);
 }
 
 /*
@@ -509,12 +507,8 @@ static const gchar fst_db_schema_v5[] =
 #define FST_DB_BIND_ALL_CHUNK 4096
 
 static gboolean
-fst_db_bind_table_flush(FstDb *self,
-			FstAuditTable table,
-			GByteArray *rows,
-			gint64 first,
-			gint64 last,
-			GError **error)
+fst_db_bind_table_flush(
+    FstDb *self, FstAuditTable table, GByteArray *rows, gint64 first, gint64 last, GError **error)
 {
 	g_autoptr(GBytes) bytes = NULL;
 	g_autofree gchar *detail = NULL;
@@ -524,10 +518,10 @@ fst_db_bind_table_flush(FstDb *self,
 		return TRUE;
 	bytes = g_bytes_new(rows->data, rows->len);
 	detail = g_strdup_printf("rows of %s bound to the audit chain: ids %" G_GINT64_FORMAT
-				 " to %" G_GINT64_FORMAT " (schema migration v5)",
-				 fst_audit_table_name(table),
-				 first,
-				 last);
+	                         " to %" G_GINT64_FORMAT " (schema migration v5)",
+	                         fst_audit_table_name(table),
+	                         first,
+	                         last);
 	g_byte_array_set_size(rows, 0);
 	return _fst_db_insert_event_rows_locked(
 	    self, 0, 0, "records", now, now, "ok", detail, bytes, error);
@@ -540,8 +534,8 @@ fst_db_bind_all_rows(FstDb *self, GError **error)
 	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
 		g_autofree gchar *sql =
 		    g_strdup_printf("SELECT * FROM %s ORDER BY rowid", fst_audit_table_name(t));
-		g_autofree gchar *what =
-		    g_strdup_printf("bind the rows of %s to the audit chain", fst_audit_table_name(t));
+		g_autofree gchar *what = g_strdup_printf("bind the rows of %s to the audit chain",
+		                                         fst_audit_table_name(t));
 		g_autoptr(GByteArray) rows = g_byte_array_new();
 		g_autoptr(sqlite3_stmt) stmt = NULL;
 		gint64 first = 0;
@@ -581,11 +575,8 @@ fst_db_migrate_v5(FstDb *self, GError **error)
 	if (!_fst_db_exec(self, fst_db_schema_v5, "create the schema v5 tables", error))
 		return FALSE;
 	/* the certificates of attempts interrupted before v5 are flagged now */
-	rc = sqlite3_prepare_v2(self->db,
-				"SELECT id FROM devices WHERE state = 'rework' ORDER BY id",
-				-1,
-				&stmt,
-				NULL);
+	rc = sqlite3_prepare_v2(
+	    self->db, "SELECT id FROM devices WHERE state = 'rework' ORDER BY id", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return _fst_db_set_error(self, error, rc, "trying to find the devices in rework");
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -596,7 +587,7 @@ fst_db_migrate_v5(FstDb *self, GError **error)
 		return _fst_db_set_error(self, error, rc, "trying to find the devices in rework");
 	for (guint i = 0; i < devices->len; i++) {
 		if (!_fst_db_interrupt_certificates_locked(
-			self, g_array_index(devices, gint64, i), error))
+		        self, g_array_index(devices, gint64, i), error))
 			return FALSE;
 	}
 	return fst_db_bind_all_rows(self, error);
@@ -702,10 +693,10 @@ fst_db_migrate_step(FstDb *self, guint version, gboolean *applied, GError **erro
 
 	stmt =
 	    _fst_db_prepare(self,
-	                   "INSERT INTO schema_migrations (version, applied_at, software_version) "
-	                   "VALUES (?1, ?2, ?3)",
-	                   what,
-	                   error);
+	                    "INSERT INTO schema_migrations (version, applied_at, software_version) "
+	                    "VALUES (?1, ?2, ?3)",
+	                    what,
+	                    error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, version);

@@ -20,8 +20,7 @@ G_BEGIN_DECLS
  * scope resets it for the next use instead of finalizing it */
 typedef sqlite3_stmt FstDbStmt;
 
-void
-_fst_db_stmt_release(FstDbStmt *stmt);
+void _fst_db_stmt_release(FstDbStmt *stmt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbStmt, _fst_db_stmt_release)
 
 /* another process (a CLI report, a backup) may hold the lock for a moment */
@@ -42,14 +41,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbStmt, _fst_db_stmt_release)
 
 struct _FstDb {
 	GRecMutex mutex; /* guards db and station_id; fst_db_device_log_commit() re-enters */
-	sqlite3 *db;  /* (owned) */
-	gchar *path;  /* (owned) */
+	sqlite3 *db;     /* (owned) */
+	gchar *path;     /* (owned) */
 	guint schema_version;
-	gint64 station_id; /* last station passed to fst_db_ensure_station(), or 0 */
+	gint64 station_id;  /* last station passed to fst_db_ensure_station(), or 0 */
 	gint64 operator_id; /* session context (fst_db_set_context()), or 0 */
 	gint64 lot_id;
 	gchar *last_backup; /* (owned) (nullable): the copy made before a migration */
-	guint batch; /* > 0 inside fst_db_device_log_commit(): one transaction for all */
+	guint batch;        /* > 0 inside fst_db_device_log_commit(): one transaction for all */
 	GHashTable *stmts;  /* (owned): SQL text -> prepared statement, reused */
 	/* valid inside one write transaction only (the write lock keeps others
 	 * out): the end of the audit chain, written to `audit-head` once at
@@ -68,26 +67,26 @@ struct _FstDb {
 	/* the rows of bound tables (FstAuditTable) this transaction wrote, seen
 	 * by fst_db_update_hook(): packed (table << 48 | rowid), in order, bound
 	 * into the chain once each at commit (_fst_db_bind_rows()) */
-	GArray *dirty;	     /* (owned) (element-type guint64) */
+	GArray *dirty;         /* (owned) (element-type guint64) */
 	GHashTable *dirty_set; /* (owned): the same keys */
-	gboolean binding_off; /* migrations bind every row themselves */
-	gboolean read_only;   /* fst_db_open_read_only() */
+	gboolean binding_off;  /* migrations bind every row themselves */
+	gboolean read_only;    /* fst_db_open_read_only() */
 	/* the last event this transaction wrote, whose hash the bindings change */
 	gint64 tx_event_id;
 	gchar tx_event_prev[FST_AUDIT_HASH_LEN * 2 + 1];
 	FstAuditEventRow tx_event; /* step, outcome, detail point into the copies below */
-	gchar *tx_event_step;	   /* (owned) */
+	gchar *tx_event_step;      /* (owned) */
 	gchar *tx_event_outcome;   /* (owned) */
-	gchar *tx_event_detail;	   /* (owned) (nullable) */
+	gchar *tx_event_detail;    /* (owned) (nullable) */
 	/* the group commit of device logs (fst_db_device_log_commit()): lanes
 	 * that reach a commit point while another group is being written queue
 	 * here; the first of them to find no leader writes every queued log in
 	 * one transaction and wakes the others with their own results */
 	GMutex queue_lock;
-	GPtrArray *queue;	  /* (element-type FstDbCommitRequest): not taken yet */
-	gboolean queue_leader; /* a lane is writing a group */
+	GPtrArray *queue;           /* (element-type FstDbCommitRequest): not taken yet */
+	gboolean queue_leader;      /* a lane is writing a group */
 	guint64 group_transactions; /* durable transactions of device logs so far */
-	guint64 group_logs;	    /* device logs written in them */
+	guint64 group_logs;         /* device logs written in them */
 };
 
 #define FST_DB_DIRTY_KEY(table, id) (((guint64)(table) << 48) | (guint64)(id))
@@ -113,10 +112,12 @@ typedef struct {
 	gboolean open;
 } FstDbTransaction;
 
-#define FST_DB_TRANSACTION_INIT {NULL, FALSE}
+#define FST_DB_TRANSACTION_INIT                                                                    \
+	{                                                                                          \
+		NULL, FALSE                                                                        \
+	}
 
-void
-_fst_db_transaction_clear(FstDbTransaction *tx);
+void _fst_db_transaction_clear(FstDbTransaction *tx);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDbTransaction, _fst_db_transaction_clear)
 
 /* what a write transaction remembers in memory (struct _FstDb) at a
@@ -130,178 +131,134 @@ typedef struct {
 	gint64 tx_event_id;
 	gchar tx_event_prev[FST_AUDIT_HASH_LEN * 2 + 1];
 	FstAuditEventRow tx_event;
-	gchar *tx_event_step;	 /* (owned) */
+	gchar *tx_event_step;    /* (owned) */
 	gchar *tx_event_outcome; /* (owned) */
-	gchar *tx_event_detail;	 /* (owned) (nullable) */
+	gchar *tx_event_detail;  /* (owned) (nullable) */
 	guint dirty_len;
 } FstDbTxMark;
 
-void
-_fst_db_tx_mark(FstDb *self, FstDbTxMark *mark);
-void
-_fst_db_tx_restore(FstDb *self, FstDbTxMark *mark);
-void
-_fst_db_tx_mark_clear(FstDbTxMark *mark);
+void _fst_db_tx_mark(FstDb *self, FstDbTxMark *mark);
+void _fst_db_tx_restore(FstDb *self, FstDbTxMark *mark);
+void _fst_db_tx_mark_clear(FstDbTxMark *mark);
 
 /* the names of FstCertState, as stored */
 extern const gchar *const fst_cert_state_names[FST_CERT_STATE_LAST];
 
-sqlite3 *
-_fst_db_connect_read_only(const gchar *path, GError **error);
-gchar *
-_fst_db_column_strdup(sqlite3_stmt *stmt, gint col);
+sqlite3 *_fst_db_connect_read_only(const gchar *path, GError **error);
+gchar *_fst_db_column_strdup(sqlite3_stmt *stmt, gint col);
 
 /* connection, statements, transactions, input checks (fst-db.c) */
 
-gboolean
-_fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
+gboolean _fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
     G_GNUC_PRINTF(4, 5);
-sqlite3_stmt *
-_fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error);
-gboolean
-_fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error);
-gboolean
-_fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error);
-gboolean
-_fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
-gboolean
-_fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
-gboolean
-_fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error);
-void
-_fst_db_remember_cert(
+sqlite3_stmt *_fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+gboolean _fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **error);
+gboolean _fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error);
+gboolean _fst_db_step_row(
+    FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
+gboolean _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+gboolean _fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+void _fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state);
-gboolean
-_fst_db_begin(FstDb *self, const gchar *what, GError **error);
-void
-_fst_db_rollback(FstDb *self);
-gboolean
-_fst_db_commit(FstDb *self, const gchar *what, GError **error);
+gboolean _fst_db_begin(FstDb *self, const gchar *what, GError **error);
+void _fst_db_rollback(FstDb *self);
+gboolean _fst_db_commit(FstDb *self, const gchar *what, GError **error);
 gboolean
 _fst_db_transaction_begin(FstDbTransaction *tx, FstDb *self, const gchar *what, GError **error);
-gboolean
-_fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error);
-gint
-_fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value);
-gboolean
-_fst_db_check_text(const gchar *field,
-                  const gchar *value,
-                  gsize max,
-                  gboolean required,
-                  gboolean single_line,
-                  GError **error);
-gboolean
-_fst_db_check_token(const gchar *field, const gchar *value, GError **error);
-gchar *
-_fst_db_normalize_hex(
+gboolean _fst_db_transaction_commit(FstDbTransaction *tx, const gchar *what, GError **error);
+gint _fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value);
+gboolean _fst_db_check_text(const gchar *field,
+                            const gchar *value,
+                            gsize max,
+                            gboolean required,
+                            gboolean single_line,
+                            GError **error);
+gboolean _fst_db_check_token(const gchar *field, const gchar *value, GError **error);
+gchar *_fst_db_normalize_hex(
     const gchar *field, const gchar *value, gsize min, gsize max, gboolean upper, GError **error);
-gchar *
-_fst_db_text_bounded(const gchar *text, gsize max);
-gboolean
-_fst_cert_state_from_string(const gchar *str, FstCertState *state);
-gboolean
-_fst_cert_state_can_move(FstCertState from, FstCertState to);
-gboolean
-_fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error);
+gchar *_fst_db_text_bounded(const gchar *text, gsize max);
+gboolean _fst_cert_state_from_string(const gchar *str, FstCertState *state);
+gboolean _fst_cert_state_can_move(FstCertState from, FstCertState to);
+gboolean _fst_db_query_text(FstDb *self, const gchar *sql, gchar **value, GError **error);
 
 /* the migration ladder (fst-db-migrate.c) */
 
-gboolean
-_fst_db_read_user_version(FstDb *self, guint *version, GError **error);
-gboolean
-_fst_db_migrate(FstDb *self, GError **error);
+gboolean _fst_db_read_user_version(FstDb *self, guint *version, GError **error);
+gboolean _fst_db_migrate(FstDb *self, GError **error);
 
 /* events and the audit chain (fst-db-events.c) */
 
-gboolean
-_fst_db_insert_event_rows_locked(FstDb *self,
-				gint64 device_id,
-				gint64 station_id,
-				const gchar *step,
-				gint64 started_us,
-				gint64 ended_us,
-				const gchar *outcome,
-				const gchar *detail,
-				GBytes *rows,
-				GError **error);
-gboolean
-_fst_db_insert_event_locked(FstDb *self,
-                           gint64 device_id,
-                           gint64 station_id,
-                           const gchar *step,
-                           gint64 started_us,
-                           gint64 ended_us,
-                           const gchar *outcome,
-                           const gchar *detail,
-                           GError **error);
-gboolean
-_fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
+gboolean _fst_db_insert_event_rows_locked(FstDb *self,
+                                          gint64 device_id,
+                                          gint64 station_id,
+                                          const gchar *step,
+                                          gint64 started_us,
+                                          gint64 ended_us,
+                                          const gchar *outcome,
+                                          const gchar *detail,
+                                          GBytes *rows,
+                                          GError **error);
+gboolean _fst_db_insert_event_locked(FstDb *self,
+                                     gint64 device_id,
+                                     gint64 station_id,
+                                     const gchar *step,
+                                     gint64 started_us,
+                                     gint64 ended_us,
+                                     const gchar *outcome,
+                                     const gchar *detail,
+                                     GError **error);
+gboolean _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
 
 /* stations, devices, context (fst-db-devices.c) */
 
-gboolean
-_fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error);
+gboolean _fst_db_check_device_info(const FstDeviceInfo *info, const gchar *port, GError **error);
 gboolean
 _fst_db_require_device_locked(FstDb *self, gint64 device_id, gint64 *station_id, GError **error);
-gboolean
-_fst_db_set_device_state_locked(FstDb *self,
-			       gint64 device_id,
-			       FstDbDeviceState state,
-			       const gchar *last_error,
-			       GError **error);
-gchar *
-_fst_db_get_device_uid_locked(FstDb *self, gint64 device_id);
+gboolean _fst_db_set_device_state_locked(
+    FstDb *self, gint64 device_id, FstDbDeviceState state, const gchar *last_error, GError **error);
+gchar *_fst_db_get_device_uid_locked(FstDb *self, gint64 device_id);
 
 /* certificates (fst-db-certificates.c) */
 
-gboolean
-_fst_db_get_cert_locked(FstDb *self,
-                       const gchar *serial,
-                       gboolean *found,
-                       gint64 *cert_id,
-                       gint64 *device_id,
-                       FstCertState *state,
-                       GError **error);
-gboolean
-_fst_db_move_cert_locked(FstDb *self,
-                        gint64 cert_id,
-                        gint64 device_id,
-                        const gchar *serial,
-                        FstCertState from,
-                        FstCertState to,
-                        const gchar *reason,
-                        const gchar *note,
-                        GError **error);
-gboolean
-_fst_db_get_active_cert_locked(
+gboolean _fst_db_get_cert_locked(FstDb *self,
+                                 const gchar *serial,
+                                 gboolean *found,
+                                 gint64 *cert_id,
+                                 gint64 *device_id,
+                                 FstCertState *state,
+                                 GError **error);
+gboolean _fst_db_move_cert_locked(FstDb *self,
+                                  gint64 cert_id,
+                                  gint64 device_id,
+                                  const gchar *serial,
+                                  FstCertState from,
+                                  FstCertState to,
+                                  const gchar *reason,
+                                  const gchar *note,
+                                  GError **error);
+gboolean _fst_db_get_active_cert_locked(
     FstDb *self, gint64 device_id, gboolean *found, gchar **serial, gint *slot, GError **error);
-gboolean
-_fst_db_supersede_locked(
+gboolean _fst_db_supersede_locked(
     FstDb *self, gint64 device_id, const gchar *old_hex, const gchar *new_hex, GError **error);
-gboolean
-_fst_db_add_escrow_locked(FstDb *self,
-                         gint64 device_id,
-                         gint64 station_id,
-                         const gchar *serial_hex,
-                         const gchar *recipient_hex,
-                         GBytes *cms,
-                         GError **error);
-gboolean
-_fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error);
-gboolean
-_fst_db_supersede_interrupted_locked(FstDb *self,
-				    gint64 device_id,
-				    const gchar *new_serial,
-				    GError **error);
+gboolean _fst_db_add_escrow_locked(FstDb *self,
+                                   gint64 device_id,
+                                   gint64 station_id,
+                                   const gchar *serial_hex,
+                                   const gchar *recipient_hex,
+                                   GBytes *cms,
+                                   GError **error);
+gboolean _fst_db_interrupt_certificates_locked(FstDb *self, gint64 device_id, GError **error);
+gboolean _fst_db_supersede_interrupted_locked(FstDb *self,
+                                              gint64 device_id,
+                                              const gchar *new_serial,
+                                              GError **error);
 
 /* backups and statistics (fst-db-maintenance.c) */
 
-gboolean
-_fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error);
+gboolean _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error);
 
 /* registrations (fst-db-registrations.c) */
-gboolean
-_fst_db_queue_registration_locked(
+gboolean _fst_db_queue_registration_locked(
     FstDb *self, gint64 cert_id, const gchar *target, gint64 now, GError **error);
 
 G_END_DECLS

@@ -28,8 +28,8 @@ struct _FstDbQueue {
 	gchar *path; /* (owned) */
 };
 
-
-static const gchar *const fst_db_queue_states[] = {"pending", "in-progress", "done", "failed", NULL};
+static const gchar *const fst_db_queue_states[] = {
+    "pending", "in-progress", "done", "failed", NULL};
 
 /**
  * fst_db_queue_item_free:
@@ -110,12 +110,13 @@ fst_db_queue_open(const gchar *path, GError **error)
 	self->path = g_strdup(path);
 	rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_DATABASE,
-		            "cannot open the station database %s: %s; run `fleetstation init` first",
-		            path,
-		            self->db != NULL ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_DATABASE,
+		    "cannot open the station database %s: %s; run `fleetstation init` first",
+		    path,
+		    self->db != NULL ? sqlite3_errmsg(self->db) : sqlite3_errstr(rc));
 		return NULL;
 	}
 	sqlite3_busy_timeout(self->db, 30000);
@@ -151,7 +152,7 @@ fst_db_queue_text(sqlite3_stmt *stmt, gint col)
 	return text != NULL ? g_strdup((const gchar *)text) : NULL;
 }
 
-#define FST_DB_QUEUE_COLUMNS                                                                      \
+#define FST_DB_QUEUE_COLUMNS                                                                       \
 	"SELECT r.id, c.device_id, d.uid, c.serial_hex, c.aws_cert_id, c.der, ca.sha256, l.name, " \
 	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at "        \
 	"FROM registrations r JOIN certificates c ON c.id = r.certificate_id "                     \
@@ -230,11 +231,12 @@ fst_db_queue_claim(FstDbQueue *self, gint64 now_us, gint64 lease_us, GError **er
 	item = fst_db_queue_item_from_row(sel);
 	item->resumed = g_strcmp0(item->state, "in-progress") == 0;
 	item->attempts++;
-	upd = fst_db_queue_prepare(self,
-	                           "UPDATE registrations SET state = 'in-progress', attempts = "
-	                           "attempts + 1, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?1",
-	                           what,
-	                           error);
+	upd = fst_db_queue_prepare(
+	    self,
+	    "UPDATE registrations SET state = 'in-progress', attempts = "
+	    "attempts + 1, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?1",
+	    what,
+	    error);
 	if (upd == NULL)
 		goto fail;
 	sqlite3_bind_int64(upd, 1, item->id);
@@ -306,11 +308,8 @@ fst_db_queue_update(FstDbQueue *self,
  * Returns: %TRUE on success
  */
 gboolean
-fst_db_queue_set_remote_id(FstDbQueue *self,
-                           gint64 id,
-                           const gchar *remote_id,
-                           gint64 lease_until_us,
-                           GError **error)
+fst_db_queue_set_remote_id(
+    FstDbQueue *self, gint64 id, const gchar *remote_id, gint64 lease_until_us, GError **error)
 {
 	return fst_db_queue_update(self,
 	                           "UPDATE registrations SET remote_id = ?2, next_attempt_at = ?3, "
@@ -360,11 +359,8 @@ fst_db_queue_finish(FstDbQueue *self, gint64 id, const gchar *remote_id, GError 
  * Returns: %TRUE on success
  */
 gboolean
-fst_db_queue_defer(FstDbQueue *self,
-                   gint64 id,
-                   gint64 next_attempt_us,
-                   const gchar *last_error,
-                   GError **error)
+fst_db_queue_defer(
+    FstDbQueue *self, gint64 id, gint64 next_attempt_us, const gchar *last_error, GError **error)
 {
 	return fst_db_queue_update(self,
 	                           "UPDATE registrations SET state = 'pending', last_error = ?2, "
@@ -472,12 +468,13 @@ fst_db_queue_list(FstDbQueue *self, const gchar *state, const gchar *lot, GError
 
 	if (!fst_db_queue_check_state(state, error))
 		return NULL;
-	stmt = fst_db_queue_prepare(self,
-	                            FST_DB_QUEUE_COLUMNS
-	                            "WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR l.name = ?2) "
-	                            "ORDER BY r.id",
-	                            what,
-	                            error);
+	stmt = fst_db_queue_prepare(
+	    self,
+	    FST_DB_QUEUE_COLUMNS
+	    "WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR l.name = ?2) "
+	    "ORDER BY r.id",
+	    what,
+	    error);
 	if (stmt == NULL)
 		return NULL;
 	if (state != NULL)
@@ -511,12 +508,12 @@ fst_db_queue_find(FstDbQueue *self, const gchar *serial_hex, const gchar *action
 	const gchar *what = "find a registration";
 	gint rc;
 
-	stmt = fst_db_queue_prepare(self,
-	                            FST_DB_QUEUE_COLUMNS
-	                            "WHERE c.serial_hex = upper(?1) AND r.action = ?2 ORDER BY r.id "
-	                            "LIMIT 1",
-	                            what,
-	                            error);
+	stmt = fst_db_queue_prepare(
+	    self,
+	    FST_DB_QUEUE_COLUMNS "WHERE c.serial_hex = upper(?1) AND r.action = ?2 ORDER BY r.id "
+	                         "LIMIT 1",
+	    what,
+	    error);
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_text(stmt, 1, serial_hex, -1, SQLITE_TRANSIENT);
@@ -593,14 +590,15 @@ fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GErr
 gboolean
 fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error)
 {
-	return fst_db_queue_update(self,
-	                           "UPDATE registrations SET state = 'in-progress', attempts = "
-	                           "attempts + 1, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
-	                           id,
-	                           NULL,
-	                           until_us,
-	                           "hold a registration for a bulk task",
-	                           error);
+	return fst_db_queue_update(
+	    self,
+	    "UPDATE registrations SET state = 'in-progress', attempts = "
+	    "attempts + 1, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
+	    id,
+	    NULL,
+	    until_us,
+	    "hold a registration for a bulk task",
+	    error);
 }
 
 /**

@@ -53,42 +53,27 @@ typedef struct {
 	gint64 updated_at;
 } FstDbQueueItem;
 
-void
-fst_db_queue_item_free(FstDbQueueItem *self);
+void fst_db_queue_item_free(FstDbQueueItem *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbQueueItem, fst_db_queue_item_free)
 
-FstDbQueue *
-fst_db_queue_open(const gchar *path, GError **error);
-void
-fst_db_queue_free(FstDbQueue *self);
+FstDbQueue *fst_db_queue_open(const gchar *path, GError **error);
+void fst_db_queue_free(FstDbQueue *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbQueue, fst_db_queue_free)
 
 FstDbQueueItem *
 fst_db_queue_claim(FstDbQueue *self, gint64 now_us, gint64 lease_us, GError **error);
-gboolean
-fst_db_queue_set_remote_id(FstDbQueue *self,
-                           gint64 id,
-                           const gchar *remote_id,
-                           gint64 lease_until_us,
-                           GError **error);
-gboolean
-fst_db_queue_finish(FstDbQueue *self, gint64 id, const gchar *remote_id, GError **error);
-gboolean
-fst_db_queue_defer(FstDbQueue *self,
-                   gint64 id,
-                   gint64 next_attempt_us,
-                   const gchar *last_error,
-                   GError **error);
-gboolean
-fst_db_queue_fail(FstDbQueue *self, gint64 id, const gchar *last_error, GError **error);
-gint64
-fst_db_queue_retry_failed(FstDbQueue *self, const gchar *serial_hex, GError **error);
+gboolean fst_db_queue_set_remote_id(
+    FstDbQueue *self, gint64 id, const gchar *remote_id, gint64 lease_until_us, GError **error);
+gboolean fst_db_queue_finish(FstDbQueue *self, gint64 id, const gchar *remote_id, GError **error);
+gboolean fst_db_queue_defer(
+    FstDbQueue *self, gint64 id, gint64 next_attempt_us, const gchar *last_error, GError **error);
+gboolean fst_db_queue_fail(FstDbQueue *self, gint64 id, const gchar *last_error, GError **error);
+gint64 fst_db_queue_retry_failed(FstDbQueue *self, const gchar *serial_hex, GError **error);
 GPtrArray *
 fst_db_queue_list(FstDbQueue *self, const gchar *state, const gchar *lot, GError **error);
 gboolean
 fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GError **error);
-gboolean
-fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error);
+gboolean fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error);
 FstDbQueueItem *
 fst_db_queue_find_by_aws_id(FstDbQueue *self, const gchar *aws_cert_id, GError **error);
 FstDbQueueItem *

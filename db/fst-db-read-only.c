@@ -79,10 +79,10 @@ _fst_db_connect_read_only(const gchar *path, GError **error)
 
 	if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_FOUND,
-			    "no database at %s: check the workspace path",
-			    path);
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "no database at %s: check the workspace path",
+		            path);
 		return NULL;
 	}
 	rc = fst_db_read_only_try(path, FALSE, &db);
@@ -91,15 +91,15 @@ _fst_db_connect_read_only(const gchar *path, GError **error)
 	if ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) {
 		if (fst_db_has_wal(path)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_DATABASE,
-				    "cannot read %s: its write-ahead log %s-wal holds recent "
-				    "records but its -shm file is missing and cannot be made "
-				    "here (read-only media?): copy the workspace to writable "
-				    "storage, or copy %s-shm beside it",
-				    path,
-				    path,
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_DATABASE,
+			            "cannot read %s: its write-ahead log %s-wal holds recent "
+			            "records but its -shm file is missing and cannot be made "
+			            "here (read-only media?): copy the workspace to writable "
+			            "storage, or copy %s-shm beside it",
+			            path,
+			            path,
+			            path);
 			return NULL;
 		}
 		g_debug("%s: read-only media, opening it immutable", path);
@@ -108,10 +108,10 @@ _fst_db_connect_read_only(const gchar *path, GError **error)
 			return db;
 	}
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_DATABASE,
-		    "cannot read database %s: %s: check the path, or run `fleetstation db check`",
-		    path,
-		    sqlite3_errstr(rc));
+	            FST_ERROR,
+	            FST_ERROR_DATABASE,
+	            "cannot read database %s: %s: check the path, or run `fleetstation db check`",
+	            path,
+	            sqlite3_errstr(rc));
 	return NULL;
 }

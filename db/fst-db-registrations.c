@@ -113,14 +113,14 @@ fst_db_list_registrations(FstDb *self, const gchar *action, const gchar *state, 
 	    !fst_db_check_one_of("registration state", state, fst_db_registration_states, error))
 		return NULL;
 	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt =
-	    _fst_db_prepare(self,
-	                   "SELECT r.id, c.serial_hex, c.aws_cert_id, r.target, r.action, r.state, "
-	                   "r.attempts, r.created_at FROM registrations r JOIN certificates c ON "
-	                   "c.id = r.certificate_id WHERE (?1 IS NULL OR r.action = ?1) AND "
-	                   "(?2 IS NULL OR r.state = ?2) ORDER BY r.id",
-	                   what,
-	                   error);
+	stmt = _fst_db_prepare(
+	    self,
+	    "SELECT r.id, c.serial_hex, c.aws_cert_id, r.target, r.action, r.state, "
+	    "r.attempts, r.created_at FROM registrations r JOIN certificates c ON "
+	    "c.id = r.certificate_id WHERE (?1 IS NULL OR r.action = ?1) AND "
+	    "(?2 IS NULL OR r.state = ?2) ORDER BY r.id",
+	    what,
+	    error);
 	if (stmt == NULL)
 		return NULL;
 	rc = sqlite3_bind_text(stmt, 1, action, -1, SQLITE_TRANSIENT);
@@ -178,12 +178,12 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 		return NULL;
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = _fst_db_prepare(self,
-	                      "SELECT r.action, r.state, count(*) FROM registrations r "
-	                      "JOIN certificates c ON c.id = r.certificate_id JOIN cas a ON "
-	                      "a.id = c.ca_id WHERE a.sha256 = ?1 GROUP BY r.action, r.state "
-	                      "ORDER BY r.action DESC, r.state",
-	                      what,
-	                      error);
+	                       "SELECT r.action, r.state, count(*) FROM registrations r "
+	                       "JOIN certificates c ON c.id = r.certificate_id JOIN cas a ON "
+	                       "a.id = c.ca_id WHERE a.sha256 = ?1 GROUP BY r.action, r.state "
+	                       "ORDER BY r.action DESC, r.state",
+	                       what,
+	                       error);
 	if (stmt == NULL)
 		return NULL;
 	if (!_fst_db_check_bind(
@@ -224,12 +224,13 @@ _fst_db_queue_registration_locked(
 		            target);
 		return FALSE;
 	}
-	stmt = _fst_db_prepare(self,
-	                       "INSERT OR IGNORE INTO registrations (certificate_id, target, action, "
-	                       "state, attempts, created_at, updated_at) VALUES (?1, ?2, 'register', "
-	                       "'pending', 0, ?3, ?3)",
-	                       what,
-	                       error);
+	stmt =
+	    _fst_db_prepare(self,
+	                    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, "
+	                    "state, attempts, created_at, updated_at) VALUES (?1, ?2, 'register', "
+	                    "'pending', 0, ?3, ?3)",
+	                    what,
+	                    error);
 	if (stmt == NULL)
 		return FALSE;
 	rc = sqlite3_bind_int64(stmt, 1, cert_id);

@@ -17,9 +17,9 @@
 #include "fst-openssl-common.h"
 
 /*
- * The station database (db/schema.md): the connection: opening (hardened, WAL, FULL), the statement cache, write
- * transactions and their guard, the input checks shared by every table, the
- * state names, and the read-only open for the query functions.
+ * The station database (db/schema.md): the connection: opening (hardened, WAL, FULL), the statement
+ * cache, write transactions and their guard, the input checks shared by every table, the state
+ * names, and the read-only open for the query functions.
  */
 static void
 fst_db_stmt_finalize(gpointer stmt)
@@ -34,14 +34,12 @@ _fst_db_column_strdup(sqlite3_stmt *stmt, gint col)
 	return text != NULL ? g_strdup((const gchar *)text) : NULL;
 }
 
-
 void
 _fst_db_stmt_release(FstDbStmt *stmt)
 {
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 }
-
 
 /* error helpers */
 
@@ -152,7 +150,8 @@ _fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **e
 
 /* runs a statement that must return one row; *found tells whether it did */
 gboolean
-_fst_db_step_row(FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error)
+_fst_db_step_row(
+    FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error)
 {
 	gint rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -281,10 +280,10 @@ fst_db_write_audit_head(FstDb *self, const gchar *what, GError **error)
 	    g_strdup_printf("%" G_GINT64_FORMAT " %s", self->head_id, self->head_hash);
 
 	head = _fst_db_prepare(self,
-	                      "INSERT INTO db_properties (key, value) VALUES ('audit-head', ?1) "
-	                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-	                      what,
-	                      error);
+	                       "INSERT INTO db_properties (key, value) VALUES ('audit-head', ?1) "
+	                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	                       what,
+	                       error);
 	if (head == NULL)
 		return FALSE;
 	if (!_fst_db_check_bind(
@@ -420,11 +419,11 @@ _fst_db_bind_id(sqlite3_stmt *stmt, gint idx, gint64 value)
 /* @single_line: no control characters at all, else newline and tab are allowed */
 gboolean
 _fst_db_check_text(const gchar *field,
-                  const gchar *value,
-                  gsize max,
-                  gboolean required,
-                  gboolean single_line,
-                  GError **error)
+                   const gchar *value,
+                   gsize max,
+                   gboolean required,
+                   gboolean single_line,
+                   GError **error)
 {
 	gsize len;
 
@@ -898,9 +897,9 @@ fst_db_setup(FstDb *self, GError **error)
 	 * already written keeps its page size (changing it means a VACUUM) */
 	if (self->schema_version == 0 &&
 	    !_fst_db_exec(self,
-	                 "PRAGMA page_size = " G_STRINGIFY(FST_DB_PAGE_SIZE),
-	                 "set the page size",
-	                 error))
+	                  "PRAGMA page_size = " G_STRINGIFY(FST_DB_PAGE_SIZE),
+	                  "set the page size",
+	                  error))
 		return FALSE;
 
 	/* a copy of the file as it was, before a migration rewrites tables; a
@@ -1069,13 +1068,13 @@ fst_db_open_read_only(const gchar *path, GError **error)
 		return NULL;
 	if (self->schema_version != FST_DB_SCHEMA_VERSION) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DATABASE,
-			    "database %s has schema version %u and this fleetstation reads %u "
-			    "without writing: open it once on writable storage to migrate it",
-			    path,
-			    self->schema_version,
-			    (guint)FST_DB_SCHEMA_VERSION);
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "database %s has schema version %u and this fleetstation reads %u "
+		            "without writing: open it once on writable storage to migrate it",
+		            path,
+		            self->schema_version,
+		            (guint)FST_DB_SCHEMA_VERSION);
 		return NULL;
 	}
 	return g_steal_pointer(&self);

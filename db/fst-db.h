@@ -21,28 +21,21 @@ G_BEGIN_DECLS
 
 typedef struct _FstDb FstDb;
 
-FstDb *
-fst_db_open(const gchar *path, GError **error);
-FstDb *
-fst_db_open_read_only(const gchar *path, GError **error);
-void
-fst_db_close(FstDb *self);
+FstDb *fst_db_open(const gchar *path, GError **error);
+FstDb *fst_db_open_read_only(const gchar *path, GError **error);
+void fst_db_close(FstDb *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDb, fst_db_close)
-guint
-fst_db_get_schema_version(FstDb *self);
-const gchar *
-fst_db_get_path(FstDb *self);
-gint
-fst_db_get_synchronous(FstDb *self);
+guint fst_db_get_schema_version(FstDb *self);
+const gchar *fst_db_get_path(FstDb *self);
+gint fst_db_get_synchronous(FstDb *self);
 
 /* stations and the session context */
 
-gint64
-fst_db_ensure_station(FstDb *self,
-		      const gchar *name,
-		      const gchar *host,
-		      const gchar *software_version,
-		      GError **error);
+gint64 fst_db_ensure_station(FstDb *self,
+                             const gchar *name,
+                             const gchar *host,
+                             const gchar *software_version,
+                             GError **error);
 gboolean
 fst_db_set_context(FstDb *self, const gchar *operator_name, const gchar *lot, GError **error);
 
@@ -71,8 +64,7 @@ typedef enum {
 	FST_CERT_STATE_LAST
 } FstCertState;
 
-const gchar *
-fst_cert_state_to_string(FstCertState state);
+const gchar *fst_cert_state_to_string(FstCertState state);
 
 /**
  * FstDbCert:
@@ -81,24 +73,25 @@ fst_cert_state_to_string(FstCertState state);
  * "read back" are set by the queries and ignored when recording.
  */
 typedef struct {
-	gchar *serial_hex;   /* upper-case hex */
+	gchar *serial_hex; /* upper-case hex */
 	GBytes *der;
-	gchar *aws_cert_id;  /* SHA-256 of the DER, lower-case hex */
+	gchar *aws_cert_id; /* SHA-256 of the DER, lower-case hex */
 	gchar *subject;
 	gchar *key_type;
-	gint64 not_before;   /* unix seconds */
+	gint64 not_before; /* unix seconds */
 	gint64 not_after;
 	gchar *issuer_sha256; /* SHA-256 of the issuing CA certificate DER */
 	gchar *profile;
 	FstCertState state;
-	gint64 created_at;    /* unix microseconds, UTC; read back */
+	gint64 created_at; /* unix microseconds, UTC; read back */
 	gint64 updated_at;
-	gchar *profile_sha256;	  /* (nullable): content hash of the profile (fst_profile_get_content_sha256()) */
-	gint64 id;		  /* read back */
-	gchar *device_uid;	  /* read back */
-	gchar *operator_name;	  /* read back, from the session context */
-	gchar *lot;		  /* read back, from the session context */
-	gint64 revoked_at;	  /* unix microseconds, 0 when not revoked */
+	gchar *profile_sha256;    /* (nullable): content hash of the profile
+	                             (fst_profile_get_content_sha256()) */
+	gint64 id;                /* read back */
+	gchar *device_uid;        /* read back */
+	gchar *operator_name;     /* read back, from the session context */
+	gchar *lot;               /* read back, from the session context */
+	gint64 revoked_at;        /* unix microseconds, 0 when not revoked */
 	gchar *revocation_reason; /* (nullable): set with fst_db_revoke_certificate() */
 	gint slot; /* the device credential slot it was written to: 0 = A (default), 1 = B */
 	/* (nullable): a cloud target to register it with, e.g. "aws-iot:eu-west-1":
@@ -107,8 +100,7 @@ typedef struct {
 	gchar *register_target;
 } FstDbCert;
 
-void
-fst_db_cert_free(FstDbCert *self);
+void fst_db_cert_free(FstDbCert *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbCert, fst_db_cert_free)
 
 /**
@@ -119,7 +111,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbCert, fst_db_cert_free)
  */
 typedef struct {
 	const gchar *device_uid;
-	const gchar *state;	    /* an #FstCertState name, e.g. "issued" */
+	const gchar *state;         /* an #FstCertState name, e.g. "issued" */
 	const gchar *issuer_sha256; /* any case */
 	const gchar *lot;
 	gint64 station_id;
@@ -129,22 +121,17 @@ typedef struct {
 
 gboolean
 fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error);
-gboolean
-fst_db_set_certificate_state(FstDb *self,
-			     const gchar *serial_hex,
-			     FstCertState state,
-			     GError **error);
-gboolean
-fst_db_revoke_certificate(FstDb *self,
-			  const gchar *serial_hex,
-			  const gchar *reason,
-			  GError **error);
-GPtrArray *
-fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error);
-gint64
-fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
-FstDbCert *
-fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error);
+gboolean fst_db_set_certificate_state(FstDb *self,
+                                      const gchar *serial_hex,
+                                      FstCertState state,
+                                      GError **error);
+gboolean fst_db_revoke_certificate(FstDb *self,
+                                   const gchar *serial_hex,
+                                   const gchar *reason,
+                                   GError **error);
+GPtrArray *fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error);
+gint64 fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
+FstDbCert *fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error);
 GBytes *
 fst_db_get_escrow(FstDb *self, const gchar *serial_hex, gchar **recipient_sha256, GError **error);
 
@@ -167,10 +154,8 @@ typedef enum {
 	FST_DB_DEVICE_STATE_LAST
 } FstDbDeviceState;
 
-const gchar *
-fst_db_device_state_to_string(FstDbDeviceState state);
-gboolean
-fst_db_device_state_from_string(const gchar *str, FstDbDeviceState *state);
+const gchar *fst_db_device_state_to_string(FstDbDeviceState state);
+gboolean fst_db_device_state_from_string(const gchar *str, FstDbDeviceState *state);
 
 /* the device state names, by #FstDbDeviceState */
 extern const gchar *const fst_db_device_states[FST_DB_DEVICE_STATE_LAST];
@@ -188,7 +173,7 @@ typedef struct {
 	gchar *port;
 	FstDbDeviceState state;
 	gchar *last_error; /* (nullable) */
-	FstDbCert *cert;  /* (nullable): the current certificate */
+	FstDbCert *cert;   /* (nullable): the current certificate */
 	guint protocol_version;
 	gchar *key_types;  /* (nullable): e.g. "ec-p256,rsa-2048" */
 	gchar *validation; /* (nullable): e.g. "rsa-pkcs1,ecdsa-p256" */
@@ -196,42 +181,29 @@ typedef struct {
 	gint64 created_at; /* unix microseconds, UTC */
 	gint64 updated_at;
 	gchar *operator_name; /* (nullable): who last worked on it */
-	gchar *lot;	      /* (nullable): the lot it was last provisioned for */
+	gchar *lot;           /* (nullable): the lot it was last provisioned for */
 } FstDbDevice;
 
-void
-fst_db_device_free(FstDbDevice *self);
+void fst_db_device_free(FstDbDevice *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbDevice, fst_db_device_free)
 
-gint64
-fst_db_begin_device(FstDb *self,
-		    gint64 station_id,
-		    const FstDeviceInfo *info,
-		    const gchar *port,
-		    GError **error);
-gboolean
-fst_db_finish_device(FstDb *self,
-		     gint64 device_id,
-		     const gchar *serial_hex,
-		     const GError *failure,
-		     GError **error);
-FstDbDevice *
-fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
-GPtrArray *
-fst_db_list_devices(FstDb *self, GError **error);
-GPtrArray *
-fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
+gint64 fst_db_begin_device(
+    FstDb *self, gint64 station_id, const FstDeviceInfo *info, const gchar *port, GError **error);
+gboolean fst_db_finish_device(
+    FstDb *self, gint64 device_id, const gchar *serial_hex, const GError *failure, GError **error);
+FstDbDevice *fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
+GPtrArray *fst_db_list_devices(FstDb *self, GError **error);
+GPtrArray *fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
 
 /* objects written to devices, and events */
 
-gboolean
-fst_db_add_object(FstDb *self,
-		  gint64 device_id,
-		  const gchar *serial_hex,
-		  FstObjectKind kind,
-		  GBytes *data,
-		  const gchar *contents,
-		  GError **error);
+gboolean fst_db_add_object(FstDb *self,
+                           gint64 device_id,
+                           const gchar *serial_hex,
+                           FstObjectKind kind,
+                           GBytes *data,
+                           const gchar *contents,
+                           GError **error);
 
 /**
  * FstDbEvent:
@@ -245,28 +217,25 @@ typedef struct {
 	gchar *step;
 	gint64 started_us; /* unix microseconds, UTC */
 	gint64 ended_us;
-	gchar *outcome;	   /* "ok", "failed", "cancelled", ... */
-	gchar *detail;	   /* (nullable) */
+	gchar *outcome;     /* "ok", "failed", "cancelled", ... */
+	gchar *detail;      /* (nullable) */
 	gint64 operator_id; /* 0 when unknown */
-	gint64 lot_id;	    /* 0 when unknown */
-	gchar *hash;	    /* (nullable): the audit chain hash (db/fst-audit.c) */
+	gint64 lot_id;      /* 0 when unknown */
+	gchar *hash;        /* (nullable): the audit chain hash (db/fst-audit.c) */
 } FstDbEvent;
 
-void
-fst_db_event_free(FstDbEvent *self);
+void fst_db_event_free(FstDbEvent *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbEvent, fst_db_event_free)
 
-gboolean
-fst_db_add_event(FstDb *self,
-		 gint64 device_id,
-		 const gchar *step,
-		 gint64 started_us,
-		 gint64 ended_us,
-		 const gchar *outcome,
-		 const gchar *detail,
-		 GError **error);
-GPtrArray *
-fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
+gboolean fst_db_add_event(FstDb *self,
+                          gint64 device_id,
+                          const gchar *step,
+                          gint64 started_us,
+                          gint64 ended_us,
+                          const gchar *outcome,
+                          const gchar *detail,
+                          GError **error);
+GPtrArray *fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
 
 /* the device log */
 
@@ -280,52 +249,39 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error);
  */
 typedef struct _FstDbDeviceLog FstDbDeviceLog;
 
-FstDbDeviceLog *
-fst_db_device_log_new(gint64 station_id,
-		      const FstDeviceInfo *info,
-		      const gchar *port,
-		      GError **error);
-void
-fst_db_device_log_free(FstDbDeviceLog *self);
+FstDbDeviceLog *fst_db_device_log_new(gint64 station_id,
+                                      const FstDeviceInfo *info,
+                                      const gchar *port,
+                                      GError **error);
+void fst_db_device_log_free(FstDbDeviceLog *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbDeviceLog, fst_db_device_log_free)
-gint64
-fst_db_device_log_get_device_id(FstDbDeviceLog *self);
-guint
-fst_db_device_log_get_pending(FstDbDeviceLog *self);
-void
-fst_db_device_log_add_event(FstDbDeviceLog *self,
-			    const gchar *step,
-			    gint64 started_us,
-			    gint64 ended_us,
-			    const gchar *outcome,
-			    const gchar *detail);
-void
-fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert);
-void
-fst_db_device_log_add_object(FstDbDeviceLog *self,
-			     const gchar *serial_hex,
-			     FstObjectKind kind,
-			     GBytes *data,
-			     const gchar *contents);
-void
-fst_db_device_log_set_certificate_state(FstDbDeviceLog *self,
-					const gchar *serial_hex,
-					FstCertState state);
-void
-fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GError *failure);
-void
-fst_db_device_log_supersede(FstDbDeviceLog *self,
-			    const gchar *old_serial_hex,
-			    const gchar *new_serial_hex);
-void
-fst_db_device_log_add_escrow(FstDbDeviceLog *self,
-			     const gchar *serial_hex,
-			     const gchar *recipient_sha256,
-			     GBytes *cms_der);
-gboolean
-fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error);
-void
-fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs, guint *waiting);
+gint64 fst_db_device_log_get_device_id(FstDbDeviceLog *self);
+guint fst_db_device_log_get_pending(FstDbDeviceLog *self);
+void fst_db_device_log_add_event(FstDbDeviceLog *self,
+                                 const gchar *step,
+                                 gint64 started_us,
+                                 gint64 ended_us,
+                                 const gchar *outcome,
+                                 const gchar *detail);
+void fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert);
+void fst_db_device_log_add_object(FstDbDeviceLog *self,
+                                  const gchar *serial_hex,
+                                  FstObjectKind kind,
+                                  GBytes *data,
+                                  const gchar *contents);
+void fst_db_device_log_set_certificate_state(FstDbDeviceLog *self,
+                                             const gchar *serial_hex,
+                                             FstCertState state);
+void fst_db_device_log_finish(FstDbDeviceLog *self, const gchar *serial_hex, const GError *failure);
+void fst_db_device_log_supersede(FstDbDeviceLog *self,
+                                 const gchar *old_serial_hex,
+                                 const gchar *new_serial_hex);
+void fst_db_device_log_add_escrow(FstDbDeviceLog *self,
+                                  const gchar *serial_hex,
+                                  const gchar *recipient_sha256,
+                                  GBytes *cms_der);
+gboolean fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error);
+void fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs, guint *waiting);
 
 /* the cloud registration queue */
 
@@ -346,8 +302,7 @@ typedef struct {
 	gint64 created_at; /* unix microseconds, UTC */
 } FstDbRegistration;
 
-void
-fst_db_registration_free(FstDbRegistration *self);
+void fst_db_registration_free(FstDbRegistration *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbRegistration, fst_db_registration_free)
 
 GPtrArray *
@@ -365,8 +320,7 @@ typedef struct {
 	gint64 count;
 } FstDbRegistrationCount;
 
-void
-fst_db_registration_count_free(FstDbRegistrationCount *self);
+void fst_db_registration_count_free(FstDbRegistrationCount *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbRegistrationCount, fst_db_registration_count_free)
 
 GPtrArray *
@@ -374,12 +328,9 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 
 /* maintenance */
 
-gboolean
-fst_db_backup(FstDb *self, const gchar *dest, GError **error);
-gchar *
-fst_db_get_last_backup(FstDb *self);
-gboolean
-fst_db_integrity_check(FstDb *self, GError **error);
+gboolean fst_db_backup(FstDb *self, const gchar *dest, GError **error);
+gchar *fst_db_get_last_backup(FstDb *self);
+gboolean fst_db_integrity_check(FstDb *self, GError **error);
 
 /**
  * FstDbStats:
@@ -401,9 +352,7 @@ typedef struct {
 	gint64 registrations_pending;
 } FstDbStats;
 
-gboolean
-fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error);
-void
-fst_db_stats_clear(FstDbStats *stats);
+gboolean fst_db_get_stats(FstDb *self, FstDbStats *stats, GError **error);
+void fst_db_stats_clear(FstDbStats *stats);
 
 G_END_DECLS

@@ -9,7 +9,6 @@
 #include "fst-db-private.h"
 #include "fst-error.h"
 
-
 /*
  * Report queries over the station database (db/schema.md), through a
  * read-only connection of their own inside one read transaction: a report
@@ -62,9 +61,11 @@ fst_report_where(const FstReportScope *scope)
 		sqlite3_free(q);
 	}
 	if (scope->since_us > 0)
-		g_string_append_printf(where, " AND d.updated_at >= %" G_GINT64_FORMAT, scope->since_us);
+		g_string_append_printf(
+		    where, " AND d.updated_at >= %" G_GINT64_FORMAT, scope->since_us);
 	if (scope->until_us > 0)
-		g_string_append_printf(where, " AND d.updated_at < %" G_GINT64_FORMAT, scope->until_us);
+		g_string_append_printf(
+		    where, " AND d.updated_at < %" G_GINT64_FORMAT, scope->until_us);
 	return g_string_free(g_steal_pointer(&where), FALSE);
 }
 
@@ -230,17 +231,18 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 		return NULL;
 	sum = g_new0(FstReportSummary, 1);
 	sum->failures = g_ptr_array_new();
-	sql_totals = g_strconcat("SELECT count(*), total(d.state = 'provisioned'), "
-	                         "total(d.state = 'failed'), total(d.state = 'rework'), "
-	                         "total(d.state = 'in-progress'), min(d.updated_at), "
-	                         "max(d.updated_at), group_concat(DISTINCT s.name) " FST_REPORT_FROM,
-	                         where,
-	                         NULL);
-	sql_fails = g_strconcat("SELECT coalesce(d.last_error, '(no message)'), count(*) "
-	                        FST_REPORT_FROM,
-	                        where,
-	                        " AND d.state = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1",
-	                        NULL);
+	sql_totals =
+	    g_strconcat("SELECT count(*), total(d.state = 'provisioned'), "
+	                "total(d.state = 'failed'), total(d.state = 'rework'), "
+	                "total(d.state = 'in-progress'), min(d.updated_at), "
+	                "max(d.updated_at), group_concat(DISTINCT s.name) " FST_REPORT_FROM,
+	                where,
+	                NULL);
+	sql_fails =
+	    g_strconcat("SELECT coalesce(d.last_error, '(no message)'), count(*) " FST_REPORT_FROM,
+	                where,
+	                " AND d.state = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1",
+	                NULL);
 	if (!fst_report_scalar(db, sql_totals, &totals) || sqlite3_step(totals) != SQLITE_ROW)
 		return fst_report_sql_error(db, db_path, "counting the devices", error), NULL;
 	sum->devices = sqlite3_column_int64(totals, 0);
@@ -263,10 +265,11 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	}
 	if (rc != SQLITE_DONE)
 		return fst_report_sql_error(db, db_path, "grouping the failures", error), NULL;
-	if (!fst_report_scalar(db,
-	                       "SELECT (SELECT value FROM db_properties WHERE key = 'database-id'), "
-	                       "(SELECT value FROM db_properties WHERE key = 'audit-head')",
-	                       &props) ||
+	if (!fst_report_scalar(
+	        db,
+	        "SELECT (SELECT value FROM db_properties WHERE key = 'database-id'), "
+	        "(SELECT value FROM db_properties WHERE key = 'audit-head')",
+	        &props) ||
 	    sqlite3_step(props) != SQLITE_ROW)
 		return fst_report_sql_error(db, db_path, "reading the database id", error), NULL;
 	sum->database_id = g_strdup((const gchar *)sqlite3_column_text(props, 0));
@@ -340,7 +343,8 @@ typedef struct {
 static gboolean
 fst_report_csv_flush(FstReportCsv *csv, GError **error)
 {
-	if (csv->buf->len > 0 && fwrite(csv->buf->str, 1, csv->buf->len, csv->out) != csv->buf->len) {
+	if (csv->buf->len > 0 &&
+	    fwrite(csv->buf->str, 1, csv->buf->len, csv->out) != csv->buf->len) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INTERNAL,

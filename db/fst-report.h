@@ -28,7 +28,9 @@ G_BEGIN_DECLS
  * | issued_at         | when the certificate was recorded, ISO 8601 UTC |
  * | updated_at        | when the device row last changed, ISO 8601 UTC |
  * | revoked_at, revocation_reason | revocation, empty if not revoked |
- * | roots             | the root CAs of its last plan and why the others were left out, from the `plan` event, e.g. "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free ...)" |
+ * | roots             | the root CAs of its last plan and why the others were left out, from the
+ * `plan` event, e.g. "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free
+ * ...)" |
  *
  * Times are ISO 8601 UTC with seconds (`2026-11-23T12:45:00Z`).
  */
@@ -73,8 +75,7 @@ typedef struct {
 	GPtrArray *failures; /* (element-type FstReportFailure): most frequent first */
 } FstReportSummary;
 
-void
-fst_report_summary_free(FstReportSummary *self);
+void fst_report_summary_free(FstReportSummary *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstReportSummary, fst_report_summary_free)
 
 /* @cells: FST_REPORT_N_COLUMNS strings, "" for empty; valid during the call */
@@ -82,24 +83,20 @@ typedef gboolean (*FstReportRowFunc)(const gchar *const *cells, gpointer user_da
 
 FstReportSummary *
 fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **error);
-gboolean
-fst_report_foreach(const gchar *db_path,
-		   const FstReportScope *scope,
-		   FstReportRowFunc func,
-		   gpointer user_data,
-		   GError **error);
-gchar *
-fst_report_rows_sql(const FstReportScope *scope);
-void
-fst_report_csv_write_cell(GString *out, const gchar *cell);
+gboolean fst_report_foreach(const gchar *db_path,
+                            const FstReportScope *scope,
+                            FstReportRowFunc func,
+                            gpointer user_data,
+                            GError **error);
+gchar *fst_report_rows_sql(const FstReportScope *scope);
+void fst_report_csv_write_cell(GString *out, const gchar *cell);
 /* uid, lot, profile, serial, not_after, root fingerprints, plan detail */
 #define FST_REPORT_ROOTS_N_COLUMNS 7
-gboolean
-fst_report_foreach_roots(const gchar *db_path,
-			 const gchar *lot,
-			 FstReportRowFunc func,
-			 gpointer user_data,
-			 GError **error);
+gboolean fst_report_foreach_roots(const gchar *db_path,
+                                  const gchar *lot,
+                                  FstReportRowFunc func,
+                                  gpointer user_data,
+                                  GError **error);
 gboolean
 fst_report_write_csv(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
 

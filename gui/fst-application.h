@@ -10,9 +10,7 @@ G_BEGIN_DECLS
 #define FST_TYPE_APPLICATION (fst_application_get_type())
 G_DECLARE_FINAL_TYPE(FstApplication, fst_application, FST, APPLICATION, GtkApplication)
 
-FstApplication *
-fst_application_new(gint64 launched_us);
-gboolean
-fst_application_render_png(GtkWidget *widget, const gchar *path, GError **error);
+FstApplication *fst_application_new(gint64 launched_us);
+gboolean fst_application_render_png(GtkWidget *widget, const gchar *path, GError **error);
 
 G_END_DECLS

@@ -40,8 +40,9 @@ fst_gui_failure_describe(const GError *error, FstGuiFailure *failure)
 	switch ((FstError)error->code) {
 	case FST_ERROR_STORAGE_FULL:
 		failure->reason = _("Device storage full");
-		failure->action = _("This model needs a profile that stores less (e.g. small-storage): "
-				    "set the board aside and call the supervisor");
+		failure->action =
+		    _("This model needs a profile that stores less (e.g. small-storage): "
+		      "set the board aside and call the supervisor");
 		break;
 	case FST_ERROR_NOT_SUPPORTED:
 		failure->reason = _("The board cannot do what the profile asks");
@@ -63,11 +64,13 @@ fst_gui_failure_describe(const GError *error, FstGuiFailure *failure)
 		break;
 	case FST_ERROR_VERIFY_FAILED:
 		failure->reason = _("The board did not keep what was written");
-		failure->action = _("Press Retry; if it fails again, set the board aside as faulty");
+		failure->action =
+		    _("Press Retry; if it fails again, set the board aside as faulty");
 		break;
 	case FST_ERROR_INVALID_DATA:
 		failure->reason = _("The board sent something the station cannot use");
-		failure->action = _("Re-seat the board and press Retry; if it fails again, set it aside");
+		failure->action =
+		    _("Re-seat the board and press Retry; if it fails again, set it aside");
 		break;
 	case FST_ERROR_PERMISSION_DENIED:
 		failure->reason = _("The station may not open this port or board");

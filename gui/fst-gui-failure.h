@@ -16,9 +16,7 @@ typedef struct {
 	const gchar *action;
 } FstGuiFailure;
 
-void
-fst_gui_failure_describe(const GError *error, FstGuiFailure *failure);
-const gchar *
-fst_gui_failure_cause(const GError *error);
+void fst_gui_failure_describe(const GError *error, FstGuiFailure *failure);
+const gchar *fst_gui_failure_cause(const GError *error);
 
 G_END_DECLS

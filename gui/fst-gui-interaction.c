@@ -31,10 +31,10 @@
 
 struct _FstGuiInteraction {
 	FstInteraction parent_instance;
-	GWeakRef parent;	 /* GtkWindow */
-	GMainContext *context;	 /* (owned): the GUI thread's */
+	GWeakRef parent;         /* GtkWindow */
+	GMainContext *context;   /* (owned): the GUI thread's */
 	FstUnlockDialog *dialog; /* (owned) (nullable): GUI thread only */
-	gchar *retry;		 /* (owned) (nullable): GUI thread only */
+	gchar *retry;            /* (owned) (nullable): GUI thread only */
 	GMutex lock;
 	FstSecret *session; /* (owned) (nullable): the answer for the session, under lock */
 };
@@ -86,12 +86,12 @@ fst_gui_interaction_session_answer(FstGuiInteraction *self, FstInteractionFlags 
 
 static void
 fst_gui_interaction_ask_async(FstGuiInteraction *self,
-			      gboolean pin,
-			      const gchar *description,
-			      FstInteractionFlags flags,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data)
+                              gboolean pin,
+                              const gchar *description,
+                              FstInteractionFlags flags,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	g_autoptr(GtkWindow) parent = g_weak_ref_get(&self->parent);
@@ -105,63 +105,63 @@ fst_gui_interaction_ask_async(FstGuiInteraction *self,
 	}
 	if (pin) {
 		prompt = g_strdup_printf(_("Type the PIN of %s. It is kept in memory only while "
-					   "the station is open."),
-					 description);
+		                           "the station is open."),
+		                         description);
 	} else if (flags & FST_INTERACTION_FLAG_NEW) {
 		prompt = g_strdup_printf(_("Choose the passphrase that encrypts %s."), description);
 	} else {
-		prompt = g_strdup_printf(_("Type the passphrase of %s. It is kept in memory only while "
-					   "the station is open."),
-					 description);
+		prompt =
+		    g_strdup_printf(_("Type the passphrase of %s. It is kept in memory only while "
+		                      "the station is open."),
+		                    description);
 	}
 	if (self->dialog == NULL) {
-		self->dialog = g_object_ref_sink(fst_unlock_dialog_new(parent, _("Unlock the CA"), prompt));
+		self->dialog =
+		    g_object_ref_sink(fst_unlock_dialog_new(parent, _("Unlock the CA"), prompt));
 	}
 	if (self->retry != NULL) {
 		g_autofree gchar *retry = g_steal_pointer(&self->retry);
 		fst_unlock_dialog_set_error(self->dialog, retry);
 	} else if (flags & FST_INTERACTION_FLAG_RETRY) {
-		fst_unlock_dialog_set_error(self->dialog,
-					    _("That did not unlock the key: check it and type it again"));
+		fst_unlock_dialog_set_error(
+		    self->dialog, _("That did not unlock the key: check it and type it again"));
 	}
-	fst_unlock_dialog_ask_async(self->dialog,
-				    cancellable,
-				    fst_gui_interaction_answered_cb,
-				    g_steal_pointer(&task));
+	fst_unlock_dialog_ask_async(
+	    self->dialog, cancellable, fst_gui_interaction_answered_cb, g_steal_pointer(&task));
 }
 
 static void
 fst_gui_interaction_ask_passphrase_async(FstInteraction *interaction,
-					 const gchar *description,
-					 FstInteractionFlags flags,
-					 GCancellable *cancellable,
-					 GAsyncReadyCallback callback,
-					 gpointer user_data)
+                                         const gchar *description,
+                                         FstInteractionFlags flags,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data)
 {
 	fst_gui_interaction_ask_async(FST_GUI_INTERACTION(interaction),
-				      FALSE,
-				      description,
-				      flags,
-				      cancellable,
-				      callback,
-				      user_data);
+	                              FALSE,
+	                              description,
+	                              flags,
+	                              cancellable,
+	                              callback,
+	                              user_data);
 }
 
 static void
 fst_gui_interaction_ask_pin_async(FstInteraction *interaction,
-				  const gchar *description,
-				  FstInteractionFlags flags,
-				  GCancellable *cancellable,
-				  GAsyncReadyCallback callback,
-				  gpointer user_data)
+                                  const gchar *description,
+                                  FstInteractionFlags flags,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data)
 {
 	fst_gui_interaction_ask_async(FST_GUI_INTERACTION(interaction),
-				      TRUE,
-				      description,
-				      flags,
-				      cancellable,
-				      callback,
-				      user_data);
+	                              TRUE,
+	                              description,
+	                              flags,
+	                              cancellable,
+	                              callback,
+	                              user_data);
 }
 
 static FstSecret *
@@ -180,8 +180,8 @@ typedef struct {
 	FstGuiInteraction *self; /* (owned) */
 	FstGuiQuestion question;
 	GCancellable *cancellable; /* (owned) (nullable) */
-	FstSecret *secret;	   /* (owned) (nullable) */
-	GError *error;		   /* (owned) (nullable) */
+	FstSecret *secret;         /* (owned) (nullable) */
+	GError *error;             /* (owned) (nullable) */
 } FstGuiSyncCall;
 
 static void
@@ -221,22 +221,22 @@ fst_gui_sync_call_start_cb(gpointer user_data)
 	FstGuiSyncCall *call = user_data;
 	g_atomic_int_inc(&call->refcount);
 	fst_gui_interaction_ask_async(call->self,
-				      call->question.pin,
-				      call->question.description,
-				      call->question.flags,
-				      call->cancellable,
-				      fst_gui_sync_call_done_cb,
-				      call);
+	                              call->question.pin,
+	                              call->question.description,
+	                              call->question.flags,
+	                              call->cancellable,
+	                              fst_gui_sync_call_done_cb,
+	                              call);
 	return G_SOURCE_REMOVE;
 }
 
 static FstSecret *
 fst_gui_interaction_ask_sync(FstGuiInteraction *self,
-			     gboolean pin,
-			     const gchar *description,
-			     FstInteractionFlags flags,
-			     GCancellable *cancellable,
-			     GError **error)
+                             gboolean pin,
+                             const gchar *description,
+                             FstInteractionFlags flags,
+                             GCancellable *cancellable,
+                             GError **error)
 {
 	FstGuiSyncCall *call;
 	FstSecret *secret = fst_gui_interaction_session_answer(self, flags);
@@ -264,10 +264,10 @@ fst_gui_interaction_ask_sync(FstGuiInteraction *self,
 		/* another thread: the GUI thread shows the dialog, this one waits */
 		g_atomic_int_inc(&call->refcount);
 		g_main_context_invoke_full(self->context,
-					   G_PRIORITY_DEFAULT,
-					   fst_gui_sync_call_start_cb,
-					   call,
-					   (GDestroyNotify)fst_gui_sync_call_unref);
+		                           G_PRIORITY_DEFAULT,
+		                           fst_gui_sync_call_start_cb,
+		                           call,
+		                           (GDestroyNotify)fst_gui_sync_call_unref);
 		g_mutex_lock(&call->lock);
 		while (!call->done)
 			g_cond_wait(&call->cond, &call->lock);
@@ -282,32 +282,24 @@ fst_gui_interaction_ask_sync(FstGuiInteraction *self,
 
 static FstSecret *
 fst_gui_interaction_ask_passphrase(FstInteraction *interaction,
-				   const gchar *description,
-				   FstInteractionFlags flags,
-				   GCancellable *cancellable,
-				   GError **error)
+                                   const gchar *description,
+                                   FstInteractionFlags flags,
+                                   GCancellable *cancellable,
+                                   GError **error)
 {
-	return fst_gui_interaction_ask_sync(FST_GUI_INTERACTION(interaction),
-					    FALSE,
-					    description,
-					    flags,
-					    cancellable,
-					    error);
+	return fst_gui_interaction_ask_sync(
+	    FST_GUI_INTERACTION(interaction), FALSE, description, flags, cancellable, error);
 }
 
 static FstSecret *
 fst_gui_interaction_ask_pin(FstInteraction *interaction,
-			    const gchar *description,
-			    FstInteractionFlags flags,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const gchar *description,
+                            FstInteractionFlags flags,
+                            GCancellable *cancellable,
+                            GError **error)
 {
-	return fst_gui_interaction_ask_sync(FST_GUI_INTERACTION(interaction),
-					    TRUE,
-					    description,
-					    flags,
-					    cancellable,
-					    error);
+	return fst_gui_interaction_ask_sync(
+	    FST_GUI_INTERACTION(interaction), TRUE, description, flags, cancellable, error);
 }
 
 /**
@@ -381,7 +373,8 @@ fst_gui_interaction_close(FstGuiInteraction *self)
 FstGuiInteraction *
 fst_gui_interaction_new(GtkWindow *parent, const gchar *workspace)
 {
-	FstGuiInteraction *self = g_object_new(FST_TYPE_GUI_INTERACTION, "workspace", workspace, NULL);
+	FstGuiInteraction *self =
+	    g_object_new(FST_TYPE_GUI_INTERACTION, "workspace", workspace, NULL);
 	g_weak_ref_set(&self->parent, parent);
 	return self;
 }

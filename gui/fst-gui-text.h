@@ -4,7 +4,6 @@
 
 G_BEGIN_DECLS
 
-void
-fst_gui_text_set_lines(GtkBox *box, const gchar *text, gboolean error);
+void fst_gui_text_set_lines(GtkBox *box, const gchar *text, gboolean error);
 
 G_END_DECLS

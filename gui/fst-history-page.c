@@ -22,8 +22,8 @@ struct _FstHistoryPage {
 	GtkEditable *search_entry;
 	GtkBox *result_box;
 	/* owned */
-	gchar *workspace;	   /* (owned) (nullable) */
-	FstStation *station;	   /* (owned) (nullable) */
+	gchar *workspace;          /* (owned) (nullable) */
+	FstStation *station;       /* (owned) (nullable) */
 	GCancellable *cancellable; /* (owned) */
 };
 
@@ -49,15 +49,18 @@ fst_history_page_find_by_certificate(FstDb *db, const gchar *query, GError **err
 		return NULL;
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *cert = g_ptr_array_index(certs, i);
-		if ((cert->serial_hex != NULL && g_ascii_strcasecmp(cert->serial_hex, query) == 0) ||
-		    (cert->aws_cert_id != NULL && g_ascii_strcasecmp(cert->aws_cert_id, query) == 0))
+		if ((cert->serial_hex != NULL &&
+		     g_ascii_strcasecmp(cert->serial_hex, query) == 0) ||
+		    (cert->aws_cert_id != NULL &&
+		     g_ascii_strcasecmp(cert->aws_cert_id, query) == 0))
 			return g_strdup(cert->device_uid);
 	}
-	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_NOT_FOUND,
-		    _("No device, certificate serial or AWS certificate id %s in this station's records"),
-		    query);
+	g_set_error(
+	    error,
+	    FST_ERROR,
+	    FST_ERROR_NOT_FOUND,
+	    _("No device, certificate serial or AWS certificate id %s in this station's records"),
+	    query);
 	return NULL;
 }
 
@@ -102,16 +105,16 @@ fst_history_page_describe(FstDb *db, const gchar *query, GError **error)
 	updated = fst_history_page_time(device->updated_at);
 	g_string_append_printf(out, _("Device %s\n"), device->uid);
 	g_string_append_printf(out,
-			       _("  model %s, firmware %s, state %s\n"),
-			       device->model != NULL ? device->model : "–",
-			       device->firmware != NULL ? device->firmware : "–",
-			       fst_db_device_state_to_string(device->state));
+	                       _("  model %s, firmware %s, state %s\n"),
+	                       device->model != NULL ? device->model : "–",
+	                       device->firmware != NULL ? device->firmware : "–",
+	                       fst_db_device_state_to_string(device->state));
 	g_string_append_printf(out,
-			       _("  operator %s, lot %s, station %" G_GINT64_FORMAT ", port %s\n"),
-			       device->operator_name != NULL ? device->operator_name : "–",
-			       device->lot != NULL ? device->lot : "–",
-			       device->station_id,
-			       device->port != NULL ? device->port : "–");
+	                       _("  operator %s, lot %s, station %" G_GINT64_FORMAT ", port %s\n"),
+	                       device->operator_name != NULL ? device->operator_name : "–",
+	                       device->lot != NULL ? device->lot : "–",
+	                       device->station_id,
+	                       device->port != NULL ? device->port : "–");
 	g_string_append_printf(out, _("  first seen %s, last worked on %s\n"), created, updated);
 	if (device->last_error != NULL && device->last_error[0] != '\0')
 		g_string_append_printf(out, _("  last error: %s\n"), device->last_error);
@@ -124,24 +127,26 @@ fst_history_page_describe(FstDb *db, const gchar *query, GError **error)
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *cert = g_ptr_array_index(certs, i);
 		g_autofree gchar *issued = fst_history_page_time(cert->created_at);
-		g_autofree gchar *not_after = fst_history_page_time(cert->not_after * G_USEC_PER_SEC);
+		g_autofree gchar *not_after =
+		    fst_history_page_time(cert->not_after * G_USEC_PER_SEC);
 		g_string_append_printf(out,
-				       _("  serial %s  %s  slot %c  issued %s  expires %s\n"),
-				       cert->serial_hex,
-				       fst_cert_state_to_string(cert->state),
-				       cert->slot == 1 ? 'B' : 'A',
-				       issued,
-				       not_after);
+		                       _("  serial %s  %s  slot %c  issued %s  expires %s\n"),
+		                       cert->serial_hex,
+		                       fst_cert_state_to_string(cert->state),
+		                       cert->slot == 1 ? 'B' : 'A',
+		                       issued,
+		                       not_after);
 		g_string_append_printf(out,
-				       _("    AWS id %s, profile %s, operator %s, lot %s\n"),
-				       cert->aws_cert_id != NULL ? cert->aws_cert_id : "–",
-				       cert->profile != NULL ? cert->profile : "–",
-				       cert->operator_name != NULL ? cert->operator_name : "–",
-				       cert->lot != NULL ? cert->lot : "–");
+		                       _("    AWS id %s, profile %s, operator %s, lot %s\n"),
+		                       cert->aws_cert_id != NULL ? cert->aws_cert_id : "–",
+		                       cert->profile != NULL ? cert->profile : "–",
+		                       cert->operator_name != NULL ? cert->operator_name : "–",
+		                       cert->lot != NULL ? cert->lot : "–");
 		if (cert->revoked_at > 0)
-			g_string_append_printf(out,
-					       _("    revoked: %s\n"),
-					       cert->revocation_reason != NULL ? cert->revocation_reason : "–");
+			g_string_append_printf(
+			    out,
+			    _("    revoked: %s\n"),
+			    cert->revocation_reason != NULL ? cert->revocation_reason : "–");
 	}
 
 	events = fst_db_list_events(db, device->id, error);
@@ -152,17 +157,20 @@ fst_history_page_describe(FstDb *db, const gchar *query, GError **error)
 		FstDbEvent *event = g_ptr_array_index(events, i);
 		g_autofree gchar *when = fst_history_page_time(event->started_us);
 		g_string_append_printf(out,
-				       "  %s  %-8s %-9s %s\n",
-				       when,
-				       event->step,
-				       event->outcome != NULL ? event->outcome : "",
-				       event->detail != NULL ? event->detail : "");
+		                       "  %s  %-8s %-9s %s\n",
+		                       when,
+		                       event->step,
+		                       event->outcome != NULL ? event->outcome : "",
+		                       event->detail != NULL ? event->detail : "");
 	}
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
 static void
-fst_history_page_search_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_history_page_search_thread(GTask *task,
+                               gpointer source_object,
+                               gpointer task_data,
+                               GCancellable *cancellable)
 {
 	const gchar *query = task_data;
 	FstStation *station = g_object_get_data(G_OBJECT(task), "station");
@@ -201,7 +209,8 @@ fst_history_page_search_cb(GObject *source, GAsyncResult *result, gpointer user_
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
 	self = FST_HISTORY_PAGE(source);
-	fst_gui_text_set_lines(self->result_box, text != NULL ? text : error->message, text == NULL);
+	fst_gui_text_set_lines(
+	    self->result_box, text != NULL ? text : error->message, text == NULL);
 }
 
 static void
@@ -218,9 +227,9 @@ fst_history_page_search(FstHistoryPage *self)
 	g_object_set_data_full(G_OBJECT(task), "workspace", g_strdup(self->workspace), g_free);
 	if (self->station != NULL)
 		g_object_set_data_full(G_OBJECT(task),
-				       "station",
-				       fst_station_ref(self->station),
-				       (GDestroyNotify)fst_station_unref);
+		                       "station",
+		                       fst_station_ref(self->station),
+		                       (GDestroyNotify)fst_station_unref);
 	g_task_run_in_thread(task, fst_history_page_search_thread);
 }
 
@@ -229,7 +238,6 @@ fst_history_page_activate_cb(FstHistoryPage *self)
 {
 	fst_history_page_search(self);
 }
-
 
 /**
  * fst_history_page_set_workspace:
@@ -292,8 +300,7 @@ fst_history_page_class_init(FstHistoryPageClass *klass)
 	object_class->dispose = fst_history_page_dispose;
 	object_class->finalize = fst_history_page_finalize;
 	gtk_widget_class_set_template_from_resource(
-	    widget_class,
-	    "/io/github/fleetstation/Station/fst-history-page.ui");
+	    widget_class, "/io/github/fleetstation/Station/fst-history-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstHistoryPage, search_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstHistoryPage, result_box);
 	gtk_widget_class_bind_template_callback(widget_class, fst_history_page_activate_cb);

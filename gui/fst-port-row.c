@@ -30,8 +30,8 @@ struct _FstPortRow {
 	GtkLabel *detail_label;
 	GtkWidget *retry_button;
 	/* owned */
-	gchar *port;	  /* (owned) */
-	gchar *jig_label; /* (owned) (nullable) */
+	gchar *port;       /* (owned) */
+	gchar *jig_label;  /* (owned) (nullable) */
 	gint64 started_us; /* 0 when no device is in flight */
 	guint elapsed_id;
 	gboolean busy;
@@ -107,9 +107,8 @@ fst_port_row_set_state(FstPortRow *self, const gchar *state, const gchar *css_cl
 static void
 fst_port_row_update_retry(FstPortRow *self)
 {
-	gtk_widget_action_set_enabled(GTK_WIDGET(self),
-				      "lane.retry",
-				      self->retry_enabled && !self->busy);
+	gtk_widget_action_set_enabled(
+	    GTK_WIDGET(self), "lane.retry", self->retry_enabled && !self->busy);
 }
 
 static void
@@ -296,21 +295,19 @@ fst_port_row_new(const gchar *port, const gchar *jig_label)
 	self->port = g_strdup(port);
 	self->jig_label = g_strdup(jig_label);
 	title = jig_label != NULL ? g_strdup_printf("%s · %s", jig_label, basename)
-				  : g_strdup(basename);
+	                          : g_strdup(basename);
 	gtk_label_set_text(self->port_label, title);
 	gtk_widget_set_tooltip_text(GTK_WIDGET(self->port_label), port);
 	/* the lane's name is how AT-SPI (a screen reader, the tests) finds it */
 	a11y = g_strdup_printf(_("Lane %s"), basename);
-	gtk_accessible_update_property(GTK_ACCESSIBLE(self),
-				       GTK_ACCESSIBLE_PROPERTY_LABEL,
-				       a11y,
-				       -1);
+	gtk_accessible_update_property(
+	    GTK_ACCESSIBLE(self), GTK_ACCESSIBLE_PROPERTY_LABEL, a11y, -1);
 	{
 		g_autofree gchar *retry_name = g_strdup_printf(_("Retry %s"), basename);
 		gtk_accessible_update_property(GTK_ACCESSIBLE(self->retry_button),
-					       GTK_ACCESSIBLE_PROPERTY_LABEL,
-					       retry_name,
-					       -1);
+		                               GTK_ACCESSIBLE_PROPERTY_LABEL,
+		                               retry_name,
+		                               -1);
 	}
 	fst_port_row_reset(self);
 	return self;
@@ -356,17 +353,17 @@ fst_port_row_class_init(FstPortRowClass *klass)
 	 * The technician asked to provision the lane's board again.
 	 */
 	signals[SIGNAL_RETRY] = g_signal_new("retry",
-					     G_TYPE_FROM_CLASS(klass),
-					     G_SIGNAL_RUN_LAST,
-					     0,
-					     NULL,
-					     NULL,
-					     NULL,
-					     G_TYPE_NONE,
-					     0);
+	                                     G_TYPE_FROM_CLASS(klass),
+	                                     G_SIGNAL_RUN_LAST,
+	                                     0,
+	                                     NULL,
+	                                     NULL,
+	                                     NULL,
+	                                     G_TYPE_NONE,
+	                                     0);
 
-	gtk_widget_class_set_template_from_resource(widget_class,
-						    "/io/github/fleetstation/Station/fst-port-row.ui");
+	gtk_widget_class_set_template_from_resource(
+	    widget_class, "/io/github/fleetstation/Station/fst-port-row.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstPortRow, box);
 	gtk_widget_class_bind_template_child(widget_class, FstPortRow, port_label);
 	gtk_widget_class_bind_template_child(widget_class, FstPortRow, elapsed_label);

@@ -27,9 +27,9 @@ struct _FstReportPage {
 	GtkEditable *verify_entry;
 	GtkBox *result_box;
 	/* owned */
-	gchar *workspace;	   /* (owned) (nullable) */
+	gchar *workspace;               /* (owned) (nullable) */
 	FstGuiInteraction *interaction; /* (owned) (nullable): asks for the report key's secret */
-	GCancellable *cancellable; /* (owned) */
+	GCancellable *cancellable;      /* (owned) */
 	guint busy;
 };
 
@@ -37,12 +37,12 @@ G_DEFINE_TYPE(FstReportPage, fst_report_page, GTK_TYPE_WIDGET)
 
 /* what a page thread needs: all copied, the page itself is not touched */
 typedef struct {
-	gchar *workspace; /* (owned) */
+	gchar *workspace;            /* (owned) */
 	FstInteraction *interaction; /* (owned) (nullable) */
-	gchar *db_path;	  /* (owned) */
-	gchar *lot;	  /* (owned) (nullable) */
-	gchar *format;	  /* (owned) (nullable) */
-	gchar *file;	  /* (owned) (nullable) */
+	gchar *db_path;              /* (owned) */
+	gchar *lot;                  /* (owned) (nullable) */
+	gchar *format;               /* (owned) (nullable) */
+	gchar *file;                 /* (owned) (nullable) */
 } FstReportPageJob;
 
 static void
@@ -73,7 +73,10 @@ fst_report_page_file_name(const gchar *lot, const gchar *format)
 }
 
 static gboolean
-fst_report_page_write(FstReportPageJob *job, const FstReportScope *scope, const gchar *path, GError **error)
+fst_report_page_write(FstReportPageJob *job,
+                      const FstReportScope *scope,
+                      const gchar *path,
+                      GError **error)
 {
 	FILE *out;
 	gboolean ok;
@@ -83,30 +86,33 @@ fst_report_page_write(FstReportPageJob *job, const FstReportScope *scope, const 
 	out = g_fopen(path, "wb");
 	if (out == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    _("Cannot write %s: %s"),
-			    path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            _("Cannot write %s: %s"),
+		            path,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	ok = g_strcmp0(job->format, "csv") == 0
-		 ? fst_report_write_csv(job->db_path, scope, out, error)
-		 : fst_report_write_json(job->db_path, scope, out, error);
+	         ? fst_report_write_csv(job->db_path, scope, out, error)
+	         : fst_report_write_json(job->db_path, scope, out, error);
 	if (fclose(out) != 0 && ok) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    _("Writing %s failed: %s"),
-			    path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            _("Writing %s failed: %s"),
+		            path,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return ok;
 }
 
 static void
-fst_report_page_export_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_report_page_export_thread(GTask *task,
+                              gpointer source_object,
+                              gpointer task_data,
+                              GCancellable *cancellable)
 {
 	FstReportPageJob *job = task_data;
 	FstReportScope scope = {.lot = job->lot};
@@ -120,11 +126,11 @@ fst_report_page_export_thread(GTask *task, gpointer source_object, gpointer task
 
 	if (g_mkdir_with_parents(dir, 0700) != 0) {
 		g_task_return_new_error(task,
-					FST_ERROR,
-					FST_ERROR_PERMISSION_DENIED,
-					_("Cannot make %s: %s"),
-					dir,
-					g_strerror(errno));
+		                        FST_ERROR,
+		                        FST_ERROR_PERMISSION_DENIED,
+		                        _("Cannot make %s: %s"),
+		                        dir,
+		                        g_strerror(errno));
 		return;
 	}
 	if (!fst_report_page_write(job, &scope, path, &error) ||
@@ -139,26 +145,27 @@ fst_report_page_export_thread(GTask *task, gpointer source_object, gpointer task
 	}
 	g_string_append_printf(text, _("Report written: %s\nSignature: %s\n\n"), path, sig);
 	g_string_append_printf(text,
-			       _("Lot %s: %" G_GINT64_FORMAT " devices, %" G_GINT64_FORMAT
-				 " provisioned, %" G_GINT64_FORMAT " failed, %" G_GINT64_FORMAT
-				 " to re-work\n"),
-			       job->lot != NULL ? job->lot : _("(all)"),
-			       summary->devices,
-			       summary->provisioned,
-			       summary->failed,
-			       summary->rework);
+	                       _("Lot %s: %" G_GINT64_FORMAT " devices, %" G_GINT64_FORMAT
+	                         " provisioned, %" G_GINT64_FORMAT " failed, %" G_GINT64_FORMAT
+	                         " to re-work\n"),
+	                       job->lot != NULL ? job->lot : _("(all)"),
+	                       summary->devices,
+	                       summary->provisioned,
+	                       summary->failed,
+	                       summary->rework);
 	for (guint i = 0; i < summary->failures->len; i++) {
 		FstReportFailure *failure = g_ptr_array_index(summary->failures, i);
-		g_string_append_printf(text,
-				       "  %" G_GINT64_FORMAT " × %s\n",
-				       failure->devices,
-				       failure->reason);
+		g_string_append_printf(
+		    text, "  %" G_GINT64_FORMAT " × %s\n", failure->devices, failure->reason);
 	}
 	g_task_return_pointer(task, g_string_free(g_steal_pointer(&text), FALSE), g_free);
 }
 
 static void
-fst_report_page_verify_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_report_page_verify_thread(GTask *task,
+                              gpointer source_object,
+                              gpointer task_data,
+                              GCancellable *cancellable)
 {
 	FstReportPageJob *job = task_data;
 	g_autofree gchar *cert = g_build_filename(job->workspace, FST_REPORT_CERT_FILE, NULL);
@@ -170,14 +177,17 @@ fst_report_page_verify_thread(GTask *task, gpointer source_object, gpointer task
 		return;
 	}
 	g_task_return_pointer(task,
-			      g_strdup_printf(_("%s: the signature is good; the report is as this "
-						"station wrote it"),
-					      job->file),
-			      g_free);
+	                      g_strdup_printf(_("%s: the signature is good; the report is as this "
+	                                        "station wrote it"),
+	                                      job->file),
+	                      g_free);
 }
 
 static void
-fst_report_page_audit_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_report_page_audit_thread(GTask *task,
+                             gpointer source_object,
+                             gpointer task_data,
+                             GCancellable *cancellable)
 {
 	FstReportPageJob *job = task_data;
 	g_autoptr(FstAuditResult) result = NULL;
@@ -189,21 +199,22 @@ fst_report_page_audit_thread(GTask *task, gpointer source_object, gpointer task_
 		return;
 	}
 	if (!result->ok) {
-		g_task_return_pointer(task,
-				      g_strdup_printf(_("AUDIT CHAIN BROKEN at event %" G_GINT64_FORMAT
-							": %s. Keep the database as it is and call "
-							"the quality manager."),
-						      result->first_bad_id,
-						      result->problem != NULL ? result->problem : "?"),
-				      g_free);
+		g_task_return_pointer(
+		    task,
+		    g_strdup_printf(_("AUDIT CHAIN BROKEN at event %" G_GINT64_FORMAT
+		                      ": %s. Keep the database as it is and call "
+		                      "the quality manager."),
+		                    result->first_bad_id,
+		                    result->problem != NULL ? result->problem : "?"),
+		    g_free);
 		return;
 	}
 	g_task_return_pointer(task,
-			      g_strdup_printf(_("Audit chain intact: %" G_GINT64_FORMAT
-						" events, %" G_GINT64_FORMAT " certificates"),
-					      result->events,
-					      result->certificates),
-			      g_free);
+	                      g_strdup_printf(_("Audit chain intact: %" G_GINT64_FORMAT
+	                                        " events, %" G_GINT64_FORMAT " certificates"),
+	                                      result->events,
+	                                      result->certificates),
+	                      g_free);
 }
 
 static void
@@ -219,7 +230,8 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 	self->busy--;
 	if (self->interaction != NULL && self->busy == 0)
 		fst_gui_interaction_close(self->interaction);
-	fst_gui_text_set_lines(self->result_box, text != NULL ? text : error->message, text == NULL);
+	fst_gui_text_set_lines(
+	    self->result_box, text != NULL ? text : error->message, text == NULL);
 }
 
 static void
@@ -277,7 +289,8 @@ fst_report_page_verify_cb(FstReportPage *self)
 	if (self->workspace == NULL)
 		return;
 	if (file[0] == '\0') {
-		fst_gui_text_set_lines(self->result_box, _("Type the path of the report file first"), TRUE);
+		fst_gui_text_set_lines(
+		    self->result_box, _("Type the path of the report file first"), TRUE);
 		return;
 	}
 	job = g_new0(FstReportPageJob, 1);
@@ -365,8 +378,7 @@ fst_report_page_class_init(FstReportPageClass *klass)
 	object_class->dispose = fst_report_page_dispose;
 	object_class->finalize = fst_report_page_finalize;
 	gtk_widget_class_set_template_from_resource(
-	    widget_class,
-	    "/io/github/fleetstation/Station/fst-report-page.ui");
+	    widget_class, "/io/github/fleetstation/Station/fst-report-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, lot_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, verify_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, result_box);

@@ -21,14 +21,17 @@ struct _FstSetupPage {
 	/* template widgets, borrowed */
 	GtkBox *result_box;
 	/* owned */
-	gchar *workspace;	   /* (owned) (nullable) */
+	gchar *workspace;          /* (owned) (nullable) */
 	GCancellable *cancellable; /* (owned) */
 };
 
 G_DEFINE_TYPE(FstSetupPage, fst_setup_page, GTK_TYPE_WIDGET)
 
 static void
-fst_setup_page_list_cas_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_setup_page_list_cas_thread(GTask *task,
+                               gpointer source_object,
+                               gpointer task_data,
+                               GCancellable *cancellable)
 {
 	g_autofree gchar *ca_dir = g_build_filename(task_data, "ca", NULL);
 	g_autoptr(GString) text = g_string_new(NULL);
@@ -48,14 +51,13 @@ fst_setup_page_list_cas_thread(GTask *task, gpointer source_object, gpointer tas
 		g_autofree gchar *until_str = g_date_time_format(until, "%Y-%m-%d");
 		g_string_append_printf(text, "%s: %s\n", info->name, info->subject);
 		g_string_append_printf(text,
-				       _("  key %s (%s), valid until %s, %s\n"),
-				       info->key,
-				       info->key_store,
-				       until_str,
-				       days < 0 ? _("EXPIRED")
-				       : days < FST_CA_STORE_WARN_DAYS
-					   ? _("EXPIRES SOON")
-					   : _("ok"));
+		                       _("  key %s (%s), valid until %s, %s\n"),
+		                       info->key,
+		                       info->key_store,
+		                       until_str,
+		                       days < 0                        ? _("EXPIRED")
+		                       : days < FST_CA_STORE_WARN_DAYS ? _("EXPIRES SOON")
+		                                                       : _("ok"));
 	}
 	g_task_return_pointer(task, g_string_free(g_steal_pointer(&text), FALSE), g_free);
 }
@@ -99,11 +101,12 @@ fst_setup_page_check_dir(GString *text, const gchar *dir)
 
 static void
 fst_setup_page_check_profiles_thread(GTask *task,
-				     gpointer source_object,
-				     gpointer task_data,
-				     GCancellable *cancellable)
+                                     gpointer source_object,
+                                     gpointer task_data,
+                                     GCancellable *cancellable)
 {
-	g_autofree gchar *templates = g_build_filename(fst_station_templates_dir(), "profiles", NULL);
+	g_autofree gchar *templates =
+	    g_build_filename(fst_station_templates_dir(), "profiles", NULL);
 	g_autofree gchar *own = g_build_filename(task_data, "profiles", NULL);
 	g_autoptr(GString) text = g_string_new(NULL);
 
@@ -124,7 +127,8 @@ fst_setup_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
 	self = FST_SETUP_PAGE(source);
-	fst_gui_text_set_lines(self->result_box, text != NULL ? text : error->message, text == NULL);
+	fst_gui_text_set_lines(
+	    self->result_box, text != NULL ? text : error->message, text == NULL);
 }
 
 static void
@@ -197,8 +201,8 @@ fst_setup_page_class_init(FstSetupPageClass *klass)
 
 	object_class->dispose = fst_setup_page_dispose;
 	object_class->finalize = fst_setup_page_finalize;
-	gtk_widget_class_set_template_from_resource(widget_class,
-						    "/io/github/fleetstation/Station/fst-setup-page.ui");
+	gtk_widget_class_set_template_from_resource(
+	    widget_class, "/io/github/fleetstation/Station/fst-setup-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstSetupPage, result_box);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_list_cas_cb);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_check_profiles_cb);

@@ -72,11 +72,8 @@ static gboolean
 fst_unlock_dialog_cancelled_cb(gpointer user_data)
 {
 	GTask *task = G_TASK(user_data);
-	g_task_return_new_error(task,
-				G_IO_ERROR,
-				G_IO_ERROR_CANCELLED,
-				"%s",
-				_("The unlock was cancelled"));
+	g_task_return_new_error(
+	    task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s", _("The unlock was cancelled"));
 	return G_SOURCE_REMOVE;
 }
 
@@ -87,7 +84,8 @@ fst_unlock_dialog_cancel(FstUnlockDialog *self)
 	if (self->entry != NULL)
 		gtk_editable_set_text(self->entry, "");
 	if (task != NULL)
-		g_idle_add_full(G_PRIORITY_DEFAULT, fst_unlock_dialog_cancelled_cb, task, g_object_unref);
+		g_idle_add_full(
+		    G_PRIORITY_DEFAULT, fst_unlock_dialog_cancelled_cb, task, g_object_unref);
 }
 
 static void
@@ -117,9 +115,9 @@ fst_unlock_dialog_close_request(GtkWindow *window)
  */
 void
 fst_unlock_dialog_ask_async(FstUnlockDialog *self,
-			    GCancellable *cancellable,
-			    GAsyncReadyCallback callback,
-			    gpointer user_data)
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
 {
 	g_return_if_fail(FST_IS_UNLOCK_DIALOG(self));
 	fst_unlock_dialog_cancel(self);
@@ -173,12 +171,8 @@ fst_unlock_dialog_set_error(FstUnlockDialog *self, const gchar *message)
 FstUnlockDialog *
 fst_unlock_dialog_new(GtkWindow *parent, const gchar *title, const gchar *prompt)
 {
-	FstUnlockDialog *self = g_object_new(FST_TYPE_UNLOCK_DIALOG,
-					     "transient-for",
-					     parent,
-					     "title",
-					     title,
-					     NULL);
+	FstUnlockDialog *self =
+	    g_object_new(FST_TYPE_UNLOCK_DIALOG, "transient-for", parent, "title", title, NULL);
 	gtk_label_set_text(self->prompt_label, prompt);
 	gtk_window_set_default_widget(GTK_WINDOW(self), self->unlock_button);
 	return self;
@@ -210,14 +204,15 @@ fst_unlock_dialog_class_init(FstUnlockDialogClass *klass)
 	window_class->close_request = fst_unlock_dialog_close_request;
 
 	gtk_widget_class_set_template_from_resource(
-	    widget_class,
-	    "/io/github/fleetstation/Station/fst-unlock-dialog.ui");
+	    widget_class, "/io/github/fleetstation/Station/fst-unlock-dialog.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, prompt_label);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, entry);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, error_label);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, spinner);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, unlock_button);
-	gtk_widget_class_install_action(widget_class, "unlock.unlock", NULL, fst_unlock_dialog_unlock_cb);
-	gtk_widget_class_install_action(widget_class, "unlock.cancel", NULL, fst_unlock_dialog_cancel_cb);
+	gtk_widget_class_install_action(
+	    widget_class, "unlock.unlock", NULL, fst_unlock_dialog_unlock_cb);
+	gtk_widget_class_install_action(
+	    widget_class, "unlock.cancel", NULL, fst_unlock_dialog_cancel_cb);
 	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "unlock.cancel", NULL);
 }

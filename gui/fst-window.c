@@ -66,20 +66,20 @@ struct _FstWindow {
 	FstReportPage *report_page;
 	FstSetupPage *setup_page;
 	/* owned */
-	gchar *workspace;	    /* (owned) */
-	FstStation *station;	    /* (owned) (nullable): open for the shift once unlocked */
+	gchar *workspace;               /* (owned) */
+	FstStation *station;            /* (owned) (nullable): open for the shift once unlocked */
 	FstGuiInteraction *interaction; /* (owned): asks for the CA secret with a dialog */
-	gboolean unlocking;	    /* the station is being opened */
-	FstGuiInteraction *supervisor; /* (owned): asks for the supervisor pages */
+	gboolean unlocking;             /* the station is being opened */
+	FstGuiInteraction *supervisor;  /* (owned): asks for the supervisor pages */
 	gboolean supervisor_asking;
 	gboolean supervisor_unlocked; /* for the session */
-	guint queue_id;		      /* the registration queue's refresh */
+	guint queue_id;               /* the registration queue's refresh */
 	gboolean queue_busy;
-	GCancellable *cancellable;  /* (owned): for the window's own async work */
-	FstJob *line_job;	    /* (owned) (nullable): the line's job while it runs */
-	GPtrArray *retry_jobs;	    /* (element-type FstJob): per-lane retries running */
-	GHashTable *lanes_by_port;  /* (element-type utf8 FstPortRow): borrowed lanes */
-	GHashTable *causes;	    /* (element-type utf8 guint): failures by reason */
+	GCancellable *cancellable; /* (owned): for the window's own async work */
+	FstJob *line_job;          /* (owned) (nullable): the line's job while it runs */
+	GPtrArray *retry_jobs;     /* (element-type FstJob): per-lane retries running */
+	GHashTable *lanes_by_port; /* (element-type utf8 FstPortRow): borrowed lanes */
+	GHashTable *causes;        /* (element-type utf8 guint): failures by reason */
 	guint passed;
 	guint failed;
 	gint64 shift_started_us; /* 0 before the first Start */
@@ -121,7 +121,8 @@ fst_window_update_actions(FstWindow *self)
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.start", unlocked && !line);
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.stop", fst_window_is_running(self));
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.abort", fst_window_is_running(self));
-	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.unlock", !unlocked && !self->unlocking);
+	gtk_widget_action_set_enabled(
+	    GTK_WIDGET(self), "line.unlock", !unlocked && !self->unlocking);
 	gtk_widget_set_visible(self->unlock_button, !unlocked);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->operator_entry), !line);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->lot_entry), !line);
@@ -176,7 +177,10 @@ fst_window_update_counters(FstWindow *self)
  * station is open */
 
 static void
-fst_window_queue_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_window_queue_thread(GTask *task,
+                        gpointer source_object,
+                        gpointer task_data,
+                        GCancellable *cancellable)
 {
 	const gchar *db_path = task_data;
 	g_autoptr(FstDbQueue) queue = NULL;
@@ -211,9 +215,9 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	} else {
 		/* TRANSLATORS: rows waiting for, or failed at, cloud registration */
 		text = g_strdup_printf(_("Registration queue: %" G_GINT64_FORMAT
-					 " waiting, %" G_GINT64_FORMAT " failed"),
-				       counts[0] + counts[1],
-				       counts[3]);
+		                         " waiting, %" G_GINT64_FORMAT " failed"),
+		                       counts[0] + counts[1],
+		                       counts[3]);
 	}
 	gtk_label_set_text(self->queue_label, text);
 	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
@@ -229,7 +233,8 @@ fst_window_queue_refresh_cb(gpointer user_data)
 		return G_SOURCE_CONTINUE;
 	self->queue_busy = TRUE;
 	task = g_task_new(self, self->cancellable, fst_window_queue_cb, NULL);
-	g_task_set_task_data(task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
+	g_task_set_task_data(
+	    task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
 	g_task_run_in_thread(task, fst_window_queue_thread);
 	return G_SOURCE_CONTINUE;
 }
@@ -243,7 +248,8 @@ fst_window_show_ca(FstWindow *self)
 	gint64 days = (fst_ca_get_not_after(ca) - g_get_real_time() / G_USEC_PER_SEC) / 86400;
 	g_autofree gchar *text = NULL;
 
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) < 0)
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) <
+	    0)
 		g_strlcpy(cn, "?", sizeof(cn));
 	if (days < 0)
 		text = g_strdup_printf(_("CA %s has expired"), cn);
@@ -259,9 +265,9 @@ fst_window_show_ca(FstWindow *self)
 /* the lot's totals from the database, off the GUI thread */
 static void
 fst_window_lot_summary_thread(GTask *task,
-			      gpointer source_object,
-			      gpointer task_data,
-			      GCancellable *cancellable)
+                              gpointer source_object,
+                              gpointer task_data,
+                              GCancellable *cancellable)
 {
 	FstStation *station = task_data;
 	const gchar *lot = g_object_get_data(G_OBJECT(task), "lot");
@@ -291,11 +297,11 @@ fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		return;
 	}
 	self = FST_WINDOW(source);
-	text = g_strdup_printf(_("Lot %s: %" G_GINT64_FORMAT " provisioned, %" G_GINT64_FORMAT
-				 " failed"),
-			       lot,
-			       summary->provisioned,
-			       summary->failed);
+	text = g_strdup_printf(
+	    _("Lot %s: %" G_GINT64_FORMAT " provisioned, %" G_GINT64_FORMAT " failed"),
+	    lot,
+	    summary->provisioned,
+	    summary->failed);
 	gtk_label_set_text(self->lot_label, text);
 }
 
@@ -311,7 +317,8 @@ fst_window_refresh_lot(FstWindow *self)
 	}
 	task = g_task_new(self, self->cancellable, fst_window_lot_summary_cb, NULL);
 	g_object_set_data_full(G_OBJECT(task), "lot", g_strdup(lot), g_free);
-	g_task_set_task_data(task, fst_station_ref(self->station), (GDestroyNotify)fst_station_unref);
+	g_task_set_task_data(
+	    task, fst_station_ref(self->station), (GDestroyNotify)fst_station_unref);
 	g_task_run_in_thread(task, fst_window_lot_summary_thread);
 }
 
@@ -375,7 +382,8 @@ fst_window_probe_run_delay_us(FstWindow *self)
 	if (self->probe_schedstat_fd < 0)
 		return 0;
 	n = pread(self->probe_schedstat_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0 || sscanf(buf, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &on_cpu_ns, &delay_ns) != 2)
+	if (n <= 0 ||
+	    sscanf(buf, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &on_cpu_ns, &delay_ns) != 2)
 		return 0;
 	return (gint64)(delay_ns / 1000);
 }
@@ -389,7 +397,8 @@ fst_window_probe_cb(gpointer user_data)
 	gint64 delay = fst_window_probe_run_delay_us(self);
 
 	self->probe_max_us = MAX(self->probe_max_us, late);
-	self->probe_max_own_us = MAX(self->probe_max_own_us, late - (delay - self->probe_last_delay_us));
+	self->probe_max_own_us =
+	    MAX(self->probe_max_own_us, late - (delay - self->probe_last_delay_us));
 	self->probe_last_us = now;
 	self->probe_last_delay_us = delay;
 	return G_SOURCE_CONTINUE;
@@ -401,7 +410,8 @@ fst_window_probe_start(FstWindow *self)
 	if (g_getenv("FST_GUI_STALL_PROBE") == NULL || self->probe_id != 0)
 		return;
 	if (self->probe_schedstat_fd < 0)
-		self->probe_schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+		self->probe_schedstat_fd =
+		    open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	self->probe_max_us = 0;
 	self->probe_max_own_us = 0;
 	self->probe_last_us = g_get_monotonic_time();
@@ -417,10 +427,10 @@ fst_window_probe_stop(FstWindow *self, const FstJobSummary *summary)
 	g_source_remove(self->probe_id);
 	self->probe_id = 0;
 	g_print("stall-probe: %u devices, longest main-loop stall %.1f ms, "
-		"of it the GUI thread's own %.1f ms\n",
-		summary->provisioned + summary->failed,
-		self->probe_max_us / 1000.0,
-		self->probe_max_own_us / 1000.0);
+	        "of it the GUI thread's own %.1f ms\n",
+	        summary->provisioned + summary->failed,
+	        self->probe_max_us / 1000.0,
+	        self->probe_max_own_us / 1000.0);
 }
 
 static void
@@ -430,18 +440,19 @@ fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
 	const FstJobSummary *summary = fst_job_get_summary(job);
 
 	if (!fst_job_run_finish(job, result, &error)) {
-		g_autofree gchar *text = g_strdup_printf(_("The line could not run: %s"), error->message);
+		g_autofree gchar *text =
+		    g_strdup_printf(_("The line could not run: %s"), error->message);
 		fst_window_status(self, text);
 	} else if (job == self->line_job) {
 		g_autofree gchar *text = NULL;
 		if (summary->aborted)
 			text = g_strdup_printf(_("Line aborted: %u passed, %u failed"),
-					       summary->provisioned,
-					       summary->failed);
+			                       summary->provisioned,
+			                       summary->failed);
 		else
 			text = g_strdup_printf(_("Line finished: %u passed, %u failed"),
-					       summary->provisioned,
-					       summary->failed);
+			                       summary->provisioned,
+			                       summary->failed);
 		fst_window_status(self, text);
 	}
 	g_signal_handlers_disconnect_by_data(job, self);
@@ -504,9 +515,10 @@ fst_window_load_choices(FstWindow *self)
 	if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
 		operator_name = g_key_file_get_string(kf, FST_WINDOW_CONF_GROUP, "operator", NULL);
 	gtk_editable_set_text(self->operator_entry,
-			      operator_name != NULL ? operator_name : fst_station_default_operator());
-	gtk_toggle_button_set_active(self->watch_check,
-				    g_key_file_get_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", NULL));
+	                      operator_name != NULL ? operator_name
+	                                            : fst_station_default_operator());
+	gtk_toggle_button_set_active(
+	    self->watch_check, g_key_file_get_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", NULL));
 	/* a lane per named port; a pattern's ports get theirs as boards appear */
 	for (guint i = 0; settings->ports != NULL && settings->ports[i] != NULL; i++) {
 		if (strpbrk(settings->ports[i], "*?[") == NULL)
@@ -533,14 +545,10 @@ fst_window_save_choices(FstWindow *self, FstSettings **settings_out, GError **er
 		return FALSE;
 	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_KEEP_COMMENTS, error))
 		return FALSE;
-	g_key_file_set_string(kf,
-			      FST_WINDOW_CONF_GROUP,
-			      "operator",
-			      gtk_editable_get_text(self->operator_entry));
-	g_key_file_set_boolean(kf,
-			       FST_WINDOW_CONF_GROUP,
-			       "watch",
-			       gtk_toggle_button_get_active(self->watch_check));
+	g_key_file_set_string(
+	    kf, FST_WINDOW_CONF_GROUP, "operator", gtk_editable_get_text(self->operator_entry));
+	g_key_file_set_boolean(
+	    kf, FST_WINDOW_CONF_GROUP, "watch", gtk_toggle_button_get_active(self->watch_check));
 	if (!g_key_file_save_to_file(kf, conf, error))
 		return FALSE;
 	*settings_out = g_steal_pointer(&settings);
@@ -596,15 +604,16 @@ fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 		return;
 	}
 	if (!fst_window_save_choices(self, &settings, &error)) {
-		g_autofree gchar *text = g_strdup_printf(_("Cannot keep the choices: %s"), error->message);
+		g_autofree gchar *text =
+		    g_strdup_printf(_("Cannot keep the choices: %s"), error->message);
 		fst_window_status(self, text);
 		return;
 	}
 	options.ports = (const gchar *const *)settings->ports;
 	options.baud_rate = settings->baud_rate;
 	if (!watch && (settings->ports == NULL || settings->ports[0] == NULL)) {
-		fst_window_status(self,
-				  _("The workspace names no port: set its ports, or tick Watch ports"));
+		fst_window_status(
+		    self, _("The workspace names no port: set its ports, or tick Watch ports"));
 		return;
 	}
 	g_hash_table_iter_init(&iter, self->lanes_by_port);
@@ -617,8 +626,8 @@ fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 	fst_window_run_job(self, self->line_job);
 	fst_report_page_set_lot(self->report_page, lot);
 	fst_window_status(self,
-			  watch ? _("Line running: boards start as they are plugged in")
-				: _("Line running"));
+	                  watch ? _("Line running: boards start as they are plugged in")
+	                        : _("Line running"));
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);
 }
@@ -642,7 +651,8 @@ fst_window_abort_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 		fst_job_abort(self->line_job);
 	for (guint i = 0; i < self->retry_jobs->len; i++)
 		fst_job_abort(g_ptr_array_index(self->retry_jobs, i));
-	fst_window_status(self, _("Aborting: the boards in flight are stopped and recorded failed"));
+	fst_window_status(self,
+	                  _("Aborting: the boards in flight are stopped and recorded failed"));
 }
 
 static void
@@ -677,7 +687,10 @@ fst_window_retry_cb(FstPortRow *lane, gpointer user_data)
  * passphrase or PIN through the window's interaction, shown as a dialog */
 
 static void
-fst_window_open_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+fst_window_open_thread(GTask *task,
+                       gpointer source_object,
+                       gpointer task_data,
+                       GCancellable *cancellable)
 {
 	FstWindow *self = FST_WINDOW(source_object);
 	FstInteraction *interaction = FST_INTERACTION(task_data);
@@ -709,13 +722,15 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		if (g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED)) {
 			/* cancelled: the window stays locked, Unlock CA asks again */
 			fst_gui_interaction_close(self->interaction);
-			fst_window_status(self, _("The CA is locked: press Unlock CA to start the line"));
+			fst_window_status(self,
+			                  _("The CA is locked: press Unlock CA to start the line"));
 			fst_window_update_actions(self);
 			return;
 		}
 		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
 			/* the secret did not open the key: the dialog asks again */
-			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+			text =
+			    g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
 			fst_gui_interaction_set_retry(self->interaction, text);
 			fst_window_status(self, text);
 			fst_window_open(self);
@@ -734,7 +749,8 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);
 	fst_window_queue_refresh_cb(self);
-	self->queue_id = g_timeout_add_seconds(FST_WINDOW_QUEUE_REFRESH_S, fst_window_queue_refresh_cb, self);
+	self->queue_id =
+	    g_timeout_add_seconds(FST_WINDOW_QUEUE_REFRESH_S, fst_window_queue_refresh_cb, self);
 	fst_window_status(self, _("CA unlocked: check the operator, lot and profile, then Start"));
 }
 
@@ -757,8 +773,8 @@ fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *para
 		return;
 	if (!fst_station_has_ca(self->workspace)) {
 		fst_window_status(self,
-				  _("This workspace has no issuing CA: a supervisor runs "
-				    "`fleetstation ca create` or `fleetstation ca import` first"));
+		                  _("This workspace has no issuing CA: a supervisor runs "
+		                    "`fleetstation ca create` or `fleetstation ca import` first"));
 		return;
 	}
 	fst_window_open(self);
@@ -777,9 +793,9 @@ fst_window_page_is_gated(const gchar *name)
 
 static void
 fst_window_supervisor_thread(GTask *task,
-			     gpointer source_object,
-			     gpointer task_data,
-			     GCancellable *cancellable)
+                             gpointer source_object,
+                             gpointer task_data,
+                             GCancellable *cancellable)
 {
 	FstWindow *self = FST_WINDOW(source_object);
 	FstInteraction *interaction = FST_INTERACTION(task_data);
@@ -789,7 +805,8 @@ fst_window_supervisor_thread(GTask *task,
 	g_autoptr(FstCa) ca = NULL;
 	GError *error = NULL;
 
-	if (!fst_station_ask_ca_secret(self->workspace, interaction, key, "issuing CA", &secret, &error)) {
+	if (!fst_station_ask_ca_secret(
+	        self->workspace, interaction, key, "issuing CA", &secret, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
@@ -797,16 +814,22 @@ fst_window_supervisor_thread(GTask *task,
 	if (secret == NULL) {
 		ca = fst_station_unlock_ca(self->workspace, interaction, &error);
 	} else {
-		g_autofree gchar *chain = g_build_filename(self->workspace, "ca", "root-ca.pem", NULL);
-		ca = fst_ca_load(cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, &error);
+		g_autofree gchar *chain =
+		    g_build_filename(self->workspace, "ca", "root-ca.pem", NULL);
+		ca = fst_ca_load(cert,
+		                 key,
+		                 g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
+		                 secret,
+		                 &error);
 	}
 	if (ca == NULL) {
 		g_task_return_error(task, error);
 		return;
 	}
 	g_task_return_pointer(task,
-			      secret != NULL ? g_steal_pointer(&secret) : fst_secret_new((const guint8 *)"", 0),
-			      (GDestroyNotify)fst_secret_free);
+	                      secret != NULL ? g_steal_pointer(&secret)
+	                                     : fst_secret_new((const guint8 *)"", 0),
+	                      (GDestroyNotify)fst_secret_free);
 }
 
 static void fst_window_supervisor_unlock(FstWindow *self);
@@ -831,7 +854,8 @@ fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_da
 	if (secret == NULL) {
 		g_autofree gchar *text = NULL;
 		if (g_error_matches(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
-			text = g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
+			text =
+			    g_strdup_printf(_("This does not unlock the CA: %s"), error->message);
 			fst_gui_interaction_set_retry(self->supervisor, text);
 			fst_window_supervisor_unlock(self);
 			return;
@@ -840,7 +864,8 @@ fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_da
 		if (g_error_matches(error, FST_ERROR, FST_ERROR_CANCELLED))
 			text = g_strdup(_("The supervisor pages need the CA passphrase or PIN"));
 		else
-			text = g_strdup_printf(_("The supervisor pages cannot open: %s"), error->message);
+			text = g_strdup_printf(_("The supervisor pages cannot open: %s"),
+			                       error->message);
 		gtk_stack_set_visible_child_name(self->stack, "line");
 		fst_window_status(self, text);
 		return;
@@ -915,9 +940,9 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	fst_report_page_set_interaction(self->report_page, self->supervisor);
 	fst_window_supervisor_set_sensitive(self, FALSE);
 	g_signal_connect(self->stack,
-			 "notify::visible-child-name",
-			 G_CALLBACK(fst_window_page_changed_cb),
-			 self);
+	                 "notify::visible-child-name",
+	                 G_CALLBACK(fst_window_page_changed_cb),
+	                 self);
 	fst_history_page_set_workspace(self->history_page, workspace);
 	fst_report_page_set_workspace(self->report_page, workspace);
 	fst_setup_page_set_workspace(self->setup_page, workspace);
@@ -1001,8 +1026,8 @@ fst_window_class_init(FstWindowClass *klass)
 	object_class->finalize = fst_window_finalize;
 	widget_class->map = fst_window_map;
 
-	gtk_widget_class_set_template_from_resource(widget_class,
-						    "/io/github/fleetstation/Station/fst-window.ui");
+	gtk_widget_class_set_template_from_resource(
+	    widget_class, "/io/github/fleetstation/Station/fst-window.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, operator_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, profile_entry);
@@ -1033,9 +1058,6 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F5, 0, "line.start", NULL);
 	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F6, 0, "line.stop", NULL);
 	gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F8, 0, "line.abort", NULL);
-	gtk_widget_class_add_binding_action(widget_class,
-					    GDK_KEY_u,
-					    GDK_CONTROL_MASK,
-					    "line.unlock",
-					    NULL);
+	gtk_widget_class_add_binding_action(
+	    widget_class, GDK_KEY_u, GDK_CONTROL_MASK, "line.unlock", NULL);
 }

@@ -6,8 +6,8 @@
 
 typedef struct {
 	FstTransport *transport; /* (owned) */
-	FstDeviceInfo *info;	 /* (owned) (nullable): set by identify */
-	gchar *dialect;		 /* (owned) */
+	FstDeviceInfo *info;     /* (owned) (nullable): set by identify */
+	gchar *dialect;          /* (owned) */
 } FstDevicePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE(FstDevice, fst_device, G_TYPE_OBJECT)
@@ -19,23 +19,20 @@ enum { PROP_0, PROP_TRANSPORT, PROP_DIALECT, PROP_LAST };
  * identified first when it was not, so that cred_slots is known) and trust
  * roots, shared by all slots, are addressed as slot 0 */
 static gboolean
-fst_device_check_slot(FstDevice *self,
-		      guint slot,
-		      FstObjectKind kind,
-		      GCancellable *cancellable,
-		      GError **error)
+fst_device_check_slot(
+    FstDevice *self, guint slot, FstObjectKind kind, GCancellable *cancellable, GError **error)
 {
 	FstDevicePrivate *priv = GET_PRIVATE(self);
 	const gchar *port = priv->transport != NULL ? fst_transport_get_name(priv->transport) : "?";
 
 	if (kind == FST_OBJECT_TRUST_ROOTS && slot != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "%s: trust roots are shared by all credential slots: address them "
-			    "as slot 0, not %u",
-			    port,
-			    slot);
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "%s: trust roots are shared by all credential slots: address them "
+		            "as slot 0, not %u",
+		            port,
+		            slot);
 		return FALSE;
 	}
 	if (slot == 0)
@@ -44,15 +41,15 @@ fst_device_check_slot(FstDevice *self,
 		return FALSE;
 	if (slot >= priv->info->cred_slots) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "%s: device %s has %u credential slot%s, no slot %u; choose a "
-			    "profile without A/B slots for this device model",
-			    port,
-			    priv->info->uid,
-			    priv->info->cred_slots,
-			    priv->info->cred_slots == 1 ? "" : "s",
-			    slot);
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: device %s has %u credential slot%s, no slot %u; choose a "
+		            "profile without A/B slots for this device model",
+		            port,
+		            priv->info->uid,
+		            priv->info->cred_slots,
+		            priv->info->cred_slots == 1 ? "" : "s",
+		            slot);
 		return FALSE;
 	}
 	return TRUE;
@@ -75,7 +72,8 @@ fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error)
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
 	if (klass->identify == NULL) {
-		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "identify not supported");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "identify not supported");
 		return FALSE;
 	}
 	return klass->identify(self, cancellable, error);
@@ -97,19 +95,16 @@ fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error)
  * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 GBytes *
-fst_device_generate_csr(FstDevice *self,
-			guint slot,
-			FstKeyType key_type,
-			GCancellable *cancellable,
-			GError **error)
+fst_device_generate_csr(
+    FstDevice *self, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
 	if (klass->generate_csr == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "the device dialect cannot generate a CSR");
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "the device dialect cannot generate a CSR");
 		return NULL;
 	}
 	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
@@ -133,19 +128,16 @@ fst_device_generate_csr(FstDevice *self,
  * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 GBytes *
-fst_device_generate_public_key(FstDevice *self,
-			       guint slot,
-			       FstKeyType key_type,
-			       GCancellable *cancellable,
-			       GError **error)
+fst_device_generate_public_key(
+    FstDevice *self, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
 	if (klass->generate_public_key == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "the device dialect cannot export a public key");
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "the device dialect cannot export a public key");
 		return NULL;
 	}
 	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
@@ -167,16 +159,17 @@ fst_device_generate_public_key(FstDevice *self,
  */
 gboolean
 fst_device_write_object(FstDevice *self,
-			guint slot,
-			FstObjectKind kind,
-			GBytes *data,
-			GCancellable *cancellable,
-			GError **error)
+                        guint slot,
+                        FstObjectKind kind,
+                        GBytes *data,
+                        GCancellable *cancellable,
+                        GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
 	if (klass->write_object == NULL) {
-		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "writing not supported");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "writing not supported");
 		return FALSE;
 	}
 	if (!fst_device_check_slot(self, slot, kind, cancellable, error))
@@ -196,16 +189,14 @@ fst_device_write_object(FstDevice *self,
  * %FST_ERROR_NOT_SUPPORTED for a @slot the device does not have
  */
 GBytes *
-fst_device_read_object(FstDevice *self,
-		       guint slot,
-		       FstObjectKind kind,
-		       GCancellable *cancellable,
-		       GError **error)
+fst_device_read_object(
+    FstDevice *self, guint slot, FstObjectKind kind, GCancellable *cancellable, GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
 	if (klass->read_object == NULL) {
-		g_set_error_literal(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "reading not supported");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "reading not supported");
 		return NULL;
 	}
 	if (!fst_device_check_slot(self, slot, kind, cancellable, error))
@@ -233,11 +224,11 @@ fst_device_read_object(FstDevice *self,
  */
 GBytes *
 fst_device_digest_object(FstDevice *self,
-			 guint slot,
-			 FstObjectKind kind,
-			 guint32 *length,
-			 GCancellable *cancellable,
-			 GError **error)
+                         guint slot,
+                         FstObjectKind kind,
+                         guint32 *length,
+                         GCancellable *cancellable,
+                         GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	guint32 length_tmp = 0;
@@ -246,11 +237,11 @@ fst_device_digest_object(FstDevice *self,
 	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
 	if (klass->digest_object == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "the %s dialect cannot have the device hash what it stores; verify by "
-			    "reading back (verify=readback)",
-			    fst_device_get_dialect(self));
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "the %s dialect cannot have the device hash what it stores; verify by "
+		            "reading back (verify=readback)",
+		            fst_device_get_dialect(self));
 		return NULL;
 	}
 	if (!fst_device_check_slot(self, slot, kind, cancellable, error))
@@ -281,20 +272,20 @@ fst_device_digest_object(FstDevice *self,
  */
 GBytes *
 fst_device_sign_challenge(FstDevice *self,
-			  guint slot,
-			  GBytes *nonce,
-			  GBytes **message,
-			  GCancellable *cancellable,
-			  GError **error)
+                          guint slot,
+                          GBytes *nonce,
+                          GBytes **message,
+                          GCancellable *cancellable,
+                          GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), NULL);
 	g_return_val_if_fail(nonce != NULL && message != NULL, NULL);
 	if (klass->sign_challenge == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "the device dialect cannot prove possession of a key");
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "the device dialect cannot prove possession of a key");
 		return NULL;
 	}
 	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
@@ -318,20 +309,20 @@ fst_device_sign_challenge(FstDevice *self,
  */
 gboolean
 fst_device_put_key(FstDevice *self,
-		   guint slot,
-		   FstKeyType key_type,
-		   const FstSecret *key,
-		   GCancellable *cancellable,
-		   GError **error)
+                   guint slot,
+                   FstKeyType key_type,
+                   const FstSecret *key,
+                   GCancellable *cancellable,
+                   GError **error)
 {
 	FstDeviceClass *klass = FST_DEVICE_GET_CLASS(self);
 	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
 	g_return_val_if_fail(key != NULL, FALSE);
 	if (klass->put_key == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "the device dialect cannot take a station-made key");
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "the device dialect cannot take a station-made key");
 		return FALSE;
 	}
 	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
@@ -356,9 +347,9 @@ fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error)
 	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
 	if (klass->lock == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "the device dialect cannot lock credentials");
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "the device dialect cannot lock credentials");
 		return FALSE;
 	}
 	return klass->lock(self, cancellable, error);
@@ -388,9 +379,9 @@ fst_device_activate_slot(FstDevice *self, guint slot, GCancellable *cancellable,
 	g_return_val_if_fail(FST_IS_DEVICE(self), FALSE);
 	if (klass->activate_slot == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "the device dialect cannot switch credential slots");
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "the device dialect cannot switch credential slots");
 		return FALSE;
 	}
 	if (!fst_device_check_slot(self, slot, FST_OBJECT_DEVICE_CERT, cancellable, error))
@@ -540,11 +531,11 @@ fst_device_set_option(FstDevice *self, const gchar *key, const gchar *value, GEr
 	klass = FST_DEVICE_GET_CLASS(self);
 	if (klass->set_option == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "dialect %s takes no option %s",
-			    fst_device_get_dialect(self),
-			    key);
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "dialect %s takes no option %s",
+		            fst_device_get_dialect(self),
+		            key);
 		return FALSE;
 	}
 	return klass->set_option(self, key, value, error);
@@ -558,22 +549,24 @@ fst_device_class_init(FstDeviceClass *klass)
 	object_class->set_property = fst_device_set_property;
 	object_class->finalize = fst_device_finalize;
 
-	g_object_class_install_property(
-	    object_class,
-	    PROP_TRANSPORT,
-	    g_param_spec_object("transport",
-				NULL,
-				NULL,
-				FST_TYPE_TRANSPORT,
-				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
-	g_object_class_install_property(
-	    object_class,
-	    PROP_DIALECT,
-	    g_param_spec_string("dialect",
-				NULL,
-				NULL,
-				NULL,
-				G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(object_class,
+	                                PROP_TRANSPORT,
+	                                g_param_spec_object("transport",
+	                                                    NULL,
+	                                                    NULL,
+	                                                    FST_TYPE_TRANSPORT,
+	                                                    G_PARAM_READWRITE |
+	                                                        G_PARAM_CONSTRUCT_ONLY |
+	                                                        G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(object_class,
+	                                PROP_DIALECT,
+	                                g_param_spec_string("dialect",
+	                                                    NULL,
+	                                                    NULL,
+	                                                    NULL,
+	                                                    G_PARAM_READWRITE |
+	                                                        G_PARAM_CONSTRUCT_ONLY |
+	                                                        G_PARAM_STATIC_STRINGS));
 }
 
 /**

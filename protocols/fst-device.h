@@ -8,7 +8,6 @@
 
 G_BEGIN_DECLS
 
-
 #define FST_TYPE_DEVICE (fst_device_get_type())
 
 /* digest_object: a dialect whose device reports no length (the hash covers it) */
@@ -55,121 +54,97 @@ struct _FstDeviceClass {
 	GObjectClass parent_class;
 	gboolean (*identify)(FstDevice *self, GCancellable *cancellable, GError **error);
 	GBytes *(*generate_csr)(FstDevice *self,
-				guint slot,
-				FstKeyType key_type,
-				GCancellable *cancellable,
-				GError **error);
+	                        guint slot,
+	                        FstKeyType key_type,
+	                        GCancellable *cancellable,
+	                        GError **error);
 	gboolean (*write_object)(FstDevice *self,
-				 guint slot,
-				 FstObjectKind kind,
-				 GBytes *data,
-				 GCancellable *cancellable,
-				 GError **error);
+	                         guint slot,
+	                         FstObjectKind kind,
+	                         GBytes *data,
+	                         GCancellable *cancellable,
+	                         GError **error);
 	GBytes *(*read_object)(FstDevice *self,
-			       guint slot,
-			       FstObjectKind kind,
-			       GCancellable *cancellable,
-			       GError **error);
+	                       guint slot,
+	                       FstObjectKind kind,
+	                       GCancellable *cancellable,
+	                       GError **error);
 	GBytes *(*sign_challenge)(FstDevice *self,
-				  guint slot,
-				  GBytes *nonce,
-				  GBytes **message,
-				  GCancellable *cancellable,
-				  GError **error);
+	                          guint slot,
+	                          GBytes *nonce,
+	                          GBytes **message,
+	                          GCancellable *cancellable,
+	                          GError **error);
 	gboolean (*put_key)(FstDevice *self,
-			    guint slot,
-			    FstKeyType key_type,
-			    const FstSecret *key,
-			    GCancellable *cancellable,
-			    GError **error);
+	                    guint slot,
+	                    FstKeyType key_type,
+	                    const FstSecret *key,
+	                    GCancellable *cancellable,
+	                    GError **error);
 	gboolean (*lock)(FstDevice *self, GCancellable *cancellable, GError **error);
 	GBytes *(*generate_public_key)(FstDevice *self,
-				       guint slot,
-				       FstKeyType key_type,
-				       GCancellable *cancellable,
-				       GError **error);
+	                               guint slot,
+	                               FstKeyType key_type,
+	                               GCancellable *cancellable,
+	                               GError **error);
 	gboolean (*activate_slot)(FstDevice *self,
-				  guint slot,
-				  GCancellable *cancellable,
-				  GError **error);
+	                          guint slot,
+	                          GCancellable *cancellable,
+	                          GError **error);
 	gboolean (*set_option)(FstDevice *self,
-			       const gchar *key,
-			       const gchar *value,
-			       GError **error);
+	                       const gchar *key,
+	                       const gchar *value,
+	                       GError **error);
 	GBytes *(*digest_object)(FstDevice *self,
-				 guint slot,
-				 FstObjectKind kind,
-				 guint32 *length,
-				 GCancellable *cancellable,
-				 GError **error);
+	                         guint slot,
+	                         FstObjectKind kind,
+	                         guint32 *length,
+	                         GCancellable *cancellable,
+	                         GError **error);
 	gpointer padding[1];
 };
 
-gboolean
-fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error);
-GBytes *
-fst_device_generate_csr(FstDevice *self,
-			guint slot,
-			FstKeyType key_type,
-			GCancellable *cancellable,
-			GError **error);
-GBytes *
-fst_device_generate_public_key(FstDevice *self,
-			       guint slot,
-			       FstKeyType key_type,
-			       GCancellable *cancellable,
-			       GError **error);
-gboolean
-fst_device_write_object(FstDevice *self,
-			guint slot,
-			FstObjectKind kind,
-			GBytes *data,
-			GCancellable *cancellable,
-			GError **error);
-GBytes *
-fst_device_read_object(FstDevice *self,
-		       guint slot,
-		       FstObjectKind kind,
-		       GCancellable *cancellable,
-		       GError **error);
-GBytes *
-fst_device_digest_object(FstDevice *self,
-			 guint slot,
-			 FstObjectKind kind,
-			 guint32 *length,
-			 GCancellable *cancellable,
-			 GError **error);
-GBytes *
-fst_device_sign_challenge(FstDevice *self,
-			  guint slot,
-			  GBytes *nonce,
-			  GBytes **message,
-			  GCancellable *cancellable,
-			  GError **error);
-gboolean
-fst_device_put_key(FstDevice *self,
-		   guint slot,
-		   FstKeyType key_type,
-		   const FstSecret *key,
-		   GCancellable *cancellable,
-		   GError **error);
-gboolean
-fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error);
+gboolean fst_device_identify(FstDevice *self, GCancellable *cancellable, GError **error);
+GBytes *fst_device_generate_csr(
+    FstDevice *self, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error);
+GBytes *fst_device_generate_public_key(
+    FstDevice *self, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error);
+gboolean fst_device_write_object(FstDevice *self,
+                                 guint slot,
+                                 FstObjectKind kind,
+                                 GBytes *data,
+                                 GCancellable *cancellable,
+                                 GError **error);
+GBytes *fst_device_read_object(
+    FstDevice *self, guint slot, FstObjectKind kind, GCancellable *cancellable, GError **error);
+GBytes *fst_device_digest_object(FstDevice *self,
+                                 guint slot,
+                                 FstObjectKind kind,
+                                 guint32 *length,
+                                 GCancellable *cancellable,
+                                 GError **error);
+GBytes *fst_device_sign_challenge(FstDevice *self,
+                                  guint slot,
+                                  GBytes *nonce,
+                                  GBytes **message,
+                                  GCancellable *cancellable,
+                                  GError **error);
+gboolean fst_device_put_key(FstDevice *self,
+                            guint slot,
+                            FstKeyType key_type,
+                            const FstSecret *key,
+                            GCancellable *cancellable,
+                            GError **error);
+gboolean fst_device_lock(FstDevice *self, GCancellable *cancellable, GError **error);
 gboolean
 fst_device_activate_slot(FstDevice *self, guint slot, GCancellable *cancellable, GError **error);
-FstTransport *
-fst_device_get_transport(FstDevice *self);
-const FstDeviceInfo *
-fst_device_get_info(FstDevice *self);
-void
-fst_device_set_info(FstDevice *self, const FstDeviceInfo *info);
-const gchar *
-fst_device_get_dialect(FstDevice *self);
+FstTransport *fst_device_get_transport(FstDevice *self);
+const FstDeviceInfo *fst_device_get_info(FstDevice *self);
+void fst_device_set_info(FstDevice *self, const FstDeviceInfo *info);
+const gchar *fst_device_get_dialect(FstDevice *self);
 gboolean
 fst_device_set_option(FstDevice *self, const gchar *key, const gchar *value, GError **error);
-void
-fst_device_set_lane(FstDevice *self, const gchar *lane);
-const gchar *
-fst_device_get_lane(FstDevice *self);
+void fst_device_set_lane(FstDevice *self, const gchar *lane);
+const gchar *fst_device_get_lane(FstDevice *self);
 
 G_END_DECLS

@@ -104,39 +104,34 @@ fst_dialect_ensure_locked(void)
  * malformed, or the type is no #FstDevice
  */
 gboolean
-fst_dialect_register(const gchar *name,
-		     GType device_type,
-		     FstTransportKind kinds,
-		     GError **error)
+fst_dialect_register(const gchar *name, GType device_type, FstTransportKind kinds, GError **error)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_dialect_mutex);
 	FstDialect *dialect;
 
 	g_return_val_if_fail(name != NULL, FALSE);
 	fst_dialect_ensure_locked();
-	if (name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name)) {
+	if (name[0] == '\0' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(name)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "dialect name '%s' may hold only lower-case letters, digits and '-'",
-			    name);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "dialect name '%s' may hold only lower-case letters, digits and '-'",
+		            name);
 		return FALSE;
 	}
 	if (!g_type_is_a(device_type, FST_TYPE_DEVICE) || G_TYPE_IS_ABSTRACT(device_type) ||
 	    kinds == FST_TRANSPORT_KIND_NONE) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "dialect %s needs a concrete FstDevice type and a transport kind",
-			    name);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "dialect %s needs a concrete FstDevice type and a transport kind",
+		            name);
 		return FALSE;
 	}
 	if (fst_dialect_find_locked(name) != NULL) {
-		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "dialect %s is registered already",
-			    name);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CONFIG, "dialect %s is registered already", name);
 		return FALSE;
 	}
 	dialect = g_new0(FstDialect, 1);
@@ -290,12 +285,12 @@ fst_dialect_new_device(const gchar *name, const gchar *port, guint baud_rate, GE
 		g_auto(GStrv) names = fst_dialect_list();
 		g_autofree gchar *known = g_strjoinv(", ", names);
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "%s: no dialect named '%s' in this build (it knows %s)",
-			    port,
-			    name,
-			    known);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s: no dialect named '%s' in this build (it knows %s)",
+		            port,
+		            name,
+		            known);
 		return NULL;
 	}
 	g_mutex_lock(&fst_dialect_mutex);
@@ -303,12 +298,12 @@ fst_dialect_new_device(const gchar *name, const gchar *port, guint baud_rate, GE
 	g_mutex_unlock(&fst_dialect_mutex);
 	if ((kinds & kind) == 0 || func == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "%s: dialect %s does not run on a %s port in this build",
-			    port,
-			    name,
-			    fst_transport_kind_to_string(kind));
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "%s: dialect %s does not run on a %s port in this build",
+		            port,
+		            name,
+		            fst_transport_kind_to_string(kind));
 		return NULL;
 	}
 	transport = func(port, baud_rate, error);

@@ -35,22 +35,13 @@ typedef FstTransport *(*FstTransportNewFunc)(const gchar *port, guint baud_rate,
 #define FST_DIALECT_DEFAULT "fsp"
 
 gboolean
-fst_dialect_register(const gchar *name,
-		     GType device_type,
-		     FstTransportKind kinds,
-		     GError **error);
-void
-fst_dialect_unregister(const gchar *name);
-gboolean
-fst_dialect_lookup(const gchar *name, GType *device_type, FstTransportKind *kinds);
-gchar **
-fst_dialect_list(void);
-void
-fst_transport_kind_register(FstTransportKind kind, FstTransportNewFunc func);
-FstTransportKind
-fst_transport_kind_for_port(const gchar *port);
-const gchar *
-fst_transport_kind_to_string(FstTransportKind kind);
+fst_dialect_register(const gchar *name, GType device_type, FstTransportKind kinds, GError **error);
+void fst_dialect_unregister(const gchar *name);
+gboolean fst_dialect_lookup(const gchar *name, GType *device_type, FstTransportKind *kinds);
+gchar **fst_dialect_list(void);
+void fst_transport_kind_register(FstTransportKind kind, FstTransportNewFunc func);
+FstTransportKind fst_transport_kind_for_port(const gchar *port);
+const gchar *fst_transport_kind_to_string(FstTransportKind kind);
 FstDevice *
 fst_dialect_new_device(const gchar *name, const gchar *port, guint baud_rate, GError **error);
 

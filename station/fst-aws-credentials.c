@@ -151,9 +151,8 @@ fst_aws_ini_section(const gchar *path, const gchar *section, gboolean *found, GE
 		eq = strchr(line, '=');
 		if (in_section && eq != NULL) {
 			*eq = '\0';
-			g_hash_table_insert(keys,
-			                    g_strstrip(g_strdup(line)),
-			                    g_strstrip(g_strdup(eq + 1)));
+			g_hash_table_insert(
+			    keys, g_strstrip(g_strdup(line)), g_strstrip(g_strdup(eq + 1)));
 		}
 		OPENSSL_cleanse(line, strlen(line));
 	}
@@ -210,7 +209,8 @@ fst_aws_credentials_load(const gchar *profile,
 	g_autoptr(FstAwsCredentials) self = g_new0(FstAwsCredentials, 1);
 	g_autoptr(GHashTable) creds = NULL;
 	g_autoptr(GHashTable) config = NULL;
-	g_autofree gchar *creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	g_autofree gchar *creds_path =
+	    fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	g_autofree gchar *config_path = fst_aws_file_path("AWS_CONFIG_FILE", "config");
 	g_autofree gchar *config_section = NULL;
 	gboolean explicit_profile = fst_aws_nonempty(profile) != NULL;
@@ -251,7 +251,8 @@ fst_aws_credentials_load(const gchar *profile,
 	if (!explicit_profile && fst_aws_nonempty(g_getenv("AWS_ACCESS_KEY_ID")) != NULL &&
 	    fst_aws_nonempty(g_getenv("AWS_SECRET_ACCESS_KEY")) != NULL) {
 		self->access_key_id = g_strdup(g_getenv("AWS_ACCESS_KEY_ID"));
-		self->secret_access_key = fst_aws_secret_from_str(g_getenv("AWS_SECRET_ACCESS_KEY"));
+		self->secret_access_key =
+		    fst_aws_secret_from_str(g_getenv("AWS_SECRET_ACCESS_KEY"));
 		self->session_token = fst_aws_secret_from_str(g_getenv("AWS_SESSION_TOKEN"));
 		self->source = g_strdup("environment");
 	} else {

@@ -29,21 +29,18 @@ typedef struct {
 	gchar *source;
 } FstAwsCredentials;
 
-void
-fst_aws_credentials_free(FstAwsCredentials *self);
+void fst_aws_credentials_free(FstAwsCredentials *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAwsCredentials, fst_aws_credentials_free)
 
-FstAwsCredentials *
-fst_aws_credentials_load(const gchar *profile,
-                         const gchar *region,
-                         const gchar *endpoint_url,
-                         GError **error);
+FstAwsCredentials *fst_aws_credentials_load(const gchar *profile,
+                                            const gchar *region,
+                                            const gchar *endpoint_url,
+                                            GError **error);
 
-FstAwsCredentials *
-fst_aws_credentials_new(const gchar *access_key_id,
-                        const gchar *secret_access_key,
-                        const gchar *session_token,
-                        const gchar *region,
-                        const gchar *endpoint_url);
+FstAwsCredentials *fst_aws_credentials_new(const gchar *access_key_id,
+                                           const gchar *secret_access_key,
+                                           const gchar *session_token,
+                                           const gchar *region,
+                                           const gchar *endpoint_url);
 
 G_END_DECLS

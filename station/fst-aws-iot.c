@@ -36,7 +36,7 @@
 
 struct _FstAwsIot {
 	GObject parent_instance;
-	CURL *curl; /* (owned) */
+	CURL *curl;      /* (owned) */
 	gchar *endpoint; /* (owned): scheme://host[:port], no trailing slash */
 	gchar *region;   /* (owned) */
 	gchar *access_key_id;
@@ -216,7 +216,8 @@ void
 fst_aws_iot_set_rate(FstAwsIot *self, gdouble requests_per_second)
 {
 	g_return_if_fail(FST_IS_AWS_IOT(self));
-	self->interval_us = requests_per_second > 0 ? (gint64)(G_USEC_PER_SEC / requests_per_second) : 0;
+	self->interval_us =
+	    requests_per_second > 0 ? (gint64)(G_USEC_PER_SEC / requests_per_second) : 0;
 }
 
 /**
@@ -339,11 +340,8 @@ fst_aws_iot_header_cb(gchar *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 static int
-fst_aws_iot_progress_cb(void *userdata,
-                        curl_off_t dltotal,
-                        curl_off_t dlnow,
-                        curl_off_t ultotal,
-                        curl_off_t ulnow)
+fst_aws_iot_progress_cb(
+    void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	FstAwsIotXfer *xfer = userdata;
 	return g_cancellable_is_cancelled(xfer->cancellable) ? 1 : 0;
@@ -361,11 +359,8 @@ fst_aws_iot_retryable_type(const gchar *type)
 
 /* the AWS error of an answer as a station error: what went wrong, what to do */
 static void
-fst_aws_iot_set_aws_error(GError **error,
-                          const gchar *op,
-                          glong status,
-                          const gchar *type,
-                          const gchar *message)
+fst_aws_iot_set_aws_error(
+    GError **error, const gchar *op, glong status, const gchar *type, const gchar *message)
 {
 	const gchar *msg = message != NULL ? message : "no message";
 
@@ -375,54 +370,59 @@ fst_aws_iot_set_aws_error(GError **error,
 	    g_strcmp0(type, "SignatureDoesNotMatch") == 0 ||
 	    g_strcmp0(type, "ExpiredTokenException") == 0 ||
 	    g_strcmp0(type, "UnrecognizedClientException") == 0 || status == 401 || status == 403) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PERMISSION_DENIED,
-		            "AWS IoT refused %s (%s: %s): check the access key and session token, "
-		            "that its IAM policy allows iot:%s, and that the station clock is right",
-		            op,
-		            type != NULL ? type : "HTTP 403",
-		            msg,
-		            op);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PERMISSION_DENIED,
+		    "AWS IoT refused %s (%s: %s): check the access key and session token, "
+		    "that its IAM policy allows iot:%s, and that the station clock is right",
+		    op,
+		    type != NULL ? type : "HTTP 403",
+		    msg,
+		    op);
 		return;
 	}
 	if (g_strcmp0(type, "CertificateValidationException") == 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_VERIFY_FAILED,
-		            "AWS IoT rejected the certificate in %s: %s; check that it is valid now, "
-		            "that its CA is registered (or register it without CA), and that its key "
-		            "type is one AWS IoT accepts",
-		            op,
-		            msg);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_VERIFY_FAILED,
+		    "AWS IoT rejected the certificate in %s: %s; check that it is valid now, "
+		    "that its CA is registered (or register it without CA), and that its key "
+		    "type is one AWS IoT accepts",
+		    op,
+		    msg);
 		return;
 	}
 	if (g_strcmp0(type, "ResourceNotFoundException") == 0 || status == 404) {
-		g_set_error(error, FST_ERROR, FST_ERROR_NOT_FOUND, "AWS IoT %s: not found: %s", op, msg);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_NOT_FOUND, "AWS IoT %s: not found: %s", op, msg);
 		return;
 	}
 	if (g_strcmp0(type, "RegistrationCodeValidationException") == 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_VERIFY_FAILED,
-		            "AWS IoT %s: the verification certificate does not carry this account's "
-		            "registration code (%s): fetch the code again (GetRegistrationCode)",
-		            op,
-		            msg);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_VERIFY_FAILED,
+		    "AWS IoT %s: the verification certificate does not carry this account's "
+		    "registration code (%s): fetch the code again (GetRegistrationCode)",
+		    op,
+		    msg);
 		return;
 	}
 	if (fst_aws_iot_retryable_type(type) || status == 429 || status >= 500) {
-		g_set_error(error,
-		            FST_ERROR,
-		            status == 429 || g_strcmp0(type, "ThrottlingException") == 0
-		                ? FST_ERROR_BUSY
-		                : FST_ERROR_DISCONNECTED,
-		            "AWS IoT %s failed after every retry (HTTP %ld, %s: %s): try again later "
-		            "or lower the request rate",
-		            op,
-		            status,
-		            type != NULL ? type : "no error type",
-		            msg);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    status == 429 || g_strcmp0(type, "ThrottlingException") == 0
+		        ? FST_ERROR_BUSY
+		        : FST_ERROR_DISCONNECTED,
+		    "AWS IoT %s failed after every retry (HTTP %ld, %s: %s): try again later "
+		    "or lower the request rate",
+		    op,
+		    status,
+		    type != NULL ? type : "no error type",
+		    msg);
 		return;
 	}
 	g_set_error(error,
@@ -562,7 +562,8 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			curl_easy_setopt(self->curl, CURLOPT_HTTPGET, 1L);
 		} else {
 			curl_easy_setopt(self->curl, CURLOPT_CUSTOMREQUEST, method);
-			curl_easy_setopt(self->curl, CURLOPT_POSTFIELDS, body_text != NULL ? body_text : "");
+			curl_easy_setopt(
+			    self->curl, CURLOPT_POSTFIELDS, body_text != NULL ? body_text : "");
 			curl_easy_setopt(self->curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
 		}
 		self->requests++;
@@ -589,17 +590,18 @@ fst_aws_iot_call_full(FstAwsIot *self,
 				            FST_AWS_IOT_MAX_BODY);
 				return FALSE;
 			}
-			if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-			    rc == CURLE_SSL_CERTPROBLEM) {
+			if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+			    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM) {
 				/* not the network: no retry helps */
-				g_set_error(error,
-				            FST_ERROR,
-				            FST_ERROR_VERIFY_FAILED,
-				            "the TLS certificate of %s is not trusted for %s: %s; check "
-				            "--endpoint-url, or name its CA in AWS_CA_BUNDLE",
-				            self->endpoint,
-				            op,
-				            curl_easy_strerror(rc));
+				g_set_error(
+				    error,
+				    FST_ERROR,
+				    FST_ERROR_VERIFY_FAILED,
+				    "the TLS certificate of %s is not trusted for %s: %s; check "
+				    "--endpoint-url, or name its CA in AWS_CA_BUNDLE",
+				    self->endpoint,
+				    op,
+				    curl_easy_strerror(rc));
 				return FALSE;
 			}
 			retry = TRUE;
@@ -608,7 +610,8 @@ fst_aws_iot_call_full(FstAwsIot *self,
 				            FST_ERROR,
 				            rc == CURLE_OPERATION_TIMEDOUT ? FST_ERROR_TIMED_OUT
 				                                           : FST_ERROR_DISCONNECTED,
-				            "cannot reach AWS IoT at %s for %s after %u tries: %s; check the "
+				            "cannot reach AWS IoT at %s for %s after %u tries: %s; "
+				            "check the "
 				            "network, the region and --endpoint-url",
 				            self->endpoint,
 				            op,
@@ -618,7 +621,8 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			}
 		} else {
 			if (resp->len > 0 &&
-			    json_parser_load_from_data(parser, (const gchar *)resp->data, resp->len, NULL))
+			    json_parser_load_from_data(
+			        parser, (const gchar *)resp->data, resp->len, NULL))
 				root = json_parser_get_root(parser);
 			if (status >= 200 && status < 300) {
 				g_free(xfer.error_type);
@@ -626,7 +630,8 @@ fst_aws_iot_call_full(FstAwsIot *self,
 					*raw_answer = g_bytes_new(resp->data, resp->len);
 				if (answer != NULL) {
 					if (root != NULL && JSON_NODE_HOLDS_OBJECT(root))
-						*answer = json_object_ref(json_node_get_object(root));
+						*answer =
+						    json_object_ref(json_node_get_object(root));
 					else
 						*answer = json_object_new();
 				}
@@ -635,25 +640,30 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			/* the error type: header, else __type or code in the body */
 			if (root != NULL && JSON_NODE_HOLDS_OBJECT(root)) {
 				JsonObject *obj = json_node_get_object(root);
-				const gchar *m = json_object_get_string_member_with_default(obj, "message", NULL);
+				const gchar *m = json_object_get_string_member_with_default(
+				    obj, "message", NULL);
 				if (m == NULL)
-					m = json_object_get_string_member_with_default(obj, "Message", NULL);
+					m = json_object_get_string_member_with_default(
+					    obj, "Message", NULL);
 				message = g_strdup(m);
 				if (xfer.error_type == NULL) {
-					const gchar *t =
-					    json_object_get_string_member_with_default(obj, "__type", NULL);
+					const gchar *t = json_object_get_string_member_with_default(
+					    obj, "__type", NULL);
 					if (t == NULL)
-						t = json_object_get_string_member_with_default(obj, "code", NULL);
+						t = json_object_get_string_member_with_default(
+						    obj, "code", NULL);
 					if (t != NULL) {
 						const gchar *hash = strrchr(t, '#');
-						xfer.error_type = g_strdup(hash != NULL ? hash + 1 : t);
+						xfer.error_type =
+						    g_strdup(hash != NULL ? hash + 1 : t);
 					}
 				}
 				if (answer != NULL)
 					*answer = json_object_ref(obj);
 			}
 			if (xfer.error_type == NULL && resp->len > 0) {
-				g_autofree gchar *text = g_strndup((const gchar *)resp->data, resp->len);
+				g_autofree gchar *text =
+				    g_strndup((const gchar *)resp->data, resp->len);
 				const gchar *code = strstr(text, "<Code>");
 				const gchar *end = code != NULL ? strstr(code, "</Code>") : NULL;
 				if (end != NULL)
@@ -666,13 +676,14 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			retry = status == 429 || status >= 500 ||
 			        fst_aws_iot_retryable_type(self->last_error_type);
 			if (!retry || attempt + 1 >= self->max_attempts) {
-				fst_aws_iot_set_aws_error(error,
-				                          op,
-				                          status,
-				                          g_str_has_prefix(self->last_error_type, "http-")
-				                              ? NULL
-				                              : self->last_error_type,
-				                          message);
+				fst_aws_iot_set_aws_error(
+				    error,
+				    op,
+				    status,
+				    g_str_has_prefix(self->last_error_type, "http-")
+				        ? NULL
+				        : self->last_error_type,
+				    message);
 				return FALSE;
 			}
 			if (answer != NULL && *answer != NULL)
@@ -683,7 +694,9 @@ fst_aws_iot_call_full(FstAwsIot *self,
 		{
 			guint64 ceiling = (guint64)self->base_ms << MIN(attempt, 20);
 			guint64 wait_ms = MIN(ceiling, (guint64)self->cap_ms);
-			gint64 wait_us = wait_ms > 0 ? (gint64)g_random_int_range(0, (gint32)wait_ms * 1000 + 1) : 0;
+			gint64 wait_us =
+			    wait_ms > 0 ? (gint64)g_random_int_range(0, (gint32)wait_ms * 1000 + 1)
+			                : 0;
 			self->retries++;
 			g_debug("%s: retry %u after %s, waiting %" G_GINT64_FORMAT " ms",
 			        op,
@@ -861,7 +874,8 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 	if (!fst_aws_iot_call(self,
 	                      op,
 	                      "POST",
-	                      ca_pem != NULL ? "/certificate/register" : "/certificate/register-no-ca",
+	                      ca_pem != NULL ? "/certificate/register"
+	                                     : "/certificate/register-no-ca",
 	                      NULL,
 	                      NULL,
 	                      body,
@@ -884,8 +898,8 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 		cert->certificate_id = g_steal_pointer(&id);
 		cert->certificate_arn = g_strdup(fst_aws_iot_str(answer, "resourceArn"));
 		if (cert->certificate_arn == NULL) {
-			g_autoptr(FstAwsCertificate) found =
-			    fst_aws_iot_describe_certificate(self, cert->certificate_id, cancellable, error);
+			g_autoptr(FstAwsCertificate) found = fst_aws_iot_describe_certificate(
+			    self, cert->certificate_id, cancellable, error);
 			if (found == NULL)
 				return NULL;
 			found->already_registered = TRUE;
@@ -926,15 +940,24 @@ fst_aws_iot_describe_certificate(FstAwsIot *self,
 	JsonObject *desc;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(
-	        self, "DescribeCertificate", "GET", path, NULL, NULL, NULL, &answer, cancellable, error))
+	if (!fst_aws_iot_call(self,
+	                      "DescribeCertificate",
+	                      "GET",
+	                      path,
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      &answer,
+	                      cancellable,
+	                      error))
 		return NULL;
 	desc = json_object_get_object_member(answer, "certificateDescription");
 	if (desc == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT DescribeCertificate answered without certificateDescription");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PROTOCOL,
+		    "AWS IoT DescribeCertificate answered without certificateDescription");
 		return NULL;
 	}
 	cert = fst_aws_iot_cert_from(desc);
@@ -983,7 +1006,8 @@ fst_aws_iot_list_all(FstAwsIot *self,
                      GCancellable *cancellable,
                      GError **error)
 {
-	g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func((GDestroyNotify)fst_aws_certificate_free);
+	g_autoptr(GPtrArray) all =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_aws_certificate_free);
 	g_autofree gchar *marker = NULL;
 
 	for (guint page = 0; page < 100000; page++) {
@@ -998,7 +1022,8 @@ fst_aws_iot_list_all(FstAwsIot *self,
 		} else {
 			query = g_strdup_printf("%s=250", page_size_name);
 		}
-		if (!fst_aws_iot_call(self, op, "GET", path, query, NULL, NULL, &answer, cancellable, error))
+		if (!fst_aws_iot_call(
+		        self, op, "GET", path, query, NULL, NULL, &answer, cancellable, error))
 			return NULL;
 		items = json_object_has_member(answer, member)
 		            ? json_object_get_array_member(answer, member)
@@ -1006,7 +1031,8 @@ fst_aws_iot_list_all(FstAwsIot *self,
 		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
 			JsonNode *node = json_array_get_element(items, i);
 			if (JSON_NODE_HOLDS_OBJECT(node))
-				g_ptr_array_add(all, fst_aws_iot_cert_from(json_node_get_object(node)));
+				g_ptr_array_add(all,
+				                fst_aws_iot_cert_from(json_node_get_object(node)));
 			else if (JSON_NODE_HOLDS_VALUE(node)) {
 				/* lists of names (principals, policies): the name as the id */
 				FstAwsCertificate *c = g_new0(FstAwsCertificate, 1);
@@ -1250,8 +1276,16 @@ fst_aws_iot_create_policy(FstAwsIot *self,
 	json_builder_add_string_value(b, policy_document);
 	json_builder_end_object(b);
 	body = fst_aws_iot_body(b);
-	if (!fst_aws_iot_call(
-	        self, "CreatePolicy", "POST", path, NULL, NULL, body, NULL, cancellable, &error_local)) {
+	if (!fst_aws_iot_call(self,
+	                      "CreatePolicy",
+	                      "POST",
+	                      path,
+	                      NULL,
+	                      NULL,
+	                      body,
+	                      NULL,
+	                      cancellable,
+	                      &error_local)) {
 		if (g_strcmp0(self->last_error_type, "ResourceAlreadyExistsException") == 0) {
 			if (existed != NULL)
 				*existed = TRUE;
@@ -1375,10 +1409,11 @@ fst_aws_iot_get_registration_code(FstAwsIot *self, GCancellable *cancellable, GE
 		return NULL;
 	code = fst_aws_iot_str(answer, "registrationCode");
 	if (code == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT GetRegistrationCode answered without registrationCode");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PROTOCOL,
+		    "AWS IoT GetRegistrationCode answered without registrationCode");
 		return NULL;
 	}
 	return g_strdup(code);
@@ -1522,13 +1557,22 @@ fst_aws_iot_describe_endpoint(FstAwsIot *self,
                               GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *t = fst_aws_iot_seg(endpoint_type != NULL ? endpoint_type : "iot:Data-ATS");
+	g_autofree gchar *t =
+	    fst_aws_iot_seg(endpoint_type != NULL ? endpoint_type : "iot:Data-ATS");
 	g_autofree gchar *query = g_strdup_printf("endpointType=%s", t);
 	const gchar *addr;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(
-	        self, "DescribeEndpoint", "GET", "/endpoint", query, NULL, NULL, &answer, cancellable, error))
+	if (!fst_aws_iot_call(self,
+	                      "DescribeEndpoint",
+	                      "GET",
+	                      "/endpoint",
+	                      query,
+	                      NULL,
+	                      NULL,
+	                      &answer,
+	                      cancellable,
+	                      error))
 		return NULL;
 	addr = fst_aws_iot_str(answer, "endpointAddress");
 	if (addr == NULL) {
@@ -1586,10 +1630,11 @@ fst_aws_iot_create_certificate_from_csr(FstAwsIot *self,
 	if (!fst_aws_iot_check_cert(cert, "CreateCertificateFromCsr", error))
 		return NULL;
 	if (cert->certificate_pem == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT CreateCertificateFromCsr answered without certificatePem");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PROTOCOL,
+		    "AWS IoT CreateCertificateFromCsr answered without certificatePem");
 		return NULL;
 	}
 	return g_steal_pointer(&cert);
@@ -1642,11 +1687,12 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
 	if (!fst_aws_iot_check_cert(cert, "CreateKeysAndCertificate", error))
 		return NULL;
 	if (key == NULL || cert->certificate_pem == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT CreateKeysAndCertificate answered without the key pair "
-		                    "or the certificate");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PROTOCOL,
+		    "AWS IoT CreateKeysAndCertificate answered without the key pair "
+		    "or the certificate");
 		return NULL;
 	}
 	*private_key_pem = fst_secret_new((const guint8 *)key, strlen(key));
@@ -1813,7 +1859,8 @@ fst_aws_iot_fetch_url(FstAwsIot *self, const gchar *url, GCancellable *cancellab
 	            rc == CURLE_OK ? FST_ERROR_NOT_FOUND : FST_ERROR_DISCONNECTED,
 	            "cannot download %s: %s",
 	            url,
-	            rc == CURLE_OK ? "the server refused it (an expired link?)" : curl_easy_strerror(rc));
+	            rc == CURLE_OK ? "the server refused it (an expired link?)"
+	                           : curl_easy_strerror(rc));
 	return NULL;
 }
 
@@ -1922,10 +1969,11 @@ fst_aws_iot_describe_thing_registration_task(FstAwsIot *self,
 		return NULL;
 	status = fst_aws_iot_str(answer, "status");
 	if (status == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT DescribeThingRegistrationTask answered without status");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PROTOCOL,
+		    "AWS IoT DescribeThingRegistrationTask answered without status");
 		return NULL;
 	}
 	if (success_count != NULL)
@@ -2027,8 +2075,16 @@ fst_aws_iot_transfer_certificate(FstAwsIot *self,
 	const gchar *arn;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(
-	        self, "TransferCertificate", "PATCH", path, query, NULL, NULL, &answer, cancellable, error))
+	if (!fst_aws_iot_call(self,
+	                      "TransferCertificate",
+	                      "PATCH",
+	                      path,
+	                      query,
+	                      NULL,
+	                      NULL,
+	                      &answer,
+	                      cancellable,
+	                      error))
 		return NULL;
 	arn = fst_aws_iot_str(answer, "transferredCertificateArn");
 	return g_strdup(arn != NULL ? arn : "");

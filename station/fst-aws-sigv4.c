@@ -160,14 +160,12 @@ fst_aws_canonical_query(const gchar *query, GError **error)
 		if (parts[i][0] == '\0')
 			continue;
 		eq = strchr(parts[i], '=');
-		key = fst_aws_uri_decode(parts[i],
-		                         eq != NULL ? (gsize)(eq - parts[i]) : strlen(parts[i]),
-		                         error);
+		key = fst_aws_uri_decode(
+		    parts[i], eq != NULL ? (gsize)(eq - parts[i]) : strlen(parts[i]), error);
 		if (key == NULL)
 			return NULL;
-		value = fst_aws_uri_decode(eq != NULL ? eq + 1 : "",
-		                           eq != NULL ? strlen(eq + 1) : 0,
-		                           error);
+		value = fst_aws_uri_decode(
+		    eq != NULL ? eq + 1 : "", eq != NULL ? strlen(eq + 1) : 0, error);
 		if (value == NULL)
 			return NULL;
 		pair = g_new0(FstAwsPair, 1);
@@ -266,8 +264,13 @@ fst_aws_hmac(const guint8 *key,
              GError **error)
 {
 	guint out_len = 0;
-	if (HMAC(EVP_sha256(), key, (gint)key_len, (const guchar *)data, strlen(data), out, &out_len) ==
-	        NULL ||
+	if (HMAC(EVP_sha256(),
+	         key,
+	         (gint)key_len,
+	         (const guchar *)data,
+	         strlen(data),
+	         out,
+	         &out_len) == NULL ||
 	    out_len != SHA256_DIGEST_LENGTH) {
 		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "computing HMAC-SHA256");
 		return FALSE;
@@ -456,8 +459,7 @@ fst_aws_sigv4_sign(const gchar *method,
 
 		pair->key = g_strdup("host");
 		if (port > 0 && port != default_port)
-			pair->value =
-			    g_strdup_printf(ipv6 ? "[%s]:%d" : "%s:%d", lhost, port);
+			pair->value = g_strdup_printf(ipv6 ? "[%s]:%d" : "%s:%d", lhost, port);
 		else
 			pair->value = g_strdup_printf(ipv6 ? "[%s]" : "%s", lhost);
 		g_ptr_array_add(res->headers, g_strdup_printf("Host: %s", pair->value));

@@ -30,24 +30,21 @@ typedef struct {
 	GPtrArray *headers;
 } FstAwsSigned;
 
-void
-fst_aws_signed_free(FstAwsSigned *self);
+void fst_aws_signed_free(FstAwsSigned *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAwsSigned, fst_aws_signed_free)
 
-gchar *
-fst_aws_uri_encode(const gchar *text, gssize len, gboolean keep_slash);
+gchar *fst_aws_uri_encode(const gchar *text, gssize len, gboolean keep_slash);
 
-FstAwsSigned *
-fst_aws_sigv4_sign(const gchar *method,
-                   const gchar *url,
-                   const gchar *const *headers,
-                   GBytes *body,
-                   const gchar *region,
-                   const gchar *service,
-                   const gchar *access_key_id,
-                   const FstSecret *secret_access_key,
-                   const FstSecret *session_token,
-                   GDateTime *when,
-                   GError **error);
+FstAwsSigned *fst_aws_sigv4_sign(const gchar *method,
+                                 const gchar *url,
+                                 const gchar *const *headers,
+                                 GBytes *body,
+                                 const gchar *region,
+                                 const gchar *service,
+                                 const gchar *access_key_id,
+                                 const FstSecret *secret_access_key,
+                                 const FstSecret *session_token,
+                                 GDateTime *when,
+                                 GError **error);
 
 G_END_DECLS

@@ -106,33 +106,33 @@ fst_batch_free(FstBatch *self)
 /* a value from the manifest: bounded, UTF-8, no control characters; "" is NULL */
 static gboolean
 fst_batch_value(const gchar *path,
-		guint line,
-		const gchar *column,
-		const gchar *raw,
-		gchar **out,
-		GError **error)
+                guint line,
+                const gchar *column,
+                const gchar *raw,
+                gchar **out,
+                GError **error)
 {
 	g_autofree gchar *value = g_strstrip(g_strdup(raw));
 	*out = NULL;
 	if (strlen(value) > FST_BATCH_MAX_VALUE || !g_utf8_validate(value, -1, NULL)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s:%u: the %s value is too long or not UTF-8",
-			    path,
-			    line,
-			    column);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s:%u: the %s value is too long or not UTF-8",
+		            path,
+		            line,
+		            column);
 		return FALSE;
 	}
 	for (const gchar *p = value; *p != '\0'; p++) {
 		if ((guchar)*p < 0x20 || *p == 0x7f) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "%s:%u: the %s value holds a control character",
-				    path,
-				    line,
-				    column);
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s:%u: the %s value holds a control character",
+			            path,
+			            line,
+			            column);
 			return FALSE;
 		}
 	}
@@ -146,21 +146,21 @@ fst_batch_add_row(FstBatch *self, FstBatchRow *row, GError **error)
 {
 	if (row->device == NULL && row->port == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s:%u: the row needs a device or a port",
-			    self->path,
-			    row->line);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s:%u: the row needs a device or a port",
+		            self->path,
+		            row->line);
 		fst_batch_row_free(row);
 		return FALSE;
 	}
 	if (self->rows->len >= FST_BATCH_MAX_ROWS) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s: more than %d rows: split the manifest",
-			    self->path,
-			    FST_BATCH_MAX_ROWS);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s: more than %d rows: split the manifest",
+		            self->path,
+		            FST_BATCH_MAX_ROWS);
 		fst_batch_row_free(row);
 		return FALSE;
 	}
@@ -175,13 +175,13 @@ fst_batch_add_row(FstBatch *self, FstBatchRow *row, GError **error)
 			what = row->port;
 		if (what != NULL) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "%s:%u: %s is already on line %u",
-				    self->path,
-				    row->line,
-				    what,
-				    other->line);
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s:%u: %s is already on line %u",
+			            self->path,
+			            row->line,
+			            what,
+			            other->line);
 			fst_batch_row_free(row);
 			return FALSE;
 		}
@@ -205,12 +205,12 @@ fst_batch_split_csv(const gchar *path, guint line_no, const gchar *line, GError 
 			for (p++;; p++) {
 				if (*p == '\0') {
 					g_set_error(error,
-						    FST_ERROR,
-						    FST_ERROR_INVALID_DATA,
-						    "%s:%u: a quoted field has no closing quote "
-						    "(a value cannot span lines)",
-						    path,
-						    line_no);
+					            FST_ERROR,
+					            FST_ERROR_INVALID_DATA,
+					            "%s:%u: a quoted field has no closing quote "
+					            "(a value cannot span lines)",
+					            path,
+					            line_no);
 					return NULL;
 				}
 				if (*p == '"') {
@@ -223,14 +223,15 @@ fst_batch_split_csv(const gchar *path, guint line_no, const gchar *line, GError 
 			for (p++; *p == ' ' || *p == '\t'; p++)
 				;
 			if (*p != ',' && *p != '\0') {
-				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_INVALID_DATA,
-					    "%s:%u: text after the closing quote of field %u: quote "
-					    "the whole field, and double a quote inside it",
-					    path,
-					    line_no,
-					    fields->len + 1);
+				g_set_error(
+				    error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s:%u: text after the closing quote of field %u: quote "
+				    "the whole field, and double a quote inside it",
+				    path,
+				    line_no,
+				    fields->len + 1);
 				return NULL;
 			}
 		} else {
@@ -238,13 +239,13 @@ fst_batch_split_csv(const gchar *path, guint line_no, const gchar *line, GError 
 			gsize len = end != NULL ? (gsize)(end - p) : strlen(p);
 			if (memchr(p, '"', len) != NULL) {
 				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_INVALID_DATA,
-					    "%s:%u: a quote inside unquoted field %u: quote the "
-					    "whole field, and double a quote inside it",
-					    path,
-					    line_no,
-					    fields->len + 1);
+				            FST_ERROR,
+				            FST_ERROR_INVALID_DATA,
+				            "%s:%u: a quote inside unquoted field %u: quote the "
+				            "whole field, and double a quote inside it",
+				            path,
+				            line_no,
+				            fields->len + 1);
 				return NULL;
 			}
 			g_string_append_len(field, p, (gssize)len);
@@ -285,31 +286,32 @@ fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 		if (!have_header) {
 			for (guint c = 0; c < n; c++) {
 				g_autofree gchar *name = g_ascii_strdown(g_strstrip(fields[c]), -1);
-				gint *slot = g_str_equal(name, "device")	? &col_device
-					     : g_str_equal(name, "port")	? &col_port
-					     : g_str_equal(name, "profile") ? &col_profile
-					     : g_str_equal(name, "lot")	? &col_lot
-										: NULL;
+				gint *slot = g_str_equal(name, "device")    ? &col_device
+				             : g_str_equal(name, "port")    ? &col_port
+				             : g_str_equal(name, "profile") ? &col_profile
+				             : g_str_equal(name, "lot")     ? &col_lot
+				                                            : NULL;
 				if (slot == NULL || *slot >= 0) {
-					g_set_error(error,
-						    FST_ERROR,
-						    FST_ERROR_INVALID_DATA,
-						    "%s:%u: column \"%s\" is unknown or repeated: the "
-						    "header names device, port, profile, lot",
-						    self->path,
-						    i + 1,
-						    name);
+					g_set_error(
+					    error,
+					    FST_ERROR,
+					    FST_ERROR_INVALID_DATA,
+					    "%s:%u: column \"%s\" is unknown or repeated: the "
+					    "header names device, port, profile, lot",
+					    self->path,
+					    i + 1,
+					    name);
 					return FALSE;
 				}
 				*slot = (gint)c;
 			}
 			if (col_device < 0 && col_port < 0) {
 				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_INVALID_DATA,
-					    "%s:%u: the header needs a device or a port column",
-					    self->path,
-					    i + 1);
+				            FST_ERROR,
+				            FST_ERROR_INVALID_DATA,
+				            "%s:%u: the header needs a device or a port column",
+				            self->path,
+				            i + 1);
 				return FALSE;
 			}
 			n_cols = n;
@@ -318,25 +320,32 @@ fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 		}
 		if (n != n_cols) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "%s:%u: %u fields where the header has %u",
-				    self->path,
-				    i + 1,
-				    n,
-				    n_cols);
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s:%u: %u fields where the header has %u",
+			            self->path,
+			            i + 1,
+			            n,
+			            n_cols);
 			return FALSE;
 		}
 		row = g_new0(FstBatchRow, 1);
 		row->line = i + 1;
 		if ((col_device >= 0 &&
-		     !fst_batch_value(self->path, i + 1, "device", fields[col_device], &row->device, error)) ||
+		     !fst_batch_value(
+		         self->path, i + 1, "device", fields[col_device], &row->device, error)) ||
 		    (col_port >= 0 &&
-		     !fst_batch_value(self->path, i + 1, "port", fields[col_port], &row->port, error)) ||
-		    (col_profile >= 0 &&
-		     !fst_batch_value(self->path, i + 1, "profile", fields[col_profile], &row->profile, error)) ||
+		     !fst_batch_value(
+		         self->path, i + 1, "port", fields[col_port], &row->port, error)) ||
+		    (col_profile >= 0 && !fst_batch_value(self->path,
+		                                          i + 1,
+		                                          "profile",
+		                                          fields[col_profile],
+		                                          &row->profile,
+		                                          error)) ||
 		    (col_lot >= 0 &&
-		     !fst_batch_value(self->path, i + 1, "lot", fields[col_lot], &row->lot, error))) {
+		     !fst_batch_value(
+		         self->path, i + 1, "lot", fields[col_lot], &row->lot, error))) {
 			fst_batch_row_free(row);
 			return FALSE;
 		}
@@ -345,10 +354,10 @@ fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 	}
 	if (!have_header) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s: no header line (device,port,profile,lot)",
-			    self->path);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s: no header line (device,port,profile,lot)",
+		            self->path);
 		return FALSE;
 	}
 	return TRUE;
@@ -356,12 +365,8 @@ fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 
 /* a string member, or NULL; anything but a string is an error */
 static gboolean
-fst_batch_json_member(FstBatch *self,
-		      JsonObject *obj,
-		      guint line,
-		      const gchar *name,
-		      gchar **out,
-		      GError **error)
+fst_batch_json_member(
+    FstBatch *self, JsonObject *obj, guint line, const gchar *name, gchar **out, GError **error)
 {
 	JsonNode *node = json_object_get_member(obj, name);
 	*out = NULL;
@@ -369,12 +374,12 @@ fst_batch_json_member(FstBatch *self,
 		return TRUE;
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s: row %u: \"%s\" must be a string",
-			    self->path,
-			    line,
-			    name);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s: row %u: \"%s\" must be a string",
+		            self->path,
+		            line,
+		            name);
 		return FALSE;
 	}
 	return fst_batch_value(self->path, line, name, json_node_get_string(node), out, error);
@@ -399,14 +404,16 @@ fst_batch_json_prescan(const gchar *path, const gchar *data, gsize len, GError *
 			line++;
 		if (in_string) {
 			if (c == '\\') {
-				if (i + 5 < len && data[i + 1] == 'u' && memcmp(data + i + 2, "0000", 4) == 0) {
-					g_set_error(error,
-						    FST_ERROR,
-						    FST_ERROR_INVALID_DATA,
-						    "%s:%u: a string holds \\u0000 (a NUL character), "
-						    "which no value may hold",
-						    path,
-						    line);
+				if (i + 5 < len && data[i + 1] == 'u' &&
+				    memcmp(data + i + 2, "0000", 4) == 0) {
+					g_set_error(
+					    error,
+					    FST_ERROR,
+					    FST_ERROR_INVALID_DATA,
+					    "%s:%u: a string holds \\u0000 (a NUL character), "
+					    "which no value may hold",
+					    path,
+					    line);
 					return FALSE;
 				}
 				/* the escaped character cannot end the string */
@@ -420,14 +427,15 @@ fst_batch_json_prescan(const gchar *path, const gchar *data, gsize len, GError *
 			in_string = TRUE;
 		} else if (c == '{' || c == '[') {
 			if (++depth > FST_BATCH_MAX_JSON_DEPTH) {
-				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_INVALID_DATA,
-					    "%s:%u: JSON nested more than %u levels deep: a manifest "
-					    "is an object holding an array of row objects",
-					    path,
-					    line,
-					    (guint)FST_BATCH_MAX_JSON_DEPTH);
+				g_set_error(
+				    error,
+				    FST_ERROR,
+				    FST_ERROR_INVALID_DATA,
+				    "%s:%u: JSON nested more than %u levels deep: a manifest "
+				    "is an object holding an array of row objects",
+				    path,
+				    line,
+				    (guint)FST_BATCH_MAX_JSON_DEPTH);
 				return FALSE;
 			}
 		} else if ((c == '}' || c == ']') && depth > 0) {
@@ -441,15 +449,15 @@ fst_batch_json_prescan(const gchar *path, const gchar *data, gsize len, GError *
  * names one twice is ambiguous, so the first repeat is kept as the error */
 typedef struct {
 	const gchar *path;
-	GError *error; /* (owned) (nullable) */
+	GError *error;      /* (owned) (nullable) */
 	GHashTable *counts; /* (element-type JsonObject guint): members seen per object */
 } FstBatchJsonCheck;
 
 static void
 fst_batch_json_member_cb(JsonParser *parser,
-			 JsonObject *object,
-			 const gchar *member_name,
-			 gpointer user_data)
+                         JsonObject *object,
+                         const gchar *member_name,
+                         gpointer user_data)
 {
 	FstBatchJsonCheck *check = user_data;
 	guint seen = GPOINTER_TO_UINT(g_hash_table_lookup(check->counts, object)) + 1;
@@ -458,12 +466,12 @@ fst_batch_json_member_cb(JsonParser *parser,
 	/* the member is added before the signal: a repeat leaves the size short */
 	if (seen != json_object_get_size(object) && check->error == NULL) {
 		g_set_error(&check->error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s:%u: \"%s\" appears twice in one object: give each member once",
-			    check->path,
-			    json_parser_get_current_line(parser),
-			    member_name);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s:%u: \"%s\" appears twice in one object: give each member once",
+		            check->path,
+		            json_parser_get_current_line(parser),
+		            member_name);
 	}
 }
 
@@ -490,11 +498,11 @@ fst_batch_parse_json(FstBatch *self, const gchar *data, gsize len, GError **erro
 	if (!ok) {
 		g_clear_error(&check.error);
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s: not valid JSON: %s",
-			    self->path,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s: not valid JSON: %s",
+		            self->path,
+		            error_local->message);
 		return FALSE;
 	}
 	if (check.error != NULL) {
@@ -515,10 +523,10 @@ fst_batch_parse_json(FstBatch *self, const gchar *data, gsize len, GError **erro
 	}
 	if (rows == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "%s: expected an object with a \"devices\" array, or an array",
-			    self->path);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s: expected an object with a \"devices\" array, or an array",
+		            self->path);
 		return FALSE;
 	}
 	for (guint i = 0; i < json_array_get_length(rows); i++) {
@@ -527,11 +535,11 @@ fst_batch_parse_json(FstBatch *self, const gchar *data, gsize len, GError **erro
 		FstBatchRow *row;
 		if (!JSON_NODE_HOLDS_OBJECT(node)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "%s: row %u is not an object",
-				    self->path,
-				    i + 1);
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s: row %u is not an object",
+			            self->path,
+			            i + 1);
 			return FALSE;
 		}
 		obj = json_node_get_object(node);
@@ -616,9 +624,9 @@ fst_batch_load(const gchar *path, GError **error)
 
 /* one (profile, lot) group of rows run as one gang */
 typedef struct {
-	FstBatch *batch;	     /* (unowned) */
-	GPtrArray *group;	     /* (element-type FstBatchRow) (unowned elements) */
-	FstDb *db;		     /* (unowned) */
+	FstBatch *batch;           /* (unowned) */
+	GPtrArray *group;          /* (element-type FstBatchRow) (unowned elements) */
+	FstDb *db;                 /* (unowned) */
 	const FstProfile *profile; /* (unowned) */
 	GMutex lock;
 } FstBatchRun;
@@ -633,11 +641,8 @@ typedef struct {
  * - a trust-only job is never done: rewriting the roots again is harmless.
  */
 static gboolean
-fst_batch_device_done(FstDb *db,
-		      const FstProfile *profile,
-		      const gchar *uid,
-		      const gchar *lot,
-		      gchar **serial_hex)
+fst_batch_device_done(
+    FstDb *db, const FstProfile *profile, const gchar *uid, const gchar *lot, gchar **serial_hex)
 {
 	g_autoptr(GError) error_local = NULL;
 
@@ -679,16 +684,17 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 		g_free(row->uid);
 		row->uid = g_strdup(uid);
 		if (row->device != NULL && g_strcmp0(row->device, uid) != 0) {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "port %s has device %s, but the manifest expects %s there (%s:%u): "
-				    "put the right board on the fixture",
-				    port,
-				    uid,
-				    row->device,
-				    run->batch->path,
-				    row->line);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "port %s has device %s, but the manifest expects %s there (%s:%u): "
+			    "put the right board on the fixture",
+			    port,
+			    uid,
+			    row->device,
+			    run->batch->path,
+			    row->line);
 			row->status = FST_BATCH_FAILED;
 			row->error = g_error_copy(*error);
 			return FALSE;
@@ -716,12 +722,12 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 			return FALSE;
 	}
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_INVALID_DATA,
-		    "device %s on port %s is not in the manifest %s: take it off the line",
-		    uid,
-		    port,
-		    run->batch->path);
+	            FST_ERROR,
+	            FST_ERROR_INVALID_DATA,
+	            "device %s on port %s is not in the manifest %s: take it off the line",
+	            uid,
+	            port,
+	            run->batch->path);
 	return FALSE;
 }
 
@@ -776,14 +782,14 @@ fst_batch_row_set_result(FstBatchRow *row, const FstProvisionResult *r)
 
 static gboolean
 fst_batch_run_group(FstBatch *self,
-		    FstStation *station,
-		    GPtrArray *group,
-		    const FstProfile *profile,
-		    const gchar *lot,
-		    const FstBatchOptions *options,
-		    FstProgressFunc progress,
-		    gpointer user_data,
-		    GError **error)
+                    FstStation *station,
+                    GPtrArray *group,
+                    const FstProfile *profile,
+                    const gchar *lot,
+                    const FstBatchOptions *options,
+                    FstProgressFunc progress,
+                    gpointer user_data,
+                    GError **error)
 {
 	g_autoptr(GPtrArray) ports = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) results = NULL;
@@ -811,19 +817,16 @@ fst_batch_run_group(FstBatch *self,
 		else
 			need_candidates = TRUE;
 	}
-	for (guint i = 0; need_candidates && options->ports != NULL && options->ports[i] != NULL; i++)
+	for (guint i = 0; need_candidates && options->ports != NULL && options->ports[i] != NULL;
+	     i++)
 		fst_batch_add_port(ports, options->ports[i]);
 	if (ports->len == 0)
 		return TRUE;
 	g_ptr_array_add(ports, NULL);
 
 	g_mutex_init(&run.lock);
-	results = fst_gang_run(station,
-			       profile,
-			       (const gchar *const *)ports->pdata,
-			       &gang,
-			       progress,
-			       user_data);
+	results = fst_gang_run(
+	    station, profile, (const gchar *const *)ports->pdata, &gang, progress, user_data);
 	g_mutex_clear(&run.lock);
 	for (guint i = 0; i < results->len; i++) {
 		FstProvisionResult *r = g_ptr_array_index(results, i);
@@ -855,16 +858,16 @@ fst_batch_run_group(FstBatch *self,
  */
 gboolean
 fst_batch_run(FstBatch *self,
-	      FstStation *station,
-	      const FstBatchOptions *options,
-	      FstProgressFunc progress,
-	      gpointer user_data,
-	      GError **error)
+              FstStation *station,
+              const FstBatchOptions *options,
+              FstProgressFunc progress,
+              gpointer user_data,
+              GError **error)
 {
 	FstDb *db = fst_station_get_db(station);
 	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GHashTable) profiles =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_profile_free);
+	g_autoptr(GHashTable) profiles = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_profile_free);
 
 	/* rows done on an earlier run */
 	for (guint i = 0; i < self->rows->len; i++) {
@@ -876,11 +879,11 @@ fst_batch_run(FstBatch *self,
 			row->lot = g_strdup(options->lot);
 		if (row->profile == NULL) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s:%u: no profile: add a profile column, or give --profile",
-				    self->path,
-				    row->line);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s:%u: no profile: add a profile column, or give --profile",
+			            self->path,
+			            row->line);
 			return FALSE;
 		}
 		profile = g_hash_table_lookup(profiles, row->profile);
@@ -900,15 +903,16 @@ fst_batch_run(FstBatch *self,
 		if (fst_profile_get_job(profile) == FST_PROFILE_JOB_PROVISION &&
 		    fst_profile_get_on_return(profile) == FST_PROFILE_ON_RETURN_REPROVISION &&
 		    row->lot == NULL) {
-			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s:%u: profile %s re-provisions devices that come back: give "
-				    "the rework a lot of its own (a lot column, or --lot), so that a "
-				    "re-run skips the devices it did",
-				    self->path,
-				    row->line,
-				    row->profile);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "%s:%u: profile %s re-provisions devices that come back: give "
+			    "the rework a lot of its own (a lot column, or --lot), so that a "
+			    "re-run skips the devices it did",
+			    self->path,
+			    row->line,
+			    row->profile);
 			return FALSE;
 		}
 		if (row->device != NULL &&
@@ -927,7 +931,8 @@ fst_batch_run(FstBatch *self,
 
 		if (first->status != FST_BATCH_PENDING)
 			continue;
-		key = g_strdup_printf("%s\n%s", first->profile, first->lot != NULL ? first->lot : "");
+		key =
+		    g_strdup_printf("%s\n%s", first->profile, first->lot != NULL ? first->lot : "");
 		for (guint k = 0; k < keys->len; k++)
 			seen = seen || g_str_equal(g_ptr_array_index(keys, k), key);
 		if (seen)
@@ -936,21 +941,22 @@ fst_batch_run(FstBatch *self,
 		group = g_ptr_array_new();
 		for (guint j = i; j < self->rows->len; j++) {
 			FstBatchRow *row = g_ptr_array_index(self->rows, j);
-			if (row->status == FST_BATCH_PENDING && g_strcmp0(row->profile, first->profile) == 0 &&
+			if (row->status == FST_BATCH_PENDING &&
+			    g_strcmp0(row->profile, first->profile) == 0 &&
 			    g_strcmp0(row->lot, first->lot) == 0)
 				g_ptr_array_add(group, row);
 		}
 		if (g_cancellable_is_cancelled(options->stop))
 			break;
 		if (!fst_batch_run_group(self,
-					 station,
-					 group,
-					 g_hash_table_lookup(profiles, first->profile),
-					 first->lot,
-					 options,
-					 progress,
-					 user_data,
-					 error))
+		                         station,
+		                         group,
+		                         g_hash_table_lookup(profiles, first->profile),
+		                         first->lot,
+		                         options,
+		                         progress,
+		                         user_data,
+		                         error))
 			return FALSE;
 	}
 
@@ -962,17 +968,18 @@ fst_batch_run(FstBatch *self,
 		row->status = FST_BATCH_MISSING;
 		if (row->port != NULL)
 			g_set_error(&row->error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "no device answered on port %s",
-				    row->port);
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "no device answered on port %s",
+			            row->port);
 		else
-			g_set_error(&row->error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "device %s was not found on any port: give the ports with --port "
-				    "or --all-ports",
-				    row->device);
+			g_set_error(
+			    &row->error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_FOUND,
+			    "device %s was not found on any port: give the ports with --port "
+			    "or --all-ports",
+			    row->device);
 	}
 	return TRUE;
 }

@@ -20,8 +20,7 @@ typedef enum {
 	FST_BATCH_MISSING,
 } FstBatchStatus;
 
-const gchar *
-fst_batch_status_to_string(FstBatchStatus status);
+const gchar *fst_batch_status_to_string(FstBatchStatus status);
 
 /**
  * FstBatchRow:
@@ -57,12 +56,9 @@ typedef struct {
 	GPtrArray *rows;
 } FstBatch;
 
-FstBatch *
-fst_batch_load(const gchar *path, GError **error);
-FstBatch *
-fst_batch_parse(const gchar *path, const gchar *data, gsize len, GError **error);
-void
-fst_batch_free(FstBatch *self);
+FstBatch *fst_batch_load(const gchar *path, GError **error);
+FstBatch *fst_batch_parse(const gchar *path, const gchar *data, gsize len, GError **error);
+void fst_batch_free(FstBatch *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstBatch, fst_batch_free)
 
 /**
@@ -89,12 +85,11 @@ typedef struct {
 	gpointer on_result_data;
 } FstBatchOptions;
 
-gboolean
-fst_batch_run(FstBatch *self,
-	      FstStation *station,
-	      const FstBatchOptions *options,
-	      FstProgressFunc progress,
-	      gpointer user_data,
-	      GError **error);
+gboolean fst_batch_run(FstBatch *self,
+                       FstStation *station,
+                       const FstBatchOptions *options,
+                       FstProgressFunc progress,
+                       gpointer user_data,
+                       GError **error);
 
 G_END_DECLS

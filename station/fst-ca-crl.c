@@ -31,7 +31,6 @@
 
 #define FST_CA_CRL_FILE "crlnumber"
 
-
 static const struct {
 	gint code;
 	const gchar *name;

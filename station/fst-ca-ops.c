@@ -33,21 +33,21 @@ fst_ca_ops_open_db(const gchar *workspace, const gchar *operator_name, GError **
 		return NULL;
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "the workspace %s has no database %s",
-			    workspace,
-			    path);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the workspace %s has no database %s",
+		            workspace,
+		            path);
 		return NULL;
 	}
 	db = fst_db_open(path, error);
 	if (db == NULL)
 		return NULL;
 	if (!fst_db_set_context(db,
-				operator_name != NULL ? operator_name
-						      : fst_station_default_operator(),
-				NULL,
-				error))
+	                        operator_name != NULL ? operator_name
+	                                              : fst_station_default_operator(),
+	                        NULL,
+	                        error))
 		return NULL;
 	return g_steal_pointer(&db);
 }
@@ -69,10 +69,10 @@ fst_ca_ops_open_db(const gchar *workspace, const gchar *operator_name, GError **
  */
 gboolean
 fst_ca_ops_revoke(const gchar *workspace,
-		  const gchar *serial_hex,
-		  const gchar *reason,
-		  const gchar *operator_name,
-		  GError **error)
+                  const gchar *serial_hex,
+                  const gchar *reason,
+                  const gchar *operator_name,
+                  GError **error)
 {
 	g_autoptr(FstDb) db = NULL;
 	gint code = fst_ca_crl_reason_from_string(reason);
@@ -80,11 +80,11 @@ fst_ca_ops_revoke(const gchar *workspace,
 	if (code < 0) {
 		g_autofree gchar *reasons = fst_ca_crl_reasons_list();
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "unknown revocation reason %s: it is one of %s",
-			    reason,
-			    reasons);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "unknown revocation reason %s: it is one of %s",
+		            reason,
+		            reasons);
 		return FALSE;
 	}
 	db = fst_ca_ops_open_db(workspace, operator_name, error);
@@ -112,12 +112,12 @@ fst_ca_ops_revoke(const gchar *workspace,
  */
 GBytes *
 fst_ca_ops_issue_crl(const gchar *workspace,
-		     FstInteraction *interaction,
-		     guint days,
-		     const gchar *operator_name,
-		     guint64 *number,
-		     guint *n_revoked,
-		     GError **error)
+                     FstInteraction *interaction,
+                     guint days,
+                     const gchar *operator_name,
+                     guint64 *number,
+                     guint *n_revoked,
+                     GError **error)
 {
 	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
 	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
@@ -156,11 +156,11 @@ fst_ca_ops_issue_crl(const gchar *workspace,
 		gint64 now = g_get_real_time();
 		g_autofree gchar *detail =
 		    g_strdup_printf("CRL number %" G_GUINT64_FORMAT " of issuing CA sha256 %s "
-				    "listing %u revoked certificate(s), next update in %u days",
-				    crl_number,
-				    issuer_sha256,
-				    revoked->len,
-				    days);
+		                    "listing %u revoked certificate(s), next update in %u days",
+		                    crl_number,
+		                    issuer_sha256,
+		                    revoked->len,
+		                    days);
 		if (!fst_db_add_event(db, 0, "crl-issue", now, now, "ok", detail, error))
 			return NULL;
 	}
@@ -192,12 +192,12 @@ fst_ca_ops_issue_crl(const gchar *workspace,
  */
 gboolean
 fst_ca_ops_export_escrow(const gchar *workspace,
-			 const gchar *serial_hex,
-			 const gchar *dest,
-			 const gchar *operator_name,
-			 gchar **recipient_sha256,
-			 gsize *size,
-			 GError **error)
+                         const gchar *serial_hex,
+                         const gchar *dest,
+                         const gchar *operator_name,
+                         gchar **recipient_sha256,
+                         gsize *size,
+                         GError **error)
 {
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(GBytes) cms = NULL;
@@ -218,13 +218,13 @@ fst_ca_ops_export_escrow(const gchar *workspace,
 	fd = g_open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    errno == EEXIST || errno == ELOOP ? FST_ERROR_CONFIG
-							     : FST_ERROR_PERMISSION_DENIED,
-			    "cannot create %s: %s: an escrowed key is never written over a "
-			    "file or through a link",
-			    dest,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            errno == EEXIST || errno == ELOOP ? FST_ERROR_CONFIG
+		                                              : FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s: an escrowed key is never written over a "
+		            "file or through a link",
+		            dest,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	data = g_bytes_get_data(cms, &len);
@@ -238,11 +238,11 @@ fst_ca_ops_export_escrow(const gchar *workspace,
 	}
 	if (done != len || fsync(fd) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "cannot write %s: %s",
-			    dest,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot write %s: %s",
+		            dest,
+		            g_strerror(errno));
 		close(fd);
 		g_unlink(dest);
 		return FALSE;
@@ -251,10 +251,10 @@ fst_ca_ops_export_escrow(const gchar *workspace,
 	/* an export is never unaudited: without its event the file goes again */
 	now = g_get_real_time();
 	detail = g_strdup_printf("certificate %s: escrowed key (to escrow certificate sha256 %s) "
-				 "exported to %s",
-				 serial_hex,
-				 recipient,
-				 dest);
+	                         "exported to %s",
+	                         serial_hex,
+	                         recipient,
+	                         dest);
 	if (!fst_db_add_event(db, 0, "escrow-export", now, now, "ok", detail, error)) {
 		g_unlink(dest);
 		return FALSE;
@@ -272,9 +272,9 @@ fst_ca_ops_append_cert(GByteArray *out, X509 *cert, gboolean der, GError **error
 {
 	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
 	BUF_MEM *mem = NULL;
-	gboolean ok = bio != NULL && (der ? i2d_X509_bio(bio, cert) == 1
-					  : PEM_write_bio_X509(bio, cert) == 1) &&
-		      BIO_get_mem_ptr(bio, &mem) == 1;
+	gboolean ok = bio != NULL &&
+	              (der ? i2d_X509_bio(bio, cert) == 1 : PEM_write_bio_X509(bio, cert) == 1) &&
+	              BIO_get_mem_ptr(bio, &mem) == 1;
 	if (!ok) {
 		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode a certificate");
 		return FALSE;
@@ -304,11 +304,11 @@ fst_ca_ops_append_cert(GByteArray *out, X509 *cert, gboolean der, GError **error
  */
 GBytes *
 fst_ca_ops_export_certificate(const gchar *workspace,
-			      const gchar *serial_hex,
-			      FstCaOpsExportFlags flags,
-			      const gchar *dest,
-			      const gchar *operator_name,
-			      GError **error)
+                              const gchar *serial_hex,
+                              FstCaOpsExportFlags flags,
+                              const gchar *dest,
+                              const gchar *operator_name,
+                              GError **error)
 {
 	gboolean der = (flags & FST_CA_OPS_EXPORT_DER) != 0;
 	gboolean chain = (flags & FST_CA_OPS_EXPORT_CHAIN) != 0;
@@ -325,9 +325,9 @@ fst_ca_ops_export_certificate(const gchar *workspace,
 
 	if (der && chain) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "a DER file holds one certificate: a chain is exported as PEM");
+		                    FST_ERROR,
+		                    FST_ERROR_INVALID_DATA,
+		                    "a DER file holds one certificate: a chain is exported as PEM");
 		return NULL;
 	}
 	db = fst_ca_ops_open_db(workspace, operator_name, error);
@@ -343,19 +343,19 @@ fst_ca_ops_export_certificate(const gchar *workspace,
 	}
 	if (found == NULL || found->der == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_FOUND,
-			    "no certificate with serial %s in the database",
-			    serial_hex);
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "no certificate with serial %s in the database",
+		            serial_hex);
 		return NULL;
 	}
 	p = g_bytes_get_data(found->der, &len);
 	cert = d2i_X509(NULL, &p, (long)len);
 	if (cert == NULL) {
 		fst_error_set_openssl(error,
-				      FST_ERROR_INVALID_DATA,
-				      "the certificate %s in the database does not parse",
-				      serial_hex);
+		                      FST_ERROR_INVALID_DATA,
+		                      "the certificate %s in the database does not parse",
+		                      serial_hex);
 		return NULL;
 	}
 	if (!fst_ca_ops_append_cert(out, cert, der, error))
@@ -379,15 +379,16 @@ fst_ca_ops_export_certificate(const gchar *workspace,
 			OPENSSL_free(ca_der);
 		}
 		if (g_ascii_strcasecmp(issuing_sha256 != NULL ? issuing_sha256 : "",
-				       found->issuer_sha256 != NULL ? found->issuer_sha256 : "") != 0) {
+		                       found->issuer_sha256 != NULL ? found->issuer_sha256 : "") !=
+		    0) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "certificate %s was issued by a CA (sha256 %s) that is not the "
-				    "workspace's issuing CA %s: its chain is not here",
-				    serial_hex,
-				    found->issuer_sha256,
-				    issuing_path);
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "certificate %s was issued by a CA (sha256 %s) that is not the "
+			            "workspace's issuing CA %s: its chain is not here",
+			            serial_hex,
+			            found->issuer_sha256,
+			            issuing_path);
 			return NULL;
 		}
 		if (!fst_ca_ops_append_cert(out, g_ptr_array_index(issuing, 0), FALSE, error))
@@ -407,10 +408,10 @@ fst_ca_ops_export_certificate(const gchar *workspace,
 	}
 	now = g_get_real_time();
 	detail = g_strdup_printf("certificate %s exported (%s%s) to %s",
-				 found->serial_hex,
-				 der ? "DER" : "PEM",
-				 chain ? ", with its CA chain" : "",
-				 dest);
+	                         found->serial_hex,
+	                         der ? "DER" : "PEM",
+	                         chain ? ", with its CA chain" : "",
+	                         dest);
 	if (!fst_db_add_event(db, 0, "certificate-export", now, now, "ok", detail, error))
 		return NULL;
 	return g_byte_array_free_to_bytes(g_steal_pointer(&out));

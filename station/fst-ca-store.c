@@ -64,7 +64,6 @@
 #define FST_CA_STORE_MAX_CODE 64
 #define FST_CA_STORE_VERIFICATION_DAYS 30
 
-
 /**
  * fst_ca_info_free:
  * @self: (nullable) (transfer full): an #FstCaInfo
@@ -512,14 +511,11 @@ fst_ca_store_make_signer_cert(EVP_PKEY *key,
 		not_after = MIN(not_after, issuer_end);
 	}
 	if (subject == NULL ||
-	    X509_NAME_add_entry_by_NID(subject,
-	                               NID_commonName,
-	                               MBSTRING_UTF8,
-	                               (const guint8 *)common_name,
-	                               -1,
-	                               -1,
-	                               0) != 1) {
-		fst_error_set_openssl(error, FST_ERROR_INVALID_DATA, "cannot use the name %s", common_name);
+	    X509_NAME_add_entry_by_NID(
+	        subject, NID_commonName, MBSTRING_UTF8, (const guint8 *)common_name, -1, -1, 0) !=
+	        1) {
+		fst_error_set_openssl(
+		    error, FST_ERROR_INVALID_DATA, "cannot use the name %s", common_name);
 		return NULL;
 	}
 	return fst_ca_store_make_cert(key,
@@ -969,8 +965,12 @@ fst_ca_store_stage_copy(const gchar *src, const gchar *dst, GError **error)
 	if ((st.st_mode & 0077) == 0)
 		ok = fst_file_set_contents_private(dst, (const guint8 *)contents, len, error);
 	else {
-		ok = g_file_set_contents_full(
-		    dst, contents, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT, st.st_mode & 0777, error);
+		ok = g_file_set_contents_full(dst,
+		                              contents,
+		                              (gssize)len,
+		                              G_FILE_SET_CONTENTS_CONSISTENT,
+		                              st.st_mode & 0777,
+		                              error);
 		fst_error_convert_gio(error);
 	}
 	OPENSSL_cleanse(contents, len);
@@ -1260,8 +1260,7 @@ fst_ca_store_create(const gchar *ca_dir,
 	root_path = fst_ca_store_path(stage, FST_CA_STORE_ROOT_CERT);
 	issuing_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CERT);
 	if (!fst_ca_store_write_key(root_key, root_key_path, passphrase, error) ||
-	    !fst_ca_store_write_issuing_key(
-	        stage, issuing_key, issuing_key_ref, passphrase, error))
+	    !fst_ca_store_write_issuing_key(stage, issuing_key, issuing_key_ref, passphrase, error))
 		return FALSE;
 	g_ptr_array_add(one, root_cert);
 	if (!fst_ca_store_write_certs(one, root_path, error))
@@ -1325,7 +1324,8 @@ fst_ca_store_create_csr(const gchar *ca_dir,
 	if (stage == NULL)
 		return FALSE;
 	csr_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CSR);
-	if (!fst_ca_store_write_issuing_key(stage, issuing_key, issuing_key_ref, passphrase, error) ||
+	if (!fst_ca_store_write_issuing_key(
+	        stage, issuing_key, issuing_key_ref, passphrase, error) ||
 	    !fst_ca_store_write_csr(req, csr_path, error))
 		return FALSE;
 	return fst_ca_store_stage_commit(stage, ca_dir, error);

@@ -39,7 +39,6 @@
 #define FST_CA_ROOT_YEARS 25
 #define FST_CA_ISSUING_YEARS 20
 
-
 struct _FstCa {
 	X509 *cert;                /* (owned): the issuing CA */
 	EVP_PKEY *key;             /* (owned) */
@@ -579,14 +578,18 @@ fst_ca_put_time(GByteArray *buf, gint64 t)
 	/* YYMMDDHHMMSSZ, or YYYYMMDDHHMMSSZ */
 	len = (gsize)g_snprintf(str,
 	                        sizeof(str),
-	                        year < 2050 ? "%02d%02d%02d%02d%02d%02dZ" : "%04d%02d%02d%02d%02d%02dZ",
+	                        year < 2050 ? "%02d%02d%02d%02d%02d%02dZ"
+	                                    : "%04d%02d%02d%02d%02d%02dZ",
 	                        year < 2050 ? year % 100 : year,
 	                        tm.tm_mon + 1,
 	                        tm.tm_mday,
 	                        tm.tm_hour,
 	                        tm.tm_min,
 	                        tm.tm_sec);
-	fst_der_put(buf, year < 2050 ? FST_DER_UTC_TIME : FST_DER_GENERALIZED_TIME, (const guint8 *)str, len);
+	fst_der_put(buf,
+	            year < 2050 ? FST_DER_UTC_TIME : FST_DER_GENERALIZED_TIME,
+	            (const guint8 *)str,
+	            len);
 	return TRUE;
 }
 
@@ -720,9 +723,8 @@ fst_ca_sign_algorithm(FstCa *self, EVP_MD_CTX *ctx, GByteArray *buf, GError **er
 	ps[0] = OSSL_PARAM_construct_octet_string(
 	    OSSL_SIGNATURE_PARAM_ALGORITHM_ID, algid, sizeof(algid));
 	ps[1] = OSSL_PARAM_construct_end();
-	if (pctx != NULL && EVP_PKEY_CTX_get_params(pctx, ps) == 1 &&
-	    OSSL_PARAM_modified(&ps[0]) && ps[0].return_size > 0 &&
-	    ps[0].return_size <= sizeof(algid)) {
+	if (pctx != NULL && EVP_PKEY_CTX_get_params(pctx, ps) == 1 && OSSL_PARAM_modified(&ps[0]) &&
+	    ps[0].return_size > 0 && ps[0].return_size <= sizeof(algid)) {
 		algid_len = ps[0].return_size;
 		g_byte_array_append(buf, algid, (guint)algid_len);
 		return TRUE;
@@ -835,8 +837,8 @@ fst_ca_put_extensions(FstCa *self,
 	/* keyUsage, critical; bit n of the flags is bit n of the BIT STRING */
 	if (ku == FST_PROFILE_KEY_USAGE_DEFAULT) {
 		ku = FST_PROFILE_KEY_USAGE_DIGITAL_SIGNATURE;
-		if (key->key_type & (FST_KEY_TYPE_RSA_2048 | FST_KEY_TYPE_RSA_3072 |
-		                     FST_KEY_TYPE_RSA_4096))
+		if (key->key_type &
+		    (FST_KEY_TYPE_RSA_2048 | FST_KEY_TYPE_RSA_3072 | FST_KEY_TYPE_RSA_4096))
 			ku |= FST_PROFILE_KEY_USAGE_KEY_ENCIPHERMENT;
 	}
 	for (guint bit = 0; bit < 8; bit++) {
@@ -872,10 +874,8 @@ fst_ca_put_extensions(FstCa *self,
 		if (ca_ski == NULL)
 			ca_ski = self->key_id;
 		g_byte_array_set_size(val, 0);
-		fst_der_put(val,
-		            0x80,
-		            ASN1_STRING_get0_data(ca_ski),
-		            (gsize)ASN1_STRING_length(ca_ski));
+		fst_der_put(
+		    val, 0x80, ASN1_STRING_get0_data(ca_ski), (gsize)ASN1_STRING_length(ca_ski));
 		fst_der_wrap(val, 0, FST_DER_SEQUENCE);
 		fst_ca_put_ext(buf, oid_aki, sizeof(oid_aki), FALSE, val->data, val->len);
 	}
@@ -972,7 +972,8 @@ fst_ca_issue_for_key(FstCa *self,
 	}
 	g_byte_array_append(tbs, name_der, (guint)name_len);
 	start = tbs->len;
-	if (!fst_ca_put_time(tbs, now - FST_CA_CLOCK_SKEW_SECS) || !fst_ca_put_time(tbs, not_after)) {
+	if (!fst_ca_put_time(tbs, now - FST_CA_CLOCK_SKEW_SECS) ||
+	    !fst_ca_put_time(tbs, not_after)) {
 		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot encode the validity");
 		return NULL;
 	}
@@ -1211,7 +1212,8 @@ fst_ca_issue_for_public_key(FstCa *self,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
-		            "device %s: a public key of %" G_GSIZE_FORMAT " bytes (allowed: 1 to %u)",
+		            "device %s: a public key of %" G_GSIZE_FORMAT
+		            " bytes (allowed: 1 to %u)",
 		            uid,
 		            len,
 		            (guint)FST_CSR_MAX_SIZE);

@@ -67,7 +67,12 @@ fst_central_settings_load(const gchar *workspace, GError **error)
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
 		if (g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			return g_steal_pointer(&self);
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot read %s: %s", path, error_local->message);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read %s: %s",
+		            path,
+		            error_local->message);
 		return NULL;
 	}
 	if (!g_key_file_has_group(kf, FST_CENTRAL_GROUP))
@@ -81,20 +86,21 @@ fst_central_settings_load(const gchar *workspace, GError **error)
 		}
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(nums); i++) {
-		g_autofree gchar *str = g_key_file_get_string(kf, FST_CENTRAL_GROUP, nums[i].key, NULL);
+		g_autofree gchar *str =
+		    g_key_file_get_string(kf, FST_CENTRAL_GROUP, nums[i].key, NULL);
 		guint64 v = 0;
 		if (str == NULL)
 			continue;
 		if (!g_ascii_string_to_unsigned(str, 10, nums[i].min, nums[i].max, &v, NULL)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s [central] %s: '%s' is not a number from %u to %u",
-				    path,
-				    nums[i].key,
-				    str,
-				    nums[i].min,
-				    nums[i].max);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s [central] %s: '%s' is not a number from %u to %u",
+			            path,
+			            nums[i].key,
+			            str,
+			            nums[i].min,
+			            nums[i].max);
 			return NULL;
 		}
 		*nums[i].value = (guint)v;
@@ -139,12 +145,22 @@ fst_central_settings_save_conninfo(const gchar *workspace, const gchar *conninfo
 		return FALSE;
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error_local) &&
 	    !g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot read %s: %s", path, error_local->message);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read %s: %s",
+		            path,
+		            error_local->message);
 		return FALSE;
 	}
 	g_key_file_set_string(kf, FST_CENTRAL_GROUP, "conninfo", conninfo);
 	if (!g_key_file_save_to_file(kf, path, &error_local)) {
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot write %s: %s", path, error_local->message);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot write %s: %s",
+		            path,
+		            error_local->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -167,7 +183,12 @@ fst_central_station_read_name(const gchar *workspace, GError **error)
 	g_autofree gchar *name = NULL;
 
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "cannot read %s: %s", path, error_local->message);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read %s: %s",
+		            path,
+		            error_local->message);
 		return NULL;
 	}
 	name = g_key_file_get_string(kf, "station", "name", NULL);
@@ -197,11 +218,11 @@ fst_central_station_connect(const gchar *workspace, GError **error)
 		return NULL;
 	if (settings->conninfo == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "workspace %s has no central registry: set one with fleetstation init "
-			    "--central CONNINFO ([central] conninfo in station.conf)",
-			    workspace);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "workspace %s has no central registry: set one with fleetstation init "
+		            "--central CONNINFO ([central] conninfo in station.conf)",
+		            workspace);
 		return NULL;
 	}
 	return fst_central_connect(settings->conninfo, error);
@@ -234,13 +255,13 @@ fst_central_profile_get_offline(const FstProfile *profile)
  * reservations run side by side (and their commits share the server's
  * disk syncs) instead of one after the other */
 typedef struct {
-	GMutex mutex;		      /* guards idle, n_open, offline_until, offline_reason */
-	GCond cond;		      /* a connection was given back */
+	GMutex mutex;                 /* guards idle, n_open, offline_until, offline_reason */
+	GCond cond;                   /* a connection was given back */
 	FstCentralSettings *settings; /* (owned) */
-	GPtrArray *idle;	      /* (owned) (element-type FstCentral): free connections */
-	guint n_open;		      /* connections made and not dropped, idle or in a call */
-	gint64 offline_until;	      /* monotonic: do not try again before */
-	gchar *offline_reason;	      /* (owned) (nullable) */
+	GPtrArray *idle;              /* (owned) (element-type FstCentral): free connections */
+	guint n_open;                 /* connections made and not dropped, idle or in a call */
+	gint64 offline_until;         /* monotonic: do not try again before */
+	gchar *offline_reason;        /* (owned) (nullable) */
 } FstCentralLink;
 
 /* one connection taken from the pool for a call; given back when the call
@@ -398,9 +419,9 @@ fst_central_station_warm_up(FstStation *station)
  */
 gboolean
 fst_central_station_reserve(FstStation *station,
-			    const FstProfile *profile,
-			    const gchar *uid,
-			    GError **error)
+                            const FstProfile *profile,
+                            const gchar *uid,
+                            GError **error)
 {
 	FstCentralLink *link = fst_central_link_get(station);
 	g_auto(FstCentralLease) lease = {link, NULL};
@@ -411,7 +432,8 @@ fst_central_station_reserve(FstStation *station,
 		return TRUE;
 	lease.conn = fst_central_link_acquire(link);
 	if (lease.conn != NULL) {
-		if (fst_central_reserve(lease.conn, fst_station_get_name(station), uid, &error_local))
+		if (fst_central_reserve(
+		        lease.conn, fst_station_get_name(station), uid, &error_local))
 			return TRUE;
 		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_BUSY)) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
@@ -426,21 +448,21 @@ fst_central_station_reserve(FstStation *station,
 	g_mutex_unlock(&link->mutex);
 	if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED) {
 		g_message("device %s: the central registry is unreachable (%s); profile %s "
-			  "proceeds offline (offline=proceed): a conflict will be flagged at sync",
-			  uid,
-			  reason,
-			  fst_profile_get_name(profile));
+		          "proceeds offline (offline=proceed): a conflict will be flagged at sync",
+		          uid,
+		          reason,
+		          fst_profile_get_name(profile));
 		return TRUE;
 	}
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_DISCONNECTED,
-		    "device %s: the central registry is unreachable (%s), and profile %s issues "
-		    "nothing offline (offline=refuse); nothing was issued. Restore the link to "
-		    "the server, or use a profile with offline=proceed",
-		    uid,
-		    reason,
-		    fst_profile_get_name(profile));
+	            FST_ERROR,
+	            FST_ERROR_DISCONNECTED,
+	            "device %s: the central registry is unreachable (%s), and profile %s issues "
+	            "nothing offline (offline=refuse); nothing was issued. Restore the link to "
+	            "the server, or use a profile with offline=proceed",
+	            uid,
+	            reason,
+	            fst_profile_get_name(profile));
 	return FALSE;
 }
 
@@ -496,11 +518,11 @@ fst_central_station_release(FstStation *station, const gchar *uid, gboolean prov
  */
 gboolean
 fst_central_station_recognise(FstStation *station,
-			      const FstProfile *profile,
-			      const gchar *uid,
-			      gboolean *refused,
-			      gint *foreign_slot,
-			      GError **error)
+                              const FstProfile *profile,
+                              const gchar *uid,
+                              gboolean *refused,
+                              gint *foreign_slot,
+                              GError **error)
 {
 	FstCentralLink *link = fst_central_link_get(station);
 	g_auto(FstCentralLease) lease = {link, NULL};
@@ -524,79 +546,83 @@ fst_central_station_recognise(FstStation *station,
 		if (fst_central_profile_get_offline(profile) == FST_CENTRAL_OFFLINE_PROCEED)
 			return TRUE;
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DISCONNECTED,
-			    "device %s: the central registry went away while looking up its "
-			    "history (%s), and profile %s issues nothing offline (offline=refuse); "
-			    "nothing was issued",
-			    uid,
-			    error_local->message,
-			    fst_profile_get_name(profile));
+		            FST_ERROR,
+		            FST_ERROR_DISCONNECTED,
+		            "device %s: the central registry went away while looking up its "
+		            "history (%s), and profile %s issues nothing offline (offline=refuse); "
+		            "nothing was issued",
+		            uid,
+		            error_local->message,
+		            fst_profile_get_name(profile));
 		return FALSE;
 	}
 	for (guint i = certs->len; i > 0; i--) {
 		FstCentralCert *c = g_ptr_array_index(certs, i - 1);
-		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
-		g_autofree gchar *when = dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
+		g_autoptr(GDateTime) dt =
+		    g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
+		g_autofree gchar *when =
+		    dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
 		gboolean in_service = c->conflict == NULL && c->superseded_by == NULL &&
-				      (g_strcmp0(c->state, "verified") == 0 ||
-				       g_strcmp0(c->state, "registered") == 0);
+		                      (g_strcmp0(c->state, "verified") == 0 ||
+		                       g_strcmp0(c->state, "registered") == 0);
 		if (in_service && active == NULL)
 			active = c;
 		if (certs->len - i < 4)
-			g_string_append_printf(history,
-					       "%scertificate %s %s %s UTC, slot %c, station %s, lot %s, "
-					       "operator %s",
-					       history->len > 0 ? "; " : "",
-					       c->serial_hex,
-					       c->state,
-					       when != NULL ? when : "?",
-					       c->slot == 1 ? 'B' : 'A',
-					       c->station,
-					       c->lot != NULL ? c->lot : "-",
-					       c->operator_name != NULL ? c->operator_name : "-");
+			g_string_append_printf(
+			    history,
+			    "%scertificate %s %s %s UTC, slot %c, station %s, lot %s, "
+			    "operator %s",
+			    history->len > 0 ? "; " : "",
+			    c->serial_hex,
+			    c->state,
+			    when != NULL ? when : "?",
+			    c->slot == 1 ? 'B' : 'A',
+			    c->station,
+			    c->lot != NULL ? c->lot : "-",
+			    c->operator_name != NULL ? c->operator_name : "-");
 	}
 	if (active == NULL || g_strcmp0(active->station, fst_station_get_name(station)) == 0)
 		return TRUE;
 	if (fst_profile_get_on_return(profile) == FST_PROFILE_ON_RETURN_REFUSE) {
 		*refused = TRUE;
-		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "device %s came back: station %s provisioned it (central registry: %s), "
-			    "and profile %s refuses devices that come back (on-return=refuse); "
-			    "nothing was issued. See fleetstation central status, or use a profile "
-			    "with on-return=reprovision to give it a new certificate",
-			    uid,
-			    active->station,
-			    history->str,
-			    fst_profile_get_name(profile));
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_CONFIG,
+		    "device %s came back: station %s provisioned it (central registry: %s), "
+		    "and profile %s refuses devices that come back (on-return=refuse); "
+		    "nothing was issued. See fleetstation central status, or use a profile "
+		    "with on-return=reprovision to give it a new certificate",
+		    uid,
+		    active->station,
+		    history->str,
+		    fst_profile_get_name(profile));
 		return FALSE;
 	}
 	if (!fst_central_handover(lease.conn,
-				  uid,
-				  active->station,
-				  active->serial_hex,
-				  fst_station_get_name(station),
-				  &error_local)) {
+	                          uid,
+	                          active->station,
+	                          active->serial_hex,
+	                          fst_station_get_name(station),
+	                          &error_local)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DISCONNECTED,
-			    "device %s came back from station %s, and the central registry could "
-			    "not record that this station takes it over (%s); nothing was issued",
-			    uid,
-			    active->station,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_DISCONNECTED,
+		            "device %s came back from station %s, and the central registry could "
+		            "not record that this station takes it over (%s); nothing was issued",
+		            uid,
+		            active->station,
+		            error_local->message);
 		fst_central_lease_lost(&lease, error_local);
 		return FALSE;
 	}
 	g_message("device %s came back from station %s (certificate %s in service there, "
-		  "slot %c); profile %s re-provisions it",
-		  uid,
-		  active->station,
-		  active->serial_hex,
-		  active->slot == 1 ? 'B' : 'A',
-		  fst_profile_get_name(profile));
+	          "slot %c); profile %s re-provisions it",
+	          uid,
+	          active->station,
+	          active->serial_hex,
+	          active->slot == 1 ? 'B' : 'A',
+	          fst_profile_get_name(profile));
 	*foreign_slot = active->slot;
 	return TRUE;
 }
@@ -604,7 +630,7 @@ fst_central_station_recognise(FstStation *station,
 /* the sync worker */
 
 struct _FstCentralWorker {
-	FstStation *station; /* (owned) */
+	FstStation *station;          /* (owned) */
 	FstCentralSettings *settings; /* (owned) */
 	GThread *thread;
 	GMutex mutex;
@@ -643,14 +669,13 @@ fst_central_worker_thread(gpointer data)
 			if (conn != NULL && !fst_central_check_schema(conn, &error_local))
 				g_clear_pointer(&conn, fst_central_free);
 		}
-		if (conn != NULL &&
-		    fst_central_sync(conn,
-				     fst_station_get_db(self->station),
-				     fst_station_get_name(self->station),
-				     self->settings->batch_events,
-				     20,
-				     &stats,
-				     &error_local)) {
+		if (conn != NULL && fst_central_sync(conn,
+		                                     fst_station_get_db(self->station),
+		                                     fst_station_get_name(self->station),
+		                                     self->settings->batch_events,
+		                                     20,
+		                                     &stats,
+		                                     &error_local)) {
 			backoff_ms = 200;
 			g_mutex_lock(&self->mutex);
 			self->link_up = TRUE;
@@ -658,10 +683,10 @@ fst_central_worker_thread(gpointer data)
 			g_mutex_unlock(&self->mutex);
 			if (stats.batches > 0) {
 				g_debug("shipped %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
-					" rows, up to event %" G_GINT64_FORMAT,
-					stats.events,
-					stats.rows,
-					stats.head_id);
+				        " rows, up to event %" G_GINT64_FORMAT,
+				        stats.events,
+				        stats.rows,
+				        stats.head_id);
 				continue; /* more may be waiting */
 			}
 		} else {
@@ -669,9 +694,10 @@ fst_central_worker_thread(gpointer data)
 				g_clear_pointer(&conn, fst_central_free);
 			g_mutex_lock(&self->mutex);
 			if (self->link_up || error_local == NULL)
-				g_message("central sync paused: %s (the records stay in the station's "
-					  "journal and are shipped when the link is back)",
-					  error_local != NULL ? error_local->message : "no link");
+				g_message(
+				    "central sync paused: %s (the records stay in the station's "
+				    "journal and are shipped when the link is back)",
+				    error_local != NULL ? error_local->message : "no link");
 			self->link_up = FALSE;
 			self->idle = FALSE;
 			g_mutex_unlock(&self->mutex);
@@ -687,7 +713,7 @@ fst_central_worker_thread(gpointer data)
 		} else if (self->stopping && !self->idle && wait_ms > 0) {
 			/* draining: wait a little between attempts, never past the deadline */
 			gint64 end = MIN(g_get_monotonic_time() + (gint64)MIN(wait_ms, 200) * 1000,
-					 self->drain_deadline);
+			                 self->drain_deadline);
 			g_cond_wait_until(&self->cond, &self->mutex, end);
 		}
 		self->kicked = FALSE;
@@ -786,7 +812,7 @@ fst_central_worker_free(FstCentralWorker *self)
 		return;
 	if (!fst_central_worker_stop(self, self->settings->drain_ms))
 		g_message("central sync: records are left to ship; they stay in the station's "
-			  "journal and go with the next run (or fleetstation central sync)");
+		          "journal and go with the next run (or fleetstation central sync)");
 	fst_station_unref(self->station);
 	fst_central_settings_free(self->settings);
 	g_mutex_clear(&self->mutex);

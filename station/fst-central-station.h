@@ -40,53 +40,40 @@ typedef struct {
 	guint drain_ms;
 } FstCentralSettings;
 
-FstCentralSettings *
-fst_central_settings_load(const gchar *workspace, GError **error);
-void
-fst_central_settings_free(FstCentralSettings *self);
+FstCentralSettings *fst_central_settings_load(const gchar *workspace, GError **error);
+void fst_central_settings_free(FstCentralSettings *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralSettings, fst_central_settings_free)
 gboolean
 fst_central_settings_save_conninfo(const gchar *workspace, const gchar *conninfo, GError **error);
 
-gchar *
-fst_central_station_read_name(const gchar *workspace, GError **error);
-FstCentral *
-fst_central_station_connect(const gchar *workspace, GError **error);
+gchar *fst_central_station_read_name(const gchar *workspace, GError **error);
+FstCentral *fst_central_station_connect(const gchar *workspace, GError **error);
 
-FstCentralOffline
-fst_central_profile_get_offline(const FstProfile *profile);
+FstCentralOffline fst_central_profile_get_offline(const FstProfile *profile);
 
-void
-fst_central_station_warm_up(FstStation *station);
+void fst_central_station_warm_up(FstStation *station);
 
 /* the pipeline's calls: before issuing, and when the attempt ended */
-gboolean
-fst_central_station_reserve(FstStation *station,
-			    const FstProfile *profile,
-			    const gchar *uid,
-			    GError **error);
-void
-fst_central_station_release(FstStation *station, const gchar *uid, gboolean provisioned);
-gboolean
-fst_central_station_recognise(FstStation *station,
-			      const FstProfile *profile,
-			      const gchar *uid,
-			      gboolean *refused,
-			      gint *foreign_slot,
-			      GError **error);
+gboolean fst_central_station_reserve(FstStation *station,
+                                     const FstProfile *profile,
+                                     const gchar *uid,
+                                     GError **error);
+void fst_central_station_release(FstStation *station, const gchar *uid, gboolean provisioned);
+gboolean fst_central_station_recognise(FstStation *station,
+                                       const FstProfile *profile,
+                                       const gchar *uid,
+                                       gboolean *refused,
+                                       gint *foreign_slot,
+                                       GError **error);
 
 /* the sync worker */
 
 typedef struct _FstCentralWorker FstCentralWorker;
 
-FstCentralWorker *
-fst_central_worker_start(FstStation *station, GError **error);
-void
-fst_central_worker_kick(FstCentralWorker *self);
-gboolean
-fst_central_worker_stop(FstCentralWorker *self, guint drain_ms);
-void
-fst_central_worker_free(FstCentralWorker *self);
+FstCentralWorker *fst_central_worker_start(FstStation *station, GError **error);
+void fst_central_worker_kick(FstCentralWorker *self);
+gboolean fst_central_worker_stop(FstCentralWorker *self, guint drain_ms);
+void fst_central_worker_free(FstCentralWorker *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralWorker, fst_central_worker_free)
 
 G_END_DECLS

@@ -21,8 +21,8 @@
 
 /* object identifier contents */
 static const guint8 fst_oid_ec_public_key[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-static const guint8 fst_oid_rsa_encryption[] =
-    {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+static const guint8 fst_oid_rsa_encryption[] = {
+    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
 static const guint8 fst_oid_p256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const guint8 fst_oid_p384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
 static const guint8 fst_oid_p521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
@@ -170,10 +170,12 @@ fst_csr_decode_spki(const guint8 *data, gsize len, FstCsrKey *key, gchar **reaso
 		else
 			params_whole.p = NULL;
 		if (params_whole.p == NULL || tmp.len != 0) {
-			if (fst_der_equal(&oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key))) {
-				fst_csr_set_reason(reason,
-				                   g_strdup("an EC key on an explicit curve (EC keys "
-				                            "must be on P-256, P-384 or P-521)"));
+			if (fst_der_equal(
+			        &oid, fst_oid_ec_public_key, sizeof(fst_oid_ec_public_key))) {
+				fst_csr_set_reason(
+				    reason,
+				    g_strdup("an EC key on an explicit curve (EC keys "
+				             "must be on P-256, P-384 or P-521)"));
 			}
 			return FALSE;
 		}
@@ -199,7 +201,8 @@ fst_csr_decode_spki(const guint8 *data, gsize len, FstCsrKey *key, gchar **reaso
 			idx = 2;
 		} else {
 			const guint8 *p = params_whole.p;
-			g_autoptr(ASN1_OBJECT) obj = d2i_ASN1_OBJECT(NULL, &p, (long)params_whole.len);
+			g_autoptr(ASN1_OBJECT) obj =
+			    d2i_ASN1_OBJECT(NULL, &p, (long)params_whole.len);
 			gchar name[80] = "an unknown curve";
 			if (obj != NULL)
 				OBJ_obj2txt(name, sizeof(name), obj, 0);
@@ -230,8 +233,7 @@ fst_csr_decode_spki(const guint8 *data, gsize len, FstCsrKey *key, gchar **reaso
 		if (!fst_der_read(&rsa_der, FST_DER_SEQUENCE, &rsa, NULL) || rsa_der.len != 0 ||
 		    !fst_der_read(&rsa, FST_DER_INTEGER, &n_der, NULL) ||
 		    !fst_der_read(&rsa, FST_DER_INTEGER, &e_der, NULL) || rsa.len != 0 ||
-		    !fst_der_unsigned(&n_der, &n) || !fst_der_unsigned(&e_der, &e) ||
-		    e.len > 8)
+		    !fst_der_unsigned(&n_der, &n) || !fst_der_unsigned(&e_der, &e) || e.len > 8)
 			return FALSE;
 		nbits = (int)(n.len * 8);
 		for (guint8 top = n.p[0]; (top & 0x80) == 0 && nbits > 0; top <<= 1)
@@ -245,8 +247,8 @@ fst_csr_decode_spki(const guint8 *data, gsize len, FstCsrKey *key, gchar **reaso
 		else {
 			fst_csr_set_reason(
 			    reason,
-			    g_strdup_printf("an RSA-%d key (RSA keys must be 2048, 3072 or 4096 bits)",
-			                    nbits));
+			    g_strdup_printf(
+			        "an RSA-%d key (RSA keys must be 2048, 3072 or 4096 bits)", nbits));
 			return FALSE;
 		}
 		bn_n = BN_bin2bn(n.p, (int)n.len, NULL);
@@ -318,13 +320,13 @@ fst_csr_verify_signature(const guint8 *data, gsize len, const FstCsr *csr, EVP_P
 		    fst_csr_sigalgs[i].rsa == is_rsa) {
 			md = fst_csr_sigalgs[i].md == 256   ? EVP_sha256()
 			     : fst_csr_sigalgs[i].md == 384 ? EVP_sha384()
-			                                       : EVP_sha512();
+			                                    : EVP_sha512();
 			break;
 		}
 	}
 	/* parameters: absent for ECDSA, NULL for RSA */
-	if (md != NULL && !(alg.len == 0 || (is_rsa && alg.len == 2 && alg.p[0] == FST_DER_NULL &&
-	                                     alg.p[1] == 0)))
+	if (md != NULL && !(alg.len == 0 ||
+	                    (is_rsa && alg.len == 2 && alg.p[0] == FST_DER_NULL && alg.p[1] == 0)))
 		md = NULL;
 	if (md == NULL) {
 		/* anything else (RSASSA-PSS, ...): OpenSSL's own CSR verification */
@@ -340,7 +342,8 @@ fst_csr_verify_signature(const guint8 *data, gsize len, const FstCsr *csr, EVP_P
 	/* one use: no copy of the context at the end */
 	if (ctx != NULL)
 		EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
-	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, fst_crypto_fetched_md(md), NULL, pkey) != 1 ||
+	if (ctx == NULL ||
+	    EVP_DigestVerifyInit(ctx, NULL, fst_crypto_fetched_md(md), NULL, pkey) != 1 ||
 	    EVP_DigestVerify(
 	        ctx, sig_bits->p + 1, sig_bits->len - 1, cri_whole->p, cri_whole->len) != 1) {
 		ERR_clear_error();

@@ -43,15 +43,11 @@ typedef struct {
 	FstDer spki_whole;
 } FstCsr;
 
-void
-fst_csr_key_clear(FstCsrKey *key);
+void fst_csr_key_clear(FstCsrKey *key);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCsrKey, fst_csr_key_clear)
 
-gboolean
-fst_csr_decode_spki(const guint8 *data, gsize len, FstCsrKey *key, gchar **reason);
-gboolean
-fst_csr_parse(const guint8 *data, gsize len, FstCsr *csr);
-gboolean
-fst_csr_verify_signature(const guint8 *data, gsize len, const FstCsr *csr, EVP_PKEY *pkey);
+gboolean fst_csr_decode_spki(const guint8 *data, gsize len, FstCsrKey *key, gchar **reason);
+gboolean fst_csr_parse(const guint8 *data, gsize len, FstCsr *csr);
+gboolean fst_csr_verify_signature(const guint8 *data, gsize len, const FstCsr *csr, EVP_PKEY *pkey);
 
 G_END_DECLS

@@ -24,8 +24,8 @@
 
 typedef struct {
 	GSubprocess *process; /* (owned) */
-	gchar *uid;	      /* (owned) */
-	gchar *port;	      /* (owned) */
+	gchar *uid;           /* (owned) */
+	gchar *port;          /* (owned) */
 } FstDemoSim;
 
 static void
@@ -61,7 +61,8 @@ fst_demo_find_devsim(GError **error)
 	if (env != NULL && env[0] != '\0')
 		return g_strdup(env);
 	if (dir != NULL) {
-		const gchar *candidates[] = {"fleetstation-devsim", "../protocols/fleetstation-devsim"};
+		const gchar *candidates[] = {"fleetstation-devsim",
+		                             "../protocols/fleetstation-devsim"};
 		for (guint i = 0; i < G_N_ELEMENTS(candidates); i++) {
 			g_autofree gchar *path = g_build_filename(dir, candidates[i], NULL);
 			if (g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
@@ -70,10 +71,11 @@ fst_demo_find_devsim(GError **error)
 	}
 	found = g_find_program_in_path("fleetstation-devsim");
 	if (found == NULL) {
-		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "cannot find fleetstation-devsim: build it, install it, or set FST_DEVSIM");
+		g_set_error_literal(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_NOT_FOUND,
+		    "cannot find fleetstation-devsim: build it, install it, or set FST_DEVSIM");
 	}
 	return found;
 }
@@ -94,22 +96,22 @@ fst_demo_sim_wait_ready(FstDemoSim *sim, GError **error)
 		gssize n;
 		if (g_get_monotonic_time() > deadline) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_TIMED_OUT,
-				    "simulated device %s did not start within %d s",
-				    sim->uid,
-				    FST_DEMO_SIM_START_TIMEOUT_S);
+			            FST_ERROR,
+			            FST_ERROR_TIMED_OUT,
+			            "simulated device %s did not start within %d s",
+			            sim->uid,
+			            FST_DEMO_SIM_START_TIMEOUT_S);
 			return NULL;
 		}
 		n = g_input_stream_read(out, &c, 1, NULL, &error_local);
 		if (n <= 0) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INTERNAL,
-				    "simulated device %s exited before it was ready%s%s",
-				    sim->uid,
-				    error_local != NULL ? ": " : "",
-				    error_local != NULL ? error_local->message : "");
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "simulated device %s exited before it was ready%s%s",
+			            sim->uid,
+			            error_local != NULL ? ": " : "",
+			            error_local != NULL ? error_local->message : "");
 			return NULL;
 		}
 		if (c == '\n')
@@ -119,11 +121,11 @@ fst_demo_sim_wait_ready(FstDemoSim *sim, GError **error)
 	line[len] = '\0';
 	if (!g_str_has_prefix(line, "READY /")) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PROTOCOL,
-			    "simulated device %s said \"%s\" instead of READY",
-			    sim->uid,
-			    line);
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "simulated device %s said \"%s\" instead of READY",
+		            sim->uid,
+		            line);
 		return NULL;
 	}
 	return g_strdup(line + strlen("READY "));
@@ -131,10 +133,10 @@ fst_demo_sim_wait_ready(FstDemoSim *sim, GError **error)
 
 static FstDemoSim *
 fst_demo_sim_start(const gchar *devsim,
-		   const gchar *storage_dir,
-		   const gchar *uid,
-		   guint baud_rate,
-		   GError **error)
+                   const gchar *storage_dir,
+                   const gchar *uid,
+                   guint baud_rate,
+                   GError **error)
 {
 	g_autoptr(GSubprocessLauncher) launcher =
 	    g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -150,21 +152,21 @@ fst_demo_sim_start(const gchar *devsim,
 
 	sim->uid = g_strdup(uid);
 	sim->process = g_subprocess_launcher_spawn(launcher,
-						   error,
-						   devsim,
-						   "--uid",
-						   uid,
-						   "--model",
-						   "devsim-ecc",
-						   "--key-types",
-						   "ec-p256",
-						   "--validation",
-						   "ecdsa-p256",
-						   "--storage",
-						   storage,
-						   "--baud",
-						   baud,
-						   NULL);
+	                                           error,
+	                                           devsim,
+	                                           "--uid",
+	                                           uid,
+	                                           "--model",
+	                                           "devsim-ecc",
+	                                           "--key-types",
+	                                           "ec-p256",
+	                                           "--validation",
+	                                           "ecdsa-p256",
+	                                           "--storage",
+	                                           storage,
+	                                           "--baud",
+	                                           baud,
+	                                           NULL);
 	if (sim->process == NULL) {
 		fst_error_convert_gio(error);
 		g_prefix_error(error, "starting %s: ", devsim);
@@ -236,10 +238,10 @@ fst_demo_start(const FstDemoOptions *options, GError **error)
 	self->ports = g_ptr_array_new();
 	if (options->n_devices == 0 || options->n_devices > FST_DEMO_MAX_DEVICES) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "--devices must be between 1 and %d",
-			    FST_DEMO_MAX_DEVICES);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "--devices must be between 1 and %d",
+		            FST_DEMO_MAX_DEVICES);
 		return NULL;
 	}
 	devsim = options->devsim != NULL ? g_strdup(options->devsim) : fst_demo_find_devsim(error);
@@ -252,16 +254,17 @@ fst_demo_start(const FstDemoOptions *options, GError **error)
 	storage_dir = g_build_filename(options->workspace, "devsim", NULL);
 	if (g_mkdir_with_parents(storage_dir, 0700) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    "cannot create %s: %s",
-			    storage_dir,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s",
+		            storage_dir,
+		            g_strerror(errno));
 		return NULL;
 	}
 	/* fresh device ids on every run, as a line of new boards would have */
 	if (RAND_bytes(run_id, sizeof(run_id)) != 1) {
-		g_set_error_literal(error, FST_ERROR, FST_ERROR_INTERNAL, "the random number generator failed");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_INTERNAL, "the random number generator failed");
 		return NULL;
 	}
 	for (guint i = 0; i < options->n_devices; i++) {

@@ -23,14 +23,10 @@ typedef struct {
 
 typedef struct _FstDemo FstDemo;
 
-gchar *
-fst_demo_find_devsim(GError **error);
-FstDemo *
-fst_demo_start(const FstDemoOptions *options, GError **error);
-const gchar *const *
-fst_demo_get_ports(FstDemo *self);
-void
-fst_demo_free(FstDemo *self);
+gchar *fst_demo_find_devsim(GError **error);
+FstDemo *fst_demo_start(const FstDemoOptions *options, GError **error);
+const gchar *const *fst_demo_get_ports(FstDemo *self);
+void fst_demo_free(FstDemo *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDemo, fst_demo_free)
 
 G_END_DECLS

@@ -21,15 +21,10 @@ typedef struct {
 #define FST_DER_UTC_TIME 0x17
 #define FST_DER_GENERALIZED_TIME 0x18
 
-gboolean
-fst_der_read(FstDer *cur, guint8 tag, FstDer *out, FstDer *whole);
-gboolean
-fst_der_equal(const FstDer *der, const guint8 *data, gsize len);
-gboolean
-fst_der_unsigned(const FstDer *in, FstDer *magnitude);
-void
-fst_der_put(GByteArray *buf, guint8 tag, const guint8 *data, gsize len);
-void
-fst_der_wrap(GByteArray *buf, gsize start, guint8 tag);
+gboolean fst_der_read(FstDer *cur, guint8 tag, FstDer *out, FstDer *whole);
+gboolean fst_der_equal(const FstDer *der, const guint8 *data, gsize len);
+gboolean fst_der_unsigned(const FstDer *in, FstDer *magnitude);
+void fst_der_put(GByteArray *buf, guint8 tag, const guint8 *data, gsize len);
+void fst_der_wrap(GByteArray *buf, gsize start, guint8 tag);
 
 G_END_DECLS

@@ -31,18 +31,18 @@
 typedef struct _FstGangWorker FstGangWorker;
 
 struct _FstGang {
-	FstStation *station;	   /* (unowned) */
+	FstStation *station;       /* (unowned) */
 	const FstProfile *profile; /* (unowned) */
-	FstGangOptions options;	   /* cancellables (owned) */
+	FstGangOptions options;    /* cancellables (owned) */
 	FstProgressFunc progress;
 	gpointer user_data;
 	GMutex lock;
-	GPtrArray *workers; /* (element-type FstGangWorker) */
-	GPtrArray *results; /* (element-type FstProvisionResult) */
-	gchar *dialect;	    /* (owned) (nullable): options.dialect */
+	GPtrArray *workers;     /* (element-type FstGangWorker) */
+	GPtrArray *results;     /* (element-type FstProvisionResult) */
+	gchar *dialect;         /* (owned) (nullable): options.dialect */
 	FstKnownDevices *known; /* (owned) (nullable): which dialect a USB id speaks */
 	FstLanes *lanes;        /* (owned) (nullable): the jig's lanes of the workspace */
-	gint started;	    /* devices started, for options.count */
+	gint started;           /* devices started, for options.count */
 	guint n_threads;
 };
 
@@ -54,11 +54,8 @@ struct _FstGangWorker {
 };
 
 static void
-fst_gang_report(FstGang *self,
-		const gchar *port,
-		const gchar *uid,
-		FstStep step,
-		const gchar *detail)
+fst_gang_report(
+    FstGang *self, const gchar *port, const gchar *uid, FstStep step, const gchar *detail)
 {
 	FstProgress progress = {
 	    .port = port,
@@ -150,10 +147,10 @@ fst_gang_new_device(FstGang *self, const gchar *port, GError **error)
 		if (!fst_device_set_option(device, "sec-tag", value, &error_local)) {
 			if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_SUPPORTED)) {
 				g_propagate_prefixed_error(error,
-							   g_steal_pointer(&error_local),
-							   "%s: profile %s: ",
-							   port,
-							   fst_profile_get_name(self->profile));
+				                           g_steal_pointer(&error_local),
+				                           "%s: profile %s: ",
+				                           port,
+				                           fst_profile_get_name(self->profile));
 				return NULL;
 			}
 			g_debug("%s: %s", port, error_local->message);
@@ -195,7 +192,8 @@ fst_gang_wait_next(FstGang *self, const gchar *port, const gchar *last_uid)
 		if (uid != NULL && g_strcmp0(uid, last_uid) != 0)
 			return g_steal_pointer(&uid);
 		if (!told) {
-			fst_gang_report(self, port, NULL, FST_STEP_CONNECT, "waiting for the next device");
+			fst_gang_report(
+			    self, port, NULL, FST_STEP_CONNECT, "waiting for the next device");
 			told = TRUE;
 		}
 		fst_gang_nap(self, FST_GANG_POLL_MS);
@@ -250,7 +248,8 @@ fst_gang_worker_run(gpointer data)
 			if (error != NULL)
 				fst_gang_add_failure(self, port, uid, g_steal_pointer(&error));
 			else
-				fst_gang_report(self, port, uid, FST_STEP_DONE, "skipped: done before");
+				fst_gang_report(
+				    self, port, uid, FST_STEP_DONE, "skipped: done before");
 			/* a skipped device does not use up the count */
 			if (self->options.count > 0)
 				g_atomic_int_add(&self->started, -1);
@@ -265,18 +264,18 @@ fst_gang_worker_run(gpointer data)
 		}
 		if (self->options.trust_only)
 			result = fst_pipeline_update_trust(self->station,
-							   self->profile,
-							   device,
-							   self->progress,
-							   self->user_data,
-							   self->options.abort);
+			                                   self->profile,
+			                                   device,
+			                                   self->progress,
+			                                   self->user_data,
+			                                   self->options.abort);
 		else
 			result = fst_pipeline_provision(self->station,
-							self->profile,
-							device,
-							self->progress,
-							self->user_data,
-							self->options.abort);
+			                                self->profile,
+			                                device,
+			                                self->progress,
+			                                self->user_data,
+			                                self->options.abort);
 		if (result->uid != NULL) {
 			g_free(last_uid);
 			last_uid = g_strdup(result->uid);
@@ -314,10 +313,10 @@ fst_gang_worker_free(FstGangWorker *worker)
  */
 FstGang *
 fst_gang_new(FstStation *station,
-	     const FstProfile *profile,
-	     const FstGangOptions *options,
-	     FstProgressFunc progress,
-	     gpointer user_data)
+             const FstProfile *profile,
+             const FstGangOptions *options,
+             FstProgressFunc progress,
+             gpointer user_data)
 {
 	FstGang *self = g_new0(FstGang, 1);
 	g_autoptr(GError) error = NULL;
@@ -490,11 +489,11 @@ fst_gang_compare_results(gconstpointer a, gconstpointer b, gpointer user_data)
  */
 GPtrArray *
 fst_gang_run(FstStation *station,
-	     const FstProfile *profile,
-	     const gchar *const *ports,
-	     const FstGangOptions *options,
-	     FstProgressFunc progress,
-	     gpointer user_data)
+             const FstProfile *profile,
+             const gchar *const *ports,
+             const FstGangOptions *options,
+             FstProgressFunc progress,
+             gpointer user_data)
 {
 	g_autoptr(FstGang) gang = fst_gang_new(station, profile, options, progress, user_data);
 	FstGangSortData sort = {.ports = ports};
@@ -525,12 +524,12 @@ fst_gang_run(FstStation *station,
  */
 GPtrArray *
 fst_gang_provision(FstStation *station,
-		   const FstProfile *profile,
-		   const gchar *const *ports,
-		   guint baud_rate,
-		   FstProgressFunc progress,
-		   gpointer user_data,
-		   GCancellable *cancellable)
+                   const FstProfile *profile,
+                   const gchar *const *ports,
+                   guint baud_rate,
+                   FstProgressFunc progress,
+                   gpointer user_data,
+                   GCancellable *cancellable)
 {
 	FstGangOptions options = {
 	    .baud_rate = baud_rate,

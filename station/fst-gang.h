@@ -18,9 +18,9 @@ G_BEGIN_DECLS
  * @error to skip the device silently (e.g. done on an earlier run)
  */
 typedef gboolean (*FstGangAcceptFunc)(const gchar *uid,
-				      const gchar *port,
-				      gpointer user_data,
-				      GError **error);
+                                      const gchar *port,
+                                      gpointer user_data,
+                                      GError **error);
 
 /**
  * FstGangResultFunc:
@@ -68,38 +68,30 @@ typedef struct {
 
 typedef struct _FstGang FstGang;
 
-FstGang *
-fst_gang_new(FstStation *station,
-	     const FstProfile *profile,
-	     const FstGangOptions *options,
-	     FstProgressFunc progress,
-	     gpointer user_data);
-void
-fst_gang_add_port(FstGang *self, const gchar *port);
-gboolean
-fst_gang_port_is_running(FstGang *self, const gchar *port);
-GPtrArray *
-fst_gang_take_results(FstGang *self);
-GPtrArray *
-fst_gang_wait(FstGang *self);
-void
-fst_gang_free(FstGang *self);
+FstGang *fst_gang_new(FstStation *station,
+                      const FstProfile *profile,
+                      const FstGangOptions *options,
+                      FstProgressFunc progress,
+                      gpointer user_data);
+void fst_gang_add_port(FstGang *self, const gchar *port);
+gboolean fst_gang_port_is_running(FstGang *self, const gchar *port);
+GPtrArray *fst_gang_take_results(FstGang *self);
+GPtrArray *fst_gang_wait(FstGang *self);
+void fst_gang_free(FstGang *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstGang, fst_gang_free)
 
-GPtrArray *
-fst_gang_run(FstStation *station,
-	     const FstProfile *profile,
-	     const gchar *const *ports,
-	     const FstGangOptions *options,
-	     FstProgressFunc progress,
-	     gpointer user_data);
-GPtrArray *
-fst_gang_provision(FstStation *station,
-		   const FstProfile *profile,
-		   const gchar *const *ports,
-		   guint baud_rate,
-		   FstProgressFunc progress,
-		   gpointer user_data,
-		   GCancellable *cancellable);
+GPtrArray *fst_gang_run(FstStation *station,
+                        const FstProfile *profile,
+                        const gchar *const *ports,
+                        const FstGangOptions *options,
+                        FstProgressFunc progress,
+                        gpointer user_data);
+GPtrArray *fst_gang_provision(FstStation *station,
+                              const FstProfile *profile,
+                              const gchar *const *ports,
+                              guint baud_rate,
+                              FstProgressFunc progress,
+                              gpointer user_data,
+                              GCancellable *cancellable);
 
 G_END_DECLS

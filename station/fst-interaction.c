@@ -40,10 +40,10 @@ fst_interaction_request_free(FstInteractionRequest *req)
 
 static FstSecret *
 fst_interaction_real_ask_passphrase(FstInteraction *self,
-				    const gchar *description,
-				    FstInteractionFlags flags,
-				    GCancellable *cancellable,
-				    GError **error)
+                                    const gchar *description,
+                                    FstInteractionFlags flags,
+                                    GCancellable *cancellable,
+                                    GError **error)
 {
 	FstInteractionPrivate *priv = GET_PRIVATE(self);
 	FstSecret *secret = fst_secret_new_from_env(FST_INTERACTION_ENV_SECRET, NULL);
@@ -57,54 +57,49 @@ fst_interaction_real_ask_passphrase(FstInteraction *self,
 			return fst_secret_new_from_file(path, error);
 	}
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_CA_UNAVAILABLE,
-		    "no passphrase for %s: $%s is not set and %s does not exist",
-		    description,
-		    FST_INTERACTION_ENV_SECRET,
-		    path != NULL ? path : "the workspace has no ca/passphrase");
+	            FST_ERROR,
+	            FST_ERROR_CA_UNAVAILABLE,
+	            "no passphrase for %s: $%s is not set and %s does not exist",
+	            description,
+	            FST_INTERACTION_ENV_SECRET,
+	            path != NULL ? path : "the workspace has no ca/passphrase");
 	return NULL;
 }
 
 static FstSecret *
 fst_interaction_real_ask_pin(FstInteraction *self,
-			     const gchar *description,
-			     FstInteractionFlags flags,
-			     GCancellable *cancellable,
-			     GError **error)
+                             const gchar *description,
+                             FstInteractionFlags flags,
+                             GCancellable *cancellable,
+                             GError **error)
 {
 	FstSecret *secret = fst_secret_new_from_env(FST_INTERACTION_ENV_SECRET, NULL);
 	if (secret != NULL)
 		return secret;
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_CA_UNAVAILABLE,
-		    "no PIN for %s: set $%s to the PIN, or add "
-		    "?pin-source=file:/path/to/pin (a 0600 file) to the key's pkcs11: URI",
-		    description,
-		    FST_INTERACTION_ENV_SECRET);
+	            FST_ERROR,
+	            FST_ERROR_CA_UNAVAILABLE,
+	            "no PIN for %s: set $%s to the PIN, or add "
+	            "?pin-source=file:/path/to/pin (a 0600 file) to the key's pkcs11: URI",
+	            description,
+	            FST_INTERACTION_ENV_SECRET);
 	return NULL;
 }
 
 static void
 fst_interaction_ask_thread(GTask *task,
-			   gpointer source_object,
-			   gpointer task_data,
-			   GCancellable *cancellable)
+                           gpointer source_object,
+                           gpointer task_data,
+                           GCancellable *cancellable)
 {
 	FstInteraction *self = FST_INTERACTION(source_object);
 	FstInteractionRequest *req = task_data;
 	GError *error = NULL;
-	FstSecret *secret = req->pin ? fst_interaction_ask_pin(self,
-								req->description,
-								req->flags,
-								cancellable,
-								&error)
-				     : fst_interaction_ask_passphrase(self,
-								      req->description,
-								      req->flags,
-								      cancellable,
-								      &error);
+	FstSecret *secret =
+	    req->pin
+	        ? fst_interaction_ask_pin(self, req->description, req->flags, cancellable, &error)
+	        : fst_interaction_ask_passphrase(
+	              self, req->description, req->flags, cancellable, &error);
 	if (secret == NULL)
 		g_task_return_error(task, error);
 	else
@@ -113,12 +108,12 @@ fst_interaction_ask_thread(GTask *task,
 
 static void
 fst_interaction_ask_async(FstInteraction *self,
-			  gboolean pin,
-			  const gchar *description,
-			  FstInteractionFlags flags,
-			  GCancellable *cancellable,
-			  GAsyncReadyCallback callback,
-			  gpointer user_data)
+                          gboolean pin,
+                          const gchar *description,
+                          FstInteractionFlags flags,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	FstInteractionRequest *req = g_new0(FstInteractionRequest, 1);
@@ -127,29 +122,31 @@ fst_interaction_ask_async(FstInteraction *self,
 	req->flags = flags;
 	req->pin = pin;
 	g_task_set_task_data(task, req, (GDestroyNotify)fst_interaction_request_free);
-	g_task_set_source_tag(task, pin ? (gpointer)fst_interaction_ask_pin_async
-					: (gpointer)fst_interaction_ask_passphrase_async);
+	g_task_set_source_tag(task,
+	                      pin ? (gpointer)fst_interaction_ask_pin_async
+	                          : (gpointer)fst_interaction_ask_passphrase_async);
 	g_task_run_in_thread(task, fst_interaction_ask_thread);
 }
 
 static void
 fst_interaction_real_ask_passphrase_async(FstInteraction *self,
-					  const gchar *description,
-					  FstInteractionFlags flags,
-					  GCancellable *cancellable,
-					  GAsyncReadyCallback callback,
-					  gpointer user_data)
+                                          const gchar *description,
+                                          FstInteractionFlags flags,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data)
 {
-	fst_interaction_ask_async(self, FALSE, description, flags, cancellable, callback, user_data);
+	fst_interaction_ask_async(
+	    self, FALSE, description, flags, cancellable, callback, user_data);
 }
 
 static void
 fst_interaction_real_ask_pin_async(FstInteraction *self,
-				   const gchar *description,
-				   FstInteractionFlags flags,
-				   GCancellable *cancellable,
-				   GAsyncReadyCallback callback,
-				   gpointer user_data)
+                                   const gchar *description,
+                                   FstInteractionFlags flags,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
 {
 	fst_interaction_ask_async(self, TRUE, description, flags, cancellable, callback, user_data);
 }
@@ -176,10 +173,7 @@ fst_interaction_get_property(GObject *object, guint prop_id, GValue *value, GPar
 }
 
 static void
-fst_interaction_set_property(GObject *object,
-			     guint prop_id,
-			     const GValue *value,
-			     GParamSpec *pspec)
+fst_interaction_set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
 	FstInteractionPrivate *priv = GET_PRIVATE(FST_INTERACTION(object));
 	switch (prop_id) {
@@ -223,11 +217,11 @@ fst_interaction_class_init(FstInteractionClass *klass)
 	 * The workspace whose `ca/passphrase` the base class reads, or %NULL.
 	 */
 	pspec = g_param_spec_string("workspace",
-				    NULL,
-				    NULL,
-				    NULL,
-				    G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-					G_PARAM_STATIC_STRINGS);
+	                            NULL,
+	                            NULL,
+	                            NULL,
+	                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+	                                G_PARAM_STATIC_STRINGS);
 	g_object_class_install_property(object_class, PROP_WORKSPACE, pspec);
 }
 
@@ -284,10 +278,10 @@ fst_interaction_get_workspace(FstInteraction *self)
  */
 FstSecret *
 fst_interaction_ask_passphrase(FstInteraction *self,
-			       const gchar *description,
-			       FstInteractionFlags flags,
-			       GCancellable *cancellable,
-			       GError **error)
+                               const gchar *description,
+                               FstInteractionFlags flags,
+                               GCancellable *cancellable,
+                               GError **error)
 {
 	g_return_val_if_fail(FST_IS_INTERACTION(self), NULL);
 	g_return_val_if_fail(description != NULL, NULL);
@@ -295,11 +289,8 @@ fst_interaction_ask_passphrase(FstInteraction *self,
 		fst_error_convert_gio(error);
 		return NULL;
 	}
-	return FST_INTERACTION_GET_CLASS(self)->ask_passphrase(self,
-							       description,
-							       flags,
-							       cancellable,
-							       error);
+	return FST_INTERACTION_GET_CLASS(self)->ask_passphrase(
+	    self, description, flags, cancellable, error);
 }
 
 /**
@@ -317,10 +308,10 @@ fst_interaction_ask_passphrase(FstInteraction *self,
  */
 FstSecret *
 fst_interaction_ask_pin(FstInteraction *self,
-			const gchar *description,
-			FstInteractionFlags flags,
-			GCancellable *cancellable,
-			GError **error)
+                        const gchar *description,
+                        FstInteractionFlags flags,
+                        GCancellable *cancellable,
+                        GError **error)
 {
 	g_return_val_if_fail(FST_IS_INTERACTION(self), NULL);
 	g_return_val_if_fail(description != NULL, NULL);
@@ -328,7 +319,8 @@ fst_interaction_ask_pin(FstInteraction *self,
 		fst_error_convert_gio(error);
 		return NULL;
 	}
-	return FST_INTERACTION_GET_CLASS(self)->ask_pin(self, description, flags, cancellable, error);
+	return FST_INTERACTION_GET_CLASS(self)->ask_pin(
+	    self, description, flags, cancellable, error);
 }
 
 /**
@@ -344,19 +336,15 @@ fst_interaction_ask_pin(FstInteraction *self,
  */
 void
 fst_interaction_ask_passphrase_async(FstInteraction *self,
-				     const gchar *description,
-				     FstInteractionFlags flags,
-				     GCancellable *cancellable,
-				     GAsyncReadyCallback callback,
-				     gpointer user_data)
+                                     const gchar *description,
+                                     FstInteractionFlags flags,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data)
 {
 	g_return_if_fail(FST_IS_INTERACTION(self));
-	FST_INTERACTION_GET_CLASS(self)->ask_passphrase_async(self,
-							      description,
-							      flags,
-							      cancellable,
-							      callback,
-							      user_data);
+	FST_INTERACTION_GET_CLASS(self)->ask_passphrase_async(
+	    self, description, flags, cancellable, callback, user_data);
 }
 
 /**
@@ -387,19 +375,15 @@ fst_interaction_ask_passphrase_finish(FstInteraction *self, GAsyncResult *result
  */
 void
 fst_interaction_ask_pin_async(FstInteraction *self,
-			      const gchar *description,
-			      FstInteractionFlags flags,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data)
+                              const gchar *description,
+                              FstInteractionFlags flags,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
 {
 	g_return_if_fail(FST_IS_INTERACTION(self));
-	FST_INTERACTION_GET_CLASS(self)->ask_pin_async(self,
-						       description,
-						       flags,
-						       cancellable,
-						       callback,
-						       user_data);
+	FST_INTERACTION_GET_CLASS(self)->ask_pin_async(
+	    self, description, flags, cancellable, callback, user_data);
 }
 
 /**

@@ -44,30 +44,30 @@ struct _FstInteractionClass {
 	GObjectClass parent_class;
 
 	FstSecret *(*ask_passphrase)(FstInteraction *self,
-				     const gchar *description,
-				     FstInteractionFlags flags,
-				     GCancellable *cancellable,
-				     GError **error);
+	                             const gchar *description,
+	                             FstInteractionFlags flags,
+	                             GCancellable *cancellable,
+	                             GError **error);
 	FstSecret *(*ask_pin)(FstInteraction *self,
-			      const gchar *description,
-			      FstInteractionFlags flags,
-			      GCancellable *cancellable,
-			      GError **error);
+	                      const gchar *description,
+	                      FstInteractionFlags flags,
+	                      GCancellable *cancellable,
+	                      GError **error);
 	void (*ask_passphrase_async)(FstInteraction *self,
-				     const gchar *description,
-				     FstInteractionFlags flags,
-				     GCancellable *cancellable,
-				     GAsyncReadyCallback callback,
-				     gpointer user_data);
+	                             const gchar *description,
+	                             FstInteractionFlags flags,
+	                             GCancellable *cancellable,
+	                             GAsyncReadyCallback callback,
+	                             gpointer user_data);
 	FstSecret *(*ask_passphrase_finish)(FstInteraction *self,
-					    GAsyncResult *result,
-					    GError **error);
+	                                    GAsyncResult *result,
+	                                    GError **error);
 	void (*ask_pin_async)(FstInteraction *self,
-			      const gchar *description,
-			      FstInteractionFlags flags,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data);
+	                      const gchar *description,
+	                      FstInteractionFlags flags,
+	                      GCancellable *cancellable,
+	                      GAsyncReadyCallback callback,
+	                      gpointer user_data);
 	FstSecret *(*ask_pin_finish)(FstInteraction *self, GAsyncResult *result, GError **error);
 
 	/*< private >*/
@@ -77,38 +77,32 @@ struct _FstInteractionClass {
 /* the environment variable an unattended station takes the CA passphrase or PIN from */
 #define FST_INTERACTION_ENV_SECRET "FLEETSTATION_CA_PASSPHRASE"
 
-FstInteraction *
-fst_interaction_new(const gchar *workspace);
-const gchar *
-fst_interaction_get_workspace(FstInteraction *self);
-FstSecret *
-fst_interaction_ask_passphrase(FstInteraction *self,
-			       const gchar *description,
-			       FstInteractionFlags flags,
-			       GCancellable *cancellable,
-			       GError **error);
-FstSecret *
-fst_interaction_ask_pin(FstInteraction *self,
-			const gchar *description,
-			FstInteractionFlags flags,
-			GCancellable *cancellable,
-			GError **error);
-void
-fst_interaction_ask_passphrase_async(FstInteraction *self,
-				     const gchar *description,
-				     FstInteractionFlags flags,
-				     GCancellable *cancellable,
-				     GAsyncReadyCallback callback,
-				     gpointer user_data);
+FstInteraction *fst_interaction_new(const gchar *workspace);
+const gchar *fst_interaction_get_workspace(FstInteraction *self);
+FstSecret *fst_interaction_ask_passphrase(FstInteraction *self,
+                                          const gchar *description,
+                                          FstInteractionFlags flags,
+                                          GCancellable *cancellable,
+                                          GError **error);
+FstSecret *fst_interaction_ask_pin(FstInteraction *self,
+                                   const gchar *description,
+                                   FstInteractionFlags flags,
+                                   GCancellable *cancellable,
+                                   GError **error);
+void fst_interaction_ask_passphrase_async(FstInteraction *self,
+                                          const gchar *description,
+                                          FstInteractionFlags flags,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
 FstSecret *
 fst_interaction_ask_passphrase_finish(FstInteraction *self, GAsyncResult *result, GError **error);
-void
-fst_interaction_ask_pin_async(FstInteraction *self,
-			      const gchar *description,
-			      FstInteractionFlags flags,
-			      GCancellable *cancellable,
-			      GAsyncReadyCallback callback,
-			      gpointer user_data);
+void fst_interaction_ask_pin_async(FstInteraction *self,
+                                   const gchar *description,
+                                   FstInteractionFlags flags,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
 FstSecret *
 fst_interaction_ask_pin_finish(FstInteraction *self, GAsyncResult *result, GError **error);
 

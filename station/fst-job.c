@@ -38,25 +38,25 @@ struct _FstJob {
 	GObject parent_instance;
 	FstJobKind kind;
 	gchar *workspace;     /* (owned) */
-	gchar *profile;	      /* (owned) (nullable) */
-	gchar *lot;	      /* (owned) (nullable) */
+	gchar *profile;       /* (owned) (nullable) */
+	gchar *lot;           /* (owned) (nullable) */
 	gchar *operator_name; /* (owned) (nullable) */
-	gchar *devsim;	      /* (owned) (nullable) */
-	gchar *dialect;	      /* (owned) (nullable) */
-	gchar **ports;	      /* (owned) (nullable) */
+	gchar *devsim;        /* (owned) (nullable) */
+	gchar *dialect;       /* (owned) (nullable) */
+	gchar **ports;        /* (owned) (nullable) */
 	guint baud_rate;
 	guint count;
 	guint poll_ms;
 	guint n_devices;
-	FstStation *station;	   /* (owned) (nullable): given, or opened by the run */
-	FstBatch *batch;	   /* (owned) (nullable) */
+	FstStation *station;         /* (owned) (nullable): given, or opened by the run */
+	FstBatch *batch;             /* (owned) (nullable) */
 	FstInteraction *interaction; /* (owned) (nullable): asks for the CA secret */
-	GCancellable *stop;	   /* (owned) */
-	GCancellable *abort;	   /* (owned) */
-	GCancellable *cancellable; /* (owned) (nullable): from fst_job_run_async() */
+	GCancellable *stop;          /* (owned) */
+	GCancellable *abort;         /* (owned) */
+	GCancellable *cancellable;   /* (owned) (nullable): from fst_job_run_async() */
 	gulong cancelled_id;
 	GMainContext *context; /* (owned) (nullable): where signals go while running */
-	GMutex lock;	       /* protects summary and station */
+	GMutex lock;           /* protects summary and station */
 	FstJobSummary summary;
 	gboolean started;
 };
@@ -74,8 +74,8 @@ static guint signals[SIGNAL_LAST] = {0};
 
 /* one progress report or result on its way to the caller's main context */
 typedef struct {
-	FstJob *job;		    /* (owned) */
-	FstProgress *progress;	    /* (owned) (nullable) */
+	FstJob *job;                /* (owned) */
+	FstProgress *progress;      /* (owned) (nullable) */
 	FstProvisionResult *result; /* (owned) (nullable) */
 } FstJobEvent;
 
@@ -144,9 +144,9 @@ fst_job_check_ports(FstJob *self, const gchar *const *ports, GError **error)
 	if (ports != NULL && ports[0] != NULL)
 		return TRUE;
 	g_set_error_literal(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "no port to provision: name the gang's ports, or set the workspace's");
+	                    FST_ERROR,
+	                    FST_ERROR_CONFIG,
+	                    "no port to provision: name the gang's ports, or set the workspace's");
 	return FALSE;
 }
 
@@ -296,9 +296,9 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		};
 		if (self->batch == NULL) {
 			g_set_error_literal(error,
-					    FST_ERROR,
-					    FST_ERROR_INTERNAL,
-					    "a batch job needs a manifest (fst_job_set_batch())");
+			                    FST_ERROR,
+			                    FST_ERROR_INTERNAL,
+			                    "a batch job needs a manifest (fst_job_set_batch())");
 			return FALSE;
 		}
 		if (self->operator_name != NULL &&
@@ -308,24 +308,22 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 			g_autoptr(FstProfile) batch_profile =
 			    fst_station_load_profile(station, self->profile, NULL);
 			if (batch_profile != NULL)
-				*registration = fst_job_registration_start(self, station, batch_profile);
+				*registration =
+				    fst_job_registration_start(self, station, batch_profile);
 		}
-		return fst_batch_run(self->batch,
-				     station,
-				     &batch_options,
-				     fst_job_progress_cb,
-				     self,
-				     error);
+		return fst_batch_run(
+		    self->batch, station, &batch_options, fst_job_progress_cb, self, error);
 	}
 
 	if (self->profile == NULL) {
 		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "no profile: name one, or set the workspace's");
+		                    FST_ERROR,
+		                    FST_ERROR_CONFIG,
+		                    "no profile: name one, or set the workspace's");
 		return FALSE;
 	}
-	profile = fst_station_start_run(station, self->profile, self->lot, self->operator_name, error);
+	profile =
+	    fst_station_start_run(station, self->profile, self->lot, self->operator_name, error);
 	if (profile == NULL)
 		return FALSE;
 	if (self->kind != FST_JOB_KIND_TRUST_ONLY)
@@ -340,12 +338,12 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		    .abort = self->abort,
 		};
 		return fst_watch_run(station,
-				     profile,
-				     &watch_options,
-				     fst_job_progress_cb,
-				     fst_job_result_cb,
-				     self,
-				     error);
+		                     profile,
+		                     &watch_options,
+		                     fst_job_progress_cb,
+		                     fst_job_result_cb,
+		                     self,
+		                     error);
 	}
 
 	if (!fst_job_check_ports(self, ports, error))
@@ -362,8 +360,8 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		    .on_result_data = self,
 		};
 		/* empty: the results went to fst_job_result_cb() */
-		g_ptr_array_unref(
-		    fst_gang_run(station, profile, ports, &gang_options, fst_job_progress_cb, self));
+		g_ptr_array_unref(fst_gang_run(
+		    station, profile, ports, &gang_options, fst_job_progress_cb, self));
 	}
 	return TRUE;
 }
@@ -449,9 +447,9 @@ fst_job_cancelled_cb(GCancellable *cancellable, gpointer user_data)
  */
 void
 fst_job_run_async(FstJob *self,
-		  GCancellable *cancellable,
-		  GAsyncReadyCallback callback,
-		  gpointer user_data)
+                  GCancellable *cancellable,
+                  GAsyncReadyCallback callback,
+                  gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	GThread *thread;
@@ -466,8 +464,8 @@ fst_job_run_async(FstJob *self,
 	g_task_set_check_cancellable(task, FALSE);
 	if (cancellable != NULL) {
 		self->cancellable = g_object_ref(cancellable);
-		self->cancelled_id =
-		    g_cancellable_connect(cancellable, G_CALLBACK(fst_job_cancelled_cb), self, NULL);
+		self->cancelled_id = g_cancellable_connect(
+		    cancellable, G_CALLBACK(fst_job_cancelled_cb), self, NULL);
 	}
 	thread = g_thread_new("fst-job", fst_job_thread, g_steal_pointer(&task));
 	g_thread_unref(thread);
@@ -745,15 +743,15 @@ fst_job_class_init(FstJobClass *klass)
 	 * that started the job.
 	 */
 	signals[SIGNAL_PROGRESS] = g_signal_new("progress",
-						G_TYPE_FROM_CLASS(klass),
-						G_SIGNAL_RUN_LAST,
-						0,
-						NULL,
-						NULL,
-						NULL,
-						G_TYPE_NONE,
-						1,
-						FST_TYPE_PROGRESS | G_SIGNAL_TYPE_STATIC_SCOPE);
+	                                        G_TYPE_FROM_CLASS(klass),
+	                                        G_SIGNAL_RUN_LAST,
+	                                        0,
+	                                        NULL,
+	                                        NULL,
+	                                        NULL,
+	                                        G_TYPE_NONE,
+	                                        1,
+	                                        FST_TYPE_PROGRESS | G_SIGNAL_TYPE_STATIC_SCOPE);
 	/**
 	 * FstJob::device-finished:
 	 * @self: the job
@@ -764,15 +762,15 @@ fst_job_class_init(FstJobClass *klass)
 	 */
 	signals[SIGNAL_DEVICE_FINISHED] =
 	    g_signal_new("device-finished",
-			 G_TYPE_FROM_CLASS(klass),
-			 G_SIGNAL_RUN_LAST,
-			 0,
-			 NULL,
-			 NULL,
-			 NULL,
-			 G_TYPE_NONE,
-			 1,
-			 FST_TYPE_PROVISION_RESULT | G_SIGNAL_TYPE_STATIC_SCOPE);
+	                 G_TYPE_FROM_CLASS(klass),
+	                 G_SIGNAL_RUN_LAST,
+	                 0,
+	                 NULL,
+	                 NULL,
+	                 NULL,
+	                 G_TYPE_NONE,
+	                 1,
+	                 FST_TYPE_PROVISION_RESULT | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 /**

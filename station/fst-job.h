@@ -84,38 +84,24 @@ typedef struct {
 #define FST_TYPE_JOB (fst_job_get_type())
 G_DECLARE_FINAL_TYPE(FstJob, fst_job, FST, JOB, GObject)
 
-FstJob *
-fst_job_new(FstJobKind kind, const FstJobOptions *options);
-void
-fst_job_set_station(FstJob *self, FstStation *station);
-void
-fst_job_set_batch(FstJob *self, FstBatch *batch);
-void
-fst_job_set_interaction(FstJob *self, FstInteraction *interaction);
-FstJobKind
-fst_job_get_kind(FstJob *self);
-FstBatch *
-fst_job_get_batch(FstJob *self);
-FstStation *
-fst_job_get_station(FstJob *self);
-const FstJobSummary *
-fst_job_get_summary(FstJob *self);
+FstJob *fst_job_new(FstJobKind kind, const FstJobOptions *options);
+void fst_job_set_station(FstJob *self, FstStation *station);
+void fst_job_set_batch(FstJob *self, FstBatch *batch);
+void fst_job_set_interaction(FstJob *self, FstInteraction *interaction);
+FstJobKind fst_job_get_kind(FstJob *self);
+FstBatch *fst_job_get_batch(FstJob *self);
+FstStation *fst_job_get_station(FstJob *self);
+const FstJobSummary *fst_job_get_summary(FstJob *self);
 gboolean
 fst_job_get_registration_queue(FstJob *self, gint64 *pending, gint64 *failed, GError **error);
-GCancellable *
-fst_job_get_stop(FstJob *self);
-GCancellable *
-fst_job_get_abort(FstJob *self);
-void
-fst_job_stop(FstJob *self);
-void
-fst_job_abort(FstJob *self);
-void
-fst_job_run_async(FstJob *self,
-		  GCancellable *cancellable,
-		  GAsyncReadyCallback callback,
-		  gpointer user_data);
-gboolean
-fst_job_run_finish(FstJob *self, GAsyncResult *result, GError **error);
+GCancellable *fst_job_get_stop(FstJob *self);
+GCancellable *fst_job_get_abort(FstJob *self);
+void fst_job_stop(FstJob *self);
+void fst_job_abort(FstJob *self);
+void fst_job_run_async(FstJob *self,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data);
+gboolean fst_job_run_finish(FstJob *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

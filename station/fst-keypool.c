@@ -24,11 +24,11 @@
 
 struct _FstKeyPool {
 	GMutex lock;
-	GCond cond;	  /* signalled when a key is added or taken, or on stop */
-	GThread *thread;  /* (owned) */
+	GCond cond;      /* signalled when a key is added or taken, or on stop */
+	GThread *thread; /* (owned) */
 	gboolean stop;
-	guint key_types;  /* FstKeyType flags kept ready */
-	guint depth;	  /* keys kept ready per type */
+	guint key_types;                    /* FstKeyType flags kept ready */
+	guint depth;                        /* keys kept ready per type */
 	GQueue ready[FST_KEY_POOL_N_TYPES]; /* (element-type EVP_PKEY) */
 };
 
@@ -149,8 +149,9 @@ EVP_PKEY *
 fst_key_pool_take(FstKeyPool *self, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	guint idx = fst_key_pool_index(key_type);
-	gboolean is_rsa = (key_type & (FST_KEY_TYPE_RSA_2048 | FST_KEY_TYPE_RSA_3072 |
-	                               FST_KEY_TYPE_RSA_4096)) != 0;
+	gboolean is_rsa =
+	    (key_type & (FST_KEY_TYPE_RSA_2048 | FST_KEY_TYPE_RSA_3072 | FST_KEY_TYPE_RSA_4096)) !=
+	    0;
 	EVP_PKEY *key = NULL;
 	gulong handler = 0;
 

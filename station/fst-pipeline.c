@@ -72,24 +72,24 @@
 /* the size of the proof-of-possession nonce */
 #define FST_PIPELINE_NONCE_SIZE 32
 typedef struct {
-	FstStation *station;	   /* (unowned) */
+	FstStation *station;       /* (unowned) */
 	const FstProfile *profile; /* (unowned) */
-	FstDevice *device;	   /* (unowned) */
+	FstDevice *device;         /* (unowned) */
 	FstProgressFunc progress;
 	gpointer user_data;
 	GCancellable *cancellable;
 	FstProvisionResult *result; /* (unowned) */
-	FstDbDeviceLog *log;	    /* (owned) (nullable): from identification on */
-	gchar *serial_hex;	    /* (owned) (nullable): the certificate, once logged */
-	gboolean burned;	    /* every object was written */
-	gboolean trust_only;	    /* rewrite the roots of a provisioned device, nothing else */
-	FstDbCert *active;	    /* (owned) (nullable): the certificate in service of a
-				     * device that came back */
-	guint slot;		    /* the credential slot the new credentials go to */
-	gboolean alternate;	    /* A/B: @slot is not the active one; ACTIVATE once proven */
-	gboolean superseded;	    /* the supersede of @active is logged */
-	gboolean refused;	    /* refused before anything was logged: one event, nothing
-				     * else changes */
+	FstDbDeviceLog *log;        /* (owned) (nullable): from identification on */
+	gchar *serial_hex;          /* (owned) (nullable): the certificate, once logged */
+	gboolean burned;            /* every object was written */
+	gboolean trust_only;        /* rewrite the roots of a provisioned device, nothing else */
+	FstDbCert *active;          /* (owned) (nullable): the certificate in service of a
+	                             * device that came back */
+	guint slot;                 /* the credential slot the new credentials go to */
+	gboolean alternate;         /* A/B: @slot is not the active one; ACTIVATE once proven */
+	gboolean superseded;        /* the supersede of @active is logged */
+	gboolean refused;           /* refused before anything was logged: one event, nothing
+	                             * else changes */
 	gboolean central_reserved;  /* the device id is reserved in the central registry */
 	FstStep step;
 	gint64 step_started_us;
@@ -100,7 +100,7 @@ typedef struct {
 	FstKeyType key_type;
 	GPtrArray *chain_ders; /* (element-type GBytes) */
 	GPtrArray *roots;      /* (element-type FstTrustRoot) (unowned elements) */
-	GBytes *chain;	       /* (nullable): encoded CA chain object */
+	GBytes *chain;         /* (nullable): encoded CA chain object */
 	GBytes *roots_blob;    /* (nullable): encoded trust roots object */
 	gchar *roots_reason;   /* (nullable): why these roots and not the others */
 	gchar *escrow_sha256;  /* (nullable): SHA-256 of the escrow certificate's DER */
@@ -156,9 +156,9 @@ fst_step_to_string(FstStep step)
 /* a progress report that owns its strings: FstProgress borrows them */
 typedef struct {
 	FstProgress progress; /* first: fst_progress_free() casts back */
-	gchar *port;	      /* (owned) */
-	gchar *uid;	      /* (owned) (nullable) */
-	gchar *detail;	      /* (owned) (nullable) */
+	gchar *port;          /* (owned) */
+	gchar *uid;           /* (owned) (nullable) */
+	gchar *detail;        /* (owned) (nullable) */
 } FstProgressCopy;
 
 /**
@@ -223,9 +223,9 @@ fst_provision_result_copy(const FstProvisionResult *self)
 }
 
 G_DEFINE_BOXED_TYPE(FstProvisionResult,
-		    fst_provision_result,
-		    fst_provision_result_copy,
-		    fst_provision_result_free)
+                    fst_provision_result,
+                    fst_provision_result_copy,
+                    fst_provision_result_free)
 
 void
 fst_provision_result_free(FstProvisionResult *self)
@@ -272,11 +272,11 @@ static void
 fst_run_step_done(FstRun *run, const gchar *detail)
 {
 	fst_db_device_log_add_event(run->log,
-				    fst_step_to_string(run->step),
-				    run->step_started_us,
-				    g_get_real_time(),
-				    "ok",
-				    detail);
+	                            fst_step_to_string(run->step),
+	                            run->step_started_us,
+	                            g_get_real_time(),
+	                            "ok",
+	                            detail);
 }
 
 /* the history of a device that came back, for the operator: its
@@ -294,26 +294,27 @@ fst_run_history(FstRun *run, const gchar *uid)
 
 	for (guint i = certs != NULL ? certs->len : 0; i > 0 && shown < 4; i--, shown++) {
 		FstDbCert *c = g_ptr_array_index(certs, i - 1);
-		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
-		g_autofree gchar *when = dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
+		g_autoptr(GDateTime) dt =
+		    g_date_time_new_from_unix_utc(c->created_at / G_USEC_PER_SEC);
+		g_autofree gchar *when =
+		    dt != NULL ? g_date_time_format(dt, "%Y-%m-%d %H:%M") : NULL;
 		g_string_append_printf(str,
-				       "%scertificate %s %s %s UTC, slot %c, lot %s",
-				       str->len > 0 ? "; " : "",
-				       c->serial_hex,
-				       fst_cert_state_to_string(c->state),
-				       when != NULL ? when : "?",
-				       c->slot == 1 ? 'B' : 'A',
-				       c->lot != NULL ? c->lot : "-");
+		                       "%scertificate %s %s %s UTC, slot %c, lot %s",
+		                       str->len > 0 ? "; " : "",
+		                       c->serial_hex,
+		                       fst_cert_state_to_string(c->state),
+		                       when != NULL ? when : "?",
+		                       c->slot == 1 ? 'B' : 'A',
+		                       c->lot != NULL ? c->lot : "-");
 	}
 	if (certs != NULL && certs->len > shown)
 		g_string_append_printf(str, "; %u older", certs->len - shown);
 	if (dev != NULL && dev->station_id != 0)
-		g_string_append_printf(str,
-				       "; last worked on by station #%" G_GINT64_FORMAT "%s",
-				       dev->station_id,
-				       dev->station_id == fst_station_get_id(run->station)
-					   ? " (this one)"
-					   : "");
+		g_string_append_printf(
+		    str,
+		    "; last worked on by station #%" G_GINT64_FORMAT "%s",
+		    dev->station_id,
+		    dev->station_id == fst_station_get_id(run->station) ? " (this one)" : "");
 	return g_string_free(g_steal_pointer(&str), FALSE);
 }
 
@@ -335,7 +336,7 @@ fst_run_reserve_central(FstRun *run, GError **error)
 	if (run->active != NULL || run->trust_only)
 		return TRUE;
 	if (!fst_central_station_recognise(
-		run->station, run->profile, info->uid, &run->refused, &foreign_slot, error))
+	        run->station, run->profile, info->uid, &run->refused, &foreign_slot, error))
 		return FALSE;
 	if (foreign_slot < 0 ||
 	    fst_profile_get_credential_slots(run->profile) != FST_PROFILE_SLOTS_AB)
@@ -343,14 +344,14 @@ fst_run_reserve_central(FstRun *run, GError **error)
 	if (info->cred_slots < 2) {
 		run->refused = TRUE;
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "device %s came back from another station and has one credential slot, "
-			    "and profile %s writes the new credentials beside the old ones "
-			    "(credential-slots=ab); nothing was issued. Use a profile with "
-			    "credential-slots=single to replace them in place",
-			    info->uid,
-			    fst_profile_get_name(run->profile));
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s came back from another station and has one credential slot, "
+		            "and profile %s writes the new credentials beside the old ones "
+		            "(credential-slots=ab); nothing was issued. Use a profile with "
+		            "credential-slots=single to replace them in place",
+		            info->uid,
+		            fst_profile_get_name(run->profile));
 		return FALSE;
 	}
 	run->slot = 1 - info->active_slot;
@@ -381,13 +382,13 @@ fst_run_recognise(FstRun *run, GError **error)
 		if (run->active == NULL) {
 			run->refused = TRUE;
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "device %s has no certificate in service in this station's "
-				    "database: a trust-only job updates the roots of provisioned "
-				    "devices only; provision it first (fleetstation show %s)",
-				    info->uid,
-				    info->uid);
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "device %s has no certificate in service in this station's "
+			            "database: a trust-only job updates the roots of provisioned "
+			            "devices only; provision it first (fleetstation show %s)",
+			            info->uid,
+			            info->uid);
 			return FALSE;
 		}
 		return TRUE;
@@ -398,16 +399,16 @@ fst_run_recognise(FstRun *run, GError **error)
 		g_autofree gchar *history = fst_run_history(run, info->uid);
 		run->refused = TRUE;
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "device %s came back: it is provisioned already (%s), and profile %s "
-			    "refuses devices that come back (on-return=refuse); nothing was "
-			    "issued. See fleetstation show %s, or use a profile with "
-			    "on-return=reprovision to give it a new certificate",
-			    info->uid,
-			    history,
-			    name,
-			    info->uid);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "device %s came back: it is provisioned already (%s), and profile %s "
+		            "refuses devices that come back (on-return=refuse); nothing was "
+		            "issued. See fleetstation show %s, or use a profile with "
+		            "on-return=reprovision to give it a new certificate",
+		            info->uid,
+		            history,
+		            name,
+		            info->uid);
 		return FALSE;
 	}
 	if (fst_profile_get_credential_slots(run->profile) == FST_PROFILE_SLOTS_AB) {
@@ -417,14 +418,14 @@ fst_run_recognise(FstRun *run, GError **error)
 		if (info->cred_slots < 2) {
 			run->refused = TRUE;
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "device %s came back and has one credential slot, and profile "
-				    "%s writes the new credentials beside the old ones "
-				    "(credential-slots=ab); nothing was issued. Use a profile with "
-				    "credential-slots=single to replace them in place",
-				    info->uid,
-				    name);
+			            FST_ERROR,
+			            FST_ERROR_NOT_SUPPORTED,
+			            "device %s came back and has one credential slot, and profile "
+			            "%s writes the new credentials beside the old ones "
+			            "(credential-slots=ab); nothing was issued. Use a profile with "
+			            "credential-slots=single to replace them in place",
+			            info->uid,
+			            name);
 			return FALSE;
 		}
 		run->slot = 1 - info->active_slot;
@@ -463,11 +464,11 @@ fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
 	if (cap_roots == 0 || !fst_profile_get_burn_object(run->profile, FST_OBJECT_TRUST_ROOTS))
 		return TRUE;
 	sel = fst_trust_select_explain(fst_station_get_trust(run->station),
-				       fst_profile_get_trust_options(run->profile),
-				       info->validation,
-				       format,
-				       cap_roots,
-				       error);
+	                               fst_profile_get_trust_options(run->profile),
+	                               info->validation,
+	                               format,
+	                               cap_roots,
+	                               error);
 	if (sel == NULL) {
 		g_prefix_error(error, "choosing root CAs for device %s: ", info->uid);
 		return FALSE;
@@ -477,13 +478,13 @@ fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
 	plan->roots_blob = fst_trust_roots_encode(plan->roots, format);
 	if (g_bytes_get_size(plan->roots_blob) > cap_roots) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_STORAGE_FULL,
-			    "the root CAs need %" G_GSIZE_FORMAT
-			    " bytes and device %s has %u for them",
-			    g_bytes_get_size(plan->roots_blob),
-			    info->uid,
-			    cap_roots);
+		            FST_ERROR,
+		            FST_ERROR_STORAGE_FULL,
+		            "the root CAs need %" G_GSIZE_FORMAT
+		            " bytes and device %s has %u for them",
+		            g_bytes_get_size(plan->roots_blob),
+		            info->uid,
+		            cap_roots);
 		return FALSE;
 	}
 	return TRUE;
@@ -503,21 +504,21 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 		return FALSE;
 	if (info->capacity[FST_OBJECT_DEVICE_CERT] == 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "device %s has no certificate slot",
-			    info->uid);
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s has no certificate slot",
+		            info->uid);
 		return FALSE;
 	}
 	if (fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_STATION_GENERATED) {
 		if (!info->can_put_key) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "profile %s injects a station-made key, and device %s cannot "
-				    "take one; choose a profile with key generation on the device",
-				    fst_profile_get_name(run->profile),
-				    info->uid);
+			            FST_ERROR,
+			            FST_ERROR_NOT_SUPPORTED,
+			            "profile %s injects a station-made key, and device %s cannot "
+			            "take one; choose a profile with key generation on the device",
+			            fst_profile_get_name(run->profile),
+			            info->uid);
 			return FALSE;
 		}
 		if (fst_profile_get_escrow_cert_der(run->profile, &escrow_sha256) != NULL)
@@ -533,13 +534,13 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 		plan->chain = fst_x509_bundle_encode(plan->chain_ders, fst_run_format(run));
 		if (g_bytes_get_size(plan->chain) > cap_chain) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_STORAGE_FULL,
-				    "the CA chain needs %" G_GSIZE_FORMAT
-				    " bytes and device %s has %u for it",
-				    g_bytes_get_size(plan->chain),
-				    info->uid,
-				    cap_chain);
+			            FST_ERROR,
+			            FST_ERROR_STORAGE_FULL,
+			            "the CA chain needs %" G_GSIZE_FORMAT
+			            " bytes and device %s has %u for it",
+			            g_bytes_get_size(plan->chain),
+			            info->uid,
+			            cap_chain);
 			return FALSE;
 		}
 	}
@@ -574,7 +575,7 @@ static gboolean
 fst_run_burn(FstRun *run, FstObjectKind kind, GBytes *blob, GError **error)
 {
 	if (!fst_device_write_object(
-		run->device, fst_run_object_slot(run, kind), kind, blob, run->cancellable, error)) {
+	        run->device, fst_run_object_slot(run, kind), kind, blob, run->cancellable, error)) {
 		g_prefix_error(error, "writing %s: ", fst_object_kind_to_string(kind));
 		return FALSE;
 	}
@@ -593,15 +594,15 @@ fst_run_read_back(FstRun *run, FstObjectKind kind, GBytes *expected, GError **er
 	}
 	if (!g_bytes_equal(got, expected)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_VERIFY_FAILED,
-			    "device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
-			    " bytes, read back %" G_GSIZE_FORMAT
-			    " bytes that differ; the device storage may be faulty",
-			    info->uid,
-			    fst_object_kind_to_string(kind),
-			    g_bytes_get_size(expected),
-			    g_bytes_get_size(got));
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
+		            " bytes, read back %" G_GSIZE_FORMAT
+		            " bytes that differ; the device storage may be faulty",
+		            info->uid,
+		            fst_object_kind_to_string(kind),
+		            g_bytes_get_size(expected),
+		            g_bytes_get_size(got));
 		return FALSE;
 	}
 	return TRUE;
@@ -622,12 +623,12 @@ fst_run_verify_by_digest(FstRun *run, gboolean *digest, GError **error)
 	case FST_PROFILE_VERIFY_DIGEST:
 		if (!info->can_digest) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_SUPPORTED,
-				    "device %s cannot hash what it stores, and profile %s asks for "
-				    "verify=digest; update its firmware, or set verify=readback",
-				    info->uid,
-				    fst_profile_get_name(run->profile));
+			            FST_ERROR,
+			            FST_ERROR_NOT_SUPPORTED,
+			            "device %s cannot hash what it stores, and profile %s asks for "
+			            "verify=digest; update its firmware, or set verify=readback",
+			            info->uid,
+			            fst_profile_get_name(run->profile));
 			return FALSE;
 		}
 		*digest = TRUE;
@@ -660,27 +661,24 @@ fst_run_check_digest(FstRun *run, FstObjectKind kind, GBytes *expected, GError *
 	    memcmp(g_bytes_get_data(got, NULL), want, sizeof(want)) != 0 ||
 	    (length != FST_DEVICE_LENGTH_UNKNOWN && length != g_bytes_get_size(expected))) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_VERIFY_FAILED,
-			    "%s: device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
-			    " bytes, the device holds something whose SHA-256 differs (%u bytes); "
-			    "the device storage may be faulty",
-			    fst_transport_get_name(fst_device_get_transport(run->device)),
-			    info->uid,
-			    fst_object_kind_to_string(kind),
-			    g_bytes_get_size(expected),
-			    length);
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "%s: device %s stored %s wrongly: wrote %" G_GSIZE_FORMAT
+		            " bytes, the device holds something whose SHA-256 differs (%u bytes); "
+		            "the device storage may be faulty",
+		            fst_transport_get_name(fst_device_get_transport(run->device)),
+		            info->uid,
+		            fst_object_kind_to_string(kind),
+		            g_bytes_get_size(expected),
+		            length);
 		return FALSE;
 	}
 	return TRUE;
 }
 
 static gboolean
-fst_run_verify_object(FstRun *run,
-		      gboolean digest,
-		      FstObjectKind kind,
-		      GBytes *expected,
-		      GError **error)
+fst_run_verify_object(
+    FstRun *run, gboolean digest, FstObjectKind kind, GBytes *expected, GError **error)
 {
 	if (digest)
 		return fst_run_check_digest(run, kind, expected, error);
@@ -719,18 +717,16 @@ fst_run_prove_spki(FstRun *run, GBytes *spki, const gchar *what, GError **error)
 	if (msg_len < sizeof(nonce_buf) ||
 	    memcmp(msg + msg_len - sizeof(nonce_buf), nonce_buf, sizeof(nonce_buf)) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "proof of possession: the signed message does not end with the "
-			    "challenge");
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "proof of possession: the signed message does not end with the "
+		            "challenge");
 		return FALSE;
 	}
 
 	if (!fst_ca_verify_challenge(spki, message, sig, error)) {
-		g_prefix_error(error,
-			       "device %s failed the proof of possession for %s: ",
-			       info->uid,
-			       what);
+		g_prefix_error(
+		    error, "device %s failed the proof of possession for %s: ", info->uid, what);
 		return FALSE;
 	}
 	return TRUE;
@@ -752,8 +748,8 @@ fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
 	spki_len = cert != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki_der) : -1;
 	if (spki_len <= 0) {
 		fst_error_set_openssl(error,
-				      FST_ERROR_INTERNAL,
-				      "proof of possession: cannot read the issued certificate");
+		                      FST_ERROR_INTERNAL,
+		                      "proof of possession: cannot read the issued certificate");
 		return FALSE;
 	}
 	spki = g_bytes_new(spki_der, (gsize)spki_len);
@@ -782,19 +778,19 @@ fst_run_trust(FstRun *run, GError **error)
 		return FALSE;
 	if (!fst_profile_get_burn_object(run->profile, FST_OBJECT_TRUST_ROOTS)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "profile %s writes no root CAs ([burn] objects), so a trust-only job "
-			    "with it has nothing to do; choose a profile that writes trust-roots",
-			    fst_profile_get_name(run->profile));
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "profile %s writes no root CAs ([burn] objects), so a trust-only job "
+		            "with it has nothing to do; choose a profile that writes trust-roots",
+		            fst_profile_get_name(run->profile));
 		return FALSE;
 	}
 	if (info->capacity[FST_OBJECT_TRUST_ROOTS] == 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_SUPPORTED,
-			    "device %s has no slot for root CAs: a trust-only job cannot update it",
-			    info->uid);
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s has no slot for root CAs: a trust-only job cannot update it",
+		            info->uid);
 		return FALSE;
 	}
 	if (!fst_run_plan_roots(run, &plan, error))
@@ -804,12 +800,13 @@ fst_run_trust(FstRun *run, GError **error)
 	names = fst_run_roots_description(&plan, FALSE);
 	hashes = fst_run_roots_description(&plan, TRUE);
 	run->result->roots = g_strdup(names);
-	detail = g_strdup_printf("trust-only, profile %s (%s), certificate %s untouched, roots %s (%s)",
-				 fst_profile_get_name(run->profile),
-				 fst_profile_get_content_sha256(run->profile),
-				 run->active->serial_hex,
-				 names,
-				 plan.roots_reason);
+	detail =
+	    g_strdup_printf("trust-only, profile %s (%s), certificate %s untouched, roots %s (%s)",
+	                    fst_profile_get_name(run->profile),
+	                    fst_profile_get_content_sha256(run->profile),
+	                    run->active->serial_hex,
+	                    names,
+	                    plan.roots_reason);
 	fst_run_step_done(run, detail);
 
 	/* burn and verify */
@@ -821,8 +818,8 @@ fst_run_trust(FstRun *run, GError **error)
 	if (!fst_run_verify_object(run, digest, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 		return FALSE;
 	fst_run_step_done(run,
-			  digest ? "root CAs verified by the device's digest of its storage"
-				 : "root CAs read back identical");
+	                  digest ? "root CAs verified by the device's digest of its storage"
+	                         : "root CAs read back identical");
 
 	/* done: the object (no certificate: it is the device's), the events and
 	 * the device still provisioned, in one commit */
@@ -872,12 +869,12 @@ fst_run_all(FstRun *run, GError **error)
 	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
 	if (run->log == NULL)
 		return FALSE;
-	detail = g_strdup_printf("model %s, firmware %s%s%s",
-				 info->model,
-				 info->firmware,
-				 fst_device_get_lane(run->device) != NULL ? ", lane " : "",
-				 fst_device_get_lane(run->device) != NULL ? fst_device_get_lane(run->device)
-									  : "");
+	detail = g_strdup_printf(
+	    "model %s, firmware %s%s%s",
+	    info->model,
+	    info->firmware,
+	    fst_device_get_lane(run->device) != NULL ? ", lane " : "",
+	    fst_device_get_lane(run->device) != NULL ? fst_device_get_lane(run->device) : "");
 	fst_run_step_done(run, detail);
 	if (run->trust_only)
 		return fst_run_trust(run, error);
@@ -893,21 +890,22 @@ fst_run_all(FstRun *run, GError **error)
 	run->result->roots = g_strdup(roots_names);
 	g_free(detail);
 	if (run->active != NULL) {
-		returning = g_strdup_printf(", came back: replaces certificate %s, new one in slot %c%s",
-					    run->active->serial_hex,
-					    'A' + (gchar)run->slot,
-					    run->alternate ? " (alternate)" : "");
+		returning =
+		    g_strdup_printf(", came back: replaces certificate %s, new one in slot %c%s",
+		                    run->active->serial_hex,
+		                    'A' + (gchar)run->slot,
+		                    run->alternate ? " (alternate)" : "");
 	}
 	/* the roots last: reports take what follows ", roots " */
 	detail = g_strdup_printf("profile %s (%s), key %s%s, roots %s%s%s%s",
-				 fst_profile_get_name(run->profile),
-				 fst_profile_get_content_sha256(run->profile),
-				 fst_key_type_to_string(plan.key_type),
-				 returning != NULL ? returning : "",
-				 roots_names[0] != '\0' ? roots_names : "none",
-				 plan.roots_reason != NULL ? " (" : "",
-				 plan.roots_reason != NULL ? plan.roots_reason : "",
-				 plan.roots_reason != NULL ? ")" : "");
+	                         fst_profile_get_name(run->profile),
+	                         fst_profile_get_content_sha256(run->profile),
+	                         fst_key_type_to_string(plan.key_type),
+	                         returning != NULL ? returning : "",
+	                         roots_names[0] != '\0' ? roots_names : "none",
+	                         plan.roots_reason != NULL ? " (" : "",
+	                         plan.roots_reason != NULL ? plan.roots_reason : "",
+	                         plan.roots_reason != NULL ? ")" : "");
 	fst_run_step_done(run, detail);
 	if (!fst_run_reserve_central(run, error))
 		return FALSE;
@@ -916,35 +914,33 @@ fst_run_all(FstRun *run, GError **error)
 	 * where the key exists only in wiped memory until the device has it */
 	fst_run_step(run, FST_STEP_KEYGEN, 0.15, fst_key_type_to_string(plan.key_type));
 	if (station_key) {
-		issued = fst_ca_issue_with_station_key(fst_station_get_ca(run->station),
-						       run->profile,
-						       info,
-						       plan.key_type,
-						       fst_station_get_key_pool(run->station, run->profile),
-						       &device_key,
-						       &escrow,
-						       error);
+		issued = fst_ca_issue_with_station_key(
+		    fst_station_get_ca(run->station),
+		    run->profile,
+		    info,
+		    plan.key_type,
+		    fst_station_get_key_pool(run->station, run->profile),
+		    &device_key,
+		    &escrow,
+		    error);
 		if (issued == NULL)
 			return FALSE;
 		/* never lose an escrow copy silently, nor keep one nobody asked for */
 		if ((escrow != NULL) != (plan.escrow_sha256 != NULL)) {
 			g_set_error_literal(error,
-					    FST_ERROR,
-					    FST_ERROR_INTERNAL,
-					    "the CA's key escrow does not match the profile's");
+			                    FST_ERROR,
+			                    FST_ERROR_INTERNAL,
+			                    "the CA's key escrow does not match the profile's");
 			return FALSE;
 		}
 		fst_run_step_done(run,
-				  escrow != NULL ? "station-generated key, escrowed"
-						 : "station-generated key");
+		                  escrow != NULL ? "station-generated key, escrowed"
+		                                 : "station-generated key");
 	} else if (fst_profile_get_key_source(run->profile) == FST_KEY_SOURCE_DEVICE_PUBLIC_KEY) {
 		/* a bare public key proves nothing: the device signs a challenge
 		 * with the new (staged) key before anything is issued for it */
-		spki = fst_device_generate_public_key(run->device,
-						      run->slot,
-						      plan.key_type,
-						      run->cancellable,
-						      error);
+		spki = fst_device_generate_public_key(
+		    run->device, run->slot, plan.key_type, run->cancellable, error);
 		if (spki == NULL)
 			return FALSE;
 		if (!fst_run_prove_spki(run, spki, "the public key it sent", error))
@@ -961,19 +957,13 @@ fst_run_all(FstRun *run, GError **error)
 	/* issue, and commit before burning */
 	fst_run_step(run, FST_STEP_ISSUE, 0.35, NULL);
 	if (spki != NULL) {
-		issued = fst_ca_issue_for_public_key(fst_station_get_ca(run->station),
-						     run->profile,
-						     info,
-						     spki,
-						     error);
+		issued = fst_ca_issue_for_public_key(
+		    fst_station_get_ca(run->station), run->profile, info, spki, error);
 		if (issued == NULL)
 			return FALSE;
 	} else if (!station_key) {
-		issued = fst_ca_issue_from_csr(fst_station_get_ca(run->station),
-					       run->profile,
-					       info,
-					       csr,
-					       error);
+		issued = fst_ca_issue_from_csr(
+		    fst_station_get_ca(run->station), run->profile, info, csr, error);
 		if (issued == NULL)
 			return FALSE;
 	}
@@ -1024,13 +1014,13 @@ fst_run_all(FstRun *run, GError **error)
 	cert_blob = fst_x509_bundle_encode(leaf, fst_run_format(run));
 	if (g_bytes_get_size(cert_blob) > info->capacity[FST_OBJECT_DEVICE_CERT]) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_STORAGE_FULL,
-			    "the certificate needs %" G_GSIZE_FORMAT
-			    " bytes and device %s has %u for it",
-			    g_bytes_get_size(cert_blob),
-			    info->uid,
-			    info->capacity[FST_OBJECT_DEVICE_CERT]);
+		            FST_ERROR,
+		            FST_ERROR_STORAGE_FULL,
+		            "the certificate needs %" G_GSIZE_FORMAT
+		            " bytes and device %s has %u for it",
+		            g_bytes_get_size(cert_blob),
+		            info->uid,
+		            info->capacity[FST_OBJECT_DEVICE_CERT]);
 		return FALSE;
 	}
 
@@ -1046,10 +1036,10 @@ fst_run_all(FstRun *run, GError **error)
 		    run->log, issued->serial_hex, FST_OBJECT_CA_CHAIN, plan.chain, NULL);
 	if (plan.roots_blob != NULL)
 		fst_db_device_log_add_object(run->log,
-					     issued->serial_hex,
-					     FST_OBJECT_TRUST_ROOTS,
-					     plan.roots_blob,
-					     roots_hashes);
+		                             issued->serial_hex,
+		                             FST_OBJECT_TRUST_ROOTS,
+		                             plan.roots_blob,
+		                             roots_hashes);
 	if (!fst_db_device_log_commit(db, run->log, error))
 		return FALSE;
 	run->result->serial_hex = g_strdup(issued->serial_hex);
@@ -1083,12 +1073,14 @@ fst_run_all(FstRun *run, GError **error)
 		run->superseded = TRUE;
 	}
 	if (plan.chain != NULL) {
-		fst_run_report(run, FST_STEP_BURN, 0.6, fst_object_kind_to_string(FST_OBJECT_CA_CHAIN));
+		fst_run_report(
+		    run, FST_STEP_BURN, 0.6, fst_object_kind_to_string(FST_OBJECT_CA_CHAIN));
 		if (!fst_run_burn(run, FST_OBJECT_CA_CHAIN, plan.chain, error))
 			return FALSE;
 	}
 	if (plan.roots_blob != NULL) {
-		fst_run_report(run, FST_STEP_BURN, 0.72, fst_object_kind_to_string(FST_OBJECT_TRUST_ROOTS));
+		fst_run_report(
+		    run, FST_STEP_BURN, 0.72, fst_object_kind_to_string(FST_OBJECT_TRUST_ROOTS));
 		if (!fst_run_burn(run, FST_OBJECT_TRUST_ROOTS, plan.roots_blob, error))
 			return FALSE;
 	}
@@ -1121,17 +1113,19 @@ fst_run_all(FstRun *run, GError **error)
 	if (run->alternate) {
 		fst_run_report(run, FST_STEP_VERIFY, 0.96, "activate");
 		if (!fst_device_activate_slot(run->device, run->slot, run->cancellable, error)) {
-			g_prefix_error(error, "activating credential slot %c: ", 'A' + (gchar)run->slot);
+			g_prefix_error(
+			    error, "activating credential slot %c: ", 'A' + (gchar)run->slot);
 			return FALSE;
 		}
 	}
-	verified = g_strdup_printf("%s, %s%s",
-				   digest ? "all objects verified by the device's digest of its storage"
-					  : "all objects read back identical",
-				   by_csr ? "key proven by the CSR signature (the device cannot sign "
-					    "challenges)"
-					  : "proof of possession verified",
-				   run->alternate ? ", slot activated" : "");
+	verified =
+	    g_strdup_printf("%s, %s%s",
+	                    digest ? "all objects verified by the device's digest of its storage"
+	                           : "all objects read back identical",
+	                    by_csr ? "key proven by the CSR signature (the device cannot sign "
+	                             "challenges)"
+	                           : "proof of possession verified",
+	                    run->alternate ? ", slot activated" : "");
 	fst_run_step_done(run, verified);
 
 	/* done: the second commit, with the final states; with A/B slots the
@@ -1146,9 +1140,8 @@ fst_run_all(FstRun *run, GError **error)
 static void
 fst_run_not_recorded(FstProvisionResult *result, GError *error, const GError *error_db)
 {
-	g_warning("cannot record the failure of %s in the database: %s",
-		  result->port,
-		  error_db->message);
+	g_warning(
+	    "cannot record the failure of %s in the database: %s", result->port, error_db->message);
 	g_prefix_error(&error, "(NOT RECORDED: %s) ", error_db->message);
 }
 
@@ -1171,13 +1164,14 @@ fst_run_record_failure(FstRun *run, GError *error, gboolean revoke, GError **err
 		    "%s; its certificate %s is revoked", error->message, run->serial_hex);
 	}
 	fst_db_device_log_add_event(run->log,
-				    fst_step_to_string(run->step),
-				    run->step_started_us,
-				    g_get_real_time(),
-				    fst_error_code_to_string(error->code),
-				    message != NULL ? message : error->message);
+	                            fst_step_to_string(run->step),
+	                            run->step_started_us,
+	                            g_get_real_time(),
+	                            fst_error_code_to_string(error->code),
+	                            message != NULL ? message : error->message);
 	if (message != NULL) {
-		g_autoptr(GError) failure = g_error_new_literal(error->domain, error->code, message);
+		g_autoptr(GError) failure =
+		    g_error_new_literal(error->domain, error->code, message);
 		fst_db_device_log_finish(run->log, run->serial_hex, failure);
 	} else {
 		fst_db_device_log_finish(run->log, run->serial_hex, error);
@@ -1198,12 +1192,12 @@ fst_run_record_failure(FstRun *run, GError *error, gboolean revoke, GError **err
 /* both jobs: the steps, then the failure recorded, or the refusal */
 static FstProvisionResult *
 fst_pipeline_run(FstStation *station,
-		 const FstProfile *profile,
-		 FstDevice *device,
-		 gboolean trust_only,
-		 FstProgressFunc progress,
-		 gpointer user_data,
-		 GCancellable *cancellable)
+                 const FstProfile *profile,
+                 FstDevice *device,
+                 gboolean trust_only,
+                 FstProgressFunc progress,
+                 gpointer user_data,
+                 GCancellable *cancellable)
 {
 	FstTransport *transport = fst_device_get_transport(device);
 	FstProvisionResult *result = g_new0(FstProvisionResult, 1);
@@ -1237,13 +1231,13 @@ fst_pipeline_run(FstStation *station,
 			g_autoptr(FstDbDevice) dev =
 			    run.refused ? fst_db_find_device(db, result->uid, NULL) : NULL;
 			if (!fst_db_add_event(db,
-					      dev != NULL ? dev->id : 0,
-					      fst_step_to_string(run.step),
-					      run.step_started_us,
-					      g_get_real_time(),
-					      fst_error_code_to_string(error->code),
-					      error->message,
-					      &error_db))
+			                      dev != NULL ? dev->id : 0,
+			                      fst_step_to_string(run.step),
+			                      run.step_started_us,
+			                      g_get_real_time(),
+			                      fst_error_code_to_string(error->code),
+			                      error->message,
+			                      &error_db))
 				fst_run_not_recorded(result, error, error_db);
 		} else if (!fst_run_record_failure(&run, error, TRUE, &error_db)) {
 			/* the log is gone with the failed commit: at least the failure */
@@ -1254,10 +1248,8 @@ fst_pipeline_run(FstStation *station,
 		fst_run_report(&run, FST_STEP_FAILED, 1.0, error->message);
 		result->error = g_steal_pointer(&error);
 	} else {
-		fst_run_report(&run,
-			       FST_STEP_DONE,
-			       1.0,
-			       trust_only ? "root CAs updated" : result->serial_hex);
+		fst_run_report(
+		    &run, FST_STEP_DONE, 1.0, trust_only ? "root CAs updated" : result->serial_hex);
 	}
 	if (run.central_reserved)
 		fst_central_station_release(station, result->uid, result->error == NULL);
@@ -1292,19 +1284,19 @@ fst_pipeline_run(FstStation *station,
  */
 FstProvisionResult *
 fst_pipeline_provision(FstStation *station,
-		       const FstProfile *profile,
-		       FstDevice *device,
-		       FstProgressFunc progress,
-		       gpointer user_data,
-		       GCancellable *cancellable)
+                       const FstProfile *profile,
+                       FstDevice *device,
+                       FstProgressFunc progress,
+                       gpointer user_data,
+                       GCancellable *cancellable)
 {
 	return fst_pipeline_run(station,
-				profile,
-				device,
-				fst_profile_get_job(profile) == FST_PROFILE_JOB_TRUST_ONLY,
-				progress,
-				user_data,
-				cancellable);
+	                        profile,
+	                        device,
+	                        fst_profile_get_job(profile) == FST_PROFILE_JOB_TRUST_ONLY,
+	                        progress,
+	                        user_data,
+	                        cancellable);
 }
 
 /**
@@ -1329,12 +1321,11 @@ fst_pipeline_provision(FstStation *station,
  */
 FstProvisionResult *
 fst_pipeline_update_trust(FstStation *station,
-			  const FstProfile *profile,
-			  FstDevice *device,
-			  FstProgressFunc progress,
-			  gpointer user_data,
-			  GCancellable *cancellable)
+                          const FstProfile *profile,
+                          FstDevice *device,
+                          FstProgressFunc progress,
+                          gpointer user_data,
+                          GCancellable *cancellable)
 {
-	return fst_pipeline_run(
-	    station, profile, device, TRUE, progress, user_data, cancellable);
+	return fst_pipeline_run(station, profile, device, TRUE, progress, user_data, cancellable);
 }

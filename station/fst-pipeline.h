@@ -27,8 +27,7 @@ typedef enum {
 	FST_STEP_LAST
 } FstStep;
 
-const gchar *
-fst_step_to_string(FstStep step);
+const gchar *fst_step_to_string(FstStep step);
 
 /**
  * FstProgress:
@@ -51,12 +50,9 @@ typedef struct {
 typedef void (*FstProgressFunc)(const FstProgress *progress, gpointer user_data);
 
 #define FST_TYPE_PROGRESS (fst_progress_get_type())
-GType
-fst_progress_get_type(void);
-FstProgress *
-fst_progress_copy(const FstProgress *progress);
-void
-fst_progress_free(FstProgress *progress);
+GType fst_progress_get_type(void);
+FstProgress *fst_progress_copy(const FstProgress *progress);
+void fst_progress_free(FstProgress *progress);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProgress, fst_progress_free)
 
 /**
@@ -65,41 +61,36 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProgress, fst_progress_free)
  * What provisioning one device produced, for summaries and benchmarks.
  */
 typedef struct {
-	gchar *port;	   /* (owned) */
-	gchar *uid;	   /* (owned) (nullable): NULL when the device never identified */
-	gchar *model;	   /* (owned) (nullable) */
-	gchar *serial_hex; /* (owned) (nullable): the certificate issued, if any */
+	gchar *port;        /* (owned) */
+	gchar *uid;         /* (owned) (nullable): NULL when the device never identified */
+	gchar *model;       /* (owned) (nullable) */
+	gchar *serial_hex;  /* (owned) (nullable): the certificate issued, if any */
 	gchar *aws_cert_id; /* (owned) (nullable) */
-	gchar *roots;	   /* (owned) (nullable): names of the roots burned */
-	gchar *lane;	   /* (owned) (nullable): the jig lane of the port */
-	GError *error;	   /* (owned) (nullable): why it failed */
+	gchar *roots;       /* (owned) (nullable): names of the roots burned */
+	gchar *lane;        /* (owned) (nullable): the jig lane of the port */
+	GError *error;      /* (owned) (nullable): why it failed */
 	gint64 elapsed_us;
 	guint64 bytes_out;
 	guint64 bytes_in;
 } FstProvisionResult;
 
 #define FST_TYPE_PROVISION_RESULT (fst_provision_result_get_type())
-GType
-fst_provision_result_get_type(void);
-FstProvisionResult *
-fst_provision_result_copy(const FstProvisionResult *self);
-void
-fst_provision_result_free(FstProvisionResult *self);
+GType fst_provision_result_get_type(void);
+FstProvisionResult *fst_provision_result_copy(const FstProvisionResult *self);
+void fst_provision_result_free(FstProvisionResult *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProvisionResult, fst_provision_result_free)
 
-FstProvisionResult *
-fst_pipeline_provision(FstStation *station,
-		       const FstProfile *profile,
-		       FstDevice *device,
-		       FstProgressFunc progress,
-		       gpointer user_data,
-		       GCancellable *cancellable);
-FstProvisionResult *
-fst_pipeline_update_trust(FstStation *station,
-			  const FstProfile *profile,
-			  FstDevice *device,
-			  FstProgressFunc progress,
-			  gpointer user_data,
-			  GCancellable *cancellable);
+FstProvisionResult *fst_pipeline_provision(FstStation *station,
+                                           const FstProfile *profile,
+                                           FstDevice *device,
+                                           FstProgressFunc progress,
+                                           gpointer user_data,
+                                           GCancellable *cancellable);
+FstProvisionResult *fst_pipeline_update_trust(FstStation *station,
+                                              const FstProfile *profile,
+                                              FstDevice *device,
+                                              FstProgressFunc progress,
+                                              gpointer user_data,
+                                              GCancellable *cancellable);
 
 G_END_DECLS

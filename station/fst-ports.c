@@ -35,7 +35,7 @@ typedef struct {
 	gint vid;
 	gint pid; /* -1 for every product of the vendor */
 	gchar *dialect;
-	gchar *description; /* (nullable) */
+	gchar *description;    /* (nullable) */
 	gint interface_number; /* USB devices: the interface with FSP bulk endpoints, -1 any */
 } FstKnownDevice;
 
@@ -102,11 +102,11 @@ fst_known_devices_load(const gchar *path, GError **error)
 
 	if (!fst_file_load_key_file(kf, path, FST_FILE_MAX_CONF, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot read the known-devices table %s: %s",
-			    path,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read the known-devices table %s: %s",
+		            path,
+		            error_local->message);
 		return NULL;
 	}
 	groups = g_key_file_get_groups(kf, NULL);
@@ -123,12 +123,12 @@ fst_known_devices_load(const gchar *path, GError **error)
 		    !fst_known_devices_parse_hex16(ids[0], &vid) ||
 		    (g_strcmp0(ids[1], "*") != 0 && !fst_known_devices_parse_hex16(ids[1], &pid))) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s: group [%s] is not [usb vvvv:pppp] or [usb vvvv:*] "
-				    "(lower-case hex)",
-				    path,
-				    group);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: group [%s] is not [usb vvvv:pppp] or [usb vvvv:*] "
+			            "(lower-case hex)",
+			            path,
+			            group);
 			return NULL;
 		}
 		/* the dialects this build can speak are those in the registry */
@@ -136,13 +136,13 @@ fst_known_devices_load(const gchar *path, GError **error)
 			g_auto(GStrv) names = fst_dialect_list();
 			g_autofree gchar *known = g_strjoinv(", ", names);
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s: group [%s] needs a dialect this build speaks (%s), got %s",
-				    path,
-				    group,
-				    known,
-				    dialect != NULL ? dialect : "nothing");
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: group [%s] needs a dialect this build speaks (%s), got %s",
+			            path,
+			            group,
+			            known,
+			            dialect != NULL ? dialect : "nothing");
 			return NULL;
 		}
 		entry = g_new0(FstKnownDevice, 1);
@@ -153,18 +153,19 @@ fst_known_devices_load(const gchar *path, GError **error)
 		entry->interface_number = FST_USB_TRANSPORT_INTERFACE_AUTO;
 		g_ptr_array_add(entries, entry);
 		if (g_key_file_has_key(kf, group, "interface", NULL)) {
-			g_autofree gchar *value = g_key_file_get_string(kf, group, "interface", NULL);
+			g_autofree gchar *value =
+			    g_key_file_get_string(kf, group, "interface", NULL);
 			guint64 number = 0;
 			if (value == NULL ||
 			    !g_ascii_string_to_unsigned(value, 10, 0, 255, &number, NULL)) {
 				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_CONFIG,
-					    "%s: group [%s]: interface '%s' is not a USB interface "
-					    "number from 0 to 255",
-					    path,
-					    group,
-					    value != NULL ? value : "");
+				            FST_ERROR,
+				            FST_ERROR_CONFIG,
+				            "%s: group [%s]: interface '%s' is not a USB interface "
+				            "number from 0 to 255",
+				            path,
+				            group,
+				            value != NULL ? value : "");
 				return NULL;
 			}
 			entry->interface_number = (gint)number;
@@ -337,10 +338,10 @@ fst_ports_serial_usb_id(const gchar *port, gint *vid, gint *pid)
  */
 FstDevice *
 fst_device_new_for_port(FstKnownDevices *known,
-			const gchar *port,
-			const gchar *dialect,
-			guint baud_rate,
-			GError **error)
+                        const gchar *port,
+                        const gchar *dialect,
+                        guint baud_rate,
+                        GError **error)
 {
 	const gchar *name = dialect;
 	gint interface_number = FST_USB_TRANSPORT_INTERFACE_AUTO;
@@ -368,7 +369,7 @@ fst_device_new_for_port(FstKnownDevices *known,
 	device = fst_dialect_new_device(name, port, baud_rate, error);
 	if (device != NULL && FST_IS_USB_TRANSPORT(fst_device_get_transport(device)))
 		fst_usb_transport_set_interface(FST_USB_TRANSPORT(fst_device_get_transport(device)),
-						interface_number);
+		                                interface_number);
 	return device;
 }
 
@@ -410,7 +411,8 @@ fst_port_uucp_locked(const gchar *path, gchar **reason)
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
 			if (reason != NULL)
-				*reason = g_strdup_printf("locked by process %u (%s)", (guint)pid, lck);
+				*reason =
+				    g_strdup_printf("locked by process %u (%s)", (guint)pid, lck);
 			return TRUE;
 		}
 	}
@@ -551,10 +553,10 @@ fst_ports_list_serial(FstKnownDevices *known, GError **error)
 	if (rc != SP_OK) {
 		char *msg = sp_last_error_message();
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "cannot list serial ports: %s",
-			    msg != NULL ? msg : "libserialport failed");
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot list serial ports: %s",
+		            msg != NULL ? msg : "libserialport failed");
 		sp_free_error_message(msg);
 		return NULL;
 	}
@@ -668,10 +670,10 @@ fst_ports_list_usb(FstKnownDevices *known, GError **error)
 	n = libusb_get_device_list(ctx, &list);
 	if (n < 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "cannot list USB devices: %s",
-			    fst_ports_libusb_strerror((gint)n));
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot list USB devices: %s",
+		            fst_ports_libusb_strerror((gint)n));
 		libusb_exit(ctx);
 		return NULL;
 	}
@@ -687,8 +689,8 @@ fst_ports_list_usb(FstKnownDevices *known, GError **error)
 		info = g_new0(FstPortInfo, 1);
 		info->kind = FST_PORT_KIND_USB;
 		info->name = g_strdup_printf("usb:%03u-%03u",
-					     libusb_get_bus_number(list[i]),
-					     libusb_get_device_address(list[i]));
+		                             libusb_get_bus_number(list[i]),
+		                             libusb_get_device_address(list[i]));
 		info->transport = g_strdup("usb");
 		info->vid = desc.idVendor;
 		info->pid = desc.idProduct;
@@ -736,11 +738,11 @@ fst_port_lock(const gchar *path, GError **error)
 		node = g_strdup_printf("/dev/bus/usb/%03u/%03u", bus, address);
 	if (node == NULL && fst_port_uucp_locked(path, &reason)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_BUSY,
-			    "port %s is busy: %s: close the program using it",
-			    path,
-			    reason);
+		            FST_ERROR,
+		            FST_ERROR_BUSY,
+		            "port %s is busy: %s: close the program using it",
+		            path,
+		            reason);
 		return NULL;
 	}
 	fd = open(node != NULL ? node : path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -751,39 +753,40 @@ fst_port_lock(const gchar *path, GError **error)
 		case ENODEV:
 		case ENXIO:
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "port %s does not exist: is the device plugged in? "
-				    "(`fleetstation ports` lists ports)",
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "port %s does not exist: is the device plugged in? "
+			            "(`fleetstation ports` lists ports)",
+			            path);
 			break;
 		case EACCES:
 		case EPERM:
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_PERMISSION_DENIED,
-				    "port %s: %s: %s",
-				    path,
-				    g_strerror(errsv),
-				    node != NULL ? "install a udev rule giving the plugdev group the "
-						   "device (templates/ports/README.md) and add the "
-						   "station user to plugdev"
-						 : "add the station user to the dialout group");
+			            FST_ERROR,
+			            FST_ERROR_PERMISSION_DENIED,
+			            "port %s: %s: %s",
+			            path,
+			            g_strerror(errsv),
+			            node != NULL
+			                ? "install a udev rule giving the plugdev group the "
+			                  "device (templates/ports/README.md) and add the "
+			                  "station user to plugdev"
+			                : "add the station user to the dialout group");
 			break;
 		case EBUSY:
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_BUSY,
-				    "port %s is busy: opened exclusively by another program",
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_BUSY,
+			            "port %s is busy: opened exclusively by another program",
+			            path);
 			break;
 		default:
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_INTERNAL,
-				    "cannot open port %s: %s",
-				    path,
-				    g_strerror(errsv));
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "cannot open port %s: %s",
+			            path,
+			            g_strerror(errsv));
 			break;
 		}
 		return NULL;
@@ -792,12 +795,12 @@ fst_port_lock(const gchar *path, GError **error)
 		gint errsv = errno;
 		close(fd);
 		g_set_error(error,
-			    FST_ERROR,
-			    errsv == EWOULDBLOCK ? FST_ERROR_BUSY : FST_ERROR_INTERNAL,
-			    "port %s is busy: %s",
-			    path,
-			    errsv == EWOULDBLOCK ? "another fleetstation is provisioning on it"
-						 : g_strerror(errsv));
+		            FST_ERROR,
+		            errsv == EWOULDBLOCK ? FST_ERROR_BUSY : FST_ERROR_INTERNAL,
+		            "port %s is busy: %s",
+		            path,
+		            errsv == EWOULDBLOCK ? "another fleetstation is provisioning on it"
+		                                 : g_strerror(errsv));
 		return NULL;
 	}
 	self = g_new0(FstPortLock, 1);
@@ -881,14 +884,14 @@ fst_lanes_load(const gchar *workspace, GError **error)
 			lane->usb_path = g_strdup(value);
 		} else {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s: [lanes] %s=%s binds the lane to no place: give a USB port "
-				    "path (e.g. 1-3.2, as `fleetstation ports` shows it) or "
-				    "serial:SERIALNUMBER",
-				    path,
-				    keys[i],
-				    value != NULL ? value : "");
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: [lanes] %s=%s binds the lane to no place: give a USB port "
+			            "path (e.g. 1-3.2, as `fleetstation ports` shows it) or "
+			            "serial:SERIALNUMBER",
+			            path,
+			            keys[i],
+			            value != NULL ? value : "");
 			return NULL;
 		}
 		for (guint j = 0; j + 1 < lanes->len; j++) {
@@ -896,13 +899,13 @@ fst_lanes_load(const gchar *workspace, GError **error)
 			if (g_strcmp0(other->usb_path, lane->usb_path) == 0 &&
 			    g_strcmp0(other->serial, lane->serial) == 0) {
 				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_CONFIG,
-					    "%s: [lanes] %s and %s are bound to the same place %s",
-					    path,
-					    other->lane,
-					    lane->lane,
-					    value);
+				            FST_ERROR,
+				            FST_ERROR_CONFIG,
+				            "%s: [lanes] %s and %s are bound to the same place %s",
+				            path,
+				            other->lane,
+				            lane->lane,
+				            value);
 				return NULL;
 			}
 		}
@@ -981,10 +984,10 @@ fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **
 	}
 	if (found == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_FOUND,
-			    "lane %s is not bound in the workspace ([lanes] of station.conf)",
-			    lane);
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "lane %s is not bound in the workspace ([lanes] of station.conf)",
+		            lane);
 		return NULL;
 	}
 	for (guint i = 0; i < ports->len; i++) {
@@ -993,12 +996,12 @@ fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **
 			return g_strdup(port->name);
 	}
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_NOT_FOUND,
-		    "lane %s (%s%s) has no device: is its socket empty or its adapter unplugged?",
-		    lane,
-		    found->usb_path != NULL ? "USB port " : "serial ",
-		    found->usb_path != NULL ? found->usb_path : found->serial);
+	            FST_ERROR,
+	            FST_ERROR_NOT_FOUND,
+	            "lane %s (%s%s) has no device: is its socket empty or its adapter unplugged?",
+	            lane,
+	            found->usb_path != NULL ? "USB port " : "serial ",
+	            found->usb_path != NULL ? found->usb_path : found->serial);
 	return NULL;
 }
 
@@ -1041,32 +1044,32 @@ fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error)
 
 	if (eq == NULL || eq == binding) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "lane binding '%s' is not NAME=USB-PORT-PATH or NAME=serial:SERIAL",
-			    binding);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "lane binding '%s' is not NAME=USB-PORT-PATH or NAME=serial:SERIAL",
+		            binding);
 		return FALSE;
 	}
 	name = g_strndup(binding, (gsize)(eq - binding));
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, &error_local) &&
 	    !g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot read %s: %s",
-			    path,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read %s: %s",
+		            path,
+		            error_local->message);
 		return FALSE;
 	}
 	old = g_key_file_to_data(kf, NULL, NULL);
 	g_key_file_set_string(kf, "lanes", name, eq + 1);
 	if (!g_key_file_save_to_file(kf, path, &error_local)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot write %s: %s",
-			    path,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot write %s: %s",
+		            path,
+		            error_local->message);
 		return FALSE;
 	}
 	/* the whole table must still load: put the file back if not */

@@ -14,26 +14,20 @@ G_BEGIN_DECLS
  */
 typedef struct _FstKnownDevices FstKnownDevices;
 
-FstKnownDevices *
-fst_known_devices_load(const gchar *path, GError **error);
-FstKnownDevices *
-fst_known_devices_load_default(GError **error);
+FstKnownDevices *fst_known_devices_load(const gchar *path, GError **error);
+FstKnownDevices *fst_known_devices_load_default(GError **error);
 const gchar *
 fst_known_devices_lookup(FstKnownDevices *self, gint vid, gint pid, const gchar **description);
-gboolean
-fst_known_devices_has_vendor(FstKnownDevices *self, gint vid);
-gint
-fst_known_devices_lookup_interface(FstKnownDevices *self, gint vid, gint pid);
-void
-fst_known_devices_free(FstKnownDevices *self);
+gboolean fst_known_devices_has_vendor(FstKnownDevices *self, gint vid);
+gint fst_known_devices_lookup_interface(FstKnownDevices *self, gint vid, gint pid);
+void fst_known_devices_free(FstKnownDevices *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstKnownDevices, fst_known_devices_free)
 
-FstDevice *
-fst_device_new_for_port(FstKnownDevices *known,
-			const gchar *port,
-			const gchar *dialect,
-			guint baud_rate,
-			GError **error);
+FstDevice *fst_device_new_for_port(FstKnownDevices *known,
+                                   const gchar *port,
+                                   const gchar *dialect,
+                                   guint baud_rate,
+                                   GError **error);
 
 typedef enum {
 	FST_PORT_KIND_SERIAL, /* a tty the station opens through libserialport */
@@ -70,16 +64,12 @@ typedef struct {
 	gchar *lane;
 } FstPortInfo;
 
-void
-fst_port_info_free(FstPortInfo *self);
+void fst_port_info_free(FstPortInfo *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstPortInfo, fst_port_info_free)
 
-GPtrArray *
-fst_ports_list_serial(FstKnownDevices *known, GError **error);
-GPtrArray *
-fst_ports_list_usb(FstKnownDevices *known, GError **error);
-gboolean
-fst_port_is_busy(const gchar *path, gchar **reason);
+GPtrArray *fst_ports_list_serial(FstKnownDevices *known, GError **error);
+GPtrArray *fst_ports_list_usb(FstKnownDevices *known, GError **error);
+gboolean fst_port_is_busy(const gchar *path, gchar **reason);
 
 /**
  * FstLanes:
@@ -91,20 +81,13 @@ fst_port_is_busy(const gchar *path, gchar **reason);
  */
 typedef struct _FstLanes FstLanes;
 
-FstLanes *
-fst_lanes_load(const gchar *workspace, GError **error);
-guint
-fst_lanes_get_size(FstLanes *self);
-const gchar *
-fst_lanes_match(FstLanes *self, const FstPortInfo *port);
-void
-fst_lanes_apply(FstLanes *self, GPtrArray *ports);
-gchar *
-fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **error);
-gboolean
-fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error);
-void
-fst_lanes_free(FstLanes *self);
+FstLanes *fst_lanes_load(const gchar *workspace, GError **error);
+guint fst_lanes_get_size(FstLanes *self);
+const gchar *fst_lanes_match(FstLanes *self, const FstPortInfo *port);
+void fst_lanes_apply(FstLanes *self, GPtrArray *ports);
+gchar *fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **error);
+gboolean fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error);
+void fst_lanes_free(FstLanes *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstLanes, fst_lanes_free)
 
 /**
@@ -115,10 +98,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstLanes, fst_lanes_free)
  */
 typedef struct _FstPortLock FstPortLock;
 
-FstPortLock *
-fst_port_lock(const gchar *path, GError **error);
-void
-fst_port_unlock(FstPortLock *self);
+FstPortLock *fst_port_lock(const gchar *path, GError **error);
+void fst_port_unlock(FstPortLock *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstPortLock, fst_port_unlock)
 
 G_END_DECLS

@@ -46,9 +46,9 @@ struct _FstProfile {
 	FstKeyType key_types[FST_PROFILE_MAX_KEY_TYPES]; /* in order of preference */
 	guint n_key_types;
 	guint key_types_mask;
-	gchar *cn_template;  /* (owned) */
-	gchar *organization; /* (owned) */
-	guint validity_days;   /* 0 when not_after_fixed is used */
+	gchar *cn_template;     /* (owned) */
+	gchar *organization;    /* (owned) */
+	guint validity_days;    /* 0 when not_after_fixed is used */
 	gint64 not_after_fixed; /* unix seconds, 0 when validity_days is used */
 	gboolean allow_outlive_ca;
 	FstProfileDigest digest;
@@ -57,10 +57,10 @@ struct _FstProfile {
 	guint ext_key_usage; /* FstProfileExtKeyUsage flags */
 	gboolean subject_key_id;
 	gboolean authority_key_id;
-	gchar *san_dns;     /* (owned) (nullable): template */
-	gchar *san_uri;     /* (owned) (nullable): template */
-	gchar *escrow_cert; /* (owned) (nullable): absolute path */
-	GBytes *escrow_der; /* (owned) (nullable): that certificate, DER, read once */
+	gchar *san_dns;       /* (owned) (nullable): template */
+	gchar *san_uri;       /* (owned) (nullable): template */
+	gchar *escrow_cert;   /* (owned) (nullable): absolute path */
+	GBytes *escrow_der;   /* (owned) (nullable): that certificate, DER, read once */
 	gchar *escrow_sha256; /* (owned) (nullable): SHA-256 of @escrow_der */
 	gboolean append_ca;
 	FstProfileFormat format;
@@ -206,9 +206,7 @@ fst_profile_is_uri_char(gchar c)
  * reason, or NULL if good.
  */
 static gchar *
-fst_profile_check_template(const gchar *tmpl,
-                           gboolean (*is_char)(gchar c),
-                           const gchar *allowed)
+fst_profile_check_template(const gchar *tmpl, gboolean (*is_char)(gchar c), const gchar *allowed)
 {
 	if (tmpl[0] == '\0')
 		return g_strdup("is empty");
@@ -235,9 +233,8 @@ fst_profile_check_template(const gchar *tmpl,
 			continue;
 		}
 		if (!is_char(*p)) {
-			return g_strdup_printf("contains '%c', which %s",
-			                       g_ascii_isprint(*p) ? *p : '?',
-			                       allowed);
+			return g_strdup_printf(
+			    "contains '%c', which %s", g_ascii_isprint(*p) ? *p : '?', allowed);
 		}
 	}
 	return NULL;
@@ -468,14 +465,13 @@ fst_profile_keep(GPtrArray *errors, GError **error)
 
 /* keeps an error about @key of @group (or the group itself when @key is
  * NULL), e.g. "x.profile: [subject] o (line 7): the organization must be..." */
-static void G_GNUC_PRINTF(6, 7)
-fst_profile_fail(GPtrArray *errors,
-                 const gchar *path,
-                 const gchar *contents,
-                 const gchar *group,
-                 const gchar *key,
-                 const gchar *format,
-                 ...)
+static void G_GNUC_PRINTF(6, 7) fst_profile_fail(GPtrArray *errors,
+                                                 const gchar *path,
+                                                 const gchar *contents,
+                                                 const gchar *group,
+                                                 const gchar *key,
+                                                 const gchar *format,
+                                                 ...)
 {
 	g_autofree gchar *where = fst_profile_where(path, contents, group, key);
 	g_autofree gchar *message = NULL;
@@ -518,8 +514,8 @@ fst_profile_parse_escrow(FstProfile *self,
 		return;
 	}
 	dir = g_path_get_dirname(self->path);
-	self->escrow_cert = g_path_is_absolute(value) ? g_strdup(value)
-	                                              : g_build_filename(dir, value, NULL);
+	self->escrow_cert =
+	    g_path_is_absolute(value) ? g_strdup(value) : g_build_filename(dir, value, NULL);
 	if (!g_file_test(self->escrow_cert, G_FILE_TEST_IS_REGULAR)) {
 		fst_profile_fail(errors,
 		                 self->path,
@@ -534,7 +530,8 @@ fst_profile_parse_escrow(FstProfile *self,
 	 * a file that is not a certificate is a profile error, not a device's */
 	{
 		g_autoptr(BIO) bio = BIO_new_file(self->escrow_cert, "r");
-		g_autoptr(X509) cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+		g_autoptr(X509) cert =
+		    bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 		guint8 *der = NULL;
 		int len = cert != NULL ? i2d_X509(cert, &der) : -1;
 		ERR_clear_error();
@@ -919,7 +916,8 @@ fst_profile_check_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GP
 			continue;
 		if (trust_only && (fst_profile_keys[k].flags & FST_PROFILE_KEY_CERT) != 0)
 			continue;
-		if (!g_key_file_has_key(kf, fst_profile_keys[k].group, fst_profile_keys[k].key, NULL)) {
+		if (!g_key_file_has_key(
+		        kf, fst_profile_keys[k].group, fst_profile_keys[k].key, NULL)) {
 			g_ptr_array_add(errors,
 			                g_error_new(FST_ERROR,
 			                            FST_ERROR_CONFIG,
@@ -932,7 +930,8 @@ fst_profile_check_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GP
 }
 
 /* the placeholders an AWS thing-name template may use */
-static const gchar *fst_profile_aws_placeholders[] = {"device", "uid", "serial", "aws_cert_id", "lot"};
+static const gchar *fst_profile_aws_placeholders[] = {
+    "device", "uid", "serial", "aws_cert_id", "lot"};
 
 /* a thing-name template: known placeholders, and AWS's characters around them */
 static gboolean
@@ -959,10 +958,11 @@ fst_profile_check_thing_template(const gchar *str, gchar **problem)
 					known = TRUE;
 			}
 			if (!known) {
-				*problem = g_strdup_printf("unknown placeholder %.*s (known: {device}, "
-				                           "{uid}, {serial}, {aws_cert_id}, {lot})",
-				                           (gint)(end - p + 1),
-				                           p);
+				*problem =
+				    g_strdup_printf("unknown placeholder %.*s (known: {device}, "
+				                    "{uid}, {serial}, {aws_cert_id}, {lot})",
+				                    (gint)(end - p + 1),
+				                    p);
 				return FALSE;
 			}
 			p = end + 1;
@@ -1064,24 +1064,20 @@ fst_profile_parse_aws(FstProfile *self, GKeyFile *kf, const gchar *contents, GPt
 	if (!fst_profile_parse_bool(
 	        kf, path, contents, "aws", "register", &self->aws.register_certs, &error))
 		fst_profile_keep(errors, &error);
-	if (!fst_profile_parse_bool(kf, path, contents, "aws", "with-ca", &self->aws.with_ca, &error))
+	if (!fst_profile_parse_bool(
+	        kf, path, contents, "aws", "with-ca", &self->aws.with_ca, &error))
 		fst_profile_keep(errors, &error);
 	value = FALSE;
-	fst_profile_parse_enum(kf,
-	                       path,
-	                       contents,
-	                       "aws",
-	                       "status",
-	                       statuses,
-	                       G_N_ELEMENTS(statuses),
-	                       &value,
-	                       &error);
+	fst_profile_parse_enum(
+	    kf, path, contents, "aws", "status", statuses, G_N_ELEMENTS(statuses), &value, &error);
 	fst_profile_keep(errors, &error);
 	self->aws.inactive = value;
 
-	if (!fst_profile_get_string(kf, path, contents, "aws", "region", &self->aws.region, &error)) {
+	if (!fst_profile_get_string(
+	        kf, path, contents, "aws", "region", &self->aws.region, &error)) {
 		fst_profile_keep(errors, &error);
-	} else if (self->aws.region != NULL && !fst_profile_is_region(g_strstrip(self->aws.region))) {
+	} else if (self->aws.region != NULL &&
+	           !fst_profile_is_region(g_strstrip(self->aws.region))) {
 		fst_profile_fail(errors,
 		                 path,
 		                 contents,
@@ -1097,18 +1093,21 @@ fst_profile_parse_aws(FstProfile *self, GKeyFile *kf, const gchar *contents, GPt
 	           !fst_profile_check_thing_template(g_strstrip(self->aws.thing_name), &problem)) {
 		fst_profile_fail(errors, path, contents, "aws", "thing-name", "%s", problem);
 	}
-	if (!fst_profile_get_string(kf, path, contents, "aws", "policy", &self->aws.policy, &error)) {
+	if (!fst_profile_get_string(
+	        kf, path, contents, "aws", "policy", &self->aws.policy, &error)) {
 		fst_profile_keep(errors, &error);
 	} else if (self->aws.policy != NULL &&
 	           !fst_profile_is_policy_name(g_strstrip(self->aws.policy))) {
-		fst_profile_fail(errors,
-		                 path,
-		                 contents,
-		                 "aws",
-		                 "policy",
-		                 "a policy name is 1 to 128 characters from a-z A-Z 0-9 _ + = , . @ -");
+		fst_profile_fail(
+		    errors,
+		    path,
+		    contents,
+		    "aws",
+		    "policy",
+		    "a policy name is 1 to 128 characters from a-z A-Z 0-9 _ + = , . @ -");
 	}
-	if (!fst_profile_get_string(kf, path, contents, "aws", "policy-file", &policy_file, &error)) {
+	if (!fst_profile_get_string(
+	        kf, path, contents, "aws", "policy-file", &policy_file, &error)) {
 		fst_profile_keep(errors, &error);
 	} else if (policy_file != NULL) {
 		if (self->aws.policy == NULL) {
@@ -1119,7 +1118,8 @@ fst_profile_parse_aws(FstProfile *self, GKeyFile *kf, const gchar *contents, GPt
 			                 "policy-file",
 			                 "a policy file needs the policy's name: add policy=");
 		} else {
-			fst_profile_parse_aws_policy_file(self, g_strstrip(policy_file), contents, errors);
+			fst_profile_parse_aws_policy_file(
+			    self, g_strstrip(policy_file), contents, errors);
 		}
 	}
 	if (self->aws.register_certs && self->aws.region == NULL) {
@@ -1152,15 +1152,8 @@ fst_profile_parse_job(FstProfile *self, GKeyFile *kf, const gchar *contents, GPt
 	guint value;
 
 	value = FST_PROFILE_JOB_PROVISION;
-	fst_profile_parse_enum(kf,
-	                       self->path,
-	                       contents,
-	                       "profile",
-	                       "job",
-	                       jobs,
-	                       G_N_ELEMENTS(jobs),
-	                       &value,
-	                       &error);
+	fst_profile_parse_enum(
+	    kf, self->path, contents, "profile", "job", jobs, G_N_ELEMENTS(jobs), &value, &error);
 	fst_profile_keep(errors, &error);
 	self->job = value;
 	value = FST_PROFILE_ON_RETURN_REFUSE;
@@ -1268,13 +1261,16 @@ fst_profile_parse_subject(FstProfile *self, GKeyFile *kf, const gchar *contents,
 	g_autofree gchar *reason = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (!fst_profile_get_string(kf, path, contents, "subject", "cn", &self->cn_template, &error))
+	if (!fst_profile_get_string(
+	        kf, path, contents, "subject", "cn", &self->cn_template, &error))
 		fst_profile_keep(errors, &error);
 	if (self->cn_template != NULL)
 		reason = fst_profile_check_cn_template(self->cn_template);
 	if (reason != NULL)
-		fst_profile_fail(errors, path, contents, "subject", "cn", "the template %s", reason);
-	if (!fst_profile_get_string(kf, path, contents, "subject", "o", &self->organization, &error))
+		fst_profile_fail(
+		    errors, path, contents, "subject", "cn", "the template %s", reason);
+	if (!fst_profile_get_string(
+	        kf, path, contents, "subject", "o", &self->organization, &error))
 		fst_profile_keep(errors, &error);
 	if (self->organization != NULL &&
 	    (self->organization[0] == '\0' ||
@@ -1291,10 +1287,7 @@ fst_profile_parse_subject(FstProfile *self, GKeyFile *kf, const gchar *contents,
 
 /* [validity] */
 static void
-fst_profile_parse_validity(FstProfile *self,
-                           GKeyFile *kf,
-                           const gchar *contents,
-                           GPtrArray *errors)
+fst_profile_parse_validity(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
 {
 	const gchar *path = self->path;
 	g_autofree gchar *days = NULL;
@@ -1304,13 +1297,8 @@ fst_profile_parse_validity(FstProfile *self,
 
 	if (!fst_profile_get_string(kf, path, contents, "validity", "days", &days, &error))
 		fst_profile_keep(errors, &error);
-	fst_profile_parse_bool(kf,
-	                       path,
-	                       contents,
-	                       "validity",
-	                       "allow-outlive-ca",
-	                       &self->allow_outlive_ca,
-	                       &error);
+	fst_profile_parse_bool(
+	    kf, path, contents, "validity", "allow-outlive-ca", &self->allow_outlive_ca, &error);
 	fst_profile_keep(errors, &error);
 	if (g_key_file_has_key(kf, "validity", "not-after", NULL)) {
 		if (g_key_file_has_key(kf, "validity", "days", NULL)) {
@@ -1401,13 +1389,14 @@ fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, G
 		    val > FST_PROFILE_TRUST_BUDGET_MAX) {
 			g_autofree gchar *where =
 			    fst_profile_where(self->path, contents, "trust", "budget");
-			g_ptr_array_add(errors,
-			                g_error_new(FST_ERROR,
-			                            FST_ERROR_CONFIG,
-			                            "%s: '%s' is not a number of bytes from 1 to %u",
-			                            where,
-			                            budget,
-			                            (guint)FST_PROFILE_TRUST_BUDGET_MAX));
+			g_ptr_array_add(
+			    errors,
+			    g_error_new(FST_ERROR,
+			                FST_ERROR_CONFIG,
+			                "%s: '%s' is not a number of bytes from 1 to %u",
+			                where,
+			                budget,
+			                (guint)FST_PROFILE_TRUST_BUDGET_MAX));
 		} else {
 			self->trust.budget = (guint32)val;
 		}
@@ -1428,13 +1417,14 @@ fst_profile_parse_trust(FstProfile *self, GKeyFile *kf, const gchar *contents, G
 			if (!fst_profile_is_valid_name(roots[i])) {
 				g_autofree gchar *where =
 				    fst_profile_where(self->path, contents, "trust", "roots");
-				g_ptr_array_add(errors,
-				                g_error_new(FST_ERROR,
-				                            FST_ERROR_CONFIG,
-				                            "%s: '%s' is not a root name (the file name "
-				                            "without .pem, e.g. AmazonRootCA1)",
-				                            where,
-				                            roots[i]));
+				g_ptr_array_add(
+				    errors,
+				    g_error_new(FST_ERROR,
+				                FST_ERROR_CONFIG,
+				                "%s: '%s' is not a root name (the file name "
+				                "without .pem, e.g. AmazonRootCA1)",
+				                where,
+				                roots[i]));
 				continue;
 			}
 			g_strv_builder_add(names, roots[i]);
@@ -1477,20 +1467,23 @@ fst_profile_check_repeats(const gchar *path, const gchar *contents, GPtrArray *e
 			const gchar *end = strrchr(line, ']');
 			guint first;
 			g_free(current);
-			current = g_strndup(line + 1, end != NULL ? (gsize)(end - line - 1) : strlen(line + 1));
+			current = g_strndup(
+			    line + 1, end != NULL ? (gsize)(end - line - 1) : strlen(line + 1));
 			first = GPOINTER_TO_UINT(g_hash_table_lookup(groups, current));
 			if (first != 0) {
-				g_ptr_array_add(errors,
-				                g_error_new(FST_ERROR,
-				                            FST_ERROR_CONFIG,
-				                            "%s: [%s] (line %u) repeats the group of line "
-				                            "%u: give each group once",
-				                            path,
-				                            current,
-				                            i + 1,
-				                            first));
+				g_ptr_array_add(
+				    errors,
+				    g_error_new(FST_ERROR,
+				                FST_ERROR_CONFIG,
+				                "%s: [%s] (line %u) repeats the group of line "
+				                "%u: give each group once",
+				                path,
+				                current,
+				                i + 1,
+				                first));
 			} else {
-				g_hash_table_insert(groups, g_strdup(current), GUINT_TO_POINTER(i + 1));
+				g_hash_table_insert(
+				    groups, g_strdup(current), GUINT_TO_POINTER(i + 1));
 			}
 			continue;
 		}
@@ -1503,18 +1496,20 @@ fst_profile_check_repeats(const gchar *path, const gchar *contents, GPtrArray *e
 			id = g_strdup_printf("%s\n%s", current, key);
 			first = GPOINTER_TO_UINT(g_hash_table_lookup(keys, id));
 			if (first != 0) {
-				g_ptr_array_add(errors,
-				                g_error_new(FST_ERROR,
-				                            FST_ERROR_CONFIG,
-				                            "%s: [%s] %s (line %u) repeats the key of line "
-				                            "%u: give each key once",
-				                            path,
-				                            current,
-				                            key,
-				                            i + 1,
-				                            first));
+				g_ptr_array_add(
+				    errors,
+				    g_error_new(FST_ERROR,
+				                FST_ERROR_CONFIG,
+				                "%s: [%s] %s (line %u) repeats the key of line "
+				                "%u: give each key once",
+				                path,
+				                current,
+				                key,
+				                i + 1,
+				                first));
 			} else {
-				g_hash_table_insert(keys, g_steal_pointer(&id), GUINT_TO_POINTER(i + 1));
+				g_hash_table_insert(
+				    keys, g_steal_pointer(&id), GUINT_TO_POINTER(i + 1));
 			}
 		}
 	}
@@ -1576,8 +1571,12 @@ fst_profile_parse(FstProfile *self, const gchar *contents, gsize len, GPtrArray 
 	}
 	for (guint i = 0; self->models != NULL && self->models[i] != NULL; i++) {
 		if (g_strstrip(self->models[i])[0] == '\0') {
-			fst_profile_fail(
-			    errors, path, contents, "profile", "models", "a model pattern is empty");
+			fst_profile_fail(errors,
+			                 path,
+			                 contents,
+			                 "profile",
+			                 "models",
+			                 "a model pattern is empty");
 			break;
 		}
 	}
@@ -2410,7 +2409,8 @@ fst_profile_describe(const FstProfile *self)
 		g_string_append(burn, ", roots without the reserved CA 2/4");
 	}
 	if (self->trust.budget > 0)
-		g_string_append_printf(burn, ", at most %u bytes of roots", (guint)self->trust.budget);
+		g_string_append_printf(
+		    burn, ", at most %u bytes of roots", (guint)self->trust.budget);
 	if (self->job == FST_PROFILE_JOB_TRUST_ONLY)
 		return g_strdup_printf("%s: trust-only (rewrites the root CAs of provisioned "
 		                       "devices)%s",
@@ -2420,7 +2420,7 @@ fst_profile_describe(const FstProfile *self)
 		g_string_append_printf(burn,
 		                       ", re-provisions devices that come back (%s)",
 		                       self->slots == FST_PROFILE_SLOTS_AB ? "A/B slots"
-		                                                          : "single slot");
+		                                                           : "single slot");
 	return g_strdup_printf("%s: %s %s, %s%s, digest %s%s%s%s",
 	                       self->name,
 	                       fst_profile_key_source_to_string(self->key_source),

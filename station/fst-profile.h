@@ -158,87 +158,52 @@ typedef struct {
 
 typedef struct _FstProfile FstProfile;
 
-FstProfile *
-fst_profile_load(const gchar *path, GError **error);
-FstProfile *
-fst_profile_check_file(const gchar *path, GPtrArray **errors);
-FstProfile *
-fst_profile_find(const gchar *templates_dir, const gchar *name, GError **error);
-void
-fst_profile_free(FstProfile *self);
+FstProfile *fst_profile_load(const gchar *path, GError **error);
+FstProfile *fst_profile_check_file(const gchar *path, GPtrArray **errors);
+FstProfile *fst_profile_find(const gchar *templates_dir, const gchar *name, GError **error);
+void fst_profile_free(FstProfile *self);
 
-const gchar *
-fst_profile_get_name(const FstProfile *self);
-const gchar *
-fst_profile_get_path(const FstProfile *self);
-const gchar *
-fst_profile_get_content_sha256(const FstProfile *self);
-const gchar *
-fst_profile_get_description(const FstProfile *self);
-gboolean
-fst_profile_is_thing_name(const gchar *str);
+const gchar *fst_profile_get_name(const FstProfile *self);
+const gchar *fst_profile_get_path(const FstProfile *self);
+const gchar *fst_profile_get_content_sha256(const FstProfile *self);
+const gchar *fst_profile_get_description(const FstProfile *self);
+gboolean fst_profile_is_thing_name(const gchar *str);
 gboolean
 fst_profile_check_device(const FstProfile *self, const FstDeviceInfo *info, GError **error);
-FstKeySource
-fst_profile_get_key_source(const FstProfile *self);
+FstKeySource fst_profile_get_key_source(const FstProfile *self);
 FstKeyType
 fst_profile_choose_key_type(const FstProfile *self, const FstDeviceInfo *info, GError **error);
-guint
-fst_profile_get_allowed_key_types(const FstProfile *self);
+guint fst_profile_get_allowed_key_types(const FstProfile *self);
 gchar *
 fst_profile_render_subject_cn(const FstProfile *self, const FstDeviceInfo *info, GError **error);
-const gchar *
-fst_profile_get_subject_organization(const FstProfile *self);
-guint
-fst_profile_get_validity_days(const FstProfile *self);
-gboolean
-fst_profile_get_append_ca(const FstProfile *self);
-const FstTrustOptions *
-fst_profile_get_trust_options(const FstProfile *self);
-gint64
-fst_profile_get_not_after(const FstProfile *self, gint64 now);
-gboolean
-fst_profile_get_allow_outlive_ca(const FstProfile *self);
-FstProfileDigest
-fst_profile_get_digest(const FstProfile *self);
-gboolean
-fst_profile_get_rsa_pss(const FstProfile *self);
-guint
-fst_profile_get_key_usage(const FstProfile *self);
-guint
-fst_profile_get_ext_key_usage(const FstProfile *self);
-gboolean
-fst_profile_get_subject_key_id(const FstProfile *self);
-gboolean
-fst_profile_get_authority_key_id(const FstProfile *self);
+const gchar *fst_profile_get_subject_organization(const FstProfile *self);
+guint fst_profile_get_validity_days(const FstProfile *self);
+gboolean fst_profile_get_append_ca(const FstProfile *self);
+const FstTrustOptions *fst_profile_get_trust_options(const FstProfile *self);
+gint64 fst_profile_get_not_after(const FstProfile *self, gint64 now);
+gboolean fst_profile_get_allow_outlive_ca(const FstProfile *self);
+FstProfileDigest fst_profile_get_digest(const FstProfile *self);
+gboolean fst_profile_get_rsa_pss(const FstProfile *self);
+guint fst_profile_get_key_usage(const FstProfile *self);
+guint fst_profile_get_ext_key_usage(const FstProfile *self);
+gboolean fst_profile_get_subject_key_id(const FstProfile *self);
+gboolean fst_profile_get_authority_key_id(const FstProfile *self);
 gchar *
 fst_profile_render_san_dns(const FstProfile *self, const FstDeviceInfo *info, GError **error);
 gchar *
 fst_profile_render_san_uri(const FstProfile *self, const FstDeviceInfo *info, GError **error);
-FstProfileFormat
-fst_profile_get_format(const FstProfile *self);
-gboolean
-fst_profile_get_burn_object(const FstProfile *self, FstObjectKind kind);
-gint64
-fst_profile_get_sec_tag(const FstProfile *self);
-FstProfileVerify
-fst_profile_get_verify(const FstProfile *self);
-const gchar *
-fst_profile_get_escrow_cert(const FstProfile *self);
-GBytes *
-fst_profile_get_escrow_cert_der(const FstProfile *self, const gchar **sha256);
-FstProfileJob
-fst_profile_get_job(const FstProfile *self);
-FstProfileOnReturn
-fst_profile_get_on_return(const FstProfile *self);
-FstProfileSlots
-fst_profile_get_credential_slots(const FstProfile *self);
-gchar *
-fst_profile_describe(const FstProfile *self);
-const FstProfileAws *
-fst_profile_get_aws(const FstProfile *self);
-gchar *
-fst_profile_get_register_target(const FstProfile *self);
+FstProfileFormat fst_profile_get_format(const FstProfile *self);
+gboolean fst_profile_get_burn_object(const FstProfile *self, FstObjectKind kind);
+gint64 fst_profile_get_sec_tag(const FstProfile *self);
+FstProfileVerify fst_profile_get_verify(const FstProfile *self);
+const gchar *fst_profile_get_escrow_cert(const FstProfile *self);
+GBytes *fst_profile_get_escrow_cert_der(const FstProfile *self, const gchar **sha256);
+FstProfileJob fst_profile_get_job(const FstProfile *self);
+FstProfileOnReturn fst_profile_get_on_return(const FstProfile *self);
+FstProfileSlots fst_profile_get_credential_slots(const FstProfile *self);
+gchar *fst_profile_describe(const FstProfile *self);
+const FstProfileAws *fst_profile_get_aws(const FstProfile *self);
+gchar *fst_profile_get_register_target(const FstProfile *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProfile, fst_profile_free)
 

@@ -40,9 +40,9 @@
 
 struct _FstRegistration {
 	GObject parent_instance;
-	FstAwsIot *iot;      /* (owned) */
-	FstDb *db;           /* (owned): audit events */
-	FstDbQueue *queue;   /* (owned) */
+	FstAwsIot *iot;    /* (owned) */
+	FstDb *db;         /* (owned): audit events */
+	FstDbQueue *queue; /* (owned) */
 	gchar *thing_template;
 	gchar *policy_name;     /* (nullable) */
 	gchar *policy_document; /* (nullable) */
@@ -201,7 +201,8 @@ fst_registration_pem(GBytes *der, GError **error)
 	BUF_MEM *mem = NULL;
 
 	if (x509 == NULL || bio == NULL || PEM_write_bio_X509(bio, x509) != 1) {
-		fst_error_set_openssl(error, FST_ERROR_INVALID_DATA, "reading a recorded certificate");
+		fst_error_set_openssl(
+		    error, FST_ERROR_INVALID_DATA, "reading a recorded certificate");
 		return NULL;
 	}
 	BIO_get_mem_ptr(bio, &mem);
@@ -236,7 +237,8 @@ fst_registration_ensure_policy(FstRegistration *self, GCancellable *cancellable,
 	if (!fst_aws_iot_create_policy(
 	        self->iot, self->policy_name, self->policy_document, &existed, cancellable, error))
 		return FALSE;
-	detail = g_strdup_printf("policy %s in %s", self->policy_name, fst_aws_iot_get_region(self->iot));
+	detail = g_strdup_printf(
+	    "policy %s in %s", self->policy_name, fst_aws_iot_get_region(self->iot));
 	if (!existed &&
 	    !fst_registration_audit(self, 0, "aws-create-policy", started, "ok", detail, error))
 		return FALSE;
@@ -273,11 +275,12 @@ fst_registration_register(FstRegistration *self,
 		if (found) {
 			/* the run that registered it stopped before recording it */
 			gint64 now = g_get_real_time();
-			detail = g_strdup_printf("certificate %s found registered as %s (%s) by "
-			                         "DescribeCertificate: a stopped run registered it",
-			                         item->serial_hex,
-			                         cert->certificate_arn,
-			                         cert->status != NULL ? cert->status : "status unknown");
+			detail =
+			    g_strdup_printf("certificate %s found registered as %s (%s) by "
+			                    "DescribeCertificate: a stopped run registered it",
+			                    item->serial_hex,
+			                    cert->certificate_arn,
+			                    cert->status != NULL ? cert->status : "status unknown");
 			if (!fst_registration_audit(self,
 			                            item->device_id,
 			                            "aws-register-certificate",
@@ -297,13 +300,14 @@ fst_registration_register(FstRegistration *self,
 			             ? g_hash_table_lookup(self->ca_pems, item->issuer_sha256)
 			             : NULL;
 			if (ca_pem == NULL) {
-				g_set_error(error,
-				            FST_ERROR,
-				            FST_ERROR_CONFIG,
-				            "certificate %s: its CA (sha256 %s) is not in the workspace: "
-				            "import it, or register without CA",
-				            item->serial_hex,
-				            item->issuer_sha256 != NULL ? item->issuer_sha256 : "unknown");
+				g_set_error(
+				    error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "certificate %s: its CA (sha256 %s) is not in the workspace: "
+				    "import it, or register without CA",
+				    item->serial_hex,
+				    item->issuer_sha256 != NULL ? item->issuer_sha256 : "unknown");
 				return FALSE;
 			}
 		}
@@ -378,9 +382,8 @@ fst_registration_register(FstRegistration *self,
 		        self->iot, self->policy_name, cert->certificate_arn, cancellable, error))
 			return FALSE;
 		g_free(detail);
-		detail = g_strdup_printf("policy %s attached to certificate %s",
-		                         self->policy_name,
-		                         item->serial_hex);
+		detail = g_strdup_printf(
+		    "policy %s attached to certificate %s", self->policy_name, item->serial_hex);
 		if (!fst_registration_audit(
 		        self, item->device_id, "aws-attach-policy", started, "ok", detail, error))
 			return FALSE;
@@ -419,8 +422,13 @@ fst_registration_deactivate(FstRegistration *self,
 	                         item->serial_hex,
 	                         item->aws_cert_id,
 	                         fst_aws_iot_get_region(self->iot));
-	if (!fst_registration_audit(
-	        self, item->device_id, "aws-deactivate-certificate", started, outcome, detail, error))
+	if (!fst_registration_audit(self,
+	                            item->device_id,
+	                            "aws-deactivate-certificate",
+	                            started,
+	                            outcome,
+	                            detail,
+	                            error))
 		return FALSE;
 	if (!fst_db_queue_finish(self->queue, item->id, NULL, error))
 		return FALSE;
@@ -484,11 +492,13 @@ fst_registration_process_one(FstRegistration *self,
 		/* stopped: due again at once for the next run */
 		return fst_db_queue_defer(self->queue, item->id, 0, error_local->message, error);
 	}
-	if (fst_registration_is_transient(error_local) && item->attempts < (gint)self->max_attempts) {
+	if (fst_registration_is_transient(error_local) &&
+	    item->attempts < (gint)self->max_attempts) {
 		/* 2 s, 4 s, 8 s ... up to 15 min, with jitter */
 		gint64 ceiling = MIN((gint64)2 * G_USEC_PER_SEC << MIN(item->attempts, 10),
 		                     (gint64)900 * G_USEC_PER_SEC);
-		gint64 delay = ceiling / 2 + g_random_int_range(0, (gint32)MIN(ceiling / 2, G_MAXINT32));
+		gint64 delay =
+		    ceiling / 2 + g_random_int_range(0, (gint32)MIN(ceiling / 2, G_MAXINT32));
 		g_mutex_lock(&self->mutex);
 		self->stats.deferred++;
 		g_mutex_unlock(&self->mutex);
@@ -565,9 +575,8 @@ fst_registration_thread(gpointer data)
 		/* nothing due (or the database failed): wait, or stop */
 		g_mutex_lock(&self->mutex);
 		if (!g_cancellable_is_cancelled(self->cancellable))
-			g_cond_wait_until(&self->cond,
-			                  &self->mutex,
-			                  g_get_monotonic_time() + self->poll_us);
+			g_cond_wait_until(
+			    &self->cond, &self->mutex, g_get_monotonic_time() + self->poll_us);
 		g_mutex_unlock(&self->mutex);
 	}
 	return NULL;
@@ -597,17 +606,13 @@ fst_registration_start(FstRegistration *self, GError **error)
 {
 	g_return_val_if_fail(FST_IS_REGISTRATION(self), FALSE);
 	if (self->thread != NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_BUSY,
-		                    "the registration worker is running already");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_BUSY, "the registration worker is running already");
 		return FALSE;
 	}
 	self->cancellable = g_cancellable_new();
-	g_cancellable_connect(self->cancellable,
-	                      G_CALLBACK(fst_registration_cancelled_cb),
-	                      self,
-	                      NULL);
+	g_cancellable_connect(
+	    self->cancellable, G_CALLBACK(fst_registration_cancelled_cb), self, NULL);
 	self->thread = g_thread_try_new("fst-registration", fst_registration_thread, self, error);
 	if (self->thread == NULL) {
 		g_clear_object(&self->cancellable);
@@ -682,8 +687,8 @@ fst_registration_export(const gchar *db_path,
 	g_autoptr(FstDbQueue) queue = NULL;
 	g_autoptr(GPtrArray) items = NULL;
 	g_autoptr(GString) params = g_string_new(NULL);
-	g_autofree gchar *template_path =
-	    g_build_filename(fst_station_templates_dir(), "aws", "bulk-register-template.json", NULL);
+	g_autofree gchar *template_path = g_build_filename(
+	    fst_station_templates_dir(), "aws", "bulk-register-template.json", NULL);
 	g_autofree gchar *template_text = NULL;
 	g_autofree gchar *params_path = NULL;
 	g_autofree gchar *out_template = NULL;
@@ -708,8 +713,8 @@ fst_registration_export(const gchar *db_path,
 			g_prefix_error(error, "%s: ", template_path);
 			return FALSE;
 		}
-		res = json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)),
-		                                    "Resources");
+		res = json_object_get_object_member(
+		    json_node_get_object(json_parser_get_root(parser)), "Resources");
 		if (res != NULL && json_object_has_member(res, "policy"))
 			json_object_remove_member(res, "policy");
 		json_generator_set_root(gen, json_parser_get_root(parser));
@@ -738,12 +743,12 @@ fst_registration_export(const gchar *db_path,
 		pem = fst_registration_pem(item->der, error);
 		if (pem == NULL)
 			return FALSE;
-		thing = fst_registration_thing_name(thing_name_template != NULL ? thing_name_template
-		                                                                : "{uid}",
-		                                    item->device_uid,
-		                                    item->serial_hex,
-		                                    item->aws_cert_id,
-		                                    item->lot);
+		thing = fst_registration_thing_name(
+		    thing_name_template != NULL ? thing_name_template : "{uid}",
+		    item->device_uid,
+		    item->serial_hex,
+		    item->aws_cert_id,
+		    item->lot);
 		b = json_builder_new();
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "ThingName");
@@ -763,7 +768,8 @@ fst_registration_export(const gchar *db_path,
 		return FALSE;
 	}
 	if (g_mkdir_with_parents(out_dir, 0700) != 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED, "cannot make %s", out_dir);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_PERMISSION_DENIED, "cannot make %s", out_dir);
 		return FALSE;
 	}
 	params_path = g_strdup_printf("%s/%s-params.jsonl", out_dir, lot);
@@ -850,9 +856,8 @@ fst_registration_import_results(const gchar *db_path,
 		}
 		root = json_parser_get_root(parser);
 		pem = JSON_NODE_HOLDS_OBJECT(root)
-		          ? json_object_get_string_member_with_default(json_node_get_object(root),
-		                                                       "CertificatePem",
-		                                                       NULL)
+		          ? json_object_get_string_member_with_default(
+		                json_node_get_object(root), "CertificatePem", NULL)
 		          : NULL;
 		if (pem == NULL) {
 			g_set_error(error,
@@ -927,7 +932,8 @@ fst_registration_import_results(const gchar *db_path,
 				            ids->len);
 				return FALSE;
 			}
-			item = fst_db_queue_find_by_aws_id(queue, g_ptr_array_index(ids, offset), error);
+			item = fst_db_queue_find_by_aws_id(
+			    queue, g_ptr_array_index(ids, offset), error);
 			if (item == NULL)
 				return FALSE;
 			resp = json_object_has_member(obj, "response")
@@ -937,39 +943,50 @@ fst_registration_import_results(const gchar *db_path,
 			           ? json_object_get_object_member(resp, "ResourceArns")
 			           : NULL;
 			if (arns != NULL)
-				arn = json_object_get_string_member_with_default(arns, "certificate", NULL);
+				arn = json_object_get_string_member_with_default(
+				    arns, "certificate", NULL);
 			if (arn != NULL) {
-				if (g_strcmp0(fst_registration_arn_id(arn), item->aws_cert_id) != 0) {
-					g_set_error(error,
-					            FST_ERROR,
-					            FST_ERROR_VERIFY_FAILED,
-					            "%s line %u: AWS registered %s for the certificate "
-					            "with id %s",
-					            reports[r],
-					            i + 1,
-					            arn,
-					            item->aws_cert_id);
+				if (g_strcmp0(fst_registration_arn_id(arn), item->aws_cert_id) !=
+				    0) {
+					g_set_error(
+					    error,
+					    FST_ERROR,
+					    FST_ERROR_VERIFY_FAILED,
+					    "%s line %u: AWS registered %s for the certificate "
+					    "with id %s",
+					    reports[r],
+					    i + 1,
+					    arn,
+					    item->aws_cert_id);
 					return FALSE;
 				}
-				detail = g_strdup_printf("certificate %s registered by bulk task as %s",
-				                         item->serial_hex,
-				                         arn);
-				if (!fst_db_add_event(
-				        db, item->device_id, "aws-bulk-register", now, now, "ok", detail, error) ||
+				detail =
+				    g_strdup_printf("certificate %s registered by bulk task as %s",
+				                    item->serial_hex,
+				                    arn);
+				if (!fst_db_add_event(db,
+				                      item->device_id,
+				                      "aws-bulk-register",
+				                      now,
+				                      now,
+				                      "ok",
+				                      detail,
+				                      error) ||
 				    !fst_db_queue_finish(queue, item->id, arn, error))
 					return FALSE;
 				if (n_registered != NULL)
 					(*n_registered)++;
 			} else {
-				const gchar *msg =
-				    json_object_get_string_member_with_default(obj, "errorMessage", NULL);
-				const gchar *code =
-				    json_object_get_string_member_with_default(obj, "errorCode", NULL);
-				detail = g_strdup_printf("AWS bulk registration refused certificate %s: %s%s%s",
-				                         item->serial_hex,
-				                         code != NULL ? code : "",
-				                         code != NULL ? ": " : "",
-				                         msg != NULL ? msg : "no reason given");
+				const gchar *msg = json_object_get_string_member_with_default(
+				    obj, "errorMessage", NULL);
+				const gchar *code = json_object_get_string_member_with_default(
+				    obj, "errorCode", NULL);
+				detail = g_strdup_printf(
+				    "AWS bulk registration refused certificate %s: %s%s%s",
+				    item->serial_hex,
+				    code != NULL ? code : "",
+				    code != NULL ? ": " : "",
+				    msg != NULL ? msg : "no reason given");
 				if (!fst_db_add_event(db,
 				                      item->device_id,
 				                      "aws-bulk-register",
@@ -1054,14 +1071,8 @@ fst_registration_register_ca(FstAwsIot *iot,
 		if (verification_pem == NULL)
 			return NULL;
 	}
-	return fst_aws_iot_register_ca_certificate(iot,
-	                                           ca_pem,
-	                                           verification_pem,
-	                                           TRUE,
-	                                           jitp_template,
-	                                           jitp_role_arn,
-	                                           cancellable,
-	                                           error);
+	return fst_aws_iot_register_ca_certificate(
+	    iot, ca_pem, verification_pem, TRUE, jitp_template, jitp_role_arn, cancellable, error);
 }
 
 /* waits @us; a cancel ends it early with %FST_ERROR_CANCELLED */
@@ -1161,8 +1172,10 @@ fst_registration_bulk_register(const gchar *db_path,
 	data = g_bytes_new_take(g_steal_pointer(&params), params_len);
 	if (!fst_aws_iot_s3_put_object(iot, bucket, key, data, cancellable, error))
 		return FALSE;
-	detail = g_strdup_printf("lot %s: %u certificates uploaded to s3://%s/%s", lot, n, bucket, key);
-	if (!fst_db_add_event(db, 0, "aws-s3-put-object", started, g_get_real_time(), "ok", detail, error))
+	detail =
+	    g_strdup_printf("lot %s: %u certificates uploaded to s3://%s/%s", lot, n, bucket, key);
+	if (!fst_db_add_event(
+	        db, 0, "aws-s3-put-object", started, g_get_real_time(), "ok", detail, error))
 		return FALSE;
 	started = g_get_real_time();
 	task = fst_aws_iot_start_thing_registration_task(
@@ -1171,8 +1184,14 @@ fst_registration_bulk_register(const gchar *db_path,
 		return FALSE;
 	g_free(detail);
 	detail = g_strdup_printf("lot %s: bulk registration task %s started", lot, task);
-	if (!fst_db_add_event(
-	        db, 0, "aws-start-thing-registration-task", started, g_get_real_time(), "ok", detail, error))
+	if (!fst_db_add_event(db,
+	                      0,
+	                      "aws-start-thing-registration-task",
+	                      started,
+	                      g_get_real_time(),
+	                      "ok",
+	                      detail,
+	                      error))
 		return FALSE;
 
 	/* poll */
@@ -1186,14 +1205,15 @@ fst_registration_bulk_register(const gchar *db_path,
 		if (g_strcmp0(status, "Completed") == 0)
 			break;
 		if (g_strcmp0(status, "InProgress") != 0 && g_strcmp0(status, "Cancelling") != 0) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_INVALID_DATA,
-			            "AWS bulk registration task %s ended %s: %s; its certificates are "
-			            "registered one by one once their hold ends",
-			            task,
-			            status,
-			            message != NULL ? message : "no message");
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_INVALID_DATA,
+			    "AWS bulk registration task %s ended %s: %s; its certificates are "
+			    "registered one by one once their hold ends",
+			    task,
+			    status,
+			    message != NULL ? message : "no message");
 			return FALSE;
 		}
 		if (!fst_registration_sleep(poll_us, cancellable, error))
@@ -1202,17 +1222,18 @@ fst_registration_bulk_register(const gchar *db_path,
 
 	/* reports, kept next to the files, then reconciled */
 	for (guint k = 0; k < G_N_ELEMENTS(kinds); k++) {
-		g_autoptr(GPtrArray) links =
-		    fst_aws_iot_list_thing_registration_task_reports(iot, task, kinds[k], cancellable, error);
+		g_autoptr(GPtrArray) links = fst_aws_iot_list_thing_registration_task_reports(
+		    iot, task, kinds[k], cancellable, error);
 		if (links == NULL)
 			return FALSE;
 		for (guint i = 0; i < links->len; i++) {
-			g_autoptr(GBytes) report =
-			    fst_aws_iot_fetch_url(iot, g_ptr_array_index(links, i), cancellable, error);
+			g_autoptr(GBytes) report = fst_aws_iot_fetch_url(
+			    iot, g_ptr_array_index(links, i), cancellable, error);
 			g_autofree gchar *path = NULL;
 			if (report == NULL)
 				return FALSE;
-			path = g_strdup_printf("%s/%s-%s-%s-%u.jsonl", out_dir, lot, task, kinds[k], i);
+			path = g_strdup_printf(
+			    "%s/%s-%s-%s-%u.jsonl", out_dir, lot, task, kinds[k], i);
 			if (!g_file_set_contents(path,
 			                         g_bytes_get_data(report, NULL),
 			                         (gssize)g_bytes_get_size(report),

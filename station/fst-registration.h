@@ -60,71 +60,60 @@ typedef struct {
 	guint failed;
 } FstRegistrationStats;
 
-FstRegistration *
-fst_registration_new(const gchar *db_path,
-                     FstAwsIot *iot,
-                     const FstRegistrationConfig *config,
-                     GError **error);
-gboolean
-fst_registration_process_one(FstRegistration *self,
-                             gboolean *did_one,
-                             GCancellable *cancellable,
-                             GError **error);
-gboolean
-fst_registration_push(FstRegistration *self, GCancellable *cancellable, GError **error);
-gboolean
-fst_registration_start(FstRegistration *self, GError **error);
-void
-fst_registration_stop(FstRegistration *self);
-void
-fst_registration_get_stats(FstRegistration *self, FstRegistrationStats *stats);
-gchar *
-fst_registration_thing_name(const gchar *template_str,
-                            const gchar *uid,
-                            const gchar *serial,
-                            const gchar *aws_cert_id,
-                            const gchar *lot);
+FstRegistration *fst_registration_new(const gchar *db_path,
+                                      FstAwsIot *iot,
+                                      const FstRegistrationConfig *config,
+                                      GError **error);
+gboolean fst_registration_process_one(FstRegistration *self,
+                                      gboolean *did_one,
+                                      GCancellable *cancellable,
+                                      GError **error);
+gboolean fst_registration_push(FstRegistration *self, GCancellable *cancellable, GError **error);
+gboolean fst_registration_start(FstRegistration *self, GError **error);
+void fst_registration_stop(FstRegistration *self);
+void fst_registration_get_stats(FstRegistration *self, FstRegistrationStats *stats);
+gchar *fst_registration_thing_name(const gchar *template_str,
+                                   const gchar *uid,
+                                   const gchar *serial,
+                                   const gchar *aws_cert_id,
+                                   const gchar *lot);
 
-gboolean
-fst_registration_export(const gchar *db_path,
-                        const gchar *lot,
-                        const gchar *thing_name_template,
-                        const gchar *policy_name,
-                        const gchar *out_dir,
-                        gint64 hold_us,
-                        guint *n_exported,
-                        GError **error);
-gboolean
-fst_registration_import_results(const gchar *db_path,
-                                const gchar *params_path,
-                                const gchar *const *reports,
-                                guint *n_registered,
-                                guint *n_failed,
-                                GError **error);
+gboolean fst_registration_export(const gchar *db_path,
+                                 const gchar *lot,
+                                 const gchar *thing_name_template,
+                                 const gchar *policy_name,
+                                 const gchar *out_dir,
+                                 gint64 hold_us,
+                                 guint *n_exported,
+                                 GError **error);
+gboolean fst_registration_import_results(const gchar *db_path,
+                                         const gchar *params_path,
+                                         const gchar *const *reports,
+                                         guint *n_registered,
+                                         guint *n_failed,
+                                         GError **error);
 
-gboolean
-fst_registration_bulk_register(const gchar *db_path,
-                               FstAwsIot *iot,
-                               const gchar *lot,
-                               const gchar *thing_name_template,
-                               const gchar *policy_name,
-                               const gchar *out_dir,
-                               const gchar *bucket,
-                               const gchar *role_arn,
-                               gint64 poll_us,
-                               guint *n_registered,
-                               guint *n_failed,
-                               GCancellable *cancellable,
-                               GError **error);
-FstAwsCertificate *
-fst_registration_register_ca(FstAwsIot *iot,
-                             X509 *ca_cert,
-                             EVP_PKEY *ca_key,
-                             const gchar *registration_code,
-                             gboolean sni_only,
-                             const gchar *jitp_template,
-                             const gchar *jitp_role_arn,
-                             GCancellable *cancellable,
-                             GError **error);
+gboolean fst_registration_bulk_register(const gchar *db_path,
+                                        FstAwsIot *iot,
+                                        const gchar *lot,
+                                        const gchar *thing_name_template,
+                                        const gchar *policy_name,
+                                        const gchar *out_dir,
+                                        const gchar *bucket,
+                                        const gchar *role_arn,
+                                        gint64 poll_us,
+                                        guint *n_registered,
+                                        guint *n_failed,
+                                        GCancellable *cancellable,
+                                        GError **error);
+FstAwsCertificate *fst_registration_register_ca(FstAwsIot *iot,
+                                                X509 *ca_cert,
+                                                EVP_PKEY *ca_key,
+                                                const gchar *registration_code,
+                                                gboolean sni_only,
+                                                const gchar *jitp_template,
+                                                const gchar *jitp_role_arn,
+                                                GCancellable *cancellable,
+                                                GError **error);
 
 G_END_DECLS

@@ -46,7 +46,6 @@
 #include "fst-station.h"
 #include "fst-secret.h"
 
-
 static gchar *
 fst_report_iso(gint64 us)
 {
@@ -175,10 +174,7 @@ fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *sc
  * Returns: %TRUE on success
  */
 gboolean
-fst_report_write_json(const gchar *db_path,
-                      const FstReportScope *scope,
-                      FILE *out,
-                      GError **error)
+fst_report_write_json(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error)
 {
 	g_autoptr(FstReportSummary) sum = fst_report_summary(db_path, scope, error);
 	g_autoptr(JsonNode) node = NULL;
@@ -322,7 +318,8 @@ fst_pdf_title(cairo_t *cr, const FstReportSummary *sum, const FstReportScope *sc
 	y += 24;
 	if (draw) {
 		fst_pdf_font(cr, 9, FALSE);
-		g_string_printf(line, "Station: %s", sum->stations[0] != '\0' ? sum->stations : "-");
+		g_string_printf(
+		    line, "Station: %s", sum->stations[0] != '\0' ? sum->stations : "-");
 		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, line->str);
 		g_string_printf(line,
 		                "Scope: lot %s, station %s",
@@ -434,10 +431,11 @@ fst_report_write_pdf(const gchar *db_path,
 
 	/* how many pages, before drawing any, for "page N of M" */
 	table_y = fst_pdf_title(cr, sum, scope, FALSE);
-	first_rows = (guint)((FST_PDF_H - FST_PDF_FOOTER - FST_PDF_MARGIN / 2 - table_y) / FST_PDF_ROW) - 1;
+	first_rows =
+	    (guint)((FST_PDF_H - FST_PDF_FOOTER - FST_PDF_MARGIN / 2 - table_y) / FST_PDF_ROW) - 1;
 	per_page = (guint)((FST_PDF_H - FST_PDF_FOOTER - FST_PDF_MARGIN * 1.5) / FST_PDF_ROW) - 1;
-	pdf.pages = 1 + (rows->len > first_rows ? (rows->len - first_rows + per_page - 1) / per_page
-	                                        : 0);
+	pdf.pages =
+	    1 + (rows->len > first_rows ? (rows->len - first_rows + per_page - 1) / per_page : 0);
 
 	cairo_set_source_rgb(cr, 0, 0, 0);
 	pdf.page = 1;
@@ -455,7 +453,8 @@ fst_report_write_pdf(const gchar *db_path,
 			fst_pdf_table_header(&pdf);
 		}
 		for (guint i = 0; i < G_N_ELEMENTS(fst_pdf_table); i++) {
-			fst_pdf_text(cr, x, pdf.y, fst_pdf_table[i].width, row[i][0] ? row[i] : "-");
+			fst_pdf_text(
+			    cr, x, pdf.y, fst_pdf_table[i].width, row[i][0] ? row[i] : "-");
 			x += fst_pdf_table[i].width;
 		}
 		pdf.y += FST_PDF_ROW;
@@ -584,8 +583,12 @@ fst_report_write_new(const gchar *path, const gchar *data, gsize len, GError **e
 		done += (gsize)n;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
-		g_set_error(
-		    error, FST_ERROR, FST_ERROR_INTERNAL, "cannot write %s: %s", path, g_strerror(errno));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot write %s: %s",
+		            path,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -636,9 +639,9 @@ fst_report_ensure_key(const gchar *workspace,
 	if (x509 == NULL)
 		return FALSE;
 	cbio = BIO_new(BIO_s_mem());
-	if (cbio == NULL || PEM_write_bio_X509(cbio, x509) != 1 ||
-	    BIO_get_mem_ptr(cbio, &mem) != 1)
-		return fst_report_ssl_error(error, FST_ERROR_INTERNAL, "encoding the report certificate");
+	if (cbio == NULL || PEM_write_bio_X509(cbio, x509) != 1 || BIO_get_mem_ptr(cbio, &mem) != 1)
+		return fst_report_ssl_error(
+		    error, FST_ERROR_INTERNAL, "encoding the report certificate");
 	/* a certificate left without its key by an interrupted run is replaced */
 	if (g_file_test(cert_path, G_FILE_TEST_EXISTS) && g_unlink(cert_path) != 0) {
 		g_set_error(error,
@@ -828,7 +831,8 @@ fst_report_verify(const gchar *cert_path, const gchar *file, const gchar *sig_pa
 	g_autofree gchar *what = NULL;
 
 	if (cbio == NULL || (cert = PEM_read_bio_X509(cbio, NULL, NULL, NULL)) == NULL)
-		return fst_report_ssl_error(error, FST_ERROR_CONFIG, "reading the report certificate");
+		return fst_report_ssl_error(
+		    error, FST_ERROR_CONFIG, "reading the report certificate");
 	sbio = BIO_new_file(sig_path, "rb");
 	if (sbio == NULL)
 		return fst_report_ssl_error(error, FST_ERROR_NOT_FOUND, "opening the signature");
@@ -844,7 +848,8 @@ fst_report_verify(const gchar *cert_path, const gchar *file, const gchar *sig_pa
 	if (data == NULL)
 		return fst_report_ssl_error(error, FST_ERROR_NOT_FOUND, "opening the signed file");
 	if (store == NULL || X509_STORE_add_cert(store, cert) != 1)
-		return fst_report_ssl_error(error, FST_ERROR_INTERNAL, "loading the report certificate");
+		return fst_report_ssl_error(
+		    error, FST_ERROR_INTERNAL, "loading the report certificate");
 	/* the report certificate itself is the trust anchor, whoever issued it */
 	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
 	if (CMS_verify(cms, NULL, store, data, NULL, CMS_BINARY) != 1) {

@@ -15,31 +15,24 @@ G_BEGIN_DECLS
 #define FST_REPORT_CERT_FILE "report-cert.pem"
 
 gboolean
-fst_report_write_json(const gchar *db_path,
-		      const FstReportScope *scope,
-		      FILE *out,
-		      GError **error);
-gboolean
-fst_report_write_pdf(const gchar *db_path,
-		     const FstReportScope *scope,
-		     const gchar *pdf_path,
-		     GError **error);
-gboolean
-fst_report_ensure_key(const gchar *workspace,
-		      const gchar *station_name,
-		      const FstSecret *secret,
-		      GError **error);
-GBytes *
-fst_report_sign_bytes(const gchar *workspace,
-		      FstInteraction *interaction,
-		      GBytes *content,
-		      GError **error);
-gboolean
-fst_report_sign_full(const gchar *workspace,
-		     FstInteraction *interaction,
-		     const gchar *file,
-		     const gchar *sig_path,
-		     GError **error);
+fst_report_write_json(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
+gboolean fst_report_write_pdf(const gchar *db_path,
+                              const FstReportScope *scope,
+                              const gchar *pdf_path,
+                              GError **error);
+gboolean fst_report_ensure_key(const gchar *workspace,
+                               const gchar *station_name,
+                               const FstSecret *secret,
+                               GError **error);
+GBytes *fst_report_sign_bytes(const gchar *workspace,
+                              FstInteraction *interaction,
+                              GBytes *content,
+                              GError **error);
+gboolean fst_report_sign_full(const gchar *workspace,
+                              FstInteraction *interaction,
+                              const gchar *file,
+                              const gchar *sig_path,
+                              GError **error);
 gboolean
 fst_report_sign(const gchar *workspace, const gchar *file, const gchar *sig_path, GError **error);
 gboolean

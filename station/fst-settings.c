@@ -110,14 +110,14 @@ fst_settings_load(const gchar *workspace, GError **error)
 	g_autofree gchar *ports = NULL;
 
 	if (!fst_file_load_key_file(
-		kf, path, FST_FILE_MAX_CONF, G_KEY_FILE_KEEP_COMMENTS, &error_local)) {
+	        kf, path, FST_FILE_MAX_CONF, G_KEY_FILE_KEEP_COMMENTS, &error_local)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot read %s: %s: run `fleetstation init --workspace %s` first",
-			    path,
-			    error_local->message,
-			    workspace);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read %s: %s: run `fleetstation init --workspace %s` first",
+		            path,
+		            error_local->message,
+		            workspace);
 		return NULL;
 	}
 	self->profile = fst_settings_get_string(kf, "profile");
@@ -137,20 +137,16 @@ fst_settings_load(const gchar *workspace, GError **error)
 	baud = fst_settings_get_string(kf, "baud");
 	if (baud != NULL) {
 		guint64 value = 0;
-		if (!g_ascii_string_to_unsigned(baud,
-						10,
-						FST_SETTINGS_BAUD_MIN,
-						FST_SETTINGS_BAUD_MAX,
-						&value,
-						NULL)) {
+		if (!g_ascii_string_to_unsigned(
+		        baud, 10, FST_SETTINGS_BAUD_MIN, FST_SETTINGS_BAUD_MAX, &value, NULL)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s: [defaults] baud=%s is not a line rate from %d to %d bit/s",
-				    path,
-				    baud,
-				    FST_SETTINGS_BAUD_MIN,
-				    FST_SETTINGS_BAUD_MAX);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s: [defaults] baud=%s is not a line rate from %d to %d bit/s",
+			            path,
+			            baud,
+			            FST_SETTINGS_BAUD_MIN,
+			            FST_SETTINGS_BAUD_MAX);
 			return NULL;
 		}
 		self->baud_rate = (guint)value;
@@ -183,10 +179,10 @@ fst_settings_save(const FstSettings *self, const gchar *workspace, GError **erro
 	}
 	(void)g_key_file_remove_group(kf, FST_SETTINGS_GROUP, NULL);
 	g_key_file_set_comment(kf,
-			       FST_SETTINGS_GROUP,
-			       NULL,
-			       " defaults for provision, batch and watch; options override them",
-			       NULL);
+	                       FST_SETTINGS_GROUP,
+	                       NULL,
+	                       " defaults for provision, batch and watch; options override them",
+	                       NULL);
 	if (self->profile != NULL)
 		g_key_file_set_string(kf, FST_SETTINGS_GROUP, "profile", self->profile);
 	if (self->lot != NULL)
@@ -198,7 +194,8 @@ fst_settings_save(const FstSettings *self, const gchar *workspace, GError **erro
 	if (self->baud_rate != 0)
 		g_key_file_set_integer(kf, FST_SETTINGS_GROUP, "baud", (gint)self->baud_rate);
 	data = g_key_file_to_data(kf, NULL, NULL);
-	if (!g_file_set_contents_full(path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+	if (!g_file_set_contents_full(
+	        path, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
 		fst_error_convert_gio(error);
 		g_prefix_error(error, "writing %s: ", path);
 		return FALSE;
@@ -217,8 +214,8 @@ fst_settings_to_string(const FstSettings *self)
 {
 	g_autofree gchar *ports = self->ports != NULL ? g_strjoinv(",", self->ports) : NULL;
 	return g_strdup_printf("profile %s, lot %s, ports %s, baud %u",
-			       self->profile != NULL ? self->profile : "-",
-			       self->lot != NULL ? self->lot : "-",
-			       ports != NULL && ports[0] != '\0' ? ports : "-",
-			       self->baud_rate != 0 ? self->baud_rate : FST_SETTINGS_DEFAULT_BAUD);
+	                       self->profile != NULL ? self->profile : "-",
+	                       self->lot != NULL ? self->lot : "-",
+	                       ports != NULL && ports[0] != '\0' ? ports : "-",
+	                       self->baud_rate != 0 ? self->baud_rate : FST_SETTINGS_DEFAULT_BAUD);
 }

@@ -25,16 +25,12 @@ typedef struct {
 	guint baud_rate;
 } FstSettings;
 
-FstSettings *
-fst_settings_load(const gchar *workspace, GError **error);
-gboolean
-fst_settings_save(const FstSettings *self, const gchar *workspace, GError **error);
-gchar *
-fst_settings_to_string(const FstSettings *self);
-void
-fst_settings_fill(const FstSettings *self, gchar **profile, gchar **lot, gint *baud, gchar ***ports);
-void
-fst_settings_free(FstSettings *self);
+FstSettings *fst_settings_load(const gchar *workspace, GError **error);
+gboolean fst_settings_save(const FstSettings *self, const gchar *workspace, GError **error);
+gchar *fst_settings_to_string(const FstSettings *self);
+void fst_settings_fill(
+    const FstSettings *self, gchar **profile, gchar **lot, gint *baud, gchar ***ports);
+void fst_settings_free(FstSettings *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstSettings, fst_settings_free)
 
 G_END_DECLS

@@ -40,19 +40,20 @@
 
 struct _FstStation {
 	gatomicrefcount ref_count;
-	gchar *workspace;	  /* (owned) */
-	gchar *name;		  /* (owned) */
-	gint64 id;		  /* stations.id */
-	FstDb *db;		  /* (owned) */
-	gchar *operator_name;	  /* (owned): who runs it (fst_station_set_operator()) */
-	gchar *lot;		  /* (owned) (nullable): the lot of this run */
-	FstCa *ca;		  /* (owned) */
+	gchar *workspace;         /* (owned) */
+	gchar *name;              /* (owned) */
+	gint64 id;                /* stations.id */
+	FstDb *db;                /* (owned) */
+	gchar *operator_name;     /* (owned): who runs it (fst_station_set_operator()) */
+	gchar *lot;               /* (owned) (nullable): the lot of this run */
+	FstCa *ca;                /* (owned) */
 	FstTrustCatalogue *trust; /* (owned) */
 	GMutex pool_lock;
 	FstKeyPool *key_pool; /* (owned) (nullable): made for the first station-generated profile */
 	guint pool_key_types;
-	GPtrArray *old_pools; /* (element-type FstKeyPool): superseded, kept for threads using them */
-	gint lock_fd;	      /* station.lock, held shared while open; -1 when not held */
+	GPtrArray
+	    *old_pools; /* (element-type FstKeyPool): superseded, kept for threads using them */
+	gint lock_fd;   /* station.lock, held shared while open; -1 when not held */
 };
 
 /* station-made keys kept ready per key type: enough for a gang's next round */
@@ -115,11 +116,11 @@ fst_station_mkdir_private(const gchar *path, GError **error)
 {
 	if (g_mkdir_with_parents(path, 0700) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    "cannot create %s: %s",
-			    path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s",
+		            path,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -136,12 +137,12 @@ fst_station_tighten(const gchar *path, mode_t mode, GError **error)
 		return TRUE;
 	if (g_chmod(path, mode) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    "cannot restrict %s to mode %04o: %s",
-			    path,
-			    (guint)mode,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot restrict %s to mode %04o: %s",
+		            path,
+		            (guint)mode,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -170,11 +171,11 @@ fst_station_load_conf(const gchar *workspace, GError **error)
 	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_KEEP_COMMENTS, &error_local) &&
 	    !g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot read %s: %s",
-			    conf,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read %s: %s",
+		            conf,
+		            error_local->message);
 		return NULL;
 	}
 	return g_steal_pointer(&kf);
@@ -185,7 +186,8 @@ fst_station_save_conf(const gchar *workspace, GKeyFile *kf, GError **error)
 {
 	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
 	g_autofree gchar *data = g_key_file_to_data(kf, NULL, NULL);
-	if (!g_file_set_contents_full(conf, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+	if (!g_file_set_contents_full(
+	        conf, data, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
 		fst_error_convert_gio(error);
 		return FALSE;
 	}
@@ -224,15 +226,15 @@ fst_station_check_database(const gchar *workspace, GError **error)
 	if (database_id == NULL)
 		return TRUE;
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_DATABASE,
-		    "%s is %s, but this workspace's records are in database %s: refusing to "
-		    "start on a new empty database, which would forget every certificate the "
-		    "CA issued; copy the latest `db backup` of it to %s",
-		    db_path,
-		    g_file_test(db_path, G_FILE_TEST_EXISTS) ? "empty" : "missing",
-		    database_id,
-		    db_path);
+	            FST_ERROR,
+	            FST_ERROR_DATABASE,
+	            "%s is %s, but this workspace's records are in database %s: refusing to "
+	            "start on a new empty database, which would forget every certificate the "
+	            "CA issued; copy the latest `db backup` of it to %s",
+	            db_path,
+	            g_file_test(db_path, G_FILE_TEST_EXISTS) ? "empty" : "missing",
+	            database_id,
+	            db_path);
 	return FALSE;
 }
 
@@ -256,11 +258,11 @@ fst_station_open_db(const gchar *workspace, GError **error)
 	fd = g_open(db_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DATABASE,
-			    "cannot create %s: %s",
-			    db_path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "cannot create %s: %s",
+		            db_path,
+		            g_strerror(errno));
 		return NULL;
 	}
 	close(fd);
@@ -281,18 +283,17 @@ fst_station_open_db(const gchar *workspace, GError **error)
 	recorded = g_key_file_get_string(kf, "station", "database-id", NULL);
 	if (recorded != NULL && g_strcmp0(recorded, stats.database_id) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_DATABASE,
-			    "%s is database %s, but this workspace's records are in database %s: "
-			    "put that database (or its latest `db backup` copy) back in place",
-			    db_path,
-			    stats.database_id != NULL ? stats.database_id : "(no id)",
-			    recorded);
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "%s is database %s, but this workspace's records are in database %s: "
+		            "put that database (or its latest `db backup` copy) back in place",
+		            db_path,
+		            stats.database_id != NULL ? stats.database_id : "(no id)",
+		            recorded);
 		fst_db_stats_clear(&stats);
 		return NULL;
 	}
-	if (recorded == NULL && stats.database_id != NULL &&
-	    g_key_file_has_group(kf, "station")) {
+	if (recorded == NULL && stats.database_id != NULL && g_key_file_has_group(kf, "station")) {
 		g_key_file_set_string(kf, "station", "database-id", stats.database_id);
 		if (!fst_station_save_conf(workspace, kf, error)) {
 			fst_db_stats_clear(&stats);
@@ -317,11 +318,11 @@ fst_station_lock(const gchar *workspace, gboolean *alone, GError **error)
 
 	if (fd < 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    "cannot open the workspace lock %s: %s",
-			    path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot open the workspace lock %s: %s",
+		            path,
+		            g_strerror(errno));
 		return -1;
 	}
 	*alone = flock(fd, LOCK_EX | LOCK_NB) == 0;
@@ -329,11 +330,11 @@ fst_station_lock(const gchar *workspace, gboolean *alone, GError **error)
 	 * owns devices nothing is lost if another one starts in between */
 	if (flock(fd, LOCK_SH) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "cannot lock %s: %s",
-			    path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot lock %s: %s",
+		            path,
+		            g_strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -392,11 +393,11 @@ fst_station_get_interaction(const gchar *workspace, FstInteraction *interaction)
  */
 gboolean
 fst_station_ask_ca_secret(const gchar *workspace,
-			  FstInteraction *interaction,
-			  const gchar *key_path,
-			  const gchar *what,
-			  FstSecret **secret,
-			  GError **error)
+                          FstInteraction *interaction,
+                          const gchar *key_path,
+                          const gchar *what,
+                          FstSecret **secret,
+                          GError **error)
 {
 	g_autoptr(FstInteraction) ask = fst_station_get_interaction(workspace, interaction);
 	g_autofree gchar *description = NULL;
@@ -409,7 +410,8 @@ fst_station_ask_ca_secret(const gchar *workspace,
 		if (fst_ca_pkcs11_has_pin_source(uri))
 			return TRUE;
 		description = g_strdup_printf("the %s key in the PKCS#11 token %s", what, uri);
-		*secret = fst_interaction_ask_pin(ask, description, FST_INTERACTION_FLAG_NONE, NULL, error);
+		*secret = fst_interaction_ask_pin(
+		    ask, description, FST_INTERACTION_FLAG_NONE, NULL, error);
 		return *secret != NULL;
 	}
 	if (key_path != NULL)
@@ -417,11 +419,11 @@ fst_station_ask_ca_secret(const gchar *workspace,
 	else
 		description = g_strdup_printf("the %s keys of %s", what, workspace);
 	*secret = fst_interaction_ask_passphrase(ask,
-						 description,
-						 key_path != NULL ? FST_INTERACTION_FLAG_NONE
-								  : FST_INTERACTION_FLAG_NEW,
-						 NULL,
-						 error);
+	                                         description,
+	                                         key_path != NULL ? FST_INTERACTION_FLAG_NONE
+	                                                          : FST_INTERACTION_FLAG_NEW,
+	                                         NULL,
+	                                         error);
 	return *secret != NULL;
 }
 
@@ -449,22 +451,18 @@ fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GErro
 
 	if (!g_file_test(cert, G_FILE_TEST_EXISTS) || !g_file_test(key, G_FILE_TEST_EXISTS)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CA_UNAVAILABLE,
-			    "the workspace has no issuing CA %s: %s is missing; create, import "
-			    "or install the issuing CA first",
-			    g_file_test(cert, G_FILE_TEST_EXISTS) ? "key" : "certificate",
-			    g_file_test(cert, G_FILE_TEST_EXISTS) ? key : cert);
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "the workspace has no issuing CA %s: %s is missing; create, import "
+		            "or install the issuing CA first",
+		            g_file_test(cert, G_FILE_TEST_EXISTS) ? "key" : "certificate",
+		            g_file_test(cert, G_FILE_TEST_EXISTS) ? key : cert);
 		return NULL;
 	}
-	if (!fst_station_ask_ca_secret(workspace,
-				       interaction,
-				       key,
-				       "issuing CA",
-				       &secret,
-				       error))
+	if (!fst_station_ask_ca_secret(workspace, interaction, key, "issuing CA", &secret, error))
 		return NULL;
-	return fst_ca_load(cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
+	return fst_ca_load(
+	    cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
 }
 
 /**
@@ -498,21 +496,22 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 	/* a demo PKI goes only where no CA file is: check before writing anything */
 	if (make_pki) {
 		const gchar *ca_files[] = {FST_CA_STORE_ROOT_CERT,
-					   FST_CA_STORE_ROOT_KEY,
-					   FST_CA_STORE_ISSUING_KEY,
-					   FST_CA_STORE_ISSUING_CSR};
+		                           FST_CA_STORE_ROOT_KEY,
+		                           FST_CA_STORE_ISSUING_KEY,
+		                           FST_CA_STORE_ISSUING_CSR};
 		for (guint i = 0; i < G_N_ELEMENTS(ca_files); i++) {
 			g_autofree gchar *path = fst_station_ca_path(workspace, ca_files[i]);
 			if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-				g_set_error(error,
-					    FST_ERROR,
-					    FST_ERROR_CONFIG,
-					    "%s exists but the workspace has no issuing CA "
-					    "certificate: a CA is being set up there (an issuing CA "
-					    "waiting for its certificate is finished with `ca "
-					    "install`); refusing to make a demo PKI over it, "
-					    "nothing was changed",
-					    path);
+				g_set_error(
+				    error,
+				    FST_ERROR,
+				    FST_ERROR_CONFIG,
+				    "%s exists but the workspace has no issuing CA "
+				    "certificate: a CA is being set up there (an issuing CA "
+				    "waiting for its certificate is finished with `ca "
+				    "install`); refusing to make a demo PKI over it, "
+				    "nothing was changed",
+				    path);
 				return FALSE;
 			}
 		}
@@ -538,7 +537,8 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 	if (db == NULL)
 		return FALSE;
 	if (make_pki) {
-		g_autoptr(FstSecret) passphrase = fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
+		g_autoptr(FstSecret) passphrase =
+		    fst_secret_new_from_env(FST_ENV_CA_PASSPHRASE, NULL);
 		g_autofree gchar *pass_path = fst_station_ca_path(workspace, "passphrase");
 		/* a passphrase file left by an interrupted run (or put there by the
 		 * operator) is used, never replaced; a demo asks nobody */
@@ -554,9 +554,9 @@ fst_station_init_workspace(const gchar *workspace, const gchar *organization, GE
 			if (!fst_secret_save(passphrase, pass_path, error))
 				return FALSE;
 			g_message("generated a passphrase for the demo CA keys in %s (mode 0600); "
-				  "set %s to use your own",
-				  pass_path,
-				  FST_ENV_CA_PASSPHRASE);
+			          "set %s to use your own",
+			          pass_path,
+			          FST_ENV_CA_PASSPHRASE);
 		}
 		if (!fst_ca_create_demo_pki(ca_dir, organization, passphrase, error)) {
 			g_prefix_error(error, "creating the demo CA in %s: ", ca_dir);
@@ -712,12 +712,13 @@ fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GErro
 
 	self->workspace = g_strdup(workspace);
 	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &error_local)) {
-		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot read %s: %s: run `fleetstation demo` or `fleetstation init` first",
-			    conf,
-			    error_local->message);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_CONFIG,
+		    "cannot read %s: %s: run `fleetstation demo` or `fleetstation init` first",
+		    conf,
+		    error_local->message);
 		return NULL;
 	}
 	self->name = g_key_file_get_string(kf, "station", "name", NULL);
@@ -732,7 +733,8 @@ fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GErro
 	self->db = fst_station_open_db(workspace, error);
 	if (self->db == NULL)
 		return NULL;
-	self->id = fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
+	self->id =
+	    fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
 	if (self->id <= 0)
 		return NULL;
 	/* every record names who ran the station, unless told better: the login */
@@ -742,17 +744,19 @@ fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GErro
 	 * while another process has the workspace open they may be its own */
 	if (!alone) {
 		g_debug("another process has %s open: devices in progress are left to it",
-			workspace);
+		        workspace);
 	} else {
-		g_autoptr(GPtrArray) interrupted = fst_db_mark_interrupted(self->db, self->id, error);
+		g_autoptr(GPtrArray) interrupted =
+		    fst_db_mark_interrupted(self->db, self->id, error);
 		if (interrupted == NULL)
 			return NULL;
 		if (interrupted->len > 0)
-			g_message("%u device(s) were left half-done by a previous run of station %s "
-				  "and are marked for re-work (state rework), first %s",
-				  interrupted->len,
-				  self->name,
-				  (const gchar *)g_ptr_array_index(interrupted, 0));
+			g_message(
+			    "%u device(s) were left half-done by a previous run of station %s "
+			    "and are marked for re-work (state rework), first %s",
+			    interrupted->len,
+			    self->name,
+			    (const gchar *)g_ptr_array_index(interrupted, 0));
 	}
 
 	self->ca = fst_station_unlock_ca(workspace, interaction, error);
@@ -958,10 +962,10 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
  */
 FstProfile *
 fst_station_start_run(FstStation *self,
-		      const gchar *profile_name,
-		      const gchar *lot,
-		      const gchar *operator_name,
-		      GError **error)
+                      const gchar *profile_name,
+                      const gchar *lot,
+                      const gchar *operator_name,
+                      GError **error)
 {
 	g_autoptr(FstProfile) loaded = fst_station_load_profile(self, profile_name, error);
 
@@ -1001,11 +1005,11 @@ fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile)
 	if (warning == NULL)
 		return;
 	g_warning("%s (profile %s%s)",
-		  warning,
-		  fst_profile_get_name(profile),
-		  fst_profile_get_allow_outlive_ca(profile)
-		      ? ", which allows its certificates to outlive the CA"
-		      : ", whose certificates will be refused");
+	          warning,
+	          fst_profile_get_name(profile),
+	          fst_profile_get_allow_outlive_ca(profile)
+	              ? ", which allows its certificates to outlive the CA"
+	              : ", whose certificates will be refused");
 }
 
 /**

@@ -25,73 +25,47 @@ typedef struct _FstStation FstStation;
 /* who runs the station, when --operator does not say (else the login name) */
 #define FST_ENV_OPERATOR "FLEETSTATION_OPERATOR"
 
-gchar *
-fst_station_default_workspace(void);
-const gchar *
-fst_station_templates_dir(void);
+gchar *fst_station_default_workspace(void);
+const gchar *fst_station_templates_dir(void);
 gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
-gboolean
-fst_station_has_ca(const gchar *workspace);
-gboolean
-fst_station_check_database(const gchar *workspace, GError **error);
-const gchar *
-fst_station_default_operator(void);
-gboolean
-fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error);
-const gchar *
-fst_station_get_operator(FstStation *self);
-gboolean
-fst_station_set_lot(FstStation *self, const gchar *lot, GError **error);
-FstStation *
-fst_station_open(const gchar *workspace, GError **error);
-FstStation *
-fst_station_ref(FstStation *self);
+gboolean fst_station_has_ca(const gchar *workspace);
+gboolean fst_station_check_database(const gchar *workspace, GError **error);
+const gchar *fst_station_default_operator(void);
+gboolean fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error);
+const gchar *fst_station_get_operator(FstStation *self);
+gboolean fst_station_set_lot(FstStation *self, const gchar *lot, GError **error);
+FstStation *fst_station_open(const gchar *workspace, GError **error);
+FstStation *fst_station_ref(FstStation *self);
 FstStation *
 fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error);
-void
-fst_station_set_default_interaction(FstInteraction *interaction);
-gboolean
-fst_station_ask_ca_secret(const gchar *workspace,
-			  FstInteraction *interaction,
-			  const gchar *key_path,
-			  const gchar *what,
-			  FstSecret **secret,
-			  GError **error);
-FstCa *
-fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GError **error);
-void
-fst_station_unref(FstStation *self);
+void fst_station_set_default_interaction(FstInteraction *interaction);
+gboolean fst_station_ask_ca_secret(const gchar *workspace,
+                                   FstInteraction *interaction,
+                                   const gchar *key_path,
+                                   const gchar *what,
+                                   FstSecret **secret,
+                                   GError **error);
+FstCa *fst_station_unlock_ca(const gchar *workspace, FstInteraction *interaction, GError **error);
+void fst_station_unref(FstStation *self);
 
-const gchar *
-fst_station_get_workspace(FstStation *self);
-const gchar *
-fst_station_get_name(FstStation *self);
-gint64
-fst_station_get_id(FstStation *self);
-FstDb *
-fst_station_get_db(FstStation *self);
-FstCa *
-fst_station_get_ca(FstStation *self);
-FstTrustCatalogue *
-fst_station_get_trust(FstStation *self);
-gchar *
-fst_station_get_root_ca_path(FstStation *self);
-FstProfile *
-fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
-void
-fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
+const gchar *fst_station_get_workspace(FstStation *self);
+const gchar *fst_station_get_name(FstStation *self);
+gint64 fst_station_get_id(FstStation *self);
+FstDb *fst_station_get_db(FstStation *self);
+FstCa *fst_station_get_ca(FstStation *self);
+FstTrustCatalogue *fst_station_get_trust(FstStation *self);
+gchar *fst_station_get_root_ca_path(FstStation *self);
+FstProfile *fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
+void fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
 
-FstKeyPool *
-fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
-void
-fst_station_prepare_profile(FstStation *self, const FstProfile *profile);
-FstProfile *
-fst_station_start_run(FstStation *self,
-		      const gchar *profile_name,
-		      const gchar *lot,
-		      const gchar *operator_name,
-		      GError **error);
+FstKeyPool *fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
+void fst_station_prepare_profile(FstStation *self, const FstProfile *profile);
+FstProfile *fst_station_start_run(FstStation *self,
+                                  const gchar *profile_name,
+                                  const gchar *lot,
+                                  const gchar *operator_name,
+                                  GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstStation, fst_station_unref)
 

@@ -119,7 +119,8 @@ fst_trust_report_group(FstTrustReportHelper *helper, const gchar *lot, const gch
 	group = g_new0(FstTrustReportGroup, 1);
 	group->lot = g_strdup(lot);
 	group->profile = g_strdup(profile);
-	group->devices = g_ptr_array_new_with_free_func((GDestroyNotify)fst_trust_report_device_free);
+	group->devices =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_trust_report_device_free);
 	job = g_string_new("fleetstation provision");
 	if (helper->workspace != NULL) {
 		g_autofree gchar *quoted = fst_trust_report_shell_word(helper->workspace);
@@ -145,7 +146,8 @@ fst_trust_report_latest_ats_end(FstTrustCatalogue *catalogue)
 	gint64 latest = 0;
 	for (guint i = 0; i < roots->len; i++) {
 		const FstTrustRoot *root = g_ptr_array_index(roots, i);
-		if (root->role != FST_TRUST_ROLE_ATS_PRIMARY && root->role != FST_TRUST_ROLE_ATS_RESERVED)
+		if (root->role != FST_TRUST_ROLE_ATS_PRIMARY &&
+		    root->role != FST_TRUST_ROLE_ATS_RESERVED)
 			continue;
 		latest = MAX(latest, root->not_after);
 	}
@@ -258,7 +260,8 @@ fst_trust_report(FstTrustCatalogue *catalogue,
 		gint64 need = 0;
 		for (guint j = 0; j < group->devices->len; j++) {
 			FstTrustReportDevice *dev = g_ptr_array_index(group->devices, j);
-			need = MAX(need, MIN(dev->cert_not_after, horizon > 0 ? horizon : G_MAXINT64));
+			need =
+			    MAX(need, MIN(dev->cert_not_after, horizon > 0 ? horizon : G_MAXINT64));
 		}
 		if (group->devices->len > 0 && latest < need) {
 			g_autofree gchar *date = fst_trust_report_date(latest);

@@ -166,12 +166,8 @@ fst_trust_cert_not_after(X509 *cert)
 
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
 		return 0;
-	dt = g_date_time_new_utc(tm.tm_year + 1900,
-	                         tm.tm_mon + 1,
-	                         tm.tm_mday,
-	                         tm.tm_hour,
-	                         tm.tm_min,
-	                         tm.tm_sec);
+	dt = g_date_time_new_utc(
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return dt != NULL ? g_date_time_to_unix(dt) : 0;
 }
 
@@ -676,12 +672,13 @@ fst_trust_catalogue_add_user_roots(FstTrustCatalogue *self, const gchar *dir, GE
 		}
 		root->name = fst_trust_name_from_filename(filename);
 		if (fst_trust_catalogue_find(self, root->name) != NULL) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s: the catalogue has a root named %s already; rename the file",
-			            path,
-			            root->name);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "%s: the catalogue has a root named %s already; rename the file",
+			    path,
+			    root->name);
 			return FALSE;
 		}
 		blob = fst_trust_read_file(path, error);
@@ -796,7 +793,6 @@ fst_trust_format_to_string(FstCredFormat format)
 {
 	return format == FST_CRED_FORMAT_DER ? "DER" : "PEM";
 }
-
 
 /* a byte count with thousands separators, "2,048", as the records show it */
 static gchar *
@@ -984,12 +980,13 @@ fst_trust_select_pinned(FstTrustCatalogue *self,
 				root = r;
 		}
 		if (root == NULL) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "the profile's [trust] roots names %s, which the trust catalogue "
-			            "does not have: see `fleetstation roots list`",
-			            options->roots[i]);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_CONFIG,
+			    "the profile's [trust] roots names %s, which the trust catalogue "
+			    "does not have: see `fleetstation roots list`",
+			    options->roots[i]);
 			return NULL;
 		}
 		if (g_ptr_array_find(set, root, NULL))
@@ -1030,10 +1027,9 @@ fst_trust_select_pinned(FstTrustCatalogue *self,
 	if (unusable->len > 0) {
 		g_autofree gchar *label = fst_trust_roots_label(unusable);
 		g_autofree gchar *can = fst_trust_validation_words(validation);
-		g_ptr_array_add(notes,
-		                g_strdup_printf("%s burned though the device validates %s only",
-		                                label,
-		                                can));
+		g_ptr_array_add(
+		    notes,
+		    g_strdup_printf("%s burned though the device validates %s only", label, can));
 	}
 	return fst_trust_selection_new(set, notes, NULL);
 }
@@ -1122,12 +1118,13 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 		g_autoptr(GPtrArray) one = g_ptr_array_new();
 		g_autofree gchar *can = fst_trust_validation_words(validation);
 		if (legacy == NULL) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_NOT_SUPPORTED,
-			            "the device validates %s, but no root of the legacy endpoint uses "
-			            "it: the device cannot reach that endpoint",
-			            can);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_SUPPORTED,
+			    "the device validates %s, but no root of the legacy endpoint uses "
+			    "it: the device cannot reach that endpoint",
+			    can);
 			return NULL;
 		}
 		if (fst_trust_root_encoded_size(legacy, format) > budget) {
@@ -1174,14 +1171,15 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 			g_autofree gchar *label = fst_trust_roots_label(dropped);
 			g_autofree gchar *can = fst_trust_validation_words(validation);
 			g_autofree gchar *need = fst_trust_format_bytes(total);
-			g_ptr_array_add(notes,
-			                g_strdup_printf("%s omitted: device validates %s only, %s %s "
-			                                "(all need %s)",
-			                                label,
-			                                can,
-			                                free_str,
-			                                free_what,
-			                                need));
+			g_ptr_array_add(
+			    notes,
+			    g_strdup_printf("%s omitted: device validates %s only, %s %s "
+			                    "(all need %s)",
+			                    label,
+			                    can,
+			                    free_str,
+			                    free_what,
+			                    need));
 		}
 	}
 
@@ -1193,14 +1191,15 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 		if (dropped->len > 0) {
 			g_autofree gchar *label = fst_trust_roots_label(dropped);
 			g_autofree gchar *need = fst_trust_format_bytes(total);
-			g_ptr_array_add(notes,
-			                g_strdup_printf("%s omitted: reserved for future use, %s %s "
-			                                "(with %s %s needed)",
-			                                label,
-			                                free_str,
-			                                free_what,
-			                                dropped->len == 1 ? "it" : "them",
-			                                need));
+			g_ptr_array_add(
+			    notes,
+			    g_strdup_printf("%s omitted: reserved for future use, %s %s "
+			                    "(with %s %s needed)",
+			                    label,
+			                    free_str,
+			                    free_what,
+			                    dropped->len == 1 ? "it" : "them",
+			                    need));
 		}
 	}
 
@@ -1265,10 +1264,8 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 	g_ptr_array_sort_with_data(set, fst_trust_sort_by_size_cb, &helper);
 	{
 		g_autofree gchar *used = fst_trust_format_bytes(fst_trust_total_size(set, format));
-		g_autofree gchar *all = g_strdup_printf("all ATS roots fit (%s of %s %s)",
-		                                        used,
-		                                        free_str,
-		                                        free_what);
+		g_autofree gchar *all =
+		    g_strdup_printf("all ATS roots fit (%s of %s %s)", used, free_str, free_what);
 		return fst_trust_selection_new(set, notes, all);
 	}
 }

@@ -65,16 +65,16 @@ typedef enum {
  * One root CA of the catalogue. Owned by the catalogue.
  */
 typedef struct {
-	gchar *name;	     /* (owned): file stem, e.g. "AmazonRootCA3" */
-	X509 *cert;	     /* (owned) */
-	GBytes *der;	     /* (owned) */
-	gchar *sha256;	     /* (owned): lower-case hex of the DER */
-	guint validation;    /* the FstValidation flag a device needs to use it */
+	gchar *name;      /* (owned): file stem, e.g. "AmazonRootCA3" */
+	X509 *cert;       /* (owned) */
+	GBytes *der;      /* (owned) */
+	gchar *sha256;    /* (owned): lower-case hex of the DER */
+	guint validation; /* the FstValidation flag a device needs to use it */
 	guint key_bits;
 	FstTrustRole role;
-	gint64 not_after;    /* unix seconds */
-	gchar *signed_by;    /* (owned) (nullable): for a user root, the catalogue root whose
-			      * signature it carries */
+	gint64 not_after; /* unix seconds */
+	gchar *signed_by; /* (owned) (nullable): for a user root, the catalogue root whose
+	                   * signature it carries */
 } FstTrustRoot;
 
 /**
@@ -86,51 +86,37 @@ typedef struct {
  */
 typedef struct {
 	GPtrArray *roots; /* (owned) (element-type FstTrustRoot): borrowed from the catalogue */
-	gchar *reason;	  /* (owned): never empty */
+	gchar *reason;    /* (owned): never empty */
 } FstTrustSelection;
 
 typedef struct _FstTrustCatalogue FstTrustCatalogue;
 
-FstTrustCatalogue *
-fst_trust_catalogue_load(const gchar *dir, GError **error);
-void
-fst_trust_catalogue_free(FstTrustCatalogue *self);
+FstTrustCatalogue *fst_trust_catalogue_load(const gchar *dir, GError **error);
+void fst_trust_catalogue_free(FstTrustCatalogue *self);
 gboolean
 fst_trust_catalogue_add_user_roots(FstTrustCatalogue *self, const gchar *dir, GError **error);
-GPtrArray *
-fst_trust_catalogue_get_roots(FstTrustCatalogue *self);
-const FstTrustRoot *
-fst_trust_catalogue_find_sha256(FstTrustCatalogue *self, const gchar *sha256);
-const FstTrustRoot *
-fst_trust_catalogue_find(FstTrustCatalogue *self, const gchar *name);
-GPtrArray *
-fst_trust_select(FstTrustCatalogue *self,
-		 const FstTrustOptions *options,
-		 guint validation,
-		 FstCredFormat format,
-		 guint32 budget,
-		 GError **error);
-FstTrustSelection *
-fst_trust_select_explain(FstTrustCatalogue *self,
-			 const FstTrustOptions *options,
-			 guint validation,
-			 FstCredFormat format,
-			 guint32 capacity,
-			 GError **error);
-void
-fst_trust_selection_free(FstTrustSelection *self);
-gchar *
-fst_trust_roots_ending_before(GPtrArray *roots, gint64 when);
-gchar *
-fst_trust_roots_label(GPtrArray *roots);
-void
-fst_trust_warn_ending_before(GPtrArray *roots, gint64 cert_not_after, const gchar *uid);
-gsize
-fst_trust_root_encoded_size(const FstTrustRoot *root, FstCredFormat format);
-GBytes *
-fst_trust_roots_encode(GPtrArray *roots, FstCredFormat format);
-const gchar *
-fst_trust_role_to_string(FstTrustRole role);
+GPtrArray *fst_trust_catalogue_get_roots(FstTrustCatalogue *self);
+const FstTrustRoot *fst_trust_catalogue_find_sha256(FstTrustCatalogue *self, const gchar *sha256);
+const FstTrustRoot *fst_trust_catalogue_find(FstTrustCatalogue *self, const gchar *name);
+GPtrArray *fst_trust_select(FstTrustCatalogue *self,
+                            const FstTrustOptions *options,
+                            guint validation,
+                            FstCredFormat format,
+                            guint32 budget,
+                            GError **error);
+FstTrustSelection *fst_trust_select_explain(FstTrustCatalogue *self,
+                                            const FstTrustOptions *options,
+                                            guint validation,
+                                            FstCredFormat format,
+                                            guint32 capacity,
+                                            GError **error);
+void fst_trust_selection_free(FstTrustSelection *self);
+gchar *fst_trust_roots_ending_before(GPtrArray *roots, gint64 when);
+gchar *fst_trust_roots_label(GPtrArray *roots);
+void fst_trust_warn_ending_before(GPtrArray *roots, gint64 cert_not_after, const gchar *uid);
+gsize fst_trust_root_encoded_size(const FstTrustRoot *root, FstCredFormat format);
+GBytes *fst_trust_roots_encode(GPtrArray *roots, FstCredFormat format);
+const gchar *fst_trust_role_to_string(FstTrustRole role);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstTrustCatalogue, fst_trust_catalogue_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstTrustSelection, fst_trust_selection_free)

@@ -33,13 +33,13 @@
 #include "fst-ports.h"
 
 typedef struct {
-	FstStation *station; /* (unowned) */
+	FstStation *station;       /* (unowned) */
 	const FstProfile *profile; /* (unowned) */
-	gint64 started_us;   /* when the watch began, unix microseconds */
-	GHashTable *seen;    /* port path -> identity string of what was there */
+	gint64 started_us;         /* when the watch began, unix microseconds */
+	GHashTable *seen;          /* port path -> identity string of what was there */
 	FstKnownDevices *known;
-	gint hotplug; /* atomic: a USB device came or went */
-	gboolean warned; /* a scan failure was reported once */
+	gint hotplug;       /* atomic: a USB device came or went */
+	gboolean warned;    /* a scan failure was reported once */
 	gint64 burst_until; /* scan often until then: a tty follows its USB device */
 } FstWatch;
 
@@ -55,10 +55,8 @@ fst_watch_identity(const gchar *path)
 	g_autofree gchar *target = g_file_read_link(path, NULL);
 	if (g_stat(path, &st) != 0)
 		return NULL;
-	return g_strdup_printf("%lu:%lu:%s",
-			       (gulong)st.st_rdev,
-			       (gulong)st.st_ino,
-			       target != NULL ? target : "");
+	return g_strdup_printf(
+	    "%lu:%lu:%s", (gulong)st.st_rdev, (gulong)st.st_ino, target != NULL ? target : "");
 }
 
 static void
@@ -149,9 +147,9 @@ fst_watch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 
 static int LIBUSB_CALL
 fst_watch_hotplug_cb(libusb_context *ctx,
-		     libusb_device *device,
-		     libusb_hotplug_event event,
-		     void *user_data)
+                     libusb_device *device,
+                     libusb_hotplug_event event,
+                     void *user_data)
 {
 	FstWatch *self = user_data;
 	struct libusb_device_descriptor desc;
@@ -159,9 +157,9 @@ fst_watch_hotplug_cb(libusb_context *ctx,
 	if (libusb_get_device_descriptor(device, &desc) != LIBUSB_SUCCESS)
 		return 0;
 	g_debug("usb %04x:%04x %s",
-		desc.idVendor,
-		desc.idProduct,
-		event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED ? "arrived" : "left");
+	        desc.idVendor,
+	        desc.idProduct,
+	        event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED ? "arrived" : "left");
 	if (fst_known_devices_has_vendor(self->known, desc.idVendor))
 		g_atomic_int_set(&self->hotplug, 1);
 	return 0;
@@ -216,12 +214,12 @@ fst_watch_deliver(FstGang *gang, FstWatchResultFunc on_result, gpointer user_dat
  */
 gboolean
 fst_watch_run(FstStation *station,
-	      const FstProfile *profile,
-	      const FstWatchOptions *options,
-	      FstProgressFunc progress,
-	      FstWatchResultFunc on_result,
-	      gpointer user_data,
-	      GError **error)
+              const FstProfile *profile,
+              const FstWatchOptions *options,
+              FstProgressFunc progress,
+              FstWatchResultFunc on_result,
+              gpointer user_data,
+              GError **error)
 {
 	g_autoptr(FstKnownDevices) known = fst_known_devices_load_default(error);
 	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -252,15 +250,15 @@ fst_watch_run(FstStation *station,
 	if (libusb_init(&usb) == LIBUSB_SUCCESS) {
 		if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
 		    libusb_hotplug_register_callback(usb,
-						     LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
-							 LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-						     0,
-						     LIBUSB_HOTPLUG_MATCH_ANY,
-						     LIBUSB_HOTPLUG_MATCH_ANY,
-						     LIBUSB_HOTPLUG_MATCH_ANY,
-						     fst_watch_hotplug_cb,
-						     &self,
-						     &hotplug) == LIBUSB_SUCCESS)
+		                                     LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
+		                                         LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		                                     0,
+		                                     LIBUSB_HOTPLUG_MATCH_ANY,
+		                                     LIBUSB_HOTPLUG_MATCH_ANY,
+		                                     LIBUSB_HOTPLUG_MATCH_ANY,
+		                                     fst_watch_hotplug_cb,
+		                                     &self,
+		                                     &hotplug) == LIBUSB_SUCCESS)
 			have_hotplug = TRUE;
 	} else {
 		usb = NULL;
@@ -284,7 +282,8 @@ fst_watch_run(FstStation *station,
 			if (identity == NULL)
 				continue;
 			g_hash_table_add(present, g_strdup(path));
-			if (g_strcmp0(before, identity) == 0 || fst_gang_port_is_running(gang, path))
+			if (g_strcmp0(before, identity) == 0 ||
+			    fst_gang_port_is_running(gang, path))
 				continue;
 			g_info("device arrived on %s", path);
 			g_hash_table_replace(seen, g_strdup(path), g_steal_pointer(&identity));

@@ -34,13 +34,12 @@ typedef struct {
  */
 typedef void (*FstWatchResultFunc)(const FstProvisionResult *result, gpointer user_data);
 
-gboolean
-fst_watch_run(FstStation *station,
-	      const FstProfile *profile,
-	      const FstWatchOptions *options,
-	      FstProgressFunc progress,
-	      FstWatchResultFunc on_result,
-	      gpointer user_data,
-	      GError **error);
+gboolean fst_watch_run(FstStation *station,
+                       const FstProfile *profile,
+                       const FstWatchOptions *options,
+                       FstProgressFunc progress,
+                       FstWatchResultFunc on_result,
+                       gpointer user_data,
+                       GError **error);
 
 G_END_DECLS

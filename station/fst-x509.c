@@ -27,7 +27,8 @@ fst_x509_bundle_encode(GPtrArray *ders, FstCredFormat format)
 			gsize len = 0;
 			const guint8 *data = g_bytes_get_data(der, &len);
 			gsize pem_len = 0;
-			g_autofree gchar *pem = fst_crypto_pem_encode("CERTIFICATE", data, len, &pem_len);
+			g_autofree gchar *pem =
+			    fst_crypto_pem_encode("CERTIFICATE", data, len, &pem_len);
 			g_string_append_len(out, pem, (gssize)pem_len);
 		} else {
 			gsize len = 0;

@@ -6,9 +6,7 @@
 
 G_BEGIN_DECLS
 
-GBytes *
-fst_x509_bundle_encode(GPtrArray *ders, FstCredFormat format);
-gchar *
-fst_x509_sha256_hex(GBytes *data);
+GBytes *fst_x509_bundle_encode(GPtrArray *ders, FstCredFormat format);
+gchar *fst_x509_sha256_hex(GBytes *data);
 
 G_END_DECLS

@@ -590,10 +590,8 @@ fst_fsp_parse_hello(const guint8 *buf, gsize len, FstDeviceInfo *info, GError **
 	}
 	tmp.max_payload = MIN(tmp.max_payload, FST_FSP_MAX_PAYLOAD_LIMIT);
 	if (cred_slots == 0) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_INVALID_DATA,
-		                    "device reports 0 credential slots");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_INVALID_DATA, "device reports 0 credential slots");
 		return FALSE;
 	}
 	/* a later device may have more slots than this station addresses: it
@@ -1017,22 +1015,16 @@ fst_fsp_device_keygen(FstFspDevice *self,
 }
 
 static GBytes *
-fst_fsp_device_generate_csr(FstDevice *device,
-                            guint slot,
-                            FstKeyType key_type,
-                            GCancellable *cancellable,
-                            GError **error)
+fst_fsp_device_generate_csr(
+    FstDevice *device, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	return fst_fsp_device_keygen(
 	    FST_FSP_DEVICE(device), slot, key_type, FST_FSP_KEYGEN_FORM_CSR, cancellable, error);
 }
 
 static GBytes *
-fst_fsp_device_generate_public_key(FstDevice *device,
-                                   guint slot,
-                                   FstKeyType key_type,
-                                   GCancellable *cancellable,
-                                   GError **error)
+fst_fsp_device_generate_public_key(
+    FstDevice *device, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	return fst_fsp_device_keygen(
 	    FST_FSP_DEVICE(device), slot, key_type, FST_FSP_KEYGEN_FORM_PUBKEY, cancellable, error);
@@ -1137,8 +1129,7 @@ fst_fsp_device_write_object(FstDevice *device,
 		if (!fst_fsp_device_check_status(
 		        self, FST_FSP_CMD_WRITE, wresp, what, &error_local)) {
 			/* the device forgot the first part: it was reset or rebooted */
-			if (offset > 0 &&
-			    g_bytes_get_size(wresp) == 1 &&
+			if (offset > 0 && g_bytes_get_size(wresp) == 1 &&
 			    ((const guint8 *)g_bytes_get_data(wresp, NULL))[0] ==
 			        FST_FSP_STATUS_BAD_OFFSET) {
 				g_set_error(error,
@@ -1258,11 +1249,8 @@ fst_fsp_device_erase(FstFspDevice *self,
 }
 
 static GBytes *
-fst_fsp_device_read_object(FstDevice *device,
-                           guint slot,
-                           FstObjectKind kind,
-                           GCancellable *cancellable,
-                           GError **error)
+fst_fsp_device_read_object(
+    FstDevice *device, guint slot, FstObjectKind kind, GCancellable *cancellable, GError **error)
 {
 	FstFspDevice *self = FST_FSP_DEVICE(device);
 	g_autofree gchar *what = fst_fsp_object_name(slot, kind);
@@ -1594,14 +1582,8 @@ fst_fsp_device_lock(FstDevice *device, GCancellable *cancellable, GError **error
 		return FALSE;
 	}
 	fst_fsp_put_u32(req, FST_FSP_LOCK_MAGIC);
-	resp = fst_fsp_device_transact(self,
-	                               FST_FSP_CMD_LOCK,
-	                               req,
-	                               sizeof(req),
-	                               16,
-	                               FST_FSP_PROC_COMMIT,
-	                               cancellable,
-	                               error);
+	resp = fst_fsp_device_transact(
+	    self, FST_FSP_CMD_LOCK, req, sizeof(req), 16, FST_FSP_PROC_COMMIT, cancellable, error);
 	if (resp == NULL)
 		return FALSE;
 	return fst_fsp_device_check_status(self, FST_FSP_CMD_LOCK, resp, "credentials", error);

@@ -245,11 +245,8 @@ fst_nrf91_at_parse_keygen(const gchar *line, GBytes **csr, GBytes **cose, GError
  *   for a malformed line
  */
 gboolean
-fst_nrf91_at_parse_cmng_digest(const gchar *line,
-                               guint32 sec_tag,
-                               guint type,
-                               guint8 sha256[32],
-                               GError **error)
+fst_nrf91_at_parse_cmng_digest(
+    const gchar *line, guint32 sec_tag, guint type, guint8 sha256[32], GError **error)
 {
 	const gchar *p;
 	gchar *end = NULL;
@@ -395,11 +392,8 @@ fst_cbor_skip(FstCbor *c, guint depth)
  * Returns: %TRUE, or %FALSE with %FST_ERROR_INVALID_DATA
  */
 gboolean
-fst_nrf91_cose_sign1_parse(GBytes *cose,
-                           GBytes **protected_hdr,
-                           GBytes **payload,
-                           GBytes **signature,
-                           GError **error)
+fst_nrf91_cose_sign1_parse(
+    GBytes *cose, GBytes **protected_hdr, GBytes **payload, GBytes **signature, GError **error)
 {
 	FstCbor c = {0};
 	guint8 major;

@@ -26,29 +26,15 @@ typedef enum {
 	FST_NRF91_AT_OVERSIZE,
 } FstNrf91AtFinal;
 
-FstNrf91AtFinal
-fst_nrf91_at_scan(const gchar *buf, gsize len, GPtrArray **lines, gint *cme_error);
-GBytes *
-fst_nrf91_base64url_decode(const gchar *text, gsize len, GError **error);
-gchar *
-fst_nrf91_base64url_encode(const guint8 *data, gsize len);
-gboolean
-fst_nrf91_at_parse_keygen(const gchar *line, GBytes **csr, GBytes **cose, GError **error);
-gboolean
-fst_nrf91_at_parse_cmng_digest(const gchar *line,
-			       guint32 sec_tag,
-			       guint type,
-			       guint8 sha256[32],
-			       GError **error);
-gboolean
-fst_nrf91_cose_sign1_parse(GBytes *cose,
-			   GBytes **protected_hdr,
-			   GBytes **payload,
-			   GBytes **signature,
-			   GError **error);
-GBytes *
-fst_nrf91_cose_sig_structure(GBytes *protected_hdr, GBytes *payload);
-const gchar *
-fst_nrf91_cme_error_to_string(gint code);
+FstNrf91AtFinal fst_nrf91_at_scan(const gchar *buf, gsize len, GPtrArray **lines, gint *cme_error);
+GBytes *fst_nrf91_base64url_decode(const gchar *text, gsize len, GError **error);
+gchar *fst_nrf91_base64url_encode(const guint8 *data, gsize len);
+gboolean fst_nrf91_at_parse_keygen(const gchar *line, GBytes **csr, GBytes **cose, GError **error);
+gboolean fst_nrf91_at_parse_cmng_digest(
+    const gchar *line, guint32 sec_tag, guint type, guint8 sha256[32], GError **error);
+gboolean fst_nrf91_cose_sign1_parse(
+    GBytes *cose, GBytes **protected_hdr, GBytes **payload, GBytes **signature, GError **error);
+GBytes *fst_nrf91_cose_sig_structure(GBytes *protected_hdr, GBytes *payload);
+const gchar *fst_nrf91_cme_error_to_string(gint code);
 
 G_END_DECLS

@@ -39,7 +39,6 @@ struct _FstNrf91Device {
 
 G_DEFINE_TYPE(FstNrf91Device, fst_nrf91_device, FST_TYPE_DEVICE)
 
-
 static const gchar *
 fst_nrf91_device_port(FstNrf91Device *self)
 {
@@ -106,7 +105,8 @@ fst_nrf91_device_at(FstNrf91Device *self,
 	if (!fst_transport_write(transport,
 	                         (const guint8 *)line,
 	                         line_len,
-	                         self->base_timeout_ms + 2 * fst_nrf91_device_wire_ms(self, line_len),
+	                         self->base_timeout_ms +
+	                             2 * fst_nrf91_device_wire_ms(self, line_len),
 	                         cancellable,
 	                         error)) {
 		g_prefix_error(error, "sending %s: ", what);
@@ -122,14 +122,15 @@ fst_nrf91_device_at(FstNrf91Device *self,
 		FstNrf91AtFinal final;
 
 		if (now >= deadline) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_TIMED_OUT,
-			            "%s: no answer to %s within %u ms; check the cable, the baud "
-			            "rate and that the modem firmware takes AT commands on this UART",
-			            fst_nrf91_device_port(self),
-			            what,
-			            timeout_ms);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_TIMED_OUT,
+			    "%s: no answer to %s within %u ms; check the cable, the baud "
+			    "rate and that the modem firmware takes AT commands on this UART",
+			    fst_nrf91_device_port(self),
+			    what,
+			    timeout_ms);
 			return NULL;
 		}
 		g_autoptr(GError) error_local = NULL;
@@ -156,15 +157,16 @@ fst_nrf91_device_at(FstNrf91Device *self,
 		case FST_NRF91_AT_OK:
 			return g_steal_pointer(&lines);
 		case FST_NRF91_AT_ERROR:
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_PROTOCOL,
-			            "%s: modem %s answered ERROR to %s: the modem firmware does not "
-			            "take this command as sent; check that it is an nRF91 modem "
-			            "firmware 1.3 or later",
-			            fst_nrf91_device_port(self),
-			            fst_nrf91_device_uid(self),
-			            what);
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_PROTOCOL,
+			    "%s: modem %s answered ERROR to %s: the modem firmware does not "
+			    "take this command as sent; check that it is an nRF91 modem "
+			    "firmware 1.3 or later",
+			    fst_nrf91_device_port(self),
+			    fst_nrf91_device_uid(self),
+			    what);
 			return NULL;
 		case FST_NRF91_AT_CME_ERROR:
 			g_set_error(error,
@@ -377,11 +379,8 @@ fst_nrf91_device_check_cose(FstNrf91Device *self, GBytes *csr, GBytes *cose, GEr
 	ctx = EVP_MD_CTX_new();
 	ok = ctx != NULL &&
 	     EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, self->attestation_key) == 1 &&
-	     EVP_DigestVerify(ctx,
-	                      der,
-	                      (gsize)der_len,
-	                      g_bytes_get_data(tbs, NULL),
-	                      g_bytes_get_size(tbs)) == 1;
+	     EVP_DigestVerify(
+	         ctx, der, (gsize)der_len, g_bytes_get_data(tbs, NULL), g_bytes_get_size(tbs)) == 1;
 	OPENSSL_free(der);
 	ERR_clear_error();
 	if (ok)
@@ -399,11 +398,8 @@ bad_sig:
 }
 
 static GBytes *
-fst_nrf91_device_generate_csr(FstDevice *device,
-                              guint slot,
-                              FstKeyType key_type,
-                              GCancellable *cancellable,
-                              GError **error)
+fst_nrf91_device_generate_csr(
+    FstDevice *device, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	FstNrf91Device *self = FST_NRF91_DEVICE(device);
 	g_autofree gchar *del = NULL;
@@ -429,7 +425,8 @@ fst_nrf91_device_generate_csr(FstDevice *device,
 	/* the modem makes no key in a sec_tag that has one: delete it first,
 	 * where there is none the modem answers 513, which is fine */
 	del = g_strdup_printf("AT%%CMNG=3,%u,%u", self->sec_tag, FST_NRF91_TYPE_CLIENT_KEY);
-	lines = fst_nrf91_device_at(self, del, del, FST_NRF91_PROC_FLASH, cancellable, &error_local);
+	lines =
+	    fst_nrf91_device_at(self, del, del, FST_NRF91_PROC_FLASH, cancellable, &error_local);
 	if (lines == NULL) {
 		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
@@ -440,7 +437,8 @@ fst_nrf91_device_generate_csr(FstDevice *device,
 	g_clear_pointer(&lines, g_ptr_array_unref);
 
 	keygen = g_strdup_printf("AT%%KEYGEN=%u,%u,0", self->sec_tag, FST_NRF91_TYPE_CLIENT_KEY);
-	lines = fst_nrf91_device_at(self, keygen, keygen, FST_NRF91_PROC_KEYGEN, cancellable, error);
+	lines =
+	    fst_nrf91_device_at(self, keygen, keygen, FST_NRF91_PROC_KEYGEN, cancellable, error);
 	if (lines == NULL)
 		return NULL;
 	for (guint i = 0; i < lines->len; i++) {
@@ -467,7 +465,8 @@ fst_nrf91_device_generate_csr(FstDevice *device,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_PROTOCOL,
-		            "%s: the CSR of AT%%KEYGEN is %" G_GSIZE_FORMAT " bytes, more than 8192",
+		            "%s: the CSR of AT%%KEYGEN is %" G_GSIZE_FORMAT
+		            " bytes, more than 8192",
 		            fst_nrf91_device_port(self),
 		            g_bytes_get_size(csr));
 		return NULL;
@@ -528,7 +527,8 @@ fst_nrf91_device_write_object(FstDevice *device,
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_STORAGE_FULL,
-		            "%s: %s is %" G_GSIZE_FORMAT " bytes; an nRF91 credential holds 1 to %u",
+		            "%s: %s is %" G_GSIZE_FORMAT
+		            " bytes; an nRF91 credential holds 1 to %u",
 		            fst_nrf91_device_port(self),
 		            fst_object_kind_to_string(kind),
 		            len,
@@ -594,8 +594,8 @@ fst_nrf91_device_digest_object(FstDevice *device,
 		            self->sec_tag);
 		return NULL;
 	}
-	if (lines->len != 1 ||
-	    !fst_nrf91_at_parse_cmng_digest(g_ptr_array_index(lines, 0), self->sec_tag, type, sha, error)) {
+	if (lines->len != 1 || !fst_nrf91_at_parse_cmng_digest(
+	                           g_ptr_array_index(lines, 0), self->sec_tag, type, sha, error)) {
 		if (error != NULL && *error == NULL)
 			g_set_error(error,
 			            FST_ERROR,
@@ -613,11 +613,8 @@ fst_nrf91_device_digest_object(FstDevice *device,
 }
 
 static GBytes *
-fst_nrf91_device_read_object(FstDevice *device,
-                             guint slot,
-                             FstObjectKind kind,
-                             GCancellable *cancellable,
-                             GError **error)
+fst_nrf91_device_read_object(
+    FstDevice *device, guint slot, FstObjectKind kind, GCancellable *cancellable, GError **error)
 {
 	FstNrf91Device *self = FST_NRF91_DEVICE(device);
 	g_set_error(error,
@@ -630,10 +627,7 @@ fst_nrf91_device_read_object(FstDevice *device,
 }
 
 static gboolean
-fst_nrf91_device_set_option(FstDevice *device,
-                            const gchar *key,
-                            const gchar *value,
-                            GError **error)
+fst_nrf91_device_set_option(FstDevice *device, const gchar *key, const gchar *value, GError **error)
 {
 	FstNrf91Device *self = FST_NRF91_DEVICE(device);
 
@@ -739,10 +733,6 @@ FstDevice *
 fst_nrf91_device_new(FstTransport *transport)
 {
 	g_return_val_if_fail(FST_IS_TRANSPORT(transport), NULL);
-	return g_object_new(FST_TYPE_NRF91_DEVICE,
-	                    "transport",
-	                    transport,
-	                    "dialect",
-	                    FST_NRF91_DIALECT,
-	                    NULL);
+	return g_object_new(
+	    FST_TYPE_NRF91_DEVICE, "transport", transport, "dialect", FST_NRF91_DIALECT, NULL);
 }

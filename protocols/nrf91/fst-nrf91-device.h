@@ -14,11 +14,8 @@ G_DECLARE_FINAL_TYPE(FstNrf91Device, fst_nrf91_device, FST, NRF91_DEVICE, FstDev
 /* the largest credential one %CMNG write stores */
 #define FST_NRF91_CREDENTIAL_MAX 4096u
 
-FstDevice *
-fst_nrf91_device_new(FstTransport *transport);
-void
-fst_nrf91_device_set_timeout(FstNrf91Device *self, guint base_timeout_ms);
-guint32
-fst_nrf91_device_get_sec_tag(FstNrf91Device *self);
+FstDevice *fst_nrf91_device_new(FstTransport *transport);
+void fst_nrf91_device_set_timeout(FstNrf91Device *self, guint base_timeout_ms);
+guint32 fst_nrf91_device_get_sec_tag(FstNrf91Device *self);
 
 G_END_DECLS

@@ -53,8 +53,7 @@ fst_dev_init(FstDevCtx *ctx, const FstDevHal *hal, const FstDevIdentity *identit
 		return -1;
 	if (identity->cred_slots > FST_FSP_CRED_SLOTS_MAX)
 		return -1;
-	if (identity->cred_slots == 2 &&
-	    (hal->activate == NULL || hal->active_slot == NULL))
+	if (identity->cred_slots == 2 && (hal->activate == NULL || hal->active_slot == NULL))
 		return -1;
 	if (!fst_dev_string_ok(identity->uid, 1) || !fst_dev_string_ok(identity->model, 0) ||
 	    !fst_dev_string_ok(identity->firmware, 0))
@@ -158,7 +157,8 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 	 * send none and get no NAK frames */
 	if (fst_fsp_cursor_remaining(req) > 0)
 		station_flags = fst_fsp_read_u8(req);
-	ctx->nak = (station_flags & FST_FSP_HELLO_FLAG_NAK) != 0 && (id->caps & FST_FSP_CAP_NAK) != 0;
+	ctx->nak =
+	    (station_flags & FST_FSP_HELLO_FLAG_NAK) != 0 && (id->caps & FST_FSP_CAP_NAK) != 0;
 
 	/* a new session: forget half-written objects and keys */
 	ctx->staged_id = 0;
@@ -195,7 +195,8 @@ fst_dev_cmd_hello(FstDevCtx *ctx, FstFspCursor *req, FstFspCursor *resp)
 		fst_fsp_tlv_put_u8(resp, FST_FSP_TAG_CRED_SLOTS, fst_dev_slots(ctx));
 		fst_fsp_tlv_put_u8(resp,
 		                   FST_FSP_TAG_ACTIVE_SLOT,
-		                   active > 0 && active < fst_dev_slots(ctx) ? (uint8_t)active : 0u);
+		                   active > 0 && active < fst_dev_slots(ctx) ? (uint8_t)active
+		                                                             : 0u);
 	}
 	for (uint8_t i = 0; i < id->n_objects; i++) {
 		uint8_t v[10];
@@ -490,8 +491,7 @@ fst_dev_cmd_put_key(FstDevCtx *ctx, FstFspCursor *req)
 		return FST_FSP_STATUS_UNSUPPORTED;
 	if (!req->error && slot >= fst_dev_slots(ctx))
 		return FST_FSP_STATUS_UNSUPPORTED;
-	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0 || total == 0 ||
-	    n == 0)
+	if (req->error || key_type == 0 || (key_type & (key_type - 1)) != 0 || total == 0 || n == 0)
 		return FST_FSP_STATUS_BAD_ARGUMENTS;
 	if ((ctx->identity->key_types & key_type) == 0)
 		return FST_FSP_STATUS_UNSUPPORTED;

@@ -115,7 +115,8 @@ typedef struct {
 	 * has one, else its key, SHA-256 for every key type, ECDSA as DER or
 	 * RSA PKCS#1 v1.5, and stores the signature as object
 	 * FST_FSP_OBJ_SIGNATURE; NO_KEY when the slot has neither */
-	int (*sign)(void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, uint32_t *sig_len);
+	int (*sign)(
+	    void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, uint32_t *sig_len);
 	/* optional, required with FST_FSP_CAP_PUT_KEY: receives a station-made
 	 * key (PKCS#8 DER) in contiguous chunks; on the last chunk (offset + len
 	 * == total) it checks the key against @key_type, makes it the staged
@@ -142,7 +143,10 @@ typedef struct {
 	 * object @id from the storage medium (not a RAM copy, not a hash kept
 	 * since the commit) and hashes it; sets @len to the bytes read;
 	 * NOT_FOUND when absent, STORAGE_FAILED when the medium fails */
-	int (*obj_rehash)(void *user, uint8_t id, uint32_t *len, uint8_t sha256[FST_FSP_SHA256_SIZE]);
+	int (*obj_rehash)(void *user,
+	                  uint8_t id,
+	                  uint32_t *len,
+	                  uint8_t sha256[FST_FSP_SHA256_SIZE]);
 } FstDevHal;
 
 /**

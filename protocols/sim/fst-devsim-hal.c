@@ -41,8 +41,8 @@ struct _FstDevsimHal {
 	gchar *firmware;     /* (owned) */
 	gchar *storage_path; /* (owned) (nullable) */
 	FstDevsimObject objects[FST_DEVSIM_N_OBJECTS];
-	guint n_objects; /* used entries of @objects */
-	guint cred_slots; /* 1, or 2 for A/B */
+	guint n_objects;   /* used entries of @objects */
+	guint cred_slots;  /* 1, or 2 for A/B */
 	guint active_slot; /* the slot the simulated TLS stack uses, persistent */
 	/* per credential slot: */
 	/* (owned) (nullable): the key of the committed certificate */
@@ -63,7 +63,7 @@ struct _FstDevsimHal {
 	gint n_commits;
 	gint n_keygens;
 	gboolean locked;
-	GByteArray *key_in; /* (owned) (nullable): PUT_KEY chunks so far, wiped */
+	GByteArray *key_in;      /* (owned) (nullable): PUT_KEY chunks so far, wiped */
 	gint64 throttle_us;      /* time spent simulating the wire, not computing */
 	gint64 throttle_debt_us; /* slept beyond the wire time, paid back later */
 	/* faults */
@@ -669,8 +669,8 @@ fst_devsim_sign(void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, ui
 		return FST_FSP_STATUS_UNSUPPORTED;
 	/* the key the slot would use next: staged, else its committed key */
 	key = self->staged_key[slot] != NULL ? self->staged_key[slot] : self->key[slot];
-	key_type = self->staged_key[slot] != NULL ? self->staged_key_type[slot]
-	                                          : self->key_type[slot];
+	key_type =
+	    self->staged_key[slot] != NULL ? self->staged_key_type[slot] : self->key_type[slot];
 	if (key == NULL)
 		return FST_FSP_STATUS_NO_KEY;
 	/* fault: a device that does not hold the key its CSR was made with */
@@ -682,8 +682,7 @@ fst_devsim_sign(void *user, uint8_t slot, const uint8_t *msg, size_t msg_len, ui
 		key = other;
 	}
 	md_ctx = EVP_MD_CTX_new();
-	if (md_ctx == NULL ||
-	    EVP_DigestSignInit(md_ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
+	if (md_ctx == NULL || EVP_DigestSignInit(md_ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
 	    EVP_DigestSign(md_ctx, NULL, &len, msg, msg_len) != 1 ||
 	    len > FST_DEVSIM_CAPACITY_SIGNATURE) {
 		g_warning("signing the challenge failed");
@@ -1024,10 +1023,9 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->identity.validation = config->validation;
 	self->identity.caps = FST_FSP_CAP_SIGN | FST_FSP_CAP_LOCK;
 	if (config->key_types != 0)
-		self->identity.caps |= config->no_csr ? FST_FSP_CAP_PUT_KEY
-						      : config->pubkey_only
-							    ? FST_FSP_CAP_PUBKEY
-							    : FST_FSP_CAP_CSR | FST_FSP_CAP_PUBKEY;
+		self->identity.caps |= config->no_csr        ? FST_FSP_CAP_PUT_KEY
+		                       : config->pubkey_only ? FST_FSP_CAP_PUBKEY
+		                                             : FST_FSP_CAP_CSR | FST_FSP_CAP_PUBKEY;
 	self->fault_reboot_in_write = config->fault_reboot_in_write;
 	self->fault_corrupt_object = config->fault_corrupt_object;
 	self->fault_storage_limit = config->fault_storage_limit;

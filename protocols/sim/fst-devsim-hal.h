@@ -25,17 +25,17 @@ typedef struct {
 	guint32 capacity_roots;
 	guint baud; /* 0 = unthrottled */
 	guint64 seed;
-	gboolean no_csr; /* key-injection only: no KEYGEN, takes PUT_KEY */
+	gboolean no_csr;      /* key-injection only: no KEYGEN, takes PUT_KEY */
 	gboolean pubkey_only; /* makes keys but no CSR: KEYGEN form PUBKEY only */
 	guint cred_slots;     /* 0 or 1: one credential slot; 2: A/B slots */
 	gboolean no_nak;      /* firmware before FSP document 1.4: no NAK frames */
 	gboolean no_digest;   /* firmware before FSP document 1.5: no DIGEST */
 	guint version_max;    /* 0: FSP 1; N > 1: a newer firmware that also speaks 1 */
 	/* storage faults (see protocols/sim/README.md) */
-	guint fault_reboot_in_write;  /* reboot during the Nth WRITE (1-based), 0 = never */
-	guint8 fault_corrupt_object;  /* commit a corrupted copy of this object id, 0 = none */
-	guint32 fault_storage_limit;  /* bytes the flash really holds, 0 = the capacities */
-	gboolean fault_wrong_key;     /* SIGN_CHALLENGE signs with another key */
+	guint fault_reboot_in_write;     /* reboot during the Nth WRITE (1-based), 0 = never */
+	guint8 fault_corrupt_object;     /* commit a corrupted copy of this object id, 0 = none */
+	guint32 fault_storage_limit;     /* bytes the flash really holds, 0 = the capacities */
+	gboolean fault_wrong_key;        /* SIGN_CHALLENGE signs with another key */
 	gboolean fault_replay_signature; /* answers every challenge with the first signature */
 } FstDevsimConfig;
 

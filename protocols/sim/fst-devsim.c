@@ -167,8 +167,7 @@ fst_devsim_dump_slots(FstDevsimHal *hal)
 static int
 fst_devsim_dump(const gchar *storage, const gchar *name, guint cred_slots)
 {
-	FstDevsimConfig config = {
-	    .uid = "dump", .storage_path = storage, .cred_slots = cred_slots};
+	FstDevsimConfig config = {.uid = "dump", .storage_path = storage, .cred_slots = cred_slots};
 	g_autoptr(FstDevsimHal) hal = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) data = NULL;
@@ -249,49 +248,49 @@ fst_devsim_open_pty(int *master, int *slave, gchar **slave_path, GError **error)
  * value already set by an option is kept */
 static gboolean
 fst_devsim_load_model(const gchar *path,
-		      gchar **model,
-		      gchar **firmware,
-		      gchar **key_types,
-		      gchar **validation,
-		      gchar **format,
-		      gint *cap_cert,
-		      gint *cap_chain,
-		      gint *cap_roots,
-		      gint *baud,
-		      gint *cred_slots,
-		      gboolean *no_csr,
-		      gboolean *pubkey_only,
-		      GError **error)
+                      gchar **model,
+                      gchar **firmware,
+                      gchar **key_types,
+                      gchar **validation,
+                      gchar **format,
+                      gint *cap_cert,
+                      gint *cap_chain,
+                      gint *cap_roots,
+                      gint *baud,
+                      gint *cred_slots,
+                      gboolean *no_csr,
+                      gboolean *pubkey_only,
+                      GError **error)
 {
 	const gchar *known[] = {"model",
-				"firmware",
-				"key-types",
-				"validation",
-				"format",
-				"capacity-cert",
-				"capacity-chain",
-				"capacity-roots",
-				"baud",
-				"cred-slots",
-				"key-injection-only",
-				"no-csr",
-				NULL};
+	                        "firmware",
+	                        "key-types",
+	                        "validation",
+	                        "format",
+	                        "capacity-cert",
+	                        "capacity-chain",
+	                        "capacity-roots",
+	                        "baud",
+	                        "cred-slots",
+	                        "key-injection-only",
+	                        "no-csr",
+	                        NULL};
 	struct {
 		const gchar *key;
 		gchar **value;
 	} strings[] = {{"model", model},
-		       {"firmware", firmware},
-		       {"key-types", key_types},
-		       {"validation", validation},
-		       {"format", format}};
+	               {"firmware", firmware},
+	               {"key-types", key_types},
+	               {"validation", validation},
+	               {"format", format}};
 	struct {
 		const gchar *key;
 		gint *value;
 	} ints[] = {{"capacity-cert", cap_cert},
-		    {"capacity-chain", cap_chain},
-		    {"capacity-roots", cap_roots},
-		    {"baud", baud},
-		    {"cred-slots", cred_slots}};
+	            {"capacity-chain", cap_chain},
+	            {"capacity-roots", cap_roots},
+	            {"baud", baud},
+	            {"cred-slots", cred_slots}};
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error_local = NULL;
 	g_auto(GStrv) groups = NULL;
@@ -299,37 +298,38 @@ fst_devsim_load_model(const gchar *path,
 
 	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "cannot read the model file %s: %s",
-			    path,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "cannot read the model file %s: %s",
+		            path,
+		            error_local->message);
 		return FALSE;
 	}
 	groups = g_key_file_get_groups(kf, NULL);
 	if (g_strv_length(groups) != 1 || g_strcmp0(groups[0], "device") != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "model file %s must have exactly one group, [device]",
-			    path);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "model file %s must have exactly one group, [device]",
+		            path);
 		return FALSE;
 	}
 	keys = g_key_file_get_keys(kf, "device", NULL, NULL);
 	for (guint i = 0; keys[i] != NULL; i++) {
 		if (!g_strv_contains(known, keys[i])) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "model file %s: unknown key %s",
-				    path,
-				    keys[i]);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "model file %s: unknown key %s",
+			            path,
+			            keys[i]);
 			return FALSE;
 		}
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(strings); i++) {
 		if (*strings[i].value == NULL)
-			*strings[i].value = g_key_file_get_string(kf, "device", strings[i].key, NULL);
+			*strings[i].value =
+			    g_key_file_get_string(kf, "device", strings[i].key, NULL);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(ints); i++) {
 		gint v;
@@ -338,11 +338,11 @@ fst_devsim_load_model(const gchar *path,
 		v = g_key_file_get_integer(kf, "device", ints[i].key, &error_local);
 		if (error_local != NULL || v < 0) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "model file %s: %s must be a number of 0 or more",
-				    path,
-				    ints[i].key);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "model file %s: %s must be a number of 0 or more",
+			            path,
+			            ints[i].key);
 			return FALSE;
 		}
 		*ints[i].value = v;
@@ -351,10 +351,10 @@ fst_devsim_load_model(const gchar *path,
 		*pubkey_only = g_key_file_get_boolean(kf, "device", "no-csr", &error_local);
 		if (error_local != NULL) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "model file %s: no-csr must be true or false",
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "model file %s: no-csr must be true or false",
+			            path);
 			return FALSE;
 		}
 	}
@@ -362,10 +362,10 @@ fst_devsim_load_model(const gchar *path,
 		*no_csr = g_key_file_get_boolean(kf, "device", "key-injection-only", &error_local);
 		if (error_local != NULL) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "model file %s: key-injection-only must be true or false",
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "model file %s: key-injection-only must be true or false",
+			            path);
 			return FALSE;
 		}
 	}
@@ -445,7 +445,13 @@ fst_devsim_option_context(FstDevsimOptions *o)
 	     &o->uid,
 	     "Device unique id (printable ASCII, 1-64; default: derived from --seed)",
 	     "UID"},
-	    {"model", 0, 0, G_OPTION_ARG_STRING, &o->model, "Model name (default devsim-ecc)", "NAME"},
+	    {"model",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &o->model,
+	     "Model name (default devsim-ecc)",
+	     "NAME"},
 	    {"firmware",
 	     0,
 	     0,
@@ -535,7 +541,8 @@ fst_devsim_option_context(FstDevsimOptions *o)
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &o->dump,
-	     "Print a committed object from --storage and exit: device-cert, ca-chain, trust-roots, "
+	     "Print a committed object from --storage and exit: device-cert, ca-chain, "
+	     "trust-roots, "
 	     "csr, device-cert-b, ca-chain-b (with --cred-slots 2), or 'slots' for what each "
 	     "credential slot holds and which is active",
 	     "OBJECT"},
@@ -661,8 +668,12 @@ main(int argc, char **argv)
 	pid_t parent = getppid();
 	const gchar *parent_env;
 	g_autofree gchar *slave_path = NULL;
-	g_auto(FstDevsimOptions) o = {.seed = G_MININT64, .cap_cert = -1, .cap_chain = -1,
-				     .cap_roots = -1, .baud = -1, .cred_slots = -1};
+	g_auto(FstDevsimOptions) o = {.seed = G_MININT64,
+	                              .cap_cert = -1,
+	                              .cap_chain = -1,
+	                              .cap_roots = -1,
+	                              .baud = -1,
+	                              .cred_slots = -1};
 	FstDevsimFaults faults = {0};
 	/* (owned): faults.rand, freed on every way out */
 	g_autoptr(GRand) rand = NULL;
@@ -687,8 +698,10 @@ main(int argc, char **argv)
 			return FST_DEVSIM_EXIT_USAGE;
 		}
 		/* the file says whether it holds slot B: --dump needs no model */
-		return fst_devsim_dump(
-		    o.storage, o.dump, o.cred_slots > 0 ? (guint)o.cred_slots : FST_FSP_CRED_SLOTS_MAX);
+		return fst_devsim_dump(o.storage,
+		                       o.dump,
+		                       o.cred_slots > 0 ? (guint)o.cred_slots
+		                                        : FST_FSP_CRED_SLOTS_MAX);
 	}
 
 	/* a simulated device is unplugged with its station: if the thread that
@@ -704,21 +717,20 @@ main(int argc, char **argv)
 	}
 
 	/* a model file gives what the options did not */
-	if (o.model_file != NULL &&
-	    !fst_devsim_load_model(o.model_file,
-				   &o.model,
-				   &o.firmware,
-				   &o.key_types_str,
-				   &o.validation_str,
-				   &o.format_str,
-				   &o.cap_cert,
-				   &o.cap_chain,
-				   &o.cap_roots,
-				   &o.baud,
-				   &o.cred_slots,
-				   &o.no_csr,
-				   &o.pubkey_only,
-				   &error)) {
+	if (o.model_file != NULL && !fst_devsim_load_model(o.model_file,
+	                                                   &o.model,
+	                                                   &o.firmware,
+	                                                   &o.key_types_str,
+	                                                   &o.validation_str,
+	                                                   &o.format_str,
+	                                                   &o.cap_cert,
+	                                                   &o.cap_chain,
+	                                                   &o.cap_roots,
+	                                                   &o.baud,
+	                                                   &o.cred_slots,
+	                                                   &o.no_csr,
+	                                                   &o.pubkey_only,
+	                                                   &error)) {
 		g_printerr("%s\n", error->message);
 		return FST_DEVSIM_EXIT_USAGE;
 	}
@@ -791,8 +803,8 @@ main(int argc, char **argv)
 	config.pubkey_only = o.pubkey_only;
 	config.cred_slots = (guint)o.cred_slots;
 	if (o.bit_error_rate < 0 || o.bit_error_rate > 1 || o.drop_rate < 0 || o.drop_rate > 1 ||
-	    o.disconnect_after < 0 || o.stall_after < 0 || o.reboot_in_write < 0 || o.storage_limit < 0 ||
-	    o.storage_limit > G_MAXUINT32) {
+	    o.disconnect_after < 0 || o.stall_after < 0 || o.reboot_in_write < 0 ||
+	    o.storage_limit < 0 || o.storage_limit > G_MAXUINT32) {
 		g_printerr("fault rates must be between 0 and 1, and counts not negative\n");
 		return FST_DEVSIM_EXIT_USAGE;
 	}
@@ -865,8 +877,10 @@ main(int argc, char **argv)
 			(void)g_unlink(o.link_path);
 		}
 		if (symlink(slave_path, o.link_path) != 0) {
-			g_printerr(
-			    "cannot link %s to %s: %s\n", o.link_path, slave_path, g_strerror(errno));
+			g_printerr("cannot link %s to %s: %s\n",
+			           o.link_path,
+			           slave_path,
+			           g_strerror(errno));
 			g_free(ctx);
 			return FST_DEVSIM_EXIT_FAILURE;
 		}
@@ -938,8 +952,8 @@ main(int argc, char **argv)
 		t0 = g_get_monotonic_time();
 		throttled = fst_devsim_hal_get_throttle_us(hal);
 		fst_dev_rx(ctx, in->data, in->len);
-		compute_us += g_get_monotonic_time() - t0 -
-		              (fst_devsim_hal_get_throttle_us(hal) - throttled);
+		compute_us +=
+		    g_get_monotonic_time() - t0 - (fst_devsim_hal_get_throttle_us(hal) - throttled);
 		/* the bytes may have held a PUT_KEY chunk */
 		OPENSSL_cleanse(buf, sizeof(buf));
 		OPENSSL_cleanse(in->data, in->len);

@@ -32,7 +32,6 @@
 #include "fst-nrf91-at.h"
 #include "fst-openssl-common.h"
 
-
 #define FST_NRF91SIM_EXIT_OK 0
 #define FST_NRF91SIM_EXIT_USAGE 2
 #define FST_NRF91SIM_EXIT_FAILURE 3
@@ -96,7 +95,8 @@ fst_nrf91sim_used(FstNrf91Sim *self, const gchar *skip_group, const gchar *skip_
 			g_autofree gchar *v = NULL;
 			g_autofree guint8 *raw = NULL;
 			gsize raw_len = 0;
-			if (g_strcmp0(groups[i], skip_group) == 0 && g_strcmp0(keys[k], skip_key) == 0)
+			if (g_strcmp0(groups[i], skip_group) == 0 &&
+			    g_strcmp0(keys[k], skip_key) == 0)
 				continue;
 			v = g_key_file_get_string(self->store, groups[i], keys[k], NULL);
 			raw = g_base64_decode(v, &raw_len);
@@ -159,8 +159,10 @@ fst_nrf91sim_der_len(const guint8 *p, gsize avail, gsize *hdr, gsize *len)
 static GBytes *
 fst_nrf91sim_add_null_param(const guint8 *der, gsize der_len)
 {
-	static const guint8 algid[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
-	static const guint8 algid_null[] = {0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x05, 0x00};
+	static const guint8 algid[] = {
+	    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+	static const guint8 algid_null[] = {
+	    0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02, 0x05, 0x00};
 	gsize hdr, len, cri_hdr, cri_len, body_len;
 	g_autoptr(GByteArray) out = g_byte_array_new();
 	const guint8 *body;
@@ -238,7 +240,8 @@ fst_nrf91sim_cose(FstNrf91Sim *self, GBytes *csr)
 	payload = g_bytes_new(hash, sizeof(hash));
 	tbs = fst_nrf91_cose_sig_structure(prot, payload);
 	if (EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, self->identity) != 1 ||
-	    EVP_DigestSign(ctx, der, &der_len, g_bytes_get_data(tbs, NULL), g_bytes_get_size(tbs)) != 1)
+	    EVP_DigestSign(
+	        ctx, der, &der_len, g_bytes_get_data(tbs, NULL), g_bytes_get_size(tbs)) != 1)
 		g_printerr("cannot sign the COSE structure\n");
 	sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
 	if (sig != NULL) {
@@ -278,8 +281,7 @@ fst_nrf91sim_keygen(FstNrf91Sim *self, guint32 tag, gint *cme)
 		return NULL;
 	}
 	name = X509_REQ_get_subject_name(req);
-	X509_NAME_add_entry_by_txt(
-	    name, "CN", MBSTRING_ASC, (const guchar *)self->imei, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const guchar *)self->imei, -1, -1, 0);
 	X509_REQ_set_pubkey(req, key);
 	if (X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
 		*cme = 523;
@@ -289,8 +291,8 @@ fst_nrf91sim_keygen(FstNrf91Sim *self, guint32 tag, gint *cme)
 	csr = g_bytes_new(der, (gsize)der_len);
 	OPENSSL_free(der);
 	if (self->null_param) {
-		GBytes *quirk = fst_nrf91sim_add_null_param(g_bytes_get_data(csr, NULL),
-		                                            g_bytes_get_size(csr));
+		GBytes *quirk =
+		    fst_nrf91sim_add_null_param(g_bytes_get_data(csr, NULL), g_bytes_get_size(csr));
 		if (quirk == NULL) {
 			*cme = 523;
 			return NULL;
@@ -428,9 +430,11 @@ fst_nrf91sim_command(FstNrf91Sim *self, const gchar *cmd, GPtrArray *out)
 			if (self->fault_corrupt_cert && v[2] == 1 && len > 100) {
 				g_autofree gchar *bad = g_strndup(content, len);
 				bad[len / 2] ^= 0x01;
-				fst_nrf91sim_set(self, (guint32)v[1], (guint)v[2], (const guint8 *)bad, len);
+				fst_nrf91sim_set(
+				    self, (guint32)v[1], (guint)v[2], (const guint8 *)bad, len);
 			} else {
-				fst_nrf91sim_set(self, (guint32)v[1], (guint)v[2], (const guint8 *)content, len);
+				fst_nrf91sim_set(
+				    self, (guint32)v[1], (guint)v[2], (const guint8 *)content, len);
 			}
 			return fst_nrf91sim_save(self) ? 0 : 515;
 		}
@@ -452,7 +456,9 @@ fst_nrf91sim_command(FstNrf91Sim *self, const gchar *cmd, GPtrArray *out)
 					data = fst_nrf91sim_get(self, (guint32)tag, type);
 					if (data == NULL)
 						continue;
-					SHA256(g_bytes_get_data(data, NULL), g_bytes_get_size(data), sha);
+					SHA256(g_bytes_get_data(data, NULL),
+					       g_bytes_get_size(data),
+					       sha);
 					for (guint k = 0; k < sizeof(sha); k++)
 						g_string_append_printf(hex, "%02X", sha[k]);
 					g_ptr_array_add(out,

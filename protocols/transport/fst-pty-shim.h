@@ -4,9 +4,7 @@
 
 G_BEGIN_DECLS
 
-void
-_fst_pty_shim_enter(void);
-void
-_fst_pty_shim_leave(void);
+void _fst_pty_shim_enter(void);
+void _fst_pty_shim_leave(void);
 
 G_END_DECLS

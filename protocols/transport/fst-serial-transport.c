@@ -39,7 +39,7 @@ struct _FstSerialTransport {
 	struct sp_port *port; /* (owned) (nullable): while open */
 	gboolean is_pty;
 	gchar *link_dir; /* (owned) (nullable): private dir holding the pty symlink */
-	gchar *link;	 /* (owned) (nullable) */
+	gchar *link;     /* (owned) (nullable) */
 };
 
 G_DEFINE_TYPE(FstSerialTransport, fst_serial_transport, FST_TYPE_TRANSPORT)
@@ -81,9 +81,9 @@ fst_serial_transport_errno_to_code(int errsv)
 /* converts an sp_return < 0 and libserialport's last OS error to an FST_ERROR */
 static void
 fst_serial_transport_set_error(FstSerialTransport *self,
-			       enum sp_return rc,
-			       const gchar *what,
-			       GError **error)
+                               enum sp_return rc,
+                               const gchar *what,
+                               GError **error)
 {
 	const gchar *name = fst_transport_get_name(FST_TRANSPORT(self));
 	FstError code = FST_ERROR_INTERNAL;
@@ -117,40 +117,41 @@ fst_serial_transport_set_error(FstSerialTransport *self,
 	}
 	switch (code) {
 	case FST_ERROR_NOT_FOUND:
-		g_set_error(error,
-			    FST_ERROR,
-			    code,
-			    "%s %s: %s: is the device plugged in? (`fleetstation ports` lists ports)",
-			    what,
-			    name,
-			    msg);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    code,
+		    "%s %s: %s: is the device plugged in? (`fleetstation ports` lists ports)",
+		    what,
+		    name,
+		    msg);
 		break;
 	case FST_ERROR_PERMISSION_DENIED:
 		g_set_error(error,
-			    FST_ERROR,
-			    code,
-			    "%s %s: %s: add the station user to the dialout group",
-			    what,
-			    name,
-			    msg);
+		            FST_ERROR,
+		            code,
+		            "%s %s: %s: add the station user to the dialout group",
+		            what,
+		            name,
+		            msg);
 		break;
 	case FST_ERROR_BUSY:
 		g_set_error(error,
-			    FST_ERROR,
-			    code,
-			    "%s %s: %s: another program has the port open",
-			    what,
-			    name,
-			    msg);
+		            FST_ERROR,
+		            code,
+		            "%s %s: %s: another program has the port open",
+		            what,
+		            name,
+		            msg);
 		break;
 	case FST_ERROR_DISCONNECTED:
 		g_set_error(error,
-			    FST_ERROR,
-			    code,
-			    "%s %s: %s: the device was unplugged or reset; check the cable",
-			    what,
-			    name,
-			    msg);
+		            FST_ERROR,
+		            code,
+		            "%s %s: %s: the device was unplugged or reset; check the cable",
+		            what,
+		            name,
+		            msg);
 		break;
 	default:
 		g_set_error(error, FST_ERROR, code, "%s %s: %s", what, name, msg);
@@ -173,22 +174,22 @@ fst_serial_transport_pty_port_name(FstSerialTransport *self, const gchar *path, 
 	self->link_dir = g_dir_make_tmp("fleetstation-pty-XXXXXX", &error_local);
 	if (self->link_dir == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "cannot make a link directory for %s: %s",
-			    path,
-			    error_local->message);
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot make a link directory for %s: %s",
+		            path,
+		            error_local->message);
 		return NULL;
 	}
 	self->link = g_build_filename(self->link_dir, "port", NULL);
 	if (symlink(target, self->link) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INTERNAL,
-			    "cannot link %s to %s: %s",
-			    self->link,
-			    target,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot link %s to %s: %s",
+		            self->link,
+		            target,
+		            g_strerror(errno));
 		return NULL;
 	}
 	return g_strdup_printf("/dev/../../..%s", self->link);
@@ -251,11 +252,11 @@ fst_serial_transport_open(FstTransport *transport, GError **error)
 		/* libserialport says only "invalid argument" for a port that is not there */
 		if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_NOT_FOUND,
-				    "serial port %s does not exist: is the device plugged in? "
-				    "(`fleetstation ports` lists ports)",
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_NOT_FOUND,
+			            "serial port %s does not exist: is the device plugged in? "
+			            "(`fleetstation ports` lists ports)",
+			            path);
 		} else {
 			fst_serial_transport_set_error(self, rc, "finding serial port", error);
 		}
@@ -307,11 +308,11 @@ fst_serial_transport_hung_up(FstSerialTransport *self)
 
 static gssize
 fst_serial_transport_read(FstTransport *transport,
-			  guint8 *buf,
-			  gsize len,
-			  guint timeout_ms,
-			  GCancellable *cancellable,
-			  GError **error)
+                          guint8 *buf,
+                          gsize len,
+                          guint timeout_ms,
+                          GCancellable *cancellable,
+                          GError **error)
 {
 	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
@@ -334,32 +335,32 @@ fst_serial_transport_read(FstTransport *transport,
 		 * ask the kernel whether the other end is still there */
 		if (fst_serial_transport_hung_up(self)) {
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_DISCONNECTED,
-				    "reading from %s: the line hung up: the device was unplugged "
-				    "or reset; check the cable",
-				    fst_transport_get_name(transport));
+			            FST_ERROR,
+			            FST_ERROR_DISCONNECTED,
+			            "reading from %s: the line hung up: the device was unplugged "
+			            "or reset; check the cable",
+			            fst_transport_get_name(transport));
 			return -1;
 		}
 		if (g_get_monotonic_time() >= deadline)
 			break;
 	}
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_TIMED_OUT,
-		    "no answer from the device on %s within %u ms",
-		    fst_transport_get_name(transport),
-		    timeout_ms);
+	            FST_ERROR,
+	            FST_ERROR_TIMED_OUT,
+	            "no answer from the device on %s within %u ms",
+	            fst_transport_get_name(transport),
+	            timeout_ms);
 	return -1;
 }
 
 static gboolean
 fst_serial_transport_write(FstTransport *transport,
-			   const guint8 *buf,
-			   gsize len,
-			   guint timeout_ms,
-			   GCancellable *cancellable,
-			   GError **error)
+                           const guint8 *buf,
+                           gsize len,
+                           guint timeout_ms,
+                           GCancellable *cancellable,
+                           GError **error)
 {
 	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
 	/* a frame nearly always fits in the kernel's buffer at once: one write()
@@ -376,14 +377,14 @@ fst_serial_transport_write(FstTransport *transport,
 	}
 	if ((gsize)rc < len) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_TIMED_OUT,
-			    "writing to %s: only %d of %" G_GSIZE_FORMAT
-			    " bytes left within %u ms; is the device stalled?",
-			    fst_transport_get_name(transport),
-			    (gint)rc,
-			    len,
-			    timeout_ms);
+		            FST_ERROR,
+		            FST_ERROR_TIMED_OUT,
+		            "writing to %s: only %d of %" G_GSIZE_FORMAT
+		            " bytes left within %u ms; is the device stalled?",
+		            fst_transport_get_name(transport),
+		            (gint)rc,
+		            len,
+		            timeout_ms);
 		return FALSE;
 	}
 	return TRUE;

@@ -77,11 +77,11 @@ fst_transport_close(FstTransport *self)
  */
 gssize
 fst_transport_read(FstTransport *self,
-		   guint8 *buf,
-		   gsize len,
-		   guint timeout_ms,
-		   GCancellable *cancellable,
-		   GError **error)
+                   guint8 *buf,
+                   gsize len,
+                   guint timeout_ms,
+                   GCancellable *cancellable,
+                   GError **error)
 {
 	FstTransportPrivate *priv = GET_PRIVATE(self);
 	FstTransportClass *klass = FST_TRANSPORT_GET_CLASS(self);
@@ -90,7 +90,8 @@ fst_transport_read(FstTransport *self,
 	g_return_val_if_fail(FST_IS_TRANSPORT(self), -1);
 	g_return_val_if_fail(buf != NULL && len > 0, -1);
 	if (!priv->is_open) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "port %s is not open", priv->name);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_INTERNAL, "port %s is not open", priv->name);
 		return -1;
 	}
 	if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
@@ -116,18 +117,19 @@ fst_transport_read(FstTransport *self,
  */
 gboolean
 fst_transport_write(FstTransport *self,
-		    const guint8 *buf,
-		    gsize len,
-		    guint timeout_ms,
-		    GCancellable *cancellable,
-		    GError **error)
+                    const guint8 *buf,
+                    gsize len,
+                    guint timeout_ms,
+                    GCancellable *cancellable,
+                    GError **error)
 {
 	FstTransportPrivate *priv = GET_PRIVATE(self);
 	FstTransportClass *klass = FST_TRANSPORT_GET_CLASS(self);
 
 	g_return_val_if_fail(FST_IS_TRANSPORT(self), FALSE);
 	if (!priv->is_open) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "port %s is not open", priv->name);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_INTERNAL, "port %s is not open", priv->name);
 		return FALSE;
 	}
 	if (g_cancellable_set_error_if_cancelled(cancellable, error)) {

@@ -25,49 +25,39 @@ struct _FstTransportClass {
 	gboolean (*open)(FstTransport *self, GError **error);
 	void (*close)(FstTransport *self);
 	gssize (*read)(FstTransport *self,
-		       guint8 *buf,
-		       gsize len,
-		       guint timeout_ms,
-		       GCancellable *cancellable,
-		       GError **error);
+	               guint8 *buf,
+	               gsize len,
+	               guint timeout_ms,
+	               GCancellable *cancellable,
+	               GError **error);
 	gboolean (*write)(FstTransport *self,
-			  const guint8 *buf,
-			  gsize len,
-			  guint timeout_ms,
-			  GCancellable *cancellable,
-			  GError **error);
+	                  const guint8 *buf,
+	                  gsize len,
+	                  guint timeout_ms,
+	                  GCancellable *cancellable,
+	                  GError **error);
 	gpointer padding[8];
 };
 
-gboolean
-fst_transport_open(FstTransport *self, GError **error);
-void
-fst_transport_close(FstTransport *self);
-gssize
-fst_transport_read(FstTransport *self,
-		   guint8 *buf,
-		   gsize len,
-		   guint timeout_ms,
-		   GCancellable *cancellable,
-		   GError **error);
-gboolean
-fst_transport_write(FstTransport *self,
-		    const guint8 *buf,
-		    gsize len,
-		    guint timeout_ms,
-		    GCancellable *cancellable,
-		    GError **error);
-const gchar *
-fst_transport_get_name(FstTransport *self);
-void
-fst_transport_set_name(FstTransport *self, const gchar *name);
-guint
-fst_transport_get_baud_rate(FstTransport *self);
-void
-fst_transport_set_baud_rate(FstTransport *self, guint baud_rate);
-guint64
-fst_transport_get_bytes_written(FstTransport *self);
-guint64
-fst_transport_get_bytes_read(FstTransport *self);
+gboolean fst_transport_open(FstTransport *self, GError **error);
+void fst_transport_close(FstTransport *self);
+gssize fst_transport_read(FstTransport *self,
+                          guint8 *buf,
+                          gsize len,
+                          guint timeout_ms,
+                          GCancellable *cancellable,
+                          GError **error);
+gboolean fst_transport_write(FstTransport *self,
+                             const guint8 *buf,
+                             gsize len,
+                             guint timeout_ms,
+                             GCancellable *cancellable,
+                             GError **error);
+const gchar *fst_transport_get_name(FstTransport *self);
+void fst_transport_set_name(FstTransport *self, const gchar *name);
+guint fst_transport_get_baud_rate(FstTransport *self);
+void fst_transport_set_baud_rate(FstTransport *self, guint baud_rate);
+guint64 fst_transport_get_bytes_written(FstTransport *self);
+guint64 fst_transport_get_bytes_read(FstTransport *self);
 
 G_END_DECLS

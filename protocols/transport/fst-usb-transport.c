@@ -24,9 +24,9 @@
 
 struct _FstUsbTransport {
 	FstTransport parent_instance;
-	gint interface_number; /* FST_USB_TRANSPORT_INTERFACE_AUTO or the one to claim */
-	gint claimed;          /* -1 when none */
-	libusb_context *ctx;   /* (owned) (nullable) */
+	gint interface_number;        /* FST_USB_TRANSPORT_INTERFACE_AUTO or the one to claim */
+	gint claimed;                 /* -1 when none */
+	libusb_context *ctx;          /* (owned) (nullable) */
 	libusb_device_handle *handle; /* (owned) (nullable) */
 	guint16 vid;
 	guint16 pid;
@@ -54,19 +54,20 @@ fst_usb_transport_set_error(FstUsbTransport *self, GError **error, gint rc, cons
 
 	switch (rc) {
 	case LIBUSB_ERROR_ACCESS:
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PERMISSION_DENIED,
-		            "%s (%04x:%04x): %s: access denied; install a udev rule such as "
-		            "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"%04x\", ATTR{idProduct}==\"%04x\", "
-		            "MODE=\"0660\", GROUP=\"plugdev\" in /etc/udev/rules.d/70-fleetstation.rules "
-		            "and add the station's user to the plugdev group",
-		            port,
-		            self->vid,
-		            self->pid,
-		            what,
-		            self->vid,
-		            self->pid);
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_PERMISSION_DENIED,
+		    "%s (%04x:%04x): %s: access denied; install a udev rule such as "
+		    "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"%04x\", ATTR{idProduct}==\"%04x\", "
+		    "MODE=\"0660\", GROUP=\"plugdev\" in /etc/udev/rules.d/70-fleetstation.rules "
+		    "and add the station's user to the plugdev group",
+		    port,
+		    self->vid,
+		    self->pid,
+		    what,
+		    self->vid,
+		    self->pid);
 		return;
 	case LIBUSB_ERROR_NO_DEVICE:
 		g_set_error(error,
@@ -77,12 +78,7 @@ fst_usb_transport_set_error(FstUsbTransport *self, GError **error, gint rc, cons
 		            what);
 		return;
 	case LIBUSB_ERROR_TIMEOUT:
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_TIMED_OUT,
-		            "%s: %s: timed out",
-		            port,
-		            what);
+		g_set_error(error, FST_ERROR, FST_ERROR_TIMED_OUT, "%s: %s: timed out", port, what);
 		return;
 	case LIBUSB_ERROR_PIPE:
 		g_set_error(error,
@@ -119,7 +115,8 @@ fst_usb_transport_set_error(FstUsbTransport *self, GError **error, gint rc, cons
 		            what);
 		return;
 	case LIBUSB_ERROR_INTERRUPTED:
-		g_set_error(error, FST_ERROR, FST_ERROR_CANCELLED, "%s: %s: interrupted", port, what);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CANCELLED, "%s: %s: interrupted", port, what);
 		return;
 	case LIBUSB_ERROR_NO_MEM:
 	case LIBUSB_ERROR_IO:
@@ -177,7 +174,8 @@ fst_usb_transport_find_endpoints(FstUsbTransport *self, libusb_device *dev, GErr
 	gint rc = libusb_get_active_config_descriptor(dev, &cfg);
 
 	if (rc != LIBUSB_SUCCESS) {
-		fst_usb_transport_set_error(self, error, rc, "reading the configuration descriptor");
+		fst_usb_transport_set_error(
+		    self, error, rc, "reading the configuration descriptor");
 		return FALSE;
 	}
 	for (guint i = 0; i < cfg->bNumInterfaces; i++) {
@@ -195,7 +193,8 @@ fst_usb_transport_find_endpoints(FstUsbTransport *self, libusb_device *dev, GErr
 			continue;
 		for (guint e = 0; e < alt->bNumEndpoints; e++) {
 			const struct libusb_endpoint_descriptor *ep = &alt->endpoint[e];
-			if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) != LIBUSB_TRANSFER_TYPE_BULK)
+			if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) !=
+			    LIBUSB_TRANSFER_TYPE_BULK)
 				continue;
 			if ((ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) != 0) {
 				if (ep_in == 0)

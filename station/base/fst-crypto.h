@@ -8,19 +8,12 @@
 
 G_BEGIN_DECLS
 
-gint64
-fst_crypto_asn1_time_to_unix(const ASN1_TIME *t);
-const EVP_MD *
-fst_crypto_md_for_key(EVP_PKEY *key);
-const EVP_MD *
-fst_crypto_fetched_md(const EVP_MD *md);
-EVP_PKEY *
-fst_crypto_generate_key(FstKeyType key_type, GError **error);
-void
-fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize len, gboolean upper);
-gchar *
-fst_crypto_hex(const guint8 *data, gsize len, gboolean upper);
-gchar *
-fst_crypto_pem_encode(const gchar *label, const guint8 *der, gsize len, gsize *pem_len);
+gint64 fst_crypto_asn1_time_to_unix(const ASN1_TIME *t);
+const EVP_MD *fst_crypto_md_for_key(EVP_PKEY *key);
+const EVP_MD *fst_crypto_fetched_md(const EVP_MD *md);
+EVP_PKEY *fst_crypto_generate_key(FstKeyType key_type, GError **error);
+void fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize len, gboolean upper);
+gchar *fst_crypto_hex(const guint8 *data, gsize len, gboolean upper);
+gchar *fst_crypto_pem_encode(const gchar *label, const guint8 *der, gsize len, gsize *pem_len);
 
 G_END_DECLS

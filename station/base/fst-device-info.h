@@ -59,16 +59,11 @@ typedef enum {
 	FST_OBJECT_LAST
 } FstObjectKind;
 
-const gchar *
-fst_key_type_to_string(FstKeyType key_type);
-FstKeyType
-fst_key_type_from_string(const gchar *str);
-gchar *
-fst_key_types_to_string(guint key_types);
-const gchar *
-fst_object_kind_to_string(FstObjectKind kind);
-gchar *
-fst_validation_to_string(guint validation);
+const gchar *fst_key_type_to_string(FstKeyType key_type);
+FstKeyType fst_key_type_from_string(const gchar *str);
+gchar *fst_key_types_to_string(guint key_types);
+const gchar *fst_object_kind_to_string(FstObjectKind kind);
+gchar *fst_validation_to_string(guint validation);
 
 /**
  * FstDeviceInfo:
@@ -78,23 +73,24 @@ fst_validation_to_string(guint validation);
  * printable ASCII before it gets here.
  */
 typedef struct {
-	gchar *uid;	     /* (owned): unique id, e.g. a serial number or MAC */
-	gchar *model;	     /* (owned) */
-	gchar *firmware;     /* (owned) */
+	gchar *uid;      /* (owned): unique id, e.g. a serial number or MAC */
+	gchar *model;    /* (owned) */
+	gchar *firmware; /* (owned) */
 	guint protocol_version;
-	guint key_types;     /* FstKeyType flags the device can generate */
-	guint validation;    /* FstValidation flags */
-	gboolean can_csr;    /* builds a CSR for its own key */
+	guint key_types;  /* FstKeyType flags the device can generate */
+	guint validation; /* FstValidation flags */
+	gboolean can_csr; /* builds a CSR for its own key */
 	FstCredFormat format;
 	/* capacity in bytes per FstObjectKind, 0 when the device has no such slot;
 	 * with A/B credential slots the smaller of the two slots' */
 	guint32 capacity[FST_OBJECT_LAST];
-	guint32 max_payload; /* negotiated FSP payload size */
+	guint32 max_payload;  /* negotiated FSP payload size */
 	gboolean can_sign;    /* proves possession of its key (sign_challenge) */
 	gboolean can_put_key; /* takes a key made by the station (put_key) */
 	gboolean can_lock;    /* credentials can be made read-only (lock) */
 	gboolean locked;      /* credentials are read-only already */
-	gboolean can_export_key; /* generates a key and exports its public key (generate_public_key) */
+	gboolean
+	    can_export_key; /* generates a key and exports its public key (generate_public_key) */
 	/* credential slots: a key slot with its device certificate and CA chain.
 	 * 1 for a device that does not say; 2 for a device with A/B slots, where
 	 * a new certificate goes to the slot not in use and the device switches
@@ -110,10 +106,8 @@ typedef struct {
 /* the most credential slots any dialect may report */
 #define FST_DEVICE_CRED_SLOTS_MAX 2
 
-FstDeviceInfo *
-fst_device_info_copy(const FstDeviceInfo *info);
-void
-fst_device_info_free(FstDeviceInfo *info);
+FstDeviceInfo *fst_device_info_copy(const FstDeviceInfo *info);
+void fst_device_info_free(FstDeviceInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDeviceInfo, fst_device_info_free)
 
 G_END_DECLS

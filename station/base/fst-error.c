@@ -5,7 +5,7 @@
 #include <gio/gio.h>
 #include <openssl/err.h>
 
-G_DEFINE_QUARK(fst-error-quark, fst_error)
+G_DEFINE_QUARK(fst - error - quark, fst_error)
 
 /**
  * fst_error_code_to_string:

@@ -48,14 +48,11 @@ typedef enum {
 	FST_ERROR_LAST
 } FstError;
 
-GQuark
-fst_error_quark(void);
-const gchar *
-fst_error_code_to_string(FstError code);
+GQuark fst_error_quark(void);
+const gchar *fst_error_code_to_string(FstError code);
 
-void
-fst_error_set_openssl(GError **error, FstError code, const gchar *format, ...) G_GNUC_PRINTF(3, 4);
-gboolean
-fst_error_convert_gio(GError **error);
+void fst_error_set_openssl(GError **error, FstError code, const gchar *format, ...)
+    G_GNUC_PRINTF(3, 4);
+gboolean fst_error_convert_gio(GError **error);
 
 G_END_DECLS

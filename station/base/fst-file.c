@@ -163,11 +163,8 @@ fst_file_read_bounded(const gchar *path, gsize max_size, gsize *len, GError **er
  *   %G_KEY_FILE_ERROR for a file that is not a key file
  */
 gboolean
-fst_file_load_key_file(GKeyFile *kf,
-                       const gchar *path,
-                       gsize max_size,
-                       GKeyFileFlags flags,
-                       GError **error)
+fst_file_load_key_file(
+    GKeyFile *kf, const gchar *path, gsize max_size, GKeyFileFlags flags, GError **error)
 {
 	gsize len = 0;
 	g_autofree gchar *data = fst_file_read_bounded(path, max_size, &len, error);
@@ -197,7 +194,12 @@ fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, 
 	int fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED, "cannot create %s: %s", tmp, g_strerror(errno));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s",
+		            tmp,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	while (done < len) {
@@ -205,7 +207,12 @@ fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot write %s: %s", tmp, g_strerror(errno));
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "cannot write %s: %s",
+			            tmp,
+			            g_strerror(errno));
 			close(fd);
 			g_unlink(tmp);
 			return FALSE;
@@ -213,12 +220,22 @@ fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, 
 		done += (gsize)n;
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot sync %s: %s", tmp, g_strerror(errno));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot sync %s: %s",
+		            tmp,
+		            g_strerror(errno));
 		g_unlink(tmp);
 		return FALSE;
 	}
 	if (g_rename(tmp, path) != 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot rename %s: %s", tmp, g_strerror(errno));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot rename %s: %s",
+		            tmp,
+		            g_strerror(errno));
 		g_unlink(tmp);
 		return FALSE;
 	}

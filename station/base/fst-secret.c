@@ -57,10 +57,8 @@ fst_secret_new_random_passphrase(gsize n_bytes, GError **error)
 	FstSecret *self;
 
 	if (RAND_bytes(raw, (int)n_bytes) != 1) {
-		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_INTERNAL,
-				    "the random number generator failed");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_INTERNAL, "the random number generator failed");
 		return NULL;
 	}
 	self = g_new0(FstSecret, 1);
@@ -102,31 +100,36 @@ fst_secret_new_from_file(const gchar *path, GError **error)
 
 	if (fd < 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    errno == ENOENT ? FST_ERROR_NOT_FOUND : FST_ERROR_PERMISSION_DENIED,
-			    "cannot open secret file %s: %s",
-			    path,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            errno == ENOENT ? FST_ERROR_NOT_FOUND : FST_ERROR_PERMISSION_DENIED,
+		            "cannot open secret file %s: %s",
+		            path,
+		            g_strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "secret file %s is not a regular file", path);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "secret file %s is not a regular file",
+		            path);
 		close(fd);
 		return NULL;
 	}
 	if ((st.st_mode & 077) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    "secret file %s can be read by others (mode %04o): run chmod 600 %s",
-			    path,
-			    (guint)(st.st_mode & 07777),
-			    path);
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "secret file %s can be read by others (mode %04o): run chmod 600 %s",
+		            path,
+		            (guint)(st.st_mode & 07777),
+		            path);
 		close(fd);
 		return NULL;
 	}
 	if (st.st_size > FST_SECRET_MAX_FILE) {
-		g_set_error(error, FST_ERROR, FST_ERROR_CONFIG, "secret file %s is too large", path);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_CONFIG, "secret file %s is too large", path);
 		close(fd);
 		return NULL;
 	}
@@ -135,7 +138,12 @@ fst_secret_new_from_file(const gchar *path, GError **error)
 	n = read(fd, self->data, (gsize)st.st_size);
 	close(fd);
 	if (n < 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_INTERNAL, "cannot read %s: %s", path, g_strerror(errno));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "cannot read %s: %s",
+		            path,
+		            g_strerror(errno));
 		fst_secret_free(self);
 		return NULL;
 	}
@@ -162,7 +170,6 @@ fst_secret_new_from_env(const gchar *name, GError **error)
 	}
 	return fst_secret_new((const guint8 *)value, strlen(value));
 }
-
 
 /**
  * fst_secret_save:
@@ -228,4 +235,3 @@ fst_secret_free(FstSecret *self)
 	}
 	g_free(self);
 }
-

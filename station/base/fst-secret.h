@@ -15,25 +15,15 @@ G_BEGIN_DECLS
  */
 typedef struct _FstSecret FstSecret;
 
-FstSecret *
-fst_secret_new(const guint8 *data, gsize len);
-FstSecret *
-fst_secret_new_random_passphrase(gsize n_bytes, GError **error);
-FstSecret *
-fst_secret_new_from_file(const gchar *path, GError **error);
-FstSecret *
-fst_secret_new_from_env(const gchar *name, GError **error);
-gboolean
-fst_secret_save(const FstSecret *self, const gchar *path, GError **error);
-const guint8 *
-fst_secret_get_data(const FstSecret *self, gsize *len);
-const gchar *
-fst_secret_get_str(const FstSecret *self);
-gsize
-fst_secret_get_len(const FstSecret *self);
-void
-fst_secret_free(FstSecret *self);
-
+FstSecret *fst_secret_new(const guint8 *data, gsize len);
+FstSecret *fst_secret_new_random_passphrase(gsize n_bytes, GError **error);
+FstSecret *fst_secret_new_from_file(const gchar *path, GError **error);
+FstSecret *fst_secret_new_from_env(const gchar *name, GError **error);
+gboolean fst_secret_save(const FstSecret *self, const gchar *path, GError **error);
+const guint8 *fst_secret_get_data(const FstSecret *self, gsize *len);
+const gchar *fst_secret_get_str(const FstSecret *self);
+gsize fst_secret_get_len(const FstSecret *self);
+void fst_secret_free(FstSecret *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstSecret, fst_secret_free)
 

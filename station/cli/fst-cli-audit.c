@@ -93,10 +93,10 @@ fst_cli_audit_anchor_from_report(const gchar *data, gsize len, const gchar *path
 	return g_steal_pointer(&anchor);
 invalid:
 	g_set_error(error,
-		    FST_ERROR,
-		    FST_ERROR_INVALID_DATA,
-		    "%s is neither an audit checkpoint nor a JSON report with an audit head",
-		    path);
+	            FST_ERROR,
+	            FST_ERROR_INVALID_DATA,
+	            "%s is neither an audit checkpoint nor a JSON report with an audit head",
+	            path);
 	return NULL;
 }
 
@@ -110,11 +110,11 @@ fst_cli_audit_load_anchor(const gchar *path, const gchar *cert_path, GError **er
 
 	if (!g_file_test(sig, G_FILE_TEST_IS_REGULAR)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_VERIFY_FAILED,
-			    "anchor %s has no signature %s: an unsigned anchor proves nothing",
-			    path,
-			    sig);
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "anchor %s has no signature %s: an unsigned anchor proves nothing",
+		            path,
+		            sig);
 		return NULL;
 	}
 	if (!fst_report_verify(cert_path, path, sig, error)) {
@@ -148,7 +148,8 @@ fst_cli_audit_workspace_anchors(const gchar *workspace, GPtrArray *paths, GError
 	}
 	g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
 	for (guint i = 0; i < names->len; i++)
-		g_ptr_array_add(paths, g_build_filename(dir_path, g_ptr_array_index(names, i), NULL));
+		g_ptr_array_add(paths,
+		                g_build_filename(dir_path, g_ptr_array_index(names, i), NULL));
 	return TRUE;
 }
 
@@ -168,9 +169,9 @@ fst_cli_audit_workspace_anchors(const gchar *workspace, GPtrArray *paths, GError
  */
 static FstExit
 fst_cli_audit_report_anchored(const gchar *db_path,
-			      GPtrArray *anchors,
-			      const gchar *command,
-			      gboolean json)
+                              GPtrArray *anchors,
+                              const gchar *command,
+                              gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAuditResult) result = fst_audit_verify_anchored(db_path, anchors, &error);
@@ -183,11 +184,12 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 		g_string_append_printf(msg, "AUDIT FAILED for %s: %s", db_path, result->problem);
 		if (result->first_bad_id > 0)
 			g_string_append_printf(msg,
-					       "; the first bad row is event %" G_GINT64_FORMAT
-					       "; rows before it are intact. Keep this file as "
-					       "evidence and compare it with a backup.",
-					       result->first_bad_id);
-		return fst_cli_json_fail(command, json, "audit-failed", msg->str, FST_EXIT_DATABASE);
+			                       "; the first bad row is event %" G_GINT64_FORMAT
+			                       "; rows before it are intact. Keep this file as "
+			                       "evidence and compare it with a backup.",
+			                       result->first_bad_id);
+		return fst_cli_json_fail(
+		    command, json, "audit-failed", msg->str, FST_EXIT_DATABASE);
 	}
 	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
 		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
@@ -233,41 +235,38 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 		return FST_EXIT_OK;
 	}
 	g_print("audit chain intact: %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
-		" certificates, %" G_GINT64_FORMAT " bound rows checked\n",
-		result->events,
-		result->certificates,
-		result->rows);
+	        " certificates, %" G_GINT64_FORMAT " bound rows checked\n",
+	        result->events,
+	        result->certificates,
+	        result->rows);
 	if (result->head_hash != NULL)
 		g_print("chain head: event %" G_GINT64_FORMAT " %s\n",
-			result->head_id,
-			result->head_hash);
+		        result->head_id,
+		        result->head_hash);
 	if (last != NULL) {
 		g_autofree gchar *age = fst_cli_audit_age(last->created_at);
 		g_autofree gchar *when = fst_cli_audit_iso(last->created_at);
 		g_print("anchors: %u checked, the chain extends each; last anchor: event "
-			"%" G_GINT64_FORMAT " made %s (%s ago), %s\n",
-			anchors->len,
-			last->head_id,
-			when,
-			age,
-			last->source != NULL ? last->source : "");
+		        "%" G_GINT64_FORMAT " made %s (%s ago), %s\n",
+		        anchors->len,
+		        last->head_id,
+		        when,
+		        age,
+		        last->source != NULL ? last->source : "");
 		g_print("rows written after event %" G_GINT64_FORMAT " are protected by the chain "
-			"alone until the next anchor\n",
-			last->head_id);
+		        "alone until the next anchor\n",
+		        last->head_id);
 	} else {
 		g_print("anchors: none checked: a chain rebuilt from scratch by someone with "
-			"write access and this source would pass; make one with `fleetstation "
-			"audit checkpoint` and keep a copy off this machine\n");
+		        "write access and this source would pass; make one with `fleetstation "
+		        "audit checkpoint` and keep a copy off this machine\n");
 	}
 	return FST_EXIT_OK;
 }
 
 /* the anchors given with --anchor, else those kept in the workspace */
 static GPtrArray *
-fst_cli_audit_load_anchors(const gchar *workspace,
-			   gchar **files,
-			   const gchar *cert,
-			   GError **error)
+fst_cli_audit_load_anchors(const gchar *workspace, gchar **files, const gchar *cert, GError **error)
 {
 	g_autoptr(GPtrArray) anchors =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_audit_anchor_free);
@@ -305,19 +304,19 @@ fst_cli_audit_load_anchors(const gchar *workspace,
  */
 FstExit
 fst_cli_audit_report(const gchar *workspace,
-		     const gchar *db_path,
-		     const gchar *command,
-		     gboolean json)
+                     const gchar *db_path,
+                     const gchar *command,
+                     gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) anchors = fst_cli_audit_load_anchors(workspace, NULL, NULL, &error);
 
 	if (anchors == NULL)
 		return fst_cli_json_fail(command,
-					 json,
-					 fst_error_code_to_string(error->code),
-					 error->message,
-					 FST_EXIT_DATABASE);
+		                         json,
+		                         fst_error_code_to_string(error->code),
+		                         error->message,
+		                         FST_EXIT_DATABASE);
 	return fst_cli_audit_report_anchored(db_path, anchors, command, json);
 }
 
@@ -331,12 +330,12 @@ fst_cli_audit_write_new(const gchar *path, const gchar *data, GError **error)
 	if (fd < 0) {
 		gint errsv = errno;
 		g_set_error(error,
-			    FST_ERROR,
-			    errsv == EEXIST ? FST_ERROR_INVALID_DATA : FST_ERROR_PERMISSION_DENIED,
-			    "cannot write %s: %s%s",
-			    path,
-			    g_strerror(errsv),
-			    errsv == EEXIST ? " (an anchor is never overwritten)" : "");
+		            FST_ERROR,
+		            errsv == EEXIST ? FST_ERROR_INVALID_DATA : FST_ERROR_PERMISSION_DENIED,
+		            "cannot write %s: %s%s",
+		            path,
+		            g_strerror(errsv),
+		            errsv == EEXIST ? " (an anchor is never overwritten)" : "");
 		return FALSE;
 	}
 	if (write(fd, data, len) != (gssize)len || fsync(fd) != 0) {
@@ -344,11 +343,11 @@ fst_cli_audit_write_new(const gchar *path, const gchar *data, GError **error)
 		close(fd);
 		g_unlink(path);
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_STORAGE_FULL,
-			    "writing %s failed: %s",
-			    path,
-			    g_strerror(errsv));
+		            FST_ERROR,
+		            FST_ERROR_STORAGE_FULL,
+		            "writing %s failed: %s",
+		            path,
+		            g_strerror(errsv));
 		return FALSE;
 	}
 	close(fd);
@@ -357,9 +356,9 @@ fst_cli_audit_write_new(const gchar *path, const gchar *data, GError **error)
 
 static FstExit
 fst_cli_audit_checkpoint(const gchar *workspace,
-			 const gchar *db_path,
-			 const gchar *out,
-			 gboolean json)
+                         const gchar *db_path,
+                         const gchar *out,
+                         gboolean json)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAuditAnchor) anchor = fst_audit_read_anchor(db_path, NULL, &error);
@@ -369,14 +368,14 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 	g_autofree gchar *when = NULL;
 
 	if (anchor == NULL)
-		return fst_cli_json_fail("audit checkpoint",
-					 json,
-					 error->domain == FST_ERROR ? fst_error_code_to_string(error->code)
-								    : "internal",
-					 error->message,
-					 g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
-					     ? FST_EXIT_DATABASE
-					     : fst_cli_exit_for_error(error));
+		return fst_cli_json_fail(
+		    "audit checkpoint",
+		    json,
+		    error->domain == FST_ERROR ? fst_error_code_to_string(error->code) : "internal",
+		    error->message,
+		    g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
+		        ? FST_EXIT_DATABASE
+		        : fst_cli_exit_for_error(error));
 	when = fst_cli_audit_iso(anchor->created_at);
 	if (out != NULL) {
 		path = g_strdup(out);
@@ -384,18 +383,13 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 		g_autofree gchar *dir = g_build_filename(workspace, FST_CLI_ANCHORS_DIR, NULL);
 		g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 		g_autofree gchar *stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
-		g_autofree gchar *name =
-		    g_strdup_printf("checkpoint-%s-event-%" G_GINT64_FORMAT ".anchor",
-				    stamp,
-				    anchor->head_id);
+		g_autofree gchar *name = g_strdup_printf(
+		    "checkpoint-%s-event-%" G_GINT64_FORMAT ".anchor", stamp, anchor->head_id);
 		if (g_mkdir_with_parents(dir, 0700) != 0) {
 			g_autofree gchar *msg =
 			    g_strdup_printf("cannot create %s: %s", dir, g_strerror(errno));
-			return fst_cli_json_fail("audit checkpoint",
-						 json,
-						 "permission-denied",
-						 msg,
-						 FST_EXIT_CONFIG);
+			return fst_cli_json_fail(
+			    "audit checkpoint", json, "permission-denied", msg, FST_EXIT_CONFIG);
 		}
 		path = g_build_filename(dir, name, NULL);
 	}
@@ -427,16 +421,16 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 		return FST_EXIT_OK;
 	}
 	g_print("checkpoint: event %" G_GINT64_FORMAT " %s of database %s, %s, station %s\n",
-		anchor->head_id,
-		anchor->head_hash,
-		anchor->database_id != NULL ? anchor->database_id : "-",
-		when,
-		anchor->station != NULL ? anchor->station : "-");
+	        anchor->head_id,
+	        anchor->head_hash,
+	        anchor->database_id != NULL ? anchor->database_id : "-",
+	        when,
+	        anchor->station != NULL ? anchor->station : "-");
 	g_print("written to %s, signed in %s: keep a copy off this machine; `fleetstation audit "
-		"verify --anchor %s` checks the chain still extends it\n",
-		path,
-		sig,
-		path);
+	        "verify --anchor %s` checks the chain still extends it\n",
+	        path,
+	        sig,
+	        path);
 	return FST_EXIT_OK;
 }
 
@@ -452,18 +446,42 @@ fst_cli_audit(gint argc, gchar **argv)
 	g_auto(GStrv) anchor_files = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"database", 0, 0, G_OPTION_ARG_FILENAME, &database,
-	     "A database file instead of the workspace's (e.g. a backup)", "FILE"},
-	    {"anchor", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &anchor_files,
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"database",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &database,
+	     "A database file instead of the workspace's (e.g. a backup)",
+	     "FILE"},
+	    {"anchor",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME_ARRAY,
+	     &anchor_files,
 	     "verify: an anchor (a checkpoint, or a signed JSON report) the chain must still "
-	     "extend; repeatable (default: the workspace's anchors/*.anchor)", "FILE"},
-	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
+	     "extend; repeatable (default: the workspace's anchors/*.anchor)",
+	     "FILE"},
+	    {"cert",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &cert,
 	     "verify: the certificate the anchors' signatures must come from (default: the "
-	     "workspace's report-cert.pem)", "CERT"},
-	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+	     "workspace's report-cert.pem)",
+	     "CERT"},
+	    {"out",
+	     'o',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &out,
 	     "checkpoint: write the anchor to FILE (never overwritten; default: "
 	     "WORKSPACE/anchors/checkpoint-TIME-event-N.anchor) and its signature to FILE.sig",
 	     "FILE"},
@@ -496,14 +514,15 @@ fst_cli_audit(gint argc, gchar **argv)
 	if (argc != 2 ||
 	    (g_strcmp0(argv[1], "verify") != 0 && g_strcmp0(argv[1], "checkpoint") != 0))
 		return fst_cli_usage_error("audit",
-					   json,
-					   "expected `verify` or `checkpoint` (see fleetstation "
-					   "audit --help)");
+		                           json,
+		                           "expected `verify` or `checkpoint` (see fleetstation "
+		                           "audit --help)");
 	workspace = workspace_opt != NULL ? g_strdup(workspace_opt) : fst_cli_workspace(NULL);
 	db_path = fst_cli_audit_db_path(workspace, database);
 	if (g_strcmp0(argv[1], "checkpoint") == 0) {
 		if (anchor_files != NULL)
-			return fst_cli_usage_error("audit checkpoint", json, "--anchor is for verify");
+			return fst_cli_usage_error(
+			    "audit checkpoint", json, "--anchor is for verify");
 		return fst_cli_audit_checkpoint(workspace, db_path, out, json);
 	}
 	if (out != NULL)
@@ -513,12 +532,12 @@ fst_cli_audit(gint argc, gchar **argv)
 		    fst_cli_audit_load_anchors(workspace, anchor_files, cert, &error);
 		if (anchors == NULL)
 			return fst_cli_json_fail("audit verify",
-						 json,
-						 error->domain == FST_ERROR
-						     ? fst_error_code_to_string(error->code)
-						     : "internal",
-						 error->message,
-						 FST_EXIT_DATABASE);
+			                         json,
+			                         error->domain == FST_ERROR
+			                             ? fst_error_code_to_string(error->code)
+			                             : "internal",
+			                         error->message,
+			                         FST_EXIT_DATABASE);
 		return fst_cli_audit_report_anchored(db_path, anchors, "audit verify", json);
 	}
 }

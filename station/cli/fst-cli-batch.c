@@ -19,7 +19,8 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 	}
 	if (cancelled)
 		rc = FST_EXIT_CANCELLED;
-	else if (counts[FST_BATCH_FAILED] + counts[FST_BATCH_MISSING] + counts[FST_BATCH_PENDING] > 0)
+	else if (counts[FST_BATCH_FAILED] + counts[FST_BATCH_MISSING] + counts[FST_BATCH_PENDING] >
+	         0)
 		rc = FST_EXIT_DEVICES_FAILED;
 	else
 		rc = FST_EXIT_OK;
@@ -46,18 +47,22 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 			json_builder_begin_object(b);
 			json_builder_set_member_name(b, "line");
 			json_builder_add_int_value(b, row->line);
-			fst_cli_json_add_string(b, "device", row->device != NULL ? row->device : row->uid);
+			fst_cli_json_add_string(
+			    b, "device", row->device != NULL ? row->device : row->uid);
 			fst_cli_json_add_string(b, "port", row->port);
 			fst_cli_json_add_string(b, "profile", row->profile);
 			fst_cli_json_add_string(b, "lot", row->lot);
-			fst_cli_json_add_string(b, "status", fst_batch_status_to_string(row->status));
+			fst_cli_json_add_string(
+			    b, "status", fst_batch_status_to_string(row->status));
 			fst_cli_json_add_string(b, "serial", row->serial_hex);
 			fst_cli_json_add_string(b,
-						"error_code",
-						row->error != NULL && row->error->domain == FST_ERROR
-						    ? fst_error_code_to_string(row->error->code)
-						    : NULL);
-			fst_cli_json_add_string(b, "error", row->error != NULL ? row->error->message : NULL);
+			                        "error_code",
+			                        row->error != NULL &&
+			                                row->error->domain == FST_ERROR
+			                            ? fst_error_code_to_string(row->error->code)
+			                            : NULL);
+			fst_cli_json_add_string(
+			    b, "error", row->error != NULL ? row->error->message : NULL);
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
@@ -66,7 +71,8 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 		fst_cli_print_json(node);
 		return rc;
 	}
-	g_print("\n%-5s %-22s %-20s %-12s %s\n", "LINE", "DEVICE", "PORT", "STATUS", "SERIAL / ERROR");
+	g_print(
+	    "\n%-5s %-22s %-20s %-12s %s\n", "LINE", "DEVICE", "PORT", "STATUS", "SERIAL / ERROR");
 	for (guint i = 0; i < batch->rows->len; i++) {
 		FstBatchRow *row = g_ptr_array_index(batch->rows, i);
 		const gchar *device = row->device != NULL ? row->device : row->uid;
@@ -74,20 +80,20 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 		    (row->status == FST_BATCH_DONE || row->status == FST_BATCH_PROVISIONED))
 			continue;
 		g_print("%-5u %-22s %-20s %-12s %s\n",
-			row->line,
-			device != NULL ? device : "-",
-			row->port != NULL ? row->port : "-",
-			fst_batch_status_to_string(row->status),
-			row->error != NULL ? row->error->message
-					   : (row->serial_hex != NULL ? row->serial_hex : ""));
+		        row->line,
+		        device != NULL ? device : "-",
+		        row->port != NULL ? row->port : "-",
+		        fst_batch_status_to_string(row->status),
+		        row->error != NULL ? row->error->message
+		                           : (row->serial_hex != NULL ? row->serial_hex : ""));
 	}
 	g_print("%u provisioned, %u done before, %u failed, %u missing, %u not run%s\n",
-		counts[FST_BATCH_PROVISIONED],
-		counts[FST_BATCH_DONE],
-		counts[FST_BATCH_FAILED],
-		counts[FST_BATCH_MISSING],
-		counts[FST_BATCH_PENDING],
-		cancelled ? " (stopped by a signal)" : "");
+	        counts[FST_BATCH_PROVISIONED],
+	        counts[FST_BATCH_DONE],
+	        counts[FST_BATCH_FAILED],
+	        counts[FST_BATCH_MISSING],
+	        counts[FST_BATCH_PENDING],
+	        cancelled ? " (stopped by a signal)" : "");
 	return rc;
 }
 
@@ -113,9 +119,9 @@ fst_cli_batch(gint argc, gchar **argv)
 	    "row's device, or a device that is in no row, is refused. --profile and --lot\n"
 	    "apply to the rows that name none. See README.md.");
 	fst_cli_job_options_add(&opts,
-				context,
-				FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
-				"Where to look for rows that give a device and no port; repeat it");
+	                        context,
+	                        FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
+	                        "Where to look for rows that give a device and no port; repeat it");
 	if (!fst_cli_parse(context, "batch", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc != 2) {
@@ -137,9 +143,8 @@ fst_cli_batch(gint argc, gchar **argv)
 	if (!fst_cli_job_run(job, &progress, NULL, FALSE, &error))
 		rc = fst_cli_fail("batch", opts.json, error);
 	else
-		rc = fst_cli_batch_report(&progress,
-					  fst_job_get_batch(job),
-					  fst_job_get_summary(job)->stopped);
+		rc = fst_cli_batch_report(
+		    &progress, fst_job_get_batch(job), fst_job_get_summary(job)->stopped);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }

@@ -72,7 +72,8 @@ static FstInteraction *
 fst_cli_ca_interaction(FstCliCaCommon *common)
 {
 	g_autofree gchar *ca_dir = fst_cli_ca_dir(common);
-	return fst_cli_interaction_new(common->workspace, common->passphrase_file, common->pin_file);
+	return fst_cli_interaction_new(
+	    common->workspace, common->passphrase_file, common->pin_file);
 }
 
 /* the passphrase that encrypts new or imported CA keys: asked twice at a prompt */
@@ -82,7 +83,7 @@ fst_cli_ca_passphrase(FstCliCaCommon *common, GError **error)
 	g_autoptr(FstInteraction) interaction = fst_cli_ca_interaction(common);
 	FstSecret *secret = NULL;
 	if (!fst_station_ask_ca_secret(
-		common->workspace, interaction, NULL, "new CA", &secret, error))
+	        common->workspace, interaction, NULL, "new CA", &secret, error))
 		return NULL;
 	return secret;
 }
@@ -97,7 +98,8 @@ fst_cli_ca_pin(FstCliCaCommon *common, const gchar *uri, GError **error)
 	if (common->pin_file == NULL && uri != NULL && fst_ca_pkcs11_has_pin_source(uri))
 		return NULL;
 	description = g_strdup_printf("the CA key in the PKCS#11 token %s", uri);
-	return fst_interaction_ask_pin(interaction, description, FST_INTERACTION_FLAG_NONE, NULL, error);
+	return fst_interaction_ask_pin(
+	    interaction, description, FST_INTERACTION_FLAG_NONE, NULL, error);
 }
 
 static FstExit
@@ -807,8 +809,13 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	     "FILE"},
 	    {"days", 0, 0, G_OPTION_ARG_INT, &days, "Days until nextUpdate (default 30)", "N"},
 	    {"der", 0, 0, G_OPTION_ARG_NONE, &der, "DER instead of PEM", NULL},
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &json,
-	     "Print one JSON document (the PEM in `pem` without --out)", NULL},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &json,
+	     "Print one JSON document (the PEM in `pem` without --out)",
+	     NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- the CRL of the issuing CA, from the database");
@@ -895,16 +902,37 @@ fst_cli_ca_register_aws(gint argc, gchar **argv)
 	gboolean sni_only = FALSE;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
-	    {"code", 0, 0, G_OPTION_ARG_STRING, &code,
-	     "The registration code (default: GetRegistrationCode)", "CODE"},
-	    {"sni-only", 0, 0, G_OPTION_ARG_NONE, &sni_only,
-	     "Register without proof of possession (SNI_ONLY mode)", NULL},
-	    {"jitp-template", 0, 0, G_OPTION_ARG_FILENAME, &jitp_file,
-	     "Allow just-in-time provisioning with this template body", "FILE"},
+	    {"code",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &code,
+	     "The registration code (default: GetRegistrationCode)",
+	     "CODE"},
+	    {"sni-only",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &sni_only,
+	     "Register without proof of possession (SNI_ONLY mode)",
+	     NULL},
+	    {"jitp-template",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &jitp_file,
+	     "Allow just-in-time provisioning with this template body",
+	     "FILE"},
 	    {"role-arn", 0, 0, G_OPTION_ARG_STRING, &role_arn, "The role JITP runs as", "ARN"},
 	    {"aws-profile", 0, 0, G_OPTION_ARG_STRING, &aws_profile, "AWS profile", "NAME"},
 	    {"region", 0, 0, G_OPTION_ARG_STRING, &region, "AWS region", "REGION"},
-	    {"endpoint-url", 0, 0, G_OPTION_ARG_STRING, &endpoint, "Another AWS IoT endpoint", "URL"},
+	    {"endpoint-url",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &endpoint,
+	     "Another AWS IoT endpoint",
+	     "URL"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- register the issuing CA with AWS IoT");

@@ -7,11 +7,11 @@
 #include "fst-cli.h"
 #include "fst-error.h"
 
-#define FST_CLI_CENTRAL_USAGE                                                                       \
-	"Usage: fleetstation central init|status|sync|audit|report [OPTION...]\n"                 \
-	"  init     create or migrate the central schema\n"                                         \
-	"  status   the link, this station's backlog and last sync, every station, conflicts\n"     \
-	"  sync     ship this station's records now, until nothing is left\n"                       \
+#define FST_CLI_CENTRAL_USAGE                                                                      \
+	"Usage: fleetstation central init|status|sync|audit|report [OPTION...]\n"                  \
+	"  init     create or migrate the central schema\n"                                        \
+	"  status   the link, this station's backlog and last sync, every station, conflicts\n"    \
+	"  sync     ship this station's records now, until nothing is left\n"                      \
 	"  audit    check every station's central copy (and this station's journal against it)\n"  \
 	"  report   every station's certificates, by lot (--lot), with conflicts flagged\n"
 
@@ -38,13 +38,13 @@ fst_cli_central_init(const gchar *workspace, gboolean json)
 		fst_cli_print_json(node);
 	} else if (from == to) {
 		g_print("central registry %s: schema version %u, nothing to do\n",
-			fst_central_get_server(central),
-			to);
+		        fst_central_get_server(central),
+		        to);
 	} else {
 		g_print("central registry %s: schema version %u -> %u\n",
-			fst_central_get_server(central),
-			from,
-			to);
+		        fst_central_get_server(central),
+		        from,
+		        to);
 	}
 	return FST_EXIT_OK;
 }
@@ -62,7 +62,8 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 	g_autofree gchar *last = NULL;
 	gint64 backlog_ev = 0, backlog_reg = 0, last_sync = 0;
 
-	if (db == NULL || !fst_central_get_backlog(db, &backlog_ev, &backlog_reg, &last_sync, &error))
+	if (db == NULL ||
+	    !fst_central_get_backlog(db, &backlog_ev, &backlog_reg, &last_sync, &error))
 		return fst_cli_fail("central status", json, error);
 	name = fst_central_station_read_name(workspace, NULL);
 	central = fst_central_station_connect(workspace, &link_error);
@@ -70,7 +71,8 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		g_clear_pointer(&central, fst_central_free);
 	if (central != NULL) {
 		stations = fst_central_list_stations(central, &link_error);
-		conflicts = stations != NULL ? fst_central_list_conflicts(central, &link_error) : NULL;
+		conflicts =
+		    stations != NULL ? fst_central_list_conflicts(central, &link_error) : NULL;
 		if (conflicts == NULL)
 			g_clear_pointer(&central, fst_central_free);
 	}
@@ -81,8 +83,10 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "station", name);
 		fst_cli_json_add_string(b, "link", central != NULL ? "up" : "down");
-		fst_cli_json_add_string(b, "server", central != NULL ? fst_central_get_server(central) : NULL);
-		fst_cli_json_add_string(b, "link_error", link_error != NULL ? link_error->message : NULL);
+		fst_cli_json_add_string(
+		    b, "server", central != NULL ? fst_central_get_server(central) : NULL);
+		fst_cli_json_add_string(
+		    b, "link_error", link_error != NULL ? link_error->message : NULL);
 		json_builder_set_member_name(b, "backlog_events");
 		json_builder_add_int_value(b, backlog_ev);
 		json_builder_set_member_name(b, "backlog_registrations");
@@ -92,7 +96,8 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		json_builder_begin_array(b);
 		for (guint i = 0; stations != NULL && central != NULL && i < stations->len; i++) {
 			FstCentralStation *st = g_ptr_array_index(stations, i);
-			g_autofree gchar *when = st->last_sync_at > 0 ? fst_cli_time(st->last_sync_at) : NULL;
+			g_autofree gchar *when =
+			    st->last_sync_at > 0 ? fst_cli_time(st->last_sync_at) : NULL;
 			json_builder_begin_object(b);
 			fst_cli_json_add_string(b, "name", st->name);
 			fst_cli_json_add_string(b, "host", st->host);
@@ -133,40 +138,41 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 	else
 		g_print("link: down: %s\n", link_error != NULL ? link_error->message : "?");
 	g_print("backlog: %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
-		" registrations not yet shipped\n",
-		backlog_ev,
-		backlog_reg);
+	        " registrations not yet shipped\n",
+	        backlog_ev,
+	        backlog_reg);
 	g_print("last sync: %s\n", last);
 	if (central == NULL)
 		return FST_EXIT_OK;
 	g_print("\n%-20s %-22s %10s %10s %12s %9s\n",
-		"STATION",
-		"LAST SYNC",
-		"DEVICES",
-		"CERTS",
-		"HEAD EVENT",
-		"CONFLICTS");
+	        "STATION",
+	        "LAST SYNC",
+	        "DEVICES",
+	        "CERTS",
+	        "HEAD EVENT",
+	        "CONFLICTS");
 	for (guint i = 0; i < stations->len; i++) {
 		FstCentralStation *st = g_ptr_array_index(stations, i);
-		g_autofree gchar *when = st->last_sync_at > 0 ? fst_cli_time(st->last_sync_at) : g_strdup("-");
-		g_print("%-20s %-22s %10" G_GINT64_FORMAT " %10" G_GINT64_FORMAT " %12" G_GINT64_FORMAT
-			" %9" G_GINT64_FORMAT "\n",
-			st->name,
-			when,
-			st->devices,
-			st->certificates,
-			st->head_id,
-			st->conflicts);
+		g_autofree gchar *when =
+		    st->last_sync_at > 0 ? fst_cli_time(st->last_sync_at) : g_strdup("-");
+		g_print("%-20s %-22s %10" G_GINT64_FORMAT " %10" G_GINT64_FORMAT
+		        " %12" G_GINT64_FORMAT " %9" G_GINT64_FORMAT "\n",
+		        st->name,
+		        when,
+		        st->devices,
+		        st->certificates,
+		        st->head_id,
+		        st->conflicts);
 	}
 	g_print("\nconflicts: %u\n", conflicts->len);
 	for (guint i = 0; i < conflicts->len; i++) {
 		FstCentralConflict *c = g_ptr_array_index(conflicts, i);
 		g_print("  %s: certificate %s of device %s from station %s: %s\n",
-			c->kind,
-			c->serial_hex,
-			c->device_uid,
-			c->station,
-			c->detail);
+		        c->kind,
+		        c->serial_hex,
+		        c->device_uid,
+		        c->station,
+		        c->detail);
 	}
 	return FST_EXIT_OK;
 }
@@ -189,12 +195,14 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		return fst_cli_fail("central sync", json, error);
 	for (;;) {
 		FstCentralSyncStats stats = {0};
-		if (!fst_central_sync(central, db, name, settings->batch_events, 20, &stats, &error))
+		if (!fst_central_sync(
+		        central, db, name, settings->batch_events, 20, &stats, &error))
 			return fst_cli_fail("central sync", json, error);
 		if (stats.busy) {
 			/* the station's running job ships: give it some time */
 			if (++busy > 300) {
-				g_print("station %s: its running job is shipping the records\n", name);
+				g_print("station %s: its running job is shipping the records\n",
+				        name);
 				return FST_EXIT_OK;
 			}
 			g_usleep(100000);
@@ -231,14 +239,14 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		fst_cli_print_json(node);
 	} else {
 		g_print("station %s: shipped %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
-			" rows, %" G_GINT64_FORMAT " registrations in %u batches; %" G_GINT64_FORMAT
-			" conflicts flagged\n",
-			name,
-			total.events,
-			total.rows,
-			total.registrations,
-			total.batches,
-			total.conflicts);
+		        " rows, %" G_GINT64_FORMAT " registrations in %u batches; %" G_GINT64_FORMAT
+		        " conflicts flagged\n",
+		        name,
+		        total.events,
+		        total.rows,
+		        total.registrations,
+		        total.batches,
+		        total.conflicts);
 	}
 	return FST_EXIT_OK;
 }
@@ -285,13 +293,13 @@ fst_cli_central_audit(const gchar *workspace, gboolean json)
 			json_builder_end_object(b);
 		} else {
 			g_print("station %-20s %s: %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
-				" certificates%s%s\n",
-				st->station,
-				st->ok ? "ok" : "FAILED",
-				st->events,
-				st->certificates,
-				st->problem != NULL ? ": " : "",
-				st->problem != NULL ? st->problem : "");
+			        " certificates%s%s\n",
+			        st->station,
+			        st->ok ? "ok" : "FAILED",
+			        st->events,
+			        st->certificates,
+			        st->problem != NULL ? ": " : "",
+			        st->problem != NULL ? st->problem : "");
 		}
 	}
 	if (journal_problem != NULL)
@@ -307,12 +315,12 @@ fst_cli_central_audit(const gchar *workspace, gboolean json)
 		fst_cli_print_json(node);
 	} else if (name != NULL) {
 		g_print("journal of station %s against its central copy: %s\n",
-			name,
-			journal_problem != NULL ? journal_problem : "the same");
+		        name,
+		        journal_problem != NULL ? journal_problem : "the same");
 	}
 	if (!ok && !json)
 		g_printerr("fleetstation audit verify --central: the central copy does not match "
-			   "what the stations signed\n");
+		           "what the stations signed\n");
 	return ok ? FST_EXIT_OK : FST_EXIT_DATABASE;
 }
 
@@ -360,23 +368,23 @@ fst_cli_central_report(const gchar *workspace, const gchar *lot, gboolean json)
 		return FST_EXIT_OK;
 	}
 	g_print("%-16s %-24s %-42s %-11s %-4s %-14s %s\n",
-		"STATION",
-		"DEVICE",
-		"SERIAL",
-		"STATE",
-		"SLOT",
-		"LOT",
-		"CONFLICT");
+	        "STATION",
+	        "DEVICE",
+	        "SERIAL",
+	        "STATE",
+	        "SLOT",
+	        "LOT",
+	        "CONFLICT");
 	for (guint i = 0; i < certs->len; i++) {
 		FstCentralCert *c = g_ptr_array_index(certs, i);
 		g_print("%-16s %-24s %-42s %-11s %-4c %-14s %s\n",
-			c->station,
-			c->device_uid,
-			c->serial_hex,
-			c->state,
-			c->slot == 1 ? 'B' : 'A',
-			c->lot != NULL ? c->lot : "-",
-			c->conflict != NULL ? c->conflict : "-");
+		        c->station,
+		        c->device_uid,
+		        c->serial_hex,
+		        c->state,
+		        c->slot == 1 ? 'B' : 'A',
+		        c->lot != NULL ? c->lot : "-",
+		        c->conflict != NULL ? c->conflict : "-");
 	}
 	g_print("%u certificates, %u conflicts\n", certs->len, conflicts->len);
 	return FST_EXIT_OK;
@@ -390,9 +398,14 @@ fst_cli_central(gint argc, gchar **argv)
 	g_autofree gchar *workspace = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "report: only this lot", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};

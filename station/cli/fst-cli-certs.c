@@ -56,15 +56,34 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	gboolean der = FALSE;
 	gboolean chain = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",
 	     "DIR"},
-	    {"der", 0, 0, G_OPTION_ARG_NONE, &der, "DER instead of PEM (the certificate only)",
+	    {"der",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &der,
+	     "DER instead of PEM (the certificate only)",
 	     NULL},
-	    {"chain", 0, 0, G_OPTION_ARG_NONE, &chain,
-	     "Follow the certificate with the issuing CA and any intermediate CA (PEM)", NULL},
-	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
-	     "Write to FILE, which must not exist (default: standard output)", "FILE"},
+	    {"chain",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &chain,
+	     "Follow the certificate with the issuing CA and any intermediate CA (PEM)",
+	     NULL},
+	    {"out",
+	     'o',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &out,
+	     "Write to FILE, which must not exist (default: standard output)",
+	     "FILE"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("SERIAL - export a device certificate (and its chain)");
@@ -91,7 +110,7 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	}
 	if (der && chain) {
 		g_printerr("fleetstation certs export: --der holds one certificate; export a "
-			   "chain as PEM\n");
+		           "chain as PEM\n");
 		return FST_EXIT_USAGE;
 	}
 	serial = fst_cli_serial_from_arg(argv[1]);
@@ -110,12 +129,8 @@ fst_cli_certs_export(gint argc, gchar **argv)
 		flags |= FST_CA_OPS_EXPORT_DER;
 	if (chain)
 		flags |= FST_CA_OPS_EXPORT_CHAIN;
-	bytes = fst_ca_ops_export_certificate(workspace,
-					      serial,
-					      flags,
-					      out != NULL ? out : "standard output",
-					      NULL,
-					      &error);
+	bytes = fst_ca_ops_export_certificate(
+	    workspace, serial, flags, out != NULL ? out : "standard output", NULL, &error);
 	if (bytes == NULL) {
 		if (out != NULL) {
 			close(fd);
@@ -130,8 +145,8 @@ fst_cli_certs_export(gint argc, gchar **argv)
 			continue;
 		if (n <= 0) {
 			g_printerr("fleetstation certs export: cannot write %s: %s\n",
-				   out != NULL ? out : "standard output",
-				   g_strerror(errno));
+			           out != NULL ? out : "standard output",
+			           g_strerror(errno));
 			if (out != NULL)
 				close(fd);
 			return FST_EXIT_INTERNAL;
@@ -139,7 +154,8 @@ fst_cli_certs_export(gint argc, gchar **argv)
 		done += (gsize)n;
 	}
 	if (out != NULL && close(fd) != 0) {
-		g_printerr("fleetstation certs export: cannot write %s: %s\n", out, g_strerror(errno));
+		g_printerr(
+		    "fleetstation certs export: cannot write %s: %s\n", out, g_strerror(errno));
 		return FST_EXIT_INTERNAL;
 	}
 	return FST_EXIT_OK;
@@ -170,13 +186,23 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_autofree gchar *lot = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
 	    {"device", 'd', 0, G_OPTION_ARG_STRING, &device, "Only this device's", "ID"},
-	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
+	    {"state",
+	     's',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &state,
 	     "Only this state: issued, burned, verified, registered, superseded, revoked or "
-	     "interrupted", "STATE"},
+	     "interrupted",
+	     "STATE"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot's", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
@@ -191,8 +217,8 @@ fst_cli_certs(gint argc, gchar **argv)
 	if (argc >= 2 && g_strcmp0(argv[1], "export") == 0)
 		return fst_cli_certs_export(argc - 1, argv + 1);
 	g_option_context_set_summary(context,
-				     "`fleetstation certs export SERIAL` writes one certificate "
-				     "(see certs export --help).");
+	                             "`fleetstation certs export SERIAL` writes one certificate "
+	                             "(see certs export --help).");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "certs", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -204,7 +230,8 @@ fst_cli_certs(gint argc, gchar **argv)
 		const gchar *states[FST_CERT_STATE_LAST];
 		for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
 			states[i] = fst_cert_state_to_string((FstCertState)i);
-		if (!fst_cli_check_choice("certs", json, "--state", state, states, FST_CERT_STATE_LAST))
+		if (!fst_cli_check_choice(
+		        "certs", json, "--state", state, states, FST_CERT_STATE_LAST))
 			return FST_EXIT_USAGE;
 	}
 	workspace = fst_cli_workspace(workspace_opt);
@@ -232,22 +259,22 @@ fst_cli_certs(gint argc, gchar **argv)
 		return FST_EXIT_OK;
 	}
 	g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
-		"SERIAL",
-		"DEVICE",
-		"STATE",
-		"ISSUED",
-		"LOT",
-		"SUBJECT");
+	        "SERIAL",
+	        "DEVICE",
+	        "STATE",
+	        "ISSUED",
+	        "LOT",
+	        "SUBJECT");
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *c = g_ptr_array_index(certs, i);
 		g_autofree gchar *issued = fst_cli_time(c->created_at);
 		g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
-			c->serial_hex,
-			c->device_uid != NULL ? c->device_uid : "-",
-			fst_cert_state_to_string(c->state),
-			issued,
-			c->lot != NULL ? c->lot : "-",
-			c->subject);
+		        c->serial_hex,
+		        c->device_uid != NULL ? c->device_uid : "-",
+		        fst_cert_state_to_string(c->state),
+		        issued,
+		        c->lot != NULL ? c->lot : "-",
+		        c->subject);
 	}
 	return FST_EXIT_OK;
 }

@@ -94,7 +94,7 @@ fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us)
 		g_autofree gchar *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
 		gint64 frac = unix_us % G_USEC_PER_SEC;
 		text = frac != 0 ? g_strdup_printf("%s.%06" G_GINT64_FORMAT "Z", base, ABS(frac))
-				 : g_strdup_printf("%sZ", base);
+		                 : g_strdup_printf("%sZ", base);
 	}
 	fst_cli_json_add_string(b, name, text);
 	json_builder_set_member_name(b, unix_name);
@@ -124,10 +124,10 @@ fst_cli_result_to_json(const FstProvisionResult *result)
 	fst_cli_json_add_string(b, "aws_cert_id", result->aws_cert_id);
 	fst_cli_json_add_string(b, "roots", result->roots);
 	fst_cli_json_add_string(b,
-				"error_code",
-				result->error != NULL && result->error->domain == FST_ERROR
-				    ? fst_error_code_to_string(result->error->code)
-				    : NULL);
+	                        "error_code",
+	                        result->error != NULL && result->error->domain == FST_ERROR
+	                            ? fst_error_code_to_string(result->error->code)
+	                            : NULL);
 	fst_cli_json_add_string(b, "error", result->error != NULL ? result->error->message : NULL);
 	json_builder_set_member_name(b, "elapsed_s");
 	json_builder_add_double_value(b, (gdouble)result->elapsed_us / G_USEC_PER_SEC);
@@ -191,14 +191,14 @@ fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar *
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
 	g_set_prgname(prgname);
-	g_option_context_set_description(context,
-					 fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES
-							      : FST_CLI_EXIT_CODES);
+	g_option_context_set_description(
+	    context,
+	    fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES : FST_CLI_EXIT_CODES);
 	if (!g_option_context_parse(context, argc, argv, &error)) {
 		g_printerr("fleetstation %s: %s (see fleetstation %s --help)\n",
-			   command,
-			   error->message,
-			   command);
+		           command,
+		           error->message,
+		           command);
 		return FALSE;
 	}
 	return TRUE;
@@ -283,9 +283,9 @@ fst_cli_log_level_name(GLogLevelFlags level)
  */
 GLogWriterOutput
 fst_cli_log_writer(GLogLevelFlags level,
-		   const GLogField *fields,
-		   gsize n_fields,
-		   gpointer user_data)
+                   const GLogField *fields,
+                   gsize n_fields,
+                   gpointer user_data)
 {
 	const gchar *message = NULL;
 	const gchar *domain = NULL;
@@ -300,7 +300,7 @@ fst_cli_log_writer(GLogLevelFlags level,
 	if (level & G_LOG_LEVEL_DEBUG) {
 		const gchar *debug = g_getenv("G_MESSAGES_DEBUG");
 		if (debug == NULL || (strstr(debug, "all") == NULL &&
-				      (domain == NULL || strstr(debug, domain) == NULL)))
+		                      (domain == NULL || strstr(debug, domain) == NULL)))
 			return G_LOG_WRITER_HANDLED;
 	} else if ((level & G_LOG_LEVEL_INFO) && verbosity < 2) {
 		return G_LOG_WRITER_HANDLED;
@@ -311,8 +311,8 @@ fst_cli_log_writer(GLogLevelFlags level,
 	    g_log_writer_journald(level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
 		return G_LOG_WRITER_HANDLED;
 	g_printerr("fleetstation: %s: %s\n",
-		   fst_cli_log_level_name(level),
-		   message != NULL ? message : "(no message)");
+	           fst_cli_log_level_name(level),
+	           message != NULL ? message : "(no message)");
 	return G_LOG_WRITER_HANDLED;
 }
 
@@ -336,10 +336,10 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 		fst_cli_json_add_string(b, "event", "error");
 		fst_cli_json_add_string(b, "command", command);
 		fst_cli_json_add_string(b,
-					"error_code",
-					error->domain == FST_ERROR
-					    ? fst_error_code_to_string(error->code)
-					    : "internal");
+		                        "error_code",
+		                        error->domain == FST_ERROR
+		                            ? fst_error_code_to_string(error->code)
+		                            : "internal");
 		fst_cli_json_add_string(b, "error", error->message);
 		json_builder_set_member_name(b, "exit_code");
 		json_builder_add_int_value(b, rc);
@@ -363,11 +363,8 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
  * Returns: @rc
  */
 FstExit
-fst_cli_json_fail(const gchar *command,
-		  gboolean json,
-		  const gchar *error_code,
-		  const gchar *message,
-		  FstExit rc)
+fst_cli_json_fail(
+    const gchar *command, gboolean json, const gchar *error_code, const gchar *message, FstExit rc)
 {
 	g_printerr("fleetstation %s: %s\n", command, message);
 	if (json) {
@@ -417,11 +414,11 @@ fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message)
  */
 gboolean
 fst_cli_check_choice(const gchar *command,
-		     gboolean json,
-		     const gchar *option,
-		     const gchar *value,
-		     const gchar *const *choices,
-		     guint n_choices)
+                     gboolean json,
+                     const gchar *option,
+                     const gchar *value,
+                     const gchar *const *choices,
+                     guint n_choices)
 {
 	g_autoptr(GString) msg = NULL;
 	if (value == NULL)
@@ -465,11 +462,11 @@ fst_cli_open_db(const gchar *workspace, GError **error)
 		return NULL;
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "no database at %s: run fleetstation init --workspace %s first",
-			    path,
-			    workspace);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "no database at %s: run fleetstation init --workspace %s first",
+		            path,
+		            workspace);
 		return NULL;
 	}
 	/* a workspace on read-only media (a DVD, a read-only mount) is queried
@@ -550,23 +547,22 @@ fst_cli_create_output(const gchar *path, gint mode, GError **error)
 		gint saved = errno;
 		if (saved == EEXIST || saved == ELOOP)
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_CONFIG,
-				    "%s exists: an export never replaces a file nor follows a "
-				    "link, choose another name",
-				    path);
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s exists: an export never replaces a file nor follows a "
+			            "link, choose another name",
+			            path);
 		else
 			g_set_error(error,
-				    FST_ERROR,
-				    FST_ERROR_PERMISSION_DENIED,
-				    "cannot create %s: %s",
-				    path,
-				    g_strerror(saved));
+			            FST_ERROR,
+			            FST_ERROR_PERMISSION_DENIED,
+			            "cannot create %s: %s",
+			            path,
+			            g_strerror(saved));
 		return -1;
 	}
 	return fd;
 }
-
 
 /**
  * fst_cli_secret_entries:
@@ -580,10 +576,20 @@ const GOptionEntry *
 fst_cli_secret_entries(void)
 {
 	static const GOptionEntry entries[] = {
-	    {"passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &fst_cli_passphrase_file,
-	     "File (mode 0600) with the passphrase of the CA keys", "FILE"},
-	    {"pin-file", 0, 0, G_OPTION_ARG_FILENAME, &fst_cli_pin_file,
-	     "File (mode 0600) with the PIN of a PKCS#11 CA key", "FILE"},
+	    {"passphrase-file",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &fst_cli_passphrase_file,
+	     "File (mode 0600) with the passphrase of the CA keys",
+	     "FILE"},
+	    {"pin-file",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &fst_cli_pin_file,
+	     "File (mode 0600) with the PIN of a PKCS#11 CA key",
+	     "FILE"},
 	    {NULL}};
 	fst_cli_secrets_used = TRUE;
 	return entries;

@@ -78,8 +78,8 @@ fst_cli_db_stats(FstDb *db, gboolean json)
 		json_builder_begin_object(b);
 		for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
 			fst_cli_db_json_int(b,
-					    fst_cert_state_to_string((FstCertState)i),
-					    st.certificates_by_state[i]);
+			                    fst_cert_state_to_string((FstCertState)i),
+			                    st.certificates_by_state[i]);
 		json_builder_end_object(b);
 		fst_cli_db_json_int(b, "events", st.events);
 		fst_cli_db_json_int(b, "registrations_pending", st.registrations_pending);
@@ -101,15 +101,15 @@ fst_cli_db_stats(FstDb *db, gboolean json)
 	g_print("devices        %" G_GINT64_FORMAT, st.devices);
 	for (guint i = 0; i < G_N_ELEMENTS(fst_db_device_states); i++)
 		g_print("%s %s %" G_GINT64_FORMAT,
-			i == 0 ? ":" : ",",
-			fst_db_device_states[i],
-			st.devices_by_state[i]);
+		        i == 0 ? ":" : ",",
+		        fst_db_device_states[i],
+		        st.devices_by_state[i]);
 	g_print("\ncertificates   %" G_GINT64_FORMAT, st.certificates);
 	for (guint i = 0; i < FST_CERT_STATE_LAST; i++)
 		g_print("%s %s %" G_GINT64_FORMAT,
-			i == 0 ? ":" : ",",
-			fst_cert_state_to_string((FstCertState)i),
-			st.certificates_by_state[i]);
+		        i == 0 ? ":" : ",",
+		        fst_cert_state_to_string((FstCertState)i),
+		        st.certificates_by_state[i]);
 	g_print("\nevents         %" G_GINT64_FORMAT "\n", st.events);
 	g_print("registrations  %" G_GINT64_FORMAT " pending\n", st.registrations_pending);
 	fst_db_stats_clear(&st);
@@ -123,9 +123,14 @@ fst_cli_db(gint argc, gchar **argv)
 	g_autofree gchar *db_path = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
@@ -152,9 +157,9 @@ fst_cli_db(gint argc, gchar **argv)
 	      (g_strcmp0(sub, "check") == 0 && argc == 2) ||
 	      (g_strcmp0(sub, "stats") == 0 && argc == 2)))
 		return fst_cli_usage_error("db",
-					   json,
-					   "expected `backup DEST`, `check` or `stats` (see "
-					   "fleetstation db --help)");
+		                           json,
+		                           "expected `backup DEST`, `check` or `stats` (see "
+		                           "fleetstation db --help)");
 	if (workspace == NULL)
 		workspace = fst_cli_workspace(NULL);
 	db_path = g_build_filename(workspace, "station.db", NULL);
@@ -165,7 +170,7 @@ fst_cli_db(gint argc, gchar **argv)
 	}
 	/* check and stats only read: they work on read-only media too */
 	db = g_strcmp0(sub, "backup") == 0 ? fst_db_open(db_path, &error)
-					   : fst_cli_open_db(workspace, &error);
+	                                   : fst_cli_open_db(workspace, &error);
 	if (db == NULL) {
 		g_autofree gchar *command = g_strdup_printf("db %s", sub);
 		return fst_cli_fail(command, json, error);

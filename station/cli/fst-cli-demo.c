@@ -40,19 +40,19 @@ fst_cli_demo_mark_workspace(const gchar *workspace, GError **error)
 	g_autofree gchar *marker = g_build_filename(workspace, FST_CLI_DEMO_MARKER, NULL);
 	if (g_mkdir_with_parents(workspace, 0700) != 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_PERMISSION_DENIED,
-			    "cannot create %s: %s",
-			    workspace,
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s",
+		            workspace,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return g_file_set_contents_full(marker,
-					"a workspace with a demo PKI made by fleetstation\n",
-					-1,
-					G_FILE_SET_CONTENTS_CONSISTENT,
-					0600,
-					error);
+	                                "a workspace with a demo PKI made by fleetstation\n",
+	                                -1,
+	                                G_FILE_SET_CONTENTS_CONSISTENT,
+	                                0600,
+	                                error);
 }
 
 /* a workspace with a CA that `demo` did not make is refused, unless forced; a
@@ -66,13 +66,13 @@ fst_cli_demo_claim_workspace(const gchar *workspace, gboolean force, GError **er
 		if (force || g_file_test(marker, G_FILE_TEST_IS_REGULAR))
 			return TRUE;
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "%s has a CA that fleetstation demo did not make: simulated devices "
-			    "would get its certificates and enter its records; give another "
-			    "--workspace (the demo's own is the default), or --force-workspace to "
-			    "use this one anyway",
-			    workspace);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s has a CA that fleetstation demo did not make: simulated devices "
+		            "would get its certificates and enter its records; give another "
+		            "--workspace (the demo's own is the default), or --force-workspace to "
+		            "use this one anyway",
+		            workspace);
 		return FALSE;
 	}
 	/* a CA being set up there is the engine's to refuse, with nothing written */
@@ -88,9 +88,18 @@ fst_cli_demo(gint argc, gchar **argv)
 	gint devices = 4;
 	gboolean force_workspace = FALSE;
 	const GOptionEntry entries[] = {
-	    {"devices", 'n', 0, G_OPTION_ARG_INT, &devices,
-	     "How many simulated devices (default: 4)", "N"},
-	    {"force-workspace", 0, 0, G_OPTION_ARG_NONE, &force_workspace,
+	    {"devices",
+	     'n',
+	     0,
+	     G_OPTION_ARG_INT,
+	     &devices,
+	     "How many simulated devices (default: 4)",
+	     "N"},
+	    {"force-workspace",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &force_workspace,
 	     "Use a workspace whose CA the demo did not make (its records get the demo's devices)",
 	     NULL},
 	    {NULL}};
@@ -125,12 +134,12 @@ fst_cli_demo(gint argc, gchar **argv)
 	}
 	if (devices < 1 || devices > FST_DEMO_MAX_DEVICES || opts.baud < 0) {
 		g_printerr("fleetstation demo: --devices must be 1 to %d and --baud positive\n",
-			   FST_DEMO_MAX_DEVICES);
+		           FST_DEMO_MAX_DEVICES);
 		return FST_EXIT_USAGE;
 	}
 	fst_cli_set_verbose(opts.verbose);
-	opts.workspace_path = opts.workspace != NULL ? g_strdup(opts.workspace)
-						     : fst_cli_demo_default_workspace();
+	opts.workspace_path =
+	    opts.workspace != NULL ? g_strdup(opts.workspace) : fst_cli_demo_default_workspace();
 	if (!fst_cli_demo_claim_workspace(opts.workspace_path, force_workspace, &error))
 		return fst_cli_fail("demo", opts.json, error);
 	if (opts.profile == NULL)

@@ -14,14 +14,25 @@ fst_cli_devices(gint argc, gchar **argv)
 	g_autofree gchar *state = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"state", 's', 0, G_OPTION_ARG_STRING, &state,
-	     "Only devices in this state: new, in-progress, provisioned, failed or rework", "STATE"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"state",
+	     's',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &state,
+	     "Only devices in this state: new, in-progress, provisioned, failed or rework",
+	     "STATE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
-	g_autoptr(GOptionContext) context = g_option_context_new("- list the devices in the database");
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- list the devices in the database");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
@@ -35,12 +46,8 @@ fst_cli_devices(gint argc, gchar **argv)
 		g_printerr("fleetstation devices: unexpected argument %s\n", argv[1]);
 		return FST_EXIT_USAGE;
 	}
-	if (!fst_cli_check_choice("devices",
-				  json,
-				  "--state",
-				  state,
-				  fst_db_device_states,
-				  FST_DB_DEVICE_STATE_LAST))
+	if (!fst_cli_check_choice(
+	        "devices", json, "--state", state, fst_db_device_states, FST_DB_DEVICE_STATE_LAST))
 		return FST_EXIT_USAGE;
 	workspace = fst_cli_workspace(workspace_opt);
 	db = fst_cli_open_db(workspace, &error);
@@ -52,11 +59,11 @@ fst_cli_devices(gint argc, gchar **argv)
 		json_builder_begin_array(b);
 	} else {
 		g_print("%-22s %-14s %-12s %-40s %s\n",
-			"DEVICE",
-			"MODEL",
-			"STATE",
-			"SERIAL",
-			"CERT STATE");
+		        "DEVICE",
+		        "MODEL",
+		        "STATE",
+		        "SERIAL",
+		        "CERT STATE");
 	}
 	for (guint i = 0; i < devices->len; i++) {
 		FstDbDevice *d = g_ptr_array_index(devices, i);
@@ -68,9 +75,11 @@ fst_cli_devices(gint argc, gchar **argv)
 			fst_cli_json_add_string(b, "model", d->model);
 			fst_cli_json_add_string(b, "firmware", d->firmware);
 			fst_cli_json_add_string(b, "port", d->port);
-			fst_cli_json_add_string(b, "state", fst_db_device_state_to_string(d->state));
+			fst_cli_json_add_string(
+			    b, "state", fst_db_device_state_to_string(d->state));
 			fst_cli_json_add_string(b, "last_error", d->last_error);
-			fst_cli_json_add_string(b, "serial", d->cert != NULL ? d->cert->serial_hex : NULL);
+			fst_cli_json_add_string(
+			    b, "serial", d->cert != NULL ? d->cert->serial_hex : NULL);
 			fst_cli_json_add_string(
 			    b,
 			    "cert_state",
@@ -79,11 +88,11 @@ fst_cli_devices(gint argc, gchar **argv)
 			continue;
 		}
 		g_print("%-22s %-14s %-12s %-40s %s\n",
-			d->uid,
-			d->model,
-			fst_db_device_state_to_string(d->state),
-			d->cert != NULL ? d->cert->serial_hex : "-",
-			d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : "-");
+		        d->uid,
+		        d->model,
+		        fst_db_device_state_to_string(d->state),
+		        d->cert != NULL ? d->cert->serial_hex : "-",
+		        d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : "-");
 	}
 	if (json) {
 		g_autoptr(JsonNode) node = NULL;

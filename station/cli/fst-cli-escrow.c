@@ -38,7 +38,13 @@ fst_cli_escrow(gint argc, gchar **argv)
 	     &workspace,
 	     "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",
 	     "DIR"},
-	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the CMS (DER) here (required)", "FILE"},
+	    {"out",
+	     'o',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &out,
+	     "Write the CMS (DER) here (required)",
+	     "FILE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as one JSON object", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
@@ -68,8 +74,8 @@ fst_cli_escrow(gint argc, gchar **argv)
 	}
 	if (g_file_test(out, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK)) {
 		g_printerr("fleetstation escrow: %s exists: it is never overwritten, choose "
-			   "another name\n",
-			   out);
+		           "another name\n",
+		           out);
 		return FST_EXIT_USAGE;
 	}
 	{
@@ -92,11 +98,11 @@ fst_cli_escrow(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 	} else {
 		g_print("wrote the escrowed key of %s to %s (%" G_GSIZE_FORMAT
-			" bytes, CMS encrypted to the escrow certificate with SHA-256 %s)\n",
-			serial,
-			out,
-			size,
-			recipient);
+		        " bytes, CMS encrypted to the escrow certificate with SHA-256 %s)\n",
+		        serial,
+		        out,
+		        size,
+		        recipient);
 	}
 	return FST_EXIT_OK;
 }

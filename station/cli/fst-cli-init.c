@@ -25,23 +25,51 @@ fst_cli_init(gint argc, gchar **argv)
 	gboolean verbose = FALSE;
 	gboolean demo_ca = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"demo-ca", 0, 0, G_OPTION_ARG_NONE, &demo_ca,
-	     "Also create a demo PKI in ca/ when it has no issuing CA (not for production)", NULL},
-	    {"organization", 0, 0, G_OPTION_ARG_STRING, &organization,
-	     "Organization (O) of the demo CAs (default: Fleetstation)", "NAME"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"demo-ca",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &demo_ca,
+	     "Also create a demo PKI in ca/ when it has no issuing CA (not for production)",
+	     NULL},
+	    {"organization",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &organization,
+	     "Organization (O) of the demo CAs (default: Fleetstation)",
+	     "NAME"},
 	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Default profile", "NAME"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Default production lot", "LOT"},
-	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &ports,
-	     "Default port (repeat for a gang)", "PORT"},
+	    {"port",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME_ARRAY,
+	     &ports,
+	     "Default port (repeat for a gang)",
+	     "PORT"},
 	    {"baud", 'b', 0, G_OPTION_ARG_INT, &baud, "Default line rate in bit/s", "RATE"},
-	    {"central", 0, 0, G_OPTION_ARG_STRING, &central,
+	    {"central",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &central,
 	     "Ship the records to this central registry: a libpq connection string or service "
 	     "name, no password (~/.pgpass or $PGPASSFILE); then run fleetstation central init",
 	     "CONNINFO"},
-	    {"lane", 0, 0, G_OPTION_ARG_STRING_ARRAY, &lanes,
+	    {"lane",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING_ARRAY,
+	     &lanes,
 	     "Bind a jig lane to a USB port path or an adapter serial number (repeat)",
 	     "NAME=1-3.2|NAME=serial:SN"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
@@ -60,7 +88,8 @@ fst_cli_init(gint argc, gchar **argv)
 	    context,
 	    "Creates what the workspace lacks: station.conf (the station identity), station.db\n"
 	    "(the SQLite records), both 0600 in a 0700 folder (tightened when it exists). The\n"
-	    "issuing CA comes next, from `fleetstation ca create` or `ca import`; --demo-ca makes a\n"
+	    "issuing CA comes next, from `fleetstation ca create` or `ca import`; --demo-ca makes "
+	    "a\n"
 	    "demo PKI in ca/ instead (root and issuing CA, ECDSA P-256, keys encrypted with\n"
 	    "$FLEETSTATION_CA_PASSPHRASE or a generated ca/passphrase, mode 0600).\n"
 	    "Parts that exist are kept. --profile, --lot, --port and --baud set the defaults of\n"
@@ -84,7 +113,8 @@ fst_cli_init(gint argc, gchar **argv)
 	fst_cli_secret_setup(workspace);
 
 	if (organization != NULL && !demo_ca) {
-		g_printerr("fleetstation init: --organization names the demo CAs: give --demo-ca too\n");
+		g_printerr(
+		    "fleetstation init: --organization names the demo CAs: give --demo-ca too\n");
 		return FST_EXIT_USAGE;
 	}
 	/* everything that can be checked is checked before anything is written */
@@ -102,10 +132,10 @@ fst_cli_init(gint argc, gchar **argv)
 			return fst_cli_fail("init", json, error);
 	}
 	if (!fst_station_init_workspace(workspace,
-					!demo_ca		? NULL
-					: organization != NULL ? organization
-								: "Fleetstation",
-					&error))
+	                                !demo_ca               ? NULL
+	                                : organization != NULL ? organization
+	                                                       : "Fleetstation",
+	                                &error))
 		return fst_cli_fail("init", json, error);
 	settings = fst_settings_load(workspace, &error);
 	if (settings == NULL)
@@ -165,21 +195,20 @@ fst_cli_init(gint argc, gchar **argv)
 			json_builder_add_string_value(b, settings->ports[i]);
 		json_builder_end_array(b);
 		json_builder_set_member_name(b, "baud");
-		json_builder_add_int_value(b,
-					   settings->baud_rate != 0 ? settings->baud_rate
-								    : FST_SETTINGS_DEFAULT_BAUD);
+		json_builder_add_int_value(
+		    b, settings->baud_rate != 0 ? settings->baud_rate : FST_SETTINGS_DEFAULT_BAUD);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
 	} else {
 		if (fst_station_has_ca(workspace))
 			g_print("workspace %s ready: station %s\n",
-				workspace,
-				station_name != NULL ? station_name : "(unnamed)");
+			        workspace,
+			        station_name != NULL ? station_name : "(unnamed)");
 		else
 			g_print("workspace %s ready, without an issuing CA: run `fleetstation ca "
-				"create` or `ca import` (or init --demo-ca for a demo PKI)\n",
-				workspace);
+			        "create` or `ca import` (or init --demo-ca for a demo PKI)\n",
+			        workspace);
 		g_print("defaults: %s\n", summary);
 	}
 	return FST_EXIT_OK;

@@ -23,7 +23,7 @@
 struct _FstCliInteraction {
 	FstInteraction parent_instance;
 	gchar *passphrase_file; /* (owned) (nullable) */
-	gchar *pin_file;	/* (owned) (nullable) */
+	gchar *pin_file;        /* (owned) (nullable) */
 };
 
 G_DEFINE_TYPE(FstCliInteraction, fst_cli_interaction, FST_TYPE_INTERACTION)
@@ -63,16 +63,14 @@ fst_cli_read_tty(gint fd, const gchar *prompt, GError **error)
 		tcsetattr(fd, TCSAFLUSH, &old_tio);
 
 	if (len == 0) {
-		g_set_error_literal(error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "empty secret: nothing was typed");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_INVALID_DATA, "empty secret: nothing was typed");
 	} else if (len == sizeof(buf)) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_INVALID_DATA,
-			    "the secret is too long (at most %u bytes)",
-			    (guint)sizeof(buf) - 1);
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "the secret is too long (at most %u bytes)",
+		            (guint)sizeof(buf) - 1);
 	} else {
 		secret = fst_secret_new(buf, len);
 	}
@@ -100,10 +98,10 @@ fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error)
 
 	if (fd < 0) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_NOT_FOUND,
-			    "cannot ask for a secret: no terminal (%s)",
-			    g_strerror(errno));
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "cannot ask for a secret: no terminal (%s)",
+		            g_strerror(errno));
 		return NULL;
 	}
 	secret = fst_cli_read_tty(fd, prompt, error);
@@ -112,13 +110,15 @@ fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error)
 		gsize len = 0;
 		gsize again_len = 0;
 		const guint8 *data = fst_secret_get_data(secret, &len);
-		const guint8 *again_data = again != NULL ? fst_secret_get_data(again, &again_len) : NULL;
-		if (again == NULL || again_len != len || CRYPTO_memcmp(again_data, data, len) != 0) {
+		const guint8 *again_data =
+		    again != NULL ? fst_secret_get_data(again, &again_len) : NULL;
+		if (again == NULL || again_len != len ||
+		    CRYPTO_memcmp(again_data, data, len) != 0) {
 			if (again != NULL)
 				g_set_error_literal(error,
-						    FST_ERROR,
-						    FST_ERROR_INVALID_DATA,
-						    "the two secrets typed differ");
+				                    FST_ERROR,
+				                    FST_ERROR_INVALID_DATA,
+				                    "the two secrets typed differ");
 			close(fd);
 			return NULL;
 		}
@@ -130,11 +130,11 @@ fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error)
 /* the option file, else the base class, else a prompt when the base class has nothing */
 static FstSecret *
 fst_cli_interaction_ask(FstCliInteraction *self,
-			gboolean pin,
-			const gchar *description,
-			FstInteractionFlags flags,
-			GCancellable *cancellable,
-			GError **error)
+                        gboolean pin,
+                        const gchar *description,
+                        FstInteractionFlags flags,
+                        GCancellable *cancellable,
+                        GError **error)
 {
 	FstInteractionClass *parent = FST_INTERACTION_CLASS(fst_cli_interaction_parent_class);
 	const gchar *file = pin ? self->pin_file : self->passphrase_file;
@@ -146,12 +146,10 @@ fst_cli_interaction_ask(FstCliInteraction *self,
 
 	if (file != NULL)
 		return fst_secret_new_from_file(file, error);
-	secret = pin ? parent->ask_pin(FST_INTERACTION(self), description, flags, cancellable, &error_local)
-		     : parent->ask_passphrase(FST_INTERACTION(self),
-					      description,
-					      flags,
-					      cancellable,
-					      &error_local);
+	secret = pin ? parent->ask_pin(
+	                   FST_INTERACTION(self), description, flags, cancellable, &error_local)
+	             : parent->ask_passphrase(
+	                   FST_INTERACTION(self), description, flags, cancellable, &error_local);
 	if (secret != NULL)
 		return secret;
 	if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_CA_UNAVAILABLE)) {
@@ -167,12 +165,12 @@ fst_cli_interaction_ask(FstCliInteraction *self,
 	if (g_error_matches(error_prompt, FST_ERROR, FST_ERROR_NOT_FOUND)) {
 		/* no terminal: the base class's message, with what the CLI can do */
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CA_UNAVAILABLE,
-			    "%s; give it with %s FILE (mode 0600), or run on a terminal to "
-			    "be asked (there is no terminal)",
-			    error_local->message,
-			    pin ? "--pin-file" : "--passphrase-file");
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "%s; give it with %s FILE (mode 0600), or run on a terminal to "
+		            "be asked (there is no terminal)",
+		            error_local->message,
+		            pin ? "--pin-file" : "--passphrase-file");
 		return NULL;
 	}
 	g_propagate_error(error, g_steal_pointer(&error_prompt));
@@ -181,32 +179,24 @@ fst_cli_interaction_ask(FstCliInteraction *self,
 
 static FstSecret *
 fst_cli_interaction_ask_passphrase(FstInteraction *interaction,
-				   const gchar *description,
-				   FstInteractionFlags flags,
-				   GCancellable *cancellable,
-				   GError **error)
+                                   const gchar *description,
+                                   FstInteractionFlags flags,
+                                   GCancellable *cancellable,
+                                   GError **error)
 {
-	return fst_cli_interaction_ask(FST_CLI_INTERACTION(interaction),
-				       FALSE,
-				       description,
-				       flags,
-				       cancellable,
-				       error);
+	return fst_cli_interaction_ask(
+	    FST_CLI_INTERACTION(interaction), FALSE, description, flags, cancellable, error);
 }
 
 static FstSecret *
 fst_cli_interaction_ask_pin(FstInteraction *interaction,
-			    const gchar *description,
-			    FstInteractionFlags flags,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const gchar *description,
+                            FstInteractionFlags flags,
+                            GCancellable *cancellable,
+                            GError **error)
 {
-	return fst_cli_interaction_ask(FST_CLI_INTERACTION(interaction),
-				       TRUE,
-				       description,
-				       flags,
-				       cancellable,
-				       error);
+	return fst_cli_interaction_ask(
+	    FST_CLI_INTERACTION(interaction), TRUE, description, flags, cancellable, error);
 }
 
 static void

@@ -26,36 +26,80 @@
  */
 void
 fst_cli_job_options_add(FstCliJobOptions *self,
-			GOptionContext *context,
-			FstCliJobOptionFlags flags,
-			const gchar *port_help)
+                        GOptionContext *context,
+                        FstCliJobOptionFlags flags,
+                        const gchar *port_help)
 {
 	const GOptionEntry common[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &self->workspace,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &self->workspace,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"profile", 'p', 0, G_OPTION_ARG_STRING, &self->profile,
-	     "Profile name or file (default: the workspace's)", "NAME"},
-	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &self->lot,
-	     "Production lot recorded with each device (default: the workspace's)", "LOT"},
-	    {"operator", 0, 0, G_OPTION_ARG_STRING, &self->operator_name,
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"profile",
+	     'p',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &self->profile,
+	     "Profile name or file (default: the workspace's)",
+	     "NAME"},
+	    {"lot",
+	     'l',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &self->lot,
+	     "Production lot recorded with each device (default: the workspace's)",
+	     "LOT"},
+	    {"operator",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &self->operator_name,
 	     "Who runs the station, recorded with every device (default: "
-	     "$FLEETSTATION_OPERATOR, else the login name)", "NAME"},
-	    {"baud", 'b', 0, G_OPTION_ARG_INT, &self->baud,
-	     "Line rate in bit/s (default: the workspace's, else 115200)", "RATE"},
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &self->json,
-	     "One JSON object per event line (progress, result), then a summary object", NULL},
-	    {"quiet", 'q', 0, G_OPTION_ARG_NONE, &self->quiet,
-	     "Print only failures and the count line", NULL},
-	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &self->verbose,
-	     "Print informational messages", NULL},
+	     "$FLEETSTATION_OPERATOR, else the login name)",
+	     "NAME"},
+	    {"baud",
+	     'b',
+	     0,
+	     G_OPTION_ARG_INT,
+	     &self->baud,
+	     "Line rate in bit/s (default: the workspace's, else 115200)",
+	     "RATE"},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &self->json,
+	     "One JSON object per event line (progress, result), then a summary object",
+	     NULL},
+	    {"quiet",
+	     'q',
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &self->quiet,
+	     "Print only failures and the count line",
+	     NULL},
+	    {"verbose",
+	     'v',
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &self->verbose,
+	     "Print informational messages",
+	     NULL},
 	    {NULL}};
 	const GOptionEntry ports[] = {
-	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &self->ports, port_help, "PORT"},
-	    {NULL}};
+	    {"port", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &self->ports, port_help, "PORT"}, {NULL}};
 	const GOptionEntry all_ports[] = {
-	    {"all-ports", 'a', 0, G_OPTION_ARG_NONE, &self->all_ports,
-	     "Every serial port of a known USB id (see fleetstation ports)", NULL},
+	    {"all-ports",
+	     'a',
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &self->all_ports,
+	     "Every serial port of a known USB id (see fleetstation ports)",
+	     NULL},
 	    {NULL}};
 
 	self->flags = flags;
@@ -122,11 +166,8 @@ fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError
 	settings = fst_settings_load(self->workspace_path, error);
 	if (settings == NULL)
 		return fst_cli_exit_for_error(*error);
-	fst_settings_fill(settings,
-			  &self->profile,
-			  &self->lot,
-			  &self->baud,
-			  fill_ports ? &self->ports : NULL);
+	fst_settings_fill(
+	    settings, &self->profile, &self->lot, &self->baud, fill_ports ? &self->ports : NULL);
 	if (self->all_ports) {
 		self->ports = fst_cli_all_ports(error);
 		if (self->ports == NULL)
@@ -165,11 +206,11 @@ fst_cli_job_options_clear(FstCliJobOptions *self)
 }
 
 typedef struct {
-	FstJob *job;		    /* (unowned) */
+	FstJob *job;                /* (unowned) */
 	FstCliProgress *progress;   /* (unowned) */
-	GPtrArray *results;	    /* (unowned) (nullable) */
-	gboolean keep_passed;	    /* keep the results of passed devices too */
-	gboolean quiet;		    /* say nothing on the first signal */
+	GPtrArray *results;         /* (unowned) (nullable) */
+	gboolean keep_passed;       /* keep the results of passed devices too */
+	gboolean quiet;             /* say nothing on the first signal */
 	GAsyncResult *async_result; /* (owned) (nullable): set when the job ended */
 } FstCliJobRun;
 
@@ -182,7 +223,7 @@ fst_cli_job_signal_cb(gpointer user_data)
 	if (!g_cancellable_is_cancelled(stop)) {
 		if (!run->quiet)
 			g_printerr("stopping: finishing the devices in flight "
-				   "(press Ctrl-C again to abort them)...\n");
+			           "(press Ctrl-C again to abort them)...\n");
 		fst_job_stop(run->job);
 	} else if (!g_cancellable_is_cancelled(fst_job_get_abort(run->job))) {
 		g_printerr("aborting the devices in flight: they are recorded as failed\n");
@@ -236,11 +277,8 @@ fst_cli_job_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
  * Returns: %TRUE when the run happened (fst_job_run_finish())
  */
 gboolean
-fst_cli_job_run(FstJob *job,
-		FstCliProgress *progress,
-		GPtrArray *results,
-		gboolean keep_passed,
-		GError **error)
+fst_cli_job_run(
+    FstJob *job, FstCliProgress *progress, GPtrArray *results, gboolean keep_passed, GError **error)
 {
 	FstCliJobRun run = {
 	    .job = job,
@@ -251,11 +289,10 @@ fst_cli_job_run(FstJob *job,
 	};
 	guint sigint_id = g_unix_signal_add(SIGINT, fst_cli_job_signal_cb, &run);
 	guint sigterm_id = g_unix_signal_add(SIGTERM, fst_cli_job_signal_cb, &run);
-	gulong progress_id = g_signal_connect(job, "progress", G_CALLBACK(fst_cli_job_progress_cb), &run);
-	gulong finished_id = g_signal_connect(job,
-					      "device-finished",
-					      G_CALLBACK(fst_cli_job_device_finished_cb),
-					      &run);
+	gulong progress_id =
+	    g_signal_connect(job, "progress", G_CALLBACK(fst_cli_job_progress_cb), &run);
+	gulong finished_id = g_signal_connect(
+	    job, "device-finished", G_CALLBACK(fst_cli_job_device_finished_cb), &run);
 	gboolean ok;
 
 	fst_job_run_async(job, NULL, fst_cli_job_done_cb, &run);
@@ -285,10 +322,10 @@ fst_cli_job_run(FstJob *job,
  */
 FstExit
 fst_cli_print_results(FstCliProgress *self,
-		      const gchar *command,
-		      GPtrArray *results,
-		      const FstJobSummary *summary,
-		      gboolean cancelled)
+                      const gchar *command,
+                      GPtrArray *results,
+                      const FstJobSummary *summary,
+                      gboolean cancelled)
 {
 	FstExit rc;
 
@@ -316,7 +353,8 @@ fst_cli_print_results(FstCliProgress *self,
 		json_builder_set_member_name(b, "devices");
 		json_builder_begin_array(b);
 		for (guint i = 0; i < results->len; i++)
-			json_builder_add_value(b, fst_cli_result_to_json(g_ptr_array_index(results, i)));
+			json_builder_add_value(
+			    b, fst_cli_result_to_json(g_ptr_array_index(results, i)));
 		json_builder_end_array(b);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
@@ -359,18 +397,18 @@ fst_cli_print_results(FstCliProgress *self,
 			g_string_append_c(row, ' ');
 			fst_cli_fit(row, r->uid != NULL ? r->uid : "-", uid_w, FALSE);
 			g_print("%s %-6s %s\n",
-				row->str,
-				r->error == NULL ? "ok" : "FAILED",
-				r->error != NULL	? r->error->message
-				: r->serial_hex != NULL ? r->serial_hex
-							: "- (no certificate issued)");
+			        row->str,
+			        r->error == NULL ? "ok" : "FAILED",
+			        r->error != NULL        ? r->error->message
+			        : r->serial_hex != NULL ? r->serial_hex
+			                                : "- (no certificate issued)");
 		}
 	}
 	g_print("%u provisioned, %u failed, in %.2f s%s\n",
-		summary->provisioned,
-		summary->failed,
-		(gdouble)summary->elapsed_us / G_USEC_PER_SEC,
-		cancelled ? " (stopped by a signal)" : "");
+	        summary->provisioned,
+	        summary->failed,
+	        (gdouble)summary->elapsed_us / G_USEC_PER_SEC,
+	        cancelled ? " (stopped by a signal)" : "");
 	return rc;
 }
 

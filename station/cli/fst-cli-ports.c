@@ -41,17 +41,18 @@ fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
 static void
 fst_cli_ports_print(const FstPortInfo *p)
 {
-	g_autofree gchar *usb_id =
-	    p->vid >= 0 ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid) : g_strdup("-");
+	g_autofree gchar *usb_id = p->vid >= 0
+	                               ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid)
+	                               : g_strdup("-");
 	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
-		p->name,
-		p->transport,
-		usb_id,
-		p->serial != NULL ? p->serial : "-",
-		p->dialect != NULL ? p->dialect : "-",
-		p->kind != FST_PORT_KIND_SERIAL ? "-" : (p->busy ? "busy" : "free"),
-		p->lane != NULL ? p->lane : "-",
-		p->description != NULL ? p->description : "-");
+	        p->name,
+	        p->transport,
+	        usb_id,
+	        p->serial != NULL ? p->serial : "-",
+	        p->dialect != NULL ? p->dialect : "-",
+	        p->kind != FST_PORT_KIND_SERIAL ? "-" : (p->busy ? "busy" : "free"),
+	        p->lane != NULL ? p->lane : "-",
+	        p->description != NULL ? p->description : "-");
 }
 
 FstExit
@@ -63,13 +64,28 @@ fst_cli_ports(gint argc, gchar **argv)
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *workspace = NULL;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
-	     "Workspace whose [lanes] name the jig's sockets", "DIR"},
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
+	     "Workspace whose [lanes] name the jig's sockets",
+	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
-	    {"known", 'k', 0, G_OPTION_ARG_NONE, &known_only,
-	     "Only ports with a known dialect", NULL},
-	    {"table", 0, 0, G_OPTION_ARG_FILENAME, &table,
-	     "Known-devices table (default: templates/ports/known-devices.conf)", "FILE"},
+	    {"known",
+	     'k',
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &known_only,
+	     "Only ports with a known dialect",
+	     NULL},
+	    {"table",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &table,
+	     "Known-devices table (default: templates/ports/known-devices.conf)",
+	     "FILE"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- list serial ports and known USB devices");
@@ -95,7 +111,7 @@ fst_cli_ports(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	known = table != NULL ? fst_known_devices_load(table, &error)
-			      : fst_known_devices_load_default(&error);
+	                      : fst_known_devices_load_default(&error);
 	if (known == NULL)
 		return fst_cli_fail("ports", json, error);
 	serial = fst_ports_list_serial(known, &error);
@@ -134,14 +150,14 @@ fst_cli_ports(gint argc, gchar **argv)
 		return FST_EXIT_OK;
 	}
 	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
-		"PORT",
-		"TRANSPORT",
-		"USB ID",
-		"SERIAL",
-		"DIALECT",
-		"STATE",
-		"LANE",
-		"DESCRIPTION");
+	        "PORT",
+	        "TRANSPORT",
+	        "USB ID",
+	        "SERIAL",
+	        "DIALECT",
+	        "STATE",
+	        "LANE",
+	        "DESCRIPTION");
 	for (guint i = 0; i < serial->len; i++) {
 		FstPortInfo *p = g_ptr_array_index(serial, i);
 		if (!known_only || p->dialect != NULL)

@@ -12,8 +12,7 @@ fst_cli_profile_check(gint argc, gchar **argv)
 	FstExit rc = FST_EXIT_OK;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
-	    {NULL}};
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL}, {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("FILE... - check provisioning profiles");
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -52,10 +51,10 @@ fst_cli_profile_check(gint argc, gchar **argv)
 				g_printerr("%s\n", error->message);
 				json_builder_begin_object(b);
 				fst_cli_json_add_string(b,
-							"error_code",
-							error->domain == FST_ERROR
-							    ? fst_error_code_to_string(error->code)
-							    : "internal");
+				                        "error_code",
+				                        error->domain == FST_ERROR
+				                            ? fst_error_code_to_string(error->code)
+				                            : "internal");
 				fst_cli_json_add_string(b, "error", error->message);
 				json_builder_end_object(b);
 				if (rc == FST_EXIT_OK)
@@ -63,7 +62,8 @@ fst_cli_profile_check(gint argc, gchar **argv)
 			}
 			json_builder_end_array(b);
 			json_builder_end_object(b);
-			g_printerr("%s: %u error%s\n", argv[i], errors->len, errors->len == 1 ? "" : "s");
+			g_printerr(
+			    "%s: %u error%s\n", argv[i], errors->len, errors->len == 1 ? "" : "s");
 			continue;
 		}
 		summary = fst_profile_describe(profile);

@@ -134,7 +134,8 @@ fst_cli_progress_line(FstCliProgress *self, const FstProgress *p, guint width)
 		g_string_append(line, "\033[0m");
 	if (avail > fixed + 1 && detail[0] != '\0') {
 		g_string_append_c(line, ' ');
-		fst_cli_fit(line, detail, MIN((guint)g_utf8_strlen(detail, -1), avail - fixed - 1), FALSE);
+		fst_cli_fit(
+		    line, detail, MIN((guint)g_utf8_strlen(detail, -1), avail - fixed - 1), FALSE);
 	}
 	return g_string_free(line, FALSE);
 }
@@ -171,10 +172,10 @@ fst_cli_progress_redraw(FstCliProgress *self)
 				n_failed++;
 		}
 		text = g_strdup_printf("and %u more ports: %u done, %u failed, %u running",
-				       self->lanes->len - shown,
-				       n_done,
-				       n_failed,
-				       self->lanes->len - shown - n_done - n_failed);
+		                       self->lanes->len - shown,
+		                       n_done,
+		                       n_failed,
+		                       self->lanes->len - shown - n_done - n_failed);
 		fst_cli_fit(more, text, MIN((guint)strlen(text), self->width - 1), FALSE);
 		g_print("\r\033[K%s\n", more->str);
 		self->drawn++;
@@ -237,11 +238,11 @@ fst_cli_progress_cb(const FstProgress *progress, gpointer user_data)
 	if (!self->tty) {
 		/* plain and parseable: port, device, step, detail */
 		g_print("%s %s %s%s%s\n",
-			progress->port,
-			progress->uid != NULL ? progress->uid : "-",
-			fst_step_to_string(progress->step),
-			detail[0] != '\0' ? " " : "",
-			detail);
+		        progress->port,
+		        progress->uid != NULL ? progress->uid : "-",
+		        fst_step_to_string(progress->step),
+		        detail[0] != '\0' ? " " : "",
+		        detail);
 		return;
 	}
 	if (self->resize_id == 0)

@@ -14,15 +14,30 @@ fst_cli_provision(gint argc, gchar **argv)
 	g_autofree gchar *dialect = NULL;
 	gint count = 0;
 	const GOptionEntry entries[] = {
-	    {"count", 'n', 0, G_OPTION_ARG_INT, &count,
+	    {"count",
+	     'n',
+	     0,
+	     G_OPTION_ARG_INT,
+	     &count,
 	     "Provision N devices in all: each port takes the next board put on it "
-	     "(default: one per port)", "N"},
-	    {"trust-only", 0, 0, G_OPTION_ARG_NONE, &trust_only,
+	     "(default: one per port)",
+	     "N"},
+	    {"trust-only",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &trust_only,
 	     "Rewrite only the root CAs (the profile's trust selection) of devices that are "
-	     "provisioned already; nothing else on them changes", NULL},
-	    {"dialect", 0, 0, G_OPTION_ARG_STRING, &dialect,
+	     "provisioned already; nothing else on them changes",
+	     NULL},
+	    {"dialect",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &dialect,
 	     "The dialect every port speaks (default: as known-devices.conf says for the "
-	     "port's USB id, else fsp)", "NAME"},
+	     "port's USB id, else fsp)",
+	     "NAME"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- provision the devices on a gang of ports");
@@ -47,9 +62,9 @@ fst_cli_provision(gint argc, gchar **argv)
 	    "Output: progress bars on a terminal, `PORT DEVICE STEP DETAIL` lines when piped,\n"
 	    "JSON lines with --json; colour only on a terminal without NO_COLOR.");
 	fst_cli_job_options_add(&opts,
-				context,
-				FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
-				"A port of the gang; repeat it (default: the workspace's)");
+	                        context,
+	                        FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
+	                        "A port of the gang; repeat it (default: the workspace's)");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "provision", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -65,16 +80,17 @@ fst_cli_provision(gint argc, gchar **argv)
 	if (rc != FST_EXIT_OK)
 		return error != NULL ? fst_cli_fail("provision", opts.json, error) : rc;
 	if (opts.profile == NULL) {
-		g_printerr("fleetstation provision: no profile: give --profile NAME, or set one with "
-			   "fleetstation init --profile NAME\n");
+		g_printerr(
+		    "fleetstation provision: no profile: give --profile NAME, or set one with "
+		    "fleetstation init --profile NAME\n");
 		return FST_EXIT_USAGE;
 	}
 	if (opts.ports == NULL || opts.ports[0] == NULL) {
 		g_printerr("fleetstation provision: no port: give --port PORT (repeat it for a "
-			   "gang) or --all-ports%s\n",
-			   opts.all_ports ? " (no serial port of a known USB id is plugged in; see "
-					    "fleetstation ports)"
-					  : "");
+		           "gang) or --all-ports%s\n",
+		           opts.all_ports ? " (no serial port of a known USB id is plugged in; see "
+		                            "fleetstation ports)"
+		                          : "");
 		return opts.all_ports ? FST_EXIT_CONFIG : FST_EXIT_USAGE;
 	}
 
@@ -83,14 +99,16 @@ fst_cli_provision(gint argc, gchar **argv)
 	fst_cli_job_options_to_job(&opts, &job_options);
 	job_options.count = (guint)count;
 	job_options.dialect = dialect;
-	job = fst_job_new(trust_only ? FST_JOB_KIND_TRUST_ONLY : FST_JOB_KIND_PROVISION, &job_options);
+	job = fst_job_new(trust_only ? FST_JOB_KIND_TRUST_ONLY : FST_JOB_KIND_PROVISION,
+	                  &job_options);
 	/* a long run keeps only its failures for the table; the counts are the job's */
 	if (!fst_cli_job_run(job, &progress, results, count == 0, &error)) {
 		rc = fst_cli_fail("provision", opts.json, error);
 	} else {
 		const FstJobSummary *summary = fst_job_get_summary(job);
 		fst_cli_results_sort(results, (const gchar *const *)opts.ports);
-		rc = fst_cli_print_results(&progress, "provision", results, summary, summary->stopped);
+		rc = fst_cli_print_results(
+		    &progress, "provision", results, summary, summary->stopped);
 	}
 	fst_cli_progress_clear(&progress);
 	return rc;

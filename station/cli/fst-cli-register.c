@@ -119,33 +119,125 @@ fst_cli_register(gint argc, gchar **argv)
 	     "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",
 	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as one JSON object", NULL},
-	    {"state", 0, 0, G_OPTION_ARG_STRING, &state, "status: only rows in this state", "STATE"},
-	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "status: only certificates of this lot", "LOT"},
-	    {"aws-profile", 0, 0, G_OPTION_ARG_STRING, &aws_profile, "AWS profile (else $AWS_PROFILE)", "NAME"},
-	    {"region", 0, 0, G_OPTION_ARG_STRING, &region, "AWS region (else $AWS_REGION, the profile)", "REGION"},
-	    {"endpoint-url", 0, 0, G_OPTION_ARG_STRING, &endpoint, "Another AWS IoT endpoint", "URL"},
-	    {"thing-name", 0, 0, G_OPTION_ARG_STRING, &thing_name,
-	     "push: thing name template, {uid} {serial} {aws_cert_id} {lot} (default {uid})", "TEMPLATE"},
-	    {"policy", 0, 0, G_OPTION_ARG_STRING, &policy, "push: attach this AWS IoT policy", "NAME"},
-	    {"policy-file", 0, 0, G_OPTION_ARG_FILENAME, &policy_file,
-	     "push: create the policy from this JSON if AWS has none of that name", "FILE"},
-	    {"inactive", 0, 0, G_OPTION_ARG_NONE, &inactive, "push: register certificates INACTIVE", NULL},
-	    {"rate", 0, 0, G_OPTION_ARG_DOUBLE, &rate, "push: at most N AWS requests a second", "N"},
-	    {"max-attempts", 0, 0, G_OPTION_ARG_INT, &max_attempts,
-	     "push: tries of a certificate before it is failed (default 10)", "N"},
-	    {"lease", 0, 0, G_OPTION_ARG_INT, &lease,
-	     "push: seconds a taken row stays this station's (default 60)", "SECONDS"},
-	    {"out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
-	     "export: write LOT-params.jsonl and LOT-template.json here (default .)", "DIR"},
-	    {"hold", 0, 0, G_OPTION_ARG_INT, &hold_hours,
-	     "export: hours the rows wait for the task's results (default 72)", "HOURS"},
-	    {"bucket", 0, 0, G_OPTION_ARG_STRING, &bucket,
+	    {"state",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &state,
+	     "status: only rows in this state",
+	     "STATE"},
+	    {"lot",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &lot,
+	     "status: only certificates of this lot",
+	     "LOT"},
+	    {"aws-profile",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &aws_profile,
+	     "AWS profile (else $AWS_PROFILE)",
+	     "NAME"},
+	    {"region",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &region,
+	     "AWS region (else $AWS_REGION, the profile)",
+	     "REGION"},
+	    {"endpoint-url",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &endpoint,
+	     "Another AWS IoT endpoint",
+	     "URL"},
+	    {"thing-name",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &thing_name,
+	     "push: thing name template, {uid} {serial} {aws_cert_id} {lot} (default {uid})",
+	     "TEMPLATE"},
+	    {"policy",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &policy,
+	     "push: attach this AWS IoT policy",
+	     "NAME"},
+	    {"policy-file",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &policy_file,
+	     "push: create the policy from this JSON if AWS has none of that name",
+	     "FILE"},
+	    {"inactive",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &inactive,
+	     "push: register certificates INACTIVE",
+	     NULL},
+	    {"rate",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &rate,
+	     "push: at most N AWS requests a second",
+	     "N"},
+	    {"max-attempts",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &max_attempts,
+	     "push: tries of a certificate before it is failed (default 10)",
+	     "N"},
+	    {"lease",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &lease,
+	     "push: seconds a taken row stays this station's (default 60)",
+	     "SECONDS"},
+	    {"out",
+	     'o',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &out_dir,
+	     "export: write LOT-params.jsonl and LOT-template.json here (default .)",
+	     "DIR"},
+	    {"hold",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &hold_hours,
+	     "export: hours the rows wait for the task's results (default 72)",
+	     "HOURS"},
+	    {"bucket",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &bucket,
 	     "export: upload to this S3 bucket, run the AWS bulk registration task, reconcile",
 	     "BUCKET"},
-	    {"role-arn", 0, 0, G_OPTION_ARG_STRING, &role_arn,
-	     "export --bucket: the role AWS IoT registers as", "ARN"},
-	    {"params", 0, 0, G_OPTION_ARG_FILENAME, &params_file,
-	     "import-results: the parameter file the task read", "FILE"},
+	    {"role-arn",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &role_arn,
+	     "export --bucket: the role AWS IoT registers as",
+	     "ARN"},
+	    {"params",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &params_file,
+	     "import-results: the parameter file the task read",
+	     "FILE"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new(
 	    "status|push|retry [SERIAL]|export|import-results REPORT... - the AWS IoT registration "
@@ -163,7 +255,8 @@ fst_cli_register(gint argc, gchar **argv)
 	    "them; a worker in provision, batch and watch drains it in the background, and\n"
 	    "`register push` drains it now. AWS credentials, region and endpoint are found\n"
 	    "as the AWS CLI finds them (AWS_ACCESS_KEY_ID..., ~/.aws/credentials, ~/.aws/config).\n"
-	    "Every AWS call that changes state is an audit event of the device.\n\n" FST_CLI_EXIT_CODES);
+	    "Every AWS call that changes state is an audit event of the "
+	    "device.\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "register", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -197,7 +290,8 @@ fst_cli_register(gint argc, gchar **argv)
 		FstCliPush push = {0};
 		guint sigint_id, sigterm_id;
 
-		if (policy_file != NULL && !g_file_get_contents(policy_file, &policy_document, NULL, &error)) {
+		if (policy_file != NULL &&
+		    !g_file_get_contents(policy_file, &policy_document, NULL, &error)) {
 			fst_error_convert_gio(&error);
 			return fst_cli_fail("register", json, error);
 		}
@@ -259,7 +353,8 @@ fst_cli_register(gint argc, gchar **argv)
 			g_print("registered %u (%u found registered already), deactivated %u, "
 			        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
 			        "queue: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
-			        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
+			        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT
+			        " failed\n",
 			        stats.registered,
 			        stats.found,
 			        stats.deactivated,
@@ -288,7 +383,8 @@ fst_cli_register(gint argc, gchar **argv)
 			g_autoptr(FstAwsIot) iot = NULL;
 			guint n_ok = 0, n_failed = 0;
 			if (role_arn == NULL) {
-				g_printerr("fleetstation register export: --bucket needs --role-arn\n");
+				g_printerr(
+				    "fleetstation register export: --bucket needs --role-arn\n");
 				return FST_EXIT_USAGE;
 			}
 			creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
@@ -324,11 +420,12 @@ fst_cli_register(gint argc, gchar **argv)
 				node = json_builder_get_root(b);
 				fst_cli_print_json(node);
 			} else {
-				g_print("lot %s: %u registered by the AWS bulk registration task, %u "
-				        "refused (see register status --state failed)\n",
-				        lot,
-				        n_ok,
-				        n_failed);
+				g_print(
+				    "lot %s: %u registered by the AWS bulk registration task, %u "
+				    "refused (see register status --state failed)\n",
+				    lot,
+				    n_ok,
+				    n_failed);
 			}
 			return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 		}
@@ -356,25 +453,27 @@ fst_cli_register(gint argc, gchar **argv)
 			node = json_builder_get_root(b);
 			fst_cli_print_json(node);
 		} else {
-			g_print("wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
-			        "start an AWS bulk registration task with them, then run "
-			        "`fleetstation register import-results --params %s/%s-params.jsonl "
-			        "REPORT...`\n",
-			        dir,
-			        lot,
-			        n,
-			        dir,
-			        lot,
-			        dir,
-			        lot);
+			g_print(
+			    "wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
+			    "start an AWS bulk registration task with them, then run "
+			    "`fleetstation register import-results --params %s/%s-params.jsonl "
+			    "REPORT...`\n",
+			    dir,
+			    lot,
+			    n,
+			    dir,
+			    lot,
+			    dir,
+			    lot);
 		}
 		return FST_EXIT_OK;
 	}
 	if (g_strcmp0(sub, "import-results") == 0) {
 		guint n_ok = 0, n_failed = 0;
 		if (params_file == NULL || argc < 3) {
-			g_printerr("fleetstation register import-results: give --params FILE and one "
-			           "or more REPORT files\n");
+			g_printerr(
+			    "fleetstation register import-results: give --params FILE and one "
+			    "or more REPORT files\n");
 			return FST_EXIT_USAGE;
 		}
 		if (!fst_registration_import_results(db_path,
@@ -395,7 +494,8 @@ fst_cli_register(gint argc, gchar **argv)
 			node = json_builder_get_root(b);
 			fst_cli_print_json(node);
 		} else {
-			g_print("%u registered, %u refused by AWS (see register status --state failed)\n",
+			g_print("%u registered, %u refused by AWS (see register status --state "
+			        "failed)\n",
 			        n_ok,
 			        n_failed);
 		}
@@ -422,8 +522,8 @@ fst_cli_register(gint argc, gchar **argv)
 			fst_cli_print_json(node);
 			return FST_EXIT_OK;
 		}
-		g_print("%" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT " in progress, %" G_GINT64_FORMAT
-		        " done, %" G_GINT64_FORMAT " failed\n",
+		g_print("%" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+		        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
 		        counts[0],
 		        counts[1],
 		        counts[2],
@@ -447,7 +547,8 @@ fst_cli_register(gint argc, gchar **argv)
 		if (argc > 2) {
 			serial = fst_cli_serial_from_arg(argv[2]);
 			if (serial == NULL) {
-				g_printerr("fleetstation register: %s is not a hex serial number\n", argv[2]);
+				g_printerr("fleetstation register: %s is not a hex serial number\n",
+				           argv[2]);
 				return FST_EXIT_USAGE;
 			}
 		}
@@ -463,7 +564,8 @@ fst_cli_register(gint argc, gchar **argv)
 			node = json_builder_get_root(b);
 			fst_cli_print_json(node);
 		} else {
-			g_print("%" G_GINT64_FORMAT " failed registration(s) back in the queue\n", n);
+			g_print("%" G_GINT64_FORMAT " failed registration(s) back in the queue\n",
+			        n);
 		}
 		return FST_EXIT_OK;
 	}

@@ -29,12 +29,12 @@ fst_cli_report_parse_time(const gchar *option, const gchar *text, gint64 *out, G
 	}
 	if (dt == NULL) {
 		g_set_error(error,
-			    FST_ERROR,
-			    FST_ERROR_CONFIG,
-			    "%s %s is not a date (2026-11-23) or an ISO 8601 time "
-			    "(2026-11-23T08:00:00Z)",
-			    option,
-			    text);
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s %s is not a date (2026-11-23) or an ISO 8601 time "
+		            "(2026-11-23T08:00:00Z)",
+		            option,
+		            text);
 		return FALSE;
 	}
 	*out = g_date_time_to_unix(dt) * G_USEC_PER_SEC;
@@ -51,13 +51,13 @@ fst_cli_report_verify(const gchar *workspace, const gchar *cert, gint argc, gcha
 		g_printerr("fleetstation report verify: expected FILE SIG\n");
 		return FST_EXIT_USAGE;
 	}
-	cert_path = cert != NULL ? g_strdup(cert)
-				 : g_build_filename(workspace, FST_REPORT_CERT_FILE, NULL);
+	cert_path =
+	    cert != NULL ? g_strdup(cert) : g_build_filename(workspace, FST_REPORT_CERT_FILE, NULL);
 	if (!fst_report_verify(cert_path, argv[2], argv[3], &error)) {
 		g_printerr("fleetstation report verify: %s\n", error->message);
 		return g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
-			   ? FST_EXIT_DEVICES_FAILED
-			   : fst_cli_exit_for_error(error);
+		           ? FST_EXIT_DEVICES_FAILED
+		           : fst_cli_exit_for_error(error);
 	}
 	g_print("%s: signature good (report key %s)\n", argv[2], cert_path);
 	return FST_EXIT_OK;
@@ -77,24 +77,65 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autofree gchar *db_path = NULL;
 	gboolean sign = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"format", 'f', 0, G_OPTION_ARG_STRING, &format, "csv (default), json or pdf", "FORMAT"},
-	    {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"format",
+	     'f',
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &format,
+	     "csv (default), json or pdf",
+	     "FORMAT"},
+	    {"output",
+	     'o',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &output,
 	     "Write to FILE, which must not exist (default: standard output; required for pdf "
-	     "and --sign)", "FILE"},
+	     "and --sign)",
+	     "FILE"},
 	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "Only devices of this lot", "LOT"},
-	    {"station", 0, 0, G_OPTION_ARG_STRING, &station, "Only devices of this station",
+	    {"station",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &station,
+	     "Only devices of this station",
 	     "NAME"},
-	    {"since", 0, 0, G_OPTION_ARG_STRING, &since,
-	     "Only devices last worked on at or after TIME (UTC)", "TIME"},
-	    {"until", 0, 0, G_OPTION_ARG_STRING, &until,
-	     "Only devices last worked on before TIME (UTC)", "TIME"},
-	    {"sign", 0, 0, G_OPTION_ARG_NONE, &sign,
-	     "Also write FILE.sig, a detached CMS signature with the station's report key", NULL},
-	    {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert,
-	     "verify: the report certificate (default: the workspace's report-cert.pem)", "CERT"},
+	    {"since",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &since,
+	     "Only devices last worked on at or after TIME (UTC)",
+	     "TIME"},
+	    {"until",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &until,
+	     "Only devices last worked on before TIME (UTC)",
+	     "TIME"},
+	    {"sign",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &sign,
+	     "Also write FILE.sig, a detached CMS signature with the station's report key",
+	     NULL},
+	    {"cert",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &cert,
+	     "verify: the report certificate (default: the workspace's report-cert.pem)",
+	     "CERT"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("[verify FILE SIG] - export or verify a provisioning report");
@@ -171,21 +212,21 @@ fst_cli_report(gint argc, gchar **argv)
 			out = fdopen(out_fd, "wb");
 			if (out == NULL) {
 				g_printerr("fleetstation report: cannot write %s: %s\n",
-					   output,
-					   g_strerror(errno));
+				           output,
+				           g_strerror(errno));
 				return FST_EXIT_CONFIG;
 			}
 		}
 		ok = g_strcmp0(format, "csv") == 0
-			 ? fst_report_write_csv(db_path, &scope, out, &error)
-			 : fst_report_write_json(db_path, &scope, out, &error);
+		         ? fst_report_write_csv(db_path, &scope, out, &error)
+		         : fst_report_write_json(db_path, &scope, out, &error);
 		if (out != stdout && fclose(out) != 0 && ok) {
 			g_set_error(&error,
-				    FST_ERROR,
-				    FST_ERROR_INTERNAL,
-				    "writing %s failed: %s",
-				    output,
-				    g_strerror(errno));
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "writing %s failed: %s",
+			            output,
+			            g_strerror(errno));
 			ok = FALSE;
 		}
 	}
@@ -197,9 +238,9 @@ fst_cli_report(gint argc, gchar **argv)
 		g_autofree gchar *sig = g_strdup_printf("%s.sig", output);
 		if (!fst_report_sign(workspace, output, sig, &error)) {
 			g_printerr("fleetstation report: the report %s is written but not signed: "
-				   "%s\n",
-				   output,
-				   error->message);
+			           "%s\n",
+			           output,
+			           error->message);
 			return fst_cli_exit_for_error(error);
 		}
 		g_printerr("signed: %s\n", sig);

@@ -54,9 +54,14 @@ fst_cli_roots_list(gint argc, gchar **argv)
 	g_autofree gchar *workspace_opt = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace whose trust/ folder adds roots (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
@@ -93,7 +98,8 @@ fst_cli_roots_list(gint argc, gchar **argv)
 			fst_cli_json_add_string(b, "name", root->name);
 			fst_cli_json_add_string(b, "role", fst_trust_role_to_string(root->role));
 			fst_cli_json_add_string(b, "sha256", root->sha256);
-			fst_cli_json_add_string(b, "key", fst_cli_roots_key(root, key, sizeof(key)));
+			fst_cli_json_add_string(
+			    b, "key", fst_cli_roots_key(root, key, sizeof(key)));
 			fst_cli_json_add_string(b, "validation", validation);
 			json_builder_set_member_name(b, "der_bytes");
 			json_builder_add_int_value(
@@ -142,11 +148,21 @@ fst_cli_roots_report(gint argc, gchar **argv)
 	gdouble within = 0;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
-	    {"within", 0, 0, G_OPTION_ARG_DOUBLE, &within,
-	     "Also list roots that end within this many years from now", "YEARS"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
+	    {"within",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &within,
+	     "Also list roots that end within this many years from now",
+	     "YEARS"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
@@ -207,9 +223,8 @@ fst_cli_roots_report(gint argc, gchar **argv)
 				json_builder_begin_object(b);
 				fst_cli_json_add_string(b, "device", d->uid);
 				fst_cli_json_add_string(b, "serial", d->serial_hex);
-				fst_cli_json_add_time(b,
-						      "cert_not_after",
-						      d->cert_not_after * G_USEC_PER_SEC);
+				fst_cli_json_add_time(
+				    b, "cert_not_after", d->cert_not_after * G_USEC_PER_SEC);
 				fst_cli_json_add_string(b, "roots", d->roots);
 				fst_cli_json_add_string(b, "ending", d->ending);
 				json_builder_set_member_name(b, "before_cert");
@@ -283,14 +298,15 @@ fst_cli_roots(gint argc, gchar **argv)
 	if (argc >= 2 && g_strcmp0(argv[1], "report") == 0)
 		return fst_cli_roots_report(argc - 1, argv + 1);
 	if (argc >= 2 && (g_strcmp0(argv[1], "--help") == 0 || g_strcmp0(argv[1], "-h") == 0)) {
-		g_print("Usage: " FST_CLI_ROOTS_USAGE "\n"
-		        "\n"
-		        "  list     the root CAs a device can get: the catalogue (templates/trust)\n"
-		        "           and the roots of WORKSPACE/trust, with fingerprints and expiry\n"
-		        "  report   the devices whose root CAs end before their certificate, or\n"
-		        "           within --within YEARS, per lot and profile, and the trust-only\n"
-		        "           job that would refresh them\n"
-		        "\n" FST_CLI_EXIT_CODES);
+		g_print(
+		    "Usage: " FST_CLI_ROOTS_USAGE "\n"
+		    "\n"
+		    "  list     the root CAs a device can get: the catalogue (templates/trust)\n"
+		    "           and the roots of WORKSPACE/trust, with fingerprints and expiry\n"
+		    "  report   the devices whose root CAs end before their certificate, or\n"
+		    "           within --within YEARS, per lot and profile, and the trust-only\n"
+		    "           job that would refresh them\n"
+		    "\n" FST_CLI_EXIT_CODES);
 		return FST_EXIT_OK;
 	}
 	g_printerr("fleetstation roots: unknown subcommand %s (use: " FST_CLI_ROOTS_USAGE ")\n",

@@ -14,9 +14,14 @@ fst_cli_show(gint argc, gchar **argv)
 	g_autofree gchar *workspace_opt = NULL;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
-	    {"workspace", 'w', 0, G_OPTION_ARG_FILENAME, &workspace_opt,
+	    {"workspace",
+	     'w',
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &workspace_opt,
 	     "Workspace directory (default: $FLEETSTATION_WORKSPACE, else "
-	     "$XDG_DATA_HOME/fleetstation)", "DIR"},
+	     "$XDG_DATA_HOME/fleetstation)",
+	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
@@ -110,11 +115,11 @@ fst_cli_show(gint argc, gchar **argv)
 		return FST_EXIT_OK;
 	}
 	g_print("device    %s\nmodel     %s\nfirmware  %s\nport      %s\nstate     %s\n",
-		dev->uid,
-		dev->model,
-		dev->firmware != NULL ? dev->firmware : "-",
-		dev->port != NULL ? dev->port : "-",
-		fst_db_device_state_to_string(dev->state));
+	        dev->uid,
+	        dev->model,
+	        dev->firmware != NULL ? dev->firmware : "-",
+	        dev->port != NULL ? dev->port : "-",
+	        fst_db_device_state_to_string(dev->state));
 	if (dev->last_error != NULL)
 		g_print("error     %s\n", dev->last_error);
 	g_print("\ncertificates:\n");
@@ -129,14 +134,14 @@ fst_cli_show(gint argc, gchar **argv)
 				    queue, ", deactivation %s (%s)", r->state, r->target);
 		}
 		g_print("  %s %-10s slot %c, issued %s, %s%s%s%s\n",
-			c->serial_hex,
-			fst_cert_state_to_string(c->state),
-			c->slot == 1 ? 'B' : 'A',
-			issued,
-			c->subject,
-			c->revocation_reason != NULL ? ", revoked: " : "",
-			c->revocation_reason != NULL ? c->revocation_reason : "",
-			queue->str);
+		        c->serial_hex,
+		        fst_cert_state_to_string(c->state),
+		        c->slot == 1 ? 'B' : 'A',
+		        issued,
+		        c->subject,
+		        c->revocation_reason != NULL ? ", revoked: " : "",
+		        c->revocation_reason != NULL ? c->revocation_reason : "",
+		        queue->str);
 	}
 	if (certs->len == 0)
 		g_print("  none\n");
@@ -145,11 +150,11 @@ fst_cli_show(gint argc, gchar **argv)
 		FstDbEvent *e = g_ptr_array_index(events, i);
 		g_autofree gchar *when = fst_cli_time(e->started_us);
 		g_print("  %s %-9s %-9s %.2f s %s\n",
-			when,
-			e->step,
-			e->outcome,
-			(gdouble)(e->ended_us - e->started_us) / G_USEC_PER_SEC,
-			e->detail != NULL ? e->detail : "");
+		        when,
+		        e->step,
+		        e->outcome,
+		        (gdouble)(e->ended_us - e->started_us) / G_USEC_PER_SEC,
+		        e->detail != NULL ? e->detail : "");
 	}
 	return FST_EXIT_OK;
 }

@@ -12,10 +12,14 @@ fst_cli_watch(gint argc, gchar **argv)
 {
 	g_auto(FstCliJobOptions) opts = {0};
 	gint poll_ms = FST_WATCH_DEFAULT_POLL_MS;
-	const GOptionEntry entries[] = {
-	    {"poll", 0, 0, G_OPTION_ARG_INT, &poll_ms,
-	     "Scan the ports every MS milliseconds (default 250)", "MS"},
-	    {NULL}};
+	const GOptionEntry entries[] = {{"poll",
+	                                 0,
+	                                 0,
+	                                 G_OPTION_ARG_INT,
+	                                 &poll_ms,
+	                                 "Scan the ports every MS milliseconds (default 250)",
+	                                 "MS"},
+	                                {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- provision each device as it is plugged in");
 	g_autoptr(GError) error = NULL;
@@ -33,12 +37,13 @@ fst_cli_watch(gint argc, gchar **argv)
 	    "the scan. Each arrival is provisioned at once, several at a time; devices already\n"
 	    "provisioned are skipped. Runs until Ctrl-C or SIGTERM, which lets the devices in\n"
 	    "flight finish (a second one aborts them). Exit 0 when no device failed.");
-	fst_cli_job_options_add(&opts,
-				context,
-				FST_CLI_JOB_OPTION_PORTS,
-				"A port path or pattern to watch, * and ? in the last part (e.g. "
-				"/dev/ttyUSB*); repeat it (default: the workspace's ports, else every "
-				"serial port of a known USB id)");
+	fst_cli_job_options_add(
+	    &opts,
+	    context,
+	    FST_CLI_JOB_OPTION_PORTS,
+	    "A port path or pattern to watch, * and ? in the last part (e.g. "
+	    "/dev/ttyUSB*); repeat it (default: the workspace's ports, else every "
+	    "serial port of a known USB id)");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "watch", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -55,7 +60,7 @@ fst_cli_watch(gint argc, gchar **argv)
 		return error != NULL ? fst_cli_fail("watch", opts.json, error) : rc;
 	if (opts.profile == NULL) {
 		g_printerr("fleetstation watch: no profile: give --profile NAME, or set one with "
-			   "fleetstation init --profile NAME\n");
+		           "fleetstation init --profile NAME\n");
 		return FST_EXIT_USAGE;
 	}
 

@@ -25,13 +25,21 @@ static const FstCliCommand fst_cli_commands[] = {
     {"devices", "list the devices recorded in the workspace database", fst_cli_devices},
     {"ca", "create, import, list the CAs; AWS verification certificate; CRL", fst_cli_ca},
     {"revoke", "revoke a device certificate (with a reason) in the database", fst_cli_revoke},
-    {"escrow", "export the escrowed (CMS-encrypted) key of a station-generated certificate", fst_cli_escrow},
+    {"escrow",
+     "export the escrowed (CMS-encrypted) key of a station-generated certificate",
+     fst_cli_escrow},
     {"init", "create a workspace and set its defaults (profile, lot, ports, baud)", fst_cli_init},
-    {"ports", "list serial ports and known USB devices, their dialect, busy or free", fst_cli_ports},
+    {"ports",
+     "list serial ports and known USB devices, their dialect, busy or free",
+     fst_cli_ports},
     {"provision", "provision the devices on a gang of ports", fst_cli_provision},
-    {"certs", "list the certificates in the database (by device, state, lot); export one", fst_cli_certs},
+    {"certs",
+     "list the certificates in the database (by device, state, lot); export one",
+     fst_cli_certs},
     {"show", "show one device's history: certificates and events", fst_cli_show},
-    {"batch", "provision the devices of a CSV or JSON manifest; a re-run resumes it", fst_cli_batch},
+    {"batch",
+     "provision the devices of a CSV or JSON manifest; a re-run resumes it",
+     fst_cli_batch},
     {"watch", "provision each device as it is plugged in, until Ctrl-C", fst_cli_watch},
     {"audit", "verify the tamper-evident audit chain of the database", fst_cli_audit},
     {"db", "back up, check or count the station database", fst_cli_db},
@@ -39,29 +47,32 @@ static const FstCliCommand fst_cli_commands[] = {
     {"profile", "check provisioning profiles (profile check FILE...)", fst_cli_profile},
     {"roots", "list the trust roots; report devices whose roots end too soon", fst_cli_roots},
     {"register", "the AWS IoT registration queue: status, push, retry", fst_cli_register},
-    {"central", "the central registry of all stations: init, status, sync, audit, report", fst_cli_central},
+    {"central",
+     "the central registry of all stations: init, status, sync, audit, report",
+     fst_cli_central},
 };
 
 static void
 fst_cli_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: fleetstation COMMAND [OPTION...]\n"
-		"\n"
-		"Factory provisioning station for IoT device identities.\n"
-		"\n"
-		"Commands:\n");
+	        "Usage: fleetstation COMMAND [OPTION...]\n"
+	        "\n"
+	        "Factory provisioning station for IoT device identities.\n"
+	        "\n"
+	        "Commands:\n");
 	for (guint i = 0; i < G_N_ELEMENTS(fst_cli_commands); i++)
 		fprintf(out, "  %-10s %s\n", fst_cli_commands[i].name, fst_cli_commands[i].summary);
-	fprintf(out,
-		"  %-10s %s\n"
-		"\n"
-		"Run `fleetstation help COMMAND` (or `fleetstation COMMAND --help`) for a command's\n"
-		"options.\n"
-		"Options: --version\n"
-		"\n" FST_CLI_EXIT_CODES,
-		"help",
-		"show this help, or a command's: help COMMAND");
+	fprintf(
+	    out,
+	    "  %-10s %s\n"
+	    "\n"
+	    "Run `fleetstation help COMMAND` (or `fleetstation COMMAND --help`) for a command's\n"
+	    "options.\n"
+	    "Options: --version\n"
+	    "\n" FST_CLI_EXIT_CODES,
+	    "help",
+	    "show this help, or a command's: help COMMAND");
 }
 
 /* edit distance of two short ASCII words, for "did you mean" */
@@ -105,18 +116,17 @@ fst_cli_unknown(const gchar *name)
 
 	for (guint i = 0; i < G_N_ELEMENTS(fst_cli_commands); i++) {
 		guint d = fst_cli_distance(name, fst_cli_commands[i].name);
-		if (d < best_distance ||
-		    (best == NULL && strlen(name) >= 2 &&
-		     g_str_has_prefix(fst_cli_commands[i].name, name))) {
+		if (d < best_distance || (best == NULL && strlen(name) >= 2 &&
+		                          g_str_has_prefix(fst_cli_commands[i].name, name))) {
 			best = fst_cli_commands[i].name;
 			best_distance = MIN(d, best_distance);
 		}
 	}
 	if (best != NULL)
 		g_printerr("fleetstation: unknown command %s; did you mean %s? (see fleetstation "
-			   "help)\n",
-			   name,
-			   best);
+		           "help)\n",
+		           name,
+		           best);
 	else
 		g_printerr("fleetstation: unknown command %s (see fleetstation help)\n", name);
 	return FST_EXIT_USAGE;

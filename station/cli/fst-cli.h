@@ -26,15 +26,15 @@ typedef enum {
 	FST_EXIT_CANCELLED = 7,
 } FstExit;
 
-#define FST_CLI_EXIT_CODES                                                                          \
-	"Exit status:\n"                                                                            \
-	"  0  success: every device passed\n"                                                       \
-	"  1  some devices failed (each is recorded in the database with its error)\n"              \
-	"  2  usage error\n"                                                                        \
-	"  3  configuration error (workspace, profile, templates)\n"                                \
-	"  4  the issuing CA is unavailable (missing, locked, expired)\n"                           \
-	"  5  database error\n"                                                                     \
-	"  6  internal error\n"                                                                     \
+#define FST_CLI_EXIT_CODES                                                                         \
+	"Exit status:\n"                                                                           \
+	"  0  success: every device passed\n"                                                      \
+	"  1  some devices failed (each is recorded in the database with its error)\n"             \
+	"  2  usage error\n"                                                                       \
+	"  3  configuration error (workspace, profile, templates)\n"                               \
+	"  4  the issuing CA is unavailable (missing, locked, expired)\n"                          \
+	"  5  database error\n"                                                                    \
+	"  6  internal error\n"                                                                    \
 	"  7  cancelled (Ctrl-C or SIGTERM)\n"
 
 /* the live display of a long command (fst-cli-progress.c) */
@@ -42,11 +42,11 @@ typedef struct {
 	gboolean tty;
 	gboolean color;
 	gboolean quiet;
-	gboolean json;	  /* one JSON object per event line (--json) */
+	gboolean json;    /* one JSON object per event line (--json) */
 	GPtrArray *lanes; /* (element-type FstProgress): the last report of each port, in order */
-	guint drawn;	  /* lines of the block drawn so far on the terminal */
-	guint width;	  /* terminal columns, 0 until read */
-	guint height;	  /* terminal rows, 0 until read */
+	guint drawn;      /* lines of the block drawn so far on the terminal */
+	guint width;      /* terminal columns, 0 until read */
+	guint height;     /* terminal rows, 0 until read */
 	guint resize_id;  /* SIGWINCH source */
 } FstCliProgress;
 
@@ -73,168 +73,107 @@ typedef struct {
 	gboolean verbose;
 } FstCliJobOptions;
 
-void
-fst_cli_job_options_add(FstCliJobOptions *self,
-			GOptionContext *context,
-			FstCliJobOptionFlags flags,
-			const gchar *port_help);
-FstExit
-fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError **error);
-void
-fst_cli_job_options_to_job(const FstCliJobOptions *self, FstJobOptions *out);
-void
-fst_cli_job_options_clear(FstCliJobOptions *self);
+void fst_cli_job_options_add(FstCliJobOptions *self,
+                             GOptionContext *context,
+                             FstCliJobOptionFlags flags,
+                             const gchar *port_help);
+FstExit fst_cli_job_options_resolve(FstCliJobOptions *self, const gchar *command, GError **error);
+void fst_cli_job_options_to_job(const FstCliJobOptions *self, FstJobOptions *out);
+void fst_cli_job_options_clear(FstCliJobOptions *self);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCliJobOptions, fst_cli_job_options_clear)
-gboolean
-fst_cli_job_run(FstJob *job,
-		FstCliProgress *progress,
-		GPtrArray *results,
-		gboolean keep_passed,
-		GError **error);
-void
-fst_cli_results_sort(GPtrArray *results, const gchar *const *ports);
+gboolean fst_cli_job_run(FstJob *job,
+                         FstCliProgress *progress,
+                         GPtrArray *results,
+                         gboolean keep_passed,
+                         GError **error);
+void fst_cli_results_sort(GPtrArray *results, const gchar *const *ports);
 
-FstExit
-fst_cli_exit_for_error(const GError *error);
-void
-fst_cli_progress_init(FstCliProgress *self, gboolean quiet);
-void
-fst_cli_progress_clear(FstCliProgress *self);
-void
-fst_cli_progress_cb(const FstProgress *progress, gpointer user_data);
-void
-fst_cli_progress_read_size(FstCliProgress *self);
-void
-fst_cli_fit(GString *out, const gchar *text, guint width, gboolean keep_tail);
-void
-fst_cli_print_json(JsonNode *node);
-void
-fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value);
-JsonNode *
-fst_cli_result_to_json(const FstProvisionResult *result);
-FstExit
-fst_cli_print_results(FstCliProgress *self,
-		      const gchar *command,
-		      GPtrArray *results,
-		      const FstJobSummary *summary,
-		      gboolean cancelled);
-gboolean
-fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
-gchar *
-fst_cli_workspace(const gchar *option);
-gchar *
-fst_cli_serial_from_arg(const gchar *serial);
-void
-fst_cli_set_verbose(gboolean verbose);
-void
-fst_cli_set_quiet(gboolean quiet);
-GLogWriterOutput
-fst_cli_log_writer(GLogLevelFlags level,
-		   const GLogField *fields,
-		   gsize n_fields,
-		   gpointer user_data);
-FstExit
-fst_cli_fail(const gchar *command, gboolean json, const GError *error);
-void
-fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us);
-FstExit
-fst_cli_json_fail(const gchar *command,
-		  gboolean json,
-		  const gchar *error_code,
-		  const gchar *message,
-		  FstExit rc);
-FstExit
-fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message);
-gboolean
-fst_cli_check_choice(const gchar *command,
-		     gboolean json,
-		     const gchar *option,
-		     const gchar *value,
-		     const gchar *const *choices,
-		     guint n_choices);
-FstDb *
-fst_cli_open_db(const gchar *workspace, GError **error);
-gint
-fst_cli_create_output(const gchar *path, gint mode, GError **error);
+FstExit fst_cli_exit_for_error(const GError *error);
+void fst_cli_progress_init(FstCliProgress *self, gboolean quiet);
+void fst_cli_progress_clear(FstCliProgress *self);
+void fst_cli_progress_cb(const FstProgress *progress, gpointer user_data);
+void fst_cli_progress_read_size(FstCliProgress *self);
+void fst_cli_fit(GString *out, const gchar *text, guint width, gboolean keep_tail);
+void fst_cli_print_json(JsonNode *node);
+void fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value);
+JsonNode *fst_cli_result_to_json(const FstProvisionResult *result);
+FstExit fst_cli_print_results(FstCliProgress *self,
+                              const gchar *command,
+                              GPtrArray *results,
+                              const FstJobSummary *summary,
+                              gboolean cancelled);
+gboolean fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
+gchar *fst_cli_workspace(const gchar *option);
+gchar *fst_cli_serial_from_arg(const gchar *serial);
+void fst_cli_set_verbose(gboolean verbose);
+void fst_cli_set_quiet(gboolean quiet);
+GLogWriterOutput fst_cli_log_writer(GLogLevelFlags level,
+                                    const GLogField *fields,
+                                    gsize n_fields,
+                                    gpointer user_data);
+FstExit fst_cli_fail(const gchar *command, gboolean json, const GError *error);
+void fst_cli_json_add_time(JsonBuilder *b, const gchar *name, gint64 unix_us);
+FstExit fst_cli_json_fail(
+    const gchar *command, gboolean json, const gchar *error_code, const gchar *message, FstExit rc);
+FstExit fst_cli_usage_error(const gchar *command, gboolean json, const gchar *message);
+gboolean fst_cli_check_choice(const gchar *command,
+                              gboolean json,
+                              const gchar *option,
+                              const gchar *value,
+                              const gchar *const *choices,
+                              guint n_choices);
+FstDb *fst_cli_open_db(const gchar *workspace, GError **error);
+gint fst_cli_create_output(const gchar *path, gint mode, GError **error);
 
 /* secrets: every command asks for them the same way (fst-cli-interaction.c) */
-#define FST_CLI_SECRETS_HELP                                                                        \
-	"The passphrase of the CA keys comes from --passphrase-file, else\n"                        \
-	"$FLEETSTATION_CA_PASSPHRASE, else WORKSPACE/ca/passphrase, else a prompt on the\n"         \
-	"terminal (no echo). The PIN of a PKCS#11 key comes from --pin-file, else the\n"            \
-	"pin-source of its URI, else $FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI\n"   \
+#define FST_CLI_SECRETS_HELP                                                                       \
+	"The passphrase of the CA keys comes from --passphrase-file, else\n"                       \
+	"$FLEETSTATION_CA_PASSPHRASE, else WORKSPACE/ca/passphrase, else a prompt on the\n"        \
+	"terminal (no echo). The PIN of a PKCS#11 key comes from --pin-file, else the\n"           \
+	"pin-source of its URI, else $FLEETSTATION_CA_PASSPHRASE, else a prompt. A pkcs11: URI\n"  \
 	"never holds the PIN.\n\n"
 
 #define FST_TYPE_CLI_INTERACTION (fst_cli_interaction_get_type())
 G_DECLARE_FINAL_TYPE(FstCliInteraction, fst_cli_interaction, FST, CLI_INTERACTION, FstInteraction)
 
-FstInteraction *
-fst_cli_interaction_new(const gchar *workspace, const gchar *passphrase_file, const gchar *pin_file);
-FstSecret *
-fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error);
-const GOptionEntry *
-fst_cli_secret_entries(void);
-void
-fst_cli_secret_setup(const gchar *workspace);
-void
-fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
-gchar *
-fst_cli_time(gint64 us);
-gchar **
-fst_cli_all_ports(GError **error);
+FstInteraction *fst_cli_interaction_new(const gchar *workspace,
+                                        const gchar *passphrase_file,
+                                        const gchar *pin_file);
+FstSecret *fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error);
+const GOptionEntry *fst_cli_secret_entries(void);
+void fst_cli_secret_setup(const gchar *workspace);
+void fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
+gchar *fst_cli_time(gint64 us);
+gchar **fst_cli_all_ports(GError **error);
 typedef gpointer (*FstCliJob)(gpointer data);
-gpointer
-fst_cli_run(FstCliJob job, gpointer data);
+gpointer fst_cli_run(FstCliJob job, gpointer data);
 
 /* one function per command: argv[0] is the command name */
-FstExit
-fst_cli_demo(gint argc, gchar **argv);
-gboolean
-fst_cli_demo_mark_workspace(const gchar *workspace, GError **error);
-FstExit
-fst_cli_devices(gint argc, gchar **argv);
-FstExit
-fst_cli_ca(gint argc, gchar **argv);
-FstExit
-fst_cli_revoke(gint argc, gchar **argv);
-FstExit
-fst_cli_escrow(gint argc, gchar **argv);
-FstExit
-fst_cli_register(gint argc, gchar **argv);
-FstExit
-fst_cli_init(gint argc, gchar **argv);
-FstExit
-fst_cli_ports(gint argc, gchar **argv);
-FstExit
-fst_cli_provision(gint argc, gchar **argv);
-FstExit
-fst_cli_certs(gint argc, gchar **argv);
-FstExit
-fst_cli_show(gint argc, gchar **argv);
-FstExit
-fst_cli_batch(gint argc, gchar **argv);
-FstExit
-fst_cli_watch(gint argc, gchar **argv);
-FstExit
-fst_cli_audit(gint argc, gchar **argv);
-FstExit
-fst_cli_audit_report(const gchar *workspace,
-		     const gchar *db_path,
-		     const gchar *command,
-		     gboolean json);
-FstExit
-fst_cli_db(gint argc, gchar **argv);
-FstExit
-fst_cli_report(gint argc, gchar **argv);
-FstExit
-fst_cli_profile(gint argc, gchar **argv);
-FstExit
-fst_cli_roots(gint argc, gchar **argv);
-FstExit
-fst_cli_central(gint argc, gchar **argv);
-gboolean
-fst_cli_central_requested(gint argc, gchar **argv);
-FstExit
-fst_cli_central_delegate(const gchar *sub, gint argc, gchar **argv);
+FstExit fst_cli_demo(gint argc, gchar **argv);
+gboolean fst_cli_demo_mark_workspace(const gchar *workspace, GError **error);
+FstExit fst_cli_devices(gint argc, gchar **argv);
+FstExit fst_cli_ca(gint argc, gchar **argv);
+FstExit fst_cli_revoke(gint argc, gchar **argv);
+FstExit fst_cli_escrow(gint argc, gchar **argv);
+FstExit fst_cli_register(gint argc, gchar **argv);
+FstExit fst_cli_init(gint argc, gchar **argv);
+FstExit fst_cli_ports(gint argc, gchar **argv);
+FstExit fst_cli_provision(gint argc, gchar **argv);
+FstExit fst_cli_certs(gint argc, gchar **argv);
+FstExit fst_cli_show(gint argc, gchar **argv);
+FstExit fst_cli_batch(gint argc, gchar **argv);
+FstExit fst_cli_watch(gint argc, gchar **argv);
+FstExit fst_cli_audit(gint argc, gchar **argv);
+FstExit fst_cli_audit_report(const gchar *workspace,
+                             const gchar *db_path,
+                             const gchar *command,
+                             gboolean json);
+FstExit fst_cli_db(gint argc, gchar **argv);
+FstExit fst_cli_report(gint argc, gchar **argv);
+FstExit fst_cli_profile(gint argc, gchar **argv);
+FstExit fst_cli_roots(gint argc, gchar **argv);
+FstExit fst_cli_central(gint argc, gchar **argv);
+gboolean fst_cli_central_requested(gint argc, gchar **argv);
+FstExit fst_cli_central_delegate(const gchar *sub, gint argc, gchar **argv);
 
 G_END_DECLS

@@ -113,7 +113,8 @@ bench_start_peer(void)
 	if (!g_spawn_async(NULL,
 	                   argv,
 	                   NULL,
-	                   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+	                   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+	                       G_SPAWN_STDOUT_TO_DEV_NULL,
 	                   NULL,
 	                   NULL,
 	                   &peer_pid,
@@ -148,7 +149,8 @@ main(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) ders = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 	FstRegistrationConfig config = {.policy_name = "bench",
-	                                .policy_document = "{\"Version\":\"2012-10-17\",\"Statement\":[]}",
+	                                .policy_document =
+	                                    "{\"Version\":\"2012-10-17\",\"Statement\":[]}",
 	                                .poll_us = 50000};
 	FstRegistrationStats stats = {0};
 	const gchar *n_env = g_getenv("FST_BENCH_AWS_N");
@@ -218,7 +220,8 @@ main(void)
 		for (guint i = 0; i < n; i++)
 			bench_record(db, 2 * n + i, g_ptr_array_index(ders, 2 * n + i));
 		again = n / ((g_get_monotonic_time() - t2) / 1e6);
-		printf("line: %.1f devices/s without the worker, %.1f with it (%u registered meanwhile), "
+		printf("line: %.1f devices/s without the worker, %.1f with it (%u registered "
+		       "meanwhile), "
 		       "%.1f without it again: with/without %.1f%% (limit: within 5%%)\n",
 		       line_without,
 		       line_with,

@@ -62,7 +62,8 @@ bench_make_template(void)
 	X509_set_version(x509, 2);
 	X509_gmtime_adj(X509_getm_notBefore(x509), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x509), 3650L * 24 * 3600);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const guchar *)"bench-device", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(
+	    name, "CN", MBSTRING_UTF8, (const guchar *)"bench-device", -1, -1, 0);
 	X509_set_issuer_name(x509, name);
 	X509_set_pubkey(x509, key);
 	X509_sign(x509, key, EVP_sha256());
@@ -94,8 +95,10 @@ static void
 bench_device(FstDb *db, gint64 station, guint station_no, guint64 n)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *uid = g_strdup_printf("ST%u-DEV-%08" G_GINT64_MODIFIER "X", station_no, n);
-	g_autofree gchar *serial = g_strdup_printf("5A5A5A5A5A5A5A5A5A5A5A5A%016" G_GINT64_MODIFIER "X", n);
+	g_autofree gchar *uid =
+	    g_strdup_printf("ST%u-DEV-%08" G_GINT64_MODIFIER "X", station_no, n);
+	g_autofree gchar *serial =
+	    g_strdup_printf("5A5A5A5A5A5A5A5A5A5A5A5A%016" G_GINT64_MODIFIER "X", n);
 	g_autoptr(GBytes) der = NULL;
 	g_autoptr(GBytes) chain = g_bytes_new_static(bench_der, bench_der_len);
 	g_autoptr(GBytes) roots = g_bytes_new_static(bench_der, 600);
@@ -116,8 +119,10 @@ bench_device(FstDb *db, gint64 station, guint station_no, guint64 n)
 	info.validation = FST_VALIDATION_ECDSA_P256;
 	log = fst_db_device_log_new(station, &info, "/dev/pts/4", &error);
 	g_assert_no_error(error);
-	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", "model devsim-ecc, firmware 1.0.0");
-	fst_db_device_log_add_event(log, "plan", now, now + 1, "ok", "profile aws-iot-ecc, key ec-p256");
+	fst_db_device_log_add_event(
+	    log, "identify", now, now + 1, "ok", "model devsim-ecc, firmware 1.0.0");
+	fst_db_device_log_add_event(
+	    log, "plan", now, now + 1, "ok", "profile aws-iot-ecc, key ec-p256");
 	fst_db_device_log_add_event(log, "keygen", now, now + 1, "ok", NULL);
 	cert.serial_hex = serial;
 	cert.der = der;
@@ -135,7 +140,8 @@ bench_device(FstDb *db, gint64 station, guint station_no, guint64 n)
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	fst_db_device_log_add_event(log, "burn", now, now + 1, "ok", NULL);
-	fst_db_device_log_add_event(log, "verify", now, now + 1, "ok", "all objects read back identical");
+	fst_db_device_log_add_event(
+	    log, "verify", now, now + 1, "ok", "all objects read back identical");
 	fst_db_device_log_finish(log, serial, NULL);
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
@@ -227,7 +233,8 @@ main(int argc, char **argv)
 {
 	const gchar *script = g_getenv("FST_CENTRAL_PG");
 	guint n_stations = (guint)g_ascii_strtoull(g_getenv("FST_BENCH_STATIONS") ?: "8", NULL, 10);
-	guint n_devices = (guint)g_ascii_strtoull(g_getenv("FST_BENCH_DEVICES") ?: "10000", NULL, 10);
+	guint n_devices =
+	    (guint)g_ascii_strtoull(g_getenv("FST_BENCH_DEVICES") ?: "10000", NULL, 10);
 	gboolean strict = g_strcmp0(g_getenv("FST_BENCH_STRICT"), "1") == 0;
 	g_autofree gchar *tmp = g_dir_make_tmp("fst-bench-central-XXXXXX", NULL);
 	g_autofree gchar *shm = g_strdup("/dev/shm/fst-bench-central-XXXXXX");
@@ -252,7 +259,8 @@ main(int argc, char **argv)
 		g_printerr("FST_CENTRAL_PG is not set, or no /dev/shm\n");
 		return 1;
 	}
-	if (!g_spawn_sync(NULL, start, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, NULL))
+	if (!g_spawn_sync(
+	        NULL, start, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, NULL))
 		return 1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
 		g_printerr("skipped: no PostgreSQL server binaries\n");
@@ -267,8 +275,8 @@ main(int argc, char **argv)
 
 	/* 1. the stations' journals, then all of them shipped at once */
 	g_print("filling %u station journals with %u devices each (pipeline calls, tmpfs)\n",
-		n_stations,
-		n_devices);
+	        n_stations,
+	        n_devices);
 	stations = g_new0(BenchStation, n_stations);
 	threads = g_new0(GThread *, n_stations);
 	for (guint s = 0; s < n_stations; s++) {
@@ -294,38 +302,40 @@ main(int argc, char **argv)
 	elapsed = g_get_monotonic_time() - t0;
 	g_assert_true(fst_central_exec_simple(central, "VACUUM ANALYZE", "vacuum", &error));
 	size1 = bench_int(central, "SELECT pg_database_size(current_database())");
-	g_assert_cmpint(bench_int(central, "SELECT count(*) FROM certificates"), ==, (gint64)n_stations * n_devices);
+	g_assert_cmpint(bench_int(central, "SELECT count(*) FROM certificates"),
+	                ==,
+	                (gint64)n_stations * n_devices);
 	g_print("%u stations x %u devices shipped at once: %.1f s, %" G_GINT64_FORMAT
-		" records (events + rows), %.0f records/s, %.0f devices/s\n",
-		n_stations,
-		n_devices,
-		elapsed / 1e6,
-		records,
-		records / (elapsed / 1e6),
-		(gdouble)n_stations * n_devices / (elapsed / 1e6));
+	        " records (events + rows), %.0f records/s, %.0f devices/s\n",
+	        n_stations,
+	        n_devices,
+	        elapsed / 1e6,
+	        records,
+	        records / (elapsed / 1e6),
+	        (gdouble)n_stations * n_devices / (elapsed / 1e6));
 	g_print("central database: %.1f MB for %u devices, %.0f bytes per device "
-		"(tables and indexes; an empty registry is %.1f MB)\n",
-		(size1 - size0) / 1e6,
-		n_stations * n_devices,
-		(gdouble)(size1 - size0) / (n_stations * n_devices),
-		size0 / 1e6);
+	        "(tables and indexes; an empty registry is %.1f MB)\n",
+	        (size1 - size0) / 1e6,
+	        n_stations * n_devices,
+	        (gdouble)(size1 - size0) / (n_stations * n_devices),
+	        size0 / 1e6);
 	{
-		g_autoptr(PGresult) res =
-		    fst_central_exec(central,
-				     "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
-				     " WHERE relname IN ('events', 'certificates', 'devices', 'device_objects')"
-				     " ORDER BY 2 DESC",
-				     0,
-				     NULL,
-				     NULL,
-				     NULL,
-				     "sizes",
-				     &error);
+		g_autoptr(PGresult) res = fst_central_exec(
+		    central,
+		    "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
+		    " WHERE relname IN ('events', 'certificates', 'devices', 'device_objects')"
+		    " ORDER BY 2 DESC",
+		    0,
+		    NULL,
+		    NULL,
+		    NULL,
+		    "sizes",
+		    &error);
 		g_assert_no_error(error);
 		for (gint i = 0; i < PQntuples(res); i++)
 			g_print("  %-16s %6.0f bytes per device\n",
-				PQgetvalue(res, i, 0),
-				(gdouble)fst_central_get_int(res, i, 1) / (n_stations * n_devices));
+			        PQgetvalue(res, i, 0),
+			        (gdouble)fst_central_get_int(res, i, 1) / (n_stations * n_devices));
 	}
 	for (guint s = 0; s < n_stations; s++) {
 		fst_db_close(stations[s].db);
@@ -353,48 +363,56 @@ main(int argc, char **argv)
 			return 1;
 		}
 		{
-			g_autofree gchar *cmd = g_strdup_printf("'%s' init --workspace '%s' --demo-ca --profile aws-iot-ecc",
-								station_bin,
-								ws);
+			g_autofree gchar *cmd = g_strdup_printf(
+			    "'%s' init --workspace '%s' --demo-ca --profile aws-iot-ecc",
+			    station_bin,
+			    ws);
 			g_autofree gchar *init_out = NULL;
 			gint st = 0;
 			g_assert_true(g_spawn_command_line_sync(cmd, &init_out, NULL, &st, NULL));
 			g_assert_cmpint(st, ==, 0);
 		}
 		g_assert_true(g_file_get_contents(conf, &plain, NULL, NULL));
-		with_central = g_strdup_printf("%s\n[central]\nconninfo=%s\ndrain-ms=0\n",
-					       plain,
-					       conninfo);
+		with_central =
+		    g_strdup_printf("%s\n[central]\nconninfo=%s\ndrain-ms=0\n", plain, conninfo);
 		for (guint w = 0; w < 6; w++) {
 			for (guint v = 0; v < 2; v++) {
-				g_autofree gchar *cmd = g_strdup_printf("'%s' demo --workspace '%s' -n %u --json",
-									station_bin,
-									ws,
-									n_demo);
+				g_autofree gchar *cmd =
+				    g_strdup_printf("'%s' demo --workspace '%s' -n %u --json",
+				                    station_bin,
+				                    ws,
+				                    n_demo);
 				g_autofree gchar *demo_out = NULL;
 				g_auto(GStrv) lines = NULL;
 				gdouble job_rate = 0, device_s = 0;
 				guint n_results = 0;
 				gint st = 0;
-				g_assert_true(g_file_set_contents(conf, v == 0 ? plain : with_central, -1, NULL));
-				g_assert_true(g_spawn_command_line_sync(cmd, &demo_out, NULL, &st, NULL));
+				g_assert_true(g_file_set_contents(
+				    conf, v == 0 ? plain : with_central, -1, NULL));
+				g_assert_true(
+				    g_spawn_command_line_sync(cmd, &demo_out, NULL, &st, NULL));
 				g_assert_cmpint(st, ==, 0);
 				lines = g_strsplit(demo_out, "\n", -1);
 				for (guint i = 0; lines[i] != NULL; i++) {
 					g_autoptr(JsonParser) parser = json_parser_new();
 					JsonObject *o;
 					const gchar *event;
-					if (lines[i][0] != '{' || !json_parser_load_from_data(parser, lines[i], -1, NULL))
+					if (lines[i][0] != '{' ||
+					    !json_parser_load_from_data(parser, lines[i], -1, NULL))
 						continue;
 					o = json_node_get_object(json_parser_get_root(parser));
-					event = json_object_get_string_member_with_default(o, "event", "");
+					event = json_object_get_string_member_with_default(
+					    o, "event", "");
 					if (g_strcmp0(event, "result") == 0) {
-						device_s += json_object_get_double_member(o, "elapsed_s");
+						device_s +=
+						    json_object_get_double_member(o, "elapsed_s");
 						n_results++;
 					} else if (g_strcmp0(event, "summary") == 0) {
-						g_assert_cmpint(json_object_get_int_member(o, "failed"), ==, 0);
-						job_rate = json_object_get_int_member(o, "provisioned") /
-							   json_object_get_double_member(o, "elapsed_s");
+						g_assert_cmpint(
+						    json_object_get_int_member(o, "failed"), ==, 0);
+						job_rate =
+						    json_object_get_int_member(o, "provisioned") /
+						    json_object_get_double_member(o, "elapsed_s");
 					}
 				}
 				g_assert_cmpuint(n_results, ==, n_demo);
@@ -412,25 +430,28 @@ main(int argc, char **argv)
 		med_without = g_array_index(without, gdouble, 2);
 		med_with = g_array_index(with, gdouble, 2);
 		ratio = med_with / med_without;
-		dev_ratio = g_array_index(dev_without, gdouble, 2) / g_array_index(dev_with, gdouble, 2);
+		dev_ratio =
+		    g_array_index(dev_without, gdouble, 2) / g_array_index(dev_with, gdouble, 2);
 		over = ratio < 0.95 && dev_ratio < 0.95;
-		g_print("provisioning rate end to end (fleetstation demo -n %u, the whole pipeline "
-			"over ptys, median of 5 alternating runs each):\n"
-			"  job: %.2f devices/s without the central registry, %.2f devices/s with it "
-			"(reservations + sync worker): %.1f %%\n"
-			"  per device: %.0f ms without, %.0f ms with: rate %.1f %%%s\n",
-			n_demo,
-			med_without,
-			med_with,
-			100.0 * ratio,
-			1000 * g_array_index(dev_without, gdouble, 2),
-			1000 * g_array_index(dev_with, gdouble, 2),
-			100.0 * dev_ratio,
-			over ? " OVER THE TARGET (within 5 %)" : " (target: within 5 %)");
-		g_print("  central events of the line station: %" G_GINT64_FORMAT "\n",
-			bench_int(central,
-				  "SELECT count(*) FROM events e JOIN stations s ON s.id = e.station_id"
-				  " WHERE s.host IS NOT NULL AND s.name NOT LIKE 'bench-%'"));
+		g_print(
+		    "provisioning rate end to end (fleetstation demo -n %u, the whole pipeline "
+		    "over ptys, median of 5 alternating runs each):\n"
+		    "  job: %.2f devices/s without the central registry, %.2f devices/s with it "
+		    "(reservations + sync worker): %.1f %%\n"
+		    "  per device: %.0f ms without, %.0f ms with: rate %.1f %%%s\n",
+		    n_demo,
+		    med_without,
+		    med_with,
+		    100.0 * ratio,
+		    1000 * g_array_index(dev_without, gdouble, 2),
+		    1000 * g_array_index(dev_with, gdouble, 2),
+		    100.0 * dev_ratio,
+		    over ? " OVER THE TARGET (within 5 %)" : " (target: within 5 %)");
+		g_print(
+		    "  central events of the line station: %" G_GINT64_FORMAT "\n",
+		    bench_int(central,
+		              "SELECT count(*) FROM events e JOIN stations s ON s.id = e.station_id"
+		              " WHERE s.host IS NOT NULL AND s.name NOT LIKE 'bench-%'"));
 	}
 
 	/* 3. the station database alone, without and with a sync beside it */
@@ -464,14 +485,14 @@ main(int argc, char **argv)
 		med_with = g_array_index(with, gdouble, 2);
 		ratio = med_with / med_without;
 		g_print("station database alone at full speed (the pipeline's database calls, "
-			"real disk, no device I/O, median of 5 windows of %u): %.0f devices/s "
-			"without sync, %.0f devices/s with a sync beside it: %.1f %% (for "
-			"information: the sync and the PostgreSQL server take CPU from the "
-			"same two cores)\n",
-			window,
-			med_without,
-			med_with,
-			100.0 * ratio);
+		        "real disk, no device I/O, median of 5 windows of %u): %.0f devices/s "
+		        "without sync, %.0f devices/s with a sync beside it: %.1f %% (for "
+		        "information: the sync and the PostgreSQL server take CPU from the "
+		        "same two cores)\n",
+		        window,
+		        med_without,
+		        med_with,
+		        100.0 * ratio);
 		fst_db_close(db);
 	}
 

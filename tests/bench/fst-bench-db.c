@@ -110,7 +110,6 @@ static gchar bench_profile[] = "aws-iot-ecc";
 /* the one object description the pipeline records: the roots' fingerprints */
 static gchar bench_root[] = "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4";
 
-
 /* a VFS over SQLite's default one that counts the syncs it asks for: each
  * method table it gives files (database, WAL, journal may differ) is
  * copied with xSync wrapped */
@@ -181,9 +180,8 @@ static void
 bench_device(FstDb *db, gint64 station, guint64 n)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *uid = g_strdup_printf("SIM%06" G_GINT64_MODIFIER "X-%04u",
-	                                        n / 4,
-	                                        (guint)(n % 4) + 1);
+	g_autofree gchar *uid =
+	    g_strdup_printf("SIM%06" G_GINT64_MODIFIER "X-%04u", n / 4, (guint)(n % 4) + 1);
 	g_autofree gchar *serial =
 	    g_strdup_printf("5A5A5A5A5A5A5A5A5A5A5A5A%016" G_GINT64_MODIFIER "X", n);
 	g_autoptr(GBytes) der = NULL;
@@ -345,7 +343,6 @@ bench_sync_floor(const gchar *dir)
 	return bench_median(v, FST_BENCH_WINDOWS);
 }
 
-
 /* CPU time of the whole process (all threads, user and system), ms: on a
  * shared machine steadier than wall time, which includes waiting for the
  * cores and the disk */
@@ -364,10 +361,10 @@ typedef struct {
 	gint64 station;
 	GMutex lock;
 	GCond cond;
-	guint window;	/* bumped to start a window */
-	guint64 next;	/* next device number to log */
-	guint64 end;	/* end of this window */
-	guint64 done;	/* devices logged in this window */
+	guint window; /* bumped to start a window */
+	guint64 next; /* next device number to log */
+	guint64 end;  /* end of this window */
+	guint64 done; /* devices logged in this window */
 	gboolean quit;
 } BenchLanes;
 
@@ -407,11 +404,11 @@ bench_lane(gpointer data)
  */
 static gdouble
 bench_lanes_run(const gchar *path,
-		guint n_lanes,
-		guint64 first,
-		gdouble *syncs_per_device,
-		gdouble *commits_per_tx,
-		gdouble *cpu_ms)
+                guint n_lanes,
+                guint64 first,
+                gdouble *syncs_per_device,
+                gdouble *commits_per_tx,
+                gdouble *cpu_ms)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GTimer) timer = g_timer_new();
@@ -451,7 +448,7 @@ bench_lanes_run(const gchar *path,
 	}
 	*cpu_ms = (bench_cpu_ms() - cpu0) / (FST_BENCH_WINDOWS * FST_BENCH_WINDOW);
 	*syncs_per_device = (gdouble)(g_atomic_int_get(&bench_syncs) - syncs0) /
-			    (FST_BENCH_WINDOWS * FST_BENCH_WINDOW);
+	                    (FST_BENCH_WINDOWS * FST_BENCH_WINDOW);
 	fst_db_get_commit_stats(l.db, &tx1, &logs1, NULL);
 	*commits_per_tx = tx1 > tx0 ? (gdouble)(logs1 - logs0) / (gdouble)(tx1 - tx0) : 0;
 	g_mutex_lock(&l.lock);
@@ -560,39 +557,44 @@ main(int argc, char **argv)
 
 			bench_commit_us[0] = bench_commit_us[1] = 0;
 			ms = bench_lanes_run(disk,
-					     n_lanes,
-					     sizes[s] + (guint64)k * FST_BENCH_WINDOWS * FST_BENCH_WINDOW,
-					     &syncs,
-					     &per_tx,
-					     &cpu);
-			g_print("%8" G_GUINT64_FORMAT " devices, %2u lane%s, disk: %.3f ms of station "
-				"time per device (limit %.1f; median of %u windows of %u devices), "
-				"%.2f syncs per device, %.1f log commits per transaction, CPU %.3f ms "
-				"per device\n",
-				sizes[s],
-				n_lanes,
-				n_lanes == 1 ? " " : "s",
-				ms,
-				limit,
-				(guint)FST_BENCH_WINDOWS,
-				(guint)FST_BENCH_WINDOW,
-				syncs,
-				per_tx,
-				cpu);
+			                     n_lanes,
+			                     sizes[s] +
+			                         (guint64)k * FST_BENCH_WINDOWS * FST_BENCH_WINDOW,
+			                     &syncs,
+			                     &per_tx,
+			                     &cpu);
+			g_print(
+			    "%8" G_GUINT64_FORMAT " devices, %2u lane%s, disk: %.3f ms of station "
+			    "time per device (limit %.1f; median of %u windows of %u devices), "
+			    "%.2f syncs per device, %.1f log commits per transaction, CPU %.3f ms "
+			    "per device\n",
+			    sizes[s],
+			    n_lanes,
+			    n_lanes == 1 ? " " : "s",
+			    ms,
+			    limit,
+			    (guint)FST_BENCH_WINDOWS,
+			    (guint)FST_BENCH_WINDOW,
+			    syncs,
+			    per_tx,
+			    cpu);
 			if (n_lanes == 1) {
 				per_device_ms[s] = ms;
-				g_print("%8" G_GUINT64_FORMAT " devices,  1 lane , disk: of which first "
-					"commit %.3f ms, second commit %.3f ms (means)\n",
-					sizes[s],
-					bench_commit_us[0] / 1000.0 / (FST_BENCH_WINDOWS * FST_BENCH_WINDOW),
-					bench_commit_us[1] / 1000.0 / (FST_BENCH_WINDOWS * FST_BENCH_WINDOW));
+				g_print("%8" G_GUINT64_FORMAT
+				        " devices,  1 lane , disk: of which first "
+				        "commit %.3f ms, second commit %.3f ms (means)\n",
+				        sizes[s],
+				        bench_commit_us[0] / 1000.0 /
+				            (FST_BENCH_WINDOWS * FST_BENCH_WINDOW),
+				        bench_commit_us[1] / 1000.0 /
+				            (FST_BENCH_WINDOWS * FST_BENCH_WINDOW));
 			}
 			if (ms > limit) {
 				g_print("%s: %u lane%s over %.1f ms per device\n",
-					strict ? "FAIL" : "OVER THE TARGET",
-					n_lanes,
-					n_lanes == 1 ? "" : "s",
-					limit);
+				        strict ? "FAIL" : "OVER THE TARGET",
+				        n_lanes,
+				        n_lanes == 1 ? "" : "s",
+				        limit);
 				ok = !strict && ok;
 			}
 		}
@@ -609,12 +611,28 @@ main(int argc, char **argv)
 			g_auto(GStrv) cargv = NULL;
 			g_autofree gchar *cmd_out = g_strdup_printf(".output %s", cli_csv);
 			gint status = 0;
-			g_strv_builder_add_many(
-			    b, cli, "-readonly", "-cmd", ".mode csv", "-cmd", cmd_out, fill, sql, NULL);
+			g_strv_builder_add_many(b,
+			                        cli,
+			                        "-readonly",
+			                        "-cmd",
+			                        ".mode csv",
+			                        "-cmd",
+			                        cmd_out,
+			                        fill,
+			                        sql,
+			                        NULL);
 			cargv = g_strv_builder_end(b);
 			g_timer_start(timer);
-			g_spawn_sync(
-			    NULL, cargv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error);
+			g_spawn_sync(NULL,
+			             cargv,
+			             NULL,
+			             G_SPAWN_DEFAULT,
+			             NULL,
+			             NULL,
+			             NULL,
+			             NULL,
+			             &status,
+			             &error);
 			theirs = g_timer_elapsed(timer, NULL);
 			g_assert_no_error(error);
 			g_assert_cmpint(status, ==, 0);
@@ -642,23 +660,24 @@ main(int argc, char **argv)
 			    fill,
 			    bench_lane_counts[k],
 			    sizes[s] + (guint64)(k + G_N_ELEMENTS(bench_lane_counts)) *
-					   FST_BENCH_WINDOWS * FST_BENCH_WINDOW,
+			                   FST_BENCH_WINDOWS * FST_BENCH_WINDOW,
 			    &syncs,
 			    &per_tx,
 			    &cpu);
 			g_print("%8" G_GUINT64_FORMAT " devices, %2u lane%s, tmpfs (no disk wait: "
-				"CPU and page writes): %.3f ms per device, %.1f log commits per "
-				"transaction, CPU %.3f ms per device\n",
-				sizes[s],
-				bench_lane_counts[k],
-				bench_lane_counts[k] == 1 ? " " : "s",
-				ms,
-				per_tx,
-				cpu);
+			        "CPU and page writes): %.3f ms per device, %.1f log commits per "
+			        "transaction, CPU %.3f ms per device\n",
+			        sizes[s],
+			        bench_lane_counts[k],
+			        bench_lane_counts[k] == 1 ? " " : "s",
+			        ms,
+			        per_tx,
+			        cpu);
 		}
 
 		if (g_getenv("FST_BENCH_KEEP") != NULL) {
-			g_autofree gchar *keep = g_strdup_printf("%s-%u.db", g_getenv("FST_BENCH_KEEP"), s);
+			g_autofree gchar *keep =
+			    g_strdup_printf("%s-%u.db", g_getenv("FST_BENCH_KEEP"), s);
 			bench_copy(fill, keep);
 			g_print("kept %s\n", keep);
 		}

@@ -83,30 +83,31 @@ fst_bench_start_sims(FstBench *self, guint n, GPtrArray *ports)
 		g_autofree gchar *storage = g_strdup_printf("%s/%s.bin", self->sim_dir, uid);
 		g_autofree gchar *baud = g_strdup_printf("%u", FST_BENCH_BAUD);
 		GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
-						  &error,
-						  self->devsim,
-						  "--uid",
-						  uid,
-						  "--model",
-						  "devsim-ecc",
-						  "--key-types",
-						  "ec-p256",
-						  "--validation",
-						  "ecdsa-p256",
-						  "--storage",
-						  storage,
-						  "--baud",
-						  baud,
-						  "--link",
-						  link,
-						  NULL);
+		                                  &error,
+		                                  self->devsim,
+		                                  "--uid",
+		                                  uid,
+		                                  "--model",
+		                                  "devsim-ecc",
+		                                  "--key-types",
+		                                  "ec-p256",
+		                                  "--validation",
+		                                  "ecdsa-p256",
+		                                  "--storage",
+		                                  storage,
+		                                  "--baud",
+		                                  baud,
+		                                  "--link",
+		                                  link,
+		                                  NULL);
 		g_assert_no_error(error);
 		g_ptr_array_add(procs, p);
 		g_ptr_array_add(ports, g_steal_pointer(&link));
 	}
 	/* ready when every link exists */
 	for (guint i = 0; i < ports->len; i++) {
-		for (guint t = 0; t < 400 && !g_file_test(g_ptr_array_index(ports, i), G_FILE_TEST_EXISTS);
+		for (guint t = 0;
+		     t < 400 && !g_file_test(g_ptr_array_index(ports, i), G_FILE_TEST_EXISTS);
 		     t++)
 			g_usleep(10000);
 		g_assert_true(g_file_test(g_ptr_array_index(ports, i), G_FILE_TEST_EXISTS));
@@ -141,12 +142,8 @@ fst_bench_run(FstBench *self, guint n, guint *n_failed, gdouble *sims_busy_s)
 	g_ptr_array_add(ports, NULL);
 	sims_ns = fst_bench_sims_cpu_ns(procs);
 	started = g_get_monotonic_time();
-	results = fst_gang_run(self->station,
-			       self->profile,
-			       (const gchar *const *)ports->pdata,
-			       &options,
-			       NULL,
-			       NULL);
+	results = fst_gang_run(
+	    self->station, self->profile, (const gchar *const *)ports->pdata, &options, NULL, NULL);
 	elapsed = (gdouble)(g_get_monotonic_time() - started) / G_USEC_PER_SEC;
 	if (sims_busy_s != NULL)
 		*sims_busy_s = (gdouble)(fst_bench_sims_cpu_ns(procs) - sims_ns) / 1e9;
@@ -154,12 +151,13 @@ fst_bench_run(FstBench *self, guint n, guint *n_failed, gdouble *sims_busy_s)
 	for (guint i = 0; i < results->len; i++) {
 		FstProvisionResult *r = g_ptr_array_index(results, i);
 		if (i == 0 && n == 1)
-			g_print("# one device moves %" G_GUINT64_FORMAT " bytes out, %" G_GUINT64_FORMAT
-				" in: %.3f s of wire time at %u baud\n",
-				r->bytes_out,
-				r->bytes_in,
-				(gdouble)(r->bytes_out + r->bytes_in) * 10 / FST_BENCH_BAUD,
-				FST_BENCH_BAUD);
+			g_print("# one device moves %" G_GUINT64_FORMAT
+			        " bytes out, %" G_GUINT64_FORMAT
+			        " in: %.3f s of wire time at %u baud\n",
+			        r->bytes_out,
+			        r->bytes_in,
+			        (gdouble)(r->bytes_out + r->bytes_in) * 10 / FST_BENCH_BAUD,
+			        FST_BENCH_BAUD);
 		if (r->error != NULL) {
 			g_printerr("# %s: %s\n", r->port, r->error->message);
 			(*n_failed)++;
@@ -191,12 +189,12 @@ fst_bench_best(FstBench *self, guint n, guint repeat)
 		gdouble t = fst_bench_run(self, n, &failed, &sims_busy);
 		g_assert_cmpuint(failed, ==, 0);
 		g_print("# %3u device(s): %.3f s; CPU per device: station %.1f ms, "
-			"simulator %.1f ms (%.1f ms of it while provisioning)\n",
-			n,
-			t,
-			(fst_bench_cpu_s(RUSAGE_SELF) - cpu_station) * 1000 / n,
-			(fst_bench_cpu_s(RUSAGE_CHILDREN) - cpu_sims) * 1000 / n,
-			sims_busy * 1000 / n);
+		        "simulator %.1f ms (%.1f ms of it while provisioning)\n",
+		        n,
+		        t,
+		        (fst_bench_cpu_s(RUSAGE_SELF) - cpu_station) * 1000 / n,
+		        (fst_bench_cpu_s(RUSAGE_CHILDREN) - cpu_sims) * 1000 / n,
+		        sims_busy * 1000 / n);
 		best = MIN(best, t);
 	}
 	return best;
@@ -255,23 +253,24 @@ main(int argc, char **argv)
 	t16 = fst_bench_best(&self, 16, repeat);
 	t64 = fst_bench_run(&self, 64, &failed, NULL);
 	rss_kb = fst_bench_vm_hwm_kb();
-	g_print("gang at %u baud: 1 device %.3f s, 16 devices %.3f s (%.2fx, limit %.1fx), "
-		"64 devices %.3f s with %u failed; station peak memory (VmHWM) %.1f MB (limit 64 MB)\n",
-		FST_BENCH_BAUD,
-		t1,
-		t16,
-		t16 / t1,
-		FST_BENCH_MAX_RATIO,
-		t64,
-		failed,
-		(gdouble)rss_kb / 1024);
+	g_print(
+	    "gang at %u baud: 1 device %.3f s, 16 devices %.3f s (%.2fx, limit %.1fx), "
+	    "64 devices %.3f s with %u failed; station peak memory (VmHWM) %.1f MB (limit 64 MB)\n",
+	    FST_BENCH_BAUD,
+	    t1,
+	    t16,
+	    t16 / t1,
+	    FST_BENCH_MAX_RATIO,
+	    t64,
+	    failed,
+	    (gdouble)rss_kb / 1024);
 	if (long_run) {
 		guint failed128 = 0;
 		gdouble t128 = fst_bench_run(&self, 128, &failed128, NULL);
 		g_print("long: 128 devices %.3f s with %u failed; VmHWM %.1f MB\n",
-			t128,
-			failed128,
-			(gdouble)fst_bench_vm_hwm_kb() / 1024);
+		        t128,
+		        failed128,
+		        (gdouble)fst_bench_vm_hwm_kb() / 1024);
 		ok = ok && failed128 == 0;
 	}
 	/* the 16 simulators run on the station's own cores here, unlike real
@@ -280,10 +279,10 @@ main(int argc, char **argv)
 	if (t16 > FST_BENCH_MAX_RATIO * t1) {
 		gboolean strict = g_getenv("FST_BENCH_STRICT") != NULL;
 		g_printerr("%s: 16 devices took %.2fx the time of one (limit %.1fx) on %u cores\n",
-			   strict ? "FAIL" : "NOT MET",
-			   t16 / t1,
-			   FST_BENCH_MAX_RATIO,
-			   g_get_num_processors());
+		           strict ? "FAIL" : "NOT MET",
+		           t16 / t1,
+		           FST_BENCH_MAX_RATIO,
+		           g_get_num_processors());
 		if (strict)
 			ok = FALSE;
 	}

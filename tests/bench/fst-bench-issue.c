@@ -51,8 +51,7 @@ fst_bench_now(void)
 	return (gdouble)g_get_monotonic_time() / G_USEC_PER_SEC;
 }
 
-static gboolean
-fst_bench_spawn(gchar **out, const gchar *first, ...) G_GNUC_NULL_TERMINATED;
+static gboolean fst_bench_spawn(gchar **out, const gchar *first, ...) G_GNUC_NULL_TERMINATED;
 
 /* `openssl speed -mr ALG`: signatures and verifications per second */
 static gboolean
@@ -114,21 +113,17 @@ fst_bench_sign(EVP_PKEY *key, GBytes *message)
 	g_autofree guchar *sig = NULL;
 
 	g_assert_cmpint(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), ==, 1);
-	g_assert_cmpint(EVP_DigestSign(ctx,
-				       NULL,
-				       &len,
-				       g_bytes_get_data(message, NULL),
-				       g_bytes_get_size(message)),
-			==,
-			1);
+	g_assert_cmpint(
+	    EVP_DigestSign(
+	        ctx, NULL, &len, g_bytes_get_data(message, NULL), g_bytes_get_size(message)),
+	    ==,
+	    1);
 	sig = g_malloc(len);
-	g_assert_cmpint(EVP_DigestSign(ctx,
-				       sig,
-				       &len,
-				       g_bytes_get_data(message, NULL),
-				       g_bytes_get_size(message)),
-			==,
-			1);
+	g_assert_cmpint(
+	    EVP_DigestSign(
+	        ctx, sig, &len, g_bytes_get_data(message, NULL), g_bytes_get_size(message)),
+	    ==,
+	    1);
 	return g_bytes_new_take(g_steal_pointer(&sig), len);
 }
 
@@ -136,20 +131,18 @@ static void
 fst_bench_save(const gchar *dir, const gchar *name, GBytes *data)
 {
 	g_autofree gchar *path = g_build_filename(dir, name, NULL);
-	g_assert_true(g_file_set_contents(path,
-					  g_bytes_get_data(data, NULL),
-					  (gssize)g_bytes_get_size(data),
-					  NULL));
+	g_assert_true(g_file_set_contents(
+	    path, g_bytes_get_data(data, NULL), (gssize)g_bytes_get_size(data), NULL));
 }
 
 /* our issuance (with the challenge check for a public key), in a loop for @seconds */
 static gdouble
 fst_bench_ours(FstCa *ca,
-	       FstProfile *profile,
-	       GBytes *input,
-	       GBytes *challenge,
-	       GBytes *signature,
-	       gdouble seconds)
+               FstProfile *profile,
+               GBytes *input,
+               GBytes *challenge,
+               GBytes *signature,
+               gdouble seconds)
 {
 	gboolean csr = challenge == NULL;
 	g_autoptr(FstDeviceInfo) info = g_new0(FstDeviceInfo, 1);
@@ -168,7 +161,8 @@ fst_bench_ours(FstCa *ca,
 			if (csr) {
 				issued = fst_ca_issue_from_csr(ca, profile, info, input, &error);
 			} else if (fst_ca_verify_challenge(input, challenge, signature, &error)) {
-				issued = fst_ca_issue_for_public_key(ca, profile, info, input, &error);
+				issued =
+				    fst_ca_issue_for_public_key(ca, profile, info, input, &error);
 			}
 			g_assert_no_error(error);
 			g_assert_nonnull(issued);
@@ -279,7 +273,8 @@ main(void)
 		g_autofree gchar *input_path = g_build_filename(dir, "input.der", NULL);
 		g_autoptr(EVP_PKEY) ca_key = fst_test_pki_keygen(row->ca_kind);
 		g_autoptr(EVP_PKEY) dev_key = fst_test_pki_keygen(row->device_kind);
-		g_autoptr(X509) ca_cert = fst_test_pki_make_ca(dir, ca_name, ca_key, NULL, NULL, 3650);
+		g_autoptr(X509) ca_cert =
+		    fst_test_pki_make_ca(dir, ca_name, ca_key, NULL, NULL, 3650);
 		g_autoptr(FstCa) ca = fst_test_pki_load_ca(dir, ca_name, NULL);
 		g_autoptr(GBytes) input =
 		    row->csr ? fst_test_pki_csr(dev_key, NULL) : fst_test_pki_spki(dev_key);
@@ -292,8 +287,8 @@ main(void)
 		if (!row->csr) {
 			/* what an FSP device signs: a fixed prefix and a 32-byte nonce */
 			challenge = g_bytes_new_static("FSP1-CHALLENGE\0"
-						       "0123456789abcdef0123456789abcdef",
-						       15 + 32);
+			                               "0123456789abcdef0123456789abcdef",
+			                               15 + 32);
 			signature = fst_bench_sign(dev_key, challenge);
 			fst_bench_save(dir, "challenge.bin", challenge);
 			fst_bench_save(dir, "signature.bin", signature);
@@ -316,7 +311,9 @@ main(void)
 			printf("openssl speed %s failed\n", row->speed_alg);
 			return 1;
 		}
-		ours = (ours + fst_bench_ours(ca, profile, input, challenge, signature, seconds / 2)) / 2;
+		ours =
+		    (ours + fst_bench_ours(ca, profile, input, challenge, signature, seconds / 2)) /
+		    2;
 		/* the bound: one verification (CSR or challenge) plus one signature */
 		bound = 1.0 / (1.0 / sign + 1.0 / verify);
 		if (row->csr)

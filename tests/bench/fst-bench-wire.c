@@ -89,9 +89,12 @@ fst_bench_readback_profile(FstStation *station, const FstProfile *profile, const
 	g_assert_true(g_file_get_contents(fst_profile_get_path(profile), &text, NULL, &error));
 	g_assert_no_error(error);
 	edited = g_string_new(text);
-	g_assert_cmpint(g_string_replace(edited, "[burn]\n", "[burn]\nverify=readback\n", 1), ==, 1);
 	g_assert_cmpint(
-	    g_string_replace(edited, "name=aws-iot-ecc\n", "name=aws-iot-ecc-readback\n", 1), ==, 1);
+	    g_string_replace(edited, "[burn]\n", "[burn]\nverify=readback\n", 1), ==, 1);
+	g_assert_cmpint(
+	    g_string_replace(edited, "name=aws-iot-ecc\n", "name=aws-iot-ecc-readback\n", 1),
+	    ==,
+	    1);
 	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
 	g_assert_no_error(error);
 	readback = fst_station_load_profile(station, dst, &error);
@@ -108,8 +111,8 @@ fst_bench_one(const gchar *workspace,
               FstBenchLine line_kind,
               FstBenchRun *run)
 {
-	g_autofree gchar *uid = g_strdup_printf(
-	    "BENCH-%u-%u-%u-%s", baud, line_kind, n, fst_profile_get_name(profile));
+	g_autofree gchar *uid =
+	    g_strdup_printf("BENCH-%u-%u-%u-%s", baud, line_kind, n, fst_profile_get_name(profile));
 	g_autofree gchar *storage = g_strdup_printf("%s/%s.dev", workspace, uid);
 	g_autofree gchar *baud_str = g_strdup_printf("%u", baud);
 	g_autofree gchar *seed_str = g_strdup_printf("%u", 1000 + n);
@@ -229,8 +232,7 @@ fst_bench_wire(gconstpointer user_data)
 		if (run.elapsed_us - run.compute_us < best.elapsed_us - best.compute_us)
 			best = run;
 		fst_bench_one(workspace, station, readback, baud, i, FST_BENCH_LINE_CLEAN, &run_rb);
-		if (run_rb.elapsed_us - run_rb.compute_us <
-		    best_rb.elapsed_us - best_rb.compute_us)
+		if (run_rb.elapsed_us - run_rb.compute_us < best_rb.elapsed_us - best_rb.compute_us)
 			best_rb = run_rb;
 	}
 	bound_us = FST_BENCH_BOUND * (gdouble)best.wire_us + (gdouble)best.compute_us;

@@ -71,7 +71,6 @@ record(GByteArray *out, guint8 type, const guint8 *payload, guint16 len)
 	g_byte_array_append(out, payload, len);
 }
 
-
 /* the station driver's side of an in-process link to the SDK: a write runs
  * the SDK on the request, a read takes what it answered and records every
  * answer frame as a driver fuzzer record */
@@ -121,15 +120,18 @@ fst_corpus_transport_read(FstTransport *transport,
 	(void)cancellable;
 	if (got <= 0) {
 		g_ptr_array_add(self->records, byte_record(FST_FUZZ_REC_TIMEOUT));
-		g_set_error_literal(error, FST_ERROR, FST_ERROR_TIMED_OUT, "the SDK did not answer");
+		g_set_error_literal(
+		    error, FST_ERROR, FST_ERROR_TIMED_OUT, "the SDK did not answer");
 		return -1;
 	}
 	for (ssize_t i = 0; i < got; i++) {
 		FstFspPacket pkt;
 		if (fst_fsp_decoder_push(&self->dec, buf[i], &pkt) == FST_FSP_DEC_FRAME)
-			g_ptr_array_add(
-			    self->records,
-			    answer_record(FST_FUZZ_REC_ANSWER, pkt.payload[0], pkt.payload + 1, pkt.len - 1u));
+			g_ptr_array_add(self->records,
+			                answer_record(FST_FUZZ_REC_ANSWER,
+			                              pkt.payload[0],
+			                              pkt.payload + 1,
+			                              pkt.len - 1u));
 	}
 	return got;
 }
@@ -170,7 +172,8 @@ static void
 fst_corpus_transport_init(FstCorpusTransport *self)
 {
 	self->records = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
-	fst_fsp_decoder_init(&self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
+	fst_fsp_decoder_init(
+	    &self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
 }
 
 static void
@@ -325,8 +328,10 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 	config_pub.uid = "CORPUS-PUB-0004";
 	config_pub.pubkey_only = TRUE;
 	g_ptr_array_unref(driver_session(dir, "session-ab", &config_ab, ab, sizeof(ab)));
-	g_ptr_array_unref(driver_session(dir, "session-put-key", &config_key, put_key, sizeof(put_key)));
-	g_ptr_array_unref(driver_session(dir, "session-pubkey", &config_pub, pubkey, sizeof(pubkey)));
+	g_ptr_array_unref(
+	    driver_session(dir, "session-put-key", &config_key, put_key, sizeof(put_key)));
+	g_ptr_array_unref(
+	    driver_session(dir, "session-pubkey", &config_pub, pubkey, sizeof(pubkey)));
 	g_ptr_array_unref(driver_session(dir, "session-digest", base, digest, sizeof(digest)));
 	records = driver_session(dir, "session", base, full, sizeof(full));
 
@@ -334,7 +339,8 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 		/* garbage and a broken frame before every answer: the decoder
 		 * resyncs at the next delimiter */
 		const guint8 junk[] = {0x13, 0x37, 0x00, 0xff, 0xfe, 0x02, 0x01, 0x00, 0x05, 0x01};
-		g_autoptr(GPtrArray) r = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+		g_autoptr(GPtrArray) r =
+		    g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
 		g_autoptr(GByteArray) in = NULL;
 		for (guint i = 0; i < records->len; i++) {
 			GByteArray *rec = g_ptr_array_index(records, i);
@@ -347,22 +353,27 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 		in = driver_input(0, full, sizeof(full), r);
 		save(dir, "hostile-garbage", in->data, in->len);
 		for (guint i = 0; i < records->len; i++)
-			((GByteArray *)g_ptr_array_index(records, i))->data[0] &= ~FST_FUZZ_REC_DELIMITER;
+			((GByteArray *)g_ptr_array_index(records, i))->data[0] &=
+			    ~FST_FUZZ_REC_DELIMITER;
 	}
 	{
 		/* before the HELLO answer: a corrupt one, a timeout, a stale one,
 		 * one for another command; the real one byte by byte */
 		GByteArray *hello = g_ptr_array_index(records, 0);
-		g_autoptr(GPtrArray) r = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+		g_autoptr(GPtrArray) r =
+		    g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
 		g_autoptr(GByteArray) in = NULL;
 		GByteArray *rec;
 		for (guint i = 0; i < 4; i++) {
-			static const guint8 tags[] = {FST_FUZZ_REC_CORRUPT, FST_FUZZ_REC_TIMEOUT,
-			                              FST_FUZZ_REC_STALE_SEQ, FST_FUZZ_REC_WRONG_TYPE};
+			static const guint8 tags[] = {FST_FUZZ_REC_CORRUPT,
+			                              FST_FUZZ_REC_TIMEOUT,
+			                              FST_FUZZ_REC_STALE_SEQ,
+			                              FST_FUZZ_REC_WRONG_TYPE};
 			rec = g_byte_array_new();
 			g_byte_array_append(rec, hello->data, hello->len);
 			rec->data[0] = tags[i];
-			g_ptr_array_add(r, tags[i] == FST_FUZZ_REC_TIMEOUT ? byte_record(tags[i]) : rec);
+			g_ptr_array_add(
+			    r, tags[i] == FST_FUZZ_REC_TIMEOUT ? byte_record(tags[i]) : rec);
 			if (tags[i] == FST_FUZZ_REC_TIMEOUT)
 				g_byte_array_unref(rec);
 		}
@@ -399,7 +410,8 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 		guint8 list[1 + 2 * FST_FSP_LIST_ENTRY_SIZE] = {2};
 		guint8 *e = list + 1;
 		g_autoptr(GByteArray) in = NULL;
-		g_autoptr(GPtrArray) r = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+		g_autoptr(GPtrArray) r =
+		    g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
 		const guint8 calls[] = {FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_IDENTIFY, 0, 0),
 		                        FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_LIST, 0, 0),
 		                        FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_READ, 0, 0)};
@@ -426,7 +438,8 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 		const guint8 calls[] = {FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_IDENTIFY, 0, 0),
 		                        FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_IDENTIFY, 0, 0),
 		                        FST_FUZZ_DRIVER_CALL(FST_FUZZ_DRIVER_OP_WRITE, 0, 0)};
-		g_autoptr(GPtrArray) r = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+		g_autoptr(GPtrArray) r =
+		    g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
 		g_autoptr(GByteArray) in = NULL;
 		GByteArray *orig = g_ptr_array_index(records, 0);
 		g_byte_array_append(hello, orig->data, orig->len);
@@ -446,15 +459,13 @@ driver_corpus(const gchar *dir, const FstDevsimConfig *base)
 		/* an oversize answer, a write that fails, then the link is gone
 		 * halfway through the session */
 		guint8 big[FST_FSP_MAX_PAYLOAD_LIMIT + 8] = {0};
-		g_autoptr(GPtrArray) r = records_insert(
-		    records, 0, answer_record(0, 0, big, sizeof(big)));
+		g_autoptr(GPtrArray) r =
+		    records_insert(records, 0, answer_record(0, 0, big, sizeof(big)));
 		g_autoptr(GByteArray) in = NULL;
 		g_ptr_array_insert(r, 2, byte_record(FST_FUZZ_REC_WRITE_FAILS));
 		g_ptr_array_set_size(r, 8);
-		in = driver_input(FST_FUZZ_DRIVER_END_DISCONNECT | FST_FUZZ_DRIVER_BAUD,
-		                  full,
-		                  sizeof(full),
-		                  r);
+		in = driver_input(
+		    FST_FUZZ_DRIVER_END_DISCONNECT | FST_FUZZ_DRIVER_BAUD, full, sizeof(full), r);
 		save(dir, "hostile-disconnect", in->data, in->len);
 	}
 }
@@ -599,7 +610,8 @@ main(int argc, char **argv)
 		write_b[0] = FST_FSP_OBJ_DEVICE_CERT_B;
 		memcpy(commit_b, commit, sizeof(commit_b));
 		commit_b[0] = FST_FSP_OBJ_DEVICE_CERT_B;
-		fst_fsp_put_u32(put_key_b, FST_KEY_TYPE_EC_P256 | (1u << FST_FSP_PUT_KEY_SLOT_SHIFT));
+		fst_fsp_put_u32(put_key_b,
+		                FST_KEY_TYPE_EC_P256 | (1u << FST_FSP_PUT_KEY_SLOT_SHIFT));
 		fst_fsp_put_u32(put_key_b + 8, 8);
 
 		g_byte_array_set_size(all_responses, 0);
@@ -613,7 +625,8 @@ main(int argc, char **argv)
 		    request(FST_FSP_CMD_KEYGEN, keygen_b, sizeof(keygen_b), ab_requests));
 		g_byte_array_unref(
 		    request(FST_FSP_CMD_SIGN_CHALLENGE, sign_b, sizeof(sign_b), ab_requests));
-		g_byte_array_unref(request(FST_FSP_CMD_WRITE, write_b, sizeof(write_b), ab_requests));
+		g_byte_array_unref(
+		    request(FST_FSP_CMD_WRITE, write_b, sizeof(write_b), ab_requests));
 		g_byte_array_unref(
 		    request(FST_FSP_CMD_COMMIT, commit_b, sizeof(commit_b), ab_requests));
 		resp = request(FST_FSP_CMD_ACTIVATE, activate_b, sizeof(activate_b), ab_requests);

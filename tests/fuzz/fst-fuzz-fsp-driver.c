@@ -94,8 +94,9 @@ fst_fuzz_transport_answer(FstFuzzTransport *self, guint8 tag)
 	payload[0] = hdr[0];
 	if (len > 0)
 		memcpy(payload + 1, body, len);
-	pkt.type = (tag & FST_FUZZ_REC_WRONG_TYPE) ? (guint8)((self->last_cmd ^ 0x01) | FST_FSP_RESPONSE_BIT)
-	                                           : (guint8)(self->last_cmd | FST_FSP_RESPONSE_BIT);
+	pkt.type = (tag & FST_FUZZ_REC_WRONG_TYPE)
+	               ? (guint8)((self->last_cmd ^ 0x01) | FST_FSP_RESPONSE_BIT)
+	               : (guint8)(self->last_cmd | FST_FSP_RESPONSE_BIT);
 	pkt.seq = (tag & FST_FUZZ_REC_STALE_SEQ) ? self->prev_seq : self->last_seq;
 	pkt.len = (guint16)(len + 1);
 	pkt.payload = payload;
@@ -104,7 +105,8 @@ fst_fuzz_transport_answer(FstFuzzTransport *self, guint8 tag)
 	if (pkt.len <= FST_FSP_MAX_PAYLOAD_LIMIT)
 		n = fst_fsp_packet_encode(&pkt, self->pending + off, sizeof(self->pending) - off);
 	else
-		n = fst_fuzz_encode_oversize(&pkt, self->pending + off, sizeof(self->pending) - off);
+		n = fst_fuzz_encode_oversize(
+		    &pkt, self->pending + off, sizeof(self->pending) - off);
 	g_assert_cmpuint(n, >, 0);
 	self->pending_len = off + n;
 	self->pending_pos = 0;
@@ -208,7 +210,8 @@ fst_fuzz_transport_write(FstTransport *transport,
 		g_assert_true((pkt.type & FST_FSP_RESPONSE_BIT) == 0);
 		/* never more than the device said it takes */
 		if (self->device != NULL && fst_device_get_info(self->device) != NULL)
-			g_assert_cmpuint(pkt.len, <=, fst_device_get_info(self->device)->max_payload);
+			g_assert_cmpuint(
+			    pkt.len, <=, fst_device_get_info(self->device)->max_payload);
 		if (self->n_requests > 0 && pkt.seq != self->last_seq) {
 			/* a new request: the next sequence number */
 			g_assert_cmpuint(pkt.seq, ==, (guint16)(self->last_seq + 1));
@@ -244,7 +247,8 @@ fst_fuzz_transport_open(FstTransport *transport, GError **error)
 static void
 fst_fuzz_transport_init(FstFuzzTransport *self)
 {
-	fst_fsp_decoder_init(&self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
+	fst_fsp_decoder_init(
+	    &self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
 }
 
 static void
@@ -296,7 +300,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gboolean ok = fst_fuzz_driver_call(device, data[1 + i], &error);
 		/* to see what a seed does */
 		if (verbose)
-			g_printerr("call %u (0x%02x): %s\n", i, data[1 + i], ok ? "ok" : error->message);
+			g_printerr(
+			    "call %u (0x%02x): %s\n", i, data[1 + i], ok ? "ok" : error->message);
 	}
 	fst_transport_close(FST_TRANSPORT(transport));
 	return 0;

@@ -27,22 +27,23 @@
 
 enum {
 	FST_FUZZ_DRIVER_OP_IDENTIFY = 0,
-	FST_FUZZ_DRIVER_OP_CSR = 1,	 /* arg: key type bit; 6 none, 7 two types */
-	FST_FUZZ_DRIVER_OP_PUBKEY = 2,	 /* as CSR */
-	FST_FUZZ_DRIVER_OP_WRITE = 3,	 /* arg: kind 1 + arg % 3, size 300/1500/5000 by arg / 3 */
-	FST_FUZZ_DRIVER_OP_READ = 4,	 /* arg: kind 1 + arg % 3 */
-	FST_FUZZ_DRIVER_OP_SIGN = 5,	 /* arg 7: a nonce of the wrong size */
-	FST_FUZZ_DRIVER_OP_PUT_KEY = 6,	 /* arg: P-256/384/521 by arg % 3, size 138/1500/5000 by arg / 3 */
+	FST_FUZZ_DRIVER_OP_CSR = 1,    /* arg: key type bit; 6 none, 7 two types */
+	FST_FUZZ_DRIVER_OP_PUBKEY = 2, /* as CSR */
+	FST_FUZZ_DRIVER_OP_WRITE = 3,  /* arg: kind 1 + arg % 3, size 300/1500/5000 by arg / 3 */
+	FST_FUZZ_DRIVER_OP_READ = 4,   /* arg: kind 1 + arg % 3 */
+	FST_FUZZ_DRIVER_OP_SIGN = 5,   /* arg 7: a nonce of the wrong size */
+	FST_FUZZ_DRIVER_OP_PUT_KEY =
+	    6, /* arg: P-256/384/521 by arg % 3, size 138/1500/5000 by arg / 3 */
 	FST_FUZZ_DRIVER_OP_ACTIVATE = 7, /* the slot */
 	FST_FUZZ_DRIVER_OP_LOCK = 8,
 	FST_FUZZ_DRIVER_OP_LIST = 9,
-	FST_FUZZ_DRIVER_OP_ERASE = 10, /* arg: kind 1 + arg % 3 */
+	FST_FUZZ_DRIVER_OP_ERASE = 10,  /* arg: kind 1 + arg % 3 */
 	FST_FUZZ_DRIVER_OP_DIGEST = 11, /* arg: kind 1 + arg % 3 */
-	FST_FUZZ_DRIVER_N_OPS = 12,    /* op values above wrap around */
+	FST_FUZZ_DRIVER_N_OPS = 12,     /* op values above wrap around */
 };
 
 #define FST_FUZZ_DRIVER_CALL(op, slot, arg) ((guint8)((op) | ((slot) << 4) | ((arg) << 5)))
-#define FST_FUZZ_DRIVER_HEADER(n_calls, retries, flags) \
+#define FST_FUZZ_DRIVER_HEADER(n_calls, retries, flags)                                            \
 	((guint8)((((n_calls)-1) << 4) | (flags) | (retries)))
 #define FST_FUZZ_DRIVER_END_DISCONNECT 0x04u
 #define FST_FUZZ_DRIVER_BAUD 0x08u
@@ -53,7 +54,7 @@ enum {
 	/* status u8, length u16 LE, that many payload bytes (fewer when the
 	 * input ends): the answer to the last request; kinds 5-7 too */
 	FST_FUZZ_REC_ANSWER = 0,
-	FST_FUZZ_REC_RAW = 1,	      /* length u8, bytes sent as they are */
+	FST_FUZZ_REC_RAW = 1,         /* length u8, bytes sent as they are */
 	FST_FUZZ_REC_TIMEOUT = 2,     /* the read times out */
 	FST_FUZZ_REC_DISCONNECT = 3,  /* the read finds the port gone */
 	FST_FUZZ_REC_WRITE_FAILS = 4, /* the read times out and the next write fails */
@@ -72,16 +73,15 @@ enum {
 /* a P-256 key in PKCS#8 DER, made for this test only and worth nothing: what
  * PUT_KEY sends, so that the simulator of the corpus generator accepts it */
 static const guint8 fst_fuzz_driver_p256_key[138] = {
-    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
-    0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04,
-    0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20, 0x22, 0x66, 0x4b, 0xfe, 0x4e, 0x48,
-    0x5c, 0x00, 0xd3, 0xfb, 0xea, 0xab, 0xf6, 0x5e, 0x5e, 0x12, 0xfb, 0x67, 0x75, 0x96,
-    0x8a, 0x2a, 0xd1, 0x36, 0x9d, 0xcc, 0xb2, 0x31, 0xc4, 0xda, 0x38, 0x5f, 0xa1, 0x44,
-    0x03, 0x42, 0x00, 0x04, 0xd2, 0xda, 0x3e, 0xc5, 0x9f, 0x5c, 0x27, 0xdb, 0x82, 0xeb,
-    0xae, 0x16, 0xfd, 0x98, 0x25, 0x91, 0x0f, 0xb2, 0x40, 0xb3, 0xe7, 0x96, 0x74, 0xa3,
-    0x67, 0xf0, 0x22, 0xd9, 0x6a, 0x27, 0xf8, 0xa1, 0x83, 0x36, 0x12, 0x71, 0x7b, 0xff,
-    0xdc, 0xc9, 0xee, 0xc8, 0x42, 0x7c, 0xe8, 0x48, 0x62, 0x4d, 0xb4, 0x94, 0x65, 0xbf,
-    0x3e, 0x1f, 0x35, 0xfb, 0xf3, 0x22, 0x69, 0xb6, 0x1d, 0xfd, 0x83, 0x67};
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+    0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02,
+    0x01, 0x01, 0x04, 0x20, 0x22, 0x66, 0x4b, 0xfe, 0x4e, 0x48, 0x5c, 0x00, 0xd3, 0xfb, 0xea, 0xab,
+    0xf6, 0x5e, 0x5e, 0x12, 0xfb, 0x67, 0x75, 0x96, 0x8a, 0x2a, 0xd1, 0x36, 0x9d, 0xcc, 0xb2, 0x31,
+    0xc4, 0xda, 0x38, 0x5f, 0xa1, 0x44, 0x03, 0x42, 0x00, 0x04, 0xd2, 0xda, 0x3e, 0xc5, 0x9f, 0x5c,
+    0x27, 0xdb, 0x82, 0xeb, 0xae, 0x16, 0xfd, 0x98, 0x25, 0x91, 0x0f, 0xb2, 0x40, 0xb3, 0xe7, 0x96,
+    0x74, 0xa3, 0x67, 0xf0, 0x22, 0xd9, 0x6a, 0x27, 0xf8, 0xa1, 0x83, 0x36, 0x12, 0x71, 0x7b, 0xff,
+    0xdc, 0xc9, 0xee, 0xc8, 0x42, 0x7c, 0xe8, 0x48, 0x62, 0x4d, 0xb4, 0x94, 0x65, 0xbf, 0x3e, 0x1f,
+    0x35, 0xfb, 0xf3, 0x22, 0x69, 0xb6, 0x1d, 0xfd, 0x83, 0x67};
 
 static inline FstKeyType
 fst_fuzz_driver_key_type(guint arg)
@@ -179,7 +179,8 @@ fst_fuzz_driver_call(FstDevice *device, guint8 call, GError **error)
 		g_autoptr(GBytes) message = NULL;
 		g_autoptr(GBytes) sig = NULL;
 		memset(nonce_buf, 0x5c, sizeof(nonce_buf));
-		nonce = g_bytes_new(nonce_buf, arg == 7 ? sizeof(nonce_buf) - 1 : sizeof(nonce_buf));
+		nonce =
+		    g_bytes_new(nonce_buf, arg == 7 ? sizeof(nonce_buf) - 1 : sizeof(nonce_buf));
 		sig = fst_device_sign_challenge(device, slot, nonce, &message, NULL, error);
 		ok = sig != NULL;
 		if (ok) {
@@ -195,12 +196,14 @@ fst_fuzz_driver_call(FstDevice *device, guint8 call, GError **error)
 	case FST_FUZZ_DRIVER_OP_PUT_KEY: {
 		g_autoptr(FstSecret) key = NULL;
 		if (arg / 3 == 0) {
-			key = fst_secret_new(fst_fuzz_driver_p256_key, sizeof(fst_fuzz_driver_p256_key));
+			key = fst_secret_new(fst_fuzz_driver_p256_key,
+			                     sizeof(fst_fuzz_driver_p256_key));
 		} else {
 			g_autoptr(GBytes) data = fst_fuzz_driver_object(arg);
 			key = fst_secret_new(g_bytes_get_data(data, NULL), g_bytes_get_size(data));
 		}
-		ok = fst_device_put_key(device, slot, fst_fuzz_driver_key_type(arg % 3), key, NULL, error);
+		ok = fst_device_put_key(
+		    device, slot, fst_fuzz_driver_key_type(arg % 3), key, NULL, error);
 		break;
 	}
 	case FST_FUZZ_DRIVER_OP_ACTIVATE:

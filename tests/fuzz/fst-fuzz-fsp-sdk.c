@@ -224,8 +224,7 @@ m_put_key(void *user,
 	(void)buf;
 	/* contiguous chunks of a bounded key of one supported type */
 	if (m->locked || (key_type != 1 && key_type != 2) || total == 0 ||
-	    total > FST_FSP_PUT_KEY_MAX || len == 0 || len > total - offset ||
-	    kslot >= m->n_slots)
+	    total > FST_FSP_PUT_KEY_MAX || len == 0 || len > total - offset || kslot >= m->n_slots)
 		abort();
 	if (offset == 0) {
 		m->key_len = 0;
@@ -260,8 +259,7 @@ m_activate(void *user, uint8_t kslot)
 {
 	MemHal *m = user;
 	/* the SDK checks the slot, the lock and the certificate first */
-	if (kslot >= m->n_slots || m->locked ||
-	    !m->present[kslot == 0 ? 0 : 4])
+	if (kslot >= m->n_slots || m->locked || !m->present[kslot == 0 ? 0 : 4])
 		abort();
 	if (!m->has_key[kslot])
 		return FST_FSP_STATUS_NOT_FOUND;

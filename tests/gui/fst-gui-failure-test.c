@@ -31,8 +31,8 @@ static void
 fst_gui_failure_storage_full_test(void)
 {
 	FstGuiFailure failure;
-	g_autoptr(GError) error =
-	    g_error_new_literal(FST_ERROR, FST_ERROR_STORAGE_FULL, "the certificate needs 725 bytes");
+	g_autoptr(GError) error = g_error_new_literal(
+	    FST_ERROR, FST_ERROR_STORAGE_FULL, "the certificate needs 725 bytes");
 	fst_gui_failure_describe(error, &failure);
 	g_assert_cmpstr(failure.reason, ==, "Device storage full");
 	g_assert_nonnull(strstr(failure.action, "small-storage"));
@@ -43,11 +43,12 @@ static void
 fst_gui_failure_wrong_model_test(void)
 {
 	FstGuiFailure failure;
-	g_autoptr(GError) model = g_error_new_literal(
-	    FST_ERROR,
-	    FST_ERROR_CONFIG,
-	    "device model acme-board does not match profile aws-iot-ecc (models: devsim-ecc): choose "
-	    "another profile");
+	g_autoptr(GError) model =
+	    g_error_new_literal(FST_ERROR,
+	                        FST_ERROR_CONFIG,
+	                        "device model acme-board does not match profile aws-iot-ecc "
+	                        "(models: devsim-ecc): choose "
+	                        "another profile");
 	g_autoptr(GError) config = g_error_new_literal(FST_ERROR, FST_ERROR_CONFIG, "bad profile");
 
 	fst_gui_failure_describe(model, &failure);
@@ -86,7 +87,8 @@ main(int argc, char **argv)
 	g_setenv("LANGUAGE", "C", TRUE);
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/fst/gui/failure/each-code-has-words", fst_gui_failure_each_code_test);
-	g_test_add_func("/fst/gui/failure/storage-full-names-the-profile", fst_gui_failure_storage_full_test);
+	g_test_add_func("/fst/gui/failure/storage-full-names-the-profile",
+	                fst_gui_failure_storage_full_test);
 	g_test_add_func("/fst/gui/failure/wrong-model", fst_gui_failure_wrong_model_test);
 	g_test_add_func("/fst/gui/failure/no-answer-means-reseat", fst_gui_failure_reseat_test);
 	g_test_add_func("/fst/gui/failure/foreign-error", fst_gui_failure_foreign_test);

@@ -181,8 +181,12 @@ test_iot_operations(void)
 	                                        &error));
 	g_assert_no_error(error);
 	g_assert_false(existed);
-	g_assert_true(fst_aws_iot_create_policy(
-	    iot, "fleet-device", "{\"Version\":\"2012-10-17\",\"Statement\":[]}", &existed, NULL, &error));
+	g_assert_true(fst_aws_iot_create_policy(iot,
+	                                        "fleet-device",
+	                                        "{\"Version\":\"2012-10-17\",\"Statement\":[]}",
+	                                        &existed,
+	                                        NULL,
+	                                        &error));
 	g_assert_true(existed);
 	g_assert_true(
 	    fst_aws_iot_attach_policy(iot, "fleet-device", cert->certificate_arn, NULL, &error));
@@ -202,8 +206,9 @@ test_iot_operations(void)
 	certs = fst_aws_iot_list_certificates(iot, NULL, NULL, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < certs->len; i++)
-		listed |= g_strcmp0(((FstAwsCertificate *)g_ptr_array_index(certs, i))->certificate_id,
-		                    id) == 0;
+		listed |=
+		    g_strcmp0(((FstAwsCertificate *)g_ptr_array_index(certs, i))->certificate_id,
+		              id) == 0;
 	g_assert_true(listed);
 }
 
@@ -443,11 +448,12 @@ test_register_kill_and_resume(void)
 	GPid pid;
 	gint status;
 
-	g_assert_true(g_file_set_contents(policy_file,
-	                                  "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
-	                                  "\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\"}]}",
-	                                  -1,
-	                                  NULL));
+	g_assert_true(
+	    g_file_set_contents(policy_file,
+	                        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+	                        "\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\"}]}",
+	                        -1,
+	                        NULL));
 	/* the certificates enter the queue as they are recorded */
 	db = fst_db_open(db_path, &error);
 	g_assert_no_error(error);
@@ -481,16 +487,18 @@ test_register_kill_and_resume(void)
 	pid = test_spawn_push(dir, policy_file, NULL);
 	while (done < n / 2) {
 		g_usleep(20000);
-		done = test_sql_int(db_path, "SELECT count(*) FROM registrations WHERE state = 'done'");
+		done = test_sql_int(db_path,
+		                    "SELECT count(*) FROM registrations WHERE state = 'done'");
 	}
 	kill(pid, SIGKILL);
 	status = test_wait(pid);
 	g_assert_true(WIFSIGNALED(status));
-	g_test_message("killed after %" G_GINT64_FORMAT " of %u; %" G_GINT64_FORMAT " in progress",
-	               done,
-	               n,
-	               test_sql_int(db_path,
-	                            "SELECT count(*) FROM registrations WHERE state = 'in-progress'"));
+	g_test_message(
+	    "killed after %" G_GINT64_FORMAT " of %u; %" G_GINT64_FORMAT " in progress",
+	    done,
+	    n,
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM registrations WHERE state = 'in-progress'"));
 	g_assert_cmpint(done, <, n);
 
 	/* the lease of a row the killed run held ends, then push again */
@@ -524,10 +532,12 @@ test_register_kill_and_resume(void)
 	                0);
 	/* the peer: each certificate registered once, never refused as a duplicate */
 	stats = test_peer("/__peer/stats", NULL);
-	g_assert_cmpint(json_object_get_int_member(stats, "register_ok") - registered_before, ==, n);
+	g_assert_cmpint(
+	    json_object_get_int_member(stats, "register_ok") - registered_before, ==, n);
 	g_assert_cmpint(
 	    json_object_get_int_member(stats, "register_conflict") - conflicts_before, ==, 0);
-	g_assert_cmpint(json_object_get_int_member(stats, "throttled") - throttled_before, >, n / 10);
+	g_assert_cmpint(
+	    json_object_get_int_member(stats, "throttled") - throttled_before, >, n / 10);
 	registered_ids = json_object_get_object_member(stats, "registered_ids");
 	{
 		GHashTableIter iter;
@@ -539,11 +549,13 @@ test_register_kill_and_resume(void)
 			g_autoptr(GPtrArray) policies = NULL;
 			g_autofree gchar *arn = NULL;
 
-			g_assert_cmpint(json_object_get_int_member_with_default(registered_ids, key, 0), ==, 1);
+			g_assert_cmpint(
+			    json_object_get_int_member_with_default(registered_ids, key, 0), ==, 1);
 			principals = fst_aws_iot_list_thing_principals(iot, thing, NULL, &error);
 			g_assert_no_error(error);
 			g_assert_cmpuint(principals->len, ==, 1);
-			arn = g_strdup(((FstAwsCertificate *)g_ptr_array_index(principals, 0))->certificate_arn);
+			arn = g_strdup(((FstAwsCertificate *)g_ptr_array_index(principals, 0))
+			                   ->certificate_arn);
 			g_assert_true(g_str_has_suffix(arn, key));
 			policies = fst_aws_iot_list_attached_policies(iot, arn, NULL, &error);
 			g_assert_no_error(error);
@@ -638,8 +650,9 @@ test_register_ca(void)
 	cas = fst_aws_iot_list_ca_certificates(iot, NULL, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < cas->len; i++)
-		listed |= g_strcmp0(((FstAwsCertificate *)g_ptr_array_index(cas, i))->certificate_id,
-		                    id->str) == 0;
+		listed |=
+		    g_strcmp0(((FstAwsCertificate *)g_ptr_array_index(cas, i))->certificate_id,
+		              id->str) == 0;
 	g_assert_true(listed);
 	g_assert_true(fst_aws_iot_update_ca_certificate(iot, id->str, "INACTIVE", NULL, &error));
 	g_assert_no_error(error);
@@ -671,14 +684,16 @@ test_register_resumed_asks_first(void)
 	g_autoptr(FstAwsCertificate) first = NULL;
 	g_autofree gchar *pem = test_make_cert_pem(777, &der);
 	g_autofree gchar *serial = g_strdup_printf("%X", 777 + 0x1000);
-	FstDeviceInfo info = {.uid = (gchar *)(guintptr) "SN-RESUMED", .model = (gchar *)(guintptr) "t"};
+	FstDeviceInfo info = {.uid = (gchar *)(guintptr) "SN-RESUMED",
+	                      .model = (gchar *)(guintptr) "t"};
 	FstDbCert cert = {.serial_hex = serial,
 	                  .der = der,
 	                  .key_type = (gchar *)(guintptr) "ec-p256",
 	                  .not_after = G_MAXINT32,
 	                  .register_target = (gchar *)(guintptr) "aws-iot:us-east-1"};
 	FstRegistrationConfig config = {.policy_name = "fleet-resumed",
-	                                .policy_document = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"};
+	                                .policy_document =
+	                                    "{\"Version\":\"2012-10-17\",\"Statement\":[]}"};
 	FstRegistrationStats stats = {0};
 	gint64 device_id;
 	gint64 conflicts, registered, described;
@@ -715,20 +730,22 @@ test_register_resumed_asks_first(void)
 	                             "'aws-register-certificate' AND outcome = 'found-registered'"),
 	                ==,
 	                1);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations WHERE state = 'done' AND "
-	                             "remote_id LIKE '%:cert/' || (SELECT aws_cert_id FROM certificates)"),
-	                ==,
-	                1);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM events WHERE step = 'aws-attach-policy'"),
-	                ==,
-	                1);
+	g_assert_cmpint(
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM registrations WHERE state = 'done' AND "
+	                 "remote_id LIKE '%:cert/' || (SELECT aws_cert_id FROM certificates)"),
+	    ==,
+	    1);
+	g_assert_cmpint(
+	    test_sql_int(db_path, "SELECT count(*) FROM events WHERE step = 'aws-attach-policy'"),
+	    ==,
+	    1);
 	/* superseded: the deactivate row the database queues sets it INACTIVE */
-	test_sql_exec(db_path,
-	              "INSERT INTO registrations (certificate_id, target, action, state, attempts, "
-	              "created_at, updated_at) SELECT id, '*', 'deactivate', 'pending', 0, 1, 1 FROM "
-	              "certificates");
+	test_sql_exec(
+	    db_path,
+	    "INSERT INTO registrations (certificate_id, target, action, state, attempts, "
+	    "created_at, updated_at) SELECT id, '*', 'deactivate', 'pending', 0, 1, 1 FROM "
+	    "certificates");
 	g_assert_true(fst_registration_push(worker, NULL, &error));
 	g_assert_no_error(error);
 	fst_registration_get_stats(worker, &stats);
@@ -767,7 +784,8 @@ test_register_bulk_task(void)
 	guint n_ok = 0, n_failed = 0;
 
 	test_peer_faults("{}");
-	g_autoptr(JsonObject) made = test_peer("/__peer/create-bucket", "{\"name\": \"fleet-bulk\"}");
+	g_autoptr(JsonObject) made =
+	    test_peer("/__peer/create-bucket", "{\"name\": \"fleet-bulk\"}");
 	db = fst_db_open(db_path, &error);
 	g_assert_no_error(error);
 	g_assert_true(fst_db_set_context(db, "op", "L-9", &error));
@@ -794,31 +812,37 @@ test_register_bulk_task(void)
 		    iot, g_ptr_array_index(pems, 2), NULL, TRUE, NULL, &error);
 		g_assert_no_error(error);
 	}
-	g_assert_true(fst_aws_iot_create_policy(
-	    iot, "fleet-bulk", "{\"Version\":\"2012-10-17\",\"Statement\":[]}", NULL, NULL, &error));
+	g_assert_true(fst_aws_iot_create_policy(iot,
+	                                        "fleet-bulk",
+	                                        "{\"Version\":\"2012-10-17\",\"Statement\":[]}",
+	                                        NULL,
+	                                        NULL,
+	                                        &error));
 	if (!fst_registration_bulk_register(db_path,
-	                                             iot,
-	                                             "L-9",
-	                                             "bulk-{uid}",
-	                                             "fleet-bulk",
-	                                             dir,
-	                                             "fleet-bulk",
-	                                             "arn:aws:iam::123456789012:role/bulk",
-	                                             20000,
-	                                             &n_ok,
-	                                             &n_failed,
-	                                             NULL,
-	                                             &error))
+	                                    iot,
+	                                    "L-9",
+	                                    "bulk-{uid}",
+	                                    "fleet-bulk",
+	                                    dir,
+	                                    "fleet-bulk",
+	                                    "arn:aws:iam::123456789012:role/bulk",
+	                                    20000,
+	                                    &n_ok,
+	                                    &n_failed,
+	                                    NULL,
+	                                    &error))
 		g_assert_no_error(error);
 	g_assert_cmpuint(n_ok, ==, 2);
 	g_assert_cmpuint(n_failed, ==, 1);
 
 	/* S3 has the file as written */
-	uploaded = fst_aws_iot_s3_get_object(iot, "fleet-bulk", "fleetstation/L-9-params.jsonl", NULL, &error);
+	uploaded = fst_aws_iot_s3_get_object(
+	    iot, "fleet-bulk", "fleetstation/L-9-params.jsonl", NULL, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_file_get_contents(params_path, &params, NULL, NULL));
 	g_assert_cmpuint(g_bytes_get_size(uploaded), ==, strlen(params));
-	g_assert_cmpmem(g_bytes_get_data(uploaded, NULL), g_bytes_get_size(uploaded), params, strlen(params));
+	g_assert_cmpmem(
+	    g_bytes_get_data(uploaded, NULL), g_bytes_get_size(uploaded), params, strlen(params));
 
 	/* the database reconciled, the things and policies there */
 	g_assert_cmpint(test_sql_int(db_path,
@@ -827,19 +851,22 @@ test_register_bulk_task(void)
 	                             "r.remote_id LIKE '%:cert/' || c.aws_cert_id"),
 	                ==,
 	                2);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations WHERE state = 'failed' AND "
-	                             "last_error LIKE '%ResourceAlreadyExists%'"),
-	                ==,
-	                1);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM events WHERE step IN ('aws-s3-put-object', "
-	                             "'aws-start-thing-registration-task')"),
-	                ==,
-	                2);
+	g_assert_cmpint(
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM registrations WHERE state = 'failed' AND "
+	                 "last_error LIKE '%ResourceAlreadyExists%'"),
+	    ==,
+	    1);
+	g_assert_cmpint(
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM events WHERE step IN ('aws-s3-put-object', "
+	                 "'aws-start-thing-registration-task')"),
+	    ==,
+	    2);
 	for (guint i = 0; i < 2; i++) {
 		g_autofree gchar *thing = g_strdup_printf("bulk-BULK-%u", i);
-		g_autoptr(GPtrArray) principals = fst_aws_iot_list_thing_principals(iot, thing, NULL, &error);
+		g_autoptr(GPtrArray) principals =
+		    fst_aws_iot_list_thing_principals(iot, thing, NULL, &error);
 		g_autoptr(GPtrArray) policies = NULL;
 		g_assert_no_error(error);
 		g_assert_cmpuint(principals->len, ==, 1);
@@ -899,10 +926,10 @@ test_register_background(void)
 	}
 	fst_registration_stop(worker);
 	g_assert_cmpuint(stats.registered, ==, 5);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations WHERE state = 'done'"),
-	                ==,
-	                5);
+	g_assert_cmpint(
+	    test_sql_int(db_path, "SELECT count(*) FROM registrations WHERE state = 'done'"),
+	    ==,
+	    5);
 	g_clear_object(&worker);
 	g_clear_pointer(&db, fst_db_close);
 	fst_test_rmrf(dir);
@@ -992,7 +1019,8 @@ test_iot_tls(void)
 
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const guchar *)"127.0.0.1", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(
+	    name, "CN", MBSTRING_ASC, (const guchar *)"127.0.0.1", -1, -1, 0);
 	X509_set_subject_name(x, name);
 	X509_set_issuer_name(x, name);
 	X509_NAME_free(name);
@@ -1067,7 +1095,8 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/aws/iot/request-rate", test_iot_rate);
 	g_test_add_func("/fst/aws/iot/register-ca", test_register_ca);
 	g_test_add_func("/fst/aws/iot/tls", test_iot_tls);
-	g_test_add_func("/fst/aws/register/resumed-row-asks-aws-first", test_register_resumed_asks_first);
+	g_test_add_func("/fst/aws/register/resumed-row-asks-aws-first",
+	                test_register_resumed_asks_first);
 	g_test_add_func("/fst/aws/register/background-worker", test_register_background);
 	g_test_add_func("/fst/aws/register/bulk-task", test_register_bulk_task);
 	g_test_add_func("/fst/aws/register/kill-and-resume", test_register_kill_and_resume);

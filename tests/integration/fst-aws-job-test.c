@@ -84,7 +84,7 @@ test_aws_env(const gchar *endpoint)
 typedef struct {
 	gchar *workspace;
 	gchar *db_path;
-	gchar *profile;     /* a registering profile's path */
+	gchar *profile; /* a registering profile's path */
 	gchar *policy_file;
 	GPtrArray *sims; /* (element-type GSubprocess) */
 	gchar *ports[TEST_N_DEVICES + 1];
@@ -134,12 +134,12 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	fx->db_path = g_build_filename(fx->workspace, "station.db", NULL);
 	fx->policy_file = g_build_filename(fx->workspace, "policy.json", NULL);
-	g_assert_true(g_file_set_contents(
-	    fx->policy_file,
-	    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-	    "\"Action\":\"iot:Connect\",\"Resource\":\"*\"}]}",
-	    -1,
-	    &error));
+	g_assert_true(
+	    g_file_set_contents(fx->policy_file,
+	                        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+	                        "\"Action\":\"iot:Connect\",\"Resource\":\"*\"}]}",
+	                        -1,
+	                        &error));
 	fx->profile = g_build_filename(fx->workspace, "aws-register.profile", NULL);
 	contents = g_strdup_printf("[profile]\n"
 	                           "name=aws-register\n"
@@ -270,7 +270,8 @@ test_check_registered(TestFixture *fx, const gchar *tag, gint64 registered_befor
 		g_assert_nonnull(cert_id);
 		g_assert_cmpint(
 		    json_object_get_int_member_with_default(registered_ids, cert_id + 6, 0), ==, 1);
-		policies = fst_aws_iot_list_attached_policies(iot, cert->certificate_arn, NULL, &error);
+		policies =
+		    fst_aws_iot_list_attached_policies(iot, cert->certificate_arn, NULL, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(policies->len, ==, 1);
 		g_assert_cmpstr(g_ptr_array_index(policies, 0), ==, policy);
@@ -313,9 +314,8 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(fst_job_get_registration_queue(job, &pending, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(pending, ==, TEST_N_DEVICES);
-	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM certificates"),
-	                ==,
-	                TEST_N_DEVICES);
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path, "SELECT count(*) FROM certificates"), ==, TEST_N_DEVICES);
 
 	/* then `register push`, with AWS back, drains the queue once the rows
 	 * the worker put off are due again */
@@ -340,16 +340,8 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 		                       "us-east-1",
 		                       NULL};
 		g_auto(GStrv) argv = g_strdupv((gchar **)(guintptr)args);
-		g_assert_true(g_spawn_sync(NULL,
-		                           argv,
-		                           NULL,
-		                           G_SPAWN_DEFAULT,
-		                           NULL,
-		                           NULL,
-		                           &out,
-		                           NULL,
-		                           &status,
-		                           &error));
+		g_assert_true(g_spawn_sync(
+		    NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
 		g_assert_no_error(error);
 		g_test_message("push: %s", out);
 		g_assert_true(g_spawn_check_wait_status(status, &error));

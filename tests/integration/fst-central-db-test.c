@@ -58,7 +58,8 @@ fst_central_conninfo_test(void)
 	tls = fst_central_normalize_conninfo(
 	    "host=db.example dbname=fleet sslmode=verify-full sslrootcert=/etc/ca.pem", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(tls, ==, "host=db.example dbname=fleet sslmode=verify-full sslrootcert=/etc/ca.pem");
+	g_assert_cmpstr(
+	    tls, ==, "host=db.example dbname=fleet sslmode=verify-full sslrootcert=/etc/ca.pem");
 	/* never a password, in either form */
 	pw = fst_central_normalize_conninfo("host=db dbname=fleet password=hunter2", &error);
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
@@ -89,8 +90,10 @@ fst_central_tls_test(void)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *ca = g_build_filename(tls_dir, "ca.crt", NULL);
 	g_autofree gchar *other_ca = g_build_filename(tls_dir, "other-ca.crt", NULL);
-	g_autofree gchar *good = g_strdup_printf("%s sslmode=verify-full sslrootcert=%s", conninfo, ca);
-	g_autofree gchar *wrong_ca = g_strdup_printf("%s sslmode=verify-full sslrootcert=%s", conninfo, other_ca);
+	g_autofree gchar *good =
+	    g_strdup_printf("%s sslmode=verify-full sslrootcert=%s", conninfo, ca);
+	g_autofree gchar *wrong_ca =
+	    g_strdup_printf("%s sslmode=verify-full sslrootcert=%s", conninfo, other_ca);
 	g_autofree gchar *wrong_host = NULL;
 	g_autofree gchar *cmd = g_strdup_printf(
 	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
@@ -105,9 +108,11 @@ fst_central_tls_test(void)
 
 	central = fst_central_connect(good, &error);
 	g_assert_no_error(error);
-	g_assert_cmpint(fst_test_int(central, "SELECT ssl::integer FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
-			==,
-			1);
+	g_assert_cmpint(
+	    fst_test_int(central,
+	                 "SELECT ssl::integer FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
+	    ==,
+	    1);
 	/* a server certificate from another CA */
 	g_assert_true(g_spawn_command_line_sync(cmd, &cmd_out, &cmd_err, &status, NULL));
 	g_assert_cmpint(status, ==, 0);
@@ -117,9 +122,10 @@ fst_central_tls_test(void)
 	g_assert_nonnull(strstr(error->message, "certificate verify failed"));
 	g_clear_error(&error);
 	/* a name the certificate does not carry */
-	wrong_host = g_strdup_printf("%s host=localhost hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=%s",
-				     conninfo,
-				     ca);
+	wrong_host = g_strdup_printf(
+	    "%s host=localhost hostaddr=127.0.0.1 sslmode=verify-full sslrootcert=%s",
+	    conninfo,
+	    ca);
 	refused = fst_central_connect(wrong_host, &error);
 	g_assert_null(refused);
 	g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
@@ -162,8 +168,8 @@ fst_central_migrate_test(void)
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
 		g_thread_join(threads[i]);
 	g_assert_cmpint(fst_test_int(central, "SELECT count(*) FROM fst_central_migrations"),
-			==,
-			FST_CENTRAL_SCHEMA_VERSION);
+	                ==,
+	                FST_CENTRAL_SCHEMA_VERSION);
 	g_assert_true(fst_central_check_schema(central, &error));
 	g_assert_no_error(error);
 
@@ -173,13 +179,15 @@ fst_central_migrate_test(void)
 	g_assert_cmpuint(to, ==, FST_CENTRAL_SCHEMA_VERSION);
 
 	/* a newer schema is refused and left alone */
-	fst_test_sql(central,
-		     "INSERT INTO fst_central_migrations (version, software_version) VALUES (99, 'future')");
+	fst_test_sql(
+	    central,
+	    "INSERT INTO fst_central_migrations (version, software_version) VALUES (99, 'future')");
 	g_assert_false(fst_central_migrate(central, NULL, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_assert_nonnull(strstr(error->message, "update fleetstation"));
 	g_clear_error(&error);
-	g_assert_cmpint(fst_test_int(central, "SELECT count(*) FROM fst_central_migrations"), ==, 2);
+	g_assert_cmpint(
+	    fst_test_int(central, "SELECT count(*) FROM fst_central_migrations"), ==, 2);
 	fst_test_sql(central, "DELETE FROM fst_central_migrations WHERE version = 99");
 }
 
@@ -189,13 +197,15 @@ fst_central_constraints_test(void)
 {
 	g_autoptr(FstCentral) central = fst_test_connect();
 	g_autoptr(GError) error = NULL;
-#define FST_TEST_INSERT_CERT                                                                        \
-	"INSERT INTO certificates (station_id, local_id, device_local_id, device_uid, serial_hex,"  \
-	" issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"                    \
-	" SELECT id, %d, 1, '%s', '%s', 'ca1', 'x', '\\x30', '%s', 0, 0, 0 FROM stations"        \
+#define FST_TEST_INSERT_CERT                                                                       \
+	"INSERT INTO certificates (station_id, local_id, device_local_id, device_uid, serial_hex," \
+	" issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"                   \
+	" SELECT id, %d, 1, '%s', '%s', 'ca1', 'x', '\\x30', '%s', 0, 0, 0 FROM stations"          \
 	" WHERE name = '%s'"
-	g_autofree gchar *a = g_strdup_printf(FST_TEST_INSERT_CERT, 1, "DEV-1", "01", "verified", "A");
-	g_autofree gchar *b_serial = g_strdup_printf(FST_TEST_INSERT_CERT, 2, "DEV-2", "01", "issued", "B");
+	g_autofree gchar *a =
+	    g_strdup_printf(FST_TEST_INSERT_CERT, 1, "DEV-1", "01", "verified", "A");
+	g_autofree gchar *b_serial =
+	    g_strdup_printf(FST_TEST_INSERT_CERT, 2, "DEV-2", "01", "issued", "B");
 	g_autofree gchar *b_service =
 	    g_strdup_printf(FST_TEST_INSERT_CERT, 3, "DEV-1", "02", "verified", "B");
 	g_autofree gchar *b_other_ca = NULL;
@@ -214,24 +224,28 @@ fst_central_constraints_test(void)
 	g_assert_nonnull(strstr(error->message, "certificates_in_service"));
 	g_clear_error(&error);
 	/* the same serial of another CA is another certificate */
-	b_other_ca = g_strdup_printf(
-	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid, serial_hex,"
-	    " issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
-	    " SELECT id, 4, 1, 'DEV-4', '01', 'ca2', 'x', '\\x30', 'verified', 0, 0, 0 FROM stations"
-	    " WHERE name = 'B'");
+	b_other_ca =
+	    g_strdup_printf("INSERT INTO certificates (station_id, local_id, device_local_id, "
+	                    "device_uid, serial_hex,"
+	                    " issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	                    " SELECT id, 4, 1, 'DEV-4', '01', 'ca2', 'x', '\\x30', 'verified', 0, "
+	                    "0, 0 FROM stations"
+	                    " WHERE name = 'B'");
 	fst_test_sql(central, b_other_ca);
 	/* what the sync writes instead: flagged by the registry, listed once */
-	fst_test_sql(central,
-		     "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
-		     " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at,"
-		     " conflict) SELECT id, 3, 1, 'DEV-1', '02', 'ca1', 'x', '\\x30', 'verified', 0, 0, 0,"
-		     " fst_certificate_conflict(id, 3, 'ca1', '02', 'DEV-1', 'verified') FROM stations"
-		     " WHERE name = 'B'");
-	g_assert_cmpint(fst_test_int(central,
-				     "SELECT count(*) FROM conflicts WHERE kind = 'in-service' AND"
-				     " station = 'B' AND other_station = 'A' AND device_uid = 'DEV-1'"),
-			==,
-			1);
+	fst_test_sql(
+	    central,
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at,"
+	    " conflict) SELECT id, 3, 1, 'DEV-1', '02', 'ca1', 'x', '\\x30', 'verified', 0, 0, 0,"
+	    " fst_certificate_conflict(id, 3, 'ca1', '02', 'DEV-1', 'verified') FROM stations"
+	    " WHERE name = 'B'");
+	g_assert_cmpint(
+	    fst_test_int(central,
+	                 "SELECT count(*) FROM conflicts WHERE kind = 'in-service' AND"
+	                 " station = 'B' AND other_station = 'A' AND device_uid = 'DEV-1'"),
+	    ==,
+	    1);
 	{
 		g_autoptr(GPtrArray) conflicts = fst_central_list_conflicts(central, &error);
 		FstCentralConflict *c;
@@ -291,7 +305,8 @@ fst_central_registrar_thread(gpointer data)
 		for (guint i = 0; i < rows->len; i++) {
 			FstCentralRegistration *reg = g_ptr_array_index(rows, i);
 			g_mutex_lock(r->lock);
-			g_assert_false(g_hash_table_contains(r->seen, GINT_TO_POINTER((gint)reg->id)));
+			g_assert_false(
+			    g_hash_table_contains(r->seen, GINT_TO_POINTER((gint)reg->id)));
 			g_hash_table_add(r->seen, GINT_TO_POINTER((gint)reg->id));
 			g_mutex_unlock(r->lock);
 			g_assert_nonnull(reg->der);
@@ -320,14 +335,17 @@ fst_central_queue_test(void)
 	g_mutex_init(&lock);
 	fst_test_sql(central, "TRUNCATE stations, certificates, registrations, conflicts CASCADE");
 	fst_test_sql(central, "INSERT INTO stations (name) VALUES ('A')");
-	fst_test_sql(central,
-		     "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
-		     " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
-		     " SELECT id, 1, 1, 'DEV-Q', '0A', 'ca', 'x', '\\x3082', 'verified', 0, 0, 0 FROM stations");
-	fst_test_sql(central,
-		     "INSERT INTO registrations (station_id, local_id, certificate_local_id, target, action,"
-		     " created_at) SELECT s.id, g, 1, 'aws-iot:1:eu-west-1', 'register', 0"
-		     " FROM stations s, generate_series(1, 300) g");
+	fst_test_sql(
+	    central,
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	    " SELECT id, 1, 1, 'DEV-Q', '0A', 'ca', 'x', '\\x3082', 'verified', 0, 0, 0 FROM "
+	    "stations");
+	fst_test_sql(
+	    central,
+	    "INSERT INTO registrations (station_id, local_id, certificate_local_id, target, action,"
+	    " created_at) SELECT s.id, g, 1, 'aws-iot:1:eu-west-1', 'register', 0"
+	    " FROM stations s, generate_series(1, 300) g");
 	/* three registrars at once: every row claimed exactly once */
 	for (guint i = 0; i < G_N_ELEMENTS(regs); i++) {
 		regs[i].seen = seen;
@@ -338,45 +356,52 @@ fst_central_queue_test(void)
 		g_thread_join(threads[i]);
 	g_assert_cmpuint(g_hash_table_size(seen), ==, 300);
 	g_assert_cmpuint(regs[0].claimed + regs[1].claimed + regs[2].claimed, ==, 300);
-	g_assert_cmpint(fst_test_int(central, "SELECT count(*) FROM registrations WHERE state = 'done'"),
-			==,
-			300);
+	g_assert_cmpint(
+	    fst_test_int(central, "SELECT count(*) FROM registrations WHERE state = 'done'"),
+	    ==,
+	    300);
 
 	/* a failure goes back to pending; a claim taken over is not the old
 	 * registrar's to complete; a lost claim is handed out again */
-	fst_test_sql(central, "UPDATE registrations SET state = 'pending', attempts = 0 WHERE local_id = 7");
+	fst_test_sql(central,
+	             "UPDATE registrations SET state = 'pending', attempts = 0 WHERE local_id = 7");
 	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_cmpint(reg->attempts, ==, 1);
-	g_assert_true(fst_central_complete_registration(central, reg->id, "reg-1", NULL, "throttled", &error));
+	g_assert_true(fst_central_complete_registration(
+	    central, reg->id, "reg-1", NULL, "throttled", &error));
 	g_assert_cmpint(fst_test_int(central,
-				     "SELECT count(*) FROM registrations WHERE state = 'pending'"
-				     " AND last_error = 'throttled'"),
-			==,
-			1);
+	                             "SELECT count(*) FROM registrations WHERE state = 'pending'"
+	                             " AND last_error = 'throttled'"),
+	                ==,
+	                1);
 	g_clear_pointer(&rows, g_ptr_array_unref);
 	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
-	fst_test_sql(central, "UPDATE registrations SET claimed_at = now() - interval '1 hour'"
-			      " WHERE state = 'in-progress'");
+	fst_test_sql(central,
+	             "UPDATE registrations SET claimed_at = now() - interval '1 hour'"
+	             " WHERE state = 'in-progress'");
 	g_clear_pointer(&rows, g_ptr_array_unref);
 	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_cmpint(reg->attempts, ==, 3);
-	g_assert_false(fst_central_complete_registration(central, reg->id, "reg-1", "arn", NULL, &error));
+	g_assert_false(
+	    fst_central_complete_registration(central, reg->id, "reg-1", "arn", NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	g_assert_true(fst_central_complete_registration(central, reg->id, "reg-2", "arn", NULL, &error));
+	g_assert_true(
+	    fst_central_complete_registration(central, reg->id, "reg-2", "arn", NULL, &error));
 	g_assert_no_error(error);
 
 	/* a row another registrar holds locked is skipped, not waited for */
 	{
 		g_autoptr(FstCentral) other = fst_test_connect();
-		fst_test_sql(central,
-			     "UPDATE registrations SET state = 'pending' WHERE local_id IN (20, 21)");
+		fst_test_sql(
+		    central,
+		    "UPDATE registrations SET state = 'pending' WHERE local_id IN (20, 21)");
 		fst_test_sql(other, "BEGIN");
 		fst_test_sql(other, "SELECT id FROM registrations WHERE local_id = 20 FOR UPDATE");
 		fst_test_sql(central, "SET statement_timeout = 3000");
@@ -385,7 +410,10 @@ fst_central_queue_test(void)
 		g_assert_no_error(error);
 		g_assert_cmpuint(rows->len, ==, 1);
 		reg = g_ptr_array_index(rows, 0);
-		g_assert_cmpint(reg->id, ==, fst_test_int(central, "SELECT id FROM registrations WHERE local_id = 21"));
+		g_assert_cmpint(
+		    reg->id,
+		    ==,
+		    fst_test_int(central, "SELECT id FROM registrations WHERE local_id = 21"));
 		fst_test_sql(other, "ROLLBACK");
 	}
 	g_mutex_clear(&lock);
@@ -413,7 +441,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	start[0] = destroy[0] = script_copy;
-	if (!g_spawn_sync(NULL, start, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, NULL))
+	if (!g_spawn_sync(
+	        NULL, start, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, NULL))
 		return 1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
 		g_printerr("skipped: no PostgreSQL server binaries\n");
@@ -427,8 +456,10 @@ main(int argc, char **argv)
 	tls_dir = g_build_filename(pgdir, "tls", NULL);
 	g_test_add_func("/fst/central/conninfo/no-password-service-tls", fst_central_conninfo_test);
 	g_test_add_func("/fst/central/tls/verify-full", fst_central_tls_test);
-	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused", fst_central_migrate_test);
-	g_test_add_func("/fst/central/constraints/serial-per-ca-one-in-service", fst_central_constraints_test);
+	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused",
+	                fst_central_migrate_test);
+	g_test_add_func("/fst/central/constraints/serial-per-ca-one-in-service",
+	                fst_central_constraints_test);
 	g_test_add_func("/fst/central/reserve/other-station-named", fst_central_reserve_test);
 	g_test_add_func("/fst/central/queue/skip-locked-once-each", fst_central_queue_test);
 	rc = g_test_run();

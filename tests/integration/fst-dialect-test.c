@@ -30,9 +30,9 @@
 /* the board behind the loopback port: what a device would keep in flash */
 static struct {
 	GMutex lock;
-	EVP_PKEY *key;			  /* (owned) (nullable) */
+	EVP_PKEY *key;                    /* (owned) (nullable) */
 	GBytes *objects[FST_OBJECT_LAST]; /* (owned) (nullable) */
-	gchar *sec_tag;			  /* (owned) (nullable): from set_option */
+	gchar *sec_tag;                   /* (owned) (nullable): from set_option */
 	guint n_identify;
 	/* a board that proved possession is taken off the fixture: the next
 	 * identify meets the next board, with the next uid */
@@ -86,11 +86,8 @@ fst_loopback_device_identify(FstDevice *device, GCancellable *cancellable, GErro
 }
 
 static GBytes *
-fst_loopback_device_generate_csr(FstDevice *device,
-				 guint slot,
-				 FstKeyType key_type,
-				 GCancellable *cancellable,
-				 GError **error)
+fst_loopback_device_generate_csr(
+    FstDevice *device, guint slot, FstKeyType key_type, GCancellable *cancellable, GError **error)
 {
 	g_autoptr(X509_REQ) req = X509_REQ_new();
 	X509_NAME *name = X509_REQ_get_subject_name(req);
@@ -100,10 +97,11 @@ fst_loopback_device_generate_csr(FstDevice *device,
 
 	g_assert_nonnull(key);
 	g_assert_cmpint(key_type, ==, FST_KEY_TYPE_EC_P256);
-	g_assert_cmpint(X509_NAME_add_entry_by_txt(
-			    name, "CN", MBSTRING_ASC, (const unsigned char *)LOOPBACK_UID, -1, -1, 0),
-			==,
-			1);
+	g_assert_cmpint(
+	    X509_NAME_add_entry_by_txt(
+	        name, "CN", MBSTRING_ASC, (const unsigned char *)LOOPBACK_UID, -1, -1, 0),
+	    ==,
+	    1);
 	g_assert_cmpint(X509_REQ_set_pubkey(req, key), ==, 1);
 	g_assert_cmpint(X509_REQ_sign(req, key, EVP_sha256()), >, 0);
 	len = i2d_X509_REQ(req, &der);
@@ -121,11 +119,11 @@ fst_loopback_device_generate_csr(FstDevice *device,
 
 static gboolean
 fst_loopback_device_write_object(FstDevice *device,
-				 guint slot,
-				 FstObjectKind kind,
-				 GBytes *data,
-				 GCancellable *cancellable,
-				 GError **error)
+                                 guint slot,
+                                 FstObjectKind kind,
+                                 GBytes *data,
+                                 GCancellable *cancellable,
+                                 GError **error)
 {
 	g_mutex_lock(&board.lock);
 	g_clear_pointer(&board.objects[kind], g_bytes_unref);
@@ -135,28 +133,29 @@ fst_loopback_device_write_object(FstDevice *device,
 }
 
 static GBytes *
-fst_loopback_device_read_object(FstDevice *device,
-				guint slot,
-				FstObjectKind kind,
-				GCancellable *cancellable,
-				GError **error)
+fst_loopback_device_read_object(
+    FstDevice *device, guint slot, FstObjectKind kind, GCancellable *cancellable, GError **error)
 {
 	GBytes *out;
 	g_mutex_lock(&board.lock);
 	out = board.objects[kind] != NULL ? g_bytes_ref(board.objects[kind]) : NULL;
 	g_mutex_unlock(&board.lock);
 	if (out == NULL)
-		g_set_error(error, FST_ERROR, FST_ERROR_NOT_FOUND, "loopback: no %s", fst_object_kind_to_string(kind));
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_FOUND,
+		            "loopback: no %s",
+		            fst_object_kind_to_string(kind));
 	return out;
 }
 
 static GBytes *
 fst_loopback_device_sign_challenge(FstDevice *device,
-				   guint slot,
-				   GBytes *nonce,
-				   GBytes **message,
-				   GCancellable *cancellable,
-				   GError **error)
+                                   guint slot,
+                                   GBytes *nonce,
+                                   GBytes **message,
+                                   GCancellable *cancellable,
+                                   GError **error)
 {
 	g_autoptr(GByteArray) msg = g_byte_array_new();
 	g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
@@ -175,10 +174,14 @@ fst_loopback_device_sign_challenge(FstDevice *device,
 }
 
 static gboolean
-fst_loopback_device_set_option(FstDevice *device, const gchar *key, const gchar *value, GError **error)
+fst_loopback_device_set_option(FstDevice *device,
+                               const gchar *key,
+                               const gchar *value,
+                               GError **error)
 {
 	if (g_strcmp0(key, "sec-tag") != 0) {
-		g_set_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "loopback takes no option %s", key);
+		g_set_error(
+		    error, FST_ERROR, FST_ERROR_NOT_SUPPORTED, "loopback takes no option %s", key);
 		return FALSE;
 	}
 	g_mutex_lock(&board.lock);
@@ -275,22 +278,25 @@ fst_dialect_registry_test(void)
 
 	/* a known-devices table may name only registered dialects */
 	table = g_build_filename(dir, "known-devices.conf", NULL);
-	g_assert_true(g_file_set_contents(table, "[usb 1209:0001]\ndialect=loopback\n", -1, &error));
+	g_assert_true(
+	    g_file_set_contents(table, "[usb 1209:0001]\ndialect=loopback\n", -1, &error));
 	g_assert_null(fst_known_devices_load(table, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_clear_error(&error);
 
-	g_assert_true(
-	    fst_dialect_register("loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
+	g_assert_true(fst_dialect_register(
+	    "loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
 	g_assert_no_error(error);
+	g_assert_false(fst_dialect_register(
+	    "loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+	g_assert_false(fst_dialect_register(
+	    "Bad Name", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
 	g_assert_false(
-	    fst_dialect_register("loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
-	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
-	g_clear_error(&error);
-	g_assert_false(fst_dialect_register("Bad Name", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
-	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
-	g_clear_error(&error);
-	g_assert_false(fst_dialect_register("not-a-device", G_TYPE_OBJECT, FST_TRANSPORT_KIND_SERIAL, &error));
+	    fst_dialect_register("not-a-device", G_TYPE_OBJECT, FST_TRANSPORT_KIND_SERIAL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_clear_error(&error);
 	names = fst_dialect_list();
@@ -301,7 +307,8 @@ fst_dialect_registry_test(void)
 	{
 		g_autoptr(FstKnownDevices) known = fst_known_devices_load(table, &error);
 		g_assert_no_error(error);
-		g_assert_cmpstr(fst_known_devices_lookup(known, 0x1209, 0x0001, NULL), ==, "loopback");
+		g_assert_cmpstr(
+		    fst_known_devices_lookup(known, 0x1209, 0x0001, NULL), ==, "loopback");
 	}
 	loop = fst_device_new_for_port(NULL, pty.path, "loopback", 0, &error);
 	g_assert_no_error(error);
@@ -342,8 +349,8 @@ fst_dialect_gang_test(void)
 	const gchar *ports[2] = {NULL, NULL};
 	FstPty pty;
 
-	g_assert_true(
-	    fst_dialect_register("loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
+	g_assert_true(fst_dialect_register(
+	    "loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
 	g_assert_no_error(error);
 	fst_pty_open(&pty);
 	ports[0] = pty.path;
@@ -368,7 +375,8 @@ fst_dialect_gang_test(void)
 	g_assert_null(board.objects[FST_OBJECT_CA_CHAIN]);
 	{
 		GBytes *pem = board.objects[FST_OBJECT_DEVICE_CERT];
-		g_autoptr(BIO) bio = BIO_new_mem_buf(g_bytes_get_data(pem, NULL), (int)g_bytes_get_size(pem));
+		g_autoptr(BIO) bio =
+		    BIO_new_mem_buf(g_bytes_get_data(pem, NULL), (int)g_bytes_get_size(pem));
 		g_autoptr(X509) cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 		g_autoptr(EVP_PKEY) pub = NULL;
 		g_assert_nonnull(cert);
@@ -408,8 +416,8 @@ fst_dialect_counted_gang_test(void)
 	const gchar *ports[2] = {NULL, NULL};
 	FstPty pty;
 
-	g_assert_true(
-	    fst_dialect_register("loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
+	g_assert_true(fst_dialect_register(
+	    "loopback", FST_TYPE_LOOPBACK_DEVICE, FST_TRANSPORT_KIND_SERIAL, &error));
 	g_assert_no_error(error);
 	fst_pty_open(&pty);
 	ports[0] = pty.path;
@@ -429,7 +437,8 @@ fst_dialect_counted_gang_test(void)
 		    .on_result_data = counts,
 		};
 		guint first = board.n_boards;
-		g_autoptr(GPtrArray) results = fst_gang_run(station, profile, ports, &options, NULL, NULL);
+		g_autoptr(GPtrArray) results =
+		    fst_gang_run(station, profile, ports, &options, NULL, NULL);
 
 		if (!handed_over) {
 			for (guint i = 0; i < results->len; i++)

@@ -79,7 +79,9 @@ fst_fixture_setup(FstFixture *fx, gconstpointer user_data)
 		g_assert_true(g_file_get_contents(src, &text, NULL, &error));
 		edited = g_string_new(text);
 		g_assert_cmpint(
-		    g_string_replace(edited, "on-return=refuse", "on-return=reprovision", 1), ==, 1);
+		    g_string_replace(edited, "on-return=refuse", "on-return=reprovision", 1),
+		    ==,
+		    1);
 		g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
 		fx->profile = fst_station_load_profile(fx->station, dst, &error);
 	}
@@ -178,8 +180,8 @@ fst_sim_assert_key_matches(FstSim *sim, GBytes *cert_pem)
 {
 	g_autoptr(FstTransport) transport = fst_serial_transport_new(sim->port, 0);
 	g_autoptr(FstDevice) device = fst_fsp_device_new(transport);
-	g_autoptr(BIO) bio = BIO_new_mem_buf(g_bytes_get_data(cert_pem, NULL),
-					     (int)g_bytes_get_size(cert_pem));
+	g_autoptr(BIO) bio =
+	    BIO_new_mem_buf(g_bytes_get_data(cert_pem, NULL), (int)g_bytes_get_size(cert_pem));
 	g_autoptr(X509) cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	g_autoptr(GBytes) nonce = NULL;
 	g_autoptr(GBytes) message = NULL;
@@ -369,8 +371,8 @@ fst_faults_disconnect_test(FstFixture *fx, gconstpointer user_data)
 	/* the old certificate is still the one in service: nothing superseded */
 	{
 		g_autoptr(GError) error = NULL;
-		g_autoptr(FstDbCert) active = fst_db_get_active_certificate(
-		    fst_station_get_db(fx->station), uid, &error);
+		g_autoptr(FstDbCert) active =
+		    fst_db_get_active_certificate(fst_station_get_db(fx->station), uid, &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(active);
 		g_assert_cmpstr(active->serial_hex, ==, first->cert->serial_hex);
@@ -438,7 +440,8 @@ fst_faults_corrupt_test(FstFixture *fx, gconstpointer user_data)
 {
 	gboolean digest = user_data == NULL;
 	const gchar *uid = "FT-LIAR-1";
-	const gchar *extra[] = {"--fault-corrupt", "device-cert", digest ? NULL : "--no-digest", NULL};
+	const gchar *extra[] = {
+	    "--fault-corrupt", "device-cert", digest ? NULL : "--no-digest", NULL};
 	FstSim *sim = fst_fixture_start_sim(fx, uid, extra);
 	g_autoptr(FstProvisionResult) r = fst_fixture_provision(fx, sim);
 	g_autoptr(FstDbDevice) dev = NULL;
@@ -456,7 +459,6 @@ fst_faults_corrupt_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(g_bytes_get_size(stored), ==, g_bytes_get_size(expected));
 	g_assert_false(g_bytes_equal(stored, expected));
 }
-
 
 /* the profile of the fixture with `verify=@mode` in [burn] */
 static FstProfile *
@@ -766,11 +768,11 @@ main(int argc, char **argv)
 	ADD("/fst/faults/reboot-in-write", fst_faults_reboot_test);
 	ADD("/fst/faults/corrupt", fst_faults_corrupt_test);
 	g_test_add("/fst/faults/corrupt-read-back",
-		   FstFixture,
-		   GINT_TO_POINTER(1),
-		   fst_fixture_setup,
-		   fst_faults_corrupt_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           GINT_TO_POINTER(1),
+	           fst_fixture_setup,
+	           fst_faults_corrupt_test,
+	           fst_fixture_teardown);
 	ADD("/fst/verify/modes", fst_verify_modes_test);
 	ADD("/fst/faults/storage-full", fst_faults_storage_full_test);
 	ADD("/fst/faults/wrong-key", fst_faults_wrong_key_test);

@@ -11,12 +11,12 @@
 
 typedef struct {
 	gchar *workspace;
-	GPtrArray *sims;      /* (element-type GSubprocess) */
+	GPtrArray *sims;       /* (element-type GSubprocess) */
 	GMainContext *context; /* the test's own context, not the global default */
-	GThread *thread;      /* the test's thread, where every signal must arrive */
-	GPtrArray *progress;  /* (element-type FstProgress) */
-	GPtrArray *results;   /* (element-type FstProvisionResult) */
-	GAsyncResult *done;   /* (owned) (nullable) */
+	GThread *thread;       /* the test's thread, where every signal must arrive */
+	GPtrArray *progress;   /* (element-type FstProgress) */
+	GPtrArray *results;    /* (element-type FstProvisionResult) */
+	GAsyncResult *done;    /* (owned) (nullable) */
 	guint events_after_done;
 	gboolean wrong_thread;
 	/* what the handlers do: stop after the first result, abort at a step */
@@ -82,7 +82,8 @@ fst_fixture_start_sim(FstFixture *fx, const gchar *uid, const gchar *const *extr
 	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
 		g_ptr_array_add(argv, g_strdup(extra[i]));
 	g_ptr_array_add(argv, NULL);
-	p = g_subprocess_newv((const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	p = g_subprocess_newv(
+	    (const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
 	g_assert_no_error(error);
 	g_ptr_array_add(fx->sims, p);
 	in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
@@ -194,7 +195,9 @@ fst_job_provision_test(FstFixture *fx, gconstpointer user_data)
 		g_autoptr(GPtrArray) steps = fst_fixture_steps(fx, ports[i]);
 		g_assert_cmpuint(steps->len, >=, 6);
 		for (guint j = 1; j < steps->len; j++)
-			g_assert_cmpint(GPOINTER_TO_INT(steps->pdata[j - 1]), <=, GPOINTER_TO_INT(steps->pdata[j]));
+			g_assert_cmpint(GPOINTER_TO_INT(steps->pdata[j - 1]),
+			                <=,
+			                GPOINTER_TO_INT(steps->pdata[j]));
 		g_assert_cmpint(GPOINTER_TO_INT(steps->pdata[steps->len - 1]), ==, FST_STEP_DONE);
 	}
 
@@ -268,7 +271,8 @@ fst_job_abort_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(r->error);
 	g_assert_nonnull(r->serial_hex);
 
-	dev = fst_db_find_device(fst_station_get_db(fst_job_get_station(job)), "JOB-ABORT-1", &error);
+	dev =
+	    fst_db_find_device(fst_station_get_db(fst_job_get_station(job)), "JOB-ABORT-1", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(dev->state, !=, FST_DB_DEVICE_STATE_PROVISIONED);
 	g_assert_nonnull(dev->cert);
@@ -301,7 +305,8 @@ fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
 	}
 	/* the jobs are gone; the caller's station is still open and sees both */
 	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
-		g_autoptr(FstDbDevice) dev = fst_db_find_device(fst_station_get_db(station), uids[i], &error);
+		g_autoptr(FstDbDevice) dev =
+		    fst_db_find_device(fst_station_get_db(station), uids[i], &error);
 		g_assert_no_error(error);
 		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
 	}
@@ -332,34 +337,34 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add("/fst/job/provision/signals-on-callers-context",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_job_provision_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_provision_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/job/stop/finishes-in-flight",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_job_stop_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_stop_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/job/abort/records-failed",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_job_abort_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_abort_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/job/station/shared-by-jobs",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_job_shared_station_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_shared_station_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/job/error/no-workspace",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_job_no_workspace_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_no_workspace_test,
+	           fst_fixture_teardown);
 	return g_test_run();
 }

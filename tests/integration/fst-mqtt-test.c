@@ -39,8 +39,8 @@
 
 typedef struct {
 	gchar *dir;
-	gchar *root;   /* our root CA */
-	gchar *chain;  /* issuing CA + root: the broker's cafile */
+	gchar *root;  /* our root CA */
+	gchar *chain; /* issuing CA + root: the broker's cafile */
 	guint port;
 	GSubprocess *broker;
 	FstCa *ca;
@@ -74,16 +74,8 @@ fst_test_run(const gchar **argv_const)
 	g_strv_builder_addv(builder, argv_const);
 	argv = g_strv_builder_end(builder);
 	cmd = g_strjoinv(" ", argv);
-	g_assert_true(g_spawn_sync(NULL,
-	                           argv,
-	                           NULL,
-	                           G_SPAWN_SEARCH_PATH,
-	                           NULL,
-	                           NULL,
-	                           &out,
-	                           &err,
-	                           &status,
-	                           NULL));
+	g_assert_true(g_spawn_sync(
+	    NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, NULL));
 	g_test_message("$ %s\n%s%s", cmd, out, err);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
@@ -141,7 +133,8 @@ fst_test_issue_files(FstCa *ca,
 	if (with_chain) {
 		g_autoptr(GPtrArray) chain = fst_ca_get_chain_der(ca);
 		for (guint i = 0; i < chain->len; i++)
-			g_assert_true(fst_test_pki_write_pem(crt, g_ptr_array_index(chain, i), "CERTIFICATE"));
+			g_assert_true(fst_test_pki_write_pem(
+			    crt, g_ptr_array_index(chain, i), "CERTIFICATE"));
 	}
 	/* a test key in clear, readable by the broker's user */
 	bio = BIO_new_file(key_path, "w");
@@ -166,10 +159,26 @@ fst_test_mosquitto_pub(void)
 		g_autofree gchar *crt = g_strdup_printf("%s/%s.crt", fst_mqtt.dir, name);
 		g_autofree gchar *key = g_strdup_printf("%s/%s.key", fst_mqtt.dir, name);
 		g_autofree gchar *port = g_strdup_printf("%u", fst_mqtt.port);
-		const gchar *argv[] = {"mosquitto_pub", "-h", "localhost", "-p", port, "--cafile",
-		                       fst_mqtt.root, "--cert", crt, "--key", key, "-t", "fleet/test",
-		                       "-m", "hello", "-i", name, NULL};
-		fst_test_issue_files(fst_mqtt.ca, fst_mqtt.device_profile, "DEV1", kinds[i], name, FALSE);
+		const gchar *argv[] = {"mosquitto_pub",
+		                       "-h",
+		                       "localhost",
+		                       "-p",
+		                       port,
+		                       "--cafile",
+		                       fst_mqtt.root,
+		                       "--cert",
+		                       crt,
+		                       "--key",
+		                       key,
+		                       "-t",
+		                       "fleet/test",
+		                       "-m",
+		                       "hello",
+		                       "-i",
+		                       name,
+		                       NULL};
+		fst_test_issue_files(
+		    fst_mqtt.ca, fst_mqtt.device_profile, "DEV1", kinds[i], name, FALSE);
 		g_assert_cmpint(fst_test_run(argv), ==, 0);
 	}
 }
@@ -188,9 +197,16 @@ fst_test_mbedtls_client(void)
 		g_autofree gchar *crt = g_strdup_printf("%s/%s.crt", fst_mqtt.dir, name);
 		g_autofree gchar *key = g_strdup_printf("%s/%s.key", fst_mqtt.dir, name);
 		g_autofree gchar *port = g_strdup_printf("%u", fst_mqtt.port);
-		const gchar *argv[] = {
-		    FST_VERIFY_MBEDTLS, "connect", "127.0.0.1", port, fst_mqtt.root, crt, key, NULL};
-		fst_test_issue_files(fst_mqtt.ca, fst_mqtt.device_profile, "DEV2", kinds[i], name, FALSE);
+		const gchar *argv[] = {FST_VERIFY_MBEDTLS,
+		                       "connect",
+		                       "127.0.0.1",
+		                       port,
+		                       fst_mqtt.root,
+		                       crt,
+		                       key,
+		                       NULL};
+		fst_test_issue_files(
+		    fst_mqtt.ca, fst_mqtt.device_profile, "DEV2", kinds[i], name, FALSE);
 		g_assert_cmpint(fst_test_run(argv), ==, 0);
 	}
 }
@@ -210,15 +226,45 @@ fst_test_refused(void)
 	crt = g_strdup_printf("%s/rogue.crt", fst_mqtt.dir);
 	key = g_strdup_printf("%s/rogue.key", fst_mqtt.dir);
 	port = g_strdup_printf("%u", fst_mqtt.port);
-	fst_test_issue_files(fst_mqtt.rogue, fst_mqtt.device_profile, "EVIL", "ec-p256", "rogue", TRUE);
+	fst_test_issue_files(
+	    fst_mqtt.rogue, fst_mqtt.device_profile, "EVIL", "ec-p256", "rogue", TRUE);
 	{
-		const gchar *pub[] = {"mosquitto_pub", "-h", "localhost", "-p", port, "--cafile",
-		                      fst_mqtt.root, "--cert", crt, "--key", key, "-t", "fleet/test",
-		                      "-m", "evil", NULL};
-		const gchar *anon[] = {"mosquitto_pub", "-h", "localhost", "-p", port, "--cafile",
-		                       fst_mqtt.root, "-t", "fleet/test", "-m", "anon", NULL};
-		const gchar *mbed[] = {
-		    FST_VERIFY_MBEDTLS, "connect", "127.0.0.1", port, fst_mqtt.root, crt, key, NULL};
+		const gchar *pub[] = {"mosquitto_pub",
+		                      "-h",
+		                      "localhost",
+		                      "-p",
+		                      port,
+		                      "--cafile",
+		                      fst_mqtt.root,
+		                      "--cert",
+		                      crt,
+		                      "--key",
+		                      key,
+		                      "-t",
+		                      "fleet/test",
+		                      "-m",
+		                      "evil",
+		                      NULL};
+		const gchar *anon[] = {"mosquitto_pub",
+		                       "-h",
+		                       "localhost",
+		                       "-p",
+		                       port,
+		                       "--cafile",
+		                       fst_mqtt.root,
+		                       "-t",
+		                       "fleet/test",
+		                       "-m",
+		                       "anon",
+		                       NULL};
+		const gchar *mbed[] = {FST_VERIFY_MBEDTLS,
+		                       "connect",
+		                       "127.0.0.1",
+		                       port,
+		                       fst_mqtt.root,
+		                       crt,
+		                       key,
+		                       NULL};
 		g_assert_cmpint(fst_test_run(pub), !=, 0);
 		g_assert_cmpint(fst_test_run(anon), !=, 0);
 		g_assert_cmpint(fst_test_run(mbed), ==, 2);
@@ -226,7 +272,6 @@ fst_test_refused(void)
 	/* and the broker still serves a good device afterwards */
 	fst_test_mbedtls_client();
 }
-
 
 /* the modem's stored credential @type of @tag, written to DIR/@name */
 static gchar *
@@ -300,15 +345,18 @@ fst_test_nrf91_modem(void)
 	g_assert_no_error(error);
 	csr = fst_device_generate_csr(device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_no_error(error);
-	issued = fst_ca_issue_from_csr(fst_mqtt.ca, fst_mqtt.device_profile, fst_device_get_info(device), csr, &error);
+	issued = fst_ca_issue_from_csr(
+	    fst_mqtt.ca, fst_mqtt.device_profile, fst_device_get_info(device), csr, &error);
 	g_assert_no_error(error);
 	g_ptr_array_add(ders, issued->der);
 	cert_pem = fst_x509_bundle_encode(ders, FST_CRED_FORMAT_PEM);
 	g_assert_true(g_file_get_contents(fst_mqtt.root, &root_text, NULL, NULL));
 	roots = g_bytes_new(root_text, strlen(root_text));
-	g_assert_true(fst_device_write_object(device, 0, FST_OBJECT_DEVICE_CERT, cert_pem, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(device, 0, FST_OBJECT_DEVICE_CERT, cert_pem, NULL, &error));
 	g_assert_no_error(error);
-	g_assert_true(fst_device_write_object(device, 0, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(device, 0, FST_OBJECT_TRUST_ROOTS, roots, NULL, &error));
 	g_assert_no_error(error);
 	digest = fst_device_digest_object(device, 0, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
 	g_assert_no_error(error);
@@ -321,10 +369,26 @@ fst_test_nrf91_modem(void)
 	key = fst_test_modem_credential(store, tag, 2, "modem.key");
 	cafile = fst_test_modem_credential(store, tag, 0, "modem-roots.pem");
 	{
-		const gchar *argv[] = {"mosquitto_pub", "-h", "localhost", "-p", port, "--cafile",
-		                       cafile, "--cert", crt, "--key", key, "-t", "fleet/modem",
-		                       "-m", "hello", "-i", "modem", NULL};
-		const gchar *mbed[] = {FST_VERIFY_MBEDTLS, "connect", "127.0.0.1", port, cafile, crt, key, NULL};
+		const gchar *argv[] = {"mosquitto_pub",
+		                       "-h",
+		                       "localhost",
+		                       "-p",
+		                       port,
+		                       "--cafile",
+		                       cafile,
+		                       "--cert",
+		                       crt,
+		                       "--key",
+		                       key,
+		                       "-t",
+		                       "fleet/modem",
+		                       "-m",
+		                       "hello",
+		                       "-i",
+		                       "modem",
+		                       NULL};
+		const gchar *mbed[] = {
+		    FST_VERIFY_MBEDTLS, "connect", "127.0.0.1", port, cafile, crt, key, NULL};
 		g_assert_cmpint(fst_test_run(argv), ==, 0);
 		g_assert_cmpint(fst_test_run(mbed), ==, 0);
 	}
@@ -436,7 +500,8 @@ fst_test_setup(void)
 	g_subprocess_launcher_set_stderr_file_path(launcher, log_path);
 	g_subprocess_launcher_set_child_setup(launcher, fst_test_broker_setup, NULL, NULL);
 	g_subprocess_launcher_setenv(launcher, "OPENSSL_CONF", tls_conf, TRUE);
-	fst_mqtt.broker = g_subprocess_launcher_spawn(launcher, &error, mosquitto, "-c", conf_path, NULL);
+	fst_mqtt.broker =
+	    g_subprocess_launcher_spawn(launcher, &error, mosquitto, "-c", conf_path, NULL);
 	g_assert_no_error(error);
 	for (guint i = 0; i < 100 && !fst_test_port_open(fst_mqtt.port); i++)
 		g_usleep(50 * 1000);

@@ -96,7 +96,8 @@ static FstDevice *
 new_device(Fixture *f)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *tag = g_strdup_printf("%" G_GINT64_FORMAT, fst_profile_get_sec_tag(f->profile));
+	g_autofree gchar *tag =
+	    g_strdup_printf("%" G_GINT64_FORMAT, fst_profile_get_sec_tag(f->profile));
 	FstDevice *device = fst_dialect_new_device("nrf91", f->port, 0, &error);
 	g_assert_no_error(error);
 	g_assert_true(FST_IS_NRF91_DEVICE(device));
@@ -181,7 +182,9 @@ test_provision(Fixture *f, gconstpointer user_data)
 	roots = modem_credential(f, TEST_SEC_TAG, 0);
 	g_assert_nonnull(roots);
 	roots_text = g_bytes_get_data(roots, NULL);
-	g_assert_nonnull(g_strstr_len(roots_text, (gssize)g_bytes_get_size(roots), "-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----"));
+	g_assert_nonnull(g_strstr_len(roots_text,
+	                              (gssize)g_bytes_get_size(roots),
+	                              "-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----"));
 
 	/* provisioned again: the old key is deleted first (AT%CMNG=3) */
 	g_clear_pointer(&r, fst_provision_result_free);
@@ -189,12 +192,16 @@ test_provision(Fixture *f, gconstpointer user_data)
 	{
 		g_autofree gchar *src = g_build_filename(
 		    g_getenv("FST_TEMPLATES_DIR"), "profiles", "nrf91.profile", NULL);
-		g_autofree gchar *dst = g_build_filename(f->workspace, "nrf91-rework.profile", NULL);
+		g_autofree gchar *dst =
+		    g_build_filename(f->workspace, "nrf91-rework.profile", NULL);
 		g_autofree gchar *text = NULL;
 		g_autoptr(GString) edited = NULL;
 		g_assert_true(g_file_get_contents(src, &text, NULL, &error));
 		edited = g_string_new(text);
-		g_assert_cmpint(g_string_replace(edited, "on-return=refuse", "on-return=reprovision", 1), ==, 1);
+		g_assert_cmpint(
+		    g_string_replace(edited, "on-return=refuse", "on-return=reprovision", 1),
+		    ==,
+		    1);
 		g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
 		f->profile = fst_station_load_profile(f->station, dst, &error);
 		g_assert_no_error(error);
@@ -244,7 +251,8 @@ write_key(Fixture *f, const gchar *name, EVP_PKEY *key, gboolean private_key)
 	g_autoptr(BIO) bio = BIO_new_file(path, "w");
 	g_assert_nonnull(bio);
 	if (private_key)
-		g_assert_cmpint(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
+		g_assert_cmpint(
+		    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
 	else
 		g_assert_cmpint(PEM_write_bio_PUBKEY(bio, key), ==, 1);
 	return path;
@@ -280,7 +288,8 @@ test_attestation(Fixture *f, gconstpointer user_data)
 	{
 		g_autoptr(FstDevice) device = new_device(f);
 		g_autoptr(GBytes) csr = NULL;
-		g_assert_true(fst_device_set_option(device, "attestation-key", anchor_path, &error));
+		g_assert_true(
+		    fst_device_set_option(device, "attestation-key", anchor_path, &error));
 		g_assert_no_error(error);
 		g_assert_true(fst_transport_open(fst_device_get_transport(device), &error));
 		g_assert_no_error(error);

@@ -74,7 +74,8 @@ fst_fixture_start_sim(FstFixture *fx, const gchar *uid, const gchar *const *extr
 	for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
 		g_ptr_array_add(argv, g_strdup(extra[i]));
 	g_ptr_array_add(argv, NULL);
-	p = g_subprocess_newv((const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+	p = g_subprocess_newv(
+	    (const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
 	g_assert_no_error(error);
 	g_ptr_array_add(fx->sims, p);
 	in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
@@ -117,13 +118,15 @@ fst_pipeline_ok_test(FstFixture *fx, gconstpointer user_data)
 
 	/* the verify step recorded the proof of possession */
 	{
-		g_autoptr(GPtrArray) events = fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
+		g_autoptr(GPtrArray) events =
+		    fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
 		gboolean proved = FALSE;
 		g_assert_no_error(error);
 		for (guint i = 0; i < events->len; i++) {
 			FstDbEvent *ev = g_ptr_array_index(events, i);
-			if (g_strcmp0(ev->step, "verify") == 0 && g_strcmp0(ev->outcome, "ok") == 0 &&
-			    ev->detail != NULL && strstr(ev->detail, "proof of possession verified") != NULL)
+			if (g_strcmp0(ev->step, "verify") == 0 &&
+			    g_strcmp0(ev->outcome, "ok") == 0 && ev->detail != NULL &&
+			    strstr(ev->detail, "proof of possession verified") != NULL)
 				proved = TRUE;
 		}
 		g_assert_true(proved);
@@ -135,12 +138,14 @@ static GBytes *
 fst_fixture_dump(FstFixture *fx, const gchar *uid, const gchar *object)
 {
 	g_autofree gchar *storage = g_strdup_printf("%s/%s.bin", fx->workspace, uid);
-	const gchar *argv[] = {g_getenv("FST_DEVSIM"), "--storage", storage, "--dump", object, NULL};
+	const gchar *argv[] = {
+	    g_getenv("FST_DEVSIM"), "--storage", storage, "--dump", object, NULL};
 	g_autoptr(GSubprocess) p = NULL;
 	g_autoptr(GBytes) out = NULL;
 	g_autoptr(GError) error = NULL;
 
-	p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+	p = g_subprocess_newv(
+	    argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_subprocess_communicate(p, NULL, NULL, &out, NULL, &error));
 	g_assert_no_error(error);
@@ -153,7 +158,8 @@ fst_fixture_dump(FstFixture *fx, const gchar *uid, const gchar *object)
 static gboolean
 fst_bytes_is_pem(GBytes *b)
 {
-	return g_bytes_get_size(b) > 27 && memcmp(g_bytes_get_data(b, NULL), "-----BEGIN CERTIFICATE-----", 27) == 0;
+	return g_bytes_get_size(b) > 27 &&
+	       memcmp(g_bytes_get_data(b, NULL), "-----BEGIN CERTIFICATE-----", 27) == 0;
 }
 
 static gboolean
@@ -180,7 +186,8 @@ fst_pipeline_burn_objects_format_test(FstFixture *fx, gconstpointer user_data)
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		const gchar *extra[] = {"--model", cases[i].model, "--format", cases[i].device_format, NULL};
+		const gchar *extra[] = {
+		    "--model", cases[i].model, "--format", cases[i].device_format, NULL};
 		g_autofree gchar *port = fst_fixture_start_sim(fx, cases[i].uid, extra);
 		g_autoptr(FstProfile) profile = NULL;
 		g_autoptr(FstProvisionResult) r = NULL;
@@ -243,17 +250,18 @@ static void
 fst_watch_transport_look(FstWatchTransport *self)
 {
 	sqlite3 *db = NULL;
-	g_assert_cmpint(sqlite3_open_v2(self->db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-	self->certs_at_first_write =
-	    fst_watch_count(db,
-			    "SELECT count(*) FROM certificates c JOIN devices d ON d.id = c.device_id "
-			    "WHERE d.uid = ?1",
-			    self->uid);
-	self->objects_at_first_write =
-	    fst_watch_count(db,
-			    "SELECT count(*) FROM device_objects o JOIN devices d ON d.id = o.device_id "
-			    "WHERE d.uid = ?1 AND o.kind = 'device-cert'",
-			    self->uid);
+	g_assert_cmpint(
+	    sqlite3_open_v2(self->db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+	self->certs_at_first_write = fst_watch_count(
+	    db,
+	    "SELECT count(*) FROM certificates c JOIN devices d ON d.id = c.device_id "
+	    "WHERE d.uid = ?1",
+	    self->uid);
+	self->objects_at_first_write = fst_watch_count(
+	    db,
+	    "SELECT count(*) FROM device_objects o JOIN devices d ON d.id = o.device_id "
+	    "WHERE d.uid = ?1 AND o.kind = 'device-cert'",
+	    self->uid);
 	sqlite3_close(db);
 }
 
@@ -270,13 +278,24 @@ fst_watch_transport_close(FstTransport *transport)
 }
 
 static gssize
-fst_watch_transport_read(FstTransport *transport, guint8 *buf, gsize len, guint timeout_ms, GCancellable *cancellable, GError **error)
+fst_watch_transport_read(FstTransport *transport,
+                         guint8 *buf,
+                         gsize len,
+                         guint timeout_ms,
+                         GCancellable *cancellable,
+                         GError **error)
 {
-	return fst_transport_read(FST_WATCH_TRANSPORT(transport)->inner, buf, len, timeout_ms, cancellable, error);
+	return fst_transport_read(
+	    FST_WATCH_TRANSPORT(transport)->inner, buf, len, timeout_ms, cancellable, error);
 }
 
 static gboolean
-fst_watch_transport_write(FstTransport *transport, const guint8 *buf, gsize len, guint timeout_ms, GCancellable *cancellable, GError **error)
+fst_watch_transport_write(FstTransport *transport,
+                          const guint8 *buf,
+                          gsize len,
+                          guint timeout_ms,
+                          GCancellable *cancellable,
+                          GError **error)
 {
 	FstWatchTransport *self = FST_WATCH_TRANSPORT(transport);
 	for (gsize i = 0; i < len && self->certs_at_first_write < 0; i++) {
@@ -303,7 +322,8 @@ fst_watch_transport_init(FstWatchTransport *self)
 {
 	self->certs_at_first_write = -1;
 	self->objects_at_first_write = -1;
-	fst_fsp_decoder_init(&self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
+	fst_fsp_decoder_init(
+	    &self->dec, self->dec_buf, sizeof(self->dec_buf), FST_FSP_MAX_PAYLOAD_LIMIT);
 }
 
 static void
@@ -415,8 +435,8 @@ fst_pipeline_roots_reason_test(FstFixture *fx, gconstpointer user_data)
 	g_test_message("%s", detail);
 	g_assert_nonnull(detail);
 	g_assert_nonnull(strstr(detail,
-				"roots AmazonRootCA3 (CA 1/2/4 omitted: device validates ECDSA "
-				"P-256 only, 2,048 bytes free (all need 4,464))"));
+	                        "roots AmazonRootCA3 (CA 1/2/4 omitted: device validates ECDSA "
+	                        "P-256 only, 2,048 bytes free (all need 4,464))"));
 }
 
 /* no such port: a clear error, and the attempt is still an event */
@@ -500,13 +520,53 @@ main(int argc, char **argv)
 {
 	g_setenv(FST_ENV_CA_PASSPHRASE, "pipeline-test-passphrase", TRUE);
 	g_test_init(&argc, &argv, NULL);
-	g_test_add("/fst/pipeline/ok", FstFixture, NULL, fst_fixture_setup, fst_pipeline_ok_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/wrong-model", FstFixture, NULL, fst_fixture_setup, fst_pipeline_wrong_model_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/roots-too-big", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_too_big_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/burn-objects-and-format", FstFixture, NULL, fst_fixture_setup, fst_pipeline_burn_objects_format_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/write-ahead", FstFixture, NULL, fst_fixture_setup, fst_pipeline_write_ahead_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/roots-reason-recorded", FstFixture, NULL, fst_fixture_setup, fst_pipeline_roots_reason_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/no-port", FstFixture, NULL, fst_fixture_setup, fst_pipeline_no_port_test, fst_fixture_teardown);
-	g_test_add("/fst/pipeline/refuse-returning", FstFixture, NULL, fst_fixture_setup, fst_pipeline_refuse_test, fst_fixture_teardown);
+	g_test_add("/fst/pipeline/ok",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_ok_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/wrong-model",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_wrong_model_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/roots-too-big",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_roots_too_big_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/burn-objects-and-format",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_burn_objects_format_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/write-ahead",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_write_ahead_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/roots-reason-recorded",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_roots_reason_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/no-port",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_no_port_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/pipeline/refuse-returning",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_pipeline_refuse_test,
+	           fst_fixture_teardown);
 	return g_test_run();
 }

@@ -35,7 +35,8 @@ fst_spawn(const gchar *const *argv, gchar **out)
 	g_autofree gchar *stderr_buf = NULL;
 
 	g_assert_no_error(error);
-	g_assert_true(g_subprocess_communicate_utf8(p, NULL, NULL, &stdout_buf, &stderr_buf, &error));
+	g_assert_true(
+	    g_subprocess_communicate_utf8(p, NULL, NULL, &stdout_buf, &stderr_buf, &error));
 	g_assert_no_error(error);
 	if (g_subprocess_get_exit_status(p) != 0)
 		g_test_message("%s: %s", argv[0], stderr_buf);
@@ -130,8 +131,8 @@ fst_fixture_start_sim(FstFixture *fx, const gchar *uid, const gchar *const *extr
 static FstProfile *
 fst_fixture_profile(FstFixture *fx, const gchar *name, const gchar *from, const gchar *to)
 {
-	g_autofree gchar *src = g_strdup_printf(
-	    "%s/profiles/%s.profile", g_getenv("FST_TEMPLATES_DIR"), name);
+	g_autofree gchar *src =
+	    g_strdup_printf("%s/profiles/%s.profile", g_getenv("FST_TEMPLATES_DIR"), name);
 	g_autofree gchar *dst = g_strdup_printf("%s/%s-variant.profile", fx->workspace, name);
 	g_autofree gchar *text = NULL;
 	g_autoptr(GString) edited = NULL;
@@ -262,8 +263,8 @@ static guint
 fst_fixture_count_deactivations(FstFixture *fx, const gchar *serial)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) rows = fst_db_list_registrations(
-	    fst_station_get_db(fx->station), "deactivate", NULL, &error);
+	g_autoptr(GPtrArray) rows =
+	    fst_db_list_registrations(fst_station_get_db(fx->station), "deactivate", NULL, &error);
 	guint n = 0;
 	g_assert_no_error(error);
 	for (guint i = 0; i < rows->len; i++) {
@@ -340,8 +341,12 @@ fst_rework_single_test(FstFixture *fx, gconstpointer user_data)
 
 	/* fleetstation show: the slot, the superseded state and the queue */
 	{
-		const gchar *argv[] = {
-		    g_getenv("FST_STATION"), "show", "--workspace", fx->workspace, "RW-SINGLE-1", NULL};
+		const gchar *argv[] = {g_getenv("FST_STATION"),
+		                       "show",
+		                       "--workspace",
+		                       fx->workspace,
+		                       "RW-SINGLE-1",
+		                       NULL};
 		g_autofree gchar *out = NULL;
 		g_autofree gchar *line = NULL;
 		g_assert_cmpint(fst_spawn(argv, &out), ==, 0);
@@ -595,8 +600,11 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	/* provisioned first without the reserved roots, as the trust update
 	 * will add them */
-	g_autoptr(FstProfile) base = fst_fixture_profile(
-	    fx, "aws-iot-ecc", "include-starfield=false", "include-starfield=false\ninclude-reserved=false");
+	g_autoptr(FstProfile) base =
+	    fst_fixture_profile(fx,
+	                        "aws-iot-ecc",
+	                        "include-starfield=false",
+	                        "include-starfield=false\ninclude-reserved=false");
 	g_autoptr(FstProfile) roots =
 	    fst_station_load_profile(fx->station, "aws-iot-trust-update", &error);
 	g_autofree gchar *port = fst_fixture_start_sim(fx, uid, extra);
@@ -646,8 +654,8 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 	 * events, the device still provisioned with its certificate */
 	roots_sha = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, roots_after);
 	sql = g_strdup_printf("SELECT count(*) FROM device_objects WHERE kind = 'trust-roots' AND "
-			      "certificate_id IS NULL AND sha256 = '%s'",
-			      roots_sha);
+	                      "certificate_id IS NULL AND sha256 = '%s'",
+	                      roots_sha);
 	rows = fst_fixture_sql(fx, sql);
 	g_assert_cmpstr(rows, ==, "1");
 	dev = fst_db_find_device(db, uid, &error);
@@ -665,12 +673,13 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 		if (g_strcmp0(ev->step, "plan") == 0 && ev->detail != NULL &&
 		    strstr(ev->detail, "trust-only") != NULL) {
 			/* with why: every root fits now */
-			g_assert_nonnull(strstr(ev->detail, "(all ATS roots fit (4,464 of 16,384 "));
+			g_assert_nonnull(
+			    strstr(ev->detail, "(all ATS roots fit (4,464 of 16,384 "));
 			burn_event = TRUE;
 		} else if (g_strcmp0(ev->step, "plan") == 0 && ev->detail != NULL) {
 			g_assert_nonnull(strstr(ev->detail,
-						"CA 2/4 omitted: the profile leaves out the "
-						"reserved roots (include-reserved=false)"));
+			                        "CA 2/4 omitted: the profile leaves out the "
+			                        "reserved roots (include-reserved=false)"));
 		}
 	}
 	g_assert_true(burn_event);
@@ -725,8 +734,8 @@ static void
 fst_rework_escrow_test(FstFixture *fx, gconstpointer user_data)
 {
 	const gchar *uid = "RW-ESCROW-1";
-	g_autofree gchar *model = g_strdup_printf(
-	    "%s/../protocols/sim/models/key-injection.model", g_getenv("FST_TEMPLATES_DIR"));
+	g_autofree gchar *model = g_strdup_printf("%s/../protocols/sim/models/key-injection.model",
+	                                          g_getenv("FST_TEMPLATES_DIR"));
 	const gchar *extra[] = {"--model-file", model, NULL};
 	g_autofree gchar *key_path = g_build_filename(fx->workspace, "escrow.key", NULL);
 	g_autofree gchar *cert_path = g_build_filename(fx->workspace, "escrow.pem", NULL);
@@ -762,28 +771,47 @@ fst_rework_escrow_test(FstFixture *fx, gconstpointer user_data)
 	(void)user_data;
 	/* the escrow key pair, made here */
 	{
-		const gchar *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-				       "-keyout", key_path, "-out", cert_path, "-subj",
-				       "/CN=Rework Test Escrow", "-days", "2", NULL};
-		const gchar *der[] = {"openssl", "x509", "-in", cert_path, "-outform", "DER",
-				      "-out", cert_der_path, NULL};
+		const gchar *argv[] = {"openssl",
+		                       "req",
+		                       "-x509",
+		                       "-newkey",
+		                       "rsa:2048",
+		                       "-nodes",
+		                       "-keyout",
+		                       key_path,
+		                       "-out",
+		                       cert_path,
+		                       "-subj",
+		                       "/CN=Rework Test Escrow",
+		                       "-days",
+		                       "2",
+		                       NULL};
+		const gchar *der[] = {"openssl",
+		                      "x509",
+		                      "-in",
+		                      cert_path,
+		                      "-outform",
+		                      "DER",
+		                      "-out",
+		                      cert_der_path,
+		                      NULL};
 		fst_run_cmd(argv);
 		fst_run_cmd(der);
 	}
 	profile_text = g_strdup_printf("[profile]\n"
-				       "name=escrow-test\n"
-				       "models=devsim-*\n"
-				       "key-source=station-generated\n"
-				       "key-types=ec-p256\n"
-				       "escrow-certificate=%s\n"
-				       "\n"
-				       "[subject]\n"
-				       "cn={model}-{uid}\n"
-				       "o=Rework Test\n"
-				       "\n"
-				       "[validity]\n"
-				       "days=365\n",
-				       cert_path);
+	                               "name=escrow-test\n"
+	                               "models=devsim-*\n"
+	                               "key-source=station-generated\n"
+	                               "key-types=ec-p256\n"
+	                               "escrow-certificate=%s\n"
+	                               "\n"
+	                               "[subject]\n"
+	                               "cn={model}-{uid}\n"
+	                               "o=Rework Test\n"
+	                               "\n"
+	                               "[validity]\n"
+	                               "days=365\n",
+	                               cert_path);
 	g_assert_true(g_file_set_contents(profile_path, profile_text, -1, &error));
 	profile = fst_profile_load(profile_path, &error);
 	g_assert_no_error(error);
@@ -798,16 +826,29 @@ fst_rework_escrow_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_nonnull(cms);
 	g_assert_true(g_file_get_contents(cert_der_path, &escrow_der, &escrow_len, NULL));
-	escrow_sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)escrow_der, escrow_len);
+	escrow_sha =
+	    g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)escrow_der, escrow_len);
 	g_assert_cmpstr(recipient, ==, escrow_sha);
 
 	/* openssl opens it with the escrow key, to the issued certificate's key */
 	g_assert_true(g_file_set_contents(
 	    cms_path, g_bytes_get_data(cms, NULL), (gssize)g_bytes_get_size(cms), NULL));
 	{
-		const gchar *argv[] = {"openssl", "cms", "-decrypt", "-binary", "-inform", "DER",
-				       "-in", cms_path, "-inkey", key_path, "-recip", cert_path,
-				       "-out", out_path, NULL};
+		const gchar *argv[] = {"openssl",
+		                       "cms",
+		                       "-decrypt",
+		                       "-binary",
+		                       "-inform",
+		                       "DER",
+		                       "-in",
+		                       cms_path,
+		                       "-inkey",
+		                       key_path,
+		                       "-recip",
+		                       cert_path,
+		                       "-out",
+		                       out_path,
+		                       NULL};
 		fst_run_cmd(argv);
 	}
 	g_assert_true(g_file_get_contents(out_path, &key_der, &key_len, NULL));
@@ -845,46 +886,46 @@ main(int argc, char **argv)
 	g_setenv(FST_ENV_CA_PASSPHRASE, "rework-test-passphrase", TRUE);
 	g_test_init(&argc, &argv, NULL);
 	g_test_add("/fst/rework/reprovision-single",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_single_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_single_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/rework/reprovision-single-failure",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_single_failure_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_single_failure_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/rework/reprovision-ab",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_ab_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_ab_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/rework/ab-disconnect-keeps-old-slot",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_ab_disconnect_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_ab_disconnect_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/rework/ab-one-slot-refused",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_ab_one_slot_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_ab_one_slot_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/rework/trust-only",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_trust_only_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_trust_only_test,
+	           fst_fixture_teardown);
 	g_test_add("/fst/rework/escrow",
-		   FstFixture,
-		   NULL,
-		   fst_fixture_setup,
-		   fst_rework_escrow_test,
-		   fst_fixture_teardown);
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_rework_escrow_test,
+	           fst_fixture_teardown);
 	return g_test_run();
 }

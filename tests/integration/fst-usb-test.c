@@ -107,8 +107,8 @@ fake_feed(FakeUsb *f)
 	while (f->tx->len > 0 && !g_queue_is_empty(&f->pending_in)) {
 		UMockdevIoctlData *urb = g_queue_pop_head(&f->pending_in);
 		struct usbdevfs_urb *u = urb_of(urb);
-		UMockdevIoctlData *data =
-		    umockdev_ioctl_data_resolve(urb, offsetof(struct usbdevfs_urb, buffer), u->buffer_length, NULL);
+		UMockdevIoctlData *data = umockdev_ioctl_data_resolve(
+		    urb, offsetof(struct usbdevfs_urb, buffer), u->buffer_length, NULL);
 		gsize len = MIN(f->tx->len, (gsize)u->buffer_length);
 		memcpy(data->data, f->tx->data, len);
 		g_byte_array_remove_range(f->tx, 0, (guint)len);
@@ -129,7 +129,8 @@ fake_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer use
 
 	g_mutex_lock(&f->lock);
 	if (request == USBDEVFS_SUBMITURB) {
-		UMockdevIoctlData *urb = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &error);
+		UMockdevIoctlData *urb =
+		    umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &error);
 		struct usbdevfs_urb *u = urb_of(urb);
 		UMockdevIoctlData *data = NULL;
 		g_assert_no_error(error);
@@ -180,7 +181,8 @@ fake_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer use
 		if (urb == NULL) {
 			umockdev_ioctl_client_complete(client, -1, f->gone ? ENODEV : EAGAIN);
 		} else {
-			UMockdevIoctlData *pp = umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), &error);
+			UMockdevIoctlData *pp =
+			    umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), &error);
 			g_assert_no_error(error);
 			umockdev_ioctl_data_set_ptr(pp, 0, urb);
 			g_object_unref(pp);
@@ -203,9 +205,11 @@ fake_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer use
 		}
 		umockdev_ioctl_client_complete(client, found ? 0 : -1, found ? 0 : EINVAL);
 	} else if (request == USBDEVFS_GET_CAPABILITIES) {
-		UMockdevIoctlData *caps = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &error);
+		UMockdevIoctlData *caps =
+		    umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &error);
 		g_assert_no_error(error);
-		*(guint32 *)caps->data = USBDEVFS_CAP_BULK_CONTINUATION | USBDEVFS_CAP_NO_PACKET_SIZE_LIM;
+		*(guint32 *)caps->data =
+		    USBDEVFS_CAP_BULK_CONTINUATION | USBDEVFS_CAP_NO_PACKET_SIZE_LIM;
 		g_object_unref(caps);
 		umockdev_ioctl_client_complete(client, 0, 0);
 	} else if (request == USBDEVFS_GETDRIVER) {
@@ -253,10 +257,11 @@ fake_usb_new(guint addr, const gchar *uid)
 	g_assert_no_error(error);
 	fst_devsim_hal_set_fd(f->hal, f->pipe_wr);
 	f->ctx = g_new0(FstDevCtx, 1);
-	g_assert_cmpint(
-	    fst_dev_init(f->ctx, fst_devsim_hal_get_hal(f->hal), fst_devsim_hal_get_identity(f->hal)),
-	    ==,
-	    0);
+	g_assert_cmpint(fst_dev_init(f->ctx,
+	                             fst_devsim_hal_get_hal(f->hal),
+	                             fst_devsim_hal_get_identity(f->hal)),
+	                ==,
+	                0);
 	f->devnode = g_strdup_printf("/dev/bus/usb/001/%03u", addr);
 	g_assert_true(umockdev_testbed_add_from_string(testbed, record, &error));
 	g_assert_no_error(error);
@@ -294,7 +299,8 @@ fixture_setup(Fixture *fx, gconstpointer user_data)
 	dst = g_build_filename(fx->workspace, "readback.profile", NULL);
 	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
 	edited = g_string_new(text);
-	g_assert_cmpint(g_string_replace(edited, "[burn]\n", "[burn]\nverify=readback\n", 1), ==, 1);
+	g_assert_cmpint(
+	    g_string_replace(edited, "[burn]\n", "[burn]\nverify=readback\n", 1), ==, 1);
 	g_assert_true(g_file_set_contents(dst, edited->str, -1, &error));
 	fx->profile = fst_station_load_profile(fx->station, dst, &error);
 	g_assert_no_error(error);
@@ -324,7 +330,8 @@ static gchar *
 verify_detail(Fixture *fx, const gchar *uid)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstDbDevice) dev = fst_db_find_device(fst_station_get_db(fx->station), uid, &error);
+	g_autoptr(FstDbDevice) dev =
+	    fst_db_find_device(fst_station_get_db(fx->station), uid, &error);
 	g_autoptr(GPtrArray) events = NULL;
 	gchar *detail = NULL;
 	g_assert_no_error(error);
@@ -401,7 +408,6 @@ test_hotplug_arrival(Fixture *fx, gconstpointer user_data)
 	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
 }
 
-
 /* a USB-serial adapter at 1-@n with /dev/@tty, of @vid:@pid */
 static gchar *
 tty_record(guint n, const gchar *tty, const gchar *vid, const gchar *pid, guint minor)
@@ -425,10 +431,29 @@ tty_record(guint n, const gchar *tty, const gchar *vid, const gchar *pid, guint 
 	    "N: %s\n"
 	    "E: SUBSYSTEM=tty\nE: DEVNAME=/dev/%s\nE: MAJOR=188\nE: MINOR=%u\n"
 	    "A: dev=188:%u\n",
-	    n, n, n, n, n + 100, n, vid, pid, n,
-	    n, n,
-	    n, n, tty,
-	    n, n, tty, tty, tty, tty, tty, minor, minor);
+	    n,
+	    n,
+	    n,
+	    n,
+	    n + 100,
+	    n,
+	    vid,
+	    pid,
+	    n,
+	    n,
+	    n,
+	    n,
+	    n,
+	    tty,
+	    n,
+	    n,
+	    tty,
+	    tty,
+	    tty,
+	    tty,
+	    tty,
+	    minor,
+	    minor);
 }
 
 /* bytes both ways between umockdev's side of an emulated tty and a
@@ -446,7 +471,8 @@ cable_thread(gpointer data)
 {
 	Cable *c = data;
 	while (!g_atomic_int_get(&c->stop)) {
-		struct pollfd pfd[2] = {{.fd = c->a, .events = POLLIN}, {.fd = c->b, .events = POLLIN}};
+		struct pollfd pfd[2] = {{.fd = c->a, .events = POLLIN},
+		                        {.fd = c->b, .events = POLLIN}};
 		if (poll(pfd, 2, 50) <= 0)
 			continue;
 		for (guint i = 0; i < 2; i++) {
@@ -456,7 +482,8 @@ cable_thread(gpointer data)
 				continue;
 			n = read(pfd[i].fd, buf, sizeof(buf));
 			for (gssize done = 0; n > 0 && done < n;) {
-				gssize w = write(i == 0 ? c->b : c->a, buf + done, (gsize)(n - done));
+				gssize w =
+				    write(i == 0 ? c->b : c->a, buf + done, (gsize)(n - done));
 				if (w < 0 && errno != EAGAIN && errno != EINTR)
 					break;
 				if (w > 0)
@@ -515,16 +542,22 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 	g_autofree gchar *fsp_storage = g_build_filename(fx->workspace, "fsp.dev", NULL);
 	g_autofree gchar *modem_storage = g_build_filename(fx->workspace, "modem.store", NULL);
 	g_autofree gchar *profile_path = g_build_filename(fx->workspace, "mixed.profile", NULL);
-	g_autofree gchar *src = g_build_filename(
-	    g_getenv("FST_TEMPLATES_DIR"), "profiles", "nrf91.profile", NULL);
+	g_autofree gchar *src =
+	    g_build_filename(g_getenv("FST_TEMPLATES_DIR"), "profiles", "nrf91.profile", NULL);
 	g_autofree gchar *text = NULL;
 	g_autoptr(GString) edited = NULL;
 	g_autoptr(FstProfile) profile = NULL;
 	g_autoptr(GPtrArray) results = NULL;
 	g_autoptr(GKeyFile) store = g_key_file_new();
 	g_autoptr(GError) error = NULL;
-	const gchar *fsp_argv[] = {g_getenv("FST_DEVSIM"), "--uid", "MIXED-FSP-1", "--storage", fsp_storage, NULL};
-	const gchar *modem_argv[] = {g_getenv("FST_NRF91SIM"), "--imei", "352656100367890", "--storage", modem_storage, NULL};
+	const gchar *fsp_argv[] = {
+	    g_getenv("FST_DEVSIM"), "--uid", "MIXED-FSP-1", "--storage", fsp_storage, NULL};
+	const gchar *modem_argv[] = {g_getenv("FST_NRF91SIM"),
+	                             "--imei",
+	                             "352656100367890",
+	                             "--storage",
+	                             modem_storage,
+	                             NULL};
 	const gchar *ports[] = {"/dev/ttyUSB0", "/dev/ttyUSB1", "usb:001-012", NULL};
 	FstGangOptions options = {.baud_rate = 115200};
 	FakeUsb *board;
@@ -543,7 +576,8 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 	/* the nRF91 profile, for every model on the line */
 	g_assert_true(g_file_get_contents(src, &text, NULL, &error));
 	edited = g_string_new(text);
-	g_assert_cmpint(g_string_replace(edited, "models=nRF91*;", "models=devsim-*;nRF91*;", 1), ==, 1);
+	g_assert_cmpint(
+	    g_string_replace(edited, "models=nRF91*;", "models=devsim-*;nRF91*;", 1), ==, 1);
 	g_assert_cmpint(g_string_replace(edited, "name=nrf91\n", "name=mixed-line\n", 1), ==, 1);
 	g_assert_true(g_file_set_contents(profile_path, edited->str, -1, &error));
 	profile = fst_station_load_profile(fx->station, profile_path, &error);
@@ -584,12 +618,14 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 		}
 		/* the audit trail names the lane too */
 		{
-			g_autoptr(FstDbDevice) dev = fst_db_find_device(fst_station_get_db(fx->station), r->uid, &error);
+			g_autoptr(FstDbDevice) dev =
+			    fst_db_find_device(fst_station_get_db(fx->station), r->uid, &error);
 			g_autoptr(GPtrArray) events = NULL;
 			g_autofree gchar *want = g_strdup_printf("lane %s", r->lane);
 			gboolean named = FALSE;
 			g_assert_no_error(error);
-			events = fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
+			events =
+			    fst_db_list_events(fst_station_get_db(fx->station), dev->id, &error);
 			g_assert_no_error(error);
 			for (guint j = 0; j < events->len; j++) {
 				FstDbEvent *ev = g_ptr_array_index(events, j);
@@ -608,8 +644,14 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 	g_assert_true(g_key_file_has_key(store, "16842753", "1", NULL));
 	g_assert_true(g_key_file_has_key(store, "16842753", "0", NULL));
 	{
-		const gchar *argv[] = {g_getenv("FST_DEVSIM"), "--storage", fsp_storage, "--dump", "device-cert", NULL};
-		g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+		const gchar *argv[] = {g_getenv("FST_DEVSIM"),
+		                       "--storage",
+		                       fsp_storage,
+		                       "--dump",
+		                       "device-cert",
+		                       NULL};
+		g_autoptr(GSubprocess) p =
+		    g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
 		g_assert_no_error(error);
 		g_assert_true(g_subprocess_wait_check(p, NULL, &error));
 		g_assert_no_error(error);
@@ -622,14 +664,16 @@ static gchar *
 templates_with_modem(void)
 {
 	g_autofree gchar *dir = g_dir_make_tmp("fst-usb-templates-XXXXXX", NULL);
-	g_autofree gchar *cmd = g_strdup_printf("cp -r '%s/.' '%s'", g_getenv("FST_TEMPLATES_DIR"), dir);
+	g_autofree gchar *cmd =
+	    g_strdup_printf("cp -r '%s/.' '%s'", g_getenv("FST_TEMPLATES_DIR"), dir);
 	g_autofree gchar *conf = g_build_filename(dir, "ports", "known-devices.conf", NULL);
 	g_autofree gchar *text = NULL;
 	g_autofree gchar *more = NULL;
 
 	g_assert_cmpint(system(cmd), ==, 0);
 	g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
-	more = g_strconcat(text, "\n[usb 1915:910a]\ndescription=nRF91 modem UART\ndialect=nrf91\n", NULL);
+	more = g_strconcat(
+	    text, "\n[usb 1915:910a]\ndescription=nRF91 modem UART\ndialect=nrf91\n", NULL);
 	g_assert_true(g_file_set_contents(conf, more, -1, NULL));
 	return g_steal_pointer(&dir);
 }
@@ -644,7 +688,8 @@ test_known_devices_interface(Fixture *fx, gconstpointer user_data)
 
 	for (guint i = 0; i < 2; i++) {
 		g_autofree gchar *text = g_strdup_printf(
-		    "[usb 1209:0001]\ndescription=FSP board\ndialect=fsp\ninterface=%u\n", i == 0 ? 3u : 0u);
+		    "[usb 1209:0001]\ndescription=FSP board\ndialect=fsp\ninterface=%u\n",
+		    i == 0 ? 3u : 0u);
 		g_autoptr(FstKnownDevices) known = NULL;
 		g_autoptr(FstDevice) device = NULL;
 		g_autoptr(FstProvisionResult) r = NULL;
@@ -652,7 +697,8 @@ test_known_devices_interface(Fixture *fx, gconstpointer user_data)
 		g_assert_true(g_file_set_contents(path, text, -1, &error));
 		known = fst_known_devices_load(path, &error);
 		g_assert_no_error(error);
-		g_assert_cmpint(fst_known_devices_lookup_interface(known, 0x1209, 0x0001), ==, i == 0 ? 3 : 0);
+		g_assert_cmpint(
+		    fst_known_devices_lookup_interface(known, 0x1209, 0x0001), ==, i == 0 ? 3 : 0);
 		device = fst_device_new_for_port(known, "usb:001-005", NULL, 0, &error);
 		g_assert_no_error(error);
 		r = fst_pipeline_provision(fx->station, fx->profile, device, NULL, NULL, NULL);
@@ -667,7 +713,8 @@ test_known_devices_interface(Fixture *fx, gconstpointer user_data)
 	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
 
 	/* a bad interface number names the file and the group */
-	g_assert_true(g_file_set_contents(path, "[usb 1209:0001]\ndialect=fsp\ninterface=x\n", -1, &error));
+	g_assert_true(
+	    g_file_set_contents(path, "[usb 1209:0001]\ndialect=fsp\ninterface=x\n", -1, &error));
 	g_assert_null(fst_known_devices_load(path, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_assert_nonnull(strstr(error->message, "usb 1209:0001"));
@@ -688,11 +735,36 @@ main(int argc, char **argv)
 		g_printerr("run under umockdev-wrapper\n");
 		return 77;
 	}
-	g_test_add("/fst/usb/provision-read-back-proven", Fixture, NULL, fixture_setup, test_provision, fixture_teardown);
-	g_test_add("/fst/usb/unplug-mid-write", Fixture, NULL, fixture_setup, test_unplug_mid_write, fixture_teardown);
-	g_test_add("/fst/usb/known-devices-interface", Fixture, NULL, fixture_setup, test_known_devices_interface, fixture_teardown);
-	g_test_add("/fst/devices/mixed-line", Fixture, NULL, fixture_setup, test_mixed_line, fixture_teardown);
-	g_test_add("/fst/usb/hotplug-arrival", Fixture, NULL, fixture_setup, test_hotplug_arrival, fixture_teardown);
+	g_test_add("/fst/usb/provision-read-back-proven",
+	           Fixture,
+	           NULL,
+	           fixture_setup,
+	           test_provision,
+	           fixture_teardown);
+	g_test_add("/fst/usb/unplug-mid-write",
+	           Fixture,
+	           NULL,
+	           fixture_setup,
+	           test_unplug_mid_write,
+	           fixture_teardown);
+	g_test_add("/fst/usb/known-devices-interface",
+	           Fixture,
+	           NULL,
+	           fixture_setup,
+	           test_known_devices_interface,
+	           fixture_teardown);
+	g_test_add("/fst/devices/mixed-line",
+	           Fixture,
+	           NULL,
+	           fixture_setup,
+	           test_mixed_line,
+	           fixture_teardown);
+	g_test_add("/fst/usb/hotplug-arrival",
+	           Fixture,
+	           NULL,
+	           fixture_setup,
+	           test_hotplug_arrival,
+	           fixture_teardown);
 	rc = g_test_run();
 	{
 		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", templates);

@@ -85,8 +85,9 @@ static int
 fst_mbedtls_connect(char **argv)
 {
 	/* MQTT 3.1.1 CONNECT, clean session, keepalive 60, client id "fst-device" */
-	static const unsigned char connect[] = {0x10, 22, 0,   4,   'M', 'Q', 'T', 'T', 4,   0x02, 0,  60,
-	                                        0,    10, 'f', 's', 't', '-', 'd', 'e', 'v', 'i',  'c', 'e'};
+	static const unsigned char connect[] = {0x10, 22,   0,   4,   'M', 'Q', 'T', 'T',
+	                                        4,    0x02, 0,   60,  0,   10,  'f', 's',
+	                                        't',  '-',  'd', 'e', 'v', 'i', 'c', 'e'};
 	static const unsigned char disconnect[] = {0xe0, 0};
 	mbedtls_net_context net;
 	mbedtls_ssl_context ssl;
@@ -128,8 +129,10 @@ fst_mbedtls_connect(char **argv)
 		fst_mbedtls_fail("config", rc);
 		goto out;
 	}
-	mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_min_version(
+	    &conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(
+	    &conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
 	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
@@ -150,7 +153,9 @@ fst_mbedtls_connect(char **argv)
 			goto out;
 		}
 	}
-	printf("ok handshake %s %s\n", mbedtls_ssl_get_version(&ssl), mbedtls_ssl_get_ciphersuite(&ssl));
+	printf("ok handshake %s %s\n",
+	       mbedtls_ssl_get_version(&ssl),
+	       mbedtls_ssl_get_ciphersuite(&ssl));
 	ret = 3;
 	if ((rc = mbedtls_ssl_write(&ssl, connect, sizeof(connect))) != (int)sizeof(connect)) {
 		fst_mbedtls_fail("write CONNECT", rc);
@@ -159,7 +164,12 @@ fst_mbedtls_connect(char **argv)
 	while (got < 4 && (rc = mbedtls_ssl_read(&ssl, ack + got, sizeof(ack) - (size_t)got)) > 0)
 		got += rc;
 	if (got != 4 || ack[0] != 0x20 || ack[1] != 2 || ack[3] != 0) {
-		printf("FAIL no CONNACK 0 (%d bytes: %02x %02x %02x %02x)\n", got, ack[0], ack[1], ack[2], ack[3]);
+		printf("FAIL no CONNACK 0 (%d bytes: %02x %02x %02x %02x)\n",
+		       got,
+		       ack[0],
+		       ack[1],
+		       ack[2],
+		       ack[3]);
 		goto out;
 	}
 	printf("ok MQTT CONNACK 0\n");

@@ -65,7 +65,8 @@ fst_test_make_hierarchy(const gchar *prefix, const gchar *kind, gchar **root_pat
 	g_autofree gchar *issuing_name = g_strdup_printf("%s-issuing", prefix);
 	g_autoptr(EVP_PKEY) root_key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(EVP_PKEY) issuing_key = fst_test_pki_keygen(kind);
-	g_autoptr(X509) root = fst_test_pki_make_ca(fst_test_dir, root_name, root_key, NULL, NULL, 3650);
+	g_autoptr(X509) root =
+	    fst_test_pki_make_ca(fst_test_dir, root_name, root_key, NULL, NULL, 3650);
 	g_autoptr(X509) issuing =
 	    fst_test_pki_make_ca(fst_test_dir, issuing_name, issuing_key, root, root_key, 1825);
 
@@ -82,19 +83,32 @@ fst_test_write_chain(FstCa *ca, GBytes *leaf, const gchar *path)
 	g_remove(path);
 	g_assert_true(fst_test_pki_write_pem(path, leaf, "CERTIFICATE"));
 	for (guint i = 0; i < chain->len; i++)
-		g_assert_true(fst_test_pki_write_pem(path, g_ptr_array_index(chain, i), "CERTIFICATE"));
+		g_assert_true(
+		    fst_test_pki_write_pem(path, g_ptr_array_index(chain, i), "CERTIFICATE"));
 }
 
 /* the three verifiers; each must give @expect_ok */
 static void
-fst_test_three_verifiers(const gchar *root, const gchar *chain, gboolean expect_ok, gboolean mbedtls)
+fst_test_three_verifiers(const gchar *root,
+                         const gchar *chain,
+                         gboolean expect_ok,
+                         gboolean mbedtls)
 {
 	g_autofree gchar *leaf = g_strdup_printf("%s.leaf", chain);
 	g_autofree gchar *untrusted = g_strdup_printf("%s.untrusted", chain);
 	g_autofree gchar *contents = NULL;
 	const gchar *split;
-	const gchar *openssl_argv[] = {"openssl", "verify", "-purpose", "sslclient", "-x509_strict",
-	                               "-CAfile", root, "-untrusted", untrusted, leaf, NULL};
+	const gchar *openssl_argv[] = {"openssl",
+	                               "verify",
+	                               "-purpose",
+	                               "sslclient",
+	                               "-x509_strict",
+	                               "-CAfile",
+	                               root,
+	                               "-untrusted",
+	                               untrusted,
+	                               leaf,
+	                               NULL};
 	const gchar *certtool_argv[] = {"certtool",
 	                                "--verify",
 	                                "--verify-purpose=1.3.6.1.5.5.7.3.2",
@@ -152,9 +166,10 @@ fst_test_chains(void)
 		g_autofree gchar *prefix = g_strdup_printf("case%u", i);
 		g_autofree gchar *root = NULL;
 		g_autofree gchar *chain = g_strdup_printf("%s/%s-chain.pem", fst_test_dir, prefix);
-		g_autofree gchar *extra = g_strdup_printf(
-		    "[validity]\ndays=365\n[signature]\n%s\n[extensions]\nsan-dns={uid}.example.com\n",
-		    cases[i].signature);
+		g_autofree gchar *extra =
+		    g_strdup_printf("[validity]\ndays=365\n[signature]\n%s\n[extensions]\nsan-dns={"
+		                    "uid}.example.com\n",
+		                    cases[i].signature);
 		g_autoptr(FstCa) ca = fst_test_make_hierarchy(prefix, cases[i].ca_kind, &root);
 		g_autoptr(FstProfile) profile = fst_test_pki_profile(fst_test_dir, prefix, extra);
 		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(cases[i].device_kind);

@@ -119,8 +119,14 @@ test_bulk_round_trip(void)
 		g_assert_no_error(error);
 	}
 
-	g_assert_true(fst_registration_export(
-	    db_path, "L-7", "line7-{uid}", "fleet-line7", dir, (gint64)G_USEC_PER_SEC * 3600, &n, &error));
+	g_assert_true(fst_registration_export(db_path,
+	                                      "L-7",
+	                                      "line7-{uid}",
+	                                      "fleet-line7",
+	                                      dir,
+	                                      (gint64)G_USEC_PER_SEC * 3600,
+	                                      &n,
+	                                      &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(n, ==, 3);
 
@@ -154,18 +160,19 @@ test_bulk_round_trip(void)
 		g_assert_nonnull(strstr(tmpl, "\"PolicyName\": \"fleet-line7\""));
 	}
 	/* held for the task: no worker takes them */
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations WHERE state = 'in-progress' "
-	                             "AND next_attempt_at > strftime('%s','now') * 1000000"),
-	                ==,
-	                3);
+	g_assert_cmpint(
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM registrations WHERE state = 'in-progress' "
+	                 "AND next_attempt_at > strftime('%s','now') * 1000000"),
+	    ==,
+	    3);
 
 	/* a report naming a certificate by the wrong id is refused */
 	{
-		g_autofree gchar *bad = g_strdup_printf(
-		    "{\"offset\":0,\"response\":{\"ResourceArns\":{\"certificate\":"
-		    "\"arn:aws:iot:eu-west-1:123456789012:cert/%s\"}}}\n",
-		    (const gchar *)g_ptr_array_index(ids, 1));
+		g_autofree gchar *bad =
+		    g_strdup_printf("{\"offset\":0,\"response\":{\"ResourceArns\":{\"certificate\":"
+		                    "\"arn:aws:iot:eu-west-1:123456789012:cert/%s\"}}}\n",
+		                    (const gchar *)g_ptr_array_index(ids, 1));
 		g_assert_true(g_file_set_contents(bad_path, bad, -1, NULL));
 		g_assert_false(fst_registration_import_results(
 		    db_path, params_path, bad_reports, NULL, NULL, &error));
@@ -175,43 +182,46 @@ test_bulk_round_trip(void)
 
 	/* offsets 0 and 2 registered, 1 refused */
 	for (guint i = 0; i < 3; i += 2)
-		g_string_append_printf(results,
-		                       "{\"offset\":%u,\"response\":{\"ResourceArns\":{\"certificate\":"
-		                       "\"arn:aws:iot:eu-west-1:123456789012:cert/%s\",\"thing\":"
-		                       "\"arn:aws:iot:eu-west-1:123456789012:thing/x\"}}}\n",
-		                       i,
-		                       (const gchar *)g_ptr_array_index(ids, i));
+		g_string_append_printf(
+		    results,
+		    "{\"offset\":%u,\"response\":{\"ResourceArns\":{\"certificate\":"
+		    "\"arn:aws:iot:eu-west-1:123456789012:cert/%s\",\"thing\":"
+		    "\"arn:aws:iot:eu-west-1:123456789012:thing/x\"}}}\n",
+		    i,
+		    (const gchar *)g_ptr_array_index(ids, i));
 	g_assert_true(g_file_set_contents(results_path, results->str, -1, NULL));
-	g_assert_true(g_file_set_contents(
-	    errors_path,
-	    "{\"offset\":1,\"errorCode\":\"InvalidRequestException\",\"errorMessage\":\"bad cert\"}\n",
-	    -1,
-	    NULL));
+	g_assert_true(g_file_set_contents(errors_path,
+	                                  "{\"offset\":1,\"errorCode\":\"InvalidRequestException\","
+	                                  "\"errorMessage\":\"bad cert\"}\n",
+	                                  -1,
+	                                  NULL));
 	g_assert_true(fst_registration_import_results(
 	    db_path, params_path, reports, &n_ok, &n_failed, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(n_ok, ==, 2);
 	g_assert_cmpuint(n_failed, ==, 1);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations r JOIN certificates c ON "
-	                             "c.id = r.certificate_id WHERE r.state = 'done' AND r.remote_id "
-	                             "= 'arn:aws:iot:eu-west-1:123456789012:cert/' || c.aws_cert_id"),
-	                ==,
-	                2);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations WHERE state = 'failed' AND "
-	                             "last_error LIKE '%InvalidRequestException: bad cert'"),
-	                ==,
-	                1);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM events WHERE step = 'aws-bulk-register'"),
-	                ==,
-	                3);
+	g_assert_cmpint(
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM registrations r JOIN certificates c ON "
+	                 "c.id = r.certificate_id WHERE r.state = 'done' AND r.remote_id "
+	                 "= 'arn:aws:iot:eu-west-1:123456789012:cert/' || c.aws_cert_id"),
+	    ==,
+	    2);
+	g_assert_cmpint(
+	    test_sql_int(db_path,
+	                 "SELECT count(*) FROM registrations WHERE state = 'failed' AND "
+	                 "last_error LIKE '%InvalidRequestException: bad cert'"),
+	    ==,
+	    1);
+	g_assert_cmpint(
+	    test_sql_int(db_path, "SELECT count(*) FROM events WHERE step = 'aws-bulk-register'"),
+	    ==,
+	    3);
 	/* the other lot was left alone */
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM registrations WHERE state = 'pending'"),
-	                ==,
-	                1);
+	g_assert_cmpint(
+	    test_sql_int(db_path, "SELECT count(*) FROM registrations WHERE state = 'pending'"),
+	    ==,
+	    1);
 	/* nothing left to export in that lot */
 	g_assert_false(
 	    fst_registration_export(db_path, "L-7", NULL, NULL, dir, G_USEC_PER_SEC, &n, &error));
@@ -265,10 +275,10 @@ test_queue_from_device_log(void)
 	g_assert_false(fst_db_device_log_commit(db, log, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	fst_db_device_log_free(log);
-	g_assert_cmpint(test_sql_int(db_path,
-	                             "SELECT count(*) FROM certificates WHERE serial_hex = '0778'"),
-	                ==,
-	                0);
+	g_assert_cmpint(
+	    test_sql_int(db_path, "SELECT count(*) FROM certificates WHERE serial_hex = '0778'"),
+	    ==,
+	    0);
 	g_assert_cmpint(test_sql_int(db_path, "SELECT count(*) FROM registrations"), ==, 1);
 	g_clear_pointer(&db, fst_db_close);
 	test_rmrf(dir);

@@ -19,10 +19,17 @@ typedef struct {
 	gchar *config;
 } TestFixture;
 
-static const gchar *test_vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                   "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-                                   "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IOT",
-                                   "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", NULL};
+static const gchar *test_vars[] = {"AWS_ACCESS_KEY_ID",
+                                   "AWS_SECRET_ACCESS_KEY",
+                                   "AWS_SESSION_TOKEN",
+                                   "AWS_PROFILE",
+                                   "AWS_REGION",
+                                   "AWS_DEFAULT_REGION",
+                                   "AWS_ENDPOINT_URL",
+                                   "AWS_ENDPOINT_URL_IOT",
+                                   "AWS_SHARED_CREDENTIALS_FILE",
+                                   "AWS_CONFIG_FILE",
+                                   NULL};
 
 static void
 test_setup(TestFixture *fx, gconstpointer data)

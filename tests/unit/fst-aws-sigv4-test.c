@@ -30,61 +30,212 @@ typedef struct {
 	const gchar *date;
 } TestCase;
 
-#define CERT_JSON "{\"certificatePem\":\"-----BEGIN CERTIFICATE-----\\nMIIB...\\n-----END CERTIFICATE-----\\n\",\"status\":\"ACTIVE\"}"
+#define CERT_JSON                                                                                  \
+	"{\"certificatePem\":\"-----BEGIN CERTIFICATE-----\\nMIIB...\\n-----END "                  \
+	"CERTIFICATE-----\\n\",\"status\":\"ACTIVE\"}"
 
 static const TestCase test_cases[] = {
     /* IoT operations as the client sends them */
-    {"POST", "https://iot.us-east-1.amazonaws.com/certificate/register?setAsActive=true", CERT_JSON,
-     {"Content-Type: application/json"}, "us-east-1", "iot", NULL, NULL},
-    {"POST", "https://iot.us-east-1.amazonaws.com/certificate/register-no-ca", CERT_JSON,
-     {"Content-Type: application/json"}, "us-east-1", "iot", NULL, NULL},
-    {"PUT", "https://iot.us-east-1.amazonaws.com/certificates/0123abcd?newStatus=INACTIVE", "",
-     {NULL}, "us-east-1", "iot", NULL, NULL},
-    {"GET", "https://iot.us-east-1.amazonaws.com/certificates?pageSize=2&isAscendingOrder=true&marker=a%2Fb%3D",
-     "", {NULL}, "us-east-1", "iot", NULL, NULL},
-    {"GET", "https://iot.eu-west-1.amazonaws.com/endpoint?endpointType=iot%3AData-ATS", "",
-     {NULL}, "eu-west-1", "iot", NULL, NULL},
-    {"POST", "https://iot.eu-west-1.amazonaws.com/things/line-4%3Adevice%201", "{\"thingName\":\"x\"}",
-     {"Content-Type: application/json"}, "eu-west-1", "iot", NULL, NULL},
-    {"PUT", "https://iot.ap-southeast-2.amazonaws.com/principal-policies/station%20policy",
-     "", {"x-amzn-iot-principal: arn:aws:iot:ap-southeast-2:123456789012:cert/abc"},
-     "ap-southeast-2", "iot", NULL, NULL},
+    {"POST",
+     "https://iot.us-east-1.amazonaws.com/certificate/register?setAsActive=true",
+     CERT_JSON,
+     {"Content-Type: application/json"},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
+    {"POST",
+     "https://iot.us-east-1.amazonaws.com/certificate/register-no-ca",
+     CERT_JSON,
+     {"Content-Type: application/json"},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
+    {"PUT",
+     "https://iot.us-east-1.amazonaws.com/certificates/0123abcd?newStatus=INACTIVE",
+     "",
+     {NULL},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
+    {"GET",
+     "https://iot.us-east-1.amazonaws.com/"
+     "certificates?pageSize=2&isAscendingOrder=true&marker=a%2Fb%3D",
+     "",
+     {NULL},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
+    {"GET",
+     "https://iot.eu-west-1.amazonaws.com/endpoint?endpointType=iot%3AData-ATS",
+     "",
+     {NULL},
+     "eu-west-1",
+     "iot",
+     NULL,
+     NULL},
+    {"POST",
+     "https://iot.eu-west-1.amazonaws.com/things/line-4%3Adevice%201",
+     "{\"thingName\":\"x\"}",
+     {"Content-Type: application/json"},
+     "eu-west-1",
+     "iot",
+     NULL,
+     NULL},
+    {"PUT",
+     "https://iot.ap-southeast-2.amazonaws.com/principal-policies/station%20policy",
+     "",
+     {"x-amzn-iot-principal: arn:aws:iot:ap-southeast-2:123456789012:cert/abc"},
+     "ap-southeast-2",
+     "iot",
+     NULL,
+     NULL},
     /* paths: non-ASCII, dot segments, empty segments, trailing slash */
-    {"GET", "https://iot.us-east-1.amazonaws.com/things/%C3%A9t%C3%A9/", "", {NULL}, "us-east-1",
-     "iot", NULL, NULL},
-    {"GET", "https://example.amazonaws.com/a/./b/../c", "", {NULL}, "us-east-1", "service", NULL, NULL},
+    {"GET",
+     "https://iot.us-east-1.amazonaws.com/things/%C3%A9t%C3%A9/",
+     "",
+     {NULL},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
+    {"GET",
+     "https://example.amazonaws.com/a/./b/../c",
+     "",
+     {NULL},
+     "us-east-1",
+     "service",
+     NULL,
+     NULL},
     {"GET", "https://example.amazonaws.com//a//b/", "", {NULL}, "us-east-1", "service", NULL, NULL},
     /* query strings: empty values, a name alone, repeated names, encoded characters */
-    {"GET", "https://example.amazonaws.com/?b=&a=1", "", {NULL}, "us-east-1", "service", NULL, NULL},
-    {"GET", "https://example.amazonaws.com/?k=2&k=1&j=z", "", {NULL}, "us-west-2", "service", NULL, NULL},
-    {"GET", "https://example.amazonaws.com/?q=a%20b%2Bc&z=~&%C3%A9=%2F", "", {NULL}, "us-east-1",
-     "service", NULL, NULL},
-    {"GET", "https://iot.us-east-1.amazonaws.com/thing-registration-tasks/t1/reports?reportType=ERRORS&nextToken=",
-     "", {NULL}, "us-east-1", "iot", NULL, NULL},
+    {"GET",
+     "https://example.amazonaws.com/?b=&a=1",
+     "",
+     {NULL},
+     "us-east-1",
+     "service",
+     NULL,
+     NULL},
+    {"GET",
+     "https://example.amazonaws.com/?k=2&k=1&j=z",
+     "",
+     {NULL},
+     "us-west-2",
+     "service",
+     NULL,
+     NULL},
+    {"GET",
+     "https://example.amazonaws.com/?q=a%20b%2Bc&z=~&%C3%A9=%2F",
+     "",
+     {NULL},
+     "us-east-1",
+     "service",
+     NULL,
+     NULL},
+    {"GET",
+     "https://iot.us-east-1.amazonaws.com/thing-registration-tasks/t1/"
+     "reports?reportType=ERRORS&nextToken=",
+     "",
+     {NULL},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
     /* session tokens and regions */
-    {"POST", "https://iot.eu-west-1.amazonaws.com/certificate/register-no-ca", CERT_JSON,
-     {"Content-Type: application/json"}, "eu-west-1", "iot", TEST_TOKEN, NULL},
-    {"GET", "https://iot.cn-north-1.amazonaws.com.cn/registrationcode", "", {NULL}, "cn-north-1",
-     "iot", TEST_TOKEN, "20261206T062500Z"},
-    {"DELETE", "https://iot.us-gov-west-1.amazonaws.com/certificates/abc?forceDelete=true", "",
-     {NULL}, "us-gov-west-1", "iot", NULL, "20240229T235959Z"},
+    {"POST",
+     "https://iot.eu-west-1.amazonaws.com/certificate/register-no-ca",
+     CERT_JSON,
+     {"Content-Type: application/json"},
+     "eu-west-1",
+     "iot",
+     TEST_TOKEN,
+     NULL},
+    {"GET",
+     "https://iot.cn-north-1.amazonaws.com.cn/registrationcode",
+     "",
+     {NULL},
+     "cn-north-1",
+     "iot",
+     TEST_TOKEN,
+     "20261206T062500Z"},
+    {"DELETE",
+     "https://iot.us-gov-west-1.amazonaws.com/certificates/abc?forceDelete=true",
+     "",
+     {NULL},
+     "us-gov-west-1",
+     "iot",
+     NULL,
+     "20240229T235959Z"},
     /* headers: white space trimmed and collapsed, unsigned User-Agent, ports */
-    {"GET", "https://example.amazonaws.com/", "", {"My-Header1:   a   b   c  ", "X-Second: \tv"},
-     "us-east-1", "service", NULL, NULL},
-    {"GET", "https://example.amazonaws.com/", "", {"User-Agent: fleetstation/0.1", "Expect: 100-continue"},
-     "us-east-1", "service", NULL, NULL},
-    {"POST", "http://127.0.0.1:5055/certificate/register-no-ca", CERT_JSON,
-     {"Content-Type: application/json"}, "us-east-1", "iot", NULL, NULL},
-    {"GET", "https://iot.us-east-1.amazonaws.com:443/certificates", "", {NULL}, "us-east-1", "iot", NULL, NULL},
+    {"GET",
+     "https://example.amazonaws.com/",
+     "",
+     {"My-Header1:   a   b   c  ", "X-Second: \tv"},
+     "us-east-1",
+     "service",
+     NULL,
+     NULL},
+    {"GET",
+     "https://example.amazonaws.com/",
+     "",
+     {"User-Agent: fleetstation/0.1", "Expect: 100-continue"},
+     "us-east-1",
+     "service",
+     NULL,
+     NULL},
+    {"POST",
+     "http://127.0.0.1:5055/certificate/register-no-ca",
+     CERT_JSON,
+     {"Content-Type: application/json"},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
+    {"GET",
+     "https://iot.us-east-1.amazonaws.com:443/certificates",
+     "",
+     {NULL},
+     "us-east-1",
+     "iot",
+     NULL,
+     NULL},
     /* S3: path as sent, payload hash header */
-    {"PUT", "https://fleet-bulk.s3.eu-west-1.amazonaws.com/lot%20A/params.json",
-     "{\"ThingName\":\"a\"}\n{\"ThingName\":\"b\"}\n", {"Content-Type: application/json"}, "eu-west-1",
-     "s3", NULL, NULL},
-    {"GET", "https://s3.us-east-1.amazonaws.com/fleet-bulk?list-type=2&prefix=a%2Fb", "", {NULL},
-     "us-east-1", "s3", NULL, NULL},
-    {"PUT", "http://127.0.0.1:5055/fleet-bulk/lots/L-1.jsonl", "{}\n", {NULL}, "eu-central-1", "s3",
-     TEST_TOKEN, "20261206T062500Z"},
-    {"GET", "https://fleet-bulk.s3.amazonaws.com/a/./b//c?acl", "", {NULL}, "us-east-1", "s3", NULL, NULL},
+    {"PUT",
+     "https://fleet-bulk.s3.eu-west-1.amazonaws.com/lot%20A/params.json",
+     "{\"ThingName\":\"a\"}\n{\"ThingName\":\"b\"}\n",
+     {"Content-Type: application/json"},
+     "eu-west-1",
+     "s3",
+     NULL,
+     NULL},
+    {"GET",
+     "https://s3.us-east-1.amazonaws.com/fleet-bulk?list-type=2&prefix=a%2Fb",
+     "",
+     {NULL},
+     "us-east-1",
+     "s3",
+     NULL,
+     NULL},
+    {"PUT",
+     "http://127.0.0.1:5055/fleet-bulk/lots/L-1.jsonl",
+     "{}\n",
+     {NULL},
+     "eu-central-1",
+     "s3",
+     TEST_TOKEN,
+     "20261206T062500Z"},
+    {"GET",
+     "https://fleet-bulk.s3.amazonaws.com/a/./b//c?acl",
+     "",
+     {NULL},
+     "us-east-1",
+     "s3",
+     NULL,
+     NULL},
 };
 
 static gchar *
@@ -155,22 +306,14 @@ test_sign(const TestCase *c, GError **error)
 	/* the headers as botocore gets them: one space after the colon dropped */
 	for (guint j = 0; c->headers[j] != NULL; j++)
 		hdrs[j] = c->headers[j];
-	iso = g_strdup_printf("%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", d, d + 4, d + 6, d + 9, d + 11, d + 13);
+	iso = g_strdup_printf(
+	    "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", d, d + 4, d + 6, d + 9, d + 11, d + 13);
 	when = g_date_time_new_from_iso8601(iso, utc);
 	g_assert_nonnull(when);
 	if (c->token != NULL)
 		token = fst_secret_new((const guint8 *)c->token, strlen(c->token));
-	return fst_aws_sigv4_sign(c->method,
-	                          c->url,
-	                          hdrs,
-	                          body,
-	                          c->region,
-	                          c->service,
-	                          TEST_AK,
-	                          sk,
-	                          token,
-	                          when,
-	                          error);
+	return fst_aws_sigv4_sign(
+	    c->method, c->url, hdrs, body, c->region, c->service, TEST_AK, sk, token, when, error);
 }
 
 static void
@@ -213,16 +356,19 @@ test_sigv4_botocore(void)
 		JsonObject *ref = json_array_get_object_element(results, i);
 		g_autoptr(FstAwsSigned) sig = test_sign(&test_cases[i], &error);
 
-		g_test_message("%s %s (%s)", test_cases[i].method, test_cases[i].url, test_cases[i].service);
+		g_test_message(
+		    "%s %s (%s)", test_cases[i].method, test_cases[i].url, test_cases[i].service);
 		g_assert_no_error(error);
 		g_assert_nonnull(sig);
-		g_assert_cmpstr(sig->canonical_request, ==,
+		g_assert_cmpstr(sig->canonical_request,
+		                ==,
 		                json_object_get_string_member(ref, "canonical_request"));
-		g_assert_cmpstr(sig->string_to_sign, ==,
-		                json_object_get_string_member(ref, "string_to_sign"));
-		g_assert_cmpstr(sig->signature, ==, json_object_get_string_member(ref, "signature"));
-		g_assert_cmpstr(sig->authorization, ==,
-		                json_object_get_string_member(ref, "authorization"));
+		g_assert_cmpstr(
+		    sig->string_to_sign, ==, json_object_get_string_member(ref, "string_to_sign"));
+		g_assert_cmpstr(
+		    sig->signature, ==, json_object_get_string_member(ref, "signature"));
+		g_assert_cmpstr(
+		    sig->authorization, ==, json_object_get_string_member(ref, "authorization"));
 	}
 	g_unlink(cases);
 	g_rmdir(dir);
@@ -232,14 +378,22 @@ test_sigv4_botocore(void)
 static void
 test_sigv4_aws_suite_vanilla(void)
 {
-	TestCase c = {"GET", "https://example.amazonaws.com/", "", {NULL}, "us-east-1", "service", NULL, NULL};
+	TestCase c = {"GET",
+	              "https://example.amazonaws.com/",
+	              "",
+	              {NULL},
+	              "us-east-1",
+	              "service",
+	              NULL,
+	              NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAwsSigned) sig = test_sign(&c, &error);
 
 	g_assert_no_error(error);
-	g_assert_cmpstr(sig->signature, ==,
-	                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
-	g_assert_cmpstr(sig->canonical_request, ==,
+	g_assert_cmpstr(
+	    sig->signature, ==, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+	g_assert_cmpstr(sig->canonical_request,
+	                ==,
 	                "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
 	                "host;x-amz-date\n"
 	                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -250,8 +404,14 @@ test_sigv4_aws_suite_vanilla(void)
 static void
 test_sigv4_headers_sent(void)
 {
-	TestCase c = {"PUT", "http://127.0.0.1:5055/b/k", "x", {"Authorization: stale", "X-Amz-Date: old"},
-	              "us-east-1", "s3", TEST_TOKEN, NULL};
+	TestCase c = {"PUT",
+	              "http://127.0.0.1:5055/b/k",
+	              "x",
+	              {"Authorization: stale", "X-Amz-Date: old"},
+	              "us-east-1",
+	              "s3",
+	              TEST_TOKEN,
+	              NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAwsSigned) sig = test_sign(&c, &error);
 	guint n_auth = 0;
@@ -262,12 +422,16 @@ test_sigv4_headers_sent(void)
 		const gchar *h = g_ptr_array_index(sig->headers, i);
 		if (g_str_has_prefix(h, "Authorization: ")) {
 			n_auth++;
-			g_assert_true(g_str_has_prefix(h + 15, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"));
+			g_assert_true(g_str_has_prefix(
+			    h + 15, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/"));
 		}
 		g_assert_false(g_str_has_prefix(h, "X-Amz-Date: old"));
 		has_token |= g_strcmp0(h, "X-Amz-Security-Token: " TEST_TOKEN) == 0;
-		has_sha |= g_strcmp0(h, "X-Amz-Content-SHA256: "
-		                        "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881") == 0;
+		has_sha |=
+		    g_strcmp0(h,
+		              "X-Amz-Content-SHA256: "
+		              "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881") ==
+		    0;
 		has_host |= g_strcmp0(h, "Host: 127.0.0.1:5055") == 0;
 	}
 	g_assert_cmpuint(n_auth, ==, 1);
@@ -279,7 +443,14 @@ test_sigv4_headers_sent(void)
 static void
 test_sigv4_bad_query(void)
 {
-	TestCase c = {"GET", "https://example.amazonaws.com/?a=%zz", "", {NULL}, "us-east-1", "iot", NULL, NULL};
+	TestCase c = {"GET",
+	              "https://example.amazonaws.com/?a=%zz",
+	              "",
+	              {NULL},
+	              "us-east-1",
+	              "iot",
+	              NULL,
+	              NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstAwsSigned) sig = test_sign(&c, &error);
 
@@ -302,8 +473,16 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/aws/sigv4/aws-suite-get-vanilla", test_sigv4_aws_suite_vanilla);
 	g_test_add_func("/fst/aws/sigv4/headers-sent", test_sigv4_headers_sent);
 	g_test_add_func("/fst/aws/sigv4/rejects-bad-percent-escape", test_sigv4_bad_query);
-	if (!g_spawn_sync(NULL, (gchar **)argv_check->pdata, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-	                  NULL, NULL, &status, NULL) ||
+	if (!g_spawn_sync(NULL,
+	                  (gchar **)argv_check->pdata,
+	                  NULL,
+	                  G_SPAWN_STDERR_TO_DEV_NULL,
+	                  NULL,
+	                  NULL,
+	                  NULL,
+	                  NULL,
+	                  &status,
+	                  NULL) ||
 	    !g_spawn_check_wait_status(status, NULL)) {
 		g_printerr("botocore is missing (apt-get install python3-botocore): skipping\n");
 		return 77;

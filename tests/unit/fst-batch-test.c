@@ -22,13 +22,14 @@ fst_batch_test_csv_quoted(void)
 	g_autoptr(GError) error = NULL;
 	/* a BOM, CRLF, a quoted comma, doubled quotes, spaces around a quoted field,
 	 * non-ASCII, and an empty quoted field that takes the manifest default */
-	g_autoptr(FstBatch) batch = fst_batch_test_parse("\xef\xbb\xbf"
-							 "device,port,profile,lot\r\n"
-							 "\"SN,0001\",/dev/ttyUSB0,aws-iot-ecc,LOT-7\r\n"
-							 "  \"SN \"\"2\"\"\" ,,\"\",\"Lot \xc3\xa9t\xc3\xa9\"\r\n"
-							 "# a comment\r\n"
-							 ",\"/dev/ttyUSB2\",,\n",
-							 &error);
+	g_autoptr(FstBatch) batch =
+	    fst_batch_test_parse("\xef\xbb\xbf"
+	                         "device,port,profile,lot\r\n"
+	                         "\"SN,0001\",/dev/ttyUSB0,aws-iot-ecc,LOT-7\r\n"
+	                         "  \"SN \"\"2\"\"\" ,,\"\",\"Lot \xc3\xa9t\xc3\xa9\"\r\n"
+	                         "# a comment\r\n"
+	                         ",\"/dev/ttyUSB2\",,\n",
+	                         &error);
 	FstBatchRow *row;
 
 	g_assert_no_error(error);
@@ -120,8 +121,8 @@ fst_batch_test_json_deep(void)
 	ok = fst_batch_test_parse_json(text->str, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(ok->rows->len, ==, 1);
-	g_assert_true(g_str_has_prefix(((FstBatchRow *)g_ptr_array_index(ok->rows, 0))->device,
-	                               "\"[{[{"));
+	g_assert_true(
+	    g_str_has_prefix(((FstBatchRow *)g_ptr_array_index(ok->rows, 0))->device, "\"[{[{"));
 }
 
 /* json-glib ends a string at \u0000: a value that would be cut is refused */

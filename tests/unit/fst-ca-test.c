@@ -835,13 +835,13 @@ fst_test_issue_algorithms(void)
 	g_autoptr(GBytes) csr = fst_test_pki_csr(device_key, NULL);
 	g_autoptr(FstDeviceInfo) info =
 	    fst_test_device_info("ALG1", "test-board", FST_KEY_TYPE_EC_P256);
-	g_autoptr(GHashTable) ca_keys = g_hash_table_new_full(
-	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)EVP_PKEY_free);
+	g_autoptr(GHashTable) ca_keys =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)EVP_PKEY_free);
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *ca_name = g_strdup_printf("ca-%s", cases[i].ca_kind);
-		g_autofree gchar *extra = g_strdup_printf(
-		    "[validity]\ndays=30\n[signature]\n%s\n", cases[i].signature);
+		g_autofree gchar *extra =
+		    g_strdup_printf("[validity]\ndays=30\n[signature]\n%s\n", cases[i].signature);
 		g_autofree gchar *pname = g_strdup_printf("alg%u", i);
 		EVP_PKEY *ca_key = g_hash_table_lookup(ca_keys, cases[i].ca_kind);
 		g_autoptr(X509) ca_cert = NULL;
@@ -874,13 +874,13 @@ fst_test_issue_algorithms(void)
 			text = g_strndup(mem->data, mem->length);
 			g_assert_nonnull(strstr(text, "Mask Algorithm: mgf1 with"));
 			g_assert_nonnull(strstr(text, md));
-			g_assert_nonnull(strstr(text, EVP_MD_get_size(EVP_get_digestbynid(
-			                                  cases[i].md_nid)) == 32
-			                                  ? "Salt Length: 0x20"
-			                              : EVP_MD_get_size(EVP_get_digestbynid(
-			                                    cases[i].md_nid)) == 48
-			                                  ? "Salt Length: 0x30"
-			                                  : "Salt Length: 0x40"));
+			g_assert_nonnull(
+			    strstr(text,
+			           EVP_MD_get_size(EVP_get_digestbynid(cases[i].md_nid)) == 32
+			               ? "Salt Length: 0x20"
+			           : EVP_MD_get_size(EVP_get_digestbynid(cases[i].md_nid)) == 48
+			               ? "Salt Length: 0x30"
+			               : "Salt Length: 0x40"));
 		} else {
 			g_assert_cmpint(
 			    OBJ_find_sigid_algs(cases[i].sig_nid, &md_nid, &pk_nid), ==, 1);
@@ -915,7 +915,8 @@ fst_test_issue_algorithm_refusals(void)
 		g_autofree gchar *extra =
 		    g_strdup_printf("[validity]\ndays=30\n[signature]\n%s\n", cases[i].signature);
 		g_autoptr(EVP_PKEY) ca_key = fst_test_pki_keygen(cases[i].ca_kind);
-		g_autoptr(X509) ca_cert = fst_test_pki_make_ca(dir, ca_name, ca_key, NULL, NULL, 365);
+		g_autoptr(X509) ca_cert =
+		    fst_test_pki_make_ca(dir, ca_name, ca_key, NULL, NULL, 365);
 		g_autoptr(FstCa) ca = fst_test_pki_load_ca(dir, ca_name, NULL);
 		g_autoptr(FstProfile) profile = fst_test_pki_profile(dir, ca_name, extra);
 		g_autoptr(GError) error = NULL;
@@ -1043,8 +1044,8 @@ fst_test_issue_profile_options(void)
 	    "ext-key-usage=client-auth;server-auth\nsubject-key-id=false\n"
 	    "authority-key-id=false\nsan-dns={uid}.things.example.com\n"
 	    "san-uri=urn:example:device:{uid}\n");
-	g_autoptr(FstProfile) fixed = fst_test_pki_profile(
-	    dir, "fixed", "[validity]\nnot-after=2049-12-31T23:59:59Z\n");
+	g_autoptr(FstProfile) fixed =
+	    fst_test_pki_profile(dir, "fixed", "[validity]\nnot-after=2049-12-31T23:59:59Z\n");
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(GBytes) spki = fst_test_pki_spki(key);
 	g_autoptr(FstDeviceInfo) info =
@@ -1070,14 +1071,15 @@ fst_test_issue_profile_options(void)
 	g_assert_nonnull(san);
 	g_assert_cmpint(sk_GENERAL_NAME_num(san), ==, 2);
 	g_assert_cmpint(sk_GENERAL_NAME_value(san, 0)->type, ==, GEN_DNS);
-	g_assert_cmpstr((const gchar *)ASN1_STRING_get0_data(sk_GENERAL_NAME_value(san, 0)->d.dNSName),
-	                ==,
-	                "OPT-9.things.example.com");
-	g_assert_cmpint(sk_GENERAL_NAME_value(san, 1)->type, ==, GEN_URI);
 	g_assert_cmpstr(
-	    (const gchar *)ASN1_STRING_get0_data(sk_GENERAL_NAME_value(san, 1)->d.uniformResourceIdentifier),
+	    (const gchar *)ASN1_STRING_get0_data(sk_GENERAL_NAME_value(san, 0)->d.dNSName),
 	    ==,
-	    "urn:example:device:OPT-9");
+	    "OPT-9.things.example.com");
+	g_assert_cmpint(sk_GENERAL_NAME_value(san, 1)->type, ==, GEN_URI);
+	g_assert_cmpstr((const gchar *)ASN1_STRING_get0_data(
+	                    sk_GENERAL_NAME_value(san, 1)->d.uniformResourceIdentifier),
+	                ==,
+	                "urn:example:device:OPT-9");
 	GENERAL_NAMES_free(san);
 
 	/* the demo issuing CA ends before 2049 for a while yet: refused without the opt-in */
@@ -1093,15 +1095,19 @@ fst_test_issue_profile_options(void)
 	/* from 2050 on, a GeneralizedTime (RFC 5280) */
 	{
 		g_autoptr(FstProfile) late = fst_test_pki_profile(
-		    dir, "late", "[validity]\nnot-after=2051-06-30T12:00:00Z\nallow-outlive-ca=true\n");
+		    dir,
+		    "late",
+		    "[validity]\nnot-after=2051-06-30T12:00:00Z\nallow-outlive-ca=true\n");
 		g_autoptr(GError) error2 = NULL;
 		g_autoptr(FstIssuedCert) late_cert =
 		    fst_ca_issue_for_public_key(fst_test_ca, late, info, spki, &error2);
 		g_autoptr(X509) parsed = NULL;
 		g_assert_no_error(error2);
 		parsed = fst_test_parse_cert(late_cert->der);
-		g_assert_cmpint(ASN1_STRING_type(X509_get0_notAfter(parsed)), ==, V_ASN1_GENERALIZEDTIME);
-		g_assert_cmpint(ASN1_TIME_cmp_time_t(X509_get0_notAfter(parsed), (time_t)2571739200), ==, 0);
+		g_assert_cmpint(
+		    ASN1_STRING_type(X509_get0_notAfter(parsed)), ==, V_ASN1_GENERALIZEDTIME);
+		g_assert_cmpint(
+		    ASN1_TIME_cmp_time_t(X509_get0_notAfter(parsed), (time_t)2571739200), ==, 0);
 		g_assert_cmpint(late_cert->not_after, ==, 2571739200);
 	}
 
@@ -1261,7 +1267,8 @@ fst_test_issue_csr_algorithms(void)
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(cases[i].kind);
 		g_autoptr(GBytes) csr = fst_test_pki_csr(key, cases[i].md);
-		g_autoptr(FstIssuedCert) cert = fst_ca_issue_from_csr(fst_test_ca, profile, info, csr, &error);
+		g_autoptr(FstIssuedCert) cert =
+		    fst_ca_issue_from_csr(fst_test_ca, profile, info, csr, &error);
 		g_assert_no_error(error);
 		g_assert_cmpstr(cert->key_type, ==, cases[i].kind);
 	}

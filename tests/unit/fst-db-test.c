@@ -19,7 +19,6 @@
  * disk, independently of the code under test.
  */
 
-
 /* one key signs every test certificate: only the bytes matter to the database */
 static EVP_PKEY *test_key = NULL;
 
@@ -616,9 +615,8 @@ test_certificate_state_forward_only(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	/* issued, issued -> burned, burned -> revoked; nothing from the refused moves */
 	g_assert_cmpuint(events->len, ==, 3);
-	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 0))->step,
-	                ==,
-	                "certificate-issued");
+	g_assert_cmpstr(
+	    ((FstDbEvent *)g_ptr_array_index(events, 0))->step, ==, "certificate-issued");
 	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 1))->detail,
 	                ==,
 	                "certificate 42: issued -> burned");
@@ -631,16 +629,17 @@ test_certificate_state_forward_only(TestFixture *fx, gconstpointer user_data)
 	/* the device states, as stored, both ways */
 	for (guint i = 0; i < FST_DB_DEVICE_STATE_LAST; i++) {
 		FstDbDeviceState back = FST_DB_DEVICE_STATE_LAST;
-		g_assert_true(fst_db_device_state_from_string(fst_db_device_state_to_string(i), &back));
+		g_assert_true(
+		    fst_db_device_state_from_string(fst_db_device_state_to_string(i), &back));
 		g_assert_cmpint(back, ==, i);
 	}
-	g_assert_cmpstr(fst_db_device_state_to_string(FST_DB_DEVICE_STATE_IN_PROGRESS),
-			==,
-			"in-progress");
+	g_assert_cmpstr(
+	    fst_db_device_state_to_string(FST_DB_DEVICE_STATE_IN_PROGRESS), ==, "in-progress");
 	{
 		FstDbDeviceState unknown = FST_DB_DEVICE_STATE_LAST;
 		g_assert_false(fst_db_device_state_from_string("provisioning", &unknown));
-		g_assert_cmpstr(fst_db_device_state_to_string(FST_DB_DEVICE_STATE_LAST), ==, "unknown");
+		g_assert_cmpstr(
+		    fst_db_device_state_to_string(FST_DB_DEVICE_STATE_LAST), ==, "unknown");
 	}
 	g_assert_cmpstr(fst_cert_state_to_string(FST_CERT_STATE_LAST), ==, "unknown");
 }
@@ -1174,32 +1173,32 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(events->len, ==, 14);
 	for (guint i = 8; i < events->len; i++)
 		g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, i))->step, ==, "records");
-	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 6))->step,
-	                ==,
-	                "certificate-issued");
+	g_assert_cmpstr(
+	    ((FstDbEvent *)g_ptr_array_index(events, 6))->step, ==, "certificate-issued");
 	g_assert_nonnull(strstr(((FstDbEvent *)g_ptr_array_index(events, 7))->detail,
 	                        "certificate F1C0000002 sha256 f7366cc4"));
 	{
 		g_autoptr(FstAuditResult) audit = test_audit(path);
 		g_autoptr(GPtrArray) certs = NULL;
-		FstDbCertFilter filter = {.issuer_sha256 = "60B48C27090BAA0C4F3ACB8126A5E40CE30209B2C1E9"
-		                                           "A76B4416D00D7CC497D6"};
+		FstDbCertFilter filter = {.issuer_sha256 =
+		                              "60B48C27090BAA0C4F3ACB8126A5E40CE30209B2C1E9"
+		                              "A76B4416D00D7CC497D6"};
 		g_assert_true(audit->ok);
 		g_assert_cmpint(audit->events, ==, 14);
 		g_assert_cmpint(audit->certificates, ==, 2);
 		certs = fst_db_list_certificates(db, &filter, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(certs->len, ==, 2);
-		g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 1))->device_uid,
-		                ==,
-		                "FIXTURE-0002");
+		g_assert_cmpstr(
+		    ((FstDbCert *)g_ptr_array_index(certs, 1))->device_uid, ==, "FIXTURE-0002");
 		g_assert_null(((FstDbCert *)g_ptr_array_index(certs, 1))->lot);
-		g_assert_cmpint(test_sql_int(path,
-		                             "SELECT count(*) FROM certificates c JOIN profiles p ON "
-		                             "p.id = c.profile_id WHERE p.name = 'aws-iot' AND "
-		                             "p.content_sha256 IS NULL"),
-		                ==,
-		                2);
+		g_assert_cmpint(
+		    test_sql_int(path,
+		                 "SELECT count(*) FROM certificates c JOIN profiles p ON "
+		                 "p.id = c.profile_id WHERE p.name = 'aws-iot' AND "
+		                 "p.content_sha256 IS NULL"),
+		    ==,
+		    2);
 	}
 
 	/* it keeps working after the migration */
@@ -1291,9 +1290,8 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	revoked = fst_db_list_certificates(db, &filter, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(revoked->len, ==, 1);
-	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(revoked, 0))->revocation_reason,
-	                ==,
-	                "superseded");
+	g_assert_cmpstr(
+	    ((FstDbCert *)g_ptr_array_index(revoked, 0))->revocation_reason, ==, "superseded");
 	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(revoked, 0))->profile_sha256,
 	                ==,
 	                "b8bfe03309ec4cb13b7e5b9ea0399660dafa711e2a3ef1e0d1b7f0bb6a8d9c41");
@@ -1424,8 +1422,9 @@ test_migrate_v2_failure_keeps_v1(TestFixture *fx, gconstpointer user_data)
 	guint backups = 0;
 
 	/* a table in the way of v2 (someone's own addition to a v1 file) */
-	test_sql_exec(path, "CREATE TABLE registrations (note TEXT); "
-	                    "INSERT INTO registrations VALUES ('mine');");
+	test_sql_exec(path,
+	              "CREATE TABLE registrations (note TEXT); "
+	              "INSERT INTO registrations VALUES ('mine');");
 	schema_before = test_sql_schema(path);
 
 	db = fst_db_open(path, &error);
@@ -1465,7 +1464,8 @@ test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(FstDeviceInfo) info = test_info_new("SN-NOCTX", "1.0");
 	g_autoptr(FstDbCert) cert = test_cert_new(0xC3, "SN-NOCTX");
-	g_autofree gchar *issuer = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "issuing ca", -1);
+	g_autofree gchar *issuer =
+	    g_compute_checksum_for_string(G_CHECKSUM_SHA256, "issuing ca", -1);
 	g_autofree gchar *issuer_upper = g_ascii_strup(issuer, -1);
 	FstDbCertFilter filter = {0};
 	gint64 station_id;
@@ -1529,9 +1529,8 @@ test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpuint(certs->len, ==, 1);
 	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->serial_hex, ==, "C3");
-	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->profile_sha256,
-	                ==,
-	                cert->profile_sha256);
+	g_assert_cmpstr(
+	    ((FstDbCert *)g_ptr_array_index(certs, 0))->profile_sha256, ==, cert->profile_sha256);
 	g_assert_null(((FstDbCert *)g_ptr_array_index(certs, 0))->lot);
 	g_clear_pointer(&certs, g_ptr_array_unref);
 	filter = (FstDbCertFilter){.device_uid = "SN-CTX-2", .issuer_sha256 = issuer_upper};
@@ -1611,8 +1610,8 @@ test_revoke_certificate(TestFixture *fx, gconstpointer user_data)
 	g_assert_false(fst_db_revoke_certificate(db, "DEAD01", "", &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	reason = test_sql_text(fx->path,
-	                       "SELECT revocation_reason FROM certificates WHERE serial_hex = 'DEAD01'");
+	reason = test_sql_text(
+	    fx->path, "SELECT revocation_reason FROM certificates WHERE serial_hex = 'DEAD01'");
 	g_assert_cmpstr(reason, ==, "keyCompromise");
 
 	/* the audit chain follows the certificate to revoked */
@@ -1853,14 +1852,23 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstAuditResult) clean = NULL;
 	g_autoptr(GBytes) pristine = NULL;
 	const TestTamper cases[] = {
-	    {"edit a detail", "UPDATE events SET detail = 'all fine' WHERE id = 5", 5,
+	    {"edit a detail",
+	     "UPDATE events SET detail = 'all fine' WHERE id = 5",
+	     5,
 	     "event 5 was changed"},
-	    {"edit an outcome", "UPDATE events SET outcome = 'ok' WHERE outcome = 'failed'", -1,
+	    {"edit an outcome",
+	     "UPDATE events SET outcome = 'ok' WHERE outcome = 'failed'",
+	     -1,
 	     "was changed"},
-	    {"edit and re-chain one row", "UPDATE events SET hash = (SELECT hash FROM events WHERE id = 6) WHERE id = 7", 7,
+	    {"edit and re-chain one row",
+	     "UPDATE events SET hash = (SELECT hash FROM events WHERE id = 6) WHERE id = 7",
+	     7,
 	     "event 7 was changed"},
 	    {"delete a row", "DELETE FROM events WHERE id = 4", 4, "event 4 was deleted"},
-	    {"delete rows", "DELETE FROM events WHERE id IN (6, 7)", 6, "events 6 to 7 were deleted"},
+	    {"delete rows",
+	     "DELETE FROM events WHERE id IN (6, 7)",
+	     6,
+	     "events 6 to 7 were deleted"},
 	    {"delete the last row",
 	     "DELETE FROM events WHERE id = (SELECT max(id) FROM events)",
 	     23,
@@ -1877,21 +1885,25 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 	     -1,
 	     "inserted outside fleetstation"},
 	    {"swap a certificate's DER",
-	     "UPDATE certificates SET der = (SELECT der FROM certificates WHERE id = 2) WHERE id = 1",
+	     "UPDATE certificates SET der = (SELECT der FROM certificates WHERE id = 2) WHERE id = "
+	     "1",
 	     -1,
 	     "certificate 51 was changed"},
 	    {"move a certificate to another device",
 	     "UPDATE certificates SET device_id = 2 WHERE id = 1",
 	     -1,
 	     "certificate 51 was moved"},
-	    {"delete a certificate", "DELETE FROM certificates WHERE id = 2", -1,
+	    {"delete a certificate",
+	     "DELETE FROM certificates WHERE id = 2",
+	     -1,
 	     "certificate 52 was deleted"},
 	    {"set a certificate state by hand",
 	     "UPDATE certificates SET state = 'issued' WHERE id = 3",
 	     -1,
 	     "certificate 53 is issued but the audit chain moved it to verified"},
 	    {"insert a certificate",
-	     "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, state, created_at, "
+	     "INSERT INTO certificates (device_id, serial_hex, aws_cert_id, der, state, "
+	     "created_at, "
 	     "updated_at) SELECT device_id, 'FEED', aws_cert_id || 'x', der, state, 1, 1 FROM "
 	     "certificates WHERE id = 1",
 	     -1,
@@ -1927,8 +1939,10 @@ test_audit_catches_tampering(TestFixture *fx, gconstpointer user_data)
 		g_autoptr(FstAuditResult) result = NULL;
 
 		g_test_message("tamper: %s", cases[i].name);
-		g_assert_true(g_file_set_contents(
-		    copy, g_bytes_get_data(pristine, NULL), (gssize)g_bytes_get_size(pristine), NULL));
+		g_assert_true(g_file_set_contents(copy,
+		                                  g_bytes_get_data(pristine, NULL),
+		                                  (gssize)g_bytes_get_size(pristine),
+		                                  NULL));
 		test_sqlite3_cli(copy, cases[i].sql);
 		result = test_audit(copy);
 		g_assert_false(result->ok);
@@ -1959,35 +1973,46 @@ static const TestTamperKind test_tamper_kinds[] = {
     {"revoked-at",
      "UPDATE certificates SET revoked_at = revoked_at - 86400000000 WHERE state = 'revoked'",
      "certificates row 3 was changed outside fleetstation"},
-    {"not-after", "UPDATE certificates SET not_after = not_after + 86400 WHERE id = 1",
+    {"not-after",
+     "UPDATE certificates SET not_after = not_after + 86400 WHERE id = 1",
      "certificates row 1 was changed outside fleetstation"},
-    {"subject", "UPDATE certificates SET subject = 'CN=device SN-OTHER' WHERE id = 1",
+    {"subject",
+     "UPDATE certificates SET subject = 'CN=device SN-OTHER' WHERE id = 1",
      "certificates row 1 was changed outside fleetstation"},
-    {"certificate-lot", "UPDATE certificates SET lot_id = NULL WHERE id = 1",
+    {"certificate-lot",
+     "UPDATE certificates SET lot_id = NULL WHERE id = 1",
      "certificates row 1 was changed outside fleetstation"},
-    {"certificate-operator", "UPDATE certificates SET operator_id = NULL WHERE id = 1",
+    {"certificate-operator",
+     "UPDATE certificates SET operator_id = NULL WHERE id = 1",
      "certificates row 1 was changed outside fleetstation"},
-    {"certificate-ca", "UPDATE certificates SET ca_id = NULL WHERE id = 1",
+    {"certificate-ca",
+     "UPDATE certificates SET ca_id = NULL WHERE id = 1",
      "certificates row 1 was changed outside fleetstation"},
-    {"device-state", "UPDATE devices SET state = 'provisioned' WHERE state = 'failed'",
+    {"device-state",
+     "UPDATE devices SET state = 'provisioned' WHERE state = 'failed'",
      "devices row 4 was changed outside fleetstation"},
-    {"device-uid", "UPDATE devices SET uid = 'SN-SWAPPED' WHERE id = 1",
+    {"device-uid",
+     "UPDATE devices SET uid = 'SN-SWAPPED' WHERE id = 1",
      "devices row 1 was changed outside fleetstation"},
     {"object-hash",
      "UPDATE device_objects SET sha256 = lower(hex(randomblob(32))) WHERE id = 1",
      "device_objects row 1 was changed outside fleetstation"},
-    {"object-deleted", "DELETE FROM device_objects WHERE id = 2",
+    {"object-deleted",
+     "DELETE FROM device_objects WHERE id = 2",
      "device_objects row 2 was deleted"},
     {"object-inserted",
      "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, length, written_at) "
      "SELECT device_id, certificate_id, kind, sha256, length, written_at FROM device_objects "
      "WHERE id = 1",
      "device_objects row 9 is not in the audit chain"},
-    {"operator-renamed", "UPDATE operators SET name = 'Mallory'",
+    {"operator-renamed",
+     "UPDATE operators SET name = 'Mallory'",
      "operators row 1 was changed outside fleetstation"},
-    {"lot-renamed", "UPDATE lots SET name = 'LOT-OTHER'",
+    {"lot-renamed",
+     "UPDATE lots SET name = 'LOT-OTHER'",
      "lots row 1 was changed outside fleetstation"},
-    {"station-renamed", "UPDATE stations SET name = 'line-9'",
+    {"station-renamed",
+     "UPDATE stations SET name = 'line-9'",
      "stations row 1 was changed outside fleetstation"},
     {"detail-after-nul",
      "UPDATE events SET detail = CAST(CAST(detail AS BLOB) || x'00' || "
@@ -2020,7 +2045,8 @@ test_tamper_populate(const gchar *path)
 		g_autoptr(FstDeviceInfo) info = test_info_new(uid, "1.0.0");
 		g_autoptr(FstDbCert) cert = test_cert_new(0xA0 + i, uid);
 		g_autoptr(GBytes) roots = g_bytes_new_static("roots", 5);
-		g_autoptr(FstDbDeviceLog) log = fst_db_device_log_new(station_id, info, "/dev/x", &error);
+		g_autoptr(FstDbDeviceLog) log =
+		    fst_db_device_log_new(station_id, info, "/dev/x", &error);
 		gint64 now = g_get_real_time();
 
 		g_assert_no_error(error);
@@ -2083,15 +2109,16 @@ test_audit_rechain(const gchar *path, gint64 from_id)
 	gint64 last = 0;
 
 	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
-	g_assert_cmpint(sqlite3_prepare_v2(db,
-					   "SELECT id, device_id, station_id, operator_id, lot_id, "
-					   "step, started_at, ended_at, outcome, detail, hash, rows "
-					   "FROM events ORDER BY id",
-					   -1,
-					   &stmt,
-					   NULL),
-			==,
-			SQLITE_OK);
+	g_assert_cmpint(
+	    sqlite3_prepare_v2(db,
+	                       "SELECT id, device_id, station_id, operator_id, lot_id, "
+	                       "step, started_at, ended_at, outcome, detail, hash, rows "
+	                       "FROM events ORDER BY id",
+	                       -1,
+	                       &stmt,
+	                       NULL),
+	    ==,
+	    SQLITE_OK);
 	prev = g_strdup(FST_AUDIT_GENESIS);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		FstAuditEventRow row = {
@@ -2112,7 +2139,7 @@ test_audit_rechain(const gchar *path, gint64 from_id)
 		if (row.id < from_id) {
 			g_free(prev);
 			prev = fst_audit_hash_from_bytes(sqlite3_column_blob(stmt, 10),
-							 (gsize)sqlite3_column_bytes(stmt, 10));
+			                                 (gsize)sqlite3_column_bytes(stmt, 10));
 			continue;
 		}
 		hash = fst_audit_event_hash(prev, &row);
@@ -2129,9 +2156,9 @@ test_audit_rechain(const gchar *path, gint64 from_id)
 	}
 	g_clear_pointer(&stmt, sqlite3_finalize);
 	head = g_strdup_printf("UPDATE db_properties SET value = '%" G_GINT64_FORMAT
-			       " %s' WHERE key = 'audit-head'",
-			       last,
-			       prev);
+	                       " %s' WHERE key = 'audit-head'",
+	                       last,
+	                       prev);
 	g_assert_cmpint(sqlite3_exec(db, head, NULL, NULL, NULL), ==, SQLITE_OK);
 }
 
@@ -2179,8 +2206,8 @@ test_audit_anchor(TestFixture *fx, gconstpointer user_data)
 	/* a detail rewritten and the chain rebuilt from there: only the anchor
 	 * tells */
 	test_sql_exec(fx->path,
-		      "UPDATE events SET detail = 'model other' WHERE id = "
-		      "(SELECT min(id) FROM events WHERE step = 'identify')");
+	              "UPDATE events SET detail = 'model other' WHERE id = "
+	              "(SELECT min(id) FROM events WHERE step = 'identify')");
 	test_audit_rechain(fx->path, 1);
 	result = fst_audit_verify(fx->path, &error);
 	g_assert_no_error(error);
@@ -2251,7 +2278,8 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	/* nothing written yet: a raw connection sees no device (the station's
 	 * row is bound by a `records` event of its own) */
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 0);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 0);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 0);
 
 	/* first commit: device, certificate, objects, events, in that order */
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
@@ -2265,7 +2293,8 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(state, ==, "issued");
 	g_clear_pointer(&state, g_free);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, 2);
-	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
+	state = test_sql_text(fx->path,
+	                      "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
 	g_assert_cmpstr(state, ==, "identify,certificate-issued,issue");
 	g_clear_pointer(&state, g_free);
 
@@ -2274,7 +2303,8 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	fst_db_device_log_add_event(log, "burn", now + 9, now + 20, "ok", NULL);
 	fst_db_device_log_add_event(log, "verify", now + 20, now + 30, "ok", "identical");
 	fst_db_device_log_finish(log, cert->serial_hex, NULL);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 3);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 3);
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	state = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-1'");
@@ -2283,7 +2313,8 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	state = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '4C01'");
 	g_assert_cmpstr(state, ==, "verified");
 	g_clear_pointer(&state, g_free);
-	state = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
+	state = test_sql_text(fx->path,
+	                      "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
 	g_assert_cmpstr(state,
 	                ==,
 	                "identify,certificate-issued,issue,certificate-state,burn,verify,"
@@ -2292,7 +2323,8 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	/* an empty log commits nothing and succeeds */
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 8);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 8);
 
 	/* the audit chain covers every row written in the two commits */
 	fst_db_close(g_steal_pointer(&db));
@@ -2960,8 +2992,8 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpuint(devices->len, ==, 2);
 	g_assert_cmpint(((FstDbDevice *)g_ptr_array_index(devices, 0))->state,
-			==,
-			FST_DB_DEVICE_STATE_PROVISIONED);
+	                ==,
+	                FST_DB_DEVICE_STATE_PROVISIONED);
 	{
 		g_autofree gchar *ders_after =
 		    test_sql_text(path, "SELECT group_concat(hex(der), ',') FROM certificates");
@@ -3081,17 +3113,17 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	/* every row is bound: 3 devices, 4 certificates, the objects, names... */
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
-	g_assert_cmpint(audit->rows,
-			==,
-			test_sql_int(path,
-				     "SELECT (SELECT count(*) FROM devices) + (SELECT count(*) FROM "
-				     "certificates) + (SELECT count(*) FROM device_objects) + (SELECT "
-				     "count(*) FROM operators) + (SELECT count(*) FROM lots) + (SELECT "
-				     "count(*) FROM stations) + (SELECT count(*) FROM profiles) + "
-				     "(SELECT count(*) FROM cas) + (SELECT count(*) FROM key_escrows)"));
-	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'records'"),
-			>,
-			0);
+	g_assert_cmpint(
+	    audit->rows,
+	    ==,
+	    test_sql_int(path,
+	                 "SELECT (SELECT count(*) FROM devices) + (SELECT count(*) FROM "
+	                 "certificates) + (SELECT count(*) FROM device_objects) + (SELECT "
+	                 "count(*) FROM operators) + (SELECT count(*) FROM lots) + (SELECT "
+	                 "count(*) FROM stations) + (SELECT count(*) FROM profiles) + "
+	                 "(SELECT count(*) FROM cas) + (SELECT count(*) FROM key_escrows)"));
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'records'"), >, 0);
 	devices = fst_db_list_devices(db, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(devices->len, ==, 3);
@@ -3179,14 +3211,13 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	superseded = fst_db_list_certificates(db, &by_superseded, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(superseded->len, ==, 1);
-	g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(superseded, 0))->serial_hex,
-			==,
-			"F5C0000002");
+	g_assert_cmpstr(
+	    ((FstDbCert *)g_ptr_array_index(superseded, 0))->serial_hex, ==, "F5C0000002");
 	g_assert_cmpint(test_sql_int(path,
-				     "SELECT count(*) FROM certificate_details WHERE state = "
-				     "'revoked' AND revocation_reason = 'keyCompromise'"),
-			==,
-			1);
+	                             "SELECT count(*) FROM certificate_details WHERE state = "
+	                             "'revoked' AND revocation_reason = 'keyCompromise'"),
+	                ==,
+	                1);
 	g_clear_pointer(&db, fst_db_close);
 
 	fresh = fst_db_open(fx->path, &error);
@@ -3227,7 +3258,8 @@ test_lane_log(const gchar *uid, guint64 serial)
 	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
 	fst_db_device_log_add_certificate(log, cert);
 	fst_db_device_log_add_event(log, "issue", now + 1, now + 2, "ok", NULL);
-	fst_db_device_log_add_object(log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+	fst_db_device_log_add_object(
+	    log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
 	return log;
 }
 
@@ -3322,14 +3354,14 @@ test_device_log_group_commit(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(logs - logs_before, ==, 4);
 	g_clear_pointer(&db, fst_db_close);
 
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid LIKE '%-DUP'"),
-			==,
-			0);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid LIKE '%-DUP'"), ==, 0);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 4);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM certificates"), ==, 4);
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events WHERE detail LIKE '%-DUP%'"),
-			==,
-			0);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE detail LIKE '%-DUP%'"),
+	    ==,
+	    0);
 	db = fst_db_open(fx->path, &error);
 	g_assert_no_error(error);
 	finished = fst_db_find_device(db, "GROUP-FINISH", &error);
@@ -3395,18 +3427,18 @@ main(int argc, char **argv)
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
 	test_add("/fst/db/certificate/interrupted-superseded-when-reprovisioned",
-		 test_interrupted_certificate_superseded);
+	         test_interrupted_certificate_superseded);
 	test_add("/fst/db/backup/online-never-overwrites", test_backup_online);
 	test_add("/fst/db/audit/catches-tampering", test_audit_catches_tampering);
 	for (guint i = 0; i < G_N_ELEMENTS(test_tamper_kinds); i++) {
 		g_autofree gchar *path =
 		    g_strdup_printf("/fst/audit/verify/%s", test_tamper_kinds[i].path);
 		g_test_add(path,
-			   TestFixture,
-			   &test_tamper_kinds[i],
-			   test_fixture_setup,
-			   test_audit_tamper_kind,
-			   test_fixture_teardown);
+		           TestFixture,
+		           &test_tamper_kinds[i],
+		           test_fixture_setup,
+		           test_audit_tamper_kind,
+		           test_fixture_teardown);
 	}
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);

@@ -23,7 +23,6 @@
 
 #define TEST_UID "TEST-0001"
 
-
 typedef struct {
 	FstDevsimHal *hal;
 	FstDevCtx *ctx;
@@ -311,7 +310,8 @@ test_write_read(Fixture *f, gconstpointer user_data)
 	g_autoptr(GArray) objs = NULL;
 	guint64 written_before = fst_transport_get_bytes_written(f->transport);
 
-	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 1);
 	stored = fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_CA_CHAIN);
@@ -454,9 +454,8 @@ test_write_capacity_bound(Fixture *f, gconstpointer user_data)
 	req[0] = FST_FSP_OBJ_TRUST_ROOTS;
 	for (guint32 off = 0; off < 600; off += 200) {
 		fst_fsp_put_u32(req + 1, off);
-		g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200),
-		                 ==,
-		                 FST_FSP_STATUS_OK);
+		g_assert_cmpuint(
+		    raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200), ==, FST_FSP_STATUS_OK);
 	}
 	/* the staging area now holds exactly 600 bytes: COMMIT of 601 is too big */
 	commit[0] = FST_FSP_OBJ_TRUST_ROOTS;
@@ -468,18 +467,16 @@ test_write_capacity_bound(Fixture *f, gconstpointer user_data)
 	/* again, with the last WRITE one byte longer: refused */
 	for (guint32 off = 0; off < 400; off += 200) {
 		fst_fsp_put_u32(req + 1, off);
-		g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200),
-		                 ==,
-		                 FST_FSP_STATUS_OK);
+		g_assert_cmpuint(
+		    raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200), ==, FST_FSP_STATUS_OK);
 	}
 	fst_fsp_put_u32(req + 1, 400);
 	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, sizeof(req)),
 	                 ==,
 	                 FST_FSP_STATUS_STORAGE_FULL);
 	/* the staging area is gone: continuing at 400 is a bad offset */
-	g_assert_cmpuint(raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200),
-	                 ==,
-	                 FST_FSP_STATUS_BAD_OFFSET);
+	g_assert_cmpuint(
+	    raw_transact(f, FST_FSP_CMD_WRITE, seq++, req, 5 + 200), ==, FST_FSP_STATUS_BAD_OFFSET);
 	g_assert_null(fst_devsim_hal_get_object(f->hal, FST_FSP_OBJ_TRUST_ROOTS));
 	g_assert_cmpuint(fst_devsim_hal_get_commit_count(f->hal), ==, 0);
 }
@@ -659,7 +656,8 @@ test_retransmit_not_repeated(Fixture *f, gconstpointer user_data)
 	/* the COMMIT response is lost: the station sends COMMIT again, the device
 	 * answers from its cache and commits once */
 	f->drop_type = FST_FSP_CMD_COMMIT;
-	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(g_atomic_int_get(&f->dropped), ==, 1);
 	g_assert_cmpuint(fst_fsp_device_get_retransmissions(FST_FSP_DEVICE(f->device)), ==, 1);
@@ -703,7 +701,6 @@ test_timeout(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(f->ctx->n_commands, ==, 3);
 }
 
-
 /* the requests of @type sent so far */
 static guint
 count_requests(Fixture *f, guint8 type)
@@ -741,7 +738,8 @@ test_digest(Fixture *f, gconstpointer user_data)
 	g_assert_true(fst_device_identify(f->device, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_true(fst_device_get_info(f->device)->can_digest);
-	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
 	g_assert_no_error(error);
 
 	/* one request of one object id, one answer of length and hash: the 3 KiB
@@ -769,7 +767,8 @@ test_digest_unsupported(Fixture *f, gconstpointer user_data)
 	g_autoptr(GBytes) data = make_data(100, 22);
 	g_autoptr(GBytes) digest = NULL;
 
-	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, data, NULL, &error));
 	g_assert_no_error(error);
 	g_assert_false(fst_device_get_info(f->device)->can_digest);
 	/* refused by the station: nothing is sent to a firmware without it */
@@ -795,9 +794,11 @@ test_ab_digest_reads_storage(Fixture *f, gconstpointer user_data)
 	g_autofree gchar *b64 = NULL;
 	guint8 *raw;
 
-	g_assert_true(fst_device_write_object(f->device, 1, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 1, FST_OBJECT_DEVICE_CERT, data, NULL, &error));
 	g_assert_no_error(error);
-	digest_b = fst_device_digest_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
+	digest_b =
+	    fst_device_digest_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
 	g_assert_no_error(error);
 	assert_sha256(digest_b, data);
 	/* slot A holds nothing */
@@ -814,7 +815,8 @@ test_ab_digest_reads_storage(Fixture *f, gconstpointer user_data)
 	g_key_file_set_string(kf, "objects", "4", b64);
 	g_assert_true(g_key_file_save_to_file(kf, path, &error));
 	g_clear_pointer(&digest_b, g_bytes_unref);
-	digest_b = fst_device_digest_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
+	digest_b =
+	    fst_device_digest_object(f->device, 1, FST_OBJECT_DEVICE_CERT, NULL, NULL, &error);
 	g_assert_no_error(error);
 	assert_sha256(digest_b, rotten);
 }
@@ -1101,7 +1103,8 @@ test_put_key(Fixture *f, gconstpointer user_data)
 	g_autoptr(GBytes) sig = NULL;
 
 	/* without the capability the station does not even ask */
-	g_assert_false(fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P256, ec_der, NULL, &error));
+	g_assert_false(
+	    fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P256, ec_der, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
 
@@ -1112,7 +1115,8 @@ test_put_key(Fixture *f, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_true(fst_device_get_info(f->device)->can_put_key);
 	g_assert_cmpuint(fst_secret_get_len(rsa_der), >, 2 * (FST_DEV_MAX_PAYLOAD - 12));
-	g_assert_true(fst_device_put_key(f->device, 0, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
+	g_assert_true(
+	    fst_device_put_key(f->device, 0, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
 	g_assert_no_error(error);
 	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
 	g_assert_no_error(error);
@@ -1120,7 +1124,8 @@ test_put_key(Fixture *f, gconstpointer user_data)
 	check_signature(rsa, msg, sig);
 
 	/* an EC key announced as P-384 */
-	g_assert_false(fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P384, ec_der, NULL, &error));
+	g_assert_false(
+	    fst_device_put_key(f->device, 0, FST_KEY_TYPE_EC_P384, ec_der, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_assert_nonnull(strstr(error->message, "PUT_KEY"));
 	g_clear_error(&error);
@@ -1193,7 +1198,8 @@ test_list_reused(Fixture *f, gconstpointer user_data)
 
 	g_assert_true(
 	    fst_device_write_object(f->device, 0, FST_OBJECT_DEVICE_CERT, cert, NULL, &error));
-	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, chain, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, chain, NULL, &error));
 	g_assert_no_error(error);
 	n = f->ctx->n_commands;
 	back1 = fst_device_read_object(f->device, 0, FST_OBJECT_DEVICE_CERT, NULL, &error);
@@ -1205,7 +1211,8 @@ test_list_reused(Fixture *f, gconstpointer user_data)
 	g_assert_cmpuint(f->ctx->n_commands - n, ==, 3);
 
 	/* after a write, the length and hash come fresh from the device */
-	g_assert_true(fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, cert, NULL, &error));
+	g_assert_true(
+	    fst_device_write_object(f->device, 0, FST_OBJECT_CA_CHAIN, cert, NULL, &error));
 	g_assert_no_error(error);
 	n = f->ctx->n_commands;
 	back3 = fst_device_read_object(f->device, 0, FST_OBJECT_CA_CHAIN, NULL, &error);
@@ -1334,18 +1341,14 @@ test_slot0_wire_unchanged(Fixture *f, gconstpointer user_data)
 	csr = fst_device_generate_csr(f->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 	g_assert_no_error(error);
 	req = last_request(f, FST_FSP_CMD_KEYGEN);
-	g_assert_cmpmem(g_bytes_get_data(req, NULL),
-	                g_bytes_get_size(req),
-	                keygen_v10,
-	                sizeof(keygen_v10));
+	g_assert_cmpmem(
+	    g_bytes_get_data(req, NULL), g_bytes_get_size(req), keygen_v10, sizeof(keygen_v10));
 	g_clear_pointer(&req, g_bytes_unref);
 	spki = fst_device_generate_public_key(f->device, 0, FST_KEY_TYPE_EC_P384, NULL, &error);
 	g_assert_no_error(error);
 	req = last_request(f, FST_FSP_CMD_KEYGEN);
-	g_assert_cmpmem(g_bytes_get_data(req, NULL),
-	                g_bytes_get_size(req),
-	                keygen_pub,
-	                sizeof(keygen_pub));
+	g_assert_cmpmem(
+	    g_bytes_get_data(req, NULL), g_bytes_get_size(req), keygen_pub, sizeof(keygen_pub));
 	g_clear_pointer(&req, g_bytes_unref);
 
 	sig = fst_device_sign_challenge(f->device, 0, nonce, &msg, NULL, &error);
@@ -1597,7 +1600,8 @@ test_ab_put_key(Fixture *f, gconstpointer user_data)
 	ident->caps |= FST_FSP_CAP_PUT_KEY;
 	ident->key_types |= FST_KEY_TYPE_RSA_2048;
 	g_assert_true(fst_device_identify(f->device, NULL, &error));
-	g_assert_true(fst_device_put_key(f->device, 1, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
+	g_assert_true(
+	    fst_device_put_key(f->device, 1, FST_KEY_TYPE_RSA_2048, rsa_der, NULL, &error));
 	g_assert_no_error(error);
 	req = last_request(f, FST_FSP_CMD_PUT_KEY);
 	g_assert_cmphex(fst_fsp_get_u32((const guint8 *)g_bytes_get_data(req, NULL) + 1),

@@ -322,13 +322,8 @@ test_usage_errors(void)
 static gchar *
 models_path(const gchar *name)
 {
-	return g_build_filename(g_getenv("FST_TEMPLATES_DIR"),
-				"..",
-				"protocols",
-				"sim",
-				"models",
-				name,
-				NULL);
+	return g_build_filename(
+	    g_getenv("FST_TEMPLATES_DIR"), "..", "protocols", "sim", "models", name, NULL);
 }
 
 /* the shipped device models, and an option that overrides a model's value */
@@ -344,22 +339,62 @@ test_model_files(void)
 		gboolean can_csr;
 		guint32 cap_roots;
 	} cases[] = {
-	    {"ecc-p256.model", "devsim-ecc", FST_KEY_TYPE_EC_P256, FST_VALIDATION_ECDSA_P256,
-	     FST_CRED_FORMAT_PEM, TRUE, 16384},
-	    {"ecc-p384.model", "devsim-ecc384", FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384,
-	     FST_VALIDATION_ECDSA_P256 | FST_VALIDATION_ECDSA_P384, FST_CRED_FORMAT_PEM, TRUE, 16384},
-	    {"rsa-2048.model", "devsim-rsa", FST_KEY_TYPE_RSA_2048, FST_VALIDATION_RSA_PKCS1,
-	     FST_CRED_FORMAT_PEM, TRUE, 16384},
-	    {"rsa-4096.model", "devsim-rsa", FST_KEY_TYPE_RSA_4096, FST_VALIDATION_RSA_PKCS1,
-	     FST_CRED_FORMAT_PEM, TRUE, 16384},
-	    {"both.model", "devsim-ecc", FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_RSA_2048,
-	     FST_VALIDATION_RSA_PKCS1 | FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_PEM, TRUE, 16384},
-	    {"key-injection.model", "devsim-inject", FST_KEY_TYPE_EC_P256,
-	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, FALSE, 16384},
-	    {"small-storage.model", "devsim-small", FST_KEY_TYPE_EC_P256,
-	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, TRUE, 512},
-	    {"ecc-ab-slots.model", "devsim-ecc-ab", FST_KEY_TYPE_EC_P256,
-	     FST_VALIDATION_ECDSA_P256, FST_CRED_FORMAT_DER, TRUE, 16384},
+	    {"ecc-p256.model",
+	     "devsim-ecc",
+	     FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256,
+	     FST_CRED_FORMAT_PEM,
+	     TRUE,
+	     16384},
+	    {"ecc-p384.model",
+	     "devsim-ecc384",
+	     FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_EC_P384,
+	     FST_VALIDATION_ECDSA_P256 | FST_VALIDATION_ECDSA_P384,
+	     FST_CRED_FORMAT_PEM,
+	     TRUE,
+	     16384},
+	    {"rsa-2048.model",
+	     "devsim-rsa",
+	     FST_KEY_TYPE_RSA_2048,
+	     FST_VALIDATION_RSA_PKCS1,
+	     FST_CRED_FORMAT_PEM,
+	     TRUE,
+	     16384},
+	    {"rsa-4096.model",
+	     "devsim-rsa",
+	     FST_KEY_TYPE_RSA_4096,
+	     FST_VALIDATION_RSA_PKCS1,
+	     FST_CRED_FORMAT_PEM,
+	     TRUE,
+	     16384},
+	    {"both.model",
+	     "devsim-ecc",
+	     FST_KEY_TYPE_EC_P256 | FST_KEY_TYPE_RSA_2048,
+	     FST_VALIDATION_RSA_PKCS1 | FST_VALIDATION_ECDSA_P256,
+	     FST_CRED_FORMAT_PEM,
+	     TRUE,
+	     16384},
+	    {"key-injection.model",
+	     "devsim-inject",
+	     FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256,
+	     FST_CRED_FORMAT_DER,
+	     FALSE,
+	     16384},
+	    {"small-storage.model",
+	     "devsim-small",
+	     FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256,
+	     FST_CRED_FORMAT_DER,
+	     TRUE,
+	     512},
+	    {"ecc-ab-slots.model",
+	     "devsim-ecc-ab",
+	     FST_KEY_TYPE_EC_P256,
+	     FST_VALIDATION_ECDSA_P256,
+	     FST_CRED_FORMAT_DER,
+	     TRUE,
+	     16384},
 	};
 
 	if (g_getenv("FST_DEVSIM") == NULL || g_getenv("FST_TEMPLATES_DIR") == NULL) {
@@ -390,9 +425,15 @@ test_model_files(void)
 	/* an option wins over the model file */
 	{
 		g_autofree gchar *path = models_path("rsa-2048.model");
-		g_autoptr(Sim) sim = sim_start(
-		    "--uid", "MODEL-2", "--model-file", path, "--format", "der", "--capacity-roots",
-		    "2000", NULL);
+		g_autoptr(Sim) sim = sim_start("--uid",
+		                               "MODEL-2",
+		                               "--model-file",
+		                               path,
+		                               "--format",
+		                               "der",
+		                               "--capacity-roots",
+		                               "2000",
+		                               NULL);
 		g_autoptr(GError) error = NULL;
 		const FstDeviceInfo *info;
 		g_assert_true(fst_device_identify(sim->device, NULL, &error));
@@ -410,11 +451,11 @@ test_model_file_errors(void)
 {
 	g_autofree gchar *dir = g_dir_make_tmp("fst-devsim-model-XXXXXX", NULL);
 	const gchar *bad[] = {"[device]\nmodel=x\ncolour=blue\n",
-			      "[device]\ncapacity-roots=lots\n",
-			      "[device]\ncapacity-cert=-5\n",
-			      "[other]\nmodel=x\n",
-			      "[device]\nkey-injection-only=maybe\n",
-			      "[device]\ncred-slots=3\n"};
+	                      "[device]\ncapacity-roots=lots\n",
+	                      "[device]\ncapacity-cert=-5\n",
+	                      "[other]\nmodel=x\n",
+	                      "[device]\nkey-injection-only=maybe\n",
+	                      "[device]\ncred-slots=3\n"};
 
 	if (g_getenv("FST_DEVSIM") == NULL) {
 		g_test_skip("FST_DEVSIM is not set");
@@ -428,14 +469,14 @@ test_model_file_errors(void)
 		if (i < G_N_ELEMENTS(bad))
 			g_assert_true(g_file_set_contents(path, bad[i], -1, NULL));
 		p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-					 G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-				     &error,
-				     g_getenv("FST_DEVSIM"),
-				     "--uid",
-				     "X",
-				     "--model-file",
-				     path,
-				     NULL);
+		                         G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+		                     &error,
+		                     g_getenv("FST_DEVSIM"),
+		                     "--uid",
+		                     "X",
+		                     "--model-file",
+		                     path,
+		                     NULL);
 		g_assert_no_error(error);
 		g_assert_true(g_subprocess_wait(p, NULL, &error));
 		g_assert_cmpint(g_subprocess_get_exit_status(p), ==, 2);
@@ -534,10 +575,11 @@ test_ab_slots(void)
 	/* the same device with A/B slots: slot A is what it had; B is written
 	 * and activated */
 	{
-		g_autoptr(Sim) sim = sim_start("--uid", "AB-1", "--storage", storage, "--model-file",
-		                               model, NULL);
+		g_autoptr(Sim) sim =
+		    sim_start("--uid", "AB-1", "--storage", storage, "--model-file", model, NULL);
 		g_autoptr(GBytes) csr = NULL;
-		g_autoptr(GBytes) nonce = g_bytes_new_static("0123456789abcdef0123456789abcdef", 32);
+		g_autoptr(GBytes) nonce =
+		    g_bytes_new_static("0123456789abcdef0123456789abcdef", 32);
 		g_autoptr(GBytes) msg = NULL;
 		g_autoptr(GBytes) sig = NULL;
 		g_assert_true(fst_device_identify(sim->device, NULL, &error));
@@ -566,17 +608,23 @@ test_ab_slots(void)
 	g_assert_nonnull(strstr(slots2, "slot B: device-cert=1100 ca-chain=0 key=ec-p256"));
 	/* slot A's line, key hash included, is what it was */
 	{
-		g_autofree gchar *a1 = g_strndup(strstr(slots, "slot A:"),
-		                                 strcspn(strstr(slots, "slot A:"), "\n"));
+		g_autofree gchar *a1 =
+		    g_strndup(strstr(slots, "slot A:"), strcspn(strstr(slots, "slot A:"), "\n"));
 		g_assert_nonnull(strstr(slots2, a1));
 	}
 
 	/* the station fails to read a one-slot device's slot B file with a
 	 * one-slot model: the simulator refuses to start, naming the fix */
 	{
-		g_autoptr(GSubprocess) p = g_subprocess_new(
-		    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-		    &error, g_getenv("FST_DEVSIM"), "--uid", "AB-1", "--storage", storage, NULL);
+		g_autoptr(GSubprocess) p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+		                                                G_SUBPROCESS_FLAGS_STDERR_PIPE,
+		                                            &error,
+		                                            g_getenv("FST_DEVSIM"),
+		                                            "--uid",
+		                                            "AB-1",
+		                                            "--storage",
+		                                            storage,
+		                                            NULL);
 		g_autofree gchar *err = NULL;
 		g_assert_no_error(error);
 		g_assert_true(g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, &error));
@@ -587,16 +635,23 @@ test_ab_slots(void)
 	/* restarted with a reboot in the second WRITE of the next rotation,
 	 * into slot A: the device comes back on slot B, A as it was */
 	{
-		g_autoptr(Sim) sim = sim_start("--uid", "AB-1", "--storage", storage, "--model-file",
-		                               model, "--fault-reboot-in-write", "2", NULL);
+		g_autoptr(Sim) sim = sim_start("--uid",
+		                               "AB-1",
+		                               "--storage",
+		                               storage,
+		                               "--model-file",
+		                               model,
+		                               "--fault-reboot-in-write",
+		                               "2",
+		                               NULL);
 		g_autoptr(GBytes) csr = NULL;
 		g_assert_true(fst_device_identify(sim->device, NULL, &error));
 		g_assert_cmpuint(fst_device_get_info(sim->device)->active_slot, ==, 1);
 		csr = fst_device_generate_csr(sim->device, 0, FST_KEY_TYPE_EC_P256, NULL, &error);
 		g_assert_no_error(error);
 		fst_fsp_device_set_timeout(FST_FSP_DEVICE(sim->device), 200);
-		g_assert_false(
-		    fst_device_write_object(sim->device, 0, FST_OBJECT_DEVICE_CERT, big, NULL, &error));
+		g_assert_false(fst_device_write_object(
+		    sim->device, 0, FST_OBJECT_DEVICE_CERT, big, NULL, &error));
 		g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
 		g_clear_error(&error);
 		g_assert_true(fst_device_identify(sim->device, NULL, &error));

@@ -109,11 +109,11 @@ fst_interaction_test_async(FstFixture *fx, gconstpointer data)
 
 	fst_write_passphrase(fx, "async answer");
 	fst_interaction_ask_passphrase_async(interaction,
-					     "the test key",
-					     FST_INTERACTION_FLAG_NONE,
-					     NULL,
-					     fst_interaction_test_async_cb,
-					     &r);
+	                                     "the test key",
+	                                     FST_INTERACTION_FLAG_NONE,
+	                                     NULL,
+	                                     fst_interaction_test_async_cb,
+	                                     &r);
 	g_main_loop_run(loop);
 	g_assert_no_error(r.error);
 	g_assert_nonnull(r.secret);
@@ -125,7 +125,8 @@ fst_interaction_test_async(FstFixture *fx, gconstpointer data)
 
 /* an interaction that answers from memory and remembers what it was asked */
 #define FST_TYPE_TEST_INTERACTION (fst_test_interaction_get_type())
-G_DECLARE_FINAL_TYPE(FstTestInteraction, fst_test_interaction, FST, TEST_INTERACTION, FstInteraction)
+G_DECLARE_FINAL_TYPE(
+    FstTestInteraction, fst_test_interaction, FST, TEST_INTERACTION, FstInteraction)
 struct _FstTestInteraction {
 	FstInteraction parent_instance;
 	gchar *answer;
@@ -136,10 +137,10 @@ G_DEFINE_TYPE(FstTestInteraction, fst_test_interaction, FST_TYPE_INTERACTION)
 
 static FstSecret *
 fst_test_interaction_ask_passphrase(FstInteraction *interaction,
-				    const gchar *description,
-				    FstInteractionFlags flags,
-				    GCancellable *cancellable,
-				    GError **error)
+                                    const gchar *description,
+                                    FstInteractionFlags flags,
+                                    GCancellable *cancellable,
+                                    GError **error)
 {
 	FstTestInteraction *self = FST_TEST_INTERACTION(interaction);
 	self->n_asked++;
@@ -208,11 +209,23 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add("/fst/interaction/sources", FstFixture, NULL, fst_fixture_setup,
-		   fst_interaction_test_sources, fst_fixture_teardown);
-	g_test_add("/fst/interaction/async-on-caller-context", FstFixture, NULL, fst_fixture_setup,
-		   fst_interaction_test_async, fst_fixture_teardown);
-	g_test_add("/fst/interaction/unlock-ca-asks-interaction", FstFixture, NULL,
-		   fst_fixture_setup, fst_interaction_test_unlock_ca, fst_fixture_teardown);
+	g_test_add("/fst/interaction/sources",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_interaction_test_sources,
+	           fst_fixture_teardown);
+	g_test_add("/fst/interaction/async-on-caller-context",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_interaction_test_async,
+	           fst_fixture_teardown);
+	g_test_add("/fst/interaction/unlock-ca-asks-interaction",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_interaction_test_unlock_ca,
+	           fst_fixture_teardown);
 	return g_test_run();
 }

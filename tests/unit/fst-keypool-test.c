@@ -47,7 +47,8 @@ fst_test_pool_fills(void)
 	g_assert_true(fst_key_pool_wait_ready(pool, FST_KEY_TYPE_RSA_2048, 1, 60000));
 	/* an EC key of a type the pool does not keep is made on the spot */
 	{
-		g_autoptr(EVP_PKEY) ec = fst_key_pool_take(pool, FST_KEY_TYPE_EC_P384, NULL, &error);
+		g_autoptr(EVP_PKEY) ec =
+		    fst_key_pool_take(pool, FST_KEY_TYPE_EC_P384, NULL, &error);
 		g_assert_no_error(error);
 		g_assert_cmpstr(EVP_PKEY_get0_type_name(ec), ==, "EC");
 		g_assert_cmpint(EVP_PKEY_get_bits(ec), ==, 384);
@@ -79,10 +80,8 @@ fst_test_station_key(void)
 	g_autoptr(EVP_PKEY) escrow_key = fst_test_pki_keygen("rsa-2048");
 	g_autoptr(X509) escrow_cert =
 	    fst_test_pki_make_ca(fst_test_dir, "escrow", escrow_key, NULL, NULL, 365);
-	g_autoptr(FstProfile) plain = fst_test_pki_profile(
-	    fst_test_dir,
-	    "inject",
-	    "[validity]\ndays=30\n");
+	g_autoptr(FstProfile) plain =
+	    fst_test_pki_profile(fst_test_dir, "inject", "[validity]\ndays=30\n");
 	g_autoptr(FstDeviceInfo) info = fst_test_device_info("INJ1");
 	g_autoptr(FstKeyPool) pool = fst_key_pool_new(FST_KEY_TYPE_RSA_2048, 1);
 	static const FstKeyType types[] = {FST_KEY_TYPE_EC_P256, FST_KEY_TYPE_RSA_2048};
@@ -142,7 +141,8 @@ fst_test_station_key(void)
 				g_autoptr(EVP_PKEY) other = fst_test_pki_keygen("rsa-2048");
 				BUF_MEM *mem = NULL;
 				gsize secret_len = 0;
-				const guint8 *secret_data = fst_secret_get_data(secret, &secret_len);
+				const guint8 *secret_data =
+				    fst_secret_get_data(secret, &secret_len);
 				g_assert_nonnull(cms);
 				g_autoptr(BIO) junk = BIO_new(BIO_s_mem());
 				BUF_MEM *junk_mem = NULL;
@@ -150,14 +150,19 @@ fst_test_station_key(void)
 				 * itself may succeed with garbage about once in 256 runs, as
 				 * the unwrap uses a random key on failure (no padding oracle)
 				 * and the AES-CBC padding of the garbage can still be valid */
-				if (CMS_decrypt(cms, other, escrow_cert, NULL, junk, CMS_BINARY) == 1) {
+				if (CMS_decrypt(cms, other, escrow_cert, NULL, junk, CMS_BINARY) ==
+				    1) {
 					BIO_get_mem_ptr(junk, &junk_mem);
-					g_assert_false(junk_mem->length == secret_len &&
-					               memcmp(junk_mem->data, secret_data, secret_len) == 0);
+					g_assert_false(
+					    junk_mem->length == secret_len &&
+					    memcmp(junk_mem->data, secret_data, secret_len) == 0);
 				}
 				ERR_clear_error();
 				g_assert_cmpint(
-				    CMS_decrypt(cms, escrow_key, escrow_cert, NULL, out, CMS_BINARY), ==, 1);
+				    CMS_decrypt(
+				        cms, escrow_key, escrow_cert, NULL, out, CMS_BINARY),
+				    ==,
+				    1);
 				BIO_get_mem_ptr(out, &mem);
 				g_assert_cmpmem(mem->data, mem->length, secret_data, secret_len);
 				CMS_ContentInfo_free(cms);

@@ -16,7 +16,8 @@ scan(const gchar *text, gsize len, GPtrArray **lines, gint *cme)
 static void
 test_scan(void)
 {
-	const gchar pem[] = "\r\n%CMNG: 1,0,\"-----BEGIN X-----\r\nAB\r\nOK\r\n-----END X-----\"\r\nOK\r\n";
+	const gchar pem[] =
+	    "\r\n%CMNG: 1,0,\"-----BEGIN X-----\r\nAB\r\nOK\r\n-----END X-----\"\r\nOK\r\n";
 	const gchar nul[] = "noise\0here\r\n352656100367872\r\nOK\r\n";
 	g_autoptr(GPtrArray) lines = NULL;
 	g_autofree gchar *big = NULL;
@@ -25,7 +26,8 @@ test_scan(void)
 	/* not finished until the final result code */
 	g_assert_cmpint(scan("352656100367872\r\n", 17, &lines, &cme), ==, FST_NRF91_AT_INCOMPLETE);
 	g_assert_null(lines);
-	g_assert_cmpint(scan("352656100367872\r\nO", 18, &lines, &cme), ==, FST_NRF91_AT_INCOMPLETE);
+	g_assert_cmpint(
+	    scan("352656100367872\r\nO", 18, &lines, &cme), ==, FST_NRF91_AT_INCOMPLETE);
 	g_assert_cmpint(scan("352656100367872\r\nOK\r\n", 21, &lines, &cme), ==, FST_NRF91_AT_OK);
 	g_assert_cmpuint(lines->len, ==, 1);
 	g_assert_cmpstr(g_ptr_array_index(lines, 0), ==, "352656100367872");
@@ -60,8 +62,10 @@ test_scan(void)
 	/* bounded: one byte over the limit */
 	big = g_malloc0(FST_NRF91_AT_RESPONSE_MAX + 1);
 	memset(big, 'A', FST_NRF91_AT_RESPONSE_MAX + 1);
-	g_assert_cmpint(scan(big, FST_NRF91_AT_RESPONSE_MAX, &lines, &cme), ==, FST_NRF91_AT_INCOMPLETE);
-	g_assert_cmpint(scan(big, FST_NRF91_AT_RESPONSE_MAX + 1, &lines, &cme), ==, FST_NRF91_AT_OVERSIZE);
+	g_assert_cmpint(
+	    scan(big, FST_NRF91_AT_RESPONSE_MAX, &lines, &cme), ==, FST_NRF91_AT_INCOMPLETE);
+	g_assert_cmpint(
+	    scan(big, FST_NRF91_AT_RESPONSE_MAX + 1, &lines, &cme), ==, FST_NRF91_AT_OVERSIZE);
 }
 
 static void
@@ -114,7 +118,8 @@ static void
 test_cmng_line(void)
 {
 	const gchar *good =
-	    "%CMNG: 16842753,1,\"2C43952EE9E000FF2ACC4E2ED0897C0A72AD5FA72C3D934E81741CBD54F05BD1\"";
+	    "%CMNG: "
+	    "16842753,1,\"2C43952EE9E000FF2ACC4E2ED0897C0A72AD5FA72C3D934E81741CBD54F05BD1\"";
 	guint8 sha[32];
 	g_autoptr(GError) error = NULL;
 
@@ -131,7 +136,11 @@ test_cmng_line(void)
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
 	g_assert_false(fst_nrf91_at_parse_cmng_digest(
-	    "%CMNG: 1,1,2C43952EE9E000FF2ACC4E2ED0897C0A72AD5FA72C3D934E81741CBD54F05BD1", 1, 1, sha, &error));
+	    "%CMNG: 1,1,2C43952EE9E000FF2ACC4E2ED0897C0A72AD5FA72C3D934E81741CBD54F05BD1",
+	    1,
+	    1,
+	    sha,
+	    &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 }
 
@@ -139,7 +148,8 @@ static void
 test_cose(void)
 {
 	/* 18([h'a10126', {}, h'01', h'0203']) */
-	const guint8 tagged[] = {0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xa0, 0x41, 0x01, 0x42, 0x02, 0x03};
+	const guint8 tagged[] = {
+	    0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xa0, 0x41, 0x01, 0x42, 0x02, 0x03};
 	g_autoptr(GBytes) cose = g_bytes_new_static(tagged, sizeof(tagged));
 	g_autoptr(GBytes) untagged = g_bytes_new_static(tagged + 1, sizeof(tagged) - 1);
 	g_autoptr(GBytes) trailing = NULL;
@@ -148,8 +158,25 @@ test_cose(void)
 	g_autoptr(GBytes) sig = NULL;
 	g_autoptr(GBytes) tbs = NULL;
 	g_autoptr(GError) error = NULL;
-	const guint8 want_tbs[] = {0x84, 0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', '1',
-	                           0x43, 0xa1, 0x01, 0x26, 0x40, 0x41, 0x01};
+	const guint8 want_tbs[] = {0x84,
+	                           0x6a,
+	                           'S',
+	                           'i',
+	                           'g',
+	                           'n',
+	                           'a',
+	                           't',
+	                           'u',
+	                           'r',
+	                           'e',
+	                           '1',
+	                           0x43,
+	                           0xa1,
+	                           0x01,
+	                           0x26,
+	                           0x40,
+	                           0x41,
+	                           0x01};
 	guint8 more[sizeof(tagged) + 1];
 
 	g_assert_true(fst_nrf91_cose_sign1_parse(cose, &prot, &payload, &sig, &error));
@@ -157,7 +184,8 @@ test_cose(void)
 	g_assert_cmpmem(g_bytes_get_data(payload, NULL), g_bytes_get_size(payload), "\x01", 1);
 	g_assert_cmpmem(g_bytes_get_data(sig, NULL), g_bytes_get_size(sig), "\x02\x03", 2);
 	tbs = fst_nrf91_cose_sig_structure(prot, payload);
-	g_assert_cmpmem(g_bytes_get_data(tbs, NULL), g_bytes_get_size(tbs), want_tbs, sizeof(want_tbs));
+	g_assert_cmpmem(
+	    g_bytes_get_data(tbs, NULL), g_bytes_get_size(tbs), want_tbs, sizeof(want_tbs));
 	g_clear_pointer(&prot, g_bytes_unref);
 	g_clear_pointer(&payload, g_bytes_unref);
 	g_clear_pointer(&sig, g_bytes_unref);

@@ -28,8 +28,10 @@ static const gchar *fst_test_ttys =
     "E: BUSNUM=001\nE: DEVNUM=004\nE: MAJOR=189\nE: MINOR=3\n"
     "A: busnum=1\nA: devnum=4\nA: speed=12\nA: idVendor=10c4\nA: idProduct=ea60\n"
     "A: bConfigurationValue=1\nA: bNumConfigurations=1\n"
-    "H: descriptors=12010002000000" "40c41060ea000101020301"
-    "09022000010100803209040000" "02ff0000000705010200020007058102000200\n"
+    "H: descriptors=12010002000000"
+    "40c41060ea000101020301"
+    "09022000010100803209040000"
+    "02ff0000000705010200020007058102000200\n"
     "A: manufacturer=Silicon Labs\nA: product=CP2102 USB to UART Bridge Controller\n"
     "A: serial=FIX-0001\n"
     "\n"
@@ -121,10 +123,10 @@ fst_ports_known_exact_wins(void)
 	const gchar *desc = NULL;
 
 	g_assert_true(g_file_set_contents(path,
-					  "[usb abcd:*]\ndialect=fsp\ndescription=any\n"
-					  "[usb abcd:0002]\ndialect=fsp\ndescription=exact\n",
-					  -1,
-					  NULL));
+	                                  "[usb abcd:*]\ndialect=fsp\ndescription=any\n"
+	                                  "[usb abcd:0002]\ndialect=fsp\ndescription=exact\n",
+	                                  -1,
+	                                  NULL));
 	known = fst_known_devices_load(path, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(fst_known_devices_lookup(known, 0xabcd, 2, &desc), ==, "fsp");
@@ -305,7 +307,8 @@ fst_ports_settings_roundtrip(void)
 	g_assert_nonnull(strstr(text, "name=line-3"));
 
 	/* a wrong value is named */
-	g_assert_true(g_file_set_contents(conf, "[station]\nname=x\n[defaults]\nbaud=fast\n", -1, NULL));
+	g_assert_true(
+	    g_file_set_contents(conf, "[station]\nname=x\n[defaults]\nbaud=fast\n", -1, NULL));
 	g_clear_pointer(&loaded, fst_settings_free);
 	loaded = fst_settings_load(dir, &error);
 	g_assert_null(loaded);
@@ -328,7 +331,8 @@ fst_test_relay_thread(gpointer data)
 {
 	FstTestRelay *r = data;
 	while (!g_atomic_int_get(&r->stop)) {
-		struct pollfd pfd[2] = {{.fd = r->a, .events = POLLIN}, {.fd = r->b, .events = POLLIN}};
+		struct pollfd pfd[2] = {{.fd = r->a, .events = POLLIN},
+		                        {.fd = r->b, .events = POLLIN}};
 		if (poll(pfd, 2, 50) <= 0)
 			continue;
 		for (guint i = 0; i < 2; i++) {
@@ -338,7 +342,8 @@ fst_test_relay_thread(gpointer data)
 				continue;
 			n = read(pfd[i].fd, buf, sizeof(buf));
 			for (gssize done = 0; n > 0 && done < n;) {
-				gssize w = write(i == 0 ? r->b : r->a, buf + done, (gsize)(n - done));
+				gssize w =
+				    write(i == 0 ? r->b : r->a, buf + done, (gsize)(n - done));
 				if (w < 0 && errno != EAGAIN && errno != EINTR)
 					break;
 				if (w > 0)
@@ -368,13 +373,13 @@ fst_test_cable_plug(FstTestCable *c, UMockdevTestbed *tb, const gchar *dir, cons
 	c->relay.a = umockdev_testbed_get_dev_fd(tb, "/dev/ttyUSB0");
 	g_assert_cmpint(c->relay.a, >=, 0);
 	c->sim = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE,
-				  &error,
-				  g_getenv("FST_DEVSIM"),
-				  "--uid",
-				  uid,
-				  "--storage",
-				  storage,
-				  NULL);
+	                          &error,
+	                          g_getenv("FST_DEVSIM"),
+	                          "--uid",
+	                          uid,
+	                          "--storage",
+	                          storage,
+	                          NULL);
 	g_assert_no_error(error);
 	in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(c->sim));
 	line = g_data_input_stream_read_line(in, NULL, NULL, &error);
@@ -405,7 +410,7 @@ typedef struct {
 	GCancellable *stop;
 	GMutex lock;
 	GPtrArray *ports; /* (element-type utf8): ports of the results */
-	gchar *error;	  /* first result's error */
+	gchar *error;     /* first result's error */
 	gboolean ok;
 } FstTestWatch;
 
@@ -427,7 +432,8 @@ fst_test_watch_thread(gpointer data)
 	g_autoptr(GError) error = NULL;
 	/* a poll interval far longer than the test: only hotplug can wake it */
 	FstWatchOptions options = {.baud_rate = 115200, .poll_ms = 60000, .stop = t->stop};
-	t->ok = fst_watch_run(t->station, t->profile, &options, NULL, fst_test_watch_result, t, &error);
+	t->ok =
+	    fst_watch_run(t->station, t->profile, &options, NULL, fst_test_watch_result, t, &error);
 	g_assert_no_error(error);
 	return NULL;
 }
@@ -485,7 +491,7 @@ fst_watch_usb_hotplug(void)
 	g_assert_cmpstr(g_ptr_array_index(t.ports, 0), ==, "/dev/ttyUSB0");
 	g_assert_null(t.error);
 	g_test_message("arrival provisioned %.2f s after the plug",
-		       (gdouble)(g_get_monotonic_time() - plugged) / G_USEC_PER_SEC);
+	               (gdouble)(g_get_monotonic_time() - plugged) / G_USEC_PER_SEC);
 	{
 		g_autoptr(FstDbDevice) dev =
 		    fst_db_find_device(fst_station_get_db(t.station), "HOT-0001", &error);
@@ -553,7 +559,6 @@ fst_ports_provision_ttyusb(void)
 	}
 }
 
-
 /* jig lanes: a lane is a physical place (USB port path or adapter serial
  * number), whatever tty name the kernel gave the adapter */
 static void
@@ -578,7 +583,10 @@ fst_ports_lanes_umockdev(void)
 	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_usb, &error));
 	g_assert_no_error(error);
 	g_assert_true(g_file_set_contents(
-	    conf, "[station]\nname=jig\n[lanes]\n5=1-3\n6=serial:PL-9\n7=1-9.4\n8=2-1\n", -1, &error));
+	    conf,
+	    "[station]\nname=jig\n[lanes]\n5=1-3\n6=serial:PL-9\n7=1-9.4\n8=2-1\n",
+	    -1,
+	    &error));
 	lanes = fst_lanes_load(dir, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(fst_lanes_get_size(lanes), ==, 4);

@@ -144,7 +144,8 @@ fst_test_shipped(void)
 		    fst_profile_find(fst_test_templates_dir(), "aws-iot-ecc-rework", &error);
 		g_autoptr(FstProfile) roots = NULL;
 		g_assert_no_error(error);
-		g_assert_cmpint(fst_profile_get_on_return(rework), ==, FST_PROFILE_ON_RETURN_REPROVISION);
+		g_assert_cmpint(
+		    fst_profile_get_on_return(rework), ==, FST_PROFILE_ON_RETURN_REPROVISION);
 		g_assert_cmpint(fst_profile_get_credential_slots(rework), ==, FST_PROFILE_SLOTS_AB);
 		g_assert_cmpint(fst_profile_get_on_return(ecc), ==, FST_PROFILE_ON_RETURN_REFUSE);
 		roots = fst_profile_find(fst_test_templates_dir(), "aws-iot-trust-update", &error);
@@ -215,7 +216,8 @@ fst_test_trust_keys(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(trust->roots[0], ==, "AmazonRootCA1");
 	g_assert_cmpstr(trust->roots[1], ==, "G2-RootCA1");
 	summary = fst_profile_describe(profile);
-	g_assert_nonnull(strstr(summary, ", roots pinned: AmazonRootCA1;G2-RootCA1, at most 2048 bytes of roots"));
+	g_assert_nonnull(strstr(
+	    summary, ", roots pinned: AmazonRootCA1;G2-RootCA1, at most 2048 bytes of roots"));
 }
 
 typedef struct {
@@ -230,16 +232,32 @@ fst_test_aws_keys(FstTestFixture *fx, gconstpointer user_data)
 {
 	const FstTestBadCase cases[] = {
 	    {"register=true", "register=yes", "[aws] register (line 23): expected true or false"},
-	    {"region=eu-west-1", "region=EU West", "[aws] region (line 24): 'EU West' is not an AWS region"},
-	    {"register=true\nregion=eu-west-1", "register=true", "[aws] register (line 23): registering needs the region"},
-	    {"thing-name=line4-{device}", "thing-name=line4-{model}", "[aws] thing-name (line 25): unknown placeholder {model}"},
-	    {"thing-name=line4-{device}", "thing-name=line 4", "[aws] thing-name (line 25): ' ' cannot be"},
+	    {"region=eu-west-1",
+	     "region=EU West",
+	     "[aws] region (line 24): 'EU West' is not an AWS region"},
+	    {"register=true\nregion=eu-west-1",
+	     "register=true",
+	     "[aws] register (line 23): registering needs the region"},
+	    {"thing-name=line4-{device}",
+	     "thing-name=line4-{model}",
+	     "[aws] thing-name (line 25): unknown placeholder {model}"},
+	    {"thing-name=line4-{device}",
+	     "thing-name=line 4",
+	     "[aws] thing-name (line 25): ' ' cannot be"},
 	    {"policy=fleet-line4", "policy=fleet/line4", "[aws] policy (line 26): a policy name"},
-	    {"policy-file=policy.json", "policy-file=missing.json", "[aws] policy-file (line 27): cannot read"},
-	    {"policy-file=policy.json", "policy-file=not-json.txt", "[aws] policy-file (line 27): "},
+	    {"policy-file=policy.json",
+	     "policy-file=missing.json",
+	     "[aws] policy-file (line 27): cannot read"},
+	    {"policy-file=policy.json",
+	     "policy-file=not-json.txt",
+	     "[aws] policy-file (line 27): "},
 	    {"with-ca=true", "with-ca=1x", "[aws] with-ca (line 28): expected true or false"},
-	    {"status=inactive", "status=revoked", "[aws] status (line 29): 'revoked' is not one of"},
-	    {"status=inactive", "status=inactive\nregistr=true", "[aws] registr (line 30): unknown key"},
+	    {"status=inactive",
+	     "status=revoked",
+	     "[aws] status (line 29): 'revoked' is not one of"},
+	    {"status=inactive",
+	     "status=inactive\nregistr=true",
+	     "[aws] registr (line 30): unknown key"},
 	};
 	const gchar *aws = "include-starfield=false\n"
 	                   "[aws]\n"
@@ -259,7 +277,8 @@ fst_test_aws_keys(FstTestFixture *fx, gconstpointer user_data)
 	const FstProfileAws *settings;
 
 	(void)user_data;
-	g_assert_true(g_file_set_contents(policy_path, "{\"Version\": \"2012-10-17\"}\n", -1, NULL));
+	g_assert_true(
+	    g_file_set_contents(policy_path, "{\"Version\": \"2012-10-17\"}\n", -1, NULL));
 	g_assert_true(g_file_set_contents(text_path, "Allow everything\n", -1, NULL));
 	profile = fst_test_load_variant(fx, "include-starfield=false\n", aws, &error);
 	g_assert_no_error(error);
@@ -329,7 +348,9 @@ fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	    {"include-starfield=false",
 	     "include-starfield=false\nroots=AmazonRootCA1;../x",
 	     "[trust] roots (line 22): '../x' is not a root name"},
-	    {"include-starfield=false", "include-starfield=false\nroots=;", "[trust] roots (line 22): names no root"},
+	    {"include-starfield=false",
+	     "include-starfield=false\nroots=;",
+	     "[trust] roots (line 22): names no root"},
 	    {"key-source=device-csr", "key-source=station", "[profile] key-source (line 5)"},
 	    {"name=test\n", "", "[profile] name is missing"},
 	    {"o=Test Org\n", "", "[subject] o is missing"},
@@ -589,10 +610,11 @@ fst_test_full(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_true(fst_profile_get_burn_object(profile, FST_OBJECT_TRUST_ROOTS));
 	g_assert_cmpint(fst_profile_get_sec_tag(profile), ==, 16842753);
 	summary = fst_profile_describe(profile);
-	g_assert_cmpstr(summary,
-	                ==,
-	                "full: station-generated rsa-2048, until 2049-12-31T23:59:59Z (may outlive "
-	                "the CA), digest sha384, RSA-PSS, DER, no CA chain object, sec_tag 16842753");
+	g_assert_cmpstr(
+	    summary,
+	    ==,
+	    "full: station-generated rsa-2048, until 2049-12-31T23:59:59Z (may outlive "
+	    "the CA), digest sha384, RSA-PSS, DER, no CA chain object, sec_tag 16842753");
 
 	/* the defaults, from the minimal good profile */
 	{
@@ -602,9 +624,11 @@ fst_test_full(FstTestFixture *fx, gconstpointer user_data)
 		g_assert_false(fst_profile_get_allow_outlive_ca(plain));
 		g_assert_cmpint(fst_profile_get_digest(plain), ==, FST_PROFILE_DIGEST_AUTO);
 		g_assert_false(fst_profile_get_rsa_pss(plain));
-		g_assert_cmpuint(fst_profile_get_key_usage(plain), ==, FST_PROFILE_KEY_USAGE_DEFAULT);
 		g_assert_cmpuint(
-		    fst_profile_get_ext_key_usage(plain), ==, FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH);
+		    fst_profile_get_key_usage(plain), ==, FST_PROFILE_KEY_USAGE_DEFAULT);
+		g_assert_cmpuint(fst_profile_get_ext_key_usage(plain),
+		                 ==,
+		                 FST_PROFILE_EXT_KEY_USAGE_CLIENT_AUTH);
 		g_assert_true(fst_profile_get_subject_key_id(plain));
 		g_assert_true(fst_profile_get_authority_key_id(plain));
 		g_assert_null(fst_profile_render_san_dns(plain, info, &error));
@@ -637,30 +661,47 @@ fst_test_full_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	     "not-after=2049-12-31T23:59:59Z\ndays=30",
 	     "give either days or not-after"},
 	    {"not-after=2049-12-31T23:59:59Z\n", "", "[validity] needs days"},
-	    {"allow-outlive-ca=true", "allow-outlive-ca=yes please", "[validity] allow-outlive-ca (line 12)"},
-	    {"digest=sha384", "digest=md5", "[signature] digest (line 14): 'md5' is not one of auto, "
-	                                    "sha256, sha384, sha512"},
+	    {"allow-outlive-ca=true",
+	     "allow-outlive-ca=yes please",
+	     "[validity] allow-outlive-ca (line 12)"},
+	    {"digest=sha384",
+	     "digest=md5",
+	     "[signature] digest (line 14): 'md5' is not one of auto, "
+	     "sha256, sha384, sha512"},
 	    {"rsa-padding=pss", "rsa-padding=oaep", "[signature] rsa-padding (line 15)"},
 	    {"key-usage=digital-signature;key-encipherment",
 	     "key-usage=digital-signature;cert-sign",
 	     "[extensions] key-usage (line 17): unknown value 'cert-sign'"},
-	    {"key-usage=digital-signature;key-encipherment", "key-usage=", "list at least one usage"},
+	    {"key-usage=digital-signature;key-encipherment",
+	     "key-usage=",
+	     "list at least one usage"},
 	    {"ext-key-usage=client-auth;server-auth",
 	     "ext-key-usage=code-signing",
 	     "[extensions] ext-key-usage (line 18): unknown value 'code-signing'"},
-	    {"san-dns={uid}.example.com", "san-dns={uid}_x.example.com", "[extensions] san-dns (line 21)"},
+	    {"san-dns={uid}.example.com",
+	     "san-dns={uid}_x.example.com",
+	     "[extensions] san-dns (line 21)"},
 	    {"san-dns={uid}.example.com", "san-dns={serial}.example.com", "unknown placeholder"},
 	    {"san-uri=urn:example:{model}:{uid}", "san-uri={uid}", "starts with a scheme"},
-	    {"san-uri=urn:example:{model}:{uid}", "san-uri=urn:a b", "[extensions] san-uri (line 22)"},
-	    {"format=der", "format=base64", "[burn] format (line 24): 'base64' is not one of device, "
-	                                    "pem, der"},
-	    {"objects=device-cert;trust-roots", "objects=trust-roots", "device-cert must be burned"},
+	    {"san-uri=urn:example:{model}:{uid}",
+	     "san-uri=urn:a b",
+	     "[extensions] san-uri (line 22)"},
+	    {"format=der",
+	     "format=base64",
+	     "[burn] format (line 24): 'base64' is not one of device, "
+	     "pem, der"},
+	    {"objects=device-cert;trust-roots",
+	     "objects=trust-roots",
+	     "device-cert must be burned"},
 	    {"objects=device-cert;trust-roots", "objects=device-cert;keys", "unknown value 'keys'"},
 	    {"sec-tag=16842753", "sec-tag=-1", "[burn] sec-tag (line 26): '-1' is not a sec_tag"},
 	    {"sec-tag=16842753", "sec-tag=2147483648", "[burn] sec-tag (line 26)"},
 	    {"key-source=station-generated", "key-source=device-csr", "escrow certificate only"},
-	    {"escrow-certificate=escrow.pem", "escrow-certificate=missing.pem", "missing.pem does not exist"},
-	    {"escrow-certificate=escrow.pem", "escrow-certificate=test.profile",
+	    {"escrow-certificate=escrow.pem",
+	     "escrow-certificate=missing.pem",
+	     "missing.pem does not exist"},
+	    {"escrow-certificate=escrow.pem",
+	     "escrow-certificate=test.profile",
 	     "test.profile is not a PEM certificate"},
 	    {"[signature]", "[signatures]", "[signatures] (line 13): unknown group"},
 	    {"not-after=2049-12-31T23:59:59Z",
@@ -719,7 +760,8 @@ fst_test_all_errors(FstTestFixture *fx, gconstpointer user_data)
 	};
 
 	(void)user_data;
-	g_string_replace(text, "key-types=ec-p384;ec-p256;rsa-2048\n", "key-types=ec-p999\ncolour=blue\n", 1);
+	g_string_replace(
+	    text, "key-types=ec-p384;ec-p256;rsa-2048\n", "key-types=ec-p999\ncolour=blue\n", 1);
 	g_string_replace(text, "o=Test Org", "o=", 1);
 	g_string_replace(text, "days=365", "days=abc", 1);
 	g_string_replace(text, "endpoint=legacy", "endpoint=mars", 1);
@@ -771,28 +813,39 @@ fst_test_rework_keys(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(fst_profile_get_credential_slots(rework), ==, FST_PROFILE_SLOTS_AB);
 	{
 		g_autofree gchar *summary = fst_profile_describe(rework);
-		g_assert_nonnull(strstr(summary, "re-provisions devices that come back (A/B slots)"));
+		g_assert_nonnull(
+		    strstr(summary, "re-provisions devices that come back (A/B slots)"));
 	}
 	{
-		g_autoptr(FstProfile) bad = fst_test_load_variant(
-		    fx, "key-source=device-csr\n", "key-source=device-csr\non-return=rotate\n", &error);
+		g_autoptr(FstProfile) bad =
+		    fst_test_load_variant(fx,
+		                          "key-source=device-csr\n",
+		                          "key-source=device-csr\non-return=rotate\n",
+		                          &error);
 		g_assert_null(bad);
 		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
-		g_assert_nonnull(strstr(error->message,
-		                        "[profile] on-return (line 6): 'rotate' is not one of refuse, "
-		                        "reprovision"));
+		g_assert_nonnull(
+		    strstr(error->message,
+		           "[profile] on-return (line 6): 'rotate' is not one of refuse, "
+		           "reprovision"));
 		g_clear_error(&error);
 	}
 	{
-		g_autoptr(FstProfile) bad = fst_test_load_variant(
-		    fx, "key-source=device-csr\n", "key-source=device-csr\ncredential-slots=abc\n", &error);
+		g_autoptr(FstProfile) bad =
+		    fst_test_load_variant(fx,
+		                          "key-source=device-csr\n",
+		                          "key-source=device-csr\ncredential-slots=abc\n",
+		                          &error);
 		g_assert_null(bad);
 		g_assert_nonnull(strstr(error->message, "[profile] credential-slots (line 6)"));
 		g_clear_error(&error);
 	}
 	{
-		g_autoptr(FstProfile) bad = fst_test_load_variant(
-		    fx, "key-source=device-csr\n", "key-source=device-csr\njob=everything\n", &error);
+		g_autoptr(FstProfile) bad =
+		    fst_test_load_variant(fx,
+		                          "key-source=device-csr\n",
+		                          "key-source=device-csr\njob=everything\n",
+		                          &error);
 		g_assert_null(bad);
 		g_assert_nonnull(strstr(error->message, "[profile] job (line 6): 'everything'"));
 	}
@@ -923,8 +976,8 @@ fst_test_cli_check(FstTestFixture *fx, gconstpointer user_data)
 	}
 	/* several errors: each listed with its line, then the count */
 	{
-		g_autoptr(FstProfile) p = fst_test_load_variant(
-		    fx, "o=Test Org\n", "o=Test Org\nou=Test Unit\n", NULL);
+		g_autoptr(FstProfile) p =
+		    fst_test_load_variant(fx, "o=Test Org\n", "o=Test Org\nou=Test Unit\n", NULL);
 		g_autoptr(GString) text = g_string_new(NULL);
 		gchar *contents = NULL;
 		g_assert_null(p);

@@ -73,7 +73,11 @@ test_make_der(guint64 serial)
 
 /* one device through the API, provisioned or failed with @failure */
 static void
-test_device(FstDb *db, gint64 station, const gchar *uid, const gchar *model, guint64 serial,
+test_device(FstDb *db,
+            gint64 station,
+            const gchar *uid,
+            const gchar *model,
+            guint64 serial,
             const gchar *failure)
 {
 	g_autoptr(GError) error = NULL;
@@ -234,9 +238,8 @@ test_csv_hostile_strings(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(rows->len, ==, 4);
 	g_assert_cmpuint(header->len, ==, FST_REPORT_N_COLUMNS);
 	for (guint r = 0; r < rows->len; r++)
-		g_assert_cmpuint(((GPtrArray *)g_ptr_array_index(rows, r))->len,
-		                 ==,
-		                 FST_REPORT_N_COLUMNS);
+		g_assert_cmpuint(
+		    ((GPtrArray *)g_ptr_array_index(rows, r))->len, ==, FST_REPORT_N_COLUMNS);
 
 	/* commas, quotes, spaces and non-ASCII come back exactly */
 	g_assert_cmpstr(test_cell(rows, 1, "device_uid"), ==, "SN,1 \"quoted\"");
@@ -254,10 +257,8 @@ test_csv_hostile_strings(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(test_cell(rows, 2, "device_state"), ==, "failed");
 	g_assert_cmpstr(test_cell(rows, 1, "serial"), ==, "101");
 	g_assert_cmpstr(test_cell(rows, 1, "cert_state"), ==, "verified");
-	g_assert_true(g_regex_match_simple("^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:]{8}Z$",
-	                                   test_cell(rows, 1, "issued_at"),
-	                                   0,
-	                                   0));
+	g_assert_true(g_regex_match_simple(
+	    "^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:]{8}Z$", test_cell(rows, 1, "issued_at"), 0, 0));
 	/* no raw formula start anywhere in the file */
 	g_assert_null(strstr(text, ",="));
 	g_assert_null(strstr(text, ",@"));
@@ -385,13 +386,22 @@ test_pdf(TestFixture *fx, gconstpointer user_data)
 		g_strv_builder_add(sb, path);
 		g_strv_builder_add(sb, png);
 		full = g_strv_builder_end(sb);
-		g_spawn_sync(NULL, full, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-		             NULL, NULL, &out, &status, &error);
+		g_spawn_sync(NULL,
+		             full,
+		             NULL,
+		             G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+		             NULL,
+		             NULL,
+		             NULL,
+		             &out,
+		             &status,
+		             &error);
 		g_assert_no_error(error);
 		g_assert_cmpint(status, ==, 0);
 		g_assert_true(g_file_test(first, G_FILE_TEST_IS_REGULAR));
 		if (g_getenv("FST_REPORT_KEEP_PDF") != NULL) {
-			g_autofree gchar *keep = g_build_filename(g_get_tmp_dir(), "fst-report.pdf", NULL);
+			g_autofree gchar *keep =
+			    g_build_filename(g_get_tmp_dir(), "fst-report.pdf", NULL);
 			g_autofree gchar *copy = g_strdup_printf("cp %s %s", path, keep);
 			g_spawn_command_line_sync(copy, NULL, NULL, NULL, NULL);
 			g_test_message("kept %s", keep);

@@ -115,9 +115,8 @@ fst_serial_transport_cancel_test(void)
 	transport = fst_serial_transport_new(pty.slave_path, 0);
 	g_assert_true(fst_transport_open(transport, &error));
 	g_cancellable_cancel(cancellable);
-	g_assert_cmpint(fst_transport_read(transport, buf, sizeof(buf), 5000, cancellable, &error),
-			==,
-			-1);
+	g_assert_cmpint(
+	    fst_transport_read(transport, buf, sizeof(buf), 5000, cancellable, &error), ==, -1);
 	g_assert_error(error, FST_ERROR, FST_ERROR_CANCELLED);
 	fst_pty_close(&pty);
 }
@@ -125,7 +124,8 @@ fst_serial_transport_cancel_test(void)
 static void
 fst_serial_transport_missing_port_test(void)
 {
-	g_autoptr(FstTransport) transport = fst_serial_transport_new("/dev/ttyFLEETNOTHERE0", 115200);
+	g_autoptr(FstTransport) transport =
+	    fst_serial_transport_new("/dev/ttyFLEETNOTHERE0", 115200);
 	g_autoptr(GError) error = NULL;
 	g_assert_false(fst_transport_open(transport, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
@@ -135,7 +135,8 @@ fst_serial_transport_missing_port_test(void)
 static void
 fst_serial_transport_not_open_test(void)
 {
-	g_autoptr(FstTransport) transport = fst_serial_transport_new("/dev/ttyFLEETNOTHERE0", 115200);
+	g_autoptr(FstTransport) transport =
+	    fst_serial_transport_new("/dev/ttyFLEETNOTHERE0", 115200);
 	g_autoptr(GError) error = NULL;
 	guint8 buf[4] = {0};
 	g_assert_false(fst_transport_write(transport, buf, sizeof(buf), 100, NULL, &error));
@@ -186,7 +187,8 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/serial-transport/roundtrip", fst_serial_transport_roundtrip_test);
 	g_test_add_func("/fst/serial-transport/timeout", fst_serial_transport_timeout_test);
 	g_test_add_func("/fst/serial-transport/cancel", fst_serial_transport_cancel_test);
-	g_test_add_func("/fst/serial-transport/missing-port", fst_serial_transport_missing_port_test);
+	g_test_add_func("/fst/serial-transport/missing-port",
+	                fst_serial_transport_missing_port_test);
 	g_test_add_func("/fst/serial-transport/not-open", fst_serial_transport_not_open_test);
 	g_test_add_func("/fst/serial-transport/unplugged", fst_serial_transport_unplugged_test);
 	g_test_add_func("/fst/serial-transport/shim-scoped", fst_serial_transport_shim_scoped_test);

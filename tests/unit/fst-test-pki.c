@@ -149,16 +149,15 @@ fst_test_pki_make_ca(const gchar *dir,
 			md = EVP_sha512();
 	}
 	g_assert_cmpint(X509_set_version(cert, X509_VERSION_3), ==, 1);
-	g_assert_cmpint(ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int() & 0x7fffffff),
-	                ==,
-	                1);
-	X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_ASC, (const guint8 *)"Fleet Test", -1, -1, 0);
+	g_assert_cmpint(
+	    ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int() & 0x7fffffff), ==, 1);
+	X509_NAME_add_entry_by_txt(
+	    subject, "O", MBSTRING_ASC, (const guint8 *)"Fleet Test", -1, -1, 0);
 	X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const guint8 *)name, -1, -1, 0);
-	g_assert_cmpint(X509_set_issuer_name(cert,
-	                                     issuer != NULL ? X509_get_subject_name(issuer)
-	                                                    : subject),
-	                ==,
-	                1);
+	g_assert_cmpint(
+	    X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : subject),
+	    ==,
+	    1);
 	g_assert_nonnull(X509_gmtime_adj(X509_getm_notBefore(cert), -3600));
 	g_assert_nonnull(X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL));
 	g_assert_cmpint(X509_set_pubkey(cert, key), ==, 1);
@@ -180,8 +179,8 @@ fst_test_pki_make_ca(const gchar *dir,
 FstCa *
 fst_test_pki_load_ca(const gchar *dir, const gchar *name, const gchar *chain_name)
 {
-	g_autoptr(FstSecret) pass =
-	    fst_secret_new((const guint8 *)FST_TEST_PKI_PASSPHRASE, strlen(FST_TEST_PKI_PASSPHRASE));
+	g_autoptr(FstSecret) pass = fst_secret_new((const guint8 *)FST_TEST_PKI_PASSPHRASE,
+	                                           strlen(FST_TEST_PKI_PASSPHRASE));
 	g_autofree gchar *cert_path = g_strdup_printf("%s/%s.pem", dir, name);
 	g_autofree gchar *key_path = g_strdup_printf("%s/%s.key", dir, name);
 	g_autofree gchar *chain_path =
@@ -197,17 +196,17 @@ FstProfile *
 fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra)
 {
 	g_autofree gchar *path = g_strdup_printf("%s/%s.profile", dir, name);
-	g_autofree gchar *text = g_strdup_printf(
-	    "[profile]\n"
-	    "name=%s\n"
-	    "models=test-*\n"
-	    "key-types=ec-p256;ec-p384;ec-p521;rsa-2048;rsa-3072;rsa-4096\n"
-	    "[subject]\n"
-	    "cn={model}-{uid}\n"
-	    "o=Fleet Test\n"
-	    "%s\n",
-	    name,
-	    extra != NULL ? extra : "[validity]\ndays=365\n");
+	g_autofree gchar *text =
+	    g_strdup_printf("[profile]\n"
+	                    "name=%s\n"
+	                    "models=test-*\n"
+	                    "key-types=ec-p256;ec-p384;ec-p521;rsa-2048;rsa-3072;rsa-4096\n"
+	                    "[subject]\n"
+	                    "cn={model}-{uid}\n"
+	                    "o=Fleet Test\n"
+	                    "%s\n",
+	                    name,
+	                    extra != NULL ? extra : "[validity]\ndays=365\n");
 	g_autoptr(GError) error = NULL;
 	FstProfile *profile;
 
@@ -220,8 +219,7 @@ fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra)
 gboolean
 fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label)
 {
-	g_autofree gchar *b64 =
-	    g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	g_autofree gchar *b64 = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
 	g_autoptr(GString) pem = g_string_new(NULL);
 	gsize len = strlen(b64);
 	g_autofree gchar *old = NULL;

@@ -14,30 +14,20 @@ G_BEGIN_DECLS
 
 #define FST_TEST_PKI_PASSPHRASE "correct horse battery staple"
 
-EVP_PKEY *
-fst_test_pki_keygen(const gchar *kind);
-GBytes *
-fst_test_pki_csr(EVP_PKEY *key, const gchar *md_name);
-GBytes *
-fst_test_pki_spki(EVP_PKEY *key);
-X509 *
-fst_test_pki_make_ca(const gchar *dir,
-		     const gchar *name,
-		     EVP_PKEY *key,
-		     X509 *issuer,
-		     EVP_PKEY *issuer_key,
-		     gint days);
-FstCa *
-fst_test_pki_load_ca(const gchar *dir, const gchar *name, const gchar *chain_name);
-FstProfile *
-fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra);
-gboolean
-fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label);
-gboolean
-fst_test_pki_write_key(const gchar *path, EVP_PKEY *key);
-void
-fst_test_pki_rmrf(const gchar *path);
-guint
-fst_test_pki_key_type(const gchar *kind);
+EVP_PKEY *fst_test_pki_keygen(const gchar *kind);
+GBytes *fst_test_pki_csr(EVP_PKEY *key, const gchar *md_name);
+GBytes *fst_test_pki_spki(EVP_PKEY *key);
+X509 *fst_test_pki_make_ca(const gchar *dir,
+                           const gchar *name,
+                           EVP_PKEY *key,
+                           X509 *issuer,
+                           EVP_PKEY *issuer_key,
+                           gint days);
+FstCa *fst_test_pki_load_ca(const gchar *dir, const gchar *name, const gchar *chain_name);
+FstProfile *fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra);
+gboolean fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label);
+gboolean fst_test_pki_write_key(const gchar *path, EVP_PKEY *key);
+void fst_test_pki_rmrf(const gchar *path);
+guint fst_test_pki_key_type(const gchar *kind);
 
 G_END_DECLS

@@ -265,8 +265,8 @@ fst_test_select_full(const FstTrustOptions *options,
 	g_autoptr(FstTrustSelection) sel = fst_trust_select_explain(
 	    fst_test_catalogue, options, validation, format, capacity, error);
 	g_autoptr(GString) str = g_string_new(NULL);
-	guint32 budget = options->budget > 0 && options->budget < capacity ? options->budget
-	                                                                    : capacity;
+	guint32 budget =
+	    options->budget > 0 && options->budget < capacity ? options->budget : capacity;
 	gsize total = 0;
 	gsize prev = 0;
 	gboolean usable = FALSE;
@@ -345,9 +345,30 @@ fst_test_select_sequence(void)
 		const gchar *reason;
 	} cases[] = {
 	    /* everything fits: every ATS root, whatever the device validates */
-	    {TRUE, FALSE, RSA, PEM, ROOMY, 0, ALL4, "all ATS roots fit (4,464 of 65,536 bytes free)"},
-	    {TRUE, FALSE, P256, PEM, 4464, 0, ALL4, "all ATS roots fit (4,464 of 4,464 bytes free)"},
-	    {TRUE, FALSE, RSA | P256 | P384, DER, 3130, 0, ALL4, "all ATS roots fit (3,130 of 3,130"},
+	    {TRUE,
+	     FALSE,
+	     RSA,
+	     PEM,
+	     ROOMY,
+	     0,
+	     ALL4,
+	     "all ATS roots fit (4,464 of 65,536 bytes free)"},
+	    {TRUE,
+	     FALSE,
+	     P256,
+	     PEM,
+	     4464,
+	     0,
+	     ALL4,
+	     "all ATS roots fit (4,464 of 4,464 bytes free)"},
+	    {TRUE,
+	     FALSE,
+	     RSA | P256 | P384,
+	     DER,
+	     3130,
+	     0,
+	     ALL4,
+	     "all ATS roots fit (3,130 of 3,130"},
 	    /* over: the family the device cannot validate goes */
 	    {TRUE,
 	     FALSE,
@@ -438,7 +459,14 @@ fst_test_select_sequence(void)
 	     0,
 	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,SFSRootCAG2,AmazonRootCA2",
 	     "all ATS roots fit (5,888 of 65,536 bytes free)"},
-	    {TRUE, TRUE, P256, PEM, ROOMY, 0, ALL4, "SFSRootCAG2 omitted: device validates ECDSA P-256 only"},
+	    {TRUE,
+	     TRUE,
+	     P256,
+	     PEM,
+	     ROOMY,
+	     0,
+	     ALL4,
+	     "SFSRootCAG2 omitted: device validates ECDSA P-256 only"},
 	    {TRUE,
 	     TRUE,
 	     RSA,
@@ -626,9 +654,8 @@ fst_test_cross_sign(X509 *subject, X509 *issuer, EVP_PKEY *signer)
 	X509_EXTENSION *ext;
 
 	g_assert_cmpint(X509_set_version(cert, X509_VERSION_3), ==, 1);
-	g_assert_cmpint(ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int() & 0x7fffffff),
-	                ==,
-	                1);
+	g_assert_cmpint(
+	    ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int() & 0x7fffffff), ==, 1);
 	g_assert_cmpint(X509_set_subject_name(cert, X509_get_subject_name(subject)), ==, 1);
 	g_assert_cmpint(X509_set_issuer_name(cert, X509_get_subject_name(issuer)), ==, 1);
 	g_assert_cmpint(X509_set_pubkey(cert, X509_get0_pubkey(subject)), ==, 1);
@@ -685,9 +712,8 @@ fst_test_make_catalogue(X509 **a_out, EVP_PKEY **ka_out, X509 **s_out, EVP_PKEY 
 	fst_test_write_cert(dir, "TestRootS.pem", s);
 	sha_a = fst_test_der_sha256(a);
 	sha_s = fst_test_der_sha256(s);
-	list = g_strdup_printf("%s  TestRootA.pem  ats-primary\n%s  TestRootS.pem  ats-starfield\n",
-	                       sha_a,
-	                       sha_s);
+	list = g_strdup_printf(
+	    "%s  TestRootA.pem  ats-primary\n%s  TestRootS.pem  ats-starfield\n", sha_a, sha_s);
 	g_assert_true(g_file_set_contents(list_path, list, -1, NULL));
 	*a_out = a;
 	*ka_out = ka;
