@@ -77,6 +77,159 @@ fst_cli_register_push_job(gpointer data)
 	return NULL;
 }
 
+/* register export: the bulk-registration files of a lot, or with a bucket
+ * the whole AWS bulk registration (upload, task, reports, reconciliation) */
+static FstExit
+fst_cli_register_export(const gchar *db_path,
+                        const gchar *lot,
+                        const gchar *out_dir,
+                        gint hold_hours,
+                        const gchar *thing_name,
+                        const gchar *policy,
+                        const gchar *bucket,
+                        const gchar *role_arn,
+                        const gchar *aws_profile,
+                        const gchar *region,
+                        const gchar *endpoint,
+                        gdouble rate,
+                        gboolean json)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+
+	g_autofree gchar *dir = g_strdup(out_dir != NULL ? out_dir : ".");
+	guint n = 0;
+	if (lot == NULL) {
+		g_printerr("fleetstation register export: give --lot LOT\n");
+		return FST_EXIT_USAGE;
+	}
+	if (bucket != NULL) {
+		g_autoptr(FstAwsCredentials) creds = NULL;
+		g_autoptr(FstAwsIot) iot = NULL;
+		guint n_ok = 0, n_failed = 0;
+		if (role_arn == NULL) {
+			g_printerr("fleetstation register export: --bucket needs --role-arn\n");
+			return FST_EXIT_USAGE;
+		}
+		creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
+		if (creds == NULL)
+			return fst_cli_fail("register", json, error);
+		iot = fst_aws_iot_new(creds, &error);
+		if (iot == NULL)
+			return fst_cli_fail("register", json, error);
+		fst_aws_iot_set_rate(iot, rate);
+		if (!fst_registration_bulk_register(db_path,
+		                                    iot,
+		                                    lot,
+		                                    thing_name,
+		                                    policy,
+		                                    dir,
+		                                    bucket,
+		                                    role_arn,
+		                                    2 * G_USEC_PER_SEC,
+		                                    &n_ok,
+		                                    &n_failed,
+		                                    NULL,
+		                                    &error))
+			return fst_cli_fail("register", json, error);
+		if (json) {
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "event", "register-bulk");
+			fst_cli_json_add_string(b, "lot", lot);
+			json_builder_set_member_name(b, "registered");
+			json_builder_add_int_value(b, n_ok);
+			json_builder_set_member_name(b, "failed");
+			json_builder_add_int_value(b, n_failed);
+			json_builder_end_object(b);
+			node = json_builder_get_root(b);
+			fst_cli_print_json(node);
+		} else {
+			g_print("lot %s: %u registered by the AWS bulk registration task, %u "
+			        "refused (see register status --state failed)\n",
+			        lot,
+			        n_ok,
+			        n_failed);
+		}
+		return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+	}
+	if (!fst_registration_export(db_path,
+	                             lot,
+	                             thing_name,
+	                             policy,
+	                             dir,
+	                             (gint64)(hold_hours > 0 ? hold_hours : 72) * 3600 *
+	                                 G_USEC_PER_SEC,
+	                             &n,
+	                             &error))
+		return fst_cli_fail("register", json, error);
+	if (json) {
+		g_autofree gchar *pp = g_strdup_printf("%s/%s-params.jsonl", dir, lot);
+		g_autofree gchar *tp = g_strdup_printf("%s/%s-template.json", dir, lot);
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "register-export");
+		fst_cli_json_add_string(b, "lot", lot);
+		fst_cli_json_add_string(b, "params", pp);
+		fst_cli_json_add_string(b, "template", tp);
+		json_builder_set_member_name(b, "certificates");
+		json_builder_add_int_value(b, n);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	} else {
+		g_print("wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
+		        "start an AWS bulk registration task with them, then run "
+		        "`fleetstation register import-results --params %s/%s-params.jsonl "
+		        "REPORT...`\n",
+		        dir,
+		        lot,
+		        n,
+		        dir,
+		        lot,
+		        dir,
+		        lot);
+	}
+	return FST_EXIT_OK;
+}
+
+/* register import-results: AWS bulk registration reports fetched by hand */
+static FstExit
+fst_cli_register_import(const gchar *db_path,
+                        const gchar *params_file,
+                        const gchar *const *reports,
+                        gboolean json)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+	guint n_ok = 0, n_failed = 0;
+	if (params_file == NULL || reports == NULL || reports[0] == NULL) {
+		g_printerr("fleetstation register import-results: give --params FILE and one "
+		           "or more REPORT files\n");
+		return FST_EXIT_USAGE;
+	}
+	if (!fst_registration_import_results(
+	        db_path, params_file, reports, &n_ok, &n_failed, &error))
+		return fst_cli_fail("register", json, error);
+	if (json) {
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "register-import-results");
+		json_builder_set_member_name(b, "registered");
+		json_builder_add_int_value(b, n_ok);
+		json_builder_set_member_name(b, "failed");
+		json_builder_add_int_value(b, n_failed);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	} else {
+		g_print("%u registered, %u refused by AWS (see register status --state "
+		        "failed)\n",
+		        n_ok,
+		        n_failed);
+	}
+	return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+}
+
 /**
  * fst_cli_register:
  * @argc: arguments, argv[0] = "register"
@@ -371,136 +524,23 @@ fst_cli_register(gint argc, gchar **argv)
 		return stats.failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 	}
 
-	if (g_strcmp0(sub, "export") == 0) {
-		g_autofree gchar *dir = g_strdup(out_dir != NULL ? out_dir : ".");
-		guint n = 0;
-		if (lot == NULL) {
-			g_printerr("fleetstation register export: give --lot LOT\n");
-			return FST_EXIT_USAGE;
-		}
-		if (bucket != NULL) {
-			g_autoptr(FstAwsCredentials) creds = NULL;
-			g_autoptr(FstAwsIot) iot = NULL;
-			guint n_ok = 0, n_failed = 0;
-			if (role_arn == NULL) {
-				g_printerr(
-				    "fleetstation register export: --bucket needs --role-arn\n");
-				return FST_EXIT_USAGE;
-			}
-			creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
-			if (creds == NULL)
-				return fst_cli_fail("register", json, error);
-			iot = fst_aws_iot_new(creds, &error);
-			if (iot == NULL)
-				return fst_cli_fail("register", json, error);
-			fst_aws_iot_set_rate(iot, rate);
-			if (!fst_registration_bulk_register(db_path,
-			                                    iot,
-			                                    lot,
-			                                    thing_name,
-			                                    policy,
-			                                    dir,
-			                                    bucket,
-			                                    role_arn,
-			                                    2 * G_USEC_PER_SEC,
-			                                    &n_ok,
-			                                    &n_failed,
-			                                    NULL,
-			                                    &error))
-				return fst_cli_fail("register", json, error);
-			if (json) {
-				json_builder_begin_object(b);
-				fst_cli_json_add_string(b, "event", "register-bulk");
-				fst_cli_json_add_string(b, "lot", lot);
-				json_builder_set_member_name(b, "registered");
-				json_builder_add_int_value(b, n_ok);
-				json_builder_set_member_name(b, "failed");
-				json_builder_add_int_value(b, n_failed);
-				json_builder_end_object(b);
-				node = json_builder_get_root(b);
-				fst_cli_print_json(node);
-			} else {
-				g_print(
-				    "lot %s: %u registered by the AWS bulk registration task, %u "
-				    "refused (see register status --state failed)\n",
-				    lot,
-				    n_ok,
-				    n_failed);
-			}
-			return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
-		}
-		if (!fst_registration_export(db_path,
-		                             lot,
-		                             thing_name,
-		                             policy,
-		                             dir,
-		                             (gint64)(hold_hours > 0 ? hold_hours : 72) * 3600 *
-		                                 G_USEC_PER_SEC,
-		                             &n,
-		                             &error))
-			return fst_cli_fail("register", json, error);
-		if (json) {
-			g_autofree gchar *pp = g_strdup_printf("%s/%s-params.jsonl", dir, lot);
-			g_autofree gchar *tp = g_strdup_printf("%s/%s-template.json", dir, lot);
-			json_builder_begin_object(b);
-			fst_cli_json_add_string(b, "event", "register-export");
-			fst_cli_json_add_string(b, "lot", lot);
-			fst_cli_json_add_string(b, "params", pp);
-			fst_cli_json_add_string(b, "template", tp);
-			json_builder_set_member_name(b, "certificates");
-			json_builder_add_int_value(b, n);
-			json_builder_end_object(b);
-			node = json_builder_get_root(b);
-			fst_cli_print_json(node);
-		} else {
-			g_print(
-			    "wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
-			    "start an AWS bulk registration task with them, then run "
-			    "`fleetstation register import-results --params %s/%s-params.jsonl "
-			    "REPORT...`\n",
-			    dir,
-			    lot,
-			    n,
-			    dir,
-			    lot,
-			    dir,
-			    lot);
-		}
-		return FST_EXIT_OK;
-	}
-	if (g_strcmp0(sub, "import-results") == 0) {
-		guint n_ok = 0, n_failed = 0;
-		if (params_file == NULL || argc < 3) {
-			g_printerr(
-			    "fleetstation register import-results: give --params FILE and one "
-			    "or more REPORT files\n");
-			return FST_EXIT_USAGE;
-		}
-		if (!fst_registration_import_results(db_path,
-		                                     params_file,
-		                                     (const gchar *const *)argv + 2,
-		                                     &n_ok,
-		                                     &n_failed,
-		                                     &error))
-			return fst_cli_fail("register", json, error);
-		if (json) {
-			json_builder_begin_object(b);
-			fst_cli_json_add_string(b, "event", "register-import-results");
-			json_builder_set_member_name(b, "registered");
-			json_builder_add_int_value(b, n_ok);
-			json_builder_set_member_name(b, "failed");
-			json_builder_add_int_value(b, n_failed);
-			json_builder_end_object(b);
-			node = json_builder_get_root(b);
-			fst_cli_print_json(node);
-		} else {
-			g_print("%u registered, %u refused by AWS (see register status --state "
-			        "failed)\n",
-			        n_ok,
-			        n_failed);
-		}
-		return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
-	}
+	if (g_strcmp0(sub, "export") == 0)
+		return fst_cli_register_export(db_path,
+		                               lot,
+		                               out_dir,
+		                               hold_hours,
+		                               thing_name,
+		                               policy,
+		                               bucket,
+		                               role_arn,
+		                               aws_profile,
+		                               region,
+		                               endpoint,
+		                               rate,
+		                               json);
+	if (g_strcmp0(sub, "import-results") == 0)
+		return fst_cli_register_import(
+		    db_path, params_file, argc > 2 ? (const gchar *const *)argv + 2 : NULL, json);
 
 	queue = fst_db_queue_open(db_path, &error);
 	if (queue == NULL)
