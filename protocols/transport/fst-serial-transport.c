@@ -280,6 +280,10 @@ fst_serial_transport_open(FstTransport *transport, GError **error)
 	}
 	/* whatever was pending from before is not for us */
 	sp_flush(self->port, SP_BUF_BOTH);
+	/* the port is open and configured: libserialport works on the descriptor
+	 * from now on, so the pty's name link goes at once, and a station killed
+	 * while it works leaves nothing behind in the temporary directory */
+	fst_serial_transport_remove_link(self);
 	g_debug("opened %s%s", path, self->is_pty ? " (pseudo-terminal)" : "");
 	return TRUE;
 }

@@ -1,6 +1,7 @@
 /* FstSerialTransport on real pseudo-terminals, through libserialport */
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <pty.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -180,10 +181,38 @@ fst_serial_transport_shim_scoped_test(void)
 	fst_pty_close(&pty);
 }
 
+/* the pty's name link lives only while the port opens: a station killed
+ * while it works leaves nothing in the temporary directory */
+static void
+fst_serial_transport_no_link_left_test(void)
+{
+	FstPty pty = {-1, -1, NULL};
+	g_autoptr(FstTransport) transport = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDir) dir = NULL;
+
+	fst_pty_open(&pty);
+	transport = fst_serial_transport_new(pty.slave_path, 115200);
+	g_assert_true(fst_transport_open(transport, &error));
+	g_assert_no_error(error);
+	dir = g_dir_open(g_get_tmp_dir(), 0, &error);
+	g_assert_no_error(error);
+	g_assert_null(g_dir_read_name(dir));
+	fst_transport_close(transport);
+	fst_pty_close(&pty);
+}
+
 int
 main(int argc, char **argv)
 {
+	/* a temporary directory of its own, so that what the transport leaves is
+	 * seen; set before GLib first reads TMPDIR */
+	gchar tmp[] = "/tmp/fst-serial-transport-test-XXXXXX";
+	g_assert_nonnull(mkdtemp(tmp));
+	g_setenv("TMPDIR", tmp, TRUE);
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/fst/serial-transport/no-link-left-while-open",
+	                fst_serial_transport_no_link_left_test);
 	g_test_add_func("/fst/serial-transport/roundtrip", fst_serial_transport_roundtrip_test);
 	g_test_add_func("/fst/serial-transport/timeout", fst_serial_transport_timeout_test);
 	g_test_add_func("/fst/serial-transport/cancel", fst_serial_transport_cancel_test);
@@ -192,5 +221,9 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/serial-transport/not-open", fst_serial_transport_not_open_test);
 	g_test_add_func("/fst/serial-transport/unplugged", fst_serial_transport_unplugged_test);
 	g_test_add_func("/fst/serial-transport/shim-scoped", fst_serial_transport_shim_scoped_test);
-	return g_test_run();
+	{
+		gint rc = g_test_run();
+		g_rmdir(tmp);
+		return rc;
+	}
 }
