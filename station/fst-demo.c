@@ -45,8 +45,9 @@ fst_demo_sim_free(FstDemoSim *sim)
  * fst_demo_find_devsim:
  * @error: (nullable): return location
  *
- * Finds fleetstation-devsim: `$FST_DEVSIM`, then next to this executable in the
- * build tree (protocols/) or the install tree (same bin/), then `$PATH`.
+ * Finds fleetstation-devsim: `$FST_DEVSIM`, then beside this executable (the
+ * install tree's bin/), then the build tree's protocols/ when this executable
+ * runs from the build tree, then `$PATH`.
  *
  * Returns: (transfer full): its path, or %NULL with %FST_ERROR_NOT_FOUND
  */
@@ -61,13 +62,15 @@ fst_demo_find_devsim(GError **error)
 	if (env != NULL && env[0] != '\0')
 		return g_strdup(env);
 	if (dir != NULL) {
-		const gchar *candidates[] = {"fleetstation-devsim",
-		                             "../protocols/fleetstation-devsim"};
-		for (guint i = 0; i < G_N_ELEMENTS(candidates); i++) {
-			g_autofree gchar *path = g_build_filename(dir, candidates[i], NULL);
-			if (g_file_test(path, G_FILE_TEST_IS_EXECUTABLE))
-				return g_canonicalize_filename(path, NULL);
-		}
+		/* installed: beside this program; in the build tree: protocols/ */
+		g_autofree gchar *beside = g_build_filename(dir, "fleetstation-devsim", NULL);
+		g_autofree gchar *built =
+		    g_build_filename(FST_BUILD_DIR, "protocols", "fleetstation-devsim", NULL);
+		if (g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE))
+			return g_canonicalize_filename(beside, NULL);
+		if (g_str_has_prefix(exe, FST_BUILD_DIR "/") &&
+		    g_file_test(built, G_FILE_TEST_IS_EXECUTABLE))
+			return g_steal_pointer(&built);
 	}
 	found = g_find_program_in_path("fleetstation-devsim");
 	if (found == NULL) {
