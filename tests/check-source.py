@@ -15,9 +15,9 @@ For every C file under station/, protocols/, db/ and gui/:
   (G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509, ...)) live only in the shared
   fst-*-common.h headers, so that one type has one cleanup
 For every C, CMake, Python and shell file, tests included:
-- no comment or test path narrates history ("issue 5", "schema v4:" section
-  headers, /fst/db/v4/... test paths): code says what it is; history lives
-  in git and in the change logs of the documents
+- no comment or test path narrates history (issue numbers, schema-version
+  section headers, test paths named after a schema version): code says what
+  it is; history lives in git and in the change logs of the documents
 Prints one line per violation and exits 1 if there is any.
 """
 import pathlib
