@@ -51,6 +51,9 @@ typedef struct {
 	FstDevCtx *ctx;
 	gsize out_bytes;
 	gsize unplug_after; /* 0 = never: after this many OUT bytes, ENODEV */
+	gsize stall_after;  /* 0 = never: after this many OUT bytes, the OUT endpoint stalls */
+	gboolean busy;      /* another driver holds the interface */
+	gboolean mute;      /* the firmware hangs: nothing comes back IN */
 	gboolean gone;
 	UMockdevIoctlBase *handler;
 } FakeUsb;
@@ -102,8 +105,10 @@ fake_feed(FakeUsb *f)
 	guint8 buf[4096];
 	ssize_t n;
 
-	while ((n = read(f->pipe_rd, buf, sizeof(buf))) > 0)
-		g_byte_array_append(f->tx, buf, (guint)n);
+	while ((n = read(f->pipe_rd, buf, sizeof(buf))) > 0) {
+		if (!f->mute)
+			g_byte_array_append(f->tx, buf, (guint)n);
+	}
 	while (f->tx->len > 0 && !g_queue_is_empty(&f->pending_in)) {
 		UMockdevIoctlData *urb = g_queue_pop_head(&f->pending_in);
 		struct usbdevfs_urb *u = urb_of(urb);
@@ -156,6 +161,16 @@ fake_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer use
 				g_object_unref(data);
 				g_object_unref(urb);
 				umockdev_ioctl_client_complete(client, -1, ENODEV);
+				g_mutex_unlock(&f->lock);
+				return TRUE;
+			}
+			if (f->stall_after != 0 && f->out_bytes + len > f->stall_after) {
+				/* the endpoint halts: the urb completes with a stall */
+				u->actual_length = 0;
+				u->status = -EPIPE;
+				g_queue_push_tail(&f->done, urb);
+				g_clear_object(&data);
+				umockdev_ioctl_client_complete(client, 0, 0);
 				g_mutex_unlock(&f->lock);
 				return TRUE;
 			}
@@ -214,6 +229,9 @@ fake_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer use
 		umockdev_ioctl_client_complete(client, 0, 0);
 	} else if (request == USBDEVFS_GETDRIVER) {
 		umockdev_ioctl_client_complete(client, -1, ENODATA);
+	} else if ((request == USBDEVFS_CLAIMINTERFACE || request == USBDEVFS_DISCONNECT_CLAIM) &&
+	           f->busy) {
+		umockdev_ioctl_client_complete(client, -1, EBUSY);
 	} else if (request == USBDEVFS_CLAIMINTERFACE || request == USBDEVFS_RELEASEINTERFACE ||
 	           request == USBDEVFS_SETINTERFACE || request == USBDEVFS_CLEAR_HALT ||
 	           request == USBDEVFS_RESET || request == USBDEVFS_SETCONFIGURATION ||
@@ -390,6 +408,58 @@ test_unplug_mid_write(Fixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(r->error->message, "gone"));
 	g_assert_null(fst_devsim_hal_get_object(board->hal, 0x01));
 	g_assert_cmpuint(fst_devsim_hal_get_commit_count(board->hal), ==, 0);
+}
+
+/* the firmware stalls the OUT endpoint in the certificate's WRITEs: the
+ * station names the stall and what to check, the board committed nothing */
+static void
+test_stall(Fixture *fx, gconstpointer user_data)
+{
+	FakeUsb *board = fake_usb_new(13, "USB-BOARD-7");
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	board->stall_after = 400;
+	r = provision_port(fx, "usb:001-013");
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_PROTOCOL);
+	g_assert_nonnull(strstr(r->error->message, "usb:001-013"));
+	g_assert_nonnull(strstr(r->error->message, "stalled"));
+	g_assert_null(fst_devsim_hal_get_object(board->hal, 0x01));
+	g_assert_cmpuint(fst_devsim_hal_get_commit_count(board->hal), ==, 0);
+}
+
+/* another driver or program holds the interface: the station says so and
+ * sends nothing to the board */
+static void
+test_busy(Fixture *fx, gconstpointer user_data)
+{
+	FakeUsb *board = fake_usb_new(14, "USB-BOARD-8");
+	g_autoptr(FstProvisionResult) r = NULL;
+
+	board->busy = TRUE;
+	r = provision_port(fx, "usb:001-014");
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_BUSY);
+	g_assert_nonnull(strstr(r->error->message, "usb:001-014"));
+	g_assert_nonnull(strstr(r->error->message, "claimed by another program"));
+	g_assert_cmpuint(board->out_bytes, ==, 0);
+}
+
+/* the firmware hangs: the station gives up with a time-out instead of
+ * waiting for ever, and nothing was issued for a board that never answered */
+static void
+test_mute(Fixture *fx, gconstpointer user_data)
+{
+	FakeUsb *board = fake_usb_new(15, "USB-BOARD-9");
+	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+
+	board->mute = TRUE;
+	r = provision_port(fx, "usb:001-015");
+	g_assert_error(r->error, FST_ERROR, FST_ERROR_TIMED_OUT);
+	g_assert_nonnull(strstr(r->error->message, "usb:001-015"));
+	g_assert_cmpuint(board->out_bytes, >, 0);
+	dev = fst_db_find_device(fst_station_get_db(fx->station), "USB-BOARD-9", &error);
+	g_assert_null(dev);
 }
 
 /* a board plugged in while the station runs is enumerated and provisioned,
@@ -747,6 +817,11 @@ main(int argc, char **argv)
 	           fixture_setup,
 	           test_unplug_mid_write,
 	           fixture_teardown);
+	g_test_add("/fst/usb/stall", Fixture, NULL, fixture_setup, test_stall, fixture_teardown);
+	g_test_add(
+	    "/fst/usb/interface-busy", Fixture, NULL, fixture_setup, test_busy, fixture_teardown);
+	g_test_add(
+	    "/fst/usb/firmware-hangs", Fixture, NULL, fixture_setup, test_mute, fixture_teardown);
 	g_test_add("/fst/usb/known-devices-interface",
 	           Fixture,
 	           NULL,
