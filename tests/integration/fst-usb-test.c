@@ -728,26 +728,6 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 	}
 }
 
-/* a copy of the templates whose known-devices table gives an nRF91 modem's
- * USB-serial id the nrf91 dialect, before anything reads the templates */
-static gchar *
-templates_with_modem(void)
-{
-	g_autofree gchar *dir = g_dir_make_tmp("fst-usb-templates-XXXXXX", NULL);
-	g_autofree gchar *cmd =
-	    g_strdup_printf("cp -r '%s/.' '%s'", g_getenv("FST_TEMPLATES_DIR"), dir);
-	g_autofree gchar *conf = g_build_filename(dir, "ports", "known-devices.conf", NULL);
-	g_autofree gchar *text = NULL;
-	g_autofree gchar *more = NULL;
-
-	g_assert_cmpint(system(cmd), ==, 0);
-	g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
-	more = g_strconcat(
-	    text, "\n[usb 1915:910a]\ndescription=nRF91 modem UART\ndialect=nrf91\n", NULL);
-	g_assert_true(g_file_set_contents(conf, more, -1, NULL));
-	return g_steal_pointer(&dir);
-}
-
 /* which interface carries the frames is data: known-devices.conf */
 static void
 test_known_devices_interface(Fixture *fx, gconstpointer user_data)
@@ -794,11 +774,7 @@ int
 main(int argc, char **argv)
 {
 	g_setenv(FST_ENV_CA_PASSPHRASE, "usb-test-passphrase", TRUE);
-	g_autofree gchar *templates = NULL;
-	int rc;
 	g_test_init(&argc, &argv, NULL);
-	templates = templates_with_modem();
-	g_setenv("FST_TEMPLATES_DIR", templates, TRUE);
 	/* the testbed before anything asks whether it runs in one */
 	testbed = umockdev_testbed_new();
 	if (!umockdev_in_mock_environment()) {
@@ -840,10 +816,5 @@ main(int argc, char **argv)
 	           fixture_setup,
 	           test_hotplug_arrival,
 	           fixture_teardown);
-	rc = g_test_run();
-	{
-		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", templates);
-		g_assert_cmpint(system(cmd), ==, 0);
-	}
-	return rc;
+	return g_test_run();
 }
