@@ -19,7 +19,7 @@ add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/packaging/changelog.gz
 	DEPENDS ${CMAKE_CURRENT_LIST_DIR}/debian/changelog)
 
 # man pages, compressed as Debian installs them
-set(FST_MAN_PAGES fleetstation.1 fleetstation-devsim.1)
+set(FST_MAN_PAGES fleetstation.1 fleetstation-devsim.1 fleetstation-gui.1 fleetstation-nrf91sim.1)
 set(FST_MAN_GZ)
 foreach(page ${FST_MAN_PAGES})
 	add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/packaging/${page}.gz
