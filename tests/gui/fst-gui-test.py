@@ -11,11 +11,17 @@ Modes:
   hotplug  a board plugged into a watched port starts without a click
   bench    16 boards: the longest main-loop stall (fails above 50 ms) and the
            time from launch to an interactive window
+  harness  the helpers themselves, without a window: a node that vanishes while
+           it is walked (a dialog destroyed) is skipped, and an application
+           that exited fails the test with its exit status and log
 Run through fst-gui-test.sh (D-Bus session + X server).
 """
+import contextlib
+import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +55,21 @@ def fail(msg):
         print(open(os.path.join(ws, "app.log")).read()[-4000:])
     cleanup()
     sys.exit(1)
+
+
+def exit_status(code):
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def check_app():
+    """fails, with the application's exit status and log, once it is gone"""
+    if app_proc is not None and app_proc.poll() is not None:
+        fail(f"fleetstation-gui is gone ({exit_status(app_proc.returncode)})")
 
 
 def cleanup():
@@ -139,6 +160,8 @@ def quit_app():
         app_proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         fail("the application did not quit")
+    if app_proc.returncode != 0:
+        fail(f"fleetstation-gui quit with {exit_status(app_proc.returncode)}")
     app_proc = None
 
 
@@ -154,21 +177,48 @@ def find_app():
                     return a
             except Exception:
                 continue
-        if app_proc.poll() is not None:
-            fail(f"fleetstation-gui exited with {app_proc.returncode}")
+        check_app()
         time.sleep(0.05)
     fail("fleetstation-gui is not on the accessibility bus")
+
+
+def children(node):
+    """the node's children; none when the node went away while it was read
+    (a dialog destroyed): the accessibility bus then says the application no
+    longer exists, which is only true when its process ended too"""
+    try:
+        count = node.childCount
+    except Exception:
+        check_app()
+        return []
+    out = []
+    for i in range(count):
+        try:
+            out.append(node.getChildAtIndex(i))
+        except Exception:
+            check_app()
+    return out
+
+
+def role(node):
+    try:
+        return node.getRoleName()
+    except Exception:
+        return ""
+
+
+def name_of(node):
+    try:
+        return node.name or ""
+    except Exception:
+        return ""
 
 
 def walk(node, depth=0):
     if node is None or depth > 40:
         return
     yield node
-    for i in range(node.childCount):
-        try:
-            child = node.getChildAtIndex(i)
-        except Exception:
-            continue
+    for child in children(node):
         yield from walk(child, depth + 1)
 
 
@@ -188,6 +238,7 @@ def wait_find(root, pred, what, timeout=30.0):
         n = find(root, pred)
         if n is not None:
             return n
+        check_app()
         time.sleep(0.1)
     dump(root)
     fail(f"timed out waiting for {what}")
@@ -198,9 +249,9 @@ def dump(node, ind=0):
         print("  " * ind + f"{node.getRoleName()} '{node.name}' {text_of(node)!r}")
     except Exception:
         return
-    for i in range(node.childCount):
-        if ind < 30:
-            dump(node.getChildAtIndex(i), ind + 1)
+    if ind < 30:
+        for child in children(node):
+            dump(child, ind + 1)
 
 
 def text_of(node):
@@ -252,7 +303,7 @@ def entry(root, name):
 
 
 def labels_text(node):
-    return " | ".join(text_of(n) or n.name for n in walk(node) if n.getRoleName() == "label")
+    return " | ".join(text_of(n) or name_of(n) for n in walk(node) if role(n) == "label")
 
 
 def lane(root, port):
@@ -271,6 +322,7 @@ def wait_lane(root, port, word, timeout=60.0):
                     return last
         except Exception:
             pass
+        check_app()
         time.sleep(0.1)
     fail(f"lane {port} did not show {word}; it shows: {last}")
 
@@ -289,6 +341,7 @@ def wait_result(root, box, first, timeout=30.0):
         except Exception:
             # the lines were replaced while being read: read them again
             pass
+        check_app()
         time.sleep(0.1)
     dump(root)
     fail(f"{box} did not show {first!r}; it shows {lines}")
@@ -587,10 +640,81 @@ def mode_bench():
     print("ok   bench")
 
 
+class VanishedNode:
+    """an accessible whose widget was destroyed: every read raises, as
+    pyatspi does then"""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __getattr__(self, attr):
+        raise self.error
+
+
+class FakeNode:
+    def __init__(self, name, kids=()):
+        self.name = name
+        self.kids = list(kids)
+
+    @property
+    def childCount(self):
+        return len(self.kids)
+
+    def getChildAtIndex(self, i):
+        return self.kids[i]
+
+    def getRoleName(self):
+        return "label"
+
+    def queryText(self):
+        raise NotImplementedError
+
+
+def mode_harness():
+    global app_proc
+    from gi.repository import GLib
+
+    gone = GLib.Error("The application no longer exists")
+    root = FakeNode("window", [VanishedNode(gone), FakeNode("dialog", [VanishedNode(gone)]), FakeNode("status")])
+
+    # a live application: vanished nodes are skipped, the rest is still found
+    app_proc = subprocess.Popen(["sleep", "60"])
+    seen = [n.name for n in walk(root) if isinstance(n, FakeNode)]
+    if seen != ["window", "dialog", "status"]:
+        fail(f"walk over vanished nodes gave {seen}")
+    if find(root, named("status")) is None:
+        fail("find did not get past a vanished node")
+    if labels_text(root) != "window | dialog | status":
+        fail(f"labels_text over vanished nodes: {labels_text(root)!r}")
+    app_proc.kill()
+    app_proc.wait()
+
+    # an application that died: the walk fails with its exit status and log
+    log = os.path.join(ws, "app.log")
+    app_proc = subprocess.Popen(["sh", "-c", "echo 'last words of the app' >&2; kill -SEGV $$"],
+                                stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    app_proc.wait()
+    out = io.StringIO()
+    code = None
+    try:
+        with contextlib.redirect_stdout(out):
+            list(walk(FakeNode("window", [VanishedNode(gone)])))
+    except SystemExit as e:
+        code = e.code
+    app_proc = None
+    out = out.getvalue()
+    if code != 1:
+        fail(f"a walk with the application gone went on: {out}")
+    for want in ("killed by signal SIGSEGV", "last words of the app"):
+        if want not in out:
+            fail(f"the failure lacks {want!r}: {out}")
+    print("ok   harness: vanished nodes skipped, a dead application reported with its status and log")
+
+
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "bench": mode_bench}[mode]()
+        {"line": mode_line, "hotplug": mode_hotplug, "bench": mode_bench, "harness": mode_harness}[mode]()
     finally:
         cleanup()
 
