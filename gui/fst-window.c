@@ -71,6 +71,7 @@ struct _FstWindow {
 	FstGuiInteraction *interaction; /* (owned): asks for the CA secret with a dialog */
 	gboolean unlocking;             /* the station is being opened */
 	FstGuiInteraction *supervisor;  /* (owned): asks for the supervisor pages */
+	FstGuiInteraction *ca_setup;    /* (owned): asks for the secrets of a new CA */
 	gboolean supervisor_asking;
 	gboolean supervisor_unlocked; /* for the session */
 	guint queue_id;               /* the registration queue's refresh */
@@ -773,8 +774,8 @@ fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *para
 		return;
 	if (!fst_station_has_ca(self->workspace)) {
 		fst_window_status(self,
-		                  _("This workspace has no issuing CA: a supervisor runs "
-		                    "`fleetstation ca create` or `fleetstation ca import` first"));
+		                  _("This workspace has no issuing CA: a supervisor creates or "
+		                    "imports one on the CAs and profiles page"));
 		return;
 	}
 	fst_window_open(self);
@@ -891,11 +892,27 @@ static void
 fst_window_page_changed_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
 {
 	FstWindow *self = FST_WINDOW(user_data);
+	const gchar *page = gtk_stack_get_visible_child_name(self->stack);
+
 	if (self->supervisor_unlocked || self->supervisor_asking)
 		return;
-	if (!fst_window_page_is_gated(gtk_stack_get_visible_child_name(self->stack)))
+	if (!fst_window_page_is_gated(page))
 		return;
+	/* a workspace without a CA has no secret to ask for: its first CA is
+	 * made or imported on the setup page */
+	if (g_strcmp0(page, "setup") == 0 && !fst_station_has_ca(self->workspace)) {
+		gtk_widget_set_sensitive(GTK_WIDGET(self->setup_page), TRUE);
+		return;
+	}
 	fst_window_supervisor_unlock(self);
+}
+
+static void
+fst_window_ca_changed_cb(FstSetupPage *page, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	fst_window_status(self, _("The workspace has an issuing CA: press Unlock CA to open it"));
+	fst_window_update_actions(self);
 }
 
 static void
@@ -937,7 +954,11 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	self->workspace = g_strdup(workspace);
 	self->interaction = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
 	self->supervisor = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
+	self->ca_setup = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
 	fst_report_page_set_interaction(self->report_page, self->supervisor);
+	fst_setup_page_set_interaction(self->setup_page, self->ca_setup);
+	g_signal_connect(
+	    self->setup_page, "ca-changed", G_CALLBACK(fst_window_ca_changed_cb), self);
 	fst_window_supervisor_set_sensitive(self, FALSE);
 	g_signal_connect(self->stack,
 	                 "notify::visible-child-name",
@@ -978,8 +999,12 @@ fst_window_dispose(GObject *object)
 		fst_gui_interaction_close(self->interaction);
 	if (self->supervisor != NULL)
 		fst_gui_interaction_close(self->supervisor);
+	if (self->ca_setup != NULL)
+		fst_gui_interaction_close(self->ca_setup);
 	if (self->stack != NULL)
 		g_signal_handlers_disconnect_by_data(self->stack, self);
+	if (self->setup_page != NULL)
+		g_signal_handlers_disconnect_by_data(self->setup_page, self);
 	gtk_widget_dispose_template(GTK_WIDGET(self), FST_TYPE_WINDOW);
 	G_OBJECT_CLASS(fst_window_parent_class)->dispose(object);
 }
@@ -995,6 +1020,7 @@ fst_window_finalize(GObject *object)
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_clear_object(&self->interaction);
 	g_clear_object(&self->supervisor);
+	g_clear_object(&self->ca_setup);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
 	if (self->probe_schedstat_fd >= 0)

@@ -9,6 +9,9 @@ Modes:
            storage), the failure's reason and action, Retry after re-seating,
            device history and reports pages, screenshots, choices remembered
   hotplug  a board plugged into a watched port starts without a click
+  ca       a workspace without a CA: its issuing CA imported (an encrypted
+           key from elsewhere) and, in another workspace, created, from the
+           CAs and profiles page; every secret typed into the dialog
   bench    16 boards: the longest main-loop stall (fails above 50 ms) and the
            time from launch to an interactive window
   harness  the helpers themselves, without a window: a node that vanishes while
@@ -117,9 +120,9 @@ def sim(name, uid, *extra):
     fail(f"simulator {name} did not start")
 
 
-def init(ports, lot="LOT-INIT"):
-    cmd = [STATION, "init", "--workspace", W, "--demo-ca", "--profile", "aws-iot-ecc", "--lot", lot,
-           "--baud", "921600"]
+def init(ports, lot="LOT-INIT", workspace=W, demo_ca=True):
+    cmd = [STATION, "init", "--workspace", workspace, "--profile", "aws-iot-ecc", "--lot", lot,
+           "--baud", "921600"] + (["--demo-ca"] if demo_ca else [])
     for p in ports:
         cmd += ["--port", p]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -127,12 +130,12 @@ def init(ports, lot="LOT-INIT"):
         fail("init: " + r.stdout + r.stderr)
 
 
-def launch(extra_env=None):
+def launch(extra_env=None, workspace=W):
     global app_proc
     env = dict(os.environ)
     env.update(extra_env or {})
     t0 = time.monotonic()
-    app_proc = subprocess.Popen([GUI, "--workspace", W], env=env,
+    app_proc = subprocess.Popen([GUI, "--workspace", workspace], env=env,
                                 stdout=open(os.path.join(ws, "app.log"), "w"), stderr=subprocess.STDOUT)
     return t0
 
@@ -575,6 +578,107 @@ def mode_hotplug():
     print("ok   hotplug: boards plugged into watched ports provisioned without a click")
 
 
+def answer(app, title, *texts):
+    """types @texts into the dialog titled @title (Passphrase, then Passphrase again) and presses Unlock"""
+    dialog = wait_find(app, named(title, ("frame", "dialog", "window")), f"the dialog {title!r}")
+    for name, text in zip(("Passphrase", "Passphrase again"), texts):
+        set_text(entry(dialog, name), text)
+    click(button(dialog, "Unlock"))
+    return dialog
+
+
+def unlock_from_line(app, secret, what):
+    goto_page(app, "Line")
+    click(button(app, "Unlock CA…"))
+    answer(app, "Unlock the CA", secret)
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name).startswith("CA unlocked"), what)
+
+
+def mode_ca():
+    # an issuing CA made elsewhere, its key in an encrypted PKCS#8 file
+    src = os.path.join(ws, "elsewhere")
+    os.makedirs(src)
+    cert, key = os.path.join(src, "ca.pem"), os.path.join(src, "ca.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-keyout", key, "-out", cert, "-days", "800", "-subj", "/O=Elsewhere/CN=Imported GUI CA",
+                        "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                        "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-passout", "pass:old key pass"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("openssl: " + r.stderr)
+    init([os.path.join(LINKS, "p1")], demo_ca=False)
+    launch()
+    app = find_app()
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("This workspace has no issuing CA"),
+              "the status saying there is no CA")
+    # without a CA the setup page opens without a secret
+    goto_page(app, "CAs and profiles")
+    if find(app, named("Unlock the CA", ("frame", "dialog", "window"))) is not None:
+        fail("the setup page of a workspace without a CA asks for a secret")
+
+    # the file chooser opens from the page, and is put away again
+    click(button(app, "Choose the CA certificate file"))
+    is_chooser = named("Choose the CA certificate", ("frame", "dialog", "window", "file chooser", "filler"))
+    chooser = wait_find(app, is_chooser, "the file chooser")
+    # GTK names a mnemonic button by its markup and its text
+    click(wait_find(chooser, lambda n: role(n) == "push button" and n.name.split()[-1] == "Cancel",
+                    "the file chooser's Cancel"))
+    end = time.monotonic() + 10
+    while find(app, is_chooser) is not None:
+        if time.monotonic() > end:
+            fail("the file chooser did not close")
+        time.sleep(0.1)
+
+    set_text(entry(app, "CA certificate file"), cert)
+    set_text(entry(app, "CA key file"), key)
+    click(button(app, "Import CA"))
+    # the imported key's passphrase, then the workspace's new one, typed twice
+    answer(app, "Unlock the CA", "old key pass")
+    dialog = answer(app, "Choose the CA passphrase", "station pass", "station typo")
+    wait_find(dialog, lambda n: role(n) == "label" and "differ" in (text_of(n) or n.name),
+              "the passphrases-differ message")
+    answer(app, "Choose the CA passphrase", "station pass", "station pass")
+    wait_result(app, "Setup result", "Imported the issuing CA into " + os.path.join(W, "ca"))
+    screenshot("gui-ca-imported.png")
+    if "old key pass" in open(os.path.join(W, "ca", "issuing-ca.key"), "rb").read().decode("latin-1"):
+        fail("the imported key's passphrase is in the workspace")
+
+    # the station opens with the new passphrase, on the line page
+    unlock_from_line(app, "station pass", "the imported CA unlocked")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name).startswith("CA Imported GUI CA: expires"),
+              "the imported CA in the counters")
+    quit_app()
+
+    # a new root and issuing CA, in a second workspace
+    w2 = os.path.join(ws, "w2")
+    init([os.path.join(LINKS, "p1")], workspace=w2, demo_ca=False)
+    launch(workspace=w2)
+    app = find_app()
+    goto_page(app, "CAs and profiles")
+    set_text(entry(app, "CA organization"), "GUI Works")
+    spin = wait_find(app, named("Issuing CA validity in days", ("spin button", "text")), "the validity field")
+    set_text(spin, "500")
+    click(button(app, "Create CA"))
+    answer(app, "Choose the CA passphrase", "made here", "made here")
+    wait_result(app, "Setup result", "Created the root CA and the issuing CA /O=GUI Works/CN=GUI Works Issuing CA")
+    out = subprocess.run(["openssl", "x509", "-in", os.path.join(w2, "ca", "issuing-ca.pem"), "-noout",
+                          "-subject", "-issuer", "-checkend", str(499 * 86400)], capture_output=True, text=True)
+    if "CN = GUI Works Issuing CA" not in out.stdout or "CN = GUI Works Root CA" not in out.stdout \
+            or out.returncode != 0:
+        fail(f"the created issuing CA: {out.stdout} {out.stderr}")
+    if subprocess.run(["openssl", "x509", "-in", os.path.join(w2, "ca", "issuing-ca.pem"), "-noout",
+                       "-checkend", str(501 * 86400)], capture_output=True).returncode == 0:
+        fail("the created issuing CA is not valid for the 500 days asked")
+    # a second CA is refused without a question
+    click(button(app, "Create CA"))
+    wait_result(app, "Setup result", os.path.join(w2, "ca"))
+    if find(app, named("Choose the CA passphrase", ("frame", "dialog", "window"))) is not None:
+        fail("a second CA asked for a passphrase")
+    unlock_from_line(app, "made here", "the created CA unlocked")
+    quit_app()
+    print("ok   ca: an issuing CA imported and one created from the GUI, each unlocked with its new passphrase")
+
+
 def mode_bench():
     n = 16
     ports = [os.path.join(LINKS, f"b{i:02d}") for i in range(n)]
@@ -714,7 +818,8 @@ def mode_harness():
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "bench": mode_bench, "harness": mode_harness}[mode]()
+        {"line": mode_line, "hotplug": mode_hotplug, "ca": mode_ca, "bench": mode_bench,
+         "harness": mode_harness}[mode]()
     finally:
         cleanup()
 
