@@ -1,6 +1,7 @@
 /*
  * FstReportPage: the supervisor's reports. Exports a signed CSV, JSON or PDF
- * report of a lot (the engine's report writers, as `fleetstation report`),
+ * report of a lot and/or a time range (the engine's report writers, as
+ * `fleetstation report --lot --since --until`),
  * verifies a report file against the station's report certificate, and
  * verifies the database's audit chain. All of it in GTask threads.
  */
@@ -24,6 +25,8 @@ struct _FstReportPage {
 	GtkWidget parent_instance;
 	/* template widgets, borrowed */
 	GtkEditable *lot_entry;
+	GtkEditable *since_entry;
+	GtkEditable *until_entry;
 	GtkEditable *verify_entry;
 	GtkBox *result_box;
 	/* owned */
@@ -41,6 +44,8 @@ typedef struct {
 	FstInteraction *interaction; /* (owned) (nullable) */
 	gchar *db_path;              /* (owned) */
 	gchar *lot;                  /* (owned) (nullable) */
+	gchar *since;                /* (owned) (nullable): as typed */
+	gchar *until;                /* (owned) (nullable): as typed */
 	gchar *format;               /* (owned) (nullable) */
 	gchar *file;                 /* (owned) (nullable) */
 } FstReportPageJob;
@@ -53,23 +58,30 @@ fst_report_page_job_free(gpointer data)
 	g_clear_object(&job->interaction);
 	g_free(job->db_path);
 	g_free(job->lot);
+	g_free(job->since);
+	g_free(job->until);
 	g_free(job->format);
 	g_free(job->file);
 	g_free(job);
 }
 
 static gchar *
-fst_report_page_file_name(const gchar *lot, const gchar *format)
+fst_report_page_file_name(FstReportPageJob *job)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree gchar *stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
-	g_autofree gchar *safe = g_strdup(lot != NULL ? lot : "all");
+	g_autofree gchar *safe = g_strdup_printf("%s%s%s%s%s",
+	                                         job->lot != NULL ? job->lot : "all",
+	                                         job->since != NULL ? "-from-" : "",
+	                                         job->since != NULL ? job->since : "",
+	                                         job->until != NULL ? "-until-" : "",
+	                                         job->until != NULL ? job->until : "");
 
 	for (gchar *p = safe; *p != '\0'; p++) {
 		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
 			*p = '_';
 	}
-	return g_strdup_printf("report-%s-%s.%s", safe, stamp, format);
+	return g_strdup_printf("report-%s-%s.%s", safe, stamp, job->format);
 }
 
 static gboolean
@@ -117,12 +129,18 @@ fst_report_page_export_thread(GTask *task,
 	FstReportPageJob *job = task_data;
 	FstReportScope scope = {.lot = job->lot};
 	g_autofree gchar *dir = g_build_filename(job->workspace, "reports", NULL);
-	g_autofree gchar *name = fst_report_page_file_name(job->lot, job->format);
+	g_autofree gchar *name = fst_report_page_file_name(job);
 	g_autofree gchar *path = g_build_filename(dir, name, NULL);
 	g_autofree gchar *sig = g_strdup_printf("%s.sig", path);
 	g_autoptr(FstReportSummary) summary = NULL;
 	g_autoptr(GString) text = g_string_new(NULL);
 	GError *error = NULL;
+
+	if (!fst_report_parse_time(job->since, &scope.since_us, &error) ||
+	    !fst_report_parse_time(job->until, &scope.until_us, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
 
 	if (g_mkdir_with_parents(dir, 0700) != 0) {
 		g_task_return_new_error(task,
@@ -144,6 +162,13 @@ fst_report_page_export_thread(GTask *task,
 		return;
 	}
 	g_string_append_printf(text, _("Report written: %s\nSignature: %s\n\n"), path, sig);
+	if (job->since != NULL || job->until != NULL) {
+		/* TRANSLATORS: a report's time range, each end a UTC date or time or "…" */
+		g_string_append_printf(text,
+		                       _("From %s until %s (UTC, the end not included)\n"),
+		                       job->since != NULL ? job->since : "…",
+		                       job->until != NULL ? job->until : "…");
+	}
 	g_string_append_printf(text,
 	                       _("Lot %s: %" G_GINT64_FORMAT " devices, %" G_GINT64_FORMAT
 	                         " provisioned, %" G_GINT64_FORMAT " failed, %" G_GINT64_FORMAT
@@ -248,17 +273,26 @@ fst_report_page_run(FstReportPage *self, FstReportPageJob *job, GTaskThreadFunc 
 	g_task_run_in_thread(task, func);
 }
 
+/* an entry's text without surrounding blanks, or %NULL when empty */
+static gchar *
+fst_report_page_text(GtkEditable *entry)
+{
+	g_autofree gchar *text = g_strstrip(g_strdup(gtk_editable_get_text(entry)));
+	return text[0] != '\0' ? g_steal_pointer(&text) : NULL;
+}
+
 static void
 fst_report_page_export(FstReportPage *self, const gchar *format)
 {
 	FstReportPageJob *job;
-	g_autofree gchar *lot = g_strstrip(g_strdup(gtk_editable_get_text(self->lot_entry)));
 
 	if (self->workspace == NULL)
 		return;
 	job = g_new0(FstReportPageJob, 1);
 	job->format = g_strdup(format);
-	job->lot = lot[0] != '\0' ? g_steal_pointer(&lot) : NULL;
+	job->lot = fst_report_page_text(self->lot_entry);
+	job->since = fst_report_page_text(self->since_entry);
+	job->until = fst_report_page_text(self->until_entry);
 	fst_report_page_run(self, job, fst_report_page_export_thread);
 }
 
@@ -380,6 +414,8 @@ fst_report_page_class_init(FstReportPageClass *klass)
 	gtk_widget_class_set_template_from_resource(
 	    widget_class, "/io/github/fleetstation/Station/fst-report-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, lot_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstReportPage, since_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstReportPage, until_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, verify_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, result_box);
 	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_export_csv_cb);

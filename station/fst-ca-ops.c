@@ -54,6 +54,30 @@ fst_ca_ops_open_db(const gchar *workspace, const gchar *operator_name, GError **
 	return g_steal_pointer(&db);
 }
 
+/* a workspace that has CA files gets no other: refused before anybody is
+ * asked for a secret (fst_ca_store_create() and _import() check again) */
+static gboolean
+fst_ca_ops_check_no_ca(const gchar *workspace, GError **error)
+{
+	const gchar *files[] = {FST_CA_STORE_ISSUING_CERT,
+	                        FST_CA_STORE_ISSUING_KEY,
+	                        FST_CA_STORE_ROOT_CERT,
+	                        FST_CA_STORE_ROOT_KEY};
+	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree gchar *path = g_build_filename(workspace, "ca", files[i], NULL);
+		if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s already exists: this workspace has a CA; move its ca "
+			            "folder away first (nothing was changed)",
+			            path);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 /* the passphrase that will encrypt the workspace's new CA keys */
 static FstSecret *
 fst_ca_ops_new_passphrase(const gchar *workspace, FstInteraction *interaction, GError **error)
@@ -111,6 +135,8 @@ fst_ca_ops_create(const gchar *workspace,
 	};
 
 	/* a bad subject is refused before anybody is asked for a passphrase */
+	if (!fst_ca_ops_check_no_ca(workspace, error))
+		return NULL;
 	for (guint i = 0; i < 2; i++) {
 		g_autoptr(X509_NAME) name =
 		    fst_ca_store_parse_subject(i == 0 ? subject : root_subject, error);
@@ -224,6 +250,8 @@ fst_ca_ops_import(const gchar *workspace,
 		                    "give the CA certificate and its key, or a PKCS#12 file");
 		return FALSE;
 	}
+	if (!fst_ca_ops_check_no_ca(workspace, error))
+		return FALSE;
 	in_token = import->pkcs12 == NULL && g_str_has_prefix(import->key, "pkcs11:");
 	if (!fst_ca_ops_import_read(workspace, interaction, import, &pkey, &certs, error))
 		return FALSE;

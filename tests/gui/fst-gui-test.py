@@ -21,6 +21,7 @@ Run through fst-gui-test.sh (D-Bus session + X server).
 """
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -510,12 +511,41 @@ def mode_line():
         fail("the CSV does not hold the lot's 4 devices with the operator")
     if "4 devices, 4 provisioned, 0 failed" not in rtext:
         fail(f"report totals: {rtext}")
-    screenshot("gui-reports.png")
     set_text(entry(app, "Report file"), m.group(1))
     click(button(app, "Verify report"))
     wait_result(app, "Result", m.group(1) + ": the signature is good")
     click(button(app, "Verify audit log"))
     wait_result(app, "Result", "Audit chain intact")
+
+    # a date range, every lot: today (UTC) holds the four boards, tomorrow none
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    set_text(entry(app, "Report lot"), "")
+    set_text(entry(app, "Report from"), today)
+    set_text(entry(app, "Report until"), tomorrow)
+    click(button(app, "Export JSON"))
+    rtext = wait_result(app, "Result", "Report written")
+    m = re.search(r"Report written: (\S+\.json)", rtext)
+    if not m or not os.path.exists(m.group(1) + ".sig"):
+        fail(f"no signed JSON for the range: {rtext}")
+    for want in (f"From {today} until {tomorrow}", "Lot (all): 4 devices"):
+        if want not in rtext:
+            fail(f"the range report lacks {want!r}: {rtext}")
+    doc = json.load(open(m.group(1)))
+    uids = sorted(d.get("device_uid") for d in doc.get("devices", []))
+    if uids != ["GUI-0001", "GUI-0002", "GUI-0003", "GUI-0004"]:
+        fail(f"the range report's devices: {uids}")
+    screenshot("gui-reports.png")
+    set_text(entry(app, "Report from"), tomorrow)
+    set_text(entry(app, "Report until"), "")
+    click(button(app, "Export CSV"))
+    rtext = wait_result(app, "Result", "Report written")
+    m = re.search(r"Report written: (\S+\.csv)", rtext)
+    if "Lot (all): 0 devices" not in rtext or any(l.startswith("GUI-") for l in open(m.group(1))):
+        fail(f"a range after the boards holds devices: {rtext}")
+    set_text(entry(app, "Report from"), "6.12.2026")
+    click(button(app, "Export CSV"))
+    wait_result(app, "Result", "6.12.2026 is not a date")
 
     # the supervisor's CAs and profiles: every profile checked, the CA's expiry
     goto_page(app, "CAs and profiles")

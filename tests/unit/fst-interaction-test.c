@@ -266,12 +266,14 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 	g_assert_no_error(error);
 	g_assert_cmpuint(infos->len, ==, 2);
 
-	/* the workspace has a CA now: a second one is refused */
+	/* the workspace has a CA now: a second one is refused, asking nobody */
 	g_clear_pointer(&subject, g_free);
 	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
 	g_assert_null(subject);
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "already exists"));
 	g_clear_error(&error);
+	g_assert_cmpuint(ask->n_asked, ==, 1);
 
 	ca = fst_station_unlock_ca(fx->ws, FST_INTERACTION(ask), &error);
 	g_assert_no_error(error);
@@ -337,6 +339,13 @@ fst_interaction_test_ca_import(FstFixture *fx, gconstpointer data)
 	g_assert_nonnull(strstr(ask->log->str, "new CA keys of"));
 	g_assert_nonnull(strstr(ask->log->str, "[new]"));
 	g_assert_true(fst_station_has_ca(ws));
+
+	/* a second import is refused before any question */
+	ask->n_asked = 0;
+	g_assert_false(fst_ca_ops_import(ws, FST_INTERACTION(ask), &import, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+	g_assert_cmpuint(ask->n_asked, ==, 0);
 
 	/* the key is the workspace's now, under the new passphrase */
 	g_hash_table_insert(ask->answers, g_strdup("issuing CA"), g_strdup("the station's pass"));
