@@ -3,7 +3,9 @@
  * report of a lot and/or a time range (the engine's report writers, as
  * `fleetstation report --lot --since --until`),
  * verifies a report file against the station's report certificate, and
- * verifies the database's audit chain. All of it in GTask threads.
+ * verifies the database's audit chain through the workspace's anchors,
+ * showing how old the last anchor is (as `fleetstation audit verify`). All
+ * of it in GTask threads.
  */
 
 #define G_LOG_DOMAIN "FstGui"
@@ -15,6 +17,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "fst-audit-anchors.h"
 #include "fst-audit.h"
 #include "fst-error.h"
 #include "fst-gui-interaction.h"
@@ -208,6 +211,25 @@ fst_report_page_verify_thread(GTask *task,
 	                      g_free);
 }
 
+/* "3 days", "5 hours", "12 minutes" */
+static gchar *
+fst_report_page_age(gint64 then_us)
+{
+	gint64 secs = MAX(g_get_real_time() - then_us, 0) / G_USEC_PER_SEC;
+	gulong n;
+
+	if (secs >= 2 * 86400) {
+		n = (gulong)(secs / 86400);
+		return g_strdup_printf(ngettext("%lu day", "%lu days", n), n);
+	}
+	if (secs >= 2 * 3600) {
+		n = (gulong)(secs / 3600);
+		return g_strdup_printf(ngettext("%lu hour", "%lu hours", n), n);
+	}
+	n = (gulong)(secs / 60);
+	return g_strdup_printf(ngettext("%lu minute", "%lu minutes", n), n);
+}
+
 static void
 fst_report_page_audit_thread(GTask *task,
                              gpointer source_object,
@@ -216,9 +238,14 @@ fst_report_page_audit_thread(GTask *task,
 {
 	FstReportPageJob *job = task_data;
 	g_autoptr(FstAuditResult) result = NULL;
+	g_autoptr(GPtrArray) anchors = NULL;
+	g_autoptr(GString) text = g_string_new(NULL);
+	FstAuditAnchor *last;
 	GError *error = NULL;
 
-	result = fst_audit_verify(job->db_path, &error);
+	anchors = fst_audit_anchors_load(job->workspace, NULL, NULL, &error);
+	if (anchors != NULL)
+		result = fst_audit_verify_anchored(job->db_path, anchors, &error);
 	if (result == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -234,12 +261,34 @@ fst_report_page_audit_thread(GTask *task,
 		    g_free);
 		return;
 	}
-	g_task_return_pointer(task,
-	                      g_strdup_printf(_("Audit chain intact: %" G_GINT64_FORMAT
-	                                        " events, %" G_GINT64_FORMAT " certificates"),
-	                                      result->events,
-	                                      result->certificates),
-	                      g_free);
+	g_string_append_printf(text,
+	                       _("Audit chain intact: %" G_GINT64_FORMAT
+	                         " events, %" G_GINT64_FORMAT " certificates\n"),
+	                       result->events,
+	                       result->certificates);
+	last = fst_audit_anchors_newest(anchors);
+	if (last != NULL) {
+		g_autoptr(GDateTime) dt =
+		    g_date_time_new_from_unix_utc(last->created_at / G_USEC_PER_SEC);
+		g_autofree gchar *when = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
+		g_autofree gchar *age = fst_report_page_age(last->created_at);
+		/* TRANSLATORS: an anchor is a signed copy of the audit chain's head kept off the
+		 * station */
+		g_string_append_printf(text,
+		                       _("Last anchor: event %" G_GINT64_FORMAT
+		                         ", made %s (%s ago); %u anchor(s) checked. Rows "
+		                         "written since are protected by the chain alone until "
+		                         "the next checkpoint."),
+		                       last->head_id,
+		                       when,
+		                       age,
+		                       anchors->len);
+	} else {
+		g_string_append(text,
+		                _("No anchor yet: run `fleetstation audit checkpoint` and keep a "
+		                  "copy off this machine, so that a rebuilt chain is noticed."));
+	}
+	g_task_return_pointer(task, g_string_free(g_steal_pointer(&text), FALSE), g_free);
 }
 
 static void

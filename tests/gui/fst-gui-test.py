@@ -331,8 +331,9 @@ def wait_lane(root, port, word, timeout=60.0):
     fail(f"lane {port} did not show {word}; it shows: {last}")
 
 
-def wait_result(root, box, first, timeout=30.0):
-    """the lines of the result box named @box, once its first line starts with @first"""
+def wait_result(root, box, first, timeout=30.0, holding=""):
+    """the lines of the result box named @box, once its first line starts with
+    @first and the lines hold @holding"""
     end = time.monotonic() + timeout
     lines = []
     while time.monotonic() < end:
@@ -340,7 +341,7 @@ def wait_result(root, box, first, timeout=30.0):
         try:
             if n is not None:
                 lines = [text_of(c) or c.name for c in walk(n) if c.getRoleName() == "label"]
-                if lines and lines[0].startswith(first):
+                if lines and lines[0].startswith(first) and holding in "\n".join(lines):
                     return "\n".join(lines)
         except Exception:
             # the lines were replaced while being read: read them again
@@ -515,7 +516,17 @@ def mode_line():
     click(button(app, "Verify report"))
     wait_result(app, "Result", m.group(1) + ": the signature is good")
     click(button(app, "Verify audit log"))
-    wait_result(app, "Result", "Audit chain intact")
+    wait_result(app, "Result", "Audit chain intact", holding="No anchor yet")
+    # a checkpoint made now: the page names it and its age
+    r = subprocess.run([STATION, "audit", "checkpoint", "--workspace", W],
+                       env=dict(os.environ, FLEETSTATION_CA_PASSPHRASE=SECRET), capture_output=True, text=True)
+    m = re.search(r"event (\d+)", r.stdout + r.stderr)
+    if r.returncode != 0 or m is None:
+        fail(f"audit checkpoint: {r.stdout} {r.stderr}")
+    click(button(app, "Verify audit log"))
+    atext = wait_result(app, "Result", "Audit chain intact", holding="Last anchor")
+    if f"Last anchor: event {m.group(1)}, made " not in atext or "(0 minutes ago)" not in atext:
+        fail(f"the audit check does not show the anchor of event {m.group(1)} made now: {atext}")
 
     # a date range, every lot: today (UTC) holds the four boards, tomorrow none
     today = time.strftime("%Y-%m-%d", time.gmtime())
@@ -524,7 +535,7 @@ def mode_line():
     set_text(entry(app, "Report from"), today)
     set_text(entry(app, "Report until"), tomorrow)
     click(button(app, "Export JSON"))
-    rtext = wait_result(app, "Result", "Report written")
+    rtext = wait_result(app, "Result", "Report written", holding=".json")
     m = re.search(r"Report written: (\S+\.json)", rtext)
     if not m or not os.path.exists(m.group(1) + ".sig"):
         fail(f"no signed JSON for the range: {rtext}")
@@ -539,9 +550,9 @@ def mode_line():
     set_text(entry(app, "Report from"), tomorrow)
     set_text(entry(app, "Report until"), "")
     click(button(app, "Export CSV"))
-    rtext = wait_result(app, "Result", "Report written")
+    rtext = wait_result(app, "Result", "Report written", holding="Lot (all): 0 devices")
     m = re.search(r"Report written: (\S+\.csv)", rtext)
-    if "Lot (all): 0 devices" not in rtext or any(l.startswith("GUI-") for l in open(m.group(1))):
+    if not m or any(l.startswith("GUI-") for l in open(m.group(1))):
         fail(f"a range after the boards holds devices: {rtext}")
     set_text(entry(app, "Report from"), "6.12.2026")
     click(button(app, "Export CSV"))
