@@ -9,6 +9,8 @@ Modes:
            storage), the failure's reason and action, Retry after re-seating,
            device history and reports pages, screenshots, choices remembered
   hotplug  a board plugged into a watched port starts without a click
+  jig      the lanes named by the jig's [lanes] (USB adapters emulated by
+           umockdev): each lane shows its socket's name
   ca       a workspace without a CA: its issuing CA imported (an encrypted
            key from elsewhere) and, in another workspace, created, from the
            CAs and profiles page; every secret typed into the dialog
@@ -121,9 +123,11 @@ def sim(name, uid, *extra):
     fail(f"simulator {name} did not start")
 
 
-def init(ports, lot="LOT-INIT", workspace=W, demo_ca=True):
+def init(ports, lot="LOT-INIT", workspace=W, demo_ca=True, lanes=()):
     cmd = [STATION, "init", "--workspace", workspace, "--profile", "aws-iot-ecc", "--lot", lot,
            "--baud", "921600"] + (["--demo-ca"] if demo_ca else [])
+    for lane in lanes:
+        cmd += ["--lane", lane]
     for p in ports:
         cmd += ["--port", p]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -131,12 +135,12 @@ def init(ports, lot="LOT-INIT", workspace=W, demo_ca=True):
         fail("init: " + r.stdout + r.stderr)
 
 
-def launch(extra_env=None, workspace=W):
+def launch(extra_env=None, workspace=W, wrapper=()):
     global app_proc
     env = dict(os.environ)
     env.update(extra_env or {})
     t0 = time.monotonic()
-    app_proc = subprocess.Popen([GUI, "--workspace", workspace], env=env,
+    app_proc = subprocess.Popen(list(wrapper) + [GUI, "--workspace", workspace], env=env,
                                 stdout=open(os.path.join(ws, "app.log"), "w"), stderr=subprocess.STDOUT)
     return t0
 
@@ -171,13 +175,25 @@ def quit_app():
 
 # accessibility helpers
 
+def parent_pid(pid):
+    """the parent of @pid: the application may run under a wrapper (umockdev-run)"""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def find_app():
     """the application launched last, on the accessibility bus (a loaded machine is slow)"""
     desktop = pyatspi.Registry.getDesktop(0)
     for _ in range(600):
         for a in desktop:
             try:
-                if a is not None and a.name == "fleetstation-gui" and a.get_process_id() == app_proc.pid:
+                if a is not None and a.name == "fleetstation-gui" and app_proc.pid in (
+                        a.get_process_id(), parent_pid(a.get_process_id())):
                     return a
             except Exception:
                 continue
@@ -628,6 +644,42 @@ def answer(app, title, *texts):
     return dialog
 
 
+# two USB serial adapters on umockdev's emulated sysfs: a CP2102 with the
+# serial number FIX-0001 in USB port 1-3, a PL2303 in USB port 1-4
+UMOCKDEV_ADAPTERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "usb",
+                                 "serial-adapters.umockdev")
+
+
+def port_title(app, port):
+    """the first label of lane @port: its jig name and port"""
+    n = lane(app, port)
+    labels = [text_of(c) or name_of(c) for c in walk(n) if role(c) == "label"]
+    return labels[0] if labels else ""
+
+
+def mode_jig():
+    if shutil.which("umockdev-run") is None:
+        print("SKIP: umockdev-run is not installed")
+        cleanup()
+        sys.exit(77)
+    init(["/dev/ttyUSB0", "/dev/ttyUSB1", os.path.join(LINKS, "p1")],
+         lanes=["A5=serial:FIX-0001", "B6=1-4"])
+    launch(wrapper=["umockdev-run", "-d", UMOCKDEV_ADAPTERS, "--"])
+    app = find_app()
+    end = time.monotonic() + 30
+    want = {"ttyUSB0": "Jig A5 · ttyUSB0", "ttyUSB1": "Jig B6 · ttyUSB1", "p1": "p1"}
+    while True:
+        got = {port: port_title(app, port) for port in want}
+        if got == want:
+            break
+        if time.monotonic() > end:
+            fail(f"the lanes' titles are {got}, not {want}")
+        time.sleep(0.2)
+    screenshot("gui-line-jig-lanes.png")
+    quit_app()
+    print("ok   jig: the lanes show the jig sockets' names of [lanes]")
+
+
 def unlock_from_line(app, secret, what):
     goto_page(app, "Line")
     click(button(app, "Unlock CA…"))
@@ -859,7 +911,7 @@ def mode_harness():
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "ca": mode_ca, "bench": mode_bench,
+        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "bench": mode_bench,
          "harness": mode_harness}[mode]()
     finally:
         cleanup()
