@@ -10,6 +10,8 @@
 
 #include "fst-history-page.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "fst-db.h"
@@ -110,7 +112,7 @@ fst_history_page_describe(FstDb *db, const gchar *query, GError **error)
 	                       device->firmware != NULL ? device->firmware : "–",
 	                       fst_db_device_state_to_string(device->state));
 	g_string_append_printf(out,
-	                       _("  operator %s, lot %s, station %" G_GINT64_FORMAT ", port %s\n"),
+	                       _("  operator %s, lot %s, station %" PRId64 ", port %s\n"),
 	                       device->operator_name != NULL ? device->operator_name : "–",
 	                       device->lot != NULL ? device->lot : "–",
 	                       device->station_id,

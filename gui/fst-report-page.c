@@ -13,6 +13,7 @@
 #include "fst-report-page.h"
 
 #include <errno.h>
+#include <inttypes.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -173,9 +174,8 @@ fst_report_page_export_thread(GTask *task,
 		                       job->until != NULL ? job->until : "…");
 	}
 	g_string_append_printf(text,
-	                       _("Lot %s: %" G_GINT64_FORMAT " devices, %" G_GINT64_FORMAT
-	                         " provisioned, %" G_GINT64_FORMAT " failed, %" G_GINT64_FORMAT
-	                         " to re-work\n"),
+	                       _("Lot %s: %" PRId64 " devices, %" PRId64 " provisioned, %" PRId64
+	                         " failed, %" PRId64 " to re-work\n"),
 	                       job->lot != NULL ? job->lot : _("(all)"),
 	                       summary->devices,
 	                       summary->provisioned,
@@ -253,7 +253,7 @@ fst_report_page_audit_thread(GTask *task,
 	if (!result->ok) {
 		g_task_return_pointer(
 		    task,
-		    g_strdup_printf(_("AUDIT CHAIN BROKEN at event %" G_GINT64_FORMAT
+		    g_strdup_printf(_("AUDIT CHAIN BROKEN at event %" PRId64
 		                      ": %s. Keep the database as it is and call "
 		                      "the quality manager."),
 		                    result->first_bad_id,
@@ -261,11 +261,11 @@ fst_report_page_audit_thread(GTask *task,
 		    g_free);
 		return;
 	}
-	g_string_append_printf(text,
-	                       _("Audit chain intact: %" G_GINT64_FORMAT
-	                         " events, %" G_GINT64_FORMAT " certificates\n"),
-	                       result->events,
-	                       result->certificates);
+	g_string_append_printf(
+	    text,
+	    _("Audit chain intact: %" PRId64 " events, %" PRId64 " certificates\n"),
+	    result->events,
+	    result->certificates);
 	last = fst_audit_anchors_newest(anchors);
 	if (last != NULL) {
 		g_autoptr(GDateTime) dt =
@@ -275,7 +275,7 @@ fst_report_page_audit_thread(GTask *task,
 		/* TRANSLATORS: an anchor is a signed copy of the audit chain's head kept off the
 		 * station */
 		g_string_append_printf(text,
-		                       _("Last anchor: event %" G_GINT64_FORMAT
+		                       _("Last anchor: event %" PRId64
 		                         ", made %s (%s ago); %u anchor(s) checked. Rows "
 		                         "written since are protected by the chain alone until "
 		                         "the next checkpoint."),

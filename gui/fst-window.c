@@ -14,9 +14,10 @@
 #define G_LOG_DOMAIN "FstGui"
 #include "fst-window.h"
 
-#include <string.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
@@ -219,10 +220,10 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	} else {
 		/* TRANSLATORS: rows waiting for, or failed at, cloud registration */
-		text = g_strdup_printf(_("Registration queue: %" G_GINT64_FORMAT
-		                         " waiting, %" G_GINT64_FORMAT " failed"),
-		                       counts[0] + counts[1],
-		                       counts[3]);
+		text = g_strdup_printf(
+		    _("Registration queue: %" PRId64 " waiting, %" PRId64 " failed"),
+		    counts[0] + counts[1],
+		    counts[3]);
 	}
 	gtk_label_set_text(self->queue_label, text);
 	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
@@ -259,7 +260,7 @@ fst_window_show_ca(FstWindow *self)
 	if (days < 0)
 		text = g_strdup_printf(_("CA %s has expired"), cn);
 	else
-		text = g_strdup_printf(_("CA %s: expires in %" G_GINT64_FORMAT " days"), cn, days);
+		text = g_strdup_printf(_("CA %s: expires in %" PRId64 " days"), cn, days);
 	gtk_label_set_text(self->ca_label, text);
 	if (days < FST_WINDOW_CA_WARN_DAYS)
 		gtk_widget_add_css_class(GTK_WIDGET(self->ca_label), "error");
@@ -302,11 +303,10 @@ fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_d
 		return;
 	}
 	self = FST_WINDOW(source);
-	text = g_strdup_printf(
-	    _("Lot %s: %" G_GINT64_FORMAT " provisioned, %" G_GINT64_FORMAT " failed"),
-	    lot,
-	    summary->provisioned,
-	    summary->failed);
+	text = g_strdup_printf(_("Lot %s: %" PRId64 " provisioned, %" PRId64 " failed"),
+	                       lot,
+	                       summary->provisioned,
+	                       summary->failed);
 	gtk_label_set_text(self->lot_label, text);
 }
 

@@ -11,6 +11,8 @@ Modes:
   hotplug  a board plugged into a watched port starts without a click
   jig      the lanes named by the jig's [lanes] (USB adapters emulated by
            umockdev): each lane shows its socket's name
+  de       the window in German (LANGUAGE=de, the translation compiled in the
+           build tree): unlock, start and a lane's result in German words
   ca       a workspace without a CA: its issuing CA imported (an encrypted
            key from elsewhere) and, in another workspace, created, from the
            CAs and profiles page; every secret typed into the dialog
@@ -330,11 +332,11 @@ def lane(root, port):
     return wait_find(root, named(f"Lane {port}"), f"lane {port}")
 
 
-def wait_lane(root, port, word, timeout=60.0):
+def wait_lane(root, port, word, timeout=60.0, lane_word="Lane"):
     end = time.monotonic() + timeout
     last = ""
     while time.monotonic() < end:
-        n = find(root, named(f"Lane {port}"))
+        n = find(root, named(f"{lane_word} {port}"))
         try:
             if n is not None:
                 last = labels_text(n)
@@ -680,6 +682,38 @@ def mode_jig():
     print("ok   jig: the lanes show the jig sockets' names of [lanes]")
 
 
+def mode_de():
+    localedir = os.environ.get("FST_GUI_LOCALEDIR", "")
+    if not os.path.exists(os.path.join(localedir, "de", "LC_MESSAGES", "fleetstation.mo")):
+        fail(f"no German translation compiled in {localedir!r}")
+    init([os.path.join(LINKS, "p1")])
+    sim("p1", "DE-0001")
+    env = {"LANGUAGE": "de", "LANG": "C.UTF-8", "LC_ALL": "", "LC_MESSAGES": "",
+           "FLEETSTATION_LOCALEDIR": localedir}
+    launch(env)
+    app = find_app()
+    dialog = wait_find(app, named("CA entsperren", ("frame", "dialog", "window")), "the unlock dialog in German")
+    set_text(entry(dialog, "Passphrase"), ca_secret())
+    click(button(dialog, "Entsperren"))
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name).startswith("CA entsperrt:"),
+              "the CA unlocked, in German")
+    for name in ("Linie", "Geräteverlauf", "Berichte", "CAs und Profile"):
+        button(app, name)
+    wait_lane(app, "p1", "WARTET", lane_word="Spur")
+    for name, text in (("Bediener", "Erika Muster"), ("Los", "LOS-DE"), ("Profil", "aws-iot-ecc")):
+        set_text(entry(app, name), text)
+    click(button(app, "Starten"))
+    text = wait_lane(app, "p1", "OK", lane_word="Spur")
+    if "Gerät DE-0001" not in text or "Fertig: Platine herausnehmen" not in text:
+        fail(f"the lane is not in German: {text}")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name) == "Bestanden: 1", "the counters in German")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name) == "Los LOS-DE: 1 eingerichtet, 0 fehlgeschlagen",
+              "the lot's totals in German")
+    screenshot("gui-line-de.png")
+    quit_app()
+    print("ok   de: the station speaks German under LANGUAGE=de")
+
+
 def unlock_from_line(app, secret, what):
     goto_page(app, "Line")
     click(button(app, "Unlock CA…"))
@@ -911,7 +945,7 @@ def mode_harness():
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "bench": mode_bench,
+        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "bench": mode_bench,
          "harness": mode_harness}[mode]()
     finally:
         cleanup()
