@@ -296,11 +296,10 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = g_task_propagate_pointer(G_TASK(result), &error);
-	FstReportPage *self;
+	g_autoptr(FstReportPage) self = FST_REPORT_PAGE(user_data);
 
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	self = FST_REPORT_PAGE(source);
 	self->busy--;
 	if (self->interaction != NULL && self->busy == 0)
 		fst_gui_interaction_close(self->interaction);
@@ -311,7 +310,8 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 static void
 fst_report_page_run(FstReportPage *self, FstReportPageJob *job, GTaskThreadFunc func)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_report_page_done_cb, NULL);
+	g_autoptr(GTask) task =
+	    g_task_new(NULL, self->cancellable, fst_report_page_done_cb, g_object_ref(self));
 	job->workspace = g_strdup(self->workspace);
 	if (self->interaction != NULL)
 		job->interaction = g_object_ref(FST_INTERACTION(self->interaction));

@@ -215,11 +215,10 @@ fst_setup_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_data
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = g_task_propagate_pointer(G_TASK(result), &error);
 	FstSetupPageOp *op = g_task_get_task_data(G_TASK(result));
-	FstSetupPage *self;
+	g_autoptr(FstSetupPage) self = FST_SETUP_PAGE(user_data);
 
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	self = FST_SETUP_PAGE(source);
 	if (op->interaction != NULL) {
 		self->busy = FALSE;
 		fst_gui_interaction_close(FST_GUI_INTERACTION(op->interaction));
@@ -239,7 +238,7 @@ fst_setup_page_run(FstSetupPage *self, FstSetupPageOp *op, GTaskThreadFunc func)
 		return;
 	}
 	op->workspace = g_strdup(self->workspace);
-	task = g_task_new(self, self->cancellable, fst_setup_page_done_cb, NULL);
+	task = g_task_new(NULL, self->cancellable, fst_setup_page_done_cb, g_object_ref(self));
 	g_task_set_task_data(task, op, (GDestroyNotify)fst_setup_page_op_free);
 	fst_gui_text_set_lines(self->result_box, _("Working…"), FALSE);
 	g_task_run_in_thread(task, func);

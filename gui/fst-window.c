@@ -109,6 +109,18 @@ fst_window_status(FstWindow *self, const gchar *text)
 	gtk_label_set_text(self->status_label, text);
 }
 
+/* a task for a worker thread: the callback, on this thread, gets the window
+ * as its user data and drops that reference, so that a worker thread never
+ * drops the window's last one (a task's source object is unreffed by
+ * whichever thread lets the task go last) */
+static GTask *
+fst_window_task_new(FstWindow *self, GAsyncReadyCallback callback)
+{
+	GTask *task = g_task_new(NULL, self->cancellable, callback, g_object_ref(self));
+	g_object_set_data_full(G_OBJECT(task), "workspace", g_strdup(self->workspace), g_free);
+	return task;
+}
+
 static gboolean
 fst_window_is_running(FstWindow *self)
 {
@@ -208,7 +220,7 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autofree gint64 *counts = g_task_propagate_pointer(G_TASK(result), &error);
 	g_autofree gchar *text = NULL;
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 
 	if (g_cancellable_is_cancelled(self->cancellable))
 		return;
@@ -238,7 +250,7 @@ fst_window_queue_refresh_cb(gpointer user_data)
 	if (self->station == NULL || self->queue_busy)
 		return G_SOURCE_CONTINUE;
 	self->queue_busy = TRUE;
-	task = g_task_new(self, self->cancellable, fst_window_queue_cb, NULL);
+	task = fst_window_task_new(self, fst_window_queue_cb);
 	g_task_set_task_data(
 	    task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
 	g_task_run_in_thread(task, fst_window_queue_thread);
@@ -293,7 +305,7 @@ fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	g_autoptr(FstReportSummary) summary = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = NULL;
-	FstWindow *self;
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 	const gchar *lot = g_object_get_data(G_OBJECT(result), "lot");
 
 	summary = g_task_propagate_pointer(G_TASK(result), &error);
@@ -302,7 +314,6 @@ fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			g_warning("cannot count the lot: %s", error->message);
 		return;
 	}
-	self = FST_WINDOW(source);
 	text = g_strdup_printf(_("Lot %s: %" PRId64 " provisioned, %" PRId64 " failed"),
 	                       lot,
 	                       summary->provisioned,
@@ -320,7 +331,7 @@ fst_window_refresh_lot(FstWindow *self)
 		gtk_label_set_text(self->lot_label, "");
 		return;
 	}
-	task = g_task_new(self, self->cancellable, fst_window_lot_summary_cb, NULL);
+	task = fst_window_task_new(self, fst_window_lot_summary_cb);
 	g_object_set_data_full(G_OBJECT(task), "lot", g_strdup(lot), g_free);
 	g_task_set_task_data(
 	    task, fst_station_ref(self->station), (GDestroyNotify)fst_station_unref);
@@ -610,7 +621,7 @@ fst_window_prep_thread(GTask *task,
 static void
 fst_window_prep(FstWindow *self, FstWindowPrep *prep, GAsyncReadyCallback callback)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, callback, NULL);
+	g_autoptr(GTask) task = fst_window_task_new(self, callback);
 	prep->workspace = g_strdup(self->workspace);
 	g_task_set_task_data(task, prep, (GDestroyNotify)fst_window_prep_free);
 	g_task_run_in_thread(task, fst_window_prep_thread);
@@ -636,11 +647,12 @@ fst_window_show_jigs(FstWindow *self, GHashTable *jigs)
 static void
 fst_window_jigs_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
 	if (!g_task_propagate_boolean(G_TASK(result), NULL) ||
-	    g_cancellable_is_cancelled(FST_WINDOW(source)->cancellable))
+	    g_cancellable_is_cancelled(self->cancellable))
 		return;
-	fst_window_show_jigs(FST_WINDOW(source), prep->jigs);
+	fst_window_show_jigs(self, prep->jigs);
 }
 
 /* a barcode scanner types into the focused field and ends with Enter: the
@@ -668,7 +680,7 @@ fst_window_profile_activate_cb(FstWindow *self)
 static void
 fst_window_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
 	g_autoptr(GError) error = NULL;
 	FstJobOptions options = {
@@ -773,7 +785,7 @@ fst_window_abort_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 static void
 fst_window_retry_ready_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
 	const gchar *ports[] = {prep->port, NULL};
 	g_autoptr(GError) error = NULL;
@@ -832,10 +844,10 @@ fst_window_open_thread(GTask *task,
                        gpointer task_data,
                        GCancellable *cancellable)
 {
-	FstWindow *self = FST_WINDOW(source_object);
+	const gchar *workspace = g_object_get_data(G_OBJECT(task), "workspace");
 	FstInteraction *interaction = FST_INTERACTION(task_data);
 	GError *error = NULL;
-	FstStation *station = fst_station_open_full(self->workspace, interaction, &error);
+	FstStation *station = fst_station_open_full(workspace, interaction, &error);
 	if (station == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -850,7 +862,7 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	FstStation *station = g_task_propagate_pointer(G_TASK(result), &error);
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 
 	if (g_cancellable_is_cancelled(self->cancellable)) {
 		g_clear_pointer(&station, fst_station_unref);
@@ -897,7 +909,7 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 fst_window_open(FstWindow *self)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
+	g_autoptr(GTask) task = fst_window_task_new(self, fst_window_opened_cb);
 	self->unlocking = TRUE;
 	g_task_set_task_data(task, g_object_ref(self->interaction), g_object_unref);
 	g_task_run_in_thread(task, fst_window_open_thread);
@@ -937,25 +949,24 @@ fst_window_supervisor_thread(GTask *task,
                              gpointer task_data,
                              GCancellable *cancellable)
 {
-	FstWindow *self = FST_WINDOW(source_object);
+	const gchar *workspace = g_object_get_data(G_OBJECT(task), "workspace");
 	FstInteraction *interaction = FST_INTERACTION(task_data);
-	g_autofree gchar *cert = g_build_filename(self->workspace, "ca", "issuing-ca.pem", NULL);
-	g_autofree gchar *key = g_build_filename(self->workspace, "ca", "issuing-ca.key", NULL);
+	g_autofree gchar *cert = g_build_filename(workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *key = g_build_filename(workspace, "ca", "issuing-ca.key", NULL);
 	g_autoptr(FstSecret) secret = NULL;
 	g_autoptr(FstCa) ca = NULL;
 	GError *error = NULL;
 
 	if (!fst_station_ask_ca_secret(
-	        self->workspace, interaction, key, "issuing CA", &secret, &error)) {
+	        workspace, interaction, key, "issuing CA", &secret, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
 	/* a token key whose URI names its own PIN source needs nobody's secret */
 	if (secret == NULL) {
-		ca = fst_station_unlock_ca(self->workspace, interaction, &error);
+		ca = fst_station_unlock_ca(workspace, interaction, &error);
 	} else {
-		g_autofree gchar *chain =
-		    g_build_filename(self->workspace, "ca", "root-ca.pem", NULL);
+		g_autofree gchar *chain = g_build_filename(workspace, "ca", "root-ca.pem", NULL);
 		ca = fst_ca_load(cert,
 		                 key,
 		                 g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
@@ -986,7 +997,7 @@ fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_da
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstSecret) secret = g_task_propagate_pointer(G_TASK(result), &error);
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 
 	if (g_cancellable_is_cancelled(self->cancellable))
 		return;
@@ -1021,7 +1032,7 @@ fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_da
 static void
 fst_window_supervisor_unlock(FstWindow *self)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_supervisor_cb, NULL);
+	g_autoptr(GTask) task = fst_window_task_new(self, fst_window_supervisor_cb);
 	self->supervisor_asking = TRUE;
 	g_task_set_task_data(task, g_object_ref(self->supervisor), g_object_unref);
 	g_task_run_in_thread(task, fst_window_supervisor_thread);
