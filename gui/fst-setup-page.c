@@ -16,7 +16,6 @@
 
 #include "fst-ca-ops.h"
 #include "fst-ca-store.h"
-#include "fst-error.h"
 #include "fst-gui-text.h"
 #include "fst-profile.h"
 #include "fst-station.h"
