@@ -78,7 +78,9 @@ fst_gui_interaction_session_answer(FstGuiInteraction *self, FstInteractionFlags 
 	const guint8 *data;
 	gsize len = 0;
 
-	if (self->session == NULL || (flags & FST_INTERACTION_FLAG_RETRY))
+	/* a new secret is always the person's choice */
+	if (self->session == NULL ||
+	    (flags & (FST_INTERACTION_FLAG_RETRY | FST_INTERACTION_FLAG_NEW)))
 		return NULL;
 	data = fst_secret_get_data(self->session, &len);
 	return fst_secret_new(data, len);
@@ -96,6 +98,7 @@ fst_gui_interaction_ask_async(FstGuiInteraction *self,
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	g_autoptr(GtkWindow) parent = g_weak_ref_get(&self->parent);
 	g_autofree gchar *prompt = NULL;
+	const gchar *title = _("Unlock the CA");
 	FstSecret *secret = fst_gui_interaction_session_answer(self, flags);
 
 	g_task_set_source_tag(task, fst_gui_interaction_ask_async);
@@ -108,17 +111,22 @@ fst_gui_interaction_ask_async(FstGuiInteraction *self,
 		                           "the station is open."),
 		                         description);
 	} else if (flags & FST_INTERACTION_FLAG_NEW) {
-		prompt = g_strdup_printf(_("Choose the passphrase that encrypts %s."), description);
+		title = _("Choose the CA passphrase");
+		prompt = g_strdup_printf(_("Choose the passphrase that encrypts %s, and type it "
+		                           "twice. Whoever unlocks the CA will need it."),
+		                         description);
 	} else {
 		prompt =
 		    g_strdup_printf(_("Type the passphrase of %s. It is kept in memory only while "
 		                      "the station is open."),
 		                    description);
 	}
-	if (self->dialog == NULL) {
-		self->dialog =
-		    g_object_ref_sink(fst_unlock_dialog_new(parent, _("Unlock the CA"), prompt));
-	}
+	if (self->dialog == NULL)
+		self->dialog = g_object_ref_sink(fst_unlock_dialog_new(parent, title, prompt));
+	/* one dialog may ask several questions in a row (an imported key's
+	 * passphrase, then the new one) */
+	fst_unlock_dialog_set_question(
+	    self->dialog, title, prompt, (flags & FST_INTERACTION_FLAG_NEW) && !pin);
 	if (self->retry != NULL) {
 		g_autofree gchar *retry = g_steal_pointer(&self->retry);
 		fst_unlock_dialog_set_error(self->dialog, retry);

@@ -10,6 +10,8 @@
 
 #include "fst-history-page.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "fst-db.h"
@@ -110,7 +112,7 @@ fst_history_page_describe(FstDb *db, const gchar *query, GError **error)
 	                       device->firmware != NULL ? device->firmware : "–",
 	                       fst_db_device_state_to_string(device->state));
 	g_string_append_printf(out,
-	                       _("  operator %s, lot %s, station %" G_GINT64_FORMAT ", port %s\n"),
+	                       _("  operator %s, lot %s, station %" PRId64 ", port %s\n"),
 	                       device->operator_name != NULL ? device->operator_name : "–",
 	                       device->lot != NULL ? device->lot : "–",
 	                       device->station_id,
@@ -204,11 +206,10 @@ fst_history_page_search_cb(GObject *source, GAsyncResult *result, gpointer user_
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = g_task_propagate_pointer(G_TASK(result), &error);
-	FstHistoryPage *self;
+	g_autoptr(FstHistoryPage) self = FST_HISTORY_PAGE(user_data);
 
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	self = FST_HISTORY_PAGE(source);
 	fst_gui_text_set_lines(
 	    self->result_box, text != NULL ? text : error->message, text == NULL);
 }
@@ -222,7 +223,7 @@ fst_history_page_search(FstHistoryPage *self)
 	if (query[0] == '\0' || self->workspace == NULL)
 		return;
 	fst_gui_text_set_lines(self->result_box, _("Searching…"), FALSE);
-	task = g_task_new(self, self->cancellable, fst_history_page_search_cb, NULL);
+	task = g_task_new(NULL, self->cancellable, fst_history_page_search_cb, g_object_ref(self));
 	g_task_set_task_data(task, g_steal_pointer(&query), g_free);
 	g_object_set_data_full(G_OBJECT(task), "workspace", g_strdup(self->workspace), g_free);
 	if (self->station != NULL)

@@ -289,28 +289,45 @@ fst_port_row_new(const gchar *port, const gchar *jig_label)
 {
 	FstPortRow *self = g_object_new(FST_TYPE_PORT_ROW, NULL);
 	g_autofree gchar *basename = g_path_get_basename(port);
-	g_autofree gchar *title = NULL;
 	g_autofree gchar *a11y = NULL;
+	g_autofree gchar *retry_name = NULL;
 
 	self->port = g_strdup(port);
-	self->jig_label = g_strdup(jig_label);
-	title = jig_label != NULL ? g_strdup_printf("%s · %s", jig_label, basename)
-	                          : g_strdup(basename);
-	gtk_label_set_text(self->port_label, title);
+	fst_port_row_set_jig_label(self, jig_label);
 	gtk_widget_set_tooltip_text(GTK_WIDGET(self->port_label), port);
 	/* the lane's name is how AT-SPI (a screen reader, the tests) finds it */
 	a11y = g_strdup_printf(_("Lane %s"), basename);
 	gtk_accessible_update_property(
 	    GTK_ACCESSIBLE(self), GTK_ACCESSIBLE_PROPERTY_LABEL, a11y, -1);
-	{
-		g_autofree gchar *retry_name = g_strdup_printf(_("Retry %s"), basename);
-		gtk_accessible_update_property(GTK_ACCESSIBLE(self->retry_button),
-		                               GTK_ACCESSIBLE_PROPERTY_LABEL,
-		                               retry_name,
-		                               -1);
-	}
+	retry_name = g_strdup_printf(_("Retry %s"), basename);
+	gtk_accessible_update_property(
+	    GTK_ACCESSIBLE(self->retry_button), GTK_ACCESSIBLE_PROPERTY_LABEL, retry_name, -1);
 	fst_port_row_reset(self);
 	return self;
+}
+
+/**
+ * fst_port_row_set_jig_label:
+ * @self: a lane
+ * @jig_label: (nullable): what the socket is called on the jig (the
+ *   workspace's `[lanes]`), shown before the port
+ */
+void
+fst_port_row_set_jig_label(FstPortRow *self, const gchar *jig_label)
+{
+	g_autofree gchar *basename = NULL;
+	g_autofree gchar *title = NULL;
+
+	g_return_if_fail(FST_IS_PORT_ROW(self));
+	if (self->jig_label != NULL && g_strcmp0(self->jig_label, jig_label) == 0)
+		return;
+	g_free(self->jig_label);
+	self->jig_label = g_strdup(jig_label);
+	basename = g_path_get_basename(self->port);
+	/* TRANSLATORS: a lane's title: the socket's name on the jig, then the port */
+	title = jig_label != NULL ? g_strdup_printf(_("Jig %s · %s"), jig_label, basename)
+	                          : g_strdup(basename);
+	gtk_label_set_text(self->port_label, title);
 }
 
 static void

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(FstPortRow, fst_port_row, FST, PORT_ROW, GtkWidget)
 
 FstPortRow *fst_port_row_new(const gchar *port, const gchar *jig_label);
+void fst_port_row_set_jig_label(FstPortRow *self, const gchar *jig_label);
 const gchar *fst_port_row_get_port(FstPortRow *self);
 void fst_port_row_reset(FstPortRow *self);
 void fst_port_row_update(FstPortRow *self, const FstProgress *progress);

@@ -1,8 +1,11 @@
 /*
  * FstReportPage: the supervisor's reports. Exports a signed CSV, JSON or PDF
- * report of a lot (the engine's report writers, as `fleetstation report`),
+ * report of a lot and/or a time range (the engine's report writers, as
+ * `fleetstation report --lot --since --until`),
  * verifies a report file against the station's report certificate, and
- * verifies the database's audit chain. All of it in GTask threads.
+ * verifies the database's audit chain through the workspace's anchors,
+ * showing how old the last anchor is (as `fleetstation audit verify`). All
+ * of it in GTask threads.
  */
 
 #define G_LOG_DOMAIN "FstGui"
@@ -10,10 +13,12 @@
 #include "fst-report-page.h"
 
 #include <errno.h>
+#include <inttypes.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "fst-audit-anchors.h"
 #include "fst-audit.h"
 #include "fst-error.h"
 #include "fst-gui-interaction.h"
@@ -24,6 +29,8 @@ struct _FstReportPage {
 	GtkWidget parent_instance;
 	/* template widgets, borrowed */
 	GtkEditable *lot_entry;
+	GtkEditable *since_entry;
+	GtkEditable *until_entry;
 	GtkEditable *verify_entry;
 	GtkBox *result_box;
 	/* owned */
@@ -41,6 +48,8 @@ typedef struct {
 	FstInteraction *interaction; /* (owned) (nullable) */
 	gchar *db_path;              /* (owned) */
 	gchar *lot;                  /* (owned) (nullable) */
+	gchar *since;                /* (owned) (nullable): as typed */
+	gchar *until;                /* (owned) (nullable): as typed */
 	gchar *format;               /* (owned) (nullable) */
 	gchar *file;                 /* (owned) (nullable) */
 } FstReportPageJob;
@@ -53,23 +62,30 @@ fst_report_page_job_free(gpointer data)
 	g_clear_object(&job->interaction);
 	g_free(job->db_path);
 	g_free(job->lot);
+	g_free(job->since);
+	g_free(job->until);
 	g_free(job->format);
 	g_free(job->file);
 	g_free(job);
 }
 
 static gchar *
-fst_report_page_file_name(const gchar *lot, const gchar *format)
+fst_report_page_file_name(FstReportPageJob *job)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree gchar *stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
-	g_autofree gchar *safe = g_strdup(lot != NULL ? lot : "all");
+	g_autofree gchar *safe = g_strdup_printf("%s%s%s%s%s",
+	                                         job->lot != NULL ? job->lot : "all",
+	                                         job->since != NULL ? "-from-" : "",
+	                                         job->since != NULL ? job->since : "",
+	                                         job->until != NULL ? "-until-" : "",
+	                                         job->until != NULL ? job->until : "");
 
 	for (gchar *p = safe; *p != '\0'; p++) {
 		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
 			*p = '_';
 	}
-	return g_strdup_printf("report-%s-%s.%s", safe, stamp, format);
+	return g_strdup_printf("report-%s-%s.%s", safe, stamp, job->format);
 }
 
 static gboolean
@@ -117,12 +133,18 @@ fst_report_page_export_thread(GTask *task,
 	FstReportPageJob *job = task_data;
 	FstReportScope scope = {.lot = job->lot};
 	g_autofree gchar *dir = g_build_filename(job->workspace, "reports", NULL);
-	g_autofree gchar *name = fst_report_page_file_name(job->lot, job->format);
+	g_autofree gchar *name = fst_report_page_file_name(job);
 	g_autofree gchar *path = g_build_filename(dir, name, NULL);
 	g_autofree gchar *sig = g_strdup_printf("%s.sig", path);
 	g_autoptr(FstReportSummary) summary = NULL;
 	g_autoptr(GString) text = g_string_new(NULL);
 	GError *error = NULL;
+
+	if (!fst_report_parse_time(job->since, &scope.since_us, &error) ||
+	    !fst_report_parse_time(job->until, &scope.until_us, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
 
 	if (g_mkdir_with_parents(dir, 0700) != 0) {
 		g_task_return_new_error(task,
@@ -144,10 +166,16 @@ fst_report_page_export_thread(GTask *task,
 		return;
 	}
 	g_string_append_printf(text, _("Report written: %s\nSignature: %s\n\n"), path, sig);
+	if (job->since != NULL || job->until != NULL) {
+		/* TRANSLATORS: a report's time range, each end a UTC date or time or "…" */
+		g_string_append_printf(text,
+		                       _("From %s until %s (UTC, the end not included)\n"),
+		                       job->since != NULL ? job->since : "…",
+		                       job->until != NULL ? job->until : "…");
+	}
 	g_string_append_printf(text,
-	                       _("Lot %s: %" G_GINT64_FORMAT " devices, %" G_GINT64_FORMAT
-	                         " provisioned, %" G_GINT64_FORMAT " failed, %" G_GINT64_FORMAT
-	                         " to re-work\n"),
+	                       _("Lot %s: %" PRId64 " devices, %" PRId64 " provisioned, %" PRId64
+	                         " failed, %" PRId64 " to re-work\n"),
 	                       job->lot != NULL ? job->lot : _("(all)"),
 	                       summary->devices,
 	                       summary->provisioned,
@@ -183,6 +211,25 @@ fst_report_page_verify_thread(GTask *task,
 	                      g_free);
 }
 
+/* "3 days", "5 hours", "12 minutes" */
+static gchar *
+fst_report_page_age(gint64 then_us)
+{
+	gint64 secs = MAX(g_get_real_time() - then_us, 0) / G_USEC_PER_SEC;
+	gulong n;
+
+	if (secs >= 2 * 86400) {
+		n = (gulong)(secs / 86400);
+		return g_strdup_printf(ngettext("%lu day", "%lu days", n), n);
+	}
+	if (secs >= 2 * 3600) {
+		n = (gulong)(secs / 3600);
+		return g_strdup_printf(ngettext("%lu hour", "%lu hours", n), n);
+	}
+	n = (gulong)(secs / 60);
+	return g_strdup_printf(ngettext("%lu minute", "%lu minutes", n), n);
+}
+
 static void
 fst_report_page_audit_thread(GTask *task,
                              gpointer source_object,
@@ -191,9 +238,14 @@ fst_report_page_audit_thread(GTask *task,
 {
 	FstReportPageJob *job = task_data;
 	g_autoptr(FstAuditResult) result = NULL;
+	g_autoptr(GPtrArray) anchors = NULL;
+	g_autoptr(GString) text = g_string_new(NULL);
+	FstAuditAnchor *last;
 	GError *error = NULL;
 
-	result = fst_audit_verify(job->db_path, &error);
+	anchors = fst_audit_anchors_load(job->workspace, NULL, NULL, &error);
+	if (anchors != NULL)
+		result = fst_audit_verify_anchored(job->db_path, anchors, &error);
 	if (result == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -201,7 +253,7 @@ fst_report_page_audit_thread(GTask *task,
 	if (!result->ok) {
 		g_task_return_pointer(
 		    task,
-		    g_strdup_printf(_("AUDIT CHAIN BROKEN at event %" G_GINT64_FORMAT
+		    g_strdup_printf(_("AUDIT CHAIN BROKEN at event %" PRId64
 		                      ": %s. Keep the database as it is and call "
 		                      "the quality manager."),
 		                    result->first_bad_id,
@@ -209,12 +261,34 @@ fst_report_page_audit_thread(GTask *task,
 		    g_free);
 		return;
 	}
-	g_task_return_pointer(task,
-	                      g_strdup_printf(_("Audit chain intact: %" G_GINT64_FORMAT
-	                                        " events, %" G_GINT64_FORMAT " certificates"),
-	                                      result->events,
-	                                      result->certificates),
-	                      g_free);
+	g_string_append_printf(
+	    text,
+	    _("Audit chain intact: %" PRId64 " events, %" PRId64 " certificates\n"),
+	    result->events,
+	    result->certificates);
+	last = fst_audit_anchors_newest(anchors);
+	if (last != NULL) {
+		g_autoptr(GDateTime) dt =
+		    g_date_time_new_from_unix_utc(last->created_at / G_USEC_PER_SEC);
+		g_autofree gchar *when = g_date_time_format(dt, "%Y-%m-%d %H:%M UTC");
+		g_autofree gchar *age = fst_report_page_age(last->created_at);
+		/* TRANSLATORS: an anchor is a signed copy of the audit chain's head kept off the
+		 * station */
+		g_string_append_printf(text,
+		                       _("Last anchor: event %" PRId64
+		                         ", made %s (%s ago); %u anchor(s) checked. Rows "
+		                         "written since are protected by the chain alone until "
+		                         "the next checkpoint."),
+		                       last->head_id,
+		                       when,
+		                       age,
+		                       anchors->len);
+	} else {
+		g_string_append(text,
+		                _("No anchor yet: run `fleetstation audit checkpoint` and keep a "
+		                  "copy off this machine, so that a rebuilt chain is noticed."));
+	}
+	g_task_return_pointer(task, g_string_free(g_steal_pointer(&text), FALSE), g_free);
 }
 
 static void
@@ -222,11 +296,10 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = g_task_propagate_pointer(G_TASK(result), &error);
-	FstReportPage *self;
+	g_autoptr(FstReportPage) self = FST_REPORT_PAGE(user_data);
 
 	if (text == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	self = FST_REPORT_PAGE(source);
 	self->busy--;
 	if (self->interaction != NULL && self->busy == 0)
 		fst_gui_interaction_close(self->interaction);
@@ -237,7 +310,8 @@ fst_report_page_done_cb(GObject *source, GAsyncResult *result, gpointer user_dat
 static void
 fst_report_page_run(FstReportPage *self, FstReportPageJob *job, GTaskThreadFunc func)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_report_page_done_cb, NULL);
+	g_autoptr(GTask) task =
+	    g_task_new(NULL, self->cancellable, fst_report_page_done_cb, g_object_ref(self));
 	job->workspace = g_strdup(self->workspace);
 	if (self->interaction != NULL)
 		job->interaction = g_object_ref(FST_INTERACTION(self->interaction));
@@ -248,17 +322,26 @@ fst_report_page_run(FstReportPage *self, FstReportPageJob *job, GTaskThreadFunc 
 	g_task_run_in_thread(task, func);
 }
 
+/* an entry's text without surrounding blanks, or %NULL when empty */
+static gchar *
+fst_report_page_text(GtkEditable *entry)
+{
+	g_autofree gchar *text = g_strstrip(g_strdup(gtk_editable_get_text(entry)));
+	return text[0] != '\0' ? g_steal_pointer(&text) : NULL;
+}
+
 static void
 fst_report_page_export(FstReportPage *self, const gchar *format)
 {
 	FstReportPageJob *job;
-	g_autofree gchar *lot = g_strstrip(g_strdup(gtk_editable_get_text(self->lot_entry)));
 
 	if (self->workspace == NULL)
 		return;
 	job = g_new0(FstReportPageJob, 1);
 	job->format = g_strdup(format);
-	job->lot = lot[0] != '\0' ? g_steal_pointer(&lot) : NULL;
+	job->lot = fst_report_page_text(self->lot_entry);
+	job->since = fst_report_page_text(self->since_entry);
+	job->until = fst_report_page_text(self->until_entry);
 	fst_report_page_run(self, job, fst_report_page_export_thread);
 }
 
@@ -380,6 +463,8 @@ fst_report_page_class_init(FstReportPageClass *klass)
 	gtk_widget_class_set_template_from_resource(
 	    widget_class, "/io/github/fleetstation/Station/fst-report-page.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, lot_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstReportPage, since_entry);
+	gtk_widget_class_bind_template_child(widget_class, FstReportPage, until_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, verify_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstReportPage, result_box);
 	gtk_widget_class_bind_template_callback(widget_class, fst_report_page_export_csv_cb);

@@ -4,6 +4,9 @@
  * is wiped when freed. The text is typed into a GtkPasswordEntry, whose buffer
  * lives in GTK's non-swappable memory and is cleared as soon as it was read.
  *
+ * A new secret (one that will encrypt keys being made) is typed twice, and
+ * the dialog asks again until both agree.
+ *
  * The dialog only collects; whoever asked checks the secret (off the GUI
  * thread) and either closes the dialog or shows why with
  * fst_unlock_dialog_set_error() and asks again. The async pair is the shape
@@ -26,6 +29,7 @@ struct _FstUnlockDialog {
 	/* template widgets, borrowed */
 	GtkLabel *prompt_label;
 	GtkEditable *entry;
+	GtkEditable *confirm_entry;
 	GtkLabel *error_label;
 	GtkSpinner *spinner;
 	GtkWidget *unlock_button;
@@ -40,6 +44,7 @@ fst_unlock_dialog_set_busy(FstUnlockDialog *self, gboolean busy)
 {
 	gtk_spinner_set_spinning(self->spinner, busy);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->entry), !busy);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->confirm_entry), !busy);
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "unlock.unlock", !busy);
 }
 
@@ -58,9 +63,20 @@ fst_unlock_dialog_unlock_cb(GtkWidget *widget, const gchar *action_name, GVarian
 		fst_unlock_dialog_set_error(self, _("Type the passphrase first"));
 		return;
 	}
+	if (gtk_widget_get_visible(GTK_WIDGET(self->confirm_entry)) &&
+	    g_strcmp0(text, gtk_editable_get_text(self->confirm_entry)) != 0) {
+		self->task = g_steal_pointer(&task);
+		gtk_editable_set_text(self->entry, "");
+		gtk_editable_set_text(self->confirm_entry, "");
+		fst_unlock_dialog_set_error(self,
+		                            _("The two passphrases differ: type it twice again"));
+		gtk_widget_grab_focus(GTK_WIDGET(self->entry));
+		return;
+	}
 	secret = fst_secret_new((const guint8 *)text, strlen(text));
-	/* the entry's secure buffer is cleared as the text is deleted */
+	/* the entries' secure buffers are cleared as the text is deleted */
 	gtk_editable_set_text(self->entry, "");
+	gtk_editable_set_text(self->confirm_entry, "");
 	gtk_widget_set_visible(GTK_WIDGET(self->error_label), FALSE);
 	fst_unlock_dialog_set_busy(self, TRUE);
 	g_task_return_pointer(task, secret, (GDestroyNotify)fst_secret_free);
@@ -83,6 +99,8 @@ fst_unlock_dialog_cancel(FstUnlockDialog *self)
 	GTask *task = g_steal_pointer(&self->task);
 	if (self->entry != NULL)
 		gtk_editable_set_text(self->entry, "");
+	if (self->confirm_entry != NULL)
+		gtk_editable_set_text(self->confirm_entry, "");
 	if (task != NULL)
 		g_idle_add_full(
 		    G_PRIORITY_DEFAULT, fst_unlock_dialog_cancelled_cb, task, g_object_unref);
@@ -161,6 +179,27 @@ fst_unlock_dialog_set_error(FstUnlockDialog *self, const gchar *message)
 }
 
 /**
+ * fst_unlock_dialog_set_question:
+ * @self: the dialog
+ * @title: the dialog's title
+ * @prompt: what is asked for and why
+ * @confirm: whether the secret is new and typed twice
+ *
+ * Sets what the next fst_unlock_dialog_ask_async() asks.
+ */
+void
+fst_unlock_dialog_set_question(FstUnlockDialog *self,
+                               const gchar *title,
+                               const gchar *prompt,
+                               gboolean confirm)
+{
+	g_return_if_fail(FST_IS_UNLOCK_DIALOG(self));
+	gtk_window_set_title(GTK_WINDOW(self), title);
+	gtk_label_set_text(self->prompt_label, prompt);
+	gtk_widget_set_visible(GTK_WIDGET(self->confirm_entry), confirm);
+}
+
+/**
  * fst_unlock_dialog_new:
  * @parent: (nullable): the window it is modal to
  * @title: the dialog's title
@@ -207,6 +246,7 @@ fst_unlock_dialog_class_init(FstUnlockDialogClass *klass)
 	    widget_class, "/io/github/fleetstation/Station/fst-unlock-dialog.ui");
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, prompt_label);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, entry);
+	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, confirm_entry);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, error_label);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, spinner);
 	gtk_widget_class_bind_template_child(widget_class, FstUnlockDialog, unlock_button);

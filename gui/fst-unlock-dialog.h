@@ -17,5 +17,9 @@ void fst_unlock_dialog_ask_async(FstUnlockDialog *self,
 FstSecret *
 fst_unlock_dialog_ask_finish(FstUnlockDialog *self, GAsyncResult *result, GError **error);
 void fst_unlock_dialog_set_error(FstUnlockDialog *self, const gchar *message);
+void fst_unlock_dialog_set_question(FstUnlockDialog *self,
+                                    const gchar *title,
+                                    const gchar *prompt,
+                                    gboolean confirm);
 
 G_END_DECLS

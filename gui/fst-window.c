@@ -14,9 +14,10 @@
 #define G_LOG_DOMAIN "FstGui"
 #include "fst-window.h"
 
-#include <string.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
@@ -29,6 +30,7 @@
 #include "fst-history-page.h"
 #include "fst-job.h"
 #include "fst-port-row.h"
+#include "fst-ports.h"
 #include "fst-report.h"
 #include "fst-report-page.h"
 #include "fst-settings.h"
@@ -71,6 +73,7 @@ struct _FstWindow {
 	FstGuiInteraction *interaction; /* (owned): asks for the CA secret with a dialog */
 	gboolean unlocking;             /* the station is being opened */
 	FstGuiInteraction *supervisor;  /* (owned): asks for the supervisor pages */
+	FstGuiInteraction *ca_setup;    /* (owned): asks for the secrets of a new CA */
 	gboolean supervisor_asking;
 	gboolean supervisor_unlocked; /* for the session */
 	guint queue_id;               /* the registration queue's refresh */
@@ -80,6 +83,8 @@ struct _FstWindow {
 	GPtrArray *retry_jobs;     /* (element-type FstJob): per-lane retries running */
 	GHashTable *lanes_by_port; /* (element-type utf8 FstPortRow): borrowed lanes */
 	GHashTable *causes;        /* (element-type utf8 guint): failures by reason */
+	GHashTable *jigs;          /* (element-type utf8 utf8) (nullable): port to jig lane */
+	gboolean starting;         /* Start is reading and keeping the choices */
 	guint passed;
 	guint failed;
 	gint64 shift_started_us; /* 0 before the first Start */
@@ -104,6 +109,18 @@ fst_window_status(FstWindow *self, const gchar *text)
 	gtk_label_set_text(self->status_label, text);
 }
 
+/* a task for a worker thread: the callback, on this thread, gets the window
+ * as its user data and drops that reference, so that a worker thread never
+ * drops the window's last one (a task's source object is unreffed by
+ * whichever thread lets the task go last) */
+static GTask *
+fst_window_task_new(FstWindow *self, GAsyncReadyCallback callback)
+{
+	GTask *task = g_task_new(NULL, self->cancellable, callback, g_object_ref(self));
+	g_object_set_data_full(G_OBJECT(task), "workspace", g_strdup(self->workspace), g_free);
+	return task;
+}
+
 static gboolean
 fst_window_is_running(FstWindow *self)
 {
@@ -118,7 +135,8 @@ fst_window_update_actions(FstWindow *self)
 	GHashTableIter iter;
 	gpointer lane;
 
-	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.start", unlocked && !line);
+	gtk_widget_action_set_enabled(
+	    GTK_WIDGET(self), "line.start", unlocked && !line && !self->starting);
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.stop", fst_window_is_running(self));
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "line.abort", fst_window_is_running(self));
 	gtk_widget_action_set_enabled(
@@ -202,7 +220,7 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autofree gint64 *counts = g_task_propagate_pointer(G_TASK(result), &error);
 	g_autofree gchar *text = NULL;
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 
 	if (g_cancellable_is_cancelled(self->cancellable))
 		return;
@@ -214,10 +232,10 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	} else {
 		/* TRANSLATORS: rows waiting for, or failed at, cloud registration */
-		text = g_strdup_printf(_("Registration queue: %" G_GINT64_FORMAT
-		                         " waiting, %" G_GINT64_FORMAT " failed"),
-		                       counts[0] + counts[1],
-		                       counts[3]);
+		text = g_strdup_printf(
+		    _("Registration queue: %" PRId64 " waiting, %" PRId64 " failed"),
+		    counts[0] + counts[1],
+		    counts[3]);
 	}
 	gtk_label_set_text(self->queue_label, text);
 	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
@@ -232,7 +250,7 @@ fst_window_queue_refresh_cb(gpointer user_data)
 	if (self->station == NULL || self->queue_busy)
 		return G_SOURCE_CONTINUE;
 	self->queue_busy = TRUE;
-	task = g_task_new(self, self->cancellable, fst_window_queue_cb, NULL);
+	task = fst_window_task_new(self, fst_window_queue_cb);
 	g_task_set_task_data(
 	    task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
 	g_task_run_in_thread(task, fst_window_queue_thread);
@@ -254,7 +272,7 @@ fst_window_show_ca(FstWindow *self)
 	if (days < 0)
 		text = g_strdup_printf(_("CA %s has expired"), cn);
 	else
-		text = g_strdup_printf(_("CA %s: expires in %" G_GINT64_FORMAT " days"), cn, days);
+		text = g_strdup_printf(_("CA %s: expires in %" PRId64 " days"), cn, days);
 	gtk_label_set_text(self->ca_label, text);
 	if (days < FST_WINDOW_CA_WARN_DAYS)
 		gtk_widget_add_css_class(GTK_WIDGET(self->ca_label), "error");
@@ -287,7 +305,7 @@ fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_d
 	g_autoptr(FstReportSummary) summary = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = NULL;
-	FstWindow *self;
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 	const gchar *lot = g_object_get_data(G_OBJECT(result), "lot");
 
 	summary = g_task_propagate_pointer(G_TASK(result), &error);
@@ -296,12 +314,10 @@ fst_window_lot_summary_cb(GObject *source, GAsyncResult *result, gpointer user_d
 			g_warning("cannot count the lot: %s", error->message);
 		return;
 	}
-	self = FST_WINDOW(source);
-	text = g_strdup_printf(
-	    _("Lot %s: %" G_GINT64_FORMAT " provisioned, %" G_GINT64_FORMAT " failed"),
-	    lot,
-	    summary->provisioned,
-	    summary->failed);
+	text = g_strdup_printf(_("Lot %s: %" PRId64 " provisioned, %" PRId64 " failed"),
+	                       lot,
+	                       summary->provisioned,
+	                       summary->failed);
 	gtk_label_set_text(self->lot_label, text);
 }
 
@@ -315,7 +331,7 @@ fst_window_refresh_lot(FstWindow *self)
 		gtk_label_set_text(self->lot_label, "");
 		return;
 	}
-	task = g_task_new(self, self->cancellable, fst_window_lot_summary_cb, NULL);
+	task = fst_window_task_new(self, fst_window_lot_summary_cb);
 	g_object_set_data_full(G_OBJECT(task), "lot", g_strdup(lot), g_free);
 	g_task_set_task_data(
 	    task, fst_station_ref(self->station), (GDestroyNotify)fst_station_unref);
@@ -332,7 +348,8 @@ fst_window_ensure_lane(FstWindow *self, const gchar *port)
 	FstPortRow *lane = g_hash_table_lookup(self->lanes_by_port, port);
 	if (lane != NULL)
 		return lane;
-	lane = fst_port_row_new(port, NULL);
+	lane = fst_port_row_new(port,
+	                        self->jigs != NULL ? g_hash_table_lookup(self->jigs, port) : NULL);
 	g_signal_connect(lane, "retry", G_CALLBACK(fst_window_retry_cb), self);
 	gtk_flow_box_append(self->lanes, GTK_WIDGET(lane));
 	g_hash_table_insert(self->lanes_by_port, g_strdup(port), lane);
@@ -351,8 +368,12 @@ static void
 fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer user_data)
 {
 	FstWindow *self = FST_WINDOW(user_data);
+	FstPortRow *lane = fst_window_ensure_lane(self, result->port);
 
-	fst_port_row_finish(fst_window_ensure_lane(self, result->port), result);
+	/* the engine names the jig lane of the port the board was in */
+	if (result->lane != NULL)
+		fst_port_row_set_jig_label(lane, result->lane);
+	fst_port_row_finish(lane, result);
 	if (result->error == NULL) {
 		self->passed++;
 	} else {
@@ -526,33 +547,112 @@ fst_window_load_choices(FstWindow *self)
 	}
 }
 
-static gboolean
-fst_window_save_choices(FstWindow *self, FstSettings **settings_out, GError **error)
-{
-	g_autoptr(FstSettings) settings = NULL;
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree gchar *conf = g_build_filename(self->workspace, "station.conf", NULL);
-	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+/* what Start and Retry read and write in station.conf, and the jig lanes of
+ * the ports: in a thread, never on the GUI thread */
+typedef struct {
+	gchar *workspace;     /* (owned) */
+	gboolean keep;        /* Start: keep the choices in station.conf */
+	gchar *profile;       /* (owned) */
+	gchar *lot;           /* (owned) (nullable) */
+	gchar *operator_name; /* (owned) (nullable) */
+	gboolean watch;
+	gchar *port;           /* (owned) (nullable): Retry's lane */
+	FstSettings *settings; /* (owned) (nullable): read, and kept when @keep */
+	GHashTable *jigs;      /* (owned) (nullable): port to jig lane */
+} FstWindowPrep;
 
-	settings = fst_settings_load(self->workspace, error);
-	if (settings == NULL)
-		return FALSE;
-	g_free(settings->profile);
-	settings->profile = g_strdup(gtk_editable_get_text(self->profile_entry));
-	g_free(settings->lot);
-	settings->lot = lot[0] != '\0' ? g_strdup(lot) : NULL;
-	if (!fst_settings_save(settings, self->workspace, error))
+static void
+fst_window_prep_free(FstWindowPrep *prep)
+{
+	g_free(prep->workspace);
+	g_free(prep->profile);
+	g_free(prep->lot);
+	g_free(prep->operator_name);
+	g_free(prep->port);
+	g_clear_pointer(&prep->settings, fst_settings_free);
+	g_clear_pointer(&prep->jigs, g_hash_table_unref);
+	g_free(prep);
+}
+
+static gboolean
+fst_window_keep_choices(FstWindowPrep *prep, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *conf = g_build_filename(prep->workspace, "station.conf", NULL);
+
+	g_free(prep->settings->profile);
+	prep->settings->profile = g_strdup(prep->profile);
+	g_free(prep->settings->lot);
+	prep->settings->lot = g_strdup(prep->lot);
+	if (!fst_settings_save(prep->settings, prep->workspace, error))
 		return FALSE;
 	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_KEEP_COMMENTS, error))
 		return FALSE;
-	g_key_file_set_string(
-	    kf, FST_WINDOW_CONF_GROUP, "operator", gtk_editable_get_text(self->operator_entry));
-	g_key_file_set_boolean(
-	    kf, FST_WINDOW_CONF_GROUP, "watch", gtk_toggle_button_get_active(self->watch_check));
-	if (!g_key_file_save_to_file(kf, conf, error))
-		return FALSE;
-	*settings_out = g_steal_pointer(&settings);
-	return TRUE;
+	g_key_file_set_string(kf,
+	                      FST_WINDOW_CONF_GROUP,
+	                      "operator",
+	                      prep->operator_name != NULL ? prep->operator_name : "");
+	g_key_file_set_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", prep->watch);
+	return g_key_file_save_to_file(kf, conf, error);
+}
+
+static void
+fst_window_prep_thread(GTask *task,
+                       gpointer source_object,
+                       gpointer task_data,
+                       GCancellable *cancellable)
+{
+	FstWindowPrep *prep = task_data;
+	g_autoptr(GError) error_jigs = NULL;
+	GError *error = NULL;
+
+	prep->settings = fst_settings_load(prep->workspace, &error);
+	if (prep->settings == NULL || (prep->keep && !fst_window_keep_choices(prep, &error))) {
+		g_task_return_error(task, error);
+		return;
+	}
+	/* a lane without its jig name still works */
+	prep->jigs = fst_lanes_by_port(prep->workspace, &error_jigs);
+	if (prep->jigs == NULL)
+		g_warning("the lanes show no jig names: %s", error_jigs->message);
+	g_task_return_boolean(task, TRUE);
+}
+
+static void
+fst_window_prep(FstWindow *self, FstWindowPrep *prep, GAsyncReadyCallback callback)
+{
+	g_autoptr(GTask) task = fst_window_task_new(self, callback);
+	prep->workspace = g_strdup(self->workspace);
+	g_task_set_task_data(task, prep, (GDestroyNotify)fst_window_prep_free);
+	g_task_run_in_thread(task, fst_window_prep_thread);
+}
+
+/* the jig names of the ports, shown on their lanes */
+static void
+fst_window_show_jigs(FstWindow *self, GHashTable *jigs)
+{
+	GHashTableIter iter;
+	gpointer port;
+	gpointer lane;
+
+	if (jigs == NULL)
+		return;
+	g_clear_pointer(&self->jigs, g_hash_table_unref);
+	self->jigs = g_hash_table_ref(jigs);
+	g_hash_table_iter_init(&iter, self->lanes_by_port);
+	while (g_hash_table_iter_next(&iter, &port, &lane))
+		fst_port_row_set_jig_label(FST_PORT_ROW(lane), g_hash_table_lookup(jigs, port));
+}
+
+static void
+fst_window_jigs_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
+	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
+	if (!g_task_propagate_boolean(G_TASK(result), NULL) ||
+	    g_cancellable_is_cancelled(self->cancellable))
+		return;
+	fst_window_show_jigs(self, prep->jigs);
 }
 
 /* a barcode scanner types into the focused field and ends with Enter: the
@@ -578,40 +678,38 @@ fst_window_profile_activate_cb(FstWindow *self)
 /* actions */
 
 static void
-fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+fst_window_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	FstWindow *self = FST_WINDOW(widget);
-	g_autoptr(FstSettings) settings = NULL;
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
+	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
 	g_autoptr(GError) error = NULL;
-	gboolean watch = gtk_toggle_button_get_active(self->watch_check);
-	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
-	const gchar *lot = gtk_editable_get_text(self->lot_entry);
 	FstJobOptions options = {
 	    .workspace = self->workspace,
-	    .profile = gtk_editable_get_text(self->profile_entry),
-	    .lot = lot[0] != '\0' ? lot : NULL,
-	    .operator_name = operator_name[0] != '\0' ? operator_name : NULL,
+	    .profile = prep->profile,
+	    .lot = prep->lot,
+	    .operator_name = prep->operator_name,
 	    .poll_ms = FST_WINDOW_WATCH_POLL_MS,
 	};
 	GHashTableIter iter;
 	gpointer lane;
 
-	if (self->station == NULL || self->line_job != NULL)
+	if (!g_task_propagate_boolean(G_TASK(result), &error) &&
+	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	if (options.profile[0] == '\0') {
-		fst_window_status(self, _("Choose a profile first"));
-		gtk_widget_grab_focus(GTK_WIDGET(self->profile_entry));
-		return;
-	}
-	if (!fst_window_save_choices(self, &settings, &error)) {
+	self->starting = FALSE;
+	fst_window_update_actions(self);
+	if (error != NULL) {
 		g_autofree gchar *text =
 		    g_strdup_printf(_("Cannot keep the choices: %s"), error->message);
 		fst_window_status(self, text);
 		return;
 	}
-	options.ports = (const gchar *const *)settings->ports;
-	options.baud_rate = settings->baud_rate;
-	if (!watch && (settings->ports == NULL || settings->ports[0] == NULL)) {
+	if (self->station == NULL || self->line_job != NULL)
+		return;
+	fst_window_show_jigs(self, prep->jigs);
+	options.ports = (const gchar *const *)prep->settings->ports;
+	options.baud_rate = prep->settings->baud_rate;
+	if (!prep->watch && (options.ports == NULL || options.ports[0] == NULL)) {
 		fst_window_status(
 		    self, _("The workspace names no port: set its ports, or tick Watch ports"));
 		return;
@@ -621,15 +719,44 @@ fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 		if (!fst_port_row_is_busy(FST_PORT_ROW(lane)))
 			fst_port_row_reset(FST_PORT_ROW(lane));
 	}
-	self->line_job = fst_job_new(watch ? FST_JOB_KIND_WATCH : FST_JOB_KIND_PROVISION, &options);
+	self->line_job =
+	    fst_job_new(prep->watch ? FST_JOB_KIND_WATCH : FST_JOB_KIND_PROVISION, &options);
 	fst_window_probe_start(self);
 	fst_window_run_job(self, self->line_job);
-	fst_report_page_set_lot(self->report_page, lot);
+	fst_report_page_set_lot(self->report_page, prep->lot != NULL ? prep->lot : "");
 	fst_window_status(self,
-	                  watch ? _("Line running: boards start as they are plugged in")
-	                        : _("Line running"));
+	                  prep->watch ? _("Line running: boards start as they are plugged in")
+	                              : _("Line running"));
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);
+}
+
+static void
+fst_window_start_cb(GtkWidget *widget, const gchar *action_name, GVariant *parameter)
+{
+	FstWindow *self = FST_WINDOW(widget);
+	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
+	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+	const gchar *profile = gtk_editable_get_text(self->profile_entry);
+	FstWindowPrep *prep;
+
+	if (self->station == NULL || self->line_job != NULL || self->starting)
+		return;
+	if (profile[0] == '\0') {
+		fst_window_status(self, _("Choose a profile first"));
+		gtk_widget_grab_focus(GTK_WIDGET(self->profile_entry));
+		return;
+	}
+	/* the choices are kept in station.conf in a thread; the line starts then */
+	prep = g_new0(FstWindowPrep, 1);
+	prep->keep = TRUE;
+	prep->profile = g_strdup(profile);
+	prep->lot = lot[0] != '\0' ? g_strdup(lot) : NULL;
+	prep->operator_name = operator_name[0] != '\0' ? g_strdup(operator_name) : NULL;
+	prep->watch = gtk_toggle_button_get_active(self->watch_check);
+	self->starting = TRUE;
+	fst_window_update_actions(self);
+	fst_window_prep(self, prep, fst_window_started_cb);
 }
 
 static void
@@ -656,31 +783,56 @@ fst_window_abort_cb(GtkWidget *widget, const gchar *action_name, GVariant *param
 }
 
 static void
-fst_window_retry_cb(FstPortRow *lane, gpointer user_data)
+fst_window_retry_ready_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	FstWindow *self = FST_WINDOW(user_data);
-	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
-	const gchar *lot = gtk_editable_get_text(self->lot_entry);
-	const gchar *ports[] = {fst_port_row_get_port(lane), NULL};
-	g_autoptr(FstSettings) settings = fst_settings_load(self->workspace, NULL);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
+	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
+	const gchar *ports[] = {prep->port, NULL};
+	g_autoptr(GError) error = NULL;
 	FstJobOptions options = {
 	    .workspace = self->workspace,
-	    .profile = gtk_editable_get_text(self->profile_entry),
-	    .lot = lot[0] != '\0' ? lot : NULL,
-	    .operator_name = operator_name[0] != '\0' ? operator_name : NULL,
+	    .profile = prep->profile,
+	    .lot = prep->lot,
+	    .operator_name = prep->operator_name,
 	    .ports = ports,
-	    .baud_rate = settings != NULL ? settings->baud_rate : 0,
 	    .count = 1,
 	};
+	FstPortRow *lane;
 	FstJob *job;
 
-	if (self->station == NULL || options.profile[0] == '\0')
+	if (!g_task_propagate_boolean(G_TASK(result), &error) &&
+	    g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
+	lane = g_hash_table_lookup(self->lanes_by_port, prep->port);
+	if (self->station == NULL || lane == NULL || fst_port_row_is_busy(lane))
+		return;
+	/* a station.conf that cannot be read leaves the port's speed to the dialect */
+	options.baud_rate = prep->settings != NULL ? prep->settings->baud_rate : 0;
+	fst_window_show_jigs(self, prep->jigs);
 	fst_port_row_reset(lane);
 	job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
 	g_ptr_array_add(self->retry_jobs, job);
 	fst_window_run_job(self, job);
 	fst_window_update_actions(self);
+}
+
+static void
+fst_window_retry_cb(FstPortRow *lane, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	const gchar *operator_name = gtk_editable_get_text(self->operator_entry);
+	const gchar *lot = gtk_editable_get_text(self->lot_entry);
+	const gchar *profile = gtk_editable_get_text(self->profile_entry);
+	FstWindowPrep *prep;
+
+	if (self->station == NULL || profile[0] == '\0')
+		return;
+	prep = g_new0(FstWindowPrep, 1);
+	prep->profile = g_strdup(profile);
+	prep->lot = lot[0] != '\0' ? g_strdup(lot) : NULL;
+	prep->operator_name = operator_name[0] != '\0' ? g_strdup(operator_name) : NULL;
+	prep->port = g_strdup(fst_port_row_get_port(lane));
+	fst_window_prep(self, prep, fst_window_retry_ready_cb);
 }
 
 /* unlocking the CA: a thread opens the station, and the engine asks for the
@@ -692,10 +844,10 @@ fst_window_open_thread(GTask *task,
                        gpointer task_data,
                        GCancellable *cancellable)
 {
-	FstWindow *self = FST_WINDOW(source_object);
+	const gchar *workspace = g_object_get_data(G_OBJECT(task), "workspace");
 	FstInteraction *interaction = FST_INTERACTION(task_data);
 	GError *error = NULL;
-	FstStation *station = fst_station_open_full(self->workspace, interaction, &error);
+	FstStation *station = fst_station_open_full(workspace, interaction, &error);
 	if (station == NULL) {
 		g_task_return_error(task, error);
 		return;
@@ -710,7 +862,7 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	FstStation *station = g_task_propagate_pointer(G_TASK(result), &error);
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 
 	if (g_cancellable_is_cancelled(self->cancellable)) {
 		g_clear_pointer(&station, fst_station_unref);
@@ -757,7 +909,7 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 fst_window_open(FstWindow *self)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_opened_cb, NULL);
+	g_autoptr(GTask) task = fst_window_task_new(self, fst_window_opened_cb);
 	self->unlocking = TRUE;
 	g_task_set_task_data(task, g_object_ref(self->interaction), g_object_unref);
 	g_task_run_in_thread(task, fst_window_open_thread);
@@ -773,8 +925,8 @@ fst_window_unlock_cb(GtkWidget *widget, const gchar *action_name, GVariant *para
 		return;
 	if (!fst_station_has_ca(self->workspace)) {
 		fst_window_status(self,
-		                  _("This workspace has no issuing CA: a supervisor runs "
-		                    "`fleetstation ca create` or `fleetstation ca import` first"));
+		                  _("This workspace has no issuing CA: a supervisor creates or "
+		                    "imports one on the CAs and profiles page"));
 		return;
 	}
 	fst_window_open(self);
@@ -797,25 +949,24 @@ fst_window_supervisor_thread(GTask *task,
                              gpointer task_data,
                              GCancellable *cancellable)
 {
-	FstWindow *self = FST_WINDOW(source_object);
+	const gchar *workspace = g_object_get_data(G_OBJECT(task), "workspace");
 	FstInteraction *interaction = FST_INTERACTION(task_data);
-	g_autofree gchar *cert = g_build_filename(self->workspace, "ca", "issuing-ca.pem", NULL);
-	g_autofree gchar *key = g_build_filename(self->workspace, "ca", "issuing-ca.key", NULL);
+	g_autofree gchar *cert = g_build_filename(workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *key = g_build_filename(workspace, "ca", "issuing-ca.key", NULL);
 	g_autoptr(FstSecret) secret = NULL;
 	g_autoptr(FstCa) ca = NULL;
 	GError *error = NULL;
 
 	if (!fst_station_ask_ca_secret(
-	        self->workspace, interaction, key, "issuing CA", &secret, &error)) {
+	        workspace, interaction, key, "issuing CA", &secret, &error)) {
 		g_task_return_error(task, error);
 		return;
 	}
 	/* a token key whose URI names its own PIN source needs nobody's secret */
 	if (secret == NULL) {
-		ca = fst_station_unlock_ca(self->workspace, interaction, &error);
+		ca = fst_station_unlock_ca(workspace, interaction, &error);
 	} else {
-		g_autofree gchar *chain =
-		    g_build_filename(self->workspace, "ca", "root-ca.pem", NULL);
+		g_autofree gchar *chain = g_build_filename(workspace, "ca", "root-ca.pem", NULL);
 		ca = fst_ca_load(cert,
 		                 key,
 		                 g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL,
@@ -846,7 +997,7 @@ fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_da
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstSecret) secret = g_task_propagate_pointer(G_TASK(result), &error);
-	FstWindow *self = FST_WINDOW(source);
+	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 
 	if (g_cancellable_is_cancelled(self->cancellable))
 		return;
@@ -881,7 +1032,7 @@ fst_window_supervisor_cb(GObject *source, GAsyncResult *result, gpointer user_da
 static void
 fst_window_supervisor_unlock(FstWindow *self)
 {
-	g_autoptr(GTask) task = g_task_new(self, self->cancellable, fst_window_supervisor_cb, NULL);
+	g_autoptr(GTask) task = fst_window_task_new(self, fst_window_supervisor_cb);
 	self->supervisor_asking = TRUE;
 	g_task_set_task_data(task, g_object_ref(self->supervisor), g_object_unref);
 	g_task_run_in_thread(task, fst_window_supervisor_thread);
@@ -891,11 +1042,27 @@ static void
 fst_window_page_changed_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
 {
 	FstWindow *self = FST_WINDOW(user_data);
+	const gchar *page = gtk_stack_get_visible_child_name(self->stack);
+
 	if (self->supervisor_unlocked || self->supervisor_asking)
 		return;
-	if (!fst_window_page_is_gated(gtk_stack_get_visible_child_name(self->stack)))
+	if (!fst_window_page_is_gated(page))
 		return;
+	/* a workspace without a CA has no secret to ask for: its first CA is
+	 * made or imported on the setup page */
+	if (g_strcmp0(page, "setup") == 0 && !fst_station_has_ca(self->workspace)) {
+		gtk_widget_set_sensitive(GTK_WIDGET(self->setup_page), TRUE);
+		return;
+	}
 	fst_window_supervisor_unlock(self);
+}
+
+static void
+fst_window_ca_changed_cb(FstSetupPage *page, gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	fst_window_status(self, _("The workspace has an issuing CA: press Unlock CA to open it"));
+	fst_window_update_actions(self);
 }
 
 static void
@@ -937,7 +1104,11 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	self->workspace = g_strdup(workspace);
 	self->interaction = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
 	self->supervisor = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
+	self->ca_setup = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
 	fst_report_page_set_interaction(self->report_page, self->supervisor);
+	fst_setup_page_set_interaction(self->setup_page, self->ca_setup);
+	g_signal_connect(
+	    self->setup_page, "ca-changed", G_CALLBACK(fst_window_ca_changed_cb), self);
 	fst_window_supervisor_set_sensitive(self, FALSE);
 	g_signal_connect(self->stack,
 	                 "notify::visible-child-name",
@@ -947,6 +1118,7 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	fst_report_page_set_workspace(self->report_page, workspace);
 	fst_setup_page_set_workspace(self->setup_page, workspace);
 	fst_window_load_choices(self);
+	fst_window_prep(self, g_new0(FstWindowPrep, 1), fst_window_jigs_cb);
 	fst_window_update_counters(self);
 	fst_window_update_actions(self);
 	fst_window_status(self, _("The CA is locked"));
@@ -978,8 +1150,12 @@ fst_window_dispose(GObject *object)
 		fst_gui_interaction_close(self->interaction);
 	if (self->supervisor != NULL)
 		fst_gui_interaction_close(self->supervisor);
+	if (self->ca_setup != NULL)
+		fst_gui_interaction_close(self->ca_setup);
 	if (self->stack != NULL)
 		g_signal_handlers_disconnect_by_data(self->stack, self);
+	if (self->setup_page != NULL)
+		g_signal_handlers_disconnect_by_data(self->setup_page, self);
 	gtk_widget_dispose_template(GTK_WIDGET(self), FST_TYPE_WINDOW);
 	G_OBJECT_CLASS(fst_window_parent_class)->dispose(object);
 }
@@ -992,9 +1168,11 @@ fst_window_finalize(GObject *object)
 	g_ptr_array_unref(self->retry_jobs);
 	g_hash_table_unref(self->lanes_by_port);
 	g_hash_table_unref(self->causes);
+	g_clear_pointer(&self->jigs, g_hash_table_unref);
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_clear_object(&self->interaction);
 	g_clear_object(&self->supervisor);
+	g_clear_object(&self->ca_setup);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
 	if (self->probe_schedstat_fd >= 0)

@@ -1,8 +1,9 @@
 /*
  * What an operator does with the workspace CA and its records, as engine
- * operations the CLI and the GUI both call: revoke a certificate, issue a
- * CRL, hand out an escrowed key, export a device certificate and its chain.
- * Each one records an audit event naming the operator.
+ * operations the CLI and the GUI both call: create or import the workspace
+ * CA, revoke a certificate, issue a CRL, hand out an escrowed key, export a
+ * device certificate and its chain. Each operation on the records records an
+ * audit event naming the operator.
  */
 
 #define G_LOG_DOMAIN "FstCaOps"
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "fst-ca-crl.h"
+#include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-db.h"
 #include "fst-error.h"
@@ -50,6 +52,221 @@ fst_ca_ops_open_db(const gchar *workspace, const gchar *operator_name, GError **
 	                        error))
 		return NULL;
 	return g_steal_pointer(&db);
+}
+
+/* a workspace that has CA files gets no other: refused before anybody is
+ * asked for a secret (fst_ca_store_create() and _import() check again) */
+static gboolean
+fst_ca_ops_check_no_ca(const gchar *workspace, GError **error)
+{
+	const gchar *files[] = {FST_CA_STORE_ISSUING_CERT,
+	                        FST_CA_STORE_ISSUING_KEY,
+	                        FST_CA_STORE_ROOT_CERT,
+	                        FST_CA_STORE_ROOT_KEY};
+	for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree gchar *path = g_build_filename(workspace, "ca", files[i], NULL);
+		if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "%s already exists: this workspace has a CA; move its ca "
+			            "folder away first (nothing was changed)",
+			            path);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* the passphrase that will encrypt the workspace's new CA keys */
+static FstSecret *
+fst_ca_ops_new_passphrase(const gchar *workspace, FstInteraction *interaction, GError **error)
+{
+	FstSecret *secret = NULL;
+	if (!fst_station_ask_ca_secret(workspace, interaction, NULL, "new CA", &secret, error))
+		return NULL;
+	return secret;
+}
+
+/**
+ * fst_ca_ops_create:
+ * @workspace: the workspace
+ * @interaction: (nullable): asks for the passphrase of the new keys (with
+ *   %FST_INTERACTION_FLAG_NEW); %NULL for the default
+ * @options: what to make
+ * @error: (nullable): return location
+ *
+ * Makes a root CA and an issuing CA signed by it in WORKSPACE/ca, both keys
+ * encrypted with the passphrase asked for. A workspace that already has CA
+ * files is refused (%FST_ERROR_CONFIG from fst_ca_store_create()),
+ * as is a bad subject (%FST_ERROR_INVALID_DATA).
+ *
+ * Returns: (transfer full): the issuing CA subject, or %NULL with @error set
+ */
+gchar *
+fst_ca_ops_create(const gchar *workspace,
+                  FstInteraction *interaction,
+                  const FstCaOpsCreate *options,
+                  GError **error)
+{
+	const gchar *org = options->organization != NULL && options->organization[0] != '\0'
+	                       ? options->organization
+	                       : "fleetstation";
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autofree gchar *subject = options->subject != NULL
+	                                ? g_strdup(options->subject)
+	                                : g_strdup_printf("/O=%s/CN=%s Issuing CA", org, org);
+	g_autofree gchar *root_subject = options->root_subject != NULL
+	                                     ? g_strdup(options->root_subject)
+	                                     : g_strdup_printf("/O=%s/CN=%s Root CA", org, org);
+	g_autoptr(FstSecret) passphrase = NULL;
+	FstCaStoreOptions issuing = {
+	    .subject = subject,
+	    .key_type =
+	        options->key_type != FST_KEY_TYPE_NONE ? options->key_type : FST_KEY_TYPE_EC_P256,
+	    .days = options->days > 0 ? options->days : 7300,
+	    .pathlen = 0,
+	};
+	FstCaStoreOptions root = {
+	    .subject = root_subject,
+	    .key_type = issuing.key_type,
+	    .days = options->root_days > 0 ? options->root_days : 9125,
+	    .pathlen = -1,
+	};
+
+	/* a bad subject is refused before anybody is asked for a passphrase */
+	if (!fst_ca_ops_check_no_ca(workspace, error))
+		return NULL;
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(X509_NAME) name =
+		    fst_ca_store_parse_subject(i == 0 ? subject : root_subject, error);
+		if (name == NULL)
+			return NULL;
+	}
+	passphrase = fst_ca_ops_new_passphrase(workspace, interaction, error);
+	if (passphrase == NULL)
+		return NULL;
+	if (!fst_ca_store_create(ca_dir, &root, &issuing, NULL, NULL, passphrase, error))
+		return NULL;
+	return g_steal_pointer(&subject);
+}
+
+/* reads the key and certificates to import; an encrypted key or PKCS#12
+ * file without a passphrase asks @interaction for it, once */
+static gboolean
+fst_ca_ops_import_read(const gchar *workspace,
+                       FstInteraction *interaction,
+                       const FstCaOpsImport *import,
+                       EVP_PKEY **pkey,
+                       GPtrArray **certs,
+                       GError **error)
+{
+	const gchar *file = import->pkcs12 != NULL ? import->pkcs12 : import->key;
+	g_autofree gchar *description = g_strdup_printf("the key being imported, %s", file);
+	g_autoptr(FstSecret) pass = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	if (import->pkcs12 == NULL) {
+		*certs = fst_ca_store_read_certs(import->cert, error);
+		if (*certs == NULL)
+			return FALSE;
+	}
+	if (import->pkcs12 == NULL && g_str_has_prefix(import->key, "pkcs11:")) {
+		g_autofree gchar *uri = fst_ca_pkcs11_read_ref(import->key, error);
+		g_autoptr(FstSecret) pin = NULL;
+		if (uri == NULL)
+			return FALSE;
+		if (!fst_ca_pkcs11_has_pin_source(uri)) {
+			g_autofree gchar *what =
+			    g_strdup_printf("the CA key in the PKCS#11 token %s", uri);
+			pin = fst_interaction_ask_pin(
+			    interaction, what, FST_INTERACTION_FLAG_NONE, NULL, error);
+			if (pin == NULL)
+				return FALSE;
+		}
+		*pkey = fst_ca_pkcs11_load_key(import->key, pin, error);
+		return *pkey != NULL;
+	}
+	for (guint attempt = 0; attempt < 2; attempt++) {
+		gboolean ok;
+		g_clear_error(&error_local);
+		if (import->pkcs12 != NULL) {
+			ok = fst_ca_store_read_pkcs12(
+			    import->pkcs12, pass, pkey, certs, &error_local);
+		} else {
+			*pkey = fst_ca_store_read_key(import->key, pass, &error_local);
+			ok = *pkey != NULL;
+		}
+		if (ok)
+			return TRUE;
+		if (pass != NULL || interaction == NULL ||
+		    !g_error_matches(error_local, FST_ERROR, FST_ERROR_PERMISSION_DENIED))
+			break;
+		pass = fst_interaction_ask_passphrase(
+		    interaction, description, FST_INTERACTION_FLAG_NONE, NULL, error);
+		if (pass == NULL)
+			return FALSE;
+	}
+	g_propagate_error(error, g_steal_pointer(&error_local));
+	return FALSE;
+}
+
+/**
+ * fst_ca_ops_import:
+ * @workspace: the workspace
+ * @interaction: (nullable): asks for the passphrase of an encrypted key or
+ *   PKCS#12 file, the PIN of a token key, and the passphrase that encrypts
+ *   the key in the workspace (%FST_INTERACTION_FLAG_NEW); with %NULL, the
+ *   workspace passphrase comes from the unattended default and an encrypted
+ *   key or a token key without a pin-source is refused
+ * @import: what to import: @cert and @key, or @pkcs12
+ * @error: (nullable): return location
+ *
+ * Imports an existing issuing CA into WORKSPACE/ca: the key is stored
+ * re-encrypted with the workspace passphrase, or, for a token key, as its URI
+ * only. A wrong passphrase of the imported key is
+ * %FST_ERROR_PERMISSION_DENIED, a workspace that has a CA %FST_ERROR_CONFIG,
+ * neither or both of the key sources %FST_ERROR_INVALID_DATA.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_ca_ops_import(const gchar *workspace,
+                  FstInteraction *interaction,
+                  const FstCaOpsImport *import,
+                  GError **error)
+{
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autoptr(GPtrArray) certs = NULL;
+	g_autoptr(GPtrArray) more = NULL;
+	g_autoptr(EVP_PKEY) pkey = NULL;
+	g_autoptr(FstSecret) passphrase = NULL;
+	gboolean in_token;
+
+	if ((import->pkcs12 == NULL) == (import->cert == NULL || import->key == NULL)) {
+		g_set_error_literal(error,
+		                    FST_ERROR,
+		                    FST_ERROR_INVALID_DATA,
+		                    "give the CA certificate and its key, or a PKCS#12 file");
+		return FALSE;
+	}
+	if (!fst_ca_ops_check_no_ca(workspace, error))
+		return FALSE;
+	in_token = import->pkcs12 == NULL && g_str_has_prefix(import->key, "pkcs11:");
+	if (!fst_ca_ops_import_read(workspace, interaction, import, &pkey, &certs, error))
+		return FALSE;
+	if (import->chain != NULL) {
+		more = fst_ca_store_read_certs(import->chain, error);
+		if (more == NULL)
+			return FALSE;
+	}
+	if (!in_token) {
+		passphrase = fst_ca_ops_new_passphrase(workspace, interaction, error);
+		if (passphrase == NULL)
+			return FALSE;
+	}
+	return fst_ca_store_import(
+	    ca_dir, certs, pkey, in_token ? import->key : NULL, more, passphrase, error);
 }
 
 /**

@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include "fst-ca-store.h"
 #include "fst-interaction.h"
 
 G_BEGIN_DECLS
@@ -21,6 +22,54 @@ typedef enum {
 	FST_CA_OPS_EXPORT_CHAIN = 1 << 1,
 } FstCaOpsExportFlags;
 
+/**
+ * FstCaOpsCreate:
+ * @organization: (nullable): O of the default subjects; %NULL for "fleetstation"
+ * @subject: (nullable): the issuing CA subject; %NULL for
+ *   `/O=ORG/CN=ORG Issuing CA`
+ * @root_subject: (nullable): the root CA subject; %NULL for
+ *   `/O=ORG/CN=ORG Root CA`
+ * @key_type: the issuing CA key; %FST_KEY_TYPE_NONE for EC P-256
+ * @days: the issuing CA validity; 0 for 7300 days
+ * @root_days: the root CA validity; 0 for 9125 days
+ *
+ * What fst_ca_ops_create() makes. The root CA key is of @key_type too.
+ */
+typedef struct {
+	const gchar *organization;
+	const gchar *subject;
+	const gchar *root_subject;
+	FstKeyType key_type;
+	guint days;
+	guint root_days;
+} FstCaOpsCreate;
+
+/**
+ * FstCaOpsImport:
+ * @cert: (nullable): the CA certificate (PEM or DER; a PEM may go on with its chain)
+ * @key: (nullable): its private key file (PEM or DER, PKCS#8 encrypted or
+ *   not), or the `pkcs11:` URI of a key in a token
+ * @pkcs12: (nullable): a PKCS#12 file with the key and certificate, instead
+ *   of @cert and @key
+ * @chain: (nullable): the certificates above the CA (PEM), the root last
+ *
+ * What fst_ca_ops_import() imports.
+ */
+typedef struct {
+	const gchar *cert;
+	const gchar *key;
+	const gchar *pkcs12;
+	const gchar *chain;
+} FstCaOpsImport;
+
+gchar *fst_ca_ops_create(const gchar *workspace,
+                         FstInteraction *interaction,
+                         const FstCaOpsCreate *options,
+                         GError **error);
+gboolean fst_ca_ops_import(const gchar *workspace,
+                           FstInteraction *interaction,
+                           const FstCaOpsImport *import,
+                           GError **error);
 gboolean fst_ca_ops_revoke(const gchar *workspace,
                            const gchar *serial_hex,
                            const gchar *reason,

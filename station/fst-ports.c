@@ -964,6 +964,54 @@ fst_lanes_apply(FstLanes *self, GPtrArray *ports)
 }
 
 /**
+ * fst_lanes_by_port:
+ * @workspace: (nullable): a station workspace
+ * @error: (nullable): return location
+ *
+ * The jig lane of each port there is now, for showing the sockets by their
+ * jig names before any board is in: the workspace's `[lanes]` applied to the
+ * serial ports and the known USB devices. A workspace without lanes lists no
+ * port at all.
+ *
+ * Ports that cannot be listed (no USB access) have no lane here, as in the
+ * results of a gang.
+ *
+ * Returns: (transfer full) (element-type utf8 utf8): port name to lane name,
+ *   or %NULL with @error set (a wrong `[lanes]` group or known-devices table)
+ */
+GHashTable *
+fst_lanes_by_port(const gchar *workspace, GError **error)
+{
+	g_autoptr(FstLanes) lanes = fst_lanes_load(workspace, error);
+	g_autoptr(GHashTable) map = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(FstKnownDevices) known = NULL;
+
+	if (lanes == NULL)
+		return NULL;
+	if (fst_lanes_get_size(lanes) == 0)
+		return g_steal_pointer(&map);
+	known = fst_known_devices_load_default(error);
+	if (known == NULL)
+		return NULL;
+	for (guint kind = 0; kind < 2; kind++) {
+		g_autoptr(GError) error_list = NULL;
+		g_autoptr(GPtrArray) ports = kind == 0 ? fst_ports_list_serial(known, &error_list)
+		                                       : fst_ports_list_usb(known, &error_list);
+		if (ports == NULL) {
+			g_debug("no lanes for these ports: %s", error_list->message);
+			continue;
+		}
+		for (guint i = 0; i < ports->len; i++) {
+			FstPortInfo *port = g_ptr_array_index(ports, i);
+			const gchar *lane = fst_lanes_match(lanes, port);
+			if (lane != NULL)
+				g_hash_table_insert(map, g_strdup(port->name), g_strdup(lane));
+		}
+	}
+	return g_steal_pointer(&map);
+}
+
+/**
  * fst_lanes_resolve:
  * @self: the lanes
  * @ports: (element-type FstPortInfo): the ports there are now

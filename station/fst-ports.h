@@ -85,6 +85,7 @@ FstLanes *fst_lanes_load(const gchar *workspace, GError **error);
 guint fst_lanes_get_size(FstLanes *self);
 const gchar *fst_lanes_match(FstLanes *self, const FstPortInfo *port);
 void fst_lanes_apply(FstLanes *self, GPtrArray *ports);
+GHashTable *fst_lanes_by_port(const gchar *workspace, GError **error);
 gchar *fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **error);
 gboolean fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error);
 void fst_lanes_free(FstLanes *self);

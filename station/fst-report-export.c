@@ -158,6 +158,44 @@ fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *sc
 }
 
 /**
+ * fst_report_parse_time:
+ * @text: (nullable): a UTC date `2026-11-23` (its midnight) or an ISO 8601
+ *   time `2026-11-23T08:00:00Z` (with an offset, or UTC)
+ * @out_us: (out): unix microseconds; untouched when @text is %NULL or empty
+ * @error: (nullable): return location
+ *
+ * Reads a bound of a report's time range (#FstReportScope since_us and
+ * until_us), as the CLI's options and the GUI's fields give it.
+ *
+ * Returns: %TRUE on success; %FST_ERROR_CONFIG when @text is neither
+ */
+gboolean
+fst_report_parse_time(const gchar *text, gint64 *out_us, GError **error)
+{
+	g_autoptr(GDateTime) dt = NULL;
+	g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+
+	if (text == NULL || text[0] == '\0')
+		return TRUE;
+	dt = g_date_time_new_from_iso8601(text, utc);
+	if (dt == NULL) {
+		g_autofree gchar *full = g_strdup_printf("%sT00:00:00Z", text);
+		dt = g_date_time_new_from_iso8601(full, utc);
+	}
+	if (dt == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s is not a date (2026-11-23) or an ISO 8601 time "
+		            "(2026-11-23T08:00:00Z)",
+		            text);
+		return FALSE;
+	}
+	*out_us = g_date_time_to_unix(dt) * G_USEC_PER_SEC;
+	return TRUE;
+}
+
+/**
  * fst_report_write_json:
  * @db_path: the station database
  * @scope: (nullable): the devices to report

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define FST_REPORT_KEY_FILE "report-key.pem"
 #define FST_REPORT_CERT_FILE "report-cert.pem"
 
+gboolean fst_report_parse_time(const gchar *text, gint64 *out_us, GError **error);
 gboolean
 fst_report_write_json(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
 gboolean fst_report_write_pdf(const gchar *db_path,

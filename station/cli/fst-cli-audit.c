@@ -10,14 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fst-audit-anchors.h"
 #include "fst-audit.h"
 #include "fst-cli.h"
 #include "fst-error.h"
 #include "fst-report-export.h"
 #include "fst-station.h"
-
-/* where `audit checkpoint` keeps its anchors by default, in the workspace */
-#define FST_CLI_ANCHORS_DIR "anchors"
 
 /* the database path from --database, else WORKSPACE/station.db */
 static gchar *
@@ -46,111 +44,6 @@ fst_cli_audit_iso(gint64 us)
 {
 	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
 	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
-}
-
-/* a signed JSON report as an anchor: its summary names the database and
- * the chain head when it was made */
-static FstAuditAnchor *
-fst_cli_audit_anchor_from_report(const gchar *data, gsize len, const gchar *path, GError **error)
-{
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(FstAuditAnchor) anchor = g_new0(FstAuditAnchor, 1);
-	g_auto(GStrv) head = NULL;
-	JsonObject *root;
-	JsonObject *summary;
-	const gchar *text;
-
-	if (!json_parser_load_from_data(parser, data, (gssize)len, NULL) ||
-	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-		goto invalid;
-	root = json_node_get_object(json_parser_get_root(parser));
-	if (!json_object_has_member(root, "summary"))
-		goto invalid;
-	summary = json_object_get_object_member(root, "summary");
-	if (summary == NULL)
-		goto invalid;
-	text = json_object_get_string_member_with_default(summary, "audit_head", NULL);
-	if (text == NULL)
-		goto invalid;
-	head = g_strsplit(text, " ", 2);
-	if (g_strv_length(head) != 2)
-		goto invalid;
-	anchor->head_id = g_ascii_strtoll(head[0], NULL, 10);
-	anchor->head_hash = g_ascii_strdown(head[1], -1);
-	anchor->database_id =
-	    g_strdup(json_object_get_string_member_with_default(summary, "database_id", NULL));
-	anchor->station =
-	    g_strdup(json_object_get_string_member_with_default(summary, "stations", NULL));
-	text = json_object_get_string_member_with_default(summary, "generated_at", NULL);
-	if (text != NULL) {
-		g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(text, NULL);
-		if (dt != NULL)
-			anchor->created_at = g_date_time_to_unix(dt) * G_USEC_PER_SEC;
-	}
-	anchor->source = g_strdup(path);
-	if (anchor->head_id <= 0 || strlen(anchor->head_hash) != 64)
-		goto invalid;
-	return g_steal_pointer(&anchor);
-invalid:
-	g_set_error(error,
-	            FST_ERROR,
-	            FST_ERROR_INVALID_DATA,
-	            "%s is neither an audit checkpoint nor a JSON report with an audit head",
-	            path);
-	return NULL;
-}
-
-/* an anchor file, checked against its detached signature FILE.sig */
-static FstAuditAnchor *
-fst_cli_audit_load_anchor(const gchar *path, const gchar *cert_path, GError **error)
-{
-	g_autofree gchar *sig = g_strdup_printf("%s.sig", path);
-	g_autofree gchar *data = NULL;
-	gsize len = 0;
-
-	if (!g_file_test(sig, G_FILE_TEST_IS_REGULAR)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_VERIFY_FAILED,
-		            "anchor %s has no signature %s: an unsigned anchor proves nothing",
-		            path,
-		            sig);
-		return NULL;
-	}
-	if (!fst_report_verify(cert_path, path, sig, error)) {
-		g_prefix_error(error, "anchor %s: ", path);
-		return NULL;
-	}
-	if (!g_file_get_contents(path, &data, &len, error))
-		return NULL;
-	if (len > 0 && data[0] == '{')
-		return fst_cli_audit_anchor_from_report(data, len, path, error);
-	return fst_audit_anchor_parse(data, len, path, error);
-}
-
-/* the anchors kept in WORKSPACE/anchors/, oldest first */
-static gboolean
-fst_cli_audit_workspace_anchors(const gchar *workspace, GPtrArray *paths, GError **error)
-{
-	g_autofree gchar *dir_path = g_build_filename(workspace, FST_CLI_ANCHORS_DIR, NULL);
-	g_autoptr(GDir) dir = NULL;
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	const gchar *name;
-
-	if (!g_file_test(dir_path, G_FILE_TEST_IS_DIR))
-		return TRUE;
-	dir = g_dir_open(dir_path, 0, error);
-	if (dir == NULL)
-		return FALSE;
-	while ((name = g_dir_read_name(dir)) != NULL) {
-		if (g_str_has_suffix(name, ".anchor"))
-			g_ptr_array_add(names, g_strdup(name));
-	}
-	g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
-	for (guint i = 0; i < names->len; i++)
-		g_ptr_array_add(paths,
-		                g_build_filename(dir_path, g_ptr_array_index(names, i), NULL));
-	return TRUE;
 }
 
 /**
@@ -191,11 +84,7 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 		return fst_cli_json_fail(
 		    command, json, "audit-failed", msg->str, FST_EXIT_DATABASE);
 	}
-	for (guint i = 0; anchors != NULL && i < anchors->len; i++) {
-		FstAuditAnchor *anchor = g_ptr_array_index(anchors, i);
-		if (last == NULL || anchor->head_id > last->head_id)
-			last = anchor;
-	}
+	last = anchors != NULL ? fst_audit_anchors_newest(anchors) : NULL;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		g_autoptr(JsonNode) node = NULL;
@@ -264,32 +153,6 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 	return FST_EXIT_OK;
 }
 
-/* the anchors given with --anchor, else those kept in the workspace */
-static GPtrArray *
-fst_cli_audit_load_anchors(const gchar *workspace, gchar **files, const gchar *cert, GError **error)
-{
-	g_autoptr(GPtrArray) anchors =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_audit_anchor_free);
-	g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-	g_autofree gchar *cert_path =
-	    cert != NULL ? g_strdup(cert) : g_build_filename(workspace, FST_REPORT_CERT_FILE, NULL);
-
-	if (files != NULL) {
-		for (guint i = 0; files[i] != NULL; i++)
-			g_ptr_array_add(paths, g_strdup(files[i]));
-	} else if (!fst_cli_audit_workspace_anchors(workspace, paths, error)) {
-		return NULL;
-	}
-	for (guint i = 0; i < paths->len; i++) {
-		FstAuditAnchor *anchor =
-		    fst_cli_audit_load_anchor(g_ptr_array_index(paths, i), cert_path, error);
-		if (anchor == NULL)
-			return NULL;
-		g_ptr_array_add(anchors, anchor);
-	}
-	return g_steal_pointer(&anchors);
-}
-
 /**
  * fst_cli_audit_report:
  * @workspace: the workspace, for its anchors
@@ -309,7 +172,7 @@ fst_cli_audit_report(const gchar *workspace,
                      gboolean json)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) anchors = fst_cli_audit_load_anchors(workspace, NULL, NULL, &error);
+	g_autoptr(GPtrArray) anchors = fst_audit_anchors_load(workspace, NULL, NULL, &error);
 
 	if (anchors == NULL)
 		return fst_cli_json_fail(command,
@@ -380,7 +243,7 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 	if (out != NULL) {
 		path = g_strdup(out);
 	} else {
-		g_autofree gchar *dir = g_build_filename(workspace, FST_CLI_ANCHORS_DIR, NULL);
+		g_autofree gchar *dir = g_build_filename(workspace, FST_AUDIT_ANCHORS_DIR, NULL);
 		g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 		g_autofree gchar *stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
 		g_autofree gchar *name = g_strdup_printf(
@@ -529,7 +392,7 @@ fst_cli_audit(gint argc, gchar **argv)
 		return fst_cli_usage_error("audit verify", json, "--out is for checkpoint");
 	{
 		g_autoptr(GPtrArray) anchors =
-		    fst_cli_audit_load_anchors(workspace, anchor_files, cert, &error);
+		    fst_audit_anchors_load(workspace, anchor_files, cert, &error);
 		if (anchors == NULL)
 			return fst_cli_json_fail("audit verify",
 			                         json,

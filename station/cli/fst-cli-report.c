@@ -17,27 +17,10 @@
 static gboolean
 fst_cli_report_parse_time(const gchar *option, const gchar *text, gint64 *out, GError **error)
 {
-	g_autoptr(GDateTime) dt = NULL;
-	g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
-
-	if (text == NULL)
-		return TRUE;
-	dt = g_date_time_new_from_iso8601(text, utc);
-	if (dt == NULL) {
-		g_autofree gchar *full = g_strdup_printf("%sT00:00:00Z", text);
-		dt = g_date_time_new_from_iso8601(full, utc);
-	}
-	if (dt == NULL) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s %s is not a date (2026-11-23) or an ISO 8601 time "
-		            "(2026-11-23T08:00:00Z)",
-		            option,
-		            text);
+	if (!fst_report_parse_time(text, out, error)) {
+		g_prefix_error(error, "%s ", option);
 		return FALSE;
 	}
-	*out = g_date_time_to_unix(dt) * G_USEC_PER_SEC;
 	return TRUE;
 }
 

@@ -9,13 +9,27 @@ Modes:
            storage), the failure's reason and action, Retry after re-seating,
            device history and reports pages, screenshots, choices remembered
   hotplug  a board plugged into a watched port starts without a click
+  jig      the lanes named by the jig's [lanes] (USB adapters emulated by
+           umockdev): each lane shows its socket's name
+  de       the window in German (LANGUAGE=de, the translation compiled in the
+           build tree): unlock, start and a lane's result in German words
+  ca       a workspace without a CA: its issuing CA imported (an encrypted
+           key from elsewhere) and, in another workspace, created, from the
+           CAs and profiles page; every secret typed into the dialog
   bench    16 boards: the longest main-loop stall (fails above 50 ms) and the
            time from launch to an interactive window
+  harness  the helpers themselves, without a window: a node that vanishes while
+           it is walked (a dialog destroyed) is skipped, and an application
+           that exited fails the test with its exit status and log
 Run through fst-gui-test.sh (D-Bus session + X server).
 """
+import contextlib
+import io
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +63,21 @@ def fail(msg):
         print(open(os.path.join(ws, "app.log")).read()[-4000:])
     cleanup()
     sys.exit(1)
+
+
+def exit_status(code):
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def check_app():
+    """fails, with the application's exit status and log, once it is gone"""
+    if app_proc is not None and app_proc.poll() is not None:
+        fail(f"fleetstation-gui is gone ({exit_status(app_proc.returncode)})")
 
 
 def cleanup():
@@ -96,9 +125,11 @@ def sim(name, uid, *extra):
     fail(f"simulator {name} did not start")
 
 
-def init(ports, lot="LOT-INIT"):
-    cmd = [STATION, "init", "--workspace", W, "--demo-ca", "--profile", "aws-iot-ecc", "--lot", lot,
-           "--baud", "921600"]
+def init(ports, lot="LOT-INIT", workspace=W, demo_ca=True, lanes=()):
+    cmd = [STATION, "init", "--workspace", workspace, "--profile", "aws-iot-ecc", "--lot", lot,
+           "--baud", "921600"] + (["--demo-ca"] if demo_ca else [])
+    for lane in lanes:
+        cmd += ["--lane", lane]
     for p in ports:
         cmd += ["--port", p]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -106,12 +137,12 @@ def init(ports, lot="LOT-INIT"):
         fail("init: " + r.stdout + r.stderr)
 
 
-def launch(extra_env=None):
+def launch(extra_env=None, workspace=W, wrapper=()):
     global app_proc
     env = dict(os.environ)
     env.update(extra_env or {})
     t0 = time.monotonic()
-    app_proc = subprocess.Popen([GUI, "--workspace", W], env=env,
+    app_proc = subprocess.Popen(list(wrapper) + [GUI, "--workspace", workspace], env=env,
                                 stdout=open(os.path.join(ws, "app.log"), "w"), stderr=subprocess.STDOUT)
     return t0
 
@@ -139,10 +170,23 @@ def quit_app():
         app_proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         fail("the application did not quit")
+    if app_proc.returncode != 0:
+        fail(f"fleetstation-gui quit with {exit_status(app_proc.returncode)}")
     app_proc = None
 
 
 # accessibility helpers
+
+def parent_pid(pid):
+    """the parent of @pid: the application may run under a wrapper (umockdev-run)"""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
 
 def find_app():
     """the application launched last, on the accessibility bus (a loaded machine is slow)"""
@@ -150,25 +194,53 @@ def find_app():
     for _ in range(600):
         for a in desktop:
             try:
-                if a is not None and a.name == "fleetstation-gui" and a.get_process_id() == app_proc.pid:
+                if a is not None and a.name == "fleetstation-gui" and app_proc.pid in (
+                        a.get_process_id(), parent_pid(a.get_process_id())):
                     return a
             except Exception:
                 continue
-        if app_proc.poll() is not None:
-            fail(f"fleetstation-gui exited with {app_proc.returncode}")
+        check_app()
         time.sleep(0.05)
     fail("fleetstation-gui is not on the accessibility bus")
+
+
+def children(node):
+    """the node's children; none when the node went away while it was read
+    (a dialog destroyed): the accessibility bus then says the application no
+    longer exists, which is only true when its process ended too"""
+    try:
+        count = node.childCount
+    except Exception:
+        check_app()
+        return []
+    out = []
+    for i in range(count):
+        try:
+            out.append(node.getChildAtIndex(i))
+        except Exception:
+            check_app()
+    return out
+
+
+def role(node):
+    try:
+        return node.getRoleName()
+    except Exception:
+        return ""
+
+
+def name_of(node):
+    try:
+        return node.name or ""
+    except Exception:
+        return ""
 
 
 def walk(node, depth=0):
     if node is None or depth > 40:
         return
     yield node
-    for i in range(node.childCount):
-        try:
-            child = node.getChildAtIndex(i)
-        except Exception:
-            continue
+    for child in children(node):
         yield from walk(child, depth + 1)
 
 
@@ -188,6 +260,7 @@ def wait_find(root, pred, what, timeout=30.0):
         n = find(root, pred)
         if n is not None:
             return n
+        check_app()
         time.sleep(0.1)
     dump(root)
     fail(f"timed out waiting for {what}")
@@ -198,9 +271,9 @@ def dump(node, ind=0):
         print("  " * ind + f"{node.getRoleName()} '{node.name}' {text_of(node)!r}")
     except Exception:
         return
-    for i in range(node.childCount):
-        if ind < 30:
-            dump(node.getChildAtIndex(i), ind + 1)
+    if ind < 30:
+        for child in children(node):
+            dump(child, ind + 1)
 
 
 def text_of(node):
@@ -252,18 +325,18 @@ def entry(root, name):
 
 
 def labels_text(node):
-    return " | ".join(text_of(n) or n.name for n in walk(node) if n.getRoleName() == "label")
+    return " | ".join(text_of(n) or name_of(n) for n in walk(node) if role(n) == "label")
 
 
 def lane(root, port):
     return wait_find(root, named(f"Lane {port}"), f"lane {port}")
 
 
-def wait_lane(root, port, word, timeout=60.0):
+def wait_lane(root, port, word, timeout=60.0, lane_word="Lane"):
     end = time.monotonic() + timeout
     last = ""
     while time.monotonic() < end:
-        n = find(root, named(f"Lane {port}"))
+        n = find(root, named(f"{lane_word} {port}"))
         try:
             if n is not None:
                 last = labels_text(n)
@@ -271,12 +344,14 @@ def wait_lane(root, port, word, timeout=60.0):
                     return last
         except Exception:
             pass
+        check_app()
         time.sleep(0.1)
     fail(f"lane {port} did not show {word}; it shows: {last}")
 
 
-def wait_result(root, box, first, timeout=30.0):
-    """the lines of the result box named @box, once its first line starts with @first"""
+def wait_result(root, box, first, timeout=30.0, holding=""):
+    """the lines of the result box named @box, once its first line starts with
+    @first and the lines hold @holding"""
     end = time.monotonic() + timeout
     lines = []
     while time.monotonic() < end:
@@ -284,11 +359,12 @@ def wait_result(root, box, first, timeout=30.0):
         try:
             if n is not None:
                 lines = [text_of(c) or c.name for c in walk(n) if c.getRoleName() == "label"]
-                if lines and lines[0].startswith(first):
+                if lines and lines[0].startswith(first) and holding in "\n".join(lines):
                     return "\n".join(lines)
         except Exception:
             # the lines were replaced while being read: read them again
             pass
+        check_app()
         time.sleep(0.1)
     dump(root)
     fail(f"{box} did not show {first!r}; it shows {lines}")
@@ -454,12 +530,51 @@ def mode_line():
         fail("the CSV does not hold the lot's 4 devices with the operator")
     if "4 devices, 4 provisioned, 0 failed" not in rtext:
         fail(f"report totals: {rtext}")
-    screenshot("gui-reports.png")
     set_text(entry(app, "Report file"), m.group(1))
     click(button(app, "Verify report"))
     wait_result(app, "Result", m.group(1) + ": the signature is good")
     click(button(app, "Verify audit log"))
-    wait_result(app, "Result", "Audit chain intact")
+    wait_result(app, "Result", "Audit chain intact", holding="No anchor yet")
+    # a checkpoint made now: the page names it and its age
+    r = subprocess.run([STATION, "audit", "checkpoint", "--workspace", W],
+                       env=dict(os.environ, FLEETSTATION_CA_PASSPHRASE=SECRET), capture_output=True, text=True)
+    m = re.search(r"event (\d+)", r.stdout + r.stderr)
+    if r.returncode != 0 or m is None:
+        fail(f"audit checkpoint: {r.stdout} {r.stderr}")
+    click(button(app, "Verify audit log"))
+    atext = wait_result(app, "Result", "Audit chain intact", holding="Last anchor")
+    if f"Last anchor: event {m.group(1)}, made " not in atext or "(0 minutes ago)" not in atext:
+        fail(f"the audit check does not show the anchor of event {m.group(1)} made now: {atext}")
+
+    # a date range, every lot: today (UTC) holds the four boards, tomorrow none
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    set_text(entry(app, "Report lot"), "")
+    set_text(entry(app, "Report from"), today)
+    set_text(entry(app, "Report until"), tomorrow)
+    click(button(app, "Export JSON"))
+    rtext = wait_result(app, "Result", "Report written", holding=".json")
+    m = re.search(r"Report written: (\S+\.json)", rtext)
+    if not m or not os.path.exists(m.group(1) + ".sig"):
+        fail(f"no signed JSON for the range: {rtext}")
+    for want in (f"From {today} until {tomorrow}", "Lot (all): 4 devices"):
+        if want not in rtext:
+            fail(f"the range report lacks {want!r}: {rtext}")
+    doc = json.load(open(m.group(1)))
+    uids = sorted(d.get("device_uid") for d in doc.get("devices", []))
+    if uids != ["GUI-0001", "GUI-0002", "GUI-0003", "GUI-0004"]:
+        fail(f"the range report's devices: {uids}")
+    screenshot("gui-reports.png")
+    set_text(entry(app, "Report from"), tomorrow)
+    set_text(entry(app, "Report until"), "")
+    click(button(app, "Export CSV"))
+    rtext = wait_result(app, "Result", "Report written", holding="Lot (all): 0 devices")
+    m = re.search(r"Report written: (\S+\.csv)", rtext)
+    if not m or any(l.startswith("GUI-") for l in open(m.group(1))):
+        fail(f"a range after the boards holds devices: {rtext}")
+    set_text(entry(app, "Report from"), "6.12.2026")
+    click(button(app, "Export CSV"))
+    wait_result(app, "Result", "6.12.2026 is not a date")
 
     # the supervisor's CAs and profiles: every profile checked, the CA's expiry
     goto_page(app, "CAs and profiles")
@@ -520,6 +635,175 @@ def mode_hotplug():
         fail(f"expected 2 verified certificates from the watch, got {n}")
     quit_app()
     print("ok   hotplug: boards plugged into watched ports provisioned without a click")
+
+
+def answer(app, title, *texts):
+    """types @texts into the dialog titled @title (Passphrase, then Passphrase again) and presses Unlock"""
+    dialog = wait_find(app, named(title, ("frame", "dialog", "window")), f"the dialog {title!r}")
+    for name, text in zip(("Passphrase", "Passphrase again"), texts):
+        set_text(entry(dialog, name), text)
+    click(button(dialog, "Unlock"))
+    return dialog
+
+
+# two USB serial adapters on umockdev's emulated sysfs: a CP2102 with the
+# serial number FIX-0001 in USB port 1-3, a PL2303 in USB port 1-4
+UMOCKDEV_ADAPTERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "usb",
+                                 "serial-adapters.umockdev")
+
+
+def port_title(app, port):
+    """the first label of lane @port: its jig name and port"""
+    n = lane(app, port)
+    labels = [text_of(c) or name_of(c) for c in walk(n) if role(c) == "label"]
+    return labels[0] if labels else ""
+
+
+def mode_jig():
+    if shutil.which("umockdev-run") is None:
+        print("SKIP: umockdev-run is not installed")
+        cleanup()
+        sys.exit(77)
+    init(["/dev/ttyUSB0", "/dev/ttyUSB1", os.path.join(LINKS, "p1")],
+         lanes=["A5=serial:FIX-0001", "B6=1-4"])
+    launch(wrapper=["umockdev-run", "-d", UMOCKDEV_ADAPTERS, "--"])
+    app = find_app()
+    end = time.monotonic() + 30
+    want = {"ttyUSB0": "Jig A5 · ttyUSB0", "ttyUSB1": "Jig B6 · ttyUSB1", "p1": "p1"}
+    while True:
+        got = {port: port_title(app, port) for port in want}
+        if got == want:
+            break
+        if time.monotonic() > end:
+            fail(f"the lanes' titles are {got}, not {want}")
+        time.sleep(0.2)
+    screenshot("gui-line-jig-lanes.png")
+    quit_app()
+    print("ok   jig: the lanes show the jig sockets' names of [lanes]")
+
+
+def mode_de():
+    localedir = os.environ.get("FST_GUI_LOCALEDIR", "")
+    if not os.path.exists(os.path.join(localedir, "de", "LC_MESSAGES", "fleetstation.mo")):
+        fail(f"no German translation compiled in {localedir!r}")
+    init([os.path.join(LINKS, "p1")])
+    sim("p1", "DE-0001")
+    env = {"LANGUAGE": "de", "LANG": "C.UTF-8", "LC_ALL": "", "LC_MESSAGES": "",
+           "FLEETSTATION_LOCALEDIR": localedir}
+    launch(env)
+    app = find_app()
+    dialog = wait_find(app, named("CA entsperren", ("frame", "dialog", "window")), "the unlock dialog in German")
+    set_text(entry(dialog, "Passphrase"), ca_secret())
+    click(button(dialog, "Entsperren"))
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name).startswith("CA entsperrt:"),
+              "the CA unlocked, in German")
+    for name in ("Linie", "Geräteverlauf", "Berichte", "CAs und Profile"):
+        button(app, name)
+    wait_lane(app, "p1", "WARTET", lane_word="Spur")
+    for name, text in (("Bediener", "Erika Muster"), ("Los", "LOS-DE"), ("Profil", "aws-iot-ecc")):
+        set_text(entry(app, name), text)
+    click(button(app, "Starten"))
+    text = wait_lane(app, "p1", "OK", lane_word="Spur")
+    if "Gerät DE-0001" not in text or "Fertig: Platine herausnehmen" not in text:
+        fail(f"the lane is not in German: {text}")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name) == "Bestanden: 1", "the counters in German")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name) == "Los LOS-DE: 1 eingerichtet, 0 fehlgeschlagen",
+              "the lot's totals in German")
+    screenshot("gui-line-de.png")
+    quit_app()
+    print("ok   de: the station speaks German under LANGUAGE=de")
+
+
+def unlock_from_line(app, secret, what):
+    goto_page(app, "Line")
+    click(button(app, "Unlock CA…"))
+    answer(app, "Unlock the CA", secret)
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name).startswith("CA unlocked"), what)
+
+
+def mode_ca():
+    # an issuing CA made elsewhere, its key in an encrypted PKCS#8 file
+    src = os.path.join(ws, "elsewhere")
+    os.makedirs(src)
+    cert, key = os.path.join(src, "ca.pem"), os.path.join(src, "ca.key")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-keyout", key, "-out", cert, "-days", "800", "-subj", "/O=Elsewhere/CN=Imported GUI CA",
+                        "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                        "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-passout", "pass:old key pass"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("openssl: " + r.stderr)
+    init([os.path.join(LINKS, "p1")], demo_ca=False)
+    launch()
+    app = find_app()
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("This workspace has no issuing CA"),
+              "the status saying there is no CA")
+    # without a CA the setup page opens without a secret
+    goto_page(app, "CAs and profiles")
+    if find(app, named("Unlock the CA", ("frame", "dialog", "window"))) is not None:
+        fail("the setup page of a workspace without a CA asks for a secret")
+
+    # the file chooser opens from the page, and is put away again
+    click(button(app, "Choose the CA certificate file"))
+    is_chooser = named("Choose the CA certificate", ("frame", "dialog", "window", "file chooser", "filler"))
+    chooser = wait_find(app, is_chooser, "the file chooser")
+    # GTK names a mnemonic button by its markup and its text
+    click(wait_find(chooser, lambda n: role(n) == "push button" and n.name.split()[-1] == "Cancel",
+                    "the file chooser's Cancel"))
+    end = time.monotonic() + 10
+    while find(app, is_chooser) is not None:
+        if time.monotonic() > end:
+            fail("the file chooser did not close")
+        time.sleep(0.1)
+
+    set_text(entry(app, "CA certificate file"), cert)
+    set_text(entry(app, "CA key file"), key)
+    click(button(app, "Import CA"))
+    # the imported key's passphrase, then the workspace's new one, typed twice
+    answer(app, "Unlock the CA", "old key pass")
+    dialog = answer(app, "Choose the CA passphrase", "station pass", "station typo")
+    wait_find(dialog, lambda n: role(n) == "label" and "differ" in (text_of(n) or n.name),
+              "the passphrases-differ message")
+    answer(app, "Choose the CA passphrase", "station pass", "station pass")
+    wait_result(app, "Setup result", "Imported the issuing CA into " + os.path.join(W, "ca"))
+    screenshot("gui-ca-imported.png")
+    if "old key pass" in open(os.path.join(W, "ca", "issuing-ca.key"), "rb").read().decode("latin-1"):
+        fail("the imported key's passphrase is in the workspace")
+
+    # the station opens with the new passphrase, on the line page
+    unlock_from_line(app, "station pass", "the imported CA unlocked")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name).startswith("CA Imported GUI CA: expires"),
+              "the imported CA in the counters")
+    quit_app()
+
+    # a new root and issuing CA, in a second workspace
+    w2 = os.path.join(ws, "w2")
+    init([os.path.join(LINKS, "p1")], workspace=w2, demo_ca=False)
+    launch(workspace=w2)
+    app = find_app()
+    goto_page(app, "CAs and profiles")
+    set_text(entry(app, "CA organization"), "GUI Works")
+    spin = wait_find(app, named("Issuing CA validity in days", ("spin button", "text")), "the validity field")
+    set_text(spin, "500")
+    click(button(app, "Create CA"))
+    answer(app, "Choose the CA passphrase", "made here", "made here")
+    wait_result(app, "Setup result", "Created the root CA and the issuing CA /O=GUI Works/CN=GUI Works Issuing CA")
+    out = subprocess.run(["openssl", "x509", "-in", os.path.join(w2, "ca", "issuing-ca.pem"), "-noout",
+                          "-subject", "-issuer", "-checkend", str(499 * 86400)], capture_output=True, text=True)
+    if "CN = GUI Works Issuing CA" not in out.stdout or "CN = GUI Works Root CA" not in out.stdout \
+            or out.returncode != 0:
+        fail(f"the created issuing CA: {out.stdout} {out.stderr}")
+    if subprocess.run(["openssl", "x509", "-in", os.path.join(w2, "ca", "issuing-ca.pem"), "-noout",
+                       "-checkend", str(501 * 86400)], capture_output=True).returncode == 0:
+        fail("the created issuing CA is not valid for the 500 days asked")
+    # a second CA is refused without a question
+    click(button(app, "Create CA"))
+    wait_result(app, "Setup result", os.path.join(w2, "ca"))
+    if find(app, named("Choose the CA passphrase", ("frame", "dialog", "window"))) is not None:
+        fail("a second CA asked for a passphrase")
+    unlock_from_line(app, "made here", "the created CA unlocked")
+    quit_app()
+    print("ok   ca: an issuing CA imported and one created from the GUI, each unlocked with its new passphrase")
 
 
 def mode_bench():
@@ -587,10 +871,82 @@ def mode_bench():
     print("ok   bench")
 
 
+class VanishedNode:
+    """an accessible whose widget was destroyed: every read raises, as
+    pyatspi does then"""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __getattr__(self, attr):
+        raise self.error
+
+
+class FakeNode:
+    def __init__(self, name, kids=()):
+        self.name = name
+        self.kids = list(kids)
+
+    @property
+    def childCount(self):
+        return len(self.kids)
+
+    def getChildAtIndex(self, i):
+        return self.kids[i]
+
+    def getRoleName(self):
+        return "label"
+
+    def queryText(self):
+        raise NotImplementedError
+
+
+def mode_harness():
+    global app_proc
+    from gi.repository import GLib
+
+    gone = GLib.Error("The application no longer exists")
+    root = FakeNode("window", [VanishedNode(gone), FakeNode("dialog", [VanishedNode(gone)]), FakeNode("status")])
+
+    # a live application: vanished nodes are skipped, the rest is still found
+    app_proc = subprocess.Popen(["sleep", "60"])
+    seen = [n.name for n in walk(root) if isinstance(n, FakeNode)]
+    if seen != ["window", "dialog", "status"]:
+        fail(f"walk over vanished nodes gave {seen}")
+    if find(root, named("status")) is None:
+        fail("find did not get past a vanished node")
+    if labels_text(root) != "window | dialog | status":
+        fail(f"labels_text over vanished nodes: {labels_text(root)!r}")
+    app_proc.kill()
+    app_proc.wait()
+
+    # an application that died: the walk fails with its exit status and log
+    log = os.path.join(ws, "app.log")
+    app_proc = subprocess.Popen(["sh", "-c", "echo 'last words of the app' >&2; kill -SEGV $$"],
+                                stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    app_proc.wait()
+    out = io.StringIO()
+    code = None
+    try:
+        with contextlib.redirect_stdout(out):
+            list(walk(FakeNode("window", [VanishedNode(gone)])))
+    except SystemExit as e:
+        code = e.code
+    app_proc = None
+    out = out.getvalue()
+    if code != 1:
+        fail(f"a walk with the application gone went on: {out}")
+    for want in ("killed by signal SIGSEGV", "last words of the app"):
+        if want not in out:
+            fail(f"the failure lacks {want!r}: {out}")
+    print("ok   harness: vanished nodes skipped, a dead application reported with its status and log")
+
+
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "bench": mode_bench}[mode]()
+        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "bench": mode_bench,
+         "harness": mode_harness}[mode]()
     finally:
         cleanup()
 

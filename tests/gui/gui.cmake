@@ -8,13 +8,13 @@ if(TARGET fleetstation-gui)
 	add_test(NAME fst-gui-failure-test COMMAND fst-gui-failure-test --tap)
 	set_tests_properties(fst-gui-failure-test PROPERTIES LABELS "gui;unit" ENVIRONMENT "${FST_TEST_ENV}")
 
-	foreach(mode line hotplug bench)
+	foreach(mode harness line hotplug jig ca de bench)
 		add_test(NAME fst-gui-${mode}-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-gui-test.sh ${mode})
 		set_tests_properties(fst-gui-${mode}-test PROPERTIES
 			LABELS gui
 			SKIP_RETURN_CODE 77
 			TIMEOUT 300
-			ENVIRONMENT "${FST_TEST_ENV};FST_GUI=$<TARGET_FILE:fleetstation-gui>;FST_GUI_SHOTS=${CMAKE_CURRENT_BINARY_DIR}/gui/screenshots")
+			ENVIRONMENT "${FST_TEST_ENV};FST_GUI=$<TARGET_FILE:fleetstation-gui>;FST_GUI_SHOTS=${CMAKE_CURRENT_BINARY_DIR}/gui/screenshots;FST_GUI_LOCALEDIR=${FST_GUI_LOCALEDIR}")
 	endforeach()
 	# the benchmark wants the machine to itself
 	set_tests_properties(fst-gui-bench-test PROPERTIES RUN_SERIAL TRUE)

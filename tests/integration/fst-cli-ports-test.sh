@@ -14,67 +14,7 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
-cat >"$ws/rec.umockdev" <<'REC'
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-3
-E: SUBSYSTEM=usb
-E: DEVTYPE=usb_device
-E: BUSNUM=001
-E: DEVNUM=004
-A: busnum=1
-A: devnum=4
-A: idVendor=10c4
-A: idProduct=ea60
-A: manufacturer=Silicon Labs
-A: product=CP2102 USB to UART Bridge Controller
-A: serial=FIX-0001
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0
-E: SUBSYSTEM=usb
-E: DEVTYPE=usb_interface
-A: bInterfaceNumber=00
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0/ttyUSB0
-E: SUBSYSTEM=usb-serial
-E: DRIVER=cp210x
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-3/1-3:1.0/ttyUSB0/tty/ttyUSB0
-L: device=../../../ttyUSB0
-N: ttyUSB0
-E: SUBSYSTEM=tty
-E: DEVNAME=/dev/ttyUSB0
-E: MAJOR=188
-E: MINOR=0
-A: dev=188:0
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-4
-E: SUBSYSTEM=usb
-E: DEVTYPE=usb_device
-E: BUSNUM=001
-E: DEVNUM=005
-A: busnum=1
-A: devnum=5
-A: idVendor=067b
-A: idProduct=2303
-A: product=USB-Serial Controller
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0
-E: SUBSYSTEM=usb
-E: DEVTYPE=usb_interface
-A: bInterfaceNumber=00
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0/ttyUSB1
-E: SUBSYSTEM=usb-serial
-E: DRIVER=pl2303
-
-P: /devices/pci0000:00/0000:00:14.0/usb1/1-4/1-4:1.0/ttyUSB1/tty/ttyUSB1
-L: device=../../../ttyUSB1
-N: ttyUSB1
-E: SUBSYSTEM=tty
-E: DEVNAME=/dev/ttyUSB1
-E: MAJOR=188
-E: MINOR=1
-A: dev=188:1
-REC
+cp "$(dirname "$0")/../data/usb/serial-adapters.umockdev" "$ws/rec.umockdev"
 
 umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" ports --json >"$ws/all.json" 2>"$ws/err" ||
 	{ cat "$ws/err"; fail "ports --json"; }

@@ -6,8 +6,11 @@
 
 #include <glib/gstdio.h>
 
+#include "fst-ca-ops.h"
+#include "fst-ca-store.h"
 #include "fst-ca.h"
 #include "fst-error.h"
+#include "fst-openssl-common.h"
 #include "fst-interaction.h"
 #include "fst-station.h"
 
@@ -132,6 +135,9 @@ struct _FstTestInteraction {
 	gchar *answer;
 	gchar *asked;
 	guint n_asked;
+	/* answers per question, when set: the first description that holds the key */
+	GHashTable *answers; /* (element-type utf8 utf8) (nullable) */
+	GString *log;        /* every question, "description [new]" per line */
 };
 G_DEFINE_TYPE(FstTestInteraction, fst_test_interaction, FST_TYPE_INTERACTION)
 
@@ -143,10 +149,28 @@ fst_test_interaction_ask_passphrase(FstInteraction *interaction,
                                     GError **error)
 {
 	FstTestInteraction *self = FST_TEST_INTERACTION(interaction);
+	const gchar *answer = self->answer;
 	self->n_asked++;
 	g_free(self->asked);
 	self->asked = g_strdup(description);
-	return fst_secret_new((const guint8 *)self->answer, strlen(self->answer));
+	g_string_append_printf(
+	    self->log, "%s%s\n", description, flags & FST_INTERACTION_FLAG_NEW ? " [new]" : "");
+	if (self->answers != NULL) {
+		GHashTableIter iter;
+		gpointer key;
+		gpointer value;
+		answer = NULL;
+		g_hash_table_iter_init(&iter, self->answers);
+		while (answer == NULL && g_hash_table_iter_next(&iter, &key, &value)) {
+			if (strstr(description, key) != NULL)
+				answer = value;
+		}
+	}
+	if (answer == NULL) {
+		g_set_error(error, FST_ERROR, FST_ERROR_CANCELLED, "not answered: %s", description);
+		return NULL;
+	}
+	return fst_secret_new((const guint8 *)answer, strlen(answer));
 }
 
 static void
@@ -155,6 +179,9 @@ fst_test_interaction_finalize(GObject *object)
 	FstTestInteraction *self = FST_TEST_INTERACTION(object);
 	g_free(self->answer);
 	g_free(self->asked);
+	if (self->answers != NULL)
+		g_hash_table_unref(self->answers);
+	g_string_free(self->log, TRUE);
 	G_OBJECT_CLASS(fst_test_interaction_parent_class)->finalize(object);
 }
 
@@ -168,6 +195,7 @@ fst_test_interaction_class_init(FstTestInteractionClass *klass)
 static void
 fst_test_interaction_init(FstTestInteraction *self)
 {
+	self->log = g_string_new(NULL);
 }
 
 static void
@@ -205,6 +233,128 @@ fst_interaction_test_unlock_ca(FstFixture *fx, gconstpointer data)
 	g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
 }
 
+/* the CA the operator makes from the GUI or the CLI: the new keys' passphrase
+ * is asked as a new one, and is what unlocks the issuing CA afterwards */
+static void
+fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
+{
+	g_autoptr(FstTestInteraction) ask = g_object_new(FST_TYPE_TEST_INTERACTION, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *ca_dir = g_build_filename(fx->ws, "ca", NULL);
+	g_autoptr(GPtrArray) infos = NULL;
+	FstCaOpsCreate options = {.organization = "Acme Works", .days = 400};
+	gint64 days;
+	FstCa *ca;
+
+	/* a bad subject asks nobody */
+	options.subject = "not a subject";
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	g_assert_null(subject);
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	g_assert_cmpuint(ask->n_asked, ==, 0);
+
+	options.subject = NULL;
+	ask->answer = g_strdup("new and secret");
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(subject, ==, "/O=Acme Works/CN=Acme Works Issuing CA");
+	g_assert_cmpuint(ask->n_asked, ==, 1);
+	g_assert_nonnull(strstr(ask->log->str, "[new]"));
+	infos = fst_ca_store_list(ca_dir, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(infos->len, ==, 2);
+
+	/* the workspace has a CA now: a second one is refused, asking nobody */
+	g_clear_pointer(&subject, g_free);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	g_assert_null(subject);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "already exists"));
+	g_clear_error(&error);
+	g_assert_cmpuint(ask->n_asked, ==, 1);
+
+	ca = fst_station_unlock_ca(fx->ws, FST_INTERACTION(ask), &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(ca);
+	/* the validity asked for, not the default */
+	days = (fst_ca_get_not_after(ca) - g_get_real_time() / G_USEC_PER_SEC) / 86400;
+	g_assert_cmpint(days, >=, 399);
+	g_assert_cmpint(days, <=, 400);
+	fst_ca_free(ca);
+}
+
+/* an issuing CA from elsewhere, its key encrypted: the interaction is asked
+ * for the imported key's passphrase, then for the workspace's new one */
+static void
+fst_interaction_test_ca_import(FstFixture *fx, gconstpointer data)
+{
+	g_autoptr(FstTestInteraction) ask = g_object_new(FST_TYPE_TEST_INTERACTION, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *src = g_build_filename(fx->ws, "from-elsewhere", NULL);
+	g_autofree gchar *ws = g_build_filename(fx->ws, "station", NULL);
+	g_autofree gchar *cert_path = g_build_filename(src, "ca.pem", NULL);
+	g_autofree gchar *key_path = g_build_filename(src, "ca.key", NULL);
+	g_autoptr(FstSecret) src_pass = fst_secret_new((const guint8 *)"old key pass", 12);
+	g_autoptr(EVP_PKEY) key = fst_ca_store_generate_key(FST_KEY_TYPE_EC_P256, &error);
+	g_autoptr(X509) cert = NULL;
+	g_autoptr(GPtrArray) certs = g_ptr_array_new();
+	FstCaStoreOptions opts = {
+	    .subject = "/O=Elsewhere/CN=Imported CA", .days = 800, .pathlen = 0};
+	FstCaOpsImport import = {.cert = cert_path, .key = key_path};
+	FstCa *ca;
+
+	g_assert_no_error(error);
+	g_assert_cmpint(g_mkdir_with_parents(src, 0700), ==, 0);
+	cert = fst_ca_store_make_ca_cert(key, &opts, NULL, key, &error);
+	g_assert_no_error(error);
+	g_ptr_array_add(certs, cert);
+	g_assert_true(fst_ca_store_write_certs(certs, cert_path, &error));
+	g_assert_true(fst_ca_store_write_key(key, key_path, src_pass, &error));
+	g_assert_no_error(error);
+
+	/* neither key source */
+	import.key = NULL;
+	g_assert_false(fst_ca_ops_import(ws, FST_INTERACTION(ask), &import, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	import.key = key_path;
+
+	/* a wrong passphrase for the imported key is refused, asked once */
+	ask->answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_insert(ask->answers, g_strdup("being imported"), g_strdup("not the old pass"));
+	g_hash_table_insert(ask->answers, g_strdup("new CA"), g_strdup("the station's pass"));
+	g_assert_false(fst_ca_ops_import(ws, FST_INTERACTION(ask), &import, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+	g_clear_error(&error);
+	g_assert_cmpuint(ask->n_asked, ==, 1);
+	g_assert_false(fst_station_has_ca(ws));
+
+	g_hash_table_insert(ask->answers, g_strdup("being imported"), g_strdup("old key pass"));
+	g_string_truncate(ask->log, 0);
+	g_assert_true(fst_ca_ops_import(ws, FST_INTERACTION(ask), &import, &error));
+	g_assert_no_error(error);
+	g_assert_nonnull(strstr(ask->log->str, "the key being imported, "));
+	g_assert_nonnull(strstr(ask->log->str, "new CA keys of"));
+	g_assert_nonnull(strstr(ask->log->str, "[new]"));
+	g_assert_true(fst_station_has_ca(ws));
+
+	/* a second import is refused before any question */
+	ask->n_asked = 0;
+	g_assert_false(fst_ca_ops_import(ws, FST_INTERACTION(ask), &import, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+	g_assert_cmpuint(ask->n_asked, ==, 0);
+
+	/* the key is the workspace's now, under the new passphrase */
+	g_hash_table_insert(ask->answers, g_strdup("issuing CA"), g_strdup("the station's pass"));
+	ca = fst_station_unlock_ca(ws, FST_INTERACTION(ask), &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(ca);
+	fst_ca_free(ca);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -226,6 +376,18 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_interaction_test_unlock_ca,
+	           fst_fixture_teardown);
+	g_test_add("/fst/interaction/ca-create-asks-new-passphrase",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_interaction_test_ca_create,
+	           fst_fixture_teardown);
+	g_test_add("/fst/interaction/ca-import-asks-key-passphrase",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_interaction_test_ca_import,
 	           fst_fixture_teardown);
 	return g_test_run();
 }

@@ -537,6 +537,28 @@ test_sign_migrate(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(EVP_PKEY_eq(clear, after), ==, 1);
 }
 
+/* the bounds of a report's time range, as the CLI and the GUI read them */
+static void
+test_parse_time(void)
+{
+	g_autoptr(GError) error = NULL;
+	gint64 us = 42;
+
+	g_assert_true(fst_report_parse_time(NULL, &us, &error));
+	g_assert_true(fst_report_parse_time("", &us, &error));
+	g_assert_cmpint(us, ==, 42);
+	g_assert_true(fst_report_parse_time("2026-11-23", &us, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(us, ==, G_GINT64_CONSTANT(1795392000) * G_USEC_PER_SEC);
+	g_assert_true(fst_report_parse_time("2026-11-23T08:00:00Z", &us, &error));
+	g_assert_cmpint(us, ==, G_GINT64_CONSTANT(1795420800) * G_USEC_PER_SEC);
+	g_assert_true(fst_report_parse_time("2026-11-23T10:00:00+02:00", &us, &error));
+	g_assert_cmpint(us, ==, G_GINT64_CONSTANT(1795420800) * G_USEC_PER_SEC);
+	g_assert_false(fst_report_parse_time("23.11.2026", &us, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "23.11.2026 is not a date"));
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -550,6 +572,7 @@ main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	test_key = EVP_EC_gen("P-256");
+	g_test_add_func("/fst/report/parse-time", test_parse_time);
 	test_add("/fst/report/csv/hostile-strings", test_csv_hostile_strings);
 	test_add("/fst/report/csv/scopes-and-summary", test_csv_scopes);
 	test_add("/fst/report/json/parses", test_json);
