@@ -53,8 +53,8 @@
  * fst_batch_status_to_string:
  * @status: a row status
  *
- * Returns: (transfer none): its name in reports: pending, done, provisioned,
- * failed or missing
+ * Returns: (transfer none): its name in reports: pending, skipped,
+ * provisioned, failed or missing
  */
 const gchar *
 fst_batch_status_to_string(FstBatchStatus status)
@@ -62,8 +62,8 @@ fst_batch_status_to_string(FstBatchStatus status)
 	switch (status) {
 	case FST_BATCH_PENDING:
 		return "pending";
-	case FST_BATCH_DONE:
-		return "done";
+	case FST_BATCH_SKIPPED:
+		return "skipped";
 	case FST_BATCH_PROVISIONED:
 		return "provisioned";
 	case FST_BATCH_FAILED:
@@ -701,7 +701,7 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 		}
 		if (row->device == NULL &&
 		    fst_batch_device_done(run->db, run->profile, uid, row->lot, &row->serial_hex)) {
-			row->status = FST_BATCH_DONE;
+			row->status = FST_BATCH_SKIPPED;
 			return FALSE;
 		}
 		return TRUE;
@@ -718,7 +718,7 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 	/* done on an earlier run: nothing to say */
 	for (guint i = 0; i < run->batch->rows->len; i++) {
 		FstBatchRow *row = g_ptr_array_index(run->batch->rows, i);
-		if (g_strcmp0(row->device, uid) == 0 && row->status == FST_BATCH_DONE)
+		if (g_strcmp0(row->device, uid) == 0 && row->status == FST_BATCH_SKIPPED)
 			return FALSE;
 	}
 	g_set_error(error,
@@ -771,7 +771,9 @@ fst_batch_row_set_result(FstBatchRow *row, const FstProvisionResult *r)
 	row->serial_hex = g_strdup(r->serial_hex);
 	if (r->uid != NULL && row->uid == NULL)
 		row->uid = g_strdup(r->uid);
-	if (r->error == NULL) {
+	if (r->skipped) {
+		row->status = FST_BATCH_SKIPPED;
+	} else if (r->error == NULL) {
 		row->status = FST_BATCH_PROVISIONED;
 	} else {
 		row->status = FST_BATCH_FAILED;
@@ -917,7 +919,7 @@ fst_batch_run(FstBatch *self,
 		}
 		if (row->device != NULL &&
 		    fst_batch_device_done(db, profile, row->device, row->lot, &row->serial_hex)) {
-			row->status = FST_BATCH_DONE;
+			row->status = FST_BATCH_SKIPPED;
 			row->uid = g_strdup(row->device);
 		}
 	}

@@ -148,8 +148,15 @@ fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *sc
 	for (guint i = 0; i < sum->failures->len; i++) {
 		FstReportFailure *f = g_ptr_array_index(sum->failures, i);
 		json_builder_begin_object(b);
-		fst_report_json_member_str(b, "reason", f->reason);
+		fst_report_json_member_str(b, "error_code", f->error_code);
+		fst_report_json_member_str(b, "step", f->step);
 		fst_report_json_member_int(b, "devices", f->devices);
+		fst_report_json_member_str(b, "example", f->reason);
+		json_builder_set_member_name(b, "example_devices");
+		json_builder_begin_array(b);
+		for (guint j = 0; f->example_devices != NULL && f->example_devices[j] != NULL; j++)
+			json_builder_add_string_value(b, f->example_devices[j]);
+		json_builder_end_array(b);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -168,7 +175,8 @@ fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *sc
  * summary holds database_id, stations, scope {lot, station, since_us,
  * until_us}, first_updated_at, last_updated_at, generated_at, audit_head,
  * devices, provisioned, failed, rework, in_progress, yield_percent and
- * failures [{reason, devices}]; each device object has the columns of
+ * failures [{error_code, step, devices, example, example_devices}] (the
+ * failed devices by class, most first); each device object has the columns of
  * fst-report.h as string members ("" when unknown). Rows are streamed.
  *
  * Returns: %TRUE on success
@@ -361,24 +369,30 @@ fst_pdf_title(cairo_t *cr, const FstReportSummary *sum, const FstReportScope *sc
 	y += 48;
 	if (draw) {
 		fst_pdf_font(cr, 11, TRUE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, "Failures by reason");
+		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, "Failures by class (error and step)");
 		fst_pdf_font(cr, 8, FALSE);
 		if (sum->failures->len == 0)
 			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13, 0, "none");
 		for (guint i = 0; i < shown; i++) {
 			FstReportFailure *f = g_ptr_array_index(sum->failures, i);
 			g_autofree gchar *n = g_strdup_printf("%" G_GINT64_FORMAT, f->devices);
-			g_autofree gchar *one = g_strdelimit(g_strdup(f->reason), "\n\t", ' ');
-			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13 + 11 * i, 40, n);
+			g_autofree gchar *what =
+			    g_strdup_printf("%s at %s", f->error_code, f->step);
+			g_autofree gchar *devices = g_strjoinv(", ", f->example_devices);
+			g_autofree gchar *example = g_strdup_printf(
+			    "e.g. %s: %s", devices[0] != '\0' ? devices : "-", f->reason);
+			g_strdelimit(example, "\n\t", ' ');
+			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13 + 11 * i, 30, n);
+			fst_pdf_text(cr, FST_PDF_MARGIN + 30, y + 13 + 11 * i, 130, what);
 			fst_pdf_text(cr,
-			             FST_PDF_MARGIN + 40,
+			             FST_PDF_MARGIN + 160,
 			             y + 13 + 11 * i,
-			             FST_PDF_W - 2 * FST_PDF_MARGIN - 40,
-			             one);
+			             FST_PDF_W - 2 * FST_PDF_MARGIN - 160,
+			             example);
 		}
 		if (sum->failures->len > shown) {
 			g_string_printf(line,
-			                "and %u more reasons (see the CSV or JSON export)",
+			                "and %u more classes (see the JSON export)",
 			                sum->failures->len - shown);
 			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13 + 11 * shown, 0, line->str);
 		}
@@ -399,7 +413,7 @@ fst_pdf_title(cairo_t *cr, const FstReportSummary *sum, const FstReportScope *sc
  * @error: (nullable): return location for a #GError
  *
  * Writes the report for people: A4, a title, the stations, scope and period,
- * the totals and yield, the failures grouped by reason, then a per-device
+ * the totals and yield, the failures grouped by class, then a per-device
  * table (device, model, state, serial, certificate state, last update) over
  * as many pages as needed, each numbered "page N of M".
  *

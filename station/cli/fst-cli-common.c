@@ -119,7 +119,8 @@ fst_cli_result_to_json(const FstProvisionResult *result)
 	fst_cli_json_add_string(b, "port", result->port);
 	fst_cli_json_add_string(b, "device", result->uid);
 	fst_cli_json_add_string(b, "model", result->model);
-	fst_cli_json_add_string(b, "result", result->error == NULL ? "ok" : "failed");
+	fst_cli_json_add_string(
+	    b, "result", fst_result_status_to_string(fst_provision_result_get_status(result)));
 	fst_cli_json_add_string(b, "serial", result->serial_hex);
 	fst_cli_json_add_string(b, "aws_cert_id", result->aws_cert_id);
 	fst_cli_json_add_string(b, "roots", result->roots);

@@ -152,7 +152,7 @@ fst_cli_report(gint argc, gchar **argv)
 	    context,
 	    "Exports the devices of a lot, a time range and/or a station, each with its newest\n"
 	    "certificate: CSV and JSON (one row per device; columns in db/fst-report.h) or a PDF\n"
-	    "for people (totals, yield, failures by reason, a per-device table). With --sign,\n"
+	    "for people (totals, yield, failures by class, a per-device table). With --sign,\n"
 	    "FILE.sig is a detached CMS signature; `report verify FILE SIG` checks one\n"
 	    "(exit 1 when a byte changed or another key signed).");
 	g_option_context_set_description(context, FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES);

@@ -100,8 +100,10 @@ JsonNode *fst_cli_result_to_json(const FstProvisionResult *result);
 FstExit fst_cli_print_results(FstCliProgress *self,
                               const gchar *command,
                               GPtrArray *results,
-                              const FstJobSummary *summary,
+                              FstJob *job,
                               gboolean cancelled);
+void fst_cli_json_add_failure_groups(JsonBuilder *b, GPtrArray *groups);
+void fst_cli_print_failure_groups(GPtrArray *groups);
 gboolean fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
 gchar *fst_cli_workspace(const gchar *option);
 gchar *fst_cli_serial_from_arg(const gchar *serial);
