@@ -33,9 +33,24 @@ fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
 	else
 		json_builder_add_null_value(b);
 	fst_cli_json_add_string(b, "busy_reason", p->busy_reason);
+	json_builder_set_member_name(b, "accessible");
+	json_builder_add_boolean_value(b, p->denied == NULL);
+	fst_cli_json_add_string(b, "access_error", p->denied);
 	fst_cli_json_add_string(b, "usb_path", p->usb_path);
 	fst_cli_json_add_string(b, "lane", p->lane);
 	json_builder_end_object(b);
+}
+
+/* busy, denied (this user may not open it: see access_error), free; a USB
+ * device's holder is not known (-) */
+static const gchar *
+fst_cli_ports_state(const FstPortInfo *p)
+{
+	if (p->kind == FST_PORT_KIND_SERIAL && p->busy)
+		return "busy";
+	if (p->denied != NULL)
+		return "denied";
+	return p->kind == FST_PORT_KIND_SERIAL ? "free" : "-";
 }
 
 static void
@@ -44,13 +59,13 @@ fst_cli_ports_print(const FstPortInfo *p)
 	g_autofree gchar *usb_id = p->vid >= 0
 	                               ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid)
 	                               : g_strdup("-");
-	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
+	g_print("%-20s %-9s %-9s %-16s %-6s %-6s %-6s %s\n",
 	        p->name,
 	        p->transport,
 	        usb_id,
 	        p->serial != NULL ? p->serial : "-",
 	        p->dialect != NULL ? p->dialect : "-",
-	        p->kind != FST_PORT_KIND_SERIAL ? "-" : (p->busy ? "busy" : "free"),
+	        fst_cli_ports_state(p),
 	        p->lane != NULL ? p->lane : "-",
 	        p->description != NULL ? p->description : "-");
 }
@@ -100,7 +115,8 @@ fst_cli_ports(gint argc, gchar **argv)
 	    "Lists serial ports (libserialport: name, USB VID:PID, serial number, description)\n"
 	    "and USB devices of the vendors in the known-devices table (libusb), the dialect\n"
 	    "the station would speak to each, and whether another program holds the port.\n"
-	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation.\n"
+	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation;\n"
+	    "denied, that this user may not open it (the group or udev rule it lacks follows).\n"
 	    "LANE is the jig socket the workspace binds to the port's USB port path or\n"
 	    "adapter serial number ([lanes] in station.conf).");
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -149,7 +165,7 @@ fst_cli_ports(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
+	g_print("%-20s %-9s %-9s %-16s %-6s %-6s %-6s %s\n",
 	        "PORT",
 	        "TRANSPORT",
 	        "USB ID",
@@ -165,5 +181,14 @@ fst_cli_ports(gint argc, gchar **argv)
 	}
 	for (guint i = 0; i < usb->len; i++)
 		fst_cli_ports_print(g_ptr_array_index(usb, i));
+	/* what a denied port lacks, once per port */
+	for (guint k = 0; k < 2; k++) {
+		GPtrArray *list = k == 0 ? serial : usb;
+		for (guint i = 0; i < list->len; i++) {
+			FstPortInfo *p = g_ptr_array_index(list, i);
+			if (p->denied != NULL && (!known_only || p->dialect != NULL || k == 1))
+				g_print("%s: not accessible: %s\n", p->name, p->denied);
+		}
+	}
 	return FST_EXIT_OK;
 }

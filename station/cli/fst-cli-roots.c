@@ -309,7 +309,10 @@ fst_cli_roots(gint argc, gchar **argv)
 		    "\n" FST_CLI_EXIT_CODES);
 		return FST_EXIT_OK;
 	}
-	g_printerr("fleetstation roots: unknown subcommand %s (use: " FST_CLI_ROOTS_USAGE ")\n",
-	           argc >= 2 ? argv[1] : "(none)");
-	return FST_EXIT_USAGE;
+	{
+		g_autofree gchar *msg =
+		    g_strdup_printf("unknown subcommand %s (use: " FST_CLI_ROOTS_USAGE ")",
+		                    argc >= 2 ? argv[1] : "(none)");
+		return fst_cli_usage_error("roots", fst_cli_argv_wants_json(argc, argv), msg);
+	}
 }

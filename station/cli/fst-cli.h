@@ -105,6 +105,9 @@ FstExit fst_cli_print_results(FstCliProgress *self,
 void fst_cli_json_add_failure_groups(JsonBuilder *b, GPtrArray *groups);
 void fst_cli_print_failure_groups(GPtrArray *groups);
 gboolean fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
+gboolean
+fst_cli_parse_context(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
+gboolean fst_cli_argv_wants_json(gint argc, gchar **argv);
 gchar *fst_cli_workspace(const gchar *option);
 gchar *fst_cli_serial_from_arg(const gchar *serial);
 void fst_cli_set_verbose(gboolean verbose);
