@@ -221,7 +221,9 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_autofree gchar *device = NULL;
 	g_autofree gchar *state = NULL;
 	g_autofree gchar *lot = NULL;
+	g_autofree gchar *output = NULL;
 	gboolean json = FALSE;
+	FstCliOutput mode;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -242,6 +244,7 @@ fst_cli_certs(gint argc, gchar **argv)
 	     "STATE"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot's", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- list the certificates in the database");
@@ -250,6 +253,7 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) certs = NULL;
 	g_autofree gchar *workspace = NULL;
 	FstDbCertFilter filter = {0};
+	g_autoptr(FstCliTable) table = NULL;
 
 	if (argc >= 2 && g_strcmp0(argv[1], "export") == 0)
 		return fst_cli_certs_export(argc - 1, argv + 1);
@@ -259,9 +263,11 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "certs", &argc, &argv))
 		return FST_EXIT_USAGE;
-	if (argc > 1) {
-		g_printerr("fleetstation certs: unexpected argument %s\n", argv[1]);
+	if (!fst_cli_output_resolve("certs", output, &json, &mode))
 		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_autofree gchar *msg = g_strdup_printf("unexpected argument %s", argv[1]);
+		return fst_cli_usage_error("certs", json, msg);
 	}
 	if (state != NULL) {
 		const gchar *states[FST_CERT_STATE_LAST];
@@ -295,23 +301,24 @@ fst_cli_certs(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
-	        "SERIAL",
-	        "DEVICE",
-	        "STATE",
-	        "ISSUED",
-	        "LOT",
-	        "SUBJECT");
+	table = fst_cli_table_new(mode);
+	fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "STATE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "ISSUED", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "LOT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "SUBJECT", FST_CLI_COLUMN_TRUNC);
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *c = g_ptr_array_index(certs, i);
-		g_autofree gchar *issued = fst_cli_time(c->created_at);
-		g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
-		        c->serial_hex,
-		        c->device_uid != NULL ? c->device_uid : "-",
-		        fst_cert_state_to_string(c->state),
-		        issued,
-		        c->lot != NULL ? c->lot : "-",
-		        c->subject);
+		g_autofree gchar *issued = c->created_at != 0 ? fst_cli_time(c->created_at) : NULL;
+		fst_cli_table_add_row(table,
+		                      c->serial_hex,
+		                      c->device_uid,
+		                      fst_cert_state_to_string(c->state),
+		                      issued,
+		                      c->lot,
+		                      c->subject);
 	}
+	fst_cli_table_print(table);
 	return FST_EXIT_OK;
 }

@@ -214,11 +214,10 @@ fst_cli_argv_wants_json(gint argc, gchar **argv)
 	for (gint i = 1; i < argc && argv[i] != NULL; i++) {
 		if (g_strcmp0(argv[i], "--") == 0)
 			break;
-		if (g_strcmp0(argv[i], "--json") == 0 || g_strcmp0(argv[i], "--output=json") == 0 ||
-		    g_strcmp0(argv[i], "-o=json") == 0)
+		if (g_strcmp0(argv[i], "--json") == 0 || g_strcmp0(argv[i], "--output=json") == 0)
 			return TRUE;
-		if ((g_strcmp0(argv[i], "--output") == 0 || g_strcmp0(argv[i], "-o") == 0) &&
-		    i + 1 < argc && g_strcmp0(argv[i + 1], "json") == 0)
+		if (g_strcmp0(argv[i], "--output") == 0 && i + 1 < argc &&
+		    g_strcmp0(argv[i + 1], "json") == 0)
 			return TRUE;
 	}
 	return FALSE;

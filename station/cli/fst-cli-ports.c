@@ -54,20 +54,19 @@ fst_cli_ports_state(const FstPortInfo *p)
 }
 
 static void
-fst_cli_ports_print(const FstPortInfo *p)
+fst_cli_ports_add_row(FstCliTable *table, const FstPortInfo *p)
 {
-	g_autofree gchar *usb_id = p->vid >= 0
-	                               ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid)
-	                               : g_strdup("-");
-	g_print("%-20s %-9s %-9s %-16s %-6s %-6s %-6s %s\n",
-	        p->name,
-	        p->transport,
-	        usb_id,
-	        p->serial != NULL ? p->serial : "-",
-	        p->dialect != NULL ? p->dialect : "-",
-	        fst_cli_ports_state(p),
-	        p->lane != NULL ? p->lane : "-",
-	        p->description != NULL ? p->description : "-");
+	g_autofree gchar *usb_id =
+	    p->vid >= 0 ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid) : NULL;
+	fst_cli_table_add_row(table,
+	                      p->name,
+	                      p->transport,
+	                      usb_id,
+	                      p->serial,
+	                      p->dialect,
+	                      fst_cli_ports_state(p),
+	                      p->lane,
+	                      p->description);
 }
 
 FstExit
@@ -75,6 +74,8 @@ fst_cli_ports(gint argc, gchar **argv)
 {
 	gboolean json = FALSE;
 	gboolean known_only = FALSE;
+	g_autofree gchar *output = NULL;
+	FstCliOutput mode;
 	g_autofree gchar *table = NULL;
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *workspace = NULL;
@@ -87,6 +88,7 @@ fst_cli_ports(gint argc, gchar **argv)
 	     "Workspace whose [lanes] name the jig's sockets",
 	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {"known",
 	     'k',
 	     0,
@@ -109,6 +111,7 @@ fst_cli_ports(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) serial = NULL;
 	g_autoptr(GPtrArray) usb = NULL;
 	g_autoptr(FstLanes) lanes = NULL;
+	g_autoptr(FstCliTable) out = NULL;
 
 	g_option_context_set_summary(
 	    context,
@@ -122,9 +125,11 @@ fst_cli_ports(gint argc, gchar **argv)
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "ports", &argc, &argv))
 		return FST_EXIT_USAGE;
-	if (argc > 1) {
-		g_printerr("fleetstation ports: unexpected argument %s\n", argv[1]);
+	if (!fst_cli_output_resolve("ports", output, &json, &mode))
 		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_autofree gchar *msg = g_strdup_printf("unexpected argument %s", argv[1]);
+		return fst_cli_usage_error("ports", json, msg);
 	}
 	known = table != NULL ? fst_known_devices_load(table, &error)
 	                      : fst_known_devices_load_default(&error);
@@ -165,22 +170,25 @@ fst_cli_ports(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-20s %-9s %-9s %-16s %-6s %-6s %-6s %s\n",
-	        "PORT",
-	        "TRANSPORT",
-	        "USB ID",
-	        "SERIAL",
-	        "DIALECT",
-	        "STATE",
-	        "LANE",
-	        "DESCRIPTION");
+	out = fst_cli_table_new(mode);
+	fst_cli_table_add_column(out, "PORT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "TRANSPORT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "USB ID", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "SERIAL", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "DIALECT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "STATE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "LANE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "DESCRIPTION", FST_CLI_COLUMN_TRUNC);
 	for (guint i = 0; i < serial->len; i++) {
 		FstPortInfo *p = g_ptr_array_index(serial, i);
 		if (!known_only || p->dialect != NULL)
-			fst_cli_ports_print(p);
+			fst_cli_ports_add_row(out, p);
 	}
 	for (guint i = 0; i < usb->len; i++)
-		fst_cli_ports_print(g_ptr_array_index(usb, i));
+		fst_cli_ports_add_row(out, g_ptr_array_index(usb, i));
+	fst_cli_table_print(out);
+	if (mode == FST_CLI_OUTPUT_PLAIN)
+		return FST_EXIT_OK;
 	/* what a denied port lacks, once per port */
 	for (guint k = 0; k < 2; k++) {
 		GPtrArray *list = k == 0 ? serial : usb;

@@ -203,6 +203,42 @@ def main():
         if doc is not None and doc.get("error_code") != "verify-failed":
             fail(f"report verify --json of a changed report: {doc}")
 
+    # --output table|plain|json on the listing commands: plain is one row per
+    # line, tab-separated, as many cells as the table has columns; json is
+    # --json; a table on a narrow terminal fits it and keeps serials whole
+    for args, n_cols in ((["devices"], 6), (["certs"], 6), (["ports"], 8), (["roots", "list"], 6)):
+        name = " ".join(args)
+        table = run(args + ["--output", "table"], env)
+        plain = run(args + ["--output", "plain"], env)
+        as_json = run(args + ["--output", "json"], env)
+        if table.returncode or plain.returncode or as_json.returncode:
+            fail(f"{name} --output: exit {table.returncode} {plain.returncode} {as_json.returncode}")
+            continue
+        rows = plain.stdout.splitlines()
+        n_table = len([l for l in table.stdout.splitlines()[1:] if ": not accessible: " not in l])
+        if len(rows) != n_table:
+            fail(f"{name} --output plain has {len(rows)} rows, the table {n_table}")
+        for row in rows:
+            if len(row.split("\t")) != n_cols:
+                fail(f"{name} --output plain: {row!r} is not {n_cols} tab-separated cells")
+        try:
+            json.loads(as_json.stdout)
+        except ValueError:
+            fail(f"{name} --output json printed no JSON: {as_json.stdout[:200]!r}")
+        doc = json_doc(args + ["--output", "bogus"], rc=2)
+        if doc is not None and doc.get("error_code") != "usage":
+            fail(f"{name} --output bogus --json: {doc}")
+    narrow = dict(env, COLUMNS="100")
+    r = subprocess.run([STATION, "certs", "--output", "table"], env=narrow, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    for line in r.stdout.splitlines():
+        if len(line) > 100:
+            fail(f"certs table at 100 columns: {len(line)} columns: {line!r}")
+    if serial and serial not in r.stdout:
+        fail(f"certs table at 100 columns cut the serial {serial}: {r.stdout!r}")
+    if "Fleetstation Demo" in r.stdout:
+        fail(f"certs table at 100 columns did not cut the subject: {r.stdout!r}")
+
     # the report honours $FLEETSTATION_WORKSPACE too (its content is --format json)
     r = run(["report", "--format", "json"], env)
     if r.returncode != 0:
