@@ -124,6 +124,16 @@ printf '{"lot": "LJ", "devices": [{"device": "BAT-7", "port": "%s"}]}\n' "$L/j1"
 "$FST_STATION" batch --workspace "$ws/w" "$ws/m.json" >"$ws/json.out" 2>&1 || { cat "$ws/json.out"; fail "json manifest"; }
 [ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-7'")" = LJ ] || fail "json lot"
 
+# a manifest as a spreadsheet in a German locale saves it: semicolons, a
+# notes column (ignored, with a note) holding a multi-line cell, CRLF
+sim s1 BAT-8
+printf 'Device;Port;Notes;Lot\r\nBAT-8;%s;"Spannung 3,3 V;\r\nzweite Zeile";LS\r\n' "$L/s1" >"$ws/de.csv"
+"$FST_STATION" batch --workspace "$ws/w" "$ws/de.csv" >"$ws/de.out" 2>&1 || { cat "$ws/de.out"; fail "semicolon manifest"; }
+grep -q '^1 provisioned, 0 failed' "$ws/de.out" || { cat "$ws/de.out"; fail "semicolon manifest counts"; }
+grep -q 'de.csv:1: column "notes" is not one of device, port, profile, lot: ignored' "$ws/de.out" ||
+	{ cat "$ws/de.out"; fail "no note for the ignored column"; }
+[ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-8'")" = LS ] || fail "semicolon manifest lot"
+
 # malformed manifests: exit 3, the file and line named
 bad() {
 	printf '%b' "$1" >"$ws/bad"
@@ -132,7 +142,7 @@ bad() {
 	[ $rc -eq 3 ] || { cat "$ws/bad.out"; fail "malformed manifest ($1) exited $rc"; }
 	grep -q "$2" "$ws/bad.out" || { cat "$ws/bad.out"; fail "message for ($1) lacks $2"; }
 }
-bad 'device,colour\nA,red\n' 'bad:1: column "colour"'
+bad 'device,Device\nA,B\n' 'bad:1: column "device" is repeated'
 bad 'device,port\nA\n' 'bad:2: 1 fields'
 bad 'device,port\nA,\nA,\n' 'bad:3: A is already on line 2'
 bad 'device,port\n,\n' 'bad:2: the row needs a device or a port'
