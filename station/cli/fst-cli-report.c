@@ -94,6 +94,8 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autofree gchar *db_path = NULL;
 	gboolean sign = FALSE;
 	gboolean json = FALSE;
+	g_autofree gchar *paper_name = NULL;
+	FstReportPaper paper = FST_REPORT_PAPER_A4;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -147,6 +149,13 @@ fst_cli_report(gint argc, gchar **argv)
 	     &sign,
 	     "Also write FILE.sig, a detached CMS signature with the station's report key",
 	     NULL},
+	    {"paper",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &paper_name,
+	     "pdf: the paper, a4 (default) or letter",
+	     "PAPER"},
 	    {"json",
 	     0,
 	     0,
@@ -201,6 +210,8 @@ fst_cli_report(gint argc, gchar **argv)
 	if (g_strcmp0(format, "csv") != 0 && g_strcmp0(format, "json") != 0 &&
 	    g_strcmp0(format, "pdf") != 0)
 		return fst_cli_usage_error("report", json, "--format must be csv, json or pdf");
+	if (paper_name != NULL && !fst_report_paper_from_string(paper_name, &paper))
+		return fst_cli_usage_error("report", json, "--paper must be a4 or letter");
 	if (output == NULL && (sign || g_strcmp0(format, "pdf") == 0))
 		return fst_cli_usage_error(
 		    "report", json, "--output FILE is needed for pdf and --sign");
@@ -224,7 +235,7 @@ fst_cli_report(gint argc, gchar **argv)
 	}
 	if (g_strcmp0(format, "pdf") == 0) {
 		g_autofree gchar *fd_path = g_strdup_printf("/proc/self/fd/%d", out_fd);
-		ok = fst_report_write_pdf(db_path, &scope, fd_path, &error);
+		ok = fst_report_write_pdf_full(db_path, &scope, fd_path, paper, &error);
 		close(out_fd);
 		/* this process draws nothing more: drop cairo's font caches */
 		cairo_debug_reset_static_data();
