@@ -206,7 +206,8 @@ def main():
     # --output table|plain|json on the listing commands: plain is one row per
     # line, tab-separated, as many cells as the table has columns; json is
     # --json; a table on a narrow terminal fits it and keeps serials whole
-    for args, n_cols in ((["devices"], 6), (["certs"], 6), (["ports"], 8), (["roots", "list"], 6)):
+    for args, n_cols in ((["devices"], 6), (["certs"], 6), (["ports"], 8), (["roots", "list"], 6),
+                          (["register", "status"], 6)):
         name = " ".join(args)
         table = run(args + ["--output", "table"], env)
         plain = run(args + ["--output", "plain"], env)
@@ -215,7 +216,10 @@ def main():
             fail(f"{name} --output: exit {table.returncode} {plain.returncode} {as_json.returncode}")
             continue
         rows = plain.stdout.splitlines()
-        n_table = len([l for l in table.stdout.splitlines()[1:] if ": not accessible: " not in l])
+        # the table's rows: not its heading, the notes under it, or the counts above it
+        lines = [l for l in table.stdout.splitlines()
+                 if ": not accessible: " not in l and not re.match(r"^\d+ pending, ", l)]
+        n_table = max(len(lines) - 1, 0)
         if len(rows) != n_table:
             fail(f"{name} --output plain has {len(rows)} rows, the table {n_table}")
         for row in rows:
