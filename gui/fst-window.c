@@ -353,6 +353,9 @@ fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer 
 	FstWindow *self = FST_WINDOW(user_data);
 
 	fst_port_row_finish(fst_window_ensure_lane(self, result->port), result);
+	/* a device provisioned before and left alone is neither passed nor failed */
+	if (fst_provision_result_get_status(result) == FST_RESULT_SKIPPED)
+		return;
 	if (result->error == NULL) {
 		self->passed++;
 	} else {
