@@ -37,7 +37,17 @@ const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS] = {
     "revoked_at",
     "revocation_reason",
     "roots",
+    "error_code",
+    "failed_step",
 };
+
+/* a failed device's class (fst-failure-groups.c): the outcome (its error code)
+ * and the step of its last failed pipeline step, i.e. its last event that is
+ * neither ok nor one the database adds itself */
+#define FST_REPORT_FAILED_EVENT                                                                    \
+	"LEFT JOIN events e ON d.state = 'failed' AND e.id = (SELECT max(id) FROM events "         \
+	"WHERE device_id = d.id AND outcome <> 'ok' AND step NOT IN ('failed', "                   \
+	"'certificate-state', 'certificate-issued', 'escrow', 'records', 'provisioned')) "
 
 #define FST_REPORT_ISO_S(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x ", 'unixepoch')"
 #define FST_REPORT_ISO_US(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x " / 1000000, 'unixepoch')"
@@ -106,7 +116,7 @@ fst_report_rows_sql(const FstReportScope *scope)
 	     * event's detail with ", roots NAMES (REASON)" */
 	    "(SELECT substr(detail, instr(detail, ', roots ') + 8) FROM events WHERE device_id = "
 	    "d.id AND step = 'plan' AND outcome = 'ok' AND instr(detail, ', roots ') > 0 "
-	    "ORDER BY id DESC LIMIT 1) " FST_REPORT_FROM,
+	    "ORDER BY id DESC LIMIT 1), e.outcome, e.step " FST_REPORT_FROM FST_REPORT_FAILED_EVENT,
 	    where,
 	    " ORDER BY d.id",
 	    NULL);
@@ -208,9 +218,9 @@ fst_report_scalar(sqlite3 *db, const gchar *sql, sqlite3_stmt **out)
  * @scope: (nullable): the devices to report
  * @error: (nullable): return location for a #GError
  *
- * Totals of a report: devices per state, the failures grouped by their
- * reason (`last_error`), the stations and period covered, the database id and
- * the audit chain head at that moment.
+ * Totals of a report: devices per state, the failed devices grouped by
+ * class (error code and step, fst-failure-groups.c), the stations and period covered, the database
+ * id and the audit chain head at that moment.
  *
  * Returns: (transfer full): the summary, or %NULL on error
  */
@@ -225,6 +235,8 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	g_autofree gchar *where = fst_report_where(scope);
 	g_autofree gchar *sql_totals = NULL;
 	g_autofree gchar *sql_fails = NULL;
+	g_autoptr(FstFailureGroups) groups = fst_failure_groups_new();
+	g_autoptr(GPtrArray) list = NULL;
 	gint rc;
 
 	if (db == NULL)
@@ -238,11 +250,11 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	                "max(d.updated_at), group_concat(DISTINCT s.name) " FST_REPORT_FROM,
 	                where,
 	                NULL);
-	sql_fails =
-	    g_strconcat("SELECT coalesce(d.last_error, '(no message)'), count(*) " FST_REPORT_FROM,
-	                where,
-	                " AND d.state = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1",
-	                NULL);
+	sql_fails = g_strconcat("SELECT d.uid, d.last_error, e.outcome, e.step " FST_REPORT_FROM
+	                            FST_REPORT_FAILED_EVENT,
+	                        where,
+	                        " AND d.state = 'failed' ORDER BY d.updated_at, d.id",
+	                        NULL);
 	if (!fst_report_scalar(db, sql_totals, &totals) || sqlite3_step(totals) != SQLITE_ROW)
 		return fst_report_sql_error(db, db_path, "counting the devices", error), NULL;
 	sum->devices = sqlite3_column_int64(totals, 0);
@@ -257,14 +269,26 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	                             : "");
 	if (!fst_report_scalar(db, sql_fails, &fails))
 		return fst_report_sql_error(db, db_path, "grouping the failures", error), NULL;
-	while ((rc = sqlite3_step(fails)) == SQLITE_ROW) {
-		FstReportFailure *f = g_new0(FstReportFailure, 1);
-		f->reason = g_strdup((const gchar *)sqlite3_column_text(fails, 0));
-		f->devices = sqlite3_column_int64(fails, 1);
-		g_ptr_array_add(sum->failures, f);
-	}
+	while ((rc = sqlite3_step(fails)) == SQLITE_ROW)
+		fst_failure_groups_add(groups,
+		                       (const gchar *)sqlite3_column_text(fails, 2),
+		                       (const gchar *)sqlite3_column_text(fails, 3),
+		                       (const gchar *)sqlite3_column_text(fails, 0),
+		                       (const gchar *)sqlite3_column_text(fails, 1));
 	if (rc != SQLITE_DONE)
 		return fst_report_sql_error(db, db_path, "grouping the failures", error), NULL;
+	list = fst_failure_groups_list(groups);
+	for (guint i = 0; i < list->len; i++) {
+		FstFailureGroup *g = g_ptr_array_index(list, i);
+		FstReportFailure *f = g_new0(FstReportFailure, 1);
+		f->error_code = g_strdup(g->error_code);
+		f->step = g_strdup(g->step);
+		f->devices = (gint64)g->devices;
+		f->reason = g_strdup(g->example != NULL ? g->example : "(no message)");
+		g_ptr_array_add(g->example_devices, NULL);
+		f->example_devices = g_strdupv((gchar **)g->example_devices->pdata);
+		g_ptr_array_add(sum->failures, f);
+	}
 	if (!fst_report_scalar(
 	        db,
 	        "SELECT (SELECT value FROM db_properties WHERE key = 'database-id'), "
@@ -289,6 +313,9 @@ fst_report_summary_free(FstReportSummary *self)
 	for (guint i = 0; self->failures != NULL && i < self->failures->len; i++) {
 		FstReportFailure *f = g_ptr_array_index(self->failures, i);
 		g_free(f->reason);
+		g_free(f->error_code);
+		g_free(f->step);
+		g_strfreev(f->example_devices);
 		g_free(f);
 	}
 	if (self->failures != NULL)

@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "fst-failure-groups.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -31,10 +33,12 @@ G_BEGIN_DECLS
  * | roots             | the root CAs of its last plan and why the others were left out, from the
  * `plan` event, e.g. "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free
  * ...)" |
+ * | error_code, failed_step | a failed device's class: the error code and the step of its
+ * last failed step (fst-failure-groups.c); empty unless failed |
  *
  * Times are ISO 8601 UTC with seconds (`2026-11-23T12:45:00Z`).
  */
-#define FST_REPORT_N_COLUMNS 20
+#define FST_REPORT_N_COLUMNS 22
 extern const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS];
 
 /**
@@ -51,9 +55,22 @@ typedef struct {
 	gint64 until_us;      /* <, unix microseconds */
 } FstReportScope;
 
+/**
+ * FstReportFailure:
+ * @error_code: the class's error code name (`timed-out`...), or `unknown`
+ * @step: the step the devices failed at (`burn`...), or `unknown`
+ * @devices: how many failed devices in scope are of the class
+ * @reason: one example: the `last_error` of the newest device of the class
+ * @example_devices: (array zero-terminated=1): up to three device ids
+ *
+ * The failed devices of one class (an #FstFailureGroup of the report).
+ */
 typedef struct {
-	gchar *reason; /* last_error of the failed devices */
+	gchar *error_code;
+	gchar *step;
 	gint64 devices;
+	gchar *reason;
+	gchar **example_devices;
 } FstReportFailure;
 
 /**

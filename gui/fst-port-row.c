@@ -65,6 +65,8 @@ fst_port_row_step_text(FstStep step)
 		return _("Done");
 	case FST_STEP_FAILED:
 		return _("Failed");
+	case FST_STEP_SKIPPED:
+		return _("Skipped");
 	case FST_STEP_LAST:
 	default:
 		return "";
@@ -159,7 +161,7 @@ fst_port_row_update(FstPortRow *self, const FstProgress *progress)
 	g_autofree gchar *device = NULL;
 
 	g_return_if_fail(FST_IS_PORT_ROW(self));
-	if (progress->step == FST_STEP_DONE || progress->step == FST_STEP_FAILED) {
+	if (fst_step_is_final(progress->step)) {
 		/* the result follows with the details; the step alone is enough here */
 		gtk_label_set_text(self->step_label, fst_port_row_step_text(progress->step));
 		return;
@@ -204,7 +206,17 @@ fst_port_row_finish(FstPortRow *self, const FstProvisionResult *result)
 		g_autofree gchar *device = g_strdup_printf(_("Device %s"), result->uid);
 		gtk_label_set_text(self->device_label, device);
 	}
-	if (result->error == NULL) {
+	if (fst_provision_result_get_status(result) == FST_RESULT_SKIPPED) {
+		/* provisioned before: nothing was done, and it is not a pass */
+		fst_port_row_set_state(self, _("SKIPPED"), "lane-pass");
+		gtk_label_set_text(self->step_label,
+		                   _("Provisioned already: nothing done, take the board out"));
+		gtk_progress_bar_set_fraction(self->progress, 1.0);
+		gtk_widget_set_visible(GTK_WIDGET(self->reason_label), FALSE);
+		gtk_widget_set_visible(GTK_WIDGET(self->action_label), FALSE);
+		gtk_widget_set_visible(GTK_WIDGET(self->detail_label), FALSE);
+		gtk_widget_set_visible(self->retry_button, FALSE);
+	} else if (result->error == NULL) {
 		fst_port_row_set_state(self, _("PASS"), "lane-pass");
 		gtk_label_set_text(self->step_label, _("Done: take the board out"));
 		gtk_progress_bar_set_fraction(self->progress, 1.0);

@@ -374,6 +374,9 @@ fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer 
 	if (result->lane != NULL)
 		fst_port_row_set_jig_label(lane, result->lane);
 	fst_port_row_finish(lane, result);
+	/* a device provisioned before and left alone is neither passed nor failed */
+	if (fst_provision_result_get_status(result) == FST_RESULT_SKIPPED)
+		return;
 	if (result->error == NULL) {
 		self->passed++;
 	} else {

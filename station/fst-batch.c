@@ -9,10 +9,14 @@
  *
  * CSV (RFC 4180, as spreadsheets write it), one header line naming the
  * columns, then one row per line; blank lines and lines starting with `#` are
- * ignored, a UTF-8 byte order mark and CRLF line ends are accepted. A field may
- * be quoted: `"SN,01"` holds a comma, `"say ""hi"""` a quote. A quoted field
- * cannot span lines (no value may hold a line break), and text after its
- * closing quote is an error:
+ * ignored, a UTF-8 byte order mark and CRLF line ends are accepted. The
+ * separator is the comma, or the semicolon (spreadsheets in locales whose
+ * decimal mark is the comma) or the tab, whichever the header line uses most.
+ * A field may be quoted: `"SN,01"` holds a comma, `"say ""hi"""` a quote, and
+ * a quoted field may span lines (a multi-line cell); text after its closing
+ * quote is an error. Columns other than the four below are ignored, with a
+ * note (a spreadsheet's notes column); a line break is refused only in a
+ * value the manifest uses:
  *
  *   device,port,profile,lot
  *   SN-0001,/dev/ttyUSB0,aws-iot-ecc,LOT-7
@@ -53,8 +57,8 @@
  * fst_batch_status_to_string:
  * @status: a row status
  *
- * Returns: (transfer none): its name in reports: pending, done, provisioned,
- * failed or missing
+ * Returns: (transfer none): its name in reports: pending, skipped,
+ * provisioned, failed or missing
  */
 const gchar *
 fst_batch_status_to_string(FstBatchStatus status)
@@ -62,8 +66,8 @@ fst_batch_status_to_string(FstBatchStatus status)
 	switch (status) {
 	case FST_BATCH_PENDING:
 		return "pending";
-	case FST_BATCH_DONE:
-		return "done";
+	case FST_BATCH_SKIPPED:
+		return "skipped";
 	case FST_BATCH_PROVISIONED:
 		return "provisioned";
 	case FST_BATCH_FAILED:
@@ -190,53 +194,167 @@ fst_batch_add_row(FstBatch *self, FstBatchRow *row, GError **error)
 	return TRUE;
 }
 
-/* splits one CSV line into fields (RFC 4180 quoting, within the line) */
-static GStrv
-fst_batch_split_csv(const gchar *path, guint line_no, const gchar *line, GError **error)
+/* the field separator of a CSV manifest, from its header line: a comma, or
+ * the semicolon spreadsheets write where the comma is the decimal mark
+ * (German, French locales), or a tab; whichever appears most outside quotes */
+static gchar
+fst_batch_csv_delimiter(const gchar *data)
 {
-	g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
-	const gchar *p = line;
+	const gchar *p = data;
+	guint commas = 0;
+	guint semicolons = 0;
+	guint tabs = 0;
+	gboolean quoted = FALSE;
+
+	/* the header: the first line neither blank nor a comment */
+	for (;;) {
+		const gchar *q = p;
+		while (*q == ' ' || *q == '\t' || *q == '\r')
+			q++;
+		if (*q == '\n') {
+			p = q + 1;
+			continue;
+		}
+		if (*q == '#') {
+			const gchar *nl = strchr(q, '\n');
+			if (nl == NULL)
+				return ',';
+			p = nl + 1;
+			continue;
+		}
+		break;
+	}
+	for (; *p != '\0' && (quoted || *p != '\n'); p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == ',')
+			commas++;
+		else if (!quoted && *p == ';')
+			semicolons++;
+		else if (!quoted && *p == '\t')
+			tabs++;
+	}
+	if (semicolons > commas && semicolons >= tabs)
+		return ';';
+	if (tabs > commas && tabs > semicolons)
+		return '\t';
+	return ',';
+}
+
+/* skips blank and comment lines at *@p; returns FALSE at the end of the data */
+static gboolean
+fst_batch_csv_skip(const gchar **p_inout, guint *line_no)
+{
+	const gchar *p = *p_inout;
 
 	for (;;) {
+		const gchar *q = p;
+		while (*q == ' ' || *q == '\t' || *q == '\r')
+			q++;
+		if (*q == '#')
+			q += strcspn(q, "\n");
+		if (*q == '\0') {
+			*p_inout = q;
+			return FALSE;
+		}
+		if (*q != '\n')
+			break;
+		p = q + 1;
+		(*line_no)++;
+	}
+	*p_inout = p;
+	return TRUE;
+}
+
+/* one quoted field at *@p (on its opening quote): doubled quotes, the
+ * separator and line breaks (a multi-line cell, \n whatever the file's) */
+static gboolean
+fst_batch_csv_quoted(const gchar *path,
+                     gchar delim,
+                     const gchar **p_inout,
+                     guint *line_no,
+                     guint record_line,
+                     guint field_no,
+                     GString *field,
+                     GError **error)
+{
+	const gchar *p = *p_inout;
+
+	for (p++;; p++) {
+		if (*p == '\0') {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s:%u: a quoted field has no closing quote",
+			            path,
+			            record_line);
+			return FALSE;
+		}
+		if (*p == '"') {
+			if (p[1] != '"')
+				break;
+			p++;
+		}
+		if (*p == '\n')
+			(*line_no)++;
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		g_string_append_c(field, *p);
+	}
+	for (p++; *p == ' ' || (*p == '\t' && delim != '\t') || *p == '\r'; p++)
+		;
+	if (*p != delim && *p != '\n' && *p != '\0') {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s:%u: text after the closing quote of field %u: quote the whole "
+		            "field, and double a quote inside it",
+		            path,
+		            *line_no,
+		            field_no);
+		return FALSE;
+	}
+	*p_inout = p;
+	return TRUE;
+}
+
+/* reads one CSV record at *@p into fields (RFC 4180), after the blank and
+ * comment lines before it. @line_no is the line *@p is on, and ends on the
+ * line after the record; @record_line gets the line the record starts on.
+ * Returns %NULL without @error at the end of the data */
+static GStrv
+fst_batch_csv_record(const gchar *path,
+                     gchar delim,
+                     const gchar **p_inout,
+                     guint *line_no,
+                     guint *record_line,
+                     GError **error)
+{
+	g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func(g_free);
+	const gchar stops[] = {delim, '\n', '\0'};
+	const gchar *p = *p_inout;
+
+	if (!fst_batch_csv_skip(&p, line_no)) {
+		*p_inout = p;
+		return NULL;
+	}
+	*record_line = *line_no;
+	for (;;) {
 		g_autoptr(GString) field = g_string_new(NULL);
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || (*p == '\t' && delim != '\t'))
 			p++;
 		if (*p == '"') {
-			for (p++;; p++) {
-				if (*p == '\0') {
-					g_set_error(error,
-					            FST_ERROR,
-					            FST_ERROR_INVALID_DATA,
-					            "%s:%u: a quoted field has no closing quote "
-					            "(a value cannot span lines)",
-					            path,
-					            line_no);
-					return NULL;
-				}
-				if (*p == '"') {
-					if (p[1] != '"')
-						break;
-					p++;
-				}
-				g_string_append_c(field, *p);
-			}
-			for (p++; *p == ' ' || *p == '\t'; p++)
-				;
-			if (*p != ',' && *p != '\0') {
-				g_set_error(
-				    error,
-				    FST_ERROR,
-				    FST_ERROR_INVALID_DATA,
-				    "%s:%u: text after the closing quote of field %u: quote "
-				    "the whole field, and double a quote inside it",
-				    path,
-				    line_no,
-				    fields->len + 1);
+			if (!fst_batch_csv_quoted(path,
+			                          delim,
+			                          &p,
+			                          line_no,
+			                          *record_line,
+			                          fields->len + 1,
+			                          field,
+			                          error))
 				return NULL;
-			}
 		} else {
-			const gchar *end = strchr(p, ',');
-			gsize len = end != NULL ? (gsize)(end - p) : strlen(p);
+			gsize len = strcspn(p, stops);
 			if (memchr(p, '"', len) != NULL) {
 				g_set_error(error,
 				            FST_ERROR,
@@ -244,76 +362,108 @@ fst_batch_split_csv(const gchar *path, guint line_no, const gchar *line, GError 
 				            "%s:%u: a quote inside unquoted field %u: quote the "
 				            "whole field, and double a quote inside it",
 				            path,
-				            line_no,
+				            *line_no,
 				            fields->len + 1);
 				return NULL;
 			}
 			g_string_append_len(field, p, (gssize)len);
 			p += len;
+			/* a CRLF line end */
+			if (field->len > 0 && field->str[field->len - 1] == '\r')
+				g_string_truncate(field, field->len - 1);
 		}
 		g_ptr_array_add(fields, g_string_free(g_steal_pointer(&field), FALSE));
-		if (*p != ',')
+		if (*p != delim)
 			break;
 		p++;
 	}
+	if (*p == '\n') {
+		p++;
+		(*line_no)++;
+	}
+	*p_inout = p;
 	g_ptr_array_add(fields, NULL);
 	return (GStrv)g_ptr_array_free(g_steal_pointer(&fields), FALSE);
+}
+
+static const gchar *const fst_batch_columns[] = {"device", "port", "profile", "lot"};
+
+/* the header's columns; one the manifest does not use is ignored, with a note */
+static gboolean
+fst_batch_csv_header(FstBatch *self, GStrv fields, guint line, gint cols[4], GError **error)
+{
+	for (guint c = 0; fields[c] != NULL; c++) {
+		g_autofree gchar *name = g_ascii_strdown(g_strstrip(fields[c]), -1);
+		gint k = -1;
+		for (guint j = 0; j < G_N_ELEMENTS(fst_batch_columns); j++) {
+			if (g_str_equal(name, fst_batch_columns[j]))
+				k = (gint)j;
+		}
+		if (k < 0) {
+			g_message("%s:%u: column \"%s\" is not one of device, port, profile, lot: "
+			          "ignored",
+			          self->path,
+			          line,
+			          name);
+			continue;
+		}
+		if (cols[k] >= 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INVALID_DATA,
+			            "%s:%u: column \"%s\" is repeated",
+			            self->path,
+			            line,
+			            name);
+			return FALSE;
+		}
+		cols[k] = (gint)c;
+	}
+	if (cols[0] < 0 && cols[1] < 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "%s:%u: the header needs a device or a port column",
+		            self->path,
+		            line);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
 fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 {
-	g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
-	gint col_device = -1, col_port = -1, col_profile = -1, col_lot = -1;
+	gint cols[4] = {-1, -1, -1, -1};
 	guint n_cols = 0;
 	gboolean have_header = FALSE;
+	gchar delim;
+	const gchar *p = data;
+	guint line_no = 1;
 
-	for (guint i = 0; lines[i] != NULL; i++) {
-		const gchar *line = g_strstrip(lines[i]);
+	/* a byte order mark, as spreadsheets save it */
+	if (g_str_has_prefix(p, "\xef\xbb\xbf"))
+		p += 3;
+	delim = fst_batch_csv_delimiter(p);
+	for (;;) {
 		g_auto(GStrv) fields = NULL;
+		g_autoptr(GError) error_local = NULL;
 		FstBatchRow *row;
+		guint record_line = line_no;
 		guint n;
 
-		/* a byte order mark, as spreadsheets save it */
-		if (i == 0 && g_str_has_prefix(line, "\xef\xbb\xbf"))
-			line += 3;
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		fields = fst_batch_split_csv(self->path, i + 1, line, error);
-		if (fields == NULL)
+		fields = fst_batch_csv_record(
+		    self->path, delim, &p, &line_no, &record_line, &error_local);
+		if (fields == NULL && error_local != NULL) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
 			return FALSE;
+		}
+		if (fields == NULL)
+			break;
 		n = g_strv_length(fields);
 		if (!have_header) {
-			for (guint c = 0; c < n; c++) {
-				g_autofree gchar *name = g_ascii_strdown(g_strstrip(fields[c]), -1);
-				gint *slot = g_str_equal(name, "device")    ? &col_device
-				             : g_str_equal(name, "port")    ? &col_port
-				             : g_str_equal(name, "profile") ? &col_profile
-				             : g_str_equal(name, "lot")     ? &col_lot
-				                                            : NULL;
-				if (slot == NULL || *slot >= 0) {
-					g_set_error(
-					    error,
-					    FST_ERROR,
-					    FST_ERROR_INVALID_DATA,
-					    "%s:%u: column \"%s\" is unknown or repeated: the "
-					    "header names device, port, profile, lot",
-					    self->path,
-					    i + 1,
-					    name);
-					return FALSE;
-				}
-				*slot = (gint)c;
-			}
-			if (col_device < 0 && col_port < 0) {
-				g_set_error(error,
-				            FST_ERROR,
-				            FST_ERROR_INVALID_DATA,
-				            "%s:%u: the header needs a device or a port column",
-				            self->path,
-				            i + 1);
+			if (!fst_batch_csv_header(self, fields, record_line, cols, error))
 				return FALSE;
-			}
 			n_cols = n;
 			have_header = TRUE;
 			continue;
@@ -324,30 +474,27 @@ fst_batch_parse_csv(FstBatch *self, const gchar *data, GError **error)
 			            FST_ERROR_INVALID_DATA,
 			            "%s:%u: %u fields where the header has %u",
 			            self->path,
-			            i + 1,
+			            record_line,
 			            n,
 			            n_cols);
 			return FALSE;
 		}
 		row = g_new0(FstBatchRow, 1);
-		row->line = i + 1;
-		if ((col_device >= 0 &&
-		     !fst_batch_value(
-		         self->path, i + 1, "device", fields[col_device], &row->device, error)) ||
-		    (col_port >= 0 &&
-		     !fst_batch_value(
-		         self->path, i + 1, "port", fields[col_port], &row->port, error)) ||
-		    (col_profile >= 0 && !fst_batch_value(self->path,
-		                                          i + 1,
-		                                          "profile",
-		                                          fields[col_profile],
-		                                          &row->profile,
-		                                          error)) ||
-		    (col_lot >= 0 &&
-		     !fst_batch_value(
-		         self->path, i + 1, "lot", fields[col_lot], &row->lot, error))) {
-			fst_batch_row_free(row);
-			return FALSE;
+		row->line = record_line;
+		for (guint k = 0; k < G_N_ELEMENTS(fst_batch_columns); k++) {
+			gchar **slot = k == 0   ? &row->device
+			               : k == 1 ? &row->port
+			               : k == 2 ? &row->profile
+			                        : &row->lot;
+			if (cols[k] >= 0 && !fst_batch_value(self->path,
+			                                     record_line,
+			                                     fst_batch_columns[k],
+			                                     fields[cols[k]],
+			                                     slot,
+			                                     error)) {
+				fst_batch_row_free(row);
+				return FALSE;
+			}
 		}
 		if (!fst_batch_add_row(self, row, error))
 			return FALSE;
@@ -701,7 +848,7 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 		}
 		if (row->device == NULL &&
 		    fst_batch_device_done(run->db, run->profile, uid, row->lot, &row->serial_hex)) {
-			row->status = FST_BATCH_DONE;
+			row->status = FST_BATCH_SKIPPED;
 			return FALSE;
 		}
 		return TRUE;
@@ -718,7 +865,7 @@ fst_batch_accept(const gchar *uid, const gchar *port, gpointer user_data, GError
 	/* done on an earlier run: nothing to say */
 	for (guint i = 0; i < run->batch->rows->len; i++) {
 		FstBatchRow *row = g_ptr_array_index(run->batch->rows, i);
-		if (g_strcmp0(row->device, uid) == 0 && row->status == FST_BATCH_DONE)
+		if (g_strcmp0(row->device, uid) == 0 && row->status == FST_BATCH_SKIPPED)
 			return FALSE;
 	}
 	g_set_error(error,
@@ -771,7 +918,9 @@ fst_batch_row_set_result(FstBatchRow *row, const FstProvisionResult *r)
 	row->serial_hex = g_strdup(r->serial_hex);
 	if (r->uid != NULL && row->uid == NULL)
 		row->uid = g_strdup(r->uid);
-	if (r->error == NULL) {
+	if (r->skipped) {
+		row->status = FST_BATCH_SKIPPED;
+	} else if (r->error == NULL) {
 		row->status = FST_BATCH_PROVISIONED;
 	} else {
 		row->status = FST_BATCH_FAILED;
@@ -917,7 +1066,7 @@ fst_batch_run(FstBatch *self,
 		}
 		if (row->device != NULL &&
 		    fst_batch_device_done(db, profile, row->device, row->lot, &row->serial_hex)) {
-			row->status = FST_BATCH_DONE;
+			row->status = FST_BATCH_SKIPPED;
 			row->uid = g_strdup(row->device);
 		}
 	}

@@ -7,14 +7,15 @@ G_BEGIN_DECLS
 /**
  * FstBatchStatus:
  * @FST_BATCH_PENDING: not run yet
- * @FST_BATCH_DONE: provisioned on an earlier run: skipped
+ * @FST_BATCH_SKIPPED: provisioned already (on an earlier run, or before
+ *   the manifest): left alone
  * @FST_BATCH_PROVISIONED: provisioned now
  * @FST_BATCH_FAILED: tried now and failed (see the row's error)
  * @FST_BATCH_MISSING: its device or port was not found
  */
 typedef enum {
 	FST_BATCH_PENDING,
-	FST_BATCH_DONE,
+	FST_BATCH_SKIPPED,
 	FST_BATCH_PROVISIONED,
 	FST_BATCH_FAILED,
 	FST_BATCH_MISSING,

@@ -61,7 +61,7 @@ fst_gang_report(
 	    .port = port,
 	    .uid = uid,
 	    .step = step,
-	    .fraction = step == FST_STEP_FAILED ? 1.0 : 0.0,
+	    .fraction = fst_step_is_final(step) ? 1.0 : 0.0,
 	    .detail = detail,
 	};
 	if (self->progress != NULL)
@@ -82,7 +82,8 @@ fst_gang_add_result(FstGang *self, FstProvisionResult *result)
 	g_mutex_unlock(&self->lock);
 }
 
-/* a failure before the pipeline ran (busy port, no answer, refused device) */
+/* a failure before the pipeline ran: the port (busy), the first answer (none)
+ * at connect, or the device refused by the caller once it identified */
 static void
 fst_gang_add_failure(FstGang *self, const gchar *port, const gchar *uid, GError *error)
 {
@@ -90,7 +91,35 @@ fst_gang_add_failure(FstGang *self, const gchar *port, const gchar *uid, GError 
 	result->port = g_strdup(port);
 	result->uid = g_strdup(uid);
 	result->error = error;
+	result->step = uid != NULL ? FST_STEP_IDENTIFY : FST_STEP_CONNECT;
 	fst_gang_report(self, port, uid, FST_STEP_FAILED, error->message);
+	fst_gang_add_result(self, result);
+}
+
+/* a device the accept function left alone, provisioned already: a result of
+ * its own, with the certificate it has in service */
+static void
+fst_gang_add_skipped(FstGang *self, const gchar *port, const gchar *uid)
+{
+	FstProvisionResult *result = g_new0(FstProvisionResult, 1);
+	g_autoptr(FstDbCert) cert = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *detail = NULL;
+
+	cert = fst_db_get_active_certificate(fst_station_get_db(self->station), uid, &error_local);
+	result->port = g_strdup(port);
+	result->uid = g_strdup(uid);
+	result->skipped = TRUE;
+	if (cert != NULL) {
+		result->serial_hex = g_strdup(cert->serial_hex);
+		detail =
+		    g_strdup_printf("provisioned already (%s): nothing done", cert->serial_hex);
+	}
+	fst_gang_report(self,
+	                port,
+	                uid,
+	                FST_STEP_SKIPPED,
+	                detail != NULL ? detail : "provisioned already: nothing done");
 	fst_gang_add_result(self, result);
 }
 
@@ -248,8 +277,7 @@ fst_gang_worker_run(gpointer data)
 			if (error != NULL)
 				fst_gang_add_failure(self, port, uid, g_steal_pointer(&error));
 			else
-				fst_gang_report(
-				    self, port, uid, FST_STEP_DONE, "skipped: done before");
+				fst_gang_add_skipped(self, port, uid);
 			/* a skipped device does not use up the count */
 			if (self->options.count > 0)
 				g_atomic_int_add(&self->started, -1);

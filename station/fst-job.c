@@ -56,8 +56,9 @@ struct _FstJob {
 	GCancellable *cancellable;   /* (owned) (nullable): from fst_job_run_async() */
 	gulong cancelled_id;
 	GMainContext *context; /* (owned) (nullable): where signals go while running */
-	GMutex lock;           /* protects summary and station */
+	GMutex lock;           /* protects summary, failures and station */
 	FstJobSummary summary;
+	FstFailureGroups *failures; /* (owned): the failed devices by class */
 	gboolean started;
 };
 
@@ -130,10 +131,19 @@ fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
 	FstJob *self = FST_JOB(user_data);
 
 	g_mutex_lock(&self->lock);
-	if (result->error == NULL)
+	switch (fst_provision_result_get_status(result)) {
+	case FST_RESULT_PASSED:
 		self->summary.provisioned++;
-	else
+		break;
+	case FST_RESULT_SKIPPED:
+		self->summary.skipped++;
+		break;
+	case FST_RESULT_FAILED:
+	default:
 		self->summary.failed++;
+		fst_provision_result_group_failure(result, self->failures);
+		break;
+	}
 	g_mutex_unlock(&self->lock);
 	fst_job_post(self, NULL, fst_provision_result_copy(result));
 }
@@ -552,6 +562,26 @@ fst_job_get_abort(FstJob *self)
 }
 
 /**
+ * fst_job_list_failure_groups:
+ * @self: a job
+ *
+ * The devices that failed so far, grouped by class (error code and step, see
+ * fst-failure-groups.c), for a summary or a counter: what went wrong where,
+ * with a few device ids and a message as examples. Safe while the job runs.
+ *
+ * Returns: (transfer container) (element-type FstFailureGroup): the groups,
+ * most devices first
+ */
+GPtrArray *
+fst_job_list_failure_groups(FstJob *self)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	locker = g_mutex_locker_new(&self->lock);
+	return fst_failure_groups_list(self->failures);
+}
+
+/**
  * fst_job_get_summary:
  * @self: a job
  *
@@ -702,6 +732,7 @@ fst_job_finalize(GObject *object)
 		g_cancellable_disconnect(self->cancellable, self->cancelled_id);
 		g_object_unref(self->cancellable);
 	}
+	fst_failure_groups_free(self->failures);
 	g_free(self->workspace);
 	g_free(self->profile);
 	g_free(self->lot);
@@ -724,6 +755,7 @@ static void
 fst_job_init(FstJob *self)
 {
 	g_mutex_init(&self->lock);
+	self->failures = fst_failure_groups_new();
 	self->stop = g_cancellable_new();
 	self->abort = g_cancellable_new();
 }
@@ -757,7 +789,7 @@ fst_job_class_init(FstJobClass *klass)
 	 * @self: the job
 	 * @result: (type FstProvisionResult): the device's result
 	 *
-	 * A device ended, done or failed; on the main context of the thread
+	 * A device ended, done, failed or skipped; on the main context of the thread
 	 * that started the job.
 	 */
 	signals[SIGNAL_DEVICE_FINISHED] =

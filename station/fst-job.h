@@ -68,6 +68,8 @@ typedef struct {
  * FstJobSummary:
  * @provisioned: devices that ended done
  * @failed: devices that ended failed (refused ones included)
+ * @skipped: devices met provisioned already and left alone (a watch, a
+ *   manifest); neither provisioned nor failed
  * @elapsed_us: how long the run took
  * @stopped: fst_job_stop() was called (no new device was started after it)
  * @aborted: the devices in flight were aborted (fst_job_abort() or the
@@ -76,6 +78,7 @@ typedef struct {
 typedef struct {
 	guint provisioned;
 	guint failed;
+	guint skipped;
 	gint64 elapsed_us;
 	gboolean stopped;
 	gboolean aborted;
@@ -92,6 +95,7 @@ FstJobKind fst_job_get_kind(FstJob *self);
 FstBatch *fst_job_get_batch(FstJob *self);
 FstStation *fst_job_get_station(FstJob *self);
 const FstJobSummary *fst_job_get_summary(FstJob *self);
+GPtrArray *fst_job_list_failure_groups(FstJob *self);
 gboolean
 fst_job_get_registration_queue(FstJob *self, gint64 *pending, gint64 *failed, GError **error);
 GCancellable *fst_job_get_stop(FstJob *self);

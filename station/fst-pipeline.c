@@ -146,6 +146,8 @@ fst_step_to_string(FstStep step)
 		return "done";
 	case FST_STEP_FAILED:
 		return "failed";
+	case FST_STEP_SKIPPED:
+		return "skipped";
 	case FST_STEP_LAST:
 	default:
 		break;
@@ -220,6 +222,78 @@ fst_provision_result_copy(const FstProvisionResult *self)
 	copy->lane = g_strdup(self->lane);
 	copy->error = self->error != NULL ? g_error_copy(self->error) : NULL;
 	return copy;
+}
+
+/**
+ * fst_step_is_final:
+ * @step: an #FstStep
+ *
+ * Returns: %TRUE for the steps a device ends on: done, failed, skipped
+ */
+gboolean
+fst_step_is_final(FstStep step)
+{
+	return step == FST_STEP_DONE || step == FST_STEP_FAILED || step == FST_STEP_SKIPPED;
+}
+
+/**
+ * fst_result_status_to_string:
+ * @status: an #FstResultStatus
+ *
+ * Returns: (transfer none): `ok`, `failed` or `skipped`, the `result` of the
+ * CLI's JSON result events
+ */
+const gchar *
+fst_result_status_to_string(FstResultStatus status)
+{
+	switch (status) {
+	case FST_RESULT_PASSED:
+		return "ok";
+	case FST_RESULT_FAILED:
+		return "failed";
+	case FST_RESULT_SKIPPED:
+		return "skipped";
+	default:
+		break;
+	}
+	return "unknown";
+}
+
+/**
+ * fst_provision_result_group_failure:
+ * @self: a result
+ * @groups: the groups to count it in
+ *
+ * Counts a failed device in its class (its error code at the step it failed
+ * at, fst_failure_groups_add_error()); passed and skipped devices are not
+ * failures and are not counted.
+ */
+void
+fst_provision_result_group_failure(const FstProvisionResult *self, FstFailureGroups *groups)
+{
+	if (self->error == NULL)
+		return;
+	fst_failure_groups_add_error(
+	    groups, self->error, fst_step_to_string(self->step), self->uid);
+}
+
+/**
+ * fst_provision_result_get_status:
+ * @self: a result
+ *
+ * The one place that says how a device ended: failed when it has an error,
+ * skipped when it was provisioned already and left alone, else passed.
+ *
+ * Returns: the result's status
+ */
+FstResultStatus
+fst_provision_result_get_status(const FstProvisionResult *self)
+{
+	if (self->error != NULL)
+		return FST_RESULT_FAILED;
+	if (self->skipped)
+		return FST_RESULT_SKIPPED;
+	return FST_RESULT_PASSED;
 }
 
 G_DEFINE_BOXED_TYPE(FstProvisionResult,
@@ -1247,6 +1321,7 @@ fst_pipeline_run(FstStation *station,
 		}
 		fst_run_report(&run, FST_STEP_FAILED, 1.0, error->message);
 		result->error = g_steal_pointer(&error);
+		result->step = run.step;
 	} else {
 		fst_run_report(
 		    &run, FST_STEP_DONE, 1.0, trust_only ? "root CAs updated" : result->serial_hex);

@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 
 #include "fst-device.h"
+#include "fst-failure-groups.h"
 #include "fst-profile.h"
 #include "fst-station.h"
 
@@ -24,16 +25,19 @@ typedef enum {
 	FST_STEP_VERIFY,
 	FST_STEP_DONE,
 	FST_STEP_FAILED,
+	FST_STEP_SKIPPED,
 	FST_STEP_LAST
 } FstStep;
 
 const gchar *fst_step_to_string(FstStep step);
+gboolean fst_step_is_final(FstStep step);
 
 /**
  * FstProgress:
  * @port: the port name
  * @uid: (nullable): the device id once known
- * @step: the step now running (or %FST_STEP_DONE / %FST_STEP_FAILED)
+ * @step: the step now running (or %FST_STEP_DONE / %FST_STEP_FAILED /
+ *   %FST_STEP_SKIPPED: see fst_step_is_final())
  * @fraction: overall progress of this device, 0.0 to 1.0
  * @detail: (nullable): a short human text, or the error message when failed
  *
@@ -56,9 +60,29 @@ void fst_progress_free(FstProgress *progress);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProgress, fst_progress_free)
 
 /**
+ * FstResultStatus:
+ * @FST_RESULT_PASSED: provisioned (or its roots rewritten) now
+ * @FST_RESULT_FAILED: tried and failed, or refused (see the result's error)
+ * @FST_RESULT_SKIPPED: provisioned already and not to be provisioned again
+ *   (a watch or a manifest met it again): nothing was done to it
+ *
+ * How one device ended, as fst_provision_result_get_status() decides it; its
+ * name (fst_result_status_to_string()) is what front ends print.
+ */
+typedef enum {
+	FST_RESULT_PASSED,
+	FST_RESULT_FAILED,
+	FST_RESULT_SKIPPED,
+} FstResultStatus;
+
+const gchar *fst_result_status_to_string(FstResultStatus status);
+
+/**
  * FstProvisionResult:
  *
- * What provisioning one device produced, for summaries and benchmarks.
+ * What provisioning one device produced, for summaries and benchmarks. A
+ * skipped device has @skipped set, no @error, and @serial_hex the
+ * certificate it has in service.
  */
 typedef struct {
 	gchar *port;        /* (owned) */
@@ -69,6 +93,8 @@ typedef struct {
 	gchar *roots;       /* (owned) (nullable): names of the roots burned */
 	gchar *lane;        /* (owned) (nullable): the jig lane of the port */
 	GError *error;      /* (owned) (nullable): why it failed */
+	gboolean skipped;   /* provisioned already: nothing was done */
+	FstStep step;       /* with @error: the step it failed at */
 	gint64 elapsed_us;
 	guint64 bytes_out;
 	guint64 bytes_in;
@@ -78,6 +104,8 @@ typedef struct {
 GType fst_provision_result_get_type(void);
 FstProvisionResult *fst_provision_result_copy(const FstProvisionResult *self);
 void fst_provision_result_free(FstProvisionResult *self);
+FstResultStatus fst_provision_result_get_status(const FstProvisionResult *self);
+void fst_provision_result_group_failure(const FstProvisionResult *self, FstFailureGroups *groups);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstProvisionResult, fst_provision_result_free)
 
 FstProvisionResult *fst_pipeline_provision(FstStation *station,

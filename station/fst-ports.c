@@ -22,7 +22,9 @@
 #include <libusb.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <grp.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fst-dialect.h"
@@ -390,6 +392,7 @@ fst_port_info_free(FstPortInfo *self)
 	g_free(self->busy_reason);
 	g_free(self->usb_path);
 	g_free(self->lane);
+	g_free(self->denied);
 	g_free(self);
 }
 
@@ -458,6 +461,40 @@ fst_port_is_busy(const gchar *path, gchar **reason)
 	}
 	close(fd);
 	return FALSE;
+}
+
+/* why this user may not open @path for reading and writing, with what would
+ * give it: the group of the node (a serial port), or the udev rule and group
+ * of templates/ports/README.md (a USB device node); %NULL when it may */
+static gchar *
+fst_ports_denied(const gchar *path, gboolean usb)
+{
+	struct stat st;
+	struct group grp;
+	struct group *found = NULL;
+	gchar buf[1024];
+	gint errsv;
+
+	if (access(path, R_OK | W_OK) == 0)
+		return NULL;
+	errsv = errno;
+	if (errsv != EACCES && errsv != EPERM)
+		return NULL;
+	if (usb)
+		return g_strdup_printf("%s: %s: install the udev rule giving the plugdev group the "
+		                       "device (templates/ports/README.md) and add the station "
+		                       "user to plugdev",
+		                       path,
+		                       g_strerror(errsv));
+	if (stat(path, &st) == 0 && (st.st_mode & S_IRWXG) == (S_IRGRP | S_IWGRP) &&
+	    getgrgid_r(st.st_gid, &grp, buf, sizeof(buf), &found) == 0 && found != NULL)
+		return g_strdup_printf("%s: add the station user to the %s group (then log in "
+		                       "again)",
+		                       g_strerror(errsv),
+		                       found->gr_name);
+	return g_strdup_printf("%s: no group of this user may open it: add a udev rule giving "
+	                       "the dialout group the port, and the station user to dialout",
+	                       g_strerror(errsv));
 }
 
 static const gchar *
@@ -589,6 +626,8 @@ fst_ports_list_serial(FstKnownDevices *known, GError **error)
 		else
 			info->description = g_strdup(known_desc);
 		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
+		if (!info->busy)
+			info->denied = fst_ports_denied(info->name, FALSE);
 		if (transport == SP_TRANSPORT_USB)
 			info->usb_path = fst_ports_serial_usb_path(info->name);
 		g_ptr_array_add(ports, info);
@@ -680,6 +719,7 @@ fst_ports_list_usb(FstKnownDevices *known, GError **error)
 	for (ssize_t i = 0; i < n; i++) {
 		struct libusb_device_descriptor desc;
 		const gchar *known_desc = NULL;
+		g_autofree gchar *node = NULL;
 		FstPortInfo *info;
 
 		if (libusb_get_device_descriptor(list[i], &desc) != LIBUSB_SUCCESS)
@@ -699,6 +739,10 @@ fst_ports_list_usb(FstKnownDevices *known, GError **error)
 		info->description = g_strdup(known_desc);
 		info->serial = fst_ports_usb_sysfs_serial(list[i]);
 		info->usb_path = fst_ports_usb_port_path(list[i]);
+		node = g_strdup_printf("/dev/bus/usb/%03u/%03u",
+		                       libusb_get_bus_number(list[i]),
+		                       libusb_get_device_address(list[i]));
+		info->denied = fst_ports_denied(node, TRUE);
 		g_ptr_array_add(ports, info);
 	}
 	libusb_free_device_list(list, 1);

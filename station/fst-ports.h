@@ -48,6 +48,8 @@ typedef enum {
  * @busy_reason: (nullable): who holds it, when @busy
  * @usb_path: (nullable): the physical USB port: bus and port chain, `1-3.2`
  * @lane: (nullable): the jig lane bound to this port (fst_lanes_apply())
+ * @denied: (nullable): why this user cannot open the port (permission
+ *   denied, and the group or udev rule that would give it); %NULL when it can
  */
 typedef struct {
 	FstPortKind kind;
@@ -62,6 +64,7 @@ typedef struct {
 	gchar *busy_reason;
 	gchar *usb_path;
 	gchar *lane;
+	gchar *denied;
 } FstPortInfo;
 
 void fst_port_info_free(FstPortInfo *self);

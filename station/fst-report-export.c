@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <openssl/rand.h>
+#include <pango/pangocairo.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,8 +149,15 @@ fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *sc
 	for (guint i = 0; i < sum->failures->len; i++) {
 		FstReportFailure *f = g_ptr_array_index(sum->failures, i);
 		json_builder_begin_object(b);
-		fst_report_json_member_str(b, "reason", f->reason);
+		fst_report_json_member_str(b, "error_code", f->error_code);
+		fst_report_json_member_str(b, "step", f->step);
 		fst_report_json_member_int(b, "devices", f->devices);
+		fst_report_json_member_str(b, "example", f->reason);
+		json_builder_set_member_name(b, "example_devices");
+		json_builder_begin_array(b);
+		for (guint j = 0; f->example_devices != NULL && f->example_devices[j] != NULL; j++)
+			json_builder_add_string_value(b, f->example_devices[j]);
+		json_builder_end_array(b);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -206,7 +214,8 @@ fst_report_parse_time(const gchar *text, gint64 *out_us, GError **error)
  * summary holds database_id, stations, scope {lot, station, since_us,
  * until_us}, first_updated_at, last_updated_at, generated_at, audit_head,
  * devices, provisioned, failed, rework, in_progress, yield_percent and
- * failures [{reason, devices}]; each device object has the columns of
+ * failures [{error_code, step, devices, example, example_devices}] (the
+ * failed devices by class, most first); each device object has the columns of
  * fst-report.h as string members ("" when unknown). Rows are streamed.
  *
  * Returns: %TRUE on success
@@ -237,57 +246,122 @@ fst_report_write_json(const gchar *db_path, const FstReportScope *scope, FILE *o
 	return TRUE;
 }
 
-/* PDF: A4 portrait, in points */
-#define FST_PDF_W 595.0
-#define FST_PDF_H 842.0
+/* PDF: portrait A4 or Letter, in points; text laid out with Pango, so that
+ * what does not fit a column is ellipsized or set smaller, never clipped */
 #define FST_PDF_MARGIN 40.0
 #define FST_PDF_ROW 11.0
 #define FST_PDF_FOOTER 24.0
 #define FST_PDF_MAX_FAILURES 12
+/* the table's width on A4 between the margins: columns scale to the paper */
+#define FST_PDF_TABLE_W 515.0
 
-/* the per-device table: report column index, title, width */
+/* the per-device table: report column index, title, width on A4, and
+ * whether the cell is shown whole (set smaller to fit, never cut): a serial
+ * or a time read by a person must be read entirely */
 static const struct {
 	guint column;
 	const gchar *title;
 	gdouble width;
+	gboolean whole;
 } fst_pdf_table[] = {
-    {0, "Device", 105},
-    {1, "Model", 60},
-    {7, "State", 58},
-    {9, "Serial", 150},
-    {11, "Certificate", 52},
-    {16, "Updated (UTC)", 90},
+    {0, "Device", 100, FALSE},
+    {1, "Model", 52, FALSE},
+    {7, "State", 53, FALSE},
+    {9, "Serial", 170, TRUE},
+    {11, "Certificate", 52, FALSE},
+    {16, "Updated (UTC)", 88, TRUE},
 };
 
 typedef struct {
 	cairo_t *cr;
+	PangoFontMap *fontmap;      /* (owned): private, so that nothing stays cached */
+	PangoContext *context;      /* (owned) */
+	PangoFontDescription *font; /* (owned): the current font */
+	gdouble w;
+	gdouble h;
 	guint page;
 	guint pages;
 	gdouble y;
 } FstPdf;
 
 static void
-fst_pdf_text(cairo_t *cr, gdouble x, gdouble y, gdouble width, const gchar *text)
+fst_pdf_clear(FstPdf *pdf)
 {
-	/* device strings are validated UTF-8 on the way in; cut what is too wide */
-	cairo_save(cr);
-	if (width > 0) {
-		cairo_rectangle(cr, x, y - 10, width - 4, 14);
-		cairo_clip(cr);
-	}
-	cairo_move_to(cr, x, y);
-	cairo_show_text(cr, g_utf8_validate(text, -1, NULL) ? text : "(not UTF-8)");
-	cairo_restore(cr);
+	g_clear_pointer(&pdf->font, pango_font_description_free);
+	g_clear_object(&pdf->context);
+	g_clear_object(&pdf->fontmap);
 }
 
 static void
-fst_pdf_font(cairo_t *cr, gdouble size, gboolean bold)
+fst_pdf_font_full(FstPdf *pdf, const gchar *family, gdouble size, gboolean bold)
 {
-	cairo_select_font_face(cr,
-	                       "sans-serif",
-	                       CAIRO_FONT_SLANT_NORMAL,
-	                       bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-	cairo_set_font_size(cr, size);
+	g_clear_pointer(&pdf->font, pango_font_description_free);
+	pdf->font = pango_font_description_new();
+	pango_font_description_set_family(pdf->font, family);
+	pango_font_description_set_weight(pdf->font,
+	                                  bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+	pango_font_description_set_absolute_size(pdf->font, size * PANGO_SCALE);
+}
+
+static void
+fst_pdf_font(FstPdf *pdf, gdouble size, gboolean bold)
+{
+	fst_pdf_font_full(pdf, "Sans", size, bold);
+}
+
+static PangoLayout *
+fst_pdf_layout(FstPdf *pdf, const gchar *text)
+{
+	PangoLayout *layout = pango_layout_new(pdf->context);
+	/* device strings are validated UTF-8 on the way in */
+	pango_layout_set_text(layout, g_utf8_validate(text, -1, NULL) ? text : "(not UTF-8)", -1);
+	pango_layout_set_font_description(layout, pdf->font);
+	pango_layout_set_single_paragraph_mode(layout, TRUE);
+	return layout;
+}
+
+/* @text with its baseline at @y; in @width points (0: as wide as it is),
+ * ellipsized at the end when it does not fit */
+static void
+fst_pdf_text(FstPdf *pdf, gdouble x, gdouble y, gdouble width, const gchar *text)
+{
+	g_autoptr(PangoLayout) layout = fst_pdf_layout(pdf, text);
+
+	if (width > 0) {
+		pango_layout_set_width(layout, (gint)((width - 4) * PANGO_SCALE));
+		pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_END);
+	}
+	cairo_move_to(pdf->cr, x, y - (gdouble)pango_layout_get_baseline(layout) / PANGO_SCALE);
+	pango_cairo_show_layout(pdf->cr, layout);
+}
+
+/* @text whole in @width points: set smaller until it fits */
+static void
+fst_pdf_text_whole(FstPdf *pdf, gdouble x, gdouble y, gdouble width, const gchar *text)
+{
+	g_autoptr(PangoLayout) layout = fst_pdf_layout(pdf, text);
+	g_autoptr(PangoFontDescription) font = pango_font_description_copy(pdf->font);
+	gint size = pango_font_description_get_size(font);
+	gint text_w = 0;
+
+	pango_layout_get_size(layout, &text_w, NULL);
+	while (text_w > (gint)((width - 4) * PANGO_SCALE) && size > 4 * PANGO_SCALE) {
+		size -= PANGO_SCALE / 4;
+		pango_font_description_set_absolute_size(font, size);
+		pango_layout_set_font_description(layout, font);
+		pango_layout_get_size(layout, &text_w, NULL);
+	}
+	cairo_move_to(pdf->cr, x, y - (gdouble)pango_layout_get_baseline(layout) / PANGO_SCALE);
+	pango_cairo_show_layout(pdf->cr, layout);
+}
+
+static gdouble
+fst_pdf_text_width(FstPdf *pdf, const gchar *text)
+{
+	g_autoptr(PangoLayout) layout = fst_pdf_layout(pdf, text);
+	gint w = 0;
+	pango_layout_get_size(layout, &w, NULL);
+	return (gdouble)w / PANGO_SCALE;
 }
 
 static void
@@ -296,16 +370,23 @@ fst_pdf_footer(FstPdf *pdf, const FstReportSummary *sum)
 	g_autofree gchar *text = g_strdup_printf("page %u of %u", pdf->page, pdf->pages);
 	g_autofree gchar *left = g_strdup_printf("fleetstation report, database %s",
 	                                         sum->database_id != NULL ? sum->database_id : "-");
-	cairo_text_extents_t ext;
+	gdouble right_w;
 
-	fst_pdf_font(pdf->cr, 8, FALSE);
-	cairo_text_extents(pdf->cr, text, &ext);
-	fst_pdf_text(pdf->cr, FST_PDF_MARGIN, FST_PDF_H - FST_PDF_FOOTER + 8, 0, left);
-	fst_pdf_text(pdf->cr,
-	             FST_PDF_W - FST_PDF_MARGIN - ext.x_advance,
-	             FST_PDF_H - FST_PDF_FOOTER + 8,
-	             0,
-	             text);
+	fst_pdf_font(pdf, 8, FALSE);
+	right_w = fst_pdf_text_width(pdf, text);
+	fst_pdf_text(pdf,
+	             FST_PDF_MARGIN,
+	             pdf->h - FST_PDF_FOOTER + 8,
+	             pdf->w - 2 * FST_PDF_MARGIN - right_w - 8,
+	             left);
+	fst_pdf_text(pdf, pdf->w - FST_PDF_MARGIN - right_w, pdf->h - FST_PDF_FOOTER + 8, 0, text);
+}
+
+/* a table column's width on this paper */
+static gdouble
+fst_pdf_column_width(FstPdf *pdf, guint i)
+{
+	return fst_pdf_table[i].width * (pdf->w - 2 * FST_PDF_MARGIN) / FST_PDF_TABLE_W;
 }
 
 static void
@@ -313,17 +394,37 @@ fst_pdf_table_header(FstPdf *pdf)
 {
 	gdouble x = FST_PDF_MARGIN;
 
-	fst_pdf_font(pdf->cr, 8, TRUE);
+	fst_pdf_font(pdf, 8, TRUE);
 	for (guint i = 0; i < G_N_ELEMENTS(fst_pdf_table); i++) {
-		fst_pdf_text(pdf->cr, x, pdf->y, fst_pdf_table[i].width, fst_pdf_table[i].title);
-		x += fst_pdf_table[i].width;
+		fst_pdf_text(pdf, x, pdf->y, fst_pdf_column_width(pdf, i), fst_pdf_table[i].title);
+		x += fst_pdf_column_width(pdf, i);
 	}
 	cairo_move_to(pdf->cr, FST_PDF_MARGIN, pdf->y + 3);
-	cairo_line_to(pdf->cr, FST_PDF_W - FST_PDF_MARGIN, pdf->y + 3);
+	cairo_line_to(pdf->cr, pdf->w - FST_PDF_MARGIN, pdf->y + 3);
 	cairo_set_line_width(pdf->cr, 0.5);
 	cairo_stroke(pdf->cr);
 	pdf->y += FST_PDF_ROW + 2;
-	fst_pdf_font(pdf->cr, 7.5, FALSE);
+}
+
+static void
+fst_pdf_table_row(FstPdf *pdf, gchar **row)
+{
+	gdouble x = FST_PDF_MARGIN;
+
+	for (guint i = 0; i < G_N_ELEMENTS(fst_pdf_table); i++) {
+		const gchar *cell = row[i][0] != '\0' ? row[i] : "-";
+		gdouble width = fst_pdf_column_width(pdf, i);
+		if (fst_pdf_table[i].whole) {
+			/* digits of one width, so that serials line up */
+			fst_pdf_font_full(pdf, "Monospace", 7, FALSE);
+			fst_pdf_text_whole(pdf, x, pdf->y, width, cell);
+		} else {
+			fst_pdf_font(pdf, 7.5, FALSE);
+			fst_pdf_text(pdf, x, pdf->y, width, cell);
+		}
+		x += width;
+	}
+	pdf->y += FST_PDF_ROW;
 }
 
 static gboolean
@@ -338,50 +439,82 @@ fst_pdf_collect(const gchar *const *cells, gpointer user_data, GError **error)
 	return TRUE;
 }
 
+/* the failures by class: how many, the class, examples and a message, the
+ * last ellipsized at the margin */
+static void
+fst_pdf_failures(FstPdf *pdf, const FstReportSummary *sum, gdouble y, guint shown)
+{
+	gdouble text_w = pdf->w - 2 * FST_PDF_MARGIN;
+
+	fst_pdf_font(pdf, 11, TRUE);
+	fst_pdf_text(pdf, FST_PDF_MARGIN, y, 0, "Failures by class (error and step)");
+	fst_pdf_font(pdf, 8, FALSE);
+	if (sum->failures->len == 0)
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 13, 0, "none");
+	for (guint i = 0; i < shown; i++) {
+		FstReportFailure *f = g_ptr_array_index(sum->failures, i);
+		g_autofree gchar *n = g_strdup_printf("%" G_GINT64_FORMAT, f->devices);
+		g_autofree gchar *what = g_strdup_printf("%s at %s", f->error_code, f->step);
+		g_autofree gchar *devices = g_strjoinv(", ", f->example_devices);
+		g_autofree gchar *example =
+		    g_strdup_printf("e.g. %s: %s", devices[0] != '\0' ? devices : "-", f->reason);
+		g_strdelimit(example, "\n\t", ' ');
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 13 + 11 * i, 30, n);
+		fst_pdf_text(pdf, FST_PDF_MARGIN + 30, y + 13 + 11 * i, 130, what);
+		fst_pdf_text(pdf, FST_PDF_MARGIN + 160, y + 13 + 11 * i, text_w - 160, example);
+	}
+	if (sum->failures->len > shown) {
+		g_autofree gchar *line = g_strdup_printf(
+		    "and %u more classes (see the JSON export)", sum->failures->len - shown);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 13 + 11 * shown, 0, line);
+	}
+}
+
 /* the first page's header block; returns the y where the table starts */
 static gdouble
-fst_pdf_title(cairo_t *cr, const FstReportSummary *sum, const FstReportScope *scope, gboolean draw)
+fst_pdf_title(FstPdf *pdf, const FstReportSummary *sum, const FstReportScope *scope, gboolean draw)
 {
 	g_autofree gchar *first = fst_report_iso(sum->first_us);
 	g_autofree gchar *last = fst_report_iso(sum->last_us);
 	g_autofree gchar *now = fst_report_iso(g_get_real_time());
 	g_autoptr(GString) line = g_string_new(NULL);
 	gdouble y = FST_PDF_MARGIN + 14;
+	gdouble text_w = pdf->w - 2 * FST_PDF_MARGIN;
 	guint shown = MIN(sum->failures->len, FST_PDF_MAX_FAILURES);
 
 	if (draw) {
-		fst_pdf_font(cr, 18, TRUE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, "Provisioning report");
+		fst_pdf_font(pdf, 18, TRUE);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y, text_w, "Provisioning report");
 	}
 	y += 24;
 	if (draw) {
-		fst_pdf_font(cr, 9, FALSE);
+		fst_pdf_font(pdf, 9, FALSE);
 		g_string_printf(
 		    line, "Station: %s", sum->stations[0] != '\0' ? sum->stations : "-");
-		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, line->str);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y, text_w, line->str);
 		g_string_printf(line,
 		                "Scope: lot %s, station %s",
 		                scope != NULL && scope->lot != NULL ? scope->lot : "any",
 		                scope != NULL && scope->station != NULL ? scope->station : "any");
-		fst_pdf_text(cr, FST_PDF_MARGIN, y + 13, 0, line->str);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 13, text_w, line->str);
 		g_string_printf(line, "Period: %s to %s (devices last worked on)", first, last);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y + 26, 0, line->str);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 26, text_w, line->str);
 		g_string_printf(line,
 		                "Generated: %s from database %s",
 		                now,
 		                sum->database_id != NULL ? sum->database_id : "-");
-		fst_pdf_text(cr, FST_PDF_MARGIN, y + 39, 0, line->str);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 39, text_w, line->str);
 		g_string_printf(line,
 		                "Audit chain head then: event %s",
 		                sum->audit_head != NULL ? sum->audit_head : "-");
-		fst_pdf_font(cr, 7, FALSE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y + 52, FST_PDF_W - 2 * FST_PDF_MARGIN, line->str);
+		fst_pdf_font(pdf, 7, FALSE);
+		fst_pdf_text_whole(pdf, FST_PDF_MARGIN, y + 52, text_w, line->str);
 	}
 	y += 75;
 	if (draw) {
-		fst_pdf_font(cr, 11, TRUE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, "Totals");
-		fst_pdf_font(cr, 9, FALSE);
+		fst_pdf_font(pdf, 11, TRUE);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y, 0, "Totals");
+		fst_pdf_font(pdf, 9, FALSE);
 		g_string_printf(line,
 		                "%" G_GINT64_FORMAT " devices: %" G_GINT64_FORMAT
 		                " provisioned, %" G_GINT64_FORMAT " failed, %" G_GINT64_FORMAT
@@ -391,42 +524,41 @@ fst_pdf_title(cairo_t *cr, const FstReportSummary *sum, const FstReportScope *sc
 		                sum->failed,
 		                sum->rework,
 		                sum->in_progress);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y + 14, 0, line->str);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 14, text_w, line->str);
 		g_string_printf(line, "Yield: %.1f %%", fst_report_yield(sum));
-		fst_pdf_font(cr, 9, TRUE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y + 27, 0, line->str);
+		fst_pdf_font(pdf, 9, TRUE);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 27, text_w, line->str);
 	}
 	y += 48;
-	if (draw) {
-		fst_pdf_font(cr, 11, TRUE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, "Failures by reason");
-		fst_pdf_font(cr, 8, FALSE);
-		if (sum->failures->len == 0)
-			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13, 0, "none");
-		for (guint i = 0; i < shown; i++) {
-			FstReportFailure *f = g_ptr_array_index(sum->failures, i);
-			g_autofree gchar *n = g_strdup_printf("%" G_GINT64_FORMAT, f->devices);
-			g_autofree gchar *one = g_strdelimit(g_strdup(f->reason), "\n\t", ' ');
-			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13 + 11 * i, 40, n);
-			fst_pdf_text(cr,
-			             FST_PDF_MARGIN + 40,
-			             y + 13 + 11 * i,
-			             FST_PDF_W - 2 * FST_PDF_MARGIN - 40,
-			             one);
-		}
-		if (sum->failures->len > shown) {
-			g_string_printf(line,
-			                "and %u more reasons (see the CSV or JSON export)",
-			                sum->failures->len - shown);
-			fst_pdf_text(cr, FST_PDF_MARGIN, y + 13 + 11 * shown, 0, line->str);
-		}
-	}
+	if (draw)
+		fst_pdf_failures(pdf, sum, y, shown);
 	y += 13 + 11 * (MAX(shown, 1) + (sum->failures->len > shown ? 1 : 0)) + 16;
 	if (draw) {
-		fst_pdf_font(cr, 11, TRUE);
-		fst_pdf_text(cr, FST_PDF_MARGIN, y, 0, "Devices");
+		fst_pdf_font(pdf, 11, TRUE);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y, 0, "Devices");
 	}
 	return y + 16;
+}
+
+/**
+ * fst_report_paper_from_string:
+ * @name: `a4` or `letter` (any case)
+ * @paper: (out): the paper
+ *
+ * Returns: %TRUE for a known paper
+ */
+gboolean
+fst_report_paper_from_string(const gchar *name, FstReportPaper *paper)
+{
+	if (g_ascii_strcasecmp(name, "a4") == 0) {
+		*paper = FST_REPORT_PAPER_A4;
+		return TRUE;
+	}
+	if (g_ascii_strcasecmp(name, "letter") == 0) {
+		*paper = FST_REPORT_PAPER_LETTER;
+		return TRUE;
+	}
+	return FALSE;
 }
 
 /**
@@ -436,10 +568,7 @@ fst_pdf_title(cairo_t *cr, const FstReportSummary *sum, const FstReportScope *sc
  * @pdf_path: the PDF file to write
  * @error: (nullable): return location for a #GError
  *
- * Writes the report for people: A4, a title, the stations, scope and period,
- * the totals and yield, the failures grouped by reason, then a per-device
- * table (device, model, state, serial, certificate state, last update) over
- * as many pages as needed, each numbered "page N of M".
+ * Writes the report for people on A4: fst_report_write_pdf_full().
  *
  * Returns: %TRUE on success
  */
@@ -448,6 +577,33 @@ fst_report_write_pdf(const gchar *db_path,
                      const FstReportScope *scope,
                      const gchar *pdf_path,
                      GError **error)
+{
+	return fst_report_write_pdf_full(db_path, scope, pdf_path, FST_REPORT_PAPER_A4, error);
+}
+
+/**
+ * fst_report_write_pdf_full:
+ * @db_path: the station database
+ * @scope: (nullable): the devices to report
+ * @pdf_path: the PDF file to write
+ * @paper: A4 or Letter, portrait
+ * @error: (nullable): return location for a #GError
+ *
+ * Writes the report for people: a title, the stations, scope and period,
+ * the totals and yield, the failures grouped by class, then a per-device
+ * table (device, model, state, serial, certificate state, last update) over
+ * as many pages as needed, each numbered "page N of M". Text is laid out
+ * with Pango: free text that does not fit is ellipsized, serials and times
+ * are set smaller to fit whole; nothing is clipped.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_report_write_pdf_full(const gchar *db_path,
+                          const FstReportScope *scope,
+                          const gchar *pdf_path,
+                          FstReportPaper paper,
+                          GError **error)
 {
 	g_autoptr(FstReportSummary) sum = fst_report_summary(db_path, scope, error);
 	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
@@ -463,25 +619,28 @@ fst_report_write_pdf(const gchar *db_path,
 		return FALSE;
 	if (!fst_report_foreach(db_path, scope, fst_pdf_collect, rows, error))
 		return FALSE;
-	surface = cairo_pdf_surface_create(pdf_path, FST_PDF_W, FST_PDF_H);
+	pdf.w = paper == FST_REPORT_PAPER_LETTER ? 612.0 : 595.0;
+	pdf.h = paper == FST_REPORT_PAPER_LETTER ? 792.0 : 842.0;
+	surface = cairo_pdf_surface_create(pdf_path, pdf.w, pdf.h);
 	cr = cairo_create(surface);
 	pdf.cr = cr;
+	pdf.fontmap = pango_cairo_font_map_new();
+	pdf.context = pango_font_map_create_context(pdf.fontmap);
+	pango_cairo_update_context(cr, pdf.context);
 
 	/* how many pages, before drawing any, for "page N of M" */
-	table_y = fst_pdf_title(cr, sum, scope, FALSE);
+	table_y = fst_pdf_title(&pdf, sum, scope, FALSE);
 	first_rows =
-	    (guint)((FST_PDF_H - FST_PDF_FOOTER - FST_PDF_MARGIN / 2 - table_y) / FST_PDF_ROW) - 1;
-	per_page = (guint)((FST_PDF_H - FST_PDF_FOOTER - FST_PDF_MARGIN * 1.5) / FST_PDF_ROW) - 1;
+	    (guint)((pdf.h - FST_PDF_FOOTER - FST_PDF_MARGIN / 2 - table_y) / FST_PDF_ROW) - 1;
+	per_page = (guint)((pdf.h - FST_PDF_FOOTER - FST_PDF_MARGIN * 1.5) / FST_PDF_ROW) - 1;
 	pdf.pages =
 	    1 + (rows->len > first_rows ? (rows->len - first_rows + per_page - 1) / per_page : 0);
 
 	cairo_set_source_rgb(cr, 0, 0, 0);
 	pdf.page = 1;
-	pdf.y = fst_pdf_title(cr, sum, scope, TRUE);
+	pdf.y = fst_pdf_title(&pdf, sum, scope, TRUE);
 	fst_pdf_table_header(&pdf);
 	for (guint r = 0, on_page = 0; r < rows->len; r++, on_page++) {
-		gchar **row = g_ptr_array_index(rows, r);
-		gdouble x = FST_PDF_MARGIN;
 		if (on_page == (pdf.page == 1 ? first_rows : per_page)) {
 			fst_pdf_footer(&pdf, sum);
 			cairo_show_page(cr);
@@ -490,15 +649,11 @@ fst_report_write_pdf(const gchar *db_path,
 			on_page = 0;
 			fst_pdf_table_header(&pdf);
 		}
-		for (guint i = 0; i < G_N_ELEMENTS(fst_pdf_table); i++) {
-			fst_pdf_text(
-			    cr, x, pdf.y, fst_pdf_table[i].width, row[i][0] ? row[i] : "-");
-			x += fst_pdf_table[i].width;
-		}
-		pdf.y += FST_PDF_ROW;
+		fst_pdf_table_row(&pdf, g_ptr_array_index(rows, r));
 	}
 	fst_pdf_footer(&pdf, sum);
 	cairo_show_page(cr);
+	fst_pdf_clear(&pdf);
 	g_clear_pointer(&cr, cairo_destroy);
 	cairo_surface_finish(surface);
 	status = cairo_surface_status(surface);

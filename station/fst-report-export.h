@@ -17,10 +17,28 @@ G_BEGIN_DECLS
 gboolean fst_report_parse_time(const gchar *text, gint64 *out_us, GError **error);
 gboolean
 fst_report_write_json(const gchar *db_path, const FstReportScope *scope, FILE *out, GError **error);
+/**
+ * FstReportPaper:
+ * @FST_REPORT_PAPER_A4: ISO A4, 210 x 297 mm
+ * @FST_REPORT_PAPER_LETTER: US Letter, 8.5 x 11 in
+ *
+ * The paper of a PDF report, portrait.
+ */
+typedef enum {
+	FST_REPORT_PAPER_A4,
+	FST_REPORT_PAPER_LETTER,
+} FstReportPaper;
+
+gboolean fst_report_paper_from_string(const gchar *name, FstReportPaper *paper);
 gboolean fst_report_write_pdf(const gchar *db_path,
                               const FstReportScope *scope,
                               const gchar *pdf_path,
                               GError **error);
+gboolean fst_report_write_pdf_full(const gchar *db_path,
+                                   const FstReportScope *scope,
+                                   const gchar *pdf_path,
+                                   FstReportPaper paper,
+                                   GError **error);
 gboolean fst_report_ensure_key(const gchar *workspace,
                                const gchar *station_name,
                                const FstSecret *secret,

@@ -370,10 +370,8 @@ fst_cli_audit(gint argc, gchar **argv)
 	    "chain\": what is detected with and without an anchor).");
 	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!g_option_context_parse(context, &argc, &argv, &error)) {
-		g_printerr("fleetstation audit: %s\n", error->message);
+	if (!fst_cli_parse_context(context, "audit", &argc, &argv))
 		return FST_EXIT_USAGE;
-	}
 	if (argc != 2 ||
 	    (g_strcmp0(argv[1], "verify") != 0 && g_strcmp0(argv[1], "checkpoint") != 0))
 		return fst_cli_usage_error("audit",

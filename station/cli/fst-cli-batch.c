@@ -8,8 +8,10 @@
 #include "fst-error.h"
 
 static FstExit
-fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancelled)
+fst_cli_batch_report(FstCliProgress *progress, FstJob *job, gboolean cancelled)
 {
+	FstBatch *batch = fst_job_get_batch(job);
+	g_autoptr(GPtrArray) groups = fst_job_list_failure_groups(job);
 	guint counts[FST_BATCH_MISSING + 1] = {0};
 	FstExit rc;
 
@@ -66,6 +68,7 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
+		fst_cli_json_add_failure_groups(b, groups);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
@@ -77,7 +80,7 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 		FstBatchRow *row = g_ptr_array_index(batch->rows, i);
 		const gchar *device = row->device != NULL ? row->device : row->uid;
 		if (progress->quiet &&
-		    (row->status == FST_BATCH_DONE || row->status == FST_BATCH_PROVISIONED))
+		    (row->status == FST_BATCH_SKIPPED || row->status == FST_BATCH_PROVISIONED))
 			continue;
 		g_print("%-5u %-22s %-20s %-12s %s\n",
 		        row->line,
@@ -87,10 +90,11 @@ fst_cli_batch_report(FstCliProgress *progress, FstBatch *batch, gboolean cancell
 		        row->error != NULL ? row->error->message
 		                           : (row->serial_hex != NULL ? row->serial_hex : ""));
 	}
-	g_print("%u provisioned, %u done before, %u failed, %u missing, %u not run%s\n",
+	fst_cli_print_failure_groups(groups);
+	g_print("%u provisioned, %u failed, %u skipped, %u missing, %u not run%s\n",
 	        counts[FST_BATCH_PROVISIONED],
-	        counts[FST_BATCH_DONE],
 	        counts[FST_BATCH_FAILED],
+	        counts[FST_BATCH_SKIPPED],
 	        counts[FST_BATCH_MISSING],
 	        counts[FST_BATCH_PENDING],
 	        cancelled ? " (stopped by a signal)" : "");
@@ -143,8 +147,7 @@ fst_cli_batch(gint argc, gchar **argv)
 	if (!fst_cli_job_run(job, &progress, NULL, FALSE, &error))
 		rc = fst_cli_fail("batch", opts.json, error);
 	else
-		rc = fst_cli_batch_report(
-		    &progress, fst_job_get_batch(job), fst_job_get_summary(job)->stopped);
+		rc = fst_cli_batch_report(&progress, job, fst_job_get_summary(job)->stopped);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }

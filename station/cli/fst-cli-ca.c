@@ -45,6 +45,7 @@ typedef struct {
 	gchar *workspace;
 	gchar *passphrase_file;
 	gchar *pin_file;
+	gboolean json; /* --json, for the commands that take FST_CLI_CA_JSON_ENTRY */
 } FstCliCaCommon;
 
 static void
@@ -103,29 +104,36 @@ fst_cli_ca_pin(FstCliCaCommon *common, const gchar *uri, GError **error)
 }
 
 static FstExit
-fst_cli_ca_fail(const gchar *what, const GError *error)
+fst_cli_ca_fail(const gchar *what, gboolean json, const GError *error)
 {
-	g_printerr("fleetstation ca %s: %s\n", what, error->message);
-	return fst_cli_exit_for_error(error);
+	g_autofree gchar *command = g_strdup_printf("ca %s", what);
+	return fst_cli_fail(command, json, error);
+}
+
+static FstExit
+fst_cli_ca_usage(const gchar *what, gboolean json, const gchar *message)
+{
+	g_autofree gchar *command = g_strdup_printf("ca %s", what);
+	return fst_cli_usage_error(command, json, message);
 }
 
 static gboolean
 fst_cli_ca_parse(
     GOptionContext *context, const gchar *name, const gchar *description, gint *argc, gchar ***argv)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *prgname = g_strdup_printf("fleetstation ca %s", name);
+	g_autofree gchar *command = g_strdup_printf("ca %s", name);
+	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
 	g_autofree gchar *desc =
 	    g_strconcat(description, FST_CLI_CA_SECRETS, FST_CLI_EXIT_CODES, NULL);
+	gboolean json = fst_cli_argv_wants_json(*argc, *argv);
 
 	g_set_prgname(prgname);
 	g_option_context_set_description(context, desc);
-	if (!g_option_context_parse(context, argc, argv, &error)) {
-		g_printerr("%s: %s\n", prgname, error->message);
+	if (!fst_cli_parse_context(context, command, argc, argv))
 		return FALSE;
-	}
 	if (*argc > 1) {
-		g_printerr("%s: unexpected argument %s\n", prgname, (*argv)[1]);
+		g_autofree gchar *msg = g_strdup_printf("unexpected argument %s", (*argv)[1]);
+		fst_cli_usage_error(command, json, msg);
 		return FALSE;
 	}
 	return TRUE;
@@ -150,6 +158,51 @@ fst_cli_ca_parse(
 		"pin-file", 0, 0, G_OPTION_ARG_FILENAME, &(c).pin_file,                            \
 		    "File (mode 0600) with the PIN of a PKCS#11 key", "FILE"                       \
 	}
+
+#define FST_CLI_CA_JSON_ENTRY(c)                                                                   \
+	{                                                                                          \
+		"json", 0, 0, G_OPTION_ARG_NONE, &(c).json,                                        \
+		    "One JSON document on stdout (errors: a JSON error object)", NULL              \
+	}
+
+/* the --json document of create, install and import: where the CAs are, the
+ * subjects made (null when none was made), the CSR written for an offline
+ * root, and the workspace's CAs as `ca list` names them */
+static FstExit
+fst_cli_ca_print_done(const gchar *ca_dir,
+                      const gchar *root_subject,
+                      const gchar *subject,
+                      const gchar *csr_path)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GPtrArray) infos = fst_ca_store_list(ca_dir, &error_local);
+
+	json_builder_begin_object(b);
+	fst_cli_json_add_string(b, "ca_dir", ca_dir);
+	fst_cli_json_add_string(b, "root_subject", root_subject);
+	fst_cli_json_add_string(b, "subject", subject);
+	fst_cli_json_add_string(b, "pending_csr", csr_path);
+	json_builder_set_member_name(b, "cas");
+	json_builder_begin_array(b);
+	for (guint i = 0; infos != NULL && i < infos->len; i++) {
+		FstCaInfo *info = g_ptr_array_index(infos, i);
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "name", info->name);
+		fst_cli_json_add_string(b, "subject", info->subject);
+		fst_cli_json_add_string(b, "key", info->key);
+		fst_cli_json_add_string(b, "key_store", info->key_store);
+		fst_cli_json_add_time(b, "not_after", info->not_after * G_USEC_PER_SEC);
+		fst_cli_json_add_string(b, "sha256", info->sha256);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+	node = json_builder_get_root(b);
+	fst_cli_print_json(node);
+	return FST_EXIT_OK;
+}
 
 /* opens a PKCS#11 key named by --key, with the PIN */
 static EVP_PKEY *
@@ -188,6 +241,7 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	gboolean csr = FALSE;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    FST_CLI_CA_JSON_ENTRY(common),
 	    {"organization",
 	     0,
 	     0,
@@ -292,39 +346,45 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	root.days = root_days > 0 ? (guint)root_days : 0;
 	root.pathlen = root_pathlen;
 	if (issuing.key_type == FST_KEY_TYPE_NONE || root.key_type == FST_KEY_TYPE_NONE) {
-		g_printerr("fleetstation ca create: unknown key type: use ec-p256, ec-p384, "
-		           "ec-p521, rsa-2048, rsa-3072 or rsa-4096\n");
-		return FST_EXIT_USAGE;
+		return fst_cli_ca_usage(
+		    "create",
+		    common.json,
+		    "unknown key type: use ec-p256, ec-p384, ec-p521, rsa-2048, "
+		    "rsa-3072 or rsa-4096");
 	}
 	if (days <= 0 || root_days <= 0) {
-		g_printerr("fleetstation ca create: --days and --root-days must be positive\n");
-		return FST_EXIT_USAGE;
+		return fst_cli_ca_usage(
+		    "create", common.json, "--days and --root-days must be positive");
 	}
 	ca_dir = fst_cli_ca_dir(&common);
 	if (key_uri != NULL) {
 		token_key = fst_cli_ca_open_token_key(&common, key_uri, &error);
 		if (token_key == NULL)
-			return fst_cli_ca_fail("create", error);
+			return fst_cli_ca_fail("create", common.json, error);
 	}
 	/* a root key is always written; a --csr with a token key writes no key */
 	if (!csr || key_uri == NULL) {
 		passphrase = fst_cli_ca_passphrase(&common, &error);
 		if (passphrase == NULL)
-			return fst_cli_ca_fail("create", error);
+			return fst_cli_ca_fail("create", common.json, error);
 	}
 	if (csr) {
 		g_autofree gchar *csr_path =
 		    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
 		if (!fst_ca_store_create_csr(
 		        ca_dir, &issuing, token_key, key_uri, passphrase, &error))
-			return fst_cli_ca_fail("create", error);
+			return fst_cli_ca_fail("create", common.json, error);
+		if (common.json)
+			return fst_cli_ca_print_done(ca_dir, NULL, subject, csr_path);
 		g_print("wrote %s: have it signed by the root CA (CA:TRUE, keyCertSign, cRLSign), "
 		        "then run `fleetstation ca install --cert SIGNED.pem --chain ROOT.pem`\n",
 		        csr_path);
 		return FST_EXIT_OK;
 	}
 	if (!fst_ca_store_create(ca_dir, &root, &issuing, token_key, key_uri, passphrase, &error))
-		return fst_cli_ca_fail("create", error);
+		return fst_cli_ca_fail("create", common.json, error);
+	if (common.json)
+		return fst_cli_ca_print_done(ca_dir, root_subject, subject, NULL);
 	g_print("created root CA %s and issuing CA %s in %s\n", root_subject, subject, ca_dir);
 	return FST_EXIT_OK;
 }
@@ -338,6 +398,7 @@ fst_cli_ca_install(gint argc, gchar **argv)
 	g_autofree gchar *ca_dir = NULL;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    FST_CLI_CA_JSON_ENTRY(common),
 	    {"cert",
 	     'c',
 	     0,
@@ -361,12 +422,13 @@ fst_cli_ca_install(gint argc, gchar **argv)
 	if (!fst_cli_ca_parse(context, "install", "", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (cert == NULL) {
-		g_printerr("fleetstation ca install: --cert FILE is required\n");
-		return FST_EXIT_USAGE;
+		return fst_cli_ca_usage("install", common.json, "--cert FILE is required");
 	}
 	ca_dir = fst_cli_ca_dir(&common);
 	if (!fst_ca_store_install(ca_dir, cert, chain, &error))
-		return fst_cli_ca_fail("install", error);
+		return fst_cli_ca_fail("install", common.json, error);
+	if (common.json)
+		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL);
 	g_print("installed the issuing CA in %s\n", ca_dir);
 	return FST_EXIT_OK;
 }
@@ -383,6 +445,7 @@ fst_cli_ca_import(gint argc, gchar **argv)
 	g_autofree gchar *ca_dir = NULL;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    FST_CLI_CA_JSON_ENTRY(common),
 	    {"cert",
 	     'c',
 	     0,
@@ -438,15 +501,15 @@ fst_cli_ca_import(gint argc, gchar **argv)
 	                      &argv))
 		return FST_EXIT_USAGE;
 	if ((pkcs12 == NULL) == (cert == NULL || key == NULL)) {
-		g_printerr("fleetstation ca import: give --cert and --key, or --pkcs12\n");
-		return FST_EXIT_USAGE;
+		return fst_cli_ca_usage(
+		    "import", common.json, "give --cert and --key, or --pkcs12");
 	}
 	in_token = key != NULL && g_str_has_prefix(key, "pkcs11:");
 	ca_dir = fst_cli_ca_dir(&common);
 	if (in_pass_file != NULL) {
 		in_pass = fst_secret_new_from_file(in_pass_file, &error);
 		if (in_pass == NULL)
-			return fst_cli_ca_fail("import", error);
+			return fst_cli_ca_fail("import", common.json, error);
 	}
 	if (pkcs12 != NULL) {
 		if (!fst_ca_store_read_pkcs12(pkcs12, in_pass, &pkey, &certs, &error) &&
@@ -474,20 +537,22 @@ fst_cli_ca_import(gint argc, gchar **argv)
 		}
 	}
 	if (pkey == NULL || certs == NULL)
-		return fst_cli_ca_fail("import", error);
+		return fst_cli_ca_fail("import", common.json, error);
 	if (chain != NULL) {
 		more = fst_ca_store_read_certs(chain, &error);
 		if (more == NULL)
-			return fst_cli_ca_fail("import", error);
+			return fst_cli_ca_fail("import", common.json, error);
 	}
 	if (!in_token) {
 		passphrase = fst_cli_ca_passphrase(&common, &error);
 		if (passphrase == NULL)
-			return fst_cli_ca_fail("import", error);
+			return fst_cli_ca_fail("import", common.json, error);
 	}
 	if (!fst_ca_store_import(
 	        ca_dir, certs, pkey, in_token ? key : NULL, more, passphrase, &error))
-		return fst_cli_ca_fail("import", error);
+		return fst_cli_ca_fail("import", common.json, error);
+	if (common.json)
+		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL);
 	g_print("imported the issuing CA into %s\n", ca_dir);
 	return FST_EXIT_OK;
 }
@@ -579,7 +644,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	ca_dir = fst_cli_ca_dir(&common);
 	infos = fst_ca_store_list(ca_dir, &error);
 	if (infos == NULL)
-		return fst_cli_ca_fail("list", error);
+		return fst_cli_ca_fail("list", json, error);
 	/* an issuing CA waiting for `ca install` */
 	csr = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
 	{
@@ -604,14 +669,14 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		g_autoptr(FstProfile) profile =
 		    fst_profile_find(fst_station_templates_dir(), profile_name, &error);
 		if (profile == NULL)
-			return fst_cli_ca_fail("list", error);
+			return fst_cli_ca_fail("list", json, error);
 		cert_not_after = fst_profile_get_not_after(profile, now);
 	}
 	db_path = g_build_filename(common.workspace, "station.db", NULL);
 	if (g_file_test(db_path, G_FILE_TEST_EXISTS)) {
 		db = fst_cli_open_db(common.workspace, &error);
 		if (db == NULL)
-			return fst_cli_ca_fail("list", error);
+			return fst_cli_ca_fail("list", json, error);
 	}
 	for (guint i = 0; i < infos->len; i++) {
 		FstCaInfo *info = g_ptr_array_index(infos, i);
@@ -626,10 +691,10 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		if (db != NULL) {
 			issued = fst_db_count_certificates_by_issuer(db, info->sha256, &error);
 			if (issued < 0)
-				return fst_cli_ca_fail("list", error);
+				return fst_cli_ca_fail("list", json, error);
 			registration = fst_cli_ca_registration(db, info->sha256, &error);
 			if (registration == NULL)
-				return fst_cli_ca_fail("list", error);
+				return fst_cli_ca_fail("list", json, error);
 		}
 		if (g_strcmp0(info->name, "issuing-ca") == 0)
 			warning = fst_ca_store_expiry_warning(info->not_after, cert_not_after, now);
@@ -948,17 +1013,17 @@ fst_cli_ca_register_aws(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	if (jitp_file != NULL && !g_file_get_contents(jitp_file, &jitp, NULL, &error)) {
 		fst_error_convert_gio(&error);
-		return fst_cli_ca_fail("register-aws", error);
+		return fst_cli_ca_fail("register-aws", FALSE, error);
 	}
 	ca = fst_cli_ca_load(&common, &error);
 	if (ca == NULL)
-		return fst_cli_ca_fail("register-aws", error);
+		return fst_cli_ca_fail("register-aws", FALSE, error);
 	creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
 	if (creds == NULL)
-		return fst_cli_ca_fail("register-aws", error);
+		return fst_cli_ca_fail("register-aws", FALSE, error);
 	iot = fst_aws_iot_new(creds, &error);
 	if (iot == NULL)
-		return fst_cli_ca_fail("register-aws", error);
+		return fst_cli_ca_fail("register-aws", FALSE, error);
 	reg = fst_registration_register_ca(iot,
 	                                   fst_ca_get_cert(ca),
 	                                   fst_ca_get_key(ca),
@@ -969,7 +1034,7 @@ fst_cli_ca_register_aws(gint argc, gchar **argv)
 	                                   NULL,
 	                                   &error);
 	if (reg == NULL)
-		return fst_cli_ca_fail("register-aws", error);
+		return fst_cli_ca_fail("register-aws", FALSE, error);
 	detail = g_strdup_printf("issuing CA registered with AWS IoT in %s as %s (%s)%s%s",
 	                         fst_aws_iot_get_region(iot),
 	                         reg->certificate_arn,
@@ -985,7 +1050,7 @@ fst_cli_ca_register_aws(gint argc, gchar **argv)
 		if (db == NULL ||
 		    !fst_db_add_event(
 		        db, 0, "aws-register-ca", started, g_get_real_time(), "ok", detail, &error))
-			return fst_cli_ca_fail("register-aws", error);
+			return fst_cli_ca_fail("register-aws", FALSE, error);
 	}
 	g_print("%s\ncertificateId %s\n", detail, reg->certificate_id);
 	return FST_EXIT_OK;
@@ -1029,6 +1094,11 @@ fst_cli_ca(gint argc, gchar **argv)
 		if (g_strcmp0(argv[1], subs[i].name) == 0)
 			return subs[i].func(argc - 1, argv + 1);
 	}
-	g_printerr("fleetstation ca: unknown subcommand %s\n\n%s", argv[1], fst_cli_ca_usage_text);
-	return FST_EXIT_USAGE;
+	{
+		g_autofree gchar *msg =
+		    g_strdup_printf("unknown subcommand %s (see fleetstation ca --help)", argv[1]);
+		if (!fst_cli_argv_wants_json(argc, argv))
+			g_printerr("%s\n", fst_cli_ca_usage_text);
+		return fst_cli_usage_error("ca", fst_cli_argv_wants_json(argc, argv), msg);
+	}
 }

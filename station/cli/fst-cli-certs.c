@@ -45,7 +45,33 @@ fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c)
 	json_builder_end_object(b);
 }
 
-/* `fleetstation certs export SERIAL [--der] [--chain] [--out FILE]` */
+/* the --json document of an export: the PEM itself when no file was written */
+static FstExit
+fst_cli_certs_export_json(
+    const gchar *serial, const gchar *out, gboolean der, gboolean chain, GBytes *bytes)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+	g_autofree gchar *pem = NULL;
+
+	if (out == NULL)
+		pem = g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+	json_builder_begin_object(b);
+	fst_cli_json_add_string(b, "serial", serial);
+	fst_cli_json_add_string(b, "format", der ? "der" : "pem");
+	json_builder_set_member_name(b, "chain");
+	json_builder_add_boolean_value(b, chain);
+	fst_cli_json_add_string(b, "file", out);
+	json_builder_set_member_name(b, "bytes");
+	json_builder_add_int_value(b, (gint64)g_bytes_get_size(bytes));
+	fst_cli_json_add_string(b, "pem", pem);
+	json_builder_end_object(b);
+	node = json_builder_get_root(b);
+	fst_cli_print_json(node);
+	return FST_EXIT_OK;
+}
+
+/* `fleetstation certs export SERIAL [--der] [--chain] [--out FILE] [--json]` */
 static FstExit
 fst_cli_certs_export(gint argc, gchar **argv)
 {
@@ -55,6 +81,7 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	g_autofree gchar *serial = NULL;
 	gboolean der = FALSE;
 	gboolean chain = FALSE;
+	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -84,6 +111,13 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	     &out,
 	     "Write to FILE, which must not exist (default: standard output)",
 	     "FILE"},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &json,
+	     "One JSON document: the serial, the file written, or the PEM itself without --out",
+	     NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("SERIAL - export a device certificate (and its chain)");
@@ -104,26 +138,25 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "certs export", &argc, &argv))
 		return FST_EXIT_USAGE;
-	if (argc != 2) {
-		g_printerr("fleetstation certs export: give one SERIAL (see --help)\n");
-		return FST_EXIT_USAGE;
-	}
-	if (der && chain) {
-		g_printerr("fleetstation certs export: --der holds one certificate; export a "
-		           "chain as PEM\n");
-		return FST_EXIT_USAGE;
-	}
+	if (argc != 2)
+		return fst_cli_usage_error("certs export", json, "give one SERIAL (see --help)");
+	if (der && chain)
+		return fst_cli_usage_error(
+		    "certs export", json, "--der holds one certificate; export a chain as PEM");
+	if (json && der && out == NULL)
+		return fst_cli_usage_error(
+		    "certs export", json, "--json with --der needs --out FILE");
 	serial = fst_cli_serial_from_arg(argv[1]);
 	if (serial == NULL) {
-		g_printerr("fleetstation certs export: %s is not a hex serial number\n", argv[1]);
-		return FST_EXIT_USAGE;
+		g_autofree gchar *msg = g_strdup_printf("%s is not a hex serial number", argv[1]);
+		return fst_cli_usage_error("certs export", json, msg);
 	}
 	workspace = fst_cli_workspace(workspace_opt);
 	/* the file is made first: an export never replaces a file */
 	if (out != NULL) {
 		fd = fst_cli_create_output(out, 0644, &error);
 		if (fd < 0)
-			return fst_cli_fail("certs export", FALSE, error);
+			return fst_cli_fail("certs export", json, error);
 	}
 	if (der)
 		flags |= FST_CA_OPS_EXPORT_DER;
@@ -136,9 +169,11 @@ fst_cli_certs_export(gint argc, gchar **argv)
 			close(fd);
 			g_unlink(out);
 		}
-		return fst_cli_fail("certs export", FALSE, error);
+		return fst_cli_fail("certs export", json, error);
 	}
 	data = g_bytes_get_data(bytes, &len);
+	if (json && out == NULL)
+		return fst_cli_certs_export_json(serial, NULL, der, chain, bytes);
 	while (done < len) {
 		gssize n = write(fd, data + done, len - done);
 		if (n < 0 && errno == EINTR)
@@ -158,6 +193,8 @@ fst_cli_certs_export(gint argc, gchar **argv)
 		    "fleetstation certs export: cannot write %s: %s\n", out, g_strerror(errno));
 		return FST_EXIT_INTERNAL;
 	}
+	if (json)
+		return fst_cli_certs_export_json(serial, out, der, chain, bytes);
 	return FST_EXIT_OK;
 }
 
@@ -184,7 +221,9 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_autofree gchar *device = NULL;
 	g_autofree gchar *state = NULL;
 	g_autofree gchar *lot = NULL;
+	g_autofree gchar *output = NULL;
 	gboolean json = FALSE;
+	FstCliOutput mode;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -205,6 +244,7 @@ fst_cli_certs(gint argc, gchar **argv)
 	     "STATE"},
 	    {"lot", 'l', 0, G_OPTION_ARG_STRING, &lot, "Only this lot's", "LOT"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- list the certificates in the database");
@@ -213,6 +253,7 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) certs = NULL;
 	g_autofree gchar *workspace = NULL;
 	FstDbCertFilter filter = {0};
+	g_autoptr(FstCliTable) table = NULL;
 
 	if (argc >= 2 && g_strcmp0(argv[1], "export") == 0)
 		return fst_cli_certs_export(argc - 1, argv + 1);
@@ -222,9 +263,11 @@ fst_cli_certs(gint argc, gchar **argv)
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "certs", &argc, &argv))
 		return FST_EXIT_USAGE;
-	if (argc > 1) {
-		g_printerr("fleetstation certs: unexpected argument %s\n", argv[1]);
+	if (!fst_cli_output_resolve("certs", output, &json, &mode))
 		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_autofree gchar *msg = g_strdup_printf("unexpected argument %s", argv[1]);
+		return fst_cli_usage_error("certs", json, msg);
 	}
 	if (state != NULL) {
 		const gchar *states[FST_CERT_STATE_LAST];
@@ -258,23 +301,24 @@ fst_cli_certs(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
-	        "SERIAL",
-	        "DEVICE",
-	        "STATE",
-	        "ISSUED",
-	        "LOT",
-	        "SUBJECT");
+	table = fst_cli_table_new(mode);
+	fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "STATE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "ISSUED", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "LOT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "SUBJECT", FST_CLI_COLUMN_TRUNC);
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *c = g_ptr_array_index(certs, i);
-		g_autofree gchar *issued = fst_cli_time(c->created_at);
-		g_print("%-40s %-22s %-10s %-20s %-12s %s\n",
-		        c->serial_hex,
-		        c->device_uid != NULL ? c->device_uid : "-",
-		        fst_cert_state_to_string(c->state),
-		        issued,
-		        c->lot != NULL ? c->lot : "-",
-		        c->subject);
+		g_autofree gchar *issued = c->created_at != 0 ? fst_cli_time(c->created_at) : NULL;
+		fst_cli_table_add_row(table,
+		                      c->serial_hex,
+		                      c->device_uid,
+		                      fst_cert_state_to_string(c->state),
+		                      issued,
+		                      c->lot,
+		                      c->subject);
 	}
+	fst_cli_table_print(table);
 	return FST_EXIT_OK;
 }

@@ -119,7 +119,8 @@ fst_cli_result_to_json(const FstProvisionResult *result)
 	fst_cli_json_add_string(b, "port", result->port);
 	fst_cli_json_add_string(b, "device", result->uid);
 	fst_cli_json_add_string(b, "model", result->model);
-	fst_cli_json_add_string(b, "result", result->error == NULL ? "ok" : "failed");
+	fst_cli_json_add_string(
+	    b, "result", fst_result_status_to_string(fst_provision_result_get_status(result)));
 	fst_cli_json_add_string(b, "serial", result->serial_hex);
 	fst_cli_json_add_string(b, "aws_cert_id", result->aws_cert_id);
 	fst_cli_json_add_string(b, "roots", result->roots);
@@ -188,17 +189,62 @@ fst_cli_run(FstCliJob job, gpointer data)
 gboolean
 fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv)
 {
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
 	g_set_prgname(prgname);
 	g_option_context_set_description(
 	    context,
 	    fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES : FST_CLI_EXIT_CODES);
+	return fst_cli_parse_context(context, command, argc, argv);
+}
+
+/**
+ * fst_cli_argv_wants_json:
+ * @argc: the argument count
+ * @argv: the arguments
+ *
+ * Whether the arguments ask for JSON (`--json`, `--output json`,
+ * `--output=json`), before `--`: what a usage error found while parsing
+ * them must answer in.
+ *
+ * Returns: %TRUE for JSON
+ */
+gboolean
+fst_cli_argv_wants_json(gint argc, gchar **argv)
+{
+	for (gint i = 1; i < argc && argv[i] != NULL; i++) {
+		if (g_strcmp0(argv[i], "--") == 0)
+			break;
+		if (g_strcmp0(argv[i], "--json") == 0 || g_strcmp0(argv[i], "--output=json") == 0)
+			return TRUE;
+		if (g_strcmp0(argv[i], "--output") == 0 && i + 1 < argc &&
+		    g_strcmp0(argv[i + 1], "json") == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/**
+ * fst_cli_parse_context:
+ * @context: the command's options, with its help text set
+ * @command: the command name, e.g. `ca create`
+ * @argc: (inout): the argument count
+ * @argv: (inout): the arguments
+ *
+ * Parses; an unknown option or a bad value is a usage error, printed on
+ * stderr and, when the arguments ask for JSON, as a JSON error object.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_cli_parse_context(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean json = fst_cli_argv_wants_json(*argc, *argv);
+
 	if (!g_option_context_parse(context, argc, argv, &error)) {
-		g_printerr("fleetstation %s: %s (see fleetstation %s --help)\n",
-		           command,
-		           error->message,
-		           command);
+		g_autofree gchar *msg =
+		    g_strdup_printf("%s (see fleetstation %s --help)", error->message, command);
+		fst_cli_usage_error(command, json, msg);
 		return FALSE;
 	}
 	return TRUE;

@@ -148,10 +148,8 @@ fst_cli_db(gint argc, gchar **argv)
 	    "stats        counts of devices, certificates and events, and the size per device");
 	g_option_context_set_description(context, FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!g_option_context_parse(context, &argc, &argv, &error)) {
-		g_printerr("fleetstation db: %s\n", error->message);
+	if (!fst_cli_parse_context(context, "db", &argc, &argv))
 		return FST_EXIT_USAGE;
-	}
 	sub = argc >= 2 ? argv[1] : NULL;
 	if (!((g_strcmp0(sub, "backup") == 0 && argc == 3) ||
 	      (g_strcmp0(sub, "check") == 0 && argc == 2) ||

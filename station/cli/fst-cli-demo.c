@@ -157,7 +157,7 @@ fst_cli_demo(gint argc, gchar **argv)
 		rc = fst_cli_fail("demo", opts.json, error);
 	} else {
 		const FstJobSummary *summary = fst_job_get_summary(job);
-		rc = fst_cli_print_results(&progress, "demo", results, summary, summary->stopped);
+		rc = fst_cli_print_results(&progress, "demo", results, job, summary->stopped);
 		if (!opts.json)
 			g_print("records in %s/station.db\n", opts.workspace_path);
 	}

@@ -12,7 +12,9 @@ fst_cli_devices(gint argc, gchar **argv)
 {
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *state = NULL;
+	g_autofree gchar *output = NULL;
 	gboolean json = FALSE;
+	FstCliOutput mode;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -30,6 +32,7 @@ fst_cli_devices(gint argc, gchar **argv)
 	     "Only devices in this state: new, in-progress, provisioned, failed or rework",
 	     "STATE"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- list the devices in the database");
@@ -38,6 +41,7 @@ fst_cli_devices(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autofree gchar *workspace = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(FstCliTable) table = NULL;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "devices", &argc, &argv))
@@ -46,6 +50,8 @@ fst_cli_devices(gint argc, gchar **argv)
 		g_printerr("fleetstation devices: unexpected argument %s\n", argv[1]);
 		return FST_EXIT_USAGE;
 	}
+	if (!fst_cli_output_resolve("devices", output, &json, &mode))
+		return FST_EXIT_USAGE;
 	if (!fst_cli_check_choice(
 	        "devices", json, "--state", state, fst_db_device_states, FST_DB_DEVICE_STATE_LAST))
 		return FST_EXIT_USAGE;
@@ -58,12 +64,13 @@ fst_cli_devices(gint argc, gchar **argv)
 		json_builder_set_member_name(b, "devices");
 		json_builder_begin_array(b);
 	} else {
-		g_print("%-22s %-14s %-12s %-40s %s\n",
-		        "DEVICE",
-		        "MODEL",
-		        "STATE",
-		        "SERIAL",
-		        "CERT STATE");
+		table = fst_cli_table_new(mode);
+		fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "MODEL", FST_CLI_COLUMN_TRUNC);
+		fst_cli_table_add_column(table, "STATE", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "CERT STATE", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "LAST ERROR", FST_CLI_COLUMN_TRUNC);
 	}
 	for (guint i = 0; i < devices->len; i++) {
 		FstDbDevice *d = g_ptr_array_index(devices, i);
@@ -87,13 +94,17 @@ fst_cli_devices(gint argc, gchar **argv)
 			json_builder_end_object(b);
 			continue;
 		}
-		g_print("%-22s %-14s %-12s %-40s %s\n",
-		        d->uid,
-		        d->model,
-		        fst_db_device_state_to_string(d->state),
-		        d->cert != NULL ? d->cert->serial_hex : "-",
-		        d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : "-");
+		fst_cli_table_add_row(table,
+		                      d->uid,
+		                      d->model,
+		                      fst_db_device_state_to_string(d->state),
+		                      d->cert != NULL ? d->cert->serial_hex : NULL,
+		                      d->cert != NULL ? fst_cert_state_to_string(d->cert->state)
+		                                      : NULL,
+		                      d->last_error);
 	}
+	if (table != NULL)
+		fst_cli_table_print(table);
 	if (json) {
 		g_autoptr(JsonNode) node = NULL;
 		json_builder_end_array(b);

@@ -249,7 +249,9 @@ fst_cli_job_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer
 		json_object_set_string_member(json_node_get_object(node), "event", "result");
 		fst_cli_print_json(node);
 	}
-	if (run->results != NULL && (run->keep_passed || result->error != NULL))
+	/* failed and skipped devices are the ones to show in a long run's table */
+	if (run->results != NULL &&
+	    (run->keep_passed || fst_provision_result_get_status(result) != FST_RESULT_PASSED))
 		g_ptr_array_add(run->results, fst_provision_result_copy(result));
 }
 
@@ -267,7 +269,7 @@ fst_cli_job_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
  * @results: (nullable) (element-type FstProvisionResult): gets the devices'
  *   results, for the summary table
  * @keep_passed: keep passed devices' results in @results too, not only the
- *   failures (a long run keeps failures only)
+ *   failed and skipped ones (a long run keeps those only)
  * @error: (nullable): return location
  *
  * Runs @job while this thread shows its progress and serves Ctrl-C and
@@ -308,11 +310,75 @@ fst_cli_job_run(
 }
 
 /**
+ * fst_cli_json_add_failure_groups:
+ * @b: a builder inside an object
+ * @groups: (element-type FstFailureGroup): fst_job_list_failure_groups()
+ *
+ * Adds `failures`: `[{error_code, step, devices, example, example_devices}]`,
+ * most devices first.
+ */
+void
+fst_cli_json_add_failure_groups(JsonBuilder *b, GPtrArray *groups)
+{
+	json_builder_set_member_name(b, "failures");
+	json_builder_begin_array(b);
+	for (guint i = 0; i < groups->len; i++) {
+		FstFailureGroup *g = g_ptr_array_index(groups, i);
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "error_code", g->error_code);
+		fst_cli_json_add_string(b, "step", g->step);
+		json_builder_set_member_name(b, "devices");
+		json_builder_add_int_value(b, (gint64)g->devices);
+		fst_cli_json_add_string(b, "example", g->example);
+		json_builder_set_member_name(b, "example_devices");
+		json_builder_begin_array(b);
+		for (guint j = 0; j < g->example_devices->len; j++)
+			json_builder_add_string_value(b, g_ptr_array_index(g->example_devices, j));
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+/**
+ * fst_cli_print_failure_groups:
+ * @groups: (element-type FstFailureGroup): fst_job_list_failure_groups()
+ *
+ * Prints the failures by class, one line each: how many, the error code and
+ * step, a few device ids and one message; nothing without failures.
+ */
+void
+fst_cli_print_failure_groups(GPtrArray *groups)
+{
+	if (groups->len == 0)
+		return;
+	g_print("\nFAILURES BY CLASS\n");
+	for (guint i = 0; i < groups->len; i++) {
+		FstFailureGroup *g = g_ptr_array_index(groups, i);
+		g_autoptr(GString) line = g_string_new(NULL);
+		g_string_append_printf(
+		    line, "%5" G_GUINT64_FORMAT " %s at %s", g->devices, g->error_code, g->step);
+		for (guint j = 0; j < g->example_devices->len; j++)
+			g_string_append_printf(
+			    line,
+			    "%s%s",
+			    j == 0 ? " (e.g. " : ", ",
+			    (const gchar *)g_ptr_array_index(g->example_devices, j));
+		if (g->example_devices->len > 0)
+			g_string_append(line,
+			                g->devices > g->example_devices->len ? ", ...)" : ")");
+		if (g->example != NULL)
+			g_string_append_printf(line, ": %s", g->example);
+		g_print("%s\n", line->str);
+	}
+}
+
+/**
  * fst_cli_print_results:
  * @self: the progress display (its mode: terminal, plain, JSON, quiet)
  * @command: the command name, for the JSON summary
  * @results: (element-type FstProvisionResult): the results kept for the table
- * @summary: the job's counts
+ * @job: the job that ran: its counts and failures by class
  * @cancelled: the run counts as stopped by a signal
  *
  * Prints the summary: a table and a count line, or one JSON `summary` event.
@@ -321,12 +387,11 @@ fst_cli_job_run(
  * the run was stopped, else %FST_EXIT_DEVICES_FAILED
  */
 FstExit
-fst_cli_print_results(FstCliProgress *self,
-                      const gchar *command,
-                      GPtrArray *results,
-                      const FstJobSummary *summary,
-                      gboolean cancelled)
+fst_cli_print_results(
+    FstCliProgress *self, const gchar *command, GPtrArray *results, FstJob *job, gboolean cancelled)
 {
+	const FstJobSummary *summary = fst_job_get_summary(job);
+	g_autoptr(GPtrArray) groups = fst_job_list_failure_groups(job);
 	FstExit rc;
 
 	if (cancelled)
@@ -344,6 +409,8 @@ fst_cli_print_results(FstCliProgress *self,
 		json_builder_add_int_value(b, summary->provisioned);
 		json_builder_set_member_name(b, "failed");
 		json_builder_add_int_value(b, summary->failed);
+		json_builder_set_member_name(b, "skipped");
+		json_builder_add_int_value(b, summary->skipped);
 		json_builder_set_member_name(b, "cancelled");
 		json_builder_add_boolean_value(b, cancelled);
 		json_builder_set_member_name(b, "elapsed_s");
@@ -356,6 +423,7 @@ fst_cli_print_results(FstCliProgress *self,
 			json_builder_add_value(
 			    b, fst_cli_result_to_json(g_ptr_array_index(results, i)));
 		json_builder_end_array(b);
+		fst_cli_json_add_failure_groups(b, groups);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
@@ -374,11 +442,11 @@ fst_cli_print_results(FstCliProgress *self,
 				uid_w = MAX(uid_w, (guint)g_utf8_strlen(r->uid, -1));
 		}
 		if (self->tty) {
-			/* RESULT and a serial: 1 + 6 + 1 + 40, and the last column free */
+			/* RESULT and a serial: 1 + 7 + 1 + 40, and the last column free */
 			guint avail;
 			if (self->width == 0)
 				fst_cli_progress_read_size(self);
-			avail = self->width > 60 ? self->width - 1 - 48 : 12;
+			avail = self->width > 61 ? self->width - 1 - 49 : 12;
 			while (port_w + 1 + uid_w > avail && port_w > 10)
 				port_w--;
 			while (port_w + 1 + uid_w > avail && uid_w > 10)
@@ -387,26 +455,31 @@ fst_cli_print_results(FstCliProgress *self,
 		fst_cli_fit(head, "PORT", port_w, FALSE);
 		g_string_append_c(head, ' ');
 		fst_cli_fit(head, "DEVICE", uid_w, FALSE);
-		g_print("%s %-6s %s\n", head->str, "RESULT", "SERIAL / ERROR");
+		g_print("%s %-7s %s\n", head->str, "RESULT", "SERIAL / ERROR");
 		for (guint i = 0; i < results->len; i++) {
 			FstProvisionResult *r = g_ptr_array_index(results, i);
 			g_autoptr(GString) row = g_string_new(NULL);
+			FstResultStatus status;
 			if (self->quiet && r->error == NULL)
 				continue;
 			fst_cli_fit(row, r->port, port_w, TRUE);
 			g_string_append_c(row, ' ');
 			fst_cli_fit(row, r->uid != NULL ? r->uid : "-", uid_w, FALSE);
-			g_print("%s %-6s %s\n",
+			status = fst_provision_result_get_status(r);
+			g_print("%s %-7s %s\n",
 			        row->str,
-			        r->error == NULL ? "ok" : "FAILED",
+			        status == FST_RESULT_FAILED ? "FAILED"
+			                                    : fst_result_status_to_string(status),
 			        r->error != NULL        ? r->error->message
 			        : r->serial_hex != NULL ? r->serial_hex
 			                                : "- (no certificate issued)");
 		}
 	}
-	g_print("%u provisioned, %u failed, in %.2f s%s\n",
+	fst_cli_print_failure_groups(groups);
+	g_print("%u provisioned, %u failed, %u skipped, in %.2f s%s\n",
 	        summary->provisioned,
 	        summary->failed,
+	        summary->skipped,
 	        (gdouble)summary->elapsed_us / G_USEC_PER_SEC,
 	        cancelled ? " (stopped by a signal)" : "");
 	return rc;

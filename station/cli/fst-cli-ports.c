@@ -33,26 +33,40 @@ fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
 	else
 		json_builder_add_null_value(b);
 	fst_cli_json_add_string(b, "busy_reason", p->busy_reason);
+	json_builder_set_member_name(b, "accessible");
+	json_builder_add_boolean_value(b, p->denied == NULL);
+	fst_cli_json_add_string(b, "access_error", p->denied);
 	fst_cli_json_add_string(b, "usb_path", p->usb_path);
 	fst_cli_json_add_string(b, "lane", p->lane);
 	json_builder_end_object(b);
 }
 
-static void
-fst_cli_ports_print(const FstPortInfo *p)
+/* busy, denied (this user may not open it: see access_error), free; a USB
+ * device's holder is not known (-) */
+static const gchar *
+fst_cli_ports_state(const FstPortInfo *p)
 {
-	g_autofree gchar *usb_id = p->vid >= 0
-	                               ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid)
-	                               : g_strdup("-");
-	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
-	        p->name,
-	        p->transport,
-	        usb_id,
-	        p->serial != NULL ? p->serial : "-",
-	        p->dialect != NULL ? p->dialect : "-",
-	        p->kind != FST_PORT_KIND_SERIAL ? "-" : (p->busy ? "busy" : "free"),
-	        p->lane != NULL ? p->lane : "-",
-	        p->description != NULL ? p->description : "-");
+	if (p->kind == FST_PORT_KIND_SERIAL && p->busy)
+		return "busy";
+	if (p->denied != NULL)
+		return "denied";
+	return p->kind == FST_PORT_KIND_SERIAL ? "free" : "-";
+}
+
+static void
+fst_cli_ports_add_row(FstCliTable *table, const FstPortInfo *p)
+{
+	g_autofree gchar *usb_id =
+	    p->vid >= 0 ? g_strdup_printf("%04x:%04x", (guint)p->vid, (guint)p->pid) : NULL;
+	fst_cli_table_add_row(table,
+	                      p->name,
+	                      p->transport,
+	                      usb_id,
+	                      p->serial,
+	                      p->dialect,
+	                      fst_cli_ports_state(p),
+	                      p->lane,
+	                      p->description);
 }
 
 FstExit
@@ -60,6 +74,8 @@ fst_cli_ports(gint argc, gchar **argv)
 {
 	gboolean json = FALSE;
 	gboolean known_only = FALSE;
+	g_autofree gchar *output = NULL;
+	FstCliOutput mode;
 	g_autofree gchar *table = NULL;
 	g_autofree gchar *workspace_opt = NULL;
 	g_autofree gchar *workspace = NULL;
@@ -72,6 +88,7 @@ fst_cli_ports(gint argc, gchar **argv)
 	     "Workspace whose [lanes] name the jig's sockets",
 	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {"known",
 	     'k',
 	     0,
@@ -94,21 +111,25 @@ fst_cli_ports(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) serial = NULL;
 	g_autoptr(GPtrArray) usb = NULL;
 	g_autoptr(FstLanes) lanes = NULL;
+	g_autoptr(FstCliTable) out = NULL;
 
 	g_option_context_set_summary(
 	    context,
 	    "Lists serial ports (libserialport: name, USB VID:PID, serial number, description)\n"
 	    "and USB devices of the vendors in the known-devices table (libusb), the dialect\n"
 	    "the station would speak to each, and whether another program holds the port.\n"
-	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation.\n"
+	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation;\n"
+	    "denied, that this user may not open it (the group or udev rule it lacks follows).\n"
 	    "LANE is the jig socket the workspace binds to the port's USB port path or\n"
 	    "adapter serial number ([lanes] in station.conf).");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "ports", &argc, &argv))
 		return FST_EXIT_USAGE;
-	if (argc > 1) {
-		g_printerr("fleetstation ports: unexpected argument %s\n", argv[1]);
+	if (!fst_cli_output_resolve("ports", output, &json, &mode))
 		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_autofree gchar *msg = g_strdup_printf("unexpected argument %s", argv[1]);
+		return fst_cli_usage_error("ports", json, msg);
 	}
 	known = table != NULL ? fst_known_devices_load(table, &error)
 	                      : fst_known_devices_load_default(&error);
@@ -149,21 +170,33 @@ fst_cli_ports(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-20s %-9s %-9s %-16s %-6s %-5s %-6s %s\n",
-	        "PORT",
-	        "TRANSPORT",
-	        "USB ID",
-	        "SERIAL",
-	        "DIALECT",
-	        "STATE",
-	        "LANE",
-	        "DESCRIPTION");
+	out = fst_cli_table_new(mode);
+	fst_cli_table_add_column(out, "PORT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "TRANSPORT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "USB ID", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "SERIAL", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "DIALECT", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "STATE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "LANE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(out, "DESCRIPTION", FST_CLI_COLUMN_TRUNC);
 	for (guint i = 0; i < serial->len; i++) {
 		FstPortInfo *p = g_ptr_array_index(serial, i);
 		if (!known_only || p->dialect != NULL)
-			fst_cli_ports_print(p);
+			fst_cli_ports_add_row(out, p);
 	}
 	for (guint i = 0; i < usb->len; i++)
-		fst_cli_ports_print(g_ptr_array_index(usb, i));
+		fst_cli_ports_add_row(out, g_ptr_array_index(usb, i));
+	fst_cli_table_print(out);
+	if (mode == FST_CLI_OUTPUT_PLAIN)
+		return FST_EXIT_OK;
+	/* what a denied port lacks, once per port */
+	for (guint k = 0; k < 2; k++) {
+		GPtrArray *list = k == 0 ? serial : usb;
+		for (guint i = 0; i < list->len; i++) {
+			FstPortInfo *p = g_ptr_array_index(list, i);
+			if (p->denied != NULL && (!known_only || p->dialect != NULL || k == 1))
+				g_print("%s: not accessible: %s\n", p->name, p->denied);
+		}
+	}
 	return FST_EXIT_OK;
 }

@@ -108,8 +108,10 @@ fst_cli_profile(gint argc, gchar **argv)
 	}
 	if (argc >= 2 && g_strcmp0(argv[1], "check") == 0)
 		return fst_cli_profile_check(argc - 1, argv + 1);
-	g_printerr("fleetstation profile: unknown subcommand %s (use: fleetstation profile check "
-	           "FILE...)\n",
-	           argc >= 2 ? argv[1] : "(none)");
-	return FST_EXIT_USAGE;
+	{
+		g_autofree gchar *msg = g_strdup_printf(
+		    "unknown subcommand %s (use: fleetstation profile check FILE...)",
+		    argc >= 2 ? argv[1] : "(none)");
+		return fst_cli_usage_error("profile", fst_cli_argv_wants_json(argc, argv), msg);
+	}
 }

@@ -34,6 +34,8 @@ fst_cli_color(FstCliProgress *self, FstStep step)
 		return "\033[32m";
 	if (step == FST_STEP_FAILED)
 		return "\033[31m";
+	if (step == FST_STEP_SKIPPED)
+		return "\033[36m";
 	return "\033[33m";
 }
 
@@ -147,6 +149,7 @@ fst_cli_progress_redraw(FstCliProgress *self)
 	guint shown = self->lanes->len;
 	guint n_done = 0;
 	guint n_failed = 0;
+	guint n_skipped = 0;
 
 	if (self->width == 0)
 		fst_cli_progress_read_size(self);
@@ -170,12 +173,16 @@ fst_cli_progress_redraw(FstCliProgress *self)
 				n_done++;
 			else if (p->step == FST_STEP_FAILED)
 				n_failed++;
+			else if (p->step == FST_STEP_SKIPPED)
+				n_skipped++;
 		}
-		text = g_strdup_printf("and %u more ports: %u done, %u failed, %u running",
-		                       self->lanes->len - shown,
-		                       n_done,
-		                       n_failed,
-		                       self->lanes->len - shown - n_done - n_failed);
+		text =
+		    g_strdup_printf("and %u more ports: %u done, %u skipped, %u failed, %u running",
+		                    self->lanes->len - shown,
+		                    n_done,
+		                    n_skipped,
+		                    n_failed,
+		                    self->lanes->len - shown - n_done - n_skipped - n_failed);
 		fst_cli_fit(more, text, MIN((guint)strlen(text), self->width - 1), FALSE);
 		g_print("\r\033[K%s\n", more->str);
 		self->drawn++;

@@ -107,8 +107,7 @@ fst_cli_provision(gint argc, gchar **argv)
 	} else {
 		const FstJobSummary *summary = fst_job_get_summary(job);
 		fst_cli_results_sort(results, (const gchar *const *)opts.ports);
-		rc = fst_cli_print_results(
-		    &progress, "provision", results, summary, summary->stopped);
+		rc = fst_cli_print_results(&progress, "provision", results, job, summary->stopped);
 	}
 	fst_cli_progress_clear(&progress);
 	return rc;

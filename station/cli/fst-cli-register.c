@@ -239,6 +239,40 @@ fst_cli_register_import(const gchar *db_path,
  *
  * Returns: an exit code
  */
+/* `register status` as a table or plain rows (the counts above a table) */
+static FstExit
+fst_cli_register_status_table(FstCliOutput mode, GPtrArray *items, const gint64 *counts)
+{
+	g_autoptr(FstCliTable) table = fst_cli_table_new(mode);
+
+	if (mode == FST_CLI_OUTPUT_TABLE)
+		g_print("%" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+		        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
+		        counts[0],
+		        counts[1],
+		        counts[2],
+		        counts[3]);
+	fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "ACTION", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "STATE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "TARGET", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "REMOTE ID", FST_CLI_COLUMN_TRUNC);
+	fst_cli_table_add_column(table, "LAST ERROR", FST_CLI_COLUMN_TRUNC);
+	for (guint i = 0; i < items->len; i++) {
+		FstDbQueueItem *item = g_ptr_array_index(items, i);
+		fst_cli_table_add_row(table,
+		                      item->serial_hex,
+		                      item->action,
+		                      item->state,
+		                      item->target,
+		                      item->remote_id,
+		                      item->last_error);
+	}
+	if (items->len > 0 || mode == FST_CLI_OUTPUT_PLAIN)
+		fst_cli_table_print(table);
+	return FST_EXIT_OK;
+}
+
 FstExit
 fst_cli_register(gint argc, gchar **argv)
 {
@@ -263,6 +297,8 @@ fst_cli_register(gint argc, gchar **argv)
 	g_autofree gchar *role_arn = NULL;
 	gboolean inactive = FALSE;
 	gboolean json = FALSE;
+	g_autofree gchar *output = NULL;
+	FstCliOutput mode;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -272,6 +308,7 @@ fst_cli_register(gint argc, gchar **argv)
 	     "Workspace (default: $FLEETSTATION_WORKSPACE, else $XDG_DATA_HOME/fleetstation)",
 	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the result as one JSON object", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {"state",
 	     0,
 	     0,
@@ -412,6 +449,8 @@ fst_cli_register(gint argc, gchar **argv)
 	    "device.\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "register", &argc, &argv))
+		return FST_EXIT_USAGE;
+	if (!fst_cli_output_resolve("register", output, &json, &mode))
 		return FST_EXIT_USAGE;
 	if (argc < 2) {
 		g_printerr("fleetstation register: give status, push or retry (see --help)\n");
@@ -562,24 +601,7 @@ fst_cli_register(gint argc, gchar **argv)
 			fst_cli_print_json(node);
 			return FST_EXIT_OK;
 		}
-		g_print("%" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
-		        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
-		        counts[0],
-		        counts[1],
-		        counts[2],
-		        counts[3]);
-		for (guint i = 0; i < items->len; i++) {
-			FstDbQueueItem *item = g_ptr_array_index(items, i);
-			g_print("%-24s %-10s %-11s %-20s %s%s%s\n",
-			        item->serial_hex,
-			        item->action,
-			        item->state,
-			        item->target,
-			        item->remote_id != NULL ? item->remote_id : "",
-			        item->last_error != NULL ? "  " : "",
-			        item->last_error != NULL ? item->last_error : "");
-		}
-		return FST_EXIT_OK;
+		return fst_cli_register_status_table(mode, items, counts);
 	}
 	if (g_strcmp0(sub, "retry") == 0) {
 		g_autofree gchar *serial = NULL;

@@ -25,22 +25,39 @@ fst_cli_report_parse_time(const gchar *option, const gchar *text, gint64 *out, G
 }
 
 static FstExit
-fst_cli_report_verify(const gchar *workspace, const gchar *cert, gint argc, gchar **argv)
+fst_cli_report_verify(
+    const gchar *workspace, const gchar *cert, gboolean json, gint argc, gchar **argv)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *cert_path = NULL;
 
-	if (argc != 4) {
-		g_printerr("fleetstation report verify: expected FILE SIG\n");
-		return FST_EXIT_USAGE;
-	}
+	if (argc != 4)
+		return fst_cli_usage_error("report verify", json, "expected FILE SIG");
 	cert_path =
 	    cert != NULL ? g_strdup(cert) : g_build_filename(workspace, FST_REPORT_CERT_FILE, NULL);
 	if (!fst_report_verify(cert_path, argv[2], argv[3], &error)) {
-		g_printerr("fleetstation report verify: %s\n", error->message);
-		return g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
-		           ? FST_EXIT_DEVICES_FAILED
-		           : fst_cli_exit_for_error(error);
+		/* a signature that does not match is the answer, not a fault */
+		if (g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED))
+			return fst_cli_json_fail("report verify",
+			                         json,
+			                         fst_error_code_to_string(error->code),
+			                         error->message,
+			                         FST_EXIT_DEVICES_FAILED);
+		return fst_cli_fail("report verify", json, error);
+	}
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) node = NULL;
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "file", argv[2]);
+		fst_cli_json_add_string(b, "signature", argv[3]);
+		fst_cli_json_add_string(b, "certificate", cert_path);
+		json_builder_set_member_name(b, "verified");
+		json_builder_add_boolean_value(b, TRUE);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+		return FST_EXIT_OK;
 	}
 	g_print("%s: signature good (report key %s)\n", argv[2], cert_path);
 	return FST_EXIT_OK;
@@ -59,6 +76,9 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autofree gchar *cert = NULL;
 	g_autofree gchar *db_path = NULL;
 	gboolean sign = FALSE;
+	gboolean json = FALSE;
+	g_autofree gchar *paper_name = NULL;
+	FstReportPaper paper = FST_REPORT_PAPER_A4;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -112,6 +132,21 @@ fst_cli_report(gint argc, gchar **argv)
 	     &sign,
 	     "Also write FILE.sig, a detached CMS signature with the station's report key",
 	     NULL},
+	    {"paper",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &paper_name,
+	     "pdf: the paper, a4 (default) or letter",
+	     "PAPER"},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &json,
+	     "Errors as a JSON error object; the report itself as --format says (default: json); "
+	     "verify: a JSON document",
+	     NULL},
 	    {"cert",
 	     0,
 	     0,
@@ -135,57 +170,55 @@ fst_cli_report(gint argc, gchar **argv)
 	    context,
 	    "Exports the devices of a lot, a time range and/or a station, each with its newest\n"
 	    "certificate: CSV and JSON (one row per device; columns in db/fst-report.h) or a PDF\n"
-	    "for people (totals, yield, failures by reason, a per-device table). With --sign,\n"
+	    "for people (totals, yield, failures by class, a per-device table). With --sign,\n"
 	    "FILE.sig is a detached CMS signature; `report verify FILE SIG` checks one\n"
 	    "(exit 1 when a byte changed or another key signed).");
 	g_option_context_set_description(context, FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	g_option_context_add_main_entries(context, fst_cli_secret_entries(), NULL);
-	if (!g_option_context_parse(context, &argc, &argv, &error)) {
-		g_printerr("fleetstation report: %s\n", error->message);
+	if (!fst_cli_parse_context(context, "report", &argc, &argv))
 		return FST_EXIT_USAGE;
-	}
 	if (workspace == NULL)
 		workspace = fst_cli_workspace(NULL);
 	fst_cli_secret_setup(workspace);
 	if (argc >= 2 && g_strcmp0(argv[1], "verify") == 0)
-		return fst_cli_report_verify(workspace, cert, argc, argv);
+		return fst_cli_report_verify(workspace, cert, json, argc, argv);
 	if (argc != 1) {
-		g_printerr("fleetstation report: unexpected argument %s (see --help)\n", argv[1]);
-		return FST_EXIT_USAGE;
+		g_autofree gchar *msg =
+		    g_strdup_printf("unexpected argument %s (see --help)", argv[1]);
+		return fst_cli_usage_error("report", json, msg);
 	}
 	if (format == NULL)
-		format = g_strdup("csv");
+		format = g_strdup(json ? "json" : "csv");
 	if (g_strcmp0(format, "csv") != 0 && g_strcmp0(format, "json") != 0 &&
-	    g_strcmp0(format, "pdf") != 0) {
-		g_printerr("fleetstation report: --format must be csv, json or pdf\n");
-		return FST_EXIT_USAGE;
-	}
-	if (output == NULL && (sign || g_strcmp0(format, "pdf") == 0)) {
-		g_printerr("fleetstation report: --output FILE is needed for pdf and --sign\n");
-		return FST_EXIT_USAGE;
-	}
+	    g_strcmp0(format, "pdf") != 0)
+		return fst_cli_usage_error("report", json, "--format must be csv, json or pdf");
+	if (paper_name != NULL && !fst_report_paper_from_string(paper_name, &paper))
+		return fst_cli_usage_error("report", json, "--paper must be a4 or letter");
+	if (output == NULL && (sign || g_strcmp0(format, "pdf") == 0))
+		return fst_cli_usage_error(
+		    "report", json, "--output FILE is needed for pdf and --sign");
 	scope.lot = lot;
 	scope.station = station;
 	if (!fst_cli_report_parse_time("--since", since, &scope.since_us, &error) ||
-	    !fst_cli_report_parse_time("--until", until, &scope.until_us, &error)) {
-		g_printerr("fleetstation report: %s\n", error->message);
-		return FST_EXIT_USAGE;
-	}
+	    !fst_cli_report_parse_time("--until", until, &scope.until_us, &error))
+		return fst_cli_usage_error("report", json, error->message);
 	db_path = g_build_filename(workspace, "station.db", NULL);
 
 	/* the output is created here, never over a file or through a link; the
 	 * PDF writer reopens the same file through /proc/self/fd */
 	if (output != NULL) {
 		out_fd = fst_cli_create_output(output, 0644, &error);
-		if (out_fd < 0) {
-			g_printerr("fleetstation report: %s\n", error->message);
-			return FST_EXIT_CONFIG;
-		}
+		if (out_fd < 0)
+			return fst_cli_json_fail("report",
+			                         json,
+			                         fst_error_code_to_string(error->code),
+			                         error->message,
+			                         FST_EXIT_CONFIG);
 	}
 	if (g_strcmp0(format, "pdf") == 0) {
 		g_autofree gchar *fd_path = g_strdup_printf("/proc/self/fd/%d", out_fd);
-		ok = fst_report_write_pdf(db_path, &scope, fd_path, &error);
+		ok = fst_report_write_pdf_full(db_path, &scope, fd_path, paper, &error);
 		close(out_fd);
 		/* this process draws nothing more: drop cairo's font caches */
 		cairo_debug_reset_static_data();
@@ -213,18 +246,13 @@ fst_cli_report(gint argc, gchar **argv)
 			ok = FALSE;
 		}
 	}
-	if (!ok) {
-		g_printerr("fleetstation report: %s\n", error->message);
-		return fst_cli_exit_for_error(error);
-	}
+	if (!ok)
+		return fst_cli_fail("report", json, error);
 	if (sign) {
 		g_autofree gchar *sig = g_strdup_printf("%s.sig", output);
 		if (!fst_report_sign(workspace, output, sig, &error)) {
-			g_printerr("fleetstation report: the report %s is written but not signed: "
-			           "%s\n",
-			           output,
-			           error->message);
-			return fst_cli_exit_for_error(error);
+			g_prefix_error(&error, "the report %s is written but not signed: ", output);
+			return fst_cli_fail("report", json, error);
 		}
 		g_printerr("signed: %s\n", sig);
 	}

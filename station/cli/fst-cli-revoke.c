@@ -59,10 +59,8 @@ fst_cli_revoke(gint argc, gchar **argv)
 	                              FST_CLI_EXIT_CODES);
 	g_option_context_set_description(context, description);
 	g_option_context_add_main_entries(context, entries, NULL);
-	if (!g_option_context_parse(context, &argc, &argv, &error)) {
-		g_printerr("fleetstation revoke: %s\n", error->message);
+	if (!fst_cli_parse_context(context, "revoke", &argc, &argv))
 		return FST_EXIT_USAGE;
-	}
 	if (argc != 2)
 		return fst_cli_usage_error("revoke", json, "give one SERIAL (see --help)");
 	serial = fst_cli_serial_from_arg(argv[1]);

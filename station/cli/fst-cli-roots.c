@@ -52,7 +52,9 @@ static FstExit
 fst_cli_roots_list(gint argc, gchar **argv)
 {
 	g_autofree gchar *workspace_opt = NULL;
+	g_autofree gchar *output = NULL;
 	gboolean json = FALSE;
+	FstCliOutput mode;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -63,6 +65,7 @@ fst_cli_roots_list(gint argc, gchar **argv)
 	     "$XDG_DATA_HOME/fleetstation)",
 	     "DIR"},
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
+	    FST_CLI_OUTPUT_ENTRY(output),
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
 	    g_option_context_new("- list the root CAs a device can get");
@@ -70,13 +73,16 @@ fst_cli_roots_list(gint argc, gchar **argv)
 	g_autoptr(FstTrustCatalogue) catalogue = NULL;
 	g_autofree gchar *workspace = NULL;
 	GPtrArray *roots;
+	g_autoptr(FstCliTable) table = NULL;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "roots list", &argc, &argv))
 		return FST_EXIT_USAGE;
-	if (argc > 1) {
-		g_printerr("fleetstation roots list: unexpected argument %s\n", argv[1]);
+	if (!fst_cli_output_resolve("roots list", output, &json, &mode))
 		return FST_EXIT_USAGE;
+	if (argc > 1) {
+		g_autofree gchar *msg = g_strdup_printf("unexpected argument %s", argv[1]);
+		return fst_cli_usage_error("roots list", json, msg);
 	}
 	workspace = fst_cli_workspace(workspace_opt);
 	catalogue = fst_cli_roots_catalogue(workspace, &error);
@@ -118,25 +124,26 @@ fst_cli_roots_list(gint argc, gchar **argv)
 		fst_cli_print_json(node);
 		return FST_EXIT_OK;
 	}
-	g_print("%-26s %-13s %-10s %-10s %-64s %s\n",
-	        "NAME",
-	        "ROLE",
-	        "KEY",
-	        "ENDS",
-	        "SHA-256 (DER)",
-	        "SIGNED BY");
+	table = fst_cli_table_new(mode);
+	fst_cli_table_add_column(table, "NAME", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "ROLE", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "KEY", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "ENDS", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "SHA-256 (DER)", FST_CLI_COLUMN_NONE);
+	fst_cli_table_add_column(table, "SIGNED BY", FST_CLI_COLUMN_TRUNC);
 	for (guint i = 0; i < roots->len; i++) {
 		const FstTrustRoot *root = g_ptr_array_index(roots, i);
 		g_autofree gchar *end = fst_cli_roots_date(root->not_after);
 		gchar key[32];
-		g_print("%-26s %-13s %-10s %-10s %-64s %s\n",
-		        root->name,
-		        fst_trust_role_to_string(root->role),
-		        fst_cli_roots_key(root, key, sizeof(key)),
-		        end,
-		        root->sha256,
-		        root->signed_by != NULL ? root->signed_by : "-");
+		fst_cli_table_add_row(table,
+		                      root->name,
+		                      fst_trust_role_to_string(root->role),
+		                      fst_cli_roots_key(root, key, sizeof(key)),
+		                      end,
+		                      root->sha256,
+		                      root->signed_by);
 	}
+	fst_cli_table_print(table);
 	return FST_EXIT_OK;
 }
 
@@ -309,7 +316,10 @@ fst_cli_roots(gint argc, gchar **argv)
 		    "\n" FST_CLI_EXIT_CODES);
 		return FST_EXIT_OK;
 	}
-	g_printerr("fleetstation roots: unknown subcommand %s (use: " FST_CLI_ROOTS_USAGE ")\n",
-	           argc >= 2 ? argv[1] : "(none)");
-	return FST_EXIT_USAGE;
+	{
+		g_autofree gchar *msg =
+		    g_strdup_printf("unknown subcommand %s (use: " FST_CLI_ROOTS_USAGE ")",
+		                    argc >= 2 ? argv[1] : "(none)");
+		return fst_cli_usage_error("roots", fst_cli_argv_wants_json(argc, argv), msg);
+	}
 }

@@ -77,7 +77,7 @@ fst_cli_watch(gint argc, gchar **argv)
 	} else {
 		/* a signal is how a watch ends: only an abort counts as cancelled */
 		const FstJobSummary *summary = fst_job_get_summary(job);
-		rc = fst_cli_print_results(&progress, "watch", results, summary, summary->aborted);
+		rc = fst_cli_print_results(&progress, "watch", results, job, summary->aborted);
 	}
 	fst_cli_progress_clear(&progress);
 	return rc;

@@ -100,9 +100,14 @@ JsonNode *fst_cli_result_to_json(const FstProvisionResult *result);
 FstExit fst_cli_print_results(FstCliProgress *self,
                               const gchar *command,
                               GPtrArray *results,
-                              const FstJobSummary *summary,
+                              FstJob *job,
                               gboolean cancelled);
+void fst_cli_json_add_failure_groups(JsonBuilder *b, GPtrArray *groups);
+void fst_cli_print_failure_groups(GPtrArray *groups);
 gboolean fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
+gboolean
+fst_cli_parse_context(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv);
+gboolean fst_cli_argv_wants_json(gint argc, gchar **argv);
 gchar *fst_cli_workspace(const gchar *option);
 gchar *fst_cli_serial_from_arg(const gchar *serial);
 void fst_cli_set_verbose(gboolean verbose);
@@ -175,5 +180,50 @@ FstExit fst_cli_roots(gint argc, gchar **argv);
 FstExit fst_cli_central(gint argc, gchar **argv);
 gboolean fst_cli_central_requested(gint argc, gchar **argv);
 FstExit fst_cli_central_delegate(const gchar *sub, gint argc, gchar **argv);
+
+/**
+ * FstCliOutput:
+ * @FST_CLI_OUTPUT_TABLE: aligned columns for people, fitted to the terminal
+ * @FST_CLI_OUTPUT_PLAIN: tab-separated cells, one row per line, no heading
+ * @FST_CLI_OUTPUT_JSON: one JSON document
+ *
+ * What `--output` chose (fst-cli-table.c).
+ */
+typedef enum {
+	FST_CLI_OUTPUT_TABLE,
+	FST_CLI_OUTPUT_PLAIN,
+	FST_CLI_OUTPUT_JSON,
+} FstCliOutput;
+
+/**
+ * FstCliColumnFlags:
+ * @FST_CLI_COLUMN_NONE: shown whole
+ * @FST_CLI_COLUMN_TRUNC: free text, cut first to fit the terminal
+ * @FST_CLI_COLUMN_RIGHT: aligned to the right (numbers)
+ */
+typedef enum {
+	FST_CLI_COLUMN_NONE = 0,
+	FST_CLI_COLUMN_TRUNC = 1 << 0,
+	FST_CLI_COLUMN_RIGHT = 1 << 1,
+} FstCliColumnFlags;
+
+/* the --output option of the listing commands */
+#define FST_CLI_OUTPUT_ENTRY(var)                                                                  \
+	{                                                                                          \
+		"output", 0, 0, G_OPTION_ARG_STRING, &(var),                                       \
+		    "table (default), plain (tab-separated, no heading) or json (as --json)",      \
+		    "FORMAT"                                                                       \
+	}
+
+typedef struct _FstCliTable FstCliTable;
+
+gboolean
+fst_cli_output_resolve(const gchar *command, const gchar *value, gboolean *json, FstCliOutput *out);
+FstCliTable *fst_cli_table_new(FstCliOutput mode);
+void fst_cli_table_free(FstCliTable *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCliTable, fst_cli_table_free)
+void fst_cli_table_add_column(FstCliTable *self, const gchar *name, FstCliColumnFlags flags);
+void fst_cli_table_add_row(FstCliTable *self, ...);
+void fst_cli_table_print(FstCliTable *self);
 
 G_END_DECLS

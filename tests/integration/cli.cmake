@@ -24,3 +24,9 @@ set_tests_properties(fst-cli-display-test PROPERTIES LABELS integration ENVIRONM
 add_test(NAME fst-cli-contract-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-contract-test.py)
 set_tests_properties(fst-cli-contract-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+# the PDF report read back with pdftotext on A4 and Letter: serials whole and
+# inside their column, long text shortened (poppler-utils; skipped without it)
+add_test(NAME fst-cli-report-pdf-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-report-pdf-test.py)
+set_tests_properties(fst-cli-report-pdf-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300 SKIP_RETURN_CODE 77)

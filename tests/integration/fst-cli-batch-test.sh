@@ -80,7 +80,7 @@ assert rows[6]["status"] == "failed" and rows[6]["error_code"] == "storage-full"
 assert rows[7]["status"] == "provisioned" and rows[7]["port"] is None, rows[7]
 assert rows[8]["status"] == "failed" and "BAT-X" in rows[8]["error"] and "BAT-5" in rows[8]["error"], rows[8]
 assert rows[9]["status"] == "missing" and "BAT-6" in rows[9]["error"], rows[9]
-assert (s["provisioned"], s["failed"], s["missing"], s["done"]) == (3, 2, 1, 0), s
+assert (s["provisioned"], s["failed"], s["missing"], s["skipped"]) == (3, 2, 1, 0), s
 PY
 [ "$(q "select count(*) from devices where uid = 'BAT-X'")" -eq 0 ] || fail "the wrong board was touched"
 [ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-4'")" = L1 ] || fail "lot of a row"
@@ -92,21 +92,47 @@ sim c2 BAT-6
 "$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" >"$ws/run2.out" 2>&1 ||
 	{ cat "$ws/run2.out"; fail "second run should pass"; }
 cat "$ws/run2.out"
-grep -q '^3 provisioned, 3 done before, 0 failed, 0 missing, 0 not run' "$ws/run2.out" || fail "second run counts"
+grep -q '^3 provisioned, 0 failed, 3 skipped, 0 missing, 0 not run' "$ws/run2.out" || fail "second run counts"
 [ "$(q "select count(*) from certificates c join devices d on d.id = c.device_id where d.uid = 'BAT-1'")" -eq 1 ] ||
 	fail "a done row was provisioned again"
 [ "$(q "select count(*) from devices where uid like 'BAT-%' and state = 'provisioned'")" -eq 6 ] || fail "not all 6 provisioned"
 
-# a third run has nothing to do
+# a third run has nothing to do: every row skipped, the devices met on a port
+# are skipped results (with the certificate in service), and it passes
 "$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" --quiet >"$ws/run3.out" 2>&1 ||
 	{ cat "$ws/run3.out"; fail "third run"; }
-grep -q '^0 provisioned, 6 done before' "$ws/run3.out" || { cat "$ws/run3.out"; fail "third run counts"; }
+grep -q '^0 provisioned, 0 failed, 6 skipped' "$ws/run3.out" || { cat "$ws/run3.out"; fail "third run counts"; }
+"$FST_STATION" batch --workspace "$ws/w" --port "$L/c1" --port "$L/c2" "$ws/m.csv" --json >"$ws/run4.json" 2>"$ws/run4.err" ||
+	{ cat "$ws/run4.json" "$ws/run4.err"; fail "fourth run"; }
+events_check "$ws/run4.json"
+python3 - "$ws/run4.json" "$(q "select c.serial_hex from certificates c join devices d on d.id = c.device_id where d.uid = 'BAT-2' and c.state = 'verified'")" <<'PY' || { cat "$ws/run4.json"; fail "fourth run report"; }
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+s = lines[-1]
+assert s["exit_code"] == 0 and s["skipped"] == 6 and s["provisioned"] == 0, s
+assert all(r["status"] == "skipped" and r["serial"] for r in s["rows"]), s["rows"]
+# BAT-2's row names a port and no device: the device is met there, and skipped
+res = [l for l in lines if l["event"] == "result"]
+assert [(r["device"], r["result"], r["serial"]) for r in res] == [("BAT-2", "skipped", sys.argv[2])], res
+steps = [l["step"] for l in lines if l["event"] == "progress" and l["device"] == "BAT-2"]
+assert steps[-1] == "skipped" and "done" not in steps, steps
+PY
 
 # a JSON manifest with a manifest-wide lot
 sim j1 BAT-7
 printf '{"lot": "LJ", "devices": [{"device": "BAT-7", "port": "%s"}]}\n' "$L/j1" >"$ws/m.json"
 "$FST_STATION" batch --workspace "$ws/w" "$ws/m.json" >"$ws/json.out" 2>&1 || { cat "$ws/json.out"; fail "json manifest"; }
 [ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-7'")" = LJ ] || fail "json lot"
+
+# a manifest as a spreadsheet in a German locale saves it: semicolons, a
+# notes column (ignored, with a note) holding a multi-line cell, CRLF
+sim s1 BAT-8
+printf 'Device;Port;Notes;Lot\r\nBAT-8;%s;"Spannung 3,3 V;\r\nzweite Zeile";LS\r\n' "$L/s1" >"$ws/de.csv"
+"$FST_STATION" batch --workspace "$ws/w" "$ws/de.csv" >"$ws/de.out" 2>&1 || { cat "$ws/de.out"; fail "semicolon manifest"; }
+grep -q '^1 provisioned, 0 failed' "$ws/de.out" || { cat "$ws/de.out"; fail "semicolon manifest counts"; }
+grep -q 'de.csv:1: column "notes" is not one of device, port, profile, lot: ignored' "$ws/de.out" ||
+	{ cat "$ws/de.out"; fail "no note for the ignored column"; }
+[ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'BAT-8'")" = LS ] || fail "semicolon manifest lot"
 
 # malformed manifests: exit 3, the file and line named
 bad() {
@@ -116,7 +142,7 @@ bad() {
 	[ $rc -eq 3 ] || { cat "$ws/bad.out"; fail "malformed manifest ($1) exited $rc"; }
 	grep -q "$2" "$ws/bad.out" || { cat "$ws/bad.out"; fail "message for ($1) lacks $2"; }
 }
-bad 'device,colour\nA,red\n' 'bad:1: column "colour"'
+bad 'device,Device\nA,B\n' 'bad:1: column "device" is repeated'
 bad 'device,port\nA\n' 'bad:2: 1 fields'
 bad 'device,port\nA,\nA,\n' 'bad:3: A is already on line 2'
 bad 'device,port\n,\n' 'bad:2: the row needs a device or a port'

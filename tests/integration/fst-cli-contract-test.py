@@ -85,11 +85,21 @@ def main():
         if r.returncode != 0 or "Usage" not in r.stdout:
             fail(f"`{cmd} --help` exited {r.returncode}; stdout {r.stdout[:200]!r}")
 
-    # an unknown option is a usage error everywhere
+    # an unknown option is a usage error everywhere, a JSON error object with --json
     for cmd in COMMANDS + SUBCOMMANDS:
         r = run(cmd.split() + ["--no-such-option"], env)
         if r.returncode != 2:
             fail(f"`{cmd} --no-such-option` exited {r.returncode}, not 2")
+        r = run(cmd.split() + ["--no-such-option", "--json"], env)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            fail(f"`{cmd} --no-such-option --json` printed no JSON error: {r.stdout[:200]!r}")
+            continue
+        for e in error_object.iter_errors(doc):
+            fail(f"`{cmd} --no-such-option --json` error object: {e.message}")
+        if r.returncode != 2 or doc.get("exit_code") != 2 or doc.get("error_code") != "usage":
+            fail(f"`{cmd} --no-such-option --json` exited {r.returncode}: {doc}")
 
     # demo --json: every line an event valid against the schema, the summary last
     r = run(["demo", "--workspace", ws, "--devices", "2", "--json"], env, timeout=240)
@@ -141,6 +151,97 @@ def main():
         if r.returncode != 0:
             fail(f"`{' '.join(args)} --json` exited {r.returncode}: {r.stderr[-300:]}")
         times_ok(doc, " ".join(args))
+
+    # --json on the commands that make or check things: a document on success,
+    # a JSON error object on failure
+    def json_doc(args, rc=0):
+        r = run(args + ["--json"], env)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            fail(f"`{' '.join(args)} --json` printed no JSON: {r.stdout[:200]!r} {r.stderr[-300:]}")
+            return None
+        if r.returncode != rc:
+            fail(f"`{' '.join(args)} --json` exited {r.returncode}, not {rc}: {r.stderr[-300:]}")
+        if rc != 0:
+            for e in error_object.iter_errors(doc):
+                fail(f"`{' '.join(args)} --json` error object: {e.message}")
+        return doc
+
+    passfile = os.path.join(tmp.name, "pass")
+    with open(os.open(passfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("correct horse battery staple\n")
+    ws2 = os.path.join(tmp.name, "w2")
+    doc = json_doc(["ca", "create", "--workspace", ws2, "--passphrase-file", passfile])
+    if doc is not None and sorted(c["name"] for c in doc.get("cas", [])) != ["issuing-ca", "root-ca"]:
+        fail(f"ca create --json: {doc}")
+    doc = json_doc(["ca", "create", "--workspace", ws2, "--passphrase-file", passfile], rc=3)
+    if doc is not None and doc.get("error_code") != "config":
+        fail(f"ca create --json over a CA: {doc}")
+    json_doc(["ca", "install", "--workspace", ws2, "--cert", os.path.join(tmp.name, "none.pem")],
+             rc=3)
+    json_doc(["ca", "install", "--workspace", ws2], rc=2)
+    json_doc(["ca", "import", "--workspace", os.path.join(tmp.name, "w3"), "--pkcs12",
+              os.path.join(tmp.name, "none.p12"), "--passphrase-file", passfile], rc=3)
+    if serial:
+        doc = json_doc(["certs", "export", serial])
+        if doc is not None and not (doc.get("serial") == serial and
+                                    doc.get("pem", "").startswith("-----BEGIN CERTIFICATE")):
+            fail(f"certs export --json: {doc}")
+    json_doc(["certs", "export", "00AB", "--der"], rc=2)
+    csv = os.path.join(tmp.name, "r.csv")
+    r = run(["report", "--output", csv, "--sign"], env)
+    if r.returncode != 0:
+        fail(f"report --sign exited {r.returncode}: {r.stderr[-300:]}")
+    else:
+        doc = json_doc(["report", "verify", csv, csv + ".sig"])
+        if doc is not None and doc.get("verified") is not True:
+            fail(f"report verify --json: {doc}")
+        with open(csv, "a", encoding="utf-8") as f:
+            f.write("x\n")
+        doc = json_doc(["report", "verify", csv, csv + ".sig"], rc=1)
+        if doc is not None and doc.get("error_code") != "verify-failed":
+            fail(f"report verify --json of a changed report: {doc}")
+
+    # --output table|plain|json on the listing commands: plain is one row per
+    # line, tab-separated, as many cells as the table has columns; json is
+    # --json; a table on a narrow terminal fits it and keeps serials whole
+    for args, n_cols in ((["devices"], 6), (["certs"], 6), (["ports"], 8), (["roots", "list"], 6),
+                          (["register", "status"], 6)):
+        name = " ".join(args)
+        table = run(args + ["--output", "table"], env)
+        plain = run(args + ["--output", "plain"], env)
+        as_json = run(args + ["--output", "json"], env)
+        if table.returncode or plain.returncode or as_json.returncode:
+            fail(f"{name} --output: exit {table.returncode} {plain.returncode} {as_json.returncode}")
+            continue
+        rows = plain.stdout.splitlines()
+        # the table's rows: not its heading, the notes under it, or the counts above it
+        lines = [l for l in table.stdout.splitlines()
+                 if ": not accessible: " not in l and not re.match(r"^\d+ pending, ", l)]
+        n_table = max(len(lines) - 1, 0)
+        if len(rows) != n_table:
+            fail(f"{name} --output plain has {len(rows)} rows, the table {n_table}")
+        for row in rows:
+            if len(row.split("\t")) != n_cols:
+                fail(f"{name} --output plain: {row!r} is not {n_cols} tab-separated cells")
+        try:
+            json.loads(as_json.stdout)
+        except ValueError:
+            fail(f"{name} --output json printed no JSON: {as_json.stdout[:200]!r}")
+        doc = json_doc(args + ["--output", "bogus"], rc=2)
+        if doc is not None and doc.get("error_code") != "usage":
+            fail(f"{name} --output bogus --json: {doc}")
+    narrow = dict(env, COLUMNS="100")
+    r = subprocess.run([STATION, "certs", "--output", "table"], env=narrow, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    for line in r.stdout.splitlines():
+        if len(line) > 100:
+            fail(f"certs table at 100 columns: {len(line)} columns: {line!r}")
+    if serial and serial not in r.stdout:
+        fail(f"certs table at 100 columns cut the serial {serial}: {r.stdout!r}")
+    if "Fleetstation Demo" in r.stdout:
+        fail(f"certs table at 100 columns did not cut the subject: {r.stdout!r}")
 
     # the report honours $FLEETSTATION_WORKSPACE too (its content is --format json)
     r = run(["report", "--format", "json"], env)

@@ -36,6 +36,43 @@ PY
 grep -q '^/dev/ttyUSB0 *usb *10c4:ea60 *FIX-0001 *fsp *free' "$ws/table.txt" || { cat "$ws/table.txt"; fail "ports table"; }
 echo "ok: ports lists USB serial adapters with VID:PID, serial, dialect and state"
 
+# a port this user may not open is listed as denied, naming the group that
+# would give it, not as free: ttyUSB0's node is dialout's (0660), ttyUSB1's
+# open to all. As root the listing runs as nobody (setpriv); otherwise the
+# node is closed to its owner too, and no group gives it.
+cat >"$ws/denied.sh" <<'SH'
+set -e
+chmod -R a+rwX "$UMOCKDEV_DIR"
+p=$(readlink -f "$UMOCKDEV_DIR/dev/ttyUSB0")
+q=$(readlink -f "$UMOCKDEV_DIR/dev/ttyUSB1")
+chmod 0666 "$q"
+if [ "$(id -u)" -eq 0 ]; then
+	chgrp dialout "$p"
+	chmod 0660 "$p"
+	run() { setpriv --reuid=65534 --regid=65534 --clear-groups "$FST_STATION" "$@"; }
+else
+	chmod 0000 "$p"
+	run() { "$FST_STATION" "$@"; }
+fi
+run ports >"$OUT.txt"
+run ports --json >"$OUT.json"
+SH
+OUT="$ws/denied" umockdev-run -d "$ws/rec.umockdev" -- bash "$ws/denied.sh" 2>"$ws/err" || { cat "$ws/err"; fail "ports as a user without access"; }
+grep -q '^/dev/ttyUSB0 .* denied ' "$ws/denied.txt" || { cat "$ws/denied.txt"; fail "a port the user cannot open is not shown as denied"; }
+grep -q '^/dev/ttyUSB1 .* free ' "$ws/denied.txt" || { cat "$ws/denied.txt"; fail "an open port is not free"; }
+grep -q '^/dev/ttyUSB0: not accessible: .*Permission denied' "$ws/denied.txt" || { cat "$ws/denied.txt"; fail "no access explanation"; }
+python3 - "$ws/denied.json" "$(id -u)" <<'PY' || { cat "$ws/denied.json"; fail "denied port document"; }
+import json, sys
+a = {p["name"]: p for p in json.load(open(sys.argv[1]))["serial"]}
+u0, u1 = a["/dev/ttyUSB0"], a["/dev/ttyUSB1"]
+assert u0["accessible"] is False and u0["busy"] is False, u0
+assert "Permission denied" in u0["access_error"], u0
+if sys.argv[2] == "0":
+    assert "add the station user to the dialout group" in u0["access_error"], u0
+assert u1["accessible"] is True and u1["access_error"] is None, u1
+PY
+echo "ok: ports shows a port this user may not open as denied, with the group it needs"
+
 # jig lanes: socket 5 is the adapter with serial FIX-0001, socket 6 the one in USB port 1-4
 mkdir -p "$ws/jig"
 printf '[station]\nname=jig\n[lanes]\n5=serial:FIX-0001\n6=1-4\n' >"$ws/jig/station.conf"

@@ -123,11 +123,12 @@ PY
 sim busy CLI-0005 --baud 921600
 sim model CLI-0006 --model acme-board
 sim full CLI-0007 --capacity-cert 300
+sim full2 CLI-0027 --capacity-cert 300
 exec 9<"$ws/links/busy"
 flock -n 9 || fail "cannot lock the busy port for the test"
 rc=0
 "$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/busy" --port "$ws/links/model" \
-	--port "$ws/links/full" --port "$ws/links/nothing" --json >"$ws/fail.out" 2>&1 || rc=$?
+	--port "$ws/links/full" --port "$ws/links/nothing" --port "$ws/links/full2" --json >"$ws/fail.out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || { cat "$ws/fail.out"; fail "failed devices should exit 1, got $rc"; }
 events_check --with-log "$ws/fail.out"
 python3 - "$ws/fail.out" "$ws/links" <<'PY' || { cat "$ws/fail.out"; fail "failure messages"; }
@@ -135,7 +136,7 @@ import json, sys
 links = sys.argv[2]
 s = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1]
 by_port = {d["port"].split("/")[-1]: d for d in s["devices"]}
-assert s["failed"] == 4 and s["provisioned"] == 0, s
+assert s["failed"] == 5 and s["provisioned"] == 0, s
 assert by_port["busy"]["error_code"] == "busy" and "busy" in by_port["busy"]["error"], by_port["busy"]
 assert links + "/busy" in by_port["busy"]["error"], by_port["busy"]
 m = by_port["model"]
@@ -144,6 +145,16 @@ f = by_port["full"]
 assert f["device"] == "CLI-0007" and f["error_code"] == "storage-full" and "CLI-0007" in f["error"], f
 n = by_port["nothing"]
 assert n["error_code"] == "not-found" and links + "/nothing" in n["error"], n
+# failures by class (error code and step), not by message: the two full
+# boards are one class, with both as examples
+groups = {(g["error_code"], g["step"]): g for g in s["failures"]}
+assert sum(g["devices"] for g in s["failures"]) == 5, s["failures"]
+full = [g for g in s["failures"] if g["error_code"] == "storage-full"]
+assert len(full) == 1 and full[0]["devices"] == 2, s["failures"]
+assert sorted(full[0]["example_devices"]) == ["CLI-0007", "CLI-0027"], full
+assert s["failures"][0] is full[0], "most devices first"
+assert groups[("busy", "connect")]["devices"] == 1, groups
+assert groups[("not-found", "connect")]["devices"] == 1, groups
 PY
 [ "$(q "select state from devices where uid = 'CLI-0007'")" = failed ] || fail "full device not marked failed"
 [ "$(q "select count(*) from devices where uid = 'CLI-0005'")" -eq 0 ] || fail "busy port's device touched"

@@ -88,7 +88,9 @@ kill -TERM "$watch_pid"
 reap "$watch_pid"
 watch_pid=
 [ $rc -eq 1 ] || fail "watch with one failed device should exit 1, got $rc"
-grep -q '^4 provisioned, 1 failed' "$ws/watch.out" || fail "summary"
+grep -q '^4 provisioned, 1 failed, 1 skipped' "$ws/watch.out" || fail "summary"
+grep -Eq "WAT-1 +skipped +[0-9A-F]{40}" "$ws/watch.out" || fail "the board that came back is not a skipped row with its serial"
+grep -Eq "^ +1 storage-full at [a-z]+ \(e\.g\. WAT-5\): .*WAT-5" "$ws/watch.out" || fail "failures by class"
 for u in WAT-1 WAT-2 WAT-3 WAT-6; do
 	[ "$(q "select state from devices where uid = '$u'")" = provisioned ] || fail "$u not provisioned"
 done
@@ -106,6 +108,11 @@ echo log >"$L/j-run.log"
 watch_pid=$!
 sim j1 WAT-7 --baud 921600
 wait_for '"event":"result"' 1
+# a board provisioned before: a skipped result, not a second certificate
+kill "${sim_pid[fix3]}"
+unset 'sim_pid[fix3]'
+sim j2 WAT-3 --baud 921600
+wait_for '"event":"result"' 2
 kill -INT "$watch_pid"
 reap "$watch_pid"
 watch_pid=
@@ -115,10 +122,15 @@ python3 - "$ws/watch.out" <<'PY' || fail "watch --json lines"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 r = [l for l in lines if l["event"] == "result"]
-assert len(r) == 1 and r[0]["device"] == "WAT-7" and r[0]["result"] == "ok", r
+assert len(r) == 2 and r[0]["device"] == "WAT-7" and r[0]["result"] == "ok", r
+assert r[1]["device"] == "WAT-3" and r[1]["result"] == "skipped" and r[1]["serial"], r
+assert r[1]["error"] is None and r[1]["error_code"] is None, r
+steps = [l["step"] for l in lines if l["event"] == "progress" and l["device"] == "WAT-3"]
+assert steps == ["skipped"], steps
 assert not [l for l in lines if l.get("port", "").endswith((".pid", ".log"))], lines
 s = lines[-1]
-assert s["event"] == "summary" and s["command"] == "watch" and s["provisioned"] == 1, s
+assert s["event"] == "summary" and s["command"] == "watch", s
+assert (s["provisioned"], s["failed"], s["skipped"], s["exit_code"]) == (1, 0, 1, 0), s
 PY
 # on-return=reprovision: a board provisioned before this watch (WAT-2, still on
 # its fixture) gets a new certificate once; the one it re-provisioned is not

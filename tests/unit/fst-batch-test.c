@@ -63,7 +63,9 @@ fst_batch_test_csv_bad_quotes(void)
 	    {"device,port\n\"SN\"1,/dev/x\n", "m.csv:2: text after the closing quote of field 1"},
 	    {"device,port\nSN-1,/dev/\"x\"\n", "m.csv:2: a quote inside unquoted field 2"},
 	    {"device,port\n\"SN-1\",\"/dev/x\",\n", "m.csv:2: 3 fields where the header has 2"},
-	    {"\"device\",\"colour\"\nA,B\n", "m.csv:1: column \"colour\" is unknown"},
+	    {"\"device\",\"Device\"\nA,B\n", "m.csv:1: column \"device\" is repeated"},
+	    {"device;port\nSN-1;\"/dev/x\n", "m.csv:2: a quoted field has no closing quote"},
+	    {"device,port\n\"SN\n1\",/dev/x\n", "m.csv:2: the device value holds a control"},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
@@ -73,6 +75,61 @@ fst_batch_test_csv_bad_quotes(void)
 		g_test_message("case %u: %s", i, error->message);
 		g_assert_true(g_str_has_prefix(error->message, cases[i].message));
 	}
+}
+
+/* a spreadsheet in a German or French locale separates with semicolons (the
+ * comma is its decimal mark), quotes a cell that holds a semicolon, and
+ * keeps multi-line cells of a notes column, which the manifest ignores */
+static void
+fst_batch_test_csv_semicolon(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstBatch) batch =
+	    fst_batch_test_parse("\xef\xbb\xbf"
+	                         "Device;Port;Notes;Lot\r\n"
+	                         "SN-1;/dev/ttyUSB0;\"Spannung 3,3 V; ok\";L-1\r\n"
+	                         "\"SN;2\";/dev/ttyUSB1;\"zwei\r\nZeilen\r\n\";L-1\r\n"
+	                         "SN-3;;;\r\n",
+	                         &error);
+	FstBatchRow *row;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(batch->rows->len, ==, 3);
+	row = g_ptr_array_index(batch->rows, 0);
+	g_assert_cmpstr(row->device, ==, "SN-1");
+	g_assert_cmpstr(row->port, ==, "/dev/ttyUSB0");
+	g_assert_cmpstr(row->lot, ==, "L-1");
+	row = g_ptr_array_index(batch->rows, 1);
+	g_assert_cmpstr(row->device, ==, "SN;2");
+	g_assert_cmpstr(row->port, ==, "/dev/ttyUSB1");
+	g_assert_cmpuint(row->line, ==, 3);
+	/* the row after a three-line cell is on line 6 of the file */
+	row = g_ptr_array_index(batch->rows, 2);
+	g_assert_cmpstr(row->device, ==, "SN-3");
+	g_assert_null(row->port);
+	g_assert_cmpuint(row->line, ==, 6);
+}
+
+/* the comma stays the separator when the header has more commas, even with
+ * semicolons inside quoted names */
+static void
+fst_batch_test_csv_delimiter(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstBatch) batch = fst_batch_test_parse("# made by hand; comma separated\n"
+	                                                 "device,\"port;x\",lot\nSN-1,/dev/a,L;1\n",
+	                                                 &error);
+	FstBatchRow *row;
+
+	g_assert_no_error(error);
+	row = g_ptr_array_index(batch->rows, 0);
+	g_assert_cmpstr(row->device, ==, "SN-1");
+	g_assert_cmpstr(row->lot, ==, "L;1");
+	g_clear_pointer(&batch, fst_batch_free);
+	batch = fst_batch_test_parse("device\tport\nSN-1\t/dev/a\n", &error);
+	g_assert_no_error(error);
+	row = g_ptr_array_index(batch->rows, 0);
+	g_assert_cmpstr(row->port, ==, "/dev/a");
 }
 
 static void
@@ -221,6 +278,9 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/batch/csv/quoted", fst_batch_test_csv_quoted);
 	g_test_add_func("/fst/batch/csv/bad-quotes", fst_batch_test_csv_bad_quotes);
 	g_test_add_func("/fst/batch/csv/header-quoted", fst_batch_test_csv_header_quoted);
+	g_test_add_func("/fst/batch/csv/semicolons-and-multi-line-cells",
+	                fst_batch_test_csv_semicolon);
+	g_test_add_func("/fst/batch/csv/delimiter-from-header", fst_batch_test_csv_delimiter);
 	g_test_add_func("/fst/batch/json/rejects-deep-nesting", fst_batch_test_json_deep);
 	g_test_add_func("/fst/batch/json/rejects-nul-escape", fst_batch_test_json_nul);
 	g_test_add_func("/fst/batch/json/rejects-repeated-member", fst_batch_test_json_repeated);

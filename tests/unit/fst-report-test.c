@@ -71,14 +71,17 @@ test_make_der(guint64 serial)
 	return bytes;
 }
 
-/* one device through the API, provisioned or failed with @failure */
+/* one device through the API, provisioned or failed with @failure: @code at
+ * @step, recorded as the pipeline does (the step's event, then the failure) */
 static void
 test_device(FstDb *db,
             gint64 station,
             const gchar *uid,
             const gchar *model,
             guint64 serial,
-            const gchar *failure)
+            const gchar *failure,
+            FstError code,
+            const gchar *step)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) der = test_make_der(serial);
@@ -95,7 +98,11 @@ test_device(FstDb *db,
 	g_assert_true(fst_db_add_certificate(db, id, &cert, &error));
 	g_assert_no_error(error);
 	if (failure != NULL) {
-		g_autoptr(GError) f = g_error_new_literal(FST_ERROR, FST_ERROR_TIMED_OUT, failure);
+		g_autoptr(GError) f = g_error_new_literal(FST_ERROR, code, failure);
+		gint64 now = g_get_real_time();
+		g_assert_true(fst_db_add_event(
+		    db, id, step, now, now, fst_error_code_to_string(code), failure, &error));
+		g_assert_no_error(error);
 		g_assert_true(fst_db_finish_device(db, id, serial_hex, f, &error));
 	} else {
 		g_assert_true(fst_db_finish_device(db, id, serial_hex, NULL, &error));
@@ -122,23 +129,42 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	/* lot L-HOSTILE: device strings a spreadsheet or a parser could trip on */
 	g_assert_true(fst_db_set_context(db, "@operator", "L-HOSTILE", &error));
 	g_assert_no_error(error);
-	test_device(db, station, "SN,1 \"quoted\"", "=HYPERLINK(\"http://x\")", 0x101, NULL);
-	test_device(db, station, "Gerät-ü-日本", "-2+3", 0x102, "line one\nline two, \"two\"");
-	test_device(db, station, " padded ", "model", 0x103, NULL);
+	test_device(
+	    db, station, "SN,1 \"quoted\"", "=HYPERLINK(\"http://x\")", 0x101, NULL, 0, NULL);
+	test_device(db,
+	            station,
+	            "Gerät-ü-日本",
+	            "-2+3",
+	            0x102,
+	            "line one\nline two, \"two\"",
+	            FST_ERROR_INVALID_DATA,
+	            "identify");
+	test_device(db, station, " padded ", "model", 0x103, NULL, 0, NULL);
 
-	/* lot L-BIG: enough devices for several PDF pages, three failure reasons */
+	/* lot L-BIG: enough devices for several PDF pages, three classes of
+	 * failure whose messages name the device, as real ones do */
 	g_assert_true(fst_db_set_context(db, "Ana", "L-BIG", &error));
 	g_assert_no_error(error);
 	for (guint i = 0; i < 150; i++) {
 		g_autofree gchar *uid = g_strdup_printf("BIG-%04u", i);
-		const gchar *failure = NULL;
-		if (i % 10 == 3)
-			failure = "reading back the device certificate: timed out";
-		else if (i % 25 == 7)
-			failure = "the device has no room for the trust roots";
-		else if (i == 149)
-			failure = "cancelled by the operator";
-		test_device(db, station, uid, "sensor", 0x1000 + i, failure);
+		g_autofree gchar *failure = NULL;
+		FstError code = FST_ERROR_INTERNAL;
+		const gchar *step = NULL;
+		if (i % 10 == 3) {
+			failure =
+			    g_strdup_printf("reading back the certificate of %s: timed out", uid);
+			code = FST_ERROR_TIMED_OUT;
+			step = "verify";
+		} else if (i % 25 == 7) {
+			failure = g_strdup_printf("%s has no room for the trust roots", uid);
+			code = FST_ERROR_STORAGE_FULL;
+			step = "burn";
+		} else if (i == 149) {
+			failure = g_strdup_printf("%s: cancelled by the operator", uid);
+			code = FST_ERROR_CANCELLED;
+			step = "keygen";
+		}
+		test_device(db, station, uid, "sensor", 0x1000 + i, failure, code, step);
 	}
 }
 
@@ -255,6 +281,11 @@ test_csv_hostile_strings(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(test_cell(rows, 1, "lot"), ==, "L-HOSTILE");
 	g_assert_cmpstr(test_cell(rows, 1, "device_state"), ==, "provisioned");
 	g_assert_cmpstr(test_cell(rows, 2, "device_state"), ==, "failed");
+	/* a failed device's class, empty for the others */
+	g_assert_cmpstr(test_cell(rows, 2, "error_code"), ==, "invalid-data");
+	g_assert_cmpstr(test_cell(rows, 2, "failed_step"), ==, "identify");
+	g_assert_cmpstr(test_cell(rows, 1, "error_code"), ==, "");
+	g_assert_cmpstr(test_cell(rows, 1, "failed_step"), ==, "");
 	g_assert_cmpstr(test_cell(rows, 1, "serial"), ==, "101");
 	g_assert_cmpstr(test_cell(rows, 1, "cert_state"), ==, "verified");
 	g_assert_true(g_regex_match_simple(
@@ -282,6 +313,9 @@ test_csv_scopes(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GPtrArray) rn = test_csv_parse(n);
 	g_autoptr(GPtrArray) rf = test_csv_parse(f);
 	g_autoptr(FstReportSummary) sum = NULL;
+	FstReportFailure *first;
+	FstReportFailure *second;
+	FstReportFailure *third;
 
 	g_assert_cmpuint(ra->len, ==, 1 + 153);
 	g_assert_cmpuint(rs->len, ==, 1 + 150);
@@ -294,12 +328,25 @@ test_csv_scopes(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(sum->failed, ==, 15 + 6 + 1);
 	g_assert_cmpint(sum->provisioned, ==, 150 - 22);
 	g_assert_cmpstr(sum->stations, ==, "line-3");
+	/* one group per class (error code, step), not per message */
 	g_assert_cmpuint(sum->failures->len, ==, 3);
-	g_assert_cmpstr(((FstReportFailure *)g_ptr_array_index(sum->failures, 0))->reason,
-	                ==,
-	                "reading back the device certificate: timed out");
-	g_assert_cmpint(((FstReportFailure *)g_ptr_array_index(sum->failures, 0))->devices, ==, 15);
-	g_assert_cmpint(((FstReportFailure *)g_ptr_array_index(sum->failures, 2))->devices, ==, 1);
+	first = g_ptr_array_index(sum->failures, 0);
+	g_assert_cmpstr(first->error_code, ==, "timed-out");
+	g_assert_cmpstr(first->step, ==, "verify");
+	g_assert_cmpint(first->devices, ==, 15);
+	g_assert_true(g_str_has_prefix(first->reason, "reading back the certificate of BIG-"));
+	g_assert_cmpuint(g_strv_length(first->example_devices), ==, 3);
+	g_assert_cmpstr(first->example_devices[0], ==, "BIG-0003");
+	g_assert_cmpstr(first->example_devices[2], ==, "BIG-0023");
+	second = g_ptr_array_index(sum->failures, 1);
+	g_assert_cmpstr(second->error_code, ==, "storage-full");
+	g_assert_cmpstr(second->step, ==, "burn");
+	g_assert_cmpint(second->devices, ==, 6);
+	third = g_ptr_array_index(sum->failures, 2);
+	g_assert_cmpstr(third->error_code, ==, "cancelled");
+	g_assert_cmpstr(third->step, ==, "keygen");
+	g_assert_cmpint(third->devices, ==, 1);
+	g_assert_cmpstr(third->example_devices[0], ==, "BIG-0149");
 	g_assert_nonnull(sum->database_id);
 	g_assert_nonnull(sum->audit_head);
 }
@@ -315,6 +362,8 @@ test_json(TestFixture *fx, gconstpointer user_data)
 	JsonObject *root;
 	JsonObject *summary;
 	JsonArray *devices;
+	JsonArray *failures;
+	JsonObject *failure;
 
 	g_assert_true(fst_report_write_json(fx->db_path, &scope, f, &error));
 	g_assert_no_error(error);
@@ -338,6 +387,19 @@ test_json(TestFixture *fx, gconstpointer user_data)
 	    json_object_get_string_member(json_array_get_object_element(devices, 1), "last_error"),
 	    ==,
 	    "line one\nline two, \"two\"");
+	/* the failures by class: error code, step, count and examples */
+	failures = json_object_get_array_member(summary, "failures");
+	g_assert_cmpuint(json_array_get_length(failures), ==, 1);
+	failure = json_array_get_object_element(failures, 0);
+	g_assert_cmpstr(json_object_get_string_member(failure, "error_code"), ==, "invalid-data");
+	g_assert_cmpstr(json_object_get_string_member(failure, "step"), ==, "identify");
+	g_assert_cmpint(json_object_get_int_member(failure, "devices"), ==, 1);
+	g_assert_cmpstr(
+	    json_object_get_string_member(failure, "example"), ==, "line one\nline two, \"two\"");
+	g_assert_cmpstr(json_array_get_string_element(
+	                    json_object_get_array_member(failure, "example_devices"), 0),
+	                ==,
+	                "Gerät-ü-日本");
 }
 
 static guint
@@ -559,6 +621,48 @@ test_parse_time(void)
 	g_assert_nonnull(strstr(error->message, "23.11.2026 is not a date"));
 }
 
+/* the PDF's summary groups the failures by class, as its text says */
+static void
+test_pdf_failure_classes(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = g_build_filename(fx->tmpdir, "big.pdf", NULL);
+	g_autofree gchar *pdftotext = g_find_program_in_path("pdftotext");
+	g_autofree gchar *text = NULL;
+	g_autoptr(GStrvBuilder) sb = g_strv_builder_new();
+	g_auto(GStrv) argv = NULL;
+	FstReportScope scope = {.lot = "L-BIG"};
+	gint status = 0;
+
+	g_assert_true(fst_report_write_pdf(fx->db_path, &scope, path, &error));
+	g_assert_no_error(error);
+	if (pdftotext == NULL) {
+		fst_test_skip_missing("pdftotext (poppler-utils) is not installed: the PDF text "
+		                      "is not read");
+		return;
+	}
+	g_strv_builder_add_many(sb, "pdftotext", "-layout", "-f", "1", "-l", "1", path, "-", NULL);
+	argv = g_strv_builder_end(sb);
+	g_spawn_sync(NULL,
+	             argv,
+	             NULL,
+	             G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+	             NULL,
+	             NULL,
+	             &text,
+	             NULL,
+	             &status,
+	             &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_nonnull(strstr(text, "Failures by class"));
+	g_assert_true(g_regex_match_simple(
+	    "15 +timed-out at verify +e\\.g\\. BIG-0003, BIG-0013, BIG-0023", text, 0, 0));
+	g_assert_true(g_regex_match_simple("6 +storage-full at burn", text, 0, 0));
+	g_assert_true(
+	    g_regex_match_simple("1 +cancelled at keygen +e\\.g\\. BIG-0149", text, 0, 0));
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -577,6 +681,7 @@ main(int argc, char **argv)
 	test_add("/fst/report/csv/scopes-and-summary", test_csv_scopes);
 	test_add("/fst/report/json/parses", test_json);
 	test_add("/fst/report/pdf/pages", test_pdf);
+	test_add("/fst/report/pdf/failures-by-class", test_pdf_failure_classes);
 	test_add("/fst/report/sign/changed-byte-fails", test_sign_verify);
 	test_add("/fst/report/sign/certificate-says-what-it-is", test_sign_cert);
 	test_add("/fst/report/sign/clear-key-encrypted-in-place", test_sign_migrate);
