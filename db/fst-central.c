@@ -182,6 +182,46 @@ static const gchar *fst_central_schema_v1 =
     "  FOR EACH ROW WHEN (NEW.state IN ('verified', 'registered') AND NEW.conflict IS NULL)"
     "  EXECUTE FUNCTION fst_certificate_handover();";
 
+/* the registration queue worked by registrars (db/central.md, "Registration
+ * queue"): next_attempt_at is when a row is next due, the next try of a row
+ * put back after a failure or the end of the claim of a row in progress; a
+ * row the registry queues itself (the deactivation of a certificate taken
+ * over by another station) has no local_id. The take-over trigger queues
+ * that deactivation, for each target the old certificate was queued for
+ * (`*` if none), as a station does for a take-over of its own. */
+static const gchar *fst_central_schema_v2 =
+    "ALTER TABLE registrations ADD COLUMN next_attempt_at timestamptz;"
+    "ALTER TABLE registrations ALTER COLUMN local_id DROP NOT NULL;"
+    "UPDATE registrations SET next_attempt_at = claimed_at + interval '10 minutes'"
+    "  WHERE state = 'in-progress';"
+    "CREATE INDEX registrations_certificate ON registrations(station_id, certificate_local_id);"
+    "CREATE OR REPLACE FUNCTION fst_certificate_handover() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    IF NOT EXISTS (SELECT 1 FROM handovers WHERE device_uid = NEW.device_uid) THEN"
+    "      RETURN NEW;"
+    "    END IF;"
+    "    WITH superseded AS ("
+    "      UPDATE certificates o SET superseded_by = n.name || ' ' || NEW.serial_hex"
+    "      FROM handovers h, stations n, stations s"
+    "      WHERE n.id = NEW.station_id AND h.new_station = n.name"
+    "        AND h.device_uid = NEW.device_uid AND s.name = h.old_station"
+    "        AND o.station_id = s.id AND o.serial_hex = h.old_serial"
+    "        AND o.superseded_by IS NULL"
+    "      RETURNING o.station_id, o.local_id)"
+    "    INSERT INTO registrations (station_id, local_id, certificate_local_id, target,"
+    "      action, created_at)"
+    "    SELECT x.station_id, NULL, x.local_id, t.target, 'deactivate',"
+    "      (extract(epoch FROM now()) * 1000000)::bigint"
+    "    FROM superseded x CROSS JOIN LATERAL ("
+    "      SELECT DISTINCT r.target FROM registrations r WHERE r.station_id = x.station_id"
+    "        AND r.certificate_local_id = x.local_id AND r.action = 'register'"
+    "      UNION SELECT '*' WHERE NOT EXISTS (SELECT 1 FROM registrations r"
+    "        WHERE r.station_id = x.station_id AND r.certificate_local_id = x.local_id"
+    "        AND r.action = 'register')) t;"
+    "    RETURN NEW;"
+    "  END $$;";
+
 /* the advisory lock key of the migrations: "fstcentr" */
 #define FST_CENTRAL_MIGRATION_LOCK "7310309447183136114"
 
@@ -191,6 +231,8 @@ fst_central_schema_sql(guint version)
 	switch (version) {
 	case 1:
 		return fst_central_schema_v1;
+	case 2:
+		return fst_central_schema_v2;
 	default:
 		return NULL;
 	}
@@ -273,35 +315,100 @@ fst_central_normalize_conninfo(const gchar *conninfo, GError **error)
  * @conninfo: see fst_central_normalize_conninfo()
  * @error: return location for a #GError
  *
- * Connects to the central registry. Fails with %FST_ERROR_DISCONNECTED when
- * the server cannot be reached (the station works on offline) and
- * %FST_ERROR_CONFIG for a bad setting.
+ * Connects to the central registry, as fst_central_connect_full() does
+ * without a way to ask for a password.
  *
  * Returns: (transfer full): a connection for one thread at a time, or %NULL
  */
 FstCentral *
 fst_central_connect(const gchar *conninfo, GError **error)
 {
+	return fst_central_connect_full(conninfo, NULL, NULL, error);
+}
+
+/* a connection attempt; @password (nullable) after the connection string */
+static PGconn *
+fst_central_connect_once(const gchar *conninfo, const FstSecret *password)
+{
+	/* expand_dbname: the connection string expands where dbname stands,
+	 * overriding the keys before it and overridden by those after it */
+	const gchar *keys[] = {"application_name", "connect_timeout", "dbname", "password", NULL};
+	const gchar *values[] = {"fleetstation", "5", conninfo, NULL, NULL};
+
+	if (password != NULL)
+		values[3] = fst_secret_get_str(password);
+	return PQconnectdbParams(keys, values, 1);
+}
+
+/**
+ * fst_central_connect_full:
+ * @conninfo: see fst_central_normalize_conninfo()
+ * @ask: (nullable) (scope call): asks for the password when the server wants
+ *   one and libpq found none (~/.pgpass, $PGPASSFILE), or the one it found
+ *   was refused
+ * @user_data: for @ask
+ * @error: return location for a #GError
+ *
+ * Connects to the central registry. A password @ask gives goes to libpq for
+ * this connection only and is wiped with its #FstSecret; a refused one is
+ * asked again, up to three times. Fails with %FST_ERROR_DISCONNECTED when
+ * the server cannot be reached (the station works on offline),
+ * %FST_ERROR_PERMISSION_DENIED when it wants a password nobody gave, and
+ * %FST_ERROR_CONFIG for a bad setting.
+ *
+ * Returns: (transfer full): a connection for one thread at a time, or %NULL
+ */
+FstCentral *
+fst_central_connect_full(const gchar *conninfo,
+                         FstCentralAskPassword ask,
+                         gpointer user_data,
+                         GError **error)
+{
 	g_autofree gchar *str = fst_central_normalize_conninfo(conninfo, error);
 	g_autoptr(FstCentral) self = NULL;
-	const gchar *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const gchar *values[] = {NULL, "fleetstation", "5", NULL};
+	gint code = FST_ERROR_DISCONNECTED;
 
 	if (str == NULL)
 		return NULL;
-	values[0] = str;
 	self = g_new0(FstCentral, 1);
-	/* expand_dbname: the first value is the whole connection string; the
-	 * later ones apply only where it sets nothing */
-	self->conn = PQconnectdbParams(keys, values, 1);
+	self->conn = fst_central_connect_once(str, NULL);
+	for (guint i = 0;
+	     ask != NULL && i < 3 && self->conn != NULL && PQstatus(self->conn) != CONNECTION_OK &&
+	     (PQconnectionNeedsPassword(self->conn) || PQconnectionUsedPassword(self->conn));
+	     i++) {
+		g_autofree gchar *who = g_strdup_printf("user %s on the central registry %s:%s/%s",
+		                                        PQuser(self->conn),
+		                                        PQhost(self->conn),
+		                                        PQport(self->conn),
+		                                        PQdb(self->conn));
+		/* none found: a first question; one given or found: refused */
+		g_autoptr(FstSecret) password =
+		    ask(who, !PQconnectionNeedsPassword(self->conn), user_data, error);
+		if (password == NULL) {
+			g_prefix_error(
+			    error,
+			    "the central registry wants a password, and libpq found none "
+			    "in ~/.pgpass or $PGPASSFILE (mode 0600): ");
+			return NULL;
+		}
+		PQfinish(self->conn);
+		self->conn = fst_central_connect_once(str, password);
+	}
 	if (self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK) {
 		g_autofree gchar *msg = g_strchomp(
 		    g_strdup(self->conn != NULL ? PQerrorMessage(self->conn) : "out of memory"));
+		if (self->conn != NULL &&
+		    (PQconnectionNeedsPassword(self->conn) || PQconnectionUsedPassword(self->conn)))
+			code = FST_ERROR_PERMISSION_DENIED;
 		g_set_error(error,
 		            FST_ERROR,
-		            FST_ERROR_DISCONNECTED,
-		            "cannot reach the central registry: %s",
-		            msg);
+		            code,
+		            "cannot reach the central registry: %s%s",
+		            msg,
+		            code == FST_ERROR_PERMISSION_DENIED
+		                ? " (put the password in ~/.pgpass or the file $PGPASSFILE names, "
+		                  "mode 0600, or run where the station can ask for it)"
+		                : "");
 		return NULL;
 	}
 	self->server =

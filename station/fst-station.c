@@ -374,6 +374,20 @@ fst_station_get_interaction(const gchar *workspace, FstInteraction *interaction)
 }
 
 /**
+ * fst_station_dup_interaction:
+ * @workspace: a workspace
+ *
+ * Returns: (transfer full): what asks for secrets in this process: the
+ *   default interaction (fst_station_set_default_interaction()), or the
+ *   unattended one for @workspace
+ */
+FstInteraction *
+fst_station_dup_interaction(const gchar *workspace)
+{
+	return fst_station_get_interaction(workspace, NULL);
+}
+
+/**
  * fst_station_ask_ca_secret:
  * @workspace: a workspace
  * @interaction: (nullable): how to ask, or %NULL for the default

@@ -23,6 +23,8 @@ import tempfile
 import threading
 import time
 
+from fst_central_harness import fail, psql, run, start_sim
+
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 TEMPLATES = os.environ["FST_TEMPLATES_DIR"]
@@ -30,18 +32,6 @@ PG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fst-central-pg.sh
 STATIONS = ["S1", "S2", "S3", "S4"]
 GANG = int(os.environ.get("FST_CENTRAL_GANG", "4"))
 ROUNDS = 4
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def run(args, check=True, **kw):
-    out = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
-    if check and out.returncode != 0:
-        fail(f"{' '.join(args)} exited {out.returncode}:\n{out.stdout.decode(errors='replace')}")
-    return out
 
 
 class Env:
@@ -53,29 +43,16 @@ class Env:
         self.lock = threading.Lock()
 
     def psql(self, sql):
-        out = run(["psql", "-X", "-A", "-t", "-q", self.conninfo, "-c", sql])
-        return out.stdout.decode().strip()
+        return psql(self.conninfo, sql)
 
     def ws(self, name):
         return os.path.join(self.tmp, name)
 
     def sim(self, name, uid):
-        link = os.path.join(self.tmp, "links", name)
-        storage = os.path.join(self.tmp, "storage", name + ".bin")
-        ready = os.path.join(self.tmp, name + ".ready")
-        with open(ready, "w") as f:
-            p = subprocess.Popen(
-                [DEVSIM, "--uid", uid, "--model", "devsim-ecc", "--key-types", "ec-p256",
-                 "--validation", "rsa,ecdsa-p256,ecdsa-p384", "--storage", storage,
-                 "--link", link], stdout=f, stderr=subprocess.DEVNULL)
+        link, storage, p = start_sim(DEVSIM, self.tmp, name, uid)
         with self.lock:
             self.sims.append(p)
-        for _ in range(200):
-            with open(ready) as f:
-                if "READY" in f.read():
-                    return link, storage, p
-            time.sleep(0.05)
-        fail(f"simulator {name} did not start")
+        return link, storage, p
 
     def round(self, station, r):
         """one gang of devices at one station; returns when the job ended"""
