@@ -38,6 +38,26 @@ fst_central_registration_free(FstCentralRegistration *self)
 	g_free(self);
 }
 
+/* one row of fst_central_claim_registrations() */
+static gpointer
+fst_central_registration_from_row(const PGresult *res, gint i)
+{
+	FstCentralRegistration *r = g_new0(FstCentralRegistration, 1);
+	r->id = fst_central_get_int(res, i, 0);
+	r->station = fst_central_get_text(res, i, 1);
+	r->serial_hex = fst_central_get_text(res, i, 2);
+	r->aws_cert_id = fst_central_get_text(res, i, 3);
+	r->target = fst_central_get_text(res, i, 4);
+	r->action = fst_central_get_text(res, i, 5);
+	r->attempts = (gint)fst_central_get_int(res, i, 6);
+	r->der = fst_central_get_bytea(res, i, 7);
+	r->device_uid = fst_central_get_text(res, i, 8);
+	r->issuer_sha256 = fst_central_get_text(res, i, 9);
+	r->lot = fst_central_get_text(res, i, 10);
+	r->remote_id = fst_central_get_text(res, i, 11);
+	return r;
+}
+
 /**
  * fst_central_claim_registrations:
  * @self: a connection
@@ -69,15 +89,12 @@ fst_central_claim_registrations(FstCentral *self,
                                 gint64 lease_us,
                                 GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_registration_free);
 	g_autofree gchar *limit_str = g_strdup_printf("%u", limit > 0 ? limit : 1);
 	g_autofree gchar *lease_str = g_strdup_printf(
 	    "%" G_GINT64_FORMAT, lease_us > 0 ? lease_us : FST_CENTRAL_CLAIM_LEASE_US);
 	const gchar *params[] = {registrar, action, limit_str, lease_str};
-	g_autoptr(PGresult) res = NULL;
 
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "WITH q AS (SELECT id FROM registrations r"
 	    "   WHERE ($2::text IS NULL OR action = $2)"
@@ -89,9 +106,8 @@ fst_central_claim_registrations(FstCentral *self,
 	    "     AND g.action = 'register' AND g.state IN ('pending', 'in-progress')))"
 	    "   ORDER BY id LIMIT $3::integer FOR UPDATE SKIP LOCKED),"
 	    " u AS (UPDATE registrations r SET state = 'in-progress', claimed_by = $1,"
-	    "   claimed_at = now(), next_attempt_at = now() + $4::bigint * interval '1 "
-	    "microsecond',"
-	    "   attempts = r.attempts + 1, updated_at = now()"
+	    "   claimed_at = now(), attempts = r.attempts + 1, updated_at = now(),"
+	    "   next_attempt_at = now() + $4::bigint * interval '1 microsecond'"
 	    "   FROM q WHERE r.id = q.id RETURNING r.*)"
 	    " SELECT u.id, s.name, c.serial_hex, c.aws_cert_id, u.target, u.action, u.attempts,"
 	    "  c.der, c.device_uid, c.issuer_sha256, c.lot, u.remote_id"
@@ -101,29 +117,10 @@ fst_central_claim_registrations(FstCentral *self,
 	    " ORDER BY u.id",
 	    4,
 	    params,
-	    NULL,
-	    NULL,
+	    fst_central_registration_from_row,
+	    (GDestroyNotify)fst_central_registration_free,
 	    "claiming registrations",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralRegistration *r = g_new0(FstCentralRegistration, 1);
-		r->id = fst_central_get_int(res, i, 0);
-		r->station = fst_central_get_text(res, i, 1);
-		r->serial_hex = fst_central_get_text(res, i, 2);
-		r->aws_cert_id = fst_central_get_text(res, i, 3);
-		r->target = fst_central_get_text(res, i, 4);
-		r->action = fst_central_get_text(res, i, 5);
-		r->attempts = (gint)fst_central_get_int(res, i, 6);
-		r->der = fst_central_get_bytea(res, i, 7);
-		r->device_uid = fst_central_get_text(res, i, 8);
-		r->issuer_sha256 = fst_central_get_text(res, i, 9);
-		r->lot = fst_central_get_text(res, i, 10);
-		r->remote_id = fst_central_get_text(res, i, 11);
-		g_ptr_array_add(out, r);
-	}
-	return g_steal_pointer(&out);
 }
 
 /* one UPDATE of a row @registrar holds ($1 the row, $2 the registrar, then
@@ -277,9 +274,8 @@ fst_central_renew_registration(FstCentral *self,
 	    self,
 	    id,
 	    registrar,
-	    "UPDATE registrations SET remote_id = coalesce($3, remote_id),"
-	    "  next_attempt_at = now() + $4::bigint * interval '1 microsecond', updated_at = "
-	    "now()" FST_CENTRAL_CLAIMED,
+	    "UPDATE registrations SET remote_id = coalesce($3, remote_id), updated_at = now(),"
+	    "  next_attempt_at = now() + $4::bigint * interval '1 microsecond'" FST_CENTRAL_CLAIMED,
 	    2,
 	    remote_id,
 	    lease_str,

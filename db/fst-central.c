@@ -546,6 +546,29 @@ fst_central_get_bytea(const PGresult *res, gint row, gint col)
 	return bytes;
 }
 
+/* a query's rows as a list: @row_func makes one element of each row, which
+ * @free_func frees */
+GPtrArray *
+fst_central_exec_rows(FstCentral *self,
+                      const gchar *sql,
+                      gint n_params,
+                      const gchar *const *values,
+                      FstCentralRowFunc row_func,
+                      GDestroyNotify free_func,
+                      const gchar *what,
+                      GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(free_func);
+	g_autoptr(PGresult) res =
+	    fst_central_exec(self, sql, n_params, values, NULL, NULL, what, error);
+
+	if (res == NULL)
+		return NULL;
+	for (gint i = 0; i < PQntuples(res); i++)
+		g_ptr_array_add(out, row_func(res, i));
+	return g_steal_pointer(&out);
+}
+
 /**
  * fst_central_get_schema_version:
  * @self: a connection
@@ -874,6 +897,24 @@ fst_central_station_free(FstCentralStation *self)
 	g_free(self);
 }
 
+/* one row of fst_central_list_stations() */
+static gpointer
+fst_central_station_from_row(const PGresult *res, gint i)
+{
+	FstCentralStation *st = g_new0(FstCentralStation, 1);
+	st->name = fst_central_get_text(res, i, 0);
+	st->database_id = fst_central_get_text(res, i, 1);
+	st->host = fst_central_get_text(res, i, 2);
+	st->head_id = fst_central_get_int(res, i, 3);
+	st->head_hash = fst_central_get_text(res, i, 4);
+	st->last_sync_at = fst_central_get_int(res, i, 5);
+	st->devices = fst_central_get_int(res, i, 6);
+	st->certificates = fst_central_get_int(res, i, 7);
+	st->events = fst_central_get_int(res, i, 8);
+	st->conflicts = fst_central_get_int(res, i, 9);
+	return st;
+}
+
 /**
  * fst_central_list_stations:
  * @self: a connection
@@ -885,11 +926,7 @@ fst_central_station_free(FstCentralStation *self)
 GPtrArray *
 fst_central_list_stations(FstCentral *self, GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_station_free);
-	g_autoptr(PGresult) res = NULL;
-
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "SELECT s.name, s.database_id, s.host, s.head_id, s.head_hash,"
 	    "  coalesce((extract(epoch FROM s.last_sync_at) * 1000000)::bigint, 0),"
@@ -900,27 +937,10 @@ fst_central_list_stations(FstCentral *self, GError **error)
 	    "FROM stations s ORDER BY s.name",
 	    0,
 	    NULL,
-	    NULL,
-	    NULL,
+	    fst_central_station_from_row,
+	    (GDestroyNotify)fst_central_station_free,
 	    "listing the stations",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralStation *st = g_new0(FstCentralStation, 1);
-		st->name = fst_central_get_text(res, i, 0);
-		st->database_id = fst_central_get_text(res, i, 1);
-		st->host = fst_central_get_text(res, i, 2);
-		st->head_id = fst_central_get_int(res, i, 3);
-		st->head_hash = fst_central_get_text(res, i, 4);
-		st->last_sync_at = fst_central_get_int(res, i, 5);
-		st->devices = fst_central_get_int(res, i, 6);
-		st->certificates = fst_central_get_int(res, i, 7);
-		st->events = fst_central_get_int(res, i, 8);
-		st->conflicts = fst_central_get_int(res, i, 9);
-		g_ptr_array_add(out, st);
-	}
-	return g_steal_pointer(&out);
 }
 
 void
@@ -937,6 +957,22 @@ fst_central_conflict_free(FstCentralConflict *self)
 	g_free(self);
 }
 
+/* one row of fst_central_list_conflicts() */
+static gpointer
+fst_central_conflict_from_row(const PGresult *res, gint i)
+{
+	FstCentralConflict *c = g_new0(FstCentralConflict, 1);
+	c->id = fst_central_get_int(res, i, 0);
+	c->kind = fst_central_get_text(res, i, 1);
+	c->device_uid = fst_central_get_text(res, i, 2);
+	c->serial_hex = fst_central_get_text(res, i, 3);
+	c->station = fst_central_get_text(res, i, 4);
+	c->other_station = fst_central_get_text(res, i, 5);
+	c->detail = fst_central_get_text(res, i, 6);
+	c->found_at = fst_central_get_int(res, i, 7);
+	return c;
+}
+
 /**
  * fst_central_list_conflicts:
  * @self: a connection
@@ -948,36 +984,17 @@ fst_central_conflict_free(FstCentralConflict *self)
 GPtrArray *
 fst_central_list_conflicts(FstCentral *self, GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_conflict_free);
-	g_autoptr(PGresult) res = NULL;
-
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "SELECT id, kind, device_uid, serial_hex, station, other_station, detail,"
 	    "  (extract(epoch FROM found_at) * 1000000)::bigint "
 	    "FROM conflicts ORDER BY id",
 	    0,
 	    NULL,
-	    NULL,
-	    NULL,
+	    fst_central_conflict_from_row,
+	    (GDestroyNotify)fst_central_conflict_free,
 	    "listing the conflicts",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralConflict *c = g_new0(FstCentralConflict, 1);
-		c->id = fst_central_get_int(res, i, 0);
-		c->kind = fst_central_get_text(res, i, 1);
-		c->device_uid = fst_central_get_text(res, i, 2);
-		c->serial_hex = fst_central_get_text(res, i, 3);
-		c->station = fst_central_get_text(res, i, 4);
-		c->other_station = fst_central_get_text(res, i, 5);
-		c->detail = fst_central_get_text(res, i, 6);
-		c->found_at = fst_central_get_int(res, i, 7);
-		g_ptr_array_add(out, c);
-	}
-	return g_steal_pointer(&out);
 }
 
 void
@@ -999,6 +1016,27 @@ fst_central_cert_free(FstCentralCert *self)
 	g_free(self);
 }
 
+/* one row of fst_central_list_certificates() */
+static gpointer
+fst_central_cert_from_row(const PGresult *res, gint i)
+{
+	FstCentralCert *c = g_new0(FstCentralCert, 1);
+	c->station = fst_central_get_text(res, i, 0);
+	c->device_uid = fst_central_get_text(res, i, 1);
+	c->serial_hex = fst_central_get_text(res, i, 2);
+	c->issuer_sha256 = fst_central_get_text(res, i, 3);
+	c->aws_cert_id = fst_central_get_text(res, i, 4);
+	c->state = fst_central_get_text(res, i, 5);
+	c->slot = (gint)fst_central_get_int(res, i, 6);
+	c->lot = fst_central_get_text(res, i, 7);
+	c->operator_name = fst_central_get_text(res, i, 8);
+	c->profile = fst_central_get_text(res, i, 9);
+	c->created_at = fst_central_get_int(res, i, 10);
+	c->conflict = fst_central_get_text(res, i, 11);
+	c->superseded_by = fst_central_get_text(res, i, 12);
+	return c;
+}
+
 /**
  * fst_central_list_certificates:
  * @self: a connection
@@ -1015,12 +1053,9 @@ fst_central_list_certificates(FstCentral *self,
                               const gchar *lot,
                               GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_cert_free);
-	g_autoptr(PGresult) res = NULL;
 	const gchar *params[] = {device_uid, lot};
 
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "SELECT s.name, c.device_uid, c.serial_hex, c.issuer_sha256, c.aws_cert_id,"
 	    "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict,"
@@ -1031,28 +1066,8 @@ fst_central_list_certificates(FstCentral *self,
 	    "ORDER BY c.created_at, s.name, c.local_id",
 	    2,
 	    params,
-	    NULL,
-	    NULL,
+	    fst_central_cert_from_row,
+	    (GDestroyNotify)fst_central_cert_free,
 	    "listing certificates",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralCert *c = g_new0(FstCentralCert, 1);
-		c->station = fst_central_get_text(res, i, 0);
-		c->device_uid = fst_central_get_text(res, i, 1);
-		c->serial_hex = fst_central_get_text(res, i, 2);
-		c->issuer_sha256 = fst_central_get_text(res, i, 3);
-		c->aws_cert_id = fst_central_get_text(res, i, 4);
-		c->state = fst_central_get_text(res, i, 5);
-		c->slot = (gint)fst_central_get_int(res, i, 6);
-		c->lot = fst_central_get_text(res, i, 7);
-		c->operator_name = fst_central_get_text(res, i, 8);
-		c->profile = fst_central_get_text(res, i, 9);
-		c->created_at = fst_central_get_int(res, i, 10);
-		c->conflict = fst_central_get_text(res, i, 11);
-		c->superseded_by = fst_central_get_text(res, i, 12);
-		g_ptr_array_add(out, c);
-	}
-	return g_steal_pointer(&out);
 }
