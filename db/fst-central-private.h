@@ -37,6 +37,9 @@ gint64 fst_central_get_int(const PGresult *res, gint row, gint col);
 gchar *fst_central_get_text(const PGresult *res, gint row, gint col);
 GBytes *fst_central_get_bytea(const PGresult *res, gint row, gint col);
 
+gboolean
+fst_central_migrate_to(FstCentral *self, guint target, guint *from, guint *to, GError **error);
+
 /* makes one element of a list from row @row of @res */
 typedef gpointer (*FstCentralRowFunc)(const PGresult *res, gint row);
 GPtrArray *fst_central_exec_rows(FstCentral *self,

@@ -670,6 +670,14 @@ fst_central_check_schema(FstCentral *self, GError **error)
 gboolean
 fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 {
+	return fst_central_migrate_to(self, FST_CENTRAL_SCHEMA_VERSION, from, to, error);
+}
+
+/* fst_central_migrate() up to @target (a migration test starts from an
+ * older version) */
+gboolean
+fst_central_migrate_to(FstCentral *self, guint target, guint *from, guint *to, GError **error)
+{
 	guint version = 0;
 	guint found = G_MAXUINT;
 
@@ -693,7 +701,7 @@ fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 		}
 		if (found == G_MAXUINT)
 			found = version;
-		if (version >= FST_CENTRAL_SCHEMA_VERSION) {
+		if (version >= target) {
 			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
 			if (version > FST_CENTRAL_SCHEMA_VERSION)
 				return fst_central_check_schema(self, error);

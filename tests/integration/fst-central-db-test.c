@@ -193,6 +193,63 @@ fst_central_migrate_test(void)
 	                ==,
 	                FST_CENTRAL_SCHEMA_VERSION + 1);
 	fst_test_sql(central, "DELETE FROM fst_central_migrations WHERE version = 99");
+
+	/* from version 1 with rows: a claim made before keeps its 10 minutes, and a
+	 * take-over after queues the deactivation of the certificate taken over */
+	fst_test_sql(central, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	g_assert_true(fst_central_migrate_to(central, 1, &from, &to, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(to, ==, 1);
+	fst_test_sql(
+	    central,
+	    "INSERT INTO stations (name) VALUES ('A'), ('B');"
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	    " SELECT id, 1, 1, 'DEV-M', '01', 'ca', 'x', '\\x3082', 'verified', 0, 0, 0"
+	    " FROM stations WHERE name = 'A';"
+	    "INSERT INTO registrations (station_id, local_id, certificate_local_id, target, action,"
+	    " state, claimed_by, claimed_at, attempts, created_at)"
+	    " SELECT id, 1, 1, 'aws-iot:1:eu-west-1', 'register', 'in-progress', 'old',"
+	    " now() - interval '1 minute', 1, 0 FROM stations WHERE name = 'A'");
+	g_assert_true(fst_central_migrate(central, &from, &to, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(from, ==, 1);
+	g_assert_cmpuint(to, ==, FST_CENTRAL_SCHEMA_VERSION);
+	{
+		g_autoptr(GPtrArray) rows =
+		    fst_central_claim_registrations(central, "new", NULL, 10, 0, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(rows->len, ==, 0);
+	}
+	g_assert_true(
+	    fst_central_complete_registration(central,
+	                                      fst_test_int(central, "SELECT id FROM registrations"),
+	                                      "old",
+	                                      "arn:m",
+	                                      NULL,
+	                                      &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_central_handover(central, "DEV-M", "A", "01", "B", &error));
+	fst_test_sql(
+	    central,
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	    " SELECT id, 1, 1, 'DEV-M', '02', 'ca', 'y', '\\x3082', 'verified', 1, 0, 0"
+	    " FROM stations WHERE name = 'B'");
+	g_assert_cmpint(fst_test_int(central,
+	                             "SELECT count(*) FROM certificates WHERE serial_hex = '01'"
+	                             " AND superseded_by = 'B 02'"),
+	                ==,
+	                1);
+	g_assert_cmpint(
+	    fst_test_int(central,
+	                 "SELECT count(*) FROM registrations r JOIN stations s"
+	                 " ON s.id = r.station_id WHERE s.name = 'A'"
+	                 " AND r.action = 'deactivate' AND r.local_id IS NULL"
+	                 " AND r.certificate_local_id = 1"
+	                 " AND r.target = 'aws-iot:1:eu-west-1' AND r.state = 'pending'"),
+	    ==,
+	    1);
 }
 
 /* the uniqueness rules hold in the database itself, whatever a client does */
@@ -684,7 +741,7 @@ main(int argc, char **argv)
 	pg_data = g_build_filename(pgdir, "data", NULL);
 	g_test_add_func("/fst/central/conninfo/no-password-service-tls", fst_central_conninfo_test);
 	g_test_add_func("/fst/central/tls/verify-full", fst_central_tls_test);
-	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused",
+	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused-from-v1",
 	                fst_central_migrate_test);
 	g_test_add_func("/fst/central/constraints/serial-per-ca-one-in-service",
 	                fst_central_constraints_test);
