@@ -263,6 +263,11 @@ def main():
         at_peer = env.peer_certificates()
         if at_peer.get(old) != "INACTIVE" or at_peer.get(new) != "ACTIVE":
             fail(f"after the take-over: old certificate {at_peer.get(old)}, new {at_peer.get(new)}")
+        status = json.loads(run([STATION, "central", "status", "--json", "--workspace",
+                                 env.ws("S1")]).stdout)
+        if status["registration_queue"] != {"pending": 0, "in_progress": 0,
+                                            "done": 2 * GANG + 2, "failed": 0}:
+            fail(f"central status shows the queue as {status['registration_queue']}")
         print("ok: the certificate taken over is INACTIVE at the peer, its successor ACTIVE")
         return 0
     finally:
