@@ -24,23 +24,19 @@ Exit 77 without the PostgreSQL binaries or without moto.
 import json
 import os
 import re
-import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
-from fst_central_harness import fail, psql, run, start_sim
+from fst_central_harness import cleanup, fail, init_station, make_tmp, psql, run, start_pg, start_sim
 
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 TEMPLATES = os.environ["FST_TEMPLATES_DIR"]
 HERE = os.path.dirname(os.path.abspath(__file__))
-PG = os.path.join(HERE, "fst-central-pg.sh")
 PEER = os.path.join(HERE, "fst-aws-peer.py")
 GANG = int(os.environ.get("FST_CENTRAL_REGISTER_GANG", "8"))
 REGISTRARS = 3
@@ -144,18 +140,12 @@ def wait_all(procs, what):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="fst-central-register-")
+    tmp = make_tmp("fst-central-register-")
     env = Env(tmp)
-    os.makedirs(os.path.join(tmp, "links"))
-    os.makedirs(os.path.join(tmp, "storage"))
-    os.environ.pop("FLEETSTATION_CA_PASSPHRASE", None)
     try:
-        start = subprocess.run([PG, "start", env.pgdir], stdout=subprocess.PIPE)
-        if start.returncode == 77:
+        env.conninfo = start_pg(env.pgdir)
+        if env.conninfo is None:
             return 77
-        if start.returncode != 0:
-            fail("cannot start PostgreSQL")
-        env.conninfo = start.stdout.decode().strip()
         port = start_peer(env)
         if port is None:
             print("SKIP: moto is not installed in this Python (not in Debian); set "
@@ -168,13 +158,7 @@ def main():
         profile = write_profile(env, "aws-iot-ecc.profile", "central-register")
         rework = write_profile(env, "aws-iot-ecc-rework.profile", "central-register-rework")
         for s in ["S1", "S2", "R"]:
-            run([STATION, "init", "--workspace", env.ws(s), "--demo-ca", "--profile", profile,
-                 "--lot", f"LOT-{s}", "--central", env.conninfo])
-            conf = os.path.join(env.ws(s), "station.conf")
-            with open(conf) as f:
-                c = f.read()
-            with open(conf, "w") as f:
-                f.write(re.sub(r"^name=.*$", f"name={s}", c, count=1, flags=re.M))
+            init_station(STATION, env.ws(s), s, profile, env.conninfo)
         run([STATION, "central", "init", "--workspace", env.ws("S1")])
 
         # two stations provision side by side, offline from AWS
@@ -271,14 +255,7 @@ def main():
         print("ok: the certificate taken over is INACTIVE at the peer, its successor ACTIVE")
         return 0
     finally:
-        for p in env.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        subprocess.run([PG, "destroy", env.pgdir], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        if not os.environ.get("FST_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(tmp, env.pgdir, env.procs)
 
 
 if __name__ == "__main__":

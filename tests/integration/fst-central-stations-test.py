@@ -14,21 +14,18 @@ conflict. Exit 77 without the PostgreSQL binaries.
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-from fst_central_harness import fail, psql, run, start_sim
+from fst_central_harness import PG, cleanup, init_station, make_tmp, psql, run, start_pg, start_sim, fail
 
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 TEMPLATES = os.environ["FST_TEMPLATES_DIR"]
-PG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fst-central-pg.sh")
 STATIONS = ["S1", "S2", "S3", "S4"]
 GANG = int(os.environ.get("FST_CENTRAL_GANG", "4"))
 ROUNDS = 4
@@ -86,18 +83,12 @@ def device_serial(storage):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="fst-central-stations-")
+    tmp = make_tmp("fst-central-stations-")
     env = Env(tmp)
-    os.makedirs(os.path.join(tmp, "links"))
-    os.makedirs(os.path.join(tmp, "storage"))
-    os.environ.pop("FLEETSTATION_CA_PASSPHRASE", None)
     try:
-        start = subprocess.run([PG, "start", env.pgdir], stdout=subprocess.PIPE)
-        if start.returncode == 77:
+        env.conninfo = start_pg(env.pgdir)
+        if env.conninfo is None:
             return 77
-        if start.returncode != 0:
-            fail("cannot start PostgreSQL")
-        env.conninfo = start.stdout.decode().strip()
 
         # a profile that goes on while the server is away
         with open(os.path.join(TEMPLATES, "profiles", "aws-iot-ecc.profile")) as f:
@@ -108,16 +99,8 @@ def main():
         with open(profile, "w") as f:
             f.write(text)
         for s in STATIONS:
-            run([STATION, "init", "--workspace", env.ws(s), "--demo-ca", "--profile", profile,
-                 "--lot", f"LOT-{s}", "--central", env.conninfo])
-            conf = os.path.join(env.ws(s), "station.conf")
-            with open(conf) as f:
-                c = f.read()
-            c = re.sub(r"^name=.*$", f"name={s}", c, count=1, flags=re.M)
-            c += "batch-events=1\n" if s == "S3" else ""
-            c += "interval-ms=100\n"
-            with open(conf, "w") as f:
-                f.write(c)
+            init_station(STATION, env.ws(s), s, profile, env.conninfo,
+                         ("batch-events=1\n" if s == "S3" else "") + "interval-ms=100\n")
         run([STATION, "central", "init", "--workspace", env.ws("S1")])
 
         # round 0: all four online
@@ -206,13 +189,7 @@ def main():
         print(f"ok: {len(STATIONS)} stations, {total} certificates in the registry exactly once")
         return 0
     finally:
-        for p in env.sims:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        subprocess.run([PG, "destroy", env.pgdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not os.environ.get("FST_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(tmp, env.pgdir, env.sims)
 
 
 if __name__ == "__main__":

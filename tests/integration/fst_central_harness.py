@@ -1,9 +1,13 @@
 """What the central registry's Python tests share: running commands, psql,
-and simulated devices behind pty links."""
+a PostgreSQL server, station workspaces, and simulated devices behind pty
+links."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -44,3 +48,51 @@ def start_sim(devsim, tmp, name, uid, *extra):
     p.kill()
     p.wait()
     fail(f"simulator {name} did not start")
+
+
+PG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fst-central-pg.sh")
+
+
+def make_tmp(prefix):
+    """a temporary directory with links/ and storage/ for simulators; the
+    stations ask for nothing (no CA passphrase from the environment)"""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    os.makedirs(os.path.join(tmp, "links"))
+    os.makedirs(os.path.join(tmp, "storage"))
+    os.environ.pop("FLEETSTATION_CA_PASSPHRASE", None)
+    return tmp
+
+
+def start_pg(pgdir):
+    """a PostgreSQL server in PGDIR: its conninfo, or None without the
+    server binaries (the test skips)"""
+    start = subprocess.run([PG, "start", pgdir], stdout=subprocess.PIPE)
+    if start.returncode == 77:
+        return None
+    if start.returncode != 0:
+        fail("cannot start PostgreSQL")
+    return start.stdout.decode().strip()
+
+
+def cleanup(tmp, pgdir, procs):
+    """kills what is left, removes the server and (unless FST_KEEP) TMP"""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    subprocess.run([PG, "destroy", pgdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not os.environ.get("FST_KEEP"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def init_station(station, ws, name, profile, conninfo, extra=""):
+    """a workspace with its own demo CA, named NAME, on the registry; EXTRA
+    is appended to its station.conf (the [central] group comes last)"""
+    run([station, "init", "--workspace", ws, "--demo-ca", "--profile", profile,
+         "--lot", f"LOT-{name}", "--central", conninfo])
+    conf = os.path.join(ws, "station.conf")
+    with open(conf) as f:
+        c = f.read()
+    c = re.sub(r"^name=.*$", f"name={name}", c, count=1, flags=re.M)
+    with open(conf, "w") as f:
+        f.write(c + extra)
