@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 
-from fst_central_harness import PG, cleanup, init_station, make_tmp, psql, run, start_pg, start_sim, fail
+from fst_central_harness import (PG, PsqlSession, cleanup, fail, init_station, make_tmp, psql,
+                                 run, start_pg, start_sim)
 
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
@@ -121,16 +122,17 @@ def main():
         # S3's sync SIGKILLed between two batches (one event each), while the
         # others ship their backlog with round 2
         def kill_s3_sync():
+            session = PsqlSession(env.conninfo)
             p = subprocess.Popen([STATION, "central", "sync", "--workspace", env.ws("S3")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.time() + 30
             while time.time() < deadline:
-                head = int(env.psql("select head_id from stations where name = 'S3'") or 0)
+                head = int(session.query("select head_id from stations where name = 'S3'") or 0)
                 if head > shipped:
                     break
-                time.sleep(0.002)
             p.send_signal(signal.SIGKILL)
             p.wait()
+            session.close()
             head = int(env.psql("select head_id from stations where name = 'S3'"))
             if head >= s3_max:
                 fail(f"the sync of S3 finished ({head} of {s3_max} events) before it was killed")

@@ -96,3 +96,27 @@ def init_station(station, ws, name, profile, conninfo, extra=""):
     c = re.sub(r"^name=.*$", f"name={name}", c, count=1, flags=re.M)
     with open(conf, "w") as f:
         f.write(c + extra)
+
+
+class PsqlSession:
+    """one psql process for queries in quick succession (a poll that must
+    not spend its time starting psql)"""
+
+    def __init__(self, conninfo):
+        self.p = subprocess.Popen(["psql", "-X", "-A", "-t", "-q", conninfo],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, bufsize=1)
+
+    def query(self, sql):
+        self.p.stdin.write(sql.rstrip(";") + ";\n\\echo __fst_end__\n")
+        self.p.stdin.flush()
+        lines = []
+        for line in self.p.stdout:
+            if line.strip() == "__fst_end__":
+                return "\n".join(lines).strip()
+            lines.append(line.rstrip("\n"))
+        fail("psql ended: " + sql)
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
