@@ -641,7 +641,15 @@ fst_registration_process_one(FstRegistration *self,
 	if (item == NULL)
 		return error == NULL || *error == NULL;
 	*did_one = TRUE;
-	if (g_strcmp0(item->action, "deactivate") == 0)
+	if (item->der == NULL || item->aws_cert_id == NULL) {
+		/* a central row shipped by a station whose certificate row is not
+		 * there (yet): tried again later */
+		g_set_error_literal(&error_local,
+		                    FST_ERROR,
+		                    FST_ERROR_BUSY,
+		                    "the certificate is not in the central registry yet");
+		ok = FALSE;
+	} else if (g_strcmp0(item->action, "deactivate") == 0)
 		ok = fst_registration_deactivate(self, item, cancellable, &error_local);
 	else
 		ok = fst_registration_register(self, item, cancellable, &error_local);

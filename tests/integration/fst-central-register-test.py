@@ -175,6 +175,11 @@ def main():
         if total != 2 * GANG:
             fail(f"{total} register rows in the central queue, not {2 * GANG}")
 
+        # a row whose certificate never reached the registry: put back, not fatal
+        env.psql("insert into registrations (station_id, local_id, certificate_local_id, target,"
+                 " action, created_at) select id, 9999, 9999, 'aws-iot:x', 'register', 0"
+                 " from stations where name = 'S1'")
+
         # a slow registrar, killed once AWS registered its row's certificate
         killed = env.push("R", "--rate", "1", "--registrar", "killed")
         deadline = time.time() + 60
@@ -201,6 +206,12 @@ def main():
         last = wait_all([env.push("R", "--registrar", "last")], "the last push")[0]
         if last["found_registered"] != 1:
             fail(f"the last registrar should find the killed one's certificate registered: {last}")
+
+        orphan = env.psql("select state, attempts > 0, last_error from registrations"
+                          " where local_id = 9999")
+        if not orphan.startswith("pending|t|") or "not in the central registry yet" not in orphan:
+            fail(f"the row without its certificate is '{orphan}', not put back")
+        env.psql("delete from registrations where local_id = 9999")
 
         # every certificate registered at the peer exactly once
         peer = env.peer_get("/__peer/stats")
