@@ -208,7 +208,7 @@ static GHashTable *fst_central_passwords = NULL;
 
 typedef struct {
 	const gchar *conninfo;
-	const gchar *workspace;
+	FstInteraction *interaction;
 } FstCentralAsk;
 
 static FstSecret *
@@ -219,7 +219,6 @@ fst_central_station_ask_password(const gchar *who,
 {
 	FstCentralAsk *ask = user_data;
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_central_passwords_lock);
-	g_autoptr(FstInteraction) interaction = NULL;
 	FstSecret *known;
 	FstSecret *secret;
 
@@ -231,8 +230,7 @@ fst_central_station_ask_password(const gchar *who,
 		return fst_secret_new(fst_secret_get_data(known, NULL), fst_secret_get_len(known));
 	g_hash_table_remove(fst_central_passwords, ask->conninfo);
 	/* one question at a time: the other connections wait for its answer */
-	interaction = fst_station_dup_interaction(ask->workspace);
-	secret = fst_interaction_ask_password(interaction,
+	secret = fst_interaction_ask_password(ask->interaction,
 	                                      who,
 	                                      retry ? FST_INTERACTION_FLAG_RETRY
 	                                            : FST_INTERACTION_FLAG_NONE,
@@ -247,12 +245,14 @@ fst_central_station_ask_password(const gchar *who,
 	return secret;
 }
 
-/* a connection to the workspace's registry; a password the server wants
- * and libpq finds nowhere is asked through the process's interaction */
+/* a connection to a registry; a password the server wants and libpq finds
+ * nowhere is asked through @interaction */
 static FstCentral *
-fst_central_station_connect_conninfo(const gchar *workspace, const gchar *conninfo, GError **error)
+fst_central_station_connect_conninfo(FstInteraction *interaction,
+                                     const gchar *conninfo,
+                                     GError **error)
 {
-	FstCentralAsk ask = {conninfo, workspace};
+	FstCentralAsk ask = {conninfo, interaction};
 	return fst_central_connect_full(conninfo, fst_central_station_ask_password, &ask, error);
 }
 
@@ -264,7 +264,8 @@ fst_central_station_connect_conninfo(const gchar *workspace, const gchar *connin
  * Connects to the workspace's central registry. When the server wants a
  * password that libpq finds neither in ~/.pgpass nor in $PGPASSFILE, the
  * process's interaction (fst_station_set_default_interaction(): the CLI's
- * prompt, the GUI's dialog) is asked, once per process and registry.
+ * prompt) is asked, once per process and registry; the line's connections
+ * and the sync worker ask the interaction their station was opened with.
  *
  * Returns: (transfer full): a connection, or %NULL with %FST_ERROR_CONFIG
  *   when none is configured, %FST_ERROR_DISCONNECTED when it is unreachable
@@ -273,6 +274,7 @@ FstCentral *
 fst_central_station_connect(const gchar *workspace, GError **error)
 {
 	g_autoptr(FstCentralSettings) settings = fst_central_settings_load(workspace, error);
+	g_autoptr(FstInteraction) interaction = NULL;
 
 	if (settings == NULL)
 		return NULL;
@@ -285,7 +287,8 @@ fst_central_station_connect(const gchar *workspace, GError **error)
 		            workspace);
 		return NULL;
 	}
-	return fst_central_station_connect_conninfo(workspace, settings->conninfo, error);
+	interaction = fst_station_dup_interaction(workspace);
+	return fst_central_station_connect_conninfo(interaction, settings->conninfo, error);
 }
 
 /**
@@ -318,7 +321,7 @@ typedef struct {
 	GMutex mutex;                 /* guards idle, n_open, offline_until, offline_reason */
 	GCond cond;                   /* a connection was given back */
 	FstCentralSettings *settings; /* (owned) */
-	gchar *workspace;             /* (owned) */
+	FstInteraction *interaction;  /* (owned): asks for the password, the first station's */
 	GPtrArray *idle;              /* (owned) (element-type FstCentral): free connections */
 	guint n_open;                 /* connections made and not dropped, idle or in a call */
 	gint64 offline_until;         /* monotonic: do not try again before */
@@ -351,7 +354,7 @@ fst_central_link_get(FstStation *station)
 		g_mutex_init(&link->mutex);
 		g_cond_init(&link->cond);
 		link->idle = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_free);
-		link->workspace = g_strdup(workspace);
+		link->interaction = fst_station_ref_interaction(station);
 		link->settings = fst_central_settings_load(workspace, &error_local);
 		if (link->settings == NULL) {
 			g_warning("central registry: %s", error_local->message);
@@ -394,7 +397,7 @@ fst_central_link_acquire(FstCentralLink *link)
 	if (conn != NULL)
 		return conn;
 	conn = fst_central_station_connect_conninfo(
-	    link->workspace, link->settings->conninfo, &error_local);
+	    link->interaction, link->settings->conninfo, &error_local);
 	if (conn != NULL && !fst_central_check_schema(conn, &error_local))
 		g_clear_pointer(&conn, fst_central_free);
 	if (conn == NULL) {
@@ -728,10 +731,10 @@ fst_central_worker_thread(gpointer data)
 
 		if (conn == NULL || !fst_central_is_connected(conn)) {
 			g_clear_pointer(&conn, fst_central_free);
+			g_autoptr(FstInteraction) interaction =
+			    fst_station_ref_interaction(self->station);
 			conn = fst_central_station_connect_conninfo(
-			    fst_station_get_workspace(self->station),
-			    self->settings->conninfo,
-			    &error_local);
+			    interaction, self->settings->conninfo, &error_local);
 			if (conn != NULL && !fst_central_check_schema(conn, &error_local))
 				g_clear_pointer(&conn, fst_central_free);
 		}

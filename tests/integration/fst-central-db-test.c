@@ -623,7 +623,9 @@ fst_central_password_test(void)
 	/* the account fst_pw needs a password (the others stay trusted) */
 	fst_test_sql(admin,
 	             "DROP ROLE IF EXISTS fst_pw; CREATE ROLE fst_pw LOGIN PASSWORD 'pw-secret';"
-	             "GRANT ALL ON ALL TABLES IN SCHEMA public TO fst_pw");
+	             "GRANT USAGE ON SCHEMA public TO fst_pw;"
+	             "GRANT ALL ON ALL TABLES IN SCHEMA public TO fst_pw;"
+	             "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO fst_pw");
 	g_assert_true(g_file_get_contents(hba_path, &hba, NULL, &error));
 	hba_new = g_strdup_printf("host all fst_pw 127.0.0.1/32 scram-sha-256\n%s", hba);
 	g_assert_true(g_file_set_contents(hba_path, hba_new, -1, &error));
@@ -697,7 +699,66 @@ fst_central_password_test(void)
 		g_assert_nonnull(c);
 		g_assert_cmpuint(ask->asked, ==, 0);
 	}
+
+	/* a station's own connections (the line's, the sync worker) ask the
+	 * interaction it was opened with, not the process's default */
+	g_unlink(pgpass);
 	fst_station_set_default_interaction(NULL);
+	{
+		const gchar *station_bin = g_getenv("FST_STATION");
+		const gchar *answer[] = {"pw-secret", NULL};
+		g_autofree gchar *ws4 = g_build_filename(tmp, "P4", NULL);
+		g_autofree gchar *central_arg =
+		    g_strdup_printf("%s user=fst_pw application_name=p4", conninfo);
+		g_autofree gchar *conf4 = g_build_filename(ws4, "station.conf", NULL);
+		g_autofree gchar *text = NULL;
+		g_autoptr(GRegex) re = g_regex_new("^name=.*$", G_REGEX_MULTILINE, 0, NULL);
+		g_autofree gchar *renamed = NULL;
+		g_autoptr(FstStation) station = NULL;
+		FstCentralWorker *worker;
+		gchar *argv[] = {(gchar *)(guintptr)station_bin,
+		                 (gchar *)(guintptr) "init",
+		                 (gchar *)(guintptr) "--workspace",
+		                 ws4,
+		                 (gchar *)(guintptr) "--demo-ca",
+		                 (gchar *)(guintptr) "--central",
+		                 central_arg,
+		                 NULL};
+		gint status = 0;
+
+		g_assert_nonnull(station_bin);
+		g_assert_true(g_spawn_sync(NULL,
+		                           argv,
+		                           NULL,
+		                           G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+		                           NULL,
+		                           NULL,
+		                           NULL,
+		                           NULL,
+		                           &status,
+		                           &error));
+		g_assert_cmpint(status, ==, 0);
+		ask->asked = 0;
+		g_assert_true(g_file_get_contents(conf4, &text, NULL, &error));
+		renamed = g_regex_replace_literal(re, text, -1, 0, "name=P4", 0, &error);
+		g_assert_true(g_file_set_contents(conf4, renamed, -1, &error));
+		/* the CA's passphrase from the workspace, as the base class reads it */
+		g_autoptr(FstTestInteraction) asker =
+		    g_object_new(fst_test_interaction_get_type(), "workspace", ws4, NULL);
+		asker->answers = answer;
+		station = fst_station_open_full(ws4, FST_INTERACTION(asker), &error);
+		g_assert_no_error(error);
+		worker = fst_central_worker_start(station, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(worker);
+		fst_central_worker_kick(worker);
+		g_assert_true(fst_central_worker_stop(worker, 10000));
+		fst_central_worker_free(worker);
+		g_assert_cmpuint(asker->asked, ==, 1);
+		g_assert_cmpuint(ask->asked, ==, 0);
+		g_assert_cmpint(
+		    fst_test_int(admin, "SELECT count(*) FROM stations WHERE name = 'P4'"), ==, 1);
+	}
 	g_unsetenv("PGPASSFILE");
 	g_assert_true(g_file_set_contents(hba_path, hba, -1, &error));
 	fst_test_sql(admin, "SELECT pg_reload_conf()");
