@@ -37,4 +37,18 @@ gint64 fst_central_get_int(const PGresult *res, gint row, gint col);
 gchar *fst_central_get_text(const PGresult *res, gint row, gint col);
 GBytes *fst_central_get_bytea(const PGresult *res, gint row, gint col);
 
+gboolean
+fst_central_migrate_to(FstCentral *self, guint target, guint *from, guint *to, GError **error);
+
+/* makes one element of a list from row @row of @res */
+typedef gpointer (*FstCentralRowFunc)(const PGresult *res, gint row);
+GPtrArray *fst_central_exec_rows(FstCentral *self,
+                                 const gchar *sql,
+                                 gint n_params,
+                                 const gchar *const *values,
+                                 FstCentralRowFunc row_func,
+                                 GDestroyNotify free_func,
+                                 const gchar *what,
+                                 GError **error);
+
 G_END_DECLS

@@ -182,6 +182,46 @@ static const gchar *fst_central_schema_v1 =
     "  FOR EACH ROW WHEN (NEW.state IN ('verified', 'registered') AND NEW.conflict IS NULL)"
     "  EXECUTE FUNCTION fst_certificate_handover();";
 
+/* the registration queue worked by registrars (db/central.md, "Registration
+ * queue"): next_attempt_at is when a row is next due, the next try of a row
+ * put back after a failure or the end of the claim of a row in progress; a
+ * row the registry queues itself (the deactivation of a certificate taken
+ * over by another station) has no local_id. The take-over trigger queues
+ * that deactivation, for each target the old certificate was queued for
+ * (`*` if none), as a station does for a take-over of its own. */
+static const gchar *fst_central_schema_v2 =
+    "ALTER TABLE registrations ADD COLUMN next_attempt_at timestamptz;"
+    "ALTER TABLE registrations ALTER COLUMN local_id DROP NOT NULL;"
+    "UPDATE registrations SET next_attempt_at = claimed_at + interval '10 minutes'"
+    "  WHERE state = 'in-progress';"
+    "CREATE INDEX registrations_certificate ON registrations(station_id, certificate_local_id);"
+    "CREATE OR REPLACE FUNCTION fst_certificate_handover() RETURNS trigger"
+    "  LANGUAGE plpgsql AS $$"
+    "  BEGIN"
+    "    IF NOT EXISTS (SELECT 1 FROM handovers WHERE device_uid = NEW.device_uid) THEN"
+    "      RETURN NEW;"
+    "    END IF;"
+    "    WITH superseded AS ("
+    "      UPDATE certificates o SET superseded_by = n.name || ' ' || NEW.serial_hex"
+    "      FROM handovers h, stations n, stations s"
+    "      WHERE n.id = NEW.station_id AND h.new_station = n.name"
+    "        AND h.device_uid = NEW.device_uid AND s.name = h.old_station"
+    "        AND o.station_id = s.id AND o.serial_hex = h.old_serial"
+    "        AND o.superseded_by IS NULL"
+    "      RETURNING o.station_id, o.local_id)"
+    "    INSERT INTO registrations (station_id, local_id, certificate_local_id, target,"
+    "      action, created_at)"
+    "    SELECT x.station_id, NULL, x.local_id, t.target, 'deactivate',"
+    "      (extract(epoch FROM now()) * 1000000)::bigint"
+    "    FROM superseded x CROSS JOIN LATERAL ("
+    "      SELECT DISTINCT r.target FROM registrations r WHERE r.station_id = x.station_id"
+    "        AND r.certificate_local_id = x.local_id AND r.action = 'register'"
+    "      UNION SELECT '*' WHERE NOT EXISTS (SELECT 1 FROM registrations r"
+    "        WHERE r.station_id = x.station_id AND r.certificate_local_id = x.local_id"
+    "        AND r.action = 'register')) t;"
+    "    RETURN NEW;"
+    "  END $$;";
+
 /* the advisory lock key of the migrations: "fstcentr" */
 #define FST_CENTRAL_MIGRATION_LOCK "7310309447183136114"
 
@@ -191,6 +231,8 @@ fst_central_schema_sql(guint version)
 	switch (version) {
 	case 1:
 		return fst_central_schema_v1;
+	case 2:
+		return fst_central_schema_v2;
 	default:
 		return NULL;
 	}
@@ -273,35 +315,100 @@ fst_central_normalize_conninfo(const gchar *conninfo, GError **error)
  * @conninfo: see fst_central_normalize_conninfo()
  * @error: return location for a #GError
  *
- * Connects to the central registry. Fails with %FST_ERROR_DISCONNECTED when
- * the server cannot be reached (the station works on offline) and
- * %FST_ERROR_CONFIG for a bad setting.
+ * Connects to the central registry, as fst_central_connect_full() does
+ * without a way to ask for a password.
  *
  * Returns: (transfer full): a connection for one thread at a time, or %NULL
  */
 FstCentral *
 fst_central_connect(const gchar *conninfo, GError **error)
 {
+	return fst_central_connect_full(conninfo, NULL, NULL, error);
+}
+
+/* a connection attempt; @password (nullable) after the connection string */
+static PGconn *
+fst_central_connect_once(const gchar *conninfo, const FstSecret *password)
+{
+	/* expand_dbname: the connection string expands where dbname stands,
+	 * overriding the keys before it and overridden by those after it */
+	const gchar *keys[] = {"application_name", "connect_timeout", "dbname", "password", NULL};
+	const gchar *values[] = {"fleetstation", "5", conninfo, NULL, NULL};
+
+	if (password != NULL)
+		values[3] = fst_secret_get_str(password);
+	return PQconnectdbParams(keys, values, 1);
+}
+
+/**
+ * fst_central_connect_full:
+ * @conninfo: see fst_central_normalize_conninfo()
+ * @ask: (nullable) (scope call): asks for the password when the server wants
+ *   one and libpq found none (~/.pgpass, $PGPASSFILE), or the one it found
+ *   was refused
+ * @user_data: for @ask
+ * @error: return location for a #GError
+ *
+ * Connects to the central registry. A password @ask gives goes to libpq for
+ * this connection only and is wiped with its #FstSecret; a refused one is
+ * asked again, up to three times. Fails with %FST_ERROR_DISCONNECTED when
+ * the server cannot be reached (the station works on offline),
+ * %FST_ERROR_PERMISSION_DENIED when it wants a password nobody gave, and
+ * %FST_ERROR_CONFIG for a bad setting.
+ *
+ * Returns: (transfer full): a connection for one thread at a time, or %NULL
+ */
+FstCentral *
+fst_central_connect_full(const gchar *conninfo,
+                         FstCentralAskPassword ask,
+                         gpointer user_data,
+                         GError **error)
+{
 	g_autofree gchar *str = fst_central_normalize_conninfo(conninfo, error);
 	g_autoptr(FstCentral) self = NULL;
-	const gchar *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const gchar *values[] = {NULL, "fleetstation", "5", NULL};
+	gint code = FST_ERROR_DISCONNECTED;
 
 	if (str == NULL)
 		return NULL;
-	values[0] = str;
 	self = g_new0(FstCentral, 1);
-	/* expand_dbname: the first value is the whole connection string; the
-	 * later ones apply only where it sets nothing */
-	self->conn = PQconnectdbParams(keys, values, 1);
+	self->conn = fst_central_connect_once(str, NULL);
+	for (guint i = 0;
+	     ask != NULL && i < 3 && self->conn != NULL && PQstatus(self->conn) != CONNECTION_OK &&
+	     (PQconnectionNeedsPassword(self->conn) || PQconnectionUsedPassword(self->conn));
+	     i++) {
+		g_autofree gchar *who = g_strdup_printf("user %s on the central registry %s:%s/%s",
+		                                        PQuser(self->conn),
+		                                        PQhost(self->conn),
+		                                        PQport(self->conn),
+		                                        PQdb(self->conn));
+		/* none found: a first question; one given or found: refused */
+		g_autoptr(FstSecret) password =
+		    ask(who, !PQconnectionNeedsPassword(self->conn), user_data, error);
+		if (password == NULL) {
+			g_prefix_error(
+			    error,
+			    "the central registry wants a password, and libpq found none "
+			    "in ~/.pgpass or $PGPASSFILE (mode 0600): ");
+			return NULL;
+		}
+		PQfinish(self->conn);
+		self->conn = fst_central_connect_once(str, password);
+	}
 	if (self->conn == NULL || PQstatus(self->conn) != CONNECTION_OK) {
 		g_autofree gchar *msg = g_strchomp(
 		    g_strdup(self->conn != NULL ? PQerrorMessage(self->conn) : "out of memory"));
+		if (self->conn != NULL &&
+		    (PQconnectionNeedsPassword(self->conn) || PQconnectionUsedPassword(self->conn)))
+			code = FST_ERROR_PERMISSION_DENIED;
 		g_set_error(error,
 		            FST_ERROR,
-		            FST_ERROR_DISCONNECTED,
-		            "cannot reach the central registry: %s",
-		            msg);
+		            code,
+		            "cannot reach the central registry: %s%s",
+		            msg,
+		            code == FST_ERROR_PERMISSION_DENIED
+		                ? " (put the password in ~/.pgpass or the file $PGPASSFILE names, "
+		                  "mode 0600, or run where the station can ask for it)"
+		                : "");
 		return NULL;
 	}
 	self->server =
@@ -439,6 +546,29 @@ fst_central_get_bytea(const PGresult *res, gint row, gint col)
 	return bytes;
 }
 
+/* a query's rows as a list: @row_func makes one element of each row, which
+ * @free_func frees */
+GPtrArray *
+fst_central_exec_rows(FstCentral *self,
+                      const gchar *sql,
+                      gint n_params,
+                      const gchar *const *values,
+                      FstCentralRowFunc row_func,
+                      GDestroyNotify free_func,
+                      const gchar *what,
+                      GError **error)
+{
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(free_func);
+	g_autoptr(PGresult) res =
+	    fst_central_exec(self, sql, n_params, values, NULL, NULL, what, error);
+
+	if (res == NULL)
+		return NULL;
+	for (gint i = 0; i < PQntuples(res); i++)
+		g_ptr_array_add(out, row_func(res, i));
+	return g_steal_pointer(&out);
+}
+
 /**
  * fst_central_get_schema_version:
  * @self: a connection
@@ -540,6 +670,14 @@ fst_central_check_schema(FstCentral *self, GError **error)
 gboolean
 fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 {
+	return fst_central_migrate_to(self, FST_CENTRAL_SCHEMA_VERSION, from, to, error);
+}
+
+/* fst_central_migrate() up to @target (a migration test starts from an
+ * older version) */
+gboolean
+fst_central_migrate_to(FstCentral *self, guint target, guint *from, guint *to, GError **error)
+{
 	guint version = 0;
 	guint found = G_MAXUINT;
 
@@ -563,7 +701,7 @@ fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error)
 		}
 		if (found == G_MAXUINT)
 			found = version;
-		if (version >= FST_CENTRAL_SCHEMA_VERSION) {
+		if (version >= target) {
 			fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
 			if (version > FST_CENTRAL_SCHEMA_VERSION)
 				return fst_central_check_schema(self, error);
@@ -767,6 +905,24 @@ fst_central_station_free(FstCentralStation *self)
 	g_free(self);
 }
 
+/* one row of fst_central_list_stations() */
+static gpointer
+fst_central_station_from_row(const PGresult *res, gint i)
+{
+	FstCentralStation *st = g_new0(FstCentralStation, 1);
+	st->name = fst_central_get_text(res, i, 0);
+	st->database_id = fst_central_get_text(res, i, 1);
+	st->host = fst_central_get_text(res, i, 2);
+	st->head_id = fst_central_get_int(res, i, 3);
+	st->head_hash = fst_central_get_text(res, i, 4);
+	st->last_sync_at = fst_central_get_int(res, i, 5);
+	st->devices = fst_central_get_int(res, i, 6);
+	st->certificates = fst_central_get_int(res, i, 7);
+	st->events = fst_central_get_int(res, i, 8);
+	st->conflicts = fst_central_get_int(res, i, 9);
+	return st;
+}
+
 /**
  * fst_central_list_stations:
  * @self: a connection
@@ -778,11 +934,7 @@ fst_central_station_free(FstCentralStation *self)
 GPtrArray *
 fst_central_list_stations(FstCentral *self, GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_station_free);
-	g_autoptr(PGresult) res = NULL;
-
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "SELECT s.name, s.database_id, s.host, s.head_id, s.head_hash,"
 	    "  coalesce((extract(epoch FROM s.last_sync_at) * 1000000)::bigint, 0),"
@@ -793,27 +945,10 @@ fst_central_list_stations(FstCentral *self, GError **error)
 	    "FROM stations s ORDER BY s.name",
 	    0,
 	    NULL,
-	    NULL,
-	    NULL,
+	    fst_central_station_from_row,
+	    (GDestroyNotify)fst_central_station_free,
 	    "listing the stations",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralStation *st = g_new0(FstCentralStation, 1);
-		st->name = fst_central_get_text(res, i, 0);
-		st->database_id = fst_central_get_text(res, i, 1);
-		st->host = fst_central_get_text(res, i, 2);
-		st->head_id = fst_central_get_int(res, i, 3);
-		st->head_hash = fst_central_get_text(res, i, 4);
-		st->last_sync_at = fst_central_get_int(res, i, 5);
-		st->devices = fst_central_get_int(res, i, 6);
-		st->certificates = fst_central_get_int(res, i, 7);
-		st->events = fst_central_get_int(res, i, 8);
-		st->conflicts = fst_central_get_int(res, i, 9);
-		g_ptr_array_add(out, st);
-	}
-	return g_steal_pointer(&out);
 }
 
 void
@@ -830,6 +965,22 @@ fst_central_conflict_free(FstCentralConflict *self)
 	g_free(self);
 }
 
+/* one row of fst_central_list_conflicts() */
+static gpointer
+fst_central_conflict_from_row(const PGresult *res, gint i)
+{
+	FstCentralConflict *c = g_new0(FstCentralConflict, 1);
+	c->id = fst_central_get_int(res, i, 0);
+	c->kind = fst_central_get_text(res, i, 1);
+	c->device_uid = fst_central_get_text(res, i, 2);
+	c->serial_hex = fst_central_get_text(res, i, 3);
+	c->station = fst_central_get_text(res, i, 4);
+	c->other_station = fst_central_get_text(res, i, 5);
+	c->detail = fst_central_get_text(res, i, 6);
+	c->found_at = fst_central_get_int(res, i, 7);
+	return c;
+}
+
 /**
  * fst_central_list_conflicts:
  * @self: a connection
@@ -841,36 +992,17 @@ fst_central_conflict_free(FstCentralConflict *self)
 GPtrArray *
 fst_central_list_conflicts(FstCentral *self, GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_conflict_free);
-	g_autoptr(PGresult) res = NULL;
-
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "SELECT id, kind, device_uid, serial_hex, station, other_station, detail,"
 	    "  (extract(epoch FROM found_at) * 1000000)::bigint "
 	    "FROM conflicts ORDER BY id",
 	    0,
 	    NULL,
-	    NULL,
-	    NULL,
+	    fst_central_conflict_from_row,
+	    (GDestroyNotify)fst_central_conflict_free,
 	    "listing the conflicts",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralConflict *c = g_new0(FstCentralConflict, 1);
-		c->id = fst_central_get_int(res, i, 0);
-		c->kind = fst_central_get_text(res, i, 1);
-		c->device_uid = fst_central_get_text(res, i, 2);
-		c->serial_hex = fst_central_get_text(res, i, 3);
-		c->station = fst_central_get_text(res, i, 4);
-		c->other_station = fst_central_get_text(res, i, 5);
-		c->detail = fst_central_get_text(res, i, 6);
-		c->found_at = fst_central_get_int(res, i, 7);
-		g_ptr_array_add(out, c);
-	}
-	return g_steal_pointer(&out);
 }
 
 void
@@ -892,6 +1024,27 @@ fst_central_cert_free(FstCentralCert *self)
 	g_free(self);
 }
 
+/* one row of fst_central_list_certificates() */
+static gpointer
+fst_central_cert_from_row(const PGresult *res, gint i)
+{
+	FstCentralCert *c = g_new0(FstCentralCert, 1);
+	c->station = fst_central_get_text(res, i, 0);
+	c->device_uid = fst_central_get_text(res, i, 1);
+	c->serial_hex = fst_central_get_text(res, i, 2);
+	c->issuer_sha256 = fst_central_get_text(res, i, 3);
+	c->aws_cert_id = fst_central_get_text(res, i, 4);
+	c->state = fst_central_get_text(res, i, 5);
+	c->slot = (gint)fst_central_get_int(res, i, 6);
+	c->lot = fst_central_get_text(res, i, 7);
+	c->operator_name = fst_central_get_text(res, i, 8);
+	c->profile = fst_central_get_text(res, i, 9);
+	c->created_at = fst_central_get_int(res, i, 10);
+	c->conflict = fst_central_get_text(res, i, 11);
+	c->superseded_by = fst_central_get_text(res, i, 12);
+	return c;
+}
+
 /**
  * fst_central_list_certificates:
  * @self: a connection
@@ -908,12 +1061,9 @@ fst_central_list_certificates(FstCentral *self,
                               const gchar *lot,
                               GError **error)
 {
-	g_autoptr(GPtrArray) out =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_cert_free);
-	g_autoptr(PGresult) res = NULL;
 	const gchar *params[] = {device_uid, lot};
 
-	res = fst_central_exec(
+	return fst_central_exec_rows(
 	    self,
 	    "SELECT s.name, c.device_uid, c.serial_hex, c.issuer_sha256, c.aws_cert_id,"
 	    "  c.state, c.slot, c.lot, c.operator, c.profile, c.created_at, c.conflict,"
@@ -924,28 +1074,8 @@ fst_central_list_certificates(FstCentral *self,
 	    "ORDER BY c.created_at, s.name, c.local_id",
 	    2,
 	    params,
-	    NULL,
-	    NULL,
+	    fst_central_cert_from_row,
+	    (GDestroyNotify)fst_central_cert_free,
 	    "listing certificates",
 	    error);
-	if (res == NULL)
-		return NULL;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		FstCentralCert *c = g_new0(FstCentralCert, 1);
-		c->station = fst_central_get_text(res, i, 0);
-		c->device_uid = fst_central_get_text(res, i, 1);
-		c->serial_hex = fst_central_get_text(res, i, 2);
-		c->issuer_sha256 = fst_central_get_text(res, i, 3);
-		c->aws_cert_id = fst_central_get_text(res, i, 4);
-		c->state = fst_central_get_text(res, i, 5);
-		c->slot = (gint)fst_central_get_int(res, i, 6);
-		c->lot = fst_central_get_text(res, i, 7);
-		c->operator_name = fst_central_get_text(res, i, 8);
-		c->profile = fst_central_get_text(res, i, 9);
-		c->created_at = fst_central_get_int(res, i, 10);
-		c->conflict = fst_central_get_text(res, i, 11);
-		c->superseded_by = fst_central_get_text(res, i, 12);
-		g_ptr_array_add(out, c);
-	}
-	return g_steal_pointer(&out);
 }

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "fst-db.h"
+#include "fst-secret.h"
 
 G_BEGIN_DECLS
 
@@ -14,12 +15,32 @@ G_BEGIN_DECLS
  */
 
 /* the central schema this code writes (db/central.md, "Migrations") */
-#define FST_CENTRAL_SCHEMA_VERSION 1
+#define FST_CENTRAL_SCHEMA_VERSION 2
 
 typedef struct _FstCentral FstCentral;
 
 gchar *fst_central_normalize_conninfo(const gchar *conninfo, GError **error);
 FstCentral *fst_central_connect(const gchar *conninfo, GError **error);
+
+/**
+ * FstCentralAskPassword:
+ * @who: the database user and server the password is for
+ * @retry: the password given before was refused
+ * @user_data: the caller's data
+ * @error: return location for a #GError
+ *
+ * Asks for the password of the central registry's database user.
+ *
+ * Returns: (transfer full): the password, or %NULL with @error set
+ */
+typedef FstSecret *(*FstCentralAskPassword)(const gchar *who,
+                                            gboolean retry,
+                                            gpointer user_data,
+                                            GError **error);
+FstCentral *fst_central_connect_full(const gchar *conninfo,
+                                     FstCentralAskPassword ask,
+                                     gpointer user_data,
+                                     GError **error);
 void fst_central_free(FstCentral *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentral, fst_central_free)
 gboolean fst_central_is_connected(FstCentral *self);
@@ -147,30 +168,51 @@ gboolean fst_central_get_backlog(
 /**
  * FstCentralRegistration:
  *
- * One row of the central registration queue, claimed by a registrar.
+ * One row of the central registration queue, claimed by a registrar, with
+ * what the registrar needs of its certificate.
  */
 typedef struct {
 	gint64 id;
 	gchar *station;
+	gchar *device_uid;
 	gchar *serial_hex;
 	gchar *aws_cert_id;
+	gchar *issuer_sha256;
+	gchar *lot; /* (nullable) */
 	gchar *target;
-	gchar *action; /* `register` or `deactivate` */
-	gint attempts;
+	gchar *action;    /* `register` or `deactivate` */
+	gchar *remote_id; /* (nullable): the certificate ARN once known */
+	gint attempts;    /* this claim included: above 1, the cloud may have it already */
 	GBytes *der;
-	GBytes *ca_der; /* (nullable): not kept centrally yet */
 } FstCentralRegistration;
 
 void fst_central_registration_free(FstCentralRegistration *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralRegistration, fst_central_registration_free)
-GPtrArray *fst_central_claim_registrations(
-    FstCentral *self, const gchar *registrar, const gchar *action, guint limit, GError **error);
+GPtrArray *fst_central_claim_registrations(FstCentral *self,
+                                           const gchar *registrar,
+                                           const gchar *action,
+                                           guint limit,
+                                           gint64 lease_us,
+                                           GError **error);
 gboolean fst_central_complete_registration(FstCentral *self,
                                            gint64 id,
                                            const gchar *registrar,
                                            const gchar *remote_id,
                                            const gchar *failure,
                                            GError **error);
+gboolean fst_central_defer_registration(FstCentral *self,
+                                        gint64 id,
+                                        const gchar *registrar,
+                                        const gchar *failure,
+                                        gint64 delay_us,
+                                        GError **error);
+gboolean fst_central_count_registrations(FstCentral *self, gint64 counts[4], GError **error);
+gboolean fst_central_renew_registration(FstCentral *self,
+                                        gint64 id,
+                                        const gchar *registrar,
+                                        const gchar *remote_id,
+                                        gint64 lease_us,
+                                        GError **error);
 
 /* the central audit (fst-central-audit.c) */
 

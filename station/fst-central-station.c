@@ -199,12 +199,73 @@ fst_central_station_read_name(const gchar *workspace, GError **error)
 	return g_steal_pointer(&name);
 }
 
+/* the passwords given for the central registries this process connects to
+ * (conninfo -> FstSecret), so that the line's connections, the sync worker
+ * and their reconnections ask once: in memory only, never in station.conf,
+ * and wiped when refused */
+static GMutex fst_central_passwords_lock;
+static GHashTable *fst_central_passwords = NULL;
+
+typedef struct {
+	const gchar *conninfo;
+	FstInteraction *interaction;
+} FstCentralAsk;
+
+static FstSecret *
+fst_central_station_ask_password(const gchar *who,
+                                 gboolean retry,
+                                 gpointer user_data,
+                                 GError **error)
+{
+	FstCentralAsk *ask = user_data;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fst_central_passwords_lock);
+	FstSecret *known;
+	FstSecret *secret;
+
+	if (fst_central_passwords == NULL)
+		fst_central_passwords = g_hash_table_new_full(
+		    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_secret_free);
+	known = g_hash_table_lookup(fst_central_passwords, ask->conninfo);
+	if (known != NULL && !retry)
+		return fst_secret_new(fst_secret_get_data(known, NULL), fst_secret_get_len(known));
+	g_hash_table_remove(fst_central_passwords, ask->conninfo);
+	/* one question at a time: the other connections wait for its answer */
+	secret = fst_interaction_ask_password(ask->interaction,
+	                                      who,
+	                                      retry ? FST_INTERACTION_FLAG_RETRY
+	                                            : FST_INTERACTION_FLAG_NONE,
+	                                      NULL,
+	                                      error);
+	if (secret == NULL)
+		return NULL;
+	g_hash_table_insert(
+	    fst_central_passwords,
+	    g_strdup(ask->conninfo),
+	    fst_secret_new(fst_secret_get_data(secret, NULL), fst_secret_get_len(secret)));
+	return secret;
+}
+
+/* a connection to a registry; a password the server wants and libpq finds
+ * nowhere is asked through @interaction */
+static FstCentral *
+fst_central_station_connect_conninfo(FstInteraction *interaction,
+                                     const gchar *conninfo,
+                                     GError **error)
+{
+	FstCentralAsk ask = {conninfo, interaction};
+	return fst_central_connect_full(conninfo, fst_central_station_ask_password, &ask, error);
+}
+
 /**
  * fst_central_station_connect:
  * @workspace: a workspace
  * @error: return location for a #GError
  *
- * Connects to the workspace's central registry.
+ * Connects to the workspace's central registry. When the server wants a
+ * password that libpq finds neither in ~/.pgpass nor in $PGPASSFILE, the
+ * process's interaction (fst_station_set_default_interaction(): the CLI's
+ * prompt) is asked, once per process and registry; the line's connections
+ * and the sync worker ask the interaction their station was opened with.
  *
  * Returns: (transfer full): a connection, or %NULL with %FST_ERROR_CONFIG
  *   when none is configured, %FST_ERROR_DISCONNECTED when it is unreachable
@@ -213,6 +274,7 @@ FstCentral *
 fst_central_station_connect(const gchar *workspace, GError **error)
 {
 	g_autoptr(FstCentralSettings) settings = fst_central_settings_load(workspace, error);
+	g_autoptr(FstInteraction) interaction = NULL;
 
 	if (settings == NULL)
 		return NULL;
@@ -225,7 +287,8 @@ fst_central_station_connect(const gchar *workspace, GError **error)
 		            workspace);
 		return NULL;
 	}
-	return fst_central_connect(settings->conninfo, error);
+	interaction = fst_station_dup_interaction(workspace);
+	return fst_central_station_connect_conninfo(interaction, settings->conninfo, error);
 }
 
 /**
@@ -258,6 +321,7 @@ typedef struct {
 	GMutex mutex;                 /* guards idle, n_open, offline_until, offline_reason */
 	GCond cond;                   /* a connection was given back */
 	FstCentralSettings *settings; /* (owned) */
+	FstInteraction *interaction;  /* (owned): asks for the password, the first station's */
 	GPtrArray *idle;              /* (owned) (element-type FstCentral): free connections */
 	guint n_open;                 /* connections made and not dropped, idle or in a call */
 	gint64 offline_until;         /* monotonic: do not try again before */
@@ -290,6 +354,7 @@ fst_central_link_get(FstStation *station)
 		g_mutex_init(&link->mutex);
 		g_cond_init(&link->cond);
 		link->idle = g_ptr_array_new_with_free_func((GDestroyNotify)fst_central_free);
+		link->interaction = fst_station_ref_interaction(station);
 		link->settings = fst_central_settings_load(workspace, &error_local);
 		if (link->settings == NULL) {
 			g_warning("central registry: %s", error_local->message);
@@ -331,7 +396,8 @@ fst_central_link_acquire(FstCentralLink *link)
 	g_mutex_unlock(&link->mutex);
 	if (conn != NULL)
 		return conn;
-	conn = fst_central_connect(link->settings->conninfo, &error_local);
+	conn = fst_central_station_connect_conninfo(
+	    link->interaction, link->settings->conninfo, &error_local);
 	if (conn != NULL && !fst_central_check_schema(conn, &error_local))
 		g_clear_pointer(&conn, fst_central_free);
 	if (conn == NULL) {
@@ -665,7 +731,10 @@ fst_central_worker_thread(gpointer data)
 
 		if (conn == NULL || !fst_central_is_connected(conn)) {
 			g_clear_pointer(&conn, fst_central_free);
-			conn = fst_central_connect(self->settings->conninfo, &error_local);
+			g_autoptr(FstInteraction) interaction =
+			    fst_station_ref_interaction(self->station);
+			conn = fst_central_station_connect_conninfo(
+			    interaction, self->settings->conninfo, &error_local);
 			if (conn != NULL && !fst_central_check_schema(conn, &error_local))
 				g_clear_pointer(&conn, fst_central_free);
 		}

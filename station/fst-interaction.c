@@ -1,6 +1,7 @@
 /*
  * FstInteraction: how the engine asks for a secret (the passphrase of CA key
- * files, the PIN of a PKCS#11 token). Modelled on GTlsInteraction: the engine
+ * files, the PIN of a PKCS#11 token, the password of the central registry's
+ * database user). Modelled on GTlsInteraction: the engine
  * calls fst_interaction_ask_passphrase() or fst_interaction_ask_pin() with a
  * description of what is being unlocked and why; subclasses decide where the
  * answer comes from. The base class is the unattended station: the
@@ -83,6 +84,21 @@ fst_interaction_real_ask_pin(FstInteraction *self,
 	            "?pin-source=file:/path/to/pin (a 0600 file) to the key's pkcs11: URI",
 	            description,
 	            FST_INTERACTION_ENV_SECRET);
+	return NULL;
+}
+
+static FstSecret *
+fst_interaction_real_ask_password(FstInteraction *self,
+                                  const gchar *description,
+                                  FstInteractionFlags flags,
+                                  GCancellable *cancellable,
+                                  GError **error)
+{
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_PERMISSION_DENIED,
+	            "no password for %s: an unattended station asks no one",
+	            description);
 	return NULL;
 }
 
@@ -205,6 +221,7 @@ fst_interaction_class_init(FstInteractionClass *klass)
 	object_class->set_property = fst_interaction_set_property;
 	object_class->finalize = fst_interaction_finalize;
 	klass->ask_passphrase = fst_interaction_real_ask_passphrase;
+	klass->ask_password = fst_interaction_real_ask_password;
 	klass->ask_pin = fst_interaction_real_ask_pin;
 	klass->ask_passphrase_async = fst_interaction_real_ask_passphrase_async;
 	klass->ask_passphrase_finish = fst_interaction_real_finish;
@@ -261,6 +278,34 @@ fst_interaction_get_workspace(FstInteraction *self)
 	return priv->workspace;
 }
 
+/* one blocking question through the class's @vfunc_offset (ask_passphrase,
+ * ask_pin or ask_password) */
+typedef FstSecret *(*FstInteractionAskFunc)(FstInteraction *self,
+                                            const gchar *description,
+                                            FstInteractionFlags flags,
+                                            GCancellable *cancellable,
+                                            GError **error);
+
+static FstSecret *
+fst_interaction_ask_sync(FstInteraction *self,
+                         glong vfunc_offset,
+                         const gchar *description,
+                         FstInteractionFlags flags,
+                         GCancellable *cancellable,
+                         GError **error)
+{
+	FstInteractionAskFunc ask;
+
+	g_return_val_if_fail(FST_IS_INTERACTION(self), NULL);
+	g_return_val_if_fail(description != NULL, NULL);
+	if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+		fst_error_convert_gio(error);
+		return NULL;
+	}
+	ask = G_STRUCT_MEMBER(FstInteractionAskFunc, FST_INTERACTION_GET_CLASS(self), vfunc_offset);
+	return ask(self, description, flags, cancellable, error);
+}
+
 /**
  * fst_interaction_ask_passphrase:
  * @self: an #FstInteraction
@@ -283,14 +328,12 @@ fst_interaction_ask_passphrase(FstInteraction *self,
                                GCancellable *cancellable,
                                GError **error)
 {
-	g_return_val_if_fail(FST_IS_INTERACTION(self), NULL);
-	g_return_val_if_fail(description != NULL, NULL);
-	if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
-		fst_error_convert_gio(error);
-		return NULL;
-	}
-	return FST_INTERACTION_GET_CLASS(self)->ask_passphrase(
-	    self, description, flags, cancellable, error);
+	return fst_interaction_ask_sync(self,
+	                                G_STRUCT_OFFSET(FstInteractionClass, ask_passphrase),
+	                                description,
+	                                flags,
+	                                cancellable,
+	                                error);
 }
 
 /**
@@ -313,14 +356,12 @@ fst_interaction_ask_pin(FstInteraction *self,
                         GCancellable *cancellable,
                         GError **error)
 {
-	g_return_val_if_fail(FST_IS_INTERACTION(self), NULL);
-	g_return_val_if_fail(description != NULL, NULL);
-	if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
-		fst_error_convert_gio(error);
-		return NULL;
-	}
-	return FST_INTERACTION_GET_CLASS(self)->ask_pin(
-	    self, description, flags, cancellable, error);
+	return fst_interaction_ask_sync(self,
+	                                G_STRUCT_OFFSET(FstInteractionClass, ask_pin),
+	                                description,
+	                                flags,
+	                                cancellable,
+	                                error);
 }
 
 /**
@@ -399,4 +440,36 @@ fst_interaction_ask_pin_finish(FstInteraction *self, GAsyncResult *result, GErro
 {
 	g_return_val_if_fail(FST_IS_INTERACTION(self), NULL);
 	return FST_INTERACTION_GET_CLASS(self)->ask_pin_finish(self, result, error);
+}
+
+/**
+ * fst_interaction_ask_password:
+ * @self: an #FstInteraction
+ * @description: which account on which server, and why
+ * @flags: #FstInteractionFlags (%FST_INTERACTION_FLAG_RETRY: the password
+ *   given before was refused)
+ * @cancellable: (nullable): stops a prompt or dialog
+ * @error: (nullable): return location
+ *
+ * Asks for the password of a server account, the central registry's
+ * database user, when the server wants one and the client library found
+ * none where it looks. It is never stored: the caller wipes it (an
+ * #FstSecret) once used. Fails with %FST_ERROR_PERMISSION_DENIED when there
+ * is no answer (an unattended station).
+ *
+ * Returns: (transfer full): the password, or %NULL with @error set
+ */
+FstSecret *
+fst_interaction_ask_password(FstInteraction *self,
+                             const gchar *description,
+                             FstInteractionFlags flags,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+	return fst_interaction_ask_sync(self,
+	                                G_STRUCT_OFFSET(FstInteractionClass, ask_password),
+	                                description,
+	                                flags,
+	                                cancellable,
+	                                error);
 }

@@ -33,6 +33,10 @@ typedef enum {
  * @ask_passphrase_finish: the result of @ask_passphrase_async
  * @ask_pin_async: as @ask_passphrase_async, for a PIN
  * @ask_pin_finish: the result of @ask_pin_async
+ * @ask_password: returns the password of a server account (the central
+ *   registry's database user), or %NULL with an error; the default has none
+ *   to give (an unattended station reads it from where the server's client
+ *   library looks, e.g. ~/.pgpass)
  *
  * How the engine asks for a secret, shaped like #GTlsInteraction: the CLI
  * reads an option file or prompts on the terminal, the GUI shows a dialog. The
@@ -69,9 +73,14 @@ struct _FstInteractionClass {
 	                      GAsyncReadyCallback callback,
 	                      gpointer user_data);
 	FstSecret *(*ask_pin_finish)(FstInteraction *self, GAsyncResult *result, GError **error);
+	FstSecret *(*ask_password)(FstInteraction *self,
+	                           const gchar *description,
+	                           FstInteractionFlags flags,
+	                           GCancellable *cancellable,
+	                           GError **error);
 
 	/*< private >*/
-	gpointer padding[8];
+	gpointer padding[7];
 };
 
 /* the environment variable an unattended station takes the CA passphrase or PIN from */
@@ -105,5 +114,10 @@ void fst_interaction_ask_pin_async(FstInteraction *self,
                                    gpointer user_data);
 FstSecret *
 fst_interaction_ask_pin_finish(FstInteraction *self, GAsyncResult *result, GError **error);
+FstSecret *fst_interaction_ask_password(FstInteraction *self,
+                                        const gchar *description,
+                                        FstInteractionFlags flags,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 G_END_DECLS

@@ -20,6 +20,14 @@
  * A worker runs on the caller's thread (fst_registration_push()) or on a
  * thread of its own (fst_registration_start() / fst_registration_stop()); it
  * has its own database connections and its own AWS client.
+ *
+ * The rows come from one of two sources: the station's own queue, or the
+ * central registry's (fst_registration_new_central(), db/central.md
+ * "Registration queue"), which several registrars drain at once, each row
+ * claimed by one of them (FOR UPDATE SKIP LOCKED) for a lease it renews as
+ * it goes; a registrar that dies leaves its row to be claimed again when the
+ * lease ends, with its attempts above 1 (ask AWS first). The audit events of
+ * central rows go to the registrar's own station database.
  */
 
 #define G_LOG_DOMAIN "FstRegistration"
@@ -31,6 +39,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 
+#include "fst-central.h"
 #include "fst-db-queue.h"
 #include "fst-db.h"
 #include "fst-error.h"
@@ -40,9 +49,11 @@
 
 struct _FstRegistration {
 	GObject parent_instance;
-	FstAwsIot *iot;    /* (owned) */
-	FstDb *db;         /* (owned): audit events */
-	FstDbQueue *queue; /* (owned) */
+	FstAwsIot *iot;      /* (owned) */
+	FstDb *db;           /* (owned): audit events */
+	FstDbQueue *queue;   /* (owned) (nullable): the station's queue, the source of rows */
+	FstCentral *central; /* (owned) (nullable): else the central registry's queue */
+	gchar *registrar;    /* (owned) (nullable): this worker's name in the central queue */
 	gchar *thing_template;
 	gchar *policy_name;     /* (nullable) */
 	gchar *policy_document; /* (nullable) */
@@ -70,6 +81,8 @@ fst_registration_finalize(GObject *object)
 	g_clear_object(&self->iot);
 	g_clear_pointer(&self->db, fst_db_close);
 	g_clear_pointer(&self->queue, fst_db_queue_free);
+	g_clear_pointer(&self->central, fst_central_free);
+	g_free(self->registrar);
 	g_free(self->thing_template);
 	g_free(self->policy_name);
 	g_free(self->policy_document);
@@ -93,6 +106,36 @@ fst_registration_init(FstRegistration *self)
 	g_cond_init(&self->cond);
 }
 
+/* a worker with its audit database and its configuration; its source of
+ * rows is set by the caller */
+static FstRegistration *
+fst_registration_new_common(const gchar *db_path,
+                            FstAwsIot *iot,
+                            const FstRegistrationConfig *config,
+                            GError **error)
+{
+	g_autoptr(FstRegistration) self = g_object_new(FST_TYPE_REGISTRATION, NULL);
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
+	g_return_val_if_fail(config != NULL, NULL);
+	self->iot = g_object_ref(iot);
+	self->db = fst_db_open(db_path, error);
+	if (self->db == NULL)
+		return NULL;
+	self->thing_template =
+	    g_strdup(config->thing_name_template != NULL ? config->thing_name_template : "{uid}");
+	self->policy_name = g_strdup(config->policy_name);
+	self->policy_document = g_strdup(config->policy_document);
+	self->with_ca = config->with_ca;
+	if (config->ca_pems != NULL)
+		self->ca_pems = g_hash_table_ref(config->ca_pems);
+	self->inactive = config->inactive;
+	self->max_attempts = config->max_attempts > 0 ? config->max_attempts : 10;
+	self->lease_us = config->lease_us > 0 ? config->lease_us : 60 * G_USEC_PER_SEC;
+	self->poll_us = config->poll_us > 0 ? config->poll_us : G_USEC_PER_SEC;
+	return g_steal_pointer(&self);
+}
+
 /**
  * fst_registration_new:
  * @db_path: the station database (made by fst_db_open() before)
@@ -111,30 +154,53 @@ fst_registration_new(const gchar *db_path,
                      const FstRegistrationConfig *config,
                      GError **error)
 {
-	g_autoptr(FstRegistration) self = g_object_new(FST_TYPE_REGISTRATION, NULL);
+	g_autoptr(FstRegistration) self = NULL;
 
 	g_return_val_if_fail(db_path != NULL, NULL);
-	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
-	g_return_val_if_fail(config != NULL, NULL);
-
-	self->iot = g_object_ref(iot);
-	self->db = fst_db_open(db_path, error);
-	if (self->db == NULL)
+	self = fst_registration_new_common(db_path, iot, config, error);
+	if (self == NULL)
 		return NULL;
 	self->queue = fst_db_queue_open(db_path, error);
 	if (self->queue == NULL)
 		return NULL;
-	self->thing_template =
-	    g_strdup(config->thing_name_template != NULL ? config->thing_name_template : "{uid}");
-	self->policy_name = g_strdup(config->policy_name);
-	self->policy_document = g_strdup(config->policy_document);
-	self->with_ca = config->with_ca;
-	if (config->ca_pems != NULL)
-		self->ca_pems = g_hash_table_ref(config->ca_pems);
-	self->inactive = config->inactive;
-	self->max_attempts = config->max_attempts > 0 ? config->max_attempts : 10;
-	self->lease_us = config->lease_us > 0 ? config->lease_us : 60 * G_USEC_PER_SEC;
-	self->poll_us = config->poll_us > 0 ? config->poll_us : G_USEC_PER_SEC;
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_registration_new_central:
+ * @db_path: the registrar's station database (its audit events)
+ * @central: (transfer full): a connection to the central registry, used by
+ *   the worker alone from then on
+ * @registrar: this worker's name in the central queue, unique among the
+ *   registrars running at a time
+ * @iot: the AWS IoT client (a reference is taken)
+ * @config: what to do with each certificate; @lease_us is the claim of a
+ *   central row, renewed as the worker goes
+ * @error: (nullable): return location for a #GError
+ *
+ * Makes a registration worker that takes its rows from the central
+ * registry's queue, the rows every station shipped there, instead of the
+ * station's own: `fleetstation register push --central`.
+ *
+ * Returns: (transfer full): the worker, or %NULL
+ */
+FstRegistration *
+fst_registration_new_central(const gchar *db_path,
+                             FstCentral *central,
+                             const gchar *registrar,
+                             FstAwsIot *iot,
+                             const FstRegistrationConfig *config,
+                             GError **error)
+{
+	g_autoptr(FstCentral) central_owned = central;
+	g_autoptr(FstRegistration) self = NULL;
+
+	g_return_val_if_fail(db_path != NULL && central != NULL && registrar != NULL, NULL);
+	self = fst_registration_new_common(db_path, iot, config, error);
+	if (self == NULL)
+		return NULL;
+	self->central = g_steal_pointer(&central_owned);
+	self->registrar = g_strdup(registrar);
 	return g_steal_pointer(&self);
 }
 
@@ -221,6 +287,105 @@ fst_registration_audit(FstRegistration *self,
 {
 	return fst_db_add_event(
 	    self->db, device_id, step, started, g_get_real_time(), outcome, detail, error);
+}
+
+/* the source of rows: the station's queue, or the central registry's */
+
+/* a central row as the station's queue gives one (no local device: the
+ * audit events are station-wide) */
+static FstDbQueueItem *
+fst_registration_item_from_central(FstCentralRegistration *reg)
+{
+	FstDbQueueItem *item = g_new0(FstDbQueueItem, 1);
+
+	item->id = reg->id;
+	item->device_uid = g_steal_pointer(&reg->device_uid);
+	item->serial_hex = g_steal_pointer(&reg->serial_hex);
+	item->aws_cert_id = g_steal_pointer(&reg->aws_cert_id);
+	item->der = g_steal_pointer(&reg->der);
+	item->issuer_sha256 = g_steal_pointer(&reg->issuer_sha256);
+	item->lot = g_steal_pointer(&reg->lot);
+	item->target = g_steal_pointer(&reg->target);
+	item->action = g_steal_pointer(&reg->action);
+	item->state = g_strdup("in-progress");
+	item->remote_id = g_steal_pointer(&reg->remote_id);
+	item->attempts = reg->attempts;
+	item->resumed = reg->attempts > 1;
+	return item;
+}
+
+/* the next due row, or NULL (error unset) when none is */
+static FstDbQueueItem *
+fst_registration_source_claim(FstRegistration *self, GError **error)
+{
+	g_autoptr(GPtrArray) rows = NULL;
+
+	if (self->central == NULL)
+		return fst_db_queue_claim(self->queue, g_get_real_time(), self->lease_us, error);
+	rows = fst_central_claim_registrations(
+	    self->central, self->registrar, NULL, 1, self->lease_us, error);
+	if (rows == NULL || rows->len == 0)
+		return NULL;
+	return fst_registration_item_from_central(g_ptr_array_index(rows, 0));
+}
+
+/* a central claim another registrar took over (this one's lease ran out):
+ * the row is that registrar's now, which asks AWS before doing anything */
+static gboolean
+fst_registration_source_check(FstRegistration *self, FstDbQueueItem *item, GError **error)
+{
+	if (error == NULL || !g_error_matches(*error, FST_ERROR, FST_ERROR_NOT_FOUND))
+		return FALSE;
+	g_message("certificate %s: %s", item->serial_hex, (*error)->message);
+	g_clear_error(error);
+	return TRUE;
+}
+
+static gboolean
+fst_registration_source_set_remote_id(FstRegistration *self,
+                                      FstDbQueueItem *item,
+                                      const gchar *remote_id,
+                                      GError **error)
+{
+	if (self->central == NULL)
+		return fst_db_queue_set_remote_id(
+		    self->queue, item->id, remote_id, g_get_real_time() + self->lease_us, error);
+	return fst_central_renew_registration(
+	    self->central, item->id, self->registrar, remote_id, self->lease_us, error);
+}
+
+static gboolean
+fst_registration_source_finish(FstRegistration *self,
+                               FstDbQueueItem *item,
+                               const gchar *remote_id,
+                               GError **error)
+{
+	if (self->central == NULL)
+		return fst_db_queue_finish(self->queue, item->id, remote_id, error);
+	return fst_central_complete_registration(
+	           self->central, item->id, self->registrar, remote_id, NULL, error) ||
+	       fst_registration_source_check(self, item, error);
+}
+
+/* due again at @next_attempt_us (unix microseconds, 0: at once), or never
+ * (@next_attempt_us < 0: failed) */
+static gboolean
+fst_registration_source_defer(FstRegistration *self,
+                              FstDbQueueItem *item,
+                              gint64 next_attempt_us,
+                              const gchar *last_error,
+                              GError **error)
+{
+	gint64 delay = next_attempt_us < 0 ? -1 : MAX(next_attempt_us - g_get_real_time(), 0);
+
+	if (self->central == NULL && next_attempt_us < 0)
+		return fst_db_queue_fail(self->queue, item->id, last_error, error);
+	if (self->central == NULL)
+		return fst_db_queue_defer(
+		    self->queue, item->id, next_attempt_us, last_error, error);
+	return fst_central_defer_registration(
+	           self->central, item->id, self->registrar, last_error, delay, error) ||
+	       fst_registration_source_check(self, item, error);
 }
 
 static gboolean
@@ -344,11 +509,7 @@ fst_registration_register(FstRegistration *self,
 		            item->aws_cert_id);
 		return FALSE;
 	}
-	if (!fst_db_queue_set_remote_id(self->queue,
-	                                item->id,
-	                                cert->certificate_arn,
-	                                g_get_real_time() + self->lease_us,
-	                                error))
+	if (!fst_registration_source_set_remote_id(self, item, cert->certificate_arn, error))
 		return FALSE;
 
 	/* thing */
@@ -388,7 +549,7 @@ fst_registration_register(FstRegistration *self,
 		        self, item->device_id, "aws-attach-policy", started, "ok", detail, error))
 			return FALSE;
 	}
-	if (!fst_db_queue_finish(self->queue, item->id, cert->certificate_arn, error))
+	if (!fst_registration_source_finish(self, item, cert->certificate_arn, error))
 		return FALSE;
 	g_mutex_lock(&self->mutex);
 	self->stats.registered++;
@@ -430,7 +591,7 @@ fst_registration_deactivate(FstRegistration *self,
 	                            detail,
 	                            error))
 		return FALSE;
-	if (!fst_db_queue_finish(self->queue, item->id, NULL, error))
+	if (!fst_registration_source_finish(self, item, NULL, error))
 		return FALSE;
 	g_mutex_lock(&self->mutex);
 	self->stats.deactivated++;
@@ -476,11 +637,19 @@ fst_registration_process_one(FstRegistration *self,
 
 	g_return_val_if_fail(FST_IS_REGISTRATION(self), FALSE);
 	*did_one = FALSE;
-	item = fst_db_queue_claim(self->queue, g_get_real_time(), self->lease_us, error);
+	item = fst_registration_source_claim(self, error);
 	if (item == NULL)
 		return error == NULL || *error == NULL;
 	*did_one = TRUE;
-	if (g_strcmp0(item->action, "deactivate") == 0)
+	if (item->der == NULL || item->aws_cert_id == NULL) {
+		/* a central row shipped by a station whose certificate row is not
+		 * there (yet): tried again later */
+		g_set_error_literal(&error_local,
+		                    FST_ERROR,
+		                    FST_ERROR_BUSY,
+		                    "the certificate is not in the central registry yet");
+		ok = FALSE;
+	} else if (g_strcmp0(item->action, "deactivate") == 0)
 		ok = fst_registration_deactivate(self, item, cancellable, &error_local);
 	else
 		ok = fst_registration_register(self, item, cancellable, &error_local);
@@ -490,7 +659,7 @@ fst_registration_process_one(FstRegistration *self,
 	g_prefix_error(&error_local, "certificate %s: ", item->serial_hex);
 	if (g_error_matches(error_local, FST_ERROR, FST_ERROR_CANCELLED)) {
 		/* stopped: due again at once for the next run */
-		return fst_db_queue_defer(self->queue, item->id, 0, error_local->message, error);
+		return fst_registration_source_defer(self, item, 0, error_local->message, error);
 	}
 	if (fst_registration_is_transient(error_local) &&
 	    item->attempts < (gint)self->max_attempts) {
@@ -505,8 +674,8 @@ fst_registration_process_one(FstRegistration *self,
 		g_info("%s: trying again in %" G_GINT64_FORMAT " s",
 		       error_local->message,
 		       delay / G_USEC_PER_SEC);
-		return fst_db_queue_defer(
-		    self->queue, item->id, g_get_real_time() + delay, error_local->message, error);
+		return fst_registration_source_defer(
+		    self, item, g_get_real_time() + delay, error_local->message, error);
 	}
 	g_warning("registration failed: %s", error_local->message);
 	g_mutex_lock(&self->mutex);
@@ -528,7 +697,7 @@ fst_registration_process_one(FstRegistration *self,
 		                      &error_audit))
 			g_warning("cannot record the failure: %s", error_audit->message);
 	}
-	return fst_db_queue_fail(self->queue, item->id, error_local->message, error);
+	return fst_registration_source_defer(self, item, -1, error_local->message, error);
 }
 
 /**

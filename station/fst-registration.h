@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include "fst-aws-iot.h"
+#include "fst-central.h"
 
 G_BEGIN_DECLS
 
@@ -64,6 +65,12 @@ FstRegistration *fst_registration_new(const gchar *db_path,
                                       FstAwsIot *iot,
                                       const FstRegistrationConfig *config,
                                       GError **error);
+FstRegistration *fst_registration_new_central(const gchar *db_path,
+                                              FstCentral *central,
+                                              const gchar *registrar,
+                                              FstAwsIot *iot,
+                                              const FstRegistrationConfig *config,
+                                              GError **error);
 gboolean fst_registration_process_one(FstRegistration *self,
                                       gboolean *did_one,
                                       GCancellable *cancellable,

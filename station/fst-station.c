@@ -54,6 +54,7 @@ struct _FstStation {
 	GPtrArray
 	    *old_pools; /* (element-type FstKeyPool): superseded, kept for threads using them */
 	gint lock_fd;   /* station.lock, held shared while open; -1 when not held */
+	FstInteraction *interaction; /* (owned) (nullable): what it was opened with */
 };
 
 /* station-made keys kept ready per key type: enough for a gang's next round */
@@ -371,6 +372,36 @@ fst_station_get_interaction(const gchar *workspace, FstInteraction *interaction)
 	if (fst_station_interaction != NULL)
 		return g_object_ref(fst_station_interaction);
 	return fst_interaction_new(workspace);
+}
+
+/**
+ * fst_station_dup_interaction:
+ * @workspace: a workspace
+ *
+ * Returns: (transfer full): what asks for secrets in this process: the
+ *   default interaction (fst_station_set_default_interaction()), or the
+ *   unattended one for @workspace
+ */
+FstInteraction *
+fst_station_dup_interaction(const gchar *workspace)
+{
+	return fst_station_get_interaction(workspace, NULL);
+}
+
+/**
+ * fst_station_ref_interaction:
+ * @self: a station
+ *
+ * Returns: (transfer full): what asks for secrets for this station: the
+ *   interaction it was opened with (fst_station_open_full()), else the
+ *   process's default (fst_station_dup_interaction())
+ */
+FstInteraction *
+fst_station_ref_interaction(FstStation *self)
+{
+	if (self->interaction != NULL)
+		return g_object_ref(self->interaction);
+	return fst_station_dup_interaction(self->workspace);
 }
 
 /**
@@ -711,6 +742,8 @@ fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GErro
 	gboolean alone = FALSE;
 
 	self->workspace = g_strdup(workspace);
+	if (interaction != NULL)
+		self->interaction = g_object_ref(interaction);
 	if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &error_local)) {
 		g_set_error(
 		    error,
@@ -776,6 +809,7 @@ static void
 fst_station_free(FstStation *self)
 {
 	g_free(self->workspace);
+	g_clear_object(&self->interaction);
 	g_free(self->name);
 	g_free(self->operator_name);
 	g_free(self->lot);

@@ -40,6 +40,8 @@ FstStation *fst_station_ref(FstStation *self);
 FstStation *
 fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error);
 void fst_station_set_default_interaction(FstInteraction *interaction);
+FstInteraction *fst_station_dup_interaction(const gchar *workspace);
+FstInteraction *fst_station_ref_interaction(FstStation *self);
 gboolean fst_station_ask_ca_secret(const gchar *workspace,
                                    FstInteraction *interaction,
                                    const gchar *key_path,

@@ -61,6 +61,8 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 	g_autofree gchar *name = NULL;
 	g_autofree gchar *last = NULL;
 	gint64 backlog_ev = 0, backlog_reg = 0, last_sync = 0;
+	gint64 queue[4] = {0};
+	const gchar *const queue_states[] = {"pending", "in_progress", "done", "failed"};
 
 	if (db == NULL ||
 	    !fst_central_get_backlog(db, &backlog_ev, &backlog_reg, &last_sync, &error))
@@ -73,7 +75,8 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		stations = fst_central_list_stations(central, &link_error);
 		conflicts =
 		    stations != NULL ? fst_central_list_conflicts(central, &link_error) : NULL;
-		if (conflicts == NULL)
+		if (conflicts == NULL ||
+		    !fst_central_count_registrations(central, queue, &link_error))
 			g_clear_pointer(&central, fst_central_free);
 	}
 	last = last_sync > 0 ? fst_cli_time(last_sync) : g_strdup("never");
@@ -92,6 +95,13 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		json_builder_set_member_name(b, "backlog_registrations");
 		json_builder_add_int_value(b, backlog_reg);
 		fst_cli_json_add_string(b, "last_sync", last_sync > 0 ? last : NULL);
+		json_builder_set_member_name(b, "registration_queue");
+		json_builder_begin_object(b);
+		for (guint i = 0; i < G_N_ELEMENTS(queue_states); i++) {
+			json_builder_set_member_name(b, queue_states[i]);
+			json_builder_add_int_value(b, queue[i]);
+		}
+		json_builder_end_object(b);
 		json_builder_set_member_name(b, "stations");
 		json_builder_begin_array(b);
 		for (guint i = 0; stations != NULL && central != NULL && i < stations->len; i++) {
@@ -144,6 +154,13 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 	g_print("last sync: %s\n", last);
 	if (central == NULL)
 		return FST_EXIT_OK;
+	g_print("central registration queue: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+	        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT
+	        " failed (fleetstation register push --central)\n",
+	        queue[0],
+	        queue[1],
+	        queue[2],
+	        queue[3]);
 	g_print("\n%-20s %-22s %10s %10s %12s %9s\n",
 	        "STATION",
 	        "LAST SYNC",

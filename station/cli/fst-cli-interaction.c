@@ -3,7 +3,8 @@
  * the same for every command: the option file (--passphrase-file, --pin-file),
  * then what an unattended station has ($FLEETSTATION_CA_PASSPHRASE, then
  * WORKSPACE/ca/passphrase for a passphrase), then a prompt on the terminal
- * with echo off.
+ * with echo off. A server password (the central registry's database user)
+ * is asked on the terminal only.
  */
 
 #define G_LOG_DOMAIN "FstCli"
@@ -199,6 +200,35 @@ fst_cli_interaction_ask_pin(FstInteraction *interaction,
 	    FST_CLI_INTERACTION(interaction), TRUE, description, flags, cancellable, error);
 }
 
+static FstSecret *
+fst_cli_interaction_ask_password(FstInteraction *interaction,
+                                 const gchar *description,
+                                 FstInteractionFlags flags,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+	g_autofree gchar *prompt =
+	    g_strdup_printf("%sassword for %s: ",
+	                    (flags & FST_INTERACTION_FLAG_RETRY) ? "Refused. P" : "P",
+	                    description);
+	g_autoptr(GError) error_local = NULL;
+	FstSecret *secret = fst_cli_prompt_secret(prompt, NULL, &error_local);
+
+	if (secret != NULL)
+		return secret;
+	if (g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "no password for %s: run on a terminal to be asked (%s)",
+		            description,
+		            error_local->message);
+		return NULL;
+	}
+	g_propagate_error(error, g_steal_pointer(&error_local));
+	return NULL;
+}
+
 static void
 fst_cli_interaction_finalize(GObject *object)
 {
@@ -216,6 +246,7 @@ fst_cli_interaction_class_init(FstCliInteractionClass *klass)
 	object_class->finalize = fst_cli_interaction_finalize;
 	interaction_class->ask_passphrase = fst_cli_interaction_ask_passphrase;
 	interaction_class->ask_pin = fst_cli_interaction_ask_pin;
+	interaction_class->ask_password = fst_cli_interaction_ask_password;
 }
 
 static void

@@ -2,7 +2,8 @@
  * fleetstation register: the AWS IoT registration queue.
  *
  *   register status [--state S] [--lot L]   counts and rows
- *   register push                           work every due row now
+ *   register push [--central]               work every due row now (of the
+ *                                           central registry's queue)
  *   register retry [SERIAL]                 put failed rows back
  *
  * The AWS side (credentials, region, endpoint) is found as the AWS CLI finds
@@ -13,9 +14,11 @@
 #define G_LOG_DOMAIN "FstCli"
 
 #include <glib-unix.h>
+#include <unistd.h>
 
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
+#include "fst-central-station.h"
 #include "fst-cli.h"
 #include "fst-db-queue.h"
 #include "fst-error.h"
@@ -75,6 +78,40 @@ fst_cli_register_push_job(gpointer data)
 	FstCliPush *push = data;
 	push->ok = fst_registration_push(push->worker, push->cancellable, &push->error);
 	return NULL;
+}
+
+/* the worker of `register push`: on the station's queue, or with --central
+ * on the central registry's, as REGISTRAR (default STATION@HOST:PID) */
+static FstRegistration *
+fst_cli_register_worker(const gchar *workspace,
+                        const gchar *db_path,
+                        gboolean central,
+                        const gchar *registrar,
+                        FstAwsIot *iot,
+                        const FstRegistrationConfig *config,
+                        GError **error)
+{
+	g_autoptr(FstCentral) conn = NULL;
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *station = NULL;
+
+	if (!central)
+		return fst_registration_new(db_path, iot, config, error);
+	conn = fst_central_station_connect(workspace, error);
+	if (conn == NULL || !fst_central_check_schema(conn, error))
+		return NULL;
+	if (registrar == NULL) {
+		station = fst_central_station_read_name(workspace, error);
+		if (station == NULL)
+			return NULL;
+		name = g_strdup_printf("%s@%s:%d", station, g_get_host_name(), (gint)getpid());
+	}
+	return fst_registration_new_central(db_path,
+	                                    g_steal_pointer(&conn),
+	                                    registrar != NULL ? registrar : name,
+	                                    iot,
+	                                    config,
+	                                    error);
 }
 
 /* register export: the bulk-registration files of a lot, or with a bucket
@@ -296,6 +333,8 @@ fst_cli_register(gint argc, gchar **argv)
 	g_autofree gchar *bucket = NULL;
 	g_autofree gchar *role_arn = NULL;
 	gboolean inactive = FALSE;
+	gboolean central = FALSE;
+	g_autofree gchar *registrar = NULL;
 	gboolean json = FALSE;
 	g_autofree gchar *output = NULL;
 	FstCliOutput mode;
@@ -393,6 +432,21 @@ fst_cli_register(gint argc, gchar **argv)
 	     &lease,
 	     "push: seconds a taken row stays this station's (default 60)",
 	     "SECONDS"},
+	    {"central",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &central,
+	     "push: work the central registry's queue (every station's rows; several "
+	     "registrars may run at once)",
+	     NULL},
+	    {"registrar",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &registrar,
+	     "push --central: this registrar's name in the queue (default STATION@HOST:PID)",
+	     "NAME"},
 	    {"out",
 	     'o',
 	     0,
@@ -501,7 +555,8 @@ fst_cli_register(gint argc, gchar **argv)
 		config.max_attempts = max_attempts > 0 ? (guint)max_attempts : 0;
 		config.lease_us = lease > 0 ? (gint64)lease * G_USEC_PER_SEC : 0;
 		/* the database is migrated by fst_db_open() in the worker */
-		worker = fst_registration_new(db_path, iot, &config, &error);
+		worker = fst_cli_register_worker(
+		    workspace, db_path, central, registrar, iot, &config, &error);
 		if (worker == NULL)
 			return fst_cli_fail("register", json, error);
 		push.worker = worker;
@@ -516,12 +571,20 @@ fst_cli_register(gint argc, gchar **argv)
 			g_autoptr(GError) failure = push.error;
 			return fst_cli_fail("register", json, failure);
 		}
-		queue = fst_db_queue_open(db_path, &error);
-		if (queue == NULL || !fst_db_queue_count(queue, NULL, counts, &error))
-			return fst_cli_fail("register", json, error);
+		if (central) {
+			g_autoptr(FstCentral) conn = fst_central_station_connect(workspace, &error);
+			if (conn == NULL || !fst_central_count_registrations(conn, counts, &error))
+				return fst_cli_fail("register", json, error);
+		} else {
+			queue = fst_db_queue_open(db_path, &error);
+			if (queue == NULL || !fst_db_queue_count(queue, NULL, counts, &error))
+				return fst_cli_fail("register", json, error);
+		}
 		if (json) {
 			json_builder_begin_object(b);
 			fst_cli_json_add_string(b, "event", "register-push");
+			json_builder_set_member_name(b, "central");
+			json_builder_add_boolean_value(b, central);
 			fst_cli_json_add_string(b, "endpoint", fst_aws_iot_get_endpoint(iot));
 			json_builder_set_member_name(b, "registered");
 			json_builder_add_int_value(b, stats.registered);
@@ -544,7 +607,7 @@ fst_cli_register(gint argc, gchar **argv)
 		} else {
 			g_print("registered %u (%u found registered already), deactivated %u, "
 			        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
-			        "queue: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+			        "%s: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
 			        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT
 			        " failed\n",
 			        stats.registered,
@@ -555,6 +618,7 @@ fst_cli_register(gint argc, gchar **argv)
 			        fst_aws_iot_get_request_count(iot),
 			        fst_aws_iot_get_retry_count(iot),
 			        fst_aws_iot_get_endpoint(iot),
+			        central ? "central queue" : "queue",
 			        counts[0],
 			        counts[1],
 			        counts[2],

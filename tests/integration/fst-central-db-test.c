@@ -1,8 +1,9 @@
 /*
  * The central registry's database side against a real PostgreSQL server
  * started by the test (fst-central-pg.sh): the connection setting, the
- * schema ladder, the uniqueness constraints, reservations and the central
- * registration queue. Exits 77 without the server binaries.
+ * schema ladder, the uniqueness constraints, reservations, the central
+ * registration queue, and the password a server wants asked through the
+ * station's interaction. Exits 77 without the server binaries.
  */
 
 #include <glib/gstdio.h>
@@ -10,10 +11,12 @@
 #include <sys/wait.h>
 
 #include "fst-central-private.h"
+#include "fst-central-station.h"
 #include "fst-error.h"
 
 static gchar *conninfo = NULL;
 static gchar *tls_dir = NULL;
+static gchar *pg_data = NULL;
 
 static FstCentral *
 fst_test_connect(void)
@@ -186,9 +189,67 @@ fst_central_migrate_test(void)
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_assert_nonnull(strstr(error->message, "update fleetstation"));
 	g_clear_error(&error);
-	g_assert_cmpint(
-	    fst_test_int(central, "SELECT count(*) FROM fst_central_migrations"), ==, 2);
+	g_assert_cmpint(fst_test_int(central, "SELECT count(*) FROM fst_central_migrations"),
+	                ==,
+	                FST_CENTRAL_SCHEMA_VERSION + 1);
 	fst_test_sql(central, "DELETE FROM fst_central_migrations WHERE version = 99");
+
+	/* from version 1 with rows: a claim made before keeps its 10 minutes, and a
+	 * take-over after queues the deactivation of the certificate taken over */
+	fst_test_sql(central, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	g_assert_true(fst_central_migrate_to(central, 1, &from, &to, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(to, ==, 1);
+	fst_test_sql(
+	    central,
+	    "INSERT INTO stations (name) VALUES ('A'), ('B');"
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	    " SELECT id, 1, 1, 'DEV-M', '01', 'ca', 'x', '\\x3082', 'verified', 0, 0, 0"
+	    " FROM stations WHERE name = 'A';"
+	    "INSERT INTO registrations (station_id, local_id, certificate_local_id, target, action,"
+	    " state, claimed_by, claimed_at, attempts, created_at)"
+	    " SELECT id, 1, 1, 'aws-iot:1:eu-west-1', 'register', 'in-progress', 'old',"
+	    " now() - interval '1 minute', 1, 0 FROM stations WHERE name = 'A'");
+	g_assert_true(fst_central_migrate(central, &from, &to, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(from, ==, 1);
+	g_assert_cmpuint(to, ==, FST_CENTRAL_SCHEMA_VERSION);
+	{
+		g_autoptr(GPtrArray) rows =
+		    fst_central_claim_registrations(central, "new", NULL, 10, 0, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(rows->len, ==, 0);
+	}
+	g_assert_true(
+	    fst_central_complete_registration(central,
+	                                      fst_test_int(central, "SELECT id FROM registrations"),
+	                                      "old",
+	                                      "arn:m",
+	                                      NULL,
+	                                      &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_central_handover(central, "DEV-M", "A", "01", "B", &error));
+	fst_test_sql(
+	    central,
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	    " SELECT id, 1, 1, 'DEV-M', '02', 'ca', 'y', '\\x3082', 'verified', 1, 0, 0"
+	    " FROM stations WHERE name = 'B'");
+	g_assert_cmpint(fst_test_int(central,
+	                             "SELECT count(*) FROM certificates WHERE serial_hex = '01'"
+	                             " AND superseded_by = 'B 02'"),
+	                ==,
+	                1);
+	g_assert_cmpint(
+	    fst_test_int(central,
+	                 "SELECT count(*) FROM registrations r JOIN stations s"
+	                 " ON s.id = r.station_id WHERE s.name = 'A'"
+	                 " AND r.action = 'deactivate' AND r.local_id IS NULL"
+	                 " AND r.certificate_local_id = 1"
+	                 " AND r.target = 'aws-iot:1:eu-west-1' AND r.state = 'pending'"),
+	    ==,
+	    1);
 }
 
 /* the uniqueness rules hold in the database itself, whatever a client does */
@@ -298,7 +359,7 @@ fst_central_registrar_thread(gpointer data)
 	for (;;) {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(GPtrArray) rows =
-		    fst_central_claim_registrations(central, r->name, "register", 3, &error);
+		    fst_central_claim_registrations(central, r->name, "register", 3, 0, &error);
 		g_assert_no_error(error);
 		if (rows->len == 0)
 			break;
@@ -365,7 +426,7 @@ fst_central_queue_test(void)
 	 * registrar's to complete; a lost claim is handed out again */
 	fst_test_sql(central,
 	             "UPDATE registrations SET state = 'pending', attempts = 0 WHERE local_id = 7");
-	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, &error);
+	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, 0, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
@@ -378,13 +439,21 @@ fst_central_queue_test(void)
 	                ==,
 	                1);
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, &error);
+	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
+	/* renewed, the claim is not handed out again */
+	reg = g_ptr_array_index(rows, 0);
+	g_assert_true(fst_central_renew_registration(
+	    central, reg->id, "reg-1", "arn:renewed", (gint64)3600 * G_USEC_PER_SEC, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 0);
 	fst_test_sql(central,
-	             "UPDATE registrations SET claimed_at = now() - interval '1 hour'"
+	             "UPDATE registrations SET next_attempt_at = now() - interval '1 second'"
 	             " WHERE state = 'in-progress'");
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_cmpint(reg->attempts, ==, 3);
@@ -392,8 +461,52 @@ fst_central_queue_test(void)
 	    fst_central_complete_registration(central, reg->id, "reg-1", "arn", NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 	g_clear_error(&error);
+	g_assert_cmpstr(reg->remote_id, ==, "arn:renewed");
+	/* put back for later: not due before its time; given up: failed */
+	g_assert_true(fst_central_defer_registration(
+	    central, reg->id, "reg-2", "throttled", (gint64)3600 * G_USEC_PER_SEC, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 0);
+	fst_test_sql(central,
+	             "UPDATE registrations SET next_attempt_at = now() WHERE local_id = 7");
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 1);
+	reg = g_ptr_array_index(rows, 0);
+	g_assert_true(
+	    fst_central_defer_registration(central, reg->id, "reg-2", "refused", -1, &error));
+	g_assert_cmpint(fst_test_int(central,
+	                             "SELECT count(*) FROM registrations WHERE state = 'failed'"
+	                             " AND last_error = 'refused'"),
+	                ==,
+	                1);
+
+	/* a deactivation waits until its certificate's registration is over */
+	fst_test_sql(
+	    central,
+	    "UPDATE registrations SET state = 'pending' WHERE local_id = 30;"
+	    "INSERT INTO registrations (station_id, local_id, certificate_local_id, target,"
+	    " action, created_at) SELECT id, NULL, 1, 'aws-iot:1:eu-west-1', 'deactivate', 0"
+	    " FROM stations");
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", "deactivate", 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 0);
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", "register", 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 1);
+	reg = g_ptr_array_index(rows, 0);
 	g_assert_true(
 	    fst_central_complete_registration(central, reg->id, "reg-2", "arn", NULL, &error));
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 1);
+	reg = g_ptr_array_index(rows, 0);
+	g_assert_cmpstr(reg->action, ==, "deactivate");
+	g_assert_cmpstr(reg->device_uid, ==, "DEV-Q");
+	g_assert_true(
+	    fst_central_complete_registration(central, reg->id, "reg-2", NULL, NULL, &error));
 	g_assert_no_error(error);
 
 	/* a row another registrar holds locked is skipped, not waited for */
@@ -406,7 +519,7 @@ fst_central_queue_test(void)
 		fst_test_sql(other, "SELECT id FROM registrations WHERE local_id = 20 FOR UPDATE");
 		fst_test_sql(central, "SET statement_timeout = 3000");
 		g_clear_pointer(&rows, g_ptr_array_unref);
-		rows = fst_central_claim_registrations(central, "reg-3", NULL, 1, &error);
+		rows = fst_central_claim_registrations(central, "reg-3", NULL, 1, 0, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(rows->len, ==, 1);
 		reg = g_ptr_array_index(rows, 0);
@@ -417,6 +530,238 @@ fst_central_queue_test(void)
 		fst_test_sql(other, "ROLLBACK");
 	}
 	g_mutex_clear(&lock);
+}
+
+/* an interaction that gives its answers in turn and counts the questions */
+#define FST_TYPE_TEST_INTERACTION (fst_test_interaction_get_type())
+G_DECLARE_FINAL_TYPE(
+    FstTestInteraction, fst_test_interaction, FST, TEST_INTERACTION, FstInteraction)
+
+struct _FstTestInteraction {
+	FstInteraction parent_instance;
+	const gchar *const *answers;
+	guint asked;
+	guint retries;
+	gchar *last_question;
+};
+
+G_DEFINE_TYPE(FstTestInteraction, fst_test_interaction, FST_TYPE_INTERACTION)
+
+static FstSecret *
+fst_test_interaction_ask_password(FstInteraction *interaction,
+                                  const gchar *description,
+                                  FstInteractionFlags flags,
+                                  GCancellable *cancellable,
+                                  GError **error)
+{
+	FstTestInteraction *self = FST_TEST_INTERACTION(interaction);
+	const gchar *answer = self->answers != NULL ? self->answers[self->asked] : NULL;
+
+	self->asked++;
+	if (flags & FST_INTERACTION_FLAG_RETRY)
+		self->retries++;
+	g_free(self->last_question);
+	self->last_question = g_strdup(description);
+	if (answer == NULL) {
+		g_set_error_literal(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED, "no answer");
+		return NULL;
+	}
+	return fst_secret_new((const guint8 *)answer, strlen(answer));
+}
+
+static void
+fst_test_interaction_finalize(GObject *object)
+{
+	g_free(FST_TEST_INTERACTION(object)->last_question);
+	G_OBJECT_CLASS(fst_test_interaction_parent_class)->finalize(object);
+}
+
+static void
+fst_test_interaction_class_init(FstTestInteractionClass *klass)
+{
+	G_OBJECT_CLASS(klass)->finalize = fst_test_interaction_finalize;
+	FST_INTERACTION_CLASS(klass)->ask_password = fst_test_interaction_ask_password;
+}
+
+static void
+fst_test_interaction_init(FstTestInteraction *self)
+{
+}
+
+/* a workspace whose station.conf points at the registry as @user, with
+ * @extra to tell the settings apart */
+static gchar *
+fst_test_password_workspace(const gchar *tmp, const gchar *name, const gchar *extra)
+{
+	g_autofree gchar *ws = g_build_filename(tmp, name, NULL);
+	g_autofree gchar *conf = g_build_filename(ws, "station.conf", NULL);
+	g_autofree gchar *text = g_strdup_printf(
+	    "[station]\nname=%s\n[central]\nconninfo=%s user=fst_pw %s\n", name, conninfo, extra);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(g_mkdir_with_parents(ws, 0700), ==, 0);
+	g_assert_true(g_file_set_contents(conf, text, -1, &error));
+	g_assert_no_error(error);
+	return g_steal_pointer(&ws);
+}
+
+static void
+fst_central_password_test(void)
+{
+	g_autoptr(FstCentral) admin = fst_test_connect();
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *tmp = g_dir_make_tmp("fst-central-pw-XXXXXX", NULL);
+	g_autofree gchar *hba_path = g_build_filename(pg_data, "pg_hba.conf", NULL);
+	g_autofree gchar *hba = NULL;
+	g_autofree gchar *hba_new = NULL;
+	g_autofree gchar *pgpass = g_build_filename(tmp, "pgpass", NULL);
+	g_autofree gchar *ws = NULL;
+	g_autofree gchar *conf = NULL;
+	g_autoptr(FstTestInteraction) ask = g_object_new(fst_test_interaction_get_type(), NULL);
+	const gchar *answers[] = {"wrong", "pw-secret", NULL};
+
+	/* the account fst_pw needs a password (the others stay trusted) */
+	fst_test_sql(admin,
+	             "DROP ROLE IF EXISTS fst_pw; CREATE ROLE fst_pw LOGIN PASSWORD 'pw-secret';"
+	             "GRANT USAGE ON SCHEMA public TO fst_pw;"
+	             "GRANT ALL ON ALL TABLES IN SCHEMA public TO fst_pw;"
+	             "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO fst_pw");
+	g_assert_true(g_file_get_contents(hba_path, &hba, NULL, &error));
+	hba_new = g_strdup_printf("host all fst_pw 127.0.0.1/32 scram-sha-256\n%s", hba);
+	g_assert_true(g_file_set_contents(hba_path, hba_new, -1, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_chmod(hba_path, 0644), ==, 0);
+	fst_test_sql(admin, "SELECT pg_reload_conf()");
+	g_setenv("PGPASSFILE", pgpass, TRUE);
+	g_unsetenv("PGPASSWORD");
+
+	/* libpq finds none: the interaction is asked; a refused answer is
+	 * asked again, marked as a retry */
+	ask->answers = answers;
+	fst_station_set_default_interaction(FST_INTERACTION(ask));
+	ws = fst_test_password_workspace(tmp, "P1", "");
+	{
+		g_autoptr(FstCentral) c = fst_central_station_connect(ws, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(c);
+	}
+	g_assert_cmpuint(ask->asked, ==, 2);
+	g_assert_cmpuint(ask->retries, ==, 1);
+	g_assert_nonnull(strstr(ask->last_question, "user fst_pw on the central registry"));
+	/* the other connections of the process do not ask again */
+	{
+		g_autoptr(FstCentral) c = fst_central_station_connect(ws, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(c);
+	}
+	g_assert_cmpuint(ask->asked, ==, 2);
+	/* never written to the configuration */
+	conf = g_build_filename(ws, "station.conf", NULL);
+	{
+		g_autofree gchar *text = NULL;
+		g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+		g_assert_null(strstr(text, "pw-secret"));
+	}
+
+	/* unattended, nothing to ask: refused, saying where the password goes */
+	fst_station_set_default_interaction(NULL);
+	g_free(ws);
+	ws = fst_test_password_workspace(tmp, "P2", "application_name=p2");
+	{
+		g_autoptr(FstCentral) c = fst_central_station_connect(ws, &error);
+		g_assert_null(c);
+		g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+		g_assert_nonnull(strstr(error->message, "pgpass"));
+		g_clear_error(&error);
+	}
+
+	/* in $PGPASSFILE: nobody is asked */
+	{
+		g_autofree gchar *line = NULL;
+		g_autofree gchar *port = NULL;
+		g_autoptr(FstCentral) c = NULL;
+		GRegex *re = g_regex_new("port=([0-9]+)", 0, 0, NULL);
+		GMatchInfo *m = NULL;
+		g_assert_true(g_regex_match(re, conninfo, 0, &m));
+		port = g_match_info_fetch(m, 1);
+		g_match_info_free(m);
+		g_regex_unref(re);
+		line = g_strdup_printf("127.0.0.1:%s:fleetstation:fst_pw:pw-secret\n", port);
+		g_assert_true(g_file_set_contents(pgpass, line, -1, &error));
+		g_assert_cmpint(g_chmod(pgpass, 0600), ==, 0);
+		ask->answers = NULL;
+		ask->asked = 0;
+		fst_station_set_default_interaction(FST_INTERACTION(ask));
+		g_free(ws);
+		ws = fst_test_password_workspace(tmp, "P3", "application_name=p3");
+		c = fst_central_station_connect(ws, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(c);
+		g_assert_cmpuint(ask->asked, ==, 0);
+	}
+
+	/* a station's own connections (the line's, the sync worker) ask the
+	 * interaction it was opened with, not the process's default */
+	g_unlink(pgpass);
+	fst_station_set_default_interaction(NULL);
+	{
+		const gchar *station_bin = g_getenv("FST_STATION");
+		const gchar *answer[] = {"pw-secret", NULL};
+		g_autofree gchar *ws4 = g_build_filename(tmp, "P4", NULL);
+		g_autofree gchar *central_arg =
+		    g_strdup_printf("%s user=fst_pw application_name=p4", conninfo);
+		g_autofree gchar *conf4 = g_build_filename(ws4, "station.conf", NULL);
+		g_autofree gchar *text = NULL;
+		g_autoptr(GRegex) re = g_regex_new("^name=.*$", G_REGEX_MULTILINE, 0, NULL);
+		g_autofree gchar *renamed = NULL;
+		g_autoptr(FstStation) station = NULL;
+		FstCentralWorker *worker;
+		gchar *argv[] = {(gchar *)(guintptr)station_bin,
+		                 (gchar *)(guintptr) "init",
+		                 (gchar *)(guintptr) "--workspace",
+		                 ws4,
+		                 (gchar *)(guintptr) "--demo-ca",
+		                 (gchar *)(guintptr) "--central",
+		                 central_arg,
+		                 NULL};
+		gint status = 0;
+
+		g_assert_nonnull(station_bin);
+		g_assert_true(g_spawn_sync(NULL,
+		                           argv,
+		                           NULL,
+		                           G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+		                           NULL,
+		                           NULL,
+		                           NULL,
+		                           NULL,
+		                           &status,
+		                           &error));
+		g_assert_cmpint(status, ==, 0);
+		ask->asked = 0;
+		g_assert_true(g_file_get_contents(conf4, &text, NULL, &error));
+		renamed = g_regex_replace_literal(re, text, -1, 0, "name=P4", 0, &error);
+		g_assert_true(g_file_set_contents(conf4, renamed, -1, &error));
+		/* the CA's passphrase from the workspace, as the base class reads it */
+		g_autoptr(FstTestInteraction) asker =
+		    g_object_new(fst_test_interaction_get_type(), "workspace", ws4, NULL);
+		asker->answers = answer;
+		station = fst_station_open_full(ws4, FST_INTERACTION(asker), &error);
+		g_assert_no_error(error);
+		worker = fst_central_worker_start(station, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(worker);
+		fst_central_worker_kick(worker);
+		g_assert_true(fst_central_worker_stop(worker, 10000));
+		fst_central_worker_free(worker);
+		g_assert_cmpuint(asker->asked, ==, 1);
+		g_assert_cmpuint(ask->asked, ==, 0);
+		g_assert_cmpint(
+		    fst_test_int(admin, "SELECT count(*) FROM stations WHERE name = 'P4'"), ==, 1);
+	}
+	g_unsetenv("PGPASSFILE");
+	g_assert_true(g_file_set_contents(hba_path, hba, -1, &error));
+	fst_test_sql(admin, "SELECT pg_reload_conf()");
 }
 
 int
@@ -454,14 +799,18 @@ main(int argc, char **argv)
 	}
 	conninfo = g_strstrip(g_steal_pointer(&out));
 	tls_dir = g_build_filename(pgdir, "tls", NULL);
+	pg_data = g_build_filename(pgdir, "data", NULL);
 	g_test_add_func("/fst/central/conninfo/no-password-service-tls", fst_central_conninfo_test);
 	g_test_add_func("/fst/central/tls/verify-full", fst_central_tls_test);
-	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused",
+	g_test_add_func("/fst/central/migrate/once-concurrent-newer-refused-from-v1",
 	                fst_central_migrate_test);
 	g_test_add_func("/fst/central/constraints/serial-per-ca-one-in-service",
 	                fst_central_constraints_test);
 	g_test_add_func("/fst/central/reserve/other-station-named", fst_central_reserve_test);
-	g_test_add_func("/fst/central/queue/skip-locked-once-each", fst_central_queue_test);
+	g_test_add_func("/fst/central/password/asked-once-retried-never-stored",
+	                fst_central_password_test);
+	g_test_add_func("/fst/central/queue/skip-locked-once-each-lease-defer",
+	                fst_central_queue_test);
 	rc = g_test_run();
 	g_spawn_sync(NULL, destroy, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, NULL, NULL);
 	g_rmdir(tmp);

@@ -14,34 +14,22 @@ conflict. Exit 77 without the PostgreSQL binaries.
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+from fst_central_harness import (PG, PsqlSession, cleanup, fail, init_station, make_tmp, psql,
+                                 run, start_pg, start_sim)
 
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 TEMPLATES = os.environ["FST_TEMPLATES_DIR"]
-PG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fst-central-pg.sh")
 STATIONS = ["S1", "S2", "S3", "S4"]
 GANG = int(os.environ.get("FST_CENTRAL_GANG", "4"))
 ROUNDS = 4
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def run(args, check=True, **kw):
-    out = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
-    if check and out.returncode != 0:
-        fail(f"{' '.join(args)} exited {out.returncode}:\n{out.stdout.decode(errors='replace')}")
-    return out
 
 
 class Env:
@@ -53,29 +41,16 @@ class Env:
         self.lock = threading.Lock()
 
     def psql(self, sql):
-        out = run(["psql", "-X", "-A", "-t", "-q", self.conninfo, "-c", sql])
-        return out.stdout.decode().strip()
+        return psql(self.conninfo, sql)
 
     def ws(self, name):
         return os.path.join(self.tmp, name)
 
     def sim(self, name, uid):
-        link = os.path.join(self.tmp, "links", name)
-        storage = os.path.join(self.tmp, "storage", name + ".bin")
-        ready = os.path.join(self.tmp, name + ".ready")
-        with open(ready, "w") as f:
-            p = subprocess.Popen(
-                [DEVSIM, "--uid", uid, "--model", "devsim-ecc", "--key-types", "ec-p256",
-                 "--validation", "rsa,ecdsa-p256,ecdsa-p384", "--storage", storage,
-                 "--link", link], stdout=f, stderr=subprocess.DEVNULL)
+        link, storage, p = start_sim(DEVSIM, self.tmp, name, uid)
         with self.lock:
             self.sims.append(p)
-        for _ in range(200):
-            with open(ready) as f:
-                if "READY" in f.read():
-                    return link, storage, p
-            time.sleep(0.05)
-        fail(f"simulator {name} did not start")
+        return link, storage, p
 
     def round(self, station, r):
         """one gang of devices at one station; returns when the job ended"""
@@ -109,18 +84,12 @@ def device_serial(storage):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="fst-central-stations-")
+    tmp = make_tmp("fst-central-stations-")
     env = Env(tmp)
-    os.makedirs(os.path.join(tmp, "links"))
-    os.makedirs(os.path.join(tmp, "storage"))
-    os.environ.pop("FLEETSTATION_CA_PASSPHRASE", None)
     try:
-        start = subprocess.run([PG, "start", env.pgdir], stdout=subprocess.PIPE)
-        if start.returncode == 77:
+        env.conninfo = start_pg(env.pgdir)
+        if env.conninfo is None:
             return 77
-        if start.returncode != 0:
-            fail("cannot start PostgreSQL")
-        env.conninfo = start.stdout.decode().strip()
 
         # a profile that goes on while the server is away
         with open(os.path.join(TEMPLATES, "profiles", "aws-iot-ecc.profile")) as f:
@@ -131,16 +100,8 @@ def main():
         with open(profile, "w") as f:
             f.write(text)
         for s in STATIONS:
-            run([STATION, "init", "--workspace", env.ws(s), "--demo-ca", "--profile", profile,
-                 "--lot", f"LOT-{s}", "--central", env.conninfo])
-            conf = os.path.join(env.ws(s), "station.conf")
-            with open(conf) as f:
-                c = f.read()
-            c = re.sub(r"^name=.*$", f"name={s}", c, count=1, flags=re.M)
-            c += "batch-events=1\n" if s == "S3" else ""
-            c += "interval-ms=100\n"
-            with open(conf, "w") as f:
-                f.write(c)
+            init_station(STATION, env.ws(s), s, profile, env.conninfo,
+                         ("batch-events=1\n" if s == "S3" else "") + "interval-ms=100\n")
         run([STATION, "central", "init", "--workspace", env.ws("S1")])
 
         # round 0: all four online
@@ -161,16 +122,17 @@ def main():
         # S3's sync SIGKILLed between two batches (one event each), while the
         # others ship their backlog with round 2
         def kill_s3_sync():
+            session = PsqlSession(env.conninfo)
             p = subprocess.Popen([STATION, "central", "sync", "--workspace", env.ws("S3")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.time() + 30
             while time.time() < deadline:
-                head = int(env.psql("select head_id from stations where name = 'S3'") or 0)
+                head = int(session.query("select head_id from stations where name = 'S3'") or 0)
                 if head > shipped:
                     break
-                time.sleep(0.002)
             p.send_signal(signal.SIGKILL)
             p.wait()
+            session.close()
             head = int(env.psql("select head_id from stations where name = 'S3'"))
             if head >= s3_max:
                 fail(f"the sync of S3 finished ({head} of {s3_max} events) before it was killed")
@@ -229,13 +191,7 @@ def main():
         print(f"ok: {len(STATIONS)} stations, {total} certificates in the registry exactly once")
         return 0
     finally:
-        for p in env.sims:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        subprocess.run([PG, "destroy", env.pgdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not os.environ.get("FST_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(tmp, env.pgdir, env.sims)
 
 
 if __name__ == "__main__":
