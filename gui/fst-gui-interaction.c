@@ -41,11 +41,18 @@ struct _FstGuiInteraction {
 
 G_DEFINE_TYPE(FstGuiInteraction, fst_gui_interaction, FST_TYPE_INTERACTION)
 
+/* what is asked for */
+typedef enum {
+	FST_GUI_SECRET_PASSPHRASE, /* of the CA's key files */
+	FST_GUI_SECRET_PIN,        /* of the CA's token */
+	FST_GUI_SECRET_PASSWORD,   /* of a server account: the central registry's */
+} FstGuiSecretKind;
+
 /* one question, from its asker to the dialog and back */
 typedef struct {
 	gchar *description; /* (owned) */
 	FstInteractionFlags flags;
-	gboolean pin;
+	FstGuiSecretKind kind;
 } FstGuiQuestion;
 
 static void
@@ -70,6 +77,50 @@ fst_gui_interaction_answered_cb(GObject *source, GAsyncResult *result, gpointer 
 	g_task_return_pointer(task, secret, (GDestroyNotify)fst_secret_free);
 }
 
+/* a password's own dialog goes as soon as it is answered: the server, not
+ * the window, tells whether it was right, and asks again if not */
+static void
+fst_gui_interaction_password_answered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = G_TASK(user_data);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstUnlockDialog) dialog = FST_UNLOCK_DIALOG(source);
+	FstSecret *secret = fst_unlock_dialog_ask_finish(dialog, result, &error);
+
+	gtk_window_destroy(GTK_WINDOW(dialog));
+	if (secret == NULL) {
+		fst_error_convert_gio(&error);
+		g_task_return_error(task, g_steal_pointer(&error));
+		return;
+	}
+	g_task_return_pointer(task, secret, (GDestroyNotify)fst_secret_free);
+}
+
+/* the password of a server account, in a dialog of its own: a CA question
+ * may be waiting in the other */
+static void
+fst_gui_interaction_ask_password_async(FstGuiInteraction *self,
+                                       const gchar *description,
+                                       FstInteractionFlags flags,
+                                       GTask *task)
+{
+	g_autoptr(GtkWindow) parent = g_weak_ref_get(&self->parent);
+	const gchar *title = _("Sign in to the central registry");
+	g_autofree gchar *prompt =
+	    g_strdup_printf(_("Type the password of %s. It is kept in memory only while the "
+	                      "station is open, never written to disk."),
+	                    description);
+	FstUnlockDialog *dialog = g_object_ref_sink(fst_unlock_dialog_new(parent, title, prompt));
+
+	fst_unlock_dialog_set_question(dialog, title, prompt, FALSE);
+	if (flags & FST_INTERACTION_FLAG_RETRY) {
+		fst_unlock_dialog_set_error(
+		    dialog, _("The server refused that password: check it and type it again"));
+	}
+	fst_unlock_dialog_ask_async(
+	    dialog, g_task_get_cancellable(task), fst_gui_interaction_password_answered_cb, task);
+}
+
 /* a copy of the session's secret, or %NULL when the person must be asked */
 static FstSecret *
 fst_gui_interaction_session_answer(FstGuiInteraction *self, FstInteractionFlags flags)
@@ -88,7 +139,7 @@ fst_gui_interaction_session_answer(FstGuiInteraction *self, FstInteractionFlags 
 
 static void
 fst_gui_interaction_ask_async(FstGuiInteraction *self,
-                              gboolean pin,
+                              FstGuiSecretKind kind,
                               const gchar *description,
                               FstInteractionFlags flags,
                               GCancellable *cancellable,
@@ -99,9 +150,16 @@ fst_gui_interaction_ask_async(FstGuiInteraction *self,
 	g_autoptr(GtkWindow) parent = g_weak_ref_get(&self->parent);
 	g_autofree gchar *prompt = NULL;
 	const gchar *title = _("Unlock the CA");
-	FstSecret *secret = fst_gui_interaction_session_answer(self, flags);
+	gboolean pin = kind == FST_GUI_SECRET_PIN;
+	FstSecret *secret = NULL;
 
 	g_task_set_source_tag(task, fst_gui_interaction_ask_async);
+	if (kind == FST_GUI_SECRET_PASSWORD) {
+		fst_gui_interaction_ask_password_async(
+		    self, description, flags, g_steal_pointer(&task));
+		return;
+	}
+	secret = fst_gui_interaction_session_answer(self, flags);
 	if (secret != NULL) {
 		g_task_return_pointer(task, secret, (GDestroyNotify)fst_secret_free);
 		return;
@@ -147,7 +205,7 @@ fst_gui_interaction_ask_passphrase_async(FstInteraction *interaction,
                                          gpointer user_data)
 {
 	fst_gui_interaction_ask_async(FST_GUI_INTERACTION(interaction),
-	                              FALSE,
+	                              FST_GUI_SECRET_PASSPHRASE,
 	                              description,
 	                              flags,
 	                              cancellable,
@@ -164,7 +222,7 @@ fst_gui_interaction_ask_pin_async(FstInteraction *interaction,
                                   gpointer user_data)
 {
 	fst_gui_interaction_ask_async(FST_GUI_INTERACTION(interaction),
-	                              TRUE,
+	                              FST_GUI_SECRET_PIN,
 	                              description,
 	                              flags,
 	                              cancellable,
@@ -229,7 +287,7 @@ fst_gui_sync_call_start_cb(gpointer user_data)
 	FstGuiSyncCall *call = user_data;
 	g_atomic_int_inc(&call->refcount);
 	fst_gui_interaction_ask_async(call->self,
-	                              call->question.pin,
+	                              call->question.kind,
 	                              call->question.description,
 	                              call->question.flags,
 	                              call->cancellable,
@@ -240,14 +298,17 @@ fst_gui_sync_call_start_cb(gpointer user_data)
 
 static FstSecret *
 fst_gui_interaction_ask_sync(FstGuiInteraction *self,
-                             gboolean pin,
+                             FstGuiSecretKind kind,
                              const gchar *description,
                              FstInteractionFlags flags,
                              GCancellable *cancellable,
                              GError **error)
 {
 	FstGuiSyncCall *call;
-	FstSecret *secret = fst_gui_interaction_session_answer(self, flags);
+	/* the session knows the CA's secret, never a server's password */
+	FstSecret *secret = kind == FST_GUI_SECRET_PASSWORD
+	                        ? NULL
+	                        : fst_gui_interaction_session_answer(self, flags);
 
 	if (secret != NULL)
 		return secret;
@@ -258,7 +319,7 @@ fst_gui_interaction_ask_sync(FstGuiInteraction *self,
 	call->self = g_object_ref(self);
 	call->question.description = g_strdup(description);
 	call->question.flags = flags;
-	call->question.pin = pin;
+	call->question.kind = kind;
 	if (cancellable != NULL)
 		call->cancellable = g_object_ref(cancellable);
 
@@ -295,8 +356,12 @@ fst_gui_interaction_ask_passphrase(FstInteraction *interaction,
                                    GCancellable *cancellable,
                                    GError **error)
 {
-	return fst_gui_interaction_ask_sync(
-	    FST_GUI_INTERACTION(interaction), FALSE, description, flags, cancellable, error);
+	return fst_gui_interaction_ask_sync(FST_GUI_INTERACTION(interaction),
+	                                    FST_GUI_SECRET_PASSPHRASE,
+	                                    description,
+	                                    flags,
+	                                    cancellable,
+	                                    error);
 }
 
 static FstSecret *
@@ -306,8 +371,27 @@ fst_gui_interaction_ask_pin(FstInteraction *interaction,
                             GCancellable *cancellable,
                             GError **error)
 {
-	return fst_gui_interaction_ask_sync(
-	    FST_GUI_INTERACTION(interaction), TRUE, description, flags, cancellable, error);
+	return fst_gui_interaction_ask_sync(FST_GUI_INTERACTION(interaction),
+	                                    FST_GUI_SECRET_PIN,
+	                                    description,
+	                                    flags,
+	                                    cancellable,
+	                                    error);
+}
+
+static FstSecret *
+fst_gui_interaction_ask_password(FstInteraction *interaction,
+                                 const gchar *description,
+                                 FstInteractionFlags flags,
+                                 GCancellable *cancellable,
+                                 GError **error)
+{
+	return fst_gui_interaction_ask_sync(FST_GUI_INTERACTION(interaction),
+	                                    FST_GUI_SECRET_PASSWORD,
+	                                    description,
+	                                    flags,
+	                                    cancellable,
+	                                    error);
 }
 
 /**
@@ -424,6 +508,7 @@ fst_gui_interaction_class_init(FstGuiInteractionClass *klass)
 	object_class->finalize = fst_gui_interaction_finalize;
 	interaction_class->ask_passphrase = fst_gui_interaction_ask_passphrase;
 	interaction_class->ask_pin = fst_gui_interaction_ask_pin;
+	interaction_class->ask_password = fst_gui_interaction_ask_password;
 	interaction_class->ask_passphrase_async = fst_gui_interaction_ask_passphrase_async;
 	interaction_class->ask_passphrase_finish = fst_gui_interaction_ask_finish;
 	interaction_class->ask_pin_async = fst_gui_interaction_ask_pin_async;

@@ -205,10 +205,14 @@ fst_central_station_read_name(const gchar *workspace, GError **error)
  * and wiped when refused */
 static GMutex fst_central_passwords_lock;
 static GHashTable *fst_central_passwords = NULL;
+/* counts the answers given, so that a connection refused with an older
+ * answer takes the newer one instead of asking again */
+static guint fst_central_passwords_generation = 0;
 
 typedef struct {
 	const gchar *conninfo;
 	FstInteraction *interaction;
+	guint generation; /* of the answer this connection last tried */
 } FstCentralAsk;
 
 static FstSecret *
@@ -226,8 +230,12 @@ fst_central_station_ask_password(const gchar *who,
 		fst_central_passwords = g_hash_table_new_full(
 		    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_secret_free);
 	known = g_hash_table_lookup(fst_central_passwords, ask->conninfo);
-	if (known != NULL && !retry)
+	/* the answer known, unless it is the one just refused: another
+	 * connection may have asked again while this one waited */
+	if (known != NULL && (!retry || ask->generation != fst_central_passwords_generation)) {
+		ask->generation = fst_central_passwords_generation;
 		return fst_secret_new(fst_secret_get_data(known, NULL), fst_secret_get_len(known));
+	}
 	g_hash_table_remove(fst_central_passwords, ask->conninfo);
 	/* one question at a time: the other connections wait for its answer */
 	secret = fst_interaction_ask_password(ask->interaction,
@@ -242,6 +250,7 @@ fst_central_station_ask_password(const gchar *who,
 	    fst_central_passwords,
 	    g_strdup(ask->conninfo),
 	    fst_secret_new(fst_secret_get_data(secret, NULL), fst_secret_get_len(secret)));
+	ask->generation = ++fst_central_passwords_generation;
 	return secret;
 }
 
@@ -252,7 +261,7 @@ fst_central_station_connect_conninfo(FstInteraction *interaction,
                                      const gchar *conninfo,
                                      GError **error)
 {
-	FstCentralAsk ask = {conninfo, interaction};
+	FstCentralAsk ask = {conninfo, interaction, 0};
 	return fst_central_connect_full(conninfo, fst_central_station_ask_password, &ask, error);
 }
 

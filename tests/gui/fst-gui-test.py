@@ -18,6 +18,9 @@ Modes:
            CAs and profiles page; every secret typed into the dialog
   bench    16 boards: the longest main-loop stall (fails above 50 ms) and the
            time from launch to an interactive window
+  central  a station on a central registry whose account needs a password:
+           the password is asked in its own dialog when the line first reaches
+           the registry, asked again when refused, and never written to disk
   harness  the helpers themselves, without a window: a node that vanishes while
            it is walked (a dialog destroyed) is skipped, and an application
            that exited fails the test with its exit status and log
@@ -806,6 +809,73 @@ def mode_ca():
     print("ok   ca: an issuing CA imported and one created from the GUI, each unlocked with its new passphrase")
 
 
+def mode_central():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+    from fst_central_harness import psql, start_pg
+    pgdir = os.path.join(ws, "pg")
+    admin = start_pg(pgdir)
+    if admin is None:
+        print("SKIP: the PostgreSQL server is not installed")
+        cleanup()
+        sys.exit(77)
+    try:
+        link = os.path.join(LINKS, "p1")
+        init([link])
+        # the registry's schema as its owner; the station's account needs a password
+        for args in (["init", "--workspace", W, "--central", admin], ["central", "init", "--workspace", W]):
+            r = subprocess.run([STATION] + args, capture_output=True, text=True)
+            if r.returncode != 0:
+                fail(f"{' '.join(args)}: {r.stdout}{r.stderr}")
+        psql(admin, "CREATE ROLE fst_pw LOGIN PASSWORD 'pw-secret'; GRANT USAGE ON SCHEMA public TO fst_pw;"
+                    "GRANT ALL ON ALL TABLES IN SCHEMA public TO fst_pw;"
+                    "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO fst_pw")
+        hba = os.path.join(pgdir, "data", "pg_hba.conf")
+        text = open(hba).read()
+        with open(hba, "w") as f:
+            f.write("host all fst_pw 127.0.0.1/32 scram-sha-256\n" + text)
+        os.chmod(hba, 0o644)
+        psql(admin, "SELECT pg_reload_conf()")
+        r = subprocess.run([STATION, "init", "--workspace", W, "--central", admin + " user=fst_pw"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"init --central: {r.stdout}{r.stderr}")
+        sim("p1", "CEN-0001")
+        launch({"PGPASSFILE": os.path.join(ws, "no-pgpass"), "PGPASSWORD": ""})
+        app = find_app()
+        unlock(app)
+        choose(app, "Ana Tester", "LOT-CEN", "aws-iot-ecc")
+        click(button(app, "Start"))
+        title = "Sign in to the central registry"
+        dialog = wait_find(app, named(title, ("frame", "dialog", "window")), "the password dialog")
+        if not any("fst_pw" in (text_of(n) or name_of(n)) for n in walk(dialog) if role(n) == "label"):
+            fail(f"the password dialog does not name the account: {labels_text(dialog)}")
+        set_text(entry(dialog, "Passphrase"), "not-the-password")
+        click(button(dialog, "Unlock"))
+        # a new dialog, saying why (the first one may linger in the tree a moment)
+        dialog = wait_find(app, lambda n: named(title, ("frame", "dialog", "window"))(n) and any(
+            role(c) == "label" and "refused that password" in (text_of(c) or name_of(c)) for c in walk(n)),
+            "the password asked again")
+        set_text(entry(dialog, "Passphrase"), "pw-secret")
+        click(button(dialog, "Unlock"))
+        text = wait_lane(app, "p1", "PASS")
+        if "Device CEN-0001" not in text:
+            fail(f"lane p1 does not show the device: {text}")
+        # the line reached the registry as fst_pw: the device is reserved there
+        held = psql(admin, "select count(*) from reservations where device_uid = 'CEN-0001'")
+        if held != "1":
+            fail(f"the registry holds {held} reservations of CEN-0001, not 1")
+        quit_app()
+        for root, _, files in os.walk(W):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    if b"pw-secret" in f.read():
+                        fail(f"the password is in {os.path.join(root, name)}")
+        print("ok   central: the registry's password asked in its own dialog, again when refused, kept off disk")
+    finally:
+        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration",
+                                     "fst-central-pg.sh"), "destroy", pgdir], capture_output=True)
+
+
 def mode_bench():
     n = 16
     ports = [os.path.join(LINKS, f"b{i:02d}") for i in range(n)]
@@ -945,7 +1015,7 @@ def mode_harness():
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "bench": mode_bench,
+        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "central": mode_central, "bench": mode_bench,
          "harness": mode_harness}[mode]()
     finally:
         cleanup()
