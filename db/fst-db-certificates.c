@@ -499,6 +499,26 @@ _fst_db_move_cert_locked(FstDb *self,
 		return FALSE;
 	if (self->tx_cert_id == cert_id && self->tx_cert_serial[0] != '\0')
 		self->tx_cert_state = to;
+	/* revoked while a registration may have reached AWS (done, or being
+	 * done): deactivate it there; a row still pending is skipped by the
+	 * worker, which sees the certificate revoked */
+	if (to == FST_CERT_STATE_REVOKED) {
+		g_autoptr(FstDbStmt) deactivate = _fst_db_prepare(
+		    self,
+		    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, state, "
+		    "created_at, updated_at) SELECT DISTINCT ?1, target, 'deactivate', 'pending', "
+		    "?2, ?2 FROM registrations WHERE certificate_id = ?1 AND action = 'register' "
+		    "AND state IN ('in-progress', 'done') ORDER BY target",
+		    what,
+		    error);
+		if (deactivate == NULL)
+			return FALSE;
+		rc = sqlite3_bind_int64(deactivate, 1, cert_id);
+		rc |= sqlite3_bind_int64(deactivate, 2, now);
+		if (!_fst_db_check_bind(self, rc, what, error) ||
+		    !_fst_db_step_done(self, deactivate, what, error))
+			return FALSE;
+	}
 	detail = g_strdup_printf("certificate %s: %s -> %s%s%s%s%s%s%s",
 	                         serial,
 	                         fst_cert_state_to_string(from),

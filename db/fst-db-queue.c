@@ -52,6 +52,7 @@ fst_db_queue_item_free(FstDbQueueItem *self)
 	g_free(self->target);
 	g_free(self->action);
 	g_free(self->state);
+	g_free(self->cert_state);
 	g_free(self->remote_id);
 	g_free(self->last_error);
 	g_free(self);
@@ -154,7 +155,8 @@ fst_db_queue_text(sqlite3_stmt *stmt, gint col)
 
 #define FST_DB_QUEUE_COLUMNS                                                                       \
 	"SELECT r.id, c.device_id, d.uid, c.serial_hex, c.aws_cert_id, c.der, ca.sha256, l.name, " \
-	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at "        \
+	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at, "       \
+	"c.state "                                                                                 \
 	"FROM registrations r JOIN certificates c ON c.id = r.certificate_id "                     \
 	"JOIN devices d ON d.id = c.device_id LEFT JOIN cas ca ON ca.id = c.ca_id "                \
 	"LEFT JOIN lots l ON l.id = c.lot_id "
@@ -178,6 +180,7 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
 	item->last_error = fst_db_queue_text(stmt, 12);
 	item->attempts = sqlite3_column_int(stmt, 13);
 	item->updated_at = sqlite3_column_int64(stmt, 14);
+	item->cert_state = fst_db_queue_text(stmt, 15);
 	return item;
 }
 

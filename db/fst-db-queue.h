@@ -30,6 +30,7 @@ typedef struct _FstDbQueue FstDbQueue;
  * @attempts: tries, this one included once claimed
  * @resumed: the row was claimed by a run that did not finish it (killed):
  *   AWS may have it already, ask before doing it again
+ * @cert_state: (nullable): the certificate's state (issued ... revoked)
  * @updated_at: unix microseconds
  *
  * One row of the queue with what a worker needs to act on it.
@@ -51,6 +52,7 @@ typedef struct {
 	gint attempts;
 	gboolean resumed;
 	gint64 updated_at;
+	gchar *cert_state;
 } FstDbQueueItem;
 
 void fst_db_queue_item_free(FstDbQueueItem *self);

@@ -27,10 +27,12 @@ for t in json.load(sys.stdin)["tests"]:
 [ -n "$targets" ] || { echo "ci-fuzz: no fuzz target in $build" >&2; exit 1; }
 
 export G_SLICE=always-malloc
-# leaks inside system libraries are suppressed (lsan.supp); GLib has no frame
+# leaks inside system libraries are suppressed (lsan.supp, lsan-fuzz.supp); GLib has no frame
 # pointers, so finding the library's frames needs the slow unwinder
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan.supp:print_suppressions=0"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cat "$here/lsan.supp" "$here/lsan-fuzz.supp" >"$build/lsan-fuzz.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$build/lsan-fuzz.supp:print_suppressions=0"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"
 run_one() {
 	local name=$1 exe=$2 seed=$3 env=$4 dir=$build/fuzz/$1 rc=0

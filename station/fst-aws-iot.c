@@ -620,7 +620,10 @@ fst_aws_iot_call_full(FstAwsIot *self,
 				return FALSE;
 			}
 		} else {
+			/* a raw answer (an S3 object, e.g. JSON Lines) is not parsed:
+			 * json-glib 1.6 leaks the first value of a body with several */
 			if (resp->len > 0 &&
+			    (raw_answer == NULL || status < 200 || status >= 300) &&
 			    json_parser_load_from_data(
 			        parser, (const gchar *)resp->data, resp->len, NULL))
 				root = json_parser_get_root(parser);

@@ -57,6 +57,7 @@ struct _FstJob {
 	gulong cancelled_id;
 	GMainContext *context; /* (owned) (nullable): where signals go while running */
 	GMutex lock;           /* protects summary, failures and station */
+	GThread *thread;       /* (owned) (nullable): the run's, joined when it is over */
 	FstJobSummary summary;
 	FstFailureGroups *failures; /* (owned): the failed devices by class */
 	gboolean started;
@@ -462,7 +463,6 @@ fst_job_run_async(FstJob *self,
                   gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
-	GThread *thread;
 
 	g_return_if_fail(FST_IS_JOB(self));
 	g_return_if_fail(!self->started);
@@ -477,8 +477,22 @@ fst_job_run_async(FstJob *self,
 		self->cancelled_id = g_cancellable_connect(
 		    cancellable, G_CALLBACK(fst_job_cancelled_cb), self, NULL);
 	}
-	thread = g_thread_new("fst-job", fst_job_thread, g_steal_pointer(&task));
-	g_thread_unref(thread);
+	self->thread = g_thread_new("fst-job", fst_job_thread, g_steal_pointer(&task));
+}
+
+/* waits for the run's thread to end, thread-local state (OpenSSL's
+ * per-thread random generators and caches) freed; never from the run's own
+ * thread, which lets go of it instead */
+static void
+fst_job_join(FstJob *self)
+{
+	GThread *thread = g_steal_pointer(&self->thread);
+	if (thread == NULL)
+		return;
+	if (thread == g_thread_self())
+		g_thread_unref(thread);
+	else
+		g_thread_join(thread);
 }
 
 /**
@@ -502,6 +516,8 @@ fst_job_run_finish(FstJob *self, GAsyncResult *result, GError **error)
 		self->cancelled_id = 0;
 		g_clear_object(&self->cancellable);
 	}
+	/* the thread has returned the result: what is left of it is its exit */
+	fst_job_join(self);
 	return g_task_propagate_boolean(G_TASK(result), error);
 }
 
@@ -728,6 +744,7 @@ fst_job_finalize(GObject *object)
 {
 	FstJob *self = FST_JOB(object);
 
+	fst_job_join(self);
 	if (self->cancellable != NULL) {
 		g_cancellable_disconnect(self->cancellable, self->cancelled_id);
 		g_object_unref(self->cancellable);

@@ -427,6 +427,24 @@ fst_registration_register(FstRegistration *self,
 	gboolean found = FALSE;
 	gint64 started;
 
+	/* revoked before its turn came (the device failed after the certificate
+	 * was issued): AWS never gets it; a revocation that comes while AWS has
+	 * it queues a deactivate row instead */
+	if (g_strcmp0(item->cert_state, "revoked") == 0 && !item->resumed &&
+	    item->remote_id == NULL) {
+		detail = g_strdup_printf("certificate %s was revoked before it was registered: "
+		                         "not registered",
+		                         item->serial_hex);
+		return fst_registration_audit(self,
+		                              item->device_id,
+		                              "aws-register-certificate",
+		                              g_get_real_time(),
+		                              "skipped-revoked",
+		                              detail,
+		                              error) &&
+		       fst_db_queue_finish(self->queue, item->id, NULL, error);
+	}
+
 	/* a run may have done it already: ask AWS first */
 	if (item->resumed || item->attempts > 1 || item->remote_id != NULL) {
 		g_autoptr(GError) error_local = NULL;

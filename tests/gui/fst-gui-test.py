@@ -24,13 +24,20 @@ Modes:
   harness  the helpers themselves, without a window: a node that vanishes while
            it is walked (a dialog destroyed) is skipped, and an application
            that exited fails the test with its exit status and log
+  session  one short session: unlock, a line of 3 boards, quit through
+           app.quit (what packaging/ci-valgrind.sh runs under valgrind)
 Run through fst-gui-test.sh (D-Bus session + X server).
+
+FST_GUI_WRAPPER is a command the program runs under (e.g. valgrind and its
+options, split on spaces); FST_GUI_TIMEOUT_SCALE multiplies every wait for
+the window (a program under valgrind runs tens of times slower).
 """
 import contextlib
 import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -41,6 +48,8 @@ import time
 import pyatspi
 
 GUI = os.environ["FST_GUI"]
+WRAPPER = shlex.split(os.environ.get("FST_GUI_WRAPPER", ""))
+SCALE = float(os.environ.get("FST_GUI_TIMEOUT_SCALE", "1"))
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 SHOTS = os.environ.get("FST_GUI_SHOTS", os.getcwd())
@@ -145,7 +154,7 @@ def launch(extra_env=None, workspace=W, wrapper=()):
     env = dict(os.environ)
     env.update(extra_env or {})
     t0 = time.monotonic()
-    app_proc = subprocess.Popen(list(wrapper) + [GUI, "--workspace", workspace], env=env,
+    app_proc = subprocess.Popen(WRAPPER + list(wrapper) + [GUI, "--workspace", workspace], env=env,
                                 stdout=open(os.path.join(ws, "app.log"), "w"), stderr=subprocess.STDOUT)
     return t0
 
@@ -170,12 +179,13 @@ def quit_app():
     except subprocess.CalledProcessError:
         pass
     try:
-        app_proc.wait(timeout=20)
+        rc = app_proc.wait(timeout=20 * SCALE)
     except subprocess.TimeoutExpired:
         fail("the application did not quit")
     if app_proc.returncode != 0:
         fail(f"fleetstation-gui quit with {exit_status(app_proc.returncode)}")
     app_proc = None
+    return rc
 
 
 # accessibility helpers
@@ -194,7 +204,7 @@ def parent_pid(pid):
 def find_app():
     """the application launched last, on the accessibility bus (a loaded machine is slow)"""
     desktop = pyatspi.Registry.getDesktop(0)
-    for _ in range(600):
+    for _ in range(int(600 * SCALE)):
         for a in desktop:
             try:
                 if a is not None and a.name == "fleetstation-gui" and app_proc.pid in (
@@ -258,7 +268,7 @@ def find(root, pred):
 
 
 def wait_find(root, pred, what, timeout=30.0):
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * SCALE
     while time.monotonic() < end:
         n = find(root, pred)
         if n is not None:
@@ -336,7 +346,7 @@ def lane(root, port):
 
 
 def wait_lane(root, port, word, timeout=60.0, lane_word="Lane"):
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * SCALE
     last = ""
     while time.monotonic() < end:
         n = find(root, named(f"{lane_word} {port}"))
@@ -355,7 +365,7 @@ def wait_lane(root, port, word, timeout=60.0, lane_word="Lane"):
 def wait_result(root, box, first, timeout=30.0, holding=""):
     """the lines of the result box named @box, once its first line starts with
     @first and the lines hold @holding"""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * SCALE
     lines = []
     while time.monotonic() < end:
         n = find(root, named(box))
@@ -1012,11 +1022,38 @@ def mode_harness():
     print("ok   harness: vanished nodes skipped, a dead application reported with its status and log")
 
 
+def mode_session():
+    ports = [os.path.join(LINKS, f"s{i}") for i in range(1, 4)]
+    init(ports)
+    for i in range(1, 4):
+        sim(f"s{i}", f"SES-000{i}")
+    launch()
+    app = find_app()
+    dialog = wait_find(app, named("Unlock the CA", ("frame", "dialog", "window")), "the unlock dialog")
+    set_text(entry(dialog, "Passphrase"), ca_secret())
+    click(button(dialog, "Unlock"))
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("CA unlocked"), "the CA unlocked")
+    choose(app, "Session Tester", "LOT-SESSION", "aws-iot-ecc")
+    click(button(app, "Start"))
+    for i in range(1, 4):
+        wait_lane(app, f"s{i}", "PASS")
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("Line finished"), "the line to finish")
+    rc = quit_app()
+    if rc != 0:
+        print("---- app log ----")
+        print(app_log()[-4000:])
+        fail(f"fleetstation-gui exited {rc} after app.quit")
+    n = q("select count(*) from certificates where state = 'verified'")
+    if n != "3":
+        fail(f"expected 3 verified certificates, the database has {n}")
+    print("ok   session: unlocked, 3 boards provisioned, quit")
+
+
 def main():
     mode = sys.argv[1]
     try:
-        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "central": mode_central, "bench": mode_bench,
-         "harness": mode_harness}[mode]()
+        {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "central": mode_central,
+         "bench": mode_bench, "session": mode_session, "harness": mode_harness}[mode]()
     finally:
         cleanup()
 

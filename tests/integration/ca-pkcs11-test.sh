@@ -7,12 +7,14 @@
 set -euo pipefail
 
 B=${FST_STATION:?FST_STATION must name the fleetstation binary}
-MODULE=/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so
-for need in softhsm2-util pkcs11-tool certtool; do
-	command -v $need >/dev/null || { echo "SKIP: missing $need: apt-get install softhsm2 opensc gnutls-bin" >&2; exit 77; }
+for need in softhsm2-util pkcs11-tool certtool p11-kit; do
+	command -v $need >/dev/null || { echo "SKIP: missing $need: apt-get install softhsm2 opensc gnutls-bin p11-kit" >&2; exit 77; }
 done
-[ -e "$MODULE" ] || { echo "SKIP: missing $MODULE: apt-get install softhsm2" >&2; exit 77; }
-[ -e /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || { echo "apt-get install libengine-pkcs11-openssl" >&2; exit 1; }
+# SoftHSM2 as p11-kit has it configured (softhsm2.module), the engine in OpenSSL's engines directory
+MODULE=$(p11-kit list-modules 2>/dev/null | sed -n 's/^softhsm2: *//p')
+[ -n "$MODULE" ] && [ -e "$MODULE" ] || { echo "SKIP: p11-kit has no softhsm2 module: apt-get install softhsm2" >&2; exit 77; }
+ENGINES=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
+[ -e "$ENGINES/pkcs11.so" ] || { echo "$ENGINES/pkcs11.so is missing: apt-get install libengine-pkcs11-openssl" >&2; exit 1; }
 
 T=$(mktemp -d /tmp/fst-ca-p11-XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
@@ -119,4 +121,14 @@ openssl x509 -req -in "$T/ws3/ca/issuing-ca.csr" -CA "$T/offroot.pem" -CAkey "$T
 expect_rc 0 "$B" ca install -w "$T/ws3" --cert "$T/signed.pem" --chain "$T/offroot.pem"
 expect_rc 0 "$B" ca verification-cert -w "$T/ws3" --pin-file "$T/pin" --code CAFE --out "$T/ver3.pem"
 openssl verify -CAfile "$T/offroot.pem" -untrusted "$T/ws3/ca/issuing-ca.pem" "$T/ver3.pem" >/dev/null || fail "installed token CA"
+# the module named as p11-kit configures it (module-name), with no PKCS11_MODULE_PATH
+expect_rc 0 env -u PKCS11_MODULE_PATH "$B" ca create -w "$T/ws4" --key "$URI?module-name=softhsm2" \
+	--pin-file "$T/pin" --passphrase-file "$T/pass"
+expect_rc 0 env -u PKCS11_MODULE_PATH "$B" ca verification-cert -w "$T/ws4" --pin-file "$T/pin" --code BEEF --out "$T/ver4.pem"
+openssl verify -CAfile "$T/ws4/ca/root-ca.pem" -untrusted "$T/ws4/ca/issuing-ca.pem" "$T/ver4.pem" >/dev/null ||
+	fail "token CA found through p11-kit's module config"
+# a module p11-kit does not know is named, not replaced by another module that has the token
+expect_rc 3 env -u PKCS11_MODULE_PATH "$B" ca create -w "$T/ws5" --key "$URI?module-name=fst-no-such-module" \
+	--pin-file "$T/pin" --passphrase-file "$T/pass"
+grep -q "no p11-kit module named 'fst-no-such-module'" "$T/err" || { cat "$T/err"; fail "unknown module-name message"; }
 echo "PASS ca-pkcs11-test"

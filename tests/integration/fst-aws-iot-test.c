@@ -883,6 +883,32 @@ test_register_bulk_task(void)
 }
 
 /* a started worker drains the queue in the background and stops on demand */
+/* a device and its certificate with serial @n, queued for AWS IoT in
+ * us-east-1; returns the certificate's PEM, and its serial in @serial_out */
+static gchar *
+test_add_registering_cert(FstDb *db, const gchar *prefix, guint n, gchar **serial_out)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) der = NULL;
+	g_autofree gchar *pem = test_make_cert_pem(n, &der);
+	g_autofree gchar *serial = g_strdup_printf("%X", n + 0x1000);
+	g_autofree gchar *uid = g_strdup_printf("%s-%u", prefix, n);
+	FstDeviceInfo info = {.uid = uid, .model = (gchar *)(guintptr) "t"};
+	FstDbCert cert = {.serial_hex = serial,
+	                  .der = der,
+	                  .key_type = (gchar *)(guintptr) "ec-p256",
+	                  .not_after = G_MAXINT32,
+	                  .register_target = (gchar *)(guintptr) "aws-iot:us-east-1"};
+	gint64 device_id = fst_db_begin_device(db, 0, &info, NULL, &error);
+
+	g_assert_no_error(error);
+	g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
+	g_assert_no_error(error);
+	if (serial_out != NULL)
+		*serial_out = g_steal_pointer(&serial);
+	return g_steal_pointer(&pem);
+}
+
 static void
 test_register_background(void)
 {
@@ -903,20 +929,7 @@ test_register_background(void)
 	g_assert_no_error(error);
 	/* certificates recorded while it runs */
 	for (guint i = 0; i < 5; i++) {
-		g_autoptr(GBytes) der = NULL;
-		g_autofree gchar *pem = test_make_cert_pem(900 + i, &der);
-		g_autofree gchar *serial = g_strdup_printf("%X", 900 + i + 0x1000);
-		g_autofree gchar *uid = g_strdup_printf("BG-%u", i);
-		FstDeviceInfo info = {.uid = uid, .model = (gchar *)(guintptr) "t"};
-		FstDbCert cert = {.serial_hex = serial,
-		                  .der = der,
-		                  .key_type = (gchar *)(guintptr) "ec-p256",
-		                  .not_after = G_MAXINT32,
-		                  .register_target = (gchar *)(guintptr) "aws-iot:us-east-1"};
-		gint64 device_id = fst_db_begin_device(db, 0, &info, NULL, &error);
-		g_assert_no_error(error);
-		g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
-		g_assert_no_error(error);
+		g_autofree gchar *pem = test_add_registering_cert(db, "BG", 900 + i, NULL);
 	}
 	for (guint i = 0; i < 500; i++) {
 		fst_registration_get_stats(worker, &stats);
@@ -930,6 +943,91 @@ test_register_background(void)
 	    test_sql_int(db_path, "SELECT count(*) FROM registrations WHERE state = 'done'"),
 	    ==,
 	    5);
+	g_clear_object(&worker);
+	g_clear_pointer(&db, fst_db_close);
+	fst_test_rmrf(dir);
+}
+
+/* a certificate revoked once AWS has it is set INACTIVE there; one revoked
+ * while its row still waits (the device failed after issue) never gets there */
+static void
+test_register_revoked(void)
+{
+	g_autofree gchar *dir = g_dir_make_tmp("fst-aws-rev-XXXXXX", NULL);
+	g_autofree gchar *db_path = g_build_filename(dir, "station.db", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAwsIot) iot = test_client();
+	g_autoptr(FstRegistration) worker = NULL;
+	g_autofree gchar *registered_id = NULL;
+	g_autofree gchar *waiting_id = NULL;
+	FstRegistrationConfig config = {.thing_name_template = "rev-{serial}"};
+	FstRegistrationStats stats = {0};
+	gint64 register_ok;
+
+	db = fst_db_open(db_path, &error);
+	g_assert_no_error(error);
+	worker = fst_registration_new(db_path, iot, &config, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 2; i++) {
+		g_autofree gchar *serial = NULL;
+		g_autofree gchar *pem = test_add_registering_cert(db, "REV", 950 + i, &serial);
+		if (i == 0) {
+			/* registered, then revoked */
+			registered_id = fst_aws_certificate_id_from_pem(pem, NULL);
+			g_assert_true(fst_registration_push(worker, NULL, &error));
+			g_assert_no_error(error);
+			g_assert_true(
+			    fst_db_revoke_certificate(db, serial, "keyCompromise", &error));
+			g_assert_no_error(error);
+		} else {
+			/* revoked before the worker came to it */
+			waiting_id = fst_aws_certificate_id_from_pem(pem, NULL);
+			g_assert_true(
+			    fst_db_revoke_certificate(db, serial, "cessationOfOperation", &error));
+			g_assert_no_error(error);
+		}
+	}
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = "
+	                             "'deactivate' AND state = 'pending'"),
+	                ==,
+	                1);
+	register_ok = test_peer_stat("register_ok");
+	g_assert_true(fst_registration_push(worker, NULL, &error));
+	g_assert_no_error(error);
+	fst_registration_get_stats(worker, &stats);
+	g_assert_cmpuint(stats.registered, ==, 1);
+	g_assert_cmpuint(stats.deactivated, ==, 1);
+	g_assert_cmpint(test_peer_stat("register_ok"), ==, register_ok);
+	{
+		g_autoptr(FstAwsCertificate) desc =
+		    fst_aws_iot_describe_certificate(iot, registered_id, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(desc->status, ==, "INACTIVE");
+	}
+	{
+		g_autoptr(FstAwsCertificate) desc =
+		    fst_aws_iot_describe_certificate(iot, waiting_id, NULL, &error);
+		g_assert_null(desc);
+		g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+		g_clear_error(&error);
+	}
+	/* every row done; the skipped one without an AWS id, and audited */
+	g_assert_cmpint(
+	    test_sql_int(db_path, "SELECT count(*) FROM registrations WHERE state != 'done'"),
+	    ==,
+	    0);
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = "
+	                             "'register' AND remote_id IS NULL"),
+	                ==,
+	                1);
+	g_assert_cmpint(test_sql_int(db_path,
+	                             "SELECT count(*) FROM events WHERE step = "
+	                             "'aws-register-certificate' AND outcome = 'skipped-revoked'"),
+	                ==,
+	                1);
 	g_clear_object(&worker);
 	g_clear_pointer(&db, fst_db_close);
 	fst_test_rmrf(dir);
@@ -1098,6 +1196,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/aws/register/resumed-row-asks-aws-first",
 	                test_register_resumed_asks_first);
 	g_test_add_func("/fst/aws/register/background-worker", test_register_background);
+	g_test_add_func("/fst/aws/register/revoked", test_register_revoked);
 	g_test_add_func("/fst/aws/register/bulk-task", test_register_bulk_task);
 	g_test_add_func("/fst/aws/register/kill-and-resume", test_register_kill_and_resume);
 	rc = g_test_run();

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from fst_central_harness import (PG, PsqlSession, cleanup, fail, init_station, make_tmp, psql,
+from fst_central_harness import (PG, cleanup, fail, init_station, make_tmp, psql,
                                  run, start_pg, start_sim)
 
 STATION = os.environ["FST_STATION"]
@@ -76,6 +76,26 @@ def parallel(env, stations, r, during=None):
         t.join()
 
 
+def wait_for(cond, what, timeout=300):
+    """polls @cond until it holds: a condition the test can see, not a delay"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    fail(f"timed out waiting for {what}")
+
+
+def local_int(ws, sql):
+    """one number from a station's SQLite journal, read while it may be written"""
+    db = sqlite3.connect(f"file:{os.path.join(ws, 'station.db')}?mode=ro", uri=True, timeout=30)
+    try:
+        row = db.execute(sql).fetchone()
+    finally:
+        db.close()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def device_serial(storage):
     out = run([DEVSIM, "--storage", storage, "--dump", "device-cert"])
     pem = out.stdout
@@ -106,9 +126,11 @@ def main():
 
         # round 0: all four online
         parallel(env, STATIONS, 0)
-        # round 1: the server stops while the stations work
+        # round 1: the server stops while the stations work, once S3 has
+        # recorded its first device of the round
         def stop_server():
-            time.sleep(0.3)
+            wait_for(lambda: local_int(env.ws("S3"), "select count(*) from devices where uid like 'S3-DEV-1-%'") > 0,
+                     "S3 to start round 1")
             run([PG, "stop", env.pgdir])
         parallel(env, STATIONS, 1, during=stop_server)
         s3_db = os.path.join(env.ws("S3"), "station.db")
@@ -120,22 +142,46 @@ def main():
             fail(f"S3 had nothing left to ship after the server stopped ({shipped} of {s3_max})")
 
         # S3's sync SIGKILLed between two batches (one event each), while the
-        # others ship their backlog with round 2
+        # others ship their backlog with round 2: a session of the test holds
+        # the key of the second event S3 has to ship (an uncommitted row), so
+        # the sync commits its first batch and then waits on that key, where
+        # it is killed; no timing involved
         def kill_s3_sync():
-            session = PsqlSession(env.conninfo)
+            mark = local_int(env.ws("S3"), "select value from db_properties where key = 'central-synced-events'")
+            if s3_max < mark + 2:
+                fail(f"S3 has {s3_max - mark} events to ship, the kill needs two batches")
+            sid = env.psql("select id from stations where name = 'S3'")
+            blocker = subprocess.Popen(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", env.conninfo],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            blocker.stdin.write(
+                "BEGIN; INSERT INTO events (station_id, local_id, step, started_at, ended_at, outcome, hash)"
+                f" VALUES ({sid}, {mark + 2}, 'held-by-test', 0, 0, 'ok', '\\x00'); SELECT pg_backend_pid();\n")
+            blocker.stdin.flush()
+            blocker_pid = blocker.stdout.readline().strip()
+            if not blocker_pid.isdigit():
+                fail(f"the test's session could not hold event {mark + 2}: {blocker_pid!r}")
             p = subprocess.Popen([STATION, "central", "sync", "--workspace", env.ws("S3")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                head = int(session.query("select head_id from stations where name = 'S3'") or 0)
-                if head > shipped:
-                    break
+            waiting = []
+
+            def sync_waits():
+                if p.poll() is not None:
+                    fail(f"the sync of S3 ended ({p.returncode}) instead of waiting for event {mark + 2}")
+                waiting[:] = env.psql("select pid from pg_stat_activity "
+                                      f"where {blocker_pid} = any(pg_blocking_pids(pid))").split()
+                return bool(waiting)
+            wait_for(sync_waits, f"the sync of S3 to wait for event {mark + 2}")
             p.send_signal(signal.SIGKILL)
             p.wait()
-            session.close()
             head = int(env.psql("select head_id from stations where name = 'S3'"))
-            if head >= s3_max:
-                fail(f"the sync of S3 finished ({head} of {s3_max} events) before it was killed")
+            blocker.stdin.write("ROLLBACK;\n")
+            blocker.stdin.close()
+            blocker.wait()
+            # the killed sync's server session ends (and drops S3's sync lock)
+            wait_for(lambda: env.psql(f"select count(*) from pg_stat_activity where pid = {waiting[0]}") == "0",
+                     "the killed sync's session to end")
+            if head != mark + 1:
+                fail(f"S3's central head is {head} when its sync was killed, not {mark + 1}")
             print(f"S3 sync killed with {head} of {s3_max} events shipped")
         parallel(env, ["S1", "S2", "S4"], 2, during=kill_s3_sync)
         # S3 goes on: its worker resumes from its mark

@@ -221,11 +221,13 @@ test_null_param(Fixture *f, gconstpointer user_data)
 {
 	const gchar *extra[] = {"--null-param", NULL};
 	g_autoptr(FstProvisionResult) r = NULL;
+	g_autoptr(GBytes) cred = NULL;
 
 	start_modem(f, "352656100367873", extra);
 	r = provision(f);
 	g_assert_no_error(r->error);
-	g_assert_nonnull(modem_credential(f, TEST_SEC_TAG, 1));
+	cred = modem_credential(f, TEST_SEC_TAG, 1);
+	g_assert_nonnull(cred);
 }
 
 /* with the NULL parameter the CSR signature is still checked: a CSR whose

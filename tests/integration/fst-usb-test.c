@@ -475,7 +475,10 @@ test_hotplug_arrival(Fixture *fx, gconstpointer user_data)
 	board = fake_usb_new(9, "USB-BOARD-3");
 	r = provision_port(fx, "usb:001-009");
 	g_assert_no_error(r->error);
-	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
+	{
+		g_autoptr(GBytes) cert = fst_devsim_hal_get_object(board->hal, 0x01);
+		g_assert_nonnull(cert);
+	}
 }
 
 /* a USB-serial adapter at 1-@n with /dev/@tty, of @vid:@pid */
@@ -708,7 +711,10 @@ test_mixed_line(Fixture *fx, gconstpointer user_data)
 	}
 	g_assert_cmpuint(seen, ==, 7);
 	/* what each device holds */
-	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
+	{
+		g_autoptr(GBytes) cert = fst_devsim_hal_get_object(board->hal, 0x01);
+		g_assert_nonnull(cert);
+	}
 	g_assert_true(g_key_file_load_from_file(store, modem_storage, G_KEY_FILE_NONE, &error));
 	g_assert_no_error(error);
 	g_assert_true(g_key_file_has_key(store, "16842753", "1", NULL));
@@ -760,7 +766,10 @@ test_known_devices_interface(Fixture *fx, gconstpointer user_data)
 			g_assert_no_error(r->error);
 		}
 	}
-	g_assert_nonnull(fst_devsim_hal_get_object(board->hal, 0x01));
+	{
+		g_autoptr(GBytes) cert = fst_devsim_hal_get_object(board->hal, 0x01);
+		g_assert_nonnull(cert);
+	}
 
 	/* a bad interface number names the file and the group */
 	g_assert_true(

@@ -6,10 +6,17 @@ fault (bit errors, disconnect, reboot in a write, storage full, a lying
 device that signs with another key). Checks that every device ends
 provisioned with a verified certificate, or failed with a recorded reason
 (and every device without a fault provisioned); that the database, the
-devices (devsim --dump) and the audit chain (audit verify) agree; and that
-the station's RSS at the last device is at most 1.2x its RSS at device 200.
-Exit 77 when a tool is missing."""
+devices (devsim --dump), the audit chain (audit verify) and the AWS IoT
+registration peer agree: the profile registers every certificate with AWS
+IoT, the job's registration worker drains the queue to a local peer (moto
+behind tests/integration/fst-aws-peer.py) while the line runs, and the peer
+holds each provisioned device's certificate exactly once and no other; and
+that the station's RSS at the last device is at most 1.2x its RSS at device
+200. Without moto (not in Debian; FST_MOTO_PYTHON names a Python that has
+it) the soak runs without registration, checks everything else, says so and
+exits 77 (label moto). Exit 77 when a tool is missing."""
 import base64
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -19,8 +26,10 @@ import tempfile
 import threading
 import time
 import json
+import urllib.request
 
 STATION = os.environ["FST_STATION"]
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "fst-aws-peer.py")
 DEVSIM = os.environ["FST_DEVSIM"]
 N = int(os.environ.get("FST_SOAK_DEVICES", "2000"))
 PORTS = int(os.environ.get("FST_SOAK_PORTS", "16"))
@@ -44,10 +53,12 @@ os.makedirs(LINKS)
 os.makedirs(STORAGE)
 env = dict(os.environ)
 env.pop("FLEETSTATION_CA_PASSPHRASE", None)
+peer = None  # the AWS IoT peer's process and URL, when moto is there
 
 
 def fail(msg):
     print("FAIL: " + msg, flush=True)
+    stop_registration_peer()
     sys.exit(1)
 
 
@@ -155,7 +166,8 @@ def main():
         if shutil.which(tool) is None:
             print("SKIP: %s is not installed" % tool)
             sys.exit(77)
-    cmd = [STATION, "init", "--workspace", W, "--demo-ca", "--profile", "aws-iot-ecc", "--lot", "LOT-SOAK",
+    profile = start_registration_peer()
+    cmd = [STATION, "init", "--workspace", W, "--demo-ca", "--profile", profile, "--lot", "LOT-SOAK",
            "--baud", "921600"]
     for p in range(PORTS):
         cmd += ["--port", os.path.join(LINKS, "p%d" % p)]
@@ -249,13 +261,13 @@ def main():
         if base64.b64decode(pem) != der:
             fail("%s holds another certificate than the database's" % uid)
 
-    # the audit chain covers all of it
+    registered = check_registration_peer(db, rows, certs)
+
+    # the audit chain covers all of it, the registrations included
     r = subprocess.run([STATION, "audit", "verify", "--workspace", W], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         fail("audit verify: " + r.stdout + r.stderr)
     events = db.execute("select count(*) from events").fetchone()[0]
-
-    check_registration_peer(db)
 
     early, last = rss.get("early"), rss.get("last")
     print("soak: %d devices through %d ports in %.1f s: %d provisioned, %d failed, %d events"
@@ -267,16 +279,140 @@ def main():
         fail("could not read the station's RSS")
     if last > RSS_LIMIT * early:
         fail("the station's RSS grew from %d to %d KiB (more than %.1fx)" % (early, last, RSS_LIMIT))
+    stop_registration_peer()
     shutil.rmtree(ws, ignore_errors=True)
+    if registered is None:
+        print("SKIP: the soak passed without its AWS IoT registration part: moto (the local AWS IoT peer) "
+              "is not installed in this Python (not in Debian); set FST_MOTO_PYTHON to one that has it")
+        sys.exit(77)
+    print("soak: %d certificates registered with the AWS IoT peer, each once" % registered)
     print("soak: ok")
 
 
-def check_registration_peer(db):
-    """The AWS registration worker draining to the local moto peer: not part
-    of a provisioning job yet. Once jobs drive it, start the peer here (see
-    /work/shared/recipes), provision with it, and check that every verified
-    certificate is registered there and no other."""
-    return
+def start_registration_peer():
+    """Starts the local AWS IoT peer and returns the path of a profile that
+    registers every certificate there (the job's registration worker); without
+    moto, says so and returns the profile without registration."""
+    global peer
+    python = os.environ.get("FST_MOTO_PYTHON", "python3")
+    port_file = os.path.join(ws, "peer.port")
+    proc = subprocess.Popen([python, PEER, port_file], stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(ws, "peer.err"), "w"))
+    for _ in range(600):
+        if os.path.exists(port_file):
+            break
+        if proc.poll() is not None:
+            if proc.returncode != 77:
+                fail("the AWS IoT peer exited %d: %s" % (proc.returncode, open(os.path.join(ws, "peer.err")).read()))
+            print("soak: moto is not installed in %s: the AWS IoT registration part is left out" % python,
+                  flush=True)
+            return "aws-iot-ecc"
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        fail("the AWS IoT peer did not start")
+    url = "http://127.0.0.1:%s" % open(port_file).read().strip()
+    peer = (proc, url)
+    env.update({"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+                "AWS_SECRET_ACCESS_KEY": "soak-secret", "AWS_CONFIG_FILE": "/nonexistent",
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"})
+    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL_IOT", "AWS_SESSION_TOKEN"):
+        env.pop(k, None)
+    templates = os.environ["FST_TEMPLATES_DIR"]
+    with open(os.path.join(templates, "profiles", "aws-iot-ecc.profile")) as f:
+        text = f.read()
+    text = text.replace("name=aws-iot-ecc", "name=soak-aws-register", 1)
+    text += "\n[aws]\nregister=true\nregion=us-east-1\nthing-name=soak-{uid}\nwith-ca=false\nstatus=active\n"
+    path = os.path.join(ws, "soak-aws-register.profile")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def stop_registration_peer():
+    if peer is not None and peer[0].poll() is None:
+        peer[0].terminate()
+        peer[0].wait()
+
+
+def check_registration_peer(db, rows, certs):
+    """The registration queue and the AWS IoT peer against the database: every
+    provisioned device's certificate registered exactly once, with its AWS id
+    (the SHA-256 of the DER), and active; a certificate of a failed device
+    (revoked when its burn failed) never active there: skipped by the worker,
+    or, when the worker had already registered it, deactivated. What the job's
+    worker left in the queue at the end of the run goes with `register push`,
+    as an operator would send it. Returns the number registered, or None
+    without the peer."""
+    if peer is None:
+        return None
+    left = db.execute("select count(*) from registrations where state != 'done'").fetchone()[0]
+    print("soak: %d registrations left in the queue when the job ended" % left, flush=True)
+    if left:
+        r = subprocess.run([STATION, "register", "push", "--workspace", W, "--region", "us-east-1",
+                            "--thing-name", "soak-{uid}"], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            fail("register push: " + r.stdout + r.stderr)
+    with urllib.request.urlopen(peer[1] + "/__peer/stats", timeout=30) as f:
+        got = json.load(f)["registered_ids"]
+    want = {hashlib.sha256(certs[uid][0]).hexdigest(): uid for uid, (state, _) in rows.items()
+            if state == "provisioned"}
+    queue = {}
+    for uid, dstate, der, action, state, remote in db.execute(
+            "select d.uid, d.state, c.der, r.action, r.state, r.remote_id from registrations r "
+            "join certificates c on c.id = r.certificate_id join devices d on d.id = c.device_id"):
+        queue.setdefault(hashlib.sha256(der).hexdigest(), {"uid": uid, "device": dstate})[action] = (state, remote)
+    twice = sorted(cid for cid, n in got.items() if n != 1)
+    if twice:
+        fail("the peer registered %d certificates more than once, e.g. %s" % (len(twice), twice[0]))
+    missing = sorted(want[cid] for cid in set(want) - set(got))
+    if missing:
+        fail("%d provisioned devices' certificates are not registered at the peer, e.g. %s"
+             % (len(missing), missing[:5]))
+    for cid, uid in want.items():
+        state, remote = queue.get(cid, {}).get("register", (None, None))
+        if state != "done" or not remote or not remote.endswith(":cert/" + cid):
+            fail("the registration row of %s is %s (%s), not done with its AWS id" % (uid, state, remote))
+        if "deactivate" in queue[cid]:
+            fail("the certificate of provisioned %s was deactivated" % uid)
+    skipped = deactivated = 0
+    inactive = []
+    for cid, q in queue.items():
+        if cid in want:
+            continue
+        if q["device"] != "failed":
+            fail("%s (%s) has a registration row but is not the certificate of a provisioned device"
+                 % (q["uid"], q["device"]))
+        if any(state != "done" for state, _ in (q.get("register"), q.get("deactivate", ("done", None)))):
+            fail("the registration rows of failed %s are not done: %s" % (q["uid"], q))
+        if cid in got:
+            if "deactivate" not in q:
+                fail("failed %s's certificate is registered at the peer and was not deactivated" % q["uid"])
+            inactive.append(cid)
+            deactivated += 1
+        else:
+            if q["register"][1] is not None:
+                fail("failed %s's certificate has an AWS id but the peer does not have it" % q["uid"])
+            skipped += 1
+    extra = set(got) - set(want) - set(inactive)
+    if extra:
+        fail("the peer holds %d certificates of no device, e.g. %s" % (len(extra), sorted(extra)[0]))
+    for cid in inactive:
+        status = peer_certificate_status(cid)
+        if status != "INACTIVE":
+            fail("failed %s's certificate is %s at the peer, not INACTIVE" % (queue[cid]["uid"], status))
+    print("soak: failed devices' certificates: %d never registered (revoked first), %d deactivated at the peer"
+          % (skipped, deactivated))
+    return len(want)
+
+
+def peer_certificate_status(cid):
+    """DescribeCertificate at the peer, signed as the AWS CLI would (botocore
+    comes with moto)"""
+    import boto3
+    iot = boto3.client("iot", endpoint_url=peer[1], region_name="us-east-1",
+                       aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="soak-secret")
+    return iot.describe_certificate(certificateId=cid)["certificateDescription"]["status"]
 
 
 if __name__ == "__main__":

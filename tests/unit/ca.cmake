@@ -13,3 +13,6 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/../shared/trust/SHA256SUMS.txt)
 	set_property(TEST fst-trust-test APPEND PROPERTY ENVIRONMENT
 		FST_SHARED_TRUST_SUMS=${PROJECT_SOURCE_DIR}/../shared/trust/SHA256SUMS.txt)
 endif()
+# where the PKCS#11 module and the libp11 engine come from: p11-kit's module
+# configs, OpenSSL's engines directory
+fst_add_unit_test(fst-ca-pkcs11-test ${CMAKE_CURRENT_LIST_DIR}/fst-ca-pkcs11-test.c)

@@ -3099,6 +3099,7 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *schema_fresh = NULL;
 	g_autofree gchar *recipient = NULL;
 	g_autofree gchar *text = NULL;
+	g_autofree gchar *last_backup = NULL;
 
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 4);
 	audit = test_audit(path);
@@ -3108,7 +3109,8 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_nonnull(fst_db_get_last_backup(db));
+	last_backup = fst_db_get_last_backup(db);
+	g_assert_nonnull(last_backup);
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	/* every row is bound: 3 devices, 4 certificates, the objects, names... */
 	audit = test_audit(path);
