@@ -774,6 +774,9 @@ fst_db_device_log_write_locked(
 		    fst_db_begin_device(db, self->station_id, self->info, self->port, error);
 		ok = *device_id > 0;
 	}
+	/* the device's events of this commit become one event */
+	if (ok)
+		_fst_db_fold_begin(db, *device_id);
 	/* escrows last, so that a certificate logged after its escrow is there */
 	for (guint i = 0; ok && i < ops->len; i++) {
 		FstDbLogOp *op = g_ptr_array_index(ops, i);
@@ -788,6 +791,10 @@ fst_db_device_log_write_locked(
 		if (op->kind == FST_DB_LOG_ESCROW)
 			ok = fst_db_device_log_apply(db, *device_id, op, error);
 	}
+	if (ok)
+		ok = _fst_db_fold_end(db, error);
+	else
+		_fst_db_fold_clear(db);
 	db->batch--;
 	if (!ok)
 		g_prefix_error(error,

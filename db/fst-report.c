@@ -40,6 +40,16 @@ const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS] = {
 };
 
 #define FST_REPORT_ISO_S(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x ", 'unixepoch')"
+/* @expr over `detail`, the detail of a device's last successful plan that
+ * names roots: an event of its own (files before schema v6) or a step of
+ * the event of a device log commit (its detail holds the steps, db/fst-audit-steps.c) */
+#define FST_REPORT_LAST_PLAN(expr)                                                                 \
+	"(SELECT " expr " FROM (SELECT id, 0 AS k, detail FROM events WHERE device_id = d.id AND " \
+	"step = 'plan' AND outcome = 'ok' UNION ALL SELECT e.id, j.key, "                          \
+	"json_extract(j.value, '$[4]') FROM events e, json_each(e.detail) j WHERE e.device_id = "  \
+	"d.id AND e.step = 'device-log' AND json_extract(j.value, '$[0]') = 'plan' AND "           \
+	"json_extract(j.value, '$[3]') = 'ok') WHERE instr(detail, ', roots ') > 0 ORDER BY id "   \
+	"DESC, k DESC LIMIT 1)"
 #define FST_REPORT_ISO_US(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x " / 1000000, 'unixepoch')"
 
 /* the WHERE clause of a scope, values quoted by SQLite's %Q */
@@ -104,9 +114,8 @@ fst_report_rows_sql(const FstReportScope *scope)
 	    ", c.revocation_reason, "
 	    /* the roots of the last plan, and why: the pipeline ends the plan
 	     * event's detail with ", roots NAMES (REASON)" */
-	    "(SELECT substr(detail, instr(detail, ', roots ') + 8) FROM events WHERE device_id = "
-	    "d.id AND step = 'plan' AND outcome = 'ok' AND instr(detail, ', roots ') > 0 "
-	    "ORDER BY id DESC LIMIT 1) " FST_REPORT_FROM,
+	    FST_REPORT_LAST_PLAN(
+	        "substr(detail, instr(detail, ', roots ') + 8)") " " FST_REPORT_FROM,
 	    where,
 	    " ORDER BY d.id",
 	    NULL);
@@ -438,17 +447,18 @@ fst_report_foreach_roots(const gchar *db_path,
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	const gchar *cells[FST_REPORT_ROOTS_N_COLUMNS];
 	const gchar *sql =
-	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, o.contents, "
-	    "(SELECT detail FROM events WHERE device_id = d.id AND step = 'plan' AND "
-	    "outcome = 'ok' AND instr(detail, ', roots ') > 0 ORDER BY id DESC LIMIT 1) "
-	    "FROM devices d "
-	    "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
-	    "device_id = d.id AND state IN ('verified', 'registered')) "
-	    "JOIN device_objects o ON o.id = (SELECT max(id) FROM device_objects WHERE "
-	    "device_id = d.id AND kind = 'trust-roots') "
-	    "LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = c.profile_id "
-	    "WHERE ?1 IS NULL OR l.name = ?1 "
-	    "ORDER BY l.name, p.name, d.uid";
+	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, "
+	    "o.contents, " FST_REPORT_LAST_PLAN(
+	        "detail") " FROM devices d "
+	                  "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
+	                  "device_id = d.id AND state IN ('verified', 'registered')) "
+	                  "JOIN device_objects o ON o.id = (SELECT max(id) FROM device_objects "
+	                  "WHERE "
+	                  "device_id = d.id AND kind = 'trust-roots') "
+	                  "LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = "
+	                  "c.profile_id "
+	                  "WHERE ?1 IS NULL OR l.name = ?1 "
+	                  "ORDER BY l.name, p.name, d.uid";
 	gint rc;
 
 	if (db == NULL)

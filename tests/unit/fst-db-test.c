@@ -93,6 +93,11 @@ test_make_der(guint64 serial, const gchar *cn)
 	}
 }
 
+/* the steps recorded, in order, the `records` events left out */
+#define TEST_SQL_STEPS                                                                             \
+	"SELECT group_concat(step, ',') FROM (SELECT step FROM event_steps WHERE step != "         \
+	"'records' ORDER BY event_id, step_index)"
+
 static FstDbCert *
 test_cert_new(guint64 serial, const gchar *uid)
 {
@@ -2016,12 +2021,13 @@ static const TestTamperKind test_tamper_kinds[] = {
      "stations row 1 was changed outside fleetstation"},
     {"detail-after-nul",
      "UPDATE events SET detail = CAST(CAST(detail AS BLOB) || x'00' || "
-     "CAST(' and a hidden note' AS BLOB) AS TEXT) WHERE step = 'identify' AND id = "
-     "(SELECT min(id) FROM events WHERE step = 'identify')",
+     "CAST(' and a hidden note' AS BLOB) AS TEXT) WHERE id = "
+     "(SELECT min(event_id) FROM event_steps WHERE step = 'identify')",
      "was changed: its content no longer matches its hash"},
-    /* the last device's final commit (its verify and failed events) dropped */
+    /* the last device's final commit (its verify and failed steps) dropped */
     {"head-moved-back",
-     "DELETE FROM events WHERE id > (SELECT max(id) - 2 FROM events);"
+     "DELETE FROM events WHERE id >= (SELECT max(event_id) FROM event_steps WHERE step = "
+     "'verify');"
      "UPDATE db_properties SET value = (SELECT id || ' ' || lower(hex(hash)) FROM events "
      "WHERE id = (SELECT max(id) FROM events)) WHERE key = 'audit-head'",
      "devices row 4 was changed outside fleetstation"},
@@ -2205,9 +2211,10 @@ test_audit_anchor(TestFixture *fx, gconstpointer user_data)
 
 	/* a detail rewritten and the chain rebuilt from there: only the anchor
 	 * tells */
-	test_sql_exec(fx->path,
-	              "UPDATE events SET detail = 'model other' WHERE id = "
-	              "(SELECT min(id) FROM events WHERE step = 'identify')");
+	test_sql_exec(
+	    fx->path,
+	    "UPDATE events SET detail = replace(detail, 'model sensor-x1', 'model other') "
+	    "WHERE id = (SELECT min(event_id) FROM event_steps WHERE step = 'identify')");
 	test_audit_rechain(fx->path, 1);
 	result = fst_audit_verify(fx->path, &error);
 	g_assert_no_error(error);
@@ -2279,7 +2286,9 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	 * row is bound by a `records` event of its own) */
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 0);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 0);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step != 'records'"),
+	    ==,
+	    0);
 
 	/* first commit: device, certificate, objects, events, in that order */
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
@@ -2293,9 +2302,14 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(state, ==, "issued");
 	g_clear_pointer(&state, g_free);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, 2);
-	state = test_sql_text(fx->path,
-	                      "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
+	state = test_sql_text(fx->path, TEST_SQL_STEPS);
 	g_assert_cmpstr(state, ==, "identify,certificate-issued,issue");
+	/* one event holds the steps of the commit, and binds its rows */
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM events WHERE step = 'device-log' AND "
+	                             "rows IS NOT NULL"),
+	                ==,
+	                1);
 	g_clear_pointer(&state, g_free);
 
 	/* second commit: the rest and the final states */
@@ -2304,7 +2318,9 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	fst_db_device_log_add_event(log, "verify", now + 20, now + 30, "ok", "identical");
 	fst_db_device_log_finish(log, cert->serial_hex, NULL);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 3);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step != 'records'"),
+	    ==,
+	    3);
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	state = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-1'");
@@ -2313,8 +2329,7 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	state = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '4C01'");
 	g_assert_cmpstr(state, ==, "verified");
 	g_clear_pointer(&state, g_free);
-	state = test_sql_text(fx->path,
-	                      "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
+	state = test_sql_text(fx->path, TEST_SQL_STEPS);
 	g_assert_cmpstr(state,
 	                ==,
 	                "identify,certificate-issued,issue,certificate-state,burn,verify,"
@@ -2324,7 +2339,11 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 8);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step != 'records'"),
+	    ==,
+	    8);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 2);
 
 	/* the audit chain covers every row written in the two commits */
 	fst_db_close(g_steal_pointer(&db));
@@ -2374,7 +2393,9 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step = 'identify'"), ==, 0);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step = 'identify'"),
+	    ==,
+	    0);
 
 	/* a bad event fails its commit the same way */
 	fst_db_device_log_add_event(log, "Not A Step", now, now + 1, "ok", NULL);
@@ -2392,7 +2413,7 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	text = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-2'");
 	g_assert_cmpstr(text, ==, "failed");
 	g_clear_pointer(&text, g_free);
-	text = test_sql_text(fx->path, "SELECT detail FROM events WHERE step = 'failed'");
+	text = test_sql_text(fx->path, "SELECT detail FROM event_steps WHERE step = 'failed'");
 	g_assert_nonnull(strstr(text, "was not recorded"));
 
 	fst_db_close(g_steal_pointer(&db));
@@ -2500,8 +2521,9 @@ test_rework_supersede(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(text, ==, "1");
 	g_clear_pointer(&text, g_free);
 	text = test_sql_text(fx->path,
-	                     "SELECT detail FROM events WHERE step = 'certificate-state' AND "
-	                     "detail LIKE 'certificate 5A01:%' ORDER BY id DESC LIMIT 1");
+	                     "SELECT detail FROM event_steps WHERE step = 'certificate-state' AND "
+	                     "detail LIKE 'certificate 5A01:%' ORDER BY event_id DESC, step_index "
+	                     "DESC LIMIT 1");
 	g_assert_cmpstr(text, ==, "certificate 5A01: verified -> superseded (by 5A02)");
 	g_clear_pointer(&text, g_free);
 	regs = fst_db_list_registrations(db, "deactivate", NULL, &error);
@@ -2633,8 +2655,9 @@ test_rework_supersede_refused(TestFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, "another device"));
 	g_assert_nonnull(strstr(error->message, "nothing of this step was written"));
 	g_clear_error(&error);
-	/* only the first commit of that attempt (identify, certificate-issued) is there */
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, events + 2);
+	/* only the first commit of that attempt (one event: identify,
+	 * certificate-issued) is there */
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, events + 1);
 	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '6A03'");
 	g_assert_cmpstr(text, ==, "issued");
 	g_clear_pointer(&text, g_free);
@@ -2790,10 +2813,10 @@ test_escrow_stored(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(read, cms));
 	g_assert_cmpstr(got, ==, recipient);
-	text = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	text = test_sql_text(fx->path, TEST_SQL_STEPS);
 	g_assert_cmpstr(text, ==, "identify,certificate-issued,escrow");
 	g_clear_pointer(&text, g_free);
-	text = test_sql_text(fx->path, "SELECT detail FROM events WHERE step = 'escrow'");
+	text = test_sql_text(fx->path, "SELECT detail FROM event_steps WHERE step = 'escrow'");
 	g_assert_nonnull(strstr(text, "certificate E5C1: key escrowed to "));
 	g_assert_nonnull(strstr(text, recipient));
 	g_assert_nonnull(strstr(text, cms_sha));
@@ -2906,8 +2929,8 @@ test_trust_only_job(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(text, ==, "provisioned");
 	g_clear_pointer(&text, g_free);
 	text = test_sql_text(fx->path,
-	                     "SELECT detail FROM events WHERE step = 'provisioned' ORDER BY id "
-	                     "DESC LIMIT 1");
+	                     "SELECT detail FROM event_steps WHERE step = 'provisioned' ORDER BY "
+	                     "event_id DESC, step_index DESC LIMIT 1");
 	g_assert_cmpstr(text, ==, "no new certificate; certificate 7401 stays in service (slot A)");
 	g_clear_pointer(&text, g_free);
 	g_assert_cmpint(test_sql_int(fx->path,
@@ -3171,11 +3194,13 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
-/* the v5 fixture (tests/data/db/README.md) is the current schema: opened as
- * is, with no backup, its chain and every bound row intact, the states of
- * interrupted attempts readable, and its schema that of a fresh file */
+/* the v5 fixture (tests/data/db/README.md): migrated after a backup, its
+ * chain and every bound row intact and still verifying, the chain going on
+ * from its old events with the steps of a device log in one event, the
+ * states of interrupted attempts readable, and its schema that of a fresh
+ * file */
 static void
-test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
@@ -3185,19 +3210,33 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDbCert) active = NULL;
 	g_autoptr(GPtrArray) superseded = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v5.sql");
+	g_autofree gchar *head = NULL;
+	gint64 head_id = 0;
 	g_autofree gchar *schema_fixture = NULL;
 	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter by_superseded = {.state = "superseded"};
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 5);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 5);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 5);
 	g_assert_cmpint(audit->rows, ==, 25);
+	head = g_strdup(audit->head_hash);
+	head_id = audit->head_id;
+	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_null(fst_db_get_last_backup(db));
+	g_assert_nonnull(fst_db_get_last_backup(db));
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	/* the old events are as they were: the same head, verifying */
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->head_id, ==, head_id);
+	g_assert_cmpstr(audit->head_hash, ==, head);
+	g_assert_cmpint(audit->rows, ==, 25);
+	g_clear_pointer(&audit, fst_audit_result_free);
+	/* the view lists the old events' steps too */
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, head_id);
 
 	/* left in rework, its certificate interrupted */
 	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
@@ -3218,7 +3257,22 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	                             "'revoked' AND revocation_reason = 'keyCompromise'"),
 	                ==,
 	                1);
+
+	/* the chain goes on from the old events: a device logged now is one
+	 * event per commit, and the whole chain verifies */
+	g_assert_true(
+	    test_log_provision(db, "FIXTURE-V6-0001", 0xF6C0000001, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_sql_int(path, "SELECT max(id) FROM events"), ==, head_id + 2);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM events WHERE step = 'device-log' "
+	                             "AND id > (SELECT max(id) - 2 FROM events)"),
+	                ==,
+	                2);
 	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 6);
 
 	fresh = fst_db_open(fx->path, &error);
 	g_assert_no_error(error);
@@ -3422,7 +3476,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
-	test_add("/fst/db/migrate/v5-fixture-is-current", test_migrate_v5_fixture_current);
+	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
