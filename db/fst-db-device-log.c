@@ -761,10 +761,15 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 }
 
 /* writes what @self logged, in the transaction (or savepoint) open on
- * @db; @device_id is the log's device, recorded here when it is 0 */
+ * @db; @device_id is the log's device, recorded here when it is 0; @last:
+ * the last log of its transaction, whose event binds the rows of all */
 static gboolean
-fst_db_device_log_write_locked(
-    FstDb *db, FstDbDeviceLog *self, GPtrArray *ops, gint64 *device_id, GError **error)
+fst_db_device_log_write_locked(FstDb *db,
+                               FstDbDeviceLog *self,
+                               GPtrArray *ops,
+                               gint64 *device_id,
+                               gboolean last,
+                               GError **error)
 {
 	gboolean ok = TRUE;
 
@@ -792,7 +797,7 @@ fst_db_device_log_write_locked(
 			ok = fst_db_device_log_apply(db, *device_id, op, error);
 	}
 	if (ok)
-		ok = _fst_db_fold_end(db, error);
+		ok = _fst_db_fold_end(db, last, error);
 	else
 		_fst_db_fold_clear(db);
 	db->batch--;
@@ -826,7 +831,7 @@ fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
 	req->ok = FALSE;
 	if (!_fst_db_transaction_begin(&tx, db, what, &req->error))
 		return;
-	if (!fst_db_device_log_write_locked(db, req->log, req->ops, &device_id, &req->error))
+	if (!fst_db_device_log_write_locked(db, req->log, req->ops, &device_id, TRUE, &req->error))
 		return;
 	if (!_fst_db_transaction_commit(&tx, what, &req->error))
 		return;
@@ -886,7 +891,7 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			goto one_by_one;
 		}
 		ok = fst_db_device_log_write_locked(
-		    db, req->log, req->ops, &device_ids[i], &req->error);
+		    db, req->log, req->ops, &device_ids[i], i + 1 == group->len, &req->error);
 		/* an I/O error, a full disk or a lost lock ends the transaction */
 		if (sqlite3_get_autocommit(db->db)) {
 			_fst_db_tx_mark_clear(&mark);

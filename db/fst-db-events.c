@@ -322,25 +322,29 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 }
 
 /* the bindings of every row of a bound table written since the last ones,
- * as the rows are now; the rows noted are forgotten */
+ * as the rows are now; the rows stay noted until fst_db_forget_dirty() (the
+ * event that stores the bindings touches no bound table) */
 static GByteArray *
 fst_db_collect_bindings(FstDb *self, const gchar *what, GError **error)
 {
 	g_autoptr(GByteArray) rows =
 	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
-	g_autoptr(GArray) dirty = NULL;
 
-	/* the events written with them touch no bound table */
-	dirty = g_array_copy(self->dirty);
-	g_array_set_size(self->dirty, 0);
-	g_hash_table_remove_all(self->dirty_set);
-	for (guint i = 0; i < dirty->len; i++) {
-		guint64 key = g_array_index(dirty, guint64, i);
+	for (guint i = 0; i < self->dirty->len; i++) {
+		guint64 key = g_array_index(self->dirty, guint64, i);
 		if (!fst_db_bind_row(
 		        self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
 			return NULL;
 	}
 	return g_steal_pointer(&rows);
+}
+
+/* the rows noted are bound now */
+static void
+fst_db_forget_dirty(FstDb *self)
+{
+	g_array_set_size(self->dirty, 0);
+	g_hash_table_remove_all(self->dirty_set);
 }
 
 /*
@@ -356,6 +360,7 @@ _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
 
 	if (rows == NULL)
 		return FALSE;
+	fst_db_forget_dirty(self);
 	if (rows->len == 0)
 		return TRUE;
 	return fst_db_attach_rows(self, rows, what, error);
@@ -369,15 +374,15 @@ _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
  * Writes the steps folded since _fst_db_fold_begin() as one event of their
  * device: step %FST_AUDIT_STEP_FOLDED, from the first step's start to the
  * last one's end, outcome `ok` or the last other outcome of a step, detail
- * the steps (fst_audit_steps_to_payload()). The rows written so far in the
- * transaction are bound in that event, as they are now, so that the commit
- * has no binding left to write when nothing follows. Nothing folded writes
- * nothing.
+ * the steps (fst_audit_steps_to_payload()). With @bind (the last log of its
+ * transaction), the rows written so far in the transaction are bound in
+ * that event, as they are now, so that the commit has no binding left to
+ * write (no UPDATE of the event). Nothing folded writes nothing.
  *
  * Returns: %TRUE on success
  */
 gboolean
-_fst_db_fold_end(FstDb *self, GError **error)
+_fst_db_fold_end(FstDb *self, gboolean bind, GError **error)
 {
 	g_autoptr(GPtrArray) steps = g_steal_pointer(&self->fold);
 	g_autoptr(GByteArray) rows = NULL;
@@ -400,21 +405,25 @@ _fst_db_fold_end(FstDb *self, GError **error)
 			outcome = st->outcome;
 	}
 	payload = fst_audit_steps_to_payload(steps, started);
-	rows = fst_db_collect_bindings(self, what, error);
+	rows = bind ? fst_db_collect_bindings(self, what, error) : g_byte_array_new();
 	if (rows == NULL)
 		return FALSE;
 	if (rows->len > 0)
 		bytes = g_bytes_new(rows->data, rows->len);
-	return _fst_db_insert_event_rows_locked(self,
-	                                        device_id,
-	                                        self->fold_station_id,
-	                                        FST_AUDIT_STEP_FOLDED,
-	                                        started,
-	                                        ended,
-	                                        outcome,
-	                                        payload,
-	                                        bytes,
-	                                        error);
+	if (!_fst_db_insert_event_rows_locked(self,
+	                                      device_id,
+	                                      self->fold_station_id,
+	                                      FST_AUDIT_STEP_FOLDED,
+	                                      started,
+	                                      ended,
+	                                      outcome,
+	                                      payload,
+	                                      bytes,
+	                                      error))
+		return FALSE;
+	if (bytes != NULL)
+		fst_db_forget_dirty(self);
+	return TRUE;
 }
 
 /**

@@ -214,7 +214,7 @@ gboolean _fst_db_insert_event_locked(FstDb *self,
                                      GError **error);
 gboolean _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
 void _fst_db_fold_begin(FstDb *self, gint64 device_id);
-gboolean _fst_db_fold_end(FstDb *self, GError **error);
+gboolean _fst_db_fold_end(FstDb *self, gboolean bind, GError **error);
 void _fst_db_fold_clear(FstDb *self);
 
 /* stations, devices, context (fst-db-devices.c) */
