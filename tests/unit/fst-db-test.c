@@ -3282,6 +3282,250 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
+/* the steps of a device log commit in the text its event holds: every
+ * byte of a detail comes back, in one canonical form, and any other text is
+ * refused */
+static void
+test_audit_steps_payload(void)
+{
+	g_autoptr(GPtrArray) steps =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_audit_step_free);
+	g_autoptr(GPtrArray) back = NULL;
+	g_autofree gchar *payload = NULL;
+	const gchar *details[] = {"quote \" backslash \\ newline\n tab\t cr\r bell\a",
+	                          NULL,
+	                          "caf\xc3\xa9 \xe2\x9c\x93 ], [\"x\",1]",
+	                          ""};
+	const gchar *refused[] = {
+	    "",
+	    "[",
+	    "[] ",
+	    " []",
+	    "[[\"a\",0,1,\"ok\",null]",
+	    "[[\"a\",0,1,\"ok\",null]]x",
+	    "[[\"a\", 0,1,\"ok\",null]]",
+	    "[[\"a\",0,1,\"ok\"]]",
+	    "[[\"a\",-1,1,\"ok\",null]]",
+	    "[[\"a\",0,-1,\"ok\",null]]",
+	    "[[null,0,1,\"ok\",null]]",
+	    "[[\"a\",0,1,null,null]]",
+	    "[[\"a\",0,1,\"ok\",\"x\\u0000y\"]]",
+	    "[[\"a\",0,1,\"ok\",\"x\\qy\"]]",
+	    "[[\"a\",0,1,\"ok\",\"x\ny\"]]",
+	    "[[\"a\",0,1,\"ok\",\"\xff\"]]",
+	    "[[\"a\",0,1,\"ok\",\"open]]",
+	    "[[\"a\",1e3,1,\"ok\",null]]",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(details); i++) {
+		FstAuditStep *st = g_new0(FstAuditStep, 1);
+		st->step = g_strdup_printf("step-%u", i);
+		st->started_at = 1700000000000000 + i * 1000;
+		st->ended_at = st->started_at + i * 7;
+		st->outcome = g_strdup(i == 1 ? "timed-out" : "ok");
+		st->detail = g_strdup(details[i]);
+		g_ptr_array_add(steps, st);
+	}
+	payload = fst_audit_steps_to_payload(steps, 1700000000000000);
+	g_test_message("payload: %s", payload);
+	g_assert_true(g_str_has_prefix(
+	    payload,
+	    "[[\"step-0\",0,0,\"ok\",\"quote \\\" backslash \\\\ newline\\n tab\\t cr\\r "
+	    "bell\\u0007\"],[\"step-1\",1000,7,\"timed-out\",null],"));
+	back = fst_audit_steps_from_payload(payload, strlen(payload), 1700000000000000);
+	g_assert_nonnull(back);
+	g_assert_cmpuint(back->len, ==, steps->len);
+	for (guint i = 0; i < steps->len; i++) {
+		FstAuditStep *a = g_ptr_array_index(steps, i);
+		FstAuditStep *b = g_ptr_array_index(back, i);
+		g_assert_cmpstr(a->step, ==, b->step);
+		g_assert_cmpint(a->started_at, ==, b->started_at);
+		g_assert_cmpint(a->ended_at, ==, b->ended_at);
+		g_assert_cmpstr(a->outcome, ==, b->outcome);
+		g_assert_cmpstr(a->detail, ==, b->detail);
+	}
+	g_clear_pointer(&back, g_ptr_array_unref);
+	/* no steps at all is a list too */
+	back = fst_audit_steps_from_payload("[]", 2, 0);
+	g_assert_nonnull(back);
+	g_assert_cmpuint(back->len, ==, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+		g_test_message("refused: %s", refused[i]);
+		g_assert_null(fst_audit_steps_from_payload(refused[i], strlen(refused[i]), 0));
+	}
+	/* the exact length: a payload cut short is refused */
+	g_assert_null(fst_audit_steps_from_payload(payload, strlen(payload) - 1, 0));
+}
+
+/* a device log commit is one event holding its steps: two per provisioned
+ * device, each binding its rows; the device's history lists every step as
+ * it was logged, and so does the view for the sqlite3 tool */
+static void
+test_device_log_one_event_per_commit(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info = test_info_new("FOLD-1", "1.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0xF01D, "FOLD-1");
+	g_autoptr(FstDbDeviceLog) log = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *text = NULL;
+	const gchar *expected[] = {"identify",
+	                           "certificate-issued",
+	                           "issue",
+	                           "burn",
+	                           "verify",
+	                           "certificate-state",
+	                           "provisioned"};
+	gint64 now = g_get_real_time();
+	gint64 device_id;
+
+	g_assert_no_error(error);
+	log = fst_db_device_log_new(0, info, "/dev/ttyUSB7", &error);
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(
+	    log, "identify", now, now + 250, "ok", "model \"x1\",\nfirmware 1.0.0");
+	fst_db_device_log_add_certificate(log, cert);
+	fst_db_device_log_add_event(log, "issue", now + 300, now + 900, "ok", NULL);
+	fst_db_device_log_add_object(
+	    log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(log, "burn", now + 1000, now + 5000, "ok", NULL);
+	fst_db_device_log_add_event(log, "verify", now + 5000, now + 6000, "ok", "identical");
+	fst_db_device_log_finish(log, cert->serial_hex, NULL);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	device_id = fst_db_device_log_get_device_id(log);
+
+	/* two events, both of the device, each with the bindings of its commit */
+	g_assert_cmpint(
+	    test_sql_int(fx->path,
+	                 "SELECT count(*) FROM events WHERE step = 'device-log' AND rows IS "
+	                 "NOT NULL AND device_id IS NOT NULL"),
+	    ==,
+	    2);
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM events WHERE step != "
+	                             "'records' AND step != 'device-log'"),
+	                ==,
+	                0);
+	/* the first spans its steps; the second failed nothing */
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT ended_at - started_at FROM events WHERE step = "
+	                             "'device-log' ORDER BY id LIMIT 1"),
+	                >=,
+	                900);
+	text = test_sql_text(fx->path,
+	                     "SELECT group_concat(outcome, ',') FROM events WHERE step = "
+	                     "'device-log'");
+	g_assert_cmpstr(text, ==, "ok,ok");
+	g_clear_pointer(&text, g_free);
+
+	/* the history: every step, in order, with its own times and detail */
+	events = fst_db_list_events(db, device_id, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, G_N_ELEMENTS(expected));
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		g_assert_cmpstr(ev->step, ==, expected[i]);
+		g_assert_cmpstr(ev->outcome, ==, "ok");
+		g_assert_cmpint(ev->device_id, ==, device_id);
+		g_assert_nonnull(ev->hash);
+	}
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 0))->started_us, ==, now);
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 0))->ended_us, ==, now + 250);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 0))->detail,
+	                ==,
+	                "model \"x1\",\nfirmware 1.0.0");
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 3))->started_us, ==, now + 1000);
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 3))->ended_us, ==, now + 5000);
+	g_assert_null(((FstDbEvent *)g_ptr_array_index(events, 2))->detail);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 5))->detail,
+	                ==,
+	                "certificate F01D: issued -> verified");
+	text = test_sql_text(fx->path,
+	                     "SELECT detail || ' ' || (ended_at - started_at) FROM event_steps "
+	                     "WHERE step = 'identify'");
+	g_assert_cmpstr(text, ==, "model \"x1\",\nfirmware 1.0.0 250");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, TEST_SQL_STEPS);
+	g_assert_cmpstr(
+	    text,
+	    ==,
+	    "identify,certificate-issued,issue,burn,verify,certificate-state,provisioned");
+
+	/* the database's own step name is not for callers */
+	g_assert_false(fst_db_add_event(db, device_id, "device-log", now, now, "ok", "[]", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 1);
+}
+
+/*
+ * The audit reads the steps an event holds: a step edited inside it shows
+ * as a changed event; rewritten with the chain rebuilt, the certificate
+ * moves it names are still checked against the rows; a list that cannot be
+ * read is reported.
+ */
+static void
+test_audit_folded_steps(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GBytes) pristine = NULL;
+	g_autofree gchar *copy = g_build_filename(fx->tmpdir, "copy.db", NULL);
+	const struct {
+		const gchar *sql;
+		gboolean rechain;
+		const gchar *problem;
+	} cases[] = {
+	    /* the DER hash the certificate-issued step recorded */
+	    {"UPDATE events SET detail = replace(detail, 'certificate A1 sha256 ', "
+	     "'certificate A1 sha256 0') WHERE step = 'device-log'",
+	     FALSE,
+	     "was changed: its content no longer matches its hash"},
+	    /* a state move rewritten, every hash recomputed */
+	    {"UPDATE events SET detail = replace(detail, 'certificate A0: issued -> verified', "
+	     "'certificate A0: issued -> burned') WHERE step = 'device-log'",
+	     TRUE,
+	     "certificate A0 is verified but the audit chain moved it to burned"},
+	    /* the certificate-issued step of A1 dropped, every hash recomputed */
+	    {"UPDATE events SET detail = replace(detail, '\"certificate-issued\"', "
+	     "'\"certificate-noted\"') WHERE id = (SELECT event_id FROM event_steps WHERE "
+	     "detail LIKE 'certificate A1 sha256 %')",
+	     TRUE,
+	     "certificate A1 is not in the audit chain"},
+	    {"UPDATE events SET detail = substr(detail, 2) WHERE id = (SELECT min(id) FROM "
+	     "events WHERE step = 'device-log')",
+	     TRUE,
+	     "holds a malformed list of steps"},
+	};
+
+	test_tamper_populate(fx->path);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step = 'device-log'"), ==, 8);
+	pristine = test_read_file(fx->path);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(FstAuditResult) result = NULL;
+
+		g_assert_true(g_file_set_contents(copy,
+		                                  g_bytes_get_data(pristine, NULL),
+		                                  (gssize)g_bytes_get_size(pristine),
+		                                  NULL));
+		test_sql_exec(copy, cases[i].sql);
+		if (cases[i].rechain)
+			test_audit_rechain(copy, 1);
+		result = test_audit(copy);
+		g_assert_false(result->ok);
+		g_test_message("found: %s", result->problem);
+		g_assert_nonnull(strstr(result->problem, cases[i].problem));
+	}
+}
+
 /* one lane of the group commit test: commits @log, keeps the result */
 typedef struct {
 	FstDb *db;
@@ -3496,6 +3740,9 @@ main(int argc, char **argv)
 	}
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
+	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
+	test_add("/fst/audit/verify/folded-steps", test_audit_folded_steps);
+	g_test_add_func("/fst/audit/steps/payload-round-trip", test_audit_steps_payload);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
 	test_add("/fst/db/device-log/group-commit-isolates-failures", test_device_log_group_commit);
 	test_add("/fst/db/rework/supersede-queues-deactivation", test_rework_supersede);
