@@ -3282,6 +3282,80 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
+/* the v6 fixture (tests/data/db/README.md) is the current schema: opened as
+ * is, with no backup, its chain (one event per device log commit) and every
+ * bound row intact, each device's steps listed from its events, and its
+ * schema that of a fresh file */
+static void
+test_migrate_v6_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) failed = NULL;
+	g_autoptr(FstDbDevice) rework = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GBytes) cms = NULL;
+	g_autoptr(GString) steps = g_string_new(NULL);
+	g_autofree gchar *recipient = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v6.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 6);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 5);
+	g_assert_cmpint(audit->rows, ==, 25);
+	g_assert_cmpint(audit->events, ==, 14);
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'device-log'"), ==, 9);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 44);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+
+	/* the failed device's steps, from its second event */
+	failed = fst_db_find_device(db, "FIXTURE-V6-0003", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(failed->state, ==, FST_DB_DEVICE_STATE_FAILED);
+	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_REVOKED);
+	events = fst_db_list_events(db, failed->id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		g_string_append_printf(steps, "%s%s:%s", i > 0 ? "," : "", ev->step, ev->outcome);
+	}
+	g_assert_cmpstr(steps->str,
+	                ==,
+	                "identify:ok,plan:ok,keygen:ok,certificate-issued:ok,issue:ok,"
+	                "certificate-state:ok,certificate-state:ok,verify:timed-out,failed:failed");
+	/* the second slot in service, the first superseded; the interrupted
+	 * attempt; the escrow */
+	active = fst_db_get_active_certificate(db, "FIXTURE-V6-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F6C0000003");
+	g_assert_cmpint(active->slot, ==, 1);
+	rework = fst_db_find_device(db, "FIXTURE-V6-0004", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
+	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
+	cms = fst_db_get_escrow(db, "F6C0000001", &recipient, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_bytes_get_size(cms), ==, 38);
+	g_clear_pointer(&db, fst_db_close);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
 /* the steps of a device log commit in the text its event holds: every
  * byte of a detail comes back, in one canonical form, and any other text is
  * refused */
@@ -3721,6 +3795,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
 	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
+	test_add("/fst/db/migrate/v6-fixture-is-current", test_migrate_v6_fixture_current);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
