@@ -117,7 +117,7 @@ _fst_db_insert_event_rows_locked(FstDb *self,
                                  GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autofree gchar *what = g_strdup_printf("record event %s", step);
+	g_autofree gchar *what = NULL;
 	g_autofree gchar *hash = NULL;
 	guint8 raw[FST_AUDIT_HASH_LEN];
 	gsize rows_len = 0;
@@ -143,6 +143,7 @@ _fst_db_insert_event_rows_locked(FstDb *self,
 	        self, device_id, row.station_id, step, started_us, ended_us, outcome, detail, rows))
 		return TRUE;
 	row.rows_len = rows_len;
+	what = g_strdup_printf("record event %s", step);
 	/* the chain (db/fst-audit.c): this row's hash covers its content and the
 	 * hash of the row before it; the caller holds the write transaction, so
 	 * the last row read once stays the last but for ours */
