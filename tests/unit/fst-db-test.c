@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "fst-audit.h"
-#include "fst-db-private.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -3357,46 +3356,6 @@ test_migrate_v6_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
-/* white box: a row hashed from the `RETURNING *` of the statement that
- * wrote it, then changed in the same transaction by a statement without
- * one, is bound as it is at commit, not as it was first written */
-static void
-test_audit_returning_hash_dropped(TestFixture *fx, gconstpointer user_data)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
-	g_autoptr(FstDeviceInfo) info = test_info_new("RET-1", "1.0.0");
-	g_autoptr(FstAuditResult) audit = NULL;
-	gint64 id;
-
-	g_assert_no_error(error);
-	id = fst_db_begin_device(db, 0, info, NULL, &error);
-	g_assert_no_error(error);
-	{
-		g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db->mutex);
-		g_assert_true(_fst_db_begin(db, "test", &error));
-		g_assert_true(_fst_db_set_device_state_locked(
-		    db, id, FST_DB_DEVICE_STATE_FAILED, "no answer", &error));
-		g_assert_no_error(error);
-		g_assert_cmpint(
-		    sqlite3_exec(db->db,
-		                 "UPDATE devices SET port = 'changed after' WHERE uid = "
-		                 "'RET-1'",
-		                 NULL,
-		                 NULL,
-		                 NULL),
-		    ==,
-		    SQLITE_OK);
-		g_assert_true(_fst_db_commit(db, "test", &error));
-		g_assert_no_error(error);
-	}
-	g_clear_pointer(&db, fst_db_close);
-	audit = test_audit(fx->path);
-	if (!audit->ok)
-		g_test_message("found: %s", audit->problem);
-	g_assert_true(audit->ok);
-}
-
 /* the steps of a device log commit in the text its event holds: every
  * byte of a detail comes back, in one canonical form, and any other text is
  * refused */
@@ -3858,8 +3817,6 @@ main(int argc, char **argv)
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
 	test_add("/fst/audit/verify/folded-steps", test_audit_folded_steps);
-	test_add("/fst/audit/bind/returning-hash-dropped-on-change",
-	         test_audit_returning_hash_dropped);
 	g_test_add_func("/fst/audit/steps/payload-round-trip", test_audit_steps_payload);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
 	test_add("/fst/db/device-log/group-commit-isolates-failures", test_device_log_group_commit);
