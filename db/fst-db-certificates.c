@@ -263,7 +263,6 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	g_autofree gchar *detail = NULL;
 	gint64 profile_id = 0;
 	gint64 ca_id = 0;
-	gint64 cert_id = 0;
 	gconstpointer der;
 	gsize der_len = 0;
 	gint64 station_id = 0;
@@ -354,7 +353,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	                       "subject, key_type, not_before, not_after, ca_id, state, slot, "
 	                       "station_id, profile_id, operator_id, lot_id, created_at, "
 	                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued', "
-	                       "?16, ?11, ?13, ?14, ?15, ?12, ?12) RETURNING *",
+	                       "?16, ?11, ?13, ?14, ?15, ?12, ?12)",
 	                       what,
 	                       error);
 	if (stmt == NULL)
@@ -375,10 +374,10 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	rc |= _fst_db_bind_id(stmt, 15, self->lot_id);
 	rc |= sqlite3_bind_int(stmt, 16, cert->slot);
 	if (!_fst_db_check_bind(self, rc, what, error) ||
-	    !_fst_db_step_returning(
-	        self, stmt, FST_AUDIT_TABLE_CERTIFICATES, &cert_id, what, error))
+	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	_fst_db_remember_cert(self, serial, cert_id, device_id, FST_CERT_STATE_ISSUED);
+	_fst_db_remember_cert(
+	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
 	/* the registration queue gets it in the same transaction: never lost */
 	if (cert->register_target != NULL &&
 	    !_fst_db_queue_registration_locked(
@@ -485,7 +484,7 @@ _fst_db_move_cert_locked(FstDb *self,
 	stmt = _fst_db_prepare(self,
 	                       "UPDATE certificates SET state = ?1, updated_at = ?2, "
 	                       "revoked_at = CASE WHEN ?1 = 'revoked' THEN ?2 ELSE revoked_at END, "
-	                       "revocation_reason = ?4 WHERE id = ?3 RETURNING *",
+	                       "revocation_reason = ?4 WHERE id = ?3",
 	                       what,
 	                       error);
 	if (stmt == NULL)
@@ -496,7 +495,7 @@ _fst_db_move_cert_locked(FstDb *self,
 	rc |= sqlite3_bind_text(stmt, 4, reason, -1, SQLITE_TRANSIENT);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	if (!_fst_db_step_returning(self, stmt, FST_AUDIT_TABLE_CERTIFICATES, NULL, what, error))
+	if (!_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	if (self->tx_cert_id == cert_id && self->tx_cert_serial[0] != '\0')
 		self->tx_cert_state = to;

@@ -115,7 +115,7 @@ fst_db_add_object(FstDb *self,
 	    _fst_db_prepare(self,
 	                    "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, "
 	                    "length, contents, station_id, written_at) VALUES (?1, ?2, ?3, ?4, "
-	                    "?5, ?6, ?7, ?8) RETURNING *",
+	                    "?5, ?6, ?7, ?8)",
 	                    what,
 	                    error);
 	if (stmt == NULL)
@@ -129,7 +129,7 @@ fst_db_add_object(FstDb *self,
 	rc |= _fst_db_bind_id(stmt, 7, station_id);
 	rc |= sqlite3_bind_int64(stmt, 8, g_get_real_time());
 	if (!_fst_db_check_bind(self, rc, what, error) ||
-	    !_fst_db_step_returning(self, stmt, FST_AUDIT_TABLE_DEVICE_OBJECTS, NULL, what, error))
+	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	return _fst_db_transaction_commit(&tx, what, error);
 }

@@ -137,7 +137,8 @@ fst_db_begin_device(
 	g_autofree gchar *key_types = NULL;
 	g_autofree gchar *validation = NULL;
 	g_autofree gchar *what = NULL;
-	gint64 device_id = 0;
+	gboolean found = FALSE;
+	gint64 device_id;
 	gint rc;
 
 	g_return_val_if_fail(self != NULL, 0);
@@ -163,7 +164,7 @@ fst_db_begin_device(
 	    "port = excluded.port, state = 'in-progress', "
 	    "station_id = coalesce(excluded.station_id, station_id), "
 	    "operator_id = excluded.operator_id, lot_id = excluded.lot_id, "
-	    "updated_at = excluded.updated_at RETURNING *",
+	    "updated_at = excluded.updated_at RETURNING id",
 	    what,
 	    error);
 	if (stmt == NULL)
@@ -181,9 +182,9 @@ fst_db_begin_device(
 	rc |= _fst_db_bind_id(stmt, 11, self->lot_id);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return 0;
-	if (!_fst_db_step_returning(self, stmt, FST_AUDIT_TABLE_DEVICES, &device_id, what, error))
+	if (!_fst_db_step_row(self, stmt, &found, what, error))
 		return 0;
-	if (device_id <= 0) {
+	if (!found) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INTERNAL,
@@ -192,6 +193,9 @@ fst_db_begin_device(
 		            self->path);
 		return 0;
 	}
+	device_id = sqlite3_column_int64(stmt, 0);
+	if (!_fst_db_step_done(self, stmt, what, error))
+		return 0;
 	g_clear_pointer(&stmt, _fst_db_stmt_release);
 	if (!_fst_db_transaction_commit(&tx, what, error))
 		return 0;
@@ -261,7 +265,7 @@ _fst_db_set_device_state_locked(
 
 	stmt = _fst_db_prepare(self,
 	                       "UPDATE devices SET state = ?1, last_error = ?2, updated_at = ?3 "
-	                       "WHERE id = ?4 RETURNING *",
+	                       "WHERE id = ?4",
 	                       what,
 	                       error);
 	if (stmt == NULL)
@@ -272,7 +276,7 @@ _fst_db_set_device_state_locked(
 	rc |= sqlite3_bind_int64(stmt, 4, device_id);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
-	return _fst_db_step_returning(self, stmt, FST_AUDIT_TABLE_DEVICES, NULL, what, error);
+	return _fst_db_step_done(self, stmt, what, error);
 }
 
 gchar *

@@ -251,14 +251,7 @@ fst_db_bind_row(FstDb *self,
 	g_autoptr(FstDbStmt) stmt = NULL;
 	guint8 hash[FST_AUDIT_HASH_LEN];
 	gboolean found = FALSE;
-	const guint8 *written =
-	    g_hash_table_lookup(self->row_hashes, GSIZE_TO_POINTER(FST_DB_DIRTY_KEY(table, id)));
 
-	/* hashed as its statement wrote it, unchanged since */
-	if (written != NULL) {
-		fst_audit_binding_append(rows, table, id, written);
-		return TRUE;
-	}
 	stmt = _fst_db_prepare(self, fst_db_bound_row_sql[table], what, error);
 	if (stmt == NULL)
 		return FALSE;

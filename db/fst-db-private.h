@@ -69,13 +69,8 @@ struct _FstDb {
 	 * into the chain once each at commit (_fst_db_bind_rows()) */
 	GArray *dirty;         /* (owned) (element-type guint64) */
 	GHashTable *dirty_set; /* (owned): the same keys */
-	/* the same keys -> the row's hash (fst_audit_row_hash()) taken from the
-	 * `RETURNING *` of the statement that wrote it last
-	 * (_fst_db_step_returning()), so that binding it reads no row; a later
-	 * change of the row drops it */
-	GHashTable *row_hashes; /* (owned) */
-	gboolean binding_off;   /* migrations bind every row themselves */
-	gboolean read_only;     /* fst_db_open_read_only() */
+	gboolean binding_off;  /* migrations bind every row themselves */
+	gboolean read_only;    /* fst_db_open_read_only() */
 	/* the last event this transaction wrote, whose hash the bindings change */
 	gint64 tx_event_id;
 	gchar tx_event_prev[FST_AUDIT_HASH_LEN * 2 + 1];
@@ -166,12 +161,6 @@ gboolean _fst_db_check_bind(FstDb *self, gint rc, const gchar *what, GError **er
 gboolean _fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **error);
 gboolean _fst_db_step_row(
     FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
-gboolean _fst_db_step_returning(FstDb *self,
-                                sqlite3_stmt *stmt,
-                                FstAuditTable table,
-                                gint64 *id,
-                                const gchar *what,
-                                GError **error);
 gboolean _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 gboolean _fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 void _fst_db_remember_cert(

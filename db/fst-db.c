@@ -148,40 +148,6 @@ _fst_db_step_done(FstDb *self, sqlite3_stmt *stmt, const gchar *what, GError **e
 	return TRUE;
 }
 
-/*
- * Runs an INSERT or UPDATE of one row of a bound table that ends with
- * `RETURNING *`: the row as written is hashed for the audit chain now, so
- * that binding it at commit reads nothing (the update hook drops the hash if
- * anything changes the row again); @id gets its id. No row is no error.
- */
-gboolean
-_fst_db_step_returning(FstDb *self,
-                       sqlite3_stmt *stmt,
-                       FstAuditTable table,
-                       gint64 *id,
-                       const gchar *what,
-                       GError **error)
-{
-	gint rc = sqlite3_step(stmt);
-
-	if (rc == SQLITE_ROW) {
-		gint64 row_id = sqlite3_column_int64(stmt, 0);
-		if (id != NULL)
-			*id = row_id;
-		if (!self->binding_off && row_id > 0) {
-			guint8 hash[FST_AUDIT_HASH_LEN];
-			fst_audit_row_hash(stmt, table, hash);
-			g_hash_table_insert(self->row_hashes,
-			                    GSIZE_TO_POINTER(FST_DB_DIRTY_KEY(table, row_id)),
-			                    g_memdup2(hash, sizeof(hash)));
-		}
-		rc = sqlite3_step(stmt);
-	}
-	if (rc != SQLITE_DONE)
-		return _fst_db_set_error(self, error, rc, "trying to %s", what);
-	return TRUE;
-}
-
 /* runs a statement that must return one row; *found tells whether it did */
 gboolean
 _fst_db_step_row(
@@ -235,8 +201,6 @@ fst_db_forget_transaction(FstDb *self)
 		g_array_set_size(self->dirty, 0);
 		g_hash_table_remove_all(self->dirty_set);
 	}
-	if (self->row_hashes != NULL && g_hash_table_size(self->row_hashes) > 0)
-		g_hash_table_remove_all(self->row_hashes);
 }
 
 /* every row a statement inserts or updates in a bound table is noted, so
@@ -256,9 +220,6 @@ fst_db_update_hook(void *data, int op, const char *db_name, const char *table, s
 	if (code == FST_AUDIT_TABLE_NONE || id <= 0)
 		return;
 	key = FST_DB_DIRTY_KEY(code, id);
-	/* a hash taken from the statement that wrote the row before is stale */
-	if (g_hash_table_size(self->row_hashes) > 0)
-		g_hash_table_remove(self->row_hashes, GSIZE_TO_POINTER(key));
 	if (g_hash_table_add(self->dirty_set, GSIZE_TO_POINTER(key)))
 		g_array_append_val(self->dirty, key);
 }
@@ -430,8 +391,6 @@ _fst_db_tx_restore(FstDb *self, FstDbTxMark *mark)
 	}
 	if (self->dirty->len > mark->dirty_len)
 		g_array_set_size(self->dirty, mark->dirty_len);
-	/* the rows hashed since may be back as they were */
-	g_hash_table_remove_all(self->row_hashes);
 	/* the lookups remembered may name rows that are gone */
 	self->tx_device_id = 0;
 	self->tx_device_station = 0;
@@ -1012,7 +971,6 @@ fst_db_new(const gchar *path)
 	self->path = g_strdup(path);
 	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
 	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
-	self->row_hashes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	g_mutex_init(&self->queue_lock);
 	self->queue = g_ptr_array_new();
 	return self;
@@ -1148,7 +1106,6 @@ fst_db_close(FstDb *self)
 	g_free(self->last_backup);
 	g_array_unref(self->dirty);
 	g_hash_table_unref(self->dirty_set);
-	g_hash_table_unref(self->row_hashes);
 	g_ptr_array_unref(self->queue);
 	g_mutex_clear(&self->queue_lock);
 	g_free(self->tx_event_step);
