@@ -478,6 +478,34 @@ fst_audit_note_cert_event(GHashTable *certs,
 	}
 }
 
+/* what an event says about certificates: its own step, or each step it
+ * folds (a device log commit); FALSE (with @result failed) if it cannot be
+ * read */
+static gboolean
+fst_audit_note_event(GHashTable *certs, FstAuditResult *result, const FstAuditEventRow *row)
+{
+	g_autoptr(GPtrArray) steps = NULL;
+
+	if (g_strcmp0(row->step, FST_AUDIT_STEP_FOLDED) != 0) {
+		fst_audit_note_cert_event(
+		    certs, result, row->id, row->device_id, row->step, row->detail);
+		return result->ok;
+	}
+	steps = fst_audit_steps_from_payload(
+	    row->detail, (gsize)MAX(row->detail_len, 0), row->started_at);
+	if (steps == NULL)
+		return fst_audit_fail(result,
+		                      row->id,
+		                      "event %" G_GINT64_FORMAT " holds a malformed list of steps",
+		                      row->id);
+	for (guint i = 0; i < steps->len && result->ok; i++) {
+		FstAuditStep *st = g_ptr_array_index(steps, i);
+		fst_audit_note_cert_event(
+		    certs, result, row->id, row->device_id, st->step, st->detail);
+	}
+	return result->ok;
+}
+
 /* what the chain says a bound row holds: its last binding */
 typedef struct {
 	guint8 hash[FST_AUDIT_HASH_LEN];
@@ -684,9 +712,7 @@ fst_audit_walk_events(sqlite3 *db,
 			                      "longer matches its hash",
 			                      row.id);
 		}
-		fst_audit_note_cert_event(
-		    certs, result, row.id, row.device_id, row.step, row.detail);
-		if (!result->ok)
+		if (!fst_audit_note_event(certs, result, &row))
 			return FALSE;
 		if (row.rows != NULL &&
 		    !fst_audit_note_bindings(bindings, result, row.id, row.rows, row.rows_len))

@@ -73,6 +73,29 @@ void fst_audit_binding_append(GByteArray *rows,
                               const guint8 hash[FST_AUDIT_HASH_LEN]);
 
 gchar *fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row);
+
+/* the step of the one event that records a device log commit, its steps
+ * folded into its detail (fst_audit_steps_to_payload()) */
+#define FST_AUDIT_STEP_FOLDED "device-log"
+
+/**
+ * FstAuditStep:
+ *
+ * One step of a device log commit, as its folded event holds it.
+ */
+typedef struct {
+	gchar *step;
+	gint64 started_at;
+	gint64 ended_at;
+	gchar *outcome;
+	gchar *detail; /* (nullable) */
+} FstAuditStep;
+
+void fst_audit_step_free(FstAuditStep *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAuditStep, fst_audit_step_free)
+gchar *fst_audit_steps_to_payload(GPtrArray *steps, gint64 started_at);
+GPtrArray *fst_audit_steps_from_payload(const gchar *payload, gsize len, gint64 started_at);
+
 void fst_audit_hash_to_bytes(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN]);
 gchar *fst_audit_hash_from_bytes(gconstpointer data, gsize len);
 

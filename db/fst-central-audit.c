@@ -90,6 +90,25 @@ fst_central_audit_note(GHashTable *certs, const gchar *step, const gchar *detail
 	}
 }
 
+/* what an event says about certificates: its own step, or each step of a
+ * device log commit that it holds (db/fst-audit-steps.c) */
+static void
+fst_central_audit_note_event(GHashTable *certs, const FstAuditEventRow *row)
+{
+	g_autoptr(GPtrArray) steps = NULL;
+
+	if (g_strcmp0(row->step, FST_AUDIT_STEP_FOLDED) != 0) {
+		fst_central_audit_note(certs, row->step, row->detail);
+		return;
+	}
+	steps = fst_audit_steps_from_payload(
+	    row->detail, row->detail != NULL ? (gsize)row->detail_len : 0, row->started_at);
+	for (guint i = 0; steps != NULL && i < steps->len; i++) {
+		FstAuditStep *st = g_ptr_array_index(steps, i);
+		fst_central_audit_note(certs, st->step, st->detail);
+	}
+}
+
 static gchar *
 fst_central_sha256_hex(GBytes *bytes)
 {
@@ -206,7 +225,7 @@ fst_central_audit_one(FstCentral *self,
 			                    row.step);
 			continue;
 		}
-		fst_central_audit_note(certs, row.step, row.detail);
+		fst_central_audit_note_event(certs, &row);
 		g_free(prev);
 		prev = g_steal_pointer(&hash);
 		expect++;

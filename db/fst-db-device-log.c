@@ -761,10 +761,15 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 }
 
 /* writes what @self logged, in the transaction (or savepoint) open on
- * @db; @device_id is the log's device, recorded here when it is 0 */
+ * @db; @device_id is the log's device, recorded here when it is 0; @last:
+ * the last log of its transaction, whose event binds the rows of all */
 static gboolean
-fst_db_device_log_write_locked(
-    FstDb *db, FstDbDeviceLog *self, GPtrArray *ops, gint64 *device_id, GError **error)
+fst_db_device_log_write_locked(FstDb *db,
+                               FstDbDeviceLog *self,
+                               GPtrArray *ops,
+                               gint64 *device_id,
+                               gboolean last,
+                               GError **error)
 {
 	gboolean ok = TRUE;
 
@@ -774,6 +779,9 @@ fst_db_device_log_write_locked(
 		    fst_db_begin_device(db, self->station_id, self->info, self->port, error);
 		ok = *device_id > 0;
 	}
+	/* the device's events of this commit become one event */
+	if (ok)
+		_fst_db_fold_begin(db, *device_id);
 	/* escrows last, so that a certificate logged after its escrow is there */
 	for (guint i = 0; ok && i < ops->len; i++) {
 		FstDbLogOp *op = g_ptr_array_index(ops, i);
@@ -788,6 +796,10 @@ fst_db_device_log_write_locked(
 		if (op->kind == FST_DB_LOG_ESCROW)
 			ok = fst_db_device_log_apply(db, *device_id, op, error);
 	}
+	if (ok)
+		ok = _fst_db_fold_end(db, last, error);
+	else
+		_fst_db_fold_clear(db);
 	db->batch--;
 	if (!ok)
 		g_prefix_error(error,
@@ -819,7 +831,7 @@ fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
 	req->ok = FALSE;
 	if (!_fst_db_transaction_begin(&tx, db, what, &req->error))
 		return;
-	if (!fst_db_device_log_write_locked(db, req->log, req->ops, &device_id, &req->error))
+	if (!fst_db_device_log_write_locked(db, req->log, req->ops, &device_id, TRUE, &req->error))
 		return;
 	if (!_fst_db_transaction_commit(&tx, what, &req->error))
 		return;
@@ -879,7 +891,7 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			goto one_by_one;
 		}
 		ok = fst_db_device_log_write_locked(
-		    db, req->log, req->ops, &device_ids[i], &req->error);
+		    db, req->log, req->ops, &device_ids[i], i + 1 == group->len, &req->error);
 		/* an I/O error, a full disk or a lost lock ends the transaction */
 		if (sqlite3_get_autocommit(db->db)) {
 			_fst_db_tx_mark_clear(&mark);

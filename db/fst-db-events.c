@@ -47,6 +47,63 @@ fst_db_load_head(FstDb *self, const gchar *what, GError **error)
 	return TRUE;
 }
 
+/* a step of the device log being written (_fst_db_fold_begin()), kept for
+ * its one event; FALSE when the event is to be written as it is */
+static gboolean
+fst_db_fold_step(FstDb *self,
+                 gint64 device_id,
+                 gint64 station_id,
+                 const gchar *step,
+                 gint64 started_us,
+                 gint64 ended_us,
+                 const gchar *outcome,
+                 const gchar *detail,
+                 GBytes *rows)
+{
+	FstAuditStep *st;
+
+	if (self->fold == NULL || rows != NULL || device_id <= 0 ||
+	    device_id != self->fold_device_id)
+		return FALSE;
+	if (self->fold->len == 0)
+		self->fold_station_id = station_id;
+	else if (station_id != self->fold_station_id)
+		return FALSE;
+	st = g_new0(FstAuditStep, 1);
+	st->step = g_strdup(step);
+	st->started_at = started_us;
+	st->ended_at = ended_us;
+	st->outcome = g_strdup(outcome);
+	st->detail = g_strdup(detail);
+	g_ptr_array_add(self->fold, st);
+	return TRUE;
+}
+
+/**
+ * _fst_db_fold_begin:
+ * @self: an #FstDb, in a write transaction
+ * @device_id: the device of the log being written
+ *
+ * From now on the events of @device_id are kept in memory, to be written as
+ * one event (step %FST_AUDIT_STEP_FOLDED) by _fst_db_fold_end().
+ */
+void
+_fst_db_fold_begin(FstDb *self, gint64 device_id)
+{
+	g_clear_pointer(&self->fold, g_ptr_array_unref);
+	self->fold = g_ptr_array_new_with_free_func((GDestroyNotify)fst_audit_step_free);
+	self->fold_device_id = device_id;
+	self->fold_station_id = 0;
+}
+
+/* drops what was folded (the log failed: its savepoint is rolled back) */
+void
+_fst_db_fold_clear(FstDb *self)
+{
+	g_clear_pointer(&self->fold, g_ptr_array_unref);
+	self->fold_device_id = 0;
+}
+
 gboolean
 _fst_db_insert_event_rows_locked(FstDb *self,
                                  gint64 device_id,
@@ -60,7 +117,7 @@ _fst_db_insert_event_rows_locked(FstDb *self,
                                  GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autofree gchar *what = g_strdup_printf("record event %s", step);
+	g_autofree gchar *what = NULL;
 	g_autofree gchar *hash = NULL;
 	guint8 raw[FST_AUDIT_HASH_LEN];
 	gsize rows_len = 0;
@@ -81,7 +138,12 @@ _fst_db_insert_event_rows_locked(FstDb *self,
 	};
 	gint rc;
 
+	/* inside a device log, its device's events are folded into one */
+	if (fst_db_fold_step(
+	        self, device_id, row.station_id, step, started_us, ended_us, outcome, detail, rows))
+		return TRUE;
 	row.rows_len = rows_len;
+	what = g_strdup_printf("record event %s", step);
 	/* the chain (db/fst-audit.c): this row's hash covers its content and the
 	 * hash of the row before it; the caller holds the write transaction, so
 	 * the last row read once stays the last but for ours */
@@ -135,8 +197,9 @@ _fst_db_insert_event_rows_locked(FstDb *self,
 		self->tx_event.step = self->tx_event_step;
 		self->tx_event.outcome = self->tx_event_outcome;
 		self->tx_event.detail = self->tx_event_detail;
+		/* only whether it binds rows already: those are never rewritten */
 		self->tx_event.rows = NULL;
-		self->tx_event.rows_len = 0;
+		self->tx_event.rows_len = rows_len;
 	}
 
 	/* written to `audit-head` by _fst_db_commit() */
@@ -229,7 +292,8 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 	guint8 raw[FST_AUDIT_HASH_LEN];
 	gint rc;
 
-	if (self->tx_event_id == 0 || !self->head_known || self->head_id != self->tx_event_id) {
+	if (self->tx_event_id == 0 || !self->head_known || self->head_id != self->tx_event_id ||
+	    self->tx_event.rows_len > 0) {
 		g_autoptr(GBytes) bytes = g_bytes_new(rows->data, rows->len);
 		g_autofree gchar *detail = fst_db_records_detail(rows);
 		gint64 now = g_get_real_time();
@@ -240,7 +304,6 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 	self->tx_event.rows_len = rows->len;
 	hash = fst_audit_event_hash(self->tx_event_prev, &self->tx_event);
 	self->tx_event.rows = NULL;
-	self->tx_event.rows_len = 0;
 	fst_audit_hash_to_bytes(hash, raw);
 	stmt = _fst_db_prepare(
 	    self, "UPDATE events SET rows = ?1, hash = ?2 WHERE id = ?3", what, error);
@@ -253,9 +316,36 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 		return FALSE;
 	if (!_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
+	self->tx_event.rows_len = rows->len;
 	g_strlcpy(self->head_hash, hash, sizeof(self->head_hash));
 	self->head_dirty = TRUE;
 	return TRUE;
+}
+
+/* the bindings of every row of a bound table written since the last ones,
+ * as the rows are now; the rows stay noted until fst_db_forget_dirty() (the
+ * event that stores the bindings touches no bound table) */
+static GByteArray *
+fst_db_collect_bindings(FstDb *self, const gchar *what, GError **error)
+{
+	g_autoptr(GByteArray) rows =
+	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
+
+	for (guint i = 0; i < self->dirty->len; i++) {
+		guint64 key = g_array_index(self->dirty, guint64, i);
+		if (!fst_db_bind_row(
+		        self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
+			return NULL;
+	}
+	return g_steal_pointer(&rows);
+}
+
+/* the rows noted are bound now */
+static void
+fst_db_forget_dirty(FstDb *self)
+{
+	g_array_set_size(self->dirty, 0);
+	g_hash_table_remove_all(self->dirty_set);
 }
 
 /*
@@ -267,23 +357,74 @@ fst_db_attach_rows(FstDb *self, GByteArray *rows, const gchar *what, GError **er
 gboolean
 _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error)
 {
-	g_autoptr(GByteArray) rows =
-	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
-	g_autoptr(GArray) dirty = NULL;
+	g_autoptr(GByteArray) rows = fst_db_collect_bindings(self, what, error);
 
-	/* the events written below touch no bound table */
-	dirty = g_array_copy(self->dirty);
-	g_array_set_size(self->dirty, 0);
-	g_hash_table_remove_all(self->dirty_set);
-	for (guint i = 0; i < dirty->len; i++) {
-		guint64 key = g_array_index(dirty, guint64, i);
-		if (!fst_db_bind_row(
-		        self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
-			return FALSE;
-	}
+	if (rows == NULL)
+		return FALSE;
+	fst_db_forget_dirty(self);
 	if (rows->len == 0)
 		return TRUE;
 	return fst_db_attach_rows(self, rows, what, error);
+}
+
+/**
+ * _fst_db_fold_end:
+ * @self: an #FstDb, in a write transaction, after _fst_db_fold_begin()
+ * @error: (nullable): return location for a #GError
+ *
+ * Writes the steps folded since _fst_db_fold_begin() as one event of their
+ * device: step %FST_AUDIT_STEP_FOLDED, from the first step's start to the
+ * last one's end, outcome `ok` or the last other outcome of a step, detail
+ * the steps (fst_audit_steps_to_payload()). With @bind (the last log of its
+ * transaction), the rows written so far in the transaction are bound in
+ * that event, as they are now, so that the commit has no binding left to
+ * write (no UPDATE of the event). Nothing folded writes nothing.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+_fst_db_fold_end(FstDb *self, gboolean bind, GError **error)
+{
+	g_autoptr(GPtrArray) steps = g_steal_pointer(&self->fold);
+	g_autoptr(GByteArray) rows = NULL;
+	g_autoptr(GBytes) bytes = NULL;
+	g_autofree gchar *payload = NULL;
+	const gchar *what = "record the steps of a device";
+	const gchar *outcome = "ok";
+	gint64 device_id = self->fold_device_id;
+	gint64 started = G_MAXINT64;
+	gint64 ended = 0;
+
+	self->fold_device_id = 0;
+	if (steps == NULL || steps->len == 0)
+		return TRUE;
+	for (guint i = 0; i < steps->len; i++) {
+		FstAuditStep *st = g_ptr_array_index(steps, i);
+		started = MIN(started, st->started_at);
+		ended = MAX(ended, st->ended_at);
+		if (g_strcmp0(st->outcome, "ok") != 0)
+			outcome = st->outcome;
+	}
+	payload = fst_audit_steps_to_payload(steps, started);
+	rows = bind ? fst_db_collect_bindings(self, what, error) : g_byte_array_new();
+	if (rows == NULL)
+		return FALSE;
+	if (rows->len > 0)
+		bytes = g_bytes_new(rows->data, rows->len);
+	if (!_fst_db_insert_event_rows_locked(self,
+	                                      device_id,
+	                                      self->fold_station_id,
+	                                      FST_AUDIT_STEP_FOLDED,
+	                                      started,
+	                                      ended,
+	                                      outcome,
+	                                      payload,
+	                                      bytes,
+	                                      error))
+		return FALSE;
+	if (bytes != NULL)
+		fst_db_forget_dirty(self);
+	return TRUE;
 }
 
 /**
@@ -322,6 +463,15 @@ fst_db_add_event(FstDb *self,
 	if (!_fst_db_check_token("step", step, error) ||
 	    !_fst_db_check_token("outcome", outcome, error))
 		return FALSE;
+	if (g_strcmp0(step, FST_AUDIT_STEP_FOLDED) == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event step %s is the database's own (the steps of a device log): "
+		            "name the step otherwise",
+		            step);
+		return FALSE;
+	}
 	if (started_us <= 0 || ended_us < started_us) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -355,11 +505,50 @@ fst_db_add_event(FstDb *self,
 	return _fst_db_transaction_commit(&tx, what, error);
 }
 
+/* the steps of a row of fst_db_list_events() that folds a device log
+ * commit, each as an event of its own; FALSE for any other row (and for
+ * one whose steps cannot be read, shown as it is) */
+static gboolean
+fst_db_list_folded_steps(sqlite3_stmt *stmt, GPtrArray *events)
+{
+	g_autoptr(GPtrArray) steps = NULL;
+	const gchar *step = (const gchar *)sqlite3_column_text(stmt, 3);
+
+	if (g_strcmp0(step, FST_AUDIT_STEP_FOLDED) != 0)
+		return FALSE;
+	steps = fst_audit_steps_from_payload((const gchar *)sqlite3_column_text(stmt, 7),
+	                                     (gsize)sqlite3_column_bytes(stmt, 7),
+	                                     sqlite3_column_int64(stmt, 4));
+	if (steps == NULL)
+		return FALSE;
+	for (guint i = 0; i < steps->len; i++) {
+		FstAuditStep *st = g_ptr_array_index(steps, i);
+		FstDbEvent *ev = g_new0(FstDbEvent, 1);
+		ev->id = sqlite3_column_int64(stmt, 0);
+		ev->device_id = sqlite3_column_int64(stmt, 1);
+		ev->station_id = sqlite3_column_int64(stmt, 2);
+		ev->step = g_steal_pointer(&st->step);
+		ev->started_us = st->started_at;
+		ev->ended_us = st->ended_at;
+		ev->outcome = g_steal_pointer(&st->outcome);
+		ev->detail = g_steal_pointer(&st->detail);
+		ev->operator_id = sqlite3_column_int64(stmt, 8);
+		ev->lot_id = sqlite3_column_int64(stmt, 9);
+		ev->hash = fst_audit_hash_from_bytes(sqlite3_column_blob(stmt, 10),
+		                                     (gsize)sqlite3_column_bytes(stmt, 10));
+		g_ptr_array_add(events, ev);
+	}
+	return TRUE;
+}
+
 /**
  * fst_db_list_events:
  * @self: an #FstDb
  * @device_id: a device id, or 0 for the events of every device and the station
  * @error: (nullable): return location for a #GError
+ *
+ * The steps a device log commit folded into one row are listed one by one,
+ * in the order they were logged.
  *
  * Returns: (transfer full) (element-type FstDbEvent): the events in the order
  * they were recorded; %NULL on error
@@ -393,7 +582,10 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 	if (!_fst_db_check_bind(self, sqlite3_bind_int64(stmt, 1, device_id), what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		FstDbEvent *ev = g_new0(FstDbEvent, 1);
+		FstDbEvent *ev;
+		if (fst_db_list_folded_steps(stmt, events))
+			continue;
+		ev = g_new0(FstDbEvent, 1);
 		ev->id = sqlite3_column_int64(stmt, 0);
 		ev->device_id = sqlite3_column_int64(stmt, 1);
 		ev->station_id = sqlite3_column_int64(stmt, 2);

@@ -593,6 +593,31 @@ fst_db_migrate_v5(FstDb *self, GError **error)
 	return fst_db_bind_all_rows(self, error);
 }
 
+/*
+ * The step to version 6 (db/schema.md, "Changes in v6"): a device log commit
+ * records its steps in one event (step `device-log`, the steps in its
+ * detail); the view `event_steps` lists every step, of those events and of
+ * the older ones, for the sqlite3 tool. Nothing written before changes: old
+ * events keep their form and the chain goes on from them.
+ */
+static const gchar fst_db_schema_v6[] =
+    "CREATE VIEW event_steps AS"
+    "  SELECT e.id AS event_id, 0 AS step_index, e.device_id, e.station_id, e.operator_id,"
+    "  e.lot_id, e.step, e.started_at, e.ended_at, e.outcome, e.detail"
+    "  FROM events e WHERE e.step <> 'device-log'"
+    "  UNION ALL"
+    "  SELECT e.id, j.key, e.device_id, e.station_id, e.operator_id, e.lot_id,"
+    "  json_extract(j.value, '$[0]'), e.started_at + json_extract(j.value, '$[1]'),"
+    "  e.started_at + json_extract(j.value, '$[1]') + json_extract(j.value, '$[2]'),"
+    "  json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]')"
+    "  FROM events e, json_each(e.detail) j WHERE e.step = 'device-log';";
+
+static gboolean
+fst_db_migrate_v6(FstDb *self, GError **error)
+{
+	return _fst_db_exec(self, fst_db_schema_v6, "create the schema v6 view", error);
+}
+
 typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
 
 /* index N migrates from version N-1 to N; append only */
@@ -603,6 +628,7 @@ static const FstDbMigrateFunc fst_db_migrations[] = {
     fst_db_migrate_v3,
     fst_db_migrate_v4,
     fst_db_migrate_v5,
+    fst_db_migrate_v6,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 

@@ -78,6 +78,11 @@ struct _FstDb {
 	gchar *tx_event_step;      /* (owned) */
 	gchar *tx_event_outcome;   /* (owned) */
 	gchar *tx_event_detail;    /* (owned) (nullable) */
+	/* the steps of the device log being written (_fst_db_fold_begin()):
+	 * its device's events, written as one event at the log's end */
+	GPtrArray *fold; /* (owned) (nullable) (element-type FstAuditStep) */
+	gint64 fold_device_id;
+	gint64 fold_station_id;
 	/* the group commit of device logs (fst_db_device_log_commit()): lanes
 	 * that reach a commit point while another group is being written queue
 	 * here; the first of them to find no leader writes every queued log in
@@ -208,6 +213,9 @@ gboolean _fst_db_insert_event_locked(FstDb *self,
                                      const gchar *detail,
                                      GError **error);
 gboolean _fst_db_bind_rows(FstDb *self, const gchar *what, GError **error);
+void _fst_db_fold_begin(FstDb *self, gint64 device_id);
+gboolean _fst_db_fold_end(FstDb *self, gboolean bind, GError **error);
+void _fst_db_fold_clear(FstDb *self);
 
 /* stations, devices, context (fst-db-devices.c) */
 

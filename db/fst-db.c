@@ -1111,6 +1111,8 @@ fst_db_close(FstDb *self)
 	g_free(self->tx_event_step);
 	g_free(self->tx_event_outcome);
 	g_free(self->tx_event_detail);
+	if (self->fold != NULL)
+		g_ptr_array_unref(self->fold);
 	g_free(self);
 }
 

@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 /* the connection */
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 5
+#define FST_DB_SCHEMA_VERSION 6
 
 typedef struct _FstDb FstDb;
 
@@ -208,7 +208,9 @@ gboolean fst_db_add_object(FstDb *self,
 /**
  * FstDbEvent:
  *
- * One row of the `events` table: a pipeline step and how it ended.
+ * A pipeline step and how it ended: one row of the `events` table, or one
+ * step of a row that holds the steps of a device log commit (all with that
+ * row's @id and @hash; db/schema.md, "Audit chain").
  */
 typedef struct {
 	gint64 id;

@@ -41,15 +41,31 @@ const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS] = {
     "failed_step",
 };
 
-/* a failed device's class (fst-failure-groups.c): the outcome (its error code)
- * and the step of its last failed pipeline step, i.e. its last event that is
- * neither ok nor one the database adds itself */
-#define FST_REPORT_FAILED_EVENT                                                                    \
-	"LEFT JOIN events e ON d.state = 'failed' AND e.id = (SELECT max(id) FROM events "         \
-	"WHERE device_id = d.id AND outcome <> 'ok' AND step NOT IN ('failed', "                   \
-	"'certificate-state', 'certificate-issued', 'escrow', 'records', 'provisioned')) "
+/* @expr over `step` and `outcome`, of a failed device's last failed pipeline
+ * step: its class (fst-failure-groups.c) is the outcome (its error code) and
+ * the step; the steps the database adds itself do not count. A step is an
+ * event of its own (files before schema v6) or one of the steps of a device
+ * log commit's event (db/fst-audit-steps.c) */
+#define FST_REPORT_FAILED_STEP(expr)                                                               \
+	"(CASE WHEN d.state = 'failed' THEN (SELECT " expr " FROM (SELECT id, 0 AS k, step, "      \
+	"outcome FROM events WHERE device_id = d.id AND step <> 'device-log' AND outcome <> 'ok' " \
+	"UNION ALL SELECT e.id, j.key, json_extract(j.value, '$[0]'), json_extract(j.value, "      \
+	"'$[3]') FROM events e, json_each(e.detail) j WHERE e.device_id = d.id AND e.step = "      \
+	"'device-log' AND json_extract(j.value, '$[3]') <> 'ok') WHERE step NOT IN ('failed', "    \
+	"'certificate-state', 'certificate-issued', 'escrow', 'records', 'provisioned') ORDER BY " \
+	"id DESC, k DESC LIMIT 1) END)"
 
 #define FST_REPORT_ISO_S(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x ", 'unixepoch')"
+/* @expr over `detail`, the detail of a device's last successful plan that
+ * names roots: an event of its own (files before schema v6) or a step of
+ * the event of a device log commit (its detail holds the steps, db/fst-audit-steps.c) */
+#define FST_REPORT_LAST_PLAN(expr)                                                                 \
+	"(SELECT " expr " FROM (SELECT id, 0 AS k, detail FROM events WHERE device_id = d.id AND " \
+	"step = 'plan' AND outcome = 'ok' UNION ALL SELECT e.id, j.key, "                          \
+	"json_extract(j.value, '$[4]') FROM events e, json_each(e.detail) j WHERE e.device_id = "  \
+	"d.id AND e.step = 'device-log' AND json_extract(j.value, '$[0]') = 'plan' AND "           \
+	"json_extract(j.value, '$[3]') = 'ok') WHERE instr(detail, ', roots ') > 0 ORDER BY id "   \
+	"DESC, k DESC LIMIT 1)"
 #define FST_REPORT_ISO_US(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x " / 1000000, 'unixepoch')"
 
 /* the WHERE clause of a scope, values quoted by SQLite's %Q */
@@ -114,9 +130,9 @@ fst_report_rows_sql(const FstReportScope *scope)
 	    ", c.revocation_reason, "
 	    /* the roots of the last plan, and why: the pipeline ends the plan
 	     * event's detail with ", roots NAMES (REASON)" */
-	    "(SELECT substr(detail, instr(detail, ', roots ') + 8) FROM events WHERE device_id = "
-	    "d.id AND step = 'plan' AND outcome = 'ok' AND instr(detail, ', roots ') > 0 "
-	    "ORDER BY id DESC LIMIT 1), e.outcome, e.step " FST_REPORT_FROM FST_REPORT_FAILED_EVENT,
+	    FST_REPORT_LAST_PLAN("substr(detail, instr(detail, ', roots ') + 8)") ","
+	                                                                          " " FST_REPORT_FAILED_STEP("outcome") ", " FST_REPORT_FAILED_STEP(
+	                                                                              "step") " " FST_REPORT_FROM,
 	    where,
 	    " ORDER BY d.id",
 	    NULL);
@@ -250,11 +266,12 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	                "max(d.updated_at), group_concat(DISTINCT s.name) " FST_REPORT_FROM,
 	                where,
 	                NULL);
-	sql_fails = g_strconcat("SELECT d.uid, d.last_error, e.outcome, e.step " FST_REPORT_FROM
-	                            FST_REPORT_FAILED_EVENT,
-	                        where,
-	                        " AND d.state = 'failed' ORDER BY d.updated_at, d.id",
-	                        NULL);
+	sql_fails =
+	    g_strconcat("SELECT d.uid, d.last_error, " FST_REPORT_FAILED_STEP(
+	                    "outcome") ", " FST_REPORT_FAILED_STEP("step") " " FST_REPORT_FROM,
+	                where,
+	                " AND d.state = 'failed' ORDER BY d.updated_at, d.id",
+	                NULL);
 	if (!fst_report_scalar(db, sql_totals, &totals) || sqlite3_step(totals) != SQLITE_ROW)
 		return fst_report_sql_error(db, db_path, "counting the devices", error), NULL;
 	sum->devices = sqlite3_column_int64(totals, 0);
@@ -465,17 +482,18 @@ fst_report_foreach_roots(const gchar *db_path,
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	const gchar *cells[FST_REPORT_ROOTS_N_COLUMNS];
 	const gchar *sql =
-	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, o.contents, "
-	    "(SELECT detail FROM events WHERE device_id = d.id AND step = 'plan' AND "
-	    "outcome = 'ok' AND instr(detail, ', roots ') > 0 ORDER BY id DESC LIMIT 1) "
-	    "FROM devices d "
-	    "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
-	    "device_id = d.id AND state IN ('verified', 'registered')) "
-	    "JOIN device_objects o ON o.id = (SELECT max(id) FROM device_objects WHERE "
-	    "device_id = d.id AND kind = 'trust-roots') "
-	    "LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = c.profile_id "
-	    "WHERE ?1 IS NULL OR l.name = ?1 "
-	    "ORDER BY l.name, p.name, d.uid";
+	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, "
+	    "o.contents, " FST_REPORT_LAST_PLAN(
+	        "detail") " FROM devices d "
+	                  "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
+	                  "device_id = d.id AND state IN ('verified', 'registered')) "
+	                  "JOIN device_objects o ON o.id = (SELECT max(id) FROM device_objects "
+	                  "WHERE "
+	                  "device_id = d.id AND kind = 'trust-roots') "
+	                  "LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = "
+	                  "c.profile_id "
+	                  "WHERE ?1 IS NULL OR l.name = ?1 "
+	                  "ORDER BY l.name, p.name, d.uid";
 	gint rc;
 
 	if (db == NULL)

@@ -114,7 +114,7 @@ assert d["device"] == "CLI-0004" and d["result"] == "ok" and len(d["serial"]) > 
 PY
 [ "$(q "select o.name from devices d join operators o on o.id = d.operator_id where d.uid = 'CLI-0004'")" = 'Ana Lima' ] ||
 	fail "--operator was not recorded with the device"
-[ "$(q "select count(*) from events e join operators o on o.id = e.operator_id join devices d on d.id = e.device_id where d.uid = 'CLI-0004' and o.name = 'Ana Lima'")" -ge 5 ] ||
+[ "$(q "select count(*) from event_steps e join operators o on o.id = e.operator_id join devices d on d.id = e.device_id where d.uid = 'CLI-0004' and o.name = 'Ana Lima'")" -ge 5 ] ||
 	fail "--operator was not recorded with the events"
 [ "$(q "select l.name from devices d join lots l on l.id = d.lot_id where d.uid = 'CLI-0004'")" = LOT-B ] ||
 	fail "--lot did not override the default lot"

@@ -71,7 +71,7 @@ sim big RT-BIG --validation ecdsa-p256
 	>"$ws/p1.out" 2>&1 || { cat "$ws/p1.out"; fail "provisioning RT-BIG"; }
 grep -q 'device RT-BIG: root CA .*AmazonRootCA1 (2038-01-17).* ends before its certificate' "$ws/p1.out" ||
 	{ cat "$ws/p1.out"; fail "no warning that the roots end before the certificate"; }
-q "select detail from events e join devices d on d.id = e.device_id where d.uid = 'RT-BIG' and e.step = 'plan'" |
+q "select detail from event_steps e join devices d on d.id = e.device_id where d.uid = 'RT-BIG' and e.step = 'plan'" |
 	grep -q 'roots AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2 (all ATS roots fit (4,464 of 16,384 bytes free))' ||
 	fail "RT-BIG plan event does not record the roots and why"
 
@@ -79,7 +79,7 @@ q "select detail from events e join devices d on d.id = e.device_id where d.uid 
 sim rsa RT-RSA --validation rsa --capacity-roots 2048
 "$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/rsa" --profile "$ws/roots-long.profile" \
 	>"$ws/p2.out" 2>&1 || { cat "$ws/p2.out"; fail "provisioning RT-RSA"; }
-q "select detail from events e join devices d on d.id = e.device_id where d.uid = 'RT-RSA' and e.step = 'plan'" |
+q "select detail from event_steps e join devices d on d.id = e.device_id where d.uid = 'RT-RSA' and e.step = 'plan'" |
 	grep -q 'roots AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); CA 2 omitted: reserved for future use' ||
 	fail "RT-RSA plan event does not say why CA 2/3/4 were left out"
 

@@ -63,9 +63,11 @@ SEED = int(os.environ.get("FST_CRASH_SEED", str(random.randrange(1 << 31))))
 REWORK_KILLS = int(os.environ.get("FST_CRASH_REWORK_KILLS", "15"))
 LANES = 16
 LANE_KILLS = int(os.environ.get("FST_CRASH_LANE_KILLS", "10"))
-# events the pipeline logs in a device's two commits (station/fst-pipeline.c)
-PIPELINE_STEPS = ("identify", "plan", "keygen", "issue", "burn", "verify", "provisioned",
-                  "failed")
+# events the pipeline logs in a device's two commits (station/fst-pipeline.c):
+# one `device-log` event per commit holding its steps, or (files written
+# before schema v6) one event per step
+PIPELINE_STEPS = ("device-log", "identify", "plan", "keygen", "issue", "burn", "verify",
+                  "provisioned", "failed")
 
 
 class KillPoints:

@@ -93,6 +93,11 @@ test_make_der(guint64 serial, const gchar *cn)
 	}
 }
 
+/* the steps recorded, in order, the `records` events left out */
+#define TEST_SQL_STEPS                                                                             \
+	"SELECT group_concat(step, ',') FROM (SELECT step FROM event_steps WHERE step != "         \
+	"'records' ORDER BY event_id, step_index)"
+
 static FstDbCert *
 test_cert_new(guint64 serial, const gchar *uid)
 {
@@ -2016,12 +2021,13 @@ static const TestTamperKind test_tamper_kinds[] = {
      "stations row 1 was changed outside fleetstation"},
     {"detail-after-nul",
      "UPDATE events SET detail = CAST(CAST(detail AS BLOB) || x'00' || "
-     "CAST(' and a hidden note' AS BLOB) AS TEXT) WHERE step = 'identify' AND id = "
-     "(SELECT min(id) FROM events WHERE step = 'identify')",
+     "CAST(' and a hidden note' AS BLOB) AS TEXT) WHERE id = "
+     "(SELECT min(event_id) FROM event_steps WHERE step = 'identify')",
      "was changed: its content no longer matches its hash"},
-    /* the last device's final commit (its verify and failed events) dropped */
+    /* the last device's final commit (its verify and failed steps) dropped */
     {"head-moved-back",
-     "DELETE FROM events WHERE id > (SELECT max(id) - 2 FROM events);"
+     "DELETE FROM events WHERE id >= (SELECT max(event_id) FROM event_steps WHERE step = "
+     "'verify');"
      "UPDATE db_properties SET value = (SELECT id || ' ' || lower(hex(hash)) FROM events "
      "WHERE id = (SELECT max(id) FROM events)) WHERE key = 'audit-head'",
      "devices row 4 was changed outside fleetstation"},
@@ -2205,9 +2211,10 @@ test_audit_anchor(TestFixture *fx, gconstpointer user_data)
 
 	/* a detail rewritten and the chain rebuilt from there: only the anchor
 	 * tells */
-	test_sql_exec(fx->path,
-	              "UPDATE events SET detail = 'model other' WHERE id = "
-	              "(SELECT min(id) FROM events WHERE step = 'identify')");
+	test_sql_exec(
+	    fx->path,
+	    "UPDATE events SET detail = replace(detail, 'model sensor-x1', 'model other') "
+	    "WHERE id = (SELECT min(event_id) FROM event_steps WHERE step = 'identify')");
 	test_audit_rechain(fx->path, 1);
 	result = fst_audit_verify(fx->path, &error);
 	g_assert_no_error(error);
@@ -2279,7 +2286,9 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	 * row is bound by a `records` event of its own) */
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 0);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 0);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step != 'records'"),
+	    ==,
+	    0);
 
 	/* first commit: device, certificate, objects, events, in that order */
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
@@ -2293,9 +2302,14 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(state, ==, "issued");
 	g_clear_pointer(&state, g_free);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, 2);
-	state = test_sql_text(fx->path,
-	                      "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
+	state = test_sql_text(fx->path, TEST_SQL_STEPS);
 	g_assert_cmpstr(state, ==, "identify,certificate-issued,issue");
+	/* one event holds the steps of the commit, and binds its rows */
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM events WHERE step = 'device-log' AND "
+	                             "rows IS NOT NULL"),
+	                ==,
+	                1);
 	g_clear_pointer(&state, g_free);
 
 	/* second commit: the rest and the final states */
@@ -2304,7 +2318,9 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	fst_db_device_log_add_event(log, "verify", now + 20, now + 30, "ok", "identical");
 	fst_db_device_log_finish(log, cert->serial_hex, NULL);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 3);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step != 'records'"),
+	    ==,
+	    3);
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	state = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-1'");
@@ -2313,8 +2329,7 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	state = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '4C01'");
 	g_assert_cmpstr(state, ==, "verified");
 	g_clear_pointer(&state, g_free);
-	state = test_sql_text(fx->path,
-	                      "SELECT group_concat(step, ',') FROM events WHERE step != 'records'");
+	state = test_sql_text(fx->path, TEST_SQL_STEPS);
 	g_assert_cmpstr(state,
 	                ==,
 	                "identify,certificate-issued,issue,certificate-state,burn,verify,"
@@ -2324,7 +2339,11 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 8);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step != 'records'"),
+	    ==,
+	    8);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step != 'records'"), ==, 2);
 
 	/* the audit chain covers every row written in the two commits */
 	fst_db_close(g_steal_pointer(&db));
@@ -2374,7 +2393,9 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
 	g_assert_cmpint(
-	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step = 'identify'"), ==, 0);
+	    test_sql_int(fx->path, "SELECT count(*) FROM event_steps WHERE step = 'identify'"),
+	    ==,
+	    0);
 
 	/* a bad event fails its commit the same way */
 	fst_db_device_log_add_event(log, "Not A Step", now, now + 1, "ok", NULL);
@@ -2392,7 +2413,7 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	text = test_sql_text(fx->path, "SELECT state FROM devices WHERE uid = 'LOG-2'");
 	g_assert_cmpstr(text, ==, "failed");
 	g_clear_pointer(&text, g_free);
-	text = test_sql_text(fx->path, "SELECT detail FROM events WHERE step = 'failed'");
+	text = test_sql_text(fx->path, "SELECT detail FROM event_steps WHERE step = 'failed'");
 	g_assert_nonnull(strstr(text, "was not recorded"));
 
 	fst_db_close(g_steal_pointer(&db));
@@ -2500,8 +2521,9 @@ test_rework_supersede(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(text, ==, "1");
 	g_clear_pointer(&text, g_free);
 	text = test_sql_text(fx->path,
-	                     "SELECT detail FROM events WHERE step = 'certificate-state' AND "
-	                     "detail LIKE 'certificate 5A01:%' ORDER BY id DESC LIMIT 1");
+	                     "SELECT detail FROM event_steps WHERE step = 'certificate-state' AND "
+	                     "detail LIKE 'certificate 5A01:%' ORDER BY event_id DESC, step_index "
+	                     "DESC LIMIT 1");
 	g_assert_cmpstr(text, ==, "certificate 5A01: verified -> superseded (by 5A02)");
 	g_clear_pointer(&text, g_free);
 	regs = fst_db_list_registrations(db, "deactivate", NULL, &error);
@@ -2633,8 +2655,9 @@ test_rework_supersede_refused(TestFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, "another device"));
 	g_assert_nonnull(strstr(error->message, "nothing of this step was written"));
 	g_clear_error(&error);
-	/* only the first commit of that attempt (identify, certificate-issued) is there */
-	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, events + 2);
+	/* only the first commit of that attempt (one event: identify,
+	 * certificate-issued) is there */
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, events + 1);
 	text = test_sql_text(fx->path, "SELECT state FROM certificates WHERE serial_hex = '6A03'");
 	g_assert_cmpstr(text, ==, "issued");
 	g_clear_pointer(&text, g_free);
@@ -2790,10 +2813,10 @@ test_escrow_stored(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_true(g_bytes_equal(read, cms));
 	g_assert_cmpstr(got, ==, recipient);
-	text = test_sql_text(fx->path, "SELECT group_concat(step, ',') FROM events");
+	text = test_sql_text(fx->path, TEST_SQL_STEPS);
 	g_assert_cmpstr(text, ==, "identify,certificate-issued,escrow");
 	g_clear_pointer(&text, g_free);
-	text = test_sql_text(fx->path, "SELECT detail FROM events WHERE step = 'escrow'");
+	text = test_sql_text(fx->path, "SELECT detail FROM event_steps WHERE step = 'escrow'");
 	g_assert_nonnull(strstr(text, "certificate E5C1: key escrowed to "));
 	g_assert_nonnull(strstr(text, recipient));
 	g_assert_nonnull(strstr(text, cms_sha));
@@ -2906,8 +2929,8 @@ test_trust_only_job(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(text, ==, "provisioned");
 	g_clear_pointer(&text, g_free);
 	text = test_sql_text(fx->path,
-	                     "SELECT detail FROM events WHERE step = 'provisioned' ORDER BY id "
-	                     "DESC LIMIT 1");
+	                     "SELECT detail FROM event_steps WHERE step = 'provisioned' ORDER BY "
+	                     "event_id DESC, step_index DESC LIMIT 1");
 	g_assert_cmpstr(text, ==, "no new certificate; certificate 7401 stays in service (slot A)");
 	g_clear_pointer(&text, g_free);
 	g_assert_cmpint(test_sql_int(fx->path,
@@ -3173,11 +3196,13 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
-/* the v5 fixture (tests/data/db/README.md) is the current schema: opened as
- * is, with no backup, its chain and every bound row intact, the states of
- * interrupted attempts readable, and its schema that of a fresh file */
+/* the v5 fixture (tests/data/db/README.md): migrated after a backup, its
+ * chain and every bound row intact and still verifying, the chain going on
+ * from its old events with the steps of a device log in one event, the
+ * states of interrupted attempts readable, and its schema that of a fresh
+ * file */
 static void
-test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
@@ -3187,19 +3212,33 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDbCert) active = NULL;
 	g_autoptr(GPtrArray) superseded = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v5.sql");
+	g_autofree gchar *head = NULL;
+	gint64 head_id = 0;
 	g_autofree gchar *schema_fixture = NULL;
 	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter by_superseded = {.state = "superseded"};
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 5);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 5);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 5);
 	g_assert_cmpint(audit->rows, ==, 25);
+	head = g_strdup(audit->head_hash);
+	head_id = audit->head_id;
+	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_null(fst_db_get_last_backup(db));
+	g_assert_nonnull(fst_db_get_last_backup(db));
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	/* the old events are as they were: the same head, verifying */
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->head_id, ==, head_id);
+	g_assert_cmpstr(audit->head_hash, ==, head);
+	g_assert_cmpint(audit->rows, ==, 25);
+	g_clear_pointer(&audit, fst_audit_result_free);
+	/* the view lists the old events' steps too */
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, head_id);
 
 	/* left in rework, its certificate interrupted */
 	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
@@ -3220,6 +3259,95 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	                             "'revoked' AND revocation_reason = 'keyCompromise'"),
 	                ==,
 	                1);
+
+	/* the chain goes on from the old events: a device logged now is one
+	 * event per commit, and the whole chain verifies */
+	g_assert_true(
+	    test_log_provision(db, "FIXTURE-V6-0001", 0xF6C0000001, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_sql_int(path, "SELECT max(id) FROM events"), ==, head_id + 2);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM events WHERE step = 'device-log' "
+	                             "AND id > (SELECT max(id) - 2 FROM events)"),
+	                ==,
+	                2);
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 6);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
+/* the v6 fixture (tests/data/db/README.md) is the current schema: opened as
+ * is, with no backup, its chain (one event per device log commit) and every
+ * bound row intact, each device's steps listed from its events, and its
+ * schema that of a fresh file */
+static void
+test_migrate_v6_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) failed = NULL;
+	g_autoptr(FstDbDevice) rework = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GBytes) cms = NULL;
+	g_autoptr(GString) steps = g_string_new(NULL);
+	g_autofree gchar *recipient = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v6.sql");
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 6);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 5);
+	g_assert_cmpint(audit->rows, ==, 25);
+	g_assert_cmpint(audit->events, ==, 14);
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'device-log'"), ==, 9);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 44);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+
+	/* the failed device's steps, from its second event */
+	failed = fst_db_find_device(db, "FIXTURE-V6-0003", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(failed->state, ==, FST_DB_DEVICE_STATE_FAILED);
+	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_REVOKED);
+	events = fst_db_list_events(db, failed->id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		g_string_append_printf(steps, "%s%s:%s", i > 0 ? "," : "", ev->step, ev->outcome);
+	}
+	g_assert_cmpstr(steps->str,
+	                ==,
+	                "identify:ok,plan:ok,keygen:ok,certificate-issued:ok,issue:ok,"
+	                "certificate-state:ok,certificate-state:ok,verify:timed-out,failed:failed");
+	/* the second slot in service, the first superseded; the interrupted
+	 * attempt; the escrow */
+	active = fst_db_get_active_certificate(db, "FIXTURE-V6-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F6C0000003");
+	g_assert_cmpint(active->slot, ==, 1);
+	rework = fst_db_find_device(db, "FIXTURE-V6-0004", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
+	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
+	cms = fst_db_get_escrow(db, "F6C0000001", &recipient, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_bytes_get_size(cms), ==, 38);
 	g_clear_pointer(&db, fst_db_close);
 
 	fresh = fst_db_open(fx->path, &error);
@@ -3228,6 +3356,250 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	schema_fixture = test_sql_schema(path);
 	schema_fresh = test_sql_schema(fx->path);
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
+/* the steps of a device log commit in the text its event holds: every
+ * byte of a detail comes back, in one canonical form, and any other text is
+ * refused */
+static void
+test_audit_steps_payload(void)
+{
+	g_autoptr(GPtrArray) steps =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_audit_step_free);
+	g_autoptr(GPtrArray) back = NULL;
+	g_autofree gchar *payload = NULL;
+	const gchar *details[] = {"quote \" backslash \\ newline\n tab\t cr\r bell\a",
+	                          NULL,
+	                          "caf\xc3\xa9 \xe2\x9c\x93 ], [\"x\",1]",
+	                          ""};
+	const gchar *refused[] = {
+	    "",
+	    "[",
+	    "[] ",
+	    " []",
+	    "[[\"a\",0,1,\"ok\",null]",
+	    "[[\"a\",0,1,\"ok\",null]]x",
+	    "[[\"a\", 0,1,\"ok\",null]]",
+	    "[[\"a\",0,1,\"ok\"]]",
+	    "[[\"a\",-1,1,\"ok\",null]]",
+	    "[[\"a\",0,-1,\"ok\",null]]",
+	    "[[null,0,1,\"ok\",null]]",
+	    "[[\"a\",0,1,null,null]]",
+	    "[[\"a\",0,1,\"ok\",\"x\\u0000y\"]]",
+	    "[[\"a\",0,1,\"ok\",\"x\\qy\"]]",
+	    "[[\"a\",0,1,\"ok\",\"x\ny\"]]",
+	    "[[\"a\",0,1,\"ok\",\"\xff\"]]",
+	    "[[\"a\",0,1,\"ok\",\"open]]",
+	    "[[\"a\",1e3,1,\"ok\",null]]",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(details); i++) {
+		FstAuditStep *st = g_new0(FstAuditStep, 1);
+		st->step = g_strdup_printf("step-%u", i);
+		st->started_at = 1700000000000000 + i * 1000;
+		st->ended_at = st->started_at + i * 7;
+		st->outcome = g_strdup(i == 1 ? "timed-out" : "ok");
+		st->detail = g_strdup(details[i]);
+		g_ptr_array_add(steps, st);
+	}
+	payload = fst_audit_steps_to_payload(steps, 1700000000000000);
+	g_test_message("payload: %s", payload);
+	g_assert_true(g_str_has_prefix(
+	    payload,
+	    "[[\"step-0\",0,0,\"ok\",\"quote \\\" backslash \\\\ newline\\n tab\\t cr\\r "
+	    "bell\\u0007\"],[\"step-1\",1000,7,\"timed-out\",null],"));
+	back = fst_audit_steps_from_payload(payload, strlen(payload), 1700000000000000);
+	g_assert_nonnull(back);
+	g_assert_cmpuint(back->len, ==, steps->len);
+	for (guint i = 0; i < steps->len; i++) {
+		FstAuditStep *a = g_ptr_array_index(steps, i);
+		FstAuditStep *b = g_ptr_array_index(back, i);
+		g_assert_cmpstr(a->step, ==, b->step);
+		g_assert_cmpint(a->started_at, ==, b->started_at);
+		g_assert_cmpint(a->ended_at, ==, b->ended_at);
+		g_assert_cmpstr(a->outcome, ==, b->outcome);
+		g_assert_cmpstr(a->detail, ==, b->detail);
+	}
+	g_clear_pointer(&back, g_ptr_array_unref);
+	/* no steps at all is a list too */
+	back = fst_audit_steps_from_payload("[]", 2, 0);
+	g_assert_nonnull(back);
+	g_assert_cmpuint(back->len, ==, 0);
+	for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+		g_test_message("refused: %s", refused[i]);
+		g_assert_null(fst_audit_steps_from_payload(refused[i], strlen(refused[i]), 0));
+	}
+	/* the exact length: a payload cut short is refused */
+	g_assert_null(fst_audit_steps_from_payload(payload, strlen(payload) - 1, 0));
+}
+
+/* a device log commit is one event holding its steps: two per provisioned
+ * device, each binding its rows; the device's history lists every step as
+ * it was logged, and so does the view for the sqlite3 tool */
+static void
+test_device_log_one_event_per_commit(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info = test_info_new("FOLD-1", "1.0.0");
+	g_autoptr(FstDbCert) cert = test_cert_new(0xF01D, "FOLD-1");
+	g_autoptr(FstDbDeviceLog) log = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *text = NULL;
+	const gchar *expected[] = {"identify",
+	                           "certificate-issued",
+	                           "issue",
+	                           "burn",
+	                           "verify",
+	                           "certificate-state",
+	                           "provisioned"};
+	gint64 now = g_get_real_time();
+	gint64 device_id;
+
+	g_assert_no_error(error);
+	log = fst_db_device_log_new(0, info, "/dev/ttyUSB7", &error);
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(
+	    log, "identify", now, now + 250, "ok", "model \"x1\",\nfirmware 1.0.0");
+	fst_db_device_log_add_certificate(log, cert);
+	fst_db_device_log_add_event(log, "issue", now + 300, now + 900, "ok", NULL);
+	fst_db_device_log_add_object(
+	    log, cert->serial_hex, FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	fst_db_device_log_add_event(log, "burn", now + 1000, now + 5000, "ok", NULL);
+	fst_db_device_log_add_event(log, "verify", now + 5000, now + 6000, "ok", "identical");
+	fst_db_device_log_finish(log, cert->serial_hex, NULL);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	device_id = fst_db_device_log_get_device_id(log);
+
+	/* two events, both of the device, each with the bindings of its commit */
+	g_assert_cmpint(
+	    test_sql_int(fx->path,
+	                 "SELECT count(*) FROM events WHERE step = 'device-log' AND rows IS "
+	                 "NOT NULL AND device_id IS NOT NULL"),
+	    ==,
+	    2);
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM events WHERE step != "
+	                             "'records' AND step != 'device-log'"),
+	                ==,
+	                0);
+	/* the first spans its steps; the second failed nothing */
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT ended_at - started_at FROM events WHERE step = "
+	                             "'device-log' ORDER BY id LIMIT 1"),
+	                >=,
+	                900);
+	text = test_sql_text(fx->path,
+	                     "SELECT group_concat(outcome, ',') FROM events WHERE step = "
+	                     "'device-log'");
+	g_assert_cmpstr(text, ==, "ok,ok");
+	g_clear_pointer(&text, g_free);
+
+	/* the history: every step, in order, with its own times and detail */
+	events = fst_db_list_events(db, device_id, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, G_N_ELEMENTS(expected));
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		g_assert_cmpstr(ev->step, ==, expected[i]);
+		g_assert_cmpstr(ev->outcome, ==, "ok");
+		g_assert_cmpint(ev->device_id, ==, device_id);
+		g_assert_nonnull(ev->hash);
+	}
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 0))->started_us, ==, now);
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 0))->ended_us, ==, now + 250);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 0))->detail,
+	                ==,
+	                "model \"x1\",\nfirmware 1.0.0");
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 3))->started_us, ==, now + 1000);
+	g_assert_cmpint(((FstDbEvent *)g_ptr_array_index(events, 3))->ended_us, ==, now + 5000);
+	g_assert_null(((FstDbEvent *)g_ptr_array_index(events, 2))->detail);
+	g_assert_cmpstr(((FstDbEvent *)g_ptr_array_index(events, 5))->detail,
+	                ==,
+	                "certificate F01D: issued -> verified");
+	text = test_sql_text(fx->path,
+	                     "SELECT detail || ' ' || (ended_at - started_at) FROM event_steps "
+	                     "WHERE step = 'identify'");
+	g_assert_cmpstr(text, ==, "model \"x1\",\nfirmware 1.0.0 250");
+	g_clear_pointer(&text, g_free);
+	text = test_sql_text(fx->path, TEST_SQL_STEPS);
+	g_assert_cmpstr(
+	    text,
+	    ==,
+	    "identify,certificate-issued,issue,burn,verify,certificate-state,provisioned");
+
+	/* the database's own step name is not for callers */
+	g_assert_false(fst_db_add_event(db, device_id, "device-log", now, now, "ok", "[]", &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 1);
+}
+
+/*
+ * The audit reads the steps an event holds: a step edited inside it shows
+ * as a changed event; rewritten with the chain rebuilt, the certificate
+ * moves it names are still checked against the rows; a list that cannot be
+ * read is reported.
+ */
+static void
+test_audit_folded_steps(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GBytes) pristine = NULL;
+	g_autofree gchar *copy = g_build_filename(fx->tmpdir, "copy.db", NULL);
+	const struct {
+		const gchar *sql;
+		gboolean rechain;
+		const gchar *problem;
+	} cases[] = {
+	    /* the DER hash the certificate-issued step recorded */
+	    {"UPDATE events SET detail = replace(detail, 'certificate A1 sha256 ', "
+	     "'certificate A1 sha256 0') WHERE step = 'device-log'",
+	     FALSE,
+	     "was changed: its content no longer matches its hash"},
+	    /* a state move rewritten, every hash recomputed */
+	    {"UPDATE events SET detail = replace(detail, 'certificate A0: issued -> verified', "
+	     "'certificate A0: issued -> burned') WHERE step = 'device-log'",
+	     TRUE,
+	     "certificate A0 is verified but the audit chain moved it to burned"},
+	    /* the certificate-issued step of A1 dropped, every hash recomputed */
+	    {"UPDATE events SET detail = replace(detail, '\"certificate-issued\"', "
+	     "'\"certificate-noted\"') WHERE id = (SELECT event_id FROM event_steps WHERE "
+	     "detail LIKE 'certificate A1 sha256 %')",
+	     TRUE,
+	     "certificate A1 is not in the audit chain"},
+	    {"UPDATE events SET detail = substr(detail, 2) WHERE id = (SELECT min(id) FROM "
+	     "events WHERE step = 'device-log')",
+	     TRUE,
+	     "holds a malformed list of steps"},
+	};
+
+	test_tamper_populate(fx->path);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM events WHERE step = 'device-log'"), ==, 8);
+	pristine = test_read_file(fx->path);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(FstAuditResult) result = NULL;
+
+		g_assert_true(g_file_set_contents(copy,
+		                                  g_bytes_get_data(pristine, NULL),
+		                                  (gssize)g_bytes_get_size(pristine),
+		                                  NULL));
+		test_sql_exec(copy, cases[i].sql);
+		if (cases[i].rechain)
+			test_audit_rechain(copy, 1);
+		result = test_audit(copy);
+		g_assert_false(result->ok);
+		g_test_message("found: %s", result->problem);
+		g_assert_nonnull(strstr(result->problem, cases[i].problem));
+	}
 }
 
 /* one lane of the group commit test: commits @log, keeps the result */
@@ -3424,7 +3796,8 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
-	test_add("/fst/db/migrate/v5-fixture-is-current", test_migrate_v5_fixture_current);
+	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
+	test_add("/fst/db/migrate/v6-fixture-is-current", test_migrate_v6_fixture_current);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
@@ -3444,6 +3817,9 @@ main(int argc, char **argv)
 	}
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
+	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
+	test_add("/fst/audit/verify/folded-steps", test_audit_folded_steps);
+	g_test_add_func("/fst/audit/steps/payload-round-trip", test_audit_steps_payload);
 	test_add("/fst/db/device-log/failed-commit-writes-nothing", test_device_log_failed_commit);
 	test_add("/fst/db/device-log/group-commit-isolates-failures", test_device_log_group_commit);
 	test_add("/fst/db/rework/supersede-queues-deactivation", test_rework_supersede);
