@@ -55,6 +55,10 @@ const gchar *const fst_report_columns[FST_REPORT_N_COLUMNS] = {
 	"'certificate-state', 'certificate-issued', 'escrow', 'records', 'provisioned') ORDER BY " \
 	"id DESC, k DESC LIMIT 1) END)"
 
+/* a failed device's class: its error code and step, two columns */
+#define FST_REPORT_FAILED_CLASS                                                                    \
+	FST_REPORT_FAILED_STEP("outcome") ", " FST_REPORT_FAILED_STEP("step")
+
 #define FST_REPORT_ISO_S(x) "strftime('%Y-%m-%dT%H:%M:%SZ', " x ", 'unixepoch')"
 /* @expr over `detail`, the detail of a device's last successful plan that
  * names roots: an event of its own (files before schema v6) or a step of
@@ -130,9 +134,8 @@ fst_report_rows_sql(const FstReportScope *scope)
 	    ", c.revocation_reason, "
 	    /* the roots of the last plan, and why: the pipeline ends the plan
 	     * event's detail with ", roots NAMES (REASON)" */
-	    FST_REPORT_LAST_PLAN("substr(detail, instr(detail, ', roots ') + 8)") ","
-	                                                                          " " FST_REPORT_FAILED_STEP("outcome") ", " FST_REPORT_FAILED_STEP(
-	                                                                              "step") " " FST_REPORT_FROM,
+	    FST_REPORT_LAST_PLAN("substr(detail, instr(detail, ', roots ') + 8)"),
+	    ", " FST_REPORT_FAILED_CLASS " " FST_REPORT_FROM,
 	    where,
 	    " ORDER BY d.id",
 	    NULL);
@@ -267,8 +270,7 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	                where,
 	                NULL);
 	sql_fails =
-	    g_strconcat("SELECT d.uid, d.last_error, " FST_REPORT_FAILED_STEP(
-	                    "outcome") ", " FST_REPORT_FAILED_STEP("step") " " FST_REPORT_FROM,
+	    g_strconcat("SELECT d.uid, d.last_error, " FST_REPORT_FAILED_CLASS " " FST_REPORT_FROM,
 	                where,
 	                " AND d.state = 'failed' ORDER BY d.updated_at, d.id",
 	                NULL);

@@ -157,6 +157,16 @@ assert groups[("busy", "connect")]["devices"] == 1, groups
 assert groups[("not-found", "connect")]["devices"] == 1, groups
 PY
 [ "$(q "select state from devices where uid = 'CLI-0007'")" = failed ] || fail "full device not marked failed"
+# the report gives the same class, read from the steps its device logs recorded
+"$FST_STATION" report --workspace "$ws/w" --format json >"$ws/fail-report.json" ||
+	fail "report of the failed devices"
+python3 - "$ws/fail-report.json" <<'PY' || fail "the report's failure classes"
+import json, sys
+rows = {r["device_uid"]: r for r in json.load(open(sys.argv[1]))["devices"]}
+for uid in ("CLI-0007", "CLI-0027"):
+    r = rows[uid]
+    assert (r["error_code"], r["failed_step"]) == ("storage-full", "issue"), r
+PY
 [ "$(q "select count(*) from devices where uid = 'CLI-0005'")" -eq 0 ] || fail "busy port's device touched"
 exec 9<&-
 
