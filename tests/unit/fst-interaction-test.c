@@ -249,7 +249,7 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 
 	/* a bad subject asks nobody */
 	options.subject = "not a subject";
-	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, NULL, &error);
 	g_assert_null(subject);
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
@@ -257,7 +257,7 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 
 	options.subject = NULL;
 	ask->answer = g_strdup("new and secret");
-	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(subject, ==, "/O=Acme Works/CN=Acme Works Issuing CA");
 	g_assert_cmpuint(ask->n_asked, ==, 1);
@@ -268,7 +268,7 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 
 	/* the workspace has a CA now: a second one is refused, asking nobody */
 	g_clear_pointer(&subject, g_free);
-	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, NULL, &error);
 	g_assert_null(subject);
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_assert_nonnull(strstr(error->message, "already exists"));
