@@ -85,6 +85,14 @@ fst_interaction_test_sources(FstFixture *fx, gconstpointer data)
 	secret = fst_interaction_ask_pin(interaction, "the test token", 0, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(fst_secret_get_str(secret), ==, "from the environment");
+	g_clear_pointer(&secret, fst_secret_free);
+
+	/* a key from elsewhere is not the workspace's: neither source answers */
+	secret = fst_interaction_ask_passphrase(
+	    interaction, "the imported key", FST_INTERACTION_FLAG_FOREIGN, NULL, &error);
+	g_assert_null(secret);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+	g_assert_nonnull(strstr(error->message, "the imported key"));
 }
 
 typedef struct {
