@@ -129,9 +129,10 @@ fst_gui_interaction_session_answer(FstGuiInteraction *self, FstInteractionFlags 
 	const guint8 *data;
 	gsize len = 0;
 
-	/* a new secret is always the person's choice */
+	/* a new secret is always the person's choice, a foreign one theirs to give */
 	if (self->session == NULL ||
-	    (flags & (FST_INTERACTION_FLAG_RETRY | FST_INTERACTION_FLAG_NEW)))
+	    (flags & (FST_INTERACTION_FLAG_RETRY | FST_INTERACTION_FLAG_NEW |
+	              FST_INTERACTION_FLAG_FOREIGN)))
 		return NULL;
 	data = fst_secret_get_data(self->session, &len);
 	return fst_secret_new(data, len);

@@ -181,7 +181,7 @@ fst_setup_page_ca_thread(GTask *task,
 		    .key_type = op->key_type,
 		    .days = op->days,
 		};
-		subject = fst_ca_ops_create(op->workspace, op->interaction, &create, &error);
+		subject = fst_ca_ops_create(op->workspace, op->interaction, &create, NULL, &error);
 	} else {
 		FstCaOpsImport import = {
 		    .cert = op->cert,

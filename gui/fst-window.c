@@ -56,6 +56,7 @@ struct _FstWindow {
 	GtkFlowBox *lanes;
 	GtkLabel *passed_label;
 	GtkLabel *failed_label;
+	GtkLabel *skipped_label;
 	GtkLabel *yield_label;
 	GtkLabel *rate_label;
 	GtkLabel *lot_label;
@@ -87,6 +88,7 @@ struct _FstWindow {
 	gboolean starting;         /* Start is reading and keeping the choices */
 	guint passed;
 	guint failed;
+	guint skipped;           /* provisioned before and left alone: in no yield or rate */
 	gint64 shift_started_us; /* 0 before the first Start */
 	/* the responsiveness probe (FST_GUI_STALL_PROBE) */
 	guint probe_id;
@@ -158,12 +160,14 @@ fst_window_update_counters(FstWindow *self)
 {
 	g_autofree gchar *passed = g_strdup_printf(_("Passed: %u"), self->passed);
 	g_autofree gchar *failed = g_strdup_printf(_("Failed: %u"), self->failed);
+	g_autofree gchar *skipped = g_strdup_printf(_("Skipped: %u"), self->skipped);
 	g_autofree gchar *yield = NULL;
 	g_autofree gchar *rate = NULL;
 	guint total = self->passed + self->failed;
 
 	gtk_label_set_text(self->passed_label, passed);
 	gtk_label_set_text(self->failed_label, failed);
+	gtk_label_set_text(self->skipped_label, skipped);
 	if (total > 0)
 		yield = g_strdup_printf(_("Yield: %.1f %%"), 100.0 * self->passed / total);
 	else
@@ -375,9 +379,9 @@ fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer 
 		fst_port_row_set_jig_label(lane, result->lane);
 	fst_port_row_finish(lane, result);
 	/* a device provisioned before and left alone is neither passed nor failed */
-	if (fst_provision_result_get_status(result) == FST_RESULT_SKIPPED)
-		return;
-	if (result->error == NULL) {
+	if (fst_provision_result_get_status(result) == FST_RESULT_SKIPPED) {
+		self->skipped++;
+	} else if (result->error == NULL) {
 		self->passed++;
 	} else {
 		const gchar *cause = fst_gui_failure_cause(result->error);
@@ -1217,6 +1221,7 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, lanes);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, passed_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, failed_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, skipped_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, yield_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, rate_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_label);

@@ -88,18 +88,47 @@ fst_ca_ops_new_passphrase(const gchar *workspace, FstInteraction *interaction, G
 	return secret;
 }
 
+/* the issuing CA key in a token: a bad URI (or one holding the PIN) is
+ * refused before anybody is asked for the PIN */
+static EVP_PKEY *
+fst_ca_ops_open_token_key(const gchar *uri, FstInteraction *interaction, GError **error)
+{
+	g_autofree gchar *checked = fst_ca_pkcs11_read_ref(uri, error);
+	g_autoptr(FstInteraction) fallback = NULL;
+	g_autoptr(FstSecret) pin = NULL;
+
+	if (checked == NULL)
+		return NULL;
+	if (!fst_ca_pkcs11_has_pin_source(checked)) {
+		g_autofree gchar *what =
+		    g_strdup_printf("the CA key in the PKCS#11 token %s", checked);
+		if (interaction == NULL)
+			interaction = fallback = fst_interaction_new(NULL);
+		pin = fst_interaction_ask_pin(
+		    interaction, what, FST_INTERACTION_FLAG_NONE, NULL, error);
+		if (pin == NULL)
+			return NULL;
+	}
+	return fst_ca_pkcs11_load_key(uri, pin, error);
+}
+
 /**
  * fst_ca_ops_create:
  * @workspace: the workspace
  * @interaction: (nullable): asks for the passphrase of the new keys (with
- *   %FST_INTERACTION_FLAG_NEW); %NULL for the default
+ *   %FST_INTERACTION_FLAG_NEW) and the PIN of a token key; %NULL for the
+ *   default
  * @options: what to make
+ * @root_subject: (out) (optional) (transfer full): the root CA subject, or
+ *   %NULL with %FST_CA_OPS_CREATE_CSR
  * @error: (nullable): return location
  *
- * Makes a root CA and an issuing CA signed by it in WORKSPACE/ca, both keys
- * encrypted with the passphrase asked for. A workspace that already has CA
- * files is refused (%FST_ERROR_CONFIG from fst_ca_store_create()),
- * as is a bad subject (%FST_ERROR_INVALID_DATA).
+ * Makes a root CA and an issuing CA signed by it in WORKSPACE/ca, or with
+ * %FST_CA_OPS_CREATE_CSR only the issuing CA key and its request. Key files
+ * are encrypted with the passphrase asked for, which is not asked when no
+ * key file is written (a request for a token key). A workspace that already
+ * has CA files is refused (%FST_ERROR_CONFIG), as is a bad subject
+ * (%FST_ERROR_INVALID_DATA), both before anybody is asked for a secret.
  *
  * Returns: (transfer full): the issuing CA subject, or %NULL with @error set
  */
@@ -107,55 +136,77 @@ gchar *
 fst_ca_ops_create(const gchar *workspace,
                   FstInteraction *interaction,
                   const FstCaOpsCreate *options,
+                  gchar **root_subject,
                   GError **error)
 {
 	const gchar *org = options->organization != NULL && options->organization[0] != '\0'
 	                       ? options->organization
 	                       : "fleetstation";
+	gboolean csr = (options->flags & FST_CA_OPS_CREATE_CSR) != 0;
 	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
 	g_autofree gchar *subject = options->subject != NULL
 	                                ? g_strdup(options->subject)
 	                                : g_strdup_printf("/O=%s/CN=%s Issuing CA", org, org);
-	g_autofree gchar *root_subject = options->root_subject != NULL
-	                                     ? g_strdup(options->root_subject)
-	                                     : g_strdup_printf("/O=%s/CN=%s Root CA", org, org);
+	g_autofree gchar *root_name = options->root_subject != NULL
+	                                  ? g_strdup(options->root_subject)
+	                                  : g_strdup_printf("/O=%s/CN=%s Root CA", org, org);
 	g_autoptr(FstSecret) passphrase = NULL;
+	g_autoptr(EVP_PKEY) token_key = NULL;
 	FstCaStoreOptions issuing = {
 	    .subject = subject,
 	    .key_type =
 	        options->key_type != FST_KEY_TYPE_NONE ? options->key_type : FST_KEY_TYPE_EC_P256,
 	    .days = options->days > 0 ? options->days : 7300,
-	    .pathlen = 0,
+	    .pathlen = options->pathlen,
 	};
 	FstCaStoreOptions root = {
-	    .subject = root_subject,
-	    .key_type = issuing.key_type,
+	    .subject = root_name,
+	    .key_type = options->root_key_type != FST_KEY_TYPE_NONE ? options->root_key_type
+	                                                            : issuing.key_type,
 	    .days = options->root_days > 0 ? options->root_days : 9125,
-	    .pathlen = -1,
+	    .pathlen =
+	        (options->flags & FST_CA_OPS_CREATE_ROOT_PATHLEN) ? options->root_pathlen : -1,
 	};
 
-	/* a bad subject is refused before anybody is asked for a passphrase */
 	if (!fst_ca_ops_check_no_ca(workspace, error))
 		return NULL;
-	for (guint i = 0; i < 2; i++) {
+	for (guint i = 0; i < (csr ? 1 : 2); i++) {
 		g_autoptr(X509_NAME) name =
-		    fst_ca_store_parse_subject(i == 0 ? subject : root_subject, error);
+		    fst_ca_store_parse_subject(i == 0 ? subject : root_name, error);
 		if (name == NULL)
 			return NULL;
 	}
-	passphrase = fst_ca_ops_new_passphrase(workspace, interaction, error);
-	if (passphrase == NULL)
+	if (options->key != NULL) {
+		token_key = fst_ca_ops_open_token_key(options->key, interaction, error);
+		if (token_key == NULL)
+			return NULL;
+	}
+	/* a root key is always written; a request for a token key writes no key */
+	if (!csr || options->key == NULL) {
+		passphrase = fst_ca_ops_new_passphrase(workspace, interaction, error);
+		if (passphrase == NULL)
+			return NULL;
+	}
+	if (csr) {
+		if (!fst_ca_store_create_csr(
+		        ca_dir, &issuing, token_key, options->key, passphrase, error))
+			return NULL;
+		if (root_subject != NULL)
+			*root_subject = NULL;
+		return g_steal_pointer(&subject);
+	}
+	if (!fst_ca_store_create(
+	        ca_dir, &root, &issuing, token_key, options->key, passphrase, error))
 		return NULL;
-	if (!fst_ca_store_create(ca_dir, &root, &issuing, NULL, NULL, passphrase, error))
-		return NULL;
+	if (root_subject != NULL)
+		*root_subject = g_steal_pointer(&root_name);
 	return g_steal_pointer(&subject);
 }
 
 /* reads the key and certificates to import; an encrypted key or PKCS#12
  * file without a passphrase asks @interaction for it, once */
 static gboolean
-fst_ca_ops_import_read(const gchar *workspace,
-                       FstInteraction *interaction,
+fst_ca_ops_import_read(FstInteraction *interaction,
                        const FstCaOpsImport *import,
                        EVP_PKEY **pkey,
                        GPtrArray **certs,
@@ -163,7 +214,8 @@ fst_ca_ops_import_read(const gchar *workspace,
 {
 	const gchar *file = import->pkcs12 != NULL ? import->pkcs12 : import->key;
 	g_autofree gchar *description = g_strdup_printf("the key being imported, %s", file);
-	g_autoptr(FstSecret) pass = NULL;
+	g_autoptr(FstSecret) asked = NULL;
+	const FstSecret *pass = import->passphrase;
 	g_autoptr(GError) error_local = NULL;
 
 	if (import->pkcs12 == NULL) {
@@ -172,19 +224,7 @@ fst_ca_ops_import_read(const gchar *workspace,
 			return FALSE;
 	}
 	if (import->pkcs12 == NULL && g_str_has_prefix(import->key, "pkcs11:")) {
-		g_autofree gchar *uri = fst_ca_pkcs11_read_ref(import->key, error);
-		g_autoptr(FstSecret) pin = NULL;
-		if (uri == NULL)
-			return FALSE;
-		if (!fst_ca_pkcs11_has_pin_source(uri)) {
-			g_autofree gchar *what =
-			    g_strdup_printf("the CA key in the PKCS#11 token %s", uri);
-			pin = fst_interaction_ask_pin(
-			    interaction, what, FST_INTERACTION_FLAG_NONE, NULL, error);
-			if (pin == NULL)
-				return FALSE;
-		}
-		*pkey = fst_ca_pkcs11_load_key(import->key, pin, error);
+		*pkey = fst_ca_ops_open_token_key(import->key, interaction, error);
 		return *pkey != NULL;
 	}
 	for (guint attempt = 0; attempt < 2; attempt++) {
@@ -202,10 +242,11 @@ fst_ca_ops_import_read(const gchar *workspace,
 		if (pass != NULL || interaction == NULL ||
 		    !g_error_matches(error_local, FST_ERROR, FST_ERROR_PERMISSION_DENIED))
 			break;
-		pass = fst_interaction_ask_passphrase(
-		    interaction, description, FST_INTERACTION_FLAG_NONE, NULL, error);
-		if (pass == NULL)
+		asked = fst_interaction_ask_passphrase(
+		    interaction, description, FST_INTERACTION_FLAG_FOREIGN, NULL, error);
+		if (asked == NULL)
 			return FALSE;
+		pass = asked;
 	}
 	g_propagate_error(error, g_steal_pointer(&error_local));
 	return FALSE;
@@ -253,7 +294,7 @@ fst_ca_ops_import(const gchar *workspace,
 	if (!fst_ca_ops_check_no_ca(workspace, error))
 		return FALSE;
 	in_token = import->pkcs12 == NULL && g_str_has_prefix(import->key, "pkcs11:");
-	if (!fst_ca_ops_import_read(workspace, interaction, import, &pkey, &certs, error))
+	if (!fst_ca_ops_import_read(interaction, import, &pkey, &certs, error))
 		return FALSE;
 	if (import->chain != NULL) {
 		more = fst_ca_store_read_certs(import->chain, error);

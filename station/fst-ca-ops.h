@@ -23,6 +23,23 @@ typedef enum {
 } FstCaOpsExportFlags;
 
 /**
+ * FstCaOpsCreateFlags:
+ * @FST_CA_OPS_CREATE_NONE: a root CA and an issuing CA signed by it
+ * @FST_CA_OPS_CREATE_CSR: only the issuing CA key and a request
+ *   (`ca/issuing-ca.csr`) for an offline root to sign; fst_ca_store_install()
+ *   takes the signed certificate
+ * @FST_CA_OPS_CREATE_ROOT_PATHLEN: the root CA gets @root_pathlen as its
+ *   pathLenConstraint; without it the root has none
+ *
+ * How fst_ca_ops_create() makes the CAs.
+ */
+typedef enum {
+	FST_CA_OPS_CREATE_NONE = 0,
+	FST_CA_OPS_CREATE_CSR = 1 << 0,
+	FST_CA_OPS_CREATE_ROOT_PATHLEN = 1 << 1,
+} FstCaOpsCreateFlags;
+
+/**
  * FstCaOpsCreate:
  * @organization: (nullable): O of the default subjects; %NULL for "fleetstation"
  * @subject: (nullable): the issuing CA subject; %NULL for
@@ -32,8 +49,16 @@ typedef enum {
  * @key_type: the issuing CA key; %FST_KEY_TYPE_NONE for EC P-256
  * @days: the issuing CA validity; 0 for 7300 days
  * @root_days: the root CA validity; 0 for 9125 days
+ * @root_key_type: the root CA key; %FST_KEY_TYPE_NONE for @key_type
+ * @pathlen: the issuing CA pathLenConstraint, -1 for none
+ * @root_pathlen: the root CA pathLenConstraint, with
+ *   %FST_CA_OPS_CREATE_ROOT_PATHLEN (-1 for none)
+ * @key: (nullable): the `pkcs11:` URI of a token key for the issuing CA
+ *   (it never leaves the token; the workspace stores the URI), instead of a
+ *   new key file
+ * @flags: #FstCaOpsCreateFlags
  *
- * What fst_ca_ops_create() makes. The root CA key is of @key_type too.
+ * What fst_ca_ops_create() makes.
  */
 typedef struct {
 	const gchar *organization;
@@ -42,6 +67,11 @@ typedef struct {
 	FstKeyType key_type;
 	guint days;
 	guint root_days;
+	FstKeyType root_key_type;
+	gint pathlen;
+	gint root_pathlen;
+	const gchar *key;
+	FstCaOpsCreateFlags flags;
 } FstCaOpsCreate;
 
 /**
@@ -52,6 +82,8 @@ typedef struct {
  * @pkcs12: (nullable): a PKCS#12 file with the key and certificate, instead
  *   of @cert and @key
  * @chain: (nullable): the certificates above the CA (PEM), the root last
+ * @passphrase: (nullable): the passphrase of an encrypted @key or @pkcs12
+ *   file when the caller has it; %NULL to ask for it when needed
  *
  * What fst_ca_ops_import() imports.
  */
@@ -60,11 +92,13 @@ typedef struct {
 	const gchar *key;
 	const gchar *pkcs12;
 	const gchar *chain;
+	const FstSecret *passphrase;
 } FstCaOpsImport;
 
 gchar *fst_ca_ops_create(const gchar *workspace,
                          FstInteraction *interaction,
                          const FstCaOpsCreate *options,
+                         gchar **root_subject,
                          GError **error);
 gboolean fst_ca_ops_import(const gchar *workspace,
                            FstInteraction *interaction,

@@ -47,9 +47,19 @@ fst_interaction_real_ask_passphrase(FstInteraction *self,
                                     GError **error)
 {
 	FstInteractionPrivate *priv = GET_PRIVATE(self);
-	FstSecret *secret = fst_secret_new_from_env(FST_INTERACTION_ENV_SECRET, NULL);
+	FstSecret *secret = NULL;
 	g_autofree gchar *path = NULL;
 
+	if (flags & FST_INTERACTION_FLAG_FOREIGN) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "no passphrase for %s: it is not the workspace's, so only a "
+		            "person can give it",
+		            description);
+		return NULL;
+	}
+	secret = fst_secret_new_from_env(FST_INTERACTION_ENV_SECRET, NULL);
 	if (secret != NULL)
 		return secret;
 	if (priv->workspace != NULL) {

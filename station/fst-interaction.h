@@ -15,6 +15,9 @@ G_DECLARE_DERIVABLE_TYPE(FstInteraction, fst_interaction, FST, INTERACTION, GObj
  * @FST_INTERACTION_FLAG_NEW: the secret is new (it will encrypt keys being
  *   made): a person is asked twice
  * @FST_INTERACTION_FLAG_RETRY: the secret given before did not open the key
+ * @FST_INTERACTION_FLAG_FOREIGN: the secret is of a file from elsewhere (a
+ *   key being imported), not the workspace's: what answers for the workspace
+ *   (the environment, `ca/passphrase`, a remembered secret) does not answer it
  *
  * What a request for a secret is about.
  */
@@ -22,6 +25,7 @@ typedef enum {
 	FST_INTERACTION_FLAG_NONE = 0,
 	FST_INTERACTION_FLAG_NEW = 1 << 0,
 	FST_INTERACTION_FLAG_RETRY = 1 << 1,
+	FST_INTERACTION_FLAG_FOREIGN = 1 << 2,
 } FstInteractionFlags;
 
 /**

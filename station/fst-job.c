@@ -30,6 +30,7 @@
 #include "fst-db-queue.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-ports.h"
 #include "fst-registration.h"
 #include "fst-watch.h"
 #include "fst-x509.h"
@@ -266,6 +267,7 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 	g_autoptr(FstDemo) demo = NULL;
 	g_autoptr(FstProfile) profile = NULL;
 	const gchar *const *ports = (const gchar *const *)self->ports;
+	g_auto(GStrv) resolved = NULL;
 
 	if (self->kind == FST_JOB_KIND_DEMO) {
 		FstDemoOptions demo_options = {
@@ -332,6 +334,14 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		                    FST_ERROR_CONFIG,
 		                    "no profile: name one, or set the workspace's");
 		return FALSE;
+	}
+	/* a gang's ports named by jig lane are the ports at those places now */
+	if (self->kind != FST_JOB_KIND_WATCH) {
+		resolved =
+		    fst_lanes_resolve_ports(fst_station_get_workspace(station), ports, error);
+		if (resolved == NULL)
+			return FALSE;
+		ports = (const gchar *const *)resolved;
 	}
 	profile =
 	    fst_station_start_run(station, self->profile, self->lot, self->operator_name, error);

@@ -38,7 +38,8 @@ typedef enum {
  * @lot: (nullable): the production lot; for a batch, the lot of rows that
  *   name none
  * @operator_name: (nullable): who runs the station (default: the login)
- * @ports: (nullable) (array zero-terminated=1): the gang's ports; for a watch
+ * @ports: (nullable) (array zero-terminated=1): the gang's ports (`lane:NAME`:
+ *   the port at that jig lane's place when the run starts); for a watch
  *   the port patterns (%NULL: serial ports of known USB ids); for a batch
  *   where to look for rows with a device and no port
  * @baud_rate: the line rate, 0 for 115200

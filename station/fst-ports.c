@@ -22,6 +22,7 @@
 #include <libusb.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -1007,6 +1008,26 @@ fst_lanes_apply(FstLanes *self, GPtrArray *ports)
 	}
 }
 
+/* the serial ports and USB devices there are now; a kind that cannot be
+ * listed (no USB access) has none */
+static GPtrArray *
+fst_lanes_list_ports(FstKnownDevices *known)
+{
+	GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify)fst_port_info_free);
+	for (guint kind = 0; kind < 2; kind++) {
+		g_autoptr(GError) error_list = NULL;
+		g_autoptr(GPtrArray) ports = kind == 0 ? fst_ports_list_serial(known, &error_list)
+		                                       : fst_ports_list_usb(known, &error_list);
+		if (ports == NULL) {
+			g_debug("no lanes for these ports: %s", error_list->message);
+			continue;
+		}
+		g_ptr_array_set_free_func(ports, NULL);
+		g_ptr_array_extend_and_steal(all, g_steal_pointer(&ports));
+	}
+	return all;
+}
+
 /**
  * fst_lanes_by_port:
  * @workspace: (nullable): a station workspace
@@ -1029,6 +1050,7 @@ fst_lanes_by_port(const gchar *workspace, GError **error)
 	g_autoptr(FstLanes) lanes = fst_lanes_load(workspace, error);
 	g_autoptr(GHashTable) map = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_autoptr(FstKnownDevices) known = NULL;
+	g_autoptr(GPtrArray) ports = NULL;
 
 	if (lanes == NULL)
 		return NULL;
@@ -1037,20 +1059,12 @@ fst_lanes_by_port(const gchar *workspace, GError **error)
 	known = fst_known_devices_load_default(error);
 	if (known == NULL)
 		return NULL;
-	for (guint kind = 0; kind < 2; kind++) {
-		g_autoptr(GError) error_list = NULL;
-		g_autoptr(GPtrArray) ports = kind == 0 ? fst_ports_list_serial(known, &error_list)
-		                                       : fst_ports_list_usb(known, &error_list);
-		if (ports == NULL) {
-			g_debug("no lanes for these ports: %s", error_list->message);
-			continue;
-		}
-		for (guint i = 0; i < ports->len; i++) {
-			FstPortInfo *port = g_ptr_array_index(ports, i);
-			const gchar *lane = fst_lanes_match(lanes, port);
-			if (lane != NULL)
-				g_hash_table_insert(map, g_strdup(port->name), g_strdup(lane));
-		}
+	ports = fst_lanes_list_ports(known);
+	for (guint i = 0; i < ports->len; i++) {
+		FstPortInfo *port = g_ptr_array_index(ports, i);
+		const gchar *lane = fst_lanes_match(lanes, port);
+		if (lane != NULL)
+			g_hash_table_insert(map, g_strdup(port->name), g_strdup(lane));
 	}
 	return g_steal_pointer(&map);
 }
@@ -1095,6 +1109,55 @@ fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **
 	            found->usb_path != NULL ? "USB port " : "serial ",
 	            found->usb_path != NULL ? found->usb_path : found->serial);
 	return NULL;
+}
+
+/**
+ * fst_lanes_resolve_ports:
+ * @workspace: the workspace, whose `[lanes]` bind lane names to places
+ * @ports: (array zero-terminated=1): port names, where `lane:NAME` names the
+ *   port by its jig lane
+ * @error: (nullable): return location
+ *
+ * Puts the port at each `lane:NAME`'s place now (`/dev/ttyUSB3`) for the
+ * lane name, so that a gang can name its sockets whatever ttyUSB numbers their
+ * adapters have today; other names stay as they are. A lane the workspace
+ * does not bind, or whose place has no port now, is %FST_ERROR_NOT_FOUND
+ * naming the place to check.
+ *
+ * Returns: (transfer full): the port names, or %NULL with @error set
+ */
+gchar **
+fst_lanes_resolve_ports(const gchar *workspace, const gchar *const *ports, GError **error)
+{
+	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
+	g_autoptr(FstLanes) lanes = NULL;
+	g_autoptr(GPtrArray) there = NULL;
+
+	for (guint i = 0; ports != NULL && ports[i] != NULL; i++) {
+		g_autofree gchar *port = NULL;
+		if (!g_str_has_prefix(ports[i], FST_LANES_PORT_PREFIX)) {
+			g_strv_builder_add(builder, ports[i]);
+			continue;
+		}
+		if (lanes == NULL) {
+			g_autoptr(FstKnownDevices) known = fst_known_devices_load_default(error);
+			if (known == NULL)
+				return NULL;
+			lanes = fst_lanes_load(workspace, error);
+			if (lanes == NULL)
+				return NULL;
+			there = fst_lanes_list_ports(known);
+		}
+		port = fst_lanes_resolve(
+		    lanes, there, ports[i] + strlen(FST_LANES_PORT_PREFIX), error);
+		if (port == NULL) {
+			g_prefix_error(error, "port %s: ", ports[i]);
+			return NULL;
+		}
+		g_debug("%s is %s now", ports[i], port);
+		g_strv_builder_add(builder, port);
+	}
+	return g_strv_builder_end(builder);
 }
 
 /**

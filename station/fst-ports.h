@@ -84,12 +84,16 @@ gboolean fst_port_is_busy(const gchar *path, gchar **reason);
  */
 typedef struct _FstLanes FstLanes;
 
+/* a port named by its jig lane: `lane:5` */
+#define FST_LANES_PORT_PREFIX "lane:"
+
 FstLanes *fst_lanes_load(const gchar *workspace, GError **error);
 guint fst_lanes_get_size(FstLanes *self);
 const gchar *fst_lanes_match(FstLanes *self, const FstPortInfo *port);
 void fst_lanes_apply(FstLanes *self, GPtrArray *ports);
 GHashTable *fst_lanes_by_port(const gchar *workspace, GError **error);
 gchar *fst_lanes_resolve(FstLanes *self, GPtrArray *ports, const gchar *lane, GError **error);
+gchar **fst_lanes_resolve_ports(const gchar *workspace, const gchar *const *ports, GError **error);
 gboolean fst_lanes_bind(const gchar *workspace, const gchar *binding, GError **error);
 void fst_lanes_free(FstLanes *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstLanes, fst_lanes_free)

@@ -12,7 +12,6 @@
 #include "fst-aws-iot.h"
 #include "fst-ca-crl.h"
 #include "fst-ca-ops.h"
-#include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-cli.h"
 #include "fst-crypto.h"
@@ -75,32 +74,6 @@ fst_cli_ca_interaction(FstCliCaCommon *common)
 	g_autofree gchar *ca_dir = fst_cli_ca_dir(common);
 	return fst_cli_interaction_new(
 	    common->workspace, common->passphrase_file, common->pin_file);
-}
-
-/* the passphrase that encrypts new or imported CA keys: asked twice at a prompt */
-static FstSecret *
-fst_cli_ca_passphrase(FstCliCaCommon *common, GError **error)
-{
-	g_autoptr(FstInteraction) interaction = fst_cli_ca_interaction(common);
-	FstSecret *secret = NULL;
-	if (!fst_station_ask_ca_secret(
-	        common->workspace, interaction, NULL, "new CA", &secret, error))
-		return NULL;
-	return secret;
-}
-
-/* the PIN of a PKCS#11 key; NULL without error when its URI has a pin-source */
-static FstSecret *
-fst_cli_ca_pin(FstCliCaCommon *common, const gchar *uri, GError **error)
-{
-	g_autoptr(FstInteraction) interaction = fst_cli_ca_interaction(common);
-	g_autofree gchar *description = NULL;
-
-	if (common->pin_file == NULL && uri != NULL && fst_ca_pkcs11_has_pin_source(uri))
-		return NULL;
-	description = g_strdup_printf("the CA key in the PKCS#11 token %s", uri);
-	return fst_interaction_ask_pin(
-	    interaction, description, FST_INTERACTION_FLAG_NONE, NULL, error);
 }
 
 static FstExit
@@ -204,25 +177,6 @@ fst_cli_ca_print_done(const gchar *ca_dir,
 	return FST_EXIT_OK;
 }
 
-/* opens a PKCS#11 key named by --key, with the PIN */
-static EVP_PKEY *
-fst_cli_ca_open_token_key(FstCliCaCommon *common, const gchar *uri, GError **error)
-{
-	g_autoptr(FstSecret) pin = NULL;
-	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *checked = fst_ca_pkcs11_read_ref(uri, error);
-
-	/* a bad URI (or one holding the PIN) is refused before asking for a PIN */
-	if (checked == NULL)
-		return NULL;
-	pin = fst_cli_ca_pin(common, uri, &error_local);
-	if (pin == NULL && error_local != NULL) {
-		g_propagate_error(error, g_steal_pointer(&error_local));
-		return NULL;
-	}
-	return fst_ca_pkcs11_load_key(uri, pin, error);
-}
-
 static FstExit
 fst_cli_ca_create(gint argc, gchar **argv)
 {
@@ -317,10 +271,12 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new("- make the workspace CAs");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstSecret) passphrase = NULL;
-	g_autoptr(EVP_PKEY) token_key = NULL;
-	FstCaStoreOptions issuing = {0};
-	FstCaStoreOptions root = {0};
+	g_autoptr(FstInteraction) interaction = NULL;
+	g_autofree gchar *made = NULL;
+	g_autofree gchar *made_root = NULL;
+	FstCaOpsCreate create;
+	FstKeyType type;
+	FstKeyType root_type;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_ca_parse(context,
@@ -330,22 +286,9 @@ fst_cli_ca_create(gint argc, gchar **argv)
 	                      &argc,
 	                      &argv))
 		return FST_EXIT_USAGE;
-	if (organization == NULL)
-		organization = g_strdup("fleetstation");
-	if (subject == NULL)
-		subject = g_strdup_printf("/O=%s/CN=%s Issuing CA", organization, organization);
-	if (root_subject == NULL)
-		root_subject = g_strdup_printf("/O=%s/CN=%s Root CA", organization, organization);
-	issuing.subject = subject;
-	issuing.key_type = fst_key_type_from_string(key_type != NULL ? key_type : "ec-p256");
-	issuing.days = days > 0 ? (guint)days : 0;
-	issuing.pathlen = pathlen;
-	root.subject = root_subject;
-	root.key_type =
-	    root_key_type != NULL ? fst_key_type_from_string(root_key_type) : issuing.key_type;
-	root.days = root_days > 0 ? (guint)root_days : 0;
-	root.pathlen = root_pathlen;
-	if (issuing.key_type == FST_KEY_TYPE_NONE || root.key_type == FST_KEY_TYPE_NONE) {
+	type = fst_key_type_from_string(key_type != NULL ? key_type : "ec-p256");
+	root_type = root_key_type != NULL ? fst_key_type_from_string(root_key_type) : type;
+	if (type == FST_KEY_TYPE_NONE || root_type == FST_KEY_TYPE_NONE) {
 		return fst_cli_ca_usage(
 		    "create",
 		    common.json,
@@ -356,36 +299,37 @@ fst_cli_ca_create(gint argc, gchar **argv)
 		return fst_cli_ca_usage(
 		    "create", common.json, "--days and --root-days must be positive");
 	}
+	create = (FstCaOpsCreate){
+	    .organization = organization,
+	    .subject = subject,
+	    .root_subject = root_subject,
+	    .key_type = type,
+	    .root_key_type = root_type,
+	    .days = (guint)days,
+	    .root_days = (guint)root_days,
+	    .pathlen = pathlen,
+	    .root_pathlen = root_pathlen,
+	    .key = key_uri,
+	    .flags = FST_CA_OPS_CREATE_ROOT_PATHLEN | (csr ? FST_CA_OPS_CREATE_CSR : 0),
+	};
 	ca_dir = fst_cli_ca_dir(&common);
-	if (key_uri != NULL) {
-		token_key = fst_cli_ca_open_token_key(&common, key_uri, &error);
-		if (token_key == NULL)
-			return fst_cli_ca_fail("create", common.json, error);
-	}
-	/* a root key is always written; a --csr with a token key writes no key */
-	if (!csr || key_uri == NULL) {
-		passphrase = fst_cli_ca_passphrase(&common, &error);
-		if (passphrase == NULL)
-			return fst_cli_ca_fail("create", common.json, error);
-	}
+	interaction = fst_cli_ca_interaction(&common);
+	made = fst_ca_ops_create(common.workspace, interaction, &create, &made_root, &error);
+	if (made == NULL)
+		return fst_cli_ca_fail("create", common.json, error);
 	if (csr) {
 		g_autofree gchar *csr_path =
 		    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
-		if (!fst_ca_store_create_csr(
-		        ca_dir, &issuing, token_key, key_uri, passphrase, &error))
-			return fst_cli_ca_fail("create", common.json, error);
 		if (common.json)
-			return fst_cli_ca_print_done(ca_dir, NULL, subject, csr_path);
+			return fst_cli_ca_print_done(ca_dir, NULL, made, csr_path);
 		g_print("wrote %s: have it signed by the root CA (CA:TRUE, keyCertSign, cRLSign), "
 		        "then run `fleetstation ca install --cert SIGNED.pem --chain ROOT.pem`\n",
 		        csr_path);
 		return FST_EXIT_OK;
 	}
-	if (!fst_ca_store_create(ca_dir, &root, &issuing, token_key, key_uri, passphrase, &error))
-		return fst_cli_ca_fail("create", common.json, error);
 	if (common.json)
-		return fst_cli_ca_print_done(ca_dir, root_subject, subject, NULL);
-	g_print("created root CA %s and issuing CA %s in %s\n", root_subject, subject, ca_dir);
+		return fst_cli_ca_print_done(ca_dir, made_root, made, NULL);
+	g_print("created root CA %s and issuing CA %s in %s\n", made_root, made, ca_dir);
 	return FST_EXIT_OK;
 }
 
@@ -485,12 +429,9 @@ fst_cli_ca_import(gint argc, gchar **argv)
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new("- import an existing issuing CA");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) certs = NULL;
-	g_autoptr(GPtrArray) more = NULL;
-	g_autoptr(EVP_PKEY) pkey = NULL;
 	g_autoptr(FstSecret) in_pass = NULL;
-	g_autoptr(FstSecret) passphrase = NULL;
-	gboolean in_token;
+	g_autoptr(FstInteraction) interaction = NULL;
+	FstCaOpsImport import = {0};
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_ca_parse(context,
@@ -504,52 +445,19 @@ fst_cli_ca_import(gint argc, gchar **argv)
 		return fst_cli_ca_usage(
 		    "import", common.json, "give --cert and --key, or --pkcs12");
 	}
-	in_token = key != NULL && g_str_has_prefix(key, "pkcs11:");
 	ca_dir = fst_cli_ca_dir(&common);
 	if (in_pass_file != NULL) {
 		in_pass = fst_secret_new_from_file(in_pass_file, &error);
 		if (in_pass == NULL)
 			return fst_cli_ca_fail("import", common.json, error);
 	}
-	if (pkcs12 != NULL) {
-		if (!fst_ca_store_read_pkcs12(pkcs12, in_pass, &pkey, &certs, &error) &&
-		    in_pass == NULL &&
-		    g_error_matches(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED)) {
-			g_clear_error(&error);
-			in_pass = fst_cli_prompt_secret("PKCS#12 passphrase: ", NULL, &error);
-			if (in_pass != NULL)
-				fst_ca_store_read_pkcs12(pkcs12, in_pass, &pkey, &certs, &error);
-		}
-	} else {
-		certs = fst_ca_store_read_certs(cert, &error);
-		if (certs != NULL && in_token) {
-			pkey = fst_cli_ca_open_token_key(&common, key, &error);
-		} else if (certs != NULL) {
-			pkey = fst_ca_store_read_key(key, in_pass, &error);
-			if (pkey == NULL && in_pass == NULL &&
-			    g_error_matches(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED)) {
-				g_clear_error(&error);
-				in_pass = fst_cli_prompt_secret(
-				    "passphrase of the imported key: ", NULL, &error);
-				if (in_pass != NULL)
-					pkey = fst_ca_store_read_key(key, in_pass, &error);
-			}
-		}
-	}
-	if (pkey == NULL || certs == NULL)
-		return fst_cli_ca_fail("import", common.json, error);
-	if (chain != NULL) {
-		more = fst_ca_store_read_certs(chain, &error);
-		if (more == NULL)
-			return fst_cli_ca_fail("import", common.json, error);
-	}
-	if (!in_token) {
-		passphrase = fst_cli_ca_passphrase(&common, &error);
-		if (passphrase == NULL)
-			return fst_cli_ca_fail("import", common.json, error);
-	}
-	if (!fst_ca_store_import(
-	        ca_dir, certs, pkey, in_token ? key : NULL, more, passphrase, &error))
+	import.cert = cert;
+	import.key = key;
+	import.pkcs12 = pkcs12;
+	import.chain = chain;
+	import.passphrase = in_pass;
+	interaction = fst_cli_ca_interaction(&common);
+	if (!fst_ca_ops_import(common.workspace, interaction, &import, &error))
 		return fst_cli_ca_fail("import", common.json, error);
 	if (common.json)
 		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL);

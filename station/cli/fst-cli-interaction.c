@@ -79,19 +79,10 @@ fst_cli_read_tty(gint fd, const gchar *prompt, GError **error)
 	return secret;
 }
 
-/**
- * fst_cli_prompt_secret:
- * @prompt: what to ask, e.g. "PKCS#12 passphrase: "
- * @confirm: (nullable): if set, ask again with this prompt and require the same answer
- * @error: (nullable): return location
- *
- * Reads a secret from the controlling terminal (`/dev/tty`) with echo off, as
- * ssh-keygen does. Without a terminal (a service, CI) this fails with
- * %FST_ERROR_NOT_FOUND; an empty answer is %FST_ERROR_INVALID_DATA.
- *
- * Returns: (transfer full): a new #FstSecret, or %NULL with @error set
- */
-FstSecret *
+/* reads a secret from the controlling terminal (`/dev/tty`) with echo off, as
+ * ssh-keygen does, asked again with @confirm when set; without a terminal (a
+ * service, CI) %FST_ERROR_NOT_FOUND, an empty answer %FST_ERROR_INVALID_DATA */
+static FstSecret *
 fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error)
 {
 	g_autoptr(FstSecret) secret = NULL;
@@ -145,6 +136,9 @@ fst_cli_interaction_ask(FstCliInteraction *self,
 	g_autofree gchar *confirm = NULL;
 	FstSecret *secret;
 
+	/* the workspace's option file does not answer for a key from elsewhere */
+	if (flags & FST_INTERACTION_FLAG_FOREIGN)
+		file = NULL;
 	if (file != NULL)
 		return fst_secret_new_from_file(file, error);
 	secret = pin ? parent->ask_pin(
@@ -171,7 +165,9 @@ fst_cli_interaction_ask(FstCliInteraction *self,
 		            "%s; give it with %s FILE (mode 0600), or run on a terminal to "
 		            "be asked (there is no terminal)",
 		            error_local->message,
-		            pin ? "--pin-file" : "--passphrase-file");
+		            pin                                    ? "--pin-file"
+		            : flags & FST_INTERACTION_FLAG_FOREIGN ? "--in-passphrase-file"
+		                                                   : "--passphrase-file");
 		return NULL;
 	}
 	g_propagate_error(error, g_steal_pointer(&error_prompt));

@@ -61,10 +61,12 @@ fst_cli_provision(gint argc, gchar **argv)
 	    "with job=trust-only) rewrites just the root CAs of provisioned devices.\n"
 	    "Output: progress bars on a terminal, `PORT DEVICE STEP DETAIL` lines when piped,\n"
 	    "JSON lines with --json; colour only on a terminal without NO_COLOR.");
-	fst_cli_job_options_add(&opts,
-	                        context,
-	                        FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
-	                        "A port of the gang; repeat it (default: the workspace's)");
+	fst_cli_job_options_add(
+	    &opts,
+	    context,
+	    FST_CLI_JOB_OPTION_PORTS | FST_CLI_JOB_OPTION_ALL_PORTS,
+	    "A port of the gang, or lane:NAME for the port at its jig lane now; repeat it "
+	    "(default: the workspace's)");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "provision", &argc, &argv))
 		return FST_EXIT_USAGE;

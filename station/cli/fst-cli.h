@@ -144,7 +144,6 @@ G_DECLARE_FINAL_TYPE(FstCliInteraction, fst_cli_interaction, FST, CLI_INTERACTIO
 FstInteraction *fst_cli_interaction_new(const gchar *workspace,
                                         const gchar *passphrase_file,
                                         const gchar *pin_file);
-FstSecret *fst_cli_prompt_secret(const gchar *prompt, const gchar *confirm, GError **error);
 const GOptionEntry *fst_cli_secret_entries(void);
 void fst_cli_secret_setup(const gchar *workspace);
 void fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);

@@ -142,6 +142,12 @@ openssl x509 -in "$C/issuing-ca.pem" -outform DER -out "$T/ca.der"
 expect_rc 0 "$B" ca import -w "$T/ws4" --cert "$T/ca.der" --key "$T/ca.p8.der" --chain "$C/root-ca.pem" \
 	--in-passphrase-file "$T/p12pass" --passphrase-file "$T/pass"
 openssl pkey -in "$T/ws4/ca/issuing-ca.key" -passin file:"$T/pass" -noout || fail "DER import key"
+# the imported key's passphrase is never the workspace's: neither --passphrase-file nor
+# $FLEETSTATION_CA_PASSPHRASE answers it, even when they hold the same words
+FLEETSTATION_CA_PASSPHRASE="p12 secret" expect_rc 4 setsid "$B" ca import -w "$T/ws6" --cert "$T/ca.der" \
+	--key "$T/ca.p8.der" --passphrase-file "$T/p12pass" </dev/null
+grep -q -- '--in-passphrase-file' "$T/err" || fail "foreign passphrase: no option named: $(cat "$T/err")"
+[ ! -e "$T/ws6/ca/issuing-ca.key" ] || fail "the workspace passphrase opened an imported key"
 expect_rc 3 "$B" ca import -w "$T/ws5" --cert "$C/root-ca.pem" --key "$T/clear.key" --passphrase-file "$T/pass"
 grep -q 'does not belong' "$T/err" || fail "import mismatch message"
 [ ! -e "$T/ws5/ca/issuing-ca.key" ] || fail "mismatched import wrote a key"

@@ -111,3 +111,34 @@ if "$FST_STATION" init --workspace "$ws/jig2" --lane 9=1-3 >/dev/null 2>"$ws/err
 fi
 grep -q '^9=' "$ws/jig2/station.conf" && fail "a refused lane was kept"
 echo "ok: init binds jig lanes"
+
+# provision names ports by jig lane: lane:5 is the adapter with serial FIX-0001
+# (ttyUSB0), lane:6 the one in USB port 1-4 (ttyUSB1). The emulated adapters
+# have no board behind them: each port is opened and times out at HELLO.
+"$FST_STATION" init --workspace "$ws/jig3" --demo-ca --profile aws-iot-ecc --lot LOT-LANE \
+	--lane 5=serial:FIX-0001 --lane 6=1-4 --lane 7=1-9 >/dev/null 2>"$ws/err" || { cat "$ws/err"; fail "init a jig"; }
+rc=0
+umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" provision --workspace "$ws/jig3" \
+	--port lane:6 --port lane:5 --json >"$ws/prov.json" 2>"$ws/err" || rc=$?
+[ "$rc" = 1 ] || { cat "$ws/err"; fail "provision on lanes exited $rc, expected 1 (no board answers)"; }
+python3 - "$ws/prov.json" <<'PY' || { cat "$ws/prov.json"; fail "provision on lanes"; }
+import json, sys
+summary = [json.loads(l) for l in open(sys.argv[1]) if '"summary"' in l][-1]
+ports = sorted(d["port"] for d in summary["devices"])
+assert ports == ["/dev/ttyUSB0", "/dev/ttyUSB1"], ports
+assert all(d["error_code"] == "timed-out" for d in summary["devices"]), summary["devices"]
+PY
+# a lane whose place has no port now, and a lane not bound: errors naming them
+rc=0
+umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" provision --workspace "$ws/jig3" \
+	--port lane:5 --port lane:7 >/dev/null 2>"$ws/err" || rc=$?
+[ "$rc" = 3 ] || { cat "$ws/err"; fail "an empty lane exited $rc, expected 3"; }
+grep -q 'lane:7: lane 7 (USB port 1-9) has no device: is its socket empty or its adapter unplugged' "$ws/err" ||
+	{ cat "$ws/err"; fail "empty lane message"; }
+rc=0
+umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" provision --workspace "$ws/jig3" \
+	--port lane:8 >/dev/null 2>"$ws/err" || rc=$?
+[ "$rc" = 3 ] || { cat "$ws/err"; fail "an unbound lane exited $rc, expected 3"; }
+grep -q 'lane 8 is not bound in the workspace (\[lanes\] of station.conf)' "$ws/err" ||
+	{ cat "$ws/err"; fail "unbound lane message"; }
+echo "ok: provision --port lane:NAME takes the port at the lane's place now"

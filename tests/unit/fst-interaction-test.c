@@ -85,6 +85,14 @@ fst_interaction_test_sources(FstFixture *fx, gconstpointer data)
 	secret = fst_interaction_ask_pin(interaction, "the test token", 0, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(fst_secret_get_str(secret), ==, "from the environment");
+	g_clear_pointer(&secret, fst_secret_free);
+
+	/* a key from elsewhere is not the workspace's: neither source answers */
+	secret = fst_interaction_ask_passphrase(
+	    interaction, "the imported key", FST_INTERACTION_FLAG_FOREIGN, NULL, &error);
+	g_assert_null(secret);
+	g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+	g_assert_nonnull(strstr(error->message, "the imported key"));
 }
 
 typedef struct {
@@ -249,7 +257,7 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 
 	/* a bad subject asks nobody */
 	options.subject = "not a subject";
-	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, NULL, &error);
 	g_assert_null(subject);
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
@@ -257,7 +265,7 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 
 	options.subject = NULL;
 	ask->answer = g_strdup("new and secret");
-	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(subject, ==, "/O=Acme Works/CN=Acme Works Issuing CA");
 	g_assert_cmpuint(ask->n_asked, ==, 1);
@@ -268,7 +276,7 @@ fst_interaction_test_ca_create(FstFixture *fx, gconstpointer data)
 
 	/* the workspace has a CA now: a second one is refused, asking nobody */
 	g_clear_pointer(&subject, g_free);
-	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, &error);
+	subject = fst_ca_ops_create(fx->ws, FST_INTERACTION(ask), &options, NULL, &error);
 	g_assert_null(subject);
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 	g_assert_nonnull(strstr(error->message, "already exists"));
