@@ -380,8 +380,12 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
 	/* the registration queue gets it in the same transaction: never lost */
 	if (cert->register_target != NULL &&
-	    !_fst_db_queue_registration_locked(
-	        self, sqlite3_last_insert_rowid(self->db), cert->register_target, now, error))
+	    !_fst_db_queue_registration_locked(self,
+	                                       sqlite3_last_insert_rowid(self->db),
+	                                       cert->register_target,
+	                                       cert->register_remote_id,
+	                                       now,
+	                                       error))
 		return FALSE;
 	/* the audit chain holds the certificate's hash from its first moment */
 	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);

@@ -98,6 +98,10 @@ typedef struct {
 	 * a `register` row enters the `registrations` queue in the same
 	 * transaction as the certificate (recording only) */
 	gchar *register_target;
+	/* (nullable): with @register_target, the id the target knows the
+	 * certificate by already (the ARN of a certificate AWS IoT issued): the
+	 * row carries it, and the worker goes on from what the target has */
+	gchar *register_remote_id;
 } FstDbCert;
 
 void fst_db_cert_free(FstDbCert *self);

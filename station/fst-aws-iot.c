@@ -628,6 +628,9 @@ fst_aws_iot_call_full(FstAwsIot *self,
 				g_free(xfer.error_type);
 				if (raw_answer != NULL)
 					*raw_answer = g_bytes_new(resp->data, resp->len);
+				/* an answer may hold a private key
+				 * (CreateKeysAndCertificate): no copy is left behind */
+				OPENSSL_cleanse(resp->data, resp->len);
 				if (answer != NULL) {
 					if (root != NULL && JSON_NODE_HOLDS_OBJECT(root))
 						*answer =
