@@ -54,6 +54,7 @@ fst_db_queue_item_free(FstDbQueueItem *self)
 	g_free(self->state);
 	g_free(self->remote_id);
 	g_free(self->last_error);
+	g_free(self->profile);
 	g_free(self);
 }
 
@@ -154,10 +155,10 @@ fst_db_queue_text(sqlite3_stmt *stmt, gint col)
 
 #define FST_DB_QUEUE_COLUMNS                                                                       \
 	"SELECT r.id, c.device_id, d.uid, c.serial_hex, c.aws_cert_id, c.der, ca.sha256, l.name, " \
-	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at "        \
-	"FROM registrations r JOIN certificates c ON c.id = r.certificate_id "                     \
+	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at, "       \
+	"p.name FROM registrations r JOIN certificates c ON c.id = r.certificate_id "              \
 	"JOIN devices d ON d.id = c.device_id LEFT JOIN cas ca ON ca.id = c.ca_id "                \
-	"LEFT JOIN lots l ON l.id = c.lot_id "
+	"LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = c.profile_id "
 
 static FstDbQueueItem *
 fst_db_queue_item_from_row(sqlite3_stmt *stmt)
@@ -178,6 +179,7 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
 	item->last_error = fst_db_queue_text(stmt, 12);
 	item->attempts = sqlite3_column_int(stmt, 13);
 	item->updated_at = sqlite3_column_int64(stmt, 14);
+	item->profile = fst_db_queue_text(stmt, 15);
 	return item;
 }
 
@@ -572,6 +574,41 @@ fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GErr
 	if (rc != SQLITE_DONE)
 		return fst_db_queue_sql_error(self, rc, what, error);
 	return TRUE;
+}
+
+/**
+ * fst_db_queue_list_profiles:
+ * @self: an #FstDbQueue
+ * @error: (nullable): return location for a #GError
+ *
+ * The names of the profiles whose certificates have rows not done yet: the
+ * profiles a worker may need the settings of.
+ *
+ * Returns: (transfer full) (element-type utf8): the names, sorted, or %NULL
+ */
+GPtrArray *
+fst_db_queue_list_profiles(FstDbQueue *self, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const gchar *what = "list the profiles of the registration queue";
+	gint rc;
+
+	stmt = fst_db_queue_prepare(self,
+	                            "SELECT DISTINCT p.name FROM registrations r JOIN certificates "
+	                            "c ON c.id = r.certificate_id JOIN profiles p ON p.id = "
+	                            "c.profile_id WHERE r.state != 'done' ORDER BY p.name",
+	                            what,
+	                            error);
+	if (stmt == NULL)
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		g_ptr_array_add(names, fst_db_queue_text(stmt, 0));
+	if (rc != SQLITE_DONE) {
+		fst_db_queue_sql_error(self, rc, what, error);
+		return NULL;
+	}
+	return g_steal_pointer(&names);
 }
 
 /**

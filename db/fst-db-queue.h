@@ -31,6 +31,7 @@ typedef struct _FstDbQueue FstDbQueue;
  * @resumed: the row was claimed by a run that did not finish it (killed):
  *   AWS may have it already, ask before doing it again
  * @updated_at: unix microseconds
+ * @profile: (nullable): the name of the profile the certificate was issued with
  *
  * One row of the queue with what a worker needs to act on it.
  */
@@ -51,6 +52,7 @@ typedef struct {
 	gint attempts;
 	gboolean resumed;
 	gint64 updated_at;
+	gchar *profile;
 } FstDbQueueItem;
 
 void fst_db_queue_item_free(FstDbQueueItem *self);
@@ -73,6 +75,7 @@ GPtrArray *
 fst_db_queue_list(FstDbQueue *self, const gchar *state, const gchar *lot, GError **error);
 gboolean
 fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GError **error);
+GPtrArray *fst_db_queue_list_profiles(FstDbQueue *self, GError **error);
 gboolean fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error);
 FstDbQueueItem *
 fst_db_queue_find_by_aws_id(FstDbQueue *self, const gchar *aws_cert_id, GError **error);

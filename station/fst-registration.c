@@ -36,6 +36,7 @@
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-ca-store.h"
+#include "fst-profile.h"
 #include "fst-station.h"
 
 struct _FstRegistration {
@@ -44,9 +45,11 @@ struct _FstRegistration {
 	FstDb *db;         /* (owned): audit events */
 	FstDbQueue *queue; /* (owned) */
 	gchar *thing_template;
-	gchar *policy_name;     /* (nullable) */
-	gchar *policy_document; /* (nullable) */
-	gboolean policy_ready;
+	gchar *policy_name;         /* (nullable) */
+	gchar *policy_document;     /* (nullable) */
+	GHashTable *policies_ready; /* (owned) (element-type utf8): created or found */
+	GHashTable *profiles;       /* (owned) (nullable): name -> FstProfile */
+	guint overrides;            /* FstRegistrationOverride */
 	gboolean with_ca;
 	GHashTable *ca_pems; /* (owned) (nullable) */
 	gboolean inactive;
@@ -73,6 +76,9 @@ fst_registration_finalize(GObject *object)
 	g_free(self->thing_template);
 	g_free(self->policy_name);
 	g_free(self->policy_document);
+	g_hash_table_unref(self->policies_ready);
+	if (self->profiles != NULL)
+		g_hash_table_unref(self->profiles);
 	if (self->ca_pems != NULL)
 		g_hash_table_unref(self->ca_pems);
 	g_mutex_clear(&self->mutex);
@@ -91,6 +97,7 @@ fst_registration_init(FstRegistration *self)
 {
 	g_mutex_init(&self->mutex);
 	g_cond_init(&self->cond);
+	self->policies_ready = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /**
@@ -132,6 +139,9 @@ fst_registration_new(const gchar *db_path,
 	if (config->ca_pems != NULL)
 		self->ca_pems = g_hash_table_ref(config->ca_pems);
 	self->inactive = config->inactive;
+	if (config->profiles != NULL)
+		self->profiles = g_hash_table_ref(config->profiles);
+	self->overrides = config->overrides;
 	self->max_attempts = config->max_attempts > 0 ? config->max_attempts : 10;
 	self->lease_us = config->lease_us > 0 ? config->lease_us : 60 * G_USEC_PER_SEC;
 	self->poll_us = config->poll_us > 0 ? config->poll_us : G_USEC_PER_SEC;
@@ -223,26 +233,74 @@ fst_registration_audit(FstRegistration *self,
 	    self->db, device_id, step, started, g_get_real_time(), outcome, detail, error);
 }
 
+/* what one certificate gets: the worker's settings, or those of the
+ * `[aws]` group of the certificate's profile where the worker has that
+ * profile and was not told otherwise (FstRegistrationConfig.overrides) */
+typedef struct {
+	const gchar *thing_template;
+	const gchar *policy_name;     /* (nullable) */
+	const gchar *policy_document; /* (nullable) */
+	gboolean with_ca;
+	gboolean inactive;
+} FstRegistrationSettings;
+
+static void
+fst_registration_settings(FstRegistration *self,
+                          const FstDbQueueItem *item,
+                          FstRegistrationSettings *settings)
+{
+	const FstProfile *profile = NULL;
+	const FstProfileAws *aws;
+
+	settings->thing_template = self->thing_template;
+	settings->policy_name = self->policy_name;
+	settings->policy_document = self->policy_document;
+	settings->with_ca = self->with_ca;
+	settings->inactive = self->inactive;
+	if (self->profiles != NULL && item->profile != NULL)
+		profile = g_hash_table_lookup(self->profiles, item->profile);
+	if (profile == NULL)
+		return;
+	aws = fst_profile_get_aws(profile);
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_THING_NAME) == 0)
+		settings->thing_template = aws->thing_name != NULL ? aws->thing_name : "{uid}";
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_POLICY) == 0) {
+		settings->policy_name = aws->policy;
+		settings->policy_document = aws->policy_document;
+	}
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_WITH_CA) == 0)
+		settings->with_ca = aws->with_ca;
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_STATUS) == 0)
+		settings->inactive = aws->inactive;
+}
+
+/* the policy, created once per worker if AWS does not have it */
 static gboolean
-fst_registration_ensure_policy(FstRegistration *self, GCancellable *cancellable, GError **error)
+fst_registration_ensure_policy(FstRegistration *self,
+                               const FstRegistrationSettings *settings,
+                               GCancellable *cancellable,
+                               GError **error)
 {
 	gboolean existed = FALSE;
 	gint64 started = g_get_real_time();
 	g_autofree gchar *detail = NULL;
 
-	if (self->policy_ready || self->policy_name == NULL || self->policy_document == NULL) {
-		self->policy_ready = TRUE;
+	if (settings->policy_document == NULL ||
+	    g_hash_table_contains(self->policies_ready, settings->policy_name))
 		return TRUE;
-	}
-	if (!fst_aws_iot_create_policy(
-	        self->iot, self->policy_name, self->policy_document, &existed, cancellable, error))
+	if (!fst_aws_iot_create_policy(self->iot,
+	                               settings->policy_name,
+	                               settings->policy_document,
+	                               &existed,
+	                               cancellable,
+	                               error))
 		return FALSE;
 	detail = g_strdup_printf(
-	    "policy %s in %s", self->policy_name, fst_aws_iot_get_region(self->iot));
+	    "policy %s in %s", settings->policy_name, fst_aws_iot_get_region(self->iot));
 	if (!existed &&
 	    !fst_registration_audit(self, 0, "aws-create-policy", started, "ok", detail, error))
 		return FALSE;
-	self->policy_ready = TRUE;
+	g_hash_table_add(self->policies_ready, g_strdup(settings->policy_name));
 	return TRUE;
 }
 
@@ -261,6 +319,9 @@ fst_registration_register(FstRegistration *self,
 	const gchar *ca_pem = NULL;
 	gboolean found = FALSE;
 	gint64 started;
+	FstRegistrationSettings settings;
+
+	fst_registration_settings(self, item, &settings);
 
 	/* a run may have done it already: ask AWS first */
 	if (item->resumed || item->attempts > 1 || item->remote_id != NULL) {
@@ -275,12 +336,13 @@ fst_registration_register(FstRegistration *self,
 		if (found) {
 			/* the run that registered it stopped before recording it */
 			gint64 now = g_get_real_time();
-			detail =
-			    g_strdup_printf("certificate %s found registered as %s (%s) by "
-			                    "DescribeCertificate: a stopped run registered it",
-			                    item->serial_hex,
-			                    cert->certificate_arn,
-			                    cert->status != NULL ? cert->status : "status unknown");
+			detail = g_strdup_printf(
+			    "certificate %s found registered as %s (%s) by DescribeCertificate: %s",
+			    item->serial_hex,
+			    cert->certificate_arn,
+			    cert->status != NULL ? cert->status : "status unknown",
+			    item->resumed || item->attempts > 1 ? "a stopped run registered it"
+			                                        : "AWS IoT issued it");
 			if (!fst_registration_audit(self,
 			                            item->device_id,
 			                            "aws-register-certificate",
@@ -295,7 +357,7 @@ fst_registration_register(FstRegistration *self,
 		pem = fst_registration_pem(item->der, error);
 		if (pem == NULL)
 			return FALSE;
-		if (self->with_ca) {
+		if (settings.with_ca) {
 			ca_pem = item->issuer_sha256 != NULL && self->ca_pems != NULL
 			             ? g_hash_table_lookup(self->ca_pems, item->issuer_sha256)
 			             : NULL;
@@ -313,7 +375,7 @@ fst_registration_register(FstRegistration *self,
 		}
 		started = g_get_real_time();
 		cert = fst_aws_iot_register_certificate(
-		    self->iot, pem, ca_pem, !self->inactive, cancellable, error);
+		    self->iot, pem, ca_pem, !settings.inactive, cancellable, error);
 		if (cert == NULL)
 			return FALSE;
 		found = cert->already_registered;
@@ -322,7 +384,7 @@ fst_registration_register(FstRegistration *self,
 		                         item->serial_hex,
 		                         ca_pem != NULL ? "with its CA" : "without CA",
 		                         cert->certificate_arn,
-		                         self->inactive ? "INACTIVE" : "ACTIVE",
+		                         settings.inactive ? "INACTIVE" : "ACTIVE",
 		                         found ? ", AWS had it already" : "");
 		if (!fst_registration_audit(self,
 		                            item->device_id,
@@ -352,8 +414,11 @@ fst_registration_register(FstRegistration *self,
 		return FALSE;
 
 	/* thing */
-	thing = fst_registration_thing_name(
-	    self->thing_template, item->device_uid, item->serial_hex, item->aws_cert_id, item->lot);
+	thing = fst_registration_thing_name(settings.thing_template,
+	                                    item->device_uid,
+	                                    item->serial_hex,
+	                                    item->aws_cert_id,
+	                                    item->lot);
 	started = g_get_real_time();
 	thing_arn = fst_aws_iot_create_thing(self->iot, thing, NULL, cancellable, error);
 	if (thing_arn == NULL)
@@ -374,16 +439,16 @@ fst_registration_register(FstRegistration *self,
 		return FALSE;
 
 	/* policy */
-	if (self->policy_name != NULL) {
-		if (!fst_registration_ensure_policy(self, cancellable, error))
+	if (settings.policy_name != NULL) {
+		if (!fst_registration_ensure_policy(self, &settings, cancellable, error))
 			return FALSE;
 		started = g_get_real_time();
 		if (!fst_aws_iot_attach_policy(
-		        self->iot, self->policy_name, cert->certificate_arn, cancellable, error))
+		        self->iot, settings.policy_name, cert->certificate_arn, cancellable, error))
 			return FALSE;
 		g_free(detail);
 		detail = g_strdup_printf(
-		    "policy %s attached to certificate %s", self->policy_name, item->serial_hex);
+		    "policy %s attached to certificate %s", settings.policy_name, item->serial_hex);
 		if (!fst_registration_audit(
 		        self, item->device_id, "aws-attach-policy", started, "ok", detail, error))
 			return FALSE;

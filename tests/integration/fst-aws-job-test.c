@@ -100,10 +100,13 @@ typedef struct {
 	const gchar *key_type;   /* the profile's and the devices' one key type */
 	const gchar *issuer;     /* [profile] issuer */
 	gboolean injection_only; /* the devices take a key, and make none */
+	const gchar *thing_name; /* (nullable): `register push --thing-name` */
 } TestCase;
 
 static const TestCase test_case_up = {"up", "device-csr", "ec-p256", "station", FALSE};
 static const TestCase test_case_down = {"down", "device-csr", "ec-p256", "station", FALSE};
+static const TestCase test_case_override = {
+    "ovr", "device-csr", "ec-p256", "station", FALSE, "ovr5-{uid}"};
 static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "aws", FALSE};
 static const TestCase test_case_aws_key = {"awskey", "station-generated", "rsa-2048", "aws", TRUE};
 static const TestCase test_case_aws_off = {"awsoff", "device-csr", "ec-p256", "aws", FALSE};
@@ -273,7 +276,11 @@ test_run_job(TestFixture *fx)
  * registered by the station (RegisterCertificate*), or @created by AWS
  * (CreateCertificateFromCsr, CreateKeysAndCertificate) and never registered */
 static void
-test_check_registered(TestFixture *fx, const gchar *tag, JsonObject *before, gboolean created)
+test_check_registered(TestFixture *fx,
+                      const gchar *tag,
+                      const gchar *thing_prefix,
+                      JsonObject *before,
+                      gboolean created)
 {
 	g_autoptr(FstAwsCredentials) creds =
 	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
@@ -299,7 +306,7 @@ test_check_registered(TestFixture *fx, const gchar *tag, JsonObject *before, gbo
 	                ==,
 	                TEST_N_DEVICES);
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
-		g_autofree gchar *thing = g_strdup_printf("line5-%s", fx->uids[i]);
+		g_autofree gchar *thing = g_strdup_printf("%s%s", thing_prefix, fx->uids[i]);
 		g_autoptr(GPtrArray) principals = NULL;
 		g_autoptr(GPtrArray) policies = NULL;
 		FstAwsCertificate *cert;
@@ -351,7 +358,7 @@ test_job_registers(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpint(pending, ==, 0);
 	g_assert_cmpint(failed, ==, 0);
-	test_check_registered(fx, ((const TestCase *)user_data)->tag, before, FALSE);
+	test_check_registered(fx, ((const TestCase *)user_data)->tag, "line5-", before, FALSE);
 }
 
 static void
@@ -361,9 +368,8 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstJob) job = NULL;
 	g_autoptr(GError) error = NULL;
 	const TestCase *tc = user_data;
-	g_autofree gchar *policy = g_strdup_printf("fleet-line5-%s", tc->tag);
 	g_autofree gchar *out = NULL;
-	g_autofree gchar *thing_arg = g_strdup("line5-{uid}");
+	g_autoptr(GPtrArray) args = g_ptr_array_new();
 	gint64 pending = -1;
 	gint status = 0;
 
@@ -383,24 +389,35 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	                    "SELECT count(*) FROM registrations WHERE next_attempt_at > "
 	                    "CAST(strftime('%s', 'now') AS INTEGER) * 1000000") > 0)
 		g_usleep(100000);
+	/* what each certificate gets comes from its profile's [aws] group (the
+	 * file, which is not in the templates); an option wins over it */
 	{
-		const gchar *args[] = {g_getenv("FST_STATION"),
+		const gchar *base[] = {g_getenv("FST_STATION"),
 		                       "register",
 		                       "push",
 		                       "--workspace",
 		                       fx->workspace,
-		                       "--thing-name",
-		                       thing_arg,
-		                       "--policy",
-		                       policy,
-		                       "--policy-file",
-		                       fx->policy_file,
+		                       "--profile",
+		                       fx->profile,
 		                       "--region",
-		                       "us-east-1",
-		                       NULL};
-		g_auto(GStrv) argv = g_strdupv((gchar **)(guintptr)args);
-		g_assert_true(g_spawn_sync(
-		    NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
+		                       "us-east-1"};
+		for (guint i = 0; i < G_N_ELEMENTS(base); i++)
+			g_ptr_array_add(args, (gpointer)(guintptr)base[i]);
+		if (tc->thing_name != NULL) {
+			g_ptr_array_add(args, (gpointer)(guintptr) "--thing-name");
+			g_ptr_array_add(args, (gpointer)(guintptr)tc->thing_name);
+		}
+		g_ptr_array_add(args, NULL);
+		g_assert_true(g_spawn_sync(NULL,
+		                           (gchar **)args->pdata,
+		                           NULL,
+		                           G_SPAWN_DEFAULT,
+		                           NULL,
+		                           NULL,
+		                           &out,
+		                           NULL,
+		                           &status,
+		                           &error));
 		g_assert_no_error(error);
 		g_test_message("push: %s", out);
 		g_assert_true(g_spawn_check_wait_status(status, &error));
@@ -408,7 +425,8 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	}
 	g_assert_true(fst_job_get_registration_queue(job, &pending, NULL, &error));
 	g_assert_cmpint(pending, ==, 0);
-	test_check_registered(fx, tc->tag, before, FALSE);
+	test_check_registered(
+	    fx, tc->tag, tc->thing_name != NULL ? "ovr5-" : "line5-", before, FALSE);
 }
 
 /* true if @needle is anywhere in the file @path (a missing file has nothing) */
@@ -459,7 +477,7 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpint(pending, ==, 0);
 	g_assert_cmpint(failed, ==, 0);
-	test_check_registered(fx, tc->tag, before, TRUE);
+	test_check_registered(fx, tc->tag, "line5-", before, TRUE);
 	/* the key AWS made went to the device only */
 	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM key_escrows"), ==, 0);
 	g_assert_false(test_file_has(fx->db_path, "PRIVATE KEY"));
@@ -565,6 +583,12 @@ main(int argc, char **argv)
 	g_test_add("/fst/aws/job/offline-rows-wait-for-push",
 	           TestFixture,
 	           &test_case_down,
+	           test_fixture_setup,
+	           test_job_offline,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/push-options-win-over-profile",
+	           TestFixture,
+	           &test_case_override,
 	           test_fixture_setup,
 	           test_job_offline,
 	           test_fixture_teardown);
