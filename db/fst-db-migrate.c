@@ -593,6 +593,44 @@ fst_db_migrate_v5(FstDb *self, GError **error)
 	return fst_db_bind_all_rows(self, error);
 }
 
+/* `registrations` rebuilt (same columns and ids) for the action `revoke`:
+ * SQLite changes a CHECK constraint only by a rebuild; the table is not
+ * bound to the audit chain, so no row is bound again */
+static const gchar fst_db_schema_registrations_revoke[] =
+    "CREATE TABLE registrations_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  action TEXT NOT NULL DEFAULT 'register'"
+    "    CHECK (action IN ('register', 'deactivate', 'revoke')),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target, action));"
+    "INSERT INTO registrations_new SELECT id, certificate_id, target, action, state, attempts,"
+    "  next_attempt_at, remote_id, last_error, created_at, updated_at FROM registrations"
+    "  ORDER BY id;"
+    "DROP TABLE registrations;"
+    "ALTER TABLE registrations_new RENAME TO registrations;"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);";
+
+/* the registration queue takes `revoke` rows: a revoked certificate is
+ * revoked where it is registered (UpdateCertificate REVOKED); one step of
+ * its own, whatever number it is given */
+static gboolean
+fst_db_migrate_registrations_revoke(FstDb *self, GError **error)
+{
+	return _fst_db_exec(self,
+	                    fst_db_schema_registrations_revoke,
+	                    "rebuild the registration queue for revoke rows",
+	                    error);
+}
+
 typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
 
 /* index N migrates from version N-1 to N; append only */
@@ -603,6 +641,7 @@ static const FstDbMigrateFunc fst_db_migrations[] = {
     fst_db_migrate_v3,
     fst_db_migrate_v4,
     fst_db_migrate_v5,
+    fst_db_migrate_registrations_revoke,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 

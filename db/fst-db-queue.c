@@ -55,6 +55,7 @@ fst_db_queue_item_free(FstDbQueueItem *self)
 	g_free(self->remote_id);
 	g_free(self->last_error);
 	g_free(self->profile);
+	g_free(self->cert_state);
 	g_free(self);
 }
 
@@ -156,7 +157,7 @@ fst_db_queue_text(sqlite3_stmt *stmt, gint col)
 #define FST_DB_QUEUE_COLUMNS                                                                       \
 	"SELECT r.id, c.device_id, d.uid, c.serial_hex, c.aws_cert_id, c.der, ca.sha256, l.name, " \
 	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at, "       \
-	"p.name FROM registrations r JOIN certificates c ON c.id = r.certificate_id "              \
+	"p.name, c.state FROM registrations r JOIN certificates c ON c.id = r.certificate_id "     \
 	"JOIN devices d ON d.id = c.device_id LEFT JOIN cas ca ON ca.id = c.ca_id "                \
 	"LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = c.profile_id "
 
@@ -180,6 +181,7 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
 	item->attempts = sqlite3_column_int(stmt, 13);
 	item->updated_at = sqlite3_column_int64(stmt, 14);
 	item->profile = fst_db_queue_text(stmt, 15);
+	item->cert_state = fst_db_queue_text(stmt, 16);
 	return item;
 }
 
@@ -594,12 +596,14 @@ fst_db_queue_list_profiles(FstDbQueue *self, GError **error)
 	const gchar *what = "list the profiles of the registration queue";
 	gint rc;
 
-	stmt = fst_db_queue_prepare(self,
-	                            "SELECT DISTINCT p.name FROM registrations r JOIN certificates "
-	                            "c ON c.id = r.certificate_id JOIN profiles p ON p.id = "
-	                            "c.profile_id WHERE r.state != 'done' ORDER BY p.name",
-	                            what,
-	                            error);
+	stmt = fst_db_queue_prepare(
+	    self,
+	    "SELECT DISTINCT p.name FROM registrations r JOIN certificates "
+	    "c ON c.id = r.certificate_id JOIN profiles p ON p.id = "
+	    "c.profile_id WHERE r.state != 'done' AND r.action = 'register' ORDER BY "
+	    "p.name",
+	    what,
+	    error);
 	if (stmt == NULL)
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)

@@ -23,7 +23,7 @@ typedef struct _FstDbQueue FstDbQueue;
  * @issuer_sha256: (nullable): SHA-256 of the issuing CA's DER
  * @lot: (nullable): the lot it was made in
  * @target: where, e.g. "aws-iot:eu-west-1", or "*" (a deactivate row)
- * @action: "register" or "deactivate"
+ * @action: "register", "deactivate" or "revoke"
  * @state: "pending", "in-progress", "done" or "failed"
  * @remote_id: (nullable): the ARN once known
  * @last_error: (nullable): why the last try failed
@@ -32,6 +32,7 @@ typedef struct _FstDbQueue FstDbQueue;
  *   AWS may have it already, ask before doing it again
  * @updated_at: unix microseconds
  * @profile: (nullable): the name of the profile the certificate was issued with
+ * @cert_state: the certificate's state, e.g. "verified" or "revoked"
  *
  * One row of the queue with what a worker needs to act on it.
  */
@@ -53,6 +54,7 @@ typedef struct {
 	gboolean resumed;
 	gint64 updated_at;
 	gchar *profile;
+	gchar *cert_state;
 } FstDbQueueItem;
 
 void fst_db_queue_item_free(FstDbQueueItem *self);

@@ -20,7 +20,8 @@
  * The station database (db/schema.md): the cloud registration queue.
  */
 
-static const gchar *const fst_db_registration_actions[] = {"register", "deactivate", NULL};
+static const gchar *const fst_db_registration_actions[] = {
+    "register", "deactivate", "revoke", NULL};
 static const gchar *const fst_db_registration_states[] = {
     "pending", "in-progress", "done", "failed", NULL};
 
@@ -84,7 +85,7 @@ fst_db_check_one_of(const gchar *field,
 /**
  * fst_db_list_registrations:
  * @self: an #FstDb
- * @action: (nullable): "register" or "deactivate", or %NULL for both
+ * @action: (nullable): "register", "deactivate" or "revoke", or %NULL for all
  * @state: (nullable): "pending", "in-progress", "done" or "failed", or %NULL
  *   for all
  * @error: (nullable): return location for a #GError

@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 /* the connection */
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 5
+#define FST_DB_SCHEMA_VERSION 6
 
 typedef struct _FstDb FstDb;
 

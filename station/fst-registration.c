@@ -4,7 +4,8 @@
  * certificate: register it (with or without its CA), record the ARN, create
  * the thing the profile names, attach the certificate to it, attach the
  * profile's policy, then mark the row done. Superseded certificates are
- * deactivated (UpdateCertificate INACTIVE).
+ * deactivated (UpdateCertificate INACTIVE), revoked ones revoked
+ * (UpdateCertificate REVOKED); a revoked certificate is not registered.
  *
  * Exactly once: a row taken by a run that did not finish it (killed) comes
  * back `resumed`, and a row tried before has attempts > 1; for both the worker
@@ -15,7 +16,8 @@
  * Every AWS call that changes state is an audit event of the certificate's
  * device (`aws-register-certificate`, `aws-create-thing`,
  * `aws-attach-thing-principal`, `aws-attach-policy`,
- * `aws-deactivate-certificate`; `aws-create-policy` station-wide).
+ * `aws-deactivate-certificate`, `aws-revoke-certificate`; `aws-create-policy`
+ * station-wide).
  *
  * A worker runs on the caller's thread (fst_registration_push()) or on a
  * thread of its own (fst_registration_start() / fst_registration_stop()); it
@@ -321,6 +323,23 @@ fst_registration_register(FstRegistration *self,
 	gint64 started;
 	FstRegistrationSettings settings;
 
+	/* revoked before it was registered: nothing to register (a certificate
+	 * AWS has already is revoked there by its `revoke` row) */
+	if (g_strcmp0(item->cert_state, "revoked") == 0) {
+		gint64 now = g_get_real_time();
+		detail =
+		    g_strdup_printf("certificate %s is revoked: not registered, no thing or policy",
+		                    item->serial_hex);
+		if (!fst_registration_audit(self,
+		                            item->device_id,
+		                            "aws-register-certificate",
+		                            now,
+		                            "skipped-revoked",
+		                            detail,
+		                            error))
+			return FALSE;
+		return fst_db_queue_finish(self->queue, item->id, item->remote_id, error);
+	}
 	fst_registration_settings(self, item, &settings);
 
 	/* a run may have done it already: ask AWS first */
@@ -463,19 +482,34 @@ fst_registration_register(FstRegistration *self,
 	return TRUE;
 }
 
+/* the audit step of a row's action */
+static const gchar *
+fst_registration_step(const FstDbQueueItem *item)
+{
+	if (g_strcmp0(item->action, "deactivate") == 0)
+		return "aws-deactivate-certificate";
+	if (g_strcmp0(item->action, "revoke") == 0)
+		return "aws-revoke-certificate";
+	return "aws-register-certificate";
+}
+
+/* a superseded certificate set INACTIVE, a revoked one REVOKED
+ * (UpdateCertificate); a certificate AWS does not have is done as well */
 static gboolean
-fst_registration_deactivate(FstRegistration *self,
-                            FstDbQueueItem *item,
-                            GCancellable *cancellable,
-                            GError **error)
+fst_registration_update_status(FstRegistration *self,
+                               FstDbQueueItem *item,
+                               GCancellable *cancellable,
+                               GError **error)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *detail = NULL;
+	gboolean revoke = g_strcmp0(item->action, "revoke") == 0;
+	const gchar *status = revoke ? "REVOKED" : "INACTIVE";
 	gint64 started = g_get_real_time();
 	const gchar *outcome = "ok";
 
 	if (!fst_aws_iot_update_certificate(
-	        self->iot, item->aws_cert_id, "INACTIVE", cancellable, &error_local)) {
+	        self->iot, item->aws_cert_id, status, cancellable, &error_local)) {
 		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return FALSE;
@@ -483,13 +517,14 @@ fst_registration_deactivate(FstRegistration *self,
 		/* never registered there (JITP that never ran, an offline export) */
 		outcome = "not-registered";
 	}
-	detail = g_strdup_printf("certificate %s (%s) set INACTIVE in %s",
+	detail = g_strdup_printf("certificate %s (%s) set %s in %s",
 	                         item->serial_hex,
 	                         item->aws_cert_id,
+	                         status,
 	                         fst_aws_iot_get_region(self->iot));
 	if (!fst_registration_audit(self,
 	                            item->device_id,
-	                            "aws-deactivate-certificate",
+	                            fst_registration_step(item),
 	                            started,
 	                            outcome,
 	                            detail,
@@ -498,7 +533,10 @@ fst_registration_deactivate(FstRegistration *self,
 	if (!fst_db_queue_finish(self->queue, item->id, NULL, error))
 		return FALSE;
 	g_mutex_lock(&self->mutex);
-	self->stats.deactivated++;
+	if (revoke)
+		self->stats.revoked++;
+	else
+		self->stats.deactivated++;
 	g_mutex_unlock(&self->mutex);
 	return TRUE;
 }
@@ -545,8 +583,8 @@ fst_registration_process_one(FstRegistration *self,
 	if (item == NULL)
 		return error == NULL || *error == NULL;
 	*did_one = TRUE;
-	if (g_strcmp0(item->action, "deactivate") == 0)
-		ok = fst_registration_deactivate(self, item, cancellable, &error_local);
+	if (g_strcmp0(item->action, "register") != 0)
+		ok = fst_registration_update_status(self, item, cancellable, &error_local);
 	else
 		ok = fst_registration_register(self, item, cancellable, &error_local);
 	if (ok)
@@ -583,9 +621,7 @@ fst_registration_process_one(FstRegistration *self,
 		g_autoptr(GError) error_audit = NULL;
 		if (!fst_db_add_event(self->db,
 		                      item->device_id,
-		                      g_strcmp0(item->action, "deactivate") == 0
-		                          ? "aws-deactivate-certificate"
-		                          : "aws-register-certificate",
+		                      fst_registration_step(item),
 		                      now,
 		                      now,
 		                      "failed",

@@ -72,6 +72,7 @@ typedef struct {
  * @registered: certificates registered (thing and policy attached)
  * @found: of those, certificates AWS had already (a run stopped in the middle)
  * @deactivated: superseded certificates deactivated
+ * @revoked: revoked certificates revoked at AWS
  * @deferred: tries put back for later (throttling, network)
  * @failed: rows marked failed
  *
@@ -81,6 +82,7 @@ typedef struct {
 	guint registered;
 	guint found;
 	guint deactivated;
+	guint revoked;
 	guint deferred;
 	guint failed;
 } FstRegistrationStats;

@@ -422,6 +422,8 @@ fst_cli_register_push(const gchar *workspace,
 		json_builder_add_int_value(b, stats.found);
 		json_builder_set_member_name(b, "deactivated");
 		json_builder_add_int_value(b, stats.deactivated);
+		json_builder_set_member_name(b, "revoked");
+		json_builder_add_int_value(b, stats.revoked);
 		json_builder_set_member_name(b, "deferred");
 		json_builder_add_int_value(b, stats.deferred);
 		json_builder_set_member_name(b, "failed");
@@ -435,13 +437,14 @@ fst_cli_register_push(const gchar *workspace,
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
 	} else {
-		g_print("registered %u (%u found registered already), deactivated %u, "
+		g_print("registered %u (%u found registered already), deactivated %u, revoked %u, "
 		        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
 		        "queue: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
 		        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
 		        stats.registered,
 		        stats.found,
 		        stats.deactivated,
+		        stats.revoked,
 		        stats.deferred,
 		        stats.failed,
 		        fst_aws_iot_get_request_count(iot),

@@ -20,6 +20,7 @@
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
 #include "fst-error.h"
+#include "fst-db.h"
 #include "fst-job.h"
 
 #define TEST_N_DEVICES 3
@@ -52,20 +53,27 @@ test_peer_stats(void)
 	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
 }
 
-static gint64
-test_sql_int(const gchar *path, const gchar *sql)
+static gchar *
+test_sql_text(const gchar *path, const gchar *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *stmt = NULL;
-	gint64 value;
+	gchar *value;
 	g_assert_cmpint(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
 	sqlite3_busy_timeout(db, 10000);
 	g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-	value = sqlite3_column_int64(stmt, 0);
+	value = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	return value;
+}
+
+static gint64
+test_sql_int(const gchar *path, const gchar *sql)
+{
+	g_autofree gchar *text = test_sql_text(path, sql);
+	return g_ascii_strtoll(text, NULL, 10);
 }
 
 /* AWS credentials in the environment, as the AWS CLI reads them */
@@ -107,6 +115,7 @@ static const TestCase test_case_up = {"up", "device-csr", "ec-p256", "station", 
 static const TestCase test_case_down = {"down", "device-csr", "ec-p256", "station", FALSE};
 static const TestCase test_case_override = {
     "ovr", "device-csr", "ec-p256", "station", FALSE, "ovr5-{uid}"};
+static const TestCase test_case_revoke = {"rev", "device-csr", "ec-p256", "station", FALSE};
 static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "aws", FALSE};
 static const TestCase test_case_aws_key = {"awskey", "station-generated", "rsa-2048", "aws", TRUE};
 static const TestCase test_case_aws_off = {"awsoff", "device-csr", "ec-p256", "aws", FALSE};
@@ -361,6 +370,36 @@ test_job_registers(TestFixture *fx, gconstpointer user_data)
 	test_check_registered(fx, ((const TestCase *)user_data)->tag, "line5-", before, FALSE);
 }
 
+/* runs the CLI, which must succeed; returns its output */
+static gchar *
+test_cli(const gchar *const *args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	gchar *out = NULL;
+	gint status = 0;
+
+	g_ptr_array_add(argv, (gpointer)(guintptr)g_getenv("FST_STATION"));
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)(guintptr)args[i]);
+	g_ptr_array_add(argv, NULL);
+	g_assert_true(g_spawn_sync(NULL,
+	                           (gchar **)argv->pdata,
+	                           NULL,
+	                           G_SPAWN_DEFAULT,
+	                           NULL,
+	                           NULL,
+	                           &out,
+	                           NULL,
+	                           &status,
+	                           &error));
+	g_assert_no_error(error);
+	g_test_message("%s: %s", args[0], out);
+	g_assert_true(g_spawn_check_wait_status(status, &error));
+	g_assert_no_error(error);
+	return out;
+}
+
 static void
 test_job_offline(TestFixture *fx, gconstpointer user_data)
 {
@@ -371,7 +410,6 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *out = NULL;
 	g_autoptr(GPtrArray) args = g_ptr_array_new();
 	gint64 pending = -1;
-	gint status = 0;
 
 	/* nothing listens there: every AWS call fails at once */
 	test_aws_env("http://127.0.0.1:9");
@@ -392,8 +430,7 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	/* what each certificate gets comes from its profile's [aws] group (the
 	 * file, which is not in the templates); an option wins over it */
 	{
-		const gchar *base[] = {g_getenv("FST_STATION"),
-		                       "register",
+		const gchar *base[] = {"register",
 		                       "push",
 		                       "--workspace",
 		                       fx->workspace,
@@ -408,25 +445,86 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 			g_ptr_array_add(args, (gpointer)(guintptr)tc->thing_name);
 		}
 		g_ptr_array_add(args, NULL);
-		g_assert_true(g_spawn_sync(NULL,
-		                           (gchar **)args->pdata,
-		                           NULL,
-		                           G_SPAWN_DEFAULT,
-		                           NULL,
-		                           NULL,
-		                           &out,
-		                           NULL,
-		                           &status,
-		                           &error));
-		g_assert_no_error(error);
-		g_test_message("push: %s", out);
-		g_assert_true(g_spawn_check_wait_status(status, &error));
-		g_assert_no_error(error);
+		out = test_cli((const gchar *const *)args->pdata);
 	}
 	g_assert_true(fst_job_get_registration_queue(job, &pending, NULL, &error));
 	g_assert_cmpint(pending, ==, 0);
 	test_check_registered(
 	    fx, tc->tag, tc->thing_name != NULL ? "ovr5-" : "line5-", before, FALSE);
+}
+
+/* `fleetstation revoke` of a registered certificate revokes it at AWS
+ * (UpdateCertificate REVOKED) through the queue; the others stay ACTIVE */
+static void
+test_job_revoke(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstJob) job = NULL;
+	g_autofree gchar *sql = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *out = NULL;
+
+	g_assert_no_error(error);
+	test_aws_env(peer_url);
+	job = test_run_job(fx);
+	g_clear_object(&job);
+	{
+		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+		g_autoptr(FstDbCert) cert = NULL;
+		g_assert_no_error(error);
+		cert = fst_db_get_active_certificate(db, fx->uids[0], &error);
+		g_assert_no_error(error);
+		serial = g_strdup(cert->serial_hex);
+	}
+	{
+		const gchar *args[] = {"revoke",
+		                       serial,
+		                       "--reason",
+		                       "keyCompromise",
+		                       "--workspace",
+		                       fx->workspace,
+		                       NULL};
+		out = test_cli(args);
+		g_assert_nonnull(strstr(out, "queued to be revoked where it is registered (1)"));
+	}
+	{
+		const gchar *args[] = {"register",
+		                       "push",
+		                       "--workspace",
+		                       fx->workspace,
+		                       "--region",
+		                       "us-east-1",
+		                       NULL};
+		g_free(out);
+		out = test_cli(args);
+		g_assert_nonnull(strstr(out, "revoked 1"));
+	}
+	for (guint i = 0; i < TEST_N_DEVICES; i++) {
+		g_autoptr(FstAwsCertificate) cert = NULL;
+		g_autofree gchar *id = NULL;
+		g_free(sql);
+		sql = g_strdup_printf("SELECT c.aws_cert_id FROM certificates c JOIN devices d ON "
+		                      "d.id = c.device_id WHERE d.uid = '%s'",
+		                      fx->uids[i]);
+		id = test_sql_text(fx->db_path, sql);
+		cert = fst_aws_iot_describe_certificate(iot, id, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(cert->status, ==, i == 0 ? "REVOKED" : "ACTIVE");
+	}
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = 'revoke' "
+	                             "AND state = 'done'"),
+	                ==,
+	                1);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM events WHERE step = "
+	                             "'aws-revoke-certificate' AND outcome = 'ok' AND detail LIKE "
+	                             "'% set REVOKED in us-east-1'"),
+	                ==,
+	                1);
 }
 
 /* true if @needle is anywhere in the file @path (a missing file has nothing) */
@@ -591,6 +689,12 @@ main(int argc, char **argv)
 	           &test_case_override,
 	           test_fixture_setup,
 	           test_job_offline,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/revoke-revokes-at-aws",
+	           TestFixture,
+	           &test_case_revoke,
+	           test_fixture_setup,
+	           test_job_revoke,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/device-csr",
 	           TestFixture,

@@ -3171,11 +3171,68 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
-/* the v5 fixture (tests/data/db/README.md) is the current schema: opened as
- * is, with no backup, its chain and every bound row intact, the states of
- * interrupted attempts readable, and its schema that of a fresh file */
+/* a revoked certificate is queued for revocation (`revoke` rows) wherever it
+ * has a `register` row, in the revocation's transaction; a certificate never
+ * queued for registration gets none; a register row written for a
+ * certificate its target issued carries that target's id */
 static void
-test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_revoke_queued_where_registered(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(FstDbCert) issued = test_cert_new(0x7C03, "REV-3");
+	g_autoptr(FstDeviceInfo) info = test_info_new("REV-3", "1.0.0");
+	g_autofree gchar *text = NULL;
+	FstDbRegistration *reg;
+	gint64 device_id = 0;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REV-1", 0x7C01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REV-2", 0x7C02, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	test_sql_register(fx->path, "7C01", "aws-iot:eu-west-1");
+	test_sql_register(fx->path, "7C01", "aws-iot:us-east-1");
+
+	g_assert_true(fst_db_revoke_certificate(db, "7C01", "keyCompromise", &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_db_revoke_certificate(db, "7C02", "keyCompromise", &error));
+	g_assert_no_error(error);
+	regs = fst_db_list_registrations(db, "revoke", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 2);
+	reg = g_ptr_array_index(regs, 0);
+	g_assert_cmpstr(reg->serial_hex, ==, "7C01");
+	g_assert_cmpstr(reg->target, ==, "aws-iot:eu-west-1");
+	g_assert_cmpstr(reg->action, ==, "revoke");
+	g_assert_cmpstr(reg->state, ==, "pending");
+	reg = g_ptr_array_index(regs, 1);
+	g_assert_cmpstr(reg->serial_hex, ==, "7C01");
+	g_assert_cmpstr(reg->target, ==, "aws-iot:us-east-1");
+	g_clear_pointer(&regs, g_ptr_array_unref);
+
+	/* the register row of a certificate AWS issued holds its ARN */
+	device_id = fst_db_begin_device(db, 0, info, "/dev/ttyUSB7", &error);
+	g_assert_no_error(error);
+	issued->register_target = g_strdup("aws-iot:us-east-1");
+	issued->register_remote_id = g_strdup("arn:aws:iot:us-east-1:123456789012:cert/7c03");
+	g_assert_true(fst_db_add_certificate(db, device_id, issued, &error));
+	g_assert_no_error(error);
+	text = test_sql_text(fx->path,
+	                     "SELECT r.remote_id || ' ' || r.state FROM registrations r JOIN "
+	                     "certificates c ON c.id = r.certificate_id WHERE c.serial_hex = "
+	                     "'7C03' AND r.action = 'register'");
+	g_assert_cmpstr(text, ==, "arn:aws:iot:us-east-1:123456789012:cert/7c03 pending");
+}
+
+/* the v5 fixture (tests/data/db/README.md): migrated after a backup (the
+ * registration queue rebuilt for revoke rows, its row kept), its chain and
+ * every bound row intact, the states of interrupted attempts readable, and
+ * its schema that of a fresh file */
+static void
+test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
@@ -3189,15 +3246,26 @@ test_migrate_v5_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter by_superseded = {.state = "superseded"};
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 5);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 5);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 5);
 	g_assert_cmpint(audit->rows, ==, 25);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_null(fst_db_get_last_backup(db));
+	g_assert_nonnull(fst_db_get_last_backup(db));
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	/* the registration queue kept its row, and takes revoke rows */
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM registrations WHERE id = 1 AND "
+	                             "certificate_id = 2 AND target = '*' AND action = "
+	                             "'deactivate' AND state = 'pending'"),
+	                ==,
+	                1);
+	g_clear_pointer(&audit, fst_audit_result_free);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->rows, ==, 25);
 
 	/* left in rework, its certificate interrupted */
 	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
@@ -3422,7 +3490,9 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/v2-failure-keeps-v1", test_migrate_v2_failure_keeps_v1);
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
-	test_add("/fst/db/migrate/v5-fixture-is-current", test_migrate_v5_fixture_current);
+	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
+	test_add("/fst/db/registrations/revoke-queued-where-registered",
+	         test_revoke_queued_where_registered);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
