@@ -384,6 +384,8 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	                                       sqlite3_last_insert_rowid(self->db),
 	                                       cert->register_target,
 	                                       cert->register_remote_id,
+	                                       cert->register_remote_id != NULL &&
+	                                           cert->register_done,
 	                                       now,
 	                                       error))
 		return FALSE;

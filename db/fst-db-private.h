@@ -262,6 +262,7 @@ gboolean _fst_db_queue_registration_locked(FstDb *self,
                                            gint64 cert_id,
                                            const gchar *target,
                                            const gchar *remote_id,
+                                           gboolean done,
                                            gint64 now,
                                            GError **error);
 

@@ -24,8 +24,9 @@
 #include "fst-sqlite-common.h"
 
 struct _FstDbQueue {
-	sqlite3 *db; /* (owned) */
-	gchar *path; /* (owned) */
+	sqlite3 *db;   /* (owned) */
+	gchar *path;   /* (owned) */
+	gchar *target; /* (owned) (nullable): the only target claimed, with `*` */
 };
 
 static const gchar *const fst_db_queue_states[] = {
@@ -144,6 +145,7 @@ fst_db_queue_free(FstDbQueue *self)
 	if (self->db != NULL)
 		sqlite3_close(self->db);
 	g_free(self->path);
+	g_free(self->target);
 	g_free(self);
 }
 
@@ -186,6 +188,22 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
 }
 
 /**
+ * fst_db_queue_set_target:
+ * @self: an #FstDbQueue
+ * @target: (nullable): e.g. `aws-iot:eu-west-1`; %NULL: every target
+ *
+ * Makes fst_db_queue_claim() take only rows of @target (and `*`): a worker
+ * registers where its client goes, and leaves other regions' rows to a
+ * worker of theirs.
+ */
+void
+fst_db_queue_set_target(FstDbQueue *self, const gchar *target)
+{
+	g_free(self->target);
+	self->target = g_strdup(target);
+}
+
+/**
  * fst_db_queue_claim:
  * @self: an #FstDbQueue
  * @now_us: the time, unix microseconds
@@ -194,8 +212,8 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
  *
  * Takes the oldest row that is due: `pending` with no later retry time, or
  * `in-progress` with its lease over (a stopped run's; @resumed is then
- * set). The row becomes `in-progress`, with one more attempt and the lease,
- * in one transaction.
+ * set), of the queue's target (fst_db_queue_set_target()) or `*`. The row becomes `in-progress`,
+ * with one more attempt and the lease, in one transaction.
  *
  * Returns: (transfer full): the row, or %NULL with no error when nothing is due
  */
@@ -214,14 +232,16 @@ fst_db_queue_claim(FstDbQueue *self, gint64 now_us, gint64 lease_us, GError **er
 	sel = fst_db_queue_prepare(self,
 	                           FST_DB_QUEUE_COLUMNS
 	                           "WHERE r.id = (SELECT id FROM registrations WHERE "
-	                           "(state = 'pending' AND ifnull(next_attempt_at, 0) <= ?1) OR "
-	                           "(state = 'in-progress' AND ifnull(next_attempt_at, 0) <= ?1) "
+	                           "((state = 'pending' AND ifnull(next_attempt_at, 0) <= ?1) OR "
+	                           "(state = 'in-progress' AND ifnull(next_attempt_at, 0) <= ?1)) "
+	                           "AND (?2 IS NULL OR target = ?2 OR target = '*') "
 	                           "ORDER BY next_attempt_at IS NOT NULL, id LIMIT 1)",
 	                           what,
 	                           error);
 	if (sel == NULL)
 		goto fail;
 	sqlite3_bind_int64(sel, 1, now_us);
+	sqlite3_bind_text(sel, 2, self->target, -1, SQLITE_STATIC);
 	rc = sqlite3_step(sel);
 	if (rc == SQLITE_DONE) {
 		if (!fst_db_queue_exec(self, "COMMIT", what, error))

@@ -64,6 +64,7 @@ FstDbQueue *fst_db_queue_open(const gchar *path, GError **error);
 void fst_db_queue_free(FstDbQueue *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbQueue, fst_db_queue_free)
 
+void fst_db_queue_set_target(FstDbQueue *self, const gchar *target);
 FstDbQueueItem *
 fst_db_queue_claim(FstDbQueue *self, gint64 now_us, gint64 lease_us, GError **error);
 gboolean fst_db_queue_set_remote_id(

@@ -206,12 +206,14 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 
 /* a `register` row for a certificate just recorded (FstDbCert.register_target),
  * in the caller's transaction, with the id the target knows it by when it
- * has it already (@remote_id); the queue itself is worked by fst-db-queue.c */
+ * has it already (@remote_id), `done` when nothing more is to be done there;
+ * the queue itself is worked by fst-db-queue.c */
 gboolean
 _fst_db_queue_registration_locked(FstDb *self,
                                   gint64 cert_id,
                                   const gchar *target,
                                   const gchar *remote_id,
+                                  gboolean done,
                                   gint64 now,
                                   GError **error)
 {
@@ -234,7 +236,7 @@ _fst_db_queue_registration_locked(FstDb *self,
 	    _fst_db_prepare(self,
 	                    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, "
 	                    "state, attempts, remote_id, created_at, updated_at) VALUES (?1, ?2, "
-	                    "'register', 'pending', 0, ?4, ?3, ?3)",
+	                    "'register', ?5, 0, ?4, ?3, ?3)",
 	                    what,
 	                    error);
 	if (stmt == NULL)
@@ -243,6 +245,7 @@ _fst_db_queue_registration_locked(FstDb *self,
 	rc |= sqlite3_bind_text(stmt, 2, target, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 3, now);
 	rc |= sqlite3_bind_text(stmt, 4, remote_id, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 5, done ? "done" : "pending", -1, SQLITE_STATIC);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
 	return _fst_db_step_done(self, stmt, what, error);

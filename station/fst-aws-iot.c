@@ -799,6 +799,24 @@ fst_aws_iot_check_cert(FstAwsCertificate *cert, const gchar *op, GError **error)
 }
 
 /**
+ * fst_aws_iot_target:
+ * @region: an AWS region, e.g. eu-west-1
+ *
+ * The registration queue's name for AWS IoT in @region (`registrations.
+ * target`). A certificate is registered in one account and region; the
+ * account is not in the target because a station offline does not know it
+ * when it records a certificate: it is in the ARN the row gets
+ * (`arn:aws:iot:REGION:ACCOUNT:cert/ID`).
+ *
+ * Returns: (transfer full): `aws-iot:REGION`
+ */
+gchar *
+fst_aws_iot_target(const gchar *region)
+{
+	return g_strdup_printf("aws-iot:%s", region);
+}
+
+/**
  * fst_aws_certificate_id_from_pem:
  * @pem: a PEM certificate
  * @error: (nullable): return location for a #GError

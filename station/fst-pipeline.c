@@ -1040,8 +1040,13 @@ fst_run_all(FstRun *run, GError **error)
 		g_autofree gchar *profile_sha256 =
 		    g_strdup(fst_profile_get_content_sha256(run->profile));
 		/* a certificate the profile registers enters the registration
-		 * queue in the transaction that records it */
-		g_autofree gchar *register_target = fst_profile_get_register_target(run->profile);
+		 * queue in the transaction that records it; one AWS issued is
+		 * registered there already: its row carries the ARN, `done`
+		 * unless the profile wants a thing and policy for it, and is
+		 * where a revocation goes */
+		g_autofree gchar *register_target =
+		    aws != NULL ? fst_aws_iot_target(fst_aws_iot_get_region(aws))
+		                : fst_profile_get_register_target(run->profile);
 		FstDbCert rec = {
 		    .serial_hex = issued->serial_hex,
 		    .der = issued->der,
@@ -1057,6 +1062,7 @@ fst_run_all(FstRun *run, GError **error)
 		    .slot = (gint)run->slot,
 		    .register_target = register_target,
 		    .register_remote_id = run->aws_arn,
+		    .register_done = !fst_profile_get_aws(run->profile)->register_certs,
 		};
 		fst_db_device_log_add_certificate(run->log, &rec);
 		/* the escrowed key is on disk with its certificate, in the commit

@@ -10,6 +10,7 @@
 
 #define G_LOG_DOMAIN "FstProfile"
 
+#include "fst-aws-iot.h"
 #include "fst-profile.h"
 
 #include <stdarg.h>
@@ -2526,8 +2527,9 @@ fst_profile_get_aws(const FstProfile *self)
  * fst_profile_get_register_target:
  * @self: an #FstProfile
  *
- * Returns: (transfer full) (nullable): `aws-iot:<region>` when the profile
- *   registers its certificates with AWS IoT, else %NULL
+ * Returns: (transfer full) (nullable): `aws-iot:<region>`
+ *   (fst_aws_iot_target()) when the profile registers its certificates with
+ *   AWS IoT, else %NULL
  */
 gchar *
 fst_profile_get_register_target(const FstProfile *self)
@@ -2535,5 +2537,5 @@ fst_profile_get_register_target(const FstProfile *self)
 	g_return_val_if_fail(self != NULL, NULL);
 	if (!self->aws.register_certs || self->aws.region == NULL)
 		return NULL;
-	return g_strdup_printf("aws-iot:%s", self->aws.region);
+	return fst_aws_iot_target(self->aws.region);
 }

@@ -133,6 +133,12 @@ fst_registration_new(const gchar *db_path,
 	self->queue = fst_db_queue_open(db_path, error);
 	if (self->queue == NULL)
 		return NULL;
+	/* the rows of the client's region (and `*`): another region's rows
+	 * wait for a worker of that region */
+	{
+		g_autofree gchar *target = fst_aws_iot_target(fst_aws_iot_get_region(iot));
+		fst_db_queue_set_target(self->queue, target);
+	}
 	self->thing_template =
 	    g_strdup(config->thing_name_template != NULL ? config->thing_name_template : "{uid}");
 	self->policy_name = g_strdup(config->policy_name);

@@ -109,6 +109,7 @@ typedef struct {
 	const gchar *issuer;     /* [profile] issuer */
 	gboolean injection_only; /* the devices take a key, and make none */
 	const gchar *thing_name; /* (nullable): `register push --thing-name` */
+	gboolean no_register;    /* [aws] register=false */
 } TestCase;
 
 static const TestCase test_case_up = {"up", "device-csr", "ec-p256", "station", FALSE};
@@ -117,7 +118,8 @@ static const TestCase test_case_override = {
     "ovr", "device-csr", "ec-p256", "station", FALSE, "ovr5-{uid}"};
 static const TestCase test_case_revoke = {"rev", "device-csr", "ec-p256", "station", FALSE};
 static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "aws", FALSE};
-static const TestCase test_case_aws_key = {"awskey", "station-generated", "rsa-2048", "aws", TRUE};
+static const TestCase test_case_aws_key = {
+    "awskey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
 static const TestCase test_case_aws_off = {"awsoff", "device-csr", "ec-p256", "aws", FALSE};
 
 static gchar *
@@ -185,7 +187,7 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	                           "endpoint=ats\n"
 	                           "include-starfield=false\n"
 	                           "[aws]\n"
-	                           "register=true\n"
+	                           "register=%s\n"
 	                           "region=us-east-1\n"
 	                           "thing-name=line5-{device}\n"
 	                           "policy=fleet-line5-%s\n"
@@ -195,6 +197,7 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	                           tc->key_source,
 	                           tc->key_type,
 	                           tc->issuer,
+	                           tc->no_register ? "false" : "true",
 	                           tag);
 	g_assert_true(g_file_set_contents(fx->profile, contents, -1, &error));
 	g_assert_no_error(error);
@@ -453,10 +456,10 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	    fx, tc->tag, tc->thing_name != NULL ? "ovr5-" : "line5-", before, FALSE);
 }
 
-/* `fleetstation revoke` of a registered certificate revokes it at AWS
- * (UpdateCertificate REVOKED) through the queue; the others stay ACTIVE */
+/* `fleetstation revoke` of the first device's certificate, then `register
+ * push`: AWS has it REVOKED (UpdateCertificate), the others stay ACTIVE */
 static void
-test_job_revoke(TestFixture *fx, gconstpointer user_data)
+test_revoke_first_at_aws(TestFixture *fx)
 {
 	g_autoptr(FstAwsCredentials) creds =
 	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
@@ -468,9 +471,6 @@ test_job_revoke(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *out = NULL;
 
 	g_assert_no_error(error);
-	test_aws_env(peer_url);
-	job = test_run_job(fx);
-	g_clear_object(&job);
 	{
 		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 		g_autoptr(FstDbCert) cert = NULL;
@@ -527,6 +527,19 @@ test_job_revoke(TestFixture *fx, gconstpointer user_data)
 	                1);
 }
 
+/* a registered certificate revoked with `fleetstation revoke` is revoked at
+ * AWS through the queue */
+static void
+test_job_revoke(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(FstJob) job = NULL;
+
+	test_aws_env(peer_url);
+	job = test_run_job(fx);
+	g_clear_object(&job);
+	test_revoke_first_at_aws(fx);
+}
+
 /* true if @needle is anywhere in the file @path (a missing file has nothing) */
 static gboolean
 test_file_has(const gchar *path, const gchar *needle)
@@ -570,16 +583,38 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 	                TEST_N_DEVICES);
 	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM cas"), ==, 0);
 	/* registered by AWS as it issued it: the rows carry the ARN from the
-	 * start, and the worker attached thing and policy */
+	 * start; the worker attached thing and policy if the profile wants them,
+	 * else the rows are done at once */
 	g_assert_true(fst_job_get_registration_queue(job, &pending, &failed, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(pending, ==, 0);
 	g_assert_cmpint(failed, ==, 0);
-	test_check_registered(fx, tc->tag, "line5-", before, TRUE);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = 'register' "
+	                             "AND state = 'done' AND target = 'aws-iot:us-east-1' AND "
+	                             "remote_id LIKE 'arn:aws:iot:us-east-1:%:cert/%'"),
+	                ==,
+	                TEST_N_DEVICES);
+	if (!tc->no_register) {
+		test_check_registered(fx, tc->tag, "line5-", before, TRUE);
+	} else {
+		g_autoptr(JsonObject) after = test_peer_stats();
+		g_assert_cmpint(json_object_get_int_member(after, "created") -
+		                    json_object_get_int_member(before, "created"),
+		                ==,
+		                TEST_N_DEVICES);
+		g_assert_cmpint(test_sql_int(fx->db_path,
+		                             "SELECT count(*) FROM events WHERE step LIKE 'aws-%'"),
+		                ==,
+		                0);
+	}
 	/* the key AWS made went to the device only */
 	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM key_escrows"), ==, 0);
 	g_assert_false(test_file_has(fx->db_path, "PRIVATE KEY"));
 	g_assert_false(test_file_has(wal, "PRIVATE KEY"));
+	/* revoked where AWS issued it */
+	g_clear_object(&job);
+	test_revoke_first_at_aws(fx);
 }
 
 static void

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "fst-audit.h"
+#include "fst-db-queue.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -3227,6 +3228,47 @@ test_revoke_queued_where_registered(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(text, ==, "arn:aws:iot:us-east-1:123456789012:cert/7c03 pending");
 }
 
+/* a queue set to a target claims only its rows and `*` rows: a worker of one
+ * region leaves another region's rows for a worker of that region */
+static void
+test_queue_claims_its_target(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDbQueue) queue = NULL;
+	g_autoptr(FstDbQueueItem) item = NULL;
+	gint64 now = g_get_real_time();
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "TGT-1", 0x7D01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "TGT-2", 0x7D02, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	test_sql_exec(fx->path,
+	              "INSERT INTO registrations (certificate_id, target, state, created_at, "
+	              "updated_at) SELECT id, CASE serial_hex WHEN '7D01' THEN 'aws-iot:eu-west-1' "
+	              "ELSE 'aws-iot:us-east-1' END, 'pending', 1, 1 FROM certificates");
+	queue = fst_db_queue_open(fx->path, &error);
+	g_assert_no_error(error);
+	fst_db_queue_set_target(queue, "aws-iot:us-east-1");
+	item = fst_db_queue_claim(queue, now, G_USEC_PER_SEC, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(item);
+	g_assert_cmpstr(item->serial_hex, ==, "7D02");
+	g_assert_cmpstr(item->cert_state, ==, "verified");
+	g_clear_pointer(&item, fst_db_queue_item_free);
+	item = fst_db_queue_claim(queue, now, G_USEC_PER_SEC, &error);
+	g_assert_no_error(error);
+	g_assert_null(item);
+	/* every target */
+	fst_db_queue_set_target(queue, NULL);
+	item = fst_db_queue_claim(queue, now, G_USEC_PER_SEC, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(item);
+	g_assert_cmpstr(item->serial_hex, ==, "7D01");
+}
+
 /* the v5 fixture (tests/data/db/README.md): migrated after a backup (the
  * registration queue rebuilt for revoke rows, its row kept), its chain and
  * every bound row intact, the states of interrupted attempts readable, and
@@ -3491,6 +3533,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
 	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
+	test_add("/fst/db/registrations/queue-claims-its-target", test_queue_claims_its_target);
 	test_add("/fst/db/registrations/revoke-queued-where-registered",
 	         test_revoke_queued_where_registered);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
