@@ -380,8 +380,14 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
 	/* the registration queue gets it in the same transaction: never lost */
 	if (cert->register_target != NULL &&
-	    !_fst_db_queue_registration_locked(
-	        self, sqlite3_last_insert_rowid(self->db), cert->register_target, now, error))
+	    !_fst_db_queue_registration_locked(self,
+	                                       sqlite3_last_insert_rowid(self->db),
+	                                       cert->register_target,
+	                                       cert->register_remote_id,
+	                                       cert->register_remote_id != NULL &&
+	                                           cert->register_done,
+	                                       now,
+	                                       error))
 		return FALSE;
 	/* the audit chain holds the certificate's hash from its first moment */
 	detail = g_strdup_printf("certificate %s sha256 %s", serial, sha256);
@@ -446,6 +452,30 @@ _fst_db_get_cert_locked(FstDb *self,
 	return TRUE;
 }
 
+/* a `revoke` row per target the certificate has a `register` row for */
+static gboolean
+fst_db_queue_revoke_locked(FstDb *self, gint64 cert_id, gint64 now, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "queue a revoked certificate for revocation where it is registered";
+	gint rc;
+
+	stmt = _fst_db_prepare(
+	    self,
+	    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, state, "
+	    "created_at, updated_at) SELECT ?1, target, 'revoke', 'pending', ?2, ?2 FROM "
+	    "registrations WHERE certificate_id = ?1 AND action = 'register' ORDER BY target",
+	    what,
+	    error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_int64(stmt, 1, cert_id);
+	rc |= sqlite3_bind_int64(stmt, 2, now);
+	if (!_fst_db_check_bind(self, rc, what, error))
+		return FALSE;
+	return _fst_db_step_done(self, stmt, what, error);
+}
+
 /* moves a certificate to @to and records an event; the caller holds a transaction */
 gboolean
 _fst_db_move_cert_locked(FstDb *self,
@@ -499,26 +529,10 @@ _fst_db_move_cert_locked(FstDb *self,
 		return FALSE;
 	if (self->tx_cert_id == cert_id && self->tx_cert_serial[0] != '\0')
 		self->tx_cert_state = to;
-	/* revoked while a registration may have reached AWS (done, or being
-	 * done): deactivate it there; a row still pending is skipped by the
-	 * worker, which sees the certificate revoked */
-	if (to == FST_CERT_STATE_REVOKED) {
-		g_autoptr(FstDbStmt) deactivate = _fst_db_prepare(
-		    self,
-		    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, state, "
-		    "created_at, updated_at) SELECT DISTINCT ?1, target, 'deactivate', 'pending', "
-		    "?2, ?2 FROM registrations WHERE certificate_id = ?1 AND action = 'register' "
-		    "AND state IN ('in-progress', 'done') ORDER BY target",
-		    what,
-		    error);
-		if (deactivate == NULL)
-			return FALSE;
-		rc = sqlite3_bind_int64(deactivate, 1, cert_id);
-		rc |= sqlite3_bind_int64(deactivate, 2, now);
-		if (!_fst_db_check_bind(self, rc, what, error) ||
-		    !_fst_db_step_done(self, deactivate, what, error))
-			return FALSE;
-	}
+	/* revoked where it is registered: one `revoke` row per target it has a
+	 * `register` row for, in this transaction */
+	if (to == FST_CERT_STATE_REVOKED && !fst_db_queue_revoke_locked(self, cert_id, now, error))
+		return FALSE;
 	detail = g_strdup_printf("certificate %s: %s -> %s%s%s%s%s%s%s",
 	                         serial,
 	                         fst_cert_state_to_string(from),

@@ -548,6 +548,8 @@ fst_db_device_log_add_certificate(FstDbDeviceLog *self, const FstDbCert *cert)
 	copy->profile_sha256 = g_strdup(cert->profile_sha256);
 	copy->slot = cert->slot;
 	copy->register_target = g_strdup(cert->register_target);
+	copy->register_remote_id = g_strdup(cert->register_remote_id);
+	copy->register_done = cert->register_done;
 	op = fst_db_device_log_append(self, FST_DB_LOG_CERTIFICATE);
 	op->cert = copy;
 }

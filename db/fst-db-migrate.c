@@ -598,7 +598,9 @@ fst_db_migrate_v5(FstDb *self, GError **error)
  * records its steps in one event (step `device-log`, the steps in its
  * detail); the view `event_steps` lists every step, of those events and of
  * the older ones, for the sqlite3 tool. Nothing written before changes: old
- * events keep their form and the chain goes on from them.
+ * events keep their form and the chain goes on from them. The registration
+ * queue takes `revoke` rows: a revoked certificate is revoked where it is
+ * registered (UpdateCertificate REVOKED).
  */
 static const gchar fst_db_schema_v6[] =
     "CREATE VIEW event_steps AS"
@@ -612,10 +614,40 @@ static const gchar fst_db_schema_v6[] =
     "  json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]')"
     "  FROM events e, json_each(e.detail) j WHERE e.step = 'device-log';";
 
+/* `registrations` rebuilt (same columns and ids) for the action `revoke`:
+ * SQLite changes a CHECK constraint only by a rebuild; the table is not
+ * bound to the audit chain, so no row is bound again */
+static const gchar fst_db_schema_registrations_revoke[] =
+    "CREATE TABLE registrations_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  action TEXT NOT NULL DEFAULT 'register'"
+    "    CHECK (action IN ('register', 'deactivate', 'revoke')),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'in-progress', 'done', 'failed')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target, action));"
+    "INSERT INTO registrations_new SELECT id, certificate_id, target, action, state, attempts,"
+    "  next_attempt_at, remote_id, last_error, created_at, updated_at FROM registrations"
+    "  ORDER BY id;"
+    "DROP TABLE registrations;"
+    "ALTER TABLE registrations_new RENAME TO registrations;"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);";
+
 static gboolean
 fst_db_migrate_v6(FstDb *self, GError **error)
 {
-	return _fst_db_exec(self, fst_db_schema_v6, "create the schema v6 view", error);
+	return _fst_db_exec(self, fst_db_schema_v6, "create the schema v6 view", error) &&
+	       _fst_db_exec(self,
+	                    fst_db_schema_registrations_revoke,
+	                    "rebuild the registration queue for revoke rows",
+	                    error);
 }
 
 typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);

@@ -266,7 +266,12 @@ gboolean _fst_db_supersede_interrupted_locked(FstDb *self,
 gboolean _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error);
 
 /* registrations (fst-db-registrations.c) */
-gboolean _fst_db_queue_registration_locked(
-    FstDb *self, gint64 cert_id, const gchar *target, gint64 now, GError **error);
+gboolean _fst_db_queue_registration_locked(FstDb *self,
+                                           gint64 cert_id,
+                                           const gchar *target,
+                                           const gchar *remote_id,
+                                           gboolean done,
+                                           gint64 now,
+                                           GError **error);
 
 G_END_DECLS

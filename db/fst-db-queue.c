@@ -24,8 +24,9 @@
 #include "fst-sqlite-common.h"
 
 struct _FstDbQueue {
-	sqlite3 *db; /* (owned) */
-	gchar *path; /* (owned) */
+	sqlite3 *db;   /* (owned) */
+	gchar *path;   /* (owned) */
+	gchar *target; /* (owned) (nullable): the only target claimed, with `*` */
 };
 
 static const gchar *const fst_db_queue_states[] = {
@@ -52,9 +53,10 @@ fst_db_queue_item_free(FstDbQueueItem *self)
 	g_free(self->target);
 	g_free(self->action);
 	g_free(self->state);
-	g_free(self->cert_state);
 	g_free(self->remote_id);
 	g_free(self->last_error);
+	g_free(self->profile);
+	g_free(self->cert_state);
 	g_free(self);
 }
 
@@ -143,6 +145,7 @@ fst_db_queue_free(FstDbQueue *self)
 	if (self->db != NULL)
 		sqlite3_close(self->db);
 	g_free(self->path);
+	g_free(self->target);
 	g_free(self);
 }
 
@@ -156,10 +159,9 @@ fst_db_queue_text(sqlite3_stmt *stmt, gint col)
 #define FST_DB_QUEUE_COLUMNS                                                                       \
 	"SELECT r.id, c.device_id, d.uid, c.serial_hex, c.aws_cert_id, c.der, ca.sha256, l.name, " \
 	"r.target, r.action, r.state, r.remote_id, r.last_error, r.attempts, r.updated_at, "       \
-	"c.state "                                                                                 \
-	"FROM registrations r JOIN certificates c ON c.id = r.certificate_id "                     \
+	"p.name, c.state FROM registrations r JOIN certificates c ON c.id = r.certificate_id "     \
 	"JOIN devices d ON d.id = c.device_id LEFT JOIN cas ca ON ca.id = c.ca_id "                \
-	"LEFT JOIN lots l ON l.id = c.lot_id "
+	"LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = c.profile_id "
 
 static FstDbQueueItem *
 fst_db_queue_item_from_row(sqlite3_stmt *stmt)
@@ -180,8 +182,25 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
 	item->last_error = fst_db_queue_text(stmt, 12);
 	item->attempts = sqlite3_column_int(stmt, 13);
 	item->updated_at = sqlite3_column_int64(stmt, 14);
-	item->cert_state = fst_db_queue_text(stmt, 15);
+	item->profile = fst_db_queue_text(stmt, 15);
+	item->cert_state = fst_db_queue_text(stmt, 16);
 	return item;
+}
+
+/**
+ * fst_db_queue_set_target:
+ * @self: an #FstDbQueue
+ * @target: (nullable): e.g. `aws-iot:eu-west-1`; %NULL: every target
+ *
+ * Makes fst_db_queue_claim() take only rows of @target (and `*`): a worker
+ * registers where its client goes, and leaves other regions' rows to a
+ * worker of theirs.
+ */
+void
+fst_db_queue_set_target(FstDbQueue *self, const gchar *target)
+{
+	g_free(self->target);
+	self->target = g_strdup(target);
 }
 
 /**
@@ -193,8 +212,8 @@ fst_db_queue_item_from_row(sqlite3_stmt *stmt)
  *
  * Takes the oldest row that is due: `pending` with no later retry time, or
  * `in-progress` with its lease over (a stopped run's; @resumed is then
- * set). The row becomes `in-progress`, with one more attempt and the lease,
- * in one transaction.
+ * set), of the queue's target (fst_db_queue_set_target()) or `*`. The row becomes `in-progress`,
+ * with one more attempt and the lease, in one transaction.
  *
  * Returns: (transfer full): the row, or %NULL with no error when nothing is due
  */
@@ -213,14 +232,16 @@ fst_db_queue_claim(FstDbQueue *self, gint64 now_us, gint64 lease_us, GError **er
 	sel = fst_db_queue_prepare(self,
 	                           FST_DB_QUEUE_COLUMNS
 	                           "WHERE r.id = (SELECT id FROM registrations WHERE "
-	                           "(state = 'pending' AND ifnull(next_attempt_at, 0) <= ?1) OR "
-	                           "(state = 'in-progress' AND ifnull(next_attempt_at, 0) <= ?1) "
+	                           "((state = 'pending' AND ifnull(next_attempt_at, 0) <= ?1) OR "
+	                           "(state = 'in-progress' AND ifnull(next_attempt_at, 0) <= ?1)) "
+	                           "AND (?2 IS NULL OR target = ?2 OR target = '*') "
 	                           "ORDER BY next_attempt_at IS NOT NULL, id LIMIT 1)",
 	                           what,
 	                           error);
 	if (sel == NULL)
 		goto fail;
 	sqlite3_bind_int64(sel, 1, now_us);
+	sqlite3_bind_text(sel, 2, self->target, -1, SQLITE_STATIC);
 	rc = sqlite3_step(sel);
 	if (rc == SQLITE_DONE) {
 		if (!fst_db_queue_exec(self, "COMMIT", what, error))
@@ -575,6 +596,43 @@ fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GErr
 	if (rc != SQLITE_DONE)
 		return fst_db_queue_sql_error(self, rc, what, error);
 	return TRUE;
+}
+
+/**
+ * fst_db_queue_list_profiles:
+ * @self: an #FstDbQueue
+ * @error: (nullable): return location for a #GError
+ *
+ * The names of the profiles whose certificates have rows not done yet: the
+ * profiles a worker may need the settings of.
+ *
+ * Returns: (transfer full) (element-type utf8): the names, sorted, or %NULL
+ */
+GPtrArray *
+fst_db_queue_list_profiles(FstDbQueue *self, GError **error)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const gchar *what = "list the profiles of the registration queue";
+	gint rc;
+
+	stmt = fst_db_queue_prepare(
+	    self,
+	    "SELECT DISTINCT p.name FROM registrations r JOIN certificates "
+	    "c ON c.id = r.certificate_id JOIN profiles p ON p.id = "
+	    "c.profile_id WHERE r.state != 'done' AND r.action = 'register' ORDER BY "
+	    "p.name",
+	    what,
+	    error);
+	if (stmt == NULL)
+		return NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		g_ptr_array_add(names, fst_db_queue_text(stmt, 0));
+	if (rc != SQLITE_DONE) {
+		fst_db_queue_sql_error(self, rc, what, error);
+		return NULL;
+	}
+	return g_steal_pointer(&names);
 }
 
 /**

@@ -23,15 +23,16 @@ typedef struct _FstDbQueue FstDbQueue;
  * @issuer_sha256: (nullable): SHA-256 of the issuing CA's DER
  * @lot: (nullable): the lot it was made in
  * @target: where, e.g. "aws-iot:eu-west-1", or "*" (a deactivate row)
- * @action: "register" or "deactivate"
+ * @action: "register", "deactivate" or "revoke"
  * @state: "pending", "in-progress", "done" or "failed"
  * @remote_id: (nullable): the ARN once known
  * @last_error: (nullable): why the last try failed
  * @attempts: tries, this one included once claimed
  * @resumed: the row was claimed by a run that did not finish it (killed):
  *   AWS may have it already, ask before doing it again
- * @cert_state: (nullable): the certificate's state (issued ... revoked)
  * @updated_at: unix microseconds
+ * @profile: (nullable): the name of the profile the certificate was issued with
+ * @cert_state: the certificate's state, e.g. "verified" or "revoked"
  *
  * One row of the queue with what a worker needs to act on it.
  */
@@ -52,6 +53,7 @@ typedef struct {
 	gint attempts;
 	gboolean resumed;
 	gint64 updated_at;
+	gchar *profile;
 	gchar *cert_state;
 } FstDbQueueItem;
 
@@ -62,6 +64,7 @@ FstDbQueue *fst_db_queue_open(const gchar *path, GError **error);
 void fst_db_queue_free(FstDbQueue *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbQueue, fst_db_queue_free)
 
+void fst_db_queue_set_target(FstDbQueue *self, const gchar *target);
 FstDbQueueItem *
 fst_db_queue_claim(FstDbQueue *self, gint64 now_us, gint64 lease_us, GError **error);
 gboolean fst_db_queue_set_remote_id(
@@ -75,6 +78,7 @@ GPtrArray *
 fst_db_queue_list(FstDbQueue *self, const gchar *state, const gchar *lot, GError **error);
 gboolean
 fst_db_queue_count(FstDbQueue *self, const gchar *action, gint64 counts[4], GError **error);
+GPtrArray *fst_db_queue_list_profiles(FstDbQueue *self, GError **error);
 gboolean fst_db_queue_hold(FstDbQueue *self, gint64 id, gint64 until_us, GError **error);
 FstDbQueueItem *
 fst_db_queue_find_by_aws_id(FstDbQueue *self, const gchar *aws_cert_id, GError **error);

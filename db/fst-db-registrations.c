@@ -20,7 +20,8 @@
  * The station database (db/schema.md): the cloud registration queue.
  */
 
-static const gchar *const fst_db_registration_actions[] = {"register", "deactivate", NULL};
+static const gchar *const fst_db_registration_actions[] = {
+    "register", "deactivate", "revoke", NULL};
 static const gchar *const fst_db_registration_states[] = {
     "pending", "in-progress", "done", "failed", NULL};
 
@@ -84,7 +85,7 @@ fst_db_check_one_of(const gchar *field,
 /**
  * fst_db_list_registrations:
  * @self: an #FstDb
- * @action: (nullable): "register" or "deactivate", or %NULL for both
+ * @action: (nullable): "register", "deactivate" or "revoke", or %NULL for all
  * @state: (nullable): "pending", "in-progress", "done" or "failed", or %NULL
  *   for all
  * @error: (nullable): return location for a #GError
@@ -204,10 +205,17 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 }
 
 /* a `register` row for a certificate just recorded (FstDbCert.register_target),
- * in the caller's transaction; the queue itself is worked by fst-db-queue.c */
+ * in the caller's transaction, with the id the target knows it by when it
+ * has it already (@remote_id), `done` when nothing more is to be done there;
+ * the queue itself is worked by fst-db-queue.c */
 gboolean
-_fst_db_queue_registration_locked(
-    FstDb *self, gint64 cert_id, const gchar *target, gint64 now, GError **error)
+_fst_db_queue_registration_locked(FstDb *self,
+                                  gint64 cert_id,
+                                  const gchar *target,
+                                  const gchar *remote_id,
+                                  gboolean done,
+                                  gint64 now,
+                                  GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
 	const gchar *what = "queue a certificate for registration";
@@ -227,8 +235,8 @@ _fst_db_queue_registration_locked(
 	stmt =
 	    _fst_db_prepare(self,
 	                    "INSERT OR IGNORE INTO registrations (certificate_id, target, action, "
-	                    "state, attempts, created_at, updated_at) VALUES (?1, ?2, 'register', "
-	                    "'pending', 0, ?3, ?3)",
+	                    "state, attempts, remote_id, created_at, updated_at) VALUES (?1, ?2, "
+	                    "'register', ?5, 0, ?4, ?3, ?3)",
 	                    what,
 	                    error);
 	if (stmt == NULL)
@@ -236,6 +244,8 @@ _fst_db_queue_registration_locked(
 	rc = sqlite3_bind_int64(stmt, 1, cert_id);
 	rc |= sqlite3_bind_text(stmt, 2, target, -1, SQLITE_TRANSIENT);
 	rc |= sqlite3_bind_int64(stmt, 3, now);
+	rc |= sqlite3_bind_text(stmt, 4, remote_id, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_text(stmt, 5, done ? "done" : "pending", -1, SQLITE_STATIC);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return FALSE;
 	return _fst_db_step_done(self, stmt, what, error);

@@ -678,6 +678,7 @@ fst_db_cert_free(FstDbCert *self)
 	g_free(self->lot);
 	g_free(self->revocation_reason);
 	g_free(self->register_target);
+	g_free(self->register_remote_id);
 	g_free(self);
 }
 

@@ -98,6 +98,14 @@ typedef struct {
 	 * a `register` row enters the `registrations` queue in the same
 	 * transaction as the certificate (recording only) */
 	gchar *register_target;
+	/* (nullable): with @register_target, the id the target knows the
+	 * certificate by already (the ARN of a certificate AWS IoT issued): the
+	 * row carries it, and the worker goes on from what the target has */
+	gchar *register_remote_id;
+	/* with @register_remote_id: the target has it and nothing more is to
+	 * be done there: the row is written `done` (it is where a revocation
+	 * goes) */
+	gboolean register_done;
 } FstDbCert;
 
 void fst_db_cert_free(FstDbCert *self);

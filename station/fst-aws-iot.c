@@ -631,6 +631,9 @@ fst_aws_iot_call_full(FstAwsIot *self,
 				g_free(xfer.error_type);
 				if (raw_answer != NULL)
 					*raw_answer = g_bytes_new(resp->data, resp->len);
+				/* an answer may hold a private key
+				 * (CreateKeysAndCertificate): no copy is left behind */
+				OPENSSL_cleanse(resp->data, resp->len);
 				if (answer != NULL) {
 					if (root != NULL && JSON_NODE_HOLDS_OBJECT(root))
 						*answer =
@@ -798,6 +801,184 @@ fst_aws_iot_check_cert(FstAwsCertificate *cert, const gchar *op, GError **error)
 	return TRUE;
 }
 
+/* the certificate an answer describes, which must have its id and ARN */
+static FstAwsCertificate *
+fst_aws_iot_cert_checked(JsonObject *obj, const gchar *op, GError **error)
+{
+	g_autoptr(FstAwsCertificate) cert = fst_aws_iot_cert_from(obj);
+	if (!fst_aws_iot_check_cert(cert, op, error))
+		return NULL;
+	return g_steal_pointer(&cert);
+}
+
+/* the operations called with fst_aws_iot_op(): name, method and path, where
+ * `{}` stands for the operation's one URI parameter */
+typedef enum {
+	FST_AWS_IOT_OP_DESCRIBE_CERTIFICATE,
+	FST_AWS_IOT_OP_UPDATE_CERTIFICATE,
+	FST_AWS_IOT_OP_CREATE_THING,
+	FST_AWS_IOT_OP_ATTACH_THING_PRINCIPAL,
+	FST_AWS_IOT_OP_CREATE_POLICY,
+	FST_AWS_IOT_OP_ATTACH_POLICY,
+	FST_AWS_IOT_OP_LIST_ATTACHED_POLICIES,
+	FST_AWS_IOT_OP_GET_REGISTRATION_CODE,
+	FST_AWS_IOT_OP_UPDATE_CA_CERTIFICATE,
+	FST_AWS_IOT_OP_DESCRIBE_ENDPOINT,
+	FST_AWS_IOT_OP_CREATE_CERTIFICATE_FROM_CSR,
+	FST_AWS_IOT_OP_CREATE_KEYS_AND_CERTIFICATE,
+	FST_AWS_IOT_OP_START_THING_REGISTRATION_TASK,
+	FST_AWS_IOT_OP_DESCRIBE_THING_REGISTRATION_TASK,
+	FST_AWS_IOT_OP_TRANSFER_CERTIFICATE,
+	FST_AWS_IOT_OP_ACCEPT_CERTIFICATE_TRANSFER,
+	FST_AWS_IOT_OP_CANCEL_CERTIFICATE_TRANSFER,
+} FstAwsIotOpId;
+
+static const struct {
+	const gchar *name;
+	const gchar *method;
+	const gchar *path;
+} fst_aws_iot_ops[] = {
+    [FST_AWS_IOT_OP_DESCRIBE_CERTIFICATE] = {"DescribeCertificate", "GET", "/certificates/{}"},
+    [FST_AWS_IOT_OP_UPDATE_CERTIFICATE] = {"UpdateCertificate", "PUT", "/certificates/{}"},
+    [FST_AWS_IOT_OP_CREATE_THING] = {"CreateThing", "POST", "/things/{}"},
+    [FST_AWS_IOT_OP_ATTACH_THING_PRINCIPAL] = {"AttachThingPrincipal",
+                                               "PUT",
+                                               "/things/{}/principals"},
+    [FST_AWS_IOT_OP_CREATE_POLICY] = {"CreatePolicy", "POST", "/policies/{}"},
+    [FST_AWS_IOT_OP_ATTACH_POLICY] = {"AttachPolicy", "PUT", "/target-policies/{}"},
+    [FST_AWS_IOT_OP_LIST_ATTACHED_POLICIES] = {"ListAttachedPolicies",
+                                               "POST",
+                                               "/attached-policies/{}"},
+    [FST_AWS_IOT_OP_GET_REGISTRATION_CODE] = {"GetRegistrationCode", "GET", "/registrationcode"},
+    [FST_AWS_IOT_OP_UPDATE_CA_CERTIFICATE] = {"UpdateCACertificate", "PUT", "/cacertificate/{}"},
+    [FST_AWS_IOT_OP_DESCRIBE_ENDPOINT] = {"DescribeEndpoint", "GET", "/endpoint"},
+    [FST_AWS_IOT_OP_CREATE_CERTIFICATE_FROM_CSR] = {"CreateCertificateFromCsr",
+                                                    "POST",
+                                                    "/certificates"},
+    [FST_AWS_IOT_OP_CREATE_KEYS_AND_CERTIFICATE] = {"CreateKeysAndCertificate",
+                                                    "POST",
+                                                    "/keys-and-certificate"},
+    [FST_AWS_IOT_OP_START_THING_REGISTRATION_TASK] = {"StartThingRegistrationTask",
+                                                      "POST",
+                                                      "/thing-registration-tasks"},
+    [FST_AWS_IOT_OP_DESCRIBE_THING_REGISTRATION_TASK] = {"DescribeThingRegistrationTask",
+                                                         "GET",
+                                                         "/thing-registration-tasks/{}"},
+    [FST_AWS_IOT_OP_TRANSFER_CERTIFICATE] = {"TransferCertificate",
+                                             "PATCH",
+                                             "/transfer-certificate/{}"},
+    [FST_AWS_IOT_OP_ACCEPT_CERTIFICATE_TRANSFER] = {"AcceptCertificateTransfer",
+                                                    "PATCH",
+                                                    "/accept-certificate-transfer/{}"},
+    [FST_AWS_IOT_OP_CANCEL_CERTIFICATE_TRANSFER] = {"CancelCertificateTransfer",
+                                                    "PATCH",
+                                                    "/cancel-certificate-transfer/{}"},
+};
+
+/* @path with its `{}` replaced by @param, URI-encoded */
+static gchar *
+fst_aws_iot_path(const gchar *path, const gchar *param)
+{
+	g_autoptr(GString) out = g_string_new(path);
+	if (param != NULL) {
+		g_autofree gchar *seg = fst_aws_iot_seg(param);
+		g_string_replace(out, "{}", seg, 1);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* an operation of the table (fst_aws_iot_call()) with its URI parameter */
+static gboolean
+fst_aws_iot_op(FstAwsIot *self,
+               FstAwsIotOpId id,
+               const gchar *param,
+               const gchar *query,
+               const gchar *const *headers,
+               JsonNode *body,
+               JsonObject **answer,
+               GCancellable *cancellable,
+               GError **error)
+{
+	g_autofree gchar *path = fst_aws_iot_path(fst_aws_iot_ops[id].path, param);
+	return fst_aws_iot_call(self,
+	                        fst_aws_iot_ops[id].name,
+	                        fst_aws_iot_ops[id].method,
+	                        path,
+	                        query,
+	                        headers,
+	                        body,
+	                        answer,
+	                        cancellable,
+	                        error);
+}
+
+/* @name=@value, @value URI-encoded */
+static gchar *
+fst_aws_iot_query(const gchar *name, const gchar *value)
+{
+	g_autofree gchar *seg = fst_aws_iot_seg(value);
+	return g_strdup_printf("%s=%s", name, seg);
+}
+
+/* a JSON body of one string member */
+static JsonNode *
+fst_aws_iot_body_str(const gchar *name, const gchar *value)
+{
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, name);
+	json_builder_add_string_value(b, value);
+	json_builder_end_object(b);
+	return json_builder_get_root(b);
+}
+
+/* UpdateCertificate, UpdateCACertificate: ?newStatus= on the id's path */
+static gboolean
+fst_aws_iot_set_status(FstAwsIot *self,
+                       FstAwsIotOpId id,
+                       const gchar *resource_id,
+                       const gchar *new_status,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+	g_autofree gchar *query = fst_aws_iot_query("newStatus", new_status);
+	return fst_aws_iot_op(self, id, resource_id, query, NULL, NULL, NULL, cancellable, error);
+}
+
+/* a string member an answer must have */
+static const gchar *
+fst_aws_iot_need_str(JsonObject *answer, FstAwsIotOpId id, const gchar *name, GError **error)
+{
+	const gchar *value = fst_aws_iot_str(answer, name);
+	if (value == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "AWS IoT %s answered without %s",
+		            fst_aws_iot_ops[id].name,
+		            name);
+	}
+	return value;
+}
+
+/**
+ * fst_aws_iot_target:
+ * @region: an AWS region, e.g. eu-west-1
+ *
+ * The registration queue's name for AWS IoT in @region (`registrations.
+ * target`). A certificate is registered in one account and region; the
+ * account is not in the target because a station offline does not know it
+ * when it records a certificate: it is in the ARN the row gets
+ * (`arn:aws:iot:REGION:ACCOUNT:cert/ID`).
+ *
+ * Returns: (transfer full): `aws-iot:REGION`
+ */
+gchar *
+fst_aws_iot_target(const gchar *region)
+{
+	return g_strdup_printf("aws-iot:%s", region);
+}
+
 /**
  * fst_aws_certificate_id_from_pem:
  * @pem: a PEM certificate
@@ -911,8 +1092,8 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 		cert->already_registered = TRUE;
 		return g_steal_pointer(&cert);
 	}
-	cert = fst_aws_iot_cert_from(answer);
-	if (!fst_aws_iot_check_cert(cert, op, error))
+	cert = fst_aws_iot_cert_checked(answer, op, error);
+	if (cert == NULL)
 		return NULL;
 	cert->status = g_strdup(active ? "ACTIVE" : "INACTIVE");
 	return g_steal_pointer(&cert);
@@ -937,22 +1118,18 @@ fst_aws_iot_describe_certificate(FstAwsIot *self,
                                  GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
-	g_autoptr(FstAwsCertificate) cert = NULL;
-	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
-	g_autofree gchar *path = g_strdup_printf("/certificates/%s", seg);
 	JsonObject *desc;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(self,
-	                      "DescribeCertificate",
-	                      "GET",
-	                      path,
-	                      NULL,
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_DESCRIBE_CERTIFICATE,
+	                    certificate_id,
+	                    NULL,
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
 	desc = json_object_get_object_member(answer, "certificateDescription");
 	if (desc == NULL) {
@@ -963,10 +1140,7 @@ fst_aws_iot_describe_certificate(FstAwsIot *self,
 		    "AWS IoT DescribeCertificate answered without certificateDescription");
 		return NULL;
 	}
-	cert = fst_aws_iot_cert_from(desc);
-	if (!fst_aws_iot_check_cert(cert, "DescribeCertificate", error))
-		return NULL;
-	return g_steal_pointer(&cert);
+	return fst_aws_iot_cert_checked(desc, "DescribeCertificate", error);
 }
 
 /**
@@ -988,14 +1162,13 @@ fst_aws_iot_update_certificate(FstAwsIot *self,
                                GCancellable *cancellable,
                                GError **error)
 {
-	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
-	g_autofree gchar *path = g_strdup_printf("/certificates/%s", seg);
-	g_autofree gchar *st = fst_aws_iot_seg(new_status);
-	g_autofree gchar *query = g_strdup_printf("newStatus=%s", st);
-
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
-	return fst_aws_iot_call(
-	    self, "UpdateCertificate", "PUT", path, query, NULL, NULL, NULL, cancellable, error);
+	return fst_aws_iot_set_status(self,
+	                              FST_AWS_IOT_OP_UPDATE_CERTIFICATE,
+	                              certificate_id,
+	                              new_status,
+	                              cancellable,
+	                              error);
 }
 
 /* every page of a list call: @member of each answer, until no nextMarker */
@@ -1074,10 +1247,8 @@ fst_aws_iot_list_certificates(FstAwsIot *self,
 	g_autofree gchar *path = NULL;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (ca_certificate_id != NULL) {
-		g_autofree gchar *seg = fst_aws_iot_seg(ca_certificate_id);
-		path = g_strdup_printf("/certificates-by-ca/%s", seg);
-	}
+	if (ca_certificate_id != NULL)
+		path = fst_aws_iot_path("/certificates-by-ca/{}", ca_certificate_id);
 	return fst_aws_iot_list_all(self,
 	                            ca_certificate_id != NULL ? "ListCertificatesByCA"
 	                                                      : "ListCertificates",
@@ -1137,8 +1308,6 @@ fst_aws_iot_create_thing(FstAwsIot *self,
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(JsonNode) body = NULL;
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *seg = fst_aws_iot_seg(thing_name);
-	g_autofree gchar *path = g_strdup_printf("/things/%s", seg);
 	const gchar *arn;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
@@ -1160,17 +1329,17 @@ fst_aws_iot_create_thing(FstAwsIot *self,
 	}
 	json_builder_end_object(b);
 	body = fst_aws_iot_body(b);
-	if (!fst_aws_iot_call(
-	        self, "CreateThing", "POST", path, NULL, NULL, body, &answer, cancellable, error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_CREATE_THING,
+	                    thing_name,
+	                    NULL,
+	                    NULL,
+	                    body,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
-	arn = fst_aws_iot_str(answer, "thingArn");
-	if (arn == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT CreateThing answered without thingArn");
-		return NULL;
-	}
+	arn = fst_aws_iot_need_str(answer, FST_AWS_IOT_OP_CREATE_THING, "thingArn", error);
 	return g_strdup(arn);
 }
 
@@ -1193,22 +1362,19 @@ fst_aws_iot_attach_thing_principal(FstAwsIot *self,
                                    GCancellable *cancellable,
                                    GError **error)
 {
-	g_autofree gchar *seg = fst_aws_iot_seg(thing_name);
-	g_autofree gchar *path = g_strdup_printf("/things/%s/principals", seg);
 	g_autofree gchar *hdr = g_strdup_printf("x-amzn-principal: %s", principal_arn);
 	const gchar *headers[] = {hdr, NULL};
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
-	return fst_aws_iot_call(self,
-	                        "AttachThingPrincipal",
-	                        "PUT",
-	                        path,
-	                        NULL,
-	                        headers,
-	                        NULL,
-	                        NULL,
-	                        cancellable,
-	                        error);
+	return fst_aws_iot_op(self,
+	                      FST_AWS_IOT_OP_ATTACH_THING_PRINCIPAL,
+	                      thing_name,
+	                      NULL,
+	                      headers,
+	                      NULL,
+	                      NULL,
+	                      cancellable,
+	                      error);
 }
 
 /**
@@ -1229,8 +1395,7 @@ fst_aws_iot_list_thing_principals(FstAwsIot *self,
                                   GCancellable *cancellable,
                                   GError **error)
 {
-	g_autofree gchar *seg = fst_aws_iot_seg(thing_name);
-	g_autofree gchar *path = g_strdup_printf("/things/%s/principals", seg);
+	g_autofree gchar *path = fst_aws_iot_path("/things/{}/principals", thing_name);
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
 	return fst_aws_iot_list_all(self,
@@ -1265,30 +1430,21 @@ fst_aws_iot_create_policy(FstAwsIot *self,
                           GCancellable *cancellable,
                           GError **error)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) body = NULL;
+	g_autoptr(JsonNode) body = fst_aws_iot_body_str("policyDocument", policy_document);
 	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *seg = fst_aws_iot_seg(policy_name);
-	g_autofree gchar *path = g_strdup_printf("/policies/%s", seg);
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
 	if (existed != NULL)
 		*existed = FALSE;
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "policyDocument");
-	json_builder_add_string_value(b, policy_document);
-	json_builder_end_object(b);
-	body = fst_aws_iot_body(b);
-	if (!fst_aws_iot_call(self,
-	                      "CreatePolicy",
-	                      "POST",
-	                      path,
-	                      NULL,
-	                      NULL,
-	                      body,
-	                      NULL,
-	                      cancellable,
-	                      &error_local)) {
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_CREATE_POLICY,
+	                    policy_name,
+	                    NULL,
+	                    NULL,
+	                    body,
+	                    NULL,
+	                    cancellable,
+	                    &error_local)) {
 		if (g_strcmp0(self->last_error_type, "ResourceAlreadyExistsException") == 0) {
 			if (existed != NULL)
 				*existed = TRUE;
@@ -1319,19 +1475,18 @@ fst_aws_iot_attach_policy(FstAwsIot *self,
                           GCancellable *cancellable,
                           GError **error)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) body = NULL;
-	g_autofree gchar *seg = fst_aws_iot_seg(policy_name);
-	g_autofree gchar *path = g_strdup_printf("/target-policies/%s", seg);
+	g_autoptr(JsonNode) body = fst_aws_iot_body_str("target", target_arn);
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "target");
-	json_builder_add_string_value(b, target_arn);
-	json_builder_end_object(b);
-	body = fst_aws_iot_body(b);
-	return fst_aws_iot_call(
-	    self, "AttachPolicy", "PUT", path, NULL, NULL, body, NULL, cancellable, error);
+	return fst_aws_iot_op(self,
+	                      FST_AWS_IOT_OP_ATTACH_POLICY,
+	                      policy_name,
+	                      NULL,
+	                      NULL,
+	                      body,
+	                      NULL,
+	                      cancellable,
+	                      error);
 }
 
 /**
@@ -1352,22 +1507,19 @@ fst_aws_iot_list_attached_policies(FstAwsIot *self,
                                    GError **error)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	g_autofree gchar *seg = fst_aws_iot_seg(target_arn);
-	g_autofree gchar *path = g_strdup_printf("/attached-policies/%s", seg);
 	g_autoptr(JsonObject) answer = NULL;
 	JsonArray *policies;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(self,
-	                      "ListAttachedPolicies",
-	                      "POST",
-	                      path,
-	                      "recursive=false",
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_LIST_ATTACHED_POLICIES,
+	                    target_arn,
+	                    "recursive=false",
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
 	policies = json_object_has_member(answer, "policies")
 	               ? json_object_get_array_member(answer, "policies")
@@ -1399,26 +1551,18 @@ fst_aws_iot_get_registration_code(FstAwsIot *self, GCancellable *cancellable, GE
 	const gchar *code;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(self,
-	                      "GetRegistrationCode",
-	                      "GET",
-	                      "/registrationcode",
-	                      NULL,
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_GET_REGISTRATION_CODE,
+	                    NULL,
+	                    NULL,
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
-	code = fst_aws_iot_str(answer, "registrationCode");
-	if (code == NULL) {
-		g_set_error_literal(
-		    error,
-		    FST_ERROR,
-		    FST_ERROR_PROTOCOL,
-		    "AWS IoT GetRegistrationCode answered without registrationCode");
-		return NULL;
-	}
+	code = fst_aws_iot_need_str(
+	    answer, FST_AWS_IOT_OP_GET_REGISTRATION_CODE, "registrationCode", error);
 	return g_strdup(code);
 }
 
@@ -1506,8 +1650,8 @@ fst_aws_iot_register_ca_certificate(FstAwsIot *self,
 		cert->already_registered = TRUE;
 		return g_steal_pointer(&cert);
 	}
-	cert = fst_aws_iot_cert_from(answer);
-	if (!fst_aws_iot_check_cert(cert, "RegisterCACertificate", error))
+	cert = fst_aws_iot_cert_checked(answer, "RegisterCACertificate", error);
+	if (cert == NULL)
 		return NULL;
 	cert->status = g_strdup(active ? "ACTIVE" : "INACTIVE");
 	return g_steal_pointer(&cert);
@@ -1532,14 +1676,13 @@ fst_aws_iot_update_ca_certificate(FstAwsIot *self,
                                   GCancellable *cancellable,
                                   GError **error)
 {
-	g_autofree gchar *seg = fst_aws_iot_seg(ca_certificate_id);
-	g_autofree gchar *path = g_strdup_printf("/cacertificate/%s", seg);
-	g_autofree gchar *st = fst_aws_iot_seg(new_status);
-	g_autofree gchar *query = g_strdup_printf("newStatus=%s", st);
-
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
-	return fst_aws_iot_call(
-	    self, "UpdateCACertificate", "PUT", path, query, NULL, NULL, NULL, cancellable, error);
+	return fst_aws_iot_set_status(self,
+	                              FST_AWS_IOT_OP_UPDATE_CA_CERTIFICATE,
+	                              ca_certificate_id,
+	                              new_status,
+	                              cancellable,
+	                              error);
 }
 
 /**
@@ -1560,31 +1703,23 @@ fst_aws_iot_describe_endpoint(FstAwsIot *self,
                               GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *t =
-	    fst_aws_iot_seg(endpoint_type != NULL ? endpoint_type : "iot:Data-ATS");
-	g_autofree gchar *query = g_strdup_printf("endpointType=%s", t);
+	g_autofree gchar *query = fst_aws_iot_query(
+	    "endpointType", endpoint_type != NULL ? endpoint_type : "iot:Data-ATS");
 	const gchar *addr;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(self,
-	                      "DescribeEndpoint",
-	                      "GET",
-	                      "/endpoint",
-	                      query,
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_DESCRIBE_ENDPOINT,
+	                    NULL,
+	                    query,
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
-	addr = fst_aws_iot_str(answer, "endpointAddress");
-	if (addr == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT DescribeEndpoint answered without endpointAddress");
-		return NULL;
-	}
+	addr = fst_aws_iot_need_str(
+	    answer, FST_AWS_IOT_OP_DESCRIBE_ENDPOINT, "endpointAddress", error);
 	return g_strdup(addr);
 }
 
@@ -1607,39 +1742,27 @@ fst_aws_iot_create_certificate_from_csr(FstAwsIot *self,
                                         GCancellable *cancellable,
                                         GError **error)
 {
-	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) body = NULL;
+	g_autoptr(JsonNode) body = fst_aws_iot_body_str("certificateSigningRequest", csr_pem);
 	g_autoptr(JsonObject) answer = NULL;
 	g_autoptr(FstAwsCertificate) cert = NULL;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "certificateSigningRequest");
-	json_builder_add_string_value(b, csr_pem);
-	json_builder_end_object(b);
-	body = fst_aws_iot_body(b);
-	if (!fst_aws_iot_call(self,
-	                      "CreateCertificateFromCsr",
-	                      "POST",
-	                      "/certificates",
-	                      active ? "setAsActive=true" : "setAsActive=false",
-	                      NULL,
-	                      body,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_CREATE_CERTIFICATE_FROM_CSR,
+	                    NULL,
+	                    active ? "setAsActive=true" : "setAsActive=false",
+	                    NULL,
+	                    body,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
-	cert = fst_aws_iot_cert_from(answer);
-	if (!fst_aws_iot_check_cert(cert, "CreateCertificateFromCsr", error))
+	cert = fst_aws_iot_cert_checked(answer, "CreateCertificateFromCsr", error);
+	if (cert == NULL || fst_aws_iot_need_str(answer,
+	                                         FST_AWS_IOT_OP_CREATE_CERTIFICATE_FROM_CSR,
+	                                         "certificatePem",
+	                                         error) == NULL)
 		return NULL;
-	if (cert->certificate_pem == NULL) {
-		g_set_error_literal(
-		    error,
-		    FST_ERROR,
-		    FST_ERROR_PROTOCOL,
-		    "AWS IoT CreateCertificateFromCsr answered without certificatePem");
-		return NULL;
-	}
 	return g_steal_pointer(&cert);
 }
 
@@ -1671,16 +1794,15 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
 	g_return_val_if_fail(private_key_pem != NULL, NULL);
-	if (!fst_aws_iot_call(self,
-	                      "CreateKeysAndCertificate",
-	                      "POST",
-	                      "/keys-and-certificate",
-	                      active ? "setAsActive=true" : "setAsActive=false",
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_CREATE_KEYS_AND_CERTIFICATE,
+	                    NULL,
+	                    active ? "setAsActive=true" : "setAsActive=false",
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
 	cert = fst_aws_iot_cert_from(answer);
 	pair = json_object_has_member(answer, "keyPair")
@@ -1907,25 +2029,18 @@ fst_aws_iot_start_thing_registration_task(FstAwsIot *self,
 	json_builder_add_string_value(b, role_arn);
 	json_builder_end_object(b);
 	body = fst_aws_iot_body(b);
-	if (!fst_aws_iot_call(self,
-	                      "StartThingRegistrationTask",
-	                      "POST",
-	                      "/thing-registration-tasks",
-	                      NULL,
-	                      NULL,
-	                      body,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_START_THING_REGISTRATION_TASK,
+	                    NULL,
+	                    NULL,
+	                    NULL,
+	                    body,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
-	id = fst_aws_iot_str(answer, "taskId");
-	if (id == NULL) {
-		g_set_error_literal(error,
-		                    FST_ERROR,
-		                    FST_ERROR_PROTOCOL,
-		                    "AWS IoT StartThingRegistrationTask answered without taskId");
-		return NULL;
-	}
+	id = fst_aws_iot_need_str(
+	    answer, FST_AWS_IOT_OP_START_THING_REGISTRATION_TASK, "taskId", error);
 	return g_strdup(id);
 }
 
@@ -1954,31 +2069,23 @@ fst_aws_iot_describe_thing_registration_task(FstAwsIot *self,
                                              GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *seg = fst_aws_iot_seg(task_id);
-	g_autofree gchar *path = g_strdup_printf("/thing-registration-tasks/%s", seg);
 	const gchar *status;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(self,
-	                      "DescribeThingRegistrationTask",
-	                      "GET",
-	                      path,
-	                      NULL,
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_DESCRIBE_THING_REGISTRATION_TASK,
+	                    task_id,
+	                    NULL,
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
-	status = fst_aws_iot_str(answer, "status");
-	if (status == NULL) {
-		g_set_error_literal(
-		    error,
-		    FST_ERROR,
-		    FST_ERROR_PROTOCOL,
-		    "AWS IoT DescribeThingRegistrationTask answered without status");
+	status = fst_aws_iot_need_str(
+	    answer, FST_AWS_IOT_OP_DESCRIBE_THING_REGISTRATION_TASK, "status", error);
+	if (status == NULL)
 		return NULL;
-	}
 	if (success_count != NULL)
 		*success_count = json_object_get_int_member_with_default(answer, "successCount", 0);
 	if (failure_count != NULL)
@@ -2009,8 +2116,7 @@ fst_aws_iot_list_thing_registration_task_reports(FstAwsIot *self,
                                                  GError **error)
 {
 	g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func(g_free);
-	g_autofree gchar *seg = fst_aws_iot_seg(task_id);
-	g_autofree gchar *path = g_strdup_printf("/thing-registration-tasks/%s/reports", seg);
+	g_autofree gchar *path = fst_aws_iot_path("/thing-registration-tasks/{}/reports", task_id);
 	g_autofree gchar *token = NULL;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
@@ -2071,23 +2177,19 @@ fst_aws_iot_transfer_certificate(FstAwsIot *self,
                                  GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
-	g_autofree gchar *path = g_strdup_printf("/transfer-certificate/%s", seg);
-	g_autofree gchar *acct = fst_aws_iot_seg(target_account);
-	g_autofree gchar *query = g_strdup_printf("targetAwsAccount=%s", acct);
+	g_autofree gchar *query = fst_aws_iot_query("targetAwsAccount", target_account);
 	const gchar *arn;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
-	if (!fst_aws_iot_call(self,
-	                      "TransferCertificate",
-	                      "PATCH",
-	                      path,
-	                      query,
-	                      NULL,
-	                      NULL,
-	                      &answer,
-	                      cancellable,
-	                      error))
+	if (!fst_aws_iot_op(self,
+	                    FST_AWS_IOT_OP_TRANSFER_CERTIFICATE,
+	                    certificate_id,
+	                    query,
+	                    NULL,
+	                    NULL,
+	                    &answer,
+	                    cancellable,
+	                    error))
 		return NULL;
 	arn = fst_aws_iot_str(answer, "transferredCertificateArn");
 	return g_strdup(arn != NULL ? arn : "");
@@ -2112,20 +2214,16 @@ fst_aws_iot_accept_certificate_transfer(FstAwsIot *self,
                                         GCancellable *cancellable,
                                         GError **error)
 {
-	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
-	g_autofree gchar *path = g_strdup_printf("/accept-certificate-transfer/%s", seg);
-
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
-	return fst_aws_iot_call(self,
-	                        "AcceptCertificateTransfer",
-	                        "PATCH",
-	                        path,
-	                        set_active ? "setAsActive=true" : "setAsActive=false",
-	                        NULL,
-	                        NULL,
-	                        NULL,
-	                        cancellable,
-	                        error);
+	return fst_aws_iot_op(self,
+	                      FST_AWS_IOT_OP_ACCEPT_CERTIFICATE_TRANSFER,
+	                      certificate_id,
+	                      set_active ? "setAsActive=true" : "setAsActive=false",
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      cancellable,
+	                      error);
 }
 
 /**
@@ -2145,18 +2243,14 @@ fst_aws_iot_cancel_certificate_transfer(FstAwsIot *self,
                                         GCancellable *cancellable,
                                         GError **error)
 {
-	g_autofree gchar *seg = fst_aws_iot_seg(certificate_id);
-	g_autofree gchar *path = g_strdup_printf("/cancel-certificate-transfer/%s", seg);
-
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
-	return fst_aws_iot_call(self,
-	                        "CancelCertificateTransfer",
-	                        "PATCH",
-	                        path,
-	                        NULL,
-	                        NULL,
-	                        NULL,
-	                        NULL,
-	                        cancellable,
-	                        error);
+	return fst_aws_iot_op(self,
+	                      FST_AWS_IOT_OP_CANCEL_CERTIFICATE_TRANSFER,
+	                      certificate_id,
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      cancellable,
+	                      error);
 }

@@ -43,6 +43,7 @@ guint fst_aws_iot_get_retry_count(FstAwsIot *self);
 const gchar *fst_aws_iot_get_last_error_type(FstAwsIot *self);
 
 gchar *fst_aws_certificate_id_from_pem(const gchar *pem, GError **error);
+gchar *fst_aws_iot_target(const gchar *region);
 
 FstAwsCertificate *fst_aws_iot_register_certificate(FstAwsIot *self,
                                                     const gchar *pem,

@@ -1045,6 +1045,10 @@ fst_batch_run(FstBatch *self,
 			/* once per profile, before any device: the CA end warning,
 			 * the key pool started */
 			fst_station_prepare_profile(station, profile);
+			if (!fst_station_connect_issuer(station, profile, error)) {
+				fst_profile_free(profile);
+				return FALSE;
+			}
 			g_hash_table_insert(profiles, g_strdup(row->profile), profile);
 		}
 		/* without a lot, a re-run could not tell a board reworked by this

@@ -1362,7 +1362,6 @@ fst_ca_issue_with_station_key(FstCa *self,
 	g_autoptr(FstSecret) secret = NULL;
 	g_autoptr(GBytes) spki = NULL;
 	g_autoptr(GBytes) envelope = NULL;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	guint8 *der = NULL;
 	int der_len;
 
@@ -1410,15 +1409,9 @@ fst_ca_issue_with_station_key(FstCa *self,
 		return NULL;
 
 	/* the private half, as PKCS#8 DER, only ever in wiped memory */
-	p8 = EVP_PKEY2PKCS8(key);
-	der_len = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : 0;
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (der_len <= 0) {
-		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode the device key");
+	secret = fst_crypto_private_key_secret(key, error);
+	if (secret == NULL)
 		return NULL;
-	}
-	secret = fst_secret_new(der, (gsize)der_len);
-	OPENSSL_clear_free(der, (gsize)der_len);
 
 	if (fst_profile_get_escrow_cert_der(profile, NULL) != NULL) {
 		envelope = fst_ca_escrow_envelope(fst_profile_get_name(profile),

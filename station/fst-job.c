@@ -225,7 +225,8 @@ fst_job_registration_start(FstJob *self, FstStation *station, const FstProfile *
 	    .inactive = aws->inactive,
 	};
 
-	if (!aws->register_certs)
+	/* a certificate AWS issued is revoked there through the queue as well */
+	if (!aws->register_certs && fst_profile_get_issuer(profile) != FST_PROFILE_ISSUER_AWS)
 		return NULL;
 	creds = fst_aws_credentials_load(NULL, aws->region, NULL, &error_local);
 	if (creds == NULL) {

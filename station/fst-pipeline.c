@@ -64,6 +64,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "fst-aws-issuer.h"
 #include "fst-central-station.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -91,6 +92,8 @@ typedef struct {
 	gboolean refused;           /* refused before anything was logged: one event, nothing
 	                             * else changes */
 	gboolean central_reserved;  /* the device id is reserved in the central registry */
+	gchar *aws_arn;             /* (owned) (nullable): the ARN of a certificate AWS
+	                             * IoT issued */
 	FstStep step;
 	gint64 step_started_us;
 } FstRun;
@@ -565,6 +568,43 @@ fst_run_plan_roots(FstRun *run, FstPlan *plan, GError **error)
 }
 
 static gboolean
+fst_run_aws_issued(FstRun *run)
+{
+	return fst_profile_get_issuer(run->profile) == FST_PROFILE_ISSUER_AWS;
+}
+
+/* AWS IoT issues the certificate: for the device's CSR, or with a key pair
+ * AWS makes (@device_key); the issue event names the certificate's ARN */
+static FstIssuedCert *
+fst_run_issue_aws(FstRun *run,
+                  FstAwsIot *aws,
+                  GBytes *csr,
+                  FstSecret **device_key,
+                  gchar **detail,
+                  GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	g_autofree gchar *arn = NULL;
+	FstIssuedCert *issued;
+
+	if (csr != NULL)
+		issued = fst_aws_issuer_issue_from_csr(
+		    aws, run->profile, info, csr, &arn, run->cancellable, error);
+	else
+		issued = fst_aws_issuer_issue_with_key(
+		    aws, run->profile, info, device_key, &arn, run->cancellable, error);
+	if (issued == NULL)
+		return NULL;
+	*detail =
+	    g_strdup_printf("issued by AWS IoT in %s (%s) as %s",
+	                    fst_aws_iot_get_region(aws),
+	                    csr != NULL ? "CreateCertificateFromCsr" : "CreateKeysAndCertificate",
+	                    arn);
+	run->aws_arn = g_steal_pointer(&arn);
+	return issued;
+}
+
+static gboolean
 fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
@@ -602,9 +642,14 @@ fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 	if (plan->key_type == FST_KEY_TYPE_NONE)
 		return FALSE;
 
-	/* the CA chain, unless the profile's [burn] objects leave it out */
-	plan->chain_ders = fst_ca_get_chain_der(ca);
-	if (cap_chain > 0 && fst_profile_get_burn_object(run->profile, FST_OBJECT_CA_CHAIN)) {
+	/* the CA chain, unless the profile's [burn] objects leave it out; a
+	 * certificate AWS IoT issues has Amazon's chain, which AWS IoT's
+	 * endpoint knows: nothing of the station's CA goes to the device */
+	plan->chain_ders = fst_run_aws_issued(run)
+	                       ? g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref)
+	                       : fst_ca_get_chain_der(ca);
+	if (cap_chain > 0 && plan->chain_ders->len > 0 &&
+	    fst_profile_get_burn_object(run->profile, FST_OBJECT_CA_CHAIN)) {
 		plan->chain = fst_x509_bundle_encode(plan->chain_ders, fst_run_format(run));
 		if (g_bytes_get_size(plan->chain) > cap_chain) {
 			g_set_error(error,
@@ -926,9 +971,18 @@ fst_run_all(FstRun *run, GError **error)
 	gboolean digest = FALSE;
 	gboolean by_csr = FALSE;
 	g_autofree gchar *verified = NULL;
+	g_autofree gchar *issue_detail = NULL;
+	g_autoptr(FstAwsIot) aws = NULL;
 
-	/* connect */
+	/* connect; a profile AWS IoT issues for gets this device's client
+	 * first, before the device is touched (the run checked that AWS
+	 * answers) */
 	fst_run_step(run, FST_STEP_CONNECT, 0.02, NULL);
+	if (fst_run_aws_issued(run) && !run->trust_only) {
+		aws = fst_station_new_aws_issuer(run->station, run->profile, error);
+		if (aws == NULL)
+			return FALSE;
+	}
 	if (!fst_transport_open(transport, error))
 		return FALSE;
 
@@ -987,7 +1041,12 @@ fst_run_all(FstRun *run, GError **error)
 	/* keygen: on the device (a CSR), or in the station (key injection),
 	 * where the key exists only in wiped memory until the device has it */
 	fst_run_step(run, FST_STEP_KEYGEN, 0.15, fst_key_type_to_string(plan.key_type));
-	if (station_key) {
+	if (station_key && aws != NULL) {
+		issued = fst_run_issue_aws(run, aws, NULL, &device_key, &issue_detail, error);
+		if (issued == NULL)
+			return FALSE;
+		fst_run_step_done(run, "key made by AWS IoT");
+	} else if (station_key) {
 		issued = fst_ca_issue_with_station_key(
 		    fst_station_get_ca(run->station),
 		    run->profile,
@@ -1035,6 +1094,10 @@ fst_run_all(FstRun *run, GError **error)
 		    fst_station_get_ca(run->station), run->profile, info, spki, error);
 		if (issued == NULL)
 			return FALSE;
+	} else if (!station_key && aws != NULL) {
+		issued = fst_run_issue_aws(run, aws, csr, NULL, &issue_detail, error);
+		if (issued == NULL)
+			return FALSE;
 	} else if (!station_key) {
 		issued = fst_ca_issue_from_csr(
 		    fst_station_get_ca(run->station), run->profile, info, csr, error);
@@ -1042,14 +1105,22 @@ fst_run_all(FstRun *run, GError **error)
 			return FALSE;
 	}
 	{
-		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(run->station));
-		g_autofree gchar *issuer_sha256 = fst_x509_sha256_hex(ca_der);
+		/* no issuer hash for AWS's CA: the station does not have it */
+		g_autoptr(GBytes) ca_der =
+		    aws == NULL ? fst_ca_get_cert_der(fst_station_get_ca(run->station)) : NULL;
+		g_autofree gchar *issuer_sha256 =
+		    ca_der != NULL ? fst_x509_sha256_hex(ca_der) : NULL;
 		g_autofree gchar *profile_name = g_strdup(fst_profile_get_name(run->profile));
 		g_autofree gchar *profile_sha256 =
 		    g_strdup(fst_profile_get_content_sha256(run->profile));
 		/* a certificate the profile registers enters the registration
-		 * queue in the transaction that records it */
-		g_autofree gchar *register_target = fst_profile_get_register_target(run->profile);
+		 * queue in the transaction that records it; one AWS issued is
+		 * registered there already: its row carries the ARN, `done`
+		 * unless the profile wants a thing and policy for it, and is
+		 * where a revocation goes */
+		g_autofree gchar *register_target =
+		    aws != NULL ? fst_aws_iot_target(fst_aws_iot_get_region(aws))
+		                : fst_profile_get_register_target(run->profile);
 		FstDbCert rec = {
 		    .serial_hex = issued->serial_hex,
 		    .der = issued->der,
@@ -1064,6 +1135,8 @@ fst_run_all(FstRun *run, GError **error)
 		    .state = FST_CERT_STATE_ISSUED,
 		    .slot = (gint)run->slot,
 		    .register_target = register_target,
+		    .register_remote_id = run->aws_arn,
+		    .register_done = !fst_profile_get_aws(run->profile)->register_certs,
 		};
 		fst_db_device_log_add_certificate(run->log, &rec);
 		/* the escrowed key is on disk with its certificate, in the commit
@@ -1073,9 +1146,10 @@ fst_run_all(FstRun *run, GError **error)
 			    run->log, issued->serial_hex, plan.escrow_sha256, escrow);
 		run->serial_hex = g_strdup(issued->serial_hex);
 	}
-	/* no detail: the certificate-issued event of the same commit names the
-	 * serial and the DER's hash, and the certificate row the subject */
-	fst_run_step_done(run, NULL);
+	/* no detail for the station's CA: the certificate-issued event of the
+	 * same commit names the serial and the DER's hash, and the certificate
+	 * row the subject; AWS's issue names the ARN AWS created */
+	fst_run_step_done(run, issue_detail);
 	fst_trust_warn_ending_before(plan.roots, issued->not_after, info->uid);
 
 	/* the certificate object, with the chain appended for JITP if asked */
@@ -1330,6 +1404,7 @@ fst_pipeline_run(FstStation *station,
 		fst_central_station_release(station, result->uid, result->error == NULL);
 	g_clear_pointer(&run.log, fst_db_device_log_free);
 	g_clear_pointer(&run.active, fst_db_cert_free);
+	g_clear_pointer(&run.aws_arn, g_free);
 	g_free(run.serial_hex);
 	fst_transport_close(transport);
 	result->elapsed_us = g_get_monotonic_time() - started;

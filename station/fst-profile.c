@@ -10,6 +10,7 @@
 
 #define G_LOG_DOMAIN "FstProfile"
 
+#include "fst-aws-iot.h"
 #include "fst-profile.h"
 
 #include <stdarg.h>
@@ -43,6 +44,7 @@ struct _FstProfile {
 	gchar **models;        /* (owned): glob patterns */
 	gchar *content_sha256; /* (owned) */
 	FstKeySource key_source;
+	FstProfileIssuer issuer;
 	FstKeyType key_types[FST_PROFILE_MAX_KEY_TYPES]; /* in order of preference */
 	guint n_key_types;
 	guint key_types_mask;
@@ -91,6 +93,7 @@ static const struct {
     {"profile", "description", FST_PROFILE_KEY_OPTIONAL},
     {"profile", "models", FST_PROFILE_KEY_REQUIRED},
     {"profile", "key-source", FST_PROFILE_KEY_CERT},
+    {"profile", "issuer", FST_PROFILE_KEY_CERT},
     {"profile", "key-types", FST_PROFILE_KEY_REQUIRED | FST_PROFILE_KEY_CERT},
     {"profile", "escrow-certificate", FST_PROFILE_KEY_CERT},
     {"profile", "job", FST_PROFILE_KEY_OPTIONAL},
@@ -1182,7 +1185,66 @@ fst_profile_parse_job(FstProfile *self, GKeyFile *kf, const gchar *contents, GPt
 	self->slots = value;
 }
 
-/* [profile] key-source, escrow-certificate and key-types */
+/* [profile] issuer: who signs the device certificates; AWS IoT signs a
+ * device's CSR (CreateCertificateFromCsr) or makes the key pair itself
+ * (CreateKeysAndCertificate, RSA 2048) */
+static void
+fst_profile_parse_issuer(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
+{
+	static const FstProfileName issuers[] = {
+	    {"station", FST_PROFILE_ISSUER_STATION},
+	    {"aws", FST_PROFILE_ISSUER_AWS},
+	};
+	g_autoptr(GError) error = NULL;
+	guint issuer = FST_PROFILE_ISSUER_STATION;
+
+	if (!fst_profile_parse_enum(kf,
+	                            self->path,
+	                            contents,
+	                            "profile",
+	                            "issuer",
+	                            issuers,
+	                            G_N_ELEMENTS(issuers),
+	                            &issuer,
+	                            &error)) {
+		fst_profile_keep(errors, &error);
+		return;
+	}
+	self->issuer = issuer;
+	if (self->issuer != FST_PROFILE_ISSUER_AWS)
+		return;
+	if (self->key_source == FST_KEY_SOURCE_DEVICE_PUBLIC_KEY) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "profile",
+		                 "issuer",
+		                 "AWS IoT issues certificates for a CSR (key-source=device-csr) "
+		                 "or with a key it makes (key-source=station-generated), not for "
+		                 "a bare public key");
+	}
+	if (self->key_source == FST_KEY_SOURCE_STATION_GENERATED &&
+	    self->key_types_mask != FST_KEY_TYPE_RSA_2048) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "profile",
+		                 "issuer",
+		                 "AWS IoT makes RSA 2048 keys (CreateKeysAndCertificate): set "
+		                 "key-types=rsa-2048, or key-source=device-csr");
+	}
+	if (self->escrow_cert != NULL) {
+		fst_profile_fail(errors,
+		                 self->path,
+		                 contents,
+		                 "profile",
+		                 "issuer",
+		                 "a key AWS IoT makes is not escrowed by the station: remove "
+		                 "escrow-certificate, or use the station's CA");
+	}
+}
+
+/* [profile] key-source, escrow-certificate, key-types and issuer */
 static void
 fst_profile_parse_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GPtrArray *errors)
 {
@@ -1251,6 +1313,8 @@ fst_profile_parse_keys(FstProfile *self, GKeyFile *kf, const gchar *contents, GP
 		                 "key-types",
 		                 "list at least one key type, e.g. ec-p256");
 	}
+	if (key_source_ok)
+		fst_profile_parse_issuer(self, kf, contents, errors);
 }
 
 /* [subject] */
@@ -1873,6 +1937,18 @@ fst_profile_get_key_source(const FstProfile *self)
 }
 
 /**
+ * fst_profile_get_issuer:
+ * @self: an #FstProfile
+ *
+ * Returns: who signs the device certificates (`[profile] issuer`)
+ */
+FstProfileIssuer
+fst_profile_get_issuer(const FstProfile *self)
+{
+	return self->issuer;
+}
+
+/**
  * fst_profile_choose_key_type:
  * @self: an #FstProfile
  * @info: what the device said about itself
@@ -2451,8 +2527,9 @@ fst_profile_get_aws(const FstProfile *self)
  * fst_profile_get_register_target:
  * @self: an #FstProfile
  *
- * Returns: (transfer full) (nullable): `aws-iot:<region>` when the profile
- *   registers its certificates with AWS IoT, else %NULL
+ * Returns: (transfer full) (nullable): `aws-iot:<region>`
+ *   (fst_aws_iot_target()) when the profile registers its certificates with
+ *   AWS IoT, else %NULL
  */
 gchar *
 fst_profile_get_register_target(const FstProfile *self)
@@ -2460,5 +2537,5 @@ fst_profile_get_register_target(const FstProfile *self)
 	g_return_val_if_fail(self != NULL, NULL);
 	if (!self->aws.register_certs || self->aws.region == NULL)
 		return NULL;
-	return g_strdup_printf("aws-iot:%s", self->aws.region);
+	return fst_aws_iot_target(self->aws.region);
 }

@@ -24,6 +24,20 @@ typedef enum {
 } FstKeySource;
 
 /**
+ * FstProfileIssuer:
+ * @FST_PROFILE_ISSUER_STATION: the station's issuing CA signs (default)
+ * @FST_PROFILE_ISSUER_AWS: AWS IoT issues the certificate: for the device's
+ *   CSR (CreateCertificateFromCsr), or with a key pair AWS makes and the
+ *   station injects (CreateKeysAndCertificate); the station must be online
+ *
+ * Who signs the device certificates (`[profile] issuer`).
+ */
+typedef enum {
+	FST_PROFILE_ISSUER_STATION,
+	FST_PROFILE_ISSUER_AWS,
+} FstProfileIssuer;
+
+/**
  * FstProfileDigest:
  * @FST_PROFILE_DIGEST_AUTO: the CA key decides: SHA-256, SHA-384 for P-384,
  *   SHA-512 for P-521
@@ -171,6 +185,7 @@ gboolean fst_profile_is_thing_name(const gchar *str);
 gboolean
 fst_profile_check_device(const FstProfile *self, const FstDeviceInfo *info, GError **error);
 FstKeySource fst_profile_get_key_source(const FstProfile *self);
+FstProfileIssuer fst_profile_get_issuer(const FstProfile *self);
 FstKeyType
 fst_profile_choose_key_type(const FstProfile *self, const FstDeviceInfo *info, GError **error);
 guint fst_profile_get_allowed_key_types(const FstProfile *self);

@@ -4,7 +4,8 @@
  * certificate: register it (with or without its CA), record the ARN, create
  * the thing the profile names, attach the certificate to it, attach the
  * profile's policy, then mark the row done. Superseded certificates are
- * deactivated (UpdateCertificate INACTIVE).
+ * deactivated (UpdateCertificate INACTIVE), revoked ones revoked
+ * (UpdateCertificate REVOKED); a revoked certificate is not registered.
  *
  * Exactly once: a row taken by a run that did not finish it (killed) comes
  * back `resumed`, and a row tried before has attempts > 1; for both the worker
@@ -15,7 +16,8 @@
  * Every AWS call that changes state is an audit event of the certificate's
  * device (`aws-register-certificate`, `aws-create-thing`,
  * `aws-attach-thing-principal`, `aws-attach-policy`,
- * `aws-deactivate-certificate`; `aws-create-policy` station-wide).
+ * `aws-deactivate-certificate`, `aws-revoke-certificate`; `aws-create-policy`
+ * station-wide).
  *
  * A worker runs on the caller's thread (fst_registration_push()) or on a
  * thread of its own (fst_registration_start() / fst_registration_stop()); it
@@ -45,6 +47,7 @@
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-ca-store.h"
+#include "fst-profile.h"
 #include "fst-station.h"
 
 struct _FstRegistration {
@@ -55,9 +58,11 @@ struct _FstRegistration {
 	FstCentral *central; /* (owned) (nullable): else the central registry's queue */
 	gchar *registrar;    /* (owned) (nullable): this worker's name in the central queue */
 	gchar *thing_template;
-	gchar *policy_name;     /* (nullable) */
-	gchar *policy_document; /* (nullable) */
-	gboolean policy_ready;
+	gchar *policy_name;         /* (nullable) */
+	gchar *policy_document;     /* (nullable) */
+	GHashTable *policies_ready; /* (owned) (element-type utf8): created or found */
+	GHashTable *profiles;       /* (owned) (nullable): name -> FstProfile */
+	guint overrides;            /* FstRegistrationOverride */
 	gboolean with_ca;
 	GHashTable *ca_pems; /* (owned) (nullable) */
 	gboolean inactive;
@@ -86,6 +91,9 @@ fst_registration_finalize(GObject *object)
 	g_free(self->thing_template);
 	g_free(self->policy_name);
 	g_free(self->policy_document);
+	g_hash_table_unref(self->policies_ready);
+	if (self->profiles != NULL)
+		g_hash_table_unref(self->profiles);
 	if (self->ca_pems != NULL)
 		g_hash_table_unref(self->ca_pems);
 	g_mutex_clear(&self->mutex);
@@ -104,6 +112,7 @@ fst_registration_init(FstRegistration *self)
 {
 	g_mutex_init(&self->mutex);
 	g_cond_init(&self->cond);
+	self->policies_ready = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* a worker with its audit database and its configuration; its source of
@@ -130,6 +139,9 @@ fst_registration_new_common(const gchar *db_path,
 	if (config->ca_pems != NULL)
 		self->ca_pems = g_hash_table_ref(config->ca_pems);
 	self->inactive = config->inactive;
+	if (config->profiles != NULL)
+		self->profiles = g_hash_table_ref(config->profiles);
+	self->overrides = config->overrides;
 	self->max_attempts = config->max_attempts > 0 ? config->max_attempts : 10;
 	self->lease_us = config->lease_us > 0 ? config->lease_us : 60 * G_USEC_PER_SEC;
 	self->poll_us = config->poll_us > 0 ? config->poll_us : G_USEC_PER_SEC;
@@ -163,6 +175,12 @@ fst_registration_new(const gchar *db_path,
 	self->queue = fst_db_queue_open(db_path, error);
 	if (self->queue == NULL)
 		return NULL;
+	/* the rows of the client's region (and `*`): another region's rows
+	 * wait for a worker of that region */
+	{
+		g_autofree gchar *target = fst_aws_iot_target(fst_aws_iot_get_region(iot));
+		fst_db_queue_set_target(self->queue, target);
+	}
 	return g_steal_pointer(&self);
 }
 
@@ -388,26 +406,74 @@ fst_registration_source_defer(FstRegistration *self,
 	       fst_registration_source_check(self, item, error);
 }
 
+/* what one certificate gets: the worker's settings, or those of the
+ * `[aws]` group of the certificate's profile where the worker has that
+ * profile and was not told otherwise (FstRegistrationConfig.overrides) */
+typedef struct {
+	const gchar *thing_template;
+	const gchar *policy_name;     /* (nullable) */
+	const gchar *policy_document; /* (nullable) */
+	gboolean with_ca;
+	gboolean inactive;
+} FstRegistrationSettings;
+
+static void
+fst_registration_settings(FstRegistration *self,
+                          const FstDbQueueItem *item,
+                          FstRegistrationSettings *settings)
+{
+	const FstProfile *profile = NULL;
+	const FstProfileAws *aws;
+
+	settings->thing_template = self->thing_template;
+	settings->policy_name = self->policy_name;
+	settings->policy_document = self->policy_document;
+	settings->with_ca = self->with_ca;
+	settings->inactive = self->inactive;
+	if (self->profiles != NULL && item->profile != NULL)
+		profile = g_hash_table_lookup(self->profiles, item->profile);
+	if (profile == NULL)
+		return;
+	aws = fst_profile_get_aws(profile);
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_THING_NAME) == 0)
+		settings->thing_template = aws->thing_name != NULL ? aws->thing_name : "{uid}";
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_POLICY) == 0) {
+		settings->policy_name = aws->policy;
+		settings->policy_document = aws->policy_document;
+	}
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_WITH_CA) == 0)
+		settings->with_ca = aws->with_ca;
+	if ((self->overrides & FST_REGISTRATION_OVERRIDE_STATUS) == 0)
+		settings->inactive = aws->inactive;
+}
+
+/* the policy, created once per worker if AWS does not have it */
 static gboolean
-fst_registration_ensure_policy(FstRegistration *self, GCancellable *cancellable, GError **error)
+fst_registration_ensure_policy(FstRegistration *self,
+                               const FstRegistrationSettings *settings,
+                               GCancellable *cancellable,
+                               GError **error)
 {
 	gboolean existed = FALSE;
 	gint64 started = g_get_real_time();
 	g_autofree gchar *detail = NULL;
 
-	if (self->policy_ready || self->policy_name == NULL || self->policy_document == NULL) {
-		self->policy_ready = TRUE;
+	if (settings->policy_document == NULL ||
+	    g_hash_table_contains(self->policies_ready, settings->policy_name))
 		return TRUE;
-	}
-	if (!fst_aws_iot_create_policy(
-	        self->iot, self->policy_name, self->policy_document, &existed, cancellable, error))
+	if (!fst_aws_iot_create_policy(self->iot,
+	                               settings->policy_name,
+	                               settings->policy_document,
+	                               &existed,
+	                               cancellable,
+	                               error))
 		return FALSE;
 	detail = g_strdup_printf(
-	    "policy %s in %s", self->policy_name, fst_aws_iot_get_region(self->iot));
+	    "policy %s in %s", settings->policy_name, fst_aws_iot_get_region(self->iot));
 	if (!existed &&
 	    !fst_registration_audit(self, 0, "aws-create-policy", started, "ok", detail, error))
 		return FALSE;
-	self->policy_ready = TRUE;
+	g_hash_table_add(self->policies_ready, g_strdup(settings->policy_name));
 	return TRUE;
 }
 
@@ -426,24 +492,26 @@ fst_registration_register(FstRegistration *self,
 	const gchar *ca_pem = NULL;
 	gboolean found = FALSE;
 	gint64 started;
+	FstRegistrationSettings settings;
 
-	/* revoked before its turn came (the device failed after the certificate
-	 * was issued): AWS never gets it; a revocation that comes while AWS has
-	 * it queues a deactivate row instead */
-	if (g_strcmp0(item->cert_state, "revoked") == 0 && !item->resumed &&
-	    item->remote_id == NULL) {
-		detail = g_strdup_printf("certificate %s was revoked before it was registered: "
-		                         "not registered",
-		                         item->serial_hex);
-		return fst_registration_audit(self,
-		                              item->device_id,
-		                              "aws-register-certificate",
-		                              g_get_real_time(),
-		                              "skipped-revoked",
-		                              detail,
-		                              error) &&
-		       fst_db_queue_finish(self->queue, item->id, NULL, error);
+	/* revoked before it was registered: nothing to register (a certificate
+	 * AWS has already is revoked there by its `revoke` row) */
+	if (g_strcmp0(item->cert_state, "revoked") == 0) {
+		gint64 now = g_get_real_time();
+		detail =
+		    g_strdup_printf("certificate %s is revoked: not registered, no thing or policy",
+		                    item->serial_hex);
+		if (!fst_registration_audit(self,
+		                            item->device_id,
+		                            "aws-register-certificate",
+		                            now,
+		                            "skipped-revoked",
+		                            detail,
+		                            error))
+			return FALSE;
+		return fst_registration_source_finish(self, item, item->remote_id, error);
 	}
+	fst_registration_settings(self, item, &settings);
 
 	/* a run may have done it already: ask AWS first */
 	if (item->resumed || item->attempts > 1 || item->remote_id != NULL) {
@@ -458,12 +526,13 @@ fst_registration_register(FstRegistration *self,
 		if (found) {
 			/* the run that registered it stopped before recording it */
 			gint64 now = g_get_real_time();
-			detail =
-			    g_strdup_printf("certificate %s found registered as %s (%s) by "
-			                    "DescribeCertificate: a stopped run registered it",
-			                    item->serial_hex,
-			                    cert->certificate_arn,
-			                    cert->status != NULL ? cert->status : "status unknown");
+			detail = g_strdup_printf(
+			    "certificate %s found registered as %s (%s) by DescribeCertificate: %s",
+			    item->serial_hex,
+			    cert->certificate_arn,
+			    cert->status != NULL ? cert->status : "status unknown",
+			    item->resumed || item->attempts > 1 ? "a stopped run registered it"
+			                                        : "AWS IoT issued it");
 			if (!fst_registration_audit(self,
 			                            item->device_id,
 			                            "aws-register-certificate",
@@ -478,7 +547,7 @@ fst_registration_register(FstRegistration *self,
 		pem = fst_registration_pem(item->der, error);
 		if (pem == NULL)
 			return FALSE;
-		if (self->with_ca) {
+		if (settings.with_ca) {
 			ca_pem = item->issuer_sha256 != NULL && self->ca_pems != NULL
 			             ? g_hash_table_lookup(self->ca_pems, item->issuer_sha256)
 			             : NULL;
@@ -496,7 +565,7 @@ fst_registration_register(FstRegistration *self,
 		}
 		started = g_get_real_time();
 		cert = fst_aws_iot_register_certificate(
-		    self->iot, pem, ca_pem, !self->inactive, cancellable, error);
+		    self->iot, pem, ca_pem, !settings.inactive, cancellable, error);
 		if (cert == NULL)
 			return FALSE;
 		found = cert->already_registered;
@@ -505,7 +574,7 @@ fst_registration_register(FstRegistration *self,
 		                         item->serial_hex,
 		                         ca_pem != NULL ? "with its CA" : "without CA",
 		                         cert->certificate_arn,
-		                         self->inactive ? "INACTIVE" : "ACTIVE",
+		                         settings.inactive ? "INACTIVE" : "ACTIVE",
 		                         found ? ", AWS had it already" : "");
 		if (!fst_registration_audit(self,
 		                            item->device_id,
@@ -531,8 +600,11 @@ fst_registration_register(FstRegistration *self,
 		return FALSE;
 
 	/* thing */
-	thing = fst_registration_thing_name(
-	    self->thing_template, item->device_uid, item->serial_hex, item->aws_cert_id, item->lot);
+	thing = fst_registration_thing_name(settings.thing_template,
+	                                    item->device_uid,
+	                                    item->serial_hex,
+	                                    item->aws_cert_id,
+	                                    item->lot);
 	started = g_get_real_time();
 	thing_arn = fst_aws_iot_create_thing(self->iot, thing, NULL, cancellable, error);
 	if (thing_arn == NULL)
@@ -553,16 +625,16 @@ fst_registration_register(FstRegistration *self,
 		return FALSE;
 
 	/* policy */
-	if (self->policy_name != NULL) {
-		if (!fst_registration_ensure_policy(self, cancellable, error))
+	if (settings.policy_name != NULL) {
+		if (!fst_registration_ensure_policy(self, &settings, cancellable, error))
 			return FALSE;
 		started = g_get_real_time();
 		if (!fst_aws_iot_attach_policy(
-		        self->iot, self->policy_name, cert->certificate_arn, cancellable, error))
+		        self->iot, settings.policy_name, cert->certificate_arn, cancellable, error))
 			return FALSE;
 		g_free(detail);
 		detail = g_strdup_printf(
-		    "policy %s attached to certificate %s", self->policy_name, item->serial_hex);
+		    "policy %s attached to certificate %s", settings.policy_name, item->serial_hex);
 		if (!fst_registration_audit(
 		        self, item->device_id, "aws-attach-policy", started, "ok", detail, error))
 			return FALSE;
@@ -577,19 +649,34 @@ fst_registration_register(FstRegistration *self,
 	return TRUE;
 }
 
+/* the audit step of a row's action */
+static const gchar *
+fst_registration_step(const FstDbQueueItem *item)
+{
+	if (g_strcmp0(item->action, "deactivate") == 0)
+		return "aws-deactivate-certificate";
+	if (g_strcmp0(item->action, "revoke") == 0)
+		return "aws-revoke-certificate";
+	return "aws-register-certificate";
+}
+
+/* a superseded certificate set INACTIVE, a revoked one REVOKED
+ * (UpdateCertificate); a certificate AWS does not have is done as well */
 static gboolean
-fst_registration_deactivate(FstRegistration *self,
-                            FstDbQueueItem *item,
-                            GCancellable *cancellable,
-                            GError **error)
+fst_registration_update_status(FstRegistration *self,
+                               FstDbQueueItem *item,
+                               GCancellable *cancellable,
+                               GError **error)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *detail = NULL;
+	gboolean revoke = g_strcmp0(item->action, "revoke") == 0;
+	const gchar *status = revoke ? "REVOKED" : "INACTIVE";
 	gint64 started = g_get_real_time();
 	const gchar *outcome = "ok";
 
 	if (!fst_aws_iot_update_certificate(
-	        self->iot, item->aws_cert_id, "INACTIVE", cancellable, &error_local)) {
+	        self->iot, item->aws_cert_id, status, cancellable, &error_local)) {
 		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return FALSE;
@@ -597,13 +684,14 @@ fst_registration_deactivate(FstRegistration *self,
 		/* never registered there (JITP that never ran, an offline export) */
 		outcome = "not-registered";
 	}
-	detail = g_strdup_printf("certificate %s (%s) set INACTIVE in %s",
+	detail = g_strdup_printf("certificate %s (%s) set %s in %s",
 	                         item->serial_hex,
 	                         item->aws_cert_id,
+	                         status,
 	                         fst_aws_iot_get_region(self->iot));
 	if (!fst_registration_audit(self,
 	                            item->device_id,
-	                            "aws-deactivate-certificate",
+	                            fst_registration_step(item),
 	                            started,
 	                            outcome,
 	                            detail,
@@ -611,8 +699,12 @@ fst_registration_deactivate(FstRegistration *self,
 		return FALSE;
 	if (!fst_registration_source_finish(self, item, NULL, error))
 		return FALSE;
+	/* counted where AWS had it: a certificate it never got is only done */
 	g_mutex_lock(&self->mutex);
-	self->stats.deactivated++;
+	if (g_strcmp0(outcome, "ok") == 0 && revoke)
+		self->stats.revoked++;
+	else if (g_strcmp0(outcome, "ok") == 0)
+		self->stats.deactivated++;
 	g_mutex_unlock(&self->mutex);
 	return TRUE;
 }
@@ -667,8 +759,8 @@ fst_registration_process_one(FstRegistration *self,
 		                    FST_ERROR_BUSY,
 		                    "the certificate is not in the central registry yet");
 		ok = FALSE;
-	} else if (g_strcmp0(item->action, "deactivate") == 0)
-		ok = fst_registration_deactivate(self, item, cancellable, &error_local);
+	} else if (g_strcmp0(item->action, "register") != 0)
+		ok = fst_registration_update_status(self, item, cancellable, &error_local);
 	else
 		ok = fst_registration_register(self, item, cancellable, &error_local);
 	if (ok)
@@ -705,9 +797,7 @@ fst_registration_process_one(FstRegistration *self,
 		g_autoptr(GError) error_audit = NULL;
 		if (!fst_db_add_event(self->db,
 		                      item->device_id,
-		                      g_strcmp0(item->action, "deactivate") == 0
-		                          ? "aws-deactivate-certificate"
-		                          : "aws-register-certificate",
+		                      fst_registration_step(item),
 		                      now,
 		                      now,
 		                      "failed",

@@ -14,6 +14,23 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(FstRegistration, fst_registration, FST, REGISTRATION, GObject)
 
 /**
+ * FstRegistrationOverride:
+ * @FST_REGISTRATION_OVERRIDE_THING_NAME: the thing-name template
+ * @FST_REGISTRATION_OVERRIDE_POLICY: the policy name and document
+ * @FST_REGISTRATION_OVERRIDE_WITH_CA: with or without the CA
+ * @FST_REGISTRATION_OVERRIDE_STATUS: ACTIVE or INACTIVE
+ *
+ * The settings of an #FstRegistrationConfig that win over the profile of a
+ * certificate.
+ */
+typedef enum {
+	FST_REGISTRATION_OVERRIDE_THING_NAME = 1 << 0,
+	FST_REGISTRATION_OVERRIDE_POLICY = 1 << 1,
+	FST_REGISTRATION_OVERRIDE_WITH_CA = 1 << 2,
+	FST_REGISTRATION_OVERRIDE_STATUS = 1 << 3,
+} FstRegistrationOverride;
+
+/**
  * FstRegistrationConfig:
  * @thing_name_template: the thing's name: `{uid}`, `{serial}`, `{aws_cert_id}`
  *   and `{lot}` are replaced (default `{uid}`)
@@ -28,8 +45,14 @@ G_DECLARE_FINAL_TYPE(FstRegistration, fst_registration, FST, REGISTRATION, GObje
  * @max_attempts: tries of a row before it is `failed` (default 10)
  * @lease_us: how long a taken row is this worker's (default 60 s)
  * @poll_us: how often a started worker looks at an empty queue (default 1 s)
+ * @profiles: (nullable) (element-type utf8 FstProfile): profile name ->
+ *   profile (kept alive by the caller): a certificate issued with one of
+ *   these gets the thing name, policy, with-ca and status of its profile's
+ *   `[aws]` group instead of the settings above, except those @overrides names
+ * @overrides: #FstRegistrationOverride flags: the settings above that win
+ *   over the certificate's profile (options given on the command line)
  *
- * What the registration worker does with each certificate, from the profile.
+ * What the registration worker does with each certificate.
  */
 typedef struct {
 	const gchar *thing_name_template;
@@ -41,6 +64,8 @@ typedef struct {
 	guint max_attempts;
 	gint64 lease_us;
 	gint64 poll_us;
+	GHashTable *profiles;
+	guint overrides;
 } FstRegistrationConfig;
 
 /**
@@ -48,6 +73,7 @@ typedef struct {
  * @registered: certificates registered (thing and policy attached)
  * @found: of those, certificates AWS had already (a run stopped in the middle)
  * @deactivated: superseded certificates deactivated
+ * @revoked: revoked certificates revoked at AWS
  * @deferred: tries put back for later (throttling, network)
  * @failed: rows marked failed
  *
@@ -57,6 +83,7 @@ typedef struct {
 	guint registered;
 	guint found;
 	guint deactivated;
+	guint revoked;
 	guint deferred;
 	guint failed;
 } FstRegistrationStats;

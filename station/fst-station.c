@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fst-aws-issuer.h"
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-config.h"
@@ -48,13 +49,15 @@ struct _FstStation {
 	gchar *lot;               /* (owned) (nullable): the lot of this run */
 	FstCa *ca;                /* (owned) */
 	FstTrustCatalogue *trust; /* (owned) */
-	GMutex pool_lock;
+	GMutex pool_lock;         /* guards the key pools and @aws_issuer */
 	FstKeyPool *key_pool; /* (owned) (nullable): made for the first station-generated profile */
 	guint pool_key_types;
 	GPtrArray
 	    *old_pools; /* (element-type FstKeyPool): superseded, kept for threads using them */
 	gint lock_fd;   /* station.lock, held shared while open; -1 when not held */
 	FstInteraction *interaction; /* (owned) (nullable): what it was opened with */
+	FstAwsCredentials *aws_issuer; /* (owned) (nullable): checked by
+	                                * fst_station_connect_issuer() */
 };
 
 /* station-made keys kept ready per key type: enough for a gang's next round */
@@ -821,6 +824,7 @@ fst_station_free(FstStation *self)
 		fst_trust_catalogue_free(self->trust);
 	if (self->key_pool != NULL)
 		fst_key_pool_free(self->key_pool);
+	g_clear_pointer(&self->aws_issuer, fst_aws_credentials_free);
 	g_ptr_array_unref(self->old_pools);
 	g_mutex_clear(&self->pool_lock);
 	/* closing the last descriptor releases the workspace lock */
@@ -982,6 +986,68 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
 }
 
 /**
+ * fst_station_connect_issuer:
+ * @self: an #FstStation
+ * @profile: the profile a run is about to provision with
+ * @error: (nullable): return location
+ *
+ * For a profile whose certificates AWS IoT issues (`issuer=aws`), checks
+ * once per run that the station has AWS credentials and that AWS IoT answers
+ * (fst_aws_issuer_connect()), and keeps the credentials for the run's devices
+ * (fst_station_new_aws_issuer()). Every provisioning run calls it before its
+ * first device: an offline station refuses the run then, with what to do.
+ * Other profiles need nothing.
+ *
+ * Returns: %TRUE when the run can issue its certificates
+ */
+gboolean
+fst_station_connect_issuer(FstStation *self, const FstProfile *profile, GError **error)
+{
+	FstAwsCredentials *creds;
+
+	if (fst_profile_get_issuer(profile) != FST_PROFILE_ISSUER_AWS)
+		return TRUE;
+	creds = fst_aws_issuer_connect(profile, error);
+	if (creds == NULL)
+		return FALSE;
+	g_mutex_lock(&self->pool_lock);
+	g_clear_pointer(&self->aws_issuer, fst_aws_credentials_free);
+	self->aws_issuer = creds;
+	g_mutex_unlock(&self->pool_lock);
+	return TRUE;
+}
+
+/**
+ * fst_station_new_aws_issuer:
+ * @self: an #FstStation
+ * @profile: a profile with `issuer=aws`
+ * @error: (nullable): return location
+ *
+ * An AWS IoT client for one device's run (each thread has its own), with
+ * the credentials fst_station_connect_issuer() checked.
+ *
+ * Returns: (transfer full): the client, or %NULL with %FST_ERROR_CONFIG when
+ *   the run was not connected to AWS
+ */
+FstAwsIot *
+fst_station_new_aws_issuer(FstStation *self, const FstProfile *profile, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->pool_lock);
+
+	if (self->aws_issuer == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "profile %s has AWS IoT issue its certificates (issuer=aws), and this "
+		            "run is not connected to AWS (fst_station_connect_issuer()): nothing "
+		            "was provisioned",
+		            fst_profile_get_name(profile));
+		return NULL;
+	}
+	return fst_aws_iot_new(self->aws_issuer, error);
+}
+
+/**
  * fst_station_start_run:
  * @self: an #FstStation
  * @profile_name: a profile name or file
@@ -990,7 +1056,8 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
  * @error: (nullable): return location
  *
  * The start of every provisioning run: loads the profile, prepares it
- * (fst_station_prepare_profile()) and sets the operator and lot.
+ * (fst_station_prepare_profile()), connects it to AWS when AWS issues its
+ * certificates (fst_station_connect_issuer()) and sets the operator and lot.
  *
  * Returns: (transfer full): the loaded profile, or %NULL
  */
@@ -1006,6 +1073,8 @@ fst_station_start_run(FstStation *self,
 	if (loaded == NULL)
 		return NULL;
 	fst_station_prepare_profile(self, loaded);
+	if (!fst_station_connect_issuer(self, loaded, error))
+		return NULL;
 	if (operator_name != NULL && !fst_station_set_operator(self, operator_name, error))
 		return NULL;
 	if (!fst_station_set_lot(self, lot, error))

@@ -8,7 +8,9 @@
  *
  * The AWS side (credentials, region, endpoint) is found as the AWS CLI finds
  * it (station/fst-aws-credentials.c); what each certificate gets (thing name,
- * policy) comes from the options.
+ * policy, with or without its CA, status) comes from the `[aws]` group of the
+ * profile it was issued with (a --profile file, else the templates' profile
+ * of that name), and an option given on the command line wins over it.
  */
 
 #define G_LOG_DOMAIN "FstCli"
@@ -23,6 +25,7 @@
 #include "fst-db-queue.h"
 #include "fst-error.h"
 #include "fst-registration.h"
+#include "fst-station.h"
 
 static const gchar *const fst_cli_register_states[] = {"pending", "in-progress", "done", "failed"};
 
@@ -114,6 +117,39 @@ fst_cli_register_worker(const gchar *workspace,
 	                                    error);
 }
 
+/* where the AWS calls go: the options every AWS subcommand takes */
+typedef struct {
+	gchar *aws_profile; /* (nullable) */
+	gchar *region;      /* (nullable) */
+	gchar *endpoint;    /* (nullable) */
+	gdouble rate;       /* requests a second, 0: no limit */
+} FstCliAws;
+
+static void
+fst_cli_aws_clear(FstCliAws *aws)
+{
+	g_clear_pointer(&aws->aws_profile, g_free);
+	g_clear_pointer(&aws->region, g_free);
+	g_clear_pointer(&aws->endpoint, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstCliAws, fst_cli_aws_clear)
+
+/* the AWS IoT client the options and the AWS CLI's settings make */
+static FstAwsIot *
+fst_cli_aws_iot(const FstCliAws *aws, GError **error)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_load(aws->aws_profile, aws->region, aws->endpoint, error);
+	FstAwsIot *iot;
+
+	if (creds == NULL)
+		return NULL;
+	iot = fst_aws_iot_new(creds, error);
+	if (iot != NULL)
+		fst_aws_iot_set_rate(iot, aws->rate);
+	return iot;
+}
+
 /* register export: the bulk-registration files of a lot, or with a bucket
  * the whole AWS bulk registration (upload, task, reports, reconciliation) */
 static FstExit
@@ -125,10 +161,7 @@ fst_cli_register_export(const gchar *db_path,
                         const gchar *policy,
                         const gchar *bucket,
                         const gchar *role_arn,
-                        const gchar *aws_profile,
-                        const gchar *region,
-                        const gchar *endpoint,
-                        gdouble rate,
+                        const FstCliAws *aws,
                         gboolean json)
 {
 	g_autoptr(GError) error = NULL;
@@ -142,20 +175,15 @@ fst_cli_register_export(const gchar *db_path,
 		return FST_EXIT_USAGE;
 	}
 	if (bucket != NULL) {
-		g_autoptr(FstAwsCredentials) creds = NULL;
 		g_autoptr(FstAwsIot) iot = NULL;
 		guint n_ok = 0, n_failed = 0;
 		if (role_arn == NULL) {
 			g_printerr("fleetstation register export: --bucket needs --role-arn\n");
 			return FST_EXIT_USAGE;
 		}
-		creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
-		if (creds == NULL)
-			return fst_cli_fail("register", json, error);
-		iot = fst_aws_iot_new(creds, &error);
+		iot = fst_cli_aws_iot(aws, &error);
 		if (iot == NULL)
 			return fst_cli_fail("register", json, error);
-		fst_aws_iot_set_rate(iot, rate);
 		if (!fst_registration_bulk_register(db_path,
 		                                    iot,
 		                                    lot,
@@ -267,6 +295,217 @@ fst_cli_register_import(const gchar *db_path,
 	return n_failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 }
 
+/* the profiles of the certificates in the queue, by name: from --profile
+ * files, else the templates' profiles of that name; a profile found nowhere
+ * leaves its certificates to the options */
+static GHashTable *
+fst_cli_register_profiles(FstDbQueue *queue, const gchar *const *files, GError **error)
+{
+	g_autoptr(GHashTable) profiles = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_profile_free);
+	g_autoptr(GPtrArray) names = NULL;
+
+	for (guint i = 0; files != NULL && files[i] != NULL; i++) {
+		FstProfile *profile = fst_profile_load(files[i], error);
+		if (profile == NULL)
+			return NULL;
+		g_hash_table_replace(profiles, g_strdup(fst_profile_get_name(profile)), profile);
+	}
+	names = fst_db_queue_list_profiles(queue, error);
+	if (names == NULL)
+		return NULL;
+	for (guint i = 0; i < names->len; i++) {
+		const gchar *name = g_ptr_array_index(names, i);
+		g_autoptr(GError) error_local = NULL;
+		FstProfile *profile;
+		if (g_hash_table_contains(profiles, name))
+			continue;
+		profile = fst_station_load_profile(NULL, name, &error_local);
+		if (profile == NULL) {
+			g_printerr("certificates of profile %s: the profile is not found (%s): the "
+			           "options decide what they get; give --profile FILE\n",
+			           name,
+			           error_local->message);
+			continue;
+		}
+		g_hash_table_replace(profiles, g_strdup(name), profile);
+	}
+	return g_steal_pointer(&profiles);
+}
+
+/* the workspace's issuing CA, by SHA-256, for RegisterCertificate with the CA */
+static GHashTable *
+fst_cli_register_ca_pems(const gchar *workspace)
+{
+	g_autoptr(GHashTable) pems = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autofree gchar *path = g_build_filename(workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *pem = NULL;
+	g_autoptr(GError) error = NULL;
+	gchar *id;
+
+	if (!g_file_get_contents(path, &pem, NULL, NULL))
+		return g_steal_pointer(&pems);
+	/* AWS's id of a certificate is the SHA-256 of its DER */
+	id = fst_aws_certificate_id_from_pem(pem, &error);
+	if (id == NULL) {
+		g_printerr("%s: %s\n", path, error->message);
+		return g_steal_pointer(&pems);
+	}
+	g_hash_table_insert(pems, id, g_steal_pointer(&pem));
+	return g_steal_pointer(&pems);
+}
+
+/* register push: every due row now, each certificate as its profile's
+ * [aws] group says, unless an option says otherwise */
+static FstExit
+fst_cli_register_push(const gchar *workspace,
+                      const gchar *db_path,
+                      gboolean central,
+                      const gchar *registrar,
+                      const FstCliAws *aws,
+                      const gchar *thing_name,
+                      const gchar *policy,
+                      const gchar *policy_file,
+                      const gchar *const *profile_files,
+                      gboolean inactive,
+                      gboolean with_ca,
+                      gboolean without_ca,
+                      gint max_attempts,
+                      gint lease,
+                      gboolean json)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDbQueue) queue = NULL;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	g_autoptr(JsonNode) node = NULL;
+	g_autoptr(GHashTable) profiles = NULL;
+	g_autoptr(GHashTable) ca_pems = NULL;
+	g_autofree gchar *policy_document = NULL;
+	gint64 counts[4] = {0};
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstRegistration) worker = NULL;
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	FstRegistrationConfig config = {0};
+	FstRegistrationStats stats = {0};
+	FstCliPush push = {0};
+	guint sigint_id, sigterm_id;
+
+	if (with_ca && without_ca) {
+		g_printerr(
+		    "fleetstation register push: give --with-ca or --without-ca, not both\n");
+		return FST_EXIT_USAGE;
+	}
+
+	if (policy_file != NULL &&
+	    !g_file_get_contents(policy_file, &policy_document, NULL, &error)) {
+		fst_error_convert_gio(&error);
+		return fst_cli_fail("register", json, error);
+	}
+	iot = fst_cli_aws_iot(aws, &error);
+	if (iot == NULL)
+		return fst_cli_fail("register", json, error);
+	/* migrated first, if it is older: the queue's connection does not */
+	db = fst_db_open(db_path, &error);
+	if (db == NULL)
+		return fst_cli_fail("register", json, error);
+	queue = fst_db_queue_open(db_path, &error);
+	if (queue == NULL)
+		return fst_cli_fail("register", json, error);
+	profiles = fst_cli_register_profiles(queue, profile_files, &error);
+	if (profiles == NULL)
+		return fst_cli_fail("register", json, error);
+	ca_pems = fst_cli_register_ca_pems(workspace);
+	config.thing_name_template = thing_name;
+	config.policy_name = policy;
+	config.policy_document = policy_document;
+	config.inactive = inactive;
+	config.with_ca = with_ca;
+	config.ca_pems = ca_pems;
+	config.profiles = profiles;
+	if (thing_name != NULL)
+		config.overrides |= FST_REGISTRATION_OVERRIDE_THING_NAME;
+	if (policy != NULL)
+		config.overrides |= FST_REGISTRATION_OVERRIDE_POLICY;
+	if (with_ca || without_ca)
+		config.overrides |= FST_REGISTRATION_OVERRIDE_WITH_CA;
+	if (inactive)
+		config.overrides |= FST_REGISTRATION_OVERRIDE_STATUS;
+	config.max_attempts = max_attempts > 0 ? (guint)max_attempts : 0;
+	config.lease_us = lease > 0 ? (gint64)lease * G_USEC_PER_SEC : 0;
+	/* the database is migrated by fst_db_open() in the worker */
+	worker =
+	    fst_cli_register_worker(workspace, db_path, central, registrar, iot, &config, &error);
+	if (worker == NULL)
+		return fst_cli_fail("register", json, error);
+	push.worker = worker;
+	push.cancellable = cancellable;
+	sigint_id = g_unix_signal_add(SIGINT, fst_cli_register_sigint_cb, cancellable);
+	sigterm_id = g_unix_signal_add(SIGTERM, fst_cli_register_sigint_cb, cancellable);
+	fst_cli_run(fst_cli_register_push_job, &push);
+	g_source_remove(sigint_id);
+	g_source_remove(sigterm_id);
+	fst_registration_get_stats(worker, &stats);
+	if (!push.ok) {
+		g_autoptr(GError) failure = push.error;
+		return fst_cli_fail("register", json, failure);
+	}
+	if (central) {
+		g_autoptr(FstCentral) conn = fst_central_station_connect(workspace, &error);
+		if (conn == NULL || !fst_central_count_registrations(conn, counts, &error))
+			return fst_cli_fail("register", json, error);
+	} else if (!fst_db_queue_count(queue, NULL, counts, &error)) {
+		return fst_cli_fail("register", json, error);
+	}
+	if (json) {
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "register-push");
+		json_builder_set_member_name(b, "central");
+		json_builder_add_boolean_value(b, central);
+		fst_cli_json_add_string(b, "endpoint", fst_aws_iot_get_endpoint(iot));
+		json_builder_set_member_name(b, "registered");
+		json_builder_add_int_value(b, stats.registered);
+		json_builder_set_member_name(b, "found_registered");
+		json_builder_add_int_value(b, stats.found);
+		json_builder_set_member_name(b, "deactivated");
+		json_builder_add_int_value(b, stats.deactivated);
+		json_builder_set_member_name(b, "revoked");
+		json_builder_add_int_value(b, stats.revoked);
+		json_builder_set_member_name(b, "deferred");
+		json_builder_add_int_value(b, stats.deferred);
+		json_builder_set_member_name(b, "failed");
+		json_builder_add_int_value(b, stats.failed);
+		json_builder_set_member_name(b, "requests");
+		json_builder_add_int_value(b, fst_aws_iot_get_request_count(iot));
+		json_builder_set_member_name(b, "retries");
+		json_builder_add_int_value(b, fst_aws_iot_get_retry_count(iot));
+		fst_cli_register_counts_json(b, counts);
+		json_builder_end_object(b);
+		node = json_builder_get_root(b);
+		fst_cli_print_json(node);
+	} else {
+		g_print("registered %u (%u found registered already), deactivated %u, revoked %u, "
+		        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
+		        "%s: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
+		        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT " failed\n",
+		        stats.registered,
+		        stats.found,
+		        stats.deactivated,
+		        stats.revoked,
+		        stats.deferred,
+		        stats.failed,
+		        fst_aws_iot_get_request_count(iot),
+		        fst_aws_iot_get_retry_count(iot),
+		        fst_aws_iot_get_endpoint(iot),
+		        central ? "central queue" : "queue",
+		        counts[0],
+		        counts[1],
+		        counts[2],
+		        counts[3]);
+	}
+	return stats.failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+}
+
 /**
  * fst_cli_register:
  * @argc: arguments, argv[0] = "register"
@@ -317,14 +556,11 @@ fst_cli_register(gint argc, gchar **argv)
 	g_autofree gchar *db_path = NULL;
 	g_autofree gchar *state = NULL;
 	g_autofree gchar *lot = NULL;
-	g_autofree gchar *aws_profile = NULL;
-	g_autofree gchar *region = NULL;
-	g_autofree gchar *endpoint = NULL;
+	g_auto(FstCliAws) aws = {0};
 	g_autofree gchar *thing_name = NULL;
 	g_autofree gchar *policy = NULL;
 	g_autofree gchar *policy_file = NULL;
 	g_autofree gchar *policy_document = NULL;
-	gdouble rate = 0;
 	gint max_attempts = 0;
 	gint lease = 0;
 	gint hold_hours = 0;
@@ -335,6 +571,9 @@ fst_cli_register(gint argc, gchar **argv)
 	gboolean inactive = FALSE;
 	gboolean central = FALSE;
 	g_autofree gchar *registrar = NULL;
+	gboolean with_ca = FALSE;
+	gboolean without_ca = FALSE;
+	g_auto(GStrv) profile_files = NULL;
 	gboolean json = FALSE;
 	g_autofree gchar *output = NULL;
 	FstCliOutput mode;
@@ -366,21 +605,21 @@ fst_cli_register(gint argc, gchar **argv)
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &aws_profile,
+	     &aws.aws_profile,
 	     "AWS profile (else $AWS_PROFILE)",
 	     "NAME"},
 	    {"region",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &region,
+	     &aws.region,
 	     "AWS region (else $AWS_REGION, the profile)",
 	     "REGION"},
 	    {"endpoint-url",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &endpoint,
+	     &aws.endpoint,
 	     "Another AWS IoT endpoint",
 	     "URL"},
 	    {"thing-name",
@@ -411,11 +650,33 @@ fst_cli_register(gint argc, gchar **argv)
 	     &inactive,
 	     "push: register certificates INACTIVE",
 	     NULL},
+	    {"with-ca",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &with_ca,
+	     "push: register with the issuing CA (RegisterCertificate), whatever the profile says",
+	     NULL},
+	    {"without-ca",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &without_ca,
+	     "push: register without CA (RegisterCertificateWithoutCA), whatever the profile says",
+	     NULL},
+	    {"profile",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME_ARRAY,
+	     &profile_files,
+	     "push: a profile file certificates were issued with, if it is not in the templates "
+	     "(repeatable)",
+	     "FILE"},
 	    {"rate",
 	     0,
 	     0,
 	     G_OPTION_ARG_DOUBLE,
-	     &rate,
+	     &aws.rate,
 	     "push: at most N AWS requests a second",
 	     "N"},
 	    {"max-attempts",
@@ -526,106 +787,22 @@ fst_cli_register(gint argc, gchar **argv)
 		return fst_cli_fail("register", json, error);
 	}
 
-	if (g_strcmp0(sub, "push") == 0) {
-		g_autoptr(FstAwsCredentials) creds = NULL;
-		g_autoptr(FstAwsIot) iot = NULL;
-		g_autoptr(FstRegistration) worker = NULL;
-		g_autoptr(GCancellable) cancellable = g_cancellable_new();
-		FstRegistrationConfig config = {0};
-		FstRegistrationStats stats = {0};
-		FstCliPush push = {0};
-		guint sigint_id, sigterm_id;
-
-		if (policy_file != NULL &&
-		    !g_file_get_contents(policy_file, &policy_document, NULL, &error)) {
-			fst_error_convert_gio(&error);
-			return fst_cli_fail("register", json, error);
-		}
-		creds = fst_aws_credentials_load(aws_profile, region, endpoint, &error);
-		if (creds == NULL)
-			return fst_cli_fail("register", json, error);
-		iot = fst_aws_iot_new(creds, &error);
-		if (iot == NULL)
-			return fst_cli_fail("register", json, error);
-		fst_aws_iot_set_rate(iot, rate);
-		config.thing_name_template = thing_name;
-		config.policy_name = policy;
-		config.policy_document = policy_document;
-		config.inactive = inactive;
-		config.max_attempts = max_attempts > 0 ? (guint)max_attempts : 0;
-		config.lease_us = lease > 0 ? (gint64)lease * G_USEC_PER_SEC : 0;
-		/* the database is migrated by fst_db_open() in the worker */
-		worker = fst_cli_register_worker(
-		    workspace, db_path, central, registrar, iot, &config, &error);
-		if (worker == NULL)
-			return fst_cli_fail("register", json, error);
-		push.worker = worker;
-		push.cancellable = cancellable;
-		sigint_id = g_unix_signal_add(SIGINT, fst_cli_register_sigint_cb, cancellable);
-		sigterm_id = g_unix_signal_add(SIGTERM, fst_cli_register_sigint_cb, cancellable);
-		fst_cli_run(fst_cli_register_push_job, &push);
-		g_source_remove(sigint_id);
-		g_source_remove(sigterm_id);
-		fst_registration_get_stats(worker, &stats);
-		if (!push.ok) {
-			g_autoptr(GError) failure = push.error;
-			return fst_cli_fail("register", json, failure);
-		}
-		if (central) {
-			g_autoptr(FstCentral) conn = fst_central_station_connect(workspace, &error);
-			if (conn == NULL || !fst_central_count_registrations(conn, counts, &error))
-				return fst_cli_fail("register", json, error);
-		} else {
-			queue = fst_db_queue_open(db_path, &error);
-			if (queue == NULL || !fst_db_queue_count(queue, NULL, counts, &error))
-				return fst_cli_fail("register", json, error);
-		}
-		if (json) {
-			json_builder_begin_object(b);
-			fst_cli_json_add_string(b, "event", "register-push");
-			json_builder_set_member_name(b, "central");
-			json_builder_add_boolean_value(b, central);
-			fst_cli_json_add_string(b, "endpoint", fst_aws_iot_get_endpoint(iot));
-			json_builder_set_member_name(b, "registered");
-			json_builder_add_int_value(b, stats.registered);
-			json_builder_set_member_name(b, "found_registered");
-			json_builder_add_int_value(b, stats.found);
-			json_builder_set_member_name(b, "deactivated");
-			json_builder_add_int_value(b, stats.deactivated);
-			json_builder_set_member_name(b, "deferred");
-			json_builder_add_int_value(b, stats.deferred);
-			json_builder_set_member_name(b, "failed");
-			json_builder_add_int_value(b, stats.failed);
-			json_builder_set_member_name(b, "requests");
-			json_builder_add_int_value(b, fst_aws_iot_get_request_count(iot));
-			json_builder_set_member_name(b, "retries");
-			json_builder_add_int_value(b, fst_aws_iot_get_retry_count(iot));
-			fst_cli_register_counts_json(b, counts);
-			json_builder_end_object(b);
-			node = json_builder_get_root(b);
-			fst_cli_print_json(node);
-		} else {
-			g_print("registered %u (%u found registered already), deactivated %u, "
-			        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
-			        "%s: %" G_GINT64_FORMAT " pending, %" G_GINT64_FORMAT
-			        " in progress, %" G_GINT64_FORMAT " done, %" G_GINT64_FORMAT
-			        " failed\n",
-			        stats.registered,
-			        stats.found,
-			        stats.deactivated,
-			        stats.deferred,
-			        stats.failed,
-			        fst_aws_iot_get_request_count(iot),
-			        fst_aws_iot_get_retry_count(iot),
-			        fst_aws_iot_get_endpoint(iot),
-			        central ? "central queue" : "queue",
-			        counts[0],
-			        counts[1],
-			        counts[2],
-			        counts[3]);
-		}
-		return stats.failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
-	}
+	if (g_strcmp0(sub, "push") == 0)
+		return fst_cli_register_push(workspace,
+		                             db_path,
+		                             central,
+		                             registrar,
+		                             &aws,
+		                             thing_name,
+		                             policy,
+		                             policy_file,
+		                             (const gchar *const *)profile_files,
+		                             inactive,
+		                             with_ca,
+		                             without_ca,
+		                             max_attempts,
+		                             lease,
+		                             json);
 
 	if (g_strcmp0(sub, "export") == 0)
 		return fst_cli_register_export(db_path,
@@ -636,10 +813,7 @@ fst_cli_register(gint argc, gchar **argv)
 		                               policy,
 		                               bucket,
 		                               role_arn,
-		                               aws_profile,
-		                               region,
-		                               endpoint,
-		                               rate,
+		                               &aws,
 		                               json);
 	if (g_strcmp0(sub, "import-results") == 0)
 		return fst_cli_register_import(

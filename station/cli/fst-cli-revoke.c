@@ -9,6 +9,31 @@
 #include "fst-cli.h"
 #include "fst-error.h"
 
+/* the revocations the queue now holds for @serial (where it is registered) */
+static guint
+fst_cli_revoke_queued(const gchar *workspace, const gchar *serial)
+{
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(db_path, &error);
+	g_autoptr(GPtrArray) rows = NULL;
+	guint n = 0;
+
+	if (db != NULL)
+		rows = fst_db_list_registrations(db, "revoke", "pending", &error);
+	if (rows == NULL) {
+		g_printerr("fleetstation revoke: cannot read the registration queue: %s\n",
+		           error->message);
+		return 0;
+	}
+	for (guint i = 0; i < rows->len; i++) {
+		FstDbRegistration *row = g_ptr_array_index(rows, i);
+		if (g_ascii_strcasecmp(row->serial_hex, serial) == 0)
+			n++;
+	}
+	return n;
+}
+
 /**
  * fst_cli_revoke:
  * @argc: arguments, argv[0] = "revoke"
@@ -16,7 +41,9 @@
  *
  * `fleetstation revoke SERIAL --reason REASON`: the certificate's state
  * becomes revoked in the database, with the time and the RFC 5280 reason;
- * `fleetstation ca crl` then lists it.
+ * `fleetstation ca crl` then lists it, and where it is registered (AWS IoT)
+ * it is queued to be revoked (UpdateCertificate REVOKED) by the
+ * registration worker.
  *
  * Returns: an exit code
  */
@@ -29,6 +56,7 @@ fst_cli_revoke(gint argc, gchar **argv)
 	g_autofree gchar *reasons = fst_ca_crl_reasons_list();
 	g_autofree gchar *description = NULL;
 	gboolean json = FALSE;
+	guint queued = 0;
 	const GOptionEntry entries[] = {
 	    {"workspace",
 	     'w',
@@ -86,12 +114,15 @@ fst_cli_revoke(gint argc, gchar **argv)
 	/* the revocation's event names the operator, as every record does */
 	if (!fst_ca_ops_revoke(workspace, serial, reason, NULL, &error))
 		return fst_cli_fail("revoke", json, error);
+	queued = fst_cli_revoke_queued(workspace, serial);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "serial", serial);
 		fst_cli_json_add_string(b, "reason", fst_ca_crl_reason_to_string(code));
+		json_builder_set_member_name(b, "queued_revocations");
+		json_builder_add_int_value(b, queued);
 		json_builder_end_object(b);
 		node = json_builder_get_root(b);
 		fst_cli_print_json(node);
@@ -100,5 +131,9 @@ fst_cli_revoke(gint argc, gchar **argv)
 	g_print("revoked %s (%s); run `fleetstation ca crl` to publish it\n",
 	        serial,
 	        fst_ca_crl_reason_to_string(code));
+	if (queued > 0)
+		g_print("queued to be revoked where it is registered (%u); `fleetstation register "
+		        "push` does it now\n",
+		        queued);
 	return FST_EXIT_OK;
 }

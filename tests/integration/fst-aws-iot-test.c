@@ -948,7 +948,7 @@ test_register_background(void)
 	fst_test_rmrf(dir);
 }
 
-/* a certificate revoked once AWS has it is set INACTIVE there; one revoked
+/* a certificate revoked once AWS has it is revoked there (a `revoke` row); one revoked
  * while its row still waits (the device failed after issue) never gets there */
 static void
 test_register_revoked(void)
@@ -990,21 +990,21 @@ test_register_revoked(void)
 	}
 	g_assert_cmpint(test_sql_int(db_path,
 	                             "SELECT count(*) FROM registrations WHERE action = "
-	                             "'deactivate' AND state = 'pending'"),
+	                             "'revoke' AND state = 'pending'"),
 	                ==,
-	                1);
+	                2);
 	register_ok = test_peer_stat("register_ok");
 	g_assert_true(fst_registration_push(worker, NULL, &error));
 	g_assert_no_error(error);
 	fst_registration_get_stats(worker, &stats);
 	g_assert_cmpuint(stats.registered, ==, 1);
-	g_assert_cmpuint(stats.deactivated, ==, 1);
+	g_assert_cmpuint(stats.revoked, ==, 1);
 	g_assert_cmpint(test_peer_stat("register_ok"), ==, register_ok);
 	{
 		g_autoptr(FstAwsCertificate) desc =
 		    fst_aws_iot_describe_certificate(iot, registered_id, NULL, &error);
 		g_assert_no_error(error);
-		g_assert_cmpstr(desc->status, ==, "INACTIVE");
+		g_assert_cmpstr(desc->status, ==, "REVOKED");
 	}
 	{
 		g_autoptr(FstAwsCertificate) desc =

@@ -20,6 +20,7 @@
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
 #include "fst-error.h"
+#include "fst-db.h"
 #include "fst-job.h"
 
 #define TEST_N_DEVICES 3
@@ -52,20 +53,27 @@ test_peer_stats(void)
 	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
 }
 
-static gint64
-test_sql_int(const gchar *path, const gchar *sql)
+static gchar *
+test_sql_text(const gchar *path, const gchar *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *stmt = NULL;
-	gint64 value;
+	gchar *value;
 	g_assert_cmpint(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
 	sqlite3_busy_timeout(db, 10000);
 	g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
-	value = sqlite3_column_int64(stmt, 0);
+	value = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	return value;
+}
+
+static gint64
+test_sql_int(const gchar *path, const gchar *sql)
+{
+	g_autofree gchar *text = test_sql_text(path, sql);
+	return g_ascii_strtoll(text, NULL, 10);
 }
 
 /* AWS credentials in the environment, as the AWS CLI reads them */
@@ -93,8 +101,29 @@ typedef struct {
 	GAsyncResult *done;
 } TestFixture;
 
+/* what a test's devices and profile are */
+typedef struct {
+	const gchar *tag;
+	const gchar *key_source; /* [profile] key-source */
+	const gchar *key_type;   /* the profile's and the devices' one key type */
+	const gchar *issuer;     /* [profile] issuer */
+	gboolean injection_only; /* the devices take a key, and make none */
+	const gchar *thing_name; /* (nullable): `register push --thing-name` */
+	gboolean no_register;    /* [aws] register=false */
+} TestCase;
+
+static const TestCase test_case_up = {"up", "device-csr", "ec-p256", "station", FALSE};
+static const TestCase test_case_down = {"down", "device-csr", "ec-p256", "station", FALSE};
+static const TestCase test_case_override = {
+    "ovr", "device-csr", "ec-p256", "station", FALSE, "ovr5-{uid}"};
+static const TestCase test_case_revoke = {"rev", "device-csr", "ec-p256", "station", FALSE};
+static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "aws", FALSE};
+static const TestCase test_case_aws_key = {
+    "awskey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
+static const TestCase test_case_aws_off = {"awsoff", "device-csr", "ec-p256", "aws", FALSE};
+
 static gchar *
-test_start_sim(TestFixture *fx, const gchar *uid)
+test_start_sim(TestFixture *fx, const TestCase *tc, const gchar *uid)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GDataInputStream) in = NULL;
@@ -108,9 +137,10 @@ test_start_sim(TestFixture *fx, const gchar *uid)
 	                                  "--storage",
 	                                  storage,
 	                                  "--key-types",
-	                                  "ec-p256",
+	                                  tc->key_type,
 	                                  "--validation",
 	                                  "ecdsa-p256",
+	                                  tc->injection_only ? "--key-injection-only" : NULL,
 	                                  NULL);
 	g_assert_no_error(error);
 	g_ptr_array_add(fx->sims, p);
@@ -124,7 +154,8 @@ test_start_sim(TestFixture *fx, const gchar *uid)
 static void
 test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 {
-	const gchar *tag = user_data;
+	const TestCase *tc = user_data;
+	const gchar *tag = tc->tag;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *contents = NULL;
 
@@ -144,8 +175,9 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	contents = g_strdup_printf("[profile]\n"
 	                           "name=aws-register\n"
 	                           "models=devsim-*\n"
-	                           "key-source=device-csr\n"
-	                           "key-types=ec-p256\n"
+	                           "key-source=%s\n"
+	                           "key-types=%s\n"
+	                           "issuer=%s\n"
 	                           "[subject]\n"
 	                           "cn={model}-{uid}\n"
 	                           "o=Fleetstation Test\n"
@@ -155,20 +187,24 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	                           "endpoint=ats\n"
 	                           "include-starfield=false\n"
 	                           "[aws]\n"
-	                           "register=true\n"
+	                           "register=%s\n"
 	                           "region=us-east-1\n"
 	                           "thing-name=line5-{device}\n"
 	                           "policy=fleet-line5-%s\n"
 	                           "policy-file=policy.json\n"
 	                           "with-ca=false\n"
 	                           "status=active\n",
+	                           tc->key_source,
+	                           tc->key_type,
+	                           tc->issuer,
+	                           tc->no_register ? "false" : "true",
 	                           tag);
 	g_assert_true(g_file_set_contents(fx->profile, contents, -1, &error));
 	g_assert_no_error(error);
 	fx->sims = g_ptr_array_new_with_free_func(g_object_unref);
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
 		fx->uids[i] = g_strdup_printf("AWSJOB-%s-%u", tag, i);
-		fx->ports[i] = test_start_sim(fx, fx->uids[i]);
+		fx->ports[i] = test_start_sim(fx, tc, fx->uids[i]);
 	}
 	fx->context = g_main_context_new();
 	g_main_context_push_thread_default(fx->context);
@@ -205,9 +241,10 @@ test_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	fx->done = g_object_ref(result);
 }
 
-/* provisions the fixture's devices with the registering profile */
-static FstJob *
-test_run_job(TestFixture *fx)
+/* runs a provisioning job on the fixture's devices; FALSE with @error when
+ * the run itself fails */
+static gboolean
+test_run_job_full(TestFixture *fx, FstJob **job_out, GError **error)
 {
 	FstJobOptions options = {
 	    .workspace = fx->workspace,
@@ -216,16 +253,30 @@ test_run_job(TestFixture *fx)
 	    .operator_name = "AWS Tester",
 	    .ports = (const gchar *const *)fx->ports,
 	};
-	FstJob *job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
-	g_autoptr(GError) error = NULL;
-	const FstJobSummary *summary;
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	gboolean ok;
 
+	g_clear_object(&fx->done);
 	fst_job_run_async(job, NULL, test_done_cb, fx);
 	while (fx->done == NULL)
 		g_main_context_iteration(fx->context, TRUE);
 	while (g_main_context_iteration(fx->context, FALSE))
 		;
-	g_assert_true(fst_job_run_finish(job, fx->done, &error));
+	ok = fst_job_run_finish(job, fx->done, error);
+	if (job_out != NULL)
+		*job_out = g_steal_pointer(&job);
+	return ok;
+}
+
+/* provisions the fixture's devices with the registering profile */
+static FstJob *
+test_run_job(TestFixture *fx)
+{
+	FstJob *job = NULL;
+	g_autoptr(GError) error = NULL;
+	const FstJobSummary *summary;
+
+	g_assert_true(test_run_job_full(fx, &job, &error));
 	g_assert_no_error(error);
 	summary = fst_job_get_summary(job);
 	g_assert_cmpuint(summary->provisioned, ==, TEST_N_DEVICES);
@@ -233,9 +284,15 @@ test_run_job(TestFixture *fx)
 	return job;
 }
 
-/* AWS has each device's certificate once, on its thing, with the policy */
+/* AWS has each device's certificate once, on its thing, with the policy:
+ * registered by the station (RegisterCertificate*), or @created by AWS
+ * (CreateCertificateFromCsr, CreateKeysAndCertificate) and never registered */
 static void
-test_check_registered(TestFixture *fx, const gchar *tag, gint64 registered_before)
+test_check_registered(TestFixture *fx,
+                      const gchar *tag,
+                      const gchar *thing_prefix,
+                      JsonObject *before,
+                      gboolean created)
 {
 	g_autoptr(FstAwsCredentials) creds =
 	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
@@ -246,9 +303,14 @@ test_check_registered(TestFixture *fx, const gchar *tag, gint64 registered_befor
 	JsonObject *registered_ids = json_object_get_object_member(stats, "registered_ids");
 
 	g_assert_no_error(error);
-	g_assert_cmpint(json_object_get_int_member(stats, "register_ok") - registered_before,
+	g_assert_cmpint(json_object_get_int_member(stats, "register_ok") -
+	                    json_object_get_int_member(before, "register_ok"),
 	                ==,
-	                TEST_N_DEVICES);
+	                created ? 0 : TEST_N_DEVICES);
+	g_assert_cmpint(json_object_get_int_member(stats, "created") -
+	                    json_object_get_int_member(before, "created"),
+	                ==,
+	                created ? TEST_N_DEVICES : 0);
 	g_assert_cmpint(test_sql_int(fx->db_path,
 	                             "SELECT count(*) FROM registrations WHERE action = 'register' "
 	                             "AND state = 'done' AND remote_id LIKE "
@@ -256,7 +318,7 @@ test_check_registered(TestFixture *fx, const gchar *tag, gint64 registered_befor
 	                ==,
 	                TEST_N_DEVICES);
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
-		g_autofree gchar *thing = g_strdup_printf("line5-%s", fx->uids[i]);
+		g_autofree gchar *thing = g_strdup_printf("%s%s", thing_prefix, fx->uids[i]);
 		g_autoptr(GPtrArray) principals = NULL;
 		g_autoptr(GPtrArray) policies = NULL;
 		FstAwsCertificate *cert;
@@ -268,8 +330,23 @@ test_check_registered(TestFixture *fx, const gchar *tag, gint64 registered_befor
 		cert = g_ptr_array_index(principals, 0);
 		cert_id = strstr(cert->certificate_arn, ":cert/");
 		g_assert_nonnull(cert_id);
-		g_assert_cmpint(
-		    json_object_get_int_member_with_default(registered_ids, cert_id + 6, 0), ==, 1);
+		if (!created) {
+			g_assert_cmpint(
+			    json_object_get_int_member_with_default(registered_ids, cert_id + 6, 0),
+			    ==,
+			    1);
+		}
+		/* the certificate on the thing is the one the station recorded for
+		 * the device, under the id AWS gives it */
+		{
+			g_autofree gchar *sql = g_strdup_printf(
+			    "SELECT count(*) FROM certificates c JOIN devices d ON d.id = "
+			    "c.device_id WHERE d.uid = '%s' AND c.aws_cert_id = '%s' AND c.state = "
+			    "'verified'",
+			    fx->uids[i],
+			    cert_id + 6);
+			g_assert_cmpint(test_sql_int(fx->db_path, sql), ==, 1);
+		}
 		policies =
 		    fst_aws_iot_list_attached_policies(iot, cert->certificate_arn, NULL, &error);
 		g_assert_no_error(error);
@@ -293,7 +370,37 @@ test_job_registers(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpint(pending, ==, 0);
 	g_assert_cmpint(failed, ==, 0);
-	test_check_registered(fx, user_data, json_object_get_int_member(before, "register_ok"));
+	test_check_registered(fx, ((const TestCase *)user_data)->tag, "line5-", before, FALSE);
+}
+
+/* runs the CLI, which must succeed; returns its output */
+static gchar *
+test_cli(const gchar *const *args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autoptr(GError) error = NULL;
+	gchar *out = NULL;
+	gint status = 0;
+
+	g_ptr_array_add(argv, (gpointer)(guintptr)g_getenv("FST_STATION"));
+	for (guint i = 0; args[i] != NULL; i++)
+		g_ptr_array_add(argv, (gpointer)(guintptr)args[i]);
+	g_ptr_array_add(argv, NULL);
+	g_assert_true(g_spawn_sync(NULL,
+	                           (gchar **)argv->pdata,
+	                           NULL,
+	                           G_SPAWN_DEFAULT,
+	                           NULL,
+	                           NULL,
+	                           &out,
+	                           NULL,
+	                           &status,
+	                           &error));
+	g_assert_no_error(error);
+	g_test_message("%s: %s", args[0], out);
+	g_assert_true(g_spawn_check_wait_status(status, &error));
+	g_assert_no_error(error);
+	return out;
 }
 
 static void
@@ -302,11 +409,10 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(JsonObject) before = test_peer_stats();
 	g_autoptr(FstJob) job = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *policy = g_strdup_printf("fleet-line5-%s", (const gchar *)user_data);
+	const TestCase *tc = user_data;
 	g_autofree gchar *out = NULL;
-	g_autofree gchar *thing_arg = g_strdup("line5-{uid}");
+	g_autoptr(GPtrArray) args = g_ptr_array_new();
 	gint64 pending = -1;
-	gint status = 0;
 
 	/* nothing listens there: every AWS call fails at once */
 	test_aws_env("http://127.0.0.1:9");
@@ -324,32 +430,230 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	                    "SELECT count(*) FROM registrations WHERE next_attempt_at > "
 	                    "CAST(strftime('%s', 'now') AS INTEGER) * 1000000") > 0)
 		g_usleep(100000);
+	/* what each certificate gets comes from its profile's [aws] group (the
+	 * file, which is not in the templates); an option wins over it */
 	{
-		const gchar *args[] = {g_getenv("FST_STATION"),
-		                       "register",
+		const gchar *base[] = {"register",
 		                       "push",
 		                       "--workspace",
 		                       fx->workspace,
-		                       "--thing-name",
-		                       thing_arg,
-		                       "--policy",
-		                       policy,
-		                       "--policy-file",
-		                       fx->policy_file,
+		                       "--profile",
+		                       fx->profile,
 		                       "--region",
-		                       "us-east-1",
-		                       NULL};
-		g_auto(GStrv) argv = g_strdupv((gchar **)(guintptr)args);
-		g_assert_true(g_spawn_sync(
-		    NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
-		g_assert_no_error(error);
-		g_test_message("push: %s", out);
-		g_assert_true(g_spawn_check_wait_status(status, &error));
-		g_assert_no_error(error);
+		                       "us-east-1"};
+		for (guint i = 0; i < G_N_ELEMENTS(base); i++)
+			g_ptr_array_add(args, (gpointer)(guintptr)base[i]);
+		if (tc->thing_name != NULL) {
+			g_ptr_array_add(args, (gpointer)(guintptr) "--thing-name");
+			g_ptr_array_add(args, (gpointer)(guintptr)tc->thing_name);
+		}
+		g_ptr_array_add(args, NULL);
+		out = test_cli((const gchar *const *)args->pdata);
 	}
 	g_assert_true(fst_job_get_registration_queue(job, &pending, NULL, &error));
 	g_assert_cmpint(pending, ==, 0);
-	test_check_registered(fx, user_data, json_object_get_int_member(before, "register_ok"));
+	test_check_registered(
+	    fx, tc->tag, tc->thing_name != NULL ? "ovr5-" : "line5-", before, FALSE);
+}
+
+/* `fleetstation revoke` of the first device's certificate, then `register
+ * push`: AWS has it REVOKED (UpdateCertificate), the others stay ACTIVE */
+static void
+test_revoke_first_at_aws(TestFixture *fx)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstJob) job = NULL;
+	g_autofree gchar *sql = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *out = NULL;
+
+	g_assert_no_error(error);
+	{
+		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+		g_autoptr(FstDbCert) cert = NULL;
+		g_assert_no_error(error);
+		cert = fst_db_get_active_certificate(db, fx->uids[0], &error);
+		g_assert_no_error(error);
+		serial = g_strdup(cert->serial_hex);
+	}
+	{
+		const gchar *args[] = {"revoke",
+		                       serial,
+		                       "--reason",
+		                       "keyCompromise",
+		                       "--workspace",
+		                       fx->workspace,
+		                       NULL};
+		out = test_cli(args);
+		g_assert_nonnull(strstr(out, "queued to be revoked where it is registered (1)"));
+	}
+	{
+		const gchar *args[] = {"register",
+		                       "push",
+		                       "--workspace",
+		                       fx->workspace,
+		                       "--region",
+		                       "us-east-1",
+		                       NULL};
+		g_free(out);
+		out = test_cli(args);
+		g_assert_nonnull(strstr(out, "revoked 1"));
+	}
+	for (guint i = 0; i < TEST_N_DEVICES; i++) {
+		g_autoptr(FstAwsCertificate) cert = NULL;
+		g_autofree gchar *id = NULL;
+		g_free(sql);
+		sql = g_strdup_printf("SELECT c.aws_cert_id FROM certificates c JOIN devices d ON "
+		                      "d.id = c.device_id WHERE d.uid = '%s'",
+		                      fx->uids[i]);
+		id = test_sql_text(fx->db_path, sql);
+		cert = fst_aws_iot_describe_certificate(iot, id, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(cert->status, ==, i == 0 ? "REVOKED" : "ACTIVE");
+	}
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = 'revoke' "
+	                             "AND state = 'done'"),
+	                ==,
+	                1);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM events WHERE step = "
+	                             "'aws-revoke-certificate' AND outcome = 'ok' AND detail LIKE "
+	                             "'% set REVOKED in us-east-1'"),
+	                ==,
+	                1);
+}
+
+/* a registered certificate revoked with `fleetstation revoke` is revoked at
+ * AWS through the queue */
+static void
+test_job_revoke(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(FstJob) job = NULL;
+
+	test_aws_env(peer_url);
+	job = test_run_job(fx);
+	g_clear_object(&job);
+	test_revoke_first_at_aws(fx);
+}
+
+/* true if @needle is anywhere in the file @path (a missing file has nothing) */
+static gboolean
+test_file_has(const gchar *path, const gchar *needle)
+{
+	g_autofree gchar *data = NULL;
+	gsize len = 0;
+	gsize n = strlen(needle);
+	if (!g_file_get_contents(path, &data, &len, NULL))
+		return FALSE;
+	for (gsize i = 0; i + n <= len; i++) {
+		if (memcmp(data + i, needle, n) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
+{
+	const TestCase *tc = user_data;
+	g_autoptr(JsonObject) before = test_peer_stats();
+	g_autoptr(FstJob) job = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *wal = g_strdup_printf("%s-wal", fx->db_path);
+	g_autofree gchar *issued = g_strdup_printf(
+	    "SELECT count(*) FROM event_steps WHERE step = 'issue' AND outcome = 'ok' AND detail "
+	    "LIKE "
+	    "'issued by AWS IoT in us-east-1 (%s) as arn:aws:iot:us-east-1:%%:cert/%%'",
+	    tc->injection_only ? "CreateKeysAndCertificate" : "CreateCertificateFromCsr");
+	gint64 pending = -1, failed = -1;
+
+	test_aws_env(peer_url);
+	job = test_run_job(fx);
+
+	/* recorded, burned, read back and proven like the station CA's; the
+	 * issue names the certificate AWS made, and no station CA issued it */
+	g_assert_cmpint(test_sql_int(fx->db_path, issued), ==, TEST_N_DEVICES);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM certificates WHERE ca_id IS NULL AND "
+	                             "state = 'verified' AND subject = 'CN=AWS IoT Certificate'"),
+	                ==,
+	                TEST_N_DEVICES);
+	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM cas"), ==, 0);
+	/* registered by AWS as it issued it: the rows carry the ARN from the
+	 * start; the worker attached thing and policy if the profile wants them,
+	 * else the rows are done at once */
+	g_assert_true(fst_job_get_registration_queue(job, &pending, &failed, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(pending, ==, 0);
+	g_assert_cmpint(failed, ==, 0);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = 'register' "
+	                             "AND state = 'done' AND target = 'aws-iot:us-east-1' AND "
+	                             "remote_id LIKE 'arn:aws:iot:us-east-1:%:cert/%'"),
+	                ==,
+	                TEST_N_DEVICES);
+	if (!tc->no_register) {
+		test_check_registered(fx, tc->tag, "line5-", before, TRUE);
+	} else {
+		g_autoptr(JsonObject) after = test_peer_stats();
+		g_assert_cmpint(json_object_get_int_member(after, "created") -
+		                    json_object_get_int_member(before, "created"),
+		                ==,
+		                TEST_N_DEVICES);
+		g_assert_cmpint(test_sql_int(fx->db_path,
+		                             "SELECT count(*) FROM events WHERE step LIKE 'aws-%'"),
+		                ==,
+		                0);
+	}
+	/* the key AWS made went to the device only */
+	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM key_escrows"), ==, 0);
+	g_assert_false(test_file_has(fx->db_path, "PRIVATE KEY"));
+	g_assert_false(test_file_has(wal, "PRIVATE KEY"));
+	/* revoked where AWS issued it */
+	g_clear_object(&job);
+	test_revoke_first_at_aws(fx);
+}
+
+static void
+test_job_aws_offline(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(JsonObject) before = test_peer_stats();
+	g_autoptr(JsonObject) after = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* AWS unreachable: refused before any device is touched */
+	test_aws_env("http://127.0.0.1:9");
+	g_assert_false(test_run_job_full(fx, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_DISCONNECTED);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "issuer=aws"));
+	g_assert_nonnull(strstr(error->message, "connect the station to AWS"));
+	g_clear_error(&error);
+
+	/* no credentials: the same, with what to set */
+	test_aws_env(peer_url);
+	g_unsetenv("AWS_ACCESS_KEY_ID");
+	g_unsetenv("AWS_SECRET_ACCESS_KEY");
+	g_assert_false(test_run_job_full(fx, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "AWS_ACCESS_KEY_ID"));
+
+	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM devices"), ==, 0);
+	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM certificates"), ==, 0);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM event_steps WHERE step IN "
+	                             "('connect', 'identify')"),
+	                ==,
+	                0);
+	after = test_peer_stats();
+	g_assert_cmpint(json_object_get_int_member(after, "created"),
+	                ==,
+	                json_object_get_int_member(before, "created"));
 }
 
 static gboolean
@@ -406,15 +710,45 @@ main(int argc, char **argv)
 		return 77;
 	g_test_add("/fst/aws/job/registers-in-background",
 	           TestFixture,
-	           "up",
+	           &test_case_up,
 	           test_fixture_setup,
 	           test_job_registers,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/offline-rows-wait-for-push",
 	           TestFixture,
-	           "down",
+	           &test_case_down,
 	           test_fixture_setup,
 	           test_job_offline,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/push-options-win-over-profile",
+	           TestFixture,
+	           &test_case_override,
+	           test_fixture_setup,
+	           test_job_offline,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/revoke-revokes-at-aws",
+	           TestFixture,
+	           &test_case_revoke,
+	           test_fixture_setup,
+	           test_job_revoke,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/device-csr",
+	           TestFixture,
+	           &test_case_aws_csr,
+	           test_fixture_setup,
+	           test_job_aws_issues,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/key-injected",
+	           TestFixture,
+	           &test_case_aws_key,
+	           test_fixture_setup,
+	           test_job_aws_issues,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/offline-refused-before-devices",
+	           TestFixture,
+	           &test_case_aws_off,
+	           test_fixture_setup,
+	           test_job_aws_offline,
 	           test_fixture_teardown);
 	rc = g_test_run();
 	kill(peer_pid, SIGTERM);

@@ -13,6 +13,10 @@ DER. The peer turns on moto's DER ids (iot.use_valid_cert) so that it
 behaves as AWS does, which the station relies on (DescribeCertificate by
 the SHA-256 of the DER after a restart).
 
+moto 5.2's CreateCertificateFromCsr signs a key of its own making, not the
+CSR's: the peer answers that operation itself, as AWS does (the CSR's key,
+signed by a peer CA named as Amazon's, registered in moto's backend).
+
 Control (not signed, on the front):
   POST /__peer/faults  {"throttle_rate": 0.1, "throttle_next": 2, "error_next": 1,
                         "drop_next": 1, "lost_next": 1, "seed": 1}
@@ -66,8 +70,9 @@ lock = threading.Lock()
 faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0)
 rng = random.Random(1)
 stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
-             register_conflict=0, describe=0, by_op={})
+             register_conflict=0, describe=0, created=0, by_op={})
 registered_ids = {}
+peer_ca_key = None
 tasks = {}
 
 
@@ -151,9 +156,14 @@ class Front(http.server.BaseHTTPRequestHandler):
             return self.drop()
         if self.command == "GET" and path == "/cacertificates":
             return self.list_ca_certificates()
+        if self.command == "POST" and path == "/certificates":
+            return self.create_certificate_from_csr(body)
         if path.startswith("/thing-registration-tasks") or path.startswith("/__peer/reports/"):
             return self.registration_task(path, body)
         status, headers, data = self.forward(body)
+        if self.command == "POST" and path == "/keys-and-certificate" and status == 200:
+            with lock:
+                stats["created"] += 1
         if path.startswith("/certificate/register"):
             with lock:
                 if status == 200:
@@ -196,6 +206,43 @@ class Front(http.server.BaseHTTPRequestHandler):
                     out.append({"certificateArn": ca.arn, "certificateId": ca.certificate_id,
                                 "status": ca.status})
         return self.reply(200, {"certificates": out})
+
+    def create_certificate_from_csr(self, body):
+        import datetime
+        from urllib.parse import parse_qs
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from moto.iot.models import iot_backends
+        global peer_ca_key
+        csr = x509.load_pem_x509_csr(json.loads(body)["certificateSigningRequest"].encode())
+        if not csr.is_signature_valid:
+            return self.reply(400, {"message": "the CSR signature does not verify"},
+                              {"x-amzn-ErrorType": "InvalidRequestException:"})
+        query = parse_qs(self.path.split("?", 1)[1]) if "?" in self.path else {}
+        active = query.get("setAsActive", ["false"])[0] == "true"
+        with lock:
+            if peer_ca_key is None:
+                peer_ca_key = ec.generate_private_key(ec.SECP256R1())
+        # the issuer name AWS IoT's certificates carry: one OU attribute
+        issuer = x509.Name([x509.NameAttribute(
+            x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
+            "Amazon Web Services O=Amazon.com Inc. L=Seattle ST=Washington C=US")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(x509.Name([
+                    x509.NameAttribute(x509.NameOID.COMMON_NAME, "AWS IoT Certificate")]))
+                .issuer_name(issuer).public_key(csr.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=1))
+                .not_valid_after(datetime.datetime(2049, 12, 31, 23, 59, 59))
+                .sign(peer_ca_key, hashes.SHA256()))
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        backend = iot_backends["123456789012"][self.region()]
+        made = backend.register_certificate_without_ca(pem, "ACTIVE" if active else "INACTIVE")
+        with lock:
+            stats["created"] += 1
+        return self.reply(200, {"certificateArn": made.arn, "certificateId": made.certificate_id,
+                                "certificatePem": pem})
 
     def region(self):
         auth = self.headers.get("Authorization", "")

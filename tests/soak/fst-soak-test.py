@@ -340,7 +340,7 @@ def check_registration_peer(db, rows, certs):
     provisioned device's certificate registered exactly once, with its AWS id
     (the SHA-256 of the DER), and active; a certificate of a failed device
     (revoked when its burn failed) never active there: skipped by the worker,
-    or, when the worker had already registered it, deactivated. What the job's
+    or, when the worker had already registered it, revoked there. What the job's
     worker left in the queue at the end of the run goes with `register push`,
     as an operator would send it. Returns the number registered, or None
     without the peer."""
@@ -373,36 +373,36 @@ def check_registration_peer(db, rows, certs):
         state, remote = queue.get(cid, {}).get("register", (None, None))
         if state != "done" or not remote or not remote.endswith(":cert/" + cid):
             fail("the registration row of %s is %s (%s), not done with its AWS id" % (uid, state, remote))
-        if "deactivate" in queue[cid]:
-            fail("the certificate of provisioned %s was deactivated" % uid)
-    skipped = deactivated = 0
-    inactive = []
+        if "deactivate" in queue[cid] or "revoke" in queue[cid]:
+            fail("the certificate of provisioned %s was deactivated or revoked" % uid)
+    skipped = revoked = 0
+    revoked_at_peer = []
     for cid, q in queue.items():
         if cid in want:
             continue
         if q["device"] != "failed":
             fail("%s (%s) has a registration row but is not the certificate of a provisioned device"
                  % (q["uid"], q["device"]))
-        if any(state != "done" for state, _ in (q.get("register"), q.get("deactivate", ("done", None)))):
+        if any(state != "done" for state, _ in (q.get("register"), q.get("revoke", ("done", None)))):
             fail("the registration rows of failed %s are not done: %s" % (q["uid"], q))
         if cid in got:
-            if "deactivate" not in q:
-                fail("failed %s's certificate is registered at the peer and was not deactivated" % q["uid"])
-            inactive.append(cid)
-            deactivated += 1
+            if "revoke" not in q:
+                fail("failed %s's certificate is registered at the peer and was not revoked" % q["uid"])
+            revoked_at_peer.append(cid)
+            revoked += 1
         else:
             if q["register"][1] is not None:
                 fail("failed %s's certificate has an AWS id but the peer does not have it" % q["uid"])
             skipped += 1
-    extra = set(got) - set(want) - set(inactive)
+    extra = set(got) - set(want) - set(revoked_at_peer)
     if extra:
         fail("the peer holds %d certificates of no device, e.g. %s" % (len(extra), sorted(extra)[0]))
-    for cid in inactive:
+    for cid in revoked_at_peer:
         status = peer_certificate_status(cid)
-        if status != "INACTIVE":
-            fail("failed %s's certificate is %s at the peer, not INACTIVE" % (queue[cid]["uid"], status))
-    print("soak: failed devices' certificates: %d never registered (revoked first), %d deactivated at the peer"
-          % (skipped, deactivated))
+        if status != "REVOKED":
+            fail("failed %s's certificate is %s at the peer, not REVOKED" % (queue[cid]["uid"], status))
+    print("soak: failed devices' certificates: %d never registered (revoked first), %d revoked at the peer"
+          % (skipped, revoked))
     return len(want)
 
 

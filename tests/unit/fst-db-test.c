@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "fst-audit.h"
+#include "fst-db-queue.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -3196,11 +3197,108 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
+/* a revoked certificate is queued for revocation (`revoke` rows) wherever it
+ * has a `register` row, in the revocation's transaction; a certificate never
+ * queued for registration gets none; a register row written for a
+ * certificate its target issued carries that target's id */
+static void
+test_revoke_queued_where_registered(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GPtrArray) regs = NULL;
+	g_autoptr(FstDbCert) issued = test_cert_new(0x7C03, "REV-3");
+	g_autoptr(FstDeviceInfo) info = test_info_new("REV-3", "1.0.0");
+	g_autofree gchar *text = NULL;
+	FstDbRegistration *reg;
+	gint64 device_id = 0;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REV-1", 0x7C01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "REV-2", 0x7C02, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	test_sql_register(fx->path, "7C01", "aws-iot:eu-west-1");
+	test_sql_register(fx->path, "7C01", "aws-iot:us-east-1");
+
+	g_assert_true(fst_db_revoke_certificate(db, "7C01", "keyCompromise", &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_db_revoke_certificate(db, "7C02", "keyCompromise", &error));
+	g_assert_no_error(error);
+	regs = fst_db_list_registrations(db, "revoke", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(regs->len, ==, 2);
+	reg = g_ptr_array_index(regs, 0);
+	g_assert_cmpstr(reg->serial_hex, ==, "7C01");
+	g_assert_cmpstr(reg->target, ==, "aws-iot:eu-west-1");
+	g_assert_cmpstr(reg->action, ==, "revoke");
+	g_assert_cmpstr(reg->state, ==, "pending");
+	reg = g_ptr_array_index(regs, 1);
+	g_assert_cmpstr(reg->serial_hex, ==, "7C01");
+	g_assert_cmpstr(reg->target, ==, "aws-iot:us-east-1");
+	g_clear_pointer(&regs, g_ptr_array_unref);
+
+	/* the register row of a certificate AWS issued holds its ARN */
+	device_id = fst_db_begin_device(db, 0, info, "/dev/ttyUSB7", &error);
+	g_assert_no_error(error);
+	issued->register_target = g_strdup("aws-iot:us-east-1");
+	issued->register_remote_id = g_strdup("arn:aws:iot:us-east-1:123456789012:cert/7c03");
+	g_assert_true(fst_db_add_certificate(db, device_id, issued, &error));
+	g_assert_no_error(error);
+	text = test_sql_text(fx->path,
+	                     "SELECT r.remote_id || ' ' || r.state FROM registrations r JOIN "
+	                     "certificates c ON c.id = r.certificate_id WHERE c.serial_hex = "
+	                     "'7C03' AND r.action = 'register'");
+	g_assert_cmpstr(text, ==, "arn:aws:iot:us-east-1:123456789012:cert/7c03 pending");
+}
+
+/* a queue set to a target claims only its rows and `*` rows: a worker of one
+ * region leaves another region's rows for a worker of that region */
+static void
+test_queue_claims_its_target(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDbQueue) queue = NULL;
+	g_autoptr(FstDbQueueItem) item = NULL;
+	gint64 now = g_get_real_time();
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "TGT-1", 0x7D01, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(test_log_provision(db, "TGT-2", 0x7D02, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	test_sql_exec(fx->path,
+	              "INSERT INTO registrations (certificate_id, target, state, created_at, "
+	              "updated_at) SELECT id, CASE serial_hex WHEN '7D01' THEN 'aws-iot:eu-west-1' "
+	              "ELSE 'aws-iot:us-east-1' END, 'pending', 1, 1 FROM certificates");
+	queue = fst_db_queue_open(fx->path, &error);
+	g_assert_no_error(error);
+	fst_db_queue_set_target(queue, "aws-iot:us-east-1");
+	item = fst_db_queue_claim(queue, now, G_USEC_PER_SEC, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(item);
+	g_assert_cmpstr(item->serial_hex, ==, "7D02");
+	g_assert_cmpstr(item->cert_state, ==, "verified");
+	g_clear_pointer(&item, fst_db_queue_item_free);
+	item = fst_db_queue_claim(queue, now, G_USEC_PER_SEC, &error);
+	g_assert_no_error(error);
+	g_assert_null(item);
+	/* every target */
+	fst_db_queue_set_target(queue, NULL);
+	item = fst_db_queue_claim(queue, now, G_USEC_PER_SEC, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(item);
+	g_assert_cmpstr(item->serial_hex, ==, "7D01");
+}
+
 /* the v5 fixture (tests/data/db/README.md): migrated after a backup, its
  * chain and every bound row intact and still verifying, the chain going on
  * from its old events with the steps of a device log in one event, the
- * states of interrupted attempts readable, and its schema that of a fresh
- * file */
+ * registration queue rebuilt for revoke rows (its row kept), the states of
+ * interrupted attempts readable, and its schema that of a fresh file */
 static void
 test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 {
@@ -3239,6 +3337,13 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&audit, fst_audit_result_free);
 	/* the view lists the old events' steps too */
 	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, head_id);
+	/* the registration queue kept its row, and takes revoke rows */
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM registrations WHERE id = 1 AND "
+	                             "certificate_id = 2 AND target = '*' AND action = "
+	                             "'deactivate' AND state = 'pending'"),
+	                ==,
+	                1);
 
 	/* left in rework, its certificate interrupted */
 	rework = fst_db_find_device(db, "FIXTURE-V5-0003", &error);
@@ -3798,6 +3903,9 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
 	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
 	test_add("/fst/db/migrate/v6-fixture-is-current", test_migrate_v6_fixture_current);
+	test_add("/fst/db/registrations/queue-claims-its-target", test_queue_claims_its_target);
+	test_add("/fst/db/registrations/revoke-queued-where-registered",
+	         test_revoke_queued_where_registered);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);

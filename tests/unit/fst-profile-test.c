@@ -299,6 +299,7 @@ fst_test_aws_keys(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_false(fst_profile_get_aws(plain)->register_certs);
 	g_assert_null(fst_profile_get_register_target(plain));
+	g_assert_cmpint(fst_profile_get_issuer(plain), ==, FST_PROFILE_ISSUER_STATION);
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *text = NULL;
@@ -352,6 +353,15 @@ fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
 	     "include-starfield=false\nroots=;",
 	     "[trust] roots (line 22): names no root"},
 	    {"key-source=device-csr", "key-source=station", "[profile] key-source (line 5)"},
+	    {"key-source=device-csr",
+	     "key-source=device-csr\nissuer=amazon",
+	     "[profile] issuer (line 6): 'amazon' is not one of"},
+	    {"key-source=device-csr",
+	     "key-source=device-public-key\nissuer=aws",
+	     "[profile] issuer (line 6): AWS IoT issues certificates for a CSR"},
+	    {"key-source=device-csr",
+	     "key-source=station-generated\nissuer=aws",
+	     "[profile] issuer (line 6): AWS IoT makes RSA 2048 keys"},
 	    {"name=test\n", "", "[profile] name is missing"},
 	    {"o=Test Org\n", "", "[subject] o is missing"},
 	    {"name=test", "name=../evil", "[profile] name (line 2)"},
@@ -377,6 +387,28 @@ fst_test_bad_values(FstTestFixture *fx, gconstpointer user_data)
 			g_test_message("case %u: expected '%s'", i, cases[i].expect);
 		g_assert_nonnull(strstr(error->message, cases[i].expect));
 	}
+}
+
+static void
+fst_test_issuer_aws(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstProfile) csr = fst_test_load_variant(
+	    fx, "key-source=device-csr", "key-source=device-csr\nissuer=aws", &error);
+	g_autoptr(FstProfile) injected = NULL;
+
+	(void)user_data;
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_issuer(csr), ==, FST_PROFILE_ISSUER_AWS);
+	injected =
+	    fst_test_load_variant(fx,
+	                          "key-source=device-csr\nkey-types=ec-p384;ec-p256;rsa-2048",
+	                          "key-source=station-generated\nissuer=aws\n"
+	                          "key-types=rsa-2048",
+	                          &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_profile_get_issuer(injected), ==, FST_PROFILE_ISSUER_AWS);
+	g_assert_cmpint(fst_profile_get_key_source(injected), ==, FST_KEY_SOURCE_STATION_GENERATED);
 }
 
 static void
@@ -1061,6 +1093,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_test_setup,
 	           fst_test_bad_values,
+	           fst_test_teardown);
+	g_test_add("/fst/profile/load/issuer-aws",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_issuer_aws,
 	           fst_test_teardown);
 	g_test_add("/fst/profile/render-cn/good",
 	           FstTestFixture,

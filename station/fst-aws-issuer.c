@@ -1,0 +1,364 @@
+/*
+ * Device certificates issued by AWS IoT (`[profile] issuer=aws`), for users
+ * without a CA of their own. With key-source=device-csr the device's CSR,
+ * checked here first, goes to CreateCertificateFromCsr; with
+ * key-source=station-generated AWS makes the key pair
+ * (CreateKeysAndCertificate), and the private key goes to the device as
+ * PKCS#8 DER in an FstSecret, like a key the station made.
+ *
+ * What AWS answers is checked before anything is recorded: the certificate
+ * is for the device's key (or the key AWS sent), and its AWS id is the
+ * SHA-256 of its DER, as the station records it. The certificate is then
+ * recorded, burned, read back and proven by the pipeline exactly as one the
+ * station's CA signed; it is registered at AWS from its first moment.
+ *
+ * Such a profile needs AWS at every device: fst_aws_issuer_connect() checks
+ * the credentials and that AWS IoT answers once per run, so an offline
+ * station refuses the run before any device is touched.
+ */
+
+#define G_LOG_DOMAIN "FstAwsIssuer"
+
+#include "fst-aws-issuer.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <string.h>
+
+#include "fst-crypto.h"
+#include "fst-csr.h"
+#include "fst-error.h"
+#include "fst-openssl-common.h"
+#include "fst-x509.h"
+
+/* what the operator can do about a station that cannot reach AWS */
+#define FST_AWS_ISSUER_ADVICE                                                                      \
+	"connect the station to AWS (credentials in AWS_ACCESS_KEY_ID and "                        \
+	"AWS_SECRET_ACCESS_KEY or ~/.aws/credentials, the network up), or provision with a "       \
+	"profile the station's CA issues"
+
+/**
+ * fst_aws_issuer_connect:
+ * @profile: a profile with `issuer=aws`
+ * @error: (nullable): return location for a #GError
+ *
+ * Finds the AWS credentials (as the AWS CLI does, with the region of the
+ * profile's `[aws]` group if it names one) and checks that AWS IoT answers
+ * (DescribeEndpoint, two tries), so that a run whose certificates AWS issues
+ * is refused before any device is touched when the station is offline.
+ *
+ * Returns: (transfer full): the credentials each run's client is made with,
+ *   or %NULL with %FST_ERROR_CONFIG (no credentials or region), or the
+ *   error of the call (%FST_ERROR_DISCONNECTED, %FST_ERROR_PERMISSION_DENIED...)
+ *   whose message says what to do
+ */
+FstAwsCredentials *
+fst_aws_issuer_connect(const FstProfile *profile, GError **error)
+{
+	const FstProfileAws *aws = fst_profile_get_aws(profile);
+	g_autoptr(FstAwsCredentials) creds = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *endpoint = NULL;
+
+	creds = fst_aws_credentials_load(NULL, aws->region, NULL, &error_local);
+	if (creds != NULL)
+		iot = fst_aws_iot_new(creds, &error_local);
+	if (iot != NULL) {
+		fst_aws_iot_set_retry(iot, 2, 100, 500);
+		endpoint = fst_aws_iot_describe_endpoint(iot, "iot:Data-ATS", NULL, &error_local);
+	}
+	if (endpoint == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            error_local->code,
+		            "profile %s has AWS IoT issue its certificates (issuer=aws), and AWS "
+		            "cannot be used: %s; nothing was provisioned: " FST_AWS_ISSUER_ADVICE,
+		            fst_profile_get_name(profile),
+		            error_local->message);
+		return NULL;
+	}
+	g_debug("certificates of profile %s issued by AWS IoT in %s (credentials from %s, "
+	        "devices connect to %s)",
+	        fst_profile_get_name(profile),
+	        creds->region,
+	        creds->source,
+	        endpoint);
+	return g_steal_pointer(&creds);
+}
+
+/* the certificate AWS answered, checked and described as the database
+ * records it; @spki: the public key it must be for */
+static FstIssuedCert *
+fst_aws_issuer_check(const FstAwsCertificate *cert,
+                     const FstProfile *profile,
+                     const gchar *uid,
+                     const GByteArray *spki,
+                     GError **error)
+{
+	g_autoptr(FstIssuedCert) issued = g_new0(FstIssuedCert, 1);
+	g_autoptr(BIO) in = BIO_new_mem_buf(cert->certificate_pem, -1);
+	g_autoptr(X509) x509 = NULL;
+	g_autoptr(BIO) out = NULL;
+	g_autoptr(BIGNUM) serial = NULL;
+	g_auto(FstCsrKey) key = {0};
+	g_autofree gchar *reason = NULL;
+	g_autofree guint8 *der = NULL;
+	guint8 *p;
+	guint8 *spki_der = NULL;
+	gint der_len;
+	gint spki_len;
+	gchar *hex;
+	BUF_MEM *mem = NULL;
+
+	x509 = in != NULL ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
+	der_len = x509 != NULL ? i2d_X509(x509, NULL) : -1;
+	if (der_len <= 0) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_PROTOCOL,
+		                      "AWS IoT answered a certificate for device %s that cannot be "
+		                      "read",
+		                      uid);
+		return NULL;
+	}
+	der = g_malloc(der_len);
+	p = der;
+	i2d_X509(x509, &p);
+	issued->der = g_bytes_new(der, der_len);
+	issued->aws_cert_id = fst_x509_sha256_hex(issued->der);
+	if (g_strcmp0(issued->aws_cert_id, cert->certificate_id) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "AWS IoT gave the certificate of device %s the id %s, and the SHA-256 "
+		            "of its DER is %s: refused, nothing was recorded",
+		            uid,
+		            cert->certificate_id,
+		            issued->aws_cert_id);
+		return NULL;
+	}
+
+	/* the key it is for */
+	spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki_der);
+	if (spki_len <= 0 || !fst_csr_decode_spki(spki_der, (gsize)spki_len, &key, &reason)) {
+		OPENSSL_free(spki_der);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "AWS IoT answered a certificate for device %s with a key the station "
+		            "cannot use: %s",
+		            uid,
+		            reason != NULL ? reason : "unreadable");
+		return NULL;
+	}
+	OPENSSL_free(spki_der);
+	if (key.spki->len != spki->len || memcmp(key.spki->data, spki->data, spki->len) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "AWS IoT answered certificate %s for device %s, and it is not for the "
+		            "device's key: refused, nothing was recorded; set it INACTIVE at AWS",
+		            cert->certificate_id,
+		            uid);
+		return NULL;
+	}
+	if ((fst_profile_get_allowed_key_types(profile) & key.key_type) == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "AWS IoT issued device %s a certificate for a %s key, which profile %s "
+		            "does not allow",
+		            uid,
+		            fst_key_type_to_string(key.key_type),
+		            fst_profile_get_name(profile));
+		return NULL;
+	}
+
+	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509), NULL);
+	hex = serial != NULL ? BN_bn2hex(serial) : NULL;
+	out = BIO_new(BIO_s_mem());
+	if (hex == NULL || out == NULL ||
+	    X509_NAME_print_ex(out, X509_get_subject_name(x509), 0, XN_FLAG_RFC2253) < 0) {
+		OPENSSL_free(hex);
+		fst_error_set_openssl(
+		    error, FST_ERROR_PROTOCOL, "reading the certificate AWS IoT issued");
+		return NULL;
+	}
+	issued->serial_hex = g_strdup(hex);
+	OPENSSL_free(hex);
+	BIO_get_mem_ptr(out, &mem);
+	issued->subject = g_strndup(mem->data, mem->length);
+	issued->key_type = g_strdup(fst_key_type_to_string(key.key_type));
+	issued->not_before = fst_crypto_asn1_time_to_unix(X509_get0_notBefore(x509));
+	issued->not_after = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(x509));
+	return g_steal_pointer(&issued);
+}
+
+/**
+ * fst_aws_issuer_issue_from_csr:
+ * @iot: the AWS IoT client of the run
+ * @profile: a profile with `issuer=aws` and `key-source=device-csr`
+ * @info: what the device said about itself
+ * @csr_der: the device's CSR, DER (untrusted)
+ * @certificate_arn: (out) (transfer full): the certificate's ARN
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Checks the CSR (size, form, a key the profile allows, its signature) and
+ * has AWS IoT sign it (CreateCertificateFromCsr, ACTIVE unless the profile's
+ * `[aws] status=inactive`). The certificate must be for the CSR's key and
+ * carry AWS's id.
+ *
+ * Returns: (transfer full): the certificate, or %NULL
+ */
+FstIssuedCert *
+fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
+                              const FstProfile *profile,
+                              const FstDeviceInfo *info,
+                              GBytes *csr_der,
+                              gchar **certificate_arn,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+	g_auto(FstCsrKey) key = {0};
+	g_autofree gchar *reason = NULL;
+	g_autofree gchar *pem = NULL;
+	g_autoptr(FstAwsCertificate) cert = NULL;
+	g_autoptr(FstIssuedCert) issued = NULL;
+	const gchar *uid = info->uid != NULL ? info->uid : "(no uid)";
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(csr_der, &len);
+	FstCsr csr;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
+	g_return_val_if_fail(certificate_arn != NULL, NULL);
+
+	if (len == 0 || len > FST_CSR_MAX_SIZE || !fst_csr_parse(data, len, &csr)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s sent a malformed CSR (%" G_GSIZE_FORMAT " bytes): retry, or "
+		            "check the device firmware",
+		            uid,
+		            len);
+		return NULL;
+	}
+	if (!fst_csr_decode_spki(csr.spki_whole.p, csr.spki_whole.len, &key, &reason) ||
+	    (fst_profile_get_allowed_key_types(profile) & key.key_type) == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_NOT_SUPPORTED,
+		            "device %s sent a CSR for a key profile %s does not allow%s%s",
+		            uid,
+		            fst_profile_get_name(profile),
+		            reason != NULL ? ": " : "",
+		            reason != NULL ? reason : "");
+		return NULL;
+	}
+	if (!fst_csr_verify_signature(data, len, &csr, key.pkey)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "the CSR signature of device %s does not verify: the device does not "
+		            "prove it holds the key; retry, or check the device",
+		            uid);
+		return NULL;
+	}
+
+	pem = fst_crypto_pem_encode("CERTIFICATE REQUEST", data, len, NULL);
+	cert = fst_aws_iot_create_certificate_from_csr(
+	    iot, pem, !fst_profile_get_aws(profile)->inactive, cancellable, error);
+	if (cert == NULL)
+		return NULL;
+	issued = fst_aws_issuer_check(cert, profile, uid, key.spki, error);
+	if (issued == NULL)
+		return NULL;
+	*certificate_arn = g_strdup(cert->certificate_arn);
+	return g_steal_pointer(&issued);
+}
+
+/**
+ * fst_aws_issuer_issue_with_key:
+ * @iot: the AWS IoT client of the run
+ * @profile: a profile with `issuer=aws` and `key-source=station-generated`
+ * @info: what the device said about itself
+ * @private_key: (out) (transfer full): the device's private key, PKCS#8 DER,
+ *   to hand to the device and then free (which wipes it); never stored
+ * @certificate_arn: (out) (transfer full): the certificate's ARN
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * CreateKeysAndCertificate: AWS IoT makes the key pair and the certificate.
+ * The key is checked to belong to the certificate; every copy of it the
+ * station held, but the returned one, is wiped.
+ *
+ * Returns: (transfer full): the certificate, or %NULL
+ */
+FstIssuedCert *
+fst_aws_issuer_issue_with_key(FstAwsIot *iot,
+                              const FstProfile *profile,
+                              const FstDeviceInfo *info,
+                              FstSecret **private_key,
+                              gchar **certificate_arn,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+	g_autoptr(FstSecret) pem = NULL;
+	g_autoptr(FstAwsCertificate) cert = NULL;
+	g_autoptr(FstIssuedCert) issued = NULL;
+	g_autoptr(BIO) in = NULL;
+	g_autoptr(EVP_PKEY) pkey = NULL;
+	g_autoptr(GByteArray) spki = NULL;
+	const gchar *uid = info->uid != NULL ? info->uid : "(no uid)";
+	const guint8 *data;
+	gsize len = 0;
+	guint8 *der = NULL;
+	gint der_len;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
+	g_return_val_if_fail(private_key != NULL, NULL);
+	g_return_val_if_fail(certificate_arn != NULL, NULL);
+
+	cert = fst_aws_iot_create_keys_and_certificate(
+	    iot, !fst_profile_get_aws(profile)->inactive, &pem, cancellable, error);
+	if (cert == NULL)
+		return NULL;
+	data = fst_secret_get_data(pem, &len);
+	in = BIO_new_mem_buf(data, (gint)len);
+	pkey = in != NULL ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+	der_len = pkey != NULL ? i2d_PUBKEY(pkey, &der) : -1;
+	if (der_len <= 0) {
+		fst_error_set_openssl(error,
+		                      FST_ERROR_PROTOCOL,
+		                      "AWS IoT CreateKeysAndCertificate answered a private key the "
+		                      "station cannot read");
+		return NULL;
+	}
+	spki = g_byte_array_new();
+	g_byte_array_append(spki, der, (guint)der_len);
+	OPENSSL_free(g_steal_pointer(&der));
+	{
+		g_auto(FstCsrKey) key = {0};
+		/* the same encoding fst_aws_issuer_check() compares with */
+		if (!fst_csr_decode_spki(spki->data, spki->len, &key, NULL)) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_NOT_SUPPORTED,
+			            "AWS IoT made device %s a key the station cannot use",
+			            uid);
+			return NULL;
+		}
+		g_byte_array_set_size(spki, 0);
+		g_byte_array_append(spki, key.spki->data, key.spki->len);
+	}
+	issued = fst_aws_issuer_check(cert, profile, uid, spki, error);
+	if (issued == NULL)
+		return NULL;
+
+	/* the private half, as PKCS#8 DER, only ever in wiped memory */
+	*private_key = fst_crypto_private_key_secret(pkey, error);
+	if (*private_key == NULL)
+		return NULL;
+	*certificate_arn = g_strdup(cert->certificate_arn);
+	return g_steal_pointer(&issued);
+}

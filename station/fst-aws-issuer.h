@@ -1,0 +1,27 @@
+#pragma once
+
+#include <glib.h>
+
+#include "fst-aws-iot.h"
+#include "fst-ca.h"
+#include "fst-profile.h"
+
+G_BEGIN_DECLS
+
+FstAwsCredentials *fst_aws_issuer_connect(const FstProfile *profile, GError **error);
+FstIssuedCert *fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
+                                             const FstProfile *profile,
+                                             const FstDeviceInfo *info,
+                                             GBytes *csr_der,
+                                             gchar **certificate_arn,
+                                             GCancellable *cancellable,
+                                             GError **error);
+FstIssuedCert *fst_aws_issuer_issue_with_key(FstAwsIot *iot,
+                                             const FstProfile *profile,
+                                             const FstDeviceInfo *info,
+                                             FstSecret **private_key,
+                                             gchar **certificate_arn,
+                                             GCancellable *cancellable,
+                                             GError **error);
+
+G_END_DECLS
