@@ -55,7 +55,7 @@ struct _FstStation {
 	GPtrArray
 	    *old_pools; /* (element-type FstKeyPool): superseded, kept for threads using them */
 	gint lock_fd;   /* station.lock, held shared while open; -1 when not held */
-	FstInteraction *interaction; /* (owned) (nullable): what it was opened with */
+	FstInteraction *interaction;   /* (owned) (nullable): what it was opened with */
 	FstAwsCredentials *aws_issuer; /* (owned) (nullable): checked by
 	                                * fst_station_connect_issuer() */
 };
