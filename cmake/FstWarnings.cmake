@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # One place for warning, hardening and sanitizer flags (curl's PickyWarnings.cmake model).
 set(FST_WARNING_FLAGS
 	-Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2

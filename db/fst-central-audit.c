@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The central audit (db/central.md, "Audit"): each station's copy of its
  * chain is walked again centrally (every hash recomputed from the central

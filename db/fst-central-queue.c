@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registration queue, worked centrally (db/central.md, "Registration
  * queue"): the stations ship their `registrations` rows with the sync; one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sync: a station's committed SQLite records shipped to the central
  * registry, in order, idempotently, in batches (db/central.md, "Sync").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The central registry (db/central.md): the libpq connection, the versioned
  * central schema and its migrations, reservations of device ids, and the

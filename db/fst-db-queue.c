@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registration queue (`registrations`, db/schema.md): certificates to
  * register with a cloud target and superseded ones to deactivate there.

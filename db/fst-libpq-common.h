@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* cleanup functions for the libpq types the central registry uses, in one place */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* cleanup functions for the SQLite types, in one place for db/ and its tests */

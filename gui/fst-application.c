@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstApplication: fleetstation-gui, the technician's station. One window per
  * workspace (--workspace, else the engine's default workspace).

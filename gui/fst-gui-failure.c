@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A device's failure in the technician's words: the engine's error code (and,
  * where one code covers several cases, its message) mapped to what went wrong

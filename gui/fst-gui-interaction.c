@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstGuiInteraction: the engine's FstInteraction shown as the FstUnlockDialog.
  * The engine asks for the CA passphrase or token PIN from whatever thread it

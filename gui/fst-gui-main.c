@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation-gui: the technician's station */
 
 #define G_LOG_DOMAIN "FstGui"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Multi-line results (a device's history, a report's totals) as one label
  * per line: each line is then its own accessible object that a screen reader

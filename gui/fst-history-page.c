@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstHistoryPage: a supervisor page that finds a device by its id, a
  * certificate serial or an AWS certificate id, and shows its full history:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstPortRow: one lane of the line view, one port of the station. It shows
  * what the engine reports for the port's device (its id, the step, progress

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstReportPage: the supervisor's reports. Exports a signed CSV, JSON or PDF
  * report of a lot and/or a time range (the engine's report writers, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstSetupPage: the supervisor's view of what the station issues with: the
  * workspace's CAs with their expiry, and every profile checked with each of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstUnlockDialog: asks the technician or the supervisor for a secret (the
  * issuing CA passphrase, a token PIN) and hands it over in an FstSecret, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstWindow: the technician's station window. The start-of-shift choices
  * (operator, lot, profile), the line view with one lane per port, the shift's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian package from a build tree, installs it with apt-get as a
 # station would, and runs the installed programs from their installed files:
 # `fleetstation --version`, the demo (templates found relative to /usr/bin),

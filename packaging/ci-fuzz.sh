@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer target of a -DFST_FUZZ=ON build (the ctest tests with
 # label fuzz) for FST_FUZZ_SECONDS (default 60) each, from its seed corpus,
 # JOBS targets at a time. New inputs go to BUILD_DIR/fuzz/NAME/corpus (the seed

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the unit and integration tests of an ASan+UBSan build
 # (-DFST_SANITIZE=ON): any sanitizer report fails its test, leaks included
 # (LeakSanitizer). A skipped test fails the stage, as in `setup.sh test`.

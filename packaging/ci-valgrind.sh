@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs two programs of a plain build under valgrind; each must show no memory
 # error and no definitely lost block ("definitely lost: 0"), or the stage fails:
 #   - `fleetstation demo` (its device simulators run outside valgrind);

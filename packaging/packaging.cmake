@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # What `cmake --install` and `cpack -G DEB` put on a station: the programs (their
 # own install rules), the templates, man pages, bash completion, the udev rules
 # made from the known-devices table, and the systemd unit of headless watch mode.

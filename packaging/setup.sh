@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fleetstation set-up on Debian 12, as root or through sudo. Idempotent.
 #
 #   packaging/setup.sh demo [DEMO OPTIONS]   install packages, build, run `fleetstation demo`

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The dialect registry: a dialect name ("fsp", "nrf91") maps to
  * the #FstDevice subclass that speaks it and the transport kinds it runs on;

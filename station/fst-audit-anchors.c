@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The audit chain's anchors as the engine reads them: the chain head kept
  * outside the database, in signed checkpoints (`fleetstation audit

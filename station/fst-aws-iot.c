@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The AWS IoT control plane (API 2015-05-28, rest-json), spoken with libcurl,
  * signed with SigV4 (fst-aws-sigv4.c), JSON through json-glib. Shapes, paths

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Device certificates issued by AWS IoT (`[profile] issuer=aws`), for users
  * without a CA of their own. With key-source=device-csr the device's CSR,

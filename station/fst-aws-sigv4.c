@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * AWS Signature Version 4 (the "AWS4-HMAC-SHA256" Authorization header),
  * written to the AWS General Reference "Signature Version 4 signing process":

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Batch manifests: a list of the devices a line must provision, run as gangs
  * and reported per row. Re-running a manifest skips the rows done before

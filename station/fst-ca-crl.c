@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Certificate revocation lists: the issuing CA signs a v2 CRL (RFC 5280
  * section 5) of the certificates the database marks revoked.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What an operator does with the workspace CA and its records, as engine
  * operations the CLI and the GUI both call: create or import the workspace

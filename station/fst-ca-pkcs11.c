@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CA keys in a PKCS#11 token (an HSM, a smart card, SoftHSM2), named by an
  * RFC 7512 `pkcs11:` URI. The key never leaves the token: OpenSSL gets a handle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CA management: makes, imports and installs the CAs of a workspace, and reads
  * what `ca list` shows. Issuing device certificates is fst-ca.c's job; this

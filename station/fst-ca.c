@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The issuing certificate authority: makes a demo PKI (through fst-ca-store.c), loads an
  * issuing CA and signs device certificates from device CSRs.

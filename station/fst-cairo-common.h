@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* cleanup functions for the cairo types the reports draw with, in one place */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The station's side of the central registry (db/central.md): the
  * `[central]` settings of station.conf, the reservation of a device id

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Device key intake: the untrusted DER a device sends, a PKCS#10 CSR or a
  * bare SubjectPublicKeyInfo, parsed with the bounds-checked cursor of

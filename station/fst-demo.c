@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `fleetstation demo`: a workspace with a demo PKI, N simulated devices (each a
  * fleetstation-devsim process on its own pseudo-terminal, speaking FSP), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * DER for the issuance path: a bounds-checked read cursor for untrusted
  * input (device CSRs and public keys), and the writer the certificate is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A gang: several ports provisioned at once, one worker thread per port. The
  * station (CA, trust catalogue, database) is shared; the CA and the database

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstInteraction: how the engine asks for a secret (the passphrase of CA key
  * files, the PIN of a PKCS#11 token, the password of the central registry's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstJob: one long piece of station work (a gang of ports, a manifest, a
  * watch, the demo) run in a thread of its own, for the CLI and the GUI alike.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The key pool of key-injection mode: RSA key generation takes from about
  * 0.2 s (2048) to 2 s (4096) here, so a background thread keeps a few keys of

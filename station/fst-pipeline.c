@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Provisioning one device: the order of the steps is the station's promise.
  *

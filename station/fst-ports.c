@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Ports: what is plugged into the station. Serial ports come from
  * libserialport (name, USB VID:PID, serial number, description); USB devices of

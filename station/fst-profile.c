@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Provisioning profiles: what certificate a device of a given model gets and
  * which trust roots go with it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registration worker: drains the registration queue (db/fst-db-
  * registrations.c) into AWS IoT, never in the way of the line. Per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Report exports beside the CSV of db/fst-report.c: JSON (json-glib), PDF
  * (cairo) and the detached CMS signature of any export with the station's

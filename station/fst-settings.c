@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Workspace defaults for the headless station. They live in the `[defaults]`
  * group of WORKSPACE/station.conf (a GKeyFile; fst-station.c owns the

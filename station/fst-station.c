@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The station workspace. Layout (created by fst_station_init_workspace()):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Root expiry planning: which provisioned devices hold root CAs that end
  * before their certificate, or within a horizon, grouped by lot and profile

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The trust catalogue: the root CAs a device may get so that it can validate
  * the servers it talks to, each pinned by the SHA-256 of its DER in a list

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Watch mode: provision each device as it is plugged in, until stopped.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define G_LOG_DOMAIN "FstX509"
 
 #include "fst-x509.h"

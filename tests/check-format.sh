@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fails when a C file of the tree differs from what clang-format makes of it with
 # the project's .clang-format (exit 77, a skip, where clang-format is missing).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Source rules that a compiler does not check (fwupd's check-source.py model).
 
 For every C file under station/, protocols/, db/ and gui/:
@@ -14,7 +15,8 @@ For every C file under station/, protocols/, db/ and gui/:
 - cleanup macros for types that are not the project's own
   (G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509, ...)) live only in the shared
   fst-*-common.h headers, so that one type has one cleanup
-For every C, CMake, Python and shell file, tests included:
+For every C, CMake, Python and shell file, tests included (not test data):
+- the licence is named in its first lines: SPDX-License-Identifier: Apache-2.0
 - no comment or test path narrates history (issue numbers, schema-version
   section headers, test paths named after a schema version): code says what
   it is; history lives in git and in the change logs of the documents
@@ -98,6 +100,15 @@ def check_history(path, problems):
                 problems.append(f"{rel}:{n}: '{line.strip()[:60]}' {what}: say what the code is")
 
 
+SPDX = "SPDX-License-Identifier: Apache-2.0"
+
+
+def check_licence(path, problems):
+    head = path.read_text(encoding="utf-8").splitlines()[:3]
+    if not any(SPDX in line for line in head):
+        problems.append(f"{path.relative_to(ROOT)}: the first lines must name the licence ({SPDX})")
+
+
 def check(path, problems):
     rel = path.relative_to(ROOT)
     if not re.fullmatch(r"fst-[a-z0-9-]+\.[ch]", path.name):
@@ -158,6 +169,8 @@ def main():
             rel = path.relative_to(ROOT)
             if rel.parts[0] in ("build", ".git") or rel.parts[0].startswith("build"):
                 continue
+            if rel.parts[:2] != ("tests", "data"):
+                check_licence(path, problems)
             if path.resolve() == pathlib.Path(__file__).resolve():
                 continue
             check_history(path, problems)

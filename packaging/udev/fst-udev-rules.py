@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the station's udev rules from templates/ports/known-devices.conf, so
 that the USB ids the station knows and the ids udev opens up are one list.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The station side of FSP v1 (protocols/fsp/README.md): requests, retries and
  * timeouts over an FstTransport, and the checks on everything the device says.

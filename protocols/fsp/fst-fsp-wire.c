@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FSP v1 wire codec; see fst-fsp-wire.h and protocols/fsp/README.md.
  *

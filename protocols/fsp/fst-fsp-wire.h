@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FSP v1 wire codec: the single frame-layout header shared by the station
  * driver (fst-fsp-device.c) and the device SDK (protocols/sdk/fst-dev.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The AT response parser of the nRF91 dialect: bytes from the modem, never
  * trusted. A response is information lines ended by CR LF and a final

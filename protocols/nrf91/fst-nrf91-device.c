@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The nRF91 dialect: Nordic nRF9160 / nRF91x1 cellular modems provisioned
  * with their own AT commands (protocols/nrf91/README.md). The modem keeps

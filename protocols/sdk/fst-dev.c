@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation device SDK: executes FSP v1 requests on the device.
  *

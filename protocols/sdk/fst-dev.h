@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation device SDK: the device side of FSP v1 (protocols/fsp/README.md).
  *

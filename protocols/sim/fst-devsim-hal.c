@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The simulator's device HAL: storage in memory and optionally in a file,
  * keys and CSRs from OpenSSL, the UART on a file descriptor.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation-devsim: a simulated FSP device on a pseudo-terminal.
  *

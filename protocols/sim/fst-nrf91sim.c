@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation-nrf91sim: a simulated Nordic nRF91 cellular modem on a
  * pseudo-terminal, speaking the AT commands the nrf91 dialect uses as

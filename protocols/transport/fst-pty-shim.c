@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Help for libserialport 0.1.1 on pseudo-terminals, and only there.
  *

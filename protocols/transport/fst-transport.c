@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define G_LOG_DOMAIN "FstTransport"
 
 #include "fst-transport.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A USB device's own vendor-specific interface as a byte stream: FSP frames
  * over its bulk OUT and bulk IN endpoints, through libusb-1.0. CDC-ACM and

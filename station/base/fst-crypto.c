@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OpenSSL helpers every part of the station shares, each in one place:
  * ASN.1 time to unix seconds, the digest a key signs with, key generation,

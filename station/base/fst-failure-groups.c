@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Failures grouped by their class: the error code and the step it happened
  * at. A message names the device, its serial or its port, so grouping by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reading the files a user hands the station (profiles, manifests,
  * known-devices.conf, station.conf): only regular files, and never more

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* g_autoptr() cleanup functions for every OpenSSL type the project uses; one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation audit: verifies the tamper-evident chain of the database, and
  * makes signed checkpoints of its head (anchors) to keep outside it */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation batch MANIFEST: a manifest run as gangs, reported per row
  * (fst-batch.c has the format) */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation ca: create, import, install and list CAs; AWS verification
  * certificates and CRLs. The work is in fst-ca-store.c and fst-ca-crl.c. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation central: the central registry (db/central.md): init, status,
  * sync, audit, report */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation certs: the certificates in the database, filtered; and
  * `certs export SERIAL`, one certificate (and its chain) out of it */
 

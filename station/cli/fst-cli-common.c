@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* the CLI's shared parts: error mapping and the progress display */
 
 #define G_LOG_DOMAIN "FstCli"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation db: backup, check and stats of the station database */
 
 #define G_LOG_DOMAIN "FstCli"

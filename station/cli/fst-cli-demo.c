@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation demo: the main job (see fst-demo.c) */
 
 #define G_LOG_DOMAIN "FstCli"

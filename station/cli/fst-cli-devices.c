@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation devices: what the database holds */
 
 #define G_LOG_DOMAIN "FstCli"

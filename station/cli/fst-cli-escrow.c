@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation escrow: hands out the escrowed private key of a device
  * certificate, as it is stored: CMS EnvelopedData encrypted to the profile's

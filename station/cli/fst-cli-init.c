@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation init: a workspace (database, station identity, a demo CA on
  * request) and its defaults (fst-settings.c) */
 

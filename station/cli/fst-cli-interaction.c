@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstCliInteraction: the CLI's answer to the engine's requests for a secret,
  * the same for every command: the option file (--passphrase-file, --pin-file),

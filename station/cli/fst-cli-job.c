@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* what the long commands (provision, batch, watch, demo) share: their common
  * options with the workspace defaults under them, and running an FstJob with
  * the progress display, the two-level Ctrl-C and the summary */

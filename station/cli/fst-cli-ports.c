@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation ports: serial ports and known USB devices (fst-ports.c) */
 
 #define G_LOG_DOMAIN "FstCli"

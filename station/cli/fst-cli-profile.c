@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation profile check FILE...: checks provisioning profiles before they reach a line */
 
 #define G_LOG_DOMAIN "FstCli"

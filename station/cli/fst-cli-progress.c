@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The live display of the long commands: one line per port, redrawn in place
  * on a terminal; plain `PORT DEVICE STEP DETAIL` lines when piped; one JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation provision: a provisioning job over a gang of ports, with the
  * workspace defaults (fst-settings.c) under the options */
 

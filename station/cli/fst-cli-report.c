@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation report: CSV, JSON and PDF exports, signed; and their verification */
 
 #define G_LOG_DOMAIN "FstCli"

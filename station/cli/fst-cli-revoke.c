@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation revoke: mark a device certificate revoked, with its reason */
 
 #define G_LOG_DOMAIN "FstCli"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation roots list|report: the trust catalogue and root expiry planning */
 
 #define G_LOG_DOMAIN "FstCli"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation show ID: one device's history, its certificates (with their
  * credential slot and, once superseded, their deactivation in the cloud) and
  * events */

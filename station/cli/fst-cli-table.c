@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The row output of the listing commands (ports, devices, certs, roots list,
  * register status), in the format `--output` chooses, in the spirit of the

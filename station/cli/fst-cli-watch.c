@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation watch: a watch job, provisioning each device as it is plugged
  * in (fst-watch.c) */
 

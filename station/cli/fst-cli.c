@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation: the headless station. Thin on purpose: every command is a call
  * into the engine (libfststation); this file parses options, shows progress and

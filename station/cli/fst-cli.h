@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
 /* the CLI's shared parts: exit codes, error mapping, progress display and the

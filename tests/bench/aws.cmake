@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # AWS IoT registration against the local peer (moto; skipped, 77, without it):
 # registrations a second, CPU per registration, the line's rate with the worker
 add_executable(fst-bench-aws ${CMAKE_CURRENT_LIST_DIR}/fst-bench-aws.c)

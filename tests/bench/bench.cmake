@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # issuance benchmark: figures printed in one run, label bench
 add_executable(fst-bench-issue ${CMAKE_CURRENT_LIST_DIR}/fst-bench-issue.c
 	${CMAKE_CURRENT_LIST_DIR}/../unit/fst-test-pki.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # central registry benchmarks against a PostgreSQL server started by the
 # benchmark: 8 stations x 10,000 devices synced at once (time, records/s,
 # bytes per device), the line's rate without and with a sync beside it;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # station database benchmarks: logging cost, size per device, CSV export;
 # FST_BENCH_FULL=1 for the 1,000,000-device sizes
 add_executable(fst-bench-db ${CMAKE_CURRENT_LIST_DIR}/fst-bench-db.c)

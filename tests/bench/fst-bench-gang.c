@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Gang benchmark: simulated devices on pseudo-terminals, each
  * throttled to 921600 baud by the simulator, provisioned by one station

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Issuance benchmark: certificates per second from a DER CSR and
  * from a device public key, with an ECDSA P-256 and an RSA-2048 issuing CA,

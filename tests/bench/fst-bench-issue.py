@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The same work as fst_ca_issue_from_csr() (or, in public-key mode, as
 fst_ca_verify_challenge() then fst_ca_issue_for_public_key()) in a Python
 `cryptography` loop, for the issuance benchmark: parse the DER CSR and check

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Key pool benchmark: how long a take from a ready pool waits, against
  * generating the key on the spot, for RSA-2048 (the slow key the pool is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Wire-efficiency benchmark: one simulated ECC device (CSR mode;
  * certificate, issuing CA and the 4 Amazon root CAs burned and verified, proof

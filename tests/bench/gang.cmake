@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # gang benchmark: 1 vs 16 devices at 921600 baud, 64 devices under 64 MB;
 # FST_BENCH_LONG=1 in the environment adds a 128-device run
 add_executable(fst-bench-gang ${CMAKE_CURRENT_LIST_DIR}/fst-bench-gang.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # FSP wire efficiency: one ECC device at 921600 and 115200 baud must
 # be provisioned in at most 1.15 x the wire time plus the device's compute
 # time; prints the three figures. FST_BENCH_RUNS=N repeats each rate.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: device key intake from a CSR (fst-csr.c), as
  * fst_ca_issue_from_csr() runs it on the bytes a device sends: parse, decode

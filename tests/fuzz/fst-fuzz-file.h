@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The readers of user files take a path: the fuzz targets for them write
  * each input to one private temporary file, so that the bounded reader

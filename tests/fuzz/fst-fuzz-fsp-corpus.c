@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writes the seed corpora of the FSP fuzzers from a real session: the device
  * SDK with the simulator's HAL answers real requests; requests go to the SDK

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzzes the whole station-side FSP driver (fst-fsp-device.c, through the
  * FstDevice API) against a hostile device: the input chooses the API calls

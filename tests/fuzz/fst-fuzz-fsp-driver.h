@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The input format of the FSP driver fuzzer (fst-fuzz-fsp-driver.c), shared
  * with the corpus generator (fst-fuzz-fsp-corpus.c) so that both run the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzzes the device SDK's request handling (fst_dev_rx) with an in-memory
  * HAL. Two input modes:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzzes what the station parses from a device: the incremental frame
  * decoder on an arbitrary byte stream, and the HELLO/LIST/READ response

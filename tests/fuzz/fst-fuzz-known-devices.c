@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the known-devices table (fst_known_devices_load()), through
  * the bounded reader and its USB id parsing; a table that loads is looked up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Plain-main driver for the libFuzzer targets, so that under gcc (no
  * libFuzzer) the seed corpus still runs as a ctest test (label fuzz), in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: batch manifests, CSV and JSON (fst_batch_parse()); the first
  * non-blank byte chooses the format, so one corpus holds both.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for the nrf91 dialect's parsers of modem output: the
  * response scanner, and on every line it finds the %KEYGEN and %CMNG

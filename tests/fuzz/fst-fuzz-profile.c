@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: profiles (fst_profile_check_file()), through the bounded
  * reader, the INI parser and every check of every group.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: device key intake from a bare SubjectPublicKeyInfo
  * (fst-csr.c), the key-source=device-public-key path; a key that decodes is

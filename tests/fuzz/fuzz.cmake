@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fuzz targets for every parser of untrusted or user input: the FSP frames
 # (device side, station side, the whole driver), device key intake (CSR,
 # SubjectPublicKeyInfo), profiles, batch manifests (CSV and JSON) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fuzz target for the nrf91 dialect's AT response parser (fst-nrf91-at.c):
 # libFuzzer with -DFST_FUZZ=ON (clang), else the plain main() runs the seed
 # corpus tests/data/nrf91/corpus-at as a ctest test (label fuzz).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* the technician's words for each way a device fails */
 
 #include <string.h>

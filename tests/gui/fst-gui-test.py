@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """fleetstation-gui from the outside: the real window under Xvfb, driven only
 through its accessibility tree (AT-SPI, no pixel coordinates), with simulated
 devices on ptys; results checked in the accessibility tree and the database.

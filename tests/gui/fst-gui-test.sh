@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs fst-gui-test.py MODE inside a private D-Bus session (for the AT-SPI
 # bus) and a private X server: the real fleetstation-gui window, driven
 # through its accessibility tree. Exit 77 (skip) when a tool is missing.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # fleetstation-gui: the real window under Xvfb driven through AT-SPI (label
 # gui), skipped (77) when Xvfb, D-Bus or pyatspi are missing; and the failure
 # wording as plain unit code. Screenshots go to tests/gui/screenshots/ of the

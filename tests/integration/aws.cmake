@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # AWS IoT: the client and the registration worker against a local peer (moto,
 # in the machine image's Python, not in Debian: skipped, 77, without it)
 add_executable(fst-aws-iot-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-iot-test.c)

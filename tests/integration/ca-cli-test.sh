@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `fleetstation ca ...` and `fleetstation revoke` end to end, every output checked
 # by OpenSSL and GnuTLS certtool (not by our own code): create, list, refusal to
 # overwrite, an issuing CA signed by an offline root made with openssl (CSR,

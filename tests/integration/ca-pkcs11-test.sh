@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # An issuing CA key in a PKCS#11 token (SoftHSM2 in a private token directory):
 # `ca create --key pkcs11:...` and `ca import --key pkcs11:...`, the station
 # provisioning devices with it (demo), the AWS verification certificate and a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # issued chains checked by others (openssl verify, GnuTLS certtool, mbedTLS) and
 # used for TLS 1.2 mutual authentication with a local mosquitto broker (mosquitto_pub and
 # an mbedTLS client); see tests/integration/fst-verify-test.c and fst-mqtt-test.c

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The workspace and its CA files from the outside: a pending CA is never
 # overwritten by a demo PKI, CA creation killed at any point leaves a whole CA
 # or none, simulated devices get no secret, a lost database is refused, a

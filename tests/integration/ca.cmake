@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CA management from the command line: `fleetstation ca ...` and
 # `revoke`, checked with openssl and certtool; a CA key in a SoftHSM2 token; and
 # the workspace around the CA (atomic creation, lost database, lock, modes)

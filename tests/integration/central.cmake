@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # the central registry (db/central.md) against a real PostgreSQL server that
 # each test starts on a free loopback port (fst-central-pg.sh); skipped (77)
 # without the server binaries

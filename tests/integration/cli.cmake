@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # the headless CLI: init, ports, provision, queries, batch and watch from the outside
 foreach(t fst-cli-ports-test fst-cli-provision-test fst-cli-batch-test fst-cli-watch-test
 	fst-cli-escrow-test fst-cli-audit-test fst-cli-safety-test)

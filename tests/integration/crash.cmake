@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # crash test of the station's records: SIGKILL at random points of demo runs
 # and of A/B rework runs
 find_package(Python3 COMPONENTS Interpreter)

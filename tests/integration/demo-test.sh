@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job, checked from the outside: `fleetstation demo --devices 4` in a
 # fresh workspace, then every certificate in the database is verified by
 # OpenSSL and GnuTLS against the demo chain, the bytes each simulated device

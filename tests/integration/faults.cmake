@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # the station against simulated devices that fail like hardware:
 # bit errors, lost bytes, unplug, stall, reboot mid-write, a lying device,
 # full storage, a device without its key; real ptys, real SQLite, real CA

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A local AWS IoT peer for the station's tests: moto (server mode) on 127.0.0.1
 behind a front that can throttle, answer 5xx, drop the connection, or lose an
 answer after the request took effect, and that adds routes moto lacks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The central registry's database side against a real PostgreSQL server
  * started by the test (fst-central-pg.sh): the connection setting, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A throw-away PostgreSQL server for the central registry tests, on a free
 # loopback port, as an unprivileged user (PostgreSQL refuses to run as root).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The central registration queue drained into AWS IoT by several registrars.
 
 A real PostgreSQL server (fst-central-pg.sh) and the local AWS IoT peer

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Four stations, one central registry, a real PostgreSQL server.
 
 Four workspaces provision simulated devices concurrently into one server

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The central registry from the outside, against a real PostgreSQL server
 # started here: `central init` (twice, and from two stations at once),
 # `central status`, a device provisioned at station A recognised at station B

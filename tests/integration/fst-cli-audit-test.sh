@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The audit from the outside: `audit checkpoint` anchors the chain head in a
 # signed file, `audit verify` checks the chain still extends every anchor
 # (checkpoints and signed JSON reports) and shows the last one's age; a

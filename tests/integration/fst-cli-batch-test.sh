@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fleetstation batch: a CSV manifest run once with troubles (a full device, the
 # wrong board on a fixture, a device nowhere), reported per row; then run again
 # after the fixes: the rows done are skipped (no second certificate), the others

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The CLI's contract, command by command: every command and subcommand prints
 its help with --help (exit 0), refuses an unknown option and an unknown value
 as a usage error (exit 2, and a JSON error object on stdout with --json), and

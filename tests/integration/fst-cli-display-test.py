@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The live display of `fleetstation provision` in a real pseudo-terminal of a
 set size (80x24 and 132x24), read back as a person would see it: the output is
 fed to a terminal emulator (pyte) of the same size, and the screen is checked.

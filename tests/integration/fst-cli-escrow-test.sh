@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Key escrow from the outside: a key-injection board provisioned with
 # a profile naming an escrow certificate; `fleetstation escrow` hands out the
 # CMS envelope (mode 0600, never over a file, the export an audit event), and

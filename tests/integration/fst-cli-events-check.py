@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Validates the --json lines of provision, batch, watch and demo against
 station/cli/fleetstation-events.schema.json.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fleetstation ports from the outside, on umockdev's emulated sysfs: a CP2102
 # adapter (known: dialect fsp), a Prolific one (unknown), and a pid.codes USB
 # board seen through libusb; --known keeps only the known serial port.

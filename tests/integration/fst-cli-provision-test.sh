@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The headless CLI from the outside: init and its defaults, provision on a gang
 # of simulated devices (plain lines, --json), the failures an operator must
 # understand (busy port, wrong model, full device, no answer), and Ctrl-C

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The PDF report read back as a person reads it, on A4 and on Letter: every
 40-digit serial appears whole (pdftotext finds it as one word) and inside its
 column (its box ends before the next column begins, within the page margin),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Devices that come back, from the outside: the shipped profile refuses a
 # provisioned device (exit 1, its history in the message, nothing issued), the
 # rework profile rotates it into its alternate slot, `show` gives each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Root CAs from the outside: `roots list` shows the catalogue with fingerprints
 # and expiry; each device's plan event says which roots were burned and why the
 # others were not; provisioning warns when a burned root ends before the device

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Commands that must not harm a production workspace: `demo` keeps to its own
 # workspace and refuses one whose CA it did not make; `init` changes defaults
 # without the CA secret, and an `init` that fails writes nothing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fleetstation watch: simulators started while the watch runs are provisioned
 # as they arrive (stable --link names matched by a pattern); a board provisioned
 # before is skipped when it comes back; a failing board is reported; SIGTERM

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Crash test of the station's records ("nothing issued is ever unknown").
 
 Runs `fleetstation demo --workspace W --devices N` again and again and kills it

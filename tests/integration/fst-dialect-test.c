@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The dialect registry (protocols/fst-dialect.h) and fst_device_new_for_port():
  * a second dialect, registered by this test, is chosen by name and driven by

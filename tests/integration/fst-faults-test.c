@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The station against simulated devices that fail like hardware does, over
  * real ptys, with a real SQLite file and the real CA. Each test asserts what

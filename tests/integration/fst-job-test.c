@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FstJob as a front end drives it: the engine library only (no CLI code is
  * linked), simulated devices on real ptys, a real SQLite file, and the job's
  * signals received on the test's own main context while the work runs in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A device certificate and its key, as the station issues them, complete a
  * TLS 1.2 mutual-authentication handshake with a local mosquitto broker

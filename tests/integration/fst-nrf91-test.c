@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The nrf91 dialect against the simulated modem: what the modem stores
  * after the station provisioned it, and what the station says when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The provisioning pipeline against simulated devices on real ptys, with a real
  * SQLite file and the real CA: the happy path and the ways a device fails */
 

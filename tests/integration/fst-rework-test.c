@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Devices that come back and key escrow, against
  * simulated devices on real ptys, a real SQLite file and the real CA:
  * re-provisioning in place and into the alternate credential slot, a cut

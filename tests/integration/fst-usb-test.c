@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FSP over USB bulk endpoints under umockdev: libusb enumerates an emulated
  * device whose bulk OUT transfers go to the device SDK (fst-dev.c with the

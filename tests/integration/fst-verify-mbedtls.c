@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device side's view of what the station issues, through Debian's mbedTLS
  * 2.28 (the TLS library most devices run):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Checked by others: every chain the station issues, for every CA key and
  * signature algorithm AWS IoT accepts, verifies with `openssl verify`, GnuTLS

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the central registry's Python tests share: running commands, psql,
 a PostgreSQL server, station workspaces, and simulated devices behind pty
 links."""

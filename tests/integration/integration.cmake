@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 add_test(NAME demo-end-to-end COMMAND ${CMAKE_CURRENT_LIST_DIR}/demo-test.sh)
 set_tests_properties(demo-end-to-end PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 300)
 

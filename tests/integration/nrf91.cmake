@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # the nrf91 dialect against fleetstation-nrf91sim over real ptys: the
 # nrf91.profile end to end, the CSR quirk of old firmware, the attestation
 # key, and every +CME ERROR the modem answers mapped to a station error

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # devices that come back (rework, rotation into A/B slots, trust-only jobs) and key
 # escrow, against simulated devices on ptys and a real SQLite file
 add_executable(fst-rework-test ${CMAKE_CURRENT_LIST_DIR}/fst-rework-test.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # FSP over a USB device's own bulk endpoints: umockdev emulates the device
 # for libusb and the device SDK (the real FSP device code) answers its bulk
 # transfers, so the station's libusb transport runs end to end

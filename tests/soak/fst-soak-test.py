@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Soak: FST_SOAK_DEVICES (2,000) simulated devices through FST_SOAK_PORTS (16)
 ports in one `fleetstation provision --count` run, each port taking the next
 board as the one before it leaves. One device in a hundred has an injected

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The soak (label soak): 2,000 simulated devices through 16 ports in one
 # `provision --count` run, 1% of them with injected faults, the certificates
 # registered with a local AWS IoT peer as the line runs; the database, the

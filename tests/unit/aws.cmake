@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # AWS: the SigV4 signer (against botocore, Debian python3-botocore; skipped
 # without it), credentials as the AWS CLI finds them
 fst_add_unit_test(fst-aws-sigv4-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-sigv4-test.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # unit tests of the CA, the profiles and the trust catalogue (station/fst-{ca,profile,trust}.c);
 # fst-test-pki.c makes keys, CAs and profiles on the fly for them and for the integration tests
 # and benchmark of issuance

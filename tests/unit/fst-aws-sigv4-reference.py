@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Reference SigV4 signatures from botocore for the station's signer test.
 
   fst-aws-sigv4-reference.py CASES.json    # prints one result per case, as JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #define G_LOG_DOMAIN "FstAwsSigv4Test"
 
 #include <glib/gstdio.h>

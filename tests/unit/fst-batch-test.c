@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Batch manifests (station/fst-batch.c): CSV quoting as spreadsheets write it,
  * and the errors that name the line.

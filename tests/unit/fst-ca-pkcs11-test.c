@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where the PKCS#11 pieces come from (station/fst-ca-pkcs11.c): modules named
  * through p11-kit's module configs, the libp11 engine in OpenSSL's engines

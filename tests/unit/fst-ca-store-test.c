@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unit tests of CA management: station/fst-ca-store.c and fst-ca-crl.c */
 
 #include <glib/gstdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The shared OpenSSL helpers (station/base/fst-crypto.c): hex and PEM as
  * OpenSSL writes them, time conversion, digest choice and key generation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Bounded reads of user files (station/base/fst-file.c), and the readers
  * built on them that have no test of their own here: known-devices.conf and

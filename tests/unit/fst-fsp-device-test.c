@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The station driver (FstFspDevice) against the real device SDK (fst_dev) with
  * the simulator's OpenSSL HAL, running in a thread at the other end of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleetstation-devsim against its command-line contract: READY line, --link,
  * FSP on the pty, persistent --storage, --dump, --baud, SIGTERM -> exit 0.

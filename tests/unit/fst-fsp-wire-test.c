@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FSP v1 frame codec: CRC, COBS, packets, the incremental decoder, cursors.
  */

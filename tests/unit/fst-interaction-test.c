@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * FstInteraction: where the unattended station takes the CA secret from, the
  * asynchronous requests on the caller's main context, and that unlocking the

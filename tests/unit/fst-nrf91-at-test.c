@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The nrf91 dialect's parsers of modem output, on exact bytes.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Ports and workspace defaults: the known-devices table, serial ports and USB
  * devices seen through libserialport and libusb on umockdev's emulated sysfs

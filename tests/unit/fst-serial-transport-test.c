@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FstSerialTransport on real pseudo-terminals, through libserialport */
 
 #include <errno.h>

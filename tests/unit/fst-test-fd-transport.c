@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test-only FstTransport over a file descriptor, for running the FSP driver
  * against the device SDK on the other end of a socketpair.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A test that needs an outside program it cannot find is skipped, never
  * passed. fst_test_skip_missing() skips the test case and marks the program;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ports and workspace defaults: umockdev emulates sysfs, ttys and usbfs,
 # so the test runs under umockdev-wrapper (it preloads the emulation)
 pkg_check_modules(UMOCKDEV IMPORTED_TARGET umockdev-1.0>=0.17)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # FSP: the frame codec, and the station driver against the device SDK
 fst_add_unit_test(fst-fsp-wire-test
 	${CMAKE_CURRENT_LIST_DIR}/fst-fsp-wire-test.c)
