@@ -128,11 +128,23 @@ def main():
         # round 0: all four online
         parallel(env, STATIONS, 0)
         # round 1: the server stops while the stations work, once S3 has
-        # recorded its first device of the round
+        # recorded its first device of the round; until then a session of
+        # the test holds the central events table, so that no sync ships
+        # anything of the round however fast the devices are
+        holder = subprocess.Popen(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", env.conninfo],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True)
+        holder.stdin.write("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT 'held';\n")
+        holder.stdin.flush()
+        if holder.stdout.readline().strip() != "held":
+            fail("the test's session could not hold the central events table")
+
         def stop_server():
             wait_for(lambda: local_int(env.ws("S3"), "select count(*) from devices where uid like 'S3-DEV-1-%'") > 0,
                      "S3 to start round 1")
             run([PG, "stop", env.pgdir])
+            holder.stdin.close()
+            holder.wait()
         parallel(env, STATIONS, 1, during=stop_server)
         s3_db = os.path.join(env.ws("S3"), "station.db")
         with sqlite3.connect(s3_db) as db:
