@@ -3,7 +3,6 @@
 
 #define G_LOG_DOMAIN "FstCli"
 
-#include <cairo.h>
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -221,8 +220,6 @@ fst_cli_report(gint argc, gchar **argv)
 		g_autofree gchar *fd_path = g_strdup_printf("/proc/self/fd/%d", out_fd);
 		ok = fst_report_write_pdf_full(db_path, &scope, fd_path, paper, &error);
 		close(out_fd);
-		/* this process draws nothing more: drop cairo's font caches */
-		cairo_debug_reset_static_data();
 	} else {
 		FILE *out = stdout;
 		if (output != NULL) {
