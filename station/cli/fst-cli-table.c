@@ -71,7 +71,8 @@ fst_cli_table_new(FstCliOutput mode)
 	self->mode = mode;
 	self->names = g_ptr_array_new_with_free_func(g_free);
 	self->flags = g_array_new(FALSE, FALSE, sizeof(FstCliColumnFlags));
-	self->rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	/* rows of names->len cells, each nullable: freed by fst_cli_table_free() */
+	self->rows = g_ptr_array_new();
 	return self;
 }
 
@@ -84,9 +85,17 @@ fst_cli_table_free(FstCliTable *self)
 {
 	if (self == NULL)
 		return;
+	for (guint r = 0; r < self->rows->len; r++) {
+		gchar **row = g_ptr_array_index(self->rows, r);
+		/* a missing value is a NULL cell: every cell is freed, not up to
+		 * the first NULL */
+		for (guint i = 0; i < self->names->len; i++)
+			g_free(row[i]);
+		g_free(row);
+	}
+	g_ptr_array_unref(self->rows);
 	g_ptr_array_unref(self->names);
 	g_array_unref(self->flags);
-	g_ptr_array_unref(self->rows);
 	g_free(self);
 }
 

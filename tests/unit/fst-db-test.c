@@ -3327,7 +3327,10 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_nonnull(fst_db_get_last_backup(db));
+	{
+		g_autofree gchar *backup = fst_db_get_last_backup(db);
+		g_assert_nonnull(backup);
+	}
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	/* the old events are as they were: the same head, verifying */
 	audit = test_audit(path);
