@@ -63,48 +63,82 @@
  * binding without its row was deleted outside fleetstation.
  */
 
-/* the canonical text is gathered in one buffer and hashed at once with
- * OpenSSL (hardware SHA-256 where the CPU has it); the field headers are
- * short and formatted on the stack: the row hashes run for every row a
- * commit writes */
+/* the canonical text is gathered in one flat buffer (on the stack for any
+ * row but a large one) and hashed at once with OpenSSL (hardware SHA-256
+ * where the CPU has it): the row hashes run for every row a commit writes,
+ * and a row's text is a hundred short pieces */
+#define FST_AUDIT_SUM_STACK 2048
+
+typedef struct {
+	guint8 *data;
+	gsize len;
+	gsize alloc;
+	guint8 stack[FST_AUDIT_SUM_STACK];
+} FstAuditSum;
+
 static void
-fst_audit_put(GByteArray *sum, const gchar *data, gssize len)
+fst_audit_sum_init(FstAuditSum *sum)
 {
-	g_byte_array_append(sum, (const guint8 *)data, len < 0 ? (guint)strlen(data) : (guint)len);
+	sum->data = sum->stack;
+	sum->len = 0;
+	sum->alloc = sizeof(sum->stack);
 }
 
-/* fetched once: an implicit fetch per digest costs a lookup in OpenSSL's
- * method store, and a commit hashes about ten rows and events */
-static const EVP_MD *
-fst_audit_sha256(void)
+static void
+fst_audit_sum_clear(FstAuditSum *sum)
 {
-	static gsize once = 0;
-	static EVP_MD *md = NULL;
+	if (sum->data != sum->stack)
+		g_free(sum->data);
+	sum->data = NULL;
+}
 
-	if (g_once_init_enter(&once)) {
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-		g_once_init_leave(&once, 1);
+static void
+fst_audit_sum_grow(FstAuditSum *sum, gsize need)
+{
+	gsize alloc = sum->alloc;
+
+	while (alloc < need)
+		alloc *= 2;
+	if (sum->data == sum->stack) {
+		sum->data = g_malloc(alloc);
+		memcpy(sum->data, sum->stack, sum->len);
+	} else {
+		sum->data = g_realloc(sum->data, alloc);
 	}
-	return md != NULL ? md : EVP_sha256();
+	sum->alloc = alloc;
+}
+
+static inline void
+fst_audit_put(FstAuditSum *sum, const gchar *data, gssize len)
+{
+	gsize n = len < 0 ? strlen(data) : (gsize)len;
+
+	if (sum->len + n > sum->alloc)
+		fst_audit_sum_grow(sum, sum->len + n);
+	memcpy(sum->data + sum->len, data, n);
+	sum->len += n;
 }
 
 static void
-fst_audit_digest(GByteArray *sum, guint8 out[FST_AUDIT_HASH_LEN])
+fst_audit_digest(FstAuditSum *sum, guint8 out[FST_AUDIT_HASH_LEN])
 {
 	guint len = FST_AUDIT_HASH_LEN;
-	if (EVP_Digest(sum->data, sum->len, out, &len, fst_audit_sha256(), NULL) != 1) {
+	if (EVP_Digest(sum->data, sum->len, out, &len, fst_crypto_fetched_md(EVP_sha256()), NULL) !=
+	    1) {
 		/* the same digest without OpenSSL's provider (never seen failing) */
 		g_autoptr(GChecksum) fallback = g_checksum_new(G_CHECKSUM_SHA256);
 		gsize glen = FST_AUDIT_HASH_LEN;
 		g_checksum_update(fallback, sum->data, sum->len);
 		g_checksum_get_digest(fallback, out, &glen);
 	}
+	fst_audit_sum_clear(sum);
 }
+
 /* @value in decimal, byte for byte as printf's %" G_GINT64_FORMAT " writes
  * it, without printf: a canonical text is built for every row and event a
  * commit writes */
 static void
-fst_audit_put_int(GByteArray *sum, gint64 value)
+fst_audit_put_int(FstAuditSum *sum, gint64 value)
 {
 	gchar buf[24];
 	guint64 v = value < 0 ? (guint64)0 - (guint64)value : (guint64)value;
@@ -116,11 +150,11 @@ fst_audit_put_int(GByteArray *sum, gint64 value)
 	} while (v > 0);
 	if (value < 0)
 		buf[--at] = '-';
-	g_byte_array_append(sum, (const guint8 *)buf + at, (guint)(sizeof(buf) - at));
+	fst_audit_put(sum, buf + at, (gssize)(sizeof(buf) - at));
 }
 
 static void
-fst_audit_add_text(GByteArray *sum, const gchar *name, const gchar *text, gssize len)
+fst_audit_add_text(FstAuditSum *sum, const gchar *name, const gchar *text, gssize len)
 {
 	fst_audit_put(sum, name, -1);
 	if (text == NULL) {
@@ -139,7 +173,7 @@ fst_audit_add_text(GByteArray *sum, const gchar *name, const gchar *text, gssize
 }
 
 static void
-fst_audit_add_int(GByteArray *sum, const gchar *name, gint64 value)
+fst_audit_add_int(FstAuditSum *sum, const gchar *name, gint64 value)
 {
 	fst_audit_put(sum, name, -1);
 	fst_audit_put(sum, " ", 1);
@@ -158,9 +192,11 @@ fst_audit_add_int(GByteArray *sum, const gchar *name, gint64 value)
 gchar *
 fst_audit_event_hash(const gchar *prev_hash, const FstAuditEventRow *row)
 {
-	g_autoptr(GByteArray) sum = g_byte_array_sized_new(512);
+	FstAuditSum sum_buf;
+	FstAuditSum *sum = &sum_buf;
 	guint8 digest[FST_AUDIT_HASH_LEN];
 
+	fst_audit_sum_init(sum);
 	fst_audit_put(sum, "fst-audit-event-v1\nprev ", -1);
 	fst_audit_put(sum, prev_hash, -1);
 	fst_audit_put(sum, "\n", 1);
@@ -233,7 +269,7 @@ fst_audit_table_from_name(const gchar *name)
 }
 
 static void
-fst_audit_add_value(GByteArray *sum, sqlite3_stmt *stmt, gint col)
+fst_audit_add_value(FstAuditSum *sum, sqlite3_stmt *stmt, gint col)
 {
 	const gchar *name = sqlite3_column_name(stmt, col);
 	gchar buf[64];
@@ -280,9 +316,11 @@ fst_audit_add_value(GByteArray *sum, sqlite3_stmt *stmt, gint col)
 void
 fst_audit_row_hash(sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT_HASH_LEN])
 {
-	g_autoptr(GByteArray) sum = g_byte_array_sized_new(1024);
+	FstAuditSum sum_buf;
+	FstAuditSum *sum = &sum_buf;
 	gint ncol = sqlite3_column_count(stmt);
 
+	fst_audit_sum_init(sum);
 	fst_audit_put(sum, "fst-audit-row-v1\n", -1);
 	fst_audit_add_text(sum, "table", fst_audit_table_name(table), -1);
 	fst_audit_add_int(sum, "columns", ncol);
@@ -830,8 +868,7 @@ fst_audit_check_escrows(
 			    "chain: it was inserted outside fleetstation",
 			    serial);
 		}
-		sha =
-		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, cms != NULL ? cms : "", cms_len);
+		sha = fst_crypto_sha256_hex(cms, cms_len);
 		if (g_strcmp0(sha, cert->escrow_sha256) != 0 ||
 		    g_strcmp0(recipient, cert->escrow_recipient) != 0) {
 			return fst_audit_fail(
@@ -890,8 +927,7 @@ fst_audit_check_certificates(
 		result->certificates++;
 		if (serial == NULL)
 			serial = "(null)";
-		sha =
-		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, der != NULL ? der : "", der_len);
+		sha = fst_crypto_sha256_hex(der, der_len);
 		cert = g_hash_table_lookup(certs, serial);
 		if (cert == NULL) {
 			return fst_audit_fail(

@@ -17,6 +17,7 @@
 
 #include "fst-central-private.h"
 #include "fst-db-private.h"
+#include "fst-crypto.h"
 #include "fst-error.h"
 
 void
@@ -113,7 +114,7 @@ fst_central_audit_note_event(GHashTable *certs, const FstAuditEventRow *row)
 static gchar *
 fst_central_sha256_hex(GBytes *bytes)
 {
-	return g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+	return fst_crypto_sha256_hex(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
 }
 
 /* walks one station's central chain and certificates */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -291,7 +292,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	}
 	if (!fst_db_check_der_serial(serial, der, der_len, error))
 		return FALSE;
-	sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, der_len);
+	sha256 = fst_crypto_sha256_hex(der, der_len);
 	if (cert->aws_cert_id != NULL && g_ascii_strcasecmp(cert->aws_cert_id, sha256) != 0) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -815,7 +816,7 @@ _fst_db_add_escrow_locked(FstDb *self,
 	if (!_fst_db_check_bind(self, rc, what, error) ||
 	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
-	cms_sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, len);
+	cms_sha256 = fst_crypto_sha256_hex(buf, len);
 	detail = g_strdup_printf(
 	    "certificate %s: key escrowed to %s (cms sha256 %s, %" G_GSIZE_FORMAT " bytes)",
 	    serial,

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -85,7 +86,7 @@ fst_db_add_object(FstDb *self,
 	        "object contents", contents, FST_DB_MAX_CONTENTS, FALSE, FALSE, error))
 		return FALSE;
 	buf = g_bytes_get_data(data, &len);
-	sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf != NULL ? buf : "", len);
+	sha256 = fst_crypto_sha256_hex(buf, len);
 	what = g_strdup_printf("record %s written to device %" G_GINT64_FORMAT,
 	                       fst_object_kind_to_string(kind),
 	                       device_id);

@@ -154,6 +154,8 @@ fst_db_begin_device(
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!_fst_db_transaction_begin(&tx, self, what, error))
 		return 0;
+	/* no RETURNING: SQLite gathers its rows in a temporary table; the
+	 * row is read back by its unique uid instead, with its station */
 	stmt = _fst_db_prepare(
 	    self,
 	    "INSERT INTO devices (uid, model, firmware, protocol_version, key_types, "
@@ -165,7 +167,7 @@ fst_db_begin_device(
 	    "port = excluded.port, state = 'in-progress', "
 	    "station_id = coalesce(excluded.station_id, station_id), "
 	    "operator_id = excluded.operator_id, lot_id = excluded.lot_id, "
-	    "updated_at = excluded.updated_at RETURNING id",
+	    "updated_at = excluded.updated_at",
 	    what,
 	    error);
 	if (stmt == NULL)
@@ -183,25 +185,35 @@ fst_db_begin_device(
 	rc |= _fst_db_bind_id(stmt, 11, self->lot_id);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return 0;
+	if (!_fst_db_step_done(self, stmt, what, error))
+		return 0;
+	g_clear_pointer(&stmt, _fst_db_stmt_release);
+	stmt =
+	    _fst_db_prepare(self, "SELECT id, station_id FROM devices WHERE uid = ?1", what, error);
+	if (stmt == NULL)
+		return 0;
+	if (!_fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, info->uid, -1, SQLITE_TRANSIENT), what, error))
+		return 0;
 	if (!_fst_db_step_row(self, stmt, &found, what, error))
 		return 0;
 	if (!found) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INTERNAL,
-		            "recording device %s in %s returned no id",
+		            "recording device %s in %s left no row",
 		            info->uid,
 		            self->path);
 		return 0;
 	}
 	device_id = sqlite3_column_int64(stmt, 0);
-	if (!_fst_db_step_done(self, stmt, what, error))
-		return 0;
+	/* the device's station, for the records that follow in this
+	 * transaction (fst_db_get_device_station_locked()) */
+	self->tx_device_id = device_id;
+	self->tx_device_station = sqlite3_column_int64(stmt, 1);
 	g_clear_pointer(&stmt, _fst_db_stmt_release);
 	if (!_fst_db_transaction_commit(&tx, what, error))
 		return 0;
-	/* its station may have changed: looked up again */
-	self->tx_device_id = 0;
 	return device_id;
 }
 

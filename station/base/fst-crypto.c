@@ -195,6 +195,36 @@ fst_crypto_hex(const guint8 *data, gsize len, gboolean upper)
 }
 
 /**
+ * fst_crypto_sha256_hex:
+ * @data: (nullable): bytes; %NULL only with @len 0
+ * @len: their number
+ *
+ * The SHA-256 of @data through OpenSSL (hardware SHA-256 where the CPU has
+ * it), as GLib's g_compute_checksum_for_data() writes it.
+ *
+ * Returns: (transfer full): 64 lower-case hex digits
+ */
+gchar *
+fst_crypto_sha256_hex(gconstpointer data, gsize len)
+{
+	guint8 digest[32];
+	guint digest_len = sizeof(digest);
+
+	if (EVP_Digest(data != NULL ? data : "",
+	               len,
+	               digest,
+	               &digest_len,
+	               fst_crypto_fetched_md(EVP_sha256()),
+	               NULL) != 1) {
+		/* the same digest without OpenSSL's provider (never seen failing) */
+		ERR_clear_error();
+		return g_compute_checksum_for_data(
+		    G_CHECKSUM_SHA256, data != NULL ? data : (gconstpointer) "", len);
+	}
+	return fst_crypto_hex(digest, sizeof(digest), FALSE);
+}
+
+/**
  * fst_crypto_pem_encode:
  * @label: the PEM label, e.g. "CERTIFICATE" or "X509 CRL"
  * @der: the DER to encode
