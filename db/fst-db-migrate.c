@@ -651,6 +651,131 @@ fst_db_migrate_v6(FstDb *self, GError **error)
 	                    error);
 }
 
+/*
+ * The step to version 7 (db/schema.md, "Changes in v7"): the CHECK
+ * constraints of the tables a device writes test their value with OR
+ * instead of an IN list, which SQLite evaluates by building a temporary
+ * table for every row it checks (about a tenth of the CPU of a device log
+ * commit). The accepted values are the same. SQLite changes a CHECK only
+ * by a rebuild: the same columns, rows and ids, so every row keeps its
+ * binding in the audit chain; the indexes and the view that reads the
+ * tables are made again as they were.
+ */
+static const gchar fst_db_schema_v7[] =
+    "DROP VIEW certificate_details;"
+    "CREATE TABLE devices_v7 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  uid TEXT NOT NULL UNIQUE,"
+    "  model TEXT,"
+    "  firmware TEXT,"
+    "  protocol_version INTEGER NOT NULL DEFAULT 0,"
+    "  key_types TEXT,"
+    "  validation TEXT,"
+    "  port TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (state = 'new' OR state = 'in-progress' OR state = 'provisioned'"
+    "    OR state = 'failed' OR state = 'rework'),"
+    "  last_error TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "INSERT INTO devices_v7 SELECT id, uid, model, firmware, protocol_version, key_types,"
+    "  validation, port, state, last_error, station_id, operator_id, lot_id, created_at,"
+    "  updated_at FROM devices ORDER BY id;"
+    "DROP TABLE devices;"
+    "ALTER TABLE devices_v7 RENAME TO devices;"
+    "CREATE INDEX devices_in_progress ON devices(station_id) WHERE state = 'in-progress';"
+    "CREATE TABLE certificates_v7 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  serial_hex TEXT NOT NULL UNIQUE,"
+    "  aws_cert_id TEXT NOT NULL,"
+    "  der BLOB NOT NULL,"
+    "  subject TEXT,"
+    "  key_type TEXT,"
+    "  not_before INTEGER,"
+    "  not_after INTEGER,"
+    "  ca_id INTEGER REFERENCES cas(id),"
+    "  state TEXT NOT NULL DEFAULT 'issued'"
+    "    CHECK (state = 'issued' OR state = 'burned' OR state = 'verified'"
+    "    OR state = 'registered' OR state = 'superseded' OR state = 'revoked'"
+    "    OR state = 'interrupted'),"
+    "  slot INTEGER NOT NULL DEFAULT 0 CHECK (slot = 0 OR slot = 1),"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  profile_id INTEGER REFERENCES profiles(id),"
+    "  operator_id INTEGER REFERENCES operators(id),"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  revocation_reason TEXT);"
+    "INSERT INTO certificates_v7 SELECT id, device_id, serial_hex, aws_cert_id, der, subject,"
+    "  key_type, not_before, not_after, ca_id, state, slot, station_id, profile_id,"
+    "  operator_id, lot_id, created_at, updated_at, revoked_at, revocation_reason"
+    "  FROM certificates ORDER BY id;"
+    "DROP TABLE certificates;"
+    "ALTER TABLE certificates_v7 RENAME TO certificates;"
+    "CREATE INDEX certificates_device ON certificates(device_id, id);"
+    "CREATE INDEX certificates_ca ON certificates(ca_id);"
+    "CREATE TABLE device_objects_v7 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id),"
+    "  certificate_id INTEGER REFERENCES certificates(id),"
+    "  kind TEXT NOT NULL"
+    "    CHECK (kind = 'device-cert' OR kind = 'ca-chain' OR kind = 'trust-roots'),"
+    "  sha256 TEXT NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  contents TEXT,"
+    "  station_id INTEGER REFERENCES stations(id),"
+    "  written_at INTEGER NOT NULL);"
+    "INSERT INTO device_objects_v7 SELECT id, device_id, certificate_id, kind, sha256, length,"
+    "  contents, station_id, written_at FROM device_objects ORDER BY id;"
+    "DROP TABLE device_objects;"
+    "ALTER TABLE device_objects_v7 RENAME TO device_objects;"
+    "CREATE TABLE registrations_v7 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  certificate_id INTEGER NOT NULL REFERENCES certificates(id),"
+    "  target TEXT NOT NULL,"
+    "  action TEXT NOT NULL DEFAULT 'register'"
+    "    CHECK (action = 'register' OR action = 'deactivate' OR action = 'revoke'),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state = 'pending' OR state = 'in-progress' OR state = 'done'"
+    "    OR state = 'failed'),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER,"
+    "  remote_id TEXT,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (certificate_id, target, action));"
+    "INSERT INTO registrations_v7 SELECT id, certificate_id, target, action, state, attempts,"
+    "  next_attempt_at, remote_id, last_error, created_at, updated_at FROM registrations"
+    "  ORDER BY id;"
+    "DROP TABLE registrations;"
+    "ALTER TABLE registrations_v7 RENAME TO registrations;"
+    "CREATE INDEX registrations_state ON registrations(state, next_attempt_at);"
+    "CREATE VIEW certificate_details AS SELECT c.id, d.uid AS device_uid, c.serial_hex,"
+    "  c.aws_cert_id, a.sha256 AS issuer_sha256, p.name AS profile,"
+    "  p.content_sha256 AS profile_sha256, c.state, c.slot, c.subject, c.key_type,"
+    "  c.not_before, c.not_after, s.name AS station, o.name AS operator, l.name AS lot,"
+    "  c.created_at, c.updated_at, c.revoked_at, c.revocation_reason"
+    "  FROM certificates c JOIN devices d ON d.id = c.device_id"
+    "  LEFT JOIN cas a ON a.id = c.ca_id LEFT JOIN profiles p ON p.id = c.profile_id"
+    "  LEFT JOIN stations s ON s.id = c.station_id LEFT JOIN operators o ON o.id = c.operator_id"
+    "  LEFT JOIN lots l ON l.id = c.lot_id;";
+
+static gboolean
+fst_db_migrate_v7(FstDb *self, GError **error)
+{
+	return _fst_db_exec(self,
+	                    fst_db_schema_v7,
+	                    "rebuild the device tables with CHECK constraints SQLite evaluates "
+	                    "without a temporary table",
+	                    error);
+}
+
 typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
 
 /* index N migrates from version N-1 to N; append only */
@@ -662,6 +787,7 @@ static const FstDbMigrateFunc fst_db_migrations[] = {
     fst_db_migrate_v4,
     fst_db_migrate_v5,
     fst_db_migrate_v6,
+    fst_db_migrate_v7,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 

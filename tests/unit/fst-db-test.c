@@ -3295,6 +3295,42 @@ test_queue_claims_its_target(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(item->serial_hex, ==, "7D01");
 }
 
+/* loads fixture @name of schema @version (which verifies, with @rows bound
+ * rows) and opens it: migrated after a backup to the current schema, with
+ * the same chain head and every binding still verifying; returns the
+ * migrated file's path, @db open on it, and *@head_id its chain head */
+static gchar *
+test_migrate_fixture_keeps_chain(
+    TestFixture *fx, const gchar *name, gint64 version, gint64 rows, FstDb **db, gint64 *head_id)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, name);
+	g_autofree gchar *head = NULL;
+	g_autofree gchar *backup = NULL;
+
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, version);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 5);
+	g_assert_cmpint(audit->rows, ==, rows);
+	head = g_strdup(audit->head_hash);
+	*head_id = audit->head_id;
+	g_clear_pointer(&audit, fst_audit_result_free);
+	*db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	backup = fst_db_get_last_backup(*db);
+	g_assert_nonnull(backup);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	/* the old events are as they were: the same head, verifying */
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->head_id, ==, *head_id);
+	g_assert_cmpstr(audit->head_hash, ==, head);
+	g_assert_cmpint(audit->rows, ==, rows);
+	return g_steal_pointer(&path);
+}
+
 /* the v5 fixture (tests/data/db/README.md): migrated after a backup, its
  * chain and every bound row intact and still verifying, the chain going on
  * from its old events with the steps of a device log in one event, the
@@ -3310,35 +3346,13 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDbDevice) rework = NULL;
 	g_autoptr(FstDbCert) active = NULL;
 	g_autoptr(GPtrArray) superseded = NULL;
-	g_autofree gchar *path = test_load_fixture(fx, "v5.sql");
-	g_autofree gchar *head = NULL;
 	gint64 head_id = 0;
+	g_autofree gchar *path =
+	    test_migrate_fixture_keeps_chain(fx, "v5.sql", 5, 25, &db, &head_id);
 	g_autofree gchar *schema_fixture = NULL;
 	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter by_superseded = {.state = "superseded"};
 
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 5);
-	audit = test_audit(path);
-	g_assert_true(audit->ok);
-	g_assert_cmpint(audit->certificates, ==, 5);
-	g_assert_cmpint(audit->rows, ==, 25);
-	head = g_strdup(audit->head_hash);
-	head_id = audit->head_id;
-	g_clear_pointer(&audit, fst_audit_result_free);
-	db = fst_db_open(path, &error);
-	g_assert_no_error(error);
-	{
-		g_autofree gchar *backup = fst_db_get_last_backup(db);
-		g_assert_nonnull(backup);
-	}
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
-	/* the old events are as they were: the same head, verifying */
-	audit = test_audit(path);
-	g_assert_true(audit->ok);
-	g_assert_cmpint(audit->head_id, ==, head_id);
-	g_assert_cmpstr(audit->head_hash, ==, head);
-	g_assert_cmpint(audit->rows, ==, 25);
-	g_clear_pointer(&audit, fst_audit_result_free);
 	/* the view lists the old events' steps too */
 	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, head_id);
 	/* the registration queue kept its row, and takes revoke rows */
@@ -3393,12 +3407,86 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
 }
 
-/* the v6 fixture (tests/data/db/README.md) is the current schema: opened as
+/* the v6 fixture (tests/data/db/README.md): migrated after a backup, its
+ * chain and every bound row intact (the device tables are rebuilt with the
+ * same rows and ids), each device's steps as they were, the CHECK
+ * constraints refusing what they refused, and its schema that of a fresh
+ * file */
+static void
+test_migrate_from_v6_fixture(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstDb) fresh = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) rework = NULL;
+	g_autoptr(FstDbCert) active = NULL;
+	g_autoptr(sqlite3) raw = NULL;
+	gint64 head_id = 0;
+	g_autofree gchar *path =
+	    test_migrate_fixture_keeps_chain(fx, "v6.sql", 6, 25, &db, &head_id);
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+	const gchar *refused[] = {
+	    "UPDATE devices SET state = 'lost' WHERE id = 1",
+	    "UPDATE certificates SET state = 'lost' WHERE id = 1",
+	    "UPDATE certificates SET slot = 2 WHERE id = 1",
+	    "UPDATE device_objects SET kind = 'firmware' WHERE id = 1",
+	    "UPDATE registrations SET action = 'delete' WHERE id = 1",
+	    "UPDATE registrations SET state = 'lost' WHERE id = 1",
+	};
+
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 44);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM registrations WHERE certificate_id = 2 "
+	                             "AND target = '*' AND action = 'deactivate' AND state = "
+	                             "'pending'"),
+	                ==,
+	                1);
+	active = fst_db_get_active_certificate(db, "FIXTURE-V6-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F6C0000003");
+	g_assert_cmpint(active->slot, ==, 1);
+	rework = fst_db_find_device(db, "FIXTURE-V6-0004", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
+	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM certificate_details WHERE device_uid = "
+	                             "'FIXTURE-V6-0003' AND state = 'revoked'"),
+	                ==,
+	                1);
+
+	/* the rebuilt tables refuse the values they refused before */
+	g_assert_cmpint(sqlite3_open(path, &raw), ==, SQLITE_OK);
+	for (guint i = 0; i < G_N_ELEMENTS(refused); i++)
+		g_assert_cmpint(
+		    sqlite3_exec(raw, refused[i], NULL, NULL, NULL), ==, SQLITE_CONSTRAINT);
+	g_clear_pointer(&raw, sqlite3_close);
+
+	/* the chain goes on: a device logged now verifies with the rest */
+	g_assert_true(
+	    test_log_provision(db, "FIXTURE-V7-0001", 0xF7C0000001, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 6);
+
+	fresh = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
+/* the v7 fixture (tests/data/db/README.md) is the current schema: opened as
  * is, with no backup, its chain (one event per device log commit) and every
  * bound row intact, each device's steps listed from its events, and its
  * schema that of a fresh file */
 static void
-test_migrate_v6_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_migrate_v7_fixture_current(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
@@ -3411,26 +3499,26 @@ test_migrate_v6_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GBytes) cms = NULL;
 	g_autoptr(GString) steps = g_string_new(NULL);
 	g_autofree gchar *recipient = NULL;
-	g_autofree gchar *path = test_load_fixture(fx, "v6.sql");
+	g_autofree gchar *path = test_load_fixture(fx, "v7.sql");
 	g_autofree gchar *schema_fixture = NULL;
 	g_autofree gchar *schema_fresh = NULL;
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 6);
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 7);
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 5);
-	g_assert_cmpint(audit->rows, ==, 25);
+	g_assert_cmpint(audit->rows, ==, 20);
 	g_assert_cmpint(audit->events, ==, 14);
 	g_assert_cmpint(
 	    test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'device-log'"), ==, 9);
-	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 44);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 48);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_null(fst_db_get_last_backup(db));
 
-	/* the failed device's steps, from its second event */
-	failed = fst_db_find_device(db, "FIXTURE-V6-0003", &error);
+	/* the failed device's steps, from its events */
+	failed = fst_db_find_device(db, "FIXTURE-V7-0003", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(failed->state, ==, FST_DB_DEVICE_STATE_FAILED);
 	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_REVOKED);
@@ -3442,19 +3530,19 @@ test_migrate_v6_fixture_current(TestFixture *fx, gconstpointer user_data)
 	}
 	g_assert_cmpstr(steps->str,
 	                ==,
-	                "identify:ok,plan:ok,keygen:ok,certificate-issued:ok,issue:ok,"
-	                "certificate-state:ok,certificate-state:ok,verify:timed-out,failed:failed");
+	                "identify:ok,plan:ok,keygen:ok,certificate-issued:ok,issue:ok,burn:ok,"
+	                "certificate-state:ok,verify:timed-out,failed:failed,certificate-state:ok");
 	/* the second slot in service, the first superseded; the interrupted
 	 * attempt; the escrow */
-	active = fst_db_get_active_certificate(db, "FIXTURE-V6-0002", &error);
+	active = fst_db_get_active_certificate(db, "FIXTURE-V7-0002", &error);
 	g_assert_no_error(error);
-	g_assert_cmpstr(active->serial_hex, ==, "F6C0000003");
+	g_assert_cmpstr(active->serial_hex, ==, "F7C0000003");
 	g_assert_cmpint(active->slot, ==, 1);
-	rework = fst_db_find_device(db, "FIXTURE-V6-0004", &error);
+	rework = fst_db_find_device(db, "FIXTURE-V7-0004", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
 	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
-	cms = fst_db_get_escrow(db, "F6C0000001", &recipient, &error);
+	cms = fst_db_get_escrow(db, "F7C0000001", &recipient, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(g_bytes_get_size(cms), ==, 38);
 	g_clear_pointer(&db, fst_db_close);
@@ -3906,7 +3994,8 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v3-fixture", test_migrate_from_v3_fixture);
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
 	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
-	test_add("/fst/db/migrate/v6-fixture-is-current", test_migrate_v6_fixture_current);
+	test_add("/fst/db/migrate/from-v6-fixture", test_migrate_from_v6_fixture);
+	test_add("/fst/db/migrate/v7-fixture-is-current", test_migrate_v7_fixture_current);
 	test_add("/fst/db/registrations/queue-claims-its-target", test_queue_claims_its_target);
 	test_add("/fst/db/registrations/revoke-queued-where-registered",
 	         test_revoke_queued_where_registered);
