@@ -64,20 +64,25 @@ fst_central_registration_from_row(const PGresult *res, gint i)
  * @self: a connection
  * @registrar: who claims (a name in the queue, for operators; each registrar
  *   running at a time needs its own)
+ * @target: (nullable): the registrar's target, e.g. `aws-iot:eu-west-1`
+ *   (fst_aws_iot_target()): only rows of @target and rows of `*` are claimed,
+ *   the rule of the station's queue (fst_db_queue_set_target()), so that a
+ *   registrar never registers a certificate in another region; %NULL: every
+ *   target
  * @action: (nullable): `register` or `deactivate`, %NULL for both
  * @limit: at most this many rows
  * @lease_us: how long the claim is @registrar's unless renewed
  *   (fst_central_renew_registration()); 0 for 10 minutes
  * @error: return location for a #GError
  *
- * Claims due rows of the central queue, oldest first, skipping those another
- * registrar holds: `pending` rows whose next attempt is due, and rows in
- * progress whose claim ran out (a registrar that died: the row comes back
- * with its attempts above 1, so that the next one asks the cloud first). A
- * deactivation waits while its certificate's registration is not over. Each
- * claimed row is `in-progress` with its attempt counted, in a transaction of
- * its own: end each with fst_central_complete_registration() or
- * fst_central_defer_registration().
+ * Claims due rows of the central queue for @target, oldest first, skipping
+ * those another registrar holds: `pending` rows whose next attempt is due,
+ * and rows in progress whose claim ran out (a registrar that died: the row
+ * comes back with its attempts above 1, so that the next one asks the cloud
+ * first). A deactivation waits while its certificate's registration is not
+ * over. Each claimed row is `in-progress` with its attempt counted, in a
+ * transaction of its own: end each with fst_central_complete_registration()
+ * or fst_central_defer_registration().
  *
  * Returns: (transfer container) (element-type FstCentralRegistration): the
  *   claimed rows (empty when none is due), or %NULL
@@ -85,6 +90,7 @@ fst_central_registration_from_row(const PGresult *res, gint i)
 GPtrArray *
 fst_central_claim_registrations(FstCentral *self,
                                 const gchar *registrar,
+                                const gchar *target,
                                 const gchar *action,
                                 guint limit,
                                 gint64 lease_us,
@@ -93,12 +99,13 @@ fst_central_claim_registrations(FstCentral *self,
 	g_autofree gchar *limit_str = g_strdup_printf("%u", limit > 0 ? limit : 1);
 	g_autofree gchar *lease_str = g_strdup_printf(
 	    "%" G_GINT64_FORMAT, lease_us > 0 ? lease_us : FST_CENTRAL_CLAIM_LEASE_US);
-	const gchar *params[] = {registrar, action, limit_str, lease_str};
+	const gchar *params[] = {registrar, action, limit_str, lease_str, target};
 
 	return fst_central_exec_rows(
 	    self,
 	    "WITH q AS (SELECT id FROM registrations r"
 	    "   WHERE ($2::text IS NULL OR action = $2)"
+	    "   AND ($5::text IS NULL OR target = $5 OR target = '*')"
 	    "   AND state IN ('pending', 'in-progress')"
 	    "   AND coalesce(next_attempt_at, '-infinity') <= now()"
 	    "   AND NOT (action = 'deactivate' AND EXISTS (SELECT 1 FROM registrations g"
@@ -116,7 +123,7 @@ fst_central_claim_registrations(FstCentral *self,
 	    " LEFT JOIN certificates c ON c.station_id = u.station_id"
 	    "   AND c.local_id = u.certificate_local_id"
 	    " ORDER BY u.id",
-	    4,
+	    5,
 	    params,
 	    fst_central_registration_from_row,
 	    (GDestroyNotify)fst_central_registration_free,

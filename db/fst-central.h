@@ -191,6 +191,7 @@ void fst_central_registration_free(FstCentralRegistration *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCentralRegistration, fst_central_registration_free)
 GPtrArray *fst_central_claim_registrations(FstCentral *self,
                                            const gchar *registrar,
+                                           const gchar *target,
                                            const gchar *action,
                                            guint limit,
                                            gint64 lease_us,

@@ -58,6 +58,7 @@ struct _FstRegistration {
 	FstDbQueue *queue;   /* (owned) (nullable): the station's queue, the source of rows */
 	FstCentral *central; /* (owned) (nullable): else the central registry's queue */
 	gchar *registrar;    /* (owned) (nullable): this worker's name in the central queue */
+	gchar *target;       /* (owned): the rows it takes, its client's region's (and `*`) */
 	gchar *thing_template;
 	gchar *policy_name;         /* (nullable) */
 	gchar *policy_document;     /* (nullable) */
@@ -89,6 +90,7 @@ fst_registration_finalize(GObject *object)
 	g_clear_pointer(&self->queue, fst_db_queue_free);
 	g_clear_pointer(&self->central, fst_central_free);
 	g_free(self->registrar);
+	g_free(self->target);
 	g_free(self->thing_template);
 	g_free(self->policy_name);
 	g_free(self->policy_document);
@@ -129,6 +131,9 @@ fst_registration_new_common(const gchar *db_path,
 	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
 	g_return_val_if_fail(config != NULL, NULL);
 	self->iot = g_object_ref(iot);
+	/* the rows of the client's region (and `*`), from either source: another
+	 * region's rows wait for a worker of that region */
+	self->target = fst_aws_iot_target(fst_aws_iot_get_region(iot));
 	self->db = fst_db_open(db_path, error);
 	if (self->db == NULL)
 		return NULL;
@@ -176,12 +181,7 @@ fst_registration_new(const gchar *db_path,
 	self->queue = fst_db_queue_open(db_path, error);
 	if (self->queue == NULL)
 		return NULL;
-	/* the rows of the client's region (and `*`): another region's rows
-	 * wait for a worker of that region */
-	{
-		g_autofree gchar *target = fst_aws_iot_target(fst_aws_iot_get_region(iot));
-		fst_db_queue_set_target(self->queue, target);
-	}
+	fst_db_queue_set_target(self->queue, self->target);
 	return g_steal_pointer(&self);
 }
 
@@ -199,7 +199,9 @@ fst_registration_new(const gchar *db_path,
  *
  * Makes a registration worker that takes its rows from the central
  * registry's queue, the rows every station shipped there, instead of the
- * station's own: `fleetstation register push --central`.
+ * station's own: `fleetstation register push --central`. It claims only the
+ * rows of its client's region (and `*`), as a worker of the station's queue
+ * does.
  *
  * Returns: (transfer full): the worker, or %NULL
  */
@@ -342,7 +344,7 @@ fst_registration_source_claim(FstRegistration *self, GError **error)
 	if (self->central == NULL)
 		return fst_db_queue_claim(self->queue, g_get_real_time(), self->lease_us, error);
 	rows = fst_central_claim_registrations(
-	    self->central, self->registrar, NULL, 1, self->lease_us, error);
+	    self->central, self->registrar, self->target, NULL, 1, self->lease_us, error);
 	if (rows == NULL || rows->len == 0)
 		return NULL;
 	return fst_registration_item_from_central(g_ptr_array_index(rows, 0));

@@ -218,7 +218,7 @@ fst_central_migrate_test(void)
 	g_assert_cmpuint(to, ==, FST_CENTRAL_SCHEMA_VERSION);
 	{
 		g_autoptr(GPtrArray) rows =
-		    fst_central_claim_registrations(central, "new", NULL, 10, 0, &error);
+		    fst_central_claim_registrations(central, "new", NULL, NULL, 10, 0, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(rows->len, ==, 0);
 	}
@@ -344,6 +344,23 @@ fst_central_reserve_test(void)
 	g_assert_no_error(error);
 }
 
+/* station A with @n verified certificates, local ids 1 to @n (device
+ * `DEV-<id>`, serial the id in hex), and an empty queue */
+static void
+fst_test_queue_reset(FstCentral *central, guint n)
+{
+	g_autofree gchar *sql = g_strdup_printf(
+	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
+	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
+	    " SELECT id, c, c, 'DEV-' || c, to_hex(c), 'ca', 'x', '\\x3082', 'verified', 0, 0, 0"
+	    " FROM stations, generate_series(1, %u) c",
+	    n);
+
+	fst_test_sql(central, "TRUNCATE stations, certificates, registrations, conflicts CASCADE");
+	fst_test_sql(central, "INSERT INTO stations (name) VALUES ('A')");
+	fst_test_sql(central, sql);
+}
+
 typedef struct {
 	const gchar *name;
 	GHashTable *seen; /* id -> registrar, under lock */
@@ -359,8 +376,8 @@ fst_central_registrar_thread(gpointer data)
 
 	for (;;) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(GPtrArray) rows =
-		    fst_central_claim_registrations(central, r->name, "register", 3, 0, &error);
+		g_autoptr(GPtrArray) rows = fst_central_claim_registrations(
+		    central, r->name, NULL, "register", 3, 0, &error);
 		g_assert_no_error(error);
 		if (rows->len == 0)
 			break;
@@ -372,7 +389,7 @@ fst_central_registrar_thread(gpointer data)
 			g_hash_table_add(r->seen, GINT_TO_POINTER((gint)reg->id));
 			g_mutex_unlock(r->lock);
 			g_assert_nonnull(reg->der);
-			g_assert_cmpstr(reg->serial_hex, ==, "0A");
+			g_assert_cmpstr(reg->serial_hex, ==, "1");
 			g_assert_true(fst_central_complete_registration(
 			    central, reg->id, r->name, "arn:aws:iot:cert/x", NULL, &error));
 			g_assert_no_error(error);
@@ -395,14 +412,7 @@ fst_central_queue_test(void)
 	FstCentralRegistration *reg;
 
 	g_mutex_init(&lock);
-	fst_test_sql(central, "TRUNCATE stations, certificates, registrations, conflicts CASCADE");
-	fst_test_sql(central, "INSERT INTO stations (name) VALUES ('A')");
-	fst_test_sql(
-	    central,
-	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
-	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at)"
-	    " SELECT id, 1, 1, 'DEV-Q', '0A', 'ca', 'x', '\\x3082', 'verified', 0, 0, 0 FROM "
-	    "stations");
+	fst_test_queue_reset(central, 1);
 	fst_test_sql(
 	    central,
 	    "INSERT INTO registrations (station_id, local_id, certificate_local_id, target, action,"
@@ -427,7 +437,7 @@ fst_central_queue_test(void)
 	 * registrar's to complete; a lost claim is handed out again */
 	fst_test_sql(central,
 	             "UPDATE registrations SET state = 'pending', attempts = 0 WHERE local_id = 7");
-	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-1", NULL, NULL, 10, 0, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
@@ -440,7 +450,7 @@ fst_central_queue_test(void)
 	                ==,
 	                1);
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-1", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-1", NULL, NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	/* renewed, the claim is not handed out again */
 	reg = g_ptr_array_index(rows, 0);
@@ -448,13 +458,13 @@ fst_central_queue_test(void)
 	    central, reg->id, "reg-1", "arn:renewed", (gint64)3600 * G_USEC_PER_SEC, &error));
 	g_assert_no_error(error);
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 0);
 	fst_test_sql(central,
 	             "UPDATE registrations SET next_attempt_at = now() - interval '1 second'"
 	             " WHERE state = 'in-progress'");
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_cmpint(reg->attempts, ==, 3);
@@ -468,12 +478,12 @@ fst_central_queue_test(void)
 	    central, reg->id, "reg-2", "throttled", (gint64)3600 * G_USEC_PER_SEC, &error));
 	g_assert_no_error(error);
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 0);
 	fst_test_sql(central,
 	             "UPDATE registrations SET next_attempt_at = now() WHERE local_id = 7");
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_true(
@@ -492,20 +502,20 @@ fst_central_queue_test(void)
 	    " action, created_at) SELECT id, NULL, 1, 'aws-iot:1:eu-west-1', 'deactivate', 0"
 	    " FROM stations");
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", "deactivate", 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, "deactivate", 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 0);
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", "register", 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, "register", 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_true(
 	    fst_central_complete_registration(central, reg->id, "reg-2", "arn", NULL, &error));
 	g_clear_pointer(&rows, g_ptr_array_unref);
-	rows = fst_central_claim_registrations(central, "reg-2", NULL, 10, 0, &error);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, NULL, 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 1);
 	reg = g_ptr_array_index(rows, 0);
 	g_assert_cmpstr(reg->action, ==, "deactivate");
-	g_assert_cmpstr(reg->device_uid, ==, "DEV-Q");
+	g_assert_cmpstr(reg->device_uid, ==, "DEV-1");
 	g_assert_true(
 	    fst_central_complete_registration(central, reg->id, "reg-2", NULL, NULL, &error));
 	g_assert_no_error(error);
@@ -520,7 +530,7 @@ fst_central_queue_test(void)
 		fst_test_sql(other, "SELECT id FROM registrations WHERE local_id = 20 FOR UPDATE");
 		fst_test_sql(central, "SET statement_timeout = 3000");
 		g_clear_pointer(&rows, g_ptr_array_unref);
-		rows = fst_central_claim_registrations(central, "reg-3", NULL, 1, 0, &error);
+		rows = fst_central_claim_registrations(central, "reg-3", NULL, NULL, 1, 0, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(rows->len, ==, 1);
 		reg = g_ptr_array_index(rows, 0);
@@ -531,6 +541,72 @@ fst_central_queue_test(void)
 		fst_test_sql(other, "ROLLBACK");
 	}
 	g_mutex_clear(&lock);
+}
+
+/* what a registrar claims, oldest first: `TARGET ACTION, ...` */
+static gchar *
+fst_test_claim_targets(FstCentral *central, const gchar *registrar, const gchar *target)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) rows =
+	    fst_central_claim_registrations(central, registrar, target, NULL, 10, 0, &error);
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < rows->len; i++) {
+		FstCentralRegistration *reg = g_ptr_array_index(rows, i);
+		g_string_append_printf(out, "%s%s %s", i > 0 ? ", " : "", reg->target, reg->action);
+	}
+	return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/* a registrar claims the rows of its own region and `*`, never another
+ * region's: those wait for a registrar of that region */
+static void
+fst_central_queue_region_test(void)
+{
+	g_autoptr(FstCentral) central = fst_test_connect();
+	g_autofree gchar *eu = NULL;
+	g_autofree gchar *us = NULL;
+	g_autofree gchar *eu_again = NULL;
+	g_autofree gchar *ap = NULL;
+
+	fst_test_queue_reset(central, 6);
+	/* the regions interleaved, oldest first; a `*` deactivation of a
+	 * certificate registered nowhere the queue knows */
+	fst_test_sql(central,
+	             "INSERT INTO registrations (station_id, local_id, certificate_local_id,"
+	             " target, action, created_at) SELECT s.id, v.l, v.l, v.t, v.a, 0"
+	             " FROM stations s, (VALUES (1, 'aws-iot:eu-west-1', 'register'),"
+	             " (2, 'aws-iot:us-east-1', 'register'), (3, 'aws-iot:eu-west-1', 'register'),"
+	             " (4, '*', 'deactivate'), (5, 'aws-iot:us-east-1', 'register'),"
+	             " (6, 'aws-iot:eu-west-1', 'register')) v(l, t, a) ORDER BY v.l");
+
+	/* region A: its rows and the wildcard, none of B's */
+	eu = fst_test_claim_targets(central, "reg-eu", "aws-iot:eu-west-1");
+	g_assert_cmpstr(eu,
+	                ==,
+	                "aws-iot:eu-west-1 register, aws-iot:eu-west-1 register, * deactivate, "
+	                "aws-iot:eu-west-1 register");
+	/* region B: its own two, which A left untouched (their first attempt) */
+	us = fst_test_claim_targets(central, "reg-us", "aws-iot:us-east-1");
+	g_assert_cmpstr(us, ==, "aws-iot:us-east-1 register, aws-iot:us-east-1 register");
+	g_assert_cmpint(
+	    fst_test_int(central,
+	                 "SELECT count(*) FROM registrations WHERE state = 'in-progress'"
+	                 " AND attempts = 1 AND claimed_by = 'reg-us'"
+	                 " AND target = 'aws-iot:us-east-1'"),
+	    ==,
+	    2);
+	/* nothing left for A */
+	eu_again = fst_test_claim_targets(central, "reg-eu", "aws-iot:eu-west-1");
+	g_assert_cmpstr(eu_again, ==, "");
+	/* a region with no rows gets none of the others' pending ones */
+	fst_test_sql(central,
+	             "UPDATE registrations SET state = 'pending', claimed_by = NULL,"
+	             " next_attempt_at = NULL WHERE target <> '*'");
+	ap = fst_test_claim_targets(central, "reg-ap", "aws-iot:ap-south-1");
+	g_assert_cmpstr(ap, ==, "");
 }
 
 /* an interaction that gives its answers in turn and counts the questions */
@@ -812,6 +888,8 @@ main(int argc, char **argv)
 	                fst_central_password_test);
 	g_test_add_func("/fst/central/queue/skip-locked-once-each-lease-defer",
 	                fst_central_queue_test);
+	g_test_add_func("/fst/central/queue/claims-own-region-and-wildcard",
+	                fst_central_queue_region_test);
 	rc = g_test_run();
 	g_spawn_sync(NULL, destroy, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, NULL, NULL);
 	g_rmdir(tmp);

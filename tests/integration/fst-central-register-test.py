@@ -176,10 +176,12 @@ def main():
         if total != 2 * GANG:
             fail(f"{total} register rows in the central queue, not {2 * GANG}")
 
-        # a row whose certificate never reached the registry: put back, not fatal
+        # a row whose certificate never reached the registry: put back, not fatal;
+        # a row of another region: left to a registrar of that region
         env.psql("insert into registrations (station_id, local_id, certificate_local_id, target,"
-                 " action, created_at) select id, 9999, 9999, 'aws-iot:x', 'register', 0"
-                 " from stations where name = 'S1'")
+                 " action, created_at) select id, v.l, v.l, v.t, 'register', 0 from stations,"
+                 " (values (9999, 'aws-iot:us-east-1'), (9998, 'aws-iot:eu-west-1')) v(l, t)"
+                 " where name = 'S1'")
 
         # a slow registrar, killed once AWS registered its row's certificate
         killed = env.push("R", "--rate", "1", "--registrar", "killed")
@@ -212,7 +214,11 @@ def main():
                           " where local_id = 9999")
         if not orphan.startswith("pending|t|") or "not in the central registry yet" not in orphan:
             fail(f"the row without its certificate is '{orphan}', not put back")
-        env.psql("delete from registrations where local_id = 9999")
+        other = env.psql("select state, attempts, claimed_by is null from registrations"
+                         " where local_id = 9998")
+        if other != "pending|0|t":
+            fail(f"the eu-west-1 row is '{other}': a us-east-1 registrar claimed it")
+        env.psql("delete from registrations where local_id in (9998, 9999)")
 
         # every certificate registered at the peer exactly once
         peer = env.peer_get("/__peer/stats")
