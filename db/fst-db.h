@@ -300,14 +300,15 @@ void fst_db_get_commit_stats(FstDb *self, guint64 *transactions, guint64 *logs, 
  * FstDbRegistration:
  *
  * One row of the cloud registration queue (`registrations`): a certificate
- * to register with a target, or to deactivate there once superseded.
+ * to register with a target, to deactivate there once superseded, or to
+ * revoke there once revoked.
  */
 typedef struct {
 	gint64 id;
 	gchar *serial_hex;  /* the certificate */
 	gchar *aws_cert_id; /* its SHA-256, lower-case hex */
-	gchar *target;      /* e.g. "aws-iot:123456789012:eu-west-1", or "*" (wherever it is) */
-	gchar *action;      /* "register" or "deactivate" */
+	gchar *target;      /* e.g. "aws-iot:eu-west-1", or "*" (wherever it is) */
+	gchar *action;      /* "register", "deactivate" or "revoke" */
 	gchar *state;       /* "pending", "in-progress", "done", "failed" */
 	gint attempts;
 	gint64 created_at; /* unix microseconds, UTC */
