@@ -39,6 +39,16 @@ fst_audit_step_free(FstAuditStep *self)
 }
 
 static void
+fst_audit_steps_put_int(GString *out, gint64 value)
+{
+	gchar buf[FST_AUDIT_INT_TEXT];
+	gsize len = 0;
+	const gchar *text = fst_audit_int_text(value, buf, &len);
+
+	g_string_append_len(out, text, (gssize)len);
+}
+
+static void
 fst_audit_steps_put_string(GString *out, const gchar *text)
 {
 	if (text == NULL) {
@@ -95,10 +105,11 @@ fst_audit_steps_to_payload(GPtrArray *steps, gint64 started_at)
 			g_string_append_c(out, ',');
 		g_string_append_c(out, '[');
 		fst_audit_steps_put_string(out, st->step);
-		g_string_append_printf(out,
-		                       ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",",
-		                       st->started_at - started_at,
-		                       st->ended_at - st->started_at);
+		g_string_append_c(out, ',');
+		fst_audit_steps_put_int(out, st->started_at - started_at);
+		g_string_append_c(out, ',');
+		fst_audit_steps_put_int(out, st->ended_at - st->started_at);
+		g_string_append_c(out, ',');
 		fst_audit_steps_put_string(out, st->outcome);
 		g_string_append_c(out, ',');
 		fst_audit_steps_put_string(out, st->detail);

@@ -134,15 +134,23 @@ fst_audit_digest(FstAuditSum *sum, guint8 out[FST_AUDIT_HASH_LEN])
 	fst_audit_sum_clear(sum);
 }
 
-/* @value in decimal, byte for byte as printf's %" G_GINT64_FORMAT " writes
- * it, without printf: a canonical text is built for every row and event a
- * commit writes */
-static void
-fst_audit_put_int(FstAuditSum *sum, gint64 value)
+/**
+ * fst_audit_int_text:
+ * @value: a number
+ * @buf: room for it
+ * @len: (out): the length of its text
+ *
+ * Writes @value in decimal, byte for byte as printf's %" G_GINT64_FORMAT "
+ * does, without printf: canonical texts and step lists are built for every
+ * row and event a commit writes.
+ *
+ * Returns: (transfer none): the text, at the end of @buf, not NUL-terminated
+ */
+const gchar *
+fst_audit_int_text(gint64 value, gchar buf[FST_AUDIT_INT_TEXT], gsize *len)
 {
-	gchar buf[24];
 	guint64 v = value < 0 ? (guint64)0 - (guint64)value : (guint64)value;
-	gsize at = sizeof(buf);
+	gsize at = FST_AUDIT_INT_TEXT;
 
 	do {
 		buf[--at] = (gchar)('0' + (v % 10));
@@ -150,7 +158,18 @@ fst_audit_put_int(FstAuditSum *sum, gint64 value)
 	} while (v > 0);
 	if (value < 0)
 		buf[--at] = '-';
-	fst_audit_put(sum, buf + at, (gssize)(sizeof(buf) - at));
+	*len = FST_AUDIT_INT_TEXT - at;
+	return buf + at;
+}
+
+static void
+fst_audit_put_int(FstAuditSum *sum, gint64 value)
+{
+	gchar buf[FST_AUDIT_INT_TEXT];
+	gsize len = 0;
+	const gchar *text = fst_audit_int_text(value, buf, &len);
+
+	fst_audit_put(sum, text, (gssize)len);
 }
 
 static void

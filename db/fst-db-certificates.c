@@ -34,7 +34,7 @@ fst_db_ensure_profile_locked(FstDb *self,
 {
 	g_autoptr(FstDbStmt) ins = NULL;
 	g_autoptr(FstDbStmt) sel = NULL;
-	g_autofree gchar *what = g_strdup_printf("record profile %s", name);
+	const gchar *what = "record the profile of a certificate";
 	gboolean found = FALSE;
 	gint rc;
 
@@ -128,8 +128,11 @@ fst_db_check_der_serial(const gchar *serial, gconstpointer der, gsize der_len, G
 		return FALSE;
 	}
 	for (long k = 0; k < len; k++) {
-		if (got->len > 0 || p[k] != 0)
-			g_string_append_printf(got, "%02X", p[k]);
+		static const gchar hex[] = "0123456789ABCDEF";
+		if (got->len > 0 || p[k] != 0) {
+			g_string_append_c(got, hex[p[k] >> 4]);
+			g_string_append_c(got, hex[p[k] & 0xf]);
+		}
 	}
 	while (*want == '0')
 		want++;
@@ -410,7 +413,7 @@ _fst_db_get_cert_locked(FstDb *self,
                         GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autofree gchar *what = NULL;
+	const gchar *what = "look up a certificate";
 	const gchar *state_str;
 
 	/* the objects of a certificate logged in the same commit */
@@ -421,7 +424,6 @@ _fst_db_get_cert_locked(FstDb *self,
 		*state = self->tx_cert_state;
 		return TRUE;
 	}
-	what = g_strdup_printf("look up certificate %s", serial);
 	stmt =
 	    _fst_db_prepare(self,
 	                    "SELECT id, device_id, state FROM certificates WHERE serial_hex = ?1",

@@ -56,7 +56,7 @@ fst_db_add_object(FstDb *self,
 	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *sha256 = NULL;
-	g_autofree gchar *what = NULL;
+	const gchar *what = "record an object written to a device";
 	FstCertState state = FST_CERT_STATE_ISSUED;
 	gint64 station_id = 0;
 	gint64 cert_id = 0;
@@ -87,9 +87,6 @@ fst_db_add_object(FstDb *self,
 		return FALSE;
 	buf = g_bytes_get_data(data, &len);
 	sha256 = fst_crypto_sha256_hex(buf, len);
-	what = g_strdup_printf("record %s written to device %" G_GINT64_FORMAT,
-	                       fst_object_kind_to_string(kind),
-	                       device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!_fst_db_transaction_begin(&tx, self, what, error))
@@ -309,7 +306,7 @@ fst_db_finish_device(
 	g_autoptr(GRecMutexLocker) locker = NULL;
 	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *serial = NULL;
-	g_autofree gchar *what = NULL;
+	const gchar *what = "finish a device";
 	gint64 station_id = 0;
 	gint64 now = g_get_real_time();
 	gboolean ok;
@@ -322,7 +319,6 @@ fst_db_finish_device(
 		if (serial == NULL)
 			return FALSE;
 	}
-	what = g_strdup_printf("finish device %" G_GINT64_FORMAT, device_id);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!_fst_db_transaction_begin(&tx, self, what, error))
@@ -829,7 +825,8 @@ static void
 fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
 {
 	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
-	g_autofree gchar *what = g_strdup_printf("record device %s", req->log->info->uid);
+	/* the lane's error names the device (fst_db_device_log_write_locked()) */
+	const gchar *what = "record a device log";
 	gint64 device_id = req->device_id;
 
 	req->ok = FALSE;
@@ -861,7 +858,7 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 	g_autoptr(GError) error = NULL;
 	g_autofree gint64 *device_ids = g_new0(gint64, group->len);
 	g_autofree gboolean *written = g_new0(gboolean, group->len);
-	g_autofree gchar *what = g_strdup_printf("record %u devices", group->len);
+	g_autofree gchar *what = NULL;
 	guint n_written = 0;
 
 	if (group->len == 1) {
@@ -871,6 +868,7 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			(*transactions)++;
 		return;
 	}
+	what = g_strdup_printf("record %u devices", group->len);
 	/* the write lock not to be had (another process holds it past the busy
 	 * timeout): every lane of the group gets that error, at once */
 	if (!_fst_db_transaction_begin(&tx, db, what, &error)) {

@@ -456,7 +456,7 @@ fst_db_add_event(FstDb *self,
 	g_autoptr(GRecMutexLocker) locker = NULL;
 	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *detail_safe = NULL;
-	g_autofree gchar *what = NULL;
+	const gchar *what = "record an event";
 	gint64 station_id = 0;
 
 	g_return_val_if_fail(self != NULL, FALSE);
@@ -486,7 +486,6 @@ fst_db_add_event(FstDb *self,
 	}
 	if (detail != NULL)
 		detail_safe = _fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
-	what = g_strdup_printf("record event %s", step);
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!_fst_db_transaction_begin(&tx, self, what, error))

@@ -51,6 +51,7 @@ struct _FstDb {
 	gchar *last_backup; /* (owned) (nullable): the copy made before a migration */
 	guint batch;        /* > 0 inside fst_db_device_log_commit(): one transaction for all */
 	GHashTable *stmts;  /* (owned): SQL text -> prepared statement, reused */
+	GHashTable *stmts_by_address; /* (owned): SQL address -> the same statements */
 	/* valid inside one write transaction only (the write lock keeps others
 	 * out): the end of the audit chain, written to `audit-head` once at
 	 * commit instead of after every event, and the last device looked up */

@@ -117,17 +117,26 @@ _fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...
 sqlite3_stmt *
 _fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 {
-	sqlite3_stmt *stmt = g_hash_table_lookup(self->stmts, sql);
+	sqlite3_stmt *stmt;
 	gint rc;
 
-	if (stmt != NULL)
+	/* the SQL is nearly always a literal: found by its address first, and
+	 * by its text (hashed) when the address is new */
+	stmt = g_hash_table_lookup(self->stmts_by_address, sql);
+	if (stmt != NULL && strcmp(sqlite3_sql(stmt), sql) == 0)
 		return stmt;
+	stmt = g_hash_table_lookup(self->stmts, sql);
+	if (stmt != NULL) {
+		g_hash_table_insert(self->stmts_by_address, (gpointer)(guintptr)sql, stmt);
+		return stmt;
+	}
 	rc = sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK) {
 		_fst_db_set_error(self, error, rc, "preparing to %s", what);
 		return NULL;
 	}
 	g_hash_table_insert(self->stmts, g_strdup(sql), stmt);
+	g_hash_table_insert(self->stmts_by_address, (gpointer)(guintptr)sql, stmt);
 	return stmt;
 }
 
@@ -178,14 +187,27 @@ _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 
 /* runs one statement without rows from the statement cache: BEGIN, COMMIT
  * and the savepoints of a group commit run several times per device, and
- * sqlite3_exec() would parse them each time */
+ * sqlite3_exec() would parse them each time; a failure says "trying to
+ * @verb @what" */
+static gboolean
+fst_db_exec_cached_verb(
+    FstDb *self, const gchar *sql, const gchar *verb, const gchar *what, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, what, error);
+	gint rc;
+
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		return _fst_db_set_error(self, error, rc, "trying to %s%s", verb, what);
+	return TRUE;
+}
+
 gboolean
 _fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error)
 {
-	g_autoptr(FstDbStmt) stmt = _fst_db_prepare(self, sql, what, error);
-	if (stmt == NULL)
-		return FALSE;
-	return _fst_db_step_done(self, stmt, what, error);
+	return fst_db_exec_cached_verb(self, sql, "", what, error);
 }
 
 /* what a write transaction remembers (struct _FstDb) ends with it */
@@ -252,12 +274,11 @@ _fst_db_begin(FstDb *self, const gchar *what, GError **error)
 {
 	/* IMMEDIATE takes the write lock now, so that two writers never deadlock
 	 * upgrading read locks; the mutex already serialises our own threads */
-	g_autofree gchar *msg = NULL;
 	if (self->batch > 0)
 		return TRUE;
 	fst_db_forget_transaction(self);
-	msg = g_strdup_printf("start a transaction to %s", what);
-	return _fst_db_exec_cached(self, "BEGIN IMMEDIATE", msg, error);
+	return fst_db_exec_cached_verb(
+	    self, "BEGIN IMMEDIATE", "start a transaction to ", what, error);
 }
 
 void
@@ -296,21 +317,19 @@ fst_db_write_audit_head(FstDb *self, const gchar *what, GError **error)
 gboolean
 _fst_db_commit(FstDb *self, const gchar *what, GError **error)
 {
-	g_autofree gchar *msg = NULL;
 	if (self->batch > 0)
 		return TRUE;
-	msg = g_strdup_printf("commit %s", what);
 	/* the rows written are bound into the chain as they are committed */
-	if (self->dirty->len > 0 && !_fst_db_bind_rows(self, msg, error)) {
+	if (self->dirty->len > 0 && !_fst_db_bind_rows(self, what, error)) {
 		_fst_db_rollback(self);
 		return FALSE;
 	}
 	/* the head seals the end of the chain: a deleted last row shows */
-	if (self->head_dirty && !fst_db_write_audit_head(self, msg, error)) {
+	if (self->head_dirty && !fst_db_write_audit_head(self, what, error)) {
 		_fst_db_rollback(self);
 		return FALSE;
 	}
-	if (!_fst_db_exec_cached(self, "COMMIT", msg, error)) {
+	if (!fst_db_exec_cached_verb(self, "COMMIT", "commit the transaction to ", what, error)) {
 		_fst_db_rollback(self);
 		return FALSE;
 	}
@@ -970,6 +989,7 @@ fst_db_new(const gchar *path)
 	FstDb *self = g_new0(FstDb, 1);
 	g_rec_mutex_init(&self->mutex);
 	self->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fst_db_stmt_finalize);
+	self->stmts_by_address = g_hash_table_new(g_direct_hash, g_direct_equal);
 	self->path = g_strdup(path);
 	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
 	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -1094,6 +1114,7 @@ fst_db_close(FstDb *self)
 	if (self == NULL)
 		return;
 	/* the cached statements go first, or the connection cannot close */
+	g_hash_table_destroy(self->stmts_by_address);
 	if (self->stmts != NULL)
 		g_hash_table_destroy(self->stmts);
 	if (self->db != NULL) {
