@@ -840,10 +840,67 @@ fst_db_device_log_commit_one_locked(FstDb *db, FstDbCommitRequest *req)
 	req->ok = TRUE;
 }
 
+/* the write lock not to be had (another process holds it past the busy
+ * timeout): every lane of the group gets that error, at once */
+static gboolean
+fst_db_device_log_group_begin(FstDb *db, FstDbTransaction *tx, GPtrArray *group, const gchar *what)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (_fst_db_transaction_begin(tx, db, what, &error))
+		return TRUE;
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, i);
+		req->error = g_error_copy(error);
+		g_prefix_error(&req->error,
+		               "recording device %s (nothing of this step was written): ",
+		               req->log->info->uid);
+	}
+	return FALSE;
+}
+
+/* the logs of a group one after the other in the transaction @tx opened,
+ * then its COMMIT: TRUE when every log was written and committed; else the
+ * transaction is rolled back whole, nothing of it was written, and the
+ * caller writes the group again with a savepoint per log (a log the
+ * database refuses is rare: a savepoint per log costs two statements and
+ * a copy of the transaction's memory per device) */
+static gboolean
+fst_db_device_log_write_group_locked(
+    FstDb *db, FstDbTransaction *tx, GPtrArray *group, const gchar *what, guint *transactions)
+{
+	g_autofree gint64 *device_ids = g_new0(gint64, group->len);
+
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, i);
+		g_autoptr(GError) error = NULL;
+
+		device_ids[i] = req->device_id;
+		if (!fst_db_device_log_write_locked(
+		        db, req->log, req->ops, &device_ids[i], i + 1 == group->len, &error)) {
+			g_debug("a log of a group was refused, writing the group again log by log: "
+			        "%s",
+			        error->message);
+			_fst_db_transaction_clear(tx);
+			return FALSE;
+		}
+	}
+	if (!_fst_db_transaction_commit(tx, what, NULL))
+		return FALSE;
+	(*transactions)++;
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *req = g_ptr_array_index(group, i);
+		req->device_id = device_ids[i];
+		req->ok = TRUE;
+	}
+	return TRUE;
+}
+
 /*
- * Several logs in one transaction, so one WAL sync for all of them. Each
- * log is written inside a savepoint of its own: one the database refuses
- * (a constraint, invalid data) is rolled back alone, with what the
+ * Several logs in one transaction, so one WAL sync for all of them: written
+ * one after the other, and in the rare group where the database refuses a
+ * log, written again with each log inside a savepoint of its own: the one
+ * refused (a constraint, invalid data) is rolled back alone, with what the
  * transaction remembers in memory, and the others stay in the group. The
  * events are appended to the chain log after log, and the rows of the whole
  * group are bound into its last event, as for any transaction. If the
@@ -869,18 +926,14 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 		return;
 	}
 	what = g_strdup_printf("record %u devices", group->len);
-	/* the write lock not to be had (another process holds it past the busy
-	 * timeout): every lane of the group gets that error, at once */
-	if (!_fst_db_transaction_begin(&tx, db, what, &error)) {
-		for (guint i = 0; i < group->len; i++) {
-			FstDbCommitRequest *req = g_ptr_array_index(group, i);
-			req->error = g_error_copy(error);
-			g_prefix_error(&req->error,
-			               "recording device %s (nothing of this step was written): ",
-			               req->log->info->uid);
-		}
+	if (!fst_db_device_log_group_begin(db, &tx, group, what))
 		return;
-	}
+	if (fst_db_device_log_write_group_locked(db, &tx, group, what, transactions))
+		return;
+	/* a log was refused: nothing of the group was written; again, with a
+	 * savepoint per log */
+	if (!fst_db_device_log_group_begin(db, &tx, group, what))
+		return;
 	for (guint i = 0; i < group->len; i++) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, i);
 		FstDbTxMark mark = {0};
