@@ -38,6 +38,12 @@ fst_db_ensure_profile_locked(FstDb *self,
 	gboolean found = FALSE;
 	gint rc;
 
+	/* the same as the last certificate's: no read */
+	if (self->last_profile_id > 0 && g_strcmp0(name, self->last_profile_name) == 0 &&
+	    g_strcmp0(sha256, self->last_profile_sha256) == 0) {
+		*profile_id = self->last_profile_id;
+		return TRUE;
+	}
 	/* known after its first use: one read */
 	sel = _fst_db_prepare(
 	    self, "SELECT id FROM profiles WHERE name = ?1 AND content_sha256 IS ?2", what, error);
@@ -50,6 +56,11 @@ fst_db_ensure_profile_locked(FstDb *self,
 		return FALSE;
 	if (found) {
 		*profile_id = sqlite3_column_int64(sel, 0);
+		g_free(self->last_profile_name);
+		g_free(self->last_profile_sha256);
+		self->last_profile_name = g_strdup(name);
+		self->last_profile_sha256 = g_strdup(sha256);
+		self->last_profile_id = *profile_id;
 		return TRUE;
 	}
 	ins = _fst_db_prepare(self,
@@ -192,6 +203,11 @@ fst_db_ensure_ca_locked(FstDb *self,
 	gboolean found = FALSE;
 	gint rc;
 
+	/* the same as the last certificate's: no read */
+	if (self->last_ca_id > 0 && strcmp(sha256, self->last_ca_sha256) == 0) {
+		*ca_id = self->last_ca_id;
+		return TRUE;
+	}
 	sel = _fst_db_prepare(self, "SELECT id FROM cas WHERE sha256 = ?1", what, error);
 	if (sel == NULL)
 		return FALSE;
@@ -201,6 +217,8 @@ fst_db_ensure_ca_locked(FstDb *self,
 		return FALSE;
 	if (found) {
 		*ca_id = sqlite3_column_int64(sel, 0);
+		g_strlcpy(self->last_ca_sha256, sha256, sizeof(self->last_ca_sha256));
+		self->last_ca_id = *ca_id;
 		return TRUE;
 	}
 	subject = fst_db_issuer_name(der, der_len);

@@ -72,7 +72,15 @@ struct _FstDb {
 	GArray *dirty;         /* (owned) (element-type guint64) */
 	GHashTable *dirty_set; /* (owned): the same keys */
 	gboolean binding_off;  /* migrations bind every row themselves */
-	gboolean read_only;    /* fst_db_open_read_only() */
+	/* the profile and the CA the last certificate used, looked up once: ids
+	 * are never reused or changed (nothing is deleted); forgotten at any
+	 * rollback, which may undo the row they name */
+	gchar *last_profile_name;   /* (owned) (nullable) */
+	gchar *last_profile_sha256; /* (owned) (nullable) */
+	gint64 last_profile_id;     /* 0: none */
+	gchar last_ca_sha256[FST_DB_SHA256_HEX + 1];
+	gint64 last_ca_id;  /* 0: none */
+	gboolean read_only; /* fst_db_open_read_only() */
 	/* the last event this transaction wrote, whose hash the bindings change */
 	gint64 tx_event_id;
 	gchar tx_event_prev[FST_AUDIT_HASH_LEN * 2 + 1];
@@ -144,6 +152,7 @@ typedef struct {
 	guint dirty_len;
 } FstDbTxMark;
 
+void _fst_db_forget_ids(FstDb *self);
 void _fst_db_tx_mark(FstDb *self, FstDbTxMark *mark);
 void _fst_db_tx_restore(FstDb *self, FstDbTxMark *mark);
 void _fst_db_tx_mark_clear(FstDbTxMark *mark);

@@ -281,10 +281,22 @@ _fst_db_begin(FstDb *self, const gchar *what, GError **error)
 	    self, "BEGIN IMMEDIATE", "start a transaction to ", what, error);
 }
 
+/* the ids remembered across transactions (struct _FstDb) */
+void
+_fst_db_forget_ids(FstDb *self)
+{
+	g_clear_pointer(&self->last_profile_name, g_free);
+	g_clear_pointer(&self->last_profile_sha256, g_free);
+	self->last_profile_id = 0;
+	self->last_ca_sha256[0] = '\0';
+	self->last_ca_id = 0;
+}
+
 void
 _fst_db_rollback(FstDb *self)
 {
 	fst_db_forget_transaction(self);
+	_fst_db_forget_ids(self);
 	/* a failed statement may already have ended the transaction */
 	if (sqlite3_get_autocommit(self->db))
 		return;
@@ -412,6 +424,7 @@ _fst_db_tx_restore(FstDb *self, FstDbTxMark *mark)
 	if (self->dirty->len > mark->dirty_len)
 		g_array_set_size(self->dirty, mark->dirty_len);
 	/* the lookups remembered may name rows that are gone */
+	_fst_db_forget_ids(self);
 	self->tx_device_id = 0;
 	self->tx_device_station = 0;
 	self->tx_cert_serial[0] = '\0';
@@ -1134,6 +1147,7 @@ fst_db_close(FstDb *self)
 	g_free(self->tx_event_step);
 	g_free(self->tx_event_outcome);
 	g_free(self->tx_event_detail);
+	_fst_db_forget_ids(self);
 	if (self->fold != NULL)
 		g_ptr_array_unref(self->fold);
 	g_free(self);
