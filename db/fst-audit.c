@@ -122,15 +122,8 @@ fst_audit_put(FstAuditSum *sum, const gchar *data, gssize len)
 static void
 fst_audit_digest(FstAuditSum *sum, guint8 out[FST_AUDIT_HASH_LEN])
 {
-	guint len = FST_AUDIT_HASH_LEN;
-	if (EVP_Digest(sum->data, sum->len, out, &len, fst_crypto_fetched_md(EVP_sha256()), NULL) !=
-	    1) {
-		/* the same digest without OpenSSL's provider (never seen failing) */
-		g_autoptr(GChecksum) fallback = g_checksum_new(G_CHECKSUM_SHA256);
-		gsize glen = FST_AUDIT_HASH_LEN;
-		g_checksum_update(fallback, sum->data, sum->len);
-		g_checksum_get_digest(fallback, out, &glen);
-	}
+	G_STATIC_ASSERT(FST_AUDIT_HASH_LEN == 32);
+	fst_crypto_sha256(sum->data, sum->len, out);
 	fst_audit_sum_clear(sum);
 }
 

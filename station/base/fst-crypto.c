@@ -194,13 +194,54 @@ fst_crypto_hex(const guint8 *data, gsize len, gboolean upper)
 	return hex;
 }
 
+/* a digest context per thread, kept: a fresh one per digest costs more
+ * than hashing a row (the audit hashes about ten per commit) */
+static void
+fst_crypto_md_ctx_free(gpointer data)
+{
+	EVP_MD_CTX_free(data);
+}
+
+static GPrivate fst_crypto_md_ctx = G_PRIVATE_INIT(fst_crypto_md_ctx_free);
+
+/**
+ * fst_crypto_sha256:
+ * @data: (nullable): bytes; %NULL only with @len 0
+ * @len: their number
+ * @out: (out caller-allocates): the 32-byte digest
+ *
+ * The SHA-256 of @data through OpenSSL (hardware SHA-256 where the CPU has
+ * it), with a digest context kept per thread.
+ */
+void
+fst_crypto_sha256(gconstpointer data, gsize len, guint8 out[32])
+{
+	EVP_MD_CTX *ctx = g_private_get(&fst_crypto_md_ctx);
+	guint out_len = 32;
+
+	if (ctx == NULL) {
+		ctx = EVP_MD_CTX_new();
+		g_private_set(&fst_crypto_md_ctx, ctx);
+	}
+	if (ctx == NULL ||
+	    EVP_DigestInit_ex2(ctx, fst_crypto_fetched_md(EVP_sha256()), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, data != NULL ? data : "", len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, &out_len) != 1) {
+		/* the same digest without OpenSSL's provider (never seen failing) */
+		g_autoptr(GChecksum) fallback = g_checksum_new(G_CHECKSUM_SHA256);
+		gsize glen = 32;
+		ERR_clear_error();
+		g_checksum_update(fallback, data != NULL ? data : (gconstpointer) "", len);
+		g_checksum_get_digest(fallback, out, &glen);
+	}
+}
+
 /**
  * fst_crypto_sha256_hex:
  * @data: (nullable): bytes; %NULL only with @len 0
  * @len: their number
  *
- * The SHA-256 of @data through OpenSSL (hardware SHA-256 where the CPU has
- * it), as GLib's g_compute_checksum_for_data() writes it.
+ * fst_crypto_sha256() as GLib's g_compute_checksum_for_data() writes it.
  *
  * Returns: (transfer full): 64 lower-case hex digits
  */
@@ -208,19 +249,8 @@ gchar *
 fst_crypto_sha256_hex(gconstpointer data, gsize len)
 {
 	guint8 digest[32];
-	guint digest_len = sizeof(digest);
 
-	if (EVP_Digest(data != NULL ? data : "",
-	               len,
-	               digest,
-	               &digest_len,
-	               fst_crypto_fetched_md(EVP_sha256()),
-	               NULL) != 1) {
-		/* the same digest without OpenSSL's provider (never seen failing) */
-		ERR_clear_error();
-		return g_compute_checksum_for_data(
-		    G_CHECKSUM_SHA256, data != NULL ? data : (gconstpointer) "", len);
-	}
+	fst_crypto_sha256(data, len, digest);
 	return fst_crypto_hex(digest, sizeof(digest), FALSE);
 }
 

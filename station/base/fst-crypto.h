@@ -16,6 +16,7 @@ const EVP_MD *fst_crypto_fetched_md(const EVP_MD *md);
 EVP_PKEY *fst_crypto_generate_key(FstKeyType key_type, GError **error);
 void fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize len, gboolean upper);
 gchar *fst_crypto_hex(const guint8 *data, gsize len, gboolean upper);
+void fst_crypto_sha256(gconstpointer data, gsize len, guint8 out[32]);
 gchar *fst_crypto_sha256_hex(gconstpointer data, gsize len);
 FstSecret *fst_crypto_private_key_secret(EVP_PKEY *key, GError **error);
 gchar *fst_crypto_pem_encode(const gchar *label, const guint8 *der, gsize len, gsize *pem_len);
