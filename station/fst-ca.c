@@ -1012,17 +1012,8 @@ fst_ca_issue_for_key(FstCa *self,
 
 	/* record */
 	issued->der = g_byte_array_free_to_bytes(g_steal_pointer(&cert));
-	{
-		guint8 digest[32];
-		gsize der_len = 0;
-		const guint8 *der = g_bytes_get_data(issued->der, &der_len);
-		if (EVP_Digest(der, der_len, digest, NULL, EVP_sha256(), NULL) != 1) {
-			fst_error_set_openssl(
-			    error, FST_ERROR_INTERNAL, "cannot compute the certificate id");
-			return NULL;
-		}
-		issued->aws_cert_id = fst_crypto_hex(digest, sizeof(digest), FALSE);
-	}
+	issued->aws_cert_id = fst_crypto_sha256_hex(g_bytes_get_data(issued->der, NULL),
+	                                            g_bytes_get_size(issued->der));
 	issued->serial_hex = fst_crypto_hex(serial, sizeof(serial), TRUE);
 	subject = g_string_new("CN=");
 	fst_ca_append_rfc2253(subject, cn);
