@@ -23,51 +23,17 @@
  * written in one durable transaction per commit, and the end of an attempt.
  */
 
-/**
- * fst_db_add_object:
- * @self: an #FstDb
- * @device_id: the device written to
- * @serial_hex: (nullable): the certificate the object belongs to
- * @kind: what was written
- * @data: the exact bytes written; only their SHA-256 and length are stored
- * @contents: (nullable): a description, e.g. the comma-separated SHA-256
- *   fingerprints of the certificates in the object
- * @error: (nullable): return location for a #GError
- *
- * Records an object burned into the device. It does not change any state:
- * use fst_db_set_certificate_state() for that.
- *
- * Fails with %FST_ERROR_NOT_FOUND if the device or certificate is unknown or
- * the certificate belongs to another device.
- *
- * Returns: %TRUE on success
- */
-gboolean
-fst_db_add_object(FstDb *self,
-                  gint64 device_id,
-                  const gchar *serial_hex,
-                  FstObjectKind kind,
-                  GBytes *data,
-                  const gchar *contents,
-                  GError **error)
+/* fst_db_add_object()'s checks and hash, which need no database: made in
+ * the lane for a device log, before its commit */
+static gboolean
+fst_db_object_prepare(const gchar *serial_hex,
+                      FstObjectKind kind,
+                      GBytes *data,
+                      const gchar *contents,
+                      gchar **serial,
+                      gchar **sha256,
+                      GError **error)
 {
-	g_autoptr(GRecMutexLocker) locker = NULL;
-	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
-	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autofree gchar *serial = NULL;
-	g_autofree gchar *sha256 = NULL;
-	const gchar *what = "record an object written to a device";
-	FstCertState state = FST_CERT_STATE_ISSUED;
-	gint64 station_id = 0;
-	gint64 cert_id = 0;
-	gint64 cert_device = 0;
-	gsize len = 0;
-	gconstpointer buf;
-	gint rc;
-
-	g_return_val_if_fail(self != NULL, FALSE);
-	g_return_val_if_fail(data != NULL, FALSE);
-
 	if (kind < FST_OBJECT_DEVICE_CERT || kind >= FST_OBJECT_LAST) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -77,16 +43,40 @@ fst_db_add_object(FstDb *self,
 		return FALSE;
 	}
 	if (serial_hex != NULL) {
-		serial = _fst_db_normalize_hex(
+		*serial = _fst_db_normalize_hex(
 		    "certificate serial", serial_hex, 1, FST_DB_MAX_SERIAL_HEX, TRUE, error);
-		if (serial == NULL)
+		if (*serial == NULL)
 			return FALSE;
 	}
 	if (!_fst_db_check_text(
-	        "object contents", contents, FST_DB_MAX_CONTENTS, FALSE, FALSE, error))
+	        "object contents", contents, FST_DB_MAX_CONTENTS, FALSE, FALSE, error)) {
+		g_clear_pointer(serial, g_free);
 		return FALSE;
-	buf = g_bytes_get_data(data, &len);
-	sha256 = fst_crypto_sha256_hex(buf, len);
+	}
+	*sha256 = fst_crypto_sha256_hex(g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+	return TRUE;
+}
+
+/* the write of fst_db_add_object(), from what fst_db_object_prepare() made */
+static gboolean
+fst_db_add_object_prepared(FstDb *self,
+                           gint64 device_id,
+                           const gchar *serial,
+                           FstObjectKind kind,
+                           const gchar *sha256,
+                           gsize len,
+                           const gchar *contents,
+                           GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "record an object written to a device";
+	FstCertState state = FST_CERT_STATE_ISSUED;
+	gint64 station_id = 0;
+	gint64 cert_id = 0;
+	gint64 cert_device = 0;
+	gint rc;
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!_fst_db_transaction_begin(&tx, self, what, error))
@@ -131,6 +121,46 @@ fst_db_add_object(FstDb *self,
 	    !_fst_db_step_done(self, stmt, what, error))
 		return FALSE;
 	return _fst_db_transaction_commit(&tx, what, error);
+}
+
+/**
+ * fst_db_add_object:
+ * @self: an #FstDb
+ * @device_id: the device written to
+ * @serial_hex: (nullable): the certificate the object belongs to
+ * @kind: what was written
+ * @data: the exact bytes written; only their SHA-256 and length are stored
+ * @contents: (nullable): a description, e.g. the comma-separated SHA-256
+ *   fingerprints of the certificates in the object
+ * @error: (nullable): return location for a #GError
+ *
+ * Records an object burned into the device. It does not change any state:
+ * use fst_db_set_certificate_state() for that.
+ *
+ * Fails with %FST_ERROR_NOT_FOUND if the device or certificate is unknown or
+ * the certificate belongs to another device.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_db_add_object(FstDb *self,
+                  gint64 device_id,
+                  const gchar *serial_hex,
+                  FstObjectKind kind,
+                  GBytes *data,
+                  const gchar *contents,
+                  GError **error)
+{
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *sha256 = NULL;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(data != NULL, FALSE);
+
+	if (!fst_db_object_prepare(serial_hex, kind, data, contents, &serial, &sha256, error))
+		return FALSE;
+	return fst_db_add_object_prepared(
+	    self, device_id, serial, kind, sha256, g_bytes_get_size(data), contents, error);
 }
 
 static gboolean
@@ -364,6 +394,10 @@ typedef struct {
 	gchar *contents; /* (nullable) */
 	FstCertState state;
 	GError *failure; /* (nullable) (owned) */
+	/* an object checked and hashed when it was logged, in the lane */
+	gchar *sha256;   /* (nullable): of data */
+	gsize length;    /* of data */
+	GError *invalid; /* (nullable) (owned): why the commit is to fail */
 } FstDbLogOp;
 
 static void
@@ -380,6 +414,8 @@ fst_db_log_op_free(gpointer data)
 		g_bytes_unref(op->data);
 	g_free(op->contents);
 	g_clear_error(&op->failure);
+	g_free(op->sha256);
+	g_clear_error(&op->invalid);
 	g_free(op);
 }
 
@@ -576,10 +612,13 @@ fst_db_device_log_add_object(FstDbDeviceLog *self,
 	g_return_if_fail(data != NULL);
 
 	op = fst_db_device_log_append(self, FST_DB_LOG_OBJECT);
-	op->serial_hex = g_strdup(serial_hex);
 	op->object = kind;
-	op->data = g_bytes_ref(data);
+	op->length = g_bytes_get_size(data);
 	op->contents = g_strdup(contents);
+	/* checked and hashed here, in the lane, not in the commit that all
+	 * lanes share; only the hash and the length are kept */
+	fst_db_object_prepare(
+	    serial_hex, kind, data, contents, &op->serial_hex, &op->sha256, &op->invalid);
 }
 
 /**
@@ -735,8 +774,18 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 	case FST_DB_LOG_CERTIFICATE:
 		return fst_db_add_certificate(db, device_id, op->cert, error);
 	case FST_DB_LOG_OBJECT:
-		return fst_db_add_object(
-		    db, device_id, op->serial_hex, op->object, op->data, op->contents, error);
+		if (op->invalid != NULL) {
+			g_propagate_error(error, g_error_copy(op->invalid));
+			return FALSE;
+		}
+		return fst_db_add_object_prepared(db,
+		                                  device_id,
+		                                  op->serial_hex,
+		                                  op->object,
+		                                  op->sha256,
+		                                  op->length,
+		                                  op->contents,
+		                                  error);
 	case FST_DB_LOG_STATE:
 		return fst_db_set_certificate_state(db, op->serial_hex, op->state, error);
 	case FST_DB_LOG_FINISH:

@@ -2368,6 +2368,7 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	    g_error_new_literal(FST_ERROR, FST_ERROR_TIMED_OUT, "device stopped answering");
 	g_autofree gchar *text = NULL;
 	gint64 now = g_get_real_time();
+	gint64 objects = 0;
 
 	g_assert_no_error(error);
 	/* the same certificate as another device's: refused as a duplicate */
@@ -2406,6 +2407,22 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_clear_error(&error);
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
+
+	/* so do a bad object (checked as it is logged) and a bad serial */
+	objects = test_sql_int(fx->path, "SELECT count(*) FROM device_objects");
+	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
+	fst_db_device_log_add_object(log, NULL, FST_OBJECT_LAST, cert->der, NULL);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "object kind"));
+	g_clear_error(&error);
+	fst_db_device_log_add_object(log, "not hex", FST_OBJECT_DEVICE_CERT, cert->der, NULL);
+	g_assert_false(fst_db_device_log_commit(db, log, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_clear_error(&error);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, objects);
 
 	/* the failure alone is recorded, with the device */
 	fst_db_device_log_add_event(log, "issue", now, now + 1, "timed-out", failure->message);
