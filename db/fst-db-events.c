@@ -32,6 +32,18 @@ fst_db_load_head(FstDb *self, const gchar *what, GError **error)
 
 	if (self->head_known)
 		return TRUE;
+	/* as the last commit left it, if nobody wrote since (the write lock
+	 * is held now, so nobody writes until this transaction ends) */
+	if (self->saved_head_known) {
+		guint version = 0;
+		if (_fst_db_data_version(self, &version) && version == self->saved_head_version) {
+			self->head_id = self->saved_head_id;
+			memcpy(self->head_hash, self->saved_head_hash, sizeof(self->head_hash));
+			self->head_known = TRUE;
+			return TRUE;
+		}
+		self->saved_head_known = FALSE;
+	}
 	last = _fst_db_prepare(
 	    self, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", what, error);
 	if (last == NULL)

@@ -59,6 +59,13 @@ struct _FstDb {
 	gboolean head_dirty;
 	gint64 head_id;
 	gchar head_hash[FST_AUDIT_HASH_LEN * 2 + 1];
+	/* the chain's end as the last commit left it, still the end while
+	 * SQLite's data version of the file is the one read then (no other
+	 * connection wrote since): the next transaction need not read it */
+	gboolean saved_head_known;
+	guint saved_head_version;
+	gint64 saved_head_id;
+	gchar saved_head_hash[FST_AUDIT_HASH_LEN * 2 + 1];
 	gint64 tx_device_id;
 	gint64 tx_device_station;
 	/* the last certificate recorded or looked up in this transaction */
@@ -153,6 +160,7 @@ typedef struct {
 } FstDbTxMark;
 
 void _fst_db_forget_ids(FstDb *self);
+gboolean _fst_db_data_version(FstDb *self, guint *version);
 void _fst_db_tx_mark(FstDb *self, FstDbTxMark *mark);
 void _fst_db_tx_restore(FstDb *self, FstDbTxMark *mark);
 void _fst_db_tx_mark_clear(FstDbTxMark *mark);

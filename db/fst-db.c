@@ -281,6 +281,15 @@ _fst_db_begin(FstDb *self, const gchar *what, GError **error)
 	    self, "BEGIN IMMEDIATE", "start a transaction to ", what, error);
 }
 
+/* SQLite's count of changes to the file, by this connection or another
+ * (SQLITE_FCNTL_DATA_VERSION): unchanged, nobody wrote */
+gboolean
+_fst_db_data_version(FstDb *self, guint *version)
+{
+	return sqlite3_file_control(self->db, "main", SQLITE_FCNTL_DATA_VERSION, version) ==
+	       SQLITE_OK;
+}
+
 /* the ids remembered across transactions (struct _FstDb) */
 void
 _fst_db_forget_ids(FstDb *self)
@@ -344,6 +353,14 @@ _fst_db_commit(FstDb *self, const gchar *what, GError **error)
 	if (!fst_db_exec_cached_verb(self, "COMMIT", "commit the transaction to ", what, error)) {
 		_fst_db_rollback(self);
 		return FALSE;
+	}
+	/* the end of the chain for the next transaction, unless another
+	 * connection writes before it */
+	self->saved_head_known =
+	    self->head_known && _fst_db_data_version(self, &self->saved_head_version);
+	if (self->saved_head_known) {
+		self->saved_head_id = self->head_id;
+		memcpy(self->saved_head_hash, self->head_hash, sizeof(self->saved_head_hash));
 	}
 	fst_db_forget_transaction(self);
 	return TRUE;

@@ -3865,6 +3865,44 @@ test_lane_wait_queued(FstDb *db, guint n)
 }
 
 /*
+ * Two connections to one file take turns writing (a station and a CLI
+ * command on the same workspace): each transaction extends the chain from
+ * the event the other one wrote last, so the chain stays one and verifies,
+ * whatever either connection remembers of the chain's end from its own
+ * last commit.
+ */
+static void
+test_two_writers_one_chain(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) a = fst_db_open(fx->path, &error);
+	g_autoptr(FstDb) b = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	b = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 6; i++) {
+		FstDb *db = i % 2 == 0 ? a : b;
+		g_autofree gchar *uid = g_strdup_printf("TURN-%u", i);
+		/* two commits in a row by the same connection, then the other's */
+		test_provision(db, 0, uid, 0x7100 + i, NULL);
+		g_assert_true(
+		    fst_db_add_event(db, 0, "station-note", now, now + 1, "ok", uid, &error));
+		g_assert_no_error(error);
+	}
+	g_clear_pointer(&a, fst_db_close);
+	g_clear_pointer(&b, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 6);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM events"),
+	                ==,
+	                test_sql_int(fx->path, "SELECT max(id) FROM events"));
+}
+
+/*
  * Lanes that commit while another commit is being written share one
  * transaction, and a log the database refuses in that group fails alone:
  * another process holds the write lock, so the first lane waits for it as
@@ -4035,6 +4073,7 @@ main(int argc, char **argv)
 	}
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
+	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
 	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
 	test_add("/fst/audit/verify/folded-steps", test_audit_folded_steps);
 	g_test_add_func("/fst/audit/steps/payload-round-trip", test_audit_steps_payload);
