@@ -69,7 +69,7 @@ fst_central_registration_from_row(const PGresult *res, gint i)
  *   the rule of the station's queue (fst_db_queue_set_target()), so that a
  *   registrar never registers a certificate in another region; %NULL: every
  *   target
- * @action: (nullable): `register` or `deactivate`, %NULL for both
+ * @action: (nullable): `register`, `deactivate` or `revoke`, %NULL for all
  * @limit: at most this many rows
  * @lease_us: how long the claim is @registrar's unless renewed
  *   (fst_central_renew_registration()); 0 for 10 minutes
@@ -79,10 +79,11 @@ fst_central_registration_from_row(const PGresult *res, gint i)
  * those another registrar holds: `pending` rows whose next attempt is due,
  * and rows in progress whose claim ran out (a registrar that died: the row
  * comes back with its attempts above 1, so that the next one asks the cloud
- * first). A deactivation waits while its certificate's registration is not
- * over. Each claimed row is `in-progress` with its attempt counted, in a
- * transaction of its own: end each with fst_central_complete_registration()
- * or fst_central_defer_registration().
+ * first). A deactivation or a revocation waits while its certificate's
+ * registration is not over, so that no registrar turns a certificate
+ * inactive or revoked at AWS before another one has registered it. Each claimed row is
+ * `in-progress` with its attempt counted, in a transaction of its own: end each with
+ * fst_central_complete_registration() or fst_central_defer_registration().
  *
  * Returns: (transfer container) (element-type FstCentralRegistration): the
  *   claimed rows (empty when none is due), or %NULL
@@ -108,7 +109,8 @@ fst_central_claim_registrations(FstCentral *self,
 	    "   AND ($5::text IS NULL OR target = $5 OR target = '*')"
 	    "   AND state IN ('pending', 'in-progress')"
 	    "   AND coalesce(next_attempt_at, '-infinity') <= now()"
-	    "   AND NOT (action = 'deactivate' AND EXISTS (SELECT 1 FROM registrations g"
+	    "   AND NOT (action IN ('deactivate', 'revoke') AND EXISTS (SELECT 1"
+	    "     FROM registrations g"
 	    "     WHERE g.station_id = r.station_id"
 	    "     AND g.certificate_local_id = r.certificate_local_id"
 	    "     AND g.action = 'register' AND g.state IN ('pending', 'in-progress')))"

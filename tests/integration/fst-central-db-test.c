@@ -494,15 +494,20 @@ fst_central_queue_test(void)
 	                ==,
 	                1);
 
-	/* a deactivation waits until its certificate's registration is over */
+	/* a deactivation or a revocation waits until its certificate's
+	 * registration is over (else a registrar could revoke it before another
+	 * one had it registered, and leave it active) */
 	fst_test_sql(
 	    central,
 	    "UPDATE registrations SET state = 'pending' WHERE local_id = 30;"
 	    "INSERT INTO registrations (station_id, local_id, certificate_local_id, target,"
-	    " action, created_at) SELECT id, NULL, 1, 'aws-iot:1:eu-west-1', 'deactivate', 0"
-	    " FROM stations");
+	    " action, created_at) SELECT id, NULL, 1, 'aws-iot:1:eu-west-1', a, 0"
+	    " FROM stations, (VALUES ('deactivate'), ('revoke')) v(a)");
 	g_clear_pointer(&rows, g_ptr_array_unref);
 	rows = fst_central_claim_registrations(central, "reg-2", NULL, "deactivate", 10, 0, &error);
+	g_assert_cmpuint(rows->len, ==, 0);
+	g_clear_pointer(&rows, g_ptr_array_unref);
+	rows = fst_central_claim_registrations(central, "reg-2", NULL, "revoke", 10, 0, &error);
 	g_assert_cmpuint(rows->len, ==, 0);
 	g_clear_pointer(&rows, g_ptr_array_unref);
 	rows = fst_central_claim_registrations(central, "reg-2", NULL, "register", 10, 0, &error);
@@ -512,13 +517,15 @@ fst_central_queue_test(void)
 	    fst_central_complete_registration(central, reg->id, "reg-2", "arn", NULL, &error));
 	g_clear_pointer(&rows, g_ptr_array_unref);
 	rows = fst_central_claim_registrations(central, "reg-2", NULL, NULL, 10, 0, &error);
-	g_assert_cmpuint(rows->len, ==, 1);
-	reg = g_ptr_array_index(rows, 0);
-	g_assert_cmpstr(reg->action, ==, "deactivate");
-	g_assert_cmpstr(reg->device_uid, ==, "DEV-1");
-	g_assert_true(
-	    fst_central_complete_registration(central, reg->id, "reg-2", NULL, NULL, &error));
-	g_assert_no_error(error);
+	g_assert_cmpuint(rows->len, ==, 2);
+	for (guint i = 0; i < rows->len; i++) {
+		reg = g_ptr_array_index(rows, i);
+		g_assert_cmpstr(reg->action, ==, i == 0 ? "deactivate" : "revoke");
+		g_assert_cmpstr(reg->device_uid, ==, "DEV-1");
+		g_assert_true(fst_central_complete_registration(
+		    central, reg->id, "reg-2", NULL, NULL, &error));
+		g_assert_no_error(error);
+	}
 
 	/* a row another registrar holds locked is skipped, not waited for */
 	{
