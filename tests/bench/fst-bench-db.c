@@ -34,9 +34,10 @@
  *    fdatasync());
  *    then the same with 16 and 64 lanes (writer threads, as the port
  *    workers, committing through the group commit): the station time per
- *    device amortised over the lanes (at most 0.1 ms) and the syncs per
- *    device, counted by a VFS that wraps SQLite's own (every xSync: the WAL
- *    at each commit and the checkpoints), on disk and on tmpfs;
+ *    device amortised over the lanes (at most 0.1 ms), the syncs and the
+ *    bytes written per device, counted by a VFS that wraps SQLite's own
+ *    (every xSync and xWrite: the WAL at each commit, and the checkpoints),
+ *    on disk and on tmpfs;
  * 2. bytes per device of a database of N provisioned devices, DER included:
  *    at most 2 KB;
  * 3. the CSV report of N devices against the sqlite3 command-line tool's
@@ -111,9 +112,9 @@ static gchar bench_profile[] = "aws-iot-ecc";
 /* the one object description the pipeline records: the roots' fingerprints */
 static gchar bench_root[] = "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4";
 
-/* a VFS over SQLite's default one that counts the syncs it asks for: each
- * method table it gives files (database, WAL, journal may differ) is
- * copied with xSync wrapped */
+/* a VFS over SQLite's default one that counts the syncs it asks for and
+ * the bytes it writes: each method table it gives files (database, WAL,
+ * journal may differ) is copied with xSync and xWrite wrapped */
 #define BENCH_IO_TABLES 8
 static sqlite3_vfs bench_vfs;
 static sqlite3_vfs *bench_vfs_parent = NULL;
@@ -122,6 +123,8 @@ static const sqlite3_io_methods *bench_io_parent[BENCH_IO_TABLES];
 static guint bench_io_n = 0;
 static GMutex bench_io_lock;
 static gint bench_syncs = 0;
+static gint64 bench_written =
+    0; /* bytes written to the files: the WAL, and the database by checkpoints */
 
 static int
 bench_io_sync(sqlite3_file *file, int flags)
@@ -130,6 +133,19 @@ bench_io_sync(sqlite3_file *file, int flags)
 		if (file->pMethods == &bench_io[i]) {
 			g_atomic_int_inc(&bench_syncs);
 			return bench_io_parent[i]->xSync(file, flags);
+		}
+	}
+	g_assert_not_reached();
+	return SQLITE_INTERNAL;
+}
+
+static int
+bench_io_write(sqlite3_file *file, const void *buf, int len, sqlite3_int64 offset)
+{
+	for (guint i = 0; i < BENCH_IO_TABLES; i++) {
+		if (file->pMethods == &bench_io[i]) {
+			__atomic_fetch_add(&bench_written, (gint64)len, __ATOMIC_RELAXED);
+			return bench_io_parent[i]->xWrite(file, buf, len, offset);
 		}
 	}
 	g_assert_not_reached();
@@ -154,6 +170,7 @@ bench_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags
 		bench_io_parent[i] = file->pMethods;
 		bench_io[i] = *file->pMethods;
 		bench_io[i].xSync = bench_io_sync;
+		bench_io[i].xWrite = bench_io_write;
 		bench_io_n++;
 	}
 	file->pMethods = &bench_io[i];
@@ -399,8 +416,9 @@ bench_lane(gpointer data)
  * Logs FST_BENCH_WINDOWS windows of FST_BENCH_WINDOW devices from device
  * number @first with @n_lanes writer threads on the database at @path, and
  * returns the median station time per device of the windows (wall time
- * over devices: amortised over the lanes); @syncs_per_device and
- * @commits_per_tx (device log commits per transaction) are over all
+ * over devices: amortised over the lanes); @syncs_per_device,
+ * @kib_per_device (written to the WAL and, by checkpoints, the database)
+ * and @commits_per_tx (device log commits per transaction) are over all
  * windows.
  */
 static gdouble
@@ -408,6 +426,7 @@ bench_lanes_run(const gchar *path,
                 guint n_lanes,
                 guint64 first,
                 gdouble *syncs_per_device,
+                gdouble *kib_per_device,
                 gdouble *commits_per_tx,
                 gdouble *cpu_ms)
 {
@@ -421,6 +440,7 @@ bench_lanes_run(const gchar *path,
 	guint64 logs0 = 0;
 	guint64 logs1 = 0;
 	gint syncs0;
+	gint64 written0;
 	gdouble cpu0;
 
 	l.db = fst_db_open(path, &error);
@@ -433,6 +453,7 @@ bench_lanes_run(const gchar *path,
 		threads[i] = g_thread_new("bench-lane", bench_lane, &l);
 	fst_db_get_commit_stats(l.db, &tx0, &logs0, NULL);
 	syncs0 = g_atomic_int_get(&bench_syncs);
+	written0 = __atomic_load_n(&bench_written, __ATOMIC_RELAXED);
 	cpu0 = bench_cpu_ms();
 	for (guint w = 0; w < FST_BENCH_WINDOWS; w++) {
 		g_mutex_lock(&l.lock);
@@ -450,6 +471,8 @@ bench_lanes_run(const gchar *path,
 	*cpu_ms = (bench_cpu_ms() - cpu0) / (FST_BENCH_WINDOWS * FST_BENCH_WINDOW);
 	*syncs_per_device = (gdouble)(g_atomic_int_get(&bench_syncs) - syncs0) /
 	                    (FST_BENCH_WINDOWS * FST_BENCH_WINDOW);
+	*kib_per_device = (gdouble)(__atomic_load_n(&bench_written, __ATOMIC_RELAXED) - written0) /
+	                  1024.0 / (FST_BENCH_WINDOWS * FST_BENCH_WINDOW);
 	fst_db_get_commit_stats(l.db, &tx1, &logs1, NULL);
 	*commits_per_tx = tx1 > tx0 ? (gdouble)(logs1 - logs0) / (gdouble)(tx1 - tx0) : 0;
 	g_mutex_lock(&l.lock);
@@ -552,6 +575,7 @@ main(int argc, char **argv)
 			guint n_lanes = bench_lane_counts[k];
 			gdouble limit = n_lanes == 1 ? 0.3 : 0.1;
 			gdouble syncs = 0;
+			gdouble kib = 0;
 			gdouble per_tx = 0;
 			gdouble cpu = 0;
 			gdouble ms;
@@ -562,23 +586,25 @@ main(int argc, char **argv)
 			                     sizes[s] +
 			                         (guint64)k * FST_BENCH_WINDOWS * FST_BENCH_WINDOW,
 			                     &syncs,
+			                     &kib,
 			                     &per_tx,
 			                     &cpu);
-			g_print(
-			    "%8" G_GUINT64_FORMAT " devices, %2u lane%s, disk: %.3f ms of station "
-			    "time per device (limit %.1f; median of %u windows of %u devices), "
-			    "%.2f syncs per device, %.1f log commits per transaction, CPU %.3f ms "
-			    "per device\n",
-			    sizes[s],
-			    n_lanes,
-			    n_lanes == 1 ? " " : "s",
-			    ms,
-			    limit,
-			    (guint)FST_BENCH_WINDOWS,
-			    (guint)FST_BENCH_WINDOW,
-			    syncs,
-			    per_tx,
-			    cpu);
+			g_print("%8" G_GUINT64_FORMAT
+			        " devices, %2u lane%s, disk: %.3f ms of station "
+			        "time per device (limit %.1f; median of %u windows of %u devices), "
+			        "%.2f syncs and %.1f KiB written per device, %.1f log commits per "
+			        "transaction, CPU %.3f ms per device\n",
+			        sizes[s],
+			        n_lanes,
+			        n_lanes == 1 ? " " : "s",
+			        ms,
+			        limit,
+			        (guint)FST_BENCH_WINDOWS,
+			        (guint)FST_BENCH_WINDOW,
+			        syncs,
+			        kib,
+			        per_tx,
+			        cpu);
 			if (n_lanes == 1) {
 				per_device_ms[s] = ms;
 				g_print("%8" G_GUINT64_FORMAT
@@ -655,6 +681,7 @@ main(int argc, char **argv)
 		 * the report, which reads the N devices only) */
 		for (guint k = 0; k < G_N_ELEMENTS(bench_lane_counts); k++) {
 			gdouble syncs = 0;
+			gdouble kib = 0;
 			gdouble per_tx = 0;
 			gdouble cpu = 0;
 			gdouble ms = bench_lanes_run(
@@ -663,6 +690,7 @@ main(int argc, char **argv)
 			    sizes[s] + (guint64)(k + G_N_ELEMENTS(bench_lane_counts)) *
 			                   FST_BENCH_WINDOWS * FST_BENCH_WINDOW,
 			    &syncs,
+			    &kib,
 			    &per_tx,
 			    &cpu);
 			g_print("%8" G_GUINT64_FORMAT " devices, %2u lane%s, tmpfs (no disk wait: "
