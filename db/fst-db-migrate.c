@@ -655,7 +655,7 @@ fst_db_migrate_v6(FstDb *self, GError **error)
  * The step to version 7 (db/schema.md, "Changes in v7"): the CHECK
  * constraints of the tables a device writes test their value with OR
  * instead of an IN list, which SQLite evaluates by building a temporary
- * table for every row it checks (about a tenth of the CPU of a device log
+ * table for every row it checks (a fifth of the instructions of a device log
  * commit). The accepted values are the same. SQLite changes a CHECK only
  * by a rebuild: the same columns, rows and ids, so every row keeps its
  * binding in the audit chain; the indexes and the view that reads the
