@@ -205,7 +205,7 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
- * Checks the CSR (size, form, a key the profile allows, its signature) and
+ * Checks the CSR as the station's CA does (fst_ca_check_device_csr()) and
  * has AWS IoT sign it (CreateCertificateFromCsr, ACTIVE unless the profile's
  * `[aws] status=inactive`). The certificate must be for the CSR's key and
  * carry AWS's id.
@@ -222,50 +222,19 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
                               GError **error)
 {
 	g_auto(FstCsrKey) key = {0};
-	g_autofree gchar *reason = NULL;
 	g_autofree gchar *pem = NULL;
 	g_autoptr(FstAwsCertificate) cert = NULL;
 	g_autoptr(FstIssuedCert) issued = NULL;
 	const gchar *uid = info->uid != NULL ? info->uid : "(no uid)";
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data(csr_der, &len);
-	FstCsr csr;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
 	g_return_val_if_fail(certificate_arn != NULL, NULL);
 
-	if (len == 0 || len > FST_CSR_MAX_SIZE || !fst_csr_parse(data, len, &csr)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "device %s sent a malformed CSR (%" G_GSIZE_FORMAT " bytes): retry, or "
-		            "check the device firmware",
-		            uid,
-		            len);
+	/* the checks the station's own CA makes, before AWS sees anything */
+	if (!fst_ca_check_device_csr(profile, uid, csr_der, &key, error))
 		return NULL;
-	}
-	if (!fst_csr_decode_spki(csr.spki_whole.p, csr.spki_whole.len, &key, &reason) ||
-	    (fst_profile_get_allowed_key_types(profile) & key.key_type) == 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_NOT_SUPPORTED,
-		            "device %s sent a CSR for a key profile %s does not allow%s%s",
-		            uid,
-		            fst_profile_get_name(profile),
-		            reason != NULL ? ": " : "",
-		            reason != NULL ? reason : "");
-		return NULL;
-	}
-	if (!fst_csr_verify_signature(data, len, &csr, key.pkey)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_VERIFY_FAILED,
-		            "the CSR signature of device %s does not verify: the device does not "
-		            "prove it holds the key; retry, or check the device",
-		            uid);
-		return NULL;
-	}
-
 	pem = fst_crypto_pem_encode("CERTIFICATE REQUEST", data, len, NULL);
 	cert = fst_aws_iot_create_certificate_from_csr(
 	    iot, pem, !fst_profile_get_aws(profile)->inactive, cancellable, error);

@@ -1077,6 +1077,85 @@ fst_ca_check_device_key(const FstProfile *profile,
 }
 
 /**
+ * fst_ca_check_device_csr:
+ * @profile: the profile the certificate is for
+ * @uid: the device, for messages
+ * @csr_der: the DER PKCS#10 request the device sent (untrusted)
+ * @key: (out caller-allocates): its public key, once the request is good;
+ *   clear it with fst_csr_key_clear()
+ * @error: (nullable): return location
+ *
+ * Everything a device's CSR must pass before anything is issued for it,
+ * whoever issues (this CA or AWS IoT, `issuer=aws`): parsed once with a
+ * size cap, its key one @profile allows, and its signature made by that key
+ * (proof of possession).
+ *
+ * Fails with %FST_ERROR_INVALID_DATA for a malformed or oversized CSR or an
+ * undecodable key, %FST_ERROR_NOT_SUPPORTED for a key type that is
+ * unsupported or that the profile does not allow, and
+ * %FST_ERROR_VERIFY_FAILED if the CSR signature is wrong.
+ *
+ * Returns: %TRUE when the CSR is good
+ */
+gboolean
+fst_ca_check_device_csr(
+    const FstProfile *profile, const gchar *uid, GBytes *csr_der, FstCsrKey *key, GError **error)
+{
+	g_autofree gchar *reason = NULL;
+	FstCsr csr;
+	gsize len = 0;
+	const guint8 *data;
+
+	g_return_val_if_fail(profile != NULL, FALSE);
+	g_return_val_if_fail(csr_der != NULL, FALSE);
+	g_return_val_if_fail(key != NULL, FALSE);
+
+	/* parse, once, with a hard size cap: the bytes come from the device */
+	data = g_bytes_get_data(csr_der, &len);
+	if (len == 0 || len > FST_CSR_MAX_SIZE) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s sent a CSR of %" G_GSIZE_FORMAT " bytes (allowed: 1 to %u)",
+		            uid,
+		            len,
+		            (guint)FST_CSR_MAX_SIZE);
+		return FALSE;
+	}
+	if (!fst_csr_parse(data, len, &csr)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "device %s sent a malformed CSR (%" G_GSIZE_FORMAT " bytes, not one "
+		            "DER PKCS#10 request): retry, or check the device firmware",
+		            uid,
+		            len);
+		return FALSE;
+	}
+
+	/* refuse unsupported keys before doing any cryptography with them */
+	if (!fst_csr_decode_spki(csr.spki_whole.p, csr.spki_whole.len, key, &reason))
+		key->key_type = FST_KEY_TYPE_NONE;
+	if (!fst_ca_check_device_key(profile, uid, "a CSR", key, reason, error)) {
+		fst_csr_key_clear(key);
+		return FALSE;
+	}
+
+	/* proof of possession */
+	if (!fst_csr_verify_signature(data, len, &csr, key->pkey)) {
+		fst_csr_key_clear(key);
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_VERIFY_FAILED,
+		            "the CSR signature of device %s does not verify: the device does not "
+		            "prove it holds the key; retry, or check the device",
+		            uid);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
  * fst_ca_issue_from_csr:
  * @self: an #FstCa
  * @profile: the profile the device is provisioned with
@@ -1111,57 +1190,15 @@ fst_ca_issue_from_csr(FstCa *self,
                       GError **error)
 {
 	g_auto(FstCsrKey) key = {0};
-	g_autofree gchar *reason = NULL;
-	const gchar *uid;
-	FstCsr csr;
-	gsize len = 0;
-	const guint8 *data;
 
 	g_return_val_if_fail(self != NULL, NULL);
 	g_return_val_if_fail(profile != NULL, NULL);
 	g_return_val_if_fail(info != NULL, NULL);
 	g_return_val_if_fail(csr_der != NULL, NULL);
 
-	/* parse, once, with a hard size cap: the bytes come from the device */
-	uid = info->uid != NULL ? info->uid : "(no uid)";
-	data = g_bytes_get_data(csr_der, &len);
-	if (len == 0 || len > FST_CSR_MAX_SIZE) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "device %s sent a CSR of %" G_GSIZE_FORMAT " bytes (allowed: 1 to %u)",
-		            uid,
-		            len,
-		            (guint)FST_CSR_MAX_SIZE);
+	if (!fst_ca_check_device_csr(
+	        profile, info->uid != NULL ? info->uid : "(no uid)", csr_der, &key, error))
 		return NULL;
-	}
-	if (!fst_csr_parse(data, len, &csr)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "device %s sent a malformed CSR (%" G_GSIZE_FORMAT " bytes, not one "
-		            "DER PKCS#10 request): retry, or check the device firmware",
-		            uid,
-		            len);
-		return NULL;
-	}
-
-	/* refuse unsupported keys before doing any cryptography with them */
-	if (!fst_csr_decode_spki(csr.spki_whole.p, csr.spki_whole.len, &key, &reason))
-		key.key_type = FST_KEY_TYPE_NONE;
-	if (!fst_ca_check_device_key(profile, uid, "a CSR", &key, reason, error))
-		return NULL;
-
-	/* proof of possession */
-	if (!fst_csr_verify_signature(data, len, &csr, key.pkey)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_VERIFY_FAILED,
-		            "the CSR signature of device %s does not verify: the device does not "
-		            "prove it holds the key; retry, or check the device",
-		            uid);
-		return NULL;
-	}
 	return fst_ca_issue_for_key(self, profile, info, &key, error);
 }
 

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <openssl/x509.h>
 
+#include "fst-csr.h"
 #include "fst-device.h"
 #include "fst-keypool.h"
 #include "fst-profile.h"
@@ -47,6 +48,8 @@ EVP_PKEY *fst_ca_get_key(FstCa *self);
 gint64 fst_ca_get_not_after(FstCa *self);
 GBytes *fst_ca_get_cert_der(FstCa *self);
 GPtrArray *fst_ca_get_chain_der(FstCa *self);
+gboolean fst_ca_check_device_csr(
+    const FstProfile *profile, const gchar *uid, GBytes *csr_der, FstCsrKey *key, GError **error);
 FstIssuedCert *fst_ca_issue_from_csr(FstCa *self,
                                      const FstProfile *profile,
                                      const FstDeviceInfo *info,

@@ -56,14 +56,14 @@ fst_csr_set_reason(gchar **reason, gchar *text)
  * fst_csr_key_clear:
  * @key: a key filled by fst_csr_decode_spki()
  *
- * Frees what @key holds.
+ * Frees what @key holds and empties it, so that clearing it again is safe.
  */
 void
 fst_csr_key_clear(FstCsrKey *key)
 {
-	EVP_PKEY_free(key->pkey);
-	if (key->spki != NULL)
-		g_byte_array_unref(key->spki);
+	g_clear_pointer(&key->pkey, EVP_PKEY_free);
+	g_clear_pointer(&key->spki, g_byte_array_unref);
+	key->key_type = FST_KEY_TYPE_NONE;
 }
 
 static EVP_PKEY *

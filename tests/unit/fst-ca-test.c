@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fst-aws-issuer.h"
 #include "fst-ca.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -691,6 +692,66 @@ fst_test_issue_rejects_garbage(void)
 	g_assert_cmpint(ERR_peek_error(), ==, 0);
 }
 
+/* issuer=aws checks a device's CSR exactly as the station's CA does, before
+ * AWS IoT is asked anything: the client points where nothing listens, so a
+ * CSR that got through would fail reaching AWS, as the good one does */
+static void
+fst_test_aws_issuer_checks_csr_first(void)
+{
+	g_autoptr(FstAwsCredentials) creds = fst_aws_credentials_new(
+	    "AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", "http://127.0.0.1:1");
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_device_info("AWS-CSR-1", "devsim-ecc", FST_KEY_TYPE_EC_P256);
+	g_autoptr(EVP_PKEY) key = fst_test_keygen("ec-p256");
+	g_autoptr(GBytes) good = fst_test_make_csr(key);
+	g_autoptr(GBytes) rsa = fst_test_load_data("rsa1024.csr.der");
+	g_autoptr(GBytes) garbage = g_bytes_new_static("not a CSR", 9);
+	g_autoptr(GBytes) forged = NULL;
+	g_autoptr(GError) error = NULL;
+	gsize len = 0;
+	guint8 *data = g_memdup2(g_bytes_get_data(good, &len), g_bytes_get_size(good));
+	struct {
+		GBytes *csr;
+		gint code;
+	} cases[] = {
+	    {garbage, FST_ERROR_INVALID_DATA},
+	    {rsa, FST_ERROR_NOT_SUPPORTED},
+	    {NULL, FST_ERROR_VERIFY_FAILED},
+	};
+
+	/* the last byte is inside the ECDSA signature's s value */
+	data[len - 1] ^= 0x01;
+	forged = g_bytes_new_take(data, len);
+	cases[2].csr = forged;
+	iot = fst_aws_iot_new(creds, &error);
+	g_assert_no_error(error);
+	fst_aws_iot_set_retry(iot, 1, 1, 1);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *arn = NULL;
+		g_autoptr(FstIssuedCert) issued = fst_aws_issuer_issue_from_csr(
+		    iot, fst_test_profile_ecc, info, cases[i].csr, &arn, NULL, &error);
+		g_assert_null(issued);
+		g_assert_null(arn);
+		g_assert_error(error, FST_ERROR, cases[i].code);
+		g_assert_nonnull(strstr(error->message, "AWS-CSR-1"));
+		g_clear_error(&error);
+	}
+	/* the good CSR gets as far as AWS, which is not there */
+	{
+		g_autofree gchar *arn = NULL;
+		g_autoptr(FstIssuedCert) issued = fst_aws_issuer_issue_from_csr(
+		    iot, fst_test_profile_ecc, info, good, &arn, NULL, &error);
+		g_assert_null(issued);
+		g_assert_nonnull(error);
+		g_assert_false(g_error_matches(error, FST_ERROR, FST_ERROR_INVALID_DATA) ||
+		               g_error_matches(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED) ||
+		               g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED));
+		g_test_message("good CSR: %s", error->message);
+	}
+	ERR_clear_error();
+}
+
 static void
 fst_test_issue_rejects_bad_thing_name(void)
 {
@@ -1338,6 +1399,8 @@ main(int argc, char **argv)
 	                     "p384.csr.der",
 	                     fst_test_issue_rejects_file);
 	g_test_add_func("/fst/ca/issue/rejects-garbage", fst_test_issue_rejects_garbage);
+	g_test_add_func("/fst/ca/aws-issuer/checks-csr-first",
+	                fst_test_aws_issuer_checks_csr_first);
 	g_test_add_func("/fst/ca/issue/rejects-bad-thing-name",
 	                fst_test_issue_rejects_bad_thing_name);
 	g_test_add_func("/fst/ca/issue/rejects-validity-past-ca", fst_test_issue_rejects_past_ca);
