@@ -1134,19 +1134,33 @@ test_load_fixture(TestFixture *fx, const gchar *name)
 	return g_steal_pointer(&path);
 }
 
+/* a migrated file at @path has the schema of a freshly created one (made
+ * at the fixture's own path) */
+static void
+test_assert_schema_fresh(TestFixture *fx, const gchar *path)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) fresh = fst_db_open(fx->path, &error);
+	g_autofree gchar *schema_fixture = NULL;
+	g_autofree gchar *schema_fresh = NULL;
+
+	g_assert_no_error(error);
+	g_clear_pointer(&fresh, fst_db_close);
+	schema_fixture = test_sql_schema(path);
+	schema_fresh = test_sql_schema(fx->path);
+	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+}
+
 static void
 test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstDbDevice) dev = NULL;
 	g_autoptr(FstDbDevice) failed = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autoptr(GPtrArray) events = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v1.sql");
-	g_autofree gchar *schema_migrated = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 	g_autofree gchar *sha = NULL;
 
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 1);
@@ -1213,12 +1227,7 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&db, fst_db_close);
 
 	/* a migrated database has the same schema as a new one */
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_migrated = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_migrated, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM schema_migrations"),
 	                ==,
@@ -1231,15 +1240,12 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstDbDevice) dev = NULL;
 	g_autoptr(FstDbDevice) rework = NULL;
 	g_autoptr(GPtrArray) revoked = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v2.sql");
 	g_autofree gchar *backup = NULL;
-	g_autofree gchar *schema_fixture = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter filter = {.state = "revoked", .lot = "LOT-V2-0001"};
 
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 2);
@@ -1311,12 +1317,7 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 4);
 
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_fixture = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 }
 
 static gpointer
@@ -3003,15 +3004,12 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autoptr(GPtrArray) regs = NULL;
 	g_autoptr(FstDbCert) active = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v3.sql");
 	g_autofree gchar *backup = NULL;
-	g_autofree gchar *schema_fixture = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *ders = NULL;
 
@@ -3114,12 +3112,7 @@ test_migrate_from_v3_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 3);
 
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_fixture = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 }
 
 /* the v4 fixture (tests/data/db/README.md): migrated after a backup, its
@@ -3130,15 +3123,12 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autoptr(GPtrArray) regs = NULL;
 	g_autoptr(FstDbCert) active = NULL;
 	g_autoptr(GBytes) cms = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v4.sql");
-	g_autofree gchar *schema_fixture = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 	g_autofree gchar *recipient = NULL;
 	g_autofree gchar *text = NULL;
 	g_autofree gchar *last_backup = NULL;
@@ -3207,12 +3197,7 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	                1);
 	g_clear_pointer(&db, fst_db_close);
 
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_fixture = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 }
 
 /* a revoked certificate is queued for revocation (`revoke` rows) wherever it
@@ -3358,7 +3343,6 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autoptr(FstDbDevice) rework = NULL;
 	g_autoptr(FstDbCert) active = NULL;
@@ -3366,8 +3350,6 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	gint64 head_id = 0;
 	g_autofree gchar *path =
 	    test_migrate_fixture_keeps_chain(fx, "v5.sql", 5, 25, &db, &head_id);
-	g_autofree gchar *schema_fixture = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 	FstDbCertFilter by_superseded = {.state = "superseded"};
 
 	/* the view lists the old events' steps too */
@@ -3416,12 +3398,7 @@ test_migrate_from_v5_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 6);
 
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_fixture = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 }
 
 /* the v6 fixture (tests/data/db/README.md): migrated after a backup, its
@@ -3434,7 +3411,6 @@ test_migrate_from_v6_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autoptr(FstDbDevice) rework = NULL;
 	g_autoptr(FstDbCert) active = NULL;
@@ -3442,8 +3418,6 @@ test_migrate_from_v6_fixture(TestFixture *fx, gconstpointer user_data)
 	gint64 head_id = 0;
 	g_autofree gchar *path =
 	    test_migrate_fixture_keeps_chain(fx, "v6.sql", 6, 25, &db, &head_id);
-	g_autofree gchar *schema_fixture = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 	const gchar *refused[] = {
 	    "UPDATE devices SET state = 'lost' WHERE id = 1",
 	    "UPDATE certificates SET state = 'lost' WHERE id = 1",
@@ -3490,12 +3464,7 @@ test_migrate_from_v6_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 6);
 
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_fixture = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 }
 
 /* the v7 fixture (tests/data/db/README.md) is the current schema: opened as
@@ -3507,7 +3476,6 @@ test_migrate_v7_fixture_current(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(FstDb) fresh = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
 	g_autoptr(FstDbDevice) failed = NULL;
 	g_autoptr(FstDbDevice) rework = NULL;
@@ -3517,8 +3485,6 @@ test_migrate_v7_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GString) steps = g_string_new(NULL);
 	g_autofree gchar *recipient = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v7.sql");
-	g_autofree gchar *schema_fixture = NULL;
-	g_autofree gchar *schema_fresh = NULL;
 
 	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 7);
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
@@ -3564,12 +3530,7 @@ test_migrate_v7_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(g_bytes_get_size(cms), ==, 38);
 	g_clear_pointer(&db, fst_db_close);
 
-	fresh = fst_db_open(fx->path, &error);
-	g_assert_no_error(error);
-	g_clear_pointer(&fresh, fst_db_close);
-	schema_fixture = test_sql_schema(path);
-	schema_fresh = test_sql_schema(fx->path);
-	g_assert_cmpstr(schema_fixture, ==, schema_fresh);
+	test_assert_schema_fresh(fx, path);
 }
 
 /* the steps of a device log commit in the text its event holds: every
