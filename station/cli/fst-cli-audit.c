@@ -88,7 +88,6 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 	last = anchors != NULL ? fst_audit_anchors_newest(anchors) : NULL;
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "database", db_path);
 		json_builder_set_member_name(b, "ok");
@@ -120,8 +119,7 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 			json_builder_add_null_value(b);
 		}
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("audit chain intact: %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
@@ -269,7 +267,6 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 	}
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "head_id");
 		json_builder_add_int_value(b, anchor->head_id);
@@ -280,8 +277,7 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 		fst_cli_json_add_string(b, "anchor", path);
 		fst_cli_json_add_string(b, "signature", sig);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("checkpoint: event %" G_GINT64_FORMAT " %s of database %s, %s, station %s\n",

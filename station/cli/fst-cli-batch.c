@@ -30,7 +30,6 @@ fst_cli_batch_report(FstCliProgress *progress, FstJob *job, gboolean cancelled)
 
 	if (progress->json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "event", "summary");
 		fst_cli_json_add_string(b, "command", "batch");
@@ -71,8 +70,7 @@ fst_cli_batch_report(FstCliProgress *progress, FstJob *job, gboolean cancelled)
 		json_builder_end_array(b);
 		fst_cli_json_add_failure_groups(b, groups);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return rc;
 	}
 	g_print(

@@ -149,7 +149,6 @@ fst_cli_ca_print_done(const gchar *ca_dir,
                       const gchar *csr_path)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GPtrArray) infos = fst_ca_store_list(ca_dir, &error_local);
 
@@ -173,8 +172,7 @@ fst_cli_ca_print_done(const gchar *ca_dir,
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	node = json_builder_get_root(b);
-	fst_cli_print_json(node);
+	fst_cli_print_builder(b);
 	return FST_EXIT_OK;
 }
 
@@ -659,11 +657,9 @@ fst_cli_ca_list(gint argc, gchar **argv)
 			g_print("  WARNING:   %s\n", warning);
 	}
 	if (json) {
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	}
 	return FST_EXIT_OK;
 }
@@ -751,14 +747,12 @@ fst_cli_ca_verification_cert(gint argc, gchar **argv)
 		return fst_cli_fail("ca verification-cert", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		g_autofree gchar *pem = g_strndup(mem->data, mem->length);
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "file", out);
 		fst_cli_json_add_string(b, "pem", pem);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	}
 	return FST_EXIT_OK;
 }
@@ -836,7 +830,6 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	}
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "crl_number");
 		json_builder_add_int_value(b, (gint64)number);
@@ -845,8 +838,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 		fst_cli_json_add_string(b, "file", out);
 		fst_cli_json_add_string(b, "pem", out == NULL ? pem_text : NULL);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	if (out != NULL)

@@ -27,7 +27,6 @@ fst_cli_central_init(const gchar *workspace, gboolean json)
 		return fst_cli_fail("central init", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "server", fst_central_get_server(central));
 		json_builder_set_member_name(b, "schema_from");
@@ -35,8 +34,7 @@ fst_cli_central_init(const gchar *workspace, gboolean json)
 		json_builder_set_member_name(b, "schema_version");
 		json_builder_add_int_value(b, to);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else if (from == to) {
 		g_print("central registry %s: schema version %u, nothing to do\n",
 		        fst_central_get_server(central),
@@ -83,7 +81,6 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 	last = last_sync > 0 ? fst_cli_time(last_sync) : g_strdup("never");
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "station", name);
 		fst_cli_json_add_string(b, "link", central != NULL ? "up" : "down");
@@ -139,8 +136,7 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		}
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("station %s\n", name != NULL ? name : "?");
@@ -239,7 +235,6 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 	}
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "station", name);
 		json_builder_set_member_name(b, "batches");
@@ -253,8 +248,7 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		json_builder_set_member_name(b, "conflicts");
 		json_builder_add_int_value(b, total.conflicts);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else {
 		g_print("station %s: shipped %" G_GINT64_FORMAT " events, %" G_GINT64_FORMAT
 		        " rows, %" G_GINT64_FORMAT " registrations in %u batches; %" G_GINT64_FORMAT
@@ -323,14 +317,12 @@ fst_cli_central_audit(const gchar *workspace, gboolean json)
 	if (journal_problem != NULL)
 		ok = FALSE;
 	if (json) {
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_end_array(b);
 		fst_cli_json_add_string(b, "journal_problem", journal_problem);
 		json_builder_set_member_name(b, "ok");
 		json_builder_add_boolean_value(b, ok);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else if (name != NULL) {
 		g_print("journal of station %s against its central copy: %s\n",
 		        name,
@@ -356,7 +348,6 @@ fst_cli_central_report(const gchar *workspace, const gchar *lot, gboolean json)
 	    (conflicts = fst_central_list_conflicts(central, &error)) == NULL)
 		return fst_cli_fail("report --central", json, error);
 	if (json) {
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "lot", lot);
 		json_builder_set_member_name(b, "certificates");
@@ -381,8 +372,7 @@ fst_cli_central_report(const gchar *workspace, const gchar *lot, gboolean json)
 		json_builder_set_member_name(b, "conflicts");
 		json_builder_add_int_value(b, conflicts->len);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("%-16s %-24s %-42s %-11s %-4s %-14s %s\n",

@@ -52,7 +52,6 @@ fst_cli_certs_export_json(
     const gchar *serial, const gchar *out, gboolean der, gboolean chain, GBytes *bytes)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 	g_autofree gchar *pem = NULL;
 
 	if (out == NULL)
@@ -67,8 +66,7 @@ fst_cli_certs_export_json(
 	json_builder_add_int_value(b, (gint64)g_bytes_get_size(bytes));
 	fst_cli_json_add_string(b, "pem", pem);
 	json_builder_end_object(b);
-	node = json_builder_get_root(b);
-	fst_cli_print_json(node);
+	fst_cli_print_builder(b);
 	return FST_EXIT_OK;
 }
 
@@ -290,7 +288,6 @@ fst_cli_certs(gint argc, gchar **argv)
 		return fst_cli_fail("certs", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "certificates");
 		json_builder_begin_array(b);
@@ -298,8 +295,7 @@ fst_cli_certs(gint argc, gchar **argv)
 			fst_cli_cert_to_json(b, g_ptr_array_index(certs, i));
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	table = fst_cli_table_new(mode);

@@ -58,6 +58,19 @@ fst_cli_print_json(JsonNode *node)
 }
 
 /**
+ * fst_cli_print_builder:
+ * @b: a builder holding one finished document
+ *
+ * Prints what @b built with fst_cli_print_json().
+ */
+void
+fst_cli_print_builder(JsonBuilder *b)
+{
+	g_autoptr(JsonNode) node = json_builder_get_root(b);
+	fst_cli_print_json(node);
+}
+
+/**
  * fst_cli_json_add_string:
  * @b: a builder inside an object
  * @name: the member name
@@ -378,7 +391,6 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 	g_printerr("fleetstation %s: %s\n", command, error->message);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "event", "error");
 		fst_cli_json_add_string(b, "command", command);
@@ -391,8 +403,7 @@ fst_cli_fail(const gchar *command, gboolean json, const GError *error)
 		json_builder_set_member_name(b, "exit_code");
 		json_builder_add_int_value(b, rc);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	}
 	return rc;
 }
@@ -416,7 +427,6 @@ fst_cli_json_fail(
 	g_printerr("fleetstation %s: %s\n", command, message);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "event", "error");
 		fst_cli_json_add_string(b, "command", command);
@@ -425,8 +435,7 @@ fst_cli_json_fail(
 		json_builder_set_member_name(b, "exit_code");
 		json_builder_add_int_value(b, rc);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	}
 	return rc;
 }

@@ -17,13 +17,11 @@ fst_cli_db_backup(FstDb *db, const gchar *dest, gboolean json)
 		return fst_cli_fail("db backup", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "database", fst_db_get_path(db));
 		fst_cli_json_add_string(b, "backup", dest);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("backed up %s to %s\n", fst_db_get_path(db), dest);
@@ -59,7 +57,6 @@ fst_cli_db_stats(FstDb *db, gboolean json)
 		return fst_cli_fail("db stats", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "database", fst_db_get_path(db));
 		fst_cli_json_add_string(b, "database_id", st.database_id);
@@ -85,8 +82,7 @@ fst_cli_db_stats(FstDb *db, gboolean json)
 		fst_cli_db_json_int(b, "events", st.events);
 		fst_cli_db_json_int(b, "registrations_pending", st.registrations_pending);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		fst_db_stats_clear(&st);
 		return FST_EXIT_OK;
 	}

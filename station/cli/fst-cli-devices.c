@@ -107,11 +107,9 @@ fst_cli_devices(gint argc, gchar **argv)
 	if (table != NULL)
 		fst_cli_table_print(table);
 	if (json) {
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	}
 	return FST_EXIT_OK;
 }

@@ -87,7 +87,6 @@ fst_cli_escrow(gint argc, gchar **argv)
 		return fst_cli_fail("escrow", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "serial", serial);
 		fst_cli_json_add_string(b, "file", out);
@@ -95,8 +94,7 @@ fst_cli_escrow(gint argc, gchar **argv)
 		json_builder_set_member_name(b, "bytes");
 		json_builder_add_int_value(b, (gint64)size);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else {
 		g_print("wrote the escrowed key of %s to %s (%" G_GSIZE_FORMAT
 		        " bytes, CMS encrypted to the escrow certificate with SHA-256 %s)\n",

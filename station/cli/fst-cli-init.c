@@ -182,7 +182,6 @@ fst_cli_init(gint argc, gchar **argv)
 	summary = fst_settings_to_string(settings);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "workspace", workspace);
 		fst_cli_json_add_string(b, "station", station_name);
@@ -199,8 +198,7 @@ fst_cli_init(gint argc, gchar **argv)
 		json_builder_add_int_value(
 		    b, settings->baud_rate != 0 ? settings->baud_rate : FST_SETTINGS_DEFAULT_BAUD);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else {
 		if (fst_station_has_ca(workspace))
 			g_print("workspace %s ready: station %s\n",

@@ -151,7 +151,6 @@ fst_cli_ports(gint argc, gchar **argv)
 
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "serial");
 		json_builder_begin_array(b);
@@ -167,8 +166,7 @@ fst_cli_ports(gint argc, gchar **argv)
 			fst_cli_ports_add_json(b, g_ptr_array_index(usb, i));
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	out = fst_cli_table_new(mode);

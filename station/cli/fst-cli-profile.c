@@ -78,10 +78,8 @@ fst_cli_profile_check(gint argc, gchar **argv)
 	}
 	json_builder_end_array(b);
 	json_builder_end_object(b);
-	if (json) {
-		g_autoptr(JsonNode) node = json_builder_get_root(b);
-		fst_cli_print_json(node);
-	}
+	if (json)
+		fst_cli_print_builder(b);
 	return rc;
 }
 

@@ -207,7 +207,6 @@ static void
 fst_cli_progress_json(const FstProgress *progress)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 
 	json_builder_begin_object(b);
 	fst_cli_json_add_string(b, "event", "progress");
@@ -218,8 +217,7 @@ fst_cli_progress_json(const FstProgress *progress)
 	json_builder_add_double_value(b, progress->fraction);
 	fst_cli_json_add_string(b, "detail", progress->detail != NULL ? progress->detail : "");
 	json_builder_end_object(b);
-	node = json_builder_get_root(b);
-	fst_cli_print_json(node);
+	fst_cli_print_builder(b);
 }
 
 /**

@@ -167,7 +167,6 @@ fst_cli_register_export(const gchar *db_path,
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 
 	g_autofree gchar *dir = g_strdup(out_dir != NULL ? out_dir : ".");
 	guint n = 0;
@@ -208,8 +207,7 @@ fst_cli_register_export(const gchar *db_path,
 			json_builder_set_member_name(b, "failed");
 			json_builder_add_int_value(b, n_failed);
 			json_builder_end_object(b);
-			node = json_builder_get_root(b);
-			fst_cli_print_json(node);
+			fst_cli_print_builder(b);
 		} else {
 			g_print("lot %s: %u registered by the AWS bulk registration task, %u "
 			        "refused (see register status --state failed)\n",
@@ -240,8 +238,7 @@ fst_cli_register_export(const gchar *db_path,
 		json_builder_set_member_name(b, "certificates");
 		json_builder_add_int_value(b, n);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else {
 		g_print("wrote %s/%s-params.jsonl (%u certificates) and %s/%s-template.json: "
 		        "start an AWS bulk registration task with them, then run "
@@ -267,7 +264,6 @@ fst_cli_register_import(const gchar *db_path,
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 	guint n_ok = 0, n_failed = 0;
 	if (params_file == NULL || reports == NULL || reports[0] == NULL) {
 		g_printerr("fleetstation register import-results: give --params FILE and one "
@@ -285,8 +281,7 @@ fst_cli_register_import(const gchar *db_path,
 		json_builder_set_member_name(b, "failed");
 		json_builder_add_int_value(b, n_failed);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else {
 		g_print("%u registered, %u refused by AWS (see register status --state "
 		        "failed)\n",
@@ -379,7 +374,6 @@ fst_cli_register_push(const gchar *workspace,
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(FstDbQueue) queue = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 	g_autoptr(GHashTable) profiles = NULL;
 	g_autoptr(GHashTable) ca_pems = NULL;
 	g_autofree gchar *policy_document = NULL;
@@ -482,8 +476,7 @@ fst_cli_register_push(const gchar *workspace,
 		json_builder_add_int_value(b, fst_aws_iot_get_retry_count(iot));
 		fst_cli_register_counts_json(b, counts);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 	} else {
 		g_print("registered %u (%u found registered already), deactivated %u, revoked %u, "
 		        "put back %u, failed %u; %u AWS requests (%u retried) to %s\n"
@@ -751,7 +744,6 @@ fst_cli_register(gint argc, gchar **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDbQueue) queue = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autoptr(JsonNode) node = NULL;
 	const gchar *sub;
 	gint64 counts[4] = {0};
 
@@ -836,8 +828,7 @@ fst_cli_register(gint argc, gchar **argv)
 				fst_cli_register_item_json(b, g_ptr_array_index(items, i));
 			json_builder_end_array(b);
 			json_builder_end_object(b);
-			node = json_builder_get_root(b);
-			fst_cli_print_json(node);
+			fst_cli_print_builder(b);
 			return FST_EXIT_OK;
 		}
 		return fst_cli_register_status_table(mode, items, counts);
@@ -862,8 +853,7 @@ fst_cli_register(gint argc, gchar **argv)
 			json_builder_set_member_name(b, "requeued");
 			json_builder_add_int_value(b, n);
 			json_builder_end_object(b);
-			node = json_builder_get_root(b);
-			fst_cli_print_json(node);
+			fst_cli_print_builder(b);
 		} else {
 			g_print("%" G_GINT64_FORMAT " failed registration(s) back in the queue\n",
 			        n);

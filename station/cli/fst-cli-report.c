@@ -47,7 +47,6 @@ fst_cli_report_verify(
 	}
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "file", argv[2]);
 		fst_cli_json_add_string(b, "signature", argv[3]);
@@ -55,8 +54,7 @@ fst_cli_report_verify(
 		json_builder_set_member_name(b, "verified");
 		json_builder_add_boolean_value(b, TRUE);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("%s: signature good (report key %s)\n", argv[2], cert_path);

@@ -118,15 +118,13 @@ fst_cli_revoke(gint argc, gchar **argv)
 	queued = fst_cli_revoke_queued(workspace, serial);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "serial", serial);
 		fst_cli_json_add_string(b, "reason", fst_ca_crl_reason_to_string(code));
 		json_builder_set_member_name(b, "queued_revocations");
 		json_builder_add_int_value(b, queued);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("revoked %s (%s); run `fleetstation ca crl` to publish it\n",

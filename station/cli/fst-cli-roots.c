@@ -92,7 +92,6 @@ fst_cli_roots_list(gint argc, gchar **argv)
 	roots = fst_trust_catalogue_get_roots(catalogue);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "roots");
 		json_builder_begin_array(b);
@@ -121,8 +120,7 @@ fst_cli_roots_list(gint argc, gchar **argv)
 		}
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	table = fst_cli_table_new(mode);
@@ -206,7 +204,6 @@ fst_cli_roots_report(gint argc, gchar **argv)
 
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		json_builder_set_member_name(b, "horizon");
 		if (horizon > 0)
@@ -245,8 +242,7 @@ fst_cli_roots_report(gint argc, gchar **argv)
 		}
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	for (guint i = 0; i < groups->len; i++) {

@@ -73,7 +73,6 @@ fst_cli_show(gint argc, gchar **argv)
 
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
-		g_autoptr(JsonNode) node = NULL;
 		json_builder_begin_object(b);
 		fst_cli_json_add_string(b, "device", dev->uid);
 		fst_cli_json_add_string(b, "model", dev->model);
@@ -111,8 +110,7 @@ fst_cli_show(gint argc, gchar **argv)
 		}
 		json_builder_end_array(b);
 		json_builder_end_object(b);
-		node = json_builder_get_root(b);
-		fst_cli_print_json(node);
+		fst_cli_print_builder(b);
 		return FST_EXIT_OK;
 	}
 	g_print("device    %s\nmodel     %s\nfirmware  %s\nport      %s\nstate     %s\n",

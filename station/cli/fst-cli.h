@@ -96,6 +96,7 @@ void fst_cli_progress_cb(const FstProgress *progress, gpointer user_data);
 void fst_cli_progress_read_size(FstCliProgress *self);
 void fst_cli_fit(GString *out, const gchar *text, guint width, gboolean keep_tail);
 void fst_cli_print_json(JsonNode *node);
+void fst_cli_print_builder(JsonBuilder *b);
 void fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value);
 JsonNode *fst_cli_result_to_json(const FstProvisionResult *result);
 FstExit fst_cli_print_results(FstCliProgress *self,
