@@ -312,6 +312,7 @@ fst_central_open_marks(const gchar *path, GError **error)
 {
 	sqlite3 *db = NULL;
 
+	_fst_db_sqlite_init();
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) {
 		g_set_error(error,

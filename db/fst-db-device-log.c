@@ -908,6 +908,18 @@ fst_db_device_log_group_begin(FstDb *db, FstDbTransaction *tx, GPtrArray *group,
 	return FALSE;
 }
 
+/* moves the logs queued meanwhile into @group, whose leader writes them
+ * with it; their lanes are woken with the group's */
+static void
+fst_db_device_log_group_take_queued(FstDb *db, GPtrArray *group)
+{
+	g_mutex_lock(&db->queue_lock);
+	for (guint i = 0; i < db->queue->len; i++)
+		g_ptr_array_add(group, g_ptr_array_index(db->queue, i));
+	g_ptr_array_set_size(db->queue, 0);
+	g_mutex_unlock(&db->queue_lock);
+}
+
 /* the logs of a group one after the other in the transaction @tx opened,
  * then its COMMIT: TRUE when every log was written and committed; else the
  * transaction is rolled back whole, nothing of it was written, and the
@@ -918,28 +930,33 @@ static gboolean
 fst_db_device_log_write_group_locked(
     FstDb *db, FstDbTransaction *tx, GPtrArray *group, const gchar *what, guint *transactions)
 {
-	g_autofree gint64 *device_ids = g_new0(gint64, group->len);
+	g_autoptr(GArray) device_ids = g_array_new(FALSE, TRUE, sizeof(gint64));
 
 	for (guint i = 0; i < group->len; i++) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, i);
 		g_autoptr(GError) error = NULL;
+		gint64 device_id = req->device_id;
 
-		device_ids[i] = req->device_id;
+		/* logs queued while this group was being written join it before
+		 * its last log: they share its sync instead of waiting for it */
+		if (i + 1 == group->len)
+			fst_db_device_log_group_take_queued(db, group);
 		if (!fst_db_device_log_write_locked(
-		        db, req->log, req->ops, &device_ids[i], i + 1 == group->len, &error)) {
+		        db, req->log, req->ops, &device_id, i + 1 == group->len, &error)) {
 			g_debug("a log of a group was refused, writing the group again log by log: "
 			        "%s",
 			        error->message);
 			_fst_db_transaction_clear(tx);
 			return FALSE;
 		}
+		g_array_append_val(device_ids, device_id);
 	}
 	if (!_fst_db_transaction_commit(tx, what, NULL))
 		return FALSE;
 	(*transactions)++;
 	for (guint i = 0; i < group->len; i++) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, i);
-		req->device_id = device_ids[i];
+		req->device_id = g_array_index(device_ids, gint64, i);
 		req->ok = TRUE;
 	}
 	return TRUE;
@@ -962,11 +979,18 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 {
 	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autoptr(GError) error = NULL;
-	g_autofree gint64 *device_ids = g_new0(gint64, group->len);
-	g_autofree gboolean *written = g_new0(gboolean, group->len);
-	g_autofree gchar *what = NULL;
+	g_autofree gint64 *device_ids = NULL;
+	g_autofree gboolean *written = NULL;
+	const gchar *what = "record device logs";
 	guint n_written = 0;
 
+	if (!fst_db_device_log_group_begin(db, &tx, group, what))
+		return;
+	if (fst_db_device_log_write_group_locked(db, &tx, group, what, transactions))
+		return;
+	/* a log was refused, or the COMMIT failed: nothing of the group was
+	 * written. A log alone is written again as it is, for its own error;
+	 * a group again with a savepoint per log */
 	if (group->len == 1) {
 		FstDbCommitRequest *req = g_ptr_array_index(group, 0);
 		fst_db_device_log_commit_one_locked(db, req);
@@ -974,13 +998,8 @@ fst_db_device_log_commit_group_locked(FstDb *db, GPtrArray *group, guint *transa
 			(*transactions)++;
 		return;
 	}
-	what = g_strdup_printf("record %u devices", group->len);
-	if (!fst_db_device_log_group_begin(db, &tx, group, what))
-		return;
-	if (fst_db_device_log_write_group_locked(db, &tx, group, what, transactions))
-		return;
-	/* a log was refused: nothing of the group was written; again, with a
-	 * savepoint per log */
+	device_ids = g_new0(gint64, group->len);
+	written = g_new0(gboolean, group->len);
 	if (!fst_db_device_log_group_begin(db, &tx, group, what))
 		return;
 	for (guint i = 0; i < group->len; i++) {
@@ -1065,7 +1084,7 @@ one_by_one:
  *
  * Lanes (threads) that commit while another commit of @db is being written
  * share the next transaction (group commit): the first of them writes the
- * logs of all, each inside a savepoint of its own, with one sync, and every
+ * logs of all, and those queued while it writes, with one sync, and every
  * lane returns once that transaction is on disk, with its own result: a log
  * the database refuses fails alone and the others are written. A lane alone
  * writes at once and waits for nobody.

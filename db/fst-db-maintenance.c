@@ -51,6 +51,7 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		return FALSE;
 	}
 	g_close(fd, NULL);
+	_fst_db_sqlite_init();
 	rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(src, FST_DB_BUSY_TIMEOUT_MS);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fst-error.h"
+#include "fst-db-private.h"
 #include "fst-sqlite-common.h"
 
 struct _FstDbQueue {
@@ -112,6 +113,7 @@ fst_db_queue_open(const gchar *path, GError **error)
 	gint rc;
 
 	self->path = g_strdup(path);
+	_fst_db_sqlite_init();
 	rc = sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		g_set_error(

@@ -39,6 +39,7 @@ fst_db_read_only_try(const gchar *path, gboolean immutable, sqlite3 **out)
 	g_autoptr(sqlite3) db = NULL;
 	gint rc;
 
+	_fst_db_sqlite_init();
 	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
