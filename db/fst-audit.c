@@ -49,7 +49,9 @@
  * table (FstAuditTable: devices, certificates, device_objects, operators,
  * lots, stations, profiles, cas, key_escrows) stores in its last event's
  * `rows` column one binding per such row: table code, row id and the SHA-256
- * of the row's canonical content as committed:
+ * of the row's canonical content as committed (fst_audit_row_hash() from a
+ * read, fst_audit_row_hash_new() from the values a statement writes: the
+ * same text):
  *
  *   fst-audit-row-v1
  *   table <len> <name>
@@ -280,39 +282,53 @@ fst_audit_table_from_name(const gchar *name)
 	return FST_AUDIT_TABLE_NONE;
 }
 
+/* one stored value, as sqlite3_column_*() or sqlite3_value_*() give it */
+typedef struct {
+	gint type; /* SQLITE_INTEGER... */
+	gint64 i;
+	gdouble f;
+	gconstpointer bytes; /* TEXT or BLOB */
+	gint len;
+} FstAuditValue;
+
+/* one column of a row's canonical content: name, storage class, bytes */
 static void
-fst_audit_add_value(FstAuditSum *sum, sqlite3_stmt *stmt, gint col)
+fst_audit_add_value(FstAuditSum *sum, const gchar *name, const FstAuditValue *v)
 {
-	const gchar *name = sqlite3_column_name(stmt, col);
 	gchar buf[64];
 
 	fst_audit_add_text(sum, "column", name != NULL ? name : "", -1);
-	switch (sqlite3_column_type(stmt, col)) {
+	switch (v->type) {
 	case SQLITE_INTEGER:
 		fst_audit_put(sum, "i ", 2);
-		fst_audit_put_int(sum, (gint64)sqlite3_column_int64(stmt, col));
+		fst_audit_put_int(sum, v->i);
 		fst_audit_put(sum, "\n", 1);
 		break;
 	case SQLITE_FLOAT:
-		g_snprintf(buf, sizeof(buf), "f %.17g\n", sqlite3_column_double(stmt, col));
+		g_snprintf(buf, sizeof(buf), "f %.17g\n", v->f);
 		fst_audit_put(sum, buf, -1);
 		break;
-	case SQLITE_TEXT: {
-		const guchar *text = sqlite3_column_text(stmt, col);
-		fst_audit_add_text(sum, "t", (const gchar *)text, sqlite3_column_bytes(stmt, col));
+	case SQLITE_TEXT:
+		fst_audit_add_text(sum, "t", v->bytes, v->len);
 		break;
-	}
-	case SQLITE_BLOB: {
-		gconstpointer blob = sqlite3_column_blob(stmt, col);
-		gint len = sqlite3_column_bytes(stmt, col);
-		fst_audit_add_text(sum, "b", blob != NULL ? blob : "", blob != NULL ? len : 0);
+	case SQLITE_BLOB:
+		fst_audit_add_text(
+		    sum, "b", v->bytes != NULL ? v->bytes : "", v->bytes != NULL ? v->len : 0);
 		break;
-	}
 	case SQLITE_NULL:
 	default:
 		fst_audit_put(sum, "-\n", 2);
 		break;
 	}
+}
+
+static void
+fst_audit_row_begin(FstAuditSum *sum, FstAuditTable table, gint ncol)
+{
+	fst_audit_sum_init(sum);
+	fst_audit_put(sum, "fst-audit-row-v1\n", -1);
+	fst_audit_add_text(sum, "table", fst_audit_table_name(table), -1);
+	fst_audit_add_int(sum, "columns", ncol);
 }
 
 /**
@@ -332,13 +348,73 @@ fst_audit_row_hash(sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT
 	FstAuditSum *sum = &sum_buf;
 	gint ncol = sqlite3_column_count(stmt);
 
-	fst_audit_sum_init(sum);
-	fst_audit_put(sum, "fst-audit-row-v1\n", -1);
-	fst_audit_add_text(sum, "table", fst_audit_table_name(table), -1);
-	fst_audit_add_int(sum, "columns", ncol);
-	for (gint i = 0; i < ncol; i++)
-		fst_audit_add_value(sum, stmt, i);
+	fst_audit_row_begin(sum, table, ncol);
+	for (gint i = 0; i < ncol; i++) {
+		FstAuditValue v = {.type = sqlite3_column_type(stmt, i)};
+		if (v.type == SQLITE_INTEGER)
+			v.i = sqlite3_column_int64(stmt, i);
+		else if (v.type == SQLITE_FLOAT)
+			v.f = sqlite3_column_double(stmt, i);
+		else if (v.type == SQLITE_TEXT)
+			v.bytes = sqlite3_column_text(stmt, i);
+		else if (v.type == SQLITE_BLOB)
+			v.bytes = sqlite3_column_blob(stmt, i);
+		if (v.bytes != NULL)
+			v.len = sqlite3_column_bytes(stmt, i);
+		fst_audit_add_value(sum, sqlite3_column_name(stmt, i), &v);
+	}
 	fst_audit_digest(sum, out);
+}
+
+/**
+ * fst_audit_row_hash_new:
+ * @db: a connection inside its pre-update hook, for an INSERT or an UPDATE
+ * @table: the table of the row
+ * @names: the names of its @ncol columns, in table order
+ * @ncol: their number
+ * @out: (out caller-allocates): the SHA-256 of the row's canonical content
+ *
+ * The fst_audit_row_hash() of the row as the statement writes it, from the
+ * new values SQLite hands the hook (sqlite3_preupdate_new(): after type
+ * affinity, the rowid for an INTEGER PRIMARY KEY), without reading it back.
+ * Not for a table with a REAL column: SQLite stores an integral REAL as an
+ * integer and reads it back as a REAL.
+ *
+ * Returns: %FALSE when SQLite gives no value for a column
+ */
+gboolean
+fst_audit_row_hash_new(sqlite3 *db,
+                       FstAuditTable table,
+                       const gchar *const *names,
+                       gint ncol,
+                       guint8 out[FST_AUDIT_HASH_LEN])
+{
+	FstAuditSum sum_buf;
+	FstAuditSum *sum = &sum_buf;
+
+	fst_audit_row_begin(sum, table, ncol);
+	for (gint i = 0; i < ncol; i++) {
+		sqlite3_value *value = NULL;
+		FstAuditValue v = {0};
+		if (sqlite3_preupdate_new(db, i, &value) != SQLITE_OK || value == NULL) {
+			fst_audit_sum_clear(sum);
+			return FALSE;
+		}
+		v.type = sqlite3_value_type(value);
+		if (v.type == SQLITE_INTEGER)
+			v.i = sqlite3_value_int64(value);
+		else if (v.type == SQLITE_FLOAT)
+			v.f = sqlite3_value_double(value);
+		else if (v.type == SQLITE_TEXT)
+			v.bytes = sqlite3_value_text(value);
+		else if (v.type == SQLITE_BLOB)
+			v.bytes = sqlite3_value_blob(value);
+		if (v.bytes != NULL)
+			v.len = sqlite3_value_bytes(value);
+		fst_audit_add_value(sum, names[i], &v);
+	}
+	fst_audit_digest(sum, out);
+	return TRUE;
 }
 
 /**

@@ -66,8 +66,14 @@ const gchar *fst_audit_table_name(FstAuditTable table);
 FstAuditTable fst_audit_table_from_name(const gchar *name);
 
 struct sqlite3_stmt;
+struct sqlite3;
 void
 fst_audit_row_hash(struct sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT_HASH_LEN]);
+gboolean fst_audit_row_hash_new(struct sqlite3 *db,
+                                FstAuditTable table,
+                                const gchar *const *names,
+                                gint ncol,
+                                guint8 out[FST_AUDIT_HASH_LEN]);
 /* room for any gint64 in decimal */
 #define FST_AUDIT_INT_TEXT 24
 const gchar *fst_audit_int_text(gint64 value, gchar buf[FST_AUDIT_INT_TEXT], gsize *len);

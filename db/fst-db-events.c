@@ -345,9 +345,13 @@ fst_db_collect_bindings(FstDb *self, const gchar *what, GError **error)
 	    g_byte_array_sized_new(self->dirty->len * FST_AUDIT_BINDING_LEN);
 
 	for (guint i = 0; i < self->dirty->len; i++) {
-		guint64 key = g_array_index(self->dirty, guint64, i);
-		if (!fst_db_bind_row(
-		        self, FST_DB_DIRTY_TABLE(key), FST_DB_DIRTY_ID(key), rows, what, error))
+		const FstDbDirtyRow *row = &g_array_index(self->dirty, FstDbDirtyRow, i);
+		FstAuditTable table = FST_DB_DIRTY_TABLE(row->key);
+		gint64 id = FST_DB_DIRTY_ID(row->key);
+		/* hashed as written, unless a failure may have undone the write */
+		if (row->hashed && !self->dirty_stale)
+			fst_audit_binding_append(rows, table, id, row->hash);
+		else if (!fst_db_bind_row(self, table, id, rows, what, error))
 			return NULL;
 	}
 	return g_steal_pointer(&rows);
@@ -359,6 +363,7 @@ fst_db_forget_dirty(FstDb *self)
 {
 	g_array_set_size(self->dirty, 0);
 	g_hash_table_remove_all(self->dirty_set);
+	self->dirty_stale = FALSE;
 }
 
 /*

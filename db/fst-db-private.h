@@ -74,11 +74,17 @@ struct _FstDb {
 	gint64 tx_cert_device;
 	FstCertState tx_cert_state;
 	/* the rows of bound tables (FstAuditTable) this transaction wrote, seen
-	 * by fst_db_update_hook(): packed (table << 48 | rowid), in order, bound
-	 * into the chain once each at commit (_fst_db_bind_rows()) */
-	GArray *dirty;         /* (owned) (element-type guint64) */
-	GHashTable *dirty_set; /* (owned): the same keys */
-	gboolean binding_off;  /* migrations bind every row themselves */
+	 * by fst_db_preupdate_hook(), in order, bound into the chain once each
+	 * at commit (_fst_db_bind_rows()) with the hash of their last write */
+	GArray *dirty;         /* (owned) (element-type FstDbDirtyRow) */
+	GHashTable *dirty_set; /* (owned): key -> index in dirty + 1 */
+	/* a statement failed or a savepoint was rolled back since the rows were
+	 * hashed: what they hold now is read back at binding */
+	gboolean dirty_stale;
+	/* the column names of each bound table, in table order, for the hashes
+	 * of the hook; NULL: its rows are read back at binding */
+	gchar **bound_columns[FST_AUDIT_TABLE_LAST]; /* (owned) (nullable) */
+	gboolean binding_off;                        /* migrations bind every row themselves */
 	/* the profile and the CA the last certificate used, looked up once: ids
 	 * are never reused or changed (nothing is deleted); forgotten at any
 	 * rollback, which may undo the row they name */
@@ -110,6 +116,14 @@ struct _FstDb {
 	guint64 group_transactions; /* durable transactions of device logs so far */
 	guint64 group_logs;         /* device logs written in them */
 };
+
+/* a row noted for binding: its key (FST_DB_DIRTY_KEY()) and, when the hook
+ * could, the fst_audit_row_hash() of what the last statement wrote to it */
+typedef struct {
+	guint64 key;
+	gboolean hashed;
+	guint8 hash[FST_AUDIT_HASH_LEN];
+} FstDbDirtyRow;
 
 #define FST_DB_DIRTY_KEY(table, id) (((guint64)(table) << 48) | (guint64)(id))
 #define FST_DB_DIRTY_TABLE(key) ((FstAuditTable)((key) >> 48))

@@ -86,6 +86,8 @@ _fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...
 	va_start(args, format);
 	context = g_strdup_vprintf(format, args);
 	va_end(args);
+	/* a failed statement may have undone rows the pre-update hook hashed */
+	self->dirty_stale = TRUE;
 
 	/* the connection's message is more precise than the code's, when it is ours */
 	msg = (self->db != NULL && sqlite3_errcode(self->db) == rc) ? sqlite3_errmsg(self->db)
@@ -224,18 +226,30 @@ fst_db_forget_transaction(FstDb *self)
 		g_array_set_size(self->dirty, 0);
 		g_hash_table_remove_all(self->dirty_set);
 	}
+	self->dirty_stale = FALSE;
 }
 
 /* every row a statement inserts or updates in a bound table is noted, so
  * that no write path can change a row the chain does not then bind; a
  * delete is not (fleetstation deletes nothing: the audit reports the row
- * missing) */
+ * missing). The row's hash is taken here, from the values the statement
+ * writes, so that binding it need not read it back: a row written twice
+ * keeps the hash of its last write */
 static void
-fst_db_update_hook(void *data, int op, const char *db_name, const char *table, sqlite3_int64 id)
+fst_db_preupdate_hook(void *data,
+                      sqlite3 *db,
+                      int op,
+                      const char *db_name,
+                      const char *table,
+                      sqlite3_int64 old_id,
+                      sqlite3_int64 id)
 {
 	FstDb *self = data;
 	FstAuditTable code;
+	FstDbDirtyRow *row;
+	gchar **columns;
 	guint64 key;
+	guint index;
 
 	if (self->binding_off || op == SQLITE_DELETE || g_strcmp0(db_name, "main") != 0)
 		return;
@@ -243,8 +257,57 @@ fst_db_update_hook(void *data, int op, const char *db_name, const char *table, s
 	if (code == FST_AUDIT_TABLE_NONE || id <= 0)
 		return;
 	key = FST_DB_DIRTY_KEY(code, id);
-	if (g_hash_table_add(self->dirty_set, GSIZE_TO_POINTER(key)))
-		g_array_append_val(self->dirty, key);
+	index = GPOINTER_TO_UINT(g_hash_table_lookup(self->dirty_set, GSIZE_TO_POINTER(key)));
+	if (index == 0) {
+		FstDbDirtyRow fresh = {.key = key};
+		g_array_append_val(self->dirty, fresh);
+		index = self->dirty->len;
+		g_hash_table_insert(
+		    self->dirty_set, GSIZE_TO_POINTER(key), GUINT_TO_POINTER(index));
+	}
+	row = &g_array_index(self->dirty, FstDbDirtyRow, index - 1);
+	columns = self->bound_columns[code];
+	row->hashed =
+	    columns != NULL && (guint)sqlite3_preupdate_count(db) == g_strv_length(columns) &&
+	    fst_audit_row_hash_new(
+	        db, code, (const gchar *const *)columns, sqlite3_preupdate_count(db), row->hash);
+}
+
+/*
+ * The column names of each bound table, for fst_db_preupdate_hook(), once
+ * the schema is current. A table with a column of REAL affinity is left
+ * out (SQLite stores an integral REAL as an integer, and reads it back as
+ * a REAL): its rows are read back at binding, as any row is when its
+ * hash could not be taken.
+ */
+static gboolean
+fst_db_load_bound_columns(FstDb *self, GError **error)
+{
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT * FROM %s", fst_audit_table_name((FstAuditTable)t));
+		g_autoptr(GStrvBuilder) names = g_strv_builder_new();
+		gboolean real = FALSE;
+		gint rc = sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL);
+
+		if (rc != SQLITE_OK)
+			return _fst_db_set_error(
+			    self, error, rc, "trying to read the columns of %s", sql);
+		for (gint i = 0; i < sqlite3_column_count(stmt); i++) {
+			const gchar *decl = sqlite3_column_decltype(stmt, i);
+			g_autofree gchar *up = g_ascii_strup(decl != NULL ? decl : "", -1);
+			if (strstr(up, "INT") == NULL &&
+			    (strstr(up, "REAL") != NULL || strstr(up, "FLOA") != NULL ||
+			     strstr(up, "DOUB") != NULL))
+				real = TRUE;
+			g_strv_builder_add(names, sqlite3_column_name(stmt, i));
+		}
+		g_clear_pointer(&self->bound_columns[t], g_strfreev);
+		if (!real)
+			self->bound_columns[t] = g_strv_builder_end(names);
+	}
+	return TRUE;
 }
 
 /* remembers a certificate for the rest of the write transaction */
@@ -433,13 +496,15 @@ _fst_db_tx_restore(FstDb *self, FstDbTxMark *mark)
 	self->tx_event.step = self->tx_event_step;
 	self->tx_event.outcome = self->tx_event_outcome;
 	self->tx_event.detail = self->tx_event_detail;
-	/* the rows noted since were rolled back; a row noted before stays noted */
+	/* the rows noted since were rolled back; a row noted before stays noted,
+	 * and what it holds again is read back at binding */
 	for (guint i = mark->dirty_len; i < self->dirty->len; i++) {
-		guint64 key = g_array_index(self->dirty, guint64, i);
+		guint64 key = g_array_index(self->dirty, FstDbDirtyRow, i).key;
 		g_hash_table_remove(self->dirty_set, GSIZE_TO_POINTER(key));
 	}
 	if (self->dirty->len > mark->dirty_len)
 		g_array_set_size(self->dirty, mark->dirty_len);
+	self->dirty_stale = TRUE;
 	/* the lookups remembered may name rows that are gone */
 	_fst_db_forget_ids(self);
 	self->tx_device_id = 0;
@@ -978,7 +1043,7 @@ fst_db_setup(FstDb *self, GError **error)
 		          (guint)FST_DB_SCHEMA_VERSION);
 		self->last_backup = g_steal_pointer(&dest);
 	}
-	if (!_fst_db_migrate(self, error))
+	if (!_fst_db_migrate(self, error) || !fst_db_load_bound_columns(self, error))
 		return FALSE;
 
 	/* WAL lets a report read while the workers write; FULL makes every commit
@@ -1021,7 +1086,7 @@ fst_db_new(const gchar *path)
 	self->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fst_db_stmt_finalize);
 	self->stmts_by_address = g_hash_table_new(g_direct_hash, g_direct_equal);
 	self->path = g_strdup(path);
-	self->dirty = g_array_new(FALSE, FALSE, sizeof(guint64));
+	self->dirty = g_array_new(FALSE, FALSE, sizeof(FstDbDirtyRow));
 	self->dirty_set = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_mutex_init(&self->queue_lock);
 	self->queue = g_ptr_array_new();
@@ -1103,7 +1168,7 @@ fst_db_open(const gchar *path, GError **error)
 		_fst_db_set_error(self, error, rc, "opening the database");
 		return NULL;
 	}
-	sqlite3_update_hook(self->db, fst_db_update_hook, self);
+	sqlite3_preupdate_hook(self->db, fst_db_preupdate_hook, self);
 	if (!fst_db_setup(self, error))
 		return NULL;
 	g_debug("opened %s at schema version %u", path, self->schema_version);
@@ -1182,6 +1247,8 @@ fst_db_close(FstDb *self)
 	g_free(self->last_backup);
 	g_array_unref(self->dirty);
 	g_hash_table_unref(self->dirty_set);
+	for (guint t = 0; t < FST_AUDIT_TABLE_LAST; t++)
+		g_strfreev(self->bound_columns[t]);
 	g_ptr_array_unref(self->queue);
 	g_mutex_clear(&self->queue_lock);
 	g_free(self->tx_event_step);
