@@ -188,6 +188,7 @@ gchar *_fst_db_column_strdup(sqlite3_stmt *stmt, gint col);
 /* connection, statements, transactions, input checks (fst-db.c) */
 
 void _fst_db_sqlite_init(void);
+const gchar *_fst_db_wal_vfs_name(void);
 gboolean _fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...)
     G_GNUC_PRINTF(4, 5);
 sqlite3_stmt *_fst_db_prepare(FstDb *self, const gchar *sql, const gchar *what, GError **error);

@@ -1160,10 +1160,11 @@ fst_db_open(const gchar *path, GError **error)
 
 	_fst_db_sqlite_init();
 	self = fst_db_new(path);
+	/* the WAL written once per commit: this connection syncs at every one */
 	rc = sqlite3_open_v2(path,
 	                     &self->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                     NULL);
+	                     _fst_db_wal_vfs_name());
 	if (rc != SQLITE_OK) {
 		_fst_db_set_error(self, error, rc, "opening the database");
 		return NULL;

@@ -3864,6 +3864,62 @@ test_two_writers_one_chain(TestFixture *fx, gconstpointer user_data)
 }
 
 /*
+ * The station's connection writes its WAL once per commit, through a VFS
+ * that gathers the frames until SQLite syncs the file: every commit must
+ * be in the file, whole, for any other connection (here a plain one, as
+ * another process would open the file) once it returns. A commit of about
+ * 1.3 MB (80 steps of 16 KiB in one device log) is written in pieces, past
+ * the VFS's buffer, and read back whole; the audit chain holds.
+ */
+static void
+test_wal_commits_seen_by_others(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDeviceLog) big = NULL;
+	g_autofree gchar *detail = NULL;
+	g_autofree gchar *last = NULL;
+	gint64 now = g_get_real_time();
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < 3; i++) {
+		g_autofree gchar *uid = g_strdup_printf("WAL-%u", i);
+		g_autoptr(FstDbDeviceLog) log = test_lane_log(uid, 0x7300 + i);
+		g_assert_true(fst_db_device_log_commit(db, log, &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, i + 1);
+		g_assert_cmpint(
+		    test_sql_int(fx->path, "SELECT count(*) FROM certificates"), ==, i + 1);
+	}
+
+	big = test_lane_log("WAL-BIG", 0x7310);
+	detail = g_strnfill(16 * 1024, 'w');
+	for (guint i = 0; i < 80; i++)
+		fst_db_device_log_add_event(big, "burn", now + i, now + i + 1, "ok", detail);
+	g_assert_true(fst_db_device_log_commit(db, big, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(
+	    test_sql_int(
+	        fx->path,
+	        "SELECT length(e.detail) FROM events e JOIN devices d ON d.id = e.device_id "
+	        "WHERE d.uid = 'WAL-BIG'"),
+	    >,
+	    80 * 16 * 1024);
+	last = test_sql_text(fx->path,
+	                     "SELECT substr(detail, -40) FROM events WHERE id = (SELECT max(id) "
+	                     "FROM events)");
+	/* the end of the last step's detail, the last bytes of the commit */
+	g_assert_true(g_str_has_suffix(last, "wwww\"]]"));
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM devices"), ==, 4);
+
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 4);
+}
+
+/*
  * Lanes that commit while another commit is being written share one
  * transaction, and a log the database refuses in that group fails alone:
  * another process holds the write lock, so the first lane waits for it as
@@ -4035,6 +4091,7 @@ main(int argc, char **argv)
 	test_add("/fst/audit/verify/anchor", test_audit_anchor);
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
+	test_add("/fst/db/wal/commits-seen-by-other-connections", test_wal_commits_seen_by_others);
 	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
 	test_add("/fst/audit/verify/folded-steps", test_audit_folded_steps);
 	g_test_add_func("/fst/audit/steps/payload-round-trip", test_audit_steps_payload);
