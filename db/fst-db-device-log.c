@@ -859,11 +859,15 @@ fst_db_device_log_write_locked(FstDb *db,
 
 /* one lane's commit in the queue of its database */
 typedef struct {
-	FstDbDeviceLog *log;   /* (not owned) */
-	GPtrArray *ops;        /* (owned) (element-type FstDbLogOp): taken from the log */
-	gint64 device_id;      /* the log's device, or 0 until recorded */
+	FstDbDeviceLog *log; /* (not owned) */
+	GPtrArray *ops;      /* (owned) (element-type FstDbLogOp): taken from the log */
+	gint64 device_id;    /* the log's device, or 0 until recorded */
+	/* the lane sleeps on its own lock and condition, so that the lanes a
+	 * group's end wakes do not all queue for the queue's lock */
+	GMutex lock;
 	GCond cond;            /* signalled when done, or when it is to lead the next group */
-	gboolean done;         /* set under the queue lock, once the leader is through */
+	gboolean done;         /* set under lock, once the leader is through */
+	gboolean lead;         /* set under lock: the queue has no leader, lead it */
 	gboolean failed_alone; /* refused in the group's transaction: not tried again */
 	gboolean ok;
 	GError *error; /* (owned) (nullable) */
@@ -1070,6 +1074,64 @@ one_by_one:
 	}
 }
 
+/* wakes the lane of @req for what was set under its lock */
+static void
+fst_db_commit_request_wake(FstDbCommitRequest *req, gboolean done)
+{
+	g_mutex_lock(&req->lock);
+	if (done)
+		req->done = TRUE;
+	else
+		req->lead = TRUE;
+	g_cond_signal(&req->cond);
+	g_mutex_unlock(&req->lock);
+}
+
+/*
+ * The lane of @own leads: it takes every request queued (its own included)
+ * and writes them as one group; then it wakes the lanes of its group and
+ * hands the queue to the first lane queued meanwhile. Called with the
+ * queue's lock held, which it lets go while the group is written; returns
+ * without it.
+ */
+static void
+fst_db_device_log_lead(FstDb *db, FstDbCommitRequest *own)
+{
+	g_autoptr(GPtrArray) group = g_steal_pointer(&db->queue);
+	guint transactions = 0;
+	guint64 logs = 0;
+
+	db->queue = g_ptr_array_new();
+	db->queue_leader = TRUE;
+	g_mutex_unlock(&db->queue_lock);
+	{
+		g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db->mutex);
+		fst_db_device_log_commit_group_locked(db, group, &transactions);
+	}
+	/* the lanes of the group first, while this lane still leads: those
+	 * that come back before it lets go queue for the next group */
+	for (guint i = 0; i < group->len; i++) {
+		FstDbCommitRequest *r = g_ptr_array_index(group, i);
+		if (r->ok)
+			logs++;
+		/* a lane returns once it saw done under its own lock: each
+		 * request is touched for the last time here */
+		if (r != own)
+			fst_db_commit_request_wake(r, TRUE);
+	}
+	own->done = TRUE;
+	g_mutex_lock(&db->queue_lock);
+	db->group_logs += logs;
+	db->group_transactions += transactions;
+	db->queue_leader = FALSE;
+	/* the first lane queued meanwhile leads the next group (still queued,
+	 * so still waiting: woken under the queue's lock); the others sleep on
+	 * until their own group is through */
+	if (db->queue->len > 0)
+		fst_db_commit_request_wake(g_ptr_array_index(db->queue, 0), FALSE);
+	g_mutex_unlock(&db->queue_lock);
+}
+
 /**
  * fst_db_device_log_commit:
  * @db: an #FstDb
@@ -1120,45 +1182,32 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 
 	/* the commit queue: the first lane to find no leader takes every
 	 * request queued (its own included) and writes them; the others wait
-	 * for their result, and one of them leads the next group */
+	 * for their result, and one of them leads the next group. Lock order:
+	 * the queue's lock, then a request's */
+	g_mutex_init(&req.lock);
 	g_cond_init(&req.cond);
 	g_mutex_lock(&db->queue_lock);
 	g_ptr_array_add(db->queue, &req);
-	while (!req.done) {
-		if (!db->queue_leader) {
-			g_autoptr(GPtrArray) group = g_steal_pointer(&db->queue);
-			guint transactions = 0;
-			db->queue = g_ptr_array_new();
-			db->queue_leader = TRUE;
-			g_mutex_unlock(&db->queue_lock);
-			{
-				g_autoptr(GRecMutexLocker) locker =
-				    g_rec_mutex_locker_new(&db->mutex);
-				fst_db_device_log_commit_group_locked(db, group, &transactions);
-			}
-			g_mutex_lock(&db->queue_lock);
-			for (guint i = 0; i < group->len; i++) {
-				FstDbCommitRequest *r = g_ptr_array_index(group, i);
-				r->done = TRUE;
-				if (r->ok)
-					db->group_logs++;
-				if (r != &req)
-					g_cond_signal(&r->cond);
-			}
-			db->group_transactions += transactions;
-			db->queue_leader = FALSE;
-			/* the first lane queued meanwhile leads the next group; the
-			 * others sleep on until their own group is through */
-			if (db->queue->len > 0) {
-				FstDbCommitRequest *next = g_ptr_array_index(db->queue, 0);
-				g_cond_signal(&next->cond);
-			}
-		} else {
-			g_cond_wait(&req.cond, &db->queue_lock);
+	for (;;) {
+		gboolean done;
+
+		if (!db->queue_leader && g_ptr_array_find(db->queue, &req, NULL)) {
+			fst_db_device_log_lead(db, &req);
+			break;
 		}
+		g_mutex_unlock(&db->queue_lock);
+		g_mutex_lock(&req.lock);
+		while (!req.done && !req.lead)
+			g_cond_wait(&req.cond, &req.lock);
+		done = req.done;
+		req.lead = FALSE;
+		g_mutex_unlock(&req.lock);
+		if (done)
+			break;
+		g_mutex_lock(&db->queue_lock);
 	}
-	g_mutex_unlock(&db->queue_lock);
 	g_cond_clear(&req.cond);
+	g_mutex_clear(&req.lock);
 
 	g_ptr_array_unref(req.ops);
 	/* the attempt ended: what it superseded is written with it, or dropped */
