@@ -78,8 +78,9 @@ struct _FstDb {
 	 * at commit (_fst_db_bind_rows()) with the hash of their last write */
 	GArray *dirty;         /* (owned) (element-type FstDbDirtyRow) */
 	GHashTable *dirty_set; /* (owned): key -> index in dirty + 1 */
-	/* a statement failed or a savepoint was rolled back since the rows were
-	 * hashed: what they hold now is read back at binding */
+	/* a savepoint was rolled back since the rows were hashed (a log refused
+	 * in a group): what they hold now is read back at binding; a failed
+	 * transaction is rolled back whole and binds nothing */
 	gboolean dirty_stale;
 	/* the column names of each bound table, in table order, for the hashes
 	 * of the hook; NULL: its rows are read back at binding */

@@ -86,8 +86,6 @@ _fst_db_set_error(FstDb *self, GError **error, gint rc, const gchar *format, ...
 	va_start(args, format);
 	context = g_strdup_vprintf(format, args);
 	va_end(args);
-	/* a failed statement may have undone rows the pre-update hook hashed */
-	self->dirty_stale = TRUE;
 
 	/* the connection's message is more precise than the code's, when it is ours */
 	msg = (self->db != NULL && sqlite3_errcode(self->db) == rc) ? sqlite3_errmsg(self->db)
@@ -250,6 +248,7 @@ fst_db_preupdate_hook(void *data,
 	gchar **columns;
 	guint64 key;
 	guint index;
+	gint ncol;
 
 	if (self->binding_off || op == SQLITE_DELETE || g_strcmp0(db_name, "main") != 0)
 		return;
@@ -267,10 +266,11 @@ fst_db_preupdate_hook(void *data,
 	}
 	row = &g_array_index(self->dirty, FstDbDirtyRow, index - 1);
 	columns = self->bound_columns[code];
+	ncol = sqlite3_preupdate_count(db);
+	/* a table whose columns are not the ones loaded is read back */
 	row->hashed =
-	    columns != NULL && (guint)sqlite3_preupdate_count(db) == g_strv_length(columns) &&
-	    fst_audit_row_hash_new(
-	        db, code, (const gchar *const *)columns, sqlite3_preupdate_count(db), row->hash);
+	    columns != NULL && (guint)ncol == g_strv_length(columns) &&
+	    fst_audit_row_hash_new(db, code, (const gchar *const *)columns, ncol, row->hash);
 }
 
 /*

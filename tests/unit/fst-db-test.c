@@ -3795,10 +3795,10 @@ test_lane_commit(gpointer data)
 
 /* a first commit as the pipeline's: device, event, certificate, object */
 static FstDbDeviceLog *
-test_lane_log(const gchar *uid, guint64 serial)
+test_lane_log_firmware(const gchar *uid, const gchar *firmware, guint64 serial)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstDeviceInfo) info = test_info_new(uid, "2.0.0");
+	g_autoptr(FstDeviceInfo) info = test_info_new(uid, firmware);
 	g_autoptr(FstDbCert) cert = test_cert_new(serial, uid);
 	FstDbDeviceLog *log = fst_db_device_log_new(0, info, "/dev/ttyUSB3", &error);
 	gint64 now = g_get_real_time();
@@ -3812,6 +3812,12 @@ test_lane_log(const gchar *uid, guint64 serial)
 	return log;
 }
 
+static FstDbDeviceLog *
+test_lane_log(const gchar *uid, guint64 serial)
+{
+	return test_lane_log_firmware(uid, "2.0.0", serial);
+}
+
 static void
 test_lane_wait_queued(FstDb *db, guint n)
 {
@@ -3823,6 +3829,28 @@ test_lane_wait_queued(FstDb *db, guint n)
 		g_usleep(1000);
 	}
 	g_assert_cmpuint(waiting, >=, n);
+}
+
+/* commits the logs of @lanes in one group: another connection holds the
+ * write lock, so the first lane leads (and waits for the lock) and the
+ * others queue behind it in this order; once the lock is free the leader
+ * writes them all */
+static void
+test_lanes_commit_as_one_group(FstDb *db, const gchar *path, TestLane *lanes, guint n)
+{
+	g_autoptr(sqlite3) holder = test_sql_open(path);
+	g_autofree GThread **threads = g_new0(GThread *, n);
+
+	g_assert_cmpint(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+	for (guint i = 0; i < n; i++) {
+		lanes[i].db = db;
+		threads[i] = g_thread_new("lane", test_lane_commit, &lanes[i]);
+		if (i > 0)
+			test_lane_wait_queued(db, i);
+	}
+	g_assert_cmpint(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
+	for (guint i = 0; i < n; i++)
+		g_thread_join(threads[i]);
 }
 
 /*
@@ -3936,11 +3964,9 @@ test_device_log_group_commit(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
-	g_autoptr(sqlite3) holder = NULL;
 	g_autoptr(FstDbDevice) finished = NULL;
 	g_autofree gchar *finish_serial = g_strdup_printf("%X", 0x6700);
 	TestLane lanes[6] = {0};
-	GThread *threads[6] = {NULL};
 	guint64 transactions = 0;
 	guint64 logs = 0;
 	guint64 tx_before = 0;
@@ -3965,19 +3991,7 @@ test_device_log_group_commit(TestFixture *fx, gconstpointer user_data)
 	lanes[4].log = test_lane_log("GROUP-4", 0x6604);
 	lanes[5].log = test_lane_log("GROUP-5-DUP", 0x6604);
 
-	holder = test_sql_open(fx->path);
-	g_assert_cmpint(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
-	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++) {
-		lanes[i].db = db;
-		threads[i] = g_thread_new("lane", test_lane_commit, &lanes[i]);
-		/* the first lane leads (and waits for the lock), the others queue
-		 * in this order */
-		if (i > 0)
-			test_lane_wait_queued(db, i);
-	}
-	g_assert_cmpint(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), ==, SQLITE_OK);
-	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++)
-		g_thread_join(threads[i]);
+	test_lanes_commit_as_one_group(db, fx->path, lanes, G_N_ELEMENTS(lanes));
 
 	for (guint i = 0; i < G_N_ELEMENTS(lanes); i++) {
 		gboolean dup = i == 3 || i == 5;
@@ -4023,6 +4037,64 @@ test_device_log_group_commit(TestFixture *fx, gconstpointer user_data)
 		fst_db_device_log_free(lanes[i].log);
 		g_clear_error(&lanes[i].error);
 	}
+}
+
+/*
+ * A row is bound with the hash its last write had, taken in SQLite's
+ * pre-update hook, unless that write may have been undone: in one group,
+ * a device's first log records it (firmware 2.0.0), then a second log of
+ * the same device rewrites its row (firmware 9.9.9) and is refused. Its
+ * savepoint is rolled back, the row holds 2.0.0 again, and its binding
+ * must say so: the audit verifies. Refused by the database (a serial
+ * already recorded: a failed statement) and by the log's own check (an
+ * object of no known kind: no statement fails). Without the read back
+ * after the rollback, the undone write would be bound and the audit would
+ * find the device row changed.
+ */
+static void
+test_device_log_group_rebinds_undone_row(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDeviceLog) before = test_lane_log("UNDONE-BEFORE", 0x7500);
+	g_autoptr(GBytes) bytes = g_bytes_new_static("x", 1);
+
+	g_assert_no_error(error);
+	g_assert_true(fst_db_device_log_commit(db, before, &error));
+	g_assert_no_error(error);
+	for (guint c = 0; c < 2; c++) {
+		g_autofree gchar *uid = g_strdup_printf("UNDONE-%u", c);
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT firmware FROM devices WHERE uid = '%s'", uid);
+		g_autofree gchar *firmware = NULL;
+		TestLane lanes[2] = {0};
+
+		lanes[0].log = test_lane_log_firmware(uid, "2.0.0", 0x7510 + c);
+		if (c == 0) {
+			lanes[1].log = test_lane_log_firmware(uid, "9.9.9", 0x7500);
+		} else {
+			lanes[1].log = test_lane_log_firmware(uid, "9.9.9", 0x7520);
+			fst_db_device_log_add_object(
+			    lanes[1].log, NULL, (FstObjectKind)99, bytes, NULL);
+		}
+		test_lanes_commit_as_one_group(db, fx->path, lanes, G_N_ELEMENTS(lanes));
+
+		g_assert_true(lanes[0].ok);
+		g_assert_no_error(lanes[0].error);
+		g_assert_false(lanes[1].ok);
+		g_assert_nonnull(lanes[1].error);
+		firmware = test_sql_text(fx->path, sql);
+		g_assert_cmpstr(firmware, ==, "2.0.0");
+		for (guint i = 0; i < G_N_ELEMENTS(lanes); i++) {
+			fst_db_device_log_free(lanes[i].log);
+			g_clear_error(&lanes[i].error);
+		}
+	}
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 3);
 }
 
 static void
@@ -4092,6 +4164,8 @@ main(int argc, char **argv)
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
 	test_add("/fst/db/wal/commits-seen-by-other-connections", test_wal_commits_seen_by_others);
+	test_add("/fst/db/device-log/group-rebinds-undone-row",
+	         test_device_log_group_rebinds_undone_row);
 	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
 	test_add("/fst/audit/verify/folded-steps", test_audit_folded_steps);
 	g_test_add_func("/fst/audit/steps/payload-round-trip", test_audit_steps_payload);
