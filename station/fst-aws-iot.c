@@ -299,8 +299,12 @@ fst_aws_iot_sleep(gint64 us, GCancellable *cancellable, GError **error)
 	}
 }
 
+/* what an answer's buffer holds before it first grows */
+#define FST_AWS_IOT_FIRST_BODY (16 * 1024)
+
 typedef struct {
 	GByteArray *body;
+	gsize capacity; /* bytes allocated for body */
 	gchar *error_type;
 	GCancellable *cancellable;
 	gboolean too_big;
@@ -314,6 +318,22 @@ fst_aws_iot_write_cb(gchar *ptr, size_t size, size_t nmemb, void *userdata)
 	if (xfer->body->len + n > FST_AWS_IOT_MAX_BODY) {
 		xfer->too_big = TRUE;
 		return 0;
+	}
+	/* an answer may hold a private key (CreateKeysAndCertificate): the
+	 * buffer grows by hand, so that the bytes a realloc() would leave in
+	 * freed memory are wiped first */
+	if (xfer->body->len + n > xfer->capacity) {
+		gsize len = xfer->body->len;
+		gsize capacity = MAX(xfer->capacity * 2, len + n);
+		guint8 *copy = g_malloc(MAX(len, 1));
+		memcpy(copy, xfer->body->data, len);
+		OPENSSL_cleanse(xfer->body->data, len);
+		g_byte_array_set_size(xfer->body, (guint)capacity);
+		memcpy(xfer->body->data, copy, len);
+		OPENSSL_cleanse(copy, len);
+		g_free(copy);
+		g_byte_array_set_size(xfer->body, (guint)len);
+		xfer->capacity = capacity;
 	}
 	g_byte_array_append(xfer->body, (const guint8 *)ptr, n);
 	return n;
@@ -499,10 +519,10 @@ fst_aws_iot_call_full(FstAwsIot *self,
 
 	for (guint attempt = 0;; attempt++) {
 		g_autoptr(FstAwsSigned) sig = NULL;
-		g_autoptr(GByteArray) resp = g_byte_array_new();
+		g_autoptr(GByteArray) resp = g_byte_array_sized_new(FST_AWS_IOT_FIRST_BODY);
 		g_autofree gchar *message = NULL;
 		g_autoptr(JsonParser) parser = json_parser_new();
-		FstAwsIotXfer xfer = {resp, NULL, cancellable, FALSE};
+		FstAwsIotXfer xfer = {resp, FST_AWS_IOT_FIRST_BODY, NULL, cancellable, FALSE};
 		struct curl_slist *slist = NULL;
 		CURLcode rc;
 		glong status = 0;
@@ -834,11 +854,13 @@ typedef enum {
 	FST_AWS_IOT_OP_CANCEL_CERTIFICATE_TRANSFER,
 } FstAwsIotOpId;
 
-static const struct {
+typedef struct {
 	const gchar *name;
 	const gchar *method;
 	const gchar *path;
-} fst_aws_iot_ops[] = {
+} FstAwsIotOp;
+
+static const FstAwsIotOp fst_aws_iot_ops[] = {
     [FST_AWS_IOT_OP_DESCRIBE_CERTIFICATE] = {"DescribeCertificate", "GET", "/certificates/{}"},
     [FST_AWS_IOT_OP_UPDATE_CERTIFICATE] = {"UpdateCertificate", "PUT", "/certificates/{}"},
     [FST_AWS_IOT_OP_CREATE_THING] = {"CreateThing", "POST", "/things/{}"},
@@ -1767,17 +1789,184 @@ fst_aws_iot_create_certificate_from_csr(FstAwsIot *self,
 	return g_steal_pointer(&cert);
 }
 
+/* the offset of the quote that ends the JSON string whose contents start
+ * at @at, or -1 */
+static gssize
+fst_aws_json_string_end(const gchar *text, gsize len, gsize at)
+{
+	for (gsize i = at; i < len; i++) {
+		if (text[i] == '\\')
+			i++;
+		else if (text[i] == '"')
+			return (gssize)i;
+		else if ((guchar)text[i] < 0x20)
+			return -1;
+	}
+	return -1;
+}
+
+static gsize
+fst_aws_json_skip_space(const gchar *text, gsize len, gsize at)
+{
+	while (at < len &&
+	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+		at++;
+	return at;
+}
+
+/* the contents of a JSON string (between its quotes) unescaped into @out
+ * (at least @n bytes); \u only for ASCII, as a PEM key is */
+static gboolean
+fst_aws_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
+{
+	gsize o = 0;
+
+	for (gsize i = 0; i < n; i++) {
+		if (s[i] != '\\') {
+			out[o++] = (guint8)s[i];
+			continue;
+		}
+		if (++i >= n)
+			return FALSE;
+		switch (s[i]) {
+		case '"':
+		case '\\':
+		case '/':
+			out[o++] = (guint8)s[i];
+			break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
+		case 'u': {
+			guint v = 0;
+			if (i + 4 >= n)
+				return FALSE;
+			for (guint k = 1; k <= 4; k++) {
+				gint d = g_ascii_xdigit_value(s[i + k]);
+				if (d < 0)
+					return FALSE;
+				v = v * 16 + (guint)d;
+			}
+			if (v == 0 || v >= 0x80)
+				return FALSE;
+			out[o++] = (guint8)v;
+			i += 4;
+			break;
+		}
+		default:
+			return FALSE;
+		}
+	}
+	*out_len = o;
+	return TRUE;
+}
+
+/**
+ * fst_aws_json_take_secret:
+ * @text: (array length=len): a JSON text, changed in place
+ * @len: its length
+ * @member: the name of a member whose value is a string, e.g. "PrivateKey"
+ * @secret: (out) (transfer full): the value, unescaped
+ * @error: (nullable): return location for a #GError
+ *
+ * Takes a secret out of a JSON answer before any JSON parser sees it: the
+ * first member named @member, in any object, must have a string value,
+ * which is unescaped straight into an #FstSecret and then overwritten in
+ * @text with '0' characters, so that @text stays valid JSON and holds no
+ * copy. A parser's intermediate copies (token buffers, grown strings) are
+ * freed without being wiped; this one copies nothing but into the secret.
+ *
+ * Fails with %FST_ERROR_PROTOCOL when there is no such member, its value is
+ * not a string, or the string is malformed (\u escapes are taken for ASCII
+ * only, as a PEM key has).
+ *
+ * Returns: %TRUE with @secret set
+ */
+gboolean
+fst_aws_json_take_secret(
+    guint8 *text, gsize len, const gchar *member, FstSecret **secret, GError **error)
+{
+	gchar *t = (gchar *)text;
+	gsize mlen;
+
+	g_return_val_if_fail(text != NULL || len == 0, FALSE);
+	g_return_val_if_fail(member != NULL && secret != NULL, FALSE);
+
+	mlen = strlen(member);
+	for (gsize i = 0; i < len;) {
+		gssize end;
+		gsize after;
+
+		if (t[i] != '"') {
+			i++;
+			continue;
+		}
+		end = fst_aws_json_string_end(t, len, i + 1);
+		if (end < 0)
+			break;
+		after = fst_aws_json_skip_space(t, len, (gsize)end + 1);
+		if (after < len && t[after] == ':' && (gsize)end - (i + 1) == mlen &&
+		    memcmp(t + i + 1, member, mlen) == 0) {
+			gsize at = fst_aws_json_skip_space(t, len, after + 1);
+			gssize vend =
+			    at < len && t[at] == '"' ? fst_aws_json_string_end(t, len, at + 1) : -1;
+			gsize n = vend >= 0 ? (gsize)vend - at - 1 : 0;
+			guint8 *value = g_malloc(n + 1);
+			gsize value_len = 0;
+			gboolean ok =
+			    vend >= 0 && fst_aws_json_unescape(t + at + 1, n, value, &value_len);
+
+			if (ok)
+				*secret = fst_secret_new(value, value_len);
+			OPENSSL_cleanse(value, n + 1);
+			g_free(value);
+			if (vend >= 0)
+				memset(t + at + 1, '0', n);
+			if (!ok) {
+				g_set_error(error,
+				            FST_ERROR,
+				            FST_ERROR_PROTOCOL,
+				            "the JSON member %s is not a well-formed string",
+				            member);
+				return FALSE;
+			}
+			return TRUE;
+		}
+		i = (gsize)end + 1;
+	}
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_PROTOCOL,
+	            "the JSON text has no member %s (or is malformed before it)",
+	            member);
+	return FALSE;
+}
+
 /**
  * fst_aws_iot_create_keys_and_certificate:
  * @self: an #FstAwsIot
  * @active: make the certificate ACTIVE
  * @private_key_pem: (out) (transfer full): the private key AWS made, in an
- *   #FstSecret; the answer's copy is wiped
+ *   #FstSecret
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
  * CreateKeysAndCertificate: AWS makes the key pair and the certificate
- * (issuer=aws, key-source=station).
+ * (issuer=aws, key-source=station). The key is taken out of the answer
+ * (fst_aws_json_take_secret()) before the answer is parsed, and every
+ * buffer that held it is wiped.
  *
  * Returns: (transfer full): the certificate with its PEM, or %NULL
  */
@@ -1788,41 +1977,67 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
                                         GCancellable *cancellable,
                                         GError **error)
 {
-	g_autoptr(JsonObject) answer = NULL;
+	const FstAwsIotOp *op = &fst_aws_iot_ops[FST_AWS_IOT_OP_CREATE_KEYS_AND_CERTIFICATE];
+	g_autofree gchar *path = fst_aws_iot_path(op->path, NULL);
+	g_autoptr(GBytes) raw = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(FstSecret) key = NULL;
 	g_autoptr(FstAwsCertificate) cert = NULL;
-	JsonObject *pair;
-	const gchar *key;
+	g_autoptr(GError) error_local = NULL;
+	JsonObject *answer = NULL;
+	JsonObject *pair = NULL;
+	guint8 *text;
+	gsize len = 0;
+	gboolean ok;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
 	g_return_val_if_fail(private_key_pem != NULL, NULL);
-	if (!fst_aws_iot_op(self,
-	                    FST_AWS_IOT_OP_CREATE_KEYS_AND_CERTIFICATE,
-	                    NULL,
-	                    active ? "setAsActive=true" : "setAsActive=false",
-	                    NULL,
-	                    NULL,
-	                    &answer,
-	                    cancellable,
-	                    error))
+	if (!fst_aws_iot_call_full(self,
+	                           op->name,
+	                           "iot",
+	                           NULL,
+	                           op->method,
+	                           path,
+	                           active ? "setAsActive=true" : "setAsActive=false",
+	                           NULL,
+	                           NULL,
+	                           "application/json",
+	                           &raw,
+	                           NULL,
+	                           cancellable,
+	                           error))
 		return NULL;
-	cert = fst_aws_iot_cert_from(answer);
-	pair = json_object_has_member(answer, "keyPair")
-	           ? json_object_get_object_member(answer, "keyPair")
-	           : NULL;
-	key = fst_aws_iot_str(pair, "PrivateKey");
-	if (!fst_aws_iot_check_cert(cert, "CreateKeysAndCertificate", error))
-		return NULL;
-	if (key == NULL || cert->certificate_pem == NULL) {
-		g_set_error_literal(
-		    error,
-		    FST_ERROR,
-		    FST_ERROR_PROTOCOL,
-		    "AWS IoT CreateKeysAndCertificate answered without the key pair "
-		    "or the certificate");
+	text = g_bytes_unref_to_data(g_steal_pointer(&raw), &len);
+	ok = fst_aws_json_take_secret(text, len, "PrivateKey", &key, &error_local) &&
+	     json_parser_load_from_data(parser, (const gchar *)text, (gssize)len, &error_local);
+	OPENSSL_cleanse(text, len);
+	g_free(text);
+	if (ok && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+		answer = json_node_get_object(json_parser_get_root(parser));
+	if (answer != NULL && json_object_has_member(answer, "keyPair") &&
+	    JSON_NODE_HOLDS_OBJECT(json_object_get_member(answer, "keyPair")))
+		pair = json_object_get_object_member(answer, "keyPair");
+	if (pair == NULL || fst_aws_iot_str(pair, "PrivateKey") == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "AWS IoT CreateKeysAndCertificate answered without a key pair%s%s",
+		            error_local != NULL ? ": " : "",
+		            error_local != NULL ? error_local->message : "");
 		return NULL;
 	}
-	*private_key_pem = fst_secret_new((const guint8 *)key, strlen(key));
-	OPENSSL_cleanse((gpointer)(guintptr)key, strlen(key));
+	cert = fst_aws_iot_cert_from(answer);
+	if (!fst_aws_iot_check_cert(cert, op->name, error))
+		return NULL;
+	if (cert->certificate_pem == NULL) {
+		g_set_error_literal(error,
+		                    FST_ERROR,
+		                    FST_ERROR_PROTOCOL,
+		                    "AWS IoT CreateKeysAndCertificate answered without the "
+		                    "certificate");
+		return NULL;
+	}
+	*private_key_pem = g_steal_pointer(&key);
 	return g_steal_pointer(&cert);
 }
 
@@ -1940,8 +2155,8 @@ GBytes *
 fst_aws_iot_fetch_url(FstAwsIot *self, const gchar *url, GCancellable *cancellable, GError **error)
 {
 	CURL *curl;
-	g_autoptr(GByteArray) body = g_byte_array_new();
-	FstAwsIotXfer xfer = {body, NULL, cancellable, FALSE};
+	g_autoptr(GByteArray) body = g_byte_array_sized_new(FST_AWS_IOT_FIRST_BODY);
+	FstAwsIotXfer xfer = {body, FST_AWS_IOT_FIRST_BODY, NULL, cancellable, FALSE};
 	glong status = 0;
 	CURLcode rc = CURLE_OK;
 

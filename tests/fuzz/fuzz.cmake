@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Fuzz targets for every parser of untrusted or user input: the FSP frames
 # (device side, station side, the whole driver), device key intake (CSR,
-# SubjectPublicKeyInfo), profiles, batch manifests (CSV and JSON) and
-# known-devices.conf. With -DFST_FUZZ=ON
+# SubjectPublicKeyInfo), profiles, batch manifests (CSV and JSON),
+# known-devices.conf and the private key in an AWS answer. With -DFST_FUZZ=ON
 # (clang) they are libFuzzer binaries; otherwise a plain main() runs the seed
 # corpus, so the corpus is a regression test under gcc too (label fuzz).
 #   CC=clang cmake -B build-fuzz -DFST_FUZZ=ON -DFST_SANITIZE=ON
@@ -39,7 +39,7 @@ endforeach()
 
 # the engine's parsers; seed corpora in tests/data/fuzz/corpus-NAME
 get_filename_component(FST_FUZZ_ENGINE_CORPUS_DIR ${CMAKE_CURRENT_LIST_DIR}/../data/fuzz ABSOLUTE)
-foreach(target csr spki profile manifest known-devices)
+foreach(target csr spki profile manifest known-devices aws-json)
 	set(name fst-fuzz-${target})
 	if(FST_FUZZ)
 		add_executable(${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.c)

@@ -10,3 +10,6 @@ fst_add_unit_test(fst-aws-credentials-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-cre
 
 # bulk registration files: export of a lot, import of the task's reports
 fst_add_unit_test(fst-aws-bulk-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-bulk-test.c)
+
+# the private key of a CreateKeysAndCertificate answer, taken out before parsing
+fst_add_unit_test(fst-aws-json-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-json-test.c)
