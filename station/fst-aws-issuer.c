@@ -13,6 +13,12 @@
  * recorded, burned, read back and proven by the pipeline exactly as one the
  * station's CA signed; it is registered at AWS from its first moment.
  *
+ * AWS makes it INACTIVE, and the pipeline activates it
+ * (fst_aws_issuer_activate()) only once it is recorded, in the commit
+ * before anything goes to the device: a station stopped in between leaves
+ * at AWS an inactive certificate, which nothing can connect with, never an
+ * active one the database does not know.
+ *
  * Such a profile needs AWS at every device: fst_aws_issuer_connect() checks
  * the credentials and that AWS IoT answers once per run, so an offline
  * station refuses the run before any device is touched.
@@ -206,8 +212,8 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
  * @error: (nullable): return location for a #GError
  *
  * Checks the CSR as the station's CA does (fst_ca_check_device_csr()) and
- * has AWS IoT sign it (CreateCertificateFromCsr, ACTIVE unless the profile's
- * `[aws] status=inactive`). The certificate must be for the CSR's key and
+ * has AWS IoT sign it (CreateCertificateFromCsr, INACTIVE until
+ * fst_aws_issuer_activate()). The certificate must be for the CSR's key and
  * carry AWS's id.
  *
  * Returns: (transfer full): the certificate, or %NULL
@@ -236,8 +242,7 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
 	if (!fst_ca_check_device_csr(profile, uid, csr_der, &key, error))
 		return NULL;
 	pem = fst_crypto_pem_encode("CERTIFICATE REQUEST", data, len, NULL);
-	cert = fst_aws_iot_create_certificate_from_csr(
-	    iot, pem, !fst_profile_get_aws(profile)->inactive, cancellable, error);
+	cert = fst_aws_iot_create_certificate_from_csr(iot, pem, FALSE, cancellable, error);
 	if (cert == NULL)
 		return NULL;
 	issued = fst_aws_issuer_check(cert, profile, uid, key.spki, error);
@@ -258,9 +263,10 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
- * CreateKeysAndCertificate: AWS IoT makes the key pair and the certificate.
- * The key is checked to belong to the certificate; every copy of it the
- * station held, but the returned one, is wiped.
+ * CreateKeysAndCertificate: AWS IoT makes the key pair and the certificate,
+ * INACTIVE until fst_aws_issuer_activate(). The key is checked to belong to
+ * the certificate; every copy of it the station held, but the returned one,
+ * is wiped.
  *
  * Returns: (transfer full): the certificate, or %NULL
  */
@@ -289,8 +295,7 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 	g_return_val_if_fail(private_key != NULL, NULL);
 	g_return_val_if_fail(certificate_arn != NULL, NULL);
 
-	cert = fst_aws_iot_create_keys_and_certificate(
-	    iot, !fst_profile_get_aws(profile)->inactive, &pem, cancellable, error);
+	cert = fst_aws_iot_create_keys_and_certificate(iot, FALSE, &pem, cancellable, error);
 	if (cert == NULL)
 		return NULL;
 	data = fst_secret_get_data(pem, &len);
@@ -331,4 +336,39 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 		return NULL;
 	*certificate_arn = g_strdup(cert->certificate_arn);
 	return g_steal_pointer(&issued);
+}
+
+/**
+ * fst_aws_issuer_activate:
+ * @iot: the AWS IoT client of the run
+ * @profile: the profile the certificate was issued with
+ * @aws_cert_id: the certificate's AWS id
+ * @activated: (out): whether it was made ACTIVE (not when the profile has
+ *   `[aws] status=inactive`, which leaves it as AWS made it)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Makes a certificate AWS issued ACTIVE (UpdateCertificate), once the
+ * station has recorded it. Call it only then.
+ *
+ * Returns: %TRUE, or %FALSE with the error of the call
+ */
+gboolean
+fst_aws_issuer_activate(FstAwsIot *iot,
+                        const FstProfile *profile,
+                        const gchar *aws_cert_id,
+                        gboolean *activated,
+                        GCancellable *cancellable,
+                        GError **error)
+{
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), FALSE);
+	g_return_val_if_fail(aws_cert_id != NULL && activated != NULL, FALSE);
+
+	*activated = FALSE;
+	if (fst_profile_get_aws(profile)->inactive)
+		return TRUE;
+	if (!fst_aws_iot_update_certificate(iot, aws_cert_id, "ACTIVE", cancellable, error))
+		return FALSE;
+	*activated = TRUE;
+	return TRUE;
 }

@@ -24,5 +24,11 @@ FstIssuedCert *fst_aws_issuer_issue_with_key(FstAwsIot *iot,
                                              gchar **certificate_arn,
                                              GCancellable *cancellable,
                                              GError **error);
+gboolean fst_aws_issuer_activate(FstAwsIot *iot,
+                                 const FstProfile *profile,
+                                 const gchar *aws_cert_id,
+                                 gboolean *activated,
+                                 GCancellable *cancellable,
+                                 GError **error);
 
 G_END_DECLS

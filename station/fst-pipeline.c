@@ -605,6 +605,33 @@ fst_run_issue_aws(FstRun *run,
 	return issued;
 }
 
+/* a certificate AWS issued, INACTIVE until now, made ACTIVE once the first
+ * commit has recorded it (fst_aws_issuer_activate()); the step goes into the
+ * device's final commit */
+static gboolean
+fst_run_activate_aws(FstRun *run, FstAwsIot *aws, const FstIssuedCert *issued, GError **error)
+{
+	gint64 started = g_get_real_time();
+	gboolean activated = FALSE;
+	g_autofree gchar *detail = NULL;
+
+	if (!fst_aws_issuer_activate(
+	        aws, run->profile, issued->aws_cert_id, &activated, run->cancellable, error)) {
+		g_prefix_error(error,
+		               "activating certificate %s at AWS IoT, which issued it INACTIVE: ",
+		               issued->serial_hex);
+		return FALSE;
+	}
+	if (!activated)
+		return TRUE;
+	detail = g_strdup_printf("certificate %s ACTIVE at AWS IoT as %s, after it was recorded",
+	                         issued->serial_hex,
+	                         run->aws_arn);
+	fst_db_device_log_add_event(
+	    run->log, "aws-activate-certificate", started, g_get_real_time(), "ok", detail);
+	return TRUE;
+}
+
 static gboolean
 fst_run_plan(FstRun *run, FstPlan *plan, GError **error)
 {
@@ -1193,6 +1220,8 @@ fst_run_all(FstRun *run, GError **error)
 		return FALSE;
 	run->result->serial_hex = g_strdup(issued->serial_hex);
 	run->result->aws_cert_id = g_strdup(issued->aws_cert_id);
+	if (aws != NULL && !fst_run_activate_aws(run, aws, issued, error))
+		return FALSE;
 
 	/* burn: the injected key first (its certificate is recorded), wiped
 	 * from the station's memory as soon as the device has it */

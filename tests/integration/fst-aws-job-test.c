@@ -77,6 +77,25 @@ test_sql_int(const gchar *path, const gchar *sql)
 	return g_ascii_strtoll(text, NULL, 10);
 }
 
+/* sets the peer's faults (fst-aws-peer.py), a JSON object */
+static void
+test_peer_faults(const gchar *json)
+{
+	CURL *curl = curl_easy_init();
+	g_autofree gchar *url = g_strdup_printf("%s/__peer/faults", peer_url);
+	g_autoptr(GString) out = g_string_new(NULL);
+	glong status = 0;
+
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, test_curl_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+	g_assert_cmpint(curl_easy_perform(curl), ==, CURLE_OK);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+	g_assert_cmpint(status, ==, 200);
+}
+
 /* AWS credentials in the environment, as the AWS CLI reads them */
 static void
 test_aws_env(const gchar *endpoint)
@@ -122,6 +141,8 @@ static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "a
 static const TestCase test_case_aws_key = {
     "awskey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
 static const TestCase test_case_aws_off = {"awsoff", "device-csr", "ec-p256", "aws", FALSE};
+static const TestCase test_case_aws_act = {
+    "awsact", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
 
 static gchar *
 test_start_sim(TestFixture *fx, const TestCase *tc, const gchar *uid)
@@ -557,6 +578,55 @@ test_file_has(const gchar *path, const gchar *needle)
 	return FALSE;
 }
 
+/* the status AWS has for the certificate recorded for the fixture's device @i */
+static gchar *
+test_aws_status(TestFixture *fx, FstAwsIot *iot, guint i)
+{
+	g_autofree gchar *sql = g_strdup_printf(
+	    "SELECT c.aws_cert_id FROM certificates c JOIN devices d ON d.id = c.device_id "
+	    "WHERE d.uid = '%s'",
+	    fx->uids[i]);
+	g_autofree gchar *id = test_sql_text(fx->db_path, sql);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsCertificate) cert = fst_aws_iot_describe_certificate(iot, id, NULL, &error);
+
+	g_assert_no_error(error);
+	return g_strdup(cert->status);
+}
+
+/* every certificate AWS made for the run was made INACTIVE, activated after
+ * the commit that recorded it, and is ACTIVE at AWS */
+static void
+test_check_activated_after_recorded(TestFixture *fx, JsonObject *before)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(JsonObject) after = test_peer_stats();
+
+	g_assert_no_error(error);
+	g_assert_cmpint(json_object_get_int_member(after, "created") -
+	                    json_object_get_int_member(before, "created"),
+	                ==,
+	                TEST_N_DEVICES);
+	g_assert_cmpint(json_object_get_int_member(after, "created_active") -
+	                    json_object_get_int_member(before, "created_active"),
+	                ==,
+	                0);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM event_steps a JOIN event_steps i ON "
+	                             "i.device_id = a.device_id WHERE a.step = "
+	                             "'aws-activate-certificate' AND a.outcome = 'ok' AND "
+	                             "i.step = 'certificate-issued' AND a.event_id > i.event_id"),
+	                ==,
+	                TEST_N_DEVICES);
+	for (guint i = 0; i < TEST_N_DEVICES; i++) {
+		g_autofree gchar *status = test_aws_status(fx, iot, i);
+		g_assert_cmpstr(status, ==, "ACTIVE");
+	}
+}
+
 static void
 test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 {
@@ -574,6 +644,11 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 
 	test_aws_env(peer_url);
 	job = test_run_job(fx);
+
+	/* AWS made each certificate INACTIVE, and the station activated it only
+	 * once its first commit had recorded it: the activation is a step of a
+	 * later commit of the device than the one with the certificate */
+	test_check_activated_after_recorded(fx, before);
 
 	/* recorded, burned, read back and proven like the station CA's; the
 	 * issue names the certificate AWS made, and no station CA issued it */
@@ -617,6 +692,52 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 	/* revoked where AWS issued it */
 	g_clear_object(&job);
 	test_revoke_first_at_aws(fx);
+}
+
+/* AWS refuses the activation: each device fails before anything is burned,
+ * with an error that says so; its certificate, recorded, is revoked in the
+ * database and stays INACTIVE at AWS, where nothing can connect with it */
+static void
+test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstJob) job = NULL;
+	g_autoptr(GError) error = NULL;
+	const FstJobSummary *summary;
+
+	test_aws_env(peer_url);
+	test_peer_faults("{\"refuse_op\": \"PUT /certificates\"}");
+	g_assert_true(test_run_job_full(fx, &job, &error));
+	test_peer_faults("{\"refuse_op\": null}");
+	g_assert_no_error(error);
+	summary = fst_job_get_summary(job);
+	g_assert_cmpuint(summary->provisioned, ==, 0);
+	g_assert_cmpuint(summary->failed, ==, TEST_N_DEVICES);
+
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM devices WHERE state = 'failed' AND "
+	                             "last_error LIKE '%activating certificate % at AWS IoT, "
+	                             "which issued it INACTIVE: %AccessDenied%'"),
+	                ==,
+	                TEST_N_DEVICES);
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path, "SELECT count(*) FROM certificates WHERE state = 'revoked'"),
+	    ==,
+	    TEST_N_DEVICES);
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path,
+	                 "SELECT count(*) FROM event_steps WHERE step = 'burn' OR step = "
+	                 "'aws-activate-certificate'"),
+	    ==,
+	    0);
+	iot = fst_aws_iot_new(creds, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < TEST_N_DEVICES; i++) {
+		g_autofree gchar *status = test_aws_status(fx, iot, i);
+		g_assert_cmpstr(status, !=, "ACTIVE");
+	}
 }
 
 static void
@@ -744,6 +865,12 @@ main(int argc, char **argv)
 	           &test_case_aws_key,
 	           test_fixture_setup,
 	           test_job_aws_issues,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/activation-refused",
+	           TestFixture,
+	           &test_case_aws_act,
+	           test_fixture_setup,
+	           test_job_aws_activation_refused,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/offline-refused-before-devices",
 	           TestFixture,

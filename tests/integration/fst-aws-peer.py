@@ -20,8 +20,12 @@ signed by a peer CA named as Amazon's, registered in moto's backend).
 
 Control (not signed, on the front):
   POST /__peer/faults  {"throttle_rate": 0.1, "throttle_next": 2, "error_next": 1,
-                        "drop_next": 1, "lost_next": 1, "seed": 1}
-  GET  /__peer/stats   request counts, and per register outcome
+                        "drop_next": 1, "lost_next": 1, "seed": 1,
+                        "refuse_op": "PUT /certificates"}  (refuse_op: every
+                       request of that method and first path segment is
+                       refused, 403 AccessDeniedException, until set to null)
+  GET  /__peer/stats   request counts, per register outcome, certificates created
+                       (and created ACTIVE)
 """
 import http.client
 import logging
@@ -68,10 +72,11 @@ moto = ThreadedMotoServer(ip_address="127.0.0.1", port=MOTO_PORT, verbose=False)
 moto.start()
 
 lock = threading.Lock()
-faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0)
+faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0,
+              refuse_op=None)
 rng = random.Random(1)
 stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
-             register_conflict=0, describe=0, created=0, by_op={})
+             register_conflict=0, describe=0, created=0, created_active=0, by_op={})
 registered_ids = {}
 peer_ca_key = None
 tasks = {}
@@ -155,6 +160,11 @@ class Front(http.server.BaseHTTPRequestHandler):
             with lock:
                 stats["dropped"] += 1
             return self.drop()
+        if faults["refuse_op"] is not None and op == faults["refuse_op"]:
+            with lock:
+                stats["errors"] += 1
+            return self.reply(403, {"message": "Refused by the test peer"},
+                              {"x-amzn-ErrorType": "AccessDeniedException:"})
         if self.command == "GET" and path == "/cacertificates":
             return self.list_ca_certificates()
         if self.command == "POST" and path == "/certificates":
@@ -165,6 +175,8 @@ class Front(http.server.BaseHTTPRequestHandler):
         if self.command == "POST" and path == "/keys-and-certificate" and status == 200:
             with lock:
                 stats["created"] += 1
+                if "setAsActive=true" in self.path:
+                    stats["created_active"] += 1
         if path.startswith("/certificate/register"):
             with lock:
                 if status == 200:
@@ -242,6 +254,8 @@ class Front(http.server.BaseHTTPRequestHandler):
         made = backend.register_certificate_without_ca(pem, "ACTIVE" if active else "INACTIVE")
         with lock:
             stats["created"] += 1
+            if active:
+                stats["created_active"] += 1
         return self.reply(200, {"certificateArn": made.arn, "certificateId": made.certificate_id,
                                 "certificatePem": pem})
 
