@@ -521,45 +521,12 @@ fst_window_run_job(FstWindow *self, FstJob *job)
 	fst_job_run_async(job, NULL, fst_window_job_ready_cb, g_object_ref(self));
 }
 
-/* the start-of-shift choices: [defaults] profile and lot, [gui] operator */
-
-static void
-fst_window_load_choices(FstWindow *self)
-{
-	g_autoptr(FstSettings) settings = NULL;
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree gchar *conf = g_build_filename(self->workspace, "station.conf", NULL);
-	g_autofree gchar *operator_name = NULL;
-	g_autoptr(GError) error = NULL;
-
-	settings = fst_settings_load(self->workspace, &error);
-	if (settings == NULL) {
-		fst_window_status(self, error->message);
-		return;
-	}
-	if (settings->profile != NULL)
-		gtk_editable_set_text(self->profile_entry, settings->profile);
-	if (settings->lot != NULL)
-		gtk_editable_set_text(self->lot_entry, settings->lot);
-	if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
-		operator_name = g_key_file_get_string(kf, FST_WINDOW_CONF_GROUP, "operator", NULL);
-	gtk_editable_set_text(self->operator_entry,
-	                      operator_name != NULL ? operator_name
-	                                            : fst_station_default_operator());
-	gtk_toggle_button_set_active(
-	    self->watch_check, g_key_file_get_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", NULL));
-	/* a lane per named port; a pattern's ports get theirs as boards appear */
-	for (guint i = 0; settings->ports != NULL && settings->ports[i] != NULL; i++) {
-		if (strpbrk(settings->ports[i], "*?[") == NULL)
-			fst_window_ensure_lane(self, settings->ports[i]);
-	}
-}
-
-/* what Start and Retry read and write in station.conf, and the jig lanes of
- * the ports: in a thread, never on the GUI thread */
+/* what the window, Start and Retry read and write in station.conf, and the
+ * jig lanes of the ports: in a thread, never on the GUI thread */
 typedef struct {
 	gchar *workspace;     /* (owned) */
 	gboolean keep;        /* Start: keep the choices in station.conf */
+	gboolean recall;      /* a new window: read the [gui] choices into the next two */
 	gchar *profile;       /* (owned) */
 	gchar *lot;           /* (owned) (nullable) */
 	gchar *operator_name; /* (owned) (nullable) */
@@ -604,6 +571,23 @@ fst_window_keep_choices(FstWindowPrep *prep, GError **error)
 	return g_key_file_save_to_file(kf, conf, error);
 }
 
+/* the operator and the watch choice the last Start kept ([gui]), or the
+ * account's name */
+static void
+fst_window_recall_choices(FstWindowPrep *prep)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree gchar *conf = g_build_filename(prep->workspace, "station.conf", NULL);
+
+	if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL)) {
+		prep->operator_name =
+		    g_key_file_get_string(kf, FST_WINDOW_CONF_GROUP, "operator", NULL);
+		prep->watch = g_key_file_get_boolean(kf, FST_WINDOW_CONF_GROUP, "watch", NULL);
+	}
+	if (prep->operator_name == NULL)
+		prep->operator_name = g_strdup(fst_station_default_operator());
+}
+
 static void
 fst_window_prep_thread(GTask *task,
                        gpointer source_object,
@@ -619,6 +603,8 @@ fst_window_prep_thread(GTask *task,
 		g_task_return_error(task, error);
 		return;
 	}
+	if (prep->recall)
+		fst_window_recall_choices(prep);
 	/* a lane without its jig name still works */
 	prep->jigs = fst_lanes_by_port(prep->workspace, &error_jigs);
 	if (prep->jigs == NULL)
@@ -652,14 +638,34 @@ fst_window_show_jigs(FstWindow *self, GHashTable *jigs)
 		fst_port_row_set_jig_label(FST_PORT_ROW(lane), g_hash_table_lookup(jigs, port));
 }
 
+/* a new window's start-of-shift choices ([defaults] profile and lot, [gui]
+ * operator and watch), its lanes and their jig names, read in a thread */
 static void
-fst_window_jigs_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+fst_window_choices_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(FstWindow) self = FST_WINDOW(user_data);
 	FstWindowPrep *prep = g_task_get_task_data(G_TASK(result));
-	if (!g_task_propagate_boolean(G_TASK(result), NULL) ||
-	    g_cancellable_is_cancelled(self->cancellable))
+	g_autoptr(GError) error = NULL;
+	const FstSettings *settings = prep->settings;
+
+	if (!g_task_propagate_boolean(G_TASK(result), &error)) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			fst_window_status(self, error->message);
 		return;
+	}
+	if (g_cancellable_is_cancelled(self->cancellable))
+		return;
+	if (settings->profile != NULL)
+		gtk_editable_set_text(self->profile_entry, settings->profile);
+	if (settings->lot != NULL)
+		gtk_editable_set_text(self->lot_entry, settings->lot);
+	gtk_editable_set_text(self->operator_entry, prep->operator_name);
+	gtk_toggle_button_set_active(self->watch_check, prep->watch);
+	/* a lane per named port; a pattern's ports get theirs as boards appear */
+	for (guint i = 0; settings->ports != NULL && settings->ports[i] != NULL; i++) {
+		if (strpbrk(settings->ports[i], "*?[") == NULL)
+			fst_window_ensure_lane(self, settings->ports[i]);
+	}
 	fst_window_show_jigs(self, prep->jigs);
 }
 
@@ -1109,6 +1115,8 @@ FstWindow *
 fst_window_new(GtkApplication *application, const gchar *workspace)
 {
 	FstWindow *self = g_object_new(FST_TYPE_WINDOW, "application", application, NULL);
+	FstWindowPrep *prep;
+
 	self->workspace = g_strdup(workspace);
 	self->interaction = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
 	self->supervisor = fst_gui_interaction_new(GTK_WINDOW(self), workspace);
@@ -1125,8 +1133,9 @@ fst_window_new(GtkApplication *application, const gchar *workspace)
 	fst_history_page_set_workspace(self->history_page, workspace);
 	fst_report_page_set_workspace(self->report_page, workspace);
 	fst_setup_page_set_workspace(self->setup_page, workspace);
-	fst_window_load_choices(self);
-	fst_window_prep(self, g_new0(FstWindowPrep, 1), fst_window_jigs_cb);
+	prep = g_new0(FstWindowPrep, 1);
+	prep->recall = TRUE;
+	fst_window_prep(self, prep, fst_window_choices_cb);
 	fst_window_update_counters(self);
 	fst_window_update_actions(self);
 	fst_window_status(self, _("The CA is locked"));

@@ -610,8 +610,13 @@ def mode_line():
             fail(f"station.conf does not keep {want!r}")
     launch()
     app = find_app()
+    # read from station.conf off the GUI thread: they arrive just after the window
     for name, want in (("Operator", "Ana Tester"), ("Lot", "LOT-GUI-1"), ("Profile", "aws-iot-ecc")):
+        end = time.monotonic() + 10 * SCALE
         got = text_of(entry(app, name))
+        while got != want and time.monotonic() < end:
+            time.sleep(0.1)
+            got = text_of(entry(app, name))
         if got != want:
             fail(f"after a restart {name} shows {got!r}, not {want!r}")
     quit_app()
