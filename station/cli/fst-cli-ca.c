@@ -489,12 +489,17 @@ fst_cli_ca_registration(FstDb *db, const gchar *issuer_sha256, GError **error)
 		return NULL;
 	for (guint i = 0; i < counts->len; i++) {
 		FstDbRegistrationCount *count = g_ptr_array_index(counts, i);
+		const gchar *action = "";
+
+		if (g_strcmp0(count->action, "deactivate") == 0)
+			action = "deactivation ";
+		else if (g_strcmp0(count->action, "revoke") == 0)
+			action = "revocation ";
 		g_string_append_printf(state,
 		                       "%s%" G_GINT64_FORMAT " %s%s",
 		                       state->len > 0 ? ", " : "",
 		                       count->count,
-		                       g_strcmp0(count->action, "deactivate") == 0 ? "deactivation "
-		                                                                   : "",
+		                       action,
 		                       count->state);
 	}
 	if (state->len == 0)
@@ -542,9 +547,10 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	if (!fst_cli_ca_parse(context,
 	                      "list",
 	                      "'issued' counts the certificates of the workspace database signed "
-	                      "by each CA; 'AWS' is what the database's registrations table holds "
-	                      "for them ('not registered' without a row; this station does not "
-	                      "register with AWS IoT yet).\n\n",
+	                      "by each CA; 'AWS' counts their rows in the database's AWS IoT queue "
+	                      "by state: registrations, deactivations and revocations ('not "
+	                      "registered' without a row; `fleetstation register` works the "
+	                      "queue). AWS itself is not asked.\n\n",
 	                      &argc,
 	                      &argv))
 		return FST_EXIT_USAGE;

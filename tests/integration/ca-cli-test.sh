@@ -195,6 +195,10 @@ FLEETSTATION_OPERATOR=pki-officer-2 expect_rc 0 "$B" revoke -w "$W" "$(echo "${s
 # the revocation's event names who revoked it
 [ "$(sqlite3 "$W/station.db" "select o.name from events e join operators o on o.id = e.operator_id where e.step = 'certificate-state' and e.detail like 'certificate ${serials[0]}:%revoked%'")" = pki-officer-2 ] \
 	|| fail "the revocation does not name the operator"
+# its registration row queued a revocation, which `ca list` names as one
+expect_rc 0 "$B" ca list -w "$W"
+grep -A8 '^issuing-ca' "$T/out" | grep -q 'AWS: *certificate registrations: 1 revocation pending, 1 done, 1 pending$' \
+	|| { cat "$T/out"; fail "ca list: the queued revocation"; }
 expect_rc 0 "$B" ca crl -w "$W" --out "$T/crl.pem" --days 7
 expect_rc 0 "$B" ca crl -w "$W" --out "$T/crl.pem" --days 7
 openssl crl -in "$T/crl.pem" -CAfile "$C/issuing-ca.pem" -noout -verify 2>&1 | grep -q 'verify OK' || fail "openssl crl -verify"
