@@ -1882,15 +1882,16 @@ fst_aws_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
  * @error: (nullable): return location for a #GError
  *
  * Takes a secret out of a JSON answer before any JSON parser sees it: the
- * first member named @member, in any object, must have a string value,
- * which is unescaped straight into an #FstSecret and then overwritten in
- * @text with '0' characters, so that @text stays valid JSON and holds no
- * copy. A parser's intermediate copies (token buffers, grown strings) are
- * freed without being wiped; this one copies nothing but into the secret.
+ * one member named @member, in any object, must have a string value, which
+ * is unescaped straight into an #FstSecret and then overwritten in @text
+ * with '0' characters, so that @text stays valid JSON and holds no copy. A
+ * parser's intermediate copies (token buffers, grown strings) are freed
+ * without being wiped; this one copies nothing but into the secret.
  *
- * Fails with %FST_ERROR_PROTOCOL when there is no such member, its value is
- * not a string, or the string is malformed (\u escapes are taken for ASCII
- * only, as a PEM key has).
+ * Fails with %FST_ERROR_PROTOCOL when there is no such member, or more than
+ * one, its value is not a string, or the string is malformed (\u escapes are
+ * taken for ASCII only, as a PEM key has). Every string value of such a
+ * member is blanked, also when it fails.
  *
  * Returns: %TRUE with @secret set
  */
@@ -1899,13 +1900,18 @@ fst_aws_json_take_secret(
     guint8 *text, gsize len, const gchar *member, FstSecret **secret, GError **error)
 {
 	gchar *t = (gchar *)text;
+	g_autoptr(FstSecret) taken = NULL;
+	gboolean well_formed = FALSE;
+	guint found = 0;
 	gsize mlen;
 
 	g_return_val_if_fail(text != NULL || len == 0, FALSE);
 	g_return_val_if_fail(member != NULL && secret != NULL, FALSE);
 
+	/* every member of that name is blanked; the first one is the secret */
 	mlen = strlen(member);
 	for (gsize i = 0; i < len;) {
+		gsize start = i;
 		gssize end;
 		gsize after;
 
@@ -1913,45 +1919,64 @@ fst_aws_json_take_secret(
 			i++;
 			continue;
 		}
-		end = fst_aws_json_string_end(t, len, i + 1);
+		end = fst_aws_json_string_end(t, len, start + 1);
 		if (end < 0)
 			break;
-		after = fst_aws_json_skip_space(t, len, (gsize)end + 1);
-		if (after < len && t[after] == ':' && (gsize)end - (i + 1) == mlen &&
-		    memcmp(t + i + 1, member, mlen) == 0) {
+		i = (gsize)end + 1;
+		after = fst_aws_json_skip_space(t, len, i);
+		if (after >= len || t[after] != ':' || (gsize)end - (start + 1) != mlen ||
+		    memcmp(t + start + 1, member, mlen) != 0)
+			continue;
+		{
 			gsize at = fst_aws_json_skip_space(t, len, after + 1);
 			gssize vend =
 			    at < len && t[at] == '"' ? fst_aws_json_string_end(t, len, at + 1) : -1;
 			gsize n = vend >= 0 ? (gsize)vend - at - 1 : 0;
-			guint8 *value = g_malloc(n + 1);
-			gsize value_len = 0;
-			gboolean ok =
-			    vend >= 0 && fst_aws_json_unescape(t + at + 1, n, value, &value_len);
 
-			if (ok)
-				*secret = fst_secret_new(value, value_len);
-			OPENSSL_cleanse(value, n + 1);
-			g_free(value);
-			if (vend >= 0)
-				memset(t + at + 1, '0', n);
-			if (!ok) {
-				g_set_error(error,
-				            FST_ERROR,
-				            FST_ERROR_PROTOCOL,
-				            "the JSON member %s is not a well-formed string",
-				            member);
-				return FALSE;
+			if (found++ == 0 && vend >= 0) {
+				guint8 *value = g_malloc(n + 1);
+				gsize value_len = 0;
+
+				well_formed =
+				    fst_aws_json_unescape(t + at + 1, n, value, &value_len);
+				if (well_formed)
+					taken = fst_secret_new(value, value_len);
+				OPENSSL_cleanse(value, n + 1);
+				g_free(value);
 			}
-			return TRUE;
+			if (vend >= 0) {
+				memset(t + at + 1, '0', n);
+				i = (gsize)vend + 1;
+			}
 		}
-		i = (gsize)end + 1;
 	}
-	g_set_error(error,
-	            FST_ERROR,
-	            FST_ERROR_PROTOCOL,
-	            "the JSON text has no member %s (or is malformed before it)",
-	            member);
-	return FALSE;
+	if (found == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "the JSON text has no member %s (or is malformed before it)",
+		            member);
+		return FALSE;
+	}
+	if (found > 1) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "the JSON text has %u members %s, not one",
+		            found,
+		            member);
+		return FALSE;
+	}
+	if (!well_formed) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PROTOCOL,
+		            "the JSON member %s is not a well-formed string",
+		            member);
+		return FALSE;
+	}
+	*secret = g_steal_pointer(&taken);
+	return TRUE;
 }
 
 /**

@@ -78,6 +78,7 @@ test_take_refused(void)
 	    {"{\"PrivateKey\":\"short \\u04\"}", "a short \\u"},
 	    {"{\"PrivateKey\":\"raw\nnewline\"}", "a raw control character"},
 	    {"{\"PrivateKey\":\"trailing \\", "a trailing backslash"},
+	    {"{\"PrivateKey\":\"one\",\"k\":{\"PrivateKey\":\"two-secret\"}}", "two members"},
 	    {"", "an empty text"},
 	};
 
@@ -96,6 +97,7 @@ test_take_refused(void)
 		/* a string that ends is blanked even when it is refused */
 		if (escape != NULL)
 			g_assert_null(strstr(text, "e-acute"));
+		g_assert_null(strstr(text, "two-secret"));
 	}
 }
 
