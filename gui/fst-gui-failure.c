@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A device's failure in the technician's words: the engine's error code (and,
- * where one code covers several cases, its message) mapped to what went wrong
- * and what to do next at the line. The engine's own message stays visible
- * under it for the supervisor.
+ * where one code covers several cases, its message or the step it failed
+ * at) mapped to what went wrong and what to do next at the line. The
+ * engine's own message stays visible under it for the supervisor.
  */
 
 #define G_LOG_DOMAIN "FstGui"
@@ -23,19 +23,51 @@ fst_gui_failure_is_wrong_model(const GError *error)
 	return error->message != NULL && strstr(error->message, "does not match profile") != NULL;
 }
 
+/* the issue step talks to no board: a lost connection, a refusal or a busy
+ * service there is AWS IoT's, which issues the certificates of an
+ * `issuer=aws` profile (the station's own CA fails as CA_UNAVAILABLE) */
+static gboolean
+fst_gui_failure_describe_issuer(const GError *error, FstGuiFailure *failure)
+{
+	switch ((FstError)error->code) {
+	case FST_ERROR_TIMED_OUT:
+	case FST_ERROR_DISCONNECTED:
+	case FST_ERROR_PROTOCOL:
+		failure->reason = _("The station cannot reach AWS IoT");
+		failure->action =
+		    _("The board is not at fault: check the station's network, then press Retry");
+		return TRUE;
+	case FST_ERROR_BUSY:
+		failure->reason = _("AWS IoT is busy");
+		failure->action =
+		    _("Wait a moment and press Retry; if it keeps happening, call the supervisor");
+		return TRUE;
+	case FST_ERROR_PERMISSION_DENIED:
+	case FST_ERROR_NOT_FOUND:
+		failure->reason = _("AWS IoT refused the station");
+		failure->action = _("The board is not at fault: call the supervisor");
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
 /**
  * fst_gui_failure_describe:
  * @error: why a device failed (an %FST_ERROR, or any other domain)
+ * @step: the step it failed at
  * @failure: (out caller-allocates): the reason and the action, translated
  *
  * Fills @failure with static, translated strings.
  */
 void
-fst_gui_failure_describe(const GError *error, FstGuiFailure *failure)
+fst_gui_failure_describe(const GError *error, FstStep step, FstGuiFailure *failure)
 {
 	failure->reason = _("Unexpected error");
 	failure->action = _("Press Retry; if it fails again, call the supervisor");
 	if (error == NULL || error->domain != FST_ERROR)
+		return;
+	if (step == FST_STEP_ISSUE && fst_gui_failure_describe_issuer(error, failure))
 		return;
 
 	switch ((FstError)error->code) {
@@ -108,13 +140,14 @@ fst_gui_failure_describe(const GError *error, FstGuiFailure *failure)
 /**
  * fst_gui_failure_cause:
  * @error: why a device failed
+ * @step: the step it failed at
  *
  * Returns: the translated reason, used to group the shift's failures
  */
 const gchar *
-fst_gui_failure_cause(const GError *error)
+fst_gui_failure_cause(const GError *error, FstStep step)
 {
 	FstGuiFailure failure;
-	fst_gui_failure_describe(error, &failure);
+	fst_gui_failure_describe(error, step, &failure);
 	return failure.reason;
 }

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "fst-pipeline.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -17,7 +19,7 @@ typedef struct {
 	const gchar *action;
 } FstGuiFailure;
 
-void fst_gui_failure_describe(const GError *error, FstGuiFailure *failure);
-const gchar *fst_gui_failure_cause(const GError *error);
+void fst_gui_failure_describe(const GError *error, FstStep step, FstGuiFailure *failure);
+const gchar *fst_gui_failure_cause(const GError *error, FstStep step);
 
 G_END_DECLS

@@ -227,7 +227,7 @@ fst_port_row_finish(FstPortRow *self, const FstProvisionResult *result)
 		gtk_widget_set_visible(self->retry_button, FALSE);
 	} else {
 		FstGuiFailure failure;
-		fst_gui_failure_describe(result->error, &failure);
+		fst_gui_failure_describe(result->error, result->step, &failure);
 		fst_port_row_set_state(self, _("FAIL"), "lane-fail");
 		gtk_label_set_text(self->step_label, _("Failed"));
 		gtk_label_set_text(self->reason_label, failure.reason);

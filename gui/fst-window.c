@@ -385,7 +385,7 @@ fst_window_device_finished_cb(FstJob *job, FstProvisionResult *result, gpointer 
 	} else if (result->error == NULL) {
 		self->passed++;
 	} else {
-		const gchar *cause = fst_gui_failure_cause(result->error);
+		const gchar *cause = fst_gui_failure_cause(result->error, result->step);
 		guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->causes, cause));
 		self->failed++;
 		g_hash_table_insert(self->causes, g_strdup(cause), GUINT_TO_POINTER(n + 1));

@@ -16,12 +16,12 @@ fst_gui_failure_each_code_test(void)
 	FstGuiFailure failure;
 	g_autoptr(GError) internal = g_error_new_literal(FST_ERROR, FST_ERROR_INTERNAL, "bug");
 
-	fst_gui_failure_describe(internal, &failure);
+	fst_gui_failure_describe(internal, FST_STEP_BURN, &failure);
 	fallback_reason = failure.reason;
 	/* every code but INTERNAL has words of its own, with an action */
 	for (gint code = FST_ERROR_INVALID_DATA; code < FST_ERROR_LAST; code++) {
 		g_autoptr(GError) error = g_error_new_literal(FST_ERROR, code, "something");
-		fst_gui_failure_describe(error, &failure);
+		fst_gui_failure_describe(error, FST_STEP_BURN, &failure);
 		g_assert_cmpstr(failure.reason, !=, fallback_reason);
 		g_assert_nonnull(failure.action);
 		g_assert_cmpuint(strlen(failure.action), >, 10);
@@ -34,10 +34,10 @@ fst_gui_failure_storage_full_test(void)
 	FstGuiFailure failure;
 	g_autoptr(GError) error = g_error_new_literal(
 	    FST_ERROR, FST_ERROR_STORAGE_FULL, "the certificate needs 725 bytes");
-	fst_gui_failure_describe(error, &failure);
+	fst_gui_failure_describe(error, FST_STEP_BURN, &failure);
 	g_assert_cmpstr(failure.reason, ==, "Device storage full");
 	g_assert_nonnull(strstr(failure.action, "small-storage"));
-	g_assert_cmpstr(fst_gui_failure_cause(error), ==, "Device storage full");
+	g_assert_cmpstr(fst_gui_failure_cause(error, FST_STEP_BURN), ==, "Device storage full");
 }
 
 static void
@@ -52,9 +52,9 @@ fst_gui_failure_wrong_model_test(void)
 	                        "another profile");
 	g_autoptr(GError) config = g_error_new_literal(FST_ERROR, FST_ERROR_CONFIG, "bad profile");
 
-	fst_gui_failure_describe(model, &failure);
+	fst_gui_failure_describe(model, FST_STEP_PLAN, &failure);
 	g_assert_cmpstr(failure.reason, ==, "Wrong model for this profile");
-	fst_gui_failure_describe(config, &failure);
+	fst_gui_failure_describe(config, FST_STEP_PLAN, &failure);
 	g_assert_cmpstr(failure.reason, !=, "Wrong model for this profile");
 	g_assert_nonnull(strstr(failure.action, "supervisor"));
 }
@@ -66,9 +66,46 @@ fst_gui_failure_reseat_test(void)
 	for (guint i = 0; i < G_N_ELEMENTS(codes); i++) {
 		FstGuiFailure failure;
 		g_autoptr(GError) error = g_error_new_literal(FST_ERROR, codes[i], "no answer");
-		fst_gui_failure_describe(error, &failure);
+		fst_gui_failure_describe(error, FST_STEP_BURN, &failure);
 		g_assert_cmpstr(failure.action, ==, "Re-seat the board and press Retry");
 	}
+}
+
+/* at the issue step the far end is AWS IoT (issuer=aws), not the board */
+static void
+fst_gui_failure_issuer_test(void)
+{
+	static const struct {
+		gint code;
+		const gchar *reason;
+	} cases[] = {
+	    {FST_ERROR_DISCONNECTED, "The station cannot reach AWS IoT"},
+	    {FST_ERROR_TIMED_OUT, "The station cannot reach AWS IoT"},
+	    {FST_ERROR_PROTOCOL, "The station cannot reach AWS IoT"},
+	    {FST_ERROR_BUSY, "AWS IoT is busy"},
+	    {FST_ERROR_PERMISSION_DENIED, "AWS IoT refused the station"},
+	    {FST_ERROR_NOT_FOUND, "AWS IoT refused the station"},
+	};
+	FstGuiFailure failure;
+	g_autoptr(GError) ca = g_error_new_literal(FST_ERROR, FST_ERROR_CA_UNAVAILABLE, "locked");
+	g_autoptr(GError) csr = g_error_new_literal(FST_ERROR, FST_ERROR_INVALID_DATA, "bad CSR");
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error =
+		    g_error_new_literal(FST_ERROR, cases[i].code, "AWS IoT: no answer");
+		fst_gui_failure_describe(error, FST_STEP_ISSUE, &failure);
+		g_assert_cmpstr(failure.reason, ==, cases[i].reason);
+		g_assert_null(strstr(failure.action, "Re-seat"));
+		g_assert_cmpstr(fst_gui_failure_cause(error, FST_STEP_ISSUE), ==, cases[i].reason);
+		/* the same code at another step is the board's */
+		fst_gui_failure_describe(error, FST_STEP_VERIFY, &failure);
+		g_assert_cmpstr(failure.reason, !=, cases[i].reason);
+	}
+	/* the station's own CA and a board's bad CSR keep their words */
+	fst_gui_failure_describe(ca, FST_STEP_ISSUE, &failure);
+	g_assert_cmpstr(failure.reason, ==, "The certificate authority cannot sign");
+	fst_gui_failure_describe(csr, FST_STEP_ISSUE, &failure);
+	g_assert_cmpstr(failure.reason, ==, "The board sent something the station cannot use");
 }
 
 static void
@@ -76,7 +113,7 @@ fst_gui_failure_foreign_test(void)
 {
 	FstGuiFailure failure;
 	g_autoptr(GError) error = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_FAILED, "x");
-	fst_gui_failure_describe(error, &failure);
+	fst_gui_failure_describe(error, FST_STEP_ISSUE, &failure);
 	g_assert_cmpstr(failure.reason, ==, "Unexpected error");
 	g_assert_nonnull(strstr(failure.action, "Retry"));
 }
@@ -92,6 +129,7 @@ main(int argc, char **argv)
 	                fst_gui_failure_storage_full_test);
 	g_test_add_func("/fst/gui/failure/wrong-model", fst_gui_failure_wrong_model_test);
 	g_test_add_func("/fst/gui/failure/no-answer-means-reseat", fst_gui_failure_reseat_test);
+	g_test_add_func("/fst/gui/failure/issue-step-is-aws", fst_gui_failure_issuer_test);
 	g_test_add_func("/fst/gui/failure/foreign-error", fst_gui_failure_foreign_test);
 	return g_test_run();
 }

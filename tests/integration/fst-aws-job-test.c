@@ -732,6 +732,12 @@ test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 	                 "'aws-activate-certificate'"),
 	    ==,
 	    0);
+	/* at the issue step, which the GUI reads as AWS's failure, not the board's */
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM event_steps WHERE step = 'issue' AND "
+	                             "outcome = 'permission-denied'"),
+	                ==,
+	                TEST_N_DEVICES);
 	iot = fst_aws_iot_new(creds, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
