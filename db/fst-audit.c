@@ -282,39 +282,34 @@ fst_audit_table_from_name(const gchar *name)
 	return FST_AUDIT_TABLE_NONE;
 }
 
-/* one stored value, as sqlite3_column_*() or sqlite3_value_*() give it */
-typedef struct {
-	gint type; /* SQLITE_INTEGER... */
-	gint64 i;
-	gdouble f;
-	gconstpointer bytes; /* TEXT or BLOB */
-	gint len;
-} FstAuditValue;
-
 /* one column of a row's canonical content: name, storage class, bytes */
 static void
-fst_audit_add_value(FstAuditSum *sum, const gchar *name, const FstAuditValue *v)
+fst_audit_add_value(FstAuditSum *sum, const gchar *name, sqlite3_value *value)
 {
 	gchar buf[64];
 
 	fst_audit_add_text(sum, "column", name != NULL ? name : "", -1);
-	switch (v->type) {
+	switch (sqlite3_value_type(value)) {
 	case SQLITE_INTEGER:
 		fst_audit_put(sum, "i ", 2);
-		fst_audit_put_int(sum, v->i);
+		fst_audit_put_int(sum, (gint64)sqlite3_value_int64(value));
 		fst_audit_put(sum, "\n", 1);
 		break;
 	case SQLITE_FLOAT:
-		g_snprintf(buf, sizeof(buf), "f %.17g\n", v->f);
+		g_snprintf(buf, sizeof(buf), "f %.17g\n", sqlite3_value_double(value));
 		fst_audit_put(sum, buf, -1);
 		break;
-	case SQLITE_TEXT:
-		fst_audit_add_text(sum, "t", v->bytes, v->len);
+	case SQLITE_TEXT: {
+		const guchar *text = sqlite3_value_text(value);
+		fst_audit_add_text(sum, "t", (const gchar *)text, sqlite3_value_bytes(value));
 		break;
-	case SQLITE_BLOB:
-		fst_audit_add_text(
-		    sum, "b", v->bytes != NULL ? v->bytes : "", v->bytes != NULL ? v->len : 0);
+	}
+	case SQLITE_BLOB: {
+		gconstpointer blob = sqlite3_value_blob(value);
+		gint len = sqlite3_value_bytes(value);
+		fst_audit_add_text(sum, "b", blob != NULL ? blob : "", blob != NULL ? len : 0);
 		break;
+	}
 	case SQLITE_NULL:
 	default:
 		fst_audit_put(sum, "-\n", 2);
@@ -349,20 +344,11 @@ fst_audit_row_hash(sqlite3_stmt *stmt, FstAuditTable table, guint8 out[FST_AUDIT
 	gint ncol = sqlite3_column_count(stmt);
 
 	fst_audit_row_begin(sum, table, ncol);
-	for (gint i = 0; i < ncol; i++) {
-		FstAuditValue v = {.type = sqlite3_column_type(stmt, i)};
-		if (v.type == SQLITE_INTEGER)
-			v.i = sqlite3_column_int64(stmt, i);
-		else if (v.type == SQLITE_FLOAT)
-			v.f = sqlite3_column_double(stmt, i);
-		else if (v.type == SQLITE_TEXT)
-			v.bytes = sqlite3_column_text(stmt, i);
-		else if (v.type == SQLITE_BLOB)
-			v.bytes = sqlite3_column_blob(stmt, i);
-		if (v.bytes != NULL)
-			v.len = sqlite3_column_bytes(stmt, i);
-		fst_audit_add_value(sum, sqlite3_column_name(stmt, i), &v);
-	}
+	/* the column's value as the statement holds it, read on the thread that
+	 * steps it (what sqlite3_column_*() would give) */
+	for (gint i = 0; i < ncol; i++)
+		fst_audit_add_value(
+		    sum, sqlite3_column_name(stmt, i), sqlite3_column_value(stmt, i));
 	fst_audit_digest(sum, out);
 }
 
@@ -395,23 +381,11 @@ fst_audit_row_hash_new(sqlite3 *db,
 	fst_audit_row_begin(sum, table, ncol);
 	for (gint i = 0; i < ncol; i++) {
 		sqlite3_value *value = NULL;
-		FstAuditValue v = {0};
 		if (sqlite3_preupdate_new(db, i, &value) != SQLITE_OK || value == NULL) {
 			fst_audit_sum_clear(sum);
 			return FALSE;
 		}
-		v.type = sqlite3_value_type(value);
-		if (v.type == SQLITE_INTEGER)
-			v.i = sqlite3_value_int64(value);
-		else if (v.type == SQLITE_FLOAT)
-			v.f = sqlite3_value_double(value);
-		else if (v.type == SQLITE_TEXT)
-			v.bytes = sqlite3_value_text(value);
-		else if (v.type == SQLITE_BLOB)
-			v.bytes = sqlite3_value_blob(value);
-		if (v.bytes != NULL)
-			v.len = sqlite3_value_bytes(value);
-		fst_audit_add_value(sum, names[i], &v);
+		fst_audit_add_value(sum, names[i], value);
 	}
 	fst_audit_digest(sum, out);
 	return TRUE;
