@@ -19,3 +19,15 @@ add_test(NAME fst-aws-job-test COMMAND fst-aws-job-test --tap)
 set_tests_properties(fst-aws-job-test PROPERTIES LABELS "integration;moto"
 	ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 600 SKIP_RETURN_CODE 77)
 add_dependencies(fst-aws-job-test fleetstation fleetstation-devsim)
+
+# SIGKILL at random points of runs whose certificates AWS IoT issues
+# (issuer=aws), and answers of AWS lost after it made a certificate
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND)
+	add_test(NAME fst-aws-crash-test
+		COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/fst-aws-crash-test.py)
+	set_tests_properties(fst-aws-crash-test PROPERTIES LABELS "integration;moto"
+		ENVIRONMENT "${FST_TEST_ENV}" TIMEOUT 600 SKIP_RETURN_CODE 77)
+else()
+	fst_add_missing_test(fst-aws-crash-test integration "python3 is missing: apt-get install python3")
+endif()

@@ -21,11 +21,16 @@ signed by a peer CA named as Amazon's, registered in moto's backend).
 Control (not signed, on the front):
   POST /__peer/faults  {"throttle_rate": 0.1, "throttle_next": 2, "error_next": 1,
                         "drop_next": 1, "lost_next": 1, "seed": 1,
-                        "refuse_op": "PUT /certificates"}  (refuse_op: every
+                        "refuse_op": "PUT /certificates",
+                        "lost_op": "POST /certificates"}  (refuse_op: every
                        request of that method and first path segment is
-                       refused, 403 AccessDeniedException, until set to null)
+                       refused, 403 AccessDeniedException, until set to null;
+                       lost_op: only requests of that kind count against
+                       lost_next, null for any)
   GET  /__peer/stats   request counts, per register outcome, certificates created
                        (and created ACTIVE)
+  GET  /__peer/certificates  every certificate moto holds: {"certificates":
+                       [{"certificateId": ..., "status": ...}]}
 """
 import http.client
 import logging
@@ -73,7 +78,7 @@ moto.start()
 
 lock = threading.Lock()
 faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0,
-              refuse_op=None)
+              refuse_op=None, lost_op=None)
 rng = random.Random(1)
 stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
              register_conflict=0, describe=0, created=0, created_active=0, by_op={})
@@ -138,6 +143,8 @@ class Front(http.server.BaseHTTPRequestHandler):
         if path == "/__peer/stats":
             with lock:
                 return self.reply(200, dict(stats, registered_ids=registered_ids))
+        if path == "/__peer/certificates":
+            return self.list_certificates()
         op = self.command + " " + "/".join(path.split("/")[:2])
         with lock:
             stats["requests"] += 1
@@ -145,7 +152,8 @@ class Front(http.server.BaseHTTPRequestHandler):
             throttle = take("throttle_next") or rng.random() < faults["throttle_rate"]
             error = not throttle and take("error_next")
             dropped = not throttle and not error and take("drop_next")
-            lost = not throttle and not error and not dropped and take("lost_next")
+            lost = (not throttle and not error and not dropped
+                    and faults["lost_op"] in (None, op) and take("lost_next"))
         if throttle:
             with lock:
                 stats["throttled"] += 1
@@ -168,7 +176,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         if self.command == "GET" and path == "/cacertificates":
             return self.list_ca_certificates()
         if self.command == "POST" and path == "/certificates":
-            return self.create_certificate_from_csr(body)
+            return self.create_certificate_from_csr(body, lost)
         if path.startswith("/thing-registration-tasks") or path.startswith("/__peer/reports/"):
             return self.registration_task(path, body)
         status, headers, data = self.forward(body)
@@ -209,6 +217,17 @@ class Front(http.server.BaseHTTPRequestHandler):
         c.close()
         return r.status, r.getheaders(), data
 
+    def list_certificates(self):
+        # every device certificate of every region with its status, straight
+        # from moto's backend: no paging, no signature, for the tests' checks
+        from moto.iot.models import iot_backends
+        out = []
+        for account in iot_backends:
+            for region in iot_backends[account]:
+                for cert in list(iot_backends[account][region].certificates.values()):
+                    out.append({"certificateId": cert.certificate_id, "status": cert.status})
+        return self.reply(200, {"certificates": out})
+
     def list_ca_certificates(self):
         # moto 5.2 has no ListCACertificates route: answer from its backend
         from moto.iot.models import iot_backends
@@ -220,7 +239,7 @@ class Front(http.server.BaseHTTPRequestHandler):
                                 "status": ca.status})
         return self.reply(200, {"certificates": out})
 
-    def create_certificate_from_csr(self, body):
+    def create_certificate_from_csr(self, body, lost):
         import datetime
         from urllib.parse import parse_qs
         from cryptography import x509
@@ -256,6 +275,10 @@ class Front(http.server.BaseHTTPRequestHandler):
             stats["created"] += 1
             if active:
                 stats["created_active"] += 1
+            if lost:
+                stats["lost"] += 1
+        if lost:
+            return self.drop()
         return self.reply(200, {"certificateArn": made.arn, "certificateId": made.certificate_id,
                                 "certificatePem": pem})
 

@@ -93,8 +93,12 @@ def fail(msg):
     sys.exit(1)
 
 
+# options every run gets, e.g. a profile (fst-aws-crash-test.py)
+DEMO_OPTIONS = []
+
+
 def demo(ws, devices):
-    return [STATION, "demo", "--workspace", ws, "--devices", str(devices)]
+    return [STATION, "demo", "--workspace", ws, "--devices", str(devices)] + DEMO_OPTIONS
 
 
 def run_to_end(ws, devices):
@@ -305,9 +309,10 @@ def check_audit(ws):
         fail(f"audit chain broken after a crash:\n{out.stdout.decode(errors='replace')}")
 
 
-def kill_runs(ws, devices, kills_wanted, full):
+def kill_runs(ws, devices, kills_wanted, full, check=None):
     """kills runs of DEVICES devices at random points, checking after each kill
-    and its restart; returns (kills, devices marked for re-work, certificates held)"""
+    and its restart (also with CHECK(ws), if given); returns (kills, devices
+    marked for re-work, certificates held)"""
     points = KillPoints(f"runs of {devices} devices")
     reworked = 0
     held = 0
@@ -327,6 +332,8 @@ def kill_runs(ws, devices, kills_wanted, full):
                            "AND id > ?", (before,))
         # what the devices hold is known even before the restart
         held = check_certificates(ws)
+        if check is not None:
+            check(ws)
 
         # restart: opening the station marks the dead run's work for re-work
         run_to_end(ws, 1)
@@ -342,6 +349,8 @@ def kill_runs(ws, devices, kills_wanted, full):
                      "interrupted event(s), expected rework with 1")
         reworked += len(left)
         check_certificates(ws)
+        if check is not None:
+            check(ws)
         check_audit(ws)
     return points.kills, reworked, held
 
