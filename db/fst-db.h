@@ -124,8 +124,10 @@ typedef struct {
 	const gchar *issuer_sha256; /* any case */
 	const gchar *lot;
 	gint64 station_id;
-	gint64 since_us; /* created_at >= since_us */
-	gint64 until_us; /* created_at < until_us */
+	gint64 since_us;          /* created_at >= since_us */
+	gint64 until_us;          /* created_at < until_us */
+	const gchar *serial_hex;  /* any case: one row, by the serial's index */
+	const gchar *aws_cert_id; /* any case: a scan of the table (no index) */
 } FstDbCertFilter;
 
 gboolean

@@ -3,8 +3,8 @@
  * FstHistoryPage: a supervisor page that finds a device by its id, a
  * certificate serial or an AWS certificate id, and shows its full history:
  * the device row, every certificate with its state and slot, and every event
- * with the operator and station. The query runs in a GTask thread on the
- * station's database (safe from several threads).
+ * with the operator and station. The query runs in a GTask thread, on a
+ * read-only connection of its own to the workspace's database.
  */
 
 #define G_LOG_DOMAIN "FstGui"
@@ -12,6 +12,7 @@
 #include "fst-history-page.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -26,7 +27,6 @@ struct _FstHistoryPage {
 	GtkBox *result_box;
 	/* owned */
 	gchar *workspace;          /* (owned) (nullable) */
-	FstStation *station;       /* (owned) (nullable) */
 	GCancellable *cancellable; /* (owned) */
 };
 
@@ -42,21 +42,44 @@ fst_history_page_time(gint64 unix_us)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC");
 }
 
-/* the uid of the device with the certificate @query (serial or AWS id), or NULL */
+/* whether @text is @min to @max hexadecimal digits */
+static gboolean
+fst_history_page_is_hex(const gchar *text, gsize min, gsize max)
+{
+	gsize len = strlen(text);
+	if (len < min || len > max)
+		return FALSE;
+	for (gsize i = 0; i < len; i++) {
+		if (!g_ascii_isxdigit(text[i]))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* the uid of the device with the certificate @query (serial or AWS id), or
+ * NULL: one row read by the serial's index, or (64 digits, no such serial)
+ * a scan for the AWS id; never every certificate into memory */
 static gchar *
 fst_history_page_find_by_certificate(FstDb *db, const gchar *query, GError **error)
 {
 	FstDbCertFilter filter = {0};
-	g_autoptr(GPtrArray) certs = fst_db_list_certificates(db, &filter, error);
-	if (certs == NULL)
-		return NULL;
-	for (guint i = 0; i < certs->len; i++) {
-		FstDbCert *cert = g_ptr_array_index(certs, i);
-		if ((cert->serial_hex != NULL &&
-		     g_ascii_strcasecmp(cert->serial_hex, query) == 0) ||
-		    (cert->aws_cert_id != NULL &&
-		     g_ascii_strcasecmp(cert->aws_cert_id, query) == 0))
-			return g_strdup(cert->device_uid);
+	g_autoptr(GPtrArray) certs = NULL;
+
+	if (fst_history_page_is_hex(query, 1, 64)) {
+		filter.serial_hex = query;
+		certs = fst_db_list_certificates(db, &filter, error);
+		if (certs == NULL)
+			return NULL;
+		if (certs->len == 0 && strlen(query) == 64) {
+			filter.serial_hex = NULL;
+			filter.aws_cert_id = query;
+			g_ptr_array_unref(certs);
+			certs = fst_db_list_certificates(db, &filter, error);
+			if (certs == NULL)
+				return NULL;
+		}
+		if (certs->len > 0)
+			return g_strdup(((FstDbCert *)g_ptr_array_index(certs, 0))->device_uid);
 	}
 	g_set_error(
 	    error,
@@ -176,24 +199,19 @@ fst_history_page_search_thread(GTask *task,
                                GCancellable *cancellable)
 {
 	const gchar *query = task_data;
-	FstStation *station = g_object_get_data(G_OBJECT(task), "station");
 	const gchar *workspace = g_object_get_data(G_OBJECT(task), "workspace");
-	g_autoptr(FstDb) own_db = NULL;
-	FstDb *db;
+	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
+	g_autoptr(FstDb) db = NULL;
 	GError *error = NULL;
 	gchar *text;
 
-	/* before the CA is unlocked the page reads the database on its own */
-	if (station != NULL) {
-		db = fst_station_get_db(station);
-	} else {
-		g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
-		own_db = fst_db_open(path, &error);
-		if (own_db == NULL) {
-			g_task_return_error(task, error);
-			return;
-		}
-		db = own_db;
+	/* a connection of its own, read-only: a search never waits for the
+	 * line's commits nor holds the station's connection, which every port
+	 * worker shares, while it reads */
+	db = fst_db_open_read_only(path, &error);
+	if (db == NULL) {
+		g_task_return_error(task, error);
+		return;
 	}
 	text = fst_history_page_describe(db, query, &error);
 	if (text == NULL)
@@ -227,11 +245,6 @@ fst_history_page_search(FstHistoryPage *self)
 	task = g_task_new(NULL, self->cancellable, fst_history_page_search_cb, g_object_ref(self));
 	g_task_set_task_data(task, g_steal_pointer(&query), g_free);
 	g_object_set_data_full(G_OBJECT(task), "workspace", g_strdup(self->workspace), g_free);
-	if (self->station != NULL)
-		g_object_set_data_full(G_OBJECT(task),
-		                       "station",
-		                       fst_station_ref(self->station),
-		                       (GDestroyNotify)fst_station_unref);
 	g_task_run_in_thread(task, fst_history_page_search_thread);
 }
 
@@ -254,19 +267,6 @@ fst_history_page_set_workspace(FstHistoryPage *self, const gchar *workspace)
 	self->workspace = g_strdup(workspace);
 }
 
-/**
- * fst_history_page_set_station:
- * @self: the page
- * @station: the open station, whose database the page then shares
- */
-void
-fst_history_page_set_station(FstHistoryPage *self, FstStation *station)
-{
-	g_return_if_fail(FST_IS_HISTORY_PAGE(self));
-	g_clear_pointer(&self->station, fst_station_unref);
-	self->station = fst_station_ref(station);
-}
-
 static void
 fst_history_page_dispose(GObject *object)
 {
@@ -280,7 +280,6 @@ static void
 fst_history_page_finalize(GObject *object)
 {
 	FstHistoryPage *self = FST_HISTORY_PAGE(object);
-	g_clear_pointer(&self->station, fst_station_unref);
 	g_object_unref(self->cancellable);
 	g_free(self->workspace);
 	G_OBJECT_CLASS(fst_history_page_parent_class)->finalize(object);

@@ -11,7 +11,6 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(FstHistoryPage, fst_history_page, FST, HISTORY_PAGE, GtkWidget)
 
 void fst_history_page_set_workspace(FstHistoryPage *self, const gchar *workspace);
-void fst_history_page_set_station(FstHistoryPage *self, FstStation *station);
 gchar *fst_history_page_describe(FstDb *db, const gchar *query, GError **error);
 
 G_END_DECLS

@@ -910,7 +910,6 @@ fst_window_opened_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	self->station = station;
 	fst_gui_interaction_close(self->interaction);
-	fst_history_page_set_station(self->history_page, station);
 	fst_window_show_ca(self);
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);

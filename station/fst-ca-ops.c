@@ -592,14 +592,12 @@ fst_ca_ops_export_certificate(const gchar *workspace,
 	db = fst_ca_ops_open_db(workspace, operator_name, error);
 	if (db == NULL)
 		return NULL;
+	filter.serial_hex = serial_hex;
 	certs = fst_db_list_certificates(db, &filter, error);
 	if (certs == NULL)
 		return NULL;
-	for (guint i = 0; i < certs->len && found == NULL; i++) {
-		FstDbCert *c = g_ptr_array_index(certs, i);
-		if (g_ascii_strcasecmp(c->serial_hex, serial_hex) == 0)
-			found = c;
-	}
+	if (certs->len > 0)
+		found = g_ptr_array_index(certs, 0);
 	if (found == NULL || found->der == NULL) {
 		g_set_error(error,
 		            FST_ERROR,

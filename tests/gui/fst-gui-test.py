@@ -515,6 +515,11 @@ def mode_line():
     set_text(entry(app, "Search devices"), serial.lower())
     click(button(app, "Search"))
     wait_result(app, "History", "Device GUI-0002")
+    aws_id = q("select c.aws_cert_id from certificates c join devices d on d.id = c.device_id "
+               "where d.uid = 'GUI-0003'")
+    set_text(entry(app, "Search devices"), aws_id.upper())
+    click(button(app, "Search"))
+    wait_result(app, "History", "Device GUI-0003")
     set_text(entry(app, "Search devices"), "GUI-0004")
     click(button(app, "Search"))
     wait_result(app, "History", "Device GUI-0004")

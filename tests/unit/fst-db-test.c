@@ -1556,6 +1556,50 @@ test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
 
+	/* one certificate by its serial or its AWS id, in any case; none for
+	 * another; text that is not hex is refused */
+	{
+		static const gchar *const serials[] = {"c2", "C2"};
+		g_autofree gchar *aws_id = NULL;
+
+		for (guint i = 0; i < G_N_ELEMENTS(serials); i++) {
+			filter = (FstDbCertFilter){.serial_hex = serials[i]};
+			certs = fst_db_list_certificates(db, &filter, &error);
+			g_assert_no_error(error);
+			g_assert_cmpuint(certs->len, ==, 1);
+			g_assert_cmpstr(
+			    ((FstDbCert *)g_ptr_array_index(certs, 0))->device_uid, ==, "SN-CTX-2");
+			if (aws_id == NULL)
+				aws_id = g_ascii_strup(
+				    ((FstDbCert *)g_ptr_array_index(certs, 0))->aws_cert_id, -1);
+			g_clear_pointer(&certs, g_ptr_array_unref);
+		}
+		filter = (FstDbCertFilter){.aws_cert_id = aws_id};
+		certs = fst_db_list_certificates(db, &filter, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(certs->len, ==, 1);
+		g_assert_cmpstr(((FstDbCert *)g_ptr_array_index(certs, 0))->serial_hex, ==, "C2");
+		g_clear_pointer(&certs, g_ptr_array_unref);
+		filter = (FstDbCertFilter){.serial_hex = "C2", .device_uid = "SN-CTX-1"};
+		certs = fst_db_list_certificates(db, &filter, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(certs->len, ==, 0);
+		g_clear_pointer(&certs, g_ptr_array_unref);
+		filter = (FstDbCertFilter){.aws_cert_id = FST_AUDIT_GENESIS};
+		certs = fst_db_list_certificates(db, &filter, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(certs->len, ==, 0);
+		g_clear_pointer(&certs, g_ptr_array_unref);
+		filter = (FstDbCertFilter){.serial_hex = "C2; --"};
+		g_assert_null(fst_db_list_certificates(db, &filter, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_clear_error(&error);
+		filter = (FstDbCertFilter){.aws_cert_id = "c2"};
+		g_assert_null(fst_db_list_certificates(db, &filter, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_clear_error(&error);
+	}
+
 	g_assert_cmpint(fst_db_count_certificates_by_issuer(db, issuer_upper, &error), ==, 3);
 	g_assert_no_error(error);
 	g_assert_cmpint(fst_db_count_certificates_by_issuer(db, FST_AUDIT_GENESIS, &error), ==, 0);
