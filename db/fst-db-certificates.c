@@ -984,7 +984,7 @@ fst_db_cert_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
  * operator, lot and revocation filled in.
  *
  * Fails with %FST_ERROR_INVALID_DATA for an unknown state name, an issuer
- * or AWS id that is not a SHA-256 in hex, or a serial that is not hex.
+ * that is not a SHA-256 in hex, or a serial that is not hex.
  *
  * Returns: (transfer full) (element-type FstDbCert): the certificates, or
  * %NULL on error
@@ -999,7 +999,6 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	g_autoptr(GString) sql = NULL;
 	g_autofree gchar *issuer = NULL;
 	g_autofree gchar *serial = NULL;
-	g_autofree gchar *aws_cert_id = NULL;
 	const FstDbCertFilter none = {0};
 	const gchar *what = "list certificates";
 	FstCertState state = FST_CERT_STATE_ISSUED;
@@ -1038,16 +1037,6 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		if (serial == NULL)
 			return NULL;
 	}
-	if (filter->aws_cert_id != NULL) {
-		aws_cert_id = _fst_db_normalize_hex("AWS certificate id",
-		                                    filter->aws_cert_id,
-		                                    FST_DB_SHA256_HEX,
-		                                    FST_DB_SHA256_HEX,
-		                                    FALSE,
-		                                    error);
-		if (aws_cert_id == NULL)
-			return NULL;
-	}
 
 	/* only the terms in use, so that SQLite can pick an index for them (a
 	 * device's certificates by uid and certificates_device, a CA's by
@@ -1069,8 +1058,6 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		g_string_append(sql, " AND c.created_at < ?7");
 	if (serial != NULL)
 		g_string_append(sql, " AND c.serial_hex = ?8");
-	if (aws_cert_id != NULL)
-		g_string_append(sql, " AND c.aws_cert_id = ?9");
 	g_string_append(sql, " ORDER BY c.id");
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
@@ -1095,8 +1082,6 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		rc |= sqlite3_bind_int64(stmt, 7, filter->until_us);
 	if (serial != NULL)
 		rc |= sqlite3_bind_text(stmt, 8, serial, -1, SQLITE_TRANSIENT);
-	if (aws_cert_id != NULL)
-		rc |= sqlite3_bind_text(stmt, 9, aws_cert_id, -1, SQLITE_TRANSIENT);
 	if (!_fst_db_check_bind(self, rc, what, error))
 		return NULL;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {

@@ -435,6 +435,90 @@ fst_db_find_device(FstDb *self, const gchar *uid, GError **error)
 	return fst_db_device_from_row(self, stmt, error);
 }
 
+/* the device that @sql finds for @value, or NULL: @error is set only when
+ * the database fails, not when there is none */
+static FstDbDevice *
+fst_db_find_device_by_cert_locked(FstDb *self, const gchar *sql, const gchar *value, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "look up a device by its certificate";
+	gboolean found = FALSE;
+
+	stmt = _fst_db_prepare(self, sql, what, error);
+	if (stmt == NULL)
+		return NULL;
+	if (!_fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, value, -1, SQLITE_TRANSIENT), what, error))
+		return NULL;
+	if (!_fst_db_step_row(self, stmt, &found, what, error) || !found)
+		return NULL;
+	return fst_db_device_from_row(self, stmt, error);
+}
+
+/**
+ * fst_db_search_device:
+ * @self: an #FstDb
+ * @text: what a person knows of the device: its uid, or the serial (hex, any
+ *   case) or AWS certificate id (the SHA-256 of the DER, 64 hex digits, any
+ *   case) of one of its certificates
+ * @error: (nullable): return location for a #GError
+ *
+ * Finds a device as `fleetstation show` and the GUI's history search do: by
+ * uid first; else, for hex text, by a certificate's serial (its unique
+ * index); else, for 64 hex digits, by a certificate's AWS id (a scan of the
+ * certificates, which have no index on it).
+ *
+ * Returns: (transfer full): the device with its newest certificate, or %NULL
+ *   with %FST_ERROR_NOT_FOUND when nothing matches
+ */
+FstDbDevice *
+fst_db_search_device(FstDb *self, const gchar *text, GError **error)
+{
+	static const gchar by_serial[] = FST_DB_DEVICE_SELECT
+	    "WHERE d.id = (SELECT device_id FROM certificates WHERE serial_hex = ?1)";
+	static const gchar by_aws_id[] = FST_DB_DEVICE_SELECT
+	    "WHERE d.id = (SELECT device_id FROM certificates WHERE aws_cert_id = ?1)";
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *serial = NULL;
+	g_autofree gchar *aws_cert_id = NULL;
+	FstDbDevice *dev;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	dev = fst_db_find_device(self, text, &error_local);
+	if (dev != NULL)
+		return dev;
+	if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
+	g_clear_error(&error_local);
+	serial =
+	    _fst_db_normalize_hex("certificate serial", text, 1, FST_DB_MAX_SERIAL_HEX, TRUE, NULL);
+	if (serial != NULL)
+		dev = fst_db_find_device_by_cert_locked(self, by_serial, serial, &error_local);
+	aws_cert_id = _fst_db_normalize_hex(
+	    "AWS certificate id", text, FST_DB_SHA256_HEX, FST_DB_SHA256_HEX, FALSE, NULL);
+	if (dev == NULL && error_local == NULL && aws_cert_id != NULL)
+		dev = fst_db_find_device_by_cert_locked(self, by_aws_id, aws_cert_id, &error_local);
+	if (dev != NULL)
+		return dev;
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_NOT_FOUND,
+	            "no device, certificate serial or AWS certificate id %s in %s: check "
+	            "it, or the database path",
+	            text,
+	            self->path);
+	return NULL;
+}
+
 /**
  * fst_db_list_devices:
  * @self: an #FstDb

@@ -124,10 +124,9 @@ typedef struct {
 	const gchar *issuer_sha256; /* any case */
 	const gchar *lot;
 	gint64 station_id;
-	gint64 since_us;          /* created_at >= since_us */
-	gint64 until_us;          /* created_at < until_us */
-	const gchar *serial_hex;  /* any case: one row, by the serial's index */
-	const gchar *aws_cert_id; /* any case: a scan of the table (no index) */
+	gint64 since_us;         /* created_at >= since_us */
+	gint64 until_us;         /* created_at < until_us */
+	const gchar *serial_hex; /* any case: one row, by the serial's index */
 } FstDbCertFilter;
 
 gboolean
@@ -203,6 +202,7 @@ gint64 fst_db_begin_device(
 gboolean fst_db_finish_device(
     FstDb *self, gint64 device_id, const gchar *serial_hex, const GError *failure, GError **error);
 FstDbDevice *fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
+FstDbDevice *fst_db_search_device(FstDb *self, const gchar *text, GError **error);
 GPtrArray *fst_db_list_devices(FstDb *self, GError **error);
 GPtrArray *fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
 

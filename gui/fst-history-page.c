@@ -12,7 +12,6 @@
 #include "fst-history-page.h"
 
 #include <inttypes.h>
-#include <string.h>
 
 #include <glib/gi18n.h>
 
@@ -42,54 +41,6 @@ fst_history_page_time(gint64 unix_us)
 	return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S UTC");
 }
 
-/* whether @text is @min to @max hexadecimal digits */
-static gboolean
-fst_history_page_is_hex(const gchar *text, gsize min, gsize max)
-{
-	gsize len = strlen(text);
-	if (len < min || len > max)
-		return FALSE;
-	for (gsize i = 0; i < len; i++) {
-		if (!g_ascii_isxdigit(text[i]))
-			return FALSE;
-	}
-	return TRUE;
-}
-
-/* the uid of the device with the certificate @query (serial or AWS id), or
- * NULL: one row read by the serial's index, or (64 digits, no such serial)
- * a scan for the AWS id; never every certificate into memory */
-static gchar *
-fst_history_page_find_by_certificate(FstDb *db, const gchar *query, GError **error)
-{
-	FstDbCertFilter filter = {0};
-	g_autoptr(GPtrArray) certs = NULL;
-
-	if (fst_history_page_is_hex(query, 1, 64)) {
-		filter.serial_hex = query;
-		certs = fst_db_list_certificates(db, &filter, error);
-		if (certs == NULL)
-			return NULL;
-		if (certs->len == 0 && strlen(query) == 64) {
-			filter.serial_hex = NULL;
-			filter.aws_cert_id = query;
-			g_ptr_array_unref(certs);
-			certs = fst_db_list_certificates(db, &filter, error);
-			if (certs == NULL)
-				return NULL;
-		}
-		if (certs->len > 0)
-			return g_strdup(((FstDbCert *)g_ptr_array_index(certs, 0))->device_uid);
-	}
-	g_set_error(
-	    error,
-	    FST_ERROR,
-	    FST_ERROR_NOT_FOUND,
-	    _("No device, certificate serial or AWS certificate id %s in this station's records"),
-	    query);
-	return NULL;
-}
-
 /**
  * fst_history_page_describe:
  * @db: the station database
@@ -112,19 +63,19 @@ fst_history_page_describe(FstDb *db, const gchar *query, GError **error)
 	g_autofree gchar *updated = NULL;
 	FstDbCertFilter filter = {0};
 
-	device = fst_db_find_device(db, query, &error_local);
+	device = fst_db_search_device(db, query, &error_local);
 	if (device == NULL) {
-		g_autofree gchar *uid = NULL;
-		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND))
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_NOT_FOUND,
+			    _("No device, certificate serial or AWS certificate id %s in this "
+			      "station's records"),
+			    query);
+		else
 			g_propagate_error(error, g_steal_pointer(&error_local));
-			return NULL;
-		}
-		uid = fst_history_page_find_by_certificate(db, query, error);
-		if (uid == NULL)
-			return NULL;
-		device = fst_db_find_device(db, uid, error);
-		if (device == NULL)
-			return NULL;
+		return NULL;
 	}
 
 	created = fst_history_page_time(device->created_at);

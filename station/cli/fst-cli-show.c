@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fleetstation show ID: one device's history, its certificates (with their
  * credential slot and, once superseded, their deactivation in the cloud) and
- * events */
+ * events; ID is the device's uid, or the serial or AWS id of one of its
+ * certificates (fst_db_search_device()) */
 
 #define G_LOG_DOMAIN "FstCli"
 
@@ -26,7 +27,8 @@ fst_cli_show(gint argc, gchar **argv)
 	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON document", NULL},
 	    {NULL}};
 	g_autoptr(GOptionContext) context =
-	    g_option_context_new("DEVICE-ID - show a device's certificates and events");
+	    g_option_context_new("DEVICE-ID|SERIAL|AWS-CERT-ID - show a device's certificates and "
+	                         "events");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(FstDbDevice) dev = NULL;
@@ -41,14 +43,15 @@ fst_cli_show(gint argc, gchar **argv)
 	if (!fst_cli_parse(context, "show", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (argc != 2) {
-		g_printerr("fleetstation show: give one device id (see fleetstation devices)\n");
+		g_printerr("fleetstation show: give one device id (see fleetstation devices), or "
+		           "the serial or AWS id of one of its certificates\n");
 		return FST_EXIT_USAGE;
 	}
 	workspace = fst_cli_workspace(workspace_opt);
 	db = fst_cli_open_db(workspace, &error);
 	if (db == NULL)
 		return fst_cli_fail("show", json, error);
-	dev = fst_db_find_device(db, argv[1], &error);
+	dev = fst_db_search_device(db, argv[1], &error);
 	if (dev == NULL)
 		return fst_cli_fail("show", json, error);
 	filter.device_uid = dev->uid;

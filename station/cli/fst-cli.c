@@ -37,7 +37,7 @@ static const FstCliCommand fst_cli_commands[] = {
     {"certs",
      "list the certificates in the database (by device, state, lot); export one",
      fst_cli_certs},
-    {"show", "show one device's history: certificates and events", fst_cli_show},
+    {"show", "show one device's history (by uid, certificate serial or AWS id)", fst_cli_show},
     {"batch",
      "provision the devices of a CSV or JSON manifest; a re-run resumes it",
      fst_cli_batch},

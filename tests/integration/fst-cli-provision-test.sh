@@ -284,6 +284,14 @@ assert any(e["outcome"] == "storage-full" for e in failed), s["events"]
 PY
 "$FST_STATION" show --workspace "$ws/w" CLI-0001 >"$ws/show.txt" || fail "show"
 grep -q '^certificates:' "$ws/show.txt" || fail "show text"
+# the same device by its certificate's serial (lower case) or AWS id (upper case)
+serial=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["certificates"][0]["serial"].lower())' "$ws/certs.json")
+aws_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["certificates"][0]["aws_cert_id"].upper())' "$ws/certs.json")
+for ref in "$serial" "$aws_id"; do
+	"$FST_STATION" show --workspace "$ws/w" "$ref" --json >"$ws/show-ref.json" || fail "show $ref"
+	python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["device"] == "CLI-0001"' \
+		"$ws/show-ref.json" || fail "show $ref is not CLI-0001"
+done
 rc=0
 "$FST_STATION" show --workspace "$ws/w" NO-SUCH-DEVICE 2>"$ws/show.err" || rc=$?
 [ $rc -ne 0 ] && grep -q NO-SUCH-DEVICE "$ws/show.err" || fail "show of an unknown device"
