@@ -975,27 +975,33 @@ fst_db_cert_from_row(FstDb *self, sqlite3_stmt *stmt, GError **error)
 }
 
 /**
- * fst_db_list_certificates:
+ * fst_db_foreach_certificate:
  * @self: an #FstDb
  * @filter: (nullable): which certificates; %NULL for all
+ * @func: called with each certificate (transfer full), oldest first, with
+ *   its device uid, profile hash, operator, lot and revocation filled in; it
+ *   returns %FALSE to stop
+ * @user_data: data for @func
  * @error: (nullable): return location for a #GError
  *
- * Lists certificates, oldest first, with their device uid, profile hash,
- * operator, lot and revocation filled in.
+ * Goes through the certificates one row at a time, so that a listing of a
+ * million of them holds one in memory, not all. @func runs with the
+ * database's lock held: it must not call the database.
  *
  * Fails with %FST_ERROR_INVALID_DATA for an unknown state name, an issuer
  * that is not a SHA-256 in hex, or a serial that is not hex.
  *
- * Returns: (transfer full) (element-type FstDbCert): the certificates, or
- * %NULL on error
+ * Returns: %TRUE once every certificate was given (or @func stopped)
  */
-GPtrArray *
-fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error)
+gboolean
+fst_db_foreach_certificate(FstDb *self,
+                           const FstDbCertFilter *filter,
+                           FstDbCertFunc func,
+                           gpointer user_data,
+                           GError **error)
 {
 	g_autoptr(GRecMutexLocker) locker = NULL;
 	g_autoptr(FstDbStmt) stmt = NULL;
-	g_autoptr(GPtrArray) certs =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_cert_free);
 	g_autoptr(GString) sql = NULL;
 	g_autofree gchar *issuer = NULL;
 	g_autofree gchar *serial = NULL;
@@ -1004,7 +1010,8 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	FstCertState state = FST_CERT_STATE_ISSUED;
 	gint rc;
 
-	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(func != NULL, FALSE);
 
 	if (filter == NULL)
 		filter = &none;
@@ -1015,7 +1022,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		            "certificate state '%s' is not one of issued, burned, verified, "
 		            "registered, superseded, revoked",
 		            filter->state);
-		return NULL;
+		return FALSE;
 	}
 	if (filter->issuer_sha256 != NULL) {
 		issuer = _fst_db_normalize_hex("issuer SHA-256",
@@ -1025,7 +1032,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		                               FALSE,
 		                               error);
 		if (issuer == NULL)
-			return NULL;
+			return FALSE;
 	}
 	if (filter->serial_hex != NULL) {
 		serial = _fst_db_normalize_hex("certificate serial",
@@ -1035,7 +1042,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 		                               TRUE,
 		                               error);
 		if (serial == NULL)
-			return NULL;
+			return FALSE;
 	}
 
 	/* only the terms in use, so that SQLite can pick an index for them (a
@@ -1063,7 +1070,7 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = _fst_db_prepare(self, sql->str, what, error);
 	if (stmt == NULL)
-		return NULL;
+		return FALSE;
 	rc = SQLITE_OK;
 	if (filter->device_uid != NULL)
 		rc |= sqlite3_bind_text(stmt, 1, filter->device_uid, -1, SQLITE_TRANSIENT);
@@ -1083,17 +1090,49 @@ fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **er
 	if (serial != NULL)
 		rc |= sqlite3_bind_text(stmt, 8, serial, -1, SQLITE_TRANSIENT);
 	if (!_fst_db_check_bind(self, rc, what, error))
-		return NULL;
+		return FALSE;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		FstDbCert *cert = fst_db_cert_from_row(self, stmt, error);
 		if (cert == NULL)
-			return NULL;
-		g_ptr_array_add(certs, cert);
+			return FALSE;
+		if (!func(cert, user_data))
+			return TRUE;
 	}
 	if (rc != SQLITE_DONE) {
 		_fst_db_set_error(self, error, rc, "trying to %s", what);
-		return NULL;
+		return FALSE;
 	}
+	return TRUE;
+}
+
+static gboolean
+fst_db_list_certificates_add(FstDbCert *cert, gpointer user_data)
+{
+	g_ptr_array_add(user_data, cert);
+	return TRUE;
+}
+
+/**
+ * fst_db_list_certificates:
+ * @self: an #FstDb
+ * @filter: (nullable): which certificates; %NULL for all
+ * @error: (nullable): return location for a #GError
+ *
+ * fst_db_foreach_certificate() into memory: for the few certificates of a
+ * device, a CA's revocations or one serial, not for listings.
+ *
+ * Returns: (transfer full) (element-type FstDbCert): the certificates, or
+ * %NULL on error
+ */
+GPtrArray *
+fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error)
+{
+	g_autoptr(GPtrArray) certs =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_cert_free);
+
+	g_return_val_if_fail(self != NULL, NULL);
+	if (!fst_db_foreach_certificate(self, filter, fst_db_list_certificates_add, certs, error))
+		return NULL;
 	return g_steal_pointer(&certs);
 }
 

@@ -520,9 +520,84 @@ fst_db_search_device(FstDb *self, const gchar *text, GError **error)
 }
 
 /**
+ * fst_db_foreach_device:
+ * @self: an #FstDb
+ * @state: (nullable): only the devices in this state (an #FstDbDeviceState
+ *   name), or %NULL for all
+ * @func: called with each device (transfer full), oldest first, with its
+ *   newest certificate; it returns %FALSE to stop
+ * @user_data: data for @func
+ * @error: (nullable): return location for a #GError
+ *
+ * Goes through the devices one row at a time, so that a listing of a
+ * million devices holds one of them in memory, not all. @func runs with the
+ * database's lock held: it must not call the database.
+ *
+ * Returns: %TRUE once every device was given (or @func stopped), %FALSE on
+ *   error (%FST_ERROR_INVALID_DATA for an unknown state)
+ */
+gboolean
+fst_db_foreach_device(
+    FstDb *self, const gchar *state, FstDbDeviceFunc func, gpointer user_data, GError **error)
+{
+	static const gchar all[] = FST_DB_DEVICE_SELECT "ORDER BY d.id";
+	static const gchar in_state[] = FST_DB_DEVICE_SELECT "WHERE d.state = ?1 ORDER BY d.id";
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "list devices";
+	gboolean known = FALSE;
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(func != NULL, FALSE);
+
+	for (guint i = 0; state != NULL && i < FST_DB_DEVICE_STATE_LAST && !known; i++)
+		known = g_strcmp0(fst_db_device_states[i], state) == 0;
+	if (state != NULL && !known) {
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_INVALID_DATA,
+		    "device state '%s' is not one of new, in-progress, provisioned, failed, "
+		    "rework",
+		    state);
+		return FALSE;
+	}
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	stmt = _fst_db_prepare(self, state != NULL ? in_state : all, what, error);
+	if (stmt == NULL)
+		return FALSE;
+	if (state != NULL &&
+	    !_fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, state, -1, SQLITE_TRANSIENT), what, error))
+		return FALSE;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbDevice *dev = fst_db_device_from_row(self, stmt, error);
+		if (dev == NULL)
+			return FALSE;
+		if (!func(dev, user_data))
+			return TRUE;
+	}
+	if (rc != SQLITE_DONE) {
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fst_db_list_devices_add(FstDbDevice *dev, gpointer user_data)
+{
+	g_ptr_array_add(user_data, dev);
+	return TRUE;
+}
+
+/**
  * fst_db_list_devices:
  * @self: an #FstDb
  * @error: (nullable): return location for a #GError
+ *
+ * Every device in memory at once: fst_db_foreach_device() for listings.
  *
  * Returns: (transfer full) (element-type FstDbDevice): every device, oldest
  * first, each with its newest certificate; %NULL on error
@@ -530,29 +605,12 @@ fst_db_search_device(FstDb *self, const gchar *text, GError **error)
 GPtrArray *
 fst_db_list_devices(FstDb *self, GError **error)
 {
-	g_autoptr(GRecMutexLocker) locker = NULL;
-	g_autoptr(FstDbStmt) stmt = NULL;
 	g_autoptr(GPtrArray) devices =
 	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_db_device_free);
-	const gchar *what = "list devices";
-	gint rc;
 
 	g_return_val_if_fail(self != NULL, NULL);
-
-	locker = g_rec_mutex_locker_new(&self->mutex);
-	stmt = _fst_db_prepare(self, FST_DB_DEVICE_SELECT "ORDER BY d.id", what, error);
-	if (stmt == NULL)
+	if (!fst_db_foreach_device(self, NULL, fst_db_list_devices_add, devices, error))
 		return NULL;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		FstDbDevice *dev = fst_db_device_from_row(self, stmt, error);
-		if (dev == NULL)
-			return NULL;
-		g_ptr_array_add(devices, dev);
-	}
-	if (rc != SQLITE_DONE) {
-		_fst_db_set_error(self, error, rc, "trying to %s", what);
-		return NULL;
-	}
 	return g_steal_pointer(&devices);
 }
 

@@ -139,6 +139,13 @@ gboolean fst_db_revoke_certificate(FstDb *self,
                                    const gchar *serial_hex,
                                    const gchar *reason,
                                    GError **error);
+/* a certificate given to the caller (transfer full); %FALSE stops the walk */
+typedef gboolean (*FstDbCertFunc)(FstDbCert *cert, gpointer user_data);
+gboolean fst_db_foreach_certificate(FstDb *self,
+                                    const FstDbCertFilter *filter,
+                                    FstDbCertFunc func,
+                                    gpointer user_data,
+                                    GError **error);
 GPtrArray *fst_db_list_certificates(FstDb *self, const FstDbCertFilter *filter, GError **error);
 gint64 fst_db_count_certificates_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
 FstDbCert *fst_db_get_active_certificate(FstDb *self, const gchar *device_uid, GError **error);
@@ -203,6 +210,10 @@ gboolean fst_db_finish_device(
     FstDb *self, gint64 device_id, const gchar *serial_hex, const GError *failure, GError **error);
 FstDbDevice *fst_db_find_device(FstDb *self, const gchar *uid, GError **error);
 FstDbDevice *fst_db_search_device(FstDb *self, const gchar *text, GError **error);
+/* a device given to the caller (transfer full); %FALSE stops the walk */
+typedef gboolean (*FstDbDeviceFunc)(FstDbDevice *device, gpointer user_data);
+gboolean fst_db_foreach_device(
+    FstDb *self, const gchar *state, FstDbDeviceFunc func, gpointer user_data, GError **error);
 GPtrArray *fst_db_list_devices(FstDb *self, GError **error);
 GPtrArray *fst_db_mark_interrupted(FstDb *self, gint64 station_id, GError **error);
 

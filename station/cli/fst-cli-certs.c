@@ -213,6 +213,30 @@ fst_cli_time(gint64 us)
 	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
 }
 
+static gboolean
+fst_cli_certs_one(FstDbCert *c, gpointer user_data)
+{
+	g_autoptr(FstDbCert) cert = c;
+	FstCliListOut *out = user_data;
+	g_autofree gchar *issued = NULL;
+
+	if (out->table == NULL) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		fst_cli_cert_to_json(b, cert);
+		fst_cli_json_list_item(b, &out->n);
+		return TRUE;
+	}
+	issued = cert->created_at != 0 ? fst_cli_time(cert->created_at) : NULL;
+	fst_cli_table_add_row(out->table,
+	                      cert->serial_hex,
+	                      cert->device_uid,
+	                      fst_cert_state_to_string(cert->state),
+	                      issued,
+	                      cert->lot,
+	                      cert->subject);
+	return TRUE;
+}
+
 FstExit
 fst_cli_certs(gint argc, gchar **argv)
 {
@@ -249,10 +273,11 @@ fst_cli_certs(gint argc, gchar **argv)
 	    g_option_context_new("- list the certificates in the database");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(GPtrArray) certs = NULL;
 	g_autofree gchar *workspace = NULL;
 	FstDbCertFilter filter = {0};
 	g_autoptr(FstCliTable) table = NULL;
+	FstCliListOut out = {0};
+	gboolean ok;
 
 	if (argc >= 2 && g_strcmp0(argv[1], "export") == 0)
 		return fst_cli_certs_export(argc - 1, argv + 1);
@@ -283,39 +308,24 @@ fst_cli_certs(gint argc, gchar **argv)
 	filter.device_uid = device;
 	filter.state = state;
 	filter.lot = lot;
-	certs = fst_db_list_certificates(db, &filter, &error);
-	if (certs == NULL)
-		return fst_cli_fail("certs", json, error);
 	if (json) {
-		g_autoptr(JsonBuilder) b = json_builder_new();
-		json_builder_begin_object(b);
-		json_builder_set_member_name(b, "certificates");
-		json_builder_begin_array(b);
-		for (guint i = 0; i < certs->len; i++)
-			fst_cli_cert_to_json(b, g_ptr_array_index(certs, i));
-		json_builder_end_array(b);
-		json_builder_end_object(b);
-		fst_cli_print_builder(b);
-		return FST_EXIT_OK;
+		fst_cli_json_list_begin("certificates");
+	} else {
+		table = fst_cli_table_new(mode);
+		fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "STATE", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "ISSUED", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "LOT", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "SUBJECT", FST_CLI_COLUMN_TRUNC);
 	}
-	table = fst_cli_table_new(mode);
-	fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
-	fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
-	fst_cli_table_add_column(table, "STATE", FST_CLI_COLUMN_NONE);
-	fst_cli_table_add_column(table, "ISSUED", FST_CLI_COLUMN_NONE);
-	fst_cli_table_add_column(table, "LOT", FST_CLI_COLUMN_NONE);
-	fst_cli_table_add_column(table, "SUBJECT", FST_CLI_COLUMN_TRUNC);
-	for (guint i = 0; i < certs->len; i++) {
-		FstDbCert *c = g_ptr_array_index(certs, i);
-		g_autofree gchar *issued = c->created_at != 0 ? fst_cli_time(c->created_at) : NULL;
-		fst_cli_table_add_row(table,
-		                      c->serial_hex,
-		                      c->device_uid,
-		                      fst_cert_state_to_string(c->state),
-		                      issued,
-		                      c->lot,
-		                      c->subject);
-	}
-	fst_cli_table_print(table);
+	out.table = table;
+	ok = fst_db_foreach_certificate(db, &filter, fst_cli_certs_one, &out, &error);
+	if (json)
+		fst_cli_json_list_end(ok);
+	if (!ok)
+		return fst_cli_fail("certs", json, error);
+	if (table != NULL)
+		fst_cli_table_print(table);
 	return FST_EXIT_OK;
 }

@@ -71,6 +71,46 @@ fst_cli_print_builder(JsonBuilder *b)
 }
 
 /**
+ * fst_cli_json_list_begin:
+ * @name: the member that holds the list (a plain lower-case name)
+ *
+ * Starts printing the document `{"NAME":[...]}` of a listing one element at
+ * a time (fst_cli_json_list_item()), so that a million rows are never held
+ * in memory together; fst_cli_json_list_end() closes it. The bytes are those
+ * fst_cli_print_json() prints for the same document.
+ */
+void
+fst_cli_json_list_begin(const gchar *name)
+{
+	g_print("{\"%s\":[", name);
+}
+
+/**
+ * fst_cli_json_list_item:
+ * @b: a builder holding one finished element
+ * @n: (inout): elements printed so far
+ */
+void
+fst_cli_json_list_item(JsonBuilder *b, guint *n)
+{
+	g_autoptr(JsonNode) node = json_builder_get_root(b);
+	g_autofree gchar *text = json_to_string(node, FALSE);
+	g_print("%s%s", (*n)++ > 0 ? "," : "", text);
+}
+
+/**
+ * fst_cli_json_list_end:
+ * @ok: whether the list is whole; if not, the line is ended for the error
+ *   document that follows it, and the exit status says the listing failed
+ */
+void
+fst_cli_json_list_end(gboolean ok)
+{
+	g_print(ok ? "]}\n" : "\n");
+	fflush(stdout);
+}
+
+/**
  * fst_cli_json_add_string:
  * @b: a builder inside an object
  * @name: the member name

@@ -8,6 +8,56 @@
 #include "fst-error.h"
 #include "fst-station.h"
 
+/**
+ * fst_cli_device_to_json:
+ * @b: a builder inside an object
+ * @d: a device
+ *
+ * Adds `{device, model, firmware, port, state, last_error}`, the members
+ * `devices --json` and `show --json` have in common.
+ */
+void
+fst_cli_device_to_json(JsonBuilder *b, const FstDbDevice *d)
+{
+	fst_cli_json_add_string(b, "device", d->uid);
+	fst_cli_json_add_string(b, "model", d->model);
+	fst_cli_json_add_string(b, "firmware", d->firmware);
+	fst_cli_json_add_string(b, "port", d->port);
+	fst_cli_json_add_string(b, "state", fst_db_device_state_to_string(d->state));
+	fst_cli_json_add_string(b, "last_error", d->last_error);
+}
+
+static gboolean
+fst_cli_devices_one(FstDbDevice *d, gpointer user_data)
+{
+	g_autoptr(FstDbDevice) dev = d;
+	FstCliListOut *out = user_data;
+
+	if (out->table == NULL) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+
+		json_builder_begin_object(b);
+		fst_cli_device_to_json(b, dev);
+		fst_cli_json_add_string(
+		    b, "serial", dev->cert != NULL ? dev->cert->serial_hex : NULL);
+		fst_cli_json_add_string(
+		    b,
+		    "cert_state",
+		    dev->cert != NULL ? fst_cert_state_to_string(dev->cert->state) : NULL);
+		json_builder_end_object(b);
+		fst_cli_json_list_item(b, &out->n);
+		return TRUE;
+	}
+	fst_cli_table_add_row(out->table,
+	                      dev->uid,
+	                      dev->model,
+	                      fst_db_device_state_to_string(dev->state),
+	                      dev->cert != NULL ? dev->cert->serial_hex : NULL,
+	                      dev->cert != NULL ? fst_cert_state_to_string(dev->cert->state) : NULL,
+	                      dev->last_error);
+	return TRUE;
+}
+
 FstExit
 fst_cli_devices(gint argc, gchar **argv)
 {
@@ -39,10 +89,10 @@ fst_cli_devices(gint argc, gchar **argv)
 	    g_option_context_new("- list the devices in the database");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
-	g_autoptr(GPtrArray) devices = NULL;
 	g_autofree gchar *workspace = NULL;
-	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(FstCliTable) table = NULL;
+	FstCliListOut out = {0};
+	gboolean ok;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "devices", &argc, &argv))
@@ -58,13 +108,9 @@ fst_cli_devices(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	workspace = fst_cli_workspace(workspace_opt);
 	db = fst_cli_open_db(workspace, &error);
-	if (db == NULL || (devices = fst_db_list_devices(db, &error)) == NULL)
+	if (db == NULL)
 		return fst_cli_fail("devices", json, error);
-	if (json) {
-		json_builder_begin_object(b);
-		json_builder_set_member_name(b, "devices");
-		json_builder_begin_array(b);
-	} else {
+	if (!json) {
 		table = fst_cli_table_new(mode);
 		fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
 		fst_cli_table_add_column(table, "MODEL", FST_CLI_COLUMN_TRUNC);
@@ -72,44 +118,16 @@ fst_cli_devices(gint argc, gchar **argv)
 		fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
 		fst_cli_table_add_column(table, "CERT STATE", FST_CLI_COLUMN_NONE);
 		fst_cli_table_add_column(table, "LAST ERROR", FST_CLI_COLUMN_TRUNC);
+	} else {
+		fst_cli_json_list_begin("devices");
 	}
-	for (guint i = 0; i < devices->len; i++) {
-		FstDbDevice *d = g_ptr_array_index(devices, i);
-		if (state != NULL && g_strcmp0(fst_db_device_state_to_string(d->state), state) != 0)
-			continue;
-		if (json) {
-			json_builder_begin_object(b);
-			fst_cli_json_add_string(b, "device", d->uid);
-			fst_cli_json_add_string(b, "model", d->model);
-			fst_cli_json_add_string(b, "firmware", d->firmware);
-			fst_cli_json_add_string(b, "port", d->port);
-			fst_cli_json_add_string(
-			    b, "state", fst_db_device_state_to_string(d->state));
-			fst_cli_json_add_string(b, "last_error", d->last_error);
-			fst_cli_json_add_string(
-			    b, "serial", d->cert != NULL ? d->cert->serial_hex : NULL);
-			fst_cli_json_add_string(
-			    b,
-			    "cert_state",
-			    d->cert != NULL ? fst_cert_state_to_string(d->cert->state) : NULL);
-			json_builder_end_object(b);
-			continue;
-		}
-		fst_cli_table_add_row(table,
-		                      d->uid,
-		                      d->model,
-		                      fst_db_device_state_to_string(d->state),
-		                      d->cert != NULL ? d->cert->serial_hex : NULL,
-		                      d->cert != NULL ? fst_cert_state_to_string(d->cert->state)
-		                                      : NULL,
-		                      d->last_error);
-	}
+	out.table = table;
+	ok = fst_db_foreach_device(db, state, fst_cli_devices_one, &out, &error);
+	if (json)
+		fst_cli_json_list_end(ok);
+	if (!ok)
+		return fst_cli_fail("devices", json, error);
 	if (table != NULL)
 		fst_cli_table_print(table);
-	if (json) {
-		json_builder_end_array(b);
-		json_builder_end_object(b);
-		fst_cli_print_builder(b);
-	}
 	return FST_EXIT_OK;
 }

@@ -77,12 +77,7 @@ fst_cli_show(gint argc, gchar **argv)
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_object(b);
-		fst_cli_json_add_string(b, "device", dev->uid);
-		fst_cli_json_add_string(b, "model", dev->model);
-		fst_cli_json_add_string(b, "firmware", dev->firmware);
-		fst_cli_json_add_string(b, "port", dev->port);
-		fst_cli_json_add_string(b, "state", fst_db_device_state_to_string(dev->state));
-		fst_cli_json_add_string(b, "last_error", dev->last_error);
+		fst_cli_device_to_json(b, dev);
 		json_builder_set_member_name(b, "certificates");
 		json_builder_begin_array(b);
 		for (guint i = 0; i < certs->len; i++)

@@ -4,9 +4,9 @@
  * register status), in the format `--output` chooses, in the spirit of the
  * AWS CLI's: `table` for people (libsmartcols: the columns fit the terminal,
  * long free text cut with an ellipsis, never a serial or an id), `plain` for
- * scripts (one line per row, tab-separated cells, no heading, empty for a
- * missing value), and `json`, which each command builds itself (`--json` is
- * its alias).
+ * scripts (one line per row, printed as it is added, tab-separated cells, no
+ * heading, empty for a missing value), and `json`, which each command builds
+ * itself (`--json` is its alias).
  */
 
 #define G_LOG_DOMAIN "FstCli"
@@ -112,13 +112,42 @@ fst_cli_table_add_column(FstCliTable *self, const gchar *name, FstCliColumnFlags
 	g_array_append_val(self->flags, flags);
 }
 
+/* a cell on one line: plain output keeps a row per line, a cell per tab */
+static gchar *
+fst_cli_table_plain_cell(const gchar *cell)
+{
+	return g_strdelimit(g_strdup(cell != NULL ? cell : ""), "\t\r\n", ' ');
+}
+
+static void
+fst_cli_table_print_plain_row(FstCliTable *self, gchar **row)
+{
+	g_autoptr(GString) line = g_string_new(NULL);
+
+	for (guint i = 0; i < self->names->len; i++) {
+		g_autofree gchar *cell = fst_cli_table_plain_cell(row[i]);
+		if (i > 0)
+			g_string_append_c(line, '\t');
+		g_string_append(line, cell);
+	}
+	g_print("%s\n", line->str);
+}
+
+static void
+fst_cli_table_print_plain(FstCliTable *self)
+{
+	for (guint r = 0; r < self->rows->len; r++)
+		fst_cli_table_print_plain_row(self, g_ptr_array_index(self->rows, r));
+}
+
 /**
  * fst_cli_table_add_row:
  * @self: a table
  * @...: one nullable string per column
  *
  * Adds a row; a %NULL cell is a missing value (`-` in a table, empty in plain
- * output).
+ * output). Plain output prints it at once: a listing of a million rows is
+ * never held in memory for it.
  */
 void
 fst_cli_table_add_row(FstCliTable *self, ...)
@@ -130,30 +159,15 @@ fst_cli_table_add_row(FstCliTable *self, ...)
 	for (guint i = 0; i < self->names->len; i++)
 		row[i] = g_strdup(va_arg(args, const gchar *));
 	va_end(args);
-	g_ptr_array_add(self->rows, row);
-}
-
-/* a cell on one line: plain output keeps a row per line, a cell per tab */
-static gchar *
-fst_cli_table_plain_cell(const gchar *cell)
-{
-	return g_strdelimit(g_strdup(cell != NULL ? cell : ""), "\t\r\n", ' ');
-}
-
-static void
-fst_cli_table_print_plain(FstCliTable *self)
-{
-	for (guint r = 0; r < self->rows->len; r++) {
-		gchar **row = g_ptr_array_index(self->rows, r);
-		g_autoptr(GString) line = g_string_new(NULL);
-		for (guint i = 0; i < self->names->len; i++) {
-			g_autofree gchar *cell = fst_cli_table_plain_cell(row[i]);
-			if (i > 0)
-				g_string_append_c(line, '\t');
-			g_string_append(line, cell);
-		}
-		g_print("%s\n", line->str);
+	if (self->mode == FST_CLI_OUTPUT_PLAIN) {
+		fst_cli_table_print_plain_row(self, row);
+		/* a NULL cell does not end the row */
+		for (guint i = 0; i < self->names->len; i++)
+			g_free(row[i]);
+		g_free(row);
+		return;
 	}
+	g_ptr_array_add(self->rows, row);
 }
 
 /**

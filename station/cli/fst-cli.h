@@ -97,6 +97,9 @@ void fst_cli_progress_read_size(FstCliProgress *self);
 void fst_cli_fit(GString *out, const gchar *text, guint width, gboolean keep_tail);
 void fst_cli_print_json(JsonNode *node);
 void fst_cli_print_builder(JsonBuilder *b);
+void fst_cli_json_list_begin(const gchar *name);
+void fst_cli_json_list_item(JsonBuilder *b, guint *n);
+void fst_cli_json_list_end(gboolean ok);
 void fst_cli_json_add_string(JsonBuilder *b, const gchar *name, const gchar *value);
 JsonNode *fst_cli_result_to_json(const FstProvisionResult *result);
 FstExit fst_cli_print_results(FstCliProgress *self,
@@ -149,6 +152,7 @@ FstInteraction *fst_cli_interaction_new(const gchar *workspace,
 const GOptionEntry *fst_cli_secret_entries(void);
 void fst_cli_secret_setup(const gchar *workspace);
 void fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
+void fst_cli_device_to_json(JsonBuilder *b, const FstDbDevice *d);
 gchar *fst_cli_time(gint64 us);
 gchar **fst_cli_all_ports(GError **error);
 typedef gpointer (*FstCliJob)(gpointer data);
@@ -226,5 +230,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCliTable, fst_cli_table_free)
 void fst_cli_table_add_column(FstCliTable *self, const gchar *name, FstCliColumnFlags flags);
 void fst_cli_table_add_row(FstCliTable *self, ...);
 void fst_cli_table_print(FstCliTable *self);
+
+/* where a listing's rows go as the database gives them: a row of @table,
+ * or (no table) one element of the JSON list (fst_cli_json_list_item()),
+ * printed at once */
+typedef struct {
+	FstCliTable *table; /* (nullable): table or plain output */
+	guint n;            /* JSON elements printed */
+} FstCliListOut;
 
 G_END_DECLS

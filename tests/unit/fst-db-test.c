@@ -1461,6 +1461,30 @@ test_migrate_v2_failure_keeps_v1(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(backups, ==, 1);
 }
 
+/* what a walk saw: uids or serials, up to @stop_after (0: all) */
+typedef struct {
+	GPtrArray *seen;
+	guint stop_after;
+} TestWalk;
+
+static gboolean
+test_walk_device(FstDbDevice *dev, gpointer user_data)
+{
+	TestWalk *walk = user_data;
+	g_ptr_array_add(walk->seen, g_strdup(dev->uid));
+	fst_db_device_free(dev);
+	return walk->stop_after == 0 || walk->seen->len < walk->stop_after;
+}
+
+static gboolean
+test_walk_cert(FstDbCert *cert, gpointer user_data)
+{
+	TestWalk *walk = user_data;
+	g_ptr_array_add(walk->seen, g_strdup(cert->serial_hex));
+	fst_db_cert_free(cert);
+	return walk->stop_after == 0 || walk->seen->len < walk->stop_after;
+}
+
 static void
 test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
 {
@@ -1605,6 +1629,37 @@ test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
 		g_assert_null(fst_db_search_device(db, "SN-NONE", &error));
 		g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 		g_clear_error(&error);
+	}
+
+	/* the walks: one row at a time, a state filter, a stop */
+	{
+		g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+		TestWalk walk = {.seen = seen, .stop_after = 0};
+
+		g_assert_true(
+		    fst_db_foreach_device(db, "provisioned", test_walk_device, &walk, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(seen->len, ==, 2);
+		g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "SN-CTX-1");
+		g_assert_cmpstr(g_ptr_array_index(seen, 1), ==, "SN-CTX-2");
+		g_ptr_array_set_size(seen, 0);
+		g_assert_true(fst_db_foreach_device(db, NULL, test_walk_device, &walk, &error));
+		g_assert_cmpuint(seen->len, ==, 3);
+		g_ptr_array_set_size(seen, 0);
+		walk.stop_after = 1;
+		g_assert_true(fst_db_foreach_device(db, NULL, test_walk_device, &walk, &error));
+		g_assert_cmpuint(seen->len, ==, 1);
+		g_assert_false(fst_db_foreach_device(db, "lost", test_walk_device, &walk, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+		g_clear_error(&error);
+
+		g_ptr_array_set_size(seen, 0);
+		walk.stop_after = 2;
+		g_assert_true(fst_db_foreach_certificate(db, NULL, test_walk_cert, &walk, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(seen->len, ==, 2);
+		g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "C1");
+		g_assert_cmpstr(g_ptr_array_index(seen, 1), ==, "C2");
 	}
 
 	g_assert_cmpint(fst_db_count_certificates_by_issuer(db, issuer_upper, &error), ==, 3);
