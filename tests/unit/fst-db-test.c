@@ -13,6 +13,7 @@
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-report.h"
 #include "fst-sqlite-common.h"
 
 /*
@@ -4145,6 +4146,49 @@ test_device_log_group_commit(TestFixture *fx, gconstpointer user_data)
 	}
 }
 
+/* device uid -> the roots cell of its `roots report` row */
+static gboolean
+test_roots_row(const gchar *const *cells, gpointer user_data, GError **error)
+{
+	g_hash_table_insert(user_data, g_strdup(cells[0]), g_strdup(cells[5]));
+	return TRUE;
+}
+
+/*
+ * The roots report gives each provisioned device the roots last written to
+ * it: a later trust-roots object (a trust-only job) wins over the one its
+ * certificate came with, also when another device's objects were written
+ * in between; a device with no certificate in service is left out.
+ */
+static void
+test_report_roots_last_object(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GHashTable) rows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GBytes) roots = g_bytes_new_static("newer", 5);
+	g_autoptr(FstDeviceInfo) info = test_info_new("RR-NONE", "1.0.0");
+	gint64 station_id;
+	gint64 first;
+
+	g_assert_no_error(error);
+	station_id = fst_db_ensure_station(db, "line-1", NULL, NULL, &error);
+	g_assert_no_error(error);
+	first = test_provision(db, station_id, "RR-1", 0xD1, NULL);
+	test_provision(db, station_id, "RR-2", 0xD2, NULL);
+	g_assert_true(
+	    fst_db_add_object(db, first, "D1", FST_OBJECT_TRUST_ROOTS, roots, "cc,dd", &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(fst_db_begin_device(db, station_id, info, NULL, &error), >, 0);
+	g_assert_no_error(error);
+
+	g_assert_true(fst_report_foreach_roots(fx->path, NULL, test_roots_row, rows, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_hash_table_size(rows), ==, 2);
+	g_assert_cmpstr(g_hash_table_lookup(rows, "RR-1"), ==, "cc,dd");
+	g_assert_cmpstr(g_hash_table_lookup(rows, "RR-2"), ==, "aa,bb");
+}
+
 /*
  * A row is bound with the hash its last write had, taken in SQLite's
  * pre-update hook, unless that write may have been undone: in one group,
@@ -4270,6 +4314,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
 	test_add("/fst/db/wal/commits-seen-by-other-connections", test_wal_commits_seen_by_others);
+	test_add("/fst/db/report/roots-last-object", test_report_roots_last_object);
 	test_add("/fst/db/device-log/group-rebinds-undone-row",
 	         test_device_log_group_rebinds_undone_row);
 	test_add("/fst/db/device-log/one-event-per-commit", test_device_log_one_event_per_commit);
