@@ -51,6 +51,7 @@ struct _FstAwsIot {
 	guint cap_ms;
 	guint requests;
 	guint retries;
+	guint lost_answers;     /* of the last call */
 	gchar *last_error_type; /* (owned) (nullable) */
 };
 
@@ -268,6 +269,26 @@ fst_aws_iot_get_retry_count(FstAwsIot *self)
 }
 
 /**
+ * fst_aws_iot_get_lost_answer_count:
+ * @self: an #FstAwsIot
+ *
+ * The requests of the last call that AWS may have carried out without the
+ * station getting the answer: one went out and the connection failed before
+ * the whole answer came (a reset, a timeout; also when libcurl sent it
+ * again by itself on a fresh connection), or AWS answered 5xx. A call that
+ * creates something (CreateCertificateFromCsr) may then have created it
+ * more than once.
+ *
+ * Returns: the number of such requests in the last call
+ */
+guint
+fst_aws_iot_get_lost_answer_count(FstAwsIot *self)
+{
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), 0);
+	return self->lost_answers;
+}
+
+/**
  * fst_aws_iot_get_last_error_type:
  * @self: an #FstAwsIot
  *
@@ -308,6 +329,7 @@ typedef struct {
 	gchar *error_type;
 	GCancellable *cancellable;
 	gboolean too_big;
+	guint sent; /* times the request went out (libcurl re-sends on its own) */
 } FstAwsIotXfer;
 
 static size_t
@@ -366,6 +388,19 @@ fst_aws_iot_progress_cb(
 {
 	FstAwsIotXfer *xfer = userdata;
 	return g_cancellable_is_cancelled(xfer->cancellable) ? 1 : 0;
+}
+
+/* counts the times a request's headers go out: libcurl sends a request
+ * again by itself, inside one perform, when a reused connection turns out
+ * to be closed before any answer came, and that first send may have
+ * reached AWS */
+static int
+fst_aws_iot_debug_cb(CURL *curl, curl_infotype type, char *data, size_t size, void *userdata)
+{
+	FstAwsIotXfer *xfer = userdata;
+	if (type == CURLINFO_HEADER_OUT)
+		xfer->sent++;
+	return 0;
 }
 
 static gboolean
@@ -502,6 +537,7 @@ fst_aws_iot_call_full(FstAwsIot *self,
 	g_autoptr(GPtrArray) hdrs = g_ptr_array_new_with_free_func(g_free);
 
 	g_clear_pointer(&self->last_error_type, g_free);
+	self->lost_answers = 0;
 	url = g_strdup_printf("%s%s%s%s",
 	                      base != NULL ? base : self->endpoint,
 	                      path,
@@ -522,7 +558,7 @@ fst_aws_iot_call_full(FstAwsIot *self,
 		g_autoptr(GByteArray) resp = g_byte_array_sized_new(FST_AWS_IOT_FIRST_BODY);
 		g_autofree gchar *message = NULL;
 		g_autoptr(JsonParser) parser = json_parser_new();
-		FstAwsIotXfer xfer = {resp, FST_AWS_IOT_FIRST_BODY, NULL, cancellable, FALSE};
+		FstAwsIotXfer xfer = {resp, FST_AWS_IOT_FIRST_BODY, NULL, cancellable, FALSE, 0};
 		struct curl_slist *slist = NULL;
 		CURLcode rc;
 		glong status = 0;
@@ -577,6 +613,9 @@ fst_aws_iot_call_full(FstAwsIot *self,
 		curl_easy_setopt(self->curl, CURLOPT_XFERINFOFUNCTION, fst_aws_iot_progress_cb);
 		curl_easy_setopt(self->curl, CURLOPT_XFERINFODATA, &xfer);
 		curl_easy_setopt(self->curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(self->curl, CURLOPT_DEBUGFUNCTION, fst_aws_iot_debug_cb);
+		curl_easy_setopt(self->curl, CURLOPT_DEBUGDATA, &xfer);
+		curl_easy_setopt(self->curl, CURLOPT_VERBOSE, 1L);
 		if (self->ca_bundle != NULL)
 			curl_easy_setopt(self->curl, CURLOPT_CAINFO, self->ca_bundle);
 		if (g_strcmp0(method, "GET") == 0) {
@@ -591,6 +630,12 @@ fst_aws_iot_call_full(FstAwsIot *self,
 		rc = curl_easy_perform(self->curl);
 		curl_slist_free_all(slist);
 		curl_easy_getinfo(self->curl, CURLINFO_RESPONSE_CODE, &status);
+		/* the sends that got no answer: all of them, but the last when
+		 * AWS answered it below 500 (a 5xx does not say whether AWS acted
+		 * first) */
+		if (xfer.sent > 0)
+			self->lost_answers +=
+			    xfer.sent - (rc == CURLE_OK && status > 0 && status < 500 ? 1 : 0);
 
 		if (rc == CURLE_ABORTED_BY_CALLBACK && g_cancellable_is_cancelled(cancellable)) {
 			g_free(xfer.error_type);
@@ -796,6 +841,31 @@ fst_aws_iot_str(JsonObject *obj, const gchar *name)
 	return json_object_get_string_member_with_default(obj, name, NULL);
 }
 
+/* a timestamp member in microseconds since the epoch: seconds as a number
+ * (what AWS IoT's REST-JSON sends) or ISO 8601 text; 0 if absent or not one */
+static gint64
+fst_aws_iot_time(JsonObject *obj, const gchar *name)
+{
+	JsonNode *node = obj != NULL ? json_object_get_member(obj, name) : NULL;
+	GType type = node != NULL && JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node)
+	                                                         : G_TYPE_INVALID;
+
+	if (type == G_TYPE_DOUBLE || type == G_TYPE_INT64) {
+		gdouble seconds = type == G_TYPE_DOUBLE ? json_node_get_double(node)
+		                                        : (gdouble)json_node_get_int(node);
+		if (seconds > 0 && seconds < 1e11)
+			return (gint64)(seconds * G_USEC_PER_SEC);
+	} else if (type == G_TYPE_STRING) {
+		g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+		g_autoptr(GDateTime) dt =
+		    g_date_time_new_from_iso8601(json_node_get_string(node), utc);
+		if (dt != NULL)
+			return g_date_time_to_unix(dt) * G_USEC_PER_SEC +
+			       g_date_time_get_microsecond(dt);
+	}
+	return 0;
+}
+
 static FstAwsCertificate *
 fst_aws_iot_cert_from(JsonObject *obj)
 {
@@ -805,6 +875,7 @@ fst_aws_iot_cert_from(JsonObject *obj)
 	cert->status = g_strdup(fst_aws_iot_str(obj, "status"));
 	cert->certificate_pem = g_strdup(fst_aws_iot_str(obj, "certificatePem"));
 	cert->ca_certificate_id = g_strdup(fst_aws_iot_str(obj, "caCertificateId"));
+	cert->created = fst_aws_iot_time(obj, "creationDate");
 	return cert;
 }
 
@@ -837,6 +908,7 @@ fst_aws_iot_cert_checked(JsonObject *obj, const gchar *op, GError **error)
 typedef enum {
 	FST_AWS_IOT_OP_DESCRIBE_CERTIFICATE,
 	FST_AWS_IOT_OP_UPDATE_CERTIFICATE,
+	FST_AWS_IOT_OP_DELETE_CERTIFICATE,
 	FST_AWS_IOT_OP_CREATE_THING,
 	FST_AWS_IOT_OP_ATTACH_THING_PRINCIPAL,
 	FST_AWS_IOT_OP_CREATE_POLICY,
@@ -863,6 +935,7 @@ typedef struct {
 static const FstAwsIotOp fst_aws_iot_ops[] = {
     [FST_AWS_IOT_OP_DESCRIBE_CERTIFICATE] = {"DescribeCertificate", "GET", "/certificates/{}"},
     [FST_AWS_IOT_OP_UPDATE_CERTIFICATE] = {"UpdateCertificate", "PUT", "/certificates/{}"},
+    [FST_AWS_IOT_OP_DELETE_CERTIFICATE] = {"DeleteCertificate", "DELETE", "/certificates/{}"},
     [FST_AWS_IOT_OP_CREATE_THING] = {"CreateThing", "POST", "/things/{}"},
     [FST_AWS_IOT_OP_ATTACH_THING_PRINCIPAL] = {"AttachThingPrincipal",
                                                "PUT",
@@ -1194,7 +1267,81 @@ fst_aws_iot_update_certificate(FstAwsIot *self,
 	                              error);
 }
 
-/* every page of a list call: @member of each answer, until no nextMarker */
+/* the pages of a list call: @member of each answer, until no nextMarker;
+ * with @since (newest first, `ascendingOrder=false`), only what was created
+ * from @since on, and no page after one that reaches back before it; with
+ * @max, no page after @max items */
+static GPtrArray *
+fst_aws_iot_list_pages(FstAwsIot *self,
+                       const gchar *op,
+                       const gchar *path,
+                       const gchar *member,
+                       const gchar *marker_name,
+                       const gchar *page_size_name,
+                       gint64 since,
+                       guint max,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+	g_autoptr(GPtrArray) all =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_aws_certificate_free);
+	g_autofree gchar *marker = NULL;
+	guint read = 0;
+
+	for (guint page = 0; page < 100000; page++) {
+		g_autoptr(JsonObject) answer = NULL;
+		g_autofree gchar *query = NULL;
+		const gchar *order = since > 0 ? "ascendingOrder=false&" : "";
+		gboolean older = FALSE;
+		JsonArray *items;
+		const gchar *next;
+
+		if (marker != NULL) {
+			g_autofree gchar *m = fst_aws_iot_seg(marker);
+			query = g_strdup_printf(
+			    "%s%s=%s&%s=250", order, marker_name, m, page_size_name);
+		} else {
+			query = g_strdup_printf("%s%s=250", order, page_size_name);
+		}
+		if (!fst_aws_iot_call(
+		        self, op, "GET", path, query, NULL, NULL, &answer, cancellable, error))
+			return NULL;
+		items = json_object_has_member(answer, member)
+		            ? json_object_get_array_member(answer, member)
+		            : NULL;
+		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
+			JsonNode *node = json_array_get_element(items, i);
+			read++;
+			if (JSON_NODE_HOLDS_OBJECT(node)) {
+				FstAwsCertificate *c =
+				    fst_aws_iot_cert_from(json_node_get_object(node));
+				/* an item without a date is kept: it may be recent */
+				if (since > 0 && c->created > 0 && c->created < since) {
+					older = TRUE;
+					fst_aws_certificate_free(c);
+					continue;
+				}
+				g_ptr_array_add(all, c);
+			} else if (JSON_NODE_HOLDS_VALUE(node)) {
+				/* lists of names (principals, policies): the name as the id */
+				FstAwsCertificate *c = g_new0(FstAwsCertificate, 1);
+				c->certificate_arn = g_strdup(json_node_get_string(node));
+				g_ptr_array_add(all, c);
+			}
+		}
+		next = fst_aws_iot_str(answer, "nextMarker");
+		if (next == NULL)
+			next = fst_aws_iot_str(answer, "nextToken");
+		if (next == NULL || next[0] == '\0' || g_strcmp0(next, marker) == 0 || older ||
+		    (max > 0 && read >= max))
+			break;
+		g_free(marker);
+		marker = g_strdup(next);
+	}
+	return g_steal_pointer(&all);
+}
+
+/* every page of a list call (fst_aws_iot_list_pages()) */
 static GPtrArray *
 fst_aws_iot_list_all(FstAwsIot *self,
                      const gchar *op,
@@ -1205,49 +1352,8 @@ fst_aws_iot_list_all(FstAwsIot *self,
                      GCancellable *cancellable,
                      GError **error)
 {
-	g_autoptr(GPtrArray) all =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_aws_certificate_free);
-	g_autofree gchar *marker = NULL;
-
-	for (guint page = 0; page < 100000; page++) {
-		g_autoptr(JsonObject) answer = NULL;
-		g_autofree gchar *query = NULL;
-		JsonArray *items;
-		const gchar *next;
-
-		if (marker != NULL) {
-			g_autofree gchar *m = fst_aws_iot_seg(marker);
-			query = g_strdup_printf("%s=%s&%s=250", marker_name, m, page_size_name);
-		} else {
-			query = g_strdup_printf("%s=250", page_size_name);
-		}
-		if (!fst_aws_iot_call(
-		        self, op, "GET", path, query, NULL, NULL, &answer, cancellable, error))
-			return NULL;
-		items = json_object_has_member(answer, member)
-		            ? json_object_get_array_member(answer, member)
-		            : NULL;
-		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
-			JsonNode *node = json_array_get_element(items, i);
-			if (JSON_NODE_HOLDS_OBJECT(node))
-				g_ptr_array_add(all,
-				                fst_aws_iot_cert_from(json_node_get_object(node)));
-			else if (JSON_NODE_HOLDS_VALUE(node)) {
-				/* lists of names (principals, policies): the name as the id */
-				FstAwsCertificate *c = g_new0(FstAwsCertificate, 1);
-				c->certificate_arn = g_strdup(json_node_get_string(node));
-				g_ptr_array_add(all, c);
-			}
-		}
-		next = fst_aws_iot_str(answer, "nextMarker");
-		if (next == NULL)
-			next = fst_aws_iot_str(answer, "nextToken");
-		if (next == NULL || next[0] == '\0' || g_strcmp0(next, marker) == 0)
-			break;
-		g_free(marker);
-		marker = g_strdup(next);
-	}
-	return g_steal_pointer(&all);
+	return fst_aws_iot_list_pages(
+	    self, op, path, member, marker_name, page_size_name, 0, 0, cancellable, error);
 }
 
 /**
@@ -1281,6 +1387,70 @@ fst_aws_iot_list_certificates(FstAwsIot *self,
 	                            "pageSize",
 	                            cancellable,
 	                            error);
+}
+
+/**
+ * fst_aws_iot_list_certificates_since:
+ * @self: an #FstAwsIot
+ * @since: the oldest creation time wanted, microseconds since the epoch by
+ *   AWS's clock (#FstAwsCertificate.created)
+ * @max: read no page after this many certificates (a busy account makes
+ *   thousands a minute)
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * ListCertificates, newest first, until a page reaches back before @since.
+ *
+ * Returns: (transfer full) (element-type FstAwsCertificate): the
+ *   certificates created from @since on, or %NULL
+ */
+GPtrArray *
+fst_aws_iot_list_certificates_since(
+    FstAwsIot *self, gint64 since, guint max, GCancellable *cancellable, GError **error)
+{
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), NULL);
+	g_return_val_if_fail(since > 0, NULL);
+	return fst_aws_iot_list_pages(self,
+	                              "ListCertificates",
+	                              "/certificates",
+	                              "certificates",
+	                              "marker",
+	                              "pageSize",
+	                              since,
+	                              max,
+	                              cancellable,
+	                              error);
+}
+
+/**
+ * fst_aws_iot_delete_certificate:
+ * @self: an #FstAwsIot
+ * @certificate_id: AWS's certificate id
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * DeleteCertificate, without forceDelete: AWS refuses to delete a
+ * certificate that is ACTIVE or has a thing or a policy attached
+ * (CertificateStateException, DeleteConflictException).
+ *
+ * Returns: %TRUE once AWS deleted it
+ */
+gboolean
+fst_aws_iot_delete_certificate(FstAwsIot *self,
+                               const gchar *certificate_id,
+                               GCancellable *cancellable,
+                               GError **error)
+{
+	g_return_val_if_fail(FST_IS_AWS_IOT(self), FALSE);
+	return fst_aws_iot_op(self,
+	                      FST_AWS_IOT_OP_DELETE_CERTIFICATE,
+	                      certificate_id,
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      NULL,
+	                      cancellable,
+	                      error);
 }
 
 /**
@@ -2181,7 +2351,7 @@ fst_aws_iot_fetch_url(FstAwsIot *self, const gchar *url, GCancellable *cancellab
 {
 	CURL *curl;
 	g_autoptr(GByteArray) body = g_byte_array_sized_new(FST_AWS_IOT_FIRST_BODY);
-	FstAwsIotXfer xfer = {body, FST_AWS_IOT_FIRST_BODY, NULL, cancellable, FALSE};
+	FstAwsIotXfer xfer = {body, FST_AWS_IOT_FIRST_BODY, NULL, cancellable, FALSE, 0};
 	glong status = 0;
 	CURLcode rc = CURLE_OK;
 

@@ -20,6 +20,8 @@ G_DECLARE_FINAL_TYPE(FstAwsIot, fst_aws_iot, FST, AWS_IOT, GObject)
  * @ca_certificate_id: (nullable): the CA AWS knows it by
  * @already_registered: the register call found it registered already
  *   (ResourceAlreadyExistsException) and this is the existing one
+ * @created: when AWS made it, in microseconds since the epoch by AWS's
+ *   clock (`creationDate`), or 0 when the answer does not say
  *
  * A certificate as AWS IoT describes it.
  */
@@ -30,6 +32,7 @@ typedef struct {
 	gchar *certificate_pem;
 	gchar *ca_certificate_id;
 	gboolean already_registered;
+	gint64 created;
 } FstAwsCertificate;
 
 void fst_aws_certificate_free(FstAwsCertificate *self);
@@ -42,6 +45,7 @@ void fst_aws_iot_set_rate(FstAwsIot *self, gdouble requests_per_second);
 void fst_aws_iot_set_retry(FstAwsIot *self, guint max_attempts, guint base_ms, guint cap_ms);
 guint fst_aws_iot_get_request_count(FstAwsIot *self);
 guint fst_aws_iot_get_retry_count(FstAwsIot *self);
+guint fst_aws_iot_get_lost_answer_count(FstAwsIot *self);
 const gchar *fst_aws_iot_get_last_error_type(FstAwsIot *self);
 
 gchar *fst_aws_certificate_id_from_pem(const gchar *pem, GError **error);
@@ -68,6 +72,12 @@ GPtrArray *fst_aws_iot_list_certificates(FstAwsIot *self,
                                          const gchar *ca_certificate_id,
                                          GCancellable *cancellable,
                                          GError **error);
+GPtrArray *fst_aws_iot_list_certificates_since(
+    FstAwsIot *self, gint64 since, guint max, GCancellable *cancellable, GError **error);
+gboolean fst_aws_iot_delete_certificate(FstAwsIot *self,
+                                        const gchar *certificate_id,
+                                        GCancellable *cancellable,
+                                        GError **error);
 GPtrArray *
 fst_aws_iot_list_ca_certificates(FstAwsIot *self, GCancellable *cancellable, GError **error);
 gchar *fst_aws_iot_create_thing(FstAwsIot *self,

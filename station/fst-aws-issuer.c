@@ -28,12 +28,14 @@
 
 #include "fst-aws-issuer.h"
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <string.h>
 
 #include "fst-crypto.h"
 #include "fst-csr.h"
+#include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-x509.h"
@@ -94,6 +96,18 @@ fst_aws_issuer_connect(const FstProfile *profile, GError **error)
 	return g_steal_pointer(&creds);
 }
 
+/* the key @x509 is for, encoded as fst_csr_decode_spki() does */
+static gboolean
+fst_aws_issuer_x509_key(X509 *x509, FstCsrKey *key, gchar **reason)
+{
+	guint8 *spki_der = NULL;
+	gint spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki_der);
+	gboolean ok = spki_len > 0 && fst_csr_decode_spki(spki_der, (gsize)spki_len, key, reason);
+
+	OPENSSL_free(spki_der);
+	return ok;
+}
+
 /* the certificate AWS answered, checked and described as the database
  * records it; @spki: the public key it must be for */
 static FstIssuedCert *
@@ -112,9 +126,7 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 	g_autofree gchar *reason = NULL;
 	g_autofree guint8 *der = NULL;
 	guint8 *p;
-	guint8 *spki_der = NULL;
 	gint der_len;
-	gint spki_len;
 	gchar *hex;
 	BUF_MEM *mem = NULL;
 
@@ -146,9 +158,7 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 	}
 
 	/* the key it is for */
-	spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki_der);
-	if (spki_len <= 0 || !fst_csr_decode_spki(spki_der, (gsize)spki_len, &key, &reason)) {
-		OPENSSL_free(spki_der);
+	if (!fst_aws_issuer_x509_key(x509, &key, &reason)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_PROTOCOL,
@@ -158,7 +168,6 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 		            reason != NULL ? reason : "unreadable");
 		return NULL;
 	}
-	OPENSSL_free(spki_der);
 	if (key.spki->len != spki->len || memcmp(key.spki->data, spki->data, spki->len) != 0) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -201,13 +210,173 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 	return g_steal_pointer(&issued);
 }
 
+/* how far AWS's creation times may stray from the call's span: they are in
+ * whole seconds or milliseconds, and AWS made the certificate somewhere
+ * between the request and the answer */
+#define FST_AWS_ISSUER_LOST_MARGIN_US (5 * G_USEC_PER_SEC)
+/* a busy account makes many certificates while one call runs: the listing
+ * and the certificates read one by one are bounded */
+#define FST_AWS_ISSUER_LOST_MAX_LISTED 2000
+#define FST_AWS_ISSUER_LOST_MAX_READ 50
+
+/* whether the certificate in @pem is for @spki and the station's database
+ * @db does not know it (by its serial's index):
+ * a certificate the station recorded (an earlier try of a device that came
+ * back with the same key) is never one of a lost answer */
+static gboolean
+fst_aws_issuer_lost_one(FstDb *db, const gchar *pem, const GByteArray *spki, GError **error)
+{
+	g_autoptr(BIO) in = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	g_autoptr(X509) x509 = in != NULL ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
+	g_autoptr(BIGNUM) serial = NULL;
+	g_autoptr(GPtrArray) known = NULL;
+	g_auto(FstCsrKey) key = {0};
+	FstDbCertFilter filter = {0};
+	gchar *hex;
+
+	if (x509 == NULL || !fst_aws_issuer_x509_key(x509, &key, NULL)) {
+		ERR_clear_error();
+		return FALSE;
+	}
+	if (key.spki->len != spki->len || memcmp(key.spki->data, spki->data, spki->len) != 0)
+		return FALSE;
+	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509), NULL);
+	hex = serial != NULL ? BN_bn2hex(serial) : NULL;
+	if (hex == NULL) {
+		ERR_clear_error();
+		return FALSE;
+	}
+	filter.serial_hex = hex;
+	known = fst_db_list_certificates(db, &filter, error);
+	OPENSSL_free(hex);
+	return known != NULL && known->len == 0;
+}
+
+/* the certificates AWS made from the CSR for tries of the call whose answer
+ * was lost (fst_aws_iot_get_lost_answer_count()): among those created while
+ * the call ran (by AWS's clock: the kept one's creation time less the
+ * call's span), INACTIVE, for the device's key, not @kept_id and not in
+ * @db; each is deleted, so that AWS holds no certificate the station did
+ * not record.
+ * Nothing here fails the device: the returned text, for the issue step,
+ * says what was done and what could not be */
+static gchar *
+fst_aws_issuer_delete_lost(FstAwsIot *iot,
+                           FstDb *db,
+                           const GByteArray *spki,
+                           const gchar *kept_id,
+                           gint64 call_us,
+                           guint lost,
+                           GCancellable *cancellable)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsCertificate) kept = NULL;
+	g_autoptr(GPtrArray) listed = NULL;
+	g_autoptr(GString) note = g_string_new(NULL);
+	g_autoptr(GString) deleted = g_string_new(NULL);
+	guint n_deleted = 0;
+	guint read = 0;
+	gint64 since;
+
+	g_string_printf(note, "%u answer%s of AWS IoT lost", lost, lost == 1 ? "" : "s");
+	if (db == NULL) {
+		g_set_error_literal(&error,
+		                    FST_ERROR,
+		                    FST_ERROR_NOT_SUPPORTED,
+		                    "no database to tell them from recorded ones");
+		goto unknown;
+	}
+	kept = fst_aws_iot_describe_certificate(iot, kept_id, cancellable, &error);
+	if (kept != NULL && kept->created <= 0)
+		g_set_error_literal(&error,
+		                    FST_ERROR,
+		                    FST_ERROR_PROTOCOL,
+		                    "DescribeCertificate gave no creationDate");
+	if (error != NULL)
+		goto unknown;
+	since = kept->created - call_us - FST_AWS_ISSUER_LOST_MARGIN_US;
+	listed = fst_aws_iot_list_certificates_since(
+	    iot, since, FST_AWS_ISSUER_LOST_MAX_LISTED, cancellable, &error);
+	if (listed == NULL)
+		goto unknown;
+	for (guint i = 0; i < listed->len; i++) {
+		FstAwsCertificate *c = g_ptr_array_index(listed, i);
+		g_autoptr(FstAwsCertificate) full = NULL;
+
+		if (c->certificate_id == NULL || g_strcmp0(c->certificate_id, kept_id) == 0 ||
+		    g_strcmp0(c->status, "INACTIVE") != 0 ||
+		    c->created > kept->created + FST_AWS_ISSUER_LOST_MARGIN_US)
+			continue;
+		if (read++ >= FST_AWS_ISSUER_LOST_MAX_READ) {
+			g_set_error(&error,
+			            FST_ERROR,
+			            FST_ERROR_BUSY,
+			            "over %d INACTIVE certificates made meanwhile, not all read",
+			            FST_AWS_ISSUER_LOST_MAX_READ);
+			break;
+		}
+		full =
+		    fst_aws_iot_describe_certificate(iot, c->certificate_id, cancellable, &error);
+		/* deleted meanwhile: another lane's lost answer, which that lane
+		 * found as this one finds its own */
+		if (full == NULL && g_error_matches(error, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+			g_clear_error(&error);
+			continue;
+		}
+		if (full == NULL)
+			break;
+		if (!fst_aws_issuer_lost_one(db, full->certificate_pem, spki, &error)) {
+			if (error != NULL)
+				break;
+			continue;
+		}
+		if (!fst_aws_iot_delete_certificate(iot, c->certificate_id, cancellable, &error)) {
+			g_prefix_error(&error,
+			               "certificate %s, made for the device's key, not deleted: ",
+			               c->certificate_id);
+			break;
+		}
+		g_string_append_printf(
+		    deleted, "%s%s", n_deleted > 0 ? ", " : "", c->certificate_id);
+		n_deleted++;
+	}
+	if (n_deleted > 0)
+		g_string_append_printf(note,
+		                       "; certificate%s %s, made for the device's key by a try "
+		                       "whose answer was lost, deleted at AWS",
+		                       n_deleted == 1 ? "" : "s",
+		                       deleted->str);
+	else if (error == NULL)
+		g_string_append(note, "; AWS made no other certificate for the device's key");
+	if (error == NULL)
+		return g_string_free(g_steal_pointer(&note), FALSE);
+unknown:
+	g_warning("after %u lost answer%s of AWS IoT, certificates made for a lost answer "
+	          "could not all be found or deleted: %s",
+	          lost,
+	          lost == 1 ? "" : "s",
+	          error->message);
+	g_string_append_printf(note,
+	                       "; a certificate AWS may have made for %s, INACTIVE, is left "
+	                       "there: %s",
+	                       lost == 1 ? "it" : "them",
+	                       error->message);
+	return g_string_free(g_steal_pointer(&note), FALSE);
+}
+
 /**
  * fst_aws_issuer_issue_from_csr:
  * @iot: the AWS IoT client of the run
  * @profile: a profile with `issuer=aws` and `key-source=device-csr`
  * @info: what the device said about itself
  * @csr_der: the device's CSR, DER (untrusted)
+ * @db: (nullable): the station's database, where a certificate AWS made
+ *   for a lost answer is looked up before it is deleted; without it none is
+ *   deleted
  * @certificate_arn: (out) (transfer full): the certificate's ARN
+ * @lost_note: (out) (transfer full) (optional): when answers of AWS were
+ *   lost on the way, what became of the certificates AWS made for them, for
+ *   the issue step; %NULL when none was lost
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
@@ -216,6 +385,14 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
  * fst_aws_issuer_activate()). The certificate must be for the CSR's key and
  * carry AWS's id.
  *
+ * CreateCertificateFromCsr is not idempotent: a try whose answer was lost
+ * (a reset or timeout after the request went out, a 5xx) may have made a
+ * certificate, and the retry makes another. The station keeps the one it
+ * was answered and deletes at AWS the others: INACTIVE, for the CSR's key,
+ * made while the call ran and unknown to @db (ListCertificates,
+ * DescribeCertificate, DeleteCertificate), so that AWS holds no certificate
+ * of this device that the database does not know. What it did goes in @lost_note.
+ *
  * Returns: (transfer full): the certificate, or %NULL
  */
 FstIssuedCert *
@@ -223,7 +400,9 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
                               const FstProfile *profile,
                               const FstDeviceInfo *info,
                               GBytes *csr_der,
+                              FstDb *db,
                               gchar **certificate_arn,
+                              gchar **lost_note,
                               GCancellable *cancellable,
                               GError **error)
 {
@@ -234,6 +413,8 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
 	const gchar *uid = info->uid != NULL ? info->uid : "(no uid)";
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data(csr_der, &len);
+	gint64 started;
+	guint lost;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
 	g_return_val_if_fail(certificate_arn != NULL, NULL);
@@ -242,12 +423,26 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
 	if (!fst_ca_check_device_csr(profile, uid, csr_der, &key, error))
 		return NULL;
 	pem = fst_crypto_pem_encode("CERTIFICATE REQUEST", data, len, NULL);
+	started = g_get_monotonic_time();
 	cert = fst_aws_iot_create_certificate_from_csr(iot, pem, FALSE, cancellable, error);
 	if (cert == NULL)
 		return NULL;
+	lost = fst_aws_iot_get_lost_answer_count(iot);
 	issued = fst_aws_issuer_check(cert, profile, uid, key.spki, error);
 	if (issued == NULL)
 		return NULL;
+	if (lost > 0) {
+		g_autofree gchar *note =
+		    fst_aws_issuer_delete_lost(iot,
+		                               db,
+		                               key.spki,
+		                               cert->certificate_id,
+		                               g_get_monotonic_time() - started,
+		                               lost,
+		                               cancellable);
+		if (lost_note != NULL)
+			*lost_note = g_steal_pointer(&note);
+	}
 	*certificate_arn = g_strdup(cert->certificate_arn);
 	return g_steal_pointer(&issued);
 }
@@ -260,6 +455,9 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
  * @private_key: (out) (transfer full): the device's private key, PKCS#8 DER,
  *   to hand to the device and then free (which wipes it); never stored
  * @certificate_arn: (out) (transfer full): the certificate's ARN
+ * @lost_note: (out) (transfer full) (optional): when answers of AWS were
+ *   lost on the way, a note saying so for the issue step; %NULL when none
+ *   was lost
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
@@ -267,6 +465,10 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
  * INACTIVE until fst_aws_issuer_activate(). The key is checked to belong to
  * the certificate; every copy of it the station held, but the returned one,
  * is wiped.
+ *
+ * A try whose answer was lost may have made a certificate whose private
+ * key nobody has: it stays INACTIVE at AWS, and nothing tells it from
+ * another station's, so it is left there; @lost_note says it may exist.
  *
  * Returns: (transfer full): the certificate, or %NULL
  */
@@ -276,6 +478,7 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
                               const FstDeviceInfo *info,
                               FstSecret **private_key,
                               gchar **certificate_arn,
+                              gchar **lost_note,
                               GCancellable *cancellable,
                               GError **error)
 {
@@ -290,6 +493,7 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 	gsize len = 0;
 	guint8 *der = NULL;
 	gint der_len;
+	guint lost;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
 	g_return_val_if_fail(private_key != NULL, NULL);
@@ -298,6 +502,7 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 	cert = fst_aws_iot_create_keys_and_certificate(iot, FALSE, &pem, cancellable, error);
 	if (cert == NULL)
 		return NULL;
+	lost = fst_aws_iot_get_lost_answer_count(iot);
 	data = fst_secret_get_data(pem, &len);
 	in = BIO_new_mem_buf(data, (gint)len);
 	pkey = in != NULL ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
@@ -335,6 +540,13 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 	if (*private_key == NULL)
 		return NULL;
 	*certificate_arn = g_strdup(cert->certificate_arn);
+	if (lost > 0 && lost_note != NULL)
+		*lost_note = g_strdup_printf(
+		    "%u answer%s of AWS IoT lost; a certificate AWS may have made for %s, "
+		    "INACTIVE, with a key nobody holds, is left there",
+		    lost,
+		    lost == 1 ? "" : "s",
+		    lost == 1 ? "it" : "them");
 	return g_steal_pointer(&issued);
 }
 

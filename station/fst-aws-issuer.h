@@ -5,6 +5,7 @@
 
 #include "fst-aws-iot.h"
 #include "fst-ca.h"
+#include "fst-db.h"
 #include "fst-profile.h"
 
 G_BEGIN_DECLS
@@ -14,7 +15,9 @@ FstIssuedCert *fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
                                              const FstProfile *profile,
                                              const FstDeviceInfo *info,
                                              GBytes *csr_der,
+                                             FstDb *db,
                                              gchar **certificate_arn,
+                                             gchar **lost_note,
                                              GCancellable *cancellable,
                                              GError **error);
 FstIssuedCert *fst_aws_issuer_issue_with_key(FstAwsIot *iot,
@@ -22,6 +25,7 @@ FstIssuedCert *fst_aws_issuer_issue_with_key(FstAwsIot *iot,
                                              const FstDeviceInfo *info,
                                              FstSecret **private_key,
                                              gchar **certificate_arn,
+                                             gchar **lost_note,
                                              GCancellable *cancellable,
                                              GError **error);
 gboolean fst_aws_issuer_activate(FstAwsIot *iot,

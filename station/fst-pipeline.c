@@ -586,21 +586,31 @@ fst_run_issue_aws(FstRun *run,
 {
 	const FstDeviceInfo *info = fst_device_get_info(run->device);
 	g_autofree gchar *arn = NULL;
+	g_autofree gchar *lost = NULL;
 	FstIssuedCert *issued;
 
 	if (csr != NULL)
-		issued = fst_aws_issuer_issue_from_csr(
-		    aws, run->profile, info, csr, &arn, run->cancellable, error);
+		issued = fst_aws_issuer_issue_from_csr(aws,
+		                                       run->profile,
+		                                       info,
+		                                       csr,
+		                                       fst_station_get_db(run->station),
+		                                       &arn,
+		                                       &lost,
+		                                       run->cancellable,
+		                                       error);
 	else
 		issued = fst_aws_issuer_issue_with_key(
-		    aws, run->profile, info, device_key, &arn, run->cancellable, error);
+		    aws, run->profile, info, device_key, &arn, &lost, run->cancellable, error);
 	if (issued == NULL)
 		return NULL;
 	*detail =
-	    g_strdup_printf("issued by AWS IoT in %s (%s) as %s",
+	    g_strdup_printf("issued by AWS IoT in %s (%s) as %s%s%s",
 	                    fst_aws_iot_get_region(aws),
 	                    csr != NULL ? "CreateCertificateFromCsr" : "CreateKeysAndCertificate",
-	                    arn);
+	                    arn,
+	                    lost != NULL ? "; " : "",
+	                    lost != NULL ? lost : "");
 	run->aws_arn = g_steal_pointer(&arn);
 	return issued;
 }

@@ -11,7 +11,9 @@ set_tests_properties(fst-aws-iot-test PROPERTIES LABELS "integration;moto"
 add_dependencies(fst-aws-iot-test fleetstation)
 
 # a provisioning job whose profile registers with AWS IoT, against the same peer
-add_executable(fst-aws-job-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-job-test.c)
+add_executable(fst-aws-job-test ${CMAKE_CURRENT_LIST_DIR}/fst-aws-job-test.c
+	${CMAKE_CURRENT_LIST_DIR}/../unit/fst-test-pki.c)
+target_include_directories(fst-aws-job-test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../unit)
 target_link_libraries(fst-aws-job-test PRIVATE fststation)
 target_compile_definitions(fst-aws-job-test PRIVATE
 	FST_AWS_PEER="${CMAKE_CURRENT_LIST_DIR}/fst-aws-peer.py")

@@ -20,9 +20,12 @@
 
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
+#include "fst-aws-issuer.h"
 #include "fst-error.h"
 #include "fst-db.h"
 #include "fst-job.h"
+#include "fst-openssl-common.h"
+#include "fst-test-pki.h"
 
 #define TEST_N_DEVICES 3
 
@@ -143,6 +146,10 @@ static const TestCase test_case_aws_key = {
 static const TestCase test_case_aws_off = {"awsoff", "device-csr", "ec-p256", "aws", FALSE};
 static const TestCase test_case_aws_act = {
     "awsact", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
+static const TestCase test_case_aws_lost_csr = {
+    "lostcsr", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
+static const TestCase test_case_aws_lost_key = {
+    "lostkey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
 
 static gchar *
 test_start_sim(TestFixture *fx, const TestCase *tc, const gchar *uid)
@@ -784,6 +791,220 @@ test_job_aws_offline(TestFixture *fx, gconstpointer user_data)
 	                json_object_get_int_member(before, "created"));
 }
 
+/* the ids and states of every certificate AWS holds: id -> status */
+static GHashTable *
+test_aws_certificates(void)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(GPtrArray) certs = NULL;
+	GHashTable *out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+	g_assert_no_error(error);
+	certs = fst_aws_iot_list_certificates(iot, NULL, NULL, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < certs->len; i++) {
+		FstAwsCertificate *c = g_ptr_array_index(certs, i);
+		g_hash_table_insert(out, g_strdup(c->certificate_id), g_strdup(c->status));
+	}
+	return out;
+}
+
+/* AWS loses its answer to two create calls after making the certificate:
+ * the station retries and gets another. From a CSR, it finds the first one
+ * by the device's key and deletes it, so that AWS holds exactly the
+ * certificates the database recorded, and the issue step says so; with a key
+ * AWS made, nothing tells the lost one from another station's: it stays,
+ * INACTIVE, and the issue step says it may exist */
+static void
+test_job_aws_lost_answers(TestFixture *fx, gconstpointer user_data)
+{
+	const TestCase *tc = user_data;
+	gboolean by_csr = !tc->injection_only;
+	g_autoptr(GHashTable) before = test_aws_certificates();
+	g_autoptr(GHashTable) after = NULL;
+	g_autoptr(JsonObject) stats_before = test_peer_stats();
+	g_autoptr(JsonObject) stats_after = NULL;
+	g_autoptr(FstJob) job = NULL;
+	g_autofree gchar *faults =
+	    g_strdup_printf("{\"lost_next\": 2, \"lost_op\": \"POST %s\"}",
+	                    by_csr ? "/certificates" : "/keys-and-certificate");
+	GHashTableIter iter;
+	gpointer id, status;
+	guint unknown = 0;
+
+	test_aws_env(peer_url);
+	test_peer_faults(faults);
+	job = test_run_job(fx);
+	test_peer_faults("{\"lost_next\": 0, \"lost_op\": null}");
+	stats_after = test_peer_stats();
+	g_assert_cmpint(json_object_get_int_member(stats_after, "lost") -
+	                    json_object_get_int_member(stats_before, "lost"),
+	                ==,
+	                2);
+	g_assert_cmpint(json_object_get_int_member(stats_after, "created") -
+	                    json_object_get_int_member(stats_before, "created"),
+	                ==,
+	                TEST_N_DEVICES + 2);
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path, "SELECT count(*) FROM certificates WHERE state = 'verified'"),
+	    ==,
+	    TEST_N_DEVICES);
+
+	after = test_aws_certificates();
+	g_hash_table_iter_init(&iter, after);
+	while (g_hash_table_iter_next(&iter, &id, &status)) {
+		g_autofree gchar *sql = NULL;
+		if (g_hash_table_contains(before, id))
+			continue;
+		sql = g_strdup_printf("SELECT count(*) FROM certificates WHERE aws_cert_id = '%s'",
+		                      (const gchar *)id);
+		if (test_sql_int(fx->db_path, sql) == 1) {
+			g_assert_cmpstr(status, ==, "ACTIVE");
+			continue;
+		}
+		/* never an active certificate the database does not know */
+		g_assert_cmpstr(status, ==, "INACTIVE");
+		unknown++;
+	}
+	if (by_csr) {
+		g_autofree gchar *deleted = NULL;
+		g_assert_cmpint(unknown, ==, 0);
+		/* the issue steps name the two certificates deleted */
+		deleted = test_sql_text(
+		    fx->db_path,
+		    "SELECT group_concat(detail, '|') FROM event_steps WHERE step = 'issue' AND "
+		    "detail LIKE '%answer% of AWS IoT lost; certificate% deleted at AWS'");
+		g_assert_nonnull(deleted);
+		g_test_message("%s", deleted);
+		/* the ids after "lost; certificate(s) ": gone from AWS, and new */
+		{
+			g_auto(GStrv) parts = g_strsplit(deleted, "lost; certificate", -1);
+			guint named = 0;
+			for (guint i = 1; parts[i] != NULL; i++) {
+				const gchar *p = parts[i] + (parts[i][0] == 's' ? 1 : 0);
+				while (*p == ' ' || *p == ',') {
+					g_autofree gchar *one = NULL;
+					p += strspn(p, " ,");
+					if (strspn(p, "0123456789abcdef") != 64)
+						break;
+					one = g_strndup(p, 64);
+					g_assert_false(g_hash_table_contains(after, one));
+					g_assert_false(g_hash_table_contains(before, one));
+					named++;
+					p += 64;
+				}
+			}
+			g_assert_cmpint(named, ==, 2);
+		}
+	} else {
+		g_assert_cmpint(unknown, ==, 2);
+		g_assert_cmpint(
+		    test_sql_int(fx->db_path,
+		                 "SELECT count(*) FROM event_steps WHERE step = 'issue' "
+		                 "AND detail LIKE '%answer% of AWS IoT lost; a "
+		                 "certificate AWS may have made for %, INACTIVE, with a "
+		                 "key nobody holds, is left there'"),
+		    >=,
+		    1);
+	}
+}
+
+/* a certificate AWS issued, recorded for a device as the pipeline's first
+ * commit records it */
+static void
+test_record_issued(FstDb *db, const FstDeviceInfo *info, const FstIssuedCert *issued)
+{
+	g_autoptr(GError) error = NULL;
+	FstDbCert cert = {0};
+	gint64 device_id = fst_db_begin_device(db, 0, info, NULL, &error);
+
+	g_assert_no_error(error);
+	cert.serial_hex = issued->serial_hex;
+	cert.der = issued->der;
+	cert.aws_cert_id = issued->aws_cert_id;
+	cert.subject = issued->subject;
+	cert.key_type = issued->key_type;
+	cert.not_before = issued->not_before;
+	cert.not_after = issued->not_after;
+	cert.state = FST_CERT_STATE_ISSUED;
+	g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
+	g_assert_no_error(error);
+}
+
+/* a device came back with the key of a certificate the station recorded
+ * (killed before activating it: INACTIVE at AWS), and an answer is lost
+ * while AWS issues it again: the certificate of the lost answer is deleted,
+ * the recorded one, for the same key and INACTIVE too, stays. The client is
+ * reused, so the request whose answer is lost went on a kept-alive
+ * connection, and libcurl sends it again by itself, inside one call (the
+ * job tests' clients are new for each device: there the client's own retry
+ * sends it again) */
+static void
+test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstProfile) profile = fst_profile_load(fx->profile, &error);
+	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
+	g_autoptr(FstDeviceInfo) info = g_new0(FstDeviceInfo, 1);
+	g_autoptr(FstIssuedCert) first = NULL;
+	g_autoptr(FstIssuedCert) second = NULL;
+	g_autoptr(GHashTable) before = NULL;
+	g_autoptr(GHashTable) after = NULL;
+	g_autofree gchar *arn = NULL;
+	g_autofree gchar *note = NULL;
+	GHashTableIter iter;
+	gpointer id;
+	guint gone = 0;
+
+	g_assert_no_error(error);
+	info->uid = g_strdup("AWSJOB-kept-0");
+	info->model = g_strdup("devsim-1");
+	info->firmware = g_strdup("1.0.0");
+	info->key_types = FST_KEY_TYPE_EC_P256;
+	info->can_csr = TRUE;
+	fst_aws_iot_set_retry(iot, 3, 1, 10);
+
+	first =
+	    fst_aws_issuer_issue_from_csr(iot, profile, info, csr, db, &arn, &note, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_null(note);
+	test_record_issued(db, info, first);
+	g_clear_pointer(&arn, g_free);
+
+	before = test_aws_certificates();
+	test_peer_faults("{\"lost_next\": 1, \"lost_op\": \"POST /certificates\"}");
+	second =
+	    fst_aws_issuer_issue_from_csr(iot, profile, info, csr, db, &arn, &note, NULL, &error);
+	test_peer_faults("{\"lost_next\": 0, \"lost_op\": null}");
+	g_assert_no_error(error);
+	g_assert_nonnull(note);
+	g_test_message("%s", note);
+	g_assert_true(g_str_has_prefix(note, "1 answer of AWS IoT lost; certificate "));
+	g_assert_nonnull(strstr(note,
+	                        ", made for the device's key by a try whose answer was "
+	                        "lost, deleted at AWS"));
+	g_assert_null(strstr(note, first->aws_cert_id));
+	g_assert_null(strstr(note, second->aws_cert_id));
+
+	/* AWS holds the recorded one and the new one, and no other new one */
+	after = test_aws_certificates();
+	g_assert_cmpstr(g_hash_table_lookup(after, first->aws_cert_id), ==, "INACTIVE");
+	g_assert_cmpstr(g_hash_table_lookup(after, second->aws_cert_id), ==, "INACTIVE");
+	g_hash_table_iter_init(&iter, before);
+	while (g_hash_table_iter_next(&iter, &id, NULL))
+		gone += g_hash_table_contains(after, id) ? 0 : 1;
+	g_assert_cmpint(gone, ==, 0);
+	g_assert_cmpint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
+}
+
 static gboolean
 test_start_peer(void)
 {
@@ -877,6 +1098,24 @@ main(int argc, char **argv)
 	           &test_case_aws_act,
 	           test_fixture_setup,
 	           test_job_aws_activation_refused,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/lost-answers/device-csr",
+	           TestFixture,
+	           &test_case_aws_lost_csr,
+	           test_fixture_setup,
+	           test_job_aws_lost_answers,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/lost-answers/key-injected",
+	           TestFixture,
+	           &test_case_aws_lost_key,
+	           test_fixture_setup,
+	           test_job_aws_lost_answers,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/lost-answers/recorded-kept",
+	           TestFixture,
+	           &test_case_aws_lost_csr,
+	           test_fixture_setup,
+	           test_lost_answer_keeps_recorded,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/offline-refused-before-devices",
 	           TestFixture,

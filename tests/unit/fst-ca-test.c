@@ -730,7 +730,7 @@ fst_test_aws_issuer_checks_csr_first(void)
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *arn = NULL;
 		g_autoptr(FstIssuedCert) issued = fst_aws_issuer_issue_from_csr(
-		    iot, fst_test_profile_ecc, info, cases[i].csr, &arn, NULL, &error);
+		    iot, fst_test_profile_ecc, info, cases[i].csr, NULL, &arn, NULL, NULL, &error);
 		g_assert_null(issued);
 		g_assert_null(arn);
 		g_assert_error(error, FST_ERROR, cases[i].code);
@@ -741,7 +741,7 @@ fst_test_aws_issuer_checks_csr_first(void)
 	{
 		g_autofree gchar *arn = NULL;
 		g_autoptr(FstIssuedCert) issued = fst_aws_issuer_issue_from_csr(
-		    iot, fst_test_profile_ecc, info, good, &arn, NULL, &error);
+		    iot, fst_test_profile_ecc, info, good, NULL, &arn, NULL, NULL, &error);
 		g_assert_null(issued);
 		g_assert_nonnull(error);
 		g_assert_false(g_error_matches(error, FST_ERROR, FST_ERROR_INVALID_DATA) ||
