@@ -461,10 +461,11 @@ fst_audit_result_free(FstAuditResult *self)
 
 /* what the chain says about one certificate */
 typedef struct {
-	gchar *aws_cert_id;
+	guint8 aws_cert_id[FST_AUDIT_HASH_LEN];
+	gboolean aws_cert_id_ok; /* the event gave 64 lower-case hex digits */
 	gint64 device_id;
 	gint64 event_id;
-	gchar *state;           /* the last state the chain moved it to */
+	const gchar *state;     /* the last state the chain moved it to (interned) */
 	gint64 escrow_event_id; /* 0 when the chain recorded no escrow */
 	gchar *escrow_recipient;
 	gchar *escrow_sha256; /* of the CMS */
@@ -474,8 +475,6 @@ typedef struct {
 static void
 fst_audit_cert_free(FstAuditCert *self)
 {
-	g_free(self->aws_cert_id);
-	g_free(self->state);
 	g_free(self->escrow_recipient);
 	g_free(self->escrow_sha256);
 	g_free(self);
@@ -509,6 +508,18 @@ fst_audit_sql_error(sqlite3 *db, const gchar *path, const gchar *what, GError **
 	return FALSE;
 }
 
+/* @hex as bytes, if it is a SHA-256 as the station writes it: 64 lower-case
+ * hex digits */
+static gboolean
+fst_audit_sha256_parse(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN])
+{
+	if (hex == NULL || strlen(hex) != 2 * FST_AUDIT_HASH_LEN ||
+	    strspn(hex, "0123456789abcdef") != 2 * FST_AUDIT_HASH_LEN)
+		return FALSE;
+	fst_audit_hash_to_bytes(hex, out);
+	return TRUE;
+}
+
 /* remembers what a certificate-issued or certificate-state event says */
 static void
 fst_audit_note_cert_event(GHashTable *certs,
@@ -537,13 +548,13 @@ fst_audit_note_cert_event(GHashTable *certs,
 			return;
 		}
 		cert = g_new0(FstAuditCert, 1);
-		cert->aws_cert_id = g_strdup(words[3]);
+		cert->aws_cert_id_ok = fst_audit_sha256_parse(words[3], cert->aws_cert_id);
 		cert->device_id = device_id;
 		cert->event_id = id;
 		/* a certificate older than the chain says its state then */
-		cert->state = g_strdup(g_strv_length(words) >= 6 && g_strcmp0(words[4], "as") == 0
-		                           ? words[5]
-		                           : "issued");
+		cert->state = g_intern_string(
+		    g_strv_length(words) >= 6 && g_strcmp0(words[4], "as") == 0 ? words[5]
+		                                                                : "issued");
 		g_hash_table_insert(certs, g_strdup(words[1]), cert);
 	} else if (g_strcmp0(step, "escrow") == 0) {
 		/* "certificate S: key escrowed to R (cms sha256 H, N bytes)" */
@@ -574,8 +585,7 @@ fst_audit_note_cert_event(GHashTable *certs,
 		cert = g_hash_table_lookup(certs, serial);
 		if (cert == NULL)
 			return; /* a move of an unchained certificate: caught below */
-		g_free(cert->state);
-		cert->state = g_strdup(words[4]);
+		cert->state = g_intern_string(words[4]);
 	}
 }
 
@@ -607,11 +617,11 @@ fst_audit_note_event(GHashTable *certs, FstAuditResult *result, const FstAuditEv
 	return result->ok;
 }
 
-/* what the chain says a bound row holds: its last binding */
+/* what the chain says a bound row holds: its last binding (40 bytes, one
+ * per bound row: the largest part of a verification's memory) */
 typedef struct {
 	guint8 hash[FST_AUDIT_HASH_LEN];
 	gint64 event_id; /* 0: no binding */
-	gboolean seen;   /* the row is there */
 } FstAuditBound;
 
 /* the bindings of one table, indexed by row id */
@@ -630,6 +640,31 @@ fst_audit_bindings_clear(FstAuditBindings *self)
 		g_clear_pointer(&self->rows[i], g_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstAuditBindings, fst_audit_bindings_clear)
+
+/* each table's array sized once for the rows it has (ids are consecutive),
+ * instead of doubled as bindings come: a binding past the last row (of a
+ * deleted row) still grows it */
+static gboolean
+fst_audit_bindings_init(FstAuditBindings *self, sqlite3 *db, const gchar *path, GError **error)
+{
+	for (guint t = 1; t < FST_AUDIT_TABLE_LAST; t++) {
+		g_autoptr(sqlite3_stmt) stmt = NULL;
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT max(rowid) FROM %s", fst_audit_table_name(t));
+		gint64 max_id;
+
+		if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK ||
+		    sqlite3_step(stmt) != SQLITE_ROW)
+			return fst_audit_sql_error(db, path, "counting the bound rows", error);
+		max_id = sqlite3_column_int64(stmt, 0);
+		if (max_id <= 0 || max_id >= FST_AUDIT_MAX_ROW_ID)
+			continue;
+		self->rows[t] =
+		    g_array_sized_new(FALSE, TRUE, sizeof(FstAuditBound), (guint)max_id + 1);
+		g_array_set_size(self->rows[t], (guint)max_id + 1);
+	}
+	return TRUE;
+}
 
 static FstAuditBound *
 fst_audit_bindings_get(FstAuditBindings *self, FstAuditTable table, gint64 id, gboolean grow)
@@ -984,6 +1019,7 @@ fst_audit_check_certificates(
 		gsize der_len = (gsize)sqlite3_column_bytes(stmt, 2);
 		const gchar *state = (const gchar *)sqlite3_column_text(stmt, 4);
 		g_autofree gchar *sha = NULL;
+		guint8 raw[FST_AUDIT_HASH_LEN];
 		FstAuditCert *cert;
 
 		result->certificates++;
@@ -999,7 +1035,9 @@ fst_audit_check_certificates(
 			    "inserted, or its serial changed, outside fleetstation",
 			    serial);
 		}
-		if (g_strcmp0(sha, aws) != 0 || g_strcmp0(aws, cert->aws_cert_id) != 0) {
+		if (g_strcmp0(sha, aws) != 0 || !cert->aws_cert_id_ok ||
+		    !fst_audit_sha256_parse(aws, raw) ||
+		    memcmp(raw, cert->aws_cert_id, sizeof(raw)) != 0) {
 			return fst_audit_fail(
 			    result,
 			    cert->event_id,
@@ -1045,6 +1083,29 @@ fst_audit_check_certificates(
 	return TRUE;
 }
 
+/* no row of table @t with an id from @from up to @to (excluded) is there:
+ * none of them may be bound */
+static gboolean
+fst_audit_check_deleted(
+    FstAuditResult *result, FstAuditTable t, GArray *rows, gint64 from, gint64 to)
+{
+	gint64 end = rows != NULL ? MIN(to, (gint64)rows->len) : 0;
+
+	for (gint64 id = MAX(from, 1); id < end; id++) {
+		const FstAuditBound *bound = &g_array_index(rows, FstAuditBound, id);
+		if (bound->event_id == 0)
+			continue;
+		return fst_audit_fail(result,
+		                      bound->event_id,
+		                      "%s row %" G_GINT64_FORMAT
+		                      " was deleted (event %" G_GINT64_FORMAT " recorded it)",
+		                      fst_audit_table_name(t),
+		                      id,
+		                      bound->event_id);
+	}
+	return TRUE;
+}
+
 /* every row of every bound table against its last binding in the chain */
 static gboolean
 fst_audit_check_rows(sqlite3 *db,
@@ -1060,6 +1121,7 @@ fst_audit_check_rows(sqlite3 *db,
 		g_autofree gchar *what =
 		    g_strdup_printf("reading table %s", fst_audit_table_name(t));
 		GArray *rows = bindings->rows[t];
+		gint64 next = 1;
 		gint rc;
 
 		if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
@@ -1070,6 +1132,10 @@ fst_audit_check_rows(sqlite3 *db,
 			guint8 hash[FST_AUDIT_HASH_LEN];
 
 			result->rows++;
+			/* the rows come in order: a bound id skipped was deleted */
+			if (!fst_audit_check_deleted(result, t, rows, next, id))
+				return FALSE;
+			next = id + 1;
 			if (bound == NULL || bound->event_id == 0) {
 				return fst_audit_fail(result,
 				                      0,
@@ -1091,22 +1157,11 @@ fst_audit_check_rows(sqlite3 *db,
 				    id,
 				    bound->event_id);
 			}
-			bound->seen = TRUE;
 		}
 		if (rc != SQLITE_DONE)
 			return fst_audit_sql_error(db, path, what, error);
-		for (guint id = 0; rows != NULL && id < rows->len; id++) {
-			FstAuditBound *bound = &g_array_index(rows, FstAuditBound, id);
-			if (bound->event_id == 0 || bound->seen)
-				continue;
-			return fst_audit_fail(result,
-			                      bound->event_id,
-			                      "%s row %u was deleted (event %" G_GINT64_FORMAT
-			                      " recorded it)",
-			                      fst_audit_table_name(t),
-			                      id,
-			                      bound->event_id);
-		}
+		if (!fst_audit_check_deleted(result, t, rows, next, G_MAXINT64))
+			return FALSE;
 	}
 	return TRUE;
 }
@@ -1257,6 +1312,8 @@ fst_audit_verify_anchored(const gchar *db_path, GPtrArray *anchors, GError **err
 	}
 
 	if (!fst_audit_read_head(db, db_path, &head_id, &head_hash, error))
+		return NULL;
+	if (user_version >= 5 && !fst_audit_bindings_init(&bindings, db, db_path, error))
 		return NULL;
 	result->ok = TRUE;
 	if (!fst_audit_walk_events(db,

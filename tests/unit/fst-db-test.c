@@ -2115,6 +2115,10 @@ static const TestTamperKind test_tamper_kinds[] = {
     {"object-deleted",
      "DELETE FROM device_objects WHERE id = 2",
      "device_objects row 2 was deleted"},
+    {"last-object-deleted",
+     "DELETE FROM device_objects WHERE id = 8",
+     "device_objects row 8 was deleted"},
+    {"every-lot-deleted", "DELETE FROM lots", "lots row 1 was deleted"},
     {"object-inserted",
      "INSERT INTO device_objects (device_id, certificate_id, kind, sha256, length, written_at) "
      "SELECT device_id, certificate_id, kind, sha256, length, written_at FROM device_objects "
