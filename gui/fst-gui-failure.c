@@ -151,3 +151,45 @@ fst_gui_failure_cause(const GError *error, FstStep step)
 	fst_gui_failure_describe(error, step, &failure);
 	return failure.reason;
 }
+
+/* failure causes, most devices first, then by name */
+static gint
+fst_gui_failure_cause_cmp(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+	GHashTable *causes = user_data;
+	guint na = GPOINTER_TO_UINT(g_hash_table_lookup(causes, a));
+	guint nb = GPOINTER_TO_UINT(g_hash_table_lookup(causes, b));
+
+	if (na != nb)
+		return na > nb ? -1 : 1;
+	return g_utf8_collate(a, b);
+}
+
+/**
+ * fst_gui_failure_causes_text:
+ * @causes: (element-type utf8 guint): devices failed so far by
+ *   fst_gui_failure_cause()
+ *
+ * The line of the shift's counters that counts failures by cause: the
+ * commonest first (ties by name), so that it does not reorder itself at
+ * random as it counts.
+ *
+ * Returns: (transfer full) (nullable): the text, or %NULL when nothing failed
+ */
+gchar *
+fst_gui_failure_causes_text(GHashTable *causes)
+{
+	g_autoptr(GString) text = NULL;
+	g_autoptr(GList) keys = NULL;
+
+	if (g_hash_table_size(causes) == 0)
+		return NULL;
+	text = g_string_new(_("Failures by cause:"));
+	keys =
+	    g_list_sort_with_data(g_hash_table_get_keys(causes), fst_gui_failure_cause_cmp, causes);
+	for (GList *l = keys; l != NULL; l = l->next) {
+		guint n = GPOINTER_TO_UINT(g_hash_table_lookup(causes, l->data));
+		g_string_append_printf(text, "  %s × %u", (const gchar *)l->data, n);
+	}
+	return g_string_free(g_steal_pointer(&text), FALSE);
+}

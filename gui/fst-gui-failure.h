@@ -21,5 +21,6 @@ typedef struct {
 
 void fst_gui_failure_describe(const GError *error, FstStep step, FstGuiFailure *failure);
 const gchar *fst_gui_failure_cause(const GError *error, FstStep step);
+gchar *fst_gui_failure_causes_text(GHashTable *causes);
 
 G_END_DECLS

@@ -159,6 +159,7 @@ fst_window_update_actions(FstWindow *self)
 static void
 fst_window_update_counters(FstWindow *self)
 {
+	g_autofree gchar *causes = NULL;
 	g_autofree gchar *passed = g_strdup_printf(_("Passed: %u"), self->passed);
 	g_autofree gchar *failed = g_strdup_printf(_("Failed: %u"), self->failed);
 	g_autofree gchar *skipped = g_strdup_printf(_("Skipped: %u"), self->skipped);
@@ -182,18 +183,10 @@ fst_window_update_counters(FstWindow *self)
 	}
 	gtk_label_set_text(self->rate_label, rate);
 
-	if (g_hash_table_size(self->causes) > 0) {
-		g_autoptr(GString) text = g_string_new(_("Failures by cause:"));
-		g_autoptr(GList) keys = g_hash_table_get_keys(self->causes);
-		for (GList *l = keys; l != NULL; l = l->next) {
-			guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->causes, l->data));
-			g_string_append_printf(text, "  %s × %u", (const gchar *)l->data, n);
-		}
-		gtk_label_set_text(self->causes_label, text->str);
-		gtk_widget_set_visible(GTK_WIDGET(self->causes_label), TRUE);
-	} else {
-		gtk_widget_set_visible(GTK_WIDGET(self->causes_label), FALSE);
-	}
+	causes = fst_gui_failure_causes_text(self->causes);
+	if (causes != NULL)
+		gtk_label_set_text(self->causes_label, causes);
+	gtk_widget_set_visible(GTK_WIDGET(self->causes_label), causes != NULL);
 }
 
 /* the registration queue: counted in a thread every few seconds while the

@@ -5,10 +5,12 @@
  * message makes one group per device; the class says what went wrong where,
  * and a group keeps a few device ids and one message as examples.
  *
- * The one grouping of every front end: the CLI's summaries and the GUI's
- * counters feed it the results of a run (fst_provision_result_group_failure()
- * or fst_job_list_failure_groups() in the engine), the reports the failed
- * devices of the database (fst_report_summary()).
+ * The one grouping by class: the CLI's summaries feed it the results of a
+ * run (fst_provision_result_group_failure() or fst_job_list_failure_groups()
+ * in the engine), the reports the failed devices of the database
+ * (fst_report_summary()). The GUI's counters count by what the technician
+ * is told instead (gui/fst-gui-failure.c), where one class can be two
+ * causes (a configuration error is a wrong model or a bad profile).
  */
 
 #define G_LOG_DOMAIN "FstFailureGroups"

@@ -118,6 +118,27 @@ fst_gui_failure_foreign_test(void)
 	g_assert_nonnull(strstr(failure.action, "Retry"));
 }
 
+/* the counters' line of causes: the commonest first, ties by name, none
+ * when nothing failed */
+static void
+fst_gui_failure_causes_test(void)
+{
+	g_autoptr(GHashTable) causes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autofree gchar *none = fst_gui_failure_causes_text(causes);
+	g_autofree gchar *text = NULL;
+
+	g_assert_null(none);
+	g_hash_table_insert(causes, g_strdup("Board did not answer"), GUINT_TO_POINTER(1));
+	g_hash_table_insert(causes, g_strdup("Device storage full"), GUINT_TO_POINTER(4));
+	g_hash_table_insert(causes, g_strdup("AWS IoT is busy"), GUINT_TO_POINTER(1));
+	g_hash_table_insert(causes, g_strdup("Wrong model for this profile"), GUINT_TO_POINTER(2));
+	text = fst_gui_failure_causes_text(causes);
+	g_assert_cmpstr(text,
+	                ==,
+	                "Failures by cause:  Device storage full × 4  Wrong model for this "
+	                "profile × 2  AWS IoT is busy × 1  Board did not answer × 1");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -125,6 +146,7 @@ main(int argc, char **argv)
 	g_setenv("LANGUAGE", "C", TRUE);
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/fst/gui/failure/each-code-has-words", fst_gui_failure_each_code_test);
+	g_test_add_func("/fst/gui/failure/causes-commonest-first", fst_gui_failure_causes_test);
 	g_test_add_func("/fst/gui/failure/storage-full-names-the-profile",
 	                fst_gui_failure_storage_full_test);
 	g_test_add_func("/fst/gui/failure/wrong-model", fst_gui_failure_wrong_model_test);
