@@ -14,6 +14,7 @@
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-registration.h"
+#include "fst-test-pki.h"
 
 /*
  * AWS IoT registration benchmark against the local peer (moto behind
@@ -233,6 +234,9 @@ main(void)
 	kill(peer_pid, SIGTERM);
 	waitpid(peer_pid, NULL, 0);
 	g_clear_pointer(&db, fst_db_close);
+	g_clear_object(&worker);
+	g_clear_object(&worker_bg);
+	fst_test_pki_rmrf(dir);
 	EVP_PKEY_free(bench_key);
 	return 0;
 }

@@ -511,7 +511,7 @@ main(int argc, char **argv)
 	                      : full              ? 1000000
 	                                          : 20000;
 	const guint64 sizes[] = {1000, large};
-	g_autofree gchar *shm = g_dir_make_tmp("fst-bench-db-XXXXXX", NULL);
+	g_autofree gchar *shm = NULL;
 	g_autofree gchar *disk_dir = NULL;
 	g_autofree gchar *cli = g_find_program_in_path("sqlite3");
 	gdouble per_device_ms[G_N_ELEMENTS(sizes)];
@@ -520,9 +520,11 @@ main(int argc, char **argv)
 
 	/* the prefill on tmpfs when there is one */
 	if (g_file_test("/dev/shm", G_FILE_TEST_IS_DIR)) {
-		g_free(shm);
 		shm = g_build_filename("/dev/shm", "fst-bench-db-XXXXXX", NULL);
 		g_assert_nonnull(g_mkdtemp(shm));
+	} else {
+		shm = g_dir_make_tmp("fst-bench-db-XXXXXX", NULL);
+		g_assert_nonnull(shm);
 	}
 	{
 		g_autofree gchar *cwd = g_get_current_dir();

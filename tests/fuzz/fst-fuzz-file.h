@@ -10,18 +10,31 @@
 #include <glib/gstdio.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+static gchar *fst_fuzz_file_dir = NULL;
+static gchar *fst_fuzz_file_path = NULL;
+
+/* the file and its directory, at exit */
+static void
+fst_fuzz_file_remove(void)
+{
+	g_unlink(fst_fuzz_file_path);
+	g_rmdir(fst_fuzz_file_dir);
+}
 
 static const gchar *
 fst_fuzz_file_write(const gchar *name, const uint8_t *data, size_t size)
 {
-	static gchar *dir = NULL;
-	static gchar *path = NULL;
+	gchar *path;
 
-	if (dir == NULL) {
-		dir = g_dir_make_tmp("fst-fuzz-XXXXXX", NULL);
-		g_assert_nonnull(dir);
-		path = g_build_filename(dir, name, NULL);
+	if (fst_fuzz_file_dir == NULL) {
+		fst_fuzz_file_dir = g_dir_make_tmp("fst-fuzz-XXXXXX", NULL);
+		g_assert_nonnull(fst_fuzz_file_dir);
+		fst_fuzz_file_path = g_build_filename(fst_fuzz_file_dir, name, NULL);
+		atexit(fst_fuzz_file_remove);
 	}
+	path = fst_fuzz_file_path;
 	/* a plain rewrite: g_file_set_contents() syncs to disk, too slow here */
 	{
 		FILE *f = fopen(path, "wb");

@@ -21,7 +21,9 @@ endif()
 
 # the database side: connection setting, schema ladder, constraints,
 # reservations, the registration queue with several registrars
-add_executable(fst-central-db-test ${CMAKE_CURRENT_LIST_DIR}/fst-central-db-test.c)
+add_executable(fst-central-db-test ${CMAKE_CURRENT_LIST_DIR}/fst-central-db-test.c
+	${CMAKE_CURRENT_LIST_DIR}/../unit/fst-test-pki.c)
+target_include_directories(fst-central-db-test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../unit)
 target_link_libraries(fst-central-db-test PRIVATE fststation)
 add_test(NAME fst-central-db-test COMMAND fst-central-db-test --tap)
 set_tests_properties(fst-central-db-test PROPERTIES LABELS integration

@@ -14,6 +14,7 @@
 #include "fst-central-private.h"
 #include "fst-central-station.h"
 #include "fst-error.h"
+#include "fst-test-pki.h"
 
 static gchar *conninfo = NULL;
 static gchar *tls_dir = NULL;
@@ -846,6 +847,7 @@ fst_central_password_test(void)
 	g_unsetenv("PGPASSFILE");
 	g_assert_true(g_file_set_contents(hba_path, hba, -1, &error));
 	fst_test_sql(admin, "SELECT pg_reload_conf()");
+	fst_test_pki_rmrf(tmp);
 }
 
 int

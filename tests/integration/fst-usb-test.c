@@ -783,6 +783,8 @@ test_known_devices_interface(Fixture *fx, gconstpointer user_data)
 int
 main(int argc, char **argv)
 {
+	gint rc;
+
 	g_setenv(FST_ENV_CA_PASSPHRASE, "usb-test-passphrase", TRUE);
 	g_test_init(&argc, &argv, NULL);
 	/* the testbed before anything asks whether it runs in one */
@@ -826,5 +828,8 @@ main(int argc, char **argv)
 	           fixture_setup,
 	           test_hotplug_arrival,
 	           fixture_teardown);
-	return g_test_run();
+	rc = g_test_run();
+	/* umockdev removes the testbed's directory with it */
+	g_clear_object(&testbed);
+	return rc;
 }
