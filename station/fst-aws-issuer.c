@@ -340,6 +340,12 @@ fst_aws_issuer_delete_lost(FstAwsIot *iot,
 		    deleted, "%s%s", n_deleted > 0 ? ", " : "", c->certificate_id);
 		n_deleted++;
 	}
+	if (error == NULL && listed->len >= FST_AWS_ISSUER_LOST_MAX_LISTED)
+		g_set_error(&error,
+		            FST_ERROR,
+		            FST_ERROR_BUSY,
+		            "over %d certificates made meanwhile, not all listed",
+		            FST_AWS_ISSUER_LOST_MAX_LISTED);
 	if (n_deleted > 0)
 		g_string_append_printf(note,
 		                       "; certificate%s %s, made for the device's key by a try "

@@ -250,6 +250,48 @@ test_iot_aws_issued(void)
 	id = fst_aws_certificate_id_from_pem(with_key->certificate_pem, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(id, ==, with_key->certificate_id);
+
+	/* listed from a creation time on: the certificate AWS made then is in,
+	 * and nothing older; a microsecond later it is out */
+	{
+		g_autoptr(FstAwsCertificate) desc =
+		    fst_aws_iot_describe_certificate(iot, id, NULL, &error);
+		g_autoptr(GPtrArray) from = NULL;
+		g_autoptr(GPtrArray) after = NULL;
+		gboolean in_from = FALSE;
+		gboolean in_after = FALSE;
+
+		g_assert_no_error(error);
+		g_assert_cmpint(desc->created, >, G_GINT64_CONSTANT(1600000000) * G_USEC_PER_SEC);
+		from = fst_aws_iot_list_certificates_since(iot, desc->created, 100, NULL, &error);
+		g_assert_no_error(error);
+		after =
+		    fst_aws_iot_list_certificates_since(iot, desc->created + 1, 100, NULL, &error);
+		g_assert_no_error(error);
+		for (guint i = 0; i < from->len; i++) {
+			FstAwsCertificate *c = g_ptr_array_index(from, i);
+			g_assert_cmpint(c->created, >=, desc->created);
+			in_from |= g_strcmp0(c->certificate_id, id) == 0;
+		}
+		for (guint i = 0; i < after->len; i++) {
+			FstAwsCertificate *c = g_ptr_array_index(after, i);
+			in_after |= g_strcmp0(c->certificate_id, id) == 0;
+		}
+		g_assert_true(in_from);
+		g_assert_false(in_after);
+	}
+
+	/* deleted only once it is not ACTIVE, then gone */
+	g_assert_false(fst_aws_iot_delete_certificate(iot, id, NULL, &error));
+	g_assert_nonnull(error);
+	g_test_message("deleting an ACTIVE certificate: %s", error->message);
+	g_clear_error(&error);
+	g_assert_true(fst_aws_iot_update_certificate(iot, id, "INACTIVE", NULL, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_aws_iot_delete_certificate(iot, id, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_null(fst_aws_iot_describe_certificate(iot, id, NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
 }
 
 static void
@@ -284,6 +326,8 @@ test_iot_retries(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(fst_aws_iot_get_retry_count(iot), ==, 3);
 	g_assert_cmpuint(fst_aws_iot_get_request_count(iot), ==, 4);
+	/* a throttled request was not carried out */
+	g_assert_cmpuint(fst_aws_iot_get_lost_answer_count(iot), ==, 0);
 
 	/* a dropped connection is retried, by libcurl itself on a reused
 	 * connection (no answer byte came), else by the client */
@@ -293,6 +337,8 @@ test_iot_retries(void)
 	g_assert_no_error(error);
 	g_assert_cmpint(test_peer_stat("dropped"), ==, dropped + 1);
 	g_assert_cmpuint(fst_aws_iot_get_retry_count(iot), >=, 5);
+	/* two 5xx and one dropped connection: AWS may have acted on each */
+	g_assert_cmpuint(fst_aws_iot_get_lost_answer_count(iot), ==, 3);
 
 	fst_aws_iot_set_retry(iot, 2, 5, 10);
 	test_peer_faults("{\"throttle_next\": 2}");
