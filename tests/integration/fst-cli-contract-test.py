@@ -5,11 +5,14 @@ its help with --help (exit 0), refuses an unknown option and an unknown value
 as a usage error (exit 2, and a JSON error object on stdout with --json), and
 with --json prints JSON only: one document, or for demo event lines valid
 against station/cli/fleetstation-events.schema.json. Commands honour
-$FLEETSTATION_WORKSPACE. Skipped (77) without python3-jsonschema.
+$FLEETSTATION_WORKSPACE. A JSON listing that the database fails in the
+middle of ends its partial document with a newline, prints the error object
+on the next line and exits 5. Skipped (77) without python3-jsonschema.
 """
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -282,6 +285,53 @@ def main():
             fail(f"devices in a missing workspace: error object: {e.message}")
     except ValueError:
         fail(f"devices --json in a missing workspace printed no JSON: {r.stdout[:200]!r}")
+
+    # a listing the database fails in the middle of (the page of the
+    # certificates table that holds the last one damaged): the rows read so
+    # far, then on a line of its own the error object, exit 5; never a
+    # document that parses as whole
+    ws3 = os.path.join(tmp.name, "w3")
+    r = run(["demo", "--workspace", ws3, "--devices", "16"], env, timeout=300)
+    if r.returncode != 0:
+        fail(f"demo of 16 devices exited {r.returncode}: {r.stderr[-300:]}")
+    else:
+        db = os.path.join(ws3, "station.db")
+        con = sqlite3.connect(db)
+        page_size = con.execute("PRAGMA page_size").fetchone()[0]
+        ders = [row[0] for row in con.execute("SELECT der FROM certificates ORDER BY id")]
+        con.close()
+        with open(db, "rb") as f:
+            data = bytearray(f.read())
+        first, last = data.find(ders[0]), data.find(ders[-1])
+        if first < 0 or last < 0 or first // page_size == last // page_size:
+            fail(f"the certificates are not where the test looks for them ({first}, {last})")
+        else:
+            # the page's b-tree type byte: no page SQLite can read
+            data[last // page_size * page_size] = 0
+            with open(db, "r+b") as f:
+                f.write(data)
+            r = run(["certs", "--workspace", ws3, "--json"], env)
+            lines = r.stdout.splitlines()
+            if r.returncode != 5 or len(lines) != 2:
+                fail(f"certs --json over a damaged page exited {r.returncode} with "
+                     f"{len(lines)} lines: {r.stdout[-300:]!r} {r.stderr[-300:]}")
+            else:
+                if not lines[0].startswith('{"certificates":[{') or '"serial"' not in lines[0]:
+                    fail(f"certs --json over a damaged page: no rows before the error: "
+                         f"{lines[0][:200]!r}")
+                try:
+                    json.loads(lines[0])
+                    fail("certs --json over a damaged page printed a whole document")
+                except ValueError:
+                    pass
+                try:
+                    doc = json.loads(lines[1])
+                    for e in error_object.iter_errors(doc):
+                        fail(f"certs --json over a damaged page: error object: {e.message}")
+                    if doc.get("exit_code") != 5:
+                        fail(f"certs --json over a damaged page: error object {doc}")
+                except ValueError:
+                    fail(f"certs --json over a damaged page: no error object: {lines[1]!r}")
 
     # short options mean one thing in every command
     shorts = {}
