@@ -219,6 +219,26 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 #define FST_AWS_ISSUER_LOST_MAX_LISTED 2000
 #define FST_AWS_ISSUER_LOST_MAX_READ 50
 
+/* a create call that failed after tries whose answer was lost: its error
+ * says that AWS may hold a certificate from one of them */
+static void
+fst_aws_issuer_note_lost_failure(FstAwsIot *iot, GError **error)
+{
+	guint lost = fst_aws_iot_get_lost_answer_count(iot);
+	gchar *message;
+
+	if (lost == 0 || error == NULL || *error == NULL)
+		return;
+	message = g_strdup_printf("%s; %u answer%s of AWS IoT lost: AWS may hold an INACTIVE "
+	                          "certificate made for %s, which nothing records",
+	                          (*error)->message,
+	                          lost,
+	                          lost == 1 ? "" : "s",
+	                          lost == 1 ? "it" : "them");
+	g_free((*error)->message);
+	(*error)->message = message;
+}
+
 /* whether the certificate in @pem is for @spki and the station's database
  * @db does not know it (by its serial's index):
  * a certificate the station recorded (an earlier try of a device that came
@@ -398,6 +418,7 @@ unknown:
  * made while the call ran and unknown to @db (ListCertificates,
  * DescribeCertificate, DeleteCertificate), so that AWS holds no certificate
  * of this device that the database does not know. What it did goes in @lost_note.
+ * When no try is answered, the error says that AWS may hold one.
  *
  * Returns: (transfer full): the certificate, or %NULL
  */
@@ -431,8 +452,10 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
 	pem = fst_crypto_pem_encode("CERTIFICATE REQUEST", data, len, NULL);
 	started = g_get_monotonic_time();
 	cert = fst_aws_iot_create_certificate_from_csr(iot, pem, FALSE, cancellable, error);
-	if (cert == NULL)
+	if (cert == NULL) {
+		fst_aws_issuer_note_lost_failure(iot, error);
 		return NULL;
+	}
 	lost = fst_aws_iot_get_lost_answer_count(iot);
 	issued = fst_aws_issuer_check(cert, profile, uid, key.spki, error);
 	if (issued == NULL)
@@ -506,8 +529,10 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 	g_return_val_if_fail(certificate_arn != NULL, NULL);
 
 	cert = fst_aws_iot_create_keys_and_certificate(iot, FALSE, &pem, cancellable, error);
-	if (cert == NULL)
+	if (cert == NULL) {
+		fst_aws_issuer_note_lost_failure(iot, error);
 		return NULL;
+	}
 	lost = fst_aws_iot_get_lost_answer_count(iot);
 	data = fst_secret_get_data(pem, &len);
 	in = BIO_new_mem_buf(data, (gint)len);

@@ -1003,6 +1003,22 @@ test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 		gone += g_hash_table_contains(after, id) ? 0 : 1;
 	g_assert_cmpint(gone, ==, 0);
 	g_assert_cmpint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
+
+	/* every answer lost: the device's error says what AWS may hold */
+	g_clear_pointer(&arn, g_free);
+	g_clear_pointer(&note, g_free);
+	fst_aws_iot_set_retry(iot, 2, 1, 10);
+	test_peer_faults("{\"lost_next\": 10, \"lost_op\": \"POST /certificates\"}");
+	g_assert_null(
+	    fst_aws_issuer_issue_from_csr(iot, profile, info, csr, db, &arn, &note, NULL, &error));
+	test_peer_faults("{\"lost_next\": 0, \"lost_op\": null}");
+	g_assert_nonnull(error);
+	g_test_message("%s", error->message);
+	g_assert_true(g_str_has_suffix(error->message,
+	                               " answers of AWS IoT lost: AWS may hold an INACTIVE "
+	                               "certificate made for them, which nothing records"));
+	g_assert_null(arn);
+	g_assert_null(note);
 }
 
 static gboolean
