@@ -99,6 +99,19 @@ test_peer_faults(const gchar *json)
 	g_assert_cmpint(status, ==, 200);
 }
 
+/* a client of the peer, for what a test asks AWS itself */
+static FstAwsIot *
+test_peer_iot(void)
+{
+	g_autoptr(FstAwsCredentials) creds =
+	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
+	g_autoptr(GError) error = NULL;
+	FstAwsIot *iot = fst_aws_iot_new(creds, &error);
+
+	g_assert_no_error(error);
+	return iot;
+}
+
 /* AWS credentials in the environment, as the AWS CLI reads them */
 static void
 test_aws_env(const gchar *endpoint)
@@ -323,15 +336,12 @@ test_check_registered(TestFixture *fx,
                       JsonObject *before,
                       gboolean created)
 {
-	g_autoptr(FstAwsCredentials) creds =
-	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
 	g_autoptr(JsonObject) stats = test_peer_stats();
 	g_autofree gchar *policy = g_strdup_printf("fleet-line5-%s", tag);
 	JsonObject *registered_ids = json_object_get_object_member(stats, "registered_ids");
 
-	g_assert_no_error(error);
 	g_assert_cmpint(json_object_get_int_member(stats, "register_ok") -
 	                    json_object_get_int_member(before, "register_ok"),
 	                ==,
@@ -490,16 +500,13 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 static void
 test_revoke_first_at_aws(TestFixture *fx)
 {
-	g_autoptr(FstAwsCredentials) creds =
-	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
 	g_autoptr(FstJob) job = NULL;
 	g_autofree gchar *sql = NULL;
 	g_autofree gchar *serial = NULL;
 	g_autofree gchar *out = NULL;
 
-	g_assert_no_error(error);
 	{
 		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 		g_autoptr(FstDbCert) cert = NULL;
@@ -606,13 +613,9 @@ test_aws_status(TestFixture *fx, FstAwsIot *iot, guint i)
 static void
 test_check_activated_after_recorded(TestFixture *fx, JsonObject *before)
 {
-	g_autoptr(FstAwsCredentials) creds =
-	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
-	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
 	g_autoptr(JsonObject) after = test_peer_stats();
 
-	g_assert_no_error(error);
 	g_assert_cmpint(json_object_get_int_member(after, "created") -
 	                    json_object_get_int_member(before, "created"),
 	                ==,
@@ -707,8 +710,6 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 static void
 test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 {
-	g_autoptr(FstAwsCredentials) creds =
-	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
 	g_autoptr(FstAwsIot) iot = NULL;
 	g_autoptr(FstJob) job = NULL;
 	g_autoptr(GError) error = NULL;
@@ -745,8 +746,7 @@ test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 	                             "outcome = 'permission-denied'"),
 	                ==,
 	                TEST_N_DEVICES);
-	iot = fst_aws_iot_new(creds, &error);
-	g_assert_no_error(error);
+	iot = test_peer_iot();
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
 		g_autofree gchar *status = test_aws_status(fx, iot, i);
 		g_assert_cmpstr(status, !=, "ACTIVE");
@@ -795,14 +795,11 @@ test_job_aws_offline(TestFixture *fx, gconstpointer user_data)
 static GHashTable *
 test_aws_certificates(void)
 {
-	g_autoptr(FstAwsCredentials) creds =
-	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
 	g_autoptr(GPtrArray) certs = NULL;
 	GHashTable *out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
-	g_assert_no_error(error);
 	certs = fst_aws_iot_list_certificates(iot, NULL, NULL, &error);
 	g_assert_no_error(error);
 	for (guint i = 0; i < certs->len; i++) {
@@ -945,10 +942,8 @@ test_record_issued(FstDb *db, const FstDeviceInfo *info, const FstIssuedCert *is
 static void
 test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 {
-	g_autoptr(FstAwsCredentials) creds =
-	    fst_aws_credentials_new("AKIDEXAMPLE", "testing-secret", NULL, "us-east-1", peer_url);
 	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAwsIot) iot = fst_aws_iot_new(creds, &error);
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
 	g_autoptr(FstProfile) profile = fst_profile_load(fx->profile, &error);
 	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
@@ -1003,6 +998,25 @@ test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 		gone += g_hash_table_contains(after, id) ? 0 : 1;
 	g_assert_cmpint(gone, ==, 0);
 	g_assert_cmpint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
+
+	/* AWS refuses the look-up (no iot:DescribeCertificate): the device still
+	 * gets its certificate, and the note says what is left and why */
+	g_clear_pointer(&arn, g_free);
+	g_clear_pointer(&note, g_free);
+	g_clear_pointer(&second, fst_issued_cert_free);
+	test_peer_faults("{\"lost_next\": 1, \"lost_op\": \"POST /certificates\", "
+	                 "\"refuse_op\": \"GET /certificates\"}");
+	second =
+	    fst_aws_issuer_issue_from_csr(iot, profile, info, csr, db, &arn, &note, NULL, &error);
+	test_peer_faults("{\"lost_next\": 0, \"lost_op\": null, \"refuse_op\": null}");
+	g_assert_no_error(error);
+	g_assert_nonnull(second);
+	g_assert_nonnull(note);
+	g_test_message("%s", note);
+	g_assert_true(g_str_has_prefix(note,
+	                               "1 answer of AWS IoT lost; a certificate AWS may have "
+	                               "made for it, INACTIVE, is left there: "));
+	g_assert_nonnull(strstr(note, "DescribeCertificate"));
 
 	/* every answer lost: the device's error says what AWS may hold */
 	g_clear_pointer(&arn, g_free);
