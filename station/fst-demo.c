@@ -18,6 +18,7 @@
 
 #include "fst-config.h"
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-station.h"
 
 /* how long a simulator may take to say READY */
@@ -238,6 +239,7 @@ fst_demo_start(const FstDemoOptions *options, GError **error)
 	g_autofree gchar *storage_dir = NULL;
 	guint8 run_id[3];
 
+	fst_file_raise_open_limit();
 	self->sims = g_ptr_array_new_with_free_func((GDestroyNotify)fst_demo_sim_free);
 	self->ports = g_ptr_array_new();
 	if (options->n_devices == 0 || options->n_devices > FST_DEMO_MAX_DEVICES) {

@@ -24,6 +24,7 @@
 
 #include "fst-dialect.h"
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-ports.h"
 
 /* how often a waiting port looks for its next device */
@@ -349,6 +350,7 @@ fst_gang_new(FstStation *station,
 {
 	FstGang *self = g_new0(FstGang, 1);
 	g_autoptr(GError) error = NULL;
+	fst_file_raise_open_limit();
 	self->station = station;
 	self->profile = profile;
 	self->options = *options;

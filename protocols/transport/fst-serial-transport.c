@@ -25,15 +25,13 @@
 #include <glib/gstdio.h>
 #include <libserialport.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fst-error.h"
 #include "fst-pty-shim.h"
-
-/* a read waits in slices this long so that cancellation is noticed */
-#define FST_SERIAL_READ_SLICE_MS 100
 
 struct _FstSerialTransport {
 	FstTransport parent_instance;
@@ -89,6 +87,7 @@ fst_serial_transport_set_error(FstSerialTransport *self,
 	const gchar *name = fst_transport_get_name(FST_TRANSPORT(self));
 	FstError code = FST_ERROR_INTERNAL;
 	g_autofree gchar *msg = NULL;
+	int errsv = 0;
 
 	switch (rc) {
 	case SP_ERR_ARG:
@@ -96,8 +95,9 @@ fst_serial_transport_set_error(FstSerialTransport *self,
 		code = FST_ERROR_INTERNAL;
 		break;
 	case SP_ERR_FAIL: {
-		int errsv = sp_last_error_code();
-		char *sp_msg = sp_last_error_message();
+		char *sp_msg;
+		errsv = sp_last_error_code();
+		sp_msg = sp_last_error_message();
 		msg = g_strdup(sp_msg != NULL ? sp_msg : g_strerror(errsv));
 		sp_free_error_message(sp_msg);
 		code = fst_serial_transport_errno_to_code(errsv);
@@ -155,6 +155,21 @@ fst_serial_transport_set_error(FstSerialTransport *self,
 		            msg);
 		break;
 	default:
+		if (errsv == EMFILE || errsv == ENFILE) {
+			struct rlimit limit = {0};
+			getrlimit(RLIMIT_NOFILE, &limit);
+			g_set_error(error,
+			            FST_ERROR,
+			            code,
+			            "%s %s: %s: the station has too many files open (its limit "
+			            "is %lu): run fewer ports at once, or raise the limit of "
+			            "open files (ulimit -n, LimitNOFILE= of a service)",
+			            what,
+			            name,
+			            msg,
+			            (gulong)limit.rlim_cur);
+			break;
+		}
 		g_set_error(error, FST_ERROR, code, "%s %s: %s", what, name, msg);
 		break;
 	}
@@ -300,15 +315,66 @@ fst_serial_transport_close(FstTransport *transport)
 	fst_serial_transport_remove_link(self);
 }
 
-static gboolean
-fst_serial_transport_hung_up(FstSerialTransport *self)
+/* waits until the port is ready for @events (POLLIN, POLLOUT), @deadline
+ * (monotonic) passes or @cancellable is cancelled; poll(), never
+ * libserialport's blocking calls, whose select() aborts the process for a
+ * descriptor of FD_SETSIZE (1024) or more: a gang of a few hundred ports
+ * has such descriptors. Returns the port's revents (0 when the time is up),
+ * or -1 with @error set when cancelled */
+static gint
+fst_serial_transport_wait(FstSerialTransport *self,
+                          gshort events,
+                          gint64 deadline,
+                          GCancellable *cancellable,
+                          GError **error)
 {
-	struct pollfd pfd = {.events = POLLIN};
-	if (sp_get_port_handle(self->port, &pfd.fd) != SP_OK)
-		return FALSE;
-	if (poll(&pfd, 1, 0) <= 0)
-		return FALSE;
-	return (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+	struct pollfd pfd[2] = {{.events = events}, {.fd = -1, .events = POLLIN}};
+	GPollFD cancel_pfd = {.fd = -1};
+	gboolean have_cancel_fd;
+	gint rc;
+
+	if (sp_get_port_handle(self->port, &pfd[0].fd) != SP_OK) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "%s: libserialport gave no descriptor for the port",
+		            fst_transport_get_name(FST_TRANSPORT(self)));
+		return -1;
+	}
+	have_cancel_fd = g_cancellable_make_pollfd(cancellable, &cancel_pfd);
+	pfd[1].fd = cancel_pfd.fd;
+	do {
+		gint64 left_ms = (deadline - g_get_monotonic_time() + 999) / 1000;
+		rc = poll(pfd, have_cancel_fd ? 2 : 1, (gint)CLAMP(left_ms, 0, G_MAXINT));
+	} while (rc < 0 && errno == EINTR);
+	if (have_cancel_fd)
+		g_cancellable_release_fd(cancellable);
+	if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+		fst_error_convert_gio(error);
+		return -1;
+	}
+	if (rc < 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "waiting for %s: %s",
+		            fst_transport_get_name(FST_TRANSPORT(self)),
+		            g_strerror(errno));
+		return -1;
+	}
+	return rc == 0 ? 0 : pfd[0].revents;
+}
+
+static void
+fst_serial_transport_set_hung_up(FstSerialTransport *self, const gchar *what, GError **error)
+{
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_DISCONNECTED,
+	            "%s %s: the line hung up: the device was unplugged or reset; check the "
+	            "cable",
+	            what,
+	            fst_transport_get_name(FST_TRANSPORT(self)));
 }
 
 static gssize
@@ -321,34 +387,31 @@ fst_serial_transport_read(FstTransport *transport,
 {
 	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	gint revents = 0;
 
 	for (;;) {
-		gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
-		guint slice = (guint)CLAMP(left_ms, 1, FST_SERIAL_READ_SLICE_MS);
-		enum sp_return rc = sp_blocking_read_next(self->port, buf, len, slice);
+		enum sp_return rc = sp_nonblocking_read(self->port, buf, len);
 		if (rc > 0)
 			return (gssize)rc;
 		if (rc < 0) {
 			fst_serial_transport_set_error(self, rc, "reading from", error);
 			return -1;
 		}
+		/* nothing to read after poll() said the line hung up: a tty at
+		 * its end of file (libserialport 0.1.1 reads that as "no data") */
+		if ((revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+			fst_serial_transport_set_hung_up(self, "reading from", error);
+			return -1;
+		}
 		if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
 			fst_error_convert_gio(error);
 			return -1;
 		}
-		/* libserialport 0.1.1 treats a hung-up line as "no data yet", so
-		 * ask the kernel whether the other end is still there */
-		if (fst_serial_transport_hung_up(self)) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_DISCONNECTED,
-			            "reading from %s: the line hung up: the device was unplugged "
-			            "or reset; check the cable",
-			            fst_transport_get_name(transport));
-			return -1;
-		}
 		if (g_get_monotonic_time() >= deadline)
 			break;
+		revents = fst_serial_transport_wait(self, POLLIN, deadline, cancellable, error);
+		if (revents < 0)
+			return -1;
 	}
 	g_set_error(error,
 	            FST_ERROR,
@@ -368,31 +431,47 @@ fst_serial_transport_write(FstTransport *transport,
                            GError **error)
 {
 	FstSerialTransport *self = FST_SERIAL_TRANSPORT(transport);
-	/* a frame nearly always fits in the kernel's buffer at once: one write()
-	 * then, without the select() of a blocking write */
-	enum sp_return rc = sp_nonblocking_write(self->port, buf, len);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	gsize done = 0;
 
-	if (rc >= 0 && (gsize)rc < len) {
-		enum sp_return rest = sp_blocking_write(self->port, buf + rc, len - rc, timeout_ms);
-		rc = rest < 0 ? rest : rc + rest;
+	/* a frame nearly always fits in the kernel's buffer at once: one write() */
+	for (;;) {
+		gint revents;
+		enum sp_return rc = sp_nonblocking_write(self->port, buf + done, len - done);
+		/* libserialport 0.1.1 passes a full buffer's EAGAIN on as a failure */
+		if (rc == SP_ERR_FAIL && sp_last_error_code() == EAGAIN)
+			rc = 0;
+		if (rc < 0) {
+			fst_serial_transport_set_error(self, rc, "writing to", error);
+			return FALSE;
+		}
+		done += (gsize)rc;
+		if (done == len)
+			return TRUE;
+		if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+			fst_error_convert_gio(error);
+			return FALSE;
+		}
+		if (g_get_monotonic_time() >= deadline)
+			break;
+		revents = fst_serial_transport_wait(self, POLLOUT, deadline, cancellable, error);
+		if (revents < 0)
+			return FALSE;
+		if ((revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+			fst_serial_transport_set_hung_up(self, "writing to", error);
+			return FALSE;
+		}
 	}
-	if (rc < 0) {
-		fst_serial_transport_set_error(self, rc, "writing to", error);
-		return FALSE;
-	}
-	if ((gsize)rc < len) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_TIMED_OUT,
-		            "writing to %s: only %d of %" G_GSIZE_FORMAT
-		            " bytes left within %u ms; is the device stalled?",
-		            fst_transport_get_name(transport),
-		            (gint)rc,
-		            len,
-		            timeout_ms);
-		return FALSE;
-	}
-	return TRUE;
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_TIMED_OUT,
+	            "writing to %s: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+	            " bytes written within %u ms: the device takes no more; is it stalled?",
+	            fst_transport_get_name(transport),
+	            done,
+	            len,
+	            timeout_ms);
+	return FALSE;
 }
 
 /**

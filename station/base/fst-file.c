@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -241,4 +242,32 @@ fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, 
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/**
+ * fst_file_raise_open_limit:
+ *
+ * Raises the process's soft limit of open files to its hard limit, once.
+ * A port of a gang costs a few descriptors (the port, its lock; a simulated
+ * device its pty and process), and Debian's soft limit of 1,024 is short
+ * of a few hundred ports. That soft limit is there for programs that use
+ * select(), which cannot watch a descriptor of 1,024 or more; nothing in
+ * fleetstation does (the serial transport waits with poll()).
+ */
+void
+fst_file_raise_open_limit(void)
+{
+	static gsize done = 0;
+	if (g_once_init_enter(&done)) {
+		struct rlimit limit;
+		if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+			rlim_t was = limit.rlim_cur;
+			limit.rlim_cur = limit.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+				g_debug("the limit of open files stays %lu: %s",
+				        (gulong)was,
+				        g_strerror(errno));
+		}
+		g_once_init_leave(&done, 1);
+	}
 }

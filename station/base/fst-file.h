@@ -16,4 +16,6 @@ gboolean fst_file_load_key_file(
 gboolean
 fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, GError **error);
 
+void fst_file_raise_open_limit(void);
+
 G_END_DECLS

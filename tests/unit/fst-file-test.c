@@ -9,6 +9,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fst-error.h"
@@ -120,10 +121,39 @@ fst_test_conf_readers(FstTestFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, "not a regular file"));
 }
 
+/* a gang of a few hundred ports needs more descriptors than Debian's soft
+ * limit of 1,024: the station raises it to the hard limit (in a child
+ * process, whose limits the other tests do not share) */
+static void
+fst_test_open_limit(void)
+{
+	struct rlimit limit;
+	rlim_t hard;
+
+	if (!g_test_subprocess()) {
+		g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+		g_test_trap_assert_passed();
+		return;
+	}
+	g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &limit), ==, 0);
+	hard = limit.rlim_max;
+	if (hard <= 64) {
+		g_test_skip("the hard limit of open files is 64 or less");
+		return;
+	}
+	limit.rlim_cur = 64;
+	g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &limit), ==, 0);
+	fst_file_raise_open_limit();
+	g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &limit), ==, 0);
+	g_assert_cmpuint(limit.rlim_cur, ==, hard);
+	g_assert_cmpuint(limit.rlim_max, ==, hard);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/fst/file/open-limit-raised", fst_test_open_limit);
 	g_test_add("/fst/file/read-bounded",
 	           FstTestFixture,
 	           NULL,
