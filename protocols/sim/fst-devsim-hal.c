@@ -67,6 +67,7 @@ struct _FstDevsimHal {
 	GByteArray *key_in;      /* (owned) (nullable): PUT_KEY chunks so far, wiped */
 	gint64 throttle_us;      /* time spent simulating the wire, not computing */
 	gint64 throttle_debt_us; /* slept beyond the wire time, paid back later */
+	gboolean signalled;      /* a sleep was cut by a signal: no more sleeps */
 	/* faults */
 	guint n_writes;
 	guint fault_reboot_in_write;
@@ -907,13 +908,22 @@ fst_devsim_hal_throttle(FstDevsimHal *self, gsize n_bytes)
 	gint64 start;
 	gint64 slept;
 
-	if (self->baud == 0 || n_bytes == 0)
+	if (self->baud == 0 || n_bytes == 0 || self->signalled)
 		return;
 	want = (gint64)((guint64)n_bytes * 10u * G_USEC_PER_SEC / self->baud);
 	self->throttle_debt_us -= want;
 	start = g_get_monotonic_time();
-	if (self->throttle_debt_us < 0)
-		g_usleep((gulong)-self->throttle_debt_us);
+	if (self->throttle_debt_us < 0) {
+		struct timespec ts = {
+		    .tv_sec = (time_t)(-self->throttle_debt_us / G_USEC_PER_SEC),
+		    .tv_nsec = (long)(-self->throttle_debt_us % G_USEC_PER_SEC) * 1000,
+		};
+		/* the only signals the simulator handles stop it (SIGTERM,
+		 * SIGINT): it stops now, not after a long frame's wire time at a
+		 * slow rate (157 bytes at 300 baud are 5 s) */
+		if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
+			self->signalled = TRUE;
+	}
 	slept = g_get_monotonic_time() - start;
 	/* pay back at most one frame's worth, so that the line stays realistic */
 	self->throttle_debt_us = MIN(self->throttle_debt_us + slept, 10 * G_TIME_SPAN_MILLISECOND);

@@ -262,6 +262,44 @@ test_baud_throttle(void)
 	sim_stop(sim);
 }
 
+static gpointer
+identify_thread(gpointer data)
+{
+	Sim *sim = data;
+	g_autoptr(GError) error = NULL;
+	/* its outcome does not matter: it makes the simulator answer */
+	(void)fst_device_identify(sim->device, NULL, &error);
+	return NULL;
+}
+
+/* SIGTERM while the simulator spends the wire time of a long answer at a
+ * slow rate (the IDENTIFY answer, about 160 bytes, is over 5 s at 300 baud):
+ * it stops at once, not when that time is over */
+static void
+test_stop_while_throttled(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(Sim) sim = NULL;
+	GThread *thread;
+	gint64 start;
+
+	if (g_getenv("FST_DEVSIM") == NULL) {
+		g_test_skip("FST_DEVSIM is not set");
+		return;
+	}
+	sim = sim_start("--uid", "SLOW-2", "--baud", "300", NULL);
+	thread = g_thread_new("identify", identify_thread, sim);
+	g_usleep(G_USEC_PER_SEC);
+	start = g_get_monotonic_time();
+	g_subprocess_send_signal(sim->proc, SIGTERM);
+	g_assert_true(g_subprocess_wait(sim->proc, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 2500 * 1000);
+	g_assert_true(g_subprocess_get_if_exited(sim->proc));
+	g_assert_cmpint(g_subprocess_get_exit_status(sim->proc), ==, 0);
+	g_thread_join(thread);
+}
+
 static void
 test_usage_errors(void)
 {
@@ -673,6 +711,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/fst/fsp/devsim/contract", test_contract);
 	g_test_add_func("/fst/fsp/devsim/baud-throttle", test_baud_throttle);
+	g_test_add_func("/fst/fsp/devsim/stop-while-throttled", test_stop_while_throttled);
 	g_test_add_func("/fst/fsp/devsim/usage-errors", test_usage_errors);
 	g_test_add_func("/fst/fsp/devsim/model-files", test_model_files);
 	g_test_add_func("/fst/fsp/devsim/uid-from-seed", test_uid_from_seed);
