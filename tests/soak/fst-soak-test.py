@@ -13,7 +13,8 @@ IoT, the job's registration worker drains the queue to a local peer (moto
 behind tests/integration/fst-aws-peer.py) while the line runs, and the peer
 holds each provisioned device's certificate exactly once and no other; and
 that the station's RSS at the last device is at most 1.2x its RSS at device
-200. Without moto (not in Debian; FST_MOTO_PYTHON names a Python that has
+200, and that it holds no more open descriptors then than at device 200,
+give or take two a port (a leak of one a device would end a long shift). Without moto (not in Debian; FST_MOTO_PYTHON names a Python that has
 it) the soak runs without registration, checks everything else, says so and
 exits 77 (label moto). Exit 77 when a tool is missing."""
 import base64
@@ -73,6 +74,13 @@ def fault_of(i):
     return FAULTS[(i // 100) % len(FAULTS)]
 
 
+def open_fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
 def rss_kib(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -87,6 +95,7 @@ def rss_kib(pid):
 results = {}
 results_cv = threading.Condition()
 rss = {}
+fds = {}
 
 
 def reader(proc):
@@ -108,8 +117,10 @@ def reader(proc):
         last = rss_kib(proc.pid) or last
         if count == RSS_EARLY:
             rss["early"] = last
+            fds["early"] = open_fds(proc.pid)
         if count == N:
             rss["last"] = last
+            fds["last"] = open_fds(proc.pid)
         with results_cv:
             results[ev["device"]] = ev
             results_cv.notify_all()
@@ -280,6 +291,12 @@ def main():
         fail("could not read the station's RSS")
     if last > RSS_LIMIT * early:
         fail("the station's RSS grew from %d to %d KiB (more than %.1fx)" % (early, last, RSS_LIMIT))
+    print("soak: station's open descriptors at device %d: %s, at device %d: %s"
+          % (RSS_EARLY, fds.get("early"), N, fds.get("last")))
+    if fds.get("early") is None or fds.get("last") is None:
+        fail("could not count the station's open descriptors")
+    if fds["last"] > fds["early"] + 2 * PORTS:
+        fail("the station's open descriptors grew from %d to %d" % (fds["early"], fds["last"]))
     stop_registration_peer()
     shutil.rmtree(ws, ignore_errors=True)
     if registered is None:
