@@ -38,6 +38,9 @@ fst_cli_show(gint argc, gchar **argv)
 	g_autoptr(GPtrArray) mine = g_ptr_array_new();
 	g_autofree gchar *workspace = NULL;
 	FstDbCertFilter filter = {0};
+	gint state_width = 10;
+	gint step_width = 9;
+	gint outcome_width = 9;
 
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "show", &argc, &argv))
@@ -122,6 +125,10 @@ fst_cli_show(gint argc, gchar **argv)
 	g_print("\ncertificates:\n");
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *c = g_ptr_array_index(certs, i);
+		state_width = MAX(state_width, (gint)strlen(fst_cert_state_to_string(c->state)));
+	}
+	for (guint i = 0; i < certs->len; i++) {
+		FstDbCert *c = g_ptr_array_index(certs, i);
 		g_autofree gchar *issued = fst_cli_time(c->created_at);
 		g_autoptr(GString) queue = g_string_new(NULL);
 		for (guint j = 0; j < mine->len; j++) {
@@ -130,8 +137,9 @@ fst_cli_show(gint argc, gchar **argv)
 				g_string_append_printf(
 				    queue, ", deactivation %s (%s)", r->state, r->target);
 		}
-		g_print("  %s %-10s slot %c, issued %s, %s%s%s%s\n",
+		g_print("  %s %-*s slot %c, issued %s, %s%s%s%s\n",
 		        c->serial_hex,
+		        state_width,
 		        fst_cert_state_to_string(c->state),
 		        c->slot == 1 ? 'B' : 'A',
 		        issued,
@@ -143,14 +151,24 @@ fst_cli_show(gint argc, gchar **argv)
 	if (certs->len == 0)
 		g_print("  none\n");
 	g_print("\nevents:\n");
+	/* the columns as wide as their longest value (steps such as
+	 * certificate-issued are twice as long as most) */
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *e = g_ptr_array_index(events, i);
+		step_width = MAX(step_width, (gint)strlen(e->step));
+		outcome_width = MAX(outcome_width, (gint)strlen(e->outcome));
+	}
 	for (guint i = 0; i < events->len; i++) {
 		FstDbEvent *e = g_ptr_array_index(events, i);
 		g_autofree gchar *when = fst_cli_time(e->started_us);
-		g_print("  %s %-9s %-9s %.2f s %s\n",
+		g_print("  %s %-*s %-*s %.2f s%s%s\n",
 		        when,
+		        step_width,
 		        e->step,
+		        outcome_width,
 		        e->outcome,
 		        (gdouble)(e->ended_us - e->started_us) / G_USEC_PER_SEC,
+		        e->detail != NULL ? " " : "",
 		        e->detail != NULL ? e->detail : "");
 	}
 	return FST_EXIT_OK;

@@ -284,6 +284,15 @@ assert any(e["outcome"] == "storage-full" for e in failed), s["events"]
 PY
 "$FST_STATION" show --workspace "$ws/w" CLI-0001 >"$ws/show.txt" || fail "show"
 grep -q '^certificates:' "$ws/show.txt" || fail "show text"
+# the events in columns: every outcome starts where the others do, also
+# after a step as long as certificate-issued
+python3 - "$ws/show.txt" <<'PY' || { cat "$ws/show.txt"; fail "show: events not in columns"; }
+import re, sys
+lines = open(sys.argv[1]).read().split("events:\n", 1)[1].splitlines()
+starts = {re.match(r"  \S+ \S+ +", l).end() for l in lines}
+assert len(lines) >= 5 and any("certificate-issued" in l for l in lines), lines
+assert len(starts) == 1, starts
+PY
 # the same device by its certificate's serial (lower case) or AWS id (upper case)
 serial=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["certificates"][0]["serial"].lower())' "$ws/certs.json")
 aws_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["certificates"][0]["aws_cert_id"].upper())' "$ws/certs.json")
