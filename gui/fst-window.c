@@ -461,7 +461,15 @@ fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
 	g_autoptr(GError) error = NULL;
 	const FstJobSummary *summary = fst_job_get_summary(job);
 
-	if (!fst_job_run_finish(job, result, &error)) {
+	if (!fst_job_run_finish(job, result, &error) && summary->halted) {
+		/* the database could not record a device: the line stopped itself */
+		g_autofree gchar *text =
+		    g_strdup_printf(_("Line stopped (%u passed, %u failed): %s"),
+		                    summary->provisioned,
+		                    summary->failed,
+		                    error->message);
+		fst_window_status(self, text);
+	} else if (error != NULL) {
 		g_autofree gchar *text =
 		    g_strdup_printf(_("The line could not run: %s"), error->message);
 		fst_window_status(self, text);

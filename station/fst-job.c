@@ -15,6 +15,9 @@
  *  - the two-level stop: fst_job_stop() starts no new device and lets the
  *    devices in flight finish, fst_job_abort() (or the cancellable given to
  *    fst_job_run_async()) stops those too; the pipeline records them failed;
+ *  - the line stops itself as fst_job_stop() stops it when the database
+ *    could not record how a device ended (a full disk): every next board
+ *    would fail the same way;
  *  - a summary of counts, not a list of results, so that a long run does not
  *    grow: whoever wants the results keeps them from "device-finished".
  */
@@ -62,6 +65,7 @@ struct _FstJob {
 	GThread *thread;       /* (owned) (nullable): the run's, joined when it is over */
 	FstJobSummary summary;
 	FstFailureGroups *failures; /* (owned): the failed devices by class */
+	GError *halt_error;         /* (owned) (nullable): why the line stopped itself */
 	gboolean started;
 };
 
@@ -132,6 +136,7 @@ static void
 fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
 {
 	FstJob *self = FST_JOB(user_data);
+	gboolean halt = FALSE;
 
 	g_mutex_lock(&self->lock);
 	switch (fst_provision_result_get_status(result)) {
@@ -147,7 +152,22 @@ fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
 		fst_provision_result_group_failure(result, self->failures);
 		break;
 	}
+	/* a station that cannot record must not take the next board: each
+	 * would fail the same way, or be burned with nothing to show for it */
+	if (result->unrecorded != NULL && self->halt_error == NULL) {
+		self->halt_error =
+		    g_error_new(FST_ERROR,
+		                FST_ERROR_DATABASE,
+		                "the line stopped: the database could not record how "
+		                "%s ended: %s",
+		                result->uid != NULL ? result->uid : result->port,
+		                result->unrecorded->message);
+		halt = TRUE;
+	}
 	g_mutex_unlock(&self->lock);
+	/* outside the lock: the stop's handlers may take it */
+	if (halt)
+		g_cancellable_cancel(self->stop);
 	fst_job_post(self, NULL, fst_provision_result_copy(result));
 }
 
@@ -436,8 +456,13 @@ fst_job_thread(gpointer data)
 
 	g_mutex_lock(&self->lock);
 	self->summary.elapsed_us = g_get_monotonic_time() - started;
-	self->summary.stopped = g_cancellable_is_cancelled(self->stop);
+	self->summary.halted = self->halt_error != NULL;
+	self->summary.stopped = g_cancellable_is_cancelled(self->stop) && !self->summary.halted;
 	self->summary.aborted = g_cancellable_is_cancelled(self->abort);
+	if (ok && self->halt_error != NULL) {
+		ok = FALSE;
+		error = g_error_copy(self->halt_error);
+	}
 	g_mutex_unlock(&self->lock);
 	if (registration != NULL)
 		fst_job_registration_stop(self, registration);
@@ -514,10 +539,12 @@ fst_job_join(FstJob *self)
  * @error: (nullable): return location
  *
  * A job fails only when its run could not happen or went wrong as a whole
- * (the workspace, the CA, the profile, the manifest); a device that fails is
- * a "device-finished" result and a count in fst_job_get_summary().
+ * (the workspace, the CA, the profile, the manifest), or when the line
+ * stopped itself because the database could not record (%FST_ERROR_DATABASE,
+ * the summary's @halted: its counts and results stand); a device that fails
+ * is a "device-finished" result and a count in fst_job_get_summary().
  *
- * Returns: %TRUE when the run happened
+ * Returns: %TRUE when the run happened and was not halted
  */
 gboolean
 fst_job_run_finish(FstJob *self, GAsyncResult *result, GError **error)
@@ -762,6 +789,7 @@ fst_job_finalize(GObject *object)
 		g_object_unref(self->cancellable);
 	}
 	fst_failure_groups_free(self->failures);
+	g_clear_error(&self->halt_error);
 	g_free(self->workspace);
 	g_free(self->profile);
 	g_free(self->lot);

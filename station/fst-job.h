@@ -76,6 +76,10 @@ typedef struct {
  * @stopped: fst_job_stop() was called (no new device was started after it)
  * @aborted: the devices in flight were aborted (fst_job_abort() or the
  *   cancellable of fst_job_run_async())
+ * @halted: the line stopped itself: the database could not record how a
+ *   device ended (a full disk, a lost file). No new device was started after
+ *   it, the devices in flight ran to their end, and fst_job_run_finish()
+ *   fails with the database's error
  */
 typedef struct {
 	guint provisioned;
@@ -84,6 +88,7 @@ typedef struct {
 	gint64 elapsed_us;
 	gboolean stopped;
 	gboolean aborted;
+	gboolean halted;
 } FstJobSummary;
 
 #define FST_TYPE_JOB (fst_job_get_type())

@@ -225,6 +225,7 @@ fst_provision_result_copy(const FstProvisionResult *self)
 	copy->roots = g_strdup(self->roots);
 	copy->lane = g_strdup(self->lane);
 	copy->error = self->error != NULL ? g_error_copy(self->error) : NULL;
+	copy->unrecorded = self->unrecorded != NULL ? g_error_copy(self->unrecorded) : NULL;
 	return copy;
 }
 
@@ -318,6 +319,7 @@ fst_provision_result_free(FstProvisionResult *self)
 	g_free(self->roots);
 	g_free(self->lane);
 	g_clear_error(&self->error);
+	g_clear_error(&self->unrecorded);
 	g_free(self);
 }
 
@@ -1331,6 +1333,8 @@ fst_run_not_recorded(FstProvisionResult *result, GError *error, const GError *er
 	g_warning(
 	    "cannot record the failure of %s in the database: %s", result->port, error_db->message);
 	g_prefix_error(&error, "(NOT RECORDED: %s) ", error_db->message);
+	if (result->unrecorded == NULL)
+		result->unrecorded = g_error_copy(error_db);
 }
 
 /* one commit: the certificate revoked (with @revoke), the failed step and the

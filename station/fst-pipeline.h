@@ -94,6 +94,9 @@ typedef struct {
 	gchar *roots;       /* (owned) (nullable): names of the roots burned */
 	gchar *lane;        /* (owned) (nullable): the jig lane of the port */
 	GError *error;      /* (owned) (nullable): why it failed */
+	GError *unrecorded; /* (owned) (nullable): why the database could not record
+	                     * how the device ended (a full disk, a lost file): the
+	                     * station cannot record, and a job stops its line */
 	gboolean skipped;   /* provisioned already: nothing was done */
 	FstStep step;       /* with @error: the step it failed at */
 	gint64 elapsed_us;

@@ -20,7 +20,9 @@ fst_cli_batch_report(FstCliProgress *progress, FstJob *job, gboolean cancelled)
 		FstBatchRow *row = g_ptr_array_index(batch->rows, i);
 		counts[row->status]++;
 	}
-	if (cancelled)
+	if (fst_job_get_summary(job)->halted)
+		rc = FST_EXIT_DATABASE;
+	else if (cancelled)
 		rc = FST_EXIT_CANCELLED;
 	else if (counts[FST_BATCH_FAILED] + counts[FST_BATCH_MISSING] + counts[FST_BATCH_PENDING] >
 	         0)
@@ -112,6 +114,7 @@ fst_cli_batch(gint argc, gchar **argv)
 	FstJobOptions job_options;
 	FstCliProgress progress = {0};
 	FstExit rc;
+	gboolean ok;
 
 	g_option_context_set_summary(
 	    context,
@@ -143,10 +146,12 @@ fst_cli_batch(gint argc, gchar **argv)
 	fst_cli_job_options_to_job(&opts, &job_options);
 	job = fst_job_new(FST_JOB_KIND_BATCH, &job_options);
 	fst_job_set_batch(job, g_steal_pointer(&batch));
-	if (!fst_cli_job_run(job, &progress, NULL, FALSE, &error))
-		rc = fst_cli_fail("batch", opts.json, error);
-	else
+	ok = fst_cli_job_run(job, &progress, NULL, FALSE, &error);
+	/* a line that stopped itself has rows to show before its error */
+	if (ok || fst_job_get_summary(job)->halted)
 		rc = fst_cli_batch_report(&progress, job, fst_job_get_summary(job)->stopped);
+	if (!ok)
+		rc = fst_cli_fail("batch", opts.json, error);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }

@@ -113,6 +113,8 @@ fst_cli_demo(gint argc, gchar **argv)
 	FstJobOptions job_options;
 	FstCliProgress progress = {0};
 	FstExit rc;
+	gboolean ok;
+	const FstJobSummary *summary;
 
 	g_option_context_set_summary(
 	    context,
@@ -154,14 +156,16 @@ fst_cli_demo(gint argc, gchar **argv)
 	fst_cli_job_options_to_job(&opts, &job_options);
 	job_options.n_devices = (guint)devices;
 	job = fst_job_new(FST_JOB_KIND_DEMO, &job_options);
-	if (!fst_cli_job_run(job, &progress, results, TRUE, &error)) {
-		rc = fst_cli_fail("demo", opts.json, error);
-	} else {
-		const FstJobSummary *summary = fst_job_get_summary(job);
+	ok = fst_cli_job_run(job, &progress, results, TRUE, &error);
+	summary = fst_job_get_summary(job);
+	/* a line that stopped itself has results to show before its error */
+	if (ok || summary->halted) {
 		rc = fst_cli_print_results(&progress, "demo", results, job, summary->stopped);
 		if (!opts.json)
 			g_print("records in %s/station.db\n", opts.workspace_path);
 	}
+	if (!ok)
+		rc = fst_cli_fail("demo", opts.json, error);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }

@@ -384,8 +384,9 @@ fst_cli_print_failure_groups(GPtrArray *groups)
  *
  * Prints the summary: a table and a count line, or one JSON `summary` event.
  *
- * Returns: %FST_EXIT_OK when every device passed, %FST_EXIT_CANCELLED when
- * the run was stopped, else %FST_EXIT_DEVICES_FAILED
+ * Returns: %FST_EXIT_OK when every device passed, %FST_EXIT_DATABASE when
+ * the line stopped itself (the database could not record),
+ * %FST_EXIT_CANCELLED when the run was stopped, else %FST_EXIT_DEVICES_FAILED
  */
 FstExit
 fst_cli_print_results(
@@ -395,7 +396,9 @@ fst_cli_print_results(
 	g_autoptr(GPtrArray) groups = fst_job_list_failure_groups(job);
 	FstExit rc;
 
-	if (cancelled)
+	if (summary->halted)
+		rc = FST_EXIT_DATABASE;
+	else if (cancelled)
 		rc = FST_EXIT_CANCELLED;
 	else
 		rc = summary->failed == 0 ? FST_EXIT_OK : FST_EXIT_DEVICES_FAILED;

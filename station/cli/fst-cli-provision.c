@@ -49,6 +49,8 @@ fst_cli_provision(gint argc, gchar **argv)
 	FstJobOptions job_options;
 	FstCliProgress progress = {0};
 	FstExit rc;
+	gboolean ok;
+	const FstJobSummary *summary;
 
 	g_option_context_set_summary(
 	    context,
@@ -105,13 +107,15 @@ fst_cli_provision(gint argc, gchar **argv)
 	job = fst_job_new(trust_only ? FST_JOB_KIND_TRUST_ONLY : FST_JOB_KIND_PROVISION,
 	                  &job_options);
 	/* a long run keeps only its failures for the table; the counts are the job's */
-	if (!fst_cli_job_run(job, &progress, results, count == 0, &error)) {
-		rc = fst_cli_fail("provision", opts.json, error);
-	} else {
-		const FstJobSummary *summary = fst_job_get_summary(job);
+	ok = fst_cli_job_run(job, &progress, results, count == 0, &error);
+	summary = fst_job_get_summary(job);
+	/* a line that stopped itself has results to show before its error */
+	if (ok || summary->halted) {
 		fst_cli_results_sort(results, (const gchar *const *)opts.ports);
 		rc = fst_cli_print_results(&progress, "provision", results, job, summary->stopped);
 	}
+	if (!ok)
+		rc = fst_cli_fail("provision", opts.json, error);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }

@@ -30,6 +30,8 @@ fst_cli_watch(gint argc, gchar **argv)
 	FstJobOptions job_options;
 	FstCliProgress progress = {0};
 	FstExit rc;
+	gboolean ok;
+	const FstJobSummary *summary;
 
 	g_option_context_set_summary(
 	    context,
@@ -73,13 +75,14 @@ fst_cli_watch(gint argc, gchar **argv)
 	job_options.poll_ms = (guint)poll_ms;
 	job = fst_job_new(FST_JOB_KIND_WATCH, &job_options);
 	/* a watch runs for a shift: its table keeps the failures only */
-	if (!fst_cli_job_run(job, &progress, results, FALSE, &error)) {
-		rc = fst_cli_fail("watch", opts.json, error);
-	} else {
-		/* a signal is how a watch ends: only an abort counts as cancelled */
-		const FstJobSummary *summary = fst_job_get_summary(job);
+	ok = fst_cli_job_run(job, &progress, results, FALSE, &error);
+	summary = fst_job_get_summary(job);
+	/* a signal is how a watch ends: only an abort counts as cancelled; a
+	 * watch that stopped itself has results to show before its error */
+	if (ok || summary->halted)
 		rc = fst_cli_print_results(&progress, "watch", results, job, summary->aborted);
-	}
+	if (!ok)
+		rc = fst_cli_fail("watch", opts.json, error);
 	fst_cli_progress_clear(&progress);
 	return rc;
 }
