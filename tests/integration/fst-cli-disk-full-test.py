@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The station's disk fills up in the middle of a device, on a real full file
-system: a 4 MiB tmpfs holds the workspace (mounted by this test as root, or in
-a user and mount namespace of its own), and the test fills it while the first
-device of a `provision --count 2 --json` run is being burned, after its
-certificate was recorded. Checks that:
+system: a 4 MiB tmpfs holds the workspace (mounted in a mount namespace of
+this test's own, with a user namespace when not root), and the test fills it
+while the first device of a `provision --count 2 --json` run is being
+burned, after its certificate was recorded. Checks that:
 
 - the device's final state cannot be written, and the run says so;
 - the line stops: the next board put on the port is never touched;
 - the run ends with exit 5, a summary and then an error event naming the full
   disk, and the same on stderr;
 - nothing is lost: once space is freed, the database holds the certificate the
-  device holds (its serial, read from the simulator's storage), and the audit
-  chain verifies.
+  device holds (its serial, read from the simulator's storage); the next run
+  provisions the next board and marks the half-done device for re-work, its
+  certificate interrupted; the audit chain verifies.
 
 Exit 77 when no tmpfs can be mounted (neither root nor user namespaces)."""
 import json
@@ -40,16 +41,19 @@ def mount_tmpfs(path):
 
 
 def in_namespace_or_skip(path):
-    """mounts the tmpfs, running this test again in a namespace if need be"""
-    if mount_tmpfs(path):
-        return
-    if os.environ.get("FST_DISK_FULL_NS") == "1" or shutil.which("unshare") is None:
+    """mounts the tmpfs in a mount namespace of this test's own (a user
+    namespace too when not root), so that nothing is left mounted whatever
+    happens; as root without unshare, on the host, unmounted at the end"""
+    if os.environ.get("FST_DISK_FULL_NS") != "1" and shutil.which("unshare") is not None:
+        cmd = ["unshare", "--mount"]
+        if os.geteuid() != 0:
+            cmd = ["unshare", "--user", "--map-root-user", "--mount"]
+        if subprocess.run(cmd + ["true"], capture_output=True).returncode == 0:
+            env = dict(os.environ, FST_DISK_FULL_NS="1")
+            sys.exit(subprocess.run(cmd + [sys.executable] + sys.argv, env=env).returncode)
+    if not mount_tmpfs(path):
         print("SKIP: cannot mount a tmpfs (not root, and no user namespaces)")
         sys.exit(77)
-    env = dict(os.environ, FST_DISK_FULL_NS="1")
-    r = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable] + sys.argv,
-                       env=env)
-    sys.exit(r.returncode)
 
 
 def start_sim(tmp, uid, link):
