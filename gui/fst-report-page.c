@@ -89,42 +89,6 @@ fst_report_page_file_name(FstReportPageJob *job)
 	return g_strdup_printf("report-%s-%s.%s", safe, stamp, job->format);
 }
 
-static gboolean
-fst_report_page_write(FstReportPageJob *job,
-                      const FstReportScope *scope,
-                      const gchar *path,
-                      GError **error)
-{
-	FILE *out;
-	gboolean ok;
-
-	if (g_strcmp0(job->format, "pdf") == 0)
-		return fst_report_write_pdf(job->db_path, scope, path, error);
-	out = g_fopen(path, "wb");
-	if (out == NULL) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PERMISSION_DENIED,
-		            _("Cannot write %s: %s"),
-		            path,
-		            g_strerror(errno));
-		return FALSE;
-	}
-	ok = g_strcmp0(job->format, "csv") == 0
-	         ? fst_report_write_csv(job->db_path, scope, out, error)
-	         : fst_report_write_json(job->db_path, scope, out, error);
-	if (fclose(out) != 0 && ok) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INTERNAL,
-		            _("Writing %s failed: %s"),
-		            path,
-		            g_strerror(errno));
-		return FALSE;
-	}
-	return ok;
-}
-
 static void
 fst_report_page_export_thread(GTask *task,
                               gpointer source_object,
@@ -156,7 +120,8 @@ fst_report_page_export_thread(GTask *task,
 		                        g_strerror(errno));
 		return;
 	}
-	if (!fst_report_page_write(job, &scope, path, &error) ||
+	if (!fst_report_export_file(
+	        job->db_path, &scope, job->format, FST_REPORT_PAPER_A4, path, &error) ||
 	    !fst_report_sign_full(job->workspace, job->interaction, path, sig, &error)) {
 		g_task_return_error(task, error);
 		return;

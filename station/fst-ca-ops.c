@@ -12,7 +12,6 @@
 #include "fst-ca-ops.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <openssl/pem.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "fst-ca-store.h"
 #include "fst-db.h"
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-openssl-common.h"
 #include "fst-station.h"
 
@@ -463,10 +463,8 @@ fst_ca_ops_export_escrow(const gchar *workspace,
 	g_autofree gchar *recipient = NULL;
 	g_autofree gchar *detail = NULL;
 	gsize len = 0;
-	gsize done = 0;
 	const guint8 *data;
 	gint64 now;
-	gint fd;
 
 	db = fst_ca_ops_open_db(workspace, operator_name, error);
 	if (db == NULL)
@@ -474,39 +472,10 @@ fst_ca_ops_export_escrow(const gchar *workspace,
 	cms = fst_db_get_escrow(db, serial_hex, &recipient, error);
 	if (cms == NULL)
 		return FALSE;
-	fd = g_open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            errno == EEXIST || errno == ELOOP ? FST_ERROR_CONFIG
-		                                              : FST_ERROR_PERMISSION_DENIED,
-		            "cannot create %s: %s: an escrowed key is never written over a "
-		            "file or through a link",
-		            dest,
-		            g_strerror(errno));
-		return FALSE;
-	}
 	data = g_bytes_get_data(cms, &len);
-	while (done < len) {
-		gssize n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (gsize)n;
-	}
-	if (done != len || fsync(fd) != 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INTERNAL,
-		            "cannot write %s: %s",
-		            dest,
-		            g_strerror(errno));
-		close(fd);
-		g_unlink(dest);
+	/* whole or absent, never over a file or through a link */
+	if (!fst_file_write_new(dest, data, len, 0600, error))
 		return FALSE;
-	}
-	close(fd);
 	/* an export is never unaudited: without its event the file goes again */
 	now = g_get_real_time();
 	detail = g_strdup_printf("certificate %s: escrowed key (to escrow certificate sha256 %s) "

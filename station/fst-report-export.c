@@ -33,7 +33,6 @@
 #include <json-glib/json-glib.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <openssl/rand.h>
 #include <pango/pangocairo.h>
@@ -44,6 +43,7 @@
 #include "fst-cairo-common.h"
 #include "fst-crypto.h"
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-openssl-common.h"
 #include "fst-station.h"
 #include "fst-secret.h"
@@ -562,31 +562,19 @@ fst_report_paper_from_string(const gchar *name, FstReportPaper *paper)
 	return FALSE;
 }
 
+/* cairo's PDF stream into a FILE; a failed write stops the surface */
+static cairo_status_t
+fst_pdf_write_cb(void *closure, const unsigned char *data, unsigned int length)
+{
+	return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS
+	                                                  : CAIRO_STATUS_WRITE_ERROR;
+}
+
 /**
  * fst_report_write_pdf:
  * @db_path: the station database
  * @scope: (nullable): the devices to report
- * @pdf_path: the PDF file to write
- * @error: (nullable): return location for a #GError
- *
- * Writes the report for people on A4: fst_report_write_pdf_full().
- *
- * Returns: %TRUE on success
- */
-gboolean
-fst_report_write_pdf(const gchar *db_path,
-                     const FstReportScope *scope,
-                     const gchar *pdf_path,
-                     GError **error)
-{
-	return fst_report_write_pdf_full(db_path, scope, pdf_path, FST_REPORT_PAPER_A4, error);
-}
-
-/**
- * fst_report_write_pdf_full:
- * @db_path: the station database
- * @scope: (nullable): the devices to report
- * @pdf_path: the PDF file to write
+ * @out: where the PDF goes
  * @paper: A4 or Letter, portrait
  * @error: (nullable): return location for a #GError
  *
@@ -600,11 +588,11 @@ fst_report_write_pdf(const gchar *db_path,
  * Returns: %TRUE on success
  */
 gboolean
-fst_report_write_pdf_full(const gchar *db_path,
-                          const FstReportScope *scope,
-                          const gchar *pdf_path,
-                          FstReportPaper paper,
-                          GError **error)
+fst_report_write_pdf(const gchar *db_path,
+                     const FstReportScope *scope,
+                     FILE *out,
+                     FstReportPaper paper,
+                     GError **error)
 {
 	g_autoptr(FstReportSummary) sum = fst_report_summary(db_path, scope, error);
 	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
@@ -622,7 +610,7 @@ fst_report_write_pdf_full(const gchar *db_path,
 		return FALSE;
 	pdf.w = paper == FST_REPORT_PAPER_LETTER ? 612.0 : 595.0;
 	pdf.h = paper == FST_REPORT_PAPER_LETTER ? 792.0 : 842.0;
-	surface = cairo_pdf_surface_create(pdf_path, pdf.w, pdf.h);
+	surface = cairo_pdf_surface_create_for_stream(fst_pdf_write_cb, out, pdf.w, pdf.h);
 	cr = cairo_create(surface);
 	pdf.cr = cr;
 	pdf.fontmap = pango_cairo_font_map_new();
@@ -658,16 +646,62 @@ fst_report_write_pdf_full(const gchar *db_path,
 	g_clear_pointer(&cr, cairo_destroy);
 	cairo_surface_finish(surface);
 	status = cairo_surface_status(surface);
-	if (status != CAIRO_STATUS_SUCCESS) {
+	if (status != CAIRO_STATUS_SUCCESS || fflush(out) != 0) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INTERNAL,
-		            "writing the PDF report %s failed: %s: check the path and free space",
-		            pdf_path,
-		            cairo_status_to_string(status));
+		            "writing the PDF report failed: %s: check the free space",
+		            status != CAIRO_STATUS_SUCCESS ? cairo_status_to_string(status)
+		                                           : g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/**
+ * fst_report_export_file:
+ * @db_path: the station database
+ * @scope: (nullable): the devices to report
+ * @format: `csv`, `json` or `pdf`
+ * @paper: pdf: A4 or Letter
+ * @path: the file to write, which must not exist
+ * @error: (nullable): return location for a #GError
+ *
+ * Writes the report to @path whole or not at all (#FstFileOut): a report
+ * cut short by a full disk is never left under its name, where it would
+ * pass for the whole report (a CSV missing its last rows reads as valid).
+ *
+ * Returns: %TRUE when @path holds the whole report
+ */
+gboolean
+fst_report_export_file(const gchar *db_path,
+                       const FstReportScope *scope,
+                       const gchar *format,
+                       FstReportPaper paper,
+                       const gchar *path,
+                       GError **error)
+{
+	g_autoptr(FstFileOut) file = fst_file_out_new(path, 0644, error);
+	FILE *out;
+	gboolean ok;
+
+	if (file == NULL)
+		return FALSE;
+	out = fst_file_out_get_stream(file);
+	if (g_strcmp0(format, "pdf") == 0)
+		ok = fst_report_write_pdf(db_path, scope, out, paper, error);
+	else if (g_strcmp0(format, "json") == 0)
+		ok = fst_report_write_json(db_path, scope, out, error);
+	else
+		ok = fst_report_write_csv(db_path, scope, out, error);
+	if (!ok) {
+		/* a write that failed names the file; the database names itself */
+		if (error != NULL && *error != NULL &&
+		    !g_error_matches(*error, FST_ERROR, FST_ERROR_DATABASE))
+			g_prefix_error(error, "%s: ", path);
+		return FALSE;
+	}
+	return fst_file_out_commit(file, error);
 }
 
 /* signing */
@@ -742,52 +776,6 @@ fst_report_make_cert(const gchar *workspace,
 	return fst_ca_store_make_signer_cert(key, cn, FST_REPORT_CERT_DAYS, NULL, NULL, error);
 }
 
-/* writes a file that must not exist, not through a link (0644) */
-static gboolean
-fst_report_write_new(const gchar *path, const gchar *data, gsize len, GError **error)
-{
-	gint fd = g_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	gsize done = 0;
-
-	if (fd < 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            errno == EEXIST || errno == ELOOP ? FST_ERROR_CONFIG
-		                                              : FST_ERROR_PERMISSION_DENIED,
-		            "cannot create %s: %s: a signature or certificate is never "
-		            "overwritten, choose another name",
-		            path,
-		            g_strerror(errno));
-		return FALSE;
-	}
-	while (done < len) {
-		gssize n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_INTERNAL,
-			            "cannot write %s: %s",
-			            path,
-			            g_strerror(errno));
-			close(fd);
-			return FALSE;
-		}
-		done += (gsize)n;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INTERNAL,
-		            "cannot write %s: %s",
-		            path,
-		            g_strerror(errno));
-		return FALSE;
-	}
-	return TRUE;
-}
-
 /**
  * fst_report_ensure_key:
  * @workspace: the station workspace
@@ -846,7 +834,7 @@ fst_report_ensure_key(const gchar *workspace,
 		            g_strerror(errno));
 		return FALSE;
 	}
-	if (!fst_report_write_new(cert_path, mem->data, mem->length, error))
+	if (!fst_file_write_new(cert_path, mem->data, mem->length, 0644, error))
 		return FALSE;
 	return fst_ca_store_write_key(key, key_path, secret, error);
 }
@@ -980,7 +968,7 @@ fst_report_sign_full(const gchar *workspace,
 	if (sig == NULL)
 		return FALSE;
 	data = g_bytes_get_data(sig, &len);
-	return fst_report_write_new(sig_path, data, len, error);
+	return fst_file_write_new(sig_path, data, len, 0644, error);
 }
 
 /**

@@ -33,13 +33,15 @@ typedef enum {
 gboolean fst_report_paper_from_string(const gchar *name, FstReportPaper *paper);
 gboolean fst_report_write_pdf(const gchar *db_path,
                               const FstReportScope *scope,
-                              const gchar *pdf_path,
+                              FILE *out,
+                              FstReportPaper paper,
                               GError **error);
-gboolean fst_report_write_pdf_full(const gchar *db_path,
-                                   const FstReportScope *scope,
-                                   const gchar *pdf_path,
-                                   FstReportPaper paper,
-                                   GError **error);
+gboolean fst_report_export_file(const gchar *db_path,
+                                const FstReportScope *scope,
+                                const gchar *format,
+                                FstReportPaper paper,
+                                const gchar *path,
+                                GError **error);
 gboolean fst_report_ensure_key(const gchar *workspace,
                                const gchar *station_name,
                                const FstSecret *secret,

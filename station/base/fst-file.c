@@ -4,7 +4,13 @@
  * known-devices.conf, station.conf): only regular files, and never more
  * than the caller's bound, so that /dev/zero, a FIFO or a huge file is an
  * error rather than an endless read, a hang or an exhausted memory.
+ *
+ * Writing the files a user asks for (reports, exports): whole or not at
+ * all (FstFileOut), never over another file.
  */
+
+/* renameat2() */
+#define _GNU_SOURCE
 
 #define G_LOG_DOMAIN "FstFile"
 
@@ -12,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <glib/gstdio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -270,4 +277,206 @@ fst_file_raise_open_limit(void)
 		}
 		g_once_init_leave(&done, 1);
 	}
+}
+
+struct _FstFileOut {
+	gchar *path; /* (owned) */
+	gchar *tmp;  /* (owned) (nullable): until committed */
+	FILE *out;   /* (owned) (nullable) */
+};
+
+static void
+fst_file_out_set_write_error(FstFileOut *self, gint errsv, GError **error)
+{
+	g_set_error(
+	    error,
+	    FST_ERROR,
+	    FST_ERROR_INTERNAL,
+	    "writing %s failed: %s: check the free space (nothing was left under that name)",
+	    self->path,
+	    g_strerror(errsv));
+}
+
+static void
+fst_file_out_set_exists_error(const gchar *path, GError **error)
+{
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_CONFIG,
+	            "%s exists: an export never replaces a file nor follows a link, choose "
+	            "another name",
+	            path);
+}
+
+/**
+ * fst_file_out_new:
+ * @path: the file to write, which must not exist
+ * @mode: its mode, e.g. 0644
+ * @error: (nullable): return location
+ *
+ * Starts writing @path whole or not at all: the bytes go to a temporary
+ * file beside it (`.NAME.XXXXXX`), which fst_file_out_commit() syncs and
+ * links to @path, never replacing a file nor following a link. Until then,
+ * and when anything fails (a full disk), nothing is at @path, and
+ * fst_file_out_free() removes the temporary file: a report or export cut
+ * short never looks like a whole one.
+ *
+ * Returns: (transfer full): the file being written, or %NULL with
+ * %FST_ERROR_CONFIG when @path exists
+ */
+FstFileOut *
+fst_file_out_new(const gchar *path, gint mode, GError **error)
+{
+	g_autoptr(FstFileOut) self = g_new0(FstFileOut, 1);
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	g_autofree gchar *base = g_path_get_basename(path);
+	GStatBuf st;
+	gint fd;
+
+	self->path = g_strdup(path);
+	/* early, for a quick answer; fst_file_out_commit() is what guarantees it */
+	if (g_lstat(path, &st) == 0) {
+		fst_file_out_set_exists_error(path, error);
+		return NULL;
+	}
+	self->tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+	fd = g_mkstemp_full(self->tmp, O_RDWR | O_CLOEXEC, mode);
+	if (fd < 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s",
+		            path,
+		            g_strerror(errno));
+		g_clear_pointer(&self->tmp, g_free);
+		return NULL;
+	}
+	self->out = fdopen(fd, "wb");
+	if (self->out == NULL) {
+		fst_file_out_set_write_error(self, errno, error);
+		close(fd);
+		return NULL;
+	}
+	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_file_out_get_stream:
+ * @self: a file being written
+ *
+ * Returns: (transfer none): where to write, until fst_file_out_commit()
+ */
+FILE *
+fst_file_out_get_stream(FstFileOut *self)
+{
+	return self->out;
+}
+
+/* puts the synced temporary file at its name, never over another file */
+static gboolean
+fst_file_out_link(FstFileOut *self, GError **error)
+{
+	if (link(self->tmp, self->path) == 0) {
+		g_unlink(self->tmp);
+		return TRUE;
+	}
+	if (errno == EEXIST) {
+		fst_file_out_set_exists_error(self->path, error);
+		return FALSE;
+	}
+	/* a file system without hard links (a FAT memory stick) */
+	if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
+		if (renameat2(AT_FDCWD, self->tmp, AT_FDCWD, self->path, RENAME_NOREPLACE) == 0)
+			return TRUE;
+		if (errno == EEXIST) {
+			fst_file_out_set_exists_error(self->path, error);
+			return FALSE;
+		}
+	}
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_PERMISSION_DENIED,
+	            "cannot create %s: %s",
+	            self->path,
+	            g_strerror(errno));
+	return FALSE;
+}
+
+/**
+ * fst_file_out_commit:
+ * @self: a file being written
+ * @error: (nullable): return location
+ *
+ * Syncs what was written and puts it at its name. On failure nothing is
+ * there, and fst_file_out_free() removes the temporary file.
+ *
+ * Returns: %TRUE when the file is whole at its name
+ */
+gboolean
+fst_file_out_commit(FstFileOut *self, GError **error)
+{
+	FILE *out = g_steal_pointer(&self->out);
+	gint errsv = 0;
+
+	g_return_val_if_fail(out != NULL, FALSE);
+	if (fflush(out) != 0 || ferror(out))
+		errsv = errno != 0 ? errno : EIO;
+	else if (fsync(fileno(out)) != 0)
+		errsv = errno;
+	if (fclose(out) != 0 && errsv == 0)
+		errsv = errno;
+	if (errsv != 0) {
+		fst_file_out_set_write_error(self, errsv, error);
+		return FALSE;
+	}
+	if (!fst_file_out_link(self, error))
+		return FALSE;
+	g_clear_pointer(&self->tmp, g_free);
+	return TRUE;
+}
+
+/**
+ * fst_file_out_free:
+ * @self: (nullable): a file being written, or committed
+ *
+ * Removes the temporary file of a file not committed.
+ */
+void
+fst_file_out_free(FstFileOut *self)
+{
+	if (self == NULL)
+		return;
+	if (self->out != NULL)
+		fclose(self->out);
+	if (self->tmp != NULL)
+		g_unlink(self->tmp);
+	g_free(self->tmp);
+	g_free(self->path);
+	g_free(self);
+}
+
+/**
+ * fst_file_write_new:
+ * @path: the file to write, which must not exist
+ * @data: (array length=len): its bytes
+ * @len: how many
+ * @mode: its mode: 0644, or 0600 for anything a secret could be read from
+ * @error: (nullable): return location
+ *
+ * Writes @path whole or not at all, never over another file nor through a
+ * link (#FstFileOut).
+ *
+ * Returns: %TRUE when @path holds @data, synced; %FST_ERROR_CONFIG when it
+ * exists
+ */
+gboolean
+fst_file_write_new(const gchar *path, const void *data, gsize len, gint mode, GError **error)
+{
+	g_autoptr(FstFileOut) file = fst_file_out_new(path, mode, error);
+
+	if (file == NULL)
+		return FALSE;
+	/* a short write leaves the stream's error, which the commit reports */
+	(void)fwrite(data, 1, len, fst_file_out_get_stream(file));
+	return fst_file_out_commit(file, error);
 }

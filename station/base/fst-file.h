@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -17,5 +18,16 @@ gboolean
 fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, GError **error);
 
 void fst_file_raise_open_limit(void);
+
+typedef struct _FstFileOut FstFileOut;
+
+FstFileOut *fst_file_out_new(const gchar *path, gint mode, GError **error);
+FILE *fst_file_out_get_stream(FstFileOut *self);
+gboolean fst_file_out_commit(FstFileOut *self, GError **error);
+void fst_file_out_free(FstFileOut *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstFileOut, fst_file_out_free)
+
+gboolean
+fst_file_write_new(const gchar *path, const void *data, gsize len, gint mode, GError **error);
 
 G_END_DECLS

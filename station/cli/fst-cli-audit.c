@@ -5,7 +5,6 @@
 #define G_LOG_DOMAIN "FstCli"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "fst-audit.h"
 #include "fst-cli.h"
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-report-export.h"
 #include "fst-station.h"
 
@@ -182,40 +182,6 @@ fst_cli_audit_report(const gchar *workspace,
 	return fst_cli_audit_report_anchored(db_path, anchors, command, json);
 }
 
-/* writes @data to @path, which must not exist */
-static gboolean
-fst_cli_audit_write_new(const gchar *path, const gchar *data, GError **error)
-{
-	gsize len = strlen(data);
-	gint fd = g_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		gint errsv = errno;
-		g_set_error(error,
-		            FST_ERROR,
-		            errsv == EEXIST ? FST_ERROR_INVALID_DATA : FST_ERROR_PERMISSION_DENIED,
-		            "cannot write %s: %s%s",
-		            path,
-		            g_strerror(errsv),
-		            errsv == EEXIST ? " (an anchor is never overwritten)" : "");
-		return FALSE;
-	}
-	if (write(fd, data, len) != (gssize)len || fsync(fd) != 0) {
-		gint errsv = errno;
-		close(fd);
-		g_unlink(path);
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_STORAGE_FULL,
-		            "writing %s failed: %s",
-		            path,
-		            g_strerror(errsv));
-		return FALSE;
-	}
-	close(fd);
-	return TRUE;
-}
-
 static FstExit
 fst_cli_audit_checkpoint(const gchar *workspace,
                          const gchar *db_path,
@@ -257,7 +223,7 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 	}
 	data = fst_audit_anchor_to_data(anchor);
 	sig = g_strdup_printf("%s.sig", path);
-	if (!fst_cli_audit_write_new(path, data, &error))
+	if (!fst_file_write_new(path, data, strlen(data), 0600, &error))
 		return fst_cli_fail("audit checkpoint", json, error);
 	/* signed with the workspace's report key, as reports are */
 	if (!fst_report_sign(workspace, path, sig, &error)) {

@@ -5,13 +5,12 @@
 #define G_LOG_DOMAIN "FstCli"
 
 #include <errno.h>
-#include <glib/gstdio.h>
-#include <unistd.h>
 
 #include "fst-ca-ops.h"
 #include "fst-cli.h"
 #include "fst-db.h"
 #include "fst-error.h"
+#include "fst-file.h"
 
 /**
  * fst_cli_cert_to_json:
@@ -125,8 +124,7 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	FstCaOpsExportFlags flags = FST_CA_OPS_EXPORT_NONE;
 	const guint8 *data;
 	gsize len = 0;
-	gsize done = 0;
-	gint fd = STDOUT_FILENO;
+	g_autoptr(FstFileOut) file = NULL;
 
 	g_option_context_set_summary(
 	    context,
@@ -151,10 +149,11 @@ fst_cli_certs_export(gint argc, gchar **argv)
 		return fst_cli_usage_error("certs export", json, msg);
 	}
 	workspace = fst_cli_workspace(workspace_opt);
-	/* the file is made first: an export never replaces a file */
+	/* the file is made first (an export never replaces a file), and it is
+	 * whole or absent */
 	if (out != NULL) {
-		fd = fst_cli_create_output(out, 0644, &error);
-		if (fd < 0)
+		file = fst_file_out_new(out, 0644, &error);
+		if (file == NULL)
 			return fst_cli_fail("certs export", json, error);
 	}
 	if (der)
@@ -163,33 +162,25 @@ fst_cli_certs_export(gint argc, gchar **argv)
 		flags |= FST_CA_OPS_EXPORT_CHAIN;
 	bytes = fst_ca_ops_export_certificate(
 	    workspace, serial, flags, out != NULL ? out : "standard output", NULL, &error);
-	if (bytes == NULL) {
-		if (out != NULL) {
-			close(fd);
-			g_unlink(out);
-		}
+	if (bytes == NULL)
 		return fst_cli_fail("certs export", json, error);
-	}
 	data = g_bytes_get_data(bytes, &len);
 	if (json && out == NULL)
 		return fst_cli_certs_export_json(serial, NULL, der, chain, bytes);
-	while (done < len) {
-		gssize n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			g_printerr("fleetstation certs export: cannot write %s: %s\n",
-			           out != NULL ? out : "standard output",
-			           g_strerror(errno));
-			if (out != NULL)
-				close(fd);
-			return FST_EXIT_INTERNAL;
+	if (file != NULL) {
+		if (fwrite(data, 1, len, fst_file_out_get_stream(file)) != len ||
+		    !fst_file_out_commit(file, &error)) {
+			if (error == NULL)
+				g_set_error(&error,
+				            FST_ERROR,
+				            FST_ERROR_INTERNAL,
+				            "writing %s failed: %s: check the free space",
+				            out,
+				            g_strerror(errno));
+			return fst_cli_fail("certs export", json, error);
 		}
-		done += (gsize)n;
-	}
-	if (out != NULL && close(fd) != 0) {
-		g_printerr(
-		    "fleetstation certs export: cannot write %s: %s\n", out, g_strerror(errno));
+	} else if (fwrite(data, 1, len, stdout) != len) {
+		/* main() reports a standard output cut short */
 		return FST_EXIT_INTERNAL;
 	}
 	if (json)

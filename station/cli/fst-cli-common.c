@@ -6,7 +6,6 @@
 #include "fst-cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -622,42 +621,6 @@ fst_cli_serial_from_arg(const gchar *serial)
 	if (out->len == 0 || out->len > 64)
 		return NULL;
 	return g_string_free(g_steal_pointer(&out), FALSE);
-}
-
-/**
- * fst_cli_create_output:
- * @path: a file an export goes to
- * @mode: its mode, e.g. 0644
- * @error: (nullable): return location
- *
- * Creates @path for writing, never overwriting a file and never following a
- * symbolic link (O_CREAT | O_EXCL | O_NOFOLLOW).
- *
- * Returns: a file descriptor, or -1 with %FST_ERROR_CONFIG when @path exists
- */
-gint
-fst_cli_create_output(const gchar *path, gint mode, GError **error)
-{
-	gint fd = g_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0) {
-		gint saved = errno;
-		if (saved == EEXIST || saved == ELOOP)
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "%s exists: an export never replaces a file nor follows a "
-			            "link, choose another name",
-			            path);
-		else
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_PERMISSION_DENIED,
-			            "cannot create %s: %s",
-			            path,
-			            g_strerror(saved));
-		return -1;
-	}
-	return fd;
 }
 
 /**

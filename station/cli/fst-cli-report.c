@@ -158,7 +158,6 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autoptr(GError) error = NULL;
 	FstReportScope scope = {0};
 	gboolean ok;
-	gint out_fd = -1;
 
 	if (fst_cli_central_requested(argc, argv))
 		return fst_cli_central_delegate("report", argc, argv);
@@ -203,45 +202,13 @@ fst_cli_report(gint argc, gchar **argv)
 		return fst_cli_usage_error("report", json, error->message);
 	db_path = g_build_filename(workspace, "station.db", NULL);
 
-	/* the output is created here, never over a file or through a link; the
-	 * PDF writer reopens the same file through /proc/self/fd */
-	if (output != NULL) {
-		out_fd = fst_cli_create_output(output, 0644, &error);
-		if (out_fd < 0)
-			return fst_cli_json_fail("report",
-			                         json,
-			                         fst_error_code_to_string(error->code),
-			                         error->message,
-			                         FST_EXIT_CONFIG);
-	}
-	if (g_strcmp0(format, "pdf") == 0) {
-		g_autofree gchar *fd_path = g_strdup_printf("/proc/self/fd/%d", out_fd);
-		ok = fst_report_write_pdf_full(db_path, &scope, fd_path, paper, &error);
-		close(out_fd);
-	} else {
-		FILE *out = stdout;
-		if (output != NULL) {
-			out = fdopen(out_fd, "wb");
-			if (out == NULL) {
-				g_printerr("fleetstation report: cannot write %s: %s\n",
-				           output,
-				           g_strerror(errno));
-				return FST_EXIT_CONFIG;
-			}
-		}
-		ok = g_strcmp0(format, "csv") == 0
-		         ? fst_report_write_csv(db_path, &scope, out, &error)
-		         : fst_report_write_json(db_path, &scope, out, &error);
-		if (out != stdout && fclose(out) != 0 && ok) {
-			g_set_error(&error,
-			            FST_ERROR,
-			            FST_ERROR_INTERNAL,
-			            "writing %s failed: %s",
-			            output,
-			            g_strerror(errno));
-			ok = FALSE;
-		}
-	}
+	/* a file is written whole or not at all, never over another file */
+	if (output != NULL)
+		ok = fst_report_export_file(db_path, &scope, format, paper, output, &error);
+	else if (g_strcmp0(format, "csv") == 0)
+		ok = fst_report_write_csv(db_path, &scope, stdout, &error);
+	else
+		ok = fst_report_write_json(db_path, &scope, stdout, &error);
 	if (!ok)
 		return fst_cli_fail("report", json, error);
 	if (sign) {

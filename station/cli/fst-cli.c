@@ -7,6 +7,7 @@
 
 #define G_LOG_DOMAIN "FstCli"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -133,8 +134,35 @@ fst_cli_unknown(const gchar *name)
 	return FST_EXIT_USAGE;
 }
 
-int
-main(int argc, char **argv)
+/* what a command printed must have reached standard output: behind a
+ * redirection to a full disk the output is cut short, and that is an error,
+ * not exit 0 (a script would take the cut listing for the whole) */
+static int
+fst_cli_close_stdout(int rc)
+{
+	gboolean failed = ferror(stdout) != 0;
+	int errsv = 0;
+
+	if (fflush(stdout) != 0) {
+		failed = TRUE;
+		errsv = errno;
+	}
+	/* a closed standard output that nothing was written to is no error */
+	if (fclose(stdout) != 0 && errno != EBADF && !failed) {
+		failed = TRUE;
+		errsv = errno;
+	}
+	if (!failed)
+		return rc;
+	g_printerr("fleetstation: writing to standard output failed%s%s: the output is "
+	           "incomplete; check the free space where it goes\n",
+	           errsv != 0 ? ": " : "",
+	           errsv != 0 ? g_strerror(errsv) : "");
+	return rc == FST_EXIT_OK ? FST_EXIT_INTERNAL : rc;
+}
+
+static int
+fst_cli_main(int argc, char **argv)
 {
 	const FstCliCommand *cmd;
 	const gchar *command;
@@ -168,4 +196,10 @@ main(int argc, char **argv)
 	if (cmd == NULL)
 		return fst_cli_unknown(command);
 	return cmd->func(argc - 1, argv + 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	return fst_cli_close_stdout(fst_cli_main(argc, argv));
 }

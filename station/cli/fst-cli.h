@@ -133,7 +133,6 @@ gboolean fst_cli_check_choice(const gchar *command,
                               const gchar *const *choices,
                               guint n_choices);
 FstDb *fst_cli_open_db(const gchar *workspace, GError **error);
-gint fst_cli_create_output(const gchar *path, gint mode, GError **error);
 
 /* secrets: every command asks for them the same way (fst-cli-interaction.c) */
 #define FST_CLI_SECRETS_HELP                                                                       \

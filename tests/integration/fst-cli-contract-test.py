@@ -286,6 +286,16 @@ def main():
     except ValueError:
         fail(f"devices --json in a missing workspace printed no JSON: {r.stdout[:200]!r}")
 
+    # standard output on a full disk (/dev/full): the listing, the help and
+    # the version are cut short, and that is an error saying so, never exit 0
+    if os.path.exists("/dev/full"):
+        for args in (["certs", "--json"], ["devices"], ["--help"], ["--version"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([STATION] + args, env=env, stdin=subprocess.DEVNULL, stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=120)
+            if r.returncode == 0 or "writing to standard output failed" not in r.stderr:
+                fail(f"`{' '.join(args)} > /dev/full` exited {r.returncode}: {r.stderr[-300:]!r}")
+
     # a listing the database fails in the middle of (the page of the
     # certificates table that holds the last one damaged): the rows read so
     # far, then on a line of its own the error object, exit 5; never a

@@ -10,6 +10,7 @@ burned, after its certificate was recorded. Checks that:
 - the line stops: the next board put on the port is never touched;
 - the run ends with exit 5, a summary and then an error event naming the full
   disk, and the same on stderr;
+- a report written onto the full disk fails and leaves no file behind;
 - nothing is lost: once space is freed, the database holds the certificate the
   device holds (its serial, read from the simulator's storage); the next run
   provisions the next board and marks the half-done device for re-work, its
@@ -81,15 +82,18 @@ def stop_sim(p, link):
 
 
 def fill(path):
-    """writes until the file system is full"""
-    chunk = b"\0" * 65536
-    with open(os.path.join(path, "filler"), "wb") as f:
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-        except OSError:
-            pass
+    """writes until the file system has no byte left"""
+    fd = os.open(os.path.join(path, "filler"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (65536, 4096, 1):
+            chunk = b"\0" * size
+            try:
+                while True:
+                    os.write(fd, chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def main():
@@ -175,6 +179,25 @@ def run(tmp, small, sims):
         fail("error event: %s" % error)
     if "the line stopped" not in err:
         fail("stderr does not say that the line stopped")
+
+    # a report onto a full disk (a memory stick, say: a second tmpfs) fails,
+    # and leaves nothing that could pass for a report, nor a temporary file
+    stick = os.path.join(tmp, "stick")
+    os.mkdir(stick)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", stick]).returncode != 0:
+        fail("cannot mount the second tmpfs")
+    try:
+        fill(stick)
+        for fmt in ("csv", "pdf"):
+            out = os.path.join(stick, "report." + fmt)
+            r = subprocess.run([STATION, "report", "--workspace", ws, "--format", fmt, "-o", out],
+                               capture_output=True, text=True, env=env)
+            if r.returncode == 0 or "free space" not in r.stderr or out not in r.stderr:
+                fail("report --format %s onto a full disk: exit %d: %s" % (fmt, r.returncode, r.stderr))
+            if sorted(os.listdir(stick)) != ["filler"]:
+                fail("report --format %s onto a full disk left %s" % (fmt, os.listdir(stick)))
+    finally:
+        subprocess.run(["umount", stick])
 
     # nothing lost: with space again, the database knows the device's certificate
     os.unlink(os.path.join(small, "filler"))

@@ -9,8 +9,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "fst-db.h"
 #include "fst-error.h"
@@ -425,7 +428,8 @@ test_pdf(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *data = NULL;
 	gsize len = 0;
 
-	g_assert_true(fst_report_write_pdf(fx->db_path, NULL, path, &error));
+	g_assert_true(
+	    fst_report_export_file(fx->db_path, NULL, "pdf", FST_REPORT_PAPER_A4, path, &error));
 	g_assert_no_error(error);
 	g_file_get_contents(path, &data, &len, &error);
 	g_assert_no_error(error);
@@ -635,7 +639,8 @@ test_pdf_failure_classes(TestFixture *fx, gconstpointer user_data)
 	FstReportScope scope = {.lot = "L-BIG"};
 	gint status = 0;
 
-	g_assert_true(fst_report_write_pdf(fx->db_path, &scope, path, &error));
+	g_assert_true(
+	    fst_report_export_file(fx->db_path, &scope, "pdf", FST_REPORT_PAPER_A4, path, &error));
 	g_assert_no_error(error);
 	if (pdftotext == NULL) {
 		fst_test_skip_missing("pdftotext (poppler-utils) is not installed: the PDF text "
@@ -664,6 +669,95 @@ test_pdf_failure_classes(TestFixture *fx, gconstpointer user_data)
 	    g_regex_match_simple("1 +cancelled at keygen +e\\.g\\. BIG-0149", text, 0, 0));
 }
 
+static gint
+test_compare_names(gconstpointer a, gconstpointer b)
+{
+	return g_strcmp0(*(const gchar *const *)a, *(const gchar *const *)b);
+}
+
+/* the names in @dir, sorted, as one string */
+static gchar *
+test_dir_names(const gchar *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const gchar *name;
+
+	g_assert_nonnull(d);
+	while ((name = g_dir_read_name(d)) != NULL)
+		g_ptr_array_add(names, g_strdup(name));
+	g_ptr_array_sort(names, test_compare_names);
+	g_ptr_array_add(names, NULL);
+	return g_strjoinv(" ", (gchar **)names->pdata);
+}
+
+/* a report file is whole or absent: written whole, never over a file or
+ * through a link, and nothing under its name (nor a temporary file) when
+ * the writing fails; the failure is a real one, the kernel's file size
+ * limit (EFBIG), in a child process */
+static void
+test_export_file(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *dir = g_build_filename(fx->tmpdir, "out", NULL);
+	g_autofree gchar *path = g_build_filename(dir, "r.csv", NULL);
+	g_autofree gchar *other = g_build_filename(dir, "other", NULL);
+	g_autofree gchar *link = g_build_filename(dir, "link.csv", NULL);
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *names = NULL;
+	g_autofree gchar *want = test_export_csv(fx, NULL, "want.csv");
+	GStatBuf st;
+
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	if (g_test_subprocess()) {
+		/* the database's WAL index (32 KiB) is made first, by a connection
+		 * held open: the limit then stops only the report */
+		struct rlimit limit = {.rlim_cur = 40000, .rlim_max = 40000};
+		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(strlen(want), >, limit.rlim_cur);
+		signal(SIGXFSZ, SIG_IGN);
+		g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+		g_assert_false(fst_report_export_file(
+		    fx->db_path, NULL, "csv", FST_REPORT_PAPER_A4, path, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_INTERNAL);
+		g_assert_nonnull(strstr(error->message, path));
+		g_assert_nonnull(strstr(error->message, "free space"));
+		names = test_dir_names(dir);
+		g_assert_cmpstr(names, ==, "");
+		return;
+	}
+	g_test_trap_subprocess("/fst/report/export-file/whole-or-absent", 0, 0);
+	g_test_trap_assert_passed();
+
+	/* whole, 0644, and no temporary file left */
+	g_assert_true(
+	    fst_report_export_file(fx->db_path, NULL, "csv", FST_REPORT_PAPER_A4, path, &error));
+	g_assert_no_error(error);
+	g_file_get_contents(path, &text, NULL, &error);
+	g_assert_cmpstr(text, ==, want);
+	g_assert_cmpint(g_stat(path, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0644);
+	names = test_dir_names(dir);
+	g_assert_cmpstr(names, ==, "r.csv");
+	/* never over a file, nor through a link */
+	g_assert_false(
+	    fst_report_export_file(fx->db_path, NULL, "json", FST_REPORT_PAPER_A4, path, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_error(&error);
+	g_clear_pointer(&text, g_free);
+	g_file_get_contents(path, &text, NULL, &error);
+	g_assert_cmpstr(text, ==, want);
+	g_assert_cmpint(symlink(other, link), ==, 0);
+	g_assert_false(
+	    fst_report_export_file(fx->db_path, NULL, "csv", FST_REPORT_PAPER_A4, link, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_assert_false(g_file_test(other, G_FILE_TEST_EXISTS));
+	g_clear_pointer(&names, g_free);
+	names = test_dir_names(dir);
+	g_assert_cmpstr(names, ==, "link.csv r.csv");
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -683,6 +777,7 @@ main(int argc, char **argv)
 	test_add("/fst/report/json/parses", test_json);
 	test_add("/fst/report/pdf/pages", test_pdf);
 	test_add("/fst/report/pdf/failures-by-class", test_pdf_failure_classes);
+	test_add("/fst/report/export-file/whole-or-absent", test_export_file);
 	test_add("/fst/report/sign/changed-byte-fails", test_sign_verify);
 	test_add("/fst/report/sign/certificate-says-what-it-is", test_sign_cert);
 	test_add("/fst/report/sign/clear-key-encrypted-in-place", test_sign_migrate);
