@@ -419,8 +419,10 @@ fst_file_out_commit(FstFileOut *self, GError **error)
 	gint errsv = 0;
 
 	g_return_val_if_fail(out != NULL, FALSE);
-	if (fflush(out) != 0 || ferror(out))
-		errsv = errno != 0 ? errno : EIO;
+	if (fflush(out) != 0)
+		errsv = errno;
+	else if (ferror(out))
+		errsv = EIO; /* an earlier write failed; its errno is gone */
 	else if (fsync(fileno(out)) != 0)
 		errsv = errno;
 	if (fclose(out) != 0 && errsv == 0)
