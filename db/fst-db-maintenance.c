@@ -6,7 +6,6 @@
 #include "fst-db-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <openssl/buffer.h>
 #include <openssl/err.h>
@@ -15,47 +14,65 @@
 #include <unistd.h>
 
 #include "fst-error.h"
+#include "fst-file.h"
 #include "fst-openssl-common.h"
 
 /*
  * The station database (db/schema.md): backups, the integrity check and the statistics.
  */
 
+static void
+fst_db_backup_set_create_error(const gchar *dest, const GError *why, GError **error)
+{
+	if (g_error_matches(why, FST_ERROR, FST_ERROR_CONFIG))
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "cannot create backup %s: it exists: choose a new file name, a backup "
+		            "is never overwritten",
+		            dest);
+	else
+		g_set_error(
+		    error, FST_ERROR, why->code, "cannot create the backup: %s", why->message);
+}
+
+/* a backup that failed leaves nothing: its file and SQLite's journal */
+static void
+fst_db_backup_remove(const gchar *tmp)
+{
+	g_autofree gchar *journal = g_strdup_printf("%s-journal", tmp);
+	g_unlink(tmp);
+	g_unlink(journal);
+}
+
 /*
  * Copies the database to @dest through SQLite's online backup API, from a
  * connection of its own: in WAL mode it reads one consistent snapshot and
  * never blocks the writers. @dest must not exist (never overwritten); it is
  * created 0600 and left in rollback-journal mode, one self-contained file.
+ * The copy is made beside @dest and named @dest only once whole: a backup
+ * cut short (a full disk) leaves nothing that could pass for a backup.
  */
 gboolean
 _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 {
 	g_autoptr(sqlite3) src = NULL;
 	g_autoptr(sqlite3) dst = NULL;
+	g_autofree gchar *tmp = NULL;
+	g_autoptr(GError) error_local = NULL;
 	sqlite3_backup *backup;
-	gint fd;
 	gint rc;
 
-	fd = g_open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		gint errsv = errno;
-		g_set_error(error,
-		            FST_ERROR,
-		            errsv == EACCES ? FST_ERROR_PERMISSION_DENIED : FST_ERROR_DATABASE,
-		            "cannot create backup %s: %s%s",
-		            dest,
-		            g_strerror(errsv),
-		            errsv == EEXIST ? ": choose a new file name, a backup is never "
-		                              "overwritten"
-		                            : "");
+	tmp = fst_file_new_temp(dest, 0600, NULL, &error_local);
+	if (tmp == NULL) {
+		fst_db_backup_set_create_error(dest, error_local, error);
 		return FALSE;
 	}
-	g_close(fd, NULL);
 	_fst_db_sqlite_init();
 	rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(src, FST_DB_BUSY_TIMEOUT_MS);
-		rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE, NULL);
+		rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL);
 	}
 	if (rc != SQLITE_OK) {
 		g_set_error(error,
@@ -65,6 +82,8 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            src_path,
 		            dest,
 		            sqlite3_errstr(rc));
+		g_clear_pointer(&dst, sqlite3_close);
+		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	backup = sqlite3_backup_init(dst, "main", src, "main");
@@ -76,6 +95,8 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            src_path,
 		            dest,
 		            sqlite3_errmsg(dst));
+		g_clear_pointer(&dst, sqlite3_close);
+		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	/* all pages in one step: one read transaction, one snapshot */
@@ -90,11 +111,12 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
 		            "backing up %s to %s failed: %s: check the free space at the "
-		            "destination (the incomplete copy %s is not a backup: delete it)",
+		            "destination (nothing was left there)",
 		            src_path,
 		            dest,
-		            sqlite3_errstr(rc),
-		            dest);
+		            sqlite3_errstr(rc));
+		g_clear_pointer(&dst, sqlite3_close);
+		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
@@ -105,6 +127,14 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            "finishing backup %s failed: %s",
 		            dest,
 		            sqlite3_errmsg(dst));
+		g_clear_pointer(&dst, sqlite3_close);
+		fst_db_backup_remove(tmp);
+		return FALSE;
+	}
+	g_clear_pointer(&dst, sqlite3_close);
+	if (!fst_file_link_new(tmp, dest, &error_local)) {
+		fst_db_backup_set_create_error(dest, error_local, error);
+		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	return TRUE;

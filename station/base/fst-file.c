@@ -309,15 +309,59 @@ fst_file_out_set_exists_error(const gchar *path, GError **error)
 }
 
 /**
+ * fst_file_new_temp:
+ * @path: a file to write, which must not exist
+ * @mode: its mode, e.g. 0644
+ * @fd: (out) (optional): the temporary file, open for writing
+ * @error: (nullable): return location
+ *
+ * Makes the empty temporary file beside @path (`.NAME.XXXXXX`, @mode) where
+ * a new file is written before fst_file_link_new() gives it its name.
+ *
+ * Returns: (transfer full): the temporary file's path, or %NULL with
+ * %FST_ERROR_CONFIG when @path exists already
+ */
+gchar *
+fst_file_new_temp(const gchar *path, gint mode, gint *fd, GError **error)
+{
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	g_autofree gchar *base = g_path_get_basename(path);
+	g_autofree gchar *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+	GStatBuf st;
+	gint tmp_fd;
+
+	/* early, for a quick answer; fst_file_link_new() is what guarantees it */
+	if (g_lstat(path, &st) == 0) {
+		fst_file_out_set_exists_error(path, error);
+		return NULL;
+	}
+	tmp_fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, mode);
+	if (tmp_fd < 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_PERMISSION_DENIED,
+		            "cannot create %s: %s",
+		            path,
+		            g_strerror(errno));
+		return NULL;
+	}
+	if (fd != NULL)
+		*fd = tmp_fd;
+	else
+		close(tmp_fd);
+	return g_steal_pointer(&tmp);
+}
+
+/**
  * fst_file_out_new:
  * @path: the file to write, which must not exist
  * @mode: its mode, e.g. 0644
  * @error: (nullable): return location
  *
  * Starts writing @path whole or not at all: the bytes go to a temporary
- * file beside it (`.NAME.XXXXXX`), which fst_file_out_commit() syncs and
- * links to @path, never replacing a file nor following a link. Until then,
- * and when anything fails (a full disk), nothing is at @path, and
+ * file beside it (fst_file_new_temp()), which fst_file_out_commit() syncs
+ * and links to @path, never replacing a file nor following a link. Until
+ * then, and when anything fails (a full disk), nothing is at @path, and
  * fst_file_out_free() removes the temporary file: a report or export cut
  * short never looks like a whole one.
  *
@@ -328,29 +372,12 @@ FstFileOut *
 fst_file_out_new(const gchar *path, gint mode, GError **error)
 {
 	g_autoptr(FstFileOut) self = g_new0(FstFileOut, 1);
-	g_autofree gchar *dir = g_path_get_dirname(path);
-	g_autofree gchar *base = g_path_get_basename(path);
-	GStatBuf st;
-	gint fd;
+	gint fd = -1;
 
 	self->path = g_strdup(path);
-	/* early, for a quick answer; fst_file_out_commit() is what guarantees it */
-	if (g_lstat(path, &st) == 0) {
-		fst_file_out_set_exists_error(path, error);
+	self->tmp = fst_file_new_temp(path, mode, &fd, error);
+	if (self->tmp == NULL)
 		return NULL;
-	}
-	self->tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-	fd = g_mkstemp_full(self->tmp, O_RDWR | O_CLOEXEC, mode);
-	if (fd < 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PERMISSION_DENIED,
-		            "cannot create %s: %s",
-		            path,
-		            g_strerror(errno));
-		g_clear_pointer(&self->tmp, g_free);
-		return NULL;
-	}
 	self->out = fdopen(fd, "wb");
 	if (self->out == NULL) {
 		fst_file_out_set_write_error(self, errno, error);
@@ -372,24 +399,34 @@ fst_file_out_get_stream(FstFileOut *self)
 	return self->out;
 }
 
-/* puts the synced temporary file at its name, never over another file */
-static gboolean
-fst_file_out_link(FstFileOut *self, GError **error)
+/**
+ * fst_file_link_new:
+ * @tmp: a whole, synced file (fst_file_new_temp())
+ * @path: its name, which must not exist
+ * @error: (nullable): return location
+ *
+ * Gives @tmp its name, never over another file nor through a link: a hard
+ * link, then @tmp removed; on a file system without hard links (a FAT
+ * memory stick) a rename that does not replace.
+ *
+ * Returns: %TRUE when @path is the file; %FST_ERROR_CONFIG when it exists
+ */
+gboolean
+fst_file_link_new(const gchar *tmp, const gchar *path, GError **error)
 {
-	if (link(self->tmp, self->path) == 0) {
-		g_unlink(self->tmp);
+	if (link(tmp, path) == 0) {
+		g_unlink(tmp);
 		return TRUE;
 	}
 	if (errno == EEXIST) {
-		fst_file_out_set_exists_error(self->path, error);
+		fst_file_out_set_exists_error(path, error);
 		return FALSE;
 	}
-	/* a file system without hard links (a FAT memory stick) */
 	if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
-		if (renameat2(AT_FDCWD, self->tmp, AT_FDCWD, self->path, RENAME_NOREPLACE) == 0)
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
 			return TRUE;
 		if (errno == EEXIST) {
-			fst_file_out_set_exists_error(self->path, error);
+			fst_file_out_set_exists_error(path, error);
 			return FALSE;
 		}
 	}
@@ -397,7 +434,7 @@ fst_file_out_link(FstFileOut *self, GError **error)
 	            FST_ERROR,
 	            FST_ERROR_PERMISSION_DENIED,
 	            "cannot create %s: %s",
-	            self->path,
+	            path,
 	            g_strerror(errno));
 	return FALSE;
 }
@@ -431,7 +468,7 @@ fst_file_out_commit(FstFileOut *self, GError **error)
 		fst_file_out_set_write_error(self, errsv, error);
 		return FALSE;
 	}
-	if (!fst_file_out_link(self, error))
+	if (!fst_file_link_new(self->tmp, self->path, error))
 		return FALSE;
 	g_clear_pointer(&self->tmp, g_free);
 	return TRUE;

@@ -19,6 +19,9 @@ fst_file_set_contents_private(const gchar *path, const guint8 *data, gsize len, 
 
 void fst_file_raise_open_limit(void);
 
+gchar *fst_file_new_temp(const gchar *path, gint mode, gint *fd, GError **error);
+gboolean fst_file_link_new(const gchar *tmp, const gchar *path, GError **error);
+
 typedef struct _FstFileOut FstFileOut;
 
 FstFileOut *fst_file_out_new(const gchar *path, gint mode, GError **error);

@@ -10,7 +10,8 @@ burned, after its certificate was recorded. Checks that:
 - the line stops: the next board put on the port is never touched;
 - the run ends with exit 5, a summary and then an error event naming the full
   disk, and the same on stderr;
-- a report written onto the full disk fails and leaves no file behind;
+- a report or a backup written onto a full disk fails and leaves no file
+  behind;
 - nothing is lost: once space is freed, the database holds the certificate the
   device holds (its serial, read from the simulator's storage); the next run
   provisions the next board and marks the half-done device for re-work, its
@@ -196,6 +197,14 @@ def run(tmp, small, sims):
                 fail("report --format %s onto a full disk: exit %d: %s" % (fmt, r.returncode, r.stderr))
             if sorted(os.listdir(stick)) != ["filler"]:
                 fail("report --format %s onto a full disk left %s" % (fmt, os.listdir(stick)))
+        # and a backup onto it: no incomplete copy left either
+        out = os.path.join(stick, "backup.db")
+        r = subprocess.run([STATION, "db", "backup", "--workspace", ws, out], capture_output=True, text=True,
+                           env=env)
+        if r.returncode != 5 or "free space" not in r.stderr:
+            fail("db backup onto a full disk: exit %d: %s" % (r.returncode, r.stderr))
+        if sorted(os.listdir(stick)) != ["filler"]:
+            fail("db backup onto a full disk left %s" % os.listdir(stick))
     finally:
         subprocess.run(["umount", stick])
 
