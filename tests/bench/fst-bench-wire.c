@@ -21,7 +21,7 @@
  * database commits) must stay within 15 % of the wire time; the read-back run
  * is held to the same bound over its own (twice as long) wire time.
  *
- * FST_BENCH_RUNS=N repeats each rate N times (default 3) and checks the best
+ * FST_BENCH_RUNS=N repeats each rate N times (default 5) and checks the best
  * run, as the other runs only add scheduler noise on a shared machine.
  *
  * The station workspace (SQLite with synchronous=FULL) and the simulator's
@@ -193,7 +193,7 @@ static void
 fst_bench_wire(gconstpointer user_data)
 {
 	guint baud = GPOINTER_TO_UINT(user_data);
-	guint runs = (guint)g_ascii_strtoull(g_getenv("FST_BENCH_RUNS") ?: "3", NULL, 10);
+	guint runs = (guint)g_ascii_strtoull(g_getenv("FST_BENCH_RUNS") ?: "5", NULL, 10);
 	const gchar *dir = g_getenv("FST_BENCH_DIR");
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *template = NULL;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # FSP wire efficiency: one ECC device at 921600 and 115200 baud must
 # be provisioned in at most 1.15 x the wire time plus the device's compute
-# time; prints the three figures. FST_BENCH_RUNS=N repeats each rate.
+# time (the best of 5 runs); prints the three figures. FST_BENCH_RUNS=N repeats each rate.
 # On a line with 1e-4 bit errors per byte (NAK answers corrupt frames) the
 # same devices must take at most 1.5 x their noise-free time; prints both,
 # and the time without NAK. FST_BENCH_NOISY_RUNS=N devices each (default 5).
