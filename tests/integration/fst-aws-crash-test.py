@@ -155,6 +155,14 @@ def main():
         if check(ws) != crash.DEVICES:
             crash.fail(f"a whole run of {crash.DEVICES} devices left a different number of "
                        "certificates at AWS")
+        # the kills are placed from the faster of two whole runs: the first
+        # is the peer's first work, slower than the runs to come
+        t0 = time.monotonic()
+        crash.run_to_end(ws, crash.DEVICES)
+        full = min(full, time.monotonic() - t0)
+        if check(ws) != 2 * crash.DEVICES:
+            crash.fail(f"two whole runs of {crash.DEVICES} devices left a different number of "
+                       "certificates at AWS")
         print(f"a whole run takes {full:.2f} s", flush=True)
 
         # answers lost after AWS made the certificate: the station never sees them
