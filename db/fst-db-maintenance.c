@@ -45,29 +45,16 @@ fst_db_backup_remove(const gchar *tmp)
 	g_unlink(journal);
 }
 
-/*
- * Copies the database to @dest through SQLite's online backup API, from a
- * connection of its own: in WAL mode it reads one consistent snapshot and
- * never blocks the writers. @dest must not exist (never overwritten); it is
- * created 0600 and left in rollback-journal mode, one self-contained file.
- * The copy is made beside @dest and named @dest only once whole: a backup
- * cut short (a full disk) leaves nothing that could pass for a backup.
- */
-gboolean
-_fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
+/* the copy itself, into @tmp; @dest names it in messages. Its connection
+ * is closed when this returns, whatever the outcome */
+static gboolean
+fst_db_backup_copy(const gchar *src_path, const gchar *tmp, const gchar *dest, GError **error)
 {
 	g_autoptr(sqlite3) src = NULL;
 	g_autoptr(sqlite3) dst = NULL;
-	g_autofree gchar *tmp = NULL;
-	g_autoptr(GError) error_local = NULL;
 	sqlite3_backup *backup;
 	gint rc;
 
-	tmp = fst_file_new_temp(dest, 0600, NULL, &error_local);
-	if (tmp == NULL) {
-		fst_db_backup_set_create_error(dest, error_local, error);
-		return FALSE;
-	}
 	_fst_db_sqlite_init();
 	rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK) {
@@ -82,8 +69,6 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            src_path,
 		            dest,
 		            sqlite3_errstr(rc));
-		g_clear_pointer(&dst, sqlite3_close);
-		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	backup = sqlite3_backup_init(dst, "main", src, "main");
@@ -95,8 +80,6 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            src_path,
 		            dest,
 		            sqlite3_errmsg(dst));
-		g_clear_pointer(&dst, sqlite3_close);
-		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	/* all pages in one step: one read transaction, one snapshot */
@@ -115,8 +98,6 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            src_path,
 		            dest,
 		            sqlite3_errstr(rc));
-		g_clear_pointer(&dst, sqlite3_close);
-		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
 	rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
@@ -127,11 +108,34 @@ _fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
 		            "finishing backup %s failed: %s",
 		            dest,
 		            sqlite3_errmsg(dst));
-		g_clear_pointer(&dst, sqlite3_close);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * Copies the database to @dest through SQLite's online backup API, from a
+ * connection of its own: in WAL mode it reads one consistent snapshot and
+ * never blocks the writers. @dest must not exist (never overwritten); it is
+ * created 0600 and left in rollback-journal mode, one self-contained file.
+ * The copy is made beside @dest and named @dest only once whole: a backup
+ * cut short (a full disk) leaves nothing that could pass for a backup.
+ */
+gboolean
+_fst_db_backup_to(const gchar *src_path, const gchar *dest, GError **error)
+{
+	g_autofree gchar *tmp = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	tmp = fst_file_new_temp(dest, 0600, NULL, &error_local);
+	if (tmp == NULL) {
+		fst_db_backup_set_create_error(dest, error_local, error);
+		return FALSE;
+	}
+	if (!fst_db_backup_copy(src_path, tmp, dest, error)) {
 		fst_db_backup_remove(tmp);
 		return FALSE;
 	}
-	g_clear_pointer(&dst, sqlite3_close);
 	if (!fst_file_link_new(tmp, dest, &error_local)) {
 		fst_db_backup_set_create_error(dest, error_local, error);
 		fst_db_backup_remove(tmp);

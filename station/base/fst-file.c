@@ -298,6 +298,17 @@ fst_file_out_set_write_error(FstFileOut *self, gint errsv, GError **error)
 }
 
 static void
+fst_file_set_create_error(const gchar *path, gint errsv, GError **error)
+{
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_PERMISSION_DENIED,
+	            "cannot create %s: %s",
+	            path,
+	            g_strerror(errsv));
+}
+
+static void
 fst_file_out_set_exists_error(const gchar *path, GError **error)
 {
 	g_set_error(error,
@@ -337,12 +348,7 @@ fst_file_new_temp(const gchar *path, gint mode, gint *fd, GError **error)
 	}
 	tmp_fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, mode);
 	if (tmp_fd < 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PERMISSION_DENIED,
-		            "cannot create %s: %s",
-		            path,
-		            g_strerror(errno));
+		fst_file_set_create_error(path, errno, error);
 		return NULL;
 	}
 	if (fd != NULL)
@@ -430,12 +436,7 @@ fst_file_link_new(const gchar *tmp, const gchar *path, GError **error)
 			return FALSE;
 		}
 	}
-	g_set_error(error,
-	            FST_ERROR,
-	            FST_ERROR_PERMISSION_DENIED,
-	            "cannot create %s: %s",
-	            path,
-	            g_strerror(errno));
+	fst_file_set_create_error(path, errno, error);
 	return FALSE;
 }
 
