@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+import fst_devsim_harness
+
 STATION = os.environ["FST_STATION"]
 DEVSIM = os.environ["FST_DEVSIM"]
 BAUD = "19200"  # a burn of about 3 s: time to fill the disk in it
@@ -59,27 +61,11 @@ def in_namespace_or_skip(path):
 
 
 def start_sim(tmp, uid, link):
-    ready = os.path.join(tmp, uid + ".ready")
-    p = subprocess.Popen([DEVSIM, "--uid", uid, "--key-types", "ec-p256", "--validation", "ecdsa-p256",
-                          "--baud", BAUD, "--storage", os.path.join(tmp, uid + ".bin"), "--link", link],
-                         stdout=open(ready, "w"), stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        with open(ready) as f:
-            if "READY" in f.read():
-                return p
-        if p.poll() is not None:
-            fail("simulator %s exited before READY" % uid)
-        time.sleep(0.05)
-    fail("simulator %s did not start" % uid)
-
-
-def stop_sim(p, link):
-    p.terminate()
-    p.wait(timeout=30)
-    for _ in range(200):
-        if not os.path.lexists(link):
-            return
-        time.sleep(0.01)
+    try:
+        return fst_devsim_harness.start(DEVSIM, uid, link, os.path.join(tmp, uid + ".bin"),
+                                        os.path.join(tmp, uid + ".ready"), "--baud", BAUD)
+    except fst_devsim_harness.SimError as e:
+        fail(str(e))
 
 
 def fill(path):
@@ -144,7 +130,7 @@ def run(tmp, small, sims):
             filled = True
         # the first board is done: the technician puts the next one on
         if ev.get("device") == "DISK-FULL-1" and ev.get("step") in ("done", "failed") and not swapped:
-            stop_sim(first, link)
+            fst_devsim_harness.stop(first, link)
             sims.append(start_sim(tmp, "DISK-FULL-2", link))
             swapped = True
     rc = proc.wait(timeout=120)

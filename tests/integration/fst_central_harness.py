@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
+
+import fst_devsim_harness
 
 
 def fail(msg):
@@ -35,20 +36,13 @@ def start_sim(devsim, tmp, name, uid, *extra):
     TMP/storage/NAME.bin; returns (link, storage, process) once it is ready"""
     link = os.path.join(tmp, "links", name)
     storage = os.path.join(tmp, "storage", name + ".bin")
-    ready = os.path.join(tmp, name + ".ready")
-    with open(ready, "w") as f:
-        p = subprocess.Popen(
-            [devsim, "--uid", uid, "--model", "devsim-ecc", "--key-types", "ec-p256",
-             "--validation", "rsa,ecdsa-p256,ecdsa-p384", "--storage", storage,
-             "--link", link, *extra], stdout=f, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        with open(ready) as f:
-            if "READY" in f.read():
-                return link, storage, p
-        time.sleep(0.05)
-    p.kill()
-    p.wait()
-    fail(f"simulator {name} did not start")
+    try:
+        p = fst_devsim_harness.start(devsim, uid, link, storage, os.path.join(tmp, name + ".ready"),
+                                     "--model", "devsim-ecc", "--validation",
+                                     "rsa,ecdsa-p256,ecdsa-p384", *extra)
+    except fst_devsim_harness.SimError as e:
+        fail(str(e))
+    return link, storage, p
 
 
 PG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fst-central-pg.sh")

@@ -30,6 +30,9 @@ import time
 import json
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import fst_devsim_harness  # noqa: E402
+
 STATION = os.environ["FST_STATION"]
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "fst-aws-peer.py")
 DEVSIM = os.environ["FST_DEVSIM"]
@@ -138,19 +141,12 @@ def start_sim(port, i):
     else:
         fail("the link of port %d stayed after its simulator ended" % port)
     extra = fault_of(i)[1] if fault_of(i) else []
-    ready = os.path.join(ws, "p%d.ready" % port)
-    p = subprocess.Popen([DEVSIM, "--uid", uid_of(i), "--key-types", "ec-p256", "--validation", "ecdsa-p256",
-                          "--baud", "921600", "--seed", str(i), "--storage", os.path.join(STORAGE, uid_of(i)),
-                          "--link", link] + extra,
-                         stdout=open(ready, "w"), stderr=subprocess.DEVNULL)
-    for _ in range(1000):
-        with open(ready) as f:
-            if "READY" in f.read():
-                return p
-        if p.poll() is not None:
-            fail("simulator %s exited %d before READY" % (uid_of(i), p.returncode))
-        time.sleep(0.01)
-    fail("simulator %s did not start" % uid_of(i))
+    try:
+        return fst_devsim_harness.start(DEVSIM, uid_of(i), link, os.path.join(STORAGE, uid_of(i)),
+                                        os.path.join(ws, "p%d.ready" % port), "--baud", "921600",
+                                        "--seed", str(i), *extra)
+    except fst_devsim_harness.SimError as e:
+        fail(str(e))
 
 
 errors = []
