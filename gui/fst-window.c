@@ -462,7 +462,7 @@ fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
 	const FstJobSummary *summary = fst_job_get_summary(job);
 
 	if (!fst_job_run_finish(job, result, &error) && summary->halted) {
-		/* the database could not record a device: the line stopped itself */
+		/* a device failed for a reason of the station's: the line stopped itself */
 		g_autofree gchar *text =
 		    g_strdup_printf(_("Line stopped (%u passed, %u failed): %s"),
 		                    summary->provisioned,

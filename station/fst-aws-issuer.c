@@ -219,14 +219,27 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 #define FST_AWS_ISSUER_LOST_MAX_LISTED 2000
 #define FST_AWS_ISSUER_LOST_MAX_READ 50
 
-/* a create call that failed after tries whose answer was lost: its error
- * says that AWS may hold a certificate from one of them */
+/* AWS IoT is the run's issuing CA: when it refuses the station (credentials
+ * expired or revoked, a policy without the call), it refuses every device,
+ * so the error is the issuer's (%FST_ERROR_CA_UNAVAILABLE), which stops the
+ * line */
 static void
-fst_aws_issuer_note_lost_failure(FstAwsIot *iot, GError **error)
+fst_aws_issuer_refused(GError **error)
+{
+	if (error != NULL && g_error_matches(*error, FST_ERROR, FST_ERROR_PERMISSION_DENIED))
+		(*error)->code = FST_ERROR_CA_UNAVAILABLE;
+}
+
+/* the error of a create call that failed: a refusal is the issuer's; after
+ * tries whose answer was lost, it says that AWS may hold a certificate from
+ * one of them */
+static void
+fst_aws_issuer_create_failed(FstAwsIot *iot, GError **error)
 {
 	guint lost = fst_aws_iot_get_lost_answer_count(iot);
 	gchar *message;
 
+	fst_aws_issuer_refused(error);
 	if (lost == 0 || error == NULL || *error == NULL)
 		return;
 	message = g_strdup_printf("%s; %u answer%s of AWS IoT lost: AWS may hold an INACTIVE "
@@ -421,7 +434,8 @@ unknown:
  * of this device that the database does not know. What it did goes in @lost_note.
  * When no try is answered, the error says that AWS may hold one.
  *
- * Returns: (transfer full): the certificate, or %NULL
+ * Returns: (transfer full): the certificate, or %NULL; AWS IoT refusing the
+ *   station is %FST_ERROR_CA_UNAVAILABLE
  */
 FstIssuedCert *
 fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
@@ -454,7 +468,7 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
 	started = g_get_monotonic_time();
 	cert = fst_aws_iot_create_certificate_from_csr(iot, pem, FALSE, cancellable, error);
 	if (cert == NULL) {
-		fst_aws_issuer_note_lost_failure(iot, error);
+		fst_aws_issuer_create_failed(iot, error);
 		return NULL;
 	}
 	lost = fst_aws_iot_get_lost_answer_count(iot);
@@ -500,7 +514,8 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
  * key nobody has: it stays INACTIVE at AWS, and nothing tells it from
  * another station's, so it is left there; @lost_note says it may exist.
  *
- * Returns: (transfer full): the certificate, or %NULL
+ * Returns: (transfer full): the certificate, or %NULL; AWS IoT refusing the
+ *   station is %FST_ERROR_CA_UNAVAILABLE
  */
 FstIssuedCert *
 fst_aws_issuer_issue_with_key(FstAwsIot *iot,
@@ -531,7 +546,7 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
 
 	cert = fst_aws_iot_create_keys_and_certificate(iot, FALSE, &pem, cancellable, error);
 	if (cert == NULL) {
-		fst_aws_issuer_note_lost_failure(iot, error);
+		fst_aws_issuer_create_failed(iot, error);
 		return NULL;
 	}
 	lost = fst_aws_iot_get_lost_answer_count(iot);
@@ -595,7 +610,8 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
  * Makes a certificate AWS issued ACTIVE (UpdateCertificate), once the
  * station has recorded it. Call it only then.
  *
- * Returns: %TRUE, or %FALSE with the error of the call
+ * Returns: %TRUE, or %FALSE with the error of the call (AWS IoT refusing
+ *   the station: %FST_ERROR_CA_UNAVAILABLE)
  */
 gboolean
 fst_aws_issuer_activate(FstAwsIot *iot,
@@ -611,8 +627,10 @@ fst_aws_issuer_activate(FstAwsIot *iot,
 	*activated = FALSE;
 	if (fst_profile_get_aws(profile)->inactive)
 		return TRUE;
-	if (!fst_aws_iot_update_certificate(iot, aws_cert_id, "ACTIVE", cancellable, error))
+	if (!fst_aws_iot_update_certificate(iot, aws_cert_id, "ACTIVE", cancellable, error)) {
+		fst_aws_issuer_refused(error);
 		return FALSE;
+	}
 	*activated = TRUE;
 	return TRUE;
 }

@@ -997,7 +997,7 @@ fst_batch_run_group(FstBatch *self,
  * @error: (nullable): return location
  *
  * Loads and prepares each profile the manifest names once
- * (fst_station_prepare_profile(): the CA end warning, the key pool), marks
+ * (fst_station_prepare_profile(): the CA checked, the key pool), marks
  * the rows whose device needs nothing more as done (see
  * fst_batch_device_done(): provisioned, or under a re-provisioning profile
  * given its certificate in service for the row's lot), then runs the others,
@@ -1043,10 +1043,11 @@ fst_batch_run(FstBatch *self,
 				g_prefix_error(error, "%s:%u: ", self->path, row->line);
 				return FALSE;
 			}
-			/* once per profile, before any device: the CA end warning,
-			 * the key pool started */
-			fst_station_prepare_profile(station, profile);
-			if (!fst_station_connect_issuer(station, profile, error)) {
+			/* once per profile, before any device: the CA checked, the
+			 * key pool started, AWS reached */
+			if (!fst_station_prepare_profile(station, profile, error) ||
+			    !fst_station_connect_issuer(station, profile, error)) {
+				g_prefix_error(error, "%s:%u: ", self->path, row->line);
 				fst_profile_free(profile);
 				return FALSE;
 			}

@@ -754,7 +754,8 @@ fst_ca_sign_algorithm(FstCa *self, EVP_MD_CTX *ctx, GByteArray *buf, GError **er
 	return TRUE;
 }
 
-/* the issuance checks that do not depend on the key: validity against the CA */
+/* the issuance checks that do not depend on the key: validity against the
+ * CA; @uid is %NULL before a run, when no device is known yet */
 static gboolean
 fst_ca_check_validity(FstCa *self,
                       const FstProfile *profile,
@@ -788,19 +789,46 @@ fst_ca_check_validity(FstCa *self,
 		g_autoptr(GDateTime) dt_ca = g_date_time_new_from_unix_utc(self->not_after);
 		g_autofree gchar *str_cert = g_date_time_format_iso8601(dt_cert);
 		g_autofree gchar *str_ca = g_date_time_format_iso8601(dt_ca);
+		g_autofree gchar *whose = uid != NULL
+		                              ? g_strdup_printf("a certificate for device %s", uid)
+		                              : g_strdup("a device certificate issued now");
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CA_UNAVAILABLE,
-		            "a certificate for device %s would end %s, after the issuing CA (%s): "
+		            "%s would end %s, after the issuing CA (%s): "
 		            "shorten [validity] in profile %s, renew the issuing CA, or set "
 		            "[validity] allow-outlive-ca=true",
-		            uid,
+		            whose,
 		            str_cert,
 		            str_ca,
 		            fst_profile_get_name(profile));
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/**
+ * fst_ca_check_profile:
+ * @self: the issuing CA
+ * @profile: a profile whose certificates @self issues
+ * @error: (nullable): return location for a #GError
+ *
+ * The checks every issuance makes that depend on the time only, made once
+ * before a run touches any device: the CA has not expired, the profile's
+ * fixed end (if any) has not passed, and a certificate issued now would not
+ * outlive the CA (unless the profile allows it).
+ *
+ * Returns: %TRUE, or %FALSE with %FST_ERROR_CA_UNAVAILABLE (the CA) or
+ *   %FST_ERROR_CONFIG (the profile), saying what to change
+ */
+gboolean
+fst_ca_check_profile(FstCa *self, const FstProfile *profile, GError **error)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	g_return_val_if_fail(self != NULL && profile != NULL, FALSE);
+	return fst_ca_check_validity(
+	    self, profile, NULL, now, fst_profile_get_not_after(profile, now), error);
 }
 
 /* builds the extensions of a device certificate into @buf, as [3] { SEQUENCE OF } */

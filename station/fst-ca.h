@@ -48,6 +48,7 @@ EVP_PKEY *fst_ca_get_key(FstCa *self);
 gint64 fst_ca_get_not_after(FstCa *self);
 GBytes *fst_ca_get_cert_der(FstCa *self);
 GPtrArray *fst_ca_get_chain_der(FstCa *self);
+gboolean fst_ca_check_profile(FstCa *self, const FstProfile *profile, GError **error);
 gboolean fst_ca_check_device_csr(
     const FstProfile *profile, const gchar *uid, GBytes *csr_der, FstCsrKey *key, GError **error);
 FstIssuedCert *fst_ca_issue_from_csr(FstCa *self,

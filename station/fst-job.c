@@ -15,9 +15,11 @@
  *  - the two-level stop: fst_job_stop() starts no new device and lets the
  *    devices in flight finish, fst_job_abort() (or the cancellable given to
  *    fst_job_run_async()) stops those too; the pipeline records them failed;
- *  - the line stops itself as fst_job_stop() stops it when the database
- *    could not record how a device ended (a full disk): every next board
- *    would fail the same way;
+ *  - the line stops itself as fst_job_stop() stops it when a device fails
+ *    for a reason of the station's that every next board would meet too:
+ *    the database could not record how it ended (a full disk), or no
+ *    certificate can be issued (the CA expired, its token is gone, AWS IoT
+ *    refuses the station's credentials);
  *  - a summary of counts, not a list of results, so that a long run does not
  *    grow: whoever wants the results keeps them from "device-finished".
  */
@@ -132,6 +134,34 @@ fst_job_progress_cb(const FstProgress *progress, gpointer user_data)
 	fst_job_post(self, fst_progress_copy(progress), NULL);
 }
 
+/* why the line must stop after @result, or %NULL: a failure of the station
+ * rather than of the device, which every next board would meet too, or be
+ * burned with nothing to show for it */
+static GError *
+fst_job_halt_error(const FstProvisionResult *result)
+{
+	const gchar *who = result->uid != NULL ? result->uid : result->port;
+
+	/* the database cannot record (a full disk, a lost file) */
+	if (result->unrecorded != NULL)
+		return g_error_new(FST_ERROR,
+		                   FST_ERROR_DATABASE,
+		                   "the line stopped: the database could not record how %s "
+		                   "ended: %s",
+		                   who,
+		                   result->unrecorded->message);
+	/* the issuer cannot sign: the CA expired or would be outlived during
+	 * the run, its token was removed, AWS IoT refuses the station */
+	if (g_error_matches(result->error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE))
+		return g_error_new(FST_ERROR,
+		                   FST_ERROR_CA_UNAVAILABLE,
+		                   "the line stopped: no certificate can be issued (%s was "
+		                   "the first device refused): %s",
+		                   who,
+		                   result->error->message);
+	return NULL;
+}
+
 static void
 fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
 {
@@ -152,17 +182,9 @@ fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
 		fst_provision_result_group_failure(result, self->failures);
 		break;
 	}
-	/* a station that cannot record must not take the next board: each
-	 * would fail the same way, or be burned with nothing to show for it */
-	if (result->unrecorded != NULL && self->halt_error == NULL) {
-		self->halt_error =
-		    g_error_new(FST_ERROR,
-		                FST_ERROR_DATABASE,
-		                "the line stopped: the database could not record how "
-		                "%s ended: %s",
-		                result->uid != NULL ? result->uid : result->port,
-		                result->unrecorded->message);
-		halt = TRUE;
+	if (self->halt_error == NULL) {
+		self->halt_error = fst_job_halt_error(result);
+		halt = self->halt_error != NULL;
 	}
 	g_mutex_unlock(&self->lock);
 	/* outside the lock: the stop's handlers may take it */
@@ -540,9 +562,11 @@ fst_job_join(FstJob *self)
  *
  * A job fails only when its run could not happen or went wrong as a whole
  * (the workspace, the CA, the profile, the manifest), or when the line
- * stopped itself because the database could not record (%FST_ERROR_DATABASE,
- * the summary's @halted: its counts and results stand); a device that fails
- * is a "device-finished" result and a count in fst_job_get_summary().
+ * stopped itself (the summary's @halted: its counts and results stand; the
+ * error is fst_job_get_halt_error()'s: %FST_ERROR_DATABASE when the database
+ * could not record, %FST_ERROR_CA_UNAVAILABLE when no certificate could be
+ * issued); a device that fails is a "device-finished" result and a count in
+ * fst_job_get_summary().
  *
  * Returns: %TRUE when the run happened and was not halted
  */
@@ -648,6 +672,23 @@ fst_job_get_summary(FstJob *self)
 {
 	g_return_val_if_fail(FST_IS_JOB(self), NULL);
 	return &self->summary;
+}
+
+/**
+ * fst_job_get_halt_error:
+ * @self: a job
+ *
+ * Returns: (transfer none) (nullable): why the line stopped itself (the
+ *   summary's @halted), the error fst_job_run_finish() gives:
+ *   %FST_ERROR_DATABASE or %FST_ERROR_CA_UNAVAILABLE; %NULL when it did not
+ */
+const GError *
+fst_job_get_halt_error(FstJob *self)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_return_val_if_fail(FST_IS_JOB(self), NULL);
+	locker = g_mutex_locker_new(&self->lock);
+	return self->halt_error;
 }
 
 /**

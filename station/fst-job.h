@@ -76,10 +76,12 @@ typedef struct {
  * @stopped: fst_job_stop() was called (no new device was started after it)
  * @aborted: the devices in flight were aborted (fst_job_abort() or the
  *   cancellable of fst_job_run_async())
- * @halted: the line stopped itself: the database could not record how a
- *   device ended (a full disk, a lost file). No new device was started after
- *   it, the devices in flight ran to their end, and fst_job_run_finish()
- *   fails with the database's error
+ * @halted: the line stopped itself after a device failed for a reason of the
+ *   station's: the database could not record how it ended (a full disk, a
+ *   lost file), or its certificate could not be issued (the issuing CA
+ *   expired, its key is gone, AWS IoT refuses the station). No new device was
+ *   started after it, the devices in flight ran to their end, and
+ *   fst_job_run_finish() fails with fst_job_get_halt_error()
  */
 typedef struct {
 	guint provisioned;
@@ -102,6 +104,7 @@ FstJobKind fst_job_get_kind(FstJob *self);
 FstBatch *fst_job_get_batch(FstJob *self);
 FstStation *fst_job_get_station(FstJob *self);
 const FstJobSummary *fst_job_get_summary(FstJob *self);
+const GError *fst_job_get_halt_error(FstJob *self);
 GPtrArray *fst_job_list_failure_groups(FstJob *self);
 gboolean
 fst_job_get_registration_queue(FstJob *self, gint64 *pending, gint64 *failed, GError **error);

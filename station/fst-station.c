@@ -973,17 +973,30 @@ fst_station_get_root_ca_path(FstStation *self)
  * fst_station_prepare_profile:
  * @self: an #FstStation
  * @profile: the profile a run is about to provision with
+ * @error: (nullable): return location
  *
- * What every provisioning run does once per profile before its first device:
- * warns about an issuing CA that ends too soon for @profile, and starts the
- * key pool of a station-generated profile so that keys are being made while
- * the first board is still being plugged in.
+ * What every provisioning run does once per profile before its first device.
+ * For a profile whose certificates the station's CA issues, it refuses one
+ * the CA cannot issue now (fst_ca_check_profile(): a certificate would
+ * outlive the CA, or the profile's fixed end has passed), since every device
+ * would fail at its issue step, and warns about a CA that ends too soon.
+ * It starts the key pool of a station-generated profile, so that keys are
+ * being made while the first board is still being plugged in.
+ *
+ * Returns: %TRUE, or %FALSE with %FST_ERROR_CA_UNAVAILABLE or
+ *   %FST_ERROR_CONFIG, before any device is touched
  */
-void
-fst_station_prepare_profile(FstStation *self, const FstProfile *profile)
+gboolean
+fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError **error)
 {
-	fst_station_warn_ca_expiry(self, profile);
+	if (fst_profile_get_job(profile) == FST_PROFILE_JOB_PROVISION &&
+	    fst_profile_get_issuer(profile) == FST_PROFILE_ISSUER_STATION) {
+		if (!fst_ca_check_profile(self->ca, profile, error))
+			return FALSE;
+		fst_station_warn_ca_expiry(self, profile);
+	}
 	(void)fst_station_get_key_pool(self, profile);
+	return TRUE;
 }
 
 /**
@@ -1073,7 +1086,8 @@ fst_station_start_run(FstStation *self,
 
 	if (loaded == NULL)
 		return NULL;
-	fst_station_prepare_profile(self, loaded);
+	if (!fst_station_prepare_profile(self, loaded, error))
+		return NULL;
 	if (!fst_station_connect_issuer(self, loaded, error))
 		return NULL;
 	if (operator_name != NULL && !fst_station_set_operator(self, operator_name, error))
@@ -1089,11 +1103,11 @@ fst_station_start_run(FstStation *self,
  * @profile: the profile this run issues device certificates with
  *
  * Warns the operator (g_warning()) when the issuing CA ends before a device
- * certificate of @profile issued now would: such certificates are refused,
- * unless the profile sets `allow-outlive-ca=true`. An expired CA or one ending
- * within %FST_CA_STORE_WARN_DAYS days is already reported by fst_ca_load(), so
- * it is not said twice. Provisioning commands call this once per run and
- * profile.
+ * certificate of @profile issued now would, which only a profile with
+ * `allow-outlive-ca=true` gets past fst_ca_check_profile(). An expired CA or
+ * one ending within %FST_CA_STORE_WARN_DAYS days is already reported by
+ * fst_ca_load(), so it is not said twice. fst_station_prepare_profile() calls
+ * this once per run and profile.
  */
 void
 fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile)
@@ -1108,12 +1122,9 @@ fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile)
 	warning = fst_ca_store_expiry_warning(ca_end, fst_profile_get_not_after(profile, now), now);
 	if (warning == NULL)
 		return;
-	g_warning("%s (profile %s%s)",
+	g_warning("%s (profile %s, which allows its certificates to outlive the CA)",
 	          warning,
-	          fst_profile_get_name(profile),
-	          fst_profile_get_allow_outlive_ca(profile)
-	              ? ", which allows its certificates to outlive the CA"
-	              : ", whose certificates will be refused");
+	          fst_profile_get_name(profile));
 }
 
 /**

@@ -64,7 +64,7 @@ FstProfile *fst_station_load_profile(FstStation *self, const gchar *name, GError
 void fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
 
 FstKeyPool *fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
-void fst_station_prepare_profile(FstStation *self, const FstProfile *profile);
+gboolean fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError **error);
 gboolean fst_station_connect_issuer(FstStation *self, const FstProfile *profile, GError **error);
 FstAwsIot *fst_station_new_aws_issuer(FstStation *self, const FstProfile *profile, GError **error);
 FstProfile *fst_station_start_run(FstStation *self,

@@ -21,7 +21,7 @@ fst_cli_batch_report(FstCliProgress *progress, FstJob *job, gboolean cancelled)
 		counts[row->status]++;
 	}
 	if (fst_job_get_summary(job)->halted)
-		rc = FST_EXIT_DATABASE;
+		rc = fst_cli_exit_for_error(fst_job_get_halt_error(job));
 	else if (cancelled)
 		rc = FST_EXIT_CANCELLED;
 	else if (counts[FST_BATCH_FAILED] + counts[FST_BATCH_MISSING] + counts[FST_BATCH_PENDING] >

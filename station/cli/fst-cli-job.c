@@ -384,8 +384,9 @@ fst_cli_print_failure_groups(GPtrArray *groups)
  *
  * Prints the summary: a table and a count line, or one JSON `summary` event.
  *
- * Returns: %FST_EXIT_OK when every device passed, %FST_EXIT_DATABASE when
- * the line stopped itself (the database could not record),
+ * Returns: %FST_EXIT_OK when every device passed, the exit of the halt error
+ * when the line stopped itself (%FST_EXIT_DATABASE: the database could not
+ * record; %FST_EXIT_CA_UNAVAILABLE: no certificate could be issued),
  * %FST_EXIT_CANCELLED when the run was stopped, else %FST_EXIT_DEVICES_FAILED
  */
 FstExit
@@ -397,7 +398,7 @@ fst_cli_print_results(
 	FstExit rc;
 
 	if (summary->halted)
-		rc = FST_EXIT_DATABASE;
+		rc = fst_cli_exit_for_error(fst_job_get_halt_error(job));
 	else if (cancelled)
 		rc = FST_EXIT_CANCELLED;
 	else

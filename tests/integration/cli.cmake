@@ -32,6 +32,12 @@ add_test(NAME fst-cli-report-pdf-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-
 set_tests_properties(fst-cli-report-pdf-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 300 SKIP_RETURN_CODE 77)
 
+# the issuing CA expires in the middle of a run: the line stops at the next
+# board with exit 4, before anything is burned for it
+add_test(NAME fst-cli-ca-expiry-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-ca-expiry-test.py)
+set_tests_properties(fst-cli-ca-expiry-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300)
+
 # the station's disk full in the middle of a device, on a real full tmpfs
 # (mounted as root, or in a user and mount namespace; skipped without either):
 # the line stops, exit 5, and the database still knows every burned certificate

@@ -704,25 +704,43 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 	test_revoke_first_at_aws(fx);
 }
 
+/* the job after AWS IoT, the issuer, refused the station: the line stopped
+ * itself, with the refusal, after the devices in flight (one per port, all
+ * started at once) failed */
+static void
+test_check_issuer_refused(FstJob *job, const GError *error, const gchar *op)
+{
+	const FstJobSummary *summary = fst_job_get_summary(job);
+
+	g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+	g_test_message("%s", error->message);
+	g_assert_true(
+	    g_str_has_prefix(error->message, "the line stopped: no certificate can be issued"));
+	g_assert_nonnull(strstr(error->message, op));
+	g_assert_nonnull(strstr(error->message, "AccessDenied"));
+	g_assert_true(summary->halted);
+	g_assert_false(summary->stopped);
+	g_assert_cmpuint(summary->provisioned, ==, 0);
+	g_assert_cmpuint(summary->failed, ==, TEST_N_DEVICES);
+	g_assert_error(fst_job_get_halt_error(job), FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+}
+
 /* AWS refuses the activation: each device fails before anything is burned,
- * with an error that says so; its certificate, recorded, is revoked in the
- * database and stays INACTIVE at AWS, where nothing can connect with it */
+ * with an error that says so, and the line stops; its certificate, recorded,
+ * is revoked in the database and stays INACTIVE at AWS, where nothing can
+ * connect with it */
 static void
 test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(FstAwsIot) iot = NULL;
 	g_autoptr(FstJob) job = NULL;
 	g_autoptr(GError) error = NULL;
-	const FstJobSummary *summary;
 
 	test_aws_env(peer_url);
 	test_peer_faults("{\"refuse_op\": \"PUT /certificates\"}");
-	g_assert_true(test_run_job_full(fx, &job, &error));
+	g_assert_false(test_run_job_full(fx, &job, &error));
 	test_peer_faults("{\"refuse_op\": null}");
-	g_assert_no_error(error);
-	summary = fst_job_get_summary(job);
-	g_assert_cmpuint(summary->provisioned, ==, 0);
-	g_assert_cmpuint(summary->failed, ==, TEST_N_DEVICES);
+	test_check_issuer_refused(job, error, "UpdateCertificate");
 
 	g_assert_cmpint(test_sql_int(fx->db_path,
 	                             "SELECT count(*) FROM devices WHERE state = 'failed' AND "
@@ -740,10 +758,10 @@ test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 	                 "'aws-activate-certificate'"),
 	    ==,
 	    0);
-	/* at the issue step, which the GUI reads as AWS's failure, not the board's */
+	/* at the issue step, the issuer's failure, not the board's */
 	g_assert_cmpint(test_sql_int(fx->db_path,
 	                             "SELECT count(*) FROM event_steps WHERE step = 'issue' AND "
-	                             "outcome = 'permission-denied'"),
+	                             "outcome = 'ca-unavailable'"),
 	                ==,
 	                TEST_N_DEVICES);
 	iot = test_peer_iot();
@@ -751,6 +769,32 @@ test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 		g_autofree gchar *status = test_aws_status(fx, iot, i);
 		g_assert_cmpstr(status, !=, "ACTIVE");
 	}
+}
+
+/* AWS refuses the issuance itself (CreateCertificateFromCsr): the line
+ * stops; nothing is recorded as issued, nothing is burned */
+static void
+test_job_aws_issue_refused(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(FstJob) job = NULL;
+	g_autoptr(GError) error = NULL;
+
+	test_aws_env(peer_url);
+	test_peer_faults("{\"refuse_op\": \"POST /certificates\"}");
+	g_assert_false(test_run_job_full(fx, &job, &error));
+	test_peer_faults("{\"refuse_op\": null}");
+	test_check_issuer_refused(job, error, "CreateCertificateFromCsr");
+	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM certificates"), ==, 0);
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path,
+	                 "SELECT count(*) FROM devices WHERE state = 'failed' AND "
+	                 "last_error LIKE '%AWS IoT refused CreateCertificateFromCsr%'"),
+	    ==,
+	    TEST_N_DEVICES);
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path, "SELECT count(*) FROM event_steps WHERE step = 'burn'"),
+	    ==,
+	    0);
 }
 
 static void
@@ -1128,6 +1172,12 @@ main(int argc, char **argv)
 	           &test_case_aws_act,
 	           test_fixture_setup,
 	           test_job_aws_activation_refused,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/issue-refused",
+	           TestFixture,
+	           &test_case_aws_csr,
+	           test_fixture_setup,
+	           test_job_aws_issue_refused,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/lost-answers/device-csr",
 	           TestFixture,

@@ -1152,7 +1152,18 @@ fst_test_issue_profile_options(void)
 		g_assert_null(issued);
 		g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
 		g_assert_nonnull(strstr(error->message, "allow-outlive-ca"));
+		g_clear_error(&error);
+		/* the same check before a run, when no device is known */
+		g_assert_false(fst_ca_check_profile(fst_test_ca, fixed, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE);
+		g_assert_true(g_str_has_prefix(
+		    error->message,
+		    "a device certificate issued now would end 2049-12-31T23:59:59Z"));
+		g_assert_nonnull(strstr(error->message, "profile fixed"));
+		g_clear_error(&error);
 	}
+	g_assert_true(fst_ca_check_profile(fst_test_ca, profile, &error));
+	g_assert_no_error(error);
 
 	/* from 2050 on, a GeneralizedTime (RFC 5280) */
 	{

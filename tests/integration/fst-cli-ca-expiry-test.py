@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The issuing CA expires in the middle of a run. A real CA (made here with
+python3-cryptography, imported with `ca import`) ends a few seconds after the
+run starts; its profile lets certificates outlive it, so the run is not
+refused at its start. `provision --count 3 --json` provisions the first board;
+the test waits until the CA has expired and puts the second board on the port.
+Checks that:
+
+- the second device fails at its issue step, before anything is burned, and
+  the error says the CA has expired;
+- the line stops: it does not wait for a third board;
+- the run ends with exit 4 (the CA), a summary and then an error event naming
+  the expired CA, and the same on stderr;
+- the database holds the first device provisioned, the second failed with no
+  certificate, and the audit chain verifies.
+
+If this machine was so slow that the CA expired before the first board was
+issued, the test starts again with a CA that lives twice as long."""
+import datetime
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+import fst_devsim_harness
+
+STATION = os.environ["FST_STATION"]
+DEVSIM = os.environ["FST_DEVSIM"]
+TEMPLATES = os.environ["FST_TEMPLATES_DIR"]
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+class TooSlow(Exception):
+    """the CA expired before the first board was issued"""
+
+
+def make_ca(name, key, issuer, issuer_key, not_after):
+    now = datetime.datetime.utcnow()
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Expiry Test"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject)
+               .issuer_name(issuer.subject if issuer is not None else subject)
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1))
+               .not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=True, path_length=0 if issuer else None),
+                              critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                            key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                            encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                              critical=False))
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False)
+    return builder.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+
+
+def write_private(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def start_sim(tmp, uid, link):
+    try:
+        return fst_devsim_harness.start(DEVSIM, uid, link, os.path.join(tmp, uid + ".bin"),
+                                        os.path.join(tmp, uid + ".ready"))
+    except fst_devsim_harness.SimError as e:
+        fail(str(e))
+
+
+def run(tmp, lifetime, sims):
+    ws = os.path.join(tmp, "ws")
+    link = os.path.join(tmp, "port0")
+    passfile = os.path.join(tmp, "pass")
+    write_private(passfile, b"expiry test pass phrase")
+    env = dict(os.environ)
+    env.pop("FLEETSTATION_CA_PASSPHRASE", None)
+
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = make_ca("Expiry Test Root CA", root_key, None, None,
+                   datetime.datetime.utcnow() + datetime.timedelta(days=30))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_end = int(time.time()) + lifetime
+    ca = make_ca("Expiry Test Issuing CA", ca_key, root, root_key,
+                 datetime.datetime.utcfromtimestamp(ca_end))
+    with open(os.path.join(tmp, "root.pem"), "wb") as f:
+        f.write(root.public_bytes(serialization.Encoding.PEM))
+    with open(os.path.join(tmp, "ca.pem"), "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    write_private(os.path.join(tmp, "ca.key"),
+                  ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    r = subprocess.run([STATION, "init", "--workspace", ws], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        fail("init: " + r.stdout + r.stderr)
+    r = subprocess.run([STATION, "ca", "import", "--workspace", ws, "--cert", os.path.join(tmp, "ca.pem"),
+                        "--key", os.path.join(tmp, "ca.key"), "--chain", os.path.join(tmp, "root.pem"),
+                        "--passphrase-file", passfile], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        fail("ca import: " + r.stdout + r.stderr)
+
+    # the demo profile, with certificates that may outlive the CA: the run
+    # is not refused at its start
+    with open(os.path.join(TEMPLATES, "profiles", "aws-iot-ecc.profile")) as f:
+        text = f.read()
+    text = text.replace("name=aws-iot-ecc", "name=expiry-test")
+    text = text.replace("[validity]\ndays=3650", "[validity]\ndays=30\nallow-outlive-ca=true")
+    if "allow-outlive-ca=true" not in text:
+        fail("the demo profile changed: no [validity] days=3650 to replace")
+    profile = os.path.join(tmp, "expiry-test.profile")
+    with open(profile, "w") as f:
+        f.write(text)
+
+    first = start_sim(tmp, "EXPIRY-1", link)
+    sims.append(first)
+    proc = subprocess.Popen([STATION, "provision", "--workspace", ws, "--port", link, "--count", "3",
+                             "--profile", profile, "--passphrase-file", passfile, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sims.append(proc)
+    events = []
+    swapped = False
+    # a line that goes on waits for a third board that never comes
+    watchdog = threading.Timer(lifetime + 60, proc.kill)
+    watchdog.start()
+    for line in proc.stdout:
+        ev = json.loads(line)
+        events.append(ev)
+        if ev.get("event") == "result" and ev.get("device") == "EXPIRY-1":
+            if ev["result"] != "ok":
+                proc.kill()
+                proc.wait()
+                if "has expired" in (ev.get("error") or ""):
+                    raise TooSlow()
+                fail("EXPIRY-1 was not provisioned: %s" % ev)
+            # the CA expires; then the technician puts the next board on
+            fst_devsim_harness.stop(first, link)
+            while time.time() < ca_end + 1:
+                time.sleep(0.1)
+            sims.append(start_sim(tmp, "EXPIRY-2", link))
+            swapped = True
+    rc = proc.wait()
+    killed = not watchdog.is_alive()
+    watchdog.cancel()
+    if killed:
+        fail("the line went on after no certificate could be issued (it waited for a third "
+             "board): %s" % events[-3:])
+    err = proc.stderr.read()
+    print(err, file=sys.stderr)
+    if not swapped:
+        fail("the first device never ended: %s" % events)
+
+    results = [e for e in events if e.get("event") == "result"]
+    if [(e["device"], e["result"]) for e in results] != [("EXPIRY-1", "ok"), ("EXPIRY-2", "failed")]:
+        fail("results: %s" % results)
+    second = results[1]
+    if second.get("error_code") != "ca-unavailable" or "has expired" not in (second.get("error") or ""):
+        fail("EXPIRY-2 did not fail for the expired CA: %s" % second)
+    steps = [e["step"] for e in events if e.get("event") == "progress" and e.get("device") == "EXPIRY-2"]
+    if "issue" not in steps or steps[-1] != "failed" or "burn" in steps:
+        fail("EXPIRY-2 did not fail at its issue step, before the burn: %s" % steps)
+    # exit 4, a summary, then the error
+    if rc != 4:
+        fail("exit %d, expected 4 (the CA)" % rc)
+    if [e.get("event") for e in events[-2:]] != ["summary", "error"]:
+        fail("the run did not end with a summary and an error: %s" % events[-2:])
+    summary, error = events[-2], events[-1]
+    if summary["exit_code"] != 4 or summary["provisioned"] != 1 or summary["failed"] != 1 \
+            or summary["cancelled"]:
+        fail("summary: %s" % summary)
+    if error["error_code"] != "ca-unavailable" or "the line stopped" not in error["error"] \
+            or "has expired" not in error["error"] or "EXPIRY-2" not in error["error"]:
+        fail("error event: %s" % error)
+    if "the line stopped" not in err:
+        fail("stderr does not say that the line stopped")
+
+    # the records: one provisioned, one failed with no certificate
+    db = sqlite3.connect(os.path.join(ws, "station.db"))
+    rows = db.execute("select d.uid, d.state, count(c.id) from devices d "
+                      "left join certificates c on c.device_id = d.id "
+                      "group by d.id order by d.uid").fetchall()
+    db.close()
+    if rows != [("EXPIRY-1", "provisioned", 1), ("EXPIRY-2", "failed", 0)]:
+        fail("the database holds %s" % rows)
+    r = subprocess.run([STATION, "audit", "verify", "--workspace", ws], capture_output=True, text=True,
+                       env=env)
+    if r.returncode != 0:
+        fail("audit verify: " + r.stdout + r.stderr)
+    print("ok: the CA expired after %d s; the line stopped at the next board with exit 4" % lifetime)
+
+
+def main():
+    lifetime = 8
+    for _ in range(3):
+        tmp = tempfile.mkdtemp(prefix="fst-ca-expiry.")
+        sims = []
+        try:
+            run(tmp, lifetime, sims)
+            return
+        except TooSlow:
+            print("the CA expired before the first board was issued; again with %d s" % (2 * lifetime))
+            lifetime *= 2
+        finally:
+            for p in sims:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+    fail("the CA expired before the first board was issued, three times")
+
+
+if __name__ == "__main__":
+    main()
