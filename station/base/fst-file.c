@@ -6,10 +6,11 @@
  * error rather than an endless read, a hang or an exhausted memory.
  *
  * Writing the files a user asks for (reports, exports): whole or not at
- * all (FstFileOut), never over another file.
+ * all (FstFileOut), never over another file, and durable once written: the
+ * directory that names a new file is synced too.
  */
 
-/* renameat2() */
+/* renameat2(), O_TMPFILE */
 #define _GNU_SOURCE
 
 #define G_LOG_DOMAIN "FstFile"
@@ -182,6 +183,25 @@ fst_file_load_key_file(
 	return g_key_file_load_from_data(kf, data, len, flags, error);
 }
 
+/* syncs the directory that names @path, so that a power loss after a new
+ * name was given keeps it; a file system that cannot sync a directory
+ * (EINVAL) has nothing to do */
+static void
+fst_file_sync_dir(const gchar *path)
+{
+	g_autofree gchar *dir = g_path_get_dirname(path);
+	gint fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL))
+		g_message("cannot sync the directory %s: %s: %s is written, but its name could be "
+		          "lost if the station loses power now",
+		          dir,
+		          g_strerror(errno),
+		          path);
+	if (fd >= 0)
+		close(fd);
+}
+
 /**
  * fst_file_set_contents_private:
  * @path: destination
@@ -280,9 +300,10 @@ fst_file_raise_open_limit(void)
 }
 
 struct _FstFileOut {
-	gchar *path; /* (owned) */
-	gchar *tmp;  /* (owned) (nullable): until committed */
-	FILE *out;   /* (owned) (nullable) */
+	gchar *path;        /* (owned) */
+	gchar *tmp;         /* (owned) (nullable): a named temporary file, until committed */
+	gboolean anonymous; /* an O_TMPFILE file, with no name until committed */
+	FILE *out;          /* (owned) (nullable) */
 };
 
 static void
@@ -358,18 +379,34 @@ fst_file_new_temp(const gchar *path, gint mode, gint *fd, GError **error)
 	return g_steal_pointer(&tmp);
 }
 
+/* a file with no name in the directory of @path (O_TMPFILE), or -1 where
+ * the file system cannot make one (FAT, older kernels) or no /proc would
+ * let it be linked to its name */
+static gint
+fst_file_new_anonymous(const gchar *path, gint mode)
+{
+	g_autofree gchar *dir = g_path_get_dirname(path);
+
+	if (access("/proc/self/fd", X_OK) != 0)
+		return -1;
+	return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+}
+
 /**
  * fst_file_out_new:
  * @path: the file to write, which must not exist
  * @mode: its mode, e.g. 0644
  * @error: (nullable): return location
  *
- * Starts writing @path whole or not at all: the bytes go to a temporary
- * file beside it (fst_file_new_temp()), which fst_file_out_commit() syncs
- * and links to @path, never replacing a file nor following a link. Until
- * then, and when anything fails (a full disk), nothing is at @path, and
+ * Starts writing @path whole or not at all: the bytes go to a file with no
+ * name yet in the same directory (O_TMPFILE), or where the file system has
+ * no such files (FAT) to a hidden temporary file beside it
+ * (fst_file_new_temp()). fst_file_out_commit() syncs it and links it to
+ * @path, never replacing a file nor following a link. Until then, and when
+ * anything fails (a full disk), nothing is at @path, and
  * fst_file_out_free() removes the temporary file: a report or export cut
- * short never looks like a whole one.
+ * short never looks like a whole one. A process killed meanwhile leaves
+ * nothing behind, but the hidden file where there is no O_TMPFILE.
  *
  * Returns: (transfer full): the file being written, or %NULL with
  * %FST_ERROR_CONFIG when @path exists
@@ -378,12 +415,22 @@ FstFileOut *
 fst_file_out_new(const gchar *path, gint mode, GError **error)
 {
 	g_autoptr(FstFileOut) self = g_new0(FstFileOut, 1);
-	gint fd = -1;
+	GStatBuf st;
+	gint fd;
 
 	self->path = g_strdup(path);
-	self->tmp = fst_file_new_temp(path, mode, &fd, error);
-	if (self->tmp == NULL)
+	/* early, for a quick answer; the commit's link is what guarantees it */
+	if (g_lstat(path, &st) == 0) {
+		fst_file_out_set_exists_error(path, error);
 		return NULL;
+	}
+	fd = fst_file_new_anonymous(path, mode);
+	self->anonymous = fd >= 0;
+	if (!self->anonymous) {
+		self->tmp = fst_file_new_temp(path, mode, &fd, error);
+		if (self->tmp == NULL)
+			return NULL;
+	}
 	self->out = fdopen(fd, "wb");
 	if (self->out == NULL) {
 		fst_file_out_set_write_error(self, errno, error);
@@ -413,7 +460,7 @@ fst_file_out_get_stream(FstFileOut *self)
  *
  * Gives @tmp its name, never over another file nor through a link: a hard
  * link, then @tmp removed; on a file system without hard links (a FAT
- * memory stick) a rename that does not replace.
+ * memory stick) a rename that does not replace. The directory is synced.
  *
  * Returns: %TRUE when @path is the file; %FST_ERROR_CONFIG when it exists
  */
@@ -422,6 +469,7 @@ fst_file_link_new(const gchar *tmp, const gchar *path, GError **error)
 {
 	if (link(tmp, path) == 0) {
 		g_unlink(tmp);
+		fst_file_sync_dir(path);
 		return TRUE;
 	}
 	if (errno == EEXIST) {
@@ -429,14 +477,32 @@ fst_file_link_new(const gchar *tmp, const gchar *path, GError **error)
 		return FALSE;
 	}
 	if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+			fst_file_sync_dir(path);
 			return TRUE;
+		}
 		if (errno == EEXIST) {
 			fst_file_out_set_exists_error(path, error);
 			return FALSE;
 		}
 	}
 	fst_file_set_create_error(path, errno, error);
+	return FALSE;
+}
+
+/* gives the file open as @fd, which has no name (O_TMPFILE), the name @path */
+static gboolean
+fst_file_link_anonymous(gint fd, const gchar *path, GError **error)
+{
+	gchar proc[64];
+
+	g_snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return TRUE;
+	if (errno == EEXIST)
+		fst_file_out_set_exists_error(path, error);
+	else
+		fst_file_set_create_error(path, errno, error);
 	return FALSE;
 }
 
@@ -456,6 +522,8 @@ fst_file_out_commit(FstFileOut *self, GError **error)
 	FILE *out = g_steal_pointer(&self->out);
 	gint errsv = 0;
 
+	gboolean linked;
+
 	g_return_val_if_fail(out != NULL, FALSE);
 	if (fflush(out) != 0)
 		errsv = errno;
@@ -463,10 +531,21 @@ fst_file_out_commit(FstFileOut *self, GError **error)
 		errsv = EIO; /* an earlier write failed; its errno is gone */
 	else if (fsync(fileno(out)) != 0)
 		errsv = errno;
-	if (fclose(out) != 0 && errsv == 0)
-		errsv = errno;
 	if (errsv != 0) {
+		fclose(out);
 		fst_file_out_set_write_error(self, errsv, error);
+		return FALSE;
+	}
+	/* the file with no name is linked while it is open */
+	if (self->anonymous) {
+		linked = fst_file_link_anonymous(fileno(out), self->path, error);
+		if (linked)
+			fst_file_sync_dir(self->path);
+		fclose(out);
+		return linked;
+	}
+	if (fclose(out) != 0) {
+		fst_file_out_set_write_error(self, errno, error);
 		return FALSE;
 	}
 	if (!fst_file_link_new(self->tmp, self->path, error))

@@ -2,15 +2,21 @@
 /*
  * Bounded reads of user files (station/base/fst-file.c), and the readers
  * built on them that have no test of their own here: known-devices.conf and
- * station.conf.
+ * station.conf; new files written whole or not at all (FstFileOut).
  */
+
+#define _GNU_SOURCE /* O_TMPFILE */
 
 #define G_LOG_DOMAIN "FstFileTest"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fst-error.h"
 #include "fst-file.h"
@@ -20,6 +26,7 @@
 typedef struct {
 	gchar *dir;
 	gchar *fifo;
+	mode_t umask;
 } FstTestFixture;
 
 static void
@@ -28,6 +35,8 @@ fst_test_setup(FstTestFixture *fx, gconstpointer user_data)
 	(void)user_data;
 	fx->dir = g_dir_make_tmp("fst-file-XXXXXX", NULL);
 	fx->fifo = g_build_filename(fx->dir, "fifo", NULL);
+	fx->umask = umask(022);
+	umask(fx->umask);
 	g_assert_cmpint(mkfifo(fx->fifo, 0600), ==, 0);
 }
 
@@ -149,6 +158,98 @@ fst_test_open_limit(void)
 	g_assert_cmpuint(limit.rlim_max, ==, hard);
 }
 
+/* the names in @dir but the fixture's FIFO, sorted, comma-separated */
+static gchar *
+fst_test_list(const gchar *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const gchar *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL)
+		if (g_strcmp0(name, "fifo") != 0)
+			g_ptr_array_add(names, g_strdup(name));
+	g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+	g_ptr_array_add(names, NULL);
+	return g_strjoinv(",", (gchar **)names->pdata);
+}
+
+/* a new file is whole at its name or absent: a process killed while it
+ * writes leaves nothing (where the file system has O_TMPFILE, as ext4,
+ * xfs, btrfs and tmpfs do); a commit gives the whole file its name and
+ * mode; a name taken meanwhile is never replaced */
+static void
+fst_test_out_killed(FstTestFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *path = g_build_filename(fx->dir, "report.csv", NULL);
+	g_autofree gchar *listed = NULL;
+	g_autofree gchar *contents = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstFileOut) file = NULL;
+	gint probe = open(fx->dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	gint status = 0;
+	GStatBuf st;
+	gsize len = 0;
+	pid_t pid;
+
+	(void)user_data;
+	if (probe < 0) {
+		g_test_skip("no O_TMPFILE in the temporary directory's file system");
+		return;
+	}
+	close(probe);
+
+	/* killed in the middle of its writing */
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		FstFileOut *out = fst_file_out_new(path, 0644, NULL);
+		gchar block[4096];
+		memset(block, 'x', sizeof(block));
+		for (guint i = 0; out != NULL && i < 256; i++)
+			fwrite(block, 1, sizeof(block), fst_file_out_get_stream(out));
+		if (out != NULL)
+			fflush(fst_file_out_get_stream(out));
+		raise(SIGKILL);
+		_exit(1);
+	}
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	listed = fst_test_list(fx->dir);
+	g_assert_cmpstr(listed, ==, "");
+
+	/* committed: whole, with its mode, and nothing beside it */
+	file = fst_file_out_new(path, 0640, &error);
+	g_assert_no_error(error);
+	fputs("a,b\n1,2\n", fst_file_out_get_stream(file));
+	g_assert_true(fst_file_out_commit(file, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&file, fst_file_out_free);
+	g_assert_true(g_file_get_contents(path, &contents, &len, NULL));
+	g_assert_cmpstr(contents, ==, "a,b\n1,2\n");
+	g_assert_cmpint(g_stat(path, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0640 & ~fx->umask);
+	g_clear_pointer(&listed, g_free);
+	listed = fst_test_list(fx->dir);
+	g_assert_cmpstr(listed, ==, "report.csv");
+
+	/* the name taken while the file was written: it is not replaced */
+	g_unlink(path);
+	file = fst_file_out_new(path, 0644, &error);
+	g_assert_no_error(error);
+	fputs("mine", fst_file_out_get_stream(file));
+	g_assert_true(g_file_set_contents(path, "theirs", -1, NULL));
+	g_assert_false(fst_file_out_commit(file, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+	g_clear_pointer(&file, fst_file_out_free);
+	g_clear_pointer(&contents, g_free);
+	g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+	g_assert_cmpstr(contents, ==, "theirs");
+	g_clear_pointer(&listed, g_free);
+	listed = fst_test_list(fx->dir);
+	g_assert_cmpstr(listed, ==, "report.csv");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -165,6 +266,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_test_setup,
 	           fst_test_conf_readers,
+	           fst_test_teardown);
+	g_test_add("/fst/file/out/whole-or-absent",
+	           FstTestFixture,
+	           NULL,
+	           fst_test_setup,
+	           fst_test_out_killed,
 	           fst_test_teardown);
 	return g_test_run();
 }
