@@ -9,7 +9,10 @@ if(UMOCKDEV_FOUND AND UMOCKDEV_WRAPPER)
 	target_link_libraries(fst-usb-test PRIVATE fststation fstdevsimhal fstdevsdk PkgConfig::UMOCKDEV OpenSSL::Crypto)
 	# the mixed line: FSP over emulated ttyUSB and USB bulk, and an nRF91
 	add_dependencies(fst-usb-test fleetstation-devsim fleetstation-nrf91sim)
-	add_test(NAME fst-usb-test COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:fst-usb-test> --tap)
+	# umockdev's testbed directory lives until the process exits: in a TMPDIR
+	# of the test's own, removed after it
+	add_test(NAME fst-usb-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-private-tmp.sh
+		${UMOCKDEV_WRAPPER} $<TARGET_FILE:fst-usb-test> --tap)
 	# umockdev-wrapper preloads its library ahead of ASan's runtime: the
 	# sanitizer build is told to accept that, on top of the options the
 	# caller set (the sanitizer stage's leak checks)
