@@ -67,6 +67,7 @@ fst_cli_report(gint argc, gchar **argv)
 	g_autofree gchar *workspace = NULL;
 	g_autofree gchar *format = NULL;
 	g_autofree gchar *output = NULL;
+	g_autofree gchar *output_alias = NULL;
 	g_autofree gchar *lot = NULL;
 	g_autofree gchar *station = NULL;
 	g_autofree gchar *since = NULL;
@@ -93,13 +94,22 @@ fst_cli_report(gint argc, gchar **argv)
 	     &format,
 	     "csv (default), json or pdf",
 	     "FORMAT"},
-	    {"output",
+	    {"out",
 	     'o',
 	     0,
 	     G_OPTION_ARG_FILENAME,
 	     &output,
 	     "Write to FILE, which must not exist (default: standard output; required for pdf "
 	     "and --sign)",
+	     "FILE"},
+	    /* the older name of --out, which the listing commands use for their
+	     * format (--output json) */
+	    {"output",
+	     0,
+	     G_OPTION_FLAG_HIDDEN,
+	     G_OPTION_ARG_FILENAME,
+	     &output_alias,
+	     "The older name of --out",
 	     "FILE"},
 	    {"lot", 0, 0, G_OPTION_ARG_STRING, &lot, "Only devices of this lot", "LOT"},
 	    {"station",
@@ -185,6 +195,26 @@ fst_cli_report(gint argc, gchar **argv)
 		    g_strdup_printf("unexpected argument %s (see --help)", argv[1]);
 		return fst_cli_usage_error("report", json, msg);
 	}
+	if (output_alias != NULL) {
+		static const gchar *const words[] = {"csv", "json", "pdf", "table", "plain", NULL};
+		if (output != NULL)
+			return fst_cli_usage_error(
+			    "report",
+			    json,
+			    "--output is the older name of -o/--out: give one of them");
+		/* a format asked the way the listing commands ask it, which would
+		 * write a file named after it */
+		if (g_strv_contains(words, output_alias)) {
+			g_autofree gchar *msg = g_strdup_printf(
+			    "--output %s would write a file named %s: the report's format is "
+			    "--format (csv, json or pdf), its file -o/--out FILE",
+			    output_alias,
+			    output_alias);
+			return fst_cli_usage_error("report", json, msg);
+		}
+		g_message("--output FILE is -o/--out FILE");
+		output = g_steal_pointer(&output_alias);
+	}
 	if (format == NULL)
 		format = g_strdup(json ? "json" : "csv");
 	if (g_strcmp0(format, "csv") != 0 && g_strcmp0(format, "json") != 0 &&
@@ -194,7 +224,7 @@ fst_cli_report(gint argc, gchar **argv)
 		return fst_cli_usage_error("report", json, "--paper must be a4 or letter");
 	if (output == NULL && (sign || g_strcmp0(format, "pdf") == 0))
 		return fst_cli_usage_error(
-		    "report", json, "--output FILE is needed for pdf and --sign");
+		    "report", json, "-o/--out FILE is needed for pdf and --sign");
 	scope.lot = lot;
 	scope.station = station;
 	if (!fst_cli_report_parse_time("--since", since, &scope.since_us, &error) ||

@@ -158,24 +158,24 @@ wait "${pids[0]}" || { cat "$T/slow.out"; fail "the first process failed"; }
 pids=()
 grep -q "^2 provisioned, 0 failed" "$T/slow.out" || { cat "$T/slow.out"; fail "the first run did not finish its devices"; }
 
-# --- report --output never overwrites and never follows a link ---
+# --- report --out never overwrites and never follows a link ---
 W=$T/lost
 echo "keep me" >"$T/exists.csv"
-expect_rc 3 "$B" report -w "$W" --output "$T/exists.csv"
+expect_rc 3 "$B" report -w "$W" --out "$T/exists.csv"
 [ "$(cat "$T/exists.csv")" = "keep me" ] || fail "report overwrote a file"
 ln -s "$T/link-target" "$T/link.csv"
-expect_rc 3 "$B" report -w "$W" --output "$T/link.csv"
+expect_rc 3 "$B" report -w "$W" --out "$T/link.csv"
 [ -e "$T/link-target" ] && fail "report followed a symbolic link"
 ln -s "$T/link-target.pdf" "$T/link.pdf"
-expect_rc 3 "$B" report -w "$W" --format pdf --output "$T/link.pdf"
+expect_rc 3 "$B" report -w "$W" --format pdf --out "$T/link.pdf"
 [ -e "$T/link-target.pdf" ] && fail "the PDF report followed a symbolic link"
-expect_rc 0 "$B" report -w "$W" --format pdf --output "$T/new.pdf"
+expect_rc 0 "$B" report -w "$W" --format pdf --out "$T/new.pdf"
 head -c 5 "$T/new.pdf" | grep -q '%PDF-' || fail "no PDF written"
 
 # --- the report key is kept like the CA keys, its certificate issued by the root ---
 W=$T/lost
 [ -e "$W/report-key.pem" ] && fail "a report key was made before it was needed"
-expect_rc 0 "$B" report -w "$W" --output "$T/first.csv" --sign
+expect_rc 0 "$B" report -w "$W" --out "$T/first.csv" --sign
 head -1 "$W/report-key.pem" | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' || fail "report key not encrypted"
 [ "$(stat -c %a "$W/report-key.pem")" = 600 ] || fail "report key mode"
 openssl pkey -in "$W/report-key.pem" -passin file:"$W/ca/passphrase" -noout || fail "report key does not open with the CA passphrase"
@@ -184,7 +184,7 @@ grep -q 'Subject: CN *= *fleetstation report signer' "$T/rc.txt" || fail "report
 grep -A1 'Key Usage: critical' "$T/rc.txt" | grep -q '^ *Digital Signature$' || fail "report certificate key usage"
 grep -A1 'Basic Constraints: critical' "$T/rc.txt" | grep -q 'CA:FALSE' || fail "report certificate is a CA"
 openssl verify -CAfile "$W/ca/root-ca.pem" "$W/report-cert.pem" >/dev/null || fail "report certificate not issued by the root"
-expect_rc 0 "$B" report -w "$W" --output "$T/signed.csv" --sign
+expect_rc 0 "$B" report -w "$W" --out "$T/signed.csv" --sign
 openssl cms -verify -binary -inform PEM -in "$T/signed.csv.sig" -content "$T/signed.csv" \
 	-CAfile "$W/ca/root-ca.pem" -out /dev/null 2>/dev/null || fail "openssl cms -verify against the root"
 expect_rc 0 "$B" report -w "$W" verify "$T/signed.csv" "$T/signed.csv.sig"
@@ -192,7 +192,7 @@ expect_rc 0 "$B" report -w "$W" verify "$T/signed.csv" "$T/signed.csv.sig"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/report-key.pem" 2>/dev/null
 chmod 600 "$W/report-key.pem"
 openssl req -new -x509 -key "$W/report-key.pem" -subj "/CN=old report signer" -days 30 -out "$W/report-cert.pem" 2>/dev/null
-expect_rc 0 "$B" report -w "$W" --output "$T/migrated.csv" --sign
+expect_rc 0 "$B" report -w "$W" --out "$T/migrated.csv" --sign
 head -1 "$W/report-key.pem" | grep -q 'BEGIN ENCRYPTED PRIVATE KEY' || fail "clear report key not migrated"
 expect_rc 0 "$B" report -w "$W" verify "$T/migrated.csv" "$T/migrated.csv.sig"
 

@@ -193,8 +193,26 @@ def main():
                                     doc.get("pem", "").startswith("-----BEGIN CERTIFICATE")):
             fail(f"certs export --json: {doc}")
     json_doc(["certs", "export", "00AB", "--der"], rc=2)
+    # report writes its file with -o/--out, as certs export, escrow and ca crl
+    # do; --output json, how the listing commands ask for JSON, is refused
+    # rather than written to a file named json, and --output FILE, the older
+    # name, still writes FILE, with a note
+    cwd = os.getcwd()
+    os.chdir(tmp.name)
+    try:
+        doc = json_doc(["report", "--output", "json"], rc=2)
+        if doc is not None and "--format" not in doc.get("error", ""):
+            fail(f"report --output json: {doc}")
+        if os.path.exists("json"):
+            fail("report --output json wrote a file named json")
+    finally:
+        os.chdir(cwd)
+    old_name = os.path.join(tmp.name, "old-name.csv")
+    r = run(["report", "--output", old_name], env)
+    if r.returncode != 0 or "-o/--out" not in r.stderr or not os.path.exists(old_name):
+        fail(f"report --output FILE: exit {r.returncode}: {r.stderr[-300:]}")
     csv = os.path.join(tmp.name, "r.csv")
-    r = run(["report", "--output", csv, "--sign"], env)
+    r = run(["report", "--out", csv, "--sign"], env)
     if r.returncode != 0:
         fail(f"report --sign exited {r.returncode}: {r.stderr[-300:]}")
     else:

@@ -66,7 +66,7 @@ def main():
     failures = []
     for paper, size in (("a4", "595 x 842"), ("letter", "612 x 792")):
         pdf = os.path.join(tmp.name, paper + ".pdf")
-        run(["report", "--format", "pdf", "--paper", paper, "--output", pdf], env)
+        run(["report", "--format", "pdf", "--paper", paper, "--out", pdf], env)
         info = subprocess.run(["pdfinfo", pdf], stdout=subprocess.PIPE, text=True).stdout
         if f"Page size:       {size} pts" not in info:
             failures.append(f"{paper}: page size: {info}")

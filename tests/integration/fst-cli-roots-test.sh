@@ -117,7 +117,7 @@ assert "AmazonRootCA4 (2040-05-26)" in devs["RT-BIG"]["ending"]
 assert g["roots-short"]["devices"] == [] and g["roots-short"]["job"] is None
 PY
 # the device reports carry the roots and the reason in their own column
-"$FST_STATION" report --workspace "$ws/w" --lot LOT-T --format csv --output "$ws/lot.csv" >/dev/null 2>&1 ||
+"$FST_STATION" report --workspace "$ws/w" --lot LOT-T --format csv --out "$ws/lot.csv" >/dev/null 2>&1 ||
 	fail "report --format csv"
 "$FST_STATION" report --workspace "$ws/w" --lot LOT-T --format json --output "$ws/lot.json" >/dev/null 2>&1 ||
 	fail "report --format json"
