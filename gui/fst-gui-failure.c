@@ -92,6 +92,13 @@ fst_gui_failure_describe(const GError *error, FstStep step, FstGuiFailure *failu
 		failure->action = _("Seat a board in the socket and press Retry");
 		break;
 	case FST_ERROR_BUSY:
+		/* once the board has given its id, the id is what is taken: by a
+		 * board on another port of this station, or by another station */
+		if (step == FST_STEP_IDENTIFY || step == FST_STEP_PLAN) {
+			failure->reason = _("Another board has the same id");
+			failure->action = _("Set this board aside and have its id checked");
+			break;
+		}
 		failure->reason = _("The port is in use by another program");
 		failure->action = _("Close the other program, then press Retry");
 		break;

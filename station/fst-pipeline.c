@@ -3,7 +3,10 @@
  * Provisioning one device: the order of the steps is the station's promise.
  *
  *   connect   open the port
- *   identify  ask the device who it is and what it can do
+ *   identify  ask the device who it is and what it can do; a board giving
+ *             the id of one being provisioned on another port at that moment
+ *             (a copied serial number) is refused, and nothing is recorded
+ *             for it but that event
  *   plan      check it against the profile, recognise a device that comes
  *             back (a certificate in service in the database: refused, or
  *             re-provisioned, as the profile's on-return says), choose the
@@ -93,6 +96,8 @@ typedef struct {
 	gboolean refused;           /* refused before anything was logged: one event, nothing
 	                             * else changes */
 	gboolean central_reserved;  /* the device id is reserved in the central registry */
+	gboolean claimed;           /* the device id is claimed in this station
+	                             * (fst_station_claim_device()) */
 	gchar *aws_arn;             /* (owned) (nullable): the ARN of a certificate AWS
 	                             * IoT issued */
 	FstStep step;
@@ -1033,6 +1038,14 @@ fst_run_all(FstRun *run, GError **error)
 	info = fst_device_get_info(run->device);
 	run->result->uid = g_strdup(info->uid);
 	run->result->model = g_strdup(info->model);
+	/* the same id on two ports at once: the second is refused, and the
+	 * first's records stay its own */
+	if (!fst_station_claim_device(
+	        run->station, info->uid, fst_transport_get_name(transport), error)) {
+		run->refused = TRUE;
+		return FALSE;
+	}
+	run->claimed = TRUE;
 	run->log = fst_db_device_log_new(
 	    fst_station_get_id(run->station), info, fst_transport_get_name(transport), error);
 	if (run->log == NULL)
@@ -1446,6 +1459,8 @@ fst_pipeline_run(FstStation *station,
 	}
 	if (run.central_reserved)
 		fst_central_station_release(station, result->uid, result->error == NULL);
+	if (run.claimed)
+		fst_station_release_device(station, result->uid);
 	g_clear_pointer(&run.log, fst_db_device_log_free);
 	g_clear_pointer(&run.active, fst_db_cert_free);
 	g_clear_pointer(&run.aws_arn, g_free);

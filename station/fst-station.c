@@ -59,6 +59,9 @@ struct _FstStation {
 	FstInteraction *interaction;   /* (owned) (nullable): what it was opened with */
 	FstAwsCredentials *aws_issuer; /* (owned) (nullable): checked by
 	                                * fst_station_connect_issuer() */
+	GMutex in_flight_lock;         /* guards @in_flight */
+	GHashTable *in_flight;         /* (owned): uid -> port of the devices whose
+	                                * runs are in flight (fst_station_claim_device()) */
 };
 
 /* station-made keys kept ready per key type: enough for a gang's next round */
@@ -698,6 +701,8 @@ fst_station_new(void)
 	g_atomic_ref_count_init(&self->ref_count);
 	self->lock_fd = -1;
 	g_mutex_init(&self->pool_lock);
+	g_mutex_init(&self->in_flight_lock);
+	self->in_flight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->old_pools = g_ptr_array_new_with_free_func((GDestroyNotify)fst_key_pool_free);
 	return self;
 }
@@ -828,6 +833,8 @@ fst_station_free(FstStation *self)
 	g_clear_pointer(&self->aws_issuer, fst_aws_credentials_free);
 	g_ptr_array_unref(self->old_pools);
 	g_mutex_clear(&self->pool_lock);
+	g_hash_table_unref(self->in_flight);
+	g_mutex_clear(&self->in_flight_lock);
 	/* closing the last descriptor releases the workspace lock */
 	if (self->lock_fd >= 0)
 		close(self->lock_fd);
@@ -997,6 +1004,58 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError 
 	}
 	(void)fst_station_get_key_pool(self, profile);
 	return TRUE;
+}
+
+/**
+ * fst_station_claim_device:
+ * @self: an #FstStation
+ * @uid: the id a device gave
+ * @port: the port it is on
+ * @error: (nullable): return location
+ *
+ * Marks a device's run as in flight, once it has identified and before
+ * anything is recorded for it, so that two boards giving the same id (a
+ * serial number copied with a firmware image or an EEPROM) are never
+ * provisioned at once on two ports of this station: the second is refused.
+ * One after the other, the profile's `on-return` decides, as for any
+ * device that comes back. fst_station_release_device() ends the claim.
+ *
+ * Returns: %TRUE, or %FALSE with %FST_ERROR_BUSY when a run of @uid is in
+ *   flight on another port
+ */
+gboolean
+fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->in_flight_lock);
+	const gchar *other = g_hash_table_lookup(self->in_flight, uid);
+
+	if (other != NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_BUSY,
+		            "device %s is being provisioned on %s at the same time: two boards "
+		            "give the same id (a copied serial number?); set this one aside and "
+		            "have its id checked (the other goes on)",
+		            uid,
+		            other);
+		return FALSE;
+	}
+	g_hash_table_insert(self->in_flight, g_strdup(uid), g_strdup(port));
+	return TRUE;
+}
+
+/**
+ * fst_station_release_device:
+ * @self: an #FstStation
+ * @uid: a device fst_station_claim_device() claimed
+ *
+ * Ends the claim of a device whose run ended.
+ */
+void
+fst_station_release_device(FstStation *self, const gchar *uid)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->in_flight_lock);
+	g_hash_table_remove(self->in_flight, uid);
 }
 
 /**

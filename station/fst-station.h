@@ -66,6 +66,9 @@ void fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
 FstKeyPool *fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
 gboolean fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError **error);
 gboolean fst_station_connect_issuer(FstStation *self, const FstProfile *profile, GError **error);
+gboolean
+fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, GError **error);
+void fst_station_release_device(FstStation *self, const gchar *uid);
 FstAwsIot *fst_station_new_aws_issuer(FstStation *self, const FstProfile *profile, GError **error);
 FstProfile *fst_station_start_run(FstStation *self,
                                   const gchar *profile_name,

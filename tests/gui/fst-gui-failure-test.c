@@ -59,6 +59,23 @@ fst_gui_failure_wrong_model_test(void)
 	g_assert_nonnull(strstr(failure.action, "supervisor"));
 }
 
+/* BUSY: the port at connect; once the board has given its id, the id (the
+ * same id on another port, or held by another station) */
+static void
+fst_gui_failure_busy_test(void)
+{
+	FstGuiFailure failure;
+	g_autoptr(GError) busy = g_error_new_literal(FST_ERROR, FST_ERROR_BUSY, "busy");
+
+	fst_gui_failure_describe(busy, FST_STEP_CONNECT, &failure);
+	g_assert_cmpstr(failure.reason, ==, "The port is in use by another program");
+	fst_gui_failure_describe(busy, FST_STEP_IDENTIFY, &failure);
+	g_assert_cmpstr(failure.reason, ==, "Another board has the same id");
+	g_assert_cmpstr(failure.action, ==, "Set this board aside and have its id checked");
+	fst_gui_failure_describe(busy, FST_STEP_PLAN, &failure);
+	g_assert_cmpstr(failure.reason, ==, "Another board has the same id");
+}
+
 static void
 fst_gui_failure_reseat_test(void)
 {
@@ -150,6 +167,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/gui/failure/storage-full-names-the-profile",
 	                fst_gui_failure_storage_full_test);
 	g_test_add_func("/fst/gui/failure/wrong-model", fst_gui_failure_wrong_model_test);
+	g_test_add_func("/fst/gui/failure/busy-port-or-id", fst_gui_failure_busy_test);
 	g_test_add_func("/fst/gui/failure/no-answer-means-reseat", fst_gui_failure_reseat_test);
 	g_test_add_func("/fst/gui/failure/issue-step-is-aws", fst_gui_failure_issuer_test);
 	g_test_add_func("/fst/gui/failure/foreign-error", fst_gui_failure_foreign_test);

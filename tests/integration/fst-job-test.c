@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 
 #include "fst-error.h"
 #include "fst-job.h"
@@ -280,6 +281,66 @@ fst_job_abort_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(dev->cert->serial_hex, ==, r->serial_hex);
 }
 
+/* two boards giving the same id on two ports at once (a serial number
+ * copied with a firmware image): one is provisioned, the other refused once
+ * it has identified, before anything is recorded or burned for it */
+static void
+fst_job_same_id_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *storage2 = g_build_filename(fx->workspace, "clone.bin", NULL);
+	const gchar *extra[] = {"--storage", storage2, NULL};
+	g_autofree gchar *p1 = fst_fixture_start_sim(fx, "JOB-CLONE", NULL);
+	g_autofree gchar *p2 = fst_fixture_start_sim(fx, "JOB-CLONE", extra);
+	const gchar *ports[] = {p1, p2, NULL};
+	FstJobOptions options = {
+	    .workspace = fx->workspace,
+	    .profile = "aws-iot-ecc",
+	    .ports = ports,
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbDevice) dev = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
+	FstDbCertFilter filter = {.device_uid = "JOB-CLONE"};
+	FstProvisionResult *passed = NULL;
+	FstProvisionResult *refused = NULL;
+	FstDb *db;
+
+	g_assert_true(fst_fixture_run(fx, job, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+	g_assert_cmpuint(fst_job_get_summary(job)->failed, ==, 1);
+	g_assert_cmpuint(fx->results->len, ==, 2);
+	for (guint i = 0; i < fx->results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(fx->results, i);
+		if (r->error == NULL)
+			passed = r;
+		else
+			refused = r;
+	}
+	g_assert_nonnull(passed);
+	g_assert_nonnull(refused);
+	g_assert_error(refused->error, FST_ERROR, FST_ERROR_BUSY);
+	g_assert_cmpint(refused->step, ==, FST_STEP_IDENTIFY);
+	g_assert_cmpstr(refused->uid, ==, "JOB-CLONE");
+	g_assert_null(refused->serial_hex);
+	g_test_message("%s", refused->error->message);
+	g_assert_nonnull(strstr(refused->error->message, passed->port));
+	g_assert_nonnull(strstr(refused->error->message, "same id"));
+
+	/* one device, provisioned, with the one certificate of the board that
+	 * passed: nothing was issued for the other */
+	db = fst_station_get_db(fst_job_get_station(job));
+	dev = fst_db_find_device(db, "JOB-CLONE", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
+	g_assert_cmpstr(dev->port, ==, passed->port);
+	certs = fst_db_list_certificates(db, &filter, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(certs->len, ==, 1);
+	g_assert_cmpstr(dev->cert->serial_hex, ==, passed->serial_hex);
+}
+
 /* a station kept open by the caller serves several jobs, one after another */
 static void
 fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
@@ -354,6 +415,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_job_abort_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/job/provision/same-id-on-two-ports",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_same_id_test,
 	           fst_fixture_teardown);
 	g_test_add("/fst/job/station/shared-by-jobs",
 	           FstFixture,
