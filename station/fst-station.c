@@ -1033,9 +1033,10 @@ fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, 
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_BUSY,
-		            "device %s is being provisioned on %s at the same time: two boards "
-		            "give the same id (a copied serial number?); set this one aside and "
-		            "have its id checked (the other goes on)",
+		            "device %s is being provisioned on %s at the same time: either two "
+		            "boards give the same id (a copied serial number: set this one aside "
+		            "and have its id checked), or the board was moved from there (retry "
+		            "once that port has ended)",
 		            uid,
 		            other);
 		return FALSE;
