@@ -120,9 +120,14 @@ fst_report_page_export_thread(GTask *task,
 		                        g_strerror(errno));
 		return;
 	}
-	if (!fst_report_export_file(
-	        job->db_path, &scope, job->format, FST_REPORT_PAPER_A4, path, &error) ||
-	    !fst_report_sign_full(job->workspace, job->interaction, path, sig, &error)) {
+	if (!fst_report_export_signed(job->workspace,
+	                              job->interaction,
+	                              job->db_path,
+	                              &scope,
+	                              job->format,
+	                              FST_REPORT_PAPER_A4,
+	                              path,
+	                              &error)) {
 		g_task_return_error(task, error);
 		return;
 	}

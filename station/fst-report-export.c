@@ -877,6 +877,32 @@ fst_report_load_key(const gchar *workspace,
 	return TRUE;
 }
 
+/* the detached PEM CMS signature of @content with a loaded report key */
+static GBytes *
+fst_report_cms_sign(EVP_PKEY *key, X509 *cert, GBytes *content, GError **error)
+{
+	g_autoptr(BIO) data = NULL;
+	g_autoptr(BIO) out = NULL;
+	g_autoptr(CMS_ContentInfo) cms = NULL;
+	gsize len = 0;
+	gconstpointer buf = g_bytes_get_data(content, &len);
+	BUF_MEM *mem = NULL;
+
+	data = BIO_new_mem_buf(len > 0 ? buf : "", (int)len);
+	if (data == NULL) {
+		fst_report_ssl_error(error, FST_ERROR_INTERNAL, "reading the content to sign");
+		return NULL;
+	}
+	cms = CMS_sign(cert, key, NULL, data, CMS_DETACHED | CMS_BINARY);
+	out = BIO_new(BIO_s_mem());
+	if (cms == NULL || out == NULL || PEM_write_bio_CMS(out, cms) != 1 ||
+	    BIO_get_mem_ptr(out, &mem) != 1) {
+		fst_report_ssl_error(error, FST_ERROR_INTERNAL, "signing with the report key");
+		return NULL;
+	}
+	return g_bytes_new(mem->data, mem->length);
+}
+
 /**
  * fst_report_sign_bytes:
  * @workspace: the station workspace with its report key
@@ -899,28 +925,51 @@ fst_report_sign_bytes(const gchar *workspace,
 {
 	g_autoptr(EVP_PKEY) key = NULL;
 	g_autoptr(X509) cert = NULL;
-	g_autoptr(BIO) data = NULL;
-	g_autoptr(BIO) out = NULL;
-	g_autoptr(CMS_ContentInfo) cms = NULL;
-	gsize len = 0;
-	gconstpointer buf = g_bytes_get_data(content, &len);
-	BUF_MEM *mem = NULL;
 
 	if (!fst_report_load_key(workspace, interaction, &key, &cert, error))
 		return NULL;
-	data = BIO_new_mem_buf(len > 0 ? buf : "", (int)len);
-	if (data == NULL) {
-		fst_report_ssl_error(error, FST_ERROR_INTERNAL, "reading the content to sign");
-		return NULL;
+	return fst_report_cms_sign(key, cert, content, error);
+}
+
+/* a signature is never written over a file or through a link */
+static gboolean
+fst_report_check_sig_path(const gchar *sig_path, GError **error)
+{
+	if (!g_file_test(sig_path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+		return TRUE;
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_CONFIG,
+	            "%s exists: a signature is never overwritten, choose another name",
+	            sig_path);
+	return FALSE;
+}
+
+/* signs the exact bytes of @file with a loaded report key into @sig_path */
+static gboolean
+fst_report_sign_file(
+    EVP_PKEY *key, X509 *cert, const gchar *file, const gchar *sig_path, GError **error)
+{
+	g_autoptr(GBytes) sig = NULL;
+	g_autoptr(GMappedFile) mapped = NULL;
+	g_autoptr(GBytes) content = NULL;
+	gsize len = 0;
+	gconstpointer data;
+
+	if (!fst_report_check_sig_path(sig_path, error))
+		return FALSE;
+	mapped = g_mapped_file_new(file, FALSE, error);
+	if (mapped == NULL) {
+		fst_error_convert_gio(error);
+		g_prefix_error(error, "opening the file to sign: ");
+		return FALSE;
 	}
-	cms = CMS_sign(cert, key, NULL, data, CMS_DETACHED | CMS_BINARY);
-	out = BIO_new(BIO_s_mem());
-	if (cms == NULL || out == NULL || PEM_write_bio_CMS(out, cms) != 1 ||
-	    BIO_get_mem_ptr(out, &mem) != 1) {
-		fst_report_ssl_error(error, FST_ERROR_INTERNAL, "signing with the report key");
-		return NULL;
-	}
-	return g_bytes_new(mem->data, mem->length);
+	content = g_mapped_file_get_bytes(mapped);
+	sig = fst_report_cms_sign(key, cert, content, error);
+	if (sig == NULL)
+		return FALSE;
+	data = g_bytes_get_data(sig, &len);
+	return fst_file_write_new(sig_path, data, len, 0644, error);
 }
 
 /**
@@ -943,32 +992,61 @@ fst_report_sign_full(const gchar *workspace,
                      const gchar *sig_path,
                      GError **error)
 {
-	g_autoptr(GBytes) sig = NULL;
-	g_autoptr(GMappedFile) mapped = NULL;
-	g_autoptr(GBytes) content = NULL;
-	gsize len = 0;
-	gconstpointer data;
+	g_autoptr(EVP_PKEY) key = NULL;
+	g_autoptr(X509) cert = NULL;
 
-	if (g_file_test(sig_path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "%s exists: a signature is never overwritten, choose another name",
-		            sig_path);
+	if (!fst_report_check_sig_path(sig_path, error) ||
+	    !fst_report_load_key(workspace, interaction, &key, &cert, error))
+		return FALSE;
+	return fst_report_sign_file(key, cert, file, sig_path, error);
+}
+
+/**
+ * fst_report_export_signed:
+ * @workspace: the station workspace with its report key
+ * @interaction: (nullable): asks for the passphrase of the key, or %NULL
+ * @db_path: the station database
+ * @scope: (nullable): the devices to report
+ * @format: `csv`, `json` or `pdf`
+ * @paper: pdf: A4 or Letter
+ * @path: the report to write, which must not exist
+ * @error: (nullable): return location for a #GError
+ *
+ * Writes the report to @path (fst_report_export_file()) and its detached
+ * signature to `@path.sig`, both or neither: the report key is unlocked and
+ * the signature's name checked free before anything is written, and a
+ * report whose signature could not be written is removed. A signed report
+ * asked for never stays unsigned under its name, where a re-run could not
+ * write it again.
+ *
+ * Returns: %TRUE when @path and its signature are written
+ */
+gboolean
+fst_report_export_signed(const gchar *workspace,
+                         FstInteraction *interaction,
+                         const gchar *db_path,
+                         const FstReportScope *scope,
+                         const gchar *format,
+                         FstReportPaper paper,
+                         const gchar *path,
+                         GError **error)
+{
+	g_autofree gchar *sig_path = g_strdup_printf("%s.sig", path);
+	g_autoptr(EVP_PKEY) key = NULL;
+	g_autoptr(X509) cert = NULL;
+
+	if (!fst_report_check_sig_path(sig_path, error) ||
+	    !fst_report_load_key(workspace, interaction, &key, &cert, error))
+		return FALSE;
+	if (!fst_report_export_file(db_path, scope, format, paper, path, error))
+		return FALSE;
+	if (!fst_report_sign_file(key, cert, path, sig_path, error)) {
+		g_unlink(path);
+		g_prefix_error(
+		    error, "the report %s was not kept, since it could not be signed: ", path);
 		return FALSE;
 	}
-	mapped = g_mapped_file_new(file, FALSE, error);
-	if (mapped == NULL) {
-		fst_error_convert_gio(error);
-		g_prefix_error(error, "opening the file to sign: ");
-		return FALSE;
-	}
-	content = g_mapped_file_get_bytes(mapped);
-	sig = fst_report_sign_bytes(workspace, interaction, content, error);
-	if (sig == NULL)
-		return FALSE;
-	data = g_bytes_get_data(sig, &len);
-	return fst_file_write_new(sig_path, data, len, 0644, error);
+	return TRUE;
 }
 
 /**

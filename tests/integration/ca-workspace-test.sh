@@ -188,6 +188,16 @@ expect_rc 0 "$B" report -w "$W" --out "$T/signed.csv" --sign
 openssl cms -verify -binary -inform PEM -in "$T/signed.csv.sig" -content "$T/signed.csv" \
 	-CAfile "$W/ca/root-ca.pem" -out /dev/null 2>/dev/null || fail "openssl cms -verify against the root"
 expect_rc 0 "$B" report -w "$W" verify "$T/signed.csv" "$T/signed.csv.sig"
+# a signed report is written with its signature or not at all: a key that does
+# not open, or a signature name taken, leaves no report behind
+printf 'not the passphrase\n' >"$T/wrong-pass"
+chmod 600 "$T/wrong-pass"
+expect_rc 3 "$B" report -w "$W" --out "$T/unsigned.csv" --sign --passphrase-file "$T/wrong-pass"
+[ ! -e "$T/unsigned.csv" ] || fail "a report the key could not sign was left"
+echo "another signature" >"$T/taken.csv.sig"
+expect_rc 3 "$B" report -w "$W" --out "$T/taken.csv" --sign
+[ ! -e "$T/taken.csv" ] || fail "a report whose signature name is taken was left"
+[ "$(cat "$T/taken.csv.sig")" = "another signature" ] || fail "a signature was overwritten"
 # a clear report key of an older workspace is encrypted in place by the next signature
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/report-key.pem" 2>/dev/null
 chmod 600 "$W/report-key.pem"
