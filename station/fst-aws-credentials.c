@@ -17,12 +17,18 @@
  * The files are INI text: `[section]`, `key = value`, `#` and `;` comments;
  * indented lines (nested settings such as `s3 =`) are skipped. The file
  * buffers are wiped after parsing, and the keys end up in FstSecret only.
+ *
+ * Keys read from the files are read again when the files change
+ * (fst_aws_credentials_reload()): temporary credentials that a helper keeps
+ * fresh there (IAM Roles Anywhere's `aws_signing_helper update`, a cron job)
+ * reach a station that runs for days.
  */
 
 #define G_LOG_DOMAIN "FstAwsCredentials"
 
 #include "fst-aws-credentials.h"
 
+#include <glib/gstdio.h>
 #include <openssl/crypto.h>
 #include <string.h>
 
@@ -48,6 +54,10 @@ fst_aws_credentials_free(FstAwsCredentials *self)
 	g_free(self->endpoint_url);
 	g_free(self->profile);
 	g_free(self->source);
+	g_free(self->files_stamp);
+	g_free(self->load_profile);
+	g_free(self->load_region);
+	g_free(self->load_endpoint);
 	g_free(self);
 }
 
@@ -187,6 +197,37 @@ fst_aws_nonempty(const gchar *value)
 	return value != NULL && value[0] != '\0' ? value : NULL;
 }
 
+/* the identity of @path now: device, inode, size and change time, or "-"
+ * when it does not exist; a file rewritten in place or replaced by a rename
+ * gets another */
+static void
+fst_aws_file_stamp(GString *stamp, const gchar *path)
+{
+	GStatBuf st;
+
+	if (g_stat(path, &st) != 0) {
+		g_string_append(stamp, "-;");
+		return;
+	}
+	g_string_append_printf(stamp,
+	                       "%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT
+	                       ":%" G_GINT64_FORMAT ".%09ld;",
+	                       (guint64)st.st_dev,
+	                       (guint64)st.st_ino,
+	                       (gint64)st.st_size,
+	                       (gint64)st.st_mtim.tv_sec,
+	                       (long)st.st_mtim.tv_nsec);
+}
+
+static gchar *
+fst_aws_files_stamp(const gchar *creds_path, const gchar *config_path)
+{
+	GString *stamp = g_string_new(NULL);
+	fst_aws_file_stamp(stamp, creds_path);
+	fst_aws_file_stamp(stamp, config_path);
+	return g_string_free(stamp, FALSE);
+}
+
 /**
  * fst_aws_credentials_load:
  * @profile: (nullable): the profile named on the command line (`--aws-profile`)
@@ -214,11 +255,16 @@ fst_aws_credentials_load(const gchar *profile,
 	    fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	g_autofree gchar *config_path = fst_aws_file_path("AWS_CONFIG_FILE", "config");
 	g_autofree gchar *config_section = NULL;
+	/* taken before the files are read: a change after it is seen later */
+	g_autofree gchar *stamp = fst_aws_files_stamp(creds_path, config_path);
 	gboolean explicit_profile = fst_aws_nonempty(profile) != NULL;
 	gboolean in_creds = FALSE;
 	gboolean in_config = FALSE;
 	const gchar *value;
 
+	self->load_profile = g_strdup(profile);
+	self->load_region = g_strdup(region);
+	self->load_endpoint = g_strdup(endpoint_url);
 	if (explicit_profile)
 		self->profile = g_strdup(profile);
 	else if (fst_aws_nonempty(g_getenv("AWS_PROFILE")) != NULL)
@@ -284,6 +330,7 @@ fst_aws_credentials_load(const gchar *profile,
 		    fst_aws_secret_from_str(g_hash_table_lookup(from, "aws_secret_access_key"));
 		self->session_token =
 		    fst_aws_secret_from_str(g_hash_table_lookup(from, "aws_session_token"));
+		self->files_stamp = g_steal_pointer(&stamp);
 	}
 
 	/* region */
@@ -300,4 +347,85 @@ fst_aws_credentials_load(const gchar *profile,
 	    (value = fst_aws_nonempty(g_hash_table_lookup(config, "endpoint_url"))) != NULL)
 		self->endpoint_url = g_strdup(value);
 	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_aws_credentials_reload:
+ * @self: credentials fst_aws_credentials_load() read
+ * @error: (nullable): return location for a #GError
+ *
+ * Reads the credentials again, as they were found the first time, when they
+ * came from the files and the files have changed since (see the top of this
+ * file). Keys from the environment or the caller never change. A change
+ * that cannot be read (a file being written without a rename) is reported
+ * once; @self records it, and the next change is read again.
+ *
+ * Returns: (transfer full) (nullable): the new credentials; %NULL when
+ *   nothing changed, or with @error when the change cannot be read
+ */
+FstAwsCredentials *
+fst_aws_credentials_reload(FstAwsCredentials *self, GError **error)
+{
+	g_autofree gchar *creds_path = NULL;
+	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *stamp = NULL;
+	FstAwsCredentials *fresh;
+
+	g_return_val_if_fail(self != NULL, NULL);
+	if (self->files_stamp == NULL)
+		return NULL;
+	creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	config_path = fst_aws_file_path("AWS_CONFIG_FILE", "config");
+	stamp = fst_aws_files_stamp(creds_path, config_path);
+	if (g_strcmp0(stamp, self->files_stamp) == 0)
+		return NULL;
+	fresh = fst_aws_credentials_load(
+	    self->load_profile, self->load_region, self->load_endpoint, error);
+	if (fresh == NULL || fresh->files_stamp == NULL) {
+		g_clear_pointer(&fresh, fst_aws_credentials_free);
+		if (error != NULL && *error == NULL)
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "the AWS files hold no keys for profile \"%s\" any more",
+			            self->profile);
+		/* this change is told once */
+		g_free(self->files_stamp);
+		self->files_stamp = g_steal_pointer(&stamp);
+		return NULL;
+	}
+	return fresh;
+}
+
+/**
+ * fst_aws_credentials_copy:
+ * @self: credentials
+ *
+ * Returns: (transfer full): a copy, the keys in secrets of its own
+ */
+FstAwsCredentials *
+fst_aws_credentials_copy(const FstAwsCredentials *self)
+{
+	FstAwsCredentials *copy = g_new0(FstAwsCredentials, 1);
+	gsize len = 0;
+	const guint8 *data;
+
+	copy->access_key_id = g_strdup(self->access_key_id);
+	if (self->secret_access_key != NULL) {
+		data = fst_secret_get_data(self->secret_access_key, &len);
+		copy->secret_access_key = fst_secret_new(data, len);
+	}
+	if (self->session_token != NULL) {
+		data = fst_secret_get_data(self->session_token, &len);
+		copy->session_token = fst_secret_new(data, len);
+	}
+	copy->region = g_strdup(self->region);
+	copy->endpoint_url = g_strdup(self->endpoint_url);
+	copy->profile = g_strdup(self->profile);
+	copy->source = g_strdup(self->source);
+	copy->files_stamp = g_strdup(self->files_stamp);
+	copy->load_profile = g_strdup(self->load_profile);
+	copy->load_region = g_strdup(self->load_region);
+	copy->load_endpoint = g_strdup(self->load_endpoint);
+	return copy;
 }

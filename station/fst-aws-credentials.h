@@ -17,6 +17,9 @@ G_BEGIN_DECLS
  * @profile: the profile the files were read for
  * @source: where the keys came from: "environment", the credentials file or
  *   the config file (a path); for messages, never the keys themselves
+ * @files_stamp: (nullable): the identity (device, inode, size, time) of the
+ *   two files when the keys were read from them, for
+ *   fst_aws_credentials_reload(); %NULL when they came from elsewhere
  *
  * AWS credentials and settings, found the way the AWS CLI finds them.
  */
@@ -28,6 +31,11 @@ typedef struct {
 	gchar *endpoint_url;
 	gchar *profile;
 	gchar *source;
+	gchar *files_stamp;
+	/* the arguments fst_aws_credentials_load() was given */
+	gchar *load_profile;
+	gchar *load_region;
+	gchar *load_endpoint;
 } FstAwsCredentials;
 
 void fst_aws_credentials_free(FstAwsCredentials *self);
@@ -37,6 +45,9 @@ FstAwsCredentials *fst_aws_credentials_load(const gchar *profile,
                                             const gchar *region,
                                             const gchar *endpoint_url,
                                             GError **error);
+
+FstAwsCredentials *fst_aws_credentials_reload(FstAwsCredentials *self, GError **error);
+FstAwsCredentials *fst_aws_credentials_copy(const FstAwsCredentials *self);
 
 FstAwsCredentials *fst_aws_credentials_new(const gchar *access_key_id,
                                            const gchar *secret_access_key,

@@ -37,14 +37,13 @@
 
 struct _FstAwsIot {
 	GObject parent_instance;
-	CURL *curl;      /* (owned) */
-	gchar *endpoint; /* (owned): scheme://host[:port], no trailing slash */
-	gchar *region;   /* (owned) */
-	gchar *access_key_id;
-	FstSecret *secret_access_key; /* (owned) */
-	FstSecret *session_token;     /* (owned) (nullable) */
-	gchar *ca_bundle;             /* (owned) (nullable): $AWS_CA_BUNDLE */
-	gint64 interval_us;           /* 0: no rate limit */
+	CURL *curl;                     /* (owned) */
+	gchar *endpoint;                /* (owned): scheme://host[:port], no trailing slash */
+	gchar *region;                  /* (owned) */
+	FstAwsCredentials *credentials; /* (owned): its own copy, read again when its
+	                                 * files change (fst_aws_iot_refresh()) */
+	gchar *ca_bundle;               /* (owned) (nullable): $AWS_CA_BUNDLE */
+	gint64 interval_us;             /* 0: no rate limit */
 	gint64 next_slot_us;
 	guint max_attempts;
 	guint base_ms;
@@ -65,11 +64,7 @@ fst_aws_iot_finalize(GObject *object)
 		curl_easy_cleanup(self->curl);
 	g_free(self->endpoint);
 	g_free(self->region);
-	g_free(self->access_key_id);
-	if (self->secret_access_key != NULL)
-		fst_secret_free(self->secret_access_key);
-	if (self->session_token != NULL)
-		fst_secret_free(self->session_token);
+	g_clear_pointer(&self->credentials, fst_aws_credentials_free);
 	g_free(self->ca_bundle);
 	g_free(self->last_error_type);
 	G_OBJECT_CLASS(fst_aws_iot_parent_class)->finalize(object);
@@ -108,17 +103,6 @@ fst_aws_certificate_free(FstAwsCertificate *self)
 	g_free(self);
 }
 
-static FstSecret *
-fst_aws_iot_secret_dup(const FstSecret *secret)
-{
-	gsize len = 0;
-	const guint8 *data;
-	if (secret == NULL)
-		return NULL;
-	data = fst_secret_get_data(secret, &len);
-	return fst_secret_new(data, len);
-}
-
 /**
  * fst_aws_iot_new:
  * @credentials: keys, region and endpoint (copied)
@@ -126,7 +110,10 @@ fst_aws_iot_secret_dup(const FstSecret *secret)
  *
  * Makes an AWS IoT control-plane client. The endpoint is the credentials'
  * endpoint URL, else `https://iot.REGION.amazonaws.com`. `$AWS_CA_BUNDLE`
- * names other trust anchors for HTTPS, as for the AWS CLI.
+ * names other trust anchors for HTTPS, as for the AWS CLI. Keys read from the
+ * AWS files are read again before a request when the files have changed
+ * (fst_aws_credentials_reload()), and once more after AWS refused expired
+ * keys; the region and the endpoint stay the client's.
  *
  * Returns: (transfer full): the client, or %NULL with %FST_ERROR_CONFIG when
  *   there is no region or the endpoint is not an http(s) URL
@@ -166,9 +153,7 @@ fst_aws_iot_new(const FstAwsCredentials *credentials, GError **error)
 	} else {
 		self->endpoint = g_strdup_printf("https://iot.%s.amazonaws.com", self->region);
 	}
-	self->access_key_id = g_strdup(credentials->access_key_id);
-	self->secret_access_key = fst_aws_iot_secret_dup(credentials->secret_access_key);
-	self->session_token = fst_aws_iot_secret_dup(credentials->session_token);
+	self->credentials = fst_aws_credentials_copy(credentials);
 	if (bundle != NULL && bundle[0] != '\0')
 		self->ca_bundle = g_strdup(bundle);
 	self->curl = curl_easy_init();
@@ -515,6 +500,52 @@ fst_aws_iot_set_aws_error(
  *
  * Returns: %TRUE on a 2xx answer
  */
+/* the keys read again when their files changed; TRUE when they are new */
+static gboolean
+fst_aws_iot_refresh(FstAwsIot *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsCredentials) fresh = fst_aws_credentials_reload(self->credentials, &error);
+	FstAwsCredentials *mine = self->credentials;
+
+	if (fresh == NULL) {
+		if (error != NULL)
+			g_message("the AWS credentials changed in %s but cannot be read (%s): the "
+			          "keys read before are used",
+			          mine->source,
+			          error->message);
+		return FALSE;
+	}
+	if (g_strcmp0(fresh->access_key_id, mine->access_key_id) != 0)
+		g_message("AWS access key %s replaces %s, read again from %s",
+		          fresh->access_key_id,
+		          mine->access_key_id,
+		          fresh->source);
+	/* the keys are new; the region and the endpoint stay this client's */
+	g_free(mine->access_key_id);
+	mine->access_key_id = g_steal_pointer(&fresh->access_key_id);
+	g_clear_pointer(&mine->secret_access_key, fst_secret_free);
+	mine->secret_access_key = g_steal_pointer(&fresh->secret_access_key);
+	g_clear_pointer(&mine->session_token, fst_secret_free);
+	mine->session_token = g_steal_pointer(&fresh->session_token);
+	g_free(mine->source);
+	mine->source = g_steal_pointer(&fresh->source);
+	g_free(mine->files_stamp);
+	mine->files_stamp = g_steal_pointer(&fresh->files_stamp);
+	return TRUE;
+}
+
+/* AWS refused the keys themselves: expired, or not (yet) known */
+static gboolean
+fst_aws_iot_keys_refused(const gchar *type)
+{
+	return g_strcmp0(type, "ExpiredTokenException") == 0 ||
+	       g_strcmp0(type, "ExpiredToken") == 0 ||
+	       g_strcmp0(type, "InvalidClientTokenId") == 0 ||
+	       g_strcmp0(type, "UnrecognizedClientException") == 0 ||
+	       g_strcmp0(type, "SignatureDoesNotMatch") == 0;
+}
+
 static gboolean
 fst_aws_iot_call_full(FstAwsIot *self,
                       const gchar *op,
@@ -578,15 +609,16 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			return FALSE;
 		}
 
+		(void)fst_aws_iot_refresh(self);
 		sig = fst_aws_sigv4_sign(method,
 		                         url,
 		                         (const gchar *const *)hdrs->pdata,
 		                         raw_body,
 		                         self->region,
 		                         service,
-		                         self->access_key_id,
-		                         self->secret_access_key,
-		                         self->session_token,
+		                         self->credentials->access_key_id,
+		                         self->credentials->secret_access_key,
+		                         self->credentials->session_token,
 		                         NULL,
 		                         error);
 		if (sig == NULL)
@@ -746,7 +778,9 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			                            ? g_steal_pointer(&xfer.error_type)
 			                            : g_strdup_printf("http-%ld", status);
 			retry = status == 429 || status >= 500 ||
-			        fst_aws_iot_retryable_type(self->last_error_type);
+			        fst_aws_iot_retryable_type(self->last_error_type) ||
+			        (fst_aws_iot_keys_refused(self->last_error_type) &&
+			         fst_aws_iot_refresh(self));
 			if (!retry || attempt + 1 >= self->max_attempts) {
 				fst_aws_iot_set_aws_error(
 				    error,

@@ -4,7 +4,10 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include <gio/gio.h>
+
 #include "fst-aws-credentials.h"
+#include "fst-aws-iot.h"
 #include "fst-error.h"
 
 /*
@@ -208,6 +211,250 @@ test_missing(TestFixture *fx, gconstpointer data)
 	g_assert_nonnull(strstr(error->message, "AWS_ACCESS_KEY_ID"));
 }
 
+/* a peer that answers DescribeEndpoint and records, for each request, the
+ * access key that signed it; it refuses @expired_key as AWS refuses an
+ * expired session, after it has run @on_refusal (a helper writing fresh
+ * keys while the station's request is on its way) */
+typedef struct {
+	GSocketListener *listener;
+	GThread *thread;
+	guint16 port;
+	GMutex lock;
+	GPtrArray *keys; /* (element-type utf8): the key of each request */
+	const gchar *expired_key;
+	void (*on_refusal)(gpointer data);
+	gpointer on_refusal_data;
+	gboolean stop;
+} TestPeer;
+
+static gchar *
+test_peer_key(const gchar *request)
+{
+	const gchar *cred = strstr(request, "Credential=");
+	const gchar *end = cred != NULL ? strchr(cred, '/') : NULL;
+	return end != NULL ? g_strndup(cred + 11, end - cred - 11) : g_strdup("(none)");
+}
+
+static gpointer
+test_peer_thread(gpointer data)
+{
+	TestPeer *peer = data;
+
+	for (;;) {
+		g_autoptr(GSocketConnection) conn =
+		    g_socket_listener_accept(peer->listener, NULL, NULL, NULL);
+		g_autoptr(GString) request = g_string_new(NULL);
+		g_autofree gchar *key = NULL;
+		g_autofree gchar *reply = NULL;
+		GInputStream *in;
+		GOutputStream *out;
+		gchar buf[4096];
+		gboolean refuse;
+
+		if (conn == NULL || peer->stop)
+			return NULL;
+		in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+		out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+		while (strstr(request->str, "\r\n\r\n") == NULL) {
+			gssize n = g_input_stream_read(in, buf, sizeof(buf), NULL, NULL);
+			if (n <= 0)
+				break;
+			g_string_append_len(request, buf, n);
+		}
+		key = test_peer_key(request->str);
+		g_mutex_lock(&peer->lock);
+		g_ptr_array_add(peer->keys, g_strdup(key));
+		refuse = g_strcmp0(key, peer->expired_key) == 0;
+		g_mutex_unlock(&peer->lock);
+		if (refuse) {
+			const gchar *body = "{\"message\":\"The security token included in the "
+			                    "request is expired\"}";
+			if (peer->on_refusal != NULL)
+				peer->on_refusal(peer->on_refusal_data);
+			reply = g_strdup_printf("HTTP/1.1 403 Forbidden\r\nContent-Type: "
+			                        "application/json\r\nx-amzn-ErrorType: "
+			                        "ExpiredTokenException:\r\nContent-Length: %zu\r\n"
+			                        "Connection: close\r\n\r\n%s",
+			                        strlen(body),
+			                        body);
+		} else {
+			const gchar *body =
+			    "{\"endpointAddress\":\"a1b2c3-ats.iot.eu-west-1.amazonaws.com\"}";
+			reply =
+			    g_strdup_printf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			                    strlen(body),
+			                    body);
+		}
+		g_output_stream_write_all(out, reply, strlen(reply), NULL, NULL, NULL);
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+	}
+}
+
+static void
+test_peer_start(TestPeer *peer)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_mutex_init(&peer->lock);
+	peer->keys = g_ptr_array_new_with_free_func(g_free);
+	peer->listener = g_socket_listener_new();
+	peer->port = g_socket_listener_add_any_inet_port(peer->listener, NULL, &error);
+	g_assert_no_error(error);
+	peer->thread = g_thread_new("test-peer", test_peer_thread, peer);
+}
+
+static void
+test_peer_stop(TestPeer *peer)
+{
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+
+	peer->stop = TRUE;
+	/* wakes the accept */
+	conn = g_socket_client_connect_to_host(client, "127.0.0.1", peer->port, NULL, NULL);
+	g_thread_join(peer->thread);
+	g_socket_listener_close(peer->listener);
+	g_object_unref(peer->listener);
+	g_ptr_array_unref(peer->keys);
+	g_mutex_clear(&peer->lock);
+}
+
+/* the keys of the requests so far, comma-separated, and forgotten */
+static gchar *
+test_peer_take_keys(TestPeer *peer)
+{
+	gchar *joined;
+	g_mutex_lock(&peer->lock);
+	g_ptr_array_add(peer->keys, NULL);
+	joined = g_strjoinv(",", (gchar **)peer->keys->pdata);
+	g_ptr_array_set_size(peer->keys, 0);
+	g_mutex_unlock(&peer->lock);
+	return joined;
+}
+
+/* what a helper such as `aws_signing_helper update` does: new keys written
+ * to a temporary file renamed over the credentials file */
+static void
+test_write_keys(const gchar *path, const gchar *key, const gchar *secret)
+{
+	g_autofree gchar *text = g_strdup_printf("[default]\naws_access_key_id = %s\n"
+	                                         "aws_secret_access_key = %s\n"
+	                                         "aws_session_token = token-of-%s\n",
+	                                         key,
+	                                         secret,
+	                                         key);
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+typedef struct {
+	const gchar *path;
+	const gchar *key;
+} TestRotation;
+
+static void
+test_rotate_now(gpointer data)
+{
+	TestRotation *rotation = data;
+	test_write_keys(rotation->path, rotation->key, "secret-rotated");
+}
+
+static gchar *
+test_describe(FstAwsIot *iot)
+{
+	g_autoptr(GError) error = NULL;
+	gchar *endpoint = fst_aws_iot_describe_endpoint(iot, "iot:Data-ATS", NULL, &error);
+	g_assert_no_error(error);
+	return endpoint;
+}
+
+/* keys kept fresh in the credentials file by a helper reach a client that
+ * lives for days: read again when the file changes, and when AWS says the
+ * keys it got have expired; an unreadable change keeps the keys read before;
+ * keys from the environment never change */
+static void
+test_keys_read_again(TestFixture *fx, gconstpointer data)
+{
+	TestPeer peer = {0};
+	TestRotation rotation = {fx->creds, "AKIDTHIRD"};
+	g_autofree gchar *url = NULL;
+	g_autoptr(FstAwsCredentials) c = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *keys = NULL;
+	g_autofree gchar *endpoint = NULL;
+
+	test_peer_start(&peer);
+	url = g_strdup_printf("http://127.0.0.1:%u", peer.port);
+	g_setenv("AWS_ENDPOINT_URL", url, TRUE);
+	g_setenv("AWS_REGION", "eu-west-1", TRUE);
+	test_write_keys(fx->creds, "AKIDFIRST", "secret-first");
+	c = fst_aws_credentials_load(NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	iot = fst_aws_iot_new(c, &error);
+	g_assert_no_error(error);
+	fst_aws_iot_set_retry(iot, 3, 1, 5);
+
+	endpoint = test_describe(iot);
+	g_assert_cmpstr(endpoint, ==, "a1b2c3-ats.iot.eu-west-1.amazonaws.com");
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDFIRST");
+
+	/* the helper wrote new keys: the next request is signed with them */
+	test_write_keys(fx->creds, "AKIDSECOND", "secret-second");
+	g_free(test_describe(iot));
+	g_free(keys);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDSECOND");
+
+	/* AWS finds them expired while the helper is writing the next ones:
+	 * the request is made again with those */
+	peer.expired_key = "AKIDSECOND";
+	peer.on_refusal = test_rotate_now;
+	peer.on_refusal_data = &rotation;
+	g_free(test_describe(iot));
+	g_free(keys);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDSECOND,AKIDTHIRD");
+
+	/* a file caught half written holds no keys: those read before stay */
+	g_assert_true(g_file_set_contents(fx->creds, "[default]\n", -1, NULL));
+	g_free(test_describe(iot));
+	g_free(keys);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDTHIRD");
+
+	/* expired keys and nothing new in the file: the refusal stands */
+	peer.expired_key = "AKIDTHIRD";
+	peer.on_refusal = NULL;
+	g_assert_null(fst_aws_iot_describe_endpoint(iot, "iot:Data-ATS", NULL, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(error->message, "ExpiredTokenException"));
+	g_clear_error(&error);
+	g_free(keys);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDTHIRD");
+
+	/* keys from the environment are not read again */
+	g_clear_object(&iot);
+	g_clear_pointer(&c, fst_aws_credentials_free);
+	g_setenv("AWS_ACCESS_KEY_ID", "AKIDENV", TRUE);
+	g_setenv("AWS_SECRET_ACCESS_KEY", "secret-env", TRUE);
+	c = fst_aws_credentials_load(NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_null(c->files_stamp);
+	iot = fst_aws_iot_new(c, &error);
+	g_assert_no_error(error);
+	test_write_keys(fx->creds, "AKIDFILE", "secret-file");
+	g_free(test_describe(iot));
+	g_free(keys);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDENV");
+
+	g_clear_object(&iot);
+	test_peer_stop(&peer);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -219,5 +466,6 @@ main(int argc, char **argv)
 	ADD("/fst/aws/credentials/profile-flag-over-environment", test_profile_flag);
 	ADD("/fst/aws/credentials/files-from-environment", test_files_from_env);
 	ADD("/fst/aws/credentials/missing", test_missing);
+	ADD("/fst/aws/credentials/keys-read-again", test_keys_read_again);
 	return g_test_run();
 }
