@@ -19,7 +19,7 @@
  * buffers are wiped after parsing, and the keys end up in FstSecret only.
  *
  * Keys read from the files are read again when the files change
- * (fst_aws_credentials_reload()): temporary credentials that a helper keeps
+ * (fst_aws_credentials_refresh()): temporary credentials that a helper keeps
  * fresh there (IAM Roles Anywhere's `aws_signing_helper update`, a cron job)
  * reach a station that runs for days.
  */
@@ -350,51 +350,63 @@ fst_aws_credentials_load(const gchar *profile,
 }
 
 /**
- * fst_aws_credentials_reload:
+ * fst_aws_credentials_refresh:
  * @self: credentials fst_aws_credentials_load() read
- * @error: (nullable): return location for a #GError
  *
- * Reads the credentials again, as they were found the first time, when they
- * came from the files and the files have changed since (see the top of this
- * file). Keys from the environment or the caller never change. A change
- * that cannot be read (a file being written without a rename) is reported
- * once; @self records it, and the next change is read again.
+ * Reads the keys again, as they were found the first time, when they came
+ * from the files and the files have changed since (see the top of this
+ * file), and puts them in @self; the region and the endpoint stay. Keys from
+ * the environment or the caller never change. A change that cannot be read
+ * (a file being written without a rename) keeps the keys read before and is
+ * told once, as a message; the next change is read again.
  *
- * Returns: (transfer full) (nullable): the new credentials; %NULL when
- *   nothing changed, or with @error when the change cannot be read
+ * Returns: %TRUE when @self holds keys read again
  */
-FstAwsCredentials *
-fst_aws_credentials_reload(FstAwsCredentials *self, GError **error)
+gboolean
+fst_aws_credentials_refresh(FstAwsCredentials *self)
 {
 	g_autofree gchar *creds_path = NULL;
 	g_autofree gchar *config_path = NULL;
 	g_autofree gchar *stamp = NULL;
-	FstAwsCredentials *fresh;
+	g_autoptr(FstAwsCredentials) fresh = NULL;
+	g_autoptr(GError) error = NULL;
 
-	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(self != NULL, FALSE);
 	if (self->files_stamp == NULL)
-		return NULL;
+		return FALSE;
 	creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
 	config_path = fst_aws_file_path("AWS_CONFIG_FILE", "config");
 	stamp = fst_aws_files_stamp(creds_path, config_path);
 	if (g_strcmp0(stamp, self->files_stamp) == 0)
-		return NULL;
+		return FALSE;
 	fresh = fst_aws_credentials_load(
-	    self->load_profile, self->load_region, self->load_endpoint, error);
+	    self->load_profile, self->load_region, self->load_endpoint, &error);
 	if (fresh == NULL || fresh->files_stamp == NULL) {
-		g_clear_pointer(&fresh, fst_aws_credentials_free);
-		if (error != NULL && *error == NULL)
-			g_set_error(error,
-			            FST_ERROR,
-			            FST_ERROR_CONFIG,
-			            "the AWS files hold no keys for profile \"%s\" any more",
-			            self->profile);
+		g_message("the AWS files changed but hold no keys for profile \"%s\" now (%s): the "
+		          "keys read before are used",
+		          self->profile,
+		          error != NULL ? error->message : "the keys are in the environment now");
 		/* this change is told once */
 		g_free(self->files_stamp);
 		self->files_stamp = g_steal_pointer(&stamp);
-		return NULL;
+		return FALSE;
 	}
-	return fresh;
+	if (g_strcmp0(fresh->access_key_id, self->access_key_id) != 0)
+		g_info("AWS access key %s replaces %s, read again from %s",
+		       fresh->access_key_id,
+		       self->access_key_id,
+		       fresh->source);
+	g_free(self->access_key_id);
+	self->access_key_id = g_steal_pointer(&fresh->access_key_id);
+	g_clear_pointer(&self->secret_access_key, fst_secret_free);
+	self->secret_access_key = g_steal_pointer(&fresh->secret_access_key);
+	g_clear_pointer(&self->session_token, fst_secret_free);
+	self->session_token = g_steal_pointer(&fresh->session_token);
+	g_free(self->source);
+	self->source = g_steal_pointer(&fresh->source);
+	g_free(self->files_stamp);
+	self->files_stamp = g_steal_pointer(&fresh->files_stamp);
+	return TRUE;
 }
 
 /**

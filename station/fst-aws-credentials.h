@@ -19,7 +19,7 @@ G_BEGIN_DECLS
  *   the config file (a path); for messages, never the keys themselves
  * @files_stamp: (nullable): the identity (device, inode, size, time) of the
  *   two files when the keys were read from them, for
- *   fst_aws_credentials_reload(); %NULL when they came from elsewhere
+ *   fst_aws_credentials_refresh(); %NULL when they came from elsewhere
  *
  * AWS credentials and settings, found the way the AWS CLI finds them.
  */
@@ -46,7 +46,7 @@ FstAwsCredentials *fst_aws_credentials_load(const gchar *profile,
                                             const gchar *endpoint_url,
                                             GError **error);
 
-FstAwsCredentials *fst_aws_credentials_reload(FstAwsCredentials *self, GError **error);
+gboolean fst_aws_credentials_refresh(FstAwsCredentials *self);
 FstAwsCredentials *fst_aws_credentials_copy(const FstAwsCredentials *self);
 
 FstAwsCredentials *fst_aws_credentials_new(const gchar *access_key_id,

@@ -41,7 +41,7 @@ struct _FstAwsIot {
 	gchar *endpoint;                /* (owned): scheme://host[:port], no trailing slash */
 	gchar *region;                  /* (owned) */
 	FstAwsCredentials *credentials; /* (owned): its own copy, read again when its
-	                                 * files change (fst_aws_iot_refresh()) */
+	                                 * files change (fst_aws_credentials_refresh()) */
 	gchar *ca_bundle;               /* (owned) (nullable): $AWS_CA_BUNDLE */
 	gint64 interval_us;             /* 0: no rate limit */
 	gint64 next_slot_us;
@@ -112,7 +112,7 @@ fst_aws_certificate_free(FstAwsCertificate *self)
  * endpoint URL, else `https://iot.REGION.amazonaws.com`. `$AWS_CA_BUNDLE`
  * names other trust anchors for HTTPS, as for the AWS CLI. Keys read from the
  * AWS files are read again before a request when the files have changed
- * (fst_aws_credentials_reload()), and once more after AWS refused expired
+ * (fst_aws_credentials_refresh()), and once more after AWS refused expired
  * keys; the region and the endpoint stay the client's.
  *
  * Returns: (transfer full): the client, or %NULL with %FST_ERROR_CONFIG when
@@ -476,6 +476,17 @@ fst_aws_iot_set_aws_error(
 	            msg);
 }
 
+/* AWS refused the keys themselves: expired, or not (yet) known */
+static gboolean
+fst_aws_iot_keys_refused(const gchar *type)
+{
+	return g_strcmp0(type, "ExpiredTokenException") == 0 ||
+	       g_strcmp0(type, "ExpiredToken") == 0 ||
+	       g_strcmp0(type, "InvalidClientTokenId") == 0 ||
+	       g_strcmp0(type, "UnrecognizedClientException") == 0 ||
+	       g_strcmp0(type, "SignatureDoesNotMatch") == 0;
+}
+
 /**
  * fst_aws_iot_call_full:
  * @self: an #FstAwsIot
@@ -500,52 +511,6 @@ fst_aws_iot_set_aws_error(
  *
  * Returns: %TRUE on a 2xx answer
  */
-/* the keys read again when their files changed; TRUE when they are new */
-static gboolean
-fst_aws_iot_refresh(FstAwsIot *self)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(FstAwsCredentials) fresh = fst_aws_credentials_reload(self->credentials, &error);
-	FstAwsCredentials *mine = self->credentials;
-
-	if (fresh == NULL) {
-		if (error != NULL)
-			g_message("the AWS credentials changed in %s but cannot be read (%s): the "
-			          "keys read before are used",
-			          mine->source,
-			          error->message);
-		return FALSE;
-	}
-	if (g_strcmp0(fresh->access_key_id, mine->access_key_id) != 0)
-		g_message("AWS access key %s replaces %s, read again from %s",
-		          fresh->access_key_id,
-		          mine->access_key_id,
-		          fresh->source);
-	/* the keys are new; the region and the endpoint stay this client's */
-	g_free(mine->access_key_id);
-	mine->access_key_id = g_steal_pointer(&fresh->access_key_id);
-	g_clear_pointer(&mine->secret_access_key, fst_secret_free);
-	mine->secret_access_key = g_steal_pointer(&fresh->secret_access_key);
-	g_clear_pointer(&mine->session_token, fst_secret_free);
-	mine->session_token = g_steal_pointer(&fresh->session_token);
-	g_free(mine->source);
-	mine->source = g_steal_pointer(&fresh->source);
-	g_free(mine->files_stamp);
-	mine->files_stamp = g_steal_pointer(&fresh->files_stamp);
-	return TRUE;
-}
-
-/* AWS refused the keys themselves: expired, or not (yet) known */
-static gboolean
-fst_aws_iot_keys_refused(const gchar *type)
-{
-	return g_strcmp0(type, "ExpiredTokenException") == 0 ||
-	       g_strcmp0(type, "ExpiredToken") == 0 ||
-	       g_strcmp0(type, "InvalidClientTokenId") == 0 ||
-	       g_strcmp0(type, "UnrecognizedClientException") == 0 ||
-	       g_strcmp0(type, "SignatureDoesNotMatch") == 0;
-}
-
 static gboolean
 fst_aws_iot_call_full(FstAwsIot *self,
                       const gchar *op,
@@ -609,7 +574,7 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			return FALSE;
 		}
 
-		(void)fst_aws_iot_refresh(self);
+		(void)fst_aws_credentials_refresh(self->credentials);
 		sig = fst_aws_sigv4_sign(method,
 		                         url,
 		                         (const gchar *const *)hdrs->pdata,
@@ -780,7 +745,7 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			retry = status == 429 || status >= 500 ||
 			        fst_aws_iot_retryable_type(self->last_error_type) ||
 			        (fst_aws_iot_keys_refused(self->last_error_type) &&
-			         fst_aws_iot_refresh(self));
+			         fst_aws_credentials_refresh(self->credentials));
 			if (!retry || attempt + 1 >= self->max_attempts) {
 				fst_aws_iot_set_aws_error(
 				    error,

@@ -1118,6 +1118,9 @@ fst_station_new_aws_issuer(FstStation *self, const FstProfile *profile, GError *
 		            fst_profile_get_name(profile));
 		return NULL;
 	}
+	/* the keys each client starts with are the files' latest: a rotation
+	 * is read here once, not by every device's client */
+	(void)fst_aws_credentials_refresh(self->aws_issuer);
 	return fst_aws_iot_new(self->aws_issuer, error);
 }
 

@@ -435,6 +435,18 @@ test_keys_read_again(TestFixture *fx, gconstpointer data)
 	keys = test_peer_take_keys(&peer);
 	g_assert_cmpstr(keys, ==, "AKIDTHIRD");
 
+	/* the credentials a station keeps take the new keys in place, once */
+	g_clear_pointer(&c, fst_aws_credentials_free);
+	test_write_keys(fx->creds, "AKIDFOURTH", "secret-fourth");
+	c = fst_aws_credentials_load(NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_false(fst_aws_credentials_refresh(c));
+	test_write_keys(fx->creds, "AKIDFIFTH", "secret-fifth");
+	g_assert_true(fst_aws_credentials_refresh(c));
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDFIFTH");
+	g_assert_cmpstr(c->region, ==, "eu-west-1");
+	g_assert_false(fst_aws_credentials_refresh(c));
+
 	/* keys from the environment are not read again */
 	g_clear_object(&iot);
 	g_clear_pointer(&c, fst_aws_credentials_free);
