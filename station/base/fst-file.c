@@ -340,6 +340,19 @@ fst_file_out_set_exists_error(const gchar *path, GError **error)
 	            path);
 }
 
+/* early, for a quick answer: the link that gives a new file its name is
+ * what guarantees that it replaces nothing */
+static gboolean
+fst_file_check_absent(const gchar *path, GError **error)
+{
+	GStatBuf st;
+
+	if (g_lstat(path, &st) != 0)
+		return TRUE;
+	fst_file_out_set_exists_error(path, error);
+	return FALSE;
+}
+
 /**
  * fst_file_new_temp:
  * @path: a file to write, which must not exist
@@ -359,14 +372,10 @@ fst_file_new_temp(const gchar *path, gint mode, gint *fd, GError **error)
 	g_autofree gchar *dir = g_path_get_dirname(path);
 	g_autofree gchar *base = g_path_get_basename(path);
 	g_autofree gchar *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
-	GStatBuf st;
 	gint tmp_fd;
 
-	/* early, for a quick answer; fst_file_link_new() is what guarantees it */
-	if (g_lstat(path, &st) == 0) {
-		fst_file_out_set_exists_error(path, error);
+	if (!fst_file_check_absent(path, error))
 		return NULL;
-	}
 	tmp_fd = g_mkstemp_full(tmp, O_RDWR | O_CLOEXEC, mode);
 	if (tmp_fd < 0) {
 		fst_file_set_create_error(path, errno, error);
@@ -415,15 +424,11 @@ FstFileOut *
 fst_file_out_new(const gchar *path, gint mode, GError **error)
 {
 	g_autoptr(FstFileOut) self = g_new0(FstFileOut, 1);
-	GStatBuf st;
 	gint fd;
 
 	self->path = g_strdup(path);
-	/* early, for a quick answer; the commit's link is what guarantees it */
-	if (g_lstat(path, &st) == 0) {
-		fst_file_out_set_exists_error(path, error);
+	if (!fst_file_check_absent(path, error))
 		return NULL;
-	}
 	fd = fst_file_new_anonymous(path, mode);
 	self->anonymous = fd >= 0;
 	if (!self->anonymous) {
