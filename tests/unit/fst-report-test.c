@@ -758,6 +758,78 @@ test_export_file(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(names, ==, "link.csv r.csv");
 }
 
+/* a signed report is written with its signature or not at all: when the
+ * signature cannot be written (the kernel's file size limit lets the report
+ * through but not its signature, in a child process), the report is
+ * removed; without the limit both are written and the signature verifies */
+static void
+test_export_signed(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstSecret) pass = fst_secret_new((const guint8 *)"report pass", 11);
+	g_autofree gchar *dir = g_build_filename(fx->tmpdir, "out", NULL);
+	g_autofree gchar *path = g_build_filename(dir, "r.csv", NULL);
+	g_autofree gchar *sig = g_build_filename(dir, "r.csv.sig", NULL);
+	g_autofree gchar *cert = g_build_filename(fx->workspace, FST_REPORT_CERT_FILE, NULL);
+	g_autofree gchar *names = NULL;
+	/* no device in the range: the report is its header, its signature larger */
+	FstReportScope scope = {.since_us = G_GINT64_CONSTANT(4102444800000000)};
+	GStatBuf report_st;
+	GStatBuf sig_st;
+
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	g_setenv("FLEETSTATION_CA_PASSPHRASE", "report pass", TRUE);
+	g_assert_true(fst_report_ensure_key(fx->workspace, "line-3", pass, &error));
+	g_assert_no_error(error);
+	if (g_test_subprocess()) {
+		struct rlimit limit;
+		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+		g_assert_no_error(error);
+		/* the sizes, from a first export; the limit falls between them */
+		g_assert_true(fst_report_export_signed(fx->workspace,
+		                                       NULL,
+		                                       fx->db_path,
+		                                       &scope,
+		                                       "csv",
+		                                       FST_REPORT_PAPER_A4,
+		                                       path,
+		                                       &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(g_stat(path, &report_st), ==, 0);
+		g_assert_cmpint(g_stat(sig, &sig_st), ==, 0);
+		g_assert_cmpint(report_st.st_size + 100, <, sig_st.st_size);
+		g_unlink(path);
+		g_unlink(sig);
+		limit.rlim_cur = limit.rlim_max = (rlim_t)(report_st.st_size + 50);
+		signal(SIGXFSZ, SIG_IGN);
+		g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+		g_assert_false(fst_report_export_signed(fx->workspace,
+		                                        NULL,
+		                                        fx->db_path,
+		                                        &scope,
+		                                        "csv",
+		                                        FST_REPORT_PAPER_A4,
+		                                        path,
+		                                        &error));
+		g_assert_nonnull(error);
+		g_assert_nonnull(strstr(error->message, "was not kept"));
+		names = test_dir_names(dir);
+		g_assert_cmpstr(names, ==, "");
+		return;
+	}
+	g_test_trap_subprocess("/fst/report/export-signed/both-or-neither", 0, 0);
+	g_test_trap_assert_passed();
+
+	g_assert_true(fst_report_export_signed(
+	    fx->workspace, NULL, fx->db_path, &scope, "csv", FST_REPORT_PAPER_A4, path, &error));
+	g_assert_no_error(error);
+	names = test_dir_names(dir);
+	g_assert_cmpstr(names, ==, "r.csv r.csv.sig");
+	g_assert_true(fst_report_verify(cert, path, sig, &error));
+	g_assert_no_error(error);
+	g_unsetenv("FLEETSTATION_CA_PASSPHRASE");
+}
+
 static void
 test_add(const gchar *path, void (*func)(TestFixture *, gconstpointer))
 {
@@ -778,6 +850,7 @@ main(int argc, char **argv)
 	test_add("/fst/report/pdf/pages", test_pdf);
 	test_add("/fst/report/pdf/failures-by-class", test_pdf_failure_classes);
 	test_add("/fst/report/export-file/whole-or-absent", test_export_file);
+	test_add("/fst/report/export-signed/both-or-neither", test_export_signed);
 	test_add("/fst/report/sign/changed-byte-fails", test_sign_verify);
 	test_add("/fst/report/sign/certificate-says-what-it-is", test_sign_cert);
 	test_add("/fst/report/sign/clear-key-encrypted-in-place", test_sign_migrate);
