@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <poll.h>
@@ -77,6 +78,7 @@ struct _FstDevsimHal {
 	gboolean fault_wrong_key;
 	gboolean fault_replay_signature;
 	GByteArray *first_signature; /* (owned) (nullable): for fault_replay_signature */
+	EVP_PKEY *fault_fixed_key;   /* (owned) (nullable): the key every KEYGEN gives */
 };
 
 gboolean
@@ -618,7 +620,14 @@ fst_devsim_keygen_form(
 
 	if ((self->identity.key_types & key_type) == 0 || slot >= self->cred_slots)
 		return FST_FSP_STATUS_UNSUPPORTED;
-	key = fst_devsim_generate_key(key_type);
+	if (self->fault_fixed_key != NULL) {
+		/* a key generator that is not random: a seed fixed in the
+		 * firmware image gives every board the same key */
+		g_message("fault: the fixed key instead of a new one");
+		key = EVP_PKEY_dup(self->fault_fixed_key);
+	} else {
+		key = fst_devsim_generate_key(key_type);
+	}
 	if (key == NULL) {
 		g_warning("key generation for %s failed", fst_key_type_to_string(key_type));
 		return FST_FSP_STATUS_KEYGEN_FAILED;
@@ -1042,6 +1051,20 @@ fst_devsim_hal_new(const FstDevsimConfig *config, GError **error)
 	self->fault_storage_limit = config->fault_storage_limit;
 	self->fault_wrong_key = config->fault_wrong_key;
 	self->fault_replay_signature = config->fault_replay_signature;
+	if (config->fault_fixed_key != NULL) {
+		g_autoptr(BIO) bio = BIO_new_file(config->fault_fixed_key, "r");
+		self->fault_fixed_key =
+		    bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+		if (self->fault_fixed_key == NULL) {
+			ERR_clear_error();
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "--fault-fixed-key: %s is not a PEM private key",
+			            config->fault_fixed_key);
+			return NULL;
+		}
+	}
 	if (!config->no_nak)
 		self->identity.caps |= FST_FSP_CAP_NAK;
 	if (!config->no_digest)
@@ -1094,6 +1117,7 @@ fst_devsim_hal_free(FstDevsimHal *self)
 	fst_devsim_key_in_clear(self);
 	if (self->first_signature != NULL)
 		g_byte_array_unref(self->first_signature);
+	EVP_PKEY_free(self->fault_fixed_key);
 	g_free(self->uid);
 	g_free(self->model);
 	g_free(self->firmware);

@@ -38,6 +38,7 @@ typedef struct {
 	guint32 fault_storage_limit;     /* bytes the flash really holds, 0 = the capacities */
 	gboolean fault_wrong_key;        /* SIGN_CHALLENGE signs with another key */
 	gboolean fault_replay_signature; /* answers every challenge with the first signature */
+	const gchar *fault_fixed_key;    /* (nullable): PEM file every KEYGEN gives */
 } FstDevsimConfig;
 
 #define FST_DEVSIM_CAPACITY_CERT 4096u

@@ -408,6 +408,7 @@ typedef struct {
 	gboolean no_digest;
 	gint version_max;
 	gchar *corrupt;
+	gchar *fixed_key;
 } FstDevsimOptions;
 
 static void
@@ -424,6 +425,7 @@ fst_devsim_options_clear(FstDevsimOptions *o)
 	g_free(o->dump);
 	g_free(o->model_file);
 	g_free(o->corrupt);
+	g_free(o->fixed_key);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDevsimOptions, fst_devsim_options_clear)
 
@@ -640,6 +642,13 @@ fst_devsim_option_context(FstDevsimOptions *o)
 	     &o->replay_signature,
 	     "Fault: answer every challenge after the first with the first one's signature",
 	     NULL},
+	    {"fault-fixed-key",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &o->fixed_key,
+	     "Fault: a key generator that is not random: every KEYGEN gives the key in PEM",
+	     "PEM"},
 	    {"fault-storage-limit",
 	     0,
 	     0,
@@ -820,6 +829,7 @@ main(int argc, char **argv)
 	config.fault_storage_limit = (guint32)o.storage_limit;
 	config.fault_wrong_key = o.wrong_key;
 	config.fault_replay_signature = o.replay_signature;
+	config.fault_fixed_key = o.fixed_key;
 	config.no_nak = o.no_nak;
 	config.no_digest = o.no_digest;
 	if (o.version_max < 0 || o.version_max > 15) {
