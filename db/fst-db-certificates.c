@@ -90,45 +90,86 @@ fst_db_ensure_profile_locked(FstDb *self,
 }
 
 /*
- * The serial a certificate row is filed under must be the one in its DER:
- * then the unique serial also makes the DER (and its SHA-256, aws_cert_id)
- * unique, with no second unique index to write per certificate
- * (db/schema.md, "Size and cost"). Leading zeros do not count.
+ * A certificate's serial and SubjectPublicKeyInfo, found in its DER with
+ * OpenSSL's bounded ASN.1 reader: Certificate ::= SEQUENCE { tbsCertificate
+ * SEQUENCE { [0] version OPTIONAL, serialNumber INTEGER, signature,
+ * issuer, validity, subject, subjectPublicKeyInfo SEQUENCE, ... } ... }.
+ * A full d2i_X509() costs more than the rest of the commit (it decodes the
+ * public key). @serial_p and @spki_p point into @der; the SPKI with its
+ * header.
  */
-static gboolean
-fst_db_check_der_serial(const gchar *serial, gconstpointer der, gsize der_len, GError **error)
+gboolean
+_fst_db_der_fields(gconstpointer der,
+                   gsize der_len,
+                   const guchar **serial_p,
+                   gsize *serial_len,
+                   const guchar **spki_p,
+                   gsize *spki_len)
 {
 	const guchar *p = der;
 	const guchar *end = p + der_len;
-	const gchar *want = serial;
-	g_autoptr(GString) got = g_string_new(NULL);
+	const guchar *start;
 	long len = 0;
 	gint tag = 0;
 	gint xclass = 0;
 	gint ret;
 
-	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version
-	 * OPTIONAL, serialNumber INTEGER, ... } ... }: walked with OpenSSL's
-	 * bounded ASN.1 reader; a full d2i_X509() costs more than the rest of
-	 * the commit (it decodes the public key) */
 	ret = ASN1_get_object(&p, &len, &tag, &xclass, (long)der_len);
-	if ((ret & 0x80) == 0 && tag == V_ASN1_SEQUENCE && p + len == end)
+	if ((ret & 0x80) != 0 || tag != V_ASN1_SEQUENCE || p + len != end)
+		goto fail;
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+	if ((ret & 0x80) != 0 || tag != V_ASN1_SEQUENCE)
+		goto fail;
+	end = p + len;
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+	if ((ret & 0x80) == 0 && xclass == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+		p += len;
 		ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
-	else
-		ret = 0x80;
-	if ((ret & 0x80) == 0 && tag == V_ASN1_SEQUENCE) {
-		end = p + len;
-		ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
-		if ((ret & 0x80) == 0 && xclass == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
-			p += len;
-			ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
-		}
-	} else {
-		ret = 0x80;
 	}
-	if ((ret & 0x80) != 0 || xclass != V_ASN1_UNIVERSAL || tag != V_ASN1_INTEGER || len < 1 ||
+	if ((ret & 0x80) != 0 || xclass != V_ASN1_UNIVERSAL || tag != V_ASN1_INTEGER || len < 1)
+		goto fail;
+	*serial_p = p;
+	*serial_len = (gsize)len;
+	p += len;
+	/* signature, issuer, validity, subject */
+	for (guint i = 0; i < 4; i++) {
+		ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+		if ((ret & 0x80) != 0 || tag != V_ASN1_SEQUENCE)
+			goto fail;
+		p += len;
+	}
+	start = p;
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+	if ((ret & 0x80) != 0 || xclass != V_ASN1_UNIVERSAL || tag != V_ASN1_SEQUENCE)
+		goto fail;
+	*spki_p = start;
+	*spki_len = (gsize)(p + len - start);
+	return TRUE;
+fail:
+	ERR_clear_error();
+	return FALSE;
+}
+
+/*
+ * The serial a certificate row is filed under must be the one in its DER:
+ * then the unique serial also makes the DER (and its SHA-256, aws_cert_id)
+ * unique, with no second unique index to write per certificate
+ * (db/schema.md, "Size and cost"). Leading zeros do not count. Gives the
+ * SHA-256 of the certificate's public key (its SubjectPublicKeyInfo).
+ */
+static gboolean
+fst_db_check_der_serial(
+    const gchar *serial, gconstpointer der, gsize der_len, guint8 key_sha256[32], GError **error)
+{
+	const guchar *p = NULL;
+	const guchar *spki = NULL;
+	gsize len = 0;
+	gsize spki_len = 0;
+	const gchar *want = serial;
+	g_autoptr(GString) got = g_string_new(NULL);
+
+	if (!_fst_db_der_fields(der, der_len, &p, &len, &spki, &spki_len) ||
 	    len > FST_DB_MAX_SERIAL_HEX / 2 + 1) {
-		ERR_clear_error();
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_INVALID_DATA,
@@ -138,7 +179,7 @@ fst_db_check_der_serial(const gchar *serial, gconstpointer der, gsize der_len, G
 		            der_len);
 		return FALSE;
 	}
-	for (long k = 0; k < len; k++) {
+	for (gsize k = 0; k < len; k++) {
 		static const gchar hex[] = "0123456789ABCDEF";
 		if (got->len > 0 || p[k] != 0) {
 			g_string_append_c(got, hex[p[k] >> 4]);
@@ -159,6 +200,7 @@ fst_db_check_der_serial(const gchar *serial, gconstpointer der, gsize der_len, G
 		            got->len > 0 ? got->str : "0");
 		return FALSE;
 	}
+	fst_crypto_sha256(spki, spki_len, key_sha256);
 	return TRUE;
 }
 
@@ -250,6 +292,143 @@ fst_db_ensure_ca_locked(FstDb *self,
 	return _fst_db_step_done(self, ins, what, error);
 }
 
+/* the uid of the device key @key_sha256 is filed under, or %NULL (and no
+ * error) when it is not filed; *@device_id its id */
+static gboolean
+fst_db_key_holder_locked(
+    FstDb *self, const guint8 key_sha256[32], gint64 *device_id, gchar **uid, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "look up who holds a public key";
+	gboolean found = FALSE;
+	gint rc;
+
+	*uid = NULL;
+	*device_id = 0;
+	stmt = _fst_db_prepare(self,
+	                       "SELECT k.device_id, d.uid FROM device_keys k JOIN devices d "
+	                       "ON d.id = k.device_id WHERE k.key_sha256 = ?1",
+	                       what,
+	                       error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_blob(stmt, 1, key_sha256, 32, SQLITE_STATIC);
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_row(self, stmt, &found, what, error))
+		return FALSE;
+	if (found) {
+		*device_id = sqlite3_column_int64(stmt, 0);
+		*uid = g_strdup((const gchar *)sqlite3_column_text(stmt, 1));
+	}
+	return TRUE;
+}
+
+/* the refusal of a key @holder holds; @what names what carries it */
+static void
+fst_db_set_key_reused(GError **error,
+                      const gchar *what,
+                      const guint8 key_sha256[32],
+                      const gchar *holder)
+{
+	gchar hex[65];
+
+	fst_crypto_hex_into(hex, sizeof(hex), key_sha256, 32, FALSE);
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_KEY_REUSED,
+	            "the public key of %s (SPKI SHA-256 %s) is already certified for device %s: "
+	            "no two devices may share a key; the board's key generator is not random, or "
+	            "its key was copied from another board: set it aside",
+	            what,
+	            hex,
+	            holder);
+}
+
+/*
+ * One public key, one device (db/schema.md, "device_keys"): the key of a
+ * certificate recorded for @device_id is filed under its SHA-256; a key
+ * already filed for another device is refused, with nothing written. Two
+ * devices with one key are two boards a single key opens: a key generator
+ * that is not random (a seed fixed in the firmware image, an entropy source
+ * not yet running) or a key copied with a flash image.
+ */
+static gboolean
+fst_db_record_key_locked(
+    FstDb *self, gint64 device_id, const guint8 key_sha256[32], const gchar *serial, GError **error)
+{
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "record a device's public key";
+	g_autofree gchar *holder = NULL;
+	g_autofree gchar *cert = NULL;
+	gint64 holder_id = 0;
+	gint rc;
+
+	stmt = _fst_db_prepare(self,
+	                       "INSERT INTO device_keys (key_sha256, device_id) VALUES (?1, ?2) "
+	                       "ON CONFLICT (key_sha256) DO NOTHING",
+	                       what,
+	                       error);
+	if (stmt == NULL)
+		return FALSE;
+	rc = sqlite3_bind_blob(stmt, 1, key_sha256, 32, SQLITE_STATIC);
+	rc |= sqlite3_bind_int64(stmt, 2, device_id);
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_done(self, stmt, what, error))
+		return FALSE;
+	if (sqlite3_changes(self->db) > 0)
+		return TRUE;
+	/* filed already: this device's own key again (a new certificate for
+	 * the key it keeps), or another device's */
+	if (!fst_db_key_holder_locked(self, key_sha256, &holder_id, &holder, error))
+		return FALSE;
+	if (holder_id == device_id)
+		return TRUE;
+	cert = g_strdup_printf("certificate %s", serial);
+	fst_db_set_key_reused(error, cert, key_sha256, holder != NULL ? holder : "?");
+	return FALSE;
+}
+
+/**
+ * fst_db_check_public_key:
+ * @self: a database
+ * @uid: the device the key is for
+ * @spki: the key, a DER SubjectPublicKeyInfo as a certificate will carry it
+ * @spki_len: its length
+ * @error: (nullable): return location for a #GError
+ *
+ * Checks, before anything is signed for it, that @spki is not certified
+ * for another device than @uid: for an issuer whose signature does not
+ * stay on the station (AWS IoT keeps every certificate it makes). The
+ * refusal that counts is the one of fst_db_add_certificate(), in the
+ * transaction that records the certificate; this check only comes earlier.
+ *
+ * Returns: %FALSE with %FST_ERROR_KEY_REUSED when another device holds the key
+ */
+gboolean
+fst_db_check_public_key(
+    FstDb *self, const gchar *uid, gconstpointer spki, gsize spki_len, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autofree gchar *holder = NULL;
+	g_autofree gchar *what = NULL;
+	guint8 key_sha256[32];
+	gint64 holder_id = 0;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(uid != NULL, FALSE);
+	g_return_val_if_fail(spki != NULL, FALSE);
+
+	fst_crypto_sha256(spki, spki_len, key_sha256);
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_key_holder_locked(self, key_sha256, &holder_id, &holder, error))
+		return FALSE;
+	if (holder == NULL || g_strcmp0(holder, uid) == 0)
+		return TRUE;
+	what = g_strdup_printf("device %s", uid);
+	fst_db_set_key_reused(error, what, key_sha256, holder);
+	return FALSE;
+}
+
 /**
  * fst_db_add_certificate:
  * @self: an #FstDb
@@ -288,6 +467,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 	gint64 ca_id = 0;
 	gconstpointer der;
 	gsize der_len = 0;
+	guint8 key_sha256[32];
 	gint64 station_id = 0;
 	gint64 now = g_get_real_time();
 	gint rc;
@@ -311,7 +491,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		            (guint)FST_DB_MAX_DER);
 		return FALSE;
 	}
-	if (!fst_db_check_der_serial(serial, der, der_len, error))
+	if (!fst_db_check_der_serial(serial, der, der_len, key_sha256, error))
 		return FALSE;
 	sha256 = fst_crypto_sha256_hex(der, der_len);
 	if (cert->aws_cert_id != NULL && g_ascii_strcasecmp(cert->aws_cert_id, sha256) != 0) {
@@ -401,6 +581,8 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		return FALSE;
 	_fst_db_remember_cert(
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
+	if (!fst_db_record_key_locked(self, device_id, key_sha256, serial, error))
+		return FALSE;
 	/* the registration queue gets it in the same transaction: never lost */
 	if (cert->register_target != NULL &&
 	    !_fst_db_queue_registration_locked(self,

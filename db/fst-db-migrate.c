@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 
@@ -776,6 +777,99 @@ fst_db_migrate_v7(FstDb *self, GError **error)
 	                    error);
 }
 
+/*
+ * The step to version 8 (db/schema.md, "Changes in v8"): `device_keys`
+ * files every certificate's public key under its SHA-256 with the one
+ * device it belongs to, so that a second device with the same key is
+ * refused (fst_db_add_certificate()). The certificates recorded before are
+ * filed in their order; a key two devices already share stays with the
+ * first, and one warning counts the certificates of the others, since the
+ * records hold them and nothing can be refused after the fact.
+ */
+static const gchar fst_db_schema_v8[] = "CREATE TABLE device_keys ("
+                                        "  key_sha256 BLOB PRIMARY KEY,"
+                                        "  device_id INTEGER NOT NULL REFERENCES devices(id)"
+                                        ") WITHOUT ROWID;";
+
+static gboolean
+fst_db_migrate_v8(FstDb *self, GError **error)
+{
+	g_autoptr(sqlite3_stmt) certs = NULL;
+	g_autoptr(sqlite3_stmt) ins = NULL;
+	const gchar *what = "file the public keys of the certificates recorded";
+	g_autofree gchar *first_serial = NULL;
+	g_autofree gchar *first_uid = NULL;
+	guint shared = 0;
+	guint unreadable = 0;
+	gint rc;
+
+	if (!_fst_db_exec(self, fst_db_schema_v8, "create the schema v8 tables", error))
+		return FALSE;
+	rc =
+	    sqlite3_prepare_v2(self->db,
+	                       "SELECT c.serial_hex, c.device_id, c.der, d.uid FROM certificates c "
+	                       "JOIN devices d ON d.id = c.device_id ORDER BY c.id",
+	                       -1,
+	                       &certs,
+	                       NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		    self->db,
+		    "INSERT INTO device_keys (key_sha256, device_id) VALUES (?1, ?2) "
+		    "ON CONFLICT (key_sha256) DO UPDATE SET device_id = device_id "
+		    "RETURNING device_id",
+		    -1,
+		    &ins,
+		    NULL);
+	if (rc != SQLITE_OK)
+		return _fst_db_set_error(self, error, rc, "trying to %s", what);
+	while ((rc = sqlite3_step(certs)) == SQLITE_ROW) {
+		const guchar *serial_p = NULL;
+		const guchar *spki = NULL;
+		gsize serial_len = 0;
+		gsize spki_len = 0;
+		gint64 device_id = sqlite3_column_int64(certs, 1);
+		gconstpointer der = sqlite3_column_blob(certs, 2);
+		gsize der_len = (gsize)sqlite3_column_bytes(certs, 2);
+		guint8 key_sha256[32];
+
+		if (der == NULL ||
+		    !_fst_db_der_fields(der, der_len, &serial_p, &serial_len, &spki, &spki_len)) {
+			unreadable++;
+			continue;
+		}
+		fst_crypto_sha256(spki, spki_len, key_sha256);
+		sqlite3_reset(ins);
+		rc = sqlite3_bind_blob(ins, 1, key_sha256, 32, SQLITE_STATIC);
+		rc |= sqlite3_bind_int64(ins, 2, device_id);
+		if (rc != SQLITE_OK)
+			return _fst_db_set_error(self, error, rc, "trying to %s", what);
+		rc = sqlite3_step(ins);
+		if (rc != SQLITE_ROW)
+			return _fst_db_set_error(self, error, rc, "trying to %s", what);
+		if (sqlite3_column_int64(ins, 0) != device_id && shared++ == 0) {
+			first_serial = g_strdup((const gchar *)sqlite3_column_text(certs, 0));
+			first_uid = g_strdup((const gchar *)sqlite3_column_text(certs, 3));
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return _fst_db_set_error(self, error, rc, "trying to %s", what);
+	if (shared > 0)
+		g_warning("%s: %u recorded certificates have a public key already certified for "
+		          "another device (the first: certificate %s of device %s): boards that "
+		          "share a key; the keys stay filed under the first device",
+		          self->path,
+		          shared,
+		          first_serial,
+		          first_uid);
+	if (unreadable > 0)
+		g_warning(
+		    "%s: %u recorded certificates are not DER X.509: their keys are not filed",
+		    self->path,
+		    unreadable);
+	return TRUE;
+}
+
 typedef gboolean (*FstDbMigrateFunc)(FstDb *self, GError **error);
 
 /* index N migrates from version N-1 to N; append only */
@@ -788,6 +882,7 @@ static const FstDbMigrateFunc fst_db_migrations[] = {
     fst_db_migrate_v5,
     fst_db_migrate_v6,
     fst_db_migrate_v7,
+    fst_db_migrate_v8,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 

@@ -199,6 +199,12 @@ gboolean _fst_db_step_row(
     FstDb *self, sqlite3_stmt *stmt, gboolean *found, const gchar *what, GError **error);
 gboolean _fst_db_exec(FstDb *self, const gchar *sql, const gchar *what, GError **error);
 gboolean _fst_db_exec_cached(FstDb *self, const gchar *sql, const gchar *what, GError **error);
+gboolean _fst_db_der_fields(gconstpointer der,
+                            gsize der_len,
+                            const guchar **serial_p,
+                            gsize *serial_len,
+                            const guchar **spki_p,
+                            gsize *spki_len);
 void _fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state);
 gboolean _fst_db_begin(FstDb *self, const gchar *what, GError **error);

@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 /* the connection */
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 7
+#define FST_DB_SCHEMA_VERSION 8
 
 typedef struct _FstDb FstDb;
 
@@ -131,6 +131,8 @@ typedef struct {
 
 gboolean
 fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error);
+gboolean fst_db_check_public_key(
+    FstDb *self, const gchar *uid, gconstpointer spki, gsize spki_len, GError **error);
 gboolean fst_db_set_certificate_state(FstDb *self,
                                       const gchar *serial_hex,
                                       FstCertState state,

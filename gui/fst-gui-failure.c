@@ -133,6 +133,10 @@ fst_gui_failure_describe(const GError *error, FstStep step, FstGuiFailure *failu
 		failure->reason = _("The station could not record the device");
 		failure->action = _("Stop the line and call the supervisor");
 		break;
+	case FST_ERROR_KEY_REUSED:
+		failure->reason = _("Another board has the same key");
+		failure->action = _("Set this board aside: its key generator is faulty");
+		break;
 	case FST_ERROR_CANCELLED:
 		failure->reason = _("Stopped before the end");
 		failure->action = _("Press Retry to provision it again");

@@ -411,8 +411,9 @@ unknown:
  * @info: what the device said about itself
  * @csr_der: the device's CSR, DER (untrusted)
  * @db: (nullable): the station's database, where a certificate AWS made
- *   for a lost answer is looked up before it is deleted; without it none is
- *   deleted
+ *   for a lost answer is looked up before it is deleted, and the CSR's key
+ *   before anything is asked; without it none is deleted, and the key is
+ *   checked when it is recorded
  * @certificate_arn: (out) (transfer full): the certificate's ARN
  * @lost_note: (out) (transfer full) (optional): when answers of AWS were
  *   lost on the way, what became of the certificates AWS made for them, for
@@ -423,7 +424,8 @@ unknown:
  * Checks the CSR as the station's CA does (fst_ca_check_device_csr()) and
  * has AWS IoT sign it (CreateCertificateFromCsr, INACTIVE until
  * fst_aws_issuer_activate()). The certificate must be for the CSR's key and
- * carry AWS's id.
+ * carry AWS's id. A key @db has certified for another device is refused
+ * first (fst_db_check_public_key()), as recording it would be.
  *
  * CreateCertificateFromCsr is not idempotent: a try whose answer was lost
  * (a reset or timeout after the request went out, a 5xx) may have made a
@@ -461,8 +463,11 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
 	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
 	g_return_val_if_fail(certificate_arn != NULL, NULL);
 
-	/* the checks the station's own CA makes, before AWS sees anything */
-	if (!fst_ca_check_device_csr(profile, uid, csr_der, &key, error))
+	/* the checks the station's own CA makes, before AWS sees anything, and
+	 * a key another device holds refused before AWS keeps a certificate
+	 * for it */
+	if (!fst_ca_check_device_csr(profile, uid, csr_der, &key, error) ||
+	    (db != NULL && !fst_db_check_public_key(db, uid, key.spki->data, key.spki->len, error)))
 		return NULL;
 	pem = fst_crypto_pem_encode("CERTIFICATE REQUEST", data, len, NULL);
 	started = g_get_monotonic_time();

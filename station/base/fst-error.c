@@ -49,6 +49,8 @@ fst_error_code_to_string(FstError code)
 		return "ca-unavailable";
 	case FST_ERROR_CANCELLED:
 		return "cancelled";
+	case FST_ERROR_KEY_REUSED:
+		return "key-reused";
 	case FST_ERROR_LAST:
 	default:
 		break;

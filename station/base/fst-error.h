@@ -24,6 +24,7 @@ G_BEGIN_DECLS
  * @FST_ERROR_CONFIG: a profile, CA or workspace setting is wrong
  * @FST_ERROR_CA_UNAVAILABLE: the issuing CA cannot sign (locked, expired, missing key)
  * @FST_ERROR_CANCELLED: the operator or a signal stopped the operation
+ * @FST_ERROR_KEY_REUSED: a device's public key is already certified for another device
  *
  * The closed set of error codes of the one error domain, %FST_ERROR. Foreign
  * errors (OpenSSL, libserialport, SQLite, GIO) are converted to these at the
@@ -46,6 +47,7 @@ typedef enum {
 	FST_ERROR_CONFIG,
 	FST_ERROR_CA_UNAVAILABLE,
 	FST_ERROR_CANCELLED,
+	FST_ERROR_KEY_REUSED,
 	FST_ERROR_LAST
 } FstError;
 

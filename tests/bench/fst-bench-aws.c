@@ -33,6 +33,7 @@ static guint bench_serial = 0x10000;
 static GBytes *
 bench_make_cert(void)
 {
+	g_autoptr(EVP_PKEY) device_key = EVP_EC_gen("P-256");
 	g_autoptr(X509) x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	guint8 *der = NULL;
@@ -47,7 +48,8 @@ bench_make_cert(void)
 	X509_NAME_free(name);
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, bench_key);
+	/* a key per device: the database refuses one device's key for another */
+	X509_set_pubkey(x, device_key);
 	X509_sign(x, bench_key, EVP_sha256());
 	len = i2d_X509(x, &der);
 	bytes = g_bytes_new(der, len);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fst-bench-cert.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -59,49 +60,7 @@
 /* writer threads of the concurrent mode */
 static const guint bench_lane_counts[] = {1, 16, 64};
 
-static guint8 *bench_der = NULL;
-static gsize bench_der_len = 0;
-static gsize bench_serial_at = 0; /* offset of the 20 serial bytes in bench_der */
-
-/* a real ~500-byte certificate with a 20-byte serial; its serial bytes are
- * rewritten per device so that every DER (and its SHA-256) is unique */
-static void
-bench_make_template(void)
-{
-	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
-	g_autoptr(X509) x509 = X509_new();
-	g_autoptr(BIGNUM) bn = BN_new();
-	guint8 serial[20];
-	X509_NAME *name = X509_get_subject_name(x509);
-	guchar *der = NULL;
-	gint len;
-
-	memset(serial, 0x5a, sizeof(serial));
-	BN_bin2bn(serial, sizeof(serial), bn);
-	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x509));
-	X509_set_version(x509, 2);
-	X509_gmtime_adj(X509_getm_notBefore(x509), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x509), 3650L * 24 * 3600);
-	X509_NAME_add_entry_by_txt(
-	    name, "CN", MBSTRING_UTF8, (const guchar *)"devsim-ecc-SIM000000-0001", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(
-	    name, "O", MBSTRING_UTF8, (const guchar *)"Fleetstation Demo", -1, -1, 0);
-	X509_set_issuer_name(x509, name);
-	X509_set_pubkey(x509, key);
-	X509_sign(x509, key, EVP_sha256());
-	len = i2d_X509(x509, &der);
-	g_assert_cmpint(len, >, 0);
-	bench_der = g_memdup2(der, (gsize)len);
-	bench_der_len = (gsize)len;
-	OPENSSL_free(der);
-	for (gsize i = 0; i + sizeof(serial) <= bench_der_len; i++) {
-		if (memcmp(bench_der + i, serial, sizeof(serial)) == 0) {
-			bench_serial_at = i;
-			break;
-		}
-	}
-	g_assert_cmpuint(bench_serial_at, >, 0);
-}
+static FstBenchCert bench_cert;
 
 static gchar bench_model[] = "devsim-ecc";
 static gchar bench_firmware[] = "1.0.0";
@@ -200,21 +159,17 @@ bench_device(FstDb *db, gint64 station, guint64 n)
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *uid =
 	    g_strdup_printf("SIM%06" G_GINT64_MODIFIER "X-%04u", n / 4, (guint)(n % 4) + 1);
-	g_autofree gchar *serial =
-	    g_strdup_printf("5A5A5A5A5A5A5A5A5A5A5A5A%016" G_GINT64_MODIFIER "X", n);
+	g_autofree gchar *serial = fst_bench_cert_serial(n);
 	g_autoptr(GBytes) der = NULL;
-	g_autoptr(GBytes) chain = g_bytes_new_static(bench_der, bench_der_len);
-	g_autoptr(GBytes) roots = g_bytes_new_static(bench_der, 600);
-	guint8 *copy = g_memdup2(bench_der, bench_der_len);
+	g_autoptr(GBytes) chain = g_bytes_new_static(bench_cert.der, bench_cert.len);
+	g_autoptr(GBytes) roots = g_bytes_new_static(bench_cert.der, 600);
 	FstDeviceInfo info = {0};
 	FstDbCert cert = {0};
 	gint64 now = g_get_real_time();
 	gint64 t;
 	g_autoptr(FstDbDeviceLog) log = NULL;
 
-	for (guint i = 0; i < 8; i++)
-		copy[bench_serial_at + 12 + i] = (guint8)(n >> (56 - 8 * i));
-	der = g_bytes_new_take(copy, bench_der_len);
+	der = fst_bench_cert_for(&bench_cert, n);
 	info.uid = uid;
 	info.model = bench_model;
 	info.firmware = bench_firmware;
@@ -531,12 +486,12 @@ main(int argc, char **argv)
 		disk_dir = g_build_filename(cwd, "fst-bench-db-XXXXXX", NULL);
 	}
 	g_assert_nonnull(g_mkdtemp(disk_dir));
-	bench_make_template();
+	fst_bench_cert_init(&bench_cert, "devsim-ecc-SIM000000-0001", "Fleetstation Demo");
 	bench_vfs_install();
 	g_print("# station database benchmark (%s sizes; certificate DER %" G_GSIZE_FORMAT
 	        " bytes)\n",
 	        full ? "full" : "CI",
-	        bench_der_len);
+	        bench_cert.len);
 	g_print("floor on this disk: two commits of one 4 KiB page each, each waiting for "
 	        "fdatasync(), take %.3f ms per device\n",
 	        bench_sync_floor(disk_dir));
@@ -764,6 +719,6 @@ main(int argc, char **argv)
 	}
 	bench_rm_dir(disk_dir);
 	bench_rm_dir(shm);
-	g_free(bench_der);
+	fst_bench_cert_clear(&bench_cert);
 	return ok ? 0 : 1;
 }

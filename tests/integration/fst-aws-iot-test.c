@@ -94,6 +94,8 @@ test_client(void)
 static gchar *
 test_make_cert_pem(guint serial, GBytes **der_out)
 {
+	/* a key per device: the database refuses one device's key for another */
+	g_autoptr(EVP_PKEY) device_key = EVP_EC_gen("P-256");
 	g_autoptr(X509) x = X509_new();
 	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
 	g_autofree gchar *cn = g_strdup_printf("device-%06u", serial);
@@ -110,7 +112,7 @@ test_make_cert_pem(guint serial, GBytes **der_out)
 	X509_set_issuer_name(x, X509_get_subject_name(test_ca));
 	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 365);
-	X509_set_pubkey(x, test_key);
+	X509_set_pubkey(x, device_key);
 	g_assert_cmpint(X509_sign(x, test_key, EVP_sha256()), >, 0);
 	PEM_write_bio_X509(bio, x);
 	BIO_get_mem_ptr(bio, &mem);

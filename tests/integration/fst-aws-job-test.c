@@ -161,6 +161,8 @@ static const TestCase test_case_aws_act = {
     "awsact", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
 static const TestCase test_case_aws_lost_csr = {
     "lostcsr", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
+static const TestCase test_case_aws_dup = {
+    "dup", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
 static const TestCase test_case_aws_lost_key = {
     "lostkey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
 
@@ -975,6 +977,63 @@ test_record_issued(FstDb *db, const FstDeviceInfo *info, const FstIssuedCert *is
 	g_assert_no_error(error);
 }
 
+/* a board whose key the station certified for another device is refused
+ * before AWS is asked: AWS keeps every certificate it makes, and it makes
+ * none for it; the device holding the key gets a new certificate for it */
+static void
+test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
+	g_autoptr(FstProfile) profile = fst_profile_load(fx->profile, &error);
+	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
+	g_autoptr(FstDeviceInfo) holder = g_new0(FstDeviceInfo, 1);
+	g_autoptr(FstDeviceInfo) other = g_new0(FstDeviceInfo, 1);
+	g_autoptr(FstIssuedCert) first = NULL;
+	g_autoptr(FstIssuedCert) refused = NULL;
+	g_autoptr(FstIssuedCert) again = NULL;
+	g_autoptr(GHashTable) before = NULL;
+	g_autoptr(GHashTable) after = NULL;
+	g_autofree gchar *arn = NULL;
+
+	g_assert_no_error(error);
+	holder->uid = g_strdup("AWSJOB-dup-0");
+	other->uid = g_strdup("AWSJOB-dup-1");
+	for (FstDeviceInfo **i = (FstDeviceInfo *[]){holder, other, NULL}; *i != NULL; i++) {
+		(*i)->model = g_strdup("devsim-1");
+		(*i)->firmware = g_strdup("1.0.0");
+		(*i)->key_types = FST_KEY_TYPE_EC_P256;
+		(*i)->can_csr = TRUE;
+	}
+	first =
+	    fst_aws_issuer_issue_from_csr(iot, profile, holder, csr, db, &arn, NULL, NULL, &error);
+	g_assert_no_error(error);
+	test_record_issued(db, holder, first);
+	g_clear_pointer(&arn, g_free);
+
+	before = test_aws_certificates();
+	refused =
+	    fst_aws_issuer_issue_from_csr(iot, profile, other, csr, db, &arn, NULL, NULL, &error);
+	g_assert_null(refused);
+	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "device AWSJOB-dup-1"));
+	g_assert_nonnull(strstr(error->message, "already certified for device AWSJOB-dup-0"));
+	g_clear_error(&error);
+	after = test_aws_certificates();
+	g_assert_cmpint(g_hash_table_size(after), ==, g_hash_table_size(before));
+	g_clear_pointer(&after, g_hash_table_unref);
+
+	again =
+	    fst_aws_issuer_issue_from_csr(iot, profile, holder, csr, db, &arn, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(again);
+	after = test_aws_certificates();
+	g_assert_cmpint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
+}
+
 /* a device came back with the key of a certificate the station recorded
  * (killed before activating it: INACTIVE at AWS), and an answer is lost
  * while AWS issues it again: the certificate of the lost answer is deleted,
@@ -1196,6 +1255,12 @@ main(int argc, char **argv)
 	           &test_case_aws_lost_csr,
 	           test_fixture_setup,
 	           test_lost_answer_keeps_recorded,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/key-reused-refused-before-aws",
+	           TestFixture,
+	           &test_case_aws_dup,
+	           test_fixture_setup,
+	           test_key_reused_before_aws,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/offline-refused-before-devices",
 	           TestFixture,

@@ -5,11 +5,13 @@
  * job's threads */
 
 #include <glib/gstdio.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <string.h>
 
 #include "fst-error.h"
 #include "fst-job.h"
+#include "fst-openssl-common.h"
 
 typedef struct {
 	gchar *workspace;
@@ -341,6 +343,84 @@ fst_job_same_id_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(dev->cert->serial_hex, ==, passed->serial_hex);
 }
 
+/* three boards whose key generator gives them one key (a seed fixed in
+ * the firmware image), on three ports at once: the first recorded is
+ * provisioned; the other two fail at issue, before any byte is burned,
+ * with nothing of their certificates recorded, the error naming the board
+ * that holds the key */
+static void
+fst_job_same_key_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *key_path = g_build_filename(fx->workspace, "fixed-key.pem", NULL);
+	const gchar *extra[] = {"--fault-fixed-key", key_path, NULL};
+	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
+	g_autoptr(BIO) bio = BIO_new_file(key_path, "w");
+	g_autofree gchar *p1 = NULL;
+	g_autofree gchar *p2 = NULL;
+	g_autofree gchar *p3 = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstJob) job = NULL;
+	FstProvisionResult *passed = NULL;
+	guint n_refused = 0;
+	FstDb *db;
+
+	g_assert_nonnull(key);
+	g_assert_nonnull(bio);
+	g_assert_cmpint(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
+	g_clear_pointer(&bio, BIO_free);
+	p1 = fst_fixture_start_sim(fx, "JOB-KEY-1", extra);
+	p2 = fst_fixture_start_sim(fx, "JOB-KEY-2", extra);
+	p3 = fst_fixture_start_sim(fx, "JOB-KEY-3", extra);
+	{
+		const gchar *ports[] = {p1, p2, p3, NULL};
+		FstJobOptions options = {
+		    .workspace = fx->workspace,
+		    .profile = "aws-iot-ecc",
+		    .ports = ports,
+		};
+		job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+		g_assert_true(fst_fixture_run(fx, job, &error));
+	}
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+	g_assert_cmpuint(fst_job_get_summary(job)->failed, ==, 2);
+	g_assert_false(fst_job_get_summary(job)->halted);
+	for (guint i = 0; i < fx->results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(fx->results, i);
+		if (r->error == NULL)
+			passed = r;
+	}
+	g_assert_nonnull(passed);
+	db = fst_station_get_db(fst_job_get_station(job));
+	for (guint i = 0; i < fx->results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(fx->results, i);
+		g_autoptr(GPtrArray) steps = NULL;
+		g_autoptr(GPtrArray) certs = NULL;
+		g_autoptr(FstDbDevice) dev = NULL;
+		FstDbCertFilter filter = {.device_uid = r->uid};
+
+		if (r == passed)
+			continue;
+		n_refused++;
+		g_test_message("%s: %s", r->uid, r->error->message);
+		g_assert_error(r->error, FST_ERROR, FST_ERROR_KEY_REUSED);
+		g_assert_cmpint(r->step, ==, FST_STEP_ISSUE);
+		g_assert_nonnull(strstr(r->error->message, "already certified for device"));
+		g_assert_nonnull(strstr(r->error->message, passed->uid));
+		g_assert_null(r->serial_hex);
+		steps = fst_fixture_steps(fx, r->port);
+		g_assert_false(g_ptr_array_find(steps, GINT_TO_POINTER(FST_STEP_BURN), NULL));
+		dev = fst_db_find_device(db, r->uid, &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
+		g_assert_null(dev->cert);
+		certs = fst_db_list_certificates(db, &filter, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(certs->len, ==, 0);
+	}
+	g_assert_cmpuint(n_refused, ==, 2);
+}
+
 /* a station kept open by the caller serves several jobs, one after another */
 static void
 fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
@@ -421,6 +501,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_job_same_id_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/job/provision/same-key-on-three-boards",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_same_key_test,
 	           fst_fixture_teardown);
 	g_test_add("/fst/job/station/shared-by-jobs",
 	           FstFixture,

@@ -28,6 +28,8 @@ static EVP_PKEY *test_key = NULL;
 static GBytes *
 test_make_cert(guint serial)
 {
+	/* a key per device: the database refuses one device's key for another */
+	g_autoptr(EVP_PKEY) device_key = EVP_EC_gen("P-256");
 	g_autoptr(X509) x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	guint8 *der = NULL;
@@ -42,7 +44,7 @@ test_make_cert(guint serial)
 	X509_NAME_free(name);
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, test_key);
+	X509_set_pubkey(x, device_key);
 	g_assert_cmpint(X509_sign(x, test_key, EVP_sha256()), >, 0);
 	len = i2d_X509(x, &der);
 	bytes = g_bytes_new(der, len);

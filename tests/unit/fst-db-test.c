@@ -63,9 +63,10 @@ test_fixture_teardown(TestFixture *fx, gconstpointer user_data)
 	g_free(fx->path);
 }
 
-/* a real, signed X.509 certificate with @serial */
+/* a real X.509 certificate with @serial for the public key of @key,
+ * signed by the test key */
 static GBytes *
-test_make_der(guint64 serial, const gchar *cn)
+test_make_der_for_key(guint64 serial, const gchar *cn, EVP_PKEY *key)
 {
 	g_autoptr(X509) x509 = X509_new();
 	g_autoptr(BIGNUM) bn = BN_new();
@@ -79,7 +80,7 @@ test_make_der(guint64 serial, const gchar *cn)
 	g_assert_cmpint(X509_set_version(x509, 2), ==, 1);
 	g_assert_nonnull(X509_gmtime_adj(X509_getm_notBefore(x509), 0));
 	g_assert_nonnull(X509_gmtime_adj(X509_getm_notAfter(x509), 3600L * 24 * 365));
-	g_assert_cmpint(X509_set_pubkey(x509, test_key), ==, 1);
+	g_assert_cmpint(X509_set_pubkey(x509, key), ==, 1);
 	name = X509_get_subject_name(x509);
 	g_assert_cmpint(
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const guchar *)cn, -1, -1, 0),
@@ -94,6 +95,16 @@ test_make_der(guint64 serial, const gchar *cn)
 		OPENSSL_free(der);
 		return bytes;
 	}
+}
+
+/* a real certificate with @serial, for a key of its own: the database
+ * files every device's key, and refuses one device's key for another */
+static GBytes *
+test_make_der(guint64 serial, const gchar *cn)
+{
+	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
+	g_assert_nonnull(key);
+	return test_make_der_for_key(serial, cn, key);
 }
 
 /* the steps recorded, in order, the `records` events left out */
@@ -1135,6 +1146,40 @@ test_load_fixture(TestFixture *fx, const gchar *name)
 	return g_steal_pointer(&path);
 }
 
+/* the one warning of the migration that files the keys, counted */
+static void
+test_shared_key_warning(const gchar *domain,
+                        GLogLevelFlags level,
+                        const gchar *message,
+                        gpointer user_data)
+{
+	guint *seen = user_data;
+
+	if (!g_pattern_match_simple("*recorded certificates have a public key already certified "
+	                            "for another device*boards that share a key*",
+	                            message))
+		g_error("unexpected warning: %s", message);
+	(*seen)++;
+}
+
+/* opens a fixture whose certificates, made with one test key, share it
+ * across devices: the migration that files the keys says so, once (the
+ * test's fatal warnings suspended for it) */
+static FstDb *
+test_open_fixture_shared_key(const gchar *path, GError **error)
+{
+	GLogLevelFlags fatal = g_log_set_always_fatal(G_LOG_FATAL_MASK);
+	guint seen = 0;
+	guint handler =
+	    g_log_set_handler("FstDb", G_LOG_LEVEL_WARNING, test_shared_key_warning, &seen);
+	FstDb *db = fst_db_open(path, error);
+
+	g_log_remove_handler("FstDb", handler);
+	g_log_set_always_fatal(fatal);
+	g_assert_cmpuint(seen, ==, 1);
+	return db;
+}
+
 /* a migrated file at @path has the schema of a freshly created one (made
  * at the fixture's own path) */
 static void
@@ -1165,7 +1210,7 @@ test_migrate_from_v1_fixture(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *sha = NULL;
 
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 1);
-	db = fst_db_open(path, &error);
+	db = test_open_fixture_shared_key(path, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(fst_db_get_schema_version(db), ==, FST_DB_SCHEMA_VERSION);
 
@@ -1260,7 +1305,7 @@ test_migrate_from_v2_fixture(TestFixture *fx, gconstpointer user_data)
 	                             "'device_objects_certificate'"),
 	                ==,
 	                1);
-	db = fst_db_open(path, &error);
+	db = test_open_fixture_shared_key(path, &error);
 	g_assert_no_error(error);
 
 	/* v2 -> v3: backed up first, as v2, then the index is gone */
@@ -1391,7 +1436,7 @@ test_migrate_v1_backup(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *journal = NULL;
 	struct stat st = {0};
 
-	db = fst_db_open(path, &error);
+	db = test_open_fixture_shared_key(path, &error);
 	g_assert_no_error(error);
 	backup = fst_db_get_last_backup(db);
 	g_assert_nonnull(backup);
@@ -3250,7 +3295,7 @@ test_migrate_from_v4_fixture(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(audit->certificates, ==, 4);
 	g_assert_cmpint(audit->rows, ==, 0);
 	g_clear_pointer(&audit, fst_audit_result_free);
-	db = fst_db_open(path, &error);
+	db = test_open_fixture_shared_key(path, &error);
 	g_assert_no_error(error);
 	last_backup = fst_db_get_last_backup(db);
 	g_assert_nonnull(last_backup);
@@ -3430,7 +3475,7 @@ test_migrate_fixture_keeps_chain(
 	head = g_strdup(audit->head_hash);
 	*head_id = audit->head_id;
 	g_clear_pointer(&audit, fst_audit_result_free);
-	*db = fst_db_open(path, &error);
+	*db = test_open_fixture_shared_key(path, &error);
 	g_assert_no_error(error);
 	backup = fst_db_get_last_backup(*db);
 	g_assert_nonnull(backup);
@@ -3578,70 +3623,169 @@ test_migrate_from_v6_fixture(TestFixture *fx, gconstpointer user_data)
 	test_assert_schema_fresh(fx, path);
 }
 
-/* the v7 fixture (tests/data/db/README.md) is the current schema: opened as
- * is, with no backup, its chain (one event per device log commit) and every
- * bound row intact, each device's steps listed from its events, and its
- * schema that of a fresh file */
+/* the v7 fixture (tests/data/db/README.md): migrated after a backup, its
+ * chain and every bound row intact; its certificates' keys filed, the key
+ * its four devices share (one test key) under the first, and that key then
+ * refused for a new device */
 static void
-test_migrate_v7_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_migrate_from_v7_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(FstAuditResult) audit = NULL;
-	g_autoptr(FstDbDevice) failed = NULL;
-	g_autoptr(FstDbDevice) rework = NULL;
 	g_autoptr(FstDbCert) active = NULL;
-	g_autoptr(GPtrArray) events = NULL;
-	g_autoptr(GBytes) cms = NULL;
-	g_autoptr(GString) steps = g_string_new(NULL);
-	g_autofree gchar *recipient = NULL;
-	g_autofree gchar *path = test_load_fixture(fx, "v7.sql");
+	gint64 head_id = 0;
+	g_autofree gchar *path =
+	    test_migrate_fixture_keeps_chain(fx, "v7.sql", 7, 20, &db, &head_id);
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 7);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 48);
+	g_assert_cmpint(test_sql_int(path,
+	                             "SELECT count(*) FROM device_keys k JOIN devices d ON d.id = "
+	                             "k.device_id WHERE d.uid = 'FIXTURE-V7-0001'"),
+	                ==,
+	                1);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM device_keys"), ==, 1);
+	active = fst_db_get_active_certificate(db, "FIXTURE-V7-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(active->serial_hex, ==, "F7C0000003");
+
+	/* the chain goes on: a device logged now verifies with the rest */
+	g_assert_true(
+	    test_log_provision(db, "FIXTURE-V8-0001", 0xF8C0000001, 0, NULL, NULL, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 6);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM device_keys"), ==, 2);
+
+	test_assert_schema_fresh(fx, path);
+}
+
+/* the public key of the certificate recorded for @uid (the newest) */
+static EVP_PKEY *
+test_device_public_key(FstDb *db, const gchar *uid)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error);
+	g_autoptr(X509) x509 = NULL;
+	const guchar *p;
+	gsize len = 0;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(dev->cert);
+	p = g_bytes_get_data(dev->cert->der, &len);
+	x509 = d2i_X509(NULL, &p, (long)len);
+	g_assert_nonnull(x509);
+	return X509_get_pubkey(x509);
+}
+
+/* the v8 fixture (tests/data/db/README.md) is the current schema: opened as
+ * is, with no backup, its chain intact; FIXTURE-V8-0002, whose board gave
+ * the key of FIXTURE-V8-0001, failed with nothing of its certificate
+ * recorded; that key is refused again for another device, and taken for a
+ * new certificate of its own device */
+static void
+test_migrate_v8_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) refused = NULL;
+	g_autoptr(FstDeviceInfo) info = test_info_new("FIXTURE-V8-0003", "1.0.0");
+	g_autoptr(EVP_PKEY) shared = NULL;
+	g_autoptr(FstDbCert) cert = NULL;
+	g_autofree gchar *path = test_load_fixture(fx, "v8.sql");
+	gint64 device_id;
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 8);
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
-	g_assert_cmpint(audit->certificates, ==, 5);
-	g_assert_cmpint(audit->rows, ==, 20);
-	g_assert_cmpint(audit->events, ==, 14);
-	g_assert_cmpint(
-	    test_sql_int(path, "SELECT count(*) FROM events WHERE step = 'device-log'"), ==, 9);
-	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM event_steps"), ==, 48);
+	g_assert_cmpint(audit->certificates, ==, 4);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM device_keys"), ==, 4);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_null(fst_db_get_last_backup(db));
 
-	/* the failed device's steps, from its events */
-	failed = fst_db_find_device(db, "FIXTURE-V7-0003", &error);
+	refused = fst_db_find_device(db, "FIXTURE-V8-0002", &error);
 	g_assert_no_error(error);
-	g_assert_cmpint(failed->state, ==, FST_DB_DEVICE_STATE_FAILED);
-	g_assert_cmpint(failed->cert->state, ==, FST_CERT_STATE_REVOKED);
-	events = fst_db_list_events(db, failed->id, &error);
+	g_assert_cmpint(refused->state, ==, FST_DB_DEVICE_STATE_FAILED);
+	g_assert_null(refused->cert);
+	g_assert_nonnull(
+	    strstr(refused->last_error, "is already certified for device FIXTURE-V8-0001"));
+
+	/* the key again, for a new device: refused, nothing of it written */
+	shared = test_device_public_key(db, "FIXTURE-V8-0001");
+	device_id = fst_db_begin_device(db, 0, info, NULL, &error);
 	g_assert_no_error(error);
-	for (guint i = 0; i < events->len; i++) {
-		FstDbEvent *ev = g_ptr_array_index(events, i);
-		g_string_append_printf(steps, "%s%s:%s", i > 0 ? "," : "", ev->step, ev->outcome);
-	}
-	g_assert_cmpstr(steps->str,
-	                ==,
-	                "identify:ok,plan:ok,keygen:ok,certificate-issued:ok,issue:ok,burn:ok,"
-	                "certificate-state:ok,verify:timed-out,failed:failed,certificate-state:ok");
-	/* the second slot in service, the first superseded; the interrupted
-	 * attempt; the escrow */
-	active = fst_db_get_active_certificate(db, "FIXTURE-V7-0002", &error);
-	g_assert_no_error(error);
-	g_assert_cmpstr(active->serial_hex, ==, "F7C0000003");
-	g_assert_cmpint(active->slot, ==, 1);
-	rework = fst_db_find_device(db, "FIXTURE-V7-0004", &error);
-	g_assert_no_error(error);
-	g_assert_cmpint(rework->state, ==, FST_DB_DEVICE_STATE_REWORK);
-	g_assert_cmpint(rework->cert->state, ==, FST_CERT_STATE_INTERRUPTED);
-	cms = fst_db_get_escrow(db, "F7C0000001", &recipient, &error);
-	g_assert_no_error(error);
-	g_assert_cmpuint(g_bytes_get_size(cms), ==, 38);
+	cert = test_cert_new(0xF8C0000010, "FIXTURE-V8-0003");
+	g_bytes_unref(cert->der);
+	cert->der = test_make_der_for_key(0xF8C0000010, "device FIXTURE-V8-0003", shared);
+	g_assert_false(fst_db_add_certificate(db, device_id, cert, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
+	g_assert_nonnull(strstr(error->message, "already certified for device FIXTURE-V8-0001"));
+	g_clear_error(&error);
+	g_assert_cmpint(
+	    test_sql_int(path, "SELECT count(*) FROM certificates WHERE serial_hex = 'F8C0000010'"),
+	    ==,
+	    0);
 	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
 
 	test_assert_schema_fresh(fx, path);
+}
+
+/* one public key, one device: a second device's certificate for a key
+ * another device holds is refused (with its transaction: nothing written),
+ * the device's own next certificate for the key it keeps is not, and each
+ * device's own keys are filed once */
+static void
+test_cert_key_one_device(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info_a = test_info_new("KEY-A", "1.0.0");
+	g_autoptr(FstDeviceInfo) info_b = test_info_new("KEY-B", "1.0.0");
+	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
+	g_autoptr(FstDbCert) first = test_cert_new(0xA1, "KEY-A");
+	g_autoptr(FstDbCert) again = test_cert_new(0xA2, "KEY-A");
+	g_autoptr(FstDbCert) other = test_cert_new(0xB1, "KEY-B");
+	g_autoptr(FstDbCert) own = test_cert_new(0xB2, "KEY-B");
+	gint64 dev_a;
+	gint64 dev_b;
+
+	g_assert_no_error(error);
+	dev_a = fst_db_begin_device(db, 0, info_a, NULL, &error);
+	g_assert_no_error(error);
+	dev_b = fst_db_begin_device(db, 0, info_b, NULL, &error);
+	g_assert_no_error(error);
+	g_bytes_unref(first->der);
+	first->der = test_make_der_for_key(0xA1, "device KEY-A", key);
+	g_bytes_unref(again->der);
+	again->der = test_make_der_for_key(0xA2, "device KEY-A", key);
+	g_bytes_unref(other->der);
+	other->der = test_make_der_for_key(0xB1, "device KEY-B", key);
+
+	g_assert_true(fst_db_add_certificate(db, dev_a, first, &error));
+	g_assert_no_error(error);
+	g_assert_true(fst_db_add_certificate(db, dev_a, again, &error));
+	g_assert_no_error(error);
+	g_assert_false(fst_db_add_certificate(db, dev_b, other, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
+	g_test_message("%s", error->message);
+	g_assert_nonnull(strstr(error->message, "certificate B1 "));
+	g_assert_nonnull(strstr(error->message, "already certified for device KEY-A"));
+	g_clear_error(&error);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM certificates WHERE device_id = 2"), ==, 0);
+	/* the device with a key of its own goes on */
+	g_assert_true(fst_db_add_certificate(db, dev_b, own, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_keys"), ==, 2);
+	g_assert_cmpint(
+	    test_sql_int(fx->path, "SELECT count(*) FROM device_keys WHERE device_id = 1"), ==, 1);
 }
 
 /* the steps of a device log commit in the text its event holds: every
@@ -4293,7 +4437,9 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v4-fixture", test_migrate_from_v4_fixture);
 	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
 	test_add("/fst/db/migrate/from-v6-fixture", test_migrate_from_v6_fixture);
-	test_add("/fst/db/migrate/v7-fixture-is-current", test_migrate_v7_fixture_current);
+	test_add("/fst/db/migrate/from-v7-fixture", test_migrate_from_v7_fixture);
+	test_add("/fst/db/migrate/v8-fixture-is-current", test_migrate_v8_fixture_current);
+	test_add("/fst/db/certificates/one-key-one-device", test_cert_key_one_device);
 	test_add("/fst/db/registrations/queue-claims-its-target", test_queue_claims_its_target);
 	test_add("/fst/db/registrations/revoke-queued-where-registered",
 	         test_revoke_queued_where_registered);
