@@ -76,6 +76,20 @@ fst_gui_failure_busy_test(void)
 	g_assert_cmpstr(failure.reason, ==, "Another board has the same id");
 }
 
+/* a key another board holds fails at the issue step: the board is at
+ * fault, not AWS IoT, whatever issues the certificates */
+static void
+fst_gui_failure_key_reused_test(void)
+{
+	FstGuiFailure failure;
+	g_autoptr(GError) error = g_error_new_literal(
+	    FST_ERROR, FST_ERROR_KEY_REUSED, "already certified for device B-1");
+
+	fst_gui_failure_describe(error, FST_STEP_ISSUE, &failure);
+	g_assert_cmpstr(failure.reason, ==, "Another board has the same key");
+	g_assert_cmpstr(failure.action, ==, "Set this board aside: its key generator is faulty");
+}
+
 static void
 fst_gui_failure_reseat_test(void)
 {
@@ -168,6 +182,7 @@ main(int argc, char **argv)
 	                fst_gui_failure_storage_full_test);
 	g_test_add_func("/fst/gui/failure/wrong-model", fst_gui_failure_wrong_model_test);
 	g_test_add_func("/fst/gui/failure/busy-port-or-id", fst_gui_failure_busy_test);
+	g_test_add_func("/fst/gui/failure/key-reused", fst_gui_failure_key_reused_test);
 	g_test_add_func("/fst/gui/failure/no-answer-means-reseat", fst_gui_failure_reseat_test);
 	g_test_add_func("/fst/gui/failure/issue-step-is-aws", fst_gui_failure_issuer_test);
 	g_test_add_func("/fst/gui/failure/foreign-error", fst_gui_failure_foreign_test);
