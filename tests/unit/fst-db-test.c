@@ -3731,6 +3731,7 @@ test_migrate_v8_fixture_current(TestFixture *fx, gconstpointer user_data)
 	    ==,
 	    0);
 	g_clear_pointer(&db, fst_db_close);
+	g_clear_pointer(&audit, fst_audit_result_free);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 
