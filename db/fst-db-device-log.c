@@ -850,8 +850,7 @@ fst_db_device_log_write_locked(FstDb *db,
 	else
 		_fst_db_fold_clear(db);
 	db->batch--;
-	/* a key another device holds names the certificate it refuses */
-	if (!ok && !g_error_matches(*error, FST_ERROR, FST_ERROR_KEY_REUSED))
+	if (!ok)
 		g_prefix_error(error,
 		               "recording device %s (nothing of this step was written): ",
 		               self->info->uid);

@@ -526,7 +526,6 @@ fst_file_out_commit(FstFileOut *self, GError **error)
 {
 	FILE *out = g_steal_pointer(&self->out);
 	gint errsv = 0;
-
 	gboolean linked;
 
 	g_return_val_if_fail(out != NULL, FALSE);

@@ -977,6 +977,20 @@ test_record_issued(FstDb *db, const FstDeviceInfo *info, const FstIssuedCert *is
 	g_assert_no_error(error);
 }
 
+/* a board that makes an EC P-256 key and its CSR, as the tests' profile asks */
+static FstDeviceInfo *
+test_csr_device(const gchar *uid)
+{
+	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
+
+	info->uid = g_strdup(uid);
+	info->model = g_strdup("devsim-1");
+	info->firmware = g_strdup("1.0.0");
+	info->key_types = FST_KEY_TYPE_EC_P256;
+	info->can_csr = TRUE;
+	return info;
+}
+
 /* a board whose key the station certified for another device is refused
  * before AWS is asked: AWS keeps every certificate it makes, and it makes
  * none for it; the device holding the key gets a new certificate for it */
@@ -989,8 +1003,8 @@ test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-	g_autoptr(FstDeviceInfo) holder = g_new0(FstDeviceInfo, 1);
-	g_autoptr(FstDeviceInfo) other = g_new0(FstDeviceInfo, 1);
+	g_autoptr(FstDeviceInfo) holder = test_csr_device("AWSJOB-dup-0");
+	g_autoptr(FstDeviceInfo) other = test_csr_device("AWSJOB-dup-1");
 	g_autoptr(FstIssuedCert) first = NULL;
 	g_autoptr(FstIssuedCert) refused = NULL;
 	g_autoptr(FstIssuedCert) again = NULL;
@@ -999,14 +1013,6 @@ test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *arn = NULL;
 
 	g_assert_no_error(error);
-	holder->uid = g_strdup("AWSJOB-dup-0");
-	other->uid = g_strdup("AWSJOB-dup-1");
-	for (FstDeviceInfo **i = (FstDeviceInfo *[]){holder, other, NULL}; *i != NULL; i++) {
-		(*i)->model = g_strdup("devsim-1");
-		(*i)->firmware = g_strdup("1.0.0");
-		(*i)->key_types = FST_KEY_TYPE_EC_P256;
-		(*i)->can_csr = TRUE;
-	}
 	first =
 	    fst_aws_issuer_issue_from_csr(iot, profile, holder, csr, db, &arn, NULL, NULL, &error);
 	g_assert_no_error(error);
@@ -1051,7 +1057,7 @@ test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-	g_autoptr(FstDeviceInfo) info = g_new0(FstDeviceInfo, 1);
+	g_autoptr(FstDeviceInfo) info = test_csr_device("AWSJOB-kept-0");
 	g_autoptr(FstIssuedCert) first = NULL;
 	g_autoptr(FstIssuedCert) second = NULL;
 	g_autoptr(GHashTable) before = NULL;
@@ -1063,11 +1069,6 @@ test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 	guint gone = 0;
 
 	g_assert_no_error(error);
-	info->uid = g_strdup("AWSJOB-kept-0");
-	info->model = g_strdup("devsim-1");
-	info->firmware = g_strdup("1.0.0");
-	info->key_types = FST_KEY_TYPE_EC_P256;
-	info->can_csr = TRUE;
 	fst_aws_iot_set_retry(iot, 3, 1, 10);
 
 	first =

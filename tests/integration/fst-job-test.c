@@ -419,6 +419,37 @@ fst_job_same_key_test(FstFixture *fx, gconstpointer user_data)
 		g_assert_cmpuint(certs->len, ==, 0);
 	}
 	g_assert_cmpuint(n_refused, ==, 2);
+
+	/* one of them, set aside and flashed with a firmware whose keys are
+	 * random, comes back under its id and is provisioned */
+	{
+		FstProvisionResult *first = g_ptr_array_index(fx->results, 0);
+		g_autofree gchar *uid = g_strdup(
+		    ((FstProvisionResult *)g_ptr_array_index(fx->results, first == passed ? 1 : 0))
+		        ->uid);
+		g_autofree gchar *storage = g_build_filename(fx->workspace, "reflashed.bin", NULL);
+		const gchar *again[] = {"--storage", storage, NULL};
+		g_autofree gchar *port = fst_fixture_start_sim(fx, uid, again);
+		const gchar *ports[] = {port, NULL};
+		FstJobOptions options = {
+		    .workspace = fx->workspace,
+		    .profile = "aws-iot-ecc",
+		    .ports = ports,
+		};
+		g_autoptr(FstJob) retry = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+		g_autoptr(FstDbDevice) dev = NULL;
+
+		g_clear_object(&job);
+		g_ptr_array_set_size(fx->results, 0);
+		g_assert_true(fst_fixture_run(fx, retry, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(fst_job_get_summary(retry)->provisioned, ==, 1);
+		db = fst_station_get_db(fst_job_get_station(retry));
+		dev = fst_db_find_device(db, uid, &error);
+		g_assert_no_error(error);
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
+		g_assert_nonnull(dev->cert);
+	}
 }
 
 /* a station kept open by the caller serves several jobs, one after another */
