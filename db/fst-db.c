@@ -6,7 +6,6 @@
 #include "fst-db-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <openssl/buffer.h>
 #include <openssl/err.h>
@@ -842,21 +841,22 @@ fst_db_event_free(FstDbEvent *self)
 /* opening */
 
 /*
- * Refuses, before SQLite touches it, a file that is neither empty nor a
- * SQLite database, so that a wrong path never gets rewritten. Also makes sure
- * the station's audit record is not writable by every user.
+ * Checks @path before SQLite opens it, and opens nothing to do it. Closing
+ * any descriptor of the database file drops every lock this process holds
+ * on it (fcntl(2)), also those of the station's connections already open:
+ * the line's, its registration worker's. Another process closing its own
+ * connection would then find the file unused, fold the WAL into it and
+ * delete the WAL and its index under them, and their next commits would go
+ * to a deleted file, seen by no other process and lost at a power loss.
+ * So this only looks (stat, access) and fixes the mode by path; the header
+ * is read through SQLite's own file, fst_db_check_header().
  */
 static gboolean
 fst_db_check_file(const gchar *path, gboolean *exists, GError **error)
 {
-	static const gchar header[16] = "SQLite format 3";
-	gchar buf[sizeof(header)] = {0};
-	struct stat st = {0};
-	gssize n;
-	gint fd;
+	GStatBuf st = {0};
 
-	fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
+	if (g_stat(path, &st) != 0 || g_access(path, R_OK) != 0) {
 		gint errsv = errno;
 		if (errsv == ENOENT) {
 			*exists = FALSE;
@@ -871,43 +871,16 @@ fst_db_check_file(const gchar *path, gboolean *exists, GError **error)
 		return FALSE;
 	}
 	*exists = TRUE;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
 		            "database %s is not a regular file: choose a file path",
 		            path);
-		g_close(fd, NULL);
-		return FALSE;
-	}
-	do {
-		n = read(fd, buf, sizeof(buf));
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		gint errsv = errno;
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_DATABASE,
-		            "cannot read database %s: %s: check the disk",
-		            path,
-		            g_strerror(errsv));
-		g_close(fd, NULL);
-		return FALSE;
-	}
-	/* an empty file is a new database, as SQLite sees it too */
-	if (n > 0 && (n != (gssize)sizeof(header) || memcmp(buf, header, sizeof(header)) != 0)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_DATABASE,
-		            "%s is not a SQLite database, so not a fleetstation database: it was "
-		            "left untouched; choose another file or restore the station "
-		            "database from a backup",
-		            path);
-		g_close(fd, NULL);
 		return FALSE;
 	}
 	if ((st.st_mode & S_IWOTH) != 0) {
-		if (fchmod(fd, st.st_mode & 07775) != 0) {
+		if (g_chmod(path, st.st_mode & 07775) != 0) {
 			gint errsv = errno;
 			g_set_error(error,
 			            FST_ERROR,
@@ -916,12 +889,50 @@ fst_db_check_file(const gchar *path, gboolean *exists, GError **error)
 			            "fixed (%s): run chmod o-w on it",
 			            path,
 			            g_strerror(errsv));
-			g_close(fd, NULL);
 			return FALSE;
 		}
 		g_warning("database %s was writable by every user, removed that permission", path);
 	}
-	g_close(fd, NULL);
+	return TRUE;
+}
+
+/*
+ * Refuses a file that is neither empty nor a SQLite database before any
+ * statement runs, so that a wrong path never gets rewritten. It reads the
+ * header through the connection's own file, which SQLite keeps open while
+ * this process holds locks on the database (fst_db_check_file()).
+ */
+static gboolean
+fst_db_check_header(FstDb *self, GError **error)
+{
+	static const gchar header[16] = "SQLite format 3";
+	gchar buf[sizeof(header)] = {0};
+	sqlite3_file *file = NULL;
+	sqlite3_int64 size = 0;
+	gint rc;
+
+	rc = sqlite3_file_control(self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+	if (rc == SQLITE_OK && (file == NULL || file->pMethods == NULL))
+		rc = SQLITE_CANTOPEN;
+	if (rc == SQLITE_OK)
+		rc = file->pMethods->xFileSize(file, &size);
+	/* an empty file is a new database, as SQLite sees it too */
+	if (rc == SQLITE_OK && size == 0)
+		return TRUE;
+	if (rc == SQLITE_OK)
+		rc = file->pMethods->xRead(file, buf, sizeof(buf), 0);
+	if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ)
+		return _fst_db_set_error(self, error, rc, "reading the database header");
+	if (rc == SQLITE_IOERR_SHORT_READ || memcmp(buf, header, sizeof(header)) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_DATABASE,
+		            "%s is not a SQLite database, so not a fleetstation database: it was "
+		            "left untouched; choose another file or restore the station "
+		            "database from a backup",
+		            self->path);
+		return FALSE;
+	}
 	return TRUE;
 }
 
@@ -1169,6 +1180,8 @@ fst_db_open(const gchar *path, GError **error)
 		_fst_db_set_error(self, error, rc, "opening the database");
 		return NULL;
 	}
+	if (!fst_db_check_header(self, error))
+		return NULL;
 	sqlite3_preupdate_hook(self->db, fst_db_preupdate_hook, self);
 	if (!fst_db_setup(self, error))
 		return NULL;

@@ -263,8 +263,10 @@ fst_station_open_db(const gchar *workspace, GError **error)
 
 	if (!fst_station_check_database(workspace, error))
 		return NULL;
-	fd = g_open(db_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	/* only a new file: closing a descriptor of the database would drop the
+	 * locks of this process's open connections to it (fst_db_open()) */
+	fd = g_open(db_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
@@ -273,7 +275,8 @@ fst_station_open_db(const gchar *workspace, GError **error)
 		            g_strerror(errno));
 		return NULL;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (!fst_station_tighten_db_files(db_path, error))
 		return NULL;
 	db = fst_db_open(db_path, error);

@@ -452,6 +452,32 @@ fst_job_same_key_test(FstFixture *fx, gconstpointer user_data)
 	}
 }
 
+/* provisions one new board with the demo profile, through @station (the
+ * caller's, kept open) or, when it is %NULL, a station the job opens */
+static void
+fst_fixture_provision_one(FstFixture *fx, const gchar *uid, FstStation *station)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *port = fst_fixture_start_sim(fx, uid, NULL);
+	const gchar *ports[] = {port, NULL};
+	FstJobOptions options = {
+	    .workspace = fx->workspace,
+	    .profile = "aws-iot-ecc",
+	    .ports = ports,
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+
+	if (station != NULL)
+		fst_job_set_station(job, station);
+	g_assert_true(fst_fixture_run(fx, job, &error));
+	g_assert_no_error(error);
+	if (station != NULL)
+		g_assert_true(fst_job_get_station(job) == station);
+	g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+	/* the result holds the job, and the job its station */
+	g_clear_object(&fx->done);
+}
+
 /* a station kept open by the caller serves several jobs, one after another */
 static void
 fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
@@ -461,27 +487,62 @@ fst_job_shared_station_test(FstFixture *fx, gconstpointer user_data)
 	const gchar *uids[] = {"JOB-SHARED-1", "JOB-SHARED-2"};
 
 	g_assert_no_error(error);
-	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
-		g_autofree gchar *port = fst_fixture_start_sim(fx, uids[i], NULL);
-		const gchar *ports[] = {port, NULL};
-		FstJobOptions options = {
-		    .workspace = fx->workspace,
-		    .profile = "aws-iot-ecc",
-		    .ports = ports,
-		};
-		g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
-		fst_job_set_station(job, station);
-		g_assert_true(fst_fixture_run(fx, job, &error));
-		g_assert_no_error(error);
-		g_assert_true(fst_job_get_station(job) == station);
-		g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
-	}
+	for (guint i = 0; i < G_N_ELEMENTS(uids); i++)
+		fst_fixture_provision_one(fx, uids[i], station);
 	/* the jobs are gone; the caller's station is still open and sees both */
 	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
 		g_autoptr(FstDbDevice) dev =
 		    fst_db_find_device(fst_station_get_db(station), uids[i], &error);
 		g_assert_no_error(error);
 		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_PROVISIONED);
+	}
+}
+
+/* what another process (the sqlite3 shell, read-write) reads in @workspace's
+ * database: one number */
+static gint64
+fst_fixture_count_elsewhere(FstFixture *fx, const gchar *sql)
+{
+	g_auto(GStrv) argv = g_new0(gchar *, 4);
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	gint status = 0;
+
+	argv[0] = g_strdup("sqlite3");
+	argv[1] = g_build_filename(fx->workspace, "station.db", NULL);
+	argv[2] = g_strdup(sql);
+	g_assert_true(g_spawn_sync(
+	    NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(err, ==, "");
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	return g_ascii_strtoll(out, NULL, 10);
+}
+
+/*
+ * The window's station stays open while a job opens a station of its own: a
+ * command run meanwhile by another process, which opens the database and
+ * closes it, leaves the station's write-ahead log in place (it cannot take
+ * the file for itself), and the devices the window's station records next
+ * are in the log every other process reads, not in a deleted file.
+ */
+static void
+fst_job_station_other_process_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstStation) station = fst_station_open(fx->workspace, &error);
+	g_autofree gchar *wal = g_build_filename(fx->workspace, "station.db-wal", NULL);
+	const gchar *uids[] = {"JOB-OWN-STATION", "JOB-WINDOW-STATION"};
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
+		fst_fixture_provision_one(fx, uids[i], i > 0 ? station : NULL);
+		g_assert_cmpint(fst_fixture_count_elsewhere(
+		                    fx, "SELECT count(*) FROM devices WHERE state = 'provisioned'"),
+		                ==,
+		                i + 1);
+		g_assert_true(g_file_test(wal, G_FILE_TEST_EXISTS));
 	}
 }
 
@@ -544,6 +605,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_job_shared_station_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/job/station/other-process-leaves-the-log",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_station_other_process_test,
 	           fst_fixture_teardown);
 	g_test_add("/fst/job/error/no-workspace",
 	           FstFixture,

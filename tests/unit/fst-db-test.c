@@ -1970,31 +1970,33 @@ test_backup_online(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 }
 
-/* runs the sqlite3 command-line tool on @path, as someone tampering would */
-static void
-test_sqlite3_cli(const gchar *path, const gchar *sql)
+/* runs the sqlite3 command-line tool on @path in a process of its own (as
+ * someone tampering would, or another program reading), returns its output */
+static gchar *
+test_sqlite3_cli_text(const gchar *path, const gchar *sql)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *err = NULL;
 	g_auto(GStrv) argv = g_new0(gchar *, 4);
+	gchar *out = NULL;
 	gint status = 0;
 
 	argv[0] = g_strdup("sqlite3");
 	argv[1] = g_strdup(path);
 	argv[2] = g_strdup(sql);
-	g_spawn_sync(NULL,
-	             argv,
-	             NULL,
-	             G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-	             NULL,
-	             NULL,
-	             NULL,
-	             &err,
-	             &status,
-	             &error);
+	g_spawn_sync(
+	    NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(err, ==, "");
 	g_assert_cmpint(status, ==, 0);
+	return out;
+}
+
+/* the same, for a statement whose output does not matter */
+static void
+test_sqlite3_cli(const gchar *path, const gchar *sql)
+{
+	g_free(test_sqlite3_cli_text(path, sql));
 }
 
 typedef struct {
@@ -4204,6 +4206,50 @@ test_wal_commits_seen_by_others(TestFixture *fx, gconstpointer user_data)
 }
 
 /*
+ * Another process that opens the database and closes it (a `fleetstation`
+ * command, the sqlite3 shell) while the station has it open with two
+ * connections (the line's and its registration worker's) leaves the log
+ * where it is: it cannot take the file for itself, so it does not fold the
+ * WAL into the database and delete it at its close. The station's next
+ * commit is then in the WAL every process reads, and no longer only in a
+ * deleted file, lost at the station's next power loss.
+ */
+static void
+test_wal_kept_for_other_processes(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDb) second = NULL;
+	g_autoptr(FstDbDeviceLog) first_log = test_lane_log("KEEP-0", 0x7400);
+	g_autoptr(FstDbDeviceLog) next_log = test_lane_log("KEEP-1", 0x7401);
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *wal = g_strconcat(fx->path, "-wal", NULL);
+	g_autofree gchar *count = NULL;
+
+	g_assert_no_error(error);
+	g_assert_true(fst_db_device_log_commit(db, first_log, &error));
+	g_assert_no_error(error);
+	second = fst_db_open(fx->path, &error);
+	g_assert_no_error(error);
+
+	count = test_sqlite3_cli_text(fx->path, "SELECT count(*) FROM devices");
+	g_assert_cmpstr(count, ==, "1\n");
+	g_assert_true(g_file_test(wal, G_FILE_TEST_EXISTS));
+
+	g_assert_true(fst_db_device_log_commit(db, next_log, &error));
+	g_assert_no_error(error);
+	g_clear_pointer(&count, g_free);
+	count = test_sqlite3_cli_text(fx->path, "SELECT count(*) FROM devices");
+	g_assert_cmpstr(count, ==, "2\n");
+
+	g_clear_pointer(&second, fst_db_close);
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 2);
+}
+
+/*
  * Lanes that commit while another commit is being written share one
  * transaction, and a log the database refuses in that group fails alone:
  * another process holds the write lock, so the first lane waits for it as
@@ -4465,6 +4511,8 @@ main(int argc, char **argv)
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
 	test_add("/fst/db/wal/commits-seen-by-other-connections", test_wal_commits_seen_by_others);
+	test_add("/fst/db/wal/kept-while-another-process-closes",
+	         test_wal_kept_for_other_processes);
 	test_add("/fst/db/report/roots-last-object", test_report_roots_last_object);
 	test_add("/fst/db/device-log/group-rebinds-undone-row",
 	         test_device_log_group_rebinds_undone_row);
