@@ -4249,6 +4249,67 @@ test_wal_kept_for_other_processes(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(audit->certificates, ==, 2);
 }
 
+/* runs @sql on @db, which must succeed */
+static void
+test_sql_run(sqlite3 *db, const gchar *sql)
+{
+	gchar *errmsg = NULL;
+	sqlite3_exec(db, sql, NULL, NULL, &errmsg);
+	g_assert_cmpstr(errmsg, ==, NULL);
+}
+
+/*
+ * The station's VFS holds a commit's WAL frames until the sync. Frames
+ * SQLite writes without a commit (a transaction larger than the page cache
+ * spills some) and then rolls back are never written after the write lock
+ * is given up: another connection commits at those places in the WAL next,
+ * and the rolled-back frames must not land over its commit when the first
+ * connection reads again or closes.
+ */
+static void
+test_wal_rolled_back_spill(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(sqlite3) station = NULL;
+	g_autoptr(sqlite3) other = test_sql_open(fx->path);
+	g_autofree gchar *wal = g_strconcat(fx->path, "-wal", NULL);
+	g_autofree gchar *check = NULL;
+	GStatBuf st;
+
+	g_assert_no_error(error);
+	/* a connection through the station's VFS, with a cache of a few pages */
+	g_assert_cmpint(
+	    sqlite3_open_v2(fx->path, &station, SQLITE_OPEN_READWRITE, "fleetstation-wal"),
+	    ==,
+	    SQLITE_OK);
+	test_sql_run(
+	    station,
+	    "PRAGMA synchronous = FULL; PRAGMA cache_size = 10; "
+	    "CREATE TABLE scratch (x BLOB); "
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
+	    "INSERT INTO scratch SELECT randomblob(1500) FROM n; "
+	    "PRAGMA wal_checkpoint(TRUNCATE)");
+	/* every page is read from the database file and spilled to the WAL once */
+	test_sql_run(station, "BEGIN; UPDATE scratch SET x = randomblob(1500); ROLLBACK");
+	/* the case this test is for: the undone pages were held, not written */
+	g_assert_cmpint(g_stat(wal, &st), ==, 0);
+	g_assert_cmpint(st.st_size, <, 100 * 1500);
+
+	test_sql_run(other, "INSERT INTO scratch VALUES ('committed by another connection')");
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM scratch"), ==, 101);
+	test_sql_run(station, "SELECT count(*) FROM scratch");
+	g_clear_pointer(&station, sqlite3_close);
+
+	g_assert_cmpint(test_sql_int(fx->path,
+	                             "SELECT count(*) FROM scratch WHERE x = 'committed by "
+	                             "another connection'"),
+	                ==,
+	                1);
+	check = test_sql_text(fx->path, "PRAGMA integrity_check");
+	g_assert_cmpstr(check, ==, "ok");
+}
+
 /*
  * Lanes that commit while another commit is being written share one
  * transaction, and a log the database refuses in that group fails alone:
@@ -4511,6 +4572,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/device-log/two-commits", test_device_log_two_commits);
 	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
 	test_add("/fst/db/wal/commits-seen-by-other-connections", test_wal_commits_seen_by_others);
+	test_add("/fst/db/wal/rolled-back-spill-never-written", test_wal_rolled_back_spill);
 	test_add("/fst/db/wal/kept-while-another-process-closes",
 	         test_wal_kept_for_other_processes);
 	test_add("/fst/db/report/roots-last-object", test_report_roots_last_object);
