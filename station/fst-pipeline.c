@@ -622,6 +622,42 @@ fst_run_issue_aws(FstRun *run,
 	return issued;
 }
 
+/*
+ * A certificate AWS IoT issued for this try (INACTIVE) that the first commit
+ * did not record: the device failed before it was on disk (the database
+ * refused it, a board holding the same key came first, the certificate does
+ * not fit). It is deleted at AWS, so that AWS holds no certificate the
+ * station does not know; @error, the device's failure, says what became of
+ * it. The deletion is not cancelled with the run: it is what a stop leaves
+ * clean.
+ */
+static void
+fst_run_withdraw_aws(FstAwsIot *aws, const FstIssuedCert *issued, GError **error)
+{
+	g_autoptr(GError) error_delete = NULL;
+	gchar *message;
+
+	if (aws == NULL || issued == NULL || issued->aws_cert_id == NULL || error == NULL ||
+	    *error == NULL)
+		return;
+	if (fst_aws_iot_delete_certificate(aws, issued->aws_cert_id, NULL, &error_delete))
+		message = g_strdup_printf("%s; certificate %s, which AWS IoT made INACTIVE for "
+		                          "this try, was deleted there",
+		                          (*error)->message,
+		                          issued->aws_cert_id);
+	else
+		message = g_strdup_printf(
+		    "%s; AWS IoT holds certificate %s, INACTIVE, which nothing records, and "
+		    "deleting it failed (%s): delete it with `aws iot delete-certificate "
+		    "--certificate-id %s`",
+		    (*error)->message,
+		    issued->aws_cert_id,
+		    error_delete->message,
+		    issued->aws_cert_id);
+	g_free((*error)->message);
+	(*error)->message = message;
+}
+
 /* a certificate AWS issued, INACTIVE until now, made ACTIVE once the first
  * commit has recorded it (fst_aws_issuer_activate()); the step goes into the
  * device's final commit */
@@ -1222,6 +1258,7 @@ fst_run_all(FstRun *run, GError **error)
 		            g_bytes_get_size(cert_blob),
 		            info->uid,
 		            info->capacity[FST_OBJECT_DEVICE_CERT]);
+		fst_run_withdraw_aws(aws, issued, error);
 		return FALSE;
 	}
 
@@ -1241,8 +1278,10 @@ fst_run_all(FstRun *run, GError **error)
 		                             FST_OBJECT_TRUST_ROOTS,
 		                             plan.roots_blob,
 		                             roots_hashes);
-	if (!fst_db_device_log_commit(db, run->log, error))
+	if (!fst_db_device_log_commit(db, run->log, error)) {
+		fst_run_withdraw_aws(aws, issued, error);
 		return FALSE;
+	}
 	run->result->serial_hex = g_strdup(issued->serial_hex);
 	run->result->aws_cert_id = g_strdup(issued->aws_cert_id);
 	if (aws != NULL && !fst_run_activate_aws(run, aws, issued, error))

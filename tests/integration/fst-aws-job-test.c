@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -146,6 +147,7 @@ typedef struct {
 	gboolean injection_only; /* the devices take a key, and make none */
 	const gchar *thing_name; /* (nullable): `register push --thing-name` */
 	gboolean no_register;    /* [aws] register=false */
+	gboolean one_key;        /* every device makes the same key (a faulty generator) */
 } TestCase;
 
 static const TestCase test_case_up = {"up", "device-csr", "ec-p256", "station", FALSE};
@@ -165,6 +167,8 @@ static const TestCase test_case_aws_dup = {
     "dup", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE};
 static const TestCase test_case_aws_lost_key = {
     "lostkey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
+static const TestCase test_case_aws_one_key = {
+    "onekey", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE, TRUE};
 
 static gchar *
 test_start_sim(TestFixture *fx, const TestCase *tc, const gchar *uid)
@@ -172,20 +176,29 @@ test_start_sim(TestFixture *fx, const TestCase *tc, const gchar *uid)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GDataInputStream) in = NULL;
 	g_autofree gchar *storage = g_strdup_printf("%s/%s.bin", fx->workspace, uid);
+	g_autofree gchar *key = g_build_filename(fx->workspace, "one-key.pem", NULL);
 	g_autofree gchar *line = NULL;
-	GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE,
-	                                  &error,
-	                                  g_getenv("FST_DEVSIM"),
-	                                  "--uid",
-	                                  uid,
-	                                  "--storage",
-	                                  storage,
-	                                  "--key-types",
-	                                  tc->key_type,
-	                                  "--validation",
-	                                  "ecdsa-p256",
-	                                  tc->injection_only ? "--key-injection-only" : NULL,
-	                                  NULL);
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	GSubprocess *p;
+
+	g_ptr_array_add(argv, g_strdup(g_getenv("FST_DEVSIM")));
+	g_ptr_array_add(argv, g_strdup("--uid"));
+	g_ptr_array_add(argv, g_strdup(uid));
+	g_ptr_array_add(argv, g_strdup("--storage"));
+	g_ptr_array_add(argv, g_strdup(storage));
+	g_ptr_array_add(argv, g_strdup("--key-types"));
+	g_ptr_array_add(argv, g_strdup(tc->key_type));
+	g_ptr_array_add(argv, g_strdup("--validation"));
+	g_ptr_array_add(argv, g_strdup("ecdsa-p256"));
+	if (tc->injection_only)
+		g_ptr_array_add(argv, g_strdup("--key-injection-only"));
+	if (tc->one_key) {
+		g_ptr_array_add(argv, g_strdup("--fault-fixed-key"));
+		g_ptr_array_add(argv, g_strdup(key));
+	}
+	g_ptr_array_add(argv, NULL);
+	p = g_subprocess_newv(
+	    (const gchar *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
 	g_assert_no_error(error);
 	g_ptr_array_add(fx->sims, p);
 	in = g_data_input_stream_new(g_subprocess_get_stdout_pipe(p));
@@ -245,6 +258,14 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	                           tag);
 	g_assert_true(g_file_set_contents(fx->profile, contents, -1, &error));
 	g_assert_no_error(error);
+	if (tc->one_key) {
+		g_autofree gchar *key_path = g_build_filename(fx->workspace, "one-key.pem", NULL);
+		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(tc->key_type);
+		g_autoptr(BIO) bio = BIO_new_file(key_path, "w");
+		g_assert_nonnull(bio);
+		g_assert_cmpint(
+		    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), ==, 1);
+	}
 	fx->sims = g_ptr_array_new_with_free_func(g_object_unref);
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
 		fx->uids[i] = g_strdup_printf("AWSJOB-%s-%u", tag, i);
@@ -1040,6 +1061,46 @@ test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
 }
 
+/* boards with one key on the line at once, with AWS IoT as the issuer: none
+ * is recorded yet, so the check before AWS lets them all through (the peer
+ * answers their CreateCertificateFromCsr together), AWS makes each an
+ * INACTIVE certificate, and the first commit records one and refuses the
+ * others. Their certificates are deleted at AWS, which then holds exactly
+ * the one the database records, and each refused board's failure says so */
+static void
+test_job_aws_one_key_at_once(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GHashTable) before = test_aws_certificates();
+	g_autoptr(GHashTable) after = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstJob) job = NULL;
+	g_autofree gchar *recorded = NULL;
+	g_autofree gchar *gather = g_strdup_printf(
+	    "{\"gather_op\": \"POST /certificates\", \"gather_next\": %d}", TEST_N_DEVICES);
+	const FstJobSummary *summary;
+
+	test_aws_env(peer_url);
+	test_peer_faults(gather);
+	test_run_job_full(fx, &job, &error);
+	test_peer_faults("{\"gather_op\": null, \"gather_next\": 0}");
+	summary = fst_job_get_summary(job);
+	g_assert_cmpuint(summary->provisioned, ==, 1);
+	g_assert_cmpuint(summary->failed, ==, TEST_N_DEVICES - 1);
+
+	after = test_aws_certificates();
+	g_assert_cmpuint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
+	recorded = test_sql_text(fx->db_path, "SELECT group_concat(aws_cert_id) FROM certificates");
+	g_assert_true(g_hash_table_contains(after, recorded));
+	g_assert_false(g_hash_table_contains(before, recorded));
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM events WHERE outcome = 'failed' AND "
+	                             "detail LIKE '%already certified for device%' AND detail "
+	                             "LIKE '%which AWS IoT made INACTIVE for this try, was "
+	                             "deleted there%'"),
+	                ==,
+	                TEST_N_DEVICES - 1);
+}
+
 /* a device came back with the key of a certificate the station recorded
  * (killed before activating it: INACTIVE at AWS), and an answer is lost
  * while AWS issues it again: the certificate of the lost answer is deleted,
@@ -1262,6 +1323,12 @@ main(int argc, char **argv)
 	           &test_case_aws_dup,
 	           test_fixture_setup,
 	           test_key_reused_before_aws,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/one-key-at-once-deleted-at-aws",
+	           TestFixture,
+	           &test_case_aws_one_key,
+	           test_fixture_setup,
+	           test_job_aws_one_key_at_once,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/offline-refused-before-devices",
 	           TestFixture,

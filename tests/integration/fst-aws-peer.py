@@ -22,11 +22,15 @@ Control (not signed, on the front):
   POST /__peer/faults  {"throttle_rate": 0.1, "throttle_next": 2, "error_next": 1,
                         "drop_next": 1, "lost_next": 1, "seed": 1,
                         "refuse_op": "PUT /certificates",
-                        "lost_op": "POST /certificates"}  (refuse_op: every
-                       request of that method and first path segment is
-                       refused, 403 AccessDeniedException, until set to null;
-                       lost_op: only requests of that kind count against
-                       lost_next, null for any)
+                        "lost_op": "POST /certificates",
+                        "gather_op": "POST /certificates", "gather_next": 3}
+                       (refuse_op: every request of that method and first
+                       path segment is refused, 403 AccessDeniedException,
+                       until set to null; lost_op: only requests of that
+                       kind count against lost_next, null for any;
+                       gather_op: the next gather_next requests of that kind
+                       are answered together, once the last has come, or
+                       after 10 s)
   GET  /__peer/stats   request counts, per register outcome, certificates created
                        (and created ACTIVE)
   GET  /__peer/certificates  every certificate moto holds: {"certificates":
@@ -78,7 +82,8 @@ moto.start()
 
 lock = threading.Lock()
 faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0,
-              refuse_op=None, lost_op=None)
+              refuse_op=None, lost_op=None, gather_op=None, gather_next=0)
+gathered = threading.Condition(lock)
 rng = random.Random(1)
 stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
              register_conflict=0, describe=0, created=0, created_active=0, by_op={})
@@ -168,6 +173,12 @@ class Front(http.server.BaseHTTPRequestHandler):
             with lock:
                 stats["dropped"] += 1
             return self.drop()
+        if faults["gather_op"] is not None and op == faults["gather_op"]:
+            with lock:
+                if faults["gather_next"] > 0:
+                    faults["gather_next"] -= 1
+                    gathered.notify_all()
+                    gathered.wait_for(lambda: faults["gather_next"] == 0, timeout=10)
         if faults["refuse_op"] is not None and op == faults["refuse_op"]:
             with lock:
                 stats["errors"] += 1
