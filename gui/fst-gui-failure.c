@@ -25,11 +25,20 @@ fst_gui_failure_is_wrong_model(const GError *error)
 
 /* the issue step talks to no board: a lost connection, a refusal or a busy
  * service there is AWS IoT's, which issues the certificates of an
- * `issuer=aws` profile (the station's own CA fails as CA_UNAVAILABLE) */
+ * `issuer=aws` profile. AWS IoT refusing the station, or out of reach after
+ * every retry, fails as the issuer (CA_UNAVAILABLE, which stops the line),
+ * as the station's own CA does; its message names AWS IoT */
 static gboolean
 fst_gui_failure_describe_issuer(const GError *error, FstGuiFailure *failure)
 {
 	switch ((FstError)error->code) {
+	case FST_ERROR_CA_UNAVAILABLE:
+		if (error->message == NULL || strstr(error->message, "AWS IoT") == NULL)
+			return FALSE;
+		failure->reason = _("AWS IoT issues no certificate now");
+		failure->action = _("The board is not at fault and the line stopped: check the "
+		                    "station's network, or call the supervisor");
+		return TRUE;
 	case FST_ERROR_TIMED_OUT:
 	case FST_ERROR_DISCONNECTED:
 	case FST_ERROR_PROTOCOL:

@@ -220,13 +220,18 @@ fst_aws_issuer_check(const FstAwsCertificate *cert,
 #define FST_AWS_ISSUER_LOST_MAX_READ 50
 
 /* AWS IoT is the run's issuing CA: when it refuses the station (credentials
- * expired or revoked, a policy without the call), it refuses every device,
- * so the error is the issuer's (%FST_ERROR_CA_UNAVAILABLE), which stops the
- * line */
+ * expired or revoked, a policy without the call), or stays out of reach
+ * through every retry (the network, an outage of AWS, throttling), it fails
+ * every device the same way, so the error is the issuer's
+ * (%FST_ERROR_CA_UNAVAILABLE), which stops the line */
 static void
-fst_aws_issuer_refused(GError **error)
+fst_aws_issuer_unavailable(GError **error)
 {
-	if (error != NULL && g_error_matches(*error, FST_ERROR, FST_ERROR_PERMISSION_DENIED))
+	if (error == NULL || *error == NULL || (*error)->domain != FST_ERROR)
+		return;
+	if ((*error)->code == FST_ERROR_PERMISSION_DENIED ||
+	    (*error)->code == FST_ERROR_DISCONNECTED || (*error)->code == FST_ERROR_TIMED_OUT ||
+	    (*error)->code == FST_ERROR_BUSY)
 		(*error)->code = FST_ERROR_CA_UNAVAILABLE;
 }
 
@@ -239,7 +244,7 @@ fst_aws_issuer_create_failed(FstAwsIot *iot, GError **error)
 	guint lost = fst_aws_iot_get_lost_answer_count(iot);
 	gchar *message;
 
-	fst_aws_issuer_refused(error);
+	fst_aws_issuer_unavailable(error);
 	if (lost == 0 || error == NULL || *error == NULL)
 		return;
 	message = g_strdup_printf("%s; %u answer%s of AWS IoT lost: AWS may hold an INACTIVE "
@@ -437,7 +442,7 @@ unknown:
  * When no try is answered, the error says that AWS may hold one.
  *
  * Returns: (transfer full): the certificate, or %NULL; AWS IoT refusing the
- *   station is %FST_ERROR_CA_UNAVAILABLE
+ *   station, or out of reach after every retry, is %FST_ERROR_CA_UNAVAILABLE
  */
 FstIssuedCert *
 fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
@@ -520,7 +525,7 @@ fst_aws_issuer_issue_from_csr(FstAwsIot *iot,
  * another station's, so it is left there; @lost_note says it may exist.
  *
  * Returns: (transfer full): the certificate, or %NULL; AWS IoT refusing the
- *   station is %FST_ERROR_CA_UNAVAILABLE
+ *   station, or out of reach after every retry, is %FST_ERROR_CA_UNAVAILABLE
  */
 FstIssuedCert *
 fst_aws_issuer_issue_with_key(FstAwsIot *iot,
@@ -616,7 +621,7 @@ fst_aws_issuer_issue_with_key(FstAwsIot *iot,
  * station has recorded it. Call it only then.
  *
  * Returns: %TRUE, or %FALSE with the error of the call (AWS IoT refusing
- *   the station: %FST_ERROR_CA_UNAVAILABLE)
+ *   the station, or out of reach after every retry: %FST_ERROR_CA_UNAVAILABLE)
  */
 gboolean
 fst_aws_issuer_activate(FstAwsIot *iot,
@@ -633,7 +638,7 @@ fst_aws_issuer_activate(FstAwsIot *iot,
 	if (fst_profile_get_aws(profile)->inactive)
 		return TRUE;
 	if (!fst_aws_iot_update_certificate(iot, aws_cert_id, "ACTIVE", cancellable, error)) {
-		fst_aws_issuer_refused(error);
+		fst_aws_issuer_unavailable(error);
 		return FALSE;
 	}
 	*activated = TRUE;

@@ -132,6 +132,17 @@ fst_gui_failure_issuer_test(void)
 		fst_gui_failure_describe(error, FST_STEP_VERIFY, &failure);
 		g_assert_cmpstr(failure.reason, !=, cases[i].reason);
 	}
+	/* AWS IoT failing as the issuer (refused, out of reach), which stops the
+	 * line, is not the station's CA */
+	{
+		g_autoptr(GError) aws = g_error_new_literal(
+		    FST_ERROR,
+		    FST_ERROR_CA_UNAVAILABLE,
+		    "AWS IoT CreateCertificateFromCsr failed after every retry (HTTP 503)");
+		fst_gui_failure_describe(aws, FST_STEP_ISSUE, &failure);
+		g_assert_cmpstr(failure.reason, ==, "AWS IoT issues no certificate now");
+		g_assert_nonnull(strstr(failure.action, "the line stopped"));
+	}
 	/* the station's own CA and a board's bad CSR keep their words */
 	fst_gui_failure_describe(ca, FST_STEP_ISSUE, &failure);
 	g_assert_cmpstr(failure.reason, ==, "The certificate authority cannot sign");

@@ -727,11 +727,11 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 	test_revoke_first_at_aws(fx);
 }
 
-/* the job after AWS IoT, the issuer, refused the station: the line stopped
- * itself, with the refusal, after the devices in flight (one per port, all
- * started at once) failed */
+/* the job after AWS IoT, the issuer, refused the station (@why: the error
+ * type AWS gave): the line stopped itself, with the refusal, after the
+ * devices in flight (one per port, all started at once) failed */
 static void
-test_check_issuer_refused(FstJob *job, const GError *error, const gchar *op)
+test_check_issuer_refused(FstJob *job, const GError *error, const gchar *op, const gchar *why)
 {
 	const FstJobSummary *summary = fst_job_get_summary(job);
 
@@ -740,7 +740,7 @@ test_check_issuer_refused(FstJob *job, const GError *error, const gchar *op)
 	g_assert_true(
 	    g_str_has_prefix(error->message, "the line stopped: no certificate can be issued"));
 	g_assert_nonnull(strstr(error->message, op));
-	g_assert_nonnull(strstr(error->message, "AccessDenied"));
+	g_assert_nonnull(strstr(error->message, why));
 	g_assert_true(summary->halted);
 	g_assert_false(summary->stopped);
 	g_assert_cmpuint(summary->provisioned, ==, 0);
@@ -763,7 +763,7 @@ test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 	test_peer_faults("{\"refuse_op\": \"PUT /certificates\"}");
 	g_assert_false(test_run_job_full(fx, &job, &error));
 	test_peer_faults("{\"refuse_op\": null}");
-	test_check_issuer_refused(job, error, "UpdateCertificate");
+	test_check_issuer_refused(job, error, "UpdateCertificate", "AccessDenied");
 
 	g_assert_cmpint(test_sql_int(fx->db_path,
 	                             "SELECT count(*) FROM devices WHERE state = 'failed' AND "
@@ -794,30 +794,48 @@ test_job_aws_activation_refused(TestFixture *fx, gconstpointer user_data)
 	}
 }
 
-/* AWS refuses the issuance itself (CreateCertificateFromCsr): the line
- * stops; nothing is recorded as issued, nothing is burned */
+/* AWS fails the issuance itself (CreateCertificateFromCsr) with @fault (the
+ * peer's fault that does it, named by its key): the line stops, each device
+ * failed with @why in its error; nothing is recorded as issued, nothing is
+ * burned */
 static void
-test_job_aws_issue_refused(TestFixture *fx, gconstpointer user_data)
+test_job_aws_issue_fails(TestFixture *fx, const gchar *fault, const gchar *why)
 {
 	g_autoptr(FstJob) job = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *set = g_strdup_printf("{\"%s\": \"POST /certificates\"}", fault);
+	g_autofree gchar *unset = g_strdup_printf("{\"%s\": null}", fault);
+	g_autofree gchar *sql = g_strdup_printf(
+	    "SELECT count(*) FROM devices WHERE state = 'failed' AND last_error LIKE '%%%s%%'",
+	    why);
 
 	test_aws_env(peer_url);
-	test_peer_faults("{\"refuse_op\": \"POST /certificates\"}");
+	test_peer_faults(set);
 	g_assert_false(test_run_job_full(fx, &job, &error));
-	test_peer_faults("{\"refuse_op\": null}");
-	test_check_issuer_refused(job, error, "CreateCertificateFromCsr");
+	test_peer_faults(unset);
+	test_check_issuer_refused(job, error, "CreateCertificateFromCsr", why);
 	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM certificates"), ==, 0);
-	g_assert_cmpint(
-	    test_sql_int(fx->db_path,
-	                 "SELECT count(*) FROM devices WHERE state = 'failed' AND "
-	                 "last_error LIKE '%AWS IoT refused CreateCertificateFromCsr%'"),
-	    ==,
-	    TEST_N_DEVICES);
+	g_assert_cmpint(test_sql_int(fx->db_path, sql), ==, TEST_N_DEVICES);
 	g_assert_cmpint(
 	    test_sql_int(fx->db_path, "SELECT count(*) FROM event_steps WHERE step = 'burn'"),
 	    ==,
 	    0);
+}
+
+/* AWS refuses the station */
+static void
+test_job_aws_issue_refused(TestFixture *fx, gconstpointer user_data)
+{
+	test_job_aws_issue_fails(fx, "refuse_op", "AccessDenied");
+}
+
+/* AWS IoT out of reach during a run (every try answered 503): the issuer is
+ * gone for every next board too, so the line stops itself as for a refusal,
+ * instead of failing board after board */
+static void
+test_job_aws_unreachable(TestFixture *fx, gconstpointer user_data)
+{
+	test_job_aws_issue_fails(fx, "unavailable_op", "ServiceUnavailableException");
 }
 
 static void
@@ -1299,6 +1317,12 @@ main(int argc, char **argv)
 	           &test_case_aws_csr,
 	           test_fixture_setup,
 	           test_job_aws_issue_refused,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/unreachable-stops-the-line",
+	           TestFixture,
+	           &test_case_aws_csr,
+	           test_fixture_setup,
+	           test_job_aws_unreachable,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/lost-answers/device-csr",
 	           TestFixture,

@@ -22,11 +22,13 @@ Control (not signed, on the front):
   POST /__peer/faults  {"throttle_rate": 0.1, "throttle_next": 2, "error_next": 1,
                         "drop_next": 1, "lost_next": 1, "seed": 1,
                         "refuse_op": "PUT /certificates",
+                        "unavailable_op": "POST /certificates",
                         "lost_op": "POST /certificates",
                         "gather_op": "POST /certificates", "gather_next": 3}
                        (refuse_op: every request of that method and first
                        path segment is refused, 403 AccessDeniedException,
-                       until set to null; lost_op: only requests of that
+                       until set to null; unavailable_op: the same, answered
+                       503 ServiceUnavailableException; lost_op: only requests of that
                        kind count against lost_next, null for any;
                        gather_op: the next gather_next requests of that kind
                        are answered together, once the last has come, or
@@ -82,7 +84,8 @@ moto.start()
 
 lock = threading.Lock()
 faults = dict(throttle_rate=0.0, throttle_next=0, error_next=0, drop_next=0, lost_next=0,
-              refuse_op=None, lost_op=None, gather_op=None, gather_next=0)
+              refuse_op=None, unavailable_op=None, lost_op=None, gather_op=None,
+              gather_next=0)
 gathered = threading.Condition(lock)
 rng = random.Random(1)
 stats = dict(requests=0, throttled=0, errors=0, dropped=0, lost=0, register_ok=0,
@@ -184,6 +187,11 @@ class Front(http.server.BaseHTTPRequestHandler):
                 stats["errors"] += 1
             return self.reply(403, {"message": "Refused by the test peer"},
                               {"x-amzn-ErrorType": "AccessDeniedException:"})
+        if faults["unavailable_op"] is not None and op == faults["unavailable_op"]:
+            with lock:
+                stats["errors"] += 1
+            return self.reply(503, {"message": "Unavailable at the test peer"},
+                              {"x-amzn-ErrorType": "ServiceUnavailableException:"})
         if self.command == "GET" and path == "/cacertificates":
             return self.list_ca_certificates()
         if self.command == "POST" and path == "/certificates":
