@@ -718,12 +718,15 @@ test_job_aws_issues(TestFixture *fx, gconstpointer user_data)
 		                ==,
 		                0);
 	}
-	/* the key AWS made went to the device only */
+	/* the key AWS made went to the device only; the files are read once the
+	 * job's connections are closed (the result holds the job): closing a
+	 * descriptor of the database would drop their locks */
 	g_assert_cmpint(test_sql_int(fx->db_path, "SELECT count(*) FROM key_escrows"), ==, 0);
+	g_clear_object(&job);
+	g_clear_object(&fx->done);
 	g_assert_false(test_file_has(fx->db_path, "PRIVATE KEY"));
 	g_assert_false(test_file_has(wal, "PRIVATE KEY"));
 	/* revoked where AWS issued it */
-	g_clear_object(&job);
 	test_revoke_first_at_aws(fx);
 }
 
