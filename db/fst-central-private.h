@@ -2,6 +2,7 @@
 #pragma once
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "fst-central.h"
 #include "fst-libpq-common.h"
@@ -40,6 +41,9 @@ GBytes *fst_central_get_bytea(const PGresult *res, gint row, gint col);
 
 gboolean
 fst_central_migrate_to(FstCentral *self, guint target, guint *from, guint *to, GError **error);
+
+/* the sync's connection to the station database for its marks (fst-central-sync.c) */
+sqlite3 *_fst_central_open_marks(const gchar *path, GError **error);
 
 /* makes one element of a list from row @row of @res */
 typedef gpointer (*FstCentralRowFunc)(const PGresult *res, gint row);

@@ -301,20 +301,35 @@ fst_central_read_mark(sqlite3 *db, const gchar *key, gint64 *value, GError **err
 	return TRUE;
 }
 
-/* the high-water marks, written once the central commit returned, on a
- * connection of the sync's own without waiting for the disk
- * (synchronous=OFF): a mark lost in a power cut only moves back, and what
- * it covered is shipped again and changes nothing (ON CONFLICT). The line's
- * next commit syncs the write-ahead log, marks included; the line itself
- * never waits for a sync of the marks. */
-static sqlite3 *
-fst_central_open_marks(const gchar *path, GError **error)
+/**
+ * _fst_central_open_marks:
+ * @path: the station database
+ * @error: (nullable): return location for a #GError
+ *
+ * The connection that writes the high-water marks, once the central commit
+ * returned, without waiting for the disk: a mark lost in a power cut only
+ * moves back, and what it covered is shipped again and changes nothing (ON
+ * CONFLICT). The line's next commit syncs the write-ahead log, marks
+ * included; the line itself never waits for a sync of the marks.
+ *
+ * That is `synchronous=NORMAL`, not OFF: this connection also checkpoints
+ * (SQLite's automatic checkpoint after a commit, and at its close), which
+ * folds the line's records into the database file and lets the next writer
+ * start the WAL over them. With OFF that checkpoint synced nothing, and a
+ * power cut after the WAL was written over lost records the line had
+ * synced; with NORMAL it syncs the WAL before and the file after, as the
+ * line's own connection does.
+ *
+ * Returns: (transfer full): the connection, or %NULL with %FST_ERROR_DATABASE
+ */
+sqlite3 *
+_fst_central_open_marks(const gchar *path, GError **error)
 {
 	sqlite3 *db = NULL;
 
 	_fst_db_sqlite_init();
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DATABASE,
@@ -833,7 +848,7 @@ fst_central_sync(FstCentral *self,
 			goto out;
 		/* committed centrally: now the marks */
 		if (marks == NULL &&
-		    (marks = fst_central_open_marks(fst_db_get_path(db), error)) == NULL)
+		    (marks = _fst_central_open_marks(fst_db_get_path(db), error)) == NULL)
 			goto out;
 		if (!fst_central_write_marks(marks, batch_last, reg_last, error))
 			goto out;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "fst-audit.h"
+#include "fst-central-private.h"
 #include "fst-db-queue.h"
 #include "fst-db.h"
 #include "fst-error.h"
@@ -4311,6 +4312,44 @@ test_wal_rolled_back_spill(TestFixture *fx, gconstpointer user_data)
 }
 
 /*
+ * The central sync's connection for its marks writes the station database
+ * without waiting for the disk, but never below synchronous=NORMAL: the
+ * checkpoints it runs (after a commit, at its close) fold the line's
+ * records into the file and let the WAL be written over, and with OFF they
+ * synced nothing (strace of a checkpoint: no sync with OFF, 3 with NORMAL).
+ * Its checkpoint of the line's WAL leaves every record readable.
+ */
+static void
+test_central_marks_connection_syncs_checkpoints(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDbDeviceLog) log = test_lane_log("MARKS-0", 0x7600);
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	sqlite3 *marks;
+
+	g_assert_no_error(error);
+	g_assert_true(fst_db_device_log_commit(db, log, &error));
+	g_assert_no_error(error);
+	marks = _fst_central_open_marks(fx->path, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(marks);
+	g_assert_cmpint(
+	    sqlite3_prepare_v2(marks, "PRAGMA synchronous", -1, &stmt, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+	g_assert_cmpint(sqlite3_column_int(stmt, 0), >=, 1);
+	g_clear_pointer(&stmt, sqlite3_finalize);
+	test_sql_run(marks, "PRAGMA wal_checkpoint(PASSIVE)");
+	sqlite3_close(marks);
+
+	g_clear_pointer(&db, fst_db_close);
+	audit = test_audit(fx->path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 1);
+}
+
+/*
  * Lanes that commit while another commit is being written share one
  * transaction, and a log the database refuses in that group fails alone:
  * another process holds the write lock, so the first lane waits for it as
@@ -4573,6 +4612,8 @@ main(int argc, char **argv)
 	test_add("/fst/db/audit/two-writers-one-chain", test_two_writers_one_chain);
 	test_add("/fst/db/wal/commits-seen-by-other-connections", test_wal_commits_seen_by_others);
 	test_add("/fst/db/wal/rolled-back-spill-never-written", test_wal_rolled_back_spill);
+	test_add("/fst/db/central/marks-connection-syncs-checkpoints",
+	         test_central_marks_connection_syncs_checkpoints);
 	test_add("/fst/db/wal/kept-while-another-process-closes",
 	         test_wal_kept_for_other_processes);
 	test_add("/fst/db/report/roots-last-object", test_report_roots_last_object);
