@@ -347,13 +347,14 @@ fst_db_set_key_reused(GError **error,
 /*
  * One public key, one device (db/schema.md, "device_keys"): the key of a
  * certificate recorded for @device_id is filed under its SHA-256; a key
- * already filed for another device is refused, with nothing written. Two
- * devices with one key are two boards a single key opens: a key generator
- * that is not random (a seed fixed in the firmware image, an entropy source
- * not yet running) or a key copied with a flash image.
+ * already filed for another device is refused with %FST_ERROR_KEY_REUSED,
+ * with nothing written. Two devices with one key are two boards a single
+ * key opens: a key generator that is not random (a seed fixed in the
+ * firmware image, an entropy source not yet running) or a key copied with a
+ * flash image. The migration to v8 files the keys recorded before with it.
  */
-static gboolean
-fst_db_record_key_locked(
+gboolean
+_fst_db_record_key_locked(
     FstDb *self, gint64 device_id, const guint8 key_sha256[32], const gchar *serial, GError **error)
 {
 	g_autoptr(FstDbStmt) stmt = NULL;
@@ -581,7 +582,7 @@ fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GEr
 		return FALSE;
 	_fst_db_remember_cert(
 	    self, serial, sqlite3_last_insert_rowid(self->db), device_id, FST_CERT_STATE_ISSUED);
-	if (!fst_db_record_key_locked(self, device_id, key_sha256, serial, error))
+	if (!_fst_db_record_key_locked(self, device_id, key_sha256, serial, error))
 		return FALSE;
 	/* the registration queue gets it in the same transaction: never lost */
 	if (cert->register_target != NULL &&

@@ -794,8 +794,7 @@ static const gchar fst_db_schema_v8[] = "CREATE TABLE device_keys ("
 static gboolean
 fst_db_migrate_v8(FstDb *self, GError **error)
 {
-	g_autoptr(sqlite3_stmt) certs = NULL;
-	g_autoptr(sqlite3_stmt) ins = NULL;
+	g_autoptr(FstDbStmt) certs = NULL;
 	const gchar *what = "file the public keys of the certificates recorded";
 	g_autofree gchar *first_serial = NULL;
 	g_autofree gchar *first_uid = NULL;
@@ -805,30 +804,21 @@ fst_db_migrate_v8(FstDb *self, GError **error)
 
 	if (!_fst_db_exec(self, fst_db_schema_v8, "create the schema v8 tables", error))
 		return FALSE;
-	rc =
-	    sqlite3_prepare_v2(self->db,
-	                       "SELECT c.serial_hex, c.device_id, c.der, d.uid FROM certificates c "
-	                       "JOIN devices d ON d.id = c.device_id ORDER BY c.id",
-	                       -1,
-	                       &certs,
-	                       NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(
-		    self->db,
-		    "INSERT INTO device_keys (key_sha256, device_id) VALUES (?1, ?2) "
-		    "ON CONFLICT (key_sha256) DO UPDATE SET device_id = device_id "
-		    "RETURNING device_id",
-		    -1,
-		    &ins,
-		    NULL);
-	if (rc != SQLITE_OK)
-		return _fst_db_set_error(self, error, rc, "trying to %s", what);
+	certs =
+	    _fst_db_prepare(self,
+	                    "SELECT c.serial_hex, c.device_id, c.der, d.uid FROM certificates c "
+	                    "JOIN devices d ON d.id = c.device_id ORDER BY c.id",
+	                    what,
+	                    error);
+	if (certs == NULL)
+		return FALSE;
 	while ((rc = sqlite3_step(certs)) == SQLITE_ROW) {
+		g_autoptr(GError) refused = NULL;
+		const gchar *serial = (const gchar *)sqlite3_column_text(certs, 0);
 		const guchar *serial_p = NULL;
 		const guchar *spki = NULL;
 		gsize serial_len = 0;
 		gsize spki_len = 0;
-		gint64 device_id = sqlite3_column_int64(certs, 1);
 		gconstpointer der = sqlite3_column_blob(certs, 2);
 		gsize der_len = (gsize)sqlite3_column_bytes(certs, 2);
 		guint8 key_sha256[32];
@@ -839,16 +829,16 @@ fst_db_migrate_v8(FstDb *self, GError **error)
 			continue;
 		}
 		fst_crypto_sha256(spki, spki_len, key_sha256);
-		sqlite3_reset(ins);
-		rc = sqlite3_bind_blob(ins, 1, key_sha256, 32, SQLITE_STATIC);
-		rc |= sqlite3_bind_int64(ins, 2, device_id);
-		if (rc != SQLITE_OK)
-			return _fst_db_set_error(self, error, rc, "trying to %s", what);
-		rc = sqlite3_step(ins);
-		if (rc != SQLITE_ROW)
-			return _fst_db_set_error(self, error, rc, "trying to %s", what);
-		if (sqlite3_column_int64(ins, 0) != device_id && shared++ == 0) {
-			first_serial = g_strdup((const gchar *)sqlite3_column_text(certs, 0));
+		if (_fst_db_record_key_locked(
+		        self, sqlite3_column_int64(certs, 1), key_sha256, serial, &refused))
+			continue;
+		if (!g_error_matches(refused, FST_ERROR, FST_ERROR_KEY_REUSED)) {
+			g_propagate_error(error, g_steal_pointer(&refused));
+			return FALSE;
+		}
+		/* recorded already: nothing can be refused after the fact */
+		if (shared++ == 0) {
+			first_serial = g_strdup(serial);
 			first_uid = g_strdup((const gchar *)sqlite3_column_text(certs, 3));
 		}
 	}

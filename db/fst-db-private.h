@@ -205,6 +205,11 @@ gboolean _fst_db_der_fields(gconstpointer der,
                             gsize *serial_len,
                             const guchar **spki_p,
                             gsize *spki_len);
+gboolean _fst_db_record_key_locked(FstDb *self,
+                                   gint64 device_id,
+                                   const guint8 key_sha256[32],
+                                   const gchar *serial,
+                                   GError **error);
 void _fst_db_remember_cert(
     FstDb *self, const gchar *serial, gint64 cert_id, gint64 device_id, FstCertState state);
 gboolean _fst_db_begin(FstDb *self, const gchar *what, GError **error);
