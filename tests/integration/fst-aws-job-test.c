@@ -169,6 +169,8 @@ static const TestCase test_case_aws_lost_key = {
     "lostkey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
 static const TestCase test_case_aws_one_key = {
     "onekey", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE, TRUE};
+static const TestCase test_case_aws_one_key_kept = {
+    "onekeykept", "device-csr", "ec-p256", "aws", FALSE, NULL, TRUE, TRUE};
 
 static gchar *
 test_start_sim(TestFixture *fx, const TestCase *tc, const gchar *uid)
@@ -1087,9 +1089,11 @@ test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
  * answers their CreateCertificateFromCsr together), AWS makes each an
  * INACTIVE certificate, and the first commit records one and refuses the
  * others. Their certificates are deleted at AWS, which then holds exactly
- * the one the database records, and each refused board's failure says so */
+ * the one the database records, and each refused board's failure says so;
+ * with @delete_refused AWS refuses DeleteCertificate, the certificates
+ * stay, and each failure names its own with the command that deletes it */
 static void
-test_job_aws_one_key_at_once(TestFixture *fx, gconstpointer user_data)
+test_job_aws_one_key(TestFixture *fx, gboolean delete_refused)
 {
 	g_autoptr(GHashTable) before = test_aws_certificates();
 	g_autoptr(GHashTable) after = NULL;
@@ -1097,29 +1101,67 @@ test_job_aws_one_key_at_once(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstJob) job = NULL;
 	g_autofree gchar *recorded = NULL;
 	g_autofree gchar *gather = g_strdup_printf(
-	    "{\"gather_op\": \"POST /certificates\", \"gather_next\": %d}", TEST_N_DEVICES);
+	    "{\"gather_op\": \"POST /certificates\", \"gather_next\": %d, \"refuse_op\": %s}",
+	    TEST_N_DEVICES,
+	    delete_refused ? "\"DELETE /certificates\"" : "null");
+	GHashTableIter iter;
+	gpointer id;
+	guint left = 0;
 	const FstJobSummary *summary;
 
 	test_aws_env(peer_url);
 	test_peer_faults(gather);
 	test_run_job_full(fx, &job, &error);
-	test_peer_faults("{\"gather_op\": null, \"gather_next\": 0}");
+	test_peer_faults("{\"gather_op\": null, \"gather_next\": 0, \"refuse_op\": null}");
 	summary = fst_job_get_summary(job);
 	g_assert_cmpuint(summary->provisioned, ==, 1);
 	g_assert_cmpuint(summary->failed, ==, TEST_N_DEVICES - 1);
 
 	after = test_aws_certificates();
-	g_assert_cmpuint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
 	recorded = test_sql_text(fx->db_path, "SELECT group_concat(aws_cert_id) FROM certificates");
 	g_assert_true(g_hash_table_contains(after, recorded));
 	g_assert_false(g_hash_table_contains(before, recorded));
-	g_assert_cmpint(test_sql_int(fx->db_path,
-	                             "SELECT count(*) FROM events WHERE outcome = 'failed' AND "
-	                             "detail LIKE '%already certified for device%' AND detail "
-	                             "LIKE '%which AWS IoT made INACTIVE for this try, was "
-	                             "deleted there%'"),
-	                ==,
-	                TEST_N_DEVICES - 1);
+	if (!delete_refused) {
+		g_assert_cmpuint(g_hash_table_size(after), ==, g_hash_table_size(before) + 1);
+		g_assert_cmpint(
+		    test_sql_int(fx->db_path,
+		                 "SELECT count(*) FROM events WHERE outcome = 'failed' AND "
+		                 "detail LIKE '%already certified for device%' AND detail "
+		                 "LIKE '%which AWS IoT made INACTIVE for this try, was "
+		                 "deleted there%'"),
+		    ==,
+		    TEST_N_DEVICES - 1);
+		return;
+	}
+	/* each certificate left at AWS is named by the failure it belongs to */
+	g_assert_cmpuint(g_hash_table_size(after), ==, g_hash_table_size(before) + TEST_N_DEVICES);
+	g_hash_table_iter_init(&iter, after);
+	while (g_hash_table_iter_next(&iter, &id, NULL)) {
+		g_autofree gchar *sql = NULL;
+		if (g_hash_table_contains(before, id) || g_strcmp0(id, recorded) == 0)
+			continue;
+		sql = g_strdup_printf("SELECT count(*) FROM devices WHERE state = 'failed' AND "
+		                      "last_error LIKE '%%AWS IoT holds certificate %s, INACTIVE, "
+		                      "which nothing records, and deleting it failed%%aws iot "
+		                      "delete-certificate --certificate-id %s`'",
+		                      (const gchar *)id,
+		                      (const gchar *)id);
+		g_assert_cmpint(test_sql_int(fx->db_path, sql), ==, 1);
+		left++;
+	}
+	g_assert_cmpuint(left, ==, TEST_N_DEVICES - 1);
+}
+
+static void
+test_job_aws_one_key_at_once(TestFixture *fx, gconstpointer user_data)
+{
+	test_job_aws_one_key(fx, FALSE);
+}
+
+static void
+test_job_aws_one_key_delete_refused(TestFixture *fx, gconstpointer user_data)
+{
+	test_job_aws_one_key(fx, TRUE);
 }
 
 /* a device came back with the key of a certificate the station recorded
@@ -1356,6 +1398,12 @@ main(int argc, char **argv)
 	           &test_case_aws_one_key,
 	           test_fixture_setup,
 	           test_job_aws_one_key_at_once,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/issuer-aws/one-key-at-once-delete-refused",
+	           TestFixture,
+	           &test_case_aws_one_key_kept,
+	           test_fixture_setup,
+	           test_job_aws_one_key_delete_refused,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/offline-refused-before-devices",
 	           TestFixture,
