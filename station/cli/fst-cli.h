@@ -33,7 +33,8 @@ typedef enum {
 	"  1  some devices failed (each is recorded in the database with its error)\n"             \
 	"  2  usage error\n"                                                                       \
 	"  3  configuration error (workspace, profile, templates)\n"                               \
-	"  4  the issuing CA is unavailable (missing, locked, expired)\n"                          \
+	"  4  the issuing CA is unavailable (missing, locked, expired; AWS IoT as the issuer\n"    \
+	"     refusing the station or out of reach)\n"                                             \
 	"  5  database error\n"                                                                    \
 	"  6  internal error\n"                                                                    \
 	"  7  cancelled (Ctrl-C or SIGTERM)\n"
