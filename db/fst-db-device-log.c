@@ -404,6 +404,9 @@ static void
 fst_db_log_op_free(gpointer data)
 {
 	FstDbLogOp *op = data;
+
+	if (op == NULL)
+		return;
 	g_free(op->step);
 	g_free(op->outcome);
 	g_free(op->detail);
@@ -550,6 +553,8 @@ fst_db_device_log_add_event(FstDbDeviceLog *self,
 	op->ended_us = ended_us;
 	op->outcome = g_strdup(outcome);
 	op->detail = g_strdup(detail);
+	/* checked here, so that a commit that fails keeps only good events */
+	(void)_fst_db_check_event(step, started_us, ended_us, outcome, &op->invalid);
 }
 
 /**
@@ -763,6 +768,10 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 {
 	switch (op->kind) {
 	case FST_DB_LOG_EVENT:
+		if (op->invalid != NULL) {
+			g_propagate_error(error, g_error_copy(op->invalid));
+			return FALSE;
+		}
 		return fst_db_add_event(db,
 		                        device_id,
 		                        op->step,
@@ -1132,6 +1141,22 @@ fst_db_device_log_lead(FstDb *db, FstDbCommitRequest *own)
 	g_mutex_unlock(&db->queue_lock);
 }
 
+/* the good events of @ops, a commit that failed, put back at the head of
+ * the log, in their order, before anything logged since */
+static void
+fst_db_device_log_keep_events(FstDbDeviceLog *self, GPtrArray *ops)
+{
+	guint kept = 0;
+
+	for (guint i = 0; i < ops->len; i++) {
+		FstDbLogOp *op = g_ptr_array_index(ops, i);
+		if (op->kind != FST_DB_LOG_EVENT || op->invalid != NULL)
+			continue;
+		g_ptr_array_insert(self->ops, (gint)kept++, op);
+		ops->pdata[i] = NULL;
+	}
+}
+
 /**
  * fst_db_device_log_commit:
  * @db: an #FstDb
@@ -1151,9 +1176,13 @@ fst_db_device_log_lead(FstDb *db, FstDbCommitRequest *own)
  * the database refuses fails alone and the others are written. A lane alone
  * writes at once and waits for nobody.
  *
- * The log is emptied whether or not the commit succeeds: on failure nothing
- * of it was written (its records are rolled back as a whole), and a device
- * that was not recorded yet is still not.
+ * On failure nothing of the log was written (its records are rolled back as
+ * a whole), and a device that was not recorded yet is still not. The log is
+ * emptied, except that a failed commit that did not finish the device keeps
+ * its events for the next commit: the commit that records the failure then
+ * holds the steps the station saw (a certificate refused at the first
+ * commit, say, after identify, plan, keygen and issue), and the records
+ * (certificate, objects, escrow, states) are dropped.
  *
  * Returns: %TRUE on success
  */
@@ -1209,6 +1238,8 @@ fst_db_device_log_commit(FstDb *db, FstDbDeviceLog *self, GError **error)
 	g_cond_clear(&req.cond);
 	g_mutex_clear(&req.lock);
 
+	if (!req.ok && !finished)
+		fst_db_device_log_keep_events(self, req.ops);
 	g_ptr_array_unref(req.ops);
 	/* the attempt ended: what it superseded is written with it, or dropped */
 	if (finished)

@@ -445,6 +445,38 @@ _fst_db_fold_end(FstDb *self, gboolean bind, GError **error)
 	return TRUE;
 }
 
+/* the arguments of an event, as fst_db_add_event() takes them (its detail
+ * is bounded as it is written) */
+gboolean
+_fst_db_check_event(
+    const gchar *step, gint64 started_us, gint64 ended_us, const gchar *outcome, GError **error)
+{
+	if (!_fst_db_check_token("step", step, error) ||
+	    !_fst_db_check_token("outcome", outcome, error))
+		return FALSE;
+	if (g_strcmp0(step, FST_AUDIT_STEP_FOLDED) == 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event step %s is the database's own (the steps of a device log): "
+		            "name the step otherwise",
+		            step);
+		return FALSE;
+	}
+	if (started_us <= 0 || ended_us < started_us) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "event %s has times %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
+		            ": pass microseconds from g_get_real_time() with end not before start",
+		            step,
+		            started_us,
+		            ended_us);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /**
  * fst_db_add_event:
  * @self: an #FstDb
@@ -478,29 +510,8 @@ fst_db_add_event(FstDb *self,
 
 	g_return_val_if_fail(self != NULL, FALSE);
 
-	if (!_fst_db_check_token("step", step, error) ||
-	    !_fst_db_check_token("outcome", outcome, error))
+	if (!_fst_db_check_event(step, started_us, ended_us, outcome, error))
 		return FALSE;
-	if (g_strcmp0(step, FST_AUDIT_STEP_FOLDED) == 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "event step %s is the database's own (the steps of a device log): "
-		            "name the step otherwise",
-		            step);
-		return FALSE;
-	}
-	if (started_us <= 0 || ended_us < started_us) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_INVALID_DATA,
-		            "event %s has times %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
-		            ": pass microseconds from g_get_real_time() with end not before start",
-		            step,
-		            started_us,
-		            ended_us);
-		return FALSE;
-	}
 	if (detail != NULL)
 		detail_safe = _fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
 

@@ -205,6 +205,8 @@ gboolean _fst_db_der_fields(gconstpointer der,
                             gsize *serial_len,
                             const guchar **spki_p,
                             gsize *spki_len);
+gboolean _fst_db_check_event(
+    const gchar *step, gint64 started_us, gint64 ended_us, const gchar *outcome, GError **error);
 gboolean _fst_db_record_key_locked(FstDb *self,
                                    gint64 device_id,
                                    const guint8 key_sha256[32],

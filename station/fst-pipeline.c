@@ -1279,6 +1279,9 @@ fst_run_all(FstRun *run, GError **error)
 		                             plan.roots_blob,
 		                             roots_hashes);
 	if (!fst_db_device_log_commit(db, run->log, error)) {
+		/* nothing of the certificate is recorded: nothing to revoke; the
+		 * failure is recorded with the steps so far, which the log keeps */
+		g_clear_pointer(&run->serial_hex, g_free);
 		fst_run_withdraw_aws(aws, issued, error);
 		return FALSE;
 	}
@@ -1484,7 +1487,8 @@ fst_pipeline_run(FstStation *station,
 			                      &error_db))
 				fst_run_not_recorded(result, error, error_db);
 		} else if (!fst_run_record_failure(&run, error, TRUE, &error_db)) {
-			/* the log is gone with the failed commit: at least the failure */
+			/* the log is gone with the failed final commit: at least
+			 * the failure */
 			g_clear_error(&error_db);
 			if (!fst_run_record_failure(&run, error, FALSE, &error_db))
 				fst_run_not_recorded(result, error, error_db);

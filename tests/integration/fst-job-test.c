@@ -417,6 +417,22 @@ fst_job_same_key_test(FstFixture *fx, gconstpointer user_data)
 		certs = fst_db_list_certificates(db, &filter, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(certs->len, ==, 0);
+		/* the steps the station saw before the refusal are recorded
+		 * with it */
+		{
+			g_autoptr(GPtrArray) events = fst_db_list_events(db, dev->id, &error);
+			g_autoptr(GString) seen = g_string_new(NULL);
+			g_assert_no_error(error);
+			for (guint k = 0; k < events->len; k++) {
+				FstDbEvent *ev = g_ptr_array_index(events, k);
+				g_string_append_printf(
+				    seen, "%s%s %s", k > 0 ? "," : "", ev->step, ev->outcome);
+			}
+			g_assert_cmpstr(seen->str,
+			                ==,
+			                "identify ok,plan ok,keygen ok,issue ok,issue key-reused,"
+			                "failed failed");
+		}
 	}
 	g_assert_cmpuint(n_refused, ==, 2);
 

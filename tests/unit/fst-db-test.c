@@ -2514,7 +2514,8 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 }
 
 /* a commit that fails on one record writes none of it, not even the device
- * row; the log is emptied, and the failure can still be recorded */
+ * row; the log keeps only its good events, and the failure is recorded with
+ * them */
 static void
 test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 {
@@ -2551,7 +2552,8 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, "LOG-2"));
 	g_assert_nonnull(strstr(error->message, "nothing of this step was written"));
 	g_clear_error(&error);
-	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 0);
+	/* the two events wait for the next commit; the certificate is dropped */
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 2);
 	g_assert_cmpint(fst_db_device_log_get_device_id(log), ==, 0);
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
@@ -2560,17 +2562,18 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	    ==,
 	    0);
 
-	/* a bad event fails its commit the same way */
+	/* a bad event fails its commit the same way, and is not kept */
 	fst_db_device_log_add_event(log, "Not A Step", now, now + 1, "ok", NULL);
 	g_assert_false(fst_db_device_log_commit(db, log, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
+	g_assert_nonnull(strstr(error->message, "Not A Step"));
 	g_clear_error(&error);
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 2);
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
 
 	/* so do a bad object (checked as it is logged) and a bad serial */
 	objects = test_sql_int(fx->path, "SELECT count(*) FROM device_objects");
-	fst_db_device_log_add_event(log, "identify", now, now + 1, "ok", NULL);
 	fst_db_device_log_add_object(log, NULL, FST_OBJECT_LAST, cert->der, NULL);
 	g_assert_false(fst_db_device_log_commit(db, log, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
@@ -2583,8 +2586,9 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM devices WHERE uid = 'LOG-2'"), ==, 0);
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_objects"), ==, objects);
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 2);
 
-	/* the failure alone is recorded, with the device */
+	/* the failure is recorded, with the device and the steps before it */
 	fst_db_device_log_add_event(log, "issue", now, now + 1, "timed-out", failure->message);
 	fst_db_device_log_finish(log, cert->serial_hex, failure);
 	g_assert_true(fst_db_device_log_commit(db, log, &error));
@@ -2594,6 +2598,28 @@ test_device_log_failed_commit(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&text, g_free);
 	text = test_sql_text(fx->path, "SELECT detail FROM event_steps WHERE step = 'failed'");
 	g_assert_nonnull(strstr(text, "was not recorded"));
+	g_clear_pointer(&text, g_free);
+	text =
+	    test_sql_text(fx->path,
+	                  "SELECT group_concat(step || ' ' || outcome, ',') FROM (SELECT s.step, "
+	                  "s.outcome FROM event_steps s JOIN devices d ON d.id = s.device_id "
+	                  "WHERE d.uid = 'LOG-2' ORDER BY s.event_id, s.step_index)");
+	g_assert_cmpstr(text, ==, "identify ok,issue ok,issue timed-out,failed failed");
+	g_assert_cmpuint(fst_db_device_log_get_pending(log), ==, 0);
+
+	/* a failed commit that ends the device keeps nothing */
+	{
+		g_autoptr(FstDeviceInfo) info3 = test_info_new("LOG-3", "1.0.0");
+		g_autoptr(FstDbDeviceLog) log3 = fst_db_device_log_new(0, info3, NULL, &error);
+		g_assert_no_error(error);
+		fst_db_device_log_add_event(log3, "identify", now, now + 1, "ok", NULL);
+		fst_db_device_log_add_certificate(log3, cert);
+		fst_db_device_log_finish(log3, cert->serial_hex, failure);
+		g_assert_false(fst_db_device_log_commit(db, log3, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_DATABASE);
+		g_clear_error(&error);
+		g_assert_cmpuint(fst_db_device_log_get_pending(log3), ==, 0);
+	}
 
 	fst_db_close(g_steal_pointer(&db));
 	audit = test_audit(fx->path);
