@@ -155,7 +155,7 @@ fail:
  * then the unique serial also makes the DER (and its SHA-256, aws_cert_id)
  * unique, with no second unique index to write per certificate
  * (db/schema.md, "Size and cost"). Leading zeros do not count. Gives the
- * SHA-256 of the certificate's public key (its SubjectPublicKeyInfo).
+ * SHA-256 its public key is filed under (fst_crypto_public_key_sha256()).
  */
 static gboolean
 fst_db_check_der_serial(
@@ -200,7 +200,7 @@ fst_db_check_der_serial(
 		            got->len > 0 ? got->str : "0");
 		return FALSE;
 	}
-	fst_crypto_sha256(spki, spki_len, key_sha256);
+	fst_crypto_public_key_sha256(spki, spki_len, key_sha256);
 	return TRUE;
 }
 
@@ -419,7 +419,7 @@ fst_db_check_public_key(
 	g_return_val_if_fail(uid != NULL, FALSE);
 	g_return_val_if_fail(spki != NULL, FALSE);
 
-	fst_crypto_sha256(spki, spki_len, key_sha256);
+	fst_crypto_public_key_sha256(spki, spki_len, key_sha256);
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!fst_db_key_holder_locked(self, key_sha256, &holder_id, &holder, error))
 		return FALSE;

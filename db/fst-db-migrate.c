@@ -791,19 +791,72 @@ static const gchar fst_db_schema_v8[] = "CREATE TABLE device_keys ("
                                         "  device_id INTEGER NOT NULL REFERENCES devices(id)"
                                         ") WITHOUT ROWID;";
 
+/* the keys a migration files, and those another device holds already */
+typedef struct {
+	guint shared;        /* certificates whose key another device holds */
+	gchar *first_serial; /* (owned) (nullable): the first of them */
+	gchar *first_uid;    /* (owned) (nullable): its device */
+} FstDbKeyFiling;
+
+static void
+fst_db_key_filing_clear(FstDbKeyFiling *filing)
+{
+	g_clear_pointer(&filing->first_serial, g_free);
+	g_clear_pointer(&filing->first_uid, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FstDbKeyFiling, fst_db_key_filing_clear)
+
+/* files @key_sha256 for @device_id as a new certificate would; a key
+ * another device holds is counted, not refused: the records hold it */
 static gboolean
-fst_db_migrate_v8(FstDb *self, GError **error)
+fst_db_key_filing_add(FstDb *self,
+                      FstDbKeyFiling *filing,
+                      gint64 device_id,
+                      const guint8 key_sha256[32],
+                      const gchar *serial,
+                      const gchar *uid,
+                      GError **error)
+{
+	g_autoptr(GError) refused = NULL;
+
+	if (_fst_db_record_key_locked(self, device_id, key_sha256, serial, &refused))
+		return TRUE;
+	if (!g_error_matches(refused, FST_ERROR, FST_ERROR_KEY_REUSED)) {
+		g_propagate_error(error, g_steal_pointer(&refused));
+		return FALSE;
+	}
+	if (filing->shared++ == 0) {
+		filing->first_serial = g_strdup(serial);
+		filing->first_uid = g_strdup(uid);
+	}
+	return TRUE;
+}
+
+/* what a migration does with the public key of one recorded certificate:
+ * @spki, in its DER */
+typedef gboolean (*FstDbKeyFunc)(FstDb *self,
+                                 FstDbKeyFiling *filing,
+                                 gint64 device_id,
+                                 const gchar *serial,
+                                 const gchar *uid,
+                                 const guchar *spki,
+                                 gsize spki_len,
+                                 GError **error);
+
+/* calls @func for the key of every recorded certificate, in id order;
+ * *@unreadable counts the certificates whose DER cannot be walked to it */
+static gboolean
+fst_db_migrate_foreach_key(FstDb *self,
+                           const gchar *what,
+                           FstDbKeyFunc func,
+                           FstDbKeyFiling *filing,
+                           guint *unreadable,
+                           GError **error)
 {
 	g_autoptr(FstDbStmt) certs = NULL;
-	const gchar *what = "file the public keys of the certificates recorded";
-	g_autofree gchar *first_serial = NULL;
-	g_autofree gchar *first_uid = NULL;
-	guint shared = 0;
-	guint unreadable = 0;
 	gint rc;
 
-	if (!_fst_db_exec(self, fst_db_schema_v8, "create the schema v8 tables", error))
-		return FALSE;
 	certs =
 	    _fst_db_prepare(self,
 	                    "SELECT c.serial_hex, c.device_id, c.der, d.uid FROM certificates c "
@@ -813,50 +866,146 @@ fst_db_migrate_v8(FstDb *self, GError **error)
 	if (certs == NULL)
 		return FALSE;
 	while ((rc = sqlite3_step(certs)) == SQLITE_ROW) {
-		g_autoptr(GError) refused = NULL;
-		const gchar *serial = (const gchar *)sqlite3_column_text(certs, 0);
+		gconstpointer der = sqlite3_column_blob(certs, 2);
+		gsize der_len = (gsize)sqlite3_column_bytes(certs, 2);
 		const guchar *serial_p = NULL;
 		const guchar *spki = NULL;
 		gsize serial_len = 0;
 		gsize spki_len = 0;
-		gconstpointer der = sqlite3_column_blob(certs, 2);
-		gsize der_len = (gsize)sqlite3_column_bytes(certs, 2);
-		guint8 key_sha256[32];
 
 		if (der == NULL ||
 		    !_fst_db_der_fields(der, der_len, &serial_p, &serial_len, &spki, &spki_len)) {
-			unreadable++;
+			(*unreadable)++;
 			continue;
 		}
-		fst_crypto_sha256(spki, spki_len, key_sha256);
-		if (_fst_db_record_key_locked(
-		        self, sqlite3_column_int64(certs, 1), key_sha256, serial, &refused))
-			continue;
-		if (!g_error_matches(refused, FST_ERROR, FST_ERROR_KEY_REUSED)) {
-			g_propagate_error(error, g_steal_pointer(&refused));
+		if (!func(self,
+		          filing,
+		          sqlite3_column_int64(certs, 1),
+		          (const gchar *)sqlite3_column_text(certs, 0),
+		          (const gchar *)sqlite3_column_text(certs, 3),
+		          spki,
+		          spki_len,
+		          error))
 			return FALSE;
-		}
-		/* recorded already: nothing can be refused after the fact */
-		if (shared++ == 0) {
-			first_serial = g_strdup(serial);
-			first_uid = g_strdup((const gchar *)sqlite3_column_text(certs, 3));
-		}
 	}
 	if (rc != SQLITE_DONE)
 		return _fst_db_set_error(self, error, rc, "trying to %s", what);
-	if (shared > 0)
+	return TRUE;
+}
+
+static gboolean
+fst_db_migrate_v8_key(FstDb *self,
+                      FstDbKeyFiling *filing,
+                      gint64 device_id,
+                      const gchar *serial,
+                      const gchar *uid,
+                      const guchar *spki,
+                      gsize spki_len,
+                      GError **error)
+{
+	guint8 key_sha256[32];
+
+	fst_crypto_sha256(spki, spki_len, key_sha256);
+	return fst_db_key_filing_add(self, filing, device_id, key_sha256, serial, uid, error);
+}
+
+static gboolean
+fst_db_migrate_v8(FstDb *self, GError **error)
+{
+	g_auto(FstDbKeyFiling) filing = {0};
+	guint unreadable = 0;
+
+	if (!_fst_db_exec(self, fst_db_schema_v8, "create the schema v8 tables", error) ||
+	    !fst_db_migrate_foreach_key(self,
+	                                "file the public keys of the certificates recorded",
+	                                fst_db_migrate_v8_key,
+	                                &filing,
+	                                &unreadable,
+	                                error))
+		return FALSE;
+	if (filing.shared > 0)
 		g_warning("%s: %u recorded certificates have a public key already certified for "
 		          "another device (the first: certificate %s of device %s): boards that "
 		          "share a key; the keys stay filed under the first device",
 		          self->path,
-		          shared,
-		          first_serial,
-		          first_uid);
+		          filing.shared,
+		          filing.first_serial,
+		          filing.first_uid);
 	if (unreadable > 0)
 		g_warning(
 		    "%s: %u recorded certificates are not DER X.509: their keys are not filed",
 		    self->path,
 		    unreadable);
+	return TRUE;
+}
+
+/*
+ * The step to version 9 (db/schema.md, "Changes in v9"): a key is filed
+ * under fst_crypto_public_key_sha256(), which hashes an EC point sent
+ * compressed (or hybrid) in its uncompressed form, so that one key has one
+ * hash whatever form a device sends it in. The keys v8 filed under the hash
+ * of a packed point are filed again under that one; a key that another
+ * device holds in the other form stays with that device, and one warning
+ * counts such certificates, as the step to v8 does. Other keys keep their
+ * entry: the hash of an uncompressed point, an RSA key or any other SPKI is
+ * unchanged.
+ */
+static gboolean
+fst_db_migrate_v9_key(FstDb *self,
+                      FstDbKeyFiling *filing,
+                      gint64 device_id,
+                      const gchar *serial,
+                      const gchar *uid,
+                      const guchar *spki,
+                      gsize spki_len,
+                      GError **error)
+{
+	g_autoptr(FstDbStmt) drop = NULL;
+	const gchar *what = "drop the entry of a compressed key";
+	guint8 filed[32];
+	guint8 key_sha256[32];
+	gint rc;
+
+	fst_crypto_public_key_sha256(spki, spki_len, key_sha256);
+	fst_crypto_sha256(spki, spki_len, filed);
+	if (memcmp(filed, key_sha256, sizeof(filed)) == 0)
+		return TRUE;
+	drop = _fst_db_prepare(
+	    self, "DELETE FROM device_keys WHERE key_sha256 = ?1 AND device_id = ?2", what, error);
+	if (drop == NULL)
+		return FALSE;
+	rc = sqlite3_bind_blob(drop, 1, filed, sizeof(filed), SQLITE_STATIC);
+	rc |= sqlite3_bind_int64(drop, 2, device_id);
+	if (!_fst_db_check_bind(self, rc, what, error) ||
+	    !_fst_db_step_done(self, drop, what, error))
+		return FALSE;
+	return fst_db_key_filing_add(self, filing, device_id, key_sha256, serial, uid, error);
+}
+
+static gboolean
+fst_db_migrate_v9(FstDb *self, GError **error)
+{
+	g_auto(FstDbKeyFiling) filing = {0};
+	guint unreadable = 0;
+
+	if (!fst_db_migrate_foreach_key(self,
+	                                "file again the keys of certificates whose EC point is "
+	                                "compressed",
+	                                fst_db_migrate_v9_key,
+	                                &filing,
+	                                &unreadable,
+	                                error))
+		return FALSE;
+	if (filing.shared > 0)
+		g_warning(
+		    "%s: %u recorded certificates with a compressed EC point have a public "
+		    "key already certified for another device (the first: certificate %s of "
+		    "device %s): boards that share a key; the keys stay filed under the other "
+		    "device",
+		    self->path,
+		    filing.shared,
+		    filing.first_serial,
+		    filing.first_uid);
 	return TRUE;
 }
 
@@ -873,6 +1022,7 @@ static const FstDbMigrateFunc fst_db_migrations[] = {
     fst_db_migrate_v6,
     fst_db_migrate_v7,
     fst_db_migrate_v8,
+    fst_db_migrate_v9,
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(fst_db_migrations) == FST_DB_SCHEMA_VERSION + 1);
 

@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 /* the connection */
 
 /* the newest schema version this build can create and read */
-#define FST_DB_SCHEMA_VERSION 8
+#define FST_DB_SCHEMA_VERSION 9
 
 typedef struct _FstDb FstDb;
 

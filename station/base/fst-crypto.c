@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <string.h>
 #include <time.h>
 
 #include "fst-error.h"
@@ -252,6 +253,85 @@ fst_crypto_sha256_hex(gconstpointer data, gsize len)
 
 	fst_crypto_sha256(data, len, digest);
 	return fst_crypto_hex(digest, sizeof(digest), FALSE);
+}
+
+/* TRUE when @spki is an EC key whose point is not written uncompressed
+ * (0x04): compressed (0x02, 0x03) or hybrid (0x06, 0x07); a bounded walk of
+ * SubjectPublicKeyInfo ::= SEQUENCE { algorithm SEQUENCE { OID, ... },
+ * subjectPublicKey BIT STRING } */
+static gboolean
+fst_crypto_spki_ec_point_packed(const guchar *spki, gsize spki_len)
+{
+	static const guchar ec_public_key[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+	const guchar *p = spki;
+	const guchar *end = spki + spki_len;
+	const guchar *alg_end;
+	long len = 0;
+	gint tag = 0;
+	gint xclass = 0;
+	gint ret;
+	gboolean packed = FALSE;
+
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, (long)spki_len);
+	if ((ret & 0x80) != 0 || tag != V_ASN1_SEQUENCE || p + len != end)
+		goto out;
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+	if ((ret & 0x80) != 0 || tag != V_ASN1_SEQUENCE)
+		goto out;
+	alg_end = p + len;
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, alg_end - p);
+	if ((ret & 0x80) != 0 || tag != V_ASN1_OBJECT || len != sizeof(ec_public_key) ||
+	    memcmp(p, ec_public_key, sizeof(ec_public_key)) != 0)
+		goto out;
+	p = alg_end;
+	ret = ASN1_get_object(&p, &len, &tag, &xclass, end - p);
+	if ((ret & 0x80) != 0 || tag != V_ASN1_BIT_STRING || len < 2)
+		goto out;
+	packed = p[0] == 0 && p[1] != 0x04;
+out:
+	ERR_clear_error();
+	return packed;
+}
+
+/**
+ * fst_crypto_public_key_sha256:
+ * @spki: a DER SubjectPublicKeyInfo
+ * @spki_len: its length
+ * @out: (out caller-allocates): the 32-byte digest
+ *
+ * The SHA-256 of a public key, one value per key whatever its encoding:
+ * the SHA-256 of @spki (the SPKI fingerprint), except that an EC point
+ * written compressed or hybrid is hashed in its uncompressed form, the one
+ * a key generator writes, so that the key a device sends once compressed
+ * and once uncompressed has one hash. An SPKI that does not decode is
+ * hashed as it is (it can be no other key's encoding). Only a packed EC
+ * point is decoded: any other key costs the one digest.
+ */
+void
+fst_crypto_public_key_sha256(gconstpointer spki, gsize spki_len, guint8 out[32])
+{
+	const guchar *p = spki;
+	g_autoptr(EVP_PKEY) key = NULL;
+	guchar *der = NULL;
+	gint der_len;
+
+	if (!fst_crypto_spki_ec_point_packed(spki, spki_len)) {
+		fst_crypto_sha256(spki, spki_len, out);
+		return;
+	}
+	key = d2i_PUBKEY(NULL, &p, (long)spki_len);
+	if (key == NULL || p != (const guchar *)spki + spki_len ||
+	    EVP_PKEY_set_utf8_string_param(key,
+	                                   OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	                                   OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) !=
+	        1 ||
+	    (der_len = i2d_PUBKEY(key, &der)) <= 0) {
+		ERR_clear_error();
+		fst_crypto_sha256(spki, spki_len, out);
+		return;
+	}
+	fst_crypto_sha256(der, (gsize)der_len, out);
+	OPENSSL_free(der);
 }
 
 /**

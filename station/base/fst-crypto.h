@@ -18,6 +18,7 @@ void fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize l
 gchar *fst_crypto_hex(const guint8 *data, gsize len, gboolean upper);
 void fst_crypto_sha256(gconstpointer data, gsize len, guint8 out[32]);
 gchar *fst_crypto_sha256_hex(gconstpointer data, gsize len);
+void fst_crypto_public_key_sha256(gconstpointer spki, gsize spki_len, guint8 out[32]);
 FstSecret *fst_crypto_private_key_secret(EVP_PKEY *key, GError **error);
 gchar *fst_crypto_pem_encode(const gchar *label, const guint8 *der, gsize len, gsize *pem_len);
 

@@ -5,6 +5,7 @@
  * job's threads */
 
 #include <glib/gstdio.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <signal.h>
 #include <string.h>
@@ -468,6 +469,96 @@ fst_job_same_key_test(FstFixture *fx, gconstpointer user_data)
 	}
 }
 
+/* one key on two boards, one sending its point uncompressed and the other
+ * compressed (two different SPKIs, one key): the second board recorded is
+ * refused as the three boards of one key are */
+static void
+fst_job_same_key_compressed_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *plain_path = g_build_filename(fx->workspace, "plain-key.pem", NULL);
+	g_autofree gchar *packed_path = g_build_filename(fx->workspace, "packed-key.pem", NULL);
+	const gchar *plain_args[] = {"--fault-fixed-key", plain_path, NULL};
+	const gchar *packed_args[] = {"--fault-fixed-key", packed_path, NULL};
+	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
+	g_autoptr(EVP_PKEY) packed = NULL;
+	g_autofree gchar *p1 = NULL;
+	g_autofree gchar *p2 = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstJob) job = NULL;
+	guint n_refused = 0;
+	guint n_packed = 0;
+	FstDb *db;
+
+	g_assert_nonnull(key);
+	packed = EVP_PKEY_dup(key);
+	g_assert_cmpint(
+	    EVP_PKEY_set_utf8_string_param(packed,
+	                                   OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	                                   OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+	    ==,
+	    1);
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(BIO) bio = BIO_new_file(i == 0 ? plain_path : packed_path, "w");
+		g_assert_nonnull(bio);
+		g_assert_cmpint(
+		    PEM_write_bio_PrivateKey(bio, i == 0 ? key : packed, NULL, NULL, 0, NULL, NULL),
+		    ==,
+		    1);
+	}
+	p1 = fst_fixture_start_sim(fx, "JOB-PLAIN-KEY", plain_args);
+	p2 = fst_fixture_start_sim(fx, "JOB-PACKED-KEY", packed_args);
+	{
+		const gchar *ports[] = {p1, p2, NULL};
+		FstJobOptions options = {
+		    .workspace = fx->workspace,
+		    .profile = "aws-iot-ecc",
+		    .ports = ports,
+		};
+		job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+		g_assert_true(fst_fixture_run(fx, job, &error));
+	}
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+	g_assert_cmpuint(fst_job_get_summary(job)->failed, ==, 1);
+	db = fst_station_get_db(fst_job_get_station(job));
+	for (guint i = 0; i < fx->results->len; i++) {
+		FstProvisionResult *r = g_ptr_array_index(fx->results, i);
+		g_autoptr(FstDbDevice) dev = fst_db_find_device(db, r->uid, &error);
+		g_assert_no_error(error);
+		if (r->error == NULL) {
+			/* the certificate carries the point as the board sent it */
+			const guchar *p = g_bytes_get_data(dev->cert->der, NULL);
+			g_autoptr(X509) x509 =
+			    d2i_X509(NULL, &p, (long)g_bytes_get_size(dev->cert->der));
+			const guchar *point = NULL;
+			int point_len = 0;
+			g_assert_nonnull(x509);
+			g_assert_cmpint(
+			    X509_PUBKEY_get0_param(
+			        NULL, &point, &point_len, NULL, X509_get_X509_PUBKEY(x509)),
+			    ==,
+			    1);
+			if (point[0] != 0x04)
+				n_packed++;
+			g_assert_cmpint(
+			    point[0] != 0x04, ==, g_str_equal(r->uid, "JOB-PACKED-KEY"));
+			continue;
+		}
+		n_refused++;
+		g_test_message("%s: %s", r->uid, r->error->message);
+		g_assert_error(r->error, FST_ERROR, FST_ERROR_KEY_REUSED);
+		g_assert_nonnull(strstr(r->error->message, "already certified for device"));
+		g_assert_nonnull(strstr(r->error->message,
+		                        g_str_equal(r->uid, "JOB-PLAIN-KEY") ? "JOB-PACKED-KEY"
+		                                                             : "JOB-PLAIN-KEY"));
+		g_assert_cmpint(dev->state, ==, FST_DB_DEVICE_STATE_FAILED);
+		g_assert_null(dev->cert);
+	}
+	g_assert_cmpuint(n_refused, ==, 1);
+	g_test_message("the board provisioned sent its point %s",
+	               n_packed > 0 ? "compressed" : "uncompressed");
+}
+
 /* provisions one new board with the demo profile, through @station (the
  * caller's, kept open) or, when it is %NULL, a station the job opens */
 static void
@@ -609,6 +700,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_job_same_id_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/job/provision/same-key-compressed-on-another-board",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_same_key_compressed_test,
 	           fst_fixture_teardown);
 	g_test_add("/fst/job/provision/same-key-on-three-boards",
 	           FstFixture,

@@ -6,6 +6,8 @@
 
 #define G_LOG_DOMAIN "FstCryptoTest"
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <string.h>
 
@@ -92,6 +94,105 @@ fst_test_time_and_digest(void)
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_SUPPORTED);
 }
 
+/* the DER SPKI of @key with its EC point written in @form ("compressed",
+ * "uncompressed", "hybrid"; NULL: as the key has it) */
+static GBytes *
+fst_test_spki(EVP_PKEY *key, const gchar *form)
+{
+	g_autoptr(EVP_PKEY) copy = EVP_PKEY_dup(key);
+	guint8 *der = NULL;
+	int len;
+	GBytes *bytes;
+
+	g_assert_nonnull(copy);
+	if (form != NULL)
+		g_assert_cmpint(EVP_PKEY_set_utf8_string_param(
+		                    copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, form),
+		                ==,
+		                1);
+	len = i2d_PUBKEY(copy, &der);
+	g_assert_cmpint(len, >, 0);
+	bytes = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return bytes;
+}
+
+static void
+fst_test_key_hash(GBytes *spki, guint8 out[32])
+{
+	fst_crypto_public_key_sha256(g_bytes_get_data(spki, NULL), g_bytes_get_size(spki), out);
+}
+
+/* one hash per key: an EC point compressed or hybrid hashes as the same
+ * point uncompressed, which (like any other key) hashes as its SPKI; an
+ * SPKI that does not decode hashes as it is */
+static void
+fst_test_public_key_sha256(void)
+{
+	g_autoptr(GError) error = NULL;
+	const FstKeyType types[] = {
+	    FST_KEY_TYPE_EC_P256, FST_KEY_TYPE_EC_P384, FST_KEY_TYPE_EC_P521};
+	g_autoptr(EVP_PKEY) rsa = fst_crypto_generate_key(FST_KEY_TYPE_RSA_2048, &error);
+	g_autoptr(GBytes) rsa_spki = NULL;
+	guint8 want[32];
+	guint8 got[32];
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
+		g_autoptr(EVP_PKEY) key = fst_crypto_generate_key(types[i], &error);
+		g_autoptr(EVP_PKEY) other = fst_crypto_generate_key(types[i], &error);
+		g_autoptr(GBytes) plain = NULL;
+		g_autoptr(GBytes) packed = NULL;
+		g_autoptr(GBytes) hybrid = NULL;
+		g_autoptr(GBytes) packed_other = NULL;
+		g_autoptr(GBytes) bad = NULL;
+		guint8 *bad_der;
+		gsize bad_len;
+
+		g_assert_no_error(error);
+		plain = fst_test_spki(key, "uncompressed");
+		packed = fst_test_spki(key, "compressed");
+		hybrid = fst_test_spki(key, "hybrid");
+		packed_other = fst_test_spki(other, "compressed");
+		g_assert_false(g_bytes_equal(plain, packed));
+		fst_crypto_sha256(g_bytes_get_data(plain, NULL), g_bytes_get_size(plain), want);
+		fst_test_key_hash(plain, got);
+		g_assert_cmpmem(got, 32, want, 32);
+		fst_test_key_hash(packed, got);
+		g_assert_cmpmem(got, 32, want, 32);
+		fst_test_key_hash(hybrid, got);
+		g_assert_cmpmem(got, 32, want, 32);
+		fst_test_key_hash(packed_other, got);
+		g_assert_true(memcmp(got, want, 32) != 0);
+
+		/* a compressed x with no point on the curve: hashed as it is */
+		bad_der = g_memdup2(g_bytes_get_data(packed, NULL), g_bytes_get_size(packed));
+		bad_len = g_bytes_get_size(packed);
+		for (guint x = 0; x < 256; x++) {
+			g_autoptr(EVP_PKEY) parsed = NULL;
+			const guint8 *p = bad_der;
+			bad_der[bad_len - 1] = (guint8)x;
+			parsed = d2i_PUBKEY(NULL, &p, (long)bad_len);
+			ERR_clear_error();
+			if (parsed == NULL)
+				break;
+		}
+		bad = g_bytes_new_take(bad_der, bad_len);
+		fst_crypto_sha256(bad_der, bad_len, want);
+		fst_test_key_hash(bad, got);
+		g_assert_cmpmem(got, 32, want, 32);
+		/* cut short: the same */
+		fst_crypto_sha256(bad_der, bad_len - 5, want);
+		fst_crypto_public_key_sha256(bad_der, bad_len - 5, got);
+		g_assert_cmpmem(got, 32, want, 32);
+	}
+
+	rsa_spki = fst_test_spki(rsa, NULL);
+	fst_crypto_sha256(g_bytes_get_data(rsa_spki, NULL), g_bytes_get_size(rsa_spki), want);
+	fst_test_key_hash(rsa_spki, got);
+	g_assert_cmpmem(got, 32, want, 32);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -99,5 +200,6 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/crypto/hex", fst_test_hex);
 	g_test_add_func("/fst/crypto/pem", fst_test_pem);
 	g_test_add_func("/fst/crypto/time-and-digest", fst_test_time_and_digest);
+	g_test_add_func("/fst/crypto/public-key-sha256", fst_test_public_key_sha256);
 	return g_test_run();
 }

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "FstDbTest"
 
 #include <glib/gstdio.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sqlite3.h>
@@ -10,6 +11,7 @@
 
 #include "fst-audit.h"
 #include "fst-central-private.h"
+#include "fst-crypto.h"
 #include "fst-db-queue.h"
 #include "fst-db.h"
 #include "fst-error.h"
@@ -126,6 +128,18 @@ test_cert_new(guint64 serial, const gchar *uid)
 	cert->not_after = 1700000000 + 3600 * 24 * 365;
 	cert->issuer_sha256 = g_compute_checksum_for_string(G_CHECKSUM_SHA256, "issuing ca", -1);
 	cert->profile = g_strdup("aws-iot");
+	return cert;
+}
+
+/* test_cert_new(), its certificate for @key */
+static FstDbCert *
+test_cert_for_key(guint64 serial, const gchar *uid, EVP_PKEY *key)
+{
+	FstDbCert *cert = test_cert_new(serial, uid);
+	g_autofree gchar *cn = g_strdup_printf("device %s", uid);
+
+	g_bytes_unref(cert->der);
+	cert->der = test_make_der_for_key(serial, cn, key);
 	return cert;
 }
 
@@ -1147,7 +1161,10 @@ test_load_fixture(TestFixture *fx, const gchar *name)
 	return g_steal_pointer(&path);
 }
 
-/* the one warning of the migration that files the keys, counted */
+/* the one warning of the migration that files the keys, counted; the last
+ * one kept */
+static gchar *test_last_warning;
+
 static void
 test_shared_key_warning(const gchar *domain,
                         GLogLevelFlags level,
@@ -1156,10 +1173,12 @@ test_shared_key_warning(const gchar *domain,
 {
 	guint *seen = user_data;
 
-	if (!g_pattern_match_simple("*recorded certificates have a public key already certified "
+	if (!g_pattern_match_simple("*recorded certificates*have a public key already certified "
 	                            "for another device*boards that share a key*",
 	                            message))
 		g_error("unexpected warning: %s", message);
+	g_free(test_last_warning);
+	test_last_warning = g_strdup(message);
 	(*seen)++;
 }
 
@@ -3709,13 +3728,13 @@ test_device_public_key(FstDb *db, const gchar *uid)
 	return X509_get_pubkey(x509);
 }
 
-/* the v8 fixture (tests/data/db/README.md) is the current schema: opened as
- * is, with no backup, its chain intact; FIXTURE-V8-0002, whose board gave
- * the key of FIXTURE-V8-0001, failed with nothing of its certificate
- * recorded; that key is refused again for another device, and taken for a
- * new certificate of its own device */
+/* the v8 fixture (tests/data/db/README.md): migrated after a backup, its
+ * chain intact and its keys (all uncompressed points) filed as they were;
+ * FIXTURE-V8-0002, whose board gave the key of FIXTURE-V8-0001, failed
+ * with nothing of its certificate recorded; that key is refused again for
+ * another device */
 static void
-test_migrate_v8_fixture_current(TestFixture *fx, gconstpointer user_data)
+test_migrate_from_v8_fixture(TestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = NULL;
@@ -3725,17 +3744,30 @@ test_migrate_v8_fixture_current(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(EVP_PKEY) shared = NULL;
 	g_autoptr(FstDbCert) cert = NULL;
 	g_autofree gchar *path = test_load_fixture(fx, "v8.sql");
+	g_autofree gchar *keys = NULL;
+	g_autofree gchar *head = NULL;
 	gint64 device_id;
 
-	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 8);
-	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 8);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
 	g_assert_cmpint(audit->certificates, ==, 4);
-	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM device_keys"), ==, 4);
+	head = g_strdup(audit->head_hash);
+	keys = test_sql_text(path,
+	                     "SELECT group_concat(hex(key_sha256) || device_id) FROM device_keys");
+	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_null(fst_db_get_last_backup(db));
+	g_assert_nonnull(fst_db_get_last_backup(db));
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpstr(audit->head_hash, ==, head);
+	{
+		g_autofree gchar *after = test_sql_text(
+		    path, "SELECT group_concat(hex(key_sha256) || device_id) FROM device_keys");
+		g_assert_cmpstr(after, ==, keys);
+	}
 
 	refused = fst_db_find_device(db, "FIXTURE-V8-0002", &error);
 	g_assert_no_error(error);
@@ -3748,9 +3780,7 @@ test_migrate_v8_fixture_current(TestFixture *fx, gconstpointer user_data)
 	shared = test_device_public_key(db, "FIXTURE-V8-0001");
 	device_id = fst_db_begin_device(db, 0, info, NULL, &error);
 	g_assert_no_error(error);
-	cert = test_cert_new(0xF8C0000010, "FIXTURE-V8-0003");
-	g_bytes_unref(cert->der);
-	cert->der = test_make_der_for_key(0xF8C0000010, "device FIXTURE-V8-0003", shared);
+	cert = test_cert_for_key(0xF8C0000010, "FIXTURE-V8-0003", shared);
 	g_assert_false(fst_db_add_certificate(db, device_id, cert, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
 	g_assert_nonnull(strstr(error->message, "already certified for device FIXTURE-V8-0001"));
@@ -3767,6 +3797,253 @@ test_migrate_v8_fixture_current(TestFixture *fx, gconstpointer user_data)
 	test_assert_schema_fresh(fx, path);
 }
 
+/* @key with its EC point written compressed */
+static EVP_PKEY *
+test_key_compressed(EVP_PKEY *key)
+{
+	EVP_PKEY *packed = EVP_PKEY_dup(key);
+
+	g_assert_nonnull(packed);
+	g_assert_cmpint(
+	    EVP_PKEY_set_utf8_string_param(packed,
+	                                   OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	                                   OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+	    ==,
+	    1);
+	return packed;
+}
+
+/* the first byte of the EC point of @db's newest certificate of @uid, as
+ * its DER has it */
+static guint8
+test_device_point_form(FstDb *db, const gchar *uid)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDbDevice) dev = fst_db_find_device(db, uid, &error);
+	g_autoptr(X509) x509 = NULL;
+	const guchar *p;
+	const guchar *point = NULL;
+	int point_len = 0;
+	gsize len = 0;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(dev->cert);
+	p = g_bytes_get_data(dev->cert->der, &len);
+	x509 = d2i_X509(NULL, &p, (long)len);
+	g_assert_nonnull(x509);
+	g_assert_cmpint(
+	    X509_PUBKEY_get0_param(NULL, &point, &point_len, NULL, X509_get_X509_PUBKEY(x509)),
+	    ==,
+	    1);
+	g_assert_cmpint(point_len, >, 0);
+	return point[0];
+}
+
+/* the v9 fixture (tests/data/db/README.md) is the current schema: opened as
+ * is, with no backup, its chain intact; FIXTURE-V9-0001's board sent its
+ * key compressed, and FIXTURE-V9-0002's board the same key uncompressed,
+ * refused with the steps before the refusal recorded; the key is refused
+ * again in either form for another device */
+static void
+test_migrate_v9_fixture_current(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autoptr(FstDbDevice) refused = NULL;
+	g_autoptr(FstDeviceInfo) info = test_info_new("FIXTURE-V9-0003", "1.0.0");
+	g_autoptr(EVP_PKEY) shared = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GString) steps = g_string_new(NULL);
+	g_autofree gchar *path = test_load_fixture(fx, "v9.sql");
+	gint64 device_id;
+
+	G_STATIC_ASSERT(FST_DB_SCHEMA_VERSION == 9);
+	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+	g_assert_cmpint(audit->certificates, ==, 4);
+	g_assert_cmpint(test_sql_int(path, "SELECT count(*) FROM device_keys"), ==, 4);
+	db = fst_db_open(path, &error);
+	g_assert_no_error(error);
+	g_assert_null(fst_db_get_last_backup(db));
+
+	g_assert_cmpint(test_device_point_form(db, "FIXTURE-V9-0001"), !=, 0x04);
+	refused = fst_db_find_device(db, "FIXTURE-V9-0002", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(refused->state, ==, FST_DB_DEVICE_STATE_FAILED);
+	g_assert_null(refused->cert);
+	g_assert_nonnull(
+	    strstr(refused->last_error, "is already certified for device FIXTURE-V9-0001"));
+	events = fst_db_list_events(db, refused->id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		g_string_append_printf(steps, "%s%s %s", i > 0 ? "," : "", ev->step, ev->outcome);
+	}
+	g_assert_cmpstr(steps->str,
+	                ==,
+	                "identify ok,plan ok,keygen ok,issue ok,issue key-reused,failed failed");
+
+	/* the key again, in either form, for a new device: refused */
+	shared = test_device_public_key(db, "FIXTURE-V9-0001");
+	device_id = fst_db_begin_device(db, 0, info, NULL, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < 2; i++) {
+		g_autoptr(EVP_PKEY) form =
+		    i == 0 ? EVP_PKEY_dup(shared) : test_key_compressed(shared);
+		g_autoptr(FstDbCert) cert = NULL;
+		if (i == 0)
+			g_assert_cmpint(EVP_PKEY_set_utf8_string_param(
+			                    form,
+			                    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			                    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED),
+			                ==,
+			                1);
+		cert = test_cert_for_key(0xF9C0000010 + i, "FIXTURE-V9-0003", form);
+		g_assert_false(fst_db_add_certificate(db, device_id, cert, &error));
+		g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
+		g_assert_nonnull(
+		    strstr(error->message, "already certified for device FIXTURE-V9-0001"));
+		g_clear_error(&error);
+	}
+	g_clear_pointer(&db, fst_db_close);
+	g_clear_pointer(&audit, fst_audit_result_free);
+	audit = test_audit(path);
+	g_assert_true(audit->ok);
+
+	test_assert_schema_fresh(fx, path);
+}
+
+/* a v8 file whose keys were filed under the hash of the SPKI as sent: the
+ * migration files a compressed key again under the hash of its
+ * uncompressed form, so that the key sent uncompressed by another board is
+ * refused; a key two devices already hold in the two forms stays with the
+ * one holding it uncompressed, with one warning */
+static void
+test_migrate_compressed_key_filed_again(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(FstDeviceInfo) info_a = test_info_new("PACKED-A", "1.0.0");
+	g_autoptr(FstDeviceInfo) info_b = test_info_new("PACKED-B", "1.0.0");
+	g_autoptr(FstDeviceInfo) info_c = test_info_new("PACKED-C", "1.0.0");
+	g_autoptr(FstDeviceInfo) info_d = test_info_new("PACKED-D", "1.0.0");
+	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
+	g_autoptr(EVP_PKEY) packed = test_key_compressed(key);
+	g_autoptr(EVP_PKEY) key2 = EVP_EC_gen("P-256");
+	g_autoptr(EVP_PKEY) packed2 = test_key_compressed(key2);
+	g_autoptr(FstDbCert) a = test_cert_for_key(0xC1, "PACKED-A", packed);
+	g_autoptr(FstDbCert) c = test_cert_for_key(0xC3, "PACKED-C", key2);
+	g_autoptr(FstDbCert) d = test_cert_for_key(0xC4, "PACKED-D", packed2);
+	g_autoptr(FstDbCert) b = test_cert_for_key(0xC2, "PACKED-B", key);
+	g_autoptr(FstAuditResult) audit = NULL;
+	g_autofree gchar *sql = NULL;
+	gint64 dev_a, dev_b, dev_c, dev_d;
+	guint8 raw[32];
+	guint8 raw2[32];
+	sqlite3 *raw_db = NULL;
+
+	g_assert_no_error(error);
+	dev_a = fst_db_begin_device(db, 0, info_a, NULL, &error);
+	dev_b = fst_db_begin_device(db, 0, info_b, NULL, &error);
+	dev_c = fst_db_begin_device(db, 0, info_c, NULL, &error);
+	dev_d = fst_db_begin_device(db, 0, info_d, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_db_add_certificate(db, dev_a, a, &error));
+	g_assert_true(fst_db_add_certificate(db, dev_c, c, &error));
+	g_assert_no_error(error);
+	/* refused now, in the other form */
+	g_assert_false(fst_db_add_certificate(db, dev_d, d, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
+	g_clear_error(&error);
+	g_clear_pointer(&db, fst_db_close);
+
+	/* the file as v8 left it: PACKED-A's key filed under the hash of its
+	 * compressed SPKI; PACKED-D's certificate (key2 compressed) recorded
+	 * beside PACKED-C's (key2 uncompressed), both filed */
+	{
+		guchar *der = NULL;
+		gint len = i2d_PUBKEY(packed, &der);
+		g_assert_cmpint(len, >, 0);
+		fst_crypto_sha256(der, (gsize)len, raw);
+		OPENSSL_free(der);
+		der = NULL;
+		len = i2d_PUBKEY(packed2, &der);
+		g_assert_cmpint(len, >, 0);
+		fst_crypto_sha256(der, (gsize)len, raw2);
+		OPENSSL_free(der);
+	}
+	g_assert_cmpint(sqlite3_open(fx->path, &raw_db), ==, SQLITE_OK);
+	sql = g_strdup_printf(
+	    "UPDATE device_keys SET key_sha256 = ?1 WHERE device_id = %" G_GINT64_FORMAT, dev_a);
+	{
+		sqlite3_stmt *stmt = NULL;
+		g_assert_cmpint(sqlite3_prepare_v2(raw_db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+		g_assert_cmpint(sqlite3_bind_blob(stmt, 1, raw, 32, SQLITE_STATIC), ==, SQLITE_OK);
+		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_DONE);
+		g_assert_cmpint(sqlite3_changes(raw_db), ==, 1);
+		sqlite3_finalize(stmt);
+		g_clear_pointer(&sql, g_free);
+		sql = g_strdup_printf(
+		    "INSERT INTO device_keys (key_sha256, device_id) VALUES (?1, %" G_GINT64_FORMAT
+		    ")",
+		    dev_d);
+		g_assert_cmpint(sqlite3_prepare_v2(raw_db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+		g_assert_cmpint(sqlite3_bind_blob(stmt, 1, raw2, 32, SQLITE_STATIC), ==, SQLITE_OK);
+		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_DONE);
+		sqlite3_finalize(stmt);
+	}
+	g_clear_pointer(&sql, g_free);
+	sql = g_strdup_printf(
+	    "INSERT INTO certificates (id, device_id, serial_hex, aws_cert_id, der, "
+	    "state, created_at, updated_at) SELECT 99, %" G_GINT64_FORMAT
+	    ", 'C4', 'x', ?1, 'issued', 1, 1",
+	    dev_d);
+	{
+		sqlite3_stmt *stmt = NULL;
+		g_assert_cmpint(sqlite3_prepare_v2(raw_db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+		g_assert_cmpint(sqlite3_bind_blob(stmt,
+		                                  1,
+		                                  g_bytes_get_data(d->der, NULL),
+		                                  (int)g_bytes_get_size(d->der),
+		                                  SQLITE_STATIC),
+		                ==,
+		                SQLITE_OK);
+		g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_DONE);
+		sqlite3_finalize(stmt);
+	}
+	g_assert_cmpint(sqlite3_exec(raw_db,
+	                             "DELETE FROM schema_migrations WHERE version = 9; "
+	                             "PRAGMA user_version = 8",
+	                             NULL,
+	                             NULL,
+	                             NULL),
+	                ==,
+	                SQLITE_OK);
+	g_clear_pointer(&raw_db, sqlite3_close);
+
+	/* migrated: one warning, for PACKED-D */
+	db = test_open_fixture_shared_key(fx->path, &error);
+	g_assert_nonnull(strstr(test_last_warning,
+	                        "1 recorded certificates with a compressed EC point have a public "
+	                        "key already certified for another device (the first: "
+	                        "certificate C4 of device PACKED-D)"));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_sql_int(fx->path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
+	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_keys"), ==, 2);
+	g_clear_pointer(&sql, g_free);
+	sql = g_strdup_printf(
+	    "SELECT count(*) FROM device_keys WHERE device_id = %" G_GINT64_FORMAT, dev_d);
+	g_assert_cmpint(test_sql_int(fx->path, sql), ==, 0);
+
+	/* PACKED-A's key, sent uncompressed by another board: refused */
+	g_assert_false(fst_db_add_certificate(db, dev_b, b, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
+	g_assert_nonnull(strstr(error->message, "already certified for device PACKED-A"));
+	g_clear_error(&error);
+}
+
 /* one public key, one device: a second device's certificate for a key
  * another device holds is refused (with its transaction: nothing written),
  * the device's own next certificate for the key it keeps is not, and each
@@ -3779,9 +4056,11 @@ test_cert_key_one_device(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDeviceInfo) info_a = test_info_new("KEY-A", "1.0.0");
 	g_autoptr(FstDeviceInfo) info_b = test_info_new("KEY-B", "1.0.0");
 	g_autoptr(EVP_PKEY) key = EVP_EC_gen("P-256");
-	g_autoptr(FstDbCert) first = test_cert_new(0xA1, "KEY-A");
-	g_autoptr(FstDbCert) again = test_cert_new(0xA2, "KEY-A");
-	g_autoptr(FstDbCert) other = test_cert_new(0xB1, "KEY-B");
+	g_autoptr(EVP_PKEY) packed = test_key_compressed(key);
+	g_autoptr(FstDbCert) first = test_cert_for_key(0xA1, "KEY-A", key);
+	g_autoptr(FstDbCert) again = test_cert_for_key(0xA2, "KEY-A", key);
+	g_autoptr(FstDbCert) other = test_cert_for_key(0xB1, "KEY-B", key);
+	g_autoptr(FstDbCert) other_packed = test_cert_for_key(0xB1, "KEY-B", packed);
 	g_autoptr(FstDbCert) own = test_cert_new(0xB2, "KEY-B");
 	gint64 dev_a;
 	gint64 dev_b;
@@ -3791,12 +4070,6 @@ test_cert_key_one_device(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	dev_b = fst_db_begin_device(db, 0, info_b, NULL, &error);
 	g_assert_no_error(error);
-	g_bytes_unref(first->der);
-	first->der = test_make_der_for_key(0xA1, "device KEY-A", key);
-	g_bytes_unref(again->der);
-	again->der = test_make_der_for_key(0xA2, "device KEY-A", key);
-	g_bytes_unref(other->der);
-	other->der = test_make_der_for_key(0xB1, "device KEY-B", key);
 
 	g_assert_true(fst_db_add_certificate(db, dev_a, first, &error));
 	g_assert_no_error(error);
@@ -3806,6 +4079,11 @@ test_cert_key_one_device(TestFixture *fx, gconstpointer user_data)
 	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
 	g_test_message("%s", error->message);
 	g_assert_nonnull(strstr(error->message, "certificate B1 "));
+	g_assert_nonnull(strstr(error->message, "already certified for device KEY-A"));
+	g_clear_error(&error);
+	/* the same key with its point compressed: the same key */
+	g_assert_false(fst_db_add_certificate(db, dev_b, other_packed, &error));
+	g_assert_error(error, FST_ERROR, FST_ERROR_KEY_REUSED);
 	g_assert_nonnull(strstr(error->message, "already certified for device KEY-A"));
 	g_clear_error(&error);
 	g_assert_cmpint(
@@ -4611,7 +4889,10 @@ main(int argc, char **argv)
 	test_add("/fst/db/migrate/from-v5-fixture", test_migrate_from_v5_fixture);
 	test_add("/fst/db/migrate/from-v6-fixture", test_migrate_from_v6_fixture);
 	test_add("/fst/db/migrate/from-v7-fixture", test_migrate_from_v7_fixture);
-	test_add("/fst/db/migrate/v8-fixture-is-current", test_migrate_v8_fixture_current);
+	test_add("/fst/db/migrate/from-v8-fixture", test_migrate_from_v8_fixture);
+	test_add("/fst/db/migrate/v9-fixture-is-current", test_migrate_v9_fixture_current);
+	test_add("/fst/db/migrate/compressed-key-filed-again",
+	         test_migrate_compressed_key_filed_again);
 	test_add("/fst/db/certificates/one-key-one-device", test_cert_key_one_device);
 	test_add("/fst/db/registrations/queue-claims-its-target", test_queue_claims_its_target);
 	test_add("/fst/db/registrations/revoke-queued-where-registered",
