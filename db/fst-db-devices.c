@@ -614,27 +614,41 @@ fst_db_list_devices(FstDb *self, GError **error)
 	return g_steal_pointer(&devices);
 }
 
-/* the id of the row named @name in @table (operators, lots), made if missing */
+/* the id of the row named @name in @table (operators, lots), made if
+ * missing; a name recorded already is only read, so that setting the same
+ * context again writes nothing (no row bound again, no sync). Called inside
+ * the write transaction: no other writer can add the name in between. */
 static gboolean
 fst_db_ensure_named_locked(
     FstDb *self, const gchar *table, const gchar *name, gint64 *id, GError **error)
 {
-	g_autoptr(FstDbStmt) stmt = NULL;
+	g_autoptr(FstDbStmt) sel = NULL;
+	g_autoptr(FstDbStmt) ins = NULL;
 	g_autofree gchar *what = g_strdup_printf("record %s in %s", name, table);
-	g_autofree gchar *sql = g_strdup_printf(
-	    "INSERT INTO %s (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE "
-	    "SET name = excluded.name RETURNING id",
-	    table);
+	g_autofree gchar *sql_sel = g_strdup_printf("SELECT id FROM %s WHERE name = ?1", table);
+	g_autofree gchar *sql_ins = g_strdup_printf(
+	    "INSERT INTO %s (name, created_at) VALUES (?1, ?2) RETURNING id", table);
 	gboolean found = FALSE;
 	gint rc;
 
-	stmt = _fst_db_prepare(self, sql, what, error);
-	if (stmt == NULL)
+	sel = _fst_db_prepare(self, sql_sel, what, error);
+	if (sel == NULL)
 		return FALSE;
-	rc = sqlite3_bind_text(stmt, 1, name, -1, SQLITE_TRANSIENT);
-	rc |= sqlite3_bind_int64(stmt, 2, g_get_real_time());
+	if (!_fst_db_check_bind(
+	        self, sqlite3_bind_text(sel, 1, name, -1, SQLITE_TRANSIENT), what, error) ||
+	    !_fst_db_step_row(self, sel, &found, what, error))
+		return FALSE;
+	if (found) {
+		*id = sqlite3_column_int64(sel, 0);
+		return TRUE;
+	}
+	ins = _fst_db_prepare(self, sql_ins, what, error);
+	if (ins == NULL)
+		return FALSE;
+	rc = sqlite3_bind_text(ins, 1, name, -1, SQLITE_TRANSIENT);
+	rc |= sqlite3_bind_int64(ins, 2, g_get_real_time());
 	if (!_fst_db_check_bind(self, rc, what, error) ||
-	    !_fst_db_step_row(self, stmt, &found, what, error))
+	    !_fst_db_step_row(self, ins, &found, what, error))
 		return FALSE;
 	if (!found) {
 		g_set_error(error,
@@ -646,8 +660,8 @@ fst_db_ensure_named_locked(
 		            self->path);
 		return FALSE;
 	}
-	*id = sqlite3_column_int64(stmt, 0);
-	return _fst_db_step_done(self, stmt, what, error);
+	*id = sqlite3_column_int64(ins, 0);
+	return _fst_db_step_done(self, ins, what, error);
 }
 
 /**

@@ -1580,6 +1580,19 @@ test_context_operator_lot(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(fst_db_set_context(db, "Ben", "LOT-2026-12", &error));
 	g_assert_no_error(error);
 	test_provision(db, station_id, "SN-CTX-2", 0xC2, NULL);
+	/* names recorded already: read, nothing written (no event binds them
+	 * again), the ids the same */
+	{
+		gint64 events_before = test_sql_int(fx->path, "SELECT count(*) FROM events");
+		g_assert_true(fst_db_set_context(db, "Ana Lima", "LOT-2026-12", &error));
+		g_assert_no_error(error);
+		g_assert_true(fst_db_set_context(db, "Ben", "LOT-2026-12", &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(
+		    test_sql_int(fx->path, "SELECT count(*) FROM events"), ==, events_before);
+		g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM operators"), ==, 2);
+		g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM lots"), ==, 2);
+	}
 
 	/* a control character in a name is refused and the context stays */
 	g_assert_false(fst_db_set_context(db, "Ben\n", "LOT-X", &error));
