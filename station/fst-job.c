@@ -151,10 +151,15 @@ fst_job_halt_error(const FstProvisionResult *result)
 		                   who,
 		                   result->unrecorded->message);
 	/* the issuer cannot sign: the CA expired or would be outlived during
-	 * the run, its token was removed, AWS IoT refuses the station */
-	if (g_error_matches(result->error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE))
+	 * the run, its token was removed, AWS IoT refuses the station; or the
+	 * profile cannot be issued from any more (its fixed end passed during
+	 * the run): a configuration error at issue is the station's, since the
+	 * device was checked against the profile before */
+	if (g_error_matches(result->error, FST_ERROR, FST_ERROR_CA_UNAVAILABLE) ||
+	    (g_error_matches(result->error, FST_ERROR, FST_ERROR_CONFIG) &&
+	     result->step == FST_STEP_ISSUE))
 		return g_error_new(FST_ERROR,
-		                   FST_ERROR_CA_UNAVAILABLE,
+		                   result->error->code,
 		                   "the line stopped: no certificate can be issued (%s was "
 		                   "the first device refused): %s",
 		                   who,

@@ -79,7 +79,8 @@ typedef struct {
  * @halted: the line stopped itself after a device failed for a reason of the
  *   station's: the database could not record how it ended (a full disk, a
  *   lost file), or its certificate could not be issued (the issuing CA
- *   expired, its key is gone, AWS IoT refuses the station). No new device was
+ *   expired, its key is gone, AWS IoT refuses the station, the profile's
+ *   fixed end passed: a configuration error at issue). No new device was
  *   started after it, the devices in flight ran to their end, and
  *   fst_job_run_finish() fails with fst_job_get_halt_error()
  */

@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The issuing CA expires in the middle of a run. A real CA (made here with
-python3-cryptography, imported with `ca import`) ends a few seconds after the
-run starts; its profile lets certificates outlive it, so the run is not
-refused at its start. `provision --count 3 --json` provisions the first board;
-the test waits until the CA has expired and puts the second board on the port.
-Checks that:
+"""No certificate can be issued any more in the middle of a run, two ways:
+
+- the issuing CA expires: a real CA (made here with python3-cryptography,
+  imported with `ca import`) ends a few seconds after the run starts; its
+  profile lets certificates outlive it, so the run is not refused at its
+  start;
+- the profile's fixed end passes: its `[validity] not-after` is a few
+  seconds after the run starts (the CA lives 30 days).
+
+`provision --count 3 --json` provisions the first board; the test waits
+until the end has passed and puts the second board on the port. Checks that:
 
 - the second device fails at its issue step, before anything is burned, and
-  the error says the CA has expired;
+  the error says what ended;
 - the line stops: it does not wait for a third board;
-- the run ends with exit 4 (the CA), a summary and then an error event naming
-  the expired CA, and the same on stderr;
+- the run ends with exit 4 (the CA) or 3 (the profile), a summary and then
+  an error event naming what ended, and the same on stderr;
 - the database holds the first device provisioned, the second failed with no
   certificate, and the audit chain verifies.
 
-If this machine was so slow that the CA expired before the first board was
-issued, the test starts again with a CA that lives twice as long."""
+If this machine was so slow that the end passed before the first board was
+issued, the case starts again with an end twice as far."""
 import datetime
 import json
 import os
@@ -46,7 +51,15 @@ def fail(msg):
 
 
 class TooSlow(Exception):
-    """the CA expired before the first board was issued"""
+    """the end passed before the first board was issued"""
+
+
+# what ends in each case: the exit status, the error code and what the
+# error says
+CASES = {
+    "ca": (4, "ca-unavailable", "has expired"),
+    "profile": (3, "config", "which has passed"),
+}
 
 
 def make_ca(name, key, issuer, issuer_key, not_after):
@@ -89,7 +102,8 @@ def start_sim(tmp, uid, link):
         fail(str(e))
 
 
-def run(tmp, lifetime, sims):
+def run(case, tmp, lifetime, sims):
+    exit_code, error_code, says = CASES[case]
     ws = os.path.join(tmp, "ws")
     link = os.path.join(tmp, "port0")
     passfile = os.path.join(tmp, "pass")
@@ -101,7 +115,8 @@ def run(tmp, lifetime, sims):
     root = make_ca("Expiry Test Root CA", root_key, None, None,
                    datetime.datetime.utcnow() + datetime.timedelta(days=30))
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_end = int(time.time()) + lifetime
+    end = int(time.time()) + lifetime
+    ca_end = end if case == "ca" else int(time.time()) + 20 * 86400
     ca = make_ca("Expiry Test Issuing CA", ca_key, root, root_key,
                  datetime.datetime.utcfromtimestamp(ca_end))
     with open(os.path.join(tmp, "root.pem"), "wb") as f:
@@ -120,14 +135,19 @@ def run(tmp, lifetime, sims):
     if r.returncode != 0:
         fail("ca import: " + r.stdout + r.stderr)
 
-    # the demo profile, with certificates that may outlive the CA: the run
-    # is not refused at its start
+    # the demo profile, with certificates that may outlive the CA, or with
+    # a fixed end: the run is not refused at its start
     with open(os.path.join(TEMPLATES, "profiles", "aws-iot-ecc.profile")) as f:
         text = f.read()
     text = text.replace("name=aws-iot-ecc", "name=expiry-test")
-    text = text.replace("[validity]\ndays=3650", "[validity]\ndays=30\nallow-outlive-ca=true")
-    if "allow-outlive-ca=true" not in text:
+    if case == "ca":
+        validity = "[validity]\ndays=30\nallow-outlive-ca=true"
+    else:
+        validity = "[validity]\nnot-after=" + \
+            datetime.datetime.utcfromtimestamp(end).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "[validity]\ndays=3650" not in text:
         fail("the demo profile changed: no [validity] days=3650 to replace")
+    text = text.replace("[validity]\ndays=3650", validity)
     profile = os.path.join(tmp, "expiry-test.profile")
     with open(profile, "w") as f:
         f.write(text)
@@ -150,12 +170,12 @@ def run(tmp, lifetime, sims):
             if ev["result"] != "ok":
                 proc.kill()
                 proc.wait()
-                if "has expired" in (ev.get("error") or ""):
+                if says in (ev.get("error") or ""):
                     raise TooSlow()
                 fail("EXPIRY-1 was not provisioned: %s" % ev)
-            # the CA expires; then the technician puts the next board on
+            # the end passes; then the technician puts the next board on
             fst_devsim_harness.stop(first, link)
-            while time.time() < ca_end + 1:
+            while time.time() < end + 1:
                 time.sleep(0.1)
             sims.append(start_sim(tmp, "EXPIRY-2", link))
             swapped = True
@@ -174,22 +194,22 @@ def run(tmp, lifetime, sims):
     if [(e["device"], e["result"]) for e in results] != [("EXPIRY-1", "ok"), ("EXPIRY-2", "failed")]:
         fail("results: %s" % results)
     second = results[1]
-    if second.get("error_code") != "ca-unavailable" or "has expired" not in (second.get("error") or ""):
-        fail("EXPIRY-2 did not fail for the expired CA: %s" % second)
+    if second.get("error_code") != error_code or says not in (second.get("error") or ""):
+        fail("EXPIRY-2 did not fail for the %s's end: %s" % (case, second))
     steps = [e["step"] for e in events if e.get("event") == "progress" and e.get("device") == "EXPIRY-2"]
     if "issue" not in steps or steps[-1] != "failed" or "burn" in steps:
         fail("EXPIRY-2 did not fail at its issue step, before the burn: %s" % steps)
-    # exit 4, a summary, then the error
-    if rc != 4:
-        fail("exit %d, expected 4 (the CA)" % rc)
+    # the exit status of what ended, a summary, then the error
+    if rc != exit_code:
+        fail("exit %d, expected %d (the %s)" % (rc, exit_code, case))
     if [e.get("event") for e in events[-2:]] != ["summary", "error"]:
         fail("the run did not end with a summary and an error: %s" % events[-2:])
     summary, error = events[-2], events[-1]
-    if summary["exit_code"] != 4 or summary["provisioned"] != 1 or summary["failed"] != 1 \
+    if summary["exit_code"] != exit_code or summary["provisioned"] != 1 or summary["failed"] != 1 \
             or summary["cancelled"]:
         fail("summary: %s" % summary)
-    if error["error_code"] != "ca-unavailable" or "the line stopped" not in error["error"] \
-            or "has expired" not in error["error"] or "EXPIRY-2" not in error["error"]:
+    if error["error_code"] != error_code or "the line stopped" not in error["error"] \
+            or says not in error["error"] or "EXPIRY-2" not in error["error"]:
         fail("error event: %s" % error)
     if "the line stopped" not in err:
         fail("stderr does not say that the line stopped")
@@ -206,19 +226,21 @@ def run(tmp, lifetime, sims):
                        env=env)
     if r.returncode != 0:
         fail("audit verify: " + r.stdout + r.stderr)
-    print("ok: the CA expired after %d s; the line stopped at the next board with exit 4" % lifetime)
+    print("ok: the %s's end passed after %d s; the line stopped at the next board with exit %d"
+          % (case, lifetime, exit_code))
 
 
-def main():
+def run_case(case):
     lifetime = 8
     for _ in range(3):
         tmp = tempfile.mkdtemp(prefix="fst-ca-expiry.")
         sims = []
         try:
-            run(tmp, lifetime, sims)
+            run(case, tmp, lifetime, sims)
             return
         except TooSlow:
-            print("the CA expired before the first board was issued; again with %d s" % (2 * lifetime))
+            print("the %s's end passed before the first board was issued; again with %d s"
+                  % (case, 2 * lifetime))
             lifetime *= 2
         finally:
             for p in sims:
@@ -226,7 +248,12 @@ def main():
                     p.kill()
                     p.wait()
             shutil.rmtree(tmp, ignore_errors=True)
-    fail("the CA expired before the first board was issued, three times")
+    fail("the %s's end passed before the first board was issued, three times" % case)
+
+
+def main():
+    for case in CASES:
+        run_case(case)
 
 
 if __name__ == "__main__":
