@@ -552,8 +552,9 @@ fst_db_device_log_add_event(FstDbDeviceLog *self,
 	op->started_us = started_us;
 	op->ended_us = ended_us;
 	op->outcome = g_strdup(outcome);
-	op->detail = g_strdup(detail);
-	/* checked here, so that a commit that fails keeps only good events */
+	/* checked and bounded here, in the lane, not in the commit that all
+	 * lanes share; a commit that fails keeps only good events */
+	op->detail = detail != NULL ? _fst_db_text_bounded(detail, FST_DB_MAX_DETAIL) : NULL;
 	(void)_fst_db_check_event(step, started_us, ended_us, outcome, &op->invalid);
 }
 
@@ -772,14 +773,14 @@ fst_db_device_log_apply(FstDb *db, gint64 device_id, FstDbLogOp *op, GError **er
 			g_propagate_error(error, g_error_copy(op->invalid));
 			return FALSE;
 		}
-		return fst_db_add_event(db,
-		                        device_id,
-		                        op->step,
-		                        op->started_us,
-		                        op->ended_us,
-		                        op->outcome,
-		                        op->detail,
-		                        error);
+		return _fst_db_add_event_checked(db,
+		                                 device_id,
+		                                 op->step,
+		                                 op->started_us,
+		                                 op->ended_us,
+		                                 op->outcome,
+		                                 op->detail,
+		                                 error);
 	case FST_DB_LOG_CERTIFICATE:
 		return fst_db_add_certificate(db, device_id, op->cert, error);
 	case FST_DB_LOG_OBJECT:

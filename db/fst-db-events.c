@@ -502,11 +502,7 @@ fst_db_add_event(FstDb *self,
                  const gchar *detail,
                  GError **error)
 {
-	g_autoptr(GRecMutexLocker) locker = NULL;
-	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
 	g_autofree gchar *detail_safe = NULL;
-	const gchar *what = "record an event";
-	gint64 station_id = 0;
 
 	g_return_val_if_fail(self != NULL, FALSE);
 
@@ -514,6 +510,27 @@ fst_db_add_event(FstDb *self,
 		return FALSE;
 	if (detail != NULL)
 		detail_safe = _fst_db_text_bounded(detail, FST_DB_MAX_DETAIL);
+	return _fst_db_add_event_checked(
+	    self, device_id, step, started_us, ended_us, outcome, detail_safe, error);
+}
+
+/* fst_db_add_event() with its arguments checked (_fst_db_check_event())
+ * and @detail_safe bounded (_fst_db_text_bounded()) already: a device log
+ * does both as an event is logged, in its lane */
+gboolean
+_fst_db_add_event_checked(FstDb *self,
+                          gint64 device_id,
+                          const gchar *step,
+                          gint64 started_us,
+                          gint64 ended_us,
+                          const gchar *outcome,
+                          const gchar *detail_safe,
+                          GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_auto(FstDbTransaction) tx = FST_DB_TRANSACTION_INIT;
+	const gchar *what = "record an event";
+	gint64 station_id = 0;
 
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	if (!_fst_db_transaction_begin(&tx, self, what, error))

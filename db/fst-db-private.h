@@ -207,6 +207,14 @@ gboolean _fst_db_der_fields(gconstpointer der,
                             gsize *spki_len);
 gboolean _fst_db_check_event(
     const gchar *step, gint64 started_us, gint64 ended_us, const gchar *outcome, GError **error);
+gboolean _fst_db_add_event_checked(FstDb *self,
+                                   gint64 device_id,
+                                   const gchar *step,
+                                   gint64 started_us,
+                                   gint64 ended_us,
+                                   const gchar *outcome,
+                                   const gchar *detail_safe,
+                                   GError **error);
 gboolean _fst_db_record_key_locked(FstDb *self,
                                    gint64 device_id,
                                    const guint8 key_sha256[32],
