@@ -593,7 +593,11 @@ fst_db_list_folded_steps(sqlite3_stmt *stmt, GPtrArray *events)
  * @error: (nullable): return location for a #GError
  *
  * The steps a device log commit folded into one row are listed one by one,
- * in the order they were logged.
+ * in the order they were logged. A device's events include the refusals of
+ * boards that gave its id while it was being provisioned on another port
+ * (step `identify`, outcome `busy`, recorded with no device since the
+ * device may not be recorded yet: fst_station_claim_device()), found by
+ * the id their detail starts with; their @device_id stays 0.
  *
  * Returns: (transfer full) (element-type FstDbEvent): the events in the order
  * they were recorded; %NULL on error
@@ -610,16 +614,25 @@ fst_db_list_events(FstDb *self, gint64 device_id, GError **error)
 
 	g_return_val_if_fail(self != NULL, NULL);
 
-	/* a device's events by events_device; all of them in id order */
+	/* a device's events by events_device, with the refusals of boards
+	 * that gave its id (among the events of no device, by the same index);
+	 * all of them in id order */
 	locker = g_rec_mutex_locker_new(&self->mutex);
 	stmt = _fst_db_prepare(
 	    self,
-	    device_id > 0 ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                    "outcome, detail, operator_id, lot_id, hash FROM events "
-	                    "WHERE device_id = ?1 ORDER BY id"
-	                  : "SELECT id, device_id, station_id, step, started_at, ended_at, "
-	                    "outcome, detail, operator_id, lot_id, hash FROM events "
-	                    "WHERE ?1 <= 0 ORDER BY id",
+	    device_id > 0
+	        ? "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	          "outcome, detail, operator_id, lot_id, hash FROM events "
+	          "WHERE device_id = ?1 "
+	          "UNION ALL SELECT e.id, e.device_id, e.station_id, e.step, e.started_at, "
+	          "e.ended_at, e.outcome, e.detail, e.operator_id, e.lot_id, e.hash "
+	          "FROM devices d, events e WHERE d.id = ?1 AND e.device_id IS NULL "
+	          "AND e.step = 'identify' AND e.outcome = 'busy' "
+	          "AND substr(e.detail, 1, length(d.uid) + 8) = 'device ' || d.uid || ' ' "
+	          "ORDER BY 1"
+	        : "SELECT id, device_id, station_id, step, started_at, ended_at, "
+	          "outcome, detail, operator_id, lot_id, hash FROM events "
+	          "WHERE ?1 <= 0 ORDER BY id",
 	    what,
 	    error);
 	if (stmt == NULL)

@@ -1033,15 +1033,20 @@ fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, 
 	const gchar *other = g_hash_table_lookup(self->in_flight, uid);
 
 	if (other != NULL) {
+		/* recorded with no device (it may not be recorded yet) at
+		 * identify, outcome busy; fst_db_list_events() finds it for the
+		 * device by the "device UID " its detail starts with */
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_BUSY,
-		            "device %s is being provisioned on %s at the same time: either two "
-		            "boards give the same id (a copied serial number: set this one aside "
-		            "and have its id checked), or the board was moved from there (retry "
-		            "once that port has ended)",
+		            "device %s is being provisioned on %s at the same time: refused on "
+		            "%s; either two boards give the same id (a copied serial number: set "
+		            "the board on %s aside and have its id checked), or the board was "
+		            "moved from there (retry once that port has ended)",
 		            uid,
-		            other);
+		            other,
+		            port,
+		            port);
 		return FALSE;
 	}
 	g_hash_table_insert(self->in_flight, g_strdup(uid), g_strdup(port));

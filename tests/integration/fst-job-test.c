@@ -329,6 +329,7 @@ fst_job_same_id_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_null(refused->serial_hex);
 	g_test_message("%s", refused->error->message);
 	g_assert_nonnull(strstr(refused->error->message, passed->port));
+	g_assert_nonnull(strstr(refused->error->message, refused->port));
 	g_assert_nonnull(strstr(refused->error->message, "same id"));
 
 	/* one device, provisioned, with the one certificate of the board that
@@ -342,6 +343,23 @@ fst_job_same_id_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpuint(certs->len, ==, 1);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, passed->serial_hex);
+
+	/* the device's history shows the board refused, on its port, once */
+	{
+		g_autoptr(GPtrArray) events = fst_db_list_events(db, dev->id, &error);
+		guint busy = 0;
+		g_assert_no_error(error);
+		for (guint i = 0; i < events->len; i++) {
+			FstDbEvent *ev = g_ptr_array_index(events, i);
+			if (g_strcmp0(ev->outcome, "busy") != 0)
+				continue;
+			busy++;
+			g_assert_cmpstr(ev->step, ==, "identify");
+			g_assert_cmpstr(ev->detail, ==, refused->error->message);
+			g_assert_cmpint(ev->device_id, ==, 0);
+		}
+		g_assert_cmpuint(busy, ==, 1);
+	}
 }
 
 /* three boards whose key generator gives them one key (a seed fixed in
