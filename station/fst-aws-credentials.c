@@ -6,8 +6,9 @@
  *    (unless a profile was named on the command line, which overrides them),
  *    then the profile's section of the shared credentials file
  *    ($AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials), then the
- *    profile's section of the config file ($AWS_CONFIG_FILE, else
- *    ~/.aws/config), where the section is `[profile NAME]` (`[default]`);
+ *    `credential_process` of the profile's section of the config file
+ *    ($AWS_CONFIG_FILE, else ~/.aws/config), then that section's keys; the
+ *    section is `[profile NAME]` (`[default]`);
  *  - the profile: the command line, else AWS_PROFILE, else "default";
  *  - the region: the command line, else AWS_REGION, else AWS_DEFAULT_REGION,
  *    else the profile's `region` in the config file;
@@ -22,6 +23,19 @@
  * (fst_aws_credentials_refresh()): temporary credentials that a helper keeps
  * fresh there (IAM Roles Anywhere's `aws_signing_helper update`, a cron job)
  * reach a station that runs for days.
+ *
+ * `credential_process` runs a helper as the AWS CLI does (IAM Roles
+ * Anywhere's `aws_signing_helper credential-process`, a vault client): the
+ * command is split as a POSIX shell would split it, but run without a
+ * shell; its standard error is the station's; it must exit 0 and print one
+ * JSON object, `{"Version": 1, "AccessKeyId": ..., "SecretAccessKey": ...,
+ * "SessionToken": ... (optional), "Expiration": "ISO 8601" (optional)}`.
+ * The secret members are taken out of the text before a JSON parser sees it
+ * (fst_aws_json_take_secret()) and the text is wiped. Keys with an
+ * Expiration are fetched again by fst_aws_credentials_refresh() from 10
+ * minutes before it (the AWS CLI's mandatory refresh), and after AWS
+ * refuses them as expired; keys without one are kept, as the CLI keeps them.
+ * There is no time limit on the helper, as the CLI sets none.
  */
 
 #define G_LOG_DOMAIN "FstAwsCredentials"
@@ -29,10 +43,17 @@
 #include "fst-aws-credentials.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <openssl/crypto.h>
 #include <string.h>
 
+#include "fst-aws-iot.h"
 #include "fst-error.h"
+
+/* keys from a credential_process are fetched again this long before they
+ * expire (seconds), and a failed run is tried again after this long */
+#define FST_AWS_PROCESS_REFRESH_S (10 * 60)
+#define FST_AWS_PROCESS_RETRY_US (30 * G_USEC_PER_SEC)
 
 /**
  * fst_aws_credentials_free:
@@ -55,10 +76,21 @@ fst_aws_credentials_free(FstAwsCredentials *self)
 	g_free(self->profile);
 	g_free(self->source);
 	g_free(self->files_stamp);
+	g_free(self->process);
 	g_free(self->load_profile);
 	g_free(self->load_region);
 	g_free(self->load_endpoint);
 	g_free(self);
+}
+
+static gboolean
+fst_aws_secret_empty(const FstSecret *secret)
+{
+	gsize len = 0;
+
+	if (secret != NULL)
+		(void)fst_secret_get_data(secret, &len);
+	return len == 0;
 }
 
 static FstSecret *
@@ -228,6 +260,131 @@ fst_aws_files_stamp(const gchar *creds_path, const gchar *config_path)
 	return g_string_free(stamp, FALSE);
 }
 
+/* the keys @command (the credential_process of @profile) prints, into
+ * @self; fails with %FST_ERROR_CONFIG saying what went wrong */
+static gboolean
+fst_aws_credentials_run_process(FstAwsCredentials *self,
+                                const gchar *profile,
+                                const gchar *command,
+                                GError **error)
+{
+	g_auto(GStrv) argv = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(JsonParser) parser = NULL;
+	g_autoptr(FstSecret) secret = NULL;
+	g_autoptr(FstSecret) token = NULL;
+	g_autoptr(GDateTime) expiration = NULL;
+	gchar *out = NULL;
+	gsize out_len = 0;
+	gint status = 0;
+	JsonObject *obj = NULL;
+	const gchar *key_id = NULL;
+	const gchar *expires = NULL;
+	gboolean ok = FALSE;
+
+	if (!g_shell_parse_argv(command, NULL, &argv, &error_local)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the credential_process of AWS profile \"%s\" cannot be read as a "
+		            "command (%s): %s",
+		            profile,
+		            command,
+		            error_local->message);
+		return FALSE;
+	}
+	if (!g_spawn_sync(NULL,
+	                  argv,
+	                  NULL,
+	                  G_SPAWN_SEARCH_PATH,
+	                  NULL,
+	                  NULL,
+	                  &out,
+	                  NULL,
+	                  &status,
+	                  &error_local) ||
+	    !g_spawn_check_wait_status(status, &error_local)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the credential_process of AWS profile \"%s\" (%s) gave no keys: %s; "
+		            "run it by hand to see why",
+		            profile,
+		            command,
+		            error_local->message);
+		goto out;
+	}
+	out_len = strlen(out);
+	/* the secrets out of the text first: the parser gets blanks */
+	if (!fst_aws_json_take_secret(
+	        (guint8 *)out, out_len, "SecretAccessKey", &secret, &error_local) ||
+	    (strstr(out, "\"SessionToken\"") != NULL &&
+	     !fst_aws_json_take_secret(
+	         (guint8 *)out, out_len, "SessionToken", &token, &error_local))) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the credential_process of AWS profile \"%s\" (%s) printed no keys "
+		            "the AWS CLI would take: %s",
+		            profile,
+		            command,
+		            error_local->message);
+		goto out;
+	}
+	parser = json_parser_new_immutable();
+	if (!json_parser_load_from_data(parser, out, (gssize)out_len, &error_local) ||
+	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the credential_process of AWS profile \"%s\" (%s) printed no JSON "
+		            "object%s%s",
+		            profile,
+		            command,
+		            error_local != NULL ? ": " : "",
+		            error_local != NULL ? error_local->message : "");
+		goto out;
+	}
+	obj = json_node_get_object(json_parser_get_root(parser));
+	key_id = json_object_get_string_member_with_default(obj, "AccessKeyId", NULL);
+	expires = json_object_get_string_member_with_default(obj, "Expiration", NULL);
+	if (json_object_get_int_member_with_default(obj, "Version", 0) != 1 ||
+	    fst_aws_nonempty(key_id) == NULL || fst_aws_secret_empty(secret) ||
+	    (expires != NULL &&
+	     (expiration = g_date_time_new_from_iso8601(expires, NULL)) == NULL)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the credential_process of AWS profile \"%s\" (%s) printed %s: it "
+		            "must print {\"Version\": 1, \"AccessKeyId\", \"SecretAccessKey\", "
+		            "and optionally \"SessionToken\" and \"Expiration\" (ISO 8601)}",
+		            profile,
+		            command,
+		            json_object_get_int_member_with_default(obj, "Version", 0) != 1
+		                ? "another Version than 1"
+		            : fst_aws_nonempty(key_id) == NULL ? "no AccessKeyId"
+		            : fst_aws_secret_empty(secret)
+		                ? "an empty SecretAccessKey"
+		                : "an Expiration that is no ISO 8601 time");
+		goto out;
+	}
+	g_free(self->access_key_id);
+	self->access_key_id = g_strdup(key_id);
+	g_clear_pointer(&self->secret_access_key, fst_secret_free);
+	self->secret_access_key = g_steal_pointer(&secret);
+	g_clear_pointer(&self->session_token, fst_secret_free);
+	if (!fst_aws_secret_empty(token))
+		self->session_token = g_steal_pointer(&token);
+	self->expires_at = expiration != NULL ? g_date_time_to_unix(expiration) : 0;
+	ok = TRUE;
+out:
+	if (out != NULL) {
+		OPENSSL_cleanse(out, strlen(out));
+		g_free(out);
+	}
+	return ok;
+}
+
 /**
  * fst_aws_credentials_load:
  * @profile: (nullable): the profile named on the command line (`--aws-profile`)
@@ -308,6 +465,13 @@ fst_aws_credentials_load(const gchar *profile,
 		    fst_aws_nonempty(g_hash_table_lookup(creds, "aws_secret_access_key")) != NULL) {
 			from = creds;
 			self->source = g_strdup(creds_path);
+		} else if ((value = fst_aws_nonempty(
+		                g_hash_table_lookup(config, "credential_process"))) != NULL) {
+			if (!fst_aws_credentials_run_process(self, self->profile, value, error))
+				return NULL;
+			self->process = g_strdup(value);
+			self->source = g_strdup_printf("the credential_process of %s", config_path);
+			goto settings;
 		} else if (fst_aws_nonempty(g_hash_table_lookup(config, "aws_access_key_id")) !=
 		               NULL &&
 		           fst_aws_nonempty(g_hash_table_lookup(config, "aws_secret_access_key")) !=
@@ -320,9 +484,11 @@ fst_aws_credentials_load(const gchar *profile,
 			            FST_ERROR,
 			            FST_ERROR_CONFIG,
 			            "no AWS credentials for profile \"%s\": set AWS_ACCESS_KEY_ID "
-			            "and AWS_SECRET_ACCESS_KEY, or run `aws configure` (%s)",
+			            "and AWS_SECRET_ACCESS_KEY, run `aws configure` (%s), or give "
+			            "the profile a credential_process in %s",
 			            self->profile,
-			            creds_path);
+			            creds_path,
+			            config_path);
 			return NULL;
 		}
 		self->access_key_id = g_strdup(g_hash_table_lookup(from, "aws_access_key_id"));
@@ -333,6 +499,7 @@ fst_aws_credentials_load(const gchar *profile,
 		self->files_stamp = g_steal_pointer(&stamp);
 	}
 
+settings:
 	/* region */
 	if ((value = fst_aws_nonempty(region)) != NULL ||
 	    (value = fst_aws_nonempty(g_getenv("AWS_REGION"))) != NULL ||
@@ -349,16 +516,65 @@ fst_aws_credentials_load(const gchar *profile,
 	return g_steal_pointer(&self);
 }
 
+/* the keys of @fresh, read again from @source, replace those of @self */
+static void
+fst_aws_credentials_take_keys(FstAwsCredentials *self,
+                              FstAwsCredentials *fresh,
+                              const gchar *source)
+{
+	if (g_strcmp0(fresh->access_key_id, self->access_key_id) != 0)
+		g_info("AWS access key %s replaces %s, read again from %s",
+		       fresh->access_key_id,
+		       self->access_key_id,
+		       source);
+	g_free(self->access_key_id);
+	self->access_key_id = g_steal_pointer(&fresh->access_key_id);
+	g_clear_pointer(&self->secret_access_key, fst_secret_free);
+	self->secret_access_key = g_steal_pointer(&fresh->secret_access_key);
+	g_clear_pointer(&self->session_token, fst_secret_free);
+	self->session_token = g_steal_pointer(&fresh->session_token);
+}
+
+/* keys from a credential_process fetched again when they expire within
+ * FST_AWS_PROCESS_REFRESH_S, or (@refused) when AWS refused them as
+ * expired; a run that fails keeps the keys held and is told once, and the
+ * helper is not run again before FST_AWS_PROCESS_RETRY_US */
+static gboolean
+fst_aws_credentials_refresh_process(FstAwsCredentials *self, gboolean refused)
+{
+	g_autoptr(FstAwsCredentials) fresh = g_new0(FstAwsCredentials, 1);
+	g_autoptr(GError) error = NULL;
+	gint64 now_us = g_get_monotonic_time();
+
+	if (self->expires_at == 0 ||
+	    (!refused &&
+	     g_get_real_time() / G_USEC_PER_SEC < self->expires_at - FST_AWS_PROCESS_REFRESH_S) ||
+	    now_us < self->process_retry_at)
+		return FALSE;
+	if (!fst_aws_credentials_run_process(fresh, self->profile, self->process, &error)) {
+		if (self->process_retry_at == 0)
+			g_message("%s: the keys held are used", error->message);
+		self->process_retry_at = now_us + FST_AWS_PROCESS_RETRY_US;
+		return FALSE;
+	}
+	self->process_retry_at = 0;
+	fst_aws_credentials_take_keys(self, fresh, self->source);
+	self->expires_at = fresh->expires_at;
+	return TRUE;
+}
+
 /**
  * fst_aws_credentials_refresh:
  * @self: credentials fst_aws_credentials_load() read
  *
  * Reads the keys again, as they were found the first time, when they came
  * from the files and the files have changed since (see the top of this
- * file), and puts them in @self; the region and the endpoint stay. Keys from
+ * file), or from a credential_process and they expire within 10 minutes,
+ * and puts them in @self; the region and the endpoint stay. Keys from
  * the environment or the caller never change. A change that cannot be read
- * (a file being written without a rename) keeps the keys read before and is
- * told once, as a message; the next change is read again.
+ * (a file being written without a rename, a helper that fails) keeps the
+ * keys read before and is told once, as a message; the next change is read
+ * again (a failed helper is run again after 30 s).
  *
  * Returns: %TRUE when @self holds keys read again
  */
@@ -372,6 +588,8 @@ fst_aws_credentials_refresh(FstAwsCredentials *self)
 	g_autoptr(GError) error = NULL;
 
 	g_return_val_if_fail(self != NULL, FALSE);
+	if (self->process != NULL)
+		return fst_aws_credentials_refresh_process(self, FALSE);
 	if (self->files_stamp == NULL)
 		return FALSE;
 	creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
@@ -391,22 +609,31 @@ fst_aws_credentials_refresh(FstAwsCredentials *self)
 		self->files_stamp = g_steal_pointer(&stamp);
 		return FALSE;
 	}
-	if (g_strcmp0(fresh->access_key_id, self->access_key_id) != 0)
-		g_info("AWS access key %s replaces %s, read again from %s",
-		       fresh->access_key_id,
-		       self->access_key_id,
-		       fresh->source);
-	g_free(self->access_key_id);
-	self->access_key_id = g_steal_pointer(&fresh->access_key_id);
-	g_clear_pointer(&self->secret_access_key, fst_secret_free);
-	self->secret_access_key = g_steal_pointer(&fresh->secret_access_key);
-	g_clear_pointer(&self->session_token, fst_secret_free);
-	self->session_token = g_steal_pointer(&fresh->session_token);
+	fst_aws_credentials_take_keys(self, fresh, fresh->source);
 	g_free(self->source);
 	self->source = g_steal_pointer(&fresh->source);
 	g_free(self->files_stamp);
 	self->files_stamp = g_steal_pointer(&fresh->files_stamp);
 	return TRUE;
+}
+
+/**
+ * fst_aws_credentials_refresh_refused:
+ * @self: credentials fst_aws_credentials_load() read
+ *
+ * AWS refused the keys of @self as expired: fst_aws_credentials_refresh(),
+ * except that keys from a credential_process with an Expiration are fetched
+ * again now, whatever this machine's clock says of it.
+ *
+ * Returns: %TRUE when @self holds keys read again
+ */
+gboolean
+fst_aws_credentials_refresh_refused(FstAwsCredentials *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	if (self->process != NULL)
+		return fst_aws_credentials_refresh_process(self, TRUE);
+	return fst_aws_credentials_refresh(self);
 }
 
 /**
@@ -436,6 +663,9 @@ fst_aws_credentials_copy(const FstAwsCredentials *self)
 	copy->profile = g_strdup(self->profile);
 	copy->source = g_strdup(self->source);
 	copy->files_stamp = g_strdup(self->files_stamp);
+	copy->process = g_strdup(self->process);
+	copy->expires_at = self->expires_at;
+	copy->process_retry_at = self->process_retry_at;
 	copy->load_profile = g_strdup(self->load_profile);
 	copy->load_region = g_strdup(self->load_region);
 	copy->load_endpoint = g_strdup(self->load_endpoint);

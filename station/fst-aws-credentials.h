@@ -16,10 +16,17 @@ G_BEGIN_DECLS
  * @endpoint_url: (nullable): another endpoint than AWS's, e.g. a local peer
  * @profile: the profile the files were read for
  * @source: where the keys came from: "environment", the credentials file or
- *   the config file (a path); for messages, never the keys themselves
+ *   the config file (a path), or "the credential_process of" the config
+ *   file; for messages, never the keys themselves
  * @files_stamp: (nullable): the identity (device, inode, size, time) of the
  *   two files when the keys were read from them, for
  *   fst_aws_credentials_refresh(); %NULL when they came from elsewhere
+ * @process: (nullable): the profile's `credential_process` command, when the
+ *   keys came from it (not secret: it names a helper and its arguments)
+ * @expires_at: when keys from @process expire, unix seconds; 0 for keys
+ *   that do not
+ * @process_retry_at: after a failed run of @process, when
+ *   fst_aws_credentials_refresh() may run it again, monotonic microseconds
  *
  * AWS credentials and settings, found the way the AWS CLI finds them.
  */
@@ -32,6 +39,9 @@ typedef struct {
 	gchar *profile;
 	gchar *source;
 	gchar *files_stamp;
+	gchar *process;
+	gint64 expires_at;
+	gint64 process_retry_at;
 	/* the arguments fst_aws_credentials_load() was given */
 	gchar *load_profile;
 	gchar *load_region;
@@ -47,6 +57,7 @@ FstAwsCredentials *fst_aws_credentials_load(const gchar *profile,
                                             GError **error);
 
 gboolean fst_aws_credentials_refresh(FstAwsCredentials *self);
+gboolean fst_aws_credentials_refresh_refused(FstAwsCredentials *self);
 FstAwsCredentials *fst_aws_credentials_copy(const FstAwsCredentials *self);
 
 FstAwsCredentials *fst_aws_credentials_new(const gchar *access_key_id,

@@ -745,7 +745,7 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			retry = status == 429 || status >= 500 ||
 			        fst_aws_iot_retryable_type(self->last_error_type) ||
 			        (fst_aws_iot_keys_refused(self->last_error_type) &&
-			         fst_aws_credentials_refresh(self->credentials));
+			         fst_aws_credentials_refresh_refused(self->credentials));
 			if (!retry || attempt + 1 >= self->max_attempts) {
 				fst_aws_iot_set_aws_error(
 				    error,

@@ -467,6 +467,257 @@ test_keys_read_again(TestFixture *fx, gconstpointer data)
 	test_peer_stop(&peer);
 }
 
+/* a credential_process helper in @fx's HOME: run N prints proc/out-N.json
+ * (or exits 3 when there is none), counts its runs in proc/count and keeps
+ * its first argument in proc/arg */
+static gchar *
+test_process_dir(TestFixture *fx)
+{
+	g_autofree gchar *dir = g_build_filename(fx->home, "proc dir", NULL);
+	g_autofree gchar *helper = g_build_filename(dir, "helper.sh", NULL);
+
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	g_assert_true(g_file_set_contents(helper,
+	                                  "#!/bin/sh\n"
+	                                  "d=$(dirname \"$0\")\n"
+	                                  "n=$(( $(cat \"$d/count\" 2>/dev/null || echo 0) + 1 ))\n"
+	                                  "echo \"$n\" > \"$d/count\"\n"
+	                                  "printf '%s' \"$1\" > \"$d/arg\"\n"
+	                                  "[ -f \"$d/out-$n.json\" ] || exit 3\n"
+	                                  "cat \"$d/out-$n.json\"\n",
+	                                  -1,
+	                                  NULL));
+	g_assert_cmpint(g_chmod(helper, 0700), ==, 0);
+	return g_steal_pointer(&dir);
+}
+
+/* what run @n of the helper prints: keys @key_id, "secret-@key_id" and
+ * "token-@key_id", expiring @expires_in seconds from now (0: no Expiration) */
+static void
+test_process_answer(const gchar *dir, guint n, const gchar *key_id, gint64 expires_in)
+{
+	g_autofree gchar *path = g_strdup_printf("%s/out-%u.json", dir, n);
+	g_autofree gchar *expiration = NULL;
+	g_autofree gchar *text = NULL;
+
+	if (expires_in != 0) {
+		g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+		g_autoptr(GDateTime) then = g_date_time_add_seconds(now, (gdouble)expires_in);
+		g_autofree gchar *iso = g_date_time_format(then, "%Y-%m-%dT%H:%M:%SZ");
+		expiration = g_strdup_printf(", \"Expiration\": \"%s\"", iso);
+	}
+	text = g_strdup_printf("{\"Version\": 1, \"AccessKeyId\": \"%s\", "
+	                       "\"SecretAccessKey\": \"secret-%s\", "
+	                       "\"SessionToken\": \"token-%s\"%s}\n",
+	                       key_id,
+	                       key_id,
+	                       key_id,
+	                       expiration != NULL ? expiration : "");
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+static gint64
+test_process_runs(const gchar *dir)
+{
+	g_autofree gchar *path = g_build_filename(dir, "count", NULL);
+	g_autofree gchar *text = NULL;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return 0;
+	return g_ascii_strtoll(text, NULL, 10);
+}
+
+static void
+test_process_clean(const gchar *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const gchar *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree gchar *path = g_build_filename(dir, name, NULL);
+		g_unlink(path);
+	}
+	g_rmdir(dir);
+}
+
+/* the config file with `[profile proc]` whose credential_process is the
+ * helper of @dir, given an argument with a space */
+static void
+test_process_config(TestFixture *fx, const gchar *dir, const gchar *extra)
+{
+	g_autofree gchar *text =
+	    g_strdup_printf("[profile proc]\n"
+	                    "region = eu-central-1\n"
+	                    "credential_process = \"%s/helper.sh\" \"the trust anchor\"\n"
+	                    "%s",
+	                    dir,
+	                    extra != NULL ? extra : "");
+	g_assert_true(g_file_set_contents(fx->config, text, -1, NULL));
+}
+
+/* keys from the profile's credential_process: the helper's JSON taken as
+ * the AWS CLI takes it (its arguments split as a shell would, no shell),
+ * fetched again from 10 minutes before they expire, and at once when AWS
+ * refuses them; a helper that fails keeps the keys held */
+static void
+test_credential_process(TestFixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsCredentials) c = NULL;
+	g_autoptr(FstAwsCredentials) copy = NULL;
+	g_autofree gchar *dir = test_process_dir(fx);
+	g_autofree gchar *arg_path = g_build_filename(dir, "arg", NULL);
+	g_autofree gchar *arg = NULL;
+
+	test_process_config(fx,
+	                    dir,
+	                    "aws_access_key_id = AKIDCONFIGFILE\n"
+	                    "aws_secret_access_key = secret-config-file\n");
+	test_process_answer(dir, 1, "AKIDPROC1", 3600);
+	c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(test_process_runs(dir), ==, 1);
+	g_assert_true(g_file_get_contents(arg_path, &arg, NULL, NULL));
+	g_assert_cmpstr(arg, ==, "the trust anchor");
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDPROC1");
+	g_assert_cmpstr(fst_secret_get_str(c->secret_access_key), ==, "secret-AKIDPROC1");
+	g_assert_cmpstr(fst_secret_get_str(c->session_token), ==, "token-AKIDPROC1");
+	g_assert_cmpstr(c->region, ==, "eu-central-1");
+	g_assert_nonnull(strstr(c->source, "credential_process"));
+	g_assert_null(c->files_stamp);
+	g_assert_cmpint(c->expires_at, >, g_get_real_time() / G_USEC_PER_SEC + 3500);
+
+	/* an hour left: kept; a copy is the same */
+	g_assert_false(fst_aws_credentials_refresh(c));
+	copy = fst_aws_credentials_copy(c);
+	g_assert_false(fst_aws_credentials_refresh(copy));
+	g_assert_cmpint(test_process_runs(dir), ==, 1);
+
+	/* AWS refuses them: fetched again at once */
+	test_process_answer(dir, 2, "AKIDPROC2", 5 * 60);
+	g_assert_true(fst_aws_credentials_refresh_refused(c));
+	g_assert_cmpint(test_process_runs(dir), ==, 2);
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDPROC2");
+	g_assert_cmpstr(fst_secret_get_str(c->secret_access_key), ==, "secret-AKIDPROC2");
+
+	/* five minutes left: fetched again before each request */
+	test_process_answer(dir, 3, "AKIDPROC3", 0);
+	g_assert_true(fst_aws_credentials_refresh(c));
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDPROC3");
+	g_assert_cmpint(c->expires_at, ==, 0);
+	/* no Expiration: kept, as the AWS CLI keeps them */
+	g_assert_false(fst_aws_credentials_refresh(c));
+	g_assert_false(fst_aws_credentials_refresh_refused(c));
+	g_assert_cmpint(test_process_runs(dir), ==, 3);
+
+	/* the copy's helper fails (no answer 4): its keys stay, and the helper
+	 * is not run again at once */
+	g_assert_false(fst_aws_credentials_refresh_refused(copy));
+	g_assert_cmpint(test_process_runs(dir), ==, 4);
+	g_assert_cmpstr(copy->access_key_id, ==, "AKIDPROC1");
+	g_assert_false(fst_aws_credentials_refresh_refused(copy));
+	g_assert_cmpint(test_process_runs(dir), ==, 4);
+
+	g_clear_pointer(&c, fst_aws_credentials_free);
+	g_clear_pointer(&copy, fst_aws_credentials_free);
+	test_process_clean(dir);
+}
+
+/* AWS refuses the keys a credential_process gave as expired while this
+ * machine's clock gives them an hour: the helper is run again, and the
+ * request is made again with its new keys */
+static void
+test_credential_process_expired_at_aws(TestFixture *fx, gconstpointer data)
+{
+	TestPeer peer = {0};
+	g_autofree gchar *dir = test_process_dir(fx);
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *endpoint = NULL;
+	g_autofree gchar *keys = NULL;
+	g_autoptr(FstAwsCredentials) c = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(GError) error = NULL;
+
+	test_peer_start(&peer);
+	url = g_strdup_printf("http://127.0.0.1:%u", peer.port);
+	g_setenv("AWS_ENDPOINT_URL", url, TRUE);
+	test_process_config(fx, dir, NULL);
+	test_process_answer(dir, 1, "AKIDPROC1", 3600);
+	test_process_answer(dir, 2, "AKIDPROC2", 3600);
+	c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+	g_assert_no_error(error);
+	iot = fst_aws_iot_new(c, &error);
+	g_assert_no_error(error);
+	fst_aws_iot_set_retry(iot, 3, 1, 5);
+	g_mutex_lock(&peer.lock);
+	peer.expired_key = "AKIDPROC1";
+	g_mutex_unlock(&peer.lock);
+
+	endpoint = test_describe(iot);
+	g_assert_cmpstr(endpoint, ==, "a1b2c3-ats.iot.eu-west-1.amazonaws.com");
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDPROC1,AKIDPROC2");
+	g_assert_cmpint(test_process_runs(dir), ==, 2);
+
+	g_clear_object(&iot);
+	test_peer_stop(&peer);
+	test_process_clean(dir);
+}
+
+/* where credential_process stands: after the credentials file's keys,
+ * before the config file's; what it must print */
+static void
+test_credential_process_refused(TestFixture *fx, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsCredentials) c = NULL;
+	g_autofree gchar *dir = test_process_dir(fx);
+	const struct {
+		const gchar *json; /* NULL: the helper exits 3 */
+		const gchar *says;
+	} bad[] = {
+	    {NULL, "exited with code 3"},
+	    {"not json", "SecretAccessKey"},
+	    {"{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}",
+	     "another Version than 1"},
+	    {"{\"Version\": 1, \"SecretAccessKey\": \"s\"}", "no AccessKeyId"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"A\"}", "SecretAccessKey"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", "
+	     "\"Expiration\": \"soon\"}",
+	     "no ISO 8601 time"},
+	};
+
+	/* the credentials file's keys come first: the helper is not run */
+	{
+		g_autofree gchar *text = g_strdup_printf(
+		    "[profile factory]\ncredential_process = \"%s/helper.sh\"\n", dir);
+		g_assert_true(g_file_set_contents(fx->config, text, -1, NULL));
+	}
+	c = fst_aws_credentials_load("factory", NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDFACTORY");
+	g_assert_cmpint(test_process_runs(dir), ==, 0);
+	g_clear_pointer(&c, fst_aws_credentials_free);
+
+	test_process_config(fx, dir, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree gchar *path = g_strdup_printf("%s/out-%u.json", dir, i + 1);
+		if (bad[i].json != NULL)
+			g_assert_true(g_file_set_contents(path, bad[i].json, -1, NULL));
+		c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+		g_assert_null(c);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_test_message("%s", error->message);
+		g_assert_nonnull(
+		    strstr(error->message, "credential_process of AWS profile \"proc\""));
+		g_assert_nonnull(strstr(error->message, "helper.sh"));
+		g_assert_nonnull(strstr(error->message, bad[i].says));
+		g_clear_error(&error);
+	}
+	g_assert_cmpint(test_process_runs(dir), ==, G_N_ELEMENTS(bad));
+	test_process_clean(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -479,5 +730,9 @@ main(int argc, char **argv)
 	ADD("/fst/aws/credentials/files-from-environment", test_files_from_env);
 	ADD("/fst/aws/credentials/missing", test_missing);
 	ADD("/fst/aws/credentials/keys-read-again", test_keys_read_again);
+	ADD("/fst/aws/credentials/credential-process", test_credential_process);
+	ADD("/fst/aws/credentials/credential-process-refused", test_credential_process_refused);
+	ADD("/fst/aws/credentials/credential-process-expired-at-aws",
+	    test_credential_process_expired_at_aws);
 	return g_test_run();
 }
