@@ -44,8 +44,11 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fst-aws-iot.h"
 #include "fst-error.h"
@@ -54,6 +57,8 @@
  * expire (seconds), and a failed run is tried again after this long */
 #define FST_AWS_PROCESS_REFRESH_S (10 * 60)
 #define FST_AWS_PROCESS_RETRY_US (30 * G_USEC_PER_SEC)
+/* what a credential_process may print (its JSON takes about 2 KiB) */
+#define FST_AWS_PROCESS_MAX_OUTPUT (64 * 1024)
 
 /**
  * fst_aws_credentials_free:
@@ -260,6 +265,63 @@ fst_aws_files_stamp(const gchar *creds_path, const gchar *config_path)
 	return g_string_free(stamp, FALSE);
 }
 
+/* runs @argv with its standard output read into @out (room for
+ * FST_AWS_PROCESS_MAX_OUTPUT bytes and a NUL), in place: no copy of what
+ * it prints is left in memory that is freed unwiped, as a growing buffer
+ * would leave; its standard input and error are the station's */
+static gboolean
+fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **error)
+{
+	GPid pid = 0;
+	gint fd = -1;
+	gint status = 0;
+	gboolean too_long = FALSE;
+
+	*out_len = 0;
+	if (!g_spawn_async_with_pipes(NULL,
+	                              argv,
+	                              NULL,
+	                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	                              NULL,
+	                              NULL,
+	                              &pid,
+	                              NULL,
+	                              &fd,
+	                              NULL,
+	                              error))
+		return FALSE;
+	for (;;) {
+		gchar sink[256];
+		gboolean room = *out_len < FST_AWS_PROCESS_MAX_OUTPUT;
+		gssize n = room ? read(fd, out + *out_len, FST_AWS_PROCESS_MAX_OUTPUT - *out_len)
+		                : read(fd, sink, sizeof(sink));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (room)
+			*out_len += (gsize)n;
+		else
+			too_long = TRUE;
+	}
+	out[*out_len] = '\0';
+	close(fd);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	g_spawn_close_pid(pid);
+	if (!g_spawn_check_wait_status(status, error))
+		return FALSE;
+	if (too_long || strlen(out) != *out_len) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "it printed %s",
+		            too_long ? "more than 64 KiB" : "a NUL byte");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* the keys @command (the credential_process of @profile) prints, into
  * @self; fails with %FST_ERROR_CONFIG saying what went wrong */
 static gboolean
@@ -276,7 +338,6 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 	g_autoptr(GDateTime) expiration = NULL;
 	gchar *out = NULL;
 	gsize out_len = 0;
-	gint status = 0;
 	JsonObject *obj = NULL;
 	const gchar *key_id = NULL;
 	const gchar *expires = NULL;
@@ -293,17 +354,8 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		            error_local->message);
 		return FALSE;
 	}
-	if (!g_spawn_sync(NULL,
-	                  argv,
-	                  NULL,
-	                  G_SPAWN_SEARCH_PATH,
-	                  NULL,
-	                  NULL,
-	                  &out,
-	                  NULL,
-	                  &status,
-	                  &error_local) ||
-	    !g_spawn_check_wait_status(status, &error_local)) {
+	out = g_malloc0(FST_AWS_PROCESS_MAX_OUTPUT + 1);
+	if (!fst_aws_credentials_spawn(argv, out, &out_len, &error_local)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
@@ -314,7 +366,6 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		            error_local->message);
 		goto out;
 	}
-	out_len = strlen(out);
 	/* the secrets out of the text first: the parser gets blanks */
 	if (!fst_aws_json_take_secret(
 	        (guint8 *)out, out_len, "SecretAccessKey", &secret, &error_local) ||
@@ -379,7 +430,7 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 	ok = TRUE;
 out:
 	if (out != NULL) {
-		OPENSSL_cleanse(out, strlen(out));
+		OPENSSL_cleanse(out, FST_AWS_PROCESS_MAX_OUTPUT + 1);
 		g_free(out);
 	}
 	return ok;

@@ -715,6 +715,19 @@ test_credential_process_refused(TestFixture *fx, gconstpointer data)
 		g_clear_error(&error);
 	}
 	g_assert_cmpint(test_process_runs(dir), ==, G_N_ELEMENTS(bad));
+
+	/* more than 64 KiB: refused, the rest read and dropped */
+	{
+		g_autofree gchar *path =
+		    g_strdup_printf("%s/out-%u.json", dir, (guint)G_N_ELEMENTS(bad) + 1);
+		g_autofree gchar *big = g_strnfill(70 * 1024, ' ');
+		g_assert_true(g_file_set_contents(path, big, -1, NULL));
+		c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+		g_assert_null(c);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_assert_nonnull(strstr(error->message, "printed more than 64 KiB"));
+		g_clear_error(&error);
+	}
 	test_process_clean(dir);
 }
 
