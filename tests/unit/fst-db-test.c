@@ -3759,6 +3759,7 @@ test_migrate_from_v8_fixture(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *path = test_load_fixture(fx, "v8.sql");
 	g_autofree gchar *keys = NULL;
 	g_autofree gchar *head = NULL;
+	g_autofree gchar *backup = NULL;
 	gint64 device_id;
 
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, 8);
@@ -3771,7 +3772,8 @@ test_migrate_from_v8_fixture(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&audit, fst_audit_result_free);
 	db = fst_db_open(path, &error);
 	g_assert_no_error(error);
-	g_assert_nonnull(fst_db_get_last_backup(db));
+	backup = fst_db_get_last_backup(db);
+	g_assert_nonnull(backup);
 	g_assert_cmpint(test_sql_int(path, "PRAGMA user_version"), ==, FST_DB_SCHEMA_VERSION);
 	audit = test_audit(path);
 	g_assert_true(audit->ok);
@@ -3950,7 +3952,6 @@ test_migrate_compressed_key_filed_again(TestFixture *fx, gconstpointer user_data
 	g_autoptr(FstDbCert) c = test_cert_for_key(0xC3, "PACKED-C", key2);
 	g_autoptr(FstDbCert) d = test_cert_for_key(0xC4, "PACKED-D", packed2);
 	g_autoptr(FstDbCert) b = test_cert_for_key(0xC2, "PACKED-B", key);
-	g_autoptr(FstAuditResult) audit = NULL;
 	g_autofree gchar *sql = NULL;
 	gint64 dev_a, dev_b, dev_c, dev_d;
 	guint8 raw[32];
