@@ -22,6 +22,8 @@
  */
 
 #define G_LOG_DOMAIN "FstStation"
+/* F_OFD_SETLK (Linux open file description locks) */
+#define _GNU_SOURCE
 
 #include "fst-station.h"
 
@@ -37,6 +39,7 @@
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
 #include "fst-config.h"
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-report-export.h"
 
@@ -1009,6 +1012,48 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError 
 	return TRUE;
 }
 
+/* the byte of station.lock whose lock claims @uid for one process: one of
+ * 2^40 after the first byte, by the SHA-256 of the id (two ids sharing one
+ * would only make the second wait for the first) */
+static off_t
+fst_station_claim_offset(const gchar *uid)
+{
+	guint8 digest[32];
+	guint64 at = 0;
+
+	fst_crypto_sha256(uid, strlen(uid), digest);
+	for (guint i = 0; i < 5; i++)
+		at = (at << 8) | digest[i];
+	return (off_t)(at + 1);
+}
+
+/* locks (F_WRLCK) or unlocks (F_UNLCK) the claim byte of @uid for this
+ * station's open station.lock: an open file description lock, so that
+ * another process, or another #FstStation of this one, cannot take it while
+ * this one holds it, and a process that dies lets it go. FALSE only when
+ * another holds it; a file system without such locks claims nothing
+ * (debug message). */
+static gboolean
+fst_station_claim_lock(FstStation *self, const gchar *uid, gshort type)
+{
+	struct flock fl = {
+	    .l_type = type,
+	    .l_whence = SEEK_SET,
+	    .l_start = fst_station_claim_offset(uid),
+	    .l_len = 1,
+	};
+
+	if (self->lock_fd < 0 || fcntl(self->lock_fd, F_OFD_SETLK, &fl) == 0)
+		return TRUE;
+	if (type != F_UNLCK && (errno == EAGAIN || errno == EACCES))
+		return FALSE;
+	g_debug("the claim of device %s in %s/station.lock: %s: not shared with other processes",
+	        uid,
+	        self->workspace,
+	        g_strerror(errno));
+	return TRUE;
+}
+
 /**
  * fst_station_claim_device:
  * @self: an #FstStation
@@ -1019,12 +1064,14 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError 
  * Marks a device's run as in flight, once it has identified and before
  * anything is recorded for it, so that two boards giving the same id (a
  * serial number copied with a firmware image or an EEPROM) are never
- * provisioned at once on two ports of this station: the second is refused.
- * One after the other, the profile's `on-return` decides, as for any
- * device that comes back. fst_station_release_device() ends the claim.
+ * provisioned at once: the second is refused, on another port of this
+ * station or in another process with the workspace open (the GUI and a
+ * `watch`, say), whose claims are byte locks of `station.lock`. One after
+ * the other, the profile's `on-return` decides, as for any device that
+ * comes back. fst_station_release_device() ends the claim.
  *
  * Returns: %TRUE, or %FALSE with %FST_ERROR_BUSY when a run of @uid is in
- *   flight on another port
+ *   flight on another port or in another process
  */
 gboolean
 fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, GError **error)
@@ -1032,10 +1079,10 @@ fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, 
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->in_flight_lock);
 	const gchar *other = g_hash_table_lookup(self->in_flight, uid);
 
+	/* recorded with no device (it may not be recorded yet) at identify,
+	 * outcome busy; fst_db_list_events() finds it for the device by the
+	 * "device UID " its detail starts with */
 	if (other != NULL) {
-		/* recorded with no device (it may not be recorded yet) at
-		 * identify, outcome busy; fst_db_list_events() finds it for the
-		 * device by the "device UID " its detail starts with */
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_BUSY,
@@ -1045,6 +1092,20 @@ fst_station_claim_device(FstStation *self, const gchar *uid, const gchar *port, 
 		            "moved from there (retry once that port has ended)",
 		            uid,
 		            other,
+		            port,
+		            port);
+		return FALSE;
+	}
+	if (!fst_station_claim_lock(self, uid, F_WRLCK)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_BUSY,
+		            "device %s is being provisioned by another process with workspace %s "
+		            "open at the same time: refused on %s; either two boards give the same "
+		            "id (a copied serial number: set the board on %s aside and have its id "
+		            "checked), or the board was moved from there (retry once it has ended)",
+		            uid,
+		            self->workspace,
 		            port,
 		            port);
 		return FALSE;
@@ -1064,7 +1125,9 @@ void
 fst_station_release_device(FstStation *self, const gchar *uid)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->in_flight_lock);
-	g_hash_table_remove(self->in_flight, uid);
+
+	if (g_hash_table_remove(self->in_flight, uid))
+		(void)fst_station_claim_lock(self, uid, F_UNLCK);
 }
 
 /**

@@ -38,6 +38,13 @@ add_test(NAME fst-cli-ca-expiry-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-c
 set_tests_properties(fst-cli-ca-expiry-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 300)
 
+# two boards with one id, in two processes with the workspace open: the
+# second is refused while the first is in flight, and the device's history
+# shows it
+add_test(NAME fst-cli-same-id-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-same-id-test.py)
+set_tests_properties(fst-cli-same-id-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300)
+
 # the station's disk full in the middle of a device, on a real full tmpfs
 # (mounted as root, or in a user and mount namespace; skipped without either):
 # the line stops, exit 5, and the database still knows every burned certificate
