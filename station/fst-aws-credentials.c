@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fst-aws-iot.h"
+#include "fst-aws-json.h"
 #include "fst-error.h"
 
 /* keys from a credential_process are fetched again this long before they
@@ -384,7 +384,7 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 	}
 	parser = json_parser_new_immutable();
 	if (!json_parser_load_from_data(parser, out, (gssize)out_len, &error_local) ||
-	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+	    (obj = fst_aws_json_root_object(parser)) == NULL) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
@@ -396,13 +396,13 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		            error_local != NULL ? error_local->message : "");
 		goto out;
 	}
-	obj = json_node_get_object(json_parser_get_root(parser));
-	key_id = json_object_get_string_member_with_default(obj, "AccessKeyId", NULL);
-	expires = json_object_get_string_member_with_default(obj, "Expiration", NULL);
-	if (json_object_get_int_member_with_default(obj, "Version", 0) != 1 ||
-	    fst_aws_nonempty(key_id) == NULL || fst_aws_secret_empty(secret) ||
-	    (expires != NULL &&
-	     (expiration = g_date_time_new_from_iso8601(expires, NULL)) == NULL)) {
+	key_id = fst_aws_json_get_string(obj, "AccessKeyId");
+	expires = fst_aws_json_get_string(obj, "Expiration");
+	if (fst_aws_json_get_int(obj, "Version", 0) != 1 || fst_aws_nonempty(key_id) == NULL ||
+	    fst_aws_secret_empty(secret) ||
+	    (json_object_has_member(obj, "Expiration") &&
+	     (expires == NULL ||
+	      (expiration = g_date_time_new_from_iso8601(expires, NULL)) == NULL))) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
@@ -411,9 +411,8 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		            "and optionally \"SessionToken\" and \"Expiration\" (ISO 8601)}",
 		            profile,
 		            command,
-		            json_object_get_int_member_with_default(obj, "Version", 0) != 1
-		                ? "another Version than 1"
-		            : fst_aws_nonempty(key_id) == NULL ? "no AccessKeyId"
+		            fst_aws_json_get_int(obj, "Version", 0) != 1 ? "another Version than 1"
+		            : fst_aws_nonempty(key_id) == NULL           ? "no AccessKeyId"
 		            : fst_aws_secret_empty(secret)
 		                ? "an empty SecretAccessKey"
 		                : "an Expiration that is no ISO 8601 time");

@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 
+#include "fst-aws-json.h"
 #include "fst-aws-sigv4.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -709,18 +710,14 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			/* the error type: header, else __type or code in the body */
 			if (root != NULL && JSON_NODE_HOLDS_OBJECT(root)) {
 				JsonObject *obj = json_node_get_object(root);
-				const gchar *m = json_object_get_string_member_with_default(
-				    obj, "message", NULL);
+				const gchar *m = fst_aws_json_get_string(obj, "message");
 				if (m == NULL)
-					m = json_object_get_string_member_with_default(
-					    obj, "Message", NULL);
+					m = fst_aws_json_get_string(obj, "Message");
 				message = g_strdup(m);
 				if (xfer.error_type == NULL) {
-					const gchar *t = json_object_get_string_member_with_default(
-					    obj, "__type", NULL);
+					const gchar *t = fst_aws_json_get_string(obj, "__type");
 					if (t == NULL)
-						t = json_object_get_string_member_with_default(
-						    obj, "code", NULL);
+						t = fst_aws_json_get_string(obj, "code");
 					if (t != NULL) {
 						const gchar *hash = strrchr(t, '#');
 						xfer.error_type =
@@ -832,14 +829,6 @@ fst_aws_iot_seg(const gchar *text)
 	return fst_aws_uri_encode(text, -1, FALSE);
 }
 
-static const gchar *
-fst_aws_iot_str(JsonObject *obj, const gchar *name)
-{
-	if (obj == NULL || !json_object_has_member(obj, name))
-		return NULL;
-	return json_object_get_string_member_with_default(obj, name, NULL);
-}
-
 /* a timestamp member in microseconds since the epoch: seconds as a number
  * (what AWS IoT's REST-JSON sends) or ISO 8601 text; 0 if absent or not one */
 static gint64
@@ -869,11 +858,11 @@ static FstAwsCertificate *
 fst_aws_iot_cert_from(JsonObject *obj)
 {
 	FstAwsCertificate *cert = g_new0(FstAwsCertificate, 1);
-	cert->certificate_id = g_strdup(fst_aws_iot_str(obj, "certificateId"));
-	cert->certificate_arn = g_strdup(fst_aws_iot_str(obj, "certificateArn"));
-	cert->status = g_strdup(fst_aws_iot_str(obj, "status"));
-	cert->certificate_pem = g_strdup(fst_aws_iot_str(obj, "certificatePem"));
-	cert->ca_certificate_id = g_strdup(fst_aws_iot_str(obj, "caCertificateId"));
+	cert->certificate_id = g_strdup(fst_aws_json_get_string(obj, "certificateId"));
+	cert->certificate_arn = g_strdup(fst_aws_json_get_string(obj, "certificateArn"));
+	cert->status = g_strdup(fst_aws_json_get_string(obj, "status"));
+	cert->certificate_pem = g_strdup(fst_aws_json_get_string(obj, "certificatePem"));
+	cert->ca_certificate_id = g_strdup(fst_aws_json_get_string(obj, "caCertificateId"));
 	cert->created = fst_aws_iot_time(obj, "creationDate");
 	return cert;
 }
@@ -1044,7 +1033,7 @@ fst_aws_iot_set_status(FstAwsIot *self,
 static const gchar *
 fst_aws_iot_need_str(JsonObject *answer, FstAwsIotOpId id, const gchar *name, GError **error)
 {
-	const gchar *value = fst_aws_iot_str(answer, name);
+	const gchar *value = fst_aws_json_get_string(answer, name);
 	if (value == NULL) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -1167,7 +1156,7 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 			return NULL;
 		}
 		/* already registered: the id AWS names, else our own */
-		id = g_strdup(fst_aws_iot_str(answer, "resourceId"));
+		id = g_strdup(fst_aws_json_get_string(answer, "resourceId"));
 		if (id == NULL) {
 			id = fst_aws_certificate_id_from_pem(pem, error);
 			if (id == NULL)
@@ -1175,7 +1164,7 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 		}
 		cert = g_new0(FstAwsCertificate, 1);
 		cert->certificate_id = g_steal_pointer(&id);
-		cert->certificate_arn = g_strdup(fst_aws_iot_str(answer, "resourceArn"));
+		cert->certificate_arn = g_strdup(fst_aws_json_get_string(answer, "resourceArn"));
 		if (cert->certificate_arn == NULL) {
 			g_autoptr(FstAwsCertificate) found = fst_aws_iot_describe_certificate(
 			    self, cert->certificate_id, cancellable, error);
@@ -1226,7 +1215,7 @@ fst_aws_iot_describe_certificate(FstAwsIot *self,
 	                    cancellable,
 	                    error))
 		return NULL;
-	desc = json_object_get_object_member(answer, "certificateDescription");
+	desc = fst_aws_json_get_object(answer, "certificateDescription");
 	if (desc == NULL) {
 		g_set_error_literal(
 		    error,
@@ -1305,9 +1294,7 @@ fst_aws_iot_list_pages(FstAwsIot *self,
 		if (!fst_aws_iot_call(
 		        self, op, "GET", path, query, NULL, NULL, &answer, cancellable, error))
 			return NULL;
-		items = json_object_has_member(answer, member)
-		            ? json_object_get_array_member(answer, member)
-		            : NULL;
+		items = fst_aws_json_get_array(answer, member);
 		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
 			JsonNode *node = json_array_get_element(items, i);
 			read++;
@@ -1328,9 +1315,9 @@ fst_aws_iot_list_pages(FstAwsIot *self,
 				g_ptr_array_add(all, c);
 			}
 		}
-		next = fst_aws_iot_str(answer, "nextMarker");
+		next = fst_aws_json_get_string(answer, "nextMarker");
 		if (next == NULL)
-			next = fst_aws_iot_str(answer, "nextToken");
+			next = fst_aws_json_get_string(answer, "nextToken");
 		if (next == NULL || next[0] == '\0' || g_strcmp0(next, marker) == 0 || older ||
 		    (max > 0 && read >= max))
 			break;
@@ -1713,12 +1700,13 @@ fst_aws_iot_list_attached_policies(FstAwsIot *self,
 	                    cancellable,
 	                    error))
 		return NULL;
-	policies = json_object_has_member(answer, "policies")
-	               ? json_object_get_array_member(answer, "policies")
-	               : NULL;
+	policies = fst_aws_json_get_array(answer, "policies");
 	for (guint i = 0; policies != NULL && i < json_array_get_length(policies); i++) {
-		JsonObject *p = json_array_get_object_element(policies, i);
-		const gchar *name = fst_aws_iot_str(p, "policyName");
+		JsonNode *node = json_array_get_element(policies, i);
+		const gchar *name =
+		    JSON_NODE_HOLDS_OBJECT(node)
+		        ? fst_aws_json_get_string(json_node_get_object(node), "policyName")
+		        : NULL;
 		if (name != NULL)
 			g_ptr_array_add(names, g_strdup(name));
 	}
@@ -1832,13 +1820,13 @@ fst_aws_iot_register_ca_certificate(FstAwsIot *self,
 	                      cancellable,
 	                      &error_local)) {
 		if (g_strcmp0(self->last_error_type, "ResourceAlreadyExistsException") != 0 ||
-		    fst_aws_iot_str(answer, "resourceId") == NULL) {
+		    fst_aws_json_get_string(answer, "resourceId") == NULL) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return NULL;
 		}
 		cert = g_new0(FstAwsCertificate, 1);
-		cert->certificate_id = g_strdup(fst_aws_iot_str(answer, "resourceId"));
-		cert->certificate_arn = g_strdup(fst_aws_iot_str(answer, "resourceArn"));
+		cert->certificate_id = g_strdup(fst_aws_json_get_string(answer, "resourceId"));
+		cert->certificate_arn = g_strdup(fst_aws_json_get_string(answer, "resourceArn"));
 		cert->already_registered = TRUE;
 		return g_steal_pointer(&cert);
 	}
@@ -1958,196 +1946,6 @@ fst_aws_iot_create_certificate_from_csr(FstAwsIot *self,
 	return g_steal_pointer(&cert);
 }
 
-/* the offset of the quote that ends the JSON string whose contents start
- * at @at, or -1 */
-static gssize
-fst_aws_json_string_end(const gchar *text, gsize len, gsize at)
-{
-	for (gsize i = at; i < len; i++) {
-		if (text[i] == '\\')
-			i++;
-		else if (text[i] == '"')
-			return (gssize)i;
-		else if ((guchar)text[i] < 0x20)
-			return -1;
-	}
-	return -1;
-}
-
-static gsize
-fst_aws_json_skip_space(const gchar *text, gsize len, gsize at)
-{
-	while (at < len &&
-	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
-		at++;
-	return at;
-}
-
-/* the contents of a JSON string (between its quotes) unescaped into @out
- * (at least @n bytes); \u only for ASCII, as a PEM key is */
-static gboolean
-fst_aws_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
-{
-	gsize o = 0;
-
-	for (gsize i = 0; i < n; i++) {
-		if (s[i] != '\\') {
-			out[o++] = (guint8)s[i];
-			continue;
-		}
-		if (++i >= n)
-			return FALSE;
-		switch (s[i]) {
-		case '"':
-		case '\\':
-		case '/':
-			out[o++] = (guint8)s[i];
-			break;
-		case 'b':
-			out[o++] = '\b';
-			break;
-		case 'f':
-			out[o++] = '\f';
-			break;
-		case 'n':
-			out[o++] = '\n';
-			break;
-		case 'r':
-			out[o++] = '\r';
-			break;
-		case 't':
-			out[o++] = '\t';
-			break;
-		case 'u': {
-			guint v = 0;
-			if (i + 4 >= n)
-				return FALSE;
-			for (guint k = 1; k <= 4; k++) {
-				gint d = g_ascii_xdigit_value(s[i + k]);
-				if (d < 0)
-					return FALSE;
-				v = v * 16 + (guint)d;
-			}
-			if (v == 0 || v >= 0x80)
-				return FALSE;
-			out[o++] = (guint8)v;
-			i += 4;
-			break;
-		}
-		default:
-			return FALSE;
-		}
-	}
-	*out_len = o;
-	return TRUE;
-}
-
-/**
- * fst_aws_json_take_secret:
- * @text: (array length=len): a JSON text, changed in place
- * @len: its length
- * @member: the name of a member whose value is a string, e.g. "PrivateKey"
- * @secret: (out) (transfer full): the value, unescaped
- * @error: (nullable): return location for a #GError
- *
- * Takes a secret out of a JSON answer before any JSON parser sees it: the
- * one member named @member, in any object, must have a string value, which
- * is unescaped straight into an #FstSecret and then overwritten in @text
- * with '0' characters, so that @text stays valid JSON and holds no copy. A
- * parser's intermediate copies (token buffers, grown strings) are freed
- * without being wiped; this one copies nothing but into the secret.
- *
- * Fails with %FST_ERROR_PROTOCOL when there is no such member, or more than
- * one, its value is not a string, or the string is malformed (\u escapes are
- * taken for ASCII only, as a PEM key has). Every string value of such a
- * member is blanked, also when it fails.
- *
- * Returns: %TRUE with @secret set
- */
-gboolean
-fst_aws_json_take_secret(
-    guint8 *text, gsize len, const gchar *member, FstSecret **secret, GError **error)
-{
-	gchar *t = (gchar *)text;
-	g_autoptr(FstSecret) taken = NULL;
-	gboolean well_formed = FALSE;
-	guint found = 0;
-	gsize mlen;
-
-	g_return_val_if_fail(text != NULL || len == 0, FALSE);
-	g_return_val_if_fail(member != NULL && secret != NULL, FALSE);
-
-	/* every member of that name is blanked; the first one is the secret */
-	mlen = strlen(member);
-	for (gsize i = 0; i < len;) {
-		gsize start = i;
-		gssize end;
-		gsize after;
-
-		if (t[i] != '"') {
-			i++;
-			continue;
-		}
-		end = fst_aws_json_string_end(t, len, start + 1);
-		if (end < 0)
-			break;
-		i = (gsize)end + 1;
-		after = fst_aws_json_skip_space(t, len, i);
-		if (after >= len || t[after] != ':' || (gsize)end - (start + 1) != mlen ||
-		    memcmp(t + start + 1, member, mlen) != 0)
-			continue;
-		{
-			gsize at = fst_aws_json_skip_space(t, len, after + 1);
-			gssize vend =
-			    at < len && t[at] == '"' ? fst_aws_json_string_end(t, len, at + 1) : -1;
-			gsize n = vend >= 0 ? (gsize)vend - at - 1 : 0;
-
-			if (found++ == 0 && vend >= 0) {
-				guint8 *value = g_malloc(n + 1);
-				gsize value_len = 0;
-
-				well_formed =
-				    fst_aws_json_unescape(t + at + 1, n, value, &value_len);
-				if (well_formed)
-					taken = fst_secret_new(value, value_len);
-				OPENSSL_cleanse(value, n + 1);
-				g_free(value);
-			}
-			if (vend >= 0) {
-				memset(t + at + 1, '0', n);
-				i = (gsize)vend + 1;
-			}
-		}
-	}
-	if (found == 0) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PROTOCOL,
-		            "the JSON text has no member %s (or is malformed before it)",
-		            member);
-		return FALSE;
-	}
-	if (found > 1) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PROTOCOL,
-		            "the JSON text has %u members %s, not one",
-		            found,
-		            member);
-		return FALSE;
-	}
-	if (!well_formed) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_PROTOCOL,
-		            "the JSON member %s is not a well-formed string",
-		            member);
-		return FALSE;
-	}
-	*secret = g_steal_pointer(&taken);
-	return TRUE;
-}
-
 /**
  * fst_aws_iot_create_keys_and_certificate:
  * @self: an #FstAwsIot
@@ -2206,12 +2004,10 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
 	     json_parser_load_from_data(parser, (const gchar *)text, (gssize)len, &error_local);
 	OPENSSL_cleanse(text, len);
 	g_free(text);
-	if (ok && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-		answer = json_node_get_object(json_parser_get_root(parser));
-	if (answer != NULL && json_object_has_member(answer, "keyPair") &&
-	    JSON_NODE_HOLDS_OBJECT(json_object_get_member(answer, "keyPair")))
-		pair = json_object_get_object_member(answer, "keyPair");
-	if (pair == NULL || fst_aws_iot_str(pair, "PrivateKey") == NULL) {
+	if (ok)
+		answer = fst_aws_json_root_object(parser);
+	pair = fst_aws_json_get_object(answer, "keyPair");
+	if (pair == NULL || fst_aws_json_get_string(pair, "PrivateKey") == NULL) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_PROTOCOL,
@@ -2497,11 +2293,11 @@ fst_aws_iot_describe_thing_registration_task(FstAwsIot *self,
 	if (status == NULL)
 		return NULL;
 	if (success_count != NULL)
-		*success_count = json_object_get_int_member_with_default(answer, "successCount", 0);
+		*success_count = fst_aws_json_get_int(answer, "successCount", 0);
 	if (failure_count != NULL)
-		*failure_count = json_object_get_int_member_with_default(answer, "failureCount", 0);
+		*failure_count = fst_aws_json_get_int(answer, "failureCount", 0);
 	if (message != NULL)
-		*message = g_strdup(fst_aws_iot_str(answer, "message"));
+		*message = g_strdup(fst_aws_json_get_string(answer, "message"));
 	return g_strdup(status);
 }
 
@@ -2553,12 +2349,14 @@ fst_aws_iot_list_thing_registration_task_reports(FstAwsIot *self,
 		                      cancellable,
 		                      error))
 			return NULL;
-		items = json_object_has_member(answer, "resourceLinks")
-		            ? json_object_get_array_member(answer, "resourceLinks")
-		            : NULL;
-		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++)
-			g_ptr_array_add(links, g_strdup(json_array_get_string_element(items, i)));
-		next = fst_aws_iot_str(answer, "nextToken");
+		items = fst_aws_json_get_array(answer, "resourceLinks");
+		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
+			JsonNode *node = json_array_get_element(items, i);
+			if (JSON_NODE_HOLDS_VALUE(node) &&
+			    json_node_get_value_type(node) == G_TYPE_STRING)
+				g_ptr_array_add(links, g_strdup(json_node_get_string(node)));
+		}
+		next = fst_aws_json_get_string(answer, "nextToken");
 		if (next == NULL || next[0] == '\0' || g_strcmp0(next, token) == 0)
 			break;
 		g_free(token);
@@ -2601,7 +2399,7 @@ fst_aws_iot_transfer_certificate(FstAwsIot *self,
 	                    cancellable,
 	                    error))
 		return NULL;
-	arn = fst_aws_iot_str(answer, "transferredCertificateArn");
+	arn = fst_aws_json_get_string(answer, "transferredCertificateArn");
 	return g_strdup(arn != NULL ? arn : "");
 }
 

@@ -49,8 +49,6 @@ guint fst_aws_iot_get_lost_answer_count(FstAwsIot *self);
 const gchar *fst_aws_iot_get_last_error_type(FstAwsIot *self);
 
 gchar *fst_aws_certificate_id_from_pem(const gchar *pem, GError **error);
-gboolean fst_aws_json_take_secret(
-    guint8 *text, gsize len, const gchar *member, FstSecret **secret, GError **error);
 gchar *fst_aws_iot_target(const gchar *region);
 
 FstAwsCertificate *fst_aws_iot_register_certificate(FstAwsIot *self,

@@ -45,6 +45,7 @@
 #include "fst-central.h"
 #include "fst-db-queue.h"
 #include "fst-db.h"
+#include "fst-aws-json.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-ca-store.h"
@@ -993,8 +994,7 @@ fst_registration_export(const gchar *db_path,
 			g_prefix_error(error, "%s: ", template_path);
 			return FALSE;
 		}
-		res = json_object_get_object_member(
-		    json_node_get_object(json_parser_get_root(parser)), "Resources");
+		res = fst_aws_json_get_object(fst_aws_json_root_object(parser), "Resources");
 		if (res != NULL && json_object_has_member(res, "policy"))
 			json_object_remove_member(res, "policy");
 		json_generator_set_root(gen, json_parser_get_root(parser));
@@ -1136,8 +1136,7 @@ fst_registration_import_results(const gchar *db_path,
 		}
 		root = json_parser_get_root(parser);
 		pem = JSON_NODE_HOLDS_OBJECT(root)
-		          ? json_object_get_string_member_with_default(
-		                json_node_get_object(root), "CertificatePem", NULL)
+		          ? fst_aws_json_get_string(json_node_get_object(root), "CertificatePem")
 		          : NULL;
 		if (pem == NULL) {
 			g_set_error(error,
@@ -1196,8 +1195,8 @@ fst_registration_import_results(const gchar *db_path,
 				            i + 1);
 				return FALSE;
 			}
-			obj = json_node_get_object(json_parser_get_root(parser));
-			offset = json_object_get_int_member_with_default(obj, "offset", -1);
+			obj = fst_aws_json_root_object(parser);
+			offset = fst_aws_json_get_int(obj, "offset", -1);
 			if (offset < 0 || offset >= (gint64)ids->len) {
 				g_set_error(error,
 				            FST_ERROR,
@@ -1216,15 +1215,9 @@ fst_registration_import_results(const gchar *db_path,
 			    queue, g_ptr_array_index(ids, offset), error);
 			if (item == NULL)
 				return FALSE;
-			resp = json_object_has_member(obj, "response")
-			           ? json_object_get_object_member(obj, "response")
-			           : NULL;
-			arns = resp != NULL && json_object_has_member(resp, "ResourceArns")
-			           ? json_object_get_object_member(resp, "ResourceArns")
-			           : NULL;
-			if (arns != NULL)
-				arn = json_object_get_string_member_with_default(
-				    arns, "certificate", NULL);
+			resp = fst_aws_json_get_object(obj, "response");
+			arns = fst_aws_json_get_object(resp, "ResourceArns");
+			arn = fst_aws_json_get_string(arns, "certificate");
 			if (arn != NULL) {
 				if (g_strcmp0(fst_registration_arn_id(arn), item->aws_cert_id) !=
 				    0) {
@@ -1257,10 +1250,8 @@ fst_registration_import_results(const gchar *db_path,
 				if (n_registered != NULL)
 					(*n_registered)++;
 			} else {
-				const gchar *msg = json_object_get_string_member_with_default(
-				    obj, "errorMessage", NULL);
-				const gchar *code = json_object_get_string_member_with_default(
-				    obj, "errorCode", NULL);
+				const gchar *msg = fst_aws_json_get_string(obj, "errorMessage");
+				const gchar *code = fst_aws_json_get_string(obj, "errorCode");
 				detail = g_strdup_printf(
 				    "AWS bulk registration refused certificate %s: %s%s%s",
 				    item->serial_hex,

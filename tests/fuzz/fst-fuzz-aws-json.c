@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fst-aws-iot.h"
+#include "fst-aws-json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

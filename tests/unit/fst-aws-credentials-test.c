@@ -685,6 +685,16 @@ test_credential_process_refused(TestFixture *fx, gconstpointer data)
 	    {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", "
 	     "\"Expiration\": \"soon\"}",
 	     "no ISO 8601 time"},
+	    /* members of another type: read as absent, with no critical */
+	    {"{\"Version\": \"1\", \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}",
+	     "another Version than 1"},
+	    {"{\"Version\": 1, \"AccessKeyId\": {\"id\": \"A\"}, \"SecretAccessKey\": \"s\"}",
+	     "no AccessKeyId"},
+	    {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", "
+	     "\"Expiration\": 1700000000}",
+	     "no ISO 8601 time"},
+	    {"[{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}]",
+	     "no JSON object"},
 	};
 
 	/* the credentials file's keys come first: the helper is not run */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A private key taken out of an AWS answer before any JSON parser sees it
- * (fst_aws_json_take_secret(), used by CreateKeysAndCertificate).
+ * (fst_aws_json_take_secret(), used by CreateKeysAndCertificate), and the
+ * typed reads of what a peer sent.
  */
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "fst-aws-iot.h"
+#include "fst-aws-json.h"
 #include "fst-error.h"
 
 /* the shape of a CreateKeysAndCertificate answer, as AWS escapes it */
@@ -101,11 +102,54 @@ test_take_refused(void)
 	}
 }
 
+/* a member of another type than asked, or absent, or null, reads as
+ * absent, with no critical warning (the tests run with fatal criticals) */
+static void
+test_typed_reads(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(JsonParser) list = json_parser_new();
+	JsonObject *obj;
+
+	g_assert_true(
+	    json_parser_load_from_data(parser,
+	                               "{\"s\": \"text\", \"i\": 7, \"o\": {\"s\": \"in\"}, "
+	                               "\"a\": [1, 2], \"n\": null, \"f\": 1.5, "
+	                               "\"b\": true}",
+	                               -1,
+	                               &error));
+	g_assert_no_error(error);
+	obj = fst_aws_json_root_object(parser);
+	g_assert_nonnull(obj);
+	g_assert_cmpstr(fst_aws_json_get_string(obj, "s"), ==, "text");
+	g_assert_cmpint(fst_aws_json_get_int(obj, "i", -1), ==, 7);
+	g_assert_cmpstr(fst_aws_json_get_string(fst_aws_json_get_object(obj, "o"), "s"), ==, "in");
+	g_assert_cmpuint(json_array_get_length(fst_aws_json_get_array(obj, "a")), ==, 2);
+	for (guint i = 0; i < 8; i++) {
+		const gchar *names[] = {"s", "i", "o", "a", "n", "f", "b", "none"};
+		const gchar *name = names[i];
+		if (g_strcmp0(name, "s") != 0)
+			g_assert_null(fst_aws_json_get_string(obj, name));
+		if (g_strcmp0(name, "i") != 0)
+			g_assert_cmpint(fst_aws_json_get_int(obj, name, -1), ==, -1);
+		if (g_strcmp0(name, "o") != 0)
+			g_assert_null(fst_aws_json_get_object(obj, name));
+		if (g_strcmp0(name, "a") != 0)
+			g_assert_null(fst_aws_json_get_array(obj, name));
+	}
+	g_assert_null(fst_aws_json_get_string(NULL, "s"));
+	g_assert_true(json_parser_load_from_data(list, "[{\"s\": 1}]", -1, &error));
+	g_assert_no_error(error);
+	g_assert_null(fst_aws_json_root_object(list));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/fst/aws/json/take-key", test_take_key);
 	g_test_add_func("/fst/aws/json/take-refused", test_take_refused);
+	g_test_add_func("/fst/aws/json/typed-reads", test_typed_reads);
 	return g_test_run();
 }
