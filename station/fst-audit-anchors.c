@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fst-error.h"
+#include "fst-json.h"
 #include "fst-report-export.h"
 
 /* a signed JSON report as an anchor: its summary names the database and
@@ -25,20 +26,15 @@ fst_audit_anchors_from_report(const gchar *data, gsize len, const gchar *path, G
 	g_autoptr(JsonParser) parser = json_parser_new();
 	g_autoptr(FstAuditAnchor) anchor = g_new0(FstAuditAnchor, 1);
 	g_auto(GStrv) head = NULL;
-	JsonObject *root;
 	JsonObject *summary;
 	const gchar *text;
 
-	if (!json_parser_load_from_data(parser, data, (gssize)len, NULL) ||
-	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+	if (!json_parser_load_from_data(parser, data, (gssize)len, NULL))
 		goto invalid;
-	root = json_node_get_object(json_parser_get_root(parser));
-	if (!json_object_has_member(root, "summary"))
-		goto invalid;
-	summary = json_object_get_object_member(root, "summary");
+	summary = fst_json_get_object(fst_json_root_object(parser), "summary");
 	if (summary == NULL)
 		goto invalid;
-	text = json_object_get_string_member_with_default(summary, "audit_head", NULL);
+	text = fst_json_get_string(summary, "audit_head");
 	if (text == NULL)
 		goto invalid;
 	head = g_strsplit(text, " ", 2);
@@ -46,11 +42,9 @@ fst_audit_anchors_from_report(const gchar *data, gsize len, const gchar *path, G
 		goto invalid;
 	anchor->head_id = g_ascii_strtoll(head[0], NULL, 10);
 	anchor->head_hash = g_ascii_strdown(head[1], -1);
-	anchor->database_id =
-	    g_strdup(json_object_get_string_member_with_default(summary, "database_id", NULL));
-	anchor->station =
-	    g_strdup(json_object_get_string_member_with_default(summary, "stations", NULL));
-	text = json_object_get_string_member_with_default(summary, "generated_at", NULL);
+	anchor->database_id = g_strdup(fst_json_get_string(summary, "database_id"));
+	anchor->station = g_strdup(fst_json_get_string(summary, "stations"));
+	text = fst_json_get_string(summary, "generated_at");
 	if (text != NULL) {
 		g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(text, NULL);
 		if (dt != NULL)

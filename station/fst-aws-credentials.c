@@ -31,7 +31,7 @@
  * JSON object, `{"Version": 1, "AccessKeyId": ..., "SecretAccessKey": ...,
  * "SessionToken": ... (optional), "Expiration": "ISO 8601" (optional)}`.
  * The secret members are taken out of the text before a JSON parser sees it
- * (fst_aws_json_take_secret()) and the text is wiped. Keys with an
+ * (fst_json_take_secret()) and the text is wiped. Keys with an
  * Expiration are fetched again by fst_aws_credentials_refresh() from 10
  * minutes before it (the AWS CLI's mandatory refresh), and after AWS
  * refuses them as expired; keys without one are kept, as the CLI keeps them.
@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fst-aws-json.h"
+#include "fst-json.h"
 #include "fst-error.h"
 
 /* keys from a credential_process are fetched again this long before they
@@ -367,11 +367,10 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		goto out;
 	}
 	/* the secrets out of the text first: the parser gets blanks */
-	if (!fst_aws_json_take_secret(
+	if (!fst_json_take_secret(
 	        (guint8 *)out, out_len, "SecretAccessKey", &secret, &error_local) ||
 	    (strstr(out, "\"SessionToken\"") != NULL &&
-	     !fst_aws_json_take_secret(
-	         (guint8 *)out, out_len, "SessionToken", &token, &error_local))) {
+	     !fst_json_take_secret((guint8 *)out, out_len, "SessionToken", &token, &error_local))) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
@@ -384,7 +383,7 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 	}
 	parser = json_parser_new_immutable();
 	if (!json_parser_load_from_data(parser, out, (gssize)out_len, &error_local) ||
-	    (obj = fst_aws_json_root_object(parser)) == NULL) {
+	    (obj = fst_json_root_object(parser)) == NULL) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
@@ -396,9 +395,9 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		            error_local != NULL ? error_local->message : "");
 		goto out;
 	}
-	key_id = fst_aws_json_get_string(obj, "AccessKeyId");
-	expires = fst_aws_json_get_string(obj, "Expiration");
-	if (fst_aws_json_get_int(obj, "Version", 0) != 1 || fst_aws_nonempty(key_id) == NULL ||
+	key_id = fst_json_get_string(obj, "AccessKeyId");
+	expires = fst_json_get_string(obj, "Expiration");
+	if (fst_json_get_int(obj, "Version", 0) != 1 || fst_aws_nonempty(key_id) == NULL ||
 	    fst_aws_secret_empty(secret) ||
 	    (json_object_has_member(obj, "Expiration") &&
 	     (expires == NULL ||
@@ -411,8 +410,8 @@ fst_aws_credentials_run_process(FstAwsCredentials *self,
 		            "and optionally \"SessionToken\" and \"Expiration\" (ISO 8601)}",
 		            profile,
 		            command,
-		            fst_aws_json_get_int(obj, "Version", 0) != 1 ? "another Version than 1"
-		            : fst_aws_nonempty(key_id) == NULL           ? "no AccessKeyId"
+		            fst_json_get_int(obj, "Version", 0) != 1 ? "another Version than 1"
+		            : fst_aws_nonempty(key_id) == NULL       ? "no AccessKeyId"
 		            : fst_aws_secret_empty(secret)
 		                ? "an empty SecretAccessKey"
 		                : "an Expiration that is no ISO 8601 time");

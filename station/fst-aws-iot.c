@@ -28,7 +28,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#include "fst-aws-json.h"
+#include "fst-json.h"
 #include "fst-aws-sigv4.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
@@ -710,14 +710,14 @@ fst_aws_iot_call_full(FstAwsIot *self,
 			/* the error type: header, else __type or code in the body */
 			if (root != NULL && JSON_NODE_HOLDS_OBJECT(root)) {
 				JsonObject *obj = json_node_get_object(root);
-				const gchar *m = fst_aws_json_get_string(obj, "message");
+				const gchar *m = fst_json_get_string(obj, "message");
 				if (m == NULL)
-					m = fst_aws_json_get_string(obj, "Message");
+					m = fst_json_get_string(obj, "Message");
 				message = g_strdup(m);
 				if (xfer.error_type == NULL) {
-					const gchar *t = fst_aws_json_get_string(obj, "__type");
+					const gchar *t = fst_json_get_string(obj, "__type");
 					if (t == NULL)
-						t = fst_aws_json_get_string(obj, "code");
+						t = fst_json_get_string(obj, "code");
 					if (t != NULL) {
 						const gchar *hash = strrchr(t, '#');
 						xfer.error_type =
@@ -858,11 +858,11 @@ static FstAwsCertificate *
 fst_aws_iot_cert_from(JsonObject *obj)
 {
 	FstAwsCertificate *cert = g_new0(FstAwsCertificate, 1);
-	cert->certificate_id = g_strdup(fst_aws_json_get_string(obj, "certificateId"));
-	cert->certificate_arn = g_strdup(fst_aws_json_get_string(obj, "certificateArn"));
-	cert->status = g_strdup(fst_aws_json_get_string(obj, "status"));
-	cert->certificate_pem = g_strdup(fst_aws_json_get_string(obj, "certificatePem"));
-	cert->ca_certificate_id = g_strdup(fst_aws_json_get_string(obj, "caCertificateId"));
+	cert->certificate_id = g_strdup(fst_json_get_string(obj, "certificateId"));
+	cert->certificate_arn = g_strdup(fst_json_get_string(obj, "certificateArn"));
+	cert->status = g_strdup(fst_json_get_string(obj, "status"));
+	cert->certificate_pem = g_strdup(fst_json_get_string(obj, "certificatePem"));
+	cert->ca_certificate_id = g_strdup(fst_json_get_string(obj, "caCertificateId"));
 	cert->created = fst_aws_iot_time(obj, "creationDate");
 	return cert;
 }
@@ -1033,7 +1033,7 @@ fst_aws_iot_set_status(FstAwsIot *self,
 static const gchar *
 fst_aws_iot_need_str(JsonObject *answer, FstAwsIotOpId id, const gchar *name, GError **error)
 {
-	const gchar *value = fst_aws_json_get_string(answer, name);
+	const gchar *value = fst_json_get_string(answer, name);
 	if (value == NULL) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -1156,7 +1156,7 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 			return NULL;
 		}
 		/* already registered: the id AWS names, else our own */
-		id = g_strdup(fst_aws_json_get_string(answer, "resourceId"));
+		id = g_strdup(fst_json_get_string(answer, "resourceId"));
 		if (id == NULL) {
 			id = fst_aws_certificate_id_from_pem(pem, error);
 			if (id == NULL)
@@ -1164,7 +1164,7 @@ fst_aws_iot_register_certificate(FstAwsIot *self,
 		}
 		cert = g_new0(FstAwsCertificate, 1);
 		cert->certificate_id = g_steal_pointer(&id);
-		cert->certificate_arn = g_strdup(fst_aws_json_get_string(answer, "resourceArn"));
+		cert->certificate_arn = g_strdup(fst_json_get_string(answer, "resourceArn"));
 		if (cert->certificate_arn == NULL) {
 			g_autoptr(FstAwsCertificate) found = fst_aws_iot_describe_certificate(
 			    self, cert->certificate_id, cancellable, error);
@@ -1215,7 +1215,7 @@ fst_aws_iot_describe_certificate(FstAwsIot *self,
 	                    cancellable,
 	                    error))
 		return NULL;
-	desc = fst_aws_json_get_object(answer, "certificateDescription");
+	desc = fst_json_get_object(answer, "certificateDescription");
 	if (desc == NULL) {
 		g_set_error_literal(
 		    error,
@@ -1294,7 +1294,7 @@ fst_aws_iot_list_pages(FstAwsIot *self,
 		if (!fst_aws_iot_call(
 		        self, op, "GET", path, query, NULL, NULL, &answer, cancellable, error))
 			return NULL;
-		items = fst_aws_json_get_array(answer, member);
+		items = fst_json_get_array(answer, member);
 		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
 			JsonNode *node = json_array_get_element(items, i);
 			read++;
@@ -1315,9 +1315,9 @@ fst_aws_iot_list_pages(FstAwsIot *self,
 				g_ptr_array_add(all, c);
 			}
 		}
-		next = fst_aws_json_get_string(answer, "nextMarker");
+		next = fst_json_get_string(answer, "nextMarker");
 		if (next == NULL)
-			next = fst_aws_json_get_string(answer, "nextToken");
+			next = fst_json_get_string(answer, "nextToken");
 		if (next == NULL || next[0] == '\0' || g_strcmp0(next, marker) == 0 || older ||
 		    (max > 0 && read >= max))
 			break;
@@ -1700,12 +1700,12 @@ fst_aws_iot_list_attached_policies(FstAwsIot *self,
 	                    cancellable,
 	                    error))
 		return NULL;
-	policies = fst_aws_json_get_array(answer, "policies");
+	policies = fst_json_get_array(answer, "policies");
 	for (guint i = 0; policies != NULL && i < json_array_get_length(policies); i++) {
 		JsonNode *node = json_array_get_element(policies, i);
 		const gchar *name =
 		    JSON_NODE_HOLDS_OBJECT(node)
-		        ? fst_aws_json_get_string(json_node_get_object(node), "policyName")
+		        ? fst_json_get_string(json_node_get_object(node), "policyName")
 		        : NULL;
 		if (name != NULL)
 			g_ptr_array_add(names, g_strdup(name));
@@ -1820,13 +1820,13 @@ fst_aws_iot_register_ca_certificate(FstAwsIot *self,
 	                      cancellable,
 	                      &error_local)) {
 		if (g_strcmp0(self->last_error_type, "ResourceAlreadyExistsException") != 0 ||
-		    fst_aws_json_get_string(answer, "resourceId") == NULL) {
+		    fst_json_get_string(answer, "resourceId") == NULL) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return NULL;
 		}
 		cert = g_new0(FstAwsCertificate, 1);
-		cert->certificate_id = g_strdup(fst_aws_json_get_string(answer, "resourceId"));
-		cert->certificate_arn = g_strdup(fst_aws_json_get_string(answer, "resourceArn"));
+		cert->certificate_id = g_strdup(fst_json_get_string(answer, "resourceId"));
+		cert->certificate_arn = g_strdup(fst_json_get_string(answer, "resourceArn"));
 		cert->already_registered = TRUE;
 		return g_steal_pointer(&cert);
 	}
@@ -1957,7 +1957,7 @@ fst_aws_iot_create_certificate_from_csr(FstAwsIot *self,
  *
  * CreateKeysAndCertificate: AWS makes the key pair and the certificate
  * (issuer=aws, key-source=station). The key is taken out of the answer
- * (fst_aws_json_take_secret()) before the answer is parsed, and every
+ * (fst_json_take_secret()) before the answer is parsed, and every
  * buffer that held it is wiped.
  *
  * Returns: (transfer full): the certificate with its PEM, or %NULL
@@ -2000,14 +2000,14 @@ fst_aws_iot_create_keys_and_certificate(FstAwsIot *self,
 	                           error))
 		return NULL;
 	text = g_bytes_unref_to_data(g_steal_pointer(&raw), &len);
-	ok = fst_aws_json_take_secret(text, len, "PrivateKey", &key, &error_local) &&
+	ok = fst_json_take_secret(text, len, "PrivateKey", &key, &error_local) &&
 	     json_parser_load_from_data(parser, (const gchar *)text, (gssize)len, &error_local);
 	OPENSSL_cleanse(text, len);
 	g_free(text);
 	if (ok)
-		answer = fst_aws_json_root_object(parser);
-	pair = fst_aws_json_get_object(answer, "keyPair");
-	if (pair == NULL || fst_aws_json_get_string(pair, "PrivateKey") == NULL) {
+		answer = fst_json_root_object(parser);
+	pair = fst_json_get_object(answer, "keyPair");
+	if (pair == NULL || fst_json_get_string(pair, "PrivateKey") == NULL) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_PROTOCOL,
@@ -2293,11 +2293,11 @@ fst_aws_iot_describe_thing_registration_task(FstAwsIot *self,
 	if (status == NULL)
 		return NULL;
 	if (success_count != NULL)
-		*success_count = fst_aws_json_get_int(answer, "successCount", 0);
+		*success_count = fst_json_get_int(answer, "successCount", 0);
 	if (failure_count != NULL)
-		*failure_count = fst_aws_json_get_int(answer, "failureCount", 0);
+		*failure_count = fst_json_get_int(answer, "failureCount", 0);
 	if (message != NULL)
-		*message = g_strdup(fst_aws_json_get_string(answer, "message"));
+		*message = g_strdup(fst_json_get_string(answer, "message"));
 	return g_strdup(status);
 }
 
@@ -2349,14 +2349,14 @@ fst_aws_iot_list_thing_registration_task_reports(FstAwsIot *self,
 		                      cancellable,
 		                      error))
 			return NULL;
-		items = fst_aws_json_get_array(answer, "resourceLinks");
+		items = fst_json_get_array(answer, "resourceLinks");
 		for (guint i = 0; items != NULL && i < json_array_get_length(items); i++) {
 			JsonNode *node = json_array_get_element(items, i);
 			if (JSON_NODE_HOLDS_VALUE(node) &&
 			    json_node_get_value_type(node) == G_TYPE_STRING)
 				g_ptr_array_add(links, g_strdup(json_node_get_string(node)));
 		}
-		next = fst_aws_json_get_string(answer, "nextToken");
+		next = fst_json_get_string(answer, "nextToken");
 		if (next == NULL || next[0] == '\0' || g_strcmp0(next, token) == 0)
 			break;
 		g_free(token);
@@ -2399,7 +2399,7 @@ fst_aws_iot_transfer_certificate(FstAwsIot *self,
 	                    cancellable,
 	                    error))
 		return NULL;
-	arn = fst_aws_json_get_string(answer, "transferredCertificateArn");
+	arn = fst_json_get_string(answer, "transferredCertificateArn");
 	return g_strdup(arn != NULL ? arn : "");
 }
 

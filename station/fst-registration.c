@@ -45,7 +45,7 @@
 #include "fst-central.h"
 #include "fst-db-queue.h"
 #include "fst-db.h"
-#include "fst-aws-json.h"
+#include "fst-json.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-ca-store.h"
@@ -994,7 +994,7 @@ fst_registration_export(const gchar *db_path,
 			g_prefix_error(error, "%s: ", template_path);
 			return FALSE;
 		}
-		res = fst_aws_json_get_object(fst_aws_json_root_object(parser), "Resources");
+		res = fst_json_get_object(fst_json_root_object(parser), "Resources");
 		if (res != NULL && json_object_has_member(res, "policy"))
 			json_object_remove_member(res, "policy");
 		json_generator_set_root(gen, json_parser_get_root(parser));
@@ -1136,7 +1136,7 @@ fst_registration_import_results(const gchar *db_path,
 		}
 		root = json_parser_get_root(parser);
 		pem = JSON_NODE_HOLDS_OBJECT(root)
-		          ? fst_aws_json_get_string(json_node_get_object(root), "CertificatePem")
+		          ? fst_json_get_string(json_node_get_object(root), "CertificatePem")
 		          : NULL;
 		if (pem == NULL) {
 			g_set_error(error,
@@ -1195,8 +1195,8 @@ fst_registration_import_results(const gchar *db_path,
 				            i + 1);
 				return FALSE;
 			}
-			obj = fst_aws_json_root_object(parser);
-			offset = fst_aws_json_get_int(obj, "offset", -1);
+			obj = fst_json_root_object(parser);
+			offset = fst_json_get_int(obj, "offset", -1);
 			if (offset < 0 || offset >= (gint64)ids->len) {
 				g_set_error(error,
 				            FST_ERROR,
@@ -1215,9 +1215,9 @@ fst_registration_import_results(const gchar *db_path,
 			    queue, g_ptr_array_index(ids, offset), error);
 			if (item == NULL)
 				return FALSE;
-			resp = fst_aws_json_get_object(obj, "response");
-			arns = fst_aws_json_get_object(resp, "ResourceArns");
-			arn = fst_aws_json_get_string(arns, "certificate");
+			resp = fst_json_get_object(obj, "response");
+			arns = fst_json_get_object(resp, "ResourceArns");
+			arn = fst_json_get_string(arns, "certificate");
 			if (arn != NULL) {
 				if (g_strcmp0(fst_registration_arn_id(arn), item->aws_cert_id) !=
 				    0) {
@@ -1250,8 +1250,8 @@ fst_registration_import_results(const gchar *db_path,
 				if (n_registered != NULL)
 					(*n_registered)++;
 			} else {
-				const gchar *msg = fst_aws_json_get_string(obj, "errorMessage");
-				const gchar *code = fst_aws_json_get_string(obj, "errorCode");
+				const gchar *msg = fst_json_get_string(obj, "errorMessage");
+				const gchar *code = fst_json_get_string(obj, "errorCode");
 				detail = g_strdup_printf(
 				    "AWS bulk registration refused certificate %s: %s%s%s",
 				    item->serial_hex,

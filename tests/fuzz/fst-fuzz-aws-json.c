@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the private key taken out of an AWS answer before it is
- * parsed (fst_aws_json_take_secret()); what is left must have no byte of
+ * parsed (fst_json_take_secret()); what is left must have no byte of
  * the value and keep its length.
  */
 #include <stdint.h>
 #include <string.h>
 
-#include "fst-aws-json.h"
+#include "fst-json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g_autoptr(FstSecret) key = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (fst_aws_json_take_secret(text, size, "PrivateKey", &key, &error)) {
+	if (fst_json_take_secret(text, size, "PrivateKey", &key, &error)) {
 		g_assert_no_error(error);
 		g_assert_cmpuint(fst_secret_get_len(key), <=, size);
 	} else {

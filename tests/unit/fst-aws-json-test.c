@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A private key taken out of an AWS answer before any JSON parser sees it
- * (fst_aws_json_take_secret(), used by CreateKeysAndCertificate), and the
+ * (fst_json_take_secret(), used by CreateKeysAndCertificate), and the
  * typed reads of what a peer sent.
  */
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "fst-aws-json.h"
+#include "fst-json.h"
 #include "fst-error.h"
 
 /* the shape of a CreateKeysAndCertificate answer, as AWS escapes it */
@@ -36,7 +36,7 @@ test_take_key(void)
 	JsonObject *pair;
 	const gchar *left;
 
-	g_assert_true(fst_aws_json_take_secret((guint8 *)text, len, "PrivateKey", &key, &error));
+	g_assert_true(fst_json_take_secret((guint8 *)text, len, "PrivateKey", &key, &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(fst_secret_get_str(key), ==, key_pem);
 	g_assert_cmpuint(fst_secret_get_len(key), ==, strlen(key_pem));
@@ -90,8 +90,8 @@ test_take_refused(void)
 		const gchar *escape = strstr(text, "\\u00e9");
 
 		g_test_message("%s", cases[i].why);
-		g_assert_false(fst_aws_json_take_secret(
-		    (guint8 *)text, strlen(text), "PrivateKey", &key, &error));
+		g_assert_false(
+		    fst_json_take_secret((guint8 *)text, strlen(text), "PrivateKey", &key, &error));
 		g_assert_error(error, FST_ERROR, FST_ERROR_PROTOCOL);
 		g_assert_nonnull(strstr(error->message, "PrivateKey"));
 		g_assert_null(key);
@@ -120,28 +120,28 @@ test_typed_reads(void)
 	                               -1,
 	                               &error));
 	g_assert_no_error(error);
-	obj = fst_aws_json_root_object(parser);
+	obj = fst_json_root_object(parser);
 	g_assert_nonnull(obj);
-	g_assert_cmpstr(fst_aws_json_get_string(obj, "s"), ==, "text");
-	g_assert_cmpint(fst_aws_json_get_int(obj, "i", -1), ==, 7);
-	g_assert_cmpstr(fst_aws_json_get_string(fst_aws_json_get_object(obj, "o"), "s"), ==, "in");
-	g_assert_cmpuint(json_array_get_length(fst_aws_json_get_array(obj, "a")), ==, 2);
+	g_assert_cmpstr(fst_json_get_string(obj, "s"), ==, "text");
+	g_assert_cmpint(fst_json_get_int(obj, "i", -1), ==, 7);
+	g_assert_cmpstr(fst_json_get_string(fst_json_get_object(obj, "o"), "s"), ==, "in");
+	g_assert_cmpuint(json_array_get_length(fst_json_get_array(obj, "a")), ==, 2);
 	for (guint i = 0; i < 8; i++) {
 		const gchar *names[] = {"s", "i", "o", "a", "n", "f", "b", "none"};
 		const gchar *name = names[i];
 		if (g_strcmp0(name, "s") != 0)
-			g_assert_null(fst_aws_json_get_string(obj, name));
+			g_assert_null(fst_json_get_string(obj, name));
 		if (g_strcmp0(name, "i") != 0)
-			g_assert_cmpint(fst_aws_json_get_int(obj, name, -1), ==, -1);
+			g_assert_cmpint(fst_json_get_int(obj, name, -1), ==, -1);
 		if (g_strcmp0(name, "o") != 0)
-			g_assert_null(fst_aws_json_get_object(obj, name));
+			g_assert_null(fst_json_get_object(obj, name));
 		if (g_strcmp0(name, "a") != 0)
-			g_assert_null(fst_aws_json_get_array(obj, name));
+			g_assert_null(fst_json_get_array(obj, name));
 	}
-	g_assert_null(fst_aws_json_get_string(NULL, "s"));
+	g_assert_null(fst_json_get_string(NULL, "s"));
 	g_assert_true(json_parser_load_from_data(list, "[{\"s\": 1}]", -1, &error));
 	g_assert_no_error(error);
-	g_assert_null(fst_aws_json_root_object(list));
+	g_assert_null(fst_json_root_object(list));
 }
 
 int

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * JSON that AWS IoT, its bulk-registration results or a credential helper
- * sent: a secret member taken out of the text before any parser sees it,
- * and typed reads of what a parser made of the rest. What a peer sends is
- * untrusted: a member that is absent, null or of another type reads as
- * absent, where json-glib's own getters warn (a critical, fatal under
- * G_DEBUG=fatal-criticals) for a member of another type.
+ * JSON from outside the station (AWS IoT's answers, its bulk-registration
+ * results, a credential helper, an audit anchor): a secret member taken out
+ * of the text before any parser sees it, and typed reads of what a parser
+ * made of the rest. Such JSON is untrusted: a member that is absent, null
+ * or of another type reads as absent, where json-glib's own getters warn (a
+ * critical, fatal under G_DEBUG=fatal-criticals) for a member of another
+ * type.
  */
 
-#define G_LOG_DOMAIN "FstAwsJson"
+#define G_LOG_DOMAIN "FstJson"
 
-#include "fst-aws-json.h"
+#include "fst-json.h"
 
 #include <openssl/crypto.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 /* the offset of the quote that ends the JSON string whose contents start
  * at @at, or -1 */
 static gssize
-fst_aws_json_string_end(const gchar *text, gsize len, gsize at)
+fst_json_string_end(const gchar *text, gsize len, gsize at)
 {
 	for (gsize i = at; i < len; i++) {
 		if (text[i] == '\\')
@@ -34,7 +35,7 @@ fst_aws_json_string_end(const gchar *text, gsize len, gsize at)
 }
 
 static gsize
-fst_aws_json_skip_space(const gchar *text, gsize len, gsize at)
+fst_json_skip_space(const gchar *text, gsize len, gsize at)
 {
 	while (at < len &&
 	       (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
@@ -45,7 +46,7 @@ fst_aws_json_skip_space(const gchar *text, gsize len, gsize at)
 /* the contents of a JSON string (between its quotes) unescaped into @out
  * (at least @n bytes); \u only for ASCII, as a PEM key is */
 static gboolean
-fst_aws_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
+fst_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
 {
 	gsize o = 0;
 
@@ -102,7 +103,7 @@ fst_aws_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
 }
 
 /**
- * fst_aws_json_take_secret:
+ * fst_json_take_secret:
  * @text: (array length=len): a JSON text, changed in place
  * @len: its length
  * @member: the name of a member whose value is a string, e.g. "PrivateKey"
@@ -124,7 +125,7 @@ fst_aws_json_unescape(const gchar *s, gsize n, guint8 *out, gsize *out_len)
  * Returns: %TRUE with @secret set
  */
 gboolean
-fst_aws_json_take_secret(
+fst_json_take_secret(
     guint8 *text, gsize len, const gchar *member, FstSecret **secret, GError **error)
 {
 	gchar *t = (gchar *)text;
@@ -147,26 +148,25 @@ fst_aws_json_take_secret(
 			i++;
 			continue;
 		}
-		end = fst_aws_json_string_end(t, len, start + 1);
+		end = fst_json_string_end(t, len, start + 1);
 		if (end < 0)
 			break;
 		i = (gsize)end + 1;
-		after = fst_aws_json_skip_space(t, len, i);
+		after = fst_json_skip_space(t, len, i);
 		if (after >= len || t[after] != ':' || (gsize)end - (start + 1) != mlen ||
 		    memcmp(t + start + 1, member, mlen) != 0)
 			continue;
 		{
-			gsize at = fst_aws_json_skip_space(t, len, after + 1);
+			gsize at = fst_json_skip_space(t, len, after + 1);
 			gssize vend =
-			    at < len && t[at] == '"' ? fst_aws_json_string_end(t, len, at + 1) : -1;
+			    at < len && t[at] == '"' ? fst_json_string_end(t, len, at + 1) : -1;
 			gsize n = vend >= 0 ? (gsize)vend - at - 1 : 0;
 
 			if (found++ == 0 && vend >= 0) {
 				guint8 *value = g_malloc(n + 1);
 				gsize value_len = 0;
 
-				well_formed =
-				    fst_aws_json_unescape(t + at + 1, n, value, &value_len);
+				well_formed = fst_json_unescape(t + at + 1, n, value, &value_len);
 				if (well_formed)
 					taken = fst_secret_new(value, value_len);
 				OPENSSL_cleanse(value, n + 1);
@@ -208,13 +208,13 @@ fst_aws_json_take_secret(
 }
 
 static JsonNode *
-fst_aws_json_member(JsonObject *obj, const gchar *name)
+fst_json_member(JsonObject *obj, const gchar *name)
 {
 	return obj != NULL ? json_object_get_member(obj, name) : NULL;
 }
 
 /**
- * fst_aws_json_get_string:
+ * fst_json_get_string:
  * @obj: (nullable): a JSON object a peer sent
  * @name: a member name
  *
@@ -222,9 +222,9 @@ fst_aws_json_member(JsonObject *obj, const gchar *name)
  *   not a string
  */
 const gchar *
-fst_aws_json_get_string(JsonObject *obj, const gchar *name)
+fst_json_get_string(JsonObject *obj, const gchar *name)
 {
-	JsonNode *node = fst_aws_json_member(obj, name);
+	JsonNode *node = fst_json_member(obj, name);
 
 	if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
 	    json_node_get_value_type(node) != G_TYPE_STRING)
@@ -233,7 +233,7 @@ fst_aws_json_get_string(JsonObject *obj, const gchar *name)
 }
 
 /**
- * fst_aws_json_get_int:
+ * fst_json_get_int:
  * @obj: (nullable): a JSON object a peer sent
  * @name: a member name
  * @fallback: what an absent member, or one that is not an integer, reads as
@@ -241,9 +241,9 @@ fst_aws_json_get_string(JsonObject *obj, const gchar *name)
  * Returns: the member's value, or @fallback
  */
 gint64
-fst_aws_json_get_int(JsonObject *obj, const gchar *name, gint64 fallback)
+fst_json_get_int(JsonObject *obj, const gchar *name, gint64 fallback)
 {
-	JsonNode *node = fst_aws_json_member(obj, name);
+	JsonNode *node = fst_json_member(obj, name);
 
 	if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
 	    json_node_get_value_type(node) != G_TYPE_INT64)
@@ -252,7 +252,7 @@ fst_aws_json_get_int(JsonObject *obj, const gchar *name, gint64 fallback)
 }
 
 /**
- * fst_aws_json_get_object:
+ * fst_json_get_object:
  * @obj: (nullable): a JSON object a peer sent
  * @name: a member name
  *
@@ -260,15 +260,15 @@ fst_aws_json_get_int(JsonObject *obj, const gchar *name, gint64 fallback)
  *   it is absent or not an object
  */
 JsonObject *
-fst_aws_json_get_object(JsonObject *obj, const gchar *name)
+fst_json_get_object(JsonObject *obj, const gchar *name)
 {
-	JsonNode *node = fst_aws_json_member(obj, name);
+	JsonNode *node = fst_json_member(obj, name);
 
 	return node != NULL && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
 }
 
 /**
- * fst_aws_json_get_array:
+ * fst_json_get_array:
  * @obj: (nullable): a JSON object a peer sent
  * @name: a member name
  *
@@ -276,22 +276,22 @@ fst_aws_json_get_object(JsonObject *obj, const gchar *name)
  *   is absent or not an array
  */
 JsonArray *
-fst_aws_json_get_array(JsonObject *obj, const gchar *name)
+fst_json_get_array(JsonObject *obj, const gchar *name)
 {
-	JsonNode *node = fst_aws_json_member(obj, name);
+	JsonNode *node = fst_json_member(obj, name);
 
 	return node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
 }
 
 /**
- * fst_aws_json_root_object:
+ * fst_json_root_object:
  * @parser: a parser that loaded a text
  *
  * Returns: (nullable) (transfer none): its root object, or %NULL when the
  *   text was no object
  */
 JsonObject *
-fst_aws_json_root_object(JsonParser *parser)
+fst_json_root_object(JsonParser *parser)
 {
 	JsonNode *root = json_parser_get_root(parser);
 
