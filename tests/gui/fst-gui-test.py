@@ -365,19 +365,26 @@ def wait_lane(root, port, word, timeout=60.0, lane_word="Lane"):
 
 def wait_result(root, box, first, timeout=30.0, holding=""):
     """the lines of the result box named @box, once its first line starts with
-    @first and the lines hold @holding"""
+    @first and the lines hold @holding, and two reads in a row agree (the
+    accessibility tree gets a box's new lines one by one: a read between two
+    of them sees only the first)"""
     end = time.monotonic() + timeout * SCALE
     lines = []
+    seen = None
     while time.monotonic() < end:
         n = find(root, named(box))
         try:
             if n is not None:
                 lines = [text_of(c) or c.name for c in walk(n) if c.getRoleName() == "label"]
                 if lines and lines[0].startswith(first) and holding in "\n".join(lines):
-                    return "\n".join(lines)
+                    if lines == seen:
+                        return "\n".join(lines)
+                    seen = lines
+                else:
+                    seen = None
         except Exception:
             # the lines were replaced while being read: read them again
-            pass
+            seen = None
         check_app()
         time.sleep(0.1)
     dump(root)
