@@ -336,7 +336,8 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		station = fst_station_ref(self->station);
 	g_mutex_unlock(&self->lock);
 	if (station == NULL) {
-		station = fst_station_open_full(self->workspace, self->interaction, error);
+		station = fst_station_open_as(
+		    self->workspace, self->interaction, self->operator_name, error);
 		if (station == NULL)
 			return FALSE;
 		g_mutex_lock(&self->lock);

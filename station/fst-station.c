@@ -748,6 +748,29 @@ fst_station_open(const gchar *workspace, GError **error)
 FstStation *
 fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error)
 {
+	return fst_station_open_as(workspace, interaction, NULL, error);
+}
+
+/**
+ * fst_station_open_as:
+ * @workspace: an initialised workspace
+ * @interaction: (nullable): as for fst_station_open_full()
+ * @operator_name: (nullable): who runs the station (fst_station_set_operator());
+ *   %NULL for `$FLEETSTATION_OPERATOR`, else the login name
+ * @error: (nullable): return location
+ *
+ * fst_station_open_full() for a known operator: the records of the opening
+ * (devices marked for re-work) name @operator_name, and no other name is
+ * recorded as an operator first.
+ *
+ * Returns: (transfer full): a new #FstStation, or %NULL
+ */
+FstStation *
+fst_station_open_as(const gchar *workspace,
+                    FstInteraction *interaction,
+                    const gchar *operator_name,
+                    GError **error)
+{
 	g_autoptr(FstStation) self = fst_station_new();
 	g_autofree gchar *conf = g_build_filename(workspace, "station.conf", NULL);
 	g_autofree gchar *trust_dir = g_build_filename(fst_station_templates_dir(), "trust", NULL);
@@ -785,8 +808,8 @@ fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GErro
 	    fst_db_ensure_station(self->db, self->name, g_get_host_name(), FST_VERSION, error);
 	if (self->id <= 0)
 		return NULL;
-	/* every record names who ran the station, unless told better: the login */
-	if (!fst_station_set_operator(self, NULL, error))
+	/* every record names who runs the station: the one named, else the login */
+	if (!fst_station_set_operator(self, operator_name, error))
 		return NULL;
 	/* devices this station left in-progress when it died are marked for re-work;
 	 * while another process has the workspace open they may be its own */

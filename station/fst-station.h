@@ -41,6 +41,10 @@ FstStation *fst_station_open(const gchar *workspace, GError **error);
 FstStation *fst_station_ref(FstStation *self);
 FstStation *
 fst_station_open_full(const gchar *workspace, FstInteraction *interaction, GError **error);
+FstStation *fst_station_open_as(const gchar *workspace,
+                                FstInteraction *interaction,
+                                const gchar *operator_name,
+                                GError **error);
 void fst_station_set_default_interaction(FstInteraction *interaction);
 FstInteraction *fst_station_dup_interaction(const gchar *workspace);
 FstInteraction *fst_station_ref_interaction(FstStation *self);

@@ -645,6 +645,35 @@ fst_fixture_count_elsewhere(FstFixture *fx, const gchar *sql)
 	return g_ascii_strtoll(out, NULL, 10);
 }
 
+/* a run that names its operator records that operator alone: the station
+ * it opens does not record the login name first */
+static void
+fst_job_named_operator_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *port = fst_fixture_start_sim(fx, "JOB-OPERATOR", NULL);
+	const gchar *ports[] = {port, NULL};
+	FstJobOptions options = {
+	    .workspace = fx->workspace,
+	    .profile = "aws-iot-ecc",
+	    .ports = ports,
+	    .operator_name = "Ana Lima",
+	};
+	g_autoptr(FstJob) job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+
+	g_assert_true(fst_fixture_run(fx, job, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+	g_clear_object(&job);
+	g_assert_cmpint(fst_fixture_count_elsewhere(fx, "SELECT count(*) FROM operators"), ==, 1);
+	g_assert_cmpint(
+	    fst_fixture_count_elsewhere(fx,
+	                                "SELECT count(*) FROM devices d JOIN operators o ON "
+	                                "o.id = d.operator_id WHERE o.name = 'Ana Lima'"),
+	    ==,
+	    1);
+}
+
 /*
  * The window's station stays open while a job opens a station of its own: a
  * command run meanwhile by another process, which opens the database and
@@ -736,6 +765,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_job_shared_station_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/job/operator/named-operator-only",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_named_operator_test,
 	           fst_fixture_teardown);
 	g_test_add("/fst/job/station/other-process-leaves-the-log",
 	           FstFixture,
