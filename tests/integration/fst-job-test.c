@@ -344,7 +344,9 @@ fst_job_same_id_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(certs->len, ==, 1);
 	g_assert_cmpstr(dev->cert->serial_hex, ==, passed->serial_hex);
 
-	/* the device's history shows the board refused, on its port, once */
+	/* the device's history shows the board refused, on its port, once
+	 * (recorded with the device when the first board's record came first,
+	 * else with no device and found by its id) */
 	{
 		g_autoptr(GPtrArray) events = fst_db_list_events(db, dev->id, &error);
 		guint busy = 0;
@@ -356,7 +358,6 @@ fst_job_same_id_test(FstFixture *fx, gconstpointer user_data)
 			busy++;
 			g_assert_cmpstr(ev->step, ==, "identify");
 			g_assert_cmpstr(ev->detail, ==, refused->error->message);
-			g_assert_cmpint(ev->device_id, ==, 0);
 		}
 		g_assert_cmpuint(busy, ==, 1);
 	}

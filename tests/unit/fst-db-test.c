@@ -2545,6 +2545,61 @@ test_device_log_two_commits(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(audit->ok);
 }
 
+/* a device's events include the refusals of boards that gave its id while
+ * it was in flight, recorded with no device: found by the id their detail
+ * starts with, at identify with outcome busy, and no other event of no
+ * device */
+static void
+test_events_busy_refusals(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GPtrArray) events = NULL;
+	g_autoptr(GString) seen = g_string_new(NULL);
+	gint64 now = g_get_real_time();
+	gint64 device_id;
+	const struct {
+		const gchar *step;
+		const gchar *outcome;
+		const gchar *detail;
+	} loose[] = {
+	    {"identify",
+	     "busy",
+	     "device BUSY-1 is being provisioned on /dev/ttyA at the same time: refused on "
+	     "/dev/ttyB"},
+	    {"identify", "busy", "device BUSY-10 is being provisioned on /dev/ttyA: refused"},
+	    {"identify", "timed-out", "device BUSY-1 gave no answer"},
+	    {"connect", "busy", "device BUSY-1 port in use"},
+	    {"identify",
+	     "busy",
+	     "device BUSY-1 is being provisioned by another process with workspace /w open"},
+	};
+
+	g_assert_no_error(error);
+	device_id = test_provision(db, 0, "BUSY-1", 0xB0551, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(loose); i++) {
+		g_assert_true(fst_db_add_event(
+		    db, 0, loose[i].step, now, now + 1, loose[i].outcome, loose[i].detail, &error));
+		g_assert_no_error(error);
+	}
+	events = fst_db_list_events(db, device_id, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < events->len; i++) {
+		FstDbEvent *ev = g_ptr_array_index(events, i);
+		if (ev->device_id == 0)
+			g_string_append_printf(seen, "%s%s", seen->len > 0 ? "|" : "", ev->detail);
+	}
+	g_assert_cmpstr(
+	    seen->str,
+	    ==,
+	    "device BUSY-1 is being provisioned on /dev/ttyA at the same time: refused on "
+	    "/dev/ttyB|device BUSY-1 is being provisioned by another process with "
+	    "workspace /w open");
+	/* in id order, after the device's own */
+	g_assert_cmpint(
+	    ((FstDbEvent *)g_ptr_array_index(events, events->len - 1))->device_id, ==, 0);
+}
+
 /* a commit that fails on one record writes none of it, not even the device
  * row; the log keeps only its good events, and the failure is recorded with
  * them */
@@ -4912,6 +4967,7 @@ main(int argc, char **argv)
 	test_add("/fst/db/registrations/revoke-queued-where-registered",
 	         test_revoke_queued_where_registered);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);
+	test_add("/fst/db/events/busy-refusals-in-history", test_events_busy_refusals);
 	test_add("/fst/db/certificate/revoke", test_revoke_certificate);
 	test_add("/fst/db/device/interrupted-marked-rework", test_mark_interrupted);
 	test_add("/fst/db/certificate/interrupted-superseded-when-reprovisioned",
