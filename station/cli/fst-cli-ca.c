@@ -994,7 +994,7 @@ fst_cli_ca(gint argc, gchar **argv)
 	}
 	if (g_strcmp0(argv[1], "--help") == 0 || g_strcmp0(argv[1], "-h") == 0 ||
 	    g_strcmp0(argv[1], "help") == 0) {
-		g_print("%s", fst_cli_ca_usage_text);
+		g_print("%s\n%s", fst_cli_ca_usage_text, FST_CLI_EXIT_CODES);
 		return FST_EXIT_OK;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(subs); i++) {

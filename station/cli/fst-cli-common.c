@@ -243,10 +243,18 @@ gboolean
 fst_cli_parse(GOptionContext *context, const gchar *command, gint *argc, gchar ***argv)
 {
 	g_autofree gchar *prgname = g_strdup_printf("fleetstation %s", command);
+	const gchar *own = g_option_context_get_description(context);
+	const gchar *tail =
+	    fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES : FST_CLI_EXIT_CODES;
+
 	g_set_prgname(prgname);
-	g_option_context_set_description(
-	    context,
-	    fst_cli_secrets_used ? FST_CLI_SECRETS_HELP FST_CLI_EXIT_CODES : FST_CLI_EXIT_CODES);
+	/* the command's own description stays, the exit codes after it */
+	if (own == NULL) {
+		g_option_context_set_description(context, tail);
+	} else if (!g_str_has_suffix(own, FST_CLI_EXIT_CODES)) {
+		g_autofree gchar *both = g_strconcat(own, "\n", tail, NULL);
+		g_option_context_set_description(context, both);
+	}
 	return fst_cli_parse_context(context, command, argc, argv);
 }
 

@@ -752,7 +752,8 @@ fst_cli_register(gint argc, gchar **argv)
 	    "Certificates enter the queue when they are recorded, if the profile registers\n"
 	    "them; a worker in provision, batch and watch drains it in the background, and\n"
 	    "`register push` drains it now. AWS credentials, region and endpoint are found\n"
-	    "as the AWS CLI finds them (AWS_ACCESS_KEY_ID..., ~/.aws/credentials, ~/.aws/config).\n"
+	    "as the AWS CLI finds them (AWS_ACCESS_KEY_ID..., ~/.aws/credentials, ~/.aws/config\n"
+	    "with its keys or its credential_process).\n"
 	    "Every AWS call that changes state is an audit event of the "
 	    "device.\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);

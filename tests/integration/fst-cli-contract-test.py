@@ -83,11 +83,18 @@ def main():
     env["XDG_DATA_HOME"] = os.path.join(tmp.name, "xdg")
     env["FLEETSTATION_WORKSPACE"] = ws
 
-    # --help: exit 0 and a usage text, for every command and subcommand
+    # --help: exit 0 and a usage text, for every command and subcommand, with
+    # the exit codes
     for cmd in COMMANDS + SUBCOMMANDS + ["help " + c for c in COMMANDS]:
         r = run(cmd.split() + ["--help"] if not cmd.startswith("help ") else cmd.split(), env)
-        if r.returncode != 0 or "Usage" not in r.stdout:
+        if r.returncode != 0 or "Usage" not in r.stdout or "Exit status:" not in r.stdout:
             fail(f"`{cmd} --help` exited {r.returncode}; stdout {r.stdout[:200]!r}")
+    # a command's own description is kept beside them
+    for cmd, says in (("register", "credential_process"), ("escrow", "openssl cms -decrypt"),
+                      ("central", "ship this station's records now")):
+        r = run([cmd, "--help"], env)
+        if says not in r.stdout:
+            fail(f"`{cmd} --help` lost its description ({says!r}): {r.stdout[-400:]!r}")
 
     # an unknown option is a usage error everywhere, a JSON error object with --json
     for cmd in COMMANDS + SUBCOMMANDS:
