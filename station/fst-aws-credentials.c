@@ -35,7 +35,13 @@
  * Expiration are fetched again by fst_aws_credentials_refresh() from 10
  * minutes before it (the AWS CLI's mandatory refresh), and after AWS
  * refuses them as expired; keys without one are kept, as the CLI keeps them.
- * There is no time limit on the helper, as the CLI sets none.
+ * The holder the others copy their keys from (the station, for its lanes)
+ * fetches them from 15 minutes before (fst_aws_credentials_refresh_ahead(),
+ * the CLI's advisory refresh), on a copy outside its lock, so that the
+ * copies seldom run the helper themselves. A helper that has not finished
+ * within a minute (the AWS SDK for Go's limit; the CLI sets none) is killed
+ * with its process group, and the run fails as a helper that exits non-zero
+ * does: a line never waits on a hung helper for more than that.
  */
 
 #define G_LOG_DOMAIN "FstAwsCredentials"
@@ -46,6 +52,8 @@
 #include <json-glib/json-glib.h>
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,11 +62,17 @@
 #include "fst-error.h"
 
 /* keys from a credential_process are fetched again this long before they
- * expire (seconds), and a failed run is tried again after this long */
+ * expire (seconds): by every holder (the AWS CLI's mandatory refresh), and
+ * ahead of that by the one holder that shares them out (its advisory
+ * refresh, fst_aws_credentials_refresh_ahead()); a failed run is tried
+ * again after FST_AWS_PROCESS_RETRY_US */
 #define FST_AWS_PROCESS_REFRESH_S (10 * 60)
+#define FST_AWS_PROCESS_AHEAD_S (15 * 60)
 #define FST_AWS_PROCESS_RETRY_US (30 * G_USEC_PER_SEC)
 /* what a credential_process may print (its JSON takes about 2 KiB) */
 #define FST_AWS_PROCESS_MAX_OUTPUT (64 * 1024)
+/* how long a credential_process may run, milliseconds */
+#define FST_AWS_PROCESS_LIMIT_MS (60 * 1000)
 
 /**
  * fst_aws_credentials_free:
@@ -265,10 +279,30 @@ fst_aws_files_stamp(const gchar *creds_path, const gchar *config_path)
 	return g_string_free(stamp, FALSE);
 }
 
+/* how long a credential_process may run, in milliseconds; the test hook
+ * FST_TEST_AWS_PROCESS_LIMIT_MS shortens it */
+static gint64
+fst_aws_process_limit_ms(void)
+{
+	const gchar *ms = g_getenv("FST_TEST_AWS_PROCESS_LIMIT_MS");
+	return ms != NULL ? (gint64)g_ascii_strtoull(ms, NULL, 10) : FST_AWS_PROCESS_LIMIT_MS;
+}
+
+/* in the helper, before exec: a process group of its own, so that a helper
+ * past its time is killed with whatever it started */
+static void
+fst_aws_credentials_child_setup(gpointer data)
+{
+	(void)data;
+	(void)setpgid(0, 0);
+}
+
 /* runs @argv with its standard output read into @out (room for
  * FST_AWS_PROCESS_MAX_OUTPUT bytes and a NUL), in place: no copy of what
  * it prints is left in memory that is freed unwiped, as a growing buffer
- * would leave; its standard input and error are the station's */
+ * would leave; its standard input and error are the station's. A helper
+ * still running after fst_aws_process_limit_ms() is killed, with its
+ * process group */
 static gboolean
 fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **error)
 {
@@ -276,13 +310,16 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 	gint fd = -1;
 	gint status = 0;
 	gboolean too_long = FALSE;
+	gboolean late = FALSE;
+	gint64 limit_ms = fst_aws_process_limit_ms();
+	gint64 deadline = g_get_monotonic_time() + limit_ms * 1000;
 
 	*out_len = 0;
 	if (!g_spawn_async_with_pipes(NULL,
 	                              argv,
 	                              NULL,
 	                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-	                              NULL,
+	                              fst_aws_credentials_child_setup,
 	                              NULL,
 	                              &pid,
 	                              NULL,
@@ -293,8 +330,24 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 	for (;;) {
 		gchar sink[256];
 		gboolean room = *out_len < FST_AWS_PROCESS_MAX_OUTPUT;
-		gssize n = room ? read(fd, out + *out_len, FST_AWS_PROCESS_MAX_OUTPUT - *out_len)
-		                : read(fd, sink, sizeof(sink));
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		gint64 left_ms = (deadline - g_get_monotonic_time() + 999) / 1000;
+		gint ready;
+		gssize n;
+
+		if (left_ms <= 0) {
+			late = TRUE;
+			break;
+		}
+		ready = poll(&pfd, 1, (gint)MIN(left_ms, G_MAXINT));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
+			break;
+		if (ready == 0)
+			continue;
+		n = room ? read(fd, out + *out_len, FST_AWS_PROCESS_MAX_OUTPUT - *out_len)
+		         : read(fd, sink, sizeof(sink));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -306,9 +359,32 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 	}
 	out[*out_len] = '\0';
 	close(fd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* the helper closed its output: it exits now, or it is late too */
+	while (!late) {
+		pid_t done = waitpid(pid, &status, WNOHANG);
+		if (done == pid || (done < 0 && errno != EINTR))
+			break;
+		if (g_get_monotonic_time() >= deadline)
+			late = TRUE;
+		else if (done == 0)
+			g_usleep(MIN(10 * 1000, (deadline - g_get_monotonic_time())));
+	}
+	if (late) {
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	g_spawn_close_pid(pid);
+	if (late) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "it had not finished after %" G_GINT64_FORMAT " %s, and was killed",
+		            limit_ms % 1000 == 0 ? limit_ms / 1000 : limit_ms,
+		            limit_ms % 1000 == 0 ? "s" : "ms");
+		return FALSE;
+	}
 	if (!g_spawn_check_wait_status(status, error))
 		return FALSE;
 	if (too_long || strlen(out) != *out_len) {
@@ -585,20 +661,26 @@ fst_aws_credentials_take_keys(FstAwsCredentials *self,
 }
 
 /* keys from a credential_process fetched again when they expire within
- * FST_AWS_PROCESS_REFRESH_S, or (@refused) when AWS refused them as
- * expired; a run that fails keeps the keys held and is told once, and the
+ * @window_s seconds, or at once when @window_s is -1 (AWS refused them as
+ * expired); a run that fails keeps the keys held and is told once, and the
  * helper is not run again before FST_AWS_PROCESS_RETRY_US */
 static gboolean
-fst_aws_credentials_refresh_process(FstAwsCredentials *self, gboolean refused)
+fst_aws_credentials_process_due(const FstAwsCredentials *self, gint64 window_s)
+{
+	return self->expires_at != 0 &&
+	       (window_s < 0 ||
+	        g_get_real_time() / G_USEC_PER_SEC >= self->expires_at - window_s) &&
+	       g_get_monotonic_time() >= self->process_retry_at;
+}
+
+static gboolean
+fst_aws_credentials_refresh_process(FstAwsCredentials *self, gint64 window_s)
 {
 	g_autoptr(FstAwsCredentials) fresh = g_new0(FstAwsCredentials, 1);
 	g_autoptr(GError) error = NULL;
 	gint64 now_us = g_get_monotonic_time();
 
-	if (self->expires_at == 0 ||
-	    (!refused &&
-	     g_get_real_time() / G_USEC_PER_SEC < self->expires_at - FST_AWS_PROCESS_REFRESH_S) ||
-	    now_us < self->process_retry_at)
+	if (!fst_aws_credentials_process_due(self, window_s))
 		return FALSE;
 	if (!fst_aws_credentials_run_process(fresh, self->profile, self->process, &error)) {
 		if (self->process_retry_at == 0)
@@ -613,22 +695,37 @@ fst_aws_credentials_refresh_process(FstAwsCredentials *self, gboolean refused)
 }
 
 /**
- * fst_aws_credentials_refresh:
+ * fst_aws_credentials_refresh_due:
  * @self: credentials fst_aws_credentials_load() read
  *
- * Reads the keys again, as they were found the first time, when they came
- * from the files and the files have changed since (see the top of this
- * file), or from a credential_process and they expire within 10 minutes,
- * and puts them in @self; the region and the endpoint stay. Keys from
- * the environment or the caller never change. A change that cannot be read
- * (a file being written without a rename, a helper that fails) keeps the
- * keys read before and is told once, as a message; the next change is read
- * again (a failed helper is run again after 30 s).
+ * Whether fst_aws_credentials_refresh_ahead() would read the keys again
+ * now: the files changed, or keys from a credential_process are in their
+ * last 15 minutes (and no failed run is waiting for its retry). It changes
+ * nothing, so that a caller can run the refresh on a copy, outside its
+ * lock.
  *
- * Returns: %TRUE when @self holds keys read again
+ * Returns: %TRUE when a refresh is due
  */
 gboolean
-fst_aws_credentials_refresh(FstAwsCredentials *self)
+fst_aws_credentials_refresh_due(const FstAwsCredentials *self)
+{
+	g_autofree gchar *creds_path = NULL;
+	g_autofree gchar *config_path = NULL;
+	g_autofree gchar *stamp = NULL;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	if (self->process != NULL)
+		return fst_aws_credentials_process_due(self, FST_AWS_PROCESS_AHEAD_S);
+	if (self->files_stamp == NULL)
+		return FALSE;
+	creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	config_path = fst_aws_file_path("AWS_CONFIG_FILE", "config");
+	stamp = fst_aws_files_stamp(creds_path, config_path);
+	return g_strcmp0(stamp, self->files_stamp) != 0;
+}
+
+static gboolean
+fst_aws_credentials_refresh_within(FstAwsCredentials *self, gint64 window_s)
 {
 	g_autofree gchar *creds_path = NULL;
 	g_autofree gchar *config_path = NULL;
@@ -636,9 +733,8 @@ fst_aws_credentials_refresh(FstAwsCredentials *self)
 	g_autoptr(FstAwsCredentials) fresh = NULL;
 	g_autoptr(GError) error = NULL;
 
-	g_return_val_if_fail(self != NULL, FALSE);
 	if (self->process != NULL)
-		return fst_aws_credentials_refresh_process(self, FALSE);
+		return fst_aws_credentials_refresh_process(self, window_s);
 	if (self->files_stamp == NULL)
 		return FALSE;
 	creds_path = fst_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
@@ -667,6 +763,47 @@ fst_aws_credentials_refresh(FstAwsCredentials *self)
 }
 
 /**
+ * fst_aws_credentials_refresh:
+ * @self: credentials fst_aws_credentials_load() read
+ *
+ * Reads the keys again, as they were found the first time, when they came
+ * from the files and the files have changed since (see the top of this
+ * file), or from a credential_process and they expire within 10 minutes,
+ * and puts them in @self; the region and the endpoint stay. Keys from
+ * the environment or the caller never change. A change that cannot be read
+ * (a file being written without a rename, a helper that fails) keeps the
+ * keys read before and is told once, as a message; the next change is read
+ * again (a failed helper is run again after 30 s).
+ *
+ * Returns: %TRUE when @self holds keys read again
+ */
+gboolean
+fst_aws_credentials_refresh(FstAwsCredentials *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return fst_aws_credentials_refresh_within(self, FST_AWS_PROCESS_REFRESH_S);
+}
+
+/**
+ * fst_aws_credentials_refresh_ahead:
+ * @self: credentials fst_aws_credentials_load() read
+ *
+ * fst_aws_credentials_refresh(), except that keys from a credential_process
+ * are fetched again from 15 minutes before they expire: the refresh of the
+ * holder that the copies are made from (the station's, for its lanes'
+ * clients), so that they start with fresh keys and seldom reach their own
+ * 10 minutes.
+ *
+ * Returns: %TRUE when @self holds keys read again
+ */
+gboolean
+fst_aws_credentials_refresh_ahead(FstAwsCredentials *self)
+{
+	g_return_val_if_fail(self != NULL, FALSE);
+	return fst_aws_credentials_refresh_within(self, FST_AWS_PROCESS_AHEAD_S);
+}
+
+/**
  * fst_aws_credentials_refresh_refused:
  * @self: credentials fst_aws_credentials_load() read
  *
@@ -681,7 +818,7 @@ fst_aws_credentials_refresh_refused(FstAwsCredentials *self)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	if (self->process != NULL)
-		return fst_aws_credentials_refresh_process(self, TRUE);
+		return fst_aws_credentials_refresh_process(self, -1);
 	return fst_aws_credentials_refresh(self);
 }
 

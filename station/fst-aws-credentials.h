@@ -56,7 +56,9 @@ FstAwsCredentials *fst_aws_credentials_load(const gchar *profile,
                                             const gchar *endpoint_url,
                                             GError **error);
 
+gboolean fst_aws_credentials_refresh_due(const FstAwsCredentials *self);
 gboolean fst_aws_credentials_refresh(FstAwsCredentials *self);
+gboolean fst_aws_credentials_refresh_ahead(FstAwsCredentials *self);
 gboolean fst_aws_credentials_refresh_refused(FstAwsCredentials *self);
 FstAwsCredentials *fst_aws_credentials_copy(const FstAwsCredentials *self);
 

@@ -62,6 +62,8 @@ struct _FstStation {
 	FstInteraction *interaction;   /* (owned) (nullable): what it was opened with */
 	FstAwsCredentials *aws_issuer; /* (owned) (nullable): checked by
 	                                * fst_station_connect_issuer() */
+	guint aws_issuer_serial;       /* counts the fst_station_connect_issuer() */
+	gboolean aws_refreshing;       /* a lane reads @aws_issuer's keys again */
 	GMutex in_flight_lock;         /* guards @in_flight */
 	GHashTable *in_flight;         /* (owned): uid -> port of the devices whose
 	                                * runs are in flight (fst_station_claim_device()) */
@@ -1181,6 +1183,7 @@ fst_station_connect_issuer(FstStation *self, const FstProfile *profile, GError *
 	g_mutex_lock(&self->pool_lock);
 	g_clear_pointer(&self->aws_issuer, fst_aws_credentials_free);
 	self->aws_issuer = creds;
+	self->aws_issuer_serial++;
 	g_mutex_unlock(&self->pool_lock);
 	return TRUE;
 }
@@ -1212,9 +1215,28 @@ fst_station_new_aws_issuer(FstStation *self, const FstProfile *profile, GError *
 		            fst_profile_get_name(profile));
 		return NULL;
 	}
-	/* the keys each client starts with are the files' latest: a rotation
-	 * is read here once, not by every device's client */
-	(void)fst_aws_credentials_refresh(self->aws_issuer);
+	/* the keys each client starts with are the latest: a rotation (or a
+	 * credential_process's new keys) is read here once, by one lane, not by
+	 * every device's client; it is read into a copy outside the lock, so
+	 * that the other lanes go on with the keys held (a helper may take up
+	 * to its time limit) */
+	if (!self->aws_refreshing && fst_aws_credentials_refresh_due(self->aws_issuer)) {
+		FstAwsCredentials *work = fst_aws_credentials_copy(self->aws_issuer);
+		guint serial = self->aws_issuer_serial;
+
+		self->aws_refreshing = TRUE;
+		g_mutex_unlock(&self->pool_lock);
+		(void)fst_aws_credentials_refresh_ahead(work);
+		g_mutex_lock(&self->pool_lock);
+		self->aws_refreshing = FALSE;
+		/* unless another run connected meanwhile */
+		if (serial == self->aws_issuer_serial) {
+			fst_aws_credentials_free(self->aws_issuer);
+			self->aws_issuer = work;
+		} else {
+			fst_aws_credentials_free(work);
+		}
+	}
 	return fst_aws_iot_new(self->aws_issuer, error);
 }
 

@@ -3,12 +3,15 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gio/gio.h>
 
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
 #include "fst-error.h"
+#include "fst-profile.h"
+#include "fst-station.h"
 
 /*
  * Credentials, region and endpoint found as the AWS CLI finds them, from a
@@ -741,6 +744,248 @@ test_credential_process_refused(TestFixture *fx, gconstpointer data)
 	test_process_clean(dir);
 }
 
+/* whether the process @pid is gone (or a zombie nobody has reaped yet),
+ * within two seconds */
+static gboolean
+test_process_gone(const gchar *pid)
+{
+	g_autofree gchar *stat = g_strdup_printf("/proc/%s/stat", pid);
+
+	for (guint i = 0; i < 200; i++) {
+		g_autofree gchar *text = NULL;
+		const gchar *state;
+		if (!g_file_get_contents(stat, &text, NULL, NULL))
+			return TRUE;
+		state = strrchr(text, ')');
+		if (state != NULL && g_str_has_prefix(state, ") Z"))
+			return TRUE;
+		g_usleep(10 * 1000);
+	}
+	return FALSE;
+}
+
+/* a helper that does not finish is killed at the time limit with what it
+ * started, whether it keeps its output open or has closed it; the run
+ * fails, and keys held before stay (test hook: the limit is 300 ms) */
+static void
+test_credential_process_hung(TestFixture *fx, gconstpointer data)
+{
+	g_autofree gchar *dir = test_process_dir(fx);
+	g_autofree gchar *helper = g_build_filename(dir, "helper.sh", NULL);
+	g_autofree gchar *child_path = g_build_filename(dir, "child", NULL);
+	g_autoptr(FstAwsCredentials) c = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *scripts[] = {
+	    /* output open: a child that holds it, and a wait */
+	    "#!/bin/sh\n"
+	    "sleep 30 &\n"
+	    "echo $! > \"$(dirname \"$0\")/child\"\n"
+	    "wait\n",
+	    /* the keys printed, the output closed, and no exit */
+	    "#!/bin/sh\n"
+	    "echo '{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}'\n"
+	    "exec >&-\n"
+	    "sleep 30 &\n"
+	    "echo $! > \"$(dirname \"$0\")/child\"\n"
+	    "wait\n",
+	};
+
+	g_setenv("FST_TEST_AWS_PROCESS_LIMIT_MS", "300", TRUE);
+	test_process_config(fx, dir, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(scripts); i++) {
+		g_autofree gchar *child = NULL;
+		gint64 t0 = g_get_monotonic_time();
+
+		g_assert_true(g_file_set_contents(helper, scripts[i], -1, NULL));
+		g_assert_cmpint(g_chmod(helper, 0700), ==, 0);
+		c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+		g_assert_null(c);
+		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
+		g_test_message("%s", error->message);
+		g_assert_nonnull(
+		    strstr(error->message, "had not finished after 300 ms, and was killed"));
+		g_assert_nonnull(strstr(error->message, "helper.sh"));
+		g_clear_error(&error);
+		/* killed at the limit, not when its child ends */
+		g_assert_cmpint(g_get_monotonic_time() - t0, <, 20 * G_USEC_PER_SEC);
+		g_assert_true(g_file_get_contents(child_path, &child, NULL, NULL));
+		g_strstrip(child);
+		g_assert_true(test_process_gone(child));
+		g_unlink(child_path);
+	}
+
+	/* keys held: a refresh whose helper hangs keeps them */
+	g_assert_true(g_file_set_contents(helper,
+	                                  "#!/bin/sh\n"
+	                                  "d=$(dirname \"$0\")\n"
+	                                  "if [ -f \"$d/hang\" ]; then exec sleep 30; fi\n"
+	                                  "cat \"$d/out-1.json\"\n",
+	                                  -1,
+	                                  NULL));
+	g_assert_cmpint(g_chmod(helper, 0700), ==, 0);
+	test_process_answer(dir, 1, "AKIDPROC1", 5 * 60);
+	c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDPROC1");
+	{
+		g_autofree gchar *hang = g_build_filename(dir, "hang", NULL);
+		g_assert_true(g_file_set_contents(hang, "", -1, NULL));
+	}
+	g_assert_false(fst_aws_credentials_refresh(c));
+	g_assert_cmpstr(c->access_key_id, ==, "AKIDPROC1");
+	g_assert_cmpstr(fst_secret_get_str(c->secret_access_key), ==, "secret-AKIDPROC1");
+	g_clear_pointer(&c, fst_aws_credentials_free);
+	g_unsetenv("FST_TEST_AWS_PROCESS_LIMIT_MS");
+	test_process_clean(dir);
+}
+
+typedef struct {
+	FstStation *station;
+	FstProfile *profile;
+	FstAwsIot *iot;
+	gboolean done;
+} TestLane;
+
+/* one lane's start of a device with `issuer=aws`: its AWS client */
+static gpointer
+test_lane_thread(gpointer data)
+{
+	TestLane *lane = data;
+	g_autoptr(GError) error = NULL;
+
+	lane->iot = fst_station_new_aws_issuer(lane->station, lane->profile, &error);
+	g_assert_no_error(error);
+	g_atomic_int_set(&lane->done, TRUE);
+	return NULL;
+}
+
+/* a lane that reads the station's keys again from a credential_process
+ * does it outside the station's lock: another lane starting meanwhile gets
+ * its client at once, with the keys held, and does not run the helper a
+ * second time; the new keys are the station's once the helper answers */
+static void
+test_credential_process_station(TestFixture *fx, gconstpointer data)
+{
+	TestPeer peer = {0};
+	TestLane first = {0};
+	TestLane second = {0};
+	g_autofree gchar *dir = test_process_dir(fx);
+	g_autofree gchar *helper = g_build_filename(dir, "helper.sh", NULL);
+	g_autofree gchar *fifo = g_build_filename(dir, "go", NULL);
+	g_autofree gchar *ws = g_build_filename(fx->home, "station", NULL);
+	g_autofree gchar *profile_path = g_build_filename(fx->home, "aws.profile", NULL);
+	g_autofree gchar *url = NULL;
+	g_autofree gchar *keys = NULL;
+	g_autofree gchar *endpoint = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstStation) station = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(FstAwsIot) third = NULL;
+	GThread *thread;
+	FILE *go;
+
+	/* run 2 waits for a line on the FIFO before it answers (20 s at most,
+	 * so that a failed test leaves no helper behind) */
+	g_assert_true(
+	    g_file_set_contents(helper,
+	                        "#!/bin/sh\n"
+	                        "d=$(dirname \"$0\")\n"
+	                        "n=$(( $(cat \"$d/count\" 2>/dev/null || echo 0) + 1 ))\n"
+	                        "echo \"$n\" > \"$d/count\"\n"
+	                        "if [ \"$n\" = 2 ]; then timeout 20 cat \"$d/go\" >/dev/null; fi\n"
+	                        "cat \"$d/out-$n.json\"\n",
+	                        -1,
+	                        NULL));
+	g_assert_cmpint(g_chmod(helper, 0700), ==, 0);
+	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+	test_process_config(fx, dir, NULL);
+	/* 12 minutes left: the station's refresh ahead is due, no client's */
+	test_process_answer(dir, 1, "AKIDPROC1", 12 * 60);
+	test_process_answer(dir, 2, "AKIDPROC2", 3600);
+	test_peer_start(&peer);
+	url = g_strdup_printf("http://127.0.0.1:%u", peer.port);
+	g_setenv("AWS_ENDPOINT_URL", url, TRUE);
+	g_setenv("AWS_PROFILE", "proc", TRUE);
+
+	g_assert_true(fst_station_init_workspace(ws, "Credentials Test", &error));
+	g_assert_no_error(error);
+	station = fst_station_open(ws, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_file_set_contents(profile_path,
+	                                  "[profile]\n"
+	                                  "name=aws-issued\n"
+	                                  "models=devsim-*\n"
+	                                  "key-source=device-csr\n"
+	                                  "key-types=ec-p256\n"
+	                                  "issuer=aws\n"
+	                                  "[subject]\n"
+	                                  "cn={model}-{uid}\n"
+	                                  "o=Credentials Test\n"
+	                                  "[validity]\n"
+	                                  "days=365\n"
+	                                  "[aws]\n"
+	                                  "region=eu-west-1\n",
+	                                  -1,
+	                                  NULL));
+	profile = fst_profile_load(profile_path, &error);
+	g_assert_no_error(error);
+	g_assert_true(fst_station_connect_issuer(station, profile, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(test_process_runs(dir), ==, 1);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDPROC1");
+	g_clear_pointer(&keys, g_free);
+
+	/* the first lane runs the helper, which waits */
+	first.station = second.station = station;
+	first.profile = second.profile = profile;
+	thread = g_thread_new("first-lane", test_lane_thread, &first);
+	for (guint i = 0; i < 1000 && test_process_runs(dir) < 2; i++)
+		g_usleep(10 * 1000);
+	g_assert_cmpint(test_process_runs(dir), ==, 2);
+
+	/* the second lane is not held by it */
+	g_thread_unref(g_thread_new("second-lane", test_lane_thread, &second));
+	for (guint i = 0; i < 1000 && !g_atomic_int_get(&second.done); i++)
+		g_usleep(10 * 1000);
+	g_assert_true(g_atomic_int_get(&second.done));
+	g_assert_false(g_atomic_int_get(&first.done));
+	endpoint = test_describe(second.iot);
+	g_assert_nonnull(endpoint);
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDPROC1");
+	g_clear_pointer(&keys, g_free);
+
+	/* the helper answers: the first lane's client and the station have the
+	 * new keys, and the next lane runs no helper */
+	go = fopen(fifo, "w");
+	g_assert_nonnull(go);
+	fputs("go\n", go);
+	fclose(go);
+	g_thread_join(thread);
+	g_assert_true(first.done);
+	g_free(test_describe(first.iot));
+	third = fst_station_new_aws_issuer(station, profile, &error);
+	g_assert_no_error(error);
+	g_free(test_describe(third));
+	keys = test_peer_take_keys(&peer);
+	g_assert_cmpstr(keys, ==, "AKIDPROC2,AKIDPROC2");
+	g_assert_cmpint(test_process_runs(dir), ==, 2);
+
+	g_clear_object(&first.iot);
+	g_clear_object(&second.iot);
+	g_clear_object(&third);
+	g_clear_pointer(&station, fst_station_unref);
+	test_peer_stop(&peer);
+	g_unlink(fifo);
+	test_process_clean(dir);
+	{
+		g_autofree gchar *cmd = g_strdup_printf("rm -rf '%s'", ws);
+		g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL));
+	}
+	g_unlink(profile_path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -757,5 +1002,7 @@ main(int argc, char **argv)
 	ADD("/fst/aws/credentials/credential-process-refused", test_credential_process_refused);
 	ADD("/fst/aws/credentials/credential-process-expired-at-aws",
 	    test_credential_process_expired_at_aws);
+	ADD("/fst/aws/credentials/credential-process-hung", test_credential_process_hung);
+	ADD("/fst/aws/credentials/credential-process-station", test_credential_process_station);
 	return g_test_run();
 }
