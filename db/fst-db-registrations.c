@@ -205,6 +205,76 @@ fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GE
 	return g_steal_pointer(&counts);
 }
 
+/**
+ * fst_db_foreach_aws_record:
+ * @self: an #FstDb
+ * @target: a cloud target, e.g. "aws-iot:eu-west-1" (fst_aws_iot_target())
+ * @func: called with each certificate, oldest first; it returns %FALSE to
+ *   stop
+ * @user_data: data for @func
+ * @error: (nullable): return location for a #GError
+ *
+ * Goes through every certificate with what its registration rows at
+ * @target say (the reconciliation with AWS IoT, fst_aws_reconcile()), one
+ * row at a time: a million certificates are never all in memory here.
+ * @func runs with the database's lock held: it must not call the database.
+ *
+ * Returns: %TRUE once every certificate was given (or @func stopped)
+ */
+gboolean
+fst_db_foreach_aws_record(
+    FstDb *self, const gchar *target, FstDbAwsRecordFunc func, gpointer user_data, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	g_autoptr(FstDbStmt) stmt = NULL;
+	const gchar *what = "read the certificates and their registrations";
+	gint rc;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(target != NULL, FALSE);
+	g_return_val_if_fail(func != NULL, FALSE);
+
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	/* each row by the (certificate_id, target, action) unique index */
+	stmt = _fst_db_prepare(
+	    self,
+	    "SELECT c.aws_cert_id, c.serial_hex, d.uid, c.state, a.sha256,"
+	    " (SELECT r.state FROM registrations r WHERE r.certificate_id = c.id AND"
+	    "  r.target = ?1 AND r.action = 'register'),"
+	    " (SELECT r.state FROM registrations r WHERE r.certificate_id = c.id AND"
+	    "  r.target IN (?1, '*') AND r.action = 'deactivate' ORDER BY r.id DESC LIMIT 1),"
+	    " (SELECT r.state FROM registrations r WHERE r.certificate_id = c.id AND"
+	    "  r.target IN (?1, '*') AND r.action = 'revoke' ORDER BY r.id DESC LIMIT 1)"
+	    " FROM certificates c JOIN devices d ON d.id = c.device_id"
+	    " LEFT JOIN cas a ON a.id = c.ca_id ORDER BY c.id",
+	    what,
+	    error);
+	if (stmt == NULL)
+		return FALSE;
+	if (!_fst_db_check_bind(
+	        self, sqlite3_bind_text(stmt, 1, target, -1, SQLITE_TRANSIENT), what, error))
+		return FALSE;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstDbAwsRecord record = {
+		    .aws_cert_id = (const gchar *)sqlite3_column_text(stmt, 0),
+		    .serial_hex = (const gchar *)sqlite3_column_text(stmt, 1),
+		    .device_uid = (const gchar *)sqlite3_column_text(stmt, 2),
+		    .state = (const gchar *)sqlite3_column_text(stmt, 3),
+		    .issuer_sha256 = (const gchar *)sqlite3_column_text(stmt, 4),
+		    .registered = (const gchar *)sqlite3_column_text(stmt, 5),
+		    .deactivated = (const gchar *)sqlite3_column_text(stmt, 6),
+		    .revoked = (const gchar *)sqlite3_column_text(stmt, 7),
+		};
+		if (!func(&record, user_data))
+			return TRUE;
+	}
+	if (rc != SQLITE_DONE) {
+		_fst_db_set_error(self, error, rc, "trying to %s", what);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* a `register` row for a certificate just recorded (FstDbCert.register_target),
  * in the caller's transaction, with the id the target knows it by when it
  * has it already (@remote_id), `done` when nothing more is to be done there;

@@ -353,6 +353,38 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstDbRegistrationCount, fst_db_registration_count_
 GPtrArray *
 fst_db_count_registrations_by_issuer(FstDb *self, const gchar *issuer_sha256, GError **error);
 
+/**
+ * FstDbAwsRecord:
+ * @aws_cert_id: the certificate's SHA-256, lower-case hex (AWS's id)
+ * @serial_hex: its serial
+ * @device_uid: its device
+ * @state: its #FstCertState name
+ * @issuer_sha256: (nullable): the SHA-256 of the CA that signed it; %NULL
+ *   for one AWS IoT issued (`issuer=aws`)
+ * @registered: (nullable): the state of its `register` row for the target,
+ *   %NULL without one
+ * @deactivated: (nullable): the same, of its `deactivate` row (the target's
+ *   or `*`)
+ * @revoked: (nullable): the same, of its `revoke` row (the target's or `*`)
+ *
+ * What the database says of one certificate at one cloud target
+ * (fst_db_foreach_aws_record()); the strings are borrowed for the call.
+ */
+typedef struct {
+	const gchar *aws_cert_id;
+	const gchar *serial_hex;
+	const gchar *device_uid;
+	const gchar *state;
+	const gchar *issuer_sha256;
+	const gchar *registered;
+	const gchar *deactivated;
+	const gchar *revoked;
+} FstDbAwsRecord;
+
+typedef gboolean (*FstDbAwsRecordFunc)(const FstDbAwsRecord *record, gpointer user_data);
+gboolean fst_db_foreach_aws_record(
+    FstDb *self, const gchar *target, FstDbAwsRecordFunc func, gpointer user_data, GError **error);
+
 /* maintenance */
 
 gboolean fst_db_backup(FstDb *self, const gchar *dest, GError **error);

@@ -6,6 +6,8 @@
  *   register push [--central]               work every due row now (of the
  *                                           central registry's queue)
  *   register retry [SERIAL]                 put failed rows back
+ *   register reconcile                      the database against what AWS
+ *                                           holds (fst-aws-reconcile.c)
  *
  * The AWS side (credentials, region, endpoint) is found as the AWS CLI finds
  * it (station/fst-aws-credentials.c); what each certificate gets (thing name,
@@ -21,6 +23,8 @@
 
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
+#include "fst-aws-reconcile.h"
+#include "fst-ca-store.h"
 #include "fst-central-station.h"
 #include "fst-cli.h"
 #include "fst-db-queue.h"
@@ -500,6 +504,114 @@ fst_cli_register_push(const gchar *workspace,
 	return stats.failed > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 }
 
+/* register reconcile: the database against what AWS IoT holds, changing
+ * nothing (fst_aws_reconcile()); exit 1 when anything differs */
+static FstExit
+fst_cli_register_reconcile(const gchar *workspace,
+                           const gchar *db_path,
+                           const FstCliAws *aws,
+                           FstCliOutput mode,
+                           gboolean json)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autoptr(FstAwsReconcile) result = NULL;
+	g_autoptr(GPtrArray) ca_ids = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autoptr(GPtrArray) infos = fst_ca_store_list(ca_dir, NULL);
+
+	/* the workspace's CAs, which may have signed nothing recorded */
+	for (guint i = 0; infos != NULL && i < infos->len; i++) {
+		FstCaInfo *info = g_ptr_array_index(infos, i);
+		if (info->sha256 != NULL)
+			g_ptr_array_add(ca_ids, g_strdup(info->sha256));
+	}
+	g_ptr_array_add(ca_ids, NULL);
+	iot = fst_cli_aws_iot(aws, &error);
+	if (iot == NULL)
+		return fst_cli_fail("register", json, error);
+	db = fst_db_open(db_path, &error);
+	if (db == NULL)
+		return fst_cli_fail("register", json, error);
+	result = fst_aws_reconcile(iot, db, (const gchar *const *)ca_ids->pdata, NULL, &error);
+	if (result == NULL)
+		return fst_cli_fail("register", json, error);
+	if (json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		json_builder_begin_object(b);
+		fst_cli_json_add_string(b, "event", "register-reconcile");
+		fst_cli_json_add_string(b, "target", result->target);
+		fst_cli_json_add_string(b, "endpoint", fst_aws_iot_get_endpoint(iot));
+		json_builder_set_member_name(b, "recorded");
+		json_builder_add_int_value(b, result->recorded);
+		json_builder_set_member_name(b, "listed");
+		json_builder_add_int_value(b, result->listed);
+		json_builder_set_member_name(b, "matched");
+		json_builder_add_int_value(b, result->matched);
+		json_builder_set_member_name(b, "cas");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < result->cas->len; i++)
+			json_builder_add_string_value(b, g_ptr_array_index(result->cas, i));
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "cas_not_registered");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < result->cas_unknown->len; i++)
+			json_builder_add_string_value(b, g_ptr_array_index(result->cas_unknown, i));
+		json_builder_end_array(b);
+		json_builder_set_member_name(b, "findings");
+		json_builder_begin_array(b);
+		for (guint i = 0; i < result->findings->len; i++) {
+			FstAwsFinding *f = g_ptr_array_index(result->findings, i);
+			json_builder_begin_object(b);
+			fst_cli_json_add_string(b, "kind", fst_aws_finding_kind_to_string(f->kind));
+			fst_cli_json_add_string(b, "aws_cert_id", f->aws_cert_id);
+			fst_cli_json_add_string(b, "aws_status", f->aws_status);
+			fst_cli_json_add_string(b, "serial", f->serial_hex);
+			fst_cli_json_add_string(b, "device", f->device_uid);
+			fst_cli_json_add_string(b, "state", f->state);
+			fst_cli_json_add_string(b, "ca_sha256", f->ca_sha256);
+			fst_cli_json_add_string(b, "advice", f->advice);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_builder_end_object(b);
+		fst_cli_print_builder(b);
+	} else {
+		g_autoptr(FstCliTable) table = fst_cli_table_new(mode);
+		if (mode == FST_CLI_OUTPUT_TABLE) {
+			g_print("%s: %u certificates recorded, %u at AWS, %u in both; %u CA(s) "
+			        "asked for, %u not registered at AWS; %u finding(s)\n",
+			        result->target,
+			        result->recorded,
+			        result->listed,
+			        result->matched,
+			        result->cas->len,
+			        result->cas_unknown->len,
+			        result->findings->len);
+		}
+		fst_cli_table_add_column(table, "KIND", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "AWS STATUS", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "AWS ID", FST_CLI_COLUMN_NONE);
+		fst_cli_table_add_column(table, "WHAT TO DO", FST_CLI_COLUMN_TRUNC);
+		for (guint i = 0; i < result->findings->len; i++) {
+			FstAwsFinding *f = g_ptr_array_index(result->findings, i);
+			fst_cli_table_add_row(table,
+			                      fst_aws_finding_kind_to_string(f->kind),
+			                      f->aws_status != NULL ? f->aws_status : "absent",
+			                      f->serial_hex,
+			                      f->device_uid,
+			                      f->aws_cert_id,
+			                      f->advice);
+		}
+		if (result->findings->len > 0 || mode == FST_CLI_OUTPUT_PLAIN)
+			fst_cli_table_print(table);
+	}
+	return result->findings->len > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+}
+
 /**
  * fst_cli_register:
  * @argc: arguments, argv[0] = "register"
@@ -739,8 +851,8 @@ fst_cli_register(gint argc, gchar **argv)
 	     "FILE"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new(
-	    "status|push|retry [SERIAL]|export|import-results REPORT... - the AWS IoT registration "
-	    "queue");
+	    "status|push|retry [SERIAL]|reconcile|export|import-results REPORT... - the AWS IoT "
+	    "registration queue");
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDbQueue) queue = NULL;
 	g_autoptr(JsonBuilder) b = json_builder_new();
@@ -755,14 +867,20 @@ fst_cli_register(gint argc, gchar **argv)
 	    "as the AWS CLI finds them (AWS_ACCESS_KEY_ID..., ~/.aws/credentials, ~/.aws/config\n"
 	    "with its keys or its credential_process).\n"
 	    "Every AWS call that changes state is an audit event of the "
-	    "device.\n\n" FST_CLI_EXIT_CODES);
+	    "device.\n\n"
+	    "`register reconcile` compares the database with what AWS IoT holds in the region,\n"
+	    "changing nothing: certificates of the station's CAs AWS has and no record\n"
+	    "explains (unrecorded), certificates registered and in service that AWS no longer\n"
+	    "has (missing), and revoked ones ACTIVE at AWS (revoked-active), each with what to\n"
+	    "do; it exits 1 when it finds any.\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "register", &argc, &argv))
 		return FST_EXIT_USAGE;
 	if (!fst_cli_output_resolve("register", output, &json, &mode))
 		return FST_EXIT_USAGE;
 	if (argc < 2) {
-		g_printerr("fleetstation register: give status, push or retry (see --help)\n");
+		g_printerr("fleetstation register: give status, push, retry, reconcile, export or "
+		           "import-results (see --help)\n");
 		return FST_EXIT_USAGE;
 	}
 	sub = argv[1];
@@ -809,6 +927,8 @@ fst_cli_register(gint argc, gchar **argv)
 		                               role_arn,
 		                               &aws,
 		                               json);
+	if (g_strcmp0(sub, "reconcile") == 0)
+		return fst_cli_register_reconcile(workspace, db_path, &aws, mode, json);
 	if (g_strcmp0(sub, "import-results") == 0)
 		return fst_cli_register_import(
 		    db_path, params_file, argc > 2 ? (const gchar *const *)argv + 2 : NULL, json);
@@ -861,8 +981,8 @@ fst_cli_register(gint argc, gchar **argv)
 		}
 		return FST_EXIT_OK;
 	}
-	g_printerr("fleetstation register: unknown subcommand %s: give status, push, retry, export "
-	           "or import-results\n",
+	g_printerr("fleetstation register: unknown subcommand %s: give status, push, retry, "
+	           "reconcile, export or import-results\n",
 	           sub);
 	return FST_EXIT_USAGE;
 }

@@ -22,11 +22,14 @@
 #include "fst-aws-credentials.h"
 #include "fst-aws-iot.h"
 #include "fst-aws-issuer.h"
+#include "fst-ca.h"
 #include "fst-error.h"
 #include "fst-db.h"
 #include "fst-job.h"
+#include "fst-station.h"
 #include "fst-openssl-common.h"
 #include "fst-test-pki.h"
+#include "fst-x509.h"
 
 #define TEST_N_DEVICES 3
 
@@ -155,6 +158,7 @@ static const TestCase test_case_down = {"down", "device-csr", "ec-p256", "statio
 static const TestCase test_case_override = {
     "ovr", "device-csr", "ec-p256", "station", FALSE, "ovr5-{uid}"};
 static const TestCase test_case_revoke = {"rev", "device-csr", "ec-p256", "station", FALSE};
+static const TestCase test_case_reconcile = {"rcn", "device-csr", "ec-p256", "station", FALSE};
 static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "aws", FALSE};
 static const TestCase test_case_aws_key = {
     "awskey", "station-generated", "rsa-2048", "aws", TRUE, NULL, TRUE};
@@ -520,6 +524,32 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	    fx, tc->tag, tc->thing_name != NULL ? "ovr5-" : "line5-", before, FALSE);
 }
 
+/* `fleetstation revoke` of the first device's certificate, which queues its
+ * revocation at AWS */
+static void
+test_revoke_first(TestFixture *fx)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+	g_autoptr(FstDbCert) cert = NULL;
+	g_autofree gchar *out = NULL;
+
+	g_assert_no_error(error);
+	cert = fst_db_get_active_certificate(db, fx->uids[0], &error);
+	g_assert_no_error(error);
+	{
+		const gchar *args[] = {"revoke",
+		                       cert->serial_hex,
+		                       "--reason",
+		                       "keyCompromise",
+		                       "--workspace",
+		                       fx->workspace,
+		                       NULL};
+		out = test_cli(args);
+		g_assert_nonnull(strstr(out, "queued to be revoked where it is registered (1)"));
+	}
+}
+
 /* `fleetstation revoke` of the first device's certificate, then `register
  * push`: AWS has it REVOKED (UpdateCertificate), the others stay ACTIVE */
 static void
@@ -529,28 +559,9 @@ test_revoke_first_at_aws(TestFixture *fx)
 	g_autoptr(FstAwsIot) iot = test_peer_iot();
 	g_autoptr(FstJob) job = NULL;
 	g_autofree gchar *sql = NULL;
-	g_autofree gchar *serial = NULL;
 	g_autofree gchar *out = NULL;
 
-	{
-		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
-		g_autoptr(FstDbCert) cert = NULL;
-		g_assert_no_error(error);
-		cert = fst_db_get_active_certificate(db, fx->uids[0], &error);
-		g_assert_no_error(error);
-		serial = g_strdup(cert->serial_hex);
-	}
-	{
-		const gchar *args[] = {"revoke",
-		                       serial,
-		                       "--reason",
-		                       "keyCompromise",
-		                       "--workspace",
-		                       fx->workspace,
-		                       NULL};
-		out = test_cli(args);
-		g_assert_nonnull(strstr(out, "queued to be revoked where it is registered (1)"));
-	}
+	test_revoke_first(fx);
 	{
 		const gchar *args[] = {"register",
 		                       "push",
@@ -1306,6 +1317,238 @@ test_start_peer(void)
 	return TRUE;
 }
 
+/* `register reconcile --json` of the fixture's workspace: its document,
+ * and its exit status in @status */
+static JsonObject *
+test_reconcile(TestFixture *fx, gint *status)
+{
+	const gchar *argv[] = {g_getenv("FST_STATION"),
+	                       "register",
+	                       "reconcile",
+	                       "--json",
+	                       "--workspace",
+	                       fx->workspace,
+	                       "--region",
+	                       "us-east-1",
+	                       NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autofree gchar *out = NULL;
+	gint wait_status = 0;
+
+	g_assert_true(g_spawn_sync(NULL,
+	                           (gchar **)(guintptr)argv,
+	                           NULL,
+	                           G_SPAWN_DEFAULT,
+	                           NULL,
+	                           NULL,
+	                           &out,
+	                           NULL,
+	                           &wait_status,
+	                           &error));
+	g_assert_no_error(error);
+	g_test_message("reconcile: %s", out);
+	g_assert_true(WIFEXITED(wait_status));
+	*status = WEXITSTATUS(wait_status);
+	g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+	g_assert_no_error(error);
+	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* the findings of @doc as "kind:status:device" (an absent status or device
+ * is "-"), comma-separated, in their order */
+static gchar *
+test_findings(JsonObject *doc)
+{
+	JsonArray *findings = json_object_get_array_member(doc, "findings");
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	for (guint i = 0; i < json_array_get_length(findings); i++) {
+		JsonObject *f = json_array_get_object_element(findings, i);
+		g_string_append_printf(
+		    text,
+		    "%s%s:%s:%s",
+		    i > 0 ? "," : "",
+		    json_object_get_string_member(f, "kind"),
+		    json_object_get_string_member_with_default(f, "aws_status", "-"),
+		    json_object_get_string_member_with_default(f, "device", "-"));
+		g_assert_nonnull(json_object_get_string_member(f, "advice"));
+	}
+	return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+/* @der as PEM, as AWS takes it */
+static gchar *
+test_pem(GBytes *der)
+{
+	gsize len = 0;
+	const guint8 *data = g_bytes_get_data(der, &len);
+	g_autoptr(X509) x509 = d2i_X509(NULL, &data, (long)len);
+	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+	gchar *text = NULL;
+	long n;
+
+	g_assert_nonnull(x509);
+	g_assert_cmpint(PEM_write_bio_X509(bio, x509), ==, 1);
+	n = BIO_get_mem_data(bio, &text);
+	return g_strndup(text, n);
+}
+
+/* a certificate the station's CA signs for a new key, outside any run */
+static FstIssuedCert *
+test_issue_outside(FstStation *station, const FstProfile *profile, const gchar *uid)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
+	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
+	g_autoptr(FstDeviceInfo) info = test_csr_device(uid);
+	FstIssuedCert *issued =
+	    fst_ca_issue_from_csr(fst_station_get_ca(station), profile, info, csr, &error);
+
+	g_assert_no_error(error);
+	return issued;
+}
+
+/* `register reconcile` finds what differs between the database and AWS:
+ * nothing after a run; then a revoked certificate still ACTIVE at AWS (its
+ * revocation queued), certificates of the station's CA that AWS has and no
+ * record explains (ACTIVE and INACTIVE), and one recorded as registered
+ * that AWS does not have; `register push` mends the first */
+static void
+test_job_reconcile(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = test_peer_iot();
+	g_autoptr(FstJob) job = NULL;
+	g_autoptr(JsonObject) doc = NULL;
+	g_autoptr(FstStation) station = NULL;
+	g_autoptr(FstProfile) profile = NULL;
+	g_autoptr(FstIssuedCert) rogue = NULL;
+	g_autoptr(FstIssuedCert) rogue_off = NULL;
+	g_autoptr(FstIssuedCert) gone = NULL;
+	g_autoptr(FstAwsCertificate) ca_at_aws = NULL;
+	g_autoptr(FstAwsCertificate) at_aws = NULL;
+	g_autofree gchar *ca_path = g_build_filename(fx->workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *ca_pem = NULL;
+	g_autofree gchar *findings = NULL;
+	g_autofree gchar *expected = NULL;
+	g_autofree gchar *out = NULL;
+	gint status = -1;
+
+	test_aws_env(peer_url);
+	job = test_run_job(fx);
+	g_clear_object(&job);
+	doc = test_reconcile(fx, &status);
+	g_assert_cmpint(status, ==, 0);
+	g_assert_cmpint(json_object_get_int_member(doc, "recorded"), ==, TEST_N_DEVICES);
+	g_assert_cmpint(json_object_get_int_member(doc, "matched"), ==, TEST_N_DEVICES);
+	g_assert_cmpint(json_object_get_int_member(doc, "listed"), >=, TEST_N_DEVICES);
+	/* the root and issuing CAs, neither registered at AWS */
+	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(doc, "cas")), ==, 2);
+	g_assert_cmpuint(
+	    json_array_get_length(json_object_get_array_member(doc, "cas_not_registered")), ==, 2);
+	g_clear_pointer(&findings, g_free);
+	findings = test_findings(doc);
+	g_assert_cmpstr(findings, ==, "");
+	g_clear_pointer(&doc, json_object_unref);
+
+	/* revoked here, its revocation not pushed */
+	test_revoke_first(fx);
+	/* the station's CA registered at AWS, and two certificates it signed
+	 * outside any run registered with it */
+	g_assert_true(g_file_get_contents(ca_path, &ca_pem, NULL, &error));
+	ca_at_aws =
+	    fst_aws_iot_register_ca_certificate(iot, ca_pem, NULL, TRUE, NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	station = fst_station_open(fx->workspace, &error);
+	g_assert_no_error(error);
+	profile = fst_profile_load(fx->profile, &error);
+	g_assert_no_error(error);
+	rogue = test_issue_outside(station, profile, "ROGUE-1");
+	rogue_off = test_issue_outside(station, profile, "ROGUE-2");
+	{
+		g_autofree gchar *pem = test_pem(rogue->der);
+		g_autofree gchar *pem_off = test_pem(rogue_off->der);
+		at_aws = fst_aws_iot_register_certificate(iot, pem, ca_pem, TRUE, NULL, &error);
+		g_assert_no_error(error);
+		g_clear_pointer(&at_aws, fst_aws_certificate_free);
+		at_aws =
+		    fst_aws_iot_register_certificate(iot, pem_off, ca_pem, FALSE, NULL, &error);
+		g_assert_no_error(error);
+	}
+	/* recorded as registered (its row done), and not at AWS: deleted there */
+	gone = test_issue_outside(station, profile, "GONE-1");
+	{
+		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+		g_autoptr(FstDeviceInfo) info = test_csr_device("GONE-1");
+		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(station));
+		g_autofree gchar *issuer = fst_x509_sha256_hex(ca_der);
+		g_autofree gchar *target = g_strdup("aws-iot:us-east-1");
+		g_autofree gchar *arn = g_strdup("arn:aws:iot:us-east-1:123456789012:cert/gone");
+		gint64 device_id = fst_db_begin_device(db, 0, info, NULL, &error);
+		FstDbCert cert = {0};
+		g_assert_no_error(error);
+		cert.serial_hex = gone->serial_hex;
+		cert.der = gone->der;
+		cert.aws_cert_id = gone->aws_cert_id;
+		cert.subject = gone->subject;
+		cert.key_type = gone->key_type;
+		cert.not_before = gone->not_before;
+		cert.not_after = gone->not_after;
+		cert.issuer_sha256 = issuer;
+		cert.state = FST_CERT_STATE_VERIFIED;
+		cert.register_target = target;
+		cert.register_remote_id = arn;
+		cert.register_done = TRUE;
+		g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
+		g_assert_no_error(error);
+	}
+	g_clear_pointer(&station, fst_station_unref);
+
+	doc = test_reconcile(fx, &status);
+	g_assert_cmpint(status, ==, 1);
+	g_assert_cmpint(json_object_get_int_member(doc, "recorded"), ==, TEST_N_DEVICES + 1);
+	g_assert_cmpint(json_object_get_int_member(doc, "matched"), ==, TEST_N_DEVICES);
+	g_assert_cmpuint(
+	    json_array_get_length(json_object_get_array_member(doc, "cas_not_registered")), ==, 1);
+	findings = test_findings(doc);
+	expected = g_strdup_printf("revoked-active:ACTIVE:%s,unrecorded:ACTIVE:-,missing:-:GONE-1,"
+	                           "unrecorded:INACTIVE:-",
+	                           fx->uids[0]);
+	g_assert_cmpstr(findings, ==, expected);
+	{
+		JsonArray *list = json_object_get_array_member(doc, "findings");
+		JsonObject *f = json_array_get_object_element(list, 0);
+		g_assert_nonnull(
+		    strstr(json_object_get_string_member(f, "advice"), "register push"));
+		f = json_array_get_object_element(list, 1);
+		g_assert_cmpstr(
+		    json_object_get_string_member(f, "aws_cert_id"), ==, rogue->aws_cert_id);
+		f = json_array_get_object_element(list, 3);
+		g_assert_cmpstr(
+		    json_object_get_string_member(f, "aws_cert_id"), ==, rogue_off->aws_cert_id);
+	}
+	g_clear_pointer(&doc, json_object_unref);
+
+	/* the revocation pushed: AWS has it REVOKED, the rest stays */
+	{
+		const gchar *args[] = {"register",
+		                       "push",
+		                       "--workspace",
+		                       fx->workspace,
+		                       "--region",
+		                       "us-east-1",
+		                       NULL};
+		g_free(out);
+		out = test_cli(args);
+	}
+	doc = test_reconcile(fx, &status);
+	g_assert_cmpint(status, ==, 1);
+	g_clear_pointer(&findings, g_free);
+	findings = test_findings(doc);
+	g_assert_cmpstr(findings, ==, "unrecorded:ACTIVE:-,missing:-:GONE-1,unrecorded:INACTIVE:-");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1338,6 +1581,12 @@ main(int argc, char **argv)
 	           &test_case_revoke,
 	           test_fixture_setup,
 	           test_job_revoke,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/reconcile",
+	           TestFixture,
+	           &test_case_reconcile,
+	           test_fixture_setup,
+	           test_job_reconcile,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/issuer-aws/device-csr",
 	           TestFixture,

@@ -34,7 +34,7 @@ SUBCOMMANDS = ["ca create", "ca install", "ca import", "ca list", "ca verificati
                "ca register-aws", "ca crl", "certs export", "report verify", "audit verify",
                "audit checkpoint", "db backup", "db check", "db stats", "profile check",
                "roots list", "roots report", "register status", "register push",
-               "register retry", "central init", "central status", "central sync",
+               "register retry", "register reconcile", "central init", "central status", "central sync",
                "central audit", "central report"]
 
 failures = []

@@ -3569,6 +3569,63 @@ test_queue_claims_its_target(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(item->serial_hex, ==, "7D01");
 }
 
+static gboolean
+test_aws_record_cb(const FstDbAwsRecord *record, gpointer user_data)
+{
+	GString *text = user_data;
+	g_string_append_printf(text,
+	                       "%s%s %s %s %s r=%s d=%s v=%s %s",
+	                       text->len > 0 ? "; " : "",
+	                       record->serial_hex,
+	                       record->device_uid,
+	                       record->state,
+	                       record->issuer_sha256 != NULL ? "ca" : "aws",
+	                       record->registered != NULL ? record->registered : "-",
+	                       record->deactivated != NULL ? record->deactivated : "-",
+	                       record->revoked != NULL ? record->revoked : "-",
+	                       strlen(record->aws_cert_id) == 64 ? "id" : "no-id");
+	return TRUE;
+}
+
+/* what the reconciliation with AWS reads of each certificate: its rows of
+ * one target (a `*` deactivation or revocation too), and none of another
+ * target's; every certificate, registered or not */
+static void
+test_foreach_aws_record(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->path, &error);
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	(void)user_data;
+	g_assert_no_error(error);
+	for (guint i = 0; i < 4; i++) {
+		g_autofree gchar *uid = g_strdup_printf("REC-%u", i + 1);
+		g_assert_true(test_log_provision(db, uid, 0x7E01 + i, 0, NULL, NULL, &error));
+		g_assert_no_error(error);
+	}
+	test_sql_register(fx->path, "7E01", "aws-iot:us-east-1");
+	test_sql_register(fx->path, "7E02", "aws-iot:us-east-1");
+	test_sql_register(fx->path, "7E03", "aws-iot:eu-west-1");
+	g_assert_true(fst_db_revoke_certificate(db, "7E02", "keyCompromise", &error));
+	g_assert_no_error(error);
+	test_sql_exec(fx->path,
+	              "INSERT INTO registrations (certificate_id, target, action, state, "
+	              "created_at, updated_at) SELECT id, '*', 'deactivate', 'failed', 1, 1 FROM "
+	              "certificates WHERE serial_hex = '7E01'");
+	test_sql_exec(fx->path, "UPDATE certificates SET ca_id = NULL WHERE serial_hex = '7E04'");
+
+	g_assert_true(
+	    fst_db_foreach_aws_record(db, "aws-iot:us-east-1", test_aws_record_cb, text, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(text->str,
+	                ==,
+	                "7E01 REC-1 verified ca r=done d=failed v=- id; "
+	                "7E02 REC-2 revoked ca r=done d=- v=pending id; "
+	                "7E03 REC-3 verified ca r=- d=- v=- id; "
+	                "7E04 REC-4 verified aws r=- d=- v=- id");
+}
+
 /* loads fixture @name of schema @version (which verifies, with @rows bound
  * rows) and opens it: migrated after a backup to the current schema, with
  * the same chain head and every binding still verifying; returns the
@@ -4964,6 +5021,7 @@ main(int argc, char **argv)
 	         test_migrate_compressed_key_filed_again);
 	test_add("/fst/db/certificates/one-key-one-device", test_cert_key_one_device);
 	test_add("/fst/db/registrations/queue-claims-its-target", test_queue_claims_its_target);
+	test_add("/fst/db/registrations/aws-records", test_foreach_aws_record);
 	test_add("/fst/db/registrations/revoke-queued-where-registered",
 	         test_revoke_queued_where_registered);
 	test_add("/fst/db/context/operator-and-lot", test_context_operator_lot);

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The database against AWS IoT: what an auditor asks of the registration
+ * queue once it says "done". Three things can differ:
+ *
+ *  - unrecorded: AWS holds a certificate signed by one of the station's CAs
+ *    (ListCertificatesByCA) that the database does not record. Write-ahead
+ *    issuance means the station never makes one; such a certificate was
+ *    signed elsewhere with the CA's key, or registered from another
+ *    station's database. ACTIVE, it can connect today.
+ *  - missing: the database says AWS registered a certificate still in
+ *    service, and AWS does not have it: it was deleted there, and the
+ *    device cannot connect.
+ *  - revoked-active: revoked in the database, ACTIVE at AWS: the revocation
+ *    has not reached AWS (its queue row waits or failed), or was undone
+ *    there.
+ *
+ * Every certificate of the account and region is listed (ListCertificates)
+ * and matched by id, since one registered without its CA (`with-ca=false`,
+ * or one AWS issued) is under no CA at AWS; the unrecorded ones are looked
+ * for among those AWS lists by CA (ListCertificatesByCA) for each of the
+ * station's CAs it has registered. An unrecorded certificate registered
+ * without its CA cannot be told from the account's others without reading
+ * each, and is not reported.
+ *
+ * Nothing is changed, at AWS or in the database: what to do is the
+ * operator's call, and each finding says what it would be.
+ */
+
+#define G_LOG_DOMAIN "FstAwsReconcile"
+
+#include "fst-aws-reconcile.h"
+
+#include <string.h>
+
+#include "fst-error.h"
+
+typedef struct {
+	gchar *serial_hex;
+	gchar *device_uid;
+	gchar *state;
+	gchar *issuer_sha256;
+	gchar *registered;
+	gchar *deactivated;
+	gchar *revoked;
+	gboolean seen;
+} FstAwsRecorded;
+
+static void
+fst_aws_recorded_free(FstAwsRecorded *self)
+{
+	g_free(self->serial_hex);
+	g_free(self->device_uid);
+	g_free(self->state);
+	g_free(self->issuer_sha256);
+	g_free(self->registered);
+	g_free(self->deactivated);
+	g_free(self->revoked);
+	g_free(self);
+}
+
+/**
+ * fst_aws_finding_free:
+ * @self: (nullable): an #FstAwsFinding
+ */
+void
+fst_aws_finding_free(FstAwsFinding *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->aws_cert_id);
+	g_free(self->ca_sha256);
+	g_free(self->aws_status);
+	g_free(self->serial_hex);
+	g_free(self->device_uid);
+	g_free(self->state);
+	g_free(self->advice);
+	g_free(self);
+}
+
+/**
+ * fst_aws_finding_kind_to_string:
+ * @kind: an #FstAwsFindingKind
+ *
+ * Returns: its name in reports: "unrecorded", "missing", "revoked-active"
+ */
+const gchar *
+fst_aws_finding_kind_to_string(FstAwsFindingKind kind)
+{
+	switch (kind) {
+	case FST_AWS_FINDING_UNRECORDED:
+		return "unrecorded";
+	case FST_AWS_FINDING_MISSING:
+		return "missing";
+	case FST_AWS_FINDING_REVOKED_ACTIVE:
+		return "revoked-active";
+	default:
+		return "unknown";
+	}
+}
+
+/**
+ * fst_aws_reconcile_free:
+ * @self: (nullable): an #FstAwsReconcile
+ */
+void
+fst_aws_reconcile_free(FstAwsReconcile *self)
+{
+	if (self == NULL)
+		return;
+	g_free(self->target);
+	g_clear_pointer(&self->cas, g_ptr_array_unref);
+	g_clear_pointer(&self->cas_unknown, g_ptr_array_unref);
+	g_clear_pointer(&self->findings, g_ptr_array_unref);
+	g_free(self);
+}
+
+typedef struct {
+	GHashTable *recorded; /* aws_cert_id -> FstAwsRecorded */
+	GHashTable *cas;      /* CA SHA-256 set */
+} FstAwsReconcileWalk;
+
+static gboolean
+fst_aws_reconcile_record_cb(const FstDbAwsRecord *record, gpointer user_data)
+{
+	FstAwsReconcileWalk *walk = user_data;
+	FstAwsRecorded *r = g_new0(FstAwsRecorded, 1);
+
+	r->serial_hex = g_strdup(record->serial_hex);
+	r->device_uid = g_strdup(record->device_uid);
+	r->state = g_strdup(record->state);
+	r->issuer_sha256 =
+	    g_ascii_strdown(record->issuer_sha256 != NULL ? record->issuer_sha256 : "", -1);
+	if (*r->issuer_sha256 == '\0')
+		g_clear_pointer(&r->issuer_sha256, g_free);
+	else
+		g_hash_table_add(walk->cas, g_strdup(r->issuer_sha256));
+	r->registered = g_strdup(record->registered);
+	r->deactivated = g_strdup(record->deactivated);
+	r->revoked = g_strdup(record->revoked);
+	g_hash_table_insert(walk->recorded, g_ascii_strdown(record->aws_cert_id, -1), r);
+	return TRUE;
+}
+
+static FstAwsFinding *
+fst_aws_finding_new(FstAwsFindingKind kind,
+                    const gchar *aws_cert_id,
+                    const FstAwsRecorded *r,
+                    const gchar *ca_sha256,
+                    const gchar *aws_status)
+{
+	FstAwsFinding *f = g_new0(FstAwsFinding, 1);
+
+	f->kind = kind;
+	f->aws_cert_id = g_strdup(aws_cert_id);
+	f->ca_sha256 = g_strdup(r != NULL ? r->issuer_sha256 : ca_sha256);
+	f->aws_status = g_strdup(aws_status);
+	if (r != NULL) {
+		f->serial_hex = g_strdup(r->serial_hex);
+		f->device_uid = g_strdup(r->device_uid);
+		f->state = g_strdup(r->state);
+	}
+	return f;
+}
+
+/* a certificate of one of the station's CAs, listed by AWS under @ca_sha256,
+ * that no record explains */
+static void
+fst_aws_reconcile_by_ca(FstAwsReconcile *self,
+                        GHashTable *recorded,
+                        const FstAwsCertificate *c,
+                        const gchar *ca_sha256)
+{
+	g_autofree gchar *id = g_ascii_strdown(c->certificate_id, -1);
+	gboolean active = g_strcmp0(c->status, "ACTIVE") == 0;
+	FstAwsFinding *f;
+
+	if (g_hash_table_contains(recorded, id))
+		return;
+	f = fst_aws_finding_new(FST_AWS_FINDING_UNRECORDED, id, NULL, ca_sha256, c->status);
+	f->advice = g_strdup(
+	    active ? "signed by the station's CA, ACTIVE, and in no record: the station never "
+	             "issued it; find who signed it (the CA key may be used elsewhere) and set "
+	             "it INACTIVE at AWS until it is explained"
+	           : "signed by the station's CA and in no record, not in service at AWS: find "
+	             "who signed it, then delete it at AWS");
+	g_ptr_array_add(self->findings, f);
+}
+
+/* a certificate of the account, against the record of it (if any) */
+static void
+fst_aws_reconcile_one(FstAwsReconcile *self, GHashTable *recorded, const FstAwsCertificate *c)
+{
+	g_autofree gchar *id = g_ascii_strdown(c->certificate_id, -1);
+	FstAwsRecorded *r = g_hash_table_lookup(recorded, id);
+	FstAwsFinding *f;
+
+	if (r == NULL || r->seen)
+		return;
+	r->seen = TRUE;
+	self->matched++;
+	if (g_strcmp0(r->state, "revoked") != 0 || g_strcmp0(c->status, "ACTIVE") != 0)
+		return;
+	f = fst_aws_finding_new(FST_AWS_FINDING_REVOKED_ACTIVE, id, r, NULL, c->status);
+	if (r->revoked == NULL)
+		f->advice = g_strdup("revoked in the database with no revocation queued for this "
+		                     "target: revoke it at AWS (aws iot update-certificate "
+		                     "--new-status REVOKED)");
+	else if (g_strcmp0(r->revoked, "done") == 0)
+		f->advice =
+		    g_strdup("its revocation was done at AWS, and it is ACTIVE again: it was "
+		             "changed there; revoke it again and find out who");
+	else
+		f->advice = g_strdup_printf(
+		    "its revocation has not reached AWS (queue row %s): run `fleetstation register "
+		    "%s`",
+		    r->revoked,
+		    g_strcmp0(r->revoked, "failed") == 0 ? "retry` then `register push" : "push");
+	g_ptr_array_add(self->findings, f);
+}
+
+/* the CAs AWS has registered (ListCACertificates), by lower-case id */
+static GHashTable *
+fst_aws_reconcile_registered_cas(FstAwsIot *iot, GCancellable *cancellable, GError **error)
+{
+	g_autoptr(GPtrArray) listed = fst_aws_iot_list_ca_certificates(iot, cancellable, error);
+	GHashTable *ids;
+
+	if (listed == NULL)
+		return NULL;
+	ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (guint i = 0; i < listed->len; i++) {
+		FstAwsCertificate *ca = g_ptr_array_index(listed, i);
+		if (ca->certificate_id != NULL)
+			g_hash_table_add(ids, g_ascii_strdown(ca->certificate_id, -1));
+	}
+	return ids;
+}
+
+static gint
+fst_aws_finding_rank(const FstAwsFinding *f)
+{
+	switch (f->kind) {
+	case FST_AWS_FINDING_REVOKED_ACTIVE:
+		return 0;
+	case FST_AWS_FINDING_UNRECORDED:
+		return g_strcmp0(f->aws_status, "ACTIVE") == 0 ? 1 : 3;
+	case FST_AWS_FINDING_MISSING:
+		return 2;
+	default:
+		return 4;
+	}
+}
+
+static gint
+fst_aws_finding_compare(gconstpointer a, gconstpointer b)
+{
+	const FstAwsFinding *fa = *(FstAwsFinding *const *)a;
+	const FstAwsFinding *fb = *(FstAwsFinding *const *)b;
+	gint d = fst_aws_finding_rank(fa) - fst_aws_finding_rank(fb);
+	return d != 0 ? d : strcmp(fa->aws_cert_id, fb->aws_cert_id);
+}
+
+static gint
+fst_aws_reconcile_str_compare(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const gchar *const *)a, *(const gchar *const *)b);
+}
+
+/**
+ * fst_aws_reconcile:
+ * @iot: a client for the account and region to compare with
+ * @db: the station's database
+ * @ca_ids: (nullable) (array zero-terminated=1): more CAs to ask AWS for
+ *   (the workspace's, which may have signed nothing recorded yet), by
+ *   SHA-256; the CAs of the recorded certificates are always asked for
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Compares what AWS IoT holds with what the database records (see the top
+ * of this file), changing nothing. AWS is read with ListCertificates,
+ * ListCACertificates and ListCertificatesByCA for each of the CAs it has
+ * registered.
+ *
+ * Returns: (transfer full): the comparison, or %NULL with the error of the
+ *   database or of AWS
+ */
+FstAwsReconcile *
+fst_aws_reconcile(FstAwsIot *iot,
+                  FstDb *db,
+                  const gchar *const *ca_ids,
+                  GCancellable *cancellable,
+                  GError **error)
+{
+	g_autoptr(FstAwsReconcile) self = g_new0(FstAwsReconcile, 1);
+	g_autoptr(GHashTable) recorded = g_hash_table_new_full(
+	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_aws_recorded_free);
+	g_autoptr(GHashTable) cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) registered = NULL;
+	FstAwsReconcileWalk walk = {.recorded = recorded, .cas = cas};
+	GHashTableIter iter;
+	gpointer key, value;
+
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
+	g_return_val_if_fail(db != NULL, NULL);
+
+	self->target = fst_aws_iot_target(fst_aws_iot_get_region(iot));
+	self->cas = g_ptr_array_new_with_free_func(g_free);
+	self->cas_unknown = g_ptr_array_new_with_free_func(g_free);
+	self->findings = g_ptr_array_new_with_free_func((GDestroyNotify)fst_aws_finding_free);
+
+	if (!fst_db_foreach_aws_record(db, self->target, fst_aws_reconcile_record_cb, &walk, error))
+		return NULL;
+	self->recorded = g_hash_table_size(recorded);
+	for (guint i = 0; ca_ids != NULL && ca_ids[i] != NULL; i++)
+		g_hash_table_add(cas, g_ascii_strdown(ca_ids[i], -1));
+	g_hash_table_iter_init(&iter, cas);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_ptr_array_add(self->cas, g_strdup(key));
+	g_ptr_array_sort(self->cas, fst_aws_reconcile_str_compare);
+
+	/* every certificate of the account, matched by id */
+	{
+		g_autoptr(GPtrArray) listed =
+		    fst_aws_iot_list_certificates(iot, NULL, cancellable, error);
+		if (listed == NULL)
+			return NULL;
+		for (guint j = 0; j < listed->len; j++) {
+			FstAwsCertificate *c = g_ptr_array_index(listed, j);
+			if (c->certificate_id == NULL)
+				continue;
+			self->listed++;
+			fst_aws_reconcile_one(self, recorded, c);
+		}
+	}
+	/* the unrecorded ones among those of the station's CAs */
+	if (self->cas->len > 0) {
+		registered = fst_aws_reconcile_registered_cas(iot, cancellable, error);
+		if (registered == NULL)
+			return NULL;
+	}
+	for (guint i = 0; i < self->cas->len; i++) {
+		const gchar *ca = g_ptr_array_index(self->cas, i);
+		g_autoptr(GPtrArray) listed = NULL;
+
+		if (!g_hash_table_contains(registered, ca)) {
+			g_ptr_array_add(self->cas_unknown, g_strdup(ca));
+			continue;
+		}
+		listed = fst_aws_iot_list_certificates(iot, ca, cancellable, error);
+		if (listed == NULL)
+			return NULL;
+		for (guint j = 0; j < listed->len; j++) {
+			FstAwsCertificate *c = g_ptr_array_index(listed, j);
+			if (c->certificate_id != NULL)
+				fst_aws_reconcile_by_ca(self, recorded, c, ca);
+		}
+	}
+
+	/* registered, in service, and gone from AWS */
+	g_hash_table_iter_init(&iter, recorded);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		FstAwsRecorded *r = value;
+		FstAwsFinding *f;
+
+		if (r->seen || g_strcmp0(r->registered, "done") != 0 ||
+		    g_strcmp0(r->state, "revoked") == 0 || g_strcmp0(r->state, "superseded") == 0 ||
+		    g_strcmp0(r->deactivated, "done") == 0)
+			continue;
+		f = fst_aws_finding_new(FST_AWS_FINDING_MISSING, key, r, NULL, NULL);
+		f->advice =
+		    g_strdup("registered at AWS by the queue, in service, and AWS does not "
+		             "have it: it was deleted there (CloudTrail names who), and the "
+		             "device cannot connect; register it again or re-provision the "
+		             "device");
+		g_ptr_array_add(self->findings, f);
+	}
+	g_ptr_array_sort(self->findings, fst_aws_finding_compare);
+	return g_steal_pointer(&self);
+}
