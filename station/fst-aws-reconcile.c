@@ -23,8 +23,11 @@
  * without its CA cannot be told from the account's others without reading
  * each, and is not reported.
  *
- * Nothing is changed, at AWS or in the database: what to do is the
- * operator's call, and each finding says what it would be.
+ * Nothing is changed at AWS or in the records: what to do is the operator's
+ * call, and each finding says what it would be. The comparison itself is
+ * an audit event of the station (`aws-reconcile`, outcome `ok` or
+ * `differs`, the counts in its detail), so that the audit trail shows when
+ * AWS was last checked and what was found.
  */
 
 #define G_LOG_DOMAIN "FstAwsReconcile"
@@ -267,6 +270,44 @@ fst_aws_reconcile_str_compare(gconstpointer a, gconstpointer b)
 	return strcmp(*(const gchar *const *)a, *(const gchar *const *)b);
 }
 
+/* the comparison as an audit event of the station */
+static gboolean
+fst_aws_reconcile_record(const FstAwsReconcile *self, FstDb *db, gint64 started_us, GError **error)
+{
+	g_autoptr(GString) detail = g_string_new(NULL);
+	guint counts[FST_AWS_FINDING_REVOKED_ACTIVE + 1] = {0};
+	guint unrecorded_active = 0;
+
+	for (guint i = 0; i < self->findings->len; i++) {
+		const FstAwsFinding *f = g_ptr_array_index(self->findings, i);
+		counts[f->kind]++;
+		if (f->kind == FST_AWS_FINDING_UNRECORDED &&
+		    g_strcmp0(f->aws_status, "ACTIVE") == 0)
+			unrecorded_active++;
+	}
+	g_string_printf(detail,
+	                "%s: %u recorded, %u at AWS, %u in both; %u revoked-active, %u "
+	                "unrecorded (%u ACTIVE), %u missing; CAs not registered at AWS: %u of %u",
+	                self->target,
+	                self->recorded,
+	                self->listed,
+	                self->matched,
+	                counts[FST_AWS_FINDING_REVOKED_ACTIVE],
+	                counts[FST_AWS_FINDING_UNRECORDED],
+	                unrecorded_active,
+	                counts[FST_AWS_FINDING_MISSING],
+	                self->cas_unknown->len,
+	                self->cas->len);
+	return fst_db_add_event(db,
+	                        0,
+	                        "aws-reconcile",
+	                        started_us,
+	                        g_get_real_time(),
+	                        self->findings->len > 0 ? "differs" : "ok",
+	                        detail->str,
+	                        error);
+}
+
 /**
  * fst_aws_reconcile:
  * @iot: a client for the account and region to compare with
@@ -278,7 +319,8 @@ fst_aws_reconcile_str_compare(gconstpointer a, gconstpointer b)
  * @error: (nullable): return location for a #GError
  *
  * Compares what AWS IoT holds with what the database records (see the top
- * of this file), changing nothing. AWS is read with ListCertificates,
+ * of this file), changing nothing but adding the comparison's audit event
+ * (`aws-reconcile`). AWS is read with ListCertificates,
  * ListCACertificates and ListCertificatesByCA for each of the CAs it has
  * registered.
  *
@@ -300,10 +342,12 @@ fst_aws_reconcile(FstAwsIot *iot,
 	FstAwsReconcileWalk walk = {.recorded = recorded, .cas = cas};
 	GHashTableIter iter;
 	gpointer key, value;
+	gint64 started_us;
 
 	g_return_val_if_fail(FST_IS_AWS_IOT(iot), NULL);
 	g_return_val_if_fail(db != NULL, NULL);
 
+	started_us = g_get_real_time();
 	self->target = fst_aws_iot_target(fst_aws_iot_get_region(iot));
 	self->cas = g_ptr_array_new_with_free_func(g_free);
 	self->cas_unknown = g_ptr_array_new_with_free_func(g_free);
@@ -376,5 +420,7 @@ fst_aws_reconcile(FstAwsIot *iot,
 		g_ptr_array_add(self->findings, f);
 	}
 	g_ptr_array_sort(self->findings, fst_aws_finding_compare);
+	if (!fst_aws_reconcile_record(self, db, started_us, error))
+		return NULL;
 	return g_steal_pointer(&self);
 }

@@ -505,7 +505,8 @@ fst_cli_register_push(const gchar *workspace,
 }
 
 /* register reconcile: the database against what AWS IoT holds, changing
- * nothing (fst_aws_reconcile()); exit 1 when anything differs */
+ * neither (fst_aws_reconcile(), which records the check as an audit event);
+ * exit 1 when anything differs */
 static FstExit
 fst_cli_register_reconcile(const gchar *workspace,
                            const gchar *db_path,
@@ -872,7 +873,8 @@ fst_cli_register(gint argc, gchar **argv)
 	    "changing nothing: certificates of the station's CAs AWS has and no record\n"
 	    "explains (unrecorded), certificates registered and in service that AWS no longer\n"
 	    "has (missing), and revoked ones ACTIVE at AWS (revoked-active), each with what to\n"
-	    "do; it exits 1 when it finds any.\n\n" FST_CLI_EXIT_CODES);
+	    "do; it exits 1 when it finds any. Each check is an audit event "
+	    "(aws-reconcile).\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "register", &argc, &argv))
 		return FST_EXIT_USAGE;

@@ -1547,6 +1547,22 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&findings, g_free);
 	findings = test_findings(doc);
 	g_assert_cmpstr(findings, ==, "unrecorded:ACTIVE:-,missing:-:GONE-1,unrecorded:INACTIVE:-");
+
+	/* each comparison is an audit event of the station */
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM events WHERE step = 'aws-reconcile' AND "
+	                             "device_id IS NULL"),
+	                ==,
+	                3);
+	g_free(out);
+	out = test_sql_text(fx->db_path,
+	                    "SELECT outcome || ' ' || detail FROM events WHERE step = "
+	                    "'aws-reconcile' ORDER BY id DESC LIMIT 1");
+	/* the account holds the other tests' certificates too */
+	g_assert_true(g_str_has_prefix(out, "differs aws-iot:us-east-1: 4 recorded, "));
+	g_assert_nonnull(strstr(out,
+	                        " at AWS, 3 in both; 0 revoked-active, 2 unrecorded (1 ACTIVE), "
+	                        "1 missing; CAs not registered at AWS: 1 of 2"));
 }
 
 int
