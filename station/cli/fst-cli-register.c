@@ -596,7 +596,9 @@ fst_cli_register_reconcile(const gchar *workspace,
 		fst_cli_table_add_column(table, "SERIAL", FST_CLI_COLUMN_NONE);
 		fst_cli_table_add_column(table, "DEVICE", FST_CLI_COLUMN_NONE);
 		fst_cli_table_add_column(table, "AWS ID", FST_CLI_COLUMN_NONE);
-		fst_cli_table_add_column(table, "WHAT TO DO", FST_CLI_COLUMN_TRUNC);
+		/* a table gives each distinct advice once, below it */
+		if (mode == FST_CLI_OUTPUT_PLAIN)
+			fst_cli_table_add_column(table, "WHAT TO DO", FST_CLI_COLUMN_NONE);
 		for (guint i = 0; i < result->findings->len; i++) {
 			FstAwsFinding *f = g_ptr_array_index(result->findings, i);
 			fst_cli_table_add_row(table,
@@ -609,6 +611,18 @@ fst_cli_register_reconcile(const gchar *workspace,
 		}
 		if (result->findings->len > 0 || mode == FST_CLI_OUTPUT_PLAIN)
 			fst_cli_table_print(table);
+		if (mode == FST_CLI_OUTPUT_TABLE) {
+			g_autoptr(GHashTable) told = g_hash_table_new(g_str_hash, g_str_equal);
+			for (guint i = 0; i < result->findings->len; i++) {
+				FstAwsFinding *f = g_ptr_array_index(result->findings, i);
+				if (!g_hash_table_add(told, f->advice))
+					continue;
+				g_print("%s%s: %s\n",
+				        g_hash_table_size(told) == 1 ? "\nWhat to do:\n" : "",
+				        fst_aws_finding_kind_to_string(f->kind),
+				        f->advice);
+			}
+		}
 	}
 	return result->findings->len > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 }
