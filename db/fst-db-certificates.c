@@ -431,6 +431,38 @@ fst_db_check_public_key(
 }
 
 /**
+ * fst_db_get_key_holder:
+ * @self: a database
+ * @spki: a public key, a DER SubjectPublicKeyInfo
+ * @spki_len: its length
+ * @error: (nullable): return location for a #GError
+ *
+ * The device a certificate for @spki was recorded for: keys are filed as
+ * fst_crypto_public_key_sha256() files them, so an EC point in either form
+ * is the same key.
+ *
+ * Returns: (transfer full) (nullable): its uid, or %NULL (with @error unset
+ *   when no device holds the key)
+ */
+gchar *
+fst_db_get_key_holder(FstDb *self, gconstpointer spki, gsize spki_len, GError **error)
+{
+	g_autoptr(GRecMutexLocker) locker = NULL;
+	guint8 key_sha256[32];
+	gint64 holder_id = 0;
+	gchar *holder = NULL;
+
+	g_return_val_if_fail(self != NULL, NULL);
+	g_return_val_if_fail(spki != NULL, NULL);
+
+	fst_crypto_public_key_sha256(spki, spki_len, key_sha256);
+	locker = g_rec_mutex_locker_new(&self->mutex);
+	if (!fst_db_key_holder_locked(self, key_sha256, &holder_id, &holder, error))
+		return NULL;
+	return holder;
+}
+
+/**
  * fst_db_add_certificate:
  * @self: an #FstDb
  * @device_id: the device it was issued to, from fst_db_begin_device()

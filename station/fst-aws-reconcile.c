@@ -19,9 +19,12 @@
  * and matched by id, since one registered without its CA (`with-ca=false`,
  * or one AWS issued) is under no CA at AWS; the unrecorded ones are looked
  * for among those AWS lists by CA (ListCertificatesByCA) for each of the
- * station's CAs it has registered. An unrecorded certificate registered
- * without its CA cannot be told from the account's others without reading
- * each, and is not reported.
+ * station's CAs it has registered. An unrecorded INACTIVE certificate under
+ * no CA is read (DescribeCertificate, FST_AWS_RECONCILE_MAX_READ of them at
+ * most) and reported when its key is a recorded device's: what a station
+ * stopped between AWS making a certificate (`issuer=aws`) and its record
+ * leaves behind. Other unrecorded certificates under no CA cannot be told
+ * from the account's others, and are not reported.
  *
  * Nothing is changed at AWS or in the records: what to do is the operator's
  * call, and each finding says what it would be. The comparison itself is
@@ -34,9 +37,16 @@
 
 #include "fst-aws-reconcile.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <string.h>
 
 #include "fst-error.h"
+#include "fst-openssl-common.h"
+
+/* unrecorded INACTIVE certificates under no CA read to find their key */
+#define FST_AWS_RECONCILE_MAX_READ 500
 
 typedef struct {
 	gchar *serial_hex;
@@ -171,6 +181,7 @@ fst_aws_finding_new(FstAwsFindingKind kind,
 static void
 fst_aws_reconcile_by_ca(FstAwsReconcile *self,
                         GHashTable *recorded,
+                        GHashTable *reported,
                         const FstAwsCertificate *c,
                         const gchar *ca_sha256)
 {
@@ -178,7 +189,7 @@ fst_aws_reconcile_by_ca(FstAwsReconcile *self,
 	gboolean active = g_strcmp0(c->status, "ACTIVE") == 0;
 	FstAwsFinding *f;
 
-	if (g_hash_table_contains(recorded, id))
+	if (g_hash_table_contains(recorded, id) || !g_hash_table_add(reported, g_strdup(id)))
 		return;
 	f = fst_aws_finding_new(FST_AWS_FINDING_UNRECORDED, id, NULL, ca_sha256, c->status);
 	f->advice = g_strdup(
@@ -190,14 +201,20 @@ fst_aws_reconcile_by_ca(FstAwsReconcile *self,
 	g_ptr_array_add(self->findings, f);
 }
 
-/* a certificate of the account, against the record of it (if any) */
+/* a certificate of the account, against the record of it (if any); an
+ * unrecorded INACTIVE one goes to @candidates, to be read for its key */
 static void
-fst_aws_reconcile_one(FstAwsReconcile *self, GHashTable *recorded, const FstAwsCertificate *c)
+fst_aws_reconcile_one(FstAwsReconcile *self,
+                      GHashTable *recorded,
+                      GPtrArray *candidates,
+                      const FstAwsCertificate *c)
 {
 	g_autofree gchar *id = g_ascii_strdown(c->certificate_id, -1);
 	FstAwsRecorded *r = g_hash_table_lookup(recorded, id);
 	FstAwsFinding *f;
 
+	if (r == NULL && g_strcmp0(c->status, "INACTIVE") == 0)
+		g_ptr_array_add(candidates, g_strdup(id));
 	if (r == NULL || r->seen)
 		return;
 	r->seen = TRUE;
@@ -220,6 +237,77 @@ fst_aws_reconcile_one(FstAwsReconcile *self, GHashTable *recorded, const FstAwsC
 		    r->revoked,
 		    g_strcmp0(r->revoked, "failed") == 0 ? "retry` then `register push" : "push");
 	g_ptr_array_add(self->findings, f);
+}
+
+/* the device whose key the certificate in @pem is for, if one is recorded */
+static gchar *
+fst_aws_reconcile_key_holder(FstDb *db, const gchar *pem, GError **error)
+{
+	g_autoptr(BIO) in = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	g_autoptr(X509) x509 = in != NULL ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
+	guint8 *spki = NULL;
+	gint len;
+	gchar *holder;
+
+	len = x509 != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki) : -1;
+	if (len <= 0) {
+		ERR_clear_error();
+		return NULL;
+	}
+	holder = fst_db_get_key_holder(db, spki, (gsize)len, error);
+	OPENSSL_free(spki);
+	return holder;
+}
+
+/* the unrecorded INACTIVE certificates under no CA of the station's: each
+ * one made for a recorded device's key is a finding */
+static gboolean
+fst_aws_reconcile_candidates(FstAwsReconcile *self,
+                             FstAwsIot *iot,
+                             FstDb *db,
+                             GPtrArray *candidates,
+                             GHashTable *reported,
+                             GCancellable *cancellable,
+                             GError **error)
+{
+	for (guint i = 0; i < candidates->len; i++) {
+		const gchar *id = g_ptr_array_index(candidates, i);
+		g_autoptr(FstAwsCertificate) full = NULL;
+		g_autoptr(GError) error_local = NULL;
+		g_autofree gchar *holder = NULL;
+		FstAwsFinding *f;
+
+		if (g_hash_table_contains(reported, id))
+			continue;
+		if (self->read >= FST_AWS_RECONCILE_MAX_READ) {
+			self->unread++;
+			continue;
+		}
+		self->read++;
+		full = fst_aws_iot_describe_certificate(iot, id, cancellable, &error_local);
+		/* deleted meanwhile */
+		if (full == NULL && g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND))
+			continue;
+		if (full == NULL) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		holder = fst_aws_reconcile_key_holder(db, full->certificate_pem, &error_local);
+		if (error_local != NULL) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		if (holder == NULL)
+			continue;
+		f = fst_aws_finding_new(FST_AWS_FINDING_UNRECORDED, id, NULL, NULL, full->status);
+		f->device_uid = g_steal_pointer(&holder);
+		f->advice = g_strdup("made at AWS for this device's key, INACTIVE, and in no "
+		                     "record: left by a run stopped between AWS making it "
+		                     "(issuer=aws) and its record; nothing can connect with it: "
+		                     "delete it at AWS");
+		g_ptr_array_add(self->findings, f);
+	}
+	return TRUE;
 }
 
 /* the CAs AWS has registered (ListCACertificates), by lower-case id */
@@ -287,7 +375,8 @@ fst_aws_reconcile_record(const FstAwsReconcile *self, FstDb *db, gint64 started_
 	}
 	g_string_printf(detail,
 	                "%s: %u recorded, %u at AWS, %u in both; %u revoked-active, %u "
-	                "unrecorded (%u ACTIVE), %u missing; CAs not registered at AWS: %u of %u",
+	                "unrecorded (%u ACTIVE), %u missing; CAs not registered at AWS: %u of %u; "
+	                "INACTIVE certificates under no CA read: %u, not read: %u",
 	                self->target,
 	                self->recorded,
 	                self->listed,
@@ -297,7 +386,9 @@ fst_aws_reconcile_record(const FstAwsReconcile *self, FstDb *db, gint64 started_
 	                unrecorded_active,
 	                counts[FST_AWS_FINDING_MISSING],
 	                self->cas_unknown->len,
-	                self->cas->len);
+	                self->cas->len,
+	                self->read,
+	                self->unread);
 	return fst_db_add_event(db,
 	                        0,
 	                        "aws-reconcile",
@@ -321,8 +412,9 @@ fst_aws_reconcile_record(const FstAwsReconcile *self, FstDb *db, gint64 started_
  * Compares what AWS IoT holds with what the database records (see the top
  * of this file), changing nothing but adding the comparison's audit event
  * (`aws-reconcile`). AWS is read with ListCertificates,
- * ListCACertificates and ListCertificatesByCA for each of the CAs it has
- * registered.
+ * ListCACertificates, ListCertificatesByCA for each of the CAs it has
+ * registered, and DescribeCertificate for unrecorded INACTIVE certificates
+ * under no CA of the station's.
  *
  * Returns: (transfer full): the comparison, or %NULL with the error of the
  *   database or of AWS
@@ -339,6 +431,9 @@ fst_aws_reconcile(FstAwsIot *iot,
 	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_aws_recorded_free);
 	g_autoptr(GHashTable) cas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	g_autoptr(GHashTable) registered = NULL;
+	g_autoptr(GHashTable) reported =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func(g_free);
 	FstAwsReconcileWalk walk = {.recorded = recorded, .cas = cas};
 	GHashTableIter iter;
 	gpointer key, value;
@@ -374,7 +469,7 @@ fst_aws_reconcile(FstAwsIot *iot,
 			if (c->certificate_id == NULL)
 				continue;
 			self->listed++;
-			fst_aws_reconcile_one(self, recorded, c);
+			fst_aws_reconcile_one(self, recorded, candidates, c);
 		}
 	}
 	/* the unrecorded ones among those of the station's CAs */
@@ -397,9 +492,11 @@ fst_aws_reconcile(FstAwsIot *iot,
 		for (guint j = 0; j < listed->len; j++) {
 			FstAwsCertificate *c = g_ptr_array_index(listed, j);
 			if (c->certificate_id != NULL)
-				fst_aws_reconcile_by_ca(self, recorded, c, ca);
+				fst_aws_reconcile_by_ca(self, recorded, reported, c, ca);
 		}
 	}
+	if (!fst_aws_reconcile_candidates(self, iot, db, candidates, reported, cancellable, error))
+		return NULL;
 
 	/* registered, in service, and gone from AWS */
 	g_hash_table_iter_init(&iter, recorded);

@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 /**
  * FstAwsFindingKind:
  * @FST_AWS_FINDING_UNRECORDED: AWS holds a certificate of one of the
- *   station's CAs that the database does not record
+ *   station's CAs, or an INACTIVE one for a recorded device's key, that the
+ *   database does not record
  * @FST_AWS_FINDING_MISSING: the database says AWS registered the
  *   certificate, and AWS does not have it
  * @FST_AWS_FINDING_REVOKED_ACTIVE: revoked in the database, ACTIVE at AWS
@@ -59,6 +60,9 @@ const gchar *fst_aws_finding_kind_to_string(FstAwsFindingKind kind);
  * @recorded: certificates in the database
  * @listed: certificates of the account and region (ListCertificates)
  * @matched: certificates in both
+ * @read: unrecorded INACTIVE certificates under no CA of the station's read
+ *   for their key (DescribeCertificate)
+ * @unread: those left unread, past the limit of a run
  * @findings: (element-type FstAwsFinding): what differs, worst first
  */
 typedef struct {
@@ -68,6 +72,8 @@ typedef struct {
 	guint recorded;
 	guint listed;
 	guint matched;
+	guint read;
+	guint unread;
 	GPtrArray *findings;
 } FstAwsReconcile;
 

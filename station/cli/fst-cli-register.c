@@ -550,6 +550,10 @@ fst_cli_register_reconcile(const gchar *workspace,
 		json_builder_add_int_value(b, result->listed);
 		json_builder_set_member_name(b, "matched");
 		json_builder_add_int_value(b, result->matched);
+		json_builder_set_member_name(b, "inactive_read");
+		json_builder_add_int_value(b, result->read);
+		json_builder_set_member_name(b, "inactive_unread");
+		json_builder_add_int_value(b, result->unread);
 		json_builder_set_member_name(b, "cas");
 		json_builder_begin_array(b);
 		for (guint i = 0; i < result->cas->len; i++)
@@ -590,6 +594,12 @@ fst_cli_register_reconcile(const gchar *workspace,
 			        result->cas->len,
 			        result->cas_unknown->len,
 			        result->findings->len);
+			if (result->unread > 0)
+				g_print(
+				    "%u unrecorded INACTIVE certificates under no CA of the "
+				    "station's were not read for their key: %u are read a run\n",
+				    result->unread,
+				    result->read);
 		}
 		fst_cli_table_add_column(table, "KIND", FST_CLI_COLUMN_NONE);
 		fst_cli_table_add_column(table, "AWS STATUS", FST_CLI_COLUMN_NONE);
@@ -885,9 +895,10 @@ fst_cli_register(gint argc, gchar **argv)
 	    "device.\n\n"
 	    "`register reconcile` compares the database with what AWS IoT holds in the region,\n"
 	    "changing nothing: certificates of the station's CAs AWS has and no record\n"
-	    "explains (unrecorded), certificates registered and in service that AWS no longer\n"
-	    "has (missing), and revoked ones ACTIVE at AWS (revoked-active), each with what to\n"
-	    "do; it exits 1 when it finds any. Each check is an audit event "
+	    "explains, INACTIVE ones AWS made for a recorded device's key (unrecorded),\n"
+	    "certificates registered and in service that AWS no longer has (missing), and\n"
+	    "revoked ones ACTIVE at AWS (revoked-active), each with what to do; it exits 1\n"
+	    "when it finds any. Each check is an audit event "
 	    "(aws-reconcile).\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "register", &argc, &argv))

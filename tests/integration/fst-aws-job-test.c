@@ -1377,36 +1377,59 @@ test_findings(JsonObject *doc)
 	return g_string_free(g_steal_pointer(&text), FALSE);
 }
 
-/* @der as PEM, as AWS takes it */
-static gchar *
-test_pem(GBytes *der)
-{
-	gsize len = 0;
-	const guint8 *data = g_bytes_get_data(der, &len);
-	g_autoptr(X509) x509 = d2i_X509(NULL, &data, (long)len);
-	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
-	gchar *text = NULL;
-	long n;
-
-	g_assert_nonnull(x509);
-	g_assert_cmpint(PEM_write_bio_X509(bio, x509), ==, 1);
-	n = BIO_get_mem_data(bio, &text);
-	return g_strndup(text, n);
-}
-
-/* a certificate the station's CA signs for a new key, outside any run */
+/* a certificate the station's CA signs outside any run, for @csr (a CSR's
+ * DER) or a new key */
 static FstIssuedCert *
-test_issue_outside(FstStation *station, const FstProfile *profile, const gchar *uid)
+test_issue_outside(FstStation *station, const FstProfile *profile, const gchar *uid, GBytes *csr)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
-	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
+	g_autoptr(EVP_PKEY) key = csr == NULL ? fst_test_pki_keygen("ec-p256") : NULL;
+	g_autoptr(GBytes) made = key != NULL ? fst_test_pki_csr(key, NULL) : NULL;
 	g_autoptr(FstDeviceInfo) info = test_csr_device(uid);
-	FstIssuedCert *issued =
-	    fst_ca_issue_from_csr(fst_station_get_ca(station), profile, info, csr, &error);
+	FstIssuedCert *issued = fst_ca_issue_from_csr(
+	    fst_station_get_ca(station), profile, info, csr != NULL ? csr : made, &error);
 
 	g_assert_no_error(error);
 	return issued;
+}
+
+/* @issued recorded for device @uid as a run records it; with @registered,
+ * its register row at AWS done */
+static void
+test_record_outside(TestFixture *fx,
+                    FstStation *station,
+                    const gchar *uid,
+                    const FstIssuedCert *issued,
+                    gboolean registered)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
+	g_autoptr(FstDeviceInfo) info = test_csr_device(uid);
+	g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(station));
+	g_autofree gchar *issuer = fst_x509_sha256_hex(ca_der);
+	g_autofree gchar *target = g_strdup("aws-iot:us-east-1");
+	g_autofree gchar *arn =
+	    g_strdup_printf("arn:aws:iot:us-east-1:123456789012:cert/%s", issued->aws_cert_id);
+	gint64 device_id = fst_db_begin_device(db, 0, info, NULL, &error);
+	FstDbCert cert = {0};
+
+	g_assert_no_error(error);
+	cert.serial_hex = issued->serial_hex;
+	cert.der = issued->der;
+	cert.aws_cert_id = issued->aws_cert_id;
+	cert.subject = issued->subject;
+	cert.key_type = issued->key_type;
+	cert.not_before = issued->not_before;
+	cert.not_after = issued->not_after;
+	cert.issuer_sha256 = issuer;
+	cert.state = FST_CERT_STATE_VERIFIED;
+	if (registered) {
+		cert.register_target = target;
+		cert.register_remote_id = arn;
+		cert.register_done = TRUE;
+	}
+	g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
+	g_assert_no_error(error);
 }
 
 /* `register reconcile` finds what differs between the database and AWS:
@@ -1432,6 +1455,8 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *ca_pem = NULL;
 	g_autofree gchar *findings = NULL;
 	g_autofree gchar *expected = NULL;
+	g_autofree gchar *expected_b = NULL;
+	g_autofree gchar *crashed_id = NULL;
 	g_autofree gchar *out = NULL;
 	gint status = -1;
 
@@ -1464,11 +1489,11 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	profile = fst_profile_load(fx->profile, &error);
 	g_assert_no_error(error);
-	rogue = test_issue_outside(station, profile, "ROGUE-1");
-	rogue_off = test_issue_outside(station, profile, "ROGUE-2");
+	rogue = test_issue_outside(station, profile, "ROGUE-1", NULL);
+	rogue_off = test_issue_outside(station, profile, "ROGUE-2", NULL);
 	{
-		g_autofree gchar *pem = test_pem(rogue->der);
-		g_autofree gchar *pem_off = test_pem(rogue_off->der);
+		g_autofree gchar *pem = fst_test_pki_pem(rogue->der, "CERTIFICATE");
+		g_autofree gchar *pem_off = fst_test_pki_pem(rogue_off->der, "CERTIFICATE");
 		at_aws = fst_aws_iot_register_certificate(iot, pem, ca_pem, TRUE, NULL, &error);
 		g_assert_no_error(error);
 		g_clear_pointer(&at_aws, fst_aws_certificate_free);
@@ -1477,45 +1502,46 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 		g_assert_no_error(error);
 	}
 	/* recorded as registered (its row done), and not at AWS: deleted there */
-	gone = test_issue_outside(station, profile, "GONE-1");
+	gone = test_issue_outside(station, profile, "GONE-1", NULL);
+	test_record_outside(fx, station, "GONE-1", gone, TRUE);
+	/* a run stopped between AWS making a certificate for a device's key
+	 * and its record: AWS has it INACTIVE, and the database files the key
+	 * under the device, which came back and was provisioned */
 	{
-		g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
-		g_autoptr(FstDeviceInfo) info = test_csr_device("GONE-1");
-		g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(station));
-		g_autofree gchar *issuer = fst_x509_sha256_hex(ca_der);
-		g_autofree gchar *target = g_strdup("aws-iot:us-east-1");
-		g_autofree gchar *arn = g_strdup("arn:aws:iot:us-east-1:123456789012:cert/gone");
-		gint64 device_id = fst_db_begin_device(db, 0, info, NULL, &error);
-		FstDbCert cert = {0};
+		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
+		g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
+		g_autofree gchar *csr_pem = fst_test_pki_pem(csr, "CERTIFICATE REQUEST");
+		g_autoptr(FstIssuedCert) again =
+		    test_issue_outside(station, profile, "CRASH-1", csr);
+		g_clear_pointer(&at_aws, fst_aws_certificate_free);
+		at_aws = fst_aws_iot_create_certificate_from_csr(iot, csr_pem, FALSE, NULL, &error);
 		g_assert_no_error(error);
-		cert.serial_hex = gone->serial_hex;
-		cert.der = gone->der;
-		cert.aws_cert_id = gone->aws_cert_id;
-		cert.subject = gone->subject;
-		cert.key_type = gone->key_type;
-		cert.not_before = gone->not_before;
-		cert.not_after = gone->not_after;
-		cert.issuer_sha256 = issuer;
-		cert.state = FST_CERT_STATE_VERIFIED;
-		cert.register_target = target;
-		cert.register_remote_id = arn;
-		cert.register_done = TRUE;
-		g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
-		g_assert_no_error(error);
+		crashed_id = g_strdup(at_aws->certificate_id);
+		test_record_outside(fx, station, "CRASH-1", again, FALSE);
 	}
 	g_clear_pointer(&station, fst_station_unref);
 
 	doc = test_reconcile(fx, &status);
 	g_assert_cmpint(status, ==, 1);
-	g_assert_cmpint(json_object_get_int_member(doc, "recorded"), ==, TEST_N_DEVICES + 1);
+	g_assert_cmpint(json_object_get_int_member(doc, "recorded"), ==, TEST_N_DEVICES + 2);
 	g_assert_cmpint(json_object_get_int_member(doc, "matched"), ==, TEST_N_DEVICES);
 	g_assert_cmpuint(
 	    json_array_get_length(json_object_get_array_member(doc, "cas_not_registered")), ==, 1);
+	g_assert_cmpint(json_object_get_int_member(doc, "inactive_read"), >=, 1);
+	g_assert_cmpint(json_object_get_int_member(doc, "inactive_unread"), ==, 0);
 	findings = test_findings(doc);
+	/* the two INACTIVE ones in the order of their ids */
 	expected = g_strdup_printf("revoked-active:ACTIVE:%s,unrecorded:ACTIVE:-,missing:-:GONE-1,"
-	                           "unrecorded:INACTIVE:-",
+	                           "unrecorded:INACTIVE:-,unrecorded:INACTIVE:CRASH-1",
 	                           fx->uids[0]);
-	g_assert_cmpstr(findings, ==, expected);
+	expected_b = g_strdup_printf("revoked-active:ACTIVE:%s,unrecorded:ACTIVE:-,"
+	                             "missing:-:GONE-1,unrecorded:INACTIVE:CRASH-1,"
+	                             "unrecorded:INACTIVE:-",
+	                             fx->uids[0]);
+	if (strcmp(rogue_off->aws_cert_id, crashed_id) < 0)
+		g_assert_cmpstr(findings, ==, expected);
+	else
+		g_assert_cmpstr(findings, ==, expected_b);
 	{
 		JsonArray *list = json_object_get_array_member(doc, "findings");
 		JsonObject *f = json_array_get_object_element(list, 0);
@@ -1525,8 +1551,11 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 		g_assert_cmpstr(
 		    json_object_get_string_member(f, "aws_cert_id"), ==, rogue->aws_cert_id);
 		f = json_array_get_object_element(list, 3);
-		g_assert_cmpstr(
-		    json_object_get_string_member(f, "aws_cert_id"), ==, rogue_off->aws_cert_id);
+		g_assert_cmpstr(json_object_get_string_member(f, "aws_cert_id"),
+		                ==,
+		                strcmp(rogue_off->aws_cert_id, crashed_id) < 0
+		                    ? rogue_off->aws_cert_id
+		                    : crashed_id);
 	}
 	g_clear_pointer(&doc, json_object_unref);
 
@@ -1546,7 +1575,8 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(status, ==, 1);
 	g_clear_pointer(&findings, g_free);
 	findings = test_findings(doc);
-	g_assert_cmpstr(findings, ==, "unrecorded:ACTIVE:-,missing:-:GONE-1,unrecorded:INACTIVE:-");
+	g_assert_true(g_str_has_prefix(findings, "unrecorded:ACTIVE:-,missing:-:GONE-1,"));
+	g_assert_nonnull(strstr(findings, "unrecorded:INACTIVE:CRASH-1"));
 
 	/* each comparison is an audit event of the station */
 	g_assert_cmpint(test_sql_int(fx->db_path,
@@ -1559,10 +1589,11 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	                    "SELECT outcome || ' ' || detail FROM events WHERE step = "
 	                    "'aws-reconcile' ORDER BY id DESC LIMIT 1");
 	/* the account holds the other tests' certificates too */
-	g_assert_true(g_str_has_prefix(out, "differs aws-iot:us-east-1: 4 recorded, "));
+	g_assert_true(g_str_has_prefix(out, "differs aws-iot:us-east-1: 5 recorded, "));
 	g_assert_nonnull(strstr(out,
-	                        " at AWS, 3 in both; 0 revoked-active, 2 unrecorded (1 ACTIVE), "
-	                        "1 missing; CAs not registered at AWS: 1 of 2"));
+	                        " at AWS, 3 in both; 0 revoked-active, 3 unrecorded (1 ACTIVE), "
+	                        "1 missing; CAs not registered at AWS: 1 of 2; INACTIVE "
+	                        "certificates under no CA read: "));
 }
 
 int

@@ -4220,6 +4220,23 @@ test_cert_key_one_device(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(test_sql_int(fx->path, "SELECT count(*) FROM device_keys"), ==, 2);
 	g_assert_cmpint(
 	    test_sql_int(fx->path, "SELECT count(*) FROM device_keys WHERE device_id = 1"), ==, 1);
+
+	/* who holds a key, in either form of its point; nobody holds a new one */
+	{
+		g_autoptr(EVP_PKEY) stranger = EVP_EC_gen("P-256");
+		EVP_PKEY *keys[] = {key, packed, stranger};
+		const gchar *holders[] = {"KEY-A", "KEY-A", NULL};
+		for (guint i = 0; i < G_N_ELEMENTS(keys); i++) {
+			guint8 *spki = NULL;
+			gint len = i2d_PUBKEY(keys[i], &spki);
+			g_autofree gchar *holder = NULL;
+			g_assert_cmpint(len, >, 0);
+			holder = fst_db_get_key_holder(db, spki, (gsize)len, &error);
+			OPENSSL_free(spki);
+			g_assert_no_error(error);
+			g_assert_cmpstr(holder, ==, holders[i]);
+		}
+	}
 }
 
 /* the steps of a device log commit in the text its event holds: every

@@ -220,19 +220,36 @@ fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra)
 gboolean
 fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label)
 {
-	g_autofree gchar *b64 = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	g_autofree gchar *block = fst_test_pki_pem(der, label);
 	g_autoptr(GString) pem = g_string_new(NULL);
-	gsize len = strlen(b64);
 	g_autofree gchar *old = NULL;
 
 	g_file_get_contents(path, &old, NULL, NULL);
 	if (old != NULL)
 		g_string_append(pem, old);
+	g_string_append(pem, block);
+	return g_file_set_contents(path, pem->str, (gssize)pem->len, NULL);
+}
+
+/**
+ * fst_test_pki_pem:
+ * @der: DER
+ * @label: the PEM label, e.g. "CERTIFICATE" or "CERTIFICATE REQUEST"
+ *
+ * Returns: (transfer full): @der as one PEM block, 64 characters a line
+ */
+gchar *
+fst_test_pki_pem(GBytes *der, const gchar *label)
+{
+	g_autofree gchar *b64 = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
+	GString *pem = g_string_new(NULL);
+	gsize len = strlen(b64);
+
 	g_string_append_printf(pem, "-----BEGIN %s-----\n", label);
 	for (gsize i = 0; i < len; i += 64)
 		g_string_append_printf(pem, "%.64s\n", b64 + i);
 	g_string_append_printf(pem, "-----END %s-----\n", label);
-	return g_file_set_contents(path, pem->str, (gssize)pem->len, NULL);
+	return g_string_free(pem, FALSE);
 }
 
 void
