@@ -1010,12 +1010,21 @@ test_job_aws_lost_answers(TestFixture *fx, gconstpointer user_data)
 	}
 }
 
-/* a certificate AWS issued, recorded for a device as the pipeline's first
- * commit records it */
+/* a certificate recorded for a device as the pipeline's first commit
+ * records it: one AWS issued (@issuer_sha256 %NULL), or one a CA signed;
+ * with @registered, its register row at AWS done */
 static void
-test_record_issued(FstDb *db, const FstDeviceInfo *info, const FstIssuedCert *issued)
+test_record_issued(FstDb *db,
+                   const FstDeviceInfo *info,
+                   const FstIssuedCert *issued,
+                   const gchar *issuer_sha256,
+                   gboolean registered)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *issuer = g_strdup(issuer_sha256);
+	g_autofree gchar *target = g_strdup("aws-iot:us-east-1");
+	g_autofree gchar *arn =
+	    g_strdup_printf("arn:aws:iot:us-east-1:123456789012:cert/%s", issued->aws_cert_id);
 	FstDbCert cert = {0};
 	gint64 device_id = fst_db_begin_device(db, 0, info, NULL, &error);
 
@@ -1027,7 +1036,13 @@ test_record_issued(FstDb *db, const FstDeviceInfo *info, const FstIssuedCert *is
 	cert.key_type = issued->key_type;
 	cert.not_before = issued->not_before;
 	cert.not_after = issued->not_after;
+	cert.issuer_sha256 = issuer;
 	cert.state = FST_CERT_STATE_ISSUED;
+	if (registered) {
+		cert.register_target = target;
+		cert.register_remote_id = arn;
+		cert.register_done = TRUE;
+	}
 	g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
 	g_assert_no_error(error);
 }
@@ -1071,7 +1086,7 @@ test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
 	first =
 	    fst_aws_issuer_issue_from_csr(iot, profile, holder, csr, db, &arn, NULL, NULL, &error);
 	g_assert_no_error(error);
-	test_record_issued(db, holder, first);
+	test_record_issued(db, holder, first, NULL, FALSE);
 	g_clear_pointer(&arn, g_free);
 
 	before = test_aws_certificates();
@@ -1210,7 +1225,7 @@ test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 	    fst_aws_issuer_issue_from_csr(iot, profile, info, csr, db, &arn, &note, NULL, &error);
 	g_assert_no_error(error);
 	g_assert_null(note);
-	test_record_issued(db, info, first);
+	test_record_issued(db, info, first, NULL, FALSE);
 	g_clear_pointer(&arn, g_free);
 
 	before = test_aws_certificates();
@@ -1393,8 +1408,8 @@ test_issue_outside(FstStation *station, const FstProfile *profile, const gchar *
 	return issued;
 }
 
-/* @issued recorded for device @uid as a run records it; with @registered,
- * its register row at AWS done */
+/* @issued, which the station's CA signed, recorded for device @uid; with
+ * @registered, its register row at AWS done */
 static void
 test_record_outside(TestFixture *fx,
                     FstStation *station,
@@ -1407,29 +1422,9 @@ test_record_outside(TestFixture *fx,
 	g_autoptr(FstDeviceInfo) info = test_csr_device(uid);
 	g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(station));
 	g_autofree gchar *issuer = fst_x509_sha256_hex(ca_der);
-	g_autofree gchar *target = g_strdup("aws-iot:us-east-1");
-	g_autofree gchar *arn =
-	    g_strdup_printf("arn:aws:iot:us-east-1:123456789012:cert/%s", issued->aws_cert_id);
-	gint64 device_id = fst_db_begin_device(db, 0, info, NULL, &error);
-	FstDbCert cert = {0};
 
 	g_assert_no_error(error);
-	cert.serial_hex = issued->serial_hex;
-	cert.der = issued->der;
-	cert.aws_cert_id = issued->aws_cert_id;
-	cert.subject = issued->subject;
-	cert.key_type = issued->key_type;
-	cert.not_before = issued->not_before;
-	cert.not_after = issued->not_after;
-	cert.issuer_sha256 = issuer;
-	cert.state = FST_CERT_STATE_VERIFIED;
-	if (registered) {
-		cert.register_target = target;
-		cert.register_remote_id = arn;
-		cert.register_done = TRUE;
-	}
-	g_assert_true(fst_db_add_certificate(db, device_id, &cert, &error));
-	g_assert_no_error(error);
+	test_record_issued(db, info, issued, issuer, registered);
 }
 
 /* `register reconcile` finds what differs between the database and AWS:
