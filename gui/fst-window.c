@@ -37,8 +37,6 @@
 #include "fst-settings.h"
 #include "fst-setup-page.h"
 
-/* days before the issuing CA expires from which the counters warn */
-#define FST_WINDOW_CA_WARN_DAYS 30
 /* how often the counters show the registration queue again */
 #define FST_WINDOW_QUEUE_REFRESH_S 3
 /* how often a watch job scans the ports */
@@ -63,6 +61,7 @@ struct _FstWindow {
 	GtkLabel *lot_label;
 	GtkLabel *ca_label;
 	GtkLabel *queue_label;
+	GtkLabel *warning_label;
 	GtkLabel *causes_label;
 	GtkLabel *status_label;
 	GtkWidget *unlock_button;
@@ -85,6 +84,7 @@ struct _FstWindow {
 	GPtrArray *retry_jobs;     /* (element-type FstJob): per-lane retries running */
 	GHashTable *lanes_by_port; /* (element-type utf8 FstPortRow): borrowed lanes */
 	GHashTable *causes;        /* (element-type utf8 guint): failures by reason */
+	GHashTable *warnings;      /* (element-type utf8 utf8): the station's, by kind */
 	GHashTable *jigs;          /* (element-type utf8 utf8) (nullable): port to jig lane */
 	gboolean starting;         /* Start is reading and keeping the choices */
 	guint passed;
@@ -239,22 +239,36 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
 }
 
-static gboolean
-fst_window_queue_refresh_cb(gpointer user_data)
+/* the station's warnings (FstJob::warning, the CA's end), one line for each
+ * kind, the newest of a kind replacing the one before */
+static void
+fst_window_set_warning(FstWindow *self, const gchar *kind, const gchar *text)
 {
-	FstWindow *self = FST_WINDOW(user_data);
-	g_autoptr(GTask) task = NULL;
+	g_autoptr(GList) kinds = NULL;
+	g_autoptr(GString) all = g_string_new(NULL);
 
-	if (self->station == NULL || self->queue_busy)
-		return G_SOURCE_CONTINUE;
-	self->queue_busy = TRUE;
-	task = fst_window_task_new(self, fst_window_queue_cb);
-	g_task_set_task_data(
-	    task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
-	g_task_run_in_thread(task, fst_window_queue_thread);
-	return G_SOURCE_CONTINUE;
+	if (g_strcmp0(g_hash_table_lookup(self->warnings, kind), text) == 0)
+		return;
+	g_hash_table_insert(self->warnings, g_strdup(kind), g_strdup(text));
+	kinds = g_list_sort(g_hash_table_get_keys(self->warnings), (GCompareFunc)g_strcmp0);
+	for (GList *l = kinds; l != NULL; l = l->next)
+		g_string_append_printf(all,
+		                       "%s%s",
+		                       all->len > 0 ? "\n" : "",
+		                       (const gchar *)g_hash_table_lookup(self->warnings, l->data));
+	gtk_label_set_text(self->warning_label, all->str);
+	gtk_widget_set_visible(GTK_WIDGET(self->warning_label), TRUE);
 }
 
+static void
+fst_window_warning_cb(FstJob *job, const gchar *kind, const gchar *text, gpointer user_data)
+{
+	fst_window_set_warning(FST_WINDOW(user_data), kind, text);
+}
+
+/* the issuing CA and its days left, red (with the engine's warning below
+ * the counters) from when the station warns of its end; shown again as
+ * the days pass */
 static void
 fst_window_show_ca(FstWindow *self)
 {
@@ -263,6 +277,7 @@ fst_window_show_ca(FstWindow *self)
 	gchar cn[256] = "";
 	gint64 days = (fst_ca_get_not_after(ca) - g_get_real_time() / G_USEC_PER_SEC) / 86400;
 	g_autofree gchar *text = NULL;
+	g_autofree gchar *warning = fst_station_get_ca_warning(self->station, NULL);
 
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) <
 	    0)
@@ -272,10 +287,32 @@ fst_window_show_ca(FstWindow *self)
 	else
 		text = g_strdup_printf(_("CA %s: expires in %" PRId64 " days"), cn, days);
 	gtk_label_set_text(self->ca_label, text);
-	if (days < FST_WINDOW_CA_WARN_DAYS)
+	if (warning != NULL) {
 		gtk_widget_add_css_class(GTK_WIDGET(self->ca_label), "error");
-	else
+		fst_window_set_warning(self, "ca-end", warning);
+	} else {
 		gtk_widget_remove_css_class(GTK_WIDGET(self->ca_label), "error");
+	}
+}
+
+static gboolean
+fst_window_queue_refresh_cb(gpointer user_data)
+{
+	FstWindow *self = FST_WINDOW(user_data);
+	g_autoptr(GTask) task = NULL;
+
+	if (self->station == NULL)
+		return G_SOURCE_CONTINUE;
+	/* the CA's days left, for a window left open for days */
+	fst_window_show_ca(self);
+	if (self->queue_busy)
+		return G_SOURCE_CONTINUE;
+	self->queue_busy = TRUE;
+	task = fst_window_task_new(self, fst_window_queue_cb);
+	g_task_set_task_data(
+	    task, g_strdup(fst_db_get_path(fst_station_get_db(self->station))), g_free);
+	g_task_run_in_thread(task, fst_window_queue_thread);
+	return G_SOURCE_CONTINUE;
 }
 
 /* the lot's totals from the database, off the GUI thread */
@@ -515,6 +552,7 @@ fst_window_run_job(FstWindow *self, FstJob *job)
 	fst_job_set_interaction(job, FST_INTERACTION(self->interaction));
 	g_signal_connect(job, "progress", G_CALLBACK(fst_window_progress_cb), self);
 	g_signal_connect(job, "device-finished", G_CALLBACK(fst_window_device_finished_cb), self);
+	g_signal_connect(job, "warning", G_CALLBACK(fst_window_warning_cb), self);
 	if (self->shift_started_us == 0)
 		self->shift_started_us = g_get_monotonic_time();
 	/* the application outlives a window closed mid-run until the job ends */
@@ -1185,6 +1223,7 @@ fst_window_finalize(GObject *object)
 	g_ptr_array_unref(self->retry_jobs);
 	g_hash_table_unref(self->lanes_by_port);
 	g_hash_table_unref(self->causes);
+	g_hash_table_unref(self->warnings);
 	g_clear_pointer(&self->jigs, g_hash_table_unref);
 	g_clear_pointer(&self->station, fst_station_unref);
 	g_clear_object(&self->interaction);
@@ -1208,6 +1247,7 @@ fst_window_init(FstWindow *self)
 	self->retry_jobs = g_ptr_array_new_with_free_func(g_object_unref);
 	self->lanes_by_port = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->causes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->warnings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->probe_schedstat_fd = -1;
 }
 
@@ -1237,6 +1277,7 @@ fst_window_class_init(FstWindowClass *klass)
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, lot_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, ca_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, queue_label);
+	gtk_widget_class_bind_template_child(widget_class, FstWindow, warning_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, causes_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, status_label);
 	gtk_widget_class_bind_template_child(widget_class, FstWindow, unlock_button);

@@ -431,7 +431,8 @@ fst_ca_load(const gchar *cert_path,
 	self->md = fst_crypto_md_for_key(self->key);
 	self->not_after = fst_crypto_asn1_time_to_unix(X509_get0_notAfter(self->cert));
 	{
-		/* the profile part of the warning is fst_station_warn_ca_expiry()'s */
+		/* the profile part of the warning, and telling it again as the
+		 * days pass, are fst_station_check_ca_warning()'s */
 		g_autofree gchar *warning = fst_ca_store_expiry_warning(
 		    self->not_after, 0, g_get_real_time() / G_USEC_PER_SEC);
 		if (warning != NULL)

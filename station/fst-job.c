@@ -62,9 +62,10 @@ struct _FstJob {
 	GCancellable *abort;         /* (owned) */
 	GCancellable *cancellable;   /* (owned) (nullable): from fst_job_run_async() */
 	gulong cancelled_id;
-	GMainContext *context; /* (owned) (nullable): where signals go while running */
-	GMutex lock;           /* protects summary, failures and station */
-	GThread *thread;       /* (owned) (nullable): the run's, joined when it is over */
+	GMainContext *context;   /* (owned) (nullable): where signals go while running */
+	GMutex lock;             /* protects summary, failures and station */
+	GThread *thread;         /* (owned) (nullable): the run's, joined when it is over */
+	FstProfile *run_profile; /* (owned) (nullable): the profile while the devices run */
 	FstJobSummary summary;
 	FstFailureGroups *failures; /* (owned): the failed devices by class */
 	GError *halt_error;         /* (owned) (nullable): why the line stopped itself */
@@ -78,15 +79,18 @@ struct _FstJob {
 
 G_DEFINE_TYPE(FstJob, fst_job, G_TYPE_OBJECT)
 
-enum { SIGNAL_PROGRESS, SIGNAL_DEVICE_FINISHED, SIGNAL_LAST };
+enum { SIGNAL_PROGRESS, SIGNAL_DEVICE_FINISHED, SIGNAL_WARNING, SIGNAL_LAST };
 
 static guint signals[SIGNAL_LAST] = {0};
 
-/* one progress report or result on its way to the caller's main context */
+/* one progress report, result or warning on its way to the caller's main
+ * context */
 typedef struct {
 	FstJob *job;                /* (owned) */
 	FstProgress *progress;      /* (owned) (nullable) */
 	FstProvisionResult *result; /* (owned) (nullable) */
+	gchar *warning_kind;        /* (owned) (nullable) */
+	gchar *warning;             /* (owned) (nullable) */
 } FstJobEvent;
 
 static void
@@ -96,6 +100,8 @@ fst_job_event_free(gpointer data)
 	g_object_unref(event->job);
 	fst_progress_free(event->progress);
 	fst_provision_result_free(event->result);
+	g_free(event->warning_kind);
+	g_free(event->warning);
 	g_free(event);
 }
 
@@ -105,6 +111,9 @@ fst_job_event_emit(gpointer data)
 	FstJobEvent *event = data;
 	if (event->progress != NULL)
 		g_signal_emit(event->job, signals[SIGNAL_PROGRESS], 0, event->progress);
+	else if (event->warning != NULL)
+		g_signal_emit(
+		    event->job, signals[SIGNAL_WARNING], 0, event->warning_kind, event->warning);
 	else
 		g_signal_emit(event->job, signals[SIGNAL_DEVICE_FINISHED], 0, event->result);
 	return G_SOURCE_REMOVE;
@@ -112,14 +121,10 @@ fst_job_event_emit(gpointer data)
 
 /* from any thread: sources of one priority run in the order they were added */
 static void
-fst_job_post(FstJob *self, FstProgress *progress, FstProvisionResult *result)
+fst_job_post_event(FstJob *self, FstJobEvent *event)
 {
-	FstJobEvent *event = g_new0(FstJobEvent, 1);
 	GSource *source = g_idle_source_new();
 
-	event->job = g_object_ref(self);
-	event->progress = progress;
-	event->result = result;
 	g_source_set_priority(source, G_PRIORITY_DEFAULT);
 	g_source_set_callback(source, fst_job_event_emit, event, fst_job_event_free);
 	g_source_set_static_name(source, "[fst] job event");
@@ -128,10 +133,63 @@ fst_job_post(FstJob *self, FstProgress *progress, FstProvisionResult *result)
 }
 
 static void
+fst_job_post(FstJob *self, FstProgress *progress, FstProvisionResult *result)
+{
+	FstJobEvent *event = g_new0(FstJobEvent, 1);
+
+	event->job = g_object_ref(self);
+	event->progress = progress;
+	event->result = result;
+	fst_job_post_event(self, event);
+}
+
+/* a warning of @kind (FstJob::warning) to the caller, from any thread */
+static void
+fst_job_post_warning(FstJob *self, const gchar *kind, gchar *text)
+{
+	FstJobEvent *event = g_new0(FstJobEvent, 1);
+
+	event->job = g_object_ref(self);
+	event->warning_kind = g_strdup(kind);
+	event->warning = text;
+	fst_job_post_event(self, event);
+}
+
+static void
 fst_job_progress_cb(const FstProgress *progress, gpointer user_data)
 {
 	FstJob *self = FST_JOB(user_data);
 	fst_job_post(self, fst_progress_copy(progress), NULL);
+}
+
+/* a warning of the station's for the operator, from any thread: told as
+ * the engine tells it (g_warning()), and to the caller (FstJob::warning) */
+static void G_GNUC_PRINTF(3, 4)
+    fst_job_warn(FstJob *self, const gchar *kind, const gchar *format, ...)
+{
+	va_list args;
+	gchar *text;
+
+	va_start(args, format);
+	text = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_warning("%s", text);
+	fst_job_post_warning(self, kind, text);
+}
+
+/* the CA's end, told again when it changed (the days pass during a long
+ * run); told already by the station (g_warning()), so only posted */
+static void
+fst_job_check_ca(FstJob *self)
+{
+	gchar *text = NULL;
+
+	g_mutex_lock(&self->lock);
+	if (self->station != NULL && self->run_profile != NULL)
+		text = fst_station_check_ca_warning(self->station, self->run_profile);
+	g_mutex_unlock(&self->lock);
+	if (text != NULL)
+		fst_job_post_warning(self, "ca-end", text);
 }
 
 /* why the line must stop after @result, or %NULL: a failure of the station
@@ -196,6 +254,7 @@ fst_job_result_cb(const FstProvisionResult *result, gpointer user_data)
 	if (halt)
 		g_cancellable_cancel(self->stop);
 	fst_job_post(self, NULL, fst_provision_result_copy(result));
+	fst_job_check_ca(self);
 }
 
 static gboolean
@@ -214,12 +273,12 @@ fst_job_check_ports(FstJob *self, const gchar *const *ports, GError **error)
  * it ships the records in the background while the job runs, and the end of
  * the job gives it the workspace's drain-ms to ship what is left */
 static FstCentralWorker *
-fst_job_central_start(FstStation *station)
+fst_job_central_start(FstJob *self, FstStation *station)
 {
 	g_autoptr(GError) error_local = NULL;
 	FstCentralWorker *worker = fst_central_worker_start(station, &error_local);
 	if (worker == NULL && error_local != NULL)
-		g_warning("central sync not started: %s", error_local->message);
+		fst_job_warn(self, "central", "central sync not started: %s", error_local->message);
 	return worker;
 }
 
@@ -278,16 +337,20 @@ fst_job_registration_start(FstJob *self, FstStation *station, const FstProfile *
 		return NULL;
 	creds = fst_aws_credentials_load(NULL, aws->region, NULL, &error_local);
 	if (creds == NULL) {
-		g_warning("AWS IoT registration not started, the certificates wait in the "
-		          "registration queue for `fleetstation register push`: %s",
-		          error_local->message);
+		fst_job_warn(self,
+		             "registration",
+		             "AWS IoT registration not started, the certificates wait in the "
+		             "registration queue for `fleetstation register push`: %s",
+		             error_local->message);
 		return NULL;
 	}
 	iot = fst_aws_iot_new(creds, &error_local);
 	if (iot == NULL) {
-		g_warning("AWS IoT registration not started, the certificates wait in the "
-		          "registration queue for `fleetstation register push`: %s",
-		          error_local->message);
+		fst_job_warn(self,
+		             "registration",
+		             "AWS IoT registration not started, the certificates wait in the "
+		             "registration queue for `fleetstation register push`: %s",
+		             error_local->message);
 		return NULL;
 	}
 	if (aws->with_ca) {
@@ -296,9 +359,11 @@ fst_job_registration_start(FstJob *self, FstStation *station, const FstProfile *
 	}
 	registration = fst_registration_new(db_path, iot, &config, &error_local);
 	if (registration == NULL || !fst_registration_start(registration, &error_local)) {
-		g_warning("AWS IoT registration not started, the certificates wait in the "
-		          "registration queue for `fleetstation register push`: %s",
-		          error_local->message);
+		fst_job_warn(self,
+		             "registration",
+		             "AWS IoT registration not started, the certificates wait in the "
+		             "registration queue for `fleetstation register push`: %s",
+		             error_local->message);
 		return NULL;
 	}
 	g_debug("registering certificates with AWS IoT in %s (credentials from %s)",
@@ -317,6 +382,7 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 	g_autoptr(FstProfile) profile = NULL;
 	const gchar *const *ports = (const gchar *const *)self->ports;
 	g_auto(GStrv) resolved = NULL;
+	const FstProfile *run_profile;
 
 	if (self->kind == FST_JOB_KIND_DEMO) {
 		FstDemoOptions demo_options = {
@@ -344,7 +410,7 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		self->station = fst_station_ref(station);
 		g_mutex_unlock(&self->lock);
 	}
-	central = fst_job_central_start(station);
+	central = fst_job_central_start(self, station);
 
 	if (self->kind == FST_JOB_KIND_BATCH) {
 		FstBatchOptions batch_options = {
@@ -399,6 +465,18 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		return FALSE;
 	if (self->kind != FST_JOB_KIND_TRUST_ONLY)
 		*registration = fst_job_registration_start(self, station, profile);
+	/* the CA's end, told by the station already; and again as days pass */
+	{
+		gchar *ca_warning = fst_station_get_ca_warning(station, profile);
+		if (ca_warning != NULL)
+			fst_job_post_warning(self, "ca-end", ca_warning);
+	}
+	/* the job keeps the profile while the devices run, for the CA's check
+	 * after each (freed by fst_job_thread()) */
+	g_mutex_lock(&self->lock);
+	self->run_profile = g_steal_pointer(&profile);
+	g_mutex_unlock(&self->lock);
+	run_profile = self->run_profile;
 
 	if (self->kind == FST_JOB_KIND_WATCH) {
 		FstWatchOptions watch_options = {
@@ -409,7 +487,7 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		    .abort = self->abort,
 		};
 		return fst_watch_run(station,
-		                     profile,
+		                     run_profile,
 		                     &watch_options,
 		                     fst_job_progress_cb,
 		                     fst_job_result_cb,
@@ -432,7 +510,7 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 		};
 		/* empty: the results went to fst_job_result_cb() */
 		g_ptr_array_unref(fst_gang_run(
-		    station, profile, ports, &gang_options, fst_job_progress_cb, self));
+		    station, run_profile, ports, &gang_options, fst_job_progress_cb, self));
 	}
 	return TRUE;
 }
@@ -483,6 +561,7 @@ fst_job_thread(gpointer data)
 	gboolean ok = fst_job_work(self, &registration, &error);
 
 	g_mutex_lock(&self->lock);
+	g_clear_pointer(&self->run_profile, fst_profile_free);
 	self->summary.elapsed_us = g_get_monotonic_time() - started;
 	self->summary.halted = self->halt_error != NULL;
 	self->summary.stopped = g_cancellable_is_cancelled(self->stop) && !self->summary.halted;
@@ -839,6 +918,7 @@ fst_job_finalize(GObject *object)
 	g_clear_error(&self->halt_error);
 	g_free(self->workspace);
 	g_free(self->profile);
+	g_clear_pointer(&self->run_profile, fst_profile_free);
 	g_free(self->lot);
 	g_free(self->operator_name);
 	g_free(self->devsim);
@@ -907,6 +987,31 @@ fst_job_class_init(FstJobClass *klass)
 	                 G_TYPE_NONE,
 	                 1,
 	                 FST_TYPE_PROVISION_RESULT | G_SIGNAL_TYPE_STATIC_SCOPE);
+	/**
+	 * FstJob::warning:
+	 * @self: the job
+	 * @kind: what it is of: "ca-end" (the issuing CA nears its end, told at
+	 *   the start of the run and again as the days pass during a long one),
+	 *   "registration" (AWS IoT registration could not start), "central"
+	 *   (the central registry's sync could not start); a newer warning of a
+	 *   kind replaces the one before
+	 * @text: what the operator is to know, and what to do about it
+	 *
+	 * The station warns of something that is not a device's. The engine
+	 * also logs it (g_warning()); on the main context of the thread that
+	 * started the job.
+	 */
+	signals[SIGNAL_WARNING] = g_signal_new("warning",
+	                                       G_TYPE_FROM_CLASS(klass),
+	                                       G_SIGNAL_RUN_LAST,
+	                                       0,
+	                                       NULL,
+	                                       NULL,
+	                                       NULL,
+	                                       G_TYPE_NONE,
+	                                       2,
+	                                       G_TYPE_STRING,
+	                                       G_TYPE_STRING);
 }
 
 /**

@@ -64,6 +64,10 @@ struct _FstStation {
 	                                * fst_station_connect_issuer() */
 	guint aws_issuer_serial;       /* counts the fst_station_connect_issuer() */
 	gboolean aws_refreshing;       /* a lane reads @aws_issuer's keys again */
+	GMutex ca_warning_lock;        /* guards @ca_warning and @ca_check_at */
+	gchar *ca_warning;             /* (owned) (nullable): the CA's end, as last said */
+	gint64 ca_check_at;            /* when fst_station_check_ca_warning() looks again,
+	                                * monotonic microseconds */
 	GMutex in_flight_lock;         /* guards @in_flight */
 	GHashTable *in_flight;         /* (owned): uid -> port of the devices whose
 	                                * runs are in flight (fst_station_claim_device()) */
@@ -710,6 +714,7 @@ fst_station_new(void)
 	self->lock_fd = -1;
 	g_mutex_init(&self->pool_lock);
 	g_mutex_init(&self->in_flight_lock);
+	g_mutex_init(&self->ca_warning_lock);
 	self->in_flight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->old_pools = g_ptr_array_new_with_free_func((GDestroyNotify)fst_key_pool_free);
 	return self;
@@ -835,6 +840,9 @@ fst_station_open_as(const gchar *workspace,
 	self->ca = fst_station_unlock_ca(workspace, interaction, error);
 	if (self->ca == NULL)
 		return NULL;
+	/* what fst_ca_load() said of the CA's end, if anything */
+	self->ca_warning = fst_ca_store_expiry_warning(
+	    fst_ca_get_not_after(self->ca), 0, g_get_real_time() / G_USEC_PER_SEC);
 
 	self->trust = fst_trust_catalogue_load(trust_dir, error);
 	if (self->trust == NULL)
@@ -866,6 +874,8 @@ fst_station_free(FstStation *self)
 	g_mutex_clear(&self->pool_lock);
 	g_hash_table_unref(self->in_flight);
 	g_mutex_clear(&self->in_flight_lock);
+	g_free(self->ca_warning);
+	g_mutex_clear(&self->ca_warning_lock);
 	/* closing the last descriptor releases the workspace lock */
 	if (self->lock_fd >= 0)
 		close(self->lock_fd);
@@ -1031,7 +1041,7 @@ fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError 
 	    fst_profile_get_issuer(profile) == FST_PROFILE_ISSUER_STATION) {
 		if (!fst_ca_check_profile(self->ca, profile, error))
 			return FALSE;
-		fst_station_warn_ca_expiry(self, profile);
+		g_free(fst_station_check_ca_warning(self, profile));
 	}
 	(void)fst_station_get_key_pool(self, profile);
 	return TRUE;
@@ -1276,34 +1286,84 @@ fst_station_start_run(FstStation *self,
 	return g_steal_pointer(&loaded);
 }
 
-/**
- * fst_station_warn_ca_expiry:
- * @self: an #FstStation
- * @profile: the profile this run issues device certificates with
- *
- * Warns the operator (g_warning()) when the issuing CA ends before a device
- * certificate of @profile issued now would, which only a profile with
- * `allow-outlive-ca=true` gets past fst_ca_check_profile(). An expired CA or
- * one ending within %FST_CA_STORE_WARN_DAYS days is already reported by
- * fst_ca_load(), so it is not said twice. fst_station_prepare_profile() calls
- * this once per run and profile.
- */
-void
-fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile)
+/* the CA's end as the operator is told of it now, for @profile (nullable) */
+static gchar *
+fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
 {
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64 ca_end = fst_ca_get_not_after(self->ca);
-	g_autofree gchar *near_end = fst_ca_store_expiry_warning(ca_end, 0, now);
-	g_autofree gchar *warning = NULL;
+	gchar *near_end = fst_ca_store_expiry_warning(ca_end, 0, now);
+	g_autofree gchar *outlived = NULL;
 
-	if (near_end != NULL)
-		return;
-	warning = fst_ca_store_expiry_warning(ca_end, fst_profile_get_not_after(profile, now), now);
-	if (warning == NULL)
-		return;
-	g_warning("%s (profile %s, which allows its certificates to outlive the CA)",
-	          warning,
-	          fst_profile_get_name(profile));
+	if (near_end != NULL || profile == NULL ||
+	    fst_profile_get_issuer(profile) != FST_PROFILE_ISSUER_STATION)
+		return near_end;
+	outlived =
+	    fst_ca_store_expiry_warning(ca_end, fst_profile_get_not_after(profile, now), now);
+	if (outlived == NULL)
+		return NULL;
+	return g_strdup_printf("%s (profile %s, which allows its certificates to outlive the CA)",
+	                       outlived,
+	                       fst_profile_get_name(profile));
+}
+
+/**
+ * fst_station_get_ca_warning:
+ * @self: an #FstStation
+ * @profile: (nullable): the profile of the run, if one runs
+ *
+ * What the operator is to be told of the issuing CA's end now: it has
+ * expired, it ends within %FST_CA_STORE_WARN_DAYS days, or (for @profile,
+ * which allows it) before a device certificate issued now would. For a
+ * display that shows the station's state (the GUI's).
+ *
+ * Returns: (transfer full) (nullable): the warning, or %NULL
+ */
+gchar *
+fst_station_get_ca_warning(FstStation *self, const FstProfile *profile)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	return fst_station_ca_warning_text(self, profile);
+}
+
+/**
+ * fst_station_check_ca_warning:
+ * @self: an #FstStation
+ * @profile: (nullable): the profile of the run, if one runs
+ *
+ * fst_station_get_ca_warning(), told (g_warning()) when it differs from
+ * what was told last: at the start of a run, and as the days pass during a
+ * run that goes on for days (a watch, a GUI left open), so that the
+ * operator hears of the CA's end before the line stops at it. It looks at
+ * most once a minute; fst_ca_load() has told the CA's near end at the
+ * station's opening, which is not told again.
+ *
+ * Returns: (transfer full) (nullable): the warning when it was told now,
+ *   else %NULL
+ */
+gchar *
+fst_station_check_ca_warning(FstStation *self, const FstProfile *profile)
+{
+	g_autofree gchar *text = NULL;
+	gint64 now_us = g_get_monotonic_time();
+
+	g_return_val_if_fail(self != NULL, NULL);
+	g_mutex_lock(&self->ca_warning_lock);
+	if (now_us < self->ca_check_at) {
+		g_mutex_unlock(&self->ca_warning_lock);
+		return NULL;
+	}
+	self->ca_check_at = now_us + 60 * G_USEC_PER_SEC;
+	text = fst_station_ca_warning_text(self, profile);
+	if (text == NULL || g_strcmp0(text, self->ca_warning) == 0) {
+		g_mutex_unlock(&self->ca_warning_lock);
+		return NULL;
+	}
+	g_free(self->ca_warning);
+	self->ca_warning = g_strdup(text);
+	g_mutex_unlock(&self->ca_warning_lock);
+	g_warning("%s", text);
+	return g_steal_pointer(&text);
 }
 
 /**

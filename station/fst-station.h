@@ -65,7 +65,8 @@ FstCa *fst_station_get_ca(FstStation *self);
 FstTrustCatalogue *fst_station_get_trust(FstStation *self);
 gchar *fst_station_get_root_ca_path(FstStation *self);
 FstProfile *fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
-void fst_station_warn_ca_expiry(FstStation *self, const FstProfile *profile);
+gchar *fst_station_get_ca_warning(FstStation *self, const FstProfile *profile);
+gchar *fst_station_check_ca_warning(FstStation *self, const FstProfile *profile);
 
 FstKeyPool *fst_station_get_key_pool(FstStation *self, const FstProfile *profile);
 gboolean fst_station_prepare_profile(FstStation *self, const FstProfile *profile, GError **error);

@@ -27,6 +27,8 @@ Modes:
            that exited fails the test with its exit status and log
   session  one short session: unlock, a line of 3 boards, quit through
            app.quit (what packaging/ci-valgrind.sh runs under valgrind)
+  warnings the station's warnings in the window: an issuing CA near its end
+           from the unlock on, AWS IoT registration that cannot start
 Run through fst-gui-test.sh (D-Bus session + X server).
 
 FST_GUI_WRAPPER is a command the program runs under (e.g. valgrind and its
@@ -1051,6 +1053,47 @@ def mode_harness():
     print("ok   harness: vanished nodes skipped, a dead application reported with its status and log")
 
 
+def mode_warnings():
+    """the station's warnings in the window: an issuing CA that ends in 20
+    days (its days red, the engine's words below the counters, from the
+    unlock on), and AWS IoT registration that cannot start (no credentials)
+    once the line runs; the line itself provisions"""
+    global SECRET
+    ports = [os.path.join(LINKS, "w1")]
+    init(ports, demo_ca=False)
+    SECRET = "the warning test's passphrase"
+    env = dict(os.environ, FLEETSTATION_CA_PASSPHRASE=SECRET)
+    r = subprocess.run([STATION, "ca", "create", "--workspace", W, "--organization", "Warning Test",
+                        "--days", "20"], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        fail("ca create: " + r.stdout + r.stderr)
+    template = open(os.path.join(os.environ["FST_TEMPLATES_DIR"], "profiles",
+                                 "aws-iot-ecc.profile")).read()
+    profile = os.path.join(ws, "registering.profile")
+    with open(profile, "w") as f:
+        f.write(template.replace("days=3650", "days=10") + "\n[aws]\nregister=true\nregion=us-east-1\n")
+    sim("w1", "WRN-0001")
+    launch({"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+    app = find_app()
+    answer_dialog(app, SECRET)
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("CA unlocked"), "the CA unlocked")
+    warning = wait_find(app, lambda n: n.getRoleName() == "label" and
+                        (text_of(n) or n.name).startswith("the issuing CA ends on"),
+                        "the CA's end among the warnings")
+    if not re.search(r", in (19|20) days: renew it soon", text_of(warning) or warning.name):
+        fail("the CA's warning says: " + (text_of(warning) or warning.name))
+    choose(app, "Warning Tester", "LOT-WARN", profile)
+    click(button(app, "Start"))
+    wait_lane(app, "w1", "PASS")
+    wait_find(app, lambda n: n.getRoleName() == "label" and
+              "AWS IoT registration not started" in (text_of(n) or n.name) and
+              "renew it soon" in (text_of(n) or n.name),
+              "the registration's warning beside the CA's")
+    screenshot("gui-warnings.png")
+    print("ok   warnings: the CA's end from the unlock on, registration not started once the line runs")
+
+
 def mode_session():
     ports = [os.path.join(LINKS, f"s{i}") for i in range(1, 4)]
     init(ports)
@@ -1082,7 +1125,8 @@ def main():
     mode = sys.argv[1]
     try:
         {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "central": mode_central,
-         "bench": mode_bench, "session": mode_session, "harness": mode_harness}[mode]()
+         "bench": mode_bench, "session": mode_session, "harness": mode_harness,
+         "warnings": mode_warnings}[mode]()
     finally:
         cleanup()
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "fst-ca-ops.h"
 #include "fst-error.h"
 #include "fst-job.h"
 #include "fst-openssl-common.h"
@@ -701,6 +702,89 @@ fst_job_station_other_process_test(FstFixture *fx, gconstpointer user_data)
 	}
 }
 
+static void
+fst_fixture_warning_cb(FstJob *job, const gchar *kind, const gchar *text, gpointer user_data)
+{
+	GPtrArray *warnings = user_data;
+	g_ptr_array_add(warnings, g_strdup_printf("%s: %s", kind, text));
+}
+
+/* the station's own warnings reach the caller as FstJob::warning, each of
+ * its kind: the issuing CA ending within the warning days (its certificate
+ * made to end in 20), and AWS IoT registration that cannot start (no
+ * credentials) */
+static void
+fst_job_warnings_test(FstFixture *fx, gconstpointer user_data)
+{
+	g_autofree gchar *ws = g_build_filename(fx->workspace, "short-ca", NULL);
+	g_autofree gchar *profile = g_build_filename(ws, "registering.profile", NULL);
+	g_autofree gchar *template = NULL;
+	g_autofree gchar *text = NULL;
+	g_autofree gchar *p1 = fst_fixture_start_sim(fx, "WARN-0001", NULL);
+	const gchar *ports[] = {p1, NULL};
+	FstCaOpsCreate create = {.organization = "Warning Test", .days = 20, .pathlen = -1};
+	FstJobOptions options = {
+	    .workspace = ws,
+	    .profile = profile,
+	    .lot = "LOT-WARN",
+	    .ports = ports,
+	};
+	g_autoptr(FstJob) job = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *subject = NULL;
+
+	g_setenv("FLEETSTATION_CA_PASSPHRASE", "warning test pass", TRUE);
+	g_setenv("AWS_CONFIG_FILE", "/nonexistent", TRUE);
+	g_setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", TRUE);
+	g_unsetenv("AWS_ACCESS_KEY_ID");
+	g_unsetenv("AWS_SECRET_ACCESS_KEY");
+	g_assert_true(fst_station_init_workspace(ws, NULL, &error));
+	g_assert_no_error(error);
+	subject = fst_ca_ops_create(ws, NULL, &create, NULL, &error);
+	g_assert_no_error(error);
+	{
+		g_autofree gchar *path = g_build_filename(
+		    g_getenv("FST_TEMPLATES_DIR"), "profiles", "aws-iot-ecc.profile", NULL);
+		g_auto(GStrv) parts = NULL;
+		g_assert_true(g_file_get_contents(path, &template, NULL, &error));
+		/* certificates of 10 days, within the CA's 20 */
+		parts = g_strsplit(template, "days=3650", 2);
+		g_assert_cmpuint(g_strv_length(parts), ==, 2);
+		text = g_strdup_printf(
+		    "%sdays=10%s\n[aws]\nregister=true\nregion=us-east-1\n", parts[0], parts[1]);
+		g_assert_true(g_file_set_contents(profile, text, -1, &error));
+	}
+	/* what the engine logs of them, in this order */
+	g_test_expect_message(
+	    "FstCa", G_LOG_LEVEL_WARNING, "the issuing CA ends on *renew it soon*");
+	g_test_expect_message(
+	    "FstJob", G_LOG_LEVEL_WARNING, "AWS IoT registration not started*no AWS credentials*");
+	job = fst_job_new(FST_JOB_KIND_PROVISION, &options);
+	g_signal_connect(job, "warning", G_CALLBACK(fst_fixture_warning_cb), warnings);
+	if (!fst_fixture_run(fx, job, &error))
+		g_error("the run failed: %s", error->message);
+	g_test_assert_expected_messages();
+	g_assert_cmpuint(fst_job_get_summary(job)->provisioned, ==, 1);
+
+	for (guint i = 0; i < warnings->len; i++)
+		g_test_message("%s", (const gchar *)g_ptr_array_index(warnings, i));
+	g_assert_cmpuint(warnings->len, ==, 2);
+	g_assert_true(g_str_has_prefix(g_ptr_array_index(warnings, 0),
+	                               "registration: AWS IoT registration not started, the "
+	                               "certificates wait in the registration queue"));
+	g_assert_nonnull(strstr(g_ptr_array_index(warnings, 0), "no AWS credentials"));
+	g_assert_true(
+	    g_str_has_prefix(g_ptr_array_index(warnings, 1), "ca-end: the issuing CA ends on "));
+	/* 20 days less the moments since the CA was made */
+	g_assert_true(
+	    g_str_has_suffix(g_ptr_array_index(warnings, 1), ", in 19 days: renew it soon") ||
+	    g_str_has_suffix(g_ptr_array_index(warnings, 1), ", in 20 days: renew it soon"));
+	g_unsetenv("FLEETSTATION_CA_PASSPHRASE");
+	g_unsetenv("AWS_CONFIG_FILE");
+	g_unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+}
+
 /* a run that cannot start fails the job, with no device signal */
 static void
 fst_job_no_workspace_test(FstFixture *fx, gconstpointer user_data)
@@ -730,6 +814,12 @@ main(int argc, char **argv)
 	           NULL,
 	           fst_fixture_setup,
 	           fst_job_provision_test,
+	           fst_fixture_teardown);
+	g_test_add("/fst/job/warnings/ca-end-and-registration",
+	           FstFixture,
+	           NULL,
+	           fst_fixture_setup,
+	           fst_job_warnings_test,
 	           fst_fixture_teardown);
 	g_test_add("/fst/job/stop/finishes-in-flight",
 	           FstFixture,
