@@ -13,6 +13,8 @@
 
 #include "fst-json.h"
 
+#include <math.h>
+
 #include <openssl/crypto.h>
 #include <string.h>
 
@@ -236,7 +238,11 @@ fst_json_get_string(JsonObject *obj, const gchar *name)
  * fst_json_get_int:
  * @obj: (nullable): a JSON object a peer sent
  * @name: a member name
- * @fallback: what an absent member, or one that is not an integer, reads as
+ * @fallback: what an absent member, or one that is not a whole number, reads
+ *   as
+ *
+ * A whole number written with a fraction (`1.0`, as Python's json writes a
+ * float) is that number, as the peers' own readers take it.
  *
  * Returns: the member's value, or @fallback
  */
@@ -244,11 +250,19 @@ gint64
 fst_json_get_int(JsonObject *obj, const gchar *name, gint64 fallback)
 {
 	JsonNode *node = fst_json_member(obj, name);
+	gdouble d;
 
-	if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
-	    json_node_get_value_type(node) != G_TYPE_INT64)
+	if (node == NULL || !JSON_NODE_HOLDS_VALUE(node))
 		return fallback;
-	return json_node_get_int(node);
+	if (json_node_get_value_type(node) == G_TYPE_INT64)
+		return json_node_get_int(node);
+	if (json_node_get_value_type(node) != G_TYPE_DOUBLE)
+		return fallback;
+	/* exact in a double: below 2^53 */
+	d = json_node_get_double(node);
+	if (d != floor(d) || fabs(d) > 9007199254740992.0)
+		return fallback;
+	return (gint64)d;
 }
 
 /**

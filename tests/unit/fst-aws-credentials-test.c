@@ -691,6 +691,8 @@ test_credential_process_refused(TestFixture *fx, gconstpointer data)
 	    /* members of another type: read as absent, with no critical */
 	    {"{\"Version\": \"1\", \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}",
 	     "another Version than 1"},
+	    {"{\"Version\": 1.5, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}",
+	     "another Version than 1"},
 	    {"{\"Version\": 1, \"AccessKeyId\": {\"id\": \"A\"}, \"SecretAccessKey\": \"s\"}",
 	     "no AccessKeyId"},
 	    {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", "
@@ -740,6 +742,21 @@ test_credential_process_refused(TestFixture *fx, gconstpointer data)
 		g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 		g_assert_nonnull(strstr(error->message, "printed more than 64 KiB"));
 		g_clear_error(&error);
+	}
+	/* Version 1.0, as a Python helper may write it: taken, as botocore
+	 * takes it */
+	{
+		g_autofree gchar *path =
+		    g_strdup_printf("%s/out-%u.json", dir, (guint)G_N_ELEMENTS(bad) + 2);
+		g_assert_true(g_file_set_contents(path,
+		                                  "{\"Version\": 1.0, \"AccessKeyId\": "
+		                                  "\"AKIDFLOAT\", \"SecretAccessKey\": \"s\"}",
+		                                  -1,
+		                                  NULL));
+		c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(c->access_key_id, ==, "AKIDFLOAT");
+		g_clear_pointer(&c, fst_aws_credentials_free);
 	}
 	test_process_clean(dir);
 }

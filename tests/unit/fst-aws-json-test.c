@@ -116,7 +116,7 @@ test_typed_reads(void)
 	    json_parser_load_from_data(parser,
 	                               "{\"s\": \"text\", \"i\": 7, \"o\": {\"s\": \"in\"}, "
 	                               "\"a\": [1, 2], \"n\": null, \"f\": 1.5, "
-	                               "\"b\": true}",
+	                               "\"b\": true, \"w\": 3.0, \"h\": 1e300}",
 	                               -1,
 	                               &error));
 	g_assert_no_error(error);
@@ -124,6 +124,9 @@ test_typed_reads(void)
 	g_assert_nonnull(obj);
 	g_assert_cmpstr(fst_json_get_string(obj, "s"), ==, "text");
 	g_assert_cmpint(fst_json_get_int(obj, "i", -1), ==, 7);
+	/* a whole number with a fraction is that number; one past 2^53 is not */
+	g_assert_cmpint(fst_json_get_int(obj, "w", -1), ==, 3);
+	g_assert_cmpint(fst_json_get_int(obj, "h", -1), ==, -1);
 	g_assert_cmpstr(fst_json_get_string(fst_json_get_object(obj, "o"), "s"), ==, "in");
 	g_assert_cmpuint(json_array_get_length(fst_json_get_array(obj, "a")), ==, 2);
 	for (guint i = 0; i < 8; i++) {
