@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "fst-central-private.h"
+#include "fst-crypto.h"
 #include "fst-db-private.h"
 #include "fst-error.h"
 
@@ -59,10 +60,11 @@ static const struct {
      "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid, serial_hex,"
      "  issuer_sha256, aws_cert_id, der, subject, key_type, not_before, not_after, state, slot,"
      "  profile, profile_sha256, operator, lot, created_at, updated_at, revoked_at,"
-     "  revocation_reason, conflict)"
+     "  revocation_reason, key_sha256, conflict)"
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-     "  $18, $19, $20, $21, $22, fst_certificate_conflict($1, $2, $6, $5, $4, $13))"
+     "  $18, $19, $20, $21, $22, $23, fst_certificate_conflict($1, $2, $6, $5, $4, $13, $23))"
      " ON CONFLICT (station_id, local_id) DO UPDATE SET state = EXCLUDED.state,"
+     "  key_sha256 = coalesce(certificates.key_sha256, EXCLUDED.key_sha256),"
      "  slot = EXCLUDED.slot, updated_at = EXCLUDED.updated_at,"
      "  revoked_at = EXCLUDED.revoked_at, revocation_reason = EXCLUDED.revocation_reason,"
      "  subject = EXCLUDED.subject, not_before = EXCLUDED.not_before,"
@@ -531,6 +533,30 @@ fst_central_sync_ctx_clear(FstCentralSyncCtx *ctx)
 		g_hash_table_unref(ctx->last);
 }
 
+/* the SHA-256 the key of the certificate DER in column @col is filed under,
+ * lower-case hex, or %NULL for DER that is not a certificate's */
+static gchar *
+fst_central_cert_key_sha256(sqlite3_stmt *stmt, gint col)
+{
+	const guchar *serial = NULL;
+	const guchar *spki = NULL;
+	gsize serial_len = 0;
+	gsize spki_len = 0;
+	guint8 key[32];
+	gchar hex[65];
+
+	if (!_fst_db_der_fields(sqlite3_column_blob(stmt, col),
+	                        (gsize)sqlite3_column_bytes(stmt, col),
+	                        &serial,
+	                        &serial_len,
+	                        &spki,
+	                        &spki_len))
+		return NULL;
+	fst_crypto_public_key_sha256(spki, spki_len, key);
+	fst_crypto_hex_into(hex, sizeof(hex), key, sizeof(key), FALSE);
+	return g_strdup(hex);
+}
+
 /* sends the current content of one bound row, if it is one the registry
  * keeps (devices, certificates, objects); names ride along by value */
 static gboolean
@@ -571,6 +597,12 @@ fst_central_send_row(
 	ncol = sqlite3_column_count(stmt);
 	for (gint i = 0; i < ncol; i++)
 		fst_central_params_column(&p, stmt, i);
+	/* a certificate's key, as its station files it: one key, one device
+	 * across the stations */
+	if (table == FST_AUDIT_TABLE_CERTIFICATES) {
+		g_autofree gchar *key = fst_central_cert_key_sha256(stmt, 6);
+		fst_central_params_text(&p, key);
+	}
 	fst_central_pipe_send(pipe, name, &p);
 	ctx->stats->rows++;
 	/* a certificate in service ends its station's reservation of the device */

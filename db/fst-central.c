@@ -223,6 +223,50 @@ static const gchar *fst_central_schema_v2 =
     "    RETURN NEW;"
     "  END $$;";
 
+/* one key, one device across the stations: each certificate carries the
+ * SHA-256 its public key is filed under at its station
+ * (fst_crypto_public_key_sha256(), sent by the sync; rows shipped before
+ * get it when they are sent again), and a certificate for a key another
+ * device's certificate holds is flagged `key`. A device's own certificates
+ * share its key (a renewal, a re-provisioning at another station). No
+ * index can hold this one (a key has many certificates of one device): two
+ * stations syncing one key at the same moment can both pass the check */
+static const gchar *fst_central_schema_v3 =
+    "ALTER TABLE certificates ADD COLUMN key_sha256 text;"
+    "CREATE INDEX certificates_key ON certificates(key_sha256)"
+    "  WHERE key_sha256 IS NOT NULL AND conflict IS NULL;"
+    "ALTER TABLE conflicts DROP CONSTRAINT conflicts_kind_check;"
+    "ALTER TABLE conflicts ADD CONSTRAINT conflicts_kind_check"
+    "  CHECK (kind IN ('serial', 'in-service', 'key'));"
+    "DROP FUNCTION fst_certificate_conflict(bigint, bigint, text, text, text, text);"
+    "CREATE FUNCTION fst_certificate_conflict(p_station bigint, p_local bigint,"
+    "  p_issuer text, p_serial text, p_uid text, p_state text, p_key text) RETURNS text"
+    "  LANGUAGE sql STABLE AS $$"
+    "  SELECT coalesce("
+    "    (SELECT 'serial: serial ' || p_serial || ' of CA ' || left(p_issuer, 16) ||"
+    "       ' was issued before by station ' || s.name || ' to device ' || o.device_uid"
+    "     FROM certificates o JOIN stations s ON s.id = o.station_id"
+    "     WHERE o.issuer_sha256 = p_issuer AND o.serial_hex = p_serial AND o.conflict IS NULL"
+    "       AND NOT (o.station_id = p_station AND o.local_id = p_local) LIMIT 1),"
+    "    (SELECT 'in-service: device ' || p_uid || ' has certificate ' || o.serial_hex ||"
+    "       ' in service from station ' || s.name"
+    "     FROM certificates o JOIN stations s ON s.id = o.station_id"
+    "     WHERE p_state IN ('verified', 'registered') AND o.device_uid = p_uid"
+    "       AND o.state IN ('verified', 'registered') AND o.conflict IS NULL"
+    "       AND o.superseded_by IS NULL"
+    "       AND NOT (o.station_id = p_station AND o.local_id = p_local)"
+    "       AND NOT EXISTS (SELECT 1 FROM handovers h JOIN stations n ON n.name = h.new_station"
+    "         WHERE h.device_uid = p_uid AND h.old_station = s.name"
+    "           AND h.old_serial = o.serial_hex AND n.id = p_station) LIMIT 1),"
+    "    (SELECT 'key: the key of certificate ' || p_serial || ' of device ' || p_uid ||"
+    "       ' is certified for device ' || o.device_uid || ' by station ' || s.name ||"
+    "       ' (certificate ' || o.serial_hex || ')'"
+    "     FROM certificates o JOIN stations s ON s.id = o.station_id"
+    "     WHERE p_key IS NOT NULL AND o.key_sha256 = p_key AND o.device_uid <> p_uid"
+    "       AND o.conflict IS NULL"
+    "       AND NOT (o.station_id = p_station AND o.local_id = p_local) LIMIT 1))"
+    "  $$;";
+
 /* the advisory lock key of the migrations: "fstcentr" */
 #define FST_CENTRAL_MIGRATION_LOCK "7310309447183136114"
 
@@ -234,6 +278,8 @@ fst_central_schema_sql(guint version)
 		return fst_central_schema_v1;
 	case 2:
 		return fst_central_schema_v2;
+	case 3:
+		return fst_central_schema_v3;
 	default:
 		return NULL;
 	}

@@ -16,7 +16,7 @@ G_BEGIN_DECLS
  */
 
 /* the central schema this code writes (db/central.md, "Migrations") */
-#define FST_CENTRAL_SCHEMA_VERSION 2
+#define FST_CENTRAL_SCHEMA_VERSION 3
 
 typedef struct _FstCentral FstCentral;
 

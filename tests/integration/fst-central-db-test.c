@@ -301,7 +301,7 @@ fst_central_constraints_test(void)
 	    "INSERT INTO certificates (station_id, local_id, device_local_id, device_uid,"
 	    " serial_hex, issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at,"
 	    " conflict) SELECT id, 3, 1, 'DEV-1', '02', 'ca1', 'x', '\\x30', 'verified', 0, 0, 0,"
-	    " fst_certificate_conflict(id, 3, 'ca1', '02', 'DEV-1', 'verified') FROM stations"
+	    " fst_certificate_conflict(id, 3, 'ca1', '02', 'DEV-1', 'verified', NULL) FROM stations"
 	    " WHERE name = 'B'");
 	g_assert_cmpint(
 	    fst_test_int(central,
@@ -317,6 +317,39 @@ fst_central_constraints_test(void)
 		c = g_ptr_array_index(conflicts, 0);
 		g_assert_cmpstr(c->serial_hex, ==, "02");
 		g_assert_nonnull(strstr(c->detail, "in service from station A"));
+	}
+
+	/* one key, one device: another device's certificate for a key is
+	 * flagged; the same device's (a renewal, a take-over) is not */
+	fst_test_sql(central,
+	             "UPDATE certificates SET key_sha256 = 'k1' WHERE device_uid = 'DEV-1'"
+	             " AND conflict IS NULL");
+#define FST_TEST_INSERT_KEYED                                                                      \
+	"INSERT INTO certificates (station_id, local_id, device_local_id, device_uid, serial_hex," \
+	" issuer_sha256, aws_cert_id, der, state, slot, created_at, updated_at, key_sha256,"       \
+	" conflict) SELECT id, %d, 1, '%s', '%s', 'ca2', 'x', '\\x30', 'issued', 0, 0, 0, 'k1',"   \
+	" fst_certificate_conflict(id, %d, 'ca2', '%s', '%s', 'issued', 'k1') FROM stations"       \
+	" WHERE name = 'B'"
+	{
+		g_autofree gchar *clone =
+		    g_strdup_printf(FST_TEST_INSERT_KEYED, 5, "DEV-5", "05", 5, "05", "DEV-5");
+		g_autofree gchar *renewal =
+		    g_strdup_printf(FST_TEST_INSERT_KEYED, 6, "DEV-1", "06", 6, "06", "DEV-1");
+		fst_test_sql(central, clone);
+		fst_test_sql(central, renewal);
+		g_assert_cmpint(fst_test_int(central,
+		                             "SELECT count(*) FROM conflicts WHERE kind = 'key' AND"
+		                             " station = 'B' AND other_station = 'A' AND"
+		                             " device_uid = 'DEV-5' AND serial_hex = '05'"),
+		                ==,
+		                1);
+		g_assert_cmpint(
+		    fst_test_int(central,
+		                 "SELECT count(*) FROM certificates WHERE serial_hex = '06'"
+		                 " AND conflict IS NULL"),
+		    ==,
+		    1);
+		g_assert_cmpint(fst_test_int(central, "SELECT count(*) FROM conflicts"), ==, 2);
 	}
 }
 
