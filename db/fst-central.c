@@ -872,6 +872,54 @@ fst_central_reserve(FstCentral *self, const gchar *station, const gchar *uid, GE
 }
 
 /**
+ * fst_central_find_key_holder:
+ * @self: a connection
+ * @key_sha256: the SHA-256 a public key is filed under
+ *   (fst_crypto_public_key_sha256()), lower-case hex
+ * @uid: the device the key is about to be certified for
+ * @station: (out) (optional) (transfer full): the station of the holder
+ * @serial_hex: (out) (optional) (transfer full): the holder's certificate
+ * @error: return location for a #GError
+ *
+ * The device, other than @uid, a certificate for the key was issued to at
+ * any station, as far as the registry knows (its flagged certificates
+ * aside).
+ *
+ * Returns: (transfer full) (nullable): its uid, or %NULL (with @error unset
+ *   when there is none)
+ */
+gchar *
+fst_central_find_key_holder(FstCentral *self,
+                            const gchar *key_sha256,
+                            const gchar *uid,
+                            gchar **station,
+                            gchar **serial_hex,
+                            GError **error)
+{
+	const gchar *params[] = {key_sha256, uid};
+	g_autoptr(PGresult) res = NULL;
+
+	res = fst_central_exec(self,
+	                       "SELECT c.device_uid, s.name, c.serial_hex FROM certificates c"
+	                       " JOIN stations s ON s.id = c.station_id"
+	                       " WHERE c.key_sha256 = $1 AND c.device_uid <> $2"
+	                       " AND c.conflict IS NULL LIMIT 1",
+	                       2,
+	                       params,
+	                       NULL,
+	                       NULL,
+	                       "looking up who holds a key",
+	                       error);
+	if (res == NULL || PQntuples(res) == 0)
+		return NULL;
+	if (station != NULL)
+		*station = fst_central_get_text(res, 0, 1);
+	if (serial_hex != NULL)
+		*serial_hex = fst_central_get_text(res, 0, 2);
+	return fst_central_get_text(res, 0, 0);
+}
+
+/**
  * fst_central_release:
  * @self: a connection
  * @station: the station that reserved @uid

@@ -54,6 +54,12 @@ gboolean fst_central_check_schema(FstCentral *self, GError **error);
 /* reservations: a device id is worked on by one station at a time */
 gboolean
 fst_central_reserve(FstCentral *self, const gchar *station, const gchar *uid, GError **error);
+gchar *fst_central_find_key_holder(FstCentral *self,
+                                   const gchar *key_sha256,
+                                   const gchar *uid,
+                                   gchar **station,
+                                   gchar **serial_hex,
+                                   GError **error);
 gboolean
 fst_central_release(FstCentral *self, const gchar *station, const gchar *uid, GError **error);
 gboolean fst_central_handover(FstCentral *self,

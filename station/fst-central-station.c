@@ -20,6 +20,7 @@
 #include "fst-config.h"
 
 #include "fst-central-station.h"
+#include "fst-crypto.h"
 #include "fst-error.h"
 
 #define FST_CENTRAL_GROUP "central"
@@ -571,6 +572,72 @@ fst_central_station_release(FstStation *station, const gchar *uid, gboolean prov
 		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED))
 			fst_central_lease_lost(&lease, error_local);
 	}
+}
+
+/**
+ * fst_central_station_check_key:
+ * @station: a station
+ * @uid: the device a key is about to be certified for
+ * @spki: the key, a DER SubjectPublicKeyInfo
+ * @spki_len: its length
+ * @error: return location for a #GError
+ *
+ * One key, one device across the stations, before anything is issued: the
+ * central registry is asked whether a certificate for the key was issued
+ * to another device at any station (fst_central_find_key_holder()). The
+ * station's own records are checked at the first commit; this adds the
+ * other stations' that have reached the registry. Unreachable, nothing is
+ * known (the reservation's offline rule has decided already), and the sync
+ * flags a clone when it gets there (`key` conflict).
+ *
+ * Returns: %FALSE with %FST_ERROR_KEY_REUSED when another device holds the
+ *   key
+ */
+gboolean
+fst_central_station_check_key(
+    FstStation *station, const gchar *uid, gconstpointer spki, gsize spki_len, GError **error)
+{
+	FstCentralLink *link = fst_central_link_get(station);
+	g_auto(FstCentralLease) lease = {link, NULL};
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *holder = NULL;
+	g_autofree gchar *holder_station = NULL;
+	g_autofree gchar *holder_serial = NULL;
+	guint8 key[32];
+	gchar hex[65];
+
+	if (link->settings->conninfo == NULL)
+		return TRUE;
+	lease.conn = fst_central_link_acquire(link);
+	if (lease.conn == NULL)
+		return TRUE;
+	fst_crypto_public_key_sha256(spki, spki_len, key);
+	fst_crypto_hex_into(hex, sizeof(hex), key, sizeof(key), FALSE);
+	holder = fst_central_find_key_holder(
+	    lease.conn, hex, uid, &holder_station, &holder_serial, &error_local);
+	if (error_local != NULL) {
+		g_debug("device %s: the key was not looked up centrally: %s",
+		        uid,
+		        error_local->message);
+		if (g_error_matches(error_local, FST_ERROR, FST_ERROR_DISCONNECTED))
+			fst_central_lease_lost(&lease, error_local);
+		return TRUE;
+	}
+	if (holder == NULL)
+		return TRUE;
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_KEY_REUSED,
+	            "the public key of device %s (SPKI SHA-256 %s) is already certified for device "
+	            "%s, by station %s (certificate %s, central registry): no two devices may "
+	            "share a key; the board's key generator is not random, or its key was copied "
+	            "from another board: set it aside",
+	            uid,
+	            hex,
+	            holder,
+	            holder_station,
+	            holder_serial);
+	return FALSE;
 }
 
 /**

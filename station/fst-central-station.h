@@ -60,6 +60,8 @@ gboolean fst_central_station_reserve(FstStation *station,
                                      const gchar *uid,
                                      GError **error);
 void fst_central_station_release(FstStation *station, const gchar *uid, gboolean provisioned);
+gboolean fst_central_station_check_key(
+    FstStation *station, const gchar *uid, gconstpointer spki, gsize spki_len, GError **error);
 gboolean fst_central_station_recognise(FstStation *station,
                                        const FstProfile *profile,
                                        const gchar *uid,

@@ -22,8 +22,9 @@
  *             and, once the certificate is recorded (with the key's CMS
  *             escrow when the profile names an escrow certificate), injects
  *             it first thing in the burn step (PUT_KEY) and wipes its copy
- *   issue     verify the CSR, sign the certificate, and COMMIT IT TO THE
- *             DATABASE before a single byte of it goes to the device
+ *   issue     verify the CSR (a key the central registry knows for another
+ *             device is refused first), sign the certificate, and COMMIT IT
+ *             TO THE DATABASE before a single byte of it goes to the device
  *   burn      write the certificate, the CA chain and the roots
  *   verify    read everything back and compare byte for byte, then the
  *             proof of possession: the device signs a fresh random nonce
@@ -70,6 +71,7 @@
 
 #include "fst-aws-issuer.h"
 #include "fst-central-station.h"
+#include "fst-csr.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
 #include "fst-x509.h"
@@ -401,6 +403,30 @@ fst_run_history(FstRun *run, const gchar *uid)
 		    dev->station_id,
 		    dev->station_id == fst_station_get_id(run->station) ? " (this one)" : "");
 	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+/* one key, one device at the other stations too: the key the device sent
+ * (@spki, or the one in @csr) looked up in the central registry before it
+ * is certified; a CSR that does not parse is refused by the issue itself */
+static gboolean
+fst_run_check_key_central(FstRun *run, GBytes *csr, GBytes *spki, GError **error)
+{
+	const FstDeviceInfo *info = fst_device_get_info(run->device);
+	FstCsr parsed = {0};
+	gsize len = 0;
+	const guint8 *data;
+
+	if (spki != NULL) {
+		data = g_bytes_get_data(spki, &len);
+		return fst_central_station_check_key(run->station, info->uid, data, len, error);
+	}
+	if (csr == NULL)
+		return TRUE;
+	data = g_bytes_get_data(csr, &len);
+	if (!fst_csr_parse(data, len, &parsed))
+		return TRUE;
+	return fst_central_station_check_key(
+	    run->station, info->uid, parsed.spki_whole.p, parsed.spki_whole.len, error);
 }
 
 /* the central registry's part (station/fst-central-station.c): the device
@@ -1178,6 +1204,8 @@ fst_run_all(FstRun *run, GError **error)
 
 	/* issue, and commit before burning */
 	fst_run_step(run, FST_STEP_ISSUE, 0.35, NULL);
+	if (!station_key && !fst_run_check_key_central(run, csr, spki, error))
+		return FALSE;
 	if (spki != NULL) {
 		issued = fst_ca_issue_for_public_key(
 		    fst_station_get_ca(run->station), run->profile, info, spki, error);
