@@ -239,25 +239,45 @@ fst_window_queue_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	gtk_widget_set_visible(GTK_WIDGET(self->queue_label), TRUE);
 }
 
-/* the station's warnings (FstJob::warning, the CA's end), one line for each
- * kind, the newest of a kind replacing the one before */
+/* the station's warnings below the counters, one line for each kind */
 static void
-fst_window_set_warning(FstWindow *self, const gchar *kind, const gchar *text)
+fst_window_show_warnings(FstWindow *self)
 {
-	g_autoptr(GList) kinds = NULL;
+	g_autoptr(GList) kinds =
+	    g_list_sort(g_hash_table_get_keys(self->warnings), (GCompareFunc)g_strcmp0);
 	g_autoptr(GString) all = g_string_new(NULL);
 
-	if (g_strcmp0(g_hash_table_lookup(self->warnings, kind), text) == 0)
-		return;
-	g_hash_table_insert(self->warnings, g_strdup(kind), g_strdup(text));
-	kinds = g_list_sort(g_hash_table_get_keys(self->warnings), (GCompareFunc)g_strcmp0);
 	for (GList *l = kinds; l != NULL; l = l->next)
 		g_string_append_printf(all,
 		                       "%s%s",
 		                       all->len > 0 ? "\n" : "",
 		                       (const gchar *)g_hash_table_lookup(self->warnings, l->data));
 	gtk_label_set_text(self->warning_label, all->str);
-	gtk_widget_set_visible(GTK_WIDGET(self->warning_label), TRUE);
+	gtk_widget_set_visible(GTK_WIDGET(self->warning_label), all->len > 0);
+}
+
+/* a warning of the station's (FstJob::warning, the CA's end), the newest
+ * of a kind replacing the one before */
+static void
+fst_window_set_warning(FstWindow *self, const gchar *kind, const gchar *text)
+{
+	if (g_strcmp0(g_hash_table_lookup(self->warnings, kind), text) == 0)
+		return;
+	g_hash_table_insert(self->warnings, g_strdup(kind), g_strdup(text));
+	fst_window_show_warnings(self);
+}
+
+/* a new line: the warnings of the last run's start (registration, central
+ * sync) are said again by this one if they still hold */
+static void
+fst_window_clear_run_warnings(FstWindow *self)
+{
+	g_autofree gchar *ca_end = g_strdup(g_hash_table_lookup(self->warnings, "ca-end"));
+
+	g_hash_table_remove_all(self->warnings);
+	if (ca_end != NULL)
+		g_hash_table_insert(self->warnings, g_strdup("ca-end"), g_steal_pointer(&ca_end));
+	fst_window_show_warnings(self);
 }
 
 static void
@@ -772,6 +792,7 @@ fst_window_started_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		if (!fst_port_row_is_busy(FST_PORT_ROW(lane)))
 			fst_port_row_reset(FST_PORT_ROW(lane));
 	}
+	fst_window_clear_run_warnings(self);
 	self->line_job =
 	    fst_job_new(prep->watch ? FST_JOB_KIND_WATCH : FST_JOB_KIND_PROVISION, &options);
 	fst_window_probe_start(self);

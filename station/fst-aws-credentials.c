@@ -380,7 +380,8 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_CONFIG,
-		            "it had not finished after %" G_GINT64_FORMAT " %s, and was killed",
+		            "it had not finished (or left its output open) after %" G_GINT64_FORMAT
+		            " %s, and was killed",
 		            limit_ms % 1000 == 0 ? limit_ms / 1000 : limit_ms,
 		            limit_ms % 1000 == 0 ? "s" : "ms");
 		return FALSE;
