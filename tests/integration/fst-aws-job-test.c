@@ -1467,7 +1467,6 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(doc, "cas")), ==, 2);
 	g_assert_cmpuint(
 	    json_array_get_length(json_object_get_array_member(doc, "cas_not_registered")), ==, 2);
-	g_clear_pointer(&findings, g_free);
 	findings = test_findings(doc);
 	g_assert_cmpstr(findings, ==, "");
 	g_clear_pointer(&doc, json_object_unref);
@@ -1524,6 +1523,7 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	    json_array_get_length(json_object_get_array_member(doc, "cas_not_registered")), ==, 1);
 	g_assert_cmpint(json_object_get_int_member(doc, "inactive_read"), >=, 1);
 	g_assert_cmpint(json_object_get_int_member(doc, "inactive_unread"), ==, 0);
+	g_clear_pointer(&findings, g_free);
 	findings = test_findings(doc);
 	/* the two INACTIVE ones in the order of their ids */
 	expected = g_strdup_printf("revoked-active:ACTIVE:%s,unrecorded:ACTIVE:-,missing:-:GONE-1,"
