@@ -100,12 +100,11 @@ fst_aws_issuer_connect(const FstProfile *profile, GError **error)
 static gboolean
 fst_aws_issuer_x509_key(X509 *x509, FstCsrKey *key, gchar **reason)
 {
-	guint8 *spki_der = NULL;
-	gint spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki_der);
-	gboolean ok = spki_len > 0 && fst_csr_decode_spki(spki_der, (gsize)spki_len, key, reason);
+	g_autoptr(GBytes) spki = fst_x509_get_spki(x509);
 
-	OPENSSL_free(spki_der);
-	return ok;
+	return spki != NULL &&
+	       fst_csr_decode_spki(
+	           g_bytes_get_data(spki, NULL), g_bytes_get_size(spki), key, reason);
 }
 
 /* the certificate AWS answered, checked and described as the database

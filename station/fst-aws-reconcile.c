@@ -44,6 +44,7 @@
 
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-x509.h"
 
 /* unrecorded INACTIVE certificates under no CA read to find their key */
 #define FST_AWS_RECONCILE_MAX_READ 500
@@ -245,18 +246,14 @@ fst_aws_reconcile_key_holder(FstDb *db, const gchar *pem, GError **error)
 {
 	g_autoptr(BIO) in = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
 	g_autoptr(X509) x509 = in != NULL ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
-	guint8 *spki = NULL;
-	gint len;
-	gchar *holder;
+	g_autoptr(GBytes) spki = x509 != NULL ? fst_x509_get_spki(x509) : NULL;
 
-	len = x509 != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki) : -1;
-	if (len <= 0) {
+	if (spki == NULL) {
 		ERR_clear_error();
 		return NULL;
 	}
-	holder = fst_db_get_key_holder(db, spki, (gsize)len, error);
-	OPENSSL_free(spki);
-	return holder;
+	return fst_db_get_key_holder(
+	    db, g_bytes_get_data(spki, NULL), g_bytes_get_size(spki), error);
 }
 
 /* the unrecorded INACTIVE certificates under no CA of the station's: each

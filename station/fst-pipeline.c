@@ -966,20 +966,15 @@ fst_run_prove(FstRun *run, GBytes *cert_der, GError **error)
 	g_autoptr(X509) cert = NULL;
 	const guint8 *der;
 	gsize der_len = 0;
-	unsigned char *spki_der = NULL;
-	int spki_len;
 
 	der = g_bytes_get_data(cert_der, &der_len);
 	cert = d2i_X509(NULL, &der, (long)der_len);
-	spki_len = cert != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki_der) : -1;
-	if (spki_len <= 0) {
+	if (cert == NULL || (spki = fst_x509_get_spki(cert)) == NULL) {
 		fst_error_set_openssl(error,
 		                      FST_ERROR_INTERNAL,
 		                      "proof of possession: cannot read the issued certificate");
 		return FALSE;
 	}
-	spki = g_bytes_new(spki_der, (gsize)spki_len);
-	OPENSSL_free(spki_der);
 	return fst_run_prove_spki(run, spki, "the certificate issued to it", error);
 }
 

@@ -3,6 +3,7 @@
 
 #include "fst-x509.h"
 
+#include <openssl/err.h>
 #include <string.h>
 
 #include "fst-crypto.h"
@@ -52,4 +53,28 @@ fst_x509_sha256_hex(GBytes *data)
 	gsize len = 0;
 	const guint8 *buf = g_bytes_get_data(data, &len);
 	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, len);
+}
+
+/**
+ * fst_x509_get_spki:
+ * @cert: a certificate
+ *
+ * Returns: (transfer full) (nullable): the DER SubjectPublicKeyInfo of
+ *   @cert, or %NULL (OpenSSL's error queue cleared) when it has none that
+ *   encodes
+ */
+GBytes *
+fst_x509_get_spki(X509 *cert)
+{
+	guint8 *der = NULL;
+	gint len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	GBytes *spki;
+
+	if (len <= 0) {
+		ERR_clear_error();
+		return NULL;
+	}
+	spki = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return spki;
 }
