@@ -23,6 +23,7 @@
 #include "fst-aws-iot.h"
 #include "fst-aws-issuer.h"
 #include "fst-ca.h"
+#include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-db.h"
 #include "fst-job.h"
@@ -524,6 +525,16 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	    fx, tc->tag, tc->thing_name != NULL ? "ovr5-" : "line5-", before, FALSE);
 }
 
+/* `fleetstation register push` of the fixture's workspace, which must
+ * succeed; returns its output */
+static gchar *
+test_register_push(TestFixture *fx)
+{
+	const gchar *args[] = {
+	    "register", "push", "--workspace", fx->workspace, "--region", "us-east-1", NULL};
+	return test_cli(args);
+}
+
 /* `fleetstation revoke` of the first device's certificate, which queues its
  * revocation at AWS */
 static void
@@ -562,18 +573,8 @@ test_revoke_first_at_aws(TestFixture *fx)
 	g_autofree gchar *out = NULL;
 
 	test_revoke_first(fx);
-	{
-		const gchar *args[] = {"register",
-		                       "push",
-		                       "--workspace",
-		                       fx->workspace,
-		                       "--region",
-		                       "us-east-1",
-		                       NULL};
-		g_free(out);
-		out = test_cli(args);
-		g_assert_nonnull(strstr(out, "revoked 1"));
-	}
+	out = test_register_push(fx);
+	g_assert_nonnull(strstr(out, "revoked 1"));
 	for (guint i = 0; i < TEST_N_DEVICES; i++) {
 		g_autoptr(FstAwsCertificate) cert = NULL;
 		g_autofree gchar *id = NULL;
@@ -1486,8 +1487,15 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	rogue = test_issue_outside(station, profile, "ROGUE-1", NULL);
 	rogue_off = test_issue_outside(station, profile, "ROGUE-2", NULL);
 	{
-		g_autofree gchar *pem = fst_test_pki_pem(rogue->der, "CERTIFICATE");
-		g_autofree gchar *pem_off = fst_test_pki_pem(rogue_off->der, "CERTIFICATE");
+		g_autofree gchar *pem = fst_crypto_pem_encode("CERTIFICATE",
+		                                              g_bytes_get_data(rogue->der, NULL),
+		                                              g_bytes_get_size(rogue->der),
+		                                              NULL);
+		g_autofree gchar *pem_off =
+		    fst_crypto_pem_encode("CERTIFICATE",
+		                          g_bytes_get_data(rogue_off->der, NULL),
+		                          g_bytes_get_size(rogue_off->der),
+		                          NULL);
 		at_aws = fst_aws_iot_register_certificate(iot, pem, ca_pem, TRUE, NULL, &error);
 		g_assert_no_error(error);
 		g_clear_pointer(&at_aws, fst_aws_certificate_free);
@@ -1504,7 +1512,10 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	{
 		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 		g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-		g_autofree gchar *csr_pem = fst_test_pki_pem(csr, "CERTIFICATE REQUEST");
+		g_autofree gchar *csr_pem = fst_crypto_pem_encode("CERTIFICATE REQUEST",
+		                                                  g_bytes_get_data(csr, NULL),
+		                                                  g_bytes_get_size(csr),
+		                                                  NULL);
 		g_autoptr(FstIssuedCert) again =
 		    test_issue_outside(station, profile, "CRASH-1", csr);
 		g_clear_pointer(&at_aws, fst_aws_certificate_free);
@@ -1555,17 +1566,7 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	g_clear_pointer(&doc, json_object_unref);
 
 	/* the revocation pushed: AWS has it REVOKED, the rest stays */
-	{
-		const gchar *args[] = {"register",
-		                       "push",
-		                       "--workspace",
-		                       fx->workspace,
-		                       "--region",
-		                       "us-east-1",
-		                       NULL};
-		g_free(out);
-		out = test_cli(args);
-	}
+	g_free(test_register_push(fx));
 	doc = test_reconcile(fx, &status);
 	g_assert_cmpint(status, ==, 1);
 	g_clear_pointer(&findings, g_free);
@@ -1589,6 +1590,20 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	                        " at AWS, 3 in both; 0 revoked-active, 3 unrecorded (1 ACTIVE), "
 	                        "1 missing; CAs not registered at AWS: 1 of 2; INACTIVE "
 	                        "certificates under no CA read: "));
+
+	/* AWS out of reach: the check fails, says which call, and is no event */
+	g_clear_pointer(&doc, json_object_unref);
+	test_aws_env("http://127.0.0.1:9");
+	doc = test_reconcile(fx, &status);
+	test_aws_env(peer_url);
+	g_assert_cmpint(status, !=, 0);
+	g_assert_cmpint(status, !=, 1);
+	g_assert_cmpstr(json_object_get_string_member(doc, "event"), ==, "error");
+	g_assert_nonnull(strstr(json_object_get_string_member(doc, "error"), "ListCertificates"));
+	g_assert_cmpint(
+	    test_sql_int(fx->db_path, "SELECT count(*) FROM events WHERE step = 'aws-reconcile'"),
+	    ==,
+	    3);
 }
 
 int

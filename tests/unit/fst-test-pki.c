@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <string.h>
 
+#include "fst-crypto.h"
 #include "fst-openssl-common.h"
 #include "fst-secret.h"
 
@@ -220,7 +221,8 @@ fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra)
 gboolean
 fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label)
 {
-	g_autofree gchar *block = fst_test_pki_pem(der, label);
+	g_autofree gchar *block =
+	    fst_crypto_pem_encode(label, g_bytes_get_data(der, NULL), g_bytes_get_size(der), NULL);
 	g_autoptr(GString) pem = g_string_new(NULL);
 	g_autofree gchar *old = NULL;
 
@@ -229,27 +231,6 @@ fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label)
 		g_string_append(pem, old);
 	g_string_append(pem, block);
 	return g_file_set_contents(path, pem->str, (gssize)pem->len, NULL);
-}
-
-/**
- * fst_test_pki_pem:
- * @der: DER
- * @label: the PEM label, e.g. "CERTIFICATE" or "CERTIFICATE REQUEST"
- *
- * Returns: (transfer full): @der as one PEM block, 64 characters a line
- */
-gchar *
-fst_test_pki_pem(GBytes *der, const gchar *label)
-{
-	g_autofree gchar *b64 = g_base64_encode(g_bytes_get_data(der, NULL), g_bytes_get_size(der));
-	GString *pem = g_string_new(NULL);
-	gsize len = strlen(b64);
-
-	g_string_append_printf(pem, "-----BEGIN %s-----\n", label);
-	for (gsize i = 0; i < len; i += 64)
-		g_string_append_printf(pem, "%.64s\n", b64 + i);
-	g_string_append_printf(pem, "-----END %s-----\n", label);
-	return g_string_free(pem, FALSE);
 }
 
 void

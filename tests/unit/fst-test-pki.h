@@ -27,7 +27,6 @@ X509 *fst_test_pki_make_ca(const gchar *dir,
 FstCa *fst_test_pki_load_ca(const gchar *dir, const gchar *name, const gchar *chain_name);
 FstProfile *fst_test_pki_profile(const gchar *dir, const gchar *name, const gchar *extra);
 gboolean fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *label);
-gchar *fst_test_pki_pem(GBytes *der, const gchar *label);
 gboolean fst_test_pki_write_key(const gchar *path, EVP_PKEY *key);
 void fst_test_pki_rmrf(const gchar *path);
 guint fst_test_pki_key_type(const gchar *kind);
