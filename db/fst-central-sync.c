@@ -34,6 +34,9 @@
 #define FST_CENTRAL_MARK_AT "central-synced-at"
 /* the advisory lock class of a station's sync: "fsts" */
 #define FST_CENTRAL_SYNC_LOCK "1718842483"
+/* the advisory lock class of a public key, held by the batch that ships a
+ * certificate for it until that batch commits: "fstk" */
+#define FST_CENTRAL_KEY_LOCK "1718842475"
 
 /* the statements of a batch, prepared once per connection */
 static const struct {
@@ -85,6 +88,7 @@ static const struct {
     {"fst_head",
      "UPDATE stations SET head_id = $2, head_hash = $3, last_sync_at = now()"
      " WHERE id = $1 AND head_id <= $2"},
+    {"fst_lock_key", "SELECT pg_advisory_xact_lock(" FST_CENTRAL_KEY_LOCK ", $1::integer)"},
 };
 
 /* the parameters of one statement: text values (NULL for SQL NULL), and
@@ -618,6 +622,52 @@ fst_central_send_row(
 	return TRUE;
 }
 
+static gint
+fst_central_cmp_guint32(gconstpointer a, gconstpointer b)
+{
+	guint32 x = *(const guint32 *)a;
+	guint32 y = *(const guint32 *)b;
+	return (x > y) - (x < y);
+}
+
+/* locks the keys of the certificates among @rows for the batch's
+ * transaction, in ascending order (a lock names a key by the first 32 bits
+ * of its SHA-256: two keys that share them only wait for each other) */
+static void
+fst_central_lock_keys(FstCentralSyncCtx *ctx, FstCentralPipe *pipe, GArray *rows)
+{
+	g_autoptr(GArray) locks = g_array_new(FALSE, FALSE, sizeof(guint32));
+
+	for (guint i = 0; i < rows->len; i++) {
+		guint64 key = g_array_index(rows, guint64, i);
+		g_autofree gchar *hex = NULL;
+		guint32 lock = 0;
+
+		if (FST_DB_DIRTY_TABLE(key) != FST_AUDIT_TABLE_CERTIFICATES)
+			continue;
+		sqlite3_reset(ctx->cert);
+		sqlite3_bind_int64(ctx->cert, 1, FST_DB_DIRTY_ID(key));
+		if (sqlite3_step(ctx->cert) != SQLITE_ROW)
+			continue;
+		hex = fst_central_cert_key_sha256(ctx->cert, 6);
+		if (hex == NULL)
+			continue;
+		for (guint j = 0; j < 8; j++)
+			lock = (lock << 4) | (guint32)g_ascii_xdigit_value(hex[j]);
+		g_array_append_val(locks, lock);
+	}
+	g_array_sort(locks, fst_central_cmp_guint32);
+	for (guint i = 0; i < locks->len; i++) {
+		FstCentralParams p = {0};
+		guint32 lock = g_array_index(locks, guint32, i);
+		if (i > 0 && lock == g_array_index(locks, guint32, i - 1))
+			continue;
+		/* the lock's second half is a signed integer */
+		fst_central_params_int(&p, (gint32)lock);
+		fst_central_pipe_send(pipe, "fst_lock_key", &p);
+	}
+}
+
 /* the columns of each shipped table, in the order of its fst_* statement
  * after the station id */
 static const gchar *fst_central_sql_device =
@@ -841,6 +891,14 @@ fst_central_sync(FstCentral *self,
 					g_array_append_val(rows, key);
 			}
 		}
+		/* one key, one device across the stations: the keys of the
+		 * batch's certificates are locked before any of them is written
+		 * (in one order, so that two batches never wait on each other),
+		 * and held until the batch commits, so that a station shipping a
+		 * certificate for one of these keys at the same moment waits, and
+		 * its fst_certificate_conflict() then sees this batch's rows
+		 * (each statement reads what was committed before it began) */
+		fst_central_lock_keys(&ctx, &pipe, rows);
 		/* rows after their events: devices before certificates before
 		 * objects, as a station writes them */
 		for (FstAuditTable t = FST_AUDIT_TABLE_DEVICES; t <= FST_AUDIT_TABLE_DEVICE_OBJECTS;

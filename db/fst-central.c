@@ -229,8 +229,9 @@ static const gchar *fst_central_schema_v2 =
  * get it when they are sent again), and a certificate for a key another
  * device's certificate holds is flagged `key`. A device's own certificates
  * share its key (a renewal, a re-provisioning at another station). No
- * index can hold this one (a key has many certificates of one device): two
- * stations syncing one key at the same moment can both pass the check */
+ * index can hold this one (a key has many certificates of one device): the
+ * sync locks each key its batch ships (fst_central_sync()), so that of two
+ * stations shipping one key at the same moment the second sees the first */
 static const gchar *fst_central_schema_v3 =
     "ALTER TABLE certificates ADD COLUMN key_sha256 text;"
     "CREATE INDEX certificates_key ON certificates(key_sha256)"
@@ -460,9 +461,14 @@ fst_central_connect_full(const gchar *conninfo,
 	}
 	self->server =
 	    g_strdup_printf("%s:%s/%s", PQhost(self->conn), PQport(self->conn), PQdb(self->conn));
+	/* read committed whatever the server's default: each statement of a
+	 * sync batch sees what other stations committed before it began (the
+	 * key check after its key lock), and the queue's claims skip locked
+	 * rows instead of failing on them */
 	if (!fst_central_exec_simple(
 	        self,
-	        "SET client_min_messages = warning; SET statement_timeout = 60000",
+	        "SET client_min_messages = warning; SET statement_timeout = 60000;"
+	        " SET default_transaction_isolation = 'read committed'",
 	        "setting up the session",
 	        error))
 		return NULL;

@@ -6,8 +6,8 @@
 # (refused with A named), two stations racing for the same device ids
 # (exactly one proceeds each time, the other names it; one certificate in
 # service per id centrally), offline=refuse|proceed, a conflict flagged at
-# sync, one key refused for a second device at another station, and the
-# central audit. Skipped (77) without the PostgreSQL binaries.
+# sync, one key refused for a second device at another station, a clone
+# shipped by two stations at the same moment flagged, and the central audit. Skipped (77) without the PostgreSQL binaries.
 set -euo pipefail
 
 : "${FST_STATION:?}" "${FST_DEVSIM:?}" "${FST_TEMPLATES_DIR:?}"
@@ -221,6 +221,43 @@ grep -q 'is already certified for device CEN-KEY-1, by station A' "$ws/k2.out" |
 	{ cat "$ws/k2.out"; fail "B's refusal does not name CEN-KEY-1 and station A"; }
 [ "$(sqlite3 "$ws/B/station.db" "select count(*) from certificates c join devices d on d.id = c.device_id where d.uid = 'CEN-KEY-2'")" -eq 0 ] ||
 	fail "B recorded a certificate for CEN-KEY-2"
+
+# a clone that got past the key check, offline, is flagged `key` at the sync,
+# also when the two stations ship it at the same moment: with the registry
+# stopped, k3 at A and k4 at B are certified for one key (offline=proceed:
+# the key could not be looked up, and the board goes on); then A's sync is
+# held inside its batch (a trigger of the test sleeps after A's certificate
+# row) while B ships its own, which waits for A's lock on the key and is
+# flagged against it
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ws/two-key.pem" 2>/dev/null ||
+	fail "openssl genpkey"
+"$pg" stop "$ws/pg"
+sim k3 CEN-KEY-3 --fault-fixed-key "$ws/two-key.pem"
+sim k4 CEN-KEY-4 --fault-fixed-key "$ws/two-key.pem"
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/k3" --profile "$ws/proceed.profile" \
+	>"$ws/k3.out" 2>&1 || { cat "$ws/k3.out"; fail "offline=proceed: CEN-KEY-3 at A"; }
+"$FST_STATION" provision --workspace "$ws/B" --port "$ws/links/k4" --profile "$ws/proceed.profile" \
+	>"$ws/k4.out" 2>&1 || { cat "$ws/k4.out"; fail "offline=proceed: CEN-KEY-4 at B"; }
+"$pg" restart "$ws/pg"
+psql_q "create function fst_test_hold() returns trigger language plpgsql as
+	\$\$ begin perform pg_sleep(3); return new; end \$\$;
+	create trigger fst_test_hold after insert on certificates for each row
+	when (new.device_uid = 'CEN-KEY-3') execute function fst_test_hold()"
+"$FST_STATION" central sync --workspace "$ws/A" >"$ws/sync-k3.out" 2>&1 &
+sync_a=$!
+for _ in $(seq 100); do
+	[ "$(psql_q "select count(*) from pg_stat_activity where wait_event = 'PgSleep'")" -eq 1 ] && break
+	sleep 0.05
+done
+[ "$(psql_q "select count(*) from pg_stat_activity where wait_event = 'PgSleep'")" -eq 1 ] ||
+	fail "A's sync did not reach CEN-KEY-3's certificate"
+"$FST_STATION" central sync --workspace "$ws/B" >"$ws/sync-k4.out" 2>&1 || { cat "$ws/sync-k4.out"; fail "central sync B (clone)"; }
+wait $sync_a || { cat "$ws/sync-k3.out"; fail "central sync A (clone)"; }
+psql_q "drop trigger fst_test_hold on certificates; drop function fst_test_hold()"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-KEY-3' and conflict is null")" -eq 1 ] ||
+	fail "A's certificate for CEN-KEY-3 should stand"
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-KEY-4' and conflict like 'key:%certified for device CEN-KEY-3 by station A%'")" -eq 1 ] ||
+	{ psql_q "select device_uid, conflict from certificates where device_uid like 'CEN-KEY-%'"; fail "B's clone CEN-KEY-4, shipped at the same moment, is not flagged against A's"; }
 
 # the central audit passes; an edit of the central copy is found
 "$FST_STATION" audit verify --central --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "audit verify --central"; }
