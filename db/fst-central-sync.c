@@ -37,6 +37,12 @@
 /* the advisory lock class of a public key, held by the batch that ships a
  * certificate for it until that batch commits: "fstk" */
 #define FST_CENTRAL_KEY_LOCK "1718842475"
+/* takes the key locks $1 (an array of fst_central_key_lock_id()), each
+ * once, in ascending order: two transactions locking keys this way never
+ * wait on each other */
+#define FST_CENTRAL_SQL_LOCK_KEYS                                                                  \
+	"SELECT count(pg_advisory_xact_lock(" FST_CENTRAL_KEY_LOCK ", k))"                         \
+	" FROM (SELECT DISTINCT unnest($1::integer[]) AS k ORDER BY k) t"
 
 /* the statements of a batch, prepared once per connection */
 static const struct {
@@ -88,7 +94,7 @@ static const struct {
     {"fst_head",
      "UPDATE stations SET head_id = $2, head_hash = $3, last_sync_at = now()"
      " WHERE id = $1 AND head_id <= $2"},
-    {"fst_lock_key", "SELECT pg_advisory_xact_lock(" FST_CENTRAL_KEY_LOCK ", $1::integer)"},
+    {"fst_lock_keys", FST_CENTRAL_SQL_LOCK_KEYS},
 };
 
 /* the parameters of one statement: text values (NULL for SQL NULL), and
@@ -537,10 +543,10 @@ fst_central_sync_ctx_clear(FstCentralSyncCtx *ctx)
 		g_hash_table_unref(ctx->last);
 }
 
-/* the SHA-256 the key of the certificate DER in column @col is filed under,
- * lower-case hex, or %NULL for DER that is not a certificate's */
+/* the SHA-256 the key of certificate @der is filed under, lower-case hex,
+ * or %NULL for DER that is not a certificate's */
 static gchar *
-fst_central_cert_key_sha256(sqlite3_stmt *stmt, gint col)
+fst_central_der_key_sha256(gconstpointer der, gsize der_len)
 {
 	const guchar *serial = NULL;
 	const guchar *spki = NULL;
@@ -549,16 +555,46 @@ fst_central_cert_key_sha256(sqlite3_stmt *stmt, gint col)
 	guint8 key[32];
 	gchar hex[65];
 
-	if (!_fst_db_der_fields(sqlite3_column_blob(stmt, col),
-	                        (gsize)sqlite3_column_bytes(stmt, col),
-	                        &serial,
-	                        &serial_len,
-	                        &spki,
-	                        &spki_len))
+	if (der == NULL ||
+	    !_fst_db_der_fields(der, der_len, &serial, &serial_len, &spki, &spki_len))
 		return NULL;
 	fst_crypto_public_key_sha256(spki, spki_len, key);
 	fst_crypto_hex_into(hex, sizeof(hex), key, sizeof(key), FALSE);
 	return g_strdup(hex);
+}
+
+/* the same for the certificate DER in column @col */
+static gchar *
+fst_central_cert_key_sha256(sqlite3_stmt *stmt, gint col)
+{
+	return fst_central_der_key_sha256(sqlite3_column_blob(stmt, col),
+	                                  (gsize)sqlite3_column_bytes(stmt, col));
+}
+
+/* the advisory lock that stands for key @hex: its first 32 bits (two keys
+ * that share them only wait for each other) */
+static guint32
+fst_central_key_lock_id(const gchar *hex)
+{
+	guint32 lock = 0;
+	for (guint j = 0; j < 8; j++)
+		lock = (lock << 4) | (guint32)g_ascii_xdigit_value(hex[j]);
+	return lock;
+}
+
+/* @locks (fst_central_key_lock_id()) as the parameter of
+ * FST_CENTRAL_SQL_LOCK_KEYS, an array of integers */
+static gchar *
+fst_central_key_locks_param(GArray *locks)
+{
+	GString *str = g_string_new("{");
+	for (guint i = 0; i < locks->len; i++)
+		g_string_append_printf(str,
+		                       "%s%" G_GINT32_FORMAT,
+		                       i > 0 ? "," : "",
+		                       (gint32)g_array_index(locks, guint32, i));
+	g_string_append_c(str, '}');
+	return g_string_free(str, FALSE);
 }
 
 /* sends the current content of one bound row, if it is one the registry
@@ -622,17 +658,8 @@ fst_central_send_row(
 	return TRUE;
 }
 
-static gint
-fst_central_cmp_guint32(gconstpointer a, gconstpointer b)
-{
-	guint32 x = *(const guint32 *)a;
-	guint32 y = *(const guint32 *)b;
-	return (x > y) - (x < y);
-}
-
 /* locks the keys of the certificates among @rows for the batch's
- * transaction, in ascending order (a lock names a key by the first 32 bits
- * of its SHA-256: two keys that share them only wait for each other) */
+ * transaction (FST_CENTRAL_SQL_LOCK_KEYS) */
 static void
 fst_central_lock_keys(FstCentralSyncCtx *ctx, FstCentralPipe *pipe, GArray *rows)
 {
@@ -641,7 +668,7 @@ fst_central_lock_keys(FstCentralSyncCtx *ctx, FstCentralPipe *pipe, GArray *rows
 	for (guint i = 0; i < rows->len; i++) {
 		guint64 key = g_array_index(rows, guint64, i);
 		g_autofree gchar *hex = NULL;
-		guint32 lock = 0;
+		guint32 lock;
 
 		if (FST_DB_DIRTY_TABLE(key) != FST_AUDIT_TABLE_CERTIFICATES)
 			continue;
@@ -652,19 +679,14 @@ fst_central_lock_keys(FstCentralSyncCtx *ctx, FstCentralPipe *pipe, GArray *rows
 		hex = fst_central_cert_key_sha256(ctx->cert, 6);
 		if (hex == NULL)
 			continue;
-		for (guint j = 0; j < 8; j++)
-			lock = (lock << 4) | (guint32)g_ascii_xdigit_value(hex[j]);
+		lock = fst_central_key_lock_id(hex);
 		g_array_append_val(locks, lock);
 	}
-	g_array_sort(locks, fst_central_cmp_guint32);
-	for (guint i = 0; i < locks->len; i++) {
+	if (locks->len > 0) {
 		FstCentralParams p = {0};
-		guint32 lock = g_array_index(locks, guint32, i);
-		if (i > 0 && lock == g_array_index(locks, guint32, i - 1))
-			continue;
-		/* the lock's second half is a signed integer */
-		fst_central_params_int(&p, (gint32)lock);
-		fst_central_pipe_send(pipe, "fst_lock_key", &p);
+		g_autofree gchar *param = fst_central_key_locks_param(locks);
+		fst_central_params_text(&p, param);
+		fst_central_pipe_send(pipe, "fst_lock_keys", &p);
 	}
 }
 
@@ -986,4 +1008,161 @@ out:
 	sqlite3_exec(ro, "COMMIT", NULL, NULL, NULL);
 	fst_central_sync_ctx_clear(&ctx);
 	return ok;
+}
+
+/* the certificates of one batch of fst_central_fill_keys(): their keys
+ * locked, then each filled in, in the order given (a certificate sees the
+ * keys of those before it) */
+static gboolean
+fst_central_fill_keys_batch(FstCentral *self,
+                            const PGresult *ids,
+                            gint first,
+                            gint n,
+                            guint *filled,
+                            guint *flagged,
+                            GError **error)
+{
+	g_autoptr(GString) stations = g_string_new("{");
+	g_autoptr(GString) locals = g_string_new("{");
+	g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GArray) locks = g_array_new(FALSE, FALSE, sizeof(guint32));
+	g_autoptr(PGresult) ders = NULL;
+
+	for (gint i = first; i < first + n; i++) {
+		g_string_append_printf(
+		    stations, "%s%s", i > first ? "," : "", PQgetvalue(ids, i, 0));
+		g_string_append_printf(locals, "%s%s", i > first ? "," : "", PQgetvalue(ids, i, 1));
+	}
+	g_string_append_c(stations, '}');
+	g_string_append_c(locals, '}');
+	{
+		const gchar *params[] = {stations->str, locals->str};
+		ders = fst_central_exec(
+		    self,
+		    "SELECT c.station_id || ' ' || c.local_id, c.der FROM certificates c"
+		    " JOIN unnest($1::bigint[], $2::bigint[]) AS t(s, l)"
+		    "   ON c.station_id = t.s AND c.local_id = t.l"
+		    " WHERE c.key_sha256 IS NULL",
+		    2,
+		    params,
+		    NULL,
+		    NULL,
+		    "reading certificates without their key",
+		    error);
+		if (ders == NULL)
+			return FALSE;
+	}
+	for (gint i = 0; i < PQntuples(ders); i++) {
+		g_autoptr(GBytes) der = fst_central_get_bytea(ders, i, 1);
+		gsize len = 0;
+		gconstpointer data = der != NULL ? g_bytes_get_data(der, &len) : NULL;
+		gchar *hex = fst_central_der_key_sha256(data, len);
+		guint32 lock;
+
+		if (hex == NULL) {
+			g_debug("certificate %s: its DER is not a certificate's, no key to file",
+			        PQgetvalue(ders, i, 0));
+			continue;
+		}
+		lock = fst_central_key_lock_id(hex);
+		g_array_append_val(locks, lock);
+		g_hash_table_insert(keys, g_strdup(PQgetvalue(ders, i, 0)), hex);
+	}
+	if (locks->len == 0)
+		return TRUE;
+	if (!fst_central_exec_simple(self, "BEGIN", "starting to fill in keys", error))
+		return FALSE;
+	{
+		g_autofree gchar *param = fst_central_key_locks_param(locks);
+		const gchar *params[] = {param};
+		g_autoptr(PGresult) res = fst_central_exec(
+		    self, FST_CENTRAL_SQL_LOCK_KEYS, 1, params, NULL, NULL, "locking keys", error);
+		if (res == NULL)
+			goto fail;
+	}
+	for (gint i = first; i < first + n; i++) {
+		g_autofree gchar *id =
+		    g_strdup_printf("%s %s", PQgetvalue(ids, i, 0), PQgetvalue(ids, i, 1));
+		const gchar *hex = g_hash_table_lookup(keys, id);
+		const gchar *params[3];
+		g_autoptr(PGresult) res = NULL;
+
+		if (hex == NULL)
+			continue;
+		params[0] = PQgetvalue(ids, i, 0);
+		params[1] = PQgetvalue(ids, i, 1);
+		params[2] = hex;
+		/* with no issuer and no state, fst_certificate_conflict() can
+		 * only find the key's conflict: the certificate's serial and
+		 * service were checked when it was written */
+		res = fst_central_exec(
+		    self,
+		    "UPDATE certificates SET key_sha256 = $3, conflict = coalesce(conflict,"
+		    "  fst_certificate_conflict(station_id, local_id, NULL, serial_hex, device_uid,"
+		    "  NULL, $3))"
+		    " WHERE station_id = $1::bigint AND local_id = $2::bigint AND key_sha256 IS "
+		    "NULL"
+		    " RETURNING conflict LIKE 'key:%'",
+		    3,
+		    params,
+		    NULL,
+		    NULL,
+		    "filling in a key",
+		    error);
+		if (res == NULL)
+			goto fail;
+		if (PQntuples(res) == 1) {
+			(*filled)++;
+			if (g_strcmp0(PQgetvalue(res, 0, 0), "t") == 0)
+				(*flagged)++;
+		}
+	}
+	return fst_central_exec_simple(self, "COMMIT", "committing the keys filled in", error);
+fail:
+	fst_central_exec_simple(self, "ROLLBACK", "rolling back", NULL);
+	return FALSE;
+}
+
+/**
+ * fst_central_fill_keys:
+ * @self: a connection to the central registry, schema checked
+ * @filled: (out): the certificates whose key was filled in
+ * @flagged: (out): how many of them were flagged `key`
+ * @error: return location for a #GError
+ *
+ * Files the key of every certificate shipped without it (before central
+ * schema version 3), read from its DER, so that the key check covers the
+ * registry's whole history: oldest first, each checked against the keys
+ * filed before it (fst_certificate_conflict()), so that of two devices
+ * sharing a key the one certified later is flagged `key`. Each batch holds
+ * the locks of its keys, as a sync does. A certificate whose DER is not a
+ * certificate's keeps no key. Safe to run again, and beside syncs.
+ *
+ * Returns: %TRUE when every certificate without a key was looked at
+ */
+gboolean
+fst_central_fill_keys(FstCentral *self, guint *filled, guint *flagged, GError **error)
+{
+	g_autoptr(PGresult) ids = NULL;
+
+	*filled = 0;
+	*flagged = 0;
+	ids =
+	    fst_central_exec(self,
+	                     "SELECT station_id, local_id FROM certificates"
+	                     " WHERE key_sha256 IS NULL ORDER BY created_at, station_id, local_id",
+	                     0,
+	                     NULL,
+	                     NULL,
+	                     NULL,
+	                     "listing certificates without their key",
+	                     error);
+	if (ids == NULL)
+		return FALSE;
+	for (gint first = 0; first < PQntuples(ids); first += 500) {
+		gint n = MIN(500, PQntuples(ids) - first);
+		if (!fst_central_fill_keys_batch(self, ids, first, n, filled, flagged, error))
+			return FALSE;
+	}
+	return TRUE;
 }

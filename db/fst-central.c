@@ -226,7 +226,7 @@ static const gchar *fst_central_schema_v2 =
 /* one key, one device across the stations: each certificate carries the
  * SHA-256 its public key is filed under at its station
  * (fst_crypto_public_key_sha256(), sent by the sync; rows shipped before
- * get it when they are sent again), and a certificate for a key another
+ * get it from fst_central_fill_keys()), and a certificate for a key another
  * device's certificate holds is flagged `key`. A device's own certificates
  * share its key (a renewal, a re-provisioning at another station). No
  * index can hold this one (a key has many certificates of one device): the

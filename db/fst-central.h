@@ -50,6 +50,7 @@ const gchar *fst_central_get_server(FstCentral *self);
 gboolean fst_central_get_schema_version(FstCentral *self, guint *version, GError **error);
 gboolean fst_central_migrate(FstCentral *self, guint *from, guint *to, GError **error);
 gboolean fst_central_check_schema(FstCentral *self, GError **error);
+gboolean fst_central_fill_keys(FstCentral *self, guint *filled, guint *flagged, GError **error);
 
 /* reservations: a device id is worked on by one station at a time */
 gboolean

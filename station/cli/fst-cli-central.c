@@ -10,7 +10,7 @@
 
 #define FST_CLI_CENTRAL_USAGE                                                                      \
 	"Usage: fleetstation central init|status|sync|audit|report [OPTION...]\n"                  \
-	"  init     create or migrate the central schema\n"                                        \
+	"  init     create or migrate the central schema, file the keys of older certificates\n"   \
 	"  status   the link, this station's backlog and last sync, every station, conflicts\n"    \
 	"  sync     ship this station's records now, until nothing is left\n"                      \
 	"  audit    check every station's central copy (and this station's journal against it)\n"  \
@@ -22,8 +22,10 @@ fst_cli_central_init(const gchar *workspace, gboolean json)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstCentral) central = fst_central_station_connect(workspace, &error);
 	guint from = 0, to = 0;
+	guint filled = 0, flagged = 0;
 
-	if (central == NULL || !fst_central_migrate(central, &from, &to, &error))
+	if (central == NULL || !fst_central_migrate(central, &from, &to, &error) ||
+	    !fst_central_fill_keys(central, &filled, &flagged, &error))
 		return fst_cli_fail("central init", json, error);
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -33,18 +35,31 @@ fst_cli_central_init(const gchar *workspace, gboolean json)
 		json_builder_add_int_value(b, from);
 		json_builder_set_member_name(b, "schema_version");
 		json_builder_add_int_value(b, to);
+		json_builder_set_member_name(b, "keys_filled");
+		json_builder_add_int_value(b, filled);
+		json_builder_set_member_name(b, "keys_flagged");
+		json_builder_add_int_value(b, flagged);
 		json_builder_end_object(b);
 		fst_cli_print_builder(b);
-	} else if (from == to) {
-		g_print("central registry %s: schema version %u, nothing to do\n",
+		return FST_EXIT_OK;
+	}
+	if (from == to) {
+		g_print("central registry %s: schema version %u, %s\n",
 		        fst_central_get_server(central),
-		        to);
+		        to,
+		        filled > 0 ? "up to date" : "nothing to do");
 	} else {
 		g_print("central registry %s: schema version %u -> %u\n",
 		        fst_central_get_server(central),
 		        from,
 		        to);
 	}
+	if (filled > 0)
+		g_print("filed the public key of %u certificate(s) shipped without it; %u of them "
+		        "flagged: another device's certificate holds the key "
+		        "(fleetstation central status lists them)\n",
+		        filled,
+		        flagged);
 	return FST_EXIT_OK;
 }
 
