@@ -39,9 +39,14 @@
  * fetches them from 15 minutes before (fst_aws_credentials_refresh_ahead(),
  * the CLI's advisory refresh), on a copy outside its lock, so that the
  * copies seldom run the helper themselves. A helper that has not finished
- * within a minute (the AWS SDK for Go's limit; the CLI sets none) is killed
- * with its process group, and the run fails as a helper that exits non-zero
- * does: a line never waits on a hung helper for more than that.
+ * within a minute (the AWS SDK for Go's limit; the CLI sets none) is killed,
+ * and the run fails as a helper that exits non-zero does: a line never waits
+ * on a hung helper for more than that. Where the station runs in its
+ * terminal's foreground (a command typed at a shell), the helper stays in
+ * the station's process group, as the AWS CLI runs it: it may ask for a code
+ * on the terminal, and Ctrl-C reaches it with the station. Elsewhere (the
+ * GUI, a batch job, a service) it gets a process group of its own, killed
+ * whole at the limit with anything it started.
  */
 
 #define G_LOG_DOMAIN "FstAwsCredentials"
@@ -288,13 +293,23 @@ fst_aws_process_limit_ms(void)
 	return ms != NULL ? (gint64)g_ascii_strtoull(ms, NULL, 10) : FST_AWS_PROCESS_LIMIT_MS;
 }
 
-/* in the helper, before exec: a process group of its own, so that a helper
- * past its time is killed with whatever it started */
+/* whether the station is its terminal's foreground process group: a
+ * helper in another group would be stopped (SIGTTIN) as it reads the
+ * terminal, and Ctrl-C would not reach it */
+static gboolean
+fst_aws_credentials_in_foreground(void)
+{
+	pid_t foreground = tcgetpgrp(STDIN_FILENO);
+	return foreground != -1 && foreground == getpgrp();
+}
+
+/* in the helper, before exec: a process group of its own when @data says
+ * so, so that a helper past its time is killed with whatever it started */
 static void
 fst_aws_credentials_child_setup(gpointer data)
 {
-	(void)data;
-	(void)setpgid(0, 0);
+	if (GPOINTER_TO_INT(data))
+		(void)setpgid(0, 0);
 }
 
 /* runs @argv with its standard output read into @out (room for
@@ -302,7 +317,8 @@ fst_aws_credentials_child_setup(gpointer data)
  * it prints is left in memory that is freed unwiped, as a growing buffer
  * would leave; its standard input and error are the station's. A helper
  * still running after fst_aws_process_limit_ms() is killed, with its
- * process group */
+ * process group when it has one of its own (not in the terminal's
+ * foreground) */
 static gboolean
 fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **error)
 {
@@ -313,6 +329,7 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 	gboolean late = FALSE;
 	gint64 limit_ms = fst_aws_process_limit_ms();
 	gint64 deadline = g_get_monotonic_time() + limit_ms * 1000;
+	gboolean own_group = !fst_aws_credentials_in_foreground();
 
 	*out_len = 0;
 	if (!g_spawn_async_with_pipes(NULL,
@@ -320,7 +337,7 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 	                              NULL,
 	                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
 	                              fst_aws_credentials_child_setup,
-	                              NULL,
+	                              GINT_TO_POINTER(own_group),
 	                              &pid,
 	                              NULL,
 	                              &fd,
@@ -370,7 +387,8 @@ fst_aws_credentials_spawn(gchar **argv, gchar *out, gsize *out_len, GError **err
 			g_usleep(MIN(10 * 1000, (deadline - g_get_monotonic_time())));
 	}
 	if (late) {
-		(void)kill(-pid, SIGKILL);
+		if (own_group)
+			(void)kill(-pid, SIGKILL);
 		(void)kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;

@@ -2,8 +2,12 @@
 #define G_LOG_DOMAIN "FstAwsCredentialsTest"
 
 #include <glib/gstdio.h>
+#include <pty.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -857,6 +861,57 @@ test_credential_process_hung(TestFixture *fx, gconstpointer data)
 	test_process_clean(dir);
 }
 
+/* a station typed at a terminal (its foreground process group): the
+ * helper asks for a code on the terminal and gets it, as with the AWS CLI
+ * (in a process group of its own it would be stopped as it reads). Run in
+ * a subprocess that makes a pty its controlling terminal, with the code
+ * already typed */
+static void
+test_credential_process_terminal(TestFixture *fx, gconstpointer data)
+{
+	g_autofree gchar *dir = NULL;
+	g_autofree gchar *helper = NULL;
+	g_autoptr(FstAwsCredentials) c = NULL;
+	g_autoptr(GError) error = NULL;
+	gint master, slave;
+
+	if (!g_test_subprocess()) {
+		g_test_trap_subprocess(NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+		g_test_trap_assert_passed();
+		return;
+	}
+	dir = test_process_dir(fx);
+	helper = g_build_filename(dir, "helper.sh", NULL);
+	g_assert_true(g_file_set_contents(helper,
+	                                  "#!/bin/sh\n"
+	                                  "printf 'MFA code: ' > /dev/tty\n"
+	                                  "read code < /dev/tty\n"
+	                                  "echo \"{\\\"Version\\\": 1, \\\"AccessKeyId\\\": "
+	                                  "\\\"AKID$code\\\", \\\"SecretAccessKey\\\": "
+	                                  "\\\"s\\\"}\"\n",
+	                                  -1,
+	                                  NULL));
+	g_assert_cmpint(g_chmod(helper, 0700), ==, 0);
+	test_process_config(fx, dir, NULL);
+	g_setenv("FST_TEST_AWS_PROCESS_LIMIT_MS", "5000", TRUE);
+
+	g_assert_cmpint(setsid(), >=, 0);
+	g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+	g_assert_cmpint(ioctl(slave, TIOCSCTTY, 0), ==, 0);
+	g_assert_cmpint(dup2(slave, STDIN_FILENO), ==, STDIN_FILENO);
+	g_assert_cmpint(tcgetpgrp(STDIN_FILENO), ==, getpgrp());
+	g_assert_cmpint(write(master, "246810\n", 7), ==, 7);
+
+	c = fst_aws_credentials_load("proc", NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->access_key_id, ==, "AKID246810");
+	/* the terminal hung up as its master closes: its session leader (this
+	 * process) would get SIGHUP */
+	signal(SIGHUP, SIG_IGN);
+	close(slave);
+	close(master);
+}
+
 typedef struct {
 	FstStation *station;
 	FstProfile *profile;
@@ -1022,5 +1077,6 @@ main(int argc, char **argv)
 	    test_credential_process_expired_at_aws);
 	ADD("/fst/aws/credentials/credential-process-hung", test_credential_process_hung);
 	ADD("/fst/aws/credentials/credential-process-station", test_credential_process_station);
+	ADD("/fst/aws/credentials/credential-process-terminal", test_credential_process_terminal);
 	return g_test_run();
 }
