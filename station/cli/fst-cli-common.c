@@ -37,6 +37,9 @@ fst_cli_exit_for_error(const GError *error)
 		return FST_EXIT_DATABASE;
 	case FST_ERROR_CANCELLED:
 		return FST_EXIT_CANCELLED;
+	case FST_ERROR_DISCONNECTED:
+	case FST_ERROR_TIMED_OUT:
+		return FST_EXIT_UNREACHABLE;
 	default:
 		return FST_EXIT_INTERNAL;
 	}

@@ -25,6 +25,7 @@ typedef enum {
 	FST_EXIT_DATABASE = 5,
 	FST_EXIT_INTERNAL = 6,
 	FST_EXIT_CANCELLED = 7,
+	FST_EXIT_UNREACHABLE = 8,
 } FstExit;
 
 #define FST_CLI_EXIT_CODES                                                                         \
@@ -37,7 +38,9 @@ typedef enum {
 	"     refusing the station or out of reach)\n"                                             \
 	"  5  database error\n"                                                                    \
 	"  6  internal error\n"                                                                    \
-	"  7  cancelled (Ctrl-C or SIGTERM)\n"
+	"  7  cancelled (Ctrl-C or SIGTERM)\n"                                                     \
+	"  8  out of reach: AWS IoT, the central registry or a device did not answer;\n"           \
+	"     nothing was lost, run it again when it is back\n"
 
 /* the live display of a long command (fst-cli-progress.c) */
 typedef struct {

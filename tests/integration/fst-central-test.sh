@@ -155,6 +155,15 @@ done
 
 # offline: the server stopped; offline=refuse issues nothing, offline=proceed issues
 "$pg" stop "$ws/pg"
+# a sync with the registry out of reach: exit 8, the records kept for later
+rc=0
+"$FST_STATION" central sync --workspace "$ws/A" --json >"$ws/sync-down.json" 2>"$ws/sync-down.err" || rc=$?
+[ $rc -eq 8 ] || { cat "$ws/sync-down.err"; fail "central sync with the registry stopped should exit 8 (out of reach), got $rc"; }
+python3 - "$ws/sync-down.json" <<'PY' || fail "central sync --json with the registry stopped"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["event"] == "error" and d["error_code"] == "disconnected" and d["exit_code"] == 8, d
+PY
 sim off1 CEN-OFF-1
 rc=0
 "$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/off1" >"$ws/off1.out" 2>&1 || rc=$?
