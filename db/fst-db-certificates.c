@@ -323,8 +323,19 @@ fst_db_key_holder_locked(
 	return TRUE;
 }
 
-/* the refusal of a key @holder holds; @what names what carries it */
-static void
+/**
+ * fst_db_set_key_reused:
+ * @error: return location for a #GError
+ * @what: what carries the key ("device X", "certificate Y of device X")
+ * @key_sha256: the SHA-256 the key is filed under
+ *   (fst_crypto_public_key_sha256())
+ * @holder: the device that holds it, and where it is recorded when that is
+ *   not this station ("X, by station A (certificate Y, central registry)")
+ *
+ * Sets the refusal of a key another device holds (%FST_ERROR_KEY_REUSED),
+ * the one text of it for the station's records and the central registry.
+ */
+void
 fst_db_set_key_reused(GError **error,
                       const gchar *what,
                       const guint8 key_sha256[32],

@@ -132,6 +132,10 @@ typedef struct {
 gboolean
 fst_db_add_certificate(FstDb *self, gint64 device_id, const FstDbCert *cert, GError **error);
 gchar *fst_db_get_key_holder(FstDb *self, gconstpointer spki, gsize spki_len, GError **error);
+void fst_db_set_key_reused(GError **error,
+                           const gchar *what,
+                           const guint8 key_sha256[32],
+                           const gchar *holder);
 gboolean fst_db_check_public_key(
     FstDb *self, const gchar *uid, gconstpointer spki, gsize spki_len, GError **error);
 gboolean fst_db_set_certificate_state(FstDb *self,

@@ -625,18 +625,15 @@ fst_central_station_check_key(
 	}
 	if (holder == NULL)
 		return TRUE;
-	g_set_error(error,
-	            FST_ERROR,
-	            FST_ERROR_KEY_REUSED,
-	            "the public key of device %s (SPKI SHA-256 %s) is already certified for device "
-	            "%s, by station %s (certificate %s, central registry): no two devices may "
-	            "share a key; the board's key generator is not random, or its key was copied "
-	            "from another board: set it aside",
-	            uid,
-	            hex,
-	            holder,
-	            holder_station,
-	            holder_serial);
+	{
+		g_autofree gchar *what = g_strdup_printf("device %s", uid);
+		g_autofree gchar *where =
+		    g_strdup_printf("%s, by station %s (certificate %s, central registry)",
+		                    holder,
+		                    holder_station,
+		                    holder_serial);
+		fst_db_set_key_reused(error, what, key, where);
+	}
 	return FALSE;
 }
 
