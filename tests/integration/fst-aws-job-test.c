@@ -1048,20 +1048,6 @@ test_record_issued(FstDb *db,
 	g_assert_no_error(error);
 }
 
-/* a board that makes an EC P-256 key and its CSR, as the tests' profile asks */
-static FstDeviceInfo *
-test_csr_device(const gchar *uid)
-{
-	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
-
-	info->uid = g_strdup(uid);
-	info->model = g_strdup("devsim-1");
-	info->firmware = g_strdup("1.0.0");
-	info->key_types = FST_KEY_TYPE_EC_P256;
-	info->can_csr = TRUE;
-	return info;
-}
-
 /* a board whose key the station certified for another device is refused
  * before AWS is asked: AWS keeps every certificate it makes, and it makes
  * none for it; the device holding the key gets a new certificate for it */
@@ -1074,8 +1060,10 @@ test_key_reused_before_aws(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-	g_autoptr(FstDeviceInfo) holder = test_csr_device("AWSJOB-dup-0");
-	g_autoptr(FstDeviceInfo) other = test_csr_device("AWSJOB-dup-1");
+	g_autoptr(FstDeviceInfo) holder =
+	    fst_test_pki_device("AWSJOB-dup-0", "devsim-1", FST_KEY_TYPE_EC_P256);
+	g_autoptr(FstDeviceInfo) other =
+	    fst_test_pki_device("AWSJOB-dup-1", "devsim-1", FST_KEY_TYPE_EC_P256);
 	g_autoptr(FstIssuedCert) first = NULL;
 	g_autoptr(FstIssuedCert) refused = NULL;
 	g_autoptr(FstIssuedCert) again = NULL;
@@ -1208,7 +1196,8 @@ test_lost_answer_keeps_recorded(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-	g_autoptr(FstDeviceInfo) info = test_csr_device("AWSJOB-kept-0");
+	g_autoptr(FstDeviceInfo) info =
+	    fst_test_pki_device("AWSJOB-kept-0", "devsim-1", FST_KEY_TYPE_EC_P256);
 	g_autoptr(FstIssuedCert) first = NULL;
 	g_autoptr(FstIssuedCert) second = NULL;
 	g_autoptr(GHashTable) before = NULL;
@@ -1401,7 +1390,7 @@ test_issue_outside(FstStation *station, const FstProfile *profile, const gchar *
 	g_autoptr(GError) error = NULL;
 	g_autoptr(EVP_PKEY) key = csr == NULL ? fst_test_pki_keygen("ec-p256") : NULL;
 	g_autoptr(GBytes) made = key != NULL ? fst_test_pki_csr(key, NULL) : NULL;
-	g_autoptr(FstDeviceInfo) info = test_csr_device(uid);
+	g_autoptr(FstDeviceInfo) info = fst_test_pki_device(uid, "devsim-1", FST_KEY_TYPE_EC_P256);
 	FstIssuedCert *issued = fst_ca_issue_from_csr(
 	    fst_station_get_ca(station), profile, info, csr != NULL ? csr : made, &error);
 
@@ -1420,7 +1409,7 @@ test_record_outside(TestFixture *fx,
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstDb) db = fst_db_open(fx->db_path, &error);
-	g_autoptr(FstDeviceInfo) info = test_csr_device(uid);
+	g_autoptr(FstDeviceInfo) info = fst_test_pki_device(uid, "devsim-1", FST_KEY_TYPE_EC_P256);
 	g_autoptr(GBytes) ca_der = fst_ca_get_cert_der(fst_station_get_ca(station));
 	g_autofree gchar *issuer = fst_x509_sha256_hex(ca_der);
 

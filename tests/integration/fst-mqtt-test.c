@@ -51,17 +51,6 @@ typedef struct {
 
 static FstMqtt fst_mqtt;
 
-static FstDeviceInfo *
-fst_test_device_info(const gchar *uid)
-{
-	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
-	info->uid = g_strdup(uid);
-	info->model = g_strdup("test-board");
-	info->firmware = g_strdup("1.0.0");
-	info->can_csr = TRUE;
-	return info;
-}
-
 static gint
 fst_test_run(const gchar **argv_const)
 {
@@ -121,7 +110,7 @@ fst_test_issue_files(FstCa *ca,
 {
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(kind);
 	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-	g_autoptr(FstDeviceInfo) info = fst_test_device_info(uid);
+	g_autoptr(FstDeviceInfo) info = fst_test_pki_device(uid, "test-board", 0);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstIssuedCert) issued = fst_ca_issue_from_csr(ca, profile, info, csr, &error);
 	g_autofree gchar *crt = g_strdup_printf("%s/%s.crt", fst_mqtt.dir, name);

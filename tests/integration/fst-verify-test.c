@@ -18,17 +18,6 @@
 
 static gchar *fst_test_dir = NULL;
 
-static FstDeviceInfo *
-fst_test_device_info(const gchar *uid, const gchar *model)
-{
-	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
-	info->uid = g_strdup(uid);
-	info->model = g_strdup(model);
-	info->firmware = g_strdup("1.0.0");
-	info->can_csr = TRUE;
-	return info;
-}
-
 /* runs a command; its exit status, with its output shown in the test log */
 static gint
 fst_test_run(const gchar **argv_const)
@@ -175,7 +164,7 @@ fst_test_chains(void)
 		g_autoptr(FstProfile) profile = fst_test_pki_profile(fst_test_dir, prefix, extra);
 		g_autoptr(EVP_PKEY) key = fst_test_pki_keygen(cases[i].device_kind);
 		g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-		g_autoptr(FstDeviceInfo) info = fst_test_device_info("D0001", "test-board");
+		g_autoptr(FstDeviceInfo) info = fst_test_pki_device("D0001", "test-board", 0);
 		g_autoptr(GError) error = NULL;
 		g_autoptr(FstIssuedCert) issued = NULL;
 
@@ -202,7 +191,7 @@ fst_test_rogue(void)
 	g_autoptr(FstProfile) profile = fst_test_pki_profile(fst_test_dir, "rogue", NULL);
 	g_autoptr(EVP_PKEY) key = fst_test_pki_keygen("ec-p256");
 	g_autoptr(GBytes) csr = fst_test_pki_csr(key, NULL);
-	g_autoptr(FstDeviceInfo) info = fst_test_device_info("EVIL1", "test-board");
+	g_autoptr(FstDeviceInfo) info = fst_test_pki_device("EVIL1", "test-board", 0);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstIssuedCert) issued = fst_ca_issue_from_csr(rogue, profile, info, csr, &error);
 

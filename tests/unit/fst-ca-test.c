@@ -40,16 +40,12 @@ fst_test_templates_dir(void)
 	return dir != NULL ? dir : FST_TEST_TEMPLATES_DIR;
 }
 
+/* a board that validates servers with ECDSA P-256 and RSA */
 static FstDeviceInfo *
 fst_test_device_info(const gchar *uid, const gchar *model, guint key_types)
 {
-	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
-	info->uid = g_strdup(uid);
-	info->model = g_strdup(model);
-	info->firmware = g_strdup("1.0.0");
-	info->key_types = key_types;
+	FstDeviceInfo *info = fst_test_pki_device(uid, model, key_types);
 	info->validation = FST_VALIDATION_ECDSA_P256 | FST_VALIDATION_RSA_PKCS1;
-	info->can_csr = TRUE;
 	return info;
 }
 

@@ -16,16 +16,6 @@
 static gchar *fst_test_dir = NULL;
 static FstCa *fst_test_ca = NULL;
 
-static FstDeviceInfo *
-fst_test_device_info(const gchar *uid)
-{
-	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
-	info->uid = g_strdup(uid);
-	info->model = g_strdup("test-board");
-	info->firmware = g_strdup("1.0.0");
-	return info;
-}
-
 /* the pool fills in the background; a take is then immediate and each key distinct */
 static void
 fst_test_pool_fills(void)
@@ -83,7 +73,7 @@ fst_test_station_key(void)
 	    fst_test_pki_make_ca(fst_test_dir, "escrow", escrow_key, NULL, NULL, 365);
 	g_autoptr(FstProfile) plain =
 	    fst_test_pki_profile(fst_test_dir, "inject", "[validity]\ndays=30\n");
-	g_autoptr(FstDeviceInfo) info = fst_test_device_info("INJ1");
+	g_autoptr(FstDeviceInfo) info = fst_test_pki_device("INJ1", "test-board", 0);
 	g_autoptr(FstKeyPool) pool = fst_key_pool_new(FST_KEY_TYPE_RSA_2048, 1);
 	static const FstKeyType types[] = {FST_KEY_TYPE_EC_P256, FST_KEY_TYPE_RSA_2048};
 	g_autoptr(GError) error = NULL;

@@ -17,18 +17,6 @@ fst_test_templates_dir(void)
 	return dir != NULL ? dir : FST_TEST_TEMPLATES_DIR;
 }
 
-static FstDeviceInfo *
-fst_test_device_info(const gchar *uid, const gchar *model, guint key_types)
-{
-	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
-	info->uid = g_strdup(uid);
-	info->model = g_strdup(model);
-	info->firmware = g_strdup("2.1.0");
-	info->key_types = key_types;
-	info->can_csr = TRUE;
-	return info;
-}
-
 /* a valid profile; tests replace one line to make it invalid */
 static const gchar *fst_test_good_profile = "[profile]\n"
                                             "name=test\n"
@@ -418,7 +406,7 @@ fst_test_render_cn(FstTestFixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
 	g_autoptr(FstDeviceInfo) info =
-	    fst_test_device_info("AB12", "devsim-ecc", FST_KEY_TYPE_EC_P256);
+	    fst_test_pki_device("AB12", "devsim-ecc", FST_KEY_TYPE_EC_P256);
 	g_autofree gchar *cn = NULL;
 
 	(void)user_data;
@@ -440,7 +428,7 @@ fst_test_render_cn_bad(FstTestFixture *fx, gconstpointer user_data)
 	g_autofree gchar *long_uid = g_strnfill(129, 'a');
 	g_autofree gchar *max_uid = g_strnfill(128, 'a');
 	g_autoptr(FstDeviceInfo) info =
-	    fst_test_device_info(max_uid, "devsim-ecc", FST_KEY_TYPE_EC_P256);
+	    fst_test_pki_device(max_uid, "devsim-ecc", FST_KEY_TYPE_EC_P256);
 	g_autofree gchar *cn = NULL;
 
 	(void)user_data;
@@ -473,7 +461,7 @@ fst_test_check_device(FstTestFixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
 	g_autoptr(FstDeviceInfo) info =
-	    fst_test_device_info("U1", "devsim-ecc", FST_KEY_TYPE_EC_P256);
+	    fst_test_pki_device("U1", "devsim-ecc", FST_KEY_TYPE_EC_P256);
 
 	(void)user_data;
 	g_assert_no_error(error);
@@ -507,7 +495,7 @@ fst_test_choose_key_type(FstTestFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstProfile) profile = fst_test_load_variant(fx, NULL, NULL, &error);
-	g_autoptr(FstDeviceInfo) info = fst_test_device_info("U2", "devsim-ecc", 0);
+	g_autoptr(FstDeviceInfo) info = fst_test_pki_device("U2", "devsim-ecc", 0);
 
 	(void)user_data;
 	g_assert_no_error(error);
@@ -591,7 +579,7 @@ fst_test_full(FstTestFixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FstProfile) profile = fst_test_load_full(fx, NULL, NULL, &error);
 	g_autoptr(FstDeviceInfo) info =
-	    fst_test_device_info("U-7", "board-x", FST_KEY_TYPE_RSA_2048);
+	    fst_test_pki_device("U-7", "board-x", FST_KEY_TYPE_RSA_2048);
 	g_autofree gchar *escrow = g_build_filename(fx->dir, "escrow.pem", NULL);
 	g_autofree gchar *dns = NULL;
 	g_autofree gchar *uri = NULL;

@@ -54,6 +54,20 @@ fst_test_pki_key_type(const gchar *kind)
 	return fst_key_type_from_string(kind);
 }
 
+/* a board that makes its own key (@key_types: FstKeyType flags, 0 for none)
+ * and its CSR, firmware 1.0.0; a test sets what else it needs */
+FstDeviceInfo *
+fst_test_pki_device(const gchar *uid, const gchar *model, guint key_types)
+{
+	FstDeviceInfo *info = g_new0(FstDeviceInfo, 1);
+	info->uid = g_strdup(uid);
+	info->model = g_strdup(model);
+	info->firmware = g_strdup("1.0.0");
+	info->key_types = key_types;
+	info->can_csr = TRUE;
+	return info;
+}
+
 /* a DER CSR whose subject a rogue device chose; @md_name NULL for SHA-256 */
 GBytes *
 fst_test_pki_csr(EVP_PKEY *key, const gchar *md_name)

@@ -30,5 +30,6 @@ gboolean fst_test_pki_write_pem(const gchar *path, GBytes *der, const gchar *lab
 gboolean fst_test_pki_write_key(const gchar *path, EVP_PKEY *key);
 void fst_test_pki_rmrf(const gchar *path);
 guint fst_test_pki_key_type(const gchar *kind);
+FstDeviceInfo *fst_test_pki_device(const gchar *uid, const gchar *model, guint key_types);
 
 G_END_DECLS
