@@ -519,12 +519,16 @@ fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
 	const FstJobSummary *summary = fst_job_get_summary(job);
 
 	if (!fst_job_run_finish(job, result, &error) && summary->halted) {
-		/* a device failed for a reason of the station's: the line stopped itself */
-		g_autofree gchar *text =
-		    g_strdup_printf(_("Line stopped (%u passed, %u failed): %s"),
-		                    summary->provisioned,
-		                    summary->failed,
-		                    error->message);
+		/* a device failed for a reason of the station's: the line stopped
+		 * itself, which the status says in its own words */
+		const gchar *why = error->message;
+		g_autofree gchar *text = NULL;
+		if (g_str_has_prefix(why, FST_JOB_HALT_PREFIX))
+			why += strlen(FST_JOB_HALT_PREFIX);
+		text = g_strdup_printf(_("Line stopped (%u passed, %u failed): %s"),
+		                       summary->provisioned,
+		                       summary->failed,
+		                       why);
 		fst_window_status(self, text);
 	} else if (error != NULL) {
 		g_autofree gchar *text =

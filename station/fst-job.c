@@ -204,8 +204,8 @@ fst_job_halt_error(const FstProvisionResult *result)
 	if (result->unrecorded != NULL)
 		return g_error_new(FST_ERROR,
 		                   FST_ERROR_DATABASE,
-		                   "the line stopped: the database could not record how %s "
-		                   "ended: %s",
+		                   FST_JOB_HALT_PREFIX "the database could not record how %s "
+		                                       "ended: %s",
 		                   who,
 		                   result->unrecorded->message);
 	/* the issuer cannot sign: the CA expired or would be outlived during
@@ -218,8 +218,8 @@ fst_job_halt_error(const FstProvisionResult *result)
 	     result->step == FST_STEP_ISSUE))
 		return g_error_new(FST_ERROR,
 		                   result->error->code,
-		                   "the line stopped: no certificate can be issued (%s was "
-		                   "the first device refused): %s",
+		                   FST_JOB_HALT_PREFIX "no certificate can be issued (%s was "
+		                                       "the first device refused): %s",
 		                   who,
 		                   result->error->message);
 	return NULL;

@@ -106,6 +106,9 @@ FstBatch *fst_job_get_batch(FstJob *self);
 FstStation *fst_job_get_station(FstJob *self);
 const FstJobSummary *fst_job_get_summary(FstJob *self);
 const GError *fst_job_get_halt_error(FstJob *self);
+/* how the message of fst_job_get_halt_error() begins, for a display that
+ * says the line stopped in its own words */
+#define FST_JOB_HALT_PREFIX "the line stopped: "
 GPtrArray *fst_job_list_failure_groups(FstJob *self);
 gboolean
 fst_job_get_registration_queue(FstJob *self, gint64 *pending, gint64 *failed, GError **error);

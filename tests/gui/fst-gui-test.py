@@ -1094,6 +1094,57 @@ def mode_warnings():
     print("ok   warnings: the CA's end from the unlock on, registration not started once the line runs")
 
 
+def mode_stopped():
+    """a line that stops itself: watching its ports, a board passes; then the
+    profile's fixed end (`[validity] not-after`) passes, and the next board
+    plugged in fails at its issue step; the line stops there, and the status
+    says so with its counts and why, instead of waiting for more boards"""
+    init([os.path.join(LINKS, "st*")])
+    launch()
+    app = find_app()
+    unlock(app)
+    template = open(os.path.join(os.environ["FST_TEMPLATES_DIR"], "profiles",
+                                 "aws-iot-ecc.profile")).read()
+    if "[validity]\ndays=3650" not in template:
+        fail("the demo profile changed: no [validity] days=3650 to replace")
+    end = int(time.time()) + 20
+    profile = os.path.join(ws, "ending.profile")
+    with open(profile, "w") as f:
+        f.write(template.replace("name=aws-iot-ecc", "name=ending").replace(
+            "[validity]\ndays=3650", "[validity]\nnot-after=" +
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))))
+    choose(app, "Stop Tester", "LOT-STOP", profile)
+    click(wait_find(app, named("Watch ports", ("toggle button", "push button")), "the Watch ports check box"))
+    click(button(app, "Start"))
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("Line running"), "the watch running")
+    sim("st1", "STOP-0001")
+    wait_lane(app, "st1", "PASS")
+    if time.time() >= end:
+        fail("the profile's end passed before the first board was done: this machine is too slow")
+    while time.time() < end + 1:
+        time.sleep(0.1)
+    sim("st2", "STOP-0002")
+    wait_lane(app, "st2", "FAIL")
+    status = wait_find(app, lambda n: (text_of(n) or n.name).startswith("Line stopped"),
+                       "the line to stop itself")
+    text = text_of(status) or status.name
+    for want in ("Line stopped (1 passed, 1 failed): no certificate can be issued", "which has passed",
+                 "STOP-0002"):
+        if want not in text:
+            fail(f"the status does not say {want!r}: {text}")
+    if "the line stopped" in text:
+        fail(f"the status says twice that the line stopped: {text}")
+    start = named("Start", ("push button", "button"))
+    wait_find(app, lambda n: start(n) and n.getState().contains(pyatspi.STATE_SENSITIVE),
+              "Start available again after the line stopped")
+    screenshot("gui-line-stopped.png")
+    rows = q("select d.uid || ' ' || d.state || ' ' || count(c.id) from devices d "
+             "left join certificates c on c.device_id = d.id group by d.id order by d.uid")
+    if rows.splitlines() != ["STOP-0001 provisioned 1", "STOP-0002 failed 0"]:
+        fail(f"the database holds {rows!r}")
+    print("ok   stopped: the profile's end passed; the next board failed and the line stopped, saying why")
+
+
 def mode_session():
     ports = [os.path.join(LINKS, f"s{i}") for i in range(1, 4)]
     init(ports)
@@ -1126,7 +1177,7 @@ def main():
     try:
         {"line": mode_line, "hotplug": mode_hotplug, "jig": mode_jig, "ca": mode_ca, "de": mode_de, "central": mode_central,
          "bench": mode_bench, "session": mode_session, "harness": mode_harness,
-         "warnings": mode_warnings}[mode]()
+         "warnings": mode_warnings, "stopped": mode_stopped}[mode]()
     finally:
         cleanup()
 

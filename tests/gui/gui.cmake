@@ -9,7 +9,7 @@ if(TARGET fleetstation-gui)
 	add_test(NAME fst-gui-failure-test COMMAND fst-gui-failure-test --tap)
 	set_tests_properties(fst-gui-failure-test PROPERTIES LABELS "gui;unit" ENVIRONMENT "${FST_TEST_ENV}")
 
-	foreach(mode harness line hotplug jig ca de central bench warnings)
+	foreach(mode harness line hotplug jig ca de central bench warnings stopped)
 		add_test(NAME fst-gui-${mode}-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-gui-test.sh ${mode})
 		set_tests_properties(fst-gui-${mode}-test PROPERTIES
 			LABELS gui
