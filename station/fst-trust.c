@@ -1174,8 +1174,8 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 			g_autofree gchar *need = fst_trust_format_bytes(total);
 			g_ptr_array_add(
 			    notes,
-			    g_strdup_printf("%s omitted: device validates %s only, %s %s "
-			                    "(all need %s)",
+			    g_strdup_printf("%s omitted: device validates %s only, %s %s, "
+			                    "all need %s",
 			                    label,
 			                    can,
 			                    free_str,
@@ -1194,8 +1194,8 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 			g_autofree gchar *need = fst_trust_format_bytes(total);
 			g_ptr_array_add(
 			    notes,
-			    g_strdup_printf("%s omitted: reserved for future use, %s %s "
-			                    "(with %s %s needed)",
+			    g_strdup_printf("%s omitted: reserved for future use, %s %s, "
+			                    "with %s %s needed",
 			                    label,
 			                    free_str,
 			                    free_what,
@@ -1232,7 +1232,7 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 		kept = fst_trust_roots_label(set);
 		g_ptr_array_add(notes,
 		                g_strdup_printf("%s omitted: %s alone is enough to validate the "
-		                                "endpoint, %s %s (both need %s)",
+		                                "endpoint, %s %s, both need %s",
 		                                label,
 		                                kept,
 		                                free_str,
@@ -1253,7 +1253,7 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 		} else if (total + size > budget) {
 			g_autofree gchar *need = fst_trust_format_bytes(total + size);
 			g_ptr_array_add(notes,
-			                g_strdup_printf("%s omitted: %s %s (with it %s needed)",
+			                g_strdup_printf("%s omitted: %s %s, with it %s needed",
 			                                starfield->name,
 			                                free_str,
 			                                free_what,
@@ -1266,7 +1266,7 @@ fst_trust_select_explain(FstTrustCatalogue *self,
 	{
 		g_autofree gchar *used = fst_trust_format_bytes(fst_trust_total_size(set, format));
 		g_autofree gchar *all =
-		    g_strdup_printf("all ATS roots fit (%s of %s %s)", used, free_str, free_what);
+		    g_strdup_printf("all ATS roots fit: %s of %s %s", used, free_str, free_what);
 		return fst_trust_selection_new(set, notes, all);
 	}
 }

@@ -107,7 +107,7 @@ for uid in $(q "select uid from devices order by uid"); do
 		for f in "$d"/root.*; do openssl x509 -in "$f" -outform DER | sha256sum | cut -d' ' -f1; done | sort | tr '\n' ' ')
 	[ "$got" = "$amazon_all" ] || fail "$uid: stored roots are not Amazon Root CA 1-4: $got"
 	q "select detail from event_steps e join devices d on d.id = e.device_id where d.uid = '$uid' and e.step = 'plan'" |
-		grep -q 'all ATS roots fit (4,464 of 16,384 bytes free)' || fail "$uid: the plan does not say why these roots"
+		grep -q 'all ATS roots fit: 4,464 of 16,384 bytes free' || fail "$uid: the plan does not say why these roots"
 	echo "ok $uid"
 done
 

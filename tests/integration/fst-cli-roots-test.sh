@@ -73,7 +73,7 @@ sim big RT-BIG --validation ecdsa-p256
 grep -q 'device RT-BIG: root CA .*AmazonRootCA1 (2038-01-17).* ends before its certificate' "$ws/p1.out" ||
 	{ cat "$ws/p1.out"; fail "no warning that the roots end before the certificate"; }
 q "select detail from event_steps e join devices d on d.id = e.device_id where d.uid = 'RT-BIG' and e.step = 'plan'" |
-	grep -q 'roots AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2 (all ATS roots fit (4,464 of 16,384 bytes free))' ||
+	grep -q 'roots AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2 (all ATS roots fit: 4,464 of 16,384 bytes free)' ||
 	fail "RT-BIG plan event does not record the roots and why"
 
 # an RSA-only device with 2,048 bytes: CA 3/4 and then CA 2 left out, and said so
@@ -81,7 +81,7 @@ sim rsa RT-RSA --validation rsa --capacity-roots 2048
 "$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/rsa" --profile "$ws/roots-long.profile" \
 	>"$ws/p2.out" 2>&1 || { cat "$ws/p2.out"; fail "provisioning RT-RSA"; }
 q "select detail from event_steps e join devices d on d.id = e.device_id where d.uid = 'RT-RSA' and e.step = 'plan'" |
-	grep -q 'roots AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); CA 2 omitted: reserved for future use' ||
+	grep -q 'roots AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free, all need 4,464; CA 2 omitted: reserved for future use' ||
 	fail "RT-RSA plan event does not say why CA 2/3/4 were left out"
 
 # a device whose certificate ends long before its roots: not reported
@@ -125,10 +125,10 @@ python3 - "$ws/lot.csv" "$ws/lot.json" <<'PY' || fail "report roots column"
 import csv, json, sys
 rows = {r["device_uid"]: r for r in csv.DictReader(open(sys.argv[1]))}
 assert rows["RT-RSA"]["roots"].startswith(
-    "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); "
+    "AmazonRootCA1 (CA 3/4 omitted: device validates RSA only, 2,048 bytes free, all need 4,464; "
     "CA 2 omitted: reserved for future use"), rows["RT-RSA"]["roots"]
 assert rows["RT-BIG"]["roots"] == ("AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,AmazonRootCA2 "
-                                   "(all ATS roots fit (4,464 of 16,384 bytes free))"), rows["RT-BIG"]
+                                   "(all ATS roots fit: 4,464 of 16,384 bytes free)"), rows["RT-BIG"]
 doc = json.load(open(sys.argv[2]))
 devs = doc["devices"] if isinstance(doc, dict) else doc
 assert any(d.get("roots", "").startswith("AmazonRootCA1 (CA 3/4 omitted") for d in devs), devs

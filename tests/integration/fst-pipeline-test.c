@@ -437,7 +437,7 @@ fst_pipeline_roots_reason_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(detail);
 	g_assert_nonnull(strstr(detail,
 	                        "roots AmazonRootCA3 (CA 1/2/4 omitted: device validates ECDSA "
-	                        "P-256 only, 2,048 bytes free (all need 4,464))"));
+	                        "P-256 only, 2,048 bytes free, all need 4,464)"));
 }
 
 /* no such port: a clear error, and the attempt is still an event */

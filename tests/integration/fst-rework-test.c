@@ -675,7 +675,7 @@ fst_rework_trust_only_test(FstFixture *fx, gconstpointer user_data)
 		    strstr(ev->detail, "trust-only") != NULL) {
 			/* with why: every root fits now */
 			g_assert_nonnull(
-			    strstr(ev->detail, "(all ATS roots fit (4,464 of 16,384 "));
+			    strstr(ev->detail, "(all ATS roots fit: 4,464 of 16,384 "));
 			burn_event = TRUE;
 		} else if (g_strcmp0(ev->step, "plan") == 0 && ev->detail != NULL) {
 			g_assert_nonnull(strstr(ev->detail,

@@ -353,15 +353,8 @@ fst_test_select_sequence(void)
 	     ROOMY,
 	     0,
 	     ALL4,
-	     "all ATS roots fit (4,464 of 65,536 bytes free)"},
-	    {TRUE,
-	     FALSE,
-	     P256,
-	     PEM,
-	     4464,
-	     0,
-	     ALL4,
-	     "all ATS roots fit (4,464 of 4,464 bytes free)"},
+	     "all ATS roots fit: 4,464 of 65,536 bytes free"},
+	    {TRUE, FALSE, P256, PEM, 4464, 0, ALL4, "all ATS roots fit: 4,464 of 4,464 bytes free"},
 	    {TRUE,
 	     FALSE,
 	     RSA | P256 | P384,
@@ -369,7 +362,7 @@ fst_test_select_sequence(void)
 	     3130,
 	     0,
 	     ALL4,
-	     "all ATS roots fit (3,130 of 3,130"},
+	     "all ATS roots fit: 3,130 of 3,130"},
 	    /* over: the family the device cannot validate goes */
 	    {TRUE,
 	     FALSE,
@@ -378,7 +371,7 @@ fst_test_select_sequence(void)
 	     4463,
 	     0,
 	     "AmazonRootCA1,AmazonRootCA2",
-	     "CA 3/4 omitted: device validates RSA only, 4,463 bytes free (all need 4,464)"},
+	     "CA 3/4 omitted: device validates RSA only, 4,463 bytes free, all need 4,464"},
 	    {TRUE,
 	     FALSE,
 	     P256 | P384,
@@ -403,8 +396,8 @@ fst_test_select_sequence(void)
 	     2048,
 	     0,
 	     "AmazonRootCA1",
-	     "CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need 4,464); "
-	     "CA 2 omitted: reserved for future use, 2,048 bytes free (with it 3,071 needed)"},
+	     "CA 3/4 omitted: device validates RSA only, 2,048 bytes free, all need 4,464; "
+	     "CA 2 omitted: reserved for future use, 2,048 bytes free, with it 3,071 needed"},
 	    {TRUE,
 	     FALSE,
 	     P256 | P384,
@@ -420,7 +413,7 @@ fst_test_select_sequence(void)
 	     4000,
 	     0,
 	     "AmazonRootCA3,AmazonRootCA1",
-	     "CA 2/4 omitted: reserved for future use, 4,000 bytes free (with them 4,464 needed)"},
+	     "CA 2/4 omitted: reserved for future use, 4,000 bytes free, with them 4,464 needed"},
 	    /* still over: the smallest root the device validates is enough */
 	    {TRUE,
 	     FALSE,
@@ -429,8 +422,8 @@ fst_test_select_sequence(void)
 	     1500,
 	     0,
 	     "AmazonRootCA3",
-	     "CA 1 omitted: CA 3 alone is enough to validate the endpoint, 1,500 bytes free "
-	     "(both need 1,844)"},
+	     "CA 1 omitted: CA 3 alone is enough to validate the endpoint, 1,500 bytes free, "
+	     "both need 1,844"},
 	    {TRUE, FALSE, RSA | P256, DER, 442, 0, "AmazonRootCA3", "CA 1 omitted: CA 3 alone"},
 	    /* a profile budget below the capacity counts as the capacity */
 	    {TRUE,
@@ -459,7 +452,7 @@ fst_test_select_sequence(void)
 	     ROOMY,
 	     0,
 	     "AmazonRootCA3,AmazonRootCA4,AmazonRootCA1,SFSRootCAG2,AmazonRootCA2",
-	     "all ATS roots fit (5,888 of 65,536 bytes free)"},
+	     "all ATS roots fit: 5,888 of 65,536 bytes free"},
 	    {TRUE,
 	     TRUE,
 	     P256,
@@ -475,7 +468,7 @@ fst_test_select_sequence(void)
 	     4464,
 	     0,
 	     ALL4,
-	     "SFSRootCAG2 omitted: 4,464 bytes free (with it 5,888 needed)"},
+	     "SFSRootCAG2 omitted: 4,464 bytes free, with it 5,888 needed"},
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -944,7 +937,8 @@ fst_test_shared_sums(void)
 	g_assert_cmpuint(n, ==, 6);
 }
 
-/* the reason a report takes back out of a plan event's detail */
+/* the reason a report takes back out of a plan event's detail, as the
+ * station writes it now and as it wrote it before (parentheses within) */
 static void
 fst_test_reason_from_detail(void)
 {
@@ -953,13 +947,13 @@ fst_test_reason_from_detail(void)
 	    "RSA only, 2,048 bytes free (all need 4,464); CA 2 omitted: reserved for future use)");
 	g_autofree gchar *back = fst_trust_reason_from_detail(
 	    "profile p (abc), key ec-p256, came back: replaces certificate 01, new one in slot B "
-	    "(alternate), roots AmazonRootCA3 (all ATS roots fit (656 of 700 bytes free))");
+	    "(alternate), roots AmazonRootCA3 (all ATS roots fit: 656 of 700 bytes free)");
 
 	g_assert_cmpstr(plain,
 	                ==,
 	                "CA 3/4 omitted: device validates RSA only, 2,048 bytes free (all need "
 	                "4,464); CA 2 omitted: reserved for future use");
-	g_assert_cmpstr(back, ==, "all ATS roots fit (656 of 700 bytes free)");
+	g_assert_cmpstr(back, ==, "all ATS roots fit: 656 of 700 bytes free");
 	g_assert_null(fst_trust_reason_from_detail("profile p (abc), key ec-p256, roots none"));
 	g_assert_null(fst_trust_reason_from_detail(NULL));
 	g_assert_null(fst_trust_reason_from_detail("profile p (abc), roots X (unclosed"));
