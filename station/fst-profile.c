@@ -1740,12 +1740,14 @@ fst_profile_load(const gchar *path, GError **error)
 
 /**
  * fst_profile_find:
- * @templates_dir: the templates directory
+ * @templates_dir: a directory with a `profiles/` folder: the templates, or
+ *   a workspace
  * @name: a profile name, e.g. "aws-iot-ecc"
  * @error: (nullable): return location
  *
  * Loads `@templates_dir/profiles/@name.profile`. A name that could leave the
- * profiles directory is refused with %FST_ERROR_CONFIG.
+ * profiles directory is refused with %FST_ERROR_CONFIG; one that is not
+ * there is %FST_ERROR_NOT_FOUND.
  *
  * Returns: (transfer full): a new #FstProfile, or %NULL with @error set
  */

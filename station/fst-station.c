@@ -1366,18 +1366,102 @@ fst_station_check_ca_warning(FstStation *self, const FstProfile *profile)
 	return g_steal_pointer(&text);
 }
 
+static gint
+fst_station_cmp_names(gconstpointer a, gconstpointer b)
+{
+	return g_strcmp0(*(const gchar *const *)a, *(const gchar *const *)b);
+}
+
+/* the names of the profiles in @dir/profiles/ into @names */
+static void
+fst_station_list_profiles(const gchar *dir, GPtrArray *names)
+{
+	g_autofree gchar *path = g_build_filename(dir, "profiles", NULL);
+	g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+	const gchar *entry;
+
+	while (d != NULL && (entry = g_dir_read_name(d)) != NULL) {
+		if (g_str_has_suffix(entry, ".profile") && strlen(entry) > strlen(".profile"))
+			g_ptr_array_add(names,
+			                g_strndup(entry, strlen(entry) - strlen(".profile")));
+	}
+}
+
+/**
+ * fst_station_find_profile:
+ * @workspace: (nullable): a workspace, whose `profiles/` folder holds its
+ *   own profiles
+ * @name: a profile name, or a path to a profile file (it has a `/`)
+ * @error: (nullable): return location
+ *
+ * A name is looked up first in `@workspace/profiles/` (the profiles a PKI
+ * engineer keeps with the workspace, which an installed package never
+ * touches; one there takes the place of a template of the same name), then
+ * in the templates' `profiles/`. One found nowhere is an error naming both
+ * folders and the profiles they hold.
+ *
+ * Returns: (transfer full): the profile, or %NULL
+ */
+FstProfile *
+fst_station_find_profile(const gchar *workspace, const gchar *name, GError **error)
+{
+	const gchar *dirs[] = {workspace, fst_station_templates_dir()};
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) where = g_string_new(NULL);
+	g_autoptr(GString) there = g_string_new(NULL);
+
+	g_return_val_if_fail(name != NULL, NULL);
+	if (strchr(name, '/') != NULL)
+		return fst_profile_load(name, error);
+	for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
+		g_autoptr(GError) error_local = NULL;
+		FstProfile *profile;
+		g_autofree gchar *folder = NULL;
+
+		if (dirs[i] == NULL)
+			continue;
+		profile = fst_profile_find(dirs[i], name, &error_local);
+		if (profile != NULL)
+			return profile;
+		if (!g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return NULL;
+		}
+		folder = g_build_filename(dirs[i], "profiles", NULL);
+		g_string_append_printf(where, "%s%s", where->len > 0 ? " or " : "", folder);
+		fst_station_list_profiles(dirs[i], names);
+	}
+	g_ptr_array_sort(names, fst_station_cmp_names);
+	for (guint i = 0; i < names->len; i++) {
+		const gchar *n = g_ptr_array_index(names, i);
+		if (i > 0 && g_strcmp0(n, g_ptr_array_index(names, i - 1)) == 0)
+			continue;
+		g_string_append_printf(there, "%s%s", there->len > 0 ? ", " : "", n);
+	}
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_NOT_FOUND,
+	            "no profile named %s in %s (there: %s): give one of those names, or the path "
+	            "of a profile file",
+	            name,
+	            where->str,
+	            there->len > 0 ? there->str : "none");
+	return NULL;
+}
+
 /**
  * fst_station_load_profile:
- * @self: (nullable): an #FstStation, or %NULL in a workspace without a CA yet
+ * @self: (nullable): an #FstStation, or %NULL where no station is open
  * @name: a profile name, or a path to a profile file
  * @error: (nullable): return location
+ *
+ * fst_station_find_profile() in the station's workspace.
  *
  * Returns: (transfer full): the profile, or %NULL
  */
 FstProfile *
 fst_station_load_profile(FstStation *self, const gchar *name, GError **error)
 {
-	if (strchr(name, '/') != NULL)
-		return fst_profile_load(name, error);
-	return fst_profile_find(fst_station_templates_dir(), name, error);
+	return fst_station_find_profile(
+	    self != NULL ? fst_station_get_workspace(self) : NULL, name, error);
 }

@@ -65,6 +65,7 @@ FstCa *fst_station_get_ca(FstStation *self);
 FstTrustCatalogue *fst_station_get_trust(FstStation *self);
 gchar *fst_station_get_root_ca_path(FstStation *self);
 FstProfile *fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
+FstProfile *fst_station_find_profile(const gchar *workspace, const gchar *name, GError **error);
 gchar *fst_station_get_ca_warning(FstStation *self, const FstProfile *profile);
 gchar *fst_station_check_ca_warning(FstStation *self, const FstProfile *profile);
 

@@ -580,7 +580,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	}
 	if (profile_name != NULL) {
 		g_autoptr(FstProfile) profile =
-		    fst_profile_find(fst_station_templates_dir(), profile_name, &error);
+		    fst_station_find_profile(common.workspace, profile_name, &error);
 		if (profile == NULL)
 			return fst_cli_ca_fail("list", json, error);
 		cert_not_after = fst_profile_get_not_after(profile, now);

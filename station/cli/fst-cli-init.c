@@ -120,7 +120,7 @@ fst_cli_init(gint argc, gchar **argv)
 	}
 	/* everything that can be checked is checked before anything is written */
 	if (profile != NULL) {
-		g_autoptr(FstProfile) p = fst_station_load_profile(NULL, profile, &error);
+		g_autoptr(FstProfile) p = fst_station_find_profile(workspace, profile, &error);
 		if (p == NULL)
 			return fst_cli_fail("init", json, error);
 	}

@@ -296,10 +296,13 @@ fst_cli_register_import(const gchar *db_path,
 }
 
 /* the profiles of the certificates in the queue, by name: from --profile
- * files, else the templates' profiles of that name; a profile found nowhere
- * leaves its certificates to the options */
+ * files, else the workspace's or the templates' profiles of that name; a
+ * profile found nowhere leaves its certificates to the options */
 static GHashTable *
-fst_cli_register_profiles(FstDbQueue *queue, const gchar *const *files, GError **error)
+fst_cli_register_profiles(const gchar *workspace,
+                          FstDbQueue *queue,
+                          const gchar *const *files,
+                          GError **error)
 {
 	g_autoptr(GHashTable) profiles = g_hash_table_new_full(
 	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_profile_free);
@@ -320,7 +323,7 @@ fst_cli_register_profiles(FstDbQueue *queue, const gchar *const *files, GError *
 		FstProfile *profile;
 		if (g_hash_table_contains(profiles, name))
 			continue;
-		profile = fst_station_load_profile(NULL, name, &error_local);
+		profile = fst_station_find_profile(workspace, name, &error_local);
 		if (profile == NULL) {
 			g_printerr("certificates of profile %s: the profile is not found (%s): the "
 			           "options decide what they get; give --profile FILE\n",
@@ -411,7 +414,7 @@ fst_cli_register_push(const gchar *workspace,
 	queue = fst_db_queue_open(db_path, &error);
 	if (queue == NULL)
 		return fst_cli_fail("register", json, error);
-	profiles = fst_cli_register_profiles(queue, profile_files, &error);
+	profiles = fst_cli_register_profiles(workspace, queue, profile_files, &error);
 	if (profiles == NULL)
 		return fst_cli_fail("register", json, error);
 	ca_pems = fst_cli_register_ca_pems(workspace);

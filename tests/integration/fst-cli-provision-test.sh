@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The headless CLI from the outside: init and its defaults, provision on a gang
-# of simulated devices (plain lines, --json), the failures an operator must
+# of simulated devices (plain lines, --json), a profile of the workspace's own,
+# the failures an operator must
 # understand (busy port, wrong model, full device, no answer), and Ctrl-C
 # finishing the devices in flight without marking a half-done device done.
 set -euo pipefail
@@ -92,6 +93,22 @@ grep -q '^3 provisioned, 0 failed' "$ws/gang.out" || fail "summary line"
 # without --operator, the login name (or $FLEETSTATION_OPERATOR) is the operator
 [ "$(q "select count(*) from certificates c join operators o on o.id = c.operator_id where o.name = '$(id -un)'")" -eq 3 ] ||
 	fail "the login name was not recorded as the operator"
+
+# the workspace's own profiles: a name is looked up in WORKSPACE/profiles/
+# first, then in the templates; one found nowhere is named with the folders
+# looked in and the profiles they hold
+mkdir -p "$ws/w/profiles"
+sed 's/^name=aws-iot-ecc$/name=line-7/' "$FST_TEMPLATES_DIR/profiles/aws-iot-ecc.profile" >"$ws/w/profiles/line-7.profile"
+sim own OWN-0001 --baud 921600
+"$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/own" --profile line-7 >"$ws/own.out" 2>&1 ||
+	{ cat "$ws/own.out"; fail "provision with the workspace's profile line-7"; }
+[ "$(q "select p.name from certificates c join devices d on d.id = c.device_id join profiles p on p.id = c.profile_id where d.uid = 'OWN-0001'")" = line-7 ] ||
+	fail "OWN-0001 was not certified under the workspace's profile line-7"
+rc=0
+"$FST_STATION" provision --workspace "$ws/w" --port "$ws/links/own" --profile line-8 >"$ws/nope.out" 2>&1 || rc=$?
+[ $rc -eq 3 ] || { cat "$ws/nope.out"; fail "an unknown profile should exit 3, got $rc"; }
+grep -q "no profile named line-8 in $ws/w/profiles or .*/profiles (there: aws-iot-ecc, .*line-7" "$ws/nope.out" ||
+	{ cat "$ws/nope.out"; fail "the unknown profile's message does not name the folders and the profiles"; }
 
 # --json: one object per line, a summary last
 sim p4 CLI-0004 --baud 921600
