@@ -1100,8 +1100,8 @@ fst_central_fill_keys_batch(FstCentral *self,
 		    "UPDATE certificates SET key_sha256 = $3, conflict = coalesce(conflict,"
 		    "  fst_certificate_conflict(station_id, local_id, NULL, serial_hex, device_uid,"
 		    "  NULL, $3))"
-		    " WHERE station_id = $1::bigint AND local_id = $2::bigint AND key_sha256 IS "
-		    "NULL"
+		    " WHERE station_id = $1::bigint AND local_id = $2::bigint"
+		    "  AND key_sha256 IS NULL"
 		    " RETURNING conflict LIKE 'key:%'",
 		    3,
 		    params,

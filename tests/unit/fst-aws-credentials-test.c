@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "FstAwsCredentialsTest"
 
 #include <glib/gstdio.h>
+#include <fcntl.h>
 #include <pty.h>
 #include <signal.h>
 #include <string.h>
@@ -811,6 +812,15 @@ test_credential_process_hung(TestFixture *fx, gconstpointer data)
 	    "wait\n",
 	};
 
+	/* as the GUI or a batch job runs it, with no terminal: the helper gets
+	 * a process group of its own (run from a shell, the test would
+	 * otherwise leave the helper in the terminal's foreground group) */
+	{
+		gint null = open("/dev/null", O_RDONLY);
+		g_assert_cmpint(null, >=, 0);
+		g_assert_cmpint(dup2(null, STDIN_FILENO), ==, STDIN_FILENO);
+		close(null);
+	}
 	g_setenv("FST_TEST_AWS_PROCESS_LIMIT_MS", "300", TRUE);
 	test_process_config(fx, dir, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(scripts); i++) {
