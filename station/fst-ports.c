@@ -10,7 +10,13 @@
  * on it (fst_port_lock()), and honours the UUCP lock files (/run/lock/LCK..X)
  * that minicom, picocom and friends leave. fst_port_is_busy() checks both, and
  * an open() that fails with EBUSY (TIOCEXCL). It opens the port without doing
- * any I/O, which on real hardware raises DTR, like any terminal program does.
+ * any I/O, which on real hardware raises DTR, like any terminal program does,
+ * and resets a board whose DTR line drives its reset (ESP32, Arduino): so
+ * only a person's listing (`fleetstation ports`, fst_ports_check_busy())
+ * opens ports; the listings a line makes as it runs (a watch's scan, a jig
+ * lane's lookup) read the OS's records only. The check holds a shared lock
+ * for a moment, and fst_port_lock() waits that long before it calls a port
+ * busy, so that a listing never fails a lane.
  */
 
 #define G_LOG_DOMAIN "FstPorts"
@@ -451,7 +457,8 @@ fst_port_is_busy(const gchar *path, gchar **reason)
 		}
 		return FALSE;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	/* shared: two checks at once do not see each other */
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
 		gint errsv = errno;
 		close(fd);
 		if (errsv == EWOULDBLOCK) {
@@ -573,7 +580,9 @@ fst_ports_serial_usb_path(const gchar *port)
  * @error: (nullable): return location
  *
  * Lists the serial ports the OS knows, sorted by name, with their USB
- * identity, the dialect the table gives them and whether they are busy.
+ * identity, the dialect the table gives them and whether this user may open
+ * them, from the OS's records: no port is opened (whether one is busy is
+ * fst_ports_check_busy()'s).
  *
  * Returns: (transfer container) (element-type FstPortInfo): the ports, or
  * %NULL with %FST_ERROR_INTERNAL when libserialport cannot enumerate
@@ -627,9 +636,7 @@ fst_ports_list_serial(FstKnownDevices *known, GError **error)
 			info->description = g_strdup(desc);
 		else
 			info->description = g_strdup(known_desc);
-		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
-		if (!info->busy)
-			info->denied = fst_ports_denied(info->name, FALSE);
+		info->denied = fst_ports_denied(info->name, FALSE);
 		if (transport == SP_TRANSPORT_USB)
 			info->usb_path = fst_ports_serial_usb_path(info->name);
 		g_ptr_array_add(ports, info);
@@ -681,6 +688,26 @@ static const gchar *
 fst_ports_libusb_strerror(gint rc)
 {
 	return libusb_strerror((enum libusb_error)rc);
+}
+
+/**
+ * fst_ports_check_busy:
+ * @ports: (element-type FstPortInfo): ports from fst_ports_list_serial()
+ *
+ * Fills in which serial ports another program holds (fst_port_is_busy()).
+ * It opens each port: for a person's listing only (see the top of this
+ * file).
+ */
+void
+fst_ports_check_busy(GPtrArray *ports)
+{
+	for (guint i = 0; i < ports->len; i++) {
+		FstPortInfo *info = g_ptr_array_index(ports, i);
+		if (info->kind != FST_PORT_KIND_SERIAL || info->denied != NULL)
+			continue;
+		g_clear_pointer(&info->busy_reason, g_free);
+		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
+	}
 }
 
 /**
@@ -758,13 +785,35 @@ struct _FstPortLock {
 	gchar *path; /* (owned) */
 };
 
+/* how long fst_port_lock() waits for a lock a moment's check holds */
+#define FST_PORT_LOCK_WAIT_MS 250
+
+/* the station's exclusive lock on the port open as @fd; a lock held for a
+ * moment (fst_port_is_busy() of a listing) is waited for, one held by a
+ * station working on the port is not. FALSE with errno set */
+static gboolean
+fst_port_flock(gint fd)
+{
+	gint64 deadline = g_get_monotonic_time() + FST_PORT_LOCK_WAIT_MS * 1000;
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return TRUE;
+		if (errno != EWOULDBLOCK || g_get_monotonic_time() >= deadline)
+			return FALSE;
+		g_usleep(5 * 1000);
+	}
+}
+
 /**
  * fst_port_lock:
  * @path: a serial port path
  * @error: (nullable): return location
  *
  * Takes the station's advisory lock on a port, after checking the UUCP lock
- * files of terminal programs. Release it with fst_port_unlock().
+ * files of terminal programs. A lock another station holds makes the port
+ * busy; one a listing's check holds for a moment is waited for. Release it
+ * with fst_port_unlock().
  *
  * Returns: (transfer full): the lock, or %NULL with %FST_ERROR_BUSY naming the
  * port and who holds it, or %FST_ERROR_NOT_FOUND / %FST_ERROR_PERMISSION_DENIED
@@ -837,7 +886,7 @@ fst_port_lock(const gchar *path, GError **error)
 		}
 		return NULL;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (!fst_port_flock(fd)) {
 		gint errsv = errno;
 		close(fd);
 		g_set_error(error,

@@ -72,6 +72,7 @@ void fst_port_info_free(FstPortInfo *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstPortInfo, fst_port_info_free)
 
 GPtrArray *fst_ports_list_serial(FstKnownDevices *known, GError **error);
+void fst_ports_check_busy(GPtrArray *ports);
 GPtrArray *fst_ports_list_usb(FstKnownDevices *known, GError **error);
 gboolean fst_port_is_busy(const gchar *path, gchar **reason);
 

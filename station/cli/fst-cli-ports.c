@@ -139,6 +139,7 @@ fst_cli_ports(gint argc, gchar **argv)
 	serial = fst_ports_list_serial(known, &error);
 	if (serial == NULL)
 		return fst_cli_fail("ports", json, error);
+	fst_ports_check_busy(serial);
 	usb = fst_ports_list_usb(known, &error);
 	if (usb == NULL)
 		return fst_cli_fail("ports", json, error);

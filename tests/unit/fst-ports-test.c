@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <poll.h>
+#include <pty.h>
 #include <termios.h>
 #include <umockdev.h>
 #include <string.h>
@@ -214,13 +215,16 @@ fst_ports_serial_umockdev(void)
 	g_assert_cmpint(p->vid, ==, 0x067b);
 	g_assert_null(p->dialect);
 
-	/* the station's lock makes the port busy, for `ports` and for a second lock */
+	/* the station's lock makes the port busy, for `ports` and for a second
+	 * lock; a line's listing does not open ports to find that out */
 	lock = fst_port_lock("/dev/ttyUSB0", &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(lock);
 	again = fst_ports_list_serial(known, &error);
 	g_assert_no_error(error);
 	p = fst_test_find(again, "/dev/ttyUSB0");
+	g_assert_false(p->busy);
+	fst_ports_check_busy(again);
 	g_assert_true(p->busy);
 	g_assert_cmpstr(p->busy_reason, ==, "in use by another fleetstation");
 	g_assert_false(fst_test_find(again, "/dev/ttyUSB1")->busy);
@@ -236,6 +240,74 @@ fst_ports_serial_umockdev(void)
 	second = fst_port_lock("/dev/ttyUSB7", &error);
 	g_assert_null(second);
 	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+}
+
+typedef struct {
+	const gchar *path;
+	gint stop;
+	gint checks;
+} FstTestChecker;
+
+/* `fleetstation ports` run again and again beside a line */
+static gpointer
+fst_test_checker_thread(gpointer data)
+{
+	FstTestChecker *c = data;
+	while (!g_atomic_int_get(&c->stop)) {
+		(void)fst_port_is_busy(c->path, NULL);
+		g_atomic_int_inc(&c->checks);
+	}
+	return NULL;
+}
+
+/* a listing's check of a port holds a lock for a moment: a lane taking the
+ * port at that moment waits for it and is not turned away as busy; a port
+ * another station works on stays busy */
+static void
+fst_ports_lock_beside_checks(void)
+{
+	g_autoptr(GError) error = NULL;
+	FstTestChecker checker = {0};
+	GThread *threads[2];
+	gint master, slave;
+	g_autofree gchar *path = NULL;
+	guint taken = 0;
+
+	g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+	path = g_strdup(ttyname(slave));
+	checker.path = path;
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+		threads[i] = g_thread_new("checker", fst_test_checker_thread, &checker);
+	for (guint i = 0; i < 1000; i++) {
+		FstPortLock *lock = fst_port_lock(path, &error);
+		g_assert_no_error(error);
+		g_assert_nonnull(lock);
+		fst_port_unlock(lock);
+		taken++;
+	}
+	g_atomic_int_set(&checker.stop, 1);
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+		g_thread_join(threads[i]);
+	g_test_message("%u locks taken beside %d checks", taken, checker.checks);
+	g_assert_cmpint(checker.checks, >, 0);
+
+	/* held by a station: busy, after the short wait */
+	{
+		g_autoptr(FstPortLock) held = fst_port_lock(path, &error);
+		gint64 t0 = g_get_monotonic_time();
+		FstPortLock *second;
+		g_assert_no_error(error);
+		second = fst_port_lock(path, &error);
+		g_assert_null(second);
+		g_assert_error(error, FST_ERROR, FST_ERROR_BUSY);
+		g_assert_nonnull(
+		    strstr(error->message, "another fleetstation is provisioning on it"));
+		g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
+		g_clear_error(&error);
+		g_assert_true(fst_port_is_busy(path, NULL));
+	}
+	close(slave);
+	close(master);
 }
 
 static void
@@ -656,6 +728,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/ports/known/rejects-malformed", fst_ports_known_rejects);
 	g_test_add_func("/fst/ports/serial/umockdev", fst_ports_serial_umockdev);
 	g_test_add_func("/fst/ports/usb/umockdev", fst_ports_usb_umockdev);
+	g_test_add_func("/fst/ports/lock/beside-checks", fst_ports_lock_beside_checks);
 	g_test_add_func("/fst/ports/lanes/umockdev", fst_ports_lanes_umockdev);
 	g_test_add_func("/fst/settings/roundtrip", fst_ports_settings_roundtrip);
 	g_test_add_func("/fst/watch/usb-hotplug", fst_watch_usb_hotplug);
