@@ -66,6 +66,8 @@ struct _FstJob {
 	GMutex lock;             /* protects summary, failures and station */
 	GThread *thread;         /* (owned) (nullable): the run's, joined when it is over */
 	FstProfile *run_profile; /* (owned) (nullable): the profile while the devices run */
+	GSource *ca_watch;       /* (owned) (nullable): looks at the CA's end on @context
+	                          * while the devices run, boards or none */
 	FstJobSummary summary;
 	FstFailureGroups *failures; /* (owned): the failed devices by class */
 	GError *halt_error;         /* (owned) (nullable): why the line stopped itself */
@@ -190,6 +192,16 @@ fst_job_check_ca(FstJob *self)
 	g_mutex_unlock(&self->lock);
 	if (text != NULL)
 		fst_job_post_warning(self, "ca-end", text);
+}
+
+/* the CA's end looked at while the line waits for boards: a watch or a GUI
+ * left open over a weekend hears of the CA's end when it comes, not at the
+ * next board, which the line would stop at */
+static gboolean
+fst_job_ca_watch_cb(gpointer user_data)
+{
+	fst_job_check_ca(FST_JOB(user_data));
+	return G_SOURCE_CONTINUE;
 }
 
 /* why the line must stop after @result, or %NULL: a failure of the station
@@ -472,9 +484,15 @@ fst_job_work(FstJob *self, FstRegistration **registration, GError **error)
 			fst_job_post_warning(self, "ca-end", ca_warning);
 	}
 	/* the job keeps the profile while the devices run, for the CA's check
-	 * after each (freed by fst_job_thread()) */
+	 * after each and as time passes (both ended by fst_job_thread()) */
 	g_mutex_lock(&self->lock);
 	self->run_profile = g_steal_pointer(&profile);
+	if (self->context != NULL) {
+		self->ca_watch = g_timeout_source_new(fst_station_ca_check_interval_ms());
+		g_source_set_callback(
+		    self->ca_watch, fst_job_ca_watch_cb, g_object_ref(self), g_object_unref);
+		g_source_attach(self->ca_watch, self->context);
+	}
 	g_mutex_unlock(&self->lock);
 	run_profile = self->run_profile;
 
@@ -562,6 +580,10 @@ fst_job_thread(gpointer data)
 
 	g_mutex_lock(&self->lock);
 	g_clear_pointer(&self->run_profile, fst_profile_free);
+	if (self->ca_watch != NULL) {
+		g_source_destroy(self->ca_watch);
+		g_clear_pointer(&self->ca_watch, g_source_unref);
+	}
 	self->summary.elapsed_us = g_get_monotonic_time() - started;
 	self->summary.halted = self->halt_error != NULL;
 	self->summary.stopped = g_cancellable_is_cancelled(self->stop) && !self->summary.halted;
@@ -991,7 +1013,8 @@ fst_job_class_init(FstJobClass *klass)
 	 * FstJob::warning:
 	 * @self: the job
 	 * @kind: what it is of: "ca-end" (the issuing CA nears its end, told at
-	 *   the start of the run and again as the days pass during a long one),
+	 *   the start of the run and again as the days pass during a long one:
+	 *   looked at after each device and every minute, boards or none),
 	 *   "registration" (AWS IoT registration could not start), "central"
 	 *   (the central registry's sync could not start); a newer warning of a
 	 *   kind replaces the one before

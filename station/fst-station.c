@@ -1327,6 +1327,22 @@ fst_station_get_ca_warning(FstStation *self, const FstProfile *profile)
 }
 
 /**
+ * fst_station_ca_check_interval_ms:
+ *
+ * How often fst_station_check_ca_warning() looks: a minute (the test hook
+ * FST_TEST_CA_CHECK_MS shortens it).
+ *
+ * Returns: milliseconds
+ */
+guint
+fst_station_ca_check_interval_ms(void)
+{
+	const gchar *ms = g_getenv("FST_TEST_CA_CHECK_MS");
+	guint64 value = ms != NULL ? g_ascii_strtoull(ms, NULL, 10) : 0;
+	return value > 0 && value < 60 * 1000 ? (guint)value : 60 * 1000;
+}
+
+/**
  * fst_station_check_ca_warning:
  * @self: an #FstStation
  * @profile: (nullable): the profile of the run, if one runs
@@ -1335,8 +1351,9 @@ fst_station_get_ca_warning(FstStation *self, const FstProfile *profile)
  * what was told last: at the start of a run, and as the days pass during a
  * run that goes on for days (a watch, a GUI left open), so that the
  * operator hears of the CA's end before the line stops at it. It looks at
- * most once a minute; fst_ca_load() has told the CA's near end at the
- * station's opening, which is not told again.
+ * most once a minute (fst_station_ca_check_interval_ms()); fst_ca_load()
+ * has told the CA's near end at the station's opening, which is not told
+ * again.
  *
  * Returns: (transfer full) (nullable): the warning when it was told now,
  *   else %NULL
@@ -1353,7 +1370,7 @@ fst_station_check_ca_warning(FstStation *self, const FstProfile *profile)
 		g_mutex_unlock(&self->ca_warning_lock);
 		return NULL;
 	}
-	self->ca_check_at = now_us + 60 * G_USEC_PER_SEC;
+	self->ca_check_at = now_us + (gint64)fst_station_ca_check_interval_ms() * 1000;
 	text = fst_station_ca_warning_text(self, profile);
 	if (text == NULL || g_strcmp0(text, self->ca_warning) == 0) {
 		g_mutex_unlock(&self->ca_warning_lock);

@@ -67,6 +67,7 @@ gchar *fst_station_get_root_ca_path(FstStation *self);
 FstProfile *fst_station_load_profile(FstStation *self, const gchar *name, GError **error);
 FstProfile *fst_station_find_profile(const gchar *workspace, const gchar *name, GError **error);
 gchar *fst_station_get_ca_warning(FstStation *self, const FstProfile *profile);
+guint fst_station_ca_check_interval_ms(void);
 gchar *fst_station_check_ca_warning(FstStation *self, const FstProfile *profile);
 
 FstKeyPool *fst_station_get_key_pool(FstStation *self, const FstProfile *profile);

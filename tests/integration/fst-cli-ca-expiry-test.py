@@ -21,11 +21,15 @@ until the end has passed and puts the second board on the port. Checks that:
   certificate, and the audit chain verifies.
 
 If this machine was so slow that the end passed before the first board was
-issued, the case starts again with an end twice as far."""
+issued, the case starts again with an end twice as far.
+
+And a watch waiting for boards, none coming, whose CA ends: it is told when
+the end passes, not only at the next board."""
 import datetime
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -102,10 +106,10 @@ def start_sim(tmp, uid, link):
         fail(str(e))
 
 
-def run(case, tmp, lifetime, sims):
-    exit_code, error_code, says = CASES[case]
+def make_workspace(case, tmp, end):
+    """a workspace whose imported CA ends at @end ("ca") or in 20 days, and a
+    profile that lets certificates outlive it ("ca") or ends at @end"""
     ws = os.path.join(tmp, "ws")
-    link = os.path.join(tmp, "port0")
     passfile = os.path.join(tmp, "pass")
     write_private(passfile, b"expiry test pass phrase")
     env = dict(os.environ)
@@ -115,7 +119,6 @@ def run(case, tmp, lifetime, sims):
     root = make_ca("Expiry Test Root CA", root_key, None, None,
                    datetime.datetime.utcnow() + datetime.timedelta(days=30))
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    end = int(time.time()) + lifetime
     ca_end = end if case == "ca" else int(time.time()) + 20 * 86400
     ca = make_ca("Expiry Test Issuing CA", ca_key, root, root_key,
                  datetime.datetime.utcfromtimestamp(ca_end))
@@ -151,6 +154,14 @@ def run(case, tmp, lifetime, sims):
     profile = os.path.join(tmp, "expiry-test.profile")
     with open(profile, "w") as f:
         f.write(text)
+    return ws, passfile, profile, env
+
+
+def run(case, tmp, lifetime, sims):
+    exit_code, error_code, says = CASES[case]
+    end = int(time.time()) + lifetime
+    ws, passfile, profile, env = make_workspace(case, tmp, end)
+    link = os.path.join(tmp, "port0")
 
     first = start_sim(tmp, "EXPIRY-1", link)
     sims.append(first)
@@ -230,6 +241,42 @@ def run(case, tmp, lifetime, sims):
           % (case, lifetime, exit_code))
 
 
+def run_idle(tmp):
+    """a watch waiting for boards, none coming: the CA's end is told as it
+    passes (the station looks every FST_TEST_CA_CHECK_MS here, every minute
+    otherwise), not only at the next board, which the line would stop at"""
+    end = int(time.time()) + 4
+    ws, passfile, profile, env = make_workspace("ca", tmp, end)
+    env["FST_TEST_CA_CHECK_MS"] = "200"
+    proc = subprocess.Popen([STATION, "watch", "--workspace", ws, "--port", os.path.join(tmp, "none*"),
+                             "--profile", profile, "--passphrase-file", passfile],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    lines = []
+    told_at = None
+    for line in proc.stderr:
+        lines.append(line.rstrip())
+        if "the issuing CA expired on" in line:
+            told_at = time.time()
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=30)[1]
+    watchdog.cancel()
+    lines += rest.splitlines()
+    if told_at is None:
+        fail("an idle watch was not told that the CA expired: %s" % lines)
+    before = [l for l in lines if "the issuing CA ends on" in l and "in 0 days: renew it soon" in l]
+    if not before or lines.index(before[0]) > lines.index(
+            next(l for l in lines if "the issuing CA expired on" in l)):
+        fail("the watch's start did not warn of the CA's near end first: %s" % lines)
+    if told_at < end or told_at > end + 10:
+        fail("the CA's end (%d) was told at %.1f" % (end, told_at))
+    if proc.returncode != 0:
+        fail("the idle watch exited %d after Ctrl-C: %s" % (proc.returncode, lines))
+    print("ok: an idle watch was told the CA expired %.1f s after its end" % (told_at - end))
+
+
 def run_case(case):
     lifetime = 8
     for _ in range(3):
@@ -254,6 +301,11 @@ def run_case(case):
 def main():
     for case in CASES:
         run_case(case)
+    tmp = tempfile.mkdtemp(prefix="fst-ca-expiry.")
+    try:
+        run_idle(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
