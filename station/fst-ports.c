@@ -788,9 +788,10 @@ struct _FstPortLock {
 /* how long fst_port_lock() waits for a lock a moment's check holds */
 #define FST_PORT_LOCK_WAIT_MS 250
 
-/* the station's exclusive lock on the port open as @fd; a lock held for a
- * moment (fst_port_is_busy() of a listing) is waited for, one held by a
- * station working on the port is not. FALSE with errno set */
+/* the station's exclusive lock on the port open as @fd: a lock another
+ * holds is waited for up to FST_PORT_LOCK_WAIT_MS, which a listing's check
+ * (fst_port_is_busy()) never takes and a station working on the port always
+ * outlasts. FALSE with errno set */
 static gboolean
 fst_port_flock(gint fd)
 {
