@@ -1024,9 +1024,9 @@ fst_central_fill_keys_batch(FstCentral *self,
 {
 	g_autoptr(GString) stations = g_string_new("{");
 	g_autoptr(GString) locals = g_string_new("{");
-	g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GArray) locks = g_array_new(FALSE, FALSE, sizeof(guint32));
-	g_autoptr(PGresult) ders = NULL;
+	g_autoptr(PGresult) rows = NULL;
 
 	for (gint i = first; i < first + n; i++) {
 		g_string_append_printf(
@@ -1036,37 +1036,40 @@ fst_central_fill_keys_batch(FstCentral *self,
 	g_string_append_c(stations, '}');
 	g_string_append_c(locals, '}');
 	{
+		/* in the order given; those filled meanwhile (a sync) left out */
 		const gchar *params[] = {stations->str, locals->str};
-		ders = fst_central_exec(
+		rows = fst_central_exec(
 		    self,
-		    "SELECT c.station_id || ' ' || c.local_id, c.der FROM certificates c"
-		    " JOIN unnest($1::bigint[], $2::bigint[]) AS t(s, l)"
+		    "SELECT c.station_id, c.local_id, c.der FROM certificates c"
+		    " JOIN unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS t(s, l, n)"
 		    "   ON c.station_id = t.s AND c.local_id = t.l"
-		    " WHERE c.key_sha256 IS NULL",
+		    " WHERE c.key_sha256 IS NULL ORDER BY t.n",
 		    2,
 		    params,
 		    NULL,
 		    NULL,
 		    "reading certificates without their key",
 		    error);
-		if (ders == NULL)
+		if (rows == NULL)
 			return FALSE;
 	}
-	for (gint i = 0; i < PQntuples(ders); i++) {
-		g_autoptr(GBytes) der = fst_central_get_bytea(ders, i, 1);
+	/* each row's key, NULL for DER that is not a certificate's */
+	for (gint i = 0; i < PQntuples(rows); i++) {
+		g_autoptr(GBytes) der = fst_central_get_bytea(rows, i, 2);
 		gsize len = 0;
 		gconstpointer data = der != NULL ? g_bytes_get_data(der, &len) : NULL;
 		gchar *hex = fst_central_der_key_sha256(data, len);
-		guint32 lock;
 
-		if (hex == NULL) {
-			g_debug("certificate %s: its DER is not a certificate's, no key to file",
-			        PQgetvalue(ders, i, 0));
-			continue;
+		g_ptr_array_add(keys, hex);
+		if (hex != NULL) {
+			guint32 lock = fst_central_key_lock_id(hex);
+			g_array_append_val(locks, lock);
+		} else {
+			g_debug("certificate %s of station %s: its DER is not a certificate's, no "
+			        "key to file",
+			        PQgetvalue(rows, i, 1),
+			        PQgetvalue(rows, i, 0));
 		}
-		lock = fst_central_key_lock_id(hex);
-		g_array_append_val(locks, lock);
-		g_hash_table_insert(keys, g_strdup(PQgetvalue(ders, i, 0)), hex);
 	}
 	if (locks->len == 0)
 		return TRUE;
@@ -1080,18 +1083,13 @@ fst_central_fill_keys_batch(FstCentral *self,
 		if (res == NULL)
 			goto fail;
 	}
-	for (gint i = first; i < first + n; i++) {
-		g_autofree gchar *id =
-		    g_strdup_printf("%s %s", PQgetvalue(ids, i, 0), PQgetvalue(ids, i, 1));
-		const gchar *hex = g_hash_table_lookup(keys, id);
-		const gchar *params[3];
+	for (gint i = 0; i < PQntuples(rows); i++) {
+		const gchar *params[] = {
+		    PQgetvalue(rows, i, 0), PQgetvalue(rows, i, 1), g_ptr_array_index(keys, i)};
 		g_autoptr(PGresult) res = NULL;
 
-		if (hex == NULL)
+		if (params[2] == NULL)
 			continue;
-		params[0] = PQgetvalue(ids, i, 0);
-		params[1] = PQgetvalue(ids, i, 1);
-		params[2] = hex;
 		/* with no issuer and no state, fst_certificate_conflict() can
 		 * only find the key's conflict: the certificate's serial and
 		 * service were checked when it was written */
