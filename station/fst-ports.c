@@ -703,7 +703,7 @@ fst_ports_check_busy(GPtrArray *ports)
 {
 	for (guint i = 0; i < ports->len; i++) {
 		FstPortInfo *info = g_ptr_array_index(ports, i);
-		if (info->kind != FST_PORT_KIND_SERIAL || info->denied != NULL)
+		if (info->kind != FST_PORT_KIND_SERIAL)
 			continue;
 		g_clear_pointer(&info->busy_reason, g_free);
 		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
