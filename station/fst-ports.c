@@ -8,31 +8,30 @@
  *
  * Busy ports: the station takes an advisory flock() on a port while it works
  * on it (fst_port_lock()), and honours the UUCP lock files (/run/lock/LCK..X)
- * that minicom, picocom and friends leave. fst_port_is_busy() checks both, and
- * an open() that fails with EBUSY (TIOCEXCL). It opens the port without doing
- * any I/O, which on real hardware raises DTR, like any terminal program does,
- * and resets a board whose DTR line drives its reset (ESP32, Arduino): so
- * only a person's listing (`fleetstation ports`, fst_ports_check_busy())
- * opens ports; the listings a line makes as it runs (a watch's scan, a jig
- * lane's lookup) read the OS's records only. The check holds a shared lock
- * for a moment, and fst_port_lock() waits that long before it calls a port
- * busy, so that a listing never fails a lane.
+ * that minicom and friends leave. fst_port_is_busy() finds those, and any
+ * other process holding the port open, from the OS's records: opening a
+ * port raises DTR, which resets a board whose DTR line drives its reset
+ * (ESP32, Arduino), so no listing opens a port; only the lane that works on
+ * it does.
  */
 
 #define G_LOG_DOMAIN "FstPorts"
 
 #include "fst-ports.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libserialport.h>
 #include <libusb.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fst-dialect.h"
@@ -404,6 +403,21 @@ fst_port_info_free(FstPortInfo *self)
 	g_free(self);
 }
 
+/* what /proc/PID/comm says process @pid is, or "a process" */
+static gchar *
+fst_port_process_name(gint64 pid)
+{
+	g_autofree gchar *path = g_strdup_printf("/proc/%" G_GINT64_FORMAT "/comm", pid);
+	g_autofree gchar *comm = NULL;
+
+	if (pid <= 0 || !g_file_get_contents(path, &comm, NULL, NULL))
+		return g_strdup("a process");
+	g_strstrip(comm);
+	if (comm[0] == '\0' || !g_utf8_validate(comm, -1, NULL))
+		return g_strdup("a process");
+	return g_steal_pointer(&comm);
+}
+
 /* a UUCP lock file (/run/lock/LCK..ttyUSB0) whose process still lives */
 static gboolean
 fst_port_uucp_locked(const gchar *path, gchar **reason)
@@ -421,13 +435,162 @@ fst_port_uucp_locked(const gchar *path, gchar **reason)
 		if (!g_ascii_string_to_unsigned(contents, 10, 1, G_MAXINT32, &pid, NULL))
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
-			if (reason != NULL)
-				*reason =
-				    g_strdup_printf("locked by process %u (%s)", (guint)pid, lck);
+			if (reason != NULL) {
+				g_autofree gchar *name = fst_port_process_name((gint64)pid);
+				*reason = g_strdup_printf(
+				    "locked by %s (process %u, %s)", name, (guint)pid, lck);
+			}
 			return TRUE;
 		}
 	}
 	return FALSE;
+}
+
+/* a port as the kernel knows it: a character device by its number, anything
+ * else (a test's stand-in) by its inode */
+typedef struct {
+	gboolean found;
+	gboolean chr;
+	dev_t rdev;
+	dev_t dev;
+	ino_t ino;
+	gchar *reason; /* (owned) (nullable): who holds it */
+} FstPortHolder;
+
+static gboolean
+fst_port_holder_matches(const FstPortHolder *h, const struct stat *st)
+{
+	if (h->chr)
+		return S_ISCHR(st->st_mode) && st->st_rdev == h->rdev;
+	return st->st_dev == h->dev && st->st_ino == h->ino;
+}
+
+/* flock() locks from /proc/locks, lines such as
+ * "3: FLOCK  ADVISORY  WRITE 1234 00:05:87 0 EOF": the node's file system
+ * (major:minor, hex) and inode; a waiter's line has "->" after the number */
+static void
+fst_port_holders_from_locks(FstPortHolder *holders, guint n)
+{
+	g_autofree gchar *contents = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	if (!g_file_get_contents("/proc/locks", &contents, NULL, NULL))
+		return;
+	lines = g_strsplit(contents, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		g_auto(GStrv) f = g_strsplit_set(lines[i], " \t", -1);
+		const gchar *tok[8];
+		guint k = 0;
+		guint maj, min;
+		guint64 ino;
+		gint64 pid;
+		gchar *end = NULL;
+
+		for (guint j = 0; f[j] != NULL && k < G_N_ELEMENTS(tok); j++) {
+			if (f[j][0] != '\0')
+				tok[k++] = f[j];
+		}
+		/* number, type, ADVISORY, READ/WRITE, pid, maj:min:inode */
+		if (k < 6 || g_strcmp0(tok[1], "->") == 0 || g_strcmp0(tok[1], "FLOCK") != 0)
+			continue;
+		pid = g_ascii_strtoll(tok[4], &end, 10);
+		if (end == tok[4] || *end != '\0')
+			continue;
+		if (sscanf(tok[5], "%x:%x:%" G_GUINT64_FORMAT, &maj, &min, &ino) != 3)
+			continue;
+		for (guint h = 0; h < n; h++) {
+			FstPortHolder *p = &holders[h];
+			g_autofree gchar *name = NULL;
+			if (!p->found || p->reason != NULL || p->dev != makedev(maj, min) ||
+			    (guint64)p->ino != ino)
+				continue;
+			name = fst_port_process_name(pid);
+			p->reason = g_strdup_printf(
+			    "locked by %s (process %" G_GINT64_FORMAT ")", name, pid);
+		}
+	}
+}
+
+/* the files other processes hold open, from /proc/PID/fd: what this user may
+ * see (all of them for root) */
+static void
+fst_port_holders_from_fds(FstPortHolder *holders, guint n)
+{
+	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+	gint64 self = (gint64)getpid();
+	const gchar *entry;
+
+	if (proc == NULL)
+		return;
+	while ((entry = g_dir_read_name(proc)) != NULL) {
+		g_autofree gchar *fddir = NULL;
+		guint64 pid;
+		gint dfd;
+		DIR *dir;
+		struct dirent *de;
+
+		if (!g_ascii_string_to_unsigned(entry, 10, 1, G_MAXINT32, &pid, NULL) ||
+		    (gint64)pid == self)
+			continue;
+		fddir = g_strdup_printf("/proc/%s/fd", entry);
+		dfd = open(fddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		dir = fdopendir(dfd);
+		if (dir == NULL) {
+			close(dfd);
+			continue;
+		}
+		while ((de = readdir(dir)) != NULL) {
+			struct stat st;
+			if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st, 0) != 0)
+				continue;
+			for (guint h = 0; h < n; h++) {
+				FstPortHolder *p = &holders[h];
+				g_autofree gchar *name = NULL;
+				if (!p->found || p->reason != NULL ||
+				    !fst_port_holder_matches(p, &st))
+					continue;
+				name = fst_port_process_name((gint64)pid);
+				p->reason = g_strdup_printf(
+				    "open in %s (process %" G_GUINT64_FORMAT ")", name, pid);
+			}
+		}
+		closedir(dir);
+	}
+}
+
+/* fills in @busy and @reasons of @n ports: a live UUCP lock file, a flock()
+ * on the port (a station's fst_port_lock(), picocom's), another process
+ * holding it open; without opening any port */
+static void
+fst_ports_find_holders(const gchar *const *paths, guint n, gboolean *busy, gchar **reasons)
+{
+	g_autofree FstPortHolder *holders = g_new0(FstPortHolder, n);
+	gboolean any = FALSE;
+
+	for (guint i = 0; i < n; i++) {
+		struct stat st;
+		busy[i] = fst_port_uucp_locked(paths[i], &reasons[i]);
+		if (busy[i] || stat(paths[i], &st) != 0)
+			continue;
+		holders[i].found = TRUE;
+		holders[i].chr = S_ISCHR(st.st_mode);
+		holders[i].rdev = st.st_rdev;
+		holders[i].dev = st.st_dev;
+		holders[i].ino = st.st_ino;
+		any = TRUE;
+	}
+	if (!any)
+		return;
+	fst_port_holders_from_locks(holders, n);
+	fst_port_holders_from_fds(holders, n);
+	for (guint i = 0; i < n; i++) {
+		if (holders[i].reason == NULL)
+			continue;
+		busy[i] = TRUE;
+		reasons[i] = g_steal_pointer(&holders[i].reason);
+	}
 }
 
 /**
@@ -435,41 +598,25 @@ fst_port_uucp_locked(const gchar *path, gchar **reason)
  * @path: a serial port path
  * @reason: (out) (optional) (transfer full): who holds it, when busy
  *
- * Checks whether another program holds the port: a live UUCP lock file, an
- * exclusive open (TIOCEXCL), or a station's lock (fst_port_lock()). A port
- * that cannot be opened for another reason is not called busy.
+ * Checks whether another program holds the port: a live UUCP lock file, a
+ * flock() on it (a station's fst_port_lock(), or a terminal program's), or
+ * another process that has it open (of those this user may see: all of them
+ * for root). It does not open the port.
  *
  * Returns: %TRUE when busy
  */
 gboolean
 fst_port_is_busy(const gchar *path, gchar **reason)
 {
-	gint fd;
+	gboolean busy = FALSE;
+	gchar *why = NULL;
 
-	if (fst_port_uucp_locked(path, reason))
-		return TRUE;
-	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == EBUSY) {
-			if (reason != NULL)
-				*reason = g_strdup("opened exclusively by another program");
-			return TRUE;
-		}
-		return FALSE;
-	}
-	/* shared: two checks at once do not see each other */
-	if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-		gint errsv = errno;
-		close(fd);
-		if (errsv == EWOULDBLOCK) {
-			if (reason != NULL)
-				*reason = g_strdup("in use by another fleetstation");
-			return TRUE;
-		}
-		return FALSE;
-	}
-	close(fd);
-	return FALSE;
+	fst_ports_find_holders(&path, 1, &busy, &why);
+	if (reason != NULL)
+		*reason = why;
+	else
+		g_free(why);
+	return busy;
 }
 
 /* why this user may not open @path for reading and writing, with what would
@@ -694,19 +841,33 @@ fst_ports_libusb_strerror(gint rc)
  * fst_ports_check_busy:
  * @ports: (element-type FstPortInfo): ports from fst_ports_list_serial()
  *
- * Fills in which serial ports another program holds (fst_port_is_busy()).
- * It opens each port: for a person's listing only (see the top of this
- * file).
+ * Fills in which serial ports another program holds (fst_port_is_busy()),
+ * from the OS's records (lock files, /proc/locks, /proc/PID/fd): no port is
+ * opened. It reads every process's open files once, which a person's
+ * listing can afford and a line's scans, several times a second, need not.
  */
 void
 fst_ports_check_busy(GPtrArray *ports)
 {
+	g_autofree const gchar **paths = g_new0(const gchar *, ports->len + 1);
+	g_autofree gboolean *busy = g_new0(gboolean, ports->len + 1);
+	g_autofree gchar **reasons = g_new0(gchar *, ports->len + 1);
+	g_autofree guint *index = g_new0(guint, ports->len + 1);
+	guint n = 0;
+
 	for (guint i = 0; i < ports->len; i++) {
 		FstPortInfo *info = g_ptr_array_index(ports, i);
 		if (info->kind != FST_PORT_KIND_SERIAL)
 			continue;
-		g_clear_pointer(&info->busy_reason, g_free);
-		info->busy = fst_port_is_busy(info->name, &info->busy_reason);
+		paths[n] = info->name;
+		index[n++] = i;
+	}
+	fst_ports_find_holders(paths, n, busy, reasons);
+	for (guint j = 0; j < n; j++) {
+		FstPortInfo *info = g_ptr_array_index(ports, index[j]);
+		g_free(info->busy_reason);
+		info->busy = busy[j];
+		info->busy_reason = reasons[j];
 	}
 }
 
@@ -785,36 +946,14 @@ struct _FstPortLock {
 	gchar *path; /* (owned) */
 };
 
-/* how long fst_port_lock() waits for a lock a moment's check holds */
-#define FST_PORT_LOCK_WAIT_MS 250
-
-/* the station's exclusive lock on the port open as @fd: a lock another
- * holds is waited for up to FST_PORT_LOCK_WAIT_MS, which a listing's check
- * (fst_port_is_busy()) never takes and a station working on the port always
- * outlasts. FALSE with errno set */
-static gboolean
-fst_port_flock(gint fd)
-{
-	gint64 deadline = g_get_monotonic_time() + FST_PORT_LOCK_WAIT_MS * 1000;
-
-	for (;;) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return TRUE;
-		if (errno != EWOULDBLOCK || g_get_monotonic_time() >= deadline)
-			return FALSE;
-		g_usleep(5 * 1000);
-	}
-}
-
 /**
  * fst_port_lock:
  * @path: a serial port path
  * @error: (nullable): return location
  *
  * Takes the station's advisory lock on a port, after checking the UUCP lock
- * files of terminal programs. A lock another station holds makes the port
- * busy; one a listing's check holds for a moment is waited for. Release it
- * with fst_port_unlock().
+ * files of terminal programs. A lock another station (or picocom) holds
+ * makes the port busy. Release it with fst_port_unlock().
  *
  * Returns: (transfer full): the lock, or %NULL with %FST_ERROR_BUSY naming the
  * port and who holds it, or %FST_ERROR_NOT_FOUND / %FST_ERROR_PERMISSION_DENIED
@@ -887,7 +1026,7 @@ fst_port_lock(const gchar *path, GError **error)
 		}
 		return NULL;
 	}
-	if (!fst_port_flock(fd)) {
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		gint errsv = errno;
 		close(fd);
 		g_set_error(error,

@@ -119,10 +119,11 @@ fst_cli_ports(gint argc, gchar **argv)
 	    "Lists serial ports (libserialport: name, USB VID:PID, serial number, description)\n"
 	    "and USB devices of the vendors in the known-devices table (libusb), the dialect\n"
 	    "the station would speak to each, and whether another program holds the port.\n"
-	    "Busy means a live UUCP lock file, an exclusive open, or another fleetstation;\n"
-	    "finding that out opens each port, which raises DTR as a terminal program does\n"
-	    "(a line's own scans never open ports). Denied means that this user may not\n"
-	    "open it (the group or udev rule it lacks follows).\n"
+	    "Busy means a live UUCP lock file, a lock (another fleetstation, picocom), or\n"
+	    "another process holding the port open (of those this user may see; all of\n"
+	    "them for root), with the program and its process id. No port is opened to\n"
+	    "find that out, so no board is reset by its DTR line. Denied means that this\n"
+	    "user may not open it (the group or udev rule it lacks follows).\n"
 	    "LANE is the jig socket the workspace binds to the port's USB port path or\n"
 	    "adapter serial number ([lanes] in station.conf).");
 	g_option_context_add_main_entries(context, entries, NULL);

@@ -10,6 +10,9 @@
 #include <glib/gstdio.h>
 #include <poll.h>
 #include <pty.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <umockdev.h>
 #include <string.h>
@@ -226,7 +229,7 @@ fst_ports_serial_umockdev(void)
 	g_assert_false(p->busy);
 	fst_ports_check_busy(again);
 	g_assert_true(p->busy);
-	g_assert_cmpstr(p->busy_reason, ==, "in use by another fleetstation");
+	g_assert_true(g_str_has_prefix(p->busy_reason, "locked by "));
 	g_assert_false(fst_test_find(again, "/dev/ttyUSB1")->busy);
 	second = fst_port_lock("/dev/ttyUSB0", &error);
 	g_assert_null(second);
@@ -260,21 +263,55 @@ fst_test_checker_thread(gpointer data)
 	return NULL;
 }
 
-/* a listing's check of a port holds a lock for a moment: a lane taking the
- * port at that moment waits for it and is not turned away as busy; a port
- * another station works on stays busy */
+/* the opens of @path the inotify watch @ifd saw since its last read */
+static guint
+fst_test_opens_seen(gint ifd)
+{
+	guint opens = 0;
+	gchar buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	gssize len;
+
+	while ((len = read(ifd, buf, sizeof(buf))) > 0) {
+		for (gchar *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->mask & IN_OPEN)
+				opens++;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return opens;
+}
+
+/* whether a port is busy is found out without opening it (which would raise
+ * DTR and reset an auto-reset board), so that a listing beside a line never
+ * turns a lane away; it names who holds the port: a station's lock, another
+ * process that has it open */
 static void
-fst_ports_lock_beside_checks(void)
+fst_ports_busy_without_opening(void)
 {
 	g_autoptr(GError) error = NULL;
 	FstTestChecker checker = {0};
 	GThread *threads[2];
-	gint master, slave;
+	gint master, slave, ifd;
 	g_autofree gchar *path = NULL;
+	g_autofree gchar *reason = NULL;
+	g_autofree gchar *expect = NULL;
+	g_auto(GStrv) argv = g_strsplit("sleep 60", " ", -1);
+	GPid child = 0;
 	guint taken = 0;
 
 	g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
 	path = g_strdup(ttyname(slave));
+	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	g_assert_cmpint(ifd, >=, 0);
+	g_assert_cmpint(inotify_add_watch(ifd, path, IN_OPEN), >=, 0);
+
+	/* free, and not opened to find out */
+	g_assert_false(fst_port_is_busy(path, &reason));
+	g_assert_null(reason);
+	g_assert_cmpuint(fst_test_opens_seen(ifd), ==, 0);
+
+	/* a lane takes the port again and again while listings run */
 	checker.path = path;
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
 		threads[i] = g_thread_new("checker", fst_test_checker_thread, &checker);
@@ -291,10 +328,9 @@ fst_ports_lock_beside_checks(void)
 	g_test_message("%u locks taken beside %d checks", taken, checker.checks);
 	g_assert_cmpint(checker.checks, >, 0);
 
-	/* held by a station: busy, after the short wait */
+	/* held by a station: busy at once, for a lane and for a listing */
 	{
 		g_autoptr(FstPortLock) held = fst_port_lock(path, &error);
-		gint64 t0 = g_get_monotonic_time();
 		FstPortLock *second;
 		g_assert_no_error(error);
 		second = fst_port_lock(path, &error);
@@ -302,10 +338,51 @@ fst_ports_lock_beside_checks(void)
 		g_assert_error(error, FST_ERROR, FST_ERROR_BUSY);
 		g_assert_nonnull(
 		    strstr(error->message, "another fleetstation is provisioning on it"));
-		g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
 		g_clear_error(&error);
-		g_assert_true(fst_port_is_busy(path, NULL));
+		(void)fst_test_opens_seen(ifd);
+		g_assert_true(fst_port_is_busy(path, &reason));
+		expect = g_strdup_printf("(process %d)", (gint)getpid());
+		g_assert_true(g_str_has_prefix(reason, "locked by "));
+		g_assert_true(g_str_has_suffix(reason, expect));
+		g_clear_pointer(&reason, g_free);
+		g_clear_pointer(&expect, g_free);
+		g_assert_cmpuint(fst_test_opens_seen(ifd), ==, 0);
 	}
+	g_assert_false(fst_port_is_busy(path, NULL));
+
+	/* another program holding it open (a terminal program, a modem
+	 * manager's probe): busy, named */
+	g_assert_true(g_spawn_async_with_fds(NULL,
+	                                     argv,
+	                                     NULL,
+	                                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+	                                     NULL,
+	                                     NULL,
+	                                     &child,
+	                                     slave,
+	                                     -1,
+	                                     -1,
+	                                     &error));
+	g_assert_no_error(error);
+	/* until the child has exec'd, it is this test under another pid */
+	for (guint i = 0; i < 500; i++) {
+		g_autofree gchar *comm = NULL;
+		g_autofree gchar *file = g_strdup_printf("/proc/%d/comm", (gint)child);
+		if (g_file_get_contents(file, &comm, NULL, NULL) && g_str_has_prefix(comm, "sleep"))
+			break;
+		g_usleep(10 * 1000);
+	}
+	(void)fst_test_opens_seen(ifd);
+	g_assert_true(fst_port_is_busy(path, &reason));
+	expect = g_strdup_printf("open in sleep (process %d)", (gint)child);
+	g_assert_cmpstr(reason, ==, expect);
+	g_assert_cmpuint(fst_test_opens_seen(ifd), ==, 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	g_spawn_close_pid(child);
+	g_assert_false(fst_port_is_busy(path, NULL));
+
+	close(ifd);
 	close(slave);
 	close(master);
 }
@@ -728,7 +805,7 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/ports/known/rejects-malformed", fst_ports_known_rejects);
 	g_test_add_func("/fst/ports/serial/umockdev", fst_ports_serial_umockdev);
 	g_test_add_func("/fst/ports/usb/umockdev", fst_ports_usb_umockdev);
-	g_test_add_func("/fst/ports/lock/beside-checks", fst_ports_lock_beside_checks);
+	g_test_add_func("/fst/ports/busy/without-opening", fst_ports_busy_without_opening);
 	g_test_add_func("/fst/ports/lanes/umockdev", fst_ports_lanes_umockdev);
 	g_test_add_func("/fst/settings/roundtrip", fst_ports_settings_roundtrip);
 	g_test_add_func("/fst/watch/usb-hotplug", fst_watch_usb_hotplug);
