@@ -23,7 +23,16 @@ struct _FstCentral {
 	gchar *sync_station;     /* (owned) (nullable): the station the sync registered */
 	gchar *sync_database_id; /* (owned) (nullable): its database id */
 	gint64 sync_station_id;  /* its central id, 0 before */
+	gboolean retryable;      /* the last statement that failed had its transaction
+	                          * rolled back for a deadlock or a serialization
+	                          * failure: the same transaction can simply run again */
 };
+
+/* how many times a transaction the server rolled back for a deadlock or a
+ * serialization failure is run in all */
+#define FST_CENTRAL_TRIES 3
+
+gboolean _fst_central_result_retryable(const PGresult *res);
 
 PGresult *fst_central_exec(FstCentral *self,
                            const gchar *sql,

@@ -233,6 +233,7 @@ fst_central_pipe_finish(FstCentralPipe *pipe, GError **error)
 			if (pipe->error == NULL) {
 				g_autofree gchar *msg =
 				    g_strchomp(g_strdup(PQresultErrorMessage(res)));
+				pipe->central->retryable = _fst_central_result_retryable(res);
 				g_set_error(&pipe->error,
 				            FST_ERROR,
 				            PQstatus(conn) == CONNECTION_OK
@@ -867,9 +868,11 @@ fst_central_sync(FstCentral *self,
 	                                error))
 		goto out;
 
-	for (;;) {
+	for (guint tries = 1;; tries++) {
 		FstCentralPipe pipe = {.central = self};
 		gint64 batch_last = mark_ev, reg_last = mark_reg;
+		gint64 rows_before = stats->rows;
+		g_autoptr(GError) error_batch = NULL;
 		g_autofree gchar *head_hash = NULL;
 		g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(guint64));
 		gint64 n_events = 0, n_regs = 0;
@@ -956,8 +959,23 @@ fst_central_sync(FstCentral *self,
 			fst_central_params_text(&p, head_hash);
 			fst_central_pipe_send(&pipe, "fst_head", &p);
 		}
-		if (!fst_central_pipe_finish(&pipe, error))
+		self->retryable = FALSE;
+		if (!fst_central_pipe_finish(&pipe, &error_batch)) {
+			/* rolled back whole by the server (a deadlock with another
+			 * station's batch over a key and a device): sent again */
+			if (self->retryable && tries < FST_CENTRAL_TRIES) {
+				g_debug("sync batch after event %" G_GINT64_FORMAT
+				        " sent again: %s",
+				        mark_ev,
+				        error_batch->message);
+				stats->rows = rows_before;
+				stats->retried++;
+				continue;
+			}
+			g_propagate_error(error, g_steal_pointer(&error_batch));
 			goto out;
+		}
+		tries = 0;
 		/* committed centrally: now the marks */
 		if (marks == NULL &&
 		    (marks = _fst_central_open_marks(fst_db_get_path(db), error)) == NULL)
@@ -1159,8 +1177,23 @@ fst_central_fill_keys(FstCentral *self, guint *filled, guint *flagged, GError **
 		return FALSE;
 	for (gint first = 0; first < PQntuples(ids); first += 500) {
 		gint n = MIN(500, PQntuples(ids) - first);
-		if (!fst_central_fill_keys_batch(self, ids, first, n, filled, flagged, error))
-			return FALSE;
+		for (guint tries = 1;; tries++) {
+			g_autoptr(GError) error_batch = NULL;
+			guint filled_batch = 0, flagged_batch = 0;
+
+			self->retryable = FALSE;
+			if (fst_central_fill_keys_batch(
+			        self, ids, first, n, &filled_batch, &flagged_batch, &error_batch)) {
+				*filled += filled_batch;
+				*flagged += flagged_batch;
+				break;
+			}
+			if (!self->retryable || tries >= FST_CENTRAL_TRIES) {
+				g_propagate_error(error, g_steal_pointer(&error_batch));
+				return FALSE;
+			}
+			g_debug("key fill batch sent again: %s", error_batch->message);
+		}
 	}
 	return TRUE;
 }

@@ -516,6 +516,16 @@ fst_central_get_server(FstCentral *self)
 	return self->server;
 }
 
+/* whether the server rolled back the transaction of the failed statement
+ * @res for a deadlock (40P01) or a serialization failure (40001): errors
+ * PostgreSQL asks its clients to meet by running the transaction again */
+gboolean
+_fst_central_result_retryable(const PGresult *res)
+{
+	const gchar *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	return g_strcmp0(state, "40P01") == 0 || g_strcmp0(state, "40001") == 0;
+}
+
 /* maps a failed statement to a GError: a lost link is DISCONNECTED (the sync
  * retries later), anything else DATABASE */
 static void
@@ -527,6 +537,7 @@ fst_central_set_error(FstCentral *self, const PGresult *res, const gchar *what, 
 	gint code =
 	    PQstatus(self->conn) == CONNECTION_OK ? FST_ERROR_DATABASE : FST_ERROR_DISCONNECTED;
 
+	self->retryable = _fst_central_result_retryable(res);
 	g_set_error(
 	    error, FST_ERROR, code, "central registry %s: %s: %s", self->server, what, text);
 }

@@ -159,6 +159,8 @@ typedef struct {
 	gint64 conflicts;
 	gint64 head_id; /* the station's last event now in the registry */
 	gboolean busy;  /* another sync of the station held the lock: nothing done */
+	guint retried;  /* batches the registry rolled back (a deadlock with another
+	                 * station's batch) and that were sent again */
 } FstCentralSyncStats;
 
 gboolean fst_central_sync(FstCentral *self,

@@ -241,6 +241,7 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		total.events += stats.events;
 		total.rows += stats.rows;
 		total.registrations += stats.registrations;
+		total.retried += stats.retried;
 		if (stats.batches > 0)
 			total.conflicts = stats.conflicts;
 		if (stats.batches > 0)
@@ -262,6 +263,8 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		json_builder_add_int_value(b, total.registrations);
 		json_builder_set_member_name(b, "conflicts");
 		json_builder_add_int_value(b, total.conflicts);
+		json_builder_set_member_name(b, "retried");
+		json_builder_add_int_value(b, total.retried);
 		json_builder_end_object(b);
 		fst_cli_print_builder(b);
 	} else {
@@ -274,6 +277,11 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		        total.registrations,
 		        total.batches,
 		        total.conflicts);
+		if (total.retried > 0)
+			g_print(
+			    "%u batches were rolled back by the registry (a deadlock with another "
+			    "station's) and sent again\n",
+			    total.retried);
 	}
 	return FST_EXIT_OK;
 }

@@ -8,7 +8,8 @@
 # service per id centrally), offline=refuse|proceed, a conflict flagged at
 # sync, one key refused for a second device at another station, a clone
 # shipped by two stations at the same moment flagged, the keys of certificates
-# shipped without them filed by central init, and the central audit. Skipped (77) without the PostgreSQL binaries.
+# shipped without them filed by central init, a batch rolled back for a
+# deadlock sent again, and the central audit. Skipped (77) without the PostgreSQL binaries.
 set -euo pipefail
 
 : "${FST_STATION:?}" "${FST_DEVSIM:?}" "${FST_TEMPLATES_DIR:?}"
@@ -286,6 +287,57 @@ PY
 	{ psql_q "select device_uid, conflict from certificates where device_uid like 'CEN-KEY-%'"; fail "after filling the keys, only CEN-KEY-4 should be flagged"; }
 "$FST_STATION" central init --workspace "$ws/B" >"$ws/fill2.out" || fail "central init (keys, again)"
 grep -q 'nothing to do' "$ws/fill2.out" || { cat "$ws/fill2.out"; fail "a second central init filled keys again"; }
+
+# a batch the registry rolls back for a deadlock is sent again: with the
+# registry stopped, CEN-DL-1 is certified at A; then a session of the test
+# holds its reservation's row and, once A's batch (holding the key's lock)
+# waits for that row, asks for the key's lock. PostgreSQL ends A's transaction (the
+# session waits longer before it looks for deadlocks); the sync sends the
+# batch again once the session is done, and ships everything
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$ws/dl-key.pem" 2>/dev/null ||
+	fail "openssl genpkey"
+dl_lock=$(openssl pkey -in "$ws/dl-key.pem" -pubout -outform DER | sha256sum |
+	python3 -c 'import sys; v = int(sys.stdin.read()[:8], 16); print(v - (1 << 32) if v >= 1 << 31 else v)')
+"$pg" stop "$ws/pg"
+sim d1 CEN-DL-1 --fault-fixed-key "$ws/dl-key.pem"
+"$FST_STATION" provision --workspace "$ws/A" --port "$ws/links/d1" --profile "$ws/proceed.profile" \
+	>"$ws/d1.out" 2>&1 || { cat "$ws/d1.out"; fail "offline=proceed: CEN-DL-1 at A"; }
+"$pg" restart "$ws/pg"
+psql_q "insert into reservations (device_uid, station) values ('CEN-DL-1', 'A')"
+psql -X -q -v ON_ERROR_STOP=1 "$conninfo" >"$ws/dl-session.out" 2>&1 <<SQL &
+BEGIN;
+SET LOCAL deadlock_timeout = '60s';
+SELECT 1 FROM reservations WHERE device_uid = 'CEN-DL-1' FOR UPDATE;
+DO \$\$ BEGIN
+  FOR i IN 1..1000 LOOP
+    IF EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 1718842475
+               AND granted)
+       AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted) THEN
+      RETURN;
+    END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+  RAISE EXCEPTION 'no batch held a key and waited for the reservation';
+END \$\$;
+SELECT pg_advisory_xact_lock(1718842475, $dl_lock);
+COMMIT;
+SQL
+session=$!
+for _ in $(seq 100); do
+	[ "$(psql_q "select count(*) from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'relation' and l.relation = 'reservations'::regclass and l.mode = 'RowShareLock' and a.pid <> pg_backend_pid()")" -ge 1 ] && break
+	sleep 0.05
+done
+rc=0
+"$FST_STATION" central sync --workspace "$ws/A" --json >"$ws/sync-dl.json" 2>"$ws/sync-dl.err" || rc=$?
+wait $session || { cat "$ws/dl-session.out"; fail "the test's session that makes the deadlock"; }
+[ $rc -eq 0 ] || { cat "$ws/sync-dl.json" "$ws/sync-dl.err"; fail "central sync A after a deadlock: exit $rc"; }
+python3 - "$ws/sync-dl.json" <<'PY' || fail "central sync --json: the batch rolled back for a deadlock was not sent again"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["retried"] == 1 and d["events"] > 0, (d, open(sys.argv[1].replace("sync-dl.json", "dl-session.out")).read())
+PY
+[ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-DL-1' and conflict is null")" -eq 1 ] ||
+	fail "CEN-DL-1's certificate was not shipped after the deadlock"
 
 # the central audit passes; an edit of the central copy is found
 "$FST_STATION" audit verify --central --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "audit verify --central"; }
