@@ -71,7 +71,13 @@ fst_db_backup_copy(const gchar *src_path, const gchar *tmp, const gchar *dest, G
 		            sqlite3_errstr(rc));
 		return FALSE;
 	}
-	backup = sqlite3_backup_init(dst, "main", src, "main");
+	/* the copy is this connection's alone: in exclusive locking mode the
+	 * WAL header the copy brings along needs no shared memory (-shm) when
+	 * the copy is switched back to a rollback journal below, which a file
+	 * system without shared mmap (FAT or NTFS through FUSE) would refuse */
+	backup = sqlite3_exec(dst, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK
+	             ? sqlite3_backup_init(dst, "main", src, "main")
+	             : NULL;
 	if (backup == NULL) {
 		g_set_error(error,
 		            FST_ERROR,

@@ -465,7 +465,9 @@ fst_file_out_get_stream(FstFileOut *self)
  *
  * Gives @tmp its name, never over another file nor through a link: a hard
  * link, then @tmp removed; on a file system without hard links (a FAT
- * memory stick) a rename that does not replace. The directory is synced.
+ * memory stick) a rename that does not replace, or where the file system
+ * has no such rename either (FAT or NTFS through FUSE, CIFS) a rename once
+ * the name was found free. The directory is synced.
  *
  * Returns: %TRUE when @path is the file; %FST_ERROR_CONFIG when it exists
  */
@@ -489,6 +491,19 @@ fst_file_link_new(const gchar *tmp, const gchar *path, GError **error)
 		if (errno == EEXIST) {
 			fst_file_out_set_exists_error(path, error);
 			return FALSE;
+		}
+		/* nor a rename that refuses to replace (FAT, exFAT and NTFS
+		 * through FUSE, as a desktop mounts a memory stick; CIFS): the
+		 * name is checked free, then the file renamed to it. Only
+		 * another program making the same name in that moment would
+		 * lose its file */
+		if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+			if (!fst_file_check_absent(path, error))
+				return FALSE;
+			if (rename(tmp, path) == 0) {
+				fst_file_sync_dir(path);
+				return TRUE;
+			}
 		}
 	}
 	fst_file_set_create_error(path, errno, error);

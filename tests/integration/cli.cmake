@@ -32,6 +32,13 @@ add_test(NAME fst-cli-report-pdf-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-
 set_tests_properties(fst-cli-report-pdf-test PROPERTIES LABELS integration ENVIRONMENT "${FST_TEST_ENV}"
 	TIMEOUT 300 SKIP_RETURN_CODE 77)
 
+# exports (signed and PDF reports, a backup, a certificate) onto a FAT image
+# mounted through FUSE: no O_TMPFILE, no hard links, no rename that refuses to
+# replace (label fuse: skipped, said aloud, where /dev/fuse cannot be used)
+add_test(NAME fst-cli-fat-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-fat-test.sh)
+set_tests_properties(fst-cli-fat-test PROPERTIES LABELS "integration;fuse" ENVIRONMENT "${FST_TEST_ENV}"
+	TIMEOUT 300 SKIP_RETURN_CODE 77)
+
 # the issuing CA expires in the middle of a run: the line stops at the next
 # board with exit 4, before anything is burned for it
 add_test(NAME fst-cli-ca-expiry-test COMMAND ${CMAKE_CURRENT_LIST_DIR}/fst-cli-ca-expiry-test.py)
