@@ -504,6 +504,10 @@ fst_port_holders_from_locks(FstPortHolder *holders, guint n)
 			if (!p->found || p->reason != NULL || p->dev != makedev(maj, min) ||
 			    (guint64)p->ino != ino)
 				continue;
+			if (pid == (gint64)getpid()) {
+				p->reason = g_strdup("locked by another lane of this station");
+				continue;
+			}
 			name = fst_port_process_name(pid);
 			p->reason = g_strdup_printf(
 			    "locked by %s (process %" G_GINT64_FORMAT ")", name, pid);
@@ -1008,13 +1012,17 @@ fst_port_lock(const gchar *path, GError **error)
 			                  "station user to plugdev"
 			                : "add the station user to the dialout group");
 			break;
-		case EBUSY:
+		case EBUSY: {
+			g_autofree gchar *holder = NULL;
+			(void)fst_port_is_busy(path, &holder);
 			g_set_error(error,
 			            FST_ERROR,
 			            FST_ERROR_BUSY,
-			            "port %s is busy: opened exclusively by another program",
-			            path);
+			            "port %s is busy: opened exclusively by %s: close it",
+			            path,
+			            holder != NULL ? holder : "another program");
 			break;
+		}
 		default:
 			g_set_error(error,
 			            FST_ERROR,
@@ -1028,14 +1036,28 @@ fst_port_lock(const gchar *path, GError **error)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		gint errsv = errno;
+		g_autofree gchar *holder = NULL;
 		close(fd);
+		if (errsv != EWOULDBLOCK) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "cannot lock port %s: %s",
+			            path,
+			            g_strerror(errsv));
+			return NULL;
+		}
+		/* who: another station's lane, or a terminal program that
+		 * locks ports (picocom) */
+		(void)fst_port_is_busy(path, &holder);
 		g_set_error(error,
 		            FST_ERROR,
-		            errsv == EWOULDBLOCK ? FST_ERROR_BUSY : FST_ERROR_INTERNAL,
+		            FST_ERROR_BUSY,
 		            "port %s is busy: %s",
 		            path,
-		            errsv == EWOULDBLOCK ? "another fleetstation is provisioning on it"
-		                                 : g_strerror(errsv));
+		            holder != NULL && g_str_has_prefix(holder, "locked by ")
+		                ? holder
+		                : "another fleetstation is provisioning on it");
 		return NULL;
 	}
 	self = g_new0(FstPortLock, 1);

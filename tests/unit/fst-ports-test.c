@@ -328,7 +328,8 @@ fst_ports_busy_without_opening(void)
 	g_test_message("%u locks taken beside %d checks", taken, checker.checks);
 	g_assert_cmpint(checker.checks, >, 0);
 
-	/* held by a station: busy at once, for a lane and for a listing */
+	/* held by another lane of this station: busy at once, for a lane and
+	 * for a listing */
 	{
 		g_autoptr(FstPortLock) held = fst_port_lock(path, &error);
 		FstPortLock *second;
@@ -336,17 +337,62 @@ fst_ports_busy_without_opening(void)
 		second = fst_port_lock(path, &error);
 		g_assert_null(second);
 		g_assert_error(error, FST_ERROR, FST_ERROR_BUSY);
-		g_assert_nonnull(
-		    strstr(error->message, "another fleetstation is provisioning on it"));
+		g_assert_nonnull(strstr(error->message, "locked by another lane of this station"));
 		g_clear_error(&error);
 		(void)fst_test_opens_seen(ifd);
 		g_assert_true(fst_port_is_busy(path, &reason));
-		expect = g_strdup_printf("(process %d)", (gint)getpid());
-		g_assert_true(g_str_has_prefix(reason, "locked by "));
-		g_assert_true(g_str_has_suffix(reason, expect));
+		g_assert_cmpstr(reason, ==, "locked by another lane of this station");
+		g_clear_pointer(&reason, g_free);
+		g_assert_cmpuint(fst_test_opens_seen(ifd), ==, 0);
+	}
+	g_assert_false(fst_port_is_busy(path, NULL));
+
+	/* locked by another process (another station, picocom): a lane turned
+	 * away and a listing both name it */
+	{
+		g_autofree gchar *cmd = g_strdup_printf(
+		    "python3 -c \"import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+		    "os.O_RDWR | os.O_NOCTTY); fcntl.flock(fd, fcntl.LOCK_EX); "
+		    "print('locked', flush=True); time.sleep(60)\" %s",
+		    path);
+		g_auto(GStrv) locker_argv = NULL;
+		gint out_fd = -1;
+		gchar line[16] = {0};
+		FstPortLock *second;
+
+		g_assert_true(g_shell_parse_argv(cmd, NULL, &locker_argv, &error));
+		g_assert_true(
+		    g_spawn_async_with_pipes(NULL,
+		                             locker_argv,
+		                             NULL,
+		                             G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+		                             NULL,
+		                             NULL,
+		                             &child,
+		                             NULL,
+		                             &out_fd,
+		                             NULL,
+		                             &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(read(out_fd, line, sizeof(line) - 1), >, 0);
+		g_assert_true(g_str_has_prefix(line, "locked"));
+		expect = g_strdup_printf("locked by python3 (process %d)", (gint)child);
+		second = fst_port_lock(path, &error);
+		g_assert_null(second);
+		g_assert_error(error, FST_ERROR, FST_ERROR_BUSY);
+		g_assert_nonnull(strstr(error->message, expect));
+		g_clear_error(&error);
+		(void)fst_test_opens_seen(ifd);
+		g_assert_true(fst_port_is_busy(path, &reason));
+		g_assert_cmpstr(reason, ==, expect);
 		g_clear_pointer(&reason, g_free);
 		g_clear_pointer(&expect, g_free);
 		g_assert_cmpuint(fst_test_opens_seen(ifd), ==, 0);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		g_spawn_close_pid(child);
+		child = 0;
+		close(out_fd);
 	}
 	g_assert_false(fst_port_is_busy(path, NULL));
 
