@@ -564,6 +564,19 @@ fst_port_holders_from_fds(FstPortHolder *holders, guint n)
 	}
 }
 
+/* the usbfs node of a USB device's own port (`usb:BUS-ADDR`), where the
+ * station's lock is taken; %NULL for a serial port */
+static gchar *
+fst_port_usb_node(const gchar *path)
+{
+	guint8 bus;
+	guint8 address;
+
+	if (!fst_usb_transport_parse_port(path, &bus, &address))
+		return NULL;
+	return g_strdup_printf("/dev/bus/usb/%03u/%03u", bus, address);
+}
+
 /* fills in @busy and @reasons of @n ports: a live UUCP lock file, a flock()
  * on the port (a station's fst_port_lock(), picocom's), another process
  * holding it open; without opening any port */
@@ -574,9 +587,10 @@ fst_ports_find_holders(const gchar *const *paths, guint n, gboolean *busy, gchar
 	gboolean any = FALSE;
 
 	for (guint i = 0; i < n; i++) {
+		g_autofree gchar *node = fst_port_usb_node(paths[i]);
 		struct stat st;
-		busy[i] = fst_port_uucp_locked(paths[i], &reasons[i]);
-		if (busy[i] || stat(paths[i], &st) != 0)
+		busy[i] = node == NULL && fst_port_uucp_locked(paths[i], &reasons[i]);
+		if (busy[i] || stat(node != NULL ? node : paths[i], &st) != 0)
 			continue;
 		holders[i].found = TRUE;
 		holders[i].chr = S_ISCHR(st.st_mode);
@@ -605,7 +619,8 @@ fst_ports_find_holders(const gchar *const *paths, guint n, gboolean *busy, gchar
  * Checks whether another program holds the port: a live UUCP lock file, a
  * flock() on it (a station's fst_port_lock(), or a terminal program's), or
  * another process that has it open (of those this user may see: all of them
- * for root). It does not open the port.
+ * for root). A USB device's own port (`usb:BUS-ADDR`) is looked up by its
+ * usbfs node. It does not open the port.
  *
  * Returns: %TRUE when busy
  */
@@ -843,9 +858,10 @@ fst_ports_libusb_strerror(gint rc)
 
 /**
  * fst_ports_check_busy:
- * @ports: (element-type FstPortInfo): ports from fst_ports_list_serial()
+ * @ports: (element-type FstPortInfo): ports from fst_ports_list_serial() or
+ *   fst_ports_list_usb()
  *
- * Fills in which serial ports another program holds (fst_port_is_busy()),
+ * Fills in which ports another program holds (fst_port_is_busy()),
  * from the OS's records (lock files, /proc/locks, /proc/PID/fd): no port is
  * opened. It reads every process's open files once, which a person's
  * listing can afford and a line's scans, several times a second, need not.
@@ -861,8 +877,6 @@ fst_ports_check_busy(GPtrArray *ports)
 
 	for (guint i = 0; i < ports->len; i++) {
 		FstPortInfo *info = g_ptr_array_index(ports, i);
-		if (info->kind != FST_PORT_KIND_SERIAL)
-			continue;
 		paths[n] = info->name;
 		index[n++] = i;
 	}
@@ -966,15 +980,10 @@ FstPortLock *
 fst_port_lock(const gchar *path, GError **error)
 {
 	g_autofree gchar *reason = NULL;
-	g_autofree gchar *node = NULL;
+	g_autofree gchar *node = fst_port_usb_node(path);
 	FstPortLock *self;
 	gint fd;
-	guint8 bus;
-	guint8 address;
 
-	/* a USB device's own port: the lock is on its usbfs node */
-	if (fst_usb_transport_parse_port(path, &bus, &address))
-		node = g_strdup_printf("/dev/bus/usb/%03u/%03u", bus, address);
 	if (node == NULL && fst_port_uucp_locked(path, &reason)) {
 		g_set_error(error,
 		            FST_ERROR,

@@ -27,12 +27,8 @@ fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
 	fst_cli_json_add_string(b, "serial", p->serial);
 	fst_cli_json_add_string(b, "description", p->description);
 	fst_cli_json_add_string(b, "dialect", p->dialect);
-	/* libusb devices: whether a program holds one is not known (null) */
 	json_builder_set_member_name(b, "busy");
-	if (p->kind == FST_PORT_KIND_SERIAL)
-		json_builder_add_boolean_value(b, p->busy);
-	else
-		json_builder_add_null_value(b);
+	json_builder_add_boolean_value(b, p->busy);
 	fst_cli_json_add_string(b, "busy_reason", p->busy_reason);
 	json_builder_set_member_name(b, "accessible");
 	json_builder_add_boolean_value(b, p->denied == NULL);
@@ -42,16 +38,15 @@ fst_cli_ports_add_json(JsonBuilder *b, const FstPortInfo *p)
 	json_builder_end_object(b);
 }
 
-/* busy, denied (this user may not open it: see access_error), free; a USB
- * device's holder is not known (-) */
+/* busy, denied (this user may not open it: see access_error), free */
 static const gchar *
 fst_cli_ports_state(const FstPortInfo *p)
 {
-	if (p->kind == FST_PORT_KIND_SERIAL && p->busy)
+	if (p->busy)
 		return "busy";
 	if (p->denied != NULL)
 		return "denied";
-	return p->kind == FST_PORT_KIND_SERIAL ? "free" : "-";
+	return "free";
 }
 
 static void
@@ -146,6 +141,7 @@ fst_cli_ports(gint argc, gchar **argv)
 	usb = fst_ports_list_usb(known, &error);
 	if (usb == NULL)
 		return fst_cli_fail("ports", json, error);
+	fst_ports_check_busy(usb);
 	workspace = fst_cli_workspace(workspace_opt);
 	lanes = fst_lanes_load(workspace, &error);
 	if (lanes == NULL)

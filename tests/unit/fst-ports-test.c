@@ -440,6 +440,7 @@ fst_ports_usb_umockdev(void)
 	g_autoptr(FstKnownDevices) known = fst_test_known();
 	g_autoptr(GPtrArray) ports = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autoptr(FstPortLock) lock = NULL;
 	FstPortInfo *p;
 
 	g_assert_true(umockdev_testbed_add_from_string(tb, fst_test_usb, &error));
@@ -454,6 +455,21 @@ fst_ports_usb_umockdev(void)
 	g_assert_cmpint(p->pid, ==, 0x0001);
 	g_assert_cmpstr(p->dialect, ==, "fsp");
 	g_assert_true(g_str_has_prefix(p->description, "pid.codes"));
+
+	/* a lane working on the board through its usbfs node makes it busy
+	 * for `fleetstation ports` too */
+	fst_ports_check_busy(ports);
+	g_assert_false(p->busy);
+	lock = fst_port_lock("usb:002-002", &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(lock);
+	fst_ports_check_busy(ports);
+	g_assert_true(p->busy);
+	g_assert_cmpstr(p->busy_reason, ==, "locked by another lane of this station");
+	g_clear_pointer(&lock, fst_port_unlock);
+	fst_ports_check_busy(ports);
+	g_assert_false(p->busy);
+	g_assert_null(p->busy_reason);
 }
 
 static void
