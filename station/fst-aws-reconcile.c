@@ -31,6 +31,15 @@
  * an audit event of the station (`aws-reconcile`, outcome `ok` or
  * `differs`, the counts in its detail), so that the audit trail shows when
  * AWS was last checked and what was found.
+ *
+ * One kind of finding needs no judgement: an INACTIVE certificate AWS made
+ * for a recorded device's key, in no record. Nothing can connect with it,
+ * and the device has the certificate its record names.
+ * fst_aws_reconcile_delete_leftovers() deletes those at AWS when asked,
+ * if made long enough ago that no run still at work (this station's or
+ * another's, between AWS making a certificate and recording it) can be its
+ * maker; each deletion is an audit event of the device
+ * (`aws-delete-certificate`).
  */
 
 #define G_LOG_DOMAIN "FstAwsReconcile"
@@ -42,8 +51,10 @@
 #include <openssl/x509.h>
 #include <string.h>
 
+#include "fst-ca-store.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-time.h"
 #include "fst-x509.h"
 
 /* unrecorded INACTIVE certificates under no CA read to find their key */
@@ -298,6 +309,7 @@ fst_aws_reconcile_candidates(FstAwsReconcile *self,
 			continue;
 		f = fst_aws_finding_new(FST_AWS_FINDING_UNRECORDED, id, NULL, NULL, full->status);
 		f->device_uid = g_steal_pointer(&holder);
+		f->created_us = full->created;
 		f->advice = g_strdup("made at AWS for this device's key, INACTIVE, and in no "
 		                     "record: left by a run stopped between AWS making it "
 		                     "(issuer=aws) and its record; nothing can connect with it: "
@@ -400,9 +412,9 @@ fst_aws_reconcile_record(const FstAwsReconcile *self, FstDb *db, gint64 started_
  * fst_aws_reconcile:
  * @iot: a client for the account and region to compare with
  * @db: the station's database
- * @ca_ids: (nullable) (array zero-terminated=1): more CAs to ask AWS for
- *   (the workspace's, which may have signed nothing recorded yet), by
- *   SHA-256; the CAs of the recorded certificates are always asked for
+ * @workspace: (nullable): the workspace, whose CAs (which may have signed
+ *   nothing recorded yet) AWS is asked for too; the CAs of the recorded
+ *   certificates are always asked for
  * @cancellable: (nullable): a #GCancellable
  * @error: (nullable): return location for a #GError
  *
@@ -417,12 +429,12 @@ fst_aws_reconcile_record(const FstAwsReconcile *self, FstDb *db, gint64 started_
  *   database or of AWS
  */
 FstAwsReconcile *
-fst_aws_reconcile(FstAwsIot *iot,
-                  FstDb *db,
-                  const gchar *const *ca_ids,
-                  GCancellable *cancellable,
-                  GError **error)
+fst_aws_reconcile(
+    FstAwsIot *iot, FstDb *db, const gchar *workspace, GCancellable *cancellable, GError **error)
 {
+	g_autofree gchar *ca_dir =
+	    workspace != NULL ? g_build_filename(workspace, "ca", NULL) : NULL;
+	g_autoptr(GPtrArray) ca_infos = ca_dir != NULL ? fst_ca_store_list(ca_dir, NULL) : NULL;
 	g_autoptr(FstAwsReconcile) self = g_new0(FstAwsReconcile, 1);
 	g_autoptr(GHashTable) recorded = g_hash_table_new_full(
 	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_aws_recorded_free);
@@ -448,8 +460,11 @@ fst_aws_reconcile(FstAwsIot *iot,
 	if (!fst_db_foreach_aws_record(db, self->target, fst_aws_reconcile_record_cb, &walk, error))
 		return NULL;
 	self->recorded = g_hash_table_size(recorded);
-	for (guint i = 0; ca_ids != NULL && ca_ids[i] != NULL; i++)
-		g_hash_table_add(cas, g_ascii_strdown(ca_ids[i], -1));
+	for (guint i = 0; ca_infos != NULL && i < ca_infos->len; i++) {
+		FstCaInfo *info = g_ptr_array_index(ca_infos, i);
+		if (info->sha256 != NULL)
+			g_hash_table_add(cas, g_ascii_strdown(info->sha256, -1));
+	}
 	g_hash_table_iter_init(&iter, cas);
 	while (g_hash_table_iter_next(&iter, &key, NULL))
 		g_ptr_array_add(self->cas, g_strdup(key));
@@ -517,4 +532,87 @@ fst_aws_reconcile(FstAwsIot *iot,
 	if (!fst_aws_reconcile_record(self, db, started_us, error))
 		return NULL;
 	return g_steal_pointer(&self);
+}
+
+/**
+ * fst_aws_reconcile_delete_leftovers:
+ * @self: a comparison from fst_aws_reconcile()
+ * @iot: the client it was made with
+ * @db: the station's database
+ * @min_age_us: only certificates AWS made at least this long ago
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): return location for a #GError
+ *
+ * Deletes at AWS (DeleteCertificate) the findings that are INACTIVE
+ * certificates AWS made for a recorded device's key and that no record
+ * names (see the top of this file), made at least @min_age_us ago, and sets
+ * their @deleted. One already gone at AWS counts as deleted. Each deletion
+ * is an audit event of the device (`aws-delete-certificate`), written as
+ * soon as AWS answers. Certificates of the station's CAs that no record
+ * explains are never deleted: someone must find who signed them.
+ *
+ * Returns: %TRUE when every such finding old enough was deleted; %FALSE
+ *   with the error of AWS or of the database (those deleted before are
+ *   marked and recorded)
+ */
+gboolean
+fst_aws_reconcile_delete_leftovers(FstAwsReconcile *self,
+                                   FstAwsIot *iot,
+                                   FstDb *db,
+                                   gint64 min_age_us,
+                                   GCancellable *cancellable,
+                                   GError **error)
+{
+	gint64 now = g_get_real_time();
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(FST_IS_AWS_IOT(iot), FALSE);
+
+	for (guint i = 0; i < self->findings->len; i++) {
+		FstAwsFinding *f = g_ptr_array_index(self->findings, i);
+		g_autoptr(GError) error_local = NULL;
+		g_autoptr(FstDbDevice) device = NULL;
+		g_autofree gchar *detail = NULL;
+		g_autofree gchar *made = NULL;
+		gint64 started = g_get_real_time();
+
+		if (f->kind != FST_AWS_FINDING_UNRECORDED || f->device_uid == NULL ||
+		    g_strcmp0(f->aws_status, "INACTIVE") != 0 || f->deleted || f->created_us <= 0 ||
+		    now - f->created_us < min_age_us)
+			continue;
+		if (!fst_aws_iot_delete_certificate(
+		        iot, f->aws_cert_id, cancellable, &error_local) &&
+		    !g_error_matches(error_local, FST_ERROR, FST_ERROR_NOT_FOUND)) {
+			g_propagate_prefixed_error(
+			    error,
+			    g_steal_pointer(&error_local),
+			    "certificate %s, made at AWS for device %s's key "
+			    "and in no record, not deleted: ",
+			    f->aws_cert_id,
+			    f->device_uid);
+			return FALSE;
+		}
+		f->deleted = TRUE;
+		device = fst_db_find_device(db, f->device_uid, error);
+		if (device == NULL)
+			return FALSE;
+		made = fst_time_iso(f->created_us);
+		detail = g_strdup_printf("certificate %s (%s), made at AWS on %s for the "
+		                         "device's key by a run stopped before its record, "
+		                         "INACTIVE, deleted at AWS%s",
+		                         f->aws_cert_id,
+		                         self->target,
+		                         made,
+		                         error_local != NULL ? " (it was gone already)" : "");
+		if (!fst_db_add_event(db,
+		                      device->id,
+		                      "aws-delete-certificate",
+		                      started,
+		                      g_get_real_time(),
+		                      "ok",
+		                      detail,
+		                      error))
+			return FALSE;
+	}
+	return TRUE;
 }

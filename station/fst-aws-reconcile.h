@@ -35,6 +35,9 @@ typedef enum {
  * @device_uid: (nullable): its device, when the database records it
  * @state: (nullable): its state in the database
  * @advice: what it means and what to do, in a sentence
+ * @created_us: when AWS made it (`creationDate`, microseconds since the
+ *   epoch), where it was read; 0 when not known
+ * @deleted: deleted at AWS by fst_aws_reconcile_delete_leftovers()
  */
 typedef struct {
 	FstAwsFindingKind kind;
@@ -45,6 +48,8 @@ typedef struct {
 	gchar *device_uid;
 	gchar *state;
 	gchar *advice;
+	gint64 created_us;
+	gboolean deleted;
 } FstAwsFinding;
 
 void fst_aws_finding_free(FstAwsFinding *self);
@@ -80,10 +85,13 @@ typedef struct {
 void fst_aws_reconcile_free(FstAwsReconcile *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstAwsReconcile, fst_aws_reconcile_free)
 
-FstAwsReconcile *fst_aws_reconcile(FstAwsIot *iot,
-                                   FstDb *db,
-                                   const gchar *const *ca_ids,
-                                   GCancellable *cancellable,
-                                   GError **error);
+FstAwsReconcile *fst_aws_reconcile(
+    FstAwsIot *iot, FstDb *db, const gchar *workspace, GCancellable *cancellable, GError **error);
+gboolean fst_aws_reconcile_delete_leftovers(FstAwsReconcile *self,
+                                            FstAwsIot *iot,
+                                            FstDb *db,
+                                            gint64 min_age_us,
+                                            GCancellable *cancellable,
+                                            GError **error);
 
 G_END_DECLS

@@ -47,17 +47,7 @@
 #include "fst-openssl-common.h"
 #include "fst-station.h"
 #include "fst-secret.h"
-
-static gchar *
-fst_report_iso(gint64 us)
-{
-	g_autoptr(GDateTime) dt = NULL;
-
-	if (us <= 0)
-		return g_strdup("-");
-	dt = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
-	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
-}
+#include "fst-time.h"
 
 static gdouble
 fst_report_yield(const FstReportSummary *sum)
@@ -120,9 +110,9 @@ static JsonNode *
 fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *scope)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
-	g_autofree gchar *first = fst_report_iso(sum->first_us);
-	g_autofree gchar *last = fst_report_iso(sum->last_us);
-	g_autofree gchar *now = fst_report_iso(g_get_real_time());
+	g_autofree gchar *first = fst_time_iso(sum->first_us);
+	g_autofree gchar *last = fst_time_iso(sum->last_us);
+	g_autofree gchar *now = fst_time_iso(g_get_real_time());
 
 	json_builder_begin_object(b);
 	fst_report_json_member_str(b, "database_id", sum->database_id);
@@ -475,9 +465,9 @@ fst_pdf_failures(FstPdf *pdf, const FstReportSummary *sum, gdouble y, guint show
 static gdouble
 fst_pdf_title(FstPdf *pdf, const FstReportSummary *sum, const FstReportScope *scope, gboolean draw)
 {
-	g_autofree gchar *first = fst_report_iso(sum->first_us);
-	g_autofree gchar *last = fst_report_iso(sum->last_us);
-	g_autofree gchar *now = fst_report_iso(g_get_real_time());
+	g_autofree gchar *first = fst_time_iso(sum->first_us);
+	g_autofree gchar *last = fst_time_iso(sum->last_us);
+	g_autofree gchar *now = fst_time_iso(g_get_real_time());
 	g_autoptr(GString) line = g_string_new(NULL);
 	gdouble y = FST_PDF_MARGIN + 14;
 	gdouble text_w = pdf->w - 2 * FST_PDF_MARGIN;

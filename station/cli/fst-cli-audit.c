@@ -40,13 +40,6 @@ fst_cli_audit_age(gint64 then_us)
 	return g_strdup_printf("%" G_GINT64_FORMAT " minutes", secs / 60);
 }
 
-static gchar *
-fst_cli_audit_iso(gint64 us)
-{
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
-	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
-}
-
 /**
  * fst_cli_audit_report_anchored:
  * @db_path: the database
@@ -108,7 +101,7 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 		json_builder_add_int_value(b, anchors != NULL ? anchors->len : 0);
 		json_builder_set_member_name(b, "last_anchor");
 		if (last != NULL) {
-			g_autofree gchar *when = fst_cli_audit_iso(last->created_at);
+			g_autofree gchar *when = fst_time_iso(last->created_at);
 			json_builder_begin_object(b);
 			json_builder_set_member_name(b, "head_id");
 			json_builder_add_int_value(b, last->head_id);
@@ -133,7 +126,7 @@ fst_cli_audit_report_anchored(const gchar *db_path,
 		        result->head_hash);
 	if (last != NULL) {
 		g_autofree gchar *age = fst_cli_audit_age(last->created_at);
-		g_autofree gchar *when = fst_cli_audit_iso(last->created_at);
+		g_autofree gchar *when = fst_time_iso(last->created_at);
 		g_print("anchors: %u checked, the chain extends each; last anchor: event "
 		        "%" G_GINT64_FORMAT " made %s (%s ago), %s\n",
 		        anchors->len,
@@ -204,7 +197,7 @@ fst_cli_audit_checkpoint(const gchar *workspace,
 		    g_error_matches(error, FST_ERROR, FST_ERROR_VERIFY_FAILED)
 		        ? FST_EXIT_DATABASE
 		        : fst_cli_exit_for_error(error));
-	when = fst_cli_audit_iso(anchor->created_at);
+	when = fst_time_iso(anchor->created_at);
 	if (out != NULL) {
 		path = g_strdup(out);
 	} else {

@@ -93,7 +93,7 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		    !fst_central_count_registrations(central, queue, &link_error))
 			g_clear_pointer(&central, fst_central_free);
 	}
-	last = last_sync > 0 ? fst_cli_time(last_sync) : g_strdup("never");
+	last = last_sync > 0 ? fst_time_iso(last_sync) : g_strdup("never");
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_object(b);
@@ -120,7 +120,7 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 		for (guint i = 0; stations != NULL && central != NULL && i < stations->len; i++) {
 			FstCentralStation *st = g_ptr_array_index(stations, i);
 			g_autofree gchar *when =
-			    st->last_sync_at > 0 ? fst_cli_time(st->last_sync_at) : NULL;
+			    st->last_sync_at > 0 ? fst_time_iso(st->last_sync_at) : NULL;
 			json_builder_begin_object(b);
 			fst_cli_json_add_string(b, "name", st->name);
 			fst_cli_json_add_string(b, "host", st->host);
@@ -183,7 +183,7 @@ fst_cli_central_status(const gchar *workspace, gboolean json)
 	for (guint i = 0; i < stations->len; i++) {
 		FstCentralStation *st = g_ptr_array_index(stations, i);
 		g_autofree gchar *when =
-		    st->last_sync_at > 0 ? fst_cli_time(st->last_sync_at) : g_strdup("-");
+		    st->last_sync_at > 0 ? fst_time_iso(st->last_sync_at) : g_strdup("-");
 		g_print("%-20s %-22s %10" G_GINT64_FORMAT " %10" G_GINT64_FORMAT
 		        " %12" G_GINT64_FORMAT " %9" G_GINT64_FORMAT "\n",
 		        st->name,

@@ -188,22 +188,6 @@ fst_cli_certs_export(gint argc, gchar **argv)
 	return FST_EXIT_OK;
 }
 
-/**
- * fst_cli_time:
- * @us: unix microseconds, UTC
- *
- * Returns: (transfer full): ISO 8601 UTC to the second, or "-" for 0
- */
-gchar *
-fst_cli_time(gint64 us)
-{
-	g_autoptr(GDateTime) dt = NULL;
-	if (us == 0)
-		return g_strdup("-");
-	dt = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
-	return dt != NULL ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
-}
-
 static gboolean
 fst_cli_certs_one(FstDbCert *c, gpointer user_data)
 {
@@ -217,7 +201,7 @@ fst_cli_certs_one(FstDbCert *c, gpointer user_data)
 		fst_cli_json_list_item(b, &out->n);
 		return TRUE;
 	}
-	issued = cert->created_at != 0 ? fst_cli_time(cert->created_at) : NULL;
+	issued = cert->created_at != 0 ? fst_time_iso(cert->created_at) : NULL;
 	fst_cli_table_add_row(out->table,
 	                      cert->serial_hex,
 	                      cert->device_uid,

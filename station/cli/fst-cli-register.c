@@ -514,6 +514,7 @@ static FstExit
 fst_cli_register_reconcile(const gchar *workspace,
                            const gchar *db_path,
                            const FstCliAws *aws,
+                           gint delete_after_minutes,
                            FstCliOutput mode,
                            gboolean json)
 {
@@ -521,26 +522,26 @@ fst_cli_register_reconcile(const gchar *workspace,
 	g_autoptr(FstAwsIot) iot = NULL;
 	g_autoptr(FstDb) db = NULL;
 	g_autoptr(FstAwsReconcile) result = NULL;
-	g_autoptr(GPtrArray) ca_ids = g_ptr_array_new_with_free_func(g_free);
-	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
-	g_autoptr(GPtrArray) infos = fst_ca_store_list(ca_dir, NULL);
+	guint left = 0;
 
-	/* the workspace's CAs, which may have signed nothing recorded */
-	for (guint i = 0; infos != NULL && i < infos->len; i++) {
-		FstCaInfo *info = g_ptr_array_index(infos, i);
-		if (info->sha256 != NULL)
-			g_ptr_array_add(ca_ids, g_strdup(info->sha256));
-	}
-	g_ptr_array_add(ca_ids, NULL);
 	iot = fst_cli_aws_iot(aws, &error);
 	if (iot == NULL)
 		return fst_cli_fail("register", json, error);
 	db = fst_db_open(db_path, &error);
 	if (db == NULL)
 		return fst_cli_fail("register", json, error);
-	result = fst_aws_reconcile(iot, db, (const gchar *const *)ca_ids->pdata, NULL, &error);
+	result = fst_aws_reconcile(iot, db, workspace, NULL, &error);
 	if (result == NULL)
 		return fst_cli_fail("register", json, error);
+	if (delete_after_minutes >= 0 &&
+	    !fst_aws_reconcile_delete_leftovers(
+	        result, iot, db, (gint64)delete_after_minutes * 60 * G_USEC_PER_SEC, NULL, &error))
+		return fst_cli_fail("register", json, error);
+	for (guint i = 0; i < result->findings->len; i++) {
+		FstAwsFinding *f = g_ptr_array_index(result->findings, i);
+		if (!f->deleted)
+			left++;
+	}
 	if (json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
 		json_builder_begin_object(b);
@@ -580,6 +581,8 @@ fst_cli_register_reconcile(const gchar *workspace,
 			fst_cli_json_add_string(b, "state", f->state);
 			fst_cli_json_add_string(b, "ca_sha256", f->ca_sha256);
 			fst_cli_json_add_string(b, "advice", f->advice);
+			json_builder_set_member_name(b, "deleted");
+			json_builder_add_boolean_value(b, f->deleted);
 			json_builder_end_object(b);
 		}
 		json_builder_end_array(b);
@@ -616,7 +619,9 @@ fst_cli_register_reconcile(const gchar *workspace,
 			FstAwsFinding *f = g_ptr_array_index(result->findings, i);
 			fst_cli_table_add_row(table,
 			                      fst_aws_finding_kind_to_string(f->kind),
-			                      f->aws_status != NULL ? f->aws_status : "absent",
+			                      f->deleted              ? "deleted"
+			                      : f->aws_status != NULL ? f->aws_status
+			                                              : "absent",
 			                      f->serial_hex,
 			                      f->device_uid,
 			                      f->aws_cert_id,
@@ -628,7 +633,7 @@ fst_cli_register_reconcile(const gchar *workspace,
 			g_autoptr(GHashTable) told = g_hash_table_new(g_str_hash, g_str_equal);
 			for (guint i = 0; i < result->findings->len; i++) {
 				FstAwsFinding *f = g_ptr_array_index(result->findings, i);
-				if (!g_hash_table_add(told, f->advice))
+				if (f->deleted || !g_hash_table_add(told, f->advice))
 					continue;
 				g_print("%s%s: %s\n",
 				        g_hash_table_size(told) == 1 ? "\nWhat to do:\n" : "",
@@ -637,7 +642,7 @@ fst_cli_register_reconcile(const gchar *workspace,
 			}
 		}
 	}
-	return result->findings->len > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
+	return left > 0 ? FST_EXIT_DEVICES_FAILED : FST_EXIT_OK;
 }
 
 /**
@@ -698,6 +703,7 @@ fst_cli_register(gint argc, gchar **argv)
 	gint max_attempts = 0;
 	gint lease = 0;
 	gint hold_hours = 0;
+	gint delete_after = G_MININT; /* not given */
 	g_autofree gchar *out_dir = NULL;
 	g_autofree gchar *params_file = NULL;
 	g_autofree gchar *bucket = NULL;
@@ -877,6 +883,15 @@ fst_cli_register(gint argc, gchar **argv)
 	     &params_file,
 	     "import-results: the parameter file the task read",
 	     "FILE"},
+	    {"delete-leftovers",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &delete_after,
+	     "reconcile: delete at AWS the INACTIVE certificates AWS made for a recorded "
+	     "device's key that no record names (left by a run stopped before its record), "
+	     "made at least MINUTES ago (60 leaves any run at work alone)",
+	     "MINUTES"},
 	    {NULL}};
 	g_autoptr(GOptionContext) context = g_option_context_new(
 	    "status|push|retry [SERIAL]|reconcile|export|import-results REPORT... - the AWS IoT "
@@ -901,8 +916,10 @@ fst_cli_register(gint argc, gchar **argv)
 	    "explains, INACTIVE ones AWS made for a recorded device's key (unrecorded),\n"
 	    "certificates registered and in service that AWS no longer has (missing), and\n"
 	    "revoked ones ACTIVE at AWS (revoked-active), each with what to do; it exits 1\n"
-	    "when it finds any. Each check is an audit event "
-	    "(aws-reconcile).\n\n" FST_CLI_EXIT_CODES);
+	    "when it finds any. Each check is an audit event (aws-reconcile). With\n"
+	    "--delete-leftovers, the INACTIVE certificates AWS made for a recorded device's\n"
+	    "key are deleted there (aws-delete-certificate events of their devices), and\n"
+	    "it exits 1 only when anything else is left.\n\n" FST_CLI_EXIT_CODES);
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!fst_cli_parse(context, "register", &argc, &argv))
 		return FST_EXIT_USAGE;
@@ -914,6 +931,12 @@ fst_cli_register(gint argc, gchar **argv)
 		return FST_EXIT_USAGE;
 	}
 	sub = argv[1];
+	if (delete_after != G_MININT && (delete_after < 0 || g_strcmp0(sub, "reconcile") != 0))
+		return fst_cli_usage_error(
+		    "register",
+		    json,
+		    "--delete-leftovers goes with reconcile, and takes minutes "
+		    "(0 or more)");
 	{
 		g_autofree gchar *option = g_steal_pointer(&workspace);
 		workspace = fst_cli_workspace(option);
@@ -958,7 +981,8 @@ fst_cli_register(gint argc, gchar **argv)
 		                               &aws,
 		                               json);
 	if (g_strcmp0(sub, "reconcile") == 0)
-		return fst_cli_register_reconcile(workspace, db_path, &aws, mode, json);
+		return fst_cli_register_reconcile(
+		    workspace, db_path, &aws, delete_after, mode, json);
 	if (g_strcmp0(sub, "import-results") == 0)
 		return fst_cli_register_import(
 		    db_path, params_file, argc > 2 ? (const gchar *const *)argv + 2 : NULL, json);

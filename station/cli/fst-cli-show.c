@@ -129,7 +129,7 @@ fst_cli_show(gint argc, gchar **argv)
 	}
 	for (guint i = 0; i < certs->len; i++) {
 		FstDbCert *c = g_ptr_array_index(certs, i);
-		g_autofree gchar *issued = fst_cli_time(c->created_at);
+		g_autofree gchar *issued = fst_time_iso(c->created_at);
 		g_autoptr(GString) queue = g_string_new(NULL);
 		for (guint j = 0; j < mine->len; j++) {
 			FstDbRegistration *r = g_ptr_array_index(mine, j);
@@ -160,7 +160,7 @@ fst_cli_show(gint argc, gchar **argv)
 	}
 	for (guint i = 0; i < events->len; i++) {
 		FstDbEvent *e = g_ptr_array_index(events, i);
-		g_autofree gchar *when = fst_cli_time(e->started_us);
+		g_autofree gchar *when = fst_time_iso(e->started_us);
 		g_print("  %s %-*s %-*s %.2f s%s%s\n",
 		        when,
 		        step_width,

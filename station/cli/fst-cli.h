@@ -12,6 +12,7 @@
 #include "fst-job.h"
 #include "fst-pipeline.h"
 #include "fst-interaction.h"
+#include "fst-time.h"
 
 G_BEGIN_DECLS
 
@@ -156,7 +157,6 @@ const GOptionEntry *fst_cli_secret_entries(void);
 void fst_cli_secret_setup(const gchar *workspace);
 void fst_cli_cert_to_json(JsonBuilder *b, const FstDbCert *c);
 void fst_cli_device_to_json(JsonBuilder *b, const FstDbDevice *d);
-gchar *fst_cli_time(gint64 us);
 gchar **fst_cli_all_ports(GError **error);
 typedef gpointer (*FstCliJob)(gpointer data);
 gpointer fst_cli_run(FstCliJob job, gpointer data);

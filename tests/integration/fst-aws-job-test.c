@@ -1322,10 +1322,10 @@ test_start_peer(void)
 	return TRUE;
 }
 
-/* `register reconcile --json` of the fixture's workspace: its document,
- * and its exit status in @status */
+/* `register reconcile --json [OPTION]` of the fixture's workspace: its
+ * document, and its exit status in @status */
 static JsonObject *
-test_reconcile(TestFixture *fx, gint *status)
+test_reconcile_with(TestFixture *fx, const gchar *option, gint *status)
 {
 	const gchar *argv[] = {g_getenv("FST_STATION"),
 	                       "register",
@@ -1335,6 +1335,7 @@ test_reconcile(TestFixture *fx, gint *status)
 	                       fx->workspace,
 	                       "--region",
 	                       "us-east-1",
+	                       option,
 	                       NULL};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonParser) parser = json_parser_new();
@@ -1358,6 +1359,26 @@ test_reconcile(TestFixture *fx, gint *status)
 	g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
 	g_assert_no_error(error);
 	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+static JsonObject *
+test_reconcile(TestFixture *fx, gint *status)
+{
+	return test_reconcile_with(fx, NULL, status);
+}
+
+/* the finding of @doc about certificate @id, or %NULL */
+static JsonObject *
+test_finding(JsonObject *doc, const gchar *id)
+{
+	JsonArray *findings = json_object_get_array_member(doc, "findings");
+
+	for (guint i = 0; i < json_array_get_length(findings); i++) {
+		JsonObject *f = json_array_get_object_element(findings, i);
+		if (g_strcmp0(json_object_get_string_member(f, "aws_cert_id"), id) == 0)
+			return f;
+	}
+	return NULL;
 }
 
 /* the findings of @doc as "kind:status:device" (an absent status or device
@@ -1593,6 +1614,50 @@ test_job_reconcile(TestFixture *fx, gconstpointer user_data)
 	    test_sql_int(fx->db_path, "SELECT count(*) FROM events WHERE step = 'aws-reconcile'"),
 	    ==,
 	    3);
+
+	/* --delete-leftovers: the certificate AWS made for CRASH-1's key is
+	 * left alone while a run could still be at work on it (made under an
+	 * hour ago), then deleted at AWS when asked for certificates made 0
+	 * minutes ago or more, as an audit event of the device; the one the
+	 * station's CA signed and no record explains is never deleted */
+	g_clear_pointer(&doc, json_object_unref);
+	doc = test_reconcile_with(fx, "--delete-leftovers=60", &status);
+	g_assert_cmpint(status, ==, 1);
+	g_assert_nonnull(test_finding(doc, crashed_id));
+	g_assert_false(json_object_get_boolean_member(test_finding(doc, crashed_id), "deleted"));
+	g_clear_pointer(&at_aws, fst_aws_certificate_free);
+	at_aws = fst_aws_iot_describe_certificate(iot, crashed_id, NULL, &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&doc, json_object_unref);
+	doc = test_reconcile_with(fx, "--delete-leftovers=0", &status);
+	g_assert_cmpint(status, ==, 1);
+	g_assert_true(json_object_get_boolean_member(test_finding(doc, crashed_id), "deleted"));
+	g_assert_false(
+	    json_object_get_boolean_member(test_finding(doc, rogue_off->aws_cert_id), "deleted"));
+	g_assert_false(
+	    json_object_get_boolean_member(test_finding(doc, rogue->aws_cert_id), "deleted"));
+	g_clear_pointer(&at_aws, fst_aws_certificate_free);
+	at_aws = fst_aws_iot_describe_certificate(iot, crashed_id, NULL, &error);
+	g_assert_null(at_aws);
+	g_assert_error(error, FST_ERROR, FST_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_free(out);
+	out = test_sql_text(fx->db_path,
+	                    "SELECT d.uid || ' ' || e.detail FROM events e JOIN devices d ON "
+	                    "d.id = e.device_id WHERE e.step = 'aws-delete-certificate'");
+	g_assert_true(g_str_has_prefix(out, "CRASH-1 certificate "));
+	g_assert_nonnull(strstr(out, crashed_id));
+	g_assert_nonnull(strstr(out, "INACTIVE, deleted at AWS"));
+	/* gone from the findings; the others stay */
+	g_clear_pointer(&doc, json_object_unref);
+	doc = test_reconcile(fx, &status);
+	g_assert_cmpint(status, ==, 1);
+	g_assert_null(test_finding(doc, crashed_id));
+	g_assert_nonnull(test_finding(doc, rogue_off->aws_cert_id));
+	/* a negative age is refused */
+	g_clear_pointer(&doc, json_object_unref);
+	doc = test_reconcile_with(fx, "--delete-leftovers=-1", &status);
+	g_assert_cmpint(status, ==, 2);
 }
 
 int
