@@ -45,22 +45,53 @@ fst_central_bin_int(const PGresult *res, gint row, gint col)
 	return (gint64)v;
 }
 
+/* what the chain says of one certificate: one allocation, keyed by its own
+ * serial (a station may have millions) */
 typedef struct {
-	gchar *sha256; /* what certificate-issued recorded */
-	gchar *state;  /* the last certificate-state move, or NULL */
+	guint8 sha256[32];  /* what certificate-issued recorded */
+	gboolean sha256_ok; /* that was 64 hex digits */
+	const gchar *state; /* (nullable): the last certificate-state move, from
+	                     * the walk's set of state names */
+	gchar serial[];
 } FstCentralAuditCert;
 
-static void
-fst_central_audit_cert_free(FstCentralAuditCert *self)
+typedef struct {
+	GHashTable *certs;  /* serial -> FstCentralAuditCert (owned) */
+	GHashTable *states; /* the state names seen, each once */
+} FstCentralAuditWalk;
+
+static const gchar *
+fst_central_audit_state(FstCentralAuditWalk *walk, const gchar *state)
 {
-	g_free(self->sha256);
-	g_free(self->state);
-	g_free(self);
+	const gchar *known = g_hash_table_lookup(walk->states, state);
+
+	if (known == NULL) {
+		gchar *copy = g_strdup(state);
+		g_hash_table_add(walk->states, copy);
+		known = copy;
+	}
+	return known;
+}
+
+/* 64 hex digits into @out */
+static gboolean
+fst_central_audit_sha256_parse(const gchar *hex, guint8 out[32])
+{
+	if (strlen(hex) != 64)
+		return FALSE;
+	for (guint i = 0; i < 32; i++) {
+		gint hi = g_ascii_xdigit_value(hex[2 * i]);
+		gint lo = g_ascii_xdigit_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return FALSE;
+		out[i] = (guint8)(hi << 4 | lo);
+	}
+	return TRUE;
 }
 
 /* what a certificate-issued or certificate-state event says */
 static void
-fst_central_audit_note(GHashTable *certs, const gchar *step, const gchar *detail)
+fst_central_audit_note(FstCentralAuditWalk *walk, const gchar *step, const gchar *detail)
 {
 	g_auto(GStrv) w = NULL;
 	FstCentralAuditCert *c;
@@ -70,13 +101,17 @@ fst_central_audit_note(GHashTable *certs, const gchar *step, const gchar *detail
 	w = g_strsplit(detail, " ", 0);
 	if (g_strcmp0(step, "certificate-issued") == 0) {
 		/* "certificate S sha256 H[ as STATE (...)]" */
+		gsize len;
 		if (g_strv_length(w) < 4 || g_strcmp0(w[2], "sha256") != 0)
 			return;
-		c = g_new0(FstCentralAuditCert, 1);
-		c->sha256 = g_strdup(w[3]);
+		len = strlen(w[1]);
+		c = g_malloc0(sizeof(*c) + len + 1);
+		memcpy(c->serial, w[1], len);
+		c->sha256_ok = fst_central_audit_sha256_parse(w[3], c->sha256);
 		if (g_strv_length(w) >= 6 && g_strcmp0(w[4], "as") == 0)
-			c->state = g_strdup(w[5]);
-		g_hash_table_replace(certs, g_strdup(w[1]), c);
+			c->state = fst_central_audit_state(walk, w[5]);
+		/* replace: the key lives in the value */
+		g_hash_table_replace(walk->certs, c->serial, c);
 	} else if (g_strcmp0(step, "certificate-state") == 0) {
 		/* "certificate S: FROM -> TO[ (...)]" */
 		g_autofree gchar *serial = NULL;
@@ -84,87 +119,68 @@ fst_central_audit_note(GHashTable *certs, const gchar *step, const gchar *detail
 		    g_strcmp0(w[3], "->") != 0)
 			return;
 		serial = g_strndup(w[1], strlen(w[1]) - 1);
-		c = g_hash_table_lookup(certs, serial);
+		c = g_hash_table_lookup(walk->certs, serial);
 		if (c == NULL)
 			return;
-		g_free(c->state);
-		c->state = g_strdup(w[4]);
+		c->state = fst_central_audit_state(walk, w[4]);
 	}
 }
 
 /* what an event says about certificates: its own step, or each step of a
  * device log commit that it holds (db/fst-audit-steps.c) */
 static void
-fst_central_audit_note_event(GHashTable *certs, const FstAuditEventRow *row)
+fst_central_audit_note_event(FstCentralAuditWalk *walk, const FstAuditEventRow *row)
 {
 	g_autoptr(GPtrArray) steps = NULL;
 
 	if (g_strcmp0(row->step, FST_AUDIT_STEP_FOLDED) != 0) {
-		fst_central_audit_note(certs, row->step, row->detail);
+		fst_central_audit_note(walk, row->step, row->detail);
 		return;
 	}
 	steps = fst_audit_steps_from_payload(
 	    row->detail, row->detail != NULL ? (gsize)row->detail_len : 0, row->started_at);
 	for (guint i = 0; steps != NULL && i < steps->len; i++) {
 		FstAuditStep *st = g_ptr_array_index(steps, i);
-		fst_central_audit_note(certs, st->step, st->detail);
+		fst_central_audit_note(walk, st->step, st->detail);
 	}
 }
 
-static gchar *
-fst_central_sha256_hex(GBytes *bytes)
-{
-	return fst_crypto_sha256_hex(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
-}
+/* one row of a binary, single-row result; FALSE: the rest is only drained */
+typedef gboolean (*FstCentralAuditRowFunc)(const PGresult *row, gpointer user_data);
 
-/* walks one station's central chain and certificates */
-static FstCentralAuditStation *
-fst_central_audit_one(FstCentral *self,
-                      gint64 station_id,
-                      const gchar *name,
-                      gint64 head_id,
-                      const gchar *head_hash,
-                      GError **error)
+/* runs @sql with the station id as its one parameter, in binary and one row
+ * at a time (a station may have millions), giving each row to @func until
+ * it returns FALSE; @what names the rows in errors */
+static gboolean
+fst_central_audit_rows(FstCentral *self,
+                       const gchar *sql,
+                       gint64 station_id,
+                       const gchar *what,
+                       const gchar *station,
+                       FstCentralAuditRowFunc func,
+                       gpointer user_data,
+                       GError **error)
 {
-	g_autoptr(FstCentralAuditStation) st = g_new0(FstCentralAuditStation, 1);
-	g_autoptr(GHashTable) certs = g_hash_table_new_full(
-	    g_str_hash, g_str_equal, g_free, (GDestroyNotify)fst_central_audit_cert_free);
+	PGconn *conn = self->conn;
 	g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, station_id);
 	const gchar *params[] = {id_str};
-	g_autofree gchar *prev = g_strdup(FST_AUDIT_GENESIS);
-	gint64 expect = 1;
-	PGconn *conn = self->conn;
 	gboolean failed = FALSE;
+	gboolean more = TRUE;
 
-	st->station = g_strdup(name);
-	st->ok = TRUE;
-	/* binary results, one row at a time: a station may have millions */
-	if (!PQsendQueryParams(
-	        conn,
-	        "SELECT local_id, device_local_id, station_local_id, operator_local_id,"
-	        " lot_local_id, step, started_at, ended_at, outcome, detail, hash, rows"
-	        " FROM events WHERE station_id = $1::bigint ORDER BY local_id",
-	        1,
-	        NULL,
-	        params,
-	        NULL,
-	        NULL,
-	        1) ||
+	if (!PQsendQueryParams(conn, sql, 1, NULL, params, NULL, NULL, 1) ||
 	    !PQsetSingleRowMode(conn)) {
 		g_set_error(error,
 		            FST_ERROR,
 		            FST_ERROR_DISCONNECTED,
-		            "central registry %s: reading the events of %s: %s",
+		            "central registry %s: reading the %s of %s: %s",
 		            self->server,
-		            name,
+		            what,
+		            station,
 		            PQerrorMessage(conn));
-		return NULL;
+		return FALSE;
 	}
 	for (;;) {
 		g_autoptr(PGresult) res = PQgetResult(conn);
-		FstAuditEventRow row = {0};
-		g_autofree gchar *hash = NULL;
-		g_autofree gchar *stored = NULL;
 		ExecStatusType est;
 
 		if (res == NULL)
@@ -177,63 +193,189 @@ fst_central_audit_one(FstCentral *self,
 				g_set_error(error,
 				            FST_ERROR,
 				            FST_ERROR_DATABASE,
-				            "central registry %s: reading the events of %s: %s",
+				            "central registry %s: reading the %s of %s: %s",
 				            self->server,
-				            name,
+				            what,
+				            station,
 				            PQresultErrorMessage(res));
 			failed = TRUE;
 			continue;
 		}
-		if (failed || !st->ok)
-			continue; /* drain */
-		row.id = fst_central_bin_int(res, 0, 0);
-		row.device_id = fst_central_bin_int(res, 0, 1);
-		row.station_id = fst_central_bin_int(res, 0, 2);
-		row.operator_id = fst_central_bin_int(res, 0, 3);
-		row.lot_id = fst_central_bin_int(res, 0, 4);
-		row.step = PQgetvalue(res, 0, 5);
-		row.step_len = PQgetlength(res, 0, 5);
-		row.started_at = fst_central_bin_int(res, 0, 6);
-		row.ended_at = fst_central_bin_int(res, 0, 7);
-		row.outcome = PQgetvalue(res, 0, 8);
-		row.outcome_len = PQgetlength(res, 0, 8);
-		if (!PQgetisnull(res, 0, 9)) {
-			row.detail = PQgetvalue(res, 0, 9);
-			row.detail_len = PQgetlength(res, 0, 9);
-		}
-		if (!PQgetisnull(res, 0, 11)) {
-			row.rows = (const guint8 *)PQgetvalue(res, 0, 11);
-			row.rows_len = (gsize)PQgetlength(res, 0, 11);
-		}
-		stored = fst_audit_hash_from_bytes(PQgetvalue(res, 0, 10),
-		                                   (gsize)PQgetlength(res, 0, 10));
-		if (row.id != expect) {
-			st->ok = FALSE;
-			st->problem = g_strdup_printf(
-			    "event %" G_GINT64_FORMAT " follows event %" G_GINT64_FORMAT
-			    " in the central copy: events were deleted or inserted",
-			    row.id,
-			    expect - 1);
-			continue;
-		}
-		hash = fst_audit_event_hash(prev, &row);
-		if (g_strcmp0(hash, stored) != 0) {
-			st->ok = FALSE;
-			st->problem =
-			    g_strdup_printf("event %" G_GINT64_FORMAT
-			                    " (%s) of the central copy does not match the "
-			                    "hash the station signed: changed centrally",
-			                    row.id,
-			                    row.step);
-			continue;
-		}
-		fst_central_audit_note_event(certs, &row);
-		g_free(prev);
-		prev = g_steal_pointer(&hash);
-		expect++;
-		st->events++;
+		if (!failed && more)
+			more = func(res, user_data);
 	}
-	if (failed)
+	return !failed;
+}
+
+/* checks one certificate of the central copy against what the chain says
+ * of it; the first problem goes in @st */
+static void
+fst_central_audit_cert(FstCentralAuditStation *st,
+                       GHashTable *certs,
+                       const gchar *serial,
+                       const gchar *aws_cert_id,
+                       gconstpointer der,
+                       gsize der_len,
+                       const gchar *state)
+{
+	FstCentralAuditCert *c = g_hash_table_lookup(certs, serial);
+	guint8 sha[32];
+	gchar recorded[65];
+
+	if (c == NULL) {
+		st->ok = FALSE;
+		st->problem = g_strdup_printf("certificate %s has no certificate-issued "
+		                              "event in the central chain: inserted centrally",
+		                              serial);
+		return;
+	}
+	fst_crypto_sha256(der, der_len, sha);
+	fst_crypto_hex_into(recorded, sizeof(recorded), c->sha256, sizeof(c->sha256), FALSE);
+	if (!c->sha256_ok || memcmp(sha, c->sha256, sizeof(sha)) != 0 ||
+	    g_strcmp0(aws_cert_id, recorded) != 0) {
+		st->ok = FALSE;
+		st->problem = g_strdup_printf("certificate %s: its central DER is not the one the "
+		                              "station recorded (sha256 %s): changed centrally",
+		                              serial,
+		                              c->sha256_ok ? recorded : "unreadable");
+	} else if (g_strcmp0(state, c->state != NULL ? c->state : "issued") != 0) {
+		st->ok = FALSE;
+		st->problem = g_strdup_printf("certificate %s is %s centrally, its last recorded "
+		                              "move is to %s: changed centrally",
+		                              serial,
+		                              state,
+		                              c->state != NULL ? c->state : "issued");
+	}
+}
+
+typedef struct {
+	FstCentralAuditStation *st;
+	GHashTable *certs;
+} FstCentralAuditCerts;
+
+/* a central certificate (serial_hex, aws_cert_id, der, state) */
+static gboolean
+fst_central_audit_cert_row(const PGresult *res, gpointer user_data)
+{
+	FstCentralAuditCerts *ctx = user_data;
+	g_autofree gchar *serial = g_strndup(PQgetvalue(res, 0, 0), (gsize)PQgetlength(res, 0, 0));
+	g_autofree gchar *aws_cert_id =
+	    g_strndup(PQgetvalue(res, 0, 1), (gsize)PQgetlength(res, 0, 1));
+	g_autofree gchar *state = g_strndup(PQgetvalue(res, 0, 3), (gsize)PQgetlength(res, 0, 3));
+
+	fst_central_audit_cert(ctx->st,
+	                       ctx->certs,
+	                       serial,
+	                       aws_cert_id,
+	                       PQgetvalue(res, 0, 2),
+	                       (gsize)PQgetlength(res, 0, 2),
+	                       state);
+	ctx->st->certificates++;
+	return ctx->st->ok;
+}
+
+/* a central event, against the chain so far */
+typedef struct {
+	FstCentralAuditStation *st;
+	FstCentralAuditWalk *walk;
+	gchar *prev; /* (owned): the hash of the event before */
+	gint64 expect;
+} FstCentralAuditEvents;
+
+static gboolean
+fst_central_audit_event_row(const PGresult *res, gpointer user_data)
+{
+	FstCentralAuditEvents *ctx = user_data;
+	FstCentralAuditStation *st = ctx->st;
+	FstAuditEventRow row = {0};
+	g_autofree gchar *hash = NULL;
+	g_autofree gchar *stored = NULL;
+
+	row.id = fst_central_bin_int(res, 0, 0);
+	row.device_id = fst_central_bin_int(res, 0, 1);
+	row.station_id = fst_central_bin_int(res, 0, 2);
+	row.operator_id = fst_central_bin_int(res, 0, 3);
+	row.lot_id = fst_central_bin_int(res, 0, 4);
+	row.step = PQgetvalue(res, 0, 5);
+	row.step_len = PQgetlength(res, 0, 5);
+	row.started_at = fst_central_bin_int(res, 0, 6);
+	row.ended_at = fst_central_bin_int(res, 0, 7);
+	row.outcome = PQgetvalue(res, 0, 8);
+	row.outcome_len = PQgetlength(res, 0, 8);
+	if (!PQgetisnull(res, 0, 9)) {
+		row.detail = PQgetvalue(res, 0, 9);
+		row.detail_len = PQgetlength(res, 0, 9);
+	}
+	if (!PQgetisnull(res, 0, 11)) {
+		row.rows = (const guint8 *)PQgetvalue(res, 0, 11);
+		row.rows_len = (gsize)PQgetlength(res, 0, 11);
+	}
+	stored = fst_audit_hash_from_bytes(PQgetvalue(res, 0, 10), (gsize)PQgetlength(res, 0, 10));
+	if (row.id != ctx->expect) {
+		st->ok = FALSE;
+		st->problem =
+		    g_strdup_printf("event %" G_GINT64_FORMAT " follows event %" G_GINT64_FORMAT
+		                    " in the central copy: events were deleted or inserted",
+		                    row.id,
+		                    ctx->expect - 1);
+		return FALSE;
+	}
+	hash = fst_audit_event_hash(ctx->prev, &row);
+	if (g_strcmp0(hash, stored) != 0) {
+		st->ok = FALSE;
+		st->problem = g_strdup_printf("event %" G_GINT64_FORMAT
+		                              " (%s) of the central copy does not match the "
+		                              "hash the station signed: changed centrally",
+		                              row.id,
+		                              row.step);
+		return FALSE;
+	}
+	fst_central_audit_note_event(ctx->walk, &row);
+	g_free(ctx->prev);
+	ctx->prev = g_steal_pointer(&hash);
+	ctx->expect++;
+	st->events++;
+	return TRUE;
+}
+
+/* walks one station's central chain and certificates */
+static FstCentralAuditStation *
+fst_central_audit_one(FstCentral *self,
+                      gint64 station_id,
+                      const gchar *name,
+                      gint64 head_id,
+                      const gchar *head_hash,
+                      GError **error)
+{
+	g_autoptr(FstCentralAuditStation) st = g_new0(FstCentralAuditStation, 1);
+	g_autoptr(GHashTable) certs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	FstCentralAuditWalk walk = {.certs = certs, .states = states};
+	FstCentralAuditEvents events = {
+	    .walk = &walk, .prev = g_strdup(FST_AUDIT_GENESIS), .expect = 1};
+	FstCentralAuditCerts cert_ctx = {.certs = certs};
+	g_autofree gchar *prev = NULL;
+	gint64 expect;
+	gboolean read;
+
+	st->station = g_strdup(name);
+	st->ok = TRUE;
+	events.st = st;
+	cert_ctx.st = st;
+	read = fst_central_audit_rows(
+	    self,
+	    "SELECT local_id, device_local_id, station_local_id, operator_local_id,"
+	    " lot_local_id, step, started_at, ended_at, outcome, detail, hash, rows"
+	    " FROM events WHERE station_id = $1::bigint ORDER BY local_id",
+	    station_id,
+	    "events",
+	    name,
+	    fst_central_audit_event_row,
+	    &events,
+	    error);
+	prev = g_steal_pointer(&events.prev);
+	expect = events.expect;
+	if (!read)
 		return NULL;
 	st->head_id = expect - 1;
 	st->head_hash = g_strdup(prev);
@@ -247,53 +389,17 @@ fst_central_audit_one(FstCentral *self,
 		                              head_id,
 		                              head_hash != NULL ? head_hash : "-");
 	}
-	if (st->ok) {
-		g_autoptr(PGresult) res =
-		    fst_central_exec(self,
-		                     "SELECT serial_hex, aws_cert_id, der, state FROM certificates"
-		                     " WHERE station_id = $1::bigint ORDER BY local_id",
-		                     1,
-		                     params,
-		                     NULL,
-		                     NULL,
-		                     "reading the certificates",
-		                     error);
-		if (res == NULL)
-			return NULL;
-		for (gint i = 0; i < PQntuples(res) && st->ok; i++) {
-			const gchar *serial = PQgetvalue(res, i, 0);
-			const gchar *state = PQgetvalue(res, i, 3);
-			g_autoptr(GBytes) der = fst_central_get_bytea(res, i, 2);
-			g_autofree gchar *sha = der != NULL ? fst_central_sha256_hex(der) : NULL;
-			FstCentralAuditCert *c = g_hash_table_lookup(certs, serial);
-
-			if (c == NULL) {
-				st->ok = FALSE;
-				st->problem = g_strdup_printf(
-				    "certificate %s has no certificate-issued "
-				    "event in the central chain: inserted centrally",
-				    serial);
-			} else if (g_strcmp0(sha, c->sha256) != 0 ||
-			           g_strcmp0(PQgetvalue(res, i, 1), c->sha256) != 0) {
-				st->ok = FALSE;
-				st->problem =
-				    g_strdup_printf("certificate %s: its central DER is not the "
-				                    "one the station recorded (sha256 %s): changed "
-				                    "centrally",
-				                    serial,
-				                    c->sha256);
-			} else if (g_strcmp0(state, c->state != NULL ? c->state : "issued") != 0) {
-				st->ok = FALSE;
-				st->problem =
-				    g_strdup_printf("certificate %s is %s centrally, its last "
-				                    "recorded move is to %s: changed centrally",
-				                    serial,
-				                    state,
-				                    c->state != NULL ? c->state : "issued");
-			}
-			st->certificates++;
-		}
-	}
+	if (st->ok && !fst_central_audit_rows(self,
+	                                      "SELECT serial_hex, aws_cert_id, der, state"
+	                                      " FROM certificates"
+	                                      " WHERE station_id = $1::bigint ORDER BY local_id",
+	                                      station_id,
+	                                      "certificates",
+	                                      name,
+	                                      fst_central_audit_cert_row,
+	                                      &cert_ctx,
+	                                      error))
+		return NULL;
 	return g_steal_pointer(&st);
 }
 

@@ -26,6 +26,9 @@
  *    everything at once through the real sync path (fst_central_sync(), one
  *    thread and one connection each): the time, the records per second
  *    (events + rows), and the central database's size, in bytes per device;
+ *    then the central audit of all of them (fst_central_audit(), one
+ *    station at a time): its time, and its peak memory above where it
+ *    started, per device of a station;
  * 2. the station's provisioning rate end to end (`fleetstation demo`:
  *    simulated devices on ptys, the whole pipeline) without and with the
  *    central registry (reservations on the line, the job's sync worker
@@ -42,6 +45,22 @@
  */
 
 static FstBenchCert bench_cert;
+
+/* a figure of /proc/self/status ("VmRSS:", "VmHWM:"), in KiB */
+static guint64
+bench_status_kb(const gchar *name)
+{
+	g_autofree gchar *status = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	g_assert_true(g_file_get_contents("/proc/self/status", &status, NULL, NULL));
+	lines = g_strsplit(status, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (g_str_has_prefix(lines[i], name))
+			return g_ascii_strtoull(lines[i] + strlen(name), NULL, 10);
+	}
+	g_assert_not_reached();
+}
 static gchar *conninfo = NULL;
 
 static gchar bench_model[] = "devsim-ecc";
@@ -295,6 +314,38 @@ main(int argc, char **argv)
 			g_print("  %-16s %6.0f bytes per device\n",
 			        PQgetvalue(res, i, 0),
 			        (gdouble)fst_central_get_int(res, i, 1) / (n_stations * n_devices));
+	}
+	/* the central audit: the peak (VmHWM, reset first) above the start */
+	{
+		g_autoptr(GPtrArray) audit = NULL;
+		gint64 t1;
+		guint64 base_kb, peak_kb;
+
+		FILE *clear = fopen("/proc/self/clear_refs", "w");
+		g_assert_nonnull(clear);
+		g_assert_cmpint(fputs("5", clear), >=, 0);
+		g_assert_cmpint(fclose(clear), ==, 0);
+		base_kb = bench_status_kb("VmRSS:");
+		t1 = g_get_monotonic_time();
+		audit = fst_central_audit(central, &error);
+		g_assert_no_error(error);
+		t1 = g_get_monotonic_time() - t1;
+		peak_kb = bench_status_kb("VmHWM:");
+		g_assert_cmpuint(audit->len, ==, n_stations);
+		for (guint s = 0; s < audit->len; s++) {
+			FstCentralAuditStation *st = g_ptr_array_index(audit, s);
+			if (!st->ok)
+				g_error("central audit of %s: %s", st->station, st->problem);
+			g_assert_cmpint(st->certificates, ==, n_devices);
+		}
+		g_print("central audit of %u stations x %u devices: %.1f s, %.0f devices/s; "
+		        "peak memory %.1f MB above its start, %.0f bytes per device of a station\n",
+		        n_stations,
+		        n_devices,
+		        t1 / 1e6,
+		        (gdouble)n_stations * n_devices / (t1 / 1e6),
+		        (peak_kb > base_kb ? peak_kb - base_kb : 0) / 1024.0,
+		        (peak_kb > base_kb ? peak_kb - base_kb : 0) * 1024.0 / n_devices);
 	}
 	for (guint s = 0; s < n_stations; s++) {
 		fst_db_close(stations[s].db);

@@ -339,12 +339,26 @@ PY
 [ "$(psql_q "select count(*) from certificates where device_uid = 'CEN-DL-1' and conflict is null")" -eq 1 ] ||
 	fail "CEN-DL-1's certificate was not shipped after the deadlock"
 
-# the central audit passes; an edit of the central copy is found
+# the central audit passes; each kind of edit of the central copy is found:
+# a certificate's state, its DER, a certificate no event recorded
 "$FST_STATION" audit verify --central --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "audit verify --central"; }
 grep -q 'journal of station A against its central copy: the same' "$ws/audit.out" || { cat "$ws/audit.out"; fail "journal comparison"; }
-psql_q "update certificates set state = 'revoked' where device_uid = 'CEN-RET-1'"
-rc=0
-"$FST_STATION" central audit --workspace "$ws/A" >"$ws/audit2.out" 2>&1 || rc=$?
-[ $rc -eq 5 ] || { cat "$ws/audit2.out"; fail "an edited central copy should fail the audit (5), got $rc"; }
-grep -q 'is revoked centrally' "$ws/audit2.out" || { cat "$ws/audit2.out"; fail "audit problem"; }
+# edit SQL, then the problem the audit must name
+central_edit() {
+	local rc=0
+	psql_q "$1" >/dev/null
+	"$FST_STATION" central audit --workspace "$ws/A" >"$ws/audit2.out" 2>&1 || rc=$?
+	[ $rc -eq 5 ] || { cat "$ws/audit2.out"; fail "an edited central copy ($1) should fail the audit (5), got $rc"; }
+	grep -q "$2" "$ws/audit2.out" || { cat "$ws/audit2.out"; fail "the audit does not say: $2"; }
+}
+state=$(psql_q "select state from certificates where device_uid = 'CEN-RET-1'")
+der=$(psql_q "select encode(der, 'hex') from certificates where device_uid = 'CEN-RET-1'")
+central_edit "update certificates set state = 'revoked' where device_uid = 'CEN-RET-1'" 'is revoked centrally'
+psql_q "update certificates set state = '$state' where device_uid = 'CEN-RET-1'"
+central_edit "update certificates set der = (select der from certificates where device_uid = 'CEN-KEY-1')
+	where device_uid = 'CEN-RET-1'" "its central DER is not the one the station recorded"
+psql_q "update certificates set der = decode('$der', 'hex') where device_uid = 'CEN-RET-1'"
+central_edit "create temp table t as select * from certificates where device_uid = 'CEN-RET-1';
+	update t set local_id = local_id + 1000000, serial_hex = 'AB' || serial_hex, state = 'superseded';
+	insert into certificates select * from t" 'has no certificate-issued event in the central chain: inserted centrally'
 echo "ok: central registry from the CLI"
