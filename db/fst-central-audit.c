@@ -47,6 +47,13 @@ fst_central_bin_int(const PGresult *res, gint row, gint col)
 
 /* what the chain says of one certificate: one allocation, keyed by its own
  * serial (a station may have millions) */
+/* a text column of a binary-format row, as a string */
+static gchar *
+fst_central_bin_text(const PGresult *res, gint col)
+{
+	return g_strndup(PQgetvalue(res, 0, col), (gsize)PQgetlength(res, 0, col));
+}
+
 typedef struct {
 	guint8 sha256[32];  /* what certificate-issued recorded */
 	gboolean sha256_ok; /* that was 64 hex digits */
@@ -148,13 +155,13 @@ fst_central_audit_note_event(FstCentralAuditWalk *walk, const FstAuditEventRow *
 /* one row of a binary, single-row result; FALSE: the rest is only drained */
 typedef gboolean (*FstCentralAuditRowFunc)(const PGresult *row, gpointer user_data);
 
-/* runs @sql with the station id as its one parameter, in binary and one row
- * at a time (a station may have millions), giving each row to @func until
- * it returns FALSE; @what names the rows in errors */
+/* runs @sql with its one parameter @param (the station), in binary and one
+ * row at a time (a station may have millions), giving each row to @func
+ * until it returns FALSE; @what names the rows in errors */
 static gboolean
 fst_central_audit_rows(FstCentral *self,
                        const gchar *sql,
-                       gint64 station_id,
+                       const gchar *param,
                        const gchar *what,
                        const gchar *station,
                        FstCentralAuditRowFunc func,
@@ -162,8 +169,7 @@ fst_central_audit_rows(FstCentral *self,
                        GError **error)
 {
 	PGconn *conn = self->conn;
-	g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, station_id);
-	const gchar *params[] = {id_str};
+	const gchar *params[] = {param};
 	gboolean failed = FALSE;
 	gboolean more = TRUE;
 
@@ -258,10 +264,9 @@ static gboolean
 fst_central_audit_cert_row(const PGresult *res, gpointer user_data)
 {
 	FstCentralAuditCerts *ctx = user_data;
-	g_autofree gchar *serial = g_strndup(PQgetvalue(res, 0, 0), (gsize)PQgetlength(res, 0, 0));
-	g_autofree gchar *aws_cert_id =
-	    g_strndup(PQgetvalue(res, 0, 1), (gsize)PQgetlength(res, 0, 1));
-	g_autofree gchar *state = g_strndup(PQgetvalue(res, 0, 3), (gsize)PQgetlength(res, 0, 3));
+	g_autofree gchar *serial = fst_central_bin_text(res, 0);
+	g_autofree gchar *aws_cert_id = fst_central_bin_text(res, 1);
+	g_autofree gchar *state = fst_central_bin_text(res, 3);
 
 	fst_central_audit_cert(ctx->st,
 	                       ctx->certs,
@@ -354,6 +359,7 @@ fst_central_audit_one(FstCentral *self,
 	FstCentralAuditEvents events = {
 	    .walk = &walk, .prev = g_strdup(FST_AUDIT_GENESIS), .expect = 1};
 	FstCentralAuditCerts cert_ctx = {.certs = certs};
+	g_autofree gchar *id_str = g_strdup_printf("%" G_GINT64_FORMAT, station_id);
 	g_autofree gchar *prev = NULL;
 	gint64 expect;
 	gboolean read;
@@ -367,7 +373,7 @@ fst_central_audit_one(FstCentral *self,
 	    "SELECT local_id, device_local_id, station_local_id, operator_local_id,"
 	    " lot_local_id, step, started_at, ended_at, outcome, detail, hash, rows"
 	    " FROM events WHERE station_id = $1::bigint ORDER BY local_id",
-	    station_id,
+	    id_str,
 	    "events",
 	    name,
 	    fst_central_audit_event_row,
@@ -393,7 +399,7 @@ fst_central_audit_one(FstCentral *self,
 	                                      "SELECT serial_hex, aws_cert_id, der, state"
 	                                      " FROM certificates"
 	                                      " WHERE station_id = $1::bigint ORDER BY local_id",
-	                                      station_id,
+	                                      id_str,
 	                                      "certificates",
 	                                      name,
 	                                      fst_central_audit_cert_row,
@@ -444,6 +450,83 @@ fst_central_audit(FstCentral *self, GError **error)
 	return g_steal_pointer(&out);
 }
 
+/* the central copy of a station against its journal, row by row */
+typedef struct {
+	const gchar *station;
+	sqlite3_stmt *stmt; /* the journal's row by id */
+	gint64 local_max;   /* the journal's last event */
+	gint64 central_events;
+	gchar *problem; /* (owned) (nullable): the first difference */
+} FstCentralJournal;
+
+/* a central event (local_id, hash): the journal's has the same hash */
+static gboolean
+fst_central_journal_event_row(const PGresult *res, gpointer user_data)
+{
+	FstCentralJournal *ctx = user_data;
+	gint64 id = fst_central_bin_int(res, 0, 0);
+	g_autofree gchar *central =
+	    fst_audit_hash_from_bytes(PQgetvalue(res, 0, 1), (gsize)PQgetlength(res, 0, 1));
+	g_autofree gchar *local = NULL;
+
+	ctx->central_events++;
+	sqlite3_reset(ctx->stmt);
+	sqlite3_bind_int64(ctx->stmt, 1, id);
+	if (sqlite3_step(ctx->stmt) == SQLITE_ROW)
+		local = fst_audit_hash_from_bytes(sqlite3_column_blob(ctx->stmt, 0),
+		                                  (gsize)sqlite3_column_bytes(ctx->stmt, 0));
+	if (g_strcmp0(local, central) == 0)
+		return TRUE;
+	ctx->problem = g_strdup_printf("event %" G_GINT64_FORMAT
+	                               " of station %s: the central copy has hash %s, "
+	                               "the station's journal %s",
+	                               id,
+	                               ctx->station,
+	                               central != NULL ? central : "none",
+	                               local != NULL ? local : "no such event");
+	return FALSE;
+}
+
+/* a central certificate (local_id, serial_hex, der, state): the journal's
+ * has the same DER and, once nothing is left to ship, the same state */
+static gboolean
+fst_central_journal_cert_row(const PGresult *res, gpointer user_data)
+{
+	FstCentralJournal *ctx = user_data;
+	g_autofree gchar *serial = fst_central_bin_text(res, 1);
+	g_autofree gchar *central_state = fst_central_bin_text(res, 3);
+	gsize der_len = (gsize)PQgetlength(res, 0, 2);
+	const gchar *state = NULL;
+	gboolean same_der = FALSE;
+
+	sqlite3_reset(ctx->stmt);
+	sqlite3_bind_int64(ctx->stmt, 1, fst_central_bin_int(res, 0, 0));
+	if (sqlite3_step(ctx->stmt) == SQLITE_ROW) {
+		same_der = (gsize)sqlite3_column_bytes(ctx->stmt, 0) == der_len &&
+		           (der_len == 0 || memcmp(sqlite3_column_blob(ctx->stmt, 0),
+		                                   PQgetvalue(res, 0, 2),
+		                                   der_len) == 0);
+		state = (const gchar *)sqlite3_column_text(ctx->stmt, 1);
+	}
+	if (!same_der) {
+		ctx->problem = g_strdup_printf("certificate %s of station %s: the central DER "
+		                               "differs from the station's journal",
+		                               serial,
+		                               ctx->station);
+		return FALSE;
+	}
+	if (ctx->central_events == ctx->local_max && g_strcmp0(state, central_state) != 0) {
+		ctx->problem = g_strdup_printf("certificate %s of station %s is %s centrally and "
+		                               "%s in the station's journal",
+		                               serial,
+		                               ctx->station,
+		                               central_state,
+		                               state);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /**
  * fst_central_compare_journal:
  * @self: a connection
@@ -467,9 +550,7 @@ fst_central_compare_journal(
 	g_autoptr(sqlite3) ro = _fst_db_connect_read_only(db_path, error);
 	g_autoptr(sqlite3_stmt) ev = NULL;
 	g_autoptr(sqlite3_stmt) cert = NULL;
-	g_autoptr(PGresult) res = NULL;
-	const gchar *params[] = {station};
-	gint64 local_max = 0, central_events = 0;
+	FstCentralJournal ctx = {.station = station};
 
 	*problem = NULL;
 	if (ro == NULL)
@@ -493,83 +574,33 @@ fst_central_compare_journal(
 		if (sqlite3_prepare_v2(
 		        ro, "SELECT coalesce(max(id), 0) FROM events", -1, &q, NULL) == SQLITE_OK &&
 		    sqlite3_step(q) == SQLITE_ROW)
-			local_max = sqlite3_column_int64(q, 0);
+			ctx.local_max = sqlite3_column_int64(q, 0);
 	}
-	res = fst_central_exec(
-	    self,
-	    "SELECT e.local_id, encode(e.hash, 'hex') FROM events e"
-	    " JOIN stations s ON s.id = e.station_id WHERE s.name = $1 ORDER BY e.local_id",
-	    1,
-	    params,
-	    NULL,
-	    NULL,
-	    "reading the central events",
-	    error);
-	if (res == NULL)
+	ctx.stmt = ev;
+	if (!fst_central_audit_rows(self,
+	                            "SELECT e.local_id, e.hash FROM events e"
+	                            " JOIN stations s ON s.id = e.station_id WHERE s.name = $1"
+	                            " ORDER BY e.local_id",
+	                            station,
+	                            "events",
+	                            station,
+	                            fst_central_journal_event_row,
+	                            &ctx,
+	                            error))
 		return FALSE;
-	central_events = PQntuples(res);
-	for (gint i = 0; i < PQntuples(res); i++) {
-		gint64 id = fst_central_get_int(res, i, 0);
-		g_autofree gchar *local = NULL;
-		sqlite3_reset(ev);
-		sqlite3_bind_int64(ev, 1, id);
-		if (sqlite3_step(ev) == SQLITE_ROW)
-			local = fst_audit_hash_from_bytes(sqlite3_column_blob(ev, 0),
-			                                  (gsize)sqlite3_column_bytes(ev, 0));
-		if (g_strcmp0(local, PQgetvalue(res, i, 1)) != 0) {
-			*problem = g_strdup_printf("event %" G_GINT64_FORMAT
-			                           " of station %s: the central copy has hash %s, "
-			                           "the station's journal %s",
-			                           id,
-			                           station,
-			                           PQgetvalue(res, i, 1),
-			                           local != NULL ? local : "no such event");
-			return TRUE;
-		}
-	}
-	g_clear_pointer(&res, PQclear);
-	res = fst_central_exec(self,
-	                       "SELECT c.local_id, c.serial_hex, encode(c.der, 'hex'), c.state"
-	                       " FROM certificates c JOIN stations s ON s.id = c.station_id"
-	                       " WHERE s.name = $1 ORDER BY c.local_id",
-	                       1,
-	                       params,
-	                       NULL,
-	                       NULL,
-	                       "reading the central certificates",
-	                       error);
-	if (res == NULL)
+	ctx.stmt = cert;
+	if (ctx.problem == NULL &&
+	    !fst_central_audit_rows(self,
+	                            "SELECT c.local_id, c.serial_hex, c.der, c.state"
+	                            " FROM certificates c JOIN stations s ON s.id = c.station_id"
+	                            " WHERE s.name = $1 ORDER BY c.local_id",
+	                            station,
+	                            "certificates",
+	                            station,
+	                            fst_central_journal_cert_row,
+	                            &ctx,
+	                            error))
 		return FALSE;
-	for (gint i = 0; i < PQntuples(res); i++) {
-		g_autofree gchar *der_hex = NULL;
-		const gchar *state = NULL;
-		sqlite3_reset(cert);
-		sqlite3_bind_int64(cert, 1, fst_central_get_int(res, i, 0));
-		if (sqlite3_step(cert) == SQLITE_ROW) {
-			GString *hex = g_string_new(NULL);
-			const guint8 *d = sqlite3_column_blob(cert, 0);
-			for (gint j = 0; j < sqlite3_column_bytes(cert, 0); j++)
-				g_string_append_printf(hex, "%02x", d[j]);
-			der_hex = g_string_free(hex, FALSE);
-			state = (const gchar *)sqlite3_column_text(cert, 1);
-		}
-		if (g_strcmp0(der_hex, PQgetvalue(res, i, 2)) != 0) {
-			*problem = g_strdup_printf("certificate %s of station %s: the central DER "
-			                           "differs from the station's journal",
-			                           PQgetvalue(res, i, 1),
-			                           station);
-			return TRUE;
-		}
-		if (central_events == local_max && g_strcmp0(state, PQgetvalue(res, i, 3)) != 0) {
-			*problem =
-			    g_strdup_printf("certificate %s of station %s is %s centrally and "
-			                    "%s in the station's journal",
-			                    PQgetvalue(res, i, 1),
-			                    station,
-			                    PQgetvalue(res, i, 3),
-			                    state);
-			return TRUE;
-		}
-	}
+	*problem = g_steal_pointer(&ctx.problem);
 	return TRUE;
 }

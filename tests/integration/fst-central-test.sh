@@ -343,21 +343,30 @@ PY
 # a certificate's state, its DER, a certificate no event recorded
 "$FST_STATION" audit verify --central --workspace "$ws/A" >"$ws/audit.out" 2>&1 || { cat "$ws/audit.out"; fail "audit verify --central"; }
 grep -q 'journal of station A against its central copy: the same' "$ws/audit.out" || { cat "$ws/audit.out"; fail "journal comparison"; }
-# edit SQL, then the problem the audit must name
+# edit SQL, then the problems the audit must name: in the central chain, and
+# (if given) against station A's journal
 central_edit() {
 	local rc=0
 	psql_q "$1" >/dev/null
 	"$FST_STATION" central audit --workspace "$ws/A" >"$ws/audit2.out" 2>&1 || rc=$?
 	[ $rc -eq 5 ] || { cat "$ws/audit2.out"; fail "an edited central copy ($1) should fail the audit (5), got $rc"; }
 	grep -q "$2" "$ws/audit2.out" || { cat "$ws/audit2.out"; fail "the audit does not say: $2"; }
+	[ -z "${3:-}" ] || grep -q "$3" "$ws/audit2.out" || { cat "$ws/audit2.out"; fail "the journal comparison does not say: $3"; }
 }
 state=$(psql_q "select state from certificates where device_uid = 'CEN-RET-1'")
 der=$(psql_q "select encode(der, 'hex') from certificates where device_uid = 'CEN-RET-1'")
-central_edit "update certificates set state = 'revoked' where device_uid = 'CEN-RET-1'" 'is revoked centrally'
+central_edit "update certificates set state = 'revoked' where device_uid = 'CEN-RET-1'" 'is revoked centrally' \
+	"is revoked centrally and $state in the station's journal"
 psql_q "update certificates set state = '$state' where device_uid = 'CEN-RET-1'"
 central_edit "update certificates set der = (select der from certificates where device_uid = 'CEN-KEY-1')
-	where device_uid = 'CEN-RET-1'" "its central DER is not the one the station recorded"
+	where device_uid = 'CEN-RET-1'" "its central DER is not the one the station recorded" \
+	"the central DER differs from the station's journal"
 psql_q "update certificates set der = decode('$der', 'hex') where device_uid = 'CEN-RET-1'"
+hash=$(psql_q "select encode(e.hash, 'hex') from events e join stations s on s.id = e.station_id where s.name = 'A' and e.local_id = 3")
+central_edit "update events set hash = sha256(hash) where local_id = 3 and station_id = (select id from stations where name = 'A')" \
+	'event 3 (.*) of the central copy does not match the hash the station signed' \
+	'event 3 of station A: the central copy has hash'
+psql_q "update events set hash = decode('$hash', 'hex') where local_id = 3 and station_id = (select id from stations where name = 'A')"
 central_edit "create temp table t as select * from certificates where device_uid = 'CEN-RET-1';
 	update t set local_id = local_id + 1000000, serial_hex = 'AB' || serial_hex, state = 'superseded';
 	insert into certificates select * from t" 'has no certificate-issued event in the central chain: inserted centrally'
