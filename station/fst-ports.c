@@ -515,8 +515,8 @@ fst_port_holders_from_locks(FstPortHolder *holders, guint n)
 	}
 }
 
-/* the files other processes hold open, from /proc/PID/fd: what this user may
- * see (all of them for root) */
+/* the device nodes other processes hold open, from /proc/PID/fd: what this
+ * user may see (all of them for root) */
 static void
 fst_port_holders_from_fds(FstPortHolder *holders, guint n)
 {
@@ -546,8 +546,17 @@ fst_port_holders_from_fds(FstPortHolder *holders, guint n)
 			continue;
 		}
 		while ((de = readdir(dir)) != NULL) {
+			gchar target[16];
+			ssize_t len;
 			struct stat st;
-			if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st, 0) != 0)
+			/* ports are device nodes: what is not under /dev (a socket, a
+			 * pipe, a file on a network file system that may hang) is
+			 * not looked at */
+			if (de->d_name[0] == '.')
+				continue;
+			len = readlinkat(dfd, de->d_name, target, sizeof(target));
+			if (len < 5 || strncmp(target, "/dev/", 5) != 0 ||
+			    fstatat(dfd, de->d_name, &st, 0) != 0)
 				continue;
 			for (guint h = 0; h < n; h++) {
 				FstPortHolder *p = &holders[h];

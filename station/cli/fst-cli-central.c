@@ -278,10 +278,10 @@ fst_cli_central_sync(const gchar *workspace, gboolean json)
 		        total.batches,
 		        total.conflicts);
 		if (total.retried > 0)
-			g_print(
-			    "%u batches were rolled back by the registry (a deadlock with another "
-			    "station's) and sent again\n",
-			    total.retried);
+			g_print("%u batch%s rolled back by the registry (a deadlock with another "
+			        "station's) and sent again\n",
+			        total.retried,
+			        total.retried == 1 ? " was" : "es were");
 	}
 	return FST_EXIT_OK;
 }
