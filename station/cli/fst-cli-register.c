@@ -981,8 +981,12 @@ fst_cli_register(gint argc, gchar **argv)
 		                               &aws,
 		                               json);
 	if (g_strcmp0(sub, "reconcile") == 0)
-		return fst_cli_register_reconcile(
-		    workspace, db_path, &aws, delete_after, mode, json);
+		return fst_cli_register_reconcile(workspace,
+		                                  db_path,
+		                                  &aws,
+		                                  delete_after != G_MININT ? delete_after : -1,
+		                                  mode,
+		                                  json);
 	if (g_strcmp0(sub, "import-results") == 0)
 		return fst_cli_register_import(
 		    db_path, params_file, argc > 2 ? (const gchar *const *)argv + 2 : NULL, json);
