@@ -229,7 +229,7 @@ fst_ports_serial_umockdev(void)
 	g_assert_false(p->busy);
 	fst_ports_check_busy(again);
 	g_assert_true(p->busy);
-	g_assert_true(g_str_has_prefix(p->busy_reason, "locked by "));
+	g_assert_cmpstr(p->busy_reason, ==, "locked by another lane of this station");
 	g_assert_false(fst_test_find(again, "/dev/ttyUSB1")->busy);
 	second = fst_port_lock("/dev/ttyUSB0", &error);
 	g_assert_null(second);
