@@ -1658,11 +1658,15 @@ fst_ca_store_expiry_warning(gint64 ca_not_after, gint64 cert_not_after, gint64 n
 
 	if (left <= 0)
 		return g_strdup_printf("the issuing CA expired on %s: renew it", end);
+	if (left < 86400)
+		return g_strdup_printf(
+		    "the issuing CA ends on %s, in less than a day: renew it now", end);
 	if (left < (gint64)FST_CA_STORE_WARN_DAYS * 86400)
 		return g_strdup_printf("the issuing CA ends on %s, in %" G_GINT64_FORMAT
-		                       " days: renew it soon",
+		                       " day%s: renew it soon",
 		                       end,
-		                       left / 86400);
+		                       left / 86400,
+		                       left / 86400 == 1 ? "" : "s");
 	if (cert_not_after > ca_not_after) {
 		g_autofree gchar *cert_end = fst_ca_store_format_time(cert_not_after);
 		return g_strdup_printf("the issuing CA ends on %s, before a device certificate "

@@ -24,7 +24,8 @@ If this machine was so slow that the end passed before the first board was
 issued, the case starts again with an end twice as far.
 
 And a watch waiting for boards, none coming, whose CA ends: it is told when
-the end passes, not only at the next board."""
+the end passes, not only at the next board; and one whose CA ends in a day
+and a few seconds is told again when the day count changes."""
 import datetime
 import json
 import os
@@ -241,11 +242,11 @@ def run(case, tmp, lifetime, sims):
           % (case, lifetime, exit_code))
 
 
-def run_idle(tmp):
-    """a watch waiting for boards, none coming: the CA's end is told as it
-    passes (the station looks every FST_TEST_CA_CHECK_MS here, every minute
-    otherwise), not only at the next board, which the line would stop at"""
-    end = int(time.time()) + 4
+def watch_until(tmp, end, told):
+    """a watch waiting for boards, none coming, with a CA ending at @end and
+    the station looking at it every 200 ms (FST_TEST_CA_CHECK_MS; every
+    minute otherwise), stopped with Ctrl-C once a line of its stderr
+    contains @told: its lines, when that was told (or None), its exit"""
     ws, passfile, profile, env = make_workspace("ca", tmp, end)
     env["FST_TEST_CA_CHECK_MS"] = "200"
     proc = subprocess.Popen([STATION, "watch", "--workspace", ws, "--port", os.path.join(tmp, "none*"),
@@ -257,24 +258,52 @@ def run_idle(tmp):
     told_at = None
     for line in proc.stderr:
         lines.append(line.rstrip())
-        if "the issuing CA expired on" in line:
+        if told in line:
             told_at = time.time()
             break
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=30)[1]
     watchdog.cancel()
-    lines += rest.splitlines()
+    return lines + rest.splitlines(), told_at, proc.returncode
+
+
+def first_index(lines, text):
+    return next((i for i, l in enumerate(lines) if text in l), None)
+
+
+def run_idle(tmp):
+    """the CA's end is told as it passes, not only at the next board, which
+    the line would stop at"""
+    end = int(time.time()) + 4
+    lines, told_at, rc = watch_until(tmp, end, "the issuing CA expired on")
     if told_at is None:
         fail("an idle watch was not told that the CA expired: %s" % lines)
-    before = [l for l in lines if "the issuing CA ends on" in l and "in 0 days: renew it soon" in l]
-    if not before or lines.index(before[0]) > lines.index(
-            next(l for l in lines if "the issuing CA expired on" in l)):
+    before = first_index(lines, "in less than a day: renew it now")
+    if before is None or before > first_index(lines, "the issuing CA expired on"):
         fail("the watch's start did not warn of the CA's near end first: %s" % lines)
     if told_at < end or told_at > end + 10:
         fail("the CA's end (%d) was told at %.1f" % (end, told_at))
-    if proc.returncode != 0:
-        fail("the idle watch exited %d after Ctrl-C: %s" % (proc.returncode, lines))
+    if rc != 0:
+        fail("the idle watch exited %d after Ctrl-C: %s" % (rc, lines))
     print("ok: an idle watch was told the CA expired %.1f s after its end" % (told_at - end))
+
+
+def run_days_pass(tmp):
+    """a CA ending in a day and 4 s: told "in 1 day" at the start, then told
+    again once the day count changes ("in less than a day")"""
+    end = int(time.time()) + 86400 + 4
+    lines, told_at, rc = watch_until(tmp, end, "in less than a day: renew it now")
+    if told_at is None:
+        fail("a watch was not told again as the CA's last day began: %s" % lines)
+    first = first_index(lines, ", in 1 day: renew it soon")
+    if first is None or first > first_index(lines, "in less than a day"):
+        fail("the watch's start did not say the CA ends in 1 day first: %s" % lines)
+    if told_at < end - 86400 or told_at > end - 86400 + 10:
+        fail("the CA's last day (from %d) was told at %.1f" % (end - 86400, told_at))
+    if rc != 0:
+        fail("the watch exited %d after Ctrl-C: %s" % (rc, lines))
+    print("ok: a waiting watch was told again %.1f s after the CA's last day began"
+          % (told_at - (end - 86400)))
 
 
 def run_case(case):
@@ -301,11 +330,12 @@ def run_case(case):
 def main():
     for case in CASES:
         run_case(case)
-    tmp = tempfile.mkdtemp(prefix="fst-ca-expiry.")
-    try:
-        run_idle(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for idle in (run_idle, run_days_pass):
+        tmp = tempfile.mkdtemp(prefix="fst-ca-expiry.")
+        try:
+            idle(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

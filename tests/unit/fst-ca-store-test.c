@@ -574,6 +574,8 @@ test_expiry_warning(void)
 	gint64 now = 1800000000;
 	g_autofree gchar *expired = fst_ca_store_expiry_warning(now - 1, 0, now);
 	g_autofree gchar *soon = fst_ca_store_expiry_warning(now + 89 * 86400, 0, now);
+	g_autofree gchar *one_day = fst_ca_store_expiry_warning(now + 86400 + 5, 0, now);
+	g_autofree gchar *today = fst_ca_store_expiry_warning(now + 86399, 0, now);
 	g_autofree gchar *ok = fst_ca_store_expiry_warning(now + 91 * 86400, now + 30 * 86400, now);
 	g_autofree gchar *profile =
 	    fst_ca_store_expiry_warning(now + 365 * 86400, now + 730 * 86400, now);
@@ -583,7 +585,9 @@ test_expiry_warning(void)
 	g_autofree gchar *fixed = fst_ca_store_expiry_warning(1893456000, 2524607999, now);
 
 	g_assert_nonnull(strstr(expired, "expired"));
-	g_assert_nonnull(strstr(soon, "in 89 days"));
+	g_assert_nonnull(strstr(soon, "in 89 days: renew it soon"));
+	g_assert_nonnull(strstr(one_day, ", in 1 day: renew it soon"));
+	g_assert_nonnull(strstr(today, ", in less than a day: renew it now"));
 	g_assert_null(ok);
 	g_assert_nonnull(strstr(profile, "before a device certificate issued now would"));
 	g_assert_null(profile_ok);
