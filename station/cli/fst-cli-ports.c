@@ -137,11 +137,16 @@ fst_cli_ports(gint argc, gchar **argv)
 	serial = fst_ports_list_serial(known, &error);
 	if (serial == NULL)
 		return fst_cli_fail("ports", json, error);
-	fst_ports_check_busy(serial);
 	usb = fst_ports_list_usb(known, &error);
 	if (usb == NULL)
 		return fst_cli_fail("ports", json, error);
-	fst_ports_check_busy(usb);
+	/* one look at every process's open files for both lists */
+	{
+		g_autoptr(GPtrArray) all = g_ptr_array_new();
+		g_ptr_array_extend(all, serial, NULL, NULL);
+		g_ptr_array_extend(all, usb, NULL, NULL);
+		fst_ports_check_busy(all);
+	}
 	workspace = fst_cli_workspace(workspace_opt);
 	lanes = fst_lanes_load(workspace, &error);
 	if (lanes == NULL)
