@@ -3,7 +3,7 @@
 # Runs the unit and integration tests of an ASan+UBSan build
 # (-DFST_SANITIZE=ON): any sanitizer report fails its test, leaks included
 # (LeakSanitizer). A skipped test fails the stage, as in `setup.sh test`
-# (but for one that needs /dev/fuse, label fuse, on a machine without it).
+# (but for those optional-skips.sh names: moto's, and the FUSE test).
 #
 #   packaging/ci-sanitize.sh BUILD_DIR
 #
@@ -15,6 +15,8 @@ jobs=${JOBS:-$(nproc)}
 grep -q 'FST_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" ||
 	{ echo "ci-sanitize: $build is not a -DFST_SANITIZE=ON build" >&2; exit 2; }
 exclude=${FST_SANITIZE_EXCLUDE:-}
+# shellcheck source=optional-skips.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/optional-skips.sh"
 
 # GLib's slice allocator hides heap errors from ASan
 export G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criticals
@@ -32,14 +34,9 @@ args=(-L '^(unit|integration)$' --output-on-failure -j "$jobs" --output-junit "$
 [ -n "$exclude" ] && args+=(-E "$exclude")
 ctest --test-dir "$build" "${args[@]}"
 skipped=$(grep -o '<testcase name="[^"]*"[^>]*status="notrun"' "$junit" | sed 's/<testcase name="\([^"]*\)".*/\1/' || true)
-# a FUSE mount needs /dev/fuse, which a container may not give (label fuse),
-# as in `setup.sh test`
-for t in $(ctest --test-dir "$build" -N -L fuse | sed -n 's/^ *Test *#[0-9]*: //p'); do
-	if grep -qx "$t" <<<"$skipped"; then
-		echo "ci-sanitize: $t skipped: this machine cannot mount a FUSE file system (/dev/fuse)" >&2
-		skipped=$(grep -vx "$t" <<<"$skipped" || true)
-	fi
-done
+# moto's tests and the FUSE test may skip, said aloud, as in `setup.sh test`
+# shellcheck disable=SC2086
+skipped=$(drop_optional_skips "$build" ci-sanitize $skipped)
 if [ -n "$skipped" ]; then
 	echo "ci-sanitize: these tests were skipped:" >&2
 	printf '  %s\n' $skipped >&2

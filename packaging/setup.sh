@@ -10,6 +10,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=optional-skips.sh
+. "$here/optional-skips.sh"
 top=$(cd "$here/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 jobs=${JOBS:-$(nproc)}
@@ -57,21 +59,9 @@ run_tests() {
 	[ $rc -eq 0 ] || return $rc
 	[ -f "$junit" ] || { echo "setup: ctest wrote no $junit: cannot tell skipped tests" >&2; return 1; }
 	skipped=$(grep -o '<testcase name="[^"]*"[^>]*status="notrun"' "$junit" | sed 's/<testcase name="\([^"]*\)".*/\1/' || true)
-	# tests that may skip, said aloud: the local AWS IoT peer is moto, which
-	# Debian does not package (label moto); a FUSE mount needs /dev/fuse, which
-	# a container may not give (label fuse). Every other skip fails the run
-	for label in moto fuse; do
-		case $label in
-		moto) why="moto (the local AWS IoT peer) is not installed; it is not in Debian" ;;
-		fuse) why="this machine cannot mount a FUSE file system (/dev/fuse)" ;;
-		esac
-		for t in $(ctest --test-dir "$build" -N -L "$label" | sed -n 's/^ *Test *#[0-9]*: //p'); do
-			if grep -qx "$t" <<<"$skipped"; then
-				echo "setup: $t skipped: $why" >&2
-				skipped=$(grep -vx "$t" <<<"$skipped" || true)
-			fi
-		done
-	done
+	# moto's and the FUSE test may skip, said aloud (optional-skips.sh)
+	# shellcheck disable=SC2086
+	skipped=$(drop_optional_skips "$build" setup $skipped)
 	if [ -n "$skipped" ]; then
 		echo "setup: these tests were skipped (a missing program or library; see their SKIP lines):" >&2
 		printf '  %s\n' $skipped >&2
