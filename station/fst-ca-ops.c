@@ -32,17 +32,8 @@ fst_ca_ops_open_db(const gchar *workspace, const gchar *operator_name, GError **
 	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
 	g_autoptr(FstDb) db = NULL;
 
-	if (!fst_station_check_database(workspace, error))
+	if (!fst_station_check_records(workspace, error))
 		return NULL;
-	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "the workspace %s has no database %s",
-		            workspace,
-		            path);
-		return NULL;
-	}
 	db = fst_db_open(path, error);
 	if (db == NULL)
 		return NULL;

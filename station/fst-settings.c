@@ -20,6 +20,7 @@
 #include "fst-settings.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "fst-error.h"
 #include "fst-file.h"
@@ -75,6 +76,56 @@ fst_settings_conf_path(const gchar *workspace)
 	return g_build_filename(workspace, "station.conf", NULL);
 }
 
+/* TRUE when @a and @b name the same directory */
+static gboolean
+fst_settings_same_dir(const gchar *a, const gchar *b)
+{
+	GStatBuf sa;
+	GStatBuf sb;
+	return g_stat(a, &sa) == 0 && g_stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/**
+ * fst_settings_check_workspace:
+ * @workspace: the workspace a command was given (or its default)
+ * @error: (nullable): return location
+ *
+ * Checks that @workspace is one: `fleetstation init` (or `demo`) made its
+ * `station.conf`, or it holds a `station.db`. The one message for a command
+ * run where there is no workspace names the command that makes one, the
+ * ways to name another, and, when the current directory is a workspace
+ * other than @workspace, `--workspace .`.
+ *
+ * Returns: %TRUE when @workspace is a workspace; %FST_ERROR_CONFIG otherwise
+ */
+gboolean
+fst_settings_check_workspace(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *conf = fst_settings_conf_path(workspace);
+	g_autofree gchar *db = g_build_filename(workspace, "station.db", NULL);
+	g_autofree gchar *cwd = NULL;
+	g_autofree gchar *here = NULL;
+	gboolean cwd_is_one;
+
+	if (g_file_test(conf, G_FILE_TEST_EXISTS) || g_file_test(db, G_FILE_TEST_EXISTS))
+		return TRUE;
+	cwd = g_get_current_dir();
+	here = fst_settings_conf_path(cwd);
+	cwd_is_one =
+	    g_file_test(here, G_FILE_TEST_IS_REGULAR) && !fst_settings_same_dir(cwd, workspace);
+	g_set_error(error,
+	            FST_ERROR,
+	            FST_ERROR_CONFIG,
+	            "%s is not a workspace (no station.conf): make it one with `fleetstation "
+	            "init --workspace %s`, or give yours with --workspace or "
+	            "FLEETSTATION_WORKSPACE%s",
+	            workspace,
+	            workspace,
+	            cwd_is_one ? "; the current directory is one: add --workspace ." : "");
+	return FALSE;
+}
+
 /* an empty string means "unset", like an absent key */
 static gchar *
 fst_settings_get_string(GKeyFile *kf, const gchar *key)
@@ -110,6 +161,8 @@ fst_settings_load(const gchar *workspace, GError **error)
 	g_autofree gchar *baud = NULL;
 	g_autofree gchar *ports = NULL;
 
+	if (!fst_settings_check_workspace(workspace, error))
+		return NULL;
 	if (!fst_file_load_key_file(
 	        kf, path, FST_FILE_MAX_CONF, G_KEY_FILE_KEEP_COMMENTS, &error_local)) {
 		g_set_error(error,

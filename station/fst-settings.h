@@ -26,6 +26,7 @@ typedef struct {
 	guint baud_rate;
 } FstSettings;
 
+gboolean fst_settings_check_workspace(const gchar *workspace, GError **error);
 FstSettings *fst_settings_load(const gchar *workspace, GError **error);
 gboolean fst_settings_save(const FstSettings *self, const gchar *workspace, GError **error);
 gchar *fst_settings_to_string(const FstSettings *self);

@@ -42,6 +42,7 @@
 #include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-report-export.h"
+#include "fst-settings.h"
 
 struct _FstStation {
 	gatomicrefcount ref_count;
@@ -253,6 +254,38 @@ fst_station_check_database(const gchar *workspace, GError **error)
 	            database_id,
 	            db_path);
 	return FALSE;
+}
+
+/**
+ * fst_station_check_records:
+ * @workspace: the workspace
+ * @error: (nullable): return location
+ *
+ * Checks, for what reads or adds to the records of a workspace that has
+ * them, that @workspace is a workspace (fst_settings_check_workspace()) and
+ * that its database is there (fst_station_check_database(), which refuses a
+ * lost one).
+ *
+ * Returns: %TRUE when WORKSPACE/station.db may be opened; %FALSE with
+ *   %FST_ERROR_CONFIG or %FST_ERROR_DATABASE
+ */
+gboolean
+fst_station_check_records(const gchar *workspace, GError **error)
+{
+	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
+	if (!fst_settings_check_workspace(workspace, error) ||
+	    !fst_station_check_database(workspace, error))
+		return FALSE;
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "no database at %s: nothing is recorded in workspace %s yet",
+		            path,
+		            workspace);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /*

@@ -33,6 +33,7 @@ gboolean
 fst_station_init_workspace(const gchar *workspace, const gchar *organization, GError **error);
 gboolean fst_station_has_ca(const gchar *workspace);
 gboolean fst_station_check_database(const gchar *workspace, GError **error);
+gboolean fst_station_check_records(const gchar *workspace, GError **error);
 const gchar *fst_station_default_operator(void);
 gboolean fst_station_set_operator(FstStation *self, const gchar *operator_name, GError **error);
 const gchar *fst_station_get_operator(FstStation *self);

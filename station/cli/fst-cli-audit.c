@@ -335,6 +335,10 @@ fst_cli_audit(gint argc, gchar **argv)
 		                           "expected `verify` or `checkpoint` (see fleetstation "
 		                           "audit --help)");
 	workspace = workspace_opt != NULL ? g_strdup(workspace_opt) : fst_cli_workspace(NULL);
+	if (database == NULL && !fst_station_check_records(workspace, &error)) {
+		g_autofree gchar *command = g_strdup_printf("audit %s", argv[1]);
+		return fst_cli_fail(command, json, error);
+	}
 	db_path = fst_cli_audit_db_path(workspace, database);
 	if (g_strcmp0(argv[1], "checkpoint") == 0) {
 		if (anchor_files != NULL)

@@ -555,7 +555,8 @@ fst_cli_db_writable(const gchar *path)
  * @workspace: the workspace
  * @error: (nullable): return location
  *
- * Opens the workspace database for the query commands, without creating one.
+ * Opens the workspace database for the query commands, without creating one
+ * (fst_station_check_records()).
  *
  * Returns: (transfer full): the database, or %NULL with %FST_ERROR_CONFIG when
  * the workspace has none
@@ -564,17 +565,8 @@ FstDb *
 fst_cli_open_db(const gchar *workspace, GError **error)
 {
 	g_autofree gchar *path = g_build_filename(workspace, "station.db", NULL);
-	if (!fst_station_check_database(workspace, error))
+	if (!fst_station_check_records(workspace, error))
 		return NULL;
-	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "no database at %s: run fleetstation init --workspace %s first",
-		            path,
-		            workspace);
-		return NULL;
-	}
 	/* a workspace on read-only media (a DVD, a read-only mount) is queried
 	 * without migrating or writing anything */
 	if (!fst_cli_db_writable(path))

@@ -157,12 +157,9 @@ fst_cli_db(gint argc, gchar **argv)
 		                           "fleetstation db --help)");
 	if (workspace == NULL)
 		workspace = fst_cli_workspace(NULL);
+	if (!fst_station_check_records(workspace, &error))
+		return fst_cli_fail("db", json, error);
 	db_path = g_build_filename(workspace, "station.db", NULL);
-	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		g_autofree gchar *msg =
-		    g_strdup_printf("no database at %s: check --workspace", db_path);
-		return fst_cli_json_fail("db", json, "config", msg, FST_EXIT_CONFIG);
-	}
 	/* check and stats only read: they work on read-only media too */
 	db = g_strcmp0(sub, "backup") == 0 ? fst_db_open(db_path, &error)
 	                                   : fst_cli_open_db(workspace, &error);

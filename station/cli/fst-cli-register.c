@@ -941,16 +941,9 @@ fst_cli_register(gint argc, gchar **argv)
 		g_autofree gchar *option = g_steal_pointer(&workspace);
 		workspace = fst_cli_workspace(option);
 	}
-	db_path = g_build_filename(workspace, "station.db", NULL);
-	if (!g_file_test(db_path, G_FILE_TEST_EXISTS)) {
-		g_set_error(&error,
-		            FST_ERROR,
-		            FST_ERROR_CONFIG,
-		            "no database at %s: run fleetstation init --workspace %s first",
-		            db_path,
-		            workspace);
+	if (!fst_station_check_records(workspace, &error))
 		return fst_cli_fail("register", json, error);
-	}
+	db_path = g_build_filename(workspace, "station.db", NULL);
 
 	if (g_strcmp0(sub, "push") == 0)
 		return fst_cli_register_push(workspace,

@@ -230,6 +230,8 @@ fst_cli_report(gint argc, gchar **argv)
 	if (!fst_cli_report_parse_time("--since", since, &scope.since_us, &error) ||
 	    !fst_cli_report_parse_time("--until", until, &scope.until_us, &error))
 		return fst_cli_usage_error("report", json, error->message);
+	if (!fst_station_check_records(workspace, &error))
+		return fst_cli_fail("report", json, error);
 	db_path = g_build_filename(workspace, "station.db", NULL);
 
 	/* a file is written whole or not at all, never over another file; a

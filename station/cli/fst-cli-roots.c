@@ -195,6 +195,8 @@ fst_cli_roots_report(gint argc, gchar **argv)
 	if (within > 0)
 		horizon = g_get_real_time() / G_USEC_PER_SEC + (gint64)(within * 365.25 * 86400);
 	workspace = fst_cli_workspace(workspace_opt);
+	if (!fst_station_check_records(workspace, &error))
+		return fst_cli_fail("roots report", json, error);
 	catalogue = fst_cli_roots_catalogue(workspace, &error);
 	if (catalogue == NULL)
 		return fst_cli_fail("roots report", json, error);

@@ -5,7 +5,8 @@ its help with --help (exit 0), refuses an unknown option and an unknown value
 as a usage error (exit 2, and a JSON error object on stdout with --json), and
 with --json prints JSON only: one document, or for demo event lines valid
 against station/cli/fleetstation-events.schema.json. Commands honour
-$FLEETSTATION_WORKSPACE. A JSON listing that the database fails in the
+$FLEETSTATION_WORKSPACE, and given a folder that is not a workspace say how
+to make one or give another (exit 3). A JSON listing that the database fails in the
 middle of ends its partial document with a newline, prints the error object
 on the next line and exits 5. Skipped (77) without python3-jsonschema.
 """
@@ -310,6 +311,43 @@ def main():
             fail(f"devices in a missing workspace: error object: {e.message}")
     except ValueError:
         fail(f"devices --json in a missing workspace printed no JSON: {r.stdout[:200]!r}")
+
+    # every command that needs a workspace, given a folder that is not one,
+    # says so in one message: what makes one and how to give another (exit
+    # 3); run from inside a workspace, it adds `--workspace .`
+    none = os.path.join(tmp.name, "none")
+    needs_workspace = [["devices"], ["certs"], ["show", "X"], ["provision"], ["watch"],
+                       ["report"], ["audit", "verify"], ["audit", "checkpoint", "--out",
+                       os.path.join(tmp.name, "none.anchor")], ["db", "check"], ["db", "stats"],
+                       ["db", "backup", os.path.join(tmp.name, "none.db")], ["roots", "report"],
+                       ["register", "status"], ["central", "status"],
+                       ["revoke", "00AB", "--reason", "superseded"],
+                       ["escrow", "00AB", "--out", os.path.join(tmp.name, "none.cms")]]
+    no_env = dict(env, FLEETSTATION_WORKSPACE=none)
+    for where, hint in ((tmp.name, False), (ws, True)):
+        for args in needs_workspace:
+            name = " ".join(args)
+            r = subprocess.run([STATION] + args, env=no_env, cwd=where, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=120)
+            says = (f"{none} is not a workspace (no station.conf): make it one with "
+                    f"`fleetstation init --workspace {none}`, or give yours with --workspace or "
+                    f"FLEETSTATION_WORKSPACE")
+            if r.returncode != 3 or says not in r.stderr:
+                fail(f"`{name}` outside a workspace exited {r.returncode}: {r.stderr[-400:]!r}")
+            if ("the current directory is one: add --workspace ." in r.stderr) != hint:
+                fail(f"`{name}` run in {where}: the hint to add --workspace . is "
+                     f"{'missing' if hint else 'wrong'}: {r.stderr[-400:]!r}")
+        if os.path.exists(none):
+            fail(f"a command outside a workspace made {none}")
+    r = subprocess.run([STATION, "certs", "--json"], env=no_env, cwd=ws, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    try:
+        doc = json.loads(r.stdout)
+        if doc.get("error_code") != "config" or "add --workspace ." not in doc.get("error", ""):
+            fail(f"certs --json outside a workspace: {doc}")
+    except ValueError:
+        fail(f"certs --json outside a workspace printed no JSON: {r.stdout[:200]!r}")
 
     # standard output on a full disk (/dev/full): the listing, the help and
     # the version are cut short, and that is an error saying so, never exit 0
