@@ -232,6 +232,43 @@ fst_report_scalar(sqlite3 *db, const gchar *sql, sqlite3_stmt **out)
 	return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK;
 }
 
+static void
+fst_report_count_free(FstReportCount *self)
+{
+	g_free(self->name);
+	g_free(self);
+}
+
+/* the devices in scope counted by @column's name (operator or lot), most
+ * first; FALSE with the database's error */
+static gboolean
+fst_report_count_by(sqlite3 *db, const gchar *column, const gchar *where, GPtrArray **out)
+{
+	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autofree gchar *sql = g_strdup_printf("SELECT %s, count(*) " FST_REPORT_FROM
+	                                        "%s GROUP BY %s ORDER BY count(*) DESC, %s",
+	                                        column,
+	                                        where,
+	                                        column,
+	                                        column);
+	g_autoptr(GPtrArray) counts =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)fst_report_count_free);
+	gint rc;
+
+	if (!fst_report_scalar(db, sql, &stmt))
+		return FALSE;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		FstReportCount *count = g_new0(FstReportCount, 1);
+		count->name = g_strdup((const gchar *)sqlite3_column_text(stmt, 0));
+		count->devices = sqlite3_column_int64(stmt, 1);
+		g_ptr_array_add(counts, count);
+	}
+	if (rc != SQLITE_DONE)
+		return FALSE;
+	*out = g_steal_pointer(&counts);
+	return TRUE;
+}
+
 /**
  * fst_report_summary:
  * @db_path: the station database
@@ -239,8 +276,8 @@ fst_report_scalar(sqlite3 *db, const gchar *sql, sqlite3_stmt **out)
  * @error: (nullable): return location for a #GError
  *
  * Totals of a report: devices per state, the failed devices grouped by
- * class (error code and step, fst-failure-groups.c), the stations and period covered, the database
- * id and the audit chain head at that moment.
+ * class (error code and step, fst-failure-groups.c), the devices by operator and by lot, the
+ * stations and period covered, the database id and the audit chain head at that moment.
  *
  * Returns: (transfer full): the summary, or %NULL on error
  */
@@ -287,6 +324,11 @@ fst_report_summary(const gchar *db_path, const FstReportScope *scope, GError **e
 	sum->stations = g_strdup(sqlite3_column_text(totals, 7) != NULL
 	                             ? (const gchar *)sqlite3_column_text(totals, 7)
 	                             : "");
+	if (!fst_report_count_by(db, "o.name", where, &sum->operators) ||
+	    !fst_report_count_by(db, "l.name", where, &sum->lots))
+		return fst_report_sql_error(
+		           db, db_path, "counting the devices by operator and lot", error),
+		       NULL;
 	if (!fst_report_scalar(db, sql_fails, &fails))
 		return fst_report_sql_error(db, db_path, "grouping the failures", error), NULL;
 	while ((rc = sqlite3_step(fails)) == SQLITE_ROW)
@@ -340,6 +382,8 @@ fst_report_summary_free(FstReportSummary *self)
 	}
 	if (self->failures != NULL)
 		g_ptr_array_unref(self->failures);
+	g_clear_pointer(&self->operators, g_ptr_array_unref);
+	g_clear_pointer(&self->lots, g_ptr_array_unref);
 	g_free(self->database_id);
 	g_free(self->stations);
 	g_free(self->audit_head);

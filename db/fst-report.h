@@ -75,15 +75,32 @@ typedef struct {
 } FstReportFailure;
 
 /**
+ * FstReportCount:
+ * @name: (nullable): an operator's or a lot's name; %NULL for the devices
+ *   whose last start named none
+ * @devices: how many devices in scope it last worked on (operator) or holds
+ *   (lot)
+ */
+typedef struct {
+	gchar *name;
+	gint64 devices;
+} FstReportCount;
+
+/**
  * FstReportSummary:
  *
- * The totals of a report.
+ * The totals of a report. @operators and @lots (element-type
+ * FstReportCount) count the devices in scope by the operator and the lot of
+ * their last start (the report's `operator` and `lot` columns), most devices
+ * first, then by name: who did the work, and of which lots.
  */
 typedef struct {
 	gchar *database_id; /* db_properties database-id */
 	gchar *stations;    /* comma-separated names of the stations in scope */
-	gchar *audit_head;  /* (nullable): "<id> <hash>" of the audit chain then */
-	gint64 first_us;    /* first and last devices.updated_at in scope, 0 if none */
+	GPtrArray *operators;
+	GPtrArray *lots;
+	gchar *audit_head; /* (nullable): "<id> <hash>" of the audit chain then */
+	gint64 first_us;   /* first and last devices.updated_at in scope, 0 if none */
 	gint64 last_us;
 	gint64 devices;
 	gint64 provisioned;

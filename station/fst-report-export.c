@@ -105,6 +105,22 @@ fst_report_json_row(const gchar *const *cells, gpointer user_data, GError **erro
 	return TRUE;
 }
 
+/* @counts (element-type FstReportCount) as [{"name", "devices"}, ...] */
+static void
+fst_report_json_counts(JsonBuilder *b, const gchar *member, GPtrArray *counts)
+{
+	json_builder_set_member_name(b, member);
+	json_builder_begin_array(b);
+	for (guint i = 0; i < counts->len; i++) {
+		const FstReportCount *count = g_ptr_array_index(counts, i);
+		json_builder_begin_object(b);
+		fst_report_json_member_str(b, "name", count->name);
+		fst_report_json_member_int(b, "devices", count->devices);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
 /* the summary as a JSON object */
 static JsonNode *
 fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *scope)
@@ -135,6 +151,8 @@ fst_report_summary_to_json(const FstReportSummary *sum, const FstReportScope *sc
 	fst_report_json_member_int(b, "in_progress", sum->in_progress);
 	json_builder_set_member_name(b, "yield_percent");
 	json_builder_add_double_value(b, fst_report_yield(sum));
+	fst_report_json_counts(b, "operators", sum->operators);
+	fst_report_json_counts(b, "lots", sum->lots);
 	json_builder_set_member_name(b, "failures");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < sum->failures->len; i++) {
@@ -204,9 +222,11 @@ fst_report_parse_time(const gchar *text, gint64 *out_us, GError **error)
  * Writes `{"summary": {...}, "devices": [{column: value, ...}, ...]}`. The
  * summary holds database_id, stations, scope {lot, station, since_us,
  * until_us}, first_updated_at, last_updated_at, generated_at, audit_head,
- * devices, provisioned, failed, rework, in_progress, yield_percent and
- * failures [{error_code, step, devices, example, example_devices}] (the
- * failed devices by class, most first); each device object has the columns of
+ * devices, provisioned, failed, rework, in_progress, yield_percent,
+ * operators and lots [{name, devices}] (the devices by the operator and the
+ * lot of their last start, most first; name null for none), and failures
+ * [{error_code, step, devices, example, example_devices}] (the failed
+ * devices by class, most first); each device object has the columns of
  * fst-report.h as string members ("" when unknown). Rows are streamed.
  *
  * Returns: %TRUE on success
@@ -461,6 +481,30 @@ fst_pdf_failures(FstPdf *pdf, const FstReportSummary *sum, gdouble y, guint show
 	}
 }
 
+/* "Ana (120), Bob (6)": the first @max of @counts (element-type
+ * FstReportCount), then how many more; @none names the devices with none */
+static gchar *
+fst_pdf_counts(GPtrArray *counts, guint max, const gchar *none)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	for (guint i = 0; i < counts->len && i < max; i++) {
+		const FstReportCount *count = g_ptr_array_index(counts, i);
+		g_string_append_printf(text,
+		                       "%s%s (%" G_GINT64_FORMAT ")",
+		                       i > 0 ? ", " : "",
+		                       count->name != NULL ? count->name : none,
+		                       count->devices);
+	}
+	if (counts->len > max)
+		g_string_append_printf(
+		    text, " and %u more (see the JSON export)", counts->len - max);
+	if (counts->len == 0)
+		g_string_append(text, "-");
+	g_strdelimit(text->str, "\n\t", ' ');
+	return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
 /* the first page's header block; returns the y where the table starts */
 static gdouble
 fst_pdf_title(FstPdf *pdf, const FstReportSummary *sum, const FstReportScope *scope, gboolean draw)
@@ -488,20 +532,26 @@ fst_pdf_title(FstPdf *pdf, const FstReportSummary *sum, const FstReportScope *sc
 		                scope != NULL && scope->lot != NULL ? scope->lot : "any",
 		                scope != NULL && scope->station != NULL ? scope->station : "any");
 		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 13, text_w, line->str);
+		g_autofree gchar *operators = fst_pdf_counts(sum->operators, 8, "not recorded");
+		g_autofree gchar *lots = fst_pdf_counts(sum->lots, 8, "no lot");
 		g_string_printf(line, "Period: %s to %s (devices last worked on)", first, last);
 		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 26, text_w, line->str);
+		g_string_printf(line, "Operators (devices): %s", operators);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 39, text_w, line->str);
+		g_string_printf(line, "Lots (devices): %s", lots);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 52, text_w, line->str);
 		g_string_printf(line,
 		                "Generated: %s from database %s",
 		                now,
 		                sum->database_id != NULL ? sum->database_id : "-");
-		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 39, text_w, line->str);
+		fst_pdf_text(pdf, FST_PDF_MARGIN, y + 65, text_w, line->str);
 		g_string_printf(line,
 		                "Audit chain head then: event %s",
 		                sum->audit_head != NULL ? sum->audit_head : "-");
 		fst_pdf_font(pdf, 7, FALSE);
-		fst_pdf_text_whole(pdf, FST_PDF_MARGIN, y + 52, text_w, line->str);
+		fst_pdf_text_whole(pdf, FST_PDF_MARGIN, y + 78, text_w, line->str);
 	}
-	y += 75;
+	y += 101;
 	if (draw) {
 		fst_pdf_font(pdf, 11, TRUE);
 		fst_pdf_text(pdf, FST_PDF_MARGIN, y, 0, "Totals");
@@ -569,11 +619,10 @@ fst_pdf_write_cb(void *closure, const unsigned char *data, unsigned int length)
  * @error: (nullable): return location for a #GError
  *
  * Writes the report for people: a title, the stations, scope and period,
- * the totals and yield, the failures grouped by class, then a per-device
- * table (device, model, state, serial, certificate state, last update) over
- * as many pages as needed, each numbered "page N of M". Text is laid out
- * with Pango: free text that does not fit is ellipsized, serials and times
- * are set smaller to fit whole; nothing is clipped.
+ * the devices by operator and by lot, the totals and yield, the failures grouped by class, then a
+ * per-device table (device, model, state, serial, certificate state, last update) over as many
+ * pages as needed, each numbered "page N of M". Text is laid out with Pango: free text that does
+ * not fit is ellipsized, serials and times are set smaller to fit whole; nothing is clipped.
  *
  * Returns: %TRUE on success
  */

@@ -302,6 +302,22 @@ test_csv_hostile_strings(TestFixture *fx, gconstpointer user_data)
 	g_assert_null(strstr(text, ",+"));
 }
 
+/* @counts (element-type FstReportCount) as "name n, name n" */
+static void
+test_assert_counts(GPtrArray *counts, const gchar *expected)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+	for (guint i = 0; i < counts->len; i++) {
+		const FstReportCount *count = g_ptr_array_index(counts, i);
+		g_string_append_printf(text,
+		                       "%s%s %" G_GINT64_FORMAT,
+		                       i > 0 ? ", " : "",
+		                       count->name != NULL ? count->name : "(null)",
+		                       count->devices);
+	}
+	g_assert_cmpstr(text->str, ==, expected);
+}
+
 static void
 test_csv_scopes(TestFixture *fx, gconstpointer user_data)
 {
@@ -355,6 +371,18 @@ test_csv_scopes(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(third->example_devices[0], ==, "BIG-0149");
 	g_assert_nonnull(sum->database_id);
 	g_assert_nonnull(sum->audit_head);
+
+	/* the devices by operator and by lot, most first */
+	g_clear_pointer(&sum, fst_report_summary_free);
+	sum = fst_report_summary(fx->db_path, &all, &error);
+	g_assert_no_error(error);
+	test_assert_counts(sum->operators, "Ana 150, @operator 3");
+	test_assert_counts(sum->lots, "L-BIG 150, L-HOSTILE 3");
+	g_clear_pointer(&sum, fst_report_summary_free);
+	sum = fst_report_summary(fx->db_path, &nobody, &error);
+	g_assert_no_error(error);
+	test_assert_counts(sum->operators, "");
+	test_assert_counts(sum->lots, "");
 }
 
 static void
@@ -406,6 +434,18 @@ test_json(TestFixture *fx, gconstpointer user_data)
 	                    json_object_get_array_member(failure, "example_devices"), 0),
 	                ==,
 	                "Gerät-ü-日本");
+	/* the devices by operator and by lot */
+	for (guint i = 0; i < 2; i++) {
+		JsonArray *counts =
+		    json_object_get_array_member(summary, i == 0 ? "operators" : "lots");
+		JsonObject *count;
+		g_assert_cmpuint(json_array_get_length(counts), ==, 1);
+		count = json_array_get_object_element(counts, 0);
+		g_assert_cmpstr(json_object_get_string_member(count, "name"),
+		                ==,
+		                i == 0 ? "@operator" : "L-HOSTILE");
+		g_assert_cmpint(json_object_get_int_member(count, "devices"), ==, 3);
+	}
 }
 
 static guint
@@ -669,6 +709,9 @@ test_pdf_failure_classes(TestFixture *fx, gconstpointer user_data)
 	g_assert_true(g_regex_match_simple("6 +storage-full at burn", text, 0, 0));
 	g_assert_true(
 	    g_regex_match_simple("1 +cancelled at keygen +e\\.g\\. BIG-0149", text, 0, 0));
+	/* who did the work: the devices by operator and by lot */
+	g_assert_nonnull(strstr(text, "Operators (devices): Ana (150)\n"));
+	g_assert_nonnull(strstr(text, "Lots (devices): L-BIG (150)\n"));
 }
 
 static gint
