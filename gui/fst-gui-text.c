@@ -2,12 +2,15 @@
 /*
  * Multi-line results (a device's history, a report's totals) as one label
  * per line: each line is then its own accessible object that a screen reader
- * reads in order and a test can find, and long results scroll by line.
+ * reads in order and a test can find, and long results scroll by line. And
+ * the words of what the window keeps in view, such as the CA's days left.
  */
 
 #define G_LOG_DOMAIN "FstGui"
 
 #include "fst-gui-text.h"
+
+#include <glib/gi18n.h>
 
 /**
  * fst_gui_text_set_lines:
@@ -39,4 +42,27 @@ fst_gui_text_set_lines(GtkBox *box, const gchar *text, gboolean error)
 			gtk_widget_add_css_class(label, "error");
 		gtk_box_append(box, label);
 	}
+}
+
+/**
+ * fst_gui_text_ca_end:
+ * @name: the issuing CA's common name
+ * @seconds_left: how long until it ends; 0 or less when it has ended
+ *
+ * Returns: (transfer full): "CA NAME: expires in N days", "in 1 day", "in
+ *   less than a day", or "CA NAME has expired"
+ */
+gchar *
+fst_gui_text_ca_end(const gchar *name, gint64 seconds_left)
+{
+	gint64 days = seconds_left / 86400;
+
+	if (seconds_left <= 0)
+		return g_strdup_printf(_("CA %s has expired"), name);
+	if (days == 0)
+		return g_strdup_printf(_("CA %s: expires in less than a day"), name);
+	return g_strdup_printf(
+	    ngettext("CA %s: expires in %lu day", "CA %s: expires in %lu days", (gulong)days),
+	    name,
+	    (gulong)days);
 }

@@ -28,6 +28,7 @@
 #include "fst-error.h"
 #include "fst-gui-failure.h"
 #include "fst-gui-interaction.h"
+#include "fst-gui-text.h"
 #include "fst-history-page.h"
 #include "fst-job.h"
 #include "fst-port-row.h"
@@ -295,17 +296,14 @@ fst_window_show_ca(FstWindow *self)
 	FstCa *ca = fst_station_get_ca(self->station);
 	X509 *cert = fst_ca_get_cert(ca);
 	gchar cn[256] = "";
-	gint64 days = (fst_ca_get_not_after(ca) - g_get_real_time() / G_USEC_PER_SEC) / 86400;
+	gint64 left = fst_ca_get_not_after(ca) - g_get_real_time() / G_USEC_PER_SEC;
 	g_autofree gchar *text = NULL;
 	g_autofree gchar *warning = fst_station_get_ca_warning(self->station, NULL);
 
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) <
 	    0)
 		g_strlcpy(cn, "?", sizeof(cn));
-	if (days < 0)
-		text = g_strdup_printf(_("CA %s has expired"), cn);
-	else
-		text = g_strdup_printf(_("CA %s: expires in %" PRId64 " days"), cn, days);
+	text = fst_gui_text_ca_end(cn, left);
 	gtk_label_set_text(self->ca_label, text);
 	if (warning != NULL) {
 		gtk_widget_add_css_class(GTK_WIDGET(self->ca_label), "error");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* the technician's words for each way a device fails */
+/* the technician's words for each way a device fails, and for the CA's end */
 
 #include <string.h>
 
@@ -8,6 +8,7 @@
 
 #include "fst-error.h"
 #include "fst-gui-failure.h"
+#include "fst-gui-text.h"
 
 static void
 fst_gui_failure_each_code_test(void)
@@ -181,6 +182,32 @@ fst_gui_failure_causes_test(void)
 	                "profile × 2  AWS IoT is busy × 1  Board did not answer × 1");
 }
 
+/* the CA's days left as words: never "1 days", "0 days", nor "expires"
+ * once it has */
+static void
+fst_gui_text_ca_end_test(void)
+{
+	static const struct {
+		gint64 left;
+		const gchar *text;
+	} cases[] = {
+	    {7304 * 86400 + 5, "CA X: expires in 7304 days"},
+	    {2 * 86400, "CA X: expires in 2 days"},
+	    {86400 + 3600, "CA X: expires in 1 day"},
+	    {86400, "CA X: expires in 1 day"},
+	    {86399, "CA X: expires in less than a day"},
+	    {1, "CA X: expires in less than a day"},
+	    {0, "CA X has expired"},
+	    {-3600, "CA X has expired"},
+	    {-5 * 86400, "CA X has expired"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *text = fst_gui_text_ca_end("X", cases[i].left);
+		g_assert_cmpstr(text, ==, cases[i].text);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -197,5 +224,6 @@ main(int argc, char **argv)
 	g_test_add_func("/fst/gui/failure/no-answer-means-reseat", fst_gui_failure_reseat_test);
 	g_test_add_func("/fst/gui/failure/issue-step-is-aws", fst_gui_failure_issuer_test);
 	g_test_add_func("/fst/gui/failure/foreign-error", fst_gui_failure_foreign_test);
+	g_test_add_func("/fst/gui/text/ca-end", fst_gui_text_ca_end_test);
 	return g_test_run();
 }

@@ -1083,6 +1083,9 @@ def mode_warnings():
                         "the CA's end among the warnings")
     if not re.search(r", in (19|20) days: renew it soon", text_of(warning) or warning.name):
         fail("the CA's warning says: " + (text_of(warning) or warning.name))
+    wait_find(app, lambda n: n.getRoleName() == "label" and re.fullmatch(
+        r"CA .* Issuing CA: expires in (19|20) days", text_of(n) or n.name or "") is not None,
+        "the CA's days left in the header")
     choose(app, "Warning Tester", "LOT-WARN", profile)
     click(button(app, "Start"))
     wait_lane(app, "w1", "PASS")
