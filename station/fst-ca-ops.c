@@ -24,6 +24,7 @@
 #include "fst-file.h"
 #include "fst-openssl-common.h"
 #include "fst-station.h"
+#include "fst-time.h"
 
 /* the workspace database, which must exist; records name @operator_name */
 static FstDb *
@@ -404,13 +405,14 @@ fst_ca_ops_issue_crl(const gchar *workspace,
 		return NULL;
 	if (db != NULL) {
 		gint64 now = g_get_real_time();
+		g_autofree gchar *next = fst_time_count(days, "day");
 		g_autofree gchar *detail =
 		    g_strdup_printf("CRL number %" G_GUINT64_FORMAT " of issuing CA sha256 %s "
-		                    "listing %u revoked certificate(s), next update in %u days",
+		                    "listing %u revoked certificate(s), next update in %s",
 		                    crl_number,
 		                    issuer_sha256,
 		                    revoked->len,
-		                    days);
+		                    next);
 		if (!fst_db_add_event(db, 0, "crl-issue", now, now, "ok", detail, error))
 			return NULL;
 	}

@@ -51,6 +51,7 @@
 #include "fst-crypto.h"
 #include "fst-error.h"
 #include "fst-openssl-common.h"
+#include "fst-time.h"
 
 /* a certificate, key or PKCS#12 file bigger than this is not one */
 #define FST_CA_STORE_MAX_FILE (256 * 1024)
@@ -1661,12 +1662,11 @@ fst_ca_store_expiry_warning(gint64 ca_not_after, gint64 cert_not_after, gint64 n
 	if (left < 86400)
 		return g_strdup_printf(
 		    "the issuing CA ends on %s, in less than a day: renew it now", end);
-	if (left < (gint64)FST_CA_STORE_WARN_DAYS * 86400)
-		return g_strdup_printf("the issuing CA ends on %s, in %" G_GINT64_FORMAT
-		                       " day%s: renew it soon",
-		                       end,
-		                       left / 86400,
-		                       left / 86400 == 1 ? "" : "s");
+	if (left < (gint64)FST_CA_STORE_WARN_DAYS * 86400) {
+		g_autofree gchar *days = fst_time_count(left / 86400, "day");
+		return g_strdup_printf(
+		    "the issuing CA ends on %s, in %s: renew it soon", end, days);
+	}
 	if (cert_not_after > ca_not_after) {
 		g_autofree gchar *cert_end = fst_ca_store_format_time(cert_not_after);
 		return g_strdup_printf("the issuing CA ends on %s, before a device certificate "

@@ -25,6 +25,7 @@
 #include "fst-file.h"
 #include "fst-openssl-common.h"
 #include "fst-x509.h"
+#include "fst-time.h"
 
 /* a profile is a few hundred bytes; anything much larger is not one */
 #define FST_PROFILE_MAX_SIZE (64 * 1024)
@@ -2465,7 +2466,7 @@ fst_profile_describe(const FstProfile *self)
 		g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(self->not_after_fixed);
 		validity = g_date_time_format(dt, "until %Y-%m-%dT%H:%M:%SZ");
 	} else {
-		validity = g_strdup_printf("%u days", self->validity_days);
+		validity = fst_time_count(self->validity_days, "day");
 	}
 	burn = g_string_new(NULL);
 	if (self->format != FST_PROFILE_FORMAT_DEVICE)

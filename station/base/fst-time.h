@@ -6,5 +6,6 @@
 G_BEGIN_DECLS
 
 gchar *fst_time_iso(gint64 us);
+gchar *fst_time_count(gint64 n, const gchar *unit);
 
 G_END_DECLS

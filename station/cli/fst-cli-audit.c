@@ -17,6 +17,7 @@
 #include "fst-file.h"
 #include "fst-report-export.h"
 #include "fst-station.h"
+#include "fst-time.h"
 
 /* the database path from --database, else WORKSPACE/station.db */
 static gchar *
@@ -34,10 +35,10 @@ fst_cli_audit_age(gint64 then_us)
 	gint64 secs = MAX(g_get_real_time() - then_us, 0) / G_USEC_PER_SEC;
 
 	if (secs >= 2 * 86400)
-		return g_strdup_printf("%" G_GINT64_FORMAT " days", secs / 86400);
+		return fst_time_count(secs / 86400, "day");
 	if (secs >= 2 * 3600)
-		return g_strdup_printf("%" G_GINT64_FORMAT " hours", secs / 3600);
-	return g_strdup_printf("%" G_GINT64_FORMAT " minutes", secs / 60);
+		return fst_time_count(secs / 3600, "hour");
+	return fst_time_count(secs / 60, "minute");
 }
 
 /**

@@ -22,6 +22,7 @@
 #include "fst-profile.h"
 #include "fst-registration.h"
 #include "fst-station.h"
+#include "fst-time.h"
 
 #define FST_CLI_CA_SECRETS FST_CLI_SECRETS_HELP
 
@@ -597,6 +598,12 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		g_autofree gchar *to = fst_cli_ca_time(info->not_after);
 		g_autofree gchar *pathlen =
 		    info->pathlen >= 0 ? g_strdup_printf("%d", info->pathlen) : g_strdup("none");
+		g_autofree gchar *days = fst_time_count((info->not_after - now) / 86400, "day");
+		const gchar *left = info->not_after <= now          ? "expired"
+		                    : info->not_after - now < 86400 ? "less than a day left"
+		                                                    : NULL;
+		g_autofree gchar *days_left =
+		    left != NULL ? g_strdup(left) : g_strconcat(days, " left", NULL);
 		g_autofree gchar *warning = NULL;
 		g_autofree gchar *registration = NULL;
 		gint64 issued = -1;
@@ -641,7 +648,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		        "  subject:   %s\n"
 		        "  role:      %s, pathlen %s\n"
 		        "  key:       %s, %s\n"
-		        "  validity:  %s to %s (%" G_GINT64_FORMAT " days left)\n"
+		        "  validity:  %s to %s (%s)\n"
 		        "  sha256:    %s (its AWS IoT certificate id)\n"
 		        "  AWS:       %s\n",
 		        info->name,
@@ -652,7 +659,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		        info->key_store,
 		        from,
 		        to,
-		        MAX(info->not_after - now, 0) / 86400,
+		        days_left,
 		        info->sha256 != NULL ? info->sha256 : "?",
 		        registration != NULL ? registration : "not registered (no database)");
 		if (issued >= 0)

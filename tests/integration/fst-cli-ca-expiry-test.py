@@ -28,6 +28,7 @@ the end passes, not only at the next board; and one whose CA ends in a day
 and a few seconds is told again when the day count changes."""
 import datetime
 import json
+import re
 import os
 import shutil
 import signal
@@ -246,7 +247,8 @@ def watch_until(tmp, end, told):
     """a watch waiting for boards, none coming, with a CA ending at @end and
     the station looking at it every 200 ms (FST_TEST_CA_CHECK_MS; every
     minute otherwise), stopped with Ctrl-C once a line of its stderr
-    contains @told: its lines, when that was told (or None), its exit"""
+    contains @told: its lines, when that was told (or None), its exit, and
+    the workspace"""
     ws, passfile, profile, env = make_workspace("ca", tmp, end)
     env["FST_TEST_CA_CHECK_MS"] = "200"
     proc = subprocess.Popen([STATION, "watch", "--workspace", ws, "--port", os.path.join(tmp, "none*"),
@@ -264,7 +266,17 @@ def watch_until(tmp, end, told):
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=30)[1]
     watchdog.cancel()
-    return lines + rest.splitlines(), told_at, proc.returncode
+    return lines + rest.splitlines(), told_at, proc.returncode, ws
+
+
+def ca_list_left(ws):
+    """what `ca list` says of the issuing CA's time left"""
+    r = subprocess.run([STATION, "ca", "list", "--workspace", ws], capture_output=True, text=True)
+    m = re.search(r"^issuing-ca\n(?:  .*\n)*?  validity:  \S+ to \S+ \((.*)\)$", r.stdout, re.M)
+    if r.returncode != 0 or m is None:
+        fail("ca list: exit %d: %s%s" % (r.returncode, r.stdout, r.stderr))
+        return None
+    return m.group(1)
 
 
 def first_index(lines, text):
@@ -275,7 +287,7 @@ def run_idle(tmp):
     """the CA's end is told as it passes, not only at the next board, which
     the line would stop at"""
     end = int(time.time()) + 4
-    lines, told_at, rc = watch_until(tmp, end, "the issuing CA expired on")
+    lines, told_at, rc, ws = watch_until(tmp, end, "the issuing CA expired on")
     if told_at is None:
         fail("an idle watch was not told that the CA expired: %s" % lines)
     before = first_index(lines, "in less than a day: renew it now")
@@ -285,6 +297,9 @@ def run_idle(tmp):
         fail("the CA's end (%d) was told at %.1f" % (end, told_at))
     if rc != 0:
         fail("the idle watch exited %d after Ctrl-C: %s" % (rc, lines))
+    left = ca_list_left(ws)
+    if left != "expired":
+        fail("ca list says of an expired CA: (%s)" % left)
     print("ok: an idle watch was told the CA expired %.1f s after its end" % (told_at - end))
 
 
@@ -292,7 +307,7 @@ def run_days_pass(tmp):
     """a CA ending in a day and 4 s: told "in 1 day" at the start, then told
     again once the day count changes ("in less than a day")"""
     end = int(time.time()) + 86400 + 4
-    lines, told_at, rc = watch_until(tmp, end, "in less than a day: renew it now")
+    lines, told_at, rc, ws = watch_until(tmp, end, "in less than a day: renew it now")
     if told_at is None:
         fail("a watch was not told again as the CA's last day began: %s" % lines)
     first = first_index(lines, ", in 1 day: renew it soon")
@@ -302,6 +317,9 @@ def run_days_pass(tmp):
         fail("the CA's last day (from %d) was told at %.1f" % (end - 86400, told_at))
     if rc != 0:
         fail("the watch exited %d after Ctrl-C: %s" % (rc, lines))
+    left = ca_list_left(ws)
+    if left != "less than a day left":
+        fail("ca list says of a CA in its last day: (%s)" % left)
     print("ok: a waiting watch was told again %.1f s after the CA's last day began"
           % (told_at - (end - 86400)))
 
