@@ -100,7 +100,9 @@ fst_setup_page_list_cas_thread(GTask *task,
 		                       info->key,
 		                       info->key_store,
 		                       until_str,
-		                       days < 0                        ? _("EXPIRED")
+		                       g_str_has_prefix(info->name, FST_CA_STORE_RETIRED_PREFIX)
+		                           ? _("retired by a renewal")
+		                       : days < 0                      ? _("EXPIRED")
 		                       : days < FST_CA_STORE_WARN_DAYS ? _("EXPIRES SOON")
 		                                                       : _("ok"));
 	}

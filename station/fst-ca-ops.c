@@ -19,6 +19,7 @@
 #include "fst-ca-crl.h"
 #include "fst-ca-pkcs11.h"
 #include "fst-ca-store.h"
+#include "fst-crypto.h"
 #include "fst-db.h"
 #include "fst-error.h"
 #include "fst-file.h"
@@ -62,7 +63,8 @@ fst_ca_ops_check_no_ca(const gchar *workspace, GError **error)
 			g_set_error(error,
 			            FST_ERROR,
 			            FST_ERROR_CONFIG,
-			            "%s already exists: this workspace has a CA; move its ca "
+			            "%s already exists: this workspace has a CA; renew its "
+			            "issuing CA with `fleetstation ca renew`, or move its ca "
 			            "folder away first (nothing was changed)",
 			            path);
 			return FALSE;
@@ -194,6 +196,200 @@ fst_ca_ops_create(const gchar *workspace,
 	if (root_subject != NULL)
 		*root_subject = g_steal_pointer(&root_name);
 	return g_steal_pointer(&subject);
+}
+
+/* records in the workspace's database, when it has one, that the issuing CA
+ * @retired was replaced by the one now in ca/ */
+static gboolean
+fst_ca_ops_record_renewal(const gchar *workspace, const gchar *retired, GError **error)
+{
+	g_autofree gchar *db_path = g_build_filename(workspace, "station.db", NULL);
+	g_autoptr(GPtrArray) infos = NULL;
+	g_autoptr(FstDb) db = NULL;
+	g_autofree gchar *detail = NULL;
+	g_autofree gchar *end = NULL;
+	const FstCaInfo *now_in = NULL;
+	const FstCaInfo *before = NULL;
+	gint64 now = g_get_real_time();
+
+	if (!g_file_test(db_path, G_FILE_TEST_EXISTS))
+		return TRUE;
+	{
+		g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+		infos = fst_ca_store_list(ca_dir, error);
+	}
+	if (infos == NULL)
+		return FALSE;
+	for (guint i = 0; i < infos->len; i++) {
+		const FstCaInfo *info = g_ptr_array_index(infos, i);
+		if (g_strcmp0(info->name, "issuing-ca") == 0)
+			now_in = info;
+		else if (g_strcmp0(info->name, retired) == 0)
+			before = info;
+	}
+	if (now_in == NULL || before == NULL) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INTERNAL,
+		            "the renewed issuing CA or %s is not in the CA folder",
+		            retired);
+		return FALSE;
+	}
+	db = fst_ca_ops_open_db(workspace, NULL, error);
+	if (db == NULL)
+		return FALSE;
+	end = fst_time_iso(now_in->not_after * G_USEC_PER_SEC);
+	detail = g_strdup_printf("issuing CA sha256 %s (%s, %s key, until %s) replaces issuing CA "
+	                         "sha256 %s, kept as %s",
+	                         now_in->sha256,
+	                         now_in->subject,
+	                         now_in->key,
+	                         end,
+	                         before->sha256,
+	                         retired);
+	return fst_db_add_event(db, 0, "ca-renew", now, now, "ok", detail, error);
+}
+
+/**
+ * fst_ca_ops_renew:
+ * @workspace: the workspace
+ * @interaction: (nullable): asks for the workspace passphrase (which opens
+ *   the root key and encrypts the new key), and the PIN of a token key
+ * @options: the new issuing CA
+ * @retired: (out) (transfer full) (optional): the name the replaced CA is
+ *   kept under; %NULL for a request (fst_ca_ops_install() retires it)
+ * @error: (nullable): return location
+ *
+ * Renews the workspace's issuing CA (fst_ca_store_renew()): a new key and
+ * certificate signed by the workspace's root, the replaced CA kept for the
+ * certificates it issued; recorded as a `ca-renew` event. With @csr, only
+ * the new key and its request (fst_ca_store_renew_csr()); the issuing CA in
+ * service stays until fst_ca_ops_install(). Devices are issued by the new
+ * CA from the next start of a station on the workspace; stations running
+ * meanwhile go on with the one they unlocked.
+ *
+ * Returns: (transfer full): the new CA's subject, or %NULL with @error set
+ */
+gchar *
+fst_ca_ops_renew(const gchar *workspace,
+                 FstInteraction *interaction,
+                 const FstCaOpsRenew *options,
+                 gchar **retired,
+                 GError **error)
+{
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autofree gchar *root_key_path = g_build_filename(ca_dir, FST_CA_STORE_ROOT_KEY, NULL);
+	g_autofree gchar *issuing_key_path =
+	    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_KEY, NULL);
+	g_autofree gchar *current_subject = NULL;
+	g_autofree gchar *name = NULL;
+	g_autoptr(FstSecret) passphrase = NULL;
+	g_autoptr(EVP_PKEY) token_key = NULL;
+	FstCaStoreOptions issuing = {0};
+
+	if (!fst_ca_store_renew_options(
+	        ca_dir, &current_subject, &issuing.key_type, &issuing.pathlen, error))
+		return NULL;
+	issuing.subject = options->subject != NULL ? options->subject : current_subject;
+	if (options->key_type != FST_KEY_TYPE_NONE)
+		issuing.key_type = options->key_type;
+	{
+		g_autoptr(X509_NAME) name_check =
+		    fst_ca_store_parse_subject(issuing.subject, error);
+		if (name_check == NULL)
+			return NULL;
+	}
+	if (!options->csr && options->days == 0) {
+		g_autofree gchar *root_path =
+		    g_build_filename(ca_dir, FST_CA_STORE_ROOT_CERT, NULL);
+		g_autoptr(GPtrArray) roots = fst_ca_store_read_certs(root_path, error);
+		gint64 left;
+		if (roots == NULL)
+			return NULL;
+		left = fst_crypto_asn1_time_to_unix(
+		           X509_get0_notAfter(g_ptr_array_index(roots, roots->len - 1))) -
+		       g_get_real_time() / G_USEC_PER_SEC;
+		issuing.days = (guint)CLAMP(left / 86400, 0, 7300);
+	} else {
+		issuing.days = options->days > 0 ? options->days : 7300;
+	}
+	if (options->key != NULL) {
+		token_key = fst_ca_ops_open_token_key(options->key, interaction, error);
+		if (token_key == NULL)
+			return NULL;
+	}
+	if (!options->csr) {
+		/* the root key's passphrase, which the new key file is encrypted with too */
+		if (!fst_station_ask_ca_secret(
+		        workspace, interaction, root_key_path, "root CA", &passphrase, error))
+			return NULL;
+		if (!fst_ca_store_renew(
+		        ca_dir, &issuing, token_key, options->key, passphrase, &name, error) ||
+		    !fst_ca_ops_record_renewal(workspace, name, error))
+			return NULL;
+		if (retired != NULL)
+			*retired = g_steal_pointer(&name);
+		return g_strdup(issuing.subject);
+	}
+	/* a request: a new key file is encrypted with the passphrase of the key in
+	 * service (checked by opening it), or a new one where that is in a token */
+	if (options->key == NULL) {
+		if (fst_ca_pkcs11_is_ref(issuing_key_path)) {
+			passphrase = fst_ca_ops_new_passphrase(workspace, interaction, error);
+		} else {
+			g_autoptr(EVP_PKEY) check = NULL;
+			if (fst_station_ask_ca_secret(workspace,
+			                              interaction,
+			                              issuing_key_path,
+			                              "issuing CA",
+			                              &passphrase,
+			                              error))
+				check = fst_ca_store_read_key(issuing_key_path, passphrase, error);
+			if (check == NULL)
+				return NULL;
+		}
+		if (passphrase == NULL)
+			return NULL;
+	}
+	if (!fst_ca_store_renew_csr(ca_dir, &issuing, token_key, options->key, passphrase, error))
+		return NULL;
+	if (retired != NULL)
+		*retired = NULL;
+	return g_strdup(issuing.subject);
+}
+
+/**
+ * fst_ca_ops_install:
+ * @workspace: the workspace
+ * @cert_path: the issuing CA certificate the offline root signed
+ * @chain_path: (nullable): the certificates above it
+ * @retired: (out) (transfer full) (optional): for a renewal, the name the
+ *   replaced CA is kept under; else %NULL
+ * @error: (nullable): return location
+ *
+ * Puts the certificate signed for `ca create --csr` or `ca renew --csr` in
+ * service (fst_ca_store_install()); a renewal is recorded as a `ca-renew`
+ * event.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_ca_ops_install(const gchar *workspace,
+                   const gchar *cert_path,
+                   const gchar *chain_path,
+                   gchar **retired,
+                   GError **error)
+{
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autofree gchar *name = NULL;
+
+	if (!fst_ca_store_install(ca_dir, cert_path, chain_path, &name, error))
+		return FALSE;
+	if (name != NULL && !fst_ca_ops_record_renewal(workspace, name, error))
+		return FALSE;
+	if (retired != NULL)
+		*retired = g_steal_pointer(&name);
+	return TRUE;
 }
 
 /* reads the key and certificates to import; an encrypted key or PKCS#12
@@ -344,26 +540,65 @@ fst_ca_ops_revoke(const gchar *workspace,
 	return fst_db_revoke_certificate(db, serial_hex, fst_ca_crl_reason_to_string(code), error);
 }
 
+/* opens an issuing CA a renewal retired, by its name in ca/ */
+static FstCa *
+fst_ca_ops_unlock_retired(const gchar *workspace,
+                          FstInteraction *interaction,
+                          const gchar *name,
+                          GError **error)
+{
+	g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+	g_autofree gchar *cert_file = g_strconcat(name, ".pem", NULL);
+	g_autofree gchar *key_file = g_strconcat(name, ".key", NULL);
+	g_autofree gchar *cert = g_build_filename(ca_dir, cert_file, NULL);
+	g_autofree gchar *key = g_build_filename(ca_dir, key_file, NULL);
+	g_autofree gchar *chain = g_build_filename(ca_dir, FST_CA_STORE_ROOT_CERT, NULL);
+	g_autoptr(FstSecret) secret = NULL;
+
+	if (!g_str_has_prefix(name, FST_CA_STORE_RETIRED_PREFIX) || strchr(name, '/') != NULL ||
+	    !g_file_test(cert, G_FILE_TEST_EXISTS) || !g_file_test(key, G_FILE_TEST_EXISTS)) {
+		g_set_error(
+		    error,
+		    FST_ERROR,
+		    FST_ERROR_NOT_FOUND,
+		    "%s is not a retired issuing CA of this workspace (with its key in %s): "
+		    "`fleetstation ca list` names them",
+		    name,
+		    ca_dir);
+		return NULL;
+	}
+	if (!fst_station_ask_ca_secret(
+	        workspace, interaction, key, "retired issuing CA", &secret, error))
+		return NULL;
+	return fst_ca_load(
+	    cert, key, g_file_test(chain, G_FILE_TEST_EXISTS) ? chain : NULL, secret, error);
+}
+
 /**
  * fst_ca_ops_issue_crl:
  * @workspace: the workspace
  * @interaction: (nullable): asks for the CA passphrase or PIN
+ * @ca_name: (nullable): an issuing CA a renewal retired, by its name in ca/
+ *   (`retired-issuing-ca-...`, as `ca list` shows it); %NULL for the
+ *   issuing CA in service
  * @days: days until nextUpdate
  * @operator_name: (nullable): who issues it; %NULL for the default operator
  * @number: (out) (optional): the CRL number
  * @n_revoked: (out) (optional): how many certificates it lists
  * @error: (nullable): return location
  *
- * Issues the CRL of the issuing CA: every certificate it signed that the
- * database says is revoked, with the next CRL number (`ca/crlnumber`). A
- * workspace without a database gets an empty CRL; with one, a `crl-issue`
- * event records the number and the count.
+ * Issues the CRL of the issuing CA (or of @ca_name): every certificate it
+ * signed that the database says is revoked, with the next CRL number
+ * (`ca/crlnumber`, one sequence for all the workspace's CAs). A workspace
+ * without a database gets an empty CRL; with one, a `crl-issue` event
+ * records the number and the count.
  *
  * Returns: (transfer full): the CRL (DER), or %NULL with @error set
  */
 GBytes *
 fst_ca_ops_issue_crl(const gchar *workspace,
                      FstInteraction *interaction,
+                     const gchar *ca_name,
                      guint days,
                      const gchar *operator_name,
                      guint64 *number,
@@ -381,7 +616,8 @@ fst_ca_ops_issue_crl(const gchar *workspace,
 	FstDbCertFilter filter = {0};
 	guint64 crl_number = 0;
 
-	ca = fst_station_unlock_ca(workspace, interaction, error);
+	ca = ca_name != NULL ? fst_ca_ops_unlock_retired(workspace, interaction, ca_name, error)
+	                     : fst_station_unlock_ca(workspace, interaction, error);
 	if (ca == NULL)
 		return NULL;
 	ca_der = fst_ca_get_cert_der(ca);

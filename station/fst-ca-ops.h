@@ -96,6 +96,28 @@ typedef struct {
 	const FstSecret *passphrase;
 } FstCaOpsImport;
 
+/**
+ * FstCaOpsRenew:
+ * @subject: (nullable): the new issuing CA's subject; %NULL keeps the
+ *   current one's
+ * @key_type: its key type; %FST_KEY_TYPE_NONE keeps the current one's
+ * @days: its validity; 0 for 7300 days, or up to the root's end if that is
+ *   sooner (the days of a request are the signer's choice)
+ * @key: (nullable): the `pkcs11:` URI of a token key for it, instead of a new
+ *   key file
+ * @csr: only the new key and a request (`ca/issuing-ca.csr`) for an offline
+ *   root to sign; fst_ca_ops_install() then puts it in service
+ *
+ * What fst_ca_ops_renew() makes.
+ */
+typedef struct {
+	const gchar *subject;
+	FstKeyType key_type;
+	guint days;
+	const gchar *key;
+	gboolean csr;
+} FstCaOpsRenew;
+
 gchar *fst_ca_ops_create(const gchar *workspace,
                          FstInteraction *interaction,
                          const FstCaOpsCreate *options,
@@ -105,6 +127,16 @@ gboolean fst_ca_ops_import(const gchar *workspace,
                            FstInteraction *interaction,
                            const FstCaOpsImport *import,
                            GError **error);
+gchar *fst_ca_ops_renew(const gchar *workspace,
+                        FstInteraction *interaction,
+                        const FstCaOpsRenew *options,
+                        gchar **retired,
+                        GError **error);
+gboolean fst_ca_ops_install(const gchar *workspace,
+                            const gchar *cert_path,
+                            const gchar *chain_path,
+                            gchar **retired,
+                            GError **error);
 gboolean fst_ca_ops_revoke(const gchar *workspace,
                            const gchar *serial_hex,
                            const gchar *reason,
@@ -112,6 +144,7 @@ gboolean fst_ca_ops_revoke(const gchar *workspace,
                            GError **error);
 GBytes *fst_ca_ops_issue_crl(const gchar *workspace,
                              FstInteraction *interaction,
+                             const gchar *ca_name,
                              guint days,
                              const gchar *operator_name,
                              guint64 *number,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * CA management: makes, imports and installs the CAs of a workspace, and reads
+ * CA management: makes, imports, installs and renews the CAs of a workspace, and reads
  * what `ca list` shows. Issuing device certificates is fst-ca.c's job; this
  * file only prepares what fst_ca_load() opens.
  *
@@ -14,14 +14,19 @@
  *                    AES-256-CBC), or one line holding an RFC 7512 `pkcs11:`
  *                    URI when the key is in a token (fst-ca-pkcs11.c); 0600
  *   issuing-ca.csr   the CA's request, while it waits for an offline root
- *                    (`ca create --csr`, then `ca install`)
+ *                    (`ca create --csr` or `ca renew --csr`, then `ca install`)
+ *   issuing-ca.next.key  a renewal's new key, while its request waits
+ *   retired-issuing-ca-SHA.pem, .key  an issuing CA a renewal replaced (SHA:
+ *                    the first 16 digits of the SHA-256 of its DER), kept for
+ *                    the certificates it issued: their chain, their
+ *                    registration with it at AWS IoT, their CRL
  *   crlnumber        the last CRL number issued (fst-ca-crl.c)
  *
  * Keys are never written in clear: the PEM is built in an OpenSSL secure-heap
  * BIO, written with fst_file_set_contents_private() (0600 from creation) and
  * wiped. Existing CA files are never overwritten: the operator moves them away.
  *
- * Creating, importing or installing a CA changes ca/ all at once: the new
+ * Creating, importing, installing or renewing a CA changes ca/ all at once: the new
  * files are written into a staging folder beside it (`.ca.new-XXXXXX`, which
  * starts as a copy of the files ca/ already holds, such as `passphrase`),
  * synced, and swapped with ca/ by one rename. A process killed on the way
@@ -1110,6 +1115,31 @@ fst_ca_store_stage_free(FstCaStoreStage *stage)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FstCaStoreStage, fst_ca_store_stage_free)
 
+/* @key, or, when %NULL, a new key of @key_type, which @made owns */
+static EVP_PKEY *
+fst_ca_store_key_or_new(EVP_PKEY *key, FstKeyType key_type, EVP_PKEY **made, GError **error)
+{
+	if (key != NULL)
+		return key;
+	*made = fst_ca_store_generate_key(key_type, error);
+	return *made;
+}
+
+/* writes the issuing key (as @file of @ca_dir), or the reference to where it is */
+static gboolean
+fst_ca_store_write_issuing_key_as(const gchar *ca_dir,
+                                  const gchar *file,
+                                  EVP_PKEY *key,
+                                  const gchar *key_ref,
+                                  const FstSecret *passphrase,
+                                  GError **error)
+{
+	g_autofree gchar *path = fst_ca_store_path(ca_dir, file);
+	if (key_ref != NULL)
+		return fst_ca_store_write_key_ref(key_ref, path, error);
+	return fst_ca_store_write_key(key, path, passphrase, error);
+}
+
 /* writes the issuing key, or the reference to where it is */
 static gboolean
 fst_ca_store_write_issuing_key(const gchar *ca_dir,
@@ -1118,10 +1148,8 @@ fst_ca_store_write_issuing_key(const gchar *ca_dir,
                                const FstSecret *passphrase,
                                GError **error)
 {
-	g_autofree gchar *path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_KEY);
-	if (key_ref != NULL)
-		return fst_ca_store_write_key_ref(key_ref, path, error);
-	return fst_ca_store_write_key(key, path, passphrase, error);
+	return fst_ca_store_write_issuing_key_as(
+	    ca_dir, FST_CA_STORE_ISSUING_KEY, key, key_ref, passphrase, error);
 }
 
 /* a CA certificate this station can issue with: CA:TRUE, keyCertSign, in its validity */
@@ -1237,12 +1265,9 @@ fst_ca_store_create(const gchar *ca_dir,
 	root_key = fst_ca_store_generate_key(root->key_type, error);
 	if (root_key == NULL)
 		return FALSE;
-	if (issuing_key == NULL) {
-		new_key = fst_ca_store_generate_key(issuing->key_type, error);
-		if (new_key == NULL)
-			return FALSE;
-		issuing_key = new_key;
-	}
+	issuing_key = fst_ca_store_key_or_new(issuing_key, issuing->key_type, &new_key, error);
+	if (issuing_key == NULL)
+		return FALSE;
 	root_cert = fst_ca_store_make_ca_cert(root_key, root, NULL, root_key, error);
 	if (root_cert == NULL) {
 		g_prefix_error(error, "making the root CA: ");
@@ -1313,12 +1338,9 @@ fst_ca_store_create_csr(const gchar *ca_dir,
 	                               FST_CA_STORE_ISSUING_CSR,
 	                               NULL))
 		return FALSE;
-	if (issuing_key == NULL) {
-		new_key = fst_ca_store_generate_key(issuing->key_type, error);
-		if (new_key == NULL)
-			return FALSE;
-		issuing_key = new_key;
-	}
+	issuing_key = fst_ca_store_key_or_new(issuing_key, issuing->key_type, &new_key, error);
+	if (issuing_key == NULL)
+		return FALSE;
 	req = fst_ca_store_make_ca_csr(issuing_key, issuing, error);
 	if (req == NULL)
 		return FALSE;
@@ -1333,18 +1355,96 @@ fst_ca_store_create_csr(const gchar *ca_dir,
 	return fst_ca_store_stage_commit(stage, ca_dir, error);
 }
 
+/* the SHA-256 of @cert's DER, lower-case hex */
+static gchar *
+fst_ca_store_cert_sha256(X509 *cert)
+{
+	guint8 *der = NULL;
+	int len = i2d_X509(cert, &der);
+	gchar *hex;
+
+	if (len <= 0)
+		return NULL;
+	hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, (gsize)len);
+	OPENSSL_free(der);
+	return hex;
+}
+
+/* the issuing CA certificate in @ca_dir, which a renewal replaces */
+static X509 *
+fst_ca_store_read_issuing(const gchar *ca_dir, GError **error)
+{
+	g_autofree gchar *path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CERT);
+	g_autoptr(GPtrArray) certs = NULL;
+
+	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s is missing: this workspace has no issuing CA to renew; create or "
+		            "import one",
+		            path);
+		return NULL;
+	}
+	certs = fst_ca_store_read_certs(path, error);
+	if (certs == NULL)
+		return NULL;
+	return X509_dup(g_ptr_array_index(certs, 0));
+}
+
+/* in @stage: the issuing CA's files renamed retired-issuing-ca-SHA.pem and
+ * .key (the first 16 digits of its SHA-256); the name, or NULL */
+static gchar *
+fst_ca_store_retire_issuing(const gchar *stage, X509 *cert, GError **error)
+{
+	g_autofree gchar *sha = fst_ca_store_cert_sha256(cert);
+	g_autofree gchar *name = NULL;
+	const gchar *from[] = {FST_CA_STORE_ISSUING_CERT, FST_CA_STORE_ISSUING_KEY};
+	const gchar *ext[] = {".pem", ".key"};
+
+	if (sha == NULL) {
+		fst_error_set_openssl(error, FST_ERROR_INTERNAL, "cannot encode the issuing CA");
+		return NULL;
+	}
+	name = g_strdup_printf("%s%.16s", FST_CA_STORE_RETIRED_PREFIX, sha);
+	for (guint i = 0; i < G_N_ELEMENTS(from); i++) {
+		g_autofree gchar *src = fst_ca_store_path(stage, from[i]);
+		g_autofree gchar *file = g_strconcat(name, ext[i], NULL);
+		g_autofree gchar *dst = fst_ca_store_path(stage, file);
+		if (!g_file_test(src, G_FILE_TEST_EXISTS))
+			continue;
+		if (g_file_test(dst, G_FILE_TEST_EXISTS) || g_rename(src, dst) != 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_CONFIG,
+			            "cannot keep the issuing CA as %s: %s (nothing was changed)",
+			            file,
+			            g_file_test(dst, G_FILE_TEST_EXISTS) ? "the name is taken"
+			                                                 : g_strerror(errno));
+			return NULL;
+		}
+	}
+	return g_steal_pointer(&name);
+}
+
 /**
  * fst_ca_store_install:
  * @ca_dir: the workspace CA directory, with `issuing-ca.csr`
  * @cert_path: the signed issuing CA certificate (PEM or DER; a PEM file may
  *   go on with its chain)
  * @chain_path: (nullable): the certificates above it (PEM), root last
+ * @retired_name: (out) (transfer full) (optional): for a renewal, the name
+ *   the replaced issuing CA is kept under; else %NULL
  * @error: (nullable): return location
  *
- * Second half of fst_ca_store_create_csr(): checks the certificate is for the
- * requested key, is a CA with keyCertSign, and chains to the given chain, then
- * writes `issuing-ca.pem` and `root-ca.pem` (the chain). Nothing is written
- * when a check fails.
+ * Second half of fst_ca_store_create_csr() and of fst_ca_store_renew_csr():
+ * checks the certificate is for the requested key, is a CA with
+ * keyCertSign, and chains to the given chain (for a renewal, by default the
+ * `root-ca.pem` in place), then writes `issuing-ca.pem` and `root-ca.pem`
+ * (the chain) and removes the request. A renewal first keeps the issuing CA
+ * it replaces under its retired name (as fst_ca_store_renew() does) and makes
+ * `issuing-ca.next.key` the issuing key. Nothing is written when a check
+ * fails.
  *
  * Returns: %TRUE on success
  */
@@ -1352,11 +1452,15 @@ gboolean
 fst_ca_store_install(const gchar *ca_dir,
                      const gchar *cert_path,
                      const gchar *chain_path,
+                     gchar **retired_name,
                      GError **error)
 {
 	g_autofree gchar *csr_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_CSR);
+	g_autofree gchar *next_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ISSUING_NEXT_KEY);
 	g_autofree gchar *issuing_path = NULL;
 	g_autofree gchar *root_path = NULL;
+	g_autofree gchar *retired = NULL;
+	g_autoptr(X509) old = NULL;
 	g_autoptr(FstCaStoreStage) stage = NULL;
 	g_autofree gchar *csr_pem = NULL;
 	g_autoptr(BIO) bio = NULL;
@@ -1367,8 +1471,14 @@ fst_ca_store_install(const gchar *ca_dir,
 	gsize len = 0;
 	X509 *cert;
 
-	if (!fst_ca_store_check_absent(ca_dir, error, FST_CA_STORE_ISSUING_CERT, NULL))
+	/* a renewal waits with its key beside the issuing CA in service */
+	if (g_file_test(next_path, G_FILE_TEST_EXISTS)) {
+		old = fst_ca_store_read_issuing(ca_dir, error);
+		if (old == NULL)
+			return FALSE;
+	} else if (!fst_ca_store_check_absent(ca_dir, error, FST_CA_STORE_ISSUING_CERT, NULL)) {
 		return FALSE;
+	}
 	if (!g_file_get_contents(csr_path, &csr_pem, &len, NULL)) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -1410,6 +1520,17 @@ fst_ca_store_install(const gchar *ca_dir,
 		for (guint i = 0; i < more->len; i++)
 			g_ptr_array_add(chain, X509_dup(g_ptr_array_index(more, i)));
 	}
+	if (chain->len == 0 && old != NULL) {
+		g_autofree gchar *in_place = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_CERT);
+		g_autoptr(GPtrArray) more = NULL;
+		if (g_file_test(in_place, G_FILE_TEST_EXISTS)) {
+			more = fst_ca_store_read_certs(in_place, error);
+			if (more == NULL)
+				return FALSE;
+			for (guint i = 0; i < more->len; i++)
+				g_ptr_array_add(chain, X509_dup(g_ptr_array_index(more, i)));
+		}
+	}
 	if (chain->len == 0) {
 		g_set_error(error,
 		            FST_ERROR,
@@ -1426,12 +1547,49 @@ fst_ca_store_install(const gchar *ca_dir,
 		return FALSE;
 	issuing_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CERT);
 	root_path = fst_ca_store_path(stage, FST_CA_STORE_ROOT_CERT);
+	if (old != NULL) {
+		g_autofree gchar *next = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_NEXT_KEY);
+		g_autofree gchar *key = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_KEY);
+		retired = fst_ca_store_retire_issuing(stage, old, error);
+		if (retired == NULL)
+			return FALSE;
+		if (g_rename(next, key) != 0) {
+			g_set_error(error,
+			            FST_ERROR,
+			            FST_ERROR_INTERNAL,
+			            "cannot make %s the issuing key: %s (nothing was changed)",
+			            FST_CA_STORE_ISSUING_NEXT_KEY,
+			            g_strerror(errno));
+			return FALSE;
+		}
+	}
+	{
+		g_autofree gchar *request = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CSR);
+		if (g_unlink(request) != 0) {
+			g_set_error(
+			    error,
+			    FST_ERROR,
+			    FST_ERROR_INTERNAL,
+			    "cannot remove the installed request %s: %s (nothing was changed)",
+			    FST_CA_STORE_ISSUING_CSR,
+			    g_strerror(errno));
+			return FALSE;
+		}
+	}
 	if (!fst_ca_store_write_certs(chain, root_path, error))
 		return FALSE;
 	g_ptr_array_add(one, cert);
 	if (!fst_ca_store_write_certs(one, issuing_path, error))
 		return FALSE;
-	return fst_ca_store_stage_commit(stage, ca_dir, error);
+	if (!fst_ca_store_stage_commit(stage, ca_dir, error))
+		return FALSE;
+	if (retired != NULL)
+		g_info("installed the renewed issuing CA in %s; the one before is kept as %s",
+		       ca_dir,
+		       retired);
+	if (retired_name != NULL)
+		*retired_name = g_steal_pointer(&retired);
+	return TRUE;
 }
 
 /**
@@ -1512,6 +1670,271 @@ fst_ca_store_import(const gchar *ca_dir,
 	if (!fst_ca_store_write_certs(one, issuing_path, error))
 		return FALSE;
 	return fst_ca_store_stage_commit(stage, ca_dir, error);
+}
+
+/**
+ * fst_ca_store_renew_options:
+ * @ca_dir: the workspace CA directory
+ * @subject: (out) (transfer full): the issuing CA's subject, openssl style
+ * @key_type: (out): its key type
+ * @pathlen: (out): its pathLenConstraint, -1 for none
+ * @error: (nullable): return location
+ *
+ * What a renewal keeps of the issuing CA it replaces, unless told otherwise.
+ *
+ * Returns: %TRUE on success; %FST_ERROR_CONFIG when there is no issuing CA,
+ *   %FST_ERROR_INVALID_DATA when its subject cannot be written back
+ */
+gboolean
+fst_ca_store_renew_options(
+    const gchar *ca_dir, gchar **subject, FstKeyType *key_type, gint *pathlen, GError **error)
+{
+	g_autoptr(X509) cert = fst_ca_store_read_issuing(ca_dir, error);
+	g_autoptr(X509_NAME) back = NULL;
+	g_autofree gchar *key = NULL;
+	gchar *line;
+
+	if (cert == NULL)
+		return FALSE;
+	line = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
+	back = line != NULL ? fst_ca_store_parse_subject(line, NULL) : NULL;
+	if (back == NULL || X509_NAME_cmp(back, X509_get_subject_name(cert)) != 0) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_INVALID_DATA,
+		            "the issuing CA's subject %s cannot be written back as it is: give the "
+		            "new CA's subject",
+		            line != NULL ? line : "?");
+		OPENSSL_free(line);
+		return FALSE;
+	}
+	*subject = g_strdup(line);
+	OPENSSL_free(line);
+	key = fst_ca_store_describe_key(X509_get0_pubkey(cert));
+	*key_type = fst_key_type_from_string(key);
+	*pathlen = (gint)X509_get_pathlen(cert);
+	return TRUE;
+}
+
+/**
+ * fst_ca_store_renew:
+ * @ca_dir: the workspace CA directory, made by fst_ca_store_create()
+ * @issuing: the new issuing CA (fst_ca_store_renew_options() gives the
+ *   current one's subject, key type and pathlen)
+ * @issuing_key: (nullable): its key (e.g. a PKCS#11 handle); %NULL generates
+ *   one of @issuing's key type
+ * @issuing_key_ref: (nullable): the `pkcs11:` URI of @issuing_key, stored
+ *   instead of the key
+ * @passphrase: the workspace passphrase: it opens the root key and encrypts
+ *   a new key file
+ * @retired: (out) (transfer full) (optional): the name the replaced issuing
+ *   CA is kept under (`retired-issuing-ca-` and 16 digits of its SHA-256)
+ * @error: (nullable): return location
+ *
+ * Replaces the issuing CA with a new one, with a new key, signed by the
+ * workspace's root CA, for a CA near its end or a key to be changed. The
+ * replaced CA's certificate and key stay in ca/ under the @retired name:
+ * the certificates it issued still chain to it, and a CRL for them needs its
+ * key (`ca crl --ca NAME`). The change is one swap of ca/, as for
+ * fst_ca_store_create(). A workspace whose root key is not in ca/ (an
+ * imported CA, an offline root) is refused with %FST_ERROR_CONFIG: it renews
+ * with fst_ca_store_renew_csr() and fst_ca_store_install().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_ca_store_renew(const gchar *ca_dir,
+                   const FstCaStoreOptions *issuing,
+                   EVP_PKEY *issuing_key,
+                   const gchar *issuing_key_ref,
+                   const FstSecret *passphrase,
+                   gchar **retired,
+                   GError **error)
+{
+	g_autofree gchar *root_key_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_KEY);
+	g_autofree gchar *root_path = fst_ca_store_path(ca_dir, FST_CA_STORE_ROOT_CERT);
+	g_autofree gchar *issuing_path = NULL;
+	g_autofree gchar *name = NULL;
+	g_autoptr(X509) old = NULL;
+	g_autoptr(X509) cert = NULL;
+	g_autoptr(GPtrArray) roots = NULL;
+	g_autoptr(GPtrArray) one = g_ptr_array_new();
+	g_autoptr(EVP_PKEY) root_key = NULL;
+	g_autoptr(EVP_PKEY) new_key = NULL;
+	g_autoptr(FstCaStoreStage) stage = NULL;
+	X509 *root;
+
+	old = fst_ca_store_read_issuing(ca_dir, error);
+	if (old == NULL ||
+	    !fst_ca_store_check_absent(ca_dir, error, FST_CA_STORE_ISSUING_CSR, NULL))
+		return FALSE;
+	if (!g_file_test(root_key_path, G_FILE_TEST_EXISTS)) {
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "the root CA's key is not on this station (%s is missing): renew with "
+		            "`fleetstation ca renew --csr`, have the root's owner sign "
+		            "ca/issuing-ca.csr, then run `fleetstation ca install`",
+		            root_key_path);
+		return FALSE;
+	}
+	roots = fst_ca_store_read_certs(root_path, error);
+	if (roots == NULL)
+		return FALSE;
+	root = g_ptr_array_index(roots, roots->len - 1);
+	root_key = fst_ca_store_read_key(root_key_path, passphrase, error);
+	if (root_key == NULL)
+		return FALSE;
+	if (X509_check_private_key(root, root_key) != 1 ||
+	    X509_check_issued(root, old) != X509_V_OK) {
+		ERR_clear_error();
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CONFIG,
+		            "%s and %s are not the root CA that signed the issuing CA: renew with "
+		            "`fleetstation ca renew --csr` and have its root sign the request",
+		            root_path,
+		            root_key_path);
+		return FALSE;
+	}
+	issuing_key = fst_ca_store_key_or_new(issuing_key, issuing->key_type, &new_key, error);
+	if (issuing_key == NULL)
+		return FALSE;
+	cert = fst_ca_store_make_ca_cert(issuing_key, issuing, root, root_key, error);
+	if (cert == NULL) {
+		g_prefix_error(error, "making the new issuing CA: ");
+		return FALSE;
+	}
+
+	stage = fst_ca_store_stage_begin(ca_dir, error);
+	if (stage == NULL)
+		return FALSE;
+	name = fst_ca_store_retire_issuing(stage, old, error);
+	if (name == NULL)
+		return FALSE;
+	issuing_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CERT);
+	if (!fst_ca_store_write_issuing_key(stage, issuing_key, issuing_key_ref, passphrase, error))
+		return FALSE;
+	g_ptr_array_add(one, cert);
+	if (!fst_ca_store_write_certs(one, issuing_path, error) ||
+	    !fst_ca_store_stage_commit(stage, ca_dir, error))
+		return FALSE;
+	g_info("renewed the issuing CA %s in %s; the one before is kept as %s",
+	       issuing->subject,
+	       ca_dir,
+	       name);
+	if (retired != NULL)
+		*retired = g_steal_pointer(&name);
+	return TRUE;
+}
+
+/**
+ * fst_ca_store_renew_csr:
+ * @ca_dir: the workspace CA directory, with an issuing CA
+ * @issuing: the new issuing CA to request
+ * @issuing_key: (nullable): its key, or %NULL to generate one
+ * @issuing_key_ref: (nullable): the `pkcs11:` URI of @issuing_key, stored
+ *   instead of the key
+ * @passphrase: encrypts a generated key
+ * @error: (nullable): return location
+ *
+ * First half of a renewal by an offline root: writes the new key as
+ * `issuing-ca.next.key` and its request as `issuing-ca.csr`, which the
+ * root's owner signs; the issuing CA in service stays so until
+ * fst_ca_store_install() puts the signed certificate in its place.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+fst_ca_store_renew_csr(const gchar *ca_dir,
+                       const FstCaStoreOptions *issuing,
+                       EVP_PKEY *issuing_key,
+                       const gchar *issuing_key_ref,
+                       const FstSecret *passphrase,
+                       GError **error)
+{
+	g_autoptr(X509) old = fst_ca_store_read_issuing(ca_dir, error);
+	g_autoptr(EVP_PKEY) new_key = NULL;
+	g_autoptr(X509_REQ) req = NULL;
+	g_autoptr(FstCaStoreStage) stage = NULL;
+	g_autofree gchar *csr_path = NULL;
+
+	if (old == NULL ||
+	    !fst_ca_store_check_absent(
+	        ca_dir, error, FST_CA_STORE_ISSUING_CSR, FST_CA_STORE_ISSUING_NEXT_KEY, NULL))
+		return FALSE;
+	issuing_key = fst_ca_store_key_or_new(issuing_key, issuing->key_type, &new_key, error);
+	if (issuing_key == NULL)
+		return FALSE;
+	req = fst_ca_store_make_ca_csr(issuing_key, issuing, error);
+	if (req == NULL)
+		return FALSE;
+	stage = fst_ca_store_stage_begin(ca_dir, error);
+	if (stage == NULL)
+		return FALSE;
+	csr_path = fst_ca_store_path(stage, FST_CA_STORE_ISSUING_CSR);
+	if (!fst_ca_store_write_issuing_key_as(stage,
+	                                       FST_CA_STORE_ISSUING_NEXT_KEY,
+	                                       issuing_key,
+	                                       issuing_key_ref,
+	                                       passphrase,
+	                                       error) ||
+	    !fst_ca_store_write_csr(req, csr_path, error))
+		return FALSE;
+	return fst_ca_store_stage_commit(stage, ca_dir, error);
+}
+
+/**
+ * fst_ca_store_issuing_pems:
+ * @ca_dir: the workspace CA directory
+ *
+ * The workspace's issuing CAs, the one in service and those a renewal
+ * retired, for RegisterCertificate with the CA that issued a certificate. A
+ * file that cannot be read is left out, with a warning.
+ *
+ * Returns: (transfer full) (element-type utf8 utf8): each CA's certificate
+ *   (PEM) by the SHA-256 of its DER, lower-case hex (AWS IoT's id of it, and
+ *   the database's `issuer_sha256`)
+ */
+GHashTable *
+fst_ca_store_issuing_pems(const gchar *ca_dir)
+{
+	g_autoptr(GHashTable) pems = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autoptr(GDir) dir = g_dir_open(ca_dir, 0, NULL);
+	const gchar *entry;
+
+	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+		g_autofree gchar *path = NULL;
+		g_autoptr(GPtrArray) certs = NULL;
+		g_autoptr(GError) error = NULL;
+		g_autoptr(BIO) bio = NULL;
+		X509 *cert;
+		gchar *data = NULL;
+		long len;
+
+		if (g_strcmp0(entry, FST_CA_STORE_ISSUING_CERT) != 0 &&
+		    !(g_str_has_prefix(entry, FST_CA_STORE_RETIRED_PREFIX) &&
+		      g_str_has_suffix(entry, ".pem")))
+			continue;
+		path = fst_ca_store_path(ca_dir, entry);
+		certs = fst_ca_store_read_certs(path, &error);
+		if (certs == NULL) {
+			g_warning("the certificates of the CA in %s cannot register with it: %s",
+			          path,
+			          error->message);
+			continue;
+		}
+		cert = g_ptr_array_index(certs, 0);
+		bio = BIO_new(BIO_s_mem());
+		if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1) {
+			ERR_clear_error();
+			continue;
+		}
+		len = BIO_get_mem_data(bio, &data);
+		g_hash_table_insert(
+		    pems, fst_ca_store_cert_sha256(cert), g_strndup(data, (gsize)len));
+	}
+	return g_steal_pointer(&pems);
 }
 
 /* where a certificate's key is: "encrypted file", "pkcs11:...", "offline" */
@@ -1658,14 +2081,19 @@ fst_ca_store_expiry_warning(gint64 ca_not_after, gint64 cert_not_after, gint64 n
 	gint64 left = ca_not_after - now;
 
 	if (left <= 0)
-		return g_strdup_printf("the issuing CA expired on %s: renew it", end);
+		return g_strdup_printf(
+		    "the issuing CA expired on %s: renew it (`fleetstation ca renew`)", end);
 	if (left < 86400)
 		return g_strdup_printf(
-		    "the issuing CA ends on %s, in less than a day: renew it now", end);
+		    "the issuing CA ends on %s, in less than a day: renew it now (`fleetstation ca "
+		    "renew`)",
+		    end);
 	if (left < (gint64)FST_CA_STORE_WARN_DAYS * 86400) {
 		g_autofree gchar *days = fst_time_count(left / 86400, "day");
 		return g_strdup_printf(
-		    "the issuing CA ends on %s, in %s: renew it soon", end, days);
+		    "the issuing CA ends on %s, in %s: renew it soon (`fleetstation ca renew`)",
+		    end,
+		    days);
 	}
 	if (cert_not_after > ca_not_after) {
 		g_autofree gchar *cert_end = fst_ca_store_format_time(cert_not_after);

@@ -19,6 +19,10 @@ G_BEGIN_DECLS
 #define FST_CA_STORE_ISSUING_CERT "issuing-ca.pem"
 #define FST_CA_STORE_ISSUING_KEY "issuing-ca.key"
 #define FST_CA_STORE_ISSUING_CSR "issuing-ca.csr"
+/* a renewal's new key, while its request waits for an offline root */
+#define FST_CA_STORE_ISSUING_NEXT_KEY "issuing-ca.next.key"
+/* the name an issuing CA is kept under once renewed, before 16 digits of its SHA-256 */
+#define FST_CA_STORE_RETIRED_PREFIX "retired-issuing-ca-"
 
 /**
  * FstCaStoreOptions:
@@ -107,6 +111,7 @@ gboolean fst_ca_store_create_csr(const gchar *ca_dir,
 gboolean fst_ca_store_install(const gchar *ca_dir,
                               const gchar *cert_path,
                               const gchar *chain_path,
+                              gchar **retired_name,
                               GError **error);
 gboolean fst_ca_store_import(const gchar *ca_dir,
                              GPtrArray *certs,
@@ -116,7 +121,24 @@ gboolean fst_ca_store_import(const gchar *ca_dir,
                              const FstSecret *passphrase,
                              GError **error);
 
+gboolean fst_ca_store_renew_options(
+    const gchar *ca_dir, gchar **subject, FstKeyType *key_type, gint *pathlen, GError **error);
+gboolean fst_ca_store_renew(const gchar *ca_dir,
+                            const FstCaStoreOptions *issuing,
+                            EVP_PKEY *issuing_key,
+                            const gchar *issuing_key_ref,
+                            const FstSecret *passphrase,
+                            gchar **retired,
+                            GError **error);
+gboolean fst_ca_store_renew_csr(const gchar *ca_dir,
+                                const FstCaStoreOptions *issuing,
+                                EVP_PKEY *issuing_key,
+                                const gchar *issuing_key_ref,
+                                const FstSecret *passphrase,
+                                GError **error);
+
 GPtrArray *fst_ca_store_list(const gchar *ca_dir, GError **error);
+GHashTable *fst_ca_store_issuing_pems(const gchar *ca_dir);
 gchar *fst_ca_store_expiry_warning(gint64 ca_not_after, gint64 cert_not_after, gint64 now);
 
 G_END_DECLS

@@ -28,10 +28,10 @@
 
 #include "fst-job.h"
 
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "fst-aws-credentials.h"
+#include "fst-ca-store.h"
 #include "fst-central-station.h"
 #include "fst-db-queue.h"
 #include "fst-error.h"
@@ -39,7 +39,6 @@
 #include "fst-ports.h"
 #include "fst-registration.h"
 #include "fst-watch.h"
-#include "fst-x509.h"
 
 struct _FstJob {
 	GObject parent_instance;
@@ -294,34 +293,6 @@ fst_job_central_start(FstJob *self, FstStation *station)
 	return worker;
 }
 
-/* the station CA's PEM by its SHA-256, for RegisterCertificate with the CA */
-static GHashTable *
-fst_job_ca_pems(FstStation *station)
-{
-	g_autoptr(GHashTable) pems = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	FstCa *ca = fst_station_get_ca(station);
-	g_autoptr(GBytes) der = NULL;
-	g_autoptr(X509) x509 = NULL;
-	g_autoptr(BIO) bio = NULL;
-	const guchar *p;
-	gchar *data = NULL;
-	long len;
-
-	if (ca == NULL)
-		return g_steal_pointer(&pems);
-	der = fst_ca_get_cert_der(ca);
-	if (der == NULL)
-		return g_steal_pointer(&pems);
-	p = g_bytes_get_data(der, NULL);
-	x509 = d2i_X509(NULL, &p, (long)g_bytes_get_size(der));
-	bio = BIO_new(BIO_s_mem());
-	if (x509 == NULL || bio == NULL || PEM_write_bio_X509(bio, x509) != 1)
-		return g_steal_pointer(&pems);
-	len = BIO_get_mem_data(bio, &data);
-	g_hash_table_insert(pems, fst_x509_sha256_hex(der), g_strndup(data, (gsize)len));
-	return g_steal_pointer(&pems);
-}
-
 /* the AWS IoT registration worker for the run, when the profile registers
  * its certificates: it drains the registration queue in the background, so
  * the line never waits for AWS. Without credentials or AWS the rows wait in
@@ -366,7 +337,9 @@ fst_job_registration_start(FstJob *self, FstStation *station, const FstProfile *
 		return NULL;
 	}
 	if (aws->with_ca) {
-		ca_pems = fst_job_ca_pems(station);
+		g_autofree gchar *ca_dir =
+		    g_build_filename(fst_station_get_workspace(station), "ca", NULL);
+		ca_pems = fst_ca_store_issuing_pems(ca_dir);
 		config.ca_pems = ca_pems;
 	}
 	registration = fst_registration_new(db_path, iot, &config, &error_local);

@@ -15,6 +15,7 @@
  *     ca/issuing-ca.pem       the issuing CA certificate
  *     ca/issuing-ca.key       its key, encrypted PKCS#8 (scrypt), 0600, or the
  *                             pkcs11: URI of a key in a token (fst-ca-store.c)
+ *     ca/retired-issuing-ca-*  issuing CAs `ca renew` replaced (fst-ca-store.c)
  *     ca/passphrase           0600, only when the passphrase was generated
  *                             because FLEETSTATION_CA_PASSPHRASE was unset
  *     trust/                  (optional) roots the user adds to the catalogue,

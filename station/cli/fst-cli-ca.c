@@ -33,6 +33,9 @@ static const gchar *fst_cli_ca_usage_text =
     "  create             make a root CA and an issuing CA (or, with --csr, an issuing CA\n"
     "                     key and request for an offline root to sign)\n"
     "  install            install the issuing CA certificate signed for `create --csr`\n"
+    "                     or `renew --csr`\n"
+    "  renew              replace the issuing CA with a new one under the same root,\n"
+    "                     keeping the one before for the certificates it issued\n"
     "  import             import an existing issuing CA (PEM, DER, encrypted PKCS#8,\n"
     "                     PKCS#12, or a key in a PKCS#11 token)\n"
     "  list               show the workspace CAs, their keys, validity and use\n"
@@ -140,14 +143,16 @@ fst_cli_ca_parse(
 		    "One JSON document on stdout (errors: a JSON error object)", NULL              \
 	}
 
-/* the --json document of create, install and import: where the CAs are, the
- * subjects made (null when none was made), the CSR written for an offline
- * root, and the workspace's CAs as `ca list` names them */
+/* the --json document of create, renew, install and import: where the CAs
+ * are, the subjects made (null when none was made), the CSR written for an
+ * offline root, the name a renewed issuing CA is kept under, and the
+ * workspace's CAs as `ca list` names them */
 static FstExit
 fst_cli_ca_print_done(const gchar *ca_dir,
                       const gchar *root_subject,
                       const gchar *subject,
-                      const gchar *csr_path)
+                      const gchar *csr_path,
+                      const gchar *retired)
 {
 	g_autoptr(JsonBuilder) b = json_builder_new();
 	g_autoptr(GError) error_local = NULL;
@@ -158,6 +163,7 @@ fst_cli_ca_print_done(const gchar *ca_dir,
 	fst_cli_json_add_string(b, "root_subject", root_subject);
 	fst_cli_json_add_string(b, "subject", subject);
 	fst_cli_json_add_string(b, "pending_csr", csr_path);
+	fst_cli_json_add_string(b, "retired", retired);
 	json_builder_set_member_name(b, "cas");
 	json_builder_begin_array(b);
 	for (guint i = 0; infos != NULL && i < infos->len; i++) {
@@ -321,14 +327,14 @@ fst_cli_ca_create(gint argc, gchar **argv)
 		g_autofree gchar *csr_path =
 		    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
 		if (common.json)
-			return fst_cli_ca_print_done(ca_dir, NULL, made, csr_path);
+			return fst_cli_ca_print_done(ca_dir, NULL, made, csr_path, NULL);
 		g_print("wrote %s: have it signed by the root CA (CA:TRUE, keyCertSign, cRLSign), "
 		        "then run `fleetstation ca install --cert SIGNED.pem --chain ROOT.pem`\n",
 		        csr_path);
 		return FST_EXIT_OK;
 	}
 	if (common.json)
-		return fst_cli_ca_print_done(ca_dir, made_root, made, NULL);
+		return fst_cli_ca_print_done(ca_dir, made_root, made, NULL, NULL);
 	g_print("created root CA %s and issuing CA %s in %s\n", made_root, made, ca_dir);
 	return FST_EXIT_OK;
 }
@@ -340,6 +346,7 @@ fst_cli_ca_install(gint argc, gchar **argv)
 	g_autofree gchar *cert = NULL;
 	g_autofree gchar *chain = NULL;
 	g_autofree gchar *ca_dir = NULL;
+	g_autofree gchar *retired = NULL;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
 	    FST_CLI_CA_JSON_ENTRY(common),
@@ -355,11 +362,11 @@ fst_cli_ca_install(gint argc, gchar **argv)
 	     0,
 	     G_OPTION_ARG_FILENAME,
 	     &chain,
-	     "The certificates above it (PEM), the root last",
+	     "The certificates above it (PEM), the root last (a renewal: default ca/root-ca.pem)",
 	     "FILE"},
 	    {NULL}};
-	g_autoptr(GOptionContext) context =
-	    g_option_context_new("- install the certificate signed for `ca create --csr`");
+	g_autoptr(GOptionContext) context = g_option_context_new(
+	    "- install the certificate signed for `ca create --csr` or `ca renew --csr`");
 	g_autoptr(GError) error = NULL;
 
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -369,11 +376,135 @@ fst_cli_ca_install(gint argc, gchar **argv)
 		return fst_cli_ca_usage("install", common.json, "--cert FILE is required");
 	}
 	ca_dir = fst_cli_ca_dir(&common);
-	if (!fst_ca_store_install(ca_dir, cert, chain, &error))
+	if (!fst_ca_ops_install(common.workspace, cert, chain, &retired, &error))
 		return fst_cli_ca_fail("install", common.json, error);
 	if (common.json)
-		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL);
-	g_print("installed the issuing CA in %s\n", ca_dir);
+		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL, retired);
+	if (retired != NULL)
+		g_print("installed the renewed issuing CA in %s; the one before is kept as %s for "
+		        "the certificates it issued\n",
+		        ca_dir,
+		        retired);
+	else
+		g_print("installed the issuing CA in %s\n", ca_dir);
+	return FST_EXIT_OK;
+}
+
+static FstExit
+fst_cli_ca_renew(gint argc, gchar **argv)
+{
+	g_auto(FstCliCaCommon) common = {0};
+	g_autofree gchar *subject = NULL;
+	g_autofree gchar *key_type = NULL;
+	g_autofree gchar *key_uri = NULL;
+	g_autofree gchar *ca_dir = NULL;
+	gint days = 0;
+	gboolean csr = FALSE;
+	const GOptionEntry entries[] = {
+	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    FST_CLI_CA_JSON_ENTRY(common),
+	    {"subject",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &subject,
+	     "The new issuing CA's subject (default: the current one's)",
+	     "/O=../CN=.."},
+	    {"key-type",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &key_type,
+	     "Its key: ec-p256, ec-p384, ec-p521, rsa-2048, rsa-3072, rsa-4096 (default: the "
+	     "current one's)",
+	     "TYPE"},
+	    {"days",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &days,
+	     "Its validity (default 7300, or up to the root's end if sooner)",
+	     "N"},
+	    {"csr",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &csr,
+	     "Make only the new key and ca/issuing-ca.csr, for an offline root to sign; the "
+	     "current CA serves until `ca install`",
+	     NULL},
+	    {"key",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &key_uri,
+	     "Use this key in a PKCS#11 token for the new issuing CA",
+	     "pkcs11:URI"},
+	    {NULL}};
+	g_autoptr(GOptionContext) context =
+	    g_option_context_new("- replace the issuing CA with a new one under the same root");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstInteraction) interaction = NULL;
+	g_autofree gchar *made = NULL;
+	g_autofree gchar *retired = NULL;
+	FstCaOpsRenew renew = {0};
+
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!fst_cli_ca_parse(
+	        context,
+	        "renew",
+	        "Makes a new issuing CA, with a new key, signed by the workspace's root CA "
+	        "(ca/root-ca.key), for a CA near its end or a key to be changed. The CA it "
+	        "replaces stays in ca/ as retired-issuing-ca-SHA256 for the certificates it "
+	        "issued: they still chain to it, and `ca crl --ca NAME` publishes their "
+	        "revocations. Stations started after the renewal issue with the new CA; register "
+	        "it with AWS IoT (`ca register-aws`) before devices that register start with it. "
+	        "With an offline root, --csr writes the request and `ca install` finishes.\n\n",
+	        &argc,
+	        &argv))
+		return FST_EXIT_USAGE;
+	if (key_type != NULL) {
+		renew.key_type = fst_key_type_from_string(key_type);
+		if (renew.key_type == FST_KEY_TYPE_NONE)
+			return fst_cli_ca_usage("renew",
+			                        common.json,
+			                        "unknown key type: use ec-p256, ec-p384, ec-p521, "
+			                        "rsa-2048, rsa-3072 or rsa-4096");
+	}
+	if (days < 0)
+		return fst_cli_ca_usage("renew", common.json, "--days must be positive");
+	if (csr && days > 0)
+		return fst_cli_ca_usage(
+		    "renew", common.json, "--days goes without --csr: the root's owner sets them");
+	renew.subject = subject;
+	renew.days = (guint)days;
+	renew.key = key_uri;
+	renew.csr = csr;
+	ca_dir = fst_cli_ca_dir(&common);
+	interaction = fst_cli_ca_interaction(&common);
+	made = fst_ca_ops_renew(common.workspace, interaction, &renew, &retired, &error);
+	if (made == NULL)
+		return fst_cli_ca_fail("renew", common.json, error);
+	if (csr) {
+		g_autofree gchar *csr_path =
+		    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
+		if (common.json)
+			return fst_cli_ca_print_done(ca_dir, NULL, made, csr_path, NULL);
+		g_print("wrote %s: have it signed by the root CA (CA:TRUE, keyCertSign, cRLSign), "
+		        "then run `fleetstation ca install --cert SIGNED.pem`; the issuing CA in "
+		        "service stays so until then\n",
+		        csr_path);
+		return FST_EXIT_OK;
+	}
+	if (common.json)
+		return fst_cli_ca_print_done(ca_dir, NULL, made, NULL, retired);
+	g_print("renewed the issuing CA: %s in %s; the one before is kept as %s for the "
+	        "certificates it issued. Register the new one with AWS IoT (`fleetstation ca "
+	        "register-aws`) if the profiles register their certificates; stations running now "
+	        "issue with the one before until they start again\n",
+	        made,
+	        ca_dir,
+	        retired);
 	return FST_EXIT_OK;
 }
 
@@ -460,7 +591,7 @@ fst_cli_ca_import(gint argc, gchar **argv)
 	if (!fst_ca_ops_import(common.workspace, interaction, &import, &error))
 		return fst_cli_ca_fail("import", common.json, error);
 	if (common.json)
-		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL);
+		return fst_cli_ca_print_done(ca_dir, NULL, NULL, NULL, NULL);
 	g_print("imported the issuing CA into %s\n", ca_dir);
 	return FST_EXIT_OK;
 }
@@ -524,6 +655,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	g_autofree gchar *ca_dir = NULL;
 	g_autofree gchar *db_path = NULL;
 	g_autofree gchar *csr = NULL;
+	gboolean renewal = FALSE;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
@@ -559,11 +691,15 @@ fst_cli_ca_list(gint argc, gchar **argv)
 	infos = fst_ca_store_list(ca_dir, &error);
 	if (infos == NULL)
 		return fst_cli_ca_fail("list", json, error);
-	/* an issuing CA waiting for `ca install` */
+	/* an issuing CA, or its renewal, waiting for `ca install` */
 	csr = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CSR, NULL);
 	{
 		g_autofree gchar *cert = g_build_filename(ca_dir, FST_CA_STORE_ISSUING_CERT, NULL);
-		if (!g_file_test(csr, G_FILE_TEST_EXISTS) || g_file_test(cert, G_FILE_TEST_EXISTS))
+		g_autofree gchar *next =
+		    g_build_filename(ca_dir, FST_CA_STORE_ISSUING_NEXT_KEY, NULL);
+		renewal = g_file_test(next, G_FILE_TEST_EXISTS);
+		if (!g_file_test(csr, G_FILE_TEST_EXISTS) ||
+		    (g_file_test(cert, G_FILE_TEST_EXISTS) && !renewal))
 			g_clear_pointer(&csr, g_free);
 	}
 	if (json) {
@@ -572,6 +708,11 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		fst_cli_json_add_string(b, "pending_csr", csr);
 		json_builder_set_member_name(b, "cas");
 		json_builder_begin_array(b);
+	} else if (csr != NULL && renewal) {
+		g_print(
+		    "issuing-ca renewal\n  waiting for its certificate: have %s signed, then run "
+		    "`fleetstation ca install`; the issuing CA below serves until then\n",
+		    csr);
 	} else if (csr != NULL) {
 		g_print("issuing-ca\n  waiting for its certificate: have %s signed, then run "
 		        "`fleetstation ca install`\n",
@@ -598,6 +739,7 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		g_autofree gchar *to = fst_cli_ca_time(info->not_after);
 		g_autofree gchar *pathlen =
 		    info->pathlen >= 0 ? g_strdup_printf("%d", info->pathlen) : g_strdup("none");
+		gboolean retired = g_str_has_prefix(info->name, FST_CA_STORE_RETIRED_PREFIX);
 		g_autofree gchar *days = fst_time_count((info->not_after - now) / 86400, "day");
 		const gchar *left = info->not_after <= now          ? "expired"
 		                    : info->not_after - now < 86400 ? "less than a day left"
@@ -624,6 +766,8 @@ fst_cli_ca_list(gint argc, gchar **argv)
 			fst_cli_json_add_string(b, "subject", info->subject);
 			json_builder_set_member_name(b, "self_signed");
 			json_builder_add_boolean_value(b, info->self_signed);
+			json_builder_set_member_name(b, "retired");
+			json_builder_add_boolean_value(b, retired);
 			json_builder_set_member_name(b, "pathlen");
 			json_builder_add_int_value(b, info->pathlen);
 			fst_cli_json_add_string(b, "key", info->key);
@@ -653,7 +797,9 @@ fst_cli_ca_list(gint argc, gchar **argv)
 		        "  AWS:       %s\n",
 		        info->name,
 		        info->subject,
-		        info->self_signed ? "root (self-signed)" : "intermediate",
+		        info->self_signed ? "root (self-signed)"
+		        : retired ? "intermediate, retired by a renewal (issues nothing new)"
+		                  : "intermediate",
 		        pathlen,
 		        info->key,
 		        info->key_store,
@@ -776,11 +922,20 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	g_auto(FstCliCaCommon) common = {0};
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *ca_dir = NULL;
+	g_autofree gchar *ca_name = NULL;
 	gint days = 30;
 	gboolean der = FALSE;
 	gboolean json = FALSE;
 	const GOptionEntry entries[] = {
 	    FST_CLI_CA_COMMON_ENTRIES(common),
+	    {"ca",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &ca_name,
+	     "The CRL of an issuing CA a renewal retired, by its name in `ca list` (default: "
+	     "the issuing CA in service)",
+	     "NAME"},
 	    {"out",
 	     'o',
 	     0,
@@ -811,8 +966,8 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	if (!fst_cli_ca_parse(context,
 	                      "crl",
 	                      "Lists every certificate `fleetstation revoke` marked revoked that "
-	                      "the issuing CA signed; the CRL number goes up by one each time "
-	                      "(WORKSPACE/ca/crlnumber).\n\n",
+	                      "the issuing CA (or the retired one --ca names) signed; the CRL "
+	                      "number goes up by one each time (WORKSPACE/ca/crlnumber).\n\n",
 	                      &argc,
 	                      &argv))
 		return FST_EXIT_USAGE;
@@ -823,7 +978,7 @@ fst_cli_ca_crl(gint argc, gchar **argv)
 	ca_dir = fst_cli_ca_dir(&common);
 	interaction = fst_cli_ca_interaction(&common);
 	crl_der = fst_ca_ops_issue_crl(
-	    common.workspace, interaction, (guint)days, NULL, &number, &n_revoked, &error);
+	    common.workspace, interaction, ca_name, (guint)days, NULL, &number, &n_revoked, &error);
 	if (crl_der == NULL)
 		return fst_cli_fail("ca crl", json, error);
 	if (der) {
@@ -988,6 +1143,7 @@ fst_cli_ca(gint argc, gchar **argv)
 	} subs[] = {
 	    {"create", fst_cli_ca_create},
 	    {"install", fst_cli_ca_install},
+	    {"renew", fst_cli_ca_renew},
 	    {"import", fst_cli_ca_import},
 	    {"list", fst_cli_ca_list},
 	    {"verification-cert", fst_cli_ca_verification_cert},

@@ -336,28 +336,6 @@ fst_cli_register_profiles(const gchar *workspace,
 	return g_steal_pointer(&profiles);
 }
 
-/* the workspace's issuing CA, by SHA-256, for RegisterCertificate with the CA */
-static GHashTable *
-fst_cli_register_ca_pems(const gchar *workspace)
-{
-	g_autoptr(GHashTable) pems = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	g_autofree gchar *path = g_build_filename(workspace, "ca", "issuing-ca.pem", NULL);
-	g_autofree gchar *pem = NULL;
-	g_autoptr(GError) error = NULL;
-	gchar *id;
-
-	if (!g_file_get_contents(path, &pem, NULL, NULL))
-		return g_steal_pointer(&pems);
-	/* AWS's id of a certificate is the SHA-256 of its DER */
-	id = fst_aws_certificate_id_from_pem(pem, &error);
-	if (id == NULL) {
-		g_printerr("%s: %s\n", path, error->message);
-		return g_steal_pointer(&pems);
-	}
-	g_hash_table_insert(pems, id, g_steal_pointer(&pem));
-	return g_steal_pointer(&pems);
-}
-
 /* register push: every due row now, each certificate as its profile's
  * [aws] group says, unless an option says otherwise */
 static FstExit
@@ -417,7 +395,10 @@ fst_cli_register_push(const gchar *workspace,
 	profiles = fst_cli_register_profiles(workspace, queue, profile_files, &error);
 	if (profiles == NULL)
 		return fst_cli_fail("register", json, error);
-	ca_pems = fst_cli_register_ca_pems(workspace);
+	{
+		g_autofree gchar *ca_dir = g_build_filename(workspace, "ca", NULL);
+		ca_pems = fst_ca_store_issuing_pems(ca_dir);
+	}
 	config.thing_name_template = thing_name;
 	config.policy_name = policy;
 	config.policy_document = policy_document;

@@ -4,7 +4,8 @@
 # by OpenSSL and GnuTLS certtool (not by our own code): create, list, refusal to
 # overwrite, an issuing CA signed by an offline root made with openssl (CSR,
 # install), import of PKCS#12 and encrypted PKCS#8 DER, the AWS verification
-# certificate, and revoke + CRL against a certificate the demo really issued.
+# certificate, revoke + CRL against a certificate the demo really issued, and
+# renewal of the issuing CA (by the workspace's root, and by an offline root).
 set -euo pipefail
 
 B=${FST_STATION:?FST_STATION must name the fleetstation binary}
@@ -222,4 +223,71 @@ if openssl verify -crl_check -CAfile "$T/trust.pem" "$T/dev0.pem" >"$T/v" 2>&1; 
 grep -q 'certificate revoked' "$T/v" || fail "revoked certificate: wrong error"
 # revoked is final: revoking again says so
 expect_rc 3 "$B" revoke -w "$W" "${serials[0]}" --reason superseded
+
+# --- renewal: a new issuing CA under the same root; the one before kept for its certificates ---
+cp "$C/issuing-ca.pem" "$T/old-issuing.pem"
+old_sha=$(openssl x509 -in "$T/old-issuing.pem" -outform DER | sha256sum | cut -c1-64)
+retired=retired-issuing-ca-${old_sha:0:16}
+expect_rc 0 "$B" ca renew -w "$W" --days 4000
+grep -q "kept as $retired" "$T/out" || { cat "$T/out"; fail "renew does not name the retired CA"; }
+cmp -s "$C/$retired.pem" "$T/old-issuing.pem" || fail "the retired CA's certificate changed"
+[ "$(stat -c %a "$C/$retired.key")" = 600 ] || fail "retired key mode"
+openssl x509 -in "$C/$retired.pem" -noout -pubkey >"$T/old.pub"
+openssl pkey -in "$C/$retired.key" -passin file:"$T/pass" -pubout >"$T/old-key.pub"
+cmp -s "$T/old.pub" "$T/old-key.pub" || fail "the retired key is not the retired CA's"
+openssl x509 -in "$C/issuing-ca.pem" -noout -pubkey >"$T/new.pub"
+cmp -s "$T/old.pub" "$T/new.pub" && fail "the renewed CA kept the old key"
+openssl pkey -in "$C/issuing-ca.key" -passin file:"$T/pass" -pubout | cmp -s - "$T/new.pub" || fail "new issuing key"
+[ "$(openssl x509 -in "$C/issuing-ca.pem" -noout -subject)" = "$(openssl x509 -in "$T/old-issuing.pem" -noout -subject)" ] \
+	|| fail "the renewed CA's subject changed"
+end=$(date -d "$(openssl x509 -in "$C/issuing-ca.pem" -noout -enddate | cut -d= -f2)" +%s)
+left=$(( end - $(date +%s) ))
+[ "$left" -gt $(( 4000 * 86400 - 600 )) ] && [ "$left" -le $(( 4000 * 86400 )) ] || fail "renewed CA is not valid for 4000 days"
+openssl verify -x509_strict -CAfile "$C/root-ca.pem" "$C/issuing-ca.pem" >/dev/null || fail "renewed CA verify"
+certtool --verify --load-ca-certificate "$C/root-ca.pem" --infile "$C/issuing-ca.pem" >"$T/ct" 2>&1 || { cat "$T/ct"; fail "certtool: renewed CA"; }
+[ "$(sqlite3 "$W/station.db" "select count(*) from events where step = 'ca-renew' and detail like '%replaces issuing CA sha256 $old_sha, kept as $retired'")" = 1 ] \
+	|| fail "the renewal is not recorded"
+expect_rc 0 "$B" ca list -w "$W"
+grep -A8 "^$retired" "$T/out" | grep -q 'issued: *2' || fail "the retired CA's count"
+grep -A8 "^$retired" "$T/out" | grep -q 'retired by a renewal' || fail "the retired CA's role"
+grep -A8 '^issuing-ca' "$T/out" | grep -q 'issued: *0' || fail "the renewed CA's count"
+# a new device is issued by the new CA; the old certificates still chain to the retired one
+"$B" demo --workspace "$W" --force-workspace --devices 1 >"$T/demo" 2>&1 || { tail -20 "$T/demo"; fail "demo after the renewal"; }
+new_serial=$(sqlite3 "$W/station.db" "select serial_hex from certificates order by id desc limit 1")
+sqlite3 "$W/station.db" "select writefile('$T/new.der', der) from certificates where serial_hex='$new_serial'" >/dev/null
+openssl x509 -inform DER -in "$T/new.der" -out "$T/new-dev.pem"
+openssl verify -CAfile "$C/root-ca.pem" -untrusted "$C/issuing-ca.pem" "$T/new-dev.pem" >/dev/null || fail "new device not issued by the renewed CA"
+if openssl verify -CAfile "$C/root-ca.pem" -untrusted "$C/$retired.pem" "$T/new-dev.pem" >/dev/null 2>&1; then fail "new device issued by the retired CA"; fi
+openssl verify -CAfile "$C/root-ca.pem" -untrusted "$C/$retired.pem" "$T/dev1.pem" >/dev/null || fail "old device no longer chains"
+# the retired CA's CRL lists its revoked certificate; the new CA's does not
+expect_rc 0 "$B" ca crl -w "$W" --ca "$retired" --out "$T/crl-old.pem"
+openssl crl -in "$T/crl-old.pem" -CAfile "$C/$retired.pem" -noout -verify 2>&1 | grep -q 'verify OK' || fail "retired CRL signature"
+openssl crl -in "$T/crl-old.pem" -noout -text | grep -q "Serial Number: ${serials[0]}" || fail "the retired CA's CRL lacks its revoked certificate"
+expect_rc 0 "$B" ca crl -w "$W" --out "$T/crl-new.pem"
+openssl crl -in "$T/crl-new.pem" -CAfile "$C/issuing-ca.pem" -noout -verify 2>&1 | grep -q 'verify OK' || fail "renewed CRL signature"
+openssl crl -in "$T/crl-new.pem" -noout -text | grep -q "Serial Number: ${serials[0]}" && fail "the renewed CA lists a certificate it did not issue"
+expect_rc 3 "$B" ca crl -w "$W" --ca "../ca/issuing-ca" --out "$T/crl-bad.pem"
+grep -q 'is not a retired issuing CA' "$T/err" || fail "crl --ca of no retired CA"
+"$B" audit verify -w "$W" >"$T/audit" 2>&1 || { cat "$T/audit"; fail "audit after the renewal"; }
+
+# renewal by an offline root: a request, the CA in service kept until `ca install`
+expect_rc 3 "$B" ca renew -w "$W2"
+grep -q 'ca renew --csr' "$T/err" || fail "renew without the root key: no --csr named"
+cp "$W2/ca/issuing-ca.pem" "$T/old2.pem"
+expect_rc 0 "$B" ca renew -w "$W2" --csr
+[ -e "$W2/ca/issuing-ca.next.key" ] && [ -e "$W2/ca/issuing-ca.csr" ] || fail "renew --csr files"
+cmp -s "$W2/ca/issuing-ca.pem" "$T/old2.pem" || fail "renew --csr replaced the CA in service"
+expect_rc 0 "$B" ca list -w "$W2"
+grep -q 'issuing-ca renewal' "$T/out" || fail "list does not show the pending renewal"
+expect_rc 3 "$B" ca renew -w "$W2" --csr
+openssl x509 -req -in "$W2/ca/issuing-ca.csr" -CA "$T/offroot.pem" -CAkey "$T/offroot.key" -CAcreateserial \
+	-copy_extensions copy -days 900 -out "$T/signed2.pem" 2>/dev/null
+expect_rc 3 "$B" ca install -w "$W2" --cert "$T/signed.pem"
+expect_rc 0 "$B" ca install -w "$W2" --cert "$T/signed2.pem"
+old2_sha=$(openssl x509 -in "$T/old2.pem" -outform DER | sha256sum | cut -c1-16)
+cmp -s "$W2/ca/retired-issuing-ca-$old2_sha.pem" "$T/old2.pem" || fail "install did not keep the CA it replaced"
+cmp -s "$W2/ca/issuing-ca.pem" <(openssl x509 -in "$T/signed2.pem") || fail "the renewed certificate is not in service"
+[ ! -e "$W2/ca/issuing-ca.next.key" ] && [ ! -e "$W2/ca/issuing-ca.csr" ] || fail "the request is left after install"
+expect_rc 0 "$B" ca verification-cert -w "$W2" --passphrase-file "$T/pass" --code DEF --out "$T/ver3.pem"
+openssl verify -CAfile "$T/offroot.pem" -untrusted "$W2/ca/issuing-ca.pem" "$T/ver3.pem" >/dev/null || fail "the renewed CA does not sign"
 echo "PASS ca-cli-test"

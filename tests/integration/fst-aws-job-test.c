@@ -152,6 +152,7 @@ typedef struct {
 	const gchar *thing_name; /* (nullable): `register push --thing-name` */
 	gboolean no_register;    /* [aws] register=false */
 	gboolean one_key;        /* every device makes the same key (a faulty generator) */
+	gboolean with_ca;        /* [aws] with-ca=true: RegisterCertificate with its CA */
 } TestCase;
 
 static const TestCase test_case_up = {"up", "device-csr", "ec-p256", "station", FALSE};
@@ -159,6 +160,8 @@ static const TestCase test_case_down = {"down", "device-csr", "ec-p256", "statio
 static const TestCase test_case_override = {
     "ovr", "device-csr", "ec-p256", "station", FALSE, "ovr5-{uid}"};
 static const TestCase test_case_revoke = {"rev", "device-csr", "ec-p256", "station", FALSE};
+static const TestCase test_case_renewed = {
+    "renew", "device-csr", "ec-p256", "station", FALSE, NULL, FALSE, FALSE, TRUE};
 static const TestCase test_case_reconcile = {"rcn", "device-csr", "ec-p256", "station", FALSE};
 static const TestCase test_case_aws_csr = {"awscsr", "device-csr", "ec-p256", "aws", FALSE};
 static const TestCase test_case_aws_key = {
@@ -256,13 +259,14 @@ test_fixture_setup(TestFixture *fx, gconstpointer user_data)
 	                           "thing-name=line5-{device}\n"
 	                           "policy=fleet-line5-%s\n"
 	                           "policy-file=policy.json\n"
-	                           "with-ca=false\n"
+	                           "with-ca=%s\n"
 	                           "status=active\n",
 	                           tc->key_source,
 	                           tc->key_type,
 	                           tc->issuer,
 	                           tc->no_register ? "false" : "true",
-	                           tag);
+	                           tag,
+	                           tc->with_ca ? "true" : "false");
 	g_assert_true(g_file_set_contents(fx->profile, contents, -1, &error));
 	g_assert_no_error(error);
 	if (tc->one_key) {
@@ -472,6 +476,32 @@ test_cli(const gchar *const *args)
 	return out;
 }
 
+/* `fleetstation register push` of the fixture's workspace with its profile
+ * (each certificate gets what its profile's [aws] group says: the file, which
+ * is not in the templates; --thing-name @thing_name wins over it), once the
+ * rows the worker put off are due again; it must succeed; returns its output */
+static gchar *
+test_push_when_due(TestFixture *fx, const gchar *thing_name)
+{
+	const gchar *args[] = {"register",
+	                       "push",
+	                       "--workspace",
+	                       fx->workspace,
+	                       "--profile",
+	                       fx->profile,
+	                       "--region",
+	                       "us-east-1",
+	                       thing_name != NULL ? "--thing-name" : NULL,
+	                       thing_name,
+	                       NULL};
+
+	while (test_sql_int(fx->db_path,
+	                    "SELECT count(*) FROM registrations WHERE next_attempt_at > "
+	                    "CAST(strftime('%s', 'now') AS INTEGER) * 1000000") > 0)
+		g_usleep(100000);
+	return test_cli(args);
+}
+
 static void
 test_job_offline(TestFixture *fx, gconstpointer user_data)
 {
@@ -480,7 +510,6 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	const TestCase *tc = user_data;
 	g_autofree gchar *out = NULL;
-	g_autoptr(GPtrArray) args = g_ptr_array_new();
 	gint64 pending = -1;
 
 	/* nothing listens there: every AWS call fails at once */
@@ -492,33 +521,9 @@ test_job_offline(TestFixture *fx, gconstpointer user_data)
 	g_assert_cmpint(
 	    test_sql_int(fx->db_path, "SELECT count(*) FROM certificates"), ==, TEST_N_DEVICES);
 
-	/* then `register push`, with AWS back, drains the queue once the rows
-	 * the worker put off are due again */
+	/* then `register push`, with AWS back, drains the queue */
 	test_aws_env(peer_url);
-	while (test_sql_int(fx->db_path,
-	                    "SELECT count(*) FROM registrations WHERE next_attempt_at > "
-	                    "CAST(strftime('%s', 'now') AS INTEGER) * 1000000") > 0)
-		g_usleep(100000);
-	/* what each certificate gets comes from its profile's [aws] group (the
-	 * file, which is not in the templates); an option wins over it */
-	{
-		const gchar *base[] = {"register",
-		                       "push",
-		                       "--workspace",
-		                       fx->workspace,
-		                       "--profile",
-		                       fx->profile,
-		                       "--region",
-		                       "us-east-1"};
-		for (guint i = 0; i < G_N_ELEMENTS(base); i++)
-			g_ptr_array_add(args, (gpointer)(guintptr)base[i]);
-		if (tc->thing_name != NULL) {
-			g_ptr_array_add(args, (gpointer)(guintptr) "--thing-name");
-			g_ptr_array_add(args, (gpointer)(guintptr)tc->thing_name);
-		}
-		g_ptr_array_add(args, NULL);
-		out = test_cli((const gchar *const *)args->pdata);
-	}
+	out = test_push_when_due(fx, tc->thing_name);
 	g_assert_true(fst_job_get_registration_queue(job, &pending, NULL, &error));
 	g_assert_cmpint(pending, ==, 0);
 	test_check_registered(
@@ -533,6 +538,65 @@ test_register_push(TestFixture *fx)
 	const gchar *args[] = {
 	    "register", "push", "--workspace", fx->workspace, "--region", "us-east-1", NULL};
 	return test_cli(args);
+}
+
+/* certificates a renewal retired the issuing CA of, still waiting in the
+ * queue (AWS out of reach during the run), register with that CA: the
+ * registration sends the retired CA's certificate, which AWS knows */
+static void
+test_job_renewed_ca(TestFixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FstAwsIot) iot = NULL;
+	g_autoptr(FstAwsCertificate) old_ca = NULL;
+	g_autoptr(GPtrArray) by_ca = NULL;
+	g_autoptr(FstJob) job = NULL;
+	g_autofree gchar *ca_path = g_build_filename(fx->workspace, "ca", "issuing-ca.pem", NULL);
+	g_autofree gchar *old_pem = NULL;
+	g_autofree gchar *new_pem = NULL;
+	g_autofree gchar *out = NULL;
+	gint64 pending = -1;
+
+	test_aws_env("http://127.0.0.1:9");
+	job = test_run_job(fx);
+	g_assert_true(fst_job_get_registration_queue(job, &pending, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(pending, ==, TEST_N_DEVICES);
+	g_clear_object(&job);
+
+	/* the CA that issued them is registered at AWS, then renewed here */
+	test_aws_env(peer_url);
+	iot = test_peer_iot();
+	g_assert_true(g_file_get_contents(ca_path, &old_pem, NULL, &error));
+	old_ca =
+	    fst_aws_iot_register_ca_certificate(iot, old_pem, NULL, TRUE, NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	{
+		const gchar *args[] = {"ca", "renew", "--workspace", fx->workspace, NULL};
+		g_autofree gchar *renewed = test_cli(args);
+		g_assert_nonnull(strstr(renewed, "kept as retired-issuing-ca-"));
+	}
+	g_assert_true(g_file_get_contents(ca_path, &new_pem, NULL, &error));
+	g_assert_cmpstr(new_pem, !=, old_pem);
+
+	/* with-ca=true comes from the profile's file */
+	out = test_push_when_due(fx, NULL);
+	g_assert_cmpint(test_sql_int(fx->db_path,
+	                             "SELECT count(*) FROM registrations WHERE action = 'register' "
+	                             "AND state = 'done'"),
+	                ==,
+	                TEST_N_DEVICES);
+	/* AWS files each under the retired CA (ListCertificatesByCA) */
+	by_ca = fst_aws_iot_list_certificates(iot, old_ca->certificate_id, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(by_ca->len, ==, TEST_N_DEVICES);
+	for (guint i = 0; i < by_ca->len; i++) {
+		const FstAwsCertificate *cert = g_ptr_array_index(by_ca, i);
+		g_autofree gchar *sql =
+		    g_strdup_printf("SELECT count(*) FROM certificates WHERE aws_cert_id = '%s'",
+		                    cert->certificate_id);
+		g_assert_cmpint(test_sql_int(fx->db_path, sql), ==, 1);
+	}
 }
 
 /* `fleetstation revoke` of the first device's certificate, which queues its
@@ -1680,6 +1744,12 @@ main(int argc, char **argv)
 	           &test_case_down,
 	           test_fixture_setup,
 	           test_job_offline,
+	           test_fixture_teardown);
+	g_test_add("/fst/aws/job/renewed-ca-registers-its-certificates",
+	           TestFixture,
+	           &test_case_renewed,
+	           test_fixture_setup,
+	           test_job_renewed_ca,
 	           test_fixture_teardown);
 	g_test_add("/fst/aws/job/push-options-win-over-profile",
 	           TestFixture,

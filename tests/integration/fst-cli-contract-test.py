@@ -31,7 +31,7 @@ SCHEMA_PATH = os.path.join(HERE, "..", "..", "station", "cli", "fleetstation-eve
 COMMANDS = ["demo", "devices", "revoke", "escrow", "init", "ports", "provision", "certs", "show",
             "batch", "watch", "audit", "db", "report", "profile", "roots", "register", "central",
             "ca"]
-SUBCOMMANDS = ["ca create", "ca install", "ca import", "ca list", "ca verification-cert",
+SUBCOMMANDS = ["ca create", "ca install", "ca import", "ca renew", "ca list", "ca verification-cert",
                "ca register-aws", "ca crl", "certs export", "report verify", "audit verify",
                "audit checkpoint", "db backup", "db check", "db stats", "profile check",
                "roots list", "roots report", "register status", "register push",

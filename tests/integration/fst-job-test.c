@@ -777,9 +777,10 @@ fst_job_warnings_test(FstFixture *fx, gconstpointer user_data)
 	g_assert_true(
 	    g_str_has_prefix(g_ptr_array_index(warnings, 1), "ca-end: the issuing CA ends on "));
 	/* 20 days less the moments since the CA was made */
-	g_assert_true(
-	    g_str_has_suffix(g_ptr_array_index(warnings, 1), ", in 19 days: renew it soon") ||
-	    g_str_has_suffix(g_ptr_array_index(warnings, 1), ", in 20 days: renew it soon"));
+	g_assert_true(g_str_has_suffix(g_ptr_array_index(warnings, 1),
+	                               ", in 19 days: renew it soon (`fleetstation ca renew`)") ||
+	              g_str_has_suffix(g_ptr_array_index(warnings, 1),
+	                               ", in 20 days: renew it soon (`fleetstation ca renew`)"));
 	g_unsetenv("FLEETSTATION_CA_PASSPHRASE");
 	g_unsetenv("AWS_CONFIG_FILE");
 	g_unsetenv("AWS_SHARED_CREDENTIALS_FILE");

@@ -363,7 +363,8 @@ test_csr_install(Fixture *fx, gconstpointer user_data)
 	X509_REQ_set_pubkey(other_req, other_key);
 	wrong = offline_sign(other_req, root, root_key);
 	write_certs(wrong_path, wrong, NULL);
-	g_assert_false(fst_ca_store_install(fx->ca_dir, wrong_path, offline_root_path, &error));
+	g_assert_false(
+	    fst_ca_store_install(fx->ca_dir, wrong_path, offline_root_path, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
 	g_assert_false(g_file_test(issuing_path, G_FILE_TEST_EXISTS));
@@ -371,21 +372,23 @@ test_csr_install(Fixture *fx, gconstpointer user_data)
 	/* without the chain it is refused; with a chain that did not sign it too */
 	signed_cert = offline_sign(req, root, root_key);
 	write_certs(signed_path, signed_cert, NULL);
-	g_assert_false(fst_ca_store_install(fx->ca_dir, signed_path, NULL, &error));
+	g_assert_false(fst_ca_store_install(fx->ca_dir, signed_path, NULL, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	g_assert_false(fst_ca_store_install(fx->ca_dir, signed_path, wrong_path, &error));
+	g_assert_false(fst_ca_store_install(fx->ca_dir, signed_path, wrong_path, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_INVALID_DATA);
 	g_clear_error(&error);
 	g_assert_false(g_file_test(issuing_path, G_FILE_TEST_EXISTS));
 
-	g_assert_true(fst_ca_store_install(fx->ca_dir, signed_path, offline_root_path, &error));
+	g_assert_true(
+	    fst_ca_store_install(fx->ca_dir, signed_path, offline_root_path, NULL, &error));
 	g_assert_no_error(error);
 	ca = fst_ca_load(issuing_path, key_path, root_path, fx->pass, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(ca);
 	/* installed once only */
-	g_assert_false(fst_ca_store_install(fx->ca_dir, signed_path, offline_root_path, &error));
+	g_assert_false(
+	    fst_ca_store_install(fx->ca_dir, signed_path, offline_root_path, NULL, &error));
 	g_assert_error(error, FST_ERROR, FST_ERROR_CONFIG);
 }
 
