@@ -12,7 +12,7 @@ B=${FST_STATION:?FST_STATION must name the fleetstation binary}
 T=$(mktemp -d /tmp/fst-ca-cli-XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 unset FLEETSTATION_CA_PASSPHRASE FLEETSTATION_WORKSPACE
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/fst-test-lib.sh"
 expect_rc() { # expect_rc RC CMD...: runs CMD, checks its exit status, keeps stderr in $T/err
 	local want=$1; shift
 	set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e

@@ -20,7 +20,7 @@ ENGINES=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
 T=$(mktemp -d /tmp/fst-ca-p11-XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 unset FLEETSTATION_CA_PASSPHRASE FLEETSTATION_WORKSPACE
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/fst-test-lib.sh"
 expect_rc() {
 	local want=$1; shift
 	set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e

@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 unset FLEETSTATION_CA_PASSPHRASE FLEETSTATION_WORKSPACE
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/fst-test-lib.sh"
 expect_rc() { # expect_rc RC CMD...: runs CMD, checks its exit status, keeps stderr in $T/err
 	local want=$1; shift
 	set +e; "$@" >"$T/out" 2>"$T/err"; local rc=$?; set -e

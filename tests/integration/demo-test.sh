@@ -11,10 +11,7 @@ set -euo pipefail
 n=4
 ws=$(mktemp -d /tmp/fst-demo-test.XXXXXX)
 trap 'rm -rf "$ws"' EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
 q() { sqlite3 -batch -noheader "$ws/station.db" "$@"; }
 
 unset FLEETSTATION_CA_PASSPHRASE

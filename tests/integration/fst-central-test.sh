@@ -26,10 +26,7 @@ cleanup() {
 	[ -n "${FST_KEEP:-}" ] || rm -rf "$ws"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
 unset FLEETSTATION_CA_PASSPHRASE NO_COLOR
 rc=0
 conninfo=$("$pg" start "$ws/pg") || rc=$?

@@ -12,10 +12,7 @@ set -euo pipefail
 ws=$(mktemp -d /tmp/fst-cli-audit-test.XXXXXX)
 cleanup() { rm -rf "$ws"; }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
 unset NO_COLOR
 
 "$FST_STATION" demo --workspace "$ws/w" --devices 2 >"$ws/demo.out" 2>&1 ||

@@ -15,10 +15,7 @@ cleanup() {
 	rm -rf "$ws"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
 # events_check [--with-log] FILE...: every --json line valid against the event schema
 events_check() {
 	local rc=0

@@ -15,10 +15,7 @@ cleanup() {
 	rm -rf "$ws"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
 q() { sqlite3 -batch -noheader "$ws/w/station.db" "$@"; }
 unset FLEETSTATION_CA_PASSPHRASE NO_COLOR
 

@@ -11,10 +11,7 @@ command -v umockdev-run >/dev/null || { echo "umockdev-run missing: skipped"; ex
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 ws=$(mktemp -d /tmp/fst-ports-test.XXXXXX)
 trap 'rm -rf "$ws"' EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
 cp "$(dirname "$0")/../data/usb/serial-adapters.umockdev" "$ws/rec.umockdev"
 
 umockdev-run -d "$ws/rec.umockdev" -- "$FST_STATION" ports --json >"$ws/all.json" 2>"$ws/err" ||

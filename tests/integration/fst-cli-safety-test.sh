@@ -9,7 +9,7 @@ B=${FST_STATION:?FST_STATION must name the fleetstation binary}
 T=$(mktemp -d /tmp/fst-cli-safety-XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 unset FLEETSTATION_CA_PASSPHRASE FLEETSTATION_DEMO_WORKSPACE
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/fst-test-lib.sh"
 expect_rc() { # expect_rc RC CMD...: runs CMD without a terminal, checks its exit status
 	local want=$1; shift
 	set +e; setsid "$@" </dev/null >"$T/out" 2>"$T/err"; local rc=$?; set -e

@@ -17,11 +17,8 @@ cleanup() {
 	rm -rf "$ws"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	[ -f "$ws/watch.out" ] && cat "$ws/watch.out" >&2
-	exit 1
-}
+. "$(dirname "$0")/fst-test-lib.sh"
+FAIL_LOGS="$ws/watch.out"
 # events_check [--with-log] FILE...: every --json line valid against the event schema
 events_check() {
 	local rc=0
