@@ -236,18 +236,24 @@ fst_ca_ops_record_renewal(const gchar *workspace, const gchar *retired, GError *
 		return FALSE;
 	}
 	db = fst_ca_ops_open_db(workspace, NULL, error);
-	if (db == NULL)
-		return FALSE;
-	end = fst_time_iso(now_in->not_after * G_USEC_PER_SEC);
-	detail = g_strdup_printf("issuing CA sha256 %s (%s, %s key, until %s) replaces issuing CA "
-	                         "sha256 %s, kept as %s",
-	                         now_in->sha256,
-	                         now_in->subject,
-	                         now_in->key,
-	                         end,
-	                         before->sha256,
-	                         retired);
-	return fst_db_add_event(db, 0, "ca-renew", now, now, "ok", detail, error);
+	if (db != NULL) {
+		end = fst_time_iso(now_in->not_after * G_USEC_PER_SEC);
+		detail = g_strdup_printf("issuing CA sha256 %s (%s, %s key, until %s) replaces "
+		                         "issuing CA sha256 %s, kept as %s",
+		                         now_in->sha256,
+		                         now_in->subject,
+		                         now_in->key,
+		                         end,
+		                         before->sha256,
+		                         retired);
+		if (fst_db_add_event(db, 0, "ca-renew", now, now, "ok", detail, error))
+			return TRUE;
+	}
+	g_prefix_error(error,
+	               "the issuing CA was renewed (the one before is kept as %s), but the "
+	               "renewal is not recorded: ",
+	               retired);
+	return FALSE;
 }
 
 /**
