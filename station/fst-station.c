@@ -44,6 +44,7 @@
 #include "fst-error.h"
 #include "fst-report-export.h"
 #include "fst-settings.h"
+#include "fst-time.h"
 
 struct _FstStation {
 	gatomicrefcount ref_count;
@@ -1321,6 +1322,28 @@ fst_station_start_run(FstStation *self,
 }
 
 /* the CA's end as the operator is told of it now, for @profile (nullable) */
+/* TRUE when the workspace's issuing CA is no longer the one this station
+ * unlocked (`ca renew` since) */
+static gboolean
+fst_station_ca_renewed(FstStation *self)
+{
+	g_autofree gchar *path = fst_station_ca_path(self->workspace, FST_CA_STORE_ISSUING_CERT);
+	g_autoptr(GPtrArray) certs = fst_ca_store_read_certs(path, NULL);
+	g_autoptr(GBytes) in_use = fst_ca_get_cert_der(self->ca);
+	g_autoptr(GBytes) on_disk = NULL;
+	guint8 *der = NULL;
+	int len;
+
+	if (certs == NULL || in_use == NULL)
+		return FALSE;
+	len = i2d_X509(g_ptr_array_index(certs, 0), &der);
+	if (len <= 0)
+		return FALSE;
+	on_disk = g_bytes_new(der, (gsize)len);
+	OPENSSL_free(der);
+	return !g_bytes_equal(in_use, on_disk);
+}
+
 static gchar *
 fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
 {
@@ -1329,6 +1352,16 @@ fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
 	gchar *near_end = fst_ca_store_expiry_warning(ca_end, 0, now);
 	g_autofree gchar *outlived = NULL;
 
+	if (near_end != NULL && fst_station_ca_renewed(self)) {
+		g_autofree gchar *end = fst_time_iso(ca_end * G_USEC_PER_SEC);
+		g_free(near_end);
+		return g_strdup_printf("the issuing CA this station unlocked ends on %s; the "
+		                       "workspace's issuing CA was "
+		                       "renewed since: start the station again (the watch, or "
+		                       "close and open the window) "
+		                       "to issue with the new one",
+		                       end);
+	}
 	if (near_end != NULL || profile == NULL ||
 	    fst_profile_get_issuer(profile) != FST_PROFILE_ISSUER_STATION)
 		return near_end;
@@ -1348,8 +1381,11 @@ fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
  *
  * What the operator is to be told of the issuing CA's end now: it has
  * expired, it ends within %FST_CA_STORE_WARN_DAYS days, or (for @profile,
- * which allows it) before a device certificate issued now would. For a
- * display that shows the station's state (the GUI's).
+ * which allows it) before a device certificate issued now would. Once the
+ * workspace's issuing CA was renewed (`ca renew`) while this station runs
+ * with the one before, the end is told with the way to the new one: start
+ * the station again. For a display that shows the station's state (the
+ * GUI's).
  *
  * Returns: (transfer full) (nullable): the warning, or %NULL
  */

@@ -781,6 +781,41 @@ fst_job_warnings_test(FstFixture *fx, gconstpointer user_data)
 	                               ", in 19 days: renew it soon (`fleetstation ca renew`)") ||
 	              g_str_has_suffix(g_ptr_array_index(warnings, 1),
 	                               ", in 20 days: renew it soon (`fleetstation ca renew`)"));
+
+	/* renewed while a station runs with the CA before: its warning says how
+	 * to issue with the new one */
+	g_test_expect_message("FstCa", G_LOG_LEVEL_WARNING, "the issuing CA ends on *");
+	{
+		g_autoptr(FstStation) station = fst_station_open(ws, &error);
+		FstCaOpsRenew renew = {0};
+		g_autofree gchar *retired = NULL;
+		g_autofree gchar *renewed = NULL;
+		g_autofree gchar *before = NULL;
+		g_autofree gchar *after = NULL;
+
+		g_assert_no_error(error);
+		g_test_assert_expected_messages();
+		before = fst_station_get_ca_warning(station, NULL);
+		g_assert_nonnull(strstr(before, "renew it soon"));
+		renewed = fst_ca_ops_renew(ws, NULL, &renew, &retired, &error);
+		g_assert_no_error(error);
+		g_assert_true(g_str_has_prefix(retired, FST_CA_STORE_RETIRED_PREFIX));
+		after = fst_station_get_ca_warning(station, NULL);
+		g_assert_true(
+		    g_str_has_prefix(after, "the issuing CA this station unlocked ends on "));
+		g_assert_true(g_str_has_suffix(
+		    after,
+		    "; the workspace's issuing CA was renewed since: start the station again (the "
+		    "watch, or close and open the window) to issue with the new one"));
+	}
+	/* a station started since issues with the new CA, and says nothing of its end */
+	{
+		g_autoptr(FstStation) station = fst_station_open(ws, &error);
+		g_autofree gchar *warning = NULL;
+		g_assert_no_error(error);
+		warning = fst_station_get_ca_warning(station, NULL);
+		g_assert_null(warning);
+	}
 	g_unsetenv("FLEETSTATION_CA_PASSPHRASE");
 	g_unsetenv("AWS_CONFIG_FILE");
 	g_unsetenv("AWS_SHARED_CREDENTIALS_FILE");
