@@ -1411,16 +1411,17 @@ fst_ca_store_retire_issuing(const gchar *stage, X509 *cert, GError **error)
 		g_autofree gchar *src = fst_ca_store_path(stage, from[i]);
 		g_autofree gchar *file = g_strconcat(name, ext[i], NULL);
 		g_autofree gchar *dst = fst_ca_store_path(stage, file);
+		gboolean taken;
 		if (!g_file_test(src, G_FILE_TEST_EXISTS))
 			continue;
-		if (g_file_test(dst, G_FILE_TEST_EXISTS) || g_rename(src, dst) != 0) {
+		taken = g_file_test(dst, G_FILE_TEST_EXISTS);
+		if (taken || g_rename(src, dst) != 0) {
 			g_set_error(error,
 			            FST_ERROR,
 			            FST_ERROR_CONFIG,
 			            "cannot keep the issuing CA as %s: %s (nothing was changed)",
 			            file,
-			            g_file_test(dst, G_FILE_TEST_EXISTS) ? "the name is taken"
-			                                                 : g_strerror(errno));
+			            taken ? "the name is taken" : g_strerror(errno));
 			return NULL;
 		}
 	}

@@ -1321,7 +1321,6 @@ fst_station_start_run(FstStation *self,
 	return g_steal_pointer(&loaded);
 }
 
-/* the CA's end as the operator is told of it now, for @profile (nullable) */
 /* TRUE when the workspace's issuing CA is no longer the one this station
  * unlocked (`ca renew` since) */
 static gboolean
@@ -1344,6 +1343,7 @@ fst_station_ca_renewed(FstStation *self)
 	return !g_bytes_equal(in_use, on_disk);
 }
 
+/* the CA's end as the operator is told of it now, for @profile (nullable) */
 static gchar *
 fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
 {
@@ -1356,10 +1356,9 @@ fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
 		g_autofree gchar *end = fst_time_iso(ca_end * G_USEC_PER_SEC);
 		g_free(near_end);
 		return g_strdup_printf("the issuing CA this station unlocked ends on %s; the "
-		                       "workspace's issuing CA was "
-		                       "renewed since: start the station again (the watch, or "
-		                       "close and open the window) "
-		                       "to issue with the new one",
+		                       "workspace's issuing CA was renewed since: start the "
+		                       "station again (the watch, or close and open the window) to "
+		                       "issue with the new one",
 		                       end);
 	}
 	if (near_end != NULL || profile == NULL ||
