@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # The workspace and its CA files from the outside: a pending CA is never
 # overwritten by a demo PKI, CA creation killed at any point leaves a whole CA
-# or none, simulated devices get no secret, a lost database is refused, a
-# second process does not take the first one's devices for interrupted ones,
-# exports never overwrite, and the workspace is the station's alone.
+# or none (a renewal: the CA before or the renewed one), simulated devices get
+# no secret, a lost database is refused, a second process does not take the
+# first one's devices for interrupted ones, exports never overwrite, and the
+# workspace is the station's alone.
 set -euo pipefail
 
 B=${FST_STATION:?FST_STATION must name the fleetstation binary}
@@ -75,6 +76,38 @@ for i in $(seq 1 12); do
 	ls -a "$W" | grep -q '^\.ca\.new-' && fail "run $i: a staging folder was left behind"
 done
 echo "kill loop: $n_whole of 12 runs were killed after the CA was complete"
+
+# --- CA renewal killed at random points: the CA before or the renewed one, never half ---
+n_renewed=0
+for i in $(seq 1 8); do
+	W=$T/renew-kill-$i
+	cp -a "$T/kill-1" "$W"
+	old_sha=$(openssl x509 -in "$W/ca/issuing-ca.pem" -outform DER | sha256sum | cut -c1-64)
+	FST_TEST_CA_STAGE_PAUSE_MS=40 "$B" ca renew -w "$W" >/dev/null 2>&1 &
+	p=$!
+	sleep "0.$(( (RANDOM % 40) + 5 ))"
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	sha=$(openssl x509 -in "$W/ca/issuing-ca.pem" -outform DER | sha256sum | cut -c1-64)
+	retired=$W/ca/retired-issuing-ca-${old_sha:0:16}
+	if [ "$sha" = "$old_sha" ]; then
+		[ ! -e "$retired.pem" ] && [ ! -e "$retired.key" ] || fail "renewal run $i: retired files beside the CA in service"
+	else
+		n_renewed=$((n_renewed + 1))
+		[ "$(openssl x509 -in "$retired.pem" -outform DER | sha256sum | cut -c1-64)" = "$old_sha" ] ||
+			fail "renewal run $i: the CA before is not kept"
+		openssl pkey -in "$retired.key" -passin file:"$W/ca/passphrase" -noout ||
+			fail "renewal run $i: the retired key does not open"
+	fi
+	openssl pkey -in "$W/ca/issuing-ca.key" -passin file:"$W/ca/passphrase" -pubout |
+		cmp -s - <(openssl x509 -in "$W/ca/issuing-ca.pem" -noout -pubkey) ||
+		fail "renewal run $i: the issuing key is not the issuing CA's"
+	openssl verify -CAfile "$W/ca/root-ca.pem" "$W/ca/issuing-ca.pem" >/dev/null ||
+		fail "renewal run $i: the issuing CA does not chain to the root"
+	expect_rc 0 "$B" ca renew -w "$W"
+	ls -a "$W" | grep -q '^\.ca\.new-' && fail "renewal run $i: a staging folder was left behind"
+done
+echo "renewal kill loop: $n_renewed of 8 runs were killed after the renewal was complete"
 
 # --- simulated devices get no secret from the station ---
 W=$T/env
