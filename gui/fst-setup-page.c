@@ -5,7 +5,8 @@
  * its errors listed (as `fleetstation ca list` and `profile check` do); and
  * a new workspace's CA, created or imported with the engine's
  * fst_ca_ops_create() and fst_ca_ops_import() (as `ca create` and `ca
- * import`), whose secrets the page's interaction asks for in a dialog. The
+ * import`), and the issuing CA renewed with fst_ca_ops_renew() (as `ca
+ * renew`), whose secrets the page's interaction asks for in a dialog. The
  * files are read and the keys made in GTask threads.
  */
 
@@ -49,6 +50,7 @@ typedef struct {
 	gchar *workspace;            /* (owned) */
 	FstInteraction *interaction; /* (owned) (nullable) */
 	gboolean create;             /* a new CA, else an import */
+	gboolean renew;              /* a renewal of the issuing CA */
 	gchar *organization;         /* (owned) (nullable) */
 	FstKeyType key_type;
 	guint days;
@@ -176,8 +178,29 @@ fst_setup_page_ca_thread(GTask *task,
 	FstSetupPageOp *op = task_data;
 	g_autofree gchar *ca_dir = g_build_filename(op->workspace, "ca", NULL);
 	g_autofree gchar *subject = NULL;
+	g_autofree gchar *retired = NULL;
 	GError *error = NULL;
 
+	if (op->renew) {
+		FstCaOpsRenew renew = {0};
+		subject =
+		    fst_ca_ops_renew(op->workspace, op->interaction, &renew, &retired, &error);
+		if (subject == NULL) {
+			g_task_return_error(task, error);
+			return;
+		}
+		g_task_return_pointer(
+		    task,
+		    g_strdup_printf(
+		        _("Renewed the issuing CA %s in %s; the one before is kept as %s "
+		          "for the certificates it issued\n"
+		          "Press Unlock CA on the line to issue with the new one"),
+		        subject,
+		        ca_dir,
+		        retired),
+		    g_free);
+		return;
+	}
 	if (op->create) {
 		FstCaOpsCreate create = {
 		    .organization = op->organization,
@@ -294,6 +317,17 @@ fst_setup_page_create_cb(FstSetupPage *self)
 	/* typed text (a scanner, an accessibility tool) counts as the value */
 	gtk_spin_button_update(self->days_spin);
 	op->days = (guint)gtk_spin_button_get_value_as_int(self->days_spin);
+	fst_setup_page_run(self, op, fst_setup_page_ca_thread);
+}
+
+static void
+fst_setup_page_renew_cb(FstSetupPage *self)
+{
+	FstSetupPageOp *op = fst_setup_page_secret_op(self);
+
+	if (op == NULL)
+		return;
+	op->renew = TRUE;
 	fst_setup_page_run(self, op, fst_setup_page_ca_thread);
 }
 
@@ -441,6 +475,7 @@ fst_setup_page_class_init(FstSetupPageClass *klass)
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_check_profiles_cb);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_create_cb);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_import_cb);
+	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_renew_cb);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_choose_cert_cb);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_choose_key_cb);
 	gtk_widget_class_bind_template_callback(widget_class, fst_setup_page_choose_pkcs12_cb);
@@ -450,7 +485,7 @@ fst_setup_page_class_init(FstSetupPageClass *klass)
 	 * FstSetupPage::ca-changed:
 	 * @self: the page
 	 *
-	 * The workspace has a new issuing CA, created or imported.
+	 * The workspace has a new issuing CA, created, imported or renewed.
 	 */
 	signals[SIGNAL_CA_CHANGED] = g_signal_new("ca-changed",
 	                                          G_TYPE_FROM_CLASS(klass),

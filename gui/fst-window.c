@@ -79,6 +79,7 @@ struct _FstWindow {
 	gboolean supervisor_asking;
 	gboolean supervisor_unlocked; /* for the session */
 	guint queue_id;               /* the registration queue's refresh */
+	gboolean ca_renewed;          /* the CA was renewed while a line ran with the one before */
 	gboolean queue_busy;
 	GCancellable *cancellable; /* (owned): for the window's own async work */
 	FstJob *line_job;          /* (owned) (nullable): the line's job while it runs */
@@ -510,6 +511,8 @@ fst_window_probe_stop(FstWindow *self, const FstJobSummary *summary)
 	        self->probe_max_own_us / 1000.0);
 }
 
+static gboolean fst_window_close_renewed(FstWindow *self);
+
 static void
 fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
 {
@@ -553,6 +556,8 @@ fst_window_job_done(FstWindow *self, FstJob *job, GAsyncResult *result)
 	}
 	fst_window_update_actions(self);
 	fst_window_refresh_lot(self);
+	if (self->ca_renewed)
+		fst_window_close_renewed(self);
 }
 
 static void
@@ -1132,10 +1137,40 @@ fst_window_page_changed_cb(GObject *object, GParamSpec *pspec, gpointer user_dat
 	fst_window_supervisor_unlock(self);
 }
 
+/* puts away the station of a CA renewed since it was unlocked, so that
+ * Unlock CA opens the new one; not while devices are worked on */
+static gboolean
+fst_window_close_renewed(FstWindow *self)
+{
+	if (self->station == NULL || fst_window_is_running(self))
+		return FALSE;
+	self->ca_renewed = FALSE;
+	if (self->queue_id != 0) {
+		g_source_remove(self->queue_id);
+		self->queue_id = 0;
+	}
+	g_clear_pointer(&self->station, fst_station_unref);
+	fst_window_update_actions(self);
+	fst_window_status(self,
+	                  _("The issuing CA was renewed: press Unlock CA to open the new one"));
+	return TRUE;
+}
+
 static void
 fst_window_ca_changed_cb(FstSetupPage *page, gpointer user_data)
 {
 	FstWindow *self = FST_WINDOW(user_data);
+
+	if (self->station != NULL) {
+		/* renewed: the open station still holds the CA before */
+		self->ca_renewed = TRUE;
+		if (!fst_window_close_renewed(self))
+			fst_window_status(
+			    self,
+			    _("The issuing CA was renewed: the line goes on with the one "
+			      "it unlocked until it stops"));
+		return;
+	}
 	fst_window_status(self, _("The workspace has an issuing CA: press Unlock CA to open it"));
 	fst_window_update_actions(self);
 }

@@ -846,8 +846,31 @@ def mode_ca():
     if find(app, named("Choose the CA passphrase", ("frame", "dialog", "window"))) is not None:
         fail("a second CA asked for a passphrase")
     unlock_from_line(app, "made here", "the created CA unlocked")
+
+    # the issuing CA renewed from the page: the window puts away the station
+    # of the CA before, and Unlock CA opens the new one
+    goto_page(app, "CAs and profiles")
+    answer(app, "Unlock the CA", "made here")
+    wait_find(app, lambda n: (text_of(n) or n.name).startswith("Supervisor pages unlocked"),
+              "the supervisor pages unlocked")
+    click(button(app, "Renew issuing CA"))
+    answer(app, "Unlock the CA", "made here")
+    wait_result(app, "Setup result", "Renewed the issuing CA /O=GUI Works/CN=GUI Works Issuing CA in "
+                + os.path.join(w2, "ca") + "; the one before is kept as retired-issuing-ca-")
+    retired = [f for f in os.listdir(os.path.join(w2, "ca")) if f.startswith("retired-issuing-ca-")]
+    if sorted(f.rsplit(".", 1)[1] for f in retired) != ["key", "pem"]:
+        fail(f"the renewal kept {retired}")
+    wait_find(app, lambda n: role(n) == "label" and (text_of(n) or n.name) ==
+              "The issuing CA was renewed: press Unlock CA to open the new one",
+              "the window putting the CA before away")
+    unlock_from_line(app, "made here", "the renewed CA unlocked")
+    # 500 days before, the default 7300 (the root's 9125 are longer) now
+    wait_find(app, lambda n: role(n) == "label" and re.fullmatch(
+        r"CA GUI Works Issuing CA: expires in 7(299|300) days", text_of(n) or n.name or "") is not None,
+        "the renewed CA's days in the header")
     quit_app()
-    print("ok   ca: an issuing CA imported and one created from the GUI, each unlocked with its new passphrase")
+    print("ok   ca: an issuing CA imported and one created from the GUI, each unlocked with its new passphrase;"
+          " the created one renewed, and the new one unlocked")
 
 
 def mode_central():
