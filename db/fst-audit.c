@@ -424,9 +424,8 @@ fst_audit_binding_append(GByteArray *rows,
 void
 fst_audit_hash_to_bytes(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN])
 {
-	for (guint i = 0; i < FST_AUDIT_HASH_LEN; i++)
-		out[i] = (guint8)((g_ascii_xdigit_value(hex[2 * i]) << 4) |
-		                  g_ascii_xdigit_value(hex[2 * i + 1]));
+	if (!fst_crypto_hex_decode(hex, out, FST_AUDIT_HASH_LEN))
+		g_critical("%s is not an audit hash", hex);
 }
 
 /**
@@ -508,16 +507,22 @@ fst_audit_sql_error(sqlite3 *db, const gchar *path, const gchar *what, GError **
 	return FALSE;
 }
 
-/* @hex as bytes, if it is a SHA-256 as the station writes it: 64 lower-case
- * hex digits */
-static gboolean
+/**
+ * fst_audit_sha256_parse:
+ * @hex: (nullable): what an event says a SHA-256 is
+ * @out: (out caller-allocates): its 32 bytes
+ *
+ * Reads a SHA-256 as the station writes it in events (64 lower-case hex
+ * digits), for the station's audit and the central registry's.
+ *
+ * Returns: %TRUE when @hex is one
+ */
+gboolean
 fst_audit_sha256_parse(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN])
 {
-	if (hex == NULL || strlen(hex) != 2 * FST_AUDIT_HASH_LEN ||
-	    strspn(hex, "0123456789abcdef") != 2 * FST_AUDIT_HASH_LEN)
-		return FALSE;
-	fst_audit_hash_to_bytes(hex, out);
-	return TRUE;
+	return hex != NULL && strlen(hex) == 2 * FST_AUDIT_HASH_LEN &&
+	       strspn(hex, "0123456789abcdef") == 2 * FST_AUDIT_HASH_LEN &&
+	       fst_crypto_hex_decode(hex, out, FST_AUDIT_HASH_LEN);
 }
 
 /* remembers what a certificate-issued or certificate-state event says */

@@ -107,6 +107,7 @@ gchar *fst_audit_steps_to_payload(GPtrArray *steps, gint64 started_at);
 GPtrArray *fst_audit_steps_from_payload(const gchar *payload, gsize len, gint64 started_at);
 
 void fst_audit_hash_to_bytes(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN]);
+gboolean fst_audit_sha256_parse(const gchar *hex, guint8 out[FST_AUDIT_HASH_LEN]);
 gchar *fst_audit_hash_from_bytes(gconstpointer data, gsize len);
 
 /**

@@ -45,8 +45,6 @@ fst_central_bin_int(const PGresult *res, gint row, gint col)
 	return (gint64)v;
 }
 
-/* what the chain says of one certificate: one allocation, keyed by its own
- * serial (a station may have millions) */
 /* a text column of a binary-format row, as a string */
 static gchar *
 fst_central_bin_text(const PGresult *res, gint col)
@@ -54,11 +52,13 @@ fst_central_bin_text(const PGresult *res, gint col)
 	return g_strndup(PQgetvalue(res, 0, col), (gsize)PQgetlength(res, 0, col));
 }
 
+/* what the chain says of one certificate: one allocation, keyed by its own
+ * serial (a station may have millions) */
 typedef struct {
-	guint8 sha256[32];  /* what certificate-issued recorded */
-	gboolean sha256_ok; /* that was 64 hex digits */
-	const gchar *state; /* (nullable): the last certificate-state move, from
-	                     * the walk's set of state names */
+	guint8 sha256[FST_AUDIT_HASH_LEN]; /* what certificate-issued recorded */
+	gboolean sha256_ok;                /* that was 64 hex digits */
+	const gchar *state;                /* (nullable): the last certificate-state move, from
+	                                    * the walk's set of state names */
 	gchar serial[];
 } FstCentralAuditCert;
 
@@ -80,22 +80,6 @@ fst_central_audit_state(FstCentralAuditWalk *walk, const gchar *state)
 	return known;
 }
 
-/* 64 hex digits into @out */
-static gboolean
-fst_central_audit_sha256_parse(const gchar *hex, guint8 out[32])
-{
-	if (strlen(hex) != 64)
-		return FALSE;
-	for (guint i = 0; i < 32; i++) {
-		gint hi = g_ascii_xdigit_value(hex[2 * i]);
-		gint lo = g_ascii_xdigit_value(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return FALSE;
-		out[i] = (guint8)(hi << 4 | lo);
-	}
-	return TRUE;
-}
-
 /* what a certificate-issued or certificate-state event says */
 static void
 fst_central_audit_note(FstCentralAuditWalk *walk, const gchar *step, const gchar *detail)
@@ -114,7 +98,7 @@ fst_central_audit_note(FstCentralAuditWalk *walk, const gchar *step, const gchar
 		len = strlen(w[1]);
 		c = g_malloc0(sizeof(*c) + len + 1);
 		memcpy(c->serial, w[1], len);
-		c->sha256_ok = fst_central_audit_sha256_parse(w[3], c->sha256);
+		c->sha256_ok = fst_audit_sha256_parse(w[3], c->sha256);
 		if (g_strv_length(w) >= 6 && g_strcmp0(w[4], "as") == 0)
 			c->state = fst_central_audit_state(walk, w[5]);
 		/* replace: the key lives in the value */

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "fst-crypto.h"
 #include "fst-error.h"
 
 /* a final result code on its own line */
@@ -270,13 +271,8 @@ fst_nrf91_at_parse_cmng_digest(
 	if (end == p || *end != ',' || end[1] != '"')
 		goto bad;
 	p = end + 2;
-	for (guint i = 0; i < 32; i++) {
-		gint hi = g_ascii_xdigit_value(p[2 * i]);
-		gint lo = hi < 0 ? -1 : g_ascii_xdigit_value(p[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			goto bad;
-		sha256[i] = (guint8)((hi << 4) | lo);
-	}
+	if (!fst_crypto_hex_decode(p, sha256, 32))
+		goto bad;
 	if (g_strcmp0(p + 64, "\"") != 0)
 		goto bad;
 	if (tag != sec_tag || t != type) {

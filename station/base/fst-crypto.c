@@ -195,6 +195,31 @@ fst_crypto_hex(const guint8 *data, gsize len, gboolean upper)
 	return hex;
 }
 
+/**
+ * fst_crypto_hex_decode:
+ * @hex: text that starts with 2 * @len hex digits (either case)
+ * @out: (out caller-allocates): @len bytes
+ * @len: how many bytes to read
+ *
+ * Reads the bytes of fst_crypto_hex() back. What follows the digits is the
+ * caller's to check; a NUL among them stops the read.
+ *
+ * Returns: %TRUE when the first 2 * @len characters of @hex are hex digits
+ *   (@out then holds them); %FALSE otherwise (@out is then undefined)
+ */
+gboolean
+fst_crypto_hex_decode(const gchar *hex, guint8 *out, gsize len)
+{
+	for (gsize i = 0; i < len; i++) {
+		gint hi = g_ascii_xdigit_value(hex[2 * i]);
+		gint lo = hi < 0 ? -1 : g_ascii_xdigit_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return FALSE;
+		out[i] = (guint8)((hi << 4) | lo);
+	}
+	return TRUE;
+}
+
 /* a digest context per thread, kept: a fresh one per digest costs more
  * than hashing a row (the audit hashes about ten per commit) */
 static void

@@ -16,6 +16,7 @@ const EVP_MD *fst_crypto_fetched_md(const EVP_MD *md);
 EVP_PKEY *fst_crypto_generate_key(FstKeyType key_type, GError **error);
 void fst_crypto_hex_into(gchar *out, gsize out_size, const guint8 *data, gsize len, gboolean upper);
 gchar *fst_crypto_hex(const guint8 *data, gsize len, gboolean upper);
+gboolean fst_crypto_hex_decode(const gchar *hex, guint8 *out, gsize len);
 void fst_crypto_sha256(gconstpointer data, gsize len, guint8 out[32]);
 gchar *fst_crypto_sha256_hex(gconstpointer data, gsize len);
 void fst_crypto_public_key_sha256(gconstpointer spki, gsize spki_len, guint8 out[32]);

@@ -29,6 +29,20 @@ fst_test_hex(void)
 	g_assert_cmpstr(empty, ==, "");
 	fst_crypto_hex_into(buf, sizeof(buf), bytes, sizeof(bytes), FALSE);
 	g_assert_cmpstr(buf, ==, "007f80abff");
+
+	/* and back, in either case; what follows the digits is the caller's */
+	{
+		guint8 back[sizeof(bytes)] = {0};
+		g_assert_true(fst_crypto_hex_decode(lower, back, sizeof(back)));
+		g_assert_cmpmem(back, sizeof(back), bytes, sizeof(bytes));
+		memset(back, 0, sizeof(back));
+		g_assert_true(fst_crypto_hex_decode("007F80ABFF\"", back, sizeof(back)));
+		g_assert_cmpmem(back, sizeof(back), bytes, sizeof(bytes));
+		g_assert_false(fst_crypto_hex_decode("007f80abfg", back, sizeof(back)));
+		g_assert_false(fst_crypto_hex_decode("007f80ab", back, sizeof(back)));
+		g_assert_false(fst_crypto_hex_decode("007f80abf", back, sizeof(back)));
+		g_assert_true(fst_crypto_hex_decode("", back, 0));
+	}
 }
 
 /* the PEM of raw DER is what OpenSSL writes for the parsed certificate, and reads back */
