@@ -71,6 +71,10 @@ struct _FstStation {
 	gchar *ca_warning;             /* (owned) (nullable): the CA's end, as last said */
 	gint64 ca_check_at;            /* when fst_station_check_ca_warning() looks again,
 	                                * monotonic microseconds */
+	GMutex ca_renewed_lock;        /* guards @ca_renewed and @ca_renewed_check_at */
+	gboolean ca_renewed;           /* ca/ holds another issuing CA than @ca (`ca renew`) */
+	gint64 ca_renewed_check_at;    /* when fst_station_ca_renewed() reads ca/ again,
+	                                * monotonic microseconds */
 	GMutex in_flight_lock;         /* guards @in_flight */
 	GHashTable *in_flight;         /* (owned): uid -> port of the devices whose
 	                                * runs are in flight (fst_station_claim_device()) */
@@ -750,6 +754,7 @@ fst_station_new(void)
 	g_mutex_init(&self->pool_lock);
 	g_mutex_init(&self->in_flight_lock);
 	g_mutex_init(&self->ca_warning_lock);
+	g_mutex_init(&self->ca_renewed_lock);
 	self->in_flight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->old_pools = g_ptr_array_new_with_free_func((GDestroyNotify)fst_key_pool_free);
 	return self;
@@ -911,6 +916,7 @@ fst_station_free(FstStation *self)
 	g_mutex_clear(&self->in_flight_lock);
 	g_free(self->ca_warning);
 	g_mutex_clear(&self->ca_warning_lock);
+	g_mutex_clear(&self->ca_renewed_lock);
 	/* closing the last descriptor releases the workspace lock */
 	if (self->lock_fd >= 0)
 		close(self->lock_fd);
@@ -1321,26 +1327,26 @@ fst_station_start_run(FstStation *self,
 	return g_steal_pointer(&loaded);
 }
 
-/* TRUE when the workspace's issuing CA is no longer the one this station
- * unlocked (`ca renew` since) */
+/* TRUE once the workspace's issuing CA is no longer the one this station
+ * unlocked (`ca renew` since); ca/ is read at most once per
+ * fst_station_ca_check_interval_ms(), so that a display refreshed every few
+ * seconds (the GUI's) does no file I/O in between */
 static gboolean
 fst_station_ca_renewed(FstStation *self)
 {
-	g_autofree gchar *path = fst_station_ca_path(self->workspace, FST_CA_STORE_ISSUING_CERT);
-	g_autoptr(GPtrArray) certs = fst_ca_store_read_certs(path, NULL);
-	g_autoptr(GBytes) in_use = fst_ca_get_cert_der(self->ca);
-	g_autoptr(GBytes) on_disk = NULL;
-	guint8 *der = NULL;
-	int len;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->ca_renewed_lock);
+	gint64 now_us = g_get_monotonic_time();
+	g_autofree gchar *path = NULL;
+	g_autoptr(GPtrArray) certs = NULL;
 
-	if (certs == NULL || in_use == NULL)
-		return FALSE;
-	len = i2d_X509(g_ptr_array_index(certs, 0), &der);
-	if (len <= 0)
-		return FALSE;
-	on_disk = g_bytes_new(der, (gsize)len);
-	OPENSSL_free(der);
-	return !g_bytes_equal(in_use, on_disk);
+	if (self->ca_renewed || now_us < self->ca_renewed_check_at)
+		return self->ca_renewed;
+	self->ca_renewed_check_at = now_us + (gint64)fst_station_ca_check_interval_ms() * 1000;
+	path = fst_station_ca_path(self->workspace, FST_CA_STORE_ISSUING_CERT);
+	certs = fst_ca_store_read_certs(path, NULL);
+	self->ca_renewed =
+	    certs != NULL && X509_cmp(g_ptr_array_index(certs, 0), fst_ca_get_cert(self->ca)) != 0;
+	return self->ca_renewed;
 }
 
 /* the CA's end as the operator is told of it now, for @profile (nullable) */
@@ -1383,8 +1389,8 @@ fst_station_ca_warning_text(FstStation *self, const FstProfile *profile)
  * which allows it) before a device certificate issued now would. Once the
  * workspace's issuing CA was renewed (`ca renew`) while this station runs
  * with the one before, the end is told with the way to the new one: start
- * the station again. For a display that shows the station's state (the
- * GUI's).
+ * the station again (noticed within fst_station_ca_check_interval_ms()). For a display that shows
+ * the station's state (the GUI's).
  *
  * Returns: (transfer full) (nullable): the warning, or %NULL
  */
