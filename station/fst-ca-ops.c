@@ -350,7 +350,8 @@ fst_ca_ops_renew(const gchar *workspace,
 			                              "issuing CA",
 			                              &passphrase,
 			                              error))
-				check = fst_ca_store_read_key(issuing_key_path, passphrase, error);
+				check = fst_ca_store_open_key(
+				    issuing_key_path, passphrase, "issuing CA", error);
 			if (check == NULL)
 				return NULL;
 		}

@@ -873,6 +873,43 @@ fst_ca_store_read_pkcs12(const gchar *path,
 	return TRUE;
 }
 
+/**
+ * fst_ca_store_open_key:
+ * @path: a key of the workspace's CAs, encrypted with the workspace passphrase
+ * @passphrase: the passphrase given
+ * @what: which key, for the message, e.g. "root CA"
+ * @error: (nullable): return location
+ *
+ * fst_ca_store_read_key() for a key already in ca/: one that does not open
+ * with @passphrase makes the CA unavailable (%FST_ERROR_CA_UNAVAILABLE, as
+ * for the issuing key at a station's start), not a bad file to import.
+ *
+ * Returns: (transfer full): the key, or %NULL with @error set
+ */
+EVP_PKEY *
+fst_ca_store_open_key(const gchar *path,
+                      const FstSecret *passphrase,
+                      const gchar *what,
+                      GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	EVP_PKEY *key = fst_ca_store_read_key(path, passphrase, &error_local);
+
+	if (key != NULL)
+		return key;
+	if (g_error_matches(error_local, FST_ERROR, FST_ERROR_PERMISSION_DENIED))
+		g_set_error(error,
+		            FST_ERROR,
+		            FST_ERROR_CA_UNAVAILABLE,
+		            "the %s key %s does not open: wrong passphrase? (the workspace's CA "
+		            "passphrase)",
+		            what,
+		            path);
+	else
+		g_propagate_error(error, g_steal_pointer(&error_local));
+	return NULL;
+}
+
 static gchar *
 fst_ca_store_path(const gchar *ca_dir, const gchar *file)
 {
@@ -1783,7 +1820,7 @@ fst_ca_store_renew(const gchar *ca_dir,
 	if (roots == NULL)
 		return FALSE;
 	root = g_ptr_array_index(roots, roots->len - 1);
-	root_key = fst_ca_store_read_key(root_key_path, passphrase, error);
+	root_key = fst_ca_store_open_key(root_key_path, passphrase, "root CA", error);
 	if (root_key == NULL)
 		return FALSE;
 	if (X509_check_private_key(root, root_key) != 1 ||
@@ -1969,8 +2006,6 @@ fst_ca_store_info_new(X509 *cert, const gchar *name, const gchar *key_store)
 	FstCaInfo *info = g_new0(FstCaInfo, 1);
 	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
 	BUF_MEM *mem = NULL;
-	guint8 *der = NULL;
-	int der_len;
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	info->name = g_strdup(name);
 	if (bio != NULL &&
@@ -1981,11 +2016,7 @@ fst_ca_store_info_new(X509 *cert, const gchar *name, const gchar *key_store)
 		info->subject = g_strdup("?");
 	info->key = pub != NULL ? fst_ca_store_describe_key(pub) : g_strdup("?");
 	info->key_store = g_strdup(key_store);
-	der_len = i2d_X509(cert, &der);
-	if (der_len > 0) {
-		info->sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der, (gsize)der_len);
-		OPENSSL_free(der);
-	}
+	info->sha256 = fst_ca_store_cert_sha256(cert);
 	info->self_signed = X509_self_signed(cert, 0) == 1;
 	info->pathlen = (gint)X509_get_pathlen(cert);
 	info->not_before = fst_crypto_asn1_time_to_unix(X509_get0_notBefore(cert));

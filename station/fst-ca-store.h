@@ -89,6 +89,10 @@ gboolean fst_ca_store_write_csr(X509_REQ *req, const gchar *path, GError **error
 
 GPtrArray *fst_ca_store_read_certs(const gchar *path, GError **error);
 EVP_PKEY *fst_ca_store_read_key(const gchar *path, const FstSecret *passphrase, GError **error);
+EVP_PKEY *fst_ca_store_open_key(const gchar *path,
+                                const FstSecret *passphrase,
+                                const gchar *what,
+                                GError **error);
 gboolean fst_ca_store_read_pkcs12(const gchar *path,
                                   const FstSecret *passphrase,
                                   EVP_PKEY **key,

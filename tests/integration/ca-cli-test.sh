@@ -225,6 +225,15 @@ grep -q 'certificate revoked' "$T/v" || fail "revoked certificate: wrong error"
 expect_rc 3 "$B" revoke -w "$W" "${serials[0]}" --reason superseded
 
 # --- renewal: a new issuing CA under the same root; the one before kept for its certificates ---
+# refused, changing nothing: no CA to renew; a passphrase that does not open the root key
+expect_rc 3 "$B" ca renew -w "$T/no-ca" --passphrase-file "$T/pass"
+grep -q 'no issuing CA to renew' "$T/err" || fail "renew without a CA: $(cat "$T/err")"
+ls_before=$(ls "$C")
+expect_rc 4 "$B" ca renew -w "$W" --passphrase-file "$T/wrong"
+grep -q 'root CA key .* does not open: wrong passphrase' "$T/err" || fail "renew, wrong passphrase: $(cat "$T/err")"
+expect_rc 4 "$B" ca renew -w "$W" --csr --passphrase-file "$T/wrong"
+grep -q 'issuing CA key .* does not open: wrong passphrase' "$T/err" || fail "renew --csr, wrong passphrase: $(cat "$T/err")"
+[ "$(ls "$C")" = "$ls_before" ] || fail "a refused renewal changed ca/: $(ls "$C")"
 cp "$C/issuing-ca.pem" "$T/old-issuing.pem"
 old_sha=$(openssl x509 -in "$T/old-issuing.pem" -outform DER | sha256sum | cut -c1-64)
 retired=retired-issuing-ca-${old_sha:0:16}
